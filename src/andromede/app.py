@@ -788,7 +788,8 @@ async def open_blob_stores(
         stores: dict[str, BlobStore] = {}
         for region in served:
             local = LocalBlobStore(settings.region_directory(region), fsync=settings.fsync)
-            await asyncio.to_thread(local.prepare_layout)
+            if settings.blob_directories_at_start:
+                await asyncio.to_thread(local.prepare_layout)
             stores[region] = local
         return RegionalBlobs(stores, settings.region), None
     # Imported here: librados is a system package that only RADOS deployments need.

@@ -576,6 +576,13 @@ class Settings(BaseSettings):
         default=True,
         description="fsync object data and folders before acknowledging a write (durability).",
     )
+    blob_directories_at_start: bool = Field(
+        default=True,
+        description=(
+            "With blob_backend = local, create the 4,096 blob folders at start (one fsync for "
+            "all) rather than each at its first write; off, a new data folder stays small."
+        ),
+    )
     io_threads: int = Field(
         default=32,
         ge=1,

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from andromede.app import open_blob_stores
+from andromede.settings import Settings
 from andromede.storage import blob_local
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.errors import BlobError
@@ -218,3 +220,20 @@ async def test_a_read_cancelled_while_the_file_opens_leaks_no_descriptor(
         if len(list(Path("/proc/self/fd").iterdir())) <= descriptors:
             break
     assert len(list(Path("/proc/self/fd").iterdir())) <= descriptors
+
+
+@pytest.mark.parametrize("at_start", [True, False])
+async def test_the_gateway_makes_the_blob_folders_at_start_unless_told_not_to(
+    tmp_path: Path, at_start: bool
+) -> None:
+    settings = Settings(data_dir=tmp_path, blob_directories_at_start=at_start)
+    blobs, close = await open_blob_stores(settings)
+    assert close is None
+    folder = settings.region_directory(settings.region) / "blobs"
+    made = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    assert len(made) == (4096 if at_start else 0)
+    # Either way a blob lands in its folder, made by its first write when not made before.
+    writer = await blobs.store(settings.region).create("abcdef0123456789")
+    await writer.write(b"data")
+    await writer.commit()
+    assert (folder / "abc").is_dir()
