@@ -51,6 +51,7 @@ __all__ = [
 _EDWARDS25519_PARAMETERS: Final = bytes.fromhex("06032b6570")
 _PAIR_ID_PREFIX: Final = b"andromede-ed25519:"
 _PUBLIC_KEY_SIZE: Final = 32
+_SEED_SIZE: Final = 32  # RFC 8032's private key, from which the token derives the scalar
 _DER_OCTET_STRING_OF_32: Final = b"\x04\x20"
 _NEEDED: Final = (Mechanism.EC_EDWARDS_KEY_PAIR_GEN, Mechanism.EDDSA)
 _STALE_HANDLE: Final = (ObjectHandleInvalid, KeyHandleInvalid)
@@ -196,8 +197,8 @@ def ed25519_private_attributes(seed: bytes) -> dict[Attribute, Any]:
     """The key-type attributes of an Ed25519 private key entered by ``C_CreateObject``: the
     curve and the RFC 8032 seed (32 bytes) as ``CKA_VALUE``, from which the token derives the
     key as any Ed25519 implementation does, so it signs as the seed's owner would."""
-    if len(seed) != _PUBLIC_KEY_SIZE:
-        raise ValueError("an Ed25519 seed is 32 bytes")
+    if len(seed) != _SEED_SIZE:
+        raise ValueError(f"an Ed25519 seed is {_SEED_SIZE} bytes")
     return {
         Attribute.KEY_TYPE: KeyType.EC_EDWARDS,
         Attribute.EC_PARAMS: _EDWARDS25519_PARAMETERS,
