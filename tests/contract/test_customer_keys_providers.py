@@ -1,7 +1,8 @@
 """Customer-managed signing, RSA encryption and HMAC keys over each root-key provider (the key
 file, and a real SoftHSM2 token), through the KMS service: the provider makes and keeps the
-private key or secret (decision 0048), the signatures verify with ``cryptography`` from the
-public key alone, and destroying the key shreds what the provider held."""
+private key or secret (decision 0048; Ed25519 keys too, decision 0135), the signatures verify
+with ``cryptography`` from the public key alone, and destroying the key (its deletion date
+reached, or its account closed) shreds what the provider held."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.errors import KeyDestroyed
 from andromede.kms.hsm import Pkcs11Provider
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
@@ -20,6 +25,7 @@ from andromede.kms.keys_errors import (
     InvalidMac,
     UnsupportedKeyOperation,
 )
+from andromede.kms.keys_errors import InvalidSignature as KmsInvalidSignature
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
@@ -74,6 +80,7 @@ async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         ("ECC_SECG_P256K1", "ECDSA_SHA_256"),
         ("RSA_2048", "RSASSA_PSS_SHA_256"),
         ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_384"),
+        ("ECC_NIST_EDWARDS25519", "ED25519_SHA_512"),
     ],
 )
 async def test_signing_keys_sign_in_the_provider(
@@ -125,6 +132,46 @@ async def test_hmac_keys_mac_in_the_provider(service: Service) -> None:
     await shred(service, key.key_id)
     with pytest.raises(CmkNotFound, match="destroyed"):
         await service.keys.generate_mac(A, key.key_id, MESSAGE, "HMAC_SHA_384")
+
+
+async def test_ed25519_keys_sign_in_the_provider_as_rfc_8032_says(service: Service) -> None:
+    """With either provider (the token signs with CKM_EDDSA, decision 0135): GetPublicKey's
+    SubjectPublicKeyInfo verifies the signature offline, and Ed25519 being deterministic, the
+    same message signed again gives the same bytes."""
+    key = await service.keys.create_key(
+        A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_EDWARDS25519"
+    )
+    stored = await service.store.get_key(key.key_id)
+    assert stored is not None and stored.sealed_private_key is None  # held by the provider
+    published = (await service.keys.get_public_key(A, key.key_id)).public_key
+    assert published is not None
+    public = serialization.load_der_public_key(published)
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    signature, _ = await service.keys.sign(A, key.key_id, MESSAGE, "ED25519_SHA_512", digest=False)
+    public.verify(signature, MESSAGE)
+    again, _ = await service.keys.sign(A, key.key_id, MESSAGE, "ED25519_SHA_512", digest=False)
+    assert again == signature
+    with pytest.raises(InvalidSignature):
+        public.verify(signature, MESSAGE + b"!")
+    with pytest.raises(KmsInvalidSignature):
+        await service.keys.verify(
+            A, key.key_id, MESSAGE + b"!", signature, "ED25519_SHA_512", digest=False
+        )
+
+
+async def test_closing_an_account_destroys_its_ed25519_keys(service: Service) -> None:
+    key = await service.keys.create_key(
+        A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_EDWARDS25519"
+    )
+    await service.keys.sign(A, key.key_id, MESSAGE, "ED25519_SHA_512", digest=False)
+    record = await service.store.get_key(key.key_id)
+    assert record is not None
+    assert await service.keys.destroy_account_keys(ACCOUNT_A) == (key.key_id,)
+    await service.store.insert_key(record)  # a database copy taken before the closure
+    with pytest.raises(CmkNotFound, match="destroyed"):
+        await service.keys.sign(A, key.key_id, MESSAGE, "ED25519_SHA_512", digest=False)
+    with pytest.raises(KeyDestroyed):
+        service.provider.sign(key.key_id, "ED25519_SHA_512", MESSAGE, digest=False)
 
 
 async def shred(service: Service, key_id: str) -> None:

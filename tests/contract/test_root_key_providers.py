@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -934,13 +935,19 @@ def test_a_private_key_needs_a_ring_and_is_made_once(provider: RootKeyProvider) 
 
 def test_destroying_the_ring_destroys_its_private_key(open_provider: OpenProvider) -> None:
     first, second = open_provider(), open_provider()
-    rings = {"signing": "ECC_NIST_P256", "decrypting": "RSA_2048", "hmac": "HMAC_256"}
+    rings = {
+        "signing": "ECC_NIST_P256",
+        "ed25519": "ECC_NIST_EDWARDS25519",
+        "decrypting": "RSA_2048",
+        "hmac": "HMAC_256",
+    }
     public = {}
     for ring, spec in (*rings.items(), ("kept", "ECC_NIST_P256")):
         first.create_tenant_key(ring)
         public[ring] = first.create_private_key(ring, spec, rsa_decrypt=ring == "decrypting")
     # Used once here: the key file has its keystore loaded, the token its handles cached.
     first.sign("signing", "ECDSA_SHA_256", MESSAGE, digest=False)
+    first.sign("ed25519", "ED25519_SHA_512", MESSAGE, digest=False)
     first.mac("hmac", "HMAC_SHA_256", MESSAGE)
     ciphertext = asymmetric.rsa_encrypt(public["decrypting"], "RSAES_OAEP_SHA_1", b"secret")
     assert first.decrypt_private("decrypting", "RSAES_OAEP_SHA_1", ciphertext) == b"secret"
@@ -952,6 +959,7 @@ def test_destroying_the_ring_destroys_its_private_key(open_provider: OpenProvide
     for provider in (first, second, later):
         for call in (
             partial(provider.sign, "signing", "ECDSA_SHA_256", MESSAGE, digest=False),
+            partial(provider.sign, "ed25519", "ED25519_SHA_512", MESSAGE, digest=False),
             partial(provider.mac, "hmac", "HMAC_SHA_256", MESSAGE),
             partial(provider.decrypt_private, "decrypting", "RSAES_OAEP_SHA_1", ciphertext),
             partial(provider.create_private_key, "signing", "ECC_NIST_P256"),
@@ -1042,7 +1050,7 @@ def customer_key(spec: str, public_exponent: int = 65537) -> CustomerKey:
     return ec.generate_private_key(_CURVE_OBJECTS[spec])
 
 
-def pkcs8(private: CustomerKey) -> bytes:
+def pkcs8(private: CustomerKey | ed25519.Ed25519PrivateKey) -> bytes:
     return private.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -1511,6 +1519,7 @@ def test_pkcs11_private_keys_never_leave_the_token_and_go_with_their_ring(
     try:
         rings = {
             "signing": ("ECC_NIST_P384", False),
+            "ed25519": ("ECC_NIST_EDWARDS25519", False),
             "rsa-signing": ("RSA_2048", False),
             "decrypting": ("RSA_2048", True),
             "hmac": ("HMAC_384", False),
@@ -1540,6 +1549,7 @@ def test_pkcs11_private_keys_never_leave_the_token_and_go_with_their_ring(
                 assert key[Attribute.DECRYPT] is rsa_decrypt
                 secret_attribute = {
                     "signing": Attribute.VALUE,
+                    "ed25519": Attribute.VALUE,
                     "rsa-signing": Attribute.PRIVATE_EXPONENT,
                     "decrypting": Attribute.PRIME_1,
                     "hmac": Attribute.VALUE,
@@ -1551,10 +1561,20 @@ def test_pkcs11_private_keys_never_leave_the_token_and_go_with_their_ring(
             assert hmac_key[Attribute.KEY_TYPE] == KeyType.GENERIC_SECRET
             assert hmac_key[Attribute.VALUE_LEN] == len(mac.generate_mac_key("HMAC_384"))
             assert not hmac_key[Attribute.ENCRYPT] and not hmac_key[Attribute.DECRYPT]
+            ed25519_key = objects_of("ed25519")["andromede-private:ed25519:ECC_NIST_EDWARDS25519"]
+            assert ed25519_key[Attribute.CLASS] == ObjectClass.PRIVATE_KEY
+            assert ed25519_key[Attribute.KEY_TYPE] == KeyType.EC_EDWARDS
+            # The curve, named by its OID or (SoftHSM2 on the private half) PKCS#11 3.0's string.
+            assert bytes(ed25519_key[Attribute.EC_PARAMS]) in (
+                bytes.fromhex("06032b6570"),
+                b"\x13\x0cedwards25519",
+            )
 
             provider.destroy_tenant_key("signing")
+            provider.destroy_tenant_key("ed25519")
             provider.withdraw_tenant_key("hmac")
             assert objects_of("signing") == {} and objects_of("hmac") == {}
+            assert objects_of("ed25519") == {}
             assert len(objects_of("decrypting")) == 2
     finally:
         provider.close()
@@ -1600,6 +1620,10 @@ def test_pkcs11_imported_private_keys_are_token_objects_like_generated_ones(
     )  # fmt: skip
     rings = {  # ring -> (spec, rsa_decrypt, material, an attribute the token keeps secret)
         "signing": ("ECC_NIST_P521", False, pkcs8(customer_key("ECC_NIST_P521")), Attribute.VALUE),
+        "ed25519": (
+            "ECC_NIST_EDWARDS25519", False, pkcs8(ed25519.Ed25519PrivateKey.generate()),
+            Attribute.VALUE,
+        ),
         "rsa-signing": (
             "RSA_2048", False, pkcs8(customer_key("RSA_2048")), Attribute.PRIVATE_EXPONENT
         ),
@@ -1927,23 +1951,24 @@ def test_imported_ml_kem_material_decapsulates_as_a_generated_key(
     assert provider.decapsulate("kms-key", "ML_KEM", ciphertext) == secret
 
 
-# --- Ed25519: the key file signs, SoftHSM2 2.6 as Debian builds it has no EdDSA --------------
+# --- Ed25519: the key file signs, and so does the token (CKM_EDDSA, decision 0135) ----------
 
 
-def test_an_ed25519_key_signs_raw_messages(provider: RootKeyProvider) -> None:
+def test_an_ed25519_key_signs_raw_messages(open_provider: OpenProvider) -> None:
+    provider = open_provider()
     provider.create_tenant_key("kms-key")
-    if isinstance(provider, Pkcs11Provider):
-        with pytest.raises(AlgorithmNotOffered, match="ECC_NIST_EDWARDS25519"):
-            provider.create_private_key("kms-key", "ECC_NIST_EDWARDS25519")
-        return
     public_der = provider.create_private_key("kms-key", "ECC_NIST_EDWARDS25519")
     public = serialization.load_der_public_key(public_der)
     assert isinstance(public, ed25519.Ed25519PublicKey)
     signature = provider.sign("kms-key", "ED25519_SHA_512", MESSAGE, digest=False)
     assert len(signature) == 64
-    public.verify(signature, MESSAGE)
-    # RFC 8032 signatures are deterministic: the same message, the same signature.
+    public.verify(signature, MESSAGE)  # offline, from the public key alone
+    with pytest.raises(InvalidSignature):
+        public.verify(signature, MESSAGE + b"!")
+    # RFC 8032 signatures are deterministic: the same message, the same signature, from this
+    # instance and from one started later (another process: the key is found again).
     assert provider.sign("kms-key", "ED25519_SHA_512", MESSAGE, digest=False) == signature
+    assert open_provider().sign("kms-key", "ED25519_SHA_512", MESSAGE, digest=False) == signature
     with pytest.raises(DigestLengthMismatch):  # pure Ed25519 takes no DIGEST
         provider.sign("kms-key", "ED25519_SHA_512", hashlib.sha512(MESSAGE).digest(), digest=True)
     with pytest.raises(SigningAlgorithmMismatch):
@@ -1956,12 +1981,14 @@ def test_imported_ed25519_material_signs_as_a_generated_key(provider: RootKeyPro
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     provider.create_tenant_key("kms-key")
-    if isinstance(provider, Pkcs11Provider):
-        with pytest.raises(AlgorithmNotOffered):
-            provider.import_private_key("kms-key", "ECC_NIST_EDWARDS25519", material)
-        return
     with pytest.raises(MaterialMismatch):
         provider.import_private_key("kms-key", "ECC_NIST_P256", material)
-    provider.import_private_key("kms-key", "ECC_NIST_EDWARDS25519", material)
-    signature = provider.sign("kms-key", "ED25519_SHA_512", MESSAGE, digest=False)
-    assert signature == private.sign(MESSAGE)  # deterministic: the customer's own key's
+    public_der = provider.import_private_key("kms-key", "ECC_NIST_EDWARDS25519", material)
+    assert public_der == private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    # Byte for byte the signature any RFC 8032 implementation makes with the customer's seed,
+    # whether the seed is in a key file or in the token.
+    for message in (MESSAGE, b"", os.urandom(4096)):
+        signature = provider.sign("kms-key", "ED25519_SHA_512", message, digest=False)
+        assert signature == private.sign(message)

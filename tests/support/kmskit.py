@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
 from andromede.kms.customer_keys import Caller, CustomerKeyService
@@ -96,8 +96,12 @@ def independently_verify(
 ) -> None:
     """What any client does with GetPublicKey's answer (a KMS signing algorithm's name, the
     message): raises if the signature is wrong."""
-    chosen = _HASHES[algorithm.rsplit("_", 1)[1]]
     public = serialization.load_der_public_key(public_der)
+    if algorithm == "ED25519_SHA_512":  # pure Ed25519: the message itself, no hash chosen
+        assert isinstance(public, ed25519.Ed25519PublicKey)
+        public.verify(signature, message)
+        return
+    chosen = _HASHES[algorithm.rsplit("_", 1)[1]]
     if isinstance(public, rsa.RSAPublicKey):
         pad: padding.AsymmetricPadding = (
             padding.PSS(mgf=padding.MGF1(chosen), salt_length=chosen.digest_size)

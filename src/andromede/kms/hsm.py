@@ -8,14 +8,16 @@ Owns the Andromède objects of one token (python-pkcs11; SoftHSM2 in tests):
   and ``CKA_LABEL = "andromede-kek:<tenant>:v<version>"``;
 - at most one private key per ring (``create_private_key``, decision 0048), with the ring's
   ``CKA_ID`` and the attributes of a KEK (token, private, sensitive, not extractable): the
-  private half of an RSA or EC key pair made by ``C_GenerateKeyPair``
+  private half of an RSA, EC or Ed25519 key pair made by ``C_GenerateKeyPair`` (Ed25519's by
+  ``hsm_ed25519``, decision 0135)
   (``CKA_LABEL = "andromede-private:<tenant>:<spec>"``, ``...:decrypt`` for an RSA key that
   decrypts, ``...:derive`` for an EC key that agrees keys by ECDH: a key pair does one thing),
   or an HMAC secret, a ``CKK_GENERIC_SECRET`` key of the digest's length made by ``C_GenerateKey``
   (``CKA_LABEL = "andromede-secret:<tenant>:<spec>"``). A private key or secret the customer
   imports (``import_private_key``) is the same object, made by ``C_CreateObject`` from the
-  key's numbers or the secret's bytes. Signing (RSASSA-PKCS1-v1_5 and PSS,
-  over a message or a digest; ECDSA over a digest hashed here, the message not being secret),
+  key's numbers, an Ed25519 key's seed or the secret's bytes. Signing (RSASSA-PKCS1-v1_5
+  and PSS, over a message or a digest; ECDSA over a digest hashed here, the message not being
+  secret; pure Ed25519 with ``CKM_EDDSA``, over the message itself),
   RSAES-OAEP decryption, HMAC and ECDH run inside the token (``C_Sign``, ``C_Decrypt``,
   ``C_DeriveKey``: the shared secret, the one thing ECDH is for, comes out). The public
   half is a session object, read once for its SubjectPublicKeyInfo and destroyed: the KMS key
@@ -76,7 +78,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 import pkcs11
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import (
@@ -96,7 +98,13 @@ from pkcs11.util import biginteger
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from andromede.kms import asymmetric, mac
-from andromede.kms.asymmetric import RSA_KEY_SPECS, ec_curve, public_key_info, rsa_bits
+from andromede.kms.asymmetric import (
+    ED25519_KEY_SPEC,
+    RSA_KEY_SPECS,
+    ec_curve,
+    public_key_info,
+    rsa_bits,
+)
 from andromede.kms.errors import (
     AlgorithmNotOffered,
     InvalidWrappedKey,
@@ -106,7 +114,15 @@ from andromede.kms.errors import (
     KeyWithdrawn,
     ProviderError,
 )
-from andromede.kms.hsm_ed25519 import TokenEd25519Key, create_ed25519_key, find_ed25519_keys
+from andromede.kms.hsm_ed25519 import (
+    TokenEd25519Key,
+    create_ed25519_key,
+    ed25519_private_attributes,
+    ed25519_public_key,
+    ed25519_sign,
+    find_ed25519_keys,
+    generate_ed25519_pair,
+)
 from andromede.kms.mac import MAC_KEY_SPECS
 from andromede.kms.model import KEK_SIZE, NONCE_SIZE, TAG_SIZE, TenantKeyRing, check_tenant_id
 from andromede.kms.providers import (
@@ -139,12 +155,10 @@ _STALE_HANDLE = (ObjectHandleInvalid, KeyHandleInvalid)
 DEFAULT_LOOKUP_TTL_SECONDS = 5.0
 DEFAULT_KEYGEN_TIMEOUT_SECONDS = 300.0
 _MAX_KNOWN_TENANTS = 100_000
-# Key specs PKCS#11 2.40 tokens have no mechanism for: ML-DSA and ML-KEM, which PKCS#11 3.2
-# adds; and Ed25519, which PKCS#11 3.0 adds (CKM_EDDSA) and SoftHSM2 2.6 has only when built
-# with it, which Debian's is not, so it could not be tested here.
-_NOT_OFFERED: Final = (
-    asymmetric.ML_DSA_KEY_SPECS | asymmetric.ML_KEM_KEY_SPECS | {asymmetric.ED25519_KEY_SPEC}
-)
+# Key specs the tokens here have no mechanism for: ML-DSA and ML-KEM, which PKCS#11 3.2 adds
+# and SoftHSM2 2.6 lacks. (Ed25519 is PKCS#11 3.0's CKM_EDDSA, which SoftHSM2 2.6 built with
+# OpenSSL 3, Debian's among them, offers; a token without it is refused by hsm_ed25519.)
+_NOT_OFFERED: Final = asymmetric.ML_DSA_KEY_SPECS | asymmetric.ML_KEM_KEY_SPECS
 
 
 class Pkcs11Provider:
@@ -511,7 +525,9 @@ class Pkcs11Provider:
         if private is None:
             template = {**_secret_template(tenant_id, key_spec), Attribute.VALUE: material}
             public = b""
-        elif not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        elif not isinstance(
+            private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+        ):
             raise _not_offered(key_spec)
         else:
             template = {
@@ -542,6 +558,8 @@ class Pkcs11Provider:
                 key_agreement=held.key_agreement,
             )
             key = _capable(held, SignMixin)
+            if held.key_spec == ED25519_KEY_SPEC:  # pure Ed25519 hashes the message itself
+                return ed25519_sign(key, message)
             hashing = _HASHES[hash_name]
             if algorithm.startswith("ECDSA"):
                 hashed = message if digest else hashlib.new(hash_name, message).digest()
@@ -804,7 +822,11 @@ def generate_key_pair(
         if key_agreement
         else MechanismFlag.SIGN | MechanismFlag.VERIFY
     )
-    if key_spec in RSA_KEY_SPECS:
+    if key_spec == ED25519_KEY_SPEC:
+        public, _ = generate_ed25519_pair(
+            session, public_template=public_template, private_template=private_template
+        )
+    elif key_spec in RSA_KEY_SPECS:
         public, _ = session.generate_keypair(
             KeyType.RSA,
             rsa_bits(key_spec),  # python-pkcs11 sets the public exponent, 65537
@@ -917,10 +939,20 @@ def _secret_template(tenant_id: str, key_spec: str) -> dict[Attribute, Any]:
 
 
 def _private_numbers(
-    key_spec: str, private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    key_spec: str,
+    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey,
 ) -> dict[Attribute, Any]:
     """The key-type attributes of an imported private key: PKCS#11's big-endian integers of an
-    RSA key's CRT form, or an EC key's curve and scalar (as long as the curve's order)."""
+    RSA key's CRT form, an EC key's curve and scalar (as long as the curve's order), or an
+    Ed25519 key's curve and seed."""
+    if isinstance(private, ed25519.Ed25519PrivateKey):
+        return ed25519_private_attributes(
+            private.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+        )
     if isinstance(private, rsa.RSAPrivateKey):
         numbers = private.private_numbers()
         return {
@@ -979,8 +1011,12 @@ def _capable(held: _PrivateObject, capability: type[_Capability]) -> _Capability
 
 def _public_key_info(key_spec: str, public: pkcs11.Object) -> bytes:
     """The SubjectPublicKeyInfo DER of a public key object just generated."""
-    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
-    if key_spec in RSA_KEY_SPECS:
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+    if key_spec == ED25519_KEY_SPEC:
+        if not isinstance(public, pkcs11.PublicKey):
+            raise ProviderError("the token answered no Ed25519 public key object")
+        public_key = ed25519.Ed25519PublicKey.from_public_bytes(ed25519_public_key(public))
+    elif key_spec in RSA_KEY_SPECS:
         public_key = rsa.RSAPublicNumbers(
             int.from_bytes(public[Attribute.PUBLIC_EXPONENT]),
             int.from_bytes(public[Attribute.MODULUS]),

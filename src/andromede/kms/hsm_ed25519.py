@@ -11,10 +11,17 @@ every process. Signing is ``C_Sign`` with ``CKM_EDDSA`` (pure Ed25519, no pre-ha
 context): the signature is the one RFC 8032 defines, byte for byte what a key file's seed
 would give, so nothing downstream knows where the key lives. The seed never leaves the token.
 
+The same generation, signing and public key reading serve the ``ECC_NIST_EDWARDS25519``
+KMS keys a tenant's ring holds in the token (decision 0135): :func:`generate_ed25519_pair`,
+:func:`ed25519_sign` and :func:`ed25519_public_key` take the caller's templates and objects,
+so :mod:`.hsm` labels and pairs them as it does its RSA and EC keys, and
+:func:`ed25519_private_attributes` enters a customer's imported seed as such a key.
+
 These functions run on the provider's one session under its lock (see :mod:`.hsm` for why
-one session per process); a key's ``sign`` takes that lock itself. Library failures become
-:class:`ProviderError` here; a token without the two mechanisms is
-:class:`AlgorithmNotOffered` before anything is asked of it.
+one session per process); a key's ``sign`` takes that lock itself. The audit key's functions
+turn library failures into :class:`ProviderError`; the lower-level ones let them through to
+the provider, which tells a stale handle from a failure. A token without the two mechanisms
+is :class:`AlgorithmNotOffered` before anything is asked of it.
 """
 
 from __future__ import annotations
@@ -29,13 +36,22 @@ from pkcs11.types import PrivateKey, PublicKey, SignMixin
 
 from andromede.kms.errors import AlgorithmNotOffered, ProviderError
 
-__all__ = ["TokenEd25519Key", "create_ed25519_key", "find_ed25519_keys"]
+__all__ = [
+    "TokenEd25519Key",
+    "create_ed25519_key",
+    "ed25519_private_attributes",
+    "ed25519_public_key",
+    "ed25519_sign",
+    "find_ed25519_keys",
+    "generate_ed25519_pair",
+]
 
 # DER of the OID id-Ed25519 (RFC 8410), which PKCS#11 3.0 accepts beside the printable
 # string "edwards25519" and SoftHSM2 2.6 reads.
 _EDWARDS25519_PARAMETERS: Final = bytes.fromhex("06032b6570")
 _PAIR_ID_PREFIX: Final = b"andromede-ed25519:"
 _PUBLIC_KEY_SIZE: Final = 32
+_SEED_SIZE: Final = 32  # RFC 8032's private key, from which the token derives the scalar
 _DER_OCTET_STRING_OF_32: Final = b"\x04\x20"
 _NEEDED: Final = (Mechanism.EC_EDWARDS_KEY_PAIR_GEN, Mechanism.EDDSA)
 _STALE_HANDLE: Final = (ObjectHandleInvalid, KeyHandleInvalid)
@@ -66,8 +82,7 @@ class TokenEd25519Key:
         with self._lock:
             try:
                 # python-pkcs11 makes a private key object of any type a SignMixin.
-                signer = cast(SignMixin, self._private)
-                return bytes(signer.sign(message, mechanism=Mechanism.EDDSA))
+                return ed25519_sign(cast(SignMixin, self._private), message)
             except PKCS11Error as exc:
                 raise ProviderError(f"PKCS#11 EdDSA signing failed: {type(exc).__name__}") from exc
 
@@ -109,8 +124,9 @@ def _search_pairs(session: Session, lock: threading.Lock, label: str) -> list[To
             key_id = bytes(found[Attribute.ID])
             public = publics.get(key_id)
             if public is not None:  # a half-made pair (a crash mid-generation) is ignored
-                point = _public_key_bytes(bytes(public[Attribute.EC_POINT]))
-                keys.append(TokenEd25519Key(lock, found, public, key_id, point))
+                keys.append(
+                    TokenEd25519Key(lock, found, public, key_id, ed25519_public_key(public))
+                )
     except _STALE_HANDLE:
         raise
     except PKCS11Error as exc:
@@ -127,36 +143,79 @@ def create_ed25519_key(session: Session, lock: threading.Lock, label: str) -> To
         Attribute.TOKEN: True,
     }
     try:
-        _check_mechanisms(session)
-        public, private = session.generate_keypair(
-            KeyType.EC_EDWARDS,
-            store=True,
-            capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
-            public_template={
-                **common,
-                Attribute.EC_PARAMS: _EDWARDS25519_PARAMETERS,
-                Attribute.PRIVATE: False,
-                Attribute.VERIFY: True,
-                Attribute.ENCRYPT: False,
-                Attribute.WRAP: False,
-                Attribute.DERIVE: False,
-            },
+        public, private = generate_ed25519_pair(
+            session,
+            public_template={**common, Attribute.PRIVATE: False},
             private_template={
                 **common,
                 Attribute.PRIVATE: True,
                 Attribute.SENSITIVE: True,
                 Attribute.EXTRACTABLE: False,
-                Attribute.SIGN: True,
-                Attribute.DECRYPT: False,
                 Attribute.UNWRAP: False,
-                Attribute.DERIVE: False,
             },
         )
-        point = _public_key_bytes(bytes(public[Attribute.EC_POINT]))
+        point = ed25519_public_key(public)
     except PKCS11Error as exc:
         raise ProviderError(f"PKCS#11 Ed25519 key generation failed: {type(exc).__name__}") from exc
     return TokenEd25519Key(lock, private, public, key_id, point)
+
+
+def generate_ed25519_pair(
+    session: Session,
+    *,
+    public_template: dict[Attribute, Any],
+    private_template: dict[Attribute, Any],
+) -> tuple[PublicKey, PrivateKey]:
+    """``C_GenerateKeyPair`` of an edwards25519 pair, for signing alone, with the caller's
+    identity and storage attributes (``CKA_ID``, ``CKA_LABEL``, ``CKA_TOKEN``, sensitivity);
+    library failures pass through. Call with the session's lock held."""
+    _check_mechanisms(session)
+    public, private = session.generate_keypair(
+        KeyType.EC_EDWARDS,
+        store=True,
+        capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+        mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+        public_template={
+            **public_template,
+            Attribute.EC_PARAMS: _EDWARDS25519_PARAMETERS,
+            Attribute.VERIFY: True,
+            Attribute.ENCRYPT: False,
+            Attribute.WRAP: False,
+            Attribute.DERIVE: False,
+        },
+        private_template={
+            **private_template,
+            Attribute.SIGN: True,
+            Attribute.DECRYPT: False,
+            Attribute.DERIVE: False,
+        },
+    )
+    return public, private
+
+
+def ed25519_private_attributes(seed: bytes) -> dict[Attribute, Any]:
+    """The key-type attributes of an Ed25519 private key entered by ``C_CreateObject``: the
+    curve and the RFC 8032 seed (32 bytes) as ``CKA_VALUE``, from which the token derives the
+    key as any Ed25519 implementation does, so it signs as the seed's owner would."""
+    if len(seed) != _SEED_SIZE:
+        raise ValueError(f"an Ed25519 seed is {_SEED_SIZE} bytes")
+    return {
+        Attribute.KEY_TYPE: KeyType.EC_EDWARDS,
+        Attribute.EC_PARAMS: _EDWARDS25519_PARAMETERS,
+        Attribute.VALUE: seed,
+    }
+
+
+def ed25519_sign(private: SignMixin, message: bytes) -> bytes:
+    """The 64-byte pure Ed25519 signature of ``message`` by an Ed25519 private key object
+    (``C_Sign`` with ``CKM_EDDSA``, no parameters: no pre-hash, no context). Library failures
+    pass through; call with the session's lock held."""
+    return bytes(private.sign(message, mechanism=Mechanism.EDDSA))
+
+
+def ed25519_public_key(public: PublicKey) -> bytes:
+    """The 32 bytes of an Ed25519 public key object (RFC 8032's encoding of the point)."""
+    return _public_key_bytes(bytes(public[Attribute.EC_POINT]))
 
 
 def _check_mechanisms(session: Session) -> None:
