@@ -248,7 +248,7 @@ def test_the_issuer_iban_is_kept_without_its_spaces(given: str, kept: str) -> No
         ("FR76" + "1" * 31, "not an IBAN"),
     ],
 )
-def test_an_issuer_iban_that_is_none_is_refused_at_load(
+def test_a_wrong_issuer_iban_is_refused_at_load(
     monkeypatch: pytest.MonkeyPatch, iban: str, why: str
 ) -> None:
     monkeypatch.setenv("ANDROMEDE_BILLING_ISSUER_IBAN", iban)
