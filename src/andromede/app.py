@@ -591,6 +591,8 @@ def billing_service(settings: Settings, db: Database) -> BillingService:
             settings.billing_payment_days,
             settings.billing_issuer_country,
             settings.billing_issuer_siret,
+            settings.billing_issuer_iban,
+            settings.billing_issuer_bic,
         ),
         invoice_prefix=settings.billing_invoice_prefix,
         profiles=SqlBillingProfileStore(db),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -54,6 +55,10 @@ GIB = 1024 * MIB
 
 _CONFIG_ENV = "ANDROMEDE_CONFIG"
 _REGION_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+# ISO 13616: country, check digits, the national account number (BBAN) of up to 30 characters.
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+# ISO 9362 (2014 on): party prefix, country, party suffix, optional branch.
+_BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 
 
 class RegionSettings(BaseModel):
@@ -307,6 +312,17 @@ class Settings(BaseSettings):
         pattern=r"^([0-9]{9}|[0-9]{14})?$",
         description="The issuer's SIREN or SIRET: its legal registration in the electronic "
         "invoices (decision 0131), if any.",
+    )
+    billing_issuer_iban: str = Field(
+        default="",
+        description="The issuer's bank account (IBAN, ISO 13616, checked by its mod-97 digits; "
+        "spaces allowed) customers pay the invoices to by SEPA credit transfer (decision 0136); "
+        "none: the invoices name no account.",
+    )
+    billing_issuer_bic: str = Field(
+        default="",
+        description="The BIC (ISO 9362, 8 or 11 characters) of the bank holding "
+        "billing_issuer_iban, printed beside it, if any.",
     )
     billing_invoice_prefix: str = Field(
         default="INV",
@@ -1326,6 +1342,48 @@ class Settings(BaseSettings):
             if not url.startswith("https://") or len(url) <= len("https://") or " " in url:
                 raise ValueError(f"saml_endpoints: {url!r} is no https:// URL")
         return value
+
+    @field_validator("billing_issuer_iban")
+    @classmethod
+    def _iban(cls, value: str) -> str:
+        # Kept in ISO 13616's electronic form (no spaces), which the e-invoice carries; the
+        # PDF prints it in groups of four, its paper form.
+        iban = "".join(value.split()).upper()
+        if not iban:
+            return iban
+        if not _IBAN.fullmatch(iban):
+            raise ValueError(
+                "billing_issuer_iban: not an IBAN (ISO 13616: a country code, two check digits,"
+                " then 11 to 30 letters and digits)"
+            )
+        # ISO 7064 mod 97-10: the first four characters moved to the end, letters as 10 to
+        # 35, the number leaves 1. Check digits 00, 01 and 99 are never issued.
+        digits = "".join(str(int(char, 36)) for char in iban[4:] + iban[:4])
+        if int(digits) % 97 != 1 or not 2 <= int(iban[2:4]) <= 98:
+            raise ValueError(
+                "billing_issuer_iban: its check digits do not match (ISO 13616 mod 97):"
+                " a character is wrong"
+            )
+        return iban
+
+    @field_validator("billing_issuer_bic")
+    @classmethod
+    def _bic(cls, value: str) -> str:
+        bic = value.strip().upper()
+        if bic and not _BIC.fullmatch(bic):
+            raise ValueError(
+                "billing_issuer_bic: not a BIC (ISO 9362: a 4-character party prefix, a country"
+                " code, a 2-character suffix, then an optional 3-character branch)"
+            )
+        return bic
+
+    @model_validator(mode="after")
+    def _bic_names_the_ibans_bank(self) -> Settings:
+        if self.billing_issuer_bic and not self.billing_issuer_iban:
+            raise ValueError(
+                "billing_issuer_bic needs billing_issuer_iban: a BIC alone is no account"
+            )
+        return self
 
     @model_validator(mode="after")
     def _billing_documents_apart(self) -> Settings:

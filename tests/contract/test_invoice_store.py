@@ -35,7 +35,14 @@ from andromede.db.database import open_database
 from support.schema import migrated_sqlite
 
 ISSUED = datetime(2027, 1, 3, 9, 30, tzinfo=UTC)
-ISSUER = Issuer("Opérateur SAS", "1 rue de la Paix\n75002 Paris", "FR12345678901", 30)
+ISSUER = Issuer(
+    "Opérateur SAS",
+    "1 rue de la Paix\n75002 Paris",
+    "FR12345678901",
+    30,
+    iban="FR7630006000011234567890189",
+    bic="AGRIFRPP882",
+)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -90,7 +97,7 @@ async def test_a_month_is_issued_once_and_kept_as_issued(store: InvoiceStore) ->
     )
     assert [i.period.label for i in await store.invoices("111111111111")] == ["2026-11", "2026-12"]
     assert earlier.number == "INV-2027-000003"
-    # Kept whole: the lines, the issuer, the dates, exact decimals.
+    # Kept whole: the lines, the issuer (its bank account too), the dates, exact decimals.
     kept = await store.invoice(first.number)
     assert kept is not None and kept.lines[0].unit_price == Decimal("0.005")
     assert kept.issuer == ISSUER and kept.issued_at == ISSUED and kept.total == Decimal("0.01")

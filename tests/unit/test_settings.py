@@ -216,6 +216,59 @@ def test_the_issuer_country_is_an_iso_code(country: str) -> None:
         Settings(billing_issuer_country=country)
 
 
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("FR76 3000 6000 0112 3456 7890 189", "FR7630006000011234567890189"),
+        ("fr7630006000011234567890189", "FR7630006000011234567890189"),
+        ("DE89 3704 0044 0532 0130 00", "DE89370400440532013000"),
+        ("BE68539007547034", "BE68539007547034"),  # the shortest SEPA one, 16
+        ("MT84MALT011000012345MTLCAST001S", "MT84MALT011000012345MTLCAST001S"),  # 31, letters
+        ("FR02 3000 6000 0112 3456 7890 163", "FR0230006000011234567890163"),
+        ("", ""),
+    ],
+)
+def test_the_issuer_iban_is_kept_without_its_spaces(given: str, kept: str) -> None:
+    """Decision 0136: an IBAN as banks print it is its electronic form once loaded."""
+    assert Settings(billing_issuer_iban=given).billing_issuer_iban == kept
+
+
+@pytest.mark.parametrize(
+    ("iban", "why"),
+    [
+        ("FR76 3000 6000 0112 3456 7890 188", "check digits do not match"),  # one digit off
+        ("FR76 3000 6000 0112 3456 7890 198", "check digits do not match"),  # two swapped
+        ("FR77 3000 6000 0112 3456 7890 189", "check digits do not match"),
+        # Check digits that pass mod 97 but are never issued (99 is 02 mod 97, 01 is 98).
+        ("FR99 3000 6000 0112 3456 7890 163", "check digits do not match"),
+        ("FR01 3000 6000 0112 3456 7890 181", "check digits do not match"),
+        ("7630006000011234567890189", "not an IBAN"),
+        ("FR76-3000-6000-0112-3456-7890-189", "not an IBAN"),
+        ("FR76300060", "not an IBAN"),
+        ("FR76" + "1" * 31, "not an IBAN"),
+    ],
+)
+def test_a_wrong_issuer_iban_is_refused_at_load(
+    monkeypatch: pytest.MonkeyPatch, iban: str, why: str
+) -> None:
+    monkeypatch.setenv("ANDROMEDE_BILLING_ISSUER_IBAN", iban)
+    with pytest.raises(ConfigurationError, match=f"billing_issuer_iban: .*{why}"):
+        load_settings()
+
+
+def test_the_issuer_bic_is_iso_9362_and_names_the_ibans_bank() -> None:
+    iban = "FR7630006000011234567890189"
+    for bic in ("AGRIFRPP", "agrifrpp882", "BNPAFRPPXXX"):
+        assert Settings(billing_issuer_iban=iban, billing_issuer_bic=bic).billing_issuer_bic == (
+            bic.upper()
+        )
+    for bic in ("AGRIFRP", "AGRIFRPP88", "AGRI FR PP", "AGRI12PP", "AGRIFRPP8821"):
+        with pytest.raises(ValidationError, match="billing_issuer_bic: not a BIC"):
+            Settings(billing_issuer_iban=iban, billing_issuer_bic=bic)
+    with pytest.raises(ValidationError, match="billing_issuer_bic needs billing_issuer_iban"):
+        Settings(billing_issuer_bic="AGRIFRPP")
+
+
 @pytest.mark.parametrize("seconds", [0, 3599, 2_592_001])
 def test_the_operator_access_request_ttl_is_bounded(seconds: int) -> None:
     with pytest.raises(ValidationError, match="operator_access_request_ttl"):

@@ -356,6 +356,11 @@ class InvoiceView(InvoiceSummary):
     issuer_name: str
     issuer_address: str
     issuer_vat_id: str
+    issuer_iban: str = Field(
+        description="The account to pay by SEPA credit transfer, quoting the invoice's number, as"
+        " it was at issue (decision 0136); empty: the invoice names none."
+    )
+    issuer_bic: str = Field(description="The BIC of that account's bank; empty: none given.")
     lines: list[InvoiceLineView]
     credit_notes: list[CreditNoteSummary]
 
@@ -371,6 +376,8 @@ class InvoiceView(InvoiceSummary):
             issuer_name=invoice.issuer.name,
             issuer_address=invoice.issuer.address,
             issuer_vat_id=invoice.issuer.vat_id,
+            issuer_iban=invoice.issuer.iban,
+            issuer_bic=invoice.issuer.bic,
             lines=[
                 InvoiceLineView(
                     region=line.region,

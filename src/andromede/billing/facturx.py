@@ -19,6 +19,13 @@ VAT treatment (decision 0126):
   (Directive 2006/112/EC art. 146), not a service's. An ``O`` invoice names no VAT number
   (BR-O-02): the seller is identified by its SIREN (BT-30), the buyer by its name and address.
 
+Payment instructions (BG-16, decision 0136): an invoice whose issuer names an account says
+how to pay it — SEPA credit transfer (BT-81, UNTDID 4461 code 58) to that IBAN (BT-84) at that
+BIC (BT-86), giving the invoice's number as the remittance information (BT-83) — and its due
+date (BT-9). An issuer without an account gives none: BG-16 is optional, the due date and the
+terms satisfy BR-CO-25. A credit note gives none either: it asks no payment of the buyer, and
+the seller's account there would read as one.
+
 A document without a billing profile (no buyer address, BR-10) or without a line (BR-16)
 cannot be an EN 16931 invoice: :class:`NoEInvoice`.
 """
@@ -67,6 +74,17 @@ _ZERO: Final = Decimal("0.00")
 # (C62) and named in the line's description ("s3.requests.class-a (1000 requests)").
 _UNIT_CODES: Final = {"hour": "HUR"}
 _ADDRESS_LINES: Final = 3  # LineOne to LineThree
+_SEPA_CREDIT_TRANSFER: Final = "58"  # UNTDID 4461, as EN 16931 codes payment means
+
+
+@dataclass(frozen=True, slots=True)
+class _Payment:
+    """How the buyer pays (BG-16): by SEPA credit transfer to ``iban`` (``bic``'s bank, if
+    given), quoting ``reference``."""
+
+    reference: str
+    iban: str
+    bic: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +137,16 @@ def invoice_xml(invoice: Invoice, *, language: str = "en") -> bytes:
     root, transaction = _document(invoice.number, _INVOICE, invoice.issued_at, notes)
     _lines(transaction, lines)
     _parties(transaction, invoice.issuer, customer, treatment)
+    issuer = invoice.issuer
+    payment = _Payment(invoice.number, issuer.iban, issuer.bic) if issuer.iban else None
     settlement = _settlement(
-        transaction, invoice.currency, invoice.vat_by_rate(), treatment, words, sign=1
+        transaction,
+        invoice.currency,
+        invoice.vat_by_rate(),
+        treatment,
+        words,
+        sign=1,
+        payment=payment,
     )
     period = _sub(settlement, "BillingSpecifiedPeriod")
     _date(_sub(period, "StartDateTime"), invoice.period.start)
@@ -287,11 +313,23 @@ def _settlement(
     words: Words,
     *,
     sign: int,
+    payment: _Payment | None = None,
 ) -> etree._Element:
-    """The header settlement up to its VAT breakdown: one entry per category and rate, its
-    basis and VAT the sums of the document's lines (what it charged, as printed)."""
+    """The header settlement up to its VAT breakdown: how to pay, if the buyer pays, then one
+    entry per category and rate, its basis and VAT the sums of the document's lines (what it
+    charged, as printed)."""
     settlement = _sub(transaction, "ApplicableHeaderTradeSettlement")
+    if payment is not None:
+        _sub(settlement, "PaymentReference", payment.reference)
     _sub(settlement, "InvoiceCurrencyCode", currency)
+    if payment is not None:
+        means = _sub(settlement, "SpecifiedTradeSettlementPaymentMeans")
+        _sub(means, "TypeCode", _SEPA_CREDIT_TRANSFER)
+        _sub(means, "Information", words.transfer)
+        _sub(_sub(means, "PayeePartyCreditorFinancialAccount"), "IBANID", payment.iban)
+        if payment.bic:
+            institution = _sub(means, "PayeeSpecifiedCreditorFinancialInstitution")
+            _sub(institution, "BICID", payment.bic)
     by_category: dict[tuple[str, Decimal], tuple[Decimal, Decimal]] = {}
     for rate, net, vat in rates:
         key = (vat_category(treatment, rate), rate if treatment is VatTreatment.DOMESTIC else _ZERO)

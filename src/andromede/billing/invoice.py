@@ -13,6 +13,11 @@ was at issue (a later change of the profile alters no issued invoice) and the VA
 the seller's and the customer's countries gave it: an EU customer of another member state
 with a VAT number is reverse-charged and one outside the EU is invoiced without VAT, every
 line at a rate of 0. Format 1 documents (no profile, the region's VAT) are read as they were.
+
+The issuer is frozen with the invoice too, the account it is paid to included (decision
+0136): a later change of the operator's bank details alters no issued invoice's. The due date
+is the issue date plus the issuer's payment days; the reference to give with the payment is
+the invoice's number.
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ class Issuer:
     payment_days: int = 30
     country: str = "FR"  # ISO 3166-1 alpha-2: where the seller is established, for VAT
     siret: str = ""  # the seller's SIREN or SIRET: its legal registration (decision 0131)
+    # Where customers pay (decision 0136): the account, electronic form (no spaces), and its
+    # bank's BIC; none, the invoice names no account.
+    iban: str = ""
+    bic: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,13 +69,16 @@ class Issuer:
             "payment_days": self.payment_days,
             "country": self.country,
             "siret": self.siret,
+            "iban": self.iban,
+            "bic": self.bic,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Issuer:
         # Format 1 invoices did not say the country: it was not needed then, and is now only
         # to decide the VAT treatment of invoices yet to issue. Nor did they, or format 2
-        # before decision 0131, keep the seller's SIRET.
+        # before decision 0131, keep the seller's SIRET; nor any before decision 0136 an
+        # account to pay to: they name none, as they were issued.
         return cls(
             data["name"],
             data["address"],
@@ -74,6 +86,8 @@ class Issuer:
             int(data["payment_days"]),
             data.get("country", ""),
             data.get("siret", ""),
+            data.get("iban", ""),
+            data.get("bic", ""),
         )
 
 

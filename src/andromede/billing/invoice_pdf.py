@@ -2,7 +2,9 @@
 French, of an issued :class:`~andromede.billing.invoice.Invoice` made an A4 PDF with the
 mentions an EU/French invoice must carry — number, dates, the billing period, the issuer and its
 VAT id, the customer, the lines, the VAT broken down per rate, the totals, the payment terms,
-the late-payment penalties and the fixed recovery indemnity.
+the late-payment penalties and the fixed recovery indemnity — on an invoice in a payment block
+with the due date and, when the issuer names an account, the IBAN in groups of four, the BIC
+and the reference to give with the transfer (decision 0136).
 
 The PDF is a rendering of the invoice, not the invoice: the JSON the store keeps is the record.
 Amounts are formatted from their ``Decimal`` (never through ``float``), and the same invoice
@@ -84,7 +86,7 @@ def invoice_pdf(invoice: Invoice, *, language: str = "en", compress: bool = True
     _lines(pdf, invoice, words)
     _totals(pdf, invoice.vat_by_rate(), (invoice.net, invoice.vat, invoice.total), words)
     _vat_mention(pdf, invoice.vat_treatment, words)
-    _terms(pdf, words.payable.format(days=invoice.issuer.payment_days), words)
+    _payment(pdf, invoice, words)
     _attach_xml(pdf, lambda: invoice_xml(invoice, language=language), invoice.number,
                 invoice.issuer.name, invoice.issued_at)  # fmt: skip
     return bytes(pdf.output())
@@ -356,8 +358,32 @@ def _vat_mention(pdf: FPDF, treatment: VatTreatment, words: Words) -> None:
         pdf.multi_cell(0, 4.5, mention, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _terms(pdf: FPDF, payable: str, words: Words) -> None:
+def _payment(pdf: FPDF, invoice: Invoice, words: Words) -> None:
+    """The payment block (decision 0136): when, and — when the issuer names an account — how
+    to pay and what to quote, then what paying late costs."""
+    issuer = invoice.issuer
+    facts = [f"{words.due}: {invoice.due_at.date().isoformat()}"]
+    if issuer.iban:
+        facts += [f"{words.means}: {words.transfer}", f"IBAN: {_grouped(issuer.iban)}"]
+        if issuer.bic:
+            facts.append(f"BIC: {issuer.bic}")
+        facts.append(f"{words.reference}: {invoice.number}")
     pdf.ln(8)
+    pdf.set_font(_FONT, "B", 10)
+    pdf.cell(0, 5, words.payment, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(_FONT, size=9)
+    for text in facts:
+        pdf.multi_cell(0, 4.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _terms(pdf, words.payable.format(days=issuer.payment_days), words, space=2)
+
+
+def _grouped(iban: str) -> str:
+    """An IBAN in its paper form (ISO 13616): groups of four, the last one shorter."""
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
+def _terms(pdf: FPDF, payable: str, words: Words, *, space: float = 8) -> None:
+    pdf.ln(space)
     pdf.set_font(_FONT, "B", 9)
     pdf.multi_cell(0, 4.5, payable, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(_FONT, size=8)

@@ -1,5 +1,6 @@
-"""The wording of invoices and credit notes as PDF documents (decisions 0123 and 0126), in
-English and French: every label and mandatory mention the layout (``invoice_pdf``) prints.
+"""The wording of invoices and credit notes as PDF documents (decisions 0123, 0126 and
+0136), in English and French: every label and mandatory mention the layout (``invoice_pdf``)
+prints.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class Words:
     credit_of: str  # {number} {date}
     reason: str
     credit_terms: str  # {number}
+    # Decision 0136: how to pay.
+    payment: str
+    means: str
+    transfer: str
+    reference: str
 
 
 EN: Final = Words(
@@ -100,6 +106,10 @@ EN: Final = Words(
         "This credit note is deducted from the amount due on invoice {number}, or refunded"
         " if that invoice has been paid."
     ),
+    payment="Payment",
+    means="Payment means",
+    transfer="SEPA credit transfer",
+    reference="Reference to give with the transfer",
 )
 
 FR: Final = Words(
@@ -149,6 +159,10 @@ FR: Final = Words(
         "Cet avoir vient en déduction du montant dû au titre de la facture {number}, ou est"
         " remboursé si cette facture a été réglée."
     ),
+    payment="Règlement",
+    means="Mode de paiement",
+    transfer="virement SEPA",
+    reference="Référence à indiquer sur le virement",
 )
 
 WORDS: Final = {"en": EN, "fr": FR}

@@ -8,6 +8,7 @@ are test_management_iam.py's.)"""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -101,6 +102,27 @@ async def test_an_operator_issues_once_and_the_tenant_reads_it(api: ApiHarness) 
     assert [e.resource for e in issued] == [
         f"arn:aws:andromede::{api.admin_tenant_id}:invoice/{invoice['number']}"
     ]
+
+
+async def test_the_invoice_names_the_account_it_was_issued_with(api: ApiHarness) -> None:
+    """Decision 0136: the issuer's bank account as it was at issue, not as it is now."""
+    month, _ = _last_month()
+    issuer = api.billing.issuer
+    api.billing.issuer = dataclasses.replace(
+        issuer, iban="FR7630006000011234567890189", bic="AGRIFRPP882"
+    )
+    async with api.as_operator() as operator:
+        made = (await operator.post("/api/v1/tenants/admin/invoices", json={"month": month})).json()
+        assert (made["issuer_iban"], made["issuer_bic"]) == (
+            "FR7630006000011234567890189",
+            "AGRIFRPP882",
+        )
+        api.billing.issuer = issuer  # the operator's bank details change, or go
+        read = await operator.get(f"/api/v1/tenants/admin/invoices/{made['number']}")
+        assert read.json()["issuer_iban"] == "FR7630006000011234567890189"
+        await api.identity.create_tenant("other")
+        theirs = await operator.post("/api/v1/tenants/other/invoices", json={"month": month})
+        assert (theirs.json()["issuer_iban"], theirs.json()["issuer_bic"]) == ("", "")
 
 
 async def test_another_tenant_finds_no_invoice(api: ApiHarness) -> None:

@@ -5,7 +5,7 @@ the cent and follow EN 16931's calculation rules (checked here as its Schematron
 BR-CO-10, -13, -14, -15, -16, the per-category rules BR-S-08/09, BR-AE, BR-O, BR-Z); the PDF
 carries the XML as ``factur-x.xml`` with the relationship Alternative and reads back
 identical; documents that cannot be EN 16931 invoices (no profile, no line) are refused and
-their PDF stays plain."""
+their PDF stays plain. (Payment instructions, decision 0136: test_payment_means.py.)"""
 
 from __future__ import annotations
 
@@ -118,6 +118,19 @@ def check_en16931_rules(tree: etree._Element) -> None:
     assert _amount(tree, f"{total}/ram:DuePayableAmount") == grand, "BR-CO-16"
     for amount in [*lines, line_total, basis, vat, grand]:
         assert amount == amount.quantize(Decimal("0.01")), "BR-DEC: two decimals at most"
+    terms = f"{settlement}/ram:SpecifiedTradePaymentTerms"
+    if grand > 0:
+        assert tree.xpath(
+            f"{terms}/ram:DueDateDateTime | {terms}/ram:Description", namespaces=NS
+        ), "BR-CO-25"
+    for means in tree.xpath(
+        f"{settlement}/ram:SpecifiedTradeSettlementPaymentMeans", namespaces=NS
+    ):
+        code = means.findtext("ram:TypeCode", namespaces=NS)
+        assert code, "BR-49"
+        if code in {"30", "58"}:  # credit transfers name the account to pay to
+            account = "ram:PayeePartyCreditorFinancialAccount/ram:IBANID"
+            assert means.findtext(account, namespaces=NS), "BR-61"
     seller_vat = tree.xpath("//ram:SellerTradeParty/ram:SpecifiedTaxRegistration", namespaces=NS)
     buyer_vat = tree.xpath("//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration", namespaces=NS)
     for tax in tree.xpath(f"{settlement}/ram:ApplicableTradeTax", namespaces=NS):
