@@ -30,7 +30,7 @@ from andromede.compute.model import (
     parse_rule,
 )
 from andromede.compute.nat_gateway import NatGateway, NatGatewayState
-from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import (
     NetworkAcl,
     NetworkAclAssociation,
@@ -544,3 +544,35 @@ async def test_a_nat_gateway_takes_its_address_and_elastic_ip_in_one_write(
     assert (listed.state, listed.delete_time, listed.revision) == (NatGatewayState.DELETED, T0, 1)
     assert await store.get(NetworkInterface, interface.interface_id) is None
     assert await store.list(NatGateway, OTHER) == []
+
+
+async def test_a_tenants_default_vpc_state_is_deleted_with_its_vpc_in_one_write(
+    store: ComputeStore,
+) -> None:
+    """What DeleteVpc of a default VPC and CreateDefaultVpc rely on (decision 0137): the
+    tenant's record, keyed by its id, is written with the VPC in one insert (a second insert
+    of it is a Duplicate, as when two first needs race), changed in the same write as the
+    VPC's deletion, and made to name a new VPC only at the revision it was read at."""
+    vpc = Vpc("vpc-0123456789abcdef0", TENANT, "172.31.0.0/16", is_default=True)
+    state = DefaultVpcState(TENANT, vpc.vpc_id, "subnet-0123456789abcdef0", "sg-0123456789abcdef0")
+    await store.insert(vpc, state)
+    assert await store.get(DefaultVpcState, TENANT) == state
+    assert await store.get(DefaultVpcState, OTHER) is None
+    assert await store.list(DefaultVpcState, TENANT) == [state]
+    with pytest.raises(Duplicate):
+        await store.insert(replace(vpc, vpc_id="vpc-0123456789abcdef1"), state)
+    assert await store.get(Vpc, "vpc-0123456789abcdef1") is None
+    # Deleted: the VPC goes and the record says none, at once.
+    none = replace(state, vpc_id=None, subnet_id=None, group_id=None)
+    assert await store.change(vpc, delete=[(Vpc, vpc.vpc_id)], replace=[none])
+    assert await store.get(Vpc, vpc.vpc_id) is None
+    read = await store.get(DefaultVpcState, TENANT)
+    assert read == replace(none, revision=1)
+    # Made again: at the revision read, once.
+    again = replace(vpc, vpc_id="vpc-0123456789abcdef2")
+    assert read is not None
+    made = replace(read, vpc_id=again.vpc_id)
+    assert await store.change(made, insert=[again])
+    assert not await store.change(made, insert=[replace(again, vpc_id="vpc-0123456789abcdef3")])
+    assert await store.get(Vpc, "vpc-0123456789abcdef3") is None
+    assert await store.get(DefaultVpcState, TENANT) == replace(made, revision=2)

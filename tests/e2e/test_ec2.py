@@ -558,3 +558,53 @@ def test_a_client_token_makes_one_volume(ec2: Any) -> None:
     mine = [v for v in ec2.describe_volumes()["Volumes"] if v["VolumeId"] == first["VolumeId"]]
     assert len(mine) == 1
     ec2.delete_volume(VolumeId=first["VolumeId"])
+
+
+def test_a_tenant_deletes_its_default_vpc_and_makes_a_new_one(
+    ec2_server: ServerProcess, image_id: str
+) -> None:
+    """Decision 0137 through boto3 and the server's SQL store, with a tenant of its own (the
+    module's other tests launch into their tenant's default VPC)."""
+    tenant = new_tenant(ec2_server, "defaultvpc")
+    ec2 = ec2_client(ec2_server, (tenant.access_key_id, tenant.secret_access_key))
+    is_default = [{"Name": "is-default", "Values": ["true"]}]
+    [vpc] = ec2.describe_vpcs(Filters=is_default)["Vpcs"]
+    vpc_id = vpc["VpcId"]
+    with pytest.raises(ClientError) as raised:
+        ec2.delete_vpc(VpcId=vpc_id)
+    assert _code(raised) == "DependencyViolation"
+    of_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    for subnet in ec2.describe_subnets(Filters=of_vpc)["Subnets"]:
+        ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    attached = [{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
+    for gateway in ec2.describe_internet_gateways(Filters=attached)["InternetGateways"]:
+        ec2.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc_id)
+        ec2.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
+    ec2.delete_vpc(VpcId=vpc_id)
+
+    assert ec2.describe_vpcs(Filters=is_default)["Vpcs"] == []
+    [attribute] = ec2.describe_account_attributes(AttributeNames=["default-vpc"])[
+        "AccountAttributes"
+    ]
+    assert attribute["AttributeValues"] == [{"AttributeValue": "none"}]
+    with pytest.raises(ClientError) as raised:
+        ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    assert _code(raised) == "VPCIdNotSpecified"
+    with pytest.raises(ClientError) as raised:
+        ec2.create_security_group(GroupName="web", Description="web")
+    assert _code(raised) == "VPCIdNotSpecified"
+
+    made = ec2.create_default_vpc()["Vpc"]
+    assert (made["CidrBlock"], made["IsDefault"]) == ("172.31.0.0/16", True)
+    assert made["VpcId"] != vpc_id
+    assert [v["VpcId"] for v in ec2.describe_vpcs(Filters=is_default)["Vpcs"]] == [made["VpcId"]]
+    with pytest.raises(ClientError) as raised:
+        ec2.create_default_vpc()
+    assert _code(raised) == "DefaultVpcAlreadyExists"
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    instance = run["Instances"][0]
+    assert instance["VpcId"] == made["VpcId"]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    ec2.get_waiter("instance_terminated").wait(
+        InstanceIds=[instance["InstanceId"]], WaiterConfig=FAST
+    )

@@ -118,9 +118,9 @@ class AccessMixin(VpcsMixin):
         tags: Tags = (),
         vpc_id: str | None = None,
     ) -> SecurityGroup:
-        """A group of ``vpc_id`` (the default VPC without one); names are unique per VPC. It
-        is inserted by a change of its VPC, so a VPC being deleted meanwhile either counts
-        it or is gone first (vpcs.py)."""
+        """A group of ``vpc_id`` (the default VPC without one: NoDefaultVpc once deleted);
+        names are unique per VPC. It is inserted by a change of its VPC, so a VPC being
+        deleted meanwhile either counts it or is gone first (vpcs.py)."""
         if not 1 <= len(name) <= NAME_MAX or name.startswith("sg-"):
             raise InvalidParameterValue(f"Invalid security group name '{name[:64]}'")
         if name == DEFAULT_GROUP_NAME:
@@ -146,8 +146,12 @@ class AccessMixin(VpcsMixin):
 
     async def _default_vpc_groups(self, tenant_id: str) -> list[SecurityGroup]:
         """The groups a name can designate: EC2 takes names for the default VPC's only (a
-        nondefault VPC's groups are named by id, or found with the group-name filter)."""
-        default_vpc = (await self.default_network(tenant_id)).vpc.vpc_id
+        nondefault VPC's groups are named by id, or found with the group-name filter). None
+        once the tenant deleted its default VPC."""
+        network = await self.default_network_if_any(tenant_id)
+        if network is None:
+            return []
+        default_vpc = network.vpc.vpc_id
         return [
             g
             for g in await self.store.list(SecurityGroup, tenant_id)
@@ -157,7 +161,8 @@ class AccessMixin(VpcsMixin):
     async def describe_security_groups(
         self, tenant_id: str, ids: Sequence[str], names: Sequence[str]
     ) -> list[SecurityGroup]:
-        await self.default_network(tenant_id)  # EC2 always shows the default group
+        # EC2 always shows the default group (while there is a default VPC).
+        await self.default_network_if_any(tenant_id)
         mine = await self.store.list(SecurityGroup, tenant_id)
         named = await self._default_vpc_groups(tenant_id) if names else []
         for group_id in ids:

@@ -37,7 +37,10 @@
     ├── InvalidRange                 a VPC's or subnet's CIDR of a size or place refused
     ├── CidrConflict                 a subnet's CIDR overlapping another of its VPC
     ├── DifferentNetworks            a security group of another VPC than the subnet's
-    ├── Unsupported                  a call this platform does not do yet (default VPC deletion)
+    ├── NoDefaultVpc                 no VPC named, and the tenant deleted its default one
+    ├── NoDefaultSubnet              no subnet named, and the default VPC has no default subnet
+    ├── DefaultVpcExists             CreateDefaultVpc while the tenant has a default VPC
+    ├── Unsupported                  a call this platform does not do yet (an ACL's protocol…)
     ├── ImportFailed                 an image could not be read from the tenant's bucket
     └── HypervisorFailed             the host refused or failed an operation
         └── HostUnreachable          the host did not answer (its instances stay as recorded)
@@ -55,6 +58,7 @@ __all__ = [
     "CannotDelete",
     "CidrConflict",
     "ComputeError",
+    "DefaultVpcExists",
     "DifferentNetworks",
     "Duplicate",
     "GatewayNotAttached",
@@ -78,6 +82,8 @@ __all__ = [
     "ManagedResource",
     "MissingParameter",
     "NetworkLimitExceeded",
+    "NoDefaultSubnet",
+    "NoDefaultVpc",
     "NoModification",
     "NotFound",
     "OperationNotPermitted",
@@ -294,6 +300,33 @@ class CidrConflict(ComputeError):
 
 class DifferentNetworks(ComputeError):
     """A security group and a subnet (or an instance) of two different VPCs."""
+
+
+class NoDefaultVpc(ComputeError):
+    """A call that falls back on the default VPC (RunInstances without a subnet,
+    CreateSecurityGroup without a VPC) from a tenant that deleted it (decision 0137): EC2's
+    ``VPCIdNotSpecified``, in its words."""
+
+    def __init__(self) -> None:
+        super().__init__("No default VPC for this user")
+
+
+class NoDefaultSubnet(ComputeError):
+    """RunInstances without a subnet while the default VPC's default subnet was deleted: EC2's
+    ``MissingInput``, in its words."""
+
+    def __init__(self, vpc_id: str) -> None:
+        super().__init__(
+            f"No subnets found for the default VPC '{vpc_id}'. Please specify a subnet."
+        )
+
+
+class DefaultVpcExists(ComputeError):
+    """CreateDefaultVpc while the tenant has a default VPC: EC2's ``DefaultVpcAlreadyExists``,
+    in its words."""
+
+    def __init__(self) -> None:
+        super().__init__("A Default VPC already exists for this account in this region.")
 
 
 class Unsupported(ComputeError):

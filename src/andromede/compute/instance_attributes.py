@@ -28,6 +28,7 @@ from andromede.compute.model import (
     check_id,
     new_id,
 )
+from andromede.compute.network import default_ids
 from andromede.compute.vpcs import VpcsMixin
 
 __all__ = ["MAX_GROUPS_PER_INSTANCE", "InstanceAttributesMixin", "ProfileAssociation"]
@@ -87,7 +88,8 @@ class InstanceAttributesMixin(VpcsMixin):
             )
         for _ in range(10):
             instance = await self._changeable(tenant_id, instance_id)
-            vpc_id = instance.vpc_id or (await self.default_network(tenant_id)).vpc.vpc_id
+            # Instances recorded before custom VPCs name none: theirs is the first default VPC.
+            vpc_id = instance.vpc_id or default_ids(tenant_id).vpc_id
             await self.check_groups_in(tenant_id, vpc_id, wanted, f"instance {instance_id}")
             try:
                 changed = await self._update(instance, security_group_ids=wanted)

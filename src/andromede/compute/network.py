@@ -4,7 +4,9 @@ MAC addresses, and the merge of security groups into what a host enforces.
 Every tenant has one default VPC (``172.31.0.0/16``) with one default subnet in the
 availability zone (``172.31.0.0/20``) and a default security group, as on EC2, so code that
 looks the default VPC up finds it. Their ids are derived from the tenant id: two gateways that
-create them at once write the same records and one insert simply loses.
+create them at once write the same records and one insert simply loses. A tenant may delete
+its default VPC and make a new one (CreateDefaultVpc, fresh ids); :class:`DefaultVpcState`
+records which it has, or that it has none (decision 0137).
 
 A tenant may make VPCs of its own (CidrBlock /16 to /28, as EC2) and subnets in them (inside
 their VPC's block, never overlapping a sibling): :func:`vpc_cidr` and :func:`subnet_cidr` say
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_GROUP_NAME",
     "DEFAULT_SUBNET_CIDR",
     "DEFAULT_VPC_CIDR",
+    "DefaultVpcState",
     "NetworkInterface",
     "Subnet",
     "Vpc",
@@ -157,6 +160,28 @@ class NetworkInterface:
     @property
     def resource_id(self) -> str:
         return self.interface_id
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultVpcState:
+    """Which VPC is the tenant's default (decision 0137), one record per tenant, keyed by its
+    id: the ids of its default VPC, default subnet and default security group, or none of
+    them once the tenant deleted its default VPC — then nothing makes one again but
+    CreateDefaultVpc. The default subnet may be gone (DeleteSubnet) while its VPC stays.
+    A tenant without the record has the default VPC whose ids are derived from its own
+    (:func:`default_ids`), made on first need with the record in one insert; tenants whose
+    default VPC was made before the record existed have none until they delete it."""
+
+    tenant_id: str
+    vpc_id: str | None
+    subnet_id: str | None = None
+    group_id: str | None = None
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.tenant_id
 
 
 def _derived(prefix: str, tenant_id: str) -> str:

@@ -1,4 +1,5 @@
-"""Tenant networks in the compute service: the default VPC, subnet and security group, the
+"""Tenant networks in the compute service: the default VPC, subnet and security group (made on
+first need; none once the tenant deleted its default VPC, until CreateDefaultVpc), the
 network interfaces (private address and MAC) of instances, and the security groups pushed to
 the hosts as each instance's firewall.
 
@@ -26,13 +27,20 @@ from dataclasses import replace
 from typing import TypeVar
 
 from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec
-from andromede.compute.errors import Duplicate, InsufficientCapacity, NotFound
+from andromede.compute.errors import (
+    Duplicate,
+    InsufficientCapacity,
+    NoDefaultSubnet,
+    NoDefaultVpc,
+    NotFound,
+)
 from andromede.compute.model import Instance, InstanceState, SecurityGroup, check_id, new_id
 from andromede.compute.nat_egress import nat_routes_by_host
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import (
     DEFAULT_SUBNET_CIDR,
     DEFAULT_VPC_CIDR,
+    DefaultVpcState,
     NetworkInterface,
     Subnet,
     Vpc,
@@ -58,6 +66,7 @@ from andromede.compute.routing import (
     main_route_table,
 )
 from andromede.compute.service_core import ServiceCore
+from andromede.compute.store import Record
 
 __all__ = ["DefaultNetwork", "NetworksMixin", "with_wiring"]
 
@@ -82,11 +91,12 @@ _WIRED_ON_HOST = frozenset({InstanceState.PENDING, InstanceState.RUNNING, Instan
 
 
 class DefaultNetwork:
-    """A tenant's default VPC, its subnet and its default security group."""
+    """A tenant's default VPC, its default subnet (None once deleted: DeleteSubnet) and its
+    default security group."""
 
     __slots__ = ("group", "subnet", "vpc")
 
-    def __init__(self, vpc: Vpc, subnet: Subnet, group: SecurityGroup) -> None:
+    def __init__(self, vpc: Vpc, subnet: Subnet | None, group: SecurityGroup) -> None:
         self.vpc = vpc
         self.subnet = subnet
         self.group = group
@@ -96,50 +106,89 @@ class NetworksMixin(ServiceCore):
     # -- the default VPC ---------------------------------------------------------------------
 
     async def default_network(self, tenant_id: str) -> DefaultNetwork:
-        """The tenant's default VPC, subnet and security group, created on first need. Their
-        ids are derived from the tenant's, so concurrent creations write the same rows and all
-        but one insert fail harmlessly."""
-        ids = default_ids(tenant_id)
+        """The tenant's default VPC, subnet and security group, created on first need;
+        NoDefaultVpc once the tenant deleted its default VPC (decision 0137)."""
+        network = await self.default_network_if_any(tenant_id)
+        if network is None:
+            raise NoDefaultVpc()
+        return network
+
+    async def default_network_if_any(self, tenant_id: str) -> DefaultNetwork | None:
+        """The tenant's default VPC, subnet and security group, None once it deleted its
+        default VPC (its :class:`DefaultVpcState` names none). A tenant without that record
+        has the default VPC whose ids are derived from its own, created on first need with
+        the record: concurrent creations write the same rows and all but one insert fail
+        harmlessly, and a creation racing DeleteVpc of it (which writes the record) fails."""
+        derived = default_ids(tenant_id)
         for _ in range(8):
-            vpc = await self.store.get(Vpc, ids.vpc_id)
-            subnet = await self.store.get(Subnet, ids.subnet_id)
-            group = await self.store.get(SecurityGroup, ids.group_id)
-            if vpc is not None and subnet is not None and group is not None:
-                return DefaultNetwork(await self.routed(vpc), subnet, group)
-            # Another subnet created at once may take the same VXLAN id: then the insert fails
-            # whole and the next round picks another.
-            taken = {s.vni for s in await self.store.list(Subnet, None)}
-            vpc = Vpc(
-                ids.vpc_id,
-                tenant_id,
-                DEFAULT_VPC_CIDR,
-                is_default=True,
-                routing_made=True,
-                network_acl_made=True,
-            )
-            # EC2's default VPC has an internet gateway, and its main table routes to it.
-            gateway = InternetGateway(default_internet_gateway_id(tenant_id), tenant_id, vpc.vpc_id)
-            subnet = Subnet(
-                ids.subnet_id,
-                tenant_id,
-                ids.vpc_id,
-                DEFAULT_SUBNET_CIDR,
-                self.limits.availability_zone,
-                default_for_az=True,
-                vni=subnet_vni(ids.subnet_id, taken),
-            )
-            try:
-                await self.store.insert(
-                    vpc,
-                    gateway,
-                    main_route_table(vpc, gateway.gateway_id),
-                    subnet,
-                    default_group(tenant_id, ids.vpc_id, ids.group_id),
-                    default_network_acl(vpc, [subnet]),
+            state = await self.store.get(DefaultVpcState, tenant_id)
+            if state is None:
+                ids: tuple[str | None, str | None, str | None] = (
+                    derived.vpc_id,
+                    derived.subnet_id,
+                    derived.group_id,
                 )
+            else:
+                ids = (state.vpc_id, state.subnet_id, state.group_id)
+            vpc_id, subnet_id, group_id = ids
+            if vpc_id is None or group_id is None:
+                return None
+            vpc = await self.store.get(Vpc, vpc_id)
+            group = await self.store.get(SecurityGroup, group_id)
+            if vpc is not None and group is not None:
+                subnet = None if subnet_id is None else await self.store.get(Subnet, subnet_id)
+                return DefaultNetwork(await self.routed(vpc), subnet, group)
+            if state is not None:
+                continue  # deleted since the record was read: read it again
+            records = await self._default_vpc_records(
+                tenant_id,
+                derived.vpc_id,
+                derived.subnet_id,
+                derived.group_id,
+                default_internet_gateway_id(tenant_id),
+            )
+            state = DefaultVpcState(tenant_id, derived.vpc_id, derived.subnet_id, derived.group_id)
+            try:
+                await self.store.insert(*records, state)
             except Duplicate:
-                continue  # created by a concurrent call: read it
-        raise NotFound("vpc", ids.vpc_id)
+                continue  # created by a concurrent call, or deleted: read it
+        raise NotFound("vpc", derived.vpc_id)
+
+    async def _default_vpc_records(
+        self, tenant_id: str, vpc_id: str, subnet_id: str, group_id: str, gateway_id: str
+    ) -> list[Record]:
+        """What a default VPC is made of, as on EC2: the VPC (``172.31.0.0/16``), its internet
+        gateway attached, its main route table routing ``0.0.0.0/0`` to it, its default subnet
+        (``/20``, public addresses on launch) in the zone, its default security group and
+        network ACL."""
+        # Another subnet created at once may take the same VXLAN id: then the insert fails
+        # whole and the caller's next round picks another.
+        taken = {s.vni for s in await self.store.list(Subnet, None)}
+        vpc = Vpc(
+            vpc_id,
+            tenant_id,
+            DEFAULT_VPC_CIDR,
+            is_default=True,
+            routing_made=True,
+            network_acl_made=True,
+        )
+        subnet = Subnet(
+            subnet_id,
+            tenant_id,
+            vpc_id,
+            DEFAULT_SUBNET_CIDR,
+            self.limits.availability_zone,
+            default_for_az=True,
+            vni=subnet_vni(subnet_id, taken),
+        )
+        return [
+            vpc,
+            InternetGateway(gateway_id, tenant_id, vpc_id),
+            main_route_table(vpc, gateway_id),
+            subnet,
+            default_group(tenant_id, vpc_id, group_id),
+            default_network_acl(vpc, [subnet]),
+        ]
 
     async def routed(self, vpc: Vpc) -> Vpc:
         """``vpc`` with its routing stored (decision 0121). A VPC made before route tables
@@ -171,11 +220,11 @@ class NetworksMixin(ServiceCore):
         raise NotFound("vpc", vpc.vpc_id)
 
     async def describe_vpcs(self, tenant_id: str, ids: Sequence[str]) -> list[Vpc]:
-        await self.default_network(tenant_id)
+        await self.default_network_if_any(tenant_id)
         return await self._described(Vpc, tenant_id, ids, "vpc")
 
     async def describe_subnets(self, tenant_id: str, ids: Sequence[str]) -> list[Subnet]:
-        await self.default_network(tenant_id)
+        await self.default_network_if_any(tenant_id)
         return await self._described(Subnet, tenant_id, ids, "subnet")
 
     async def describe_network_interfaces(
@@ -191,10 +240,14 @@ class NetworksMixin(ServiceCore):
         return await self.store.list(kind, tenant_id)
 
     async def subnet_for_launch(self, tenant_id: str, subnet_id: str | None) -> Subnet:
-        """The subnet RunInstances names (the tenant's), or its default subnet."""
-        network = await self.default_network(tenant_id)
+        """The subnet RunInstances names (the tenant's), or its default subnet: NoDefaultVpc
+        or NoDefaultSubnet when it has none."""
         if subnet_id is None:
+            network = await self.default_network(tenant_id)
+            if network.subnet is None:
+                raise NoDefaultSubnet(network.vpc.vpc_id)
             return network.subnet
+        await self.default_network_if_any(tenant_id)
         check_id(subnet_id, "subnet")
         return await self._owned(Subnet, tenant_id, subnet_id, "subnet")
 

@@ -30,7 +30,7 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.nat_gateway import NatGateway
-from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.store import Record, RecordT
@@ -59,6 +59,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     ElasticAddress: tables.compute_elastic_addresses,
     NetworkAcl: tables.compute_network_acls,
     NatGateway: tables.compute_nat_gateways,
+    DefaultVpcState: tables.compute_default_vpcs,
 }
 
 

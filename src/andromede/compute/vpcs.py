@@ -10,9 +10,11 @@ lands first (the deletion sees it: DependencyViolation) or finds the VPC gone; t
 made at once in one VPC never overlap. A launch inserts its interfaces by a change of its
 subnet (``service._insert_with_addresses``), and DeleteSubnet deletes by one, likewise.
 
-The default VPC and subnet are made on first need (``networks.default_network``) and
-cannot be deleted here (EC2 allows it, and then has no default VPC until
-CreateDefaultVpc): refused as unsupported rather than deleted and silently made again.
+The default VPC and subnet are made on first need (``networks.default_network``). As on
+EC2, the default subnet is deleted like any other, and the default VPC too once it holds
+nothing (decision 0137): the tenant then has no default VPC — the tenant's
+:class:`~andromede.compute.network.DefaultVpcState`, written by the same change as the
+deletion, says so, and nothing makes one again — until CreateDefaultVpc makes a new one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from andromede.compute.errors import (
+    DefaultVpcExists,
     DifferentNetworks,
     Duplicate,
     IncorrectState,
@@ -29,7 +32,6 @@ from andromede.compute.errors import (
     NetworkLimitExceeded,
     NotFound,
     ResourceInUse,
-    Unsupported,
 )
 from andromede.compute.model import (
     Instance,
@@ -43,10 +45,12 @@ from andromede.compute.model import (
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import (
     DEFAULT_GROUP_NAME,
+    DefaultVpcState,
     NetworkInterface,
     Subnet,
     Vpc,
     default_group,
+    default_ids,
     subnet_cidr,
     subnet_vni,
     vpc_cidr,
@@ -72,7 +76,7 @@ class VpcsMixin(NetworksMixin):
         towards ``max_vpcs``, as on EC2."""
         check_tags(tags)
         block = vpc_cidr(cidr, self.limits.reserved_cidrs)
-        await self.default_network(tenant_id)
+        await self.default_network_if_any(tenant_id)
         async with self._placement:
             held = await self.store.list(Vpc, tenant_id)
             if len(held) >= self.limits.max_vpcs:
@@ -97,17 +101,46 @@ class VpcsMixin(NetworksMixin):
             )
         return vpc
 
+    async def create_default_vpc(self, tenant_id: str) -> Vpc:
+        """A new default VPC for a tenant that deleted its own, with fresh ids and what EC2
+        makes one with (``networks._default_vpc_records``); DefaultVpcAlreadyExists while it
+        has one. It counts towards ``max_vpcs``. Serialised on the tenant's
+        :class:`DefaultVpcState`: of two calls at once, one makes it."""
+        for _ in range(_ATTEMPTS):
+            network = await self.default_network_if_any(tenant_id)
+            state = await self.store.get(DefaultVpcState, tenant_id)
+            # Without a record the tenant has the derived default VPC (made just above); one
+            # naming a VPC now was written by a call made at once.
+            if network is not None or state is None or state.vpc_id is not None:
+                raise DefaultVpcExists()
+            vpc_id, subnet_id, group_id = new_id("vpc"), new_id("subnet"), new_id("sg")
+            records = await self._default_vpc_records(
+                tenant_id, vpc_id, subnet_id, group_id, new_id("igw")
+            )
+            made = replace(state, vpc_id=vpc_id, subnet_id=subnet_id, group_id=group_id)
+            async with self._placement:
+                if len(await self.store.list(Vpc, tenant_id)) >= self.limits.max_vpcs:
+                    raise NetworkLimitExceeded(
+                        "vpc", "The maximum number of VPCs has been reached."
+                    )
+                try:
+                    if await self.store.change(made, insert=records):
+                        return next(r for r in records if isinstance(r, Vpc))
+                except Duplicate:
+                    continue  # its VXLAN id was taken at once by another subnet: another one
+        raise IncorrectState("the default VPC changed concurrently; retry")
+
     async def vpc_of_group(self, group: SecurityGroup) -> str:
         """The VPC a security group belongs to (records made before custom VPCs name none:
-        theirs is the tenant's default)."""
+        theirs is the tenant's first default VPC, whose ids are derived from its own)."""
         if group.vpc_id is not None:
             return group.vpc_id
-        return (await self.default_network(group.tenant_id)).vpc.vpc_id
+        return default_ids(group.tenant_id).vpc_id
 
     async def default_group_of(self, tenant_id: str, vpc_id: str) -> SecurityGroup:
         """The ``default`` security group of the tenant's VPC ``vpc_id``."""
-        network = await self.default_network(tenant_id)
-        if vpc_id == network.vpc.vpc_id:
+        network = await self.default_network_if_any(tenant_id)
+        if network is not None and vpc_id == network.vpc.vpc_id:
             return network.group
         for group in await self.store.list(SecurityGroup, tenant_id):
             if group.vpc_id == vpc_id and group.name == DEFAULT_GROUP_NAME:
@@ -115,7 +148,7 @@ class VpcsMixin(NetworksMixin):
         raise NotFound("groupname", DEFAULT_GROUP_NAME)
 
     async def owned_vpc(self, tenant_id: str, vpc_id: str) -> Vpc:
-        await self.default_network(tenant_id)
+        await self.default_network_if_any(tenant_id)
         return await self._owned(Vpc, tenant_id, vpc_id, "vpc")
 
     async def acl_made(self, vpc: Vpc) -> Vpc:
@@ -153,15 +186,18 @@ class VpcsMixin(NetworksMixin):
         """DependencyViolation while the VPC holds subnets, interfaces, instances, security
         groups other than its default one, route tables other than its main one or an
         internet gateway or network ACLs other than its default one; the default group, the
-        main table and the default ACL go with it."""
+        main table and the default ACL go with it. The default VPC goes by the same rules
+        (decision 0137), and the tenant's :class:`DefaultVpcState`, changed in the same
+        write, says it has none since."""
+        # Groups and instances recorded before custom VPCs name no VPC: theirs is the derived
+        # default one.
+        legacy_vpc_id = default_ids(tenant_id).vpc_id
         for _ in range(_ATTEMPTS):
             vpc = await self.acl_made(await self.routed(await self.owned_vpc(tenant_id, vpc_id)))
-            if vpc.is_default:
-                raise Unsupported(
-                    "Deleting the default VPC is not supported here: it is made again on first need"
-                )
             groups = [
-                g for g in await self.store.list(SecurityGroup, tenant_id) if g.vpc_id == vpc_id
+                g
+                for g in await self.store.list(SecurityGroup, tenant_id)
+                if (g.vpc_id or legacy_vpc_id) == vpc_id
             ]
             tables = [t for t in await self.store.list(RouteTable, tenant_id) if t.vpc_id == vpc_id]
             gateways = await self.store.list(InternetGateway, tenant_id)
@@ -176,7 +212,8 @@ class VpcsMixin(NetworksMixin):
                 *(
                     i
                     for i in await self.store.list(Instance, tenant_id)
-                    if i.vpc_id == vpc_id and i.state is not InstanceState.TERMINATED
+                    if (i.vpc_id or legacy_vpc_id) == vpc_id
+                    and i.state is not InstanceState.TERMINATED
                 ),
                 *(g for g in groups if g.name != DEFAULT_GROUP_NAME),
                 *(t for t in tables if not t.main),
@@ -198,8 +235,19 @@ class VpcsMixin(NetworksMixin):
                 *((RouteTable, t.route_table_id) for t in tables),
                 *((NetworkAcl, a.network_acl_id) for a in acls),
             ]
-            if await self.store.change(vpc, delete=gone):
-                return
+            insert: list[DefaultVpcState] = []
+            replaced: list[DefaultVpcState] = []
+            if vpc.is_default:
+                state = await self.store.get(DefaultVpcState, tenant_id)
+                if state is None:
+                    insert.append(DefaultVpcState(tenant_id, None))
+                else:
+                    replaced.append(replace(state, vpc_id=None, subnet_id=None, group_id=None))
+            try:
+                if await self.store.change(vpc, delete=gone, insert=insert, replace=replaced):
+                    return
+            except Duplicate:
+                continue  # the tenant's record written at once (its default VPC made): again
         raise IncorrectState(f"{vpc_id} changed concurrently; retry")
 
     async def create_subnet(
@@ -258,13 +306,11 @@ class VpcsMixin(NetworksMixin):
 
     async def delete_subnet(self, tenant_id: str, subnet_id: str) -> None:
         """DependencyViolation while an interface (an instance not terminated) is in it."""
+        await self.default_network_if_any(tenant_id)  # the default subnet exists before
         for _ in range(_ATTEMPTS):
+            # The default subnet too, as on EC2: its VPC's first need does not make it again,
+            # and RunInstances without a subnet then answers MissingInput (decision 0137).
             subnet = await self._owned(Subnet, tenant_id, subnet_id, "subnet")
-            if subnet.default_for_az:
-                raise Unsupported(
-                    "Deleting the default subnet is not supported here: it is made again on "
-                    "first need"
-                )
             interfaces = await self.store.list(NetworkInterface, tenant_id)
             # A NAT gateway not deleted holds an interface there too (decision 0129).
             nats = await self.store.list(NatGateway, tenant_id)

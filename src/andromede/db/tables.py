@@ -52,6 +52,7 @@ __all__ = [
     "bucket_policies",
     "bucket_tags",
     "buckets",
+    "compute_default_vpcs",
     "compute_elastic_addresses",
     "compute_images",
     "compute_import_tasks",
@@ -1080,6 +1081,9 @@ compute_route_tables = _compute_table("compute_route_tables")
 compute_network_acls = _compute_table("compute_network_acls")
 # NAT gateways (decision 0129): JSON documents like the route tables.
 compute_nat_gateways = _compute_table("compute_nat_gateways")
+# Which VPC is each tenant's default, or none since it deleted it (decision 0137): one row per
+# tenant, its id the tenant's.
+compute_default_vpcs = _compute_table("compute_default_vpcs")
 # Elastic IPs (decision 0125): an address of the region's pool is held by one tenant at a time,
 # which the database keeps, so two gateways allocating at once never hand out one address twice.
 compute_elastic_addresses = _compute_table(

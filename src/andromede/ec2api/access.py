@@ -11,6 +11,7 @@ from andromede.compute.model import (
     SecurityGroup,
     parse_rule,
 )
+from andromede.compute.network import default_ids
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, Handler, Params, arn_of, iso8601
@@ -169,7 +170,8 @@ async def describe_security_groups(call: Call) -> None:
     groups = await call.compute.describe_security_groups(
         call.tenant_id, p.values("GroupId"), p.values("GroupName")
     )
-    default_vpc = (await call.compute.default_network(call.tenant_id)).vpc.vpc_id
+    # Groups recorded before custom VPCs name none: theirs is the first default VPC.
+    default_vpc = default_ids(call.tenant_id).vpc_id
     filters = Filters(p.filters(), _GROUP_FILTERS)
     xml = call.result
     xml.open("securityGroupInfo")

@@ -27,6 +27,7 @@ __all__ = ["Ec2Error", "to_ec2_error"]
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AttachmentLimitExceeded": (400, "The instance cannot take more volumes."),
     "AuthFailure": (401, "AWS was not able to validate the provided access credentials"),
+    "DefaultVpcAlreadyExists": (400, "A Default VPC already exists for this account."),
     "DependencyViolation": (400, "The resource has a dependent object."),
     "DryRunOperation": (412, "Request would have succeeded, but DryRun flag is set."),
     "IdempotentParameterMismatch": (
@@ -132,6 +133,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidVolumeID.Malformed": (400, "The volume ID is malformed."),
     "InvalidVolumeModification.NotFound": (400, "The volume was never modified."),
     "MissingAuthenticationToken": (401, "The request must contain valid credentials."),
+    "MissingInput": (400, "No subnet was given and none can be chosen."),
     "MissingParameter": (400, "A required parameter is missing."),
     "OperationNotPermitted": (400, "The operation is not permitted."),
     "RequestExpired": (400, "The request reached the service too late."),
@@ -139,6 +141,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ResourceLimitExceeded": (400, "You have exceeded an Amazon EC2 resource limit."),
     "SubnetLimitExceeded": (400, "You have reached the limit on subnets in this VPC."),
     "VpcLimitExceeded": (400, "You have reached the limit on VPCs."),
+    "VPCIdNotSpecified": (400, "No default VPC for this user"),
     "SignatureDoesNotMatch": (
         403,
         "The request signature we calculated does not match the signature you provided. Check "
@@ -270,6 +273,9 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.RouteExists, "RouteAlreadyExists"),
     (compute.AclEntryExists, "NetworkAclEntryAlreadyExists"),
     (compute.DifferentNetworks, "InvalidParameter"),
+    (compute.NoDefaultVpc, "VPCIdNotSpecified"),
+    (compute.NoDefaultSubnet, "MissingInput"),
+    (compute.DefaultVpcExists, "DefaultVpcAlreadyExists"),
     (compute.Unsupported, "UnsupportedOperation"),
     (compute.AttachmentLimitExceeded, "AttachmentLimitExceeded"),
     (compute.InvalidInstanceAttributeValue, "InvalidInstanceAttributeValue"),

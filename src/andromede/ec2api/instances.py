@@ -218,11 +218,12 @@ async def run_instances(call: Call) -> None:
     group_ids = list(interface.group_ids) if interface else p.values("SecurityGroupId")
     by_name = p.values("SecurityGroup")
     subnet_id = interface.subnet_id if interface else p.get("SubnetId")
-    if by_name and subnet_id is not None:
+    if by_name:
         # Names designate the default VPC's groups; EC2 refuses them with a subnet (as here,
-        # for any subnet but the default one, which older launches here named with them).
+        # for any subnet but the default one, which older launches here named with them), and
+        # without a default VPC (VPCIdNotSpecified, before the names are looked up).
         subnet = await call.compute.subnet_for_launch(call.tenant_id, subnet_id)
-        if not subnet.default_for_az:
+        if subnet_id is not None and not subnet.default_for_az:
             raise Ec2Error(
                 "InvalidParameterCombination",
                 "The parameter groupName cannot be used with the parameter subnet",

@@ -260,13 +260,13 @@ def _nat_association(xml: XmlWriter, nat: NatGateway) -> None:
 
 
 async def describe_account_attributes(call: Call) -> None:
-    """What SDKs and Terraform ask to learn the account's platform: VPC only, its default VPC,
-    and the limits that apply."""
-    network = await call.compute.default_network(call.tenant_id)
+    """What SDKs and Terraform ask to learn the account's platform: VPC only, its default VPC
+    (``none`` once deleted, as EC2 says), and the limits that apply."""
+    network = await call.compute.default_network_if_any(call.tenant_id)
     limits = call.compute.limits
     attributes = {
         "supported-platforms": ["VPC"],
-        "default-vpc": [network.vpc.vpc_id],
+        "default-vpc": [network.vpc.vpc_id if network is not None else "none"],
         "max-instances": [str(limits.max_instances_per_tenant)],
         "vpc-max-security-groups-per-interface": [str(MAX_GROUPS_PER_INSTANCE)],
         "max-elastic-ips": ["0"],

@@ -1,9 +1,11 @@
-"""EC2 VPC and subnet actions: CreateVpc, DeleteVpc, DescribeVpcs, Describe/ModifyVpcAttribute,
-CreateSubnet, DeleteSubnet, DescribeSubnets, ModifySubnetAttribute (decisions 0021, 0100).
+"""EC2 VPC and subnet actions: CreateVpc, CreateDefaultVpc, DeleteVpc, DescribeVpcs,
+Describe/ModifyVpcAttribute, CreateSubnet, DeleteSubnet, DescribeSubnets, ModifySubnetAttribute
+(decisions 0021, 0100, 0137).
 
 Every tenant has its default VPC and subnet (created on first need by the service), so code that
 looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
-``aws_default_vpc`` — finds it; VPCs and subnets of its own sit beside them. What a VPC could be
+``aws_default_vpc`` — finds it; VPCs and subnets of its own sit beside them. A tenant may delete
+its default VPC (then it has none) and make a new one with CreateDefaultVpc. What a VPC could be
 asked for and is not done here (IPv6 blocks, IPAM pools, dedicated tenancy, a subnet's IPv6 or
 Outpost) is refused with UnsupportedOperation, never dropped (decision 0060).
 """
@@ -79,6 +81,12 @@ async def create_vpc(call: Call) -> None:
     vpc = await call.compute.create_vpc(
         call.tenant_id, p.required("CidrBlock"), resource_tags(p, "vpc")
     )
+    _write_vpc(call.result, vpc, "vpc")
+
+
+async def create_default_vpc(call: Call) -> None:
+    call.params.refuse_unhandled("CreateDefaultVpc", frozenset())
+    vpc = await call.compute.create_default_vpc(call.tenant_id)
     _write_vpc(call.result, vpc, "vpc")
 
 
@@ -318,6 +326,9 @@ def _vpc_arn(call: Call) -> list[str]:
 
 VPC_ACTIONS: dict[str, Action] = {
     "CreateVpc": Action(create_vpc, mutating=True, resources=lambda c: [c.arn("vpc")]),
+    "CreateDefaultVpc": Action(
+        create_default_vpc, mutating=True, resources=lambda c: [c.arn("vpc")]
+    ),
     "DeleteVpc": Action(delete_vpc, mutating=True, resources=_vpc_arn),
     "DescribeVpcs": Action(describe_vpcs, mutating=False),
     "DescribeVpcAttribute": Action(describe_vpc_attribute, mutating=False),

@@ -367,7 +367,9 @@ async def test_vpcs_and_subnets_round_trip(console: ConsoleHarness) -> None:
         assert 'value="bad"' in refused.text  # the VPC form, as typed
     assert in_use.status_code == 400 and "(DependencyViolation)" in in_use.text
     assert [s.status_code for s in steps] == [303, 303, 303]
-    assert default_vpc.status_code == 400 and "(UnsupportedOperation)" in default_vpc.text
+    # The page offers no button; a forged post meets EC2's rules: its subnet is still there
+    # (decision 0137).
+    assert default_vpc.status_code == 400 and "(DependencyViolation)" in default_vpc.text
     assert _VPC_ROW.findall(after.text) == [default.vpc.vpc_id]
     assert _SUBNET_ROW.findall(after.text) == [default.subnet.subnet_id]
 

@@ -25,6 +25,7 @@ from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from andromede.compute.network import default_ids
 from andromede.ec2api.app import ACTIONS
 from support.ec2app import ApiError, Client, World
 
@@ -108,6 +109,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "CreateTags": {"Resources": [INSTANCE, VOL], "Tags": [{"Key": "owner", "Value": "intruder"}]},
     "CreateVolume": {"Size": 1, "AvailabilityZone": "eu-fr-1a"},
     "CreateVpc": {"CidrBlock": "10.9.0.0/16"},
+    # The intruder's own default VPC exists: DefaultVpcAlreadyExists, about its account.
+    "CreateDefaultVpc": {},
     "DeleteInternetGateway": {"InternetGatewayId": FREE_IGW},
     "DeleteNatGateway": {"NatGatewayId": NAT},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
@@ -246,6 +249,7 @@ class Victim:
             ("DescribeNetworkAcls", {}),
             ("DescribeAddresses", {}),
             ("DescribeNatGateways", {}),
+            ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
         ]
@@ -406,6 +410,46 @@ async def test_another_tenants_root_only_reaches_its_own_account(
     for secret in (*victim.ids.values(), victim.world.tenant_id):
         assert secret not in body, (action, body)
     assert await victim.snapshot() == before
+
+
+async def test_another_tenant_deleting_and_making_again_its_default_vpc_leaves_the_victims(
+    victim: Victim,
+) -> None:
+    """The default VPC's lifecycle (decision 0137) is the account's own: an intruder deletes
+    and makes again its own default VPC; the victim's default VPC and subnet are out of its
+    reach by id, and the victim still has them and launches into them."""
+    world = victim.world
+    intruder_id, intruder = await world.tenant("intruder")
+    before = await victim.snapshot()
+    victims = default_ids(world.tenant_id)
+    for action, params, code in (
+        ("DeleteSubnet", {"SubnetId": victims.subnet_id}, "InvalidSubnetID.NotFound"),
+        ("DeleteVpc", {"VpcId": victims.vpc_id}, "InvalidVpcID.NotFound"),
+    ):
+        with pytest.raises(ApiError) as raised:
+            await intruder.call(action, **params)
+        assert raised.value.code == code
+    own = default_ids(intruder_id)
+    await intruder.call("DeleteSubnet", SubnetId=own.subnet_id)
+    [gateway] = (
+        await intruder.call(
+            "DescribeInternetGateways",
+            Filters=[{"Name": "attachment.vpc-id", "Values": [own.vpc_id]}],
+        )
+    )["InternetGateways"]
+    gateway_id = gateway["InternetGatewayId"]
+    await intruder.call("DetachInternetGateway", InternetGatewayId=gateway_id, VpcId=own.vpc_id)
+    await intruder.call("DeleteInternetGateway", InternetGatewayId=gateway_id)
+    await intruder.call("DeleteVpc", VpcId=own.vpc_id)
+    assert await victim.snapshot() == before
+    made = (await intruder.call("CreateDefaultVpc"))["Vpc"]
+    assert made["OwnerId"] == intruder_id
+    assert await victim.snapshot() == before
+    reply = await world.root.call(
+        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1,
+        MaxCount=1,
+    )  # fmt: skip
+    assert reply["Instances"][0]["SubnetId"] == victims.subnet_id
 
 
 @pytest.mark.parametrize("action", sorted(RECIPES))

@@ -213,13 +213,6 @@ async def test_a_vpc_with_an_instance_is_not_deleted(world: World) -> None:
     await world.root.call("DeleteVpc", VpcId=vpc_id)
 
 
-async def test_the_default_vpc_and_subnet_are_not_deleted_here(world: World) -> None:
-    ids = default_ids(world.tenant_id)
-    await _refused(world.root, "DeleteVpc", "UnsupportedOperation", VpcId=ids.vpc_id)
-    await _refused(world.root, "DeleteSubnet", "UnsupportedOperation", SubnetId=ids.subnet_id)
-    assert len((await world.root.call("DescribeSubnets"))["Subnets"]) == 1
-
-
 # -- CreateSubnet / DescribeSubnets / DeleteSubnet -------------------------------------------
 
 

@@ -1,0 +1,86 @@
+"""Migration 0056 (which VPC is each tenant's default, decision 0137): its table comes and goes
+on SQLite and on a real PostgreSQL; its downgrade loses nothing while rows name the derived
+default VPC, and refuses once a tenant deleted its default VPC or made a new one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from andromede.compute.network import default_ids
+from andromede.db.database import create_engine
+from andromede.db.migrate import alembic_config
+
+_TABLE = "compute_default_vpcs"
+
+
+def _migrate(url: str, target: str, *, down: bool = False) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if down:
+                command.downgrade(alembic_config(conn), target)
+            else:
+                command.upgrade(alembic_config(conn), target)
+    finally:
+        engine.dispose()
+
+
+def _has_table(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        return _TABLE in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def _insert(url: str, tenant_id: str, vpc_id: str | None) -> None:
+    document = json.dumps({"tenant_id": tenant_id, "vpc_id": vpc_id})
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {_TABLE} (id, tenant_id, document, format_version, revision) "  # noqa: S608
+                    "VALUES (:id, :id, :document, 1, 0)"
+                ),
+                {"id": tenant_id, "document": document},
+            )
+    finally:
+        engine.dispose()
+
+
+def _check(url: str) -> None:
+    _migrate(url, "0055")
+    assert not _has_table(url)
+    _migrate(url, "0056")
+    assert _has_table(url)
+    # A row naming the default VPC derived from the tenant's id says what no row says.
+    _insert(url, "111111111111", default_ids("111111111111").vpc_id)
+    _migrate(url, "0055", down=True)
+    assert not _has_table(url)
+    for vpc_id in (None, "vpc-0123456789abcdef0"):  # deleted; made again by CreateDefaultVpc
+        _migrate(url, "0056")
+        _insert(url, "222222222222", vpc_id)
+        with pytest.raises(RuntimeError, match=_TABLE):
+            _migrate(url, "0055", down=True)
+        assert _has_table(url)
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"DELETE FROM {_TABLE}"))  # noqa: S608
+        finally:
+            engine.dispose()
+        _migrate(url, "0055", down=True)
+
+
+def test_on_sqlite(tmp_path: Path) -> None:
+    _check(f"sqlite:///{tmp_path / 'meta.db'}")
+
+
+def test_on_postgresql(postgres_empty_url: str) -> None:
+    _check(postgres_empty_url)
