@@ -4,8 +4,10 @@ signed-in principal (``wire_ec2.Ec2Wire``), so EC2's policies, states and errors
 EC2 audits the changes as it audits boto3's. A refused change shows the page again with EC2's
 error and status, and what was typed in the form that was sent.
 
-A button a row does not offer (deleting a ``default`` group, VPC or subnet, deregistering a
-public image) is only an aid to the reader: EC2 refuses those calls whoever sends them."""
+A button a row does not offer (deleting a ``default`` group, deregistering a public image) is
+only an aid to the reader: EC2 refuses those calls whoever sends them. The default VPC and its
+default subnet are deleted like any other (decision 0137: EC2 answers DependencyViolation while
+they hold something), each deletion once its box is ticked."""
 
 from __future__ import annotations
 
@@ -310,7 +312,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/images/{image_id}/deregister", action(_images_page, _deregister_image), ["POST"]),
     ("/vpcs", viewer(_vpcs_page), ["GET"]),
     ("/vpcs", action(_vpcs_page, _create_vpc, form="vpc"), ["POST"]),
-    ("/vpcs/{vpc_id}/delete", action(_vpcs_page, _delete_vpc), ["POST"]),
+    ("/vpcs/{vpc_id}/delete", action(_vpcs_page, _delete_vpc, confirmed=True), ["POST"]),
     ("/subnets", action(_vpcs_page, _create_subnet, form="subnet"), ["POST"]),
-    ("/subnets/{subnet_id}/delete", action(_vpcs_page, _delete_subnet), ["POST"]),
+    ("/subnets/{subnet_id}/delete",
+     action(_vpcs_page, _delete_subnet, confirmed=True), ["POST"]),
 ]  # fmt: skip
