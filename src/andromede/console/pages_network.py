@@ -4,8 +4,11 @@ signed-in principal (``wire_ec2.Ec2Wire``), so EC2's policies, states and errors
 EC2 audits the changes as it audits boto3's. A refused change shows the page again with EC2's
 error and status, and what was typed in the form that was sent.
 
-A button a row does not offer (deleting a ``default`` group, VPC or subnet, deregistering a
-public image) is only an aid to the reader: EC2 refuses those calls whoever sends them."""
+A button a row does not offer (deleting a ``default`` group, deregistering a public image) is
+only an aid to the reader: EC2 refuses those calls whoever sends them. The default VPC and its
+default subnet are deleted like any other (decision 0137: EC2 answers DependencyViolation while
+they hold something), each deletion once its box is ticked; a tenant without a default VPC is
+told so, and offered CreateDefaultVpc."""
 
 from __future__ import annotations
 
@@ -243,12 +246,15 @@ async def _vpcs_page(
     vpcs: list[VpcRow] = []
     subnets: list[SubnetRow] = []
     zones: list[str] = []
+    # Whether DescribeVpcs answered: a refused listing says nothing of the default VPC.
+    listed = False
     if console.ec2 is None:
         error, status = no_ec2(console, request)
     else:
         origin, principal = request.scope, session.principal
         try:
             vpcs = await console.ec2.describe_vpcs(origin, principal)
+            listed = True
             subnets = await console.ec2.describe_subnets(origin, principal)
             zones = await console.ec2.availability_zones(origin, principal)
         except WireError as exc:
@@ -263,6 +269,7 @@ async def _vpcs_page(
         vpcs=vpcs,
         subnets=subnets,
         zones=zones,
+        no_default_vpc=listed and not any(vpc.is_default for vpc in vpcs),
         typed=typed or {},
         error=error,
     )
@@ -270,6 +277,13 @@ async def _vpcs_page(
 
 async def _create_vpc(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
     await ec2.create_vpc(request.scope, who, field(f, "cidr"), field(f, "name"))
+    return _VPCS_URL
+
+
+async def _create_default_vpc(
+    ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]
+) -> str:
+    await ec2.create_default_vpc(request.scope, who)
     return _VPCS_URL
 
 
@@ -310,7 +324,9 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/images/{image_id}/deregister", action(_images_page, _deregister_image), ["POST"]),
     ("/vpcs", viewer(_vpcs_page), ["GET"]),
     ("/vpcs", action(_vpcs_page, _create_vpc, form="vpc"), ["POST"]),
-    ("/vpcs/{vpc_id}/delete", action(_vpcs_page, _delete_vpc), ["POST"]),
+    ("/vpcs/create-default", action(_vpcs_page, _create_default_vpc), ["POST"]),
+    ("/vpcs/{vpc_id}/delete", action(_vpcs_page, _delete_vpc, confirmed=True), ["POST"]),
     ("/subnets", action(_vpcs_page, _create_subnet, form="subnet"), ["POST"]),
-    ("/subnets/{subnet_id}/delete", action(_vpcs_page, _delete_subnet), ["POST"]),
+    ("/subnets/{subnet_id}/delete",
+     action(_vpcs_page, _delete_subnet, confirmed=True), ["POST"]),
 ]  # fmt: skip

@@ -671,6 +671,11 @@ class Ec2Wire(QueryWire):
     async def delete_vpc(self, origin: Scope, principal: Principal, vpc_id: str) -> None:
         await self.call(origin, principal, "DeleteVpc", {"VpcId": vpc_id})
 
+    async def create_default_vpc(self, origin: Scope, principal: Principal) -> None:
+        """A new default VPC with its default subnet, gateway and group (decision 0137);
+        EC2's DefaultVpcAlreadyExists while the caller has one."""
+        await self.call(origin, principal, "CreateDefaultVpc")
+
     async def create_subnet(
         self, origin: Scope, principal: Principal, *, vpc_id: str, cidr: str, zone: str, name: str
     ) -> None:

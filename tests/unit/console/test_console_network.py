@@ -311,9 +311,13 @@ async def test_vpcs_and_subnets_round_trip(console: ConsoleHarness) -> None:
         assert page.status_code == 200
         default = await compute.default_network(tenant)
         row = _row(page, f"vpc-{default.vpc.vpc_id}")
-        assert "<td>Yes</td>" in row and "Delete" not in row
-        assert "Delete" not in _row(page, f"subnet-{default.subnet.subnet_id}")
+        # The default VPC and subnet are deleted like any other, once the box is ticked
+        # (decision 0137); with one, nothing offers to create it.
+        assert "<td>Yes</td>" in row and "Delete this default VPC" in row
+        assert "Delete this default subnet" in _row(page, f"subnet-{default.subnet.subnet_id}")
+        assert "create-default-vpc" not in page.text
         token = csrf_of(page)
+        confirmed = {"csrf": token, "confirm": "yes"}
 
         created = await client.post("/vpcs", data={"csrf": token, "cidr": "10.1.0.0/16",
                                                    "name": "lab <1>"})  # fmt: skip
@@ -348,13 +352,17 @@ async def test_vpcs_and_subnets_round_trip(console: ConsoleHarness) -> None:
         group = await _create_group(client, "lab-web", vpc_id=vpc_id)
         assert group.status_code == 303, group.text
         group_id = group.headers["location"].rsplit("/", 1)[1]
-        in_use = await client.post(f"/vpcs/{vpc_id}/delete", data={"csrf": token})
-        steps = [
-            await client.post(f"/security-groups/{group_id}/delete", data={"csrf": token}),
+        in_use = await client.post(f"/vpcs/{vpc_id}/delete", data=confirmed)
+        unticked = [
             await client.post(f"/subnets/{subnet_id}/delete", data={"csrf": token}),
             await client.post(f"/vpcs/{vpc_id}/delete", data={"csrf": token}),
         ]
-        default_vpc = await client.post(f"/vpcs/{default.vpc.vpc_id}/delete", data={"csrf": token})
+        steps = [
+            await client.post(f"/security-groups/{group_id}/delete", data={"csrf": token}),
+            await client.post(f"/subnets/{subnet_id}/delete", data=confirmed),
+            await client.post(f"/vpcs/{vpc_id}/delete", data=confirmed),
+        ]
+        default_vpc = await client.post(f"/vpcs/{default.vpc.vpc_id}/delete", data=confirmed)
         after = await client.get("/vpcs")
     assert overlapping.status_code == 400 and "(InvalidSubnet.Conflict)" in overlapping.text
     subnet_form = overlapping.text.split('action="/console/subnets"')[1].split("</form>")[0]
@@ -366,9 +374,10 @@ async def test_vpcs_and_subnets_round_trip(console: ConsoleHarness) -> None:
         assert refused.status_code == 400 and f"({code})" in refused.text, refused.text
         assert 'value="bad"' in refused.text  # the VPC form, as typed
     assert in_use.status_code == 400 and "(DependencyViolation)" in in_use.text
+    for refused in unticked:
+        assert refused.status_code == 400 and "Tick the box to confirm" in refused.text
     assert [s.status_code for s in steps] == [303, 303, 303]
-    # The page offers no button; a forged post meets EC2's rules: its subnet is still there
-    # (decision 0137).
+    # EC2's rules for any VPC: the default one still holds its subnet (decision 0137).
     assert default_vpc.status_code == 400 and "(DependencyViolation)" in default_vpc.text
     assert _VPC_ROW.findall(after.text) == [default.vpc.vpc_id]
     assert _SUBNET_ROW.findall(after.text) == [default.subnet.subnet_id]
@@ -487,7 +496,9 @@ async def test_another_tenants_resources_are_not_found(
         in_their_vpc = await intruder.post(
             "/subnets", data={"csrf": token, "vpc_id": vpc.vpc_id, "cidr": "10.7.1.0/24"}
         )
-        their_vpc = await intruder.post(f"/vpcs/{vpc.vpc_id}/delete", data={"csrf": token})
+        their_vpc = await intruder.post(
+            f"/vpcs/{vpc.vpc_id}/delete", data={"csrf": token, "confirm": "yes"}
+        )
         their_image = await intruder.post(
             f"/images/{image.image_id}/deregister", data={"csrf": token}
         )
