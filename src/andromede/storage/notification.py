@@ -13,6 +13,12 @@ version id the commit gives it. The delivery worker (``andromede.notifications``
 
 Increment 2 adds the tagging, ACL and lifecycle expiration families (eventVersion 2.3, as S3
 sends them); a lifecycle expiry's source is S3 itself (:func:`lifecycle_source`).
+
+Increment 3 adds Ceph RGW's ``S3Metadata`` and ``S3Tags`` filters: a rule selects an object only
+when each of its metadata pairs is among the object's user metadata and each of its tag pairs
+among its tags. They are matched against the object the write holds; a removal holds none
+without another read, so a rule with them may not name removal events
+(:func:`attribute_filtered_removals`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ __all__ = [
     "EVENT_FORMAT_VERSION",
     "LIFECYCLE_EVENTS",
     "LIFECYCLE_PRINCIPAL",
+    "METADATA_PREFIX",
     "NOTIFICATION_DOCUMENT",
     "REMOVED_EVENTS",
     "SUPPORTED_EVENTS",
@@ -42,13 +49,20 @@ __all__ = [
     "NotificationConfiguration",
     "PendingEvent",
     "TopicRule",
+    "attribute_filtered_removals",
     "event_time",
     "lifecycle_source",
     "overlapping",
 ]
 
 NOTIFICATION_DOCUMENT: Final = "notification"
-_FORMAT_VERSION: Final = 1
+# 2: rules may carry metadata and tag filters (increment 3). A document without them is still
+# written as 1, so a gateway of an earlier release reads it; one with them is refused there
+# rather than read as a rule that would select every object.
+_FORMAT_VERSION: Final = 2
+_FORMATS_READ: Final = frozenset({1, 2})
+# The prefix RGW's S3Metadata rules name user metadata by, as the HTTP headers carry it.
+METADATA_PREFIX: Final = "x-amz-meta-"
 # The version of a queued event's stored form (``notification_events.format_version``).
 EVENT_FORMAT_VERSION: Final = 1
 
@@ -100,23 +114,59 @@ def _covers(configured: str, event_name: str) -> bool:
     return name == event_name
 
 
+# The removals: queued before the store's delete reads the row it removes, and with sealed
+# headers it could not open in its transaction anyway, so no object metadata or tags are at
+# hand when their events are built (decision 0132, increment 3).
+_REMOVALS: Final = frozenset({*REMOVED_EVENTS, *LIFECYCLE_EVENTS})
+
+
 @dataclass(frozen=True, slots=True)
 class TopicRule:
     """One ``TopicConfiguration``: its id, the topic's ARN, its event types as written
-    (``s3:ObjectCreated:*``) and its key filter (None: no such rule)."""
+    (``s3:ObjectCreated:*``), its key filter (None: no such rule) and RGW's metadata and tag
+    filters (pairs as given; metadata names ``x-amz-meta-*``, matched without their case)."""
 
     id: str
     topic_arn: str
     events: tuple[str, ...]
     prefix: str | None = None
     suffix: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
 
-    def selects(self, event_name: str, key: str) -> bool:
+    def selects(
+        self,
+        event_name: str,
+        key: str,
+        user_metadata: Mapping[str, str] | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Whether the event of ``key`` is this rule's. ``user_metadata`` (names lower-case,
+        without ``x-amz-meta-``, as ``ContentHeaders`` keeps them) and ``tags``: the
+        object's; every pair of the rule must be among them, other entries do not matter
+        (RGW's semantics)."""
+        metadata = user_metadata or {}
         return (
             any(_covers(e, event_name) for e in self.events)
             and (self.prefix is None or key.startswith(self.prefix))
             and (self.suffix is None or key.endswith(self.suffix))
+            and all(metadata.get(_metadata_name(name)) == value for name, value in self.metadata)
+            and all(pair in tags for pair in self.tags)
         )
+
+
+def _metadata_name(name: str) -> str:
+    """A filter's ``x-amz-meta-Color`` as ``ContentHeaders.user_metadata`` keys it."""
+    return name.lower().removeprefix(METADATA_PREFIX)
+
+
+def attribute_filtered_removals(rule: TopicRule) -> list[str]:
+    """The removal events (``ObjectRemoved``, ``LifecycleExpiration``) a rule with metadata
+    or tag filters names: they can never be selected, the object's attributes being unknown
+    when a removal is queued, so the configuration refuses them."""
+    if not rule.metadata and not rule.tags:
+        return []
+    return sorted(_families(rule.events) & _REMOVALS)
 
 
 def _families(events: Sequence[str]) -> set[str]:
@@ -134,16 +184,29 @@ def _overlap(first: str | None, second: str | None, *, suffixes: bool) -> bool:
     return first.startswith(second) or second.startswith(first)
 
 
+def _compatible(
+    first: Sequence[tuple[str, str]], second: Sequence[tuple[str, str]], *, fold: bool
+) -> bool:
+    """Whether one object can match both pair filters: not when they ask one name (of
+    metadata, ``fold``: without its case) for two values, as an object has one per name."""
+    wanted = {(name.lower() if fold else name): value for name, value in first}
+    return all(wanted.get(name.lower() if fold else name, value) == value for name, value in second)
+
+
 def overlapping(rules: Sequence[TopicRule]) -> bool:
-    """Whether two rules share an event type and some key matches both filters, which S3
+    """Whether two rules share an event type and some object matches both filters, which S3
     refuses ("Configuration is ambiguously defined…"): it could not say which rule an event
-    belongs to. Two rules of one event type and one topic are refused likewise."""
+    belongs to. Two rules of one event type and one topic are refused likewise. Metadata and
+    tag filters set two rules apart only when they ask one name for different values."""
     for index, first in enumerate(rules):
         for second in rules[index + 1 :]:
             if not _families(first.events) & _families(second.events):
                 continue
-            if _overlap(first.prefix, second.prefix, suffixes=False) and _overlap(
-                first.suffix, second.suffix, suffixes=True
+            if (
+                _overlap(first.prefix, second.prefix, suffixes=False)
+                and _overlap(first.suffix, second.suffix, suffixes=True)
+                and _compatible(first.metadata, second.metadata, fold=True)
+                and _compatible(first.tags, second.tags, fold=False)
             ):
                 return True
     return False
@@ -153,31 +216,40 @@ def overlapping(rules: Sequence[TopicRule]) -> bool:
 class NotificationConfiguration:
     rules: tuple[TopicRule, ...]
 
-    def rules_for(self, event_name: str, key: str) -> list[TopicRule]:
-        return [rule for rule in self.rules if rule.selects(event_name, key)]
+    def rules_for(
+        self,
+        event_name: str,
+        key: str,
+        user_metadata: Mapping[str, str] | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> list[TopicRule]:
+        return [r for r in self.rules if r.selects(event_name, key, user_metadata, tags)]
 
     def to_text(self) -> str:
+        topics: list[dict[str, Any]] = []
+        for r in self.rules:
+            topic: dict[str, Any] = {
+                "id": r.id,
+                "topic": r.topic_arn,
+                "events": list(r.events),
+                "prefix": r.prefix,
+                "suffix": r.suffix,
+            }
+            if r.metadata:
+                topic["metadata"] = [list(pair) for pair in r.metadata]
+            if r.tags:
+                topic["tags"] = [list(pair) for pair in r.tags]
+            topics.append(topic)
+        filtered = any(r.metadata or r.tags for r in self.rules)
         return json.dumps(
-            {
-                "format_version": _FORMAT_VERSION,
-                "topics": [
-                    {
-                        "id": r.id,
-                        "topic": r.topic_arn,
-                        "events": list(r.events),
-                        "prefix": r.prefix,
-                        "suffix": r.suffix,
-                    }
-                    for r in self.rules
-                ],
-            },
+            {"format_version": _FORMAT_VERSION if filtered else 1, "topics": topics},
             separators=(",", ":"),
         )
 
     @classmethod
     def from_text(cls, text: str) -> NotificationConfiguration:
         data = json.loads(text)
-        if data.get("format_version") != _FORMAT_VERSION:
+        if data.get("format_version") not in _FORMATS_READ:
             raise ValueError(f"unknown notification format {data.get('format_version')!r}")
         return cls(
             tuple(
@@ -187,6 +259,8 @@ class NotificationConfiguration:
                     tuple(str(e) for e in r["events"]),
                     r.get("prefix"),
                     r.get("suffix"),
+                    tuple((str(n), str(v)) for n, v in r.get("metadata", ())),
+                    tuple((str(n), str(v)) for n, v in r.get("tags", ())),
                 )
                 for r in data["topics"]
             )
@@ -264,12 +338,15 @@ class EventBatch:
         bound: int,
         size: int | None = None,
         etag: str | None = None,
+        user_metadata: Mapping[str, str] | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> EventBatch | None:
         """The batch for an event of ``key`` in ``bucket``, None when no rule selects it (or
-        the bucket has no configuration, or the write was not a client's)."""
+        the bucket has no configuration, or the write was not a client's). ``user_metadata``
+        and ``tags``: the object's, for the rules' metadata and tag filters."""
         if config is None or source is None:
             return None
-        rules = config.rules_for(source.event_name, key)
+        rules = config.rules_for(source.event_name, key, user_metadata, tags)
         if not rules:
             return None
         obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}

@@ -191,7 +191,9 @@ def _events_of(
     """The events a client's write of ``key`` queues, if the bucket's notification
     configuration (read with the bucket) has a rule for it (decision 0132): None otherwise,
     and the write is as it was without notifications. ``size`` and ``etag``: the object's,
-    when there is no ``record`` to take them from (a lifecycle expiry's listing)."""
+    when there is no ``record`` to take them from (a lifecycle expiry's listing). The
+    record's metadata and tags feed the rules' metadata and tag filters; without a record
+    (a removal) there are none, and no rule that has such filters names removals."""
     if bucket.notification is None or source is None:
         return None
     return EventBatch.of(
@@ -206,6 +208,8 @@ def _events_of(
         bound=bound,
         size=size if record is None else record.size,
         etag=etag if record is None else record.etag,
+        user_metadata=None if record is None else record.headers.user_metadata,
+        tags=() if record is None else record.headers.tags,
     )
 
 
@@ -817,7 +821,8 @@ class ObjectService:
             events = (
                 None
                 if notify is None
-                else _events_of(notify[0], notify[1], key, self._clock(), self._bound, record)
+                # The tags the change leaves, which ObjectTagging's filters are about.
+                else _events_of(notify[0], notify[1], key, self._clock(), self._bound, changed)
             )
             if version_id is not None:
                 if await self._store.replace_version_headers(

@@ -198,3 +198,45 @@ async def test_the_topics_page_in_french(console: ConsoleHarness) -> None:
         await _signed_in(console, client)
         page = await client.get("/topics")
     assert "Sujets de notification" in page.text and "Créer le sujet" in page.text
+
+
+async def test_a_rules_metadata_and_tag_filters_survive_a_rule_added_by_the_console(
+    console: ConsoleHarness,
+) -> None:
+    """RGW's filters (decision 0132, increment 3) are not in the console's form, but the rules
+    it puts back are S3's answer as it was: a filtered rule keeps its filters."""
+    tenant = console.admin_tenant_id
+    async with console.client() as client:
+        token = await _root(console, client)
+        topic = await _topics(console).create_topic(
+            tenant, "events", {"push-endpoint": "http://127.0.0.1:9/hook"}
+        )
+        filtered = (
+            "<NotificationConfiguration><TopicConfiguration><Id>ops</Id>"
+            f"<Topic>{topic.arn}</Topic><Event>s3:ObjectCreated:*</Event><Filter>"
+            "<S3Metadata><FilterRule><Name>x-amz-meta-color</Name><Value>blue</Value>"
+            "</FilterRule></S3Metadata><S3Tags><FilterRule><Name>team</Name><Value>ops</Value>"
+            "</FilterRule></S3Tags></Filter></TopicConfiguration></NotificationConfiguration>"
+        ).encode()
+        put = await _s3(console, client, "PUT", "notification", filtered)
+        added = await client.post(
+            f"{SETTINGS}/notification",
+            data={
+                "csrf": token,
+                "notification_id": "gone",
+                "topic_arn": topic.arn,
+                "s3:ObjectRemoved:*": "yes",
+            },
+        )
+        answer = await _s3(console, client, "GET", "notification")
+    assert not isinstance(put, Exception), put
+    assert added.status_code == 303, _alert(added)
+    assert not isinstance(answer, Exception)
+    rules = ET.fromstring(answer.body).findall(f"{_NS}TopicConfiguration")  # noqa: S314
+    assert [r.findtext(f"{_NS}Id") for r in rules] == ["ops", "gone"]
+    pairs = [
+        (f.findtext(f"{_NS}Name"), f.findtext(f"{_NS}Value"))
+        for f in rules[0].iter(f"{_NS}FilterRule")
+    ]
+    assert pairs == [("x-amz-meta-color", "blue"), ("team", "ops")]
+    assert rules[0].find(f"{_NS}Filter/{_NS}S3Tags") is not None

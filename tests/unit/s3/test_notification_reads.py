@@ -45,6 +45,7 @@ REGION = "eu-paris-1"
 class World:
     client: Client
     statements: list[str]
+    topic_arn: str
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     )
     assert configured.status == 200
     try:
-        yield World(client, statements)
+        yield World(client, statements, arn)
     finally:
         await audit.close()
         await db.close()
@@ -146,3 +147,32 @@ async def test_a_selected_event_is_queued_in_the_writes_transaction(world: World
     begin = max(i for i, s in enumerate(selected) if s.startswith("BEGIN"))
     commit = max(i for i, s in enumerate(selected) if s.startswith("COMMIT"))
     assert all(begin < selected.index(s) < commit for s in queueing)
+
+
+async def test_a_write_the_tag_filter_holds_back_sends_no_statement(world: World) -> None:
+    """RGW's metadata and tag filters (increment 3) are matched on the record the write
+    already holds: a PUT they hold back sends the statements of a plain bucket, one they
+    let through adds the two of any selected event, in its transaction."""
+    rule = (
+        "<NotificationConfiguration><TopicConfiguration>"
+        f"<Topic>{world.topic_arn}</Topic><Event>s3:ObjectCreated:*</Event><Filter><S3Tags>"
+        "<FilterRule><Name>team</Name><Value>ops</Value></FilterRule></S3Tags></Filter>"
+        "</TopicConfiguration></NotificationConfiguration>"
+    ).encode()
+    assert (await world.client.request("PUT", "/filtered", region=REGION)).status == 200
+    configured = await world.client.request(
+        "PUT", "/filtered?notification", rule, {"Content-MD5": md5_of(rule)}, region=REGION
+    )
+    assert configured.status == 200
+    plain = await counted(world, "PUT", "/plain/k", b"data")
+    held_back = await counted(world, "PUT", "/filtered/k", b"data")
+    assert len(held_back) == len(plain), (plain, held_back)
+    assert not any("notification_events" in s for s in held_back)
+    world.statements.clear()
+    tagged = await world.client.request(
+        "PUT", "/filtered/k", b"data", {"x-amz-tagging": "team=ops"}, region=REGION
+    )
+    assert tagged.status == 200
+    assert [s for s in world.statements if "notification_events" in s][-1].startswith(
+        "INSERT INTO notification_events"
+    )

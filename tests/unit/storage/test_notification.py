@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from andromede.storage.notification import (
     EventSource,
     NotificationConfiguration,
     TopicRule,
+    attribute_filtered_removals,
     event_time,
     overlapping,
 )
@@ -145,3 +147,112 @@ def test_no_rule_no_batch() -> None:
 
 def test_event_time_has_milliseconds() -> None:
     assert event_time(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000Z"
+
+
+# Increment 3: RGW's S3Metadata and S3Tags filters.
+def filtered(
+    metadata: tuple[tuple[str, str], ...] = (),
+    tags: tuple[tuple[str, str], ...] = (),
+    events: tuple[str, ...] = ("s3:ObjectCreated:*",),
+    rule_id: str = "r",
+) -> TopicRule:
+    return TopicRule(rule_id, ARN, events, metadata=metadata, tags=tags)
+
+
+@pytest.mark.parametrize(
+    ("user_metadata", "tags", "selected"),
+    [
+        # Every pair present, other entries beside them: selected (RGW's "all must match").
+        ({"color": "blue", "size": "xl"}, (("team", "ops"), ("env", "prod")), True),
+        ({"color": "blue"}, (("team", "ops"),), True),
+        # One pair missing or of another value: not selected.
+        ({"color": "red"}, (("team", "ops"),), False),
+        ({}, (("team", "ops"),), False),
+        ({"color": "blue"}, (("team", "dev"),), False),
+        ({"color": "blue"}, (), False),
+        # Tag keys are case-sensitive, as S3's.
+        ({"color": "blue"}, (("Team", "ops"),), False),
+    ],
+)
+def test_metadata_and_tag_filters_need_every_pair(
+    user_metadata: dict[str, str], tags: tuple[tuple[str, str], ...], selected: bool
+) -> None:
+    # The filter's metadata name in any case, as an HTTP header's.
+    rule_ = filtered((("X-Amz-Meta-Color", "blue"),), (("team", "ops"),))
+    assert rule_.selects("ObjectCreated:Put", "k", user_metadata, tags) is selected
+
+
+def test_a_rule_without_attribute_filters_takes_any_object() -> None:
+    assert filtered().selects("ObjectCreated:Put", "k", {}, ())
+    assert filtered().selects("ObjectCreated:Put", "k")
+
+
+def test_the_batch_applies_the_attribute_filters() -> None:
+    config = NotificationConfiguration((filtered(tags=(("team", "ops"),)),))
+    source = EventSource("ObjectCreated:Put", "arn:aws:iam::t1:root", "192.0.2.7", "req")
+    common: dict[str, Any] = {
+        "tenant_id": "t1",
+        "bucket": "b",
+        "owner_id": "o",
+        "region": "eu-paris-1",
+        "key": "k",
+        "now": NOW,
+        "bound": 10,
+    }
+    assert EventBatch.of(config, source, tags=(("team", "dev"),), **common) is None
+    made = EventBatch.of(config, source, tags=(("team", "ops"),), **common)
+    assert made is not None and len(made.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("events", "refused"),
+    [
+        (("s3:ObjectCreated:*", "s3:ObjectTagging:*", "s3:ObjectAcl:Put"), []),
+        (("s3:ObjectRemoved:Delete",), ["ObjectRemoved:Delete"]),
+        (
+            ("s3:ObjectCreated:Put", "s3:LifecycleExpiration:*"),
+            ["LifecycleExpiration:Delete", "LifecycleExpiration:DeleteMarkerCreated"],
+        ),
+    ],
+)
+def test_removals_are_named_when_a_rule_filters_on_attributes(
+    events: tuple[str, ...], refused: list[str]
+) -> None:
+    assert attribute_filtered_removals(filtered(tags=(("a", "b"),), events=events)) == refused
+    # Without attribute filters a removal is as any other event.
+    assert attribute_filtered_removals(filtered(events=events)) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "ambiguous"),
+    [
+        # One name asked two values: no object matches both.
+        (
+            filtered((("x-amz-meta-c", "a"),)),
+            filtered((("X-Amz-Meta-C", "b"),), rule_id="2"),
+            False,
+        ),
+        (filtered(tags=(("t", "a"),)), filtered(tags=(("t", "b"),), rule_id="2"), False),
+        # Other names, or one asking nothing: an object can carry both.
+        (filtered((("x-amz-meta-c", "a"),)), filtered((("x-amz-meta-d", "b"),), rule_id="2"), True),
+        (filtered(tags=(("t", "a"),)), filtered(rule_id="2"), True),
+        # Tag keys are case-sensitive: "T" and "t" can both be on one object.
+        (filtered(tags=(("t", "a"),)), filtered(tags=(("T", "b"),), rule_id="2"), True),
+    ],
+)
+def test_attribute_filters_in_the_overlap_rule(
+    first: TopicRule, second: TopicRule, ambiguous: bool
+) -> None:
+    assert overlapping([first, second]) is ambiguous
+
+
+def test_attribute_filters_are_stored_in_format_2_and_a_plain_rule_stays_in_1() -> None:
+    config = NotificationConfiguration(
+        (filtered((("x-amz-meta-color", "blue"),), (("team", "ops"), ("env", "")), rule_id="a"),)
+    )
+    text = config.to_text()
+    assert json.loads(text)["format_version"] == 2
+    assert NotificationConfiguration.from_text(text) == config
+    plain = NotificationConfiguration((filtered(rule_id="p"),))
+    assert json.loads(plain.to_text())["format_version"] == 1
+    assert NotificationConfiguration.from_text(plain.to_text()) == plain

@@ -14,6 +14,14 @@ Checked as S3 checks it, in its words (all ``InvalidArgument`` unless said):
   ambiguously defined. Cannot have overlapping suffixes in two rules if the prefixes are
   overlapping for the same event type.";
 - a rule without ``Event`` or ``Topic``: ``MalformedXML``.
+
+Ceph RGW's ``S3Metadata`` and ``S3Tags`` filters (increment 3) are taken beside ``S3Key``, in
+RGW's XML; a ``Filter`` child none of the three: ``MalformedXML``. Checked here, RGW's own
+parser taking them silently: a metadata name not ``x-amz-meta-*`` (it could never match), one
+name twice in a filter (RGW keeps the first), a rule with them naming removal events (their
+object's attributes are not known when a removal is queued: decision 0132) are
+``InvalidArgument``; a rule ``Type`` other than ``IN`` (RGW's newer negative filters):
+``NotImplemented``. RGW's ``regex`` key rule is refused as S3 refuses any other name.
 ``QueueConfiguration`` (SQS), ``CloudFunctionConfiguration`` (Lambda) and
 ``EventBridgeConfiguration`` are ``NotImplemented``, never kept silently.
 """
@@ -29,9 +37,11 @@ from andromede.s3.handlers.common import S3Services, addressed_bucket, xml_respo
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, children, local_name, only_child, parse_xml
 from andromede.storage.notification import (
+    METADATA_PREFIX,
     SUPPORTED_EVENTS,
     NotificationConfiguration,
     TopicRule,
+    attribute_filtered_removals,
     overlapping,
 )
 
@@ -58,19 +68,34 @@ async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
         xml.element("Topic", rule.topic_arn)
         for event in rule.events:
             xml.element("Event", event)
-        if rule.prefix is not None or rule.suffix is not None:
+        key_rules = [
+            (name, value)
+            for name, value in (("Prefix", rule.prefix), ("Suffix", rule.suffix))
+            if value is not None
+        ]
+        if key_rules or rule.metadata or rule.tags:
             xml.open("Filter")
-            xml.open("S3Key")
-            for name, value in (("Prefix", rule.prefix), ("Suffix", rule.suffix)):
-                if value is not None:
-                    xml.open("FilterRule")
-                    xml.element("Name", name)
-                    xml.element("Value", value)
-                    xml.close("FilterRule")
-            xml.close("S3Key")
+            # RGW's shape: each container only when it has rules.
+            for container, pairs in (
+                ("S3Key", key_rules),
+                ("S3Metadata", list(rule.metadata)),
+                ("S3Tags", list(rule.tags)),
+            ):
+                if pairs:
+                    _write_filter_rules(xml, container, pairs)
             xml.close("Filter")
         xml.close("TopicConfiguration")
     return xml_response(xml)
+
+
+def _write_filter_rules(xml: XmlWriter, container: str, pairs: list[tuple[str, str]]) -> None:
+    xml.open(container)
+    for name, value in pairs:
+        xml.open("FilterRule")
+        xml.element("Name", name)
+        xml.element("Value", value)
+        xml.close("FilterRule")
+    xml.close(container)
 
 
 async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
@@ -128,8 +153,18 @@ def _rule(element: Element) -> TopicRule:
                 ArgumentName="Event",
                 ArgumentValue=event[:256],
             )
-    prefix, suffix = _filter(only_child(element, "Filter"))
-    return TopicRule(rule_id, topic, tuple(dict.fromkeys(events)), prefix, suffix)
+    prefix, suffix, metadata, tags = _filter(only_child(element, "Filter"))
+    rule = TopicRule(rule_id, topic, tuple(dict.fromkeys(events)), prefix, suffix, metadata, tags)
+    removals = attribute_filtered_removals(rule)
+    if removals:
+        raise S3Error(
+            "InvalidArgument",
+            "Metadata and tag filters apply to creations, tagging and ACL events only: a "
+            "removed object's metadata and tags are not known when its event is queued",
+            ArgumentName="Event",
+            ArgumentValue=", ".join(f"s3:{name}" for name in removals)[:256],
+        )
+    return rule
 
 
 def _text(element: Element, name: str) -> str | None:
@@ -137,14 +172,70 @@ def _text(element: Element, name: str) -> str | None:
     return None if found is None else (found.text or "").strip()
 
 
-def _filter(element: Element | None) -> tuple[str | None, str | None]:
+_Pairs = tuple[tuple[str, str], ...]
+_FILTERS = frozenset({"S3Key", "S3Metadata", "S3Tags"})
+
+
+def _filter(element: Element | None) -> tuple[str | None, str | None, _Pairs, _Pairs]:
     if element is None:
-        return None, None
-    key = only_child(element, "S3Key")
-    if key is None:
+        return None, None, (), ()
+    names = [local_name(child) for child in element]
+    if not names or set(names) - _FILTERS:
         raise S3Error("MalformedXML")
+    prefix, suffix = _key_filter(only_child(element, "S3Key"))
+    metadata = _pair_filter(only_child(element, "S3Metadata"), metadata=True)
+    tags = _pair_filter(only_child(element, "S3Tags"), metadata=False)
+    return prefix, suffix, metadata, tags
+
+
+def _pair_filter(element: Element | None, *, metadata: bool) -> _Pairs:
+    """RGW's ``S3Metadata`` or ``S3Tags``: ``FilterRule`` pairs an object must all have."""
+    if element is None:
+        return ()
+    pairs: dict[str, tuple[str, str]] = {}
+    for rule in children(element, "FilterRule"):
+        name = _text(rule, "Name")
+        value = _text(rule, "Value")
+        if not name or value is None:
+            raise S3Error("MalformedXML")
+        _require_inclusive(rule)
+        if metadata and (
+            not name.lower().startswith(METADATA_PREFIX) or name.lower() == METADATA_PREFIX
+        ):
+            raise S3Error(
+                "InvalidArgument",
+                "A metadata filter rule name must be x-amz-meta- followed by the metadata's name",
+                ArgumentName="FilterRule.Name",
+                ArgumentValue=name[:256],
+            )
+        if len(name) > _MAX_FILTER_VALUE or len(value) > _MAX_FILTER_VALUE:
+            raise S3Error("InvalidArgument", "The filter rule value is too long")
+        # Metadata names are HTTP header names, whose case does not count.
+        seen = name.lower() if metadata else name
+        if seen in pairs:
+            raise S3Error(
+                "InvalidArgument",
+                "Cannot specify more than one rule for a name in a filter.",
+                ArgumentName="FilterRule.Name",
+                ArgumentValue=name[:256],
+            )
+        pairs[seen] = (name, value)
+    return tuple(pairs.values())
+
+
+def _require_inclusive(rule: Element) -> None:
+    """RGW's newer ``Type`` (``IN``, the default, or ``OUT`` for a rule that must not match)."""
+    kind = _text(rule, "Type")
+    if kind is not None and kind != "IN":
+        raise S3Error("NotImplemented", "Only filter rules of Type IN are implemented")
+
+
+def _key_filter(key: Element | None) -> tuple[str | None, str | None]:
+    if key is None:
+        return None, None
     found: dict[str, str] = {}
     for rule in children(key, "FilterRule"):
+        _require_inclusive(rule)
         name = (_text(rule, "Name") or "").lower()
         value = _text(rule, "Value") or ""
         if name not in ("prefix", "suffix"):
