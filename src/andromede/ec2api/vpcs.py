@@ -6,9 +6,9 @@ Every tenant has its default VPC and subnet (created on first need by the servic
 looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
 ``aws_default_vpc`` — finds it; VPCs and subnets of its own sit beside them. A tenant may delete
 its default VPC (then it has none) and make a new one with CreateDefaultVpc, or its default
-subnet and make a new one with CreateDefaultSubnet. What a VPC could be
-asked for and is not done here (IPv6 blocks, IPAM pools, dedicated tenancy, a subnet's IPv6 or
-Outpost) is refused with UnsupportedOperation, never dropped (decision 0060).
+subnet and make a new one with CreateDefaultSubnet. What a VPC could be asked for and is not
+done here (IPv6 blocks, IPAM pools, dedicated tenancy, a subnet's IPv6 or Outpost) is refused
+with UnsupportedOperation, never dropped (decision 0060).
 """
 
 from __future__ import annotations
