@@ -608,3 +608,40 @@ def test_a_tenant_deletes_its_default_vpc_and_makes_a_new_one(
     ec2.get_waiter("instance_terminated").wait(
         InstanceIds=[instance["InstanceId"]], WaiterConfig=FAST
     )
+
+
+def test_a_tenant_deletes_its_default_subnet_and_makes_a_new_one(
+    ec2_server: ServerProcess, image_id: str
+) -> None:
+    """Decision 0137's CreateDefaultSubnet through boto3 and the server's SQL store: the new
+    subnet and the tenant's record naming it are written together, and RunInstances without a
+    subnet launches into it again."""
+    tenant = new_tenant(ec2_server, "defaultsubnet")
+    ec2 = ec2_client(ec2_server, (tenant.access_key_id, tenant.secret_access_key))
+    [old] = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])[
+        "Subnets"
+    ]
+    zone = old["AvailabilityZone"]
+    with pytest.raises(ClientError) as raised:
+        ec2.create_default_subnet(AvailabilityZone=zone)
+    assert _code(raised) == "DefaultSubnetAlreadyExistsInAvailabilityZone"
+    ec2.delete_subnet(SubnetId=old["SubnetId"])
+    with pytest.raises(ClientError) as raised:
+        ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    assert _code(raised) == "MissingInput"
+
+    made = ec2.create_default_subnet(AvailabilityZone=zone)["Subnet"]
+    assert (made["CidrBlock"], made["DefaultForAz"], made["MapPublicIpOnLaunch"]) == (
+        "172.31.0.0/20",
+        True,
+        True,
+    )
+    assert (made["VpcId"], made["AvailabilityZone"]) == (old["VpcId"], zone)
+    assert made["SubnetId"] != old["SubnetId"]
+    run = ec2.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    instance = run["Instances"][0]
+    assert instance["SubnetId"] == made["SubnetId"]
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    ec2.get_waiter("instance_terminated").wait(
+        InstanceIds=[instance["InstanceId"]], WaiterConfig=FAST
+    )

@@ -36,10 +36,13 @@
     ├── AclEntryExists               a network ACL entry of that direction and number already
     ├── InvalidRange                 a VPC's or subnet's CIDR of a size or place refused
     ├── CidrConflict                 a subnet's CIDR overlapping another of its VPC
+    │   └── NoFreeDefaultBlock       no /20 of the default VPC left for a default subnet
     ├── DifferentNetworks            a security group of another VPC than the subnet's
     ├── NoDefaultVpc                 no VPC named, and the tenant deleted its default one
     ├── NoDefaultSubnet              no subnet named, and the default VPC has no default subnet
     ├── DefaultVpcExists             CreateDefaultVpc while the tenant has a default VPC
+    ├── DefaultVpcMissing            CreateDefaultSubnet while the tenant has no default VPC
+    ├── DefaultSubnetExists          CreateDefaultSubnet in a zone that has its default subnet
     ├── Unsupported                  a call this platform does not do yet (an ACL's protocol…)
     ├── ImportFailed                 an image could not be read from the tenant's bucket
     └── HypervisorFailed             the host refused or failed an operation
@@ -58,7 +61,9 @@ __all__ = [
     "CannotDelete",
     "CidrConflict",
     "ComputeError",
+    "DefaultSubnetExists",
     "DefaultVpcExists",
+    "DefaultVpcMissing",
     "DifferentNetworks",
     "Duplicate",
     "GatewayNotAttached",
@@ -84,6 +89,7 @@ __all__ = [
     "NetworkLimitExceeded",
     "NoDefaultSubnet",
     "NoDefaultVpc",
+    "NoFreeDefaultBlock",
     "NoModification",
     "NotFound",
     "OperationNotPermitted",
@@ -298,6 +304,18 @@ class CidrConflict(ComputeError):
         super().__init__(f"The CIDR '{cidr[:64]}' conflicts with another subnet")
 
 
+class NoFreeDefaultBlock(CidrConflict):
+    """CreateDefaultSubnet in a default VPC whose every /20 overlaps a subnet of it. EC2
+    documents no code of its own for this case: its subnets' ``InvalidSubnet.Conflict``."""
+
+    def __init__(self, vpc_id: str, vpc_cidr: str) -> None:
+        ComputeError.__init__(
+            self,
+            f"No /20 block of {vpc_cidr} is free in the default VPC '{vpc_id}' for a default "
+            "subnet: its subnets overlap every one.",
+        )
+
+
 class DifferentNetworks(ComputeError):
     """A security group and a subnet (or an instance) of two different VPCs."""
 
@@ -312,8 +330,8 @@ class NoDefaultVpc(ComputeError):
 
 
 class NoDefaultSubnet(ComputeError):
-    """RunInstances without a subnet while the default VPC's default subnet was deleted: EC2's
-    ``MissingInput``, in its words."""
+    """RunInstances without a subnet while the default VPC's default subnet was deleted (and
+    not made again by CreateDefaultSubnet): EC2's ``MissingInput``, in its words."""
 
     def __init__(self, vpc_id: str) -> None:
         super().__init__(
@@ -327,6 +345,29 @@ class DefaultVpcExists(ComputeError):
 
     def __init__(self) -> None:
         super().__init__("A Default VPC already exists for this account in this region.")
+
+
+class DefaultVpcMissing(ComputeError):
+    """CreateDefaultSubnet from a tenant that deleted its default VPC (decision 0137): EC2's
+    ``DefaultVpcDoesNotExist``. Not :class:`NoDefaultVpc`, which is the code of the calls
+    that fall back on the default VPC."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "There is no default VPC in which to create a default subnet. "
+            "To create a default VPC, use CreateDefaultVpc."
+        )
+
+
+class DefaultSubnetExists(ComputeError):
+    """CreateDefaultSubnet in a zone where the default VPC has its default subnet: EC2's
+    ``DefaultSubnetAlreadyExistsInAvailabilityZone`` (one default subnet per zone)."""
+
+    def __init__(self, zone: str, subnet_id: str) -> None:
+        super().__init__(
+            f"A default subnet ({subnet_id}) already exists in availability zone {zone}. "
+            "You can have only one default subnet per Availability Zone."
+        )
 
 
 class Unsupported(ComputeError):

@@ -6,7 +6,8 @@ availability zone (``172.31.0.0/20``) and a default security group, as on EC2, s
 looks the default VPC up finds it. Their ids are derived from the tenant id: two gateways that
 create them at once write the same records and one insert simply loses. A tenant may delete
 its default VPC and make a new one (CreateDefaultVpc, fresh ids); :class:`DefaultVpcState`
-records which it has, or that it has none (decision 0137).
+records which it has, or that it has none (decision 0137), and which default subnet, made
+again by CreateDefaultSubnet in the lowest free ``/20`` (:func:`free_default_block`).
 
 A tenant may make VPCs of its own (CidrBlock /16 to /28, as EC2) and subnets in them (inside
 their VPC's block, never overlapping a sibling): :func:`vpc_cidr` and :func:`subnet_cidr` say
@@ -45,6 +46,7 @@ __all__ = [
     "default_group",
     "default_ids",
     "free_addresses",
+    "free_default_block",
     "merge_firewall",
     "network_peers",
     "new_mac",
@@ -57,6 +59,8 @@ __all__ = [
 
 DEFAULT_VPC_CIDR: Final = "172.31.0.0/16"
 DEFAULT_SUBNET_CIDR: Final = "172.31.0.0/20"
+# A default subnet's size on EC2; ``DEFAULT_SUBNET_CIDR`` is the first of them.
+DEFAULT_SUBNET_PREFIX: Final = 20
 DEFAULT_GROUP_NAME: Final = "default"
 # AWS reserves the network address, the VPC router, the DNS server and one for future use.
 _RESERVED_AT_START: Final = 4
@@ -167,10 +171,12 @@ class DefaultVpcState:
     """Which VPC is the tenant's default (decision 0137), one record per tenant, keyed by its
     id: the ids of its default VPC, default subnet and default security group, or none of
     them once the tenant deleted its default VPC — then nothing makes one again but
-    CreateDefaultVpc. The default subnet may be gone (DeleteSubnet) while its VPC stays.
+    CreateDefaultVpc. The default subnet may be gone (DeleteSubnet) while its VPC stays,
+    until CreateDefaultSubnet makes another (the lowest free ``/20``, a fresh id) named here.
     A tenant without the record has the default VPC whose ids are derived from its own
     (:func:`default_ids`), made on first need with the record in one insert; tenants whose
-    default VPC was made before the record existed have none until they delete it."""
+    default VPC was made before the record existed have none until they delete it or make
+    its default subnet again."""
 
     tenant_id: str
     vpc_id: str | None
@@ -265,6 +271,17 @@ def subnet_cidr(cidr: str, vpc: str, siblings: Iterable[str]) -> str:
     if any(block.overlaps(ipaddress.IPv4Network(other)) for other in siblings):
         raise CidrConflict(cidr)
     return str(block)
+
+
+def free_default_block(vpc: str, siblings: Iterable[str]) -> str | None:
+    """The lowest /20 of the VPC's block ``vpc`` overlapping none of ``siblings`` (its
+    subnets' blocks), the order EC2's default subnets take (``172.31.0.0/20``,
+    ``172.31.16.0/20``…); None when every one overlaps one of them."""
+    taken = [ipaddress.IPv4Network(other) for other in siblings]
+    for block in ipaddress.IPv4Network(vpc).subnets(new_prefix=DEFAULT_SUBNET_PREFIX):
+        if not any(block.overlaps(other) for other in taken):
+            return str(block)
+    return None
 
 
 def network_peers(

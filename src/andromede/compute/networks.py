@@ -161,9 +161,6 @@ class NetworksMixin(ServiceCore):
         gateway attached, its main route table routing ``0.0.0.0/0`` to it, its default subnet
         (``/20``, public addresses on launch) in the zone, its default security group and
         network ACL."""
-        # Another subnet created at once may take the same VXLAN id: then the insert fails
-        # whole and the caller's next round picks another.
-        taken = {s.vni for s in await self.store.list(Subnet, None)}
         vpc = Vpc(
             vpc_id,
             tenant_id,
@@ -172,15 +169,7 @@ class NetworksMixin(ServiceCore):
             routing_made=True,
             network_acl_made=True,
         )
-        subnet = Subnet(
-            subnet_id,
-            tenant_id,
-            vpc_id,
-            DEFAULT_SUBNET_CIDR,
-            self.limits.availability_zone,
-            default_for_az=True,
-            vni=subnet_vni(subnet_id, taken),
-        )
+        subnet = await self._default_subnet(tenant_id, vpc_id, subnet_id, DEFAULT_SUBNET_CIDR)
         return [
             vpc,
             InternetGateway(gateway_id, tenant_id, vpc_id),
@@ -189,6 +178,25 @@ class NetworksMixin(ServiceCore):
             default_group(tenant_id, vpc_id, group_id),
             default_network_acl(vpc, [subnet]),
         ]
+
+    async def _default_subnet(
+        self, tenant_id: str, vpc_id: str, subnet_id: str, cidr: str
+    ) -> Subnet:
+        """A default subnet as EC2 makes one, in a new default VPC or by CreateDefaultSubnet:
+        in the region's zone, default for it, giving public addresses on launch (a default
+        subnet's ``map_public_ip_on_launch`` follows ``default_for_az``)."""
+        # Another subnet created at once may take the same VXLAN id: then the insert fails
+        # whole and the caller's next round picks another.
+        taken = {s.vni for s in await self.store.list(Subnet, None)}
+        return Subnet(
+            subnet_id,
+            tenant_id,
+            vpc_id,
+            cidr,
+            self.limits.availability_zone,
+            default_for_az=True,
+            vni=subnet_vni(subnet_id, taken),
+        )
 
     async def routed(self, vpc: Vpc) -> Vpc:
         """``vpc`` with its routing stored (decision 0121). A VPC made before route tables

@@ -15,6 +15,8 @@ EC2, the default subnet is deleted like any other, and the default VPC too once 
 nothing (decision 0137): the tenant then has no default VPC — the tenant's
 :class:`~andromede.compute.network.DefaultVpcState`, written by the same change as the
 deletion, says so, and nothing makes one again — until CreateDefaultVpc makes a new one.
+A default VPC that lost its default subnet gets a new one by CreateDefaultSubnet, which the
+record then names.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from dataclasses import replace
 from typing import TypeVar
 
 from andromede.compute.errors import (
+    DefaultSubnetExists,
     DefaultVpcExists,
+    DefaultVpcMissing,
     DifferentNetworks,
     Duplicate,
     IncorrectState,
     InvalidParameterValue,
     NetworkLimitExceeded,
+    NoFreeDefaultBlock,
     NotFound,
     ResourceInUse,
 )
@@ -51,6 +56,7 @@ from andromede.compute.network import (
     Vpc,
     default_group,
     default_ids,
+    free_default_block,
     subnet_cidr,
     subnet_vni,
     vpc_cidr,
@@ -262,13 +268,7 @@ class VpcsMixin(NetworksMixin):
         its siblings', in this region's zone; it gets a VXLAN id like the default one, and is
         associated with its VPC's default network ACL in the same write."""
         check_tags(tags)
-        zone = self.limits.availability_zone
-        if availability_zone not in (None, zone):
-            raise InvalidParameterValue(
-                f"Value ({availability_zone[:64]}) for parameter availabilityZone is invalid. "
-                f"Subnets can currently only be created in the following availability zones: "
-                f"{zone}."
-            )
+        zone = self._subnet_zone(availability_zone)
         for _ in range(_ATTEMPTS):
             vpc = await self.acl_made(await self.owned_vpc(tenant_id, vpc_id))
             siblings = [s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc_id]
@@ -289,14 +289,7 @@ class VpcsMixin(NetworksMixin):
                 vni=subnet_vni(subnet_id, taken),
                 tags=tags,
             )
-            acl = await self.default_acl_of(vpc)
-            associated = replace(
-                acl,
-                associations=(
-                    *acl.associations,
-                    NetworkAclAssociation(default_association_id(subnet_id), subnet_id),
-                ),
-            )
+            associated = await self._default_acl_with(vpc, subnet_id)
             try:
                 if await self.store.change(vpc, insert=[subnet], replace=[associated]):
                     return subnet
@@ -304,12 +297,84 @@ class VpcsMixin(NetworksMixin):
                 continue  # its VXLAN id was taken at once by another subnet: another one
         raise IncorrectState(f"{vpc_id} changed concurrently; retry")
 
+    async def create_default_subnet(self, tenant_id: str, availability_zone: str | None) -> Subnet:
+        """A default subnet in the zone of the tenant's default VPC, once it lost its own
+        (DeleteSubnet), as EC2's CreateDefaultSubnet: the lowest free ``/20`` of the VPC, made
+        like the default VPC's first (``networks._default_subnet``), associated with its
+        default network ACL, routed by its main table (no association of its own). The
+        tenant's :class:`DefaultVpcState` names it in the same write, so RunInstances without
+        a subnet launches into it. DefaultVpcMissing without a default VPC,
+        DefaultSubnetExists while the zone has one. Serialised on the VPC's revision, as
+        CreateSubnet: of two calls at once, one makes it and the other finds it."""
+        zone = self._subnet_zone(availability_zone)
+        for _ in range(_ATTEMPTS):
+            network = await self.default_network_if_any(tenant_id)
+            if network is None:
+                raise DefaultVpcMissing()
+            vpc = await self.acl_made(network.vpc)
+            siblings = [
+                s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc.vpc_id
+            ]
+            for sibling in siblings:
+                if sibling.default_for_az and sibling.availability_zone == zone:
+                    raise DefaultSubnetExists(zone, sibling.subnet_id)
+            block = free_default_block(vpc.cidr, [s.cidr for s in siblings])
+            if block is None:
+                raise NoFreeDefaultBlock(vpc.vpc_id, vpc.cidr)
+            if len(siblings) >= self.limits.max_subnets_per_vpc:
+                raise NetworkLimitExceeded(
+                    "subnet", "The maximum number of subnets has been reached for this VPC."
+                )
+            subnet = await self._default_subnet(tenant_id, vpc.vpc_id, new_id("subnet"), block)
+            associated = await self._default_acl_with(vpc, subnet.subnet_id)
+            # Tenants whose default VPC predates the record (decision 0137) get one now: the
+            # derived subnet id it would otherwise stand for is gone.
+            state = await self.store.get(DefaultVpcState, tenant_id)
+            insert: list[Subnet | DefaultVpcState] = [subnet]
+            replaced: list[NetworkAcl | DefaultVpcState] = [associated]
+            if state is None:
+                insert.append(
+                    DefaultVpcState(tenant_id, vpc.vpc_id, subnet.subnet_id, network.group.group_id)
+                )
+            else:
+                replaced.append(replace(state, subnet_id=subnet.subnet_id))
+            try:
+                if await self.store.change(vpc, insert=insert, replace=replaced):
+                    return subnet
+            except Duplicate:
+                continue  # a VXLAN id taken at once, or the record written at once: again
+        raise IncorrectState("the default VPC changed concurrently; retry")
+
+    def _subnet_zone(self, availability_zone: str | None) -> str:
+        """The zone a subnet goes in: this region's (one zone per region, decision 0021)."""
+        zone = self.limits.availability_zone
+        if availability_zone not in (None, zone):
+            raise InvalidParameterValue(
+                f"Value ({availability_zone[:64]}) for parameter availabilityZone is invalid. "
+                f"Subnets can currently only be created in the following availability zones: "
+                f"{zone}."
+            )
+        return zone
+
+    async def _default_acl_with(self, vpc: Vpc, subnet_id: str) -> NetworkAcl:
+        """The VPC's default network ACL with a new subnet associated, as EC2 associates
+        every new subnet (``vpc`` with its ACL made)."""
+        acl = await self.default_acl_of(vpc)
+        return replace(
+            acl,
+            associations=(
+                *acl.associations,
+                NetworkAclAssociation(default_association_id(subnet_id), subnet_id),
+            ),
+        )
+
     async def delete_subnet(self, tenant_id: str, subnet_id: str) -> None:
         """DependencyViolation while an interface (an instance not terminated) is in it."""
         await self.default_network_if_any(tenant_id)  # the default subnet exists before
         for _ in range(_ATTEMPTS):
             # The default subnet too, as on EC2: its VPC's first need does not make it again,
-            # and RunInstances without a subnet then answers MissingInput (decision 0137).
+            # and RunInstances without a subnet then answers MissingInput (decision 0137) until
+            # CreateDefaultSubnet makes another.
             subnet = await self._owned(Subnet, tenant_id, subnet_id, "subnet")
             interfaces = await self.store.list(NetworkInterface, tenant_id)
             # A NAT gateway not deleted holds an interface there too (decision 0129).

@@ -27,7 +27,12 @@ __all__ = ["Ec2Error", "to_ec2_error"]
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AttachmentLimitExceeded": (400, "The instance cannot take more volumes."),
     "AuthFailure": (401, "AWS was not able to validate the provided access credentials"),
+    "DefaultSubnetAlreadyExistsInAvailabilityZone": (
+        400,
+        "A default subnet already exists in the specified Availability Zone.",
+    ),
     "DefaultVpcAlreadyExists": (400, "A Default VPC already exists for this account."),
+    "DefaultVpcDoesNotExist": (400, "There is no default VPC in which to carry out the request."),
     "DependencyViolation": (400, "The resource has a dependent object."),
     "DryRunOperation": (412, "Request would have succeeded, but DryRun flag is set."),
     "IdempotentParameterMismatch": (
@@ -276,6 +281,8 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.NoDefaultVpc, "VPCIdNotSpecified"),
     (compute.NoDefaultSubnet, "MissingInput"),
     (compute.DefaultVpcExists, "DefaultVpcAlreadyExists"),
+    (compute.DefaultVpcMissing, "DefaultVpcDoesNotExist"),
+    (compute.DefaultSubnetExists, "DefaultSubnetAlreadyExistsInAvailabilityZone"),
     (compute.Unsupported, "UnsupportedOperation"),
     (compute.AttachmentLimitExceeded, "AttachmentLimitExceeded"),
     (compute.InvalidInstanceAttributeValue, "InvalidInstanceAttributeValue"),

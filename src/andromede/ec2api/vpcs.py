@@ -1,13 +1,14 @@
 """EC2 VPC and subnet actions: CreateVpc, CreateDefaultVpc, DeleteVpc, DescribeVpcs,
-Describe/ModifyVpcAttribute, CreateSubnet, DeleteSubnet, DescribeSubnets, ModifySubnetAttribute
-(decisions 0021, 0100, 0137).
+Describe/ModifyVpcAttribute, CreateSubnet, CreateDefaultSubnet, DeleteSubnet, DescribeSubnets,
+ModifySubnetAttribute (decisions 0021, 0100, 0137).
 
 Every tenant has its default VPC and subnet (created on first need by the service), so code that
 looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
 ``aws_default_vpc`` — finds it; VPCs and subnets of its own sit beside them. A tenant may delete
-its default VPC (then it has none) and make a new one with CreateDefaultVpc. What a VPC could be
-asked for and is not done here (IPv6 blocks, IPAM pools, dedicated tenancy, a subnet's IPv6 or
-Outpost) is refused with UnsupportedOperation, never dropped (decision 0060).
+its default VPC (then it has none) and make a new one with CreateDefaultVpc, or its default
+subnet and make a new one with CreateDefaultSubnet. What a VPC could be asked for and is not
+done here (IPv6 blocks, IPAM pools, dedicated tenancy, a subnet's IPv6 or Outpost) is refused
+with UnsupportedOperation, never dropped (decision 0060).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _CREATE_SUBNET_HANDLED = frozenset(
     {"VpcId", "CidrBlock", "AvailabilityZone", "AvailabilityZoneId", "TagSpecification"}
 )
 _CREATE_SUBNET_HARMLESS = {"Ipv6Native": frozenset({"false"})}
+_CREATE_DEFAULT_SUBNET_HANDLED = frozenset({"AvailabilityZone", "AvailabilityZoneId"})
 
 
 def resource_tags(p: Params, resource_type: str) -> Tags:
@@ -218,9 +220,10 @@ def _write_subnet(xml: XmlWriter, call: Call, subnet: Subnet, used: int, element
     xml.close(element)
 
 
-async def create_subnet(call: Call) -> None:
+def _zone(call: Call) -> str | None:
+    """The zone named by ``AvailabilityZone`` (checked by the service), None when it is
+    named by ``AvailabilityZoneId`` (the region's one, ``<region>-az1``) or not at all."""
     p = call.params
-    p.refuse_unhandled("CreateSubnet", _CREATE_SUBNET_HANDLED, _CREATE_SUBNET_HARMLESS)
     zone = p.get("AvailabilityZone")
     zone_id = p.get("AvailabilityZoneId")
     if zone_id is not None:
@@ -234,13 +237,33 @@ async def create_subnet(call: Call) -> None:
                 "InvalidParameterCombination",
                 "AvailabilityZone and AvailabilityZoneId cannot be given together.",
             )
+    return zone
+
+
+async def create_subnet(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled("CreateSubnet", _CREATE_SUBNET_HANDLED, _CREATE_SUBNET_HARMLESS)
     subnet = await call.compute.create_subnet(
         call.tenant_id,
         p.required("VpcId"),
         p.required("CidrBlock"),
-        zone,
+        _zone(call),
         resource_tags(p, "subnet"),
     )
+    _write_subnet(call.result, call, subnet, 0, "subnet")
+
+
+async def create_default_subnet(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled(
+        "CreateDefaultSubnet", _CREATE_DEFAULT_SUBNET_HANDLED, _CREATE_SUBNET_HARMLESS
+    )
+    zone = _zone(call)
+    if zone is None and p.get("AvailabilityZoneId") is None:
+        raise Ec2Error(
+            "MissingParameter", "Either AvailabilityZone or AvailabilityZoneId must be specified."
+        )
+    subnet = await call.compute.create_default_subnet(call.tenant_id, zone)
     _write_subnet(call.result, call, subnet, 0, "subnet")
 
 
@@ -334,6 +357,10 @@ VPC_ACTIONS: dict[str, Action] = {
     "DescribeVpcAttribute": Action(describe_vpc_attribute, mutating=False),
     "ModifyVpcAttribute": Action(modify_vpc_attribute, mutating=True, resources=_vpc_arn),
     "CreateSubnet": Action(create_subnet, mutating=True, resources=_create_subnet_resources),
+    # As CreateSubnet: on the new subnet and on the (default) VPC, whose id the call names not.
+    "CreateDefaultSubnet": Action(
+        create_default_subnet, mutating=True, resources=_create_subnet_resources
+    ),
     "DeleteSubnet": Action(
         delete_subnet,
         mutating=True,

@@ -38,8 +38,8 @@ def _has_table(url: str) -> bool:
         engine.dispose()
 
 
-def _insert(url: str, tenant_id: str, vpc_id: str | None) -> None:
-    document = json.dumps({"tenant_id": tenant_id, "vpc_id": vpc_id})
+def _insert(url: str, tenant_id: str, vpc_id: str | None, subnet_id: str | None = None) -> None:
+    document = json.dumps({"tenant_id": tenant_id, "vpc_id": vpc_id, "subnet_id": subnet_id})
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -59,13 +59,20 @@ def _check(url: str) -> None:
     assert not _has_table(url)
     _migrate(url, "0056")
     assert _has_table(url)
-    # A row naming the default VPC derived from the tenant's id says what no row says.
-    _insert(url, "111111111111", default_ids("111111111111").vpc_id)
+    # A row naming the default VPC and subnet derived from the tenant's id says what no row
+    # says.
+    derived = default_ids("111111111111")
+    _insert(url, "111111111111", derived.vpc_id, derived.subnet_id)
     _migrate(url, "0055", down=True)
     assert not _has_table(url)
-    for vpc_id in (None, "vpc-0123456789abcdef0"):  # deleted; made again by CreateDefaultVpc
+    theirs = default_ids("222222222222")
+    for vpc_id, subnet_id in (
+        (None, None),  # the default VPC deleted
+        ("vpc-0123456789abcdef0", "subnet-0123456789abcdef0"),  # made again: CreateDefaultVpc
+        (theirs.vpc_id, "subnet-0123456789abcdef0"),  # its subnet made again: CreateDefaultSubnet
+    ):
         _migrate(url, "0056")
-        _insert(url, "222222222222", vpc_id)
+        _insert(url, "222222222222", vpc_id, subnet_id)
         with pytest.raises(RuntimeError, match=_TABLE):
             _migrate(url, "0055", down=True)
         assert _has_table(url)

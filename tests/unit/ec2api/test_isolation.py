@@ -111,6 +111,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "CreateVpc": {"CidrBlock": "10.9.0.0/16"},
     # The intruder's own default VPC exists: DefaultVpcAlreadyExists, about its account.
     "CreateDefaultVpc": {},
+    # The intruder's own default subnet exists: DefaultSubnetAlreadyExistsInAvailabilityZone.
+    "CreateDefaultSubnet": {"AvailabilityZone": "eu-fr-1a"},
     "DeleteInternetGateway": {"InternetGatewayId": FREE_IGW},
     "DeleteNatGateway": {"NatGatewayId": NAT},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
@@ -416,8 +418,8 @@ async def test_another_tenant_deleting_and_making_again_its_default_vpc_leaves_t
     victim: Victim,
 ) -> None:
     """The default VPC's lifecycle (decision 0137) is the account's own: an intruder deletes
-    and makes again its own default VPC; the victim's default VPC and subnet are out of its
-    reach by id, and the victim still has them and launches into them."""
+    and makes again its own default subnet and default VPC; the victim's default VPC and
+    subnet are out of its reach by id, and the victim still has them and launches into them."""
     world = victim.world
     intruder_id, intruder = await world.tenant("intruder")
     before = await victim.snapshot()
@@ -431,6 +433,11 @@ async def test_another_tenant_deleting_and_making_again_its_default_vpc_leaves_t
         assert raised.value.code == code
     own = default_ids(intruder_id)
     await intruder.call("DeleteSubnet", SubnetId=own.subnet_id)
+    # Its default subnet made again is in its own default VPC, the victim's left alone.
+    remade = (await intruder.call("CreateDefaultSubnet", AvailabilityZone="eu-fr-1a"))["Subnet"]
+    assert (remade["VpcId"], remade["OwnerId"]) == (own.vpc_id, intruder_id)
+    assert await victim.snapshot() == before
+    await intruder.call("DeleteSubnet", SubnetId=remade["SubnetId"])
     [gateway] = (
         await intruder.call(
             "DescribeInternetGateways",

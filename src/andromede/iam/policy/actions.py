@@ -338,6 +338,7 @@ _EC2 = (
     "AuthorizeSecurityGroupIngress",
     "CopyImage",
     "CopySnapshot",
+    "CreateDefaultSubnet",
     "CreateDefaultVpc",
     "CreateImage",
     "CreateInternetGateway",

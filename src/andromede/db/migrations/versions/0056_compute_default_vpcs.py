@@ -41,20 +41,25 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Without the table, a tenant that deleted its default VPC would have the derived one made
-    # again on first need, and one made by CreateDefaultVpc would no longer be its default.
-    # Refused while a row says other than the derived default; rows naming it (written when
-    # it is made) lose nothing.
+    # again on first need, and one made by CreateDefaultVpc would no longer be its default;
+    # nor would a default subnet made by CreateDefaultSubnet (amendment of 2026-12-05).
+    # Refused while a row says other than the derived default VPC and subnet; rows naming
+    # them (written when they are made) lose nothing.
     bind = op.get_bind()
     for tenant_id, document in bind.execute(sa.text(f"SELECT tenant_id, document FROM {_TABLE}")):  # noqa: S608
-        if json.loads(document).get("vpc_id") != _derived_vpc_id(tenant_id):
+        state = json.loads(document)
+        derived_subnet_id = _derived("subnet", tenant_id)
+        if state.get("vpc_id") != _derived("vpc", tenant_id) or (
+            state.get("subnet_id", derived_subnet_id) != derived_subnet_id
+        ):
             raise RuntimeError(
-                f"{_TABLE} says which tenants deleted or made again their default VPC: "
-                "the downgrade would lose it"
+                f"{_TABLE} says which tenants deleted or made again their default VPC or "
+                "subnet: the downgrade would lose it"
             )
     op.drop_table(_TABLE)
 
 
-def _derived_vpc_id(tenant_id: str) -> str:
+def _derived(prefix: str, tenant_id: str) -> str:
     # compute.network.default_ids as of this revision (a migration keeps its own copy).
-    digest = hashlib.sha256(f"andromede-default-vpc:{tenant_id}".encode()).hexdigest()
-    return f"vpc-{digest[:17]}"
+    digest = hashlib.sha256(f"andromede-default-{prefix}:{tenant_id}".encode()).hexdigest()
+    return f"{prefix}-{digest[:17]}"
