@@ -42,8 +42,27 @@ if [ -z "${ANDROMEDE_TEST_CEPH_CONF:-}" ] && command -v ceph-mon >/dev/null 2>&1
     tail -20 "$ceph_dir/start.log" >&2
   fi
 fi
+# The run's temporary folders in a new base directory of their own, removed after a run that
+# passed and kept after one that failed (its servers' logs and data folders). Under pytest's
+# own /tmp/pytest-of-<user> each run deletes the fourth newest run's folder at its end: what a
+# run takes then depended on what ran on the machine before (decision 0118's addendum).
+basetemp=""
+case " $* " in
+  *" --basetemp"*) ;;
+  *)
+    basetemp=$(mktemp -d /tmp/andromede-tests.XXXXXX)
+    set -- --basetemp="$basetemp" "$@"
+    ;;
+esac
 "$here/.venv/bin/pytest" -p no:cacheprovider "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if [ -n "$basetemp" ]; then
+  if [ "$status" -eq 0 ]; then
+    rm -rf "$basetemp"
+  else
+    echo "run-tests: this run's temporary folders are kept in $basetemp" >&2
+  fi
+fi
 if [ "$status" -eq 5 ]; then
   echo "run-tests: pytest collected no test" >&2
   exit 1
