@@ -9,26 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from andromede.db import tables
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config
 from andromede.storage.object_lock import ObjectLockConfiguration
+from support.migrations import migrate
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
-
-
-def _migrate(url: str, target: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if down:
-                command.downgrade(alembic_config(conn), target)
-            else:
-                command.upgrade(alembic_config(conn), target)
-    finally:
-        engine.dispose()
 
 
 def _columns(url: str) -> dict[str, set[str]]:
@@ -44,7 +31,7 @@ def _columns(url: str) -> dict[str, set[str]]:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0039")
+    migrate(url, "0039")
     assert all("object_lock" in names for names in _columns(url).values())
     engine = create_engine(url)
     try:
@@ -58,7 +45,7 @@ def _check(url: str) -> None:
     finally:
         engine.dispose()
     with pytest.raises(RuntimeError, match="Object Lock"):
-        _migrate(url, "0038", down=True)
+        migrate(url, "0038", down=True)
     assert all("object_lock" in names for names in _columns(url).values())
     engine = create_engine(url)
     try:
@@ -66,7 +53,7 @@ def _check(url: str) -> None:
             conn.execute(tables.buckets.delete().where(tables.buckets.c.name == "vault"))
     finally:
         engine.dispose()
-    _migrate(url, "0038", down=True)
+    migrate(url, "0038", down=True)
     assert not any("object_lock" in names for names in _columns(url).values())
 
 

@@ -9,26 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from andromede.db import tables
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config
+from support.migrations import migrate
 
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 LOG_TABLES = {"audit_logs", "audit_log_entries", "audit_log_nodes", "audit_signing_keys"}
-
-
-def _migrate(url: str, target: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if down:
-                command.downgrade(alembic_config(conn), target)
-            else:
-                command.upgrade(alembic_config(conn), target)
-    finally:
-        engine.dispose()
 
 
 def _tables(url: str) -> set[str]:
@@ -49,13 +36,13 @@ def _execute(url: str, statement: sa.Executable) -> None:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0039")
+    migrate(url, "0039")
     old_event = tables.audit_events.insert().values(
         occurred_at=NOW, request_id="R0", tenant_id="t", principal=None, action="s3:PutObject",
         resource="arn:aws:s3:::b", outcome="success", details="{}",
     )  # fmt: skip
     _execute(url, old_event)
-    _migrate(url, "0040")
+    migrate(url, "0040")
     assert LOG_TABLES <= _tables(url)
     _execute(
         url,
@@ -64,10 +51,10 @@ def _check(url: str) -> None:
         ),
     )
     with pytest.raises(RuntimeError, match="transparency log has entries"):
-        _migrate(url, "0039", down=True)
+        migrate(url, "0039", down=True)
     assert LOG_TABLES <= _tables(url)
     _execute(url, tables.audit_log_entries.delete())
-    _migrate(url, "0039", down=True)
+    migrate(url, "0039", down=True)
     assert not LOG_TABLES & _tables(url)
     engine = create_engine(url)
     try:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from andromede.db import tables
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config
+from support.migrations import migrate
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
 BILLING_TABLES = {
@@ -23,18 +22,6 @@ BILLING_TABLES = {
     "billing_prices",
     "billing_vat_rates",
 }
-
-
-def _migrate(url: str, target: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if down:
-                command.downgrade(alembic_config(conn), target)
-            else:
-                command.upgrade(alembic_config(conn), target)
-    finally:
-        engine.dispose()
 
 
 def _tables(url: str) -> set[str]:
@@ -55,7 +42,7 @@ def _execute(url: str, statement: sa.Executable) -> None:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0042")
+    migrate(url, "0042")
     assert BILLING_TABLES <= _tables(url)
     _execute(
         url,
@@ -64,12 +51,12 @@ def _check(url: str) -> None:
         ),
     )
     with pytest.raises(RuntimeError, match="billing usage is recorded"):
-        _migrate(url, "0040", down=True)
+        migrate(url, "0040", down=True)
     assert BILLING_TABLES <= _tables(url)
     _execute(url, tables.billing_usage.delete())
-    _migrate(url, "0040", down=True)
+    migrate(url, "0040", down=True)
     assert not BILLING_TABLES & _tables(url)
-    _migrate(url, "0042")
+    migrate(url, "0042")
     assert BILLING_TABLES <= _tables(url)
 
 

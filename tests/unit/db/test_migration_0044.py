@@ -7,25 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
 
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config
+from support.migrations import migrate
 
 _TABLE = "operator_access_requests"
 _INDEX = "ix_operator_access_requests_status_created_at"
-
-
-def _migrate(url: str, target: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if down:
-                command.downgrade(alembic_config(conn), target)
-            else:
-                command.upgrade(alembic_config(conn), target)
-    finally:
-        engine.dispose()
 
 
 def _shape(url: str) -> tuple[dict[str, object], set[str]]:
@@ -41,17 +28,17 @@ def _shape(url: str) -> tuple[dict[str, object], set[str]]:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0043")
+    migrate(url, "0043")
     columns, indexes = _shape(url)
     assert "include_kms" not in columns and _INDEX not in indexes
-    _migrate(url, "0044")
+    migrate(url, "0044")
     columns, indexes = _shape(url)
     assert "include_kms" in columns and _INDEX in indexes
     assert str(columns["include_kms"]).lower() in {"false", "0", "'0'", "'false'"}
-    _migrate(url, "0043", down=True)
+    migrate(url, "0043", down=True)
     columns, indexes = _shape(url)
     assert "include_kms" not in columns and _INDEX not in indexes
-    _migrate(url, "0044")
+    migrate(url, "0044")
 
 
 def test_on_sqlite(tmp_path: Path) -> None:

@@ -9,25 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config
+from support.migrations import migrate
 
 _TABLES = {"billing_profiles", "billing_credit_notes", "billing_credit_note_sequences"}
 _AT = datetime(2027, 1, 5, tzinfo=UTC)
-
-
-def _migrate(url: str, target: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if down:
-                command.downgrade(alembic_config(conn), target)
-            else:
-                command.upgrade(alembic_config(conn), target)
-    finally:
-        engine.dispose()
 
 
 def _tables(url: str) -> set[str]:
@@ -48,13 +35,13 @@ def _execute(url: str, statement: str, **values: object) -> None:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0050")
+    migrate(url, "0050")
     assert _tables(url) == set()
-    _migrate(url, "0051")
+    migrate(url, "0051")
     assert _tables(url) == _TABLES
-    _migrate(url, "0050", down=True)
+    migrate(url, "0050", down=True)
     assert _tables(url) == set()
-    _migrate(url, "0051")
+    migrate(url, "0051")
     for table, row in (
         (
             "billing_credit_notes",
@@ -66,10 +53,10 @@ def _check(url: str) -> None:
         at = _AT if url.startswith("postgresql") else 0
         _execute(url, f"INSERT INTO {table} {row}", at=at)
         with pytest.raises(RuntimeError, match=table):
-            _migrate(url, "0050", down=True)
+            migrate(url, "0050", down=True)
         assert _tables(url) == _TABLES
         _execute(url, f"DELETE FROM {table}")  # noqa: S608
-    _migrate(url, "0050", down=True)
+    migrate(url, "0050", down=True)
     assert _tables(url) == set()
 
 

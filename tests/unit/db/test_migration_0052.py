@@ -8,32 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config
+from support.migrations import has_table, migrate
 
 _TABLE = "compute_network_acls"
-
-
-def _migrate(url: str, target: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if down:
-                command.downgrade(alembic_config(conn), target)
-            else:
-                command.upgrade(alembic_config(conn), target)
-    finally:
-        engine.dispose()
-
-
-def _has_table(url: str) -> bool:
-    engine = create_engine(url)
-    try:
-        return _TABLE in sa.inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
 
 
 def _execute(url: str, statement: str) -> None:
@@ -46,21 +25,21 @@ def _execute(url: str, statement: str) -> None:
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0051")
-    assert not _has_table(url)
-    _migrate(url, "0052")
-    assert _has_table(url)
-    _migrate(url, "0051", down=True)
-    assert not _has_table(url)
-    _migrate(url, "0052")
+    migrate(url, "0051")
+    assert not has_table(url, _TABLE)
+    migrate(url, "0052")
+    assert has_table(url, _TABLE)
+    migrate(url, "0051", down=True)
+    assert not has_table(url, _TABLE)
+    migrate(url, "0052")
     row = "(id, tenant_id, document, format_version, revision) VALUES ('acl-1', 't', '{}', 1, 0)"
     _execute(url, f"INSERT INTO {_TABLE} {row}")
     with pytest.raises(RuntimeError, match=_TABLE):
-        _migrate(url, "0051", down=True)
-    assert _has_table(url)
+        migrate(url, "0051", down=True)
+    assert has_table(url, _TABLE)
     _execute(url, f"DELETE FROM {_TABLE}")  # noqa: S608
-    _migrate(url, "0051", down=True)
-    assert not _has_table(url)
+    migrate(url, "0051", down=True)
+    assert not has_table(url, _TABLE)
 
 
 def test_on_sqlite(tmp_path: Path) -> None:

@@ -9,33 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from andromede.compute.network import default_ids
 from andromede.db.database import create_engine
-from andromede.db.migrate import alembic_config
+from support.migrations import has_table, migrate
 
 _TABLE = "compute_default_vpcs"
-
-
-def _migrate(url: str, target: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if down:
-                command.downgrade(alembic_config(conn), target)
-            else:
-                command.upgrade(alembic_config(conn), target)
-    finally:
-        engine.dispose()
-
-
-def _has_table(url: str) -> bool:
-    engine = create_engine(url)
-    try:
-        return _TABLE in sa.inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
 
 
 def _insert(url: str, tenant_id: str, vpc_id: str | None, subnet_id: str | None = None) -> None:
@@ -55,34 +34,34 @@ def _insert(url: str, tenant_id: str, vpc_id: str | None, subnet_id: str | None 
 
 
 def _check(url: str) -> None:
-    _migrate(url, "0055")
-    assert not _has_table(url)
-    _migrate(url, "0056")
-    assert _has_table(url)
+    migrate(url, "0055")
+    assert not has_table(url, _TABLE)
+    migrate(url, "0056")
+    assert has_table(url, _TABLE)
     # A row naming the default VPC and subnet derived from the tenant's id says what no row
     # says.
     derived = default_ids("111111111111")
     _insert(url, "111111111111", derived.vpc_id, derived.subnet_id)
-    _migrate(url, "0055", down=True)
-    assert not _has_table(url)
+    migrate(url, "0055", down=True)
+    assert not has_table(url, _TABLE)
     theirs = default_ids("222222222222")
     for vpc_id, subnet_id in (
         (None, None),  # the default VPC deleted
         ("vpc-0123456789abcdef0", "subnet-0123456789abcdef0"),  # made again: CreateDefaultVpc
         (theirs.vpc_id, "subnet-0123456789abcdef0"),  # its subnet made again: CreateDefaultSubnet
     ):
-        _migrate(url, "0056")
+        migrate(url, "0056")
         _insert(url, "222222222222", vpc_id, subnet_id)
         with pytest.raises(RuntimeError, match=_TABLE):
-            _migrate(url, "0055", down=True)
-        assert _has_table(url)
+            migrate(url, "0055", down=True)
+        assert has_table(url, _TABLE)
         engine = create_engine(url)
         try:
             with engine.begin() as conn:
                 conn.execute(sa.text(f"DELETE FROM {_TABLE}"))  # noqa: S608
         finally:
             engine.dispose()
-        _migrate(url, "0055", down=True)
+        migrate(url, "0055", down=True)
 
 
 def test_on_sqlite(tmp_path: Path) -> None:
