@@ -98,7 +98,7 @@ from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from andromede.logconfig import configure_logging
 from andromede.notifications.delivery import Deliverer, DeliveryPolicy
 from andromede.notifications.service import TopicService
-from andromede.notifications.store import TopicStore
+from andromede.notifications.store import EventQueue, TopicStore
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.object_keys import (
     KmsObjectCipher,
@@ -372,9 +372,10 @@ class Application:
             grants,
         )
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
-        topics = topic_service(settings, SqlTopicStore(db))
+        events = SqlEventQueue(db)
+        topics = topic_service(settings, SqlTopicStore(db), events)
         deliverer = Deliverer(
-            SqlEventQueue(db),
+            events,
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
@@ -697,9 +698,18 @@ def s3_services(
     )
 
 
-def topic_service(settings: Settings, store: TopicStore) -> TopicService:
-    """The tenants' notification topics (decision 0132), whose ARNs name this region."""
-    return TopicService(store, region=settings.region, max_topics=settings.max_notification_topics)
+def topic_service(
+    settings: Settings, store: TopicStore, queue: EventQueue | None = None
+) -> TopicService:
+    """The tenants' notification topics (decision 0132), whose ARNs name this region;
+    ``queue``: where the test event of each configuration accepted goes (increment 4)."""
+    return TopicService(
+        store,
+        region=settings.region,
+        max_topics=settings.max_notification_topics,
+        queue=queue,
+        queue_bound=settings.notification_queue_per_tenant,
+    )
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:

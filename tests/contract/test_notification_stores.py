@@ -4,7 +4,8 @@ step (transaction) that commits the write they tell of, with the committed versi
 not at all when the write does not land; the queue claims each once per lease, retries after
 a backoff, settles once; a tenant's queue is bounded; topics are per tenant. Increment 2:
 tag and ACL changes (of an object or a version) and the lifecycle's conditional delete queue
-theirs in their own step too. Two gateways
+theirs in their own step too. Increment 4: a message added outside any write (S3's test
+event) is claimed and bounded as the others. Two gateways
 claiming at once on the real PostgreSQL never take the same event."""
 
 from __future__ import annotations
@@ -218,6 +219,22 @@ async def test_a_tenants_queue_is_bounded_and_the_writes_still_land(stores: Stor
         await stores.metadata.put_object(record(f"k{n}"), notify=batch(f"k{n}", bound=2))
     assert await stores.queue.waiting("t1") == 2
     assert await stores.metadata.get_object("b1", "k3") is not None
+
+
+async def test_a_message_added_outside_a_write_is_claimed_and_bounded(stores: Stores) -> None:
+    """S3's test event of a configuration (increment 4): queued alone, due at once, claimed
+    and settled as a write's event, counted against the tenant's bound with them."""
+    await stores.metadata.put_object(record("k"), notify=batch("k"))
+    assert await stores.queue.add("t1", TOPIC, '{"Event":"s3:TestEvent"}', NOW, bound=2)
+    assert not await stores.queue.add("t1", TOPIC, '{"Event":"s3:TestEvent"}', NOW, bound=2)
+    assert await stores.queue.add("t2", TOPIC, '{"Event":"other"}', NOW, bound=2)
+    assert await stores.queue.waiting("t1") == 2
+    claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    added = [e for e in claimed if e.message == '{"Event":"s3:TestEvent"}']
+    assert len(claimed) == 3 and len(added) == 1
+    assert (added[0].tenant_id, added[0].topic_arn, added[0].attempts) == ("t1", TOPIC, 1)
+    await stores.queue.complete(added[0])
+    assert await stores.queue.waiting("t1") == 1
 
 
 async def test_the_configuration_comes_with_the_bucket(stores: Stores) -> None:

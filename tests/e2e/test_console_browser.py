@@ -1,6 +1,7 @@
 """The web console in a real browser: Debian's Chromium driven by Playwright against a real
 ``andromede serve`` — log in, create a bucket, upload a file, see it listed, download it and
-compare the bytes, switch to French, log out.
+compare the bytes, switch to French, log out; a bucket's notification filters shown and the
+default subnet made again from the VPCs page.
 
 Without Chromium (``apt-get install chromium``, scripts/install-system-deps.sh) or the
 ``playwright`` package the test skips; ``ANDROMEDE_TEST_REQUIRE_ALL=1`` makes that a failure.
@@ -9,6 +10,8 @@ Playwright's own browsers are never downloaded: the test launches /usr/bin/chrom
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import time
@@ -21,8 +24,9 @@ import pytest
 
 from andromede.iam import totp
 from e2e.iam_helpers import client_for, new_tenant
+from support.rawclient import RawClient
 from support.saml import XMLSEC1, IdentityProvider, b64
-from support.server import ServerProcess
+from support.server import REGION, ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "Sovereign-Cloud-2026"
@@ -223,3 +227,81 @@ def test_a_saml_identity_provider_signs_its_user_in(browser: Any, server: Server
         assert "assumed-role/staff/alice" in page.content()
     finally:
         context.close()
+
+
+def test_notification_filters_and_create_default_subnet_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Two of the console's pages as a user sees them: a bucket's notification rule with RGW's
+    metadata and tag filters (put with a raw signed request, botocore's model has neither)
+    shows each filter (decision 0132, increment 5); the default subnet deleted with boto3, the
+    VPCs page offers "Create default subnet", whose click makes one EC2 then lists (decision
+    0137) — with no script error or CSP violation on the way."""
+    tenant = new_tenant(server, "console-gaps")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName="ops")
+    iam.put_user_policy(
+        UserName="ops",
+        PolicyName="ops",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["s3:*", "sns:*", "ec2:*"], "Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName="ops", Password=PASSWORD)
+    sns = client_for(server, "sns", tenant.access_key_id, tenant.secret_access_key)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    ec2 = client_for(server, "ec2", tenant.access_key_id, tenant.secret_access_key)
+    bucket = f"console-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    arn = sns.create_topic(Name="events", Attributes={"push-endpoint": "https://hooks.example/"})[
+        "TopicArn"
+    ]
+    configuration = (
+        "<NotificationConfiguration><TopicConfiguration><Id>blue-ops</Id>"
+        f"<Topic>{arn}</Topic><Event>s3:ObjectCreated:*</Event><Filter>"
+        "<S3Key><FilterRule><Name>prefix</Name><Value>logs/</Value></FilterRule></S3Key>"
+        "<S3Metadata><FilterRule><Name>x-amz-meta-color</Name><Value>blue</Value></FilterRule>"
+        "</S3Metadata><S3Tags><FilterRule><Name>team</Name><Value>ops</Value></FilterRule>"
+        "</S3Tags></Filter></TopicConfiguration></NotificationConfiguration>"
+    ).encode()
+    md5 = base64.b64encode(hashlib.md5(configuration, usedforsecurity=False).digest()).decode()
+    raw = RawClient(
+        "127.0.0.1", server.port, tenant.access_key_id, tenant.secret_access_key, REGION
+    )
+    put = raw.request("PUT", f"/{bucket}", "notification=", {"Content-MD5": md5}, configuration)
+    assert put.status == 200, put.body
+    default_for_az = [{"Name": "default-for-az", "Values": ["true"]}]
+    (old,) = ec2.describe_subnets(Filters=default_for_az)["Subnets"]
+    ec2.delete_subnet(SubnetId=old["SubnetId"])
+
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "ops")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+
+        page.goto(f"{console}/buckets/{bucket}/settings")
+        row = page.locator("#notification-blue-ops")
+        assert row.locator("td.prefix").inner_text() == "logs/"
+        assert row.locator("td.metadata").inner_text() == "x-amz-meta-color=blue"
+        assert row.locator("td.tags").inner_text() == "team=ops"
+
+        page.goto(f"{console}/vpcs")
+        assert page.locator("tr.subnet").count() == 0
+        page.click("#create-default-subnet")
+        page.wait_for_url(f"{console}/vpcs")
+        page.wait_for_selector("tr.subnet")
+        assert page.locator("#create-default-subnet").count() == 0
+        assert reported == [], reported
+    finally:
+        context.close()
+    (made,) = ec2.describe_subnets(Filters=default_for_az)["Subnets"]
+    assert made["SubnetId"] != old["SubnetId"] and made["CidrBlock"] == old["CidrBlock"]

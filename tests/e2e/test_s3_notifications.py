@@ -5,7 +5,8 @@ loopback, which the server is allowed to reach by ``notification_endpoint_allow_
 CompleteMultipartUpload and DeleteObject reach the receiver as S3's event records, and so do
 PutObjectTagging, DeleteObjectTagging and PutObjectAcl (increment 2), and RGW's metadata and
 tag filters, which botocore's model does not know, put with a raw signed request, let
-through only the objects they name (increment 3); an endpoint
+through only the objects they name (increment 3); a configuration accepted sends S3's
+``s3:TestEvent`` to its topic's receiver (increment 4); an endpoint
 outside the allowed networks (127.0.0.2) receives nothing; a receiver down when its event is
 written gets it once it is up, after the worker's retries."""
 
@@ -82,13 +83,23 @@ class Receiver:
         self._thread.start()
 
     def records(self) -> list[dict[str, Any]]:
-        return [record for body in self.received for record in body["Records"]]
+        """The event records received (S3's test events, which have none, apart)."""
+        return [record for body in self.received for record in body.get("Records", [])]
+
+    def test_events(self) -> list[dict[str, Any]]:
+        return [body for body in self.received if body.get("Event") == "s3:TestEvent"]
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while len(self.records()) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.records()
+
+    def wait_for_test_events(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.test_events()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.test_events()
 
     def close(self) -> None:
         self._server.shutdown()
@@ -163,6 +174,40 @@ def test_a_topic_that_is_not_the_owners_is_refused(server: ServerProcess) -> Non
     assert error["Message"] == "Unable to validate the following destination configurations"
 
 
+def test_an_accepted_configuration_sends_s3s_test_event(
+    server: ServerProcess, receiver: Receiver
+) -> None:
+    """Increment 4: before any write, the receiver gets S3's s3:TestEvent, pushed by the
+    worker from the queue, with the configuration request's ids."""
+    sns, s3 = client(server, "sns"), client(server, "s3")
+    name = f"n-{uuid.uuid4().hex[:10]}"
+    arn = sns.create_topic(
+        Name=name, Attributes={"push-endpoint": receiver.url, "OpaqueData": "ticket-7"}
+    )["TopicArn"]
+    s3.create_bucket(Bucket=name)
+    reply = s3.put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {"Id": "created", "TopicArn": arn, "Events": ["s3:ObjectCreated:*"]},
+                {"Id": "removed", "TopicArn": arn, "Events": ["s3:ObjectRemoved:*"]},
+            ]
+        },
+    )
+    (event,) = receiver.wait_for_test_events(1)
+    assert list(event) == ["Service", "Event", "Time", "Bucket", "RequestId", "HostId"]
+    assert (event["Service"], event["Event"], event["Bucket"]) == (
+        "Amazon S3",
+        "s3:TestEvent",
+        name,
+    )
+    assert event["RequestId"] == reply["ResponseMetadata"]["RequestId"]
+    assert event["HostId"] == reply["ResponseMetadata"]["HostId"]
+    assert event["Time"].endswith("Z") and len(event["Time"]) == len("2026-12-05T03:50:01.123Z")
+    time.sleep(0.5)
+    assert len(receiver.received) == 1 and receiver.records() == []  # one topic, one message
+
+
 def test_writes_reach_the_receiver_as_s3_event_records(
     server: ServerProcess, receiver: Receiver
 ) -> None:
@@ -215,7 +260,7 @@ def test_an_endpoint_outside_the_allowed_networks_receives_nothing(
         s3_ok.put_object(Bucket=allowed_bucket, Key="k", Body=b"2")
         assert [r["s3"]["bucket"]["name"] for r in receiver.wait_for(1)] == [allowed_bucket]
         time.sleep(0.5)
-        assert outside.records() == []
+        assert outside.received == []  # neither the event nor the configuration's test event
     finally:
         outside.close()
     log = server.log_path.read_text() if server.log_path is not None else ""

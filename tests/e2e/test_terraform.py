@@ -8,8 +8,9 @@ alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
 destroy. And the S3 backend keeping its state here, locked by a lock file written with
 ``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``) and an
-instance with block devices (``aws_instance``); and IAM users and roles with a
-``permissions_boundary``.
+instance with block devices (``aws_instance``); IAM users and roles with a
+``permissions_boundary``; and the default VPC and subnet with ``force_destroy``, adopted,
+deleted and made again (decision 0137).
 
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
@@ -42,7 +43,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
 from e2e.helpers import client_binary, unique_bucket
-from e2e.iam_helpers import client_for
+from e2e.iam_helpers import client_for, new_tenant
 from e2e.test_kms_api import kms_client
 from support.qemu_host import import_image
 from support.server import REGION, ServerProcess, running_server
@@ -1350,3 +1351,130 @@ def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform:
     assert f"{prefix}-dev" not in names
     listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     assert oidc_arn not in [p["Arn"] for p in listed]
+
+
+# Terraform's ``aws_default_vpc`` and ``aws_default_subnet`` with ``force_destroy`` (decision
+# 0137): adopted by the first apply, deleted by destroy (the gateway, which no ``aws_default_*``
+# resource manages, imported so that destroy detaches and deletes it first, as users do),
+# made again with CreateDefaultVpc by the next apply, and the subnet with CreateDefaultSubnet.
+DEFAULT_VPC = (
+    aws_provider("ec2")
+    + """
+resource "aws_default_vpc" "main" {
+  force_destroy = true
+  tags          = { Name = "default" }
+}
+resource "aws_default_subnet" "main" {
+  # After the VPC: when the apply makes the VPC again, its default subnet comes with it.
+  depends_on        = [aws_default_vpc.main]
+  availability_zone = "%(zone)s"
+  force_destroy     = true
+}
+output "vpc" {
+  value = {
+    id       = aws_default_vpc.main.id
+    existing = aws_default_vpc.main.existing_default_vpc
+    cidr     = aws_default_vpc.main.cidr_block
+  }
+}
+output "subnet" {
+  value = {
+    id       = aws_default_subnet.main.id
+    existing = aws_default_subnet.main.existing_default_subnet
+    cidr     = aws_default_subnet.main.cidr_block
+  }
+}
+"""
+)
+DEFAULT_GATEWAY = """
+import {
+  to = aws_internet_gateway.main
+  id = "%(gateway)s"
+}
+resource "aws_internet_gateway" "main" {
+  vpc_id = aws_default_vpc.main.id
+}
+"""
+
+
+def test_terraform_adopts_deletes_and_makes_again_the_default_vpc(
+    ec2_server: ServerProcess, terraform: Terraform
+) -> None:
+    """The calls ``aws_default_vpc`` makes with ``force_destroy = true``: apply adopts the
+    tenant's default VPC and subnet (``existing_default_*`` true) and converges; destroy
+    deletes them (DeleteSubnet, DeleteVpc after the imported gateway's detach and delete),
+    leaving the tenant without a default VPC; a new apply finds none and calls
+    CreateDefaultVpc (fresh ids, ``existing_default_vpc`` false) and converges again; the
+    default subnet deleted alone, the next apply calls CreateDefaultSubnet. A tenant of its
+    own, so the other tests' default VPC is untouched."""
+    tenant = new_tenant(ec2_server, "tf-default-vpc")
+    credentials = terraform.work / "tenant-credentials"
+    credentials.write_text(
+        f"[andromede]\naws_access_key_id = {tenant.access_key_id}\n"
+        f"aws_secret_access_key = {tenant.secret_access_key}\n"
+    )
+    ec2 = client_for(ec2_server, "ec2", tenant.access_key_id, tenant.secret_access_key)
+    is_default = [{"Name": "is-default", "Values": ["true"]}]
+    (old_vpc,) = ec2.describe_vpcs(Filters=is_default)["Vpcs"]
+    (gateway,) = ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [old_vpc["VpcId"]]}]
+    )["InternetGateways"]
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    values = {
+        "region": REGION,
+        "credentials": credentials,
+        "endpoint": ec2_server.endpoint,
+        "zone": zone,
+        "gateway": gateway["InternetGatewayId"],
+    }
+    main = terraform.work / "main.tf"
+    main.write_text((DEFAULT_VPC + DEFAULT_GATEWAY) % values)
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    adopted = json.loads(terraform("output", "-json").stdout)
+    assert adopted["vpc"]["value"] == {
+        "id": old_vpc["VpcId"],
+        "existing": True,
+        "cidr": "172.31.0.0/16",
+    }
+    assert adopted["subnet"]["value"]["existing"] is True
+    (tagged,) = ec2.describe_vpcs(VpcIds=[old_vpc["VpcId"]])["Vpcs"]
+    assert {"Key": "Name", "Value": "default"} in tagged["Tags"]
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+
+    terraform(*DESTROY_AFTER_PLAN)
+    assert ec2.describe_vpcs(Filters=is_default)["Vpcs"] == []
+    assert ec2.describe_subnets(SubnetIds=[])["Subnets"] == []
+    attributes = ec2.describe_account_attributes(AttributeNames=["default-vpc"])
+    (attribute,) = attributes["AccountAttributes"]
+    assert attribute["AttributeValues"] == [{"AttributeValue": "none"}]
+
+    # Without the gateway resource: the new default VPC comes with a gateway of its own.
+    main.write_text(DEFAULT_VPC % values)
+    terraform("apply", "-auto-approve", "-input=false")
+    made = json.loads(terraform("output", "-json").stdout)
+    new_vpc = made["vpc"]["value"]
+    assert new_vpc["existing"] is False and new_vpc["cidr"] == "172.31.0.0/16"
+    assert new_vpc["id"] != old_vpc["VpcId"]
+    (found,) = ec2.describe_vpcs(Filters=is_default)["Vpcs"]
+    assert found["VpcId"] == new_vpc["id"]
+    assert made["subnet"]["value"]["cidr"] == "172.31.0.0/20"
+    (subnet,) = ec2.describe_subnets(SubnetIds=[made["subnet"]["value"]["id"]])["Subnets"]
+    assert subnet["VpcId"] == new_vpc["id"] and subnet["DefaultForAz"] is True
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+
+    # The default subnet alone deleted behind Terraform's back: the next apply finds it gone
+    # and aws_default_subnet calls CreateDefaultSubnet for its zone.
+    ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    terraform("apply", "-auto-approve", "-input=false")
+    again = json.loads(terraform("output", "-json").stdout)["subnet"]["value"]
+    assert again["existing"] is False and again["cidr"] == "172.31.0.0/20"
+    assert again["id"] != subnet["SubnetId"]
+    (remade,) = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])[
+        "Subnets"
+    ]
+    assert (remade["SubnetId"], remade["VpcId"]) == (again["id"], new_vpc["id"])
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]

@@ -31,7 +31,7 @@ from andromede.iam.model import Principal
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
-from andromede.notifications.memory import MemoryTopicStore
+from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.service import TopicService
 from andromede.s3.app import S3App
 from andromede.settings import Settings
@@ -84,6 +84,9 @@ class Client:
     # Bucket notification topics (decision 0132), which PutBucketNotificationConfiguration
     # checks; the events land in ``store.notification_outbox``.
     topics: TopicService | None = None
+    # Where the topics' service queues S3's test event of each configuration accepted
+    # (increment 4), apart from the store's outbox so that the writes' events stay alone there.
+    event_queue: MemoryEventQueue | None = None
 
     def as_anonymous(self) -> Client:
         return dataclasses.replace(self, credentials=None, tenant_id="")
@@ -224,7 +227,8 @@ async def in_process_client(
     # Refreshed by the tests that need it (a change made by another process), not on a timer.
     expirations = ExpirationView(store, period=settings.lifecycle_interval)
     operator_access = operator_access_service(settings, MemoryAccessRequestStore(), audit)
-    topics = topic_service(settings, MemoryTopicStore())
+    event_queue = MemoryEventQueue([])
+    topics = topic_service(settings, MemoryTopicStore(), event_queue)
     app = S3App(
         s3_services(
             settings,
@@ -253,6 +257,7 @@ async def in_process_client(
             expirations,
             operator_access,
             topics=topics,
+            event_queue=event_queue,
         )
     finally:
         await audit.close()

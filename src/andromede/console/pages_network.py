@@ -8,7 +8,8 @@ A button a row does not offer (deleting a ``default`` group, deregistering a pub
 only an aid to the reader: EC2 refuses those calls whoever sends them. The default VPC and its
 default subnet are deleted like any other (decision 0137: EC2 answers DependencyViolation while
 they hold something), each deletion once its box is ticked; a tenant without a default VPC is
-told so, and offered CreateDefaultVpc."""
+told so, and offered CreateDefaultVpc; one whose default VPC lacks a default subnet in a zone
+is offered CreateDefaultSubnet there."""
 
 from __future__ import annotations
 
@@ -270,9 +271,23 @@ async def _vpcs_page(
         subnets=subnets,
         zones=zones,
         no_default_vpc=listed and not any(vpc.is_default for vpc in vpcs),
+        zones_without_default_subnet=_zones_without_default_subnet(vpcs, subnets, zones),
         typed=typed or {},
         error=error,
     )
+
+
+def _zones_without_default_subnet(
+    vpcs: list[VpcRow], subnets: list[SubnetRow], zones: list[str]
+) -> list[str]:
+    """The zones where CreateDefaultSubnet would make one: those of a default VPC holding no
+    default subnet. None without a default VPC (CreateDefaultVpc is offered instead) or when
+    a listing failed (``zones`` comes last: empty then), which says nothing of them."""
+    default = next((vpc.vpc_id for vpc in vpcs if vpc.is_default), None)
+    if default is None:
+        return []
+    held = {s.zone for s in subnets if s.is_default and s.vpc_id == default}
+    return [zone for zone in zones if zone not in held]
 
 
 async def _create_vpc(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
@@ -284,6 +299,13 @@ async def _create_default_vpc(
     ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]
 ) -> str:
     await ec2.create_default_vpc(request.scope, who)
+    return _VPCS_URL
+
+
+async def _create_default_subnet(
+    ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]
+) -> str:
+    await ec2.create_default_subnet(request.scope, who, field(f, "zone"))
     return _VPCS_URL
 
 
@@ -327,6 +349,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/vpcs/create-default", action(_vpcs_page, _create_default_vpc), ["POST"]),
     ("/vpcs/{vpc_id}/delete", action(_vpcs_page, _delete_vpc, confirmed=True), ["POST"]),
     ("/subnets", action(_vpcs_page, _create_subnet, form="subnet"), ["POST"]),
+    ("/subnets/create-default", action(_vpcs_page, _create_default_subnet), ["POST"]),
     ("/subnets/{subnet_id}/delete",
      action(_vpcs_page, _delete_subnet, confirmed=True), ["POST"]),
 ]  # fmt: skip

@@ -88,6 +88,10 @@ class NotificationRuleRow:
     events: tuple[str, ...]
     prefix: str
     suffix: str
+    # Ceph RGW's filters (decision 0132, increment 3): (name, value) pairs an object must all
+    # have among its user metadata (names ``x-amz-meta-*``) and its tags.
+    metadata: tuple[tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +493,17 @@ def _notification_row(rule: Element) -> NotificationRuleRow:
         events=tuple((e.text or "").strip() for e in rule.findall("Event")),
         prefix=_notification_filter(rule, "prefix"),
         suffix=_notification_filter(rule, "suffix"),
+        metadata=_notification_pairs(rule, "S3Metadata"),
+        tags=_notification_pairs(rule, "S3Tags"),
+    )
+
+
+def _notification_pairs(rule: Element, container: str) -> tuple[tuple[str, str], ...]:
+    """The ``Name``/``Value`` pairs of the rule's ``S3Metadata`` or ``S3Tags`` filter, as S3
+    shows them back."""
+    return tuple(
+        (_find_text(found, "Name"), _find_text(found, "Value"))
+        for found in rule.iterfind(f"Filter/{container}/FilterRule")
     )
 
 

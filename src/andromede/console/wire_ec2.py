@@ -676,6 +676,11 @@ class Ec2Wire(QueryWire):
         EC2's DefaultVpcAlreadyExists while the caller has one."""
         await self.call(origin, principal, "CreateDefaultVpc")
 
+    async def create_default_subnet(self, origin: Scope, principal: Principal, zone: str) -> None:
+        """A new default subnet in ``zone`` of the default VPC (decision 0137, amended); EC2's
+        DefaultSubnetAlreadyExistsInAvailabilityZone or DefaultVpcDoesNotExist otherwise."""
+        await self.call(origin, principal, "CreateDefaultSubnet", {"AvailabilityZone": zone})
+
     async def create_subnet(
         self, origin: Scope, principal: Principal, *, vpc_id: str, cidr: str, zone: str, name: str
     ) -> None:

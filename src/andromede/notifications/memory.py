@@ -93,3 +93,14 @@ class MemoryEventQueue:
     async def waiting(self, tenant_id: str) -> int:
         self._take_outbox()
         return sum(1 for e in self._entries.values() if e.event.tenant_id == tenant_id)
+
+    async def add(
+        self, tenant_id: str, topic_arn: str, message: str, now: datetime, *, bound: int
+    ) -> bool:
+        waiting = sum(1 for queued in self._outbox if queued[0] == tenant_id) + sum(
+            1 for e in self._entries.values() if e.event.tenant_id == tenant_id
+        )
+        if waiting >= bound:
+            return False
+        self._outbox.append((tenant_id, topic_arn, message))
+        return True

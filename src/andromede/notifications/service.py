@@ -4,7 +4,8 @@ alone: an ARN naming another account is answered as a topic that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic
@@ -14,9 +15,12 @@ from andromede.notifications.model import (
     check_name,
     parse_topic_arn,
 )
-from andromede.notifications.store import TopicStore
+from andromede.notifications.store import EventQueue, TopicStore
+from andromede.notifications.testevent import test_event_message
 
 __all__ = ["TopicService"]
+
+_log = logging.getLogger(__name__)
 
 
 def _utcnow() -> datetime:
@@ -31,11 +35,17 @@ class TopicService:
         region: str,
         max_topics: int,
         clock: Callable[[], datetime] = _utcnow,
+        queue: EventQueue | None = None,
+        queue_bound: int = 100_000,
     ) -> None:
+        """``queue``: where S3's test events go (None: none are sent, for apps built without
+        delivery); ``queue_bound``: ``notification_queue_per_tenant``."""
         self._store = store
         self._region = region
         self._max_topics = max_topics
         self._clock = clock
+        self._queue = queue
+        self._queue_bound = queue_bound
 
     async def create_topic(self, tenant_id: str, name: str, attributes: Mapping[str, str]) -> Topic:
         """A new topic, or (as RGW) the tenant's topic of that name with these attributes."""
@@ -98,3 +108,27 @@ class TopicService:
             return None
         found = await self._store.get_topic(account, name)
         return found if found is not None and found.arn == arn else None
+
+    async def send_test_events(
+        self, tenant_id: str, bucket: str, topic_arns: Iterable[str], request_id: str
+    ) -> int:
+        """Queue S3's ``s3:TestEvent`` for each topic of a configuration just accepted (each
+        once, however many rules name it), to be pushed by the worker as any event. A
+        tenant's full queue drops it, logged, as it drops a write's events. How many queued."""
+        if self._queue is None:
+            return 0
+        now = self._clock()
+        message = test_event_message(bucket, request_id, request_id, now)
+        queued = 0
+        for arn in dict.fromkeys(topic_arns):
+            if await self._queue.add(tenant_id, arn, message, now, bound=self._queue_bound):
+                queued += 1
+            else:
+                _log.warning(
+                    "notification queue of tenant %s full (%d events): the test event for %s "
+                    "dropped",
+                    tenant_id,
+                    self._queue_bound,
+                    arn,
+                )
+        return queued

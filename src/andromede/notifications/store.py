@@ -52,3 +52,10 @@ class EventQueue(Protocol):
 
     async def waiting(self, tenant_id: str) -> int:
         """How many of the tenant's events wait."""
+
+    async def add(
+        self, tenant_id: str, topic_arn: str, message: str, now: datetime, *, bound: int
+    ) -> bool:
+        """Queue one message outside any write (S3's test event of a configuration just put),
+        due at once; whether it was queued: not when the tenant already has ``bound``
+        events waiting (the bound of the writes' events, decision 0132)."""

@@ -20,6 +20,7 @@ from andromede.db.types import utc_from_stored
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.model import FORMAT_VERSION, Topic
 from andromede.notifications.store import QueuedEvent
+from andromede.notifications.testevent import MESSAGE_FORMAT_VERSION
 
 __all__ = ["SqlEventQueue", "SqlTopicStore"]
 
@@ -160,3 +161,28 @@ class SqlEventQueue:
     async def waiting(self, tenant_id: str) -> int:
         query = sa.select(sa.func.count()).select_from(_E).where(_E.c.tenant_id == tenant_id)
         return await self._db.read(lambda conn: int(conn.scalar(query) or 0))
+
+    async def add(
+        self, tenant_id: str, topic_arn: str, message: str, now: datetime, *, bound: int
+    ) -> bool:
+        count = sa.select(sa.func.count()).select_from(_E).where(_E.c.tenant_id == tenant_id)
+        row = {
+            "tenant_id": tenant_id,
+            "topic_arn": topic_arn,
+            "message": message,
+            "format_version": MESSAGE_FORMAT_VERSION,
+            "attempts": 0,
+            "not_before": now,
+            "lease_until": None,
+            "created_at": now,
+            "last_error": None,
+        }
+
+        def work(conn: Connection) -> bool:
+            # Counted in the insert's transaction, as the writes' events are.
+            if int(conn.scalar(count) or 0) >= bound:
+                return False
+            conn.execute(_E.insert().values(**row))
+            return True
+
+        return await self._db.write(work)

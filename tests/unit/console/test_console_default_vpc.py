@@ -1,7 +1,7 @@
 """The default VPC's lifecycle through the console (decision 0137): its row and its default
 subnet's are deleted like any other, EC2's DependencyViolation shown while it holds something;
-without one the VPCs page says so and offers CreateDefaultVpc; and a launch that names no subnet
-shows EC2's VPCIdNotSpecified."""
+without one the VPCs page says so and offers CreateDefaultVpc; with one lacking its default
+subnet, CreateDefaultSubnet; and a launch that names no subnet shows EC2's VPCIdNotSpecified."""
 
 from __future__ import annotations
 
@@ -197,3 +197,79 @@ async def test_a_launch_without_a_subnet_or_a_default_vpc_shows_ec2s_refusal(
     assert 'action="/console/instances/launch"' in refused.text
     assert 'value="kept-name"' in refused.text
     assert _INSTANCE_ROW.findall(listing.text) == []
+
+
+_CREATE_DEFAULT_SUBNET = 'action="/console/subnets/create-default"'
+_NO_DEFAULT_SUBNET = "Your default VPC has no default subnet in this zone"
+
+
+async def test_create_default_subnet_is_offered_where_the_default_vpc_lacks_one(
+    console: ConsoleHarness,
+) -> None:
+    """Decision 0137's amendment from the console: the default subnet deleted, the Subnets
+    section offers CreateDefaultSubnet in its zone; it makes a new default subnet (a fresh
+    id) that launches use again, and the offer goes."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        default = await compute.default_network(tenant)
+        assert default.subnet is not None
+        old, zone = default.subnet.subnet_id, default.subnet.availability_zone
+        with_one = await client.get("/vpcs")
+        forced = await client.post(
+            "/subnets/create-default", data={"csrf": csrf_of(with_one), "zone": zone}
+        )
+        await compute.delete_subnet(tenant, old)
+        without = await client.get("/vpcs")
+        created = await client.post(
+            "/subnets/create-default", data={"csrf": csrf_of(without), "zone": zone}
+        )
+        after = await client.get("/vpcs")
+    assert _CREATE_DEFAULT_SUBNET not in with_one.text and _NO_DEFAULT_SUBNET not in with_one.text
+    # Sent anyway (another tab, a page shown before): EC2's refusal, on the page.
+    assert forced.status_code == 400, forced.text
+    assert "(DefaultSubnetAlreadyExistsInAvailabilityZone)" in forced.text
+    assert _SUBNET_ROW.findall(forced.text) == [old]
+    assert without.status_code == 200 and _SUBNET_ROW.findall(without.text) == []
+    offer = without.text[without.text.index('id="no-default-subnet"') :]
+    offer = offer[: offer.index("</form>")]
+    assert _CREATE_DEFAULT_SUBNET in without.text and _NO_DEFAULT_SUBNET in offer
+    assert f'<option value="{zone}">{zone}</option>' in offer
+    assert created.status_code == 303, created.text
+    assert created.headers["location"] == "/console/vpcs"
+    network = await compute.default_network(tenant)
+    assert network.subnet is not None and network.subnet.subnet_id != old
+    assert network.subnet.default_for_az and network.subnet.cidr == "172.31.0.0/20"
+    assert _SUBNET_ROW.findall(after.text) == [network.subnet.subnet_id]
+    assert "<td>Yes</td>" in _row(after, f"subnet-{network.subnet.subnet_id}")
+    assert _CREATE_DEFAULT_SUBNET not in after.text
+
+
+async def test_create_default_subnet_is_not_offered_without_a_default_vpc(
+    console: ConsoleHarness,
+) -> None:
+    """Without a default VPC the page offers CreateDefaultVpc only; the call sent anyway gets
+    EC2's DefaultVpcDoesNotExist, and a user without the right EC2's AccessDenied."""
+    compute = running_compute(console)
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "intern")
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        default = await compute.default_network(tenant)
+        assert default.subnet is not None
+        zone = default.subnet.availability_zone
+        await _without_default_vpc(compute, tenant)
+        page = await client.get("/vpcs")
+        refused = await client.post(
+            "/subnets/create-default", data={"csrf": csrf_of(page), "zone": zone}
+        )
+    async with console.client() as intern:
+        assert (await log_in(intern, "admin", "intern")).status_code == 303
+        denied = await intern.post(
+            "/subnets/create-default",
+            data={"csrf": await csrf(intern, "/security-groups"), "zone": zone},
+        )
+    assert _CREATE_DEFAULT in page.text and _CREATE_DEFAULT_SUBNET not in page.text
+    assert refused.status_code == 400 and "(DefaultVpcDoesNotExist)" in refused.text
+    assert denied.status_code == 403 and "ec2:CreateDefaultSubnet" in denied.text
+    assert await compute.default_network_if_any(tenant) is None

@@ -240,3 +240,55 @@ async def test_a_rules_metadata_and_tag_filters_survive_a_rule_added_by_the_cons
     ]
     assert pairs == [("x-amz-meta-color", "blue"), ("team", "ops")]
     assert rules[0].find(f"{_NS}Filter/{_NS}S3Tags") is not None
+
+
+def _row(page: str, rule_id: str) -> dict[str, str]:
+    """The cells of a notification rule's row by class, their markup kept (``<br>`` between
+    pairs), unescaped."""
+    row = page.split(f'id="notification-{rule_id}">', 1)[1].split("</tr>", 1)[0]
+    cells: dict[str, str] = {}
+    for name in ("prefix", "suffix", "metadata", "tags"):
+        cell = row.split(f'<td class="{name}">', 1)[1].split("</td>", 1)[0]
+        cells[name] = unescape(cell)
+    return cells
+
+
+async def test_a_rules_filters_are_shown_on_the_settings_page(console: ConsoleHarness) -> None:
+    """Increment 5: every filter of a rule is on the page — prefix and suffix, and RGW's
+    metadata and tag pairs as S3 shows them back — and a rule without filters shows none."""
+    tenant = console.admin_tenant_id
+    async with console.client() as client:
+        await _root(console, client)
+        topic = await _topics(console).create_topic(
+            tenant, "events", {"push-endpoint": "http://127.0.0.1:9/hook"}
+        )
+        filtered = (
+            "<NotificationConfiguration><TopicConfiguration><Id>ops</Id>"
+            f"<Topic>{topic.arn}</Topic><Event>s3:ObjectCreated:*</Event><Filter>"
+            "<S3Key><FilterRule><Name>prefix</Name><Value>logs/</Value></FilterRule>"
+            "<FilterRule><Name>suffix</Name><Value>.gz</Value></FilterRule></S3Key>"
+            "<S3Metadata><FilterRule><Name>x-amz-meta-color</Name><Value>blue</Value>"
+            "</FilterRule><FilterRule><Name>x-amz-meta-size</Name><Value>a&amp;b</Value>"
+            "</FilterRule></S3Metadata><S3Tags><FilterRule><Name>team</Name><Value>ops</Value>"
+            "</FilterRule></S3Tags></Filter></TopicConfiguration>"
+            "<TopicConfiguration><Id>plain</Id>"
+            f"<Topic>{topic.arn}</Topic><Event>s3:ObjectRemoved:*</Event></TopicConfiguration>"
+            "</NotificationConfiguration>"
+        ).encode()
+        put = await _s3(console, client, "PUT", "notification", filtered)
+        page = await client.get(SETTINGS)
+    async with console.client(**{"accept-language": "fr"}) as french_client:
+        await log_in(french_client, "admin", "root")
+        french = await french_client.get(SETTINGS)
+    assert not isinstance(put, Exception), put
+    assert page.status_code == 200
+    assert _row(page.text, "ops") == {
+        "prefix": "logs/",
+        "suffix": ".gz",
+        "metadata": "<code>x-amz-meta-color=blue</code><br><code>x-amz-meta-size=a&b</code>",
+        "tags": "<code>team=ops</code>",
+    }
+    assert "a&amp;b" in page.text  # escaped in the page, not markup
+    assert _row(page.text, "plain") == {"prefix": "-", "suffix": "-", "metadata": "-", "tags": "-"}
+    assert "<th>Metadata</th><th>Tags</th>" in page.text
+    assert "<th>Métadonnées</th><th>Balises</th>" in french.text

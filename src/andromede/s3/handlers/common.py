@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote_plus
@@ -70,6 +70,11 @@ class NotificationTopics(Protocol):
     (decision 0132)."""
 
     async def owns_topic(self, tenant_id: str, arn: str) -> bool: ...
+
+    async def send_test_events(
+        self, tenant_id: str, bucket: str, topic_arns: Iterable[str], request_id: str
+    ) -> int:
+        """S3's ``s3:TestEvent`` to each topic of a configuration just accepted."""
 
 
 def event_source(ctx: S3Context, event_name: str) -> EventSource:

@@ -120,8 +120,8 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
         raise S3Error("InvalidArgument", "Configuration IDs must be unique", ArgumentName="Id")
     if overlapping(rules):
         raise S3Error("InvalidArgument", _AMBIGUOUS)
-    if rules:
-        bucket = await addressed_bucket(ctx, svc)
+    bucket = await addressed_bucket(ctx, svc) if rules else None
+    if bucket is not None:
         for rule in rules:
             if svc.topics is None or not await svc.topics.owns_topic(
                 bucket.tenant_id, rule.topic_arn
@@ -136,6 +136,13 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     await svc.objects.set_bucket_notification(
         ctx.bucket, NotificationConfiguration(tuple(rules)) if rules else None
     )
+    if bucket is not None and svc.topics is not None:
+        # As S3: each destination of the accepted configuration is sent s3:TestEvent, through
+        # the queue of every event. After the commit: a crash between the two loses only this
+        # message, which tells of no write.
+        await svc.topics.send_test_events(
+            bucket.tenant_id, bucket.name, (rule.topic_arn for rule in rules), ctx.request_id
+        )
     return Response()
 
 
