@@ -11,8 +11,9 @@ records that region, so a read finds its store with one look-up and never leaves
 
 The class is a thin composition of parts split off for size (STYLE §10), each a mixin over
 :class:`~andromede.storage.service_core.ServiceCore` (the state and steps they share):
-``service_buckets`` (buckets and their configuration), ``service_objects`` (PUT, HEAD, GET,
-DELETE, copy, listing), ``service_versions`` (versioned deletes and listings),
+``service_buckets`` (buckets and their configuration), ``service_objects`` (PUT, DELETE,
+copy, listing; the reads of a HEAD or GET are the core's, which every part uses),
+``service_versions`` (versioned deletes and listings),
 ``service_metadata`` (ACL, tags and lock of a version), ``service_replication`` (replication
 configuration, backfill and replicas) and ``service_multipart`` (multipart uploads). Callers
 import from here.
