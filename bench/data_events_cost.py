@@ -32,7 +32,7 @@ from andromede.db import tables
 from andromede.db.database import open_database
 from andromede.db.migrate import upgrade
 from andromede.db.statements import RowQuery
-from andromede.storage import store_sql
+from andromede.storage import store_sql, store_sql_statements
 from andromede.storage.model import Bucket
 from bench.policy_overhead import median_interval
 from bench.targets import Endpoint, andromede_target
@@ -89,7 +89,8 @@ async def _store_rounds(work: Path, repeats: int) -> dict[str, list[float]]:
             .select_from(buckets.outerjoin(objects, in_bucket))
             .where(buckets.c.name == sa.bindparam("name"))
         ),
-        "with join": store_sql._READ_BUCKET_AND_OBJECT,  # this tree's, as the store runs it
+        # This tree's, as the store runs it.
+        "with join": store_sql_statements._READ_BUCKET_AND_OBJECT,
     }
     params = {"name": BUCKET, "key": "k"}
     try:

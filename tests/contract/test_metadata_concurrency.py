@@ -138,7 +138,8 @@ async def test_concurrent_overwrites_report_every_replaced_blob_once(
         assert sum(r is None for r in results) == (0 if initial else 1)
         # And only the final blob is still referenced, or the sweeper would keep the others
         # forever (a PUT on PostgreSQL that replaced a record newer than its snapshot drops that
-        # record's blob rows in a second statement: store_sql._put_object_in_one_statement).
+        # record's blob rows in a second statement:
+        # store_sql_statements._put_object_in_one_statement).
         final_blobs = {s.blob_id for s in final.segments}
         assert await one.referenced_blob_ids(everything) == final_blobs
 

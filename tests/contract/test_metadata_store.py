@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from andromede.db.database import open_database
-from andromede.storage import store_sql, store_sql_versions
+from andromede.storage import store_sql_bucket_rows, store_sql_versions
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration, CorsRule
 from andromede.storage.errors import (
@@ -455,8 +455,8 @@ async def test_the_policy_read_with_every_request_follows_every_change(
     store: MetadataStore,
 ) -> None:
     """The bucket row names its policy by digest and the text lives in its own table
-    (store_sql._known_policy): whatever changed it, and whatever this process remembers, a read
-    returns the stored text."""
+    (store_sql_bucket_rows._known_policy): whatever changed it, and whatever this process
+    remembers, a read returns the stored text."""
     statements = [{"Sid": f"S{n}", "Effect": "Allow", "Action": "s3:GetObject"} for n in range(80)]
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})  # > a 4 KiB page
     await store.create_bucket(dataclasses.replace(bucket(), policy=text))
@@ -470,7 +470,7 @@ async def test_the_policy_read_with_every_request_follows_every_change(
         return alone.policy, with_object.policy
 
     if isinstance(store, SqlMetadataStore):
-        store_sql._policy_texts.clear()  # another process wrote it: read from its table
+        store_sql_bucket_rows._policy_texts.clear()  # another process wrote it: read from its table
     first = await policies()
     assert first == (text, text)
     again = await policies()
@@ -481,7 +481,7 @@ async def test_the_policy_read_with_every_request_follows_every_change(
     updated = await store.update_bucket_access("b1", policy=changed)
     assert updated.policy == changed
     if isinstance(store, SqlMetadataStore):
-        store_sql._policy_texts.clear()  # changed by another gateway
+        store_sql_bucket_rows._policy_texts.clear()  # changed by another gateway
     assert await policies() == (changed, changed)
     await store.update_bucket_access("b1", policy=text)  # back to a text this process holds
     assert await policies() == (text, text)

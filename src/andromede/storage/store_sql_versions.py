@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.types import utc_from_stored
-from andromede.storage import store_sql as _sql
 from andromede.storage.errors import InvalidBucketState, NoSuchBucket, ObjectChanged
 from andromede.storage.model import (
     ExpectedObject,
@@ -37,6 +36,22 @@ from andromede.storage.object_lock import (
 )
 from andromede.storage.replication import ReplicationTarget
 from andromede.storage.replication_queue_sql import queue_in_transaction
+from andromede.storage.store_sql_rows import (
+    _OBJECT_COLUMNS,
+    _SUMMARY,
+    _blob_ids,
+    _key_range,
+    _object_from_row,
+    _object_lock,
+    _object_values,
+    _summary_from_row,
+)
+from andromede.storage.store_sql_statements import (
+    _DELETE_OBJECT_BLOBS,
+    _IS_OBJECT,
+    _IS_OBJECT_BLOB,
+    _OBJECT_STATUS,
+)
 from andromede.storage.versioning import (
     NULL_VERSION_ID,
     DeleteMarker,
@@ -154,8 +169,8 @@ def _record_of(row: Any, replication_status: str | None = None) -> ObjectRecord:
     """The record of an ``object_versions`` row of an object (not a marker)."""
     m = row._mapping
     shown = None if m["is_null"] else m["version_id"]
-    values = [shown if name == "version_id" else m[name] for name in _sql._OBJECT_COLUMNS]
-    return _sql._object_from_row(values, replication_status)
+    values = [shown if name == "version_id" else m[name] for name in _OBJECT_COLUMNS]
+    return _object_from_row(values, replication_status)
 
 
 def _marker_of(row: Any) -> DeleteMarker:
@@ -182,7 +197,7 @@ def _newest_id(conn: Connection, names: dict[str, str]) -> str | None:
 def _retire(conn: Connection, current: ObjectRecord, sort_id: str) -> None:
     """Move the current object to ``object_versions`` under ``sort_id``, with its blobs."""
     names = {"bucket": current.bucket, "key": current.key}
-    values = _sql._object_values(current)
+    values = _object_values(current)
     values.pop("version_id")
     conn.execute(
         _V.insert(),
@@ -193,25 +208,25 @@ def _retire(conn: Connection, current: ObjectRecord, sort_id: str) -> None:
             "delete_marker": False,
         },
     )
-    blob_ids = conn.scalars(sa.select(_OB.c.blob_id).where(_sql._IS_OBJECT_BLOB), names).all()
+    blob_ids = conn.scalars(sa.select(_OB.c.blob_id).where(_IS_OBJECT_BLOB), names).all()
     if blob_ids:
         conn.execute(
             _VB.insert(), [{"blob_id": b, **names, "version_id": sort_id} for b in blob_ids]
         )
-    conn.execute(_sql._DELETE_OBJECT_BLOBS, names)
-    conn.execute(_O.delete().where(_sql._IS_OBJECT), names)
+    conn.execute(_DELETE_OBJECT_BLOBS, names)
+    conn.execute(_O.delete().where(_IS_OBJECT), names)
 
 
 def _insert_noncurrent(conn: Connection, record: ObjectRecord, version_id: str) -> None:
     """A replica older than the key's newest version (decision 0112), put among its
     noncurrent versions at its place, with its blobs; the current object stays."""
     names = {"bucket": record.bucket, "key": record.key}
-    values = _sql._object_values(record)
+    values = _object_values(record)
     values.pop("version_id")
     conn.execute(
         _V.insert(), {**values, "version_id": version_id, "is_null": False, "delete_marker": False}
     )
-    blob_ids = _sql._blob_ids(record.segments)
+    blob_ids = _blob_ids(record.segments)
     if blob_ids:
         conn.execute(
             _VB.insert(), [{"blob_id": b, **names, "version_id": version_id} for b in blob_ids]
@@ -220,8 +235,8 @@ def _insert_noncurrent(conn: Connection, record: ObjectRecord, version_id: str) 
 
 def _drop_current(conn: Connection, current: ObjectRecord) -> None:
     names = {"bucket": current.bucket, "key": current.key}
-    conn.execute(_sql._DELETE_OBJECT_BLOBS, names)
-    conn.execute(_O.delete().where(_sql._IS_OBJECT), names)
+    conn.execute(_DELETE_OBJECT_BLOBS, names)
+    conn.execute(_O.delete().where(_IS_OBJECT), names)
 
 
 def _drop_version(conn: Connection, row: Any) -> ObjectRecord | DeleteMarker:
@@ -247,7 +262,7 @@ def _promote(conn: Connection, bucket: str, key: str) -> None:
     """Keep the invariant after a version was removed: a newest version that is an object
     becomes the current object again."""
     names = {"bucket": bucket, "key": key}
-    if conn.execute(sa.select(_O.c.key).where(_sql._IS_OBJECT), names).first() is not None:
+    if conn.execute(sa.select(_O.c.key).where(_IS_OBJECT), names).first() is not None:
         return
     # Locked, so that a conditional removal of this very row (lifecycle) and this promotion
     # wait for each other. A row removed while we waited is skipped by the lock, with the
@@ -258,7 +273,7 @@ def _promote(conn: Connection, bucket: str, key: str) -> None:
     if newest is None or newest._mapping["delete_marker"]:
         return
     record = _record_of(newest)
-    conn.execute(_O.insert(), _sql._object_values(record))
+    conn.execute(_O.insert(), _object_values(record))
     sort_id = newest._mapping["version_id"]
     is_version = (_VB.c.bucket == bucket) & (_VB.c.key == key) & (_VB.c.version_id == sort_id)
     blob_ids = conn.scalars(sa.select(_VB.c.blob_id).where(is_version)).all()
@@ -304,7 +319,7 @@ def put_version(
     status = _status(conn, record.bucket, record)
     names = {"bucket": record.bucket, "key": record.key}
     row = conn.execute(_CURRENT, names).first()
-    current = None if row is None else _sql._object_from_row(row)
+    current = None if row is None else _object_from_row(row)
     if expected is not None and not expected.holds_for(current):
         raise ObjectChanged(f"{record.key} is not the object the condition was checked on")
     if record.version_id is not None:
@@ -324,10 +339,10 @@ def put_version(
         if status is VersioningStatus.SUSPENDED
         else record.version_id or next_version_id(record.last_modified, newest)
     )
-    values = _sql._object_values(record)
+    values = _object_values(record)
     values["version_id"] = version_id
     conn.execute(_O.insert(), values)
-    blob_rows = [{"blob_id": b, **names} for b in _sql._blob_ids(record.segments)]
+    blob_rows = [{"blob_id": b, **names} for b in _blob_ids(record.segments)]
     if blob_rows:
         conn.execute(_OB.insert(), blob_rows)
     if replication is not None and version_id is not None:
@@ -350,7 +365,7 @@ def put_marker(
     status = _status(conn, bucket)
     names = {"bucket": bucket, "key": key}
     row = conn.execute(_CURRENT, names).first()
-    current = None if row is None else _sql._object_from_row(row)
+    current = None if row is None else _object_from_row(row)
     if if_etag is not None and (current is None or current.etag != if_etag):
         # Checked under the current row's lock: a conditional delete (decision 0058) whose
         # object was replaced or deleted since its condition was evaluated.
@@ -402,12 +417,12 @@ def get_version(
     # primary key: a GET of a version makes no read of its own for it.
     row = conn.execute(
         sa.select(_O, _RS.c.status)
-        .select_from(_O.outerjoin(_RS, _sql._OBJECT_STATUS))
-        .where(_sql._IS_OBJECT & is_current),
+        .select_from(_O.outerjoin(_RS, _OBJECT_STATUS))
+        .where(_IS_OBJECT & is_current),
         names,
     ).first()
     if row is not None:
-        return _sql._object_from_row(row[:-1], row[-1])
+        return _object_from_row(row[:-1], row[-1])
     if version_id == NULL_VERSION_ID:
         found = conn.execute(_NULL_ROW, names).first()
         return None if found is None else _version_of(found)
@@ -420,7 +435,7 @@ def get_version(
 def current_marker(conn: Connection, bucket: str, key: str) -> DeleteMarker | None:
     """The key's newest version when it is a delete marker (the key has no current object)."""
     names = {"bucket": bucket, "key": key}
-    if conn.execute(sa.select(_O.c.key).where(_sql._IS_OBJECT), names).first() is not None:
+    if conn.execute(sa.select(_O.c.key).where(_IS_OBJECT), names).first() is not None:
         return None
     newest = conn.execute(_NEWEST, names).first()
     if newest is None or not newest._mapping["delete_marker"]:
@@ -452,7 +467,7 @@ def delete_version(
     names = {"bucket": bucket, "key": key}
     row = conn.execute(_CURRENT, names).first()
     if row is not None:
-        current = _sql._object_from_row(row)
+        current = _object_from_row(row)
         shown = current.version_id or NULL_VERSION_ID
         if shown == version_id:
             if only_if is not None:
@@ -471,7 +486,7 @@ def delete_version(
         return None
     lock_text = found._mapping["object_lock"]
     if lock_text is not None:
-        check_removal(_sql._object_lock(lock_text), moment, bypass_governance=bypass_governance)
+        check_removal(_object_lock(lock_text), moment, bypass_governance=bypass_governance)
     removed = _drop_version(conn, found)
     _promote(conn, bucket, key)
     return removed
@@ -479,7 +494,7 @@ def delete_version(
 
 def _holds(conn: Connection, condition: RemovalCondition, names: dict[str, str], row: Any) -> bool:
     """Whether the locked ``object_versions`` row may go under ``condition``, read now."""
-    has_object = conn.execute(sa.select(_O.c.key).where(_sql._IS_OBJECT), names).first()
+    has_object = conn.execute(sa.select(_O.c.key).where(_IS_OBJECT), names).first()
     sort_id = row._mapping["version_id"]
     if condition is RemovalCondition.NONCURRENT:
         # Ids sort newest first: a smaller one is a newer version of the key.
@@ -527,7 +542,7 @@ def replace_headers(conn: Connection, expected: ObjectRecord, headers_text: str 
     if row is None:
         return False
     if current:
-        if _sql._object_from_row(row).segments != expected.segments:
+        if _object_from_row(row).segments != expected.segments:
             return False
         conn.execute(
             _O.update().where(_O.c.bucket == expected.bucket, _O.c.key == expected.key),
@@ -549,7 +564,7 @@ def set_acl(
         return None
     if current:
         conn.execute(_O.update().where(_O.c.bucket == bucket, _O.c.key == key), {"acl": acl_text})
-        return _sql._object_from_row(conn.execute(_CURRENT, {"bucket": bucket, "key": key}).one())
+        return _object_from_row(conn.execute(_CURRENT, {"bucket": bucket, "key": key}).one())
     if row._mapping["delete_marker"]:
         return _marker_of(row)
     conn.execute(_V.update().where(_where_version(row)), {"acl": acl_text})
@@ -564,13 +579,13 @@ def update_lock(
     if row is None:
         return None
     if current:
-        record = _sql._object_from_row(row)
+        record = _object_from_row(row)
         lock = change.apply(record.lock, now)
         conn.execute(
             _O.update().where(_O.c.bucket == bucket, _O.c.key == key),
             {"object_lock": None if lock is None else lock.to_json()},
         )
-        return _sql._object_from_row(conn.execute(_CURRENT, {"bucket": bucket, "key": key}).one())
+        return _object_from_row(conn.execute(_CURRENT, {"bucket": bucket, "key": key}).one())
     if row._mapping["delete_marker"]:
         return _marker_of(row)
     lock = change.apply(_record_of(row).lock, now)
@@ -596,8 +611,8 @@ def list_versions(
     after_sort = after_version
     if after_key is not None and after_version == NULL_VERSION_ID:
         after_sort = _null_sort_id(conn, bucket, after_key)
-    current_where = [_O.c.bucket == bucket, *_sql._key_range(_O.c.key, prefix)]
-    version_where = [_V.c.bucket == bucket, *_sql._key_range(_V.c.key, prefix)]
+    current_where = [_O.c.bucket == bucket, *_key_range(_O.c.key, prefix)]
+    version_where = [_V.c.bucket == bucket, *_key_range(_V.c.key, prefix)]
     if after_key is not None:
         current_where.append(_O.c.key > after_key)
         if after_sort is None:
@@ -607,7 +622,7 @@ def list_versions(
                 (_V.c.key > after_key) | ((_V.c.key == after_key) & (_V.c.version_id > after_sort))
             )
     currents = conn.execute(
-        sa.select(*_sql._SUMMARY, _O.c.version_id)
+        sa.select(*_SUMMARY, _O.c.version_id)
         .where(*current_where)
         .order_by(_O.c.key)
         .limit(limit + 1)
@@ -628,7 +643,7 @@ def list_versions(
     ).all()
     entries: list[tuple[bytes, str, VersionEntry]] = []
     for row in currents:
-        summary = _sql._summary_from_row(row[:-1])
+        summary = _summary_from_row(row[:-1])
         version_id = row[-1]
         entries.append(
             (

@@ -28,7 +28,7 @@ from andromede.storage.model import (
     SegmentKey,
 )
 from andromede.storage.sealed_blobs import inner_layer_id, stored_form
-from andromede.storage.store_sql import (
+from andromede.storage.store_sql_rows import (
     _segment_key_from_json,
     _segment_key_json,
     _stored_headers_json,

@@ -27,7 +27,7 @@ from andromede.object_keys import AWS_MANAGED_S3_KEY_ALIAS
 from andromede.storage.errors import ObjectCorrupted
 from andromede.storage.model import SealedContext, SegmentKey
 from andromede.storage.sealed_blobs import stored_form
-from andromede.storage.store_sql import _segment_key_from_json, _segment_key_json
+from andromede.storage.store_sql_rows import _segment_key_from_json, _segment_key_json
 from support.s3app import Client
 from support.sse_kms_kit import Kit, make_kit
 

@@ -13,6 +13,8 @@ import pytest
 
 from andromede.db.database import open_database
 from andromede.storage import store_sql
+from andromede.storage import store_sql_bucket_rows as bucket_rows
+from andromede.storage import store_sql_rows as rows
 from andromede.storage.model import (
     ContentHeaders,
     MultipartUpload,
@@ -24,52 +26,52 @@ from andromede.storage.model import (
 
 def test_sealed_rows_are_decoded_once_and_a_changed_text_is_decoded_anew() -> None:
     wrapped, ciphertext = os.urandom(70), os.urandom(60)
-    text = store_sql._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext))
-    _, first = store_sql._stored_headers_from_json(text)
-    _, again = store_sql._stored_headers_from_json(text)
+    text = rows._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext))
+    _, first = rows._stored_headers_from_json(text)
+    _, again = rows._stored_headers_from_json(text)
     assert first is again and first == SealedHeaders(wrapped, ciphertext)
-    changed = text.replace(store_sql._b64(ciphertext), store_sql._b64(ciphertext[::-1]))
-    _, other = store_sql._stored_headers_from_json(changed)
+    changed = text.replace(rows._b64(ciphertext), rows._b64(ciphertext[::-1]))
+    _, other = rows._stored_headers_from_json(changed)
     assert other == SealedHeaders(wrapped, ciphertext[::-1])
-    key = store_sql._segment_key_json(SegmentKey(wrapped))
-    assert store_sql._segment_key_from_json(key) is store_sql._segment_key_from_json(list(key))
-    size = store_sql._row_memo_size
-    texts = [store_sql._b64(os.urandom(70)) for _ in range(size + 10)]
+    key = rows._segment_key_json(SegmentKey(wrapped))
+    assert rows._segment_key_from_json(key) is rows._segment_key_from_json(list(key))
+    size = rows._row_memo_size
+    texts = [rows._b64(os.urandom(70)) for _ in range(size + 10)]
     for number, stored in enumerate(texts):  # bounded: the oldest entries go, one by one
-        store_sql._segment_key_from_json([stored])
+        rows._segment_key_from_json([stored])
         if number >= size:
-            assert next(iter(store_sql._decoded_keys)) == texts[number - size + 1]
-    assert len(store_sql._decoded_keys) == size
-    assert texts[9] not in store_sql._decoded_keys and texts[10] in store_sql._decoded_keys
+            assert next(iter(rows._decoded_keys)) == texts[number - size + 1]
+    assert len(rows._decoded_keys) == size
+    assert texts[9] not in rows._decoded_keys and texts[10] in rows._decoded_keys
 
 
 def test_a_bucket_policy_text_read_again_is_the_remembered_object_until_it_changes() -> None:
     text = '{"Version": "2012-10-17"}'
-    digest = store_sql.policy_digest(text)
+    digest = bucket_rows.policy_digest(text)
     # By name, not position: the columns follow the order the migrations made them (0115).
     named = {"name": "bkt-policy", "tenant_id": "t", "owner_id": "o", "region": "eu"}
     row = tuple(
         digest if column == "policy_digest" else named.get(column)
-        for column in store_sql._BUCKET_COLUMNS
+        for column in bucket_rows._BUCKET_COLUMNS
     )
-    store_sql._policy_texts.pop(digest, None)
-    assert store_sql._known_policy(row) == ""  # not held: to be read from bucket_policies
-    first = store_sql._fetched_policy(text)
-    again = store_sql._fetched_policy("".join(['{"Version": ', '"2012-10-17"}']))
-    assert again is first is store_sql._known_policy(row)
-    at = store_sql._POLICY_DIGEST_AT
+    bucket_rows._policy_texts.pop(digest, None)
+    assert bucket_rows._known_policy(row) == ""  # not held: to be read from bucket_policies
+    first = bucket_rows._fetched_policy(text)
+    again = bucket_rows._fetched_policy("".join(['{"Version": ', '"2012-10-17"}']))
+    assert again is first is bucket_rows._known_policy(row)
+    at = bucket_rows._POLICY_DIGEST_AT
     no_policy = (*row[:at], None, *row[at + 1 :])
-    assert store_sql._known_policy(no_policy) is None
-    assert store_sql._fetched_policy(None) is None  # deleted between the two reads
-    for number in range(store_sql._POLICY_TEXTS_SIZE + 10):  # bounded: the oldest texts go
-        store_sql._fetched_policy(f'{{"Id": "{number}"}}')
-    assert len(store_sql._policy_texts) == store_sql._POLICY_TEXTS_SIZE
-    kept = set(store_sql._policy_texts.values())
+    assert bucket_rows._known_policy(no_policy) is None
+    assert bucket_rows._fetched_policy(None) is None  # deleted between the two reads
+    for number in range(bucket_rows._POLICY_TEXTS_SIZE + 10):  # bounded: the oldest texts go
+        bucket_rows._fetched_policy(f'{{"Id": "{number}"}}')
+    assert len(bucket_rows._policy_texts) == bucket_rows._POLICY_TEXTS_SIZE
+    kept = set(bucket_rows._policy_texts.values())
     assert '{"Id": "9"}' not in kept and '{"Id": "10"}' in kept
 
 
 def test_the_policy_digest_is_the_sha256_of_the_utf8_text() -> None:
-    assert store_sql.policy_digest("é") == hashlib.sha256("é".encode()).hexdigest()
+    assert bucket_rows.policy_digest("é") == hashlib.sha256("é".encode()).hexdigest()
 
 
 async def test_the_row_memos_are_bounded_by_the_stores_setting(tmp_path: Path) -> None:
@@ -79,10 +81,10 @@ async def test_the_row_memos_are_bounded_by_the_stores_setting(tmp_path: Path) -
             store_sql.SqlMetadataStore(db, row_memo_size=0)
         store_sql.SqlMetadataStore(db, row_memo_size=3)
         for _ in range(5):
-            store_sql._segment_key_from_json([store_sql._b64(os.urandom(70))])
-        assert len(store_sql._decoded_keys) == 3  # a larger memo shrinks to the new bound
+            rows._segment_key_from_json([rows._b64(os.urandom(70))])
+        assert len(rows._decoded_keys) == 3  # a larger memo shrinks to the new bound
         assert store_sql.SqlMetadataStore(db)._db is db  # the default bound again
-        assert store_sql._row_memo_size == store_sql.DEFAULT_ROW_MEMO_SIZE == 10_000
+        assert rows._row_memo_size == rows.DEFAULT_ROW_MEMO_SIZE == 10_000
     finally:
         store_sql.SqlMetadataStore(db)  # the process's default bound, whatever failed above
         await db.close()
@@ -90,11 +92,11 @@ async def test_the_row_memos_are_bounded_by_the_stores_setting(tmp_path: Path) -
 
 def test_sealed_headers_are_written_as_json_would_and_read_back_without_it() -> None:
     wrapped, ciphertext = os.urandom(77), os.urandom(61)
-    text = store_sql._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext))
-    as_json = {"sealed": [store_sql._b64(wrapped), store_sql._b64(ciphertext)]}
+    text = rows._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext))
+    as_json = {"sealed": [rows._b64(wrapped), rows._b64(ciphertext)]}
     assert text == json.dumps(as_json, separators=(",", ":"))
-    store_sql._decoded_headers.clear()
-    assert store_sql._stored_headers_from_json(text)[1] == SealedHeaders(wrapped, ciphertext)
+    rows._decoded_headers.clear()
+    assert rows._stored_headers_from_json(text)[1] == SealedHeaders(wrapped, ciphertext)
     # An upload's row has more after the sealed pair: read through JSON, as before.
     upload = MultipartUpload(
         "bkt",
@@ -106,11 +108,7 @@ def test_sealed_headers_are_written_as_json_would_and_read_back_without_it() -> 
         kms_key_arn="arn:aws:kms:eu:1:key/k",
         sealed_kms_context=SealedContext(os.urandom(70), os.urandom(40)),
     )
-    longer = store_sql._stored_headers_json(
-        ContentHeaders(), SealedHeaders(wrapped, ciphertext), upload
-    )
+    longer = rows._stored_headers_json(ContentHeaders(), SealedHeaders(wrapped, ciphertext), upload)
     assert longer.startswith(text[:-2]) and longer.endswith('"]}')
-    assert store_sql._stored_headers_from_json(longer)[1] == SealedHeaders(wrapped, ciphertext)
-    assert (
-        store_sql._upload_keys_from_json(longer)["sealed_kms_context"] == upload.sealed_kms_context
-    )
+    assert rows._stored_headers_from_json(longer)[1] == SealedHeaders(wrapped, ciphertext)
+    assert rows._upload_keys_from_json(longer)["sealed_kms_context"] == upload.sealed_kms_context

@@ -1,0 +1,316 @@
+"""The SQL metadata store's buckets: create, read, list, delete, and their settings (access,
+tags, CORS, the configuration documents, data-read audit, Requester Pays, usage).
+
+Mixed into :class:`~andromede.storage.store_sql.SqlMetadataStore`; split off only for size.
+Each method is one read or one write job, locking in ``store_sql``'s order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.storage import store_sql_versions as _versions
+from andromede.storage.cors import CorsConfiguration
+from andromede.storage.data_events import DATA_EVENTS_DOCUMENT
+from andromede.storage.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+)
+from andromede.storage.model import Bucket, BucketUsage, Part
+from andromede.storage.store_sql_bucket_rows import (
+    _REQUESTER,
+    _bucket_access_values,
+    _bucket_from_row,
+    _fetched_policy,
+    _known_policy,
+    _policy_in,
+    _policy_rows,
+    policy_digest,
+)
+from andromede.storage.store_sql_statements import (
+    _BUCKETS,
+    _DATA_READS_ON,
+    _GET_BUCKET,
+    _HOLD_BUCKET,
+    _INSERT_BUCKET,
+    _LOCK_BUCKET,
+    _READ_BUCKET,
+    _READ_POLICY,
+    _drop_upload,
+)
+
+__all__ = ["SqlBucketsMixin"]
+
+_B = tables.buckets
+_BP = tables.bucket_policies
+_BT = tables.bucket_tags
+_BC = tables.bucket_cors
+_BD = tables.bucket_documents
+_O = tables.objects
+_U = tables.multipart_uploads
+
+
+class SqlBucketsMixin:
+    """The SQL store's buckets and their configuration (mixed into :class:`SqlMetadataStore`)."""
+
+    _db: Database
+
+    async def create_bucket(self, bucket: Bucket) -> None:
+        values = {
+            "name": bucket.name,
+            "tenant_id": bucket.tenant_id,
+            "owner_id": bucket.owner_id,
+            "region": bucket.region,
+            "created_at": bucket.created_at,
+            **_bucket_access_values(
+                {
+                    "object_ownership": bucket.object_ownership,
+                    "public_access_block": bucket.public_access_block,
+                    "acl": bucket.acl,
+                }
+            ),
+            "object_lock": None if bucket.object_lock is None else bucket.object_lock.to_json(),
+            # A bucket made with Object Lock is versioned from its first moment (decision 0102).
+            "versioning": None if bucket.versioning is None else bucket.versioning.value,
+            "policy_digest": None if bucket.policy is None else policy_digest(bucket.policy),
+            "request_payer": _REQUESTER if bucket.requester_pays else None,
+        }
+
+        def work(conn: Connection) -> None:
+            while not _INSERT_BUCKET(conn, values):
+                # Taken, perhaps a moment ago by another gateway: say by whom (unless it was
+                # deleted again meanwhile, and the name is free once more).
+                owner = conn.scalar(sa.select(_B.c.tenant_id).where(_B.c.name == bucket.name))
+                if owner == bucket.tenant_id:
+                    raise BucketAlreadyOwnedByYou(bucket.name)
+                if owner is not None:
+                    raise BucketAlreadyExists(bucket.name)
+            _policy_rows(conn, bucket.name, bucket.policy)
+
+        await self._db.write(work)
+
+    async def get_bucket(self, name: str) -> Bucket | None:
+        row = await self._db.read_row(_READ_BUCKET, {"name": name})
+        if row is None:
+            return None
+        policy = _known_policy(row)
+        if policy == "":
+            policy = await self._fetch_policy(name)
+        return _bucket_from_row(row, policy)
+
+    async def _fetch_policy(self, bucket: str) -> str | None:
+        """The policy text of a bucket row whose digest this process has no text for."""
+        found = await self._db.read_row(_READ_POLICY, {"bucket": bucket})
+        return _fetched_policy(None if found is None else found[0])
+
+    async def list_buckets(self, tenant_id: str) -> list[Bucket]:
+        query = _BUCKETS.where(_B.c.tenant_id == tenant_id).order_by(_B.c.name)
+
+        def work(conn: Connection) -> list[Bucket]:
+            return [_bucket_from_row(r, _policy_in(conn, r)) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def all_buckets(self) -> list[Bucket]:
+        query = _BUCKETS.order_by(_B.c.tenant_id, _B.c.name)
+
+        def work(conn: Connection) -> list[Bucket]:
+            return [_bucket_from_row(r, _policy_in(conn, r)) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def usage_by_bucket(self) -> dict[str, BucketUsage]:
+        query = sa.select(_O.c.bucket, sa.func.count(), sa.func.sum(_O.c.size)).group_by(
+            _O.c.bucket
+        )
+        versions = tables.object_versions
+        noncurrent = (
+            sa.select(versions.c.bucket, sa.func.count(), sa.func.sum(versions.c.size))
+            .where(~versions.c.delete_marker)
+            .group_by(versions.c.bucket)
+        )
+
+        def work(conn: Connection) -> dict[str, BucketUsage]:
+            usage = {
+                bucket: BucketUsage(int(count), int(total or 0))
+                for bucket, count, total in conn.execute(query).all()
+            }
+            for bucket, count, total in conn.execute(noncurrent).all():
+                usage[bucket] = dataclasses.replace(
+                    usage.get(bucket, BucketUsage()),
+                    noncurrent_versions=int(count),
+                    noncurrent_bytes=int(total or 0),
+                )
+            return usage
+
+        return await self._db.read(work)
+
+    async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
+        values = _bucket_access_values(changes)
+        new_policy = values.pop("policy", None)
+        if new_policy is not None and not isinstance(new_policy, str):
+            raise TypeError("a bucket policy is its JSON text")
+
+        def work(conn: Connection) -> Bucket:
+            update = dict(values)
+            if "policy" in changes:
+                update["policy_digest"] = None if new_policy is None else policy_digest(new_policy)
+            updated = conn.execute(_B.update().where(_B.c.name == name).values(**update))
+            if updated.rowcount == 0:
+                raise NoSuchBucket(name)
+            if "policy" in changes:
+                _policy_rows(conn, name, new_policy)
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row, _policy_in(conn, row))
+
+        return await self._db.write(work)
+
+    async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
+        # A row only when on: the bucket read of every request joins this kind's row, and most
+        # buckets have none (decision 0109).
+        is_setting = (_BD.c.bucket == name) & (_BD.c.kind == DATA_EVENTS_DOCUMENT)
+
+        def work(conn: Connection) -> Bucket:
+            # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BD.delete().where(is_setting))
+            if logged:
+                conn.execute(
+                    _BD.insert().values(
+                        bucket=name, kind=DATA_EVENTS_DOCUMENT, document=_DATA_READS_ON
+                    )
+                )
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row, _policy_in(conn, row))
+
+        return await self._db.write(work)
+
+    async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
+        payer = _REQUESTER if requester_pays else None
+        update = _B.update().where(_B.c.name == name).values(request_payer=payer)
+
+        def work(conn: Connection) -> Bucket:
+            if conn.execute(update).rowcount == 0:
+                raise NoSuchBucket(name)
+            row = conn.execute(_GET_BUCKET, {"name": name}).one()
+            return _bucket_from_row(row, _policy_in(conn, row))
+
+        return await self._db.write(work)
+
+    async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
+        def work(conn: Connection) -> tuple[tuple[str, str], ...] | None:
+            if conn.execute(_GET_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            text = conn.scalar(sa.select(_BT.c.tags).where(_BT.c.bucket == name))
+            return None if text is None else tuple((k, v) for k, v in json.loads(text))
+
+        return await self._db.read(work)
+
+    async def put_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
+        def work(conn: Connection) -> None:
+            # The bucket held as a PUT holds it: a DeleteBucket waits, or this finds no bucket.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BT.delete().where(_BT.c.bucket == name))
+            if tags is not None:
+                conn.execute(
+                    _BT.insert().values(bucket=name, tags=json.dumps([list(t) for t in tags]))
+                )
+
+        await self._db.write(work)
+
+    async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
+        def work(conn: Connection) -> CorsConfiguration | None:
+            if conn.execute(_GET_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            text = conn.scalar(sa.select(_BC.c.rules).where(_BC.c.bucket == name))
+            return None if text is None else CorsConfiguration.from_text(text)
+
+        return await self._db.read(work)
+
+    async def put_bucket_cors(self, name: str, cors: CorsConfiguration | None) -> None:
+        def work(conn: Connection) -> None:
+            # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BC.delete().where(_BC.c.bucket == name))
+            if cors is not None:
+                conn.execute(_BC.insert().values(bucket=name, rules=cors.to_text()))
+
+        await self._db.write(work)
+
+    async def get_bucket_document(self, name: str, kind: str) -> str | None:
+        def work(conn: Connection) -> str | None:
+            if conn.execute(_GET_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            return conn.scalar(
+                sa.select(_BD.c.document).where(_BD.c.bucket == name, _BD.c.kind == kind)
+            )
+
+        return await self._db.read(work)
+
+    async def put_bucket_document(self, name: str, kind: str, document: str | None) -> None:
+        def work(conn: Connection) -> None:
+            # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            conn.execute(_BD.delete().where(_BD.c.bucket == name, _BD.c.kind == kind))
+            if document is not None:
+                conn.execute(_BD.insert().values(bucket=name, kind=kind, document=document))
+
+        await self._db.write(work)
+
+    async def list_bucket_documents(
+        self, kind: str, after: str | None, limit: int
+    ) -> list[tuple[str, str]]:
+        conditions = [_BD.c.kind == kind]
+        if after is not None:
+            conditions.append(_BD.c.bucket > after)
+        query = (
+            sa.select(_BD.c.bucket, _BD.c.document)
+            .where(*conditions)
+            .order_by(_BD.c.bucket)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[tuple[str, str]]:
+            return [(row.bucket, row.document) for row in conn.execute(query)]
+
+        return await self._db.read(work)
+
+    async def delete_bucket(self, name: str) -> list[Part]:
+        def work(conn: Connection) -> list[Part]:
+            # FOR UPDATE: waits for the PUTs and uploads landing in the bucket (they hold it FOR
+            # KEY SHARE) and keeps new ones out until this job ends.
+            if conn.execute(_LOCK_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            has_object = conn.execute(
+                sa.select(_O.c.key).where(_O.c.bucket == name).limit(1)
+            ).first()
+            if has_object is not None or _versions.has_versions(conn, name):
+                raise BucketNotEmpty(name)
+            upload_ids = list(
+                conn.scalars(
+                    sa.select(_U.c.upload_id).where(_U.c.bucket == name).with_for_update()
+                ).all()
+            )
+            dropped: list[Part] = []
+            for upload_id in upload_ids:
+                dropped.extend(_drop_upload(conn, upload_id))
+            conn.execute(_BP.delete().where(_BP.c.bucket == name))
+            conn.execute(_BT.delete().where(_BT.c.bucket == name))
+            conn.execute(_BC.delete().where(_BC.c.bucket == name))
+            conn.execute(_BD.delete().where(_BD.c.bucket == name))
+            conn.execute(_B.delete().where(_B.c.name == name))
+            return dropped
+
+        return await self._db.write(work)
