@@ -243,7 +243,10 @@ class KmsApp:
             and status != 403
         ):
             # Billed to the caller's account, as AWS bills KMS requests (decision 0108).
-            self._billing.count(caller.account_id, self._settings.region, "kms.requests")
+            # In the region the call was signed for: each region is an endpoint (0138).
+            self._billing.count(
+                caller.account_id, caller.region or self._settings.region, "kms.requests"
+            )
         if caller is not None and action_name in ACTIONS:
             details = {"operation": action_name, "status": str(status)}
             details.update(principal.audit_details)

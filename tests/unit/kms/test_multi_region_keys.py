@@ -5,6 +5,7 @@ primary's waiting for its replicas, and the material shredded with the last rela
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,6 +17,7 @@ from andromede.kms.ciphertext import MULTI_REGION_CIPHERTEXT_FORMAT, CiphertextB
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
+    CmkAccessDenied,
     CmkDisabled,
     CmkInvalidState,
     CmkNotFound,
@@ -35,7 +37,16 @@ from andromede.kms.keys_model import (
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
-from support.kmskit import ACCOUNT_A, ACCOUNT_B, REGION, IdentityPolicies, Kit, ManualClock, root
+from support.kmskit import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    REGION,
+    IdentityPolicies,
+    Kit,
+    ManualClock,
+    root,
+    user,
+)
 
 A = root(ACCOUNT_A)
 B = root(ACCOUNT_B)
@@ -348,3 +359,38 @@ async def test_a_multi_region_blob_is_format_3_and_relabelling_never_opens(kit: 
             await kit.service.decrypt(A, bytes(tampered), {})
     with pytest.raises((InvalidCiphertext, CmkNotFound)):  # as format 1, a uuid key id
         await kit.service.decrypt(A, b"\x01" + blob[1:], {})
+
+
+# --- condition keys -----------------------------------------------------------------------------
+
+
+def _allow(actions: list[str], **condition: object) -> str:
+    statement: dict[str, object] = {"Effect": "Allow", "Action": actions, "Resource": "*"}
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+async def test_multi_region_condition_keys(kit: Kit) -> None:
+    """kms:MultiRegion and kms:MultiRegionKeyType from the request on CreateKey and from the
+    key on its uses; kms:ReplicaRegion on ReplicateKey."""
+    alice = user(ACCOUNT_A, "alice")
+    kit.policies.by_user["AIDAALICE"] = [
+        _allow(["kms:CreateKey"], Bool={"kms:MultiRegion": "false"}),
+        _allow(["kms:Encrypt"], StringEquals={"kms:MultiRegionKeyType": "REPLICA"}),
+        _allow(["kms:ReplicateKey"], StringEquals={"kms:ReplicaRegion": "eu-fr-3"}),
+    ]
+    await kit.service.create_key(alice)
+    with pytest.raises(CmkAccessDenied):
+        await kit.service.create_key(alice, multi_region=True)
+    primary = await kit.service.create_key(A, multi_region=True)
+    await kit.service.multi_region.replicate_key(A, primary.key_id, OTHER)
+    with pytest.raises(CmkAccessDenied):  # the primary in its region
+        await kit.service.encrypt(alice, primary.key_id, b"x", {})
+    await there(kit).encrypt(alice, primary.key_id, b"x", {})  # the replica in its own
+    with pytest.raises(CmkAccessDenied):  # only to eu-fr-3
+        await kit.service.multi_region.replicate_key(alice, primary.key_id, OTHER)
+    kit.policies.by_user["AIDAALICE"].append(
+        _allow(["kms:CreateKey"], StringEquals={"kms:MultiRegionKeyType": "PRIMARY"})
+    )
+    assert (await kit.service.create_key(alice, multi_region=True)).multi_region
