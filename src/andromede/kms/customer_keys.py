@@ -589,7 +589,8 @@ class CustomerKeyService:
         )
 
     async def get_key_rotation_status(self, caller: Caller, key_ref: str) -> CustomerKey:
-        return await self._resolve(caller, key_ref, "kms:GetKeyRotationStatus")
+        key = await self._resolve(caller, key_ref, "kms:GetKeyRotationStatus")
+        return await self._multi_region.with_primary_rotation(key)
 
     async def rotate_key_on_demand(self, caller: Caller, key_ref: str) -> CustomerKey:
         """A new KEK version becomes current at once; older ones keep decrypting. A key is

@@ -119,6 +119,21 @@ class MultiRegionKeys:
             replicas,
         )
 
+    async def with_primary_rotation(self, key: CustomerKey) -> CustomerKey:
+        """``key`` with its primary's rotation settings when it is a replica: a replica rotates
+        with its primary (one ring), so its status is the primary's, as on AWS."""
+        if key.multi_region_type is not MultiRegionKeyType.REPLICA:
+            return key
+        for related in await self.related(key):
+            if related.multi_region_type is MultiRegionKeyType.PRIMARY:
+                return replace(
+                    key,
+                    rotation_enabled=related.rotation_enabled,
+                    rotation_period_days=related.rotation_period_days,
+                    next_rotation_date=related.next_rotation_date,
+                )
+        return key
+
     async def list_keys_here(
         self, tenant_id: str, after: str | None, limit: int
     ) -> list[CustomerKey]:

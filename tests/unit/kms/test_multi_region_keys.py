@@ -116,6 +116,27 @@ async def test_a_region_sees_only_its_own_keys(kit: Kit) -> None:
     assert [k.key_id for k in listed_there] == [made_there.key_id]
 
 
+async def test_list_keys_pages_through_one_region_among_many(kit: Kit) -> None:
+    mine = {(await kit.service.create_key(A)).key_id for _ in range(3)}
+    mrk = await kit.service.create_key(A, multi_region=True)
+    await kit.service.multi_region.replicate_key(A, mrk.key_id, OTHER)
+    for _ in range(4):
+        await there(kit).create_key(A)
+    mine.add(mrk.key_id)
+    seen: list[str] = []
+    marker = None
+    while True:
+        page, marker = await kit.service.list_keys(A, limit=1, marker=marker)
+        seen.extend(k.key_id for k in page)
+        assert all(k.region == REGION for k in page)
+        if marker is None:
+            break
+    assert sorted(seen) == sorted(mine)
+    listed_there, _ = await there(kit).list_keys(A, limit=100, marker=None)
+    assert len(listed_there) == 5
+    assert mrk.key_id in {k.key_id for k in listed_there}
+
+
 # --- creation and replication -------------------------------------------------------------------
 
 
@@ -172,6 +193,13 @@ async def test_rotating_the_primary_rotates_the_replica(kit: Kit) -> None:
         await there(kit).rotate_key_on_demand(A, primary.key_id)
     with pytest.raises(UnsupportedKeyOperation, match="replica"):
         await there(kit).enable_key_rotation(A, primary.key_id, None)
+    # A replica's rotation status is its primary's, whenever that changes.
+    assert not (await there(kit).get_key_rotation_status(A, primary.key_id)).rotation_enabled
+    enabled = await kit.service.enable_key_rotation(A, primary.key_id, 200)
+    status = await there(kit).get_key_rotation_status(A, primary.key_id)
+    assert (status.rotation_enabled, status.rotation_period_days) == (True, 200)
+    assert status.next_rotation_date == enabled.next_rotation_date
+    assert status.arn == primary.arn.replace(REGION, OTHER)
 
 
 async def test_asymmetric_and_hmac_multi_region_keys(kit: Kit) -> None:
