@@ -447,7 +447,7 @@ class CustomerKeyService:
                     counts[key.region] = counts.get(key.region, 0) + 1
             if len(page) < _BILLING_PAGE:
                 return counts
-            after = page[-1].key_id
+            after = page[-1].record_id
 
     async def enable_key(self, caller: Caller, key_ref: str) -> CustomerKey:
         return await self._move(caller, key_ref, "kms:EnableKey", KeyEvent.ENABLE)

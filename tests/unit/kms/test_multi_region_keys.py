@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.kms import customer_keys
 from andromede.kms.ciphertext import MULTI_REGION_CIPHERTEXT_FORMAT, CiphertextBlob
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -422,3 +423,16 @@ async def test_multi_region_condition_keys(kit: Kit) -> None:
         _allow(["kms:CreateKey"], StringEquals={"kms:MultiRegionKeyType": "PRIMARY"})
     )
     assert (await kit.service.create_key(alice, multi_region=True)).multi_region
+
+
+async def test_each_related_key_is_billed_in_its_region(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metering (decision 0108) pages by record id: a page ending on one region's record of
+    a multi-Region key goes on to the next record, never back to the same key."""
+    monkeypatch.setattr(customer_keys, "_BILLING_PAGE", 2)
+    for _ in range(3):
+        primary = await kit.service.create_key(A, multi_region=True)
+        await kit.service.multi_region.replicate_key(A, primary.key_id, OTHER)
+    await kit.service.create_key(A)
+    assert await kit.service.billable_keys(ACCOUNT_A) == {REGION: 4, OTHER: 3}
