@@ -136,6 +136,7 @@ from andromede.kms.keys_model import (
     key_id_of,
     parse_key_reference,
     record_id_of,
+    region_of,
 )
 from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, WrappedDataKey
@@ -1294,7 +1295,8 @@ class CustomerKeyService:
 
     def grant_key_arn(self, grant: Grant) -> str:
         """The ARN of the key a grant is for (ListGrants names keys by ARN)."""
-        return key_arn(self._region, grant.key_tenant, key_id_of(grant.key_id))
+        region = region_of(grant.key_id) or self._region
+        return key_arn(region, grant.key_tenant, key_id_of(grant.key_id))
 
     # --- aliases -----------------------------------------------------------------------------
 

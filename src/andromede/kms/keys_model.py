@@ -174,6 +174,11 @@ def key_id_of(record_id: str) -> str:
     return record_id.partition(_RECORD_SEPARATOR)[0]
 
 
+def region_of(record_id: str) -> str | None:
+    """The region a record id names (a multi-Region key's); None for any other key's."""
+    return record_id.partition(_RECORD_SEPARATOR)[2] or None
+
+
 class MultiRegionKeyType(enum.Enum):
     PRIMARY = "PRIMARY"
     REPLICA = "REPLICA"

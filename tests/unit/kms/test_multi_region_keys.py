@@ -242,6 +242,25 @@ async def test_replicate_key_refusals(kit: Kit) -> None:
         await kit.service.create_key(A, origin="EXTERNAL", multi_region=True)
 
 
+async def test_a_grant_on_a_replica_is_that_replicas(kit: Kit) -> None:
+    primary = await kit.service.create_key(A, multi_region=True)
+    await kit.service.multi_region.replicate_key(A, primary.key_id, OTHER)
+    alice = user(ACCOUNT_A, "alice")
+    grant = await there(kit).create_grant(
+        A, primary.key_id, grantee=alice.arn, operations=["Encrypt"], retiring=alice.arn
+    )
+    await there(kit).encrypt(alice, primary.key_id, b"x", {})
+    with pytest.raises(CmkAccessDenied):  # the primary has no grant
+        await kit.service.encrypt(alice, primary.key_id, b"x", {})
+    replica_arn = primary.arn.replace(REGION, OTHER)
+    for service in (kit.service, there(kit)):
+        assert service.grant_key_arn(grant) == replica_arn
+    _, listed, _ = await there(kit).list_grants(A, primary.key_id, limit=10, after=None)
+    assert [g.grant_id for g in listed] == [grant.grant_id]
+    _, listed, _ = await kit.service.list_grants(A, primary.key_id, limit=10, after=None)
+    assert listed == []
+
+
 async def test_a_disabled_replica_is_disabled_in_its_region_only(kit: Kit) -> None:
     primary = await kit.service.create_key(A, multi_region=True)
     await kit.service.multi_region.replicate_key(A, primary.key_id, OTHER)
