@@ -179,3 +179,35 @@ def test_replicate_and_update_are_audited(server: ServerProcess) -> None:
     # ReplicateKey names both keys; UpdatePrimaryRegion both too.
     assert ("kms:ReplicateKey", replica_arn) in seen
     assert ("kms:UpdatePrimaryRegion", replica_arn) in seen
+
+
+def test_sse_kms_with_a_multi_region_key_of_the_default_region(server: ServerProcess) -> None:
+    """S3 takes a multi-Region key of its (default) region like any key there: the object's
+    data key is wrapped by the shared ring, and reads open it."""
+    fr = kms_in(server, FR)
+    key = fr.create_key(MultiRegion=True)["KeyMetadata"]
+    access_key, secret_key = server.credentials()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name=FR,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    s3.create_bucket(Bucket="mrk-sse")
+    put = s3.put_object(
+        Bucket="mrk-sse",
+        Key="o",
+        Body=b"object under an mrk",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=key["KeyId"],
+    )
+    assert put["SSEKMSKeyId"] == key["Arn"]
+    got = s3.get_object(Bucket="mrk-sse", Key="o")
+    assert got["Body"].read() == b"object under an mrk"
+    assert got["SSEKMSKeyId"] == key["Arn"]
+    fr.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket="mrk-sse", Key="o")
+    assert caught.value.response["Error"]["Code"] == "KMS.DisabledException"

@@ -194,7 +194,11 @@ class MultiRegionKeys:
         if policy is not None:
             service._authoriser.check_policy(policy)
         regional = service.in_region(replica_region)
-        # The replica is made in its region: creating it needs kms:CreateKey there (AWS).
+        tag_keys: dict[str, str | Sequence[str]] = {f"aws:RequestTag/{k}": v for k, v in tags}
+        if tags:
+            tag_keys["aws:TagKeys"] = [k for k, _ in tags]
+        # The replica is made in its region: creating it needs kms:CreateKey there (AWS), with
+        # the request's tags as CreateKey's.
         await regional._allow_identity(
             caller,
             "kms:CreateKey",
@@ -205,8 +209,11 @@ class MultiRegionKeys:
                 "kms:KeyUsage": primary.key_usage,
                 "kms:KeyOrigin": primary.origin,
                 "kms:BypassPolicyLockoutSafetyCheck": bypass_lockout_check,
+                **tag_keys,
             },
         )
+        if tags:  # AWS: tagging the replica needs kms:TagResource there too
+            await regional._allow_identity(caller, "kms:TagResource", tag_keys)
         if await self._store.get_key(record_id_of(primary.key_id, replica_region)) is not None:
             raise ReplicaAlreadyExists(f"{primary.key_id} has a key in {replica_region} already")
         replica = replace(

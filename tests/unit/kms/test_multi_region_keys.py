@@ -444,6 +444,37 @@ async def test_multi_region_condition_keys(kit: Kit) -> None:
     assert (await kit.service.create_key(alice, multi_region=True)).multi_region
 
 
+async def test_replicate_key_needs_create_key_and_tag_resource_in_the_replica_region(
+    kit: Kit,
+) -> None:
+    alice = user(ACCOUNT_A, "alice")
+    primary = await kit.service.create_key(A, multi_region=True)
+    kit.policies.by_user["AIDAALICE"] = [_allow(["kms:ReplicateKey"])]
+    with pytest.raises(CmkAccessDenied, match="kms:CreateKey"):
+        await kit.service.multi_region.replicate_key(alice, primary.key_id, OTHER)
+    kit.policies.by_user["AIDAALICE"].append(
+        _allow(
+            ["kms:CreateKey"],
+            StringEquals={"kms:MultiRegionKeyType": "REPLICA"},
+            **{"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}},
+        )
+    )
+    with pytest.raises(CmkAccessDenied, match="kms:TagResource"):
+        await kit.service.multi_region.replicate_key(
+            alice, primary.key_id, OTHER, tags=[("team", "x")]
+        )
+    with pytest.raises(CmkAccessDenied, match="kms:CreateKey"):  # a tag key not allowed
+        await kit.service.multi_region.replicate_key(
+            alice, primary.key_id, OTHER, tags=[("cost", "1")]
+        )
+    assert await kit.store.get_key(f"{primary.key_id}@{OTHER}") is None
+    kit.policies.by_user["AIDAALICE"].append(_allow(["kms:TagResource"]))
+    replica, _ = await kit.service.multi_region.replicate_key(
+        alice, primary.key_id, OTHER, tags=[("team", "x")]
+    )
+    assert replica.tags == (("team", "x"),)
+
+
 async def test_each_related_key_is_billed_in_its_region(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
