@@ -211,3 +211,55 @@ def test_sse_kms_with_a_multi_region_key_of_the_default_region(server: ServerPro
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket="mrk-sse", Key="o")
     assert caught.value.response["Error"]["Code"] == "KMS.DisabledException"
+
+
+def test_requested_region_is_the_signed_region(server: ServerProcess) -> None:
+    """``aws:RequestedRegion`` is the region a KMS call is signed for, so an IAM policy can
+    keep a user's KMS use in one region."""
+    access_key, secret_key = server.credentials()
+    iam = boto3.client(
+        "iam",
+        endpoint_url=server.endpoint,
+        region_name=FR,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+    iam.create_user(UserName="paris-only")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": FR}},
+            }
+        ],
+    }
+    iam.put_user_policy(UserName="paris-only", PolicyName="fr", PolicyDocument=json.dumps(policy))
+    made = iam.create_access_key(UserName="paris-only")["AccessKey"]
+
+    def as_user(region: str) -> Any:
+        return boto3.client(
+            "kms",
+            endpoint_url=server.endpoint,
+            region_name=region,
+            aws_access_key_id=made["AccessKeyId"],
+            aws_secret_access_key=made["SecretAccessKey"],
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    deadline = time.monotonic() + 15  # a new access key may take a moment to be known
+    while True:
+        try:
+            key = as_user(FR).create_key(MultiRegion=True)["KeyMetadata"]
+            break
+        except ClientError as exc:
+            if (
+                time.monotonic() > deadline
+                or exc.response["Error"]["Code"] == "AccessDeniedException"
+            ):
+                raise
+            time.sleep(0.2)
+    expect("AccessDeniedException", as_user(DE).create_key)
+    expect("AccessDeniedException", as_user(FR).replicate_key, KeyId=key["KeyId"], ReplicaRegion=DE)

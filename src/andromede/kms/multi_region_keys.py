@@ -194,13 +194,15 @@ class MultiRegionKeys:
         if policy is not None:
             service._authoriser.check_policy(policy)
         regional = service.in_region(replica_region)
+        # What is decided in the replica's region is asked there (aws:RequestedRegion).
+        there = replace(caller, region=replica_region)
         tag_keys: dict[str, str | Sequence[str]] = {f"aws:RequestTag/{k}": v for k, v in tags}
         if tags:
             tag_keys["aws:TagKeys"] = [k for k, _ in tags]
         # The replica is made in its region: creating it needs kms:CreateKey there (AWS), with
         # the request's tags as CreateKey's.
         await regional._allow_identity(
-            caller,
+            there,
             "kms:CreateKey",
             {
                 "kms:MultiRegion": True,
@@ -213,7 +215,7 @@ class MultiRegionKeys:
             },
         )
         if tags:  # AWS: tagging the replica needs kms:TagResource there too
-            await regional._allow_identity(caller, "kms:TagResource", tag_keys)
+            await regional._allow_identity(there, "kms:TagResource", tag_keys)
         if await self._store.get_key(record_id_of(primary.key_id, replica_region)) is not None:
             raise ReplicaAlreadyExists(f"{primary.key_id} has a key in {replica_region} already")
         replica = replace(
@@ -232,7 +234,7 @@ class MultiRegionKeys:
         )
         caller.resources.append(replica.arn)
         if policy is not None and not bypass_lockout_check:
-            await regional._check_lockout(caller, replica)
+            await regional._check_lockout(there, replica)
         try:
             await self._store.insert_key(replica)
         except Exception as exc:  # made meanwhile by a concurrent ReplicateKey
@@ -269,7 +271,10 @@ class MultiRegionKeys:
         if replica is None or replica.tenant_id != primary.tenant_id:
             raise CmkNotFound(f"{primary.key_id} has no replica key in {primary_region[:64]}")
         await service.in_region(primary_region)._resolve(
-            caller, replica.arn, "kms:UpdatePrimaryRegion", request=request
+            replace(caller, region=primary_region),
+            replica.arn,
+            "kms:UpdatePrimaryRegion",
+            request=request,
         )
         for key in (primary, replica):
             if key.state in _UNUSABLE:
