@@ -974,6 +974,7 @@ def customer_key_service(
         on_demand_rotations=settings.kms_on_demand_rotations,
         grants_per_key=settings.kms_grants_per_key,
         external_stores=external_stores,
+        regions=[r.name for r in settings.declared_regions],
     )
 
 

@@ -41,6 +41,7 @@ from support.kmskit import (
 
 A = root(ACCOUNT_A)
 MESSAGE = b"firmware 4.2, sha256 of the image"
+OTHER_REGION = "eu-fr-2"
 
 
 @dataclass
@@ -68,6 +69,7 @@ async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         KmsAuthoriser(IdentityPolicies(), REGION, key_aliases=alias_names(store)),
         region=REGION,
         clock=clock,
+        regions=(REGION, OTHER_REGION),
     )
     yield Service(made, store, clock, provider)
     keys.close()
@@ -172,6 +174,41 @@ async def test_closing_an_account_destroys_its_ed25519_keys(service: Service) ->
         await service.keys.sign(A, key.key_id, MESSAGE, "ED25519_SHA_512", digest=False)
     with pytest.raises(KeyDestroyed):
         service.provider.sign(key.key_id, "ED25519_SHA_512", MESSAGE, digest=False)
+
+
+async def test_a_multi_region_key_is_one_ring_shredded_with_its_last_key(
+    service: Service,
+) -> None:
+    """Decision 0138: a primary and its replica share one ring of the provider (in the token
+    with PKCS#11); deleting the replica keeps it, deleting the last related key shreds it."""
+    here, there = service.keys, service.keys.in_region(OTHER_REGION)
+    key = await here.create_key(
+        A, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256", multi_region=True
+    )
+    symmetric = await here.create_key(A, multi_region=True)
+    for made in (key, symmetric):
+        await here.multi_region.replicate_key(A, made.key_id, OTHER_REGION)
+    assert sorted(service.provider.list_tenants()) == sorted([key.key_id, symmetric.key_id])
+    signature, _ = await there.sign(A, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+    assert key.public_key is not None
+    independently_verify(key.public_key, "ECDSA_SHA_256", MESSAGE, signature)
+    blob, _ = await here.encrypt(A, symmetric.key_id, b"secret", {})
+    assert (await there.decrypt(A, blob, {}))[0] == b"secret"
+    await there.schedule_key_deletion(A, key.key_id, 7)
+    service.clock.advance(days=8)
+    assert (await here.upkeep()).destroyed == (key.key_id,)
+    await here.sign(A, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)  # the ring stays
+    record = await service.store.get_key(f"{key.key_id}@{REGION}")
+    assert record is not None
+    await here.schedule_key_deletion(A, key.key_id, 7)
+    service.clock.advance(days=8)
+    assert (await here.upkeep()).destroyed == (key.key_id,)
+    assert service.provider.list_tenants() == [symmetric.key_id]
+    with pytest.raises(KeyDestroyed):
+        service.provider.sign(key.key_id, "ECDSA_SHA_256", MESSAGE, digest=False)
+    await service.store.insert_key(record)  # a database copy taken before
+    with pytest.raises(CmkNotFound, match="destroyed"):
+        await here.sign(A, key.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
 
 
 async def shred(service: Service, key_id: str) -> None:

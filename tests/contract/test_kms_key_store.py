@@ -21,6 +21,7 @@ from andromede.kms.keys_model import (
     KeyMaterial,
     KeyState,
     MaterialState,
+    MultiRegionKeyType,
     RotationType,
     default_key_policy,
 )
@@ -390,3 +391,35 @@ async def test_a_claimed_deletion_takes_the_grants(store: CustomerKeyStore) -> N
     await store.insert_grant(a_grant(1, kid(1)), limit=10)
     assert await store.claim_deletion(kid(1), T0 + timedelta(seconds=1))
     assert await store.get_grant(a_grant(1, kid(1)).grant_id) is None
+
+
+async def test_a_multi_region_key_has_one_record_per_region(store: CustomerKeyStore) -> None:
+    """Decision 0138: one key id, a record in each region (the record id names both), each
+    with its role; a primary's waiting period round-trips; deleting one record leaves the
+    other, with its grants and aliases."""
+    mrk = "mrk-" + "0123456789abcdef" * 2
+    primary = key(mrk, multi_region_type=MultiRegionKeyType.PRIMARY)
+    replica = key(mrk, region="eu-fr-2", multi_region_type=MultiRegionKeyType.REPLICA)
+    assert (primary.record_id, replica.record_id) == (f"{mrk}@eu-fr-1", f"{mrk}@eu-fr-2")
+    await store.insert_key(primary)
+    await store.insert_key(replica)
+    assert await store.get_key(mrk) is None
+    assert await store.get_key(primary.record_id) == primary
+    assert await store.get_key(replica.record_id) == replica
+    waiting = replace(primary, state=KeyState.PENDING_REPLICA_DELETION, pending_window_days=12)
+    assert await store.replace_key(waiting)
+    assert await store.get_key(primary.record_id) == replace(waiting, revision=1)
+    assert [k.record_id for k in await store.list_keys(TENANT, after=None, limit=10)] == [
+        primary.record_id,
+        replica.record_id,
+    ]
+    assert [
+        k.record_id for k in await store.list_keys(TENANT, after=primary.record_id, limit=10)
+    ] == [replica.record_id]
+    await store.insert_alias(Alias(TENANT, "alias/there", replica.record_id, T0, T0))
+    await store.delete_key(primary.record_id)
+    assert await store.get_key(primary.record_id) is None
+    assert await store.get_key(replica.record_id) == replica
+    alias = await store.get_alias(TENANT, "alias/there")
+    assert alias is not None
+    assert alias.key_id == replica.record_id

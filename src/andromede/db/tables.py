@@ -943,6 +943,11 @@ kms_keys = sa.Table(
     # and the external key's id at its proxy; one KMS key per external key per store.
     sa.Column("custom_key_store_id", sa.Text, nullable=True),
     sa.Column("xks_key_id", sa.Text, nullable=True),
+    # A multi-Region key's role in its region, PRIMARY or REPLICA, and a primary's waiting
+    # period while PendingReplicaDeletion (migration 0057, decision 0138). Such a key has one
+    # row per region: its key_id column is the key id and the region (``mrk-…@<region>``).
+    sa.Column("multi_region_type", sa.Text, nullable=True),
+    sa.Column("pending_window_days", sa.Integer, nullable=True),
     sa.Index(None, "tenant_id", "key_id"),
     sa.Index(None, "deletion_date"),
     sa.Index(None, "next_rotation_date"),

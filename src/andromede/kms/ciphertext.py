@@ -25,7 +25,12 @@ carries what the proxy's Encrypt answered in its place::
 proxy's fields are authenticated here as well as by the proxy. The proxy's own AAD
 (:func:`external_aad`) binds the key id, the KEK version and the context's SHA-256 (a bounded
 size, whatever the context: the spec's proxies need not take more than 8 KiB). Opening one
-needs both the operator's ring and the customer's external key. No I/O here.
+needs both the operator's ring and the customer's external key.
+
+Format 3 (decision 0138) is format 1 for a multi-Region key, whose id is ``mrk-`` and 32 hex
+digits: the 16 bytes of the key id are those digits. Any region holding a related key opens it
+(they share the ring the blob names). Its AAD label is format 1's; the format byte, part of the
+header, keeps the two apart. No I/O here.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, TAG_SIZE
 __all__ = [
     "CIPHERTEXT_FORMAT",
     "EXTERNAL_CIPHERTEXT_FORMAT",
+    "MULTI_REGION_CIPHERTEXT_FORMAT",
     "CiphertextBlob",
     "ExternalLayer",
     "canonical_context",
@@ -58,6 +64,8 @@ __all__ = [
 
 CIPHERTEXT_FORMAT: Final = 1
 EXTERNAL_CIPHERTEXT_FORMAT: Final = 2
+MULTI_REGION_CIPHERTEXT_FORMAT: Final = 3
+_MULTI_REGION_PREFIX: Final = "mrk-"
 _HEADER: Final = struct.Struct(">B16sI")
 SEALED_KEY_SIZE: Final = NONCE_SIZE + DATA_KEY_SIZE + TAG_SIZE
 _AAD_LABEL: Final = b"andromede/kms ciphertext v1"
@@ -65,6 +73,7 @@ _AAD_LABEL_EXTERNAL: Final = b"andromede/kms ciphertext v2"
 _EXTERNAL_AAD_LABEL: Final = b"andromede/kms xks v1"
 _MIN_SIZE: Final = _HEADER.size + SEALED_KEY_SIZE + NONCE_SIZE + TAG_SIZE
 _IV_SIZES: Final = (12, 16)
+_FORMATS: Final = (CIPHERTEXT_FORMAT, EXTERNAL_CIPHERTEXT_FORMAT, MULTI_REGION_CIPHERTEXT_FORMAT)
 MAX_EXTERNAL_METADATA: Final = 20
 
 
@@ -129,6 +138,14 @@ class CiphertextBlob:
     external: ExternalLayer | None = None
 
     def header(self) -> bytes:
+        if self.key_id.startswith(_MULTI_REGION_PREFIX):
+            raw_id = bytes.fromhex(self.key_id.removeprefix(_MULTI_REGION_PREFIX))
+            if self.external is not None:
+                raise ValueError("a multi-Region key is never in an external key store")
+            return (
+                _HEADER.pack(MULTI_REGION_CIPHERTEXT_FORMAT, raw_id, self.kek_version)
+                + self.sealed_key
+            )
         raw_id = uuid.UUID(self.key_id).bytes
         if self.external is not None:
             return (
@@ -145,13 +162,17 @@ class CiphertextBlob:
         if len(blob) < _MIN_SIZE:
             raise InvalidCiphertext("the ciphertext blob is truncated")
         version, raw_id, kek_version = _HEADER.unpack_from(blob)
-        if kek_version < 1 or version not in (CIPHERTEXT_FORMAT, EXTERNAL_CIPHERTEXT_FORMAT):
+        if kek_version < 1 or version not in _FORMATS:
             raise InvalidCiphertext("the ciphertext blob has an unknown format")
         if version == EXTERNAL_CIPHERTEXT_FORMAT:
             return cls._decode_external(blob, str(uuid.UUID(bytes=raw_id)), kek_version)
         key_end = _HEADER.size + SEALED_KEY_SIZE
         return cls(
-            key_id=str(uuid.UUID(bytes=raw_id)),
+            key_id=(
+                _MULTI_REGION_PREFIX + raw_id.hex()
+                if version == MULTI_REGION_CIPHERTEXT_FORMAT
+                else str(uuid.UUID(bytes=raw_id))
+            ),
             kek_version=kek_version,
             sealed_key=bytes(blob[_HEADER.size : key_end]),
             nonce=bytes(blob[key_end : key_end + NONCE_SIZE]),
@@ -191,7 +212,7 @@ class CiphertextBlob:
 
 
 def _aad(header: bytes, context: Mapping[str, str]) -> bytes:
-    label = _AAD_LABEL if header[0] == CIPHERTEXT_FORMAT else _AAD_LABEL_EXTERNAL
+    label = _AAD_LABEL_EXTERNAL if header[0] == EXTERNAL_CIPHERTEXT_FORMAT else _AAD_LABEL
     return label + header + canonical_context(context)
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
+import copy
 import hmac
 import secrets
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final, NamedTuple, NoReturn, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, NoReturn, ParamSpec, TypeVar
 
 from andromede.http.requester import requester
 from andromede.kms import asymmetric, importing, mac
@@ -78,6 +78,19 @@ from andromede.kms.keys_errors import (
     MalformedKeyPolicy,
     UnsupportedKeyOperation,
 )
+from andromede.kms.keys_interface import (
+    NO_KEYS,
+    Caller,
+    DataKey,
+    DataKeyPair,
+    Decision,
+    ImportedMaterial,
+    ImportParameters,
+    KeyAuthoriser,
+    RequestKeys,
+    SseKey,
+    UpkeepReport,
+)
 from andromede.kms.keys_model import (
     DEFAULT_GRANTS_PER_KEY,
     DEFAULT_ON_DEMAND_ROTATIONS,
@@ -111,6 +124,7 @@ from andromede.kms.keys_model import (
     KeyReference,
     KeyState,
     MaterialState,
+    MultiRegionKeyType,
     ReferenceKind,
     RotationEntry,
     RotationType,
@@ -119,10 +133,14 @@ from andromede.kms.keys_model import (
     check_tags,
     default_key_policy,
     key_arn,
+    key_id_of,
     parse_key_reference,
+    record_id_of,
+    region_of,
 )
 from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.model import DATA_KEY_SIZE, NONCE_SIZE, WrappedDataKey
+from andromede.kms.multi_region_keys import MultiRegionKeys, new_multi_region_key_id
 from andromede.kms.providers import MaterialMismatch, check_private_key_material
 from andromede.kms.service import KeyService
 from andromede.kms.xks_client import XksRequestMetadata
@@ -150,37 +168,11 @@ MAX_RANDOM_BYTES: Final = 1024  # GenerateRandom and GenerateDataKey's NumberOfB
 _UPKEEP_BATCH: Final = 100
 _BILLING_PAGE: Final = 500
 _CHANGE_ATTEMPTS: Final = 5
+_NO_KEYS: Final[RequestKeys] = NO_KEYS
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who calls: the account (tenant id) and ARN of the authenticated principal.
-
-    ``principal`` is the wire layer's own principal object, handed back untouched to the
-    :class:`KeyAuthoriser` (this context does not know IAM's types). ``resources`` collects the
-    ARNs of the keys the call resolved, for the caller's audit record.
-    """
-
-    account_id: str
-    arn: str
-    principal: object = None
-    source_ip: str | None = None
-    secure: bool = False
-    resources: list[str] = field(default_factory=list)
-    # The service the call comes through (``kms:ViaService``): ``s3.<region>.amazonaws.com``.
-    via_service: str | None = None
-    # The KMS operation and its request id, which an external key store's proxy is told
-    # (its requestMetadata: kmsOperation, kmsRequestId).
-    operation: str = ""
-    request_id: str = ""
-
-
-# The condition keys a request brings to its own authorisation, beside the encryption context
-# (``aws:RequestTag/<key>``, ``aws:TagKeys``, ``kms:ScheduleKeyDeletionPendingWindowInDays``…).
-RequestKeys = Mapping[str, str | int | bool | Sequence[str]]
-_NO_KEYS: Final[RequestKeys] = {}
 SYMMETRIC_DEFAULT: Final = "SYMMETRIC_DEFAULT"  # the symmetric keys' encryption algorithm
 _ENCRYPTION_ALGORITHM: Final[RequestKeys] = {"kms:EncryptionAlgorithm": SYMMETRIC_DEFAULT}
 
@@ -259,112 +251,6 @@ def _tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, str | Sequence[str]]
     return keys
 
 
-class Decision(enum.Enum):
-    """What the policies say of one call: a grant may still allow what they only fail to
-    allow (DENY), never what one of them denies (EXPLICIT_DENY)."""
-
-    ALLOW = "allow"
-    DENY = "deny"
-    EXPLICIT_DENY = "explicit deny"
-
-
-class KeyAuthoriser(Protocol):
-    """The decision and policy grammar that belong to IAM, as this service needs them."""
-
-    async def decide(
-        self,
-        caller: Caller,
-        action: str,
-        key: CustomerKey | None,
-        encryption_context: Mapping[str, str],
-        request: RequestKeys = _NO_KEYS,
-    ) -> Decision:
-        """``allowed``'s answer, telling an explicit deny from the absence of an allow."""
-
-    async def allowed(
-        self,
-        caller: Caller,
-        action: str,
-        key: CustomerKey | None,
-        encryption_context: Mapping[str, str],
-        request: RequestKeys = _NO_KEYS,
-    ) -> bool:
-        """Whether ``caller`` may do ``action`` (``kms:Encrypt``) on ``key`` (on ``*`` when None:
-        identity policies only) under AWS KMS's rules (the key policy is authoritative).
-        ``request``: the request's own condition keys; the key's (``aws:ResourceTag/…``,
-        ``kms:KeySpec``…) are the authoriser's to add."""
-
-    async def identity_allows(
-        self,
-        caller: Caller,
-        action: str,
-        key: CustomerKey,
-        encryption_context: Mapping[str, str],
-        request: RequestKeys = _NO_KEYS,
-    ) -> bool:
-        """Whether the caller's own IAM policies allow ``action`` on ``key`` (not the key
-        policy): what a grant naming the caller's account asks of the account's users and
-        roles. False for the account's root user and for callers without policies."""
-
-    def check_policy(self, text: str) -> None:
-        """``MalformedKeyPolicy`` unless ``text`` is a valid key policy."""
-
-
-class DataKey(NamedTuple):
-    """GenerateDataKey's answer: ``plaintext`` is None for the WithoutPlaintext variant."""
-
-    plaintext: bytes | None
-    ciphertext: bytes
-    key: CustomerKey
-
-
-class DataKeyPair(NamedTuple):
-    """GenerateDataKeyPair's answer: ``private_plaintext`` (PKCS#8 DER) is None for the
-    WithoutPlaintext variant; ``public_key`` is SubjectPublicKeyInfo DER."""
-
-    private_plaintext: bytes | None
-    private_ciphertext: bytes
-    public_key: bytes
-    key: CustomerKey
-
-
-class ImportParameters(NamedTuple):
-    """GetParametersForImport's answer: the wrapping public key (SubjectPublicKeyInfo DER), the
-    token to send back with the material, and until when both are valid."""
-
-    key: CustomerKey
-    public_key: bytes
-    import_token: bytes
-    valid_to: datetime
-
-
-class ImportedMaterial(NamedTuple):
-    """ImportKeyMaterial's answer: the key after the import, and the id of the material
-    imported (not always the key's current one: new material waits for a rotation)."""
-
-    key: CustomerKey
-    material_id: str
-
-
-class SseKey(NamedTuple):
-    """What the SSE-KMS path needs of a usable CMK: its id and ARN, and the key ring under
-    which to wrap the object's data keys (``KeyService.new_data_key(key_ring_id)``)."""
-
-    key_id: str
-    arn: str
-    key_ring_id: str
-    # A key of an external key store: each use of its data keys goes through the customer's
-    # proxy, which is told who asked (``http.requester``, decision 0094).
-    external: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class UpkeepReport:
-    destroyed: tuple[str, ...]
-    rotated: tuple[str, ...]
-    expired: tuple[str, ...] = ()  # keys whose imported material expired and was deleted
-
-
 def _service_metadata(key: CustomerKey, operation: str, via_service: str) -> XksRequestMetadata:
     """What the proxy is told of a use S3 or EBS makes of a key (the spec's Appendix B): who
     asked — the principal of the S3 or EC2 request being served and that request's id, which
@@ -399,10 +285,13 @@ class CustomerKeyService:
         on_demand_rotations: int = DEFAULT_ON_DEMAND_ROTATIONS,
         grants_per_key: int = DEFAULT_GRANTS_PER_KEY,
         external_stores: CustomKeyStoreService | None = None,
+        regions: Sequence[str] = (),
     ) -> None:
-        """``on_demand_rotations``: how many times one key may be rotated on demand;
-        ``grants_per_key``: how many grants one key may have at once; ``external_stores``:
-        the external key stores (None: keys of origin EXTERNAL_KEY_STORE are not offered)."""
+        """``regions``: the deployment's declared regions, where multi-Region keys may have
+        replicas (none: ``region`` alone); ``on_demand_rotations``: how many times one key may
+        be rotated on demand; ``grants_per_key``: how many grants one key may have at once;
+        ``external_stores``: the external key stores (None: keys of origin EXTERNAL_KEY_STORE
+        are not offered)."""
         self._store = store
         self._keys = keys
         self._authoriser = authoriser
@@ -411,6 +300,19 @@ class CustomerKeyService:
         self._on_demand_rotations = on_demand_rotations
         self._grants_per_key = grants_per_key
         self._xks = external_stores
+        self._multi_region = MultiRegionKeys(self, store, keys, tuple(regions) or (region,))
+
+    def in_region(self, region: str) -> CustomerKeyService:
+        """This service as the KMS endpoint of ``region`` (the SigV4 scope's, decision 0138):
+        the same keys, store and root-key provider, answering for that region's keys."""
+        regional = copy.copy(self)
+        regional._region = region
+        regional._multi_region = self._multi_region.for_service(regional)
+        return regional
+
+    @property
+    def multi_region(self) -> MultiRegionKeys:
+        return self._multi_region
 
     async def aclose(self) -> None:
         """Close the connections kept to external key store proxies (at shutdown)."""
@@ -436,8 +338,10 @@ class CustomerKeyService:
         origin: str = ORIGIN_AWS_KMS,
         custom_key_store_id: str | None = None,
         xks_key_id: str | None = None,
+        multi_region: bool = False,
     ) -> CustomerKey:
-        """A new key; with ``origin=EXTERNAL`` it has no material until ImportKeyMaterial; with
+        """A new key (a multi-Region primary key with ``multi_region``); with
+        ``origin=EXTERNAL`` it has no material until ImportKeyMaterial; with
         ``origin=EXTERNAL_KEY_STORE`` it is the external key ``xks_key_id`` of the connected
         store ``custom_key_store_id``, over a ring of its own all the same (decision 0090)."""
         await self._allow_identity(
@@ -448,7 +352,8 @@ class CustomerKeyService:
                 "kms:KeySpec": key_spec,
                 "kms:KeyUsage": key_usage,
                 "kms:KeyOrigin": origin,
-                "kms:MultiRegion": False,
+                "kms:MultiRegion": multi_region,
+                **({"kms:MultiRegionKeyType": "PRIMARY"} if multi_region else {}),
                 "kms:BypassPolicyLockoutSafetyCheck": bypass_lockout_check,
             },
         )
@@ -472,6 +377,10 @@ class CustomerKeyService:
         if policy is not None:
             self._authoriser.check_policy(policy)
         check_tags(tags)
+        if multi_region and origin != ORIGIN_AWS_KMS:
+            raise UnsupportedKeyOperation(
+                f"Multi-Region keys of origin {origin[:64]} are not offered (AWS_KMS only)"
+            )
         if origin == ORIGIN_EXTERNAL_KEY_STORE:
             if self._xks is None or custom_key_store_id is None or xks_key_id is None:
                 raise UnsupportedKeyOperation("External key stores are not offered")
@@ -479,7 +388,7 @@ class CustomerKeyService:
             await self._xks.check_external_key(caller, custom_key_store_id, xks_key_id)
         external = origin == ORIGIN_EXTERNAL
         key = CustomerKey(
-            key_id=str(uuid.uuid4()),
+            key_id=new_multi_region_key_id() if multi_region else str(uuid.uuid4()),
             tenant_id=caller.account_id,
             region=self._region,
             description=description,
@@ -493,6 +402,7 @@ class CustomerKeyService:
             has_material=not external,
             custom_key_store_id=custom_key_store_id,
             xks_key_id=xks_key_id,
+            multi_region_type=MultiRegionKeyType.PRIMARY if multi_region else None,
         )
         caller.resources.append(key.arn)
         if policy is not None and not bypass_lockout_check:
@@ -518,10 +428,10 @@ class CustomerKeyService:
         self, caller: Caller, *, limit: int, marker: str | None
     ) -> tuple[list[CustomerKey], str | None]:
         await self._allow_identity(caller, "kms:ListKeys")
-        keys = await self._store.list_keys(caller.account_id, after=marker, limit=limit + 1)
+        keys = await self._multi_region.list_keys_here(caller.account_id, marker, limit + 1)
         more = len(keys) > limit
         keys = keys[:limit]
-        return keys, keys[-1].key_id if more else None
+        return keys, keys[-1].record_id if more else None
 
     async def billable_keys(self, tenant_id: str) -> dict[str, int]:
         """How many of the tenant's keys are billed, per region: every customer-managed key
@@ -538,7 +448,7 @@ class CustomerKeyService:
                     counts[key.region] = counts.get(key.region, 0) + 1
             if len(page) < _BILLING_PAGE:
                 return counts
-            after = page[-1].key_id
+            after = page[-1].record_id
 
     async def enable_key(self, caller: Caller, key_ref: str) -> CustomerKey:
         return await self._move(caller, key_ref, "kms:EnableKey", KeyEvent.ENABLE)
@@ -550,12 +460,15 @@ class CustomerKeyService:
         self, caller: Caller, key_ref: str, window_days: int | None
     ) -> CustomerKey:
         days = DEFAULT_PENDING_WINDOW_DAYS if window_days is None else window_days
+        # A primary key with replicas waits for them (PendingReplicaDeletion, decision 0138).
+        waits = await self._multi_region.has_replicas(caller, key_ref)
 
         def schedule(key: CustomerKey) -> CustomerKey:
             try:
-                return key.scheduled_for_deletion(self._clock(), days)
+                scheduled = key.scheduled_for_deletion(self._clock(), days)
             except ValueError as exc:
                 raise InvalidKeyParameter(str(exc)) from None
+            return self._multi_region.waiting_for_replicas(scheduled, days) if waits else scheduled
 
         return await self._change(
             caller,
@@ -677,7 +590,8 @@ class CustomerKeyService:
         )
 
     async def get_key_rotation_status(self, caller: Caller, key_ref: str) -> CustomerKey:
-        return await self._resolve(caller, key_ref, "kms:GetKeyRotationStatus")
+        key = await self._resolve(caller, key_ref, "kms:GetKeyRotationStatus")
+        return await self._multi_region.with_primary_rotation(key)
 
     async def rotate_key_on_demand(self, caller: Caller, key_ref: str) -> CustomerKey:
         """A new KEK version becomes current at once; older ones keep decrypting. A key is
@@ -688,7 +602,7 @@ class CustomerKeyService:
             return await self._rotate_to_imported(caller, key_ref, key)
         self._rotatable(key)
         rotation = await self._store.add_rotation(
-            key.key_id, self._clock(), RotationType.ON_DEMAND, limit=self._on_demand_rotations
+            key.record_id, self._clock(), RotationType.ON_DEMAND, limit=self._on_demand_rotations
         )
         if rotation is None:
             raise KeyLimitExceeded(
@@ -720,7 +634,7 @@ class CustomerKeyService:
                 f"Key material {pending.material_id} of {key.arn} has expired: import it again"
             )
         rotation = await self._store.add_rotation(
-            key.key_id, now, RotationType.ON_DEMAND, limit=self._on_demand_rotations
+            key.record_id, now, RotationType.ON_DEMAND, limit=self._on_demand_rotations
         )
         if rotation is None:
             raise KeyLimitExceeded(
@@ -803,7 +717,7 @@ class CustomerKeyService:
         """An AWS_KMS key's materials: the first (version 1, marker 0) and one per rotation,
         each the version after the last (markers: rotation ids). Their ids are derived from
         the key id and version: generated material never leaves the provider to be digested."""
-        rotations = await self._store.list_rotations(key.key_id, after=None, limit=2**31)
+        rotations = await self._store.list_rotations(key.record_id, after=None, limit=2**31)
         current_version = len(rotations) + 1
         entries: list[RotationEntry] = []
         if all_material and after is None:
@@ -1280,7 +1194,7 @@ class CustomerKeyService:
             raise DryRunSucceeded()
         if name is not None:
             for existing in await self._store.list_grants(
-                key.key_id, after=None, limit=self._grants_per_key, grantee=grantee
+                key.record_id, after=None, limit=self._grants_per_key, grantee=grantee
             ):
                 if (existing.name, existing.operations, existing.constraints) == (
                     name,
@@ -1290,7 +1204,7 @@ class CustomerKeyService:
                     return existing
         grant = Grant(
             grant_id=new_grant_id(),
-            key_id=key.key_id,
+            key_id=key.record_id,
             key_tenant=key.tenant_id,
             grantee=grantee,
             operations=ops,
@@ -1316,7 +1230,7 @@ class CustomerKeyService:
     ) -> tuple[CustomerKey, list[Grant], str | None]:
         key = await self._resolve(caller, key_ref, "kms:ListGrants")
         grants = await self._store.list_grants(
-            key.key_id, after=after, limit=limit + 1, grant_id=grant_id, grantee=grantee
+            key.record_id, after=after, limit=limit + 1, grant_id=grant_id, grantee=grantee
         )
         more = len(grants) > limit
         grants = grants[:limit]
@@ -1381,7 +1295,8 @@ class CustomerKeyService:
 
     def grant_key_arn(self, grant: Grant) -> str:
         """The ARN of the key a grant is for (ListGrants names keys by ARN)."""
-        return key_arn(self._region, grant.key_tenant, grant.key_id)
+        region = region_of(grant.key_id) or self._region
+        return key_arn(region, grant.key_tenant, key_id_of(grant.key_id))
 
     # --- aliases -----------------------------------------------------------------------------
 
@@ -1389,7 +1304,7 @@ class CustomerKeyService:
         name = self._alias_name(alias_name)
         key = await self._own_key(caller, target_ref, "kms:CreateAlias")
         now = self._clock()
-        alias = Alias(caller.account_id, name, key.key_id, created_at=now, updated_at=now)
+        alias = Alias(caller.account_id, name, key.record_id, created_at=now, updated_at=now)
         await self._store.insert_alias(alias)
         return alias
 
@@ -1404,7 +1319,7 @@ class CustomerKeyService:
             if not await self._authoriser.allowed(caller, "kms:UpdateAlias", old_key, {}):
                 raise CmkAccessDenied("not allowed to kms:UpdateAlias on the alias's key")
         key = await self._own_key(caller, target_ref, "kms:UpdateAlias")
-        await self._store.point_alias(caller.account_id, name, key.key_id, self._clock())
+        await self._store.point_alias(caller.account_id, name, key.record_id, self._clock())
 
     async def delete_alias(self, caller: Caller, alias_name: str) -> None:
         name = self._alias_name(alias_name)
@@ -1424,7 +1339,7 @@ class CustomerKeyService:
         await self._allow_identity(caller, "kms:ListAliases")
         key_id = None
         if key_ref is not None:
-            key_id = (await self._own_key(caller, key_ref, None)).key_id
+            key_id = (await self._own_key(caller, key_ref, None)).record_id
         aliases = await self._store.list_aliases(
             caller.account_id, key_id=key_id, after=marker, limit=limit + 1
         )
@@ -1944,6 +1859,10 @@ class CustomerKeyService:
 
     @staticmethod
     def _rotatable(key: CustomerKey) -> None:
+        if key.multi_region_type is MultiRegionKeyType.REPLICA:
+            raise UnsupportedKeyOperation(
+                f"{key.arn} is a multi-Region replica key: it rotates with its primary key"
+            )
         if key.in_external_key_store:
             raise UnsupportedKeyOperation(
                 f"{key.arn} is in a custom key store: its material is the external key, which "
@@ -2040,7 +1959,7 @@ class CustomerKeyService:
         )
         if reference is None or reference.kind not in kinds or reference.account is None:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
-        key_id: str | None = reference.value
+        key_id: str | None = record_id_of(reference.value, reference.region or self._region)
         if reference.is_alias:
             alias = await self._store.get_alias(reference.account, reference.value)
             key_id = None if alias is None else alias.key_id
@@ -2113,7 +2032,7 @@ class CustomerKeyService:
         while keys := await self._store.list_keys(account_id, after=None, limit=_UPKEEP_BATCH):
             for key in keys:
                 await asyncio.to_thread(self._keys.destroy_tenant_key, key.key_id)
-                await self._store.delete_key(key.key_id)
+                await self._store.delete_key(key.record_id)
                 destroyed.append(key.key_id)
         return tuple(destroyed)
 
@@ -2128,10 +2047,12 @@ class CustomerKeyService:
         for key in await self._store.keys_due_for_deletion(now, _UPKEEP_BATCH):
             # Claim first (a deletion cancelled at the last moment is not claimed), then shred;
             # if shredding fails the claim is undone so that the next pass tries again.
-            if not await self._store.claim_deletion(key.key_id, now):
+            if not await self._store.claim_deletion(key.record_id, now):
                 continue
             try:
-                await asyncio.to_thread(self._keys.destroy_tenant_key, key.key_id)
+                # A multi-Region key's material is shared: shredded with its last record.
+                if not await self._multi_region.after_deletion(key):
+                    await asyncio.to_thread(self._keys.destroy_tenant_key, key.key_id)
             except BaseException:
                 await self._store.insert_key(key)
                 raise
@@ -2146,7 +2067,7 @@ class CustomerKeyService:
                 # Put the due date back so that the next pass rotates it.
                 await self._store.replace_key(replace(key, revision=key.revision + 1))
                 raise
-            await self._store.add_rotation(key.key_id, now, RotationType.AUTOMATIC)
+            await self._store.add_rotation(key.record_id, now, RotationType.AUTOMATIC)
             rotated.append(key.key_id)
         expired: list[str] = []
         for key in await self._store.keys_with_expired_material(now, _UPKEEP_BATCH):
@@ -2240,7 +2161,7 @@ class CustomerKeyService:
         account = f"arn:aws:iam::{caller.account_id}:root"
         grants = [
             grant
-            for grant in await self._store.grants_for(key.key_id, (*identities, account))
+            for grant in await self._store.grants_for(key.record_id, (*identities, account))
             if grant.allows(operation, context)
         ]
         direct = [grant for grant in grants if grant.grantee in identities]
@@ -2275,9 +2196,9 @@ class CustomerKeyService:
                 return None
             key_id = alias.key_id
         else:
-            key_id = reference.value
+            key_id = record_id_of(reference.value, self._region)
         key = await self._store.get_key(key_id)
-        if key is None or key.tenant_id != account:
+        if key is None or key.tenant_id != account or key.region != self._region:
             return None
         if reference.kind is ReferenceKind.KEY_ID and key.tenant_id != caller.account_id:
             return None  # a bare id names a key of the caller's account only
@@ -2300,7 +2221,7 @@ class CustomerKeyService:
                 raise IncorrectKey("The key ID in the request does not identify the key used")
             key = named
         else:
-            stored = await self._store.get_key(parsed.key_id)
+            stored = await self._store.get_key(record_id_of(parsed.key_id, self._region))
             if stored is None:
                 raise CmkNotFound("The key of this ciphertext does not exist")
             key = await self._resolve(caller, stored.arn, action, context, request=request)
@@ -2312,6 +2233,8 @@ class CustomerKeyService:
             raise CmkDisabled(f"{key.arn} is disabled.")
         if key.state is KeyState.PENDING_DELETION:
             raise CmkInvalidState(f"{key.arn} is pending deletion.")
+        if key.state is KeyState.PENDING_REPLICA_DELETION:
+            raise CmkInvalidState(f"{key.arn} is pending replica deletion.")
         if key.state is KeyState.PENDING_IMPORT:
             raise CmkInvalidState(f"{key.arn} is pending import.")
         if key.material_expired(self._clock()):

@@ -13,6 +13,7 @@ KmsError
     ├── IncorrectKey             the ciphertext was made under another key than the one named
     ├── CmkAccessDenied          the key policy and IAM policies do not allow the call
     ├── AliasAlreadyExists       the alias name is taken in the tenant
+    ├── ReplicaAlreadyExists     a multi-Region key has a key in that region already
     ├── MalformedKeyPolicy       the key policy is not a valid policy document
     └── InvalidKeyParameter      a parameter is out of range or malformed (ValidationException)
 """
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidSignature",
     "KeyLimitExceeded",
     "MalformedKeyPolicy",
+    "ReplicaAlreadyExists",
     "UnsupportedKeyOperation",
 ]
 
@@ -136,3 +138,8 @@ class DryRunSucceeded(CustomerKeyError):
         self, message: str = "The request would have succeeded, but the DryRun option is set."
     ) -> None:
         super().__init__(message)
+
+
+class ReplicaAlreadyExists(CustomerKeyError):
+    """ReplicateKey: the multi-Region key has a key in that region already
+    (AWS: AlreadyExistsException)."""

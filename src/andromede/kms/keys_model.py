@@ -155,6 +155,35 @@ MAX_TAG_VALUE_LENGTH = 256
 
 _ALIAS_NAME: Final = re.compile(r"alias/[A-Za-z0-9/_-]+")
 _KEY_ARN: Final = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):key/(.+)")
+_MRK_ID: Final = re.compile(r"mrk-[0-9a-f]{32}")
+MULTI_REGION_PREFIX: Final = "mrk-"
+# A multi-Region key has one record per region under one key id: the record's own id is the
+# key id and the region (decision 0138); any other key's record id is its key id.
+_RECORD_SEPARATOR: Final = "@"
+
+
+def record_id_of(key_id: str, region: str) -> str:
+    """The store's id of the record of key ``key_id`` in ``region``."""
+    if key_id.startswith(MULTI_REGION_PREFIX):
+        return f"{key_id}{_RECORD_SEPARATOR}{region}"
+    return key_id
+
+
+def key_id_of(record_id: str) -> str:
+    """The key id of the store's record ``record_id`` (the inverse of :func:`record_id_of`)."""
+    return record_id.partition(_RECORD_SEPARATOR)[0]
+
+
+def region_of(record_id: str) -> str | None:
+    """The region a record id names (a multi-Region key's); None for any other key's."""
+    return record_id.partition(_RECORD_SEPARATOR)[2] or None
+
+
+class MultiRegionKeyType(enum.Enum):
+    PRIMARY = "PRIMARY"
+    REPLICA = "REPLICA"
+
+
 _ALIAS_ARN: Final = re.compile(r"arn:aws:kms:([a-z0-9-]+):(\d{12}):(alias/.+)")
 
 
@@ -172,6 +201,8 @@ class KeyState(enum.Enum):
     DISABLED = "Disabled"
     PENDING_DELETION = "PendingDeletion"
     PENDING_IMPORT = "PendingImport"
+    # A multi-Region primary key scheduled for deletion while it has replicas (decision 0138).
+    PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
 
 
 class RotationType(enum.Enum):
@@ -207,6 +238,7 @@ TRANSITIONS: Final[dict[tuple[KeyState, KeyEvent], KeyState]] = {
     (_S.ENABLED, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
     (_S.DISABLED, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
     (_S.PENDING_DELETION, _E.CANCEL_DELETION): _S.DISABLED,
+    (_S.PENDING_REPLICA_DELETION, _E.CANCEL_DELETION): _S.DISABLED,
     (_S.PENDING_IMPORT, _E.SCHEDULE_DELETION): _S.PENDING_DELETION,
     # Imported material: a key without it waits in PendingImport (see ``CustomerKey.moved``).
     (_S.PENDING_IMPORT, _E.IMPORT_MATERIAL): _S.ENABLED,
@@ -322,7 +354,10 @@ def check_tags(tags: Sequence[tuple[str, str]]) -> None:
 
 
 def canonical_key_id(text: str) -> str | None:
-    """The lower-case uuid form of a key id, or None if ``text`` is not one."""
+    """The lower-case uuid form of a key id (``mrk-`` and 32 hex digits for a multi-Region
+    key, decision 0138), or None if ``text`` is not one."""
+    if text[:4].lower() == MULTI_REGION_PREFIX:
+        return text.lower() if _MRK_ID.fullmatch(text.lower()) else None
     try:
         parsed = uuid.UUID(text)
     except ValueError:
@@ -471,6 +506,10 @@ class CustomerKey:
     # id at its proxy. Such a key also has a ring of its own: both layers are needed.
     custom_key_store_id: str | None = None
     xks_key_id: str | None = None
+    # A multi-Region key's role in this region (None: a single-Region key), and a primary's
+    # waiting period while it is PendingReplicaDeletion (decision 0138).
+    multi_region_type: MultiRegionKeyType | None = None
+    pending_window_days: int | None = None
     format_version: int = KEY_RECORD_FORMAT
     # Bumped by every stored change: a write based on an older read is refused and retried.
     revision: int = 0
@@ -482,6 +521,15 @@ class CustomerKey:
     @property
     def arn(self) -> str:
         return key_arn(self.region, self.tenant_id, self.key_id)
+
+    @property
+    def record_id(self) -> str:
+        """The store's id of this record (a multi-Region key has one per region)."""
+        return record_id_of(self.key_id, self.region)
+
+    @property
+    def multi_region(self) -> bool:
+        return self.multi_region_type is not None
 
     @property
     def external(self) -> bool:
@@ -497,7 +545,7 @@ class CustomerKey:
         if not self.has_material and state in (KeyState.ENABLED, KeyState.DISABLED):
             state = KeyState.PENDING_IMPORT  # a cancelled deletion of a key without material
         deletion_date = self.deletion_date if state is KeyState.PENDING_DELETION else None
-        return replace(self, state=state, deletion_date=deletion_date)
+        return replace(self, state=state, deletion_date=deletion_date, pending_window_days=None)
 
     def with_material(
         self, material_id: str, expiration_model: str, valid_to: datetime | None

@@ -150,7 +150,7 @@ class MemoryCustomerKeyStore:
         self._grants: dict[str, Grant] = {}
 
     async def insert_key(self, key: CustomerKey) -> None:
-        if key.key_id in self._keys:
+        if key.record_id in self._keys:
             raise ValueError("duplicate key id")
         if key.xks_key_id is not None and any(
             (k.custom_key_store_id, k.xks_key_id) == (key.custom_key_store_id, key.xks_key_id)
@@ -160,7 +160,7 @@ class MemoryCustomerKeyStore:
                 f"External key {key.xks_key_id} is already associated with a KMS key in "
                 f"custom key store {key.custom_key_store_id}"
             )
-        self._keys[key.key_id] = key
+        self._keys[key.record_id] = key
 
     async def keys_in_store(self, custom_key_store_id: str) -> int:
         return sum(k.custom_key_store_id == custom_key_store_id for k in self._keys.values())
@@ -169,12 +169,12 @@ class MemoryCustomerKeyStore:
         return self._keys.get(key_id)
 
     async def replace_key(self, key: CustomerKey) -> bool:
-        stored = self._keys.get(key.key_id)
+        stored = self._keys.get(key.record_id)
         if stored is None:
             raise CmkNotFound(f"key {key.key_id} does not exist")
         if stored.revision != key.revision:
             return False
-        self._keys[key.key_id] = replace(key, revision=key.revision + 1)
+        self._keys[key.record_id] = replace(key, revision=key.revision + 1)
         return True
 
     async def delete_key(self, key_id: str) -> None:
@@ -191,9 +191,9 @@ class MemoryCustomerKeyStore:
     ) -> list[CustomerKey]:
         keys = sorted(
             (k for k in self._keys.values() if k.tenant_id == tenant_id),
-            key=lambda k: k.key_id,
+            key=lambda k: k.record_id,
         )
-        return [k for k in keys if after is None or k.key_id > after][:limit]
+        return [k for k in keys if after is None or k.record_id > after][:limit]
 
     async def keys_due_for_deletion(self, now: datetime, limit: int) -> list[CustomerKey]:
         due = [k for k in self._keys.values() if _due_for_deletion(k, now)]

@@ -33,7 +33,9 @@ from andromede.kms.keys_model import (
     KeyMaterial,
     KeyRotation,
     KeyState,
+    MultiRegionKeyType,
     RotationType,
+    key_id_of,
 )
 from andromede.kms.xks_errors import XksKeyAlreadyInUse
 
@@ -48,7 +50,7 @@ _Row = TypeVar("_Row")
 
 def _key_row(key: CustomerKey) -> dict[str, Any]:
     return {
-        "key_id": key.key_id,
+        "key_id": key.record_id,
         "tenant_id": key.tenant_id,
         "region": key.region,
         "description": key.description,
@@ -74,6 +76,10 @@ def _key_row(key: CustomerKey) -> dict[str, Any]:
         "material_expiry": key.material_expiry,
         "custom_key_store_id": key.custom_key_store_id,
         "xks_key_id": key.xks_key_id,
+        "multi_region_type": (
+            None if key.multi_region_type is None else key.multi_region_type.value
+        ),
+        "pending_window_days": key.pending_window_days,
         "format_version": key.format_version,
         "revision": key.revision,
     }
@@ -93,7 +99,7 @@ def _optional_time(value: Any) -> datetime | None:
 
 def _key(row: Any) -> CustomerKey:
     return CustomerKey(
-        key_id=row.key_id,
+        key_id=key_id_of(row.key_id),
         tenant_id=row.tenant_id,
         region=row.region,
         description=row.description,
@@ -118,6 +124,10 @@ def _key(row: Any) -> CustomerKey:
         materials=_materials(row),
         custom_key_store_id=row.custom_key_store_id,
         xks_key_id=row.xks_key_id,
+        multi_region_type=(
+            None if row.multi_region_type is None else MultiRegionKeyType(row.multi_region_type)
+        ),
+        pending_window_days=row.pending_window_days,
         format_version=int(row.format_version),
         revision=int(row.revision),
     )
@@ -242,10 +252,10 @@ class SqlCustomerKeyStore:
         row = {**_key_row(key), "revision": key.revision + 1}
         statement = (
             _K.update()
-            .where(_K.c.key_id == key.key_id, _K.c.revision == key.revision)
+            .where(_K.c.key_id == key.record_id, _K.c.revision == key.revision)
             .values(**row)
         )
-        exists = sa.select(_K.c.key_id).where(_K.c.key_id == key.key_id)
+        exists = sa.select(_K.c.key_id).where(_K.c.key_id == key.record_id)
 
         def work(conn: Connection) -> bool:
             if conn.execute(statement).rowcount:

@@ -44,12 +44,14 @@ from andromede.kms.keys_model import (
     KeyState,
     RotationEntry,
     canonical_key_id,
+    key_id_of,
 )
 from andromede.kms.mac import MAC_KEY_SPECS, mac_algorithms
 from andromede.kms.xks_model import is_store_id
 from andromede.kmsapi.call import SYMMETRIC_DEFAULT, KmsCall, invalid
 from andromede.kmsapi.custom_key_stores import CUSTOM_KEY_STORE_ACTIONS, external_key_metadata
 from andromede.kmsapi.errors import KmsWireError
+from andromede.kmsapi.multi_region import multi_region_actions, multi_region_metadata
 
 __all__ = ["ACTIONS", "KmsCall"]
 
@@ -76,7 +78,7 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         "KeyManager": key.key_manager,
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
-        "MultiRegion": False,
+        "MultiRegion": key.multi_region,
     }
     if key.symmetric:
         metadata["EncryptionAlgorithms"] = [SYMMETRIC_DEFAULT]
@@ -92,6 +94,8 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         metadata["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
     if key.deletion_date is not None:
         metadata["DeletionDate"] = _epoch(key.deletion_date)
+    if key.pending_window_days is not None:  # a primary waiting for its replicas (0138)
+        metadata["PendingDeletionWindowInDays"] = key.pending_window_days
     if key.external:
         if key.has_material and key.expiration_model is not None:
             metadata["ExpirationModel"] = key.expiration_model
@@ -137,8 +141,6 @@ async def create_key(call: KmsCall) -> dict[str, Any]:
         raise KmsWireError(
             "CustomKeyStoreNotFoundException", f"Custom key store {store_id} does not exist"
         )
-    if call.boolean("MultiRegion"):
-        raise KmsWireError("UnsupportedOperationException", "Multi-Region keys are not offered")
     spec = call.string("KeySpec") or call.string("CustomerMasterKeySpec")
     key = await call.keys.create_key(
         call.caller,
@@ -151,13 +153,15 @@ async def create_key(call: KmsCall) -> dict[str, Any]:
         origin=origin or ORIGIN_AWS_KMS,
         custom_key_store_id=store_id,
         xks_key_id=xks_key_id,
+        multi_region=bool(call.boolean("MultiRegion")),
     )
-    return {"KeyMetadata": await external_key_metadata(call, key, key_metadata(key))}
+    metadata = await multi_region_metadata(call, key, key_metadata(key))
+    return {"KeyMetadata": await external_key_metadata(call, key, metadata)}
 
 
 async def describe_key(call: KmsCall) -> dict[str, Any]:
     key = await call.keys.describe_key(call.caller, call.required("KeyId"))
-    metadata = key_metadata(key)
+    metadata = await multi_region_metadata(call, key, key_metadata(key))
     generated = await call.keys.generated_material_id(key)
     if generated is not None:
         metadata["CurrentKeyMaterialId"] = generated
@@ -167,7 +171,7 @@ async def describe_key(call: KmsCall) -> dict[str, Any]:
 async def list_keys(call: KmsCall) -> dict[str, Any]:
     owners = call.enum_list("ResourceOwners", ("SELF", "OTHER_ACCOUNTS_VIA_RAM"))
     marker = call.string("Marker", max_length=1024)
-    if marker is not None and canonical_key_id(marker) is None:
+    if marker is not None and canonical_key_id(key_id_of(marker)) is None:
         raise KmsWireError("InvalidMarkerException")
     keys, next_marker = await call.keys.list_keys(call.caller, limit=call.limit(), marker=marker)
     if owners and "SELF" not in owners:
@@ -196,12 +200,15 @@ async def disable_key(call: KmsCall) -> dict[str, Any]:
 async def schedule_key_deletion(call: KmsCall) -> dict[str, Any]:
     window = call.integer("PendingWindowInDays", minimum=7, maximum=30)
     key = await call.keys.schedule_key_deletion(call.caller, call.required("KeyId"), window)
-    return {
+    answer = {
         "KeyId": key.arn,
         "DeletionDate": _epoch(key.deletion_date),
         "KeyState": key.state.value,
         "PendingWindowInDays": 30 if window is None else window,
     }
+    if key.deletion_date is None:  # a primary key waiting for its replicas (decision 0138)
+        del answer["DeletionDate"]
+    return answer
 
 
 async def cancel_key_deletion(call: KmsCall) -> dict[str, Any]:
@@ -705,7 +712,7 @@ def _alias_entry(call: KmsCall, alias: Alias) -> dict[str, Any]:
     return {
         "AliasName": alias.name,
         "AliasArn": call.keys.alias_arn(alias),
-        "TargetKeyId": alias.key_id,
+        "TargetKeyId": key_id_of(alias.key_id),
         "CreationDate": _epoch(alias.created_at),
         "LastUpdatedDate": _epoch(alias.updated_at),
     }
@@ -947,6 +954,7 @@ def _dry_runnable(handler: Handler) -> Handler:
 
 ACTIONS: Final[Mapping[str, Handler]] = {
     **CUSTOM_KEY_STORE_ACTIONS,
+    **multi_region_actions(key_metadata),
     "CancelKeyDeletion": cancel_key_deletion,
     "CreateAlias": create_alias,
     "CreateGrant": create_grant,

@@ -72,7 +72,18 @@ class KmsApp:
         self._billing = billing
         self._settings = settings
         self._audit = audit
-        self._auth = Authenticator.for_settings(identity, settings, service=self.name)
+        # Each served region is a KMS endpoint of its own (decision 0138): the SigV4 scope's
+        # region picks the keys a call sees, as AWS's regional endpoints do.
+        self._auth = Authenticator.for_settings(
+            identity,
+            settings,
+            service=self.name,
+            also_accepted_regions=settings.served_region_names,
+        )
+        self._regional = {
+            region: keys if region == keys.region else keys.in_region(region)
+            for region in settings.served_region_names
+        }
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,8 +113,14 @@ class KmsApp:
                 authenticated.signed.access_key_id
             ):
                 raise KmsWireError("ThrottlingException")
-            caller = self._caller(principal, scope, action_name, request_id)
-            response = await self._dispatch(action_name, target, headers, body, caller)
+            region = (
+                self._settings.region
+                if authenticated.signed is None
+                else authenticated.signed.region
+            )
+            caller = self._caller(principal, scope, action_name, request_id, region)
+            keys = self._regional.get(region, self._keys)
+            response = await self._dispatch(action_name, target, headers, body, caller, keys)
         except ClientGone:
             self._finish(action_name, principal, caller, request_id, 499, "ClientGone", started)
             return
@@ -157,7 +174,9 @@ class KmsApp:
             raise
 
     @staticmethod
-    def _caller(principal: Principal, scope: Scope, action_name: str, request_id: str) -> Caller:
+    def _caller(
+        principal: Principal, scope: Scope, action_name: str, request_id: str, region: str
+    ) -> Caller:
         if principal.tenant_id is None:  # platform operators hold no tenant keys
             raise KmsWireError("AccessDeniedException", "Operators do not use tenant keys")
         client = scope.get("client")
@@ -169,6 +188,7 @@ class KmsApp:
             secure=scope.get("scheme") == "https",
             operation=action_name,
             request_id=request_id,
+            region=region,
         )
 
     async def _dispatch(
@@ -178,6 +198,7 @@ class KmsApp:
         headers: dict[str, str],
         body: bytes,
         caller: Caller,
+        keys: CustomerKeyService,
     ) -> Response:
         action = ACTIONS.get(action_name)
         if action is None:
@@ -191,7 +212,7 @@ class KmsApp:
             raise KmsWireError("SerializationException", "The body is not valid JSON") from exc
         if not isinstance(params, dict):
             raise KmsWireError("SerializationException", "The body must be a JSON object")
-        result = await action(KmsCall(params=params, caller=caller, keys=self._keys))
+        result = await action(KmsCall(params=params, caller=caller, keys=keys))
         return _json_response(200, result)
 
     def _error_response(self, exc: Exception, request_id: str) -> tuple[Response, str]:
@@ -222,7 +243,10 @@ class KmsApp:
             and status != 403
         ):
             # Billed to the caller's account, as AWS bills KMS requests (decision 0108).
-            self._billing.count(caller.account_id, self._settings.region, "kms.requests")
+            # In the region the call was signed for: each region is an endpoint (0138).
+            self._billing.count(
+                caller.account_id, caller.region or self._settings.region, "kms.requests"
+            )
         if caller is not None and action_name in ACTIONS:
             details = {"operation": action_name, "status": str(status)}
             details.update(principal.audit_details)

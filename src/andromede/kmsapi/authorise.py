@@ -314,7 +314,9 @@ class KmsAuthoriser:
             keys["kms:KeySpec"] = key.key_spec
             keys["kms:KeyUsage"] = key.key_usage
             keys["kms:KeyOrigin"] = key.origin
-            keys["kms:MultiRegion"] = False
+            keys["kms:MultiRegion"] = key.multi_region
+            if key.multi_region_type is not None:
+                keys["kms:MultiRegionKeyType"] = key.multi_region_type.value
         keys.update(request)
         return RequestContext(
             action=action,
@@ -329,6 +331,6 @@ class KmsAuthoriser:
             canonical_user_id=principal.canonical_id,
             source_ip=caller.source_ip,
             secure_transport=caller.secure,
-            requested_region=self._region,
+            requested_region=caller.region or self._region,
             keys=keys,
         )

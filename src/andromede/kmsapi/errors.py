@@ -107,6 +107,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.IncorrectKey, "IncorrectKeyException"),
     (k.CmkAccessDenied, "AccessDeniedException"),
     (k.AliasAlreadyExists, "AlreadyExistsException"),
+    (k.ReplicaAlreadyExists, "AlreadyExistsException"),
     (k.MalformedKeyPolicy, "MalformedPolicyDocumentException"),
     (k.InvalidKeyParameter, "ValidationException"),
     (k.KeyLimitExceeded, "LimitExceededException"),

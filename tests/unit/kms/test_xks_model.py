@@ -184,9 +184,11 @@ def test_a_format_2_blob_tampered_anywhere_never_opens() -> None:
         open_blob(CiphertextBlob.decode(blob), data_key, {**CONTEXT, "team": "b"})
     with pytest.raises(InvalidCiphertext):  # truncated
         CiphertextBlob.decode(blob[:60])
-    for version in (0, 3, 255):
+    for version in (0, 4, 255):
         with pytest.raises(InvalidCiphertext):
             CiphertextBlob.decode(bytes([version]) + blob[1:])
+    with pytest.raises(InvalidCiphertext):  # format 3 is a multi-Region key's (decision 0138)
+        open_blob(CiphertextBlob.decode(b"\x03" + blob[1:]), data_key, CONTEXT)
 
 
 def test_a_format_2_blob_relabelled_as_format_1_never_opens() -> None:

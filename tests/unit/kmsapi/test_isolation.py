@@ -114,6 +114,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ReEncrypt": {"CiphertextBlob": CIPHERTEXT, "DestinationKeyId": KEY},
     "RetireGrant": {"KeyId": KEY, "GrantId": GRANT},
     "RevokeGrant": {"KeyId": KEY, "GrantId": GRANT},
+    "ReplicateKey": {"KeyId": KEY, "ReplicaRegion": "eu-fr-2"},
     "RotateKeyOnDemand": {"KeyId": KEY},
     "ScheduleKeyDeletion": {"KeyId": KEY, "PendingWindowInDays": 7},
     "Sign": {"KeyId": KEY, "Message": "aGk=", "SigningAlgorithm": "ECDSA_SHA_256"},
@@ -121,6 +122,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "UntagResource": {"KeyId": KEY, "TagKeys": ["team"]},
     "UpdateAlias": {"AliasName": ALIAS, "TargetKeyId": KEY},
     "UpdateKeyDescription": {"KeyId": KEY, "Description": "defaced"},
+    "UpdatePrimaryRegion": {"KeyId": KEY, "PrimaryRegion": "eu-fr-2"},
     "Verify": {
         "KeyId": KEY,
         "Message": "aGk=",
