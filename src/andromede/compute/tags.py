@@ -30,6 +30,7 @@ from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.service_core import ServiceCore, TagEntry
+from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["RESOURCE_TYPES", "TagsMixin"]
 
@@ -50,6 +51,7 @@ _KINDS: dict[str, type[Any]] = {
     "eipalloc": ElasticAddress,
     "acl": NetworkAcl,
     "nat": NatGateway,
+    "pcx": VpcPeeringConnection,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -68,6 +70,7 @@ RESOURCE_TYPES = {
     "eipalloc": "elastic-ip",
     "acl": "network-acl",
     "nat": "natgateway",
+    "pcx": "vpc-peering-connection",
 }
 
 
@@ -89,6 +92,7 @@ Taggable = (
     | ElasticAddress
     | NetworkAcl
     | NatGateway
+    | VpcPeeringConnection
 )
 
 
