@@ -17,10 +17,12 @@ VPCs' running instances, whose routes to it turn active or blackhole.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from andromede.compute.driver import PeeringLink
 from andromede.compute.errors import (
     IncorrectState,
     InvalidParameterValue,
@@ -31,7 +33,7 @@ from andromede.compute.errors import (
     PeeringExists,
 )
 from andromede.compute.gateways import RoutingMixin
-from andromede.compute.model import Tags, check_id, check_tags, new_id
+from andromede.compute.model import Instance, InstanceState, Tags, check_id, check_tags, new_id
 from andromede.compute.network import Vpc
 from andromede.compute.vpc_peering import (
     TRANSITIONS,
@@ -43,7 +45,11 @@ from andromede.compute.vpc_peering import (
 
 __all__ = ["VpcPeeringsMixin"]
 
+log = logging.getLogger(__name__)
+
 _ATTEMPTS = 8
+# An instance whose host holds its VPC's router (as the overlay peers count them).
+_WIRED = frozenset({InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPING})
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 
 
@@ -248,6 +254,48 @@ class VpcPeeringsMixin(RoutingMixin):
 
     def _push_sides(self, peering: VpcPeeringConnection) -> None:
         """Both VPCs' firewalls again: their routes to the connection turned active or
-        blackhole."""
+        blackhole; and the hosts' links between routers."""
         self._push_later(peering.tenant_id, (), vpc_ids=(peering.requester_vpc_id,))
         self._push_later(peering.accepter_tenant_id, (), vpc_ids=(peering.accepter_vpc_id,))
+        self._spawn(self._push_peering_links())
+
+    async def _push_peering_links(self) -> None:
+        """Tell every host the active connections whose two VPCs both have instances there
+        (:class:`PeeringLink`): it joins their routers, and parts those it is no longer told
+        of. A push that fails is logged, as every push is: the next change of where
+        instances run, or ``resync_hosts``, carries the whole set again."""
+        active = [
+            p
+            for p in await self.store.list(VpcPeeringConnection, None)
+            if p.state is PeeringState.ACTIVE
+        ]
+        vpcs_of: dict[str, set[str]] = {}
+        for instance in await self.store.list(Instance, None):
+            if instance.vpc_id is not None and instance.state in _WIRED:
+                vpcs_of.setdefault(instance.host, set()).add(instance.vpc_id)
+        for host, driver in sorted(self.drivers.items()):
+            here = vpcs_of.get(host, set())
+            links = tuple(
+                PeeringLink(
+                    p.peering_id,
+                    p.requester_vpc_id,
+                    p.requester_cidr,
+                    p.accepter_vpc_id,
+                    p.accepter_cidr,
+                )
+                for p in active
+                if p.requester_vpc_id in here and p.accepter_vpc_id in here
+            )
+            try:
+                await driver.set_peering_links(links)
+            except Exception:
+                log.exception("host %s: the VPC peering links could not be set", host)
+
+    async def _push_peers(self, *subnet_ids: str | None) -> None:
+        """After the overlay peers, the peering links: where instances run changed."""
+        await super()._push_peers(*subnet_ids)
+        await self._push_peering_links()
+
+    async def resync_hosts(self) -> None:
+        await super().resync_hosts()
+        await self._push_peering_links()

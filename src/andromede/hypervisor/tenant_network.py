@@ -109,6 +109,7 @@ from andromede.compute.driver import (
     NetworkPeer,
     NetworkSpec,
     NicSpec,
+    PeeringLink,
     SubnetAcl,
 )
 from andromede.hypervisor.elastic_ips import (
@@ -133,6 +134,13 @@ from andromede.hypervisor.network_state import (
     PluggedNic,
     load_state,
     save_state,
+)
+from andromede.hypervisor.peering_links import (
+    LinkEnd,
+    apply_links,
+    ends_here,
+    forward_rules,
+    is_link_end,
 )
 
 __all__ = [
@@ -388,6 +396,7 @@ def render_firewall(
     elastic: Mapping[str, str] | None = None,
     acls: Mapping[str, SubnetAcl] | None = None,
     nat_routes: Sequence[NatRoute] = (),
+    peering_ends: Collection[str] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -510,6 +519,8 @@ def render_firewall(
             f"    oifname {ports} ip saddr {{ {local} }}"
             f" ip daddr {{ {', '.join(sorted(remote))} }} accept"
         )
+    # Out to a peered VPC's router, once egress allowed it (decision 0139).
+    lines += forward_rules(list(peering_ends), list(firewalls))
     lines.append("  }")
     lines += chains
     lines += network_acls.chains
@@ -535,6 +546,9 @@ class TenantNetworks:
         self._layout = layout or NetworkLayout()
         self._lock = asyncio.Lock()
         self._state = load_state(self._state_file())
+        # The VPC peering connections last told (decision 0139), and the link ends in force.
+        self._peering_links: tuple[PeeringLink, ...] = ()
+        self._link_ends: list[LinkEnd] = []
         self._watcher: NetworkWatcher | None = None
         self._foreign_guards_checked = False
 
@@ -1022,6 +1036,33 @@ class TenantNetworks:
                     raise
             self._save()
 
+    async def set_peering_links(self, links: Sequence[PeeringLink]) -> None:
+        """Join the routers of the VPC peering connections told whose two VPCs are built
+        here, and part those no longer told (:mod:`~andromede.hypervisor.peering_links`). Not
+        kept in the state file: the control plane tells every host again at each change of
+        where instances run and at every resync."""
+        async with self._lock:
+            self._peering_links = tuple(links)
+            routers = {
+                r.router
+                for r in self._state.networks.values()
+                if _namespace_exists(self.netns(r.router))
+            }
+            wanted = ends_here(self._peering_links, routers)
+            present = {
+                router: {n for n in await _links(self.netns(router)) if is_link_end(n)}
+                for router in sorted(routers)
+            }
+            if wanted == self._link_ends and all(end.name in present[end.router] for end in wanted):
+                return  # the periodic resync's push of what is in force already
+            touched = {end.router for end in (*wanted, *self._link_ends)} | {
+                router for router, names in present.items() if names
+            }
+            await apply_links(_run, self.netns, wanted, present)
+            self._link_ends = wanted
+            for router in sorted(touched & routers):
+                await self._apply_firewall(router)
+
     async def set_nat_routes(self, router_id: str, routes: Sequence[NatRoute]) -> None:
         """Replace the NAT gateways a VPC's router applies here
         (:mod:`~andromede.hypervisor.nat_gateways`). Kept when the VPC is not built here yet;
@@ -1493,6 +1534,7 @@ class TenantNetworks:
                 for record in subnets
             },
             nat_routes=self._state.nat.get(router, ()),
+            peering_ends=[end.name for end in self._link_ends if end.router == router],
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import FirewallRule
+from andromede.compute.driver import FirewallRule, PeeringLink
 from andromede.compute.vpc_peering import PeeringState, VpcPeeringConnection
 from support.ec2app import ApiError, Client, World, ec2_world
 
@@ -502,8 +502,17 @@ async def test_instances_reach_the_peer_only_where_both_tables_route(world: Worl
     alone_a, alone_b = ({"10.1.0.0/16"}, {"10.1.0.0/16"}), ({"10.2.0.0/16"}, {"10.2.0.0/16"})
     assert (firewall(mine), firewall(theirs)) == (alone_a, alone_b)
     peering_id = (await _peer(c, a, b, PeerOwnerId=other_id))["VpcPeeringConnectionId"]
+    await world.compute.settle()
+    assert world.driver.peering_links == ()  # pending: nothing joined
     await other.call("AcceptVpcPeeringConnection", VpcPeeringConnectionId=peering_id)
     await world.compute.settle()
+    # Active, both VPCs with instances on the one host: it joins their routers.
+    assert world.driver.peering_links == (
+        PeeringLink(peering_id, a, "10.1.0.0/16", b, "10.2.0.0/16"),
+    )
+    world.driver.peering_links = ()
+    await world.compute.resync_hosts()  # a lost push is made good by the resync
+    assert [link.peering_id for link in world.driver.peering_links] == [peering_id]
     # Active but routed by neither side: nothing changes.
     assert (firewall(mine), firewall(theirs)) == (alone_a, alone_b)
     # Routed by one side only (a's table sends everything to it): a's instance may send to
@@ -527,3 +536,4 @@ async def test_instances_reach_the_peer_only_where_both_tables_route(world: Worl
     await other.call("DeleteVpcPeeringConnection", VpcPeeringConnectionId=peering_id)
     await world.compute.settle()
     assert (firewall(mine), firewall(theirs)) == (alone_a, alone_b)
+    assert world.driver.peering_links == ()
