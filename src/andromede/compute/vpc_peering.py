@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -33,6 +34,7 @@ __all__ = [
     "TRANSITIONS",
     "PeeringState",
     "VpcPeeringConnection",
+    "ended_with_vpc",
     "initiating_message",
     "overlap",
     "peering_route_target",
@@ -186,3 +188,32 @@ def peering_route_target(
             f"The vpc peering connection {peering_id} is not active (its state is "
             f"{peering.state.value}): only an active connection can be routed to"
         )
+
+
+def ended_with_vpc(
+    peerings: Sequence[VpcPeeringConnection], vpc_id: str, now: datetime
+) -> tuple[str | None, list[VpcPeeringConnection]]:
+    """What deleting ``vpc_id`` does to its connections, as on EC2: an active one, and a
+    pending one it requested or was asked by its own tenant, are deleted with it (the second
+    of the pair); a pending request to it from another tenant keeps it (the first: that
+    request's id), until its tenant rejects it."""
+    ended: list[VpcPeeringConnection] = []
+    for peering in peerings:
+        state = peering.state_at(now)
+        if peering.peer_of(vpc_id) is None or state not in TRANSITIONS["delete"]:
+            continue
+        if (
+            state is PeeringState.PENDING_ACCEPTANCE
+            and peering.accepter_vpc_id == vpc_id
+            and peering.tenant_id != peering.accepter_tenant_id
+        ):
+            return peering.peering_id, []
+        ended.append(
+            replace(
+                peering,
+                state=PeeringState.DELETED,
+                state_message="Deleted with its VPC " + vpc_id,
+                state_time=now,
+            )
+        )
+    return None, ended

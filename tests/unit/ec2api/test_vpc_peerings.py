@@ -537,3 +537,36 @@ async def test_instances_reach_the_peer_only_where_both_tables_route(world: Worl
     await world.compute.settle()
     assert (firewall(mine), firewall(theirs)) == (alone_a, alone_b)
     assert world.driver.peering_links == ()
+
+
+async def test_a_vpc_deleted_takes_its_connections_but_a_request_to_it_from_another_tenant(
+    world: World,
+) -> None:
+    """As on EC2: deleting a VPC deletes its active connections and its own pending requests;
+    a pending request to it from another account keeps it until rejected."""
+    c = world.root
+    other_id, other = await world.tenant("globex")
+    a, b = await _vpc(c, "10.1.0.0/16"), await _vpc(c, "10.2.0.0/16")
+    active = (await _peer(c, a, b))["VpcPeeringConnectionId"]
+    await c.call("AcceptVpcPeeringConnection", VpcPeeringConnectionId=active)
+    table_b = await _main_table(c, b)
+    await c.call(
+        "CreateRoute", RouteTableId=table_b, DestinationCidrBlock="10.1.0.0/16",
+        VpcPeeringConnectionId=active,
+    )  # fmt: skip
+    theirs = await _vpc(other, "10.3.0.0/16")
+    asked = (await _peer(c, a, theirs, PeerOwnerId=other_id))["VpcPeeringConnectionId"]
+    await c.call("DeleteVpc", VpcId=a)
+    assert (await _described(c, active))["Status"] == {
+        "Code": "deleted",
+        "Message": f"Deleted with its VPC {a}",
+    }
+    assert (await _described(other, asked))["Status"]["Code"] == "deleted"
+    assert (await _route_states(c, table_b))["10.1.0.0/16"] == (active, "blackhole")
+    # A pending request to b from another tenant keeps b until b's tenant rejects it.
+    offered = (await _peer(other, theirs, b, PeerOwnerId=world.tenant_id))["VpcPeeringConnectionId"]
+    await c.call("DeleteRoute", RouteTableId=table_b, DestinationCidrBlock="10.1.0.0/16")
+    await _refused(c, "DeleteVpc", "DependencyViolation", VpcId=b)
+    await c.call("RejectVpcPeeringConnection", VpcPeeringConnectionId=offered)
+    await c.call("DeleteVpc", VpcId=b)
+    assert (await _described(other, offered))["Status"]["Code"] == "rejected"
