@@ -89,13 +89,27 @@ class VpcPeeringConnection:
     state_message: str = ""
     # When the last state was reached (a final one's window of visibility starts there).
     state_time: datetime | None = None
+    # The requester's tags; the accepter's own (EC2 keeps each account's apart; older
+    # records have none).
     tags: Tags = ()
+    accepter_tags: Tags = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
     @property
     def resource_id(self) -> str:
         return self.peering_id
+
+    def seen_by(self, tenant_id: str) -> VpcPeeringConnection:
+        """The connection as ``tenant_id`` sees it: its own tags as ``tags`` (the accepter of
+        another tenant's request sees its own, never the requester's)."""
+        if tenant_id == self.tenant_id:
+            return self
+        return replace(self, tags=self.accepter_tags)
+
+    def tags_field(self, tenant_id: str) -> str:
+        """Which field holds ``tenant_id``'s tags."""
+        return "tags" if tenant_id == self.tenant_id else "accepter_tags"
 
     def involves(self, tenant_id: str) -> bool:
         return tenant_id in (self.tenant_id, self.accepter_tenant_id)

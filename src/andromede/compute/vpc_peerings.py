@@ -154,13 +154,13 @@ class VpcPeeringsMixin(RoutingMixin):
             if p.involves(tenant_id) and p.visible(now)
         }
         if not ids:
-            return [found[key] for key in sorted(found)]
+            return [found[key].seen_by(tenant_id) for key in sorted(found)]
         chosen = []
         for wanted in dict.fromkeys(ids):
             check_id(wanted, "pcx")
             if wanted not in found:
                 raise NotFound("pcx", wanted)
-            chosen.append(found[wanted])
+            chosen.append(found[wanted].seen_by(tenant_id))
         return chosen
 
     async def peerings_by_id(self, tenant_id: str) -> dict[str, VpcPeeringConnection]:
@@ -189,7 +189,7 @@ class VpcPeeringsMixin(RoutingMixin):
             )
             if await self.store.replace(active):
                 self._push_sides(active)
-                return replace(active, revision=active.revision + 1)
+                return replace(active, revision=active.revision + 1).seen_by(tenant_id)
         raise IncorrectState(f"{peering_id} changed concurrently; retry")
 
     async def reject_vpc_peering_connection(self, tenant_id: str, peering_id: str) -> None:

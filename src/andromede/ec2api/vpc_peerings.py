@@ -6,7 +6,7 @@ to 1,000 with ``NextToken``; the filters EC2 documents and tags).
 
 CreateVpcPeeringConnection answers the connection ``initiating-request``, as EC2 does;
 DescribeVpcPeeringConnections then shows it as stored, ``pending-acceptance`` (or ``failed``).
-Both sides see a connection; its tags are the requester's, shown to the requester only.
+Both sides see a connection; each sees and sets its own tags (CreateTags, DeleteTags).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def _write_peering(
     )
     xml.element("message", message)
     xml.close("status")
-    write_tags(xml, peering.tags if call.tenant_id == peering.tenant_id else ())
+    write_tags(xml, peering.tags)  # the caller's own: the service gives it as it sees it
     xml.element("vpcPeeringConnectionId", peering.peering_id)
     xml.close(element)
 

@@ -169,6 +169,27 @@ async def test_two_tenants_peer_and_each_side_sees_it(world: World) -> None:
         VpcPeeringConnectionIds=[peering_id],
     )
     assert await _ids(stranger) == []
+    # Each side sees and sets its own tags only, as EC2 keeps each account's apart.
+    await c.call("CreateTags", Resources=[peering_id], Tags=[{"Key": "side", "Value": "mine"}])
+    await other.call(
+        "CreateTags", Resources=[peering_id], Tags=[{"Key": "side", "Value": "theirs"}]
+    )
+    await _refused(
+        stranger, "CreateTags", "InvalidVpcPeeringConnectionID.NotFound", Resources=[peering_id],
+        Tags=[{"Key": "side", "Value": "stranger"}],
+    )  # fmt: skip
+    assert (await _described(c, peering_id))["Tags"] == [{"Key": "side", "Value": "mine"}]
+    assert (await _described(other, peering_id))["Tags"] == [{"Key": "side", "Value": "theirs"}]
+    assert await _ids(other, **{"tag:side": "theirs"}) == [peering_id]
+    assert await _ids(other, **{"tag:side": "mine"}) == []
+    for client, value in ((c, "mine"), (other, "theirs")):
+        tags = (await client.call("DescribeTags"))["Tags"]
+        assert [
+            (t["ResourceId"], t["ResourceType"], t["Value"]) for t in tags if t["Key"] == "side"
+        ] == [(peering_id, "vpc-peering-connection", value)]
+    await other.call("DeleteTags", Resources=[peering_id], Tags=[{"Key": "side"}])
+    assert (await _described(other, peering_id)).get("Tags", []) == []
+    assert (await _described(c, peering_id))["Tags"] == [{"Key": "side", "Value": "mine"}]
     await other.call("AcceptVpcPeeringConnection", VpcPeeringConnectionId=peering_id)
     assert (await _described(c, peering_id))["Status"]["Code"] == "active"
     # Either side deletes an active one.
