@@ -5,13 +5,16 @@ on the hosts: each side's instances reach the other VPC only where both sides' t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from andromede.compute.driver import FirewallRule, PeeringLink
+from andromede.compute.routing import LOCAL, InternetGateway, Route, RouteTable, RoutingView
 from andromede.compute.vpc_peering import PeeringState, VpcPeeringConnection
 from support.ec2app import ApiError, Client, World, ec2_world
 
@@ -591,3 +594,50 @@ async def test_a_vpc_deleted_takes_its_connections_but_a_request_to_it_from_anot
     await c.call("RejectVpcPeeringConnection", VpcPeeringConnectionId=offered)
     await c.call("DeleteVpc", VpcId=b)
     assert (await _described(other, offered))["Status"]["Code"] == "rejected"
+
+
+def test_what_a_table_sends_to_a_peering_is_cut_to_the_peer_block_less_more_specific_routes() -> (
+    None
+):
+    """``RoutingView.peer_targets``, pure: longest prefix wins, as in any route table, and a
+    peering carries nothing beyond the peer VPC's block (no transitive routing)."""
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    peering = VpcPeeringConnection(
+        "pcx-0123456789abcdef0", "111111111111", requester_vpc_id="vpc-0123456789abcdef0",
+        requester_cidr="10.1.0.0/16", accepter_tenant_id="222222222222",
+        accepter_vpc_id="vpc-0123456789abcdef1", accepter_cidr="10.2.0.0/16", region="eu-fr-1",
+        create_time=now, state=PeeringState.ACTIVE,
+    )  # fmt: skip
+    gateway = InternetGateway("igw-0123456789abcdef0", "111111111111", "vpc-0123456789abcdef0")
+    table = RouteTable(
+        "rtb-0123456789abcdef0",
+        "111111111111",
+        "vpc-0123456789abcdef0",
+        (
+            Route("10.1.0.0/16", LOCAL),
+            Route("0.0.0.0/0", "", vpc_peering_connection_id=peering.peering_id),
+            Route("10.2.5.0/24", gateway.gateway_id),
+        ),
+    )
+    view = RoutingView(
+        {}, [table], {gateway.gateway_id: gateway}, {}, {peering.peering_id: peering}
+    )
+    [(peering_id, blocks)] = view.peer_targets("vpc-0123456789abcdef0", table).items()
+    assert peering_id == peering.peering_id
+    carried = {str(block) for block in blocks}
+    assert "10.2.4.0/24" in carried and "10.2.6.0/23" in carried
+    assert all(not block.overlaps(ip_network("10.2.5.0/24")) for block in blocks)
+    assert all(block.subnet_of(ip_network("10.2.0.0/16")) for block in blocks)
+    # Seen from the accepter's VPC, the same connection leads to the requester's block.
+    accepter_table = RouteTable(
+        "rtb-0123456789abcdef1", "222222222222", "vpc-0123456789abcdef1",
+        (Route("10.1.0.0/24", "", vpc_peering_connection_id=peering.peering_id),),
+    )  # fmt: skip
+    assert view.peer_targets("vpc-0123456789abcdef1", accepter_table) == {
+        peering.peering_id: (ip_network("10.1.0.0/24"),)
+    }
+    # Not active: nothing.
+    pending = RoutingView(
+        {}, [table], {}, {}, {peering.peering_id: replace(peering, state=PeeringState.DELETED)}
+    )
+    assert pending.peer_targets("vpc-0123456789abcdef0", table) == {}
