@@ -442,6 +442,7 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_network_acl_entries=settings.max_network_acl_entries,
         max_nat_gateways_per_az=settings.max_nat_gateways_per_az,
         nat_gateway_deleted_visible_seconds=settings.nat_gateway_deleted_visible_seconds,
+        max_vpc_peerings_per_vpc=settings.max_vpc_peerings_per_vpc,
         reserved_cidrs=tuple(
             block
             for block in (

@@ -1097,6 +1097,13 @@ class Settings(BaseSettings):
         description="Most NAT gateways, deleted ones not counted, a tenant may hold in the "
         "availability zone (EC2's quota: 5).",
     )
+    max_vpc_peerings_per_vpc: int = Field(
+        default=50,
+        ge=1,
+        le=125,
+        description="Most active VPC peering connections one VPC may be a side of (EC2's "
+        "quota: 50, at most 125).",
+    )
     nat_gateway_deleted_visible_seconds: float = Field(
         default=3600.0,
         ge=0,

@@ -37,10 +37,11 @@ from andromede.compute.network_acl import (
     default_network_acl,
     entry,
 )
-from andromede.compute.routing import InternetGateway, RouteTable, main_route_table
+from andromede.compute.routing import InternetGateway, Route, RouteTable, main_route_table
 from andromede.compute.store import ComputeStore, Record
 from andromede.compute.store_memory import MemoryComputeStore
 from andromede.compute.store_sql import SqlComputeStore
+from andromede.compute.vpc_peering import PeeringState, VpcPeeringConnection
 from andromede.db.database import open_database
 from support.schema import migrated_sqlite
 
@@ -576,3 +577,52 @@ async def test_a_tenants_default_vpc_state_is_deleted_with_its_vpc_in_one_write(
     assert not await store.change(made, insert=[replace(again, vpc_id="vpc-0123456789abcdef3")])
     assert await store.get(Vpc, "vpc-0123456789abcdef3") is None
     assert await store.get(DefaultVpcState, TENANT) == replace(made, revision=2)
+
+
+async def test_a_vpc_peering_connection_is_asked_on_its_vpc_and_moved_at_its_revision(
+    store: ComputeStore,
+) -> None:
+    """What the peering calls rely on (decision 0139): a request is inserted with its
+    requester VPC's revision moved (serialised on it), its state moves at the revision it was
+    read at (an accept and a delete at once: one wins), a route to it round-trips, and the
+    record — the requester's — is listed by its tenant and among every tenant's (the accepter
+    finds it there)."""
+    vpc = Vpc("vpc-0123456789abcdef0", TENANT, "10.1.0.0/16", is_default=False)
+    await store.insert(vpc)
+    peering = VpcPeeringConnection(
+        "pcx-0123456789abcdef0", TENANT, requester_vpc_id=vpc.vpc_id, requester_cidr=vpc.cidr,
+        accepter_tenant_id=OTHER, accepter_vpc_id="vpc-0123456789abcdef1",
+        accepter_cidr="10.2.0.0/16", region="eu-fr-1", create_time=T0,
+        state_message="Pending Acceptance by 222222222222", state_time=T0,
+        tags=(("Name", "é"),),
+    )  # fmt: skip
+    assert await store.change(vpc, insert=[peering])
+    assert await store.get(VpcPeeringConnection, peering.peering_id) == peering
+    moved = await store.get(Vpc, vpc.vpc_id)
+    assert moved is not None and moved.revision == 1
+    # A stale VPC: nothing written.
+    second = replace(peering, peering_id="pcx-0123456789abcdef1")
+    assert not await store.change(vpc, insert=[second])
+    assert await store.get(VpcPeeringConnection, second.peering_id) is None
+    active = replace(peering, state=PeeringState.ACTIVE, state_message="Active")
+    assert await store.replace(active)
+    deleted = replace(peering, state=PeeringState.DELETED)  # read before the accept
+    assert not await store.replace(deleted)
+    [listed] = await store.list(VpcPeeringConnection, TENANT)
+    assert (listed.state, listed.revision) == (PeeringState.ACTIVE, 1)
+    assert await store.list(VpcPeeringConnection, OTHER) == []
+    assert [p.peering_id for p in await store.list(VpcPeeringConnection, None)] == [
+        peering.peering_id
+    ]
+    table = main_route_table(moved)
+    routed = replace(
+        table,
+        routes=(
+            *table.routes,
+            Route("10.2.0.0/16", "", vpc_peering_connection_id=peering.peering_id),
+        ),
+    )
+    await store.insert(routed)
+    read_table = await store.get(RouteTable, routed.route_table_id)
+    assert read_table == routed
+    assert read_table.routes[-1].target == peering.peering_id

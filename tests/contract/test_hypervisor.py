@@ -44,6 +44,7 @@ from andromede.compute.driver import (
     NetworkMode,
     NetworkSpec,
     NicSpec,
+    PeeringLink,
     PortForward,
     RuntimeState,
     SeedSpec,
@@ -887,6 +888,29 @@ async def test_nat_routes_for_a_vpc_not_here_are_accepted(image_host: Host) -> N
     await image_host.driver.set_nat_routes(vpc_id, ())
     if isinstance(image_host.driver, MemoryDriver):
         assert image_host.driver.nat_routes == {}
+
+
+async def test_peering_links_for_vpcs_not_here_are_accepted(image_host: Host) -> None:
+    """Every driver — behind the agent's wire too — takes the VPC peering connections it is
+    told (decision 0139) for VPCs it holds nothing of, twice alike, and a push of none takes
+    them back; the memory twin keeps them for the service tests, user-mode QEMU hosts (no
+    router to join) keep nothing. The joining itself: tests/contract/test_vpc_peering_host.py."""
+    link = PeeringLink(
+        "pcx-" + secrets.token_hex(8) + "0",
+        "vpc-" + secrets.token_hex(4),
+        "10.31.0.0/16",
+        "vpc-" + secrets.token_hex(4),
+        "10.32.0.0/16",
+    )
+    await image_host.driver.set_peering_links((link,))
+    await image_host.driver.set_peering_links((link,))  # what it holds
+    if isinstance(image_host.driver, MemoryDriver):
+        assert image_host.driver.peering_links == (link,)
+    else:
+        assert not (image_host.state_dir / "networks" / "networks.json").exists()
+    await image_host.driver.set_peering_links(())
+    if isinstance(image_host.driver, MemoryDriver):
+        assert image_host.driver.peering_links == ()
 
 
 async def test_a_bridged_host_keeps_a_network_acl_and_enforces_it_when_the_subnet_comes(

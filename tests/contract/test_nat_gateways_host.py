@@ -26,7 +26,8 @@ from andromede.compute.driver import (
 )
 from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.network_state import load_state
-from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, render_firewall
+from andromede.hypervisor.router_firewall import render_firewall
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.tenant_networks import (
     guest,
     host_connect,

@@ -25,11 +25,11 @@ import pytest
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
 from andromede.hypervisor.elastic_ips import render_uplink_guard
 from andromede.hypervisor.errors import AddressRefused
+from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import (
     NetworkCommandError,
     NetworkLayout,
     TenantNetworks,
-    render_firewall,
     render_metadata_guard,
 )
 from support.tenant_networks import (

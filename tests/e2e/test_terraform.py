@@ -1249,6 +1249,79 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert [a["IsDefault"] for a in ec2.describe_network_acls()["NetworkAcls"]] == [True]
 
 
+PEERING = (
+    aws_provider("ec2", default_tags=DEFAULT_TAGS)
+    + """
+resource "aws_vpc" "left" {
+  cidr_block = "10.51.0.0/16"
+}
+resource "aws_vpc" "right" {
+  cidr_block = "10.52.0.0/16"
+}
+resource "aws_vpc_peering_connection" "pair" {
+  vpc_id      = aws_vpc.left.id
+  peer_vpc_id = aws_vpc.right.id
+  auto_accept = true
+  tags        = { Name = "pair" }
+}
+resource "aws_route" "left_to_right" {
+  route_table_id            = aws_vpc.left.main_route_table_id
+  destination_cidr_block    = aws_vpc.right.cidr_block
+  vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
+}
+resource "aws_route" "right_to_left" {
+  route_table_id            = aws_vpc.right.main_route_table_id
+  destination_cidr_block    = aws_vpc.left.cidr_block
+  vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
+}
+output "peering_id" { value = aws_vpc_peering_connection.pair.id }
+output "accept_status" { value = aws_vpc_peering_connection.pair.accept_status }
+output "left_table_id" { value = aws_vpc.left.main_route_table_id }
+"""
+)
+
+
+def test_terraform_peers_two_vpcs_and_routes_both_ways(
+    ec2_server: ServerProcess, terraform: Terraform
+) -> None:
+    """``aws_vpc_peering_connection`` between two ``aws_vpc`` of the account with
+    ``auto_accept`` and an ``aws_route`` on each side's main table to it (decision 0139):
+    applies (the connection active, both routes active), a second plan shows no change,
+    destroys (the connection deleted)."""
+    values = {
+        "region": REGION,
+        "credentials": ec2_server.credentials_file,
+        "endpoint": ec2_server.endpoint,
+    }
+    (terraform.work / "main.tf").write_text(PEERING % values)
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    outputs = {
+        name: value["value"]
+        for name, value in json.loads(terraform("output", "-json").stdout).items()
+    }
+    assert outputs["accept_status"] == "active"
+    ec2 = client_for(ec2_server, "ec2", *ec2_server.credentials())
+    [peering] = ec2.describe_vpc_peering_connections(
+        VpcPeeringConnectionIds=[outputs["peering_id"]]
+    )["VpcPeeringConnections"]
+    assert peering["Status"]["Code"] == "active"
+    assert {t["Key"]: t["Value"] for t in peering["Tags"]} == {"Name": "pair", **DEFAULT_TAGS}
+    [table] = ec2.describe_route_tables(RouteTableIds=[outputs["left_table_id"]])["RouteTables"]
+    assert [
+        (r["DestinationCidrBlock"], r.get("VpcPeeringConnectionId"), r["State"])
+        for r in table["Routes"]
+    ] == [("10.51.0.0/16", None, "active"), ("10.52.0.0/16", outputs["peering_id"], "active")]
+    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
+    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+    terraform(*DESTROY_AFTER_PLAN)
+    [gone] = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[outputs["peering_id"]])[
+        "VpcPeeringConnections"
+    ]
+    assert gone["Status"]["Code"] == "deleted"
+    assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
+
+
 BOUNDARIES = (
     aws_provider("iam", "sts", default_tags=DEFAULT_TAGS)
     + """

@@ -42,6 +42,7 @@ __all__ = [
     "NetworkPeer",
     "NetworkSpec",
     "NicSpec",
+    "PeeringLink",
     "PortForward",
     "RuntimeState",
     "SeedSpec",
@@ -274,6 +275,24 @@ class NatSource:
 
 
 @dataclass(frozen=True, slots=True)
+class PeeringLink:
+    """An active VPC peering connection as a host holding instances of both its VPCs joins
+    their routers (decision 0139): each router reaches the other VPC's block through a link of
+    their own. What may cross is each instance's firewall's to say (the control plane confined
+    it to what the instance's route table sends to the connection)."""
+
+    peering_id: str
+    requester_vpc_id: str
+    requester_cidr: str
+    accepter_vpc_id: str
+    accepter_cidr: str
+
+    def __post_init__(self) -> None:
+        ipaddress.IPv4Network(self.requester_cidr)  # raises ValueError on a bad block
+        ipaddress.IPv4Network(self.accepter_cidr)
+
+
+@dataclass(frozen=True, slots=True)
 class NatRoute:
     """A NAT gateway as one host of its VPC applies it (decision 0129): what the ``sources``
     subnets' instances send to ``destinations`` leaves the VPC translated to ``address`` (the
@@ -481,6 +500,13 @@ class HypervisorDriver(Protocol):
         """Replace the NAT gateways a VPC's router (``router_id``, the VPC's id) applies on
         this host (:class:`NatRoute`), at once. Kept when the VPC is not built here yet (used
         when it is); forgotten with the VPC's last instance here. No-op on a host without
+        tenant networks (user-mode networking)."""
+        ...
+
+    async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
+        """Replace the VPC peering connections this host joins the routers of (every one whose
+        two VPCs have instances here; :class:`PeeringLink`), at once: a link is made when both
+        routers are here, taken away when it is no longer told. No-op on a host without
         tenant networks (user-mode networking)."""
         ...
 

@@ -41,6 +41,7 @@ from andromede.compute.driver import (
     NetworkMode,
     NetworkPeer,
     NetworkSpec,
+    PeeringLink,
     PortForward,
     RuntimeState,
     SnapshotBacking,
@@ -125,6 +126,8 @@ class MemoryDriver:
         self._next_public = 0
         # network id → the other hosts holding its instances, as last told (none: never told).
         self.peers: dict[str, tuple[NetworkPeer, ...]] = {}
+        # The VPC peering connections the host was last told to join (decision 0139).
+        self.peering_links: tuple[PeeringLink, ...] = ()
         self.peer_networks: dict[str, NetworkSpec | None] = {}
         # network id → the network ACL the host enforces for that subnet.
         self.acls: dict[str, SubnetAcl] = {}
@@ -318,6 +321,9 @@ class MemoryDriver:
             self.nat_routes[router_id] = routes
         else:
             self.nat_routes.pop(router_id, None)
+
+    async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
+        self.peering_links = links
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

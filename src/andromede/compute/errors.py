@@ -24,6 +24,8 @@
     ├── ReservedName                 a name the platform keeps (the "default" security group)
     ├── CannotDelete                 deleting what exists as long as its parent (default group)
     ├── OperationNotPermitted        a call no state allows (detaching a root volume…)
+    ├── InvalidStateTransition       a VPC peering connection's state refuses the call
+    ├── PeeringExists                a VPC peering connection of the same two VPCs already
     ├── InsufficientCapacity         no host has room
     ├── InstanceLimitExceeded        the tenant's quota is reached
     ├── ResourceLimitExceeded        too many launch templates, or versions of one
@@ -82,6 +84,7 @@ __all__ = [
     "InvalidId",
     "InvalidParameterValue",
     "InvalidRange",
+    "InvalidStateTransition",
     "KeyAccessDenied",
     "KeyUnusable",
     "ManagedResource",
@@ -93,6 +96,7 @@ __all__ = [
     "NoModification",
     "NotFound",
     "OperationNotPermitted",
+    "PeeringExists",
     "ReservedName",
     "ResourceInUse",
     "ResourceLimitExceeded",
@@ -202,6 +206,21 @@ class OperationNotPermitted(ComputeError):
     pass
 
 
+class InvalidStateTransition(ComputeError):
+    """Accepting, rejecting or deleting a VPC peering connection whose state does not allow
+    it (decision 0139)."""
+
+    def __init__(self, peering_id: str, state: str, target: str) -> None:
+        super().__init__(
+            f"Invalid state transition for {peering_id}, attempted to transition from "
+            f"{state} to {target}"
+        )
+
+
+class PeeringExists(ComputeError):
+    """A VPC peering connection of the same two VPCs, pending or active, already."""
+
+
 class ManagedResource(ComputeError):
     """Moving, disassociating or releasing an Elastic IP a NAT gateway holds, or using its
     interface (decision 0129): EC2 answers ``AuthFailure`` "You do not have permission to
@@ -241,8 +260,9 @@ class InsufficientAddressCapacity(ComputeError):
 
 class NetworkLimitExceeded(ComputeError):
     """The tenant's VPC, internet gateway or NAT gateway quota, a VPC's subnet, route table or
-    network ACL quota, a table's route quota or an ACL's entry quota is reached; ``kind`` is
-    ``vpc``, ``subnet``, ``igw``, ``nat``, ``rtb``, ``route``, ``acl`` or ``acl-entry``."""
+    network ACL quota, a table's route quota, an ACL's entry quota or a VPC's active peering
+    quota is reached; ``kind`` is ``vpc``, ``subnet``, ``igw``, ``nat``, ``rtb``, ``route``,
+    ``acl``, ``acl-entry`` or ``pcx``."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -425,6 +445,7 @@ _NOUNS = {
     "rtbassoc": "association ID",
     "nat": "natGateway ID",
     "nat-route": "natGateway ID",
+    "pcx": "vpcPeeringConnection ID",
     "acl": "networkAcl ID",
     "aclassoc": "association ID",
 }

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 from andromede.compute.errors import (
     AlreadyAssociated,
@@ -55,9 +56,19 @@ from andromede.compute.routing import (
     RouteTableAssociation,
     destination_cidr,
 )
+from andromede.compute.vpc_peering import VpcPeeringConnection, peering_route_target
 from andromede.compute.vpcs import VpcsMixin, chosen
 
 __all__ = ["RoutingMixin"]
+
+
+class _Target(NamedTuple):
+    """What a route leads to: exactly one of them."""
+
+    gateway_id: str | None
+    nat_gateway_id: str | None
+    vpc_peering_connection_id: str | None
+
 
 _ATTEMPTS = 8
 # Instances holding a public address that EC2 calls "mapped" through the VPC's gateway.
@@ -251,11 +262,16 @@ class RoutingMixin(VpcsMixin):
         gateway_id: str | None,
         *,
         nat_gateway_id: str | None = None,
+        vpc_peering_connection_id: str | None = None,
     ) -> None:
-        """A route to an internet gateway (``gateway_id``) or a NAT gateway
-        (``nat_gateway_id``, decision 0129): exactly one of them."""
+        """A route to an internet gateway (``gateway_id``), a NAT gateway (``nat_gateway_id``,
+        decision 0129) or a VPC peering connection (decision 0139): exactly one of them."""
         await self._change_route(
-            tenant_id, route_table_id, destination, gateway_id, nat_gateway_id, create=True
+            tenant_id,
+            route_table_id,
+            destination,
+            _Target(gateway_id, nat_gateway_id, vpc_peering_connection_id),
+            create=True,
         )
 
     async def replace_route(
@@ -266,9 +282,14 @@ class RoutingMixin(VpcsMixin):
         gateway_id: str | None,
         *,
         nat_gateway_id: str | None = None,
+        vpc_peering_connection_id: str | None = None,
     ) -> None:
         await self._change_route(
-            tenant_id, route_table_id, destination, gateway_id, nat_gateway_id, create=False
+            tenant_id,
+            route_table_id,
+            destination,
+            _Target(gateway_id, nat_gateway_id, vpc_peering_connection_id),
+            create=False,
         )
 
     async def _change_route(
@@ -276,21 +297,31 @@ class RoutingMixin(VpcsMixin):
         tenant_id: str,
         route_table_id: str,
         destination: str,
-        gateway_id: str | None,
-        nat_gateway_id: str | None,
+        target: _Target,
         *,
         create: bool,
     ) -> None:
-        if (gateway_id is None) == (nat_gateway_id is None):
+        given = [t for t in target if t is not None]
+        if len(given) != 1:
             raise InvalidParameterValue(
-                "The request must contain exactly one of GatewayId and NatGatewayId"
+                "The request must contain exactly one of GatewayId, NatGatewayId and "
+                "VpcPeeringConnectionId"
             )
+        gateway_id, nat_gateway_id, peering_id = target
         block = destination_cidr(destination)
         for _ in range(_ATTEMPTS):
             table = await self._table(tenant_id, route_table_id)
             vpc = await self.owned_vpc(tenant_id, table.vpc_id)
             if nat_gateway_id is not None:
                 await self._nat_route_target(tenant_id, table, nat_gateway_id)
+            elif peering_id is not None:
+                check_id(peering_id, "pcx")
+                peering_route_target(
+                    await self.store.get(VpcPeeringConnection, peering_id),
+                    tenant_id,
+                    (table.route_table_id, table.vpc_id),
+                    peering_id,
+                )
             else:
                 await self._route_target(tenant_id, table, gateway_id or "")
             if ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network(vpc.cidr)):
@@ -316,10 +347,11 @@ class RoutingMixin(VpcsMixin):
                 raise NetworkLimitExceeded(
                     "route", "The maximum number of routes has been reached for this route table."
                 )
-            route = (
-                Route(block, "", nat_gateway_id=nat_gateway_id)
-                if nat_gateway_id is not None
-                else Route(block, gateway_id or "")
+            route = Route(
+                block,
+                gateway_id or "",
+                nat_gateway_id=nat_gateway_id,
+                vpc_peering_connection_id=peering_id,
             )
             routes = (*kept, route)
             if await self.store.replace(replace(table, routes=routes)):

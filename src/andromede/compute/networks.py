@@ -67,6 +67,7 @@ from andromede.compute.routing import (
 )
 from andromede.compute.service_core import ServiceCore
 from andromede.compute.store import Record
+from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["DefaultNetwork", "NetworksMixin", "with_wiring"]
 
@@ -297,12 +298,18 @@ class NetworksMixin(ServiceCore):
     # -- security groups → firewalls ---------------------------------------------------------
 
     async def routing_view(self, tenant_id: str) -> RoutingView:
-        """The tenant's VPCs, route tables, internet gateways and NAT gateways, read once."""
+        """The tenant's VPCs, route tables, internet gateways, NAT gateways and the VPC peering
+        connections it is a side of, read once."""
         return RoutingView(
             {v.vpc_id: v for v in await self.store.list(Vpc, tenant_id)},
             await self.store.list(RouteTable, tenant_id),
             {g.gateway_id: g for g in await self.store.list(InternetGateway, tenant_id)},
             {n.nat_gateway_id: n for n in await self.store.list(NatGateway, tenant_id)},
+            {
+                p.peering_id: p
+                for p in await self.store.list(VpcPeeringConnection, None)
+                if p.involves(tenant_id)
+            },
         )
 
     async def firewall_of(self, instance: Instance) -> InstanceFirewall:

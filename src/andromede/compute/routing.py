@@ -22,6 +22,13 @@ routes lead to; without the route its rules open nothing beyond the VPC. A route
 detached or deleted, or to a NAT gateway deleted or failed, stays in its table as a
 ``blackhole``, as on EC2.
 
+A route to a VPC peering connection (``vpc_peering.py``, decision 0139) adds, in both
+directions and with or without a public address, what it sends there inside the peer VPC's
+block (:meth:`RoutingView.peer_targets`) while the connection is active: a peering carries
+nothing beyond the two VPCs (EC2 has no transitive or edge-to-edge routing). A packet between
+two peered VPCs passes only where both sides' tables send it: the sender's egress is confined
+to its routes, the receiver's ingress to its own.
+
 Network ACLs are records of their own (``network_acl.py``, decision 0128).
 """
 
@@ -38,6 +45,7 @@ from andromede.compute.errors import InvalidParameterValue
 from andromede.compute.model import FORMAT_VERSION, Instance, Tags
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import Vpc
+from andromede.compute.vpc_peering import PeeringState, VpcPeeringConnection
 
 __all__ = [
     "LOCAL",
@@ -92,11 +100,15 @@ class Route:
     origin: str = ORIGIN_ROUTE
     # A NAT gateway's id, for a route to one (decision 0129; older records have none).
     nat_gateway_id: str | None = None
+    # A VPC peering connection's id, for a route to one (decision 0139; older records have
+    # none). Its ``gateway_id`` is empty.
+    vpc_peering_connection_id: str | None = None
 
     @property
     def target(self) -> str:
-        """What the route leads to: ``local``, an internet gateway's or a NAT gateway's id."""
-        return self.nat_gateway_id or self.gateway_id
+        """What the route leads to: ``local``, an internet gateway's, a NAT gateway's or a VPC
+        peering connection's id."""
+        return self.nat_gateway_id or self.vpc_peering_connection_id or self.gateway_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +189,24 @@ def route_state(
     vpc_id: str,
     gateways: Mapping[str, InternetGateway],
     nat_gateways: Mapping[str, NatGateway] | None = None,
+    peerings: Mapping[str, VpcPeeringConnection] | None = None,
 ) -> str:
-    """``active`` for the local route, a route to a gateway attached to the table's VPC and a
-    route to an available NAT gateway of the table's VPC; ``blackhole`` for a route whose
-    gateway was detached or deleted, or whose NAT gateway was deleted or failed, as EC2 shows
-    it."""
+    """``active`` for the local route, a route to a gateway attached to the table's VPC, a
+    route to an available NAT gateway of the table's VPC and a route to an active VPC peering
+    connection of the table's VPC; ``blackhole`` for a route whose gateway was detached or
+    deleted, whose NAT gateway was deleted or failed, or whose peering connection is no longer
+    active, as EC2 shows it."""
     if route.gateway_id == LOCAL:
         return "active"
+    if route.vpc_peering_connection_id is not None:
+        peering = (peerings or {}).get(route.vpc_peering_connection_id)
+        return (
+            "active"
+            if peering is not None
+            and peering.state is PeeringState.ACTIVE
+            and peering.peer_of(vpc_id) is not None
+            else "blackhole"
+        )
     if route.nat_gateway_id is not None:
         nat = (nat_gateways or {}).get(route.nat_gateway_id)
         return (
@@ -224,6 +247,7 @@ def reach(
             for route in table.routes
             if route.gateway_id not in (LOCAL, "")
             and route.nat_gateway_id is None
+            and route.vpc_peering_connection_id is None
             and route_state(route, table.vpc_id, gateways) == "active"
         ]
     return tuple(ipaddress.collapse_addresses(blocks))
@@ -293,6 +317,8 @@ class RoutingView:
     gateways: Mapping[str, InternetGateway]
     # By id, deleted ones included while their records last (decision 0129).
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
+    # By id, the VPC peering connections the tenant is a side of (decision 0139).
+    peerings: Mapping[str, VpcPeeringConnection] = field(default_factory=dict)
 
     def _table_of(self, instance: Instance) -> tuple[Vpc, RouteTable | None] | None:
         vpc = self.vpcs.get(instance.vpc_id) if instance.vpc_id is not None else None
@@ -302,21 +328,56 @@ class RoutingView:
         return vpc, table_of_subnet(instance.subnet_id, mine)
 
     def reach_of(
-        self, instance: Instance, *, through_nat: bool = True
+        self, instance: Instance, *, through_nat: bool = True, through_peering: bool = True
     ) -> tuple[ipaddress.IPv4Network, ...] | None:
-        """What the instance's subnet's route table lets it reach (:func:`reach`, and with
-        ``through_nat`` what its NAT gateways carry out for it: :meth:`nat_targets`); None when
-        its VPC's routing is not stored yet (a VPC made before decision 0121, until the first
-        call that needs its routing makes it): such a VPC keeps the reach it had, all."""
+        """What the instance's subnet's route table lets it reach (:func:`reach`, with
+        ``through_nat`` what its NAT gateways carry out for it: :meth:`nat_targets`, and with
+        ``through_peering`` what its peering connections lead to: :meth:`peer_targets`); None
+        when its VPC's routing is not stored yet (a VPC made before decision 0121, until the
+        first call that needs its routing makes it): such a VPC keeps the reach it had, all."""
         found = self._table_of(instance)
         if found is None:
             return None
         vpc, table = found
         blocks = reach(vpc.cidr, table, self.gateways, public_address=instance.has_public_address)
-        if not through_nat or table is None:
+        if table is None:
             return blocks
-        carried = [b for bs in self.nat_targets(vpc.vpc_id, table).values() for b in bs]
+        carried: list[ipaddress.IPv4Network] = []
+        if through_nat:
+            carried += [b for bs in self.nat_targets(vpc.vpc_id, table).values() for b in bs]
+        if through_peering:
+            carried += [b for bs in self.peer_targets(vpc.vpc_id, table).values() for b in bs]
+        if not carried:
+            return blocks
         return tuple(ipaddress.collapse_addresses([*blocks, *carried]))
+
+    def peer_targets(
+        self, vpc_id: str, table: RouteTable
+    ) -> dict[str, tuple[ipaddress.IPv4Network, ...]]:
+        """Peering connection id → what ``table`` sends to it that it carries (decision 0139):
+        its active routes' destinations less every more specific route of the table (longest
+        prefix wins), within the peer VPC's block — a peering carries nothing else. In the
+        connections' id order; one carrying nothing is left out."""
+        everything = [ipaddress.IPv4Network(route.destination) for route in table.routes]
+        targets: dict[str, list[ipaddress.IPv4Network]] = {}
+        for route in table.routes:
+            peering_id = route.vpc_peering_connection_id
+            if peering_id is None:
+                continue
+            if route_state(route, vpc_id, self.gateways, peerings=self.peerings) != "active":
+                continue
+            peer = self.peerings[peering_id].peer_of(vpc_id)
+            if peer is None or not peer[1]:
+                continue
+            parts = _minus(ipaddress.IPv4Network(route.destination), everything)
+            targets.setdefault(peering_id, []).extend(
+                _within(parts, [ipaddress.IPv4Network(peer[1])])
+            )
+        return {
+            peering_id: tuple(ipaddress.collapse_addresses(blocks))
+            for peering_id, blocks in sorted(targets.items())
+            if blocks
+        }
 
     def nat_targets(
         self, vpc_id: str, table: RouteTable
@@ -355,6 +416,7 @@ class RoutingView:
             for route in table.routes
             if route.gateway_id not in (LOCAL, "")
             and route.nat_gateway_id is None
+            and route.vpc_peering_connection_id is None
             and route_state(route, vpc_id, self.gateways) == "active"
         ]
 
@@ -377,7 +439,7 @@ class RoutingView:
         connections out, never in)."""
         if not instance.has_public_address:
             return False
-        blocks = self.reach_of(instance, through_nat=False)
+        blocks = self.reach_of(instance, through_nat=False, through_peering=False)
         if blocks is None or instance.vpc_id is None:
             return True
         own = ipaddress.IPv4Network(self.vpcs[instance.vpc_id].cidr)

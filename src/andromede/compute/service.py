@@ -91,6 +91,7 @@ from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volume_modifications import VolumeModificationsMixin
 from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin
+from andromede.compute.vpc_peerings import VpcPeeringsMixin
 
 __all__ = ["ComputeService", "RunRequest", "StateChange"]
 
@@ -226,6 +227,7 @@ class ComputeService(
     InstanceAttributesMixin,
     ElasticIpsMixin,
     NatGatewaysMixin,
+    VpcPeeringsMixin,
     NetworkAclsMixin,
     NetworksMixin,
     LaunchTemplatesMixin,

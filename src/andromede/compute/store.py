@@ -2,8 +2,8 @@
 
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
-gateways, route tables, network ACLs, Elastic IPs, NAT gateways, which VPC is a tenant's
-default), addressed by the record's class
+gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
+which VPC is a tenant's default), addressed by the record's class
 and id: the records share one shape (an id, an owning tenant, a revision, a format version) and
 the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
@@ -35,6 +35,7 @@ from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
+from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["RECORD_TYPES", "ComputeStore", "Record", "RecordT"]
 
@@ -56,6 +57,7 @@ Record = (
     | ElasticAddress
     | NetworkAcl
     | NatGateway
+    | VpcPeeringConnection
     | DefaultVpcState
 )
 RecordT = TypeVar("RecordT", bound=Record)
@@ -78,6 +80,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     ElasticAddress,
     NetworkAcl,
     NatGateway,
+    VpcPeeringConnection,
     DefaultVpcState,
 )
 

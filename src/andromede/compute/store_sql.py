@@ -34,6 +34,7 @@ from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet,
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.store import Record, RecordT
+from andromede.compute.vpc_peering import VpcPeeringConnection
 from andromede.db import tables
 from andromede.db.database import Database
 
@@ -59,6 +60,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     ElasticAddress: tables.compute_elastic_addresses,
     NetworkAcl: tables.compute_network_acls,
     NatGateway: tables.compute_nat_gateways,
+    VpcPeeringConnection: tables.compute_vpc_peering_connections,
     DefaultVpcState: tables.compute_default_vpcs,
 }
 

@@ -9,6 +9,7 @@ from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
     IncorrectState,
     InvalidParameterValue,
+    NotFound,
 )
 from andromede.compute.launch_template import LaunchTemplate
 from andromede.compute.model import (
@@ -21,6 +22,7 @@ from andromede.compute.model import (
     Snapshot,
     Tags,
     Volume,
+    check_id,
     check_tags,
     merge_tags,
     remove_tags,
@@ -30,6 +32,7 @@ from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.service_core import ServiceCore, TagEntry
+from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["RESOURCE_TYPES", "TagsMixin"]
 
@@ -50,6 +53,7 @@ _KINDS: dict[str, type[Any]] = {
     "eipalloc": ElasticAddress,
     "acl": NetworkAcl,
     "nat": NatGateway,
+    "pcx": VpcPeeringConnection,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -68,6 +72,7 @@ RESOURCE_TYPES = {
     "eipalloc": "elastic-ip",
     "acl": "network-acl",
     "nat": "natgateway",
+    "pcx": "vpc-peering-connection",
 }
 
 
@@ -89,6 +94,7 @@ Taggable = (
     | ElasticAddress
     | NetworkAcl
     | NatGateway
+    | VpcPeeringConnection
 )
 
 
@@ -104,8 +110,27 @@ class TagsMixin(ServiceCore):
         kind = _KINDS.get(prefix)
         if kind is None:
             raise InvalidParameterValue(f'Invalid id: "{resource_id[:64]}"')
+        if kind is VpcPeeringConnection:
+            # Either side tags it, each its own tags (decision 0139).
+            check_id(resource_id, prefix)
+            peering = await self.store.get(VpcPeeringConnection, resource_id)
+            if peering is None or not peering.involves(tenant_id):
+                raise NotFound(prefix, resource_id)
+            return peering
         record: Taggable = await self._owned(kind, tenant_id, resource_id, prefix)
         return record
+
+    async def _retag(self, tenant_id: str, record: Taggable, tags: Tags) -> None:
+        if isinstance(record, VpcPeeringConnection):
+            await self._update(record, **{record.tags_field(tenant_id): tags})
+        else:
+            await self._update(record, tags=tags)
+
+    @staticmethod
+    def _own_tags(tenant_id: str, record: Taggable) -> Tags:
+        if isinstance(record, VpcPeeringConnection):
+            return record.seen_by(tenant_id).tags
+        return record.tags
 
     async def create_tags(self, tenant_id: str, resource_ids: Sequence[str], tags: Tags) -> None:
         check_tags(tags)
@@ -113,7 +138,9 @@ class TagsMixin(ServiceCore):
         for record in records:
             for _ in range(10):
                 try:
-                    await self._update(record, tags=merge_tags(record.tags, tags))
+                    await self._retag(
+                        tenant_id, record, merge_tags(self._own_tags(tenant_id, record), tags)
+                    )
                     break
                 except IncorrectState:
                     record = await self._taggable(tenant_id, record.resource_id)
@@ -125,8 +152,9 @@ class TagsMixin(ServiceCore):
         for record in records:
             for _ in range(10):
                 try:
-                    kept = remove_tags(record.tags, keys) if keys else ()
-                    await self._update(record, tags=kept)
+                    own = self._own_tags(tenant_id, record)
+                    kept = remove_tags(own, keys) if keys else ()
+                    await self._retag(tenant_id, record, kept)
                     break
                 except IncorrectState:
                     record = await self._taggable(tenant_id, record.resource_id)
@@ -142,4 +170,9 @@ class TagsMixin(ServiceCore):
                 system = record.platform_tags if isinstance(record, Instance) else ()
                 for key, value in (*record.tags, *system):
                     entries.append(TagEntry(record.resource_id, RESOURCE_TYPES[prefix], key, value))
+        # The accepter's own tags on another tenant's connections (decision 0139).
+        for peering in await self.store.list(VpcPeeringConnection, None):
+            if peering.accepter_tenant_id == tenant_id != peering.tenant_id:
+                for key, value in peering.accepter_tags:
+                    entries.append(TagEntry(peering.peering_id, RESOURCE_TYPES["pcx"], key, value))
         return entries

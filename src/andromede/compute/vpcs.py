@@ -70,6 +70,7 @@ from andromede.compute.network_acl import (
 )
 from andromede.compute.networks import NetworksMixin
 from andromede.compute.routing import InternetGateway, RouteTable, main_route_table
+from andromede.compute.vpc_peering import VpcPeeringConnection, ended_with_vpc
 
 __all__ = ["VpcsMixin", "chosen"]
 
@@ -231,7 +232,12 @@ class VpcsMixin(NetworksMixin):
                     if n.vpc_id == vpc_id and n.live
                 ),
             ]
-            if held:
+            # Its peering connections go with it, but a pending request to it from another
+            # tenant, which its tenant must reject first (EC2; decision 0139).
+            pending, ended = ended_with_vpc(
+                await self.store.list(VpcPeeringConnection, None), vpc_id, self.clock()
+            )
+            if held or pending:
                 raise ResourceInUse(
                     "vpc", f"The vpc '{vpc_id}' has dependencies and cannot be deleted."
                 )
@@ -250,7 +256,15 @@ class VpcsMixin(NetworksMixin):
                 else:
                     replaced.append(replace(state, vpc_id=None, subnet_id=None, group_id=None))
             try:
-                if await self.store.change(vpc, delete=gone, insert=insert, replace=replaced):
+                if await self.store.change(
+                    vpc, delete=gone, insert=insert, replace=[*replaced, *ended]
+                ):
+                    for peering in ended:  # their routes on the other side are blackholes
+                        if peering.requester_vpc_id == vpc_id:
+                            other = (peering.accepter_tenant_id, peering.accepter_vpc_id)
+                        else:
+                            other = (peering.tenant_id, peering.requester_vpc_id)
+                        self._push_later(other[0], (), vpc_ids=(other[1],))
                     return
             except Duplicate:
                 continue  # the tenant's record written at once (its default VPC made): again

@@ -69,6 +69,7 @@ __all__ = [
     "compute_snapshots",
     "compute_subnets",
     "compute_volumes",
+    "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
     "group_members",
@@ -1086,6 +1087,9 @@ compute_route_tables = _compute_table("compute_route_tables")
 compute_network_acls = _compute_table("compute_network_acls")
 # NAT gateways (decision 0129): JSON documents like the route tables.
 compute_nat_gateways = _compute_table("compute_nat_gateways")
+# VPC peering connections (decision 0139): JSON documents, the row's tenant the requester's
+# (the accepter's is in the document; both sides' lists read every row, as the reconciler does).
+compute_vpc_peering_connections = _compute_table("compute_vpc_peering_connections")
 # Which VPC is each tenant's default, or none since it deleted it (decision 0137): one row per
 # tenant, its id the tenant's.
 compute_default_vpcs = _compute_table("compute_default_vpcs")

@@ -36,6 +36,7 @@ from andromede.ec2api.routing import ROUTING_ACTIONS
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volume_modifications import MODIFICATION_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
+from andromede.ec2api.vpc_peerings import VPC_PEERING_ACTIONS
 from andromede.ec2api.vpcs import VPC_ACTIONS
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
@@ -83,6 +84,7 @@ ACTIONS: dict[str, Action] = {
     **NETWORK_ACL_ACTIONS,
     **GATEWAY_ACTIONS,
     **NAT_GATEWAY_ACTIONS,
+    **VPC_PEERING_ACTIONS,
     **ADDRESS_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,

@@ -91,6 +91,26 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NatGatewayMalformed": (400, "The NAT gateway ID is malformed."),
     "InvalidNatGatewayID.NotFound": (400, "The NAT gateway ID does not exist."),
     "InvalidRouteTableId.Malformed": (400, "The route table ID is malformed."),
+    "InvalidVpcPeeringConnectionID.NotFound": (
+        400,
+        "The VPC peering connection ID does not exist.",
+    ),
+    "InvalidVpcPeeringConnectionId.Malformed": (
+        400,
+        "The VPC peering connection ID is malformed.",
+    ),
+    "InvalidStateTransition": (
+        400,
+        "The VPC peering connection's state does not allow the request.",
+    ),
+    "VpcPeeringConnectionAlreadyExists": (
+        400,
+        "A VPC peering connection between these VPCs already exists.",
+    ),
+    "ActiveVpcPeeringConnectionPerVpcLimitExceeded": (
+        400,
+        "You have reached the limit on active VPC peering connections for this VPC.",
+    ),
     "InvalidNetworkAclID.NotFound": (400, "The network ACL ID does not exist."),
     "InvalidNetworkAclEntry.NotFound": (400, "The network ACL entry does not exist."),
     "NetworkAclEntryAlreadyExists": (400, "The network ACL entry already exists."),
@@ -201,6 +221,7 @@ _NOT_FOUND: Final = {
     # InvalidNatGatewayID.NotFound (decision 0129).
     "nat": "NatGatewayNotFound",
     "nat-route": "InvalidNatGatewayID.NotFound",
+    "pcx": "InvalidVpcPeeringConnectionID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -222,6 +243,7 @@ _MALFORMED: Final = {
     "eipalloc": "InvalidAllocationID.Malformed",
     "eipassoc": "InvalidAssociationID.Malformed",
     "nat": "NatGatewayMalformed",
+    "pcx": "InvalidVpcPeeringConnectionId.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -251,6 +273,7 @@ _LIMIT: Final = {
     "route": "RouteLimitExceeded",
     "acl": "NetworkAclLimitExceeded",
     "acl-entry": "NetworkAclEntryLimitExceeded",
+    "pcx": "ActiveVpcPeeringConnectionPerVpcLimitExceeded",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.
@@ -266,6 +289,8 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.IdempotentParameterMismatch, "IdempotentParameterMismatch"),
     (compute.KeyAccessDenied, "UnauthorizedOperation"),
     (compute.OperationNotPermitted, "OperationNotPermitted"),
+    (compute.InvalidStateTransition, "InvalidStateTransition"),
+    (compute.PeeringExists, "VpcPeeringConnectionAlreadyExists"),
     (compute.ReservedName, "InvalidGroup.Reserved"),
     (compute.CannotDelete, "CannotDelete"),
     (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),

@@ -5,7 +5,8 @@ association waiters: ``association.route-table-association-id``), Create/DeleteR
 Create/Replace/DeleteRoute to an internet gateway, Associate/DisassociateRouteTable and
 ReplaceRouteTableAssociation (the main association too, as
 ``aws_main_route_table_association`` moves it). A route leads to an internet gateway
-(``GatewayId``) or a NAT gateway (``NatGatewayId``, decision 0129); to anything else, an IPv6 or
+(``GatewayId``), a NAT gateway (``NatGatewayId``, decision 0129) or a VPC peering connection
+(``VpcPeeringConnectionId``, decision 0139); to anything else, an IPv6 or
 prefix-list destination, and an edge association are refused by name (UnsupportedOperation):
 there is nothing else here for them to lead to yet. Network ACLs are ``network_acls.py``'s.
 """
@@ -17,10 +18,12 @@ from collections.abc import Callable, Mapping
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.routing import (
     InternetGateway,
+    Route,
     RouteTable,
     RouteTableAssociation,
     route_state,
 )
+from andromede.compute.vpc_peering import VpcPeeringConnection
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, paged
@@ -29,6 +32,23 @@ from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
 __all__ = ["ROUTING_ACTIONS"]
+
+# What a route's state is read against: the tenant's internet gateways, NAT gateways and the
+# VPC peering connections it is a side of, by id.
+_Targets = tuple[
+    Mapping[str, InternetGateway], Mapping[str, NatGateway], Mapping[str, VpcPeeringConnection]
+]
+
+
+def _state(route: Route, table: RouteTable, targets: _Targets) -> str:
+    gateways, nats, peerings = targets
+    return route_state(route, table.vpc_id, gateways, nats, peerings)
+
+
+async def _targets(call: Call) -> _Targets:
+    _, gateways = await call.compute.route_table_view(call.tenant_id)
+    nats = await call.compute.nat_gateways_by_id(call.tenant_id)
+    return gateways, nats, await call.compute.peerings_by_id(call.tenant_id)
 
 
 def _text(value: bool) -> str:
@@ -51,13 +71,7 @@ def _write_association(xml: XmlWriter, table: RouteTable, a: RouteTableAssociati
     xml.close("item")
 
 
-def _write_route_table(
-    xml: XmlWriter,
-    table: RouteTable,
-    gateways: Mapping[str, InternetGateway],
-    nats: Mapping[str, NatGateway],
-    element: str,
-) -> None:
+def _write_route_table(xml: XmlWriter, table: RouteTable, targets: _Targets, element: str) -> None:
     xml.open(element)
     xml.open("associationSet")
     for association in table.associations:
@@ -72,8 +86,9 @@ def _write_route_table(
         xml.element("destinationCidrBlock", route.destination)
         xml.element("gatewayId", route.gateway_id or None)
         xml.element("natGatewayId", route.nat_gateway_id)
+        xml.element("vpcPeeringConnectionId", route.vpc_peering_connection_id)
         xml.element("origin", route.origin)
-        xml.element("state", route_state(route, table.vpc_id, gateways, nats))
+        xml.element("state", _state(route, table, targets))
         xml.close("item")
     xml.close("routeSet")
     write_tags(xml, table.tags)
@@ -83,7 +98,7 @@ def _write_route_table(
 
 
 def _route_table_filters(
-    gateways: Mapping[str, InternetGateway], nats: Mapping[str, NatGateway]
+    targets: _Targets,
 ) -> Callable[[str], Callable[[object], list[str]] | None]:
     def of(get: Callable[[RouteTable], list[str]]) -> Callable[[object], list[str]]:
         return lambda t: get(t) if isinstance(t, RouteTable) else []
@@ -108,8 +123,15 @@ def _route_table_filters(
         "route.nat-gateway-id": of(
             lambda t: [r.nat_gateway_id for r in t.routes if r.nat_gateway_id is not None]
         ),
+        "route.vpc-peering-connection-id": of(
+            lambda t: [
+                r.vpc_peering_connection_id
+                for r in t.routes
+                if r.vpc_peering_connection_id is not None
+            ]
+        ),
         "route.origin": of(lambda t: [r.origin for r in t.routes]),
-        "route.state": of(lambda t: [route_state(r, t.vpc_id, gateways, nats) for r in t.routes]),
+        "route.state": of(lambda t: [_state(r, t, targets) for r in t.routes]),
     }
     return with_tags(fields)
 
@@ -118,11 +140,8 @@ async def describe_route_tables(call: Call) -> None:
     p = call.params
     ids = p.values("RouteTableId")
     tables = await call.compute.describe_route_tables(call.tenant_id, ids)
-    gateways = {g.gateway_id: g for g in await call.compute.describe_internet_gateways(
-        call.tenant_id, []
-    )}  # fmt: skip
-    nats = await call.compute.nat_gateways_by_id(call.tenant_id)
-    filters = Filters(p.filters(), _route_table_filters(gateways, nats))
+    targets = await _targets(call)
+    filters = Filters(p.filters(), _route_table_filters(targets))
     chosen, next_token = paged(
         p,
         [t for t in tables if matches(filters, t)],
@@ -133,7 +152,7 @@ async def describe_route_tables(call: Call) -> None:
     xml = call.result
     xml.open("routeTableSet")
     for table in chosen:
-        _write_route_table(xml, table, gateways, nats, "item")
+        _write_route_table(xml, table, targets, "item")
     xml.close("routeTableSet")
     xml.element("nextToken", next_token)
 
@@ -145,9 +164,7 @@ async def create_route_table(call: Call) -> None:
     table = await call.compute.create_route_table(
         call.tenant_id, p.required("VpcId"), resource_tags(p, "route-table"), token
     )
-    _, gateways = await call.compute.route_table_view(call.tenant_id)
-    nats = await call.compute.nat_gateways_by_id(call.tenant_id)
-    _write_route_table(call.result, table, gateways, nats, "routeTable")
+    _write_route_table(call.result, table, await _targets(call), "routeTable")
     if token is not None:
         call.result.element("clientToken", token)
 
@@ -157,36 +174,60 @@ async def delete_route_table(call: Call) -> None:
     write_return(call.result)
 
 
-# What a route could lead to besides an internet gateway or a NAT gateway, and IPv6 or
-# prefix-list destinations: refused by name, never dropped (decision 0060).
-_ROUTE_HANDLED = frozenset({"RouteTableId", "DestinationCidrBlock", "GatewayId", "NatGatewayId"})
+# What a route could lead to besides an internet gateway, a NAT gateway or a VPC peering
+# connection, and IPv6 or prefix-list destinations: refused by name, never dropped (decision
+# 0060).
+_TARGETS = ("GatewayId", "NatGatewayId", "VpcPeeringConnectionId")
+_ROUTE_HANDLED = frozenset({"RouteTableId", "DestinationCidrBlock", *_TARGETS})
 
 
-def _route_parameters(call: Call, action: str) -> tuple[str, str, str | None, str | None]:
-    """The table, the destination, and the internet gateway or the NAT gateway (one)."""
+def _route_parameters(
+    call: Call, action: str
+) -> tuple[str, str, str | None, str | None, str | None]:
+    """The table, the destination, and the internet gateway, the NAT gateway or the peering
+    connection (one)."""
     p = call.params
     p.refuse_unhandled(action, _ROUTE_HANDLED)
-    gateway, nat = p.get("GatewayId") or None, p.get("NatGatewayId") or None
-    if gateway is None and nat is None:
+    given = {name: p.get(name) or None for name in _TARGETS}
+    named = [name for name, value in given.items() if value is not None]
+    if not named:
         p.required("GatewayId")  # EC2's MissingParameter: a route must lead somewhere
-    if gateway is not None and nat is not None:
+    if len(named) > 1:
         raise Ec2Error(
             "InvalidParameterCombination",
-            "The parameter GatewayId cannot be used with the parameter NatGatewayId",
+            f"The parameter {named[0]} cannot be used with the parameter {named[1]}",
         )
-    return p.required("RouteTableId"), p.required("DestinationCidrBlock"), gateway, nat
+    return (
+        p.required("RouteTableId"),
+        p.required("DestinationCidrBlock"),
+        given["GatewayId"],
+        given["NatGatewayId"],
+        given["VpcPeeringConnectionId"],
+    )
 
 
 async def create_route(call: Call) -> None:
-    table, destination, gateway, nat = _route_parameters(call, "CreateRoute")
-    await call.compute.create_route(call.tenant_id, table, destination, gateway, nat_gateway_id=nat)
+    table, destination, gateway, nat, peering = _route_parameters(call, "CreateRoute")
+    await call.compute.create_route(
+        call.tenant_id,
+        table,
+        destination,
+        gateway,
+        nat_gateway_id=nat,
+        vpc_peering_connection_id=peering,
+    )
     write_return(call.result)
 
 
 async def replace_route(call: Call) -> None:
-    table, destination, gateway, nat = _route_parameters(call, "ReplaceRoute")
+    table, destination, gateway, nat, peering = _route_parameters(call, "ReplaceRoute")
     await call.compute.replace_route(
-        call.tenant_id, table, destination, gateway, nat_gateway_id=nat
+        call.tenant_id,
+        table,
+        destination,
+        gateway,
+        nat_gateway_id=nat,
+        vpc_peering_connection_id=peering,
     )
     write_return(call.result)
 

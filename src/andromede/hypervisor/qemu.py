@@ -67,6 +67,7 @@ from andromede.compute.driver import (
     NetworkPeer,
     NetworkSpec,
     NicSpec,
+    PeeringLink,
     PortForward,
     RuntimeState,
     SubnetAcl,
@@ -244,6 +245,12 @@ class QemuDriver:
         gateway to a user-mode host's instances: their forwards are their only way out)."""
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_nat_routes(router_id, routes)
+
+    async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
+        """Bridge mode: the routers are joined (:meth:`TenantNetworks.set_peering_links`).
+        User mode has no router to join: nothing kept."""
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_peering_links(links)
 
     async def networking(self) -> NetworkMode:
         """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""

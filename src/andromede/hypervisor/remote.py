@@ -30,6 +30,7 @@ from andromede.compute.driver import (
     NatRoute,
     NetworkPeer,
     NetworkSpec,
+    PeeringLink,
     RuntimeState,
     SubnetAcl,
     VolumeSpec,
@@ -256,6 +257,9 @@ class RemoteDriver:
 
     async def set_nat_routes(self, router_id: str, routes: tuple[NatRoute, ...]) -> None:
         await self._call("set_nat_routes", router_id, routes)
+
+    async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
+        await self._call("set_peering_links", links)
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)

@@ -103,12 +103,12 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from andromede.compute.driver import (
-    FirewallRule,
     InstanceFirewall,
     NatRoute,
     NetworkPeer,
     NetworkSpec,
     NicSpec,
+    PeeringLink,
     SubnetAcl,
 )
 from andromede.hypervisor.elastic_ips import (
@@ -117,23 +117,25 @@ from andromede.hypervisor.elastic_ips import (
     uplink_guard_table,
 )
 from andromede.hypervisor.nat_gateways import (
-    FORWARD_MARK,
-    NAT_MARK,
-    forward_marks,
     hops,
-    inbound_drop,
     routing_table,
     rule_priority,
-    snat_rules,
     stale_rules,
 )
-from andromede.hypervisor.network_acls import icmp_match, render_network_acls
 from andromede.hypervisor.network_state import (
     NetworkRecord,
     PluggedNic,
     load_state,
     save_state,
 )
+from andromede.hypervisor.peering_links import (
+    LinkEnd,
+    apply_links,
+    ends_here,
+    is_link_end,
+)
+from andromede.hypervisor.router_firewall import METADATA_ADDRESS, render_firewall
+from andromede.hypervisor.router_firewall import TRANSIT as _TRANSIT
 
 __all__ = [
     "NetworkCommandError",
@@ -143,7 +145,6 @@ __all__ = [
     "PluggedNic",
     "TenantNetworks",
     "foreign_metadata_guards",
-    "render_firewall",
     "render_metadata_guard",
     "render_overlay_filter",
     "router_mac",
@@ -152,11 +153,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-METADATA_ADDRESS = "169.254.169.254"
 # Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers.
 VXLAN_OVERHEAD = 50
 _MIN_UNDERLAY_MTU = 576 + VXLAN_OVERHEAD  # IPv4's minimum datagram, inside
-_TRANSIT = "transit"
 _DHCP_EXIT_TIMEOUT = 5.0  # seconds for dnsmasq to exit on SIGTERM, then SIGKILL
 _NETNS_DIR = Path("/run/netns")  # where ``ip netns`` keeps the namespaces it names
 _CLONE_NEWNET = 0x40000000
@@ -349,184 +348,6 @@ def foreign_metadata_guards(ruleset: str, layout: NetworkLayout) -> list[str]:
     return found
 
 
-def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
-    """One nft rule line; ``peer`` is ``saddr`` (ingress) or ``daddr`` (egress)."""
-    parts = [] if rule.cidr == "0.0.0.0/0" else [f"ip {peer} {rule.cidr}"]
-    if rule.protocol in {"tcp", "udp"}:
-        ports = (
-            str(rule.from_port)
-            if rule.from_port == rule.to_port
-            else f"{rule.from_port}-{rule.to_port}"
-        )
-        parts.append(f"{rule.protocol} dport {ports}")
-    elif rule.protocol == "icmp":
-        # A type (and code) allowed: its replies and the errors of allowed flows still pass
-        # by conntrack (established, related), as EC2's stateful groups let them.
-        parts.append(icmp_match(*rule.icmp_type_code) or "ip protocol icmp")
-    return "    " + " ".join([*parts, verdict])
-
-
-def _interfaces(names: Collection[str]) -> str:
-    """An nft interface-name match: one name, or a set of them."""
-    ordered = sorted(names)
-    if len(ordered) == 1:
-        return f'"{ordered[0]}"'
-    return "{ " + ", ".join(f'"{name}"' for name in ordered) + " }"
-
-
-def render_firewall(
-    firewalls: Mapping[str, InstanceFirewall],
-    *,
-    transit_cidr: str,
-    public_cidr: str,
-    nat: Mapping[str, str],
-    host_transit_ip: str,
-    imds_port: int,
-    remote: Collection[str] = (),
-    bridges: Collection[str] = ("br0",),
-    unmapped: Collection[str] = (),
-    elastic: Mapping[str, str] | None = None,
-    acls: Mapping[str, SubnetAcl] | None = None,
-    nat_routes: Sequence[NatRoute] = (),
-) -> str:
-    """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
-
-    ``firewalls`` maps private address → rules, for the instances of every subnet of the
-    namespace (``bridges``, one per subnet); ``nat`` private → host-facing address. An egress
-    chain *returns* when a rule allows the packet (then the peer's ingress chain decides) and
-    drops otherwise; an ingress chain accepts or drops. Replies of allowed connections pass by
-    conntrack, as security groups are stateful. So a packet between two subnets of the VPC
-    meets its sender's egress and its receiver's ingress rules, as one between two instances
-    of one subnet does. ``remote`` are the private addresses of the VPC's instances on other
-    hosts: a packet to one leaves once its sender's egress allows it, and the destination's
-    ingress rules apply on the destination's host (a packet from one meets the ingress chain
-    of its local destination here). ``unmapped``: private addresses without a public one —
-    nothing is DNAT'ed to them at their host-facing address, and they reach nothing through
-    the transit link but the metadata service, unless they have an Elastic IP. ``elastic``:
-    private → Elastic IP, DNAT'ed to the private address from the transit link, and the
-    source of what the instance sends out through it but its metadata requests (the host's
-    transit address), which keep the host-facing one: the metadata service knows the instance
-    by it. ``acls``: subnet CIDR → its network ACL, judged before anything else of the forward
-    chain, connection tracking included (:mod:`~andromede.hypervisor.network_acls`).
-    ``nat_routes``: the VPC's NAT gateways (:mod:`~andromede.hypervisor.nat_gateways`) — what
-    their sources send to their destinations is marked, translated to the gateway's address
-    when it leaves here, or let out towards the router of the host that translates it."""
-    ports = _interfaces(bridges)
-    network_acls = render_network_acls(acls or {})
-    elastic = elastic or {}
-    dropped = sorted(set(unmapped) - set(elastic))
-    lines = [
-        "table ip andromede_nat",
-        "delete table ip andromede_nat",
-        "table ip andromede_nat {",
-        "  chain prerouting {",
-        "    type nat hook prerouting priority dstnat; policy accept;",
-        f"    iifname {ports} ip daddr {METADATA_ADDRESS} tcp dport 80"
-        f" dnat to {host_transit_ip}:{imds_port}",
-    ]
-    for private, public in sorted(nat.items()):
-        if private not in unmapped:
-            lines.append(f'    iifname "{_TRANSIT}" ip daddr {public} dnat to {private}')
-    for private, held in sorted(elastic.items()):
-        lines.append(f'    iifname "{_TRANSIT}" ip daddr {held} dnat to {private}')
-    lines += [
-        "  }",
-        "  chain postrouting {",
-        "    type nat hook postrouting priority srcnat; policy accept;",
-        *snat_rules(nat_routes, transit=_TRANSIT, host_ranges=(transit_cidr, public_cidr)),
-    ]
-    for private, public in sorted(nat.items()):
-        address = elastic.get(private)
-        if address is None:
-            lines.append(f'    oifname "{_TRANSIT}" ip saddr {private} snat to {public}')
-            continue
-        # Only the metadata service is on the host's transit address (the forward chain
-        # drops the rest of the transit range): it keeps knowing the instance by its
-        # host-facing address; everything else leaves from the Elastic IP.
-        lines += [
-            f'    oifname "{_TRANSIT}" ip saddr {private} ip daddr {host_transit_ip}'
-            f" snat to {public}",
-            f'    oifname "{_TRANSIT}" ip saddr {private} snat to {address}',
-        ]
-    lines += [
-        "  }",
-        "}",
-        "table inet andromede_filter",
-        "delete table inet andromede_filter",
-        "table inet andromede_filter {",
-        "  chain forward {",
-        "    type filter hook forward priority filter; policy drop;",
-        # Stateless: the network ACLs judge replies too, so they come before conntrack.
-        *network_acls.forward,
-        "    ct state established,related accept",
-        "    ct state invalid drop",
-        # The metadata service, whatever the security groups say (as on EC2).
-        f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
-        # Nothing else towards the host or the other networks' public addresses.
-        f"    iifname {ports} ip daddr {{ {transit_cidr}, {public_cidr} }} drop",
-        *inbound_drop(nat_routes, transit=_TRANSIT),
-        *forward_marks(nat_routes),
-    ]
-    unless_natted = (
-        f" meta mark != {NAT_MARK}" if any(r.translated_here for r in nat_routes) else ""
-    )
-    if any(not r.translated_here for r in nat_routes):
-        # What another host translates never leaves through this one's transit link.
-        lines.append(f'    oifname "{_TRANSIT}" meta mark {FORWARD_MARK} drop')
-    if dropped:
-        # Without a public address (nor an Elastic IP), nothing but the metadata service
-        # through the host — and what a route sends to a NAT gateway.
-        lines.append(
-            f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(dropped)} }}{unless_natted} drop'
-        )
-    chains: list[str] = []
-    for number, (private, firewall) in enumerate(sorted(firewalls.items())):
-        lines.append(f"    ip saddr {private} jump egress_{number}")
-        lines.append(f"    ip daddr {private} jump ingress_{number}")
-        egress = [f"  chain egress_{number} {{"]
-        egress += [_rule_line(rule, "daddr", "return") for rule in firewall.egress]
-        egress += ["    drop", "  }"]
-        ingress = [f"  chain ingress_{number} {{"]
-        ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
-        ingress += ["    drop", "  }"]
-        chains += egress + ingress
-    if remote and any(r.translated_here for r in nat_routes):
-        # The VPC's instances on other hosts leave through their own host's transit link;
-        # here only what they send to a NAT gateway this host translates for them.
-        lines.append(
-            f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(sorted(remote))} }}'
-            f" meta mark != {NAT_MARK} drop"
-        )
-    # Leaving for the host (the metadata service) once egress allowed it.
-    lines.append(f'    oifname "{_TRANSIT}" accept')
-    if any(not route.translated_here for route in nat_routes):
-        # Towards the router of the host that translates it, once egress allowed it.
-        lines.append(f"    oifname {ports} meta mark {FORWARD_MARK} accept")
-    if remote and firewalls:
-        # From an instance here to one on another host, once egress allowed it: its ingress is
-        # that host's to apply. Never from one remote address to another (no transit here).
-        local = ", ".join(sorted(firewalls))
-        lines.append(
-            f"    oifname {ports} ip saddr {{ {local} }}"
-            f" ip daddr {{ {', '.join(sorted(remote))} }} accept"
-        )
-    lines.append("  }")
-    lines += chains
-    lines += network_acls.chains
-    lines += [
-        "  chain input {",
-        "    type filter hook input priority filter; policy drop;",
-        "    ct state established,related accept",
-        '    iifname "lo" accept',
-        # DHCP and ARP-level needs of the instances; nothing else of the namespace is a service.
-        f"    iifname {ports} udp dport 67 accept",
-        f"    iifname {ports} ip protocol icmp accept",
-        "  }",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 class TenantNetworks:
     """The tenant networks of one host (see the module docstring)."""
 
@@ -535,6 +356,9 @@ class TenantNetworks:
         self._layout = layout or NetworkLayout()
         self._lock = asyncio.Lock()
         self._state = load_state(self._state_file())
+        # The VPC peering connections last told (decision 0139), and the link ends in force.
+        self._peering_links: tuple[PeeringLink, ...] = ()
+        self._link_ends: list[LinkEnd] = []
         self._watcher: NetworkWatcher | None = None
         self._foreign_guards_checked = False
 
@@ -1022,6 +846,33 @@ class TenantNetworks:
                     raise
             self._save()
 
+    async def set_peering_links(self, links: Sequence[PeeringLink]) -> None:
+        """Join the routers of the VPC peering connections told whose two VPCs are built
+        here, and part those no longer told (:mod:`~andromede.hypervisor.peering_links`). Not
+        kept in the state file: the control plane tells every host again at each change of
+        where instances run and at every resync."""
+        async with self._lock:
+            self._peering_links = tuple(links)
+            routers = {
+                r.router
+                for r in self._state.networks.values()
+                if _namespace_exists(self.netns(r.router))
+            }
+            wanted = ends_here(self._peering_links, routers)
+            present = {
+                router: {n for n in await _links(self.netns(router)) if is_link_end(n)}
+                for router in sorted(routers)
+            }
+            if wanted == self._link_ends and all(end.name in present[end.router] for end in wanted):
+                return  # the periodic resync's push of what is in force already
+            touched = {end.router for end in (*wanted, *self._link_ends)} | {
+                router for router, names in present.items() if names
+            }
+            await apply_links(_run, self.netns, wanted, present)
+            self._link_ends = wanted
+            for router in sorted(touched & routers):
+                await self._apply_firewall(router)
+
     async def set_nat_routes(self, router_id: str, routes: Sequence[NatRoute]) -> None:
         """Replace the NAT gateways a VPC's router applies here
         (:mod:`~andromede.hypervisor.nat_gateways`). Kept when the VPC is not built here yet;
@@ -1493,6 +1344,7 @@ class TenantNetworks:
                 for record in subnets
             },
             nat_routes=self._state.nat.get(router, ()),
+            peering_ends=[end.name for end in self._link_ends if end.router == router],
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
 

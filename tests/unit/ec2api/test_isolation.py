@@ -37,6 +37,7 @@ RTB_ASSOC = "{rtbassoc}"
 EIP, FREE_EIP, EIP_ASSOC = "{eipalloc}", "{free-eipalloc}", "{eipassoc}"
 OWN_ACL, ACL_ASSOC = "{own-acl}", "{aclassoc}"
 NAT = "{nat}"
+PCX = "{pcx}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -115,6 +116,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     "CreateDefaultSubnet": {"AvailabilityZone": "eu-fr-1a"},
     "DeleteInternetGateway": {"InternetGatewayId": FREE_IGW},
     "DeleteNatGateway": {"NatGatewayId": NAT},
+    # A peering request to the victim's VPC from the intruder's own is EC2's way to ask: the
+    # intruder names the victim's VPC as its own, which must not be found.
+    "CreateVpcPeeringConnection": {"VpcId": VPC, "PeerVpcId": VPC},
+    "AcceptVpcPeeringConnection": {"VpcPeeringConnectionId": PCX},
+    "RejectVpcPeeringConnection": {"VpcPeeringConnectionId": PCX},
+    "DeleteVpcPeeringConnection": {"VpcPeeringConnectionId": PCX},
+    "DescribeVpcPeeringConnections": {"VpcPeeringConnectionIds": [PCX]},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
@@ -251,6 +259,7 @@ class Victim:
             ("DescribeNetworkAcls", {}),
             ("DescribeAddresses", {}),
             ("DescribeNatGateways", {}),
+            ("DescribeVpcPeeringConnections", {}),
             ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
@@ -364,7 +373,13 @@ async def victim(world: World) -> Victim:
         SubnetId=second_id,
         AllocationId=(await c.call("AllocateAddress", Domain="vpc"))["AllocationId"],
     )
+    # A peering request from its VPC to its default one, pending: it may be accepted,
+    # rejected or deleted.
+    peering = await c.call(
+        "CreateVpcPeeringConnection", VpcId=vpc, PeerVpcId=default_ids(tenant).vpc_id
+    )
     ids = {
+        PCX: peering["VpcPeeringConnection"]["VpcPeeringConnectionId"],
         NAT: nat["NatGateway"]["NatGatewayId"],
         EIP: address,
         FREE_EIP: free_address,

@@ -8,7 +8,8 @@ import pytest
 from andromede.compute.driver import InstanceFirewall
 from andromede.hypervisor.elastic_ips import check_elastic_ip, render_uplink_guard
 from andromede.hypervisor.errors import AddressRefused
-from andromede.hypervisor.tenant_network import NetworkLayout, render_firewall
+from andromede.hypervisor.router_firewall import render_firewall
+from andromede.hypervisor.tenant_network import NetworkLayout
 
 RANGES = ("100.64.0.0/16", "100.65.0.0/16")
 

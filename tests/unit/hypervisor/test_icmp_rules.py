@@ -16,7 +16,7 @@ import pytest
 from andromede.compute.driver import AclEntry, FirewallRule, InstanceFirewall, SubnetAcl
 from andromede.hypervisor.network_acls import icmp_match, render_network_acls
 from andromede.hypervisor.network_state import load_state, save_state
-from andromede.hypervisor.tenant_network import render_firewall
+from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.wire import decode, encode
 
 ANYWHERE = "0.0.0.0/0"

@@ -27,7 +27,8 @@ from andromede.compute.driver_memory import MemoryDriver
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.network_acls import AclRules, render_network_acls
 from andromede.hypervisor.remote import RemoteDriver
-from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, render_firewall
+from andromede.hypervisor.router_firewall import render_firewall
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.hypervisor.wire import CALLS, decode, encode
 
 DENY_SSH = SubnetAcl(

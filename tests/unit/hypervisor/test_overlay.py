@@ -12,11 +12,11 @@ from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import (
     NetworkLayout,
     OverlayPort,
     foreign_metadata_guards,
-    render_firewall,
     render_metadata_guard,
     render_overlay_filter,
     router_mac,

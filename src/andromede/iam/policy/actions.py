@@ -327,6 +327,7 @@ _KMS = (
 )
 
 _EC2 = (
+    "AcceptVpcPeeringConnection",
     "AllocateAddress",
     "AssociateAddress",
     "AssociateIamInstanceProfile",
@@ -357,6 +358,7 @@ _EC2 = (
     "CreateTags",
     "CreateVolume",
     "CreateVpc",
+    "CreateVpcPeeringConnection",
     "DeleteInternetGateway",
     "DeleteKeyPair",
     "DeleteLaunchTemplate",
@@ -373,6 +375,7 @@ _EC2 = (
     "DeleteTags",
     "DeleteVolume",
     "DeleteVpc",
+    "DeleteVpcPeeringConnection",
     "DeregisterImage",
     "DescribeAccountAttributes",
     "DescribeAddresses",
@@ -403,6 +406,7 @@ _EC2 = (
     "DescribeVolumes",
     "DescribeVolumesModifications",
     "DescribeVpcAttribute",
+    "DescribeVpcPeeringConnections",
     "DescribeVpcs",
     "DetachInternetGateway",
     "DetachNetworkInterface",
@@ -425,6 +429,7 @@ _EC2 = (
     "MonitorInstances",
     "RebootInstances",
     "RegisterImage",
+    "RejectVpcPeeringConnection",
     "ReleaseAddress",
     "ReplaceNetworkAclAssociation",
     "ReplaceNetworkAclEntry",

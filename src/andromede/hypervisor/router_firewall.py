@@ -1,0 +1,213 @@
+"""A VPC router's nftables ruleset, pure (decisions 0106, 0121, 0125, 0128, 0129, 0139): the
+security groups of every instance of its subnets, its network ACLs, its NAT (host-facing and
+Elastic IP addresses, NAT gateways), the metadata service's redirection, and what may leave
+through its transit link, its overlay ports and its peering links.
+
+Rendered whole and replaced atomically by one ``nft -f`` inside the router's namespace
+(:class:`~andromede.hypervisor.tenant_network.TenantNetworks` applies it); moved out of
+``tenant_network.py`` unchanged, that module having grown past STYLE §10's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Final
+
+from andromede.compute.driver import FirewallRule, InstanceFirewall, NatRoute, SubnetAcl
+from andromede.hypervisor.nat_gateways import (
+    FORWARD_MARK,
+    NAT_MARK,
+    forward_marks,
+    inbound_drop,
+    snat_rules,
+)
+from andromede.hypervisor.network_acls import icmp_match, render_network_acls
+from andromede.hypervisor.peering_links import forward_rules
+
+__all__ = ["METADATA_ADDRESS", "TRANSIT", "render_firewall"]
+
+METADATA_ADDRESS: Final = "169.254.169.254"
+# The name of a router's end of its transit link to the host.
+TRANSIT: Final = "transit"
+_TRANSIT = TRANSIT
+
+
+def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
+    """One nft rule line; ``peer`` is ``saddr`` (ingress) or ``daddr`` (egress)."""
+    parts = [] if rule.cidr == "0.0.0.0/0" else [f"ip {peer} {rule.cidr}"]
+    if rule.protocol in {"tcp", "udp"}:
+        ports = (
+            str(rule.from_port)
+            if rule.from_port == rule.to_port
+            else f"{rule.from_port}-{rule.to_port}"
+        )
+        parts.append(f"{rule.protocol} dport {ports}")
+    elif rule.protocol == "icmp":
+        # A type (and code) allowed: its replies and the errors of allowed flows still pass
+        # by conntrack (established, related), as EC2's stateful groups let them.
+        parts.append(icmp_match(*rule.icmp_type_code) or "ip protocol icmp")
+    return "    " + " ".join([*parts, verdict])
+
+
+def _interfaces(names: Collection[str]) -> str:
+    """An nft interface-name match: one name, or a set of them."""
+    ordered = sorted(names)
+    if len(ordered) == 1:
+        return f'"{ordered[0]}"'
+    return "{ " + ", ".join(f'"{name}"' for name in ordered) + " }"
+
+
+def render_firewall(
+    firewalls: Mapping[str, InstanceFirewall],
+    *,
+    transit_cidr: str,
+    public_cidr: str,
+    nat: Mapping[str, str],
+    host_transit_ip: str,
+    imds_port: int,
+    remote: Collection[str] = (),
+    bridges: Collection[str] = ("br0",),
+    unmapped: Collection[str] = (),
+    elastic: Mapping[str, str] | None = None,
+    acls: Mapping[str, SubnetAcl] | None = None,
+    nat_routes: Sequence[NatRoute] = (),
+    peering_ends: Collection[str] = (),
+) -> str:
+    """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
+
+    ``firewalls`` maps private address → rules, for the instances of every subnet of the
+    namespace (``bridges``, one per subnet); ``nat`` private → host-facing address. An egress
+    chain *returns* when a rule allows the packet (then the peer's ingress chain decides) and
+    drops otherwise; an ingress chain accepts or drops. Replies of allowed connections pass by
+    conntrack, as security groups are stateful. So a packet between two subnets of the VPC
+    meets its sender's egress and its receiver's ingress rules, as one between two instances
+    of one subnet does. ``remote`` are the private addresses of the VPC's instances on other
+    hosts: a packet to one leaves once its sender's egress allows it, and the destination's
+    ingress rules apply on the destination's host (a packet from one meets the ingress chain
+    of its local destination here). ``unmapped``: private addresses without a public one —
+    nothing is DNAT'ed to them at their host-facing address, and they reach nothing through
+    the transit link but the metadata service, unless they have an Elastic IP. ``elastic``:
+    private → Elastic IP, DNAT'ed to the private address from the transit link, and the
+    source of what the instance sends out through it but its metadata requests (the host's
+    transit address), which keep the host-facing one: the metadata service knows the instance
+    by it. ``acls``: subnet CIDR → its network ACL, judged before anything else of the forward
+    chain, connection tracking included (:mod:`~andromede.hypervisor.network_acls`).
+    ``nat_routes``: the VPC's NAT gateways (:mod:`~andromede.hypervisor.nat_gateways`) — what
+    their sources send to their destinations is marked, translated to the gateway's address
+    when it leaves here, or let out towards the router of the host that translates it."""
+    ports = _interfaces(bridges)
+    network_acls = render_network_acls(acls or {})
+    elastic = elastic or {}
+    dropped = sorted(set(unmapped) - set(elastic))
+    lines = [
+        "table ip andromede_nat",
+        "delete table ip andromede_nat",
+        "table ip andromede_nat {",
+        "  chain prerouting {",
+        "    type nat hook prerouting priority dstnat; policy accept;",
+        f"    iifname {ports} ip daddr {METADATA_ADDRESS} tcp dport 80"
+        f" dnat to {host_transit_ip}:{imds_port}",
+    ]
+    for private, public in sorted(nat.items()):
+        if private not in unmapped:
+            lines.append(f'    iifname "{_TRANSIT}" ip daddr {public} dnat to {private}')
+    for private, held in sorted(elastic.items()):
+        lines.append(f'    iifname "{_TRANSIT}" ip daddr {held} dnat to {private}')
+    lines += [
+        "  }",
+        "  chain postrouting {",
+        "    type nat hook postrouting priority srcnat; policy accept;",
+        *snat_rules(nat_routes, transit=_TRANSIT, host_ranges=(transit_cidr, public_cidr)),
+    ]
+    for private, public in sorted(nat.items()):
+        address = elastic.get(private)
+        if address is None:
+            lines.append(f'    oifname "{_TRANSIT}" ip saddr {private} snat to {public}')
+            continue
+        # Only the metadata service is on the host's transit address (the forward chain
+        # drops the rest of the transit range): it keeps knowing the instance by its
+        # host-facing address; everything else leaves from the Elastic IP.
+        lines += [
+            f'    oifname "{_TRANSIT}" ip saddr {private} ip daddr {host_transit_ip}'
+            f" snat to {public}",
+            f'    oifname "{_TRANSIT}" ip saddr {private} snat to {address}',
+        ]
+    lines += [
+        "  }",
+        "}",
+        "table inet andromede_filter",
+        "delete table inet andromede_filter",
+        "table inet andromede_filter {",
+        "  chain forward {",
+        "    type filter hook forward priority filter; policy drop;",
+        # Stateless: the network ACLs judge replies too, so they come before conntrack.
+        *network_acls.forward,
+        "    ct state established,related accept",
+        "    ct state invalid drop",
+        # The metadata service, whatever the security groups say (as on EC2).
+        f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
+        # Nothing else towards the host or the other networks' public addresses.
+        f"    iifname {ports} ip daddr {{ {transit_cidr}, {public_cidr} }} drop",
+        *inbound_drop(nat_routes, transit=_TRANSIT),
+        *forward_marks(nat_routes),
+    ]
+    unless_natted = (
+        f" meta mark != {NAT_MARK}" if any(r.translated_here for r in nat_routes) else ""
+    )
+    if any(not r.translated_here for r in nat_routes):
+        # What another host translates never leaves through this one's transit link.
+        lines.append(f'    oifname "{_TRANSIT}" meta mark {FORWARD_MARK} drop')
+    if dropped:
+        # Without a public address (nor an Elastic IP), nothing but the metadata service
+        # through the host — and what a route sends to a NAT gateway.
+        lines.append(
+            f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(dropped)} }}{unless_natted} drop'
+        )
+    chains: list[str] = []
+    for number, (private, firewall) in enumerate(sorted(firewalls.items())):
+        lines.append(f"    ip saddr {private} jump egress_{number}")
+        lines.append(f"    ip daddr {private} jump ingress_{number}")
+        egress = [f"  chain egress_{number} {{"]
+        egress += [_rule_line(rule, "daddr", "return") for rule in firewall.egress]
+        egress += ["    drop", "  }"]
+        ingress = [f"  chain ingress_{number} {{"]
+        ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
+        ingress += ["    drop", "  }"]
+        chains += egress + ingress
+    if remote and any(r.translated_here for r in nat_routes):
+        # The VPC's instances on other hosts leave through their own host's transit link;
+        # here only what they send to a NAT gateway this host translates for them.
+        lines.append(
+            f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(sorted(remote))} }}'
+            f" meta mark != {NAT_MARK} drop"
+        )
+    # Leaving for the host (the metadata service) once egress allowed it.
+    lines.append(f'    oifname "{_TRANSIT}" accept')
+    if any(not route.translated_here for route in nat_routes):
+        # Towards the router of the host that translates it, once egress allowed it.
+        lines.append(f"    oifname {ports} meta mark {FORWARD_MARK} accept")
+    if remote and firewalls:
+        # From an instance here to one on another host, once egress allowed it: its ingress is
+        # that host's to apply. Never from one remote address to another (no transit here).
+        local = ", ".join(sorted(firewalls))
+        lines.append(
+            f"    oifname {ports} ip saddr {{ {local} }}"
+            f" ip daddr {{ {', '.join(sorted(remote))} }} accept"
+        )
+    # Out to a peered VPC's router, once egress allowed it (decision 0139).
+    lines += forward_rules(list(peering_ends), list(firewalls))
+    lines.append("  }")
+    lines += chains
+    lines += network_acls.chains
+    lines += [
+        "  chain input {",
+        "    type filter hook input priority filter; policy drop;",
+        "    ct state established,related accept",
+        '    iifname "lo" accept',
+        # DHCP and ARP-level needs of the instances; nothing else of the namespace is a service.
+        f"    iifname {ports} udp dport 67 accept",
+        f"    iifname {ports} ip protocol icmp accept",
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
