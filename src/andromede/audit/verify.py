@@ -89,9 +89,8 @@ def _checkpoint(note: object, origin: str, public_key: bytes, what: str) -> Chec
 
 def _signed(note: object, origin: str, spans: Sequence[KeySpan], what: str) -> Checkpoint:
     """The checkpoint ``note`` signed by one of the chain's keys at a size that key may sign
-    (decision 0140): the trail's own checkpoint by the current key only, a trusted one by
-    whichever key was current at its size. A key past its last size is a retired key: what
-    it signed after its transition is refused."""
+    (decision 0140): by whichever key was current at its size. A key past its last size is a
+    retired key: what it signed after its transition is refused, whoever signed it."""
     failure: TrailInvalid | None = None
     for span in reversed(spans):
         try:
@@ -141,7 +140,7 @@ def verify_trail(
         raise TrailInvalid("the trail's entries are not a list of texts")
     origin = f"{name}/{log}"
     spans, bounds = _spans(trail, name, origin, public_key)
-    checkpoint = _signed(trail.get("checkpoint"), origin, spans[-1:], "checkpoint")
+    checkpoint = _signed(trail.get("checkpoint"), origin, spans, "checkpoint")
     pruned, frontier = _pruned(trail.get("pruned"))
     if pruned + len(entries) != checkpoint.size:
         raise TrailInvalid(
