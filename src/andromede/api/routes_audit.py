@@ -107,6 +107,7 @@ async def checkpoint(
         size=signed.size,
         root_hash=_b64(signed.root_hash),
         checkpoint=signed.note,
+        key_transitions=await trail.key_transitions(log_id),
     )
 
 
@@ -136,6 +137,7 @@ async def cosigned_checkpoint(
         size=signed.size,
         root_hash=_b64(signed.root_hash),
         checkpoint=signed.note,
+        key_transitions=await trail.key_transitions(log_id),
         witnesses=witnesses,
     )
 

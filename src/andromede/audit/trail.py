@@ -103,6 +103,10 @@ class AuditTrail:
         self._key = await self._keys.current()
         return self._key
 
+    async def key_transitions(self, log: str) -> list[dict[str, str | None]]:
+        """The rotations of the region's key as a trail carries them (decision 0140)."""
+        return [t.document() for t in await self._keys.transitions(log)]
+
     def origin(self, log: str) -> str:
         return f"{self._key.name}/{log}"
 
@@ -137,9 +141,9 @@ class AuditTrail:
         if first > signed.size:
             raise EntriesPruned("the entries the witnesses cosigned were pruned since")
         head: dict[str, object] = {"format": TRAIL_FORMAT, "log": log, "checkpoint": signed.note}
-        transitions = await self._keys.transitions(log)
+        transitions = await self.key_transitions(log)
         if transitions:  # the chain from any earlier key to the one that signed (0140)
-            head["key_transitions"] = [t.document() for t in transitions]
+            head["key_transitions"] = transitions
         if first:
             head["pruned"] = {
                 "size": first,

@@ -184,6 +184,8 @@ def download(
     }
     if first:
         trail["pruned"] = {"size": first, "hashes": pruned["hashes"]}
+    if checkpoint.get("key_transitions"):  # the key was rotated: the chain (decision 0140)
+        trail["key_transitions"] = checkpoint["key_transitions"]
     if trusted is not None:
         old = _trusted_size(_trusted_note(trusted))
         if old <= size:
