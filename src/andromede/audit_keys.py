@@ -1,8 +1,9 @@
-"""The region's audit log signing key, where the settings put it (decision 0134).
+"""The region's audit log signing key, where the settings put it (decision 0134), and its
+rotation (decision 0140).
 
 The audit context signs with a :class:`~andromede.audit.signing.LogSigningKey`; the key
 management context holds key pairs in the PKCS#11 token. This adapter, at the composition
-root, is where they meet. It owns three choices:
+root, is where they meet. It owns four choices:
 
 - **Where the key lives.** ``audit_signing_key``: ``file`` (``keys/audit-log.key``, made at
   the first start, the embedded default), ``hsm`` (an Ed25519 pair made in the root key
@@ -17,12 +18,17 @@ root, is where they meet. It owns three choices:
   ``CKA_ID`` order), every gateway then signs with the registered pair, and a gateway whose
   own new pair lost destroys it. A token without the registered key (another token, another
   region's copy of the database) is :class:`SigningKeyMismatch`, as a key file is.
-- **The region's key never changes silently.** Verifiers pin the registered key, and the log
-  has no key rotation: with the token chosen while the registered key is still the key
-  file's, the gateway refuses to start and says to keep the file (``audit_signing_key =
-  "file"``) rather than sign with a key nobody trusts. A token without Ed25519
+- **The region's key never changes silently.** Verifiers pin the registered key: with the
+  token chosen while the registered key is still a key file of ``keys/``, the gateway refuses
+  to start and says to keep the file (``audit_signing_key = "file"``) or to rotate into the
+  token, rather than sign with a key nobody vouched for. A token without Ed25519
   (``CKM_EDDSA``) or that cannot be used is a :class:`ConfigurationError` at start, its
   message naming the token, never the PIN.
+- **Rotation, and the registry deciding.** :func:`rotate_log_signing_key` makes the new key (a
+  key file ``keys/audit-log.<key ID>.key`` or a pair in the token) and records the transition
+  both keys sign (``audit.key_registry``); once a key is registered, a gateway signs with it
+  wherever it holds it (a key file of ``keys/``, else the token), whatever the setting, and
+  :class:`RegisteredKeys` follows a rotation under a running gateway.
 """
 
 from __future__ import annotations
