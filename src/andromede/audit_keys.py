@@ -225,6 +225,21 @@ class RegisteredKeys:
         return await key_transitions(self._db, self._key.name, log_id)
 
 
+async def _undo_unless_registered(
+    db: Database, name: str, public_key: bytes, undo: Callable[[], None]
+) -> None:
+    """Remove a failed rotation's new key, unless the rotation committed after all (a
+    connection lost after the commit): a stray key harms nothing, a registered key gone would
+    stop every gateway signing. When the registry cannot be read, the key stays."""
+    try:
+        registered = await registered_signing_key(db, name)
+    except Exception:
+        log.warning("audit log key rotation failed; its new key is kept (registry unreadable)")
+        return
+    if registered != public_key:
+        await asyncio.to_thread(undo)
+
+
 @dataclass(frozen=True, slots=True)
 class Rotation:
     generation: int
@@ -276,7 +291,7 @@ async def rotate_log_signing_key(
             db, name, old.public_key, new.public_key, reason, sign_both
         )
     except BaseException:
-        await asyncio.to_thread(undo)
+        await _undo_unless_registered(db, name, new.public_key, undo)
         raise
     path = settings.data_dir / PUBLIC_KEY_FILE_NAME
     await asyncio.to_thread(publish_verifier_key, new, path)

@@ -168,6 +168,22 @@ async def test_a_rotation_from_a_stale_key_fails_and_leaves_no_key_behind(
     assert token.pairs == []
     assert sorted((tmp_path / "a" / "keys").glob("audit-log*.key")) == keys
     assert len(await key_transitions(db, NAME, TENANT)) == 1
+    # One whose commit went through but whose answer was lost keeps its key: the registry
+    # names it, and every gateway needs it.
+
+    async def committed_then_lost(*args: object) -> int:
+        await record_rotation(*args)  # type: ignore[arg-type]
+        raise ConnectionError("the answer of the commit was lost")
+
+    monkeypatch.setattr("andromede.audit_keys.record_rotation", committed_then_lost)
+    with pytest.raises(ConnectionError):
+        await rotate_log_signing_key(
+            hsm.settings, db, NAME, hsm.provider, to="file", reason="scheduled"
+        )
+    registered = await registered_signing_key(db, NAME)
+    assert registered is not None
+    assert verify_trail(await document(trail), old.verifier_key).size == 0
+    assert (await trail.signing_key()).public_key == registered
 
 
 async def test_a_region_on_the_key_file_moves_into_the_token(tmp_path: Path, db: Database) -> None:
