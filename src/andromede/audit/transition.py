@@ -11,15 +11,18 @@ signature lines under the region's key name, told apart by their key IDs):
   it had when the key changed, under its origin. The old key signed the log up to that size
   and never after; the new key signs from that size on.
 
-:func:`key_spans` follows a trail's transitions from the pinned key: each statement must be
-signed by the key current so far and by the key it names, each transition checkpoint by both
-and at a size no smaller than the one before. It answers, per key, the range of tree sizes it
+:func:`key_spans` follows a trail's transitions through the pinned key: each statement must
+be signed by the key it hands over from and the key it names, forward from the pinned key each
+from the key current so far and back from it each to the key after it (a verifier that pinned
+a later key accepts what its predecessors signed before it), each transition checkpoint by
+both and at a size no smaller than the one before. It answers, per key, the range of tree sizes it
 may sign for the log; a checkpoint signed by a key outside its range, or by a key no chain
 from the pinned key reaches, is refused by the caller (``verify.py``).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -143,38 +146,54 @@ def _both(note: str, name: str, old: bytes, new: bytes, what: str) -> str:
 def key_spans(
     name: str, origin: str, pinned: bytes, transitions: Sequence[Mapping[str, object]]
 ) -> tuple[list[KeySpan], list[Checkpoint]]:
-    """The keys the chain from ``pinned`` reaches, each with the sizes of the log ``origin``
-    it may sign, oldest first (the last one is the current key); and the transition
+    """The keys the chain through ``pinned`` reaches, each with the sizes of the log
+    ``origin`` it may sign, oldest first (the last one is the current key); and the transition
     checkpoints, whose roots the caller checks against the entries. ``transitions``: the
     trail's ``key_transitions``, ``{"statement": note, "checkpoint": note or None}`` in
-    generation order. Transitions before the pinned key's own are history it need not
-    follow; one from another key than the current one breaks the chain."""
+    generation order.
+
+    Forward from the pinned key, each transition must be from the key current so far; back
+    from it (a verifier that pinned a later key), each must be to the key after it — each key
+    vouches for its predecessor's past as the predecessor vouched for it. Every statement and
+    transition checkpoint is signed by both its keys. A chain that does not go through the
+    pinned key leaves it the only key, so nothing another key signed verifies."""
+    items = [_item(item, name) for item in transitions]
+    for before, after in itertools.pairwise(items):
+        if after[0].generation != before[0].generation + 1:
+            raise TransitionInvalid("the key transitions are not in generation order")
+    arrival = next((i for i, item in enumerate(items) if item[0].new == pinned), None)
+    if arrival is None and (not items or items[0][0].old != pinned):
+        return [KeySpan(pinned, 0, None)], []
+    # Back from the pinned key's arrival: each statement to the key that follows it.
+    trusted = pinned
+    for statement, _, _ in reversed(items[: 0 if arrival is None else arrival + 1]):
+        if statement.new != trusted:
+            raise TransitionInvalid(
+                f"key transition {statement.generation} is to another key than the one after it"
+            )
+        trusted = statement.old
     spans: list[KeySpan] = []
     bounds: list[Checkpoint] = []
-    current, first, started, generation = pinned, 0, False, 0
-    for item in transitions:
-        note, bound = item.get("statement"), item.get("checkpoint")
-        if not isinstance(note, str) or not (bound is None or isinstance(bound, str)):
-            raise TransitionInvalid("a key transition is not a statement and a checkpoint")
-        statement = _statement(note, name)
-        if generation and statement.generation != generation + 1:
-            raise TransitionInvalid("the key transitions are not in generation order")
-        generation = statement.generation
-        if not started and statement.old != current:
-            if statement.new == current:  # the pinned key's own arrival: follow from here
-                first = _bound(bound, name, origin, statement, first, None)
-            continue
-        started = True
+    current, first = trusted, 0
+    for statement, note, bound in items:
         if statement.old != current:
             raise TransitionInvalid(
-                f"key transition {generation} is from another key than the one it follows"
+                f"key transition {statement.generation} is from another key than the one it follows"
             )
-        _both(note, name, statement.old, statement.new, f"key transition {generation}")
+        what = f"key transition {statement.generation}"
+        _both(note, name, statement.old, statement.new, what)
         last = _bound(bound, name, origin, statement, first, bounds)
         spans.append(KeySpan(current, first, last))
         current, first = statement.new, last
     spans.append(KeySpan(current, first, None))
     return spans, bounds
+
+
+def _item(item: Mapping[str, object], name: str) -> tuple[_Statement, str, str | None]:
+    note, bound = item.get("statement"), item.get("checkpoint")
+    if not isinstance(note, str) or not (bound is None or isinstance(bound, str)):
+        raise TransitionInvalid("a key transition is not a statement and a checkpoint")
+    return _statement(note, name), note, bound
 
 
 def _bound(
@@ -183,7 +202,7 @@ def _bound(
     origin: str,
     statement: _Statement,
     first: int,
-    bounds: list[Checkpoint] | None,
+    bounds: list[Checkpoint],
 ) -> int:
     """The size at which the key changed for this log: its transition checkpoint's, signed
     by both keys; without one (the log had no entry then), where the previous key began."""
@@ -198,6 +217,5 @@ def _bound(
         raise TransitionInvalid(f"the {what} is for {checkpoint.origin}, not {origin}")
     if checkpoint.size < first:
         raise TransitionInvalid(f"the {what} is smaller than the one before it")
-    if bounds is not None:
-        bounds.append(checkpoint)
+    bounds.append(checkpoint)
     return checkpoint.size

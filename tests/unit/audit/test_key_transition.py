@@ -91,6 +91,21 @@ def test_a_verifier_pinning_the_old_key_follows_a_transition_signed_by_both() ->
     assert verify_trail(rotated, K0.verifier_key, trusted=signed(7, K1)).trusted_size == 7
 
 
+def test_a_verifier_pinning_the_new_key_accepts_what_the_old_key_signed_before() -> None:
+    """The new key vouched for its predecessor (it signed the transition): a checkpoint kept
+    from before the rotation is trusted within the old key's range, not past it."""
+    chain = [transition(1, K0, K1, 3), transition(2, K1, K2, 6)]
+    rotated = trail(K2, 9, chain)
+    assert verify_trail(rotated, K2.verifier_key, trusted=signed(2, K0)).trusted_size == 2
+    assert verify_trail(rotated, K1.verifier_key, trusted=signed(5, K1)).trusted_size == 5
+    with pytest.raises(TrailInvalid, match="retired at size 3"):
+        verify_trail(rotated, K2.verifier_key, trusted=signed(4, K0))
+    # A history whose first transition is not to the key the next one starts from breaks.
+    broken = [transition(1, K0, EVIL, 3), transition(2, K1, K2, 6)]
+    with pytest.raises(TrailInvalid, match="to another key than the one after it"):
+        verify_trail(trail(K2, 9, broken), K2.verifier_key)
+
+
 def test_two_rotations_in_a_row_are_followed_from_the_first_key() -> None:
     chain = [transition(1, K0, K1, 3), transition(2, K1, K2, 6)]
     assert verify_trail(trail(K2, 9, chain), K0.verifier_key).size == 9
