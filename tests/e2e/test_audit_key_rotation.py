@@ -57,7 +57,7 @@ def test_a_tenants_offline_verification_passes_across_the_rotation(tmp_path: Pat
             capture_output=True, text=True, timeout=TIMEOUT,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert "extending" in done.stdout
+        assert "extending" in done.stdout and "across 1 key transition(s)" in done.stdout
         # The server now publishes the new key, and signs with it.
         assert (server.data_dir / "audit-log.pub").read_text().strip() == rotation["verifier_key"]
         assert verify(server, second).returncode == 0

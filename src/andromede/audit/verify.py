@@ -73,6 +73,7 @@ class VerifiedTrail:
     size: int
     root_hash: bytes
     trusted_size: int | None
+    key_transitions: int = 0  # followed from the pinned key (decision 0140)
 
 
 def _checkpoint(note: object, origin: str, public_key: bytes, what: str) -> Checkpoint:
@@ -201,7 +202,8 @@ def verify_trail(
                 " first entries were rewritten since"
             )
         _check_proof(trail.get("consistency"), old, checkpoint)
-    return VerifiedTrail(log, origin, checkpoint.size, root, None if old is None else old.size)
+    trusted_size = None if old is None else old.size
+    return VerifiedTrail(log, origin, checkpoint.size, root, trusted_size, len(spans) - 1)
 
 
 def _pruned(pruned: object) -> tuple[int, list[Node]]:

@@ -313,6 +313,8 @@ def verify(
         err.print(f"[red]FAILED[/red]: {exc}")
         raise typer.Exit(1) from exc
     since = "" if verified.trusted_size is None else f", extending {verified.trusted_size}"
+    if verified.key_transitions:
+        since += f", across {verified.key_transitions} key transition(s)"
     witnessed = ""
     if witness_key:
         try:

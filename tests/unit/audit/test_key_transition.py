@@ -83,7 +83,8 @@ def trail(key: FileLogSigningKey, size: int, transitions: list[dict[str, Any]]) 
 
 def test_a_verifier_pinning_the_old_key_follows_a_transition_signed_by_both() -> None:
     rotated = trail(K1, 9, [transition(1, K0, K1, 5)])
-    assert verify_trail(rotated, K0.verifier_key).size == 9
+    verified = verify_trail(rotated, K0.verifier_key)
+    assert (verified.size, verified.key_transitions) == (9, 1)
     assert verify_trail(rotated, K1.verifier_key).size == 9  # pinned after the rotation
     # A checkpoint kept from before the rotation still counts as trusted, and one of the new
     # key from after it too.
