@@ -78,9 +78,10 @@ def rotate(
                 indent=2,
             )
         )
-        return
-    typer.echo(f"generation {rotation.generation}: {rotation.old} -> {rotation.new}")
-    typer.echo(f"the new key: {rotation.where}")
+    else:
+        typer.echo(f"generation {rotation.generation}: {rotation.old} -> {rotation.new}")
+        typer.echo(f"the new key: {rotation.where}")
+    # What to do next, on standard error whatever the output's form.
     if to is Where.file:
         err.print("copy that file to the keys/ folder of every other gateway of the region")
     if reason is Reason.compromise:
