@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.api.problems import problem_for
 from andromede.audit.errors import SigningKeyMismatch
 from andromede.audit.key_registry import RotationConflict, key_transitions, record_rotation
 from andromede.audit.model import PLATFORM_LOG, AuditEvent, Outcome
@@ -218,3 +219,10 @@ async def test_a_region_on_the_key_file_moves_into_the_token(tmp_path: Path, db:
     assert verify_trail(await document(await hsm.trail()), old.verifier_key).size == 4
     with pytest.raises(TrailInvalid, match="does not verify"):
         verify_trail({**await document(trail), "key_transitions": []}, old.verifier_key)
+
+
+def test_a_gateway_without_the_new_key_answers_503_naming_no_folder() -> None:
+    problem = problem_for(SigningKeyMismatch("the key is in no key file of /srv/data/keys"))
+    assert problem is not None
+    assert (problem.status, problem.slug) == (503, "signing-key-unavailable")
+    assert "/srv" not in problem.detail
