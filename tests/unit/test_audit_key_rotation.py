@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,7 @@ from andromede.audit.signing import (
 )
 from andromede.audit.store_sql import SqlAuditStore, registered_signing_key
 from andromede.audit.trail import AuditTrail
+from andromede.audit.transition import sign_with_both
 from andromede.audit.verify import TrailInvalid, verify_trail
 from andromede.audit_keys import RegisteredKeys, open_log_signing_key, rotate_log_signing_key
 from andromede.db.database import Database, open_database
@@ -135,7 +137,7 @@ async def test_a_rotation_to_a_key_file_reaches_every_gateway_holding_the_file(
 
 
 async def test_a_rotation_from_a_stale_key_fails_and_leaves_no_key_behind(
-    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db: Database
 ) -> None:
     token = MemoryToken()
     gateway = Gateway(tmp_path / "a", db, token)
@@ -156,35 +158,69 @@ async def test_a_rotation_from_a_stale_key_fails_and_leaves_no_key_behind(
     # read of the registered key and its transaction) removes the key it made: a token pair
     # or a key file.
     hsm = Gateway(tmp_path / "a", db, token, key_provider="pkcs11", audit_signing_key="file")
-
-    async def lost(*args: object) -> int:
-        raise RotationConflict("another rotation won")
-
-    monkeypatch.setattr("andromede.audit_keys.record_rotation", lost)
     for where in ("hsm", "file"):
+        current = await trail.signing_key()
+        _, other = FileLogSigningKey.create_new(tmp_path / "a" / "keys", NAME)
+        keys = sorted((tmp_path / "a" / "keys").glob("audit-log*.key"))
+        raced = RacedDatabase(db, before=rotation_to(db, current, other))
         with pytest.raises(RotationConflict):
             await rotate_log_signing_key(
-                hsm.settings, db, NAME, hsm.provider, to=where, reason="scheduled"
+                hsm.settings, raced, NAME, hsm.provider, to=where, reason="scheduled"
             )
-    assert token.pairs == []
-    assert sorted((tmp_path / "a" / "keys").glob("audit-log*.key")) == keys
-    assert len(await key_transitions(db, NAME, TENANT)) == 1
+        assert token.pairs == []
+        assert sorted((tmp_path / "a" / "keys").glob("audit-log*.key")) == keys
+    assert len(await key_transitions(db, NAME, TENANT)) == 3  # the two that won
     # One whose commit went through but whose answer was lost keeps its key: the registry
     # names it, and every gateway needs it.
-
-    async def committed_then_lost(*args: object) -> int:
-        await record_rotation(*args)  # type: ignore[arg-type]
-        raise ConnectionError("the answer of the commit was lost")
-
-    monkeypatch.setattr("andromede.audit_keys.record_rotation", committed_then_lost)
+    lossy = RacedDatabase(db, lose_answer=True)
     with pytest.raises(ConnectionError):
         await rotate_log_signing_key(
-            hsm.settings, db, NAME, hsm.provider, to="file", reason="scheduled"
+            hsm.settings, lossy, NAME, hsm.provider, to="file", reason="scheduled"
         )
     registered = await registered_signing_key(db, NAME)
     assert registered is not None
-    assert verify_trail(await document(trail), old.verifier_key).size == 0
     assert (await trail.signing_key()).public_key == registered
+    assert verify_trail(await document(trail), old.verifier_key).key_transitions == 4
+
+
+class RacedDatabase:
+    """The real database, as another gateway and the network can make it look to a rotation:
+    ``before``, a write of another gateway committed just before this one's transaction;
+    ``lose_answer``, this one's commit done but its answer lost."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        before: Callable[[], Awaitable[object]] | None = None,
+        lose_answer: bool = False,
+    ) -> None:
+        self._db, self._before, self._lose_answer = db, before, lose_answer
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+    async def write(self, function: Callable[[Any], object]) -> object:
+        if self._before is not None:
+            before, self._before = self._before, None
+            await before()
+        result = await self._db.write(function)
+        if self._lose_answer:
+            raise ConnectionError("the connection dropped before the commit's answer")
+        return result
+
+
+def rotation_to(
+    db: Database, current: LogSigningKey, other: LogSigningKey
+) -> Callable[[], Awaitable[object]]:
+    """Another gateway's rotation from ``current`` to ``other``, both signing."""
+
+    def both(text: str, name: str) -> str:
+        return sign_with_both(text, name, [current.sign, other.sign])
+
+    return lambda: record_rotation(
+        db, NAME, current.public_key, other.public_key, "scheduled", both
+    )
 
 
 async def test_a_region_on_the_key_file_moves_into_the_token(tmp_path: Path, db: Database) -> None:
