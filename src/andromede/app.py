@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from andromede.api.app import ManagementApi
 from andromede.audit.access_service import OperatorAccessService
@@ -38,7 +39,12 @@ from andromede.audit.store import AuditStore
 from andromede.audit.store_sql import SqlAuditStore
 from andromede.audit.trail import AuditTrail
 from andromede.audit.witnessing import WitnessEndpoint, Witnessing
-from andromede.audit_keys import open_log_signing_key
+from andromede.audit_keys import (
+    RegisteredKeys,
+    Rotation,
+    open_log_signing_key,
+    rotate_log_signing_key,
+)
 from andromede.billing.invoice import Issuer
 from andromede.billing.invoices_store import SqlInvoiceStore
 from andromede.billing.profiles_store import SqlBillingProfileStore
@@ -150,6 +156,7 @@ __all__ = [
     "operator_cli_principal",
     "prepare",
     "record_operator_action",
+    "rotate_audit_signing_key",
     "run_hypervisor_agent",
     "s3_services",
     "start_compute",
@@ -872,7 +879,11 @@ async def open_audit_trail(
     key = await open_log_signing_key(settings, db, audit_key_name(settings), provider)
     await asyncio.to_thread(publish_verifier_key, key, settings.data_dir / PUBLIC_KEY_FILE_NAME)
     return AuditTrail(
-        store, key, max_entries=settings.audit_max_entries, cosigned=SqlCosignatureStore(db)
+        store,
+        key,
+        max_entries=settings.audit_max_entries,
+        cosigned=SqlCosignatureStore(db),
+        keys=RegisteredKeys(settings, db, key, provider),  # a rotation reaches it (0140)
     )
 
 
@@ -1311,6 +1322,33 @@ async def record_operator_action(
     finally:
         await audit.close()
         await db.close()
+
+
+async def rotate_audit_signing_key(
+    settings: Settings, *, to: Literal["file", "hsm"], reason: str
+) -> Rotation:
+    """``andromede admin audit-key rotate``: the region's log signing key replaced by a new
+    one in a key file or in the token, the transition signed by both (decision 0140), then
+    recorded as the operator's action in the platform's log (signed by the new key)."""
+    url = await migrate(settings)
+    db = _open_database(settings, url)
+    try:
+        provider = await asyncio.to_thread(root_key_provider, settings)
+        try:
+            rotation = await rotate_log_signing_key(
+                settings, db, audit_key_name(settings), provider, to=to, reason=reason
+            )
+        finally:
+            await asyncio.to_thread(provider.close)
+    finally:
+        await db.close()
+    await record_operator_action(
+        settings,
+        tenant_id=None,
+        action="andromede:RotateAuditSigningKey",
+        resource=f"audit-signing-key/{rotation.generation}",
+    )
+    return rotation
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,9 @@
-"""The region's audit log signing key, where the settings put it (decision 0134).
+"""The region's audit log signing key, where the settings put it (decision 0134), and its
+rotation (decision 0140).
 
 The audit context signs with a :class:`~andromede.audit.signing.LogSigningKey`; the key
 management context holds key pairs in the PKCS#11 token. This adapter, at the composition
-root, is where they meet. It owns three choices:
+root, is where they meet. It owns four choices:
 
 - **Where the key lives.** ``audit_signing_key``: ``file`` (``keys/audit-log.key``, made at
   the first start, the embedded default), ``hsm`` (an Ed25519 pair made in the root key
@@ -17,41 +18,65 @@ root, is where they meet. It owns three choices:
   ``CKA_ID`` order), every gateway then signs with the registered pair, and a gateway whose
   own new pair lost destroys it. A token without the registered key (another token, another
   region's copy of the database) is :class:`SigningKeyMismatch`, as a key file is.
-- **The region's key never changes silently.** Verifiers pin the registered key, and the log
-  has no key rotation: with the token chosen while the registered key is still the key
-  file's, the gateway refuses to start and says to keep the file (``audit_signing_key =
-  "file"``) rather than sign with a key nobody trusts. A token without Ed25519
+- **The region's key never changes silently.** Verifiers pin the registered key: with the
+  token chosen while the registered key is still a key file of ``keys/``, the gateway refuses
+  to start and says to keep the file (``audit_signing_key = "file"``) or to rotate into the
+  token, rather than sign with a key nobody vouched for. A token without Ed25519
   (``CKM_EDDSA``) or that cannot be used is a :class:`ConfigurationError` at start, its
   message naming the token, never the PIN.
+- **Rotation, and the registry deciding.** :func:`rotate_log_signing_key` makes the new key (a
+  key file ``keys/audit-log.<key ID>.key`` or a pair in the token) and records the transition
+  both keys sign (``audit.key_registry``); once a key is registered, a gateway signs with it
+  wherever it holds it (a key file of ``keys/``, else the token), whatever the setting, and
+  :class:`RegisteredKeys` follows a rotation under a running gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from andromede.audit.errors import SigningKeyMismatch
+from andromede.audit.key_registry import key_transitions, record_rotation
+from andromede.audit.note import format_verifier_key
 from andromede.audit.signing import (
+    KEY_FILE_GLOB,
     KEY_FILE_NAME,
+    PUBLIC_KEY_FILE_NAME,
     FileLogSigningKey,
     LogSigningKey,
     TokenLogSigningKey,
+    publish_verifier_key,
 )
 from andromede.audit.store_sql import (
     claim_signing_key,
     register_signing_key,
     registered_signing_key,
 )
+from andromede.audit.transition import KeyTransition, sign_with_both
 from andromede.db.database import Database
 from andromede.errors import ConfigurationError
 from andromede.kms.errors import ProviderError
 from andromede.kms.providers import RootKeyProvider
 from andromede.settings import Settings
 
-__all__ = ["AUDIT_KEY_LABEL_PREFIX", "Ed25519KeyPair", "Ed25519KeyPairs", "open_log_signing_key"]
+__all__ = [
+    "AUDIT_KEY_LABEL_PREFIX",
+    "Ed25519KeyPair",
+    "Ed25519KeyPairs",
+    "RegisteredKeys",
+    "Rotation",
+    "open_log_signing_key",
+    "registered_log_signing_key",
+    "rotate_log_signing_key",
+]
+
+log = logging.getLogger(__name__)
 
 AUDIT_KEY_LABEL_PREFIX = "andromede-audit-log:"
 _HOST_LOCK_NAME = ".audit-log-key.lock"
@@ -83,14 +108,32 @@ class Ed25519KeyPairs(Protocol):
 async def open_log_signing_key(
     settings: Settings, db: Database, name: str, provider: RootKeyProvider | Ed25519KeyPairs
 ) -> LogSigningKey:
-    """The region's key ``name``, made on first start, checked against the registered one;
-    ``provider`` is the root key provider, which with a token also holds Ed25519 pairs."""
-    key_file = settings.data_dir / "keys" / KEY_FILE_NAME
+    """The region's key ``name``, made on first start, checked against the one registered;
+    ``provider`` is the root key provider, which with a token also holds Ed25519 pairs. Once
+    a key is registered the registry decides which key signs, wherever this gateway holds it:
+    a key file of ``keys/`` or, after a rotation into the token (decision 0140), a pair there."""
+    keys = settings.data_dir / "keys"
+    registered = await registered_signing_key(db, name)
+    if registered is not None:
+        filed = await asyncio.to_thread(_key_file_of, keys, name, registered)
+        if filed is not None and settings.audit_signing_key_in_token:
+            raise ConfigurationError(
+                f"the audit log key {name} is the one in {filed[0]}, registered in the database"
+                " and pinned by its verifiers, so it does not silently move into the HSM: set"
+                ' audit_signing_key = "file" to keep signing with it, or move it with'
+                " 'andromede admin audit-key rotate --to hsm' (decisions 0134, 0140)"
+            )
+        if filed is not None:
+            return filed[1]
+        if not settings.audit_signing_key_in_token and isinstance(provider, Ed25519KeyPairs):
+            pair = await _token_pair(provider, name, registered)
+            if pair is not None:  # rotated into the token while this setting kept the file
+                return TokenLogSigningKey(name, pair)
     if not settings.audit_signing_key_in_token:
+        key_file = keys / KEY_FILE_NAME
         key = await asyncio.to_thread(FileLogSigningKey.load_or_create, key_file, name)
         await register_signing_key(db, key.name, key.public_key)
         return key
-    await _refuse_moving_the_file_key(db, key_file, name)
     if not isinstance(provider, Ed25519KeyPairs):  # the settings' validator refuses this
         raise ConfigurationError("audit_signing_key = hsm needs key_provider = pkcs11")
     try:
@@ -99,19 +142,160 @@ async def open_log_signing_key(
         raise ConfigurationError(f"audit_signing_key = hsm: {exc}") from exc
 
 
-async def _refuse_moving_the_file_key(db: Database, key_file: Path, name: str) -> None:
-    if not await asyncio.to_thread(key_file.exists):
-        return
+def _key_file_of(keys: Path, name: str, public_key: bytes) -> tuple[Path, LogSigningKey] | None:
+    """The key file of ``keys/`` (``audit-log.key``, or one a rotation wrote) holding the
+    private half of ``public_key``; None if none does. A file that is not a key is skipped."""
+    for path in sorted(keys.glob(KEY_FILE_GLOB)):
+        try:
+            key = FileLogSigningKey.load(path, name)
+        except (ConfigurationError, OSError):
+            continue
+        if key.public_key == public_key:
+            return path, key
+    return None
+
+
+async def _token_pair(
+    token: Ed25519KeyPairs, name: str, public_key: bytes
+) -> Ed25519KeyPair | None:
     try:
-        file_key = await asyncio.to_thread(FileLogSigningKey.load, key_file, name)
-    except ConfigurationError:
-        return  # not a key, so not the registered one
-    if await registered_signing_key(db, name) == file_key.public_key:
-        raise ConfigurationError(
-            f"the audit log key {name} is the one in {key_file}, registered in the database"
-            " and pinned by its verifiers; the log has no key rotation, so it cannot move into"
-            ' the HSM: set audit_signing_key = "file" to keep signing with it (decision 0134)'
+        pairs = await asyncio.to_thread(token.ed25519_keys, AUDIT_KEY_LABEL_PREFIX + name)
+    except ProviderError as exc:
+        raise ConfigurationError(f"the audit log key in the HSM: {exc}") from exc
+    return next((pair for pair in pairs if pair.public_key == public_key), None)
+
+
+async def registered_log_signing_key(
+    settings: Settings, name: str, provider: RootKeyProvider | Ed25519KeyPairs, public_key: bytes
+) -> LogSigningKey:
+    """The registered key ``public_key`` wherever this gateway holds it: a key file of
+    ``keys/``, else a pair of the token. SigningKeyMismatch when neither holds it."""
+    keys = settings.data_dir / "keys"
+    filed = await asyncio.to_thread(_key_file_of, keys, name, public_key)
+    if filed is not None:
+        return filed[1]
+    if isinstance(provider, Ed25519KeyPairs):
+        pair = await _token_pair(provider, name, public_key)
+        if pair is not None:
+            return TokenLogSigningKey(name, pair)
+    verifier_key = format_verifier_key(name, public_key)
+    raise SigningKeyMismatch(
+        f"the audit log key {name} registered in the database ({verifier_key})"
+        f" is in no key file of {keys} and in no key pair of this gateway's PKCS#11 token: copy"
+        " the key file a rotation wrote to every gateway (decision 0140)"
+    )
+
+
+class RegisteredKeys:
+    """The trail's :class:`~andromede.audit.trail.SigningKeys` over the registry: the key
+    opened at start until the registry names another (a rotation by ``andromede admin
+    audit-key rotate``, decision 0140), then that one, found in ``keys/`` or in the token, its
+    verifier key published again. Every gateway learns the new key this way, at its next
+    checkpoint, with no restart."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        key: LogSigningKey,
+        provider: RootKeyProvider | Ed25519KeyPairs,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._key = key
+        self._provider = provider
+        self._switching = asyncio.Lock()
+
+    async def current(self) -> LogSigningKey:
+        registered = await registered_signing_key(self._db, self._key.name)
+        if registered is None or registered == self._key.public_key:
+            return self._key
+        async with self._switching:
+            if registered != self._key.public_key:
+                key = await registered_log_signing_key(
+                    self._settings, self._key.name, self._provider, registered
+                )
+                path = self._settings.data_dir / PUBLIC_KEY_FILE_NAME
+                await asyncio.to_thread(publish_verifier_key, key, path)
+                log.warning("audit log signing key rotated: now %s", key.verifier_key)
+                self._key = key
+        return self._key
+
+    async def transitions(self, log_id: str) -> Sequence[KeyTransition]:
+        return await key_transitions(self._db, self._key.name, log_id)
+
+
+async def _undo_unless_registered(
+    db: Database, name: str, public_key: bytes, undo: Callable[[], None]
+) -> None:
+    """Remove a failed rotation's new key, unless the rotation committed after all (a
+    connection lost after the commit): a stray key harms nothing, a registered key gone would
+    stop every gateway signing. When the registry cannot be read, the key stays."""
+    try:
+        registered = await registered_signing_key(db, name)
+    except Exception:
+        log.warning("audit log key rotation failed; its new key is kept (registry unreadable)")
+        return
+    if registered != public_key:
+        await asyncio.to_thread(undo)
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    generation: int
+    old: str  # verifier keys
+    new: str
+    where: str  # the new key's file, or the token's label
+
+
+async def rotate_log_signing_key(
+    settings: Settings,
+    db: Database,
+    name: str,
+    provider: RootKeyProvider | Ed25519KeyPairs,
+    *,
+    to: Literal["file", "hsm"],
+    reason: str,
+) -> Rotation:
+    """Replace the region's key by a new one, in a new key file of ``keys/`` or made in the
+    token: the transition statement and every log's checkpoint at its current size signed by
+    both keys, recorded with the new current key in one transaction (decision 0140). The
+    running gateways switch at their next checkpoint. A new key of a rotation that failed is
+    removed again."""
+    registered = await registered_signing_key(db, name)
+    if registered is None:
+        raise ConfigurationError(f"no audit log key {name} is registered yet: nothing to rotate")
+    old = await registered_log_signing_key(settings, name, provider, registered)
+    new: LogSigningKey
+    undo: Callable[[], None]
+    if to == "file":
+        path, made = await asyncio.to_thread(
+            FileLogSigningKey.create_new, settings.data_dir / "keys", name
         )
+        new, where, undo = made, str(path), path.unlink
+    else:
+        if not isinstance(provider, Ed25519KeyPairs):
+            raise ConfigurationError("a rotation into the HSM needs key_provider = pkcs11")
+        label = AUDIT_KEY_LABEL_PREFIX + name
+        try:
+            pair = await asyncio.to_thread(provider.create_ed25519_key, label)
+        except ProviderError as exc:
+            raise ConfigurationError(f"the audit log key in the HSM: {exc}") from exc
+        new, where, undo = TokenLogSigningKey(name, pair), f"PKCS#11 label {label}", pair.destroy
+
+    def sign_both(text: str, note_name: str) -> str:
+        return sign_with_both(text, note_name, [old.sign, new.sign])
+
+    try:
+        generation = await record_rotation(
+            db, name, old.public_key, new.public_key, reason, sign_both
+        )
+    except BaseException:
+        await _undo_unless_registered(db, name, new.public_key, undo)
+        raise
+    path = settings.data_dir / PUBLIC_KEY_FILE_NAME
+    await asyncio.to_thread(publish_verifier_key, new, path)
+    return Rotation(generation, old.verifier_key, new.verifier_key, where)
 
 
 async def _token_key(

@@ -404,7 +404,9 @@ class Settings(BaseSettings):
         default=None,
         description="Where the audit log's Ed25519 signing key lives: file (data_dir/keys/"
         "audit-log.key) or hsm (made in the PKCS#11 token, never out of it: decision 0134)."
-        " None: hsm with key_provider = pkcs11, file otherwise.",
+        " None: hsm with key_provider = pkcs11, file otherwise. Once registered, the key is"
+        " used wherever the gateway holds it; andromede admin audit-key rotate replaces it,"
+        " from the file into the token too (decision 0140).",
     )
     audit_retention_days: int = Field(
         default=183,

@@ -12,6 +12,7 @@ is a 500 whose body says only that, with the request id, and is logged with its 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from andromede.audit.errors import (
     InvalidAccessTransition,
     InvalidTreeRange,
     NoSuchAccessRequest,
+    SigningKeyMismatch,
 )
 from andromede.billing import errors as billing
 from andromede.db.errors import DatabaseUnavailable
@@ -42,6 +44,8 @@ __all__ = [
     "problem_for",
     "validation_problem",
 ]
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _URN = "urn:andromede:problem:"
@@ -96,6 +100,10 @@ _TABLE: Sequence[tuple[type[Exception], _Mapped]] = (
     (iam.InvalidInput, _Mapped(_Kind("invalid-input", 400, "Invalid input"))),
     (InvalidTreeRange, _Mapped(_Kind("invalid-tree-range", 400, "Invalid tree range"))),
     (EntriesPruned, _Mapped(_Kind("entries-pruned", 410, "Entries pruned"))),
+    (  # a rotation's new key not yet on this gateway (decision 0140): the operator's to fix
+        SigningKeyMismatch,
+        _Mapped(_Kind("signing-key-unavailable", 503, "Signing key unavailable")),
+    ),
     (
         NoSuchAccessRequest,
         _Mapped(_Kind("no-such-access-request", 404, "No such access request")),
@@ -179,6 +187,9 @@ def problem_for(exc: Exception) -> ApiProblem | None:
             detail = exc.message if isinstance(exc, SigV4Error) else str(exc)
             if isinstance(exc, DatabaseUnavailable):
                 detail = "The metadata database cannot be reached right now; retry shortly."
+            if isinstance(exc, SigningKeyMismatch):  # its message names the server's folders
+                log.error("audit checkpoint not signed: %s", exc)
+                detail = "This gateway cannot sign with the region's current key; retry shortly."
             return ApiProblem(
                 mapped.kind.slug,
                 mapped.kind.status,

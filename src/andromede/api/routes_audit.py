@@ -84,9 +84,9 @@ def _b64(data: bytes) -> str:
 
 @router.get("/public-key", summary="The region's log signing key (no authentication)")
 async def public_key(ctx: Annotated[ApiContext, Depends(context)]) -> AuditPublicKey:
-    trail = _trail(ctx)
+    key = await _trail(ctx).signing_key()  # the current one, after a rotation (0140)
     return AuditPublicKey(
-        key_name=trail.key_name, verifier_key=trail.verifier_key, public_key=_b64(trail.public_key)
+        key_name=key.name, verifier_key=key.verifier_key, public_key=_b64(key.public_key)
     )
 
 
@@ -107,6 +107,7 @@ async def checkpoint(
         size=signed.size,
         root_hash=_b64(signed.root_hash),
         checkpoint=signed.note,
+        key_transitions=await trail.key_transitions(log_id),
     )
 
 
@@ -136,6 +137,7 @@ async def cosigned_checkpoint(
         size=signed.size,
         root_hash=_b64(signed.root_hash),
         checkpoint=signed.note,
+        key_transitions=await trail.key_transitions(log_id),
         witnesses=witnesses,
     )
 

@@ -245,6 +245,12 @@ class AuditCheckpoint(BaseModel):
     size: int
     root_hash: str = Field(description="base64 of the RFC 6962 tree head")
     checkpoint: str = Field(description="The C2SP signed note, as signed.")
+    key_transitions: list[dict[str, str | None]] = Field(
+        default_factory=list,
+        description="The rotations of the region's key (decision 0140), oldest first: each "
+        "statement and this log's checkpoint where the key changed, signed by both keys; a "
+        "verifier pinning an earlier key follows them to the key that signed this checkpoint.",
+    )
 
 
 class AuditCosignedCheckpoint(AuditCheckpoint):

@@ -34,10 +34,11 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from andromede.audit.note import format_verifier_key, public_key_bytes, sign_note_with
+from andromede.audit.note import format_verifier_key, key_id, public_key_bytes, sign_note_with
 from andromede.errors import ConfigurationError
 
 __all__ = [
+    "KEY_FILE_GLOB",
     "KEY_FILE_NAME",
     "PUBLIC_KEY_FILE_NAME",
     "Ed25519Signer",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 KEY_FILE_NAME = "audit-log.key"
+KEY_FILE_GLOB = "audit-log*.key"  # the first key's file and those rotations wrote (0140)
 PUBLIC_KEY_FILE_NAME = "audit-log.pub"
 _FORMAT = "andromede-audit-log-key-v1:"
 
@@ -106,6 +108,18 @@ class FileLogSigningKey:
         return cls.load(path, name)
 
     @classmethod
+    def create_new(cls, folder: Path, name: str) -> tuple[Path, FileLogSigningKey]:
+        """A new key in a file of its own in ``folder``, named after its key ID
+        (``audit-log.<hex key ID>.key``): what a rotation to a key file writes (0140)."""
+        private = Ed25519PrivateKey.generate()
+        key = cls(name, private)
+        path = folder / f"audit-log.{key_id(name, key.public_key).hex()}.key"
+        _create(path, private.private_bytes_raw())
+        if cls.load(path, name).public_key != key.public_key:  # the name is the key's own
+            raise ConfigurationError(f"{path} already holds another key")
+        return path, key
+
+    @classmethod
     def load(cls, path: Path, name: str) -> FileLogSigningKey:
         try:
             content = path.read_text().strip()
@@ -146,9 +160,9 @@ def publish_verifier_key(key: LogSigningKey, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, seed: bytes | None = None) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    seed = seed or Ed25519PrivateKey.generate().private_bytes_raw()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

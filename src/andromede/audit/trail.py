@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from andromede.audit.cosigned import CosignatureStore
 from andromede.audit.errors import EntriesPruned, InvalidTreeRange, NotCosigned
@@ -27,9 +28,32 @@ from andromede.audit.merkle import (
 from andromede.audit.note import Checkpoint
 from andromede.audit.signing import LogSigningKey
 from andromede.audit.store import AuditStore
+from andromede.audit.transition import KeyTransition
 from andromede.audit.verify import TRAIL_FORMAT
 
-__all__ = ["AuditTrail", "SignedCheckpoint"]
+__all__ = ["AuditTrail", "SignedCheckpoint", "SigningKeys"]
+
+
+class SigningKeys(Protocol):
+    """The region's keys as the registry knows them (decision 0140): the one that signs now,
+    which a rotation changes under running gateways, and the transitions a trail carries."""
+
+    async def current(self) -> LogSigningKey: ...
+
+    async def transitions(self, log: str) -> Sequence[KeyTransition]: ...
+
+
+class _OneKey:
+    """A key that is never rotated (the tests' memory stores, a trail without a registry)."""
+
+    def __init__(self, key: LogSigningKey) -> None:
+        self._key = key
+
+    async def current(self) -> LogSigningKey:
+        return self._key
+
+    async def transitions(self, log: str) -> Sequence[KeyTransition]:
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +72,12 @@ class AuditTrail:
         *,
         max_entries: int,
         cosigned: CosignatureStore | None = None,
+        keys: SigningKeys | None = None,
     ) -> None:
+        """``key`` signs until ``keys`` (the registry) names another: a rotation."""
         self._store = store
         self._key = key
+        self._keys: SigningKeys = keys or _OneKey(key)
         self._max_entries = max_entries
         self._cosigned = cosigned
 
@@ -69,6 +96,16 @@ class AuditTrail:
     @property
     def max_entries(self) -> int:
         return self._max_entries
+
+    async def signing_key(self) -> LogSigningKey:
+        """The key that signs now: the registry's current one (a rotation changes it under
+        a running gateway, which picks the new key up here)."""
+        self._key = await self._keys.current()
+        return self._key
+
+    async def key_transitions(self, log: str) -> list[dict[str, str | None]]:
+        """The rotations of the region's key as a trail carries them (decision 0140)."""
+        return [t.document() for t in await self._keys.transitions(log)]
 
     def origin(self, log: str) -> str:
         return f"{self._key.name}/{log}"
@@ -104,6 +141,9 @@ class AuditTrail:
         if first > signed.size:
             raise EntriesPruned("the entries the witnesses cosigned were pruned since")
         head: dict[str, object] = {"format": TRAIL_FORMAT, "log": log, "checkpoint": signed.note}
+        transitions = await self.key_transitions(log)
+        if transitions:  # the chain from any earlier key to the one that signed (0140)
+            head["key_transitions"] = transitions
         if first:
             head["pruned"] = {
                 "size": first,
@@ -127,11 +167,20 @@ class AuditTrail:
         return signed, document()
 
     async def checkpoint(self, log: str) -> SignedCheckpoint:
-        head = await self._store.tree_head(log)
+        # The key read before and after the head: a rotation committed in between (it moves
+        # the current key and fixes every log's last size for the old key in one transaction)
+        # is seen, and the head is read again, so the old key never signs past its last size.
+        key = await self.signing_key()
+        while True:
+            head = await self._store.tree_head(log)
+            again = await self.signing_key()
+            if again.public_key == key.public_key:
+                break
+            key = again
         origin = self.origin(log)
         text = Checkpoint(origin, head.size, head.root_hash).text()
         # Off the loop: a key in the HSM signs under the token's lock, which data keys share.
-        note = await asyncio.to_thread(self._key.sign, text, origin)
+        note = await asyncio.to_thread(key.sign, text, origin)
         return SignedCheckpoint(origin, head.size, head.root_hash, note)
 
     async def cosigned_checkpoint(self, log: str) -> tuple[SignedCheckpoint, list[str]] | None:
@@ -141,7 +190,11 @@ class AuditTrail:
         cosigned, the largest of those: what a verifier requiring a quorum can use."""
         if self._cosigned is None:
             return None
-        records = await self._cosigned.latest(log)
+        # Only sizes the current key may sign: from the last rotation's size for this log on
+        # (the witnesses cosign the transition's successors in the next round).
+        transitions = await self._keys.transitions(log)
+        since = next((t.size for t in reversed(transitions) if t.size is not None), 0)
+        records = [r for r in await self._cosigned.latest(log) if r.size >= since]
         if not records:
             return None
         counts: dict[int, int] = {}
@@ -152,9 +205,8 @@ class AuditTrail:
         [root] = await self._heads(log, [(0, size)])
         chosen = [r for r in records if r.size == size and r.root_hash == root]
         origin = self.origin(log)
-        note = await asyncio.to_thread(
-            self._key.sign, Checkpoint(origin, size, root).text(), origin
-        )
+        key = await self.signing_key()
+        note = await asyncio.to_thread(key.sign, Checkpoint(origin, size, root).text(), origin)
         note += "".join(f"{r.cosignature}\n" for r in chosen)
         return SignedCheckpoint(origin, size, root, note), [r.witness for r in chosen]
 

@@ -13,9 +13,15 @@ message that says what is wrong:
    which the tree is continued with the entries that follow;
 3. the entries' RFC 6962 tree head is the checkpoint's root (none changed, none reordered);
 4. every entry is a well-formed audit entry of this log's tenant (or of none, for the platform);
-5. with a trusted checkpoint (one kept from an earlier download): it is signed by the same key
-   for the same log, not larger, and the entries' tree head at its size is its root — the log
-   was only appended to since; and a consistency proof, if the trail carries one, verifies.
+5. with a trusted checkpoint (one kept from an earlier download): it is signed by a key of the
+   chain (below) at a size that key was current for, for the same log, not larger, and the
+   entries' tree head at its size is its root — the log was only appended to since; and a
+   consistency proof, if the trail carries one, verifies.
+
+After a rotation of the region's key (decision 0140) the trail carries its
+``key_transitions``: the checkpoint must then be signed by the key the chain of transitions
+reaches from the pinned key, each transition signed by the outgoing and the incoming key, each
+transition checkpoint a point of the trail's history (:mod:`andromede.audit.transition`).
 
 A tenant thus sees its whole log and can tell that nothing of its was dropped, without seeing
 any other tenant's event (decision 0105).
@@ -42,6 +48,7 @@ from andromede.audit.merkle import (
 )
 from andromede.audit.model import PLATFORM_LOG, parse_entry
 from andromede.audit.note import Checkpoint, NoteError, open_note, parse_verifier_key
+from andromede.audit.transition import KeySpan, TransitionInvalid, key_spans
 
 __all__ = [
     "TRAIL_FORMAT",
@@ -66,6 +73,7 @@ class VerifiedTrail:
     size: int
     root_hash: bytes
     trusted_size: int | None
+    key_transitions: int = 0  # followed from the pinned key (decision 0140)
 
 
 def _checkpoint(note: object, origin: str, public_key: bytes, what: str) -> Checkpoint:
@@ -78,6 +86,43 @@ def _checkpoint(note: object, origin: str, public_key: bytes, what: str) -> Chec
     if checkpoint.origin != origin:
         raise TrailInvalid(f"the {what} is for {checkpoint.origin}, not {origin}")
     return checkpoint
+
+
+def _signed(note: object, origin: str, spans: Sequence[KeySpan], what: str) -> Checkpoint:
+    """The checkpoint ``note`` signed by one of the chain's keys at a size that key may sign
+    (decision 0140): by whichever key was current at its size. A key past its last size is a
+    retired key: what it signed after its transition is refused, whoever signed it."""
+    failure: TrailInvalid | None = None
+    for span in reversed(spans):
+        try:
+            checkpoint = _checkpoint(note, origin, span.public_key, what)
+        except TrailInvalid as exc:
+            failure = failure or exc
+            continue
+        if span.covers(checkpoint.size):
+            return checkpoint
+        if span.last is not None and checkpoint.size > span.last:
+            raise TrailInvalid(
+                f"the {what} (size {checkpoint.size}) is signed by a key retired at size"
+                f" {span.last} of this log: a key transition replaced it (decision 0140)"
+            )
+        raise TrailInvalid(
+            f"the {what} (size {checkpoint.size}) is signed by a key that only signs this log"
+            f" from size {span.first}"
+        )
+    raise failure or TrailInvalid(f"the {what} is signed by no key of the chain")
+
+
+def _spans(
+    trail: Mapping[str, Any], name: str, origin: str, pinned: bytes
+) -> tuple[list[KeySpan], list[Checkpoint]]:
+    transitions = trail.get("key_transitions", [])
+    if not isinstance(transitions, list) or not all(isinstance(t, Mapping) for t in transitions):
+        raise TrailInvalid("the trail's key transitions are not a list")
+    try:
+        return key_spans(name, origin, pinned, transitions)
+    except TransitionInvalid as exc:
+        raise TrailInvalid(str(exc)) from exc
 
 
 def verify_trail(
@@ -95,16 +140,15 @@ def verify_trail(
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
         raise TrailInvalid("the trail's entries are not a list of texts")
     origin = f"{name}/{log}"
-    checkpoint = _checkpoint(trail.get("checkpoint"), origin, public_key, "checkpoint")
+    spans, bounds = _spans(trail, name, origin, public_key)
+    checkpoint = _signed(trail.get("checkpoint"), origin, spans, "checkpoint")
     pruned, frontier = _pruned(trail.get("pruned"))
     if pruned + len(entries) != checkpoint.size:
         raise TrailInvalid(
             f"the checkpoint covers {checkpoint.size} entries but the trail has"
             f" {pruned + len(entries)}: entries were dropped or added"
         )
-    old = (
-        None if trusted is None else _checkpoint(trusted, origin, public_key, "trusted checkpoint")
-    )
+    old = None if trusted is None else _signed(trusted, origin, spans, "trusted checkpoint")
     if old is not None and old.size > checkpoint.size:
         raise TrailInvalid(
             f"the trusted checkpoint has {old.size} entries, more than this trail's"
@@ -118,12 +162,24 @@ def verify_trail(
     root_at_old: bytes | None = None
     if old is not None and old.size == pruned:
         root_at_old = fold([n.hash for n in frontier])
+    # The transition checkpoints must be points of this very history (decision 0140).
+    wanted = {b.size for b in bounds if pruned <= b.size <= checkpoint.size}
+    roots: dict[int, bytes] = {pruned: fold([n.hash for n in frontier])} if pruned in wanted else {}
     for offset, entry in enumerate(entries):
         index = pruned + offset
         if old is not None and index == old.size:
             root_at_old = fold([n.hash for n in frontier])
+        if index in wanted:
+            roots[index] = fold([n.hash for n in frontier])
         _, frontier = append_leaves(frontier, index, [leaf_hash(entry.encode("utf-8"))])
     root = fold([n.hash for n in frontier])
+    roots[checkpoint.size] = root
+    for bound in bounds:
+        if bound.size in roots and roots[bound.size] != bound.root_hash:
+            raise TrailInvalid(
+                f"the key transition's checkpoint at size {bound.size} is not a point of this"
+                " log's history: its entries were rewritten"
+            )
     if old is not None and root_at_old is None and old.size >= pruned:
         root_at_old = root
     if root != checkpoint.root_hash:
@@ -146,7 +202,8 @@ def verify_trail(
                 " first entries were rewritten since"
             )
         _check_proof(trail.get("consistency"), old, checkpoint)
-    return VerifiedTrail(log, origin, checkpoint.size, root, None if old is None else old.size)
+    trusted_size = None if old is None else old.size
+    return VerifiedTrail(log, origin, checkpoint.size, root, trusted_size, len(spans) - 1)
 
 
 def _pruned(pruned: object) -> tuple[int, list[Node]]:

@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,12 +204,20 @@ def _parse(body: bytes) -> tuple[int, list[bytes], str]:
     return int(old.group(1)), proof, note
 
 
+def _opens(note: str, origin: str, public_key: bytes) -> bool:
+    try:
+        open_note(note, origin, public_key)
+    except NoteError:
+        return False
+    return True
+
+
 class Witness:
     def __init__(
         self,
         name: str,
         key: Ed25519PrivateKey,
-        region_keys: Mapping[str, bytes],
+        region_keys: Mapping[str, bytes | Sequence[bytes]],
         state: WitnessState,
         *,
         clock: Callable[[], float] = time.time,
@@ -217,20 +225,26 @@ class Witness:
         """``region_keys``: the verifier keys of the regions whose logs this witness cosigns,
         name → Ed25519 public key. A region's logs sign under their origin,
         ``<key name>/<log>``, with the region's key (decision 0105), so one key stands for
-        every log of the region, tenants' and platform's. ``name`` and ``key``: the
-        witness's own."""
+        every log of the region, tenants' and platform's; after a rotation of that key
+        (decision 0140) the witness's operator adds the new key, having checked the transition
+        the old one signed, and a checkpoint signed by either is cosigned: what the witness
+        holds per log (size, root) is the same across the rotation, so it still cosigns only
+        what extends it. ``name`` and ``key``: the witness's own."""
         self.name = name
         self._key = key
-        self._regions = dict(region_keys)
+        self._regions = {
+            name: [keys] if isinstance(keys, bytes) else list(keys)
+            for name, keys in region_keys.items()
+        }
         self._state = state
         self._clock = clock
 
-    def _log_key(self, origin: str) -> tuple[str, bytes] | None:
+    def _log_keys(self, origin: str) -> list[bytes] | None:
         region, _, log = origin.rpartition("/")
-        public_key = self._regions.get(region)
-        if public_key is None or not log:
+        public_keys = self._regions.get(region)
+        if not public_keys or not log:
             return None
-        return origin, public_key
+        return public_keys
 
     def add_checkpoint(self, body: bytes) -> WitnessAnswer:
         try:
@@ -245,13 +259,11 @@ class Witness:
             checkpoint = Checkpoint.parse(text)
         except NoteError as exc:
             raise _refused(400, f"not a signed checkpoint: {exc}") from None
-        log = self._log_key(checkpoint.origin)
-        if log is None:
+        keys = self._log_keys(checkpoint.origin)
+        if keys is None:
             raise _refused(404, "this witness does not know that log")
-        try:
-            open_note(note, *log)
-        except NoteError:
-            raise _refused(403, "no signature of the log's key verifies") from None
+        if not any(_opens(note, checkpoint.origin, key) for key in keys):
+            raise _refused(403, "no signature of the log's key verifies")
         if old > checkpoint.size:
             raise _refused(400, "the old size is larger than the checkpoint's")
         if old == 0 and proof:

@@ -1,5 +1,5 @@
 """``andromede admin``: the platform operator's commands (tenants, their users and regions,
-operators, the residency report, usage and cost).
+operators, the residency report, usage and cost, the audit log's signing key).
 
 They work on the data folder and settings the way ``serve`` does (migrating the database first),
 beside a running server or not. A change made here reaches a running server's caches within
@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from andromede.cli.audit_key import audit_key_app
 from andromede.cli.billing_profile import billing_profile_app
 from andromede.cli.invoice import invoice_app
 from andromede.cli.options import (
@@ -52,6 +53,7 @@ admin.add_typer(invoice_app, name="invoice")
 admin.add_typer(billing_profile_app, name="billing-profile")
 image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances.")
 admin.add_typer(image_app, name="image")
+admin.add_typer(audit_key_app, name="audit-key")
 
 out = Console(soft_wrap=True)
 _T = TypeVar("_T")

@@ -184,6 +184,8 @@ def download(
     }
     if first:
         trail["pruned"] = {"size": first, "hashes": pruned["hashes"]}
+    if checkpoint.get("key_transitions"):  # the key was rotated: the chain (decision 0140)
+        trail["key_transitions"] = checkpoint["key_transitions"]
     if trusted is not None:
         old = _trusted_size(_trusted_note(trusted))
         if old <= size:
@@ -311,6 +313,8 @@ def verify(
         err.print(f"[red]FAILED[/red]: {exc}")
         raise typer.Exit(1) from exc
     since = "" if verified.trusted_size is None else f", extending {verified.trusted_size}"
+    if verified.key_transitions:
+        since += f", across {verified.key_transitions} key transition(s)"
     witnessed = ""
     if witness_key:
         try:

@@ -80,7 +80,10 @@ def serve(
     state: Annotated[Path, typer.Option(help="Where the latest cosigned checkpoints are kept.")],
     region_key: Annotated[
         list[Path],
-        typer.Option(help="A region's audit verifier key file (repeat for several regions)."),
+        typer.Option(
+            help="A region's audit verifier key file (repeat for several regions, or for a"
+            " region's new key after a rotation)."
+        ),
     ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 9090,
@@ -96,13 +99,14 @@ def serve(
     from andromede.audit.witness import FileWitnessState, Witness
     from andromede.audit.witness_app import witness_app
 
-    regions: dict[str, bytes] = {}
+    # A region rotated its key (decision 0140): both keys given, either one's signature counts.
+    regions: dict[str, list[bytes]] = {}
     for path in region_key:
         try:
             region, public = parse_verifier_key(path.read_text())
         except (OSError, NoteError) as exc:
             raise typer.BadParameter(f"{path}: not a region's verifier key") from exc
-        regions[region] = public
+        regions.setdefault(region, []).append(public)
     private = _load_key(key_file)
     try:
         shown = format_cosigner_key(name, public_key_bytes(private.public_key()))

@@ -31,6 +31,8 @@ from andromede.db.types import UtcDateTime, big_id, key_text
 __all__ = [
     "access_keys",
     "audit_events",
+    "audit_key_transition_checkpoints",
+    "audit_key_transitions",
     "audit_log_entries",
     "audit_log_nodes",
     "audit_logs",
@@ -507,6 +509,34 @@ audit_signing_keys = sa.Table(
     sa.Column("key_name", sa.Text, primary_key=True),
     sa.Column("public_key", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Each rotation of a region's log signing key (migration 0059, decision 0140): the retired
+# key and its successor, and the statement both signed; ``audit_signing_keys`` above holds
+# the current key. With the per-log rows below, every key the region ever signed with and
+# the tree sizes it signed (from the previous transition's size to its own) stay known.
+audit_key_transitions = sa.Table(
+    "audit_key_transitions",
+    metadata,
+    sa.Column("key_name", sa.Text, primary_key=True),
+    sa.Column("generation", sa.Integer, primary_key=True),
+    sa.Column("old_public_key", sa.LargeBinary, nullable=False),
+    sa.Column("new_public_key", sa.LargeBinary, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("statement", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Per log that had entries at a rotation: its size then (the last the old key signed, the
+# first the new one signs) and its checkpoint at that size signed by both keys.
+audit_key_transition_checkpoints = sa.Table(
+    "audit_key_transition_checkpoints",
+    metadata,
+    sa.Column("key_name", sa.Text, primary_key=True),
+    sa.Column("generation", sa.Integer, primary_key=True),
+    sa.Column("log_id", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("checkpoint", sa.Text, nullable=False),
 )
 
 # The latest cosignature of each witness on each log (decision 0122, increment 2): the size

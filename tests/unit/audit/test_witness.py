@@ -158,6 +158,31 @@ def test_the_witness_cosigns_only_what_extends_what_it_cosigned() -> None:
     assert head is not None and (head.size, head.root_hash) == (13, root_hash(log.leaves))
 
 
+def test_a_witness_given_both_keys_cosigns_across_a_rotation() -> None:
+    """Decision 0140: the region's key rotated, the witness's operator adds the new key; the
+    witness cosigns checkpoints of either key, still only what extends what it cosigned, and
+    a key it was not given is 403."""
+    old_key, new_key, witness_key = (Ed25519PrivateKey.generate() for _ in range(3))
+    state = MemoryWitnessState()
+    keys = [public_key_bytes(k.public_key()) for k in (old_key, new_key)]
+    witness = Witness("witness.example.org/w1", witness_key, {REGION: keys}, state)
+    log = Log(old_key)
+    log.grow(5)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    log.key = new_key
+    log.grow(3)
+    assert witness.add_checkpoint(log.request(5)).status == 200
+    rewritten = Log(new_key)
+    rewritten.grow(9)
+    rewritten.leaves[3] = leaf_hash(b"rewritten")
+    assert witness.add_checkpoint(rewritten.request(8)).status == 422  # a fork, whichever key
+    head = state.head(ORIGIN)
+    assert head is not None and head.size == 8
+    log.key = Ed25519PrivateKey.generate()
+    log.grow(1)
+    assert witness.add_checkpoint(log.request(8)).status == 403
+
+
 def test_the_protocols_other_answers() -> None:
     witness, log, _ = _witness(MemoryWitnessState())
     log.grow(4)
