@@ -92,6 +92,8 @@ class IdentityProvider:
     fetched: list[str] = field(default_factory=list)
     down: bool = False
     login: Login = field(default_factory=Login)
+    # A confidential client's secret: its token requests must carry it (HTTP Basic).
+    client_secret: str | None = None
     # What the token endpoint was sent, each request's form (to check what the console sends).
     token_requests: list[dict[str, str]] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)  # the ID tokens it answered
@@ -167,9 +169,15 @@ class IdentityProvider:
         query_part = urlencode({k: v for k, v in answer.items() if v is not None})
         return f"{redirect_uri}?{query_part}"
 
-    def exchange(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def exchange(
+        self, form: dict[str, str], authorization: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """The token endpoint: (status, JSON answer), as RFC 6749 section 5 answers."""
         self.token_requests.append(form)
+        if self.client_secret is not None:
+            pair = f"{form.get('client_id', '')}:{self.client_secret}"
+            if authorization != "Basic " + base64.b64encode(pair.encode()).decode():
+                return 401, {"error": "invalid_client"}
         grant = self._grants.get(form.get("code", ""))
         if form.get("grant_type") != "authorization_code":
             return 400, {"error": "unsupported_grant_type"}
@@ -251,7 +259,7 @@ def https_idp(
                 return
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            status, answer = provider.exchange(form)
+            status, answer = provider.exchange(form, self.headers.get("Authorization"))
             body = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

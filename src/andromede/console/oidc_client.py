@@ -9,6 +9,11 @@ reused for the GET): HTTPS only, the issuer's TLS checked against the system sto
 ``oidc_max_document_size`` bytes read. The tenant's issuer never makes the gateway reach an
 address of the operator's network. Nothing here logs: the code, the verifier and the tokens
 pass through only.
+
+A client is public (PKCE alone) unless ``console_oidc_client_secrets_file`` holds a secret for
+its provider and client id: the console then authenticates to the token endpoint with HTTP
+Basic, as RFC 6749 section 2.3.1 requires every server to accept. The file is read once at
+start; one that others than the server's user may read stops the start.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from andromede.errors import ConfigurationError
 from andromede.http import outbound
 from andromede.iam.errors import IdpCommunicationError
 from andromede.iam.web_identity import JwksCache
@@ -74,6 +82,10 @@ class OidcClient:
         )
         self._context = outbound.TlsContextOnDemand(settings.oidc_ca_bundle)
         self._allowed = outbound.networks(settings.oidc_allowed_networks)
+        self._secrets = _client_secrets(settings.console_oidc_client_secrets_file)
+
+    def __repr__(self) -> str:  # the secrets never reach a log line through a repr
+        return f"OidcClient(confidential_clients={len(self._secrets)})"
 
     async def endpoints(self, issuer: str) -> Endpoints:
         """The issuer's endpoints from its discovery document, which must be the issuer's own
@@ -90,10 +102,16 @@ class OidcClient:
             )
         return Endpoints(str(found[0]), str(found[1]))
 
-    async def exchange(self, token_endpoint: str, form: dict[str, str]) -> str:
+    async def exchange(self, provider_url: str, token_endpoint: str, form: dict[str, str]) -> str:
         """The ID token the token endpoint gives for the code of ``form`` (RFC 6749 section
         4.1.3): TokenRefused for an OAuth error answer, IdpCommunicationError otherwise."""
         import httpx  # imported on use, as web_identity does (decision 0115)
+
+        headers = {"Accept": "application/json"}
+        secret = self._secrets.get((provider_url, form["client_id"]))
+        if secret is not None:
+            pair = f"{quote(form['client_id'], safe='')}:{quote(secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
 
         try:
             async with asyncio.timeout(self._timeout):
@@ -102,8 +120,8 @@ class OidcClient:
                 async with httpx.AsyncClient(verify=context, timeout=self._timeout) as c:
                     for target in pinned.targets[:-1]:
                         with contextlib.suppress(httpx.ConnectError):
-                            return await self._post(c, target, pinned, form)
-                    return await self._post(c, pinned.targets[-1], pinned, form)
+                            return await self._post(c, target, pinned, form, headers)
+                    return await self._post(c, pinned.targets[-1], pinned, form, headers)
         except outbound.OutboundError as exc:
             raise IdpCommunicationError(
                 "The identity provider's token endpoint is not on a network the gateway may reach"
@@ -119,12 +137,13 @@ class OidcClient:
         target: str,
         pinned: outbound.PinnedUrl,
         form: dict[str, str],
+        headers: dict[str, str],
     ) -> str:
         async with client.stream(
             "POST",
             target,
             data=form,
-            headers={"Accept": "application/json", "Host": pinned.host},
+            headers={**headers, "Host": pinned.host},
             extensions=pinned.extensions,
         ) as got:
             body = bytearray()
@@ -140,6 +159,38 @@ class OidcClient:
         if not isinstance(id_token, str) or not id_token:
             raise TokenRefused("no_id_token")
         return id_token
+
+
+def _client_secrets(path: Path | None) -> dict[tuple[str, str], str]:
+    """(provider URL, client id) -> secret, from the operator's file (ConfigurationError for a
+    file others may read or of another shape; the error never quotes the file)."""
+    if path is None:
+        return {}
+    try:
+        if path.stat().st_mode & 0o077:
+            raise ConfigurationError(
+                f"console_oidc_client_secrets_file {path} must be readable by its owner only"
+            )
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"console_oidc_client_secrets_file {path} is not a readable JSON file"
+        ) from exc
+    found: dict[tuple[str, str], str] = {}
+    shape = ConfigurationError(
+        f"console_oidc_client_secrets_file {path} must be "
+        '{"<provider url>": {"<client id>": "<secret>"}}'
+    )
+    if not isinstance(document, dict):
+        raise shape
+    for url, clients in document.items():
+        if not isinstance(clients, dict):
+            raise shape
+        for client_id, secret in clients.items():
+            if not isinstance(secret, str) or not secret:
+                raise shape
+            found[(str(url).removeprefix("https://"), str(client_id))] = secret
+    return found
 
 
 def _object(body: bytes, what: str) -> dict[str, Any]:

@@ -135,6 +135,7 @@ async def callback(console: Console, request: Request) -> Response:
         return _refused(console, request, TokenRefused(params["error"]), account, at_issuer=True)
     try:
         id_token = await console.oidc.exchange(
+            str(kept["provider"]),
             str(kept["token_endpoint"]),
             {
                 "grant_type": "authorization_code",

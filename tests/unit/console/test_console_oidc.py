@@ -22,6 +22,9 @@ import pytest
 import trustme
 
 from andromede.audit.model import AuditEvent, Outcome
+from andromede.console.oidc_client import OidcClient
+from andromede.errors import ConfigurationError
+from andromede.settings import load_settings
 from support.console import ConsoleHarness, console_harness, csrf_of
 from support.oidc import IdentityProvider, Login, https_idp, write_ca
 
@@ -295,3 +298,48 @@ async def test_an_issuer_out_of_reach_is_a_message_not_a_500(
                 502,
                 "could not be reached (IdpCommunicationError)",
             )
+
+
+async def test_a_confidential_client_authenticates_with_its_secret_from_the_operators_file(
+    tmp_path: Path, ca: trustme.CA, idp: IdentityProvider
+) -> None:
+    idp.client_secret = "s3cret-of-the-console-client"
+    secrets_file = tmp_path / "oidc-clients.json"
+    secrets_file.write_text(json.dumps({idp.issuer: {CLIENT_ID: idp.client_secret}}))
+    secrets_file.chmod(0o600)
+    async with console_harness(
+        tmp_path,
+        oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
+        oidc_allowed_networks=("127.0.0.0/8",),
+        console_oidc_client_secrets_file=secrets_file,
+    ) as console:
+        assert idp.client_secret not in repr(console.application._running)
+        await _provider_and_role(console, idp)
+        async with console.client() as client:
+            landed = await _sign_in(client, console, idp, ca)
+            assert landed.status_code == 200, landed.text
+            assert "client_secret" not in idp.token_requests[0]  # in the header, not the form
+
+
+async def test_without_its_secret_a_confidential_clients_sign_in_is_refused(
+    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+) -> None:
+    idp.client_secret = "s3cret-the-console-was-not-given"
+    await _provider_and_role(console, idp)
+    async with console.client() as client:
+        _refused(await _sign_in(client, console, idp, ca), 403, "(invalid_client)")
+
+
+def test_a_secrets_file_others_may_read_or_of_another_shape_is_refused(tmp_path: Path) -> None:
+    secrets_file = tmp_path / "oidc-clients.json"
+    secrets_file.write_text(json.dumps({"idp.example": {"console": "s3cret"}}))
+    secrets_file.chmod(0o644)
+    settings = load_settings(data_dir=tmp_path, console_oidc_client_secrets_file=secrets_file)
+    with pytest.raises(ConfigurationError, match="readable by its owner only"):
+        OidcClient(settings)
+    secrets_file.chmod(0o600)
+    assert "s3cret" not in repr(OidcClient(settings))
+    secrets_file.write_text(json.dumps({"idp.example": "s3cret"}))
+    with pytest.raises(ConfigurationError, match="must be") as caught:
+        OidcClient(settings)
+    assert "s3cret" not in str(caught.value)
