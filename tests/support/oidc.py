@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import secrets
 import ssl
@@ -94,6 +95,9 @@ class IdentityProvider:
     login: Login = field(default_factory=Login)
     # A confidential client's secret: its token requests must carry it (HTTP Basic).
     client_secret: str | None = None
+    # Served over HTTPS: the authorization endpoint shows a sign-in page whose button posts
+    # back to it (as Keycloak's does), so that the redirect back is begun on the issuer's page.
+    login_page: bool = False
     # What the token endpoint was sent, each request's form (to check what the console sends).
     token_requests: list[dict[str, str]] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)  # the ID tokens it answered
@@ -229,16 +233,10 @@ def https_idp(
             origin = provider.issuer[: len(provider.issuer) - len(path)]
             where = urlsplit(self.path)
             if where.path == f"{path}/authorize":
-                try:
-                    location = provider.authorize(where.query)
-                except (ValueError, KeyError):
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                self.send_response(302)
-                self.send_header("Location", location)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                if provider.login_page:
+                    self._send(200, "text/html", _login_page(f"{path}/authorize", where.query))
+                else:
+                    self._authorize(where.query)
                 return
             body = provider.documents().get(origin + self.path)
             if body is None:
@@ -253,16 +251,32 @@ def https_idp(
 
         def do_POST(self) -> None:
             provider = holder["idp"]
-            if urlsplit(self.path).path != f"{path}/token":
-                self.send_response(404)
-                self.end_headers()
-                return
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            where = urlsplit(self.path).path
+            if where == f"{path}/authorize":  # the sign-in page's button
+                self._authorize(form.get("query", ""))
+                return
+            if where != f"{path}/token":
+                self._send(404, "text/plain", b"")
+                return
             status, answer = provider.exchange(form, self.headers.get("Authorization"))
-            body = json.dumps(answer).encode()
+            self._send(status, "application/json", json.dumps(answer).encode())
+
+        def _authorize(self, query: str) -> None:
+            try:
+                location = holder["idp"].authorize(query)
+            except (ValueError, KeyError):
+                self._send(400, "text/plain", b"")
+                return
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -282,6 +296,15 @@ def https_idp(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _login_page(action: str, query: str) -> bytes:
+    return (
+        "<!doctype html><title>Sign in to acme</title>"
+        f'<form method="post" action="{html.escape(action)}">'
+        f'<input type="hidden" name="query" value="{html.escape(query)}">'
+        '<button id="kc-login" type="submit">Sign in</button></form>'
+    ).encode()
 
 
 def write_ca(ca: trustme.CA, path: Path) -> Path:

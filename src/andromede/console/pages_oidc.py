@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from andromede.audit.model import Outcome
 from andromede.console.oidc_client import TokenRefused, pkce_pair
@@ -110,7 +110,16 @@ async def start(console: Console, request: Request) -> Response:
         }
     )
     joiner = "&" if "?" in endpoints.authorization else "?"
-    response = RedirectResponse(f"{endpoints.authorization}{joiner}{asked}", status_code=303)
+    # Not a redirect: the console's CSP says ``form-action 'self'``, which browsers apply to
+    # the redirects a form's answer makes (Chromium stops a 303 to the issuer); a page of the
+    # console that moves on is a navigation of its own, which it does not govern.
+    response = console.render(
+        request,
+        "oidc_redirect.html",
+        session=None,
+        title=_("Continue to your identity provider"),
+        next_url=f"{endpoints.authorization}{joiner}{asked}",
+    )
     response.headers.append(
         "set-cookie",
         oidc_cookie_header(sealed, secure=console.secure(request), max_age=OIDC_SIGN_IN_LIFETIME),
