@@ -56,6 +56,7 @@ __all__ = ["ROUTES", "session_name"]
 CALLBACK: Final = f"{CONSOLE_PATH}/oidc/callback"
 _ROLE_NAME: Final = re.compile(r"[\w+=,.@-]{1,64}")
 _SESSION_NAME_CHARACTERS: Final = re.compile(r"[^\w+=,.@-]")
+_STS_DURATION_MIN: Final = 900  # STS's shortest role session, seconds
 
 
 async def start(console: Console, request: Request) -> Response:
@@ -167,7 +168,11 @@ async def callback(console: Console, request: Request) -> Response:
             raise InvalidIdentityToken("The ID token's nonce is not the sign-in's")
         role_arn = f"arn:aws:iam::{account}:role/{kept['role']}"
         issued = await sts.assume_role_with_web_identity(
-            request.scope, role_arn, session_name(claims, identity.subject), id_token
+            request.scope,
+            role_arn,
+            session_name(claims, identity.subject),
+            id_token,
+            await _duration(console, account, str(kept["role"])),
         )
         logged_in = await console.identity.federated_console_login(
             issued.access_key_id, issued.session_token
@@ -204,6 +209,18 @@ def session_name(claims: dict[str, Any], subject: str) -> str:
         if isinstance(candidate, str) and len(candidate) >= 2:
             return _SESSION_NAME_CHARACTERS.sub("-", candidate)[:64]
     return "oidc-user"
+
+
+async def _duration(console: Console, account: str, role: str) -> int | None:
+    """The role session's length: ``console_session_lifetime``, within the role's
+    MaxSessionDuration (and STS's 15-minute floor); STS's default when the role is not there,
+    for STS to refuse it as it refuses any (AccessDenied, the same as a trust policy's)."""
+    try:
+        found = await console.identity.get_role(account, role)
+    except AndromedeError:
+        return None
+    lifetime = int(console.settings.console_session_lifetime)
+    return max(_STS_DURATION_MIN, min(lifetime, found.max_session_duration))
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -535,7 +535,12 @@ class StsWire(QueryWire):
         )
 
     async def assume_role_with_web_identity(
-        self, origin: Scope, role_arn: str, session_name: str, id_token: str
+        self,
+        origin: Scope,
+        role_arn: str,
+        session_name: str,
+        id_token: str,
+        duration: int | None = None,
     ) -> FederatedCredentials:
         """For the console's OIDC sign-in (decision 0141): STS verifies the ID token again,
         decides the role's trust policy and audits the call, as for any client."""
@@ -544,6 +549,8 @@ class StsWire(QueryWire):
             "RoleSessionName": session_name,
             "WebIdentityToken": id_token,
         }
+        if duration is not None:
+            params["DurationSeconds"] = str(duration)
         root = await self.call(origin, None, "AssumeRoleWithWebIdentity", params)
         return FederatedCredentials(
             _text(root, ".//Credentials/AccessKeyId"), _text(root, ".//Credentials/SessionToken")

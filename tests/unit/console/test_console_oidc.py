@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import ssl
+import time
 from collections.abc import AsyncIterator, Iterator
 from html import unescape
 from pathlib import Path
@@ -352,3 +353,19 @@ def test_a_secrets_file_others_may_read_or_of_another_shape_is_refused(tmp_path:
     with pytest.raises(ConfigurationError, match="must be") as caught:
         OidcClient(settings)
     assert "s3cret" not in str(caught.value)
+
+
+async def test_the_session_lasts_the_consoles_lifetime_within_the_roles_maximum(
+    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+) -> None:
+    await _provider_and_role(console, idp)
+    tenant = console.admin_tenant_id
+    await console.identity.update_role(tenant, "engineers", max_session_duration=7200)
+    async with console.client() as client:
+        assert (await _sign_in(client, console, idp, ca)).status_code == 200
+        principal = await console.identity.resolve_console_session(
+            client.cookies["andromede_console"]
+        )
+    assert principal.session_expires_at is not None
+    lasts = principal.session_expires_at.timestamp() - time.time()
+    assert 7100 < lasts <= 7200  # not STS's default hour: the role allows two
