@@ -25,6 +25,7 @@ import trustme
 
 from andromede.audit.model import AuditEvent, Outcome
 from andromede.console.oidc_client import OidcClient
+from andromede.console.pages_oidc import session_name
 from andromede.errors import ConfigurationError
 from andromede.settings import load_settings
 from support.console import ConsoleHarness, console_harness, csrf_of
@@ -369,3 +370,19 @@ async def test_the_session_lasts_the_consoles_lifetime_within_the_roles_maximum(
     assert principal.session_expires_at is not None
     lasts = principal.session_expires_at.timestamp() - time.time()
     assert 7100 < lasts <= 7200  # not STS's default hour: the role allows two
+
+
+@pytest.mark.parametrize(
+    ("claims", "subject", "name"),
+    [
+        ({"email": "alice@acme.fr", "preferred_username": "alice"}, "f3a9", "alice@acme.fr"),
+        ({"preferred_username": "Alice Martin"}, "f3a9-77", "Alice-Martin"),
+        ({"email": 42}, "auth0|5f1e", "auth0-5f1e"),
+        ({"email": "x"}, "CN=Bob/OU=IT", "CN=Bob-OU=IT"),
+        ({}, "s" * 80, "s" * 64),
+    ],
+)
+def test_the_role_sessions_name_is_the_users_within_sts_rules(
+    claims: dict[str, object], subject: str, name: str
+) -> None:
+    assert session_name(claims, subject) == name
