@@ -277,6 +277,20 @@ async def test_an_issuer_the_account_does_not_know_is_refused_before_any_redirec
     assert idp.fetched == []  # the issuer was never called
 
 
+async def test_a_provider_removed_during_the_sign_in_opens_nothing(
+    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+) -> None:
+    await _provider_and_role(console, idp)
+    tenant = console.admin_tenant_id
+    async with console.client() as client:
+        started = await _begin(client, tenant, idp.url)
+        back = await _at_issuer(_location(started), ca)
+        arn = f"arn:aws:iam::{tenant}:oidc-provider/{idp.url}"
+        await console.identity.delete_open_id_connect_provider(tenant, arn)
+        _refused(await client.get(back), 403, "OIDC sign-in refused (InvalidIdentityToken)")
+    assert not await _events(console, "sts:AssumeRoleWithWebIdentity")
+
+
 async def test_a_role_whose_trust_policy_refuses_opens_nothing(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
