@@ -1248,6 +1248,13 @@ class Settings(BaseSettings):
         le=16 << 20,
         description="Largest OIDC discovery document or JWKS read, bytes.",
     )
+    console_oidc_client_secrets_file: Path | None = Field(
+        default=None,
+        description="JSON file of the client secrets of confidential OIDC clients for console "
+        'sign-in, {"<provider url>": {"<client id>": "<secret>"}}, readable by the server\'s '
+        "user only; a client not in it signs in as a public client, with PKCE alone "
+        "(decision 0141).",
+    )
 
     # -- SAML federation (SAML providers, AssumeRoleWithSAML, decision 0095) ---------------------
     saml_endpoints: tuple[str, ...] = Field(

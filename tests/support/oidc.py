@@ -1,10 +1,20 @@
 """A test OpenID Connect identity provider: signing keys the test makes, ID tokens signed with
 them, the discovery document and JWKS — served in process (``IdentityProvider.fetch``, for
-``JwksCache``) or over real HTTPS on 127.0.0.1 with a trustme certificate (``https_idp``)."""
+``JwksCache``) or over real HTTPS on 127.0.0.1 with a trustme certificate (``https_idp``).
+
+Served over HTTPS it is also an authorization server for the authorization code flow with PKCE
+(the console's OIDC sign-in, decision 0141): its ``authorization_endpoint`` signs in the
+``login`` the test set, at once, and redirects back with a code; its ``token_endpoint`` takes
+each code once, checks the PKCE verifier, the client and the redirect URI as a real issuer
+does, and answers an ID token carrying the request's ``nonce``."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import json
+import secrets
 import ssl
 import threading
 import time
@@ -14,6 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import trustme
@@ -22,7 +33,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from andromede.iam.errors import IdpCommunicationError
 
-__all__ = ["IdentityProvider", "SigningKey", "https_idp", "write_ca"]
+__all__ = ["IdentityProvider", "Login", "SigningKey", "https_idp", "write_ca"]
 
 
 @dataclass
@@ -49,6 +60,29 @@ class SigningKey:
 
 
 @dataclass
+class Login:
+    """What the authorization endpoint does for the next browser: sign in ``sub`` (its ID
+    token gets ``claims`` too, lasts ``lifetime`` seconds), or answer ``error`` instead of a
+    code; ``nonce``, when set, replaces the one the request asked for (a wrong nonce)."""
+
+    sub: str = "alice@example.com"
+    claims: dict[str, Any] = field(default_factory=dict)
+    lifetime: int = 600
+    error: str | None = None
+    nonce: str | None = None
+
+
+@dataclass
+class _Grant:
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    nonce: str | None
+    login: Login
+    used: bool = False
+
+
+@dataclass
 class IdentityProvider:
     """An issuer (``https://<host>/<path>``) with its keys; ``published`` are the keys its
     JWKS shows (rotation: change them)."""
@@ -58,6 +92,16 @@ class IdentityProvider:
     published: list[SigningKey] | None = None
     fetched: list[str] = field(default_factory=list)
     down: bool = False
+    login: Login = field(default_factory=Login)
+    # A confidential client's secret: its token requests must carry it (HTTP Basic).
+    client_secret: str | None = None
+    # Served over HTTPS: the authorization endpoint shows a sign-in page whose button posts
+    # back to it (as Keycloak's does), so that the redirect back is begun on the issuer's page.
+    login_page: bool = False
+    # What the token endpoint was sent, each request's form (to check what the console sends).
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)  # the ID tokens it answered
+    _grants: dict[str, _Grant] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -95,10 +139,71 @@ class IdentityProvider:
         shown = self.keys if self.published is None else self.published
         return {
             self.issuer.rstrip("/") + "/.well-known/openid-configuration": json.dumps(
-                {"issuer": self.issuer, "jwks_uri": jwks_uri}
+                {
+                    "issuer": self.issuer,
+                    "jwks_uri": jwks_uri,
+                    "authorization_endpoint": self.issuer.rstrip("/") + "/authorize",
+                    "token_endpoint": self.issuer.rstrip("/") + "/token",
+                    "response_types_supported": ["code"],
+                    "code_challenge_methods_supported": ["S256"],
+                }
             ).encode(),
             jwks_uri: json.dumps({"keys": [k.jwk() for k in shown]}).encode(),
         }
+
+    def authorize(self, query: str) -> str:
+        """The authorization endpoint: where it redirects the browser (``redirect_uri`` with a
+        code or an error, and the request's ``state``). ValueError for a request it refuses
+        outright (a real issuer shows its own error page then)."""
+        asked = {k: v[0] for k, v in parse_qs(query).items()}
+        if asked.get("response_type") != "code" or asked.get("code_challenge_method") != "S256":
+            raise ValueError("only the code flow with PKCE S256")
+        if "openid" not in asked.get("scope", "").split() or not asked.get("code_challenge"):
+            raise ValueError("scope openid and a code_challenge are required")
+        redirect_uri, state = asked["redirect_uri"], asked.get("state")
+        login = self.login
+        if login.error is not None:
+            answer = {"error": login.error, "state": state}
+        else:
+            code = secrets.token_urlsafe(16)
+            self._grants[code] = _Grant(
+                asked["client_id"], redirect_uri, asked["code_challenge"], asked.get("nonce"), login
+            )
+            answer = {"code": code, "state": state}
+        query_part = urlencode({k: v for k, v in answer.items() if v is not None})
+        return f"{redirect_uri}?{query_part}"
+
+    def exchange(
+        self, form: dict[str, str], authorization: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The token endpoint: (status, JSON answer), as RFC 6749 section 5 answers."""
+        self.token_requests.append(form)
+        if self.client_secret is not None:
+            pair = f"{form.get('client_id', '')}:{self.client_secret}"
+            if authorization != "Basic " + base64.b64encode(pair.encode()).decode():
+                return 401, {"error": "invalid_client"}
+        grant = self._grants.get(form.get("code", ""))
+        if form.get("grant_type") != "authorization_code":
+            return 400, {"error": "unsupported_grant_type"}
+        if grant is None or grant.used:
+            return 400, {"error": "invalid_grant", "error_description": "code used or unknown"}
+        grant.used = True  # one use, whatever follows (RFC 6749 section 4.1.2)
+        verifier = form.get("code_verifier", "")
+        digest = hashlib.sha256(verifier.encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        if challenge != grant.challenge:
+            return 400, {"error": "invalid_grant", "error_description": "PKCE verification"}
+        if form.get("client_id") != grant.client_id or form.get("redirect_uri") != (
+            grant.redirect_uri
+        ):
+            return 400, {"error": "invalid_grant", "error_description": "client or redirect"}
+        login = grant.login
+        nonce = login.nonce if login.nonce is not None else grant.nonce
+        id_token = self.token(
+            sub=login.sub, aud=grant.client_id, lifetime=login.lifetime, nonce=nonce, **login.claims
+        )
+        self.issued.append(id_token)
+        return 200, {"access_token": "opaque", "token_type": "Bearer", "id_token": id_token}
 
     async def fetch(self, url: str) -> bytes:
         """For ``JwksCache(fetch=…)``: the documents without a network."""
@@ -126,6 +231,13 @@ def https_idp(
             provider = holder["idp"]
             provider.fetched.append(self.path)
             origin = provider.issuer[: len(provider.issuer) - len(path)]
+            where = urlsplit(self.path)
+            if where.path == f"{path}/authorize":
+                if provider.login_page:
+                    self._send(200, "text/html", _login_page(f"{path}/authorize", where.query))
+                else:
+                    self._authorize(where.query)
+                return
             body = provider.documents().get(origin + self.path)
             if body is None:
                 self.send_response(404)
@@ -133,6 +245,38 @@ def https_idp(
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            provider = holder["idp"]
+            length = int(self.headers.get("Content-Length", "0"))
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            where = urlsplit(self.path).path
+            if where == f"{path}/authorize":  # the sign-in page's button
+                self._authorize(form.get("query", ""))
+                return
+            if where != f"{path}/token":
+                self._send(404, "text/plain", b"")
+                return
+            status, answer = provider.exchange(form, self.headers.get("Authorization"))
+            self._send(status, "application/json", json.dumps(answer).encode())
+
+        def _authorize(self, query: str) -> None:
+            try:
+                location = holder["idp"].authorize(query)
+            except (ValueError, KeyError):
+                self._send(400, "text/plain", b"")
+                return
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -152,6 +296,15 @@ def https_idp(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _login_page(action: str, query: str) -> bytes:
+    return (
+        "<!doctype html><title>Sign in to acme</title>"
+        f'<form method="post" action="{html.escape(action)}">'
+        f'<input type="hidden" name="query" value="{html.escape(query)}">'
+        '<button id="kc-login" type="submit">Sign in</button></form>'
+    ).encode()
 
 
 def write_ca(ca: trustme.CA, path: Path) -> Path:

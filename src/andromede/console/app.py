@@ -41,6 +41,7 @@ from andromede.console import (
     pages_nat_gateways,
     pages_network,
     pages_network_acls,
+    pages_oidc,
     pages_routing,
     pages_session,
     pages_storage,
@@ -48,6 +49,7 @@ from andromede.console import (
     pages_topics,
 )
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
+from andromede.console.oidc_client import OidcClient
 from andromede.console.session import (
     CONSOLE_PATH,
     LANGUAGE_COOKIE,
@@ -81,6 +83,9 @@ access_log = logging.getLogger("andromede.access")
 _HERE = Path(__file__).parent
 REQUEST_ID_SCOPE_KEY: Final = "andromede.request_id"  # set by the shell on every request
 _MAX_TOKEN_LENGTH: Final = 256
+# Pages whose query holds a one-use secret (an OIDC code, a sign-in token): the language links
+# of the page they answer go back to the path alone, so the secret is not copied into the page.
+_SECRET_QUERIES: Final = frozenset({f"{CONSOLE_PATH}/oidc/callback", f"{CONSOLE_PATH}/federation"})
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -165,6 +170,7 @@ class Console:
         self.sns = sns
         self.buckets = buckets
         self.sts = sts
+        self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
         self.templates = Environment(
             loader=FileSystemLoader(_HERE / "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -294,12 +300,15 @@ class Console:
         **values: Any,
     ) -> HTMLResponse:
         words = self.catalogue(request)
+        here = request.url.path
+        if request.url.query and here not in _SECRET_QUERIES:
+            here += f"?{request.url.query}"
         page = self.templates.get_template(template).render(
             _=words.gettext,
             locale=words.locale,
             locales=LOCALES,
             session=session,
-            here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            here=here,
             **values,
         )
         return HTMLResponse(page, status_code=status, headers=headers)
@@ -405,6 +414,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         page("", home, ["GET"]),
         page("/", home, ["GET"]),
         *(page(path, handler, methods) for path, handler, methods in pages_session.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_oidc.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),

@@ -4,8 +4,9 @@ Login goes through the identity service's ``console_login`` (its back-off, its M
 audited as the management API's is (``andromede:ConsoleLogin``, ``details.via = console``);
 every failure shows one message. A SAML identity provider's users sign in through STS's
 AssumeRoleWithSAML (``details.via = saml``), as a role session; a custom identity broker's
-through AWS's federation endpoint (``details.via = federation``). Logout revokes the session on
-the server.
+through AWS's federation endpoint (``details.via = federation``); an OpenID Connect
+provider's through the authorization code flow (``pages_oidc.py``, ``details.via = oidc``).
+Logout revokes the session on the server.
 """
 
 from __future__ import annotations
@@ -37,16 +38,16 @@ from andromede.iam.saml import offered_roles
 if TYPE_CHECKING:
     from andromede.console.app import Console
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "login_form", "signed_in"]
 
 
 async def login_page(console: Console, request: Request) -> Response:
     if await console.session(request) is not None:
         return RedirectResponse(f"{CONSOLE_PATH}/buckets", status_code=303)
-    return _login_form(console, request, status=200, error=None)
+    return login_form(console, request, status=200, error=None)
 
 
-def _login_form(console: Console, request: Request, *, status: int, error: str | None) -> Response:
+def login_form(console: Console, request: Request, *, status: int, error: str | None) -> Response:
     token = new_login_token()
     response = console.render(
         request,
@@ -57,6 +58,9 @@ def _login_form(console: Console, request: Request, *, status: int, error: str |
         login_csrf=token,
         error=error,
         account=request.query_params.get("account", ""),
+        provider=request.query_params.get("provider", ""),
+        role=request.query_params.get("role", ""),
+        oidc=console.sts is not None,
     )
     response.headers.append(
         "set-cookie",
@@ -70,7 +74,7 @@ async def login(console: Console, request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=8)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), fields.get("csrf")):
-        return _login_form(
+        return login_form(
             console, request, status=403, error=_("This form has expired: sign in again.")
         )
     request_id = console.request_id(request)
@@ -93,7 +97,7 @@ async def login(console: Console, request: Request) -> Response:
         )
         # One message whatever was wrong (account, user, password, code, or a back-off).
         status = 429 if isinstance(exc, LoginLocked) else 401
-        return _login_form(
+        return login_form(
             console,
             request,
             status=status,
@@ -135,7 +139,7 @@ async def saml_sign_in(console: Console, request: Request) -> Response:
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     assertion = fields.get("SAMLResponse", "")
     if console.sts is None:
-        return _login_form(
+        return login_form(
             console, request, status=404, error=_("This server offers no SAML sign-in.")
         )
     try:
@@ -173,7 +177,7 @@ async def saml_sign_in(console: Console, request: Request) -> Response:
         outcome=Outcome.SUCCESS,
         details={"mfa": "false", "via": "saml", **principal.audit_details},
     )
-    return _signed_in(console, request, logged_in.token, f"{CONSOLE_PATH}/buckets")
+    return signed_in(console, request, logged_in.token, f"{CONSOLE_PATH}/buckets")
 
 
 async def federation(console: Console, request: Request) -> Response:
@@ -229,7 +233,7 @@ async def _federated_login(console: Console, request: Request, params: dict[str,
             params.get("SigninToken", "")[:4096]
         )
     except AndromedeError:
-        return _login_form(
+        return login_form(
             console,
             request,
             status=403,
@@ -249,7 +253,7 @@ async def _federated_login(console: Console, request: Request, params: dict[str,
             **principal.audit_details,
         },
     )
-    return _signed_in(console, request, logged_in.token, _destination(params.get("Destination")))
+    return signed_in(console, request, logged_in.token, _destination(params.get("Destination")))
 
 
 def _destination(asked: str | None) -> str:
@@ -266,7 +270,7 @@ def _federation_error(code: str, message: str, status: int) -> Response:
     return JSONResponse({"Error": {"Code": code, "Message": message}}, status_code=status)
 
 
-def _signed_in(console: Console, request: Request, token: str, next_url: str) -> Response:
+def signed_in(console: Console, request: Request, token: str, next_url: str) -> Response:
     """The answer that opens a session reached from another site (an IdP's post, a broker's
     link): the cookie set, then a page of this console that moves on, so that the cookie, which
     is ``SameSite=Strict``, goes with the next request — it would not with a redirect."""
@@ -284,7 +288,7 @@ def _saml_refused(console: Console, request: Request, code: str, status: int) ->
     """One message whatever STS refused, with its code (the audit trail has the rest)."""
     _ = console.catalogue(request).gettext
     text = _("SAML sign-in refused ({code}): ask your identity provider's administrator.")
-    return _login_form(console, request, status=status, error=text.format(code=code))
+    return login_form(console, request, status=status, error=text.format(code=code))
 
 
 async def logout(console: Console, request: Request) -> Response:

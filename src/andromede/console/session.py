@@ -19,12 +19,14 @@ __all__ = [
     "CONSOLE_PATH",
     "LANGUAGE_COOKIE",
     "LOGIN_CSRF_COOKIE",
+    "OIDC_COOKIE",
     "SESSION_COOKIE",
     "cookie_header",
     "csrf_token",
     "expired_cookie_header",
     "language_cookie_header",
     "new_login_token",
+    "oidc_cookie_header",
     "tokens_match",
 ]
 
@@ -32,6 +34,7 @@ CONSOLE_PATH: Final = "/console"
 SESSION_COOKIE: Final = "andromede_console"
 LOGIN_CSRF_COOKIE: Final = "andromede_console_login"
 LANGUAGE_COOKIE: Final = "andromede_console_lang"
+OIDC_COOKIE: Final = "andromede_console_oidc"
 _CSRF_LABEL: Final = b"andromede console csrf v1"
 _LANGUAGE_MAX_AGE: Final = 365 * 24 * 3600
 
@@ -62,6 +65,18 @@ def cookie_header(name: str, value: str, *, secure: bool, max_age: int | None = 
 
 def language_cookie_header(locale: str, *, secure: bool) -> str:
     return cookie_header(LANGUAGE_COOKIE, locale, secure=secure, max_age=_LANGUAGE_MAX_AGE)
+
+
+def oidc_cookie_header(value: str, *, secure: bool, max_age: int) -> str:
+    """The OIDC sign-in's sealed state (decision 0141), only for its callback. ``SameSite=Lax``,
+    not ``Strict``: the issuer's redirect back is a navigation another site began, with which
+    a ``Strict`` cookie would not go; ``Lax`` goes with that top-level GET and with nothing a
+    page of another site posts or loads."""
+    parts = [f"{OIDC_COOKIE}={value}", f"Path={CONSOLE_PATH}/oidc", "HttpOnly", "SameSite=Lax"]
+    parts.append(f"Max-Age={max_age}")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
 
 
 def expired_cookie_header(name: str, *, secure: bool) -> str:

@@ -509,7 +509,7 @@ def _only(root: Element, path: str) -> Element:
 
 @dataclass(frozen=True, slots=True)
 class FederatedCredentials:
-    """What STS issued for a SAML sign-in; kept only to open the console session."""
+    """What STS issued for a SAML or OIDC sign-in; kept only to open the console session."""
 
     access_key_id: str
     session_token: str
@@ -530,6 +530,28 @@ class StsWire(QueryWire):
     ) -> FederatedCredentials:
         params = {"RoleArn": role_arn, "PrincipalArn": provider_arn, "SAMLAssertion": assertion}
         root = await self.call(origin, None, "AssumeRoleWithSAML", params)
+        return FederatedCredentials(
+            _text(root, ".//Credentials/AccessKeyId"), _text(root, ".//Credentials/SessionToken")
+        )
+
+    async def assume_role_with_web_identity(
+        self,
+        origin: Scope,
+        role_arn: str,
+        session_name: str,
+        id_token: str,
+        duration: int | None = None,
+    ) -> FederatedCredentials:
+        """For the console's OIDC sign-in (decision 0141): STS verifies the ID token again,
+        decides the role's trust policy and audits the call, as for any client."""
+        params = {
+            "RoleArn": role_arn,
+            "RoleSessionName": session_name,
+            "WebIdentityToken": id_token,
+        }
+        if duration is not None:
+            params["DurationSeconds"] = str(duration)
+        root = await self.call(origin, None, "AssumeRoleWithWebIdentity", params)
         return FederatedCredentials(
             _text(root, ".//Credentials/AccessKeyId"), _text(root, ".//Credentials/SessionToken")
         )

@@ -25,6 +25,7 @@ from andromede.iam.instance_profiles import InstanceCredentials, InstanceProfile
 from andromede.iam.login import ConsoleLogin, LoginMixin
 from andromede.iam.mfa import CreatedMfaDevice, MfaMixin
 from andromede.iam.oidc_providers import OidcProvidersMixin
+from andromede.iam.oidc_signin import OidcSignInMixin
 from andromede.iam.policies import PoliciesMixin
 from andromede.iam.saml_providers import SamlProvidersMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
@@ -79,6 +80,7 @@ class IdentityService(
     DirectoryMixin,
     InstanceProfilesMixin,
     OidcProvidersMixin,
+    OidcSignInMixin,
     SamlProvidersMixin,
     CredentialsMixin,
     PoliciesMixin,

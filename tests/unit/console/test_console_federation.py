@@ -149,3 +149,18 @@ async def test_a_federated_users_credentials_sign_in_too(console: ConsoleHarness
         assert (await client.get(f"/federation?{urlencode(login)}")).status_code == 200
         page = await client.get("/buckets")
     assert f"arn:aws:sts::{tenant}:federated-user/dana" in page.text
+
+
+async def test_a_sign_in_tokens_page_does_not_copy_the_token_into_its_links(
+    console: ConsoleHarness,
+) -> None:
+    # The language links go back to the page's path: not with a sign-in token (decision 0141).
+    token = "A-SIGN-IN-TOKEN-THAT-MUST-NOT-BE-COPIED"
+    async with console.client() as client:
+        refused = await client.get(
+            f"/federation?{urlencode({'Action': 'login', 'SigninToken': token})}"
+        )
+        listed = await client.get("/login?account=acme")
+    assert refused.status_code == 403 and "language/fr?next=" in refused.text
+    assert token not in refused.text
+    assert "account%3Dacme" in listed.text  # other pages keep their query in the links

@@ -1,0 +1,76 @@
+"""What the console's sign-in through a tenant's OpenID Connect provider keeps between the
+browser's two visits (part of IdentityService; decision 0141).
+
+The console sends the browser to the issuer with a ``state``, a ``nonce`` and a PKCE challenge;
+their secrets (the verifier above all) must meet the issuer's answer again, on whichever gateway
+the browser comes back to, and only once. They travel in a short-lived cookie, sealed with the
+secrets key (AES-GCM: neither readable nor forgeable by the browser), and the ``state`` is
+taken once in the store, as a SAML assertion is, when the browser comes back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+
+from andromede.iam.credentials import CredentialsMixin
+from andromede.iam.errors import InvalidConsoleSession, InvalidIdentityToken
+from andromede.iam.model import OidcProvider
+from andromede.iam.web_identity import issuer_url
+
+__all__ = ["OIDC_SIGN_IN_LIFETIME", "OidcSignInMixin"]
+
+OIDC_SIGN_IN_LIFETIME: Final = 600  # seconds the user has to sign in at the issuer
+_PURPOSE: Final = "console-oidc-sign-in"  # associated data of the sealing, no secret
+_SEALED_MAX: Final = 4096
+
+
+class OidcSignInMixin(CredentialsMixin):
+    async def oidc_sign_in_provider(self, account_id: str, url: str) -> OidcProvider:
+        """The provider of ``url`` (an issuer, with or without ``https://``) in ``account_id``,
+        an active account: InvalidIdentityToken otherwise, the same for an account that does
+        not exist, so that the page tells nothing more about accounts than STS does."""
+        found = None
+        if account_id.isdigit() and len(account_id) == 12:
+            found = await self._store.get_oidc_provider(account_id, issuer_url(url.strip()))
+        if found is None or not await self._tenant_active(account_id):
+            raise InvalidIdentityToken("No OpenIDConnect provider found in that account for it")
+        return found
+
+    def seal_oidc_sign_in(self, kept: dict[str, Any]) -> tuple[str, str]:
+        """(sealed, state): ``kept`` with a new ``state`` and its end, for the cookie."""
+        state = secrets.token_urlsafe(24)
+        payload = {**kept, "state": state, "until": self._clock() + OIDC_SIGN_IN_LIFETIME}
+        sealed = self._sealer.seal(_PURPOSE, json.dumps(payload))
+        return base64.urlsafe_b64encode(sealed.encode()).decode(), state
+
+    async def open_oidc_sign_in(self, sealed: str, state: str) -> dict[str, Any]:
+        """What :meth:`seal_oidc_sign_in` kept, if ``state`` is its state, it has not ended, and
+        it is taken now for the first time; InvalidConsoleSession otherwise."""
+        try:
+            if not sealed or len(sealed) > _SEALED_MAX:
+                raise ValueError("no sealed sign-in")
+            text = self._sealer.unseal(_PURPOSE, base64.urlsafe_b64decode(sealed).decode())
+            kept: dict[str, Any] = json.loads(text)
+            until, kept_state, account = (
+                float(kept["until"]),
+                str(kept["state"]),
+                str(kept["account"]),
+            )
+        except (ValueError, KeyError, TypeError, InvalidTag, UnicodeDecodeError):
+            raise InvalidConsoleSession("The sign-in is not one this console began.") from None
+        if not secrets.compare_digest(kept_state.encode(), state.encode()):
+            raise InvalidConsoleSession("The sign-in's state does not match.")
+        if until <= self._clock():
+            raise InvalidConsoleSession("The sign-in has expired.")
+        used_until = datetime.fromtimestamp(until, UTC)
+        if not await self._store.use_saml_assertion(
+            account, f"console-oidc-state:{kept_state}", used_until, self._now()
+        ):
+            raise InvalidConsoleSession("The sign-in was used before.")
+        return kept
