@@ -25,20 +25,20 @@ def _execute(url: str, statement: str) -> None:
 
 
 def _check(url: str) -> None:
-    migrate(url, "0056")
+    migrate(url, "0057")
     assert not has_table(url, _TABLE)
     migrate(url, "0058")
     assert has_table(url, _TABLE)
-    migrate(url, "0056", down=True)
+    migrate(url, "0057", down=True)
     assert not has_table(url, _TABLE)
     migrate(url, "0058")
     row = "(id, tenant_id, document, format_version, revision) VALUES ('pcx-1', 't', '{}', 1, 0)"
     _execute(url, f"INSERT INTO {_TABLE} {row}")
     with pytest.raises(RuntimeError, match=_TABLE):
-        migrate(url, "0056", down=True)
+        migrate(url, "0057", down=True)
     assert has_table(url, _TABLE)
     _execute(url, f"DELETE FROM {_TABLE}")  # noqa: S608
-    migrate(url, "0056", down=True)
+    migrate(url, "0057", down=True)
     assert not has_table(url, _TABLE)
 
 

@@ -25,11 +25,11 @@ def _execute(url: str, statement: str) -> None:
 
 
 def _check(url: str) -> None:
-    migrate(url, "0056")
+    migrate(url, "0058")
     assert not any(has_table(url, table) for table in _TABLES)
     migrate(url, "0059")
     assert all(has_table(url, table) for table in _TABLES)
-    migrate(url, "0056", down=True)
+    migrate(url, "0058", down=True)
     assert not any(has_table(url, table) for table in _TABLES)
     migrate(url, "0059")
     _execute(
@@ -43,10 +43,10 @@ def _check(url: str) -> None:
         " 'scheduled', 's', '2026-12-05 00:00:00+00:00')",
     )
     with pytest.raises(RuntimeError, match="rotated"):
-        migrate(url, "0056", down=True)
+        migrate(url, "0058", down=True)
     assert all(has_table(url, table) for table in _TABLES)
     _execute(url, "DELETE FROM audit_key_transitions")
-    migrate(url, "0056", down=True)
+    migrate(url, "0058", down=True)
     assert not any(has_table(url, table) for table in _TABLES)
 
 

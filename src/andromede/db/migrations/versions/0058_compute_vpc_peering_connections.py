@@ -2,7 +2,7 @@
 NAT gateways. Nothing is backfilled: no peering connection existed before.
 
 Revision ID: 0058
-Revises: 0056
+Revises: 0057
 Create Date: 2026-12-05
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0058"
-down_revision: str | None = "0056"
+down_revision: str | None = "0057"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

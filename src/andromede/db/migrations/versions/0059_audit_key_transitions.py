@@ -3,7 +3,7 @@ successor, the statement both signed, and per log the size at which the key chan
 checkpoint both signed there. Nothing is backfilled: a region that never rotated has none.
 
 Revision ID: 0059
-Revises: 0056
+Revises: 0058
 Create Date: 2026-12-05
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from andromede.db.types import UtcDateTime
 
 revision: str = "0059"
-down_revision: str | None = "0056"
+down_revision: str | None = "0058"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
