@@ -47,6 +47,7 @@ from andromede.console import (
     pages_storage,
     pages_templates,
     pages_topics,
+    pages_vpc_peerings,
 )
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
 from andromede.console.oidc_client import OidcClient
@@ -337,6 +338,15 @@ class Console:
             "NatGatewayLimitExceeded": _("Your account's NAT gateway quota is reached."),
             "NatGatewayNotFound": _("No such NAT gateway."),
             "InvalidNatGatewayID.NotFound": _("No such NAT gateway."),
+            "InvalidVpcID.NotFound": _("No such VPC."),
+            "OperationNotPermitted": _("EC2 does not permit this operation."),
+            "InvalidStateTransition": _("The peering connection's status does not allow this."),
+            "InvalidVpcPeeringConnectionID.NotFound": _("No such peering connection."),
+            "VpcPeeringConnectionAlreadyExists": _("A peering of these two VPCs exists already."),
+            "ActiveVpcPeeringConnectionPerVpcLimitExceeded": _("A VPC's peering quota is full."),
+            # Not a refusal: CreateVpcPeeringConnection's answer, a connection made failed
+            # (pages_vpc_peerings shows it as one).
+            "failed": _("The peering connection failed."),
             "NetworkAclEntryAlreadyExists": _("That rule number is taken in that direction."),
             "InvalidNetworkAclEntry.NotFound": _("No entry of that number in that direction."),
             "NetworkAclEntryLimitExceeded": _("The entry quota of that direction is reached."),
@@ -425,6 +435,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_routing.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_nat_gateways.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_vpc_peerings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network_acls.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_account.ROUTES),

@@ -1,8 +1,9 @@
 """Internet gateways and route tables (decision 0121). Internet gateways: list the account's
 (those attached to one VPC, from that VPC's row), create one, attach it to a VPC, detach it,
 delete it. Route tables: list them (a VPC's, from its row), create one in a VPC; a table's
-routes (add one to an internet gateway or to one of the VPC's available NAT gateways, decision
-0129; replace its target, delete it) and associations
+routes (add one to an internet gateway, to one of the VPC's available NAT gateways, decision
+0129, or to one of its active VPC peering connections, decision 0139; replace its target,
+delete it) and associations
 (associate a subnet, disassociate one, make the table its VPC's main one), and delete it.
 Every read and change is EC2's own call, made as the signed-in principal (``wire_routing``
 over ``wire_ec2.Ec2Wire``), so EC2's policies, states and errors decide, and EC2 audits the
@@ -26,6 +27,7 @@ from starlette.responses import Response
 
 from andromede.console import wire_nat_gateways as nat_gateways
 from andromede.console import wire_routing as routing
+from andromede.console import wire_vpc_peerings as peerings
 from andromede.console.pages_ec2 import (
     Change,
     action,
@@ -39,6 +41,7 @@ from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SubnetRow, VpcRow
 from andromede.console.wire_nat_gateways import NatGatewayRow
 from andromede.console.wire_routing import GatewayRow, RouteChange, RouteTableRow
+from andromede.console.wire_vpc_peerings import PeeringRow
 from andromede.iam.model import Principal
 
 if TYPE_CHECKING:
@@ -158,6 +161,7 @@ async def _table_page(
     table: RouteTableRow | None = None
     gateways: list[GatewayRow] = []
     nats: list[NatGatewayRow] = []
+    pcxs: list[PeeringRow] = []
     subnets: list[SubnetRow] = []
     if console.ec2 is None:
         error, status = no_ec2(console, request)
@@ -185,6 +189,14 @@ async def _table_page(
                     if n.state == nat_gateways.AVAILABLE
                 ]
             with suppress(WireError):
+                pcxs = [
+                    p
+                    for p in await peerings.describe_vpc_peering_connections(
+                        console.ec2, origin, principal, vpc_id=table.vpc_id
+                    )
+                    if p.active
+                ]
+            with suppress(WireError):
                 held = {a.subnet_id for a in table.associations}
                 subnets = [
                     s
@@ -202,6 +214,8 @@ async def _table_page(
         gateways=sorted(gateways, key=lambda g: table is None or g.vpc_id != table.vpc_id),
         # Beside them, the VPC's NAT gateways a route may lead to (another VPC's, EC2 refuses).
         nat_gateways=nats,
+        # And its active peering connections (a pending one, or another VPC's, EC2 refuses).
+        peerings=pcxs,
         subnets=subnets,
         typed=typed or {},
         error=error,

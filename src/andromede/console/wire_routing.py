@@ -38,6 +38,7 @@ __all__ = [
     "detach_internet_gateway",
     "disassociate_route_table",
     "is_nat_gateway",
+    "is_peering",
     "make_main",
 ]
 
@@ -46,12 +47,27 @@ __all__ = [
 LOCAL: Final = "local"
 RouteChange = Literal["CreateRoute", "ReplaceRoute"]
 _NAT_GATEWAY_PREFIX: Final = "nat-"
+_PEERING_PREFIX: Final = "pcx-"
 
 
 def is_nat_gateway(target: str) -> bool:
     """Whether a route's target is a NAT gateway (decision 0129) rather than an internet
     gateway: EC2's ids say which (``nat-…``, ``igw-…``), so one select offers both."""
     return target.startswith(_NAT_GATEWAY_PREFIX)
+
+
+def is_peering(target: str) -> bool:
+    """Whether a route's target is a VPC peering connection (``pcx-…``, decision 0139)."""
+    return target.startswith(_PEERING_PREFIX)
+
+
+# The parameter of CreateRoute and ReplaceRoute, and the element of DescribeRouteTables' route,
+# naming each kind of target; an internet gateway's (and ``local``) is the gateway's.
+_TARGET_PARAMETERS: Final = (
+    (is_nat_gateway, "NatGatewayId"),
+    (is_peering, "VpcPeeringConnectionId"),
+)
+_TARGET_ELEMENTS: Final = ("gatewayId", "natGatewayId", "vpcPeeringConnectionId")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +81,12 @@ class GatewayRow:
 @dataclass(frozen=True, slots=True)
 class RouteRow:
     destination: str
-    target: str  # an internet gateway's or a NAT gateway's id (decision 0129), or ``LOCAL``
-    state: str  # "active", or "blackhole" once its gateway is detached or deleted
+    # An internet gateway's, a NAT gateway's (decision 0129) or a VPC peering connection's id
+    # (decision 0139), or ``LOCAL``.
+    target: str
+    # "active", or "blackhole" once its gateway is detached or deleted, its connection no
+    # longer active
+    state: str
     origin: str
 
     @property
@@ -76,6 +96,10 @@ class RouteRow:
     @property
     def to_nat_gateway(self) -> bool:
         return is_nat_gateway(self.target)
+
+    @property
+    def to_peering(self) -> bool:
+        return is_peering(self.target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +145,8 @@ def _route_table(item: Element) -> RouteTableRow:
         routes=tuple(
             RouteRow(
                 destination=text(r, "destinationCidrBlock"),
-                target=text(r, "gatewayId") or text(r, "natGatewayId"),
+                # EC2 names the one target a route has in the element of its kind.
+                target=next((t for t in (text(r, e) for e in _TARGET_ELEMENTS) if t), ""),
                 state=text(r, "state"),
                 origin=text(r, "origin"),
             )
@@ -226,8 +251,9 @@ async def change_route(
     target: str,
 ) -> None:
     """A route to ``destination`` made (CreateRoute), or its target replaced (ReplaceRoute):
-    ``target``, an internet gateway (EC2's GatewayId) or a NAT gateway (NatGatewayId)."""
-    kind = "NatGatewayId" if is_nat_gateway(target) else "GatewayId"
+    ``target``, an internet gateway (EC2's GatewayId), a NAT gateway (NatGatewayId) or a VPC
+    peering connection (VpcPeeringConnectionId): its id says which."""
+    kind = next((name for kind_of, name in _TARGET_PARAMETERS if kind_of(target)), "GatewayId")
     params = {"RouteTableId": route_table_id, "DestinationCidrBlock": destination, kind: target}
     await ec2.call(origin, who, action, params)
 
