@@ -31,6 +31,8 @@ from support.schema import migrated_sqlite
 
 T0 = datetime(2027, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 TENANT = "111111111111"
+FR = "eu-fr-1"
+DE = "eu-de-1"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -81,11 +83,11 @@ async def test_replace_and_delete(store: CustomerKeyStore) -> None:
     assert await store.get_key(kid(1)) == replace(changed, revision=1)
     with pytest.raises(CmkNotFound):
         await store.replace_key(key(kid(9)))
-    await store.insert_alias(Alias(TENANT, "alias/a", kid(1), T0, T0))
+    await store.insert_alias(Alias(TENANT, "alias/a", kid(1), T0, T0, FR))
     await store.delete_key(kid(1))
     await store.delete_key(kid(1))  # idempotent
     assert await store.get_key(kid(1)) is None
-    assert await store.get_alias(TENANT, "alias/a") is None
+    assert await store.get_alias(TENANT, FR, "alias/a") is None
 
 
 async def test_a_write_based_on_a_stale_read_is_refused(store: CustomerKeyStore) -> None:
@@ -107,19 +109,19 @@ async def test_a_write_based_on_a_stale_read_is_refused(store: CustomerKeyStore)
 async def test_deletion_is_claimed_only_while_due(store: CustomerKeyStore) -> None:
     due_at = T0 + timedelta(days=7)
     await store.insert_key(key(kid(1), state=KeyState.PENDING_DELETION, deletion_date=due_at))
-    await store.insert_alias(Alias(TENANT, "alias/x", kid(1), T0, T0))
+    await store.insert_alias(Alias(TENANT, "alias/x", kid(1), T0, T0, FR))
     assert not await store.claim_deletion(kid(1), due_at - timedelta(seconds=1))
     cancelled = await store.get_key(kid(1))
     assert cancelled is not None
     await store.replace_key(replace(cancelled, state=KeyState.DISABLED, deletion_date=None))
     assert not await store.claim_deletion(kid(1), due_at)  # the deletion was cancelled
-    assert await store.get_alias(TENANT, "alias/x") is not None
+    assert await store.get_alias(TENANT, FR, "alias/x") is not None
     again = await store.get_key(kid(1))
     assert again is not None
     await store.replace_key(replace(again, state=KeyState.PENDING_DELETION, deletion_date=due_at))
     assert await store.claim_deletion(kid(1), due_at)
     assert await store.get_key(kid(1)) is None
-    assert await store.get_alias(TENANT, "alias/x") is None
+    assert await store.get_alias(TENANT, FR, "alias/x") is None
     assert not await store.claim_deletion(kid(1), due_at)
 
 
@@ -238,25 +240,25 @@ async def test_aliases(store: CustomerKeyStore) -> None:
     await store.insert_key(key(kid(2)))
     await store.insert_key(key(kid(3), tenant="222222222222"))
     for name, target in (("alias/b", kid(1)), ("alias/a", kid(2)), ("alias/c-d_e/f", kid(1))):
-        await store.insert_alias(Alias(TENANT, name, target, T0, T0))
-    await store.insert_alias(Alias("222222222222", "alias/a", kid(3), T0, T0))
+        await store.insert_alias(Alias(TENANT, name, target, T0, T0, FR))
+    await store.insert_alias(Alias("222222222222", "alias/a", kid(3), T0, T0, FR))
     with pytest.raises(AliasAlreadyExists):
-        await store.insert_alias(Alias(TENANT, "alias/a", kid(1), T0, T0))
-    everything = await store.list_aliases(TENANT, key_id=None, after=None, limit=10)
+        await store.insert_alias(Alias(TENANT, "alias/a", kid(1), T0, T0, FR))
+    everything = await store.list_aliases(TENANT, FR, key_id=None, after=None, limit=10)
     assert [a.name for a in everything] == ["alias/a", "alias/b", "alias/c-d_e/f"]
-    of_one = await store.list_aliases(TENANT, key_id=kid(1), after=None, limit=10)
+    of_one = await store.list_aliases(TENANT, FR, key_id=kid(1), after=None, limit=10)
     assert [a.name for a in of_one] == ["alias/b", "alias/c-d_e/f"]
-    paged = await store.list_aliases(TENANT, key_id=None, after="alias/a", limit=1)
+    paged = await store.list_aliases(TENANT, FR, key_id=None, after="alias/a", limit=1)
     assert [a.name for a in paged] == ["alias/b"]
     later = T0 + timedelta(hours=1)
-    await store.point_alias(TENANT, "alias/a", kid(1), later)
-    moved = await store.get_alias(TENANT, "alias/a")
-    assert moved == Alias(TENANT, "alias/a", kid(1), T0, later)
+    await store.point_alias(TENANT, FR, "alias/a", kid(1), later)
+    moved = await store.get_alias(TENANT, FR, "alias/a")
+    assert moved == Alias(TENANT, "alias/a", kid(1), T0, later, FR)
     with pytest.raises(CmkNotFound):
-        await store.point_alias(TENANT, "alias/none", kid(1), later)
-    assert await store.delete_alias(TENANT, "alias/a")
-    assert not await store.delete_alias(TENANT, "alias/a")
-    other = await store.get_alias("222222222222", "alias/a")
+        await store.point_alias(TENANT, FR, "alias/none", kid(1), later)
+    assert await store.delete_alias(TENANT, FR, "alias/a")
+    assert not await store.delete_alias(TENANT, FR, "alias/a")
+    other = await store.get_alias("222222222222", FR, "alias/a")
     assert other is not None and other.key_id == kid(3)
 
 
@@ -416,10 +418,57 @@ async def test_a_multi_region_key_has_one_record_per_region(store: CustomerKeySt
     assert [
         k.record_id for k in await store.list_keys(TENANT, after=primary.record_id, limit=10)
     ] == [replica.record_id]
-    await store.insert_alias(Alias(TENANT, "alias/there", replica.record_id, T0, T0))
+    await store.insert_alias(Alias(TENANT, "alias/there", replica.record_id, T0, T0, "eu-fr-2"))
     await store.delete_key(primary.record_id)
     assert await store.get_key(primary.record_id) is None
     assert await store.get_key(replica.record_id) == replica
-    alias = await store.get_alias(TENANT, "alias/there")
+    alias = await store.get_alias(TENANT, "eu-fr-2", "alias/there")
     assert alias is not None
     assert alias.key_id == replica.record_id
+
+
+async def test_an_alias_name_is_one_alias_per_region(store: CustomerKeyStore) -> None:
+    """Decision 0138: an alias is a regional resource. One name is an alias in each region,
+    each pointing at its own region's record; each region lists, moves and deletes its own;
+    deleting one record takes its region's aliases only."""
+    mrk = "mrk-" + "fedcba9876543210" * 2
+    here = key(mrk, multi_region_type=MultiRegionKeyType.PRIMARY)
+    there = key(mrk, region=DE, multi_region_type=MultiRegionKeyType.REPLICA)
+    await store.insert_key(here)
+    await store.insert_key(there)
+    await store.insert_key(key(kid(1)))
+    await store.insert_alias(Alias(TENANT, "alias/app", here.record_id, T0, T0, FR))
+    await store.insert_alias(Alias(TENANT, "alias/app", there.record_id, T0, T0, DE))
+    await store.insert_alias(Alias(TENANT, "alias/only-fr", kid(1), T0, T0, FR))
+    with pytest.raises(AliasAlreadyExists):
+        await store.insert_alias(Alias(TENANT, "alias/app", kid(1), T0, T0, DE))
+    assert await store.get_alias(TENANT, FR, "alias/app") == Alias(
+        TENANT, "alias/app", here.record_id, T0, T0, FR
+    )
+    assert await store.get_alias(TENANT, DE, "alias/app") == Alias(
+        TENANT, "alias/app", there.record_id, T0, T0, DE
+    )
+    assert await store.get_alias(TENANT, DE, "alias/only-fr") is None
+    assert await store.get_alias(TENANT, "eu-es-1", "alias/app") is None
+    in_fr = await store.list_aliases(TENANT, FR, key_id=None, after=None, limit=10)
+    assert [(a.name, a.region) for a in in_fr] == [("alias/app", FR), ("alias/only-fr", FR)]
+    in_de = await store.list_aliases(TENANT, DE, key_id=None, after=None, limit=10)
+    assert [(a.name, a.key_id) for a in in_de] == [("alias/app", there.record_id)]
+    assert await store.list_aliases(TENANT, DE, key_id=kid(1), after=None, limit=10) == []
+    later = T0 + timedelta(hours=1)
+    await store.point_alias(TENANT, FR, "alias/app", kid(1), later)
+    moved = await store.get_alias(TENANT, FR, "alias/app")
+    assert moved is not None and (moved.key_id, moved.updated_at) == (kid(1), later)
+    kept = await store.get_alias(TENANT, DE, "alias/app")
+    assert kept is not None and (kept.key_id, kept.updated_at) == (there.record_id, T0)
+    with pytest.raises(CmkNotFound):
+        await store.point_alias(TENANT, DE, "alias/only-fr", there.record_id, later)
+    assert not await store.delete_alias(TENANT, DE, "alias/only-fr")
+    assert await store.get_alias(TENANT, FR, "alias/only-fr") is not None
+    await store.point_alias(TENANT, FR, "alias/app", here.record_id, later)
+    await store.delete_key(there.record_id)  # its region's alias goes with it, not the other's
+    assert await store.get_alias(TENANT, DE, "alias/app") is None
+    left = await store.get_alias(TENANT, FR, "alias/app")
+    assert left is not None and left.key_id == here.record_id
+    assert await store.delete_alias(TENANT, FR, "alias/app")
+    assert await store.get_alias(TENANT, FR, "alias/app") is None

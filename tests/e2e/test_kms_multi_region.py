@@ -263,3 +263,51 @@ def test_requested_region_is_the_signed_region(server: ServerProcess) -> None:
             time.sleep(0.2)
     expect("AccessDeniedException", as_user(DE).create_key)
     expect("AccessDeniedException", as_user(FR).replicate_key, KeyId=key["KeyId"], ReplicaRegion=DE)
+
+
+def test_an_alias_per_region(server: ServerProcess) -> None:
+    """Aliases are regional (decision 0138): alias/app made in each region at the primary and
+    its replica, as a Terraform module applied per region does; a ciphertext made through it
+    in one region opens through it in the other; each region lists its own; an alias never
+    points at a key of another region."""
+    fr, de = kms_in(server, FR), kms_in(server, DE)
+    primary = fr.create_key(MultiRegion=True, Description="aliased")["KeyMetadata"]
+    key_id = primary["KeyId"]
+    replica = fr.replicate_key(KeyId=key_id, ReplicaRegion=DE)["ReplicaKeyMetadata"]
+    fr.create_alias(AliasName="alias/app", TargetKeyId=primary["Arn"])
+    de.create_alias(AliasName="alias/app", TargetKeyId=key_id)  # the replica, in its region
+    expect("AlreadyExistsException", de.create_alias, AliasName="alias/app", TargetKeyId=key_id)
+    assert fr.describe_key(KeyId="alias/app")["KeyMetadata"]["Arn"] == primary["Arn"]
+    assert de.describe_key(KeyId="alias/app")["KeyMetadata"]["Arn"] == replica["Arn"]
+    made = fr.encrypt(KeyId="alias/app", Plaintext=b"via alias", EncryptionContext={"a": "b"})
+    assert made["KeyId"] == primary["Arn"]
+    opened = de.decrypt(
+        CiphertextBlob=made["CiphertextBlob"], EncryptionContext={"a": "b"}, KeyId="alias/app"
+    )
+    assert (opened["Plaintext"], opened["KeyId"]) == (b"via alias", replica["Arn"])
+    back = de.encrypt(KeyId=f"arn:aws:kms:{DE}:{primary['AWSAccountId']}:alias/app", Plaintext=b"x")
+    assert fr.decrypt(CiphertextBlob=back["CiphertextBlob"])["Plaintext"] == b"x"
+    # ListAliases: each region's, with its region in the ARN, at that region's key.
+    for client, region, target in ((fr, FR, primary), (de, DE, replica)):
+        (entry,) = [a for a in client.list_aliases()["Aliases"] if a["AliasName"] == "alias/app"]
+        assert entry["AliasArn"] == f"arn:aws:kms:{region}:{target['AWSAccountId']}:alias/app"
+        assert entry["TargetKeyId"] == key_id
+        listed = client.list_aliases(KeyId=target["Arn"])["Aliases"]
+        assert [a["AliasName"] for a in listed] == ["alias/app"]
+    # An alias ARN of the other region names nothing here.
+    expect("NotFoundException", fr.encrypt, KeyId=entry["AliasArn"], Plaintext=b"x")
+    # UpdateAlias (and CreateAlias) to a key of the other region: NotFoundException, as on AWS.
+    single_fr = fr.create_key(Description="fr only")["KeyMetadata"]
+    expect(
+        "NotFoundException", de.update_alias, AliasName="alias/app", TargetKeyId=single_fr["Arn"]
+    )
+    expect("NotFoundException", de.create_alias, AliasName="alias/fr", TargetKeyId=single_fr["Arn"])
+    assert de.describe_key(KeyId="alias/app")["KeyMetadata"]["Arn"] == replica["Arn"]
+    fr.update_alias(AliasName="alias/app", TargetKeyId=single_fr["KeyId"])
+    assert fr.describe_key(KeyId="alias/app")["KeyMetadata"]["Arn"] == single_fr["Arn"]
+    assert de.describe_key(KeyId="alias/app")["KeyMetadata"]["Arn"] == replica["Arn"]
+    # Deleting in one region leaves the other's.
+    de.delete_alias(AliasName="alias/app")
+    expect("NotFoundException", de.describe_key, KeyId="alias/app")
+    expect("NotFoundException", de.delete_alias, AliasName="alias/app")
+    assert fr.describe_key(KeyId="alias/app")["KeyMetadata"]["Arn"] == single_fr["Arn"]

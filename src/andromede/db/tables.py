@@ -1043,14 +1043,18 @@ kms_grants = sa.Table(
     sa.Index(None, "retiring", "grant_id"),
 )
 
+# An alias is a regional resource (migration 0060, decision 0138): one name is one alias in
+# each region of an account, and points at a key of its own region.
 kms_aliases = sa.Table(
     "kms_aliases",
     metadata,
-    sa.Column("tenant_id", sa.Text, primary_key=True),
-    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("name", key_text(), nullable=False),
     sa.Column("key_id", key_text(), sa.ForeignKey("kms_keys.key_id"), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("region", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "region", "name"),
     sa.Index(None, "key_id"),
 )
 

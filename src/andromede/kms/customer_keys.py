@@ -1304,13 +1304,22 @@ class CustomerKeyService:
         name = self._alias_name(alias_name)
         key = await self._own_key(caller, target_ref, "kms:CreateAlias")
         now = self._clock()
-        alias = Alias(caller.account_id, name, key.record_id, created_at=now, updated_at=now)
+        # The alias is this region's, and so is its key: _own_key resolves in this region
+        # only, so a key of another region is not found, as on AWS.
+        alias = Alias(
+            caller.account_id,
+            name,
+            key.record_id,
+            created_at=now,
+            updated_at=now,
+            region=self._region,
+        )
         await self._store.insert_alias(alias)
         return alias
 
     async def update_alias(self, caller: Caller, alias_name: str, target_ref: str) -> None:
         name = self._alias_name(alias_name)
-        current = await self._store.get_alias(caller.account_id, name)
+        current = await self._store.get_alias(caller.account_id, self._region, name)
         if current is None:
             raise CmkNotFound(f"Alias {self._alias_arn(caller, name)} is not found.")
         old_key = await self._store.get_key(current.key_id)
@@ -1319,11 +1328,13 @@ class CustomerKeyService:
             if not await self._authoriser.allowed(caller, "kms:UpdateAlias", old_key, {}):
                 raise CmkAccessDenied("not allowed to kms:UpdateAlias on the alias's key")
         key = await self._own_key(caller, target_ref, "kms:UpdateAlias")
-        await self._store.point_alias(caller.account_id, name, key.record_id, self._clock())
+        await self._store.point_alias(
+            caller.account_id, self._region, name, key.record_id, self._clock()
+        )
 
     async def delete_alias(self, caller: Caller, alias_name: str) -> None:
         name = self._alias_name(alias_name)
-        alias = await self._store.get_alias(caller.account_id, name)
+        alias = await self._store.get_alias(caller.account_id, self._region, name)
         if alias is None:
             raise CmkNotFound(f"Alias {self._alias_arn(caller, name)} is not found.")
         key = await self._store.get_key(alias.key_id)
@@ -1331,7 +1342,7 @@ class CustomerKeyService:
             caller.resources.append(key.arn)
             if not await self._authoriser.allowed(caller, "kms:DeleteAlias", key, {}):
                 raise CmkAccessDenied("not allowed to kms:DeleteAlias on the alias's key")
-        await self._store.delete_alias(caller.account_id, name)
+        await self._store.delete_alias(caller.account_id, self._region, name)
 
     async def list_aliases(
         self, caller: Caller, *, key_ref: str | None, limit: int, marker: str | None
@@ -1341,14 +1352,15 @@ class CustomerKeyService:
         if key_ref is not None:
             key_id = (await self._own_key(caller, key_ref, None)).record_id
         aliases = await self._store.list_aliases(
-            caller.account_id, key_id=key_id, after=marker, limit=limit + 1
+            caller.account_id, self._region, key_id=key_id, after=marker, limit=limit + 1
         )
         more = len(aliases) > limit
         aliases = aliases[:limit]
         return aliases, aliases[-1].name if more else None
 
-    def alias_arn(self, alias: Alias) -> str:
-        return alias.arn(self._region)
+    @staticmethod
+    def alias_arn(alias: Alias) -> str:
+        return alias.arn
 
     def _alias_arn(self, caller: Caller, name: str) -> str:
         return f"arn:aws:kms:{self._region}:{caller.account_id}:{name}"
@@ -1888,7 +1900,7 @@ class CustomerKeyService:
         first use as AWS does, by the platform (no caller to authorise); True if this call made
         it. Its policy lets the account use it through the service only and manage nothing."""
         name = f"{RESERVED_ALIAS_PREFIX}{service}"
-        alias = await self._store.get_alias(account_id, name)
+        alias = await self._store.get_alias(account_id, self._region, name)
         if alias is not None:
             existing = await self._store.get_key(alias.key_id)
             if existing is not None:
@@ -1913,7 +1925,14 @@ class CustomerKeyService:
         now = self._clock()
         try:
             await self._store.insert_alias(
-                Alias(account_id, name, key.key_id, created_at=now, updated_at=now)
+                Alias(
+                    account_id,
+                    name,
+                    key.key_id,
+                    created_at=now,
+                    updated_at=now,
+                    region=self._region,
+                )
             )
         except AliasAlreadyExists:
             # Another request made it first: use that one; this one never protected anything.
@@ -1961,7 +1980,9 @@ class CustomerKeyService:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
         key_id: str | None = record_id_of(reference.value, reference.region or self._region)
         if reference.is_alias:
-            alias = await self._store.get_alias(reference.account, reference.value)
+            # An alias ARN names the alias of its own region (decision 0138).
+            region = reference.region or self._region
+            alias = await self._store.get_alias(reference.account, region, reference.value)
             key_id = None if alias is None else alias.key_id
         key = None if key_id is None else await self._store.get_key(key_id)
         if key is None or key.tenant_id != reference.account or key.region != reference.region:
@@ -2191,7 +2212,7 @@ class CustomerKeyService:
         if reference.region is not None and reference.region != self._region:
             return None
         if reference.is_alias:
-            alias = await self._store.get_alias(account, reference.value)
+            alias = await self._store.get_alias(account, self._region, reference.value)
             if alias is None:
                 return None
             key_id = alias.key_id

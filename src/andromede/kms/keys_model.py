@@ -666,16 +666,20 @@ class CustomerKey:
 
 @dataclass(frozen=True, slots=True)
 class Alias:
-    """A tenant's friendly name for one of its keys."""
+    """A tenant's friendly name for one of its keys, in one region (decision 0138): as on AWS,
+    an alias is a regional resource — one name is one alias in each region — and points at a
+    key (``key_id``, its record id) of that region."""
 
     tenant_id: str
     name: str
     key_id: str
     created_at: datetime
     updated_at: datetime
+    region: str
 
-    def arn(self, region: str) -> str:
-        return alias_arn(region, self.tenant_id, self.name)
+    @property
+    def arn(self) -> str:
+        return alias_arn(self.region, self.tenant_id, self.name)
 
 
 @dataclass(frozen=True, slots=True)

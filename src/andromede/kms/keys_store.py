@@ -2,7 +2,8 @@
 twin (the SQL implementation is ``keys_store_sql.py``).
 
 The store keeps metadata only — never key material, which is the root-key provider's. A key id
-is unique across tenants (a uuid); aliases are unique per tenant. Listings are in key id (alias
+is unique across tenants (a uuid); an alias name is unique per tenant and region (an alias is
+a regional resource, decision 0138). Listings are in key id (alias
 name) order, resumed after a marker. Each key's completed rotations are kept in the order they
 were made, until the key is removed; so are its grants, listed in grant id order.
 """
@@ -115,20 +116,24 @@ class CustomerKeyStore(Protocol):
         """Remove the grant; whether it existed."""
 
     async def insert_alias(self, alias: Alias) -> None:
-        """Add an alias (``AliasAlreadyExists`` if the tenant has one of that name)."""
+        """Add an alias (``AliasAlreadyExists`` if the tenant has one of that name in the
+        alias's region)."""
 
-    async def get_alias(self, tenant_id: str, name: str) -> Alias | None: ...
+    async def get_alias(self, tenant_id: str, region: str, name: str) -> Alias | None: ...
 
-    async def point_alias(self, tenant_id: str, name: str, key_id: str, now: datetime) -> None:
+    async def point_alias(
+        self, tenant_id: str, region: str, name: str, key_id: str, now: datetime
+    ) -> None:
         """Make an existing alias name another key (``CmkNotFound`` if there is no alias)."""
 
-    async def delete_alias(self, tenant_id: str, name: str) -> bool:
+    async def delete_alias(self, tenant_id: str, region: str, name: str) -> bool:
         """Remove the alias; whether it existed."""
 
     async def list_aliases(
-        self, tenant_id: str, *, key_id: str | None, after: str | None, limit: int
+        self, tenant_id: str, region: str, *, key_id: str | None, after: str | None, limit: int
     ) -> list[Alias]:
-        """The tenant's aliases (of one key when ``key_id``) in name order after ``after``."""
+        """The tenant's aliases in ``region`` (of one key when ``key_id``) in name order after
+        ``after``."""
 
 
 def _due_for_deletion(key: CustomerKey, now: datetime) -> bool:
@@ -144,7 +149,7 @@ class MemoryCustomerKeyStore:
 
     def __init__(self) -> None:
         self._keys: dict[str, CustomerKey] = {}
-        self._aliases: dict[tuple[str, str], Alias] = {}
+        self._aliases: dict[tuple[str, str, str], Alias] = {}  # tenant, region, name
         self._rotations: dict[int, KeyRotation] = {}
         self._last_rotation_id = 0
         self._grants: dict[str, Grant] = {}
@@ -179,8 +184,9 @@ class MemoryCustomerKeyStore:
 
     async def delete_key(self, key_id: str) -> None:
         self._keys.pop(key_id, None)
-        for name in [n for n, a in self._aliases.items() if a.key_id == key_id]:
-            del self._aliases[name]
+        # A record id is one region's: its aliases are all of that region.
+        for slot in [s for s, a in self._aliases.items() if a.key_id == key_id]:
+            del self._aliases[slot]
         for rotation_id in [i for i, r in self._rotations.items() if r.key_id == key_id]:
             del self._rotations[rotation_id]
         for grant_id in [i for i, g in self._grants.items() if g.key_id == key_id]:
@@ -322,31 +328,36 @@ class MemoryCustomerKeyStore:
         return self._grants.pop(grant_id, None) is not None
 
     async def insert_alias(self, alias: Alias) -> None:
-        slot = (alias.tenant_id, alias.name)
+        slot = (alias.tenant_id, alias.region, alias.name)
         if slot in self._aliases:
             raise AliasAlreadyExists(f"alias {alias.name} already exists")
         self._aliases[slot] = alias
 
-    async def get_alias(self, tenant_id: str, name: str) -> Alias | None:
-        return self._aliases.get((tenant_id, name))
+    async def get_alias(self, tenant_id: str, region: str, name: str) -> Alias | None:
+        return self._aliases.get((tenant_id, region, name))
 
-    async def point_alias(self, tenant_id: str, name: str, key_id: str, now: datetime) -> None:
-        alias = self._aliases.get((tenant_id, name))
+    async def point_alias(
+        self, tenant_id: str, region: str, name: str, key_id: str, now: datetime
+    ) -> None:
+        slot = (tenant_id, region, name)
+        alias = self._aliases.get(slot)
         if alias is None:
             raise CmkNotFound(f"alias {name} does not exist")
-        self._aliases[(tenant_id, name)] = replace(alias, key_id=key_id, updated_at=now)
+        self._aliases[slot] = replace(alias, key_id=key_id, updated_at=now)
 
-    async def delete_alias(self, tenant_id: str, name: str) -> bool:
-        return self._aliases.pop((tenant_id, name), None) is not None
+    async def delete_alias(self, tenant_id: str, region: str, name: str) -> bool:
+        return self._aliases.pop((tenant_id, region, name), None) is not None
 
     async def list_aliases(
-        self, tenant_id: str, *, key_id: str | None, after: str | None, limit: int
+        self, tenant_id: str, region: str, *, key_id: str | None, after: str | None, limit: int
     ) -> list[Alias]:
         aliases = sorted(
             (
                 a
-                for (tenant, _), a in self._aliases.items()
-                if tenant == tenant_id and (key_id is None or a.key_id == key_id)
+                for (tenant, where, _), a in self._aliases.items()
+                if tenant == tenant_id
+                and where == region
+                and (key_id is None or a.key_id == key_id)
             ),
             key=lambda a: a.name,
         )

@@ -149,7 +149,13 @@ def _alias(row: Any) -> Alias:
         key_id=row.key_id,
         created_at=utc_from_stored(row.created_at),
         updated_at=utc_from_stored(row.updated_at),
+        region=row.region,
     )
+
+
+def _alias_is(tenant_id: str, region: str, name: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The one alias ``name`` of ``tenant_id`` in ``region`` (decision 0138)."""
+    return (_A.c.tenant_id == tenant_id, _A.c.region == region, _A.c.name == name)
 
 
 def _rotation(row: Any) -> KeyRotation:
@@ -432,6 +438,7 @@ class SqlCustomerKeyStore:
     async def insert_alias(self, alias: Alias) -> None:
         values = {
             "tenant_id": alias.tenant_id,
+            "region": alias.region,
             "name": alias.name,
             "key_id": alias.key_id,
             "created_at": alias.created_at,
@@ -442,30 +449,32 @@ class SqlCustomerKeyStore:
         except sa.exc.IntegrityError as exc:
             raise AliasAlreadyExists(f"alias {alias.name} already exists") from exc
 
-    async def get_alias(self, tenant_id: str, name: str) -> Alias | None:
-        query = sa.select(_A).where(_A.c.tenant_id == tenant_id, _A.c.name == name)
+    async def get_alias(self, tenant_id: str, region: str, name: str) -> Alias | None:
+        query = sa.select(_A).where(*_alias_is(tenant_id, region, name))
         row = await self._db.read(lambda conn: conn.execute(query).first())
         return None if row is None else _alias(row)
 
-    async def point_alias(self, tenant_id: str, name: str, key_id: str, now: datetime) -> None:
+    async def point_alias(
+        self, tenant_id: str, region: str, name: str, key_id: str, now: datetime
+    ) -> None:
         statement = (
             _A.update()
-            .where(_A.c.tenant_id == tenant_id, _A.c.name == name)
+            .where(*_alias_is(tenant_id, region, name))
             .values(key_id=key_id, updated_at=now)
         )
         changed = await self._db.write(lambda conn: conn.execute(statement).rowcount)
         if changed == 0:
             raise CmkNotFound(f"alias {name} does not exist")
 
-    async def delete_alias(self, tenant_id: str, name: str) -> bool:
-        statement = _A.delete().where(_A.c.tenant_id == tenant_id, _A.c.name == name)
+    async def delete_alias(self, tenant_id: str, region: str, name: str) -> bool:
+        statement = _A.delete().where(*_alias_is(tenant_id, region, name))
         deleted = await self._db.write(lambda conn: conn.execute(statement).rowcount)
         return bool(deleted)
 
     async def list_aliases(
-        self, tenant_id: str, *, key_id: str | None, after: str | None, limit: int
+        self, tenant_id: str, region: str, *, key_id: str | None, after: str | None, limit: int
     ) -> list[Alias]:
-        query = sa.select(_A).where(_A.c.tenant_id == tenant_id)
+        query = sa.select(_A).where(_A.c.tenant_id == tenant_id, _A.c.region == region)
         if key_id is not None:
             query = query.where(_A.c.key_id == key_id)
         return await self._page(query, _A.c.name, after, limit, _alias)

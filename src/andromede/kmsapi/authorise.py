@@ -95,8 +95,14 @@ def alias_names(store: CustomerKeyStore) -> KeyAliases:
     """``kms:ResourceAliases`` from the key store: the names of a key's aliases."""
 
     async def names(key: CustomerKey) -> list[str]:
+        # The key's own record (one region's) and that region's aliases: a multi-Region key
+        # has other aliases in each region (decision 0138).
         aliases = await store.list_aliases(
-            key.tenant_id, key_id=key.key_id, after=None, limit=MAX_RESOURCE_ALIASES
+            key.tenant_id,
+            key.region,
+            key_id=key.record_id,
+            after=None,
+            limit=MAX_RESOURCE_ALIASES,
         )
         return [alias.name for alias in aliases]
 
