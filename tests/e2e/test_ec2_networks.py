@@ -23,7 +23,6 @@ HTTP by hand over ``nc`` (busybox-static's wget crashes in its resolver).
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import socket
@@ -40,13 +39,12 @@ import pytest
 from e2e.iam_helpers import client_for, new_tenant
 from support.guest_images import GuestImage
 from support.qemu_host import (
-    clear_qemu_host,
+    bridged_server,
     ec2_client,
-    guest_image_or_skip,
     import_image,
-    new_qemu_host,
+    tenant_networks_guest_image,
 )
-from support.server import ServerProcess, running_server
+from support.server import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -163,29 +161,15 @@ done) &
 
 @pytest.fixture(scope="module")
 def guest_image() -> GuestImage:
-    if os.geteuid() != 0:
-        pytest.skip("tenant networks need root (network namespaces, bridges, nftables)")
-    return guest_image_or_skip()
+    return tenant_networks_guest_image()
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage
 ) -> Iterator[ServerProcess]:
-    state_dir, host_env = new_qemu_host("net")
-    env = {
-        **host_env,
-        "ANDROMEDE_WORKERS": "1",
-        "ANDROMEDE_HYPERVISOR_NETWORKING": "bridge",
-        "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "5",
-        # One vCPU per guest: TCG on a shared 2-core machine.
-        "ANDROMEDE_INSTANCE_TYPES": json.dumps({"t3.nano": [1, 256, 8]}),
-    }
-    try:
-        with running_server(tmp_path_factory.mktemp("ec2n") / "data", extra_env=env) as running:
-            yield running
-    finally:
-        clear_qemu_host(state_dir, host_env)
+    with bridged_server(tmp_path_factory.mktemp("ec2n") / "data", "net") as running:
+        yield running
 
 
 def _run(ec2: Any, image_id: str, user_data: str, **params: Any) -> dict[str, Any]:

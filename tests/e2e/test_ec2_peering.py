@@ -16,8 +16,6 @@ The guest is the busybox image of tests/support/guest_images.py.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -29,13 +27,12 @@ from e2e.iam_helpers import new_tenant
 from e2e.test_ec2_networks import DHCP, WAIT
 from support.guest_images import GuestImage
 from support.qemu_host import (
-    clear_qemu_host,
+    bridged_server,
     ec2_client,
-    guest_image_or_skip,
     import_image,
-    new_qemu_host,
+    tenant_networks_guest_image,
 )
-from support.server import ServerProcess, running_server
+from support.server import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -63,28 +60,15 @@ done) &
 
 @pytest.fixture(scope="module")
 def guest_image() -> GuestImage:
-    if os.geteuid() != 0:
-        pytest.skip("tenant networks need root (network namespaces, bridges, nftables)")
-    return guest_image_or_skip()
+    return tenant_networks_guest_image()
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage
 ) -> Iterator[ServerProcess]:
-    state_dir, host_env = new_qemu_host("pcx")
-    env = {
-        **host_env,
-        "ANDROMEDE_WORKERS": "1",
-        "ANDROMEDE_HYPERVISOR_NETWORKING": "bridge",
-        "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "5",
-        "ANDROMEDE_INSTANCE_TYPES": json.dumps({"t3.nano": [1, 256, 8]}),
-    }
-    try:
-        with running_server(tmp_path_factory.mktemp("pcx") / "data", extra_env=env) as running:
-            yield running
-    finally:
-        clear_qemu_host(state_dir, host_env)
+    with bridged_server(tmp_path_factory.mktemp("pcx") / "data", "pcx") as running:
+        yield running
 
 
 def _pings(ec2: Any, instance_id: str) -> list[tuple[int, bool]]:

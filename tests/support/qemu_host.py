@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +34,17 @@ import pytest
 from botocore.config import Config
 
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
-from support.server import ANDROMEDE, REGION, ServerProcess
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 __all__ = [
+    "bridged_server",
     "clear_qemu_host",
     "ec2_client",
     "guest_image_or_skip",
     "import_image",
     "new_qemu_host",
     "qemu_processes",
+    "tenant_networks_guest_image",
 ]
 
 
@@ -177,3 +181,30 @@ def guest_image_or_skip() -> GuestImage:
         return build_guest_image()
     except GuestImageUnavailable as exc:
         pytest.skip(f"cannot build the test guest image: {exc}")
+
+
+def tenant_networks_guest_image() -> GuestImage:
+    """:func:`guest_image_or_skip`, first skipping where tenant networks cannot be made."""
+    if os.geteuid() != 0:
+        pytest.skip("tenant networks need root (network namespaces, bridges, nftables)")
+    return guest_image_or_skip()
+
+
+@contextmanager
+def bridged_server(data_dir: Path, name: str) -> Iterator[ServerProcess]:
+    """``andromede serve`` on a private QEMU host of its own (``name``) whose guests are on
+    tenant networks (bridge networking): one worker, and one vCPU per guest (TCG on a shared
+    2-core machine). What a failed test left on the host is cleared after."""
+    state_dir, host_env = new_qemu_host(name)
+    env = {
+        **host_env,
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_HYPERVISOR_NETWORKING": "bridge",
+        "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "5",
+        "ANDROMEDE_INSTANCE_TYPES": json.dumps({"t3.nano": [1, 256, 8]}),
+    }
+    try:
+        with running_server(data_dir, extra_env=env) as running:
+            yield running
+    finally:
+        clear_qemu_host(state_dir, host_env)
