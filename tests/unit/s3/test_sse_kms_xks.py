@@ -402,7 +402,7 @@ async def test_concurrent_first_puts_into_a_bucket_make_one_bucket_key(kit: Kit)
     config, headers = bucket_default_with_a_bucket_key(key.arn)
     assert (await kit.client.request("PUT", "/vault?encryption", config, headers)).status == 200
     gated = GatedProxy(kit.keys)
-    kit.cipher.attach_external(gated, region=REGION)
+    kit.cipher.attach_external(gated)
     bodies = {f"c{n}": os.urandom(3000 + n) for n in range(8)}
     puts = [
         asyncio.create_task(kit.client.request("PUT", f"/vault/{name}", body))
