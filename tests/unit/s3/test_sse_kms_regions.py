@@ -35,9 +35,11 @@ from andromede.s3.app import S3App
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import KmsKeyUnusable
+from andromede.storage.model import ContentHeaders
 from andromede.storage.regions import RegionalBlobs
-from andromede.storage.service import ObjectService
+from andromede.storage.service import BodyIntegrity, ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.keys import key_service_in
 from support.s3app import Client, Reply
@@ -55,6 +57,7 @@ class Regions:
     berlin: CustomerKeyService  # Berlin's
     caller: Caller
     replicas: ReplicaKmsKeys
+    objects: ObjectService
 
 
 @pytest.fixture
@@ -108,6 +111,7 @@ async def world(tmp_path: Path) -> AsyncIterator[Regions]:
             customer_keys.in_region(BERLIN),
             Caller(account, root.arn, root),
             ReplicaKmsKeys(customer_keys, audit),
+            objects,
         )
     finally:
         await audit.close()
@@ -396,3 +400,38 @@ async def test_a_replica_key_must_be_of_the_destinations_region(world: Regions) 
         ("success", BERLIN, None),
         ("failure", BERLIN, "CmkNotFound"),
     ]
+
+
+async def test_objects_sealed_before_under_the_default_regions_key_stay_readable(
+    world: Regions,
+) -> None:
+    """Before 0142, SSE-KMS took the default region's keys for buckets of every region: such
+    an object of the Berlin bucket stores a Paris ARN, and is read through Paris's KMS (its
+    key's state and policy still decide)."""
+    w = world
+    fr_key = await w.keys.create_key(w.caller)
+    owner = (await w.objects.get_bucket("berlin")).owner_id
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"sealed before 0142"
+
+    await w.objects.put_object(
+        "berlin",
+        "old",
+        body(),
+        size=18,
+        headers=ContentHeaders(),
+        owner_id=owner,
+        integrity=BodyIntegrity(),
+        encryption=ObjectEncryption(
+            tenant_id=w.caller.account_id,
+            kms_key_arn=fr_key.arn,
+            kms_key_ring=fr_key.key_id,
+            kms_context={"aws:s3:arn": "arn:aws:s3:::berlin/old"},
+        ),
+    )
+    got = await get(w, "berlin", "old")
+    assert (got.status, got.body, got.headers[_KEY_ID]) == (200, b"sealed before 0142", fr_key.arn)
+    await w.keys.disable_key(w.caller, fr_key.key_id)
+    shut = await get(w, "berlin", "old")
+    assert (shut.status, shut.error_code()) == (400, "KMS.DisabledException")
