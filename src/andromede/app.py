@@ -108,8 +108,6 @@ from andromede.notifications.store import EventQueue, TopicStore
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.object_keys import (
     KmsObjectCipher,
-    ReplicaKmsKeys,
-    S3KmsKeys,
     key_service,
     object_cipher,
     root_key_provider,
@@ -120,6 +118,7 @@ from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
 from andromede.s3.handlers.common import S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings, load_settings
+from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
@@ -314,8 +313,9 @@ class Application:
         self.bootstrap = await _bootstrap(settings, identity)
         customer_keys = customer_key_service(settings, db, identity, keys, audit)
         if isinstance(cipher, KmsObjectCipher):
-            # SSE-KMS under keys of external key stores: data keys through the customer's proxy.
-            cipher.attach_external(customer_keys, region=settings.region)
+            # SSE-KMS under keys of external key stores: data keys through the customer's proxy
+            # (via S3 in the key's region, which is the bucket's: decision 0142).
+            cipher.attach_external(customer_keys)
         # One sweeper per served region, each deleting only in its own region's store.
         sweepers = {
             region: Sweeper(

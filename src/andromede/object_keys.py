@@ -25,17 +25,11 @@ root, is where they meet. It owns three choices:
   exception handler that never runs). The proxy's failures are the KMS key's errors
   (``KmsKeyUnusable``: S3 answers ``KMS.KMSInvalidStateException``). A bucket key is made
   once however many first PUTs ask for it at the same time. The proxy is told who asked:
-  :class:`S3KmsKeys` names the S3 caller and request (``http.requester``) when it resolves
+  ``sse_kms_keys.S3KmsKeys`` names the S3 caller and request (``http.requester``) when it resolves
   such a key, and only then.
 
-``S3KmsKeys`` is SSE-KMS's view of the customer-managed keys (``kms.CustomerKeyService``): it
-checks the caller's right to use a key through the key policy and IAM, maps the key errors to
-S3's (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
-AccessDenied) and audits every use of a key from the S3 path. As on AWS, a request that names
-no key uses the account's AWS-managed key ``alias/aws/s3``, made on first use by the platform
-(``KeyManager: AWS``; its policy lets any principal of the account use it through S3 —
-``kms:ViaService`` — and nobody disable, delete or re-point it). Keys made before this under the
-old default alias ``alias/s3/default`` stay ordinary customer keys, still usable by name.
+SSE-KMS's view of the customer-managed keys (which key, whose right to use it, in which
+region) is ``sse_kms_keys``'s.
 
 ``PlaintextBenchCipher`` is the benchmark-only switch (``bench_unencrypted``): it stores new
 blobs unencrypted so that the cost of encryption can be measured. It must never serve real data.
@@ -46,8 +40,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -55,10 +47,7 @@ from typing import NoReturn, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from andromede.audit.model import Outcome
-from andromede.audit.service import AuditService
 from andromede.errors import ConfigurationError
-from andromede.http.requester import act_for
 from andromede.kms.chunks import (
     FORMAT_FRESH_KEY,
     NO_SALT,
@@ -70,7 +59,6 @@ from andromede.kms.chunks import (
     open_single_chunk,
     plan_range,
 )
-from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import (
     ExternalLayerNeeded,
     IntegrityError,
@@ -83,21 +71,14 @@ from andromede.kms.errors import (
 from andromede.kms.external_keys import ExternalDataKeys, ExternalWrappedKey, take_outer_layer
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
-    CmkAccessDenied,
     CmkDisabled,
-    CmkInvalidState,
     CmkNotFound,
     CustomerKeyError,
     InvalidCiphertext,
-    InvalidKeyArn,
 )
-from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn, parse_key_reference
 from andromede.kms.model import context_digest, wrapped_key_ring
 from andromede.kms.providers import RootKeyProvider
 from andromede.kms.service import KeyService
-from andromede.s3.errors import S3Error
-from andromede.s3.handlers.encryption import KmsKey
-from andromede.s3.request import S3Context
 from andromede.settings import Settings
 from andromede.storage.encryption import (
     BlobOpener,
@@ -105,7 +86,6 @@ from andromede.storage.encryption import (
     CipherRange,
     KeyCheck,
     ObjectCipher,
-    ObjectEncryption,
 )
 from andromede.storage.errors import (
     EncryptionKeyUnavailable,
@@ -116,12 +96,9 @@ from andromede.storage.errors import (
 )
 
 __all__ = [
-    "AWS_MANAGED_S3_KEY_ALIAS",
     "KmsObjectCipher",
     "PlaintextBenchCipher",
-    "ReplicaKmsKeys",
     "RingCheck",
-    "S3KmsKeys",
     "key_service",
     "object_cipher",
 ]
@@ -132,7 +109,6 @@ _T = TypeVar("_T")
 _TENANT_MEMO_SIZE = 10_000
 _EXTERNAL_ATTEMPTS = 2
 _BUCKET_KEY_ATTEMPTS = 3
-AWS_MANAGED_S3_KEY_ALIAS = "alias/aws/s3"
 
 
 def root_key_provider(settings: Settings) -> RootKeyProvider:
@@ -267,11 +243,12 @@ class KmsObjectCipher:
         # A format-2 blob's header with this chunk size: most reads compare, none parse.
         self._fresh_header = fresh_blob_header(keys.chunk_size)
 
-    def attach_external(self, external: ExternalDataKeys, *, region: str) -> None:
+    def attach_external(self, external: ExternalDataKeys) -> None:
         """The customer's proxies, for the keys of external key stores (the composition root
-        builds the KMS service after the object service that holds this cipher)."""
+        builds the KMS service after the object service that holds this cipher). The proxy is
+        told the use comes through ``s3.amazonaws.com`` with no region: the KMS names the
+        key's, which is the bucket's since S3 uses keys of the bucket's region (0142)."""
         self._external = external
-        self._via_service = f"s3.{region}.amazonaws.com"
 
     async def _call(self, work: Callable[[], _T]) -> _T:
         try:
@@ -777,230 +754,3 @@ class PlaintextBenchCipher:
         plan: CipherRange,
     ) -> BlobOpener:
         raise RuntimeError("plaintext blobs are read directly")
-
-
-class S3KmsKeys:
-    """SSE-KMS keys for the S3 path (``s3.handlers.encryption.KmsKeyResolver``).
-
-    Uses under an S3 Bucket Key are what make KMS calls rare: a successful check (key state,
-    key policy and IAM, audited as one key use) is remembered for ``bucket_key_ttl`` seconds
-    per caller, key, action, context and connection, as AWS S3 reuses a bucket key for a
-    limited time without calling KMS. So disabling the key or revoking a grant reaches bucket-key
-    objects within that time, not at once (without a bucket key: at once)."""
-
-    def __init__(
-        self,
-        keys: CustomerKeyService,
-        audit: AuditService,
-        *,
-        bucket_key_ttl: float = 300.0,
-        max_remembered: int = _TENANT_MEMO_SIZE,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._keys = keys
-        self._audit = audit
-        self._bucket_key_ttl = bucket_key_ttl
-        self._max_remembered = max_remembered
-        self._clock = clock
-        self._bucket_key_checks: dict[tuple[object, ...], tuple[float, KmsKey, bool]] = {}
-
-    async def key_for_sse(
-        self,
-        ctx: S3Context,
-        key_ref: str | None,
-        context: Mapping[str, str],
-        *,
-        action: str,
-        bucket_key: bool = False,
-        owner: str | None = None,
-    ) -> KmsKey:
-        if key_ref is not None and owner is not None:
-            key_ref = self._owner_qualified(key_ref, owner)
-        remembered: tuple[object, ...] | None = None
-        # An operator's decrypts under an access request are each checked and audited: no
-        # bucket-key memo for them (decision 0114).
-        if bucket_key and self._bucket_key_ttl > 0 and not ctx.principal.is_operator_access:
-            remembered = (
-                ctx.principal.arn,
-                ctx.source_ip,
-                ctx.secure,
-                key_ref,
-                action,
-                tuple(sorted(context.items())),
-            )
-            hit = self._bucket_key_checks.get(remembered)
-            if hit is not None and hit[0] > self._clock():
-                if hit[2]:
-                    act_for(ctx.principal.arn, ctx.request_id)
-                return hit[1]
-        found, external = await self._check(ctx, key_ref, context, action=action)
-        if remembered is not None:
-            if len(self._bucket_key_checks) >= self._max_remembered:
-                self._bucket_key_checks.clear()
-            self._bucket_key_checks[remembered] = (
-                self._clock() + self._bucket_key_ttl,
-                found,
-                external,
-            )
-        return found
-
-    def _owner_qualified(self, key_ref: str, owner: str) -> str:
-        """A key id or alias name as the ARN it has in ``owner``'s account; an ARN as it is."""
-        if key_ref.startswith("arn:"):
-            return key_ref
-        if key_ref.startswith(ALIAS_PREFIX):
-            return alias_arn(self._keys.region, owner, key_ref)
-        return key_arn(self._keys.region, owner, key_ref)
-
-    def _names_aws_s3(self, key_ref: str, account: str) -> bool:
-        """Whether ``key_ref`` is ``account``'s ``alias/aws/s3``, which S3 makes at first use."""
-        own = alias_arn(self._keys.region, account, AWS_MANAGED_S3_KEY_ALIAS)
-        return key_ref in (AWS_MANAGED_S3_KEY_ALIAS, own)
-
-    async def _check(
-        self, ctx: S3Context, key_ref: str | None, context: Mapping[str, str], *, action: str
-    ) -> tuple[KmsKey, bool]:
-        """The key, and whether it is in an external key store: then the rest of the request
-        acts for its caller (``http.requester``), whom the customer's proxy is told of at each
-        use of the key's data keys. Only then: requests under other keys set nothing."""
-        caller = self._caller(ctx)
-        try:
-            if key_ref is None or self._names_aws_s3(key_ref, caller.account_id):
-                key_ref = await self._aws_managed_key(ctx, caller)
-            found = await self._keys.key_for_sse(caller, key_ref, context, action=action)
-        except CustomerKeyError as exc:
-            self._record(ctx, action, caller, Outcome.FAILURE, type(exc).__name__)
-            raise _s3_error(exc, key_ref) from None
-        self._record(ctx, action, caller, Outcome.SUCCESS, None)
-        if found.external:
-            act_for(ctx.principal.arn, ctx.request_id)
-        return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id), found.external
-
-    async def _aws_managed_key(self, ctx: S3Context, caller: Caller) -> str:
-        """The ARN of the account's ``aws/s3`` key; its making is audited (by the platform, on
-        behalf of the S3 caller)."""
-        key, made = await self._keys.aws_managed_key(caller.account_id, "s3")
-        if made:
-            platform = Caller(caller.account_id, "s3.amazonaws.com", None, ctx.source_ip)
-            for action in ("kms:CreateKey", "kms:CreateAlias"):
-                self._record(ctx, action, platform, Outcome.SUCCESS, None, key.arn)
-        return key.arn
-
-    def _caller(self, ctx: S3Context) -> Caller:
-        principal = ctx.principal
-        if principal.tenant_id is None:  # anonymous callers and operators hold no tenant keys
-            raise S3Error("AccessDenied")
-        return Caller(
-            account_id=principal.tenant_id,
-            arn=principal.arn,
-            principal=principal,
-            source_ip=ctx.source_ip,
-            secure=ctx.secure,
-            via_service=f"s3.{self._keys.region}.amazonaws.com",
-        )
-
-    def _record(
-        self,
-        ctx: S3Context,
-        action: str,
-        caller: Caller,
-        outcome: Outcome,
-        error: str | None,
-        resource_arn: str | None = None,
-    ) -> None:
-        resources = [resource_arn] if resource_arn else caller.resources or ["*"]
-        details = {"via": "s3"}
-        if ctx.principal.is_operator_access:  # which operator, under which approval (0114)
-            details.update(ctx.principal.audit_details)
-        if caller.arn != ctx.principal.arn:  # the aws/s3 key, made on behalf of the S3 caller
-            details["on_behalf_of"] = ctx.principal.arn
-        if error is not None:
-            details["error"] = error
-        for resource in resources:
-            self._audit.record(
-                request_id=ctx.request_id,
-                tenant_id=caller.account_id,
-                principal=caller.arn,
-                action=action,
-                resource=resource,
-                outcome=outcome,
-                details=details,
-            )
-
-
-class ReplicaKmsKeys:
-    """S3 replication's replica keys (``storage.replication.ReplicaKeys``) over the
-    customer-managed keys: the rule's ``ReplicaKmsKeyID`` (a key ARN or an alias ARN, resolved
-    at each copy) must be a key of the destination bucket's owner, and usable. The caller who
-    put the configuration was checked for the key then (``kms:DescribeKey``, as for a bucket's
-    default key); each copy is a use by the platform for the owner, audited as S3's
-    ``kms:GenerateDataKey`` on the key, failures included, with the replica's ARN."""
-
-    def __init__(self, keys: CustomerKeyService, audit: AuditService | None) -> None:
-        self._keys = keys
-        self._audit = audit
-
-    async def replica_encryption(
-        self,
-        tenant_id: str,
-        key_ref: str,
-        *,
-        bucket: str,
-        key: str,
-        dual_layer: bool,
-    ) -> ObjectEncryption:
-        s3_arn = f"arn:aws:s3:::{bucket}/{key}"
-        reference = parse_key_reference(key_ref)
-        try:
-            if reference is None or reference.account != tenant_id:
-                # Another account's key is never used without a caller its policy admits.
-                raise CmkNotFound(f"Key '{key_ref[:256]}' does not exist")
-            found = await self._keys.key_for_service_use(key_ref, alias_arn=True)
-        except CustomerKeyError as exc:
-            self._record(tenant_id, key_ref, s3_arn, type(exc).__name__)
-            if isinstance(exc, CmkDisabled):
-                raise KmsKeyDisabled(str(exc)) from None
-            raise KmsKeyUnusable(
-                f"The replica KMS key cannot be used: {type(exc).__name__}"
-            ) from None
-        self._record(tenant_id, found.arn, s3_arn, None)
-        return ObjectEncryption(
-            tenant_id=tenant_id,
-            kms_key_arn=found.arn,
-            kms_key_ring=found.key_ring_id,
-            kms_context={_S3_ARN_CONTEXT: s3_arn},
-            dual_layer=dual_layer,
-        )
-
-    def _record(self, tenant_id: str, resource: str, s3_arn: str, error: str | None) -> None:
-        if self._audit is None:
-            return
-        details = {"via": "s3", "replication": "replica", _S3_ARN_CONTEXT: s3_arn}
-        if error is not None:
-            details["error"] = error
-        self._audit.record(
-            request_id=uuid.uuid4().hex.upper()[:16],
-            tenant_id=tenant_id,
-            principal=_S3_SERVICE,
-            action="kms:GenerateDataKey",
-            resource=resource[:2048],
-            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
-            details=details,
-        )
-
-
-_S3_SERVICE = "s3.amazonaws.com"
-# The pair S3 binds an object's SSE-KMS data key to.
-_S3_ARN_CONTEXT = "aws:s3:arn"
-
-
-def _s3_error(exc: CustomerKeyError, key_ref: str | None) -> S3Error:
-    if isinstance(exc, CmkAccessDenied):
-        return S3Error("AccessDenied")
-    if isinstance(exc, CmkDisabled):
-        return S3Error("KMS.DisabledException", str(exc))
-    if isinstance(exc, CmkInvalidState):
-        return S3Error("KMS.KMSInvalidStateException", str(exc))
-    if isinstance(exc, InvalidKeyArn | CmkNotFound):
-        return S3Error("KMS.NotFoundException", f"Invalid keyId {(key_ref or '')[:256]}")
-    return S3Error("InvalidArgument", str(exc))

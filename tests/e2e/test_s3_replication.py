@@ -122,7 +122,7 @@ def test_versions_are_replicated_to_another_region(server: ServerProcess) -> Non
     kms = boto3.client(
         "kms",
         endpoint_url=server.endpoint,
-        region_name=FR,
+        region_name=DE,  # a replica key is one of the destination's region (decision 0142)
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
     )

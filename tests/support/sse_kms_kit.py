@@ -28,9 +28,10 @@ from andromede.kms.service import KeyService
 from andromede.kms.xks_client import XksCall, XksClient
 from andromede.kms.xks_store import MemoryCustomKeyStoreStore
 from andromede.kmsapi.authorise import KmsAuthoriser
-from andromede.object_keys import KmsObjectCipher, S3KmsKeys
+from andromede.object_keys import KmsObjectCipher
 from andromede.s3.app import S3App
 from andromede.settings import Settings
+from andromede.sse_kms_keys import S3KmsKeys
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
@@ -86,7 +87,7 @@ async def make_kit(
     )
     cipher = KmsObjectCipher(keys, inline=True)
     if stores is not None:
-        cipher.attach_external(customer_keys, region=REGION)
+        cipher.attach_external(customer_keys)
     blobs = MemoryBlobStore()
     objects = ObjectService(
         MemoryMetadataStore(),

@@ -257,8 +257,13 @@ def _service_metadata(key: CustomerKey, operation: str, via_service: str) -> Xks
     the key use's audit record carries too (the spec's kmsRequestId is the id the customer
     finds in the audit trail) — or, for work no caller asked for, the platform's own use
     (``AWS Internal``) with a request id of its own; the operation, the key's ARN and the
-    service."""
+    service. A ``via_service`` without a region (``s3.amazonaws.com``) is the service in the
+    key's region (decision 0142: S3 uses only keys of the bucket's region, so the key's region
+    is the bucket's, and one object cipher serves every region)."""
     asking = requester()
+    service, _, rest = via_service.partition(".")
+    if rest == "amazonaws.com":
+        via_service = f"{service}.{key.region}.amazonaws.com"
     return XksRequestMetadata(
         kms_operation=operation,
         kms_request_id=str(uuid.uuid4()) if asking is None else asking.request_id,

@@ -249,10 +249,12 @@ class ReplicaKeys(Protocol):
         bucket: str,
         key: str,
         dual_layer: bool,
+        region: str,
     ) -> ObjectEncryption:
         """How the replica of ``bucket``/``key`` is sealed under ``key_ref`` (a key ARN or an
-        alias ARN of ``tenant_id``'s), bound to S3's encryption context for that object.
-        Raises ``KmsKeyUnusable`` (missing, another account's, disabled, pending deletion)."""
+        alias ARN of ``tenant_id``'s in ``region``, the destination bucket's), bound to S3's
+        encryption context for that object. Raises ``KmsKeyUnusable`` (missing, another
+        account's, another region's, disabled, pending deletion)."""
         ...
 
 

@@ -161,6 +161,7 @@ class ReplicationMixin(ServiceCore):
                 bucket=destination,
                 key=source.key,
                 dual_layer=source.encryption is EncryptionMode.SSE_KMS_DSSE,
+                region=target.region,
             )
         body = self.read_object(source, 0, source.size - 1)
         keys = await self._blob_keys(target, source.key, encryption)

@@ -31,10 +31,11 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kmsapi.authorise import KmsAuthoriser
-from andromede.object_keys import KmsObjectCipher, ReplicaKmsKeys, S3KmsKeys
+from andromede.object_keys import KmsObjectCipher
 from andromede.s3.app import S3App
 from andromede.s3.handlers.replication import parse_replication
 from andromede.settings import Settings
+from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.errors import BlobError
 from andromede.storage.regions import RegionalBlobs
@@ -654,8 +655,10 @@ def under(key_arn: str, algorithm: str = "aws:kms") -> dict[str, str]:
 
 async def test_a_kms_rule_is_put_checked_and_shown_back(world: World) -> None:
     c = world.client
-    replica_key = await world.keys.create_key(world.caller)
-    await world.keys.create_alias(world.caller, "alias/replicas", replica_key.key_id)
+    # The replicas are sealed in the destination's region, by a key of that region (0142).
+    berlin = world.keys.in_region(BERLIN)
+    replica_key = await berlin.create_key(world.caller)
+    await berlin.create_alias(world.caller, "alias/replicas", replica_key.key_id)
     alias = replica_key.arn.replace(f"key/{replica_key.key_id}", "alias/replicas")
     body = document(
         kms_rule(alias).replace(
@@ -688,7 +691,7 @@ async def test_versions_under_a_kms_key_go_only_where_a_rule_selects_them(world:
     destination's default encryption. Each use of the replica key is audited."""
     c = world.client
     source_key = await world.keys.create_key(world.caller)
-    replica_key = await world.keys.create_key(world.caller)
+    replica_key = await world.keys.in_region(BERLIN).create_key(world.caller)
     assert (await put(c, document(v2_rule(filter_xml="<Filter><Prefix></Prefix></Filter>")))).status
     kms_body = os.urandom(70_000)
     left = await c.request("PUT", "/source/left", kms_body, under(source_key.arn), region=PARIS)
@@ -697,9 +700,12 @@ async def test_versions_under_a_kms_key_go_only_where_a_rule_selects_them(world:
     assert "x-amz-replication-status" not in (await head(c, "source", "left")).headers
 
     assert (await put(c, document(kms_rule(replica_key.arn)))).status == 200
+    # The destination's default key, of its region, which replicas do not take.
+    backup_default = await world.keys.in_region(BERLIN).create_key(world.caller)
     default_kms = (
         "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
-        f"<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{source_key.arn}</KMSMasterKeyID>"
+        "<SSEAlgorithm>aws:kms</SSEAlgorithm>"
+        f"<KMSMasterKeyID>{backup_default.arn}</KMSMasterKeyID>"
         "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
     ).encode()
     reply = await c.request(
@@ -739,7 +745,7 @@ async def test_versions_under_a_kms_key_go_only_where_a_rule_selects_them(world:
     ]
     assert {e.resource for e in uses} == {replica_key.arn}
     # The replica is under the customer's key: disabled, its bytes are unreadable.
-    await world.keys.disable_key(world.caller, replica_key.key_id)
+    await world.keys.in_region(BERLIN).disable_key(world.caller, replica_key.key_id)
     shut = await c.request("GET", f"/backup/kms?versionId={versions['kms']}", region=BERLIN)
     assert (shut.status, shut.error_code()) == (400, "KMS.DisabledException")
 
@@ -750,9 +756,9 @@ async def test_a_replica_key_that_cannot_be_used_fails_the_copy(world: World) ->
     keys."""
     c = world.client
     source_key = await world.keys.create_key(world.caller)
-    replica_key = await world.keys.create_key(world.caller)
+    replica_key = await world.keys.in_region(BERLIN).create_key(world.caller)
     assert (await put(c, document(kms_rule(replica_key.arn)))).status == 200
-    await world.keys.disable_key(world.caller, replica_key.key_id)
+    await world.keys.in_region(BERLIN).disable_key(world.caller, replica_key.key_id)
     reply = await c.request("PUT", "/source/a", b"secret", under(source_key.arn), region=PARIS)
     assert reply.status == 200
     await replicate(world)
@@ -766,7 +772,7 @@ async def test_a_replica_key_that_cannot_be_used_fails_the_copy(world: World) ->
     assert len(failures) == 2  # max_attempts=2
     assert not world.berlin.blob_ids()
 
-    await world.keys.enable_key(world.caller, replica_key.key_id)
+    await world.keys.in_region(BERLIN).enable_key(world.caller, replica_key.key_id)
     reply = await c.request("PUT", "/source/b", b"secret", under(source_key.arn), region=PARIS)
     assert await world.queue.pending() == 1
     assert (await c.request("DELETE", "/source?replication", region=PARIS)).status == 204
@@ -968,7 +974,7 @@ async def test_a_replica_key_of_the_destination_owner_is_checked_through_its_pol
         other.tenant_id, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{other.tenant_id}:root"
     )
     owner = Caller(other.tenant_id, owner_root.arn, owner_root)
-    private = await world.keys.create_key(owner)
+    private = await world.keys.in_region(BERLIN).create_key(owner)
     own_key = await world.keys.create_key(world.caller)
     # The source's own key is no key of the destination's owner; the owner's private key is
     # one the caller may not see (KMS answers as for a key that is not there).
@@ -986,7 +992,7 @@ async def test_a_replica_key_of_the_destination_owner_is_checked_through_its_pol
             ],
         }
     )  # fmt: skip
-    shared = await world.keys.create_key(owner, policy=shared_policy)
+    shared = await world.keys.in_region(BERLIN).create_key(owner, policy=shared_policy)
     assert (await put(c, with_role(role, kms_rule(shared.arn, "their-copy")))).status == 200
     written = await c.request("PUT", "/source/k", b"kms", under(own_key.arn), region=PARIS)
     assert written.status == 200

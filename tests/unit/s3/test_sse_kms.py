@@ -23,7 +23,7 @@ from andromede.kms.keys_errors import CmkAccessDenied, InvalidKeyParameter
 from andromede.kms.keys_model import default_key_policy
 from andromede.kms.model import WrappedDataKey
 from andromede.kms.service import KeyService
-from andromede.object_keys import AWS_MANAGED_S3_KEY_ALIAS
+from andromede.sse_kms_keys import AWS_MANAGED_S3_KEY_ALIAS
 from andromede.storage.errors import ObjectCorrupted
 from andromede.storage.model import SealedContext, SegmentKey
 from andromede.storage.sealed_blobs import stored_form

@@ -402,7 +402,7 @@ async def test_concurrent_first_puts_into_a_bucket_make_one_bucket_key(kit: Kit)
     config, headers = bucket_default_with_a_bucket_key(key.arn)
     assert (await kit.client.request("PUT", "/vault?encryption", config, headers)).status == 200
     gated = GatedProxy(kit.keys)
-    kit.cipher.attach_external(gated, region=REGION)
+    kit.cipher.attach_external(gated)
     bodies = {f"c{n}": os.urandom(3000 + n) for n in range(8)}
     puts = [
         asyncio.create_task(kit.client.request("PUT", f"/vault/{name}", body))
@@ -459,3 +459,36 @@ async def test_dsse_kms_under_an_xks_key(kit: Kit) -> None:
     ranged = await kit.client.request("GET", "/vault/d", headers={"Range": "bytes=70000-70009"})
     assert ranged.body == data[70000:70010]
     assert proxy_uses(kit, "Decrypt") == [("Decrypt", key.arn)] * 2
+
+
+async def test_the_proxy_is_told_s3_of_the_keys_region(kit: Kit) -> None:
+    """The object cipher serves every region and names S3 with no region; the KMS writes in
+    the key's, which is the bucket's since S3 uses keys of the bucket's region only (decision
+    0142). A via-service that names its region (EBS's) is passed on as it is."""
+    await xks_key(kit)  # the custom key store, connected
+    stores = kit.keys.external_stores
+    assert stores is not None and kit.xks is not None
+    (store, *_), _ = await stores.describe(
+        kit.caller, store_id=None, name=None, after=None, limit=1
+    )
+    kit.xks.create_key("key-de")
+    germany = kit.keys.in_region("eu-de-1")
+    key = await germany.create_key(
+        kit.caller,
+        origin="EXTERNAL_KEY_STORE",
+        custom_key_store_id=store.store_id,
+        xks_key_id="key-de",
+    )
+    assert key.arn.startswith("arn:aws:kms:eu-de-1:")
+    bound = context_digest({"aws:s3:arn": "arn:aws:s3:::berlin/o"})
+    for via, told in (
+        ("s3.amazonaws.com", "s3.eu-de-1.amazonaws.com"),
+        ("ec2.eu-de-1.amazonaws.com", "ec2.eu-de-1.amazonaws.com"),
+    ):
+        plaintext, version, inner = kit.key_service.new_external_data_key(key.key_id, bound)
+        plaintext[:] = bytes(len(plaintext))
+        await kit.keys.wrap_data_key(
+            key.key_id, version, inner, bound, operation="GenerateDataKey", via_service=via
+        )
+        assert kit.xks_calls[-1].metadata.kms_via_service == told
+        assert kit.xks_calls[-1].metadata.kms_key_arn == key.arn

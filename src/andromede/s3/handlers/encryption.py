@@ -90,7 +90,11 @@ class KmsKeyResolver(Protocol):
     ``kms:DescribeKey`` (bucket defaults). ``bucket_key``: the use is under an S3 Bucket Key,
     whose checks may be remembered for the bucket key's lifetime. ``owner``: the account that
     a key id or alias name (not an ARN) belongs to; None is the caller's, as on AWS (a bucket
-    default passes the bucket owner's, decision 0041). Raises :class:`S3Error`
+    default passes the bucket owner's, decision 0041). ``region``: the KMS region the key is
+    resolved in — the bucket's for a key being chosen (a key id or alias name names that
+    region's, ``alias/aws/s3`` is that region's, an ARN of another region is not found), the
+    region of its ARN for a key already chosen (an object's at a read, an upload's at a part);
+    None: the default region's (decision 0142). Raises :class:`S3Error`
     (``KMS.NotFoundException``, ``KMS.DisabledException``, ``KMS.KMSInvalidStateException``,
     ``AccessDenied``)."""
 
@@ -103,6 +107,7 @@ class KmsKeyResolver(Protocol):
         action: str,
         bucket_key: bool = False,
         owner: str | None = None,
+        region: str | None = None,
     ) -> KmsKey: ...
 
 
@@ -249,14 +254,23 @@ async def _kms_encryption(
     ``dual_layer``: DSSE-KMS."""
     resolver = _kms_resolver(svc)
     _require_secure(ctx, kms=True)
+    region = bucket.region
     if upload is not None:
         key_ref, context, bucket_key, dual_layer = upload
+        # The upload's key, chosen at CreateMultipartUpload: in the region its ARN names.
+        region = _arn_region(key_ref) or region
     else:
         bucket_key = _bucket_key_wanted(ctx, bucket, dual_layer=dual_layer)
         s3_arn = _bucket_arn(bucket.name) if bucket_key else _object_arn(bucket.name, ctx.key)
         context = _request_context(ctx, s3_arn)
     key = await resolver.key_for_sse(
-        ctx, key_ref, context, action="kms:GenerateDataKey", bucket_key=bucket_key, owner=owner
+        ctx,
+        key_ref,
+        context,
+        action="kms:GenerateDataKey",
+        bucket_key=bucket_key,
+        owner=owner,
+        region=region,
     )
     return ObjectEncryption(
         tenant_id=bucket.tenant_id,
@@ -347,9 +361,24 @@ async def check_kms_read(ctx: S3Context, svc: S3Services, record: ObjectRecord) 
     await svc.authoriser.authorise_kms_read(ctx.principal, record.bucket)
     # The stored context (objects written before contexts were stored: the object's ARN).
     context = record.kms_context or {_S3_ARN: _object_arn(record.bucket, record.key)}
+    # The KMS of the region the stored ARN names: the bucket's, or the default region's for
+    # objects written before SSE-KMS used the bucket's region (decision 0142).
     await resolver.key_for_sse(
-        ctx, arn, context, action="kms:Decrypt", bucket_key=record.bucket_key_enabled
+        ctx,
+        arn,
+        context,
+        action="kms:Decrypt",
+        bucket_key=record.bucket_key_enabled,
+        region=_arn_region(arn),
     )
+
+
+def _arn_region(arn: str | None) -> str | None:
+    """The region of a KMS key ARN (``arn:aws:kms:<region>:…``); None for anything else."""
+    if arn is None or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 4)
+    return parts[3] or None if len(parts) == 5 and parts[2] == "kms" else None
 
 
 def encryption_response_headers(
@@ -458,7 +487,12 @@ async def put_bucket_encryption(ctx: S3Context, svc: S3Services) -> Response:
             # answers what was put (Terraform compares it), and an alias is resolved again at
             # each write, so re-pointing it takes effect as on AWS (decision 0041).
             await resolver.key_for_sse(
-                ctx, key_ref, {}, action="kms:DescribeKey", owner=bucket.tenant_id
+                ctx,
+                key_ref,
+                {},
+                action="kms:DescribeKey",
+                owner=bucket.tenant_id,
+                region=bucket.region,
             )
         config = BucketEncryption(algorithm, key_ref, raw_bucket_key == "true")
     else:

@@ -170,8 +170,9 @@ async def put_bucket_replication(ctx: S3Context, svc: S3Services) -> Response:
         destinations[name] = await _destination(ctx, svc, source, config, name)
     for rule in config.rules:
         if rule.replica_kms_key_id is not None:
-            owner = destinations[rule.destination_bucket].tenant_id
-            await _check_replica_key(ctx, svc, owner, rule.replica_kms_key_id)
+            await _check_replica_key(
+                ctx, svc, destinations[rule.destination_bucket], rule.replica_kms_key_id
+            )
     regions = {destination.region for destination in destinations.values()}
     await svc.objects.set_bucket_replication(ctx.bucket, config)
     # Residency: the tenant asked for its data to move to these regions (decision 0112).
@@ -228,19 +229,32 @@ async def _destination(
     return destination
 
 
-async def _check_replica_key(ctx: S3Context, svc: S3Services, owner: str, key_ref: str) -> None:
-    """A rule's ``ReplicaKmsKeyID``: a key of the destination bucket's owner (``owner``: the
-    replica is theirs, and the copy uses the key on their behalf, with no caller whose rights
-    another account's key policy could grant), which the caller may describe now (another
+async def _check_replica_key(
+    ctx: S3Context, svc: S3Services, destination: Bucket, key_ref: str
+) -> None:
+    """A rule's ``ReplicaKmsKeyID``: a key of the destination bucket's owner (the replica is
+    theirs, and the copy uses the key on their behalf, with no caller whose rights another
+    account's key policy could grant) and of its region (the replica is sealed there, by that
+    region's KMS, as AWS asks: decision 0142), which the caller may describe now (another
     tenant's key: through that key's policy, as AWS asks the destination account's)."""
-    if _kms_arn_account(key_ref) != owner:
+    owner = destination.tenant_id
+    account, region = _kms_arn_account_region(key_ref)
+    if account != owner:
         raise S3Error(
             "InvalidRequest",
             "ReplicaKmsKeyID must name a KMS key of the destination bucket's owner.",
         )
+    if region != destination.region:
+        raise S3Error(
+            "InvalidRequest",
+            "ReplicaKmsKeyID must name a KMS key in the destination bucket's region "
+            f"({destination.region}).",
+        )
     if svc.kms_keys is None:
         raise S3Error("NotImplemented", "SSE-KMS is not available on this server")
-    await svc.kms_keys.key_for_sse(ctx, key_ref, {}, action="kms:DescribeKey", owner=owner)
+    await svc.kms_keys.key_for_sse(
+        ctx, key_ref, {}, action="kms:DescribeKey", owner=owner, region=destination.region
+    )
 
 
 async def _check_grant(
@@ -266,18 +280,19 @@ async def _check_grant(
             )
 
 
-def _kms_arn_account(arn: str) -> str | None:
-    """The account of a KMS key ARN or alias ARN (``arn:aws:kms:region:account:key/id``,
-    ``…:alias/name``); None when ``arn`` is neither."""
+def _kms_arn_account_region(arn: str) -> tuple[str | None, str | None]:
+    """The account and region of a KMS key ARN or alias ARN
+    (``arn:aws:kms:region:account:key/id``, ``…:alias/name``); (None, None) when ``arn`` is
+    neither."""
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or not parts[1] or parts[2] != "kms":
-        return None
+        return None, None
     region, account, resource = parts[3], parts[4], parts[5]
     if not region or not account or resource.endswith("/"):
-        return None
+        return None, None
     if not resource.startswith(("key/", "alias/")):
-        return None
-    return account
+        return None, None
+    return account, region
 
 
 def parse_replication(body: bytes, max_rules: int) -> ReplicationConfiguration:
@@ -415,7 +430,7 @@ def _replica_kms_key(destination: Element | None, sse_kms: bool | None) -> str |
             "InvalidRequest",
             "ReplicaKmsKeyID must be specified if SseKmsEncryptedObjects tag is present.",
         )
-    if key_ref is not None and _kms_arn_account(key_ref) is None:
+    if key_ref is not None and _kms_arn_account_region(key_ref)[0] is None:
         raise S3Error(
             "InvalidArgument",
             "Invalid ReplicaKmsKeyID ARN.",
