@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -157,3 +158,45 @@ def test_a_witness_given_only_the_old_key_keeps_cosigning(tmp_path: Path) -> Non
         state = json.loads((tmp_path / "witness-state.json").read_text())
         [handover] = state["regions"][name]
         assert handover["generation"] == 1
+
+
+@pytest.mark.slow
+def test_serve_rotates_the_key_on_schedule_once(tmp_path: Path) -> None:
+    """``audit_key_rotation_days``: the key made older than that in the database (the clock
+    cannot be moved under a real process), the server — two workers, each checking every half
+    second — rotates it once, to a key file, with the reason ``scheduled``; the tenant's next
+    trail verifies from the key it pinned."""
+    env = {
+        "ANDROMEDE_AUDIT_KEY_ROTATION_DAYS": "30",
+        "ANDROMEDE_AUDIT_KEY_ROTATION_CHECK_INTERVAL": "0.5",
+    }
+    with running_server(tmp_path / "data", extra_env=env) as server:
+        wait_for_requests(server, act(server))
+        first = tmp_path / "first.json"
+        download(server, first)
+        pinned = tmp_path / "pinned.pub"
+        pinned.write_text((server.data_dir / "audit-log.pub").read_text())
+        time.sleep(1.5)  # three checks: not due
+        assert (server.data_dir / "audit-log.pub").read_text() == pinned.read_text()
+        with sqlite3.connect(server.data_dir / "metadata.sqlite3", timeout=30) as db:
+            db.execute(  # 31 days older, in the microseconds SQLite keeps
+                "UPDATE audit_signing_keys SET created_at = created_at - ?",
+                (31 * 86_400 * 1_000_000,),
+            )
+        deadline = time.monotonic() + 30
+        while (server.data_dir / "audit-log.pub").read_text() == pinned.read_text():
+            assert time.monotonic() < deadline, "the key was not rotated"
+            time.sleep(0.2)
+        time.sleep(1.5)  # more checks by both workers: the new key is not due
+        wait_for_requests(server, act(server))
+        second = tmp_path / "second.json"
+        download(server, second)
+        done = subprocess.run(
+            [str(ANDROMEDE), "audit", "verify", str(second), "--public-key", str(pinned),
+             "--trusted", str(first)],
+            capture_output=True, text=True, timeout=TIMEOUT,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        [transition] = json.loads(second.read_text())["key_transitions"]
+        assert transition["statement"].split("\n")[5] == "scheduled"
+        assert len(list((server.data_dir / "keys").glob("audit-log.*.key"))) == 1
