@@ -142,3 +142,32 @@ async def test_the_http_interface() -> None:
         big = b"x" * 5000
         assert (await client.post("/w1/add-key-transition", content=big)).status_code == 413
         assert (await client.get("/w1/add-key-transition")).status_code == 405
+
+
+def test_cosign_gives_the_witness_the_trails_transitions() -> None:
+    """``andromede audit cosign`` of a trail signed by the new key, to a witness given only
+    the old one: the witness follows the trail's transition first, then cosigns."""
+    from andromede.cli import audit as cli
+
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    witness = witness_trusting([old], MemoryWitnessState())
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/add-key-transition":
+            found = witness.add_key_transition(request.content)
+        else:
+            found = witness.add_checkpoint(request.content)
+        return httpx.Response(found.status, text=found.body)
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    log = Log(new)
+    log.grow(3)
+    trail = {
+        "log": "111122223333",
+        "checkpoint": log.note(),
+        "entries": [],
+        "key_transitions": [{"statement": statement(old, new).decode(), "checkpoint": None}],
+    }
+    assert cli._submit(client, "http://w", trail, 0, None).status_code == 403
+    cli._teach(client, "http://w", trail)
+    assert cli._submit(client, "http://w", trail, 0, None).status_code == 200
