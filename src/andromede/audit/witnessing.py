@@ -119,27 +119,35 @@ class Witnessing:
         return kept
 
     async def _teach(self, witness: WitnessEndpoint, transitions: Sequence[KeyTransition]) -> None:
-        """Send the witness the statements of the rotations it has not taken yet."""
+        """Send the witness the statements of the rotations it has not been sent yet. Each is
+        sent once a process whatever the answer (an error is logged once, not every round),
+        but for an answer 5xx: the witness is asked again next round."""
         taught = self._taught.get(witness.name, 0)
         url = f"{witness.url.rstrip('/')}/add-key-transition"
         for transition in transitions:
             if transition.generation <= taught:
                 continue
             answer = await self._client.post(url, content=transition.statement.encode())
+            if answer.status_code >= 500:
+                _log.warning(
+                    "witness %s: key transition %d: %d; sent again next round",
+                    witness.name, transition.generation, answer.status_code,
+                )  # fmt: skip
+                return
             if answer.status_code == 404:  # another implementation, or not this region
                 _log.warning(
                     "witness %s takes no key transition of this region (404): its operator"
                     " gives it the region's new key", witness.name,
                 )  # fmt: skip
-                self._taught[witness.name] = transitions[-1].generation
-                return
+                break
             if answer.status_code != 200:
+                # A later one may still join a key it trusts (its operator gave it).
                 _log.error(
                     "witness %s refused key transition %d: %d %s", witness.name,
                     transition.generation, answer.status_code, answer.text.strip()[:200],
                 )  # fmt: skip
-                continue  # a later one may join a key it trusts (its operator gave it)
-            self._taught[witness.name] = taught = transition.generation
+        if transitions:
+            self._taught[witness.name] = transitions[-1].generation
 
     async def _submit(
         self,

@@ -187,3 +187,39 @@ async def test_a_witness_that_takes_no_transition_cosigns_up_to_it() -> None:
     assert head is not None and head.size == 5
     assert state.handovers(NAME) == ()
     assert [r.size for r in await cosigned.latest(LOG)] == [5]
+
+
+async def test_a_refused_statement_is_sent_once_and_a_failing_witness_again() -> None:
+    """A witness that refuses the statement (403: it trusts neither key) is sent it once a
+    process, not every round and log; one that fails (5xx) is sent it again next round."""
+    old, new = (FileLogSigningKey(NAME, Ed25519PrivateKey.generate()) for _ in range(2))
+    store, cosigned = MemoryAuditStore(), MemoryCosignatureStore()
+    keys = RotatingKeys(old)
+    trail = AuditTrail(store, old, max_entries=100, cosigned=cosigned, keys=keys)
+    other = FileLogSigningKey(NAME, Ed25519PrivateKey.generate())
+    stranger, stranger_key, _ = witness_of("w.example/stranger", [other.public_key])
+    app = witness_app(stranger)
+    answers = [503]
+    asked: list[int] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/add-key-transition"):
+            if answers:
+                asked.append(answers[0])
+                return httpx.Response(answers.pop(), text="busy\n")
+            asked.append(stranger.add_key_transition(request.content).status)
+            return httpx.Response(asked[-1])
+        transport = httpx.ASGITransport(app=app)
+        return await transport.handle_async_request(request)
+
+    key = public_key_bytes(stranger_key.public_key())
+    witnessing = Witnessing(
+        trail, store, cosigned, [WitnessEndpoint("http://s", stranger.name, key)],
+        interval=1, timeout=1, client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )  # fmt: skip
+    await store.append([event(n) for n in range(2)])
+    await keys.rotate(new, store)
+    await store.append([event(2)])
+    for _ in range(3):
+        assert await witnessing.run_once() == 0  # 403 on every checkpoint: not its key
+    assert asked == [503, 403]
