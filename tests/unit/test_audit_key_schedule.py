@@ -14,15 +14,19 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from andromede.audit.errors import SigningKeyMismatch
 from andromede.audit.key_registry import claim_rotation, key_transitions, registered_key
+from andromede.audit.model import PLATFORM_LOG
+from andromede.audit.service import AuditService
 from andromede.audit.signing import KEY_FILE_NAME, LogSigningKey, TokenLogSigningKey
 from andromede.audit.store_sql import SqlAuditStore
 from andromede.audit.verify import verify_trail
 from andromede.audit_keys import ROTATION_CLAIM, Rotation, ScheduledRotation
+from andromede.db import tables
 from andromede.db.database import Database, open_database
 from andromede.settings import Settings
 from support.schema import migrated_sqlite
@@ -188,3 +192,31 @@ def test_the_settings_bounds() -> None:
         with pytest.raises(ValueError, match="audit_key_rotation"):
             Settings(**bad)  # type: ignore[arg-type]
     assert json.loads(Settings().model_dump_json())["audit_key_rotation_check_interval"] == 600
+
+
+async def test_serve_records_each_scheduled_rotation_in_the_platform_log(
+    tmp_path: Path, db: Database
+) -> None:
+    """``app.audit_key_schedule``, as ``serve`` runs it: the rotation is an event of the
+    platform's log, by ``andromede:scheduled-rotation``."""
+    from andromede.app import audit_key_schedule
+
+    token = MemoryToken()
+    gateway = Gateway(
+        tmp_path / "a", db, token, audit_key_rotation_days=30, s3_domain="s3.test",
+        region="eu-test-1",
+    )  # fmt: skip
+    await gateway.trail()
+    keys = tables.audit_signing_keys
+    older = datetime.now(UTC) - timedelta(days=31)
+    await db.write(lambda conn: conn.execute(keys.update().values(created_at=older)))
+    store = SqlAuditStore(db)
+    audit = AuditService(store)
+    provider: Any = gateway.provider
+    rotation = await audit_key_schedule(gateway.settings, db, provider, audit).run_once()
+    assert rotation is not None and rotation.generation == 1
+    await audit.close()
+    head = await store.tree_head(PLATFORM_LOG)
+    [entry] = [e for e in await store.entries(PLATFORM_LOG, 0, head.size) if "Rotate" in e]
+    assert json.loads(entry)["principal"] == "andromede:scheduled-rotation"
+    assert json.loads(entry)["action"] == "andromede:RotateAuditSigningKey"
