@@ -42,6 +42,7 @@ from andromede.audit.witnessing import WitnessEndpoint, Witnessing
 from andromede.audit_keys import (
     RegisteredKeys,
     Rotation,
+    ScheduledRotation,
     open_log_signing_key,
     rotate_log_signing_key,
 )
@@ -340,6 +341,13 @@ class Application:
                 asyncio.create_task(witnessing.run_forever(), name="audit-witnessing")
                 for witnessing in [audit_witnessing(settings, db, trail, audit_store)]
                 if witnessing is not None
+            ),
+            *(
+                asyncio.create_task(
+                    audit_key_schedule(settings, db, provider, audit).run_forever(),
+                    name="audit-key-rotation",
+                )
+                for _ in range(1 if settings.audit_key_rotation_days else 0)
             ),
             asyncio.create_task(
                 lapse_access_requests(settings, operator_access), name="access-request-lapse"
@@ -1114,6 +1122,25 @@ async def audit_retention(settings: Settings, store: AuditStore) -> None:
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("audit retention failed")
         await asyncio.sleep(settings.sweeper_interval)
+
+
+def audit_key_schedule(
+    settings: Settings, db: Database, provider: RootKeyProvider, audit: AuditService
+) -> ScheduledRotation:
+    """The region's key rotated every ``audit_key_rotation_days`` (decision 0140's addendum),
+    each rotation an event of the platform's log, as the operator's command is."""
+
+    def record(rotation: Rotation) -> None:
+        audit.record(
+            request_id=f"auto-audit-key-{rotation.generation}",
+            tenant_id=None,
+            principal="andromede:scheduled-rotation",
+            action="andromede:RotateAuditSigningKey",
+            resource=f"audit-signing-key/{rotation.generation}",
+            outcome=Outcome.SUCCESS,
+        )
+
+    return ScheduledRotation(settings, db, audit_key_name(settings), provider, on_rotation=record)
 
 
 async def lapse_access_requests(settings: Settings, service: OperatorAccessService) -> None:

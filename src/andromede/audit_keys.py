@@ -29,20 +29,38 @@ root, is where they meet. It owns four choices:
   both keys sign (``audit.key_registry``); once a key is registered, a gateway signs with it
   wherever it holds it (a key file of ``keys/``, else the token), whatever the setting, and
   :class:`RegisteredKeys` follows a rotation under a running gateway.
+- **Sharing a rotated key file, and rotating on schedule** (decision 0140's addendum). A
+  rotation to a key file (but one for a compromise) records the new seed sealed under the
+  region's ``secrets.key`` (AES-256-GCM, the key name and public key as associated data) with
+  the new current key; a gateway that does not hold the registered key opens that copy with
+  its own ``secrets.key``, which every gateway of a region shares already, and installs the
+  file in its ``keys/``. So no one copies key files, and the database alone never signs.
+  :class:`ScheduledRotation` rotates the key once it is ``audit_key_rotation_days`` old, to the
+  same kind of key, the gateway that claims it first (:func:`claim_rotation`) alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidTag
 
 from andromede.audit.errors import SigningKeyMismatch
-from andromede.audit.key_registry import key_transitions, record_rotation
+from andromede.audit.key_registry import (
+    RotationConflict,
+    claim_rotation,
+    key_transitions,
+    record_rotation,
+    registered_key,
+)
 from andromede.audit.note import format_verifier_key
 from andromede.audit.signing import (
     KEY_FILE_GLOB,
@@ -61,25 +79,33 @@ from andromede.audit.store_sql import (
 from andromede.audit.transition import KeyTransition, sign_with_both
 from andromede.db.database import Database
 from andromede.errors import ConfigurationError
+from andromede.iam.secrets import SecretSealer
 from andromede.kms.errors import ProviderError
 from andromede.kms.providers import RootKeyProvider
 from andromede.settings import Settings
 
 __all__ = [
     "AUDIT_KEY_LABEL_PREFIX",
+    "ROTATION_CLAIM",
     "Ed25519KeyPair",
     "Ed25519KeyPairs",
     "RegisteredKeys",
     "Rotation",
+    "ScheduledRotation",
     "open_log_signing_key",
     "registered_log_signing_key",
     "rotate_log_signing_key",
+    "seal_key",
 ]
 
 log = logging.getLogger(__name__)
 
 AUDIT_KEY_LABEL_PREFIX = "andromede-audit-log:"
 _HOST_LOCK_NAME = ".audit-log-key.lock"
+_SECRETS_KEY_NAME = "secrets.key"
+# How long a gateway's claim of a due rotation keeps the others off: far longer than a rotation
+# takes (two signatures per log), short enough that one that died is replaced the same hour.
+ROTATION_CLAIM: Final = timedelta(minutes=15)
 
 
 class Ed25519KeyPair(Protocol):
@@ -129,6 +155,10 @@ async def open_log_signing_key(
             pair = await _token_pair(provider, name, registered)
             if pair is not None:  # rotated into the token while this setting kept the file
                 return TokenLogSigningKey(name, pair)
+        if not settings.audit_signing_key_in_token:
+            unsealed = await _unsealed_key(settings, db, name, registered)
+            if unsealed is not None:  # a rotation's key file, not copied here yet
+                return unsealed
     if not settings.audit_signing_key_in_token:
         key_file = keys / KEY_FILE_NAME
         key = await asyncio.to_thread(FileLogSigningKey.load_or_create, key_file, name)
@@ -166,10 +196,15 @@ async def _token_pair(
 
 
 async def registered_log_signing_key(
-    settings: Settings, name: str, provider: RootKeyProvider | Ed25519KeyPairs, public_key: bytes
+    settings: Settings,
+    name: str,
+    provider: RootKeyProvider | Ed25519KeyPairs,
+    public_key: bytes,
+    db: Database | None = None,
 ) -> LogSigningKey:
     """The registered key ``public_key`` wherever this gateway holds it: a key file of
-    ``keys/``, else a pair of the token. SigningKeyMismatch when neither holds it."""
+    ``keys/``, else a pair of the token, else (with ``db``) the registry's sealed copy,
+    installed in ``keys/``. SigningKeyMismatch when none holds it."""
     keys = settings.data_dir / "keys"
     filed = await asyncio.to_thread(_key_file_of, keys, name, public_key)
     if filed is not None:
@@ -178,12 +213,53 @@ async def registered_log_signing_key(
         pair = await _token_pair(provider, name, public_key)
         if pair is not None:
             return TokenLogSigningKey(name, pair)
+    if db is not None:
+        unsealed = await _unsealed_key(settings, db, name, public_key)
+        if unsealed is not None:
+            return unsealed
     verifier_key = format_verifier_key(name, public_key)
     raise SigningKeyMismatch(
         f"the audit log key {name} registered in the database ({verifier_key})"
-        f" is in no key file of {keys} and in no key pair of this gateway's PKCS#11 token: copy"
-        " the key file a rotation wrote to every gateway (decision 0140)"
+        f" is in no key file of {keys} and in no key pair of this gateway's PKCS#11 token, and"
+        " this gateway's secrets.key opens no sealed copy of it: copy the key file a rotation"
+        " wrote to every gateway, or the region's secrets.key (decision 0140)"
     )
+
+
+def seal_key(settings: Settings, key: FileLogSigningKey) -> str:
+    """``key``'s seed sealed under the data folder's ``secrets.key`` for the registry."""
+    sealer = SecretSealer.from_key_file(settings.data_dir / "keys" / _SECRETS_KEY_NAME)
+    return sealer.seal(_seal_id(key.name, key.public_key), base64.b64encode(key.seed()).decode())
+
+
+def _seal_id(name: str, public_key: bytes) -> str:
+    # The associated data: a sealed seed opens only as the key it was sealed for.
+    return f"andromede-audit-log-key:{name}:{public_key.hex()}"
+
+
+async def _unsealed_key(
+    settings: Settings, db: Database, name: str, public_key: bytes
+) -> LogSigningKey | None:
+    """The registered key from its sealed copy, installed as a key file of ``keys/``; None
+    without a copy, or when this gateway's ``secrets.key`` does not open it."""
+    record = await registered_key(db, name)
+    if record is None or record.public_key != public_key or record.sealed is None:
+        return None
+    sealed = record.sealed
+    keys = settings.data_dir / "keys"
+
+    def install() -> LogSigningKey | None:
+        try:
+            sealer = SecretSealer((keys / _SECRETS_KEY_NAME).read_bytes())
+            seed = base64.b64decode(sealer.unseal(_seal_id(name, public_key), sealed))
+        except (OSError, ValueError, InvalidTag):
+            log.error("the audit log key's sealed copy does not open with %s", keys / "secrets.key")
+            return None
+        path, key = FileLogSigningKey.create_new(keys, name, seed)
+        log.warning("audit log key %s installed from the registry in %s", key.verifier_key, path)
+        return key
+
+    return await asyncio.to_thread(install)
 
 
 class RegisteredKeys:
@@ -213,7 +289,7 @@ class RegisteredKeys:
         async with self._switching:
             if registered != self._key.public_key:
                 key = await registered_log_signing_key(
-                    self._settings, self._key.name, self._provider, registered
+                    self._settings, self._key.name, self._provider, registered, self._db
                 )
                 path = self._settings.data_dir / PUBLIC_KEY_FILE_NAME
                 await asyncio.to_thread(publish_verifier_key, key, path)
@@ -254,25 +330,37 @@ async def rotate_log_signing_key(
     name: str,
     provider: RootKeyProvider | Ed25519KeyPairs,
     *,
-    to: Literal["file", "hsm"],
+    to: Literal["file", "hsm"] | None,
     reason: str,
+    from_key: bytes | None = None,
+    now: datetime | None = None,
 ) -> Rotation:
     """Replace the region's key by a new one, in a new key file of ``keys/`` or made in the
-    token: the transition statement and every log's checkpoint at its current size signed by
-    both keys, recorded with the new current key in one transaction (decision 0140). The
-    running gateways switch at their next checkpoint. A new key of a rotation that failed is
-    removed again."""
+    token (``to``; None: where the current key is): the transition statement and every log's
+    checkpoint at its current size signed by both keys, recorded with the new current key in
+    one transaction (decision 0140), and a new key file's seed sealed for the other gateways
+    unless the reason is a compromise (the folder, ``secrets.key`` with it, may be what was
+    stolen). The running gateways switch at their next checkpoint. A new key of a rotation
+    that failed is removed again. ``from_key``: RotationConflict unless it is the current key;
+    ``now``: when the new key starts (a scheduled rotation's clock)."""
     registered = await registered_signing_key(db, name)
     if registered is None:
         raise ConfigurationError(f"no audit log key {name} is registered yet: nothing to rotate")
-    old = await registered_log_signing_key(settings, name, provider, registered)
+    if from_key is not None and registered != from_key:
+        raise RotationConflict(f"the audit log key {name} was rotated meanwhile")
+    old = await registered_log_signing_key(settings, name, provider, registered, db)
+    if to is None:
+        to = "hsm" if isinstance(old, TokenLogSigningKey) else "file"
     new: LogSigningKey
     undo: Callable[[], None]
+    sealed: str | None = None
     if to == "file":
         path, made = await asyncio.to_thread(
             FileLogSigningKey.create_new, settings.data_dir / "keys", name
         )
         new, where, undo = made, str(path), path.unlink
+        if reason != "compromise":
+            sealed = await asyncio.to_thread(seal_key, settings, made)
     else:
         if not isinstance(provider, Ed25519KeyPairs):
             raise ConfigurationError("a rotation into the HSM needs key_provider = pkcs11")
@@ -288,7 +376,7 @@ async def rotate_log_signing_key(
 
     try:
         generation = await record_rotation(
-            db, name, old.public_key, new.public_key, reason, sign_both
+            db, name, old.public_key, new.public_key, reason, sign_both, sealed=sealed, now=now
         )
     except BaseException:
         await _undo_unless_registered(db, name, new.public_key, undo)
@@ -296,6 +384,64 @@ async def rotate_log_signing_key(
     path = settings.data_dir / PUBLIC_KEY_FILE_NAME
     await asyncio.to_thread(publish_verifier_key, new, path)
     return Rotation(generation, old.verifier_key, new.verifier_key, where)
+
+
+class ScheduledRotation:
+    """Rotate the region's key once it is ``audit_key_rotation_days`` old (decision 0140's
+    addendum), to the same kind of key, with the reason ``scheduled``. Every gateway runs it;
+    the first to claim the due rotation (:func:`claim_rotation`, until :data:`ROTATION_CLAIM`
+    from now) makes the new key, the others find the claim taken — or, past it, the key
+    rotated. A claimant that failed leaves its claim to expire: the next pass after that
+    tries again. ``clock``: the time of each pass (tests move it)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        name: str,
+        provider: RootKeyProvider | Ed25519KeyPairs,
+        *,
+        on_rotation: Callable[[Rotation], None] = lambda rotation: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._name = name
+        self._provider = provider
+        self._on_rotation = on_rotation
+        self._clock = clock
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a failed pass must not end the loop; the next one retries
+                log.exception("scheduled rotation of the audit log key failed")
+            await asyncio.sleep(self._settings.audit_key_rotation_check_interval)
+
+    async def run_once(self) -> Rotation | None:
+        """The rotation this pass made; None when none was due or another gateway has it."""
+        days = self._settings.audit_key_rotation_days
+        now = self._clock()
+        current = await registered_key(self._db, self._name)
+        if days <= 0 or current is None or now - current.created_at < timedelta(days=days):
+            return None
+        key = current.public_key
+        if not await claim_rotation(self._db, self._name, key, now, now + ROTATION_CLAIM):
+            return None  # another gateway's claim runs, or the key changed meanwhile
+        try:
+            rotation = await rotate_log_signing_key(
+                self._settings, self._db, self._name, self._provider,
+                to=None, reason="scheduled", from_key=key, now=now,
+            )  # fmt: skip
+        except RotationConflict:
+            return None  # an operator's rotation won meanwhile
+        log.warning(
+            "audit log key rotated on schedule (%d days): generation %d, now %s",
+            days, rotation.generation, rotation.new,
+        )  # fmt: skip
+        self._on_rotation(rotation)
+        return rotation
 
 
 async def _token_key(

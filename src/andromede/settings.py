@@ -408,6 +408,21 @@ class Settings(BaseSettings):
         " used wherever the gateway holds it; andromede admin audit-key rotate replaces it,"
         " from the file into the token too (decision 0140).",
     )
+    audit_key_rotation_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description="Days after which serve rotates the audit log's signing key to a new key of"
+        " the same kind (key file or HSM), one gateway of the region doing it; a new key file"
+        " reaches the other gateways sealed under secrets.key (decision 0140). 0: never.",
+    )
+    audit_key_rotation_check_interval: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        description="Seconds between two checks whether the audit log's signing key is due"
+        " for its scheduled rotation (audit_key_rotation_days).",
+    )
     audit_retention_days: int = Field(
         default=183,
         ge=183,

@@ -3,19 +3,27 @@ migrated with Alembic): a rotation records the statement and, per log with entri
 checkpoint at its size signed by both keys, moves the current key, and a second rotation from
 the retired key fails; every log reads every transition, with its own checkpoint or none; and
 checkpoints signed while entries are appended and the key rotates each stay within their
-key's range (the old key never past the transition's size)."""
+key's range (the old key never past the transition's size). A due scheduled rotation is
+claimed by exactly one of several gateways claiming at once, until the claim ends; a rotation
+clears the claim and records the new key's sealed copy and start (decision 0140's addendum)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from andromede.audit.key_registry import RotationConflict, key_transitions, record_rotation
+from andromede.audit.key_registry import (
+    RotationConflict,
+    claim_rotation,
+    key_transitions,
+    record_rotation,
+    registered_key,
+)
 from andromede.audit.model import PLATFORM_LOG, AuditEvent, Outcome
 from andromede.audit.note import Checkpoint, NoteError, open_note
 from andromede.audit.signing import FileLogSigningKey
@@ -92,6 +100,32 @@ async def test_rotations_are_recorded_per_log_and_chain(db: Database) -> None:
     unborn = await key_transitions(db, NAME, "999988887777")
     assert [(t.generation, t.checkpoint) for t in unborn] == [(1, None), (2, None)]
     assert await key_transitions(db, "another/region/audit", PLATFORM_LOG) == []
+
+
+async def test_one_claim_of_a_due_rotation_wins(db: Database) -> None:
+    await claim_signing_key(db, NAME, K0.public_key)
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    until = now + timedelta(minutes=15)
+    won = await asyncio.gather(
+        *(claim_rotation(db, NAME, K0.public_key, now, until) for _ in range(6))
+    )
+    assert sorted(won) == [False] * 5 + [True]
+    # Not the current key, or before the claim ends: refused; at its end: claimed again.
+    assert not await claim_rotation(db, NAME, K1.public_key, until, until)
+    assert not await claim_rotation(db, NAME, K0.public_key, until - timedelta(seconds=1), until)
+    assert await claim_rotation(db, NAME, K0.public_key, until, until + timedelta(minutes=15))
+    await record_rotation(
+        db, NAME, K0.public_key, K1.public_key, "scheduled", both(K0, K1), sealed="v1:x", now=now
+    )
+    registered = await registered_key(db, NAME)
+    assert registered is not None
+    assert (registered.public_key, registered.created_at, registered.sealed) == (
+        K1.public_key, now, "v1:x",
+    )  # fmt: skip
+    assert await claim_rotation(db, NAME, K1.public_key, now, until)  # the claim went with it
+    await record_rotation(db, NAME, K1.public_key, K2.public_key, "compromise", both(K1, K2))
+    registered = await registered_key(db, NAME)
+    assert registered is not None and registered.sealed is None
 
 
 async def test_checkpoints_signed_during_a_rotation_stay_in_their_keys_ranges(

@@ -8,11 +8,18 @@ log's row (as an append does, in log id order), so no entry lands between the si
 the switch of the current key; a gateway that signed a checkpoint meanwhile signed one no
 larger than that size, which the old key may sign. A second rotation racing from the same key
 finds the current key changed and fails (:class:`RotationConflict`).
+
+A scheduled rotation (decision 0140's addendum) is first **claimed**: one conditional update
+of the current key's row (:func:`claim_rotation`), which one gateway wins until the claim's
+end, so one gateway makes the new key while the others keep signing. The row also carries the
+current key's seed **sealed** (the caller seals it under ``secrets.key``; this module never
+sees it in clear) when it is a key file, replaced or cleared by each rotation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +32,15 @@ from andromede.audit.transition import KeyTransition, statement_text
 from andromede.db import tables
 from andromede.db.database import Database
 
-__all__ = ["KeyTransition", "RotationConflict", "key_transitions", "record_rotation"]
+__all__ = [
+    "KeyTransition",
+    "RegisteredKey",
+    "RotationConflict",
+    "claim_rotation",
+    "key_transitions",
+    "record_rotation",
+    "registered_key",
+]
 
 _T = tables.audit_key_transitions
 _C = tables.audit_key_transition_checkpoints
@@ -79,10 +94,15 @@ async def record_rotation(
     new: bytes,
     reason: str,
     sign_both: SignBoth,
+    *,
+    sealed: str | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Replace the registered key ``old`` by ``new``: the statement and every log's
     checkpoint at its current size signed by both (``sign_both``), recorded with the new
-    current key in one transaction. Returns the new generation."""
+    current key (and ``sealed``, its sealed seed, or none) in one transaction. Returns the new
+    generation. ``now``: when the new key starts (its age counts from then), the clock's."""
+    at = now or datetime.now(UTC)
 
     def work(conn: Connection) -> int:
         current = conn.execute(sa.select(_K.c.public_key).where(_K.c.key_name == name)).scalar()
@@ -100,7 +120,6 @@ async def record_rotation(
             .order_by(_L.c.log_id)
             .with_for_update()  # as an append locks them: no entry lands meanwhile
         ).all()
-        now = datetime.now(UTC)
         statement = sign_both(statement_text(name, generation, old, new, reason), name)
         conn.execute(
             _T.insert().values(
@@ -110,7 +129,7 @@ async def record_rotation(
                 new_public_key=new,
                 reason=reason,
                 statement=statement,
-                created_at=now,
+                created_at=at,
             )
         )
         rows = []
@@ -133,8 +152,48 @@ async def record_rotation(
         conn.execute(
             _K.update()
             .where(_K.c.key_name == name, _K.c.public_key == old)
-            .values(public_key=new, created_at=now)
+            .values(public_key=new, created_at=at, sealed_key=sealed, rotation_claimed_until=None)
         )
         return generation
 
     return await db.write(work)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredKey:
+    """The current key's row: since when it signs, and its sealed seed (None: not shared)."""
+
+    public_key: bytes
+    created_at: datetime
+    sealed: str | None
+
+
+async def registered_key(db: Database, name: str) -> RegisteredKey | None:
+    query = sa.select(_K.c.public_key, _K.c.created_at, _K.c.sealed_key).where(
+        _K.c.key_name == name
+    )
+
+    def work(conn: Connection) -> Any:
+        return conn.execute(query).first()
+
+    row = await db.read(work)
+    if row is None:
+        return None
+    return RegisteredKey(bytes(row.public_key), row.created_at, row.sealed_key)
+
+
+async def claim_rotation(
+    db: Database, name: str, public_key: bytes, now: datetime, until: datetime
+) -> bool:
+    """Whether this caller won the rotation of the current key ``public_key`` (no unexpired
+    claim of another, and the key still current), claimed until ``until``."""
+    claim = (
+        _K.update()
+        .where(
+            _K.c.key_name == name,
+            _K.c.public_key == public_key,
+            sa.or_(_K.c.rotation_claimed_until.is_(None), _K.c.rotation_claimed_until <= now),
+        )
+        .values(rotation_claimed_until=until)
+    )
+    return bool(await db.write_statement(lambda conn: conn.execute(claim).rowcount == 1))

@@ -107,11 +107,21 @@ class FileLogSigningKey:
             _create(path)
         return cls.load(path, name)
 
+    def seed(self) -> bytes:
+        """The private key's 32 bytes: what a rotation seals for the other gateways (0140)."""
+        return self._private.private_bytes_raw()
+
     @classmethod
-    def create_new(cls, folder: Path, name: str) -> tuple[Path, FileLogSigningKey]:
-        """A new key in a file of its own in ``folder``, named after its key ID
-        (``audit-log.<hex key ID>.key``): what a rotation to a key file writes (0140)."""
-        private = Ed25519PrivateKey.generate()
+    def create_new(
+        cls, folder: Path, name: str, seed: bytes | None = None
+    ) -> tuple[Path, FileLogSigningKey]:
+        """A new key (or the key of ``seed``, unsealed from the registry) in a file of its
+        own in ``folder``, named after its key ID (``audit-log.<hex key ID>.key``): what a
+        rotation to a key file writes (0140)."""
+        if seed is None:
+            private = Ed25519PrivateKey.generate()
+        else:
+            private = Ed25519PrivateKey.from_private_bytes(seed)
         key = cls(name, private)
         path = folder / f"audit-log.{key_id(name, key.public_key).hex()}.key"
         _create(path, private.private_bytes_raw())

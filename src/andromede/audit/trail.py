@@ -103,6 +103,11 @@ class AuditTrail:
         self._key = await self._keys.current()
         return self._key
 
+    async def transitions(self, log: str) -> Sequence[KeyTransition]:
+        """The rotations of the region's key, oldest first, with ``log``'s transition
+        checkpoints (decision 0140)."""
+        return await self._keys.transitions(log)
+
     async def key_transitions(self, log: str) -> list[dict[str, str | None]]:
         """The rotations of the region's key as a trail carries them (decision 0140)."""
         return [t.document() for t in await self._keys.transitions(log)]

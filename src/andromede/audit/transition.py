@@ -37,10 +37,13 @@ from andromede.audit.note import (
 
 __all__ = [
     "STATEMENT_FORMAT",
+    "KeyHandover",
     "KeySpan",
     "KeyTransition",
     "TransitionInvalid",
+    "check_statement",
     "key_spans",
+    "read_statement",
     "sign_with_both",
     "statement_text",
 ]
@@ -102,13 +105,33 @@ class KeyTransition:
 
 
 @dataclass(frozen=True, slots=True)
-class _Statement:
+class KeyHandover:
+    """What a statement says: at ``generation``, key ``old`` hands the role over to ``new``."""
+
     generation: int
     old: bytes
     new: bytes
 
 
-def _statement(note: str, name: str) -> _Statement:
+def read_statement(note: str) -> tuple[str, KeyHandover]:
+    """The key name and the handover a statement names, its shape checked but no signature
+    (:func:`check_statement` does that): what a witness reads before it knows which region's
+    keys to check it with (decision 0140, addendum)."""
+    try:
+        text, _ = split_note(note)
+    except NoteError as exc:
+        raise TransitionInvalid(f"a key transition is not a signed note: {exc}") from exc
+    name = text.split("\n")[1] if text.count("\n") > 1 else ""
+    return name, _statement(note, name)
+
+
+def check_statement(note: str, name: str, handover: KeyHandover) -> None:
+    """TransitionInvalid unless the statement is signed by both the keys it names."""
+    what = f"key transition {handover.generation}"
+    _both(note, name, handover.old, handover.new, what)
+
+
+def _statement(note: str, name: str) -> KeyHandover:
     try:
         text, _ = split_note(note)
     except NoteError as exc:
@@ -127,7 +150,7 @@ def _statement(note: str, name: str) -> _Statement:
         raise TransitionInvalid(f"a key transition names no usable key: {exc}") from exc
     if old_name != name or new_name != name or lines[5] not in REASONS:
         raise TransitionInvalid("a key transition names keys of another name or no reason")
-    return _Statement(int(lines[2]), old, new)
+    return KeyHandover(int(lines[2]), old, new)
 
 
 def _both(note: str, name: str, old: bytes, new: bytes, what: str) -> str:
@@ -189,7 +212,7 @@ def key_spans(
     return spans, bounds
 
 
-def _item(item: Mapping[str, object], name: str) -> tuple[_Statement, str, str | None]:
+def _item(item: Mapping[str, object], name: str) -> tuple[KeyHandover, str, str | None]:
     note, bound = item.get("statement"), item.get("checkpoint")
     if not isinstance(note, str) or not (bound is None or isinstance(bound, str)):
         raise TransitionInvalid("a key transition is not a statement and a checkpoint")
@@ -200,7 +223,7 @@ def _bound(
     note: str | None,
     name: str,
     origin: str,
-    statement: _Statement,
+    statement: KeyHandover,
     first: int,
     bounds: list[Checkpoint],
 ) -> int:

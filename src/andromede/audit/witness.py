@@ -18,6 +18,15 @@ size (``text/x.tlog.size``); a proof that does not verify: 422. The check of the
 the record of the new checkpoint are one step under the state's lock (:class:`WitnessState`),
 so a slower request can never roll the witness back (the race the spec describes).
 
+A region's key rotates (decision 0140); the witness follows it without its operator
+(``add-key-transition``, this project's extension beside ``add-checkpoint``, decision 0140's
+addendum): given a transition statement signed by the outgoing key and the incoming one, where
+either is a key it trusts for that region, it records the handover in its state — the new key
+trusted from then on, the old one **retired** (its signatures no longer count, whatever keys
+the witness was started with). Answers: not a statement, 400; a region it does not know, 404;
+not signed by both keys, or neither a key it trusts, 403; the outgoing key already handed over
+to another key, 409; the same handover again, 200.
+
 Pure but for the state: the time of each cosignature comes from ``clock``.
 """
 
@@ -42,10 +51,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from andromede.audit.cosignature import cosign
 from andromede.audit.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from andromede.audit.note import Checkpoint, NoteError, open_note, split_note
+from andromede.audit.transition import (
+    KeyHandover,
+    TransitionInvalid,
+    check_statement,
+    read_statement,
+)
 
 __all__ = [
     "SIZE_CONTENT_TYPE",
     "FileWitnessState",
+    "Handovers",
     "MemoryWitnessState",
     "Witness",
     "WitnessAnswer",
@@ -66,6 +82,10 @@ class WitnessedHead:
     root_hash: bytes
 
 
+# The handovers of a region's key the witness followed, oldest first (decision 0140).
+Handovers = tuple[KeyHandover, ...]
+
+
 class WitnessState(Protocol):
     def update(
         self, origin: str, step: Callable[[WitnessedHead | None], WitnessedHead | None]
@@ -74,12 +94,21 @@ class WitnessState(Protocol):
         returns (None: nothing changes), as one step no other update interleaves with."""
         ...
 
+    def handovers(self, region: str) -> Handovers:
+        """The handovers of ``region``'s key recorded (every worker's)."""
+        ...
+
+    def update_handovers(self, region: str, step: Callable[[Handovers], Handovers | None]) -> None:
+        """As :meth:`update`, for the region's handovers."""
+        ...
+
 
 class MemoryWitnessState:
     """The state in this process's memory (tests)."""
 
     def __init__(self) -> None:
         self._heads: dict[str, WitnessedHead] = {}
+        self._handovers: dict[str, Handovers] = {}
         self._lock = threading.Lock()
 
     def update(
@@ -92,6 +121,31 @@ class MemoryWitnessState:
 
     def head(self, origin: str) -> WitnessedHead | None:
         return self._heads.get(origin)
+
+    def handovers(self, region: str) -> Handovers:
+        return self._handovers.get(region, ())
+
+    def update_handovers(self, region: str, step: Callable[[Handovers], Handovers | None]) -> None:
+        with self._lock:
+            new = step(self._handovers.get(region, ()))
+            if new is not None:
+                self._handovers[region] = new
+
+
+class _FileContent:
+    def __init__(self, heads: dict[str, WitnessedHead], regions: dict[str, Handovers]) -> None:
+        self.heads = heads
+        self.regions = regions
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _handover(h: Mapping[str, object]) -> KeyHandover:
+    return KeyHandover(
+        int(str(h["generation"])), base64.b64decode(str(h["old"])), base64.b64decode(str(h["new"]))
+    )
 
 
 class FileWitnessState:
@@ -115,22 +169,34 @@ class FileWitnessState:
             finally:
                 os.close(fd)
 
-    def _read(self) -> dict[str, WitnessedHead]:
+    def _read(self) -> _FileContent:
         try:
             data = json.loads(self._path.read_text())
         except FileNotFoundError:
-            return {}
-        return {
+            return _FileContent({}, {})
+        heads = {
             origin: WitnessedHead(int(head["size"]), base64.b64decode(head["root"]))
             for origin, head in data.get("logs", {}).items()
         }
+        regions = {  # format 2: the handovers followed (0140); format 1 has none
+            region: tuple(_handover(h) for h in handovers)
+            for region, handovers in data.get("regions", {}).items()
+        }
+        return _FileContent(heads, regions)
 
-    def _write(self, heads: Mapping[str, WitnessedHead]) -> None:
+    def _write(self, content: _FileContent) -> None:
         data = {
-            "format": 1,
+            "format": 2,
             "logs": {
-                origin: {"size": head.size, "root": base64.b64encode(head.root_hash).decode()}
-                for origin, head in sorted(heads.items())
+                origin: {"size": head.size, "root": _b64(head.root_hash)}
+                for origin, head in sorted(content.heads.items())
+            },
+            "regions": {
+                region: [
+                    {"generation": h.generation, "old": _b64(h.old), "new": _b64(h.new)}
+                    for h in handovers
+                ]
+                for region, handovers in sorted(content.regions.items())
             },
         }
         aside = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
@@ -149,15 +215,27 @@ class FileWitnessState:
         self, origin: str, step: Callable[[WitnessedHead | None], WitnessedHead | None]
     ) -> None:
         with self._locked():
-            heads = self._read()
-            new = step(heads.get(origin))
+            content = self._read()
+            new = step(content.heads.get(origin))
             if new is not None:
-                heads[origin] = new
-                self._write(heads)
+                content.heads[origin] = new
+                self._write(content)
 
     def head(self, origin: str) -> WitnessedHead | None:
         with self._locked():
-            return self._read().get(origin)
+            return self._read().heads.get(origin)
+
+    def handovers(self, region: str) -> Handovers:
+        with self._locked():
+            return self._read().regions.get(region, ())
+
+    def update_handovers(self, region: str, step: Callable[[Handovers], Handovers | None]) -> None:
+        with self._locked():
+            content = self._read()
+            new = step(content.regions.get(region, ()))
+            if new is not None:
+                content.regions[region] = new
+                self._write(content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +290,15 @@ def _opens(note: str, origin: str, public_key: bytes) -> bool:
     return True
 
 
+def _trusted(configured: Sequence[bytes], followed: Handovers) -> list[bytes]:
+    """The keys whose signatures count: those the witness was started with and those it
+    followed a handover to, less every key that handed over (retired: a thief holding it gets
+    nothing more cosigned here)."""
+    retired = {h.old for h in followed}
+    keys = [*configured, *(h.new for h in followed)]
+    return [key for i, key in enumerate(keys) if key not in retired and key not in keys[:i]]
+
+
 class Witness:
     def __init__(
         self,
@@ -226,10 +313,11 @@ class Witness:
         name → Ed25519 public key. A region's logs sign under their origin,
         ``<key name>/<log>``, with the region's key (decision 0105), so one key stands for
         every log of the region, tenants' and platform's; after a rotation of that key
-        (decision 0140) the witness's operator adds the new key, having checked the transition
-        the old one signed, and a checkpoint signed by either is cosigned: what the witness
-        holds per log (size, root) is the same across the rotation, so it still cosigns only
-        what extends it. ``name`` and ``key``: the witness's own."""
+        (decision 0140) the witness follows the transition statement the region sends
+        (:meth:`add_key_transition`), or its operator adds the new key (a checkpoint signed by
+        either is then cosigned): what the witness holds per log (size, root) is the same
+        across the rotation, so it still cosigns only what extends it. ``name`` and ``key``:
+        the witness's own."""
         self.name = name
         self._key = key
         self._regions = {
@@ -241,10 +329,42 @@ class Witness:
 
     def _log_keys(self, origin: str) -> list[bytes] | None:
         region, _, log = origin.rpartition("/")
-        public_keys = self._regions.get(region)
-        if not public_keys or not log:
+        if region not in self._regions or not log:
             return None
-        return public_keys
+        return _trusted(self._regions[region], self._state.handovers(region))
+
+    def add_key_transition(self, body: bytes) -> WitnessAnswer:
+        """Follow a rotation of a region's key: the statement both keys signed (decision
+        0140), where the old or the new key is one this witness trusts for the region."""
+        try:
+            note = body.decode("utf-8")
+            region, handover = read_statement(note)
+        except (UnicodeDecodeError, TransitionInvalid) as exc:
+            return WitnessAnswer(400, f"not a key transition statement: {exc}\n")
+        configured = self._regions.get(region)
+        if configured is None:
+            return WitnessAnswer(404, "this witness does not know that region\n")
+        try:
+            check_statement(note, region, handover)
+        except TransitionInvalid as exc:
+            return WitnessAnswer(403, f"{exc}\n")
+        answer = WitnessAnswer(200, "followed\n")
+
+        def step(followed: Handovers) -> Handovers | None:
+            nonlocal answer
+            if handover in followed:
+                return None  # again: the round resends what a restart forgot
+            if any(h.old == handover.old for h in followed):
+                answer = WitnessAnswer(409, "that key already handed over to another key\n")
+                return None
+            trusted = _trusted(configured, followed)
+            if handover.old not in trusted and handover.new not in trusted:
+                answer = WitnessAnswer(403, "neither key is one this witness trusts\n")
+                return None
+            return (*followed, handover)
+
+        self._state.update_handovers(region, step)
+        return answer
 
     def add_checkpoint(self, body: bytes) -> WitnessAnswer:
         try:

@@ -211,6 +211,16 @@ def _submit(
     return client.post(f"{url.rstrip('/')}/add-checkpoint", content=body.encode())
 
 
+def _teach(client: httpx.Client, url: str, trail: Mapping[str, Any]) -> None:
+    """Give the witness the trail's key transitions (decision 0140's addendum), so one that
+    trusts an earlier key follows them; it checks each itself, and one that takes none (404,
+    another implementation) is left to refuse the checkpoint if it does not know its key."""
+    for transition in trail.get("key_transitions") or []:
+        statement = transition.get("statement") if isinstance(transition, dict) else None
+        if isinstance(statement, str):
+            client.post(f"{url.rstrip('/')}/add-key-transition", content=statement.encode())
+
+
 @audit.command()
 def cosign(
     trail: Annotated[Path, typer.Argument(help="A trail written by 'andromede audit download'.")],
@@ -234,8 +244,9 @@ def cosign(
     ] = None,
 ) -> None:
     """Ask witnesses to cosign the trail's checkpoint (C2SP tlog-witness), giving each the
-    consistency proof from the size it holds, computed from the trail; their cosignatures
-    are added to the trail's checkpoint."""
+    trail's key transitions (which an Andromède witness follows) and the consistency proof
+    from the size it holds, computed from the trail; their cosignatures are added to the
+    trail's checkpoint."""
     try:
         content = json.loads(trail.read_text())
     except (OSError, ValueError) as exc:
@@ -254,6 +265,7 @@ def cosign(
     with httpx.Client(timeout=_TIMEOUT, trust_env=False, verify=verify) as client:
         for url in witness:
             try:
+                _teach(client, url, content)
                 # The witness's size first (old 0 answers 409 with it), unless it has none.
                 answer = _submit(client, url, content, 0, api)
                 if answer.status_code == 409 and answer.text.strip().isdigit():

@@ -54,9 +54,10 @@ def rotate(
 ) -> None:
     """Replace the region's log signing key, the old key vouching for the new (decision 0140).
 
-    With --to file, copy the new key file to the keys/ folder of every other gateway of the
-    region BEFORE running this: each gateway signs with the new key from its next checkpoint
-    and cannot sign until it has it. With --to hsm every gateway needs the token."""
+    With --to file the other gateways of the region install the new key from the sealed copy
+    the database keeps (sealed under secrets.key, which they share) at their next checkpoint;
+    for a compromise no copy is kept: copy the new key file to the keys/ folder of every other
+    gateway BEFORE running this. With --to hsm every gateway needs the token."""
     from andromede.app import rotate_audit_signing_key  # late: the application stack is heavy
 
     settings = settings_from(config, data_dir)
@@ -82,8 +83,13 @@ def rotate(
         typer.echo(f"generation {rotation.generation}: {rotation.old} -> {rotation.new}")
         typer.echo(f"the new key: {rotation.where}")
     # What to do next, on standard error whatever the output's form.
-    if to is Where.file:
+    if to is Where.file and reason is Reason.compromise:
         err.print("copy that file to the keys/ folder of every other gateway of the region")
+    elif to is Where.file:
+        err.print(
+            "the other gateways install it from its copy sealed under secrets.key in the"
+            " database (decision 0140)"
+        )
     if reason is Reason.compromise:
         err.print(
             "compromised key: once every gateway signs with the new key, delete the old key's"

@@ -3,8 +3,10 @@
 ``key`` makes a witness key (Ed25519, written 0600, never printed) and prints its cosigner
 verifier key, which those who verify trails are given. ``serve`` answers C2SP tlog-witness
 ``add-checkpoint`` for the logs of the regions whose verifier keys it is given
-(``<data-dir>/audit-log.pub`` of each region, or ``GET /api/v1/audit/public-key``), keeping the
-latest checkpoint it cosigned per log in a state file, over HTTPS with ``--tls-cert`` and
+(``<data-dir>/audit-log.pub`` of each region, or ``GET /api/v1/audit/public-key``), and
+``add-key-transition`` (a region's key rotated: it follows the statement both keys signed,
+decision 0140), keeping the latest checkpoint it cosigned per log and the rotations it
+followed in a state file, over HTTPS with ``--tls-cert`` and
 ``--tls-key`` (a region accepts plain HTTP only to a loopback witness). A witness is only worth
 its independence: run it where the operator of the logs it watches has no hand — at a tenant, an
 auditor, a regulator.

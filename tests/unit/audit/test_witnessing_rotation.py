@@ -1,8 +1,12 @@
-"""The region's witnessing round across a rotation of its key (decisions 0122, 0140), in
-process: a witness given the region's old and new keys cosigns before and after the
-transition, so the cosigned trail verifies from the old pinned key with the witness's
-cosignature; the cosigned checkpoint is never served below the new key's first size; a witness
-given only the old key refuses the new key's checkpoints (403) and nothing of it is kept."""
+"""The region's witnessing round across a rotation of its key (decisions 0122, 0140 and its
+addendum), in process: a witness given the region's old and new keys, and one given only the
+old key, both cosign the transition checkpoint and then the new key's — the second having
+followed the transition statement the round sent it, with no step of its operator — so the
+cosigned trail verifies from the old pinned key with their cosignatures; the cosigned
+checkpoint is never served below the new key's first size; a witness that serves no
+``add-key-transition`` (another C2SP implementation) still cosigns the transition checkpoint,
+is asked for the statement once, and refuses the new key's checkpoints (403) until its
+operator adds the key."""
 
 from __future__ import annotations
 
@@ -110,17 +114,112 @@ async def test_witnesses_cosign_across_the_rotation_and_the_trail_verifies() -> 
     # The witnesses stand at size 5, which only the retired key signs: nothing is served
     # until they cosign past the transition.
     assert await trail.cosigned_checkpoint(LOG) is None
-    assert await witnessing.run_once() == 1  # the stale witness answers 403
+    # Each: the transition checkpoint (size 7, both keys), then the latest (8, the new key).
+    assert await witnessing.run_once() == 4
     found = await trail.cosigned_checkpoint(LOG)
-    assert found is not None and (found[0].size, found[1]) == (8, [both.name])
+    assert found is not None and (found[0].size, sorted(found[1])) == (8, [both.name, stale.name])
+    # The witness that knew only the old key followed the statement, and retired the old key.
+    [handover] = stale_state.handovers(NAME)
+    assert (handover.generation, handover.old, handover.new) == (1, old.public_key, new.public_key)
 
     _, chunks = await trail.trail_document(LOG, cosigned=True)
     document = json.loads(b"".join([c async for c in chunks]))
     assert verify_trail(document, old.verifier_key).size == 8
-    vkey = format_cosigner_key(both.name, public_key_bytes(both_key.public_key()))
-    [cosignature] = verify_cosignatures(document["checkpoint"], [vkey], 1, now=1e12)
-    assert cosignature.name == both.name
+    vkeys = [
+        format_cosigner_key(w.name, public_key_bytes(k.public_key()))
+        for w, k in ((both, both_key), (stale, stale_key))
+    ]
+    cosigners = verify_cosignatures(document["checkpoint"], vkeys, 2, now=1e12)
+    assert sorted(c.name for c in cosigners) == [both.name, stale.name]
     stale_head = stale_state.head(ORIGIN)
-    assert stale_head is not None and stale_head.size == 5
+    assert stale_head is not None and stale_head.size == 8
     # The transition's checkpoint (size 7) is a point of the history the witness cosigned.
     assert document["key_transitions"][0]["checkpoint"].startswith(f"{ORIGIN}\n7\n")
+    kept = {r.witness: r.size for r in await cosigned.latest(LOG)}
+    assert kept == {both.name: 8, stale.name: 8}
+
+    # A second rotation with no entry since: the transition checkpoint is the latest one.
+    newer = FileLogSigningKey(NAME, Ed25519PrivateKey.generate())
+    await keys.rotate(newer, store)
+    assert await witnessing.run_once() == 0  # size 8 is cosigned already
+    await store.append([event(8)])
+    assert await witnessing.run_once() == 2
+    assert [h.generation for h in stale_state.handovers(NAME)] == [1, 2]
+    _, chunks = await trail.trail_document(LOG, cosigned=True)
+    document = json.loads(b"".join([c async for c in chunks]))
+    assert verify_trail(document, old.verifier_key).size == 9
+    assert len(verify_cosignatures(document["checkpoint"], vkeys, 2, now=1e12)) == 2
+
+
+async def test_a_witness_that_takes_no_transition_cosigns_up_to_it() -> None:
+    """Another C2SP witness (no ``add-key-transition``: 404) given only the old key: the
+    transition checkpoint, signed by both keys, is cosigned; the new key's checkpoints are
+    403 (logged) until its operator adds the key; the statement is asked for once."""
+    old, new = (FileLogSigningKey(NAME, Ed25519PrivateKey.generate()) for _ in range(2))
+    store, cosigned = MemoryAuditStore(), MemoryCosignatureStore()
+    keys = RotatingKeys(old)
+    trail = AuditTrail(store, old, max_entries=100, cosigned=cosigned, keys=keys)
+    plain, plain_key, state = witness_of("w.example/plain", [old.public_key])
+    app = witness_app(plain)
+    asked: list[str] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path.endswith("/add-key-transition"):
+            return httpx.Response(404, text="404 page not found\n")
+        transport = httpx.ASGITransport(app=app)
+        return await transport.handle_async_request(request)
+
+    endpoint = WitnessEndpoint("http://plain", plain.name, public_key_bytes(plain_key.public_key()))
+    witnessing = Witnessing(
+        trail, store, cosigned, [endpoint], interval=1, timeout=1,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )  # fmt: skip
+    await store.append([event(n) for n in range(3)])
+    assert await witnessing.run_once() == 1
+    await store.append([event(n) for n in range(3, 5)])
+    await keys.rotate(new, store)
+    await store.append([event(n) for n in range(5, 7)])
+    assert await witnessing.run_once() == 1  # the transition checkpoint at 5; 7 is refused
+    assert await witnessing.run_once() == 0
+    assert asked.count("/add-key-transition") == 1
+    head = state.head(ORIGIN)
+    assert head is not None and head.size == 5
+    assert state.handovers(NAME) == ()
+    assert [r.size for r in await cosigned.latest(LOG)] == [5]
+
+
+async def test_a_refused_statement_is_sent_once_and_a_failing_witness_again() -> None:
+    """A witness that refuses the statement (403: it trusts neither key) is sent it once a
+    process, not every round and log; one that fails (5xx) is sent it again next round."""
+    old, new = (FileLogSigningKey(NAME, Ed25519PrivateKey.generate()) for _ in range(2))
+    store, cosigned = MemoryAuditStore(), MemoryCosignatureStore()
+    keys = RotatingKeys(old)
+    trail = AuditTrail(store, old, max_entries=100, cosigned=cosigned, keys=keys)
+    other = FileLogSigningKey(NAME, Ed25519PrivateKey.generate())
+    stranger, stranger_key, _ = witness_of("w.example/stranger", [other.public_key])
+    app = witness_app(stranger)
+    answers = [503]
+    asked: list[int] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/add-key-transition"):
+            if answers:
+                asked.append(answers[0])
+                return httpx.Response(answers.pop(), text="busy\n")
+            asked.append(stranger.add_key_transition(request.content).status)
+            return httpx.Response(asked[-1])
+        transport = httpx.ASGITransport(app=app)
+        return await transport.handle_async_request(request)
+
+    key = public_key_bytes(stranger_key.public_key())
+    witnessing = Witnessing(
+        trail, store, cosigned, [WitnessEndpoint("http://s", stranger.name, key)],
+        interval=1, timeout=1, client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+    )  # fmt: skip
+    await store.append([event(n) for n in range(2)])
+    await keys.rotate(new, store)
+    await store.append([event(2)])
+    for _ in range(3):
+        assert await witnessing.run_once() == 0  # 403 on every checkpoint: not its key
+    assert asked == [503, 403]
