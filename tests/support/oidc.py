@@ -6,7 +6,9 @@ Served over HTTPS it is also an authorization server for the authorization code 
 (the console's OIDC sign-in, decision 0141): its ``authorization_endpoint`` signs in the
 ``login`` the test set, at once, and redirects back with a code; its ``token_endpoint`` takes
 each code once, checks the PKCE verifier, the client and the redirect URI as a real issuer
-does, and answers an ID token carrying the request's ``nonce``."""
+does, and answers an ID token carrying the request's ``nonce``. With ``end_session`` set, its
+discovery document names an ``end_session_endpoint`` (RP-initiated logout), which records each
+request and redirects to its ``post_logout_redirect_uri``."""
 
 from __future__ import annotations
 
@@ -101,6 +103,10 @@ class IdentityProvider:
     # What the token endpoint was sent, each request's form (to check what the console sends).
     token_requests: list[dict[str, str]] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)  # the ID tokens it answered
+    # RP-initiated logout: whether the discovery document names the end_session_endpoint, and
+    # the query of each request it had.
+    end_session: bool = False
+    logouts: list[dict[str, str]] = field(default_factory=list)
     _grants: dict[str, _Grant] = field(default_factory=dict)
 
     @property
@@ -137,16 +143,19 @@ class IdentityProvider:
         """URL -> body, as the issuer serves them."""
         jwks_uri = self.issuer.rstrip("/") + "/keys"
         shown = self.keys if self.published is None else self.published
+        discovery: dict[str, Any] = {
+            "issuer": self.issuer,
+            "jwks_uri": jwks_uri,
+            "authorization_endpoint": self.issuer.rstrip("/") + "/authorize",
+            "token_endpoint": self.issuer.rstrip("/") + "/token",
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+        }
+        if self.end_session:
+            discovery["end_session_endpoint"] = self.issuer.rstrip("/") + "/logout"
         return {
             self.issuer.rstrip("/") + "/.well-known/openid-configuration": json.dumps(
-                {
-                    "issuer": self.issuer,
-                    "jwks_uri": jwks_uri,
-                    "authorization_endpoint": self.issuer.rstrip("/") + "/authorize",
-                    "token_endpoint": self.issuer.rstrip("/") + "/token",
-                    "response_types_supported": ["code"],
-                    "code_challenge_methods_supported": ["S256"],
-                }
+                discovery
             ).encode(),
             jwks_uri: json.dumps({"keys": [k.jwk() for k in shown]}).encode(),
         }
@@ -237,6 +246,18 @@ def https_idp(
                     self._send(200, "text/html", _login_page(f"{path}/authorize", where.query))
                 else:
                     self._authorize(where.query)
+                return
+            if where.path == f"{path}/logout" and provider.end_session:
+                asked = {k: v[0] for k, v in parse_qs(where.query).items()}
+                provider.logouts.append(asked)
+                back = asked.get("post_logout_redirect_uri")
+                if back is None:
+                    self._send(200, "text/html", b"<!doctype html><title>Signed out</title>")
+                    return
+                self.send_response(302)
+                self.send_header("Location", back)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             body = provider.documents().get(origin + self.path)
             if body is None:

@@ -54,6 +54,8 @@ class TokenRefused(IdpCommunicationError):
 class Endpoints:
     authorization: str
     token: str
+    # RP-initiated logout's (OpenID Connect RP-Initiated Logout 1.0), when the issuer has one.
+    end_session: str | None = None
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -100,7 +102,10 @@ class OidcClient:
             raise IdpCommunicationError(
                 "The issuer's discovery document names no HTTPS authorization and token endpoint"
             )
-        return Endpoints(str(found[0]), str(found[1]))
+        end_session = document.get("end_session_endpoint")
+        if not (isinstance(end_session, str) and end_session.startswith("https://")):
+            end_session = None  # none, or one the browser should not be sent to in the clear
+        return Endpoints(str(found[0]), str(found[1]), end_session)
 
     async def exchange(self, provider_url: str, token_endpoint: str, form: dict[str, str]) -> str:
         """The ID token the token endpoint gives for the code of ``form`` (RFC 6749 section

@@ -30,6 +30,7 @@ from starlette.responses import Response
 
 from andromede.audit.model import Outcome
 from andromede.console.oidc_client import TokenRefused, pkce_pair
+from andromede.console.oidc_logout import logout_cookie
 from andromede.console.pages_session import login_form, signed_in
 from andromede.console.session import (
     CONSOLE_PATH,
@@ -95,6 +96,7 @@ async def start(console: Console, request: Request) -> Response:
             "nonce": nonce,
             "verifier": verifier,
             "token_endpoint": endpoints.token,
+            "end_session": endpoints.end_session,
             "redirect_uri": redirect_uri,
         }
     )
@@ -199,6 +201,18 @@ async def callback(console: Console, request: Request) -> Response:
     )
     response = signed_in(console, request, logged_in.token, f"{CONSOLE_PATH}/buckets")
     response.headers.append("set-cookie", _forget(console, request))
+    if kept.get("end_session"):
+        response.headers.append(
+            "set-cookie",
+            logout_cookie(
+                console,
+                request,
+                str(kept["end_session"]),
+                str(kept["client_id"]),
+                id_token,
+                logged_in.token,
+            ),
+        )
     return response
 
 

@@ -6,11 +6,18 @@ their secrets (the verifier above all) must meet the issuer's answer again, on w
 the browser comes back to, and only once. They travel in a short-lived cookie, sealed with the
 secrets key (AES-GCM: neither readable nor forgeable by the browser), and the ``state`` is
 taken once in the store, as a SAML assertion is, when the browser comes back.
+
+Once signed in, what RP-initiated logout at the issuer needs (its ``end_session_endpoint``, the
+client id, the ID token for ``id_token_hint``, bound to the console session it opened) is sealed
+the same way, under its own associated data, for a cookie that lasts as the session does
+(decision 0141's addendum); a sealing too large for a cookie drops the ID token, which the
+logout request may leave out.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 from datetime import UTC, datetime
@@ -23,11 +30,19 @@ from andromede.iam.errors import InvalidConsoleSession, InvalidIdentityToken
 from andromede.iam.model import OidcProvider
 from andromede.iam.web_identity import issuer_url
 
-__all__ = ["OIDC_SIGN_IN_LIFETIME", "OidcSignInMixin"]
+__all__ = ["OIDC_LOGOUT_SEALED_MAX", "OIDC_SIGN_IN_LIFETIME", "OidcSignInMixin", "session_digest"]
 
 OIDC_SIGN_IN_LIFETIME: Final = 600  # seconds the user has to sign in at the issuer
 _PURPOSE: Final = "console-oidc-sign-in"  # associated data of the sealing, no secret
 _SEALED_MAX: Final = 4096
+_LOGOUT_PURPOSE: Final = "console-oidc-logout"
+# A cookie's name, value and attributes must stay within the 4096 bytes browsers keep.
+OIDC_LOGOUT_SEALED_MAX: Final = 3800
+
+
+def session_digest(session_token: str) -> str:
+    """What binds a sealing to one console session without holding its token."""
+    return hashlib.sha256(b"console-oidc-logout\0" + session_token.encode()).hexdigest()[:32]
 
 
 class OidcSignInMixin(CredentialsMixin):
@@ -74,3 +89,28 @@ class OidcSignInMixin(CredentialsMixin):
         ):
             raise InvalidConsoleSession("The sign-in was used before.")
         return kept
+
+    def seal_oidc_logout(self, kept: dict[str, Any]) -> str:
+        """``kept`` sealed for the logout cookie, within :data:`OIDC_LOGOUT_SEALED_MAX`
+        characters: without its ``id_token`` when the whole would be longer."""
+        sealed = self._seal_text(_LOGOUT_PURPOSE, kept)
+        if len(sealed) > OIDC_LOGOUT_SEALED_MAX:
+            sealed = self._seal_text(
+                _LOGOUT_PURPOSE, {k: v for k, v in kept.items() if k != "id_token"}
+            )
+        return sealed
+
+    def open_oidc_logout(self, sealed: str) -> dict[str, Any] | None:
+        """What :meth:`seal_oidc_logout` kept; None for anything else."""
+        if not sealed or len(sealed) > OIDC_LOGOUT_SEALED_MAX:
+            return None
+        try:
+            text = self._sealer.unseal(_LOGOUT_PURPOSE, base64.urlsafe_b64decode(sealed).decode())
+            kept = json.loads(text)
+        except (ValueError, TypeError, InvalidTag, UnicodeDecodeError):
+            return None
+        return kept if isinstance(kept, dict) else None
+
+    def _seal_text(self, purpose: str, kept: dict[str, Any]) -> str:
+        sealed = self._sealer.seal(purpose, json.dumps(kept, separators=(",", ":")))
+        return base64.urlsafe_b64encode(sealed.encode()).decode()
