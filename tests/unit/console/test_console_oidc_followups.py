@@ -5,6 +5,7 @@ policy lets the ID token in, and the page that composes the sign-in link."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from html import unescape
 from pathlib import Path
@@ -14,14 +15,19 @@ import httpx
 import pytest
 import trustme
 
+from andromede.audit.model import Outcome
 from support.console import ConsoleHarness, console_harness, csrf_of, log_in
 from support.console_oidc import (
     CLIENT_ID,
+    LIST_BUCKETS,
     at_issuer,
+    begin,
     events,
     location,
     provider_and_role,
+    refused,
     sign_in,
+    trust,
 )
 from support.oidc import IdentityProvider, Login, https_idp, write_ca
 
@@ -152,3 +158,109 @@ async def test_a_forged_logout_cookie_signs_out_in_the_console_only(
         out = await client.post("/logout", data={"csrf": csrf_of(buckets)})
         assert out.status_code == 303, unescape(out.text)
     assert idp.logouts == []
+
+
+# -- the role chosen after the issuer's callback -----------------------------------------------
+async def _roles(console: ConsoleHarness, idp: IdentityProvider, **trusted: str) -> None:
+    """The provider, and a role per name trusting the subject given (``path`` for a role of
+    that path), each allowed to list buckets."""
+    tenant = console.admin_tenant_id
+    provider = await console.identity.create_open_id_connect_provider(
+        tenant, idp.issuer, [CLIENT_ID], []
+    )
+    for name, sub in trusted.items():
+        path = "/team/" if name.startswith("team") else "/"
+        await console.identity.create_role(
+            tenant, name, trust(provider.arn, idp.url, sub), path=path
+        )
+        await console.identity.put_role_policy(tenant, name, "list", LIST_BUCKETS)
+
+
+def _offered(page: httpx.Response) -> tuple[list[str], str]:
+    """The roles a choice page offers, and its sealed choice."""
+    text = unescape(page.text)
+    assert page.status_code == 200 and 'action="/console/oidc/role"' in text, text
+    roles = re.findall(r'name="role" value="([^"]+)"', text)
+    choice = re.search(r'name="choice" value="([^"]+)"', text)
+    assert choice is not None
+    return roles, choice.group(1)
+
+
+async def test_without_a_role_the_user_picks_one_of_those_that_trust_the_token(
+    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+) -> None:
+    idp.end_session = True
+    await _roles(
+        console,
+        idp,
+        engineers="alice@example.com",
+        team_ops="alice@example.com",
+        auditors="bob@example.com",  # trusts another subject: never offered to alice
+    )
+    tenant = console.admin_tenant_id
+    async with console.client() as client:
+        started = await begin(client, tenant, idp.url, role="")
+        chosen = await client.get(await at_issuer(location(started), ca))
+        roles, choice = _offered(chosen)
+        assert roles == ["engineers", "team_ops"]
+        [id_token] = idp.issued
+        assert id_token not in chosen.text and id_token.split(".")[1] not in chosen.text
+        binding = _set_cookie(chosen, "andromede_console_oidc") or ""
+        for part in ("HttpOnly", "SameSite=Lax", "Path=/console/oidc", "Max-Age=300"):
+            assert part in binding
+        # Another role than those offered, even one of the account, is refused.
+        stranger = await client.post("/oidc/role", data={"choice": choice, "role": "auditors"})
+        refused(stranger, 403, "OIDC sign-in refused (AccessDenied)")
+    async with console.client() as client:
+        started = await begin(client, tenant, idp.url, role="")
+        _, choice = _offered(await client.get(await at_issuer(location(started), ca)))
+        landed = await client.post("/oidc/role", data={"choice": choice, "role": "team_ops"})
+        assert landed.status_code == 200, landed.text
+        assert _set_cookie(landed, LOGOUT_COOKIE) is not None  # the choice kept the logout's
+        buckets = await client.get("/buckets")
+        assert f"arn:aws:sts::{tenant}:assumed-role/team_ops/alice@example.com" in buckets.text
+        # The choice is taken once: not again for another role, even in its own browser.
+        client.cookies.delete("andromede_console")
+        client.cookies.set("andromede_console_oidc", binding.split(";")[0].split("=", 1)[1])
+        again = await client.post("/oidc/role", data={"choice": choice, "role": "engineers"})
+        refused(again, 403, "was not begun here")
+    login = [
+        e for e in await events(console, "andromede:ConsoleLogin") if e.outcome is Outcome.SUCCESS
+    ]
+    assert [e.principal for e in login] == [
+        f"arn:aws:sts::{tenant}:assumed-role/team_ops/alice@example.com"
+    ]
+
+
+async def test_a_role_choice_goes_only_with_the_browser_it_was_offered_to(
+    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+) -> None:
+    await _roles(console, idp, engineers="alice@example.com", ops="alice@example.com")
+    async with console.client() as client:
+        started = await begin(client, console.admin_tenant_id, idp.url, role="")
+        _, choice = _offered(await client.get(await at_issuer(location(started), ca)))
+    async with console.client() as other:  # a page of another site posting it: no cookie
+        refused(await other.post("/oidc/role", data={"choice": choice, "role": "ops"}), 403)
+    assert not await events(console, "sts:AssumeRoleWithWebIdentity")
+
+
+async def test_one_role_that_trusts_the_token_signs_in_straight_away(
+    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+) -> None:
+    await _roles(console, idp, team_ops="alice@example.com", auditors="bob@example.com")
+    async with console.client() as client:
+        started = await begin(client, console.admin_tenant_id, idp.url, role="")
+        landed = await client.get(await at_issuer(location(started), ca))
+        assert 'http-equiv="refresh" content="0; url=/console/buckets"' in landed.text
+        assert "assumed-role/team_ops/alice@example.com" in (await client.get("/buckets")).text
+
+
+async def test_no_role_that_trusts_the_token_is_a_clear_refusal(
+    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+) -> None:
+    await _roles(console, idp, auditors="bob@example.com")
+    async with console.client() as client:
+        started = await begin(client, console.admin_tenant_id, idp.url, role="")
+        landed = await client.get(await at_issuer(location(started), ca))
+        refused(landed, 403, "No role of this account lets you in", "(AccessDenied)")
+    assert not await events(console, "sts:AssumeRoleWithWebIdentity")
