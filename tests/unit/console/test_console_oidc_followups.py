@@ -9,14 +9,14 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
 import trustme
 
 from andromede.audit.model import Outcome
-from support.console import ConsoleHarness, console_harness, csrf_of, log_in
+from support.console import ConsoleHarness, console_harness, csrf_of, log_in, sign_in_root
 from support.console_oidc import (
     CLIENT_ID,
     LIST_BUCKETS,
@@ -264,3 +264,66 @@ async def test_no_role_that_trusts_the_token_is_a_clear_refusal(
         landed = await client.get(await at_issuer(location(started), ca))
         refused(landed, 403, "No role of this account lets you in", "(AccessDenied)")
     assert not await events(console, "sts:AssumeRoleWithWebIdentity")
+
+
+# -- the sign-in link's page ---------------------------------------------------------------------
+async def test_the_tenants_administrator_composes_the_sign_in_link(
+    console: ConsoleHarness, idp: IdentityProvider
+) -> None:
+    await _roles(console, idp, engineers="alice@example.com", team_ops="alice@example.com")
+    tenant = console.admin_tenant_id
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        page = await client.get("/iam/oidc-sign-in")
+        assert page.status_code == 200, page.text
+        assert f'<option value="{idp.url}"' in page.text and 'id="sign-in-link"' not in page.text
+        assert '<option value="engineers">' in page.text  # the roles, as suggestions
+        composed = await client.get(
+            "/iam/oidc-sign-in", params={"provider": idp.url, "role": "engineers"}
+        )
+        text = unescape(composed.text)
+        link = f"http://127.0.0.1:9001/console/login?account={tenant}&provider=" + (
+            quote(idp.url, safe="") + "&role=engineers"
+        )
+        assert f'id="sign-in-link" readonly value="{link}"' in text, text
+        assert 'data-copy="#sign-in-link"' in text and "/console/static/copy.js" in text
+        assert '<code id="redirect-uri">http://127.0.0.1:9001/console/oidc/callback<' in text
+        assert '<code id="post-logout-uri">http://127.0.0.1:9001/console/login<' in text
+        assert f"the client {CLIENT_ID} must allow" in text
+        without_role = await client.get("/iam/oidc-sign-in", params={"provider": idp.url})
+        assert "&amp;role=" not in without_role.text and "sign-in-link" in without_role.text
+        for asked, message in [
+            ({"provider": "keycloak.example.org/realms/x"}, "No such OpenID Connect provider"),
+            ({"provider": idp.url, "role": "no such/role"}, "That is not a role name"),
+        ]:
+            wrong = await client.get("/iam/oidc-sign-in", params=asked)
+            assert wrong.status_code == 400 and message in wrong.text
+            assert 'id="sign-in-link"' not in wrong.text
+    async with console.client() as browser:  # the link opens the sign-in page, filled in
+        opened = await browser.get(link.removeprefix("http://127.0.0.1:9001/console"))
+        for value in (tenant, idp.url, "engineers"):
+            assert f'value="{value}"' in opened.text
+        assert (await browser.get("/iam/oidc-sign-in")).status_code == 303  # not signed in
+
+
+async def test_the_link_page_reads_through_iams_own_policies(
+    console: ConsoleHarness, idp: IdentityProvider
+) -> None:
+    await _roles(console, idp, engineers="alice@example.com")
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "intern")  # no policy at all
+    async with console.client() as client:
+        assert (await log_in(client, tenant, "intern")).status_code == 303
+        page = await client.get("/iam/oidc-sign-in", params={"provider": idp.url})
+        assert page.status_code == 403 and "AccessDenied" in page.text
+        assert idp.url not in page.text.replace(f'value="{idp.url}"', "")
+        assert 'id="sign-in-link"' not in page.text
+
+
+async def test_an_account_without_a_provider_is_told_to_create_one(
+    console: ConsoleHarness,
+) -> None:
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        page = await client.get("/iam/oidc-sign-in")
+        assert page.status_code == 200 and "has no OpenID Connect provider" in unescape(page.text)
