@@ -97,6 +97,10 @@ class IdentityProvider:
     login: Login = field(default_factory=Login)
     # A confidential client's secret: its token requests must carry it (HTTP Basic).
     client_secret: str | None = None
+    # A confidential client's public key (private_key_jwt, RFC 7523): its token requests must
+    # carry a client assertion signed with the private key, each ``jti`` once.
+    client_key: Any = None
+    _assertions: set[str] = field(default_factory=set)
     # Served over HTTPS: the authorization endpoint shows a sign-in page whose button posts
     # back to it (as Keycloak's does), so that the redirect back is begun on the issuer's page.
     login_page: bool = False
@@ -191,6 +195,8 @@ class IdentityProvider:
             pair = f"{form.get('client_id', '')}:{self.client_secret}"
             if authorization != "Basic " + base64.b64encode(pair.encode()).decode():
                 return 401, {"error": "invalid_client"}
+        if self.client_key is not None and not self._client_asserted(form):
+            return 401, {"error": "invalid_client"}
         grant = self._grants.get(form.get("code", ""))
         if form.get("grant_type") != "authorization_code":
             return 400, {"error": "unsupported_grant_type"}
@@ -213,6 +219,32 @@ class IdentityProvider:
         )
         self.issued.append(id_token)
         return 200, {"access_token": "opaque", "token_type": "Bearer", "id_token": id_token}
+
+    def _client_asserted(self, form: dict[str, str]) -> bool:
+        """Whether the form authenticates its client with ``private_key_jwt`` as OpenID Connect
+        Core section 9 asks: the JWT signed with the client's key, ``iss`` and ``sub`` the
+        client id, ``aud`` this token endpoint, not expired, its ``jti`` not seen before."""
+        if form.get("client_assertion_type") != (
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return False
+        try:
+            claims = jwt.decode(
+                form.get("client_assertion", ""),
+                self.client_key,
+                algorithms=["RS256", "PS256", "ES256", "ES384"],
+                audience=self.issuer.rstrip("/") + "/token",
+                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+            )
+        except jwt.PyJWTError:
+            return False
+        client_id = form.get("client_id")
+        if claims["iss"] != client_id or claims["sub"] != client_id:
+            return False
+        if claims["jti"] in self._assertions:
+            return False
+        self._assertions.add(claims["jti"])
+        return True
 
     async def fetch(self, url: str) -> bytes:
         """For ``JwksCache(fetch=…)``: the documents without a network."""

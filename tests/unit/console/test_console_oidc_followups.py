@@ -1,10 +1,12 @@
 """The console's OIDC sign-in, decision 0141's addendum, against the real issuer served over
 HTTPS on 127.0.0.1 (tests/support/oidc.py): signing out at the issuer too (OpenID Connect
 RP-Initiated Logout 1.0), the role chosen after the issuer's callback among those whose trust
-policy lets the ID token in, and the page that composes the sign-in link."""
+policy lets the ID token in, the page that composes the sign-in link, and a confidential
+client authenticated with a JWT signed with its key (``private_key_jwt``, RFC 7523)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from html import unescape
@@ -12,10 +14,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import jwt
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from andromede.audit.model import Outcome
+from andromede.console.oidc_client import OidcClient
+from andromede.errors import ConfigurationError
+from andromede.settings import load_settings
 from support.console import ConsoleHarness, console_harness, csrf_of, log_in, sign_in_root
 from support.console_oidc import (
     CLIENT_ID,
@@ -327,3 +335,115 @@ async def test_an_account_without_a_provider_is_told_to_create_one(
         await sign_in_root(console, client)
         page = await client.get("/iam/oidc-sign-in")
         assert page.status_code == 200 and "has no OpenID Connect provider" in unescape(page.text)
+
+
+# -- private_key_jwt -----------------------------------------------------------------------------
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _keys_file(tmp_path: Path, entries: dict[str, object], mode: int = 0o600) -> Path:
+    path = tmp_path / "oidc-client-keys.json"
+    path.write_text(json.dumps(entries))
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("key", "alg"),
+    [
+        (rsa.generate_private_key(public_exponent=65537, key_size=2048), None),
+        (rsa.generate_private_key(public_exponent=65537, key_size=2048), "PS256"),
+        (ec.generate_private_key(ec.SECP256R1()), None),
+    ],
+    ids=["RS256", "PS256", "ES256"],
+)
+async def test_a_confidential_client_authenticates_with_a_jwt_signed_with_its_key(
+    tmp_path: Path,
+    ca: trustme.CA,
+    idp: IdentityProvider,
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    alg: str | None,
+) -> None:
+    idp.client_key = key.public_key()
+    entry = {"key": _pem(key), "kid": "console-2026", **({"alg": alg} if alg else {})}
+    async with console_harness(
+        tmp_path,
+        oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
+        oidc_allowed_networks=("127.0.0.0/8",),
+        console_oidc_client_keys_file=_keys_file(tmp_path, {idp.issuer: {CLIENT_ID: entry}}),
+    ) as console:
+        assert "PRIVATE KEY" not in repr(console.application._running)
+        await provider_and_role(console, idp)
+        async with console.client() as client:
+            landed = await sign_in(client, console, idp, ca)
+            assert landed.status_code == 200, landed.text
+            # A second sign-in: a new assertion (its jti), which the issuer takes.
+            client.cookies.delete("andromede_console")
+            assert (await sign_in(client, console, idp, ca)).status_code == 200
+    first, second = idp.token_requests
+    assert first["client_assertion_type"].endswith(":client-assertion-type:jwt-bearer")
+    header = jwt.get_unverified_header(first["client_assertion"])
+    assert header["kid"] == "console-2026" and header["alg"] == (alg or header["alg"])
+    assert first["client_assertion"] != second["client_assertion"]
+    assert "client_secret" not in first
+
+
+async def test_a_jwt_signed_with_another_key_is_the_issuers_invalid_client(
+    tmp_path: Path, ca: trustme.CA, idp: IdentityProvider
+) -> None:
+    idp.client_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    other = ec.generate_private_key(ec.SECP256R1())
+    async with console_harness(
+        tmp_path,
+        oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
+        oidc_allowed_networks=("127.0.0.0/8",),
+        console_oidc_client_keys_file=_keys_file(
+            tmp_path, {idp.url: {CLIENT_ID: {"key": _pem(other)}}}
+        ),
+    ) as console:
+        await provider_and_role(console, idp)
+        async with console.client() as client:
+            refused(await sign_in(client, console, idp, ca), 403, "(invalid_client)")
+
+
+def test_a_keys_file_others_may_read_or_with_a_key_that_does_not_fit_stops_the_start(
+    tmp_path: Path,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = _pem(key)
+    good = {"idp.example": {"console": {"key": pem}}}
+
+    def client_for(entries: dict[str, object], mode: int = 0o600) -> OidcClient:
+        path = _keys_file(tmp_path, entries, mode)
+        return OidcClient(load_settings(data_dir=tmp_path, console_oidc_client_keys_file=path))
+
+    with pytest.raises(ConfigurationError, match="readable by its owner only"):
+        client_for(good, 0o640)
+    assert pem not in repr(client_for(good))
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - refused
+    for entries, message in [
+        ({"idp.example": {"console": {"key": pem, "alg": "RS256"}}}, "does not fit its key"),
+        ({"idp.example": {"console": {"key": pem, "alg": "ES384"}}}, "does not fit its key"),
+        ({"idp.example": {"console": {"key": "not a key"}}}, "no unencrypted PEM"),
+        ({"idp.example": {"console": {"key": _pem(weak)}}}, "shorter than 2048"),
+        ({"idp.example": {"console": {"key": pem, "kid": 7}}}, "kid"),
+        ({"idp.example": {"console": pem}}, "must be"),
+    ]:
+        with pytest.raises(ConfigurationError, match=message) as caught:
+            client_for(entries)
+        assert "PRIVATE KEY" not in str(caught.value)
+    secrets_file = tmp_path / "oidc-clients.json"
+    secrets_file.write_text(json.dumps({"idp.example": {"console": "s3cret"}}))
+    secrets_file.chmod(0o600)
+    both = load_settings(
+        data_dir=tmp_path,
+        console_oidc_client_secrets_file=secrets_file,
+        console_oidc_client_keys_file=_keys_file(tmp_path, good),
+    )
+    with pytest.raises(ConfigurationError, match="both a secret"):
+        OidcClient(both)
