@@ -1255,6 +1255,13 @@ class Settings(BaseSettings):
         "user only; a client not in it signs in as a public client, with PKCE alone "
         "(decision 0141).",
     )
+    console_oidc_role_choice_lifetime: int = Field(
+        default=300,
+        ge=30,
+        le=900,
+        description="Seconds a user signed in by a tenant's OIDC issuer without a role named "
+        "has to choose one of the roles offered, once (decision 0141 addendum).",
+    )
     console_oidc_client_keys_file: Path | None = Field(
         default=None,
         description="JSON file of the private keys confidential OIDC clients authenticate "

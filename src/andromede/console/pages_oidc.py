@@ -15,9 +15,10 @@ policy, issues the role session and audits the call; that session opens the cons
 (``details.via = oidc``). A sign-in that names no role offers, after the callback, the roles of
 the account whose trust policy lets the ID token in as STS would decide it
 (``iam/federated_trust.py``): one is taken at once, none is refused, several are a choice
-posted back once, within five minutes, from the browser it was offered to, the ID token sealed
-in the form. Every failure shows the sign-in page with one message naming what went
-wrong, and is audited; no code, token or verifier reaches a log line or a URL the console keeps.
+posted back once, within ``console_oidc_role_choice_lifetime``, from the browser it was
+offered to, the ID token sealed in the form. Every failure shows the sign-in page with one
+message naming what went wrong, and is audited; no code, token or verifier reaches a log line
+or a URL the console keeps.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from andromede.iam.errors import (
     InvalidIdentityToken,
     NoSuchEntity,
 )
-from andromede.iam.oidc_signin import OIDC_ROLE_CHOICE_LIFETIME, OIDC_SIGN_IN_LIFETIME
+from andromede.iam.oidc_signin import OIDC_SIGN_IN_LIFETIME
 from andromede.iam.web_identity import VerifiedWebIdentity
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ async def callback(console: Console, request: Request) -> Response:
 
 async def choose_role(console: Console, request: Request) -> Response:
     """The role choice's form: the role picked among those offered, once, within
-    :data:`OIDC_ROLE_CHOICE_LIFETIME`, by the browser the choice was offered to."""
+    ``console_oidc_role_choice_lifetime``, by the browser the choice was offered to."""
     form = await request.form(max_files=0, max_fields=4)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if console.sts is None:
@@ -237,6 +238,7 @@ def _role_choice(
     not hold every issuer's), the choice bound to this browser by a random value in the
     sign-in's cookie, and taken once (``IdentityService.open_oidc_role_choice``)."""
     _ = console.catalogue(request).gettext
+    lifetime = console.settings.console_oidc_role_choice_lifetime
     sealed, binding = console.identity.seal_oidc_role_choice(
         {
             "account": kept["account"],
@@ -246,7 +248,7 @@ def _role_choice(
             "roles": roles,
             "id_token": id_token,
         },
-        OIDC_ROLE_CHOICE_LIFETIME,
+        lifetime,
     )
     response = console.render(
         request, "oidc_roles.html", session=None, title=_("Choose a role"),
@@ -254,9 +256,7 @@ def _role_choice(
     )  # fmt: skip
     response.headers.append(
         "set-cookie",
-        oidc_cookie_header(
-            binding, secure=console.secure(request), max_age=OIDC_ROLE_CHOICE_LIFETIME
-        ),
+        oidc_cookie_header(binding, secure=console.secure(request), max_age=lifetime),
     )
     return response
 

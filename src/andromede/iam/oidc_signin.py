@@ -33,19 +33,18 @@ from andromede.iam.web_identity import VerifiedWebIdentity, issuer_url
 
 __all__ = [
     "OIDC_LOGOUT_SEALED_MAX",
-    "OIDC_ROLE_CHOICE_LIFETIME",
     "OIDC_SIGN_IN_LIFETIME",
     "OidcSignInMixin",
     "session_digest",
 ]
 
 OIDC_SIGN_IN_LIFETIME: Final = 600  # seconds the user has to sign in at the issuer
-# Seconds the user has to pick a role once the issuer signed them in (decision 0141 addendum).
-OIDC_ROLE_CHOICE_LIFETIME: Final = 300
 _PURPOSE: Final = "console-oidc-sign-in"  # associated data of the sealing, no secret
 _SEALED_MAX: Final = 4096
 _LOGOUT_PURPOSE: Final = "console-oidc-logout"
 _CHOICE_PURPOSE: Final = "console-oidc-role-choice"
+# An ID token of STS's 20,000 characters, with the rest, sealed and encoded twice.
+_CHOICE_SEALED_MAX: Final = 65536
 _ROLES_PAGE: Final = 1000
 # A cookie's name, value and attributes must stay within the 4096 bytes browsers keep.
 OIDC_LOGOUT_SEALED_MAX: Final = 3800
@@ -135,7 +134,7 @@ class OidcSignInMixin(CredentialsMixin):
         """What :meth:`seal_oidc_role_choice` kept, if ``binding`` is its binding, it has not
         ended, and it is taken now for the first time; InvalidConsoleSession otherwise."""
         try:
-            if not sealed or len(sealed) > 4 * _SEALED_MAX:
+            if not sealed or len(sealed) > _CHOICE_SEALED_MAX:
                 raise ValueError("no sealed choice")
             text = self._sealer.unseal(_CHOICE_PURPOSE, base64.urlsafe_b64decode(sealed).decode())
             kept: dict[str, Any] = json.loads(text)

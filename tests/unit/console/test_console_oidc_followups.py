@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from html import unescape
 from pathlib import Path
@@ -238,6 +239,29 @@ async def test_without_a_role_the_user_picks_one_of_those_that_trust_the_token(
     assert [e.principal for e in login] == [
         f"arn:aws:sts::{tenant}:assumed-role/team_ops/alice@example.com"
     ]
+
+
+async def test_a_role_choice_lasts_console_oidc_role_choice_lifetime(
+    tmp_path: Path, ca: trustme.CA, idp: IdentityProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with console_harness(
+        tmp_path,
+        oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
+        oidc_allowed_networks=("127.0.0.0/8",),
+        console_oidc_role_choice_lifetime=45,
+    ) as console:
+        await _roles(console, idp, engineers="alice@example.com", ops="alice@example.com")
+        async with console.client() as client:
+            started = await begin(client, console.admin_tenant_id, idp.url, role="")
+            chosen = await client.get(await at_issuer(location(started), ca))
+            _, choice = _offered(chosen)
+            assert "Max-Age=45" in (_set_cookie(chosen, "andromede_console_oidc") or "")
+            # The user comes back 46 seconds later (the cookie kept, as a lax browser may).
+            later = time.time() + 46
+            monkeypatch.setattr(console.identity, "_clock", lambda: later)
+            late = await client.post("/oidc/role", data={"choice": choice, "role": "ops"})
+            refused(late, 403, "was not begun here, or was used or expired")
+        assert not await events(console, "sts:AssumeRoleWithWebIdentity")
 
 
 async def test_a_role_choice_goes_only_with_the_browser_it_was_offered_to(

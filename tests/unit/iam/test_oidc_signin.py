@@ -1,7 +1,7 @@
 """The console's OIDC sign-in state (decision 0141): sealed for the cookie, opened only with its
 own ``state``, within its ten minutes, once across gateways; a provider looked up only in the
 account named, the same refusal for an account that does not exist. The addendum's sealings:
-a role choice opened once by its own browser within five minutes; the logout's, within a
+a role choice opened once by its own browser within its lifetime; the logout's, within a
 cookie's size."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import pytest
 from andromede.iam.errors import InvalidConsoleSession, InvalidIdentityToken
 from andromede.iam.oidc_signin import (
     OIDC_LOGOUT_SEALED_MAX,
-    OIDC_ROLE_CHOICE_LIFETIME,
     OIDC_SIGN_IN_LIFETIME,
 )
 from andromede.iam.secrets import SecretSealer
@@ -21,6 +20,7 @@ from andromede.iam.service import BootstrapResult, IdentityService
 from support.clock import Clock
 
 ISSUER = "https://keycloak.example.com/realms/acme"
+CHOICE_LIFETIME = 300  # console_oidc_role_choice_lifetime's default
 
 
 async def test_the_state_opens_once_with_its_own_state_within_its_lifetime(
@@ -85,7 +85,7 @@ async def test_a_role_choice_opens_once_in_its_own_browser_within_its_lifetime(
 ) -> None:
     account = tenant.tenant.id
     kept = {"account": account, "roles": ["a", "b"], "id_token": "eyJ.token.sig"}
-    sealed, binding = identity.seal_oidc_role_choice(kept, OIDC_ROLE_CHOICE_LIFETIME)
+    sealed, binding = identity.seal_oidc_role_choice(kept, CHOICE_LIFETIME)
     assert "eyJ.token.sig" not in sealed and binding not in sealed
     with pytest.raises(InvalidConsoleSession, match="another browser"):
         await identity.open_oidc_role_choice(sealed, binding + "x")
@@ -95,8 +95,8 @@ async def test_a_role_choice_opens_once_in_its_own_browser_within_its_lifetime(
     assert opened["id_token"] == "eyJ.token.sig" and opened["roles"] == ["a", "b"]
     with pytest.raises(InvalidConsoleSession, match="chosen before"):
         await identity.open_oidc_role_choice(sealed, binding)
-    late, late_binding = identity.seal_oidc_role_choice(kept, OIDC_ROLE_CHOICE_LIFETIME)
-    clock.now += OIDC_ROLE_CHOICE_LIFETIME
+    late, late_binding = identity.seal_oidc_role_choice(kept, CHOICE_LIFETIME)
+    clock.now += CHOICE_LIFETIME
     with pytest.raises(InvalidConsoleSession, match="expired"):
         await identity.open_oidc_role_choice(late, late_binding)
 
