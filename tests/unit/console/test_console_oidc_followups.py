@@ -7,6 +7,7 @@ client authenticated with a JWT signed with its key (``private_key_jwt``, RFC 75
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -70,8 +71,12 @@ def _set_cookie(answer: httpx.Response, name: str) -> str | None:
 
 # -- RP-initiated logout -----------------------------------------------------------------------
 async def test_signing_out_of_an_oidc_session_ends_it_at_the_issuer_too(
-    console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
+    console: ConsoleHarness,
+    idp: IdentityProvider,
+    ca: trustme.CA,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     idp.end_session = True
     await provider_and_role(console, idp)
     async with console.client() as client:
@@ -101,6 +106,8 @@ async def test_signing_out_of_an_oidc_session_ends_it_at_the_issuer_too(
         # The issuer ends its own and sends the browser back to the sign-in page.
         assert await at_issuer(target, ca) == "http://127.0.0.1:9001/console/login"
     assert idp.logouts == [asked]
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("andromede"))
+    assert "/console/logout" in logged and id_token not in logged  # the page only, not the log
     [logout] = await events(console, "andromede:ConsoleLogout")
     assert logout.details["issuer_logout"] == "true"
 
