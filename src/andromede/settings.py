@@ -1270,6 +1270,23 @@ class Settings(BaseSettings):
         "user only; a client not in it signs in as a public client, with PKCE alone "
         "(decision 0141).",
     )
+    console_oidc_role_choice_lifetime: int = Field(
+        default=300,
+        ge=30,
+        le=900,
+        description="Seconds a user signed in by a tenant's OIDC issuer without a role named "
+        "has to choose one of the roles offered, once (decision 0141 addendum).",
+    )
+    console_oidc_client_keys_file: Path | None = Field(
+        default=None,
+        description="JSON file of the private keys confidential OIDC clients authenticate "
+        "with to the token endpoint for console sign-in (private_key_jwt, RFC 7523), "
+        '{"<provider url>": {"<client id>": {"key": "<PEM private key>", "kid": "<key id>", '
+        '"alg": "RS256"}}} (kid optional; alg RS256/384/512, PS256/384/512 or ES256/384, '
+        "by default RS256 for an RSA key, ES256 for a P-256 one, ES384 for P-384), readable "
+        "by the server's user only; a client may not also have a secret "
+        "(decision 0141 addendum).",
+    )
 
     # -- SAML federation (SAML providers, AssumeRoleWithSAML, decision 0095) ---------------------
     saml_endpoints: tuple[str, ...] = Field(

@@ -6,7 +6,9 @@ Served over HTTPS it is also an authorization server for the authorization code 
 (the console's OIDC sign-in, decision 0141): its ``authorization_endpoint`` signs in the
 ``login`` the test set, at once, and redirects back with a code; its ``token_endpoint`` takes
 each code once, checks the PKCE verifier, the client and the redirect URI as a real issuer
-does, and answers an ID token carrying the request's ``nonce``."""
+does, and answers an ID token carrying the request's ``nonce``. With ``end_session`` set, its
+discovery document names an ``end_session_endpoint`` (RP-initiated logout), which records each
+request and redirects to its ``post_logout_redirect_uri``."""
 
 from __future__ import annotations
 
@@ -95,12 +97,20 @@ class IdentityProvider:
     login: Login = field(default_factory=Login)
     # A confidential client's secret: its token requests must carry it (HTTP Basic).
     client_secret: str | None = None
+    # A confidential client's public key (private_key_jwt, RFC 7523): its token requests must
+    # carry a client assertion signed with the private key, each ``jti`` once.
+    client_key: Any = None
+    _assertions: set[str] = field(default_factory=set)
     # Served over HTTPS: the authorization endpoint shows a sign-in page whose button posts
     # back to it (as Keycloak's does), so that the redirect back is begun on the issuer's page.
     login_page: bool = False
     # What the token endpoint was sent, each request's form (to check what the console sends).
     token_requests: list[dict[str, str]] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)  # the ID tokens it answered
+    # RP-initiated logout: whether the discovery document names the end_session_endpoint, and
+    # the query of each request it had.
+    end_session: bool = False
+    logouts: list[dict[str, str]] = field(default_factory=list)
     _grants: dict[str, _Grant] = field(default_factory=dict)
 
     @property
@@ -137,16 +147,19 @@ class IdentityProvider:
         """URL -> body, as the issuer serves them."""
         jwks_uri = self.issuer.rstrip("/") + "/keys"
         shown = self.keys if self.published is None else self.published
+        discovery: dict[str, Any] = {
+            "issuer": self.issuer,
+            "jwks_uri": jwks_uri,
+            "authorization_endpoint": self.issuer.rstrip("/") + "/authorize",
+            "token_endpoint": self.issuer.rstrip("/") + "/token",
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+        }
+        if self.end_session:
+            discovery["end_session_endpoint"] = self.issuer.rstrip("/") + "/logout"
         return {
             self.issuer.rstrip("/") + "/.well-known/openid-configuration": json.dumps(
-                {
-                    "issuer": self.issuer,
-                    "jwks_uri": jwks_uri,
-                    "authorization_endpoint": self.issuer.rstrip("/") + "/authorize",
-                    "token_endpoint": self.issuer.rstrip("/") + "/token",
-                    "response_types_supported": ["code"],
-                    "code_challenge_methods_supported": ["S256"],
-                }
+                discovery
             ).encode(),
             jwks_uri: json.dumps({"keys": [k.jwk() for k in shown]}).encode(),
         }
@@ -182,6 +195,8 @@ class IdentityProvider:
             pair = f"{form.get('client_id', '')}:{self.client_secret}"
             if authorization != "Basic " + base64.b64encode(pair.encode()).decode():
                 return 401, {"error": "invalid_client"}
+        if self.client_key is not None and not self._client_asserted(form):
+            return 401, {"error": "invalid_client"}
         grant = self._grants.get(form.get("code", ""))
         if form.get("grant_type") != "authorization_code":
             return 400, {"error": "unsupported_grant_type"}
@@ -204,6 +219,32 @@ class IdentityProvider:
         )
         self.issued.append(id_token)
         return 200, {"access_token": "opaque", "token_type": "Bearer", "id_token": id_token}
+
+    def _client_asserted(self, form: dict[str, str]) -> bool:
+        """Whether the form authenticates its client with ``private_key_jwt`` as OpenID Connect
+        Core section 9 asks: the JWT signed with the client's key, ``iss`` and ``sub`` the
+        client id, ``aud`` this token endpoint, not expired, its ``jti`` not seen before."""
+        if form.get("client_assertion_type") != (
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return False
+        try:
+            claims = jwt.decode(
+                form.get("client_assertion", ""),
+                self.client_key,
+                algorithms=["RS256", "PS256", "ES256", "ES384"],
+                audience=self.issuer.rstrip("/") + "/token",
+                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+            )
+        except jwt.PyJWTError:
+            return False
+        client_id = form.get("client_id")
+        if claims["iss"] != client_id or claims["sub"] != client_id:
+            return False
+        if claims["jti"] in self._assertions:
+            return False
+        self._assertions.add(claims["jti"])
+        return True
 
     async def fetch(self, url: str) -> bytes:
         """For ``JwksCache(fetch=…)``: the documents without a network."""
@@ -237,6 +278,18 @@ def https_idp(
                     self._send(200, "text/html", _login_page(f"{path}/authorize", where.query))
                 else:
                     self._authorize(where.query)
+                return
+            if where.path == f"{path}/logout" and provider.end_session:
+                asked = {k: v[0] for k, v in parse_qs(where.query).items()}
+                provider.logouts.append(asked)
+                back = asked.get("post_logout_redirect_uri")
+                if back is None:
+                    self._send(200, "text/html", b"<!doctype html><title>Signed out</title>")
+                    return
+                self.send_response(302)
+                self.send_header("Location", back)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             body = provider.documents().get(origin + self.path)
             if body is None:

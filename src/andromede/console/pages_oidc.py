@@ -12,8 +12,13 @@ AssumeRoleWithWebIdentity verifies one (``IdentityService.verify_web_identity``:
 account, audience, signature with the issuer's JWKS, expiry), then its ``nonce``; STS's
 AssumeRoleWithWebIdentity, called unsigned in process as any client's, decides the role's trust
 policy, issues the role session and audits the call; that session opens the console
-(``details.via = oidc``). Every failure shows the sign-in page with one message naming what went
-wrong, and is audited; no code, token or verifier reaches a log line or a URL the console keeps.
+(``details.via = oidc``). A sign-in that names no role offers, after the callback, the roles of
+the account whose trust policy lets the ID token in as STS would decide it
+(``iam/federated_trust.py``): one is taken at once, none is refused, several are a choice
+posted back once, within ``console_oidc_role_choice_lifetime``, from the browser it was
+offered to, the ID token sealed in the form. Every failure shows the sign-in page with one
+message naming what went wrong, and is audited; no code, token or verifier reaches a log line
+or a URL the console keeps.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from starlette.responses import Response
 
 from andromede.audit.model import Outcome
 from andromede.console.oidc_client import TokenRefused, pkce_pair
+from andromede.console.oidc_logout import logout_cookie
 from andromede.console.pages_session import login_form, signed_in
 from andromede.console.session import (
     CONSOLE_PATH,
@@ -41,12 +47,14 @@ from andromede.console.session import (
 from andromede.console.wire import WireError
 from andromede.errors import AndromedeError
 from andromede.iam.errors import (
+    AccessDenied,
     IdpCommunicationError,
     InvalidConsoleSession,
     InvalidIdentityToken,
     NoSuchEntity,
 )
 from andromede.iam.oidc_signin import OIDC_SIGN_IN_LIFETIME
+from andromede.iam.web_identity import VerifiedWebIdentity
 
 if TYPE_CHECKING:
     from andromede.console.app import Console
@@ -74,7 +82,7 @@ async def start(console: Console, request: Request) -> Response:
         )
     account, role = fields.get("account", ""), fields.get("role", "")
     try:
-        if not _ROLE_NAME.fullmatch(role):
+        if role and not _ROLE_NAME.fullmatch(role):
             raise NoSuchEntity("no such role name")
         provider = await console.identity.oidc_sign_in_provider(account, fields.get("provider", ""))
         if not provider.client_ids:
@@ -95,6 +103,7 @@ async def start(console: Console, request: Request) -> Response:
             "nonce": nonce,
             "verifier": verifier,
             "token_endpoint": endpoints.token,
+            "end_session": endpoints.end_session,
             "redirect_uri": redirect_uri,
         }
     )
@@ -131,8 +140,7 @@ async def start(console: Console, request: Request) -> Response:
 async def callback(console: Console, request: Request) -> Response:
     """The redirect URI: the issuer's answer, met with what the sign-in kept, taken once."""
     params = request.query_params
-    sts = console.sts
-    if sts is None:
+    if console.sts is None:
         return _refused(console, request, InvalidConsoleSession("no STS"), None)
     try:
         kept = await console.identity.open_oidc_sign_in(
@@ -155,24 +163,123 @@ async def callback(console: Console, request: Request) -> Response:
                 "code_verifier": str(kept["verifier"]),
             },
         )
-        # Verified as AssumeRoleWithWebIdentity verifies it (STS does so again below), then
-        # what only the console knows: the client it asked for, and the nonce it sent.
-        identity = await console.identity.verify_web_identity(account, id_token)
-        claims = _claims(id_token)  # its signature was just verified
+        # Verified as AssumeRoleWithWebIdentity verifies it (STS does so again), then what
+        # only the console knows: the client it asked for, and the nonce it sent.
+        identity, claims = await _verified(console, kept, id_token)
         nonce = claims.get("nonce")
-        if identity.provider.url != kept["provider"] or identity.audience != kept["client_id"]:
-            raise InvalidIdentityToken("The ID token is not for the client the sign-in asked")
         if not isinstance(nonce, str) or not secrets.compare_digest(
             nonce.encode(), str(kept["nonce"]).encode()
         ):
             raise InvalidIdentityToken("The ID token's nonce is not the sign-in's")
-        role_arn = f"arn:aws:iam::{account}:role/{kept['role']}"
+        role = str(kept["role"])
+        if not role:
+            # No role named: those whose trust policy lets this token in, as STS decides.
+            client = request.scope.get("client")
+            roles = await console.identity.roles_for_web_identity(
+                identity,
+                source_ip=client[0] if client else None,
+                secure=console.secure(request),
+                region=console.settings.region,
+            )
+            if not roles:
+                return _refused(console, request, AccessDenied("no role"), account, no_role=True)
+            if len(roles) > 1:
+                return _role_choice(console, request, kept, id_token, [r.name for r in roles])
+            role = roles[0].name
+    except AndromedeError as exc:
+        return _refused(console, request, exc, account)
+    return await _finish(console, request, kept, id_token, identity, claims, role)
+
+
+async def choose_role(console: Console, request: Request) -> Response:
+    """The role choice's form: the role picked among those offered, once, within
+    ``console_oidc_role_choice_lifetime``, by the browser the choice was offered to."""
+    form = await request.form(max_files=0, max_fields=4)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if console.sts is None:
+        return _refused(console, request, InvalidConsoleSession("no STS"), None)
+    try:
+        kept = await console.identity.open_oidc_role_choice(
+            fields.get("choice", ""), request.cookies.get(OIDC_COOKIE, "")
+        )
+    except AndromedeError as exc:
+        return _refused(console, request, exc, None)
+    account, role = str(kept["account"]), fields.get("role", "")
+    offered = kept.get("roles")
+    id_token = str(kept["id_token"])
+    try:
+        if not isinstance(offered, list) or role not in offered:
+            raise AccessDenied("not a role offered")
+        identity, claims = await _verified(console, kept, id_token)
+    except AndromedeError as exc:
+        return _refused(console, request, exc, account)
+    return await _finish(console, request, kept, id_token, identity, claims, role)
+
+
+async def _verified(
+    console: Console, kept: dict[str, Any], id_token: str
+) -> tuple[VerifiedWebIdentity, dict[str, Any]]:
+    """The ID token verified as AssumeRoleWithWebIdentity verifies it, for the provider and
+    the client the sign-in asked, and its claims."""
+    identity = await console.identity.verify_web_identity(str(kept["account"]), id_token)
+    if identity.provider.url != kept["provider"] or identity.audience != kept["client_id"]:
+        raise InvalidIdentityToken("The ID token is not for the client the sign-in asked")
+    return identity, _claims(id_token)  # its signature was just verified
+
+
+def _role_choice(
+    console: Console,
+    request: Request,
+    kept: dict[str, Any],
+    id_token: str,
+    roles: list[str],
+) -> Response:
+    """The page that offers ``roles``: the ID token travels sealed in the form (a cookie could
+    not hold every issuer's), the choice bound to this browser by a random value in the
+    sign-in's cookie, and taken once (``IdentityService.open_oidc_role_choice``)."""
+    _ = console.catalogue(request).gettext
+    lifetime = console.settings.console_oidc_role_choice_lifetime
+    sealed, binding = console.identity.seal_oidc_role_choice(
+        {
+            "account": kept["account"],
+            "provider": kept["provider"],
+            "client_id": kept["client_id"],
+            "end_session": kept.get("end_session"),
+            "roles": roles,
+            "id_token": id_token,
+        },
+        lifetime,
+    )
+    response = console.render(
+        request, "oidc_roles.html", session=None, title=_("Choose a role"),
+        roles=roles, choice=sealed,
+    )  # fmt: skip
+    response.headers.append(
+        "set-cookie",
+        oidc_cookie_header(binding, secure=console.secure(request), max_age=lifetime),
+    )
+    return response
+
+
+async def _finish(
+    console: Console,
+    request: Request,
+    kept: dict[str, Any],
+    id_token: str,
+    identity: VerifiedWebIdentity,
+    claims: dict[str, Any],
+    role: str,
+) -> Response:
+    """STS's AssumeRoleWithWebIdentity for ``role`` (STS verifies the token again and decides
+    the trust policy), then the console session of its credentials."""
+    account = str(kept["account"])
+    sts = console.sts
+    try:
+        if sts is None:
+            raise InvalidConsoleSession("no STS")
+        role_arn, duration = await _target(console, account, role)
         issued = await sts.assume_role_with_web_identity(
-            request.scope,
-            role_arn,
-            session_name(claims, identity.subject),
-            id_token,
-            await _duration(console, account, str(kept["role"])),
+            request.scope, role_arn, session_name(claims, identity.subject), id_token, duration
         )
         logged_in = await console.identity.federated_console_login(
             issued.access_key_id, issued.session_token
@@ -199,6 +306,18 @@ async def callback(console: Console, request: Request) -> Response:
     )
     response = signed_in(console, request, logged_in.token, f"{CONSOLE_PATH}/buckets")
     response.headers.append("set-cookie", _forget(console, request))
+    if kept.get("end_session"):
+        response.headers.append(
+            "set-cookie",
+            logout_cookie(
+                console,
+                request,
+                str(kept["end_session"]),
+                str(kept["client_id"]),
+                id_token,
+                logged_in.token,
+            ),
+        )
     return response
 
 
@@ -211,16 +330,17 @@ def session_name(claims: dict[str, Any], subject: str) -> str:
     return "oidc-user"
 
 
-async def _duration(console: Console, account: str, role: str) -> int | None:
-    """The role session's length: ``console_session_lifetime``, within the role's
-    MaxSessionDuration (and STS's 15-minute floor); STS's default when the role is not there,
-    for STS to refuse it as it refuses any (AccessDenied, the same as a trust policy's)."""
+async def _target(console: Console, account: str, role: str) -> tuple[str, int | None]:
+    """The role's ARN (its path too) and the role session's length:
+    ``console_session_lifetime``, within the role's MaxSessionDuration (and STS's 15-minute
+    floor). For a role that is not there, the ARN of its name and STS's default, for STS to
+    refuse it as it refuses any (AccessDenied, the same as a trust policy's)."""
     try:
         found = await console.identity.get_role(account, role)
     except AndromedeError:
-        return None
+        return f"arn:aws:iam::{account}:role/{role}", None
     lifetime = int(console.settings.console_session_lifetime)
-    return max(_STS_DURATION_MIN, min(lifetime, found.max_session_duration))
+    return found.arn, max(_STS_DURATION_MIN, min(lifetime, found.max_session_duration))
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -246,13 +366,19 @@ def _refused(
     account: str | None,
     *,
     at_issuer: bool = False,
+    no_role: bool = False,
 ) -> Response:
     """The sign-in page with what went wrong, the sign-in's cookie forgotten, and the failure
     in the audit trail (of the account, once the sign-in is known to be one of ours)."""
     _ = console.catalogue(request).gettext
     code = exc.code if isinstance(exc, WireError) else type(exc).__name__
     status = exc.status if isinstance(exc, WireError) else 403
-    if at_issuer and isinstance(exc, TokenRefused):
+    if no_role:
+        text = _(
+            "No role of this account lets you in through your identity provider ({code}): "
+            "ask your account's administrator."
+        )
+    elif at_issuer and isinstance(exc, TokenRefused):
         code, text = exc.error, _("Your identity provider did not sign you in ({code}).")
     elif isinstance(exc, InvalidConsoleSession):
         text = _("This sign-in was not begun here, or was used or expired: sign in again.")
@@ -283,4 +409,5 @@ def _refused(
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/oidc", start, ["POST"]),
     ("/oidc/callback", callback, ["GET"]),
+    ("/oidc/role", choose_role, ["POST"]),
 ]

@@ -6,7 +6,8 @@ every failure shows one message. A SAML identity provider's users sign in throug
 AssumeRoleWithSAML (``details.via = saml``), as a role session; a custom identity broker's
 through AWS's federation endpoint (``details.via = federation``); an OpenID Connect
 provider's through the authorization code flow (``pages_oidc.py``, ``details.via = oidc``).
-Logout revokes the session on the server.
+Logout revokes the session on the server, and sends the browser on to end its session at the
+OIDC issuer that opened it, when the issuer has an ``end_session_endpoint`` (``oidc_logout.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from andromede.audit.model import Outcome
 from andromede.console.i18n import LOCALES
+from andromede.console.oidc_logout import issuer_logout
 from andromede.console.session import (
     CONSOLE_PATH,
     LOGIN_CSRF_COOKIE,
+    OIDC_LOGOUT_COOKIE,
     SESSION_COOKIE,
     cookie_header,
     expired_cookie_header,
@@ -298,6 +301,8 @@ async def logout(console: Console, request: Request) -> Response:
     if await console.form(request, session) is None:
         return console.refused_form(request, session)
     await console.identity.revoke_console_session(session.token)
+    # A session an OIDC sign-in opened goes on to end at the issuer too, when it has an end.
+    at_issuer = issuer_logout(console, request, session.token)
     console.audit.record(
         request_id=console.request_id(request),
         tenant_id=session.principal.tenant_id,
@@ -305,12 +310,15 @@ async def logout(console: Console, request: Request) -> Response:
         action="andromede:ConsoleLogout",
         resource=session.principal.arn,
         outcome=Outcome.SUCCESS,
-        details={"via": "console"},
+        details={"via": "console", **({"issuer_logout": "true"} if at_issuer else {})},
     )
-    response = console.to_login()
-    response.headers.append(
-        "set-cookie", expired_cookie_header(SESSION_COOKIE, secure=console.secure(request))
-    )
+    secure = console.secure(request)
+    response = at_issuer or console.to_login()
+    response.headers.append("set-cookie", expired_cookie_header(SESSION_COOKIE, secure=secure))
+    if OIDC_LOGOUT_COOKIE in request.cookies:
+        response.headers.append(
+            "set-cookie", expired_cookie_header(OIDC_LOGOUT_COOKIE, secure=secure)
+        )
     return response
 
 

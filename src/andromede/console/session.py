@@ -20,6 +20,7 @@ __all__ = [
     "LANGUAGE_COOKIE",
     "LOGIN_CSRF_COOKIE",
     "OIDC_COOKIE",
+    "OIDC_LOGOUT_COOKIE",
     "SESSION_COOKIE",
     "cookie_header",
     "csrf_token",
@@ -35,6 +36,9 @@ SESSION_COOKIE: Final = "andromede_console"
 LOGIN_CSRF_COOKIE: Final = "andromede_console_login"
 LANGUAGE_COOKIE: Final = "andromede_console_lang"
 OIDC_COOKIE: Final = "andromede_console_oidc"
+# What logout at the issuer needs, sealed (decision 0141's addendum): it goes with the
+# console's own requests only (``Path=/console``, ``SameSite=Strict``), as the session does.
+OIDC_LOGOUT_COOKIE: Final = "andromede_console_oidc_logout"
 _CSRF_LABEL: Final = b"andromede console csrf v1"
 _LANGUAGE_MAX_AGE: Final = 365 * 24 * 3600
 

@@ -485,6 +485,21 @@ class IamWire(QueryWire):
         inline = await self._inline(origin, principal, "Role", name)
         return role, _attached(attached), inline
 
+    # -- OpenID Connect providers (the sign-in link's page, decision 0141's addendum) -----------
+    async def list_oidc_providers(self, origin: Scope, principal: Principal) -> list[str]:
+        """The account's providers' URLs (IAM answers their ARNs, which end with them)."""
+        root = await self.call(origin, principal, "ListOpenIDConnectProviders")
+        arns = [_text(m, "Arn") for m in _members(root, ".//OpenIDConnectProviderList")]
+        return sorted(arn.partition(":oidc-provider/")[2] for arn in arns)
+
+    async def oidc_provider_client_ids(
+        self, origin: Scope, principal: Principal, arn: str
+    ) -> list[str]:
+        """The provider's client ids, in IAM's order (the console signs in as the first)."""
+        params = {"OpenIDConnectProviderArn": arn}
+        root = await self.call(origin, principal, "GetOpenIDConnectProvider", params)
+        return [m.text or "" for m in _members(root, ".//ClientIDList")]
+
     async def _inline(
         self, origin: Scope, principal: Principal, kind: str, name: str
     ) -> dict[str, str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from andromede.iam.federated_trust import web_identity_trusted
 from andromede.iam.model import Principal, Role
 from andromede.iam.policy import (
     ContextValue,
@@ -162,26 +163,15 @@ class QueryAuthoriser:
         ``keys``: the request's own (the token's tags as ``aws:RequestTag/<key>``,
         ``sts:SourceIdentity``); ``action``: ``sts:TagSession`` and ``sts:SetSourceIdentity``
         too, decided the same way, when the token sets them (decision 0089)."""
-        provider = identity.provider
-        if provider.tenant_id != role.tenant_id:
-            raise _web_identity_denied(role.arn)
-        context = RequestContext(
-            action=action,
-            resource=role.arn,
-            principal_type=PrincipalType.WEB_IDENTITY,
-            principal_arn=provider.arn,
+        if not web_identity_trusted(
+            identity,
+            role,
             source_ip=source_ip,
-            secure_transport=secure,
-            requested_region=self._region,
-            keys={
-                **(keys or {}),
-                **identity.condition_keys(),
-                "aws:FederatedProvider": provider.arn,
-                **iam_resource_tag_keys(role.tags),
-            },
-        )
-        trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
-        if not evaluate(context, resource_policy=trust, resource_account=role.tenant_id).allowed:
+            secure=secure,
+            region=self._region,
+            keys=keys,
+            action=action,
+        ):
             raise _web_identity_denied(role.arn, action)
 
     def authorise_saml(

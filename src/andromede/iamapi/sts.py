@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.errors import InvalidInput, NoSuchEntity
+from andromede.iam.federated_trust import federated_session, trust_actions
 from andromede.iam.model import (
     Principal,
     PrincipalKind,
@@ -119,7 +120,7 @@ async def get_federation_token(call: Call) -> None:
     if asked_tags:
         keys["aws:TagKeys"] = [key for key, _ in asked_tags]
     session_tags = SessionTags(asked_tags, ()) if asked_tags else None
-    for action in _actions("sts:GetFederationToken", session_tags, None):
+    for action in trust_actions("sts:GetFederationToken", session_tags, None):
         await call.allow(action, federated_arn, keys)
     packed = None
     if session_policy is not None or session_tags is not None:
@@ -169,7 +170,7 @@ async def assume_role(call: Call) -> None:
         keys["aws:TagKeys"] = [key for key, _ in asked_tags]
     if source_identity is not None:
         keys["sts:SourceIdentity"] = source_identity
-    for action in _actions("sts:AssumeRole", session_tags, source_identity):
+    for action in trust_actions("sts:AssumeRole", session_tags, source_identity):
         await call.authoriser.authorise_assume_role(
             call.principal,
             role,
@@ -256,11 +257,11 @@ async def assume_role_with_web_identity(call: Call) -> None:
     source_identity = _token_source_identity(identity.source_identity, asked_identity)
     # The token's tags follow IAM's rules as AssumeRole's do; a claim of the wrong shape was
     # refused with the token.
-    session_tags, keys = _federated_session(
+    session_tags, keys = federated_session(
         identity.tags, identity.transitive_tag_keys, source_identity
     )
     role = await _role(call, role_arn)
-    for action in _actions("sts:AssumeRoleWithWebIdentity", session_tags, source_identity):
+    for action in trust_actions("sts:AssumeRoleWithWebIdentity", session_tags, source_identity):
         call.authoriser.authorise_web_identity(
             identity,
             role,
@@ -338,11 +339,11 @@ async def assume_role_with_saml(call: Call) -> None:
             "Role attribute does not name this role and provider",
         )
     source_identity = identity.source_identity
-    session_tags, keys = _federated_session(
+    session_tags, keys = federated_session(
         identity.tags, identity.transitive_tag_keys, source_identity
     )
     role = await _role(call, role_arn, "sts:AssumeRoleWithSAML")
-    for action in _actions("sts:AssumeRoleWithSAML", session_tags, source_identity):
+    for action in trust_actions("sts:AssumeRoleWithSAML", session_tags, source_identity):
         call.authoriser.authorise_saml(
             identity,
             role,
@@ -375,21 +376,6 @@ async def assume_role_with_saml(call: Call) -> None:
     xml.element("Audience", identity.recipient)
     xml.element("NameQualifier", identity.name_qualifier)
     xml.element("SourceIdentity", source_identity)
-
-
-def _federated_session(
-    tags: Tags, transitive_tag_keys: tuple[str, ...], source_identity: str | None
-) -> tuple[SessionTags | None, dict[str, ContextValue]]:
-    """The session tags a federated identity brings (an OIDC token's or a SAML assertion's,
-    checked by IAM's rules as AssumeRole's are), and the request keys the role's trust policy
-    sees for them and for the source identity."""
-    session_tags = SessionTags(check_tags(tags), transitive_tag_keys) if tags else None
-    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags}
-    if tags:
-        keys["aws:TagKeys"] = [key for key, _ in tags]
-    if source_identity is not None:
-        keys["sts:SourceIdentity"] = source_identity
-    return session_tags, keys
 
 
 async def _checked_session(
@@ -435,20 +421,6 @@ async def get_access_key_info(call: Call) -> None:
         )
     await call.allow("sts:GetAccessKeyInfo", "*")
     call.result.element("Account", await call.identity.access_key_account(call.tenant_id, key_id))
-
-
-def _actions(
-    assume: str, session_tags: SessionTags | None, source_identity: str | None
-) -> tuple[str, ...]:
-    """What the trust policy must allow: the assume action, ``sts:TagSession`` for a session
-    with tags (given or inherited), ``sts:SetSourceIdentity`` for one with a source identity
-    (set now or carried through the chain), as AWS asks."""
-    actions = [assume]
-    if session_tags is not None:
-        actions.append("sts:TagSession")
-    if source_identity is not None:
-        actions.append("sts:SetSourceIdentity")
-    return tuple(actions)
 
 
 def _source_identity(call: Call) -> str | None:

@@ -11,33 +11,31 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
-from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 import trustme
 
-from andromede.audit.model import AuditEvent, Outcome
+from andromede.audit.model import Outcome
 from andromede.console.oidc_client import OidcClient
 from andromede.console.pages_oidc import session_name
 from andromede.errors import ConfigurationError
 from andromede.settings import load_settings
 from support.console import ConsoleHarness, console_harness, csrf_of
-from support.oidc import IdentityProvider, Login, https_idp, write_ca
-
-CLIENT_ID = "andromede-console"
-_LIST_BUCKETS = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
-    }
+from support.console_oidc import (
+    CLIENT_ID,
+    at_issuer,
+    begin,
+    events,
+    location,
+    provider_and_role,
+    refused,
+    sign_in,
 )
+from support.oidc import IdentityProvider, Login, https_idp, write_ca
 
 
 @pytest.fixture(scope="module")
@@ -60,91 +58,6 @@ async def console(tmp_path: Path, ca: trustme.CA) -> AsyncIterator[ConsoleHarnes
         yield harness
 
 
-def _trust(provider_arn: str, url: str, sub: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": {"StringEquals": {f"{url}:aud": CLIENT_ID, f"{url}:sub": sub}},
-                }
-            ],
-        }
-    )
-
-
-async def _provider_and_role(
-    console: ConsoleHarness, idp: IdentityProvider, role: str = "engineers", sub: str = ""
-) -> None:
-    tenant = console.admin_tenant_id
-    provider = await console.identity.create_open_id_connect_provider(
-        tenant, idp.issuer, [CLIENT_ID, "sts.amazonaws.com"], []
-    )
-    await console.identity.create_role(
-        tenant, role, _trust(provider.arn, idp.url, sub or idp.login.sub)
-    )
-    await console.identity.put_role_policy(tenant, role, "list", _LIST_BUCKETS)
-
-
-async def _begin(
-    client: httpx.AsyncClient, account: str, provider: str, role: str = "engineers"
-) -> httpx.Response:
-    page = await client.get("/login")
-    return await client.post(
-        "/oidc",
-        data={"csrf": csrf_of(page), "account": account, "provider": provider, "role": role},
-    )
-
-
-def _location(started: httpx.Response) -> str:
-    """Where the console's page sends the browser on (its refresh and its link)."""
-    assert started.status_code == 200, started.text
-    found = re.search(r'<meta http-equiv="refresh" content="0; url=([^"]+)">', started.text)
-    assert found is not None, started.text
-    link = re.search(r'<a href="([^"]+)" id="continue">', started.text)
-    assert link is not None and unescape(link.group(1)) == unescape(found.group(1))
-    return unescape(found.group(1))
-
-
-async def _at_issuer(location: str, ca: trustme.CA) -> str:
-    """The browser at the issuer's authorization endpoint: where it is sent back to."""
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    async with httpx.AsyncClient(verify=context) as browser:
-        answer = await browser.get(location)
-    assert answer.status_code == 302, answer.text
-    return answer.headers["location"]
-
-
-async def _sign_in(
-    client: httpx.AsyncClient, console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
-) -> httpx.Response:
-    started = await _begin(client, console.admin_tenant_id, idp.url)
-    return await client.get(await _at_issuer(_location(started), ca))
-
-
-async def _events(console: ConsoleHarness, action: str) -> list[AuditEvent]:
-    running = console.application._running
-    assert running is not None
-    await running.audit.flush()
-    listed = await running.audit._store.list_events(None, after_id=0, limit=1000)
-    return [e for _, e in listed if e.action == action]
-
-
-def _refused(page: httpx.Response, status: int, *words: str) -> None:
-    text = unescape(page.text)
-    assert page.status_code == status, page.text
-    assert 'action="/console/oidc"' in text  # the sign-in page again
-    for word in words:
-        assert word in text, text
-    cookies = page.headers.get_list("set-cookie")
-    assert any(c.startswith("andromede_console_oidc=;") for c in cookies)  # forgotten
-    assert not any(c.startswith("andromede_console=") for c in cookies)
-
-
 async def test_a_user_of_the_issuer_signs_in_as_the_role_through_the_code_flow(
     console: ConsoleHarness,
     idp: IdentityProvider,
@@ -153,14 +66,14 @@ async def test_a_user_of_the_issuer_signs_in_as_the_role_through_the_code_flow(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tenant = console.admin_tenant_id
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     async with console.client() as client:
         page = await client.get("/login", params={"account": tenant, "provider": idp.url})
         assert f'value="{idp.url}"' in page.text  # the link a tenant's administrator hands out
-        started = await _begin(client, tenant, idp.url)
-        location = urlsplit(_location(started))
-        assert f"https://{location.netloc}{location.path}" == idp.issuer + "/authorize"
-        asked = {k: v[0] for k, v in parse_qs(location.query).items()}
+        started = await begin(client, tenant, idp.url)
+        sent_to = urlsplit(location(started))
+        assert f"https://{sent_to.netloc}{sent_to.path}" == idp.issuer + "/authorize"
+        asked = {k: v[0] for k, v in parse_qs(sent_to.query).items()}
         assert asked["response_type"] == "code" and asked["scope"] == "openid"
         assert asked["client_id"] == CLIENT_ID  # the provider's first client id
         assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
@@ -172,7 +85,7 @@ async def test_a_user_of_the_issuer_signs_in_as_the_role_through_the_code_flow(
             assert part in kept
         # The verifier travels sealed: neither it nor the state can be read from the cookie.
         assert asked["state"] not in kept
-        back = await _at_issuer(_location(started), ca)
+        back = await at_issuer(location(started), ca)
         landed = await client.get(back)
         assert landed.status_code == 200, landed.text
         assert 'http-equiv="refresh" content="0; url=/console/buckets"' in landed.text
@@ -199,33 +112,33 @@ async def test_a_user_of_the_issuer_signs_in_as_the_role_through_the_code_flow(
     for secret in (id_token, exchanged["code"], exchanged["code_verifier"]):
         assert secret not in logged
         assert secret not in landed.text and secret not in buckets.text
-    [login] = await _events(console, "andromede:ConsoleLogin")
+    [login] = await events(console, "andromede:ConsoleLogin")
     assert (login.outcome, login.principal) == (Outcome.SUCCESS, arn)
     assert login.details["via"] == "oidc" and login.details["issuer"] == idp.issuer
     assert login.details["subject"] == "alice@example.com"
-    assert await _events(console, "sts:AssumeRoleWithWebIdentity")
+    assert await events(console, "sts:AssumeRoleWithWebIdentity")
 
 
 async def test_a_state_that_does_not_match_or_a_sign_in_used_twice_opens_nothing(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     async with console.client() as client:
-        started = await _begin(client, console.admin_tenant_id, idp.url)
-        back = await _at_issuer(_location(started), ca)
+        started = await begin(client, console.admin_tenant_id, idp.url)
+        back = await at_issuer(location(started), ca)
         state = parse_qs(urlsplit(back).query)["state"][0]
         forged = back.replace(f"state={state}", "state=forged-state-of-another-sign-in")
-        _refused(await client.get(forged), 403, "was not begun here")
+        refused(await client.get(forged), 403, "was not begun here")
     async with console.client() as stranger:  # the same answer, in a browser without the cookie
-        _refused(await stranger.get(back), 403, "was not begun here")
+        refused(await stranger.get(back), 403, "was not begun here")
     async with console.client() as client:
-        landed = await _sign_in(client, console, idp, ca)
+        landed = await sign_in(client, console, idp, ca)
         assert landed.status_code == 200
         again = await client.get(str(landed.request.url))  # the callback replayed
-        _refused(again, 403, "was not begun here")
+        refused(again, 403, "was not begun here")
     assert len(idp.token_requests) == 1  # neither forgery reached the token endpoint
     failures = [
-        e for e in await _events(console, "andromede:ConsoleLogin") if e.outcome is Outcome.FAILURE
+        e for e in await events(console, "andromede:ConsoleLogin") if e.outcome is Outcome.FAILURE
     ]
     assert failures and {e.details["via"] for e in failures} == {"oidc"}
 
@@ -233,17 +146,17 @@ async def test_a_state_that_does_not_match_or_a_sign_in_used_twice_opens_nothing
 async def test_a_code_used_twice_is_refused_by_the_issuer(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     async with console.client() as client:
-        first = await _sign_in(client, console, idp, ca)
+        first = await sign_in(client, console, idp, ca)
         assert first.status_code == 200
         code = parse_qs(urlsplit(str(first.request.url)).query)["code"][0]
     async with console.client() as client:
         # A new sign-in, answered with the old code (stolen from a log or a history).
-        started = await _begin(client, console.admin_tenant_id, idp.url)
-        back = await _at_issuer(_location(started), ca)
+        started = await begin(client, console.admin_tenant_id, idp.url)
+        back = await at_issuer(location(started), ca)
         fresh = parse_qs(urlsplit(back).query)["code"][0]
-        _refused(await client.get(back.replace(fresh, code)), 403, "(invalid_grant)")
+        refused(await client.get(back.replace(fresh, code)), 403, "(invalid_grant)")
 
 
 @pytest.mark.parametrize(
@@ -256,58 +169,58 @@ async def test_a_code_used_twice_is_refused_by_the_issuer(
 async def test_a_wrong_nonce_or_an_expired_id_token_opens_nothing(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA, login: Login, code: str
 ) -> None:
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     idp.login = login
     async with console.client() as client:
-        _refused(await _sign_in(client, console, idp, ca), 403, f"OIDC sign-in refused ({code})")
-    assert not await _events(console, "sts:AssumeRoleWithWebIdentity")
+        refused(await sign_in(client, console, idp, ca), 403, f"OIDC sign-in refused ({code})")
+    assert not await events(console, "sts:AssumeRoleWithWebIdentity")
 
 
 async def test_an_issuer_the_account_does_not_know_is_refused_before_any_redirect(
     console: ConsoleHarness, idp: IdentityProvider
 ) -> None:
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     async with console.client() as client:
-        unknown = await _begin(client, console.admin_tenant_id, "keycloak.example.org/realms/x")
-        _refused(unknown, 400, "No such OpenID Connect provider or role")
-        no_account = await _begin(client, "999999999999", idp.url)
-        _refused(no_account, 400, "No such OpenID Connect provider or role")
-        bad_role = await _begin(client, console.admin_tenant_id, idp.url, role="no such/role")
-        _refused(bad_role, 400, "No such OpenID Connect provider or role")
+        unknown = await begin(client, console.admin_tenant_id, "keycloak.example.org/realms/x")
+        refused(unknown, 400, "No such OpenID Connect provider or role")
+        no_account = await begin(client, "999999999999", idp.url)
+        refused(no_account, 400, "No such OpenID Connect provider or role")
+        bad_role = await begin(client, console.admin_tenant_id, idp.url, role="no such/role")
+        refused(bad_role, 400, "No such OpenID Connect provider or role")
     assert idp.fetched == []  # the issuer was never called
 
 
 async def test_a_provider_removed_during_the_sign_in_opens_nothing(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     tenant = console.admin_tenant_id
     async with console.client() as client:
-        started = await _begin(client, tenant, idp.url)
-        back = await _at_issuer(_location(started), ca)
+        started = await begin(client, tenant, idp.url)
+        back = await at_issuer(location(started), ca)
         arn = f"arn:aws:iam::{tenant}:oidc-provider/{idp.url}"
         await console.identity.delete_open_id_connect_provider(tenant, arn)
-        _refused(await client.get(back), 403, "OIDC sign-in refused (InvalidIdentityToken)")
-    assert not await _events(console, "sts:AssumeRoleWithWebIdentity")
+        refused(await client.get(back), 403, "OIDC sign-in refused (InvalidIdentityToken)")
+    assert not await events(console, "sts:AssumeRoleWithWebIdentity")
 
 
 async def test_a_role_whose_trust_policy_refuses_opens_nothing(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
-    await _provider_and_role(console, idp, sub="bob@example.com")  # trusts bob, not alice
+    await provider_and_role(console, idp, sub="bob@example.com")  # trusts bob, not alice
     async with console.client() as client:
-        landed = await _sign_in(client, console, idp, ca)
-        _refused(landed, 403, "OIDC sign-in refused (AccessDenied)")
+        landed = await sign_in(client, console, idp, ca)
+        refused(landed, 403, "OIDC sign-in refused (AccessDenied)")
         assert (await client.get("/buckets")).status_code == 303
 
 
 async def test_the_issuers_refusal_is_shown(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     idp.login = Login(error="access_denied")
     async with console.client() as client:
-        _refused(await _sign_in(client, console, idp, ca), 403, "did not sign you in")
+        refused(await sign_in(client, console, idp, ca), 403, "did not sign you in")
     assert idp.token_requests == []
 
 
@@ -316,10 +229,10 @@ async def test_an_issuer_out_of_reach_is_a_message_not_a_500(
 ) -> None:
     # Without oidc_allowed_networks the issuer on 127.0.0.1 is the operator's network.
     async with console_harness(tmp_path) as console:
-        await _provider_and_role(console, idp)
+        await provider_and_role(console, idp)
         async with console.client() as client:
-            _refused(
-                await _begin(client, console.admin_tenant_id, idp.url),
+            refused(
+                await begin(client, console.admin_tenant_id, idp.url),
                 502,
                 "could not be reached (IdpCommunicationError)",
             )
@@ -339,9 +252,9 @@ async def test_a_confidential_client_authenticates_with_its_secret_from_the_oper
         console_oidc_client_secrets_file=secrets_file,
     ) as console:
         assert idp.client_secret not in repr(console.application._running)
-        await _provider_and_role(console, idp)
+        await provider_and_role(console, idp)
         async with console.client() as client:
-            landed = await _sign_in(client, console, idp, ca)
+            landed = await sign_in(client, console, idp, ca)
             assert landed.status_code == 200, landed.text
             assert "client_secret" not in idp.token_requests[0]  # in the header, not the form
 
@@ -350,9 +263,9 @@ async def test_without_its_secret_a_confidential_clients_sign_in_is_refused(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
     idp.client_secret = "s3cret-the-console-was-not-given"
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     async with console.client() as client:
-        _refused(await _sign_in(client, console, idp, ca), 403, "(invalid_client)")
+        refused(await sign_in(client, console, idp, ca), 403, "(invalid_client)")
 
 
 def test_a_secrets_file_others_may_read_or_of_another_shape_is_refused(tmp_path: Path) -> None:
@@ -373,11 +286,11 @@ def test_a_secrets_file_others_may_read_or_of_another_shape_is_refused(tmp_path:
 async def test_the_session_lasts_the_consoles_lifetime_within_the_roles_maximum(
     console: ConsoleHarness, idp: IdentityProvider, ca: trustme.CA
 ) -> None:
-    await _provider_and_role(console, idp)
+    await provider_and_role(console, idp)
     tenant = console.admin_tenant_id
     await console.identity.update_role(tenant, "engineers", max_session_duration=7200)
     async with console.client() as client:
-        assert (await _sign_in(client, console, idp, ca)).status_code == 200
+        assert (await sign_in(client, console, idp, ca)).status_code == 200
         principal = await console.identity.resolve_console_session(
             client.cookies["andromede_console"]
         )

@@ -1,6 +1,8 @@
 """The console's OIDC sign-in state (decision 0141): sealed for the cookie, opened only with its
 own ``state``, within its ten minutes, once across gateways; a provider looked up only in the
-account named, the same refusal for an account that does not exist."""
+account named, the same refusal for an account that does not exist. The addendum's sealings:
+a role choice opened once by its own browser within its lifetime; the logout's, within a
+cookie's size."""
 
 from __future__ import annotations
 
@@ -9,12 +11,16 @@ import os
 import pytest
 
 from andromede.iam.errors import InvalidConsoleSession, InvalidIdentityToken
-from andromede.iam.oidc_signin import OIDC_SIGN_IN_LIFETIME
+from andromede.iam.oidc_signin import (
+    OIDC_LOGOUT_SEALED_MAX,
+    OIDC_SIGN_IN_LIFETIME,
+)
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import BootstrapResult, IdentityService
 from support.clock import Clock
 
 ISSUER = "https://keycloak.example.com/realms/acme"
+CHOICE_LIFETIME = 300  # console_oidc_role_choice_lifetime's default
 
 
 async def test_the_state_opens_once_with_its_own_state_within_its_lifetime(
@@ -72,3 +78,38 @@ async def test_the_provider_is_looked_up_in_the_account_named_only(
         with pytest.raises(InvalidIdentityToken) as caught:
             await identity.oidc_sign_in_provider(where, url)
         assert str(caught.value) == "No OpenIDConnect provider found in that account for it"
+
+
+async def test_a_role_choice_opens_once_in_its_own_browser_within_its_lifetime(
+    identity: IdentityService, tenant: BootstrapResult, clock: Clock
+) -> None:
+    account = tenant.tenant.id
+    kept = {"account": account, "roles": ["a", "b"], "id_token": "eyJ.token.sig"}
+    sealed, binding = identity.seal_oidc_role_choice(kept, CHOICE_LIFETIME)
+    assert "eyJ.token.sig" not in sealed and binding not in sealed
+    with pytest.raises(InvalidConsoleSession, match="another browser"):
+        await identity.open_oidc_role_choice(sealed, binding + "x")
+    with pytest.raises(InvalidConsoleSession, match="not one this console began"):
+        await identity.open_oidc_sign_in(sealed, binding)  # not a sign-in's state either
+    opened = await identity.open_oidc_role_choice(sealed, binding)
+    assert opened["id_token"] == "eyJ.token.sig" and opened["roles"] == ["a", "b"]
+    with pytest.raises(InvalidConsoleSession, match="chosen before"):
+        await identity.open_oidc_role_choice(sealed, binding)
+    late, late_binding = identity.seal_oidc_role_choice(kept, CHOICE_LIFETIME)
+    clock.now += CHOICE_LIFETIME
+    with pytest.raises(InvalidConsoleSession, match="expired"):
+        await identity.open_oidc_role_choice(late, late_binding)
+
+
+async def test_the_logout_sealing_drops_an_id_token_too_large_for_a_cookie(
+    identity: IdentityService,
+) -> None:
+    kept = {"end_session": "https://idp.example/logout", "client_id": "console"}
+    small = identity.seal_oidc_logout({**kept, "id_token": "t" * 1000})
+    assert "t" * 100 not in small
+    assert identity.open_oidc_logout(small) == {**kept, "id_token": "t" * 1000}
+    large = identity.seal_oidc_logout({**kept, "id_token": "t" * 4000})
+    assert len(large) <= OIDC_LOGOUT_SEALED_MAX
+    assert identity.open_oidc_logout(large) == kept
+    assert identity.open_oidc_logout("Zm9yZ2Vk") is None
+    assert identity.open_oidc_logout(identity.seal_oidc_sign_in(kept)[0]) is None
