@@ -509,7 +509,7 @@ audit_signing_keys = sa.Table(
     sa.Column("key_name", sa.Text, primary_key=True),
     sa.Column("public_key", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    # Migration 0063 (decision 0140's addendum): a due rotation claimed by one gateway until
+    # Migration 0061 (decision 0140's addendum): a due rotation claimed by one gateway until
     # then, and the current key's seed sealed under secrets.key when it is a key file.
     sa.Column("rotation_claimed_until", UtcDateTime, nullable=True),
     sa.Column("sealed_key", sa.Text, nullable=True),

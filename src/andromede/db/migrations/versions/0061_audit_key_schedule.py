@@ -5,7 +5,7 @@ region's ``secrets.key`` when a rotation made it in a key file, so that every ga
 it without its operator copying it; never the seed in clear). Both empty for every existing
 row: nothing is claimed, and the key files stay where the operator put them.
 
-Revision ID: 0063
+Revision ID: 0061
 Revises: 0060
 Create Date: 2026-12-05
 """
@@ -19,7 +19,7 @@ from alembic import op
 
 from andromede.db.types import UtcDateTime
 
-revision: str = "0063"
+revision: str = "0061"
 down_revision: str | None = "0060"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,4 +1,4 @@
-"""Migration 0063 (scheduled rotation of the audit log signing key, decision 0140's addendum):
+"""Migration 0061 (scheduled rotation of the audit log signing key, decision 0140's addendum):
 ``audit_signing_keys`` gains the rotation claim and the sealed key, both empty for the key a
 region already registered, which keeps its public key and age; on the way down the columns
 go and the key stays. On SQLite and on a real PostgreSQL."""
@@ -40,7 +40,7 @@ def _check(url: str) -> None:
         key=b"\x01\x02",
     )
     assert "sealed_key" not in _columns(url)
-    migrate(url, "0063")
+    migrate(url, "0061")
     assert {"rotation_claimed_until", "sealed_key"} <= _columns(url)
     [row] = _rows(
         url, "SELECT public_key, rotation_claimed_until, sealed_key FROM audit_signing_keys"
