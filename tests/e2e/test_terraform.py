@@ -1535,11 +1535,12 @@ def test_terraform_adopts_deletes_and_makes_again_the_default_vpc(
     assert made["subnet"]["value"]["cidr"] == "172.31.0.0/20"
     (subnet,) = ec2.describe_subnets(SubnetIds=[made["subnet"]["value"]["id"]])["Subnets"]
     assert subnet["VpcId"] == new_vpc["id"] and subnet["DefaultForAz"] is True
-    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
-    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
 
     # The default subnet alone deleted behind Terraform's back: the next apply finds it gone
-    # and aws_default_subnet calls CreateDefaultSubnet for its zone.
+    # and aws_default_subnet calls CreateDefaultSubnet for its zone. (No plan between: the
+    # last plan below refreshes the made VPC too, and each plan costs the provider some 4 s of
+    # CPU validating its 1,500 resource schemas — InternalValidate at every
+    # ValidateProviderConfig, twice a plan.)
     ec2.delete_subnet(SubnetId=subnet["SubnetId"])
     terraform("apply", "-auto-approve", "-input=false")
     again = json.loads(terraform("output", "-json").stdout)["subnet"]["value"]
