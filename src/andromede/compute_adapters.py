@@ -385,6 +385,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             underlay_mtu=settings.hypervisor_underlay_mtu,
             underlay_netns=settings.hypervisor_underlay_netns,
             elastic_ip_uplink=settings.hypervisor_elastic_ip_uplink,
+            dns_upstream=settings.hypervisor_dns_upstream,
         ),
         max_image_size=settings.max_image_size,
     )

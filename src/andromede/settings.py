@@ -952,6 +952,17 @@ class Settings(BaseSettings):
             " hypervisors, or the addresses stay on the host."
         ),
     )
+    hypervisor_dns_upstream: tuple[str, ...] = Field(
+        default=(),
+        max_length=8,
+        description=(
+            "IPv4 addresses of the resolvers to which each VPC's Amazon-provided DNS (its"
+            " router's resolver, at the VPC block's base plus two and 169.254.169.253) sends"
+            " the names that are not the VPC's; reached from the routers' transit addresses, so"
+            " the host must route (and masquerade) hypervisor_transit_cidr to them. Empty: such"
+            " names are refused, the VPC's own names still resolve (decision 0143)."
+        ),
+    )
     imds_port: int = Field(
         default=16925,
         ge=1,
@@ -1349,6 +1360,16 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ValueError(f"{info.field_name}: {network!r} is no CIDR network") from exc
+        return value
+
+    @field_validator("hypervisor_dns_upstream")
+    @classmethod
+    def _dns_upstream(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for server in value:
+            try:
+                ipaddress.IPv4Address(server)
+            except ValueError as exc:
+                raise ValueError(f"hypervisor_dns_upstream: {server!r} is no IPv4 address") from exc
         return value
 
     @field_validator("saml_endpoints")

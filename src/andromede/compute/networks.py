@@ -26,7 +26,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
-from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec
+from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec, VpcDns
 from andromede.compute.errors import (
     Duplicate,
     InsufficientCapacity,
@@ -50,6 +50,7 @@ from andromede.compute.network import (
     merge_firewall,
     network_peers,
     new_mac,
+    region_domain,
     subnet_vni,
 )
 from andromede.compute.network_acl import (
@@ -416,7 +417,43 @@ class NetworksMixin(ServiceCore):
             vpc_id=subnet.vpc_id,
             vpc_cidr=vpc.cidr if vpc is not None else "",
             acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls)),
+            dns=self.vpc_dns(vpc) if vpc is not None else VpcDns(),
         )
+
+    def vpc_dns(self, vpc: Vpc) -> VpcDns:
+        """What a VPC's router serves of DNS and hands out by DHCP (decision 0143): its DNS
+        attributes, the Region's domain, and (no DHCP options set) EC2's default options —
+        the resolver and the Region's domain name."""
+        domain = region_domain(self.limits.region)
+        return VpcDns(
+            support=vpc.enable_dns_support,
+            hostnames=vpc.dns_hostnames,
+            domain=domain,
+            domain_name=domain if vpc.enable_dns_support else "",
+        )
+
+    async def _push_vpc_dns(self, vpc: Vpc) -> None:
+        """Tell every host holding instances of the VPC what its router serves of DNS, as
+        recorded now. A push that fails is logged: ``resync_hosts`` carries it again."""
+        dns = self.vpc_dns(vpc)
+        instances = await self.store.list(Instance, vpc.tenant_id)
+        hosts = {i.host for i in instances if i.vpc_id == vpc.vpc_id and i.state in _WIRED_ON_HOST}
+        for host in sorted(hosts):
+            driver = self.drivers.get(host)
+            if driver is None:
+                continue
+            try:
+                await driver.set_vpc_dns(vpc.vpc_id, dns)
+            except Exception:
+                log.exception("host %s: the DNS of %s could not be set", host, vpc.vpc_id)
+
+    async def _push_all_vpc_dns(self, instances: Sequence[Instance]) -> None:
+        """The DNS of every VPC with instances on a host, to its hosts."""
+        wired = {(i.tenant_id, i.vpc_id) for i in instances if i.state in _WIRED_ON_HOST}
+        for tenant_id in sorted({t for t, _ in wired}):
+            for vpc in await self.store.list(Vpc, tenant_id):
+                if (tenant_id, vpc.vpc_id) in wired:
+                    await self._push_vpc_dns(vpc)
 
     async def _push_network_acls(self, tenant_id: str, subnet_ids: Collection[str]) -> None:
         """Tell every host holding instances of each subnet's VPC the subnet's network ACL, as
@@ -560,6 +597,7 @@ class NetworksMixin(ServiceCore):
                     await self._set_firewall(instance, view.firewall(instance, merged))
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
         await self._push_all_network_acls(instances)
+        await self._push_all_vpc_dns(instances)
 
     async def _push_all_network_acls(self, instances: Sequence[Instance]) -> None:
         """The network ACL of every subnet of every VPC with instances on a host, to its
@@ -573,10 +611,11 @@ class NetworksMixin(ServiceCore):
 
     async def _push_all_peers(self) -> None:
         """At start-up: every subnet that has instances is pushed again, its peers and the
-        network ACLs of its VPC's subnets."""
+        network ACLs of its VPC's subnets, and its VPC's DNS."""
         instances = await self.store.list(Instance, None)
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
         await self._push_all_network_acls(instances)
+        await self._push_all_vpc_dns(instances)
 
 
 def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
