@@ -444,6 +444,7 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_nat_gateways_per_az=settings.max_nat_gateways_per_az,
         nat_gateway_deleted_visible_seconds=settings.nat_gateway_deleted_visible_seconds,
         max_vpc_peerings_per_vpc=settings.max_vpc_peerings_per_vpc,
+        max_dhcp_options=settings.max_dhcp_options_per_tenant,
         reserved_cidrs=tuple(
             block
             for block in (

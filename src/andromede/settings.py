@@ -1117,6 +1117,13 @@ class Settings(BaseSettings):
         description="Most active VPC peering connections one VPC may be a side of (EC2's "
         "quota: 50, at most 125).",
     )
+    max_dhcp_options_per_tenant: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="Most DHCP options sets a tenant may hold, its default set counted (EC2's "
+        "quota: 1,000 per Region).",
+    )
     nat_gateway_deleted_visible_seconds: float = Field(
         default=3600.0,
         ge=0,

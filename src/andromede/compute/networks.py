@@ -26,6 +26,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
+from andromede.compute.dhcp_options import (
+    ACCOUNT_DEFAULT,
+    NO_OPTIONS,
+    DhcpOptions,
+    default_dhcp_options,
+    default_dhcp_options_id,
+)
 from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec, VpcDns
 from andromede.compute.errors import (
     Duplicate,
@@ -417,25 +424,48 @@ class NetworksMixin(ServiceCore):
             vpc_id=subnet.vpc_id,
             vpc_cidr=vpc.cidr if vpc is not None else "",
             acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls)),
-            dns=self.vpc_dns(vpc) if vpc is not None else VpcDns(),
+            dns=await self.vpc_dns(vpc) if vpc is not None else VpcDns(),
         )
 
-    def vpc_dns(self, vpc: Vpc) -> VpcDns:
+    async def dhcp_options_of(self, vpc: Vpc) -> DhcpOptions | None:
+        """The DHCP options set the VPC is associated with (decision 0143), None for none;
+        the account's default set as EC2 has it when not stored yet (nothing is written)."""
+        if vpc.dhcp_options_id == NO_OPTIONS:
+            return None
+        if vpc.dhcp_options_id == ACCOUNT_DEFAULT:
+            stored = await self.store.get(DhcpOptions, default_dhcp_options_id(vpc.tenant_id))
+            domain = region_domain(self.limits.region)
+            return stored or default_dhcp_options(vpc.tenant_id, domain)
+        return await self.store.get(DhcpOptions, vpc.dhcp_options_id)
+
+    async def vpc_dns(self, vpc: Vpc) -> VpcDns:
         """What a VPC's router serves of DNS and hands out by DHCP (decision 0143): its DNS
-        attributes, the Region's domain, and (no DHCP options set) EC2's default options —
-        the resolver and the Region's domain name."""
-        domain = region_domain(self.limits.region)
+        attributes, the Region's domain, and its DHCP options set's options (none without
+        one)."""
+        options = await self.dhcp_options_of(vpc)
+        if options is None:
+            return VpcDns(
+                support=vpc.enable_dns_support,
+                hostnames=vpc.dns_hostnames,
+                domain=region_domain(self.limits.region),
+                name_servers=(),
+            )
+        node_type = options.values("netbios-node-type")
         return VpcDns(
             support=vpc.enable_dns_support,
             hostnames=vpc.dns_hostnames,
-            domain=domain,
-            domain_name=domain if vpc.enable_dns_support else "",
+            domain=region_domain(self.limits.region),
+            domain_name=" ".join(options.values("domain-name")),
+            name_servers=options.values("domain-name-servers"),
+            ntp_servers=options.values("ntp-servers"),
+            netbios_name_servers=options.values("netbios-name-servers"),
+            netbios_node_type=int(node_type[0]) if node_type else 0,
         )
 
     async def _push_vpc_dns(self, vpc: Vpc) -> None:
         """Tell every host holding instances of the VPC what its router serves of DNS, as
         recorded now. A push that fails is logged: ``resync_hosts`` carries it again."""
-        dns = self.vpc_dns(vpc)
+        dns = await self.vpc_dns(vpc)
         instances = await self.store.list(Instance, vpc.tenant_id)
         hosts = {i.host for i in instances if i.vpc_id == vpc.vpc_id and i.state in _WIRED_ON_HOST}
         for host in sorted(hosts):

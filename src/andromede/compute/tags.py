@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
     IncorrectState,
@@ -54,6 +55,7 @@ _KINDS: dict[str, type[Any]] = {
     "acl": NetworkAcl,
     "nat": NatGateway,
     "pcx": VpcPeeringConnection,
+    "dopt": DhcpOptions,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -73,6 +75,7 @@ RESOURCE_TYPES = {
     "acl": "network-acl",
     "nat": "natgateway",
     "pcx": "vpc-peering-connection",
+    "dopt": "dhcp-options",
 }
 
 
@@ -95,6 +98,7 @@ Taggable = (
     | NetworkAcl
     | NatGateway
     | VpcPeeringConnection
+    | DhcpOptions
 )
 
 

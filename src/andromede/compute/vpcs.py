@@ -448,7 +448,7 @@ class VpcsMixin(NetworksMixin):
                 ),
             )
             if await self.store.replace(changed):
-                if self.vpc_dns(changed) != self.vpc_dns(vpc):
+                if await self.vpc_dns(changed) != await self.vpc_dns(vpc):
                     await self._push_vpc_dns(changed)
                 return changed
         raise IncorrectState(f"{vpc_id} changed concurrently; retry")

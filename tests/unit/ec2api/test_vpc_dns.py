@@ -65,9 +65,9 @@ async def test_modify_vpc_attribute_reaches_the_hosts_of_the_vpc_only(world: Wor
     await modify("ModifyVpcAttribute", VpcId=vpc_id, EnableDnsHostnames={"Value": True})
     assert world.driver.vpc_dns[vpc_id].hostnames
     await modify("ModifyVpcAttribute", VpcId=vpc_id, EnableDnsSupport={"Value": False})
-    # No resolver to hand out: no domain name either.
+    # The host stops its resolver (and hands out no AmazonProvidedDNS); the options stay.
     assert world.driver.vpc_dns[vpc_id] == VpcDns(
-        support=False, hostnames=True, domain=DOMAIN, domain_name=""
+        support=False, hostnames=True, domain=DOMAIN, domain_name=DOMAIN
     )
     # A VPC without instances is told to no host.
     await modify("ModifyVpcAttribute", VpcId=empty_vpc, EnableDnsHostnames={"Value": True})
