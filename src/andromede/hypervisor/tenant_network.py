@@ -96,11 +96,9 @@ import json
 import logging
 import os
 import re
-import signal
 import socket
 import struct
 import threading
-import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -116,6 +114,7 @@ from andromede.compute.driver import (
     SubnetAcl,
     VpcDns,
 )
+from andromede.hypervisor.dnsmasq_process import ours_running, stop_pidfile
 from andromede.hypervisor.elastic_ips import (
     check_elastic_ip,
     render_uplink_guard,
@@ -162,7 +161,6 @@ _T = TypeVar("_T")
 # Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers.
 VXLAN_OVERHEAD = 50
 _MIN_UNDERLAY_MTU = 576 + VXLAN_OVERHEAD  # IPv4's minimum datagram, inside
-_DHCP_EXIT_TIMEOUT = 5.0  # seconds for dnsmasq to exit on SIGTERM, then SIGKILL
 _NETNS_DIR = Path("/run/netns")  # where ``ip netns`` keeps the namespaces it names
 _CLONE_NEWNET = 0x40000000
 _TUNSETIFF = 0x400454CA
@@ -1092,7 +1090,7 @@ class TenantNetworks:
             await self._watcher.network_down(host_ip)
         for record in members:
             await self._stop_dhcp(record.network_id)
-        await _stop_pidfile(self._resolver_pidfile(router))
+        await stop_pidfile(self._resolver_pidfile(router))
         await _run("ip", "link", "del", self._host_link(members[0].index), check=False)
         await _run("ip", "netns", "del", self.netns(router), check=False)
         if not self._state.networks:
@@ -1380,7 +1378,7 @@ class TenantNetworks:
     async def _stop_dhcp(self, network_id: str) -> None:
         """Stop the network's dnsmasq and wait for it to exit: its successor binds the same
         port, and a released network leaves no process behind."""
-        await _stop_pidfile(self._dhcp_pidfile(network_id))
+        await stop_pidfile(self._dhcp_pidfile(network_id))
 
     def _resolver_pidfile(self, router: str) -> Path:
         return self._dir / f"resolver-{router}.pid"
@@ -1392,9 +1390,9 @@ class TenantNetworks:
         """(Re)start the router's resolver (:mod:`~andromede.hypervisor.vpc_dns`); without
         ``restart``, only when it is not running. Stopped while the VPC's DNS support is off."""
         pidfile = self._resolver_pidfile(router)
-        if not restart and _ours_running(pidfile):
+        if not restart and ours_running(pidfile):
             return
-        await _stop_pidfile(pidfile)
+        await stop_pidfile(pidfile)
         subnets = self._members(router)
         if not subnets:
             return
@@ -1455,37 +1453,6 @@ class TenantNetworks:
 
     def _save(self) -> None:
         save_state(self._state_file(), self._state)
-
-
-async def _stop_pidfile(pidfile: Path) -> None:
-    """Stop the dnsmasq that wrote ``pidfile`` and wait for it to exit: its successor binds
-    the same addresses, and what is removed leaves no process behind."""
-    try:
-        pid = int(pidfile.read_text().strip())
-        # A pid from before a reboot may now be someone else's: only ours names the file.
-        if os.fsencode(pidfile) in Path(f"/proc/{pid}/cmdline").read_bytes():
-            await _terminate(pid, _DHCP_EXIT_TIMEOUT)
-    except (OSError, ValueError):
-        pass
-    pidfile.unlink(missing_ok=True)
-
-
-def _ours_running(pidfile: Path) -> bool:
-    """Whether the dnsmasq that wrote ``pidfile`` still runs."""
-    try:
-        pid = int(pidfile.read_text().strip())
-        return os.fsencode(pidfile) in Path(f"/proc/{pid}/cmdline").read_bytes() and _running(pid)
-    except (OSError, ValueError):
-        return False
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (dnsmasq daemonises: init reaps it, a moment later)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _enable_forwarding(links: Sequence[str]) -> None:
@@ -1593,47 +1560,6 @@ async def _in_netns(netns: str, work: Callable[[], _T]) -> _T:
 
     threading.Thread(target=run, name=f"netns-{netns}", daemon=True).start()
     return await done
-
-
-async def _terminate(pid: int, timeout: float) -> None:
-    """SIGTERM ``pid`` (not a child of ours) and wait for it to exit, SIGKILL after
-    ``timeout``: woken by a pidfd when the kernel has one, else by polling."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    except OSError:
-        pidfd = None
-    try:
-        os.kill(pid, signal.SIGTERM)
-        if pidfd is not None:
-            loop = asyncio.get_running_loop()
-            exited = loop.create_future()
-
-            def wake() -> None:
-                if not exited.done():
-                    exited.set_result(None)
-
-            loop.add_reader(pidfd, wake)
-            try:
-                await asyncio.wait_for(exited, timeout)
-                return
-            except TimeoutError:
-                pass
-            finally:
-                loop.remove_reader(pidfd)
-        else:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if not _running(pid):
-                    return
-                await asyncio.sleep(0.005)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
 
 
 async def _retry_while_exists(*command: str, attempts: int = 50) -> None:
