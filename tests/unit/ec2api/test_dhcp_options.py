@@ -46,6 +46,15 @@ def _as_dict(options: dict[str, Any]) -> dict[str, list[str]]:
     return {c["Key"]: [v["Value"] for v in c["Values"]] for c in options["DhcpConfigurations"]}
 
 
+async def test_the_default_set_is_tagged_before_anything_stored_it(world: World) -> None:
+    [vpc] = (await world.root.call("DescribeVpcs"))["Vpcs"]
+    options_id = vpc["DhcpOptionsId"]
+    tag = {"Key": "Name", "Value": "default"}
+    await world.root.call("CreateTags", Resources=[options_id], Tags=[tag])
+    [default] = (await world.root.call("DescribeDhcpOptions"))["DhcpOptions"]
+    assert (default["DhcpOptionsId"], default["Tags"]) == (options_id, [tag])
+
+
 async def test_each_account_has_ec2s_default_set_every_vpc_starts_with(world: World) -> None:
     [default] = (await world.root.call("DescribeDhcpOptions"))["DhcpOptions"]
     assert default["DhcpOptionsId"].startswith("dopt-")
