@@ -12,6 +12,7 @@ subnet's bridge; it asks with busybox's ``nslookup`` and ``udhcpc``. Needs root 
 from __future__ import annotations
 
 import secrets
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,14 @@ import pytest
 
 from andromede.compute.driver import NetworkSpec, NicSpec, VpcDns
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
-from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
+from support.tenant_networks import (
+    Guest,
+    guest,
+    needs_root_and_tools,
+    networks,
+    outside_addresses,
+    random_layout,
+)
 
 __all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
 
@@ -142,3 +150,30 @@ async def test_dhcp_hands_out_the_vpcs_options(networks: TenantNetworks, tmp_pat
         # DNS support off: the Amazon-provided resolver is not handed out, the others are.
         await networks.set_vpc_dns(vpc, replace(options, support=False))
         assert "dns=192.0.2.53 domain=corp.example" in _lease(a, tmp_path)
+
+
+async def test_other_names_go_to_the_upstream_resolvers(tmp_path: Path) -> None:
+    """``hypervisor_dns_upstream``: a resolver of the host's own (on an address of its
+    loopback, reached from the router's transit address) answers the names that are not the
+    VPC's; the VPC's own are still answered by the router, never asked upstream."""
+    with outside_addresses() as [upstream]:
+        pidfile = tmp_path / "upstream.pid"
+        subprocess.run(
+            ["dnsmasq", f"--pid-file={pidfile}", "--port=53", "--bind-interfaces",
+             f"--listen-address={upstream}", "--no-hosts", "--no-resolv",
+             "--address=/example.test/192.0.2.99", f"--address=/{DOMAIN}/192.0.2.98"],
+            check=True,
+        )  # fmt: skip
+        manager = TenantNetworks(
+            tmp_path / "net", replace(random_layout("u"), dns_upstream=(upstream,))
+        )
+        try:
+            subnet = _subnet(_vpc(), "10.7", 1)
+            async with guest(manager, "i-a", _nic(subnet, 5)) as a:
+                assert "Address: 192.0.2.99" in _lookup(a, "www.example.test", "10.7.0.2")
+                assert "Address: 10.7.1.5" in _lookup(a, f"ip-10-7-1-5.{DOMAIN}", "10.7.0.2")
+                assert "NXDOMAIN" in _lookup(a, f"ip-10-6-1-5.{DOMAIN}", "10.7.0.2")
+        finally:
+            for network_id in list(manager._state.networks):
+                await manager.remove(network_id)
+            subprocess.run(["kill", pidfile.read_text().strip()], check=False)
