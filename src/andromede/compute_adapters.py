@@ -385,6 +385,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             underlay_mtu=settings.hypervisor_underlay_mtu,
             underlay_netns=settings.hypervisor_underlay_netns,
             elastic_ip_uplink=settings.hypervisor_elastic_ip_uplink,
+            dns_upstream=settings.hypervisor_dns_upstream,
         ),
         max_image_size=settings.max_image_size,
     )
@@ -443,6 +444,7 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_nat_gateways_per_az=settings.max_nat_gateways_per_az,
         nat_gateway_deleted_visible_seconds=settings.nat_gateway_deleted_visible_seconds,
         max_vpc_peerings_per_vpc=settings.max_vpc_peerings_per_vpc,
+        max_dhcp_options=settings.max_dhcp_options_per_tenant,
         reserved_cidrs=tuple(
             block
             for block in (

@@ -967,6 +967,17 @@ class Settings(BaseSettings):
             " hypervisors, or the addresses stay on the host."
         ),
     )
+    hypervisor_dns_upstream: tuple[str, ...] = Field(
+        default=(),
+        max_length=8,
+        description=(
+            "IPv4 addresses of the resolvers to which each VPC's Amazon-provided DNS (its"
+            " router's resolver, at the VPC block's base plus two and 169.254.169.253) sends"
+            " the names that are not the VPC's; reached from the routers' transit addresses, so"
+            " the host must route (and masquerade) hypervisor_transit_cidr to them. Empty: such"
+            " names are refused, the VPC's own names still resolve (decision 0143)."
+        ),
+    )
     imds_port: int = Field(
         default=16925,
         ge=1,
@@ -1120,6 +1131,13 @@ class Settings(BaseSettings):
         le=125,
         description="Most active VPC peering connections one VPC may be a side of (EC2's "
         "quota: 50, at most 125).",
+    )
+    max_dhcp_options_per_tenant: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="Most DHCP options sets a tenant may hold, its default set counted (EC2's "
+        "quota: 1,000 per Region).",
     )
     nat_gateway_deleted_visible_seconds: float = Field(
         default=3600.0,
@@ -1381,6 +1399,16 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ValueError(f"{info.field_name}: {network!r} is no CIDR network") from exc
+        return value
+
+    @field_validator("hypervisor_dns_upstream")
+    @classmethod
+    def _dns_upstream(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for server in value:
+            try:
+                ipaddress.IPv4Address(server)
+            except ValueError as exc:
+                raise ValueError(f"hypervisor_dns_upstream: {server!r} is no IPv4 address") from exc
         return value
 
     @field_validator("saml_endpoints")

@@ -2,7 +2,8 @@
 tenant's subnet at once, over one database (SQLite, PostgreSQL): no address and no MAC is ever
 given twice; the loser of a race retries on fresh addresses; a client token launches once.
 Subnets made at once in one VPC never overlap, and a VPC deleted while a subnet is made keeps
-no orphan subnet (decision 0100)."""
+no orphan subnet (decision 0100). A DHCP options set deleted while a VPC is associated with it,
+the deletion having counted no VPC associated, is refused (decision 0143)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import (
     IdempotentParameterMismatch,
@@ -239,3 +241,54 @@ async def test_a_vpc_deleted_while_a_subnet_is_made_keeps_no_orphan(
             assert deleted is None and isinstance(subnet, NotFound), results
             assert not [s for s in subnets if s.vpc_id == vpc.vpc_id]
         assert await gateways[0].store.get(Vpc, vpc.vpc_id) is None
+
+
+class _HeldStore(SqlComputeStore):
+    """The SQL store whose first listing of VPCs, once ``armed``, says so and waits until
+    ``go`` is set: the other gateway writes in between."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.armed = False
+        self.listed = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def list(self, kind: Any, tenant_id: str | None) -> Any:
+        found = await super().list(kind, tenant_id)
+        if kind is Vpc and self.armed:
+            self.armed = False
+            self.listed.set()
+            await self.go.wait()
+        return found
+
+
+async def test_a_set_deleted_while_associated_is_refused(
+    database: Database, tmp_path: Path
+) -> None:
+    held = _HeldStore(database)
+    deleter = ComputeService(
+        held,
+        [MemoryDriver("host-0")],
+        MemoryDiskKeys(),
+        limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )
+    [associator] = gateways_over(database, tmp_path, [MemoryDriver("host-1")])
+    try:
+        vpc = await associator.create_vpc(TENANT, "10.9.0.0/16")
+        options = await associator.create_dhcp_options(TENANT, [("domain-name", ["x.test"])])
+        held.armed = True
+        deletion = asyncio.ensure_future(
+            deleter.delete_dhcp_options(TENANT, options.dhcp_options_id)
+        )
+        await held.listed.wait()  # the deletion counted no VPC associated
+        await associator.associate_dhcp_options(TENANT, options.dhcp_options_id, vpc.vpc_id)
+        held.go.set()
+        outcome = await asyncio.gather(deletion, return_exceptions=True)
+        assert isinstance(outcome[0], ResourceInUse), outcome
+        assert await associator.store.get(DhcpOptions, options.dhcp_options_id) is not None
+        stored = await associator.store.get(Vpc, vpc.vpc_id)
+        assert stored is not None and stored.dhcp_options_id == options.dhcp_options_id
+    finally:
+        await deleter.close()
+        await associator.close()

@@ -51,6 +51,7 @@ from andromede.compute.driver import (
     SnapshotBacking,
     SubnetAcl,
     VolumeSpec,
+    VpcDns,
 )
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import HypervisorFailed
@@ -1130,3 +1131,22 @@ async def test_a_volume_grows_under_its_running_guest(volume_host: Host) -> None
     for volume_id in (data_id, root.volume_id):
         await driver.delete_volume(volume_id)
     volume_host.assert_no_volume_left()
+
+
+async def test_a_vpcs_dns_for_a_vpc_not_here_is_accepted(image_host: Host) -> None:
+    """Every driver — behind the agent's wire too — takes what a VPC's router serves of DNS
+    and DHCP options (decision 0143) for a VPC it holds nothing of, twice alike; the memory
+    twin keeps it for the service tests, user-mode QEMU hosts (no router) keep nothing. The
+    resolver itself: tests/contract/test_vpc_dns.py."""
+    vpc_id = "vpc-" + secrets.token_hex(4)
+    dns = VpcDns(
+        hostnames=True, domain="eu-fr-1.compute.internal", domain_name="corp.example",
+        name_servers=("192.0.2.53", "AmazonProvidedDNS"), ntp_servers=("192.0.2.123",),
+        netbios_node_type=2,
+    )  # fmt: skip
+    await image_host.driver.set_vpc_dns(vpc_id, dns)
+    await image_host.driver.set_vpc_dns(vpc_id, dns)  # what it holds
+    if isinstance(image_host.driver, MemoryDriver):
+        assert image_host.driver.vpc_dns == {vpc_id: dns}
+    else:
+        assert not (image_host.state_dir / "networks" / "networks.json").exists()

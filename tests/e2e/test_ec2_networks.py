@@ -7,6 +7,9 @@
   address the host reaches it at, even with its port open to all;
 - an instance launched with an instance profile reads its role's credentials from
   169.254.169.254 (IMDSv2: a token first), and those credentials read the tenant's bucket;
+- that instance's DHCP lease names its VPC's resolver and the Region's domain, through which it
+  resolves the other instance's private DNS name and its own, until the VPC's DNS hostnames are
+  turned off (decision 0143);
 - that other tenant's instance has a public address, yet the host does not reach it until
   its VPC has an internet gateway and its subnet's route table a route to it, nor once the
   route is deleted (decision 0121); an Elastic IP associated with it reaches it too — unless
@@ -69,6 +72,9 @@ printf '#!/bin/sh\\n[ "$1" = bound ] || exit 0\\nip addr add "$ip/$mask" dev "$i
   > /run/dhcp-event
 printf '[ -z "$router" ] || ip route add default via "$router"\\n' >> /run/dhcp-event
 printf 'echo "andromede-dhcp ip=$ip"\\n' >> /run/dhcp-event
+printf 'echo "andromede-dhcp-dns dns=$dns domain=$domain"\\n' >> /run/dhcp-event
+printf 'for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf\\n' >> /run/dhcp-event
+printf 'echo "$ip $domain" > /run/dhcp-lease\\n' >> /run/dhcp-event
 chmod +x /run/dhcp-event
 ip link set eth0 up
 udhcpc -i eth0 -n -q -t 30 -s /run/dhcp-event
@@ -123,6 +129,23 @@ def _outside_server() -> Iterator[None]:
         thread.join()
         listener.close()
         subprocess.run(["ip", "addr", "del", f"{OUTSIDE}/32", "dev", "lo"], check=False)
+
+
+def resolving(other_name: str) -> str:
+    """Looks up ``other_name`` and its own private DNS name (its address and the domain
+    from its DHCP lease) every two seconds through the resolver its lease named, printing
+    ``andromede-dns#<n> <name>=<address or none>``."""
+    return f"""
+(n=0; read ip domain < /run/dhcp-lease; own="ip-$(echo "$ip" | tr . -).$domain"
+while true; do
+  n=$((n + 1))
+  for name in {other_name} "$own"; do
+    r=$(nslookup "$name" 2>/dev/null | sed -n 's/^Address: \\([0-9.]*\\)$/\\1/p' | tail -n 1)
+    echo "andromede-dns#$n $name=${{r:-none}}"
+  done
+  sleep 2
+done) &
+"""
 
 
 def prober(address: str) -> str:
@@ -270,8 +293,8 @@ def _check_networks(
     launched.append((ec2, listener["InstanceId"]))
     if not listener.get("PublicIpAddress", "").startswith("100.65."):
         pytest.skip("the host fell back to user-mode networking")
-    reader = _run(ec2, image_id, prober(listener["PrivateIpAddress"]) + IMDS,
-                  IamInstanceProfile={"Name": "reader"})  # fmt: skip
+    user_data = prober(listener["PrivateIpAddress"]) + IMDS + resolving(listener["PrivateDnsName"])
+    reader = _run(ec2, image_id, user_data, IamInstanceProfile={"Name": "reader"})
     launched.append((ec2, reader["InstanceId"]))
     # Open the listener's port to everyone: only the network's isolation stands in the way.
     ec2.authorize_security_group_ingress(
@@ -317,6 +340,7 @@ def _check_networks(
     )
     body = guest_s3.get_object(Bucket=bucket, Key="hello.txt")["Body"].read()
     assert body == b"hello from the bucket"
+    _check_vpc_dns(ec2, reader, listener)
     # The other tenant's instance, probing the public address the host reaches, never does.
     # Five of its probes (its probes of the outside interleaved, for the NAT gateway's step).
     five = r"(andromede-probe got=.*\n(andromede-out got=.*\n)*){5}"
@@ -325,6 +349,38 @@ def _check_networks(
     # Its lease came from its own subnet's DHCP server.
     assert "andromede-dhcp ip=172.31.5.4" in console
     _check_internet_gateway(other, vpc_id, stranger)
+
+
+def _check_vpc_dns(ec2: Any, reader: dict[str, Any], listener: dict[str, Any]) -> None:
+    """Decision 0143: the reader's lease names its VPC's resolver (the default VPC's
+    172.31.0.2) and the Region's domain; through it, the reader resolves the listener's private
+    DNS name and its own to their addresses — the names DescribeInstances gives. Once the VPC's
+    DNS hostnames are off, the listener's name no longer resolves."""
+    listener_name = re.escape(listener["PrivateDnsName"])
+    own = re.escape(reader["PrivateDnsName"])
+    domain = reader["PrivateDnsName"].split(".", 1)[1]
+    console = _console_until(
+        ec2, reader["InstanceId"], rf"andromede-dns#\d+ {listener_name}=\S+\r?\n"
+        rf"andromede-dns#\d+ {own}={re.escape(reader['PrivateIpAddress'])}\r?\n",
+    )  # fmt: skip
+    assert f"andromede-dhcp-dns dns=172.31.0.2 domain={domain}" in console
+    assert f"{listener['PrivateDnsName']}={listener['PrivateIpAddress']}" in console
+    last = max(int(n) for n in re.findall(r"andromede-dns#(\d+) ", console))
+    vpc_id = listener["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": False})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            console = str(ec2.get_console_output(InstanceId=reader["InstanceId"]).get("Output"))
+            unresolved = [
+                int(n) for n in re.findall(rf"andromede-dns#(\d+) {listener_name}=none", console)
+            ]
+            if any(n > last for n in unresolved):
+                break
+            assert time.monotonic() < deadline, f"console of the reader:\n{console}"
+            time.sleep(2)
+    finally:
+        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
 
 
 def _check_internet_gateway(other: Any, vpc_id: str, stranger: dict[str, Any]) -> None:

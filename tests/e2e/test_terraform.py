@@ -841,6 +841,17 @@ resource "aws_vpc" "lab" {
   cidr_block = "10.42.0.0/16"
   tags       = { Name = "lab" }
 }
+resource "aws_vpc_dhcp_options" "lab" {
+  domain_name         = "lab.example"
+  domain_name_servers = ["192.0.2.53", "AmazonProvidedDNS"]
+  ntp_servers         = ["192.0.2.123"]
+  netbios_node_type   = "2"
+  tags                = { Name = "lab" }
+}
+resource "aws_vpc_dhcp_options_association" "lab" {
+  vpc_id          = aws_vpc.lab.id
+  dhcp_options_id = aws_vpc_dhcp_options.lab.id
+}
 resource "aws_subnet" "web" {
   vpc_id     = aws_vpc.lab.id
   cidr_block = "10.42.1.0/24"
@@ -1007,7 +1018,18 @@ resource "aws_default_network_acl" "lab" {
 }
 output "template_id" { value = aws_launch_template.web.id }
 output "instance_id" { value = aws_instance.web.id }
-output "vpc" { value = aws_vpc.lab }
+# The VPC's attributes the test reads (not its dhcp_options_id: the association changes it
+# after the VPC is read, which would show as a changed output on the next plan).
+output "vpc" {
+  value = {
+    id                        = aws_vpc.lab.id
+    main_route_table_id       = aws_vpc.lab.main_route_table_id
+    default_network_acl_id    = aws_vpc.lab.default_network_acl_id
+    default_security_group_id = aws_vpc.lab.default_security_group_id
+    enable_dns_support        = aws_vpc.lab.enable_dns_support
+    enable_dns_hostnames      = aws_vpc.lab.enable_dns_hostnames
+  }
+}
 output "subnet_id" { value = aws_subnet.web.id }
 output "gateway_id" { value = aws_internet_gateway.lab.id }
 output "public_table_id" { value = aws_route_table.public.id }
@@ -1042,6 +1064,13 @@ output "acl_ids" {
 }
 output "data_subnet_id" { value = aws_subnet.data.id }
 output "data_association_id" { value = aws_network_acl_association.data.id }
+output "dhcp" {
+  value = {
+    id          = aws_vpc_dhcp_options.lab.id
+    owner_id    = aws_vpc_dhcp_options.lab.owner_id
+    association = aws_vpc_dhcp_options_association.lab.id
+  }
+}
 """
 )
 
@@ -1059,7 +1088,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     subnet, another with an
     ``aws_network_acl_rule`` given a second subnet by an ``aws_network_acl_association``, and
     the VPC's default ACL adopted by
-    ``aws_default_network_acl`` (decision 0128): the
+    ``aws_default_network_acl`` (decision 0128), an ``aws_vpc_dhcp_options`` set associated
+    with the VPC by an ``aws_vpc_dhcp_options_association`` (decision 0143): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1235,10 +1265,26 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         "Name": "lab-default",
         **DEFAULT_TAGS,
     }
+    # aws_vpc_dhcp_options and its association with the VPC (decision 0143).
+    dhcp = outputs["dhcp"]
+    [options] = ec2.describe_dhcp_options(DhcpOptionsIds=[dhcp["id"]])["DhcpOptions"]
+    assert {c["Key"]: [v["Value"] for v in c["Values"]] for c in options["DhcpConfigurations"]} == {
+        "domain-name": ["lab.example"],
+        "domain-name-servers": ["192.0.2.53", "AmazonProvidedDNS"],
+        "ntp-servers": ["192.0.2.123"],
+        "netbios-node-type": ["2"],
+    }
+    assert dhcp["owner_id"] == options["OwnerId"]
+    [described_vpc] = ec2.describe_vpcs(VpcIds=[vpc["id"]])["Vpcs"]
+    assert described_vpc["DhcpOptionsId"] == dhcp["id"]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+    # The account's default set is all that is left.
+    assert [o["DhcpOptionsId"] for o in ec2.describe_dhcp_options()["DhcpOptions"]] == [
+        ec2.describe_vpcs()["Vpcs"][0]["DhcpOptionsId"]
+    ]
     assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
     left = ec2.describe_internet_gateways()["InternetGateways"]
     assert [g["InternetGatewayId"] for g in left] != [] and outputs["gateway_id"] not in str(left)

@@ -49,6 +49,7 @@ __all__ = [
     "SnapshotBacking",
     "SubnetAcl",
     "VolumeSpec",
+    "VpcDns",
 ]
 
 
@@ -215,6 +216,29 @@ class SubnetAcl:
 
 
 @dataclass(frozen=True, slots=True)
+class VpcDns:
+    """What a VPC's router serves of DNS, and hands out by DHCP (decision 0143).
+
+    ``support`` (EC2's ``enableDnsSupport``): the router answers DNS at the VPC block's base
+    plus two and at 169.254.169.253. ``hostnames`` (``enableDnsHostnames``): it answers the
+    ``ip-a-b-c-d.<domain>`` names of the VPC's block (A and PTR). ``domain``: the Region's
+    internal domain (``ec2.internal`` in us-east-1, ``<region>.compute.internal`` elsewhere);
+    "" = no name of the VPC's is served. The rest is the VPC's DHCP options set: ``domain_name``
+    (option 15, "" = none), ``name_servers`` (option 6,
+    ``AmazonProvidedDNS`` standing for the router's resolver), ``ntp_servers`` (option 42),
+    ``netbios_name_servers`` (44) and ``netbios_node_type`` (46, 0 = none)."""
+
+    support: bool = True
+    hostnames: bool = False
+    domain: str = ""
+    domain_name: str = ""
+    name_servers: tuple[str, ...] = ("AmazonProvidedDNS",)
+    ntp_servers: tuple[str, ...] = ()
+    netbios_name_servers: tuple[str, ...] = ()
+    netbios_node_type: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkSpec:
     """A tenant's private network — a subnet: one bridge in its VPC's network namespace on
     this host, where the VPC's subnets are routed to each other (decision 0106)."""
@@ -232,6 +256,8 @@ class NetworkSpec:
     vpc_cidr: str = ""
     # The subnet's network ACL (:meth:`HypervisorDriver.set_network_acl` replaces it).
     acl: SubnetAcl = SubnetAcl()
+    # Its VPC's DNS and DHCP options (:meth:`HypervisorDriver.set_vpc_dns` replaces them).
+    dns: VpcDns = VpcDns()
 
     @property
     def router_id(self) -> str:
@@ -508,6 +534,12 @@ class HypervisorDriver(Protocol):
         two VPCs have instances here; :class:`PeeringLink`), at once: a link is made when both
         routers are here, taken away when it is no longer told. No-op on a host without
         tenant networks (user-mode networking)."""
+        ...
+
+    async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
+        """Replace what a VPC's router (``router_id``, the VPC's id) serves of DNS and hands
+        out by DHCP (:class:`VpcDns`): its resolver and DHCP servers restart with them when
+        the VPC is built here; kept otherwise. No-op on a host without tenant networks."""
         ...
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:

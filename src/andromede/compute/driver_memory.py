@@ -47,6 +47,7 @@ from andromede.compute.driver import (
     SnapshotBacking,
     SubnetAcl,
     VolumeSpec,
+    VpcDns,
 )
 from andromede.compute.errors import HypervisorFailed
 
@@ -128,6 +129,8 @@ class MemoryDriver:
         self.peers: dict[str, tuple[NetworkPeer, ...]] = {}
         # The VPC peering connections the host was last told to join (decision 0139).
         self.peering_links: tuple[PeeringLink, ...] = ()
+        # router (VPC) id → what its router serves of DNS and DHCP options, as told.
+        self.vpc_dns: dict[str, VpcDns] = {}
         self.peer_networks: dict[str, NetworkSpec | None] = {}
         # network id → the network ACL the host enforces for that subnet.
         self.acls: dict[str, SubnetAcl] = {}
@@ -258,6 +261,7 @@ class MemoryDriver:
         instance.elastic_ip = spec.nic.elastic_ip if spec.nic is not None else None
         if spec.nic is not None:
             self.acls.setdefault(spec.nic.network.network_id, spec.nic.network.acl)
+            self.vpc_dns.setdefault(spec.nic.network.router_id, spec.nic.network.dns)
         instance.attached = {v.volume_id: v for v in spec.volumes}
         instance.console += f"[memory] {spec.instance_id} booted\n".encode()
         if spec.seed.user_data:
@@ -324,6 +328,9 @@ class MemoryDriver:
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         self.peering_links = links
+
+    async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
+        self.vpc_dns[router_id] = dns
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

@@ -262,7 +262,7 @@ class NetworkLimitExceeded(ComputeError):
     """The tenant's VPC, internet gateway or NAT gateway quota, a VPC's subnet, route table or
     network ACL quota, a table's route quota, an ACL's entry quota or a VPC's active peering
     quota is reached; ``kind`` is ``vpc``, ``subnet``, ``igw``, ``nat``, ``rtb``, ``route``,
-    ``acl``, ``acl-entry`` or ``pcx``."""
+    ``acl``, ``acl-entry``, ``pcx`` or ``dopt``."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -446,6 +446,7 @@ _NOUNS = {
     "nat": "natGateway ID",
     "nat-route": "natGateway ID",
     "pcx": "vpcPeeringConnection ID",
+    "dopt": "dhcpOption ID",
     "acl": "networkAcl ID",
     "aclassoc": "association ID",
 }

@@ -51,6 +51,7 @@ __all__ = [
     "network_peers",
     "new_mac",
     "private_dns_name",
+    "region_domain",
     "subnet_cidr",
     "subnet_vni",
     "usable_addresses",
@@ -345,9 +346,15 @@ def new_mac() -> str:
     return ":".join(f"{octet:02x}" for octet in octets)
 
 
+def region_domain(region: str) -> str:
+    """The Region's internal DNS domain, as EC2 names it: ``ec2.internal`` in us-east-1 (the
+    oldest Region kept its name), ``<region>.compute.internal`` elsewhere."""
+    return "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+
+
 def private_dns_name(private_ip: str, region: str) -> str:
-    """EC2's private DNS name: ``ip-172-31-0-4.<region>.compute.internal``."""
-    return f"ip-{private_ip.replace('.', '-')}.{region}.compute.internal"
+    """EC2's private DNS name: ``ip-172-31-0-4.<region domain>`` (:func:`region_domain`)."""
+    return f"ip-{private_ip.replace('.', '-')}.{region_domain(region)}"
 
 
 def _firewall_rules(rule: Rule, members: Mapping[str, Sequence[str]]) -> list[FirewallRule]:

@@ -26,7 +26,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
-from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec
+from andromede.compute.dhcp_options import (
+    ACCOUNT_DEFAULT,
+    NO_OPTIONS,
+    DhcpOptions,
+    default_dhcp_options,
+    default_dhcp_options_id,
+)
+from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec, VpcDns
 from andromede.compute.errors import (
     Duplicate,
     InsufficientCapacity,
@@ -50,6 +57,7 @@ from andromede.compute.network import (
     merge_firewall,
     network_peers,
     new_mac,
+    region_domain,
     subnet_vni,
 )
 from andromede.compute.network_acl import (
@@ -416,7 +424,66 @@ class NetworksMixin(ServiceCore):
             vpc_id=subnet.vpc_id,
             vpc_cidr=vpc.cidr if vpc is not None else "",
             acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls)),
+            dns=await self.vpc_dns(vpc) if vpc is not None else VpcDns(),
         )
+
+    async def dhcp_options_of(self, vpc: Vpc) -> DhcpOptions | None:
+        """The DHCP options set the VPC is associated with (decision 0143), None for none;
+        the account's default set as EC2 has it when not stored yet (nothing is written)."""
+        if vpc.dhcp_options_id == NO_OPTIONS:
+            return None
+        if vpc.dhcp_options_id == ACCOUNT_DEFAULT:
+            stored = await self.store.get(DhcpOptions, default_dhcp_options_id(vpc.tenant_id))
+            domain = region_domain(self.limits.region)
+            return stored or default_dhcp_options(vpc.tenant_id, domain)
+        return await self.store.get(DhcpOptions, vpc.dhcp_options_id)
+
+    async def vpc_dns(self, vpc: Vpc) -> VpcDns:
+        """What a VPC's router serves of DNS and hands out by DHCP (decision 0143): its DNS
+        attributes, the Region's domain, and its DHCP options set's options (none without
+        one)."""
+        options = await self.dhcp_options_of(vpc)
+        if options is None:
+            return VpcDns(
+                support=vpc.enable_dns_support,
+                hostnames=vpc.dns_hostnames,
+                domain=region_domain(self.limits.region),
+                name_servers=(),
+            )
+        node_type = options.values("netbios-node-type")
+        return VpcDns(
+            support=vpc.enable_dns_support,
+            hostnames=vpc.dns_hostnames,
+            domain=region_domain(self.limits.region),
+            domain_name=" ".join(options.values("domain-name")),
+            name_servers=options.values("domain-name-servers"),
+            ntp_servers=options.values("ntp-servers"),
+            netbios_name_servers=options.values("netbios-name-servers"),
+            netbios_node_type=int(node_type[0]) if node_type else 0,
+        )
+
+    async def _push_vpc_dns(self, vpc: Vpc) -> None:
+        """Tell every host holding instances of the VPC what its router serves of DNS, as
+        recorded now. A push that fails is logged: ``resync_hosts`` carries it again."""
+        dns = await self.vpc_dns(vpc)
+        instances = await self.store.list(Instance, vpc.tenant_id)
+        hosts = {i.host for i in instances if i.vpc_id == vpc.vpc_id and i.state in _WIRED_ON_HOST}
+        for host in sorted(hosts):
+            driver = self.drivers.get(host)
+            if driver is None:
+                continue
+            try:
+                await driver.set_vpc_dns(vpc.vpc_id, dns)
+            except Exception:
+                log.exception("host %s: the DNS of %s could not be set", host, vpc.vpc_id)
+
+    async def _push_all_vpc_dns(self, instances: Sequence[Instance]) -> None:
+        """The DNS of every VPC with instances on a host, to its hosts."""
+        wired = {(i.tenant_id, i.vpc_id) for i in instances if i.state in _WIRED_ON_HOST}
+        for tenant_id in sorted({t for t, _ in wired}):
+            for vpc in await self.store.list(Vpc, tenant_id):
+                if (tenant_id, vpc.vpc_id) in wired:
+                    await self._push_vpc_dns(vpc)
 
     async def _push_network_acls(self, tenant_id: str, subnet_ids: Collection[str]) -> None:
         """Tell every host holding instances of each subnet's VPC the subnet's network ACL, as
@@ -560,6 +627,7 @@ class NetworksMixin(ServiceCore):
                     await self._set_firewall(instance, view.firewall(instance, merged))
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
         await self._push_all_network_acls(instances)
+        await self._push_all_vpc_dns(instances)
 
     async def _push_all_network_acls(self, instances: Sequence[Instance]) -> None:
         """The network ACL of every subnet of every VPC with instances on a host, to its
@@ -573,10 +641,11 @@ class NetworksMixin(ServiceCore):
 
     async def _push_all_peers(self) -> None:
         """At start-up: every subnet that has instances is pushed again, its peers and the
-        network ACLs of its VPC's subnets."""
+        network ACLs of its VPC's subnets, and its VPC's DNS."""
         instances = await self.store.list(Instance, None)
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
         await self._push_all_network_acls(instances)
+        await self._push_all_vpc_dns(instances)
 
 
 def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:

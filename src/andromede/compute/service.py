@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from andromede.compute.access import AccessMixin
 from andromede.compute.copies import CopiesMixin
+from andromede.compute.dhcp_options_sets import DhcpOptionsMixin
 from andromede.compute.driver import (
     AttachedVolume,
     HypervisorDriver,
@@ -229,6 +230,7 @@ class ComputeService(
     NatGatewaysMixin,
     VpcPeeringsMixin,
     NetworkAclsMixin,
+    DhcpOptionsMixin,
     NetworksMixin,
     LaunchTemplatesMixin,
 ):

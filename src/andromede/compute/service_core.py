@@ -141,6 +141,8 @@ class ComputeLimits:
     nat_gateway_deleted_visible_seconds: float = 3600.0
     # EC2's quota of active VPC peering connections per VPC (decision 0139).
     max_vpc_peerings_per_vpc: int = 50
+    # EC2's quota of DHCP options sets per account (Region), the default set counted.
+    max_dhcp_options: int = 1000
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

@@ -3,7 +3,7 @@
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
 gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
-which VPC is a tenant's default), addressed by the record's class
+DHCP options sets, which VPC is a tenant's default), addressed by the record's class
 and id: the records share one shape (an id, an owning tenant, a revision, a format version) and
 the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.model import (
@@ -58,6 +59,7 @@ Record = (
     | NetworkAcl
     | NatGateway
     | VpcPeeringConnection
+    | DhcpOptions
     | DefaultVpcState
 )
 RecordT = TypeVar("RecordT", bound=Record)
@@ -81,6 +83,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     NetworkAcl,
     NatGateway,
     VpcPeeringConnection,
+    DhcpOptions,
     DefaultVpcState,
 )
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy.engine import Connection
 
+from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
@@ -61,6 +62,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     NetworkAcl: tables.compute_network_acls,
     NatGateway: tables.compute_nat_gateways,
     VpcPeeringConnection: tables.compute_vpc_peering_connections,
+    DhcpOptions: tables.compute_dhcp_options,
     DefaultVpcState: tables.compute_default_vpcs,
 }
 

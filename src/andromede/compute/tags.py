@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from andromede.compute.dhcp_options import (
+    DhcpOptions,
+    default_dhcp_options,
+    default_dhcp_options_id,
+)
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
+    Duplicate,
     IncorrectState,
     InvalidParameterValue,
     NotFound,
@@ -28,7 +34,7 @@ from andromede.compute.model import (
     remove_tags,
 )
 from andromede.compute.nat_gateway import NatGateway
-from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.network import NetworkInterface, Subnet, Vpc, region_domain
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.service_core import ServiceCore, TagEntry
@@ -54,6 +60,7 @@ _KINDS: dict[str, type[Any]] = {
     "acl": NetworkAcl,
     "nat": NatGateway,
     "pcx": VpcPeeringConnection,
+    "dopt": DhcpOptions,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -73,6 +80,7 @@ RESOURCE_TYPES = {
     "acl": "network-acl",
     "nat": "natgateway",
     "pcx": "vpc-peering-connection",
+    "dopt": "dhcp-options",
 }
 
 
@@ -95,6 +103,7 @@ Taggable = (
     | NetworkAcl
     | NatGateway
     | VpcPeeringConnection
+    | DhcpOptions
 )
 
 
@@ -117,6 +126,13 @@ class TagsMixin(ServiceCore):
             if peering is None or not peering.involves(tenant_id):
                 raise NotFound(prefix, resource_id)
             return peering
+        if kind is DhcpOptions and resource_id == default_dhcp_options_id(tenant_id):
+            # The account's default set exists before anything stored it (decision 0143).
+            made = default_dhcp_options(tenant_id, region_domain(self.limits.region))
+            try:
+                await self.store.insert(made)
+            except Duplicate:
+                pass  # stored already
         record: Taggable = await self._owned(kind, tenant_id, resource_id, prefix)
         return record
 

@@ -430,8 +430,9 @@ class VpcsMixin(NetworksMixin):
         dns_hostnames: bool | None = None,
         address_usage_metrics: bool | None = None,
     ) -> Vpc:
-        """Set the attributes given (None: left alone), stored with the VPC; they change
-        nothing the hosts do (decision 0100 says why)."""
+        """Set the attributes given (None: left alone), stored with the VPC; the DNS ones
+        are pushed to the hosts of the VPC's instances, whose router serves them (decision
+        0143)."""
         for _ in range(_ATTEMPTS):
             vpc = await self.owned_vpc(tenant_id, vpc_id)
             changed = replace(
@@ -447,6 +448,8 @@ class VpcsMixin(NetworksMixin):
                 ),
             )
             if await self.store.replace(changed):
+                if await self.vpc_dns(changed) != await self.vpc_dns(vpc):
+                    await self._push_vpc_dns(changed)
                 return changed
         raise IncorrectState(f"{vpc_id} changed concurrently; retry")
 

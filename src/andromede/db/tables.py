@@ -55,6 +55,7 @@ __all__ = [
     "bucket_tags",
     "buckets",
     "compute_default_vpcs",
+    "compute_dhcp_options",
     "compute_elastic_addresses",
     "compute_images",
     "compute_import_tasks",
@@ -1131,6 +1132,8 @@ compute_vpc_peering_connections = _compute_table("compute_vpc_peering_connection
 # Which VPC is each tenant's default, or none since it deleted it (decision 0137): one row per
 # tenant, its id the tenant's.
 compute_default_vpcs = _compute_table("compute_default_vpcs")
+# DHCP options sets (decision 0143): JSON documents; a VPC names its set in its own document.
+compute_dhcp_options = _compute_table("compute_dhcp_options")
 # Elastic IPs (decision 0125): an address of the region's pool is held by one tenant at a time,
 # which the database keeps, so two gateways allocating at once never hand out one address twice.
 compute_elastic_addresses = _compute_table(

@@ -22,6 +22,7 @@ from andromede.ec2api.access import ACCESS_ACTIONS
 from andromede.ec2api.addresses import ADDRESS_ACTIONS
 from andromede.ec2api.authorise import Ec2Authoriser
 from andromede.ec2api.copies import COPY_ACTIONS
+from andromede.ec2api.dhcp_options import DHCP_OPTIONS_ACTIONS
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.gateways import GATEWAY_ACTIONS
 from andromede.ec2api.images import IMAGE_ACTIONS
@@ -85,6 +86,7 @@ ACTIONS: dict[str, Action] = {
     **GATEWAY_ACTIONS,
     **NAT_GATEWAY_ACTIONS,
     **VPC_PEERING_ACTIONS,
+    **DHCP_OPTIONS_ACTIONS,
     **ADDRESS_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,

@@ -111,6 +111,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         400,
         "You have reached the limit on active VPC peering connections for this VPC.",
     ),
+    "InvalidDhcpOptionID.NotFound": (400, "The DHCP options set does not exist."),
+    "InvalidDhcpOptionsId.Malformed": (400, "The DHCP options set ID is malformed."),
+    "DhcpOptionsLimitExceeded": (400, "You have reached the limit on DHCP options sets."),
     "InvalidNetworkAclID.NotFound": (400, "The network ACL ID does not exist."),
     "InvalidNetworkAclEntry.NotFound": (400, "The network ACL entry does not exist."),
     "NetworkAclEntryAlreadyExists": (400, "The network ACL entry already exists."),
@@ -222,6 +225,7 @@ _NOT_FOUND: Final = {
     "nat": "NatGatewayNotFound",
     "nat-route": "InvalidNatGatewayID.NotFound",
     "pcx": "InvalidVpcPeeringConnectionID.NotFound",
+    "dopt": "InvalidDhcpOptionID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -244,6 +248,7 @@ _MALFORMED: Final = {
     "eipassoc": "InvalidAssociationID.Malformed",
     "nat": "NatGatewayMalformed",
     "pcx": "InvalidVpcPeeringConnectionId.Malformed",
+    "dopt": "InvalidDhcpOptionsId.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -262,6 +267,7 @@ _IN_USE: Final = {
     "rtb": "DependencyViolation",
     "acl": "DependencyViolation",
     "eipalloc": "InvalidIPAddress.InUse",
+    "dopt": "DependencyViolation",
 }
 _RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
 _LIMIT: Final = {
@@ -274,6 +280,7 @@ _LIMIT: Final = {
     "acl": "NetworkAclLimitExceeded",
     "acl-entry": "NetworkAclEntryLimitExceeded",
     "pcx": "ActiveVpcPeeringConnectionPerVpcLimitExceeded",
+    "dopt": "DhcpOptionsLimitExceeded",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from andromede.compute.dhcp_options import shown_options_id
 from andromede.compute.model import Tags
 from andromede.compute.network import Subnet, Vpc, usable_addresses
 from andromede.ec2api.errors import Ec2Error
@@ -70,7 +71,7 @@ def _write_vpc(xml: XmlWriter, vpc: Vpc, element: str = "item") -> None:
     xml.close("cidrBlockAssociationSet")
     xml.open("ipv6CidrBlockAssociationSet")
     xml.close("ipv6CidrBlockAssociationSet")
-    xml.element("dhcpOptionsId", vpc.dhcp_options_id)
+    xml.element("dhcpOptionsId", shown_options_id(vpc.dhcp_options_id, vpc.tenant_id))
     xml.element("instanceTenancy", "default")
     xml.element("isDefault", vpc.is_default)
     write_tags(xml, vpc.tags)
@@ -107,7 +108,9 @@ _VPC_FILTERS = with_tags(
         "cidr-block-association.cidr-block": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
         "state": lambda v: ["available"],
         "owner-id": lambda v: [v.tenant_id] if isinstance(v, Vpc) else [],
-        "dhcp-options-id": lambda v: [v.dhcp_options_id] if isinstance(v, Vpc) else [],
+        "dhcp-options-id": lambda v: (
+            [shown_options_id(v.dhcp_options_id, v.tenant_id)] if isinstance(v, Vpc) else []
+        ),
     }
 )
 

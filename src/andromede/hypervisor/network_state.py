@@ -1,8 +1,8 @@
 """The tenant networks' state file (``networks.json`` under the state directory of
 :class:`~andromede.hypervisor.tenant_network.TenantNetworks`): which subnets a host built and
 where, the interfaces it plugged and the addresses it gave them, the security groups, overlay
-peers, subnet specs, network ACLs and NAT gateways it holds — so a restarted agent finds its
-networks again. Rewritten whole and atomically; a field a state file from an older release
+peers, subnet specs, network ACLs, NAT gateways and VPCs' DNS it holds — so a restarted agent
+finds its networks again. Rewritten whole and atomically; a field a state file from an older release
 lacks reads as its default.
 """
 
@@ -24,6 +24,7 @@ from andromede.compute.driver import (
     NetworkPeer,
     NetworkSpec,
     SubnetAcl,
+    VpcDns,
 )
 
 __all__ = ["NetworkRecord", "NetworkState", "PluggedNic", "load_state", "save_state"]
@@ -97,6 +98,9 @@ class NetworkState:
     # router (VPC) id → the NAT gateways it applies (held before the VPC is built here; state
     # files from before NAT gateways: none).
     nat: dict[str, tuple[NatRoute, ...]] = field(default_factory=dict)
+    # router (VPC) id → what its resolver and DHCP servers serve (decision 0143; held before
+    # the VPC is built here; state files from before: none, a spec gives it).
+    dns: dict[str, VpcDns] = field(default_factory=dict)
 
 
 def load_state(path: Path) -> NetworkState:
@@ -116,13 +120,18 @@ def load_state(path: Path) -> NetworkState:
         )
     for network_id, spec in raw.get("specs", {}).items():
         acl = spec.pop("acl", None)
+        dns = spec.pop("dns", None)
         state.specs[network_id] = NetworkSpec(
-            **spec, acl=SubnetAcl() if acl is None else _acl_from_json(acl)
+            **spec,
+            acl=SubnetAcl() if acl is None else _acl_from_json(acl),
+            dns=VpcDns() if dns is None else _dns_from_json(dns),
         )
     for network_id, acl in raw.get("acls", {}).items():
         state.acls[network_id] = _acl_from_json(acl)
     for router_id, routes in raw.get("nat", {}).items():
         state.nat[router_id] = tuple(_nat_route_from_json(route) for route in routes)
+    for router_id, dns in raw.get("dns", {}).items():
+        state.dns[router_id] = _dns_from_json(dns)
     for network_id, rules in raw.get("firewalls", {}).items():
         state.firewalls[network_id] = {
             ip: InstanceFirewall(
@@ -154,6 +163,7 @@ def save_state(path: Path, state: NetworkState) -> None:
             router_id: [asdict(route) for route in routes]
             for router_id, routes in state.nat.items()
         },
+        "dns": {router_id: asdict(dns) for router_id, dns in state.dns.items()},
     }
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(document, indent=1))
@@ -175,4 +185,17 @@ def _nat_route_from_json(document: Mapping[str, Any]) -> NatRoute:
         destinations=tuple(document["destinations"]),
         via_address=document.get("via_address", ""),
         via_port=document.get("via_port", 0),
+    )
+
+
+def _dns_from_json(document: Mapping[str, Any]) -> VpcDns:
+    return VpcDns(
+        support=bool(document.get("support", True)),
+        hostnames=bool(document.get("hostnames", False)),
+        domain=str(document.get("domain", "")),
+        domain_name=str(document.get("domain_name", "")),
+        name_servers=tuple(document.get("name_servers", ("AmazonProvidedDNS",))),
+        ntp_servers=tuple(document.get("ntp_servers", ())),
+        netbios_name_servers=tuple(document.get("netbios_name_servers", ())),
+        netbios_node_type=int(document.get("netbios_node_type", 0)),
     )

@@ -72,6 +72,7 @@ from andromede.compute.driver import (
     RuntimeState,
     SubnetAcl,
     VolumeSpec,
+    VpcDns,
 )
 from andromede.hypervisor.accelerator import probe_accelerator
 from andromede.hypervisor.errors import (
@@ -251,6 +252,12 @@ class QemuDriver:
         User mode has no router to join: nothing kept."""
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_peering_links(links)
+
+    async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
+        """Bridge mode: the VPC's router serves them (:meth:`TenantNetworks.set_vpc_dns`).
+        User mode has QEMU's own DHCP and DNS (slirp), no router: nothing kept."""
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_vpc_dns(router_id, dns)
 
     async def networking(self) -> NetworkMode:
         """How this host wires instances with a NIC: decided once (a probe for ``auto``)."""

@@ -34,6 +34,7 @@ from andromede.compute.driver import (
     RuntimeState,
     SubnetAcl,
     VolumeSpec,
+    VpcDns,
 )
 from andromede.compute.errors import HostUnreachable
 from andromede.hypervisor.errors import HypervisorError
@@ -260,6 +261,9 @@ class RemoteDriver:
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         await self._call("set_peering_links", links)
+
+    async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
+        await self._call("set_vpc_dns", router_id, dns)
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)

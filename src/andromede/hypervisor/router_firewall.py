@@ -72,6 +72,7 @@ def render_firewall(
     acls: Mapping[str, SubnetAcl] | None = None,
     nat_routes: Sequence[NatRoute] = (),
     peering_ends: Collection[str] = (),
+    resolver: Collection[str] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -94,7 +95,9 @@ def render_firewall(
     chain, connection tracking included (:mod:`~andromede.hypervisor.network_acls`).
     ``nat_routes``: the VPC's NAT gateways (:mod:`~andromede.hypervisor.nat_gateways`) — what
     their sources send to their destinations is marked, translated to the gateway's address
-    when it leaves here, or let out towards the router of the host that translates it."""
+    when it leaves here, or let out towards the router of the host that translates it.
+    ``resolver``: the addresses where the VPC's resolver answers its subnets' DNS queries
+    (:mod:`~andromede.hypervisor.vpc_dns`; none while its DNS support is off)."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -207,6 +210,14 @@ def render_firewall(
         # DHCP and ARP-level needs of the instances; nothing else of the namespace is a service.
         f"    iifname {ports} udp dport 67 accept",
         f"    iifname {ports} ip protocol icmp accept",
+    ]
+    if resolver:
+        # The VPC's resolver (decision 0143), for its own subnets only.
+        lines.append(
+            f"    iifname {ports} ip daddr {{ {', '.join(sorted(resolver))} }}"
+            " meta l4proto { tcp, udp } th dport 53 accept"
+        )
+    lines += [
         "  }",
         "}",
     ]

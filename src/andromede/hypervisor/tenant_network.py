@@ -16,8 +16,12 @@ recorded before VPC routing) is a namespace of its own, as every network was. In
   all traffic between two instances crosses the namespace's IP stack — as in an AWS VPC, where
   the router sits between any two instances — and there the security groups apply with
   connection tracking (the bridge family of nftables has no conntrack on this kernel);
-- dnsmasq serving DHCP on each bridge with one static lease per instance (its MAC → its address);
-  the NoCloud seed also carries a static network config, DHCP is for images that ignore it;
+- dnsmasq serving DHCP on each bridge with one static lease per instance (its MAC → its address)
+  and the VPC's DHCP options; the NoCloud seed also carries a static network config, DHCP is
+  for images that ignore it;
+- the VPC's resolver, EC2's "Amazon-provided DNS" (:mod:`~andromede.hypervisor.vpc_dns`): one
+  more dnsmasq, on the VPC block's base plus two and 169.254.169.253, held by the namespace's
+  loopback;
 - a veth pair to the host (a /30 "transit" link per namespace, from ``transit_cidr``), the host
   side named ``<prefix>t<n>``;
 - one host-facing address per instance (from ``public_cidr``, host-only: the host routes it over
@@ -92,11 +96,9 @@ import json
 import logging
 import os
 import re
-import signal
 import socket
 import struct
 import threading
-import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -110,7 +112,9 @@ from andromede.compute.driver import (
     NicSpec,
     PeeringLink,
     SubnetAcl,
+    VpcDns,
 )
+from andromede.hypervisor.dnsmasq_process import ours_running, stop_pidfile
 from andromede.hypervisor.elastic_ips import (
     check_elastic_ip,
     render_uplink_guard,
@@ -136,6 +140,7 @@ from andromede.hypervisor.peering_links import (
 )
 from andromede.hypervisor.router_firewall import METADATA_ADDRESS, render_firewall
 from andromede.hypervisor.router_firewall import TRANSIT as _TRANSIT
+from andromede.hypervisor.vpc_dns import dhcp_option_args, resolver_addresses, resolver_command
 
 __all__ = [
     "NetworkCommandError",
@@ -156,7 +161,6 @@ _T = TypeVar("_T")
 # Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers.
 VXLAN_OVERHEAD = 50
 _MIN_UNDERLAY_MTU = 576 + VXLAN_OVERHEAD  # IPv4's minimum datagram, inside
-_DHCP_EXIT_TIMEOUT = 5.0  # seconds for dnsmasq to exit on SIGTERM, then SIGKILL
 _NETNS_DIR = Path("/run/netns")  # where ``ip netns`` keeps the namespaces it names
 _CLONE_NEWNET = 0x40000000
 _TUNSETIFF = 0x400454CA
@@ -196,6 +200,9 @@ class NetworkLayout:
     # operator's network routes the Elastic IPs' block to the hosts, or the host alone uses
     # them).
     elastic_ip_uplink: str = ""
+    # Where the VPCs' resolvers send the names that are not the VPC's (decision 0143): IPv4
+    # addresses reached from the routers' transit addresses; none = such names are refused.
+    dns_upstream: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         transit = ipaddress.IPv4Network(self.transit_cidr)
@@ -214,6 +221,8 @@ class NetworkLayout:
             raise ValueError(f"underlay_mtu must be at least {_MIN_UNDERLAY_MTU}")
         if self.elastic_ip_uplink and not _LINK_NAME.fullmatch(self.elastic_ip_uplink):
             raise ValueError("elastic_ip_uplink must be an interface name (15 characters at most)")
+        for server in self.dns_upstream:
+            ipaddress.IPv4Address(server)  # raises ValueError
 
     @property
     def overlay_mtu(self) -> int:
@@ -441,6 +450,8 @@ class TenantNetworks:
         namespace is gone (then every subnet of its router) or on ``rebuild`` (``finish``:
         see :meth:`_build`)."""
         self._state.acls.setdefault(spec.network_id, spec.acl)
+        # Its VPC's DNS is the one held, if any (set_vpc_dns changes it, not a spec).
+        self._state.dns.setdefault(spec.router_id, spec.dns)
         record = self._state.networks.get(spec.network_id)
         if record is None:
             record = self._new_record(spec)
@@ -519,7 +530,10 @@ class TenantNetworks:
                 ),
                 *self._nat_host_routes(record.router, record.index),
             )
-            inside = ["link set lo up"]
+            inside = ["link set lo up"] + [
+                f"addr replace {address}/32 dev lo"
+                for address in resolver_addresses(record.vpc_cidr or record.cidr)
+            ]
             for subnet in subnets:
                 inside += self._bridge_commands(subnet, links)
             inside += [
@@ -555,6 +569,7 @@ class TenantNetworks:
             await self._apply_overlay(record.router)
             await _all(
                 self._apply_firewall(record.router),
+                self._start_resolver(record.router, restart=fresh),
                 *(self._restart_dhcp(subnet) for subnet in subnets),
             )
         if any(nic.elastic_ip for nic in self._router_nics(record.router)) or self._translated(
@@ -689,6 +704,7 @@ class TenantNetworks:
             await self._apply_overlay(record.router)  # its address is no other host's any more
             await _all(
                 self._apply_firewall(record.router),
+                self._start_resolver(record.router),
                 *(self._restart_dhcp(r) for r in {id(r): r for r in [*built, record]}.values()),
             )
             if previous is not None and previous.elastic_ip not in (None, elastic):
@@ -1051,8 +1067,10 @@ class TenantNetworks:
             await self._unroute(nic)
         for address in self._translated(router):
             await self._unroute_elastic(address)
-        # The VPC leaves the host, and its NAT gateways with it (the next push tells them).
+        # The VPC leaves the host, and its NAT gateways and DNS with it (the next push or
+        # spec tells them).
         self._state.nat.pop(router, None)
+        self._state.dns.pop(router, None)
         # The VPC leaves the host, and with it the pushes of its ACLs: forget them, those of
         # its subnets not built here too (the next spec of a subnet gives its ACL again).
         self._state.acls = {
@@ -1072,6 +1090,7 @@ class TenantNetworks:
             await self._watcher.network_down(host_ip)
         for record in members:
             await self._stop_dhcp(record.network_id)
+        await stop_pidfile(self._resolver_pidfile(router))
         await _run("ip", "link", "del", self._host_link(members[0].index), check=False)
         await _run("ip", "netns", "del", self.netns(router), check=False)
         if not self._state.networks:
@@ -1345,6 +1364,11 @@ class TenantNetworks:
             },
             nat_routes=self._state.nat.get(router, ()),
             peering_ends=[end.name for end in self._link_ends if end.router == router],
+            resolver=(
+                resolver_addresses(subnets[0].vpc_cidr or subnets[0].cidr)
+                if self._dns(router).support
+                else ()
+            ),
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
 
@@ -1354,15 +1378,50 @@ class TenantNetworks:
     async def _stop_dhcp(self, network_id: str) -> None:
         """Stop the network's dnsmasq and wait for it to exit: its successor binds the same
         port, and a released network leaves no process behind."""
-        pidfile = self._dhcp_pidfile(network_id)
-        try:
-            pid = int(pidfile.read_text().strip())
-            # A pid from before a reboot may now be someone else's: only ours names the file.
-            if os.fsencode(pidfile) in Path(f"/proc/{pid}/cmdline").read_bytes():
-                await _terminate(pid, _DHCP_EXIT_TIMEOUT)
-        except (OSError, ValueError):
-            pass
-        pidfile.unlink(missing_ok=True)
+        await stop_pidfile(self._dhcp_pidfile(network_id))
+
+    def _resolver_pidfile(self, router: str) -> Path:
+        return self._dir / f"resolver-{router}.pid"
+
+    def _dns(self, router: str) -> VpcDns:
+        return self._state.dns.get(router, VpcDns())
+
+    async def _start_resolver(self, router: str, *, restart: bool = True) -> None:
+        """(Re)start the router's resolver (:mod:`~andromede.hypervisor.vpc_dns`); without
+        ``restart``, only when it is not running. Stopped while the VPC's DNS support is off."""
+        pidfile = self._resolver_pidfile(router)
+        if not restart and ours_running(pidfile):
+            return
+        await stop_pidfile(pidfile)
+        subnets = self._members(router)
+        if not subnets:
+            return
+        command = resolver_command(
+            pidfile=pidfile,
+            vpc_cidr=subnets[0].vpc_cidr or subnets[0].cidr,
+            dns=self._dns(router),
+            upstream=self._layout.dns_upstream,
+        )
+        if command is not None:
+            await _run("ip", "netns", "exec", self.netns(router), *command)
+
+    async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
+        """Replace what a VPC's router serves of DNS and hands out by DHCP: kept when the VPC
+        is not built here yet, else its resolver, input rules and DHCP servers restart with
+        it (leases are static: a guest's next renewal sees the new options)."""
+        async with self._lock:
+            if self._state.dns.get(router_id) == dns:
+                return  # the periodic resync's push of what is in force already
+            self._state.dns[router_id] = dns
+            self._save()
+            subnets = self._members(router_id)
+            if not subnets or not _namespace_exists(self.netns(router_id)):
+                return
+            await _all(
+                self._apply_firewall(router_id),
+                self._start_resolver(router_id),
+                *(self._restart_dhcp(record) for record in subnets),
+            )
 
     async def _restart_dhcp(self, record: NetworkRecord) -> None:
         # Restarted rather than reloaded: dnsmasq re-reads host files after dropping its
@@ -1381,6 +1440,7 @@ class TenantNetworks:
         ]  # fmt: skip
         if self._overlay(record):
             command.append(f"--dhcp-option=option:mtu,{self._layout.overlay_mtu}")
+        command += dhcp_option_args(record.vpc_cidr or record.cidr, self._dns(record.router))
         command += [
             f"--dhcp-host={nic.mac},{nic.private_ip}" for nic in self._nics_of(record.network_id)
         ]
@@ -1393,15 +1453,6 @@ class TenantNetworks:
 
     def _save(self) -> None:
         save_state(self._state_file(), self._state)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (dnsmasq daemonises: init reaps it, a moment later)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _enable_forwarding(links: Sequence[str]) -> None:
@@ -1509,47 +1560,6 @@ async def _in_netns(netns: str, work: Callable[[], _T]) -> _T:
 
     threading.Thread(target=run, name=f"netns-{netns}", daemon=True).start()
     return await done
-
-
-async def _terminate(pid: int, timeout: float) -> None:
-    """SIGTERM ``pid`` (not a child of ours) and wait for it to exit, SIGKILL after
-    ``timeout``: woken by a pidfd when the kernel has one, else by polling."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    except OSError:
-        pidfd = None
-    try:
-        os.kill(pid, signal.SIGTERM)
-        if pidfd is not None:
-            loop = asyncio.get_running_loop()
-            exited = loop.create_future()
-
-            def wake() -> None:
-                if not exited.done():
-                    exited.set_result(None)
-
-            loop.add_reader(pidfd, wake)
-            try:
-                await asyncio.wait_for(exited, timeout)
-                return
-            except TimeoutError:
-                pass
-            finally:
-                loop.remove_reader(pidfd)
-        else:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if not _running(pid):
-                    return
-                await asyncio.sleep(0.005)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
 
 
 async def _retry_while_exists(*command: str, attempts: int = 50) -> None:

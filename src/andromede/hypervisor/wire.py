@@ -37,6 +37,7 @@ from andromede.compute.driver import (
     RuntimeState,
     SubnetAcl,
     VolumeSpec,
+    VpcDns,
 )
 
 __all__ = [
@@ -97,6 +98,7 @@ CALLS: dict[str, Call] = {
     "set_network_acl": Call((("network_id", str), ("acl", SubnetAcl))),
     "set_nat_routes": Call((("router_id", str), ("routes", tuple[NatRoute, ...]))),
     "set_peering_links": Call((("links", tuple[PeeringLink, ...]),)),
+    "set_vpc_dns": Call((("router_id", str), ("dns", VpcDns))),
     "stop": Call((("instance_id", str),), keywords=(("timeout", float),)),
     "reboot": Call((("instance_id", str),)),
     "kill": Call((("instance_id", str),)),

@@ -38,6 +38,7 @@ EIP, FREE_EIP, EIP_ASSOC = "{eipalloc}", "{free-eipalloc}", "{eipassoc}"
 OWN_ACL, ACL_ASSOC = "{own-acl}", "{aclassoc}"
 NAT = "{nat}"
 PCX = "{pcx}"
+DOPT, FREE_DOPT = "{dopt}", "{free-dopt}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -123,6 +124,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "RejectVpcPeeringConnection": {"VpcPeeringConnectionId": PCX},
     "DeleteVpcPeeringConnection": {"VpcPeeringConnectionId": PCX},
     "DescribeVpcPeeringConnections": {"VpcPeeringConnectionIds": [PCX]},
+    # The intruder's own set made; the victim's VPC must not take it, nor lose its set.
+    "CreateDhcpOptions": {"DhcpConfigurations": [{"Key": "domain-name", "Values": ["x.test"]}]},
+    "DescribeDhcpOptions": {"DhcpOptionsIds": [DOPT]},
+    "DeleteDhcpOptions": {"DhcpOptionsId": FREE_DOPT},
+    "AssociateDhcpOptions": {"DhcpOptionsId": FREE_DOPT, "VpcId": VPC},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
@@ -260,6 +266,7 @@ class Victim:
             ("DescribeAddresses", {}),
             ("DescribeNatGateways", {}),
             ("DescribeVpcPeeringConnections", {}),
+            ("DescribeDhcpOptions", {}),
             ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
@@ -378,7 +385,17 @@ async def victim(world: World) -> Victim:
     peering = await c.call(
         "CreateVpcPeeringConnection", VpcId=vpc, PeerVpcId=default_ids(tenant).vpc_id
     )
+    # A DHCP options set associated with its VPC, and one free: each may be moved or deleted.
+    options = [
+        (await c.call("CreateDhcpOptions", DhcpConfigurations=[{"Key": k, "Values": v}]))[
+            "DhcpOptions"
+        ]["DhcpOptionsId"]
+        for k, v in (("domain-name", ["victim.test"]), ("ntp-servers", ["192.0.2.123"]))
+    ]
+    await c.call("AssociateDhcpOptions", DhcpOptionsId=options[0], VpcId=vpc)
     ids = {
+        DOPT: options[0],
+        FREE_DOPT: options[1],
         PCX: peering["VpcPeeringConnection"]["VpcPeeringConnectionId"],
         NAT: nat["NatGateway"]["NatGatewayId"],
         EIP: address,

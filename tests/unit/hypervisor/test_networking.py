@@ -34,13 +34,13 @@ from andromede.compute.driver import (
 )
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
+from andromede.hypervisor.dnsmasq_process import terminate
 from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.tenant_network import (
     NetworkCommandError,
     NetworkLayout,
     TenantNetworks,
-    _terminate,
 )
 from andromede.hypervisor.user_network import ingress_allows_tcp, user_netdev
 
@@ -196,14 +196,14 @@ def _ignores_sigterm() -> subprocess.Popen[bytes]:
 async def test_terminate_waits_for_the_exit_and_kills_what_ignores_sigterm() -> None:
     polite = subprocess.Popen(["sleep", "60"])
     started = time.monotonic()
-    await _terminate(polite.pid, 5.0)
+    await terminate(polite.pid, 5.0)
     assert time.monotonic() - started < 2  # woken by the exit, not by the timeout
     assert polite.wait(timeout=5) == -signal.SIGTERM
     stubborn = _ignores_sigterm()
     started = time.monotonic()
-    await _terminate(stubborn.pid, 0.3)
+    await terminate(stubborn.pid, 0.3)
     assert 0.3 <= time.monotonic() - started < 3
     assert stubborn.wait(timeout=5) == -signal.SIGKILL
     assert stubborn.stdout is not None
     stubborn.stdout.close()
-    await _terminate(stubborn.pid, 0.3)  # gone (reaped) already: nothing to do
+    await terminate(stubborn.pid, 0.3)  # gone (reaped) already: nothing to do

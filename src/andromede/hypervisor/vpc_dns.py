@@ -1,0 +1,116 @@
+"""The Amazon-provided DNS of a VPC's router, and the DHCP options its subnets hand out
+(decision 0143). Pure: it builds dnsmasq's command lines and the addresses the router holds;
+:class:`~andromede.hypervisor.tenant_network.TenantNetworks` runs them.
+
+A VPC's router (its network namespace on a host) runs one resolver, a dnsmasq of its own
+beside the subnets' DHCP servers (those keep ``--port=0``: one process per job, each bound to
+what it serves). The resolver listens on the addresses EC2's does — the VPC block's base plus
+two (10.0.0.2 for 10.0.0.0/16) and 169.254.169.253 — held by the namespace's loopback, so
+every subnet's instances reach them through their gateway, the router, as they reach the
+metadata address; the subnet holding the base's /24 reaches the base plus two on its own
+link, the bridge answering ARP for the namespace's local addresses. It never listens on the
+host: the namespace holds nothing of the host's.
+
+What it answers: with ``enableDnsHostnames``, ``ip-a-b-c-d.<domain>`` for every address of
+the VPC's block (A, and PTR for the reverse), synthesised (``--synth-domain``) as EC2's
+resolver does rather than listed per instance, so an instance starting or going changes
+nothing here; names of ``<domain>`` outside the block, and all of them without
+``enableDnsHostnames``, are answered "no such name" here and never forwarded
+(``--local``); reverse queries for private ranges are never forwarded either
+(``--bogus-priv``). Any other name goes to the host's upstream resolvers
+(``hypervisor_dns_upstream``), reached from the namespace's transit address; with none set,
+other names are refused. So a VPC never answers for another VPC's names: each router
+synthesises its own block only, and answers only its own subnets (its input chain,
+:func:`~andromede.hypervisor.router_firewall.render_firewall`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from andromede.compute.driver import VpcDns
+
+__all__ = [
+    "AMAZON_PROVIDED_DNS",
+    "LINK_LOCAL_RESOLVER",
+    "dhcp_option_args",
+    "resolver_address",
+    "resolver_addresses",
+    "resolver_command",
+]
+
+AMAZON_PROVIDED_DNS: Final = "AmazonProvidedDNS"
+# EC2's other address of the resolver, the same in every VPC (link-local, never routed).
+LINK_LOCAL_RESOLVER: Final = "169.254.169.253"
+
+
+def resolver_address(vpc_cidr: str) -> str:
+    """The VPC block's base plus two, where EC2's resolver answers (10.0.0.2 in 10.0.0.0/16)."""
+    return str(ipaddress.IPv4Network(vpc_cidr).network_address + 2)
+
+
+def resolver_addresses(vpc_cidr: str) -> tuple[str, str]:
+    """Both addresses the router's resolver listens on."""
+    return resolver_address(vpc_cidr), LINK_LOCAL_RESOLVER
+
+
+def resolver_command(
+    *,
+    pidfile: Path,
+    vpc_cidr: str,
+    dns: VpcDns,
+    upstream: Sequence[str],
+) -> list[str] | None:
+    """The resolver's dnsmasq arguments (run inside the router's namespace), or None when the
+    VPC's ``enableDnsSupport`` is off: then nothing answers DNS in the VPC."""
+    if not dns.support:
+        return None
+    command = [
+        "dnsmasq",
+        f"--pid-file={pidfile}",
+        "--port=53",
+        "--bind-interfaces",
+        *(f"--listen-address={address}" for address in resolver_addresses(vpc_cidr)),
+        # Nothing of the host's: no /etc/hosts, no /etc/resolv.conf.
+        "--no-hosts",
+        "--no-resolv",
+        # Plain words and private reverse queries are not for the upstream resolvers.
+        "--domain-needed",
+        "--bogus-priv",
+    ]
+    if dns.domain:
+        command.append(f"--local=/{dns.domain}/")
+        if dns.hostnames:
+            block = ipaddress.IPv4Network(vpc_cidr)
+            command.append(f"--synth-domain={dns.domain},{block},ip-")
+    command += [f"--server={server}" for server in upstream]
+    return command
+
+
+def dhcp_option_args(vpc_cidr: str, dns: VpcDns) -> list[str]:
+    """The DHCP options a subnet's dnsmasq hands out for its VPC: the name servers (option 6,
+    ``AmazonProvidedDNS`` being the router's resolver, left out while ``enableDnsSupport`` is
+    off), the domain name (15), NTP servers (42), NetBIOS name servers (44) and node type
+    (46)."""
+    servers: list[str] = []
+    for server in dns.name_servers:
+        if server == AMAZON_PROVIDED_DNS:
+            if dns.support:
+                servers.append(resolver_address(vpc_cidr))
+        elif server not in servers:
+            servers.append(server)
+    args = []
+    if servers:
+        args.append(f"--dhcp-option=option:dns-server,{','.join(servers)}")
+    if dns.domain_name:
+        args.append(f"--dhcp-option=option:domain-name,{dns.domain_name}")
+    if dns.ntp_servers:
+        args.append(f"--dhcp-option=option:ntp-server,{','.join(dns.ntp_servers)}")
+    if dns.netbios_name_servers:
+        args.append(f"--dhcp-option=option:netbios-ns,{','.join(dns.netbios_name_servers)}")
+    if dns.netbios_node_type:
+        args.append(f"--dhcp-option=option:netbios-nodetype,{dns.netbios_node_type}")
+    return args

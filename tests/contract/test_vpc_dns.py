@@ -1,0 +1,179 @@
+"""A VPC's Amazon-provided DNS and DHCP options on the real kernel (decision 0143): the router's
+resolver (andromede.hypervisor.vpc_dns, run by andromede.hypervisor.tenant_network) answers
+its own subnets at the VPC block's base plus two and 169.254.169.253, synthesises the
+``ip-a-b-c-d`` names of its block while DNS hostnames are on, refuses what it has no upstream
+for, and the subnets' DHCP servers hand out the VPC's options.
+
+As in test_network_acls.py, a "guest" is a network namespace on an isolated port of its
+subnet's bridge; it asks with busybox's ``nslookup`` and ``udhcpc``. Needs root and the ``ip``,
+``nft``, ``dnsmasq`` and ``busybox`` commands.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.driver import NetworkSpec, NicSpec, VpcDns
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.tenant_networks import (
+    Guest,
+    guest,
+    needs_root_and_tools,
+    networks,
+    outside_addresses,
+    random_layout,
+)
+
+__all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
+
+DOMAIN = "eu-fr-1.compute.internal"
+DNS = VpcDns(support=True, hostnames=True, domain=DOMAIN, domain_name=DOMAIN)
+
+
+@pytest.fixture
+def layout() -> NetworkLayout:
+    return random_layout("d")
+
+
+def _subnet(vpc_id: str, block: str, third: int, dns: VpcDns = DNS) -> NetworkSpec:
+    return NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4),
+        tenant_id="111111111111",
+        cidr=f"{block}.{third}.0/24",
+        vpc_id=vpc_id,
+        vpc_cidr=f"{block}.0.0/16",
+        dns=dns,
+    )
+
+
+def _nic(network: NetworkSpec, host: int) -> NicSpec:
+    prefix = network.cidr.rsplit(".", 1)[0]
+    third = int(prefix.rsplit(".", 1)[1])
+    return NicSpec(network=network, mac=f"02:00:00:00:{third:02x}:{host:02x}",
+                   private_ip=f"{prefix}.{host}")  # fmt: skip
+
+
+def _lookup(client: Guest, name: str, server: str) -> str:
+    """What busybox's nslookup prints (its answer or its error), "timeout" when none came."""
+    done = client.run("timeout", "4", "busybox", "nslookup", name, server, timeout=10)
+    return "timeout" if done.returncode == 124 else done.stdout + done.stderr
+
+
+def _vpc() -> str:
+    return "vpc-" + secrets.token_hex(4)
+
+
+async def test_the_resolver_answers_its_vpcs_names_on_both_addresses_until_turned_off(
+    networks: TenantNetworks,
+) -> None:
+    vpc = _vpc()
+    # One subnet over the block's base (10.7.0.2 is on its link), one beside it (routed).
+    base, other = _subnet(vpc, "10.7", 0), _subnet(vpc, "10.7", 1)
+    a_nic, b_nic = _nic(base, 5), _nic(other, 6)
+    name_a, name_b = f"ip-10-7-0-5.{DOMAIN}", f"ip-10-7-1-6.{DOMAIN}"
+    async with guest(networks, "i-a", a_nic) as a, guest(networks, "i-b", b_nic) as b:
+        # Another instance's name and its own, from either subnet, at either address.
+        assert "Address: 10.7.1.6" in _lookup(a, name_b, "10.7.0.2")
+        assert "Address: 10.7.0.5" in _lookup(a, name_a, "169.254.169.253")
+        assert "Address: 10.7.0.5" in _lookup(b, name_a, "10.7.0.2")
+        assert "Address: 10.7.1.6" in _lookup(b, name_b, "169.254.169.253")
+        # The reverse (PTR) of an address of the block.
+        assert f"name = {name_b}" in _lookup(a, "10.7.1.6", "10.7.0.2")
+        # A name of the domain outside the block: no such name, never forwarded.
+        assert "NXDOMAIN" in _lookup(a, f"ip-10-8-1-6.{DOMAIN}", "10.7.0.2")
+        # Any other name: no upstream resolver is set, so it is refused.
+        assert "REFUSED" in _lookup(a, "example.com", "10.7.0.2")
+        # DNS hostnames off: the VPC's names no longer resolve; the resolver still answers.
+        await networks.set_vpc_dns(vpc, replace(DNS, hostnames=False))
+        assert "NXDOMAIN" in _lookup(b, name_a, "10.7.0.2")
+        assert "NXDOMAIN" in _lookup(a, name_a, "169.254.169.253")
+        await networks.set_vpc_dns(vpc, DNS)
+        assert "Address: 10.7.0.5" in _lookup(b, name_a, "10.7.0.2")
+        # DNS support off: nothing answers at all.
+        await networks.set_vpc_dns(vpc, replace(DNS, support=False))
+        assert _lookup(b, name_a, "10.7.0.2") == "timeout"
+        assert _lookup(a, name_a, "169.254.169.253") == "timeout"
+
+
+async def test_a_vpc_resolver_never_answers_another_vpcs_names(
+    networks: TenantNetworks,
+) -> None:
+    mine, theirs = _subnet(_vpc(), "10.7", 1), _subnet(_vpc(), "10.6", 1)
+    async with guest(networks, "i-a", _nic(mine, 5)) as a, guest(networks, "i-b", _nic(theirs, 5)):
+        assert "Address: 10.7.1.5" in _lookup(a, f"ip-10-7-1-5.{DOMAIN}", "10.7.0.2")
+        assert "NXDOMAIN" in _lookup(a, f"ip-10-6-1-5.{DOMAIN}", "10.7.0.2")
+        assert "NXDOMAIN" in _lookup(a, f"ip-10-6-1-5.{DOMAIN}", "169.254.169.253")
+
+
+DHCP_EVENT = """#!/bin/sh
+[ "$1" = bound ] && echo "dns=$dns domain=$domain ntp=$ntpsrv wins=$wins"
+exit 0
+"""
+
+
+def _lease(client: Guest, tmp_path: Path) -> str:
+    script = tmp_path / f"event-{secrets.token_hex(3)}"
+    script.write_text(DHCP_EVENT)
+    script.chmod(0o700)
+    done = client.run(
+        "busybox", "udhcpc", "-i", "eth0", "-f", "-n", "-q", "-t", "5", "-T", "1",
+        "-O", "ntpsrv", "-O", "wins", "-s", str(script), timeout=30,
+    )  # fmt: skip
+    return done.stdout
+
+
+async def test_dhcp_hands_out_the_vpcs_options(networks: TenantNetworks, tmp_path: Path) -> None:
+    vpc = _vpc()
+    subnet = _subnet(vpc, "10.7", 3)
+    async with guest(networks, "i-a", _nic(subnet, 5)) as a:
+        # EC2's default options: the resolver and the Region's domain.
+        assert f"dns=10.7.0.2 domain={DOMAIN} ntp= wins=" in _lease(a, tmp_path)
+        # A DHCP options set of the tenant's.
+        options = replace(
+            DNS,
+            domain_name="corp.example",
+            name_servers=("192.0.2.53", "AmazonProvidedDNS"),
+            ntp_servers=("192.0.2.123",),
+            netbios_name_servers=("192.0.2.137",),
+            netbios_node_type=2,
+        )
+        await networks.set_vpc_dns(vpc, options)
+        assert (
+            "dns=192.0.2.53 10.7.0.2 domain=corp.example ntp=192.0.2.123 wins=192.0.2.137"
+            in _lease(a, tmp_path)
+        )
+        # DNS support off: the Amazon-provided resolver is not handed out, the others are.
+        await networks.set_vpc_dns(vpc, replace(options, support=False))
+        assert "dns=192.0.2.53 domain=corp.example" in _lease(a, tmp_path)
+
+
+async def test_other_names_go_to_the_upstream_resolvers(tmp_path: Path) -> None:
+    """``hypervisor_dns_upstream``: a resolver of the host's own (on an address of its
+    loopback, reached from the router's transit address) answers the names that are not the
+    VPC's; the VPC's own are still answered by the router, never asked upstream."""
+    with outside_addresses() as [upstream]:
+        pidfile = tmp_path / "upstream.pid"
+        subprocess.run(
+            ["dnsmasq", f"--pid-file={pidfile}", "--port=53", "--bind-interfaces",
+             f"--listen-address={upstream}", "--no-hosts", "--no-resolv",
+             "--address=/example.test/192.0.2.99", f"--address=/{DOMAIN}/192.0.2.98"],
+            check=True,
+        )  # fmt: skip
+        manager = TenantNetworks(
+            tmp_path / "net", replace(random_layout("u"), dns_upstream=(upstream,))
+        )
+        try:
+            subnet = _subnet(_vpc(), "10.7", 1)
+            async with guest(manager, "i-a", _nic(subnet, 5)) as a:
+                assert "Address: 192.0.2.99" in _lookup(a, "www.example.test", "10.7.0.2")
+                assert "Address: 10.7.1.5" in _lookup(a, f"ip-10-7-1-5.{DOMAIN}", "10.7.0.2")
+                assert "NXDOMAIN" in _lookup(a, f"ip-10-6-1-5.{DOMAIN}", "10.7.0.2")
+        finally:
+            for network_id in list(manager._state.networks):
+                await manager.remove(network_id)
+            subprocess.run(["kill", pidfile.read_text().strip()], check=False)

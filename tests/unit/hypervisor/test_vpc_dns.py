@@ -1,0 +1,128 @@
+"""The VPC resolver's and DHCP servers' dnsmasq arguments (andromede.hypervisor.vpc_dns), the
+router's input rule for it, the upstream setting and the state file keeping a VPC's DNS
+(decision 0143). The real-kernel behaviour is tests/contract/test_vpc_dns.py's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.driver import NetworkSpec, VpcDns
+from andromede.hypervisor.network_state import NetworkState, load_state, save_state
+from andromede.hypervisor.router_firewall import render_firewall
+from andromede.hypervisor.tenant_network import NetworkLayout
+from andromede.hypervisor.vpc_dns import (
+    dhcp_option_args,
+    resolver_address,
+    resolver_addresses,
+    resolver_command,
+)
+from andromede.settings import Settings
+
+DNS = VpcDns(support=True, hostnames=True, domain="ec2.internal", domain_name="ec2.internal")
+
+
+def test_the_resolver_is_at_the_blocks_base_plus_two_and_the_link_local_address() -> None:
+    assert resolver_address("10.0.0.0/16") == "10.0.0.2"
+    assert resolver_address("172.31.0.0/16") == "172.31.0.2"
+    assert resolver_addresses("10.42.16.0/20") == ("10.42.16.2", "169.254.169.253")
+
+
+def test_the_resolver_serves_the_vpcs_names_and_forwards_the_rest_upstream(tmp_path: Path) -> None:
+    command = resolver_command(
+        pidfile=tmp_path / "r.pid", vpc_cidr="10.0.0.0/16", dns=DNS, upstream=("192.0.2.53",)
+    )
+    assert command == [
+        "dnsmasq", f"--pid-file={tmp_path / 'r.pid'}", "--port=53", "--bind-interfaces",
+        "--listen-address=10.0.0.2", "--listen-address=169.254.169.253",
+        "--no-hosts", "--no-resolv", "--domain-needed", "--bogus-priv",
+        "--local=/ec2.internal/", "--synth-domain=ec2.internal,10.0.0.0/16,ip-",
+        "--server=192.0.2.53",
+    ]  # fmt: skip
+    # Hostnames off: the domain is still answered here ("no such name"), never forwarded.
+    off = resolver_command(
+        pidfile=tmp_path / "r.pid", vpc_cidr="10.0.0.0/16",
+        dns=VpcDns(support=True, hostnames=False, domain="ec2.internal"), upstream=(),
+    )  # fmt: skip
+    assert off is not None
+    assert "--local=/ec2.internal/" in off
+    assert not [arg for arg in off if arg.startswith(("--synth-domain", "--server"))]
+    # Support off: no resolver at all.
+    unsupported = VpcDns(support=False, hostnames=True, domain="ec2.internal")
+    none = resolver_command(
+        pidfile=tmp_path / "r.pid", vpc_cidr="10.0.0.0/16", dns=unsupported, upstream=()
+    )
+    assert none is None
+
+
+def test_dhcp_hands_out_the_options_set_with_the_resolver_in_place_of_amazon_provided() -> None:
+    assert dhcp_option_args("10.0.0.0/16", DNS) == [
+        "--dhcp-option=option:dns-server,10.0.0.2",
+        "--dhcp-option=option:domain-name,ec2.internal",
+    ]
+    options = VpcDns(
+        support=False,
+        domain="ec2.internal",
+        domain_name="corp.example",
+        name_servers=("AmazonProvidedDNS", "192.0.2.1", "192.0.2.1"),
+        ntp_servers=("192.0.2.123", "192.0.2.124"),
+        netbios_name_servers=("192.0.2.137",),
+        netbios_node_type=2,
+    )
+    assert dhcp_option_args("10.0.0.0/16", options) == [
+        "--dhcp-option=option:dns-server,192.0.2.1",
+        "--dhcp-option=option:domain-name,corp.example",
+        "--dhcp-option=option:ntp-server,192.0.2.123,192.0.2.124",
+        "--dhcp-option=option:netbios-ns,192.0.2.137",
+        "--dhcp-option=option:netbios-nodetype,2",
+    ]
+    nothing = VpcDns(support=False, name_servers=("AmazonProvidedDNS",))
+    assert dhcp_option_args("10.0.0.0/16", nothing) == []
+
+
+def test_the_router_lets_its_subnets_reach_the_resolver_only_when_it_runs() -> None:
+    common = {
+        "transit_cidr": "100.64.0.0/16",
+        "public_cidr": "100.65.0.0/16",
+        "nat": {},
+        "host_transit_ip": "100.64.0.1",
+        "imds_port": 16925,
+        "bridges": ["br0", "br1"],
+    }
+    on = render_firewall({}, **common, resolver=resolver_addresses("10.0.0.0/16"))  # type: ignore[arg-type]
+    assert (
+        '    iifname { "br0", "br1" } ip daddr { 10.0.0.2, 169.254.169.253 }'
+        " meta l4proto { tcp, udp } th dport 53 accept"
+    ) in on.splitlines()
+    off = render_firewall({}, **common)  # type: ignore[arg-type]
+    assert "dport 53" not in off
+
+
+def test_the_upstream_resolvers_are_ipv4_addresses(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).hypervisor_dns_upstream == ()
+    given = Settings(data_dir=tmp_path, hypervisor_dns_upstream=("192.0.2.53", "192.0.2.54"))
+    assert given.hypervisor_dns_upstream == ("192.0.2.53", "192.0.2.54")
+    for wrong in (("resolver.example",), ("2001:db8::53",), ("192.0.2.0/24",)):
+        with pytest.raises(ValueError, match="hypervisor_dns_upstream"):
+            Settings(data_dir=tmp_path, hypervisor_dns_upstream=wrong)
+    with pytest.raises(ValueError):
+        Settings(data_dir=tmp_path, hypervisor_dns_upstream=tuple(f"192.0.2.{n}" for n in range(9)))
+    with pytest.raises(ValueError):
+        NetworkLayout(dns_upstream=("not an address",))
+
+
+def test_the_state_file_keeps_each_vpcs_dns(tmp_path: Path) -> None:
+    options = VpcDns(
+        support=True, hostnames=True, domain="ec2.internal", domain_name="corp.example",
+        name_servers=("192.0.2.1", "AmazonProvidedDNS"), ntp_servers=("192.0.2.123",),
+        netbios_name_servers=("192.0.2.137",), netbios_node_type=8,
+    )  # fmt: skip
+    state = NetworkState(
+        dns={"vpc-1": options},
+        specs={"subnet-1": NetworkSpec("subnet-1", "t", "10.0.1.0/24", dns=options)},
+    )
+    save_state(tmp_path / "networks.json", state)
+    again = load_state(tmp_path / "networks.json")
+    assert again.dns == {"vpc-1": options}
+    assert again.specs["subnet-1"].dns == options
