@@ -39,26 +39,26 @@ def _vpc(number: int, options: str) -> str:
 
 
 def _check(url: str) -> None:
-    migrate(url, "0060")
+    migrate(url, "0061")
     assert not has_table(url, _TABLE)
     migrate(url, "0062")
     assert has_table(url, _TABLE)
-    migrate(url, "0060", down=True)
+    migrate(url, "0061", down=True)
     assert not has_table(url, _TABLE)
     migrate(url, "0062")
     # A default set stored, VPCs naming "default" and none: the downgrade loses nothing.
     _insert(url, _TABLE, "dopt-1", "{}")
     _insert(url, "compute_vpcs", "vpc-1", _vpc(1, "default"))
     _insert(url, "compute_vpcs", "vpc-2", _vpc(2, ""))
-    migrate(url, "0060", down=True)
+    migrate(url, "0061", down=True)
     assert not has_table(url, _TABLE)
     migrate(url, "0062")
     _insert(url, "compute_vpcs", "vpc-3", _vpc(3, "dopt-1"))
     with pytest.raises(RuntimeError, match="DHCP options sets"):
-        migrate(url, "0060", down=True)
+        migrate(url, "0061", down=True)
     assert has_table(url, _TABLE)
     _execute(url, "DELETE FROM compute_vpcs WHERE id = 'vpc-3'")
-    migrate(url, "0060", down=True)
+    migrate(url, "0061", down=True)
     assert not has_table(url, _TABLE)
 
 

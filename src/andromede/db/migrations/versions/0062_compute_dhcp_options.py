@@ -18,7 +18,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0062"
-down_revision: str | None = "0060"
+down_revision: str | None = "0061"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
