@@ -46,8 +46,9 @@ from andromede.kms.keys_model import (
 from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.service import KeyService
 
-if TYPE_CHECKING:  # customer_keys imports this module
-    from andromede.kms.customer_keys import Caller, CustomerKeyService
+if TYPE_CHECKING:  # customer_keys_core imports this module
+    from andromede.kms.customer_keys_core import CustomerKeysCore
+    from andromede.kms.keys_interface import Caller
 
 __all__ = ["MultiRegionConfiguration", "MultiRegionKeys", "new_multi_region_key_id"]
 
@@ -72,7 +73,7 @@ class MultiRegionConfiguration:
 class MultiRegionKeys:
     def __init__(
         self,
-        service: CustomerKeyService,
+        service: CustomerKeysCore,
         store: CustomerKeyStore,
         keys: KeyService,
         regions: Sequence[str],
@@ -83,7 +84,7 @@ class MultiRegionKeys:
         self._keys = keys
         self._regions = tuple(regions)
 
-    def for_service(self, service: CustomerKeyService) -> MultiRegionKeys:
+    def for_service(self, service: CustomerKeysCore) -> MultiRegionKeys:
         """The same, for ``service`` answering another region."""
         return MultiRegionKeys(service, self._store, self._keys, self._regions)
 
