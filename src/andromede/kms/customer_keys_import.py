@@ -146,6 +146,14 @@ class ImportMixin(CustomerKeysCore):
         material_id = importing.material_id(key.key_id, material)
         if expected_material_id is not None and expected_material_id != material_id:
             raise IncorrectKeyMaterial(f"The key material is not {expected_material_id}")
+        if key.multi_region:
+            if import_type == IMPORT_NEW_KEY_MATERIAL and key.imported_materials:
+                # AWS stages it in every region (PENDING_MULTI_REGION_IMPORT_AND_ROTATION):
+                # not offered yet, so a multi-Region key keeps its one material.
+                raise UnsupportedKeyOperation(
+                    f"{key.arn} is a multi-Region key: new key material for it is not offered"
+                )
+            await self._multi_region.check_material(key, material_id)
         if key.symmetric:
             terms = KeyMaterial(
                 material_id,
@@ -157,7 +165,7 @@ class ImportMixin(CustomerKeysCore):
                 description=material_description,
             )
             imported_key = await self._import_symmetric(
-                caller, key_ref, material, terms, import_type, request
+                caller, key_ref, key, material, terms, import_type, request
             )
             return ImportedMaterial(imported_key, material_id)
 
@@ -178,7 +186,8 @@ class ImportMixin(CustomerKeysCore):
             return replace(with_material, public_key=public_key)
 
         action = "kms:ImportKeyMaterial"
-        await self._change(caller, key_ref, action, claim, request=request)
+        claimed = await self._change(caller, key_ref, action, claim, request=request)
+        await self._settle_claim(caller, key_ref, key, claimed, material_id)
         await self._install_material(key, material)
         imported_key = await self._change(caller, key_ref, action, imported, request=request)
         return ImportedMaterial(imported_key, material_id)
@@ -187,6 +196,7 @@ class ImportMixin(CustomerKeysCore):
         self,
         caller: Caller,
         key_ref: str,
+        key: CustomerKey,
         material: bytes,
         terms: KeyMaterial,
         import_type: str | None,
@@ -269,6 +279,7 @@ class ImportMixin(CustomerKeysCore):
             )
 
         claimed = await self._change(caller, key_ref, action, claim, request=request)
+        await self._settle_claim(caller, key_ref, key, claimed, material_id)
         held = claimed.material(material_id)
         if held is None:  # claim() always leaves it there
             raise CmkInvalidState(f"The key material is not claimed in {claimed.arn}")
@@ -291,6 +302,42 @@ class ImportMixin(CustomerKeysCore):
                 f"The key material of {claimed.arn} cannot be imported into its key ring now"
             ) from exc
         return await self._change(caller, key_ref, action, imported, request=request)
+
+    async def _settle_claim(
+        self,
+        caller: Caller,
+        key_ref: str,
+        before: CustomerKey,
+        claimed: CustomerKey,
+        material_id: str,
+    ) -> None:
+        """A multi-Region key's claim checked again against its related keys, now that it is
+        stored and before the shared ring takes any material: of two first imports of other
+        materials into two related keys at once, each claims, then checks, so at least one
+        sees the other's claim; that one withdraws its own claim (when this import made it)
+        and is refused, and the ring never gets two materials for one key id."""
+        if not claimed.multi_region:
+            return
+        try:
+            await self._multi_region.check_material(claimed, material_id)
+        except IncorrectKeyMaterial:
+
+            def unclaim(current: CustomerKey) -> CustomerKey:
+                if current.symmetric:
+                    if before.material(material_id) is not None:
+                        return current
+                    kept = [
+                        m
+                        for m in current.imported_materials
+                        if m.imported or not secrets.compare_digest(m.material_id, material_id)
+                    ]
+                    return current.with_materials(kept)
+                if before.key_material_id is None and not current.has_material:
+                    return replace(current, key_material_id=None)
+                return current
+
+            await self._change(caller, key_ref, "kms:ImportKeyMaterial", unclaim)
+            raise
 
     @staticmethod
     def _material_public_key(key: CustomerKey, material: bytes) -> bytes | None:
@@ -400,6 +447,17 @@ class ImportMixin(CustomerKeysCore):
             return await self._delete_symmetric_material(caller, key_ref, key, material_id)
         if material_id is not None and material_id != key.key_material_id:
             raise CmkNotFound(f"{key.arn} has no key material {material_id[:64]}")
+        if key.multi_region:
+            # The record first: related keys may still need the shared ring's material, which
+            # goes only with the last of them; a failure after this leaves material nobody
+            # names (imported again, it is taken back), never a record whose ring lost it.
+            changed = await self._change(caller, key_ref, action, lambda k: k.without_material())
+            held = key.key_material_id
+            if key.has_material and (
+                held is None or not await self._multi_region.material_held_elsewhere(key, held)
+            ):
+                await self._provider(self._keys.withdraw_tenant_key, key.key_id)
+            return changed
         # The material first: a failure after it leaves a key that refuses its uses, never
         # a key that says it has no material while the provider still holds it.
         await self._provider(self._keys.withdraw_tenant_key, key.key_id)
@@ -424,8 +482,11 @@ class ImportMixin(CustomerKeysCore):
                 f"Key material {target.material_id} of {key.arn} is not imported (PENDING_IMPORT)"
             )
         # The material first, as for a whole ring: a failure after it leaves a record that
-        # still shows material the ring no longer holds, whose uses then fail.
-        await self._provider(self._keys.withdraw_tenant_key, key.key_id, target.version)
+        # still shows material the ring no longer holds, whose uses then fail. A multi-Region
+        # key's record first instead, its material withdrawn after, and only if no related
+        # key holds it (as in ``delete_imported_key_material``).
+        if not key.multi_region:
+            await self._provider(self._keys.withdraw_tenant_key, key.key_id, target.version)
 
         def deleted(current: CustomerKey) -> CustomerKey:
             kept: list[KeyMaterial] = []
@@ -436,4 +497,9 @@ class ImportMixin(CustomerKeysCore):
                     kept.append(replace(held, imported=False, valid_to=None))
             return current.with_materials(kept)
 
-        return await self._change(caller, key_ref, "kms:DeleteImportedKeyMaterial", deleted)
+        changed = await self._change(caller, key_ref, "kms:DeleteImportedKeyMaterial", deleted)
+        if key.multi_region and not await self._multi_region.material_held_elsewhere(
+            key, target.material_id
+        ):
+            await self._provider(self._keys.withdraw_tenant_key, key.key_id, target.version)
+        return changed

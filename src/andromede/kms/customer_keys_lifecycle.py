@@ -135,9 +135,10 @@ class LifecycleMixin(CustomerKeysCore):
         if policy is not None:
             self._authoriser.check_policy(policy)
         check_tags(tags)
-        if multi_region and origin != ORIGIN_AWS_KMS:
+        if multi_region and origin == ORIGIN_EXTERNAL_KEY_STORE:
+            # AWS's rule too: the external key lives in one key manager, in one place.
             raise UnsupportedKeyOperation(
-                f"Multi-Region keys of origin {origin[:64]} are not offered (AWS_KMS only)"
+                f"Multi-Region keys of origin {origin} are not offered (AWS_KMS or EXTERNAL)"
             )
         if origin == ORIGIN_EXTERNAL_KEY_STORE:
             if self._xks is None or custom_key_store_id is None or xks_key_id is None:

@@ -222,7 +222,7 @@ class RotationMixin(CustomerKeysCore):
         """An AWS_KMS key's materials: the first (version 1, marker 0) and one per rotation,
         each the version after the last (markers: rotation ids). Their ids are derived from
         the key id and version: generated material never leaves the provider to be digested."""
-        rotations = await self._store.list_rotations(key.record_id, after=None, limit=2**31)
+        rotations = await self._multi_region.rotations(key)  # a replica's are its primary's
         current_version = len(rotations) + 1
         entries: list[RotationEntry] = []
         if all_material and after is None:
@@ -298,24 +298,39 @@ class RotationMixin(CustomerKeysCore):
             rotated.append(key.key_id)
         expired: list[str] = []
         for key in await self._store.keys_with_expired_material(now, _UPKEEP_BATCH):
-            # As DeleteImportedKeyMaterial: the material first, then the record (a record
-            # changed meanwhile is still expired at the next pass, and withdrawing is
-            # idempotent).
-            if not key.imported_materials:
-                await asyncio.to_thread(self._keys.withdraw_tenant_key, key.key_id)
-                changed = key.without_material()
-            else:
-                for held in key.imported_materials:
-                    if held.expired(now):
-                        await asyncio.to_thread(
-                            self._keys.withdraw_tenant_key, key.key_id, held.version
-                        )
-                changed = key.with_materials(
-                    [
-                        replace(m, imported=False, valid_to=None) if m.expired(now) else m
-                        for m in key.imported_materials
-                    ]
-                )
-            if await self._store.replace_key(changed):
+            if await self._expire_material(key, now):
                 expired.append(key.key_id)
         return UpkeepReport(tuple(destroyed), tuple(rotated), tuple(expired))
+
+    async def _expire_material(self, key: CustomerKey, now: datetime) -> bool:
+        """Delete a key's expired imported material; whether its record was changed."""
+        if not key.imported_materials:
+            withdrawn: list[tuple[str | None, int | None]] = [(key.key_material_id, None)]
+            changed = key.without_material()
+        else:
+            withdrawn = [
+                (m.material_id, m.version) for m in key.imported_materials if m.expired(now)
+            ]
+            changed = key.with_materials(
+                [
+                    replace(m, imported=False, valid_to=None) if m.expired(now) else m
+                    for m in key.imported_materials
+                ]
+            )
+        if key.multi_region:
+            # As DeleteImportedKeyMaterial of a multi-Region key: the record first; the shared
+            # ring's material goes only when no related key holds it (each related key's
+            # expiry is its own, as on AWS).
+            if not await self._store.replace_key(changed):
+                return False
+            for material_id, version in withdrawn:
+                if material_id is None or not await self._multi_region.material_held_elsewhere(
+                    key, material_id
+                ):
+                    await asyncio.to_thread(self._keys.withdraw_tenant_key, key.key_id, version)
+            return True
+        # As DeleteImportedKeyMaterial: the material first, then the record (a record changed
+        # meanwhile is still expired at the next pass, and withdrawing is idempotent).
+        for _, version in withdrawn:
+            await asyncio.to_thread(self._keys.withdraw_tenant_key, key.key_id, version)
+        return await self._store.replace_key(changed)

@@ -239,7 +239,7 @@ async def test_replicate_key_refusals(kit: Kit) -> None:
     with pytest.raises(CmkNotFound):  # another account's key is not found
         await kit.service.multi_region.replicate_key(B, primary.arn, OTHER)
     with pytest.raises(UnsupportedKeyOperation):
-        await kit.service.create_key(A, origin="EXTERNAL", multi_region=True)
+        await kit.service.create_key(A, origin="EXTERNAL_KEY_STORE", multi_region=True)
 
 
 async def test_a_grant_on_a_replica_is_that_replicas(kit: Kit) -> None:
