@@ -2,21 +2,24 @@
 file, and a real SoftHSM2 token), through the KMS service: the provider makes and keeps the
 private key or secret (decision 0048; Ed25519 keys too, decision 0135), the signatures verify
 with ``cryptography`` from the public key alone, and destroying the key (its deletion date
-reached, or its account closed) shreds what the provider held."""
+reached, or its account closed) shreds what the provider held; a multi-Region key's one ring,
+its generated or imported material shared by its related keys."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from andromede.kms.customer_keys import CustomerKeyService
-from andromede.kms.errors import KeyDestroyed
+from andromede.kms.errors import KeyDestroyed, KeyWithdrawn
 from andromede.kms.hsm import Pkcs11Provider
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
@@ -249,3 +252,67 @@ async def test_an_ml_kem_key_is_made_where_the_provider_offers_it(service: Servi
     )
     secret, ciphertext, _ = await service.keys.encapsulate(A, key.key_id, "ML_KEM")
     assert (await service.keys.decapsulate(A, key.key_id, ciphertext, "ML_KEM"))[0] == secret
+
+
+def wrap_for_import(public_der: bytes, material: bytes) -> bytes:
+    """The customer's side of an import with RSA_AES_KEY_WRAP_SHA_256: RSAES-OAEP of a fresh AES
+    key, then that key's AES key wrap with padding of the material."""
+    public = serialization.load_der_public_key(public_der)
+    assert isinstance(public, rsa.RSAPublicKey)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    aes_key = os.urandom(32)
+    return public.encrypt(aes_key, oaep) + aes_key_wrap_with_padding(aes_key, material)
+
+
+async def import_into(keys: CustomerKeyService, key_id: str, material: bytes) -> None:
+    algorithm = "RSA_AES_KEY_WRAP_SHA_256"
+    params = await keys.get_parameters_for_import(A, key_id, algorithm, "RSA_2048")
+    await keys.import_key_material(
+        A,
+        key_id,
+        params.import_token,
+        wrap_for_import(params.public_key, material),
+        expiration_model="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+
+
+async def test_a_multi_region_key_takes_the_same_imported_material_in_each_region(
+    service: Service,
+) -> None:
+    """Decision 0138 (2026-12-05): imported material goes into the one ring of a multi-Region
+    key through each related key; the ring keeps it while a related key holds it, and the
+    provider withdraws it with the last holder (in the token with PKCS#11)."""
+    here, there = service.keys, service.keys.in_region(OTHER_REGION)
+    symmetric = await here.create_key(A, origin="EXTERNAL", multi_region=True)
+    signing = await here.create_key(
+        A, origin="EXTERNAL", multi_region=True, key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256"
+    )
+    secret = os.urandom(32)
+    private = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    for made, material in ((symmetric, secret), (signing, private)):
+        await here.multi_region.replicate_key(A, made.key_id, OTHER_REGION)
+        await import_into(here, made.key_id, material)
+        await import_into(there, made.key_id, material)
+    rings = [ring for ring in service.provider.list_tenants() if ring.startswith("mrk-")]
+    assert sorted(rings) == sorted([symmetric.key_id, signing.key_id])  # one ring per key id
+    blob, _ = await here.encrypt(A, symmetric.key_id, b"secret", {})
+    assert (await there.decrypt(A, blob, {}))[0] == b"secret"
+    signature, key = await there.sign(A, signing.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+    assert key.public_key is not None
+    independently_verify(key.public_key, "ECDSA_SHA_256", MESSAGE, signature)
+    # The replica's deletion leaves the ring's material to the primary.
+    await there.delete_imported_key_material(A, symmetric.key_id)
+    await there.delete_imported_key_material(A, signing.key_id)
+    assert (await here.decrypt(A, blob, {}))[0] == b"secret"
+    await here.sign(A, signing.key_id, MESSAGE, "ECDSA_SHA_256", digest=False)
+    # The last holder's deletion withdraws it from the provider; the same material returns.
+    await here.delete_imported_key_material(A, symmetric.key_id)
+    await here.delete_imported_key_material(A, signing.key_id)
+    with pytest.raises(KeyWithdrawn):
+        service.provider.sign(signing.key_id, "ECDSA_SHA_256", MESSAGE, digest=False)
+    await import_into(there, symmetric.key_id, secret)
+    assert (await there.decrypt(A, blob, {}))[0] == b"secret"

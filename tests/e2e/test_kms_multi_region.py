@@ -1,13 +1,15 @@
 """Multi-Region KMS keys (decision 0138) through boto3 against a real ``andromede serve`` that
 declares two regions: each region's KMS endpoint is picked by the region the client signs for;
 a multi-Region key made in one is replicated to the other, a ciphertext made in either opens in
-the other, UpdatePrimaryRegion swaps the roles, a primary with replicas waits for them
-(PendingReplicaDeletion), and no key goes to — nor any call is served for — a region the
-operator did not declare. Every call is audited."""
+the other (with imported key material too, imported into each region's key), UpdatePrimaryRegion
+swaps the roles, a primary with replicas waits for them (PendingReplicaDeletion), and no key
+goes to — nor any call is served for — a region the operator did not declare. Every call is
+audited."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from support.audit_events import recorded_events
 from support.server import REGION, ServerProcess, running_server
@@ -311,3 +315,102 @@ def test_an_alias_per_region(server: ServerProcess) -> None:
     expect("NotFoundException", de.describe_key, KeyId="alias/app")
     expect("NotFoundException", de.delete_alias, AliasName="alias/app")
     assert fr.describe_key(KeyId="alias/app")["KeyMetadata"]["Arn"] == single_fr["Arn"]
+
+
+def wrapped_for(client: Any, key_id: str, material: bytes) -> tuple[bytes, bytes]:
+    """GetParametersForImport in ``client``'s region, then what a customer does with the
+    public key: the material wrapped with RSAES_OAEP_SHA_256; the token and the wrapped
+    material."""
+    params = client.get_parameters_for_import(
+        KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+    )
+    public = serialization.load_der_public_key(params["PublicKey"])
+    assert isinstance(public, rsa.RSAPublicKey)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    return params["ImportToken"], public.encrypt(material, oaep)
+
+
+def import_into(client: Any, key_id: str, material: bytes) -> None:
+    token, wrapped = wrapped_for(client, key_id, material)
+    client.import_key_material(
+        KeyId=key_id,
+        ImportToken=token,
+        EncryptedKeyMaterial=wrapped,
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+
+
+def test_a_multi_region_key_with_imported_material(server: ServerProcess) -> None:
+    fr, de = kms_in(server, FR), kms_in(server, DE)
+    created = fr.create_key(MultiRegion=True, Origin="EXTERNAL")["KeyMetadata"]
+    key_id = created["KeyId"]
+    assert re.fullmatch(r"mrk-[0-9a-f]{32}", key_id)
+    assert (created["Origin"], created["KeyState"], created["MultiRegion"]) == (
+        "EXTERNAL",
+        "PendingImport",
+        True,
+    )
+    replica = fr.replicate_key(KeyId=key_id, ReplicaRegion=DE)["ReplicaKeyMetadata"]
+    assert (replica["Origin"], replica["KeyState"]) == ("EXTERNAL", "PendingImport")
+    material = os.urandom(32)
+    import_into(fr, key_id, material)
+    assert fr.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert de.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    made_fr = fr.encrypt(KeyId=key_id, Plaintext=b"from paris", EncryptionContext={"a": "b"})
+    expect(
+        "KMSInvalidStateException",
+        de.decrypt,
+        CiphertextBlob=made_fr["CiphertextBlob"],
+        EncryptionContext={"a": "b"},
+    )
+    # A token of the primary's region does not import into the replica.
+    token, wrapped = wrapped_for(fr, key_id, material)
+    expect(
+        "InvalidImportTokenException",
+        de.import_key_material,
+        KeyId=key_id,
+        ImportToken=token,
+        EncryptedKeyMaterial=wrapped,
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+    # Other material is refused in a related key; the same material, wrapped anew, is taken.
+    token, wrapped = wrapped_for(de, key_id, os.urandom(32))
+    expect(
+        "IncorrectKeyMaterialException",
+        de.import_key_material,
+        KeyId=key_id,
+        ImportToken=token,
+        EncryptedKeyMaterial=wrapped,
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+    import_into(de, key_id, material)
+    described = de.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert described["KeyState"] == "Enabled"
+    assert (
+        described["CurrentKeyMaterialId"]
+        == (fr.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"])
+    )
+    opened = de.decrypt(CiphertextBlob=made_fr["CiphertextBlob"], EncryptionContext={"a": "b"})
+    assert (opened["Plaintext"], opened["KeyId"]) == (b"from paris", replica["Arn"])
+    made_de = de.encrypt(KeyId=key_id, Plaintext=b"from frankfurt")
+    assert fr.decrypt(CiphertextBlob=made_de["CiphertextBlob"])["Plaintext"] == b"from frankfurt"
+    # Deleting the replica's material leaves the primary usable (AWS): only DE waits.
+    de.delete_imported_key_material(KeyId=key_id)
+    assert de.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    expect("KMSInvalidStateException", de.decrypt, CiphertextBlob=made_de["CiphertextBlob"])
+    assert fr.decrypt(CiphertextBlob=made_de["CiphertextBlob"])["Plaintext"] == b"from frankfurt"
+    import_into(de, key_id, material)
+    assert de.decrypt(CiphertextBlob=made_de["CiphertextBlob"])["Plaintext"] == b"from frankfurt"
+
+
+def test_list_key_rotations_on_a_replica_lists_its_primarys(server: ServerProcess) -> None:
+    fr, de = kms_in(server, FR), kms_in(server, DE)
+    key_id = fr.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    fr.rotate_key_on_demand(KeyId=key_id)
+    fr.replicate_key(KeyId=key_id, ReplicaRegion=DE)
+    here = fr.list_key_rotations(KeyId=key_id)["Rotations"]
+    there = de.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert len(here) == 1
+    assert [(r["KeyMaterialId"], r["RotationType"]) for r in there] == [
+        (r["KeyMaterialId"], r["RotationType"]) for r in here
+    ]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final
 from andromede.kms.keys_errors import (
     CmkInvalidState,
     CmkNotFound,
+    IncorrectKeyMaterial,
     InvalidKeyParameter,
     ReplicaAlreadyExists,
     UnsupportedKeyOperation,
@@ -37,6 +38,7 @@ from andromede.kms.keys_model import (
     MAX_DESCRIPTION_LENGTH,
     MULTI_REGION_PREFIX,
     CustomerKey,
+    KeyRotation,
     KeyState,
     MultiRegionKeyType,
     check_tags,
@@ -46,13 +48,36 @@ from andromede.kms.keys_model import (
 from andromede.kms.keys_store import CustomerKeyStore
 from andromede.kms.service import KeyService
 
-if TYPE_CHECKING:  # customer_keys imports this module
-    from andromede.kms.customer_keys import Caller, CustomerKeyService
+if TYPE_CHECKING:  # customer_keys_core imports this module
+    from andromede.kms.customer_keys_core import CustomerKeysCore
+    from andromede.kms.keys_interface import Caller
 
 __all__ = ["MultiRegionConfiguration", "MultiRegionKeys", "new_multi_region_key_id"]
 
 _CHANGE_ATTEMPTS: Final = 5
 _UNUSABLE: Final = (KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION)
+
+
+def _claimed_material_ids(key: CustomerKey) -> set[str]:
+    """The ids of the material a record has claimed, imported or not."""
+    claimed = {m.material_id for m in key.imported_materials}
+    if key.key_material_id is not None:
+        claimed.add(key.key_material_id)
+    return claimed
+
+
+def _holds(key: CustomerKey, material_id: str) -> bool:
+    """Whether the record says its ring holds ``material_id`` now."""
+    if key.imported_materials:
+        return any(
+            m.imported and secrets.compare_digest(m.material_id, material_id)
+            for m in key.imported_materials
+        )
+    return (
+        key.has_material
+        and key.key_material_id is not None
+        and secrets.compare_digest(key.key_material_id, material_id)
+    )
 
 
 def new_multi_region_key_id() -> str:
@@ -72,7 +97,7 @@ class MultiRegionConfiguration:
 class MultiRegionKeys:
     def __init__(
         self,
-        service: CustomerKeyService,
+        service: CustomerKeysCore,
         store: CustomerKeyStore,
         keys: KeyService,
         regions: Sequence[str],
@@ -83,7 +108,7 @@ class MultiRegionKeys:
         self._keys = keys
         self._regions = tuple(regions)
 
-    def for_service(self, service: CustomerKeyService) -> MultiRegionKeys:
+    def for_service(self, service: CustomerKeysCore) -> MultiRegionKeys:
         """The same, for ``service`` answering another region."""
         return MultiRegionKeys(service, self._store, self._keys, self._regions)
 
@@ -133,6 +158,49 @@ class MultiRegionKeys:
                     next_rotation_date=related.next_rotation_date,
                 )
         return key
+
+    async def rotations(self, key: CustomerKey) -> list[KeyRotation]:
+        """The rotations of ``key``'s material, oldest first. A multi-Region key's are recorded
+        on the record that was primary when each was made, and they are every related key's
+        (one ring): all of them, so a replica lists its primary's, as on AWS."""
+        if not key.multi_region:
+            return await self._store.list_rotations(key.record_id, after=None, limit=2**31)
+        found: list[KeyRotation] = []
+        for related in await self.related(key):
+            found += await self._store.list_rotations(related.record_id, after=None, limit=2**31)
+        return sorted(found, key=lambda rotation: rotation.rotation_id)
+
+    # --- imported key material -----------------------------------------------------------------
+
+    async def check_material(self, key: CustomerKey, material_id: str) -> None:
+        """Refuse material other than the related keys' (``IncorrectKeyMaterial``): every key of
+        a multi-Region key with imported material takes the same material, imported into each
+        (AWS). They share one ring, so this is also what keeps the ring's one material the one
+        every record names. Records are compared by material id, a keyed digest of the material
+        over the shared key id (``importing.material_id``): equal for the same material in every
+        region, telling nothing of it. A claim whose import has not finished counts too."""
+        if not key.multi_region:
+            return
+        for related in await self.related(key):
+            if related.record_id == key.record_id:
+                continue
+            claimed = _claimed_material_ids(related)
+            if claimed and not any(secrets.compare_digest(material_id, c) for c in claimed):
+                raise IncorrectKeyMaterial(
+                    f"The key material is not the material of {related.arn}: every related "
+                    "multi-Region key takes the same key material"
+                )
+
+    async def material_held_elsewhere(self, key: CustomerKey, material_id: str) -> bool:
+        """Whether a key related to ``key`` still has ``material_id`` imported: the shared ring
+        must then keep it when ``key``'s is deleted or expires (on AWS only that key goes to
+        PendingImport; its state refuses every use here)."""
+        if not key.multi_region:
+            return False
+        for related in await self.related(key):
+            if related.record_id != key.record_id and _holds(related, material_id):
+                return True
+        return False
 
     async def list_keys_here(
         self, tenant_id: str, after: str | None, limit: int
@@ -232,6 +300,19 @@ class MultiRegionKeys:
             pending_window_days=None,
             revision=0,
         )
+        if primary.external:
+            # AWS copies no imported material: the replica waits for the same material,
+            # imported into it in its own region (``check_material``), with its own expiry.
+            replica = replace(
+                replica,
+                state=KeyState.PENDING_IMPORT,
+                has_material=False,
+                key_material_id=None,
+                expiration_model=None,
+                valid_to=None,
+                materials=(),
+                public_key=None,  # an asymmetric replica's comes with its import
+            )
         caller.resources.append(replica.arn)
         if policy is not None and not bypass_lockout_check:
             await regional._check_lockout(there, replica)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from andromede.kms import customer_keys
+from andromede.kms import customer_keys_lifecycle
 from support.kmskit import ACCOUNT_A, ACCOUNT_B, REGION, Kit, root
 
 A = root(ACCOUNT_A)
@@ -16,7 +16,8 @@ B = root(ACCOUNT_B)
 async def test_billable_keys_per_tenant_and_region(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(customer_keys, "_BILLING_PAGE", 2)  # several pages with a few keys
+    # Several pages with a few keys.
+    monkeypatch.setattr(customer_keys_lifecycle, "_BILLING_PAGE", 2)
     held = [await kit.service.create_key(A) for _ in range(4)]
     await kit.service.disable_key(A, held[0].key_id)  # a disabled key is billed on AWS too
     leaving = await kit.service.create_key(A)

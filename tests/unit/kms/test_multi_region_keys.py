@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.kms import customer_keys
+from andromede.kms import customer_keys_lifecycle
 from andromede.kms.ciphertext import MULTI_REGION_CIPHERTEXT_FORMAT, CiphertextBlob
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
@@ -239,7 +239,7 @@ async def test_replicate_key_refusals(kit: Kit) -> None:
     with pytest.raises(CmkNotFound):  # another account's key is not found
         await kit.service.multi_region.replicate_key(B, primary.arn, OTHER)
     with pytest.raises(UnsupportedKeyOperation):
-        await kit.service.create_key(A, origin="EXTERNAL", multi_region=True)
+        await kit.service.create_key(A, origin="EXTERNAL_KEY_STORE", multi_region=True)
 
 
 async def test_a_grant_on_a_replica_is_that_replicas(kit: Kit) -> None:
@@ -480,7 +480,7 @@ async def test_each_related_key_is_billed_in_its_region(
 ) -> None:
     """Metering (decision 0108) pages by record id: a page ending on one region's record of
     a multi-Region key goes on to the next record, never back to the same key."""
-    monkeypatch.setattr(customer_keys, "_BILLING_PAGE", 2)
+    monkeypatch.setattr(customer_keys_lifecycle, "_BILLING_PAGE", 2)
     for _ in range(3):
         primary = await kit.service.create_key(A, multi_region=True)
         await kit.service.multi_region.replicate_key(A, primary.key_id, OTHER)
