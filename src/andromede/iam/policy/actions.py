@@ -422,6 +422,7 @@ _EC2 = (
     "ImportKeyPair",
     "ModifyImageAttribute",
     "ModifyInstanceAttribute",
+    "ModifyInstanceMetadataOptions",
     "ModifyLaunchTemplate",
     "ModifySubnetAttribute",
     "ModifyVolume",
