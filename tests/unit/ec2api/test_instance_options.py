@@ -141,9 +141,14 @@ async def test_modify_instance_attribute_takes_one_option_with_ec2_s_values(
     assert code == "InvalidParameterValue"
     assert await _attribute(world, instance_id, "disableApiStop") is False
     code, _ = await _refused(
-        world, "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+        world,
+        "RunInstances",
+        ImageId=world.image.image_id,
+        InstanceType="t3.nano",
+        MinCount=1,
+        MaxCount=1,
         InstanceInitiatedShutdownBehavior="hibernate",
-    )  # fmt: skip
+    )
     assert code == "InvalidParameterValue"
 
 
@@ -221,9 +226,13 @@ async def test_metadata_options_default_to_imdsv2_and_are_described(world: World
         "InstanceMetadataTags": "enabled",
     }
     run = await world.root.call(
-        "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+        "RunInstances",
+        ImageId=world.image.image_id,
+        InstanceType="t3.nano",
+        MinCount=1,
+        MaxCount=1,
         MetadataOptions=asked,
-    )  # fmt: skip
+    )
     assert run["Instances"][0]["MetadataOptions"]["HttpTokens"] == "optional"
     instance_id = run["Instances"][0]["InstanceId"]
     await world.compute.settle()
