@@ -179,6 +179,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "ImportKeyPair": {"KeyName": KEY_NAME, "PublicKeyMaterial": PUBLIC_KEY},
     "ModifyInstanceAttribute": {"InstanceId": INSTANCE, "Groups": [SG]},
+    "ModifyInstanceMetadataOptions": {"InstanceId": INSTANCE, "HttpEndpoint": "disabled"},
     "ModifyLaunchTemplate": {"LaunchTemplateId": LT, "DefaultVersion": "2"},
     "ModifySubnetAttribute": {"SubnetId": SUBNET, "MapPublicIpOnLaunch": {"Value": True}},
     "ModifyVolume": {"VolumeId": VOL, "Size": 3},
