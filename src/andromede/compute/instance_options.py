@@ -15,11 +15,13 @@ from dataclasses import replace
 from typing import Final
 
 from andromede.compute.errors import (
+    Duplicate,
     IncorrectState,
     InvalidParameterValue,
     OperationNotPermitted,
     Unsupported,
 )
+from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import Instance, InstanceState, MetadataOptions
 from andromede.compute.service_core import ServiceCore
 
@@ -134,6 +136,33 @@ class InstanceOptionsMixin(ServiceCore):
             if await self.store.replace(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise IncorrectState(f"{instance_id} changed concurrently; retry")
+
+    async def metadata_defaults(self, tenant_id: str) -> MetadataDefaults:
+        """The tenant's instance metadata defaults (none set: every field None)."""
+        found = await self.store.get(MetadataDefaults, tenant_id)
+        return found if found is not None else MetadataDefaults(tenant_id)
+
+    async def set_metadata_defaults(
+        self, tenant_id: str, **changes: str | int | None
+    ) -> MetadataDefaults:
+        """ModifyInstanceMetadataDefaults: each field given is set, None clearing it ("no
+        preference"); values are checked as an instance's."""
+        chosen = {name: value for name, value in changes.items() if value is not None}
+        # Checked as a launch would take them: on EC2's own defaults.
+        check_metadata_options(replace(MetadataOptions(), **chosen))  # type: ignore[arg-type]
+        for _ in range(10):
+            current = await self.store.get(MetadataDefaults, tenant_id)
+            base = current if current is not None else MetadataDefaults(tenant_id)
+            wanted = replace(base, **changes)  # type: ignore[arg-type]
+            try:
+                if current is None:
+                    await self.store.insert(wanted)
+                    return wanted
+                if await self.store.replace(wanted):
+                    return replace(wanted, revision=wanted.revision + 1)
+            except Duplicate:  # another gateway made the row first: read it again
+                continue
+        raise IncorrectState(f"the metadata defaults of {tenant_id} changed concurrently; retry")
 
     async def set_metadata_options(
         self, tenant_id: str, instance_id: str, **changes: str | int

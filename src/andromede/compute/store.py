@@ -3,7 +3,7 @@
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
 gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
-which VPC is a tenant's default), addressed by the record's class
+which VPC is a tenant's default, its instance metadata defaults), addressed by the record's class
 and id: the records share one shape (an id, an owning tenant, a revision, a format version) and
 the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
@@ -22,6 +22,7 @@ from typing import Protocol, TypeVar
 
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
+from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Image,
     ImportTask,
@@ -59,6 +60,7 @@ Record = (
     | NatGateway
     | VpcPeeringConnection
     | DefaultVpcState
+    | MetadataDefaults
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -82,6 +84,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     NatGateway,
     VpcPeeringConnection,
     DefaultVpcState,
+    MetadataDefaults,
 )
 
 

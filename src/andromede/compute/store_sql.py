@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
+from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Image,
     ImportTask,
@@ -62,6 +63,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     NatGateway: tables.compute_nat_gateways,
     VpcPeeringConnection: tables.compute_vpc_peering_connections,
     DefaultVpcState: tables.compute_default_vpcs,
+    MetadataDefaults: tables.compute_metadata_defaults,
 }
 
 

@@ -212,7 +212,7 @@ async def run_instances(call: Call) -> None:
         p = Params(merged(template[1].parameters, own, merge_lists=True))
         p.refuse_unhandled("RunInstances", RUN_HANDLED, RUN_HARMLESS)
     mappings = launch_mappings(p)
-    options = launch_options(p)
+    options = launch_options(p, (await call.compute.metadata_defaults(call.tenant_id)).chosen())
     min_count = p.integer("MinCount", minimum=1, maximum=_MAX_RUN)
     max_count = p.integer("MaxCount", minimum=1, maximum=_MAX_RUN)
     if min_count is None or max_count is None:

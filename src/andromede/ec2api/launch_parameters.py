@@ -173,12 +173,14 @@ def metadata_changes(
     return changes
 
 
-def launch_options(p: Params) -> LaunchOptions:
+def launch_options(p: Params, defaults: Mapping[str, str | int] | None = None) -> LaunchOptions:
     """What a RunInstances request asks of protection, the guest's power-off and the
-    metadata service; each left out is EC2's default (IMDSv2 required: what this metadata
-    service always was, and what EC2 recommends)."""
+    metadata service; a metadata option left out is the account's default (``defaults``),
+    else EC2's (IMDSv2 required: what this metadata service always was, and what EC2
+    recommends)."""
     changes = metadata_changes(p.view("MetadataOptions."), "RunInstances MetadataOptions")
-    asked = replace(MetadataOptions(), **changes)  # type: ignore[arg-type]
+    chosen = {**(defaults or {}), **changes}
+    asked = replace(MetadataOptions(), **chosen)  # type: ignore[arg-type]
     return LaunchOptions(
         disable_api_termination=p.boolean("DisableApiTermination", default=False),
         disable_api_stop=p.boolean("DisableApiStop", default=False),

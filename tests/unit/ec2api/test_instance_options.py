@@ -327,3 +327,66 @@ async def test_a_launch_template_carries_protection_and_metadata_options(world: 
     with pytest.raises(ApiError) as raised:
         await world.root.call("TerminateInstances", InstanceIds=[instance_id])
     assert raised.value.code == "OperationNotPermitted"
+
+
+# -- the account's defaults ------------------------------------------------------------------------
+
+
+async def test_the_account_s_metadata_defaults_fill_what_a_launch_leaves_out(
+    world: World,
+) -> None:
+    assert (await world.root.call("GetInstanceMetadataDefaults"))["AccountLevel"] == {
+        "ManagedBy": "account"
+    }
+    answer = await world.root.call(
+        "ModifyInstanceMetadataDefaults",
+        HttpTokens="optional",
+        HttpPutResponseHopLimit=3,
+        InstanceMetadataTags="enabled",
+    )
+    assert answer["Return"] is True
+    assert (await world.root.call("GetInstanceMetadataDefaults"))["AccountLevel"] == {
+        "HttpTokens": "optional",
+        "HttpPutResponseHopLimit": 3,
+        "InstanceMetadataTags": "enabled",
+        "ManagedBy": "account",
+    }
+    plain = await _run(world)
+    options = (await _state(world, plain))["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("optional", 3)
+    assert (options["InstanceMetadataTags"], options["HttpEndpoint"]) == ("enabled", "enabled")
+    # What the launch names wins over the account's default.
+    strict = await _run(world, MetadataOptions={"HttpTokens": "required"})
+    options = (await _state(world, strict))["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("required", 3)
+    # Another account's launches are not concerned.
+    _, other = await world.tenant("other")
+    assert (await other.call("GetInstanceMetadataDefaults"))["AccountLevel"] == {
+        "ManagedBy": "account"
+    }
+    # no-preference (-1 for the hop limit) clears a default.
+    await world.root.call(
+        "ModifyInstanceMetadataDefaults", HttpTokens="no-preference", HttpPutResponseHopLimit=-1
+    )
+    assert (await world.root.call("GetInstanceMetadataDefaults"))["AccountLevel"] == {
+        "InstanceMetadataTags": "enabled",
+        "ManagedBy": "account",
+    }
+    later = await _run(world)
+    options = (await _state(world, later))["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("required", 1)
+
+
+async def test_the_account_s_metadata_defaults_refuse_what_ec2_refuses(world: World) -> None:
+    for bad, expected in (
+        ({"HttpTokens": "sometimes"}, "InvalidParameterValue"),
+        ({"HttpPutResponseHopLimit": 65}, "InvalidParameterValue"),
+        ({"HttpPutResponseHopLimit": 0}, "InvalidParameterValue"),
+        ({"HttpTokensEnforced": "enabled"}, "UnsupportedOperation"),
+        ({}, "MissingParameter"),
+    ):
+        code, _ = await _refused(world, "ModifyInstanceMetadataDefaults", **bad)
+        assert code == expected, bad
+    assert (await world.root.call("GetInstanceMetadataDefaults"))["AccountLevel"] == {
+        "ManagedBy": "account"
+    }
