@@ -5,11 +5,15 @@ refusals word for word, and a guest powering off on the memory host."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import pytest
 
+from andromede.app import _compute_upkeep
 from andromede.compute.model import InstanceState, Volume
+from andromede.settings import Settings
 from support.ec2app import ApiError, World
 
 TERMINATE_REFUSED = (
@@ -390,3 +394,24 @@ async def test_the_account_s_metadata_defaults_refuse_what_ec2_refuses(world: Wo
     assert (await world.root.call("GetInstanceMetadataDefaults"))["AccountLevel"] == {
         "ManagedBy": "account"
     }
+
+
+async def test_the_server_s_upkeep_notices_a_power_off_every_interval(world: World) -> None:
+    """What ``andromede serve`` runs (the compute upkeep loop): the check at its own
+    interval, well before the resync's or the sweeper's."""
+    instance_id = await _run(world)
+    settings = Settings(instance_shutdown_check_interval=0.05)
+    upkeep = asyncio.create_task(_compute_upkeep(settings, world.compute))
+    try:
+        world.driver.power_off(instance_id)
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            await world.compute.settle()
+            [instance] = await world.compute.describe_instances(world.tenant_id, [instance_id])
+            if instance.state is InstanceState.STOPPED:
+                break
+        assert instance.state is InstanceState.STOPPED
+    finally:
+        upkeep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await upkeep
