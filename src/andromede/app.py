@@ -1158,14 +1158,19 @@ async def lapse_access_requests(settings: Settings, service: OperatorAccessServi
 
 
 async def _compute_upkeep(settings: Settings, compute: ComputeService) -> None:
-    """Purge the records of instances terminated longer ago than the retention, and bring every
-    host's firewalls and overlay peers back to the records every ``compute_resync_interval``."""
+    """Purge the records of instances terminated longer ago than the retention, bring every
+    host's firewalls and overlay peers back to the records every ``compute_resync_interval``,
+    and stop or terminate the instances whose guest powered off (decision 0145)."""
     loop = asyncio.get_running_loop()
     next_purge = loop.time() + settings.sweeper_interval
     next_resync = loop.time() + settings.compute_resync_interval
+    next_check = loop.time() + settings.instance_shutdown_check_interval
     while True:
-        await asyncio.sleep(max(0.0, min(next_purge, next_resync) - loop.time()))
+        await asyncio.sleep(max(0.0, min(next_purge, next_resync, next_check) - loop.time()))
         try:
+            if loop.time() >= next_check:
+                next_check = loop.time() + settings.instance_shutdown_check_interval
+                await compute.notice_guest_shutdowns()
             if loop.time() >= next_purge:
                 next_purge = loop.time() + settings.sweeper_interval
                 await compute.purge_terminated()

@@ -753,6 +753,14 @@ class Settings(BaseSettings):
         " every subnet's overlay peers to the hosts again, from the records (pushes from several"
         " gateways can arrive out of order, or be lost with a gateway that dies).",
     )
+    instance_shutdown_check_interval: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two passes noticing instances whose guest powered itself "
+        "off, which then stop or terminate as their InstanceInitiatedShutdownBehavior says "
+        "(decision 0145).",
+    )
     kms_upkeep_interval: float = Field(
         default=60.0,
         gt=0,

@@ -13,6 +13,7 @@ import pytest
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion, version_key
+from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Attachment,
     Image,
@@ -21,6 +22,7 @@ from andromede.compute.model import (
     InstanceProfileRef,
     InstanceState,
     KeyPair,
+    MetadataOptions,
     Rule,
     SecurityGroup,
     Volume,
@@ -577,6 +579,34 @@ async def test_a_tenants_default_vpc_state_is_deleted_with_its_vpc_in_one_write(
     assert not await store.change(made, insert=[replace(again, vpc_id="vpc-0123456789abcdef3")])
     assert await store.get(Vpc, "vpc-0123456789abcdef3") is None
     assert await store.get(DefaultVpcState, TENANT) == replace(made, revision=2)
+
+
+async def test_a_tenants_metadata_defaults_and_instance_options_round_trip(
+    store: ComputeStore,
+) -> None:
+    """Decision 0145: the account's metadata defaults, one record keyed by the tenant (a
+    second insert is a Duplicate, as when two gateways set them first at once), changed at
+    the revision read; an instance's protection, shutdown behaviour and metadata options
+    come back as written."""
+    defaults = MetadataDefaults(TENANT, http_tokens="optional", hop_limit=3)
+    await store.insert(defaults)
+    assert await store.get(MetadataDefaults, TENANT) == defaults
+    assert await store.get(MetadataDefaults, OTHER) is None
+    with pytest.raises(Duplicate):
+        await store.insert(replace(defaults, http_tokens="required"))
+    cleared = replace(defaults, hop_limit=None)
+    assert await store.replace(cleared)
+    assert not await store.replace(cleared)
+    assert await store.get(MetadataDefaults, TENANT) == replace(cleared, revision=1)
+    guarded = replace(
+        instance(9),
+        disable_api_termination=True,
+        disable_api_stop=True,
+        shutdown_behavior="terminate",
+        metadata_options=MetadataOptions(http_tokens="optional", hop_limit=2),
+    )
+    await store.insert(guarded)
+    assert await store.get(Instance, guarded.instance_id) == guarded
 
 
 async def test_a_vpc_peering_connection_is_asked_on_its_vpc_and_moved_at_its_revision(

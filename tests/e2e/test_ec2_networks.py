@@ -7,6 +7,7 @@
   address the host reaches it at, even with its port open to all;
 - an instance launched with an instance profile reads its role's credentials from
   169.254.169.254 (IMDSv2: a token first), and those credentials read the tenant's bucket;
+  its metadata options (decision 0145) show it its tags and refuse it a read without a token;
 - that instance's DHCP lease names its VPC's resolver and the Region's domain, through which it
   resolves the other instance's private DNS name and its own, until the VPC's DNS hostnames are
   turned off (decision 0143);
@@ -174,6 +175,8 @@ imds() { # method path [token]
     role=$(imds GET /latest/meta-data/iam/security-credentials/ "$t")
     echo "andromede-imds-role=$role"
     echo "andromede-imds-creds=$(imds GET "/latest/meta-data/iam/security-credentials/$role" "$t")"
+    echo "andromede-imds-tag=$(imds GET /latest/meta-data/tags/instance/Name "$t")"
+    echo "andromede-imds-v1=$(imds GET /latest/meta-data/instance-id)"
     echo "andromede-imds-ip=$(imds GET /latest/meta-data/local-ipv4 "$t")"
     break
   fi
@@ -293,8 +296,13 @@ def _check_networks(
     launched.append((ec2, listener["InstanceId"]))
     if not listener.get("PublicIpAddress", "").startswith("100.65."):
         pytest.skip("the host fell back to user-mode networking")
+    # Its metadata options (decision 0145): tokens required, its tags shown.
+    named = [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "reader-vm"}]}]
     user_data = prober(listener["PrivateIpAddress"]) + IMDS + resolving(listener["PrivateDnsName"])
-    reader = _run(ec2, image_id, user_data, IamInstanceProfile={"Name": "reader"})
+    reader = _run(ec2, image_id, user_data,
+                  IamInstanceProfile={"Name": "reader"},
+                  MetadataOptions={"HttpTokens": "required", "InstanceMetadataTags": "enabled"},
+                  TagSpecifications=named)  # fmt: skip
     launched.append((ec2, reader["InstanceId"]))
     # Open the listener's port to everyone: only the network's isolation stands in the way.
     ec2.authorize_security_group_ingress(
@@ -331,6 +339,11 @@ def _check_networks(
     # (the last of its three reads: the role, its credentials, the instance's address)
     console = _console_until(ec2, reader["InstanceId"], r"andromede-imds-ip=\S+")
     assert "andromede-imds-role=reader" in console
+    # Its tag, read with a token; a read without one (IMDSv1) refused with EC2's 401.
+    assert "andromede-imds-tag=reader-vm" in console
+    refused = re.search(r"andromede-imds-v1=(.*)", console)
+    assert refused is not None and "401 - Unauthorized" in refused.group(1)
+    assert reader["InstanceId"] not in refused.group(1)
     assert f"andromede-imds-ip={reader['PrivateIpAddress']}" in console
     found = re.search(r"andromede-imds-creds=(\{.*\})", console)
     assert found is not None

@@ -357,17 +357,25 @@ def test_a_real_guest_launched_from_a_launch_template(
     qemu_server: tuple[ServerProcess, Path], guest_image: GuestImage
 ) -> None:
     """Decision 0092: the image, user data and tags come from the template, the request's
-    instance type and tag win, and the guest runs with the request's memory."""
+    instance type and tag win, and the guest runs with the request's memory. Decision 0145:
+    the template's termination protection and ``terminate`` shutdown behaviour hold — the API
+    may not terminate it, the guest powering itself off does."""
     server, state_dir = qemu_server
     image_id = import_image(server, guest_image.disk, "busybox-lt")
     ec2 = ec2_client(server)
-    script = b"#!/bin/sh\necho launched-from-template\ngrep MemTotal /proc/meminfo\n"
+    # The guest powers itself off a while after its user data ran (time to read its console).
+    script = (
+        b"#!/bin/sh\necho launched-from-template\ngrep MemTotal /proc/meminfo\n"
+        b"(sleep 20; poweroff -f) >/dev/null 2>&1 &\n"
+    )
     template_id = ec2.create_launch_template(
         LaunchTemplateName=f"guest-{uuid.uuid4().hex[:8]}",
         LaunchTemplateData={
             "ImageId": image_id,
             "InstanceType": "t2.nano",  # 512 MiB
             "UserData": base64.b64encode(script).decode(),
+            "DisableApiTermination": True,
+            "InstanceInitiatedShutdownBehavior": "terminate",
             "TagSpecifications": [
                 {
                     "ResourceType": "instance",
@@ -398,8 +406,15 @@ def test_a_real_guest_launched_from_a_launch_template(
         "aws:ec2launchtemplate:id": template_id,
         "aws:ec2launchtemplate:version": "1",
     }
-    ec2.terminate_instances(InstanceIds=[instance_id])
+    with pytest.raises(ClientError) as refused:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+    assert refused.value.response["Error"]["Code"] == "OperationNotPermitted"
+    # Its own power-off terminates it (noticed within instance_shutdown_check_interval).
     ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
+    [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    assert reservation["Instances"][0]["StateReason"]["Code"] == (
+        "Client.InstanceInitiatedShutdown"
+    )
     deadline = time.monotonic() + 60
     while qemu_processes(state_dir) and time.monotonic() < deadline:
         time.sleep(0.5)

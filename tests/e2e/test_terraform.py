@@ -725,6 +725,14 @@ resource "aws_instance" "db" {
     kms_key_id  = aws_kms_key.disks.arn
     encrypted   = true
   }
+  disable_api_termination              = %(protected)s
+  disable_api_stop                     = false
+  instance_initiated_shutdown_behavior = "%(shutdown)s"
+  metadata_options {
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 2
+    instance_metadata_tags      = "%(imds_tags)s"
+  }
   tags = { Name = "db" }
 }
 output "volume_id" { value = aws_ebs_volume.data.id }
@@ -748,7 +756,9 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     ``root_block_device`` kept after termination and an ``ebs_block_device`` under the key
     (decision 0070): applies, converges, changes ``delete_on_termination`` in place
     (ModifyInstanceAttribute) and grows both volumes in place (ModifyVolume, decision 0088),
-    destroys."""
+    destroys. The instance is launched under termination protection, with the ``terminate``
+    shutdown behaviour and metadata options (decision 0145), all three changed in place by
+    the second apply, which lifts the protection so that destroy works."""
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * 1024 * 1024)
     image_id = import_image(ec2_server, disk, "tf")
@@ -760,6 +770,9 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
         "keep_root": "false",
         "data_size": 2,
         "root_size": 3,
+        "protected": "true",
+        "shutdown": "terminate",
+        "imds_tags": "enabled",
     }
     (terraform.work / "main.tf").write_text(VOLUMES % values)
     terraform("init", "-input=false")
@@ -793,6 +806,20 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     instance_tags = {t["Key"]: t["Value"] for t in reservation["Instances"][0]["Tags"]}
     assert instance_tags == {"Name": "db", **DEFAULT_TAGS}
     assert {t["Key"]: t["Value"] for t in volume["Tags"]} == {"Name": "data", **DEFAULT_TAGS}
+    options = reservation["Instances"][0]["MetadataOptions"]
+    assert options["HttpTokens"] == "required"
+    assert (options["HttpPutResponseHopLimit"], options["InstanceMetadataTags"]) == (2, "enabled")
+
+    def attribute(name: str) -> object:
+        key = name[0].upper() + name[1:]
+        answer = ec2.describe_instance_attribute(InstanceId=outputs["instance_id"], Attribute=name)
+        return answer[key]["Value"]
+
+    assert attribute("disableApiTermination") is True
+    assert attribute("instanceInitiatedShutdownBehavior") == "terminate"
+    with pytest.raises(ClientError) as refused:
+        ec2.terminate_instances(InstanceIds=[outputs["instance_id"]])
+    assert refused.value.response["Error"]["Code"] == "OperationNotPermitted"
     kms = kms_client(ec2_server, *ec2_server.credentials())
     key_tags = kms.list_resource_tags(KeyId=outputs["key_arn"])["Tags"]
     assert {t["TagKey"]: t["TagValue"] for t in key_tags} == DEFAULT_TAGS
@@ -800,10 +827,15 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     # The second apply also grows the volume and the root volume in place: ModifyVolume, then
     # the provider waits on DescribeVolumesModifications (decision 0088).
-    grown = {**values, "keep_root": "true", "data_size": 3, "root_size": 4}
+    grown = {**values, "keep_root": "true", "data_size": 3, "root_size": 4,
+             "protected": "false", "shutdown": "stop", "imds_tags": "disabled"}  # fmt: skip
     (terraform.work / "main.tf").write_text(VOLUMES % grown)
     terraform("apply", "-auto-approve", "-input=false")
     assert mappings()["/dev/xvda"][:2] == (True, 4)
+    assert attribute("disableApiTermination") is False
+    assert attribute("instanceInitiatedShutdownBehavior") == "stop"
+    [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    assert reservation["Instances"][0]["MetadataOptions"]["InstanceMetadataTags"] == "disabled"
     [volume] = ec2.describe_volumes(VolumeIds=[outputs["volume_id"]])["Volumes"]
     assert volume["Size"] == 3
     modified = ec2.describe_volumes_modifications()["VolumesModifications"]

@@ -199,6 +199,14 @@ def test_the_billing_sample_interval_is_bounded(seconds: float) -> None:
         Settings(billing_sample_interval=seconds)
 
 
+@pytest.mark.parametrize("seconds", [0, -1, 3601])
+def test_the_instance_shutdown_check_interval_is_bounded(seconds: float) -> None:
+    """Decision 0145: how often a guest's own power-off is looked for."""
+    with pytest.raises(ValidationError, match="instance_shutdown_check_interval"):
+        Settings(instance_shutdown_check_interval=seconds)
+    assert Settings().instance_shutdown_check_interval == 10.0
+
+
 def test_credit_notes_and_invoices_have_prefixes_apart() -> None:
     """Decision 0126: a number names one document, an invoice or a credit note."""
     assert Settings().billing_credit_note_prefix == "AV"

@@ -351,6 +351,14 @@ class MemoryDriver:
             instance.state = RuntimeState.SHUT_OFF
             instance.elastic_ip = None  # a host takes the route away with the guest
 
+    def power_off(self, instance_id: str) -> None:
+        """The guest shuts itself down (``poweroff`` inside it): its QEMU exits, its files
+        stay, as on a real host. Nothing tells the service; it notices (decision 0145)."""
+        instance = self._running(instance_id)
+        instance.console += b"[memory] the guest powered off\n"
+        instance.state = RuntimeState.SHUT_OFF
+        instance.elastic_ip = None
+
     async def reboot(self, instance_id: str) -> None:
         self._running(instance_id).console += b"[memory] rebooted\n"
 

@@ -42,6 +42,7 @@ __all__ = [
     "InstanceState",
     "InstanceType",
     "KeyPair",
+    "MetadataOptions",
     "Rule",
     "SecurityGroup",
     "Snapshot",
@@ -249,6 +250,19 @@ class InstanceProfileRef:
 
 
 @dataclass(frozen=True, slots=True)
+class MetadataOptions:
+    """EC2's instance metadata options (decision 0145). The defaults are the service every
+    instance had before: IMDSv2 only, answering, without tags. ``hop_limit`` is recorded and
+    answered, not enforced (the decision says why)."""
+
+    http_tokens: str = "required"  # or "optional": IMDSv1 reads without a token too
+    hop_limit: int = 1
+    http_endpoint: str = "enabled"  # "disabled": the metadata service answers it nothing
+    instance_metadata_tags: str = "disabled"  # "enabled": tags/instance/ in the tree
+    http_protocol_ipv6: str = "disabled"  # the tenant networks are IPv4 only
+
+
+@dataclass(frozen=True, slots=True)
 class ElasticIpRef:
     """The Elastic IP address associated with an instance (decision 0125), copied from the
     address's record in the same transaction that associates it: what DescribeInstances
@@ -320,6 +334,13 @@ class Instance:
     # Its Elastic IP, if one is associated (kept across stop/start, as on EC2; let go when
     # it is terminated).
     elastic_ip: ElasticIpRef | None = None
+    # Termination and stop protection, what a guest's own power-off does ("stop" or
+    # "terminate") and its metadata options (decision 0145); records from before take these
+    # defaults, which were what every instance had.
+    disable_api_termination: bool = False
+    disable_api_stop: bool = False
+    shutdown_behavior: str = "stop"
+    metadata_options: MetadataOptions = field(default_factory=MetadataOptions)
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

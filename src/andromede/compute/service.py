@@ -24,7 +24,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
 from andromede.compute.access import AccessMixin
@@ -61,6 +61,13 @@ from andromede.compute.errors import (
 )
 from andromede.compute.image_library import ImagesMixin
 from andromede.compute.instance_attributes import InstanceAttributesMixin
+from andromede.compute.instance_options import (
+    GUEST_SHUTDOWN_REASON,
+    InstanceOptionsMixin,
+    check_metadata_options,
+    check_shutdown_behavior,
+    refuse_protected,
+)
 from andromede.compute.launch_templates import LaunchTemplatesMixin
 from andromede.compute.model import (
     Attachment,
@@ -71,6 +78,7 @@ from andromede.compute.model import (
     InstanceProfileRef,
     InstanceState,
     KeyPair,
+    MetadataOptions,
     Snapshot,
     Tags,
     Volume,
@@ -154,6 +162,11 @@ class RunRequest:
     # RunInstances' NetworkInterface.1.AssociatePublicIpAddress: whether the instance gets a
     # public address, whatever its subnet's MapPublicIpOnLaunch says; None: as the subnet says.
     associate_public_ip: bool | None = None
+    # Protection, the guest's power-off and the metadata options (decision 0145).
+    disable_api_termination: bool = False
+    disable_api_stop: bool = False
+    shutdown_behavior: str = "stop"
+    metadata_options: MetadataOptions = field(default_factory=MetadataOptions)
 
 
 def _root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:
@@ -206,9 +219,19 @@ def _request_digest(request: RunRequest) -> str:
             for f in fields(request)
             if f.name not in ("caller", "client_token")
             # Left out when not asked, so a token's digest from before the field stays valid.
-            and not (f.name == "associate_public_ip" and request.associate_public_ip is None)
+            and getattr(request, f.name) != _DIGEST_DEFAULTS.get(f.name, _ASKED)
         }
     )
+
+
+_ASKED = object()  # no default: always in the digest
+_DIGEST_DEFAULTS: dict[str, object] = {
+    "associate_public_ip": None,
+    "disable_api_termination": False,
+    "disable_api_stop": False,
+    "shutdown_behavior": "stop",
+    "metadata_options": MetadataOptions(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +249,7 @@ class ComputeService(
     AccessMixin,
     TagsMixin,
     InstanceAttributesMixin,
+    InstanceOptionsMixin,
     ElasticIpsMixin,
     NatGatewaysMixin,
     VpcPeeringsMixin,
@@ -285,6 +309,8 @@ class ComputeService(
         image = await self._usable_image(tenant_id, asked.image_id)
         request = _root_mapping_taken(asked, image)
         itype = self.instance_type(request.instance_type)
+        check_shutdown_behavior(request.shutdown_behavior)
+        check_metadata_options(request.metadata_options)
         user_data = self._user_data(request.user_data_base64)
         key_pair = (
             await self._key_pair_named(tenant_id, request.key_name)
@@ -419,6 +445,10 @@ class ComputeService(
                         ),
                         client_token=token,
                         request_digest=digest,
+                        disable_api_termination=request.disable_api_termination,
+                        disable_api_stop=request.disable_api_stop,
+                        shutdown_behavior=request.shutdown_behavior,
+                        metadata_options=request.metadata_options,
                         launch_template_id=request.launch_template_id,
                         launch_template_version=request.launch_template_version,
                     )
@@ -759,13 +789,15 @@ class ComputeService(
         reason: str = "",
         quiet: bool = False,
         wired: InstanceNetwork | None = None,
+        revision: int | None = None,
     ) -> Instance | None:
         """Record ``event`` on the instance (retrying on a concurrent change), with how its
         host ``wired`` it when given; returns the new record. ``quiet``: the host's reports,
-        which lose to a tenant's later call (None)."""
+        which lose to a tenant's later call (None). ``revision``: only on that revision of
+        the record, else nothing (None)."""
         for _ in range(20):
             instance = await self.store.get(Instance, instance_id)
-            if instance is None:
+            if instance is None or revision not in (None, instance.revision):
                 return None
             try:
                 state = next_state(instance.state, event, instance_id)
@@ -893,6 +925,7 @@ class ComputeService(
         self, tenant_id: str, ids: Sequence[str], *, force: bool = False
     ) -> list[StateChange]:
         instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
+        refuse_protected(instances, stop=True)
         for instance in instances:
             if instance.state not in (InstanceState.STOPPED, InstanceState.STOPPING):
                 next_state(instance.state, Event.STOP, instance.instance_id)
@@ -938,6 +971,7 @@ class ComputeService(
 
     async def terminate_instances(self, tenant_id: str, ids: Sequence[str]) -> list[StateChange]:
         instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
+        refuse_protected(instances, stop=False)
         changes = []
         for instance in instances:
             if instance.state in (InstanceState.SHUTTING_DOWN, InstanceState.TERMINATED):
@@ -1004,6 +1038,50 @@ class ComputeService(
         await self.forget_deregistered_images()
         await self.settle_addresses()
         await self._push_all_peers()
+
+    async def notice_guest_shutdowns(self) -> int:
+        """Instances recorded as running whose guest powered itself off (its host reports
+        its QEMU gone, ``shut-off``) follow their shutdown behaviour: stopped, or terminated
+        (protection guards the API only, as on EC2); returns how many. A record is read
+        before its host is asked, and changed only if it did not change since (a conditional
+        write on its revision), so an instance that a call stopped, or started again, in the
+        meantime is left alone. Run every ``instance_shutdown_check_interval``."""
+        running = [
+            i for i in await self.store.list(Instance, None) if i.state is InstanceState.RUNNING
+        ]
+        noticed = 0
+        for instance in running:
+            driver = self.drivers.get(instance.host)
+            if driver is None:
+                continue
+            try:
+                runtime = await driver.state(instance.instance_id)
+            except Exception as exc:  # a host away: its instances stay as recorded
+                log.debug("instance %s: state unknown: %s", instance.instance_id, exc)
+                continue
+            if runtime is not RuntimeState.SHUT_OFF:
+                continue
+            terminate = instance.shutdown_behavior == "terminate"
+            changed = await self._apply(
+                instance.instance_id,
+                Event.TERMINATE if terminate else Event.STOP,
+                reason=GUEST_SHUTDOWN_REASON,
+                quiet=True,
+                revision=instance.revision,
+            )
+            if changed is None:
+                continue
+            noticed += 1
+            log.info(
+                "instance %s: its guest powered off; %s",
+                instance.instance_id,
+                "terminating" if terminate else "stopping",
+            )
+            if terminate:
+                self._spawn(self._terminate_on_host(changed))
+            else:
+                self._spawn(self._stop_on_host(changed, force=True))
+        return noticed
 
     async def _running_on(
         self, host: str, driver: HypervisorDriver

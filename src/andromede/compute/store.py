@@ -3,9 +3,9 @@
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
 gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
-DHCP options sets, which VPC is a tenant's default), addressed by the record's class
-and id: the records share one shape (an id, an owning tenant, a revision, a format version) and
-the service never needs a join.
+DHCP options sets, which VPC is a tenant's default, its instance metadata defaults), addressed
+by the record's class and id: the records share one shape (an id, an owning tenant, a revision,
+a format version) and the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
+from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Image,
     ImportTask,
@@ -61,6 +62,7 @@ Record = (
     | VpcPeeringConnection
     | DhcpOptions
     | DefaultVpcState
+    | MetadataDefaults
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -85,6 +87,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     VpcPeeringConnection,
     DhcpOptions,
     DefaultVpcState,
+    MetadataDefaults,
 )
 
 

@@ -20,6 +20,7 @@ from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
+from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Image,
     ImportTask,
@@ -64,6 +65,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     VpcPeeringConnection: tables.compute_vpc_peering_connections,
     DhcpOptions: tables.compute_dhcp_options,
     DefaultVpcState: tables.compute_default_vpcs,
+    MetadataDefaults: tables.compute_metadata_defaults,
 }
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "compute_key_pairs",
     "compute_launch_template_versions",
     "compute_launch_templates",
+    "compute_metadata_defaults",
     "compute_nat_gateways",
     "compute_network_acls",
     "compute_network_interfaces",
@@ -1134,6 +1135,9 @@ compute_vpc_peering_connections = _compute_table("compute_vpc_peering_connection
 compute_default_vpcs = _compute_table("compute_default_vpcs")
 # DHCP options sets (decision 0143): JSON documents; a VPC names its set in its own document.
 compute_dhcp_options = _compute_table("compute_dhcp_options")
+# Each tenant's instance metadata defaults (decision 0145): one row per tenant, its id the
+# tenant's.
+compute_metadata_defaults = _compute_table("compute_metadata_defaults")
 # Elastic IPs (decision 0125): an address of the region's pool is held by one tenant at a time,
 # which the database keeps, so two gateways allocating at once never hand out one address twice.
 compute_elastic_addresses = _compute_table(

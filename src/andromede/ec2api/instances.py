@@ -26,9 +26,11 @@ from andromede.ec2api.launch_parameters import (
     RUN_HARMLESS,
     launch_interface,
     launch_mappings,
+    launch_options,
     merged,
 )
 from andromede.ec2api.launch_templates import launch_template_of, launch_template_resources
+from andromede.ec2api.metadata_options import METADATA_OPTIONS_ACTIONS, write_metadata_options
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
 from andromede.ec2api.profiles import instance_profile
 from andromede.ec2api.protocol import Action, Call, Params, iso8601, page_after, page_token
@@ -169,6 +171,7 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
     xml.element("coreCount", instance.vcpus)
     xml.element("threadsPerCore", 1)
     xml.close("cpuOptions")
+    write_metadata_options(xml, "metadataOptions", instance.metadata_options)
     xml.close("item")
 
 
@@ -209,6 +212,7 @@ async def run_instances(call: Call) -> None:
         p = Params(merged(template[1].parameters, own, merge_lists=True))
         p.refuse_unhandled("RunInstances", RUN_HANDLED, RUN_HARMLESS)
     mappings = launch_mappings(p)
+    options = launch_options(p, (await call.compute.metadata_defaults(call.tenant_id)).chosen())
     min_count = p.integer("MinCount", minimum=1, maximum=_MAX_RUN)
     max_count = p.integer("MaxCount", minimum=1, maximum=_MAX_RUN)
     if min_count is None or max_count is None:
@@ -253,6 +257,10 @@ async def run_instances(call: Call) -> None:
         launch_template_id=template[0].template_id if template else None,
         launch_template_version=template[1].number if template else None,
         associate_public_ip=interface.associate_public_ip if interface else None,
+        disable_api_termination=options.disable_api_termination,
+        disable_api_stop=options.disable_api_stop,
+        shutdown_behavior=options.shutdown_behavior,
+        metadata_options=options.metadata_options,
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
@@ -506,9 +514,6 @@ async def describe_availability_zones(call: Call) -> None:
 # Each attribute's answer where it is the same for every instance here: launched as it is
 # done anyway (RunInstances refuses any other value: decision 0060).
 _FIXED_ATTRIBUTES: Final[dict[str, str | bool]] = {
-    "disableApiTermination": False,
-    "disableApiStop": False,
-    "instanceInitiatedShutdownBehavior": "stop",
     "ebsOptimized": False,
     "enaSupport": True,
     "sourceDestCheck": True,
@@ -527,6 +532,12 @@ async def describe_instance_attribute(call: Call) -> None:
     xml.element("instanceId", instance.instance_id)
     if attribute in _FIXED_ATTRIBUTES:
         _attribute_value(xml, attribute, _FIXED_ATTRIBUTES[attribute])
+    elif attribute == "disableApiTermination":
+        _attribute_value(xml, attribute, instance.disable_api_termination)
+    elif attribute == "disableApiStop":
+        _attribute_value(xml, attribute, instance.disable_api_stop)
+    elif attribute == "instanceInitiatedShutdownBehavior":
+        _attribute_value(xml, attribute, instance.shutdown_behavior)
     elif attribute == "instanceType":
         _attribute_value(xml, attribute, instance.instance_type)
     elif attribute == "rootDeviceName":
@@ -592,4 +603,5 @@ INSTANCE_ACTIONS: dict[str, Action] = {
     "DescribeInstanceTypes": Action(describe_instance_types, mutating=False),
     "DescribeRegions": Action(describe_regions, mutating=False),
     "DescribeAvailabilityZones": Action(describe_availability_zones, mutating=False),
+    **METADATA_OPTIONS_ACTIONS,
 }

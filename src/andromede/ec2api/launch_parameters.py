@@ -19,9 +19,11 @@ ones in the same way, except that a list given (mappings, tags) replaces the sou
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
+from andromede.compute.instance_options import check_metadata_options, check_shutdown_behavior
+from andromede.compute.model import MetadataOptions
 from andromede.compute.service import LaunchVolume
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.protocol import Params
@@ -33,15 +35,17 @@ __all__ = [
     "RUN_HARMLESS",
     "TEMPLATE_HANDLED",
     "LaunchInterface",
+    "LaunchOptions",
     "launch_interface",
     "launch_mappings",
+    "launch_options",
     "merged",
+    "metadata_changes",
 ]
 
 # RunInstances: what it acts on, and what it takes as asked because the value is what is done
-# anyway. Everything else (metadata options other than IMDSv2, termination protection, spot,
-# network interfaces, IPv6, CPU options…) is refused, so that no instance is started
-# differently from what was asked (decision 0060).
+# anyway. Everything else (spot, more network interfaces, IPv6, CPU options…) is refused, so
+# that no instance is started differently from what was asked (decision 0060).
 RUN_HANDLED: Final = frozenset(
     {
         "MinCount", "MaxCount", "ImageId", "InstanceType", "KeyName", "UserData",
@@ -52,14 +56,12 @@ RUN_HANDLED: Final = frozenset(
         "EbsOptimized", "CreditSpecification", "AdditionalInfo",
         # The primary interface's subnet, groups and public address (launch_interface).
         "NetworkInterface",
+        # Protection, the guest's power-off, the metadata options (launch_options, 0145).
+        "DisableApiTermination", "DisableApiStop", "InstanceInitiatedShutdownBehavior",
+        "MetadataOptions",
     }
 )  # fmt: skip
 RUN_HARMLESS: Final = {
-    "MetadataOptions.HttpTokens": frozenset({"required"}),  # IMDSv2 is the only one here
-    "MetadataOptions.HttpEndpoint": frozenset({"enabled"}),
-    "DisableApiTermination": frozenset({"false"}),
-    "DisableApiStop": frozenset({"false"}),
-    "InstanceInitiatedShutdownBehavior": frozenset({"stop"}),
     "HibernationOptions.Configured": frozenset({"false"}),
     "Monitoring.Enabled": frozenset({"false"}),
     "EnablePrimaryIpv6": frozenset({"false"}),
@@ -130,6 +132,62 @@ def launch_interface(p: Params) -> LaunchInterface | None:
             if associate is None
             else interface.boolean("AssociatePublicIpAddress", default=False)
         ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchOptions:
+    """RunInstances' protection, shutdown behaviour and metadata options (decision 0145)."""
+
+    disable_api_termination: bool
+    disable_api_stop: bool
+    shutdown_behavior: str
+    metadata_options: MetadataOptions
+
+
+# MetadataOptions' members, by the name of the field of compute's MetadataOptions.
+_METADATA_MEMBERS: Final = {
+    "HttpTokens": "http_tokens",
+    "HttpPutResponseHopLimit": "hop_limit",
+    "HttpEndpoint": "http_endpoint",
+    "InstanceMetadataTags": "instance_metadata_tags",
+    "HttpProtocolIpv6": "http_protocol_ipv6",
+}
+
+
+def metadata_changes(
+    p: Params, action: str, also: frozenset[str] = frozenset()
+) -> dict[str, str | int]:
+    """The metadata options a request names (``p`` viewed at their prefix), as compute's
+    field names; any other member is refused. Values are checked by compute (one place);
+    the hop limit is read as a number here. ``also``: the action's other parameters."""
+    p.refuse_unhandled(action, frozenset(_METADATA_MEMBERS) | also)
+    changes: dict[str, str | int] = {}
+    for member, attribute in _METADATA_MEMBERS.items():
+        if member == "HttpPutResponseHopLimit":
+            hops = p.integer(member)
+            if hops is not None:
+                changes[attribute] = hops
+        elif (value := p.get(member)) is not None:
+            changes[attribute] = value
+    return changes
+
+
+def launch_options(p: Params, defaults: Mapping[str, str | int] | None = None) -> LaunchOptions:
+    """What a RunInstances request asks of protection, the guest's power-off and the
+    metadata service; a metadata option left out is the account's default (``defaults``),
+    else EC2's (IMDSv2 required: what this metadata service always was, and what EC2
+    recommends)."""
+    changes = metadata_changes(p.view("MetadataOptions."), "RunInstances MetadataOptions")
+    chosen = {**(defaults or {}), **changes}
+    asked = replace(MetadataOptions(), **chosen)  # type: ignore[arg-type]
+    return LaunchOptions(
+        disable_api_termination=p.boolean("DisableApiTermination", default=False),
+        disable_api_stop=p.boolean("DisableApiStop", default=False),
+        shutdown_behavior=check_shutdown_behavior(
+            p.get("InstanceInitiatedShutdownBehavior") or "stop"
+        ),
+        metadata_options=check_metadata_options(asked),
     )
 
 

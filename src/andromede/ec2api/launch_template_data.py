@@ -18,7 +18,12 @@ from andromede.compute.errors import ComputeError, MissingParameter
 from andromede.compute.launch_template import LaunchParameters
 from andromede.compute.model import Instance, check_tags
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
-from andromede.ec2api.launch_parameters import RUN_HARMLESS, TEMPLATE_HANDLED, launch_mappings
+from andromede.ec2api.launch_parameters import (
+    RUN_HARMLESS,
+    TEMPLATE_HANDLED,
+    launch_mappings,
+    launch_options,
+)
 from andromede.ec2api.protocol import Call, Params
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
@@ -41,6 +46,7 @@ async def template_data(call: Call, action: str) -> tuple[LaunchParameters, list
 def _check_data(call: Call, data: Params, action: str) -> None:
     data.refuse_unhandled(action, TEMPLATE_HANDLED, RUN_HARMLESS)
     launch_mappings(data, action)
+    launch_options(data)  # the protection flags' and metadata options' form
     data.boolean("EbsOptimized", default=False)
     for spec in data.structs("TagSpecification"):
         kind = spec.required("ResourceType")
@@ -111,7 +117,13 @@ _STRUCTS: Final = {
     "HibernationOptions": ("hibernationOptions", {"Configured": "configured"}),
     "MetadataOptions": (
         "metadataOptions",
-        {"HttpTokens": "httpTokens", "HttpEndpoint": "httpEndpoint"},
+        {
+            "HttpTokens": "httpTokens",
+            "HttpPutResponseHopLimit": "httpPutResponseHopLimit",
+            "HttpEndpoint": "httpEndpoint",
+            "HttpProtocolIpv6": "httpProtocolIpv6",
+            "InstanceMetadataTags": "instanceMetadataTags",
+        },
     ),
 }
 _EBS: Final = {
@@ -208,13 +220,17 @@ async def instance_parameters(call: Call, instance: Instance) -> LaunchParameter
     if instance.iam_instance_profile is not None:
         found.append(("IamInstanceProfile.Arn", instance.iam_instance_profile.arn))
     found.append(("Placement.AvailabilityZone", instance.availability_zone))
+    options = instance.metadata_options
     found.extend(
         [
-            ("MetadataOptions.HttpTokens", "required"),
-            ("MetadataOptions.HttpEndpoint", "enabled"),
-            ("DisableApiTermination", "false"),
-            ("DisableApiStop", "false"),
-            ("InstanceInitiatedShutdownBehavior", "stop"),
+            ("MetadataOptions.HttpTokens", options.http_tokens),
+            ("MetadataOptions.HttpPutResponseHopLimit", str(options.hop_limit)),
+            ("MetadataOptions.HttpEndpoint", options.http_endpoint),
+            ("MetadataOptions.HttpProtocolIpv6", options.http_protocol_ipv6),
+            ("MetadataOptions.InstanceMetadataTags", options.instance_metadata_tags),
+            ("DisableApiTermination", str(instance.disable_api_termination).lower()),
+            ("DisableApiStop", str(instance.disable_api_stop).lower()),
+            ("InstanceInitiatedShutdownBehavior", instance.shutdown_behavior),
         ]
     )
     attached = sorted(

@@ -1,6 +1,7 @@
 """EC2 actions on a launched instance's settings: its IAM instance profile
-(Associate/Disassociate/DescribeIamInstanceProfileAssociations) and its security groups
-(ModifyInstanceAttribute with GroupId), and the resolution of a profile RunInstances names.
+(Associate/Disassociate/DescribeIamInstanceProfileAssociations), its security groups, volumes'
+DeleteOnTermination, protection and shutdown behaviour (ModifyInstanceAttribute), and the
+resolution of a profile RunInstances names.
 
 Naming a profile hands its role's permissions to code in the instance, so, as on AWS, the
 caller needs ``iam:PassRole`` on the role, beside the EC2 action itself.
@@ -14,7 +15,7 @@ from andromede.compute.instance_attributes import ProfileAssociation
 from andromede.compute.model import InstanceProfileRef
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
-from andromede.ec2api.protocol import Action, Call
+from andromede.ec2api.protocol import Action, Call, Params
 from andromede.ec2api.xml import write_return
 from andromede.http.xml import XmlWriter
 from andromede.iam.errors import NoSuchEntity
@@ -123,31 +124,73 @@ async def describe_iam_instance_profile_associations(call: Call) -> None:
 
 
 _MAPPING_CHANGE: Final = frozenset({"DeviceName", "Ebs.DeleteOnTermination"})
+# The instance's options ModifyInstanceAttribute changes (decision 0145), by EC2's attribute
+# name, as ``Attribute=…&Value=…`` or as ``DisableApiTermination.Value=…``.
+_OPTIONS: Final = {
+    "disableApiTermination": "DisableApiTermination",
+    "disableApiStop": "DisableApiStop",
+    "instanceInitiatedShutdownBehavior": "InstanceInitiatedShutdownBehavior",
+}
+_ONE_ATTRIBUTE = (
+    "ModifyInstanceAttribute changes the security groups (GroupId.N), the volumes' "
+    "DeleteOnTermination (BlockDeviceMapping.N), disableApiTermination, disableApiStop or "
+    "instanceInitiatedShutdownBehavior, one of them per call"
+)
+
+
+def _option_asked(p: Params) -> tuple[str, str] | None:
+    """The option a call changes and its value, in either of EC2's forms; None: none."""
+    attribute = p.get("Attribute")
+    if attribute in _OPTIONS and p.get("Value") is not None:
+        return _OPTIONS[attribute], p.required("Value")
+    given = [(name, p.get(f"{name}.Value")) for name in _OPTIONS.values()]
+    asked = [(name, value) for name, value in given if value is not None]
+    if len(asked) > 1:
+        raise Ec2Error("InvalidParameterCombination", _ONE_ATTRIBUTE)
+    return asked[0] if asked else None
+
+
+async def _modify_option(call: Call, instance_id: str, name: str, value: str) -> None:
+    if name == "InstanceInitiatedShutdownBehavior":
+        await call.compute.set_instance_options(
+            call.tenant_id, instance_id, shutdown_behavior=value
+        )
+        return
+    flag = Params({name: value}).boolean(name, default=False)
+    if name == "DisableApiTermination":
+        await call.compute.set_instance_options(
+            call.tenant_id, instance_id, disable_api_termination=flag
+        )
+    else:
+        await call.compute.set_instance_options(call.tenant_id, instance_id, disable_api_stop=flag)
 
 
 async def modify_instance_attribute(call: Call) -> None:
-    """The security groups (GroupId.N), or whether volumes go with the instance
-    (BlockDeviceMapping.N.Ebs.DeleteOnTermination), one attribute per call as on EC2; the
-    other attributes answer that they do not change here."""
+    """The security groups (GroupId.N), whether volumes go with the instance
+    (BlockDeviceMapping.N.Ebs.DeleteOnTermination), termination and stop protection or the
+    shutdown behaviour, one attribute per call as on EC2; the other attributes answer that
+    they do not change here."""
     p = call.params
     instance_id = p.required("InstanceId")
     group_ids = p.values("GroupId")
     mappings = p.structs("BlockDeviceMapping")
-    others = {key.split(".", 1)[0] for key in p.names()} - {
-        "Action", "Version", "InstanceId", "GroupId", "BlockDeviceMapping", "DryRun",
-    }  # fmt: skip
+    option = _option_asked(p)
     attribute = p.get("Attribute")
+    known = {"Action", "Version", "InstanceId", "GroupId", "BlockDeviceMapping", "DryRun"}
+    if option is not None:
+        known |= {"Attribute", "Value", option[0]}
+    others = {key.split(".", 1)[0] for key in p.names()} - known
     if (
         others
-        or (attribute is not None and attribute not in ("groupSet", "blockDeviceMapping"))
-        or bool(group_ids) == bool(mappings)
-    ):
-        raise Ec2Error(
-            "UnsupportedOperation",
-            "ModifyInstanceAttribute changes the security groups (GroupId.N) or the volumes' "
-            "DeleteOnTermination (BlockDeviceMapping.N), one of them per call",
+        or (
+            attribute is not None and attribute not in ("groupSet", "blockDeviceMapping", *_OPTIONS)
         )
-    if group_ids:
+        or [bool(group_ids), bool(mappings), option is not None].count(True) != 1
+    ):
+        raise Ec2Error("UnsupportedOperation", _ONE_ATTRIBUTE)
+    if option is not None:
+        await _modify_option(call, instance_id, *option)
+    elif group_ids:
         await call.compute.set_security_groups(call.tenant_id, instance_id, group_ids)
     else:
         changes = []

@@ -2,15 +2,17 @@
 tokens are signed with a key of that process's memory: another process would refuse them).
 
 Who asks is the connection's peer address (see :mod:`andromede.imds.instances`); an address
-that belongs to no instance gets 403 and nothing else. Then, as on EC2 with tokens required:
+that belongs to no instance, or to one whose metadata options turn the service off
+(``HttpEndpoint`` disabled), gets 403 and nothing else. Then, as on EC2:
 
 - ``PUT /latest/api/token`` with ``X-aws-ec2-metadata-token-ttl-seconds`` (1 to
   ``token_ttl_max``, else 400) answers a token bound to the instance; a request carrying
   ``X-Forwarded-For`` is refused (403), so a proxy or a forwarding web server on the guest
   cannot mint one for a remote caller;
 - every ``GET``/``HEAD`` needs ``X-aws-ec2-metadata-token`` (missing, expired or another
-  instance's: 401), then answers the node of the metadata tree (:mod:`andromede.imds.tree`),
-  404 when there is none;
+  instance's: 401) when the instance's ``HttpTokens`` is ``required``; with ``optional`` a
+  read without one is answered too (IMDSv1), one with a bad token is still 401. Then it
+  answers the node of the metadata tree (:mod:`andromede.imds.tree`), 404 when there is none;
 - any other method: 405.
 
 Bodies are text, the credentials included, as EC2 sends them; they never reach the log, which
@@ -107,7 +109,7 @@ class MetadataApp:
         instance: InstanceMetadata | None = None
         try:
             instance = await self._directory.by_address(peer) if peer else None
-            if instance is None:
+            if instance is None or not instance.endpoint_enabled:
                 response = _error(403, "Forbidden")
             else:
                 headers = decode_headers(scope["headers"])
@@ -140,7 +142,9 @@ class MetadataApp:
         if method not in ("GET", "HEAD"):
             return _error(405, "Method Not Allowed", [("allow", "GET, HEAD")])
         token = headers.get(TOKEN_HEADER)
-        if not token or not self._tokens.valid(token, instance.instance_id):
+        if token is None and not instance.tokens_required:
+            pass  # IMDSv1, which the instance's HttpTokens=optional allows
+        elif not token or not self._tokens.valid(token, instance.instance_id):
             return _error(401, "Unauthorized")
         credentials = None
         # Only the paths that show them need the role's credentials (issued at most hourly).

@@ -66,6 +66,7 @@ def instance_metadata(
     private_ip = instance.private_ip or ""
     hostname = private_dns_name(private_ip, region) if private_ip else instance.instance_id
     profile = instance.iam_instance_profile
+    options = instance.metadata_options
     return InstanceMetadata(
         instance_id=instance.instance_id,
         account_id=instance.tenant_id,
@@ -81,4 +82,7 @@ def instance_metadata(
         public_keys=tuple(PublicKey(k.name, k.public_key) for k in key_pairs),
         user_data=instance.user_data or None,
         instance_profile=profile.arn if profile is not None else None,
+        tokens_required=options.http_tokens == "required",
+        endpoint_enabled=options.http_endpoint == "enabled",
+        tags=instance.tags if options.instance_metadata_tags == "enabled" else None,
     )

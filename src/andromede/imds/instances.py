@@ -52,6 +52,11 @@ class InstanceMetadata:
     # The instance profile it was launched with: a name or ARN of the account's, or None.
     instance_profile: str | None = None
     architecture: str = "x86_64"
+    # Its metadata options (decision 0145): whether a read needs a token (IMDSv2 only),
+    # whether the service answers it at all, and its tags when it shows them (None: not).
+    tokens_required: bool = True
+    endpoint_enabled: bool = True
+    tags: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

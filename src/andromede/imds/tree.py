@@ -123,6 +123,11 @@ def metadata_tree(instance: InstanceMetadata, credentials: RoleCredentials | Non
         meta["public-ipv4"] = _text(instance.public_ip)
     if instance.public_keys:
         meta["public-keys"] = _public_keys(instance)
+    if instance.tags is not None:
+        # EC2 lists the keys, each a leaf holding its value; a key holding "/" could not be
+        # reached as a path (EC2 refuses to show tags while one exists), so it is left out.
+        shown: dict[str, Node] = {k: _text(v) for k, v in instance.tags if "/" not in k}
+        meta["tags"] = Directory({"instance": Directory(shown)})
     latest: dict[str, Node] = {
         "dynamic": Directory(
             {"instance-identity": Directory({"document": identity_document(instance)})}

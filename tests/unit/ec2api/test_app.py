@@ -381,12 +381,9 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"VolumeType": "io2"}}]},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "NoDevice": ""}]},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}]},
-        {"MetadataOptions": {"HttpEndpoint": "disabled"}},
-        {"MetadataOptions": {"HttpTokens": "optional"}},
-        {"MetadataOptions": {"HttpPutResponseHopLimit": 2}},
-        {"DisableApiTermination": True},
-        {"DisableApiStop": True},
-        {"InstanceInitiatedShutdownBehavior": "terminate"},
+        # Metadata options, protection and the shutdown behaviour are handled since decision
+        # 0145; an IPv6 endpoint or an option EC2 does not have is not.
+        {"MetadataOptions": {"HttpProtocolIpv6": "enabled"}},
         {"InstanceMarketOptions": {"MarketType": "spot"}},
         {"Placement": {"Tenancy": "dedicated"}},
         # Handled since decision 0106 with AssociatePublicIpAddress; a chosen address is not.

@@ -179,12 +179,15 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DisassociateIamInstanceProfile": {"AssociationId": ASSOC},
     "DisassociateRouteTable": {"AssociationId": RTB_ASSOC},
     "GetConsoleOutput": {"InstanceId": INSTANCE},
+    "GetInstanceMetadataDefaults": {},
     "GetLaunchTemplateData": {"InstanceId": INSTANCE},
     "ImportImage": {
         "DiskContainers": [{"UserBucket": {"S3Bucket": "victim-bucket", "S3Key": "disk.raw"}}]
     },
     "ImportKeyPair": {"KeyName": KEY_NAME, "PublicKeyMaterial": PUBLIC_KEY},
     "ModifyInstanceAttribute": {"InstanceId": INSTANCE, "Groups": [SG]},
+    "ModifyInstanceMetadataOptions": {"InstanceId": INSTANCE, "HttpEndpoint": "disabled"},
+    "ModifyInstanceMetadataDefaults": {"HttpTokens": "optional"},
     "ModifyLaunchTemplate": {"LaunchTemplateId": LT, "DefaultVersion": "2"},
     "ModifySubnetAttribute": {"SubnetId": SUBNET, "MapPublicIpOnLaunch": {"Value": True}},
     "ModifyVolume": {"VolumeId": VOL, "Size": 3},

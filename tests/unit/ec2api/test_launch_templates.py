@@ -171,10 +171,7 @@ async def test_create_refuses_what_ec2_refuses(
     [
         # Features RunInstances here does not have are refused, never kept and dropped later.
         {"InstanceMarketOptions": {"MarketType": "spot"}},
-        {"MetadataOptions": {"HttpTokens": "optional"}},
-        {"MetadataOptions": {"HttpPutResponseHopLimit": 2}},
-        {"DisableApiTermination": True},
-        {"InstanceInitiatedShutdownBehavior": "terminate"},
+        {"MetadataOptions": {"HttpProtocolIpv6": "enabled"}},
         {"CpuOptions": {"CoreCount": 2}},
         {"NetworkInterfaces": [{"DeviceIndex": 0, "AssociatePublicIpAddress": True}]},
         {"Placement": {"Tenancy": "dedicated"}},
