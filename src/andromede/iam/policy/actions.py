@@ -427,6 +427,7 @@ _EC2 = (
     "ModifyImageAttribute",
     "ModifyInstanceAttribute",
     "ModifyLaunchTemplate",
+    "ModifySecurityGroupRules",
     "ModifySubnetAttribute",
     "ModifyVolume",
     "ModifyVpcAttribute",
@@ -446,6 +447,8 @@ _EC2 = (
     "StopInstances",
     "TerminateInstances",
     "UnmonitorInstances",
+    "UpdateSecurityGroupRuleDescriptionsEgress",
+    "UpdateSecurityGroupRuleDescriptionsIngress",
 )
 
 # The management API's tenant-facing operations (api/permissions.py names each route's).
