@@ -46,9 +46,7 @@ def _rule_id(group_id: str, egress: bool, rule: dict[str, Any]) -> str:
 
 
 def _rewrite(change: Callable[[str, dict[str, Any]], bool]) -> None:
-    groups = sa.table(
-        _GROUPS, sa.column("id", sa.Text()), sa.column("document", sa.Text())
-    )
+    groups = sa.table(_GROUPS, sa.column("id", sa.Text()), sa.column("document", sa.Text()))
     connection = op.get_bind()
     rows = connection.execute(sa.select(groups.c.id, groups.c.document)).all()
     for group_id, text in rows:
