@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -32,9 +33,10 @@ _SSH_RULE = {"protocol": "tcp", "from_port": "22", "to_port": "22", "peer": "203
 
 
 async def _rules(console: ConsoleHarness, tenant: str, group_id: str) -> tuple[set[Rule], ...]:
-    """The group's inbound and outbound rules as EC2's service holds them."""
+    """The group's inbound and outbound rules as EC2's service holds them, but for their ids
+    (decision 0146), which the forms never name."""
     [group] = await running_compute(console).describe_security_groups(tenant, [group_id], [])
-    return set(group.ingress), set(group.egress)
+    return tuple({replace(r, rule_id="") for r in rules} for rules in (group.ingress, group.egress))
 
 
 def _row(page: httpx.Response, row_id: str) -> str:
