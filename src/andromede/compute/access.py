@@ -254,7 +254,9 @@ class AccessMixin(VpcsMixin):
 
     async def revoke(
         self, tenant_id: str, group_id: str, rules: Sequence[Rule], *, ingress: bool
-    ) -> SecurityGroup:
+    ) -> tuple[SecurityGroup, list[Rule]]:
+        """The group without ``rules`` (named by permission), and the rules revoked, with their
+        ids and descriptions as they were stored."""
         for _ in range(10):
             group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
             current = group.ingress if ingress else group.egress
@@ -267,7 +269,7 @@ class AccessMixin(VpcsMixin):
             except IncorrectState:
                 continue
             await self._push_firewalls(tenant_id, (group_id,))
-            return changed
+            return changed, [r for r in current if r not in kept]
         raise IncorrectState(f"{group_id} changed concurrently; retry")
 
 

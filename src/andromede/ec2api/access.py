@@ -15,7 +15,12 @@ from andromede.compute.network import default_ids
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, Handler, Params, arn_of, iso8601
-from andromede.ec2api.security_group_rules import refs_of, refuse_prefix_list, write_rule_set
+from andromede.ec2api.security_group_rules import (
+    refs_of,
+    refuse_prefix_list,
+    write_revoked,
+    write_rule_set,
+)
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
@@ -320,8 +325,9 @@ def _changer(*, ingress: bool, authorise: bool) -> Handler:
             call.result.element("return", True)
             write_rule_set(call.result, call, refs_of(group, added, egress=not ingress))
         else:
-            await compute.revoke(call.tenant_id, group_id, rules, ingress=ingress)
+            _, revoked = await compute.revoke(call.tenant_id, group_id, rules, ingress=ingress)
             call.result.element("return", True)
+            write_revoked(call.result, group_id, revoked, egress=not ingress)
 
     return change
 
@@ -339,8 +345,11 @@ async def _revoke_by_id(call: Call, rule_ids: list[str], *, ingress: bool) -> No
     group_id = None
     if p.get("GroupId") is not None or p.get("GroupName") is not None:
         group_id = await _group_id(call)
-    await call.compute.revoke_rules(call.tenant_id, group_id, rule_ids, ingress=ingress)
+    group, revoked = await call.compute.revoke_rules(
+        call.tenant_id, group_id, rule_ids, ingress=ingress
+    )
     call.result.element("return", True)
+    write_revoked(call.result, group.group_id, revoked, egress=not ingress)
 
 
 def _describer(*, ingress: bool) -> Handler:

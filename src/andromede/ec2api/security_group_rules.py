@@ -1,9 +1,10 @@
 """EC2's security group rules as resources (decision 0146): DescribeSecurityGroupRules (ids,
 or pages of ``MaxResults`` 5 to 1,000 with ``NextToken``; filters ``group-id``,
-``security-group-rule-id`` and the tag filters), ModifySecurityGroupRules,
-and the ``SecurityGroupRule`` shape that these and Authorize* answer. Revoke*'s
-``SecurityGroupRuleId.N`` and UpdateSecurityGroupRuleDescriptionsIngress/Egress are in
-access.py, beside the IpPermissions they also take.
+``security-group-rule-id`` and the tag filters), ModifySecurityGroupRules, the
+``SecurityGroupRule`` shape that these and Authorize* answer, and Revoke*'s
+``revokedSecurityGroupRuleSet``. Revoke*'s ``SecurityGroupRuleId.N`` and
+UpdateSecurityGroupRuleDescriptionsIngress/Egress are in access.py, beside the
+IpPermissions they also take.
 
 Prefix lists do not exist here: a rule naming one is refused with EC2's answer for a prefix
 list that does not exist, never stored without it.
@@ -21,7 +22,7 @@ from andromede.ec2api.protocol import Action, Call, Params, paged
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
-__all__ = ["RULE_ACTIONS", "refs_of", "refuse_prefix_list", "write_rule_set"]
+__all__ = ["RULE_ACTIONS", "refs_of", "refuse_prefix_list", "write_revoked", "write_rule_set"]
 
 
 def refuse_prefix_list(prefix_list_id: str | None) -> None:
@@ -60,6 +61,28 @@ def write_rule_set(xml: XmlWriter, call: Call, refs: Sequence[RuleRef]) -> None:
         xml.element("securityGroupRuleArn", call.arn("security-group-rule", rule.rule_id))
         xml.close("item")
     xml.close("securityGroupRuleSet")
+
+
+def write_revoked(xml: XmlWriter, group_id: str, rules: Sequence[Rule], *, egress: bool) -> None:
+    """Revoke*'s ``revokedSecurityGroupRuleSet``: the rules revoked, as they were."""
+    xml.open("revokedSecurityGroupRuleSet")
+    for rule in rules:
+        xml.open("item")
+        xml.element("securityGroupRuleId", rule.rule_id)
+        xml.element("groupId", group_id)
+        xml.element("isEgress", egress)
+        xml.element("ipProtocol", rule.protocol)
+        xml.element("fromPort", rule.from_port)
+        xml.element("toPort", rule.to_port)
+        if rule.group_id is not None:
+            xml.element("referencedGroupId", rule.group_id)
+        elif ":" in rule.cidr:
+            xml.element("cidrIpv6", rule.cidr)
+        else:
+            xml.element("cidrIpv4", rule.cidr)
+        xml.element("description", rule.description or None)
+        xml.close("item")
+    xml.close("revokedSecurityGroupRuleSet")
 
 
 _FILTERS = with_tags(

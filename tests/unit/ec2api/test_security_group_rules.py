@@ -325,14 +325,27 @@ async def test_revoke_by_rule_id_and_descriptions_by_id_or_permission(world: Wor
         ),
     ):
         assert await _code(call) == code
-    assert await c.call(
+    revoked = await c.call(
         "RevokeSecurityGroupIngress", GroupId=group_id, SecurityGroupRuleIds=[first]
     )
+    assert [
+        (r["SecurityGroupRuleId"], r["GroupId"], r["IsEgress"], r["CidrIpv4"], r["Description"])
+        for r in revoked["RevokedSecurityGroupRules"]
+    ] == [(first, group_id, False, "10.0.0.0/8", "office")]
     await world.compute.settle()
     assert FirewallRule("tcp", 22, 22, "10.0.0.0/8") not in _ingress(world, instance_id)
     assert FirewallRule("tcp", 22, 22, "10.1.0.0/16") in _ingress(world, instance_id)
     # Without GroupId, the rule's own group.
     await c.call("RevokeSecurityGroupIngress", SecurityGroupRuleIds=[second])
+    # Revoked by its definition, a rule is answered with its id too.
+    revoked = await c.call(
+        "RevokeSecurityGroupEgress",
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    assert [
+        (r["SecurityGroupRuleId"], r["IsEgress"]) for r in revoked["RevokedSecurityGroupRules"]
+    ] == [(egress, True)]
     [group] = (await c.call("DescribeSecurityGroups", GroupIds=[group_id]))["SecurityGroups"]
     assert group["IpPermissions"] == []
     gone = c.call("DescribeSecurityGroupRules", SecurityGroupRuleIds=[first])
