@@ -228,7 +228,8 @@ def test_security_group_rules_by_id(ec2: Any) -> None:
         Filters=[{"Name": "group-id", "Values": [group_id]}], PaginationConfig={"PageSize": 5}
     )
     assert len([r for page in pages for r in page["SecurityGroupRules"]]) == 2
-    ec2.revoke_security_group_ingress(GroupId=group_id, SecurityGroupRuleIds=[rule_id])
+    revoked = ec2.revoke_security_group_ingress(GroupId=group_id, SecurityGroupRuleIds=[rule_id])
+    assert [r["SecurityGroupRuleId"] for r in revoked["RevokedSecurityGroupRules"]] == [rule_id]
     with pytest.raises(ClientError) as raised:
         ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])
     assert _code(raised) == "InvalidSecurityGroupRuleId.NotFound"
