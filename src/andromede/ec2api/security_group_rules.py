@@ -108,9 +108,9 @@ def _rule_request(spec: Params) -> Rule:
     """A SecurityGroupRuleRequest: a protocol, ports and exactly one peer."""
     refuse_prefix_list(spec.get("PrefixListId"))
     peers = {
-        name: spec.get(name)
+        name: value
         for name in ("CidrIpv4", "CidrIpv6", "ReferencedGroupId")
-        if spec.get(name) is not None
+        if (value := spec.get(name)) is not None
     }
     if len(peers) != 1:
         raise Ec2Error(
@@ -118,7 +118,6 @@ def _rule_request(spec: Params) -> Rule:
             "A rule needs exactly one of CidrIpv4, CidrIpv6, PrefixListId or ReferencedGroupId",
         )
     [(kind, peer)] = peers.items()
-    assert peer is not None  # noqa: S101 — kept above
     low = spec.integer("FromPort", minimum=-1, maximum=65535)
     high = spec.integer("ToPort", minimum=-1, maximum=65535)
     description = spec.get("Description") or ""
