@@ -109,8 +109,12 @@ async def test_round_trip_of_every_kind(store: ComputeStore) -> None:
         TENANT,
         "web",
         "d",
-        ingress=(Rule("tcp", 22, 22, "10.0.0.0/8", "ssh"),),
-    )
+        # A rule with its id and tags (decision 0146), the default egress rule with its own.
+        ingress=(
+            Rule("tcp", 22, 22, "10.0.0.0/8", "ssh", rule_id="sgr-0123456789abcdef0",
+                 tags=(("team", "a"),)),
+        ),
+    )  # fmt: skip
     key_pair = KeyPair("key-0123456789abcdef0", TENANT, "k", "ed25519", "fp", "ssh-ed25519 A", T0)
     networked = replace(
         instance(4),

@@ -198,6 +198,44 @@ def test_security_groups(ec2: Any, image_id: str) -> None:
     ec2.delete_security_group(GroupId=group_id)
 
 
+def test_security_group_rules_by_id(ec2: Any) -> None:
+    """Decision 0146 through boto3 over HTTP: a rule's id from Authorize, then described,
+    modified in place, tagged and revoked by that id."""
+    group_id = ec2.create_security_group(
+        GroupName=f"rules-{uuid.uuid4().hex[:6]}", Description="rules"
+    )["GroupId"]
+    made = ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "ssh"}]}],
+        TagSpecifications=[{"ResourceType": "security-group-rule",
+                            "Tags": [{"Key": "team", "Value": "a"}]}],
+    )  # fmt: skip
+    [rule] = made["SecurityGroupRules"]
+    rule_id = rule["SecurityGroupRuleId"]
+    assert (rule["GroupId"], rule["CidrIpv4"], rule["IsEgress"]) == (group_id, "10.0.0.0/8", False)
+    ec2.modify_security_group_rules(
+        GroupId=group_id,
+        SecurityGroupRules=[{"SecurityGroupRuleId": rule_id, "SecurityGroupRule": {
+            "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIpv4": "192.0.2.0/24",
+            "Description": "https"}}],
+    )  # fmt: skip
+    ec2.create_tags(Resources=[rule_id], Tags=[{"Key": "env", "Value": "prod"}])
+    [now] = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])["SecurityGroupRules"]
+    assert (now["FromPort"], now["CidrIpv4"], now["Description"]) == (443, "192.0.2.0/24", "https")
+    assert {t["Key"]: t["Value"] for t in now["Tags"]} == {"team": "a", "env": "prod"}
+    pages = ec2.get_paginator("describe_security_group_rules").paginate(
+        Filters=[{"Name": "group-id", "Values": [group_id]}], PaginationConfig={"PageSize": 5}
+    )
+    assert len([r for page in pages for r in page["SecurityGroupRules"]]) == 2
+    revoked = ec2.revoke_security_group_ingress(GroupId=group_id, SecurityGroupRuleIds=[rule_id])
+    assert [r["SecurityGroupRuleId"] for r in revoked["RevokedSecurityGroupRules"]] == [rule_id]
+    with pytest.raises(ClientError) as raised:
+        ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])
+    assert _code(raised) == "InvalidSecurityGroupRuleId.NotFound"
+    ec2.delete_security_group(GroupId=group_id)
+
+
 def test_tags_volumes_and_snapshots(ec2: Any, image_id: str) -> None:
     run = ec2.run_instances(ImageId=image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1)
     instance_id = run["Instances"][0]["InstanceId"]

@@ -1011,6 +1011,30 @@ resource "aws_network_acl_rule" "https" {
   from_port      = 443
   to_port        = 443
 }
+# A group with rules of their own, as provider v5 recommends (decision 0146): each rule an
+# sgr- id, authorised, read by DescribeSecurityGroupRules and revoked by its id.
+resource "aws_security_group" "web" {
+  name        = "web"
+  description = "web servers"
+  vpc_id      = aws_vpc.lab.id
+  tags        = { Name = "web" }
+}
+resource "aws_vpc_security_group_ingress_rule" "ssh" {
+  security_group_id = aws_security_group.web.id
+  ip_protocol       = "tcp"
+  from_port         = 22
+  to_port           = 22
+  cidr_ipv4         = "10.42.0.0/16"
+  description       = "ssh from the lab"
+  tags              = { Name = "ssh" }
+}
+resource "aws_vpc_security_group_egress_rule" "https" {
+  security_group_id = aws_security_group.web.id
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
 resource "aws_default_network_acl" "lab" {
   default_network_acl_id = aws_vpc.lab.default_network_acl_id
   ingress {
@@ -1094,6 +1118,13 @@ output "acl_ids" {
     default = aws_default_network_acl.lab.id
   }
 }
+output "rules" {
+  value = {
+    group = aws_security_group.web.id
+    ssh   = aws_vpc_security_group_ingress_rule.ssh.id
+    https = aws_vpc_security_group_egress_rule.https.id
+  }
+}
 output "data_subnet_id" { value = aws_subnet.data.id }
 output "data_association_id" { value = aws_network_acl_association.data.id }
 output "dhcp" {
@@ -1121,7 +1152,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_network_acl_rule`` given a second subnet by an ``aws_network_acl_association``, and
     the VPC's default ACL adopted by
     ``aws_default_network_acl`` (decision 0128), an ``aws_vpc_dhcp_options`` set associated
-    with the VPC by an ``aws_vpc_dhcp_options_association`` (decision 0143): the
+    with the VPC by an ``aws_vpc_dhcp_options_association`` (decision 0143), an
+    ``aws_security_group`` given rules by an ``aws_vpc_security_group_ingress_rule`` and an
+    ``aws_vpc_security_group_egress_rule`` (decision 0146): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1309,6 +1342,23 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert dhcp["owner_id"] == options["OwnerId"]
     [described_vpc] = ec2.describe_vpcs(VpcIds=[vpc["id"]])["Vpcs"]
     assert described_vpc["DhcpOptionsId"] == dhcp["id"]
+    # aws_vpc_security_group_ingress_rule and _egress_rule (decision 0146): the group holds
+    # just those two (the provider revoked the default egress rule), each by its own id.
+    rules = outputs["rules"]
+    described_rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [rules["group"]]}]
+    )["SecurityGroupRules"]
+    assert {
+        r["SecurityGroupRuleId"]: (
+            r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIpv4"],
+            r.get("Description"), {t["Key"]: t["Value"] for t in r.get("Tags", [])},
+        )
+        for r in described_rules
+    } == {
+        rules["ssh"]: (False, "tcp", 22, 22, "10.42.0.0/16", "ssh from the lab",
+                       {"Name": "ssh", **DEFAULT_TAGS}),
+        rules["https"]: (True, "tcp", 443, 443, "0.0.0.0/0", None, DEFAULT_TAGS),
+    }  # fmt: skip
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)

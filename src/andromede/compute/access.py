@@ -4,6 +4,7 @@ their ingress and egress rules."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from andromede.compute import keypairs
 from andromede.compute.errors import (
@@ -31,7 +32,7 @@ from andromede.compute.network import DEFAULT_GROUP_NAME, Vpc
 from andromede.compute.service_core import NAME_MAX
 from andromede.compute.vpcs import VpcsMixin
 
-__all__ = ["AccessMixin"]
+__all__ = ["AccessMixin", "describe_rule"]
 
 
 class AccessMixin(VpcsMixin):
@@ -212,23 +213,36 @@ class AccessMixin(VpcsMixin):
         await self.store.delete(SecurityGroup, group.group_id)
         return group
 
-    async def authorize(
-        self, tenant_id: str, group_id: str, rules: Sequence[Rule], *, ingress: bool
-    ) -> SecurityGroup:
-        target = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
+    async def _check_peers(self, target: SecurityGroup, rules: Sequence[Rule]) -> None:
+        """A group named in a rule must be the tenant's, and of the target's VPC: there is no
+        peering for its members to come from."""
         network = await self.vpc_of_group(target)
         for rule in rules:
-            if rule.group_id is not None:  # a group named in a rule must be the tenant's
-                named = await self._owned(SecurityGroup, tenant_id, rule.group_id, "sg")
-                # ... and of the same VPC: there is no peering for its members to come from.
+            if rule.group_id is not None:
+                named = await self._owned(SecurityGroup, target.tenant_id, rule.group_id, "sg")
                 if await self.vpc_of_group(named) != network:
                     raise GroupInAnotherNetwork(rule.group_id)
+
+    async def authorize(
+        self,
+        tenant_id: str,
+        group_id: str,
+        rules: Sequence[Rule],
+        *,
+        ingress: bool,
+        tags: Tags = (),
+    ) -> SecurityGroup:
+        """The group with ``rules`` added, each given a new ``sgr-`` id and ``tags``
+        (TagSpecifications of ``security-group-rule``, decision 0146)."""
+        check_tags(tags)
+        await self._check_peers(await self._owned(SecurityGroup, tenant_id, group_id, "sg"), rules)
+        rules = [replace(r, rule_id=new_id("sgr"), tags=tags) for r in rules]
         for _ in range(10):
             group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
             current = group.ingress if ingress else group.egress
             for rule in rules:
                 if any(rule.same_permission(existing) for existing in current):
-                    raise Duplicate("permission", _describe_rule(rule, group_id))
+                    raise Duplicate("permission", describe_rule(rule, group_id))
             field = "ingress" if ingress else "egress"
             try:
                 changed = await self._update(group, **{field: (*current, *rules)})
@@ -240,23 +254,25 @@ class AccessMixin(VpcsMixin):
 
     async def revoke(
         self, tenant_id: str, group_id: str, rules: Sequence[Rule], *, ingress: bool
-    ) -> SecurityGroup:
+    ) -> tuple[SecurityGroup, list[Rule]]:
+        """The group without ``rules`` (named by permission), and the rules revoked, with their
+        ids and descriptions as they were stored."""
         for _ in range(10):
             group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
             current = group.ingress if ingress else group.egress
             for rule in rules:
                 if not any(rule.same_permission(existing) for existing in current):
-                    raise NotFound("permission", _describe_rule(rule, group_id))
+                    raise NotFound("permission", describe_rule(rule, group_id))
             kept = tuple(r for r in current if not any(r.same_permission(x) for x in rules))
             try:
                 changed = await self._update(group, **{"ingress" if ingress else "egress": kept})
             except IncorrectState:
                 continue
             await self._push_firewalls(tenant_id, (group_id,))
-            return changed
+            return changed, [r for r in current if r not in kept]
         raise IncorrectState(f"{group_id} changed concurrently; retry")
 
 
-def _describe_rule(rule: Rule, group_id: str) -> str:
+def describe_rule(rule: Rule, group_id: str) -> str:
     ports = "" if rule.protocol == "-1" else f" {rule.from_port}-{rule.to_port}"
     return f"{group_id} {rule.protocol}{ports} {rule.group_id or rule.cidr}"

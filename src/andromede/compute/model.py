@@ -55,6 +55,7 @@ __all__ = [
     "check_tags",
     "new_id",
     "parse_rule",
+    "stable_rule_id",
 ]
 
 FORMAT_VERSION: Final = 1
@@ -66,7 +67,7 @@ Tags = tuple[tuple[str, str], ...]
 ID_PREFIXES: Final = (
     "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip-assoc",
     "lt", "rtb", "acl", "igw", "rtbassoc", "eipalloc", "eipassoc", "aclassoc", "nat",
-    "pcx", "dopt",
+    "pcx", "dopt", "sgr",
 )  # fmt: skip
 _ID = re.compile(rf"^({'|'.join(map(re.escape, ID_PREFIXES))})-[0-9a-f]{{8}}(?:[0-9a-f]{{9}})?$")
 MAX_TAGS: Final = 50  # EC2's limit per resource
@@ -487,6 +488,10 @@ class Rule:
     cidr: str
     description: str = ""
     group_id: str | None = None
+    # Its EC2 id (``sgr-``, decision 0146) and tags. Empty in a rule not yet in a group: the
+    # group gives it one (:meth:`SecurityGroup.__post_init__`).
+    rule_id: str = ""
+    tags: Tags = ()
 
     def same_permission(self, other: Rule) -> bool:
         """Equal but for the description (how EC2 matches a rule to revoke)."""
@@ -571,6 +576,18 @@ def _icmp_type_code(
 ALLOW_ALL_EGRESS: Final = (Rule("-1", -1, -1, "0.0.0.0/0"),)
 
 
+def stable_rule_id(group_id: str, egress: bool, rule: Rule) -> str:
+    """The id of a rule that came without one — a group's default rules, and rules stored
+    before decision 0146 (migration 0065 wrote the same ids): derived from the group, the
+    direction and the permission, which are unique together, so that two gateways making
+    the same default group, or reading the same old record, name its rules alike."""
+    key = "/".join(
+        (group_id, "egress" if egress else "ingress", rule.protocol, str(rule.from_port),
+         str(rule.to_port), rule.cidr, rule.group_id or "")
+    )  # fmt: skip
+    return "sgr-" + hashlib.sha256(f"andromede-sgr:{key}".encode()).hexdigest()[:17]
+
+
 @dataclass(frozen=True, slots=True)
 class SecurityGroup:
     group_id: str
@@ -585,9 +602,30 @@ class SecurityGroup:
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
+    def __post_init__(self) -> None:
+        # Every rule of a group has an id: those made without one get their stable id.
+        for name, egress in (("ingress", False), ("egress", True)):
+            rules: tuple[Rule, ...] = getattr(self, name)
+            if any(not r.rule_id for r in rules):
+                named = tuple(
+                    r if r.rule_id else replace(r, rule_id=stable_rule_id(self.group_id, egress, r))
+                    for r in rules
+                )
+                object.__setattr__(self, name, named)
+
     @property
     def resource_id(self) -> str:
         return self.group_id
+
+    def rule(self, rule_id: str) -> tuple[Rule, bool] | None:
+        """The rule of that id and whether it is an egress one (None: not this group's)."""
+        for rule in self.ingress:
+            if rule.rule_id == rule_id:
+                return rule, False
+        for rule in self.egress:
+            if rule.rule_id == rule_id:
+                return rule, True
+        return None
 
 
 # -- volumes and snapshots ---------------------------------------------------------------------

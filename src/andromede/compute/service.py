@@ -96,6 +96,7 @@ from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.scheduler import free_room, in_storage_domain, place
+from andromede.compute.security_group_rules import SecurityGroupRulesMixin
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volume_modifications import VolumeModificationsMixin
@@ -246,6 +247,7 @@ class ComputeService(
     VolumesMixin,
     VolumeModificationsMixin,
     ImagesMixin,
+    SecurityGroupRulesMixin,
     AccessMixin,
     TagsMixin,
     InstanceAttributesMixin,

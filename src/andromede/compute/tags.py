@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from andromede.compute.dhcp_options import (
@@ -37,6 +38,7 @@ from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc, region_domain
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.routing import InternetGateway, RouteTable
+from andromede.compute.security_group_rules import rule_holder
 from andromede.compute.service_core import ServiceCore, TagEntry
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
@@ -81,6 +83,7 @@ RESOURCE_TYPES = {
     "nat": "natgateway",
     "pcx": "vpc-peering-connection",
     "dopt": "dhcp-options",
+    "sgr": "security-group-rule",
 }
 
 
@@ -148,9 +151,44 @@ class TagsMixin(ServiceCore):
             return record.seen_by(tenant_id).tags
         return record.tags
 
+    async def _retag_rules(
+        self, tenant_id: str, rule_ids: Sequence[str], retag: Callable[[Tags], Tags]
+    ) -> None:
+        """Tags on security group rules (decision 0146), kept in their group's record."""
+        for rule_id in rule_ids:
+            for _ in range(10):
+                group = await rule_holder(self.store, tenant_id, rule_id)
+                fields = {
+                    name: tuple(
+                        replace(r, tags=check_tags(retag(r.tags))) if r.rule_id == rule_id else r
+                        for r in getattr(group, name)
+                    )
+                    for name in ("ingress", "egress")
+                }
+                try:
+                    await self._update(group, **fields)
+                    break
+                except IncorrectState:
+                    continue
+
+    async def _split(
+        self, tenant_id: str, resource_ids: Sequence[str]
+    ) -> tuple[list[Taggable], list[str]]:
+        """The records named, and the rules named (each checked to be the tenant's)."""
+        records: list[Taggable] = []
+        rules: list[str] = []
+        for resource_id in dict.fromkeys(resource_ids):
+            if resource_id.startswith("sgr-"):
+                await rule_holder(self.store, tenant_id, resource_id)
+                rules.append(resource_id)
+            else:
+                records.append(await self._taggable(tenant_id, resource_id))
+        return records, rules
+
     async def create_tags(self, tenant_id: str, resource_ids: Sequence[str], tags: Tags) -> None:
         check_tags(tags)
-        records = [await self._taggable(tenant_id, r) for r in dict.fromkeys(resource_ids)]
+        records, rules = await self._split(tenant_id, resource_ids)
+        await self._retag_rules(tenant_id, rules, lambda own: merge_tags(own, tags))
         for record in records:
             for _ in range(10):
                 try:
@@ -164,7 +202,10 @@ class TagsMixin(ServiceCore):
     async def delete_tags(
         self, tenant_id: str, resource_ids: Sequence[str], keys: dict[str, str | None]
     ) -> None:
-        records = [await self._taggable(tenant_id, r) for r in dict.fromkeys(resource_ids)]
+        records, rules = await self._split(tenant_id, resource_ids)
+        await self._retag_rules(
+            tenant_id, rules, lambda own: remove_tags(own, keys) if keys else ()
+        )
         for record in records:
             for _ in range(10):
                 try:
@@ -186,6 +227,12 @@ class TagsMixin(ServiceCore):
                 system = record.platform_tags if isinstance(record, Instance) else ()
                 for key, value in (*record.tags, *system):
                     entries.append(TagEntry(record.resource_id, RESOURCE_TYPES[prefix], key, value))
+                if isinstance(record, SecurityGroup):
+                    for rule in (*record.ingress, *record.egress):
+                        for key, value in rule.tags:
+                            entries.append(
+                                TagEntry(rule.rule_id, RESOURCE_TYPES["sgr"], key, value)
+                            )
         # The accepter's own tags on another tenant's connections (decision 0139).
         for peering in await self.store.list(VpcPeeringConnection, None):
             if peering.accepter_tenant_id == tenant_id != peering.tenant_id:

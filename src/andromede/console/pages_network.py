@@ -120,6 +120,10 @@ async def _group_page(
         if group is None and error is None:
             error, status = _("No such security group."), 404
         if group is not None:
+            # The rules' ids, where the caller may read them (a policy may allow the groups
+            # and not their rules): the page works without them.
+            with suppress(WireError):
+                group = await console.ec2.with_rule_ids(origin, principal, group)
             # Only suggestions for the peer field, which takes any id or CIDR typed: the
             # rule's own call decides.
             with suppress(WireError):

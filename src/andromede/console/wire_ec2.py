@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 from xml.etree.ElementTree import Element
 
@@ -149,6 +149,7 @@ class RuleRow:
     to_port: str  # an ICMP code
     peer: str  # an IPv4 or IPv6 CIDR, or a security group's id
     description: str
+    rule_id: str = ""  # its sgr- id (decision 0146), where DescribeSecurityGroupRules said it
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +305,12 @@ def _security_group(item: Element) -> SecurityGroupRow:
         vpc_id=text(item, "vpcId"),
         inbound=_rules(item, "ipPermissions"),
         outbound=_rules(item, "ipPermissionsEgress"),
+    )
+
+
+def _with_ids(rows: tuple[RuleRow, ...], ids: dict[tuple[str, ...], str]) -> tuple[RuleRow, ...]:
+    return tuple(
+        replace(r, rule_id=ids.get((r.protocol, r.from_port, r.to_port, r.peer), "")) for r in rows
     )
 
 
@@ -577,6 +584,30 @@ class Ec2Wire(QueryWire):
         """One group; EC2's InvalidGroup.NotFound for another tenant's, as for none."""
         root = await self.call(origin, principal, "DescribeSecurityGroups", {"GroupId.1": group_id})
         return next((_security_group(g) for g in root.iterfind("securityGroupInfo/item")), None)
+
+    async def with_rule_ids(
+        self, origin: Scope, principal: Principal, group: SecurityGroupRow
+    ) -> SecurityGroupRow:
+        """``group`` with its rules' ids, read by DescribeSecurityGroupRules and matched to
+        the rows by direction, protocol, ports (none for all protocols) and peer."""
+        params = filter_params("group-id", [group.group_id])
+        root = await self.call(origin, principal, "DescribeSecurityGroupRules", params)
+        ids: tuple[dict[tuple[str, ...], str], dict[tuple[str, ...], str]] = ({}, {})
+        for item in root.iterfind("securityGroupRuleSet/item"):
+            protocol = text(item, "ipProtocol")
+            ports = ("", "") if protocol == "-1" else (text(item, "fromPort"), text(item, "toPort"))
+            peer = (
+                text(item, "cidrIpv4")
+                or text(item, "cidrIpv6")
+                or text(item, "referencedGroupInfo/groupId")
+            )
+            egress = text(item, "isEgress") == "true"
+            ids[egress][(protocol, *ports, peer)] = text(item, "securityGroupRuleId")
+        return replace(
+            group,
+            inbound=_with_ids(group.inbound, ids[False]),
+            outbound=_with_ids(group.outbound, ids[True]),
+        )
 
     async def create_security_group(
         self, origin: Scope, principal: Principal, *, name: str, description: str, vpc_id: str

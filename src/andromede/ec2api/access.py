@@ -1,4 +1,4 @@
-"""EC2 key pair and security group actions."""
+"""EC2 key pair and security group actions (rules by id: security_group_rules.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from andromede.compute.network import default_ids
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, Handler, Params, arn_of, iso8601
+from andromede.ec2api.security_group_rules import (
+    refs_of,
+    refuse_prefix_list,
+    write_revoked,
+    write_rule_set,
+)
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
@@ -210,8 +216,8 @@ async def _rules(call: Call, *, revoking: bool = False) -> list[Rule]:
     p = call.params
     rules: list[Rule] = []
     for perm in p.structs("IpPermissions"):
-        if perm.structs("PrefixListIds"):
-            raise Ec2Error("InvalidParameterValue", "Rules naming prefix lists are not supported")
+        for prefix_list in perm.structs("PrefixListIds"):
+            refuse_prefix_list(prefix_list.required("PrefixListId"))
         protocol = perm.required("IpProtocol")
         low, high = _port(perm, "FromPort"), _port(perm, "ToPort")
         for pair in perm.structs("Groups"):
@@ -302,16 +308,73 @@ async def _group_id(call: Call) -> str:
 
 def _changer(*, ingress: bool, authorise: bool) -> Handler:
     async def change(call: Call) -> None:
+        p, compute = call.params, call.compute
+        rule_ids = p.values("SecurityGroupRuleId")
+        if rule_ids and not authorise:
+            await _revoke_by_id(call, rule_ids, ingress=ingress)
+            return
         group_id = await _group_id(call)
         rules = await _rules(call, revoking=not authorise)
-        compute = call.compute
         if authorise:
-            await compute.authorize(call.tenant_id, group_id, rules, ingress=ingress)
+            tags = p.tag_specifications("security-group-rule")
+            group = await compute.authorize(
+                call.tenant_id, group_id, rules, ingress=ingress, tags=tags
+            )
+            current = group.ingress if ingress else group.egress
+            added = [r for r in current if any(r.same_permission(x) for x in rules)]
+            call.result.element("return", True)
+            write_rule_set(call.result, call, refs_of(group, added, egress=not ingress))
         else:
-            await compute.revoke(call.tenant_id, group_id, rules, ingress=ingress)
-        call.result.element("return", True)
+            _, revoked = await compute.revoke(call.tenant_id, group_id, rules, ingress=ingress)
+            call.result.element("return", True)
+            write_revoked(call.result, group_id, revoked, egress=not ingress)
 
     return change
+
+
+async def _revoke_by_id(call: Call, rule_ids: list[str], *, ingress: bool) -> None:
+    """Revoke*'s SecurityGroupRuleId.N (decision 0146): rules named by id, not by definition."""
+    p = call.params
+    if p.structs("IpPermissions") or any(
+        p.get(name) is not None for name in ("CidrIp", "SourceSecurityGroupName", "IpProtocol")
+    ):
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "SecurityGroupRuleIds cannot be used with IpPermissions or their fields",
+        )
+    group_id = None
+    if p.get("GroupId") is not None or p.get("GroupName") is not None:
+        group_id = await _group_id(call)
+    group, revoked = await call.compute.revoke_rules(
+        call.tenant_id, group_id, rule_ids, ingress=ingress
+    )
+    call.result.element("return", True)
+    write_revoked(call.result, group.group_id, revoked, egress=not ingress)
+
+
+def _describer(*, ingress: bool) -> Handler:
+    """UpdateSecurityGroupRuleDescriptionsIngress/Egress: rules named by id
+    (``SecurityGroupRuleDescription.N``) or by their definition (``IpPermissions``)."""
+
+    async def describe(call: Call) -> None:
+        p = call.params
+        group_id = await _group_id(call)
+        by_id = [
+            (d.required("SecurityGroupRuleId"), d.get("Description") or "")
+            for d in p.structs("SecurityGroupRuleDescription")
+        ]
+        if by_id and p.structs("IpPermissions"):
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                "SecurityGroupRuleDescriptions cannot be used with IpPermissions",
+            )
+        permissions = [] if by_id else await _rules(call, revoking=True)
+        await call.compute.describe_rules(
+            call.tenant_id, group_id, ingress=ingress, by_id=by_id, by_permission=permissions
+        )
+        call.result.element("return", True)
+
+    return describe
 
 
 def _group_arn(call: Call) -> list[str]:
@@ -353,5 +416,11 @@ ACCESS_ACTIONS: dict[str, Action] = {
         _changer(ingress=False, authorise=False),
         mutating=True,
         resources=_group_arn,
+    ),
+    "UpdateSecurityGroupRuleDescriptionsIngress": Action(
+        _describer(ingress=True), mutating=True, resources=_group_arn
+    ),
+    "UpdateSecurityGroupRuleDescriptionsEgress": Action(
+        _describer(ingress=False), mutating=True, resources=_group_arn
     ),
 }

@@ -34,6 +34,7 @@ from andromede.ec2api.networks import NETWORK_ACTIONS
 from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.routing import ROUTING_ACTIONS
+from andromede.ec2api.security_group_rules import RULE_ACTIONS
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volume_modifications import MODIFICATION_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
@@ -76,6 +77,7 @@ ACTIONS: dict[str, Action] = {
     **INSTANCE_ACTIONS,
     **IMAGE_ACTIONS,
     **ACCESS_ACTIONS,
+    **RULE_ACTIONS,
     **TAG_ACTIONS,
     **VOLUME_ACTIONS,
     **MODIFICATION_ACTIONS,

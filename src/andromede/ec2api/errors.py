@@ -155,6 +155,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidPermission.Duplicate": (400, "The rule already exists."),
     "InvalidPermission.NotFound": (400, "The rule does not exist."),
     "InvalidSnapshot.InUse": (400, "The snapshot is in use."),
+    "InvalidPrefixListId.NotFound": (400, "The prefix list ID does not exist."),
+    "InvalidSecurityGroupRuleId.Malformed": (400, "The security group rule ID is malformed."),
+    "InvalidSecurityGroupRuleId.NotFound": (400, "The security group rule ID does not exist."),
     "InvalidSnapshot.NotFound": (400, "The snapshot does not exist."),
     "InvalidSnapshotID.Malformed": (400, "The snapshot ID is malformed."),
     "InvalidVolume.NotFound": (400, "The volume does not exist."),
@@ -226,6 +229,7 @@ _NOT_FOUND: Final = {
     "nat-route": "InvalidNatGatewayID.NotFound",
     "pcx": "InvalidVpcPeeringConnectionID.NotFound",
     "dopt": "InvalidDhcpOptionID.NotFound",
+    "sgr": "InvalidSecurityGroupRuleId.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -249,6 +253,7 @@ _MALFORMED: Final = {
     "nat": "NatGatewayMalformed",
     "pcx": "InvalidVpcPeeringConnectionId.Malformed",
     "dopt": "InvalidDhcpOptionsId.Malformed",
+    "sgr": "InvalidSecurityGroupRuleId.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",

@@ -257,7 +257,9 @@ async def test_security_groups(compute: ComputeService, image: Image) -> None:
     group = await compute.create_security_group(TENANT, "web", "web servers")
     rule = parse_rule("tcp", 22, 22, "10.0.0.0/8")
     updated = await compute.authorize(TENANT, group.group_id, [rule], ingress=True)
-    assert updated.ingress == (rule,)
+    [added] = updated.ingress
+    # The rule as given, with an id of its own (decision 0146).
+    assert added == replace(rule, rule_id=added.rule_id) and added.rule_id.startswith("sgr-")
     with pytest.raises(Exception, match="exists"):
         await compute.authorize(TENANT, group.group_id, [rule], ingress=True)
     [instance_id] = await run(compute, image, security_group_ids=(group.group_id,))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -32,9 +33,10 @@ _SSH_RULE = {"protocol": "tcp", "from_port": "22", "to_port": "22", "peer": "203
 
 
 async def _rules(console: ConsoleHarness, tenant: str, group_id: str) -> tuple[set[Rule], ...]:
-    """The group's inbound and outbound rules as EC2's service holds them."""
+    """The group's inbound and outbound rules as EC2's service holds them, but for their ids
+    (decision 0146), which the forms never name."""
     [group] = await running_compute(console).describe_security_groups(tenant, [group_id], [])
-    return set(group.ingress), set(group.egress)
+    return tuple({replace(r, rule_id="") for r in rules} for rules in (group.ingress, group.egress))
 
 
 def _row(page: httpx.Response, row_id: str) -> str:
@@ -125,6 +127,10 @@ async def test_a_security_groups_rules_round_trip(console: ConsoleHarness) -> No
         )
         assert f'href="/console/security-groups/{default_group}"' in page.text
         assert "<td>ICMP</td> <td>8 / -1</td>" in shown
+        # Each rule shows its id (decision 0146), the one EC2's service holds for it.
+        [held] = await compute.describe_security_groups(tenant, [group_id], [])
+        for rule in (*held.ingress, *held.egress):
+            assert f"<td><code>{rule.rule_id}</code></td>" in page.text
         listing = await client.get("/security-groups")
         row = _row(listing, f"security-group-{group_id}")
         assert '<td class="inbound">4</td>' in row and '<td class="outbound">1</td>' in row
@@ -460,6 +466,27 @@ async def test_a_policy_decides_each_rule_change(console: ConsoleHarness) -> Non
     assert deleted.status_code == 403 and "ec2:DeleteSecurityGroup" in deleted.text
     inbound, _ = await _rules(console, tenant, group.group_id)
     assert inbound == {Rule("tcp", 22, 22, "203.0.113.0/24")}
+
+
+async def test_a_group_shows_without_rule_ids_to_whom_may_not_read_rules(
+    console: ConsoleHarness,
+) -> None:
+    """DescribeSecurityGroups allowed, DescribeSecurityGroupRules denied: the page and its
+    rules show, their ids do not."""
+    tenant = console.admin_tenant_id
+    compute = running_compute(console)
+    group = await compute.create_security_group(tenant, "web", "web", (), None)
+    await console.user_with_password(tenant, "reader")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeSecurityGroups", "Resource": "*"}],
+    }
+    await console.identity.put_user_policy(tenant, "reader", "groups", json.dumps(policy))
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "reader")).status_code == 303
+        page = await client.get(f"/security-groups/{group.group_id}")
+    assert page.status_code == 200, page.text
+    assert "0.0.0.0/0" in page.text and "sgr-" not in page.text
 
 
 async def test_another_tenants_resources_are_not_found(

@@ -37,6 +37,7 @@ RTB_ASSOC = "{rtbassoc}"
 EIP, FREE_EIP, EIP_ASSOC = "{eipalloc}", "{free-eipalloc}", "{eipassoc}"
 OWN_ACL, ACL_ASSOC = "{own-acl}", "{aclassoc}"
 NAT = "{nat}"
+SGR = "{sgr}"
 PCX = "{pcx}"
 DOPT, FREE_DOPT = "{dopt}", "{free-dopt}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
@@ -166,6 +167,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeLaunchTemplateVersions": {"LaunchTemplateId": LT},
     "DescribeNetworkInterfaces": {},
     "DescribeRegions": {},
+    "DescribeSecurityGroupRules": {"SecurityGroupRuleIds": [SGR]},
     "DescribeSecurityGroups": {"GroupIds": [SG]},
     "DescribeSnapshots": {"SnapshotIds": [SNAP]},
     "DescribeSubnets": {"SubnetIds": [SUBNET]},
@@ -217,6 +219,24 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ReplaceRouteTableAssociation": {"AssociationId": RTB_ASSOC, "RouteTableId": RTB},
     "RevokeSecurityGroupEgress": {"GroupId": SG, "IpPermissions": RULE},
     "RevokeSecurityGroupIngress": {"GroupId": SG, "IpPermissions": RULE},
+    # By the victim's rule id (decision 0146): not found, not revoked.
+    "ModifySecurityGroupRules": {
+        "GroupId": SG,
+        "SecurityGroupRules": [
+            {
+                "SecurityGroupRuleId": SGR,
+                "SecurityGroupRule": {"IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"},
+            }
+        ],
+    },
+    "UpdateSecurityGroupRuleDescriptionsEgress": {
+        "GroupId": SG,
+        "SecurityGroupRuleDescriptions": [{"SecurityGroupRuleId": SGR, "Description": "x"}],
+    },
+    "UpdateSecurityGroupRuleDescriptionsIngress": {
+        "GroupId": SG,
+        "SecurityGroupRuleDescriptions": [{"SecurityGroupRuleId": SGR, "Description": "x"}],
+    },
     "RunInstances": {
         "ImageId": AMI,
         "MinCount": 1,
@@ -254,6 +274,7 @@ class Victim:
             ("DescribeInstances", {}),
             ("DescribeKeyPairs", {}),
             ("DescribeSecurityGroups", {}),
+            ("DescribeSecurityGroupRules", {}),
             ("DescribeVolumes", {}),
             ("DescribeVolumesModifications", {}),
             ("DescribeSnapshots", {"OwnerIds": ["self"]}),
@@ -289,6 +310,17 @@ async def victim(world: World) -> Victim:
     await identity.create_instance_profile(tenant, "web")
     await identity.add_role_to_instance_profile(tenant, "web", "web-role")
     group = await c.call("CreateSecurityGroup", GroupName=GROUP_NAME, Description="victim")
+    # A rule of its own, tagged: it may be changed, revoked or tagged by its id.
+    authorised = await c.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=group["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                        "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+        TagSpecifications=[
+            {"ResourceType": "security-group-rule", "Tags": [{"Key": "team", "Value": "a"}]}
+        ],
+    )  # fmt: skip
+    rule_id = authorised["SecurityGroupRules"][0]["SecurityGroupRuleId"]
     # Imported, not created: CreateKeyPair makes an RSA key, 50 ms for each of these cases.
     await c.call("ImportKeyPair", KeyName=KEY_NAME, PublicKeyMaterial=PUBLIC_KEY)
     run = await c.call(
@@ -417,6 +449,7 @@ async def victim(world: World) -> Victim:
         SUBNET: subnet["Subnet"]["SubnetId"],
         INSTANCE: instance,
         SG: group["GroupId"],
+        SGR: rule_id,
         VOL: volume,
         SNAP: snapshot,
         AMI: image["ImageId"],

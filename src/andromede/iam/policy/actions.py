@@ -430,6 +430,7 @@ _EC2 = (
     "ModifyInstanceMetadataDefaults",
     "ModifyInstanceMetadataOptions",
     "ModifyLaunchTemplate",
+    "ModifySecurityGroupRules",
     "ModifySubnetAttribute",
     "ModifyVolume",
     "ModifyVpcAttribute",
@@ -449,6 +450,8 @@ _EC2 = (
     "StopInstances",
     "TerminateInstances",
     "UnmonitorInstances",
+    "UpdateSecurityGroupRuleDescriptionsEgress",
+    "UpdateSecurityGroupRuleDescriptionsIngress",
 )
 
 # The management API's tenant-facing operations (api/permissions.py names each route's).
