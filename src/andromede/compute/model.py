@@ -578,7 +578,7 @@ ALLOW_ALL_EGRESS: Final = (Rule("-1", -1, -1, "0.0.0.0/0"),)
 
 def stable_rule_id(group_id: str, egress: bool, rule: Rule) -> str:
     """The id of a rule that came without one — a group's default rules, and rules stored
-    before decision 0146 (migration 0065 wrote the same ids): derived from the group, the
+    before decision 0146 (migration 0064 wrote the same ids): derived from the group, the
     direction and the permission, which are unique together, so that two gateways making
     the same default group, or reading the same old record, name its rules alike."""
     key = "/".join(

@@ -1,7 +1,7 @@
 """Each tenant's instance metadata defaults (decision 0145): a compute table of JSON documents,
 one row per tenant. Nothing is backfilled: a tenant without a row has no preference.
 
-Revision ID: 0064
+Revision ID: 0063
 Revises: 0061
 Create Date: 2026-12-05
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0064"
+revision: str = "0063"
 down_revision: str | None = "0062"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

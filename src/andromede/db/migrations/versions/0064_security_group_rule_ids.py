@@ -7,7 +7,7 @@ code does). No rule is added or lost, and a rule that has an id keeps it.
 The downgrade takes the ids and the rules' tags out of the documents again: the release
 before does not know them, and a rule's tags exist nowhere else.
 
-Revision ID: 0065
+Revision ID: 0064
 Revises: 0062
 Create Date: 2026-12-05
 """
@@ -22,8 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0065"
-down_revision: str | None = "0062"
+revision: str = "0064"
+down_revision: str | None = "0063"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
