@@ -8,9 +8,13 @@ alias). The
 configuration must apply, then plan with no change (what Terraform users check first), and
 destroy. And the S3 backend keeping its state here, locked by a lock file written with
 ``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``) and an
-instance with block devices (``aws_instance``); IAM users and roles with a
-``permissions_boundary``; and the default VPC and subnet with ``force_destroy``, adopted,
-deleted and made again (decision 0137).
+instance with block devices (``aws_instance``), with IAM users and roles with a
+``permissions_boundary`` in the same configuration; a VPC lab launched from a launch template,
+with two more VPCs peered in its configuration; and the default VPC and subnet with
+``force_destroy``, adopted, deleted and made again (decision 0137). Scenarios share a
+configuration where they can: every ``terraform`` command costs the provider seconds of CPU
+whatever it does (its GetProviderSchema, and an InternalValidate of its 1,500 resource schemas
+at each ValidateProviderConfig, which each walk calls).
 
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
@@ -695,8 +699,53 @@ def test_the_s3_backend_locks_state_with_conditional_writes(
 # Every resource also gets the provider's default tags (ownership, as most organisations set).
 DEFAULT_TAGS = {"owner": "platform"}
 
+# ``permissions_boundary`` on ``aws_iam_role`` and ``aws_iam_user`` (decision 0065), and
+# ``tags`` on them, on ``aws_iam_policy`` and on ``aws_iam_instance_profile`` (decisions 0067,
+# 0074), and an ``aws_iam_openid_connect_provider`` (decision 0087), in the volumes'
+# configuration: one apply, plan and destroy fewer (each costs the provider some 5 s of CPU).
+BOUNDARIES = """
+data "aws_caller_identity" "me" {}
+resource "aws_iam_policy" "boundary" {
+  name   = "%(prefix)s-boundary"
+  tags   = { team = "platform", purpose = "boundary" }
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = ["s3:GetObject"], Resource = "*" }]
+  })
+}
+resource "aws_iam_role" "ci" {
+  name                 = "%(prefix)s-ci"
+  permissions_boundary = aws_iam_policy.boundary.arn
+  tags                 = { team = "platform", env = "prod" }
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_user" "dev" {
+  name                 = "%(prefix)s-dev"
+  permissions_boundary = aws_iam_policy.boundary.arn
+  tags                 = { team = "platform" }
+}
+resource "aws_iam_instance_profile" "ci" {
+  name = "%(prefix)s-ci"
+  role = aws_iam_role.ci.name
+  tags = { team = "platform" }
+}
+resource "aws_iam_openid_connect_provider" "ci" {
+  url            = "https://%(prefix)s.idp.example/realms/ops"
+  client_id_list = ["sts.amazonaws.com"]
+  tags           = { team = "platform" }
+}
+"""
+
 VOLUMES = (
-    aws_provider("ec2", "kms", default_tags=DEFAULT_TAGS)
+    aws_provider("ec2", "kms", "iam", "sts", default_tags=DEFAULT_TAGS)
+    + BOUNDARIES
     + """
 resource "aws_kms_key" "disks" {
   description             = "volumes of the data team"
@@ -758,7 +807,9 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     (ModifyInstanceAttribute) and grows both volumes in place (ModifyVolume, decision 0088),
     destroys. The instance is launched under termination protection, with the ``terminate``
     shutdown behaviour and metadata options (decision 0145), all three changed in place by
-    the second apply, which lifts the protection so that destroy works."""
+    the second apply, which lifts the protection so that destroy works. The IAM resources of
+    ``BOUNDARIES`` ride along: boundaries and tags as set, unchanged by the second apply,
+    gone after destroy."""
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * 1024 * 1024)
     image_id = import_image(ec2_server, disk, "tf")
@@ -773,6 +824,7 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
         "protected": "true",
         "shutdown": "terminate",
         "imds_tags": "enabled",
+        "prefix": unique_bucket("tf"),
     }
     (terraform.work / "main.tf").write_text(VOLUMES % values)
     terraform("init", "-input=false")
@@ -823,6 +875,41 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     kms = kms_client(ec2_server, *ec2_server.credentials())
     key_tags = kms.list_resource_tags(KeyId=outputs["key_arn"])["Tags"]
     assert {t["TagKey"]: t["TagValue"] for t in key_tags} == DEFAULT_TAGS
+    prefix = values["prefix"]
+    iam = client_for(ec2_server, "iam", *ec2_server.credentials())
+    role = iam.get_role(RoleName=f"{prefix}-ci")["Role"]
+    user = iam.get_user(UserName=f"{prefix}-dev")["User"]
+    boundary = role["PermissionsBoundary"]["PermissionsBoundaryArn"]
+    assert boundary.endswith(f":policy/{prefix}-boundary")
+    assert user["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    assert sorted((t["Key"], t["Value"]) for t in role["Tags"]) == [
+        ("env", "prod"),
+        ("owner", "platform"),  # the provider's default tags, on every resource
+        ("team", "platform"),
+    ]
+    assert sorted((t["Key"], t["Value"]) for t in user["Tags"]) == [
+        ("owner", "platform"),
+        ("team", "platform"),
+    ]
+    # Tags on the policy and the instance profile (decision 0074).
+    policy_tags = iam.list_policy_tags(PolicyArn=boundary)["Tags"]
+    assert sorted((t["Key"], t["Value"]) for t in policy_tags) == [
+        ("owner", "platform"),
+        ("purpose", "boundary"),
+        ("team", "platform"),
+    ]
+    profile = iam.get_instance_profile(InstanceProfileName=f"{prefix}-ci")["InstanceProfile"]
+    assert sorted((t["Key"], t["Value"]) for t in profile["Tags"]) == [
+        ("owner", "platform"),
+        ("team", "platform"),
+    ]
+    assert [r["RoleName"] for r in profile["Roles"]] == [f"{prefix}-ci"]
+    # An OpenID Connect provider, without thumbprints (decision 0087).
+    account = role["Arn"].split(":")[4]
+    oidc_arn = f"arn:aws:iam::{account}:oidc-provider/{prefix}.idp.example/realms/ops"
+    oidc = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=oidc_arn)
+    assert oidc["ClientIDList"] == ["sts.amazonaws.com"]
+    assert ("team", "platform") in [(t["Key"], t["Value"]) for t in oidc["Tags"]]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     # The second apply also grows the volume and the root volume in place: ModifyVolume, then
@@ -844,6 +931,42 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_volumes()["Volumes"] == []
+    names = [u["UserName"] for u in iam.list_users()["Users"]]
+    assert f"{prefix}-dev" not in names
+    listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert oidc_arn not in [p["Arn"] for p in listed]
+
+
+# Two VPCs of the account peered with ``auto_accept`` and routed both ways (decision 0139),
+# in the launch-template lab's configuration: one apply, plan and destroy fewer (each costs the
+# provider some 5 s of CPU validating its 1,500 resource schemas).
+PEERING = """
+resource "aws_vpc" "left" {
+  cidr_block = "10.51.0.0/16"
+}
+resource "aws_vpc" "right" {
+  cidr_block = "10.52.0.0/16"
+}
+resource "aws_vpc_peering_connection" "pair" {
+  vpc_id      = aws_vpc.left.id
+  peer_vpc_id = aws_vpc.right.id
+  auto_accept = true
+  tags        = { Name = "pair" }
+}
+resource "aws_route" "left_to_right" {
+  route_table_id            = aws_vpc.left.main_route_table_id
+  destination_cidr_block    = aws_vpc.right.cidr_block
+  vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
+}
+resource "aws_route" "right_to_left" {
+  route_table_id            = aws_vpc.right.main_route_table_id
+  destination_cidr_block    = aws_vpc.left.cidr_block
+  vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
+}
+output "peering_id" { value = aws_vpc_peering_connection.pair.id }
+output "accept_status" { value = aws_vpc_peering_connection.pair.accept_status }
+output "left_table_id" { value = aws_vpc.left.main_route_table_id }
+"""
 
 
 LAUNCH_TEMPLATE = (
@@ -1135,6 +1258,7 @@ output "dhcp" {
   }
 }
 """
+    + PEERING
 )
 
 
@@ -1154,7 +1278,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_default_network_acl`` (decision 0128), an ``aws_vpc_dhcp_options`` set associated
     with the VPC by an ``aws_vpc_dhcp_options_association`` (decision 0143), an
     ``aws_security_group`` given rules by an ``aws_vpc_security_group_ingress_rule`` and an
-    ``aws_vpc_security_group_egress_rule`` (decision 0146): the
+    ``aws_vpc_security_group_egress_rule`` (decision 0146), and two more ``aws_vpc`` peered by
+    an ``aws_vpc_peering_connection`` with ``auto_accept`` and an ``aws_route`` on each side's
+    main table to it (decision 0139; the connection deleted by destroy): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1359,77 +1485,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
                        {"Name": "ssh", **DEFAULT_TAGS}),
         rules["https"]: (True, "tcp", 443, 443, "0.0.0.0/0", None, DEFAULT_TAGS),
     }  # fmt: skip
-    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
-    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
-    terraform(*DESTROY_AFTER_PLAN)
-    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
-    # The account's default set is all that is left.
-    assert [o["DhcpOptionsId"] for o in ec2.describe_dhcp_options()["DhcpOptions"]] == [
-        ec2.describe_vpcs()["Vpcs"][0]["DhcpOptionsId"]
-    ]
-    assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
-    left = ec2.describe_internet_gateways()["InternetGateways"]
-    assert [g["InternetGatewayId"] for g in left] != [] and outputs["gateway_id"] not in str(left)
-    assert ec2.describe_addresses()["Addresses"] == []
-    [gone] = ec2.describe_nat_gateways(NatGatewayIds=[outputs["nat"]["id"]])["NatGateways"]
-    assert gone["State"] == "deleted"
-    # The default VPC's default ACL is all that is left.
-    assert [a["IsDefault"] for a in ec2.describe_network_acls()["NetworkAcls"]] == [True]
-
-
-PEERING = (
-    aws_provider("ec2", default_tags=DEFAULT_TAGS)
-    + """
-resource "aws_vpc" "left" {
-  cidr_block = "10.51.0.0/16"
-}
-resource "aws_vpc" "right" {
-  cidr_block = "10.52.0.0/16"
-}
-resource "aws_vpc_peering_connection" "pair" {
-  vpc_id      = aws_vpc.left.id
-  peer_vpc_id = aws_vpc.right.id
-  auto_accept = true
-  tags        = { Name = "pair" }
-}
-resource "aws_route" "left_to_right" {
-  route_table_id            = aws_vpc.left.main_route_table_id
-  destination_cidr_block    = aws_vpc.right.cidr_block
-  vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
-}
-resource "aws_route" "right_to_left" {
-  route_table_id            = aws_vpc.right.main_route_table_id
-  destination_cidr_block    = aws_vpc.left.cidr_block
-  vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
-}
-output "peering_id" { value = aws_vpc_peering_connection.pair.id }
-output "accept_status" { value = aws_vpc_peering_connection.pair.accept_status }
-output "left_table_id" { value = aws_vpc.left.main_route_table_id }
-"""
-)
-
-
-def test_terraform_peers_two_vpcs_and_routes_both_ways(
-    ec2_server: ServerProcess, terraform: Terraform
-) -> None:
-    """``aws_vpc_peering_connection`` between two ``aws_vpc`` of the account with
-    ``auto_accept`` and an ``aws_route`` on each side's main table to it (decision 0139):
-    applies (the connection active, both routes active), a second plan shows no change,
-    destroys (the connection deleted)."""
-    values = {
-        "region": REGION,
-        "credentials": ec2_server.credentials_file,
-        "endpoint": ec2_server.endpoint,
-    }
-    (terraform.work / "main.tf").write_text(PEERING % values)
-    terraform("init", "-input=false")
-    terraform("apply", "-auto-approve", "-input=false")
-    outputs = {
-        name: value["value"]
-        for name, value in json.loads(terraform("output", "-json").stdout).items()
-    }
+    # aws_vpc_peering_connection with auto_accept, and a route each way (decision 0139).
     assert outputs["accept_status"] == "active"
-    ec2 = client_for(ec2_server, "ec2", *ec2_server.credentials())
     [peering] = ec2.describe_vpc_peering_connections(
         VpcPeeringConnectionIds=[outputs["peering_id"]]
     )["VpcPeeringConnections"]
@@ -1443,115 +1500,23 @@ def test_terraform_peers_two_vpcs_and_routes_both_ways(
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     [gone] = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[outputs["peering_id"]])[
         "VpcPeeringConnections"
     ]
     assert gone["Status"]["Code"] == "deleted"
+    # The account's default set is all that is left.
+    assert [o["DhcpOptionsId"] for o in ec2.describe_dhcp_options()["DhcpOptions"]] == [
+        ec2.describe_vpcs()["Vpcs"][0]["DhcpOptionsId"]
+    ]
     assert [v["IsDefault"] for v in ec2.describe_vpcs()["Vpcs"]] == [True]
-
-
-BOUNDARIES = (
-    aws_provider("iam", "sts", default_tags=DEFAULT_TAGS)
-    + """
-data "aws_caller_identity" "me" {}
-resource "aws_iam_policy" "boundary" {
-  name   = "%(prefix)s-boundary"
-  tags   = { team = "platform", purpose = "boundary" }
-  policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Action = ["s3:GetObject"], Resource = "*" }]
-  })
-}
-resource "aws_iam_role" "ci" {
-  name                 = "%(prefix)s-ci"
-  permissions_boundary = aws_iam_policy.boundary.arn
-  tags                 = { team = "platform", env = "prod" }
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-}
-resource "aws_iam_user" "dev" {
-  name                 = "%(prefix)s-dev"
-  permissions_boundary = aws_iam_policy.boundary.arn
-  tags                 = { team = "platform" }
-}
-resource "aws_iam_instance_profile" "ci" {
-  name = "%(prefix)s-ci"
-  role = aws_iam_role.ci.name
-  tags = { team = "platform" }
-}
-resource "aws_iam_openid_connect_provider" "ci" {
-  url            = "https://%(prefix)s.idp.example/realms/ops"
-  client_id_list = ["sts.amazonaws.com"]
-  tags           = { team = "platform" }
-}
-"""
-)
-
-
-def test_terraform_sets_permissions_boundaries(server: ServerProcess, terraform: Terraform) -> None:
-    """``permissions_boundary`` on ``aws_iam_role`` and ``aws_iam_user`` (decision 0065), and
-    ``tags`` on them, on ``aws_iam_policy`` and on ``aws_iam_instance_profile`` (decisions
-    0067, 0074), and an ``aws_iam_openid_connect_provider`` (decision 0087): applies, converges
-    and destroys."""
-    prefix = unique_bucket("tf")
-    (terraform.work / "main.tf").write_text(
-        BOUNDARIES
-        % {
-            "region": REGION,
-            "credentials": server.credentials_file,
-            "endpoint": server.endpoint,
-            "prefix": prefix,
-        }
-    )
-    terraform("init", "-input=false")
-    terraform("apply", "-auto-approve", "-input=false")
-    iam = client_for(server, "iam", *server.credentials())
-    role = iam.get_role(RoleName=f"{prefix}-ci")["Role"]
-    user = iam.get_user(UserName=f"{prefix}-dev")["User"]
-    boundary = role["PermissionsBoundary"]["PermissionsBoundaryArn"]
-    assert boundary.endswith(f":policy/{prefix}-boundary")
-    assert user["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
-    assert sorted((t["Key"], t["Value"]) for t in role["Tags"]) == [
-        ("env", "prod"),
-        ("owner", "platform"),  # the provider's default tags, on every resource
-        ("team", "platform"),
-    ]
-    assert sorted((t["Key"], t["Value"]) for t in user["Tags"]) == [
-        ("owner", "platform"),
-        ("team", "platform"),
-    ]
-    # Tags on the policy and the instance profile (decision 0074).
-    policy_tags = iam.list_policy_tags(PolicyArn=boundary)["Tags"]
-    assert sorted((t["Key"], t["Value"]) for t in policy_tags) == [
-        ("owner", "platform"),
-        ("purpose", "boundary"),
-        ("team", "platform"),
-    ]
-    profile = iam.get_instance_profile(InstanceProfileName=f"{prefix}-ci")["InstanceProfile"]
-    assert sorted((t["Key"], t["Value"]) for t in profile["Tags"]) == [
-        ("owner", "platform"),
-        ("team", "platform"),
-    ]
-    assert [r["RoleName"] for r in profile["Roles"]] == [f"{prefix}-ci"]
-    # An OpenID Connect provider, without thumbprints (decision 0087).
-    account = role["Arn"].split(":")[4]
-    oidc_arn = f"arn:aws:iam::{account}:oidc-provider/{prefix}.idp.example/realms/ops"
-    oidc = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=oidc_arn)
-    assert oidc["ClientIDList"] == ["sts.amazonaws.com"]
-    assert ("team", "platform") in [(t["Key"], t["Value"]) for t in oidc["Tags"]]
-    plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
-    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
-    terraform(*DESTROY_AFTER_PLAN)
-    names = [u["UserName"] for u in iam.list_users()["Users"]]
-    assert f"{prefix}-dev" not in names
-    listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
-    assert oidc_arn not in [p["Arn"] for p in listed]
+    left = ec2.describe_internet_gateways()["InternetGateways"]
+    assert [g["InternetGatewayId"] for g in left] != [] and outputs["gateway_id"] not in str(left)
+    assert ec2.describe_addresses()["Addresses"] == []
+    [gone] = ec2.describe_nat_gateways(NatGatewayIds=[outputs["nat"]["id"]])["NatGateways"]
+    assert gone["State"] == "deleted"
+    # The default VPC's default ACL is all that is left.
+    assert [a["IsDefault"] for a in ec2.describe_network_acls()["NetworkAcls"]] == [True]
 
 
 # Terraform's ``aws_default_vpc`` and ``aws_default_subnet`` with ``force_destroy`` (decision
