@@ -264,8 +264,16 @@ class VolumesMixin(ServiceCore):
     # -- snapshots ---------------------------------------------------------------------------
 
     async def create_snapshot(
-        self, tenant_id: str, volume_id: str, description: str = "", tags: Tags = ()
+        self,
+        tenant_id: str,
+        volume_id: str,
+        description: str = "",
+        tags: Tags = (),
+        *,
+        snapshot_id: str | None = None,
     ) -> Snapshot:
+        """A completed snapshot of the volume, under the volume's key (``snapshot_id``: the id
+        CreateImage chose for it when it recorded its image)."""
         volume = await self._owned(Volume, tenant_id, volume_id, "vol")
         check_tags(tags)
         if len(description) > NAME_MAX:
@@ -275,7 +283,7 @@ class VolumesMixin(ServiceCore):
         key = await self.disk_keys.open_key(volume)
         # Under the volume's KMS key, as on EBS: who can no longer use the key can no longer
         # restore its snapshots either.
-        snapshot_id = new_id("snap")
+        snapshot_id = snapshot_id or new_id("snap")
         snapshot_key, wrapped = await self.disk_keys.new_key(
             tenant_id, kms_key_arn=volume.kms_key_arn, resource_id=snapshot_id
         )
@@ -320,7 +328,7 @@ class VolumesMixin(ServiceCore):
                     "snap", f"The snapshot {snapshot_id} is in use by {volume.volume_id}"
                 )
         for image in await self.store.list(Image, tenant_id):
-            if image.snapshot_id == snapshot_id and image.state is not ImageState.DEREGISTERED:
+            if snapshot_id in image.snapshot_ids and image.state is not ImageState.DEREGISTERED:
                 raise ResourceInUse(
                     "snap", f"The snapshot {snapshot_id} is currently in use by {image.image_id}"
                 )
