@@ -188,16 +188,21 @@ def _image_devices_taken(request: RunRequest, image: Image) -> RunRequest:
     volumes: a mapping of the request naming one of them changes its size, key or
     DeleteOnTermination and keeps its snapshot; the root's DeleteOnTermination is the image's
     unless a mapping says."""
-    named = {m.device: m for m in request.data_volumes}
-    from_image = tuple(
-        replace(m, snapshot_id=d.snapshot_id, size_gib=m.size_gib or d.size_gib)
-        if (m := named.pop(d.device, None)) is not None
-        else LaunchVolume(d.device, d.size_gib, d.snapshot_id, None, d.delete_on_termination)
-        for d in image.block_devices
-    )
+    others = list(request.data_volumes)  # a device mapped twice stays twice: refused later
+    from_image: list[LaunchVolume] = []
+    for d in image.block_devices:
+        asked = next((m for m in others if m.device == d.device), None)
+        if asked is None:
+            from_image.append(
+                LaunchVolume(d.device, d.size_gib, d.snapshot_id, None, d.delete_on_termination)
+            )
+            continue
+        others.remove(asked)
+        size = asked.size_gib or d.size_gib
+        from_image.append(replace(asked, snapshot_id=d.snapshot_id, size_gib=size))
     return replace(
         request,
-        data_volumes=from_image + tuple(named.values()),
+        data_volumes=(*from_image, *others),
         root_delete_on_termination=(
             request.root_delete_on_termination
             if request.root_device_name

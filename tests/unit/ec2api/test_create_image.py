@@ -239,7 +239,7 @@ async def test_refusals_leave_nothing(world: World) -> None:
         TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "k", "Value": "v"}]}],
     )  # fmt: skip
     await _refused(c, "CreateImage", "InvalidParameterValue", **base, Description="d" * 256)
-    other_id, other = await world.tenant("globex")
+    _, other = await world.tenant("globex")
     await _refused(other, "CreateImage", "InvalidInstanceID.NotFound", **base)
     await c.call("TerminateInstances", InstanceIds=[instance_id])
     await world.compute.settle()

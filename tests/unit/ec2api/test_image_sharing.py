@@ -57,7 +57,7 @@ async def test_a_shared_image_is_seen_and_launched_by_the_other_account(world: W
     a = world.root
     image_id = await _owned_image(world, {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2}})
     b_id, b = await world.tenant("globex")
-    c_id, c = await world.tenant("initech")
+    _, c = await world.tenant("initech")
     assert image_id not in _ids(await b.call("DescribeImages"))
     await _refused(b, "RunInstances", "InvalidAMIID.NotFound", ImageId=image_id,
                    InstanceType="t3.nano", MinCount=1, MaxCount=1)  # fmt: skip
