@@ -199,3 +199,42 @@ async def test_the_accounts_an_image_is_shared_with_are_a_setting(tmp_path: Path
             **add,
         )
         assert await _permissions(world.root, image_id) == [{"UserId": "444444444444"}]
+
+
+async def test_the_other_account_copies_a_shared_image_with_every_device(world: World) -> None:
+    a = world.root
+    image_id = await _owned_image(
+        world,
+        {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2, "DeleteOnTermination": False}},
+    )
+    b_id, b = await world.tenant("globex")
+    await a.call(
+        "ModifyImageAttribute", ImageId=image_id, LaunchPermission={"Add": [{"UserId": b_id}]}
+    )
+    copied = await b.call(
+        "CopyImage", SourceImageId=image_id, SourceRegion="eu-fr-1", Name="globex-golden"
+    )
+    [copy] = (await b.call("DescribeImages", ImageIds=[copied["ImageId"]]))["Images"]
+    assert copy["OwnerId"] == b_id and copy["State"] == "available"
+    mappings = {m["DeviceName"]: m["Ebs"] for m in copy["BlockDeviceMappings"]}
+    assert set(mappings) == {"/dev/xvda", "/dev/sdb"}
+    assert (mappings["/dev/sdb"]["VolumeSize"], mappings["/dev/sdb"]["DeleteOnTermination"]) == (
+        2,
+        False,
+    )
+    own = {s["SnapshotId"]: s for s in (await b.call("DescribeSnapshots"))["Snapshots"]}
+    assert {m["SnapshotId"] for m in mappings.values()} <= own.keys()  # the copies are its own
+    assert all(
+        own[m["SnapshotId"]]["Description"].startswith(
+            f"Copied for DestinationAmi {copied['ImageId']} from SourceAmi {image_id}"
+        )
+        for m in mappings.values()
+    )
+
+    # The owner takes its image and snapshots away: the copy launches with both devices.
+    [source] = (await a.call("DescribeImages", ImageIds=[image_id]))["Images"]
+    await a.call("DeregisterImage", ImageId=image_id)
+    for mapping in source["BlockDeviceMappings"]:
+        await a.call("DeleteSnapshot", SnapshotId=mapping["Ebs"]["SnapshotId"])
+    launched = await _run(world, b, copied["ImageId"])
+    assert {m["DeviceName"] for m in launched["BlockDeviceMappings"]} == {"/dev/xvda", "/dev/sdb"}
