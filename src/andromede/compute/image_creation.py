@@ -229,8 +229,13 @@ class ImageCreationMixin(VolumesMixin, ImagesMixin):
                 )
         except BaseException:
             for snapshot in made:
+                # Not DeleteSnapshot: the pending image names it, so it would be in use.
                 try:
-                    await self.delete_snapshot(snapshot.tenant_id, snapshot.snapshot_id)
+                    driver = self._driver(snapshot.host)
+                    await self._on_host(
+                        "delete the snapshot", driver.delete_snapshot(snapshot.snapshot_id)
+                    )
+                    await self.store.delete(Snapshot, snapshot.snapshot_id)
                 except Exception as exc:  # the image fails either way; the snapshot stays
                     log.warning("image %s: snapshot %s kept: %s", image.image_id, snapshot, exc)
             raise

@@ -255,3 +255,28 @@ async def test_dry_run_and_iam_on_the_instance(world: World) -> None:
         DryRun=True,
     )  # fmt: skip
     assert (await world.root.call("DescribeImages", Owners=["self"]))["Images"] == []
+
+
+async def test_a_snapshot_that_fails_in_the_background_fails_the_image(world: World) -> None:
+    c, keys = world.root, world.compute.disk_keys
+    assert isinstance(keys, MemoryDiskKeys)
+    arn = f"arn:aws:kms:eu-fr-1:{world.tenant_id}:key/{uuid.uuid4()}"
+    keys.add_kms_key(arn)
+    instance_id = await _run(
+        world, {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2, "KmsKeyId": arn}}
+    )
+    before = set(world.driver.snapshots)
+    # The root volume is snapshotted first, then the further volume's snapshot cannot be
+    # taken: the root's is deleted.
+    keys.disable_kms_key(arn)
+    made = await c.call("CreateImage", InstanceId=instance_id, Name="doomed")
+    await world.compute.settle()
+    image = await _image(c, made["ImageId"])
+    assert image["State"] == "failed"
+    # No snapshot is left of it, on the host or listed.
+    assert set(world.driver.snapshots) == before
+    assert (await c.call("DescribeSnapshots", OwnerIds=["self"]))["Snapshots"] == []
+    # It was stopped for the snapshot, and started again (its key disabled, it stops again
+    # saying why, as any start would).
+    assert b"powered off" in bytes(world.driver.instances[instance_id].console)
+    await c.call("DeregisterImage", ImageId=made["ImageId"])
