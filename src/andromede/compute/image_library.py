@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +41,9 @@ from andromede.compute.service_core import NAME_MAX, ServiceCore
 __all__ = ["ImagesMixin"]
 
 log = logging.getLogger(__name__)
+
+# EC2's characters for an AMI name (CreateImage, RegisterImage, CopyImage).
+_IMAGE_NAME = re.compile(r"[A-Za-z0-9()\[\] ./'@_-]+")
 
 
 class ImagesMixin(ServiceCore):
@@ -137,6 +141,10 @@ class ImagesMixin(ServiceCore):
     def _check_image_name(name: str) -> None:
         if not 3 <= len(name) <= 128:
             raise InvalidParameterValue("AMI names must be between 3 and 128 characters long")
+        if not _IMAGE_NAME.fullmatch(name):
+            raise InvalidParameterValue(
+                "AMI names may only contain letters, digits, spaces and ( ) [ ] . / - ' @ _"
+            )
 
     async def deregister_image(self, tenant_id: str, image_id: str) -> None:
         image = await self._owned(Image, tenant_id, image_id, "ami")

@@ -70,7 +70,7 @@ async def test_an_image_of_a_stopped_instance_has_a_snapshot_per_volume(world: W
     made = await c.call(
         "CreateImage",
         InstanceId=instance_id,
-        Name="web-2026.12.05",
+        Name="web (2026.12.05) [eu]/v1 'a'@b_c",
         Description="the web server",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 10}}],
         TagSpecifications=[
@@ -80,7 +80,7 @@ async def test_an_image_of_a_stopped_instance_has_a_snapshot_per_volume(world: W
     )
     image_id = made["ImageId"]
     image = await _image(c, image_id)
-    assert image["State"] == "available" and image["Name"] == "web-2026.12.05"
+    assert image["State"] == "available" and image["Name"] == "web (2026.12.05) [eu]/v1 'a'@b_c"
     assert image["Description"] == "the web server" and image["OwnerId"] == world.tenant_id
     assert image["RootDeviceName"] == "/dev/xvda" and image["Public"] is False
     assert image["Tags"] == [{"Key": "role", "Value": "web"}]
@@ -210,6 +210,8 @@ async def test_refusals_leave_nothing(world: World) -> None:
     await _refused(c, "CreateImage", "InvalidAMIName.Duplicate", InstanceId=instance_id,
                    Name="taken")  # fmt: skip
     await _refused(c, "CreateImage", "InvalidParameterValue", InstanceId=instance_id, Name="ab")
+    await _refused(c, "CreateImage", "InvalidParameterValue", InstanceId=instance_id,
+                   Name="web:1")  # fmt: skip
     await _refused(c, "CreateImage", "InvalidInstanceID.NotFound", InstanceId="i-0123456789abcdef0",
                    Name="fresh")  # fmt: skip
     await _refused(c, "CreateImage", "InvalidInstanceID.Malformed", InstanceId="vol-1", Name="x1y")
