@@ -20,8 +20,13 @@ from andromede.http.xml import XmlWriter
 __all__ = ["IMAGE_ATTRIBUTE_ACTIONS"]
 
 # The attributes EC2 names that have no value here: answered empty, as EC2 answers an image
-# without them.
-_EMPTY = frozenset({"kernel", "ramdisk", "productCodes", "sriovNetSupport"})
+# without them (no kernel, product code, boot mode, IMDS or TPM setting of its own). Launches
+# are not tracked, so lastLaunchedTime is empty too, as EC2's for an image not launched since
+# it began tracking them.
+_EMPTY = frozenset(
+    {"kernel", "ramdisk", "productCodes", "sriovNetSupport", "bootMode", "tpmSupport",
+     "uefiData", "imdsSupport", "lastLaunchedTime"}
+)  # fmt: skip
 
 
 def _write_launch_permissions(xml: XmlWriter, image: Image) -> None:
@@ -47,6 +52,10 @@ async def describe_image_attribute(call: Call) -> None:
         xml.close("description")
     elif attribute == "blockDeviceMapping":
         write_block_devices(xml, image)
+    elif attribute == "deregistrationProtection":  # none here: any owner deregisters
+        xml.open(attribute)
+        xml.element("value", "disabled")
+        xml.close(attribute)
     elif attribute in _EMPTY:
         xml.open(attribute)
         xml.close(attribute)
@@ -54,8 +63,8 @@ async def describe_image_attribute(call: Call) -> None:
         raise Ec2Error(
             "InvalidParameterValue",
             f"Value ({attribute[:64]}) for parameter attribute is invalid. Supported here: "
-            "launchPermission, description, blockDeviceMapping, kernel, ramdisk, "
-            "productCodes, sriovNetSupport",
+            "launchPermission, description, blockDeviceMapping, deregistrationProtection, "
+            + ", ".join(sorted(_EMPTY)),
         )
 
 

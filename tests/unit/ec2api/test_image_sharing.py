@@ -128,6 +128,15 @@ async def test_only_the_owner_changes_describes_or_resets(world: World) -> None:
         "DescribeImageAttribute", ImageId=image_id, Attribute="blockDeviceMapping"
     )
     assert [m["DeviceName"] for m in answer["BlockDeviceMappings"]] == ["/dev/xvda"]
+    answer = await a.call(
+        "DescribeImageAttribute", ImageId=image_id, Attribute="deregistrationProtection"
+    )
+    assert answer["DeregistrationProtection"] == {"Value": "disabled"}
+    for empty in ("kernel", "productCodes", "bootMode", "imdsSupport", "lastLaunchedTime"):
+        answer = await a.call("DescribeImageAttribute", ImageId=image_id, Attribute=empty)
+        assert answer["ImageId"] == image_id
+        values = [v for k, v in answer.items() if k not in ("ImageId", "ResponseMetadata")]
+        assert not any(values), answer  # empty, or absent
 
 
 async def test_refusals(world: World) -> None:
