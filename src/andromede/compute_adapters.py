@@ -432,6 +432,7 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_image_size=settings.max_image_size,
         terminated_retention=settings.terminated_instance_retention,
         max_volumes_per_instance=settings.max_volumes_per_instance,
+        max_image_launch_permissions=settings.max_image_launch_permissions,
         forward_address=str(settings.instance_forward_address),
         max_launch_templates=settings.max_launch_templates_per_tenant,
         max_launch_template_versions=settings.max_launch_template_versions,

@@ -1076,6 +1076,15 @@ class Settings(BaseSettings):
             "block device mappings, AttachVolume)."
         ),
     )
+    max_image_launch_permissions: int = Field(
+        default=1000,
+        ge=0,
+        le=100000,
+        description=(
+            "Most accounts one image may be shared with (ModifyImageAttribute "
+            "launchPermission; EC2's quota: 1,000)."
+        ),
+    )
     max_launch_templates_per_tenant: int = Field(
         default=5000,
         ge=1,

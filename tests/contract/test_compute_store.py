@@ -17,6 +17,7 @@ from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Attachment,
     Image,
+    ImageBlockDevice,
     ImageState,
     Instance,
     InstanceProfileRef,
@@ -205,6 +206,34 @@ async def test_listing_by_tenant_and_public_images(store: ComputeStore) -> None:
     await store.insert(public, private)
     assert [i.image_id for i in await store.list(Image, TENANT)] == [public.image_id]
     assert len(await store.list(Image, OTHER)) == 2
+
+
+async def test_an_image_keeps_its_devices_and_the_accounts_it_is_shared_with(
+    store: ComputeStore,
+) -> None:
+    """CreateImage's further devices and ModifyImageAttribute's accounts (decision 0147), in
+    the image's document; an image without them has its root alone, shared with nobody."""
+    plain = Image(
+        "ami-00000000000000003", "made", OTHER, ImageState.PENDING, "qcow2", 1, 1, "", T0,
+        snapshot_id="snap-00000000000000001",
+    )  # fmt: skip
+    made = replace(
+        plain,
+        root_delete_on_termination=False,
+        block_devices=(
+            ImageBlockDevice("/dev/sdb", 3, "snap-00000000000000002", False),
+            ImageBlockDevice("/dev/sdc", 4),
+        ),
+        launch_permissions=(TENANT,),
+    )
+    await store.insert(made, replace(plain, image_id="ami-00000000000000004"))
+    assert await store.get(Image, made.image_id) == made
+    older = await store.get(Image, "ami-00000000000000004")
+    assert older is not None and (older.block_devices, older.launch_permissions) == ((), ())
+    assert older.root_delete_on_termination is True
+    # Shared with TENANT, the record is still OTHER's: listed by tenant, it is OTHER's alone.
+    assert made.image_id not in {i.image_id for i in await store.list(Image, TENANT)}
+    assert made.visible_to(TENANT) and not made.visible_to("333333333333")
 
 
 async def test_replace_is_optimistic(store: ComputeStore) -> None:

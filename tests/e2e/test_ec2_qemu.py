@@ -154,6 +154,12 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     ec2.stop_instances(InstanceIds=[instance_id])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
     assert qemu_processes(state_dir) == []
+    # An image of the stopped guest (decision 0147): a snapshot of each volume, booted below.
+    image = ec2.create_image(
+        InstanceId=instance_id, Name=f"of-{instance_id}",
+        BlockDeviceMappings=[{"DeviceName": "/dev/sdb", "Ebs": {"DeleteOnTermination": True}}],
+    )  # fmt: skip
+    ec2.get_waiter("image_available").wait(ImageIds=[image["ImageId"]], WaiterConfig=WAIT)
     # With the key disabled the guest does not boot: it stops again, saying why as EC2 does.
     kms.disable_key(KeyId=disk_key["KeyId"])
     ec2.start_instances(InstanceIds=[instance_id])
@@ -197,6 +203,28 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     assert (kept["State"], kept["Attachments"]) == ("available", [])
     ec2.delete_volume(VolumeId=data["VolumeId"])
     assert list(state_dir.glob("volumes/*")) == []
+
+    # A second guest from the image: its two disks are the first guest's, canaries included.
+    run = ec2.run_instances(
+        ImageId=image["ImageId"], InstanceType="t2.nano", MinCount=1, MaxCount=1,
+        UserData=USER_DATA,
+    )  # fmt: skip
+    second = run["Instances"][0]["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[second], WaiterConfig=WAIT)
+    console = _wait_console(ec2, second, boots=1)
+    assert f"persisted: {persisted.group(1)}" in console, console
+    assert f"data persisted: {data_persisted.group(1)}" in console, console
+    ec2.terminate_instances(InstanceIds=[second])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[second], WaiterConfig=WAIT)
+    snapshot_ids = [
+        m["Ebs"]["SnapshotId"]
+        for m in ec2.describe_images(ImageIds=[image["ImageId"]])["Images"][0][
+            "BlockDeviceMappings"
+        ]
+    ]
+    ec2.deregister_image(ImageId=image["ImageId"])
+    for snapshot_id in snapshot_ids:
+        ec2.delete_snapshot(SnapshotId=snapshot_id)
 
 
 def test_guests_outlive_a_restart_of_serve(

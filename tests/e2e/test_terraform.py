@@ -784,9 +784,15 @@ resource "aws_instance" "db" {
   }
   tags = { Name = "db" }
 }
+resource "aws_ami_from_instance" "db" {
+  name               = "db-image"
+  description        = "the database server"
+  source_instance_id = aws_instance.db.id
+}
 output "volume_id" { value = aws_ebs_volume.data.id }
 output "key_arn" { value = aws_kms_key.disks.arn }
 output "instance_id" { value = aws_instance.db.id }
+output "ami_id" { value = aws_ami_from_instance.db.id }
 """
 )
 
@@ -803,13 +809,13 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
 ) -> None:
     """``aws_ebs_volume`` with ``kms_key_id`` (decision 0062), and ``aws_instance`` with a
     ``root_block_device`` kept after termination and an ``ebs_block_device`` under the key
-    (decision 0070): applies, converges, changes ``delete_on_termination`` in place
-    (ModifyInstanceAttribute) and grows both volumes in place (ModifyVolume, decision 0088),
-    destroys. The instance is launched under termination protection, with the ``terminate``
-    shutdown behaviour and metadata options (decision 0145), all three changed in place by
-    the second apply, which lifts the protection so that destroy works. The IAM resources of
-    ``BOUNDARIES`` ride along: boundaries and tags as set, unchanged by the second apply,
-    gone after destroy."""
+    (decision 0070), imaged by ``aws_ami_from_instance`` (decision 0147): applies, converges,
+    changes ``delete_on_termination`` in place (ModifyInstanceAttribute) and grows both
+    volumes in place (ModifyVolume, decision 0088), destroys. The instance is launched under
+    termination protection, with the ``terminate`` shutdown behaviour and metadata options
+    (decision 0145), all three changed in place by the second apply, which lifts the
+    protection so that destroy works. The IAM resources of ``BOUNDARIES`` ride along:
+    boundaries and tags as set, unchanged by the second apply, gone after destroy."""
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"\0" * 1024 * 1024)
     image_id = import_image(ec2_server, disk, "tf")
@@ -853,6 +859,16 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
         "/dev/xvda": (False, 3, None),
         "/dev/sdb": (True, 2, outputs["key_arn"]),
     }
+    # aws_ami_from_instance (decision 0147): CreateImage without NoReboot, the instance
+    # stopped, snapshotted and started again; a snapshot per volume, the KMS key kept.
+    [image] = ec2.describe_images(ImageIds=[outputs["ami_id"]])["Images"]
+    assert (image["Name"], image["State"]) == ("db-image", "available")
+    assert {t["Key"]: t["Value"] for t in image["Tags"]} == DEFAULT_TAGS
+    image_snapshots = {
+        m["DeviceName"]: m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"]
+    }
+    [data_snapshot] = ec2.describe_snapshots(SnapshotIds=[image_snapshots["/dev/sdb"]])["Snapshots"]
+    assert data_snapshot["KmsKeyId"] == outputs["key_arn"]
     # The provider's default tags on the instance, the volume and the key.
     [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
     instance_tags = {t["Key"]: t["Value"] for t in reservation["Instances"][0]["Tags"]}
@@ -931,6 +947,9 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_volumes()["Volumes"] == []
+    # The provider deregistered the image and deleted the snapshots it made.
+    assert ec2.describe_images(Owners=["self"])["Images"] == []
+    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
     names = [u["UserName"] for u in iam.list_users()["Users"]]
     assert f"{prefix}-dev" not in names
     listed = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]

@@ -34,6 +34,7 @@ from andromede.compute.errors import (
 from andromede.compute.image_library import ImagesMixin
 from andromede.compute.model import (
     Image,
+    ImageBlockDevice,
     ImageState,
     Snapshot,
     Tags,
@@ -247,7 +248,21 @@ class CopiesMixin(VolumesMixin, ImagesMixin):
         except BaseException:
             await self.store.delete(Image, image_id)
             raise
-        made = replace(image, state=ImageState.AVAILABLE, snapshot_id=snapshot.snapshot_id)
+        try:
+            devices = await self._copy_image_devices(
+                tenant_id, source, image_id, kms_key_id, snapshot_tags, caller
+            )
+        except BaseException:
+            await self.delete_snapshot(tenant_id, snapshot.snapshot_id)
+            await self.store.delete(Image, image_id)
+            raise
+        made = replace(
+            image,
+            state=ImageState.AVAILABLE,
+            snapshot_id=snapshot.snapshot_id,
+            root_delete_on_termination=source.root_delete_on_termination,
+            block_devices=devices,
+        )
         if not await self.store.replace(made):
             # Deregistered meanwhile: its snapshot stays the tenant's, to delete or reuse.
             raise NotFound("ami", image_id)
@@ -291,6 +306,45 @@ class CopiesMixin(VolumesMixin, ImagesMixin):
         return await self._snapshot_of_file_image(
             tenant_id, source, image_id, snapshot_id, kms_key_id, tags, caller
         )
+
+    async def _copy_image_devices(
+        self,
+        tenant_id: str,
+        source: Image,
+        image_id: str,
+        kms_key_id: str | None,
+        tags: Tags,
+        caller: object,
+    ) -> tuple[ImageBlockDevice, ...]:
+        """The source's further devices (CreateImage, decision 0147), each snapshot copied as
+        the root's is; a failure deletes the copies made."""
+        devices: list[ImageBlockDevice] = []
+        made: list[str] = []
+        try:
+            for device in source.block_devices:
+                if device.snapshot_id is None:  # a blank volume at launch: nothing to copy
+                    devices.append(device)
+                    continue
+                source_snapshot = await self._snapshot_record(device.snapshot_id)
+                copy = await self._copy_snapshot(
+                    tenant_id,
+                    source_snapshot,
+                    new_id("snap"),
+                    description=(
+                        f"Copied for DestinationAmi {image_id} from SourceAmi "
+                        f"{source.image_id} for SourceSnapshot {source_snapshot.snapshot_id}"
+                    ),
+                    kms_key_id=kms_key_id,
+                    tags=tags,
+                    caller=caller,
+                )
+                made.append(copy.snapshot_id)
+                devices.append(replace(device, snapshot_id=copy.snapshot_id))
+        except BaseException:
+            for snapshot_id in made:
+                await self.delete_snapshot(tenant_id, snapshot_id)
+            raise
+        return tuple(devices)
 
     async def _snapshot_of_file_image(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,13 +42,23 @@ __all__ = ["ImagesMixin"]
 
 log = logging.getLogger(__name__)
 
+# EC2's characters for an AMI name (CreateImage, RegisterImage, CopyImage).
+_IMAGE_NAME = re.compile(r"[A-Za-z0-9()\[\] ./'@_-]+")
+
 
 class ImagesMixin(ServiceCore):
     # -- images ------------------------------------------------------------------------------
 
     async def describe_images(
-        self, tenant_id: str, ids: Sequence[str], *, owners: Sequence[str] = ()
+        self,
+        tenant_id: str,
+        ids: Sequence[str],
+        *,
+        owners: Sequence[str] = (),
+        executable_users: Sequence[str] = (),
     ) -> list[Image]:
+        """The images the tenant may launch: its own, the public ones, and those shared with
+        it (decision 0147); ``owners`` and ``executable_users`` as EC2's."""
         if ids:
             found = []
             for image_id in dict.fromkeys(ids):
@@ -61,10 +72,11 @@ class ImagesMixin(ServiceCore):
                     raise NotFound("ami", image_id)
                 found.append(image)
         else:
+            # Every image: those shared with the tenant are other tenants' records.
             found = [
                 i
-                for i in await self.store.list(Image, tenant_id)
-                if i.state is not ImageState.DEREGISTERED
+                for i in await self.store.list(Image, None)
+                if i.state is not ImageState.DEREGISTERED and i.visible_to(tenant_id)
             ]
         if owners:
             wanted = {tenant_id if o == "self" else o for o in owners}
@@ -72,6 +84,17 @@ class ImagesMixin(ServiceCore):
                 i
                 for i in found
                 if (i.owner_id or "andromede") in wanted or ("amazon" in wanted and i.public)
+            ]
+        if executable_users:
+            # "self": shared with the caller explicitly; "all": public; an account id: the
+            # caller's images shared with that account.
+            users = set(executable_users)
+            found = [
+                i
+                for i in found
+                if ("self" in users and tenant_id in i.launch_permissions)
+                or ("all" in users and i.public)
+                or (i.owner_id == tenant_id and users & set(i.launch_permissions))
             ]
         return found
 
@@ -118,6 +141,10 @@ class ImagesMixin(ServiceCore):
     def _check_image_name(name: str) -> None:
         if not 3 <= len(name) <= 128:
             raise InvalidParameterValue("AMI names must be between 3 and 128 characters long")
+        if not _IMAGE_NAME.fullmatch(name):
+            raise InvalidParameterValue(
+                "AMI names may only contain letters, digits, spaces and ( ) [ ] . / - ' @ _"
+            )
 
     async def deregister_image(self, tenant_id: str, image_id: str) -> None:
         image = await self._owned(Image, tenant_id, image_id, "ami")

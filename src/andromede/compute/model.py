@@ -35,6 +35,7 @@ __all__ = [
     "ElasticIpRef",
     "Event",
     "Image",
+    "ImageBlockDevice",
     "ImageState",
     "ImportTask",
     "Instance",
@@ -383,6 +384,17 @@ class ImageState(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ImageBlockDevice:
+    """A further (non-root) block device of an image (CreateImage): a copy of ``snapshot_id``
+    at launch, or a blank volume of ``size_gib`` when it has none."""
+
+    device: str
+    size_gib: int
+    snapshot_id: str | None = None
+    delete_on_termination: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Image:
     """A machine image: a qcow2 or raw file under the data dir, or a snapshot (RegisterImage).
     ``owner_id`` None is a public image of the operator, visible to every tenant."""
@@ -406,6 +418,12 @@ class Image:
     # the image's JSON document: records written before read as made without one.
     client_token: str | None = None
     request_digest: str = ""
+    # CreateImage (decision 0147): whether the root volume goes with the instance, and the
+    # further devices. In the image's JSON document: older records read as the root alone.
+    root_delete_on_termination: bool = True
+    block_devices: tuple[ImageBlockDevice, ...] = ()
+    # The accounts (tenant ids) the owner shares the image with (ModifyImageAttribute).
+    launch_permissions: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -422,7 +440,17 @@ class Image:
         return self.owner_id is None
 
     def visible_to(self, tenant_id: str) -> bool:
-        return self.owner_id is None or self.owner_id == tenant_id
+        return (
+            self.owner_id is None
+            or self.owner_id == tenant_id
+            or tenant_id in self.launch_permissions
+        )
+
+    @property
+    def snapshot_ids(self) -> tuple[str, ...]:
+        """Every snapshot the image reads: its root's, then its further devices'."""
+        further = tuple(d.snapshot_id for d in self.block_devices if d.snapshot_id is not None)
+        return ((self.snapshot_id,) if self.snapshot_id else ()) + further
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,9 @@ from andromede.compute.errors import (
     MissingParameter,
     NotFound,
 )
+from andromede.compute.image_creation import ImageCreationMixin
 from andromede.compute.image_library import ImagesMixin
+from andromede.compute.image_permissions import ImagePermissionsMixin
 from andromede.compute.instance_attributes import InstanceAttributesMixin
 from andromede.compute.instance_options import (
     GUEST_SHUTDOWN_REASON,
@@ -195,6 +197,34 @@ def _root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:
     )
 
 
+def _image_devices_taken(request: RunRequest, image: Image) -> RunRequest:
+    """The request with the image's further devices (CreateImage, decision 0147) among its
+    volumes: a mapping of the request naming one of them changes its size, key or
+    DeleteOnTermination and keeps its snapshot; the root's DeleteOnTermination is the image's
+    unless a mapping says."""
+    others = list(request.data_volumes)  # a device mapped twice stays twice: refused later
+    from_image: list[LaunchVolume] = []
+    for d in image.block_devices:
+        asked = next((m for m in others if m.device == d.device), None)
+        if asked is None:
+            from_image.append(
+                LaunchVolume(d.device, d.size_gib, d.snapshot_id, None, d.delete_on_termination)
+            )
+            continue
+        others.remove(asked)
+        size = asked.size_gib or d.size_gib
+        from_image.append(replace(asked, snapshot_id=d.snapshot_id, size_gib=size))
+    return replace(
+        request,
+        data_volumes=(*from_image, *others),
+        root_delete_on_termination=(
+            request.root_delete_on_termination
+            if request.root_device_name
+            else image.root_delete_on_termination
+        ),
+    )
+
+
 def _launch_volume_size(mapping: LaunchVolume, snapshot: Snapshot | None) -> int:
     """A mapping's volume size: the one asked for, at least its snapshot's; else the
     snapshot's. MissingParameter without either, as CreateVolume."""
@@ -243,6 +273,8 @@ class StateChange:
 
 
 class ComputeService(
+    ImageCreationMixin,
+    ImagePermissionsMixin,
     CopiesMixin,
     VolumesMixin,
     VolumeModificationsMixin,
@@ -309,7 +341,7 @@ class ComputeService(
     async def _run_instances(self, tenant_id: str, asked: RunRequest) -> list[Instance]:
         token = asked.client_token
         image = await self._usable_image(tenant_id, asked.image_id)
-        request = _root_mapping_taken(asked, image)
+        request = _image_devices_taken(_root_mapping_taken(asked, image), image)
         itype = self.instance_type(request.instance_type)
         check_shutdown_behavior(request.shutdown_behavior)
         check_metadata_options(request.metadata_options)
@@ -483,7 +515,13 @@ class ComputeService(
             )
         root_names = {ROOT_DEVICE, image.root_device_name, request.root_device_name}
         seen: set[str] = set()
-        snapshots: dict[str, Snapshot] = {}
+        # The image's own snapshots are read whoever launches it (an image shared with the
+        # tenant is another's, its snapshots too); any other must be the tenant's.
+        snapshots = {
+            s: await self._snapshot_record(s)
+            for d in image.block_devices
+            if (s := d.snapshot_id) is not None
+        }
         for mapping in request.data_volumes:
             device = mapping.device
             if not device.startswith("/dev/") or len(device) > 32:

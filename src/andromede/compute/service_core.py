@@ -119,6 +119,8 @@ class ComputeLimits:
     # Most volumes attached to one instance, its root volume included (EC2's Nitro limit is 28
     # attachments, interfaces included).
     max_volumes_per_instance: int = 24
+    # The accounts one image may be shared with (ModifyImageAttribute launchPermission).
+    max_image_launch_permissions: int = 1000
     # The host address of the port forwards that reach guests in user-mode networking.
     forward_address: str = "127.0.0.1"
     # EC2's quotas: launch templates per account (region), versions per template.

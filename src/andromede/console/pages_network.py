@@ -21,6 +21,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from andromede.console import wire_ec2_more as more
 from andromede.console.pages_ec2 import Change, action, field, no_ec2, viewer
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -28,6 +29,7 @@ from andromede.console.wire_ec2 import (
     Choice,
     Ec2Wire,
     ImageRow,
+    InstanceRow,
     RuleChange,
     RuleRow,
     SecurityGroupRow,
@@ -193,6 +195,7 @@ async def _images_page(
     _ = console.catalogue(request).gettext
     images: list[ImageRow] = []
     snapshots: list[Choice] = []
+    instances: list[InstanceRow] = []
     if console.ec2 is None:
         error, status = no_ec2(console, request)
     else:
@@ -202,9 +205,12 @@ async def _images_page(
         except WireError as exc:
             if error is None:
                 error, status = console.error_text(request, exc), exc.status
-        # Only suggestions for the snapshot field: RegisterImage's own answer decides.
+        # Only suggestions for the snapshot and instance fields: RegisterImage's and
+        # CreateImage's own answers decide.
         with suppress(WireError):
             snapshots = await console.ec2.snapshots(origin, principal)
+        with suppress(WireError):
+            instances = await console.ec2.live_instances(origin, principal)
     return console.render(
         request,
         "images.html",
@@ -213,8 +219,10 @@ async def _images_page(
         title=_("Images"),
         images=images,
         snapshots=snapshots,
+        instances=instances,
         account=session.principal.tenant_id,
         typed=(typed or {}).get("register", {}),
+        typed_create=(typed or {}).get("create", {}),
         error=error,
     )
 
@@ -224,6 +232,15 @@ async def _register_image(ec2: Ec2Wire, request: Request, who: Principal, f: dic
         request.scope, who,
         name=field(f, "name"), description=field(f, "description"),
         snapshot_id=field(f, "snapshot_id"), root_device=field(f, "root_device"),
+    )  # fmt: skip
+    return _IMAGES_URL
+
+
+async def _create_image(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    await more.create_image(
+        ec2, request.scope, who,
+        instance_id=field(f, "instance_id"), name=field(f, "name"),
+        description=field(f, "description"), no_reboot=f.get("no_reboot") == "yes",
     )  # fmt: skip
     return _IMAGES_URL
 
@@ -347,6 +364,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      action(_group_page, _rule_change("outbound", add=False)), ["POST"]),
     ("/images", viewer(_images_page), ["GET"]),
     ("/images", action(_images_page, _register_image, form="register"), ["POST"]),
+    ("/images/create", action(_images_page, _create_image, form="create"), ["POST"]),
     ("/images/{image_id}/deregister", action(_images_page, _deregister_image), ["POST"]),
     ("/vpcs", viewer(_vpcs_page), ["GET"]),
     ("/vpcs", action(_vpcs_page, _create_vpc, form="vpc"), ["POST"]),

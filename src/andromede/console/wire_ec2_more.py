@@ -21,6 +21,7 @@ __all__ = [
     "TemplateData",
     "TemplateRow",
     "VersionRow",
+    "create_image",
     "create_launch_template",
     "create_launch_template_version",
     "create_snapshot",
@@ -148,6 +149,24 @@ async def create_snapshot(
         params["Description"] = description
     root = await ec2.call(origin, who, "CreateSnapshot", params)
     return text(root, "snapshotId")
+
+
+async def create_image(
+    ec2: Ec2Wire,
+    origin: Scope,
+    who: Principal,
+    *,
+    instance_id: str,
+    name: str,
+    description: str,
+    no_reboot: bool,
+) -> str:
+    """CreateImage of an instance (decision 0147); the new image's id."""
+    params = {"InstanceId": instance_id, "Name": name, "NoReboot": str(no_reboot).lower()}
+    if description:
+        params["Description"] = description
+    root = await ec2.call(origin, who, "CreateImage", params)
+    return text(root, "imageId")
 
 
 async def delete_snapshot(ec2: Ec2Wire, origin: Scope, who: Principal, snapshot_id: str) -> None:

@@ -25,6 +25,7 @@ from andromede.ec2api.copies import COPY_ACTIONS
 from andromede.ec2api.dhcp_options import DHCP_OPTIONS_ACTIONS
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.gateways import GATEWAY_ACTIONS
+from andromede.ec2api.image_attributes import IMAGE_ATTRIBUTE_ACTIONS
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
 from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
@@ -76,6 +77,7 @@ _FORM = "application/x-www-form-urlencoded"
 ACTIONS: dict[str, Action] = {
     **INSTANCE_ACTIONS,
     **IMAGE_ACTIONS,
+    **IMAGE_ATTRIBUTE_ACTIONS,
     **ACCESS_ACTIONS,
     **RULE_ACTIONS,
     **TAG_ACTIONS,

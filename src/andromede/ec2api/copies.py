@@ -18,10 +18,10 @@ from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.protocol import Action, Call, Params
 from andromede.ec2api.xml import write_tags
 
-__all__ = ["COPY_ACTIONS"]
+__all__ = ["COPY_ACTIONS", "tags_for"]
 
 
-def _tags_for(p: Params, allowed: frozenset[str]) -> dict[str, Tags]:
+def tags_for(p: Params, allowed: frozenset[str]) -> dict[str, Tags]:
     """The tags of each ``TagSpecification.N`` by resource type; a type the call does not
     make is refused (its tags would be dropped)."""
     found: dict[str, list[tuple[str, str]]] = {kind: [] for kind in allowed}
@@ -89,7 +89,7 @@ async def copy_snapshot(call: Call) -> None:
     source_region = p.required("SourceRegion")
     _check_presigned_url(call, source_snapshot_id)
     kms_key_id = _encryption(p)
-    tags = _tags_for(p, frozenset({"snapshot"}))["snapshot"]
+    tags = tags_for(p, frozenset({"snapshot"}))["snapshot"]
     snapshot = await call.compute.copy_snapshot(
         call.tenant_id,
         source_snapshot_id,
@@ -114,7 +114,7 @@ async def copy_image(call: Call) -> None:
     source_region = p.required("SourceRegion")
     name = p.required("Name")
     kms_key_id = _encryption(p)
-    tags = _tags_for(p, frozenset({"image", "snapshot"}))
+    tags = tags_for(p, frozenset({"image", "snapshot"}))
     image = await call.compute.copy_image(
         call.tenant_id,
         source_image_id,

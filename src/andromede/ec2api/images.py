@@ -1,19 +1,21 @@
-"""EC2 image actions: DescribeImages, RegisterImage (from a snapshot), DeregisterImage,
-ImportImage and DescribeImportImageTasks."""
+"""EC2 image actions: DescribeImages, CreateImage (decision 0147), RegisterImage (from a
+snapshot), DeregisterImage, ImportImage and DescribeImportImageTasks."""
 
 from __future__ import annotations
 
+from andromede.compute.image_creation import ImageMappingRequest
 from andromede.compute.model import (
     Image,
     ImportTask,
 )
+from andromede.ec2api.copies import tags_for
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, arn_of, iso8601
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
-__all__ = ["IMAGE_ACTIONS"]
+__all__ = ["IMAGE_ACTIONS", "write_block_devices"]
 
 _PUBLIC_OWNER = "andromede"  # the owner id public (operator) images show
 
@@ -34,21 +36,43 @@ def _write_image(xml: XmlWriter, image: Image) -> None:
     xml.element("description", image.description or None)
     xml.element("rootDeviceType", "ebs")
     xml.element("rootDeviceName", image.root_device_name)
-    xml.open("blockDeviceMapping")
-    xml.open("item")
-    xml.element("deviceName", image.root_device_name)
-    xml.open("ebs")
-    xml.element("snapshotId", image.snapshot_id)
-    xml.element("volumeSize", image.virtual_size_gib)
-    xml.element("deleteOnTermination", True)
-    xml.element("encrypted", True)
-    xml.close("ebs")
-    xml.close("item")
-    xml.close("blockDeviceMapping")
+    write_block_devices(xml, image)
     xml.element("virtualizationType", "hvm")
     xml.element("hypervisor", "xen")
     write_tags(xml, image.tags)
     xml.close("item")
+
+
+def _write_mapping(
+    xml: XmlWriter, device: str, snapshot_id: str | None, size_gib: int, delete: bool
+) -> None:
+    xml.open("item")
+    xml.element("deviceName", device)
+    xml.open("ebs")
+    xml.element("snapshotId", snapshot_id)
+    xml.element("volumeSize", size_gib)
+    xml.element("deleteOnTermination", delete)
+    xml.element("volumeType", "gp3")
+    xml.element("encrypted", True)
+    xml.close("ebs")
+    xml.close("item")
+
+
+def write_block_devices(xml: XmlWriter, image: Image) -> None:
+    """The image's ``blockDeviceMapping``: its root device, then its further devices."""
+    xml.open("blockDeviceMapping")
+    _write_mapping(
+        xml,
+        image.root_device_name,
+        image.snapshot_id,
+        image.virtual_size_gib,
+        image.root_delete_on_termination,
+    )
+    for device in image.block_devices:
+        _write_mapping(
+            xml, device.device, device.snapshot_id, device.size_gib, device.delete_on_termination
+        )
+    xml.close("blockDeviceMapping")
 
 
 _IMAGE_FILTERS = with_tags(
@@ -67,13 +91,70 @@ async def describe_images(call: Call) -> None:
     p = call.params
     filters = Filters(p.filters(), _IMAGE_FILTERS)
     images = await call.compute.describe_images(
-        call.tenant_id, p.values("ImageId"), owners=p.values("Owner")
+        call.tenant_id,
+        p.values("ImageId"),
+        owners=p.values("Owner"),
+        executable_users=p.values("ExecutableBy"),
     )
     call.result.open("imagesSet")
     for image in images:
         if matches(filters, image):
             _write_image(call.result, image)
     call.result.close("imagesSet")
+
+
+_CREATE_MAPPING_HANDLED = frozenset(
+    {"DeviceName", "NoDevice", "Ebs.VolumeSize", "Ebs.DeleteOnTermination"}
+)
+_CREATE_MAPPING_HARMLESS = {
+    # Every volume here is encrypted, and general purpose.
+    "Ebs.Encrypted": frozenset({"true", "false"}),
+    "Ebs.VolumeType": frozenset({"gp2", "gp3", "standard"}),
+}
+
+
+def _image_mappings(call: Call) -> list[ImageMappingRequest]:
+    found = []
+    for mapping in call.params.structs("BlockDeviceMapping"):
+        mapping.refuse_unhandled(
+            "CreateImage BlockDeviceMapping", _CREATE_MAPPING_HANDLED, _CREATE_MAPPING_HARMLESS
+        )
+        delete = mapping.get("Ebs.DeleteOnTermination")
+        found.append(
+            ImageMappingRequest(
+                device=mapping.required("DeviceName"),
+                size_gib=mapping.integer("Ebs.VolumeSize", minimum=1, maximum=16384),
+                delete_on_termination=(
+                    None
+                    if delete is None
+                    else mapping.boolean("Ebs.DeleteOnTermination", default=True)
+                ),
+                # EC2's NoDevice is an empty string: its presence leaves the device out.
+                no_device=mapping.get("NoDevice") is not None,
+            )
+        )
+    return found
+
+
+async def create_image(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled(
+        "CreateImage",
+        frozenset({"InstanceId", "Name", "Description", "NoReboot", "BlockDeviceMapping",
+                   "TagSpecification"}),
+    )  # fmt: skip
+    tags = tags_for(p, frozenset({"image", "snapshot"}))
+    image = await call.compute.create_image(
+        call.tenant_id,
+        p.required("InstanceId"),
+        name=p.required("Name"),
+        description=p.get("Description") or "",
+        no_reboot=p.boolean("NoReboot", default=False),
+        mappings=_image_mappings(call),
+        tags=tags["image"],
+        snapshot_tags=tags["snapshot"],
+    )
+    call.result.element("imageId", image.image_id)
 
 
 async def register_image(call: Call) -> None:
@@ -168,6 +249,15 @@ async def describe_import_image_tasks(call: Call) -> None:
 
 IMAGE_ACTIONS: dict[str, Action] = {
     "DescribeImages": Action(describe_images, mutating=False),
+    # On the instance and on the new image, as EC2's CreateImage resource types.
+    "CreateImage": Action(
+        create_image,
+        mutating=True,
+        resources=lambda c: [
+            c.arn("instance", c.params.get("InstanceId") or "*"),
+            c.arn("image"),
+        ],
+    ),
     "RegisterImage": Action(register_image, mutating=True, resources=lambda c: [c.arn("image")]),
     "DeregisterImage": Action(
         deregister_image, mutating=True, resources=arn_of("image", "ImageId")

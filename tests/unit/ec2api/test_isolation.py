@@ -75,6 +75,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     # The intruder's copy would be its own; the victim's source must not be found.
     "CopyImage": {"SourceImageId": AMI, "SourceRegion": "eu-fr-1", "Name": IMAGE_NAME},
     "CopySnapshot": {"SourceSnapshotId": SNAP, "SourceRegion": "eu-fr-1"},
+    # The victim's instance must not be found, nor its volumes snapshotted.
+    "CreateImage": {"InstanceId": INSTANCE, "Name": "intruder-image"},
     # The intruder's own gateway; the victim's VPC must not be found to attach it to.
     "CreateInternetGateway": {},
     "CreateKeyPair": {"KeyName": KEY_NAME},
@@ -154,6 +156,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeAvailabilityZones": {},
     "DescribeIamInstanceProfileAssociations": {"AssociationIds": [ASSOC]},
     "DescribeImages": {"ImageIds": [AMI]},
+    "DescribeImageAttribute": {"ImageId": AMI, "Attribute": "launchPermission"},
     "DescribeImportImageTasks": {},
     "DescribeInstanceStatus": {"InstanceIds": [INSTANCE]},
     "DescribeInstanceTypes": {},
@@ -195,6 +198,12 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ModifyVolume": {"VolumeId": VOL, "Size": 3},
     "ModifyVpcAttribute": {"VpcId": VPC, "EnableDnsHostnames": {"Value": True}},
     "RebootInstances": {"InstanceIds": [INSTANCE]},
+    # The intruder must not share the victim's image with itself.
+    "ModifyImageAttribute": {
+        "ImageId": AMI,
+        "LaunchPermission": {"Add": [{"UserId": "999999999999"}]},
+    },
+    "ResetImageAttribute": {"ImageId": AMI, "Attribute": "launchPermission"},
     "ReleaseAddress": {"AllocationId": FREE_EIP},
     "RegisterImage": {
         "Name": IMAGE_NAME,

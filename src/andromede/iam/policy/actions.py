@@ -443,6 +443,7 @@ _EC2 = (
     "ReplaceNetworkAclEntry",
     "ReplaceRoute",
     "ReplaceRouteTableAssociation",
+    "ResetImageAttribute",
     "RevokeSecurityGroupEgress",
     "RevokeSecurityGroupIngress",
     "RunInstances",
