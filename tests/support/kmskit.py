@@ -4,14 +4,17 @@ tests move by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
 from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
@@ -86,6 +89,29 @@ class Kit:
             clock=self.clock,
             **limits,
         )
+
+
+def kit_over(directory: Path, *, regions: Sequence[str] | None = None) -> Iterator[Kit]:
+    """A kit on a key file under ``directory`` (a fixture yields from it): the memory store, a
+    manual clock, no identity policies; ``regions``: the declared regions (default: ``REGION``
+    alone)."""
+    store = MemoryCustomerKeyStore()
+    keys = KeyService(LocalKeyFileProvider(directory / "keys"))
+    clock = ManualClock()
+    policies = IdentityPolicies()
+    extra = {} if regions is None else {"regions": tuple(regions)}
+    service = CustomerKeyService(
+        store,
+        keys,
+        KmsAuthoriser(policies, REGION, key_aliases=alias_names(store)),
+        region=REGION,
+        clock=clock,
+        **extra,
+    )
+    try:
+        yield Kit(service, store, keys, clock, policies)
+    finally:
+        keys.close()
 
 
 _HASHES = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}

@@ -7,26 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from andromede.kms.customer_keys import CustomerKeyService
-from andromede.kms.keyfile import LocalKeyFileProvider
-from andromede.kms.keys_store import MemoryCustomerKeyStore
-from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
-from support.kmskit import REGION, IdentityPolicies, Kit, ManualClock
+from support.kmskit import Kit, kit_over
 
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[Kit]:
-    store = MemoryCustomerKeyStore()
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    clock = ManualClock()
-    policies = IdentityPolicies()
-    service = CustomerKeyService(
-        store,
-        keys,
-        KmsAuthoriser(policies, REGION, key_aliases=alias_names(store)),
-        region=REGION,
-        clock=clock,
-    )
-    yield Kit(service, store, keys, clock, policies)
-    keys.close()
+    yield from kit_over(tmp_path)

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from andromede.kms.ciphertext import CiphertextBlob
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import KeyWithdrawn
-from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
     CmkInvalidState,
     IncorrectKeyMaterial,
@@ -28,11 +27,8 @@ from andromede.kms.keys_errors import (
     UnsupportedKeyOperation,
 )
 from andromede.kms.keys_model import CustomerKey, KeyState, MultiRegionKeyType
-from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.model import WrappedDataKey
-from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
-from support.kmskit import ACCOUNT_A, REGION, IdentityPolicies, Kit, ManualClock, root
+from support.kmskit import ACCOUNT_A, REGION, Kit, ManualClock, kit_over, root
 
 A = root(ACCOUNT_A)
 OTHER = "eu-fr-2"
@@ -41,20 +37,7 @@ DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[Kit]:
-    store = MemoryCustomerKeyStore()
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    clock = ManualClock()
-    policies = IdentityPolicies()
-    service = CustomerKeyService(
-        store,
-        keys,
-        KmsAuthoriser(policies, REGION, key_aliases=alias_names(store)),
-        region=REGION,
-        clock=clock,
-        regions=(REGION, OTHER),
-    )
-    yield Kit(service, store, keys, clock, policies)
-    keys.close()
+    yield from kit_over(tmp_path, regions=(REGION, OTHER))
 
 
 def wrap(public_der: bytes, material: bytes) -> bytes:

@@ -16,7 +16,6 @@ import pytest
 from andromede.kms import customer_keys_lifecycle
 from andromede.kms.ciphertext import MULTI_REGION_CIPHERTEXT_FORMAT, CiphertextBlob
 from andromede.kms.customer_keys import CustomerKeyService
-from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import (
     CmkAccessDenied,
     CmkDisabled,
@@ -35,16 +34,12 @@ from andromede.kms.keys_model import (
     next_state,
     parse_key_reference,
 )
-from andromede.kms.keys_store import MemoryCustomerKeyStore
-from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
 from support.kmskit import (
     ACCOUNT_A,
     ACCOUNT_B,
     REGION,
-    IdentityPolicies,
     Kit,
-    ManualClock,
+    kit_over,
     root,
     user,
 )
@@ -57,20 +52,7 @@ UNDECLARED = "us-east-1"
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[Kit]:
-    store = MemoryCustomerKeyStore()
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    clock = ManualClock()
-    policies = IdentityPolicies()
-    service = CustomerKeyService(
-        store,
-        keys,
-        KmsAuthoriser(policies, REGION, key_aliases=alias_names(store)),
-        region=REGION,
-        clock=clock,
-        regions=(REGION, OTHER),
-    )
-    yield Kit(service, store, keys, clock, policies)
-    keys.close()
+    yield from kit_over(tmp_path, regions=(REGION, OTHER))
 
 
 def there(kit: Kit) -> CustomerKeyService:

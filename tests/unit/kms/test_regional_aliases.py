@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 
 from andromede.kms.customer_keys import CustomerKeyService
-from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkAccessDenied, CmkNotFound
-from andromede.kms.keys_store import MemoryCustomerKeyStore
-from andromede.kms.service import KeyService
-from andromede.kmsapi.authorise import KmsAuthoriser, alias_names
-from support.kmskit import ACCOUNT_A, REGION, IdentityPolicies, Kit, ManualClock, root, user
+from support.kmskit import (
+    ACCOUNT_A,
+    REGION,
+    Kit,
+    kit_over,
+    root,
+    user,
+)
 
 A = root(ACCOUNT_A)
 OTHER = "eu-fr-2"
@@ -26,20 +29,7 @@ OTHER = "eu-fr-2"
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[Kit]:
-    store = MemoryCustomerKeyStore()
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    clock = ManualClock()
-    policies = IdentityPolicies()
-    service = CustomerKeyService(
-        store,
-        keys,
-        KmsAuthoriser(policies, REGION, key_aliases=alias_names(store)),
-        region=REGION,
-        clock=clock,
-        regions=(REGION, OTHER),
-    )
-    yield Kit(service, store, keys, clock, policies)
-    keys.close()
+    yield from kit_over(tmp_path, regions=(REGION, OTHER))
 
 
 def there(kit: Kit) -> CustomerKeyService:
