@@ -64,7 +64,6 @@ in the child.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -74,13 +73,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, NamedTuple, TypeVar
 
 import pkcs11
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import KDF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import (
     ArgumentsBad,
     KeyHandleInvalid,
@@ -94,8 +92,6 @@ from pkcs11.exceptions import (
 )
 from pkcs11.mechanisms import GCMParams
 from pkcs11.types import DecryptMixin, DeriveMixin, EncryptMixin, SignMixin
-from pkcs11.util import biginteger
-from pkcs11.util.ec import encode_named_curve_parameters
 
 from andromede.kms import asymmetric, mac
 from andromede.kms.asymmetric import (
@@ -103,7 +99,6 @@ from andromede.kms.asymmetric import (
     RSA_KEY_SPECS,
     ec_curve,
     public_key_info,
-    rsa_bits,
 )
 from andromede.kms.errors import (
     AlgorithmNotOffered,
@@ -117,17 +112,37 @@ from andromede.kms.errors import (
 from andromede.kms.hsm_ed25519 import (
     TokenEd25519Key,
     create_ed25519_key,
-    ed25519_private_attributes,
-    ed25519_public_key,
     ed25519_sign,
     find_ed25519_keys,
-    generate_ed25519_pair,
+)
+from andromede.kms.hsm_objects import (
+    APPLICATION,
+    HASHES,
+    KEK_ID_PREFIX,
+    KEK_LABEL_PREFIX,
+    NOT_OFFERED,
+    PENDING_KEK_LABEL_PREFIX,
+    TOMBSTONE_PREFIX,
+    PrivateObject,
+    TenantObjects,
+    capable,
+    check_above,
+    check_live,
+    generate_key_pair,
+    kek_label,
+    kek_template,
+    key_pair_private_template,
+    not_offered,
+    private_numbers,
+    private_object,
+    provider_errors,
+    ring_id,
+    secret_template,
 )
 from andromede.kms.mac import MAC_KEY_SPECS
 from andromede.kms.model import KEK_SIZE, NONCE_SIZE, TAG_SIZE, TenantKeyRing, check_tenant_id
 from andromede.kms.providers import (
     DIGEST_SIZES,
-    PRIVATE_KEY_SPECS,
     check_agreement_key,
     check_decryption_key,
     check_imported_kek,
@@ -139,26 +154,12 @@ from andromede.kms.providers import (
 
 __all__ = ["Pkcs11Provider"]
 
-_KEK_ID_PREFIX = b"andromede-kek:"
-_KEK_LABEL_PREFIX = "andromede-kek:"
-_PENDING_KEK_LABEL_PREFIX = "andromede-kek-pending:"
-_PRIVATE_LABEL_PREFIX = "andromede-private:"
-_HMAC_KEY_LABEL_PREFIX = "andromede-secret:"
-_PUBLIC_LABEL_PREFIX = "andromede-public:"
-_DECRYPT_SUFFIX = ":decrypt"
-_DERIVE_SUFFIX = ":derive"
-_TOMBSTONE_PREFIX = "andromede-destroyed:"
-_APPLICATION = "andromede-kms"
 # A key handle gone stale (its object destroyed, by any process): an attribute read answers
 # CKR_OBJECT_HANDLE_INVALID, and a C_*Init CKR_KEY_HANDLE_INVALID (SoftHSM2 says the former).
 _STALE_HANDLE = (ObjectHandleInvalid, KeyHandleInvalid)
 DEFAULT_LOOKUP_TTL_SECONDS = 5.0
 DEFAULT_KEYGEN_TIMEOUT_SECONDS = 300.0
 _MAX_KNOWN_TENANTS = 100_000
-# Key specs the tokens here have no mechanism for: ML-DSA and ML-KEM, which PKCS#11 3.2 adds
-# and SoftHSM2 2.6 lacks. (Ed25519 is PKCS#11 3.0's CKM_EDDSA, which SoftHSM2 2.6 built with
-# OpenSSL 3, Debian's among them, offers; a token without it is refused by hsm_ed25519.)
-_NOT_OFFERED: Final = asymmetric.ML_DSA_KEY_SPECS | asymmetric.ML_KEM_KEY_SPECS
 
 
 class Pkcs11Provider:
@@ -192,7 +193,7 @@ class Pkcs11Provider:
         self._lock = threading.Lock()
         self._closed = False
         self._lookup_ttl = lookup_ttl_seconds
-        self._known: dict[str, _TenantObjects] = {}
+        self._known: dict[str, TenantObjects] = {}
         # What the RSA key generation helper needs to open its own session; the PIN is held
         # as long as the provider, as the library's login is.
         self._library_path = library_path
@@ -205,7 +206,7 @@ class Pkcs11Provider:
 
     def create_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             known = self._lookup(tenant_id, fresh=True)
             if known.destroyed:
                 raise KeyDestroyed.for_tenant(tenant_id)
@@ -227,7 +228,7 @@ class Pkcs11Provider:
         it back (``CKA_VALUE`` of a sensitive key cannot be read)."""
         check_tenant_id(tenant_id)
         check_imported_kek(material, version)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             known = self._lookup(tenant_id, fresh=True)
             if known.destroyed:
                 raise KeyDestroyed.for_tenant(tenant_id)
@@ -236,8 +237,8 @@ class Pkcs11Provider:
             if pending:
                 if not known.keys:
                     raise KeyWithdrawn.for_tenant(tenant_id)
-                _check_above(tenant_id, version, known)
-            template = _kek_template(tenant_id, version, pending=pending)
+                check_above(tenant_id, version, known)
+            template = kek_template(tenant_id, version, pending=pending)
             try:
                 self._session.create_object({**template, Attribute.VALUE: material})
             finally:
@@ -248,41 +249,41 @@ class Pkcs11Provider:
         """The pending object's label becomes the live one (``C_SetAttributeValue``): the same
         object, its material never out of the token."""
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             known = self._lookup(tenant_id, fresh=True)
-            _check_live(tenant_id, known)
+            check_live(tenant_id, known)
             staged = known.pending.get(version)
             if staged is None:
                 if version in known.keys:
                     return known.ring(tenant_id)  # promoted already: a retry
                 raise KeyWithdrawn.for_version(tenant_id, version)
-            _check_above(tenant_id, version, known)
+            check_above(tenant_id, version, known)
             try:
-                staged[Attribute.LABEL] = _kek_label(tenant_id, version)
+                staged[Attribute.LABEL] = kek_label(tenant_id, version)
             finally:
                 self._known.pop(tenant_id, None)
             return self._lookup(tenant_id, fresh=True).ring(tenant_id)
 
     def withdraw_tenant_key(self, tenant_id: str, version: int | None = None) -> None:
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             # No tombstone. A destroyed ring has no objects left (but those an interrupted
             # destroy left behind, which may go too).
             if version is None:
                 self._destroy_ring_objects(tenant_id)
             else:
                 for label in (
-                    _kek_label(tenant_id, version),
-                    _kek_label(tenant_id, version, pending=True),
+                    kek_label(tenant_id, version),
+                    kek_label(tenant_id, version, pending=True),
                 ):
-                    template = {Attribute.ID: _ring_id(tenant_id), Attribute.LABEL: label}
+                    template = {Attribute.ID: ring_id(tenant_id), Attribute.LABEL: label}
                     for found in list(self._session.get_objects(template)):
                         found.destroy()
             self._known.pop(tenant_id, None)
 
     def rotate_tenant_key(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             known = self._lookup(tenant_id, fresh=True)
             # Above every version the ring holds: a pending one keeps its number.
             self._generate_kek(tenant_id, max([known.ring(tenant_id).current, *known.pending]) + 1)
@@ -290,7 +291,7 @@ class Pkcs11Provider:
 
     def destroy_tenant_key(self, tenant_id: str) -> None:
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             # Tombstone first: a crash half-way leaves "destroyed" + leftovers that a second
             # call removes, never live-looking keys of a tenant meant to be gone.
             if self._tombstone(tenant_id) is None:
@@ -299,8 +300,8 @@ class Pkcs11Provider:
                         Attribute.CLASS: ObjectClass.DATA,
                         Attribute.TOKEN: True,
                         Attribute.PRIVATE: True,
-                        Attribute.LABEL: _TOMBSTONE_PREFIX + tenant_id,
-                        Attribute.APPLICATION: _APPLICATION,
+                        Attribute.LABEL: TOMBSTONE_PREFIX + tenant_id,
+                        Attribute.APPLICATION: APPLICATION,
                         Attribute.VALUE: datetime.now(UTC).isoformat(timespec="seconds").encode(),
                     }
                 )
@@ -309,7 +310,7 @@ class Pkcs11Provider:
 
     def tenant_key_ring(self, tenant_id: str) -> TenantKeyRing:
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             return self._lookup(tenant_id).ring(tenant_id)
 
     def current_version(self, tenant_id: str) -> int:
@@ -317,12 +318,12 @@ class Pkcs11Provider:
 
     def check_usable(self, tenant_id: str) -> None:
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             known = self._lookup(tenant_id)
             if not known.keys and not known.destroyed:
                 # Perhaps made or imported again by another process since the lookup.
                 known = self._lookup(tenant_id, fresh=True)
-            _check_live(tenant_id, known)
+            check_live(tenant_id, known)
             try:
                 # One attribute read: the handle of a key destroyed or withdrawn by any process
                 # is invalid now, where a search (the lookup TTL) would see it only later.
@@ -330,23 +331,23 @@ class Pkcs11Provider:
                 return
             except ObjectHandleInvalid:
                 pass
-            _check_live(tenant_id, self._lookup(tenant_id, fresh=True))
+            check_live(tenant_id, self._lookup(tenant_id, fresh=True))
 
     def list_tenants(self) -> list[str]:
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             tenants, destroyed = set(), set()
             # AES keys only: an HMAC secret is a secret key with its ring's id too.
             kek_objects = {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES}
             for key in self._session.get_objects(kek_objects):
                 key_id = bytes(key[Attribute.ID])
                 # A pending version's object does not make its ring live.
-                live = str(key[Attribute.LABEL]).startswith(_KEK_LABEL_PREFIX)
-                if key_id.startswith(_KEK_ID_PREFIX) and live:
-                    tenants.add(key_id[len(_KEK_ID_PREFIX) :].decode("ascii"))
+                live = str(key[Attribute.LABEL]).startswith(KEK_LABEL_PREFIX)
+                if key_id.startswith(KEK_ID_PREFIX) and live:
+                    tenants.add(key_id[len(KEK_ID_PREFIX) :].decode("ascii"))
             for data in self._session.get_objects({Attribute.CLASS: ObjectClass.DATA}):
                 label = str(data[Attribute.LABEL])
-                if label.startswith(_TOMBSTONE_PREFIX):
-                    destroyed.add(label[len(_TOMBSTONE_PREFIX) :])
+                if label.startswith(TOMBSTONE_PREFIX):
+                    destroyed.add(label[len(TOMBSTONE_PREFIX) :])
             # Key objects an interrupted destroy left behind belong to no live tenant.
             return sorted(tenants - destroyed)
 
@@ -359,7 +360,7 @@ class Pkcs11Provider:
                 plaintext, mechanism=Mechanism.AES_GCM, mechanism_param=mechanism_param
             )
 
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             sealed = self._with_kek(tenant_id, kek_version, encrypt)
         if not isinstance(sealed, bytes):  # a single buffer in gives a single buffer out
             raise ProviderError("PKCS#11 encrypt returned a stream")
@@ -391,7 +392,7 @@ class Pkcs11Provider:
                 # CKR_ENCRYPTED_DATA_INVALID: either way the wrapped key does not open.
                 raise InvalidWrappedKey("wrapped data key failed authentication") from None
 
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             plaintext = self._with_kek(tenant_id, kek_version, decrypt)
         if not isinstance(plaintext, bytes):
             raise ProviderError("PKCS#11 decrypt returned a stream")
@@ -415,11 +416,11 @@ class Pkcs11Provider:
         milliseconds and are made here, under the lock."""
         check_tenant_id(tenant_id)
         check_private_key_spec(key_spec, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement)
-        if key_spec in _NOT_OFFERED:
-            raise _not_offered(key_spec)
-        with self._lock, _provider_errors():
+        if key_spec in NOT_OFFERED:
+            raise not_offered(key_spec)
+        with self._lock, provider_errors():
             known = self._lookup(tenant_id, fresh=True)
-            _check_live(tenant_id, known)
+            check_live(tenant_id, known)
             if known.private is not None or tenant_id in self._generating:
                 raise KeyAlreadyExists.holding_private_key(tenant_id)
             if key_spec not in RSA_KEY_SPECS:
@@ -484,7 +485,7 @@ class Pkcs11Provider:
         the key was being generated loses that key too (it would otherwise outlive its ring's
         KEKs), and so does a generation that failed or timed out after the token made the key:
         the ring is left as it was found."""
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             self._generating.discard(tenant_id)
             self._known.pop(tenant_id, None)
             known = self._lookup(tenant_id, fresh=True)
@@ -492,7 +493,7 @@ class Pkcs11Provider:
                 self._destroy_ring_objects(tenant_id)
                 self._known.pop(tenant_id, None)
                 if succeeded:
-                    _check_live(tenant_id, known)
+                    check_live(tenant_id, known)
             elif not succeeded and known.private is not None:
                 known.private.key.destroy()
                 self._known.pop(tenant_id, None)
@@ -523,22 +524,22 @@ class Pkcs11Provider:
             key_spec, material, rsa_decrypt=rsa_decrypt, key_agreement=key_agreement
         )
         if private is None:
-            template = {**_secret_template(tenant_id, key_spec), Attribute.VALUE: material}
+            template = {**secret_template(tenant_id, key_spec), Attribute.VALUE: material}
             public = b""
         elif not isinstance(
             private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
         ):
-            raise _not_offered(key_spec)
+            raise not_offered(key_spec)
         else:
             template = {
-                **_key_pair_private_template(tenant_id, key_spec, rsa_decrypt, key_agreement),
+                **key_pair_private_template(tenant_id, key_spec, rsa_decrypt, key_agreement),
                 Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                **_private_numbers(key_spec, private),
+                **private_numbers(key_spec, private),
             }
             public = public_key_info(private)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             known = self._lookup(tenant_id, fresh=True)
-            _check_live(tenant_id, known)
+            check_live(tenant_id, known)
             if known.private is not None:
                 raise KeyAlreadyExists.holding_private_key(tenant_id)
             try:
@@ -548,7 +549,7 @@ class Pkcs11Provider:
         return public
 
     def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
-        def sign(held: _PrivateObject) -> bytes:
+        def sign(held: PrivateObject) -> bytes:
             hash_name = check_signing_key(
                 held.key_spec,
                 held.rsa_decrypt,
@@ -557,10 +558,10 @@ class Pkcs11Provider:
                 digest=digest,
                 key_agreement=held.key_agreement,
             )
-            key = _capable(held, SignMixin)
+            key = capable(held, SignMixin)
             if held.key_spec == ED25519_KEY_SPEC:  # pure Ed25519 hashes the message itself
                 return ed25519_sign(key, message)
-            hashing = _HASHES[hash_name]
+            hashing = HASHES[hash_name]
             if algorithm.startswith("ECDSA"):
                 hashed = message if digest else hashlib.new(hash_name, message).digest()
                 r_and_s = key.sign(hashed, mechanism=Mechanism.ECDSA)
@@ -580,9 +581,9 @@ class Pkcs11Provider:
         return self._with_private_key(tenant_id, sign)
 
     def decrypt_private(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
-        def decrypt(held: _PrivateObject) -> bytes:
-            hashing = _HASHES[check_decryption_key(held.key_spec, held.rsa_decrypt, algorithm)]
-            key = _capable(held, DecryptMixin)
+        def decrypt(held: PrivateObject) -> bytes:
+            hashing = HASHES[check_decryption_key(held.key_spec, held.rsa_decrypt, algorithm)]
+            key = capable(held, DecryptMixin)
             oaep = (hashing.mechanism, hashing.mgf, None)  # MGF1 with the same hash, no label
             try:
                 plaintext = key.decrypt(
@@ -609,14 +610,14 @@ class Pkcs11Provider:
         out (it is DeriveSharedSecret's answer), read and destroyed at once. The private key
         stays as it is: sensitive and never extractable."""
 
-        def derive(held: _PrivateObject) -> bytes:
+        def derive(held: PrivateObject) -> bytes:
             check_agreement_key(held.key_spec, held.key_agreement, algorithm)
             peer = asymmetric.peer_public_key(held.key_spec, peer_public_key)
             point = peer.public_bytes(
                 serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
             )
             field_bytes = (ec_curve(held.key_spec).key_size + 7) // 8
-            shared = _capable(held, DeriveMixin).derive_key(
+            shared = capable(held, DeriveMixin).derive_key(
                 KeyType.GENERIC_SECRET,
                 field_bytes * 8,  # the whole x coordinate: the raw secret, as AWS returns it
                 mechanism=Mechanism.ECDH1_DERIVE,
@@ -635,19 +636,19 @@ class Pkcs11Provider:
         return self._with_private_key(tenant_id, derive)
 
     def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
-        """No ring here holds an ML-KEM key (``_NOT_OFFERED``): the ring's key, if any, is
+        """No ring here holds an ML-KEM key (``NOT_OFFERED``): the ring's key, if any, is
         told apart as ``asymmetric.check_encapsulation`` does, and a missing one as KeyNotFound."""
 
-        def refuse(held: _PrivateObject) -> bytes:
+        def refuse(held: PrivateObject) -> bytes:
             asymmetric.check_encapsulation(held.key_spec, algorithm)
-            raise _not_offered(held.key_spec)
+            raise not_offered(held.key_spec)
 
         return self._with_private_key(tenant_id, refuse)
 
     def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
-        def make_mac(held: _PrivateObject) -> bytes:
-            hashing = _HASHES[check_mac_key(held.key_spec, algorithm)]
-            return _capable(held, SignMixin).sign(message, mechanism=hashing.hmac)
+        def make_mac(held: PrivateObject) -> bytes:
+            hashing = HASHES[check_mac_key(held.key_spec, algorithm)]
+            return capable(held, SignMixin).sign(message, mechanism=hashing.hmac)
 
         return self._with_private_key(tenant_id, make_mac)
 
@@ -699,7 +700,7 @@ class Pkcs11Provider:
             raise KeyNotFound.for_tenant(tenant_id, version)
         return key
 
-    def _lookup(self, tenant_id: str, *, fresh: bool = False) -> _TenantObjects:
+    def _lookup(self, tenant_id: str, *, fresh: bool = False) -> TenantObjects:
         """The tenant's objects, searched again when older than the lookup TTL.
 
         Searching a token walks its objects (milliseconds with a few hundred tenants in
@@ -712,7 +713,7 @@ class Pkcs11Provider:
         if fresh or known is None or now - known.looked_up >= self._lookup_ttl:
             destroyed = self._tombstone(tenant_id) is not None
             keys, pending, private = ({}, {}, None) if destroyed else self._ring_objects(tenant_id)
-            known = _TenantObjects(
+            known = TenantObjects(
                 looked_up=now, destroyed=destroyed, keys=keys, private=private, pending=pending
             )
             if len(self._known) >= _MAX_KNOWN_TENANTS:
@@ -726,20 +727,20 @@ class Pkcs11Provider:
             KEK_SIZE * 8,
             store=True,
             capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
-            template=_kek_template(tenant_id, version),
+            template=kek_template(tenant_id, version),
         )
 
     def _ring_objects(
         self, tenant_id: str
-    ) -> tuple[dict[int, EncryptMixin], dict[int, pkcs11.Object], _PrivateObject | None]:
+    ) -> tuple[dict[int, EncryptMixin], dict[int, pkcs11.Object], PrivateObject | None]:
         """The ring's live and pending KEK versions and private key, told apart by their
         labels (one search)."""
         versions: dict[int, EncryptMixin] = {}
         pending: dict[int, pkcs11.Object] = {}
         private = None
-        kek_label = f"{_KEK_LABEL_PREFIX}{tenant_id}:v"
-        pending_label = f"{_PENDING_KEK_LABEL_PREFIX}{tenant_id}:v"
-        for found in self._session.get_objects({Attribute.ID: _ring_id(tenant_id)}):
+        kek_label = f"{KEK_LABEL_PREFIX}{tenant_id}:v"
+        pending_label = f"{PENDING_KEK_LABEL_PREFIX}{tenant_id}:v"
+        for found in self._session.get_objects({Attribute.ID: ring_id(tenant_id)}):
             label = str(found[Attribute.LABEL])
             if label.startswith(kek_label):
                 version = label[len(kek_label) :]
@@ -749,33 +750,33 @@ class Pkcs11Provider:
                 version = label[len(pending_label) :]
                 if isinstance(found, pkcs11.SecretKey) and version.isdigit():
                     pending[int(version)] = found
-            elif (held := _private_object(tenant_id, label, found)) is not None:
+            elif (held := private_object(tenant_id, label, found)) is not None:
                 private = held
         return versions, pending, private
 
     def _destroy_ring_objects(self, tenant_id: str) -> None:
         """``C_DestroyObject`` of every object of the ring: KEK versions (live and pending),
         private key."""
-        for found in list(self._session.get_objects({Attribute.ID: _ring_id(tenant_id)})):
+        for found in list(self._session.get_objects({Attribute.ID: ring_id(tenant_id)})):
             found.destroy()
 
     def _with_private_key(
-        self, tenant_id: str, operation: Callable[[_PrivateObject], bytes]
+        self, tenant_id: str, operation: Callable[[PrivateObject], bytes]
     ) -> bytes:
         """Run ``operation`` with the ring's private key; a stale handle is looked up once more
         (a destruction or withdrawal by another process: the fresh lookup says so)."""
         check_tenant_id(tenant_id)
-        with self._lock, _provider_errors():
+        with self._lock, provider_errors():
             try:
                 return operation(self._private_key(tenant_id, fresh=False))
             except _STALE_HANDLE:
                 return operation(self._private_key(tenant_id, fresh=True))
 
-    def _private_key(self, tenant_id: str, *, fresh: bool) -> _PrivateObject:
+    def _private_key(self, tenant_id: str, *, fresh: bool) -> PrivateObject:
         known = self._lookup(tenant_id, fresh=fresh)
         if known.private is None and not known.destroyed and not fresh:
             known = self._lookup(tenant_id, fresh=True)  # perhaps made by another process since
-        _check_live(tenant_id, known)
+        check_live(tenant_id, known)
         if known.private is None:
             raise KeyNotFound.without_private_key(tenant_id)
         return known.private
@@ -787,346 +788,12 @@ class Pkcs11Provider:
             store=True,
             capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
             mechanism=Mechanism.GENERIC_SECRET_KEY_GEN,
-            template=_secret_template(tenant_id, key_spec),
+            template=secret_template(tenant_id, key_spec),
         )
 
     def _tombstone(self, tenant_id: str) -> pkcs11.Object | None:
         for found in self._session.get_objects(
-            {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: _TOMBSTONE_PREFIX + tenant_id}
+            {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: TOMBSTONE_PREFIX + tenant_id}
         ):
             return found
         return None
-
-
-def generate_key_pair(
-    session: pkcs11.Session,
-    tenant_id: str,
-    key_spec: str,
-    rsa_decrypt: bool,
-    key_agreement: bool = False,
-) -> bytes:
-    """Generate the ring's key pair in the token (``C_GenerateKeyPair``): the private half stays
-    there as a token object, the public half, a session object, answers as SPKI DER and goes.
-    The provider calls it on its session; ``hsm_keygen`` on its own, for RSA."""
-    private_template = _key_pair_private_template(tenant_id, key_spec, rsa_decrypt, key_agreement)
-    public_template: dict[Attribute, Any] = {
-        Attribute.ID: _ring_id(tenant_id),
-        Attribute.LABEL: f"{_PUBLIC_LABEL_PREFIX}{tenant_id}",
-        Attribute.TOKEN: False,  # a session object, destroyed below
-        Attribute.WRAP: False,
-    }
-    usage = (
-        MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT
-        if rsa_decrypt
-        else MechanismFlag.DERIVE
-        if key_agreement
-        else MechanismFlag.SIGN | MechanismFlag.VERIFY
-    )
-    if key_spec == ED25519_KEY_SPEC:
-        public, _ = generate_ed25519_pair(
-            session, public_template=public_template, private_template=private_template
-        )
-    elif key_spec in RSA_KEY_SPECS:
-        public, _ = session.generate_keypair(
-            KeyType.RSA,
-            rsa_bits(key_spec),  # python-pkcs11 sets the public exponent, 65537
-            store=True,
-            capabilities=usage,
-            mechanism=Mechanism.RSA_PKCS_KEY_PAIR_GEN,
-            public_template=public_template,
-            private_template=private_template,
-        )
-    else:
-        public, _ = session.generate_keypair(
-            KeyType.EC,
-            store=True,
-            capabilities=usage,
-            mechanism=Mechanism.EC_KEY_PAIR_GEN,
-            public_template={
-                **public_template,
-                Attribute.EC_PARAMS: encode_named_curve_parameters(ec_curve(key_spec).name),
-            },
-            private_template=private_template,
-        )
-    try:
-        return _public_key_info(key_spec, public)
-    finally:
-        public.destroy()
-
-
-def _not_offered(key_spec: str) -> AlgorithmNotOffered:
-    """A key spec of ``_NOT_OFFERED``, refused before anything reaches the token."""
-    return AlgorithmNotOffered(f"the PKCS#11 token does not offer {key_spec} keys")
-
-
-def _ring_id(tenant_id: str) -> bytes:
-    """The ``CKA_ID`` of every object of the ring."""
-    return _KEK_ID_PREFIX + tenant_id.encode("ascii")
-
-
-def _kek_label(tenant_id: str, version: int, *, pending: bool = False) -> str:
-    """The ``CKA_LABEL`` of a KEK version's object, live or pending."""
-    prefix = _PENDING_KEK_LABEL_PREFIX if pending else _KEK_LABEL_PREFIX
-    return f"{prefix}{tenant_id}:v{version}"
-
-
-def _kek_template(tenant_id: str, version: int, *, pending: bool = False) -> dict[Attribute, Any]:
-    """The attributes of every KEK object, generated or imported, live or pending (they differ
-    in their label alone, which promotion changes: ``CKA_MODIFIABLE`` is left true)."""
-    return {
-        Attribute.CLASS: ObjectClass.SECRET_KEY,
-        Attribute.KEY_TYPE: KeyType.AES,
-        Attribute.ID: _ring_id(tenant_id),
-        Attribute.LABEL: _kek_label(tenant_id, version, pending=pending),
-        Attribute.TOKEN: True,
-        Attribute.PRIVATE: True,
-        Attribute.SENSITIVE: True,
-        Attribute.EXTRACTABLE: False,
-        Attribute.ENCRYPT: True,
-        Attribute.DECRYPT: True,
-        Attribute.WRAP: False,
-        Attribute.UNWRAP: False,
-        Attribute.SIGN: False,
-        Attribute.VERIFY: False,
-        Attribute.DERIVE: False,
-    }
-
-
-def _private_template(tenant_id: str, label: str) -> dict[Attribute, Any]:
-    """What a ring's private key or secret shares with its KEKs: in the token for good, never
-    out of it, and no use but its own (the callers add it)."""
-    return {
-        Attribute.ID: _ring_id(tenant_id),
-        Attribute.LABEL: label,
-        Attribute.TOKEN: True,
-        Attribute.PRIVATE: True,
-        Attribute.SENSITIVE: True,
-        Attribute.EXTRACTABLE: False,
-        Attribute.UNWRAP: False,
-        Attribute.DERIVE: False,
-    }
-
-
-def _key_pair_private_template(
-    tenant_id: str, key_spec: str, rsa_decrypt: bool, key_agreement: bool = False
-) -> dict[Attribute, Any]:
-    """The attributes of a ring's RSA or EC private key, generated or imported: to sign, or
-    (an RSA key that ``rsa_decrypt``) to decrypt, or (an EC key for ``key_agreement``) to
-    derive by ECDH."""
-    label = f"{_PRIVATE_LABEL_PREFIX}{tenant_id}:{key_spec}"
-    suffix = _DECRYPT_SUFFIX if rsa_decrypt else _DERIVE_SUFFIX if key_agreement else ""
-    return {
-        **_private_template(tenant_id, label + suffix),
-        Attribute.SIGN: not (rsa_decrypt or key_agreement),
-        Attribute.SIGN_RECOVER: False,
-        Attribute.DECRYPT: rsa_decrypt,
-        Attribute.DERIVE: key_agreement,
-    }
-
-
-def _secret_template(tenant_id: str, key_spec: str) -> dict[Attribute, Any]:
-    """The attributes of a ring's HMAC secret, generated or imported: HMAC only."""
-    return {
-        **_private_template(tenant_id, f"{_HMAC_KEY_LABEL_PREFIX}{tenant_id}:{key_spec}"),
-        Attribute.CLASS: ObjectClass.SECRET_KEY,
-        Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
-        Attribute.SIGN: True,
-        Attribute.VERIFY: True,
-        Attribute.ENCRYPT: False,
-        Attribute.DECRYPT: False,
-        Attribute.WRAP: False,
-    }
-
-
-def _private_numbers(
-    key_spec: str,
-    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey,
-) -> dict[Attribute, Any]:
-    """The key-type attributes of an imported private key: PKCS#11's big-endian integers of an
-    RSA key's CRT form, an EC key's curve and scalar (as long as the curve's order), or an
-    Ed25519 key's curve and seed."""
-    if isinstance(private, ed25519.Ed25519PrivateKey):
-        return ed25519_private_attributes(
-            private.private_bytes(
-                serialization.Encoding.Raw,
-                serialization.PrivateFormat.Raw,
-                serialization.NoEncryption(),
-            )
-        )
-    if isinstance(private, rsa.RSAPrivateKey):
-        numbers = private.private_numbers()
-        return {
-            Attribute.KEY_TYPE: KeyType.RSA,
-            Attribute.MODULUS: biginteger(numbers.public_numbers.n),
-            Attribute.PUBLIC_EXPONENT: biginteger(numbers.public_numbers.e),
-            Attribute.PRIVATE_EXPONENT: biginteger(numbers.d),
-            Attribute.PRIME_1: biginteger(numbers.p),
-            Attribute.PRIME_2: biginteger(numbers.q),
-            Attribute.EXPONENT_1: biginteger(numbers.dmp1),
-            Attribute.EXPONENT_2: biginteger(numbers.dmq1),
-            Attribute.COEFFICIENT: biginteger(numbers.iqmp),
-        }
-    curve = ec_curve(key_spec)
-    return {
-        Attribute.KEY_TYPE: KeyType.EC,
-        Attribute.EC_PARAMS: encode_named_curve_parameters(curve.name),
-        Attribute.VALUE: private.private_numbers().private_value.to_bytes(
-            (curve.key_size + 7) // 8
-        ),
-    }
-
-
-def _private_object(tenant_id: str, label: str, found: pkcs11.Object) -> _PrivateObject | None:
-    """The ring's private key if ``found`` is one (by its label and class), else None."""
-    for prefix, kind in (
-        (_PRIVATE_LABEL_PREFIX, pkcs11.PrivateKey),
-        (_HMAC_KEY_LABEL_PREFIX, pkcs11.SecretKey),
-    ):
-        ring_prefix = f"{prefix}{tenant_id}:"
-        if label.startswith(ring_prefix) and isinstance(found, kind):
-            key_spec = label[len(ring_prefix) :]
-            rsa_decrypt = key_spec.endswith(_DECRYPT_SUFFIX)
-            key_agreement = key_spec.endswith(_DERIVE_SUFFIX)
-            key_spec = key_spec.removesuffix(_DECRYPT_SUFFIX).removesuffix(_DERIVE_SUFFIX)
-            if key_spec in PRIVATE_KEY_SPECS:
-                return _PrivateObject(
-                    key_spec=key_spec,
-                    rsa_decrypt=rsa_decrypt,
-                    key=found,
-                    key_agreement=key_agreement,
-                )
-    return None
-
-
-_Capability = TypeVar("_Capability", SignMixin, DecryptMixin, DeriveMixin)
-
-
-def _capable(held: _PrivateObject, capability: type[_Capability]) -> _Capability:
-    """The key object, with the mixin python-pkcs11 gives it for the capability it was made
-    with (a token object altered since may lack it)."""
-    if not isinstance(held.key, capability):
-        raise ProviderError(f"the ring's {held.key_spec} key object cannot do this")
-    return held.key
-
-
-def _public_key_info(key_spec: str, public: pkcs11.Object) -> bytes:
-    """The SubjectPublicKeyInfo DER of a public key object just generated."""
-    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-    if key_spec == ED25519_KEY_SPEC:
-        if not isinstance(public, pkcs11.PublicKey):
-            raise ProviderError("the token answered no Ed25519 public key object")
-        public_key = ed25519.Ed25519PublicKey.from_public_bytes(ed25519_public_key(public))
-    elif key_spec in RSA_KEY_SPECS:
-        public_key = rsa.RSAPublicNumbers(
-            int.from_bytes(public[Attribute.PUBLIC_EXPONENT]),
-            int.from_bytes(public[Attribute.MODULUS]),
-        ).public_key()
-    else:
-        curve = ec_curve(key_spec)
-        point = _uncompressed_point(bytes(public[Attribute.EC_POINT]), curve)
-        public_key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _uncompressed_point(ec_point: bytes, curve: ec.EllipticCurve) -> bytes:
-    """The point of ``CKA_EC_POINT``: a DER OCTET STRING around it (PKCS#11 2.40), or the bare
-    point (tokens of older versions of the standard)."""
-    size = 1 + 2 * ((curve.key_size + 7) // 8)  # 0x04 | x | y
-    if len(ec_point) == size:
-        return ec_point
-    header = bytes([0x04, size]) if size < 0x80 else bytes([0x04, 0x81, size])
-    if not ec_point.startswith(header) or len(ec_point) != len(header) + size:
-        raise ProviderError("the token answered an EC point this provider cannot read")
-    return ec_point[len(header) :]
-
-
-def _check_above(tenant_id: str, version: int, known: _TenantObjects) -> None:
-    """``ValueError`` unless ``version`` is above every live version: a pending version is
-    current once promoted."""
-    current = known.ring(tenant_id).current
-    if version <= current:
-        raise ValueError(
-            f"pending version {version} of key ring {tenant_id} is not above its current"
-            f" version {current}"
-        )
-
-
-def _check_live(tenant_id: str, known: _TenantObjects) -> None:
-    """``KeyDestroyed`` for a tombstone, ``KeyWithdrawn`` for a ring without keys."""
-    if known.destroyed:
-        raise KeyDestroyed.for_tenant(tenant_id)
-    if not known.keys:
-        raise KeyWithdrawn.for_tenant(tenant_id)
-
-
-class _TenantObjects(NamedTuple):
-    """What a search of the token found for one tenant, and when."""
-
-    looked_up: float
-    destroyed: bool
-    keys: dict[int, EncryptMixin]  # the live versions
-    private: _PrivateObject | None
-    pending: dict[int, pkcs11.Object]  # the pending versions (never sealed or opened with)
-
-    def ring(self, tenant_id: str) -> TenantKeyRing:
-        if self.destroyed:
-            raise KeyDestroyed.for_tenant(tenant_id)
-        if not self.keys:
-            raise KeyWithdrawn.for_tenant(tenant_id)
-        return TenantKeyRing(tenant_id=tenant_id, versions=tuple(sorted(self.keys)))
-
-
-class _PrivateObject(NamedTuple):
-    """The ring's private key (a ``PrivateKey``) or HMAC secret (a ``SecretKey``) object."""
-
-    key_spec: str
-    rsa_decrypt: bool
-    key: pkcs11.Object
-    key_agreement: bool = False
-
-
-class _Hash(NamedTuple):
-    """A hash's PKCS#11 names, for each mechanism that uses it."""
-
-    mechanism: Mechanism
-    mgf: MGF
-    rsa_pkcs1: Mechanism
-    rsa_pss: Mechanism
-    hmac: Mechanism
-    digest_info: bytes  # DER DigestInfo of a digest of this hash, up to the digest
-
-
-_HASHES: dict[str, _Hash] = {
-    # RFC 8017 section 9.2, note 1, for the DigestInfo prefixes.
-    "sha1": _Hash(
-        Mechanism.SHA_1, MGF.SHA1, Mechanism.SHA1_RSA_PKCS, Mechanism.SHA1_RSA_PKCS_PSS,
-        Mechanism.SHA_1_HMAC, bytes.fromhex("3021300906052b0e03021a05000414"),
-    ),
-    "sha224": _Hash(
-        Mechanism.SHA224, MGF.SHA224, Mechanism.SHA224_RSA_PKCS, Mechanism.SHA224_RSA_PKCS_PSS,
-        Mechanism.SHA224_HMAC, bytes.fromhex("302d300d06096086480165030402040500041c"),
-    ),
-    "sha256": _Hash(
-        Mechanism.SHA256, MGF.SHA256, Mechanism.SHA256_RSA_PKCS, Mechanism.SHA256_RSA_PKCS_PSS,
-        Mechanism.SHA256_HMAC, bytes.fromhex("3031300d060960864801650304020105000420"),
-    ),
-    "sha384": _Hash(
-        Mechanism.SHA384, MGF.SHA384, Mechanism.SHA384_RSA_PKCS, Mechanism.SHA384_RSA_PKCS_PSS,
-        Mechanism.SHA384_HMAC, bytes.fromhex("3041300d060960864801650304020205000430"),
-    ),
-    "sha512": _Hash(
-        Mechanism.SHA512, MGF.SHA512, Mechanism.SHA512_RSA_PKCS, Mechanism.SHA512_RSA_PKCS_PSS,
-        Mechanism.SHA512_HMAC, bytes.fromhex("3051300d060960864801650304020305000440"),
-    ),
-}  # fmt: skip
-
-
-@contextlib.contextmanager
-def _provider_errors() -> Iterator[None]:
-    """Translate a library failure into ProviderError at the edge (domain errors pass)."""
-    try:
-        yield
-    except PKCS11Error as exc:
-        raise ProviderError(f"PKCS#11 call failed: {type(exc).__name__}") from exc

@@ -2,7 +2,7 @@
 
 Owns one generation, then exits: it reads one JSON request on its standard input (the library,
 the token's label, its user PIN, the ring, the key spec and whether the key decrypts), opens
-its own logged-in session, generates the pair with ``hsm.generate_key_pair`` (the same
+its own logged-in session, generates the pair with ``hsm_objects.generate_key_pair`` (the same
 templates, labels and attributes as the provider's own generation: the private key is a
 sensitive, non-extractable token object of the ring), and writes one JSON answer on its
 standard output: ``{"public": <SPKI DER, base64>}``, or ``{"error": <what failed>}`` with
@@ -25,7 +25,7 @@ import pkcs11
 from pkcs11.exceptions import NoSuchToken, PinIncorrect, PKCS11Error
 
 from andromede.kms.asymmetric import RSA_KEY_SPECS
-from andromede.kms.hsm import generate_key_pair
+from andromede.kms.hsm_objects import generate_key_pair
 from andromede.kms.model import check_tenant_id
 
 
