@@ -7,25 +7,19 @@ the service re-checks what it owns (sizes, windows, periods).
 
 from __future__ import annotations
 
-import base64
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 from andromede.kms.asymmetric import (
-    ASYMMETRIC_KEY_SPECS,
-    DATA_KEY_PAIR_SPECS,
     ENCAPSULATION_ALGORITHMS,
     KEY_AGREEMENT_ALGORITHMS,
-    MAX_PEER_PUBLIC_KEY_SIZE,
     RSA_ENCRYPTION_ALGORITHMS,
     signing_algorithms,
 )
-from andromede.kms.asymmetric import message_type as asymmetric_message_type
-from andromede.kms.grants import MAX_GRANT_TOKENS, is_grant_id, principal_account
+from andromede.kms.grants import is_grant_id, principal_account
 from andromede.kms.importing import WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS
-from andromede.kms.keys_errors import DryRunSucceeded
 from andromede.kms.keys_model import (
     EXPIRATION_KEY_MATERIAL_DOES_NOT_EXPIRE,
     EXPIRATION_KEY_MATERIAL_EXPIRES,
@@ -48,7 +42,14 @@ from andromede.kms.keys_model import (
 )
 from andromede.kms.mac import MAC_KEY_SPECS, mac_algorithms
 from andromede.kms.xks_model import is_store_id
-from andromede.kmsapi.call import SYMMETRIC_DEFAULT, KmsCall, invalid
+from andromede.kmsapi.call import (
+    SYMMETRIC_DEFAULT,
+    KmsCall,
+    check_grant_tokens,
+    invalid,
+    refuse_service_principals,
+)
+from andromede.kmsapi.crypto_actions import CRYPTO_ACTIONS, Handler, b64
 from andromede.kmsapi.custom_key_stores import CUSTOM_KEY_STORE_ACTIONS, external_key_metadata
 from andromede.kmsapi.errors import KmsWireError
 from andromede.kmsapi.multi_region import multi_region_actions, multi_region_metadata
@@ -104,10 +105,6 @@ def key_metadata(key: CustomerKey) -> dict[str, Any]:
         if key.has_material and key.key_material_id is not None:
             metadata["CurrentKeyMaterialId"] = key.key_material_id
     return metadata
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 # --- life cycle --------------------------------------------------------------------------------
@@ -283,8 +280,8 @@ async def get_parameters_for_import(call: KmsCall) -> dict[str, Any]:
     )
     return {
         "KeyId": made.key.arn,
-        "ImportToken": _b64(made.import_token),
-        "PublicKey": _b64(made.public_key),
+        "ImportToken": b64(made.import_token),
+        "PublicKey": b64(made.public_key),
         "ParametersValidTo": _epoch(made.valid_to),
     }
 
@@ -353,18 +350,6 @@ async def delete_imported_key_material(call: KmsCall) -> dict[str, Any]:
 # --- grants ------------------------------------------------------------------------------------
 
 
-def _grant_tokens(call: KmsCall) -> None:
-    """``GrantTokens`` are accepted and checked for shape: a grant takes effect here as soon as
-    CreateGrant answers, so no request needs one."""
-    raw = call.params.get("GrantTokens")
-    if raw is None:
-        return
-    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
-        raise KmsWireError("SerializationException", "GrantTokens must be a list of strings")
-    if len(raw) > MAX_GRANT_TOKENS or not all(1 <= len(t) <= 8192 for t in raw):
-        raise _invalid("GrantTokens", "…", f"Member must have at most {MAX_GRANT_TOKENS} tokens")
-
-
 def _grant_marker(call: KmsCall) -> str | None:
     marker = call.string("Marker", max_length=1024)
     if marker is not None and not is_grant_id(marker):
@@ -403,8 +388,8 @@ def _grant_page(call: KmsCall, grants: list[Grant], next_marker: str | None) -> 
 
 
 async def create_grant(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    _refuse_service_principals(call, "GranteeServicePrincipal", "RetiringServicePrincipal")
+    check_grant_tokens(call)
+    refuse_service_principals(call, "GranteeServicePrincipal", "RetiringServicePrincipal")
     dry_run = bool(call.boolean("DryRun"))
     raw = call.params.get("Constraints")
     if raw is not None and (
@@ -440,7 +425,7 @@ async def create_grant(call: KmsCall) -> dict[str, Any]:
 
 
 async def list_grants(call: KmsCall) -> dict[str, Any]:
-    _refuse_service_principals(call, "GranteeServicePrincipal")
+    refuse_service_principals(call, "GranteeServicePrincipal")
     marker = _grant_marker(call)
     _, grants, next_marker = await call.keys.list_grants(
         call.caller,
@@ -454,7 +439,7 @@ async def list_grants(call: KmsCall) -> dict[str, Any]:
 
 
 async def list_retirable_grants(call: KmsCall) -> dict[str, Any]:
-    _refuse_service_principals(call, "RetiringServicePrincipal")
+    refuse_service_principals(call, "RetiringServicePrincipal")
     marker = _grant_marker(call)
     grants, next_marker = await call.keys.list_retirable_grants(
         call.caller,
@@ -493,152 +478,6 @@ async def revoke_grant(call: KmsCall) -> dict[str, Any]:
         dry_run=bool(call.boolean("DryRun")),
     )
     return {}
-
-
-# --- signing keys ------------------------------------------------------------------------------
-
-_SIGNING_ALGORITHMS: Final = frozenset(
-    algorithm for spec in ASYMMETRIC_KEY_SPECS for algorithm in signing_algorithms(spec)
-)
-# AWS's, but not here: Ed25519ph (no cryptography API, decision 0057) and SM2 (China only).
-_SIGNING_ALGORITHMS_NOT_OFFERED: Final = frozenset({"ED25519_PH_SHA_512", "SM2DSA"})
-MAX_SIGNATURE_SIZE: Final = 6144
-
-
-def _signing_request(call: KmsCall) -> tuple[str, bytes, str, bool]:
-    """KeyId, Message, SigningAlgorithm and whether the message is precomputed: MessageType
-    DIGEST (a hash, for RSA and ECDSA) or EXTERNAL_MU (ML-DSA's μ)."""
-    algorithm = call.required("SigningAlgorithm", max_length=64)
-    if algorithm in _SIGNING_ALGORITHMS_NOT_OFFERED:
-        raise KmsWireError(
-            "UnsupportedOperationException", f"SigningAlgorithm {algorithm} is not offered"
-        )
-    if algorithm not in _SIGNING_ALGORITHMS:
-        raise _invalid("SigningAlgorithm", algorithm, "Member must satisfy enum value set")
-    message_type = call.string("MessageType", max_length=16) or "RAW"
-    if message_type not in ("RAW", "DIGEST", "EXTERNAL_MU"):
-        raise _invalid("MessageType", message_type, "Member must satisfy enum value set")
-    precomputed = message_type != "RAW"
-    if precomputed and asymmetric_message_type(algorithm, precomputed) != message_type:
-        raise KmsWireError(
-            "ValidationException",
-            f"MessageType {message_type} does not go with SigningAlgorithm {algorithm}: "
-            "DIGEST is for RSA and ECDSA, EXTERNAL_MU for ML-DSA",
-        )
-    message = call.blob("Message", max_size=4096)
-    return call.required("KeyId"), message, algorithm, precomputed
-
-
-async def sign(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    key_ref, message, algorithm, digest = _signing_request(call)
-    signature, key = await call.keys.sign(call.caller, key_ref, message, algorithm, digest=digest)
-    return {"KeyId": key.arn, "Signature": _b64(signature), "SigningAlgorithm": algorithm}
-
-
-async def verify(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    key_ref, message, algorithm, digest = _signing_request(call)
-    signature = call.blob("Signature", max_size=MAX_SIGNATURE_SIZE)
-    key = await call.keys.verify(call.caller, key_ref, message, signature, algorithm, digest=digest)
-    return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
-
-
-async def get_public_key(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    key = await call.keys.get_public_key(call.caller, call.required("KeyId"))
-    assert key.public_key is not None  # noqa: S101 (get_public_key refuses symmetric keys)
-    answer: dict[str, Any] = {
-        "KeyId": key.arn,
-        "PublicKey": _b64(key.public_key),
-        "CustomerMasterKeySpec": key.key_spec,
-        "KeySpec": key.key_spec,
-        "KeyUsage": key.key_usage,
-    }
-    if key.key_usage == KEY_USAGE_ENCRYPT_DECRYPT:
-        answer["EncryptionAlgorithms"] = list(RSA_ENCRYPTION_ALGORITHMS)
-    elif key.key_usage == KEY_USAGE_KEY_AGREEMENT:
-        answer["KeyAgreementAlgorithms"] = list(KEY_AGREEMENT_ALGORITHMS)
-    elif key.key_usage == KEY_USAGE_ENCAPSULATE_DECAPSULATE:
-        answer["EncapsulationAlgorithms"] = list(ENCAPSULATION_ALGORITHMS)
-    else:
-        answer["SigningAlgorithms"] = list(signing_algorithms(key.key_spec))
-    return answer
-
-
-async def encapsulate(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    algorithm = call.required_enum("EncapsulationAlgorithm", ENCAPSULATION_ALGORITHMS)
-    secret, ciphertext, key = await call.keys.encapsulate(
-        call.caller, call.required("KeyId"), algorithm
-    )
-    return {
-        "KeyId": key.arn,
-        "SharedSecret": _b64(secret),
-        "SharedSecretCiphertextBlob": _b64(ciphertext),
-        "EncapsulationAlgorithm": algorithm,
-    }
-
-
-async def decapsulate(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    algorithm = call.required_enum("EncapsulationAlgorithm", ENCAPSULATION_ALGORITHMS)
-    secret, key = await call.keys.decapsulate(
-        call.caller,
-        call.required("KeyId"),
-        call.blob("SharedSecretCiphertextBlob", max_size=6144),
-        algorithm,
-    )
-    return {"KeyId": key.arn, "SharedSecret": _b64(secret), "EncapsulationAlgorithm": algorithm}
-
-
-async def derive_shared_secret(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    if call.params.get("Recipient") is not None:
-        raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
-    algorithm = call.required_enum("KeyAgreementAlgorithm", KEY_AGREEMENT_ALGORITHMS)
-    secret, key = await call.keys.derive_shared_secret(
-        call.caller,
-        call.required("KeyId"),
-        algorithm,
-        call.blob("PublicKey", max_size=MAX_PEER_PUBLIC_KEY_SIZE),
-    )
-    return {
-        "KeyId": key.arn,
-        "SharedSecret": _b64(secret),
-        "KeyAgreementAlgorithm": algorithm,
-        "KeyOrigin": key.origin,
-    }
-
-
-# --- HMAC keys ---------------------------------------------------------------------------------
-
-_MAC_ALGORITHMS: Final = frozenset(
-    algorithm for spec in MAC_KEY_SPECS for algorithm in mac_algorithms(spec)
-)
-
-
-def _mac_request(call: KmsCall) -> tuple[str, bytes, str]:
-    """KeyId, Message and MacAlgorithm."""
-    algorithm = call.required("MacAlgorithm", max_length=64)
-    if algorithm not in _MAC_ALGORITHMS:
-        raise _invalid("MacAlgorithm", algorithm, "Member must satisfy enum value set")
-    return call.required("KeyId"), call.blob("Message", max_size=4096), algorithm
-
-
-async def generate_mac(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    key_ref, message, algorithm = _mac_request(call)
-    made, key = await call.keys.generate_mac(call.caller, key_ref, message, algorithm)
-    return {"Mac": _b64(made), "MacAlgorithm": algorithm, "KeyId": key.arn}
-
-
-async def verify_mac(call: KmsCall) -> dict[str, Any]:
-    _grant_tokens(call)
-    key_ref, message, algorithm = _mac_request(call)
-    given = call.blob("Mac", max_size=6144)
-    key = await call.keys.verify_mac(call.caller, key_ref, message, given, algorithm)
-    return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": algorithm}
 
 
 async def list_key_rotations(call: KmsCall) -> dict[str, Any]:
@@ -759,228 +598,24 @@ async def list_key_policies(call: KmsCall) -> dict[str, Any]:
     return {"PolicyNames": ["default"], "Truncated": False}
 
 
-# --- cryptographic operations ------------------------------------------------------------
-
-
-async def encrypt(call: KmsCall) -> dict[str, Any]:
-    algorithm = call.encryption_algorithm()
-    blob, key = await call.keys.encrypt(
-        call.caller,
-        call.required("KeyId"),
-        call.blob("Plaintext", max_size=4096),
-        call.context(),
-        algorithm,
-    )
-    return {"CiphertextBlob": _b64(blob), "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
-
-
-async def decrypt(call: KmsCall) -> dict[str, Any]:
-    algorithm = call.encryption_algorithm()
-    if call.params.get("Recipient") is not None:
-        raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
-    if _ignores_ciphertext(call):
-        key_ref = call.string("KeyId")
-        if key_ref is None:
-            raise KmsWireError(
-                "ValidationException", "KeyId is required with the IGNORE_CIPHERTEXT modifier"
-            )
-        await call.keys.check_decrypt_permission(call.caller, key_ref, call.context(), algorithm)
-        raise DryRunSucceeded()
-    plaintext, key = await call.keys.decrypt(
-        call.caller,
-        call.blob("CiphertextBlob", max_size=MAX_CIPHERTEXT_SIZE),
-        call.context(),
-        call.string("KeyId"),
-        algorithm,
-    )
-    return {"KeyId": key.arn, "Plaintext": _b64(plaintext), "EncryptionAlgorithm": algorithm}
-
-
-async def re_encrypt(call: KmsCall) -> dict[str, Any]:
-    source_algorithm = call.encryption_algorithm("SourceEncryptionAlgorithm")
-    destination_algorithm = call.encryption_algorithm("DestinationEncryptionAlgorithm")
-    if _ignores_ciphertext(call):
-        source_ref = call.string("SourceKeyId")
-        if source_ref is None:
-            raise KmsWireError(
-                "ValidationException", "SourceKeyId is required with the IGNORE_CIPHERTEXT modifier"
-            )
-        await call.keys.check_re_encrypt_permission(
-            call.caller,
-            source_ref,
-            call.context("SourceEncryptionContext"),
-            call.required("DestinationKeyId"),
-            call.context("DestinationEncryptionContext"),
-            source_algorithm,
-            destination_algorithm,
-        )
-        raise DryRunSucceeded()
-    blob, source, destination = await call.keys.re_encrypt(
-        call.caller,
-        call.blob("CiphertextBlob", max_size=MAX_CIPHERTEXT_SIZE),
-        call.context("SourceEncryptionContext"),
-        call.required("DestinationKeyId"),
-        call.context("DestinationEncryptionContext"),
-        call.string("SourceKeyId"),
-        source_algorithm,
-        destination_algorithm,
-    )
-    return {
-        "CiphertextBlob": _b64(blob),
-        "SourceKeyId": source.arn,
-        "KeyId": destination.arn,
-        "SourceEncryptionAlgorithm": source_algorithm,
-        "DestinationEncryptionAlgorithm": destination_algorithm,
-    }
-
-
-def _ignores_ciphertext(call: KmsCall) -> bool:
-    """``DryRunModifiers`` says ``IGNORE_CIPHERTEXT`` on a dry run: check the permissions and
-    the keys named, not the ciphertext (which may then be anything). Without ``DryRun`` the
-    modifiers do not apply, as AWS documents."""
-    modifiers = call.enum_list("DryRunModifiers", ("IGNORE_CIPHERTEXT",))
-    return bool(call.boolean("DryRun")) and "IGNORE_CIPHERTEXT" in modifiers
-
-
-def _refuse_service_principals(call: KmsCall, *names: str) -> None:
-    """Grants to and for AWS service principals: there are no AWS services here to hold one,
-    so a request naming one is refused rather than taken for another kind of principal."""
-    for name in names:
-        if call.params.get(name) is not None:
-            raise KmsWireError(
-                "UnsupportedOperationException",
-                f"{name}: grants to AWS service principals are not offered",
-            )
-
-
-def _data_key_size(call: KmsCall) -> int:
-    spec = call.string("KeySpec")
-    count = call.integer("NumberOfBytes", minimum=1, maximum=1024)
-    if spec is not None and count is not None:
-        raise KmsWireError("ValidationException", "Specify either KeySpec or NumberOfBytes")
-    if spec is not None:
-        if spec not in _DATA_KEY_SPECS:
-            raise _invalid(
-                "KeySpec", spec, "Member must satisfy enum value set: [AES_256, AES_128]"
-            )
-        return _DATA_KEY_SPECS[spec]
-    if count is None:
-        raise KmsWireError("ValidationException", "Specify either KeySpec or NumberOfBytes")
-    return count
-
-
-async def _generate_data_key(call: KmsCall, *, with_plaintext: bool) -> dict[str, Any]:
-    size = _data_key_size(call)
-    made = await call.keys.generate_data_key(
-        call.caller, call.required("KeyId"), size, call.context(), with_plaintext=with_plaintext
-    )
-    answer = {"CiphertextBlob": _b64(made.ciphertext), "KeyId": made.key.arn}
-    if made.plaintext is not None:
-        answer["Plaintext"] = _b64(made.plaintext)
-    return answer
-
-
-async def generate_data_key(call: KmsCall) -> dict[str, Any]:
-    return await _generate_data_key(call, with_plaintext=True)
-
-
-async def generate_data_key_without_plaintext(call: KmsCall) -> dict[str, Any]:
-    return await _generate_data_key(call, with_plaintext=False)
-
-
-async def _generate_data_key_pair(call: KmsCall, *, with_plaintext: bool) -> dict[str, Any]:
-    _grant_tokens(call)
-    if call.params.get("Recipient") is not None:
-        raise KmsWireError("UnsupportedOperationException", "Nitro Enclaves are not offered")
-    pair_spec = call.required("KeyPairSpec", max_length=64)
-    if pair_spec in ("SM2", "ML_KEM_512"):  # AWS's, not offered here (decision 0056)
-        raise KmsWireError(
-            "UnsupportedOperationException", f"KeyPairSpec {pair_spec} is not offered"
-        )
-    if pair_spec not in DATA_KEY_PAIR_SPECS:
-        raise _invalid("KeyPairSpec", pair_spec, "Member must satisfy enum value set")
-    made = await call.keys.generate_data_key_pair(
-        call.caller,
-        call.required("KeyId"),
-        pair_spec,
-        call.context(),
-        with_plaintext=with_plaintext,
-    )
-    answer = {
-        "PrivateKeyCiphertextBlob": _b64(made.private_ciphertext),
-        "PublicKey": _b64(made.public_key),
-        "KeyId": made.key.arn,
-        "KeyPairSpec": pair_spec,
-    }
-    if made.private_plaintext is not None:
-        answer["PrivateKeyPlaintext"] = _b64(made.private_plaintext)
-    return answer
-
-
-async def generate_data_key_pair(call: KmsCall) -> dict[str, Any]:
-    return await _generate_data_key_pair(call, with_plaintext=True)
-
-
-async def generate_data_key_pair_without_plaintext(call: KmsCall) -> dict[str, Any]:
-    return await _generate_data_key_pair(call, with_plaintext=False)
-
-
-async def generate_random(call: KmsCall) -> dict[str, Any]:
-    if call.string("CustomKeyStoreId") is not None:
-        raise KmsWireError("UnsupportedOperationException", "Custom key stores are not offered")
-    count = call.integer("NumberOfBytes", minimum=1, maximum=1024)
-    if count is None:
-        raise _invalid("NumberOfBytes", "null", "Member must not be null")
-    return {"Plaintext": _b64(await call.keys.generate_random(call.caller, count))}
-
-
-Handler = Callable[[KmsCall], Awaitable[dict[str, Any]]]
-
-
-def _dry_runnable(handler: Handler) -> Handler:
-    """AWS's ``DryRun`` for an action without side effects: it runs in full (every check,
-    the key's use), its answer is dropped, and DryRunOperationException says it would have
-    succeeded. (The grant actions, which change state, stop before the change instead.)"""
-
-    async def run(call: KmsCall) -> dict[str, Any]:
-        dry_run = call.boolean("DryRun")
-        answer = await handler(call)
-        if dry_run:
-            raise DryRunSucceeded()
-        return answer
-
-    return run
-
-
 ACTIONS: Final[Mapping[str, Handler]] = {
+    **CRYPTO_ACTIONS,
     **CUSTOM_KEY_STORE_ACTIONS,
     **multi_region_actions(key_metadata),
     "CancelKeyDeletion": cancel_key_deletion,
     "CreateAlias": create_alias,
     "CreateGrant": create_grant,
     "CreateKey": create_key,
-    "Decrypt": _dry_runnable(decrypt),
     "DeleteAlias": delete_alias,
     "DeleteImportedKeyMaterial": delete_imported_key_material,
-    "Decapsulate": _dry_runnable(decapsulate),
-    "DeriveSharedSecret": _dry_runnable(derive_shared_secret),
     "DescribeKey": describe_key,
     "DisableKey": disable_key,
     "DisableKeyRotation": disable_key_rotation,
     "EnableKey": enable_key,
     "EnableKeyRotation": enable_key_rotation,
-    "Encapsulate": _dry_runnable(encapsulate),
-    "Encrypt": _dry_runnable(encrypt),
-    "GenerateDataKey": _dry_runnable(generate_data_key),
-    "GenerateDataKeyPair": _dry_runnable(generate_data_key_pair),
-    "GenerateDataKeyPairWithoutPlaintext": _dry_runnable(generate_data_key_pair_without_plaintext),
-    "GenerateDataKeyWithoutPlaintext": _dry_runnable(generate_data_key_without_plaintext),
-    "GenerateMac": _dry_runnable(generate_mac),
-    "GenerateRandom": generate_random,
     "GetKeyPolicy": get_key_policy,
     "GetKeyRotationStatus": get_key_rotation_status,
     "GetParametersForImport": get_parameters_for_import,
-    "GetPublicKey": get_public_key,
     "ImportKeyMaterial": import_key_material,
     "ListAliases": list_aliases,
     "ListGrants": list_grants,
@@ -990,16 +625,12 @@ ACTIONS: Final[Mapping[str, Handler]] = {
     "ListResourceTags": list_resource_tags,
     "ListRetirableGrants": list_retirable_grants,
     "PutKeyPolicy": put_key_policy,
-    "ReEncrypt": _dry_runnable(re_encrypt),
     "RetireGrant": retire_grant,
     "RevokeGrant": revoke_grant,
     "RotateKeyOnDemand": rotate_key_on_demand,
     "ScheduleKeyDeletion": schedule_key_deletion,
-    "Sign": _dry_runnable(sign),
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "UpdateAlias": update_alias,
     "UpdateKeyDescription": update_key_description,
-    "Verify": _dry_runnable(verify),
-    "VerifyMac": _dry_runnable(verify_mac),
 }

@@ -13,9 +13,18 @@ from typing import Any, Final
 
 from andromede.kms.asymmetric import RSA_ENCRYPTION_ALGORITHMS
 from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.grants import MAX_GRANT_TOKENS
 from andromede.kmsapi.errors import KmsWireError
 
-__all__ = ["DEFAULT_LIST_LIMIT", "MAX_LIST_LIMIT", "SYMMETRIC_DEFAULT", "KmsCall", "invalid"]
+__all__ = [
+    "DEFAULT_LIST_LIMIT",
+    "MAX_LIST_LIMIT",
+    "SYMMETRIC_DEFAULT",
+    "KmsCall",
+    "check_grant_tokens",
+    "invalid",
+    "refuse_service_principals",
+]
 
 MAX_LIST_LIMIT: Final = 1000
 DEFAULT_LIST_LIMIT: Final = 100
@@ -171,3 +180,26 @@ class KmsCall:
     def limit(self) -> int:
         limit = self.integer("Limit", minimum=1, maximum=MAX_LIST_LIMIT)
         return DEFAULT_LIST_LIMIT if limit is None else limit
+
+
+def check_grant_tokens(call: KmsCall) -> None:
+    """``GrantTokens`` are accepted and checked for shape: a grant takes effect here as soon as
+    CreateGrant answers, so no request needs one."""
+    raw = call.params.get("GrantTokens")
+    if raw is None:
+        return
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise KmsWireError("SerializationException", "GrantTokens must be a list of strings")
+    if len(raw) > MAX_GRANT_TOKENS or not all(1 <= len(t) <= 8192 for t in raw):
+        raise invalid("GrantTokens", "…", f"Member must have at most {MAX_GRANT_TOKENS} tokens")
+
+
+def refuse_service_principals(call: KmsCall, *names: str) -> None:
+    """Grants to and for AWS service principals: there are no AWS services here to hold one,
+    so a request naming one is refused rather than taken for another kind of principal."""
+    for name in names:
+        if call.params.get(name) is not None:
+            raise KmsWireError(
+                "UnsupportedOperationException",
+                f"{name}: grants to AWS service principals are not offered",
+            )
