@@ -375,6 +375,32 @@ async def test_buckets_are_found_by_the_documents_they_have(store: MetadataStore
     assert await store.list_bucket_documents("website", None, 10) == [("b2", "{}")]
 
 
+async def test_a_tenants_buckets_of_a_region_are_found_by_their_documents(
+    store: MetadataStore,
+) -> None:
+    for name, tenant in (("b3", "t1"), ("b1", "t1"), ("b2", "t1"), ("c1", "t2")):
+        await store.create_bucket(bucket(name, tenant))
+    await store.create_bucket(dataclasses.replace(bucket("b0"), region="other"))
+    for name in ("b3", "b1", "b0", "c1"):
+        await store.put_bucket_document(name, "logging", f"target of {name}")
+    await store.put_bucket_document("b2", "website", "{}")
+    assert await store.list_tenant_bucket_documents("t1", "eu", "logging") == [
+        ("b1", "target of b1"),
+        ("b3", "target of b3"),
+    ]
+    assert await store.list_tenant_bucket_documents("t1", "other", "logging") == [
+        ("b0", "target of b0")
+    ]
+    assert await store.list_tenant_bucket_documents("t2", "eu", "logging") == [
+        ("c1", "target of c1")
+    ]
+    assert await store.list_tenant_bucket_documents("t1", "eu", "website") == [("b2", "{}")]
+    assert await store.list_tenant_bucket_documents("t3", "eu", "logging") == []
+    await store.put_bucket_document("b1", "logging", None)
+    await store.delete_bucket("b3")
+    assert await store.list_tenant_bucket_documents("t1", "eu", "logging") == []
+
+
 async def test_a_conditional_write_commits_only_over_what_it_expects(
     store: MetadataStore,
 ) -> None:

@@ -1,7 +1,7 @@
-"""EC2's snapshot and launch template calls, made in process as the console's signed-in
-principal through ``wire_ec2.Ec2Wire``: EC2's own authorisation, audit and errors answer them.
-Each answer is read into the small rows the snapshots and launch templates pages show; nothing
-here decides what EC2 allows.
+"""EC2's snapshot, image (creating and sharing one) and launch template calls, made in process
+as the console's signed-in principal through ``wire_ec2.Ec2Wire``: EC2's own authorisation,
+audit and errors answer them. Each answer is read into the small rows the snapshots, image
+sharing and launch templates pages show; nothing here decides what EC2 allows.
 
 Functions over ``Ec2Wire.call`` rather than more methods of it, so that the console's one EC2
 wire stays the one ``Console.ec2`` holds.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from andromede.console.wire_ec2 import Ec2Wire, _listed, _when, text
+from andromede.console.wire_ec2 import Ec2Wire, ImageRow, _image, _listed, _when, text
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -28,10 +28,13 @@ __all__ = [
     "create_volume_from_snapshot",
     "delete_launch_template",
     "delete_snapshot",
+    "describe_image",
     "describe_launch_template",
     "describe_launch_template_versions",
     "describe_launch_templates",
     "describe_snapshots",
+    "image_launch_permissions",
+    "modify_image_launch_permission",
     "run_from_template",
     "set_default_version",
 ]
@@ -167,6 +170,35 @@ async def create_image(
         params["Description"] = description
     root = await ec2.call(origin, who, "CreateImage", params)
     return text(root, "imageId")
+
+
+async def describe_image(
+    ec2: Ec2Wire, origin: Scope, who: Principal, image_id: str
+) -> ImageRow | None:
+    """One image the caller may see (EC2's InvalidAMIID.NotFound for another's, as for
+    none)."""
+    root = await ec2.call(origin, who, "DescribeImages", {"ImageId.1": image_id})
+    return next((_image(i) for i in root.iterfind("imagesSet/item")), None)
+
+
+async def image_launch_permissions(
+    ec2: Ec2Wire, origin: Scope, who: Principal, image_id: str
+) -> list[str]:
+    """The accounts the image is shared with (decision 0147): DescribeImageAttribute's
+    ``launchPermission``, which EC2 answers to the image's owner only."""
+    params = {"ImageId": image_id, "Attribute": "launchPermission"}
+    root = await ec2.call(origin, who, "DescribeImageAttribute", params)
+    return [text(i, "userId") for i in root.iterfind("launchPermission/item") if text(i, "userId")]
+
+
+async def modify_image_launch_permission(
+    ec2: Ec2Wire, origin: Scope, who: Principal, image_id: str, *, account: str, add: bool
+) -> None:
+    """Share the image with ``account``, or stop sharing it: ModifyImageAttribute's
+    ``LaunchPermission.Add.1.UserId`` (or ``Remove``), boto3's shape. EC2 checks the id."""
+    operation = "Add" if add else "Remove"
+    params = {"ImageId": image_id, f"LaunchPermission.{operation}.1.UserId": account}
+    await ec2.call(origin, who, "ModifyImageAttribute", params)
 
 
 async def delete_snapshot(ec2: Ec2Wire, origin: Scope, who: Principal, snapshot_id: str) -> None:

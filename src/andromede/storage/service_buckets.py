@@ -131,6 +131,19 @@ class BucketsMixin(ServiceCore):
         text = None if target is None else target.to_text()
         await self._store.put_bucket_document(name, LOGGING_DOCUMENT, text)
 
+    async def log_sources_of(self, bucket: Bucket) -> list[str]:
+        """The buckets whose access records go into ``bucket``, by name (itself included when
+        it logs into itself). A log target is its source's owner's, in its region (checked by
+        PutBucketLogging), so only that tenant's buckets of that region are read."""
+        documents = await self._store.list_tenant_bucket_documents(
+            bucket.tenant_id, bucket.region, LOGGING_DOCUMENT
+        )
+        return [
+            source
+            for source, text in documents
+            if LoggingTarget.from_text(text).bucket == bucket.name
+        ]
+
     async def get_bucket_lifecycle(self, name: str) -> LifecycleConfiguration | None:
         """The bucket's lifecycle configuration, None when it has none. NoSuchBucket."""
         text = await self._store.get_bucket_document(name, LIFECYCLE_DOCUMENT)

@@ -93,6 +93,13 @@ class MetadataStore(Protocol):
         """(bucket name, document) of the buckets that have a document of ``kind``, by name,
         strictly after ``after``, at most ``limit``."""
 
+    async def list_tenant_bucket_documents(
+        self, tenant_id: str, region: str, kind: str
+    ) -> list[tuple[str, str]]:
+        """(bucket name, document) of the tenant's buckets in ``region`` that have a document
+        of ``kind``, by name: at most the tenant's bucket count, whatever other tenants hold
+        (which buckets log into a given one, decision 0133)."""
+
     async def delete_bucket(self, name: str) -> list[Part]:
         """Delete an empty bucket, aborting its pending uploads (their parts are returned).
 

@@ -210,6 +210,17 @@ class MemoryMetadataStore:
         )
         return found[:limit]
 
+    async def list_tenant_bucket_documents(
+        self, tenant_id: str, region: str, kind: str
+    ) -> list[tuple[str, str]]:
+        return sorted(
+            (name, state.documents[kind])
+            for name, state in self._buckets.items()
+            if state.bucket.tenant_id == tenant_id
+            and state.bucket.region == region
+            and kind in state.documents
+        )
+
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)
         if state.keys or state.versions:

@@ -287,6 +287,23 @@ class SqlBucketsMixin:
 
         return await self._db.read(work)
 
+    async def list_tenant_bucket_documents(
+        self, tenant_id: str, region: str, kind: str
+    ) -> list[tuple[str, str]]:
+        # Through buckets' (tenant_id, name) index, then each bucket's document by its key:
+        # the tenant's buckets are read, not every bucket's documents of this kind.
+        query = (
+            sa.select(_BD.c.bucket, _BD.c.document)
+            .join(_B, _B.c.name == _BD.c.bucket)
+            .where(_B.c.tenant_id == tenant_id, _B.c.region == region, _BD.c.kind == kind)
+            .order_by(_BD.c.bucket)
+        )
+
+        def work(conn: Connection) -> list[tuple[str, str]]:
+            return [(row.bucket, row.document) for row in conn.execute(query)]
+
+        return await self._db.read(work)
+
     async def delete_bucket(self, name: str) -> list[Part]:
         def work(conn: Connection) -> list[Part]:
             # FOR UPDATE: waits for the PUTs and uploads landing in the bucket (they hold it FOR

@@ -239,6 +239,85 @@ async def test_a_requester_pays_bucket_is_no_log_target(world: World) -> None:
     assert (reply.status, reply.error_code()) == (400, "InvalidTargetBucketForLogging")
 
 
+def logging_into(target: str) -> bytes:
+    return (
+        f"<BucketLoggingStatus><LoggingEnabled><TargetBucket>{target}</TargetBucket>"
+        "<TargetPrefix>logs/</TargetPrefix></LoggingEnabled></BucketLoggingStatus>"
+    ).encode()
+
+
+async def put_logging(client: Client, source: str, body: bytes) -> None:
+    reply = await client.request("PUT", f"/{source}?logging", body, md5(body))
+    assert reply.status == 200, reply.body
+
+
+async def refused_as_log_target(owner: Client) -> None:
+    body = payment("Requester")
+    reply = await owner.request("PUT", f"{B}?requestPayment", body, md5(body))
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest"), reply.body
+    assert b"server access logs" in reply.body
+    assert b"<RequestId>" in reply.body
+    assert b"<Payer>BucketOwner</Payer>" in await payer_of(owner)
+
+
+async def test_a_log_target_cannot_become_requester_pays(world: World) -> None:
+    owner = world.owner
+    await set_payer(owner, "BucketOwner")
+    for source in ("/logged", "/also-logged", "/unrelated", "/elsewhere"):
+        assert (await owner.request("PUT", source)).status == 200
+    await put_logging(owner, "elsewhere", logging_into("unrelated"))
+    # Only buckets that log elsewhere: nothing stands in the way.
+    await set_payer(owner, "Requester")
+    await set_payer(owner, "BucketOwner")
+    await put_logging(owner, "logged", logging_into("open-data"))
+    await put_logging(owner, "also-logged", logging_into("open-data"))
+    await refused_as_log_target(owner)
+    # The owner may still say the owner pays, as it already does.
+    await set_payer(owner, "BucketOwner")
+    await put_logging(owner, "logged", b"<BucketLoggingStatus/>")
+    await refused_as_log_target(owner)  # one source still logs into it
+    await put_logging(owner, "also-logged", logging_into("unrelated"))
+    await set_payer(owner, "Requester")
+    assert b"<Payer>Requester</Payer>" in await payer_of(owner)
+
+
+async def test_a_bucket_logging_into_itself_cannot_become_requester_pays(world: World) -> None:
+    owner = world.owner
+    await set_payer(owner, "BucketOwner")
+    await put_logging(owner, "open-data", logging_into("open-data"))
+    await refused_as_log_target(owner)
+    await put_logging(owner, "open-data", b"<BucketLoggingStatus/>")
+    await set_payer(owner, "Requester")
+
+
+async def test_a_deleted_source_no_longer_holds_its_target_back(world: World) -> None:
+    owner = world.owner
+    await set_payer(owner, "BucketOwner")
+    assert (await owner.request("PUT", "/logged")).status == 200
+    await put_logging(owner, "logged", logging_into("open-data"))
+    await refused_as_log_target(owner)
+    assert (await owner.request("DELETE", "/logged")).status == 204
+    await set_payer(owner, "Requester")
+
+
+async def test_another_accounts_logging_does_not_hold_a_bucket_back(world: World) -> None:
+    # Another account's bucket still names a target it deleted, whose name this owner then
+    # took: that configuration is not this bucket's business (only the owner's buckets count).
+    owner, other = world.owner, world.other
+    for name in ("/reader-logs", "/recycled"):
+        assert (await other.request("PUT", name)).status == 200
+    await put_logging(other, "reader-logs", logging_into("recycled"))
+    assert (await other.request("DELETE", "/recycled")).status == 204
+    assert (await owner.request("PUT", "/recycled")).status == 200
+    body = payment("Requester")
+    reply = await owner.request("PUT", "/recycled?requestPayment", body, md5(body))
+    assert reply.status == 200, reply.body
+    # And another account cannot log into the owner's bucket in the first place.
+    body = logging_into("open-data")
+    reply = await other.request("PUT", "/reader-logs?logging", body, md5(body))
+    assert (reply.status, reply.error_code()) == (400, "InvalidTargetBucketForLogging")
+
+
 # -- metering (decision 0108) ---------------------------------------------------------------------
 async def usage(billing: BillingService, tenant: str) -> dict[str, int]:
     await billing.flush()
