@@ -1,8 +1,9 @@
 """A VPC's Amazon-provided DNS and DHCP options on the real kernel (decision 0143): the router's
 resolver (andromede.hypervisor.vpc_dns, run by andromede.hypervisor.tenant_network) answers
 its own subnets at the VPC block's base plus two and 169.254.169.253, synthesises the
-``ip-a-b-c-d`` names of its block while DNS hostnames are on, refuses what it has no upstream
-for, and the subnets' DHCP servers hand out the VPC's options.
+``ip-a-b-c-d`` names of its block while DNS hostnames are on (and of the peer blocks it is
+told, decision 0139's addendum), refuses what it has no upstream for, and the subnets' DHCP
+servers hand out the VPC's options.
 
 As in test_network_acls.py, a "guest" is a network namespace on an isolated port of its
 subnet's bridge; it asks with busybox's ``nslookup`` and ``udhcpc``. Needs root and the ``ip``,
@@ -108,6 +109,41 @@ async def test_a_vpc_resolver_never_answers_another_vpcs_names(
         assert "Address: 10.7.1.5" in _lookup(a, f"ip-10-7-1-5.{DOMAIN}", "10.7.0.2")
         assert "NXDOMAIN" in _lookup(a, f"ip-10-6-1-5.{DOMAIN}", "10.7.0.2")
         assert "NXDOMAIN" in _lookup(a, f"ip-10-6-1-5.{DOMAIN}", "169.254.169.253")
+
+
+async def test_a_peer_blocks_names_resolve_only_while_the_router_is_told_them(
+    networks: TenantNetworks,
+) -> None:
+    """Decision 0139's addendum: a VPC peered with one allowing DNS resolution from it is told
+    that VPC's block (``VpcDns.peer_blocks``); its resolver answers those names then (A and
+    PTR, at both addresses), whatever its own hostnames, and no longer once told without
+    it. The other VPC's resolver is not changed by it."""
+    vpc = _vpc()
+    mine, theirs = _subnet(vpc, "10.7", 1), _subnet(_vpc(), "10.6", 1)
+    peer_name, own_name = f"ip-10-6-1-5.{DOMAIN}", f"ip-10-7-1-5.{DOMAIN}"
+    peered = replace(DNS, peer_blocks=("10.6.0.0/16",))
+    async with (
+        guest(networks, "i-a", _nic(mine, 5)) as a,
+        guest(networks, "i-b", _nic(theirs, 5)) as b,
+    ):
+        assert "NXDOMAIN" in _lookup(a, peer_name, "10.7.0.2")
+        await networks.set_vpc_dns(vpc, peered)
+        assert "Address: 10.6.1.5" in _lookup(a, peer_name, "10.7.0.2")
+        assert "Address: 10.6.1.5" in _lookup(a, peer_name, "169.254.169.253")
+        assert f"name = {peer_name}" in _lookup(a, "10.6.1.5", "10.7.0.2")
+        assert "Address: 10.7.1.5" in _lookup(a, own_name, "10.7.0.2")
+        # Nothing beyond the peer's block; and one way only: the peer's resolver was not told.
+        assert "NXDOMAIN" in _lookup(a, f"ip-10-5-1-5.{DOMAIN}", "10.7.0.2")
+        assert "NXDOMAIN" in _lookup(b, own_name, "10.6.0.2")
+        # Its own hostnames off: its own names go, the peer's stay (the control plane lists a
+        # peer block by the peer VPC's attributes).
+        await networks.set_vpc_dns(vpc, replace(peered, hostnames=False))
+        assert "NXDOMAIN" in _lookup(a, own_name, "10.7.0.2")
+        assert "Address: 10.6.1.5" in _lookup(a, peer_name, "10.7.0.2")
+        # Told without it (the option off, the connection deleted): no such name again.
+        await networks.set_vpc_dns(vpc, DNS)
+        assert "NXDOMAIN" in _lookup(a, peer_name, "10.7.0.2")
+        assert "Address: 10.7.1.5" in _lookup(a, own_name, "10.7.0.2")
 
 
 DHCP_EVENT = """#!/bin/sh

@@ -961,10 +961,12 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
 # provider some 5 s of CPU validating its 1,500 resource schemas).
 PEERING = """
 resource "aws_vpc" "left" {
-  cidr_block = "10.51.0.0/16"
+  cidr_block           = "10.51.0.0/16"
+  enable_dns_hostnames = true
 }
 resource "aws_vpc" "right" {
-  cidr_block = "10.52.0.0/16"
+  cidr_block           = "10.52.0.0/16"
+  enable_dns_hostnames = true
 }
 resource "aws_vpc_peering_connection" "pair" {
   vpc_id      = aws_vpc.left.id
@@ -981,6 +983,15 @@ resource "aws_route" "right_to_left" {
   route_table_id            = aws_vpc.right.main_route_table_id
   destination_cidr_block    = aws_vpc.left.cidr_block
   vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
+}
+resource "aws_vpc_peering_connection_options" "pair" {
+  vpc_peering_connection_id = aws_vpc_peering_connection.pair.id
+  accepter {
+    allow_remote_vpc_dns_resolution = true
+  }
+  requester {
+    allow_remote_vpc_dns_resolution = false
+  }
 }
 output "peering_id" { value = aws_vpc_peering_connection.pair.id }
 output "accept_status" { value = aws_vpc_peering_connection.pair.accept_status }
@@ -1299,7 +1310,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_security_group`` given rules by an ``aws_vpc_security_group_ingress_rule`` and an
     ``aws_vpc_security_group_egress_rule`` (decision 0146), and two more ``aws_vpc`` peered by
     an ``aws_vpc_peering_connection`` with ``auto_accept`` and an ``aws_route`` on each side's
-    main table to it (decision 0139; the connection deleted by destroy): the
+    main table to it (decision 0139; the connection deleted by destroy), its DNS options set by
+    an ``aws_vpc_peering_connection_options`` (0139's addendum): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1511,6 +1523,12 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     )["VpcPeeringConnections"]
     assert peering["Status"]["Code"] == "active"
     assert {t["Key"]: t["Value"] for t in peering["Tags"]} == {"Name": "pair", **DEFAULT_TAGS}
+    # aws_vpc_peering_connection_options: the accepter's side lets the left VPC resolve the
+    # right one's names (decision 0139's addendum).
+    assert [
+        peering[side]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"]
+        for side in ("RequesterVpcInfo", "AccepterVpcInfo")
+    ] == [False, True]
     [table] = ec2.describe_route_tables(RouteTableIds=[outputs["left_table_id"]])["RouteTables"]
     assert [
         (r["DestinationCidrBlock"], r.get("VpcPeeringConnectionId"), r["State"])

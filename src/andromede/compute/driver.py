@@ -226,7 +226,12 @@ class VpcDns:
     "" = no name of the VPC's is served. The rest is the VPC's DHCP options set: ``domain_name``
     (option 15, "" = none), ``name_servers`` (option 6,
     ``AmazonProvidedDNS`` standing for the router's resolver), ``ntp_servers`` (option 42),
-    ``netbios_name_servers`` (44) and ``netbios_node_type`` (46, 0 = none)."""
+    ``netbios_name_servers`` (44) and ``netbios_node_type`` (46, 0 = none).
+
+    ``peer_blocks``: the blocks of VPCs peered with this one whose ``ip-a-b-c-d.<domain>``
+    names the router answers too (decision 0139's addendum: the peer side's
+    ``AllowDnsResolutionFromRemoteVpc`` on, the connection active, the peer VPC's DNS
+    hostnames and support on)."""
 
     support: bool = True
     hostnames: bool = False
@@ -236,6 +241,13 @@ class VpcDns:
     ntp_servers: tuple[str, ...] = ()
     netbios_name_servers: tuple[str, ...] = ()
     netbios_node_type: int = 0
+    # Left out of the wire form while empty, so that an agent older than it still reads the
+    # rest.
+    peer_blocks: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
+
+    def __post_init__(self) -> None:
+        for block in self.peer_blocks:
+            ipaddress.IPv4Network(block)  # raises ValueError on a bad block
 
 
 @dataclass(frozen=True, slots=True)

@@ -477,6 +477,12 @@ class NetworksMixin(ServiceCore):
             except Exception:
                 log.exception("host %s: the DNS of %s could not be set", host, vpc.vpc_id)
 
+    async def _push_vpc_dns_of(self, vpc_id: str) -> None:
+        """:meth:`_push_vpc_dns` by the VPC's id (of any tenant); nothing for a VPC gone."""
+        vpc = await self.store.get(Vpc, vpc_id)
+        if vpc is not None:
+            await self._push_vpc_dns(vpc)
+
     async def _push_all_vpc_dns(self, instances: Sequence[Instance]) -> None:
         """The DNS of every VPC with instances on a host, to its hosts."""
         wired = {(i.tenant_id, i.vpc_id) for i in instances if i.state in _WIRED_ON_HOST}

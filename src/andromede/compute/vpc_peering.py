@@ -15,6 +15,10 @@ EC2 answers it; nothing is stored in it), ``pending-acceptance``, ``active``, ``
 not there), ``expired`` (a pending request not accepted within a week, read so: nothing moves
 it) — EC2's ``provisioning`` and ``deleting`` pass in no time here and are never stored.
 :data:`TRANSITIONS` is the table of what each call may move from.
+
+Each side's ``AllowDnsResolutionFromRemoteVpc`` (``requester_dns``, ``accepter_dns``; decision
+0139's addendum) says whether the *other* VPC's resolver answers this side's names while the
+connection is active (:meth:`VpcPeeringConnection.resolved_from`).
 """
 
 from __future__ import annotations
@@ -93,6 +97,11 @@ class VpcPeeringConnection:
     # records have none).
     tags: Tags = ()
     accepter_tags: Tags = ()
+    # Each side's AllowDnsResolutionFromRemoteVpc (ModifyVpcPeeringConnectionOptions, set by
+    # that side's owner): the other VPC's resolver answers this side's names (older records:
+    # off).
+    requester_dns: bool = False
+    accepter_dns: bool = False
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -148,6 +157,18 @@ class VpcPeeringConnection:
         if vpc_id == self.requester_vpc_id:
             return self.accepter_vpc_id, self.accepter_cidr
         if vpc_id == self.accepter_vpc_id:
+            return self.requester_vpc_id, self.requester_cidr
+        return None
+
+    def resolved_from(self, vpc_id: str, now: datetime) -> tuple[str, str] | None:
+        """(the peer VPC's id, its block) when ``vpc_id``'s resolver answers the peer VPC's
+        names: the connection active and the peer side's AllowDnsResolutionFromRemoteVpc on;
+        None otherwise."""
+        if not self.active_at(now):
+            return None
+        if vpc_id == self.requester_vpc_id and self.accepter_dns:
+            return self.accepter_vpc_id, self.accepter_cidr
+        if vpc_id == self.accepter_vpc_id and self.requester_dns:
             return self.requester_vpc_id, self.requester_cidr
         return None
 

@@ -13,6 +13,12 @@ by one.
 Both sides list a connection: the record is the requester's and names the accepter's tenant
 (``vpc_peering.py``). Turning one active, or no longer active, pushes the firewalls of both
 VPCs' running instances, whose routes to it turn active or blackhole.
+
+ModifyVpcPeeringConnectionOptions (decision 0139's addendum) sets each side's
+``AllowDnsResolutionFromRemoteVpc``, by that side's owner, on an active connection whose two
+VPCs have DNS hostnames and support on: the other VPC's resolver then answers this side's
+``ip-`` names (:meth:`vpc_dns` adds the peer blocks), pushed to its hosts at once, and again
+when the connection ends or either VPC's DNS attributes change.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import PeeringLink
+from andromede.compute.driver import PeeringLink, VpcDns
 from andromede.compute.errors import (
     IncorrectState,
     InvalidParameterValue,
@@ -229,8 +235,106 @@ class VpcPeeringsMixin(RoutingMixin):
             if await self.store.replace(deleted):
                 if peering.state is PeeringState.ACTIVE:
                     self._push_sides(deleted)
+                    await self._push_dns_sides(peering, deleted)
                 return
         raise IncorrectState(f"{peering_id} changed concurrently; retry")
+
+    async def modify_vpc_peering_connection_options(
+        self,
+        tenant_id: str,
+        peering_id: str,
+        *,
+        requester_dns: bool | None = None,
+        accepter_dns: bool | None = None,
+    ) -> VpcPeeringConnection:
+        """Each side's AllowDnsResolutionFromRemoteVpc (None: left alone), as EC2 sets them:
+        a side by its VPC's owner only (the other tenant: OperationNotPermitted "User … does
+        not have permission to modify the accepter side peering options"), on an active
+        connection only (OperationNotPermitted "Peering pcx-… is not active…"), turned on only
+        while both VPCs have DNS hostnames and support on. The VPC whose resolver answers
+        the changed side's names is pushed to its hosts before the answer."""
+        for _ in range(_ATTEMPTS):
+            peering = await self._peering(tenant_id, peering_id)
+            for side, value, owner in (
+                ("requester", requester_dns, peering.tenant_id),
+                ("accepter", accepter_dns, peering.accepter_tenant_id),
+            ):
+                if value is not None and owner != tenant_id:
+                    raise OperationNotPermitted(
+                        f"User {tenant_id} does not have permission to modify the {side} side "
+                        "peering options"
+                    )
+            if not peering.active_at(self.clock()):
+                raise OperationNotPermitted(
+                    f"Peering {peering_id} is not active. Peering options can be added only to "
+                    "active peerings."
+                )
+            if requester_dns or accepter_dns:
+                await self._check_dns_attributes(peering)
+            changed = replace(
+                peering,
+                requester_dns=peering.requester_dns if requester_dns is None else requester_dns,
+                accepter_dns=peering.accepter_dns if accepter_dns is None else accepter_dns,
+            )
+            if changed == peering:
+                return peering.seen_by(tenant_id)
+            if await self.store.replace(changed):
+                await self._push_dns_sides(peering, changed)
+                return replace(changed, revision=changed.revision + 1).seen_by(tenant_id)
+        raise IncorrectState(f"{peering_id} changed concurrently; retry")
+
+    async def _check_dns_attributes(self, peering: VpcPeeringConnection) -> None:
+        # EC2: "Both VPCs must be enabled for DNS hostnames and DNS resolution" (the VPC
+        # peering guide); its error's words were not found.
+        for vpc_id in (peering.requester_vpc_id, peering.accepter_vpc_id):
+            vpc = await self.store.get(Vpc, vpc_id)
+            if vpc is None or not (vpc.enable_dns_support and vpc.dns_hostnames):
+                raise OperationNotPermitted(
+                    f"DNS resolution across peering {peering.peering_id} needs DNS hostnames "
+                    f"and DNS support enabled on both VPCs; {vpc_id} has not both"
+                )
+
+    async def _push_dns_sides(
+        self, before: VpcPeeringConnection, after: VpcPeeringConnection
+    ) -> None:
+        """The resolvers whose peer blocks changed: the requester VPC's answers the
+        accepter's names (the accepter's option), and the reverse."""
+        now = self.clock()
+        for vpc_id in (before.requester_vpc_id, before.accepter_vpc_id):
+            if before.resolved_from(vpc_id, now) != after.resolved_from(vpc_id, now):
+                await self._push_own_dns(vpc_id)
+
+    async def vpc_dns(self, vpc: Vpc) -> VpcDns:
+        """The VPC's DNS (decision 0143) with the blocks of the VPCs peered with it whose
+        names its resolver answers: the connection active, the peer side's option on, and
+        the peer VPC's DNS hostnames and support on (its instances have names)."""
+        dns = await super().vpc_dns(vpc)
+        now = self.clock()
+        blocks: list[str] = []
+        for peering in await self.store.list(VpcPeeringConnection, None):
+            peer = peering.resolved_from(vpc.vpc_id, now)
+            if peer is None:
+                continue
+            other = await self.store.get(Vpc, peer[0])
+            if other is not None and other.enable_dns_support and other.dns_hostnames:
+                blocks.append(peer[1])
+        return replace(dns, peer_blocks=tuple(sorted(blocks))) if blocks else dns
+
+    async def _push_vpc_dns(self, vpc: Vpc) -> None:
+        """The VPC's DNS, and that of the VPCs whose resolver answers its names: its DNS
+        attributes decide whether they do."""
+        await super()._push_vpc_dns(vpc)
+        now = self.clock()
+        for peering in await self.store.list(VpcPeeringConnection, None):
+            other = peering.peer_of(vpc.vpc_id)
+            if other is not None and peering.resolved_from(other[0], now) is not None:
+                await self._push_own_dns(other[0])
+
+    async def _push_own_dns(self, vpc_id: str) -> None:
+        # The VPC's alone (not its peers' in turn: two peers would push each other forever).
+        vpc = await self.store.get(Vpc, vpc_id)
+        if vpc is not None:
+            await super()._push_vpc_dns(vpc)
 
     def _check_move(self, peering: VpcPeeringConnection, call: str, target: PeeringState) -> None:
         state = peering.state_at(self.clock())

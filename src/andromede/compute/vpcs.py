@@ -265,6 +265,8 @@ class VpcsMixin(NetworksMixin):
                         else:
                             other = (peering.tenant_id, peering.requester_vpc_id)
                         self._push_later(other[0], (), vpc_ids=(other[1],))
+                        # and its resolver no longer answers this VPC's names (0139 addendum)
+                        self._spawn(self._push_vpc_dns_of(other[1]))
                     return
             except Duplicate:
                 continue  # the tenant's record written at once (its default VPC made): again

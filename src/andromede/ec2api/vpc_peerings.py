@@ -7,6 +7,11 @@ to 1,000 with ``NextToken``; the filters EC2 documents and tags).
 CreateVpcPeeringConnection answers the connection ``initiating-request``, as EC2 does;
 DescribeVpcPeeringConnections then shows it as stored, ``pending-acceptance`` (or ``failed``).
 Both sides see a connection; each sees and sets its own tags (CreateTags, DeleteTags).
+
+ModifyVpcPeeringConnectionOptions (decision 0139's addendum) takes each side's
+``AllowDnsResolutionFromRemoteVpc``; the retired ClassicLink options are taken ``false``
+only (anything else is refused, never dropped); it answers the sides it was asked for, and
+each side's ``peeringOptions`` in the describe show them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from andromede.compute.vpc_peering import (
     VpcPeeringConnection,
     initiating_message,
 )
+from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, iso8601, paged
 from andromede.ec2api.vpcs import resource_tags
@@ -27,8 +33,17 @@ from andromede.http.xml import XmlWriter
 __all__ = ["VPC_PEERING_ACTIONS"]
 
 
+def _write_options(xml: XmlWriter, element: str, dns: bool) -> None:
+    xml.open(element)
+    xml.element("allowDnsResolutionFromRemoteVpc", dns)
+    # ClassicLink is retired: never allowed.
+    xml.element("allowEgressFromLocalClassicLinkToRemoteVpc", False)
+    xml.element("allowEgressFromLocalVpcToRemoteClassicLink", False)
+    xml.close(element)
+
+
 def _write_side(
-    xml: XmlWriter, element: str, owner: str, vpc_id: str, cidr: str, region: str
+    xml: XmlWriter, element: str, owner: str, vpc_id: str, cidr: str, region: str, dns: bool
 ) -> None:
     xml.open(element)
     if cidr:
@@ -39,11 +54,7 @@ def _write_side(
         xml.close("item")
         xml.close("cidrBlockSet")
     xml.element("ownerId", owner)
-    xml.open("peeringOptions")
-    xml.element("allowDnsResolutionFromRemoteVpc", False)
-    xml.element("allowEgressFromLocalClassicLinkToRemoteVpc", False)
-    xml.element("allowEgressFromLocalVpcToRemoteClassicLink", False)
-    xml.close("peeringOptions")
+    _write_options(xml, "peeringOptions", dns)
     xml.element("vpcId", vpc_id)
     xml.element("region", region)
     xml.close(element)
@@ -69,6 +80,7 @@ def _write_peering(
         peering.accepter_vpc_id,
         accepter_cidr,
         peering.region,
+        peering.accepter_dns,
     )
     expiry = peering.expiration_time()
     if expiry is not None:
@@ -80,6 +92,7 @@ def _write_peering(
         peering.requester_vpc_id,
         peering.requester_cidr,
         peering.region,
+        peering.requester_dns,
     )
     xml.open("status")
     xml.element("code", state.value)
@@ -190,6 +203,53 @@ async def describe_vpc_peering_connections(call: Call) -> None:
     xml.element("nextToken", next_token)
 
 
+_SIDES = {
+    "RequesterPeeringConnectionOptions": "requesterPeeringConnectionOptions",
+    "AccepterPeeringConnectionOptions": "accepterPeeringConnectionOptions",
+}
+_DNS = "AllowDnsResolutionFromRemoteVpc"
+_CLASSIC_LINK = (
+    "AllowEgressFromLocalClassicLinkToRemoteVpc",
+    "AllowEgressFromLocalVpcToRemoteClassicLink",
+)
+
+
+async def modify_vpc_peering_connection_options(call: Call) -> None:
+    p = call.params
+    for side in _SIDES:
+        for option in _CLASSIC_LINK:
+            value = p.get(f"{side}.{option}")
+            if value is not None and value.lower() != "false":
+                raise Ec2Error(
+                    "UnsupportedOperation",
+                    f"{side}.{option}: ClassicLink is retired; the option can only be false",
+                )
+    p.refuse_unhandled(
+        "ModifyVpcPeeringConnectionOptions",
+        frozenset({"VpcPeeringConnectionId", *(f"{side}.{_DNS}" for side in _SIDES)}),
+        {f"{side}.{option}": frozenset({"false"}) for side in _SIDES for option in _CLASSIC_LINK},
+    )
+    asked = [side for side in _SIDES if p.view(side + ".").names()]
+
+    def dns(side: str) -> bool | None:
+        if p.get(f"{side}.{_DNS}") is None:
+            return None
+        return p.boolean(f"{side}.{_DNS}", default=False)
+
+    peering = await call.compute.modify_vpc_peering_connection_options(
+        call.tenant_id,
+        p.required("VpcPeeringConnectionId"),
+        requester_dns=dns("RequesterPeeringConnectionOptions"),
+        accepter_dns=dns("AccepterPeeringConnectionOptions"),
+    )
+    values = {
+        "RequesterPeeringConnectionOptions": peering.requester_dns,
+        "AccepterPeeringConnectionOptions": peering.accepter_dns,
+    }
+    for side in sorted(asked, key=lambda s: _SIDES[s]):
+        _write_options(call.result, _SIDES[side], values[side])
+
+
 def _create_arns(call: Call) -> list[str]:
     # EC2 authorises CreateVpcPeeringConnection on the new connection and on both VPCs (the
     # peer's in its owner's account).
@@ -221,4 +281,7 @@ VPC_PEERING_ACTIONS: dict[str, Action] = {
         delete_vpc_peering_connection, mutating=True, resources=_peering_arn
     ),
     "DescribeVpcPeeringConnections": Action(describe_vpc_peering_connections, mutating=False),
+    "ModifyVpcPeeringConnectionOptions": Action(
+        modify_vpc_peering_connection_options, mutating=True, resources=_peering_arn
+    ),
 }

@@ -198,4 +198,5 @@ def _dns_from_json(document: Mapping[str, Any]) -> VpcDns:
         ntp_servers=tuple(document.get("ntp_servers", ())),
         netbios_name_servers=tuple(document.get("netbios_name_servers", ())),
         netbios_node_type=int(document.get("netbios_node_type", 0)),
+        peer_blocks=tuple(document.get("peer_blocks", ())),
     )

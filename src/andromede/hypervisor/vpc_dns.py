@@ -21,7 +21,11 @@ nothing here; names of ``<domain>`` outside the block, and all of them without
 (``hypervisor_dns_upstream``), reached from the namespace's transit address; with none set,
 other names are refused. So a VPC never answers for another VPC's names: each router
 synthesises its own block only, and answers only its own subnets (its input chain,
-:func:`~andromede.hypervisor.router_firewall.render_firewall`).
+:func:`~andromede.hypervisor.router_firewall.render_firewall`) — but for the blocks of the
+VPCs peered with it whose side of the connection allows DNS resolution from the remote VPC
+(``VpcDns.peer_blocks``, decision 0139's addendum): their ``ip-`` names are synthesised
+too, whatever this VPC's own ``enableDnsHostnames`` (the control plane only lists a peer
+block while both VPCs have hostnames and support on).
 """
 
 from __future__ import annotations
@@ -83,9 +87,9 @@ def resolver_command(
     ]
     if dns.domain:
         command.append(f"--local=/{dns.domain}/")
-        if dns.hostnames:
-            block = ipaddress.IPv4Network(vpc_cidr)
-            command.append(f"--synth-domain={dns.domain},{block},ip-")
+        blocks = [ipaddress.IPv4Network(vpc_cidr)] if dns.hostnames else []
+        blocks += [ipaddress.IPv4Network(peer) for peer in dns.peer_blocks]
+        command += [f"--synth-domain={dns.domain},{block},ip-" for block in blocks]
     command += [f"--server={server}" for server in upstream]
     return command
 

@@ -127,6 +127,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "RejectVpcPeeringConnection": {"VpcPeeringConnectionId": PCX},
     "DeleteVpcPeeringConnection": {"VpcPeeringConnectionId": PCX},
     "DescribeVpcPeeringConnections": {"VpcPeeringConnectionIds": [PCX]},
+    "ModifyVpcPeeringConnectionOptions": {
+        "VpcPeeringConnectionId": PCX,
+        "RequesterPeeringConnectionOptions": {"AllowDnsResolutionFromRemoteVpc": True},
+    },
     # The intruder's own set made; the victim's VPC must not take it, nor lose its set.
     "CreateDhcpOptions": {"DhcpConfigurations": [{"Key": "domain-name", "Values": ["x.test"]}]},
     "DescribeDhcpOptions": {"DhcpOptionsIds": [DOPT]},

@@ -1,6 +1,7 @@
 """The VPC resolver's and DHCP servers' dnsmasq arguments (andromede.hypervisor.vpc_dns), the
 router's input rule for it, the upstream setting and the state file keeping a VPC's DNS
-(decision 0143). The real-kernel behaviour is tests/contract/test_vpc_dns.py's."""
+(decision 0143), the peer blocks a resolver answers too and their way over the agent's wire
+(decision 0139's addendum). The real-kernel behaviour is tests/contract/test_vpc_dns.py's."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from andromede.hypervisor.vpc_dns import (
     resolver_addresses,
     resolver_command,
 )
+from andromede.hypervisor.wire import decode, encode
 from andromede.settings import Settings
 
 DNS = VpcDns(support=True, hostnames=True, domain="ec2.internal", domain_name="ec2.internal")
@@ -117,6 +119,7 @@ def test_the_state_file_keeps_each_vpcs_dns(tmp_path: Path) -> None:
         support=True, hostnames=True, domain="ec2.internal", domain_name="corp.example",
         name_servers=("192.0.2.1", "AmazonProvidedDNS"), ntp_servers=("192.0.2.123",),
         netbios_name_servers=("192.0.2.137",), netbios_node_type=8,
+        peer_blocks=("10.2.0.0/16",),
     )  # fmt: skip
     state = NetworkState(
         dns={"vpc-1": options},
@@ -126,3 +129,48 @@ def test_the_state_file_keeps_each_vpcs_dns(tmp_path: Path) -> None:
     again = load_state(tmp_path / "networks.json")
     assert again.dns == {"vpc-1": options}
     assert again.specs["subnet-1"].dns == options
+
+
+def test_a_resolver_answers_its_peers_blocks_too(tmp_path: Path) -> None:
+    """The blocks of peered VPCs allowing resolution from this one are synthesised beside
+    its own; with its own hostnames off, theirs only; with support off, nothing runs."""
+    peered = VpcDns(
+        support=True, hostnames=True, domain="ec2.internal",
+        peer_blocks=("10.2.0.0/16", "172.20.0.0/20"),
+    )  # fmt: skip
+    command = resolver_command(
+        pidfile=tmp_path / "r.pid", vpc_cidr="10.1.0.0/16", dns=peered, upstream=()
+    )
+    assert command is not None
+    assert [arg for arg in command if arg.startswith(("--synth-domain", "--local"))] == [
+        "--local=/ec2.internal/",
+        "--synth-domain=ec2.internal,10.1.0.0/16,ip-",
+        "--synth-domain=ec2.internal,10.2.0.0/16,ip-",
+        "--synth-domain=ec2.internal,172.20.0.0/20,ip-",
+    ]
+    own_off = resolver_command(
+        pidfile=tmp_path / "r.pid", vpc_cidr="10.1.0.0/16",
+        dns=VpcDns(hostnames=False, domain="ec2.internal", peer_blocks=("10.2.0.0/16",)),
+        upstream=(),
+    )  # fmt: skip
+    assert own_off is not None
+    assert [arg for arg in own_off if arg.startswith("--synth-domain")] == [
+        "--synth-domain=ec2.internal,10.2.0.0/16,ip-"
+    ]
+    unsupported = VpcDns(support=False, domain="ec2.internal", peer_blocks=("10.2.0.0/16",))
+    assert (
+        resolver_command(
+            pidfile=tmp_path / "r.pid", vpc_cidr="10.1.0.0/16", dns=unsupported, upstream=()
+        )
+        is None
+    )
+    with pytest.raises(ValueError):
+        VpcDns(peer_blocks=("10.2.0.0/33",))
+
+
+def test_peer_blocks_cross_the_agents_wire_and_are_left_out_while_none() -> None:
+    peered = VpcDns(hostnames=True, domain="ec2.internal", peer_blocks=("10.2.0.0/16",))
+    assert decode(VpcDns, encode(peered)) == peered
+    # An agent older than peer blocks reads a VPC's DNS without them still.
+    assert "peer_blocks" not in encode(VpcDns(domain="ec2.internal"))
+    assert encode(peered)["peer_blocks"] == ["10.2.0.0/16"]

@@ -434,6 +434,7 @@ _EC2 = (
     "ModifySubnetAttribute",
     "ModifyVolume",
     "ModifyVpcAttribute",
+    "ModifyVpcPeeringConnectionOptions",
     "MonitorInstances",
     "RebootInstances",
     "RegisterImage",
