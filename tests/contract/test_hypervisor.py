@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -613,7 +614,21 @@ async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
     console = await wait_console(driver, instance_id, booted(instance_id, times=3))
     assert console.count(f"persisted: {CANARY_PREFIX}{token}") == 2
 
-    await driver.kill(instance_id)
+    # Killed from outside (the OOM killer's SIGKILL, a crash), QEMU never runs its exit path
+    # and leaves its pidfile: ``crashed``, never taken for the guest's own power-off (decision
+    # 0145's addendum: such an instance is stopped, not terminated).
+    (qemu,) = [
+        pid
+        for pid in processes_mentioning(str(host.state_dir))
+        if b"qemu-system" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    os.kill(qemu, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while await driver.state(instance_id) is RuntimeState.RUNNING:
+        assert time.monotonic() < deadline, "QEMU outlived SIGKILL"
+        await asyncio.sleep(0.1)
+    assert await driver.state(instance_id) is RuntimeState.CRASHED
+    await driver.kill(instance_id)  # what the service's forced stop then calls
     assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
     await driver.release(instance_id)
     assert await driver.state(instance_id) is RuntimeState.ABSENT

@@ -65,6 +65,9 @@ class RuntimeState(enum.StrEnum):
 
     RUNNING = "running"  # the QEMU process is alive (the guest may still be booting)
     SHUT_OFF = "shut-off"  # the process has exited (guest powered off) and its files remain
+    # The process died without exiting (SIGKILL, the OOM killer, a crash): never the guest's
+    # own power-off, so never a reason to terminate it (decision 0145's addendum).
+    CRASHED = "crashed"
     ABSENT = "absent"  # nothing of this instance on the host
 
 

@@ -359,6 +359,13 @@ class MemoryDriver:
         instance.state = RuntimeState.SHUT_OFF
         instance.elastic_ip = None
 
+    def crash(self, instance_id: str) -> None:
+        """The guest's QEMU dies without exiting (killed, crashed), as ``state`` then tells a
+        real host's: its files stay, nothing tells the service."""
+        instance = self._running(instance_id)
+        instance.state = RuntimeState.CRASHED
+        instance.elastic_ip = None
+
     async def reboot(self, instance_id: str) -> None:
         self._running(instance_id).console += b"[memory] rebooted\n"
 

@@ -26,6 +26,7 @@ from andromede.compute.model import Instance, InstanceState, MetadataOptions
 from andromede.compute.service_core import ServiceCore
 
 __all__ = [
+    "GUEST_CRASHED_REASON",
     "GUEST_SHUTDOWN_REASON",
     "MAX_HOP_LIMIT",
     "SHUTDOWN_BEHAVIORS",
@@ -39,6 +40,8 @@ SHUTDOWN_BEHAVIORS: Final = ("stop", "terminate")
 MAX_HOP_LIMIT: Final = 64  # EC2's bounds of HttpPutResponseHopLimit: 1 to 64
 # EC2's state reason, word for word, for an instance whose guest powered itself off.
 GUEST_SHUTDOWN_REASON: Final = "Client.InstanceInitiatedShutdown: Instance initiated shutdown"
+# A guest whose QEMU died without exiting: EC2's code for a fault on its side.
+GUEST_CRASHED_REASON: Final = "Server.InternalError: Internal error"
 _GONE: Final = (InstanceState.SHUTTING_DOWN, InstanceState.TERMINATED)
 _CHOICES: Final = {
     "http_tokens": ("HttpTokens", ("optional", "required")),

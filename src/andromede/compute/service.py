@@ -37,6 +37,7 @@ from andromede.compute.errors import (
     NotFound,
 )
 from andromede.compute.instance_options import (
+    GUEST_CRASHED_REASON,
     GUEST_SHUTDOWN_REASON,
     refuse_protected,
 )
@@ -239,7 +240,8 @@ class ComputeService(LaunchingMixin):
     async def notice_guest_shutdowns(self) -> int:
         """Instances recorded as running whose guest powered itself off (its host reports
         its QEMU gone, ``shut-off``) follow their shutdown behaviour: stopped, or terminated
-        (protection guards the API only, as on EC2); returns how many. A record is read
+        (protection guards the API only, as on EC2); one whose QEMU was killed or crashed
+        (``crashed``) is stopped whatever its behaviour; returns how many. A record is read
         before its host is asked, and changed only if it did not change since (a conditional
         write on its revision), so an instance that a call stopped, or started again, in the
         meantime is left alone. Run every ``instance_shutdown_check_interval``."""
@@ -256,24 +258,36 @@ class ComputeService(LaunchingMixin):
             except Exception as exc:  # a host away: its instances stay as recorded
                 log.debug("instance %s: state unknown: %s", instance.instance_id, exc)
                 continue
-            if runtime is not RuntimeState.SHUT_OFF:
+            if runtime is RuntimeState.CRASHED:
+                # Its QEMU was killed or crashed: a fault of the host's, not the guest's own
+                # power-off, so stopped whatever its behaviour — terminating would delete its
+                # DeleteOnTermination volumes over a host's fault.
+                terminate, reason = False, GUEST_CRASHED_REASON
+            elif runtime is RuntimeState.SHUT_OFF:
+                terminate = instance.shutdown_behavior == "terminate"
+                reason = GUEST_SHUTDOWN_REASON
+            else:
                 continue
-            terminate = instance.shutdown_behavior == "terminate"
             changed = await self._apply(
                 instance.instance_id,
                 Event.TERMINATE if terminate else Event.STOP,
-                reason=GUEST_SHUTDOWN_REASON,
+                reason=reason,
                 quiet=True,
                 revision=instance.revision,
             )
             if changed is None:
                 continue
             noticed += 1
-            log.info(
-                "instance %s: its guest powered off; %s",
-                instance.instance_id,
-                "terminating" if terminate else "stopping",
-            )
+            if runtime is RuntimeState.CRASHED:
+                log.warning(
+                    "instance %s: its QEMU died on its host; stopping", instance.instance_id
+                )
+            else:
+                log.info(
+                    "instance %s: its guest powered off; %s",
+                    instance.instance_id,
+                    "terminating" if terminate else "stopping",
+                )
             if terminate:
                 self._spawn(self._terminate_on_host(changed))
             else:

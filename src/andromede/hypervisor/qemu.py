@@ -769,7 +769,12 @@ class QemuDriver:
         process = self._process(instance_id)
         if process.alive():
             return RuntimeState.RUNNING
-        return RuntimeState.SHUT_OFF if process.directory.exists() else RuntimeState.ABSENT
+        if not process.directory.exists():
+            return RuntimeState.ABSENT
+        # QEMU unlinks its pidfile on its way out, a guest's power-off included; the driver's
+        # own kill removes it after. One left beside a dead process: QEMU never exited, it was
+        # killed or crashed.
+        return RuntimeState.CRASHED if process.pidfile.exists() else RuntimeState.SHUT_OFF
 
     async def running(self) -> dict[str, RuntimeState]:
         if await self.networking() is NetworkMode.BRIDGE:

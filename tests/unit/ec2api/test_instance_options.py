@@ -198,6 +198,25 @@ async def test_a_guest_powering_off_terminates_its_instance_with_terminate(
     assert instance_id not in world.driver.instances
 
 
+async def test_a_crashed_guest_is_stopped_never_terminated_whatever_its_behaviour(
+    world: World,
+) -> None:
+    """Its QEMU killed or crashed (the host says ``crashed``, not ``shut-off``): a fault of the
+    host's, not the guest's own power-off; terminating would delete its root volume."""
+    instance_id = await _run(world, InstanceInitiatedShutdownBehavior="terminate")
+    [instance] = await world.compute.describe_instances(world.tenant_id, [instance_id])
+    world.driver.crash(instance_id)
+    assert await world.compute.notice_guest_shutdowns() == 1
+    await world.compute.settle()
+    described = await _state(world, instance_id)
+    assert described["State"]["Name"] == "stopped"
+    assert described["StateReason"]["Code"] == "Server.InternalError"
+    assert await world.compute.store.get(Volume, instance.root_volume_id) is not None
+    await world.root.call("StartInstances", InstanceIds=[instance_id])
+    await world.compute.settle()
+    assert (await _state(world, instance_id))["State"]["Name"] == "running"
+
+
 async def test_a_stop_in_progress_is_not_taken_for_a_guest_power_off(world: World) -> None:
     instance_id = await _run(world)
     # The tenant's stop is recorded (stopping) before its host powers the guest off: the
