@@ -39,6 +39,7 @@ _log = logging.getLogger(__name__)
 __all__ = [
     "bind_listener",
     "bind_reuseport",
+    "claim_port",
     "run_workers",
     "serve",
     "serve_sockets",
@@ -63,6 +64,22 @@ def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.s
 
 def bind_reuseport(host: str, port: int) -> socket.socket:
     return bind_listener(host, port, reuse_port=True)
+
+
+def claim_port(host: str, port: int) -> None:
+    """Refuse a port another process listens on, with SO_REUSEPORT or without (OSError,
+    ``Address already in use``). The workers' sockets set SO_REUSEPORT, and the kernel lets
+    any later socket of the same user that sets it too join them: a second server started on
+    the port by mistake (or a test picking it at the same moment) would be given a share of
+    the connections, silently. A bind without SO_REUSEPORT fails while anyone listens there;
+    it is released at once, before the workers' sockets take the port. (SO_REUSEADDR: an
+    earlier run's connections in TIME_WAIT do not count.) Port 0: the kernel's choice, free."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def _ignore(signum: int, frame: object) -> None:
@@ -230,6 +247,8 @@ def run_workers(
 
     ``announce`` gets the ports once they are bound (the ones chosen where a port is 0), before
     any worker starts: the place to hand them to the workers through the environment."""
+    for host, port in listeners:
+        claim_port(host, port)
     first = [bind_reuseport(host, port) for host, port in listeners]
     bound = [
         (host, sock.getsockname()[1]) for (host, _), sock in zip(listeners, first, strict=True)

@@ -1,5 +1,6 @@
 """``andromede.cli.workers.serve``: the start-up hook runs once the server has started, and the
-heap made by then is frozen out of the garbage collector's full passes (decision 0029)."""
+heap made by then is frozen out of the garbage collector's full passes (decision 0029); and
+``claim_port``: a port another process listens on is refused, SO_REUSEPORT or not."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from andromede.cli.workers import serve
+from andromede.cli.workers import bind_reuseport, claim_port, serve
 
 
 class FakeServer:
@@ -62,3 +63,18 @@ async def test_a_server_that_never_started_neither_runs_the_hook_nor_freezes(
     await serve(cast(Any, server), [], lambda: seen.append(1))
     assert seen == []
     assert gc.get_freeze_count() == 0
+
+
+def test_a_port_another_server_listens_on_is_refused_even_with_so_reuseport() -> None:
+    # Another server's worker socket, as ours are: SO_REUSEPORT would let a second one in.
+    other = bind_reuseport("127.0.0.1", 0)
+    try:
+        port = other.getsockname()[1]
+        joined = bind_reuseport("127.0.0.1", port)  # what the kernel allows, silently
+        joined.close()
+        with pytest.raises(OSError, match="in use"):
+            claim_port("127.0.0.1", port)
+    finally:
+        other.close()
+    claim_port("127.0.0.1", port)  # free again: claimed and released
+    claim_port("127.0.0.1", 0)  # the kernel's choice is never refused
