@@ -501,6 +501,7 @@ class QemuDriver:
             except BaseException:
                 await asyncio.gather(seed, return_exceptions=True)
                 await process.kill()
+                process.forget_runtime()  # our own kill: not a crash (state() reads the pidfile)
                 raise
             logger.info(
                 "instance %s started (%s, %d vCPU, %d MiB)",
