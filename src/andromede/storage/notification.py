@@ -318,10 +318,12 @@ class PendingEvent:
 class EventBatch:
     """The events a write queues in its own transaction (at least one). ``bound``: the most
     events a tenant may have waiting; beyond it new ones are dropped (and logged), never the
-    write refused."""
+    write refused. ``made_at``: the write's time, when its events become due: the store
+    queues them at it, not at its own clock, so the events' time is the one they carry."""
 
     events: tuple[PendingEvent, ...]
     bound: int
+    made_at: datetime
 
     @classmethod
     def of(
@@ -379,4 +381,4 @@ class EventBatch:
                 },
             }
             events.append(PendingEvent(tenant_id, rule.topic_arn, record))
-        return cls(tuple(events), bound)
+        return cls(tuple(events), bound, now)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,9 +20,7 @@ _WAITING = (
 )
 
 
-def queue_events(
-    conn: Connection, batch: EventBatch | None, version_id: str | None, now: datetime
-) -> None:
+def queue_events(conn: Connection, batch: EventBatch | None, version_id: str | None) -> None:
     """Insert ``batch``'s events, with the committed ``version_id``, in ``conn``'s transaction:
     they exist if and only if the write does. A tenant's queue past ``batch.bound``: the
     events are dropped and logged (the write itself stands)."""
@@ -52,9 +49,9 @@ def queue_events(
                 "message": event.message(version_id),
                 "format_version": EVENT_FORMAT_VERSION,
                 "attempts": 0,
-                "not_before": now,
+                "not_before": batch.made_at,
                 "lease_until": None,
-                "created_at": now,
+                "created_at": batch.made_at,
                 "last_error": None,
             }
         )

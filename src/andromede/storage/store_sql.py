@@ -190,7 +190,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
                 {"headers": text},
             )
             _queue_sync(conn, replication, record.bucket, record.key, expected.version_id)
-            queue_events(conn, notify, expected.version_id, datetime.now(UTC))
+            queue_events(conn, notify, expected.version_id)
             return True
 
         return await self._db.write(work)
@@ -226,7 +226,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
                 return None
             row = conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).one()
             record = _object_from_row(row)
-            queue_events(conn, notify, record.version_id, datetime.now(UTC))
+            queue_events(conn, notify, record.version_id)
             return record
 
         return await self._db.write(work)
@@ -258,7 +258,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
             conn.execute(_O.delete().where(_O.c.bucket == bucket, _O.c.key == key))
             conn.execute(_OB.delete().where(_OB.c.bucket == bucket, _OB.c.key == key))
             removed = _object_from_row(row)
-            queue_events(conn, notify, None, datetime.now(UTC))
+            queue_events(conn, notify, None)
             return removed
 
         return await self._db.write(work)
@@ -299,7 +299,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
     ) -> VersionedWrite:
         def work(conn: Connection) -> VersionedWrite:
             written = _versions.put_version(conn, record, expected, replication)
-            queue_events(conn, notify, written.version_id, record.last_modified)
+            queue_events(conn, notify, written.version_id)
             return written
 
         return await self._db.write(work)
@@ -320,7 +320,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
             written = _versions.put_marker(
                 conn, bucket, key, owner_id, now, if_etag, version_id, replication
             )
-            queue_events(conn, notify, written.version_id, now)
+            queue_events(conn, notify, written.version_id)
             return written
 
         return await self._db.write(work)
@@ -353,7 +353,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
                 conn, bucket, key, version_id, only_if, moment, bypass_governance
             )
             if removed is not None:
-                queue_events(conn, notify, removed.version_id, moment)
+                queue_events(conn, notify, removed.version_id)
             return removed
 
         return await self._db.write(work)
@@ -372,7 +372,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
             if not _versions.replace_headers(conn, expected, text):
                 return False
             _queue_sync(conn, replication, expected.bucket, expected.key, expected.version_id)
-            queue_events(conn, notify, expected.version_id, datetime.now(UTC))
+            queue_events(conn, notify, expected.version_id)
             return True
 
         return await self._db.write(work)
@@ -393,7 +393,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
             changed = _versions.set_acl(conn, bucket, key, version_id, text)
             if isinstance(changed, ObjectRecord):
                 _queue_sync(conn, replication, bucket, key, version_id)
-                queue_events(conn, notify, changed.version_id, datetime.now(UTC))
+                queue_events(conn, notify, changed.version_id)
             return changed
 
         return await self._db.write(work)

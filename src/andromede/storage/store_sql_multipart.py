@@ -216,7 +216,7 @@ class SqlMultipartMixin:
             replaced: ObjectRecord | VersionedWrite | None
             if held.versioning is not None:
                 written = _versions.put_version(conn, record, expected, replication)
-                queue_events(conn, notify, written.version_id, record.last_modified)
+                queue_events(conn, notify, written.version_id)
                 replaced = written
             else:
                 replaced = _put_object(conn, record, expected, notify)

@@ -190,7 +190,7 @@ def _put_object(
     blob_rows = [{"blob_id": blob_id, **names} for blob_id in _blob_ids(record.segments)]
     if blob_rows:
         conn.execute(_INSERT_OBJECT_BLOB, blob_rows)
-    queue_events(conn, notify, None, record.last_modified)
+    queue_events(conn, notify, None)
     return None if old is None else _object_from_row(old)
 
 
