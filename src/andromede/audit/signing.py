@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -162,9 +163,15 @@ class TokenLogSigningKey:
         return sign_note_with(text, name, self.signer.public_key, self.signer.sign)
 
 
+def _temporary_beside(path: Path) -> Path:
+    """A temporary name beside ``path`` that no other process or thread picks at once."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+
+
 def publish_verifier_key(key: LogSigningKey, path: Path) -> None:
     """Write the verifier key to ``path`` (readable by all: it is public), atomically."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # workers write it too
+    # Workers, and several threads of one worker, write it at once: each its own temporary.
+    temporary = _temporary_beside(path)
     temporary.write_text(key.verifier_key + "\n")
     temporary.chmod(0o644)
     os.replace(temporary, path)
@@ -173,7 +180,7 @@ def publish_verifier_key(key: LogSigningKey, path: Path) -> None:
 def _create(path: Path, seed: bytes | None = None) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     seed = seed or Ed25519PrivateKey.generate().private_bytes_raw()
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = _temporary_beside(path)
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, (_FORMAT + base64.b64encode(seed).decode() + "\n").encode())

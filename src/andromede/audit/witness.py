@@ -38,6 +38,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -199,7 +200,7 @@ class FileWitnessState:
                 for region, handovers in sorted(content.regions.items())
             },
         }
-        aside = self._path.with_name(f".{self._path.name}.{os.getpid()}.tmp")
+        aside = self._path.with_name(f".{self._path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
         with open(aside, "w") as out:
             out.write(json.dumps(data, indent=1) + "\n")
             out.flush()
