@@ -383,7 +383,7 @@ class Application:
             settings,
             objects,
             SqlReplicationQueue(db),
-            ReplicaKmsKeys(customer_keys, audit),
+            ReplicaKmsKeys(customer_keys, audit, billing),
             grants,
         )
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
@@ -402,7 +402,12 @@ class Application:
                 settings,
                 objects,
                 identity,
-                S3KmsKeys(customer_keys, audit, bucket_key_ttl=settings.data_key_cache_ttl),
+                S3KmsKeys(
+                    customer_keys,
+                    audit,
+                    bucket_key_ttl=settings.data_key_cache_ttl,
+                    billing=billing,
+                ),
                 allowed_regions=identity.allowed_regions,
                 access_logs=access_logs,
                 expirations=expirations,

@@ -24,6 +24,17 @@ region than the default, under the default region's keys, stay readable.
 
 :class:`ReplicaKmsKeys` seals S3 replicas under a rule's ``ReplicaKmsKeyID``, which must be a
 key of the destination bucket's owner *and region*.
+
+**Metering** (decision 0150). Each key use S3 sends to the key service on a customer's behalf
+is a KMS request, as on AWS, where S3's GenerateDataKey and Decrypt calls are billed as KMS
+requests to the account whose credentials made the S3 request: one ``kms.requests`` for the
+S3 caller's account in the key's region, counted only once the use succeeded (a refused or
+failed use is no request billed, as the KMS API does not bill 403s). A bucket-key memo hit
+sends nothing to the key service, so it counts nothing: that is what S3 Bucket Keys are for.
+Not counted: the platform's own making of ``alias/aws/s3`` and an operator's uses under an
+access request (the operator's act, not the customer's). A replica's sealing is counted for
+the replicating bucket's owner, as AWS bills the replication role's account. Each counted use
+is audited with ``invoked_by`` ``s3.amazonaws.com``, CloudTrail's ``invokedBy`` for them.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from collections.abc import Callable, Mapping
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
 from andromede.http.requester import act_for
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keys_errors import (
@@ -56,6 +68,7 @@ __all__ = ["AWS_MANAGED_S3_KEY_ALIAS", "ReplicaKmsKeys", "S3KmsKeys", "arn_regio
 AWS_MANAGED_S3_KEY_ALIAS = "alias/aws/s3"
 _MEMO_SIZE = 10_000
 _S3_SERVICE = "s3.amazonaws.com"
+_KMS_REQUESTS = "kms.requests"
 # The pair S3 binds an object's SSE-KMS data key to.
 _S3_ARN_CONTEXT = "aws:s3:arn"
 
@@ -85,8 +98,10 @@ class S3KmsKeys:
         bucket_key_ttl: float = 300.0,
         max_remembered: int = _MEMO_SIZE,
         clock: Callable[[], float] = time.monotonic,
+        billing: BillingService | None = None,
     ) -> None:
         self._keys = keys
+        self._billing = billing
         self._regional: dict[str, CustomerKeyService] = {keys.region: keys}
         self._audit = audit
         self._bucket_key_ttl = bucket_key_ttl
@@ -188,6 +203,9 @@ class S3KmsKeys:
             self._record(ctx, action, caller, Outcome.FAILURE, _error_name(exc), region)
             raise _s3_error(exc, key_ref) from None
         self._record(ctx, action, caller, Outcome.SUCCESS, None, region)
+        if self._billing is not None and not ctx.principal.is_operator_access:
+            # A KMS request the S3 caller's account pays, in the key's region (decision 0150).
+            self._billing.count(caller.account_id, region, _KMS_REQUESTS)
         if found.external:
             act_for(ctx.principal.arn, ctx.request_id)
         return KmsKey(arn=found.arn, key_ring_id=found.key_ring_id), found.external
@@ -229,7 +247,7 @@ class S3KmsKeys:
         resource_arn: str | None = None,
     ) -> None:
         resources = [resource_arn] if resource_arn else caller.resources or ["*"]
-        details = {"via": "s3", "region": region}
+        details = {"via": "s3", "invoked_by": _S3_SERVICE, "region": region}
         if ctx.principal.is_operator_access:  # which operator, under which approval (0114)
             details.update(ctx.principal.audit_details)
         if caller.arn != ctx.principal.arn:  # the aws/s3 key, made on behalf of the S3 caller
@@ -256,9 +274,15 @@ class ReplicaKmsKeys:
     a bucket's default key); each copy is a use by the platform for the owner, audited as S3's
     ``kms:GenerateDataKey`` on the key, failures included, with the replica's ARN."""
 
-    def __init__(self, keys: CustomerKeyService, audit: AuditService | None) -> None:
+    def __init__(
+        self,
+        keys: CustomerKeyService,
+        audit: AuditService | None,
+        billing: BillingService | None = None,
+    ) -> None:
         self._keys = keys
         self._audit = audit
+        self._billing = billing
 
     async def replica_encryption(
         self,
@@ -269,6 +293,7 @@ class ReplicaKmsKeys:
         key: str,
         dual_layer: bool,
         region: str,
+        payer: str | None = None,
     ) -> ObjectEncryption:
         s3_arn = f"arn:aws:s3:::{bucket}/{key}"
         reference = parse_key_reference(key_ref)
@@ -288,6 +313,10 @@ class ReplicaKmsKeys:
                 f"The replica KMS key cannot be used: {_error_name(exc)}"
             ) from None
         self._record(tenant_id, found.arn, s3_arn, None, region)
+        if self._billing is not None:
+            # The replicating bucket's owner pays, as AWS bills the replication role's account
+            # for S3's KMS calls (decision 0150); the key's owner when it is not known.
+            self._billing.count(payer or tenant_id, region, _KMS_REQUESTS)
         return ObjectEncryption(
             tenant_id=tenant_id,
             kms_key_arn=found.arn,
@@ -303,6 +332,7 @@ class ReplicaKmsKeys:
             return
         details = {
             "via": "s3",
+            "invoked_by": _S3_SERVICE,
             "replication": "replica",
             "region": region,
             _S3_ARN_CONTEXT: s3_arn,

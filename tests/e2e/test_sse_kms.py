@@ -1,7 +1,8 @@
 """SSE-KMS with boto3 against a real ``andromede serve`` (loopback, so HTTP is allowed as for
 SSE-C): keys made with the KMS API, named by id, ARN or alias, or the tenant's default key;
 PUT/GET/HEAD/copy/multipart; bucket default ``aws:kms``; a disabled key or one pending deletion
-stops reads; another tenant's key is not found; the key uses are audited."""
+stops reads; another tenant's key is not found; the key uses are audited, and metered as KMS
+requests of the S3 caller (decision 0150)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from e2e.helpers import create_bucket, empty_and_delete_bucket, unique_bucket
+from e2e.iam_helpers import new_tenant
+from e2e.test_billing_wiring import wait_for
 from e2e.test_kms_api import kms_client, run_identity
 from support.server import REGION, ServerProcess
 
@@ -534,3 +537,35 @@ def _user_s3(server: ServerProcess, account: str, policy: dict[str, Any]) -> S3C
 
     created = run_identity(server, work)
     return s3_client(server, created.key.access_key_id, created.secret_access_key)
+
+
+def test_s3s_key_uses_are_metered_as_kms_requests_of_the_caller(server: ServerProcess) -> None:
+    # Decision 0150: each key use S3 sends to the key service is a KMS request of the S3
+    # caller's account; a bucket key's reuse sends none. A fresh tenant, so its count is exact.
+    tenant = new_tenant(server, "ssem")
+    kms = kms_client(server, tenant.access_key_id, tenant.secret_access_key)
+    s3 = s3_client(server, tenant.access_key_id, tenant.secret_access_key)
+    arn = kms.create_key()["KeyMetadata"]["Arn"]  # a KMS API request: 1
+    name = unique_bucket()
+    create_bucket(s3, name)
+    try:
+        s3.put_object(
+            Bucket=name, Key="o", Body=b"o", ServerSideEncryption="aws:kms", SSEKMSKeyId=arn
+        )
+        assert s3.get_object(Bucket=name, Key="o")["Body"].read() == b"o"  # 2 and 3
+        for n in range(3):  # the first PUT and the first GET only: 4 and 5
+            s3.put_object(
+                Bucket=name,
+                Key=f"b{n}",
+                Body=b"b",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=arn,
+                BucketKeyEnabled=True,
+            )
+        for n in range(3):
+            assert s3.get_object(Bucket=name, Key=f"b{n}")["Body"].read() == b"b"
+        found = wait_for(server, tenant, lambda u: u.get("kms.requests", 0) >= 5, timeout=40)
+        assert found.get("kms.requests") == 5
+    finally:
+        empty_and_delete_bucket(s3, name)
+        kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)

@@ -16,6 +16,8 @@ from andromede.app import operator_access_service, s3_services, storage_limits
 from andromede.audit.access_store import MemoryAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -55,6 +57,8 @@ class Kit:
     # the gateway's record of each call to it.
     xks: FakeXksProxy | None = None
     xks_calls: list[XksCall] = dataclasses.field(default_factory=list)
+    # The meters the S3 app and its KMS key uses count into (decision 0150).
+    billing: BillingService | None = None
 
 
 @asynccontextmanager
@@ -97,16 +101,17 @@ async def make_kit(
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     # Operator access requests (decisions 0107, 0114): an operator's SSE-KMS reads.
     operator_access = operator_access_service(settings, MemoryAccessRequestStore(), audit)
     services = s3_services(
         settings,
         objects,
         identity,
-        S3KmsKeys(customer_keys, audit),
+        S3KmsKeys(customer_keys, audit, billing=billing),
         operator_access=operator_access,
     )
-    app = S3App(services, identity, audit)
+    app = S3App(services, identity, audit, billing=billing)
     client = Client(
         app,
         Credentials(boot.access_key_id, boot.secret_access_key),
@@ -121,7 +126,9 @@ async def make_kit(
     caller = Caller(account, root.arn, root)
     assert (await client.request("PUT", "/vault")).status == 200
     try:
-        yield Kit(client, customer_keys, caller, objects, keys, cipher, blobs, proxy, xks_calls)
+        yield Kit(
+            client, customer_keys, caller, objects, keys, cipher, blobs, proxy, xks_calls, billing
+        )
     finally:
         await audit.close()
         keys.close()

@@ -257,6 +257,9 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     # Object Lock on a bucket not versioned Enabled, or suspending a locked bucket's
     # versioning (decision 0104): 409, AWS's message.
     storage_errors.InvalidBucketState: "InvalidBucketState",
+    # A log target and Requester Pays, refused in the store's write (decisions 0133, 0150).
+    storage_errors.BucketIsLogTarget: "InvalidRequest",
+    storage_errors.InvalidLogTarget: "InvalidTargetBucketForLogging",
     iam_errors.ExpiredToken: "ExpiredToken",
     iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",

@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-__all__ = ["LOGGING_DOCUMENT", "LoggingTarget"]
+__all__ = ["LOGGING_DOCUMENT", "MISSING_TARGET", "REQUESTER_PAYS_TARGET", "LoggingTarget"]
 
 # The kind under which a bucket's logging configuration is stored among its documents.
 LOGGING_DOCUMENT: Final = "logging"
+# S3's messages for a target PutBucketLogging cannot take (InvalidTargetBucketForLogging).
+MISSING_TARGET: Final = "The target bucket for logging does not exist"
+REQUESTER_PAYS_TARGET: Final = "The target bucket for logging may not be a Requester Pays bucket."
 
 
 @dataclass(frozen=True, slots=True)

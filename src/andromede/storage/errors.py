@@ -9,6 +9,8 @@ AndromedeError
     │   ├── BucketNotEmpty
     │   ├── BucketVersioned              versioning came on since the caller read the bucket
     │   ├── InvalidBucketState           Object Lock and versioning would disagree (0104)
+    │   ├── BucketIsLogTarget            Requester Pays on a server access log target (0133)
+    │   ├── InvalidLogTarget             a log target gone, or Requester Pays (0133, 0150)
     │   ├── InvalidBucketName
     │   └── RegionNotServed              the bucket's region's data is not reachable from here
     ├── ObjectError
@@ -112,6 +114,26 @@ class InvalidBucketState(BucketError):
     its versioning), or give Object Lock to a bucket not versioned Enabled: refused by the
     store in the change's own statement, against the bucket as it is then (decision 0104).
     The message is AWS's, for the client."""
+
+
+class BucketIsLogTarget(BucketError):
+    """Requester Pays asked for a bucket that its owner's buckets log into: S3 takes no
+    Requester Pays bucket as a log target, "or vice versa" (decision 0133). Refused by the
+    store in the write itself, against the logging configurations as they are then (decision
+    0150). The message is for the client."""
+
+    def __init__(
+        self,
+        message: str = "A bucket that receives server access logs cannot be a Requester Pays"
+        " bucket: turn off logging into it first.",
+    ) -> None:
+        super().__init__(message)
+
+
+class InvalidLogTarget(BucketError):
+    """A server access log target that is gone or Requester Pays when the logging
+    configuration is written: refused by the store in the write itself, under the target's
+    row lock (decisions 0133, 0150). The message is S3's, for the client."""
 
 
 class ObjectError(StorageError):

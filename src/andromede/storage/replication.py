@@ -250,11 +250,14 @@ class ReplicaKeys(Protocol):
         key: str,
         dual_layer: bool,
         region: str,
+        payer: str | None = None,
     ) -> ObjectEncryption:
         """How the replica of ``bucket``/``key`` is sealed under ``key_ref`` (a key ARN or an
         alias ARN of ``tenant_id``'s in ``region``, the destination bucket's), bound to S3's
-        encryption context for that object. Raises ``KmsKeyUnusable`` (missing, another
-        account's, another region's, disabled, pending deletion)."""
+        encryption context for that object. ``payer``: the source bucket's owner, whose
+        account the key use is metered to as a KMS request (decision 0150). Raises
+        ``KmsKeyUnusable`` (missing, another account's, another region's, disabled, pending
+        deletion)."""
         ...
 
 

@@ -126,23 +126,10 @@ class BucketsMixin(ServiceCore):
         return None if text is None else LoggingTarget.from_text(text)
 
     async def set_bucket_logging(self, name: str, target: LoggingTarget | None) -> None:
-        """Start (or, with None, stop) logging the bucket's access, the target checked by the
-        caller. NoSuchBucket."""
-        text = None if target is None else target.to_text()
-        await self._store.put_bucket_document(name, LOGGING_DOCUMENT, text)
-
-    async def log_sources_of(self, bucket: Bucket) -> list[str]:
-        """The buckets whose access records go into ``bucket``, by name (itself included when
-        it logs into itself). A log target is its source's owner's, in its region (checked by
-        PutBucketLogging), so only that tenant's buckets of that region are read."""
-        documents = await self._store.list_tenant_bucket_documents(
-            bucket.tenant_id, bucket.region, LOGGING_DOCUMENT
-        )
-        return [
-            source
-            for source, text in documents
-            if LoggingTarget.from_text(text).bucket == bucket.name
-        ]
+        """Start (or, with None, stop) logging the bucket's access, the target's owner and
+        region checked by the caller. NoSuchBucket; InvalidLogTarget when the target is gone
+        or Requester Pays, checked by the store in the write (decision 0150)."""
+        await self._store.put_bucket_logging(name, target)
 
     async def get_bucket_lifecycle(self, name: str) -> LifecycleConfiguration | None:
         """The bucket's lifecycle configuration, None when it has none. NoSuchBucket."""
@@ -176,7 +163,9 @@ class BucketsMixin(ServiceCore):
 
     async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
         """Requester Pays on or off (decision 0133): with it on, other accounts' requests and
-        transfers are billed to them; the owner still pays for storage. NoSuchBucket."""
+        transfers are billed to them; the owner still pays for storage. NoSuchBucket;
+        BucketIsLogTarget when turned on while its owner's buckets log into it, checked by
+        the store in the write (decision 0150)."""
         return await self._store.set_bucket_requester_pays(name, requester_pays)
 
     async def set_bucket_versioning(self, name: str, status: VersioningStatus) -> None:

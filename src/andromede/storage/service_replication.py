@@ -155,6 +155,10 @@ class ReplicationMixin(ServiceCore):
             if replica_keys is None or replica_kms_key is None:
                 # Never under the platform's keys instead of the customer's.
                 raise ReplicaRefused("no replica KMS key for a version under a KMS key")
+            try:  # whom the key use is metered to (decision 0150)
+                payer: str | None = (await self.get_bucket(source.bucket)).tenant_id
+            except NoSuchBucket:
+                payer = None
             encryption = await replica_keys.replica_encryption(
                 target.tenant_id,
                 replica_kms_key,
@@ -162,6 +166,7 @@ class ReplicationMixin(ServiceCore):
                 key=source.key,
                 dual_layer=source.encryption is EncryptionMode.SSE_KMS_DSSE,
                 region=target.region,
+                payer=payer,
             )
         body = self.read_object(source, 0, source.size - 1)
         keys = await self._blob_keys(target, source.key, encryption)

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from andromede.storage.access_logging import LoggingTarget
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration
 from andromede.storage.model import (
@@ -67,7 +68,16 @@ class MetadataStore(Protocol):
 
     async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
         """Whether other accounts pay for their requests to the bucket (decision 0133);
-        returns the bucket, which carries it wherever a bucket is read. NoSuchBucket."""
+        returns the bucket, which carries it wherever a bucket is read. NoSuchBucket;
+        BucketIsLogTarget for True while a bucket of its owner in its region logs into it,
+        checked in this write, so that no concurrent PutBucketLogging slips between the check
+        and the change (decision 0150)."""
+
+    async def put_bucket_logging(self, name: str, target: LoggingTarget | None) -> None:
+        """Replace the bucket's server access logging configuration (its ``LOGGING_DOCUMENT``;
+        None: logging off). NoSuchBucket; InvalidLogTarget when the target is gone or
+        Requester Pays, checked in this write against the target as a concurrent
+        PutBucketRequestPayment leaves it (decision 0150)."""
 
     async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
         """The bucket's tag set (None: it has none). NoSuchBucket."""

@@ -13,14 +13,22 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from andromede.storage.access_logging import (
+    LOGGING_DOCUMENT,
+    MISSING_TARGET,
+    REQUESTER_PAYS_TARGET,
+    LoggingTarget,
+)
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
+    BucketIsLogTarget,
     BucketNotEmpty,
     BucketVersioned,
     InvalidBucketState,
+    InvalidLogTarget,
     NoSuchBucket,
     NoSuchUpload,
     ObjectChanged,
@@ -165,8 +173,26 @@ class MemoryMetadataStore:
 
     async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
         state = self._state(name)
+        owner, region = state.bucket.tenant_id, state.bucket.region
+        # No await between the check and the change: nothing runs between them (0150).
+        if requester_pays and any(
+            LoggingTarget.from_text(text).bucket == name
+            for _, text in await self.list_tenant_bucket_documents(owner, region, LOGGING_DOCUMENT)
+        ):
+            raise BucketIsLogTarget
         state.bucket = dataclasses.replace(state.bucket, requester_pays=requester_pays)
         return state.bucket
+
+    async def put_bucket_logging(self, name: str, target: LoggingTarget | None) -> None:
+        self._state(name)
+        if target is not None:
+            found = self._buckets.get(target.bucket)
+            if found is None:
+                raise InvalidLogTarget(MISSING_TARGET)
+            if found.bucket.requester_pays:
+                raise InvalidLogTarget(REQUESTER_PAYS_TARGET)
+        text = None if target is None else target.to_text()
+        await self.put_bucket_document(name, LOGGING_DOCUMENT, text)
 
     async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
         return self._state(name).tags

@@ -16,12 +16,20 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.storage import store_sql_versions as _versions
+from andromede.storage.access_logging import (
+    LOGGING_DOCUMENT,
+    MISSING_TARGET,
+    REQUESTER_PAYS_TARGET,
+    LoggingTarget,
+)
 from andromede.storage.cors import CorsConfiguration
 from andromede.storage.data_events import DATA_EVENTS_DOCUMENT
 from andromede.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
+    BucketIsLogTarget,
     BucketNotEmpty,
+    InvalidLogTarget,
     NoSuchBucket,
 )
 from andromede.storage.model import Bucket, BucketUsage, Part
@@ -47,7 +55,7 @@ from andromede.storage.store_sql_statements import (
     _drop_upload,
 )
 
-__all__ = ["SqlBucketsMixin"]
+__all__ = ["SqlBucketsMixin", "put_logging", "set_requester_pays"]
 
 _B = tables.buckets
 _BP = tables.bucket_policies
@@ -56,6 +64,67 @@ _BC = tables.bucket_cors
 _BD = tables.bucket_documents
 _O = tables.objects
 _U = tables.multipart_uploads
+# A log target and Requester Pays exclude each other (decisions 0133, 0150). Both writes lock
+# the target bucket's row, so that on PostgreSQL the second waits for the first and then
+# reads what it committed: PutBucketRequestPayment holds it FOR NO KEY UPDATE before it reads
+# the owner's logging configurations, PutBucketLogging FOR SHARE before it reads the target's
+# payer (two loggings into one target do not wait on each other, and neither waits for the
+# PUTs that hold the row FOR KEY SHARE). Each holds one row in a mode that can wait, so no
+# cycle. SQLite runs write jobs one at a time.
+_CLAIM_BUCKET = (
+    sa.select(_B.c.tenant_id, _B.c.region)
+    .where(_B.c.name == sa.bindparam("name"))
+    .with_for_update(key_share=True)
+)
+_SHARE_BUCKET = (
+    sa.select(_B.c.request_payer)
+    .where(_B.c.name == sa.bindparam("name"))
+    .with_for_update(read=True)
+)
+
+
+def set_requester_pays(conn: Connection, name: str, *, requester_pays: bool) -> Bucket:
+    """PutBucketRequestPayment's write job: refused (BucketIsLogTarget) for Requester while
+    a bucket of the owner in its region logs into it, read under the bucket's lock."""
+    held = conn.execute(_CLAIM_BUCKET, {"name": name}).first()
+    if held is None:
+        raise NoSuchBucket(name)
+    if requester_pays:
+        documents = conn.execute(
+            sa.select(_BD.c.document)
+            .join(_B, _B.c.name == _BD.c.bucket)
+            .where(
+                _B.c.tenant_id == held.tenant_id,
+                _B.c.region == held.region,
+                _BD.c.kind == LOGGING_DOCUMENT,
+            )
+        )
+        if any(LoggingTarget.from_text(text).bucket == name for text in documents.scalars()):
+            raise BucketIsLogTarget
+    payer = _REQUESTER if requester_pays else None
+    conn.execute(_B.update().where(_B.c.name == name).values(request_payer=payer))
+    row = conn.execute(_GET_BUCKET, {"name": name}).one()
+    return _bucket_from_row(row, _policy_in(conn, row))
+
+
+def put_logging(conn: Connection, name: str, target: LoggingTarget | None) -> None:
+    """PutBucketLogging's write job: refused (InvalidLogTarget) when the target is gone or
+    Requester Pays, read under the target's lock."""
+    # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+    if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+        raise NoSuchBucket(name)
+    if target is not None:
+        payer = conn.execute(_SHARE_BUCKET, {"name": target.bucket}).first()
+        if payer is None:
+            raise InvalidLogTarget(MISSING_TARGET)
+        if payer.request_payer is not None:
+            raise InvalidLogTarget(REQUESTER_PAYS_TARGET)
+    is_logging = (_BD.c.bucket == name) & (_BD.c.kind == LOGGING_DOCUMENT)
+    conn.execute(_BD.delete().where(is_logging))
+    if target is not None:
+        conn.execute(
+            _BD.insert().values(bucket=name, kind=LOGGING_DOCUMENT, document=target.to_text())
+        )
 
 
 class SqlBucketsMixin:
@@ -195,16 +264,12 @@ class SqlBucketsMixin:
         return await self._db.write(work)
 
     async def set_bucket_requester_pays(self, name: str, requester_pays: bool) -> Bucket:
-        payer = _REQUESTER if requester_pays else None
-        update = _B.update().where(_B.c.name == name).values(request_payer=payer)
+        return await self._db.write(
+            lambda conn: set_requester_pays(conn, name, requester_pays=requester_pays)
+        )
 
-        def work(conn: Connection) -> Bucket:
-            if conn.execute(update).rowcount == 0:
-                raise NoSuchBucket(name)
-            row = conn.execute(_GET_BUCKET, {"name": name}).one()
-            return _bucket_from_row(row, _policy_in(conn, row))
-
-        return await self._db.write(work)
+    async def put_bucket_logging(self, name: str, target: LoggingTarget | None) -> None:
+        await self._db.write(lambda conn: put_logging(conn, name, target))
 
     async def get_bucket_tags(self, name: str) -> tuple[tuple[str, str], ...] | None:
         def work(conn: Connection) -> tuple[tuple[str, str], ...] | None:

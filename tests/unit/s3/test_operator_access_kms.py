@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from botocore.credentials import Credentials
 
 from andromede.audit.access import AccessMode, Actor
 from andromede.audit.model import AuditEvent, Outcome
+from andromede.billing.model import parse_month
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import Caller
 from andromede.kms.keys_errors import CmkAccessDenied, CmkNotFound
@@ -133,6 +135,13 @@ async def test_each_decrypt_is_checked_and_logged_even_under_a_bucket_key(kit: K
         assert (await reader.request("GET", "/vault/o")).body == b"secret"
     decrypts = [e for e in await kms_events(kit) if e.principal != kit.caller.arn]
     assert [e.outcome for e in decrypts] == [Outcome.SUCCESS] * 3
+    # The operator's decrypts are its own acts, not requests the tenant pays for (decision
+    # 0150): the tenant's only KMS request is its PUT's GenerateDataKey.
+    assert kit.billing is not None
+    await kit.billing.flush()
+    month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+    report = await kit.billing.usage_report(kit.client.tenant_id, month)
+    assert [x.quantity for x in report.lines if x.meter == "kms.requests"] == [1]
 
 
 async def test_the_aws_managed_s3_key_allows_what_the_request_includes(kit: Kit) -> None:

@@ -24,6 +24,9 @@ from andromede.app import replication_grants, s3_services, storage_limits
 from andromede.audit.model import AuditEvent
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -141,6 +144,7 @@ class World:
     objects: ObjectService
     keys: CustomerKeyService  # the tenants' KMS keys (SSE-KMS, replica keys)
     caller: Caller  # the bootstrap tenant's root, for the key service's own calls
+    billing: BillingService  # what the replica keys' uses count into (decision 0150)
 
 
 @pytest.fixture
@@ -166,6 +170,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=PARIS, instance_types=[])
     customer_keys = CustomerKeyService(
         MemoryCustomerKeyStore(),
         key_service,
@@ -180,7 +185,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         queue,
         max_attempts=2,
         retry_base=0.000001,
-        replica_keys=ReplicaKmsKeys(customer_keys, audit),
+        replica_keys=ReplicaKmsKeys(customer_keys, audit, billing),
         grants=grants,
     )
     services = s3_services(
@@ -217,6 +222,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             objects,
             customer_keys,
             Caller(account, root.arn, root),
+            billing,
         )
     finally:
         await audit.close()
@@ -744,6 +750,13 @@ async def test_versions_under_a_kms_key_go_only_where_a_rule_selects_them(world:
         "arn:aws:s3:::backup/kms",
     ]
     assert {e.resource for e in uses} == {replica_key.arn}
+    # Each sealing is a KMS request of the replicating bucket's owner, in the replica key's
+    # region (decision 0150).
+    await world.billing.flush()
+    month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+    report = await world.billing.usage_report(world.caller.account_id, month)
+    kms_requests = {(x.region, x.quantity) for x in report.lines if x.meter == "kms.requests"}
+    assert kms_requests == {(BERLIN, 2)}
     # The replica is under the customer's key: disabled, its bytes are unreadable.
     await world.keys.in_region(BERLIN).disable_key(world.caller, replica_key.key_id)
     shut = await c.request("GET", f"/backup/kms?versionId={versions['kms']}", region=BERLIN)

@@ -3,7 +3,8 @@ records and their delivery are ``s3/access_log.py``'s and ``storage/access_log_d
 
 PutBucketLogging is checked as S3 checks it: the target bucket must exist (else
 ``InvalidTargetBucketForLogging``), be the source's owner's (the same), be in the same region
-(``CrossLocationLoggingProhibitted``) and not be a Requester Pays bucket (decision 0133).
+(``CrossLocationLoggingProhibitted``) and not be a Requester Pays bucket (decision 0133;
+checked by the store in the write, decision 0150).
 ``TargetGrants`` are refused: log objects are their bucket owner's, as every object under
 Object Ownership's BucketOwnerEnforced. An empty ``BucketLoggingStatus`` turns logging off.
 """
@@ -91,10 +92,6 @@ async def _target(ctx: S3Context, svc: S3Services, enabled: Element) -> LoggingT
         )
     if target_bucket.region != source.region:
         raise S3Error("CrossLocationLoggingProhibitted")
-    if target_bucket.requester_pays:
-        # S3 takes no Requester Pays bucket as a log target (decision 0133).
-        raise S3Error(
-            "InvalidTargetBucketForLogging",
-            "The target bucket for logging may not be a Requester Pays bucket.",
-        )
+    # Nor may it be a Requester Pays bucket (decision 0133): the store checks that in its
+    # write, under the target's lock, against a concurrent PutBucketRequestPayment (0150).
     return LoggingTarget(name, prefix, partitioned, date_source)

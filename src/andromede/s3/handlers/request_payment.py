@@ -5,7 +5,12 @@ Requester Pays bucket then refuses and whom it bills is ``s3/request_payment.py`
 row that every request reads. Anything else, or a document that is not one
 ``RequestPaymentConfiguration`` with one ``Payer``, is ``MalformedXML``, as on S3. A bucket
 that is a server access log target (its owner's buckets of its region log into it) cannot
-become Requester Pays: ``InvalidRequest`` (decision 0133's addendum).
+become Requester Pays: ``InvalidRequest`` (decision 0133's addendum), refused by the store in
+its write, so that a concurrent PutBucketLogging cannot slip between a check and the change
+(decision 0150). AWS documents the rule, not its error: InvalidRequest is S3's code for a
+request that the bucket's state does not allow. The source buckets are not named: the caller
+may be another account that the owner's policy lets configure this bucket, not list the
+owner's buckets.
 """
 
 from __future__ import annotations
@@ -21,14 +26,6 @@ from andromede.s3.xml import XmlWriter, children, parse_xml
 __all__ = ["get_bucket_request_payment", "put_bucket_request_payment"]
 
 _PAYERS: Final = {"BucketOwner": False, "Requester": True}
-
-# AWS documents the rule, not its error: InvalidRequest is S3's code for a request that the
-# bucket's state does not allow. The source buckets are not named: the caller may be another
-# account that the owner's policy lets configure this bucket, not list the owner's buckets.
-_LOG_TARGET: Final = (
-    "A bucket that receives server access logs cannot be a Requester Pays bucket: turn off"
-    " logging into it first."
-)
 
 
 async def get_bucket_request_payment(ctx: S3Context, svc: S3Services) -> Response:
@@ -46,9 +43,8 @@ async def put_bucket_request_payment(ctx: S3Context, svc: S3Services) -> Respons
     requester_pays = _PAYERS.get((payers[0].text or "").strip())
     if requester_pays is None:
         raise S3Error("MalformedXML")
-    if requester_pays and await svc.objects.log_sources_of(await addressed_bucket(ctx, svc)):
-        # S3 takes no Requester Pays bucket as a log target, "or vice versa" (decision 0133):
-        # PutBucketLogging refuses such a target, and this refuses to make a target one.
-        raise S3Error("InvalidRequest", _LOG_TARGET)
+    # S3 takes no Requester Pays bucket as a log target, "or vice versa" (decision 0133):
+    # PutBucketLogging refuses such a target, and the store refuses to make a target one
+    # (BucketIsLogTarget: InvalidRequest), checking in the write itself (decision 0150).
     await svc.objects.set_bucket_requester_pays(ctx.bucket, requester_pays)
     return Response(status=200)
