@@ -96,7 +96,7 @@ def _run_sync(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 def decide(bucket: Bucket) -> None:
-    """One GetObject decision, as ``S3App._authorise`` asks for it."""
+    """One GetObject decision, as ``RequestAdmission.authorise`` asks for it."""
     _run_sync(
         AUTHORISER.authorise(
             ROOT,

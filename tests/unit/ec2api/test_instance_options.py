@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from andromede.app import _compute_upkeep
 from andromede.compute.model import InstanceState, Volume
 from andromede.settings import Settings
+from andromede.wiring.upkeep import compute_upkeep
 from support.ec2app import ApiError, World
 
 TERMINATE_REFUSED = (
@@ -420,7 +420,7 @@ async def test_the_server_s_upkeep_notices_a_power_off_every_interval(world: Wor
     interval, well before the resync's or the sweeper's."""
     instance_id = await _run(world)
     settings = Settings(instance_shutdown_check_interval=0.05)
-    upkeep = asyncio.create_task(_compute_upkeep(settings, world.compute))
+    upkeep = asyncio.create_task(compute_upkeep(settings, world.compute))
     try:
         world.driver.power_off(instance_id)
         for _ in range(200):

@@ -1,0 +1,243 @@
+"""What an S3 request passes before its handler, in this order.
+
+The addressed bucket, read once (with the object, for GetObject and HeadObject) and redirected
+to its region when this gateway does not serve it (decision 0013); the signature, whose failure
+is audited (an operator's expired access too: decision 0107); then the policy engine's decision
+(``authorise.py``), after the version id's and a Requester Pays bucket's own refusals. Also
+what hides a missing key from a caller who may not list the bucket (decision 0080).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.errors import AndromedeError
+from andromede.http.response import Scope
+from andromede.iam.errors import ExpiredToken
+from andromede.iam.model import Principal
+from andromede.s3.auth import Authenticated, Authenticator
+from andromede.s3.authorise import request_condition_keys, version_action
+from andromede.s3.errors import S3Error, to_s3_error
+from andromede.s3.handlers.common import S3Services
+from andromede.s3.operation_table import AUTHORISED_BY_HANDLER, READS_OBJECT, VERSION_ADDRESSED
+from andromede.s3.operations import S3Operation
+from andromede.s3.operations import Scope as OpScope
+from andromede.s3.request import S3Context
+from andromede.s3.request_payment import check_request_payer
+from andromede.s3.request_records import resource_arn
+from andromede.s3.router import Route
+from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
+from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
+from andromede.storage.versioning import is_version_id
+
+__all__ = ["RequestAdmission"]
+
+_O = S3Operation
+
+
+class RequestAdmission:
+    def __init__(
+        self, services: S3Services, authenticator: Authenticator, audit: AuditService
+    ) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._authoriser = services.authoriser
+        self._auth = authenticator
+        self._audit = audit
+        self._served = services.settings.served_region_names
+
+    async def authenticate(
+        self,
+        route: Route,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        request_id: str,
+        *,
+        region: str | None,
+    ) -> Authenticated:
+        try:
+            return await self._auth.authenticate(
+                method, raw_path, raw_query, headers, region=region
+            )
+        except AndromedeError as exc:
+            wire = to_s3_error(exc)
+            expired = exc.principal if isinstance(exc, ExpiredToken) else None
+            if expired is not None and expired.is_operator_access:
+                # An operator's credentials used after their request's end: the tenant's log
+                # shows the attempt (decision 0107), not only the platform's.
+                self._audit.record(
+                    request_id=request_id,
+                    tenant_id=expired.tenant_id,
+                    principal=expired.arn,
+                    action=route.operation.action,
+                    resource=resource_arn(route),
+                    outcome=Outcome.FAILURE,
+                    details={"error": "ExpiredToken", **expired.audit_details},
+                )
+                raise
+            self._audit.authentication_failed(
+                request_id=request_id,
+                action=route.operation.action,
+                resource=resource_arn(route),
+                error=wire.code if wire else type(exc).__name__,
+            )
+            raise
+
+    async def addressed_bucket(self, route: Route) -> tuple[Bucket | None, ObjectLookup | None]:
+        """The bucket a bucket- or object-scoped request names (None: none, or no such bucket
+        — answered once the caller is authenticated); PermanentRedirect when its region's
+        data is not served here. Read once, for authentication, authorisation and handler;
+        for GetObject and HeadObject together with the object, in the same query."""
+        if route.bucket is None or route.operation is _O.CreateBucket:
+            return None, None
+        lookup = None
+        try:
+            if route.operation in READS_OBJECT and route.key is not None:
+                lookup = await self._services.objects.look_up_object(route.bucket, route.key)
+                found = lookup.bucket
+            else:
+                found = await self._services.objects.get_bucket(route.bucket)
+        except NoSuchBucket:
+            return None, None
+        if found.region not in self._served and route.operation is not _O.GetBucketLocation:
+            declared = self._settings.region_settings(found.region)
+            endpoint = urlsplit(declared.endpoint).netloc if declared and declared.endpoint else ""
+            redirect = S3Error("PermanentRedirect", **({"Endpoint": endpoint} if endpoint else {}))
+            redirect.response_headers = (("x-amz-bucket-region", found.region),)
+            raise redirect
+        return found, lookup
+
+    async def authorise(
+        self,
+        route: Route,
+        principal: Principal,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        scope: Scope,
+        addressed: Bucket | None,
+        lookup: ObjectLookup | None = None,
+    ) -> tuple[Bucket | None, bool]:
+        """The policy engine's decision for the operation (``s3/authorise.py``), after a
+        Requester Pays bucket's own refusals (``s3/request_payment.py``).
+
+        Returns the bucket the operation addresses (None for ListBuckets and CreateBucket), read
+        before authentication (``addressed``) and passed on to the handler, and whether the
+        caller rather than the bucket owner pays for the request."""
+        operation = route.operation
+        if not operation.implemented:
+            raise S3Error(
+                "NotImplemented",
+                f"{operation.name} is not implemented by this server",
+            )
+        if operation.scope is OpScope.OBJECT and route.key is not None:
+            if len(route.key.encode()) > self._settings.max_key_length:
+                raise S3Error("KeyTooLongError", MaxSizeAllowed=str(self._settings.max_key_length))
+            # The only version of a bucket never versioned is "null"; in a versioned bucket,
+            # GET, HEAD, DELETE, tagging, ACL and attributes take any well-formed id (0097,
+            # 0099), and the other object calls are refused one rather than made on the
+            # current version.
+            version_id = query.get("versionId", "null")
+            if version_id != "null" and not (
+                operation in VERSION_ADDRESSED
+                and addressed is not None
+                and addressed.versioning is not None
+                and is_version_id(version_id)
+            ):
+                raise S3Error("InvalidArgument", "Invalid version id specified")
+        client = scope.get("client")
+        source_ip = client[0] if client else None
+        secure = scope.get("scheme") == "https"
+        keys = request_condition_keys(operation, query, headers)
+        if operation is _O.ListBuckets or operation is _O.CreateBucket:
+            if principal.is_anonymous:
+                raise S3Error("AccessDenied")
+            if operation is _O.CreateBucket:
+                # Authorised by its handler, once the body names the region: policies may
+                # condition it on s3:LocationConstraint (handlers/bucket.py, _bucket_region).
+                return None, False
+            await self._authoriser.authorise(
+                principal,
+                operation,
+                bucket=None,
+                bucket_name=None,
+                key=None,
+                keys=keys,
+                source_ip=source_ip,
+                secure=secure,
+            )
+            return None, False
+        bucket_name = route.bucket or ""
+        if addressed is None:
+            raise NoSuchBucket(bucket_name)
+        found = addressed
+        # Before the policy engine: a Requester Pays bucket refuses an anonymous caller
+        # whatever its policy grants. A form's signer is known to its handler only. Any other
+        # bucket pays one attribute test, not a call (the GET and PUT paths are benchmarked).
+        charged = (
+            found.requester_pays
+            and operation is not _O.PostObject
+            and check_request_payer(found, principal, operation, headers, query)
+        )
+        # DeleteObjects is authorised key by key, as S3 does; PutObjectTagging once its body
+        # names the tags a policy may test (handlers/tagging.py), PutObjectRetention and
+        # PutObjectLegalHold the lock (handlers/object_lock.py); PostObject once its form
+        # names its signer and key (handlers/post.py).
+        if operation not in AUTHORISED_BY_HANDLER:
+            object_key = route.key if operation.scope is OpScope.OBJECT else None
+            objects = self._services.objects
+
+            # The ACL grants of the version named count, not the current object's (0099).
+            named = query.get("versionId") if found.versioning is not None else None
+
+            async def load_object() -> ObjectRecord | None:
+                try:
+                    if named is not None:
+                        return await objects.get_version(bucket_name, object_key or "", named)
+                    return await objects.head_object(bucket_name, object_key or "", lookup=lookup)
+                except (NoSuchKey, NoSuchVersion, DeleteMarkerFound):
+                    return None  # no grant: a delete marker has no ACL
+
+            await self._authoriser.authorise(
+                principal,
+                operation,
+                bucket=found,
+                bucket_name=bucket_name,
+                key=object_key,
+                keys=keys,
+                source_ip=source_ip,
+                secure=secure,
+                load_object=load_object if object_key is not None else None,
+                action=version_action(operation, query),
+            )
+        expected_owner = headers.get("x-amz-expected-bucket-owner")
+        if expected_owner is not None and expected_owner != found.tenant_id:
+            raise S3Error("AccessDenied")
+        return found, charged
+
+    async def missing_key_unless_listable(self, ctx: S3Context, exc: Exception) -> Exception:
+        """``exc`` unless it says the key does not exist to a caller who may not list the
+        bucket: as S3 does, such a caller learns only AccessDenied (403), so that reading rights
+        on keys, anonymous ones included, do not reveal which other keys exist."""
+        wire = to_s3_error(exc) if isinstance(exc, AndromedeError) else None
+        bucket = ctx.bucket_record
+        if wire is None or wire.code != "NoSuchKey" or bucket is None:
+            return exc
+        try:
+            await self._authoriser.authorise(
+                ctx.principal,
+                _O.ListObjects,
+                bucket=bucket,
+                bucket_name=bucket.name,
+                key=None,
+                keys=request_condition_keys(_O.ListObjects, {}, {}),
+                source_ip=ctx.source_ip,
+                secure=ctx.secure,
+            )
+        except S3Error as denied:
+            return denied
+        return exc

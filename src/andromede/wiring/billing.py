@@ -1,0 +1,111 @@
+"""Billing's wiring: the metering service over the database, compute's state changes as
+instance runs, and the sampler reading what tenants hold through each context's service
+(decision 0108)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from andromede.billing.invoice import Issuer
+from andromede.billing.invoices_store import SqlInvoiceStore
+from andromede.billing.profiles_store import SqlBillingProfileStore
+from andromede.billing.sampler import UsageSampler
+from andromede.billing.service import BillingService, RunningInstance
+from andromede.billing.store_sql import SqlBillingStore
+from andromede.compute.model import Instance, InstanceState
+from andromede.compute.service import ComputeService
+from andromede.db.database import Database
+from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.settings import Settings
+from andromede.storage.service import ObjectService
+
+__all__ = ["billing_service", "instance_meter", "usage_sampler"]
+
+
+def billing_service(settings: Settings, db: Database) -> BillingService:
+    """Metering and the price catalogue over ``db`` (decision 0108)."""
+    return BillingService(
+        SqlBillingStore(db),
+        region=settings.region,
+        instance_types=settings.instance_types,
+        flush_interval=settings.billing_flush_interval,
+        invoices=SqlInvoiceStore(db),
+        issuer=Issuer(
+            settings.billing_issuer_name,
+            settings.billing_issuer_address,
+            settings.billing_issuer_vat_id,
+            settings.billing_payment_days,
+            settings.billing_issuer_country,
+            settings.billing_issuer_siret,
+            settings.billing_issuer_iban,
+            settings.billing_issuer_bic,
+        ),
+        invoice_prefix=settings.billing_invoice_prefix,
+        profiles=SqlBillingProfileStore(db),
+        credit_note_prefix=settings.billing_credit_note_prefix,
+    )
+
+
+def instance_meter(
+    billing: BillingService,
+) -> Callable[[Instance, Instance, datetime], Awaitable[None]]:
+    """Compute's state changes as instance runs: entering running opens one, leaving it
+    closes it (billed to then, a minute at least)."""
+
+    async def on_transition(before: Instance, after: Instance, at: datetime) -> None:
+        if after.state is InstanceState.RUNNING:
+            await billing.instance_started(
+                after.instance_id,
+                after.tenant_id,
+                after.instance_type,
+                at,
+                previous_stop=after.stopped_at,
+            )
+        elif before.state is InstanceState.RUNNING:
+            await billing.instance_stopped(after.instance_id, at)
+
+    return on_transition
+
+
+def usage_sampler(
+    settings: Settings,
+    billing: BillingService,
+    objects: ObjectService,
+    compute: ComputeService,
+    customer_keys: CustomerKeyService,
+    identity: IdentityService,
+) -> UsageSampler:
+    """What tenants hold, read through each context's service, sampled for billing."""
+    region = settings.region
+
+    async def stored_bytes() -> dict[tuple[str, str], int]:
+        return await objects.stored_bytes_by_tenant_and_region()
+
+    async def volume_gib() -> dict[tuple[str, str], int]:
+        return {(t, region): g for t, g in (await compute.volume_gib_by_tenant()).items()}
+
+    async def kms_keys() -> dict[tuple[str, str], int]:
+        held: dict[tuple[str, str], int] = {}
+        for tenant in await identity.list_tenants():
+            for key_region, count in (await customer_keys.billable_keys(tenant.id)).items():
+                held[(tenant.id, key_region)] = count
+        return held
+
+    async def running_instances() -> list[RunningInstance]:
+        return [
+            RunningInstance(
+                i.instance_id, i.tenant_id, i.instance_type, i.last_launch_time, i.stopped_at
+            )
+            for i in await compute.running_instances()
+        ]
+
+    return UsageSampler(
+        billing,
+        interval=settings.billing_sample_interval,
+        stored_bytes=stored_bytes,
+        volume_gib=volume_gib,
+        kms_keys=kms_keys,
+        running_instances=running_instances,
+    )

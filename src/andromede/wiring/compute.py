@@ -1,0 +1,140 @@
+"""Compute's wiring: the compute service over the hypervisors the settings name, reconciled
+at start, and the hypervisor host's side, its agent and the instance metadata service it serves
+to its guests (decisions 0021 and 0022)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import AsyncIterator
+
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.compute.driver import HypervisorDriver
+from andromede.compute.images import ImageFiles
+from andromede.compute.service import ComputeService
+from andromede.compute.store_sql import SqlComputeStore
+from andromede.compute_adapters import (
+    BucketImageSource,
+    KmsDiskKeys,
+    compute_limits,
+    hypervisor_drivers,
+    hypervisor_host_driver,
+)
+from andromede.db.database import Database
+from andromede.errors import ConfigurationError
+from andromede.hypervisor.agent import serve_agent
+from andromede.hypervisor.agent_tls import agent_server_context
+from andromede.iam.service import IdentityService
+from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
+from andromede.imds.directory import ComputeInstanceDirectory
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.service import KeyService
+from andromede.s3.authorise import S3Authoriser
+from andromede.settings import Settings
+from andromede.storage.service import ObjectService
+from andromede.wiring.billing import instance_meter
+from andromede.wiring.deployment import open_metadata_database
+from andromede.wiring.identity import identity_service
+
+__all__ = ["open_instance_metadata", "run_hypervisor_agent", "start_compute"]
+
+log = logging.getLogger(__name__)
+
+
+async def start_compute(
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    objects: ObjectService,
+    identity: IdentityService,
+    *,
+    customer_keys: CustomerKeyService | None = None,
+    audit: AuditService | None = None,
+    billing: BillingService | None = None,
+) -> ComputeService:
+    """The compute service over the hypervisor the settings name, reconciled with what the
+    hosts run (a failed reconciliation is logged: the API still serves, and the next start
+    tries again)."""
+    compute = ComputeService(
+        SqlComputeStore(db),
+        hypervisor_drivers(settings),
+        KmsDiskKeys(
+            keys,
+            inline=settings.key_provider == "file",
+            customer_keys=customer_keys,
+            audit=audit,
+        ),
+        compute_limits(settings),
+        ImageFiles(settings.data_dir / "compute" / "images", settings.max_image_size),
+        BucketImageSource(objects, S3Authoriser(identity.policies_for, settings.region)),
+    )
+    if billing is not None:
+        compute.on_transition = instance_meter(billing)
+    if settings.hypervisor == "memory" and settings.workers > 1:
+        log.warning(
+            "hypervisor = memory keeps its instances in each worker process: with %d workers "
+            "console output and reboots reach only the worker that started an instance; "
+            "set workers = 1 or a real hypervisor",
+            settings.workers,
+        )
+    try:
+        await compute.reconcile()
+    except Exception:
+        log.exception("compute: reconciliation with the hypervisor failed")
+    return compute
+
+
+@contextlib.asynccontextmanager
+async def open_instance_metadata(
+    settings: Settings, driver: HypervisorDriver
+) -> AsyncIterator[MetadataApp]:
+    """The instance metadata service of the host ``driver`` runs: what the hypervisor agent
+    serves to its guests (decision 0021). The agent is a platform component of the host, like
+    a gateway: it opens the same metadata database (its schema is the gateways' to migrate) for
+    the compute records, and identity over it with the data folder's secrets key to issue the
+    instance profiles' credentials."""
+    db = open_metadata_database(settings, settings.effective_database_url)
+    try:
+        directory = ComputeInstanceDirectory(SqlComputeStore(db), driver, settings.region)
+        yield create_metadata_app(
+            directory, identity_service(settings, db), ImdsLimits.from_settings(settings)
+        )
+    finally:
+        await db.close()
+
+
+def run_hypervisor_agent(settings: Settings) -> None:
+    """Serve this host's QEMU driver on its agent socket — and, with ``hypervisor_agent_listen``,
+    to gateways on other machines over mutual TLS (decision 0022) — and the instance metadata
+    service to its guests, until SIGTERM/SIGINT (blocking; the body of ``andromede agent`` and
+    of the agent process ``andromede serve`` starts)."""
+    listen = settings.hypervisor_agent_address
+    tls = None
+    if listen is not None:
+        cert, key, ca = (
+            settings.hypervisor_agent_tls_cert,
+            settings.hypervisor_agent_tls_key,
+            settings.hypervisor_agent_tls_ca,
+        )
+        if cert is None or key is None or ca is None:  # the settings refuse it too
+            raise ConfigurationError("hypervisor_agent_listen needs its certificate, key and CA")
+        try:
+            tls = agent_server_context(cert, key, ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"the agent's TLS certificate, key or CA: {exc}") from exc
+    driver = hypervisor_host_driver(settings)
+
+    async def main() -> None:
+        async with open_instance_metadata(settings, driver) as metadata:
+            await serve_agent(
+                driver,
+                settings.hypervisor_agent_socket,
+                metadata_app=metadata,
+                listen=listen,
+                tls=tls,
+            )
+
+    asyncio.run(main())
