@@ -13,6 +13,10 @@ Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 - :mod:`~andromede.hypervisor.accelerator`: does KVM really run a guest here, else TCG;
 - :mod:`~andromede.hypervisor.errors`;
 - :mod:`~andromede.hypervisor.tenant_network`: tenant networks (namespaces, bridges, nftables);
+  the class composes ``tenant_network_core``, ``_rules``, ``_dnsmasq``, ``_build``,
+  ``_instances`` and ``_routing``; :mod:`~andromede.hypervisor.network_layout` (their address
+  plan), :mod:`~andromede.hypervisor.network_guards` (the overlay filter, the metadata guard)
+  and :mod:`~andromede.hypervisor.netns_commands` (commands, threads inside a namespace);
 - :mod:`~andromede.hypervisor.network_probe`: can this host build them (else user mode);
 - :mod:`~andromede.hypervisor.user_network`: QEMU's user-mode networking, the fallback;
 - :mod:`~andromede.hypervisor.metadata_listeners`: the metadata app on each network's transit
