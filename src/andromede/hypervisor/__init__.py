@@ -5,6 +5,7 @@ forwards where the host cannot build them).
 Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 
 - :mod:`~andromede.hypervisor.qemu`: :class:`QemuDriver`, the port's implementation;
+  with its parts ``qemu_core``, ``qemu_storage`` and ``qemu_network``;
 - :mod:`~andromede.hypervisor.process`: one instance's QEMU process and files on the host;
 - :mod:`~andromede.hypervisor.monitor`: a QMP session (keys kept out of logs);
 - :mod:`~andromede.hypervisor.images`: ``qemu-img`` and ``cryptsetup`` with keys through pipes;
