@@ -5,6 +5,7 @@ forwards where the host cannot build them).
 Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 
 - :mod:`~andromede.hypervisor.qemu`: :class:`QemuDriver`, the port's implementation;
+  with its parts ``qemu_core``, ``qemu_storage`` and ``qemu_network``;
 - :mod:`~andromede.hypervisor.process`: one instance's QEMU process and files on the host;
 - :mod:`~andromede.hypervisor.monitor`: a QMP session (keys kept out of logs);
 - :mod:`~andromede.hypervisor.images`: ``qemu-img`` and ``cryptsetup`` with keys through pipes;
@@ -13,6 +14,10 @@ Implements :class:`andromede.compute.driver.HypervisorDriver`. Modules:
 - :mod:`~andromede.hypervisor.accelerator`: does KVM really run a guest here, else TCG;
 - :mod:`~andromede.hypervisor.errors`;
 - :mod:`~andromede.hypervisor.tenant_network`: tenant networks (namespaces, bridges, nftables);
+  the class composes ``tenant_network_core``, ``_rules``, ``_dnsmasq``, ``_build``,
+  ``_instances`` and ``_routing``; :mod:`~andromede.hypervisor.network_layout` (their address
+  plan), :mod:`~andromede.hypervisor.network_guards` (the overlay filter, the metadata guard)
+  and :mod:`~andromede.hypervisor.netns_commands` (commands, threads inside a namespace);
 - :mod:`~andromede.hypervisor.network_probe`: can this host build them (else user mode);
 - :mod:`~andromede.hypervisor.user_network`: QEMU's user-mode networking, the fallback;
 - :mod:`~andromede.hypervisor.metadata_listeners`: the metadata app on each network's transit

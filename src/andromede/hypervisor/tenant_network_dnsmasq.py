@@ -1,0 +1,98 @@
+"""A router's dnsmasq processes (:class:`DnsmasqMixin`): one DHCP server per subnet, bound
+to its bridge, with a static lease per instance and the VPC's DHCP options, and the VPC's
+resolver (:mod:`~andromede.hypervisor.vpc_dns`); started, restarted and stopped through their
+pidfiles (:mod:`~andromede.hypervisor.dnsmasq_process`), and the VPC's DNS settings
+(:meth:`DnsmasqMixin.set_vpc_dns`).
+
+A layer of :class:`~andromede.hypervisor.tenant_network.TenantNetworks` (see
+:mod:`~andromede.hypervisor.tenant_network`), split off for size (STYLE §10).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from andromede.compute.driver import VpcDns
+from andromede.hypervisor.dnsmasq_process import ours_running, stop_pidfile
+from andromede.hypervisor.netns_commands import _all, _namespace_exists, _run
+from andromede.hypervisor.network_state import NetworkRecord
+from andromede.hypervisor.tenant_network_rules import RulesMixin
+from andromede.hypervisor.vpc_dns import dhcp_option_args, resolver_command
+
+__all__ = ["DnsmasqMixin"]
+
+
+class DnsmasqMixin(RulesMixin):
+    """The DHCP servers and the resolver of a router, and the VPC's DNS settings."""
+
+    def _dhcp_pidfile(self, network_id: str) -> Path:
+        return self._dir / f"dnsmasq-{network_id}.pid"
+
+    async def _stop_dhcp(self, network_id: str) -> None:
+        """Stop the network's dnsmasq and wait for it to exit: its successor binds the same
+        port, and a released network leaves no process behind."""
+        await stop_pidfile(self._dhcp_pidfile(network_id))
+
+    def _resolver_pidfile(self, router: str) -> Path:
+        return self._dir / f"resolver-{router}.pid"
+
+    async def _start_resolver(self, router: str, *, restart: bool = True) -> None:
+        """(Re)start the router's resolver (:mod:`~andromede.hypervisor.vpc_dns`); without
+        ``restart``, only when it is not running. Stopped while the VPC's DNS support is off."""
+        pidfile = self._resolver_pidfile(router)
+        if not restart and ours_running(pidfile):
+            return
+        await stop_pidfile(pidfile)
+        subnets = self._members(router)
+        if not subnets:
+            return
+        command = resolver_command(
+            pidfile=pidfile,
+            vpc_cidr=subnets[0].vpc_cidr or subnets[0].cidr,
+            dns=self._dns(router),
+            upstream=self._layout.dns_upstream,
+        )
+        if command is not None:
+            await _run("ip", "netns", "exec", self.netns(router), *command)
+
+    async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
+        """Replace what a VPC's router serves of DNS and hands out by DHCP: kept when the VPC
+        is not built here yet, else its resolver, input rules and DHCP servers restart with
+        it (leases are static: a guest's next renewal sees the new options)."""
+        async with self._lock:
+            if self._state.dns.get(router_id) == dns:
+                return  # the periodic resync's push of what is in force already
+            self._state.dns[router_id] = dns
+            self._save()
+            subnets = self._members(router_id)
+            if not subnets or not _namespace_exists(self.netns(router_id)):
+                return
+            await _all(
+                self._apply_firewall(router_id),
+                self._start_resolver(router_id),
+                *(self._restart_dhcp(record) for record in subnets),
+            )
+
+    async def _restart_dhcp(self, record: NetworkRecord) -> None:
+        # Restarted rather than reloaded: dnsmasq re-reads host files after dropping its
+        # privileges, and the state directory is not for others to read. Static leases only,
+        # so a restart loses nothing. One per subnet, bound to its bridge (SO_BINDTODEVICE:
+        # several serve DHCP in one namespace).
+        await self._stop_dhcp(record.network_id)
+        cidr = ipaddress.IPv4Network(record.cidr)
+        command = [
+            "ip", "netns", "exec", self.netns(record.router), "dnsmasq",
+            f"--pid-file={self._dhcp_pidfile(record.network_id)}",
+            f"--interface={record.bridge}", "--bind-interfaces", "--except-interface=lo",
+            "--port=0", "--leasefile-ro", "--dhcp-authoritative", "--no-hosts", "--no-resolv",
+            f"--dhcp-range={cidr.network_address},static,{cidr.netmask},12h",
+            f"--dhcp-option=option:router,{next(cidr.hosts())}",
+        ]  # fmt: skip
+        if self._overlay(record):
+            command.append(f"--dhcp-option=option:mtu,{self._layout.overlay_mtu}")
+        command += dhcp_option_args(record.vpc_cidr or record.cidr, self._dns(record.router))
+        command += [
+            f"--dhcp-host={nic.mac},{nic.private_ip}" for nic in self._nics_of(record.network_id)
+        ]
+        await _run(*command)
