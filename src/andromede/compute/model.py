@@ -25,6 +25,7 @@ from andromede.compute.errors import (
     InvalidId,
     InvalidParameterValue,
 )
+from andromede.compute.image_job import ImageCreation, ImageStateReason
 
 __all__ = [
     "ABANDONED_AFTER",
@@ -424,6 +425,9 @@ class Image:
     block_devices: tuple[ImageBlockDevice, ...] = ()
     # The accounts (tenant ids) the owner shares the image with (ModifyImageAttribute).
     launch_permissions: tuple[str, ...] = ()
+    # CreateImage's background work while pending, and why it failed (decision 0148).
+    creation: ImageCreation | None = None
+    state_reason: ImageStateReason | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
