@@ -39,6 +39,7 @@ class GatedDriver(MemoryDriver):
         super().__init__(vcpus=8, memory_mib=4096)
         self.hold_at: int | None = None  # the snapshot (counted from 1) to hold
         self.held = asyncio.Event()
+        self.unhold = asyncio.Event()
         self.snapshots_taken: list[str] = []
         self.starts: list[str] = []
 
@@ -47,7 +48,7 @@ class GatedDriver(MemoryDriver):
     ) -> None:
         if self.hold_at is not None and len(self.snapshots_taken) + 1 == self.hold_at:
             self.held.set()
-            await asyncio.Event().wait()  # until its gateway stops
+            await self.unhold.wait()  # or until its gateway stops
         await super().snapshot_volume(volume_id, key, snapshot_id, snapshot_key)
         self.snapshots_taken.append(snapshot_id)
 
@@ -307,26 +308,27 @@ async def test_a_tenants_stop_is_kept_by_the_gateway_still_at_work(cloud: Cloud)
     first = cloud.gateway()
     instance_id = await _running_instance(cloud, first, data=False)
     cloud.driver.hold_at = 1
-    cloud.driver.held.clear()
-
-    # Held, then let go once the tenant's stop is recorded.
-    release = asyncio.Event()
-
-    async def snapshot_after_release(
-        volume_id: str, key: bytes, snapshot_id: str, snapshot_key: bytes
-    ) -> None:
-        cloud.driver.held.set()
-        await release.wait()
-        await MemoryDriver.snapshot_volume(cloud.driver, volume_id, key, snapshot_id, snapshot_key)
-
-    cloud.driver.snapshot_volume = snapshot_after_release  # type: ignore[method-assign]
     image = await first.create_image(TENANT, instance_id, name="nightly")
     await asyncio.wait_for(cloud.driver.held.wait(), 10)
     await first.stop_instances(TENANT, [instance_id])
-    release.set()
+    cloud.driver.unhold.set()
     await first.settle()
     assert (await _image(cloud, image.image_id)).state is ImageState.AVAILABLE
     assert await _state(first, instance_id) is InstanceState.STOPPED
+
+
+async def test_an_image_deregistered_meanwhile_still_starts_its_instance(cloud: Cloud) -> None:
+    first = cloud.gateway()
+    instance_id = await _running_instance(cloud, first, data=False)
+    cloud.driver.hold_at = 1
+    image = await first.create_image(TENANT, instance_id, name="nightly")
+    await asyncio.wait_for(cloud.driver.held.wait(), 10)
+    await first.deregister_image(TENANT, image.image_id)
+    cloud.driver.unhold.set()
+    await first.settle()
+    gone = await cloud.store.get(Image, image.image_id)
+    assert gone is None or gone.state is ImageState.DEREGISTERED
+    assert await _state(first, instance_id) is InstanceState.RUNNING
 
 
 async def test_an_instance_terminated_meanwhile_fails_the_image_with_a_client_reason(

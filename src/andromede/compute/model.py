@@ -255,8 +255,8 @@ class InstanceProfileRef:
 @dataclass(frozen=True, slots=True)
 class MetadataOptions:
     """EC2's instance metadata options (decision 0145). The defaults are the service every
-    instance had before: IMDSv2 only, answering, without tags. ``hop_limit`` is recorded and
-    answered, not enforced (the decision says why)."""
+    instance had before: IMDSv2 only, answering, without tags. ``hop_limit`` is the token
+    answer's IP TTL at the guest (the metadata listener sets it: decision 0148)."""
 
     http_tokens: str = "required"  # or "optional": IMDSv1 reads without a token too
     hop_limit: int = 1
