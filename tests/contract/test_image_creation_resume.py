@@ -331,6 +331,29 @@ async def test_an_image_deregistered_meanwhile_still_starts_its_instance(cloud: 
     assert await _state(first, instance_id) is InstanceState.RUNNING
 
 
+async def test_a_tenants_stop_and_start_before_the_work_began_leave_it_to_restart(
+    cloud: Cloud,
+) -> None:
+    """The tenant stopped and started the instance again before the work stopped it: the
+    work's own stop, from running, is undone at its end all the same."""
+    first = cloud.gateway()
+    instance_id = await _running_instance(cloud, first, data=False)
+    image = await first.create_image(TENANT, instance_id, name="nightly")
+    await _stop(first)  # before its work began
+    second = cloud.gateway()
+    await second.stop_instances(TENANT, [instance_id])
+    await second.settle()
+    await second.start_instances(TENANT, [instance_id])
+    await second.settle()
+    pending = await _image(cloud, image.image_id)
+    assert pending.creation is not None and not pending.creation.restart
+    cloud.later(LEASE + 1)
+    assert await second.resume_image_creations() == 1
+    await second.settle()
+    assert (await _image(cloud, image.image_id)).state is ImageState.AVAILABLE
+    assert await _state(second, instance_id) is InstanceState.RUNNING
+
+
 async def test_an_instance_terminated_meanwhile_fails_the_image_with_a_client_reason(
     cloud: Cloud,
 ) -> None:

@@ -181,7 +181,9 @@ class ImageJobsMixin(VolumesMixin, ImagesMixin):
         try:
             if job.step is CreationStep.STOPPING:
                 try:
-                    await self._stop_for_image(tenant_id, job.instance_id)
+                    image, job = await self._stop_for_image(image, job)
+                except _Lost:
+                    raise
                 except Exception as exc:
                     log.warning("image %s: %s not stopped: %s", image_id, job.instance_id, exc)
                     image, job = await self._job_write(
@@ -205,23 +207,32 @@ class ImageJobsMixin(VolumesMixin, ImagesMixin):
             if exc.deregistered:  # nobody will finish it: the instance is started all the same
                 await self._restart_after_image(tenant_id, job)
             raise
+        image, job = await self._job_write(image_id)  # restart as it stands now
         await self._restart_after_image(tenant_id, job)
         if job.failure is not None:
             await self._drop_image_snapshots(image, job)
         await self._end_image(image_id, job.failure)
 
-    async def _stop_for_image(self, tenant_id: str, instance_id: str) -> None:
-        """Stop the instance (unless it is stopping or stopped already) and wait for it."""
+    async def _stop_for_image(
+        self, image: Image, job: ImageCreation
+    ) -> tuple[Image, ImageCreation]:
+        """Stop the instance unless it is stopping or stopped already, and wait for it."""
+        instance_id = job.instance_id
         instance = await self.store.get(Instance, instance_id)
         if instance is not None and instance.state is InstanceState.RUNNING:
-            await self.stop_instances(tenant_id, [instance_id], for_image=True)
+            # Stopped by this work from running: started again at its end, even if a tenant's
+            # stop and start came before. Recorded before the stop, which a tenant's
+            # StopInstances may still cancel.
+            if not job.restart:
+                image, job = await self._job_write(image.image_id, restart=True)
+            await self.stop_instances(image.owner_id or "", [instance_id], for_image=True)
         deadline = asyncio.get_running_loop().time() + self.limits.stop_timeout + _STOP_GRACE
         while True:
             current = await self.store.get(Instance, instance_id)
             if current is None or current.state is InstanceState.TERMINATED:
                 raise NotFound("i", instance_id)
             if current.state is InstanceState.STOPPED:
-                return
+                return image, job
             if current.state is not InstanceState.STOPPING:
                 raise IncorrectState(f"Instance '{instance_id}' was not stopped for its image")
             if asyncio.get_running_loop().time() > deadline:
