@@ -457,4 +457,5 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         ),
         elastic_ip_cidr=settings.elastic_ip_cidr,
         max_elastic_ips=settings.max_elastic_ips_per_tenant,
+        image_creation_lease=settings.image_creation_lease,
     )

@@ -761,6 +761,14 @@ class Settings(BaseSettings):
         "off, which then stop or terminate as their InstanceInitiatedShutdownBehavior says "
         "(decision 0145).",
     )
+    image_creation_lease: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="Seconds a gateway holds a CreateImage's background stop, snapshots and "
+        "start (renewed every third of it while it works); past it, another gateway's upkeep "
+        "claims the work and finishes it (decision 0148).",
+    )
     kms_upkeep_interval: float = Field(
         default=60.0,
         gt=0,

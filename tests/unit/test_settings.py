@@ -207,6 +207,15 @@ def test_the_instance_shutdown_check_interval_is_bounded(seconds: float) -> None
     assert Settings().instance_shutdown_check_interval == 10.0
 
 
+@pytest.mark.parametrize("seconds", [0, 0.5, 3601])
+def test_the_image_creation_lease_is_bounded(seconds: float) -> None:
+    """Decision 0148: how long a gateway holds a CreateImage's background work."""
+    with pytest.raises(ValidationError, match="image_creation_lease"):
+        Settings(image_creation_lease=seconds)
+    assert Settings().image_creation_lease == 60.0
+    assert Settings(image_creation_lease=5).image_creation_lease == 5.0
+
+
 def test_credit_notes_and_invoices_have_prefixes_apart() -> None:
     """Decision 0126: a number names one document, an invoice or a credit note."""
     assert Settings().billing_credit_note_prefix == "AV"

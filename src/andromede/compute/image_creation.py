@@ -6,26 +6,25 @@ and the image becomes ``available``. Of a stopped instance, or with ``NoReboot``
 snapshots are taken within the call, as CreateSnapshot's are. Of a running instance without
 ``NoReboot``, EC2 shuts the guest down so that its file systems are consistent: here the
 instance is stopped (ACPI power-down, as StopInstances), snapshotted, and started again, in
-the background; the image answers ``pending`` until then, or ``failed``.
+the background (``image_jobs``, durable across gateways: decision 0148); the image answers
+``pending`` until then, or ``failed``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from andromede.compute.errors import (
-    ComputeError,
     IncorrectState,
     InvalidBlockDeviceMapping,
     InvalidParameterValue,
     MissingParameter,
     NotFound,
 )
-from andromede.compute.image_library import ImagesMixin
+from andromede.compute.image_job import ImageCreation
+from andromede.compute.image_jobs import ImageJobsMixin
 from andromede.compute.model import (
     Image,
     ImageBlockDevice,
@@ -39,17 +38,13 @@ from andromede.compute.model import (
     new_id,
 )
 from andromede.compute.service_core import NAME_MAX
-from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin
+from andromede.compute.volumes import MAX_VOLUME_GIB
 
 __all__ = ["ImageCreationMixin", "ImageMappingRequest"]
 
 log = logging.getLogger(__name__)
 
 _GIB = 1024**3
-# How often the stop before a snapshot is looked at, and how long past the stop timeout it
-# may take (the host's hard stop follows the ACPI timeout).
-_STOP_POLL = 0.05
-_STOP_GRACE = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +65,7 @@ class _Planned:
     snapshot_id: str
 
 
-class ImageCreationMixin(VolumesMixin, ImagesMixin):
-    if TYPE_CHECKING:  # the service's own, which this mixin's stop-and-start drives
-
-        async def stop_instances(
-            self, tenant_id: str, ids: Sequence[str], *, force: bool = False
-        ) -> Sequence[object]: ...
-
-        async def start_instances(self, tenant_id: str, ids: Sequence[str]) -> Sequence[object]: ...
-
+class ImageCreationMixin(ImageJobsMixin):
     async def create_image(
         self,
         tenant_id: str,
@@ -124,10 +111,23 @@ class ImageCreationMixin(VolumesMixin, ImagesMixin):
             root_delete_on_termination=root.delete_on_termination,
             block_devices=devices,
         )
-        await self.store.insert(image)
         if instance.state is InstanceState.RUNNING and not no_reboot:
-            self._spawn(self._image_after_stop(image, instance, plan, snapshot_tags))
+            # Recorded with the image, so that any gateway finishes it if this one stops
+            # (decision 0148).
+            image = replace(
+                image,
+                creation=ImageCreation(
+                    instance_id=instance_id,
+                    volumes=tuple((p.volume.volume_id, p.snapshot_id) for p in plan),
+                    snapshot_tags=snapshot_tags,
+                    holder=self.worker_id,
+                    lease_until=self._image_lease(),
+                ),
+            )
+            await self.store.insert(image)
+            self._spawn(self._finish_image(image_id))
             return image
+        await self.store.insert(image)
         try:
             await self._snapshot_for_image(image, instance, plan, snapshot_tags)
         except BaseException:
@@ -246,39 +246,3 @@ class ImageCreationMixin(VolumesMixin, ImagesMixin):
             # Deregistered meanwhile: its snapshots stay the tenant's, to delete or reuse.
             raise NotFound("ami", image.image_id)
         return await self._update(current, state=ImageState.AVAILABLE)
-
-    async def _image_after_stop(
-        self, image: Image, instance: Instance, plan: Sequence[_Planned], tags: Tags
-    ) -> None:
-        """Stop the instance, snapshot its volumes, start it again; the image is ``failed``
-        when any step fails (the instance is started again all the same)."""
-        tenant_id = instance.tenant_id
-        try:
-            await self.stop_instances(tenant_id, [instance.instance_id])
-            await self._stopped(instance.instance_id)
-            try:
-                await self._snapshot_for_image(image, instance, plan, tags)
-            finally:
-                await self.start_instances(tenant_id, [instance.instance_id])
-            await self._image_made(image)
-        except Exception as exc:
-            log.warning("image %s of %s failed: %s", image.image_id, instance.instance_id, exc)
-            current = await self.store.get(Image, image.image_id)
-            if current is not None and current.state is ImageState.PENDING:
-                await self.store.replace(replace(current, state=ImageState.FAILED))
-
-    async def _stopped(self, instance_id: str) -> None:
-        """Wait until the instance is stopped (the host's hard stop follows its timeout)."""
-        deadline = asyncio.get_running_loop().time() + self.limits.stop_timeout + _STOP_GRACE
-        while True:
-            current = await self.store.get(Instance, instance_id)
-            if current is None or current.state not in (
-                InstanceState.STOPPING,
-                InstanceState.STOPPED,
-            ):
-                raise IncorrectState(f"Instance '{instance_id}' was not stopped for its image")
-            if current.state is InstanceState.STOPPED:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise ComputeError(f"Instance '{instance_id}' did not stop in time")
-            await asyncio.sleep(_STOP_POLL)

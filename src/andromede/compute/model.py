@@ -25,6 +25,7 @@ from andromede.compute.errors import (
     InvalidId,
     InvalidParameterValue,
 )
+from andromede.compute.image_job import ImageCreation, ImageStateReason
 
 __all__ = [
     "ABANDONED_AFTER",
@@ -254,8 +255,8 @@ class InstanceProfileRef:
 @dataclass(frozen=True, slots=True)
 class MetadataOptions:
     """EC2's instance metadata options (decision 0145). The defaults are the service every
-    instance had before: IMDSv2 only, answering, without tags. ``hop_limit`` is recorded and
-    answered, not enforced (the decision says why)."""
+    instance had before: IMDSv2 only, answering, without tags. ``hop_limit`` is the token
+    answer's IP TTL at the guest (the metadata listener sets it: decision 0148)."""
 
     http_tokens: str = "required"  # or "optional": IMDSv1 reads without a token too
     hop_limit: int = 1
@@ -424,6 +425,9 @@ class Image:
     block_devices: tuple[ImageBlockDevice, ...] = ()
     # The accounts (tenant ids) the owner shares the image with (ModifyImageAttribute).
     launch_permissions: tuple[str, ...] = ()
+    # CreateImage's background work while pending, and why it failed (decision 0148).
+    creation: ImageCreation | None = None
+    state_reason: ImageStateReason | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

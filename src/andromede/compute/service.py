@@ -120,13 +120,17 @@ class ComputeService(LaunchingMixin):
         return changes
 
     async def stop_instances(
-        self, tenant_id: str, ids: Sequence[str], *, force: bool = False
+        self, tenant_id: str, ids: Sequence[str], *, force: bool = False, for_image: bool = False
     ) -> list[StateChange]:
+        """StopInstances; ``for_image``: CreateImage's own stop, which it undoes at its end —
+        a tenant's stop tells CreateImage's work not to (decision 0148)."""
         instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
         refuse_protected(instances, stop=True)
         for instance in instances:
             if instance.state not in (InstanceState.STOPPED, InstanceState.STOPPING):
                 next_state(instance.state, Event.STOP, instance.instance_id)
+        if not for_image:
+            await self._keep_stopped_after_images(tenant_id, [i.instance_id for i in instances])
         changes = []
         for instance in instances:
             if instance.state in (InstanceState.STOPPED, InstanceState.STOPPING):

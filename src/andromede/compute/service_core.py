@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -151,6 +154,8 @@ class ComputeLimits:
     # (empty: none to give), and EC2's quota of addresses per account (region).
     elastic_ip_cidr: str = ""
     max_elastic_ips: int = 5
+    # How long a gateway holds a CreateImage's background work before another may claim it.
+    image_creation_lease: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +200,9 @@ class ServiceCore:
         # Told of every recorded state change (before, after, when): metering's instance runs
         # (decision 0108). Set by the composition root; its failures are logged, never raised.
         self.on_transition: TransitionListener | None = None
+        # This gateway's name in the leases of the work it holds (decision 0148): unique per
+        # process and service, so that a restarted gateway does not take itself for the holder.
+        self.worker_id = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
 
     # -- shared helpers ----------------------------------------------------------------------
 

@@ -39,6 +39,11 @@ def _write_image(xml: XmlWriter, image: Image) -> None:
     write_block_devices(xml, image)
     xml.element("virtualizationType", "hvm")
     xml.element("hypervisor", "xen")
+    if image.state_reason is not None:  # a failed CreateImage (decision 0148)
+        xml.open("stateReason")
+        xml.element("code", image.state_reason.code)
+        xml.element("message", image.state_reason.message)
+        xml.close("stateReason")
     write_tags(xml, image.tags)
     xml.close("item")
 

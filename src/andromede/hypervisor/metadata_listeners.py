@@ -11,6 +11,13 @@ app it was given, and the tenant networks tell it when a network's transit addre
 Each listener is a uvicorn server over a socket bound here; it is started without uvicorn's
 signal handling (``Server.serve`` would take SIGTERM from the agent's own server) and without
 lifespan events (the app is the agent's to start, not each listener's).
+
+Each request's scope carries the ``http.hop_limit`` extension (decision 0148): the app names
+the TTL its answer must reach the guest with (the instance's ``HttpPutResponseHopLimit``, for
+the token PUT), and the listener sets ``IP_TTL`` on that connection's socket to it plus the
+routers between the listener and the guest (:data:`ROUTERS_TO_GUEST`). The sockets are those
+uvicorn's protocol is given at ``connection_made`` (asyncio's interface), found again by the
+peer address the scope names.
 """
 
 from __future__ import annotations
@@ -21,12 +28,15 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from andromede.http.hop_limit import RESPONSE_HOP_LIMIT
 from andromede.http.response import Receive, Scope, Send
 
-__all__ = ["AsgiApp", "MetadataListeners"]
+__all__ = ["ROUTERS_TO_GUEST", "AsgiApp", "MetadataListeners", "ip_ttl"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +46,75 @@ _GRACEFUL_CLOSE = 2.0
 
 # The metadata app, or any ASGI application (the tests pass their own).
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Routers between a listener (the host side of a network's transit link) and a guest: the
+# VPC's namespace, which routes the answer from the transit link to the subnet's bridge
+# (measured: tests/contract/test_metadata_hop_limit.py; the bridge and the tap are not
+# routers). A TTL of hop limit + this reaches the guest with the hop limit left.
+ROUTERS_TO_GUEST = 1
+_MAX_TTL = 255
+
+
+def ip_ttl(hop_limit: int) -> int:
+    """The ``IP_TTL`` that makes a packet reach the guest with ``hop_limit`` left."""
+    return max(1, min(_MAX_TTL, hop_limit + ROUTERS_TO_GUEST))
+
+
+class _Connections:
+    """The sockets of a listener's open connections, by their peer (address, port)."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[tuple[str, int], _TtlSocket] = {}
+
+    def protocol(self) -> type[asyncio.Protocol]:
+        """uvicorn's HTTP protocol, noting each connection's socket."""
+        sockets = self.sockets
+
+        class Tracked(HttpToolsProtocol):
+            _peer: tuple[str, int] | None = None
+
+            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+                peer = transport.get_extra_info("peername")
+                sock = transport.get_extra_info("socket")
+                if isinstance(peer, tuple) and sock is not None:
+                    self._peer = (str(peer[0]), int(peer[1]))
+                    sockets[self._peer] = sock
+                super().connection_made(transport)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if self._peer is not None:
+                    sockets.pop(self._peer, None)
+                super().connection_lost(exc)
+
+        return Tracked
+
+    def app(self, app: AsgiApp) -> AsgiApp:
+        """``app`` with the hop limiter of the request's connection in its scope."""
+
+        async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+            client = scope.get("client")
+            sock = self.sockets.get((client[0], client[1])) if client else None
+            if scope["type"] == "http" and sock is not None:
+                extensions = dict(scope.get("extensions") or {})
+                extensions[RESPONSE_HOP_LIMIT] = _limiter(sock)
+                scope["extensions"] = extensions
+            await app(scope, receive, send)
+
+        return limited
+
+
+class _TtlSocket(Protocol):
+    def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
+
+
+def _limiter(sock: _TtlSocket) -> Callable[[int], None]:
+    def limit(hop_limit: int) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ip_ttl(hop_limit))
+        except OSError as exc:  # the connection is gone: nothing will be sent on it anyway
+            log.debug("metadata answer's TTL not set: %s", exc)
+
+    return limit
 
 
 @dataclass
@@ -72,8 +151,10 @@ class MetadataListeners:
                 sock.bind((host_ip, self._port))
                 sock.listen(128)
                 sock.setblocking(False)
+                connections = _Connections()
                 config = uvicorn.Config(
-                    self._app,
+                    connections.app(self._app),
+                    http=connections.protocol(),
                     lifespan="off",
                     log_config=None,
                     access_log=False,

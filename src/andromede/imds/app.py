@@ -8,7 +8,9 @@ that belongs to no instance, or to one whose metadata options turn the service o
 - ``PUT /latest/api/token`` with ``X-aws-ec2-metadata-token-ttl-seconds`` (1 to
   ``token_ttl_max``, else 400) answers a token bound to the instance; a request carrying
   ``X-Forwarded-For`` is refused (403), so a proxy or a forwarding web server on the guest
-  cannot mint one for a remote caller;
+  cannot mint one for a remote caller; the answer's packets reach the guest with IP TTL = the
+  instance's ``HttpPutResponseHopLimit`` (decision 0148: the listener's socket does it), and
+  the connection closes after it;
 - every ``GET``/``HEAD`` needs ``X-aws-ec2-metadata-token`` (missing, expired or another
   instance's: 401) when the instance's ``HttpTokens`` is ``required``; with ``optional`` a
   read without one is answered too (IMDSv1), one with a bad token is still 401. Then it
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers
+from andromede.http.hop_limit import response_hop_limiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.iam.service import IdentityService
 from andromede.imds.credentials import CredentialsCache
@@ -114,6 +117,8 @@ class MetadataApp:
             else:
                 headers = decode_headers(scope["headers"])
                 response = await self._answer(instance, method, path, headers)
+                if path == TOKEN_PATH and response.status == 200:
+                    _limit_hops(scope, response, instance.put_response_hop_limit)
         except Exception:  # the directory's or identity's store failed: say nothing more
             log.exception("metadata request %s %s from %s failed", method, path, peer)
             response = _error(500, "Internal Server Error")
@@ -166,6 +171,18 @@ class MetadataApp:
         return Response(
             200, [("content-type", "text/plain"), (TTL_HEADER, str(ttl))], token.encode()
         )
+
+
+def _limit_hops(scope: Scope, response: Response, hop_limit: int) -> None:
+    """A token's answer reaches the guest with IP TTL = its hop limit, as on EC2: a container
+    behind the guest (one router more) gets none with the default limit of 1. The server's
+    limiter holds for the rest of the connection, so the connection closes after it: the
+    guest's next requests are not limited (``http.hop_limit``). A server without one (in
+    process) sends it as it is."""
+    limiter = response_hop_limiter(scope)
+    if limiter is not None:
+        limiter(hop_limit)
+        response.headers.append(("connection", "close"))
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

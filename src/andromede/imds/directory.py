@@ -85,4 +85,5 @@ def instance_metadata(
         tokens_required=options.http_tokens == "required",
         endpoint_enabled=options.http_endpoint == "enabled",
         tags=instance.tags if options.instance_metadata_tags == "enabled" else None,
+        put_response_hop_limit=options.hop_limit,
     )

@@ -57,6 +57,9 @@ class InstanceMetadata:
     tokens_required: bool = True
     endpoint_enabled: bool = True
     tags: tuple[tuple[str, str], ...] | None = None
+    # HttpPutResponseHopLimit: the IP TTL the token PUT's answer reaches the guest with
+    # (decision 0148).
+    put_response_hop_limit: int = 1
 
 
 @dataclass(frozen=True, slots=True)

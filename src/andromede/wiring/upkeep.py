@@ -94,6 +94,7 @@ async def compute_upkeep(settings: Settings, compute: ComputeService) -> None:
             if loop.time() >= next_check:
                 next_check = loop.time() + settings.instance_shutdown_check_interval
                 await compute.notice_guest_shutdowns()
+                await compute.resume_image_creations()  # decision 0148
             if loop.time() >= next_purge:
                 next_purge = loop.time() + settings.sweeper_interval
                 await compute.purge_terminated()

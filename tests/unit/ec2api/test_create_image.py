@@ -275,6 +275,9 @@ async def test_a_snapshot_that_fails_in_the_background_fails_the_image(world: Wo
     await world.compute.settle()
     image = await _image(c, made["ImageId"])
     assert image["State"] == "failed"
+    # EC2's StateReason says why (decision 0148): the tenant's key, a client fault.
+    assert image["StateReason"]["Code"] == "Client.InvalidKMSKey.InvalidState", image
+    assert image["StateReason"]["Message"]
     # No snapshot is left of it, on the host or listed.
     assert set(world.driver.snapshots) == before
     assert (await c.call("DescribeSnapshots", OwnerIds=["self"]))["Snapshots"] == []

@@ -96,16 +96,19 @@ async def test_the_directory_reads_the_options_at_each_request(
     assert found is not None
     assert (found.tokens_required, found.endpoint_enabled) == (False, True)
     assert found.tags == (("Name", "web-1"),)
+    assert found.put_response_hop_limit == 1  # EC2's default (decision 0148)
     await compute.set_metadata_options(
         TENANT,
         instance.instance_id,
         http_tokens="required",
         http_endpoint="disabled",
         instance_metadata_tags="disabled",
+        hop_limit=2,
     )
     found = await directory.by_address(instance.public_ip)
     assert found is not None
     assert (found.tokens_required, found.endpoint_enabled, found.tags) == (True, False, None)
+    assert found.put_response_hop_limit == 2
 
 
 async def test_a_guest_of_an_instance_with_imdsv1_reads_without_a_token(
