@@ -100,6 +100,7 @@ class SecurityGroupRulesMixin(AccessMixin):
         rules of one permission in one direction (InvalidPermission.Duplicate)."""
         target = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
         await self._check_peers(target, [rule for _, rule in changes])
+        sizes = await self.prefix_list_sizes(tenant_id)
 
         def change(group: SecurityGroup) -> dict[str, tuple[Rule, ...]]:
             changed: dict[str, Rule] = {}
@@ -114,6 +115,7 @@ class SecurityGroupRulesMixin(AccessMixin):
                 for n, rule in enumerate(rules):
                     if any(rule.same_permission(other) for other in rules[:n]):
                         raise Duplicate("permission", describe_rule(rule, group_id))
+                self.check_rules_quota(rules, sizes)
             return fields
 
         return await self._change_rules(tenant_id, group_id, change, push=True)
