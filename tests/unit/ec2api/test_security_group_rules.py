@@ -2,7 +2,8 @@
 botocore's own serialisation: Authorize* answers the new rules' ids; DescribeSecurityGroupRules
 (ids, filters, pages), ModifySecurityGroupRules, Revoke* by SecurityGroupRuleId,
 UpdateSecurityGroupRuleDescriptions*, tags on ``sgr-`` ids; a prefix list that does not exist
-refused with EC2's error (decision 0149: lists that do exist, test_prefix_lists.py); a running member's firewall follows every change of definition, and only those."""
+refused with EC2's error (decision 0149: lists that do exist, test_prefix_lists.py); a running
+member's firewall follows every change of definition, and only those."""
 
 from __future__ import annotations
 
