@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from andromede.compute import keypairs
 from andromede.compute.errors import (
@@ -237,6 +238,26 @@ class AccessMixin(VpcsMixin):
         lists = await self.store.list(ManagedPrefixList, tenant_id)
         return {p.prefix_list_id: p.max_entries for p in lists}
 
+    async def update_rules(
+        self, group: SecurityGroup, named: Sequence[Rule], **fields: Any
+    ) -> SecurityGroup:
+        """``group`` with ``fields``, written together with the prefix lists that the rules
+        ``named`` reference, at the revisions read: a deletion of such a list at once either
+        lands first (this write fails, and its retry finds the list gone) or sees the
+        reference (DependencyViolation). IncorrectState when something moved on."""
+        lists = []
+        for list_id in sorted({r.prefix_list_id for r in named if r.prefix_list_id}):
+            plist = await self.store.get(ManagedPrefixList, list_id)
+            if plist is None or plist.tenant_id != group.tenant_id:
+                raise NotFound("pl-rule", list_id)
+            lists.append(plist)
+        if not lists:
+            return await self._update(group, **fields)
+        changed = replace(group, **fields)
+        if not await self.store.change(changed, replace=lists):
+            raise IncorrectState(f"{group.group_id} changed concurrently; retry")
+        return replace(changed, revision=changed.revision + 1)
+
     def check_rules_quota(self, rules: Sequence[Rule], sizes: dict[str, int]) -> None:
         """EC2's quota of rules in one direction of a group, a prefix list's reference
         counting as its MaxEntries."""
@@ -269,7 +290,7 @@ class AccessMixin(VpcsMixin):
             self.check_rules_quota((*current, *rules), sizes)
             field = "ingress" if ingress else "egress"
             try:
-                changed = await self._update(group, **{field: (*current, *rules)})
+                changed = await self.update_rules(group, rules, **{field: (*current, *rules)})
             except IncorrectState:
                 continue
             await self._push_firewalls(tenant_id, (group_id,))
