@@ -171,8 +171,18 @@ _GROUP_FILTERS = with_tags(
         "group-name": lambda g: [g.name] if isinstance(g, SecurityGroup) else [],
         "description": lambda g: [g.description] if isinstance(g, SecurityGroup) else [],
         "vpc-id": lambda g: [g.vpc_id or ""] if isinstance(g, SecurityGroup) else [],
+        # The managed prefix lists its rules reference (decision 0149).
+        "ip-permission.prefix-list-id": lambda g: _lists(g, egress=False),
+        "egress.ip-permission.prefix-list-id": lambda g: _lists(g, egress=True),
     }
 )
+
+
+def _lists(group: object, *, egress: bool) -> list[str]:
+    if not isinstance(group, SecurityGroup):
+        return []
+    rules = group.egress if egress else group.ingress
+    return [r.prefix_list_id for r in rules if r.prefix_list_id is not None]
 
 
 async def describe_security_groups(call: Call) -> None:

@@ -320,6 +320,14 @@ async def test_a_rule_referencing_a_list_lets_its_blocks_in_and_follows_every_ch
         )
     )["SecurityGroupRules"]
     assert described["PrefixListId"] == list_id
+    for name, found in (
+        ("ip-permission.prefix-list-id", [group_id]),
+        ("egress.ip-permission.prefix-list-id", []),
+    ):
+        filtered = await c.call(
+            "DescribeSecurityGroups", Filters=[{"Name": name, "Values": [list_id]}]
+        )
+        assert [g["GroupId"] for g in filtered["SecurityGroups"]] == found
     associations = await c.call("GetManagedPrefixListAssociations", PrefixListId=list_id)
     assert associations["PrefixListAssociations"] == [
         {"ResourceId": group_id, "ResourceOwner": world.tenant_id}
