@@ -4,9 +4,11 @@ policies decide what shows; another account's lists never do."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
-from support.console import ConsoleHarness, log_in, running_compute, sign_in_root
+from support.console import ConsoleHarness, csrf_of, log_in, running_compute, sign_in_root
 
 
 async def test_the_accounts_lists_show_with_their_current_entries(
@@ -65,3 +67,41 @@ async def test_ec2s_policies_decide_what_shows(console: ConsoleHarness) -> None:
     # Listed, but the entries are GetManagedPrefixListEntries', which the reader may not call.
     assert listed.status_code == 200 and plist.prefix_list_id in listed.text
     assert "192.0.2.0/24" not in listed.text
+
+
+_HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+async def test_a_groups_page_shows_adds_and_removes_a_rule_naming_a_list(
+    console: ConsoleHarness,
+) -> None:
+    """A rule naming a list shows on its group's page (never silently left out), linked to
+    the list, with its rule id; the page's forms add and remove one as EC2's calls."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        plist = await compute.create_managed_prefix_list(
+            tenant, "offices", "IPv4", 5, [("192.0.2.0/24", "")]
+        )
+        group = await compute.create_security_group(tenant, "web", "web", (), None)
+        page_url = f"/security-groups/{group.group_id}"
+        token = csrf_of(await client.get(page_url))
+        added = await client.post(
+            f"{page_url}/inbound/add",
+            data={"csrf": token, "protocol": "tcp", "from_port": "443", "to_port": "443",
+                  "peer": plist.prefix_list_id},
+        )  # fmt: skip
+        assert added.status_code == 303, added.text
+        page = await client.get(page_url)
+        link = f'<a href="/console/prefix-lists#prefix-list-{plist.prefix_list_id}">'
+        assert link in page.text
+        [rule] = (await compute.security_group(tenant, group_id=group.group_id, name=None)).ingress
+        assert rule.prefix_list_id == plist.prefix_list_id
+        assert f"<code>{rule.rule_id}</code>" in page.text
+        action = f'action="/console/security-groups/{group.group_id}/inbound/remove"'
+        form = page.text.split(action)[1].split("</form>")[0]
+        fields = {name: html.unescape(value) for name, value in _HIDDEN.findall(form)}
+        removed = await client.post(f"{page_url}/inbound/remove", data=fields)
+        assert removed.status_code == 303, removed.text
+    held = await compute.security_group(tenant, group_id=group.group_id, name=None)
+    assert held.ingress == ()
