@@ -321,8 +321,8 @@ def _with_ids(rows: tuple[RuleRow, ...], ids: dict[tuple[str, ...], str]) -> tup
 
 def _permission(rule: RuleRow) -> dict[str, str]:
     """EC2's ``IpPermissions.1`` for one rule, its peer where its kind goes: a group's id, a
-    prefix list's, an IPv6 CIDR, else an IPv4 one (EC2 refuses what is none of them). Ports left empty are not
-    sent, so EC2 says what a protocol needs."""
+    prefix list's, an IPv6 CIDR, else an IPv4 one (EC2 refuses what is none of them). Ports
+    left empty are not sent, so EC2 says what a protocol needs."""
     params = {"IpPermissions.1.IpProtocol": rule.protocol}
     if rule.from_port:
         params["IpPermissions.1.FromPort"] = rule.from_port
