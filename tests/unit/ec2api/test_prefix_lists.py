@@ -306,10 +306,13 @@ async def test_a_rule_referencing_a_list_lets_its_blocks_in_and_follows_every_ch
     [rule] = answer["SecurityGroupRules"]
     assert (rule["PrefixListId"], rule["Description"]) == (list_id, "offices")
     assert "CidrIpv4" not in rule
-    assert {
+    blocks = {
         FirewallRule("tcp", 443, 443, "192.0.2.0/24"),
         FirewallRule("tcp", 443, 443, "198.51.100.0/24"),
-    } <= _ingress(world, instance_id)
+    }
+    assert blocks <= _ingress(world, instance_id)
+    # A member launched now starts with them.
+    assert blocks <= _ingress(world, await _running_member(world, group_id))
     [group] = (await c.call("DescribeSecurityGroups", GroupIds=[group_id]))["SecurityGroups"]
     [permission] = group["IpPermissions"]
     assert permission["PrefixListIds"] == [{"PrefixListId": list_id, "Description": "offices"}]
@@ -491,3 +494,28 @@ async def test_the_platform_offers_no_aws_managed_list(world: World) -> None:
     list_id = (await _create(c))["PrefixListId"]
     refused = c.call("DescribePrefixLists", PrefixListIds=[list_id])
     assert await _code(refused) == "InvalidPrefixListId.NotFound"
+
+
+async def test_the_resync_brings_a_host_that_missed_a_change_to_the_lists_blocks(
+    world: World,
+) -> None:
+    """A push lost (the host away when the list changed) is made good by the periodic resync,
+    which computes firewalls with the lists too."""
+    c = world.root
+    list_id = (await _create(c))["PrefixListId"]
+    group_id = await _group(world)
+    await c.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=group_id,
+        IpPermissions=[{**HTTPS, "PrefixListIds": [{"PrefixListId": list_id}]}],
+    )
+    instance_id = await _running_member(world, group_id)
+    driver = world.driver
+    stale = driver.instances[instance_id].firewall
+    await c.call(
+        "ModifyManagedPrefixList", PrefixListId=list_id, CurrentVersion=1,
+        AddEntries=[{"Cidr": "203.0.113.0/24"}],
+    )  # fmt: skip
+    driver.instances[instance_id].firewall = stale  # the host lost the push
+    await world.compute.resync_hosts()
+    assert FirewallRule("tcp", 443, 443, "203.0.113.0/24") in _ingress(world, instance_id)
