@@ -7,12 +7,16 @@ running member's firewall, which follows every change of the list's entries."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from andromede.compute.driver import FirewallRule
+from andromede.compute.errors import NotFound, ResourceInUse
+from andromede.compute.model import parse_rule
+from andromede.compute.prefix_list import ManagedPrefixList
 from support.ec2app import REGION, ApiError, Client, World, ec2_world
 
 HTTPS = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}
@@ -519,3 +523,42 @@ async def test_the_resync_brings_a_host_that_missed_a_change_to_the_lists_blocks
     driver.instances[instance_id].firewall = stale  # the host lost the push
     await world.compute.resync_hosts()
     assert FirewallRule("tcp", 443, 443, "203.0.113.0/24") in _ingress(world, instance_id)
+
+
+def _interleaved(store: Any) -> None:
+    """Every read of the memory store yields to the event loop first, so that calls gathered
+    at once read before any of them writes, as two gateways do."""
+    for name in ("get", "list"):
+        real = getattr(store, name)
+
+        async def yielding(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            await asyncio.sleep(0)
+            return await _real(*args, **kwargs)
+
+        setattr(store, name, yielding)
+
+
+async def test_a_reference_and_a_deletion_at_once_never_leave_a_rule_naming_no_list(
+    world: World,
+) -> None:
+    """Serialised on the list's revision: either the rule lands and the deletion sees it
+    (DependencyViolation), or the deletion lands and the rule finds no list."""
+    compute, tenant = world.compute, world.tenant_id
+    group_id = await _group(world)
+    _interleaved(compute.store)
+    for n in range(4):
+        list_id = (await _create(world.root, f"race-{n}"))["PrefixListId"]
+        rule = parse_rule("tcp", 443 + n, 443 + n, "", prefix_list_id=list_id)
+        outcomes = await asyncio.gather(
+            compute.authorize(tenant, group_id, [rule], ingress=True),
+            compute.delete_managed_prefix_list(tenant, list_id),
+            return_exceptions=True,
+        )
+        kinds = sorted(type(o).__name__ for o in outcomes)
+        assert kinds in (
+            sorted(["SecurityGroup", ResourceInUse.__name__]),
+            sorted([NotFound.__name__, ManagedPrefixList.__name__]),
+        ), outcomes
+        group = await compute.security_group(tenant, group_id=group_id, name=None)
+        lists = {p.prefix_list_id for p in await compute.store.list(ManagedPrefixList, tenant)}
+        assert all(r.prefix_list_id in lists for r in group.ingress if r.prefix_list_id)
