@@ -1,4 +1,4 @@
-"""Migration 0066 (customer-managed prefix lists, decision 0149): its table comes and goes on
+"""Migration 0065 (customer-managed prefix lists, decision 0149): its table comes and goes on
 SQLite and on a real PostgreSQL; the downgrade refuses while a list exists (rules reference
 lists by id), and goes once they are deleted."""
 
@@ -14,7 +14,7 @@ from andromede.db.database import create_engine
 from support.migrations import has_table, migrate
 
 _TABLE = "compute_prefix_lists"
-_BEFORE = "0064"  # the lead re-chains 0066 after 0065 at merge
+_BEFORE = "0064"
 
 
 def _execute(url: str, statement: str, **params: str) -> None:
@@ -29,11 +29,11 @@ def _execute(url: str, statement: str, **params: str) -> None:
 def _check(url: str) -> None:
     migrate(url, _BEFORE)
     assert not has_table(url, _TABLE)
-    migrate(url, "0066")
+    migrate(url, "0065")
     assert has_table(url, _TABLE)
     migrate(url, _BEFORE, down=True)
     assert not has_table(url, _TABLE)
-    migrate(url, "0066")
+    migrate(url, "0065")
     document = json.dumps({"prefix_list_id": "pl-0123456789abcdef0", "entries": []})
     _execute(
         url,

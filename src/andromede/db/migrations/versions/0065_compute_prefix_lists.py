@@ -2,7 +2,7 @@
 list with its current entries and its kept earlier versions. Nothing is backfilled: no rule
 stored before references a list (they were refused).
 
-Revision ID: 0066
+Revision ID: 0065
 Revises: 0064
 Create Date: 2026-12-05
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0066"
+revision: str = "0065"
 # 0065 is another branch's of this session; the lead chains this one after it at merge.
 down_revision: str | None = "0064"
 branch_labels: str | Sequence[str] | None = None
