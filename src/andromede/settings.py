@@ -1164,6 +1164,34 @@ class Settings(BaseSettings):
         description="Most DHCP options sets a tenant may hold, its default set counted (EC2's "
         "quota: 1,000 per Region).",
     )
+    max_prefix_lists_per_tenant: int = Field(
+        default=100,
+        ge=1,
+        le=100000,
+        description="Most customer-managed prefix lists a tenant may hold (EC2's quota: 100 per "
+        "Region).",
+    )
+    max_prefix_list_entries: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="The highest MaxEntries a managed prefix list may take (EC2's: 1,000).",
+    )
+    prefix_list_versions_kept: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Earlier versions of a managed prefix list kept beside its current one, for "
+        "GetManagedPrefixListEntries' TargetVersion and RestoreManagedPrefixListVersion; older "
+        "ones are forgotten.",
+    )
+    max_rules_per_security_group: int = Field(
+        default=60,
+        ge=1,
+        le=1000,
+        description="Most rules of one security group in each direction, a managed prefix "
+        "list's reference counting as its MaxEntries (EC2's quota: 60, at most 1,000).",
+    )
     nat_gateway_deleted_visible_seconds: float = Field(
         default=3600.0,
         ge=0,

@@ -40,6 +40,12 @@ from andromede.compute.network_acl import (
     default_network_acl,
     entry,
 )
+from andromede.compute.prefix_list import (
+    ManagedPrefixList,
+    PrefixListEntry,
+    PrefixListState,
+    PrefixListVersion,
+)
 from andromede.compute.routing import InternetGateway, Route, RouteTable, main_route_table
 from andromede.compute.store import ComputeStore, Record
 from andromede.compute.store_memory import MemoryComputeStore
@@ -689,3 +695,36 @@ async def test_a_vpc_peering_connection_is_asked_on_its_vpc_and_moved_at_its_rev
     read_table = await store.get(RouteTable, routed.route_table_id)
     assert read_table == routed
     assert read_table.routes[-1].target == peering.peering_id
+
+
+async def test_a_managed_prefix_list_and_a_rule_referencing_it_round_trip(
+    store: ComputeStore,
+) -> None:
+    """Decision 0149: a prefix list with its current entries and kept versions, changed at the
+    revision read, deleted at it; a security group rule naming it keeps the reference."""
+    plist = ManagedPrefixList(
+        "pl-0123456789abcdef0", TENANT, "office", "IPv4", 5, 2,
+        (PrefixListEntry("192.0.2.0/24", "paris"), PrefixListEntry("198.51.100.0/24")),
+        state=PrefixListState.MODIFY_COMPLETE,
+        history=(PrefixListVersion(1, (PrefixListEntry("192.0.2.0/24", "paris"),)),),
+        tags=(("team", "net"),), client_token="tok", request_digest="abc",
+    )  # fmt: skip
+    await store.insert(plist)
+    assert await store.get(ManagedPrefixList, plist.prefix_list_id) == plist
+    assert await store.list(ManagedPrefixList, TENANT) == [plist]
+    assert await store.list(ManagedPrefixList, OTHER) == []
+    renamed = replace(plist, name="offices")
+    assert await store.replace(renamed)
+    assert not await store.replace(renamed)
+    group = SecurityGroup(
+        "sg-0123456789abcdef9", TENANT, "web", "web",
+        ingress=(Rule("tcp", 443, 443, "", prefix_list_id=plist.prefix_list_id),),
+    )  # fmt: skip
+    await store.insert(group)
+    [rule] = (await store.get(SecurityGroup, group.group_id) or group).ingress
+    assert rule.prefix_list_id == plist.prefix_list_id and rule.rule_id.startswith("sgr-")
+    assert not await store.change(plist, delete=[(ManagedPrefixList, plist.prefix_list_id)])
+    read = await store.get(ManagedPrefixList, plist.prefix_list_id)
+    assert read == replace(renamed, revision=1)
+    assert await store.change(read, delete=[(ManagedPrefixList, plist.prefix_list_id)])
+    assert await store.get(ManagedPrefixList, plist.prefix_list_id) is None

@@ -236,6 +236,57 @@ def test_security_group_rules_by_id(ec2: Any) -> None:
     ec2.delete_security_group(GroupId=group_id)
 
 
+def test_managed_prefix_lists(ec2: Any) -> None:
+    """Decision 0149 through boto3 over HTTP: a list made, paged through with botocore's
+    paginators, referenced by a rule, changed under its version (a stale one refused with
+    EC2's code), kept while referenced, then deleted."""
+    made = ec2.create_managed_prefix_list(
+        PrefixListName="offices", AddressFamily="IPv4", MaxEntries=10,
+        Entries=[{"Cidr": f"10.{n}.0.0/16", "Description": f"site {n}"} for n in range(7)],
+        TagSpecifications=[{"ResourceType": "prefix-list",
+                            "Tags": [{"Key": "team", "Value": "net"}]}],
+    )["PrefixList"]  # fmt: skip
+    list_id = made["PrefixListId"]
+    assert (made["State"], made["Version"]) == ("create-complete", 1)
+    entries = ec2.get_paginator("get_managed_prefix_list_entries").paginate(
+        PrefixListId=list_id, PaginationConfig={"PageSize": 3}
+    )
+    assert len([e for page in entries for e in page["Entries"]]) == 7
+    group_id = ec2.create_security_group(
+        GroupName=f"lists-{uuid.uuid4().hex[:6]}", Description="lists"
+    )["GroupId"]
+    [rule] = ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                        "PrefixListIds": [{"PrefixListId": list_id, "Description": "offices"}]}],
+    )["SecurityGroupRules"]  # fmt: skip
+    assert rule["PrefixListId"] == list_id
+    with pytest.raises(ClientError) as raised:
+        ec2.modify_managed_prefix_list(
+            PrefixListId=list_id, CurrentVersion=9, AddEntries=[{"Cidr": "192.0.2.0/24"}]
+        )
+    assert _code(raised) == "PrefixListVersionMismatch"
+    changed = ec2.modify_managed_prefix_list(
+        PrefixListId=list_id, CurrentVersion=1, RemoveEntries=[{"Cidr": "10.0.0.0/16"}]
+    )["PrefixList"]
+    assert (changed["State"], changed["Version"]) == ("modify-complete", 2)
+    old = ec2.get_managed_prefix_list_entries(PrefixListId=list_id, TargetVersion=1)
+    assert len(old["Entries"]) == 7
+    with pytest.raises(ClientError) as raised:
+        ec2.delete_managed_prefix_list(PrefixListId=list_id)
+    assert _code(raised) == "DependencyViolation"
+    ec2.revoke_security_group_ingress(
+        GroupId=group_id, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
+    )
+    assert ec2.delete_managed_prefix_list(PrefixListId=list_id)["PrefixList"]["State"] == (
+        "delete-complete"
+    )
+    with pytest.raises(ClientError) as raised:
+        ec2.describe_managed_prefix_lists(PrefixListIds=[list_id])
+    assert _code(raised) == "InvalidPrefixListID.NotFound"
+    ec2.delete_security_group(GroupId=group_id)
+
+
 def test_tags_volumes_and_snapshots(ec2: Any, image_id: str) -> None:
     run = ec2.run_instances(ImageId=image_id, InstanceType="t3.micro", MinCount=1, MaxCount=1)
     instance_id = run["Instances"][0]["InstanceId"]

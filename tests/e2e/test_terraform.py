@@ -1188,6 +1188,27 @@ resource "aws_vpc_security_group_egress_rule" "https" {
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
 }
+# A managed prefix list with its entries (decision 0149), referenced by a rule of the group.
+resource "aws_ec2_managed_prefix_list" "offices" {
+  name           = "offices"
+  address_family = "IPv4"
+  max_entries    = 5
+  entry {
+    cidr        = "192.0.2.0/24"
+    description = "paris"
+  }
+  entry {
+    cidr = "198.51.100.0/24"
+  }
+  tags = { Name = "offices" }
+}
+resource "aws_vpc_security_group_ingress_rule" "offices" {
+  security_group_id = aws_security_group.web.id
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = aws_ec2_managed_prefix_list.offices.id
+}
 resource "aws_default_network_acl" "lab" {
   default_network_acl_id = aws_vpc.lab.default_network_acl_id
   ingress {
@@ -1274,8 +1295,11 @@ output "acl_ids" {
 output "rules" {
   value = {
     group = aws_security_group.web.id
-    ssh   = aws_vpc_security_group_ingress_rule.ssh.id
-    https = aws_vpc_security_group_egress_rule.https.id
+    ssh         = aws_vpc_security_group_ingress_rule.ssh.id
+    https       = aws_vpc_security_group_egress_rule.https.id
+    offices     = aws_vpc_security_group_ingress_rule.offices.id
+    prefix_list = aws_ec2_managed_prefix_list.offices.id
+    version     = aws_ec2_managed_prefix_list.offices.version
   }
 }
 output "data_subnet_id" { value = aws_subnet.data.id }
@@ -1308,10 +1332,12 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_default_network_acl`` (decision 0128), an ``aws_vpc_dhcp_options`` set associated
     with the VPC by an ``aws_vpc_dhcp_options_association`` (decision 0143), an
     ``aws_security_group`` given rules by an ``aws_vpc_security_group_ingress_rule`` and an
-    ``aws_vpc_security_group_egress_rule`` (decision 0146), and two more ``aws_vpc`` peered by
-    an ``aws_vpc_peering_connection`` with ``auto_accept`` and an ``aws_route`` on each side's
-    main table to it (decision 0139; the connection deleted by destroy), its DNS options set by
-    an ``aws_vpc_peering_connection_options`` (0139's addendum): the
+    ``aws_vpc_security_group_egress_rule`` (decision 0146) and another ingress rule naming an
+    ``aws_ec2_managed_prefix_list`` with two entries (decision 0149), and two more
+    ``aws_vpc`` peered by an ``aws_vpc_peering_connection`` with ``auto_accept`` and an
+    ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
+    destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
+    addendum): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1500,14 +1526,16 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     [described_vpc] = ec2.describe_vpcs(VpcIds=[vpc["id"]])["Vpcs"]
     assert described_vpc["DhcpOptionsId"] == dhcp["id"]
     # aws_vpc_security_group_ingress_rule and _egress_rule (decision 0146): the group holds
-    # just those two (the provider revoked the default egress rule), each by its own id.
+    # just those three (the provider revoked the default egress rule), each by its own id,
+    # one naming the managed prefix list (decision 0149).
     rules = outputs["rules"]
     described_rules = ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [rules["group"]]}]
     )["SecurityGroupRules"]
     assert {
         r["SecurityGroupRuleId"]: (
-            r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIpv4"],
+            r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"],
+            r.get("CidrIpv4") or r.get("PrefixListId"),
             r.get("Description"), {t["Key"]: t["Value"] for t in r.get("Tags", [])},
         )
         for r in described_rules
@@ -1515,7 +1543,19 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         rules["ssh"]: (False, "tcp", 22, 22, "10.42.0.0/16", "ssh from the lab",
                        {"Name": "ssh", **DEFAULT_TAGS}),
         rules["https"]: (True, "tcp", 443, 443, "0.0.0.0/0", None, DEFAULT_TAGS),
+        rules["offices"]: (False, "tcp", 443, 443, rules["prefix_list"], None, DEFAULT_TAGS),
     }  # fmt: skip
+    listed = ec2.describe_managed_prefix_lists(PrefixListIds=[rules["prefix_list"]])
+    [plist] = listed["PrefixLists"]
+    assert (plist["PrefixListName"], plist["MaxEntries"], plist["Version"]) == ("offices", 5, 1)
+    assert rules["version"] == 1
+    assert {t["Key"]: t["Value"] for t in plist["Tags"]} == {"Name": "offices", **DEFAULT_TAGS}
+    entries = ec2.get_managed_prefix_list_entries(PrefixListId=plist["PrefixListId"])["Entries"]
+    assert sorted((e["Cidr"], e.get("Description")) for e in entries) == [
+        ("192.0.2.0/24", "paris"), ("198.51.100.0/24", None),
+    ]  # fmt: skip
+    associations = ec2.get_managed_prefix_list_associations(PrefixListId=plist["PrefixListId"])
+    assert [a["ResourceId"] for a in associations["PrefixListAssociations"]] == [rules["group"]]
     # aws_vpc_peering_connection with auto_accept, and a route each way (decision 0139).
     assert outputs["accept_status"] == "active"
     [peering] = ec2.describe_vpc_peering_connections(
@@ -1538,6 +1578,7 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+    assert ec2.describe_managed_prefix_lists()["PrefixLists"] == []
     [gone] = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[outputs["peering_id"]])[
         "VpcPeeringConnections"
     ]

@@ -1,10 +1,12 @@
 """Key pairs (created or imported; the private key returned once) and security groups with
-their ingress and egress rules."""
+their ingress and egress rules (a rule's peer: a CIDR, a group, or a managed prefix list of
+the tenant's, decision 0149; the group's rules quota counting a list as its MaxEntries)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from andromede.compute import keypairs
 from andromede.compute.errors import (
@@ -16,6 +18,7 @@ from andromede.compute.errors import (
     NotFound,
     ReservedName,
     ResourceInUse,
+    RulesLimitExceeded,
 )
 from andromede.compute.model import (
     Instance,
@@ -29,6 +32,7 @@ from andromede.compute.model import (
     new_id,
 )
 from andromede.compute.network import DEFAULT_GROUP_NAME, Vpc
+from andromede.compute.prefix_list import ManagedPrefixList, rules_weight
 from andromede.compute.service_core import NAME_MAX
 from andromede.compute.vpcs import VpcsMixin
 
@@ -215,13 +219,52 @@ class AccessMixin(VpcsMixin):
 
     async def _check_peers(self, target: SecurityGroup, rules: Sequence[Rule]) -> None:
         """A group named in a rule must be the tenant's, and of the target's VPC: there is no
-        peering for its members to come from."""
+        peering for its members to come from. A prefix list named must be the tenant's (there
+        is no sharing of lists between accounts): another's is not found."""
         network = await self.vpc_of_group(target)
         for rule in rules:
             if rule.group_id is not None:
                 named = await self._owned(SecurityGroup, target.tenant_id, rule.group_id, "sg")
                 if await self.vpc_of_group(named) != network:
                     raise GroupInAnotherNetwork(rule.group_id)
+            elif rule.prefix_list_id is not None:
+                check_id(rule.prefix_list_id, "pl")
+                plist = await self.store.get(ManagedPrefixList, rule.prefix_list_id)
+                if plist is None or plist.tenant_id != target.tenant_id:
+                    raise NotFound("pl-rule", rule.prefix_list_id)
+
+    async def prefix_list_sizes(self, tenant_id: str) -> dict[str, int]:
+        """The MaxEntries of each of the tenant's managed prefix lists, by id."""
+        lists = await self.store.list(ManagedPrefixList, tenant_id)
+        return {p.prefix_list_id: p.max_entries for p in lists}
+
+    async def update_rules(
+        self, group: SecurityGroup, named: Sequence[Rule], **fields: Any
+    ) -> SecurityGroup:
+        """``group`` with ``fields``, written together with the prefix lists that the rules
+        ``named`` reference, at the revisions read: a deletion of such a list at once either
+        lands first (this write fails, and its retry finds the list gone) or sees the
+        reference (DependencyViolation). IncorrectState when something moved on."""
+        lists = []
+        for list_id in sorted({r.prefix_list_id for r in named if r.prefix_list_id}):
+            plist = await self.store.get(ManagedPrefixList, list_id)
+            if plist is None or plist.tenant_id != group.tenant_id:
+                raise NotFound("pl-rule", list_id)
+            lists.append(plist)
+        if not lists:
+            return await self._update(group, **fields)
+        changed = replace(group, **fields)
+        if not await self.store.change(changed, replace=lists):
+            raise IncorrectState(f"{group.group_id} changed concurrently; retry")
+        return replace(changed, revision=changed.revision + 1)
+
+    def check_rules_quota(self, rules: Sequence[Rule], sizes: dict[str, int]) -> None:
+        """EC2's quota of rules in one direction of a group, a prefix list's reference
+        counting as its MaxEntries."""
+        if rules_weight(rules, sizes) > self.limits.max_rules_per_security_group:
+            raise RulesLimitExceeded(
+                "The maximum number of rules per security group has been reached."
+            )
 
     async def authorize(
         self,
@@ -237,15 +280,17 @@ class AccessMixin(VpcsMixin):
         check_tags(tags)
         await self._check_peers(await self._owned(SecurityGroup, tenant_id, group_id, "sg"), rules)
         rules = [replace(r, rule_id=new_id("sgr"), tags=tags) for r in rules]
+        sizes = await self.prefix_list_sizes(tenant_id)
         for _ in range(10):
             group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
             current = group.ingress if ingress else group.egress
             for rule in rules:
                 if any(rule.same_permission(existing) for existing in current):
                     raise Duplicate("permission", describe_rule(rule, group_id))
+            self.check_rules_quota((*current, *rules), sizes)
             field = "ingress" if ingress else "egress"
             try:
-                changed = await self._update(group, **{field: (*current, *rules)})
+                changed = await self.update_rules(group, rules, **{field: (*current, *rules)})
             except IncorrectState:
                 continue
             await self._push_firewalls(tenant_id, (group_id,))
@@ -275,4 +320,4 @@ class AccessMixin(VpcsMixin):
 
 def describe_rule(rule: Rule, group_id: str) -> str:
     ports = "" if rule.protocol == "-1" else f" {rule.from_port}-{rule.to_port}"
-    return f"{group_id} {rule.protocol}{ports} {rule.group_id or rule.cidr}"
+    return f"{group_id} {rule.protocol}{ports} {rule.group_id or rule.prefix_list_id or rule.cidr}"

@@ -18,6 +18,10 @@
     ├── IncorrectState               a volume or snapshot in the wrong state for the call
     │   └── KeyUnusable              its KMS key is disabled, pending deletion or deleted
     ├── IncorrectModificationState   a volume whose last modification has not completed
+    ├── PrefixListVersionMismatch    a managed prefix list changed since the version named
+    ├── PrefixListModification       entries to remove it lacks, to add it holds, a bad size
+    ├── PrefixListMaxEntriesExceeded more entries than the list's MaxEntries
+    ├── RulesLimitExceeded           a security group's rules (a prefix list's MaxEntries each)
     ├── KeyAccessDenied              the caller may not encrypt volumes under that KMS key
     ├── ResourceInUse                deleting what something still uses
     ├── ManagedResource              an Elastic IP or interface a NAT gateway holds
@@ -97,11 +101,15 @@ __all__ = [
     "NotFound",
     "OperationNotPermitted",
     "PeeringExists",
+    "PrefixListMaxEntriesExceeded",
+    "PrefixListModification",
+    "PrefixListVersionMismatch",
     "ReservedName",
     "ResourceInUse",
     "ResourceLimitExceeded",
     "RouteExists",
     "RouteNotFound",
+    "RulesLimitExceeded",
     "Unsupported",
 ]
 
@@ -248,6 +256,25 @@ class InstanceLimitExceeded(ComputeError):
 
 class ResourceLimitExceeded(ComputeError):
     pass
+
+
+class PrefixListVersionMismatch(ComputeError):
+    """A managed prefix list's change naming a current version it has moved past (decision
+    0149): EC2's ``PrefixListVersionMismatch``, on which Terraform reads the list again."""
+
+
+class PrefixListModification(ComputeError):
+    """A managed prefix list's change it cannot take: an entry to remove it does not hold, one
+    to add that it holds, a size below its entries: EC2's ``InvalidPrefixListModification``."""
+
+
+class PrefixListMaxEntriesExceeded(ComputeError):
+    """More entries than the list's ``MaxEntries``: EC2's ``PrefixListMaxEntriesExceeded``."""
+
+
+class RulesLimitExceeded(ComputeError):
+    """A security group's rules in one direction past the quota, a prefix list's reference
+    weighing its ``MaxEntries`` (decision 0149): EC2's ``RulesPerSecurityGroupLimitExceeded``."""
 
 
 class AddressLimitExceeded(ComputeError):
@@ -449,6 +476,8 @@ _NOUNS = {
     "dopt": "dhcpOption ID",
     "acl": "networkAcl ID",
     "aclassoc": "association ID",
+    "pl": "prefix list ID",
+    "pl-rule": "prefix list ID",
 }
 _PAST = {
     "associate": "given an address",

@@ -87,6 +87,7 @@ from andromede.compute.nat_gateways import NatGatewaysMixin
 from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
+from andromede.compute.prefix_lists import PrefixListsMixin
 from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.security_group_rules import SecurityGroupRulesMixin
 from andromede.compute.seed import build_seed
@@ -115,6 +116,7 @@ class LaunchingMixin(
     VolumeModificationsMixin,
     ImagesMixin,
     SecurityGroupRulesMixin,
+    PrefixListsMixin,
     AccessMixin,
     TagsMixin,
     InstanceAttributesMixin,

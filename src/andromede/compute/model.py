@@ -69,7 +69,7 @@ Tags = tuple[tuple[str, str], ...]
 ID_PREFIXES: Final = (
     "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip-assoc",
     "lt", "rtb", "acl", "igw", "rtbassoc", "eipalloc", "eipassoc", "aclassoc", "nat",
-    "pcx", "dopt", "sgr",
+    "pcx", "dopt", "sgr", "pl",
 )  # fmt: skip
 _ID = re.compile(rf"^({'|'.join(map(re.escape, ID_PREFIXES))})-[0-9a-f]{{8}}(?:[0-9a-f]{{9}})?$")
 MAX_TAGS: Final = 50  # EC2's limit per resource
@@ -512,7 +512,8 @@ _PROTOCOLS: Final = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp"
 class Rule:
     """One permission: a protocol and port range from or to one CIDR (IPv4 or IPv6), or —
     with ``group_id`` set and ``cidr`` empty — from or to the members of a security group
-    (EC2's UserIdGroupPairs)."""
+    (EC2's UserIdGroupPairs), or — with ``prefix_list_id`` — the CIDRs of a managed prefix
+    list (decision 0149)."""
 
     protocol: str  # "tcp", "udp", "icmp" or "-1" (all)
     from_port: int  # -1 for "all" and for ICMP "any type"
@@ -524,16 +525,15 @@ class Rule:
     # group gives it one (:meth:`SecurityGroup.__post_init__`).
     rule_id: str = ""
     tags: Tags = ()
+    prefix_list_id: str | None = None
 
     def same_permission(self, other: Rule) -> bool:
         """Equal but for the description (how EC2 matches a rule to revoke)."""
-        return (self.protocol, self.from_port, self.to_port, self.cidr, self.group_id) == (
-            other.protocol,
-            other.from_port,
-            other.to_port,
-            other.cidr,
-            other.group_id,
-        )
+        return self._permission() == other._permission()
+
+    def _permission(self) -> tuple[object, ...]:
+        return (self.protocol, self.from_port, self.to_port, self.cidr, self.group_id,
+                self.prefix_list_id)  # fmt: skip
 
 
 def parse_rule(
@@ -545,9 +545,11 @@ def parse_rule(
     *,
     group_id: str | None = None,
     revoking: bool = False,
+    prefix_list_id: str | None = None,
 ) -> Rule:
     """A validated rule, normalised as EC2 answers it; InvalidParameterValue otherwise. With
-    ``group_id`` the peer is that security group's members and ``cidr`` must be empty.
+    ``group_id`` the peer is that security group's members, with ``prefix_list_id`` that
+    list's CIDRs, and ``cidr`` must be empty.
     ``revoking``: the rule names one to revoke, which may have been authorised before
     decision 0130 checked ICMP as EC2 does (see :func:`_icmp_type_code`)."""
     name = _PROTOCOLS.get(protocol.lower())
@@ -556,6 +558,8 @@ def parse_rule(
     peer = ""
     if group_id is not None:
         check_id(group_id, "sg")
+    elif prefix_list_id is not None:
+        check_id(prefix_list_id, "pl")
     else:
         try:
             peer = str(ipaddress.ip_network(cidr, strict=True))
@@ -577,7 +581,7 @@ def parse_rule(
             )
     if len(description) > 255:
         raise InvalidParameterValue("A rule description is at most 255 characters")
-    return Rule(name, low, high, peer, description, group_id)
+    return Rule(name, low, high, peer, description, group_id, prefix_list_id=prefix_list_id)
 
 
 def _icmp_type_code(
@@ -616,7 +620,7 @@ def stable_rule_id(group_id: str, egress: bool, rule: Rule) -> str:
     key = "/".join(
         (group_id, "egress" if egress else "ingress", rule.protocol, str(rule.from_port),
          str(rule.to_port), rule.cidr, rule.group_id or "")
-    )  # fmt: skip
+    ) + (f"/{rule.prefix_list_id}" if rule.prefix_list_id else "")  # fmt: skip
     return "sgr-" + hashlib.sha256(f"andromede-sgr:{key}".encode()).hexdigest()[:17]
 
 

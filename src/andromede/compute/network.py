@@ -357,9 +357,16 @@ def private_dns_name(private_ip: str, region: str) -> str:
     return f"ip-{private_ip.replace('.', '-')}.{region_domain(region)}"
 
 
-def _firewall_rules(rule: Rule, members: Mapping[str, Sequence[str]]) -> list[FirewallRule]:
+def _firewall_rules(
+    rule: Rule, members: Mapping[str, Sequence[str]], prefix_lists: Mapping[str, Sequence[str]]
+) -> list[FirewallRule]:
     if rule.group_id is not None:
         peers = [f"{address}/32" for address in members.get(rule.group_id, ())]
+    elif rule.prefix_list_id is not None:
+        # A managed prefix list's current CIDRs (decision 0149): the hosts see plain blocks. A
+        # list gone (none is deleted while referenced) lets nothing through. IPv6 blocks match
+        # nothing on the IPv4-only tenant networks.
+        peers = [c for c in prefix_lists.get(rule.prefix_list_id, ()) if ":" not in c]
     elif ":" in rule.cidr:
         return []  # the tenant networks carry IPv4 only: an IPv6 rule matches nothing
     else:
@@ -376,15 +383,19 @@ def _firewall_rules(rule: Rule, members: Mapping[str, Sequence[str]]) -> list[Fi
 
 
 def merge_firewall(
-    groups: Sequence[SecurityGroup], members: Mapping[str, Sequence[str]]
+    groups: Sequence[SecurityGroup],
+    members: Mapping[str, Sequence[str]],
+    prefix_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> InstanceFirewall:
     """The union of ``groups``' rules, rules naming a group turned into its members' private
-    addresses (``members``: group id → addresses); duplicates dropped, order kept."""
+    addresses (``members``: group id → addresses), rules naming a managed prefix list into
+    its CIDRs (``prefix_lists``: list id → CIDRs); duplicates dropped, order kept."""
+    lists = prefix_lists or {}
     ingress: dict[FirewallRule, None] = {}
     egress: dict[FirewallRule, None] = {}
     for group in groups:
         for rule in group.ingress:
-            ingress.update(dict.fromkeys(_firewall_rules(rule, members)))
+            ingress.update(dict.fromkeys(_firewall_rules(rule, members, lists)))
         for rule in group.egress:
-            egress.update(dict.fromkeys(_firewall_rules(rule, members)))
+            egress.update(dict.fromkeys(_firewall_rules(rule, members, lists)))
     return InstanceFirewall(tuple(ingress), tuple(egress))

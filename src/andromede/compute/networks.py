@@ -66,6 +66,7 @@ from andromede.compute.network_acl import (
     default_network_acl,
     subnet_acl,
 )
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import (
     InternetGateway,
     RouteTable,
@@ -327,14 +328,22 @@ class NetworksMixin(ServiceCore):
         members = _members(await self.store.list(Instance, instance.tenant_id))
         mine = [groups[g] for g in instance.security_group_ids if g in groups]
         view = await self.routing_view(instance.tenant_id)
-        return view.firewall(instance, merge_firewall(mine, members))
+        lists = await self.prefix_list_cidrs(instance.tenant_id)
+        return view.firewall(instance, merge_firewall(mine, members, lists))
+
+    async def prefix_list_cidrs(self, tenant_id: str) -> dict[str, tuple[str, ...]]:
+        """The tenant's managed prefix lists' current CIDRs, by list id (decision 0149)."""
+        return {
+            p.prefix_list_id: p.cidrs for p in await self.store.list(ManagedPrefixList, tenant_id)
+        }
 
     async def _push_firewalls(
         self, tenant_id: str, touched: Collection[str], *, vpc_ids: Collection[str] = ()
     ) -> None:
         """Recompute and push the firewall of every running instance of the tenant that is a
         member of a ``touched`` group or whose groups have a rule naming one, or that is in
-        one of ``vpc_ids`` (whose routing changed)."""
+        one of ``vpc_ids`` (whose routing changed). A managed prefix list's change touches
+        the groups whose rules reference it."""
         if not touched and not vpc_ids:
             return
         if vpc_ids:
@@ -343,6 +352,7 @@ class NetworksMixin(ServiceCore):
         instances = await self.store.list(Instance, tenant_id)
         members = _members(instances)
         view = await self.routing_view(tenant_id)
+        lists = await self.prefix_list_cidrs(tenant_id)
         for instance in instances:
             if instance.state is not InstanceState.RUNNING:
                 continue
@@ -359,7 +369,7 @@ class NetworksMixin(ServiceCore):
             ):
                 continue
             await self._set_firewall(
-                instance, view.firewall(instance, merge_firewall(mine, members))
+                instance, view.firewall(instance, merge_firewall(mine, members, lists))
             )
 
     async def _set_firewall(self, instance: Instance, firewall: InstanceFirewall) -> None:
@@ -626,10 +636,11 @@ class NetworksMixin(ServiceCore):
             mine = [i for i in instances if i.tenant_id == tenant_id]
             members = _members(mine)
             view = await self.routing_view(tenant_id)
+            lists = await self.prefix_list_cidrs(tenant_id)
             for instance in mine:
                 if instance.state is InstanceState.RUNNING:
                     held = [groups[g] for g in instance.security_group_ids if g in groups]
-                    merged = merge_firewall(held, members)
+                    merged = merge_firewall(held, members, lists)
                     await self._set_firewall(instance, view.firewall(instance, merged))
         await self._push_peers(*{i.subnet_id for i in instances if i.state in _WIRED_ON_HOST})
         await self._push_all_network_acls(instances)

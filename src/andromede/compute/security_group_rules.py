@@ -79,12 +79,13 @@ class SecurityGroupRulesMixin(AccessMixin):
         change: Callable[[SecurityGroup], dict[str, tuple[Rule, ...]]],
         *,
         push: bool,
+        named: Sequence[Rule] = (),
     ) -> SecurityGroup:
         for _ in range(_RETRIES):
             group = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
             fields = change(group)
             try:
-                changed = await self._update(group, **fields)
+                changed = await self.update_rules(group, named, **fields)
             except IncorrectState:
                 continue
             if push:
@@ -100,6 +101,7 @@ class SecurityGroupRulesMixin(AccessMixin):
         rules of one permission in one direction (InvalidPermission.Duplicate)."""
         target = await self._owned(SecurityGroup, tenant_id, group_id, "sg")
         await self._check_peers(target, [rule for _, rule in changes])
+        sizes = await self.prefix_list_sizes(tenant_id)
 
         def change(group: SecurityGroup) -> dict[str, tuple[Rule, ...]]:
             changed: dict[str, Rule] = {}
@@ -114,9 +116,12 @@ class SecurityGroupRulesMixin(AccessMixin):
                 for n, rule in enumerate(rules):
                     if any(rule.same_permission(other) for other in rules[:n]):
                         raise Duplicate("permission", describe_rule(rule, group_id))
+                self.check_rules_quota(rules, sizes)
             return fields
 
-        return await self._change_rules(tenant_id, group_id, change, push=True)
+        return await self._change_rules(
+            tenant_id, group_id, change, push=True, named=[rule for _, rule in changes]
+        )
 
     async def revoke_rules(
         self, tenant_id: str, group_id: str | None, rule_ids: Sequence[str], *, ingress: bool

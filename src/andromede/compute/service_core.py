@@ -42,6 +42,7 @@ from andromede.compute.model import (
 )
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network_acl import NetworkAcl
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import RouteTable
 from andromede.compute.store import ComputeStore, RecordT
 
@@ -60,7 +61,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 # The records a request with a client token makes once (their id derived from the account and
 # the token), each keeping a digest of the request it came with.
-_Tokened = TypeVar("_Tokened", LaunchTemplate, RouteTable, NetworkAcl, NatGateway)
+_Tokened = TypeVar(
+    "_Tokened", LaunchTemplate, RouteTable, NetworkAcl, NatGateway, ManagedPrefixList
+)
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
 
@@ -148,6 +151,13 @@ class ComputeLimits:
     max_vpc_peerings_per_vpc: int = 50
     # EC2's quota of DHCP options sets per account (Region), the default set counted.
     max_dhcp_options: int = 1000
+    # Managed prefix lists (decision 0149): EC2's quota per account (Region), its ceiling of
+    # MaxEntries, the earlier versions kept; and EC2's quota of rules per security group in
+    # each direction, a prefix list's reference counting as its MaxEntries.
+    max_prefix_lists: int = 100
+    max_prefix_list_entries: int = 1000
+    prefix_list_versions_kept: int = 100
+    max_rules_per_security_group: int = 60
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

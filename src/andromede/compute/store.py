@@ -3,9 +3,9 @@
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
 gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
-DHCP options sets, which VPC is a tenant's default, its instance metadata defaults), addressed
-by the record's class and id: the records share one shape (an id, an owning tenant, a revision,
-a format version) and the service never needs a join.
+DHCP options sets, managed prefix lists, which VPC is a tenant's default, its instance
+metadata defaults), addressed by the record's class and id: the records share one shape (an
+id, an owning tenant, a revision, a format version) and the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
@@ -36,6 +36,7 @@ from andromede.compute.model import (
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
@@ -61,6 +62,7 @@ Record = (
     | NatGateway
     | VpcPeeringConnection
     | DhcpOptions
+    | ManagedPrefixList
     | DefaultVpcState
     | MetadataDefaults
 )
@@ -86,6 +88,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     NatGateway,
     VpcPeeringConnection,
     DhcpOptions,
+    ManagedPrefixList,
     DefaultVpcState,
     MetadataDefaults,
 )

@@ -34,6 +34,7 @@ from andromede.compute.model import (
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
 from andromede.compute.network_acl import NetworkAcl
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.store import Record, RecordT
 from andromede.compute.vpc_peering import VpcPeeringConnection
@@ -64,6 +65,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     NatGateway: tables.compute_nat_gateways,
     VpcPeeringConnection: tables.compute_vpc_peering_connections,
     DhcpOptions: tables.compute_dhcp_options,
+    ManagedPrefixList: tables.compute_prefix_lists,
     DefaultVpcState: tables.compute_default_vpcs,
     MetadataDefaults: tables.compute_metadata_defaults,
 }

@@ -37,6 +37,7 @@ from andromede.compute.model import (
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc, region_domain
 from andromede.compute.network_acl import NetworkAcl
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.security_group_rules import rule_holder
 from andromede.compute.service_core import ServiceCore, TagEntry
@@ -63,6 +64,7 @@ _KINDS: dict[str, type[Any]] = {
     "nat": NatGateway,
     "pcx": VpcPeeringConnection,
     "dopt": DhcpOptions,
+    "pl": ManagedPrefixList,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -84,6 +86,7 @@ RESOURCE_TYPES = {
     "pcx": "vpc-peering-connection",
     "dopt": "dhcp-options",
     "sgr": "security-group-rule",
+    "pl": "prefix-list",
 }
 
 
@@ -107,6 +110,7 @@ Taggable = (
     | NatGateway
     | VpcPeeringConnection
     | DhcpOptions
+    | ManagedPrefixList
 )
 
 

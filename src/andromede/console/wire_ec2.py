@@ -147,7 +147,7 @@ class RuleRow:
     protocol: str  # "tcp", "udp", "icmp" or "-1" (all)
     from_port: str  # "" where EC2 gives none (all protocols); an ICMP type
     to_port: str  # an ICMP code
-    peer: str  # an IPv4 or IPv6 CIDR, or a security group's id
+    peer: str  # an IPv4 or IPv6 CIDR, a security group's id or a prefix list's
     description: str
     rule_id: str = ""  # its sgr- id (decision 0146), where DescribeSecurityGroupRules said it
 
@@ -281,7 +281,12 @@ def _volume(item: Element) -> VolumeRow:
 
 
 # Where a permission of DescribeSecurityGroups lists its peers, and each peer's element.
-_PEERS: Final = (("groups", "groupId"), ("ipRanges", "cidrIp"), ("ipv6Ranges", "cidrIpv6"))
+_PEERS: Final = (
+    ("groups", "groupId"),
+    ("ipRanges", "cidrIp"),
+    ("ipv6Ranges", "cidrIpv6"),
+    ("prefixListIds", "prefixListId"),  # a managed prefix list (decision 0149)
+)
 
 
 def _rules(group: Element, name: str) -> tuple[RuleRow, ...]:
@@ -315,9 +320,9 @@ def _with_ids(rows: tuple[RuleRow, ...], ids: dict[tuple[str, ...], str]) -> tup
 
 
 def _permission(rule: RuleRow) -> dict[str, str]:
-    """EC2's ``IpPermissions.1`` for one rule, its peer where its kind goes: a group's id, an
-    IPv6 CIDR, else an IPv4 one (EC2 refuses what is none of them). Ports left empty are not
-    sent, so EC2 says what a protocol needs."""
+    """EC2's ``IpPermissions.1`` for one rule, its peer where its kind goes: a group's id, a
+    prefix list's, an IPv6 CIDR, else an IPv4 one (EC2 refuses what is none of them). Ports
+    left empty are not sent, so EC2 says what a protocol needs."""
     params = {"IpPermissions.1.IpProtocol": rule.protocol}
     if rule.from_port:
         params["IpPermissions.1.FromPort"] = rule.from_port
@@ -326,6 +331,9 @@ def _permission(rule: RuleRow) -> dict[str, str]:
     if rule.peer.startswith("sg-"):
         peer = "IpPermissions.1.Groups.1"
         params[f"{peer}.GroupId"] = rule.peer
+    elif rule.peer.startswith("pl-"):
+        peer = "IpPermissions.1.PrefixListIds.1"
+        params[f"{peer}.PrefixListId"] = rule.peer
     elif ":" in rule.peer:
         peer = "IpPermissions.1.Ipv6Ranges.1"
         params[f"{peer}.CidrIpv6"] = rule.peer
@@ -600,6 +608,7 @@ class Ec2Wire(QueryWire):
                 text(item, "cidrIpv4")
                 or text(item, "cidrIpv6")
                 or text(item, "referencedGroupInfo/groupId")
+                or text(item, "prefixListId")
             )
             egress = text(item, "isEgress") == "true"
             ids[egress][(protocol, *ports, peer)] = text(item, "securityGroupRuleId")

@@ -68,6 +68,7 @@ __all__ = [
     "compute_nat_gateways",
     "compute_network_acls",
     "compute_network_interfaces",
+    "compute_prefix_lists",
     "compute_route_tables",
     "compute_security_groups",
     "compute_snapshots",
@@ -1135,6 +1136,8 @@ compute_vpc_peering_connections = _compute_table("compute_vpc_peering_connection
 compute_default_vpcs = _compute_table("compute_default_vpcs")
 # DHCP options sets (decision 0143): JSON documents; a VPC names its set in its own document.
 compute_dhcp_options = _compute_table("compute_dhcp_options")
+# Customer-managed prefix lists (decision 0149): JSON documents, each with its kept versions.
+compute_prefix_lists = _compute_table("compute_prefix_lists")
 # Each tenant's instance metadata defaults (decision 0145): one row per tenant, its id the
 # tenant's.
 compute_metadata_defaults = _compute_table("compute_metadata_defaults")

@@ -17,7 +17,6 @@ from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, Handler, Params, arn_of, iso8601
 from andromede.ec2api.security_group_rules import (
     refs_of,
-    refuse_prefix_list,
     write_revoked,
     write_rule_set,
 )
@@ -141,6 +140,11 @@ def _write_rules(xml: XmlWriter, name: str, rules: tuple[Rule, ...], owner: str)
             xml.close("item")
         xml.close("ipv6Ranges")
         xml.open("prefixListIds")
+        if rule.prefix_list_id is not None:
+            xml.open("item")
+            xml.element("prefixListId", rule.prefix_list_id)
+            xml.element("description", rule.description or None)
+            xml.close("item")
         xml.close("prefixListIds")
         xml.close("item")
     xml.close(name)
@@ -167,8 +171,18 @@ _GROUP_FILTERS = with_tags(
         "group-name": lambda g: [g.name] if isinstance(g, SecurityGroup) else [],
         "description": lambda g: [g.description] if isinstance(g, SecurityGroup) else [],
         "vpc-id": lambda g: [g.vpc_id or ""] if isinstance(g, SecurityGroup) else [],
+        # The managed prefix lists its rules reference (decision 0149).
+        "ip-permission.prefix-list-id": lambda g: _lists(g, egress=False),
+        "egress.ip-permission.prefix-list-id": lambda g: _lists(g, egress=True),
     }
 )
+
+
+def _lists(group: object, *, egress: bool) -> list[str]:
+    if not isinstance(group, SecurityGroup):
+        return []
+    rules = group.egress if egress else group.ingress
+    return [r.prefix_list_id for r in rules if r.prefix_list_id is not None]
 
 
 async def describe_security_groups(call: Call) -> None:
@@ -216,10 +230,21 @@ async def _rules(call: Call, *, revoking: bool = False) -> list[Rule]:
     p = call.params
     rules: list[Rule] = []
     for perm in p.structs("IpPermissions"):
-        for prefix_list in perm.structs("PrefixListIds"):
-            refuse_prefix_list(prefix_list.required("PrefixListId"))
         protocol = perm.required("IpProtocol")
         low, high = _port(perm, "FromPort"), _port(perm, "ToPort")
+        # Managed prefix lists (decision 0149): one rule per list, of the caller's lists.
+        rules.extend(
+            parse_rule(
+                protocol,
+                low,
+                high,
+                "",
+                pl.get("Description") or "",
+                prefix_list_id=pl.required("PrefixListId"),
+                revoking=revoking,
+            )
+            for pl in perm.structs("PrefixListIds")
+        )
         for pair in perm.structs("Groups"):
             group_id = await _paired_group(call, pair)
             rules.append(
@@ -239,9 +264,10 @@ async def _rules(call: Call, *, revoking: bool = False) -> list[Rule]:
         ranges += [
             (r.required("CidrIpv6"), r.get("Description") or "") for r in perm.structs("Ipv6Ranges")
         ]
-        if not ranges and not perm.structs("Groups"):
+        if not ranges and not perm.structs("Groups") and not perm.structs("PrefixListIds"):
             raise Ec2Error(
-                "MissingParameter", "A rule needs an IpRanges, Ipv6Ranges or Groups peer"
+                "MissingParameter",
+                "A rule needs an IpRanges, Ipv6Ranges, PrefixListIds or Groups peer",
             )
         rules.extend(
             parse_rule(protocol, low, high, cidr, text, revoking=revoking) for cidr, text in ranges

@@ -32,6 +32,7 @@ from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
 from andromede.ec2api.nat_gateways import NAT_GATEWAY_ACTIONS
 from andromede.ec2api.network_acls import NETWORK_ACL_ACTIONS
 from andromede.ec2api.networks import NETWORK_ACTIONS
+from andromede.ec2api.prefix_lists import PREFIX_LIST_ACTIONS
 from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.routing import ROUTING_ACTIONS
@@ -91,6 +92,7 @@ ACTIONS: dict[str, Action] = {
     **NAT_GATEWAY_ACTIONS,
     **VPC_PEERING_ACTIONS,
     **DHCP_OPTIONS_ACTIONS,
+    **PREFIX_LIST_ACTIONS,
     **ADDRESS_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,

@@ -156,6 +156,16 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidPermission.NotFound": (400, "The rule does not exist."),
     "InvalidSnapshot.InUse": (400, "The snapshot is in use."),
     "InvalidPrefixListId.NotFound": (400, "The prefix list ID does not exist."),
+    "InvalidPrefixListID.NotFound": (400, "The prefix list does not exist."),
+    "InvalidPrefixListId.Malformed": (400, "The prefix list ID is malformed."),
+    "InvalidPrefixListModification": (400, "The prefix list cannot be modified so."),
+    "PrefixListVersionMismatch": (400, "The prefix list has the incorrect version number."),
+    "PrefixListMaxEntriesExceeded": (400, "The prefix list has too many entries."),
+    "PrefixListLimitExceeded": (400, "The maximum number of prefix lists has been reached."),
+    "RulesPerSecurityGroupLimitExceeded": (
+        400,
+        "The maximum number of rules per security group has been reached.",
+    ),
     "InvalidSecurityGroupRuleId.Malformed": (400, "The security group rule ID is malformed."),
     "InvalidSecurityGroupRuleId.NotFound": (400, "The security group rule ID does not exist."),
     "InvalidSnapshot.NotFound": (400, "The snapshot does not exist."),
@@ -230,6 +240,10 @@ _NOT_FOUND: Final = {
     "pcx": "InvalidVpcPeeringConnectionID.NotFound",
     "dopt": "InvalidDhcpOptionID.NotFound",
     "sgr": "InvalidSecurityGroupRuleId.NotFound",
+    # The prefix list calls say InvalidPrefixListID.NotFound; a security group rule naming a
+    # list not found, InvalidPrefixListId.NotFound (decision 0149).
+    "pl": "InvalidPrefixListID.NotFound",
+    "pl-rule": "InvalidPrefixListId.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -254,6 +268,7 @@ _MALFORMED: Final = {
     "pcx": "InvalidVpcPeeringConnectionId.Malformed",
     "dopt": "InvalidDhcpOptionsId.Malformed",
     "sgr": "InvalidSecurityGroupRuleId.Malformed",
+    "pl": "InvalidPrefixListId.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -273,6 +288,7 @@ _IN_USE: Final = {
     "acl": "DependencyViolation",
     "eipalloc": "InvalidIPAddress.InUse",
     "dopt": "DependencyViolation",
+    "pl": "DependencyViolation",
 }
 _RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
 _LIMIT: Final = {
@@ -286,6 +302,7 @@ _LIMIT: Final = {
     "acl-entry": "NetworkAclEntryLimitExceeded",
     "pcx": "ActiveVpcPeeringConnectionPerVpcLimitExceeded",
     "dopt": "DhcpOptionsLimitExceeded",
+    "pl": "PrefixListLimitExceeded",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.
@@ -308,6 +325,10 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),
     (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
     (compute.ResourceLimitExceeded, "ResourceLimitExceeded"),
+    (compute.PrefixListVersionMismatch, "PrefixListVersionMismatch"),
+    (compute.PrefixListModification, "InvalidPrefixListModification"),
+    (compute.PrefixListMaxEntriesExceeded, "PrefixListMaxEntriesExceeded"),
+    (compute.RulesLimitExceeded, "RulesPerSecurityGroupLimitExceeded"),
     (compute.InvalidBlockDeviceMapping, "InvalidBlockDeviceMapping"),
     (compute.CidrConflict, "InvalidSubnet.Conflict"),
     (compute.AlreadyAssociated, "Resource.AlreadyAssociated"),

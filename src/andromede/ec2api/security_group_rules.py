@@ -6,8 +6,8 @@ or pages of ``MaxResults`` 5 to 1,000 with ``NextToken``; filters ``group-id``,
 UpdateSecurityGroupRuleDescriptionsIngress/Egress are in access.py, beside the
 IpPermissions they also take.
 
-Prefix lists do not exist here: a rule naming one is refused with EC2's answer for a prefix
-list that does not exist, never stored without it.
+A rule's peer may be a managed prefix list of the caller's (``PrefixListId``, decision 0149);
+another account's, or none, is EC2's InvalidPrefixListId.NotFound.
 """
 
 from __future__ import annotations
@@ -22,15 +22,7 @@ from andromede.ec2api.protocol import Action, Call, Params, paged
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
-__all__ = ["RULE_ACTIONS", "refs_of", "refuse_prefix_list", "write_revoked", "write_rule_set"]
-
-
-def refuse_prefix_list(prefix_list_id: str | None) -> None:
-    if prefix_list_id is not None:
-        raise Ec2Error(
-            "InvalidPrefixListId.NotFound",
-            f"The prefix list ID '{prefix_list_id[:64]}' does not exist",
-        )
+__all__ = ["RULE_ACTIONS", "refs_of", "write_revoked", "write_rule_set"]
 
 
 def write_rule_set(xml: XmlWriter, call: Call, refs: Sequence[RuleRef]) -> None:
@@ -52,6 +44,8 @@ def write_rule_set(xml: XmlWriter, call: Call, refs: Sequence[RuleRef]) -> None:
             xml.element("groupId", rule.group_id)
             xml.element("userId", ref.group.tenant_id)
             xml.close("referencedGroupInfo")
+        elif rule.prefix_list_id is not None:
+            xml.element("prefixListId", rule.prefix_list_id)
         elif ":" in rule.cidr:
             xml.element("cidrIpv6", rule.cidr)
         else:
@@ -76,6 +70,8 @@ def write_revoked(xml: XmlWriter, group_id: str, rules: Sequence[Rule], *, egres
         xml.element("toPort", rule.to_port)
         if rule.group_id is not None:
             xml.element("referencedGroupId", rule.group_id)
+        elif rule.prefix_list_id is not None:
+            xml.element("prefixListId", rule.prefix_list_id)
         elif ":" in rule.cidr:
             xml.element("cidrIpv6", rule.cidr)
         else:
@@ -106,10 +102,9 @@ async def describe_security_group_rules(call: Call) -> None:
 
 def _rule_request(spec: Params) -> Rule:
     """A SecurityGroupRuleRequest: a protocol, ports and exactly one peer."""
-    refuse_prefix_list(spec.get("PrefixListId"))
     peers = {
         name: value
-        for name in ("CidrIpv4", "CidrIpv6", "ReferencedGroupId")
+        for name in ("CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupId")
         if (value := spec.get(name)) is not None
     }
     if len(peers) != 1:
@@ -124,6 +119,8 @@ def _rule_request(spec: Params) -> Rule:
     protocol = spec.required("IpProtocol")
     if kind == "ReferencedGroupId":
         return parse_rule(protocol, low, high, "", description, group_id=peer)
+    if kind == "PrefixListId":
+        return parse_rule(protocol, low, high, "", description, prefix_list_id=peer)
     if (kind == "CidrIpv6") != (":" in peer):
         raise Ec2Error("InvalidParameterValue", f"CIDR block {peer[:64]} is malformed")
     return parse_rule(protocol, low, high, peer, description)

@@ -40,6 +40,7 @@ NAT = "{nat}"
 SGR = "{sgr}"
 PCX = "{pcx}"
 DOPT, FREE_DOPT = "{dopt}", "{free-dopt}"
+PL = "{pl}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -136,6 +137,28 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeDhcpOptions": {"DhcpOptionsIds": [DOPT]},
     "DeleteDhcpOptions": {"DhcpOptionsId": FREE_DOPT},
     "AssociateDhcpOptions": {"DhcpOptionsId": FREE_DOPT, "VpcId": VPC},
+    # Managed prefix lists (decision 0149): the intruder's own list made; the victim's, at
+    # version 2, must not be found, read, changed, restored nor deleted.
+    "CreateManagedPrefixList": {
+        "PrefixListName": "victim-list",
+        "AddressFamily": "IPv4",
+        "MaxEntries": 5,
+    },
+    "DescribeManagedPrefixLists": {"PrefixListIds": [PL]},
+    "GetManagedPrefixListEntries": {"PrefixListId": PL, "TargetVersion": 1},
+    "GetManagedPrefixListAssociations": {"PrefixListId": PL},
+    "ModifyManagedPrefixList": {
+        "PrefixListId": PL,
+        "CurrentVersion": 2,
+        "AddEntries": [{"Cidr": "0.0.0.0/0"}],
+    },
+    "RestoreManagedPrefixListVersion": {
+        "PrefixListId": PL,
+        "PreviousVersion": 1,
+        "CurrentVersion": 2,
+    },
+    "DeleteManagedPrefixList": {"PrefixListId": PL},
+    "DescribePrefixLists": {"PrefixListIds": [PL]},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
@@ -304,6 +327,9 @@ class Victim:
             ("DescribeNatGateways", {}),
             ("DescribeVpcPeeringConnections", {}),
             ("DescribeDhcpOptions", {}),
+            ("DescribeManagedPrefixLists", {}),
+            ("GetManagedPrefixListEntries", {"PrefixListId": self.ids[PL]}),
+            ("GetManagedPrefixListAssociations", {"PrefixListId": self.ids[PL]}),
             ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
@@ -441,7 +467,24 @@ async def victim(world: World) -> Victim:
         for k, v in (("domain-name", ["victim.test"]), ("ntp-servers", ["192.0.2.123"]))
     ]
     await c.call("AssociateDhcpOptions", DhcpOptionsId=options[0], VpcId=vpc)
+    # A managed prefix list at version 2, referenced by its group's egress.
+    plist = (
+        await c.call(
+            "CreateManagedPrefixList", PrefixListName="offices", AddressFamily="IPv4",
+            MaxEntries=5, Entries=[{"Cidr": "192.0.2.0/24"}],
+        )
+    )["PrefixList"]["PrefixListId"]  # fmt: skip
+    await c.call(
+        "ModifyManagedPrefixList", PrefixListId=plist, CurrentVersion=1,
+        AddEntries=[{"Cidr": "198.51.100.0/24"}],
+    )  # fmt: skip
+    await c.call(
+        "AuthorizeSecurityGroupEgress", GroupId=group["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                        "PrefixListIds": [{"PrefixListId": plist}]}],
+    )  # fmt: skip
     ids = {
+        PL: plist,
         DOPT: options[0],
         FREE_DOPT: options[1],
         PCX: peering["VpcPeeringConnection"]["VpcPeeringConnectionId"],

@@ -1,8 +1,9 @@
 """Security group rules as resources (decision 0146), through the EC2 app in process with
 botocore's own serialisation: Authorize* answers the new rules' ids; DescribeSecurityGroupRules
 (ids, filters, pages), ModifySecurityGroupRules, Revoke* by SecurityGroupRuleId,
-UpdateSecurityGroupRuleDescriptions*, tags on ``sgr-`` ids; prefix lists refused with EC2's
-error; a running member's firewall follows every change of definition, and only those."""
+UpdateSecurityGroupRuleDescriptions*, tags on ``sgr-`` ids; a prefix list that does not exist
+refused with EC2's error (decision 0149: lists that do exist, test_prefix_lists.py); a running
+member's firewall follows every change of definition, and only those."""
 
 from __future__ import annotations
 
@@ -219,7 +220,11 @@ async def test_modify_replaces_a_rule_in_place_and_the_firewall_follows(world: W
     lan = {**https, "CidrIpv4": "10.0.0.0/8"}
     unknown_rule, unknown_group = "sgr-0123456789abcdef0", "sg-0123456789abcdef0"
     for call, code in (
-        (modify(rule_id, **https, PrefixListId="pl-0123"), "InvalidPrefixListId.NotFound"),
+        (
+            modify(rule_id, **https, PrefixListId="pl-0123456789abcdef0"),
+            "InvalidPrefixListId.NotFound",
+        ),
+        (modify(rule_id, **https, PrefixListId="pl-0123"), "InvalidPrefixListId.Malformed"),
         (modify(rule_id, **https), "MissingParameter"),
         (modify(rule_id, **lan, CidrIpv6="::/0"), "InvalidParameterCombination"),
         (modify(rule_id, **https, CidrIpv4="::/0"), "InvalidParameterValue"),
@@ -395,7 +400,9 @@ async def test_tags_on_rule_ids_and_other_accounts_rules_are_not_found(world: Wo
     assert rule.get("Tags", []) == []
 
 
-async def test_prefix_lists_in_ip_permissions_are_refused_never_dropped(world: World) -> None:
+async def test_an_unknown_prefix_list_in_ip_permissions_is_refused_never_dropped(
+    world: World,
+) -> None:
     c = world.root
     group_id = await _group(world)
     call = c.call(
