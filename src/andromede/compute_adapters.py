@@ -259,18 +259,37 @@ class KmsDiskKeys:
         if error is not None:
             details["error"] = type(error).__name__
         for resource in resources or ["*"]:
-            self._audit.record(
-                request_id=uuid.uuid4().hex.upper()[:16],
-                tenant_id=tenant_id,
-                principal=principal,
-                action=action,
-                resource=resource,
-                outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
-                details=details,
-            )
+            request_id = uuid.uuid4().hex.upper()[:16]
+            outcome = Outcome.FAILURE if error is not None else Outcome.SUCCESS
+            # The key of another account (a shared image's snapshot, decision 0147): its use
+            # is in the key owner's trail too, as a cross-account KMS call is in CloudTrail.
+            owners = dict.fromkeys((tenant_id, _account_of(resource) or tenant_id))
+            for account in owners:
+                self._audit.record(
+                    request_id=request_id,
+                    tenant_id=account,
+                    principal=principal,
+                    action=action,
+                    resource=resource,
+                    outcome=outcome,
+                    details=(
+                        details
+                        if account == tenant_id
+                        else {**details, "caller_account": tenant_id}
+                    ),
+                )
 
 
 _EC2_SERVICE = "ec2.amazonaws.com"
+
+
+def _account_of(resource: str) -> str | None:
+    """The account of a KMS key ARN (``arn:aws:kms:<region>:<account>:key/<id>``); None for
+    anything else."""
+    parts = resource.split(":", 5)
+    if len(parts) == 6 and parts[:3] == ["arn", "aws", "kms"] and parts[4]:
+        return parts[4]
+    return None
 
 
 def _ebs_context(resource_id: str) -> dict[str, str]:

@@ -204,18 +204,36 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     ec2.delete_volume(VolumeId=data["VolumeId"])
     assert list(state_dir.glob("volumes/*")) == []
 
-    # A second guest from the image: its two disks are the first guest's, canaries included.
-    run = ec2.run_instances(
-        ImageId=image["ImageId"], InstanceType="t2.nano", MinCount=1, MaxCount=1,
-        UserData=USER_DATA,
+    # A second guest from the image, in another account it is shared with (decision 0147,
+    # 2026-12-05): its two disks are the first guest's, canaries included, once the root
+    # snapshot's KMS key is granted to that account too; before, EC2's client error on launch.
+    account, access_key, secret_key = server.create_tenant(f"sharing-{instance_id[-6:]}")
+    other = ec2_client(server, (access_key, secret_key))
+    ec2.modify_image_attribute(
+        ImageId=image["ImageId"], LaunchPermission={"Add": [{"UserId": account}]}
+    )
+    launch = {"ImageId": image["ImageId"], "InstanceType": "t2.nano", "MinCount": 1,
+              "MaxCount": 1, "UserData": USER_DATA}  # fmt: skip
+    refused = other.run_instances(**launch)["Instances"][0]["InstanceId"]
+    other.get_waiter("instance_terminated").wait(InstanceIds=[refused], WaiterConfig=WAIT)
+    [reservation] = other.describe_instances(InstanceIds=[refused])["Reservations"]
+    assert reservation["Instances"][0]["StateReason"]["Code"] == "Client.InternalError"
+    kms.create_grant(
+        KeyId=disk_key["Arn"], GranteePrincipal=f"arn:aws:iam::{account}:root",
+        Operations=["Decrypt"],
     )  # fmt: skip
-    second = run["Instances"][0]["InstanceId"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[second], WaiterConfig=WAIT)
-    console = _wait_console(ec2, second, boots=1)
+    second = other.run_instances(**launch)["Instances"][0]["InstanceId"]
+    other.get_waiter("instance_running").wait(InstanceIds=[second], WaiterConfig=WAIT)
+    console = _wait_console(other, second, boots=1)
     assert f"persisted: {persisted.group(1)}" in console, console
     assert f"data persisted: {data_persisted.group(1)}" in console, console
-    ec2.terminate_instances(InstanceIds=[second])
-    ec2.get_waiter("instance_terminated").wait(InstanceIds=[second], WaiterConfig=WAIT)
+    # Under the other account's own key: not the owner's.
+    theirs = other.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [second]}]
+    )["Volumes"]
+    assert len(theirs) == 2 and all("KmsKeyId" not in v for v in theirs), theirs
+    other.terminate_instances(InstanceIds=[second])
+    other.get_waiter("instance_terminated").wait(InstanceIds=[second], WaiterConfig=WAIT)
     snapshot_ids = [
         m["Ebs"]["SnapshotId"]
         for m in ec2.describe_images(ImageIds=[image["ImageId"]])["Images"][0][

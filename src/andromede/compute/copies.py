@@ -8,7 +8,10 @@ readable; destroying the copy's own key shreds it alone.
 
 The caller must be allowed to read the source under its KMS key (``kms:Decrypt``) and to make
 a data key under the copy's (``kms:GenerateDataKeyWithoutPlaintext``), both with
-``kms:ViaService`` ``ec2.<region>.amazonaws.com``, as EBS asks of CopySnapshot.
+``kms:ViaService`` ``ec2.<region>.amazonaws.com``, as EBS asks of CopySnapshot. A shared image's
+snapshot under its owner's customer-managed key is read as the caller too, the owner's key
+policy and grants deciding (decision 0147, 2026-12-05), and its copy is never under the
+owner's key unless named: under the caller's, else its account's.
 
 CopyImage copies the snapshot an image was registered from and registers the copy as a new
 image of the caller's account. An image that is a file (the operator's public images, a
@@ -48,7 +51,7 @@ from andromede.compute.model import (
 )
 from andromede.compute.scheduler import storage_domain_of
 from andromede.compute.service_core import NAME_MAX
-from andromede.compute.volumes import VolumesMixin
+from andromede.compute.volumes import VolumesMixin, key_kept
 
 __all__ = ["COPIED_VOLUME_ID", "CopiesMixin"]
 
@@ -113,12 +116,15 @@ class CopiesMixin(VolumesMixin, ImagesMixin):
         tags: Tags,
         caller: object,
     ) -> Snapshot:
-        if source.kms_key_arn is not None:
+        if source.tenant_id != tenant_id:
+            # A shared image's snapshot (CopyImage): read under its owner's key as the caller.
+            await self._may_read_shared(caller, tenant_id, source)
+        elif source.kms_key_arn is not None:
             # Reading the source re-encrypts its data key: the caller must be allowed to.
             await self.disk_keys.customer_key(
                 caller, tenant_id, source.kms_key_arn, source.snapshot_id, action="kms:Decrypt"
             )
-        key_ref = kms_key_id or source.kms_key_arn
+        key_ref = kms_key_id or key_kept(tenant_id, source)
         kms_key_arn = (
             await self.disk_keys.customer_key(caller, tenant_id, key_ref, snapshot_id)
             if key_ref

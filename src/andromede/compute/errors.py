@@ -201,7 +201,8 @@ class KeyUnusable(IncorrectState):
 
 
 class KeyAccessDenied(ComputeError):
-    """The caller is not allowed to make volumes under the KMS key it named."""
+    """The caller is not allowed to make volumes under the KMS key it named, or to read
+    another account's snapshot (of an image shared with it) under that account's key."""
 
 
 class ResourceInUse(ComputeError):

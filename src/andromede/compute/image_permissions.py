@@ -2,10 +2,11 @@
 it with, and its description.
 
 An account the image is shared with sees it in DescribeImages and launches from it; it cannot
-change, share, copy-tag or deregister it. A launch reads the owner's snapshots under the
-owner's tenant key and makes the new volumes under the launching account's keys. Images whose
-snapshots are under a customer-managed KMS key are not shared: the other account would need
-that key shared too, and the platform has no cross-account key grants yet. Tenants cannot make
+change, share, copy-tag or deregister it. A launch reads the owner's snapshots and makes the
+new volumes under the launching account's keys. An image under a customer-managed KMS key is
+shared as any other: what the other account may do with it is its owner's key policy and
+grants, checked at each launch or copy as that account (``VolumesMixin._may_read_shared``),
+as on EC2, where sharing the AMI and sharing its key are two acts. Tenants cannot make
 an image public (the ``all`` group): public images are the operator's, a choice of least
 privilege — a tenant's disk never becomes readable by every account of the platform.
 """
@@ -16,7 +17,7 @@ import re
 from collections.abc import Sequence
 
 from andromede.compute.errors import InvalidParameterValue, OperationNotPermitted
-from andromede.compute.model import Image, ImageState, Snapshot
+from andromede.compute.model import Image, ImageState
 from andromede.compute.service_core import NAME_MAX, ServiceCore
 
 __all__ = ["ImagePermissionsMixin"]
@@ -71,14 +72,6 @@ class ImagePermissionsMixin(ServiceCore):
     async def _check_shareable(self, image: Image) -> None:
         if image.state is not ImageState.AVAILABLE:
             raise OperationNotPermitted(f"The image {image.image_id} is not available")
-        for snapshot_id in image.snapshot_ids:
-            snapshot = await self.store.get(Snapshot, snapshot_id)
-            if snapshot is not None and snapshot.kms_key_arn is not None:
-                raise OperationNotPermitted(
-                    f"The image {image.image_id} is encrypted under the customer managed key "
-                    f"{snapshot.kms_key_arn}; images under customer managed keys cannot be "
-                    "shared here (the other account would need the key too)"
-                )
 
     async def modify_image_description(
         self, tenant_id: str, image_id: str, description: str

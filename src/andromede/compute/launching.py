@@ -43,6 +43,7 @@ from andromede.compute.errors import (
     InsufficientCapacity,
     InvalidBlockDeviceMapping,
     InvalidParameterValue,
+    KeyAccessDenied,
     KeyUnusable,
     NotFound,
 )
@@ -93,7 +94,7 @@ from andromede.compute.security_group_rules import SecurityGroupRulesMixin
 from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volume_modifications import VolumeModificationsMixin
-from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin
+from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin, key_kept
 from andromede.compute.vpc_peerings import VpcPeeringsMixin
 
 __all__ = ["LaunchingMixin"]
@@ -103,6 +104,8 @@ log = logging.getLogger(__name__)
 _LAUNCH_FAILED = "Server.InternalError: Internal error on launch"
 # A volume's KMS key disabled, pending deletion or deleted: EC2's reason, word for word.
 _KEY_UNUSABLE = "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state"
+# The launching account may not use the KMS key of a shared image's snapshot: EC2's reason.
+_KEY_REFUSED = "Client.InternalError: Client error on launch"
 SSH_PORT = 22
 # Attempts at RunInstances' one insert when another gateway took an address first.
 _ADDRESS_ATTEMPTS = 8
@@ -218,14 +221,15 @@ class LaunchingMixin(
                 )
             capacities = await self._answering_capacities()
             # The root volumes' KMS key: the one asked for, else the image snapshot's (a copy
-            # of a snapshot stays under its key unless another is named, as on EBS).
+            # of a snapshot stays under its key unless another is named, as on EBS), when the
+            # snapshot is the tenant's: a shared image's is re-encrypted under the tenant's.
             root_key_ref = request.root_kms_key_id
             if image.snapshot_id is not None:
                 # The root volume is a copy of the image's snapshot: only the hosts that open
                 # the snapshot (its storage domain) can make it.
                 snapshot = await self._snapshot_record(image.snapshot_id)
                 capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
-                root_key_ref = root_key_ref or snapshot.kms_key_arn
+                root_key_ref = root_key_ref or key_kept(tenant_id, snapshot)
             for snapshot in launch_snapshots.values():
                 # Likewise for the further volumes copied from snapshots.
                 capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
@@ -335,6 +339,7 @@ class LaunchingMixin(
                     key_pair,
                     create=True,
                     new_volumes=further[instance.instance_id],
+                    caller=request.caller,
                 )
             )
         return instances
@@ -392,10 +397,10 @@ class LaunchingMixin(
     ) -> Volume:
         """The record of a mapping's volume, attached from the start (made on the host when
         the instance launches). Its key as CreateVolume chooses it: the mapping's KMS key, else
-        its snapshot's, else the tenant's."""
+        its snapshot's (the tenant's own), else the tenant's."""
         volume_id = new_id("vol")
         snapshot = snapshots[mapping.snapshot_id] if mapping.snapshot_id else None
-        key_ref = mapping.kms_key_id or (snapshot.kms_key_arn if snapshot else None)
+        key_ref = mapping.kms_key_id or key_kept(tenant_id, snapshot)
         key_arn = (
             await self.disk_keys.customer_key(request.caller, tenant_id, key_ref, volume_id)
             if key_ref
@@ -438,12 +443,13 @@ class LaunchingMixin(
             )
         return asked
 
-    async def _launch_volume_spec(self, volume: Volume) -> VolumeSpec:
+    async def _launch_volume_spec(self, volume: Volume, caller: object) -> VolumeSpec:
         """What the host makes for a mapping's volume: blank, or a copy of its snapshot."""
         key = bytes(await self.disk_keys.open_key(volume))
         if volume.snapshot_id is None:
             return VolumeSpec(volume.volume_id, volume.size_gib, key)
         snapshot = await self._snapshot_record(volume.snapshot_id)
+        await self._may_read_shared(caller, volume.tenant_id, snapshot)
         backing = SnapshotBacking(
             snapshot.snapshot_id, bytes(await self.disk_keys.open_key(snapshot))
         )
@@ -538,9 +544,11 @@ class LaunchingMixin(
         *,
         create: bool,
         new_volumes: Sequence[Volume] = (),
+        caller: object = None,
     ) -> None:
         """Start ``instance`` on its host; ``create``: its first start, which makes its root
-        volume and the further volumes its mappings asked for (``new_volumes``)."""
+        volume and the further volumes its mappings asked for (``new_volumes``), reading a
+        shared image's snapshots under their owner's KMS key as ``caller`` (RunInstances')."""
         driver = self.drivers.get(instance.host)
         try:
             if driver is None:
@@ -548,9 +556,9 @@ class LaunchingMixin(
             key = bytes(await self.disk_keys.open_key(root))
             if create and image is not None:
                 await self._ensure_image_on(driver, image)
-                await driver.create_volume(await self._root_spec(root, image, key))
+                await driver.create_volume(await self._root_spec(root, image, key, caller))
             for volume in new_volumes:
-                await driver.create_volume(await self._launch_volume_spec(volume))
+                await driver.create_volume(await self._launch_volume_spec(volume, caller))
             extra = [
                 AttachedVolume(
                     v.volume_id,
@@ -587,10 +595,10 @@ class LaunchingMixin(
                 )
             )
         except Exception as exc:
-            if isinstance(exc, KeyUnusable):
+            if isinstance(exc, KeyUnusable | KeyAccessDenied):
                 # The customer's decision, not a fault: said as EC2 says it, no traceback.
                 log.info("instance %s: not launched: %s", instance.instance_id, exc)
-                reason = _KEY_UNUSABLE
+                reason = _KEY_UNUSABLE if isinstance(exc, KeyUnusable) else _KEY_REFUSED
             else:
                 log.exception(
                     "instance %s: launch on %s failed", instance.instance_id, instance.host
@@ -631,9 +639,12 @@ class LaunchingMixin(
         if current != started_with:
             await self._set_firewall(instance, current)
 
-    async def _root_spec(self, root: Volume, image: Image, key: bytes) -> VolumeSpec:
+    async def _root_spec(
+        self, root: Volume, image: Image, key: bytes, caller: object
+    ) -> VolumeSpec:
         if image.snapshot_id is not None:
             snapshot = await self._snapshot_record(image.snapshot_id)
+            await self._may_read_shared(caller, root.tenant_id, snapshot)
             snapshot_key = bytes(await self.disk_keys.open_key(snapshot))
             backing: ImageBacking | SnapshotBacking = SnapshotBacking(
                 image.snapshot_id, snapshot_key

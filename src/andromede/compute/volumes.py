@@ -18,6 +18,8 @@ from andromede.compute.errors import (
     IncorrectState,
     InsufficientCapacity,
     InvalidParameterValue,
+    KeyAccessDenied,
+    KeyUnusable,
     NotFound,
     OperationNotPermitted,
     ResourceInUse,
@@ -41,14 +43,47 @@ from andromede.compute.model import (
 from andromede.compute.scheduler import storage_domain_of, volume_host
 from andromede.compute.service_core import NAME_MAX, ServiceCore
 
-__all__ = ["MAX_VOLUME_GIB", "VolumesMixin"]
+__all__ = ["MAX_VOLUME_GIB", "VolumesMixin", "key_kept"]
 
 log = logging.getLogger(__name__)
 
 MAX_VOLUME_GIB = 16384  # EC2's gp3 limit
 
 
+def key_kept(tenant_id: str, snapshot: Snapshot | None) -> str | None:
+    """The KMS key a copy of ``snapshot`` made for ``tenant_id`` stays under when none is named:
+    the snapshot's own key when the snapshot is the tenant's. Another account's snapshot (of an
+    image it shares, decision 0147) lends no key: the copy is sealed under the tenant's own key,
+    as EC2 re-encrypts a shared snapshot under the launching account's default key."""
+    if snapshot is None or snapshot.tenant_id != tenant_id:
+        return None
+    return snapshot.kms_key_arn
+
+
 class VolumesMixin(ServiceCore):
+    async def _may_read_shared(self, caller: object, tenant_id: str, snapshot: Snapshot) -> None:
+        """Before another account's snapshot under a customer-managed key is read for
+        ``tenant_id`` (a launch or CopyImage of an image it shares): ``caller`` must be allowed
+        ``kms:Decrypt`` on that key, as the KMS service decides for a caller of another account
+        (the key's policy naming the account and its IAM policies, or a grant), and the key
+        must be usable; the use is audited in both accounts' trails. The refusal names
+        neither the key nor its account: KeyAccessDenied, KeyUnusable."""
+        if snapshot.tenant_id == tenant_id or snapshot.kms_key_arn is None:
+            return
+        try:
+            await self.disk_keys.customer_key(
+                caller, tenant_id, snapshot.kms_key_arn, snapshot.snapshot_id, action="kms:Decrypt"
+            )
+        except KeyUnusable:
+            raise KeyUnusable(
+                f"The KMS key of the snapshot {snapshot.snapshot_id} is in an incorrect state"
+            ) from None
+        except (KeyAccessDenied, InvalidParameterValue):
+            # Not found is how KMS refuses a caller of another account: a refusal all the same.
+            raise KeyAccessDenied(
+                f"The account may not use the KMS key of the snapshot {snapshot.snapshot_id}"
+            ) from None
+
     # -- volumes -----------------------------------------------------------------------------
 
     async def create_volume(

@@ -4,9 +4,9 @@ shares it with one more, and a button per account that stops sharing it with tha
 The list is EC2's DescribeImageAttribute ``launchPermission`` and each change its
 ModifyImageAttribute, made as the signed-in principal (``wire_ec2_more``), so EC2 decides and
 audits as it does for boto3: another account's image is its ``InvalidAMIID.NotFound``, a
-malformed account id or the owner's own its ``InvalidParameterValue``, an image under a
-customer-managed key its ``OperationNotPermitted``, each shown with the form as typed. Public
-sharing is not offered: EC2 refuses it for tenants here.
+malformed account id or the owner's own its ``InvalidParameterValue``, each shown with the
+form as typed. An image under a customer-managed key is shared as any other (its key's owner
+decides at each launch). Public sharing is not offered: EC2 refuses it for tenants here.
 """
 
 from __future__ import annotations
