@@ -99,17 +99,17 @@ async def test_completion_threads_keep_their_python_thread_state(
     # thread state (an mmap and munmap of its frame stack) until the first one on a thread
     # kept it. Kept, the mark left in the thread's state survives to the next callback, so
     # the state is kept once per librados thread, not once per operation.
-    from andromede.storage import blob_rados
+    from andromede.storage import blob_rados_ops
 
     kept: list[int] = []
-    ensure = blob_rados._gil_state_ensure
+    ensure = blob_rados_ops._gil_state_ensure
 
     def counted() -> int:
         kept.append(1)
         return int(ensure())
 
-    monkeypatch.setattr(blob_rados, "_gil_state_ensure", counted)
-    monkeypatch.setattr(blob_rados, "_kept", threading.local())  # as if no thread were kept
+    monkeypatch.setattr(blob_rados_ops, "_gil_state_ensure", counted)
+    monkeypatch.setattr(blob_rados_ops, "_kept", threading.local())  # as if no thread were kept
     await put(store, "kept0001", b"x" * 100)
     for _ in range(40):
         assert await read_all(store, "kept0001", 0, 100, 100) == b"x" * 100

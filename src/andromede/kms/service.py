@@ -44,36 +44,32 @@ only ciphertext blobs (no bound context here; their format checks their layers) 
 Provider calls block (file I/O, HSM); a cache hit does not. Async callers run ``new_data_key``
 and cache misses in a thread. ``provider_calls`` counts the seal and open operations of the
 root-key provider by ring (the uses of a tenant's or a KMS key's ring).
+
+The service is split by concern for size (STYLE §10): ``service_bucket_keys``,
+``service_external_keys`` (two-layer keys), ``service_object_encryption`` and
+``service_private_keys`` are mixed into :class:`KeyService`, which keeps the tenant keys, the
+data keys and their caches here. Callers import from here.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 import weakref
 from collections import Counter
 from typing import TYPE_CHECKING, NamedTuple
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.kms.cache import ChunkKeyCache, DataKeyCache
 from andromede.kms.chunks import (
     CHUNK_SIZE,
-    HEADER_SIZE,
     NO_SALT,
-    SALT_SIZE,
-    TAG_SIZE,
     ChunkDecryptor,
     ChunkEncryptor,
     ChunkRange,
-    ciphertext_size,
     derive_chunk_key,
-    plaintext_size,
-    plan_range,
-    seal_single_chunk,
 )
 from andromede.kms.errors import (
     ExternalLayerNeeded,
@@ -87,10 +83,9 @@ from andromede.kms.errors import (
     ProviderError,
     UnsupportedFormatVersion,
 )
-from andromede.kms.external_keys import ExternalWrappedKey, inner_bound, is_external_form
+from andromede.kms.external_keys import ExternalWrappedKey, is_external_form
 from andromede.kms.model import (
     DATA_KEY_SIZE,
-    NONCE_SIZE,
     TenantKeyRing,
     WrappedDataKey,
     check_tenant_id,
@@ -99,11 +94,13 @@ from andromede.kms.model import (
     parse_wrapped_key,
 )
 from andromede.kms.providers import RootKeyProvider
+from andromede.kms.service_bucket_keys import BucketDataKey, BucketKeysMixin
+from andromede.kms.service_external_keys import ExternalKeysMixin
+from andromede.kms.service_object_encryption import ObjectEncryptionMixin
+from andromede.kms.service_private_keys import PrivateKeysMixin
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from typing_extensions import Buffer
 
 __all__ = [
     "BucketDataKey",
@@ -131,11 +128,6 @@ DEFAULT_CACHE_MAX_ENTRIES = 10_000
 # its key alone, a few microseconds in a loop but several times that amid a request's other
 # work (caches taken, the GIL released and taken back for the random bytes).
 FRESH_KEY_BATCH = 16
-_BUCKET_WRAP_AAD = b"andromede/kms bucket-key data key v1\x00"
-_BUCKET_WRAPPED_SIZE = NONCE_SIZE + DATA_KEY_SIZE + 16
-# With the cache switched off, two-layer keys just opened are kept for the one retry that
-# follows, which takes them. Bounded: emptied when full.
-_HANDOFF_SIZE = 1024
 
 
 class NewDataKey(NamedTuple):
@@ -146,15 +138,6 @@ class NewDataKey(NamedTuple):
     plaintext: bytearray
     wrapped: bytes
     cipher: AESGCM
-
-
-class BucketDataKey(NamedTuple):
-    """A fresh data key under a bucket key: store ``wrapped`` and ``bucket_key`` (the bucket
-    key wrapped under the ring) with the object."""
-
-    plaintext: bytearray
-    wrapped: bytes
-    bucket_key: bytes
 
 
 # Services holding fresh keys. A forked child would hand out the same keys as its parent (the
@@ -181,7 +164,7 @@ def _forget_keys(keys: list[NewDataKey]) -> None:
     keys.clear()
 
 
-class KeyService:
+class KeyService(PrivateKeysMixin, BucketKeysMixin, ExternalKeysMixin, ObjectEncryptionMixin):
     """Tenant keys, data keys and object encryption over one root-key provider."""
 
     def __init__(
@@ -310,62 +293,6 @@ class KeyService:
 
     def list_tenants(self) -> list[str]:
         return self._provider.list_tenants()
-
-    # --- private keys held by the provider (KMS asymmetric and HMAC keys) --------------------
-
-    def create_private_key(
-        self,
-        tenant_id: str,
-        key_spec: str,
-        *,
-        rsa_decrypt: bool = False,
-        key_agreement: bool = False,
-    ) -> bytes:
-        """Make the ring's private key (or HMAC secret) inside the provider; its public key
-        (SubjectPublicKeyInfo DER), ``b""`` for HMAC. See ``RootKeyProvider``."""
-        return self._provider.create_private_key(
-            check_tenant_id(tenant_id),
-            key_spec,
-            rsa_decrypt=rsa_decrypt,
-            key_agreement=key_agreement,
-        )
-
-    def import_private_key(
-        self,
-        tenant_id: str,
-        key_spec: str,
-        material: bytes,
-        *,
-        rsa_decrypt: bool = False,
-        key_agreement: bool = False,
-    ) -> bytes:
-        """Make the ring's private key (or HMAC secret) from the customer's ``material``
-        (PKCS#8 DER, or the secret); its public key, ``b""`` for HMAC; ``MaterialMismatch``
-        when the material does not fit ``key_spec``. See ``RootKeyProvider``."""
-        return self._provider.import_private_key(
-            check_tenant_id(tenant_id),
-            key_spec,
-            material,
-            rsa_decrypt=rsa_decrypt,
-            key_agreement=key_agreement,
-        )
-
-    def sign(self, tenant_id: str, algorithm: str, message: bytes, *, digest: bool) -> bytes:
-        return self._provider.sign(check_tenant_id(tenant_id), algorithm, message, digest=digest)
-
-    def decrypt_private(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
-        return self._provider.decrypt_private(check_tenant_id(tenant_id), algorithm, ciphertext)
-
-    def mac(self, tenant_id: str, algorithm: str, message: bytes) -> bytes:
-        return self._provider.mac(check_tenant_id(tenant_id), algorithm, message)
-
-    def decapsulate(self, tenant_id: str, algorithm: str, ciphertext: bytes) -> bytes:
-        return self._provider.decapsulate(check_tenant_id(tenant_id), algorithm, ciphertext)
-
-    def derive_shared_secret(self, tenant_id: str, algorithm: str, peer_public_key: bytes) -> bytes:
-        return self._provider.derive_shared_secret(
-            check_tenant_id(tenant_id), algorithm, peer_public_key
-        )
 
     # --- data keys ---------------------------------------------------------------------------
 
@@ -545,173 +472,6 @@ class KeyService:
             plaintext[:] = bytes(len(plaintext))
         return aead
 
-    # --- bucket keys -------------------------------------------------------------------------
-
-    def new_bucket_data_key(
-        self, key_ring: str, bucket_context: bytes, bound_context: bytes
-    ) -> BucketDataKey:
-        """A fresh data key wrapped (AES-256-GCM, bound to ``bound_context``) under the current
-        bucket key of ``key_ring`` for ``bucket_context``, which is made under the ring (bound
-        to ``bucket_context``) when this process has none younger than the bucket-key TTL."""
-        bucket_plain, bucket_wrapped = self._bucket_key(key_ring, bucket_context)
-        plaintext = bytearray(secrets.token_bytes(DATA_KEY_SIZE))
-        nonce = secrets.token_bytes(NONCE_SIZE)
-        sealed = AESGCM(bytes(bucket_plain)).encrypt(
-            nonce, bytes(plaintext), _BUCKET_WRAP_AAD + bound_context
-        )
-        bucket_plain[:] = bytes(len(bucket_plain))
-        wrapped = nonce + sealed
-        self._cache.put(key_ring, wrapped + bound_context + bucket_wrapped, plaintext)
-        return BucketDataKey(plaintext, wrapped, bucket_wrapped)
-
-    def unwrap_bucket_data_key(
-        self,
-        key_ring: str,
-        bucket_wrapped: bytes,
-        bucket_context: bytes,
-        wrapped: bytes,
-        bound_context: bytes,
-    ) -> bytearray:
-        """The data key ``wrapped`` under the bucket key ``bucket_wrapped`` (both cached)."""
-        cache_key = wrapped + bound_context + bucket_wrapped
-        cached = self._cache.get(key_ring, cache_key)
-        if cached is not None:
-            try:
-                self.check_usable(key_ring)
-            except BaseException:
-                cached[:] = bytes(len(cached))
-                raise
-            return cached
-        if len(wrapped) != _BUCKET_WRAPPED_SIZE:
-            raise InvalidWrappedKey("wrapped data key has the wrong length")
-        bucket_plain = self.unwrap_data_key(key_ring, bucket_wrapped, bucket_context)
-        try:
-            plaintext = bytearray(
-                AESGCM(bytes(bucket_plain)).decrypt(
-                    wrapped[:NONCE_SIZE], wrapped[NONCE_SIZE:], _BUCKET_WRAP_AAD + bound_context
-                )
-            )
-        except InvalidTag:
-            raise IntegrityError("wrapped data key failed authentication") from None
-        finally:
-            bucket_plain[:] = bytes(len(bucket_plain))
-        self._cache.put(key_ring, cache_key, plaintext)
-        return plaintext
-
-    def _bucket_key(self, key_ring: str, bucket_context: bytes) -> tuple[bytearray, bytes]:
-        now = self._clock()
-        found: tuple[bytearray, bytes] | None = None
-        with self._bucket_lock:
-            entry = self._bucket_keys.get((key_ring, bucket_context))
-            if entry is not None and entry[0] > now:
-                found = bytearray(entry[1]), entry[2]
-        if found is not None:
-            try:
-                self.check_usable(key_ring)
-            except BaseException:
-                found[0][:] = bytes(len(found[0]))
-                raise
-            return found
-        made = self.new_data_key(key_ring, bound_context=bucket_context)
-        return self._keep_bucket_key(key_ring, bucket_context, made.plaintext, made.wrapped, now)
-
-    def install_bucket_key(
-        self, key_ring: str, bucket_context: bytes, plaintext: bytearray, wrapped: bytes
-    ) -> None:
-        """Make ``wrapped`` (a two-layer key the caller made through the proxy, on
-        ``ExternalLayerNeeded`` from :meth:`new_bucket_data_key`) the current bucket key of
-        ``key_ring`` for ``bucket_context``, for the bucket-key lifetime."""
-        self._keep_bucket_key(key_ring, bucket_context, plaintext, wrapped, self._clock())
-
-    def _keep_bucket_key(
-        self,
-        key_ring: str,
-        bucket_context: bytes,
-        plaintext: bytearray,
-        wrapped: bytes,
-        now: float,
-    ) -> tuple[bytearray, bytes]:
-        with self._bucket_lock:
-            if len(self._bucket_keys) >= self._bucket_keys_max:
-                self._drop_bucket_keys(lambda _: True)
-            previous = self._bucket_keys.pop((key_ring, bucket_context), None)
-            if previous is not None:
-                previous[1][:] = bytes(len(previous[1]))
-            self._bucket_keys[(key_ring, bucket_context)] = (
-                now + self._bucket_key_ttl,
-                bytearray(plaintext),
-                wrapped,
-            )
-        return plaintext, wrapped
-
-    def _drop_bucket_keys(self, dropped: Callable[[str], bool]) -> None:
-        for entry_key in [k for k in self._bucket_keys if dropped(k[0])]:
-            key = self._bucket_keys.pop(entry_key)[1]
-            key[:] = bytes(len(key))
-
-    # --- two-layer keys (external key stores) ------------------------------------------------
-
-    def mark_external(self, ring: str) -> None:
-        """``ring`` is a KMS key's of an external key store: from now on its keys bound to a
-        context are two-layer only (made and opened through the proxy by the caller)."""
-        self._external_rings.add(ring)
-
-    def new_external_data_key(
-        self, ring: str, bound_context: bytes
-    ) -> tuple[bytearray, int, bytes]:
-        """A fresh data key sealed under the ring's current KEK with the inner AAD: the
-        plaintext (the caller zeroes it), the KEK version and the sealed inner form (60 bytes),
-        which the caller has the proxy encrypt, then files with :meth:`file_external_data_key`."""
-        try:
-            version = self._provider.current_version(ring)
-        except (KeyDestroyed, KeyWithdrawn):
-            self._forget_ring(ring)
-            raise
-        key = os.urandom(DATA_KEY_SIZE)
-        self.provider_calls[ring] += 1
-        sealed = self._provider.seal(
-            ring, version, key, data_key_aad(ring, version, inner_bound(bound_context))
-        )
-        return bytearray(key), version, sealed
-
-    def file_external_data_key(
-        self, ring: str, wrapped: bytes, bound_context: bytes, plaintext: bytearray
-    ) -> AESGCM:
-        """Cache the new data key ``plaintext`` under its two-layer form ``wrapped`` (a GET soon
-        after the PUT needs no proxy call); its AES-GCM object, filed with it."""
-        aead = AESGCM(bytes(plaintext))
-        self._cache.put_many(ring, [(wrapped + bound_context, plaintext, aead)])
-        return aead
-
-    def open_external_data_key(
-        self, ring: str, wrapped: bytes, bound_context: bytes, inner: bytes
-    ) -> None:
-        """Open ``inner`` (the sealed form the proxy took out of the two-layer ``wrapped``)
-        under the ring and file the data key under ``wrapped``, for the retry that follows
-        ``ExternalLayerNeeded`` and, for the cache lifetime, for later uses."""
-        parsed = ExternalWrappedKey.decode(wrapped)
-        if parsed.ring != ring:
-            raise InvalidWrappedKey("wrapped data key belongs to another ring")
-        self.provider_calls[ring] += 1
-        plaintext = self._provider.open(
-            ring,
-            parsed.kek_version,
-            inner,
-            data_key_aad(ring, parsed.kek_version, inner_bound(bound_context)),
-        )
-        try:
-            if len(plaintext) != DATA_KEY_SIZE:
-                raise InvalidWrappedKey("wrapped data key does not hold a 256-bit key")
-            cache_key = wrapped + bound_context
-            if self._caching:
-                self._cache.put(ring, cache_key, plaintext)
-            else:  # no cache: held for the retry alone, which takes it
-                if len(self._handoff) >= _HANDOFF_SIZE:
-                    self._handoff.clear()
-                self._handoff[(ring, cache_key)] = bytearray(plaintext)
-        finally:
-            plaintext[:] = bytes(len(plaintext))
-
     def rewrap_data_key(self, tenant_id: str, wrapped: bytes) -> bytes:
         """``wrapped`` re-sealed under the tenant's current KEK version (after a rotation)."""
         plaintext = self.unwrap_data_key(tenant_id, wrapped)
@@ -731,72 +491,6 @@ class KeyService:
         if parsed.tenant_id != tenant_id:  # decode checked the name: equal means valid
             raise InvalidWrappedKey("wrapped data key belongs to another tenant")
         return parsed
-
-    # --- object encryption -------------------------------------------------------------------
-
-    @property
-    def chunk_size(self) -> int:
-        return self._chunk_size
-
-    @property
-    def header_size(self) -> int:
-        """Bytes at the start of every encrypted blob that a range read must also fetch."""
-        return HEADER_SIZE
-
-    @property
-    def read_block_size(self) -> int:
-        """A good read size for encrypted blobs: 16 whole stored chunks (~1 MiB).
-
-        Blocks that hold whole chunks are decrypted straight from the read buffer; a chunk
-        split across two reads is first copied together.
-        """
-        return 16 * (self._chunk_size + TAG_SIZE)
-
-    def stored_size(self, plaintext_bytes: int) -> int:
-        """Size of the encrypted blob of a ``plaintext_bytes``-byte object or part."""
-        return ciphertext_size(plaintext_bytes, self._chunk_size)
-
-    def plaintext_size(self, stored_bytes: int) -> int:
-        """Inverse of :meth:`stored_size` (``IntegrityError`` for an impossible size)."""
-        return plaintext_size(stored_bytes, self._chunk_size)
-
-    def plan_range(self, plaintext_bytes: int, start: int, stop: int) -> ChunkRange:
-        """The chunks to read for plaintext ``[start, stop)``; ``(0, 0)`` for an empty object."""
-        return plan_range(plaintext_bytes, start, stop, self._chunk_size)
-
-    def object_encryptor(self, data_key: Buffer, object_id: bytes | str) -> ChunkEncryptor:
-        """The encryptor of one blob under a data key that may seal other blobs too: a salted
-        chunk key is derived from it (format 1). A key drawn for this blob alone takes
-        :meth:`fresh_blob_encryptor` (format 2)."""
-        # The new blob's chunk key is cached too: a GET soon after the PUT is common.
-        return ChunkEncryptor(
-            data_key, object_id, chunk_size=self._chunk_size, chunk_key=self._chunk_keys.chunk_key
-        )
-
-    def fresh_blob_encryptor(self, data_key: AESGCM, object_id: bytes | str) -> ChunkEncryptor:
-        """The encryptor of a blob whose data key (given as its AES-GCM object,
-        :attr:`NewDataKey.cipher`) is its own: format 2, nothing derived or cached."""
-        return ChunkEncryptor.with_fresh_key(data_key, object_id, self._chunk_size)
-
-    def seal_fresh_blob(self, data_key: AESGCM, object_id: str, plaintext: bytes) -> bytes:
-        """:meth:`fresh_blob_encryptor`'s blob of a plaintext of at most one chunk, in one call."""
-        return seal_single_chunk(data_key, NO_SALT, object_id, plaintext, self._chunk_size)
-
-    def seal_whole_blob(self, data_key: Buffer, object_id: str, plaintext: bytes) -> bytes:
-        """The encrypted blob of a plaintext of at most one chunk, in one call: what
-        :meth:`object_encryptor` would give for it (its chunk key cached the same way)."""
-        salt = os.urandom(SALT_SIZE)
-        aead = self._chunk_keys.chunk_key(data_key, salt)
-        return seal_single_chunk(aead, salt, object_id, plaintext, self._chunk_size)
-
-    def object_decryptor(
-        self, data_key: Buffer, object_id: bytes | str, header: Buffer, plan: ChunkRange
-    ) -> ChunkDecryptor:
-        if plan.chunk_size != self._chunk_size:
-            raise ValueError("the range was planned for another chunk size")
-        return ChunkDecryptor(
-            data_key, object_id, header, plan, chunk_key=self._chunk_keys.chunk_key
-        )
 
     def close(self) -> None:
         with self._fresh_lock:
