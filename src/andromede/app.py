@@ -65,6 +65,7 @@ from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
 from andromede.wiring.audit import (
+    audit_key_files,
     audit_key_name,
     audit_key_schedule,
     audit_witnessing,
@@ -122,6 +123,7 @@ from andromede.wiring.upkeep import (
 __all__ = [
     "LIFECYCLE_PRINCIPAL",
     "Application",
+    "audit_key_files",
     "audit_key_name",
     "audit_key_schedule",
     "audit_retention",
@@ -317,6 +319,9 @@ class Application:
                     name="audit-key-rotation",
                 )
                 for _ in range(1 if settings.audit_key_rotation_days else 0)
+            ),
+            asyncio.create_task(
+                audit_key_files(settings, db, audit).run_forever(), name="audit-key-files"
             ),
             asyncio.create_task(
                 lapse_access_requests(settings, operator_access), name="access-request-lapse"

@@ -37,6 +37,9 @@ root, is where they meet. It owns four choices:
   file in its ``keys/``. So no one copies key files, and the database alone never signs.
   :class:`ScheduledRotation` rotates the key once it is ``audit_key_rotation_days`` old, to the
   same kind of key, the gateway that claims it first (:func:`claim_rotation`) alone.
+- **Retired key files go** (decision 0140's second addendum). :class:`RetiredKeyFiles` removes
+  each gateway's own key file of a key a rotation replaced, once ``audit_old_key_retention``
+  has passed since, never the registered key's; the public half stays in the registry.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import asyncio
 import base64
 import fcntl
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,6 +64,7 @@ from andromede.audit.key_registry import (
     key_transitions,
     record_rotation,
     registered_key,
+    retired_keys,
 )
 from andromede.audit.note import format_verifier_key
 from andromede.audit.signing import (
@@ -90,6 +95,7 @@ __all__ = [
     "Ed25519KeyPair",
     "Ed25519KeyPairs",
     "RegisteredKeys",
+    "RetiredKeyFiles",
     "Rotation",
     "ScheduledRotation",
     "open_log_signing_key",
@@ -442,6 +448,94 @@ class ScheduledRotation:
         )  # fmt: skip
         self._on_rotation(rotation)
         return rotation
+
+
+class RetiredKeyFiles:
+    """Remove this gateway's key files of retired keys (decision 0140's second addendum).
+
+    A rotation away from a key file leaves the old key's private half in every gateway's
+    ``keys/``, where it signs nothing more (a gateway reads the registry before each
+    checkpoint and signs only with the registered key) and helps only a thief. Each gateway
+    removes its own copy once the rotation is ``audit_old_key_retention`` old: a file is
+    removed only when its key is the *old* key of a recorded transition, retired that long,
+    and not the registered current key (read again just before). Files of keys the registry
+    does not name as retired (a rotation's new key that lost, another region's) are left
+    alone. The unlink is made durable by an ``fsync`` of the folder; the bytes are not
+    overwritten first, which on journalled, copy-on-write or flash storage would not reach the
+    old blocks anyway. The public half stays where verifiers find it: in the registry's
+    transitions, and so in every trail. ``clock``: the time of each pass (tests move it)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        name: str,
+        *,
+        on_removed: Callable[[Path, str], None] = lambda path, verifier_key: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._name = name
+        self._on_removed = on_removed
+        self._clock = clock
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # a failed pass must not end the loop; the next one retries
+                log.exception("removing retired audit log key files failed")
+            await asyncio.sleep(self._settings.audit_key_rotation_check_interval)
+
+    async def run_once(self) -> list[Path]:
+        """The key files this pass removed."""
+        keys = self._settings.data_dir / "keys"
+        if not await asyncio.to_thread(lambda: any(keys.glob(KEY_FILE_GLOB))):
+            return []  # nothing to remove here (a token region): no read of the registry
+        retention = timedelta(seconds=self._settings.audit_old_key_retention)
+        now = self._clock()
+        due = {
+            retired.public_key
+            for retired in await retired_keys(self._db, self._name)
+            if now - retired.retired_at >= retention
+        }
+        current = await registered_signing_key(self._db, self._name)
+        due.discard(current or b"")
+        if current is None or not due:
+            return []
+        removed = await asyncio.to_thread(_remove_key_files, keys, self._name, due, current)
+        for path, verifier_key in removed:
+            log.warning("retired audit log key %s: its key file %s removed", verifier_key, path)
+            self._on_removed(path, verifier_key)
+        return [path for path, _ in removed]
+
+
+def _remove_key_files(
+    keys: Path, name: str, due: set[bytes], current: bytes
+) -> list[tuple[Path, str]]:
+    """Unlink the key files of ``keys/`` holding a key of ``due`` (never ``current``), then
+    ``fsync`` the folder so that the removal survives a crash."""
+    removed: list[tuple[Path, str]] = []
+    for path in sorted(keys.glob(KEY_FILE_GLOB)):
+        try:
+            key = FileLogSigningKey.load(path, name)
+        except (ConfigurationError, OSError):
+            continue  # not a key file (or gone): never removed on a guess
+        if key.public_key not in due or key.public_key == current:
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # another worker of this data folder removed it first
+        removed.append((path, key.verifier_key))
+    if removed:
+        fd = os.open(keys, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return removed
 
 
 async def _token_key(

@@ -421,7 +421,17 @@ class Settings(BaseSettings):
         gt=0,
         le=86400,
         description="Seconds between two checks whether the audit log's signing key is due"
-        " for its scheduled rotation (audit_key_rotation_days).",
+        " for its scheduled rotation (audit_key_rotation_days), and whether a retired key"
+        " file is due for removal (audit_old_key_retention).",
+    )
+    audit_old_key_retention: float = Field(
+        default=604_800.0,
+        ge=0,
+        le=315_360_000,
+        description="Seconds a key file of a retired audit log signing key is kept in each"
+        " gateway's keys/ after the rotation away from it; then serve removes it (never the"
+        " registered current key's; its public key stays in the registry and trails)."
+        " Default 7 days; 0: at the next check (decision 0140).",
     )
     audit_retention_days: int = Field(
         default=183,

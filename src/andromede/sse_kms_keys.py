@@ -33,7 +33,9 @@ failed use is no request billed, as the KMS API does not bill 403s). A bucket-ke
 sends nothing to the key service, so it counts nothing: that is what S3 Bucket Keys are for.
 Not counted: the platform's own making of ``alias/aws/s3`` and an operator's uses under an
 access request (the operator's act, not the customer's). A replica's sealing is counted for
-the replicating bucket's owner, as AWS bills the replication role's account. Each counted use
+the replicating bucket's owner, as AWS bills the replication role's account, and so is the
+replicator's read of a source version under a KMS key (its ``kms:Decrypt``). HEAD and
+GetObjectAttributes use no key (they decrypt nothing, as on AWS). Each counted use
 is audited with ``invoked_by`` ``s3.amazonaws.com``, CloudTrail's ``invokedBy`` for them.
 """
 
@@ -272,7 +274,9 @@ class ReplicaKmsKeys:
     at each copy) must be a key of the destination bucket's owner and region, and usable. The
     caller who put the configuration was checked for the key then (``kms:DescribeKey``, as for
     a bucket's default key); each copy is a use by the platform for the owner, audited as S3's
-    ``kms:GenerateDataKey`` on the key, failures included, with the replica's ARN."""
+    ``kms:GenerateDataKey`` on the key, failures included, with the replica's ARN. Reading the
+    source version decrypts it under its own key: ``kms:Decrypt``, audited and metered the
+    same way for the source bucket's owner (decision 0150's addendum)."""
 
     def __init__(
         self,
@@ -325,15 +329,45 @@ class ReplicaKmsKeys:
             dual_layer=dual_layer,
         )
 
+    async def source_decryption(
+        self, payer: str | None, key_arn: str, *, bucket: str, key: str
+    ) -> None:
+        s3_arn = f"arn:aws:s3:::{bucket}/{key}"
+        reference = parse_key_reference(key_arn)
+        region = (reference.region if reference is not None else None) or self._keys.region
+        tenant_id = payer or (reference.account if reference is not None else None)
+        try:
+            # The key the version was written under, whosever it is (a grant may have let the
+            # writer use another account's key): the platform's use for the bucket's owner,
+            # as the replica's sealing is, under the configuration its owner put.
+            await self._keys.key_for_service_use(key_arn)
+        except CustomerKeyError as exc:
+            self._record(tenant_id, key_arn, s3_arn, _error_name(exc), region, source=True)
+            if isinstance(exc, CmkDisabled):
+                raise KmsKeyDisabled(str(exc)) from None
+            raise KmsKeyUnusable(
+                f"The source object's KMS key cannot be used: {_error_name(exc)}"
+            ) from None
+        self._record(tenant_id, key_arn, s3_arn, None, region, source=True)
+        if self._billing is not None and tenant_id is not None:
+            self._billing.count(tenant_id, region, _KMS_REQUESTS)
+
     def _record(
-        self, tenant_id: str, resource: str, s3_arn: str, error: str | None, region: str
+        self,
+        tenant_id: str | None,
+        resource: str,
+        s3_arn: str,
+        error: str | None,
+        region: str,
+        *,
+        source: bool = False,
     ) -> None:
         if self._audit is None:
             return
         details = {
             "via": "s3",
             "invoked_by": _S3_SERVICE,
-            "replication": "replica",
+            "replication": "source" if source else "replica",
             "region": region,
             _S3_ARN_CONTEXT: s3_arn,
         }
@@ -343,7 +377,7 @@ class ReplicaKmsKeys:
             request_id=uuid.uuid4().hex.upper()[:16],
             tenant_id=tenant_id,
             principal=_S3_SERVICE,
-            action="kms:GenerateDataKey",
+            action="kms:Decrypt" if source else "kms:GenerateDataKey",
             resource=resource[:2048],
             outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
             details=details,

@@ -3,7 +3,11 @@
 operator's ``andromede admin audit-key rotate --to hsm`` in its own process, and the running
 gateway then signs in the token, with no restart; its trail verifies from the key file's
 pinned key, with the CLI too; the new pair is sensitive and not extractable; restarted with
-the token setting, the gateway keeps the token key."""
+the token setting, the gateway keeps the token key, the retired key file removed once
+``audit_old_key_retention`` has passed. A region on the token whose key is due rotates on
+schedule (``ScheduledRotation``, as ``serve`` runs it, not the command) into the same real
+token: the gateway signs with the new pair from its next checkpoint, its trail verifies across
+the transition from the pinned first key, and restarted it opens the new pair."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +33,14 @@ from andromede.audit.signing import (
 from andromede.audit.store_sql import SqlAuditStore
 from andromede.audit.trail import AuditTrail
 from andromede.audit.verify import verify_trail
-from andromede.audit_keys import AUDIT_KEY_LABEL_PREFIX, RegisteredKeys, open_log_signing_key
+from andromede.audit_keys import (
+    AUDIT_KEY_LABEL_PREFIX,
+    RegisteredKeys,
+    RetiredKeyFiles,
+    Rotation,
+    ScheduledRotation,
+    open_log_signing_key,
+)
 from andromede.cli.main import app as cli
 from andromede.db.database import open_database
 from andromede.object_keys import root_key_provider
@@ -139,9 +150,20 @@ async def test_a_region_on_the_key_file_rotates_into_the_token(
             assert private[Attribute.SENSITIVE] is True
             assert private[Attribute.EXTRACTABLE] is False
 
-        # Restarted on the token's setting, the gateway signs with the token key; the old key
-        # file may go.
-        (data_dir / "keys" / KEY_FILE_NAME).unlink()
+        # The retired key file goes once audit_old_key_retention has passed (0140's second
+        # addendum): not before; the token's pair is never a file to remove.
+        retention = filed.model_copy(update={"audit_old_key_retention": 3600.0})
+        files = RetiredKeyFiles(retention, db, name)
+        assert await files.run_once() == []
+        assert (data_dir / "keys" / KEY_FILE_NAME).exists()
+        later = datetime.now(UTC) + timedelta(hours=2)
+        files = RetiredKeyFiles(retention, db, name, clock=lambda: later)
+        assert await files.run_once() == [data_dir / "keys" / KEY_FILE_NAME]
+        assert list((data_dir / "keys").glob("audit-log*.key")) == []
+        await SqlAuditStore(db).append([event(6)])
+        assert verify_trail(await trail_document(trail), pinned_key).size == 8
+
+        # Restarted on the token's setting, the gateway signs with the token key.
         hsm = filed.model_copy(update={"audit_signing_key": "hsm"})
         again = await open_log_signing_key(hsm, db, name, provider)
         assert again.verifier_key == rotation["verifier_key"]
@@ -149,3 +171,77 @@ async def test_a_region_on_the_key_file_rotates_into_the_token(
         provider.close()
         await db.close()
     assert database_url(filed).startswith("sqlite")
+
+
+async def test_a_scheduled_rotation_rotates_in_the_real_token(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    token = softhsm.new_token()
+    data_dir = tmp_path / "data"
+    hsm = token_settings(data_dir, token, audit_signing_key="hsm", audit_key_rotation_days=90)
+    db = open_database(await migrate(hsm))
+    provider = root_key_provider(hsm)
+    name = audit_key_name(hsm)
+    label = AUDIT_KEY_LABEL_PREFIX + name
+    try:
+        key = await open_log_signing_key(hsm, db, name, provider)
+        assert isinstance(key, TokenLogSigningKey)
+        pinned_key = key.verifier_key
+        trail = AuditTrail(
+            SqlAuditStore(db), key, max_entries=100, keys=RegisteredKeys(hsm, db, key, provider)
+        )
+        await SqlAuditStore(db).append([event(n) for n in range(4)])
+        before = await trail.checkpoint(PLATFORM_LOG)
+
+        made: list[Rotation] = []
+        now = datetime.now(UTC)
+        not_yet = ScheduledRotation(
+            hsm, db, name, provider, on_rotation=made.append,
+            clock=lambda: now + timedelta(days=89),
+        )  # fmt: skip
+        assert await not_yet.run_once() is None
+        due = ScheduledRotation(
+            hsm, db, name, provider, on_rotation=made.append,
+            clock=lambda: now + timedelta(days=91),
+        )  # fmt: skip
+        rotation = await due.run_once()
+        assert rotation is not None and made == [rotation]
+        assert (rotation.generation, rotation.old) == (1, pinned_key)
+        assert rotation.where == f"PKCS#11 label {label}"
+        assert await due.run_once() is None  # the new key is not due
+
+        # The running gateway signs in the token with the new pair from its next checkpoint;
+        # the trail verifies across the transition from the first key, the earlier trusted.
+        now_key = await trail.signing_key()
+        assert isinstance(now_key, TokenLogSigningKey)
+        assert now_key.verifier_key == rotation.new != pinned_key
+        await SqlAuditStore(db).append([event(n) for n in range(4, 7)])
+        content = await trail_document(trail)
+        verified = verify_trail(content, pinned_key, trusted=before.note)
+        assert (verified.size, verified.trusted_size, verified.key_transitions) == (7, 4, 1)
+        assert verify_trail(content, rotation.new).size == 7
+        assert "\nscheduled\n" in content["key_transitions"][0]["statement"]  # type: ignore[index]
+        assert list((data_dir / "keys").glob("audit-log*.key")) == []  # no file, no copy
+
+        # Both pairs in the token, each sensitive and never extractable.
+        with token_session(token) as session:
+            privates = list(
+                session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label}
+                )
+            )
+            assert len(privates) == 2
+            for private in privates:
+                assert private[Attribute.SENSITIVE] is True
+                assert private[Attribute.EXTRACTABLE] is False
+    finally:
+        provider.close()
+
+    # Restarted (a new session on the token), the gateway opens the new pair.
+    provider = root_key_provider(hsm)
+    try:
+        again = await open_log_signing_key(hsm, db, name, provider)
+        assert again.verifier_key == rotation.new
+    finally:
+        provider.close()
+        await db.close()

@@ -35,11 +35,13 @@ from andromede.db.database import Database
 __all__ = [
     "KeyTransition",
     "RegisteredKey",
+    "RetiredKey",
     "RotationConflict",
     "claim_rotation",
     "key_transitions",
     "record_rotation",
     "registered_key",
+    "retired_keys",
 ]
 
 _T = tables.audit_key_transitions
@@ -197,3 +199,26 @@ async def claim_rotation(
         .values(rotation_claimed_until=until)
     )
     return bool(await db.write_statement(lambda conn: conn.execute(claim).rowcount == 1))
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredKey:
+    """A key a rotation replaced: its public half and when the rotation was recorded."""
+
+    public_key: bytes
+    retired_at: datetime
+
+
+async def retired_keys(db: Database, name: str) -> list[RetiredKey]:
+    """The keys of ``name`` that rotations replaced, oldest first (decision 0140's second
+    addendum: their key files are removed once retired long enough)."""
+    query = (
+        sa.select(_T.c.old_public_key, _T.c.created_at)
+        .where(_T.c.key_name == name)
+        .order_by(_T.c.generation)
+    )
+
+    def work(conn: Connection) -> list[Any]:
+        return list(conn.execute(query).all())
+
+    return [RetiredKey(bytes(r.old_public_key), r.created_at) for r in await db.read(work)]

@@ -93,5 +93,6 @@ def rotate(
     if reason is Reason.compromise:
         err.print(
             "compromised key: once every gateway signs with the new key, delete the old key's"
-            " file or token pair, and have verifiers pin the new key (decision 0140)"
+            " file (serve removes it by itself only after audit_old_key_retention) or token"
+            " pair, and have verifiers pin the new key (decision 0140)"
         )

@@ -260,6 +260,21 @@ class ReplicaKeys(Protocol):
         deletion)."""
         ...
 
+    async def source_decryption(
+        self,
+        payer: str | None,
+        key_arn: str,
+        *,
+        bucket: str,
+        key: str,
+    ) -> None:
+        """The replicator's read of ``bucket``/``key``, a version under the KMS key
+        ``key_arn``: a use of that key (``kms:Decrypt``), audited, and metered as a KMS
+        request of ``payer`` — the source bucket's owner, as AWS bills the replication role's
+        account; None: the key's owner — in the key's region (decision 0150's addendum).
+        Raises ``KmsKeyDisabled``, ``KmsKeyUnusable`` (missing, pending deletion)."""
+        ...
+
 
 class ReplicationGrants(Protocol):
     """Whether a configuration's ``Role`` may copy into a bucket of another tenant

@@ -155,7 +155,7 @@ class ReplicationMixin(ServiceCore):
             if replica_keys is None or replica_kms_key is None:
                 # Never under the platform's keys instead of the customer's.
                 raise ReplicaRefused("no replica KMS key for a version under a KMS key")
-            try:  # whom the key use is metered to (decision 0150)
+            try:  # whom the key uses are metered to (decision 0150)
                 payer: str | None = (await self.get_bucket(source.bucket)).tenant_id
             except NoSuchBucket:
                 payer = None
@@ -168,6 +168,13 @@ class ReplicationMixin(ServiceCore):
                 region=target.region,
                 payer=payer,
             )
+            if source.kms_key_arn is not None:
+                # Reading the source decrypts it under its key: a KMS use as the replica's
+                # sealing is, once the replica key was found usable (a copy refused there
+                # reads nothing), so one per copy made (decision 0150's addendum).
+                await replica_keys.source_decryption(
+                    payer, source.kms_key_arn, bucket=source.bucket, key=source.key
+                )
         body = self.read_object(source, 0, source.size - 1)
         keys = await self._blob_keys(target, source.key, encryption)
         algorithm = source.checksum.algorithm if source.checksum else None

@@ -1,5 +1,6 @@
 """The audit log's wiring: the region's signing key and the trail it signs, the witnesses'
-cosigning round, the scheduled rotation of the key, and the operator access requests.
+cosigning round, the scheduled rotation of the key, the removal of retired key files, and the
+operator access requests.
 
 Factories over the settings and the database, shared by the composition root
 (``andromede.app``) and the operator's command line (``wiring/operator_cli.py``).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from pathlib import Path
 
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.access_store import AccessRequestStore
@@ -21,13 +23,20 @@ from andromede.audit.signing import PUBLIC_KEY_FILE_NAME, publish_verifier_key
 from andromede.audit.store import AuditStore
 from andromede.audit.trail import AuditTrail
 from andromede.audit.witnessing import WitnessEndpoint, Witnessing
-from andromede.audit_keys import RegisteredKeys, Rotation, ScheduledRotation, open_log_signing_key
+from andromede.audit_keys import (
+    RegisteredKeys,
+    RetiredKeyFiles,
+    Rotation,
+    ScheduledRotation,
+    open_log_signing_key,
+)
 from andromede.db.database import Database
 from andromede.errors import ConfigurationError
 from andromede.kms.providers import RootKeyProvider
 from andromede.settings import Settings
 
 __all__ = [
+    "audit_key_files",
     "audit_key_name",
     "audit_key_schedule",
     "audit_witnessing",
@@ -100,6 +109,25 @@ def audit_key_schedule(
         )
 
     return ScheduledRotation(settings, db, audit_key_name(settings), provider, on_rotation=record)
+
+
+def audit_key_files(settings: Settings, db: Database, audit: AuditService) -> RetiredKeyFiles:
+    """This gateway's key files of retired keys removed once ``audit_old_key_retention`` has
+    passed since their rotation (decision 0140's second addendum), each removal an event of
+    the platform's log."""
+
+    def record(path: Path, verifier_key: str) -> None:
+        audit.record(
+            request_id=f"audit-key-file-{path.name}"[:64],
+            tenant_id=None,
+            principal="andromede:key-retention",
+            action="andromede:DeleteRetiredAuditSigningKeyFile",
+            resource=f"audit-signing-key/{verifier_key.rsplit('+', 2)[-2]}",
+            outcome=Outcome.SUCCESS,
+            details={"path": str(path), "verifier_key": verifier_key},
+        )
+
+    return RetiredKeyFiles(settings, db, audit_key_name(settings), on_removed=record)
 
 
 def operator_access_service(

@@ -750,17 +750,88 @@ async def test_versions_under_a_kms_key_go_only_where_a_rule_selects_them(world:
         "arn:aws:s3:::backup/kms",
     ]
     assert {e.resource for e in uses} == {replica_key.arn}
-    # Each sealing is a KMS request of the replicating bucket's owner, in the replica key's
-    # region (decision 0150).
-    await world.billing.flush()
-    month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
-    report = await world.billing.usage_report(world.caller.account_id, month)
-    kms_requests = {(x.region, x.quantity) for x in report.lines if x.meter == "kms.requests"}
-    assert kms_requests == {(BERLIN, 2)}
+    # Each source read is a Decrypt under the source's key, audited as S3's (decision 0150's
+    # addendum): one per copy.
+    reads = [
+        e
+        for e in await events(c)
+        if e.principal == "s3.amazonaws.com" and e.action == "kms:Decrypt"
+    ]
+    assert sorted(e.details["aws:s3:arn"] for e in reads) == [
+        "arn:aws:s3:::source/dsse",
+        "arn:aws:s3:::source/kms",
+    ]
+    assert {(e.resource, e.details["replication"], e.tenant_id) for e in reads} == {
+        (source_key.arn, "source", world.caller.account_id)
+    }
+    # Each sealing and each source read is a KMS request of the replicating bucket's owner,
+    # in the key's region: the replica key's, the source key's (decision 0150).
+    assert await kms_requests(world) == {(BERLIN, 2), (PARIS, 2)}
     # The replica is under the customer's key: disabled, its bytes are unreadable.
     await world.keys.in_region(BERLIN).disable_key(world.caller, replica_key.key_id)
     shut = await c.request("GET", f"/backup/kms?versionId={versions['kms']}", region=BERLIN)
     assert (shut.status, shut.error_code()) == (400, "KMS.DisabledException")
+
+
+async def kms_requests(world: World) -> set[tuple[str, int]]:
+    """The bootstrap tenant's ``kms.requests`` this month, as (region, count)."""
+    await world.billing.flush()
+    month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+    report = await world.billing.usage_report(world.caller.account_id, month)
+    return {(x.region, x.quantity) for x in report.lines if x.meter == "kms.requests"}
+
+
+async def test_the_source_read_is_a_decrypt_counted_once_per_copy(world: World) -> None:
+    """The replicator's read of a source version under a KMS key decrypts it under that key:
+    one ``kms:Decrypt`` of S3 for the source bucket's owner per copy made, billed as the
+    sealing is (decision 0150's addendum). A change brought to an existing replica (its tags)
+    copies no byte: no Decrypt. A copy the replica key refuses reads nothing: no Decrypt. A
+    disabled source key fails the copy, audited, not billed."""
+    c = world.client
+    source_key = await world.keys.create_key(world.caller)
+    replica_key = await world.keys.in_region(BERLIN).create_key(world.caller)
+    assert (await put(c, document(kms_rule(replica_key.arn)))).status == 200
+    for n in range(3):
+        reply = await c.request(
+            "PUT", f"/source/k{n}", b"s%d" % n, under(source_key.arn), region=PARIS
+        )
+        assert reply.status == 200, reply.body
+    await replicate(world)
+    for n in range(3):
+        assert (await c.request("GET", f"/backup/k{n}", region=BERLIN)).body == b"s%d" % n
+    assert await kms_requests(world) == {(PARIS, 3), (BERLIN, 3)}
+    tagging = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
+    tagged = await c.request("PUT", "/source/k0?tagging", tagging, md5(tagging), region=PARIS)
+    assert tagged.status == 200, tagged.body
+    await replicate(world)
+    assert await kms_requests(world) == {(PARIS, 3), (BERLIN, 3)}
+
+    # The replica key disabled: refused before the source is read.
+    await world.keys.in_region(BERLIN).disable_key(world.caller, replica_key.key_id)
+    assert (
+        await c.request("PUT", "/source/r", b"r", under(source_key.arn), region=PARIS)
+    ).status == 200
+    await replicate(world)
+    assert (await head(c, "source", "r")).headers["x-amz-replication-status"] == "FAILED"
+    assert await kms_requests(world) == {(PARIS, 3), (BERLIN, 3)}
+    await world.keys.in_region(BERLIN).enable_key(world.caller, replica_key.key_id)
+
+    # The source key disabled: the copy fails (as the role's Decrypt would on AWS), each
+    # attempt an audited failed use, none billed; the replica's sealing before it was.
+    assert (
+        await c.request("PUT", "/source/d", b"d", under(source_key.arn), region=PARIS)
+    ).status == 200
+    await world.keys.disable_key(world.caller, source_key.key_id)
+    await replicate(world)
+    assert (await head(c, "source", "d")).headers["x-amz-replication-status"] == "FAILED"
+    assert (await c.request("GET", "/backup/d", region=BERLIN)).status == 404
+    failed = [
+        e
+        for e in await events(c)
+        if e.action == "kms:Decrypt" and e.details.get("error") == "CmkDisabled"
+    ]
+    assert [e.details["aws:s3:arn"] for e in failed] == ["arn:aws:s3:::source/d"] * 2
+    assert await kms_requests(world) == {(PARIS, 3), (BERLIN, 5)}
 
 
 async def test_a_replica_key_that_cannot_be_used_fails_the_copy(world: World) -> None:

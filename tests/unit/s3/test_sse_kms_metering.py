@@ -5,6 +5,10 @@ a real BillingService (memory store)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,19 +58,111 @@ async def test_each_put_get_head_and_copy_is_a_kms_request_of_the_caller(kit: Ki
     assert (await kit.client.request("GET", "/vault/o")).body == b"data"
     ranged = await kit.client.request("GET", "/vault/o", headers={"Range": "bytes=1-2"})
     assert ranged.body == b"at"
-    assert (await kit.client.request("HEAD", "/vault/o")).status == 200
     # Each read checks the key with the key service (kms:Decrypt), each a request.
-    assert await kms_requests(kit, account) == {REGION: 4}
+    assert await kms_requests(kit, account) == {REGION: 3}
+    # HEAD and GetObjectAttributes decrypt nothing: no KMS call, as on AWS (0150's addendum).
+    assert (await kit.client.request("HEAD", "/vault/o")).status == 200
+    attributes = await kit.client.request(
+        "GET", "/vault/o?attributes", headers={"x-amz-object-attributes": "ObjectSize"}
+    )
+    assert attributes.status == 200, attributes.body
+    assert await kms_requests(kit, account) == {REGION: 3}
     copied = await kit.client.request(
         "PUT", "/vault/c", headers={**headers, "x-amz-copy-source": "/vault/o"}
     )
     assert copied.status == 200, copied.body
     # The source's Decrypt and the copy's GenerateDataKey.
-    assert await kms_requests(kit, account) == {REGION: 6}
+    assert await kms_requests(kit, account) == {REGION: 5}
     # An SSE-S3 object uses no KMS key: no KMS request.
     assert (await kit.client.request("PUT", "/vault/plain", b"p")).status == 200
     assert (await kit.client.request("GET", "/vault/plain")).body == b"p"
-    assert await kms_requests(kit, account) == {REGION: 6}
+    assert await kms_requests(kit, account) == {REGION: 5}
+
+
+async def _key_uses(kit: Kit, key_arn: str) -> list[str]:
+    """The audited uses of ``key_arn`` from the S3 path, in order."""
+    await kit.client.audit.flush()
+    events = await kit.client.audit_store.list_events(None, after_id=0, limit=500)
+    return [
+        event.action
+        for _, event in events
+        if event.action.startswith("kms:") and event.resource == key_arn
+    ]
+
+
+async def test_head_needs_only_get_object_and_uses_no_key(kit: Kit) -> None:
+    """As on AWS, HeadObject of an SSE-KMS object needs ``s3:GetObject`` alone: a caller
+    denied ``kms:Decrypt`` gets the stored encryption headers (200), with no KMS request
+    billed and no key use audited, where its GET is refused. GetObjectAttributes likewise."""
+    key = await kit.keys.create_key(kit.caller)
+    account = kit.caller.account_id
+    headers = {_SSE: "aws:kms", _KEY_ID: key.arn, "x-amz-meta-a": "b"}
+    assert (await kit.client.request("PUT", "/vault/o", b"data", headers)).status == 200
+    reader = await kit.client.iam_user("reader")
+    assert kit.client.identity is not None
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectAttributes"],
+                "Resource": "*",
+            },
+            {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"},
+        ],
+    }
+    await kit.client.identity.put_user_policy(account, "reader", "p", json.dumps(policy))
+    before = await _key_uses(kit, key.arn)
+    assert await kms_requests(kit, account) == {REGION: 1}
+    head = await reader.request("HEAD", "/vault/o")
+    assert head.status == 200
+    assert (head.headers[_SSE], head.headers[_KEY_ID]) == ("aws:kms", key.arn)
+    assert head.headers["x-amz-meta-a"] == "b"
+    attributes = await reader.request(
+        "GET", "/vault/o?attributes", headers={"x-amz-object-attributes": "ObjectSize,ETag"}
+    )
+    assert attributes.status == 200, attributes.body
+    assert b"<ObjectSize>4</ObjectSize>" in attributes.body
+    assert await _key_uses(kit, key.arn) == before
+    assert await kms_requests(kit, account) == {REGION: 1}
+    # The GET decrypts: refused without kms:Decrypt (a refused use, audited, not billed).
+    refused = await reader.request("GET", "/vault/o")
+    assert (refused.status, refused.error_code()) == (403, "AccessDenied")
+    assert await _key_uses(kit, key.arn) == [*before, "kms:Decrypt"]
+    assert await kms_requests(kit, account) == {REGION: 1}
+    # The owner's GET still uses the key: one Decrypt, billed.
+    assert (await kit.client.request("GET", "/vault/o")).body == b"data"
+    assert await _key_uses(kit, key.arn) == [*before, "kms:Decrypt", "kms:Decrypt"]
+    assert await kms_requests(kit, account) == {REGION: 2}
+
+
+async def test_head_answers_while_the_key_is_disabled_and_get_does_not(kit: Kit) -> None:
+    """No KMS call, so the key's state does not matter to a HEAD (AWS answers its stored
+    headers); the GET is refused ``KMS.DisabledException``. SSE-C's HEAD still needs the
+    customer's key."""
+    key = await kit.keys.create_key(kit.caller)
+    headers = {_SSE: "aws:kms:dsse", _KEY_ID: key.arn}
+    assert (await kit.client.request("PUT", "/vault/d", b"dual", headers)).status == 200
+    await kit.keys.disable_key(kit.caller, key.key_id)
+    head = await kit.client.request("HEAD", "/vault/d")
+    assert (head.status, head.headers[_SSE], head.headers[_KEY_ID]) == (
+        200,
+        "aws:kms:dsse",
+        key.arn,
+    )
+    shut = await kit.client.request("GET", "/vault/d")
+    assert (shut.status, shut.error_code()) == (400, "KMS.DisabledException")
+    customer_key = os.urandom(32)
+    sse_c = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(customer_key).decode(),
+        "x-amz-server-side-encryption-customer-key-md5": base64.b64encode(
+            hashlib.md5(customer_key).digest()  # noqa: S324 - SSE-C's own key checksum
+        ).decode(),
+    }
+    assert (await kit.client.request("PUT", "/vault/c", b"c", sse_c)).status == 200
+    assert (await kit.client.request("HEAD", "/vault/c")).status == 400
+    assert (await kit.client.request("HEAD", "/vault/c", headers=sse_c)).status == 200
 
 
 async def test_a_bucket_key_sends_and_bills_far_fewer_requests(kit: Kit) -> None:

@@ -5,8 +5,9 @@ As on AWS:
 - ``x-amz-object-attributes`` names what to answer: ``ETag``, ``Checksum``, ``ObjectParts``,
   ``StorageClass`` and ``ObjectSize``;
 - the caller needs ``s3:GetObjectAttributes`` and ``s3:GetObject``;
-- an SSE-C object needs its key, an SSE-KMS or DSSE-KMS object a usable key the caller may
-  decrypt with, and the ``If-*`` conditions of a GET apply;
+- an SSE-C object needs its key; an SSE-KMS or DSSE-KMS object's key is not used (nothing is
+  decrypted: no ``kms:Decrypt``, no KMS request, decision 0150's addendum); the ``If-*``
+  conditions of a GET apply;
 - the ETag is unquoted, and a composite checksum is answered without its ``-N`` suffix;
 - ``ObjectParts`` is answered for objects made of parts. Its parts are listed, with their own
   checksums, only under a composite checksum, where they are what the object's checksum is
@@ -28,7 +29,7 @@ from andromede.s3.handlers.common import (
     write_checksum_elements,
     xml_response,
 )
-from andromede.s3.handlers.encryption import check_kms_read, read_customer_key
+from andromede.s3.handlers.encryption import read_customer_key, require_kms_transport
 from andromede.s3.handlers.version_reads import named_version_id, read_version
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
@@ -91,7 +92,8 @@ async def get_object_attributes(ctx: S3Context, svc: S3Services) -> Response:
     customer = read_customer_key(ctx)
     record = await read_version(ctx, svc)  # the version named, if any (decision 0099)
     await svc.objects.check_customer_key(record, customer)
-    await check_kms_read(ctx, svc, record)
+    # Metadata only, as HEAD: no KMS key use, as on AWS (decision 0150's addendum).
+    require_kms_transport(ctx, record)
     outcome = evaluate_get_conditions(
         ctx.headers, etag=record.etag, last_modified=record.last_modified
     )

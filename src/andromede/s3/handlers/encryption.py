@@ -8,7 +8,8 @@ SSE-KMS (``aws:kms``) wraps each blob's data key under a customer-managed KMS ke
 checked by a :class:`KmsKeyResolver` (``S3Services.kms_keys``; without one ``aws:kms`` is
 answered 501 NotImplemented, never accepted silently). Writes need ``kms:GenerateDataKey`` on
 the key, reads ``kms:Decrypt`` (the key is checked again on every read: disabled or pending
-deletion, the object cannot be read). The encryption context is the request's, plus
+deletion, the object cannot be read); HEAD and GetObjectAttributes, which decrypt nothing, use
+no key, as on AWS. The encryption context is the request's, plus
 ``aws:s3:arn`` = the object's ARN as on AWS (the bucket's ARN with an S3 Bucket Key); the
 object's data key is bound to it and it is stored (sealed) with the object, so reads need no
 context from the client and the key's policy conditions see the stored one. With a bucket key
@@ -55,6 +56,7 @@ __all__ = [
     "put_bucket_encryption",
     "read_customer_key",
     "record_encryption_headers",
+    "require_kms_transport",
     "write_encryption",
     "write_encryption_headers",
 ]
@@ -348,6 +350,15 @@ async def write_encryption(
                 dual_layer=default.algorithm == _DUAL_LAYER_KMS,
             )
     return ObjectEncryption(tenant_id=bucket.tenant_id, customer_key=customer)
+
+
+def require_kms_transport(ctx: S3Context, record: ObjectRecord) -> None:
+    """What a read of an SSE-KMS object's metadata alone (HEAD, GetObjectAttributes) still
+    needs: the transport SSE-KMS requests need (TLS, a loopback client or
+    ``allow_insecure_sse``). Not the key: nothing is decrypted, so, as on AWS, S3 makes no
+    KMS call (no ``kms:Decrypt``, no KMS request, no key audit event; decision 0150)."""
+    if record.kms_key_arn is not None:
+        _require_secure(ctx, kms=True)
 
 
 async def check_kms_read(ctx: S3Context, svc: S3Services, record: ObjectRecord) -> None:

@@ -38,6 +38,7 @@ from andromede.s3.handlers.encryption import (
     copy_source_customer_key,
     read_customer_key,
     record_encryption_headers,
+    require_kms_transport,
     write_encryption,
     write_encryption_headers,
 )
@@ -177,7 +178,13 @@ async def _read(ctx: S3Context, svc: S3Services, *, head: bool) -> Response:
     customer = read_customer_key(ctx)
     record = await read_version(ctx, svc)
     await svc.objects.check_customer_key(record, customer)
-    await check_kms_read(ctx, svc, record)
+    if head:
+        # HEAD answers the stored encryption headers and decrypts nothing: as on AWS it uses
+        # no KMS key (s3:GetObject alone; no kms:Decrypt, no KMS request, no key audit event),
+        # while SSE-C still needs its key above (decision 0150's addendum).
+        require_kms_transport(ctx, record)
+    else:
+        await check_kms_read(ctx, svc, record)
     outcome = evaluate_get_conditions(
         ctx.headers, etag=record.etag, last_modified=record.last_modified
     )
