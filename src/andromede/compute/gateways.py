@@ -410,10 +410,15 @@ class RoutingMixin(VpcsMixin):
         return plist
 
     async def _lists_named(self, table: RouteTable) -> list[ManagedPrefixList]:
-        """The prefix lists the table's routes name, as read now (written with the table)."""
-        named = sorted({r.key for r in table.routes if r.destination_prefix_list_id})
-        found = [await self.store.get(ManagedPrefixList, list_id) for list_id in named]
-        return [p for p in found if p is not None]
+        """The prefix lists the table's routes name, as read now (written with the table); one
+        gone since it was checked (deleted at once) is not found, so no route names it."""
+        found = []
+        for list_id in sorted({r.key for r in table.routes if r.destination_prefix_list_id}):
+            plist = await self.store.get(ManagedPrefixList, list_id)
+            if plist is None:
+                raise NotFound("pl", list_id)
+            found.append(plist)
+        return found
 
     async def _route_target(self, tenant_id: str, table: RouteTable, gateway_id: str) -> None:
         """A route may lead to one of the tenant's internet gateways attached to the table's
