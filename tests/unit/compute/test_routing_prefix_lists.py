@@ -1,8 +1,8 @@
 """A route table's routes to prefix lists expanded into routes to their blocks, pure
 (compute/routing.py, decision 0149's addendum): EC2's precedence between a route to a block
 and a list's entry, between two lists, and the local route; the weight of a route to a list
-against the routes quota; and what a NAT gateway is sent through a list, longest prefix
-first."""
+against the routes quota; and what a NAT gateway and a peering connection are sent through a
+list, longest prefix first."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from andromede.compute.routing import (
     expanded,
     routes_weight,
 )
+from andromede.compute.vpc_peering import PeeringState, VpcPeeringConnection
 from support.computekit import TENANT
 
 LOCAL = Route("10.9.0.0/16", "local", "CreateRouteTable")
@@ -110,3 +111,23 @@ def test_a_nat_gateway_is_sent_a_lists_blocks_less_more_specific_routes() -> Non
     # Without the list's blocks, nothing is sent there.
     bare = RoutingView(view.vpcs, view.tables, view.gateways, view.nat_gateways)
     assert bare.nat_targets("vpc-1", private) == {}
+
+
+def test_a_peering_connection_carries_a_lists_blocks_within_the_peer_vpc() -> None:
+    peering = VpcPeeringConnection(
+        "pcx-0123456789abcdef0", TENANT, requester_vpc_id="vpc-1", requester_cidr="10.9.0.0/16",
+        accepter_tenant_id=TENANT, accepter_vpc_id="vpc-2", accepter_cidr="10.2.0.0/16",
+        region="eu-fr-1", create_time=datetime(2026, 12, 5, tzinfo=UTC),
+        state=PeeringState.ACTIVE,
+    )  # fmt: skip
+    table = _table(Route("", "", vpc_peering_connection_id=peering.peering_id,
+                         destination_prefix_list_id="pl-a"))  # fmt: skip
+    view = RoutingView(
+        {}, [table], {}, {}, {peering.peering_id: peering},
+        prefix_lists={"pl-a": ("10.2.1.0/24", "10.2.2.0/24", "192.0.2.0/24")},
+    )  # fmt: skip
+    # The block beyond the peer VPC is carried nowhere (no transitive routing).
+    assert {str(b) for bs in view.peer_targets("vpc-1", table).values() for b in bs} == {
+        "10.2.1.0/24",
+        "10.2.2.0/24",
+    }
