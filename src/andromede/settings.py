@@ -1136,8 +1136,8 @@ class Settings(BaseSettings):
         default=50,
         ge=1,
         le=1000,
-        description="Most routes one route table may hold besides its local route (EC2's "
-        "quota: 50).",
+        description="Most routes one route table may hold besides its local route, a route to "
+        "a prefix list counting as its MaxEntries (EC2's quota: 50).",
     )
     max_network_acls_per_vpc: int = Field(
         default=200,

@@ -728,3 +728,32 @@ async def test_a_managed_prefix_list_and_a_rule_referencing_it_round_trip(
     assert read == replace(renamed, revision=1)
     assert await store.change(read, delete=[(ManagedPrefixList, plist.prefix_list_id)])
     assert await store.get(ManagedPrefixList, plist.prefix_list_id) is None
+
+
+async def test_a_route_to_a_prefix_list_round_trips_written_with_the_list(
+    store: ComputeStore,
+) -> None:
+    """Decision 0149's addendum: a route whose destination is a prefix list keeps it; a table
+    written together with the list moves the list's revision, so a deletion of the list
+    checked before the route was written fails."""
+    plist = ManagedPrefixList(
+        "pl-0123456789abcdef1", TENANT, "office", "IPv4", 5, 1,
+        (PrefixListEntry("192.0.2.0/24"),),
+    )  # fmt: skip
+    vpc = Vpc("vpc-0123456789abcdef1", TENANT, "10.3.0.0/16", is_default=False)
+    table = main_route_table(vpc)
+    await store.insert(plist, table)
+    routed = replace(
+        table,
+        routes=(
+            *table.routes,
+            Route("", "igw-0123456789abcdef1", destination_prefix_list_id=plist.prefix_list_id),
+        ),
+    )
+    assert await store.change(routed, replace=[plist])
+    read = await store.get(RouteTable, table.route_table_id)
+    assert read is not None and read.routes == routed.routes
+    assert read.route_to(plist.prefix_list_id) == routed.routes[-1]
+    assert read.routes[-1].target == "igw-0123456789abcdef1"
+    assert not await store.change(plist, delete=[(ManagedPrefixList, plist.prefix_list_id)])
+    assert await store.get(ManagedPrefixList, plist.prefix_list_id) is not None

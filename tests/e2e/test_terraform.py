@@ -1209,6 +1209,13 @@ resource "aws_vpc_security_group_ingress_rule" "offices" {
   to_port           = 443
   prefix_list_id    = aws_ec2_managed_prefix_list.offices.id
 }
+# The private subnet reaches the offices through the NAT gateway: a route to the list
+# (decision 0149's addendum).
+resource "aws_route" "offices" {
+  route_table_id             = aws_route_table.private.id
+  destination_prefix_list_id = aws_ec2_managed_prefix_list.offices.id
+  nat_gateway_id             = aws_nat_gateway.lab.id
+}
 resource "aws_default_network_acl" "lab" {
   default_network_acl_id = aws_vpc.lab.default_network_acl_id
   ingress {
@@ -1333,7 +1340,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     with the VPC by an ``aws_vpc_dhcp_options_association`` (decision 0143), an
     ``aws_security_group`` given rules by an ``aws_vpc_security_group_ingress_rule`` and an
     ``aws_vpc_security_group_egress_rule`` (decision 0146) and another ingress rule naming an
-    ``aws_ec2_managed_prefix_list`` with two entries (decision 0149), and two more
+    ``aws_ec2_managed_prefix_list`` with two entries (decision 0149), which an ``aws_route``
+    (``destination_prefix_list_id``, to the NAT gateway) names too, and two more
     ``aws_vpc`` peered by an ``aws_vpc_peering_connection`` with ``auto_accept`` and an
     ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
     destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
@@ -1459,12 +1467,21 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     )
     assert addresses[nat["eip_id"]]["NetworkInterfaceId"] == held["NetworkInterfaceId"]
     [private] = ec2.describe_route_tables(RouteTableIds=[nat["table_id"]])["RouteTables"]
-    assert [
-        (r["DestinationCidrBlock"], r.get("NatGatewayId"), r["State"]) for r in private["Routes"]
-    ] == [
-        ("10.42.0.0/16", None, "active"),
-        ("0.0.0.0/0", nat["id"], "active"),
-    ]
+    assert sorted(
+        (
+            r.get("DestinationCidrBlock") or r["DestinationPrefixListId"],
+            r.get("NatGatewayId"),
+            r["State"],
+        )
+        for r in private["Routes"]
+    ) == sorted(
+        [
+            ("10.42.0.0/16", None, "active"),
+            ("0.0.0.0/0", nat["id"], "active"),
+            # aws_route with destination_prefix_list_id (decision 0149's addendum).
+            (outputs["rules"]["prefix_list"], nat["id"], "active"),
+        ]
+    )
     # aws_network_acl with inline rules and its subnet, another with an aws_network_acl_rule,
     # and aws_default_network_acl adopting the VPC's default ACL (decision 0128).
     acls = {
@@ -1555,7 +1572,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         ("192.0.2.0/24", "paris"), ("198.51.100.0/24", None),
     ]  # fmt: skip
     associations = ec2.get_managed_prefix_list_associations(PrefixListId=plist["PrefixListId"])
-    assert [a["ResourceId"] for a in associations["PrefixListAssociations"]] == [rules["group"]]
+    assert sorted(a["ResourceId"] for a in associations["PrefixListAssociations"]) == sorted(
+        [rules["group"], nat["table_id"]]
+    )
     # aws_vpc_peering_connection with auto_accept, and a route each way (decision 0139).
     assert outputs["accept_status"] == "active"
     [peering] = ec2.describe_vpc_peering_connections(

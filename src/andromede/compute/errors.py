@@ -313,11 +313,11 @@ class RouteExists(ComputeError):
 class RouteNotFound(NotFound):
     """No route to that destination in the table: EC2's ``InvalidRoute.NotFound``."""
 
-    def __init__(self, destination: str, route_table_id: str) -> None:
+    def __init__(
+        self, destination: str, route_table_id: str, field: str = "destination-cidr-block"
+    ) -> None:
         super().__init__("route", destination)
-        self.args = (
-            f"no route with destination-cidr-block {destination} in route table {route_table_id}",
-        )
+        self.args = (f"no route with {field} {destination} in route table {route_table_id}",)
 
 
 class AclEntryExists(ComputeError):

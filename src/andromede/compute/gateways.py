@@ -14,6 +14,11 @@ the revision it checked.
 
 A route's effect is the instances' firewalls (``routing.py`` says why): every change that can
 turn a route active or blackhole pushes the firewalls of the VPC's running instances.
+
+A route's destination may be a prefix list of the tenant's (decision 0149's addendum): the
+table is written together with every list its routes name, at the revisions read, so a
+deletion of a list (which refuses while a route names it) or a growth of its ``MaxEntries``
+(checked against the tables naming it) cannot cross the write.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from andromede.compute.model import (
 )
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import Subnet, Vpc
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import (
     LOCAL,
     InternetGateway,
@@ -55,6 +61,7 @@ from andromede.compute.routing import (
     RouteTable,
     RouteTableAssociation,
     destination_cidr,
+    routes_weight,
 )
 from andromede.compute.vpc_peering import VpcPeeringConnection, peering_route_target
 from andromede.compute.vpcs import VpcsMixin, chosen
@@ -73,6 +80,19 @@ class _Target(NamedTuple):
 _ATTEMPTS = 8
 # Instances holding a public address that EC2 calls "mapped" through the VPC's gateway.
 _MAPPED = frozenset({InstanceState.PENDING, InstanceState.RUNNING, InstanceState.STOPPING})
+
+
+def _destination(cidr: str | None, prefix_list_id: str | None) -> tuple[str | None, str | None]:
+    """A route's destination: a block in canonical form, or a prefix list's id (checked for
+    form): exactly one of them."""
+    if (cidr is None) == (prefix_list_id is None):
+        raise InvalidParameterValue(
+            "The request must contain exactly one of: destinationCidrBlock, destinationPrefixListId"
+        )
+    if prefix_list_id is not None:
+        check_id(prefix_list_id, "pl")
+        return None, prefix_list_id
+    return destination_cidr(cidr or ""), None
 
 
 class RoutingMixin(VpcsMixin):
@@ -258,18 +278,20 @@ class RoutingMixin(VpcsMixin):
         self,
         tenant_id: str,
         route_table_id: str,
-        destination: str,
+        destination: str | None,
         gateway_id: str | None,
         *,
         nat_gateway_id: str | None = None,
         vpc_peering_connection_id: str | None = None,
+        destination_prefix_list_id: str | None = None,
     ) -> None:
         """A route to an internet gateway (``gateway_id``), a NAT gateway (``nat_gateway_id``,
-        decision 0129) or a VPC peering connection (decision 0139): exactly one of them."""
+        decision 0129) or a VPC peering connection (decision 0139): exactly one of them; for
+        a block (``destination``) or a prefix list of the tenant's: exactly one of them."""
         await self._change_route(
             tenant_id,
             route_table_id,
-            destination,
+            (destination, destination_prefix_list_id),
             _Target(gateway_id, nat_gateway_id, vpc_peering_connection_id),
             create=True,
         )
@@ -278,16 +300,17 @@ class RoutingMixin(VpcsMixin):
         self,
         tenant_id: str,
         route_table_id: str,
-        destination: str,
+        destination: str | None,
         gateway_id: str | None,
         *,
         nat_gateway_id: str | None = None,
         vpc_peering_connection_id: str | None = None,
+        destination_prefix_list_id: str | None = None,
     ) -> None:
         await self._change_route(
             tenant_id,
             route_table_id,
-            destination,
+            (destination, destination_prefix_list_id),
             _Target(gateway_id, nat_gateway_id, vpc_peering_connection_id),
             create=False,
         )
@@ -296,7 +319,7 @@ class RoutingMixin(VpcsMixin):
         self,
         tenant_id: str,
         route_table_id: str,
-        destination: str,
+        destination: tuple[str | None, str | None],
         target: _Target,
         *,
         create: bool,
@@ -308,7 +331,8 @@ class RoutingMixin(VpcsMixin):
                 "VpcPeeringConnectionId"
             )
         gateway_id, nat_gateway_id, peering_id = target
-        block = destination_cidr(destination)
+        block, prefix_list_id = _destination(*destination)
+        key = block or prefix_list_id or ""
         for _ in range(_ATTEMPTS):
             table = await self._table(tenant_id, route_table_id)
             vpc = await self.owned_vpc(tenant_id, table.vpc_id)
@@ -324,40 +348,77 @@ class RoutingMixin(VpcsMixin):
                 )
             else:
                 await self._route_target(tenant_id, table, gateway_id or "")
-            if ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network(vpc.cidr)):
+            if prefix_list_id is not None:
+                await self._route_prefix_list(tenant_id, prefix_list_id)
+            elif ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network(vpc.cidr)):
                 raise InvalidParameterValue(
                     f"The destination CIDR block {block} is equal to or more specific than one "
                     f"of this VPC's CIDR blocks. This route can target only an interface or an "
                     f"instance."
                 )
-            existing = table.route_to(block)
+            existing = table.route_to(key)
             if create and existing is not None:
-                raise RouteExists(f"The route identified by {block} already exists.")
+                raise RouteExists(f"The route identified by {key} already exists.")
             if not create and existing is None:
                 raise InvalidParameterValue(
-                    f"There is no route defined for '{block}' in the route table. Use "
+                    f"There is no route defined for '{key}' in the route table. Use "
                     "CreateRoute instead."
                 )
             if existing is not None and existing.gateway_id == LOCAL:
                 raise InvalidParameterValue(
-                    f"cannot replace local route {block} in route table {route_table_id}"
+                    f"cannot replace local route {key} in route table {route_table_id}"
                 )
-            kept = tuple(r for r in table.routes if r.destination != block)
-            if create and len(kept) - 1 >= self.limits.max_routes_per_route_table:
-                raise NetworkLimitExceeded(
-                    "route", "The maximum number of routes has been reached for this route table."
-                )
+            kept = tuple(r for r in table.routes if r.key != key)
             route = Route(
-                block,
+                block or "",
                 gateway_id or "",
                 nat_gateway_id=nat_gateway_id,
                 vpc_peering_connection_id=peering_id,
+                destination_prefix_list_id=prefix_list_id,
             )
-            routes = (*kept, route)
-            if await self.store.replace(replace(table, routes=routes)):
+            changed = replace(table, routes=(*kept, route))
+            lists = await self._lists_named(changed)
+            if create and (
+                routes_weight(changed.routes, {p.prefix_list_id: p.max_entries for p in lists})
+                > self.limits.max_routes_per_route_table
+            ):
+                raise NetworkLimitExceeded(
+                    "route", "The maximum number of routes has been reached for this route table."
+                )
+            written = (
+                await self.store.change(changed, replace=lists)
+                if lists
+                else await self.store.replace(changed)
+            )
+            if written:
                 self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
                 return
         raise IncorrectState(f"{route_table_id} changed concurrently; retry")
+
+    async def _route_prefix_list(self, tenant_id: str, prefix_list_id: str) -> ManagedPrefixList:
+        """A route may name one of the tenant's IPv4 prefix lists (there is no sharing of
+        lists between accounts): another's, or none, is InvalidPrefixListID.NotFound; an IPv6
+        list InvalidParameterValue, as an IPv6 block is (the tenant networks carry IPv4)."""
+        plist = await self.store.get(ManagedPrefixList, prefix_list_id)
+        if plist is None or plist.tenant_id != tenant_id:
+            raise NotFound("pl", prefix_list_id)
+        if plist.address_family != "IPv4":
+            raise InvalidParameterValue(
+                f"The prefix list {prefix_list_id} is of the {plist.address_family} family; "
+                "routes here carry IPv4 only."
+            )
+        return plist
+
+    async def _lists_named(self, table: RouteTable) -> list[ManagedPrefixList]:
+        """The prefix lists the table's routes name, as read now (written with the table); one
+        gone since it was checked (deleted at once) is not found, so no route names it."""
+        found = []
+        for list_id in sorted({r.key for r in table.routes if r.destination_prefix_list_id}):
+            plist = await self.store.get(ManagedPrefixList, list_id)
+            if plist is None:
+                raise NotFound("pl", list_id)
+            found.append(plist)
+        return found
 
     async def _route_target(self, tenant_id: str, table: RouteTable, gateway_id: str) -> None:
         """A route may lead to one of the tenant's internet gateways attached to the table's
@@ -389,18 +450,30 @@ class RoutingMixin(VpcsMixin):
                 "belong to different networks"
             )
 
-    async def delete_route(self, tenant_id: str, route_table_id: str, destination: str) -> None:
-        block = destination_cidr(destination)
+    async def delete_route(
+        self,
+        tenant_id: str,
+        route_table_id: str,
+        destination: str | None,
+        *,
+        destination_prefix_list_id: str | None = None,
+    ) -> None:
+        block, prefix_list_id = _destination(destination, destination_prefix_list_id)
+        key = block or prefix_list_id or ""
         for _ in range(_ATTEMPTS):
             table = await self._table(tenant_id, route_table_id)
-            existing = table.route_to(block)
+            existing = table.route_to(key)
             if existing is None:
-                raise RouteNotFound(block, route_table_id)
+                raise RouteNotFound(
+                    key,
+                    route_table_id,
+                    "destination-cidr-block" if block else "destination-prefix-list-id",
+                )
             if existing.gateway_id == LOCAL:
                 raise InvalidParameterValue(
-                    f"cannot remove local route {block} in route table {route_table_id}"
+                    f"cannot remove local route {key} in route table {route_table_id}"
                 )
-            routes = tuple(r for r in table.routes if r.destination != block)
+            routes = tuple(r for r in table.routes if r.key != key)
             if await self.store.replace(replace(table, routes=routes)):
                 self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
                 return

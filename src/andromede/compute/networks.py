@@ -307,8 +307,9 @@ class NetworksMixin(ServiceCore):
     # -- security groups → firewalls ---------------------------------------------------------
 
     async def routing_view(self, tenant_id: str) -> RoutingView:
-        """The tenant's VPCs, route tables, internet gateways, NAT gateways and the VPC peering
-        connections it is a side of, read once."""
+        """The tenant's VPCs, route tables, internet gateways, NAT gateways, the VPC peering
+        connections it is a side of and its prefix lists' blocks (routes may name a list),
+        read once."""
         return RoutingView(
             {v.vpc_id: v for v in await self.store.list(Vpc, tenant_id)},
             await self.store.list(RouteTable, tenant_id),
@@ -319,6 +320,7 @@ class NetworksMixin(ServiceCore):
                 for p in await self.store.list(VpcPeeringConnection, None)
                 if p.involves(tenant_id)
             },
+            await self.prefix_list_cidrs(tenant_id),
         )
 
     async def firewall_of(self, instance: Instance) -> InstanceFirewall:

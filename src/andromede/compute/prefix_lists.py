@@ -1,12 +1,13 @@
 """Customer-managed prefix lists in the compute service (decision 0149): create, describe,
 read a version's entries, modify (entries, name, MaxEntries), restore a version, delete, and
-the security groups that reference a list — whose members' firewalls follow every change of
-its entries.
+the security groups and route tables that reference a list — whose members' firewalls, and
+the firewalls of the instances of those tables' VPCs, follow every change of its entries.
 
 A change is written at the revision it was computed from (two gateways changing one list
 cannot both win; EC2's ``CurrentVersion`` says the same to the client). A list referenced by
-a rule is not deleted (DependencyViolation); the reference is checked when the rule is
-written (access.py), so another tenant's list is never referenced.
+a rule or a route is not deleted (DependencyViolation); the reference is checked when the
+rule or the route is written (access.py, gateways.py), so another tenant's list is never
+referenced.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ from andromede.compute.prefix_list import (
     resized,
     restored,
 )
+from andromede.compute.routing import RouteTable, routes_weight
 from andromede.compute.vpcs import chosen
 
-__all__ = ["PrefixListsMixin", "referencing"]
+__all__ = ["PrefixListsMixin", "referencing", "routing_to"]
 
 _ATTEMPTS = 8
 
@@ -54,6 +56,11 @@ def referencing(groups: Sequence[SecurityGroup], prefix_list_id: str) -> list[Se
         for g in groups
         if any(r.prefix_list_id == prefix_list_id for r in (*g.ingress, *g.egress))
     ]
+
+
+def routing_to(tables: Sequence[RouteTable], prefix_list_id: str) -> list[RouteTable]:
+    """The route tables with a route whose destination is the list."""
+    return [t for t in tables if t.route_to(prefix_list_id) is not None]
 
 
 class PrefixListsMixin(AccessMixin):
@@ -134,10 +141,16 @@ class PrefixListsMixin(AccessMixin):
 
     async def prefix_list_references(
         self, tenant_id: str, prefix_list_id: str
-    ) -> list[SecurityGroup]:
-        """GetManagedPrefixListAssociations: the tenant's groups whose rules reference it."""
+    ) -> list[tuple[str, str]]:
+        """GetManagedPrefixListAssociations: the tenant's groups whose rules reference it and
+        its route tables whose routes do, as (resource id, owner) in id order."""
         await self.managed_prefix_list(tenant_id, prefix_list_id)
-        return referencing(await self.store.list(SecurityGroup, tenant_id), prefix_list_id)
+        groups = referencing(await self.store.list(SecurityGroup, tenant_id), prefix_list_id)
+        tables = routing_to(await self.store.list(RouteTable, tenant_id), prefix_list_id)
+        return sorted(
+            [(g.group_id, g.tenant_id) for g in groups]
+            + [(t.route_table_id, t.tenant_id) for t in tables]
+        )
 
     async def modify_managed_prefix_list(
         self,
@@ -206,11 +219,15 @@ class PrefixListsMixin(AccessMixin):
     ) -> ManagedPrefixList:
         for _ in range(_ATTEMPTS):
             plist = await self.managed_prefix_list(tenant_id, prefix_list_id)
-            users = referencing(await self.store.list(SecurityGroup, tenant_id), prefix_list_id)
+            groups = await self.store.list(SecurityGroup, tenant_id)
+            tables = await self.store.list(RouteTable, tenant_id)
+            users = [g.group_id for g in referencing(groups, prefix_list_id)] + [
+                t.route_table_id for t in routing_to(tables, prefix_list_id)
+            ]
             if users:
                 raise ResourceInUse(
                     "pl",
-                    f"The prefix list {prefix_list_id} is referenced by {users[0].group_id} and"
+                    f"The prefix list {prefix_list_id} is referenced by {users[0]} and"
                     " cannot be deleted.",
                 )
             if await self.store.change(plist, delete=[(ManagedPrefixList, prefix_list_id)]):
@@ -222,7 +239,18 @@ class PrefixListsMixin(AccessMixin):
         for group in referencing(await self.store.list(SecurityGroup, tenant_id), prefix_list_id):
             self.check_rules_quota(group.ingress, sizes)
             self.check_rules_quota(group.egress, sizes)
+        # A route naming the list weighs its MaxEntries against its table's routes quota.
+        for table in routing_to(await self.store.list(RouteTable, tenant_id), prefix_list_id):
+            if routes_weight(table.routes, sizes) > self.limits.max_routes_per_route_table:
+                raise NetworkLimitExceeded(
+                    "route", "The maximum number of routes has been reached for this route table."
+                )
 
     async def _push_references(self, tenant_id: str, prefix_list_id: str) -> None:
+        """The firewalls of the members of the groups naming the list, and of the instances
+        of the VPCs whose route tables do (with their NAT gateways' routes)."""
         groups = referencing(await self.store.list(SecurityGroup, tenant_id), prefix_list_id)
-        await self._push_firewalls(tenant_id, [g.group_id for g in groups])
+        tables = routing_to(await self.store.list(RouteTable, tenant_id), prefix_list_id)
+        await self._push_firewalls(
+            tenant_id, [g.group_id for g in groups], vpc_ids=sorted({t.vpc_id for t in tables})
+        )

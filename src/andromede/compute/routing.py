@@ -29,6 +29,16 @@ nothing beyond the two VPCs (EC2 has no transitive or edge-to-edge routing). A p
 two peered VPCs passes only where both sides' tables send it: the sender's egress is confined
 to its routes, the receiver's ingress to its own.
 
+A route's destination is a block, or a customer-managed **prefix list** (decision 0149's
+addendum): the route stands for one route per block of the list's current version, to the
+same target (:func:`expanded`), and everything above reads the table expanded so — the hosts
+see blocks only. EC2's precedence: the longest prefix wins whatever the kind of route; with
+equal prefixes a route to a block (a static route) wins over a list's entry; two lists
+holding one block to different targets, EC2 picks one at random and keeps it — here the
+route to the list whose id sorts first. A list's entry equal to or inside the VPC's block is
+the ``local`` route's. Against the table's routes quota a route to a list weighs the list's
+``MaxEntries`` (:func:`routes_weight`).
+
 Network ACLs are records of their own (``network_acl.py``, decision 0128).
 """
 
@@ -57,9 +67,11 @@ __all__ = [
     "confine",
     "default_internet_gateway_id",
     "destination_cidr",
+    "expanded",
     "main_route_table",
     "reach",
     "route_state",
+    "routes_weight",
     "table_of_subnet",
 ]
 
@@ -92,7 +104,7 @@ class InternetGateway:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    # An IPv4 block in canonical form.
+    # An IPv4 block in canonical form; empty for a route to a prefix list.
     destination: str
     # ``local`` (the VPC's own block) or an internet gateway's id; empty for a route to a
     # NAT gateway.
@@ -103,6 +115,14 @@ class Route:
     # A VPC peering connection's id, for a route to one (decision 0139; older records have
     # none). Its ``gateway_id`` is empty.
     vpc_peering_connection_id: str | None = None
+    # A customer-managed prefix list's id, for a route whose destination is one (decision
+    # 0149's addendum; older records have none). Its ``destination`` is empty.
+    destination_prefix_list_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What the route is found by in its table: its block, or its prefix list's id."""
+        return self.destination_prefix_list_id or self.destination
 
     @property
     def target(self) -> str:
@@ -144,8 +164,9 @@ class RouteTable:
     def main(self) -> bool:
         return any(a.main for a in self.associations)
 
-    def route_to(self, destination: str) -> Route | None:
-        return next((r for r in self.routes if r.destination == destination), None)
+    def route_to(self, key: str) -> Route | None:
+        """The route to a block, or to a prefix list by its id (:attr:`Route.key`)."""
+        return next((r for r in self.routes if r.key == key), None)
 
 
 def default_internet_gateway_id(tenant_id: str) -> str:
@@ -182,6 +203,46 @@ def destination_cidr(cidr: str) -> str:
             "This is not a valid CIDR block."
         ) from None
     return str(block)
+
+
+def expanded(table: RouteTable, lists: Mapping[str, Sequence[str]]) -> RouteTable:
+    """``table`` with each route to a prefix list replaced by one route per block of the
+    list's current version (``lists``: blocks by list id), to the same target, in EC2's
+    precedence (the module docstring): a block a route names already, or one an earlier list
+    (by id) gave, or one equal to or inside the local route's is left out; an IPv6 block
+    routes nothing on the IPv4 tenant networks."""
+    if not any(r.destination_prefix_list_id for r in table.routes):
+        return table
+    static = [r for r in table.routes if r.destination_prefix_list_id is None]
+    taken = {r.destination for r in static}
+    local = [ipaddress.IPv4Network(r.destination) for r in static if r.gateway_id == LOCAL]
+    derived: list[Route] = []
+    to_lists = sorted(
+        (r for r in table.routes if r.destination_prefix_list_id is not None),
+        key=lambda r: r.key,
+    )
+    for route in to_lists:
+        for cidr in lists.get(route.key, ()):
+            try:
+                block = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                continue
+            if str(block) in taken or any(block.subnet_of(own) for own in local):
+                continue
+            taken.add(str(block))
+            derived.append(replace(route, destination=str(block), destination_prefix_list_id=None))
+    return replace(table, routes=(*static, *derived))
+
+
+def routes_weight(routes: Iterable[Route], max_entries: Mapping[str, int]) -> int:
+    """The routes counted against EC2's routes-per-table quota: the local route not at all, a
+    route to a prefix list as the list's ``MaxEntries`` (whatever it holds now), any other as
+    one."""
+    return sum(
+        max_entries.get(r.destination_prefix_list_id, 1) if r.destination_prefix_list_id else 1
+        for r in routes
+        if r.gateway_id != LOCAL
+    )
 
 
 def route_state(
@@ -319,13 +380,21 @@ class RoutingView:
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
     # By id, the VPC peering connections the tenant is a side of (decision 0139).
     peerings: Mapping[str, VpcPeeringConnection] = field(default_factory=dict)
+    # The blocks of the current version of each of the tenant's prefix lists, by id.
+    prefix_lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def expand(self, table: RouteTable) -> RouteTable:
+        """``table`` with its routes to prefix lists as routes to their blocks
+        (:func:`expanded`)."""
+        return expanded(table, self.prefix_lists)
 
     def _table_of(self, instance: Instance) -> tuple[Vpc, RouteTable | None] | None:
         vpc = self.vpcs.get(instance.vpc_id) if instance.vpc_id is not None else None
         if vpc is None or not vpc.routing_made or instance.subnet_id is None:
             return None
         mine = [t for t in self.tables if t.vpc_id == vpc.vpc_id]
-        return vpc, table_of_subnet(instance.subnet_id, mine)
+        table = table_of_subnet(instance.subnet_id, mine)
+        return vpc, None if table is None else self.expand(table)
 
     def reach_of(
         self, instance: Instance, *, through_nat: bool = True, through_peering: bool = True
@@ -358,6 +427,7 @@ class RoutingView:
         its active routes' destinations less every more specific route of the table (longest
         prefix wins), within the peer VPC's block — a peering carries nothing else. In the
         connections' id order; one carrying nothing is left out."""
+        table = self.expand(table)
         everything = [ipaddress.IPv4Network(route.destination) for route in table.routes]
         targets: dict[str, list[ipaddress.IPv4Network]] = {}
         for route in table.routes:
@@ -388,6 +458,7 @@ class RoutingView:
         reaches through an internet gateway — on EC2 a public NAT gateway in a subnet without
         a route to an internet gateway carries nothing out. In the gateways' id order; a
         gateway carrying nothing is left out."""
+        table = self.expand(table)
         everything = [ipaddress.IPv4Network(route.destination) for route in table.routes]
         targets: dict[str, list[ipaddress.IPv4Network]] = {}
         for route in table.routes:
@@ -411,6 +482,7 @@ class RoutingView:
         table = table_of_subnet(subnet_id, [t for t in self.tables if t.vpc_id == vpc_id])
         if table is None:
             return []
+        table = self.expand(table)
         return [
             ipaddress.IPv4Network(route.destination)
             for route in table.routes

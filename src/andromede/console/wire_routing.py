@@ -80,6 +80,7 @@ class GatewayRow:
 
 @dataclass(frozen=True, slots=True)
 class RouteRow:
+    # A block, or a managed prefix list's id (decision 0149's addendum).
     destination: str
     # An internet gateway's, a NAT gateway's (decision 0129) or a VPC peering connection's id
     # (decision 0139), or ``LOCAL``.
@@ -144,7 +145,7 @@ def _route_table(item: Element) -> RouteTableRow:
         vpc_id=text(item, "vpcId"),
         routes=tuple(
             RouteRow(
-                destination=text(r, "destinationCidrBlock"),
+                destination=text(r, "destinationCidrBlock") or text(r, "destinationPrefixListId"),
                 # EC2 names the one target a route has in the element of its kind.
                 target=next((t for t in (text(r, e) for e in _TARGET_ELEMENTS) if t), ""),
                 state=text(r, "state"),
@@ -252,16 +253,24 @@ async def change_route(
 ) -> None:
     """A route to ``destination`` made (CreateRoute), or its target replaced (ReplaceRoute):
     ``target``, an internet gateway (EC2's GatewayId), a NAT gateway (NatGatewayId) or a VPC
-    peering connection (VpcPeeringConnectionId): its id says which."""
+    peering connection (VpcPeeringConnectionId): its id says which. ``destination`` is a block
+    or a managed prefix list's id (``pl-…``)."""
     kind = next((name for kind_of, name in _TARGET_PARAMETERS if kind_of(target)), "GatewayId")
-    params = {"RouteTableId": route_table_id, "DestinationCidrBlock": destination, kind: target}
+    params = {"RouteTableId": route_table_id, **_destination(destination), kind: target}
     await ec2.call(origin, who, action, params)
+
+
+def _destination(destination: str) -> dict[str, str]:
+    """EC2's parameter for a route's destination: a prefix list's by its id, else a block."""
+    if destination.startswith("pl-"):
+        return {"DestinationPrefixListId": destination}
+    return {"DestinationCidrBlock": destination}
 
 
 async def delete_route(
     ec2: Ec2Wire, origin: Scope, who: Principal, route_table_id: str, destination: str
 ) -> None:
-    params = {"RouteTableId": route_table_id, "DestinationCidrBlock": destination}
+    params = {"RouteTableId": route_table_id, **_destination(destination)}
     await ec2.call(origin, who, "DeleteRoute", params)
 
 

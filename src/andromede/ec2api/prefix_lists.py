@@ -4,7 +4,8 @@
 ``prefix-list-name``, ``owner-id`` and tags, ``MaxResults`` 1 to 100 with ``NextToken``),
 GetManagedPrefixListEntries (``TargetVersion``), ModifyManagedPrefixList (``CurrentVersion``,
 ``AddEntry.N``, ``RemoveEntry.N``, ``PrefixListName``, ``MaxEntries``),
-RestoreManagedPrefixListVersion, DeleteManagedPrefixList, GetManagedPrefixListAssociations,
+RestoreManagedPrefixListVersion, DeleteManagedPrefixList, GetManagedPrefixListAssociations
+(the security groups and the route tables naming a list),
 and DescribePrefixLists — the AWS-managed lists, of which this platform offers none.
 """
 
@@ -207,14 +208,14 @@ async def delete_managed_prefix_list(call: Call) -> None:
 
 async def get_managed_prefix_list_associations(call: Call) -> None:
     p = call.params
-    groups = await call.compute.prefix_list_references(call.tenant_id, p.required("PrefixListId"))
-    page, token = _pages(p, groups, lambda g: g.group_id, least=5, most=255)
+    users = await call.compute.prefix_list_references(call.tenant_id, p.required("PrefixListId"))
+    page, token = _pages(p, users, lambda u: u[0], least=5, most=255)
     xml = call.result
     xml.open("prefixListAssociationSet")
-    for group in page:
+    for resource_id, owner in page:
         xml.open("item")
-        xml.element("resourceId", group.group_id)
-        xml.element("resourceOwner", group.tenant_id)
+        xml.element("resourceId", resource_id)
+        xml.element("resourceOwner", owner)
         xml.close("item")
     xml.close("prefixListAssociationSet")
     xml.element("nextToken", token)

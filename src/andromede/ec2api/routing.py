@@ -6,9 +6,12 @@ Create/Replace/DeleteRoute to an internet gateway, Associate/DisassociateRouteTa
 ReplaceRouteTableAssociation (the main association too, as
 ``aws_main_route_table_association`` moves it). A route leads to an internet gateway
 (``GatewayId``), a NAT gateway (``NatGatewayId``, decision 0129) or a VPC peering connection
-(``VpcPeeringConnectionId``, decision 0139); to anything else, an IPv6 or
-prefix-list destination, and an edge association are refused by name (UnsupportedOperation):
-there is nothing else here for them to lead to yet. Network ACLs are ``network_acls.py``'s.
+(``VpcPeeringConnectionId``, decision 0139), for a block (``DestinationCidrBlock``) or a
+customer-managed prefix list of the caller's (``DestinationPrefixListId``, decision 0149's
+addendum: shown as ``destinationPrefixListId``, filter ``route.destination-prefix-list-id``);
+to anything else, an IPv6 destination, and an edge association are refused by name
+(UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs
+are ``network_acls.py``'s.
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ def _write_route_table(xml: XmlWriter, table: RouteTable, targets: _Targets, ele
     xml.open("routeSet")
     for route in table.routes:
         xml.open("item")
-        xml.element("destinationCidrBlock", route.destination)
+        xml.element("destinationCidrBlock", route.destination or None)
+        xml.element("destinationPrefixListId", route.destination_prefix_list_id)
         xml.element("gatewayId", route.gateway_id or None)
         xml.element("natGatewayId", route.nat_gateway_id)
         xml.element("vpcPeeringConnectionId", route.vpc_peering_connection_id)
@@ -118,7 +122,16 @@ def _route_table_filters(
             lambda t: [a.subnet_id for a in t.associations if a.subnet_id is not None]
         ),
         "association.gateway-id": of(lambda t: []),
-        "route.destination-cidr-block": of(lambda t: [r.destination for r in t.routes]),
+        "route.destination-cidr-block": of(
+            lambda t: [r.destination for r in t.routes if r.destination]
+        ),
+        "route.destination-prefix-list-id": of(
+            lambda t: [
+                r.destination_prefix_list_id
+                for r in t.routes
+                if r.destination_prefix_list_id is not None
+            ]
+        ),
         "route.gateway-id": of(lambda t: [r.gateway_id for r in t.routes if r.gateway_id]),
         "route.nat-gateway-id": of(
             lambda t: [r.nat_gateway_id for r in t.routes if r.nat_gateway_id is not None]
@@ -175,17 +188,36 @@ async def delete_route_table(call: Call) -> None:
 
 
 # What a route could lead to besides an internet gateway, a NAT gateway or a VPC peering
-# connection, and IPv6 or prefix-list destinations: refused by name, never dropped (decision
-# 0060).
+# connection, and IPv6 destinations: refused by name, never dropped (decision 0060).
 _TARGETS = ("GatewayId", "NatGatewayId", "VpcPeeringConnectionId")
-_ROUTE_HANDLED = frozenset({"RouteTableId", "DestinationCidrBlock", *_TARGETS})
+_DESTINATIONS = ("DestinationCidrBlock", "DestinationPrefixListId")
+_ROUTE_HANDLED = frozenset({"RouteTableId", *_DESTINATIONS, *_TARGETS})
+
+
+def _destination(call: Call) -> tuple[str | None, str | None]:
+    """The block or the prefix list a route is for: exactly one of them (EC2's words)."""
+    p = call.params
+    cidr, prefix_list_id = (p.get(name) or None for name in _DESTINATIONS)
+    if cidr is None and prefix_list_id is None:
+        raise Ec2Error(
+            "MissingParameter",
+            "The request must contain exactly one of: destinationCidrBlock, "
+            "destinationIpv6CidrBlock, destinationPrefixListId",
+        )
+    if cidr is not None and prefix_list_id is not None:
+        raise Ec2Error(
+            "InvalidParameterCombination",
+            "The parameter destinationCidrBlock cannot be used with the parameter "
+            "destinationPrefixListId",
+        )
+    return cidr, prefix_list_id
 
 
 def _route_parameters(
     call: Call, action: str
-) -> tuple[str, str, str | None, str | None, str | None]:
-    """The table, the destination, and the internet gateway, the NAT gateway or the peering
-    connection (one)."""
+) -> tuple[str, tuple[str | None, str | None], str | None, str | None, str | None]:
+    """The table, the destination (a block or a prefix list), and the internet gateway, the
+    NAT gateway or the peering connection (one)."""
     p = call.params
     p.refuse_unhandled(action, _ROUTE_HANDLED)
     given = {name: p.get(name) or None for name in _TARGETS}
@@ -199,7 +231,7 @@ def _route_parameters(
         )
     return (
         p.required("RouteTableId"),
-        p.required("DestinationCidrBlock"),
+        _destination(call),
         given["GatewayId"],
         given["NatGatewayId"],
         given["VpcPeeringConnectionId"],
@@ -207,36 +239,40 @@ def _route_parameters(
 
 
 async def create_route(call: Call) -> None:
-    table, destination, gateway, nat, peering = _route_parameters(call, "CreateRoute")
+    table, (cidr, prefix_list_id), gateway, nat, peering = _route_parameters(call, "CreateRoute")
     await call.compute.create_route(
         call.tenant_id,
         table,
-        destination,
+        cidr,
         gateway,
         nat_gateway_id=nat,
         vpc_peering_connection_id=peering,
+        destination_prefix_list_id=prefix_list_id,
     )
     write_return(call.result)
 
 
 async def replace_route(call: Call) -> None:
-    table, destination, gateway, nat, peering = _route_parameters(call, "ReplaceRoute")
+    table, (cidr, prefix_list_id), gateway, nat, peering = _route_parameters(call, "ReplaceRoute")
     await call.compute.replace_route(
         call.tenant_id,
         table,
-        destination,
+        cidr,
         gateway,
         nat_gateway_id=nat,
         vpc_peering_connection_id=peering,
+        destination_prefix_list_id=prefix_list_id,
     )
     write_return(call.result)
 
 
 async def delete_route(call: Call) -> None:
     p = call.params
-    p.refuse_unhandled("DeleteRoute", frozenset({"RouteTableId", "DestinationCidrBlock"}))
+    p.refuse_unhandled("DeleteRoute", frozenset({"RouteTableId", *_DESTINATIONS}))
+    table = p.required("RouteTableId")
+    cidr, prefix_list_id = _destination(call)
     await call.compute.delete_route(
-        call.tenant_id, p.required("RouteTableId"), p.required("DestinationCidrBlock")
+        call.tenant_id, table, cidr, destination_prefix_list_id=prefix_list_id
     )
     write_return(call.result)
 

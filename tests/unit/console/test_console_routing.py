@@ -524,3 +524,52 @@ async def test_a_route_to_a_nat_gateway_names_it(console: ConsoleHarness) -> Non
         page = await client.get(f"/route-tables/{table.route_table_id}")
         assert page.status_code == 200, page.text
         assert nat.nat_gateway_id in _row(page, "route-0.0.0.0/0")
+
+
+async def test_a_route_to_a_prefix_list_is_shown_added_replaced_and_deleted(
+    console: ConsoleHarness,
+) -> None:
+    """A route whose destination is a managed prefix list (decision 0149's addendum) shows the
+    list's id as its destination; the forms take a ``pl-`` id typed as the destination."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        vpc_id, subnet_id = await _vpc_with_subnet(console, tenant, "10.4.0.0/16")
+        gateway = await compute.create_internet_gateway(tenant)
+        await compute.attach_internet_gateway(tenant, gateway.gateway_id, vpc_id)
+        plist = await compute.create_managed_prefix_list(
+            tenant, "offices", "IPv4", 5, [("192.0.2.0/24", "")]
+        )
+        list_id = plist.prefix_list_id
+        table = await compute.create_route_table(tenant, vpc_id)
+        table_id = table.route_table_id
+        token = await csrf(client, f"/route-tables/{table_id}")
+        route = {"csrf": token, "destination": list_id, "gateway_id": gateway.gateway_id}
+        added = await client.post(f"/route-tables/{table_id}/routes/add", data=route)
+        assert added.status_code == 303, added.text
+        [_, held] = (await _table(console, tenant, table_id)).routes
+        assert (held.destination_prefix_list_id, held.target) == (list_id, gateway.gateway_id)
+        page = await client.get(f"/route-tables/{table_id}")
+        row = _row(page, f"route-{list_id}")
+        assert f"<code>{list_id}</code>" in row and "/routes/delete" in row
+        again = await client.post(f"/route-tables/{table_id}/routes/add", data=route)
+        assert again.status_code == 400 and "(RouteAlreadyExists)" in again.text
+        address = await compute.allocate_address(tenant)
+        nat = await compute.create_nat_gateway(tenant, subnet_id, address.allocation_id)
+        replaced = await client.post(
+            f"/route-tables/{table_id}/routes/replace",
+            data={**route, "gateway_id": nat.nat_gateway_id},
+        )
+        assert replaced.status_code == 303, replaced.text
+        [_, held] = (await _table(console, tenant, table_id)).routes
+        assert held.target == nat.nat_gateway_id
+        deleted = await client.post(
+            f"/route-tables/{table_id}/routes/delete", data={"csrf": token, "destination": list_id}
+        )
+        assert deleted.status_code == 303, deleted.text
+        assert len((await _table(console, tenant, table_id)).routes) == 1
+        unknown = await client.post(
+            f"/route-tables/{table_id}/routes/add",
+            data={**route, "destination": "pl-0123456789abcdef0"},
+        )
+        assert unknown.status_code == 400 and "(InvalidPrefixListID.NotFound)" in unknown.text

@@ -164,7 +164,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
     "DeleteNetworkAcl": {"NetworkAclId": OWN_ACL},
     "DeleteNetworkAclEntry": {"NetworkAclId": OWN_ACL, "RuleNumber": 100, "Egress": False},
-    "DeleteRoute": {"RouteTableId": CUSTOM_RTB, "DestinationCidrBlock": "0.0.0.0/0"},
+    # The victim's route to its prefix list (decision 0149's addendum).
+    "DeleteRoute": {"RouteTableId": CUSTOM_RTB, "DestinationPrefixListId": PL},
     "DeleteRouteTable": {"RouteTableId": EMPTY_RTB},
     "DeleteSecurityGroup": {"GroupId": SG},
     "DeleteSnapshot": {"SnapshotId": SNAP},
@@ -467,7 +468,8 @@ async def victim(world: World) -> Victim:
         for k, v in (("domain-name", ["victim.test"]), ("ntp-servers", ["192.0.2.123"]))
     ]
     await c.call("AssociateDhcpOptions", DhcpOptionsId=options[0], VpcId=vpc)
-    # A managed prefix list at version 2, referenced by its group's egress.
+    # A managed prefix list at version 2, referenced by its group's egress and routed to by
+    # its own table.
     plist = (
         await c.call(
             "CreateManagedPrefixList", PrefixListName="offices", AddressFamily="IPv4",
@@ -483,6 +485,9 @@ async def victim(world: World) -> Victim:
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
                         "PrefixListIds": [{"PrefixListId": plist}]}],
     )  # fmt: skip
+    await c.call(
+        "CreateRoute", RouteTableId=custom, DestinationPrefixListId=plist, GatewayId=gateway
+    )
     ids = {
         PL: plist,
         DOPT: options[0],
