@@ -35,8 +35,10 @@ from andromede.compute.driver import (
     NetworkPeer,
     NetworkSpec,
     NicSpec,
+    PeeringLink,
     SubnetAcl,
 )
+from andromede.hypervisor.peering_segments import segment_name
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
 from support.hypervisor_agents import underlay_pair
 from support.netns_guest import namespace_guest
@@ -527,3 +529,165 @@ async def test_a_nat_gateway_translates_on_its_egress_host_for_the_other_hosts_i
                     capture_output=True, text=True, check=True,
                 ).stdout  # fmt: skip
                 assert "lookup 10" not in rules
+
+
+# -- VPC peering across hosts (decision 0139's addendum) ------------------------------------
+
+
+def _peered_nic(
+    vpc_id: str, block: str, host: int, *, subnet: NetworkSpec | None = None
+) -> NicSpec:
+    """An instance of a VPC of ``block`` (a /16), in its first /24 (or ``subnet``)."""
+    prefix = block.split(".0.0/")[0]
+    network = subnet or replace(
+        _network("111111111111"), cidr=f"{prefix}.1.0/24", vpc_id=vpc_id, vpc_cidr=block
+    )
+    return NicSpec(network, f"02:00:00:08:{host:02x}:{host:02x}", f"{prefix}.1.{host}")
+
+
+def _open_to(*blocks: str) -> InstanceFirewall:
+    """An open group as the control plane confines it to what the instance's routes reach."""
+    rules = tuple(FirewallRule("-1", 0, 0, block) for block in blocks)
+    return InstanceFirewall(ingress=rules, egress=rules)
+
+
+def _router_links(host: Host, router: str) -> str:
+    return subprocess.run(
+        ["ip", "-n", host.networks.netns(router), "-o", "link", "show"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+A_BLOCK, B_BLOCK, C_BLOCK = "10.81.0.0/16", "10.82.0.0/16", "10.83.0.0/16"
+
+
+async def test_peered_vpcs_on_two_hosts_reach_each_other_only_while_told_and_let(
+    hosts: tuple[Host, Host],
+) -> None:
+    """a (VPC A) on host one, b (VPC B, another tenant's block) on host two only, c (a third
+    VPC) on host one. Each host is told the connection as the compute service tells it —
+    the other host's instances of each side — and its lead router (the only one of the
+    connection there) carries it over the connection's own segment to the other host's."""
+    one, two = hosts
+    vpc_a, vpc_b, vpc_c = ("vpc-" + secrets.token_hex(4) for _ in range(3))
+    a_nic, b_nic = _peered_nic(vpc_a, A_BLOCK, 5), _peered_nic(vpc_b, B_BLOCK, 6)
+    c_nic = _peered_nic(vpc_c, C_BLOCK, 7)
+    peering_id = "pcx-" + secrets.token_hex(8) + "1"
+    vni = 1 + secrets.randbelow(2**24 - 2)
+    link = PeeringLink(peering_id, vpc_a, A_BLOCK, vpc_b, B_BLOCK, vni=vni)
+    told_one = replace(link, accepter_peers=(two.peer(b_nic.private_ip),))
+    told_two = replace(link, requester_peers=(one.peer(a_nic.private_ip),))
+    segment = segment_name(peering_id)
+    async with (
+        guest(one.networks, "i-a", a_nic) as a,
+        guest(two.networks, "i-b", b_nic) as b,
+        guest(one.networks, "i-c", c_nic) as c,
+    ):
+        await one.networks.set_instance_firewall("i-a", _open_to(A_BLOCK, B_BLOCK))
+        await two.networks.set_instance_firewall("i-b", _open_to(B_BLOCK, A_BLOCK))
+        await one.networks.set_instance_firewall("i-c", _open_to("0.0.0.0/0"))
+        with serving(b.netns, "", 7001), serving(a.netns, "", 7002), serving(c.netns, "", 7003):
+            # Not joined: nothing carries a packet between the two VPCs.
+            assert a.connect(b_nic.private_ip, 7001) == ""
+            await one.networks.set_peering_links([told_one])
+            await two.networks.set_peering_links([told_two])
+            assert segment in _router_links(one, vpc_a) and segment in _router_links(two, vpc_b)
+            # Both ways, at the private addresses, nothing translated.
+            assert a.connect(b_nic.private_ip, 7001, timeout=10) == (
+                f"peer {a_nic.private_ip} port 7001"
+            )
+            assert b.connect(a_nic.private_ip, 7002, timeout=10) == (
+                f"peer {b_nic.private_ip} port 7002"
+            )
+            assert a.run("busybox", "ping", "-c", "1", "-W", "3", b_nic.private_ip).returncode == 0
+            # Pushing what is in force changes nothing.
+            await one.networks.set_peering_links([told_one])
+            assert a.connect(b_nic.private_ip, 7001, timeout=10).startswith("peer ")
+            # A third VPC's instance on host one, open to all, gets nothing either way.
+            assert c.connect(b_nic.private_ip, 7001) == ""
+            assert c.connect(a_nic.private_ip, 7002) == ""
+            assert b.connect(c_nic.private_ip, 7003) == ""
+            assert a.connect(c_nic.private_ip, 7003) == ""
+            # b's table no longer routes to the connection: its firewall is confined to its
+            # VPC, and b's host lets nothing of a's in (nor out to a).
+            await two.networks.set_instance_firewall("i-b", _open_to(B_BLOCK))
+            assert a.connect(b_nic.private_ip, 7001) == ""
+            assert b.connect(a_nic.private_ip, 7002) == ""
+            await two.networks.set_instance_firewall("i-b", _open_to(B_BLOCK, A_BLOCK))
+            assert a.connect(b_nic.private_ip, 7001, timeout=10).startswith("peer ")
+            # A network ACL of b's subnet denying a's block judges on b's host.
+            deny = SubnetAcl(
+                ingress=(
+                    AclEntry(90, False, "-1", A_BLOCK),
+                    AclEntry(100, True, "-1", "0.0.0.0/0"),
+                ),
+            )
+            await two.networks.set_acl(b_nic.network.network_id, deny)
+            assert a.connect(b_nic.private_ip, 7001) == ""
+            await two.networks.set_acl(b_nic.network.network_id, SubnetAcl())
+            # The connection deleted: neither host is told it; the segments go, nothing flows.
+            await one.networks.set_peering_links([])
+            await two.networks.set_peering_links([])
+            assert segment not in _router_links(one, vpc_a)
+            assert segment not in _router_links(two, vpc_b)
+            assert a.connect(b_nic.private_ip, 7001) == ""
+            assert b.connect(a_nic.private_ip, 7002) == ""
+            assert a.run("busybox", "ping", "-c", "1", "-W", "2", b_nic.private_ip).returncode != 0
+
+
+async def test_a_lead_holding_both_sides_carries_its_peers_packets_to_the_other_host(
+    hosts: tuple[Host, Host],
+) -> None:
+    """a1 (VPC A) and b1 (VPC B) on host one, joined there by their link; a2 (VPC A, the same
+    subnet) on host two only. a2 reaches b1 over the segment into host one's A router, which
+    hands it over the link to B's; b1's replies, and a connection b1 opens, go back over A's
+    own overlay. A packet from the segment reaches nothing of A on another host."""
+    one, two = hosts
+    vpc_a, vpc_b = "vpc-" + secrets.token_hex(4), "vpc-" + secrets.token_hex(4)
+    a1_nic = _peered_nic(vpc_a, A_BLOCK, 5)
+    a2_nic = _peered_nic(vpc_a, A_BLOCK, 9, subnet=a1_nic.network)
+    b1_nic = _peered_nic(vpc_b, B_BLOCK, 6)
+    peering_id = "pcx-" + secrets.token_hex(8) + "2"
+    link = PeeringLink(
+        peering_id, vpc_a, A_BLOCK, vpc_b, B_BLOCK, vni=1 + secrets.randbelow(2**24 - 2)
+    )
+    told_one = replace(link, requester_peers=(two.peer(a2_nic.private_ip),))
+    told_two = replace(
+        link,
+        requester_peers=(one.peer(a1_nic.private_ip),),
+        accepter_peers=(one.peer(b1_nic.private_ip),),
+    )
+    subnet = a1_nic.network
+    async with (
+        guest(one.networks, "i-a1", a1_nic) as a1,
+        guest(one.networks, "i-b1", b1_nic) as b1,
+        guest(two.networks, "i-a2", a2_nic) as a2,
+    ):
+        await one.networks.set_peers(subnet.network_id, [two.peer(a2_nic.private_ip)], subnet)
+        await two.networks.set_peers(subnet.network_id, [one.peer(a1_nic.private_ip)], subnet)
+        for host, instance in ((one, "i-a1"), (two, "i-a2")):
+            await host.networks.set_instance_firewall(instance, _open_to(A_BLOCK, B_BLOCK))
+        await one.networks.set_instance_firewall("i-b1", _open_to(B_BLOCK, A_BLOCK))
+        with serving(b1.netns, "", 7101), serving(a2.netns, "", 7102):
+            assert a2.connect(b1_nic.private_ip, 7101) == ""
+            await one.networks.set_peering_links([told_one])
+            await two.networks.set_peering_links([told_two])
+            assert a2.connect(b1_nic.private_ip, 7101, timeout=10) == (
+                f"peer {a2_nic.private_ip} port 7101"
+            )
+            assert b1.connect(a2_nic.private_ip, 7102, timeout=10) == (
+                f"peer {b1_nic.private_ip} port 7102"
+            )
+            # a1 and a2 still meet over their subnet's overlay, untouched.
+            assert a1.connect(a2_nic.private_ip, 7102, timeout=10) == (
+                f"peer {a1_nic.private_ip} port 7102"
+            )
+            # b1's firewall confined to its VPC: nothing of a2's in, nothing out to a2.
+            await one.networks.set_instance_firewall("i-b1", _open_to(B_BLOCK))
+            assert a2.connect(b1_nic.private_ip, 7101) == ""
+            assert b1.connect(a2_nic.private_ip, 7102) == ""
+            await one.networks.set_instance_firewall("i-b1", _open_to(B_BLOCK, A_BLOCK))
+            # Host two no longer told: it parts its segment, and a2 is cut off from b1.
+            await two.networks.set_peering_links([])
+            assert a2.connect(b1_nic.private_ip, 7101) == ""
+            assert b1.connect(a2_nic.private_ip, 7102) == ""
