@@ -563,9 +563,11 @@ class HypervisorDriver(Protocol):
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         """Replace the VPC peering connections this host joins the routers of (every one whose
-        two VPCs have instances here; :class:`PeeringLink`), at once: a link is made when both
-        routers are here, taken away when it is no longer told. No-op on a host without
-        tenant networks (user-mode networking)."""
+        two VPCs have instances here, and every one with a side here whose other side runs on
+        another host; :class:`PeeringLink`), at once: a link is made when both routers are
+        here, the connection's segment in the lead router when the other side runs elsewhere,
+        both taken away when it is no longer told. No-op on a host without tenant networks
+        (user-mode networking)."""
         ...
 
     async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
