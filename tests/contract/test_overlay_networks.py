@@ -38,7 +38,7 @@ from andromede.compute.driver import (
     PeeringLink,
     SubnetAcl,
 )
-from andromede.hypervisor.peering_segments import segment_name
+from andromede.hypervisor.peering_segments import segment_mac, segment_name
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
 from support.hypervisor_agents import underlay_pair
 from support.netns_guest import namespace_guest
@@ -691,3 +691,97 @@ async def test_a_lead_holding_both_sides_carries_its_peers_packets_to_the_other_
             await two.networks.set_peering_links([])
             assert a2.connect(b1_nic.private_ip, 7101) == ""
             assert b1.connect(a2_nic.private_ip, 7102) == ""
+
+
+async def test_no_transitive_peering_across_hosts_even_for_a_router_that_tries(
+    hosts: tuple[Host, Host],
+) -> None:
+    """A and B, B and C peered, a and c on host one (two segments there, one per connection), b on
+    host two leading both. a and c each reach b; a's router made to send c's address onto
+    its segment (as a misbehaving router would) gets nothing through B's: a router lets in
+    from a segment only towards its own instances or its peer of that very connection."""
+    one, two = hosts
+    vpc_a, vpc_b, vpc_c = ("vpc-" + secrets.token_hex(4) for _ in range(3))
+    a_nic, b_nic = _peered_nic(vpc_a, A_BLOCK, 5), _peered_nic(vpc_b, B_BLOCK, 6)
+    c_nic = _peered_nic(vpc_c, C_BLOCK, 7)
+    ab = PeeringLink(
+        "pcx-" + secrets.token_hex(8) + "3", vpc_a, A_BLOCK, vpc_b, B_BLOCK,
+        vni=1 + secrets.randbelow(2**24 - 2),
+    )  # fmt: skip
+    cb = PeeringLink(
+        "pcx-" + secrets.token_hex(8) + "4", vpc_c, C_BLOCK, vpc_b, B_BLOCK,
+        vni=1 + secrets.randbelow(2**24 - 2),
+    )  # fmt: skip
+    to_b = (two.peer(b_nic.private_ip),)
+    async with (
+        guest(one.networks, "i-a", a_nic) as a,
+        guest(two.networks, "i-b", b_nic) as b,
+        guest(one.networks, "i-c", c_nic) as c,
+    ):
+        everything = _open_to("0.0.0.0/0")
+        await one.networks.set_instance_firewall("i-a", everything)
+        await two.networks.set_instance_firewall("i-b", everything)
+        await one.networks.set_instance_firewall("i-c", everything)
+        await one.networks.set_peering_links(
+            [replace(ab, accepter_peers=to_b), replace(cb, accepter_peers=to_b)]
+        )
+        await two.networks.set_peering_links(
+            [
+                replace(ab, requester_peers=(one.peer(a_nic.private_ip),)),
+                replace(cb, requester_peers=(one.peer(c_nic.private_ip),)),
+            ]
+        )
+        with serving(b.netns, "", 7201), serving(c.netns, "", 7203):
+            assert a.connect(b_nic.private_ip, 7201, timeout=10) == (
+                f"peer {a_nic.private_ip} port 7201"
+            )
+            assert c.connect(b_nic.private_ip, 7201, timeout=10) == (
+                f"peer {c_nic.private_ip} port 7201"
+            )
+            assert a.connect(c_nic.private_ip, 7203) == ""  # A has no way to C
+            # A's router forced to send c's address over its segment to host two's B router.
+            ns = one.networks.netns(vpc_a)
+            segment = segment_name(ab.peering_id)
+            mac = segment_mac(ab.peering_id, two.layout.underlay_address, two.layout.vxlan_port)
+            for command in (
+                ["neigh", "replace", c_nic.private_ip, "lladdr", mac, "dev", segment,
+                 "nud", "permanent"],
+                ["route", "replace", f"{c_nic.private_ip}/32", "dev", segment],
+            ):  # fmt: skip
+                subprocess.run(["ip", "-n", ns, *command], check=True)
+            # No reply could come back anyway (C has no route to A): what counts is that
+            # nothing arrives, so one-way datagrams are watched for at c.
+            assert _datagram_arrives(a, b, b_nic.private_ip, 7204)  # the watch works
+            assert not _datagram_arrives(a, c, c_nic.private_ip, 7204)
+            assert a.connect(c_nic.private_ip, 7203) == ""
+
+
+def _datagram_arrives(sender: Guest, receiver: Guest, address: str, port: int) -> bool:
+    """Whether a UDP datagram ``sender`` sends to ``address:port`` reaches ``receiver``."""
+    listen = (
+        "import socket\n"
+        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        f"s.bind(('', {port})); s.settimeout(4)\n"
+        "print('ready', flush=True)\n"
+        "try: print(s.recvfrom(100)[0].decode(), flush=True)\n"
+        "except OSError: print('', flush=True)\n"
+    )
+    send = (
+        "import socket, time\n"
+        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "for _ in range(5):\n"
+        f"  try: s.sendto(b'hello', ({address!r}, {port}))\n"
+        "  except OSError: pass\n"
+        "  time.sleep(0.3)\n"
+    )
+    with subprocess.Popen(
+        ["ip", "netns", "exec", receiver.netns, sys.executable, "-c", listen],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        sender.run(sys.executable, "-c", send)
+        received = process.stdout.readline().strip()
+        process.wait(timeout=10)
+    return received == "hello"
