@@ -18,10 +18,7 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,17 +29,15 @@ from andromede.compute.driver import (
     InstanceFirewall,
     NatRoute,
     NatSource,
-    NetworkPeer,
     NetworkSpec,
     NicSpec,
-    PeeringLink,
     SubnetAcl,
 )
-from andromede.hypervisor.peering_segments import segment_mac, segment_name
-from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
-from support.hypervisor_agents import underlay_pair
-from support.netns_guest import namespace_guest
+from andromede.hypervisor.tenant_network import TenantNetworks, router_mac
+from support.overlay_hosts import Host, connect, guest, host_layout, hosts, serving
 from support.tenant_networks import outside_addresses
+
+__all__ = ["hosts"]  # the fixture this module takes from support
 
 _TOOLS = ("ip", "nft", "dnsmasq", "bridge", "busybox")
 
@@ -52,114 +47,6 @@ def _needs_root_and_tools() -> None:
     missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
     if missing or os.geteuid() != 0:
         pytest.skip(f"tenant networks need root and {', '.join(missing) or 'root'}")
-
-
-def host_layout(underlay: str = "", underlay_netns: str = "") -> NetworkLayout:
-    block = secrets.randbelow(64 * 256 // 2) * 2
-    return NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
-        imds_port=20000 + secrets.randbelow(20000),
-        link_prefix="o" + secrets.token_hex(2),
-        underlay_address=underlay,
-        vxlan_port=40000 + secrets.randbelow(20000),
-        underlay_netns=underlay_netns,
-    )
-
-
-@dataclass
-class Host:
-    networks: TenantNetworks
-    layout: NetworkLayout
-
-    def peer(self, *private_ips: str) -> NetworkPeer:
-        return NetworkPeer(self.layout.underlay_address, self.layout.vxlan_port, private_ips)
-
-
-@pytest.fixture
-async def hosts(tmp_path: Path) -> AsyncIterator[tuple[Host, Host]]:
-    with underlay_pair() as (one_underlay, two_underlay):
-        ns_one, address_one = one_underlay.netns, one_underlay.address
-        ns_two, address_two = two_underlay.netns, two_underlay.address
-        one, two = host_layout(address_one, ns_one), host_layout(address_two, ns_two)
-        pair = (
-            Host(TenantNetworks(tmp_path / "one", one), one),
-            Host(TenantNetworks(tmp_path / "two", two), two),
-        )
-        try:
-            yield pair
-        finally:
-            for host in pair:
-                for network_id in list(host.networks._state.networks):
-                    await host.networks.remove(network_id)
-
-
-@dataclass
-class Guest:
-    netns: str
-    nic: NicSpec
-
-    def run(self, *command: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["ip", "netns", "exec", self.netns, *command],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def connect(self, address: str, port: int, timeout: float = 2) -> str:
-        """What the peer at address:port says ("" when it cannot be reached)."""
-        return _connect(["ip", "netns", "exec", self.netns], address, port, timeout)
-
-
-def _connect(prefix: list[str], address: str, port: int, timeout: float = 2) -> str:
-    code = (
-        "import socket\n"
-        "try:\n"
-        f"  s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
-        "  print(s.recv(200).decode(), end='')\n"
-        "except OSError: print('', end='')\n"
-    )
-    return subprocess.run(
-        [*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 8
-    ).stdout
-
-
-@contextmanager
-def serving(netns: str | None, address: str, *ports: int) -> Iterator[None]:
-    """TCP servers answering every connection with ``peer <address> port <port>``."""
-    code = (
-        "import socket, sys, threading\n"
-        "def serve(port):\n"
-        "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-        f"  s.bind(({address!r}, port)); s.listen(16); return s\n"
-        "def loop(s, port):\n"
-        "  while True:\n"
-        "    c,a=s.accept(); c.sendall(f'peer {a[0]} port {port}'.encode()); c.close()\n"
-        f"socks=[(serve(p), p) for p in {list(ports)!r}]\n"
-        "for s, p in socks: threading.Thread(target=loop, args=(s, p), daemon=True).start()\n"
-        "print('ready', flush=True); sys.stdin.read()\n"
-    )
-    prefix = ["ip", "netns", "exec", netns] if netns else []
-    with subprocess.Popen(
-        [*prefix, sys.executable, "-c", code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-            yield
-        finally:
-            process.kill()
-
-
-@asynccontextmanager
-async def guest(networks: TenantNetworks, instance_id: str, nic: NicSpec) -> AsyncIterator[Guest]:
-    async with namespace_guest(networks, instance_id, nic) as netns:
-        yield Guest(netns, nic)
 
 
 def _network(tenant: str, vni: int | None = None) -> NetworkSpec:
@@ -310,12 +197,12 @@ async def test_the_metadata_port_is_closed_to_the_lan_and_open_to_the_networks(
             with serving(None, host_ip, layout.imds_port, layout.imds_port + 1):
                 lan_prefix = ["ip", "netns", "exec", lan]
                 # Another port of the same address answers the LAN: the route is there...
-                assert _connect(lan_prefix, host_ip, layout.imds_port + 1).startswith("peer")
+                assert connect(lan_prefix, host_ip, layout.imds_port + 1).startswith("peer")
                 # ...the metadata port does not.
-                assert _connect(lan_prefix, host_ip, layout.imds_port) == ""
+                assert connect(lan_prefix, host_ip, layout.imds_port) == ""
                 # The tenant network (its transit link) and the host itself do reach it.
                 assert g.connect("169.254.169.254", 80).startswith("peer ")
-                assert _connect([], host_ip, layout.imds_port).startswith("peer ")
+                assert connect([], host_ip, layout.imds_port).startswith("peer ")
             listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
             assert table in listed.stdout
         await networks.release("i-md")  # the last network goes, and its guard with it
@@ -529,259 +416,3 @@ async def test_a_nat_gateway_translates_on_its_egress_host_for_the_other_hosts_i
                     capture_output=True, text=True, check=True,
                 ).stdout  # fmt: skip
                 assert "lookup 10" not in rules
-
-
-# -- VPC peering across hosts (decision 0139's addendum) ------------------------------------
-
-
-def _peered_nic(
-    vpc_id: str, block: str, host: int, *, subnet: NetworkSpec | None = None
-) -> NicSpec:
-    """An instance of a VPC of ``block`` (a /16), in its first /24 (or ``subnet``)."""
-    prefix = block.split(".0.0/")[0]
-    network = subnet or replace(
-        _network("111111111111"), cidr=f"{prefix}.1.0/24", vpc_id=vpc_id, vpc_cidr=block
-    )
-    return NicSpec(network, f"02:00:00:08:{host:02x}:{host:02x}", f"{prefix}.1.{host}")
-
-
-def _open_to(*blocks: str) -> InstanceFirewall:
-    """An open group as the control plane confines it to what the instance's routes reach."""
-    rules = tuple(FirewallRule("-1", 0, 0, block) for block in blocks)
-    return InstanceFirewall(ingress=rules, egress=rules)
-
-
-def _router_links(host: Host, router: str) -> str:
-    return subprocess.run(
-        ["ip", "-n", host.networks.netns(router), "-o", "link", "show"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-
-
-A_BLOCK, B_BLOCK, C_BLOCK = "10.81.0.0/16", "10.82.0.0/16", "10.83.0.0/16"
-
-
-async def test_peered_vpcs_on_two_hosts_reach_each_other_only_while_told_and_let(
-    hosts: tuple[Host, Host],
-) -> None:
-    """a (VPC A) on host one, b (VPC B, another tenant's block) on host two only, c (a third
-    VPC) on host one. Each host is told the connection as the compute service tells it —
-    the other host's instances of each side — and its lead router (the only one of the
-    connection there) carries it over the connection's own segment to the other host's."""
-    one, two = hosts
-    vpc_a, vpc_b, vpc_c = ("vpc-" + secrets.token_hex(4) for _ in range(3))
-    a_nic, b_nic = _peered_nic(vpc_a, A_BLOCK, 5), _peered_nic(vpc_b, B_BLOCK, 6)
-    c_nic = _peered_nic(vpc_c, C_BLOCK, 7)
-    peering_id = "pcx-" + secrets.token_hex(8) + "1"
-    vni = 1 + secrets.randbelow(2**24 - 2)
-    link = PeeringLink(peering_id, vpc_a, A_BLOCK, vpc_b, B_BLOCK, vni=vni)
-    told_one = replace(link, accepter_peers=(two.peer(b_nic.private_ip),))
-    told_two = replace(link, requester_peers=(one.peer(a_nic.private_ip),))
-    segment = segment_name(peering_id)
-    async with (
-        guest(one.networks, "i-a", a_nic) as a,
-        guest(two.networks, "i-b", b_nic) as b,
-        guest(one.networks, "i-c", c_nic) as c,
-    ):
-        await one.networks.set_instance_firewall("i-a", _open_to(A_BLOCK, B_BLOCK))
-        await two.networks.set_instance_firewall("i-b", _open_to(B_BLOCK, A_BLOCK))
-        await one.networks.set_instance_firewall("i-c", _open_to("0.0.0.0/0"))
-        with serving(b.netns, "", 7001), serving(a.netns, "", 7002), serving(c.netns, "", 7003):
-            # Not joined: nothing carries a packet between the two VPCs.
-            assert a.connect(b_nic.private_ip, 7001) == ""
-            await one.networks.set_peering_links([told_one])
-            await two.networks.set_peering_links([told_two])
-            assert segment in _router_links(one, vpc_a) and segment in _router_links(two, vpc_b)
-            # Both ways, at the private addresses, nothing translated.
-            assert a.connect(b_nic.private_ip, 7001, timeout=10) == (
-                f"peer {a_nic.private_ip} port 7001"
-            )
-            assert b.connect(a_nic.private_ip, 7002, timeout=10) == (
-                f"peer {b_nic.private_ip} port 7002"
-            )
-            assert a.run("busybox", "ping", "-c", "1", "-W", "3", b_nic.private_ip).returncode == 0
-            # Pushing what is in force changes nothing.
-            await one.networks.set_peering_links([told_one])
-            assert a.connect(b_nic.private_ip, 7001, timeout=10).startswith("peer ")
-            # A third VPC's instance on host one, open to all, gets nothing either way.
-            assert c.connect(b_nic.private_ip, 7001) == ""
-            assert c.connect(a_nic.private_ip, 7002) == ""
-            assert b.connect(c_nic.private_ip, 7003) == ""
-            assert a.connect(c_nic.private_ip, 7003) == ""
-            # b's table no longer routes to the connection: its firewall is confined to its
-            # VPC, and b's host lets nothing of a's in (nor out to a).
-            await two.networks.set_instance_firewall("i-b", _open_to(B_BLOCK))
-            assert a.connect(b_nic.private_ip, 7001) == ""
-            assert b.connect(a_nic.private_ip, 7002) == ""
-            await two.networks.set_instance_firewall("i-b", _open_to(B_BLOCK, A_BLOCK))
-            assert a.connect(b_nic.private_ip, 7001, timeout=10).startswith("peer ")
-            # A network ACL of b's subnet denying a's block judges on b's host.
-            deny = SubnetAcl(
-                ingress=(
-                    AclEntry(90, False, "-1", A_BLOCK),
-                    AclEntry(100, True, "-1", "0.0.0.0/0"),
-                ),
-            )
-            await two.networks.set_acl(b_nic.network.network_id, deny)
-            assert a.connect(b_nic.private_ip, 7001) == ""
-            await two.networks.set_acl(b_nic.network.network_id, SubnetAcl())
-            # The connection deleted: neither host is told it; the segments go, nothing flows.
-            await one.networks.set_peering_links([])
-            await two.networks.set_peering_links([])
-            assert segment not in _router_links(one, vpc_a)
-            assert segment not in _router_links(two, vpc_b)
-            assert a.connect(b_nic.private_ip, 7001) == ""
-            assert b.connect(a_nic.private_ip, 7002) == ""
-            assert a.run("busybox", "ping", "-c", "1", "-W", "2", b_nic.private_ip).returncode != 0
-
-
-async def test_a_lead_holding_both_sides_carries_its_peers_packets_to_the_other_host(
-    hosts: tuple[Host, Host],
-) -> None:
-    """a1 (VPC A) and b1 (VPC B) on host one, joined there by their link; a2 (VPC A, the same
-    subnet) on host two only. a2 reaches b1 over the segment into host one's A router, which
-    hands it over the link to B's; b1's replies, and a connection b1 opens, go back over A's
-    own overlay. A packet from the segment reaches nothing of A on another host."""
-    one, two = hosts
-    vpc_a, vpc_b = "vpc-" + secrets.token_hex(4), "vpc-" + secrets.token_hex(4)
-    a1_nic = _peered_nic(vpc_a, A_BLOCK, 5)
-    a2_nic = _peered_nic(vpc_a, A_BLOCK, 9, subnet=a1_nic.network)
-    b1_nic = _peered_nic(vpc_b, B_BLOCK, 6)
-    peering_id = "pcx-" + secrets.token_hex(8) + "2"
-    link = PeeringLink(
-        peering_id, vpc_a, A_BLOCK, vpc_b, B_BLOCK, vni=1 + secrets.randbelow(2**24 - 2)
-    )
-    told_one = replace(link, requester_peers=(two.peer(a2_nic.private_ip),))
-    told_two = replace(
-        link,
-        requester_peers=(one.peer(a1_nic.private_ip),),
-        accepter_peers=(one.peer(b1_nic.private_ip),),
-    )
-    subnet = a1_nic.network
-    async with (
-        guest(one.networks, "i-a1", a1_nic) as a1,
-        guest(one.networks, "i-b1", b1_nic) as b1,
-        guest(two.networks, "i-a2", a2_nic) as a2,
-    ):
-        await one.networks.set_peers(subnet.network_id, [two.peer(a2_nic.private_ip)], subnet)
-        await two.networks.set_peers(subnet.network_id, [one.peer(a1_nic.private_ip)], subnet)
-        for host, instance in ((one, "i-a1"), (two, "i-a2")):
-            await host.networks.set_instance_firewall(instance, _open_to(A_BLOCK, B_BLOCK))
-        await one.networks.set_instance_firewall("i-b1", _open_to(B_BLOCK, A_BLOCK))
-        with serving(b1.netns, "", 7101), serving(a2.netns, "", 7102):
-            assert a2.connect(b1_nic.private_ip, 7101) == ""
-            await one.networks.set_peering_links([told_one])
-            await two.networks.set_peering_links([told_two])
-            assert a2.connect(b1_nic.private_ip, 7101, timeout=10) == (
-                f"peer {a2_nic.private_ip} port 7101"
-            )
-            assert b1.connect(a2_nic.private_ip, 7102, timeout=10) == (
-                f"peer {b1_nic.private_ip} port 7102"
-            )
-            # a1 and a2 still meet over their subnet's overlay, untouched.
-            assert a1.connect(a2_nic.private_ip, 7102, timeout=10) == (
-                f"peer {a1_nic.private_ip} port 7102"
-            )
-            # b1's firewall confined to its VPC: nothing of a2's in, nothing out to a2.
-            await one.networks.set_instance_firewall("i-b1", _open_to(B_BLOCK))
-            assert a2.connect(b1_nic.private_ip, 7101) == ""
-            assert b1.connect(a2_nic.private_ip, 7102) == ""
-            await one.networks.set_instance_firewall("i-b1", _open_to(B_BLOCK, A_BLOCK))
-            # Host two no longer told: it parts its segment, and a2 is cut off from b1.
-            await two.networks.set_peering_links([])
-            assert a2.connect(b1_nic.private_ip, 7101) == ""
-            assert b1.connect(a2_nic.private_ip, 7102) == ""
-
-
-async def test_no_transitive_peering_across_hosts_even_for_a_router_that_tries(
-    hosts: tuple[Host, Host],
-) -> None:
-    """A and B, B and C peered, a and c on host one (two segments there, one per connection), b on
-    host two leading both. a and c each reach b; a's router made to send c's address onto
-    its segment (as a misbehaving router would) gets nothing through B's: a router lets in
-    from a segment only towards its own instances or its peer of that very connection."""
-    one, two = hosts
-    vpc_a, vpc_b, vpc_c = ("vpc-" + secrets.token_hex(4) for _ in range(3))
-    a_nic, b_nic = _peered_nic(vpc_a, A_BLOCK, 5), _peered_nic(vpc_b, B_BLOCK, 6)
-    c_nic = _peered_nic(vpc_c, C_BLOCK, 7)
-    ab = PeeringLink(
-        "pcx-" + secrets.token_hex(8) + "3", vpc_a, A_BLOCK, vpc_b, B_BLOCK,
-        vni=1 + secrets.randbelow(2**24 - 2),
-    )  # fmt: skip
-    cb = PeeringLink(
-        "pcx-" + secrets.token_hex(8) + "4", vpc_c, C_BLOCK, vpc_b, B_BLOCK,
-        vni=1 + secrets.randbelow(2**24 - 2),
-    )  # fmt: skip
-    to_b = (two.peer(b_nic.private_ip),)
-    async with (
-        guest(one.networks, "i-a", a_nic) as a,
-        guest(two.networks, "i-b", b_nic) as b,
-        guest(one.networks, "i-c", c_nic) as c,
-    ):
-        everything = _open_to("0.0.0.0/0")
-        await one.networks.set_instance_firewall("i-a", everything)
-        await two.networks.set_instance_firewall("i-b", everything)
-        await one.networks.set_instance_firewall("i-c", everything)
-        await one.networks.set_peering_links(
-            [replace(ab, accepter_peers=to_b), replace(cb, accepter_peers=to_b)]
-        )
-        await two.networks.set_peering_links(
-            [
-                replace(ab, requester_peers=(one.peer(a_nic.private_ip),)),
-                replace(cb, requester_peers=(one.peer(c_nic.private_ip),)),
-            ]
-        )
-        with serving(b.netns, "", 7201), serving(c.netns, "", 7203):
-            assert a.connect(b_nic.private_ip, 7201, timeout=10) == (
-                f"peer {a_nic.private_ip} port 7201"
-            )
-            assert c.connect(b_nic.private_ip, 7201, timeout=10) == (
-                f"peer {c_nic.private_ip} port 7201"
-            )
-            assert a.connect(c_nic.private_ip, 7203) == ""  # A has no way to C
-            # A's router forced to send c's address over its segment to host two's B router.
-            ns = one.networks.netns(vpc_a)
-            segment = segment_name(ab.peering_id)
-            mac = segment_mac(ab.peering_id, two.layout.underlay_address, two.layout.vxlan_port)
-            for command in (
-                ["neigh", "replace", c_nic.private_ip, "lladdr", mac, "dev", segment,
-                 "nud", "permanent"],
-                ["route", "replace", f"{c_nic.private_ip}/32", "dev", segment],
-            ):  # fmt: skip
-                subprocess.run(["ip", "-n", ns, *command], check=True)
-            # No reply could come back anyway (C has no route to A): what counts is that
-            # nothing arrives, so one-way datagrams are watched for at c.
-            assert _datagram_arrives(a, b, b_nic.private_ip, 7204)  # the watch works
-            assert not _datagram_arrives(a, c, c_nic.private_ip, 7204)
-            assert a.connect(c_nic.private_ip, 7203) == ""
-
-
-def _datagram_arrives(sender: Guest, receiver: Guest, address: str, port: int) -> bool:
-    """Whether a UDP datagram ``sender`` sends to ``address:port`` reaches ``receiver``."""
-    listen = (
-        "import socket\n"
-        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-        f"s.bind(('', {port})); s.settimeout(4)\n"
-        "print('ready', flush=True)\n"
-        "try: print(s.recvfrom(100)[0].decode(), flush=True)\n"
-        "except OSError: print('', flush=True)\n"
-    )
-    send = (
-        "import socket, time\n"
-        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-        "for _ in range(5):\n"
-        f"  try: s.sendto(b'hello', ({address!r}, {port}))\n"
-        "  except OSError: pass\n"
-        "  time.sleep(0.3)\n"
-    )
-    with subprocess.Popen(
-        ["ip", "netns", "exec", receiver.netns, sys.executable, "-c", listen],
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as process:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        sender.run(sys.executable, "-c", send)
-        received = process.stdout.readline().strip()
-        process.wait(timeout=10)
-    return received == "hello"

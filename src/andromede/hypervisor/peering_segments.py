@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from andromede.compute.driver import NetworkPeer, PeeringLink
+from andromede.hypervisor.netns_commands import NetworkCommandError
 from andromede.hypervisor.peering_links import link_name
 
 __all__ = [
@@ -53,6 +55,9 @@ __all__ = [
 ]
 
 Run = Callable[..., Awaitable[str]]
+
+# The facade's logger name, as the other parts of the tenant networks log under.
+log = logging.getLogger("andromede.hypervisor.tenant_network")
 
 # The segments' UDP port is the host's overlay port plus this: a connection's VXLAN id is
 # drawn from the same 24 bits as the subnets', and two devices of one id on one port of a
@@ -172,38 +177,68 @@ async def apply_segments(
     underlay_netns: str,
     staging: Callable[[int], str],
     mtu: int,
-) -> None:
+) -> list[Segment]:
     """Make the ``wanted`` segments' devices missing from their routers (``present``: router
     → the segment devices its namespace holds now), each created on the underlay (its socket
     lives there) then moved in; point each at the other hosts and route the other side's
     instances onto it, taking away what is no longer told; delete the devices no longer
-    wanted (their routes and neighbours go with them)."""
+    wanted (their routes and neighbours go with them). Returns the segments in force: one
+    that cannot be made is logged and left out (the next push tries it again)."""
     keep = {(segment.router, segment.name) for segment in wanted}
     for router, names in sorted(present.items()):
         for name in sorted(names):
             if (router, name) not in keep:
                 await run("ip", "-n", netns(router), "link", "del", name, check=False)
     ip = ["ip", "-n", underlay_netns] if underlay_netns else ["ip"]
+    made: list[Segment] = []
     for segment in wanted:
-        ns = netns(segment.router)
-        if segment.name not in present.get(segment.router, ()):
-            temporary = staging(segment.vni)
-            await run(*ip, "link", "del", temporary, check=False)
-            await run(
-                *ip, "link", "add", temporary, "type", "vxlan", "id", str(segment.vni),
-                "local", underlay[0], "dstport", str(underlay[1] + PORT_OFFSET), "nolearning",
-            )  # fmt: skip
+        try:
+            await _make(run, netns(segment.router), segment, present, ip, underlay, staging, mtu)
+        except NetworkCommandError:
+            # One segment that cannot be made (its VXLAN id already another connection's on
+            # this host) must not keep the others, nor the one-host links, from this push.
+            log.warning("VPC peering segment %s (VXLAN id %d) not made", segment.name, segment.vni,
+                        exc_info=True)  # fmt: skip
+            continue
+        made.append(segment)
+    return made
+
+
+async def _make(
+    run: Run,
+    ns: str,
+    segment: Segment,
+    present: Mapping[str, Collection[str]],
+    ip: list[str],
+    underlay: tuple[str, int],
+    staging: Callable[[int], str],
+    mtu: int,
+) -> None:
+    """One segment's device made (on the underlay, then moved in) when missing, set up, and
+    pointed at the other hosts."""
+    if segment.name not in present.get(segment.router, ()):
+        temporary = staging(segment.vni)
+        await run(*ip, "link", "del", temporary, check=False)
+        await run(
+            *ip, "link", "add", temporary, "type", "vxlan", "id", str(segment.vni),
+            "local", underlay[0], "dstport", str(underlay[1] + PORT_OFFSET), "nolearning",
+        )  # fmt: skip
+        try:
             await run(*ip, "link", "set", temporary, "netns", ns)
             await run("ip", "-n", ns, "link", "set", temporary, "name", segment.name)
-        await run(
-            "ip", "-n", ns, "link", "set", segment.name, "address", segment.mac,
-            "mtu", str(mtu), "up",
-        )  # fmt: skip
-        await run(
-            "ip", "netns", "exec", ns, "sysctl", "-q", "-w",
-            f"net.ipv4.conf.{segment.name}.rp_filter=0",
-        )  # fmt: skip
-        await _sync(run, ns, segment)
+        except NetworkCommandError:
+            await run(*ip, "link", "del", temporary, check=False)
+            await run("ip", "-n", ns, "link", "del", temporary, check=False)
+            raise
+    await run(
+        "ip", "-n", ns, "link", "set", segment.name, "address", segment.mac,
+        "mtu", str(mtu), "up",
+    )  # fmt: skip
+    await run(
+        "ip", "netns", "exec", ns, "sysctl", "-q", "-w",
+        f"net.ipv4.conf.{segment.name}.rp_filter=0",
+    )  # fmt: skip
+    await _sync(run, ns, segment)
 
 
 async def _sync(run: Run, ns: str, segment: Segment) -> None:

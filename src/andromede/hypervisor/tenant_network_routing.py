@@ -89,7 +89,7 @@ class RoutingMixin(BuildMixin):
             }
             touched |= {s.router for s in (*segments, *self._segments)}
             await apply_links(_run, self.netns, wanted, present)
-            await apply_segments(
+            made = await apply_segments(
                 _run,
                 self.netns,
                 segments,
@@ -100,7 +100,7 @@ class RoutingMixin(BuildMixin):
                 mtu=self._layout.overlay_mtu,
             )
             self._link_ends = wanted
-            self._segments = segments
+            self._segments = made
             for router in sorted(touched & routers):
                 await self._apply_firewall(router)
 
