@@ -269,13 +269,25 @@ async def test_no_transitive_peering_across_hosts_even_for_a_router_that_tries(
                 subprocess.run(["ip", "-n", ns, *command], check=True)
             # No reply could come back anyway (C has no route to A): what counts is that
             # nothing arrives, so one-way datagrams are watched for at c.
-            assert _datagram_arrives(a, b, b_nic.private_ip, 7204)  # the watch works
-            assert not _datagram_arrives(a, c, c_nic.private_ip, 7204)
+            assert _datagram_arrives(a, b.netns, b_nic.private_ip, 7204)  # the watch works
+            assert not _datagram_arrives(a, c.netns, c_nic.private_ip, 7204)
             assert a.connect(c_nic.private_ip, 7203) == ""
+            # Nor beyond B's router: host two's own address (its end of B's transit link),
+            # forced onto the segment the same way, gets nothing from a.
+            host_two = two.networks._transit(
+                two.networks._state.networks[b_nic.network.network_id].index
+            )[0]
+            for command in (
+                ["neigh", "replace", host_two, "lladdr", mac, "dev", segment, "nud", "permanent"],
+                ["route", "replace", f"{host_two}/32", "dev", segment],
+            ):
+                subprocess.run(["ip", "-n", ns, *command], check=True)
+            assert not _datagram_arrives(a, None, host_two, 7205)
 
 
-def _datagram_arrives(sender: Guest, receiver: Guest, address: str, port: int) -> bool:
-    """Whether a UDP datagram ``sender`` sends to ``address:port`` reaches ``receiver``."""
+def _datagram_arrives(sender: Guest, receiver: str | None, address: str, port: int) -> bool:
+    """Whether a UDP datagram ``sender`` sends to ``address:port`` reaches the namespace
+    ``receiver`` (None: the host's own)."""
     listen = (
         "import socket\n"
         "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
@@ -293,7 +305,7 @@ def _datagram_arrives(sender: Guest, receiver: Guest, address: str, port: int) -
         "  time.sleep(0.3)\n"
     )
     with subprocess.Popen(
-        ["ip", "netns", "exec", receiver.netns, sys.executable, "-c", listen],
+        [*(["ip", "netns", "exec", receiver] if receiver else []), sys.executable, "-c", listen],
         stdout=subprocess.PIPE,
         text=True,
     ) as process:

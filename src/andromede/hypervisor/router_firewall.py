@@ -190,6 +190,11 @@ def render_firewall(
             f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(sorted(remote))} }}'
             f" meta mark != {NAT_MARK} drop"
         )
+    if peering_ends:
+        # Nothing that came from a peered VPC leaves for the host or beyond: a peering carries
+        # the two blocks only (the peer's router routes no more onto its link or segment; this
+        # holds should it).
+        lines.append(f'    iifname {_interfaces(peering_ends)} oifname "{_TRANSIT}" drop')
     # Leaving for the host (the metadata service) once egress allowed it.
     lines.append(f'    oifname "{_TRANSIT}" accept')
     if any(not route.translated_here for route in nat_routes):

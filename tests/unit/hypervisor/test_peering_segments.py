@@ -93,6 +93,9 @@ def test_the_routers_ruleset_lets_only_its_own_instances_out_onto_the_segment() 
     assert f'oifname {{ "{both.end}", "{both.name}" }} ip saddr {{ 10.1.1.5 }} accept' in ruleset
     assert f'iifname "{both.name}" oifname "{both.end}" accept' in ruleset
     assert f'iifname "{both.end}" ip daddr {{ 10.1.1.9 }} accept' in ruleset
+    # Nothing from a peer leaves for the host or beyond, whatever the peer's router sends.
+    drop = f'iifname {{ "{both.end}", "{both.name}" }} oifname "transit" drop'
+    assert ruleset.index(drop) < ruleset.index('oifname "transit" accept')
     # After every instance's jumps: what comes in on the segment meets their ingress first.
     assert ruleset.index("jump ingress_0") < ruleset.index(f'iifname "{both.name}"')
 
