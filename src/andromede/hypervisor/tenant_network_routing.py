@@ -1,6 +1,7 @@
 """What the control plane tells a host's routers besides its instances
 (:class:`RoutingMixin`): each subnet's network ACL, the VPC peering connections joining two
-routers (:mod:`~andromede.hypervisor.peering_links`), a VPC's NAT gateways
+routers (:mod:`~andromede.hypervisor.peering_links`) on one host and across hosts
+(:mod:`~andromede.hypervisor.peering_segments`), a VPC's NAT gateways
 (:mod:`~andromede.hypervisor.nat_gateways`), and the other hosts holding a subnet's instances
 (the overlay's peers). Each is kept when its VPC is not built here yet, else applied at once.
 
