@@ -969,8 +969,13 @@ class Settings(BaseSettings):
     hypervisor_vxlan_port: int = Field(
         default=4789,
         ge=1,
-        le=65535,
-        description="UDP port this hypervisor receives the tenant networks' VXLAN traffic on.",
+        # The next port carries the VPC peering segments (hypervisor/peering_segments.py).
+        le=65534,
+        description=(
+            "UDP port this hypervisor receives the tenant networks' VXLAN traffic on; the next"
+            " port (this one plus 1) carries the VPC peering connections' segments across hosts"
+            " (decision 0139)."
+        ),
     )
     hypervisor_underlay_mtu: int = Field(
         default=1500,

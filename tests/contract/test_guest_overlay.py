@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,7 @@ from andromede.compute.driver import (
     NetworkPeer,
     NetworkSpec,
     NicSpec,
+    PeeringLink,
     SeedSpec,
     VolumeSpec,
 )
@@ -279,6 +280,69 @@ async def test_one_tenants_guests_on_two_hosts_meet_and_nobody_else(
 
     # The peers withdrawn (b's host holds the subnet no more, say): a no longer reaches b.
     await one.driver.set_network_peers(mine.network_id, ())
+    console = (await one.driver.console_output(a.instance_id)).decode(errors="replace")
+    seen = len(probes(console, "b"))
+    text = await wait_for(
+        one.driver, a.instance_id, lambda t: len(probes(t, "b")) >= seen + 3, PROBE_TIMEOUT
+    )
+    assert set(probes(text, "b")[seen + 1 :]) == {""}
+
+
+async def test_peered_vpcs_guests_on_two_hosts_meet_only_while_the_connection_is_told(
+    hosts: tuple[Host, Host], guest_image: GuestImage
+) -> None:
+    """VPC peering across hosts (decision 0139's addendum) with real guests: a (VPC A, host
+    one) probes b (VPC B — another tenant's —, host two only); b lets A's block in on 8000.
+    Nothing before the hosts are told the connection; b answers once each is told it as the
+    compute service tells it (unit-tested there: the other host's side); nothing once it is
+    no longer told (deleted)."""
+    one, two = hosts
+    a_block, b_block = "10.91.0.0/16", "10.92.0.0/16"
+    vpc_a, vpc_b = f"vpc-{secrets.token_hex(4)}", f"vpc-{secrets.token_hex(4)}"
+    subnet_a = NetworkSpec(
+        f"subnet-{secrets.token_hex(4)}", "111111111111", "10.91.1.0/24", vni=303,
+        vpc_id=vpc_a, vpc_cidr=a_block,
+    )  # fmt: skip
+    subnet_b = NetworkSpec(
+        f"subnet-{secrets.token_hex(4)}", "222222222222", "10.92.1.0/24", vni=404,
+        vpc_id=vpc_b, vpc_cidr=b_block,
+    )  # fmt: skip
+    a_nic = NicSpec(subnet_a, "02:00:0c:00:00:05", "10.91.1.5")
+    b_nic = NicSpec(subnet_b, "02:00:0d:00:00:06", "10.92.1.6")
+    b = await spec(
+        two, guest_image, b_nic, server("b"),
+        InstanceFirewall(ingress=(FirewallRule("tcp", 8000, 8000, a_block),)),
+    )  # fmt: skip
+    a = await spec(
+        one, guest_image, a_nic, prober({"b": (b_nic.private_ip, 8000)}), InstanceFirewall()
+    )
+    await asyncio.gather(one.driver.start(a), two.driver.start(b))
+    await wait_for(two.driver, b.instance_id, lambda t: "andromede-listening" in t, BOOT_TIMEOUT)
+    # Not told: a's probes of b come back empty.
+    text = await wait_for(
+        one.driver, a.instance_id, lambda t: len(probes(t, "b")) >= 3, BOOT_TIMEOUT
+    )
+    assert set(probes(text, "b")) == {""}
+    link = PeeringLink(
+        f"pcx-{secrets.token_hex(8)}0",
+        vpc_a,
+        a_block,
+        vpc_b,
+        b_block,
+        vni=505,
+    )
+    await one.driver.set_peering_links(
+        (replace(link, accepter_peers=(two.peer(b_nic.private_ip),)),)
+    )
+    await two.driver.set_peering_links(
+        (replace(link, requester_peers=(one.peer(a_nic.private_ip),)),)
+    )
+    await wait_for(
+        one.driver, a.instance_id, lambda t: "hello-from-b" in probes(t, "b"), PROBE_TIMEOUT
+    )
+    # The connection deleted: neither host is told it, and a reaches b no more.
+    await one.driver.set_peering_links(())
+    await two.driver.set_peering_links(())
     console = (await one.driver.console_output(a.instance_id)).decode(errors="replace")
     seen = len(probes(console, "b"))
     text = await wait_for(

@@ -43,6 +43,7 @@ from andromede.compute.driver import (
     NatRoute,
     NatSource,
     NetworkMode,
+    NetworkPeer,
     NetworkSpec,
     NicSpec,
     PeeringLink,
@@ -918,10 +919,17 @@ async def test_peering_links_for_vpcs_not_here_are_accepted(image_host: Host) ->
         "vpc-" + secrets.token_hex(4),
         "10.32.0.0/16",
     )
-    await image_host.driver.set_peering_links((link,))
-    await image_host.driver.set_peering_links((link,))  # what it holds
+    # Across hosts (the 0139 addendum): the other hosts of each side and the segment's id.
+    across = replace(
+        link,
+        peering_id="pcx-" + secrets.token_hex(8) + "1",
+        vni=4242,
+        accepter_peers=(NetworkPeer("192.0.2.9", 4789, ("10.32.1.5",)),),
+    )
+    await image_host.driver.set_peering_links((link, across))
+    await image_host.driver.set_peering_links((link, across))  # what it holds
     if isinstance(image_host.driver, MemoryDriver):
-        assert image_host.driver.peering_links == (link,)
+        assert image_host.driver.peering_links == (link, across)
     else:
         assert not (image_host.state_dir / "networks" / "networks.json").exists()
     await image_host.driver.set_peering_links(())

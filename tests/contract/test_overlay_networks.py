@@ -18,10 +18,7 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,15 +29,15 @@ from andromede.compute.driver import (
     InstanceFirewall,
     NatRoute,
     NatSource,
-    NetworkPeer,
     NetworkSpec,
     NicSpec,
     SubnetAcl,
 )
-from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks, router_mac
-from support.hypervisor_agents import underlay_pair
-from support.netns_guest import namespace_guest
+from andromede.hypervisor.tenant_network import TenantNetworks, router_mac
+from support.overlay_hosts import Host, connect, guest, host_layout, hosts, serving
 from support.tenant_networks import outside_addresses
+
+__all__ = ["hosts"]  # the fixture this module takes from support
 
 _TOOLS = ("ip", "nft", "dnsmasq", "bridge", "busybox")
 
@@ -50,114 +47,6 @@ def _needs_root_and_tools() -> None:
     missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
     if missing or os.geteuid() != 0:
         pytest.skip(f"tenant networks need root and {', '.join(missing) or 'root'}")
-
-
-def host_layout(underlay: str = "", underlay_netns: str = "") -> NetworkLayout:
-    block = secrets.randbelow(64 * 256 // 2) * 2
-    return NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
-        imds_port=20000 + secrets.randbelow(20000),
-        link_prefix="o" + secrets.token_hex(2),
-        underlay_address=underlay,
-        vxlan_port=40000 + secrets.randbelow(20000),
-        underlay_netns=underlay_netns,
-    )
-
-
-@dataclass
-class Host:
-    networks: TenantNetworks
-    layout: NetworkLayout
-
-    def peer(self, *private_ips: str) -> NetworkPeer:
-        return NetworkPeer(self.layout.underlay_address, self.layout.vxlan_port, private_ips)
-
-
-@pytest.fixture
-async def hosts(tmp_path: Path) -> AsyncIterator[tuple[Host, Host]]:
-    with underlay_pair() as (one_underlay, two_underlay):
-        ns_one, address_one = one_underlay.netns, one_underlay.address
-        ns_two, address_two = two_underlay.netns, two_underlay.address
-        one, two = host_layout(address_one, ns_one), host_layout(address_two, ns_two)
-        pair = (
-            Host(TenantNetworks(tmp_path / "one", one), one),
-            Host(TenantNetworks(tmp_path / "two", two), two),
-        )
-        try:
-            yield pair
-        finally:
-            for host in pair:
-                for network_id in list(host.networks._state.networks):
-                    await host.networks.remove(network_id)
-
-
-@dataclass
-class Guest:
-    netns: str
-    nic: NicSpec
-
-    def run(self, *command: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["ip", "netns", "exec", self.netns, *command],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def connect(self, address: str, port: int, timeout: float = 2) -> str:
-        """What the peer at address:port says ("" when it cannot be reached)."""
-        return _connect(["ip", "netns", "exec", self.netns], address, port, timeout)
-
-
-def _connect(prefix: list[str], address: str, port: int, timeout: float = 2) -> str:
-    code = (
-        "import socket\n"
-        "try:\n"
-        f"  s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
-        "  print(s.recv(200).decode(), end='')\n"
-        "except OSError: print('', end='')\n"
-    )
-    return subprocess.run(
-        [*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout + 8
-    ).stdout
-
-
-@contextmanager
-def serving(netns: str | None, address: str, *ports: int) -> Iterator[None]:
-    """TCP servers answering every connection with ``peer <address> port <port>``."""
-    code = (
-        "import socket, sys, threading\n"
-        "def serve(port):\n"
-        "  s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-        f"  s.bind(({address!r}, port)); s.listen(16); return s\n"
-        "def loop(s, port):\n"
-        "  while True:\n"
-        "    c,a=s.accept(); c.sendall(f'peer {a[0]} port {port}'.encode()); c.close()\n"
-        f"socks=[(serve(p), p) for p in {list(ports)!r}]\n"
-        "for s, p in socks: threading.Thread(target=loop, args=(s, p), daemon=True).start()\n"
-        "print('ready', flush=True); sys.stdin.read()\n"
-    )
-    prefix = ["ip", "netns", "exec", netns] if netns else []
-    with subprocess.Popen(
-        [*prefix, sys.executable, "-c", code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-            yield
-        finally:
-            process.kill()
-
-
-@asynccontextmanager
-async def guest(networks: TenantNetworks, instance_id: str, nic: NicSpec) -> AsyncIterator[Guest]:
-    async with namespace_guest(networks, instance_id, nic) as netns:
-        yield Guest(netns, nic)
 
 
 def _network(tenant: str, vni: int | None = None) -> NetworkSpec:
@@ -308,12 +197,12 @@ async def test_the_metadata_port_is_closed_to_the_lan_and_open_to_the_networks(
             with serving(None, host_ip, layout.imds_port, layout.imds_port + 1):
                 lan_prefix = ["ip", "netns", "exec", lan]
                 # Another port of the same address answers the LAN: the route is there...
-                assert _connect(lan_prefix, host_ip, layout.imds_port + 1).startswith("peer")
+                assert connect(lan_prefix, host_ip, layout.imds_port + 1).startswith("peer")
                 # ...the metadata port does not.
-                assert _connect(lan_prefix, host_ip, layout.imds_port) == ""
+                assert connect(lan_prefix, host_ip, layout.imds_port) == ""
                 # The tenant network (its transit link) and the host itself do reach it.
                 assert g.connect("169.254.169.254", 80).startswith("peer ")
-                assert _connect([], host_ip, layout.imds_port).startswith("peer ")
+                assert connect([], host_ip, layout.imds_port).startswith("peer ")
             listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
             assert table in listed.stdout
         await networks.release("i-md")  # the last network goes, and its guard with it

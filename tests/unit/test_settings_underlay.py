@@ -79,3 +79,13 @@ def test_the_agents_driver_opens_its_vxlan_sockets_in_the_underlay_namespace(
         4790,
         "underlay",
     )
+
+
+def test_the_vxlan_port_leaves_the_next_one_for_the_peering_segments(tmp_path: Path) -> None:
+    """The VPC peering segments listen on the overlay port plus one (decision 0139's
+    addendum): the last UDP port is refused, the one before it taken."""
+    assert load_settings(data_dir=tmp_path, hypervisor_vxlan_port=65534).hypervisor_vxlan_port == (
+        65534
+    )
+    with pytest.raises(ConfigurationError, match="hypervisor_vxlan_port"):
+        load_settings(data_dir=tmp_path, hypervisor_vxlan_port=65535)

@@ -320,17 +320,34 @@ class PeeringLink:
     """An active VPC peering connection as a host holding instances of both its VPCs joins
     their routers (decision 0139): each router reaches the other VPC's block through a link of
     their own. What may cross is each instance's firewall's to say (the control plane confined
-    it to what the instance's route table sends to the connection)."""
+    it to what the instance's route table sends to the connection).
+
+    Across hosts (the 0139 addendum): ``requester_peers`` and ``accepter_peers`` are the
+    *other* hosts holding running instances of each side's VPC (their overlay endpoints and
+    the instances' private addresses, as :class:`NetworkPeer`), and ``vni`` the VXLAN id of
+    the connection's own segment, which joins one router per host (the requester's where it
+    is here, else the accepter's). A host holding one side only is told the connection when
+    the other side runs elsewhere. The three are left out of the wire form while empty, so
+    an agent older than them still reads a connection within one host."""
 
     peering_id: str
     requester_vpc_id: str
     requester_cidr: str
     accepter_vpc_id: str
     accepter_cidr: str
+    vni: int = field(default=0, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    requester_peers: tuple[NetworkPeer, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
+    accepter_peers: tuple[NetworkPeer, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
 
     def __post_init__(self) -> None:
         ipaddress.IPv4Network(self.requester_cidr)  # raises ValueError on a bad block
         ipaddress.IPv4Network(self.accepter_cidr)
+        if not 0 <= self.vni < 2**24:
+            raise ValueError(f"VXLAN id {self.vni} out of range")
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,9 +563,11 @@ class HypervisorDriver(Protocol):
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         """Replace the VPC peering connections this host joins the routers of (every one whose
-        two VPCs have instances here; :class:`PeeringLink`), at once: a link is made when both
-        routers are here, taken away when it is no longer told. No-op on a host without
-        tenant networks (user-mode networking)."""
+        two VPCs have instances here, and every one with a side here whose other side runs on
+        another host; :class:`PeeringLink`), at once: a link is made when both routers are
+        here, the connection's segment in the lead router when the other side runs elsewhere,
+        both taken away when it is no longer told. No-op on a host without tenant networks
+        (user-mode networking)."""
         ...
 
     async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:

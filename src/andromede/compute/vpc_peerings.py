@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import PeeringLink, VpcDns
+from andromede.compute.driver import VpcDns
 from andromede.compute.errors import (
     IncorrectState,
     InvalidParameterValue,
@@ -41,6 +41,7 @@ from andromede.compute.errors import (
 from andromede.compute.gateways import RoutingMixin
 from andromede.compute.model import Instance, InstanceState, Tags, check_id, check_tags, new_id
 from andromede.compute.network import Vpc
+from andromede.compute.peering_hosts import links_by_host
 from andromede.compute.vpc_peering import (
     TRANSITIONS,
     PeeringState,
@@ -364,34 +365,29 @@ class VpcPeeringsMixin(RoutingMixin):
         self._spawn(self._push_peering_links())
 
     async def _push_peering_links(self) -> None:
-        """Tell every host the active connections whose two VPCs both have instances there
-        (:class:`PeeringLink`): it joins their routers, and parts those it is no longer told
-        of. A push that fails is logged, as every push is: the next change of where
+        """Tell every host the active connections it joins (:func:`links_by_host`): those
+        whose two VPCs have instances there, joined by a link between the routers, and those
+        with one side there and the other side's instances on other hosts, reached over the
+        connection's own VXLAN segment (the 0139 addendum). It parts those it is no longer
+        told of. A push that fails is logged, as every push is: the next change of where
         instances run, or ``resync_hosts``, carries the whole set again."""
         active = [
             p
             for p in await self.store.list(VpcPeeringConnection, None)
             if p.state is PeeringState.ACTIVE
         ]
-        vpcs_of: dict[str, set[str]] = {}
-        for instance in await self.store.list(Instance, None):
-            if instance.vpc_id is not None and instance.state in _WIRED:
-                vpcs_of.setdefault(instance.host, set()).add(instance.vpc_id)
+        placed = [
+            (instance.host, instance.vpc_id, instance.private_ip)
+            for instance in await self.store.list(Instance, None)
+            if instance.vpc_id is not None
+            and instance.private_ip is not None
+            and instance.state in _WIRED
+        ]
+        endpoints = await self._current_endpoints() if active else {}
+        told = links_by_host(active, placed, self.drivers, endpoints)
         for host, driver in sorted(self.drivers.items()):
-            here = vpcs_of.get(host, set())
-            links = tuple(
-                PeeringLink(
-                    p.peering_id,
-                    p.requester_vpc_id,
-                    p.requester_cidr,
-                    p.accepter_vpc_id,
-                    p.accepter_cidr,
-                )
-                for p in active
-                if p.requester_vpc_id in here and p.accepter_vpc_id in here
-            )
             try:
-                await driver.set_peering_links(links)
+                await driver.set_peering_links(told[host])
             except Exception:
                 log.exception("host %s: the VPC peering links could not be set", host)
 

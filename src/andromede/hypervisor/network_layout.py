@@ -65,8 +65,9 @@ class NetworkLayout:
             raise ValueError("link_prefix must be 1 to 6 letters or digits")
         if self.underlay_address:
             ipaddress.IPv4Address(self.underlay_address)  # raises ValueError
-        if not 1 <= self.vxlan_port <= 65535:
-            raise ValueError("vxlan_port must be a UDP port")
+        if not 1 <= self.vxlan_port <= 65534:
+            # The next port is the VPC peering segments' (hypervisor/peering_segments.py).
+            raise ValueError("vxlan_port must be a UDP port below 65535")
         if self.underlay_mtu < _MIN_UNDERLAY_MTU:
             raise ValueError(f"underlay_mtu must be at least {_MIN_UNDERLAY_MTU}")
         if self.elastic_ip_uplink and not _LINK_NAME.fullmatch(self.elastic_ip_uplink):

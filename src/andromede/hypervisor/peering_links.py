@@ -16,8 +16,8 @@ its own table sends back, so a packet passes only where both sides route it
 it; in through it only to a local instance whose ingress does). Network ACLs are judged at the
 subnets' boundary before all of it, as for any packet.
 
-Across hosts (a VPC's instances on one host, the peer's on another) nothing is joined yet:
-the decision says why and what it would take.
+Across hosts (a VPC's instances on one host, the peer's on another), the connection's own
+VXLAN segment joins one router per host: :mod:`~andromede.hypervisor.peering_segments`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from andromede.hypervisor.nat_gateways import (
 )
 from andromede.hypervisor.network_acls import icmp_match, render_network_acls
 from andromede.hypervisor.peering_links import forward_rules
+from andromede.hypervisor.peering_segments import Segment, transit_rules
 
 __all__ = ["METADATA_ADDRESS", "TRANSIT", "render_firewall"]
 
@@ -72,6 +73,7 @@ def render_firewall(
     acls: Mapping[str, SubnetAcl] | None = None,
     nat_routes: Sequence[NatRoute] = (),
     peering_ends: Collection[str] = (),
+    peering_transit: Sequence[Segment] = (),
     resolver: Collection[str] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
@@ -96,7 +98,11 @@ def render_firewall(
     ``nat_routes``: the VPC's NAT gateways (:mod:`~andromede.hypervisor.nat_gateways`) — what
     their sources send to their destinations is marked, translated to the gateway's address
     when it leaves here, or let out towards the router of the host that translates it.
-    ``resolver``: the addresses where the VPC's resolver answers its subnets' DNS queries
+    ``peering_ends``: the router's ends of links to peered VPCs' routers and its peering
+    segments' devices, out through which only its own instances send;
+    ``peering_transit``: the segments it leads
+    (:func:`~andromede.hypervisor.peering_segments.transit_rules`). ``resolver``: the
+    addresses where the VPC's resolver answers its subnets' DNS queries
     (:mod:`~andromede.hypervisor.vpc_dns`; none while its DNS support is off)."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
@@ -184,6 +190,11 @@ def render_firewall(
             f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(sorted(remote))} }}'
             f" meta mark != {NAT_MARK} drop"
         )
+    if peering_ends:
+        # Nothing that came from a peered VPC leaves for the host or beyond: a peering carries
+        # the two blocks only (the peer's router routes no more onto its link or segment; this
+        # holds should it).
+        lines.append(f'    iifname {_interfaces(peering_ends)} oifname "{_TRANSIT}" drop')
     # Leaving for the host (the metadata service) once egress allowed it.
     lines.append(f'    oifname "{_TRANSIT}" accept')
     if any(not route.translated_here for route in nat_routes):
@@ -199,6 +210,8 @@ def render_firewall(
         )
     # Out to a peered VPC's router, once egress allowed it (decision 0139).
     lines += forward_rules(list(peering_ends), list(firewalls))
+    # Across hosts, between a segment and the peer's router here (the 0139 addendum).
+    lines += transit_rules(peering_transit, remote)
     lines.append("  }")
     lines += chains
     lines += network_acls.chains

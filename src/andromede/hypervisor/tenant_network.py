@@ -93,8 +93,10 @@ then ``tenant_network_instances`` (plugging instances, their security groups and
 and ``tenant_network_routing`` (network ACLs, VPC peering, NAT gateways, overlay peers). What
 they share besides lives in modules of its own: :mod:`~andromede.hypervisor.network_layout`
 (the address plan), :mod:`~andromede.hypervisor.network_guards` (the overlay filter and the
-metadata guard) and :mod:`~andromede.hypervisor.netns_commands` (the commands, and the threads
-that enter a namespace). Callers import from here.
+metadata guard), :mod:`~andromede.hypervisor.peering_links` and
+:mod:`~andromede.hypervisor.peering_segments` (VPC peering on one host and across hosts)
+and :mod:`~andromede.hypervisor.netns_commands` (the commands, and the threads that enter a
+namespace). Callers import from here.
 """
 
 from __future__ import annotations

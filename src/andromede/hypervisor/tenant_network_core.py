@@ -23,6 +23,7 @@ from andromede.hypervisor.network_guards import router_mac
 from andromede.hypervisor.network_layout import NetworkLayout, NetworkWatcher
 from andromede.hypervisor.network_state import NetworkRecord, PluggedNic, load_state, save_state
 from andromede.hypervisor.peering_links import LinkEnd
+from andromede.hypervisor.peering_segments import Segment
 
 __all__ = ["TenantNetworksCore"]
 
@@ -38,6 +39,8 @@ class TenantNetworksCore:
         # The VPC peering connections last told (decision 0139), and the link ends in force.
         self._peering_links: tuple[PeeringLink, ...] = ()
         self._link_ends: list[LinkEnd] = []
+        # The connections' segments in force across hosts (the 0139 addendum).
+        self._segments: list[Segment] = []
         self._watcher: NetworkWatcher | None = None
         self._foreign_guards_checked = False
 

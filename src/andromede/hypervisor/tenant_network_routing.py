@@ -1,6 +1,7 @@
 """What the control plane tells a host's routers besides its instances
 (:class:`RoutingMixin`): each subnet's network ACL, the VPC peering connections joining two
-routers (:mod:`~andromede.hypervisor.peering_links`), a VPC's NAT gateways
+routers (:mod:`~andromede.hypervisor.peering_links`) on one host and across hosts
+(:mod:`~andromede.hypervisor.peering_segments`), a VPC's NAT gateways
 (:mod:`~andromede.hypervisor.nat_gateways`), and the other hosts holding a subnet's instances
 (the overlay's peers). Each is kept when its VPC is not built here yet, else applied at once.
 
@@ -16,6 +17,7 @@ from dataclasses import replace
 from andromede.compute.driver import NatRoute, NetworkPeer, NetworkSpec, PeeringLink, SubnetAcl
 from andromede.hypervisor.netns_commands import _all, _ip_batch, _links, _namespace_exists, _run
 from andromede.hypervisor.peering_links import apply_links, ends_here, is_link_end
+from andromede.hypervisor.peering_segments import apply_segments, is_segment, segments_here
 from andromede.hypervisor.tenant_network_build import BuildMixin
 
 __all__ = ["RoutingMixin"]
@@ -55,7 +57,9 @@ class RoutingMixin(BuildMixin):
 
     async def set_peering_links(self, links: Sequence[PeeringLink]) -> None:
         """Join the routers of the VPC peering connections told whose two VPCs are built
-        here, and part those no longer told (:mod:`~andromede.hypervisor.peering_links`). Not
+        here (:mod:`~andromede.hypervisor.peering_links`), give the lead router of each
+        connection whose other side runs on other hosts its segment
+        (:mod:`~andromede.hypervisor.peering_segments`), and part those no longer told. Not
         kept in the state file: the control plane tells every host again at each change of
         where instances run and at every resync."""
         async with self._lock:
@@ -65,18 +69,39 @@ class RoutingMixin(BuildMixin):
                 for r in self._state.networks.values()
                 if _namespace_exists(self.netns(r.router))
             }
+            me = (self._layout.underlay_address, self._layout.vxlan_port)
             wanted = ends_here(self._peering_links, routers)
-            present = {
-                router: {n for n in await _links(self.netns(router)) if is_link_end(n)}
-                for router in sorted(routers)
-            }
-            if wanted == self._link_ends and all(end.name in present[end.router] for end in wanted):
+            segments = segments_here(self._peering_links, routers, me)
+            present: dict[str, set[str]] = {}
+            carried: dict[str, set[str]] = {}
+            for router in sorted(routers):
+                names = await _links(self.netns(router))
+                present[router] = {n for n in names if is_link_end(n)}
+                carried[router] = {n for n in names if is_segment(n)}
+            if (
+                wanted == self._link_ends
+                and segments == self._segments
+                and all(end.name in present[end.router] for end in wanted)
+                and all(s.name in carried[s.router] for s in segments)
+            ):
                 return  # the periodic resync's push of what is in force already
             touched = {end.router for end in (*wanted, *self._link_ends)} | {
-                router for router, names in present.items() if names
+                router for router, names in (*present.items(), *carried.items()) if names
             }
+            touched |= {s.router for s in (*segments, *self._segments)}
             await apply_links(_run, self.netns, wanted, present)
+            made = await apply_segments(
+                _run,
+                self.netns,
+                segments,
+                carried,
+                underlay=me,
+                underlay_netns=self._layout.underlay_netns,
+                staging=lambda vni: f"{self._layout.link_prefix}p{vni}",
+                mtu=self._layout.overlay_mtu,
+            )
             self._link_ends = wanted
+            self._segments = made
             for router in sorted(touched & routers):
                 await self._apply_firewall(router)
 

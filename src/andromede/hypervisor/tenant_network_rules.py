@@ -195,7 +195,9 @@ class RulesMixin(TenantNetworksCore):
                 for record in subnets
             },
             nat_routes=self._state.nat.get(router, ()),
-            peering_ends=[end.name for end in self._link_ends if end.router == router],
+            peering_ends=[end.name for end in self._link_ends if end.router == router]
+            + [segment.name for segment in self._segments if segment.router == router],
+            peering_transit=[s for s in self._segments if s.router == router],
             resolver=(
                 resolver_addresses(subnets[0].vpc_cidr or subnets[0].cidr)
                 if self._dns(router).support
