@@ -75,6 +75,7 @@ class _Known:
 
     group_names: dict[str, str]
     volumes: dict[str, list[tuple[Attachment, Volume]]]  # by instance, by device
+    public_names: dict[str, str]  # by instance: its public DNS name (decision 0151)
 
 
 async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
@@ -89,7 +90,8 @@ async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
                 volumes.setdefault(attachment.instance_id, []).append((attachment, volume))
     for attached in volumes.values():
         attached.sort(key=lambda pair: (pair[0].device, pair[1].volume_id))
-    return _Known(names, volumes)
+    public_names = await call.compute.public_dns_names(call.tenant_id, instances)
+    return _Known(names, volumes, public_names)
 
 
 def _private_dns(call: Call, instance: Instance) -> str:
@@ -118,7 +120,8 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
     xml.element("imageId", instance.image_id)
     _state(xml, "instanceState", instance.state)
     xml.element("privateDnsName", _private_dns(call, instance))
-    xml.element("dnsName", "")
+    public_dns = known.public_names.get(instance.instance_id, "")
+    xml.element("dnsName", public_dns)
     xml.element("reason", instance.state_reason)
     xml.element("keyName", instance.key_name)
     xml.element("amiLaunchIndex", instance.launch_index)
@@ -164,7 +167,7 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
         xml.close("iamInstanceProfile")
     xml.open("networkInterfaceSet")
     if live:
-        write_interface(xml, call, instance, group_names, nested=True)
+        write_interface(xml, call, instance, group_names, nested=True, public_dns=public_dns)
     xml.close("networkInterfaceSet")
     write_tags(xml, system_tags(instance))
     xml.open("cpuOptions")
