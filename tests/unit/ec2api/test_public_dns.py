@@ -21,6 +21,7 @@ from andromede.compute.public_dns import (
     render_reverse_records,
     render_zone,
 )
+from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.settings import Settings
 from support.ec2app import REGION, World, ec2_world
 
@@ -216,3 +217,34 @@ def test_the_zone_for_the_operators_dns() -> None:
         f"9.0.66.100.in-addr.arpa. 60 IN PTR {_ec2_name('100.66.0.9')}.",
         f"10.0.66.100.in-addr.arpa. 60 IN PTR {_ec2_name('100.66.0.10')}.",
     ]
+
+
+async def test_the_metadata_service_gives_the_public_hostname(named: World) -> None:
+    """EC2's ``public-hostname`` (and ``public-ipv4``, the Elastic IP once associated)."""
+    instance_id = await _run(named)
+    host_facing = named.driver.instances[instance_id].network.host_facing_ip
+    assert host_facing is not None
+    directory = ComputeInstanceDirectory(
+        named.compute.store, named.driver, REGION, public_dns_domain=DOMAIN
+    )
+    found = await directory.by_address(host_facing)
+    assert found is not None
+    assert (found.public_ip, found.public_hostname) == (host_facing, _ec2_name(host_facing))
+    allocated = await named.root.call("AllocateAddress", Domain="vpc")
+    await named.root.call("AssociateAddress", AllocationId=allocated["AllocationId"],
+                          InstanceId=instance_id)  # fmt: skip
+    found = await directory.by_address(host_facing)
+    eip = allocated["PublicIp"]
+    assert found is not None
+    assert (found.public_ip, found.public_hostname) == (eip, _ec2_name(eip))
+    await named.root.call(
+        "ModifyVpcAttribute",
+        VpcId=default_ids(named.tenant_id).vpc_id,
+        EnableDnsHostnames={"Value": False},
+    )
+    found = await directory.by_address(host_facing)
+    assert found is not None and found.public_hostname is None
+    # Without the domain: no public hostname.
+    plain = ComputeInstanceDirectory(named.compute.store, named.driver, REGION)
+    found = await plain.by_address(host_facing)
+    assert found is not None and found.public_hostname is None
