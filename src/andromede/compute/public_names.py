@@ -7,8 +7,13 @@ the operator's authoritative DNS (``andromede admin dns zone``).
 A name comes and goes with the public address and the VPC's DNS attributes: a start gives
 an address and a stop takes it (bridge mode), an Elastic IP's association and
 disassociation, ModifyVpcAttribute. Each of these pushes the VPC's DNS to its hosts
-(``_push_public_names_later``, in :mod:`~andromede.compute.networks`); a host keeps what it
-has when nothing changed, and ``resync_hosts`` carries it again.
+(``_push_public_names_later``, in :mod:`~andromede.compute.networks`) — and, through
+:class:`~andromede.compute.vpc_peerings.VpcPeeringsMixin`'s push, that of the peered VPCs
+whose resolvers answer its names; a host keeps what it has when nothing changed, and
+``resync_hosts`` carries it again.
+
+This mixin comes before ``VpcPeeringsMixin`` in the service's bases, so its ``vpc_dns`` wraps
+the peers' blocks too.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from andromede.compute.driver import VpcDns
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.network import Vpc
 from andromede.compute.public_dns import named_address, public_dns_suffix
+from andromede.compute.vpc_peering import VpcPeeringConnection
 from andromede.compute.vpcs import VpcsMixin
 
 __all__ = ["PublicNamesMixin"]
@@ -75,11 +81,24 @@ class PublicNamesMixin(VpcsMixin):
 
     async def vpc_dns(self, vpc: Vpc) -> VpcDns:
         """The VPC's DNS with the public names of its instances, each standing for the
-        instance's private address."""
+        instance's private address — and those of the VPCs peered with it whose names its
+        resolver answers (the peer side's AllowDnsResolutionFromRemoteVpc on, the connection
+        active: decision 0139's addendum), which is what EC2's option is for."""
         dns = await super().vpc_dns(vpc)
         suffix = self.public_dns_suffix
         if not suffix:
             return dns
+        pairs = await self._named_private(vpc, suffix)
+        now = self.clock()
+        for peering in await self.store.list(VpcPeeringConnection, None):
+            peer = peering.resolved_from(vpc.vpc_id, now)
+            other = await self.store.get(Vpc, peer[0]) if peer is not None else None
+            if other is not None:
+                pairs |= await self._named_private(other, suffix)
+        return replace(dns, public_names=tuple(sorted(pairs))) if pairs else dns
+
+    async def _named_private(self, vpc: Vpc, suffix: str) -> set[tuple[str, str]]:
+        """(public name, private address) of the VPC's instances that have a name."""
         pairs = set()
         for instance in await self.store.list(Instance, vpc.tenant_id):
             if instance.vpc_id != vpc.vpc_id or instance.state not in _HOLDS_ADDRESS:
@@ -87,4 +106,4 @@ class PublicNamesMixin(VpcsMixin):
             named = named_address(instance, vpc, suffix)
             if named is not None and instance.private_ip is not None:
                 pairs.add((named[0], instance.private_ip))
-        return replace(dns, public_names=tuple(sorted(pairs))) if pairs else dns
+        return pairs

@@ -248,3 +248,64 @@ async def test_the_metadata_service_gives_the_public_hostname(named: World) -> N
     plain = ComputeInstanceDirectory(named.compute.store, named.driver, REGION)
     found = await plain.by_address(host_facing)
     assert found is not None and found.public_hostname is None
+
+
+async def _public_vpc(world: World, prefix: str) -> tuple[str, str]:
+    """A VPC of one's own with DNS hostnames on and a subnet giving public addresses."""
+    c = world.root
+    vpc_id: str = (await c.call("CreateVpc", CidrBlock=f"{prefix}.0.0/16"))["Vpc"]["VpcId"]
+    await c.call("ModifyVpcAttribute", VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    subnet = await c.call("CreateSubnet", VpcId=vpc_id, CidrBlock=f"{prefix}.1.0/24")
+    subnet_id: str = subnet["Subnet"]["SubnetId"]
+    await c.call("ModifySubnetAttribute", SubnetId=subnet_id, MapPublicIpOnLaunch={"Value": True})
+    return vpc_id, subnet_id
+
+
+async def test_a_peered_vpcs_resolver_answers_the_names_with_private_addresses(
+    named: World,
+) -> None:
+    """What AllowDnsResolutionFromRemoteVpc is for on EC2: the peer's public names resolve to
+    private addresses from this side, while the option is on; they follow the peer's
+    instances."""
+    c = named.root
+    (a, a_subnet), (b, b_subnet) = (
+        await _public_vpc(named, "10.1"),
+        await _public_vpc(named, "10.2"),
+    )
+    a_instance = await _instance(named, await _run(named, SubnetId=a_subnet))
+    b_id = await _run(named, SubnetId=b_subnet)
+    b_instance = await _instance(named, b_id)
+    a_name, b_name = a_instance["PublicDnsName"], b_instance["PublicDnsName"]
+    assert a_name == _ec2_name(a_instance["PublicIpAddress"])
+    assert _told(named, a) == {a_name: a_instance["PrivateIpAddress"]}
+    peering_id = (await c.call("CreateVpcPeeringConnection", VpcId=a, PeerVpcId=b))[
+        "VpcPeeringConnection"
+    ]["VpcPeeringConnectionId"]
+    await c.call("AcceptVpcPeeringConnection", VpcPeeringConnectionId=peering_id)
+    assert b_name not in _told(named, a)  # the option is off
+    # The accepter side (b) lets the requester (a) resolve its names.
+    await c.call(
+        "ModifyVpcPeeringConnectionOptions", VpcPeeringConnectionId=peering_id,
+        AccepterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": True},
+    )  # fmt: skip
+    await named.compute.settle()
+    assert _told(named, a) == {
+        a_name: a_instance["PrivateIpAddress"],
+        b_name: b_instance["PrivateIpAddress"],
+    }
+    assert a_name not in _told(named, b)  # one way only
+    # b's instance stopped: its name goes from a's resolver too.
+    await c.call("StopInstances", InstanceIds=[b_id])
+    await named.compute.settle()
+    assert _told(named, a) == {a_name: a_instance["PrivateIpAddress"]}
+    await c.call("StartInstances", InstanceIds=[b_id])
+    await named.compute.settle()
+    restarted = (await _instance(named, b_id))["PublicDnsName"]
+    assert _told(named, a)[restarted] == b_instance["PrivateIpAddress"]
+    # The option off: no more.
+    await c.call(
+        "ModifyVpcPeeringConnectionOptions", VpcPeeringConnectionId=peering_id,
+        AccepterPeeringConnectionOptions={"AllowDnsResolutionFromRemoteVpc": False},
+    )  # fmt: skip
+    await named.compute.settle()
+    assert _told(named, a) == {a_name: a_instance["PrivateIpAddress"]}
