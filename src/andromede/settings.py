@@ -1213,7 +1213,8 @@ class Settings(BaseSettings):
     )
     public_dns_domain: str = Field(
         default="",
-        max_length=200,
+        # ec2-255-255-255-255.<region: 63 at most>.compute.<domain> within DNS's 253.
+        max_length=150,
         description=(
             "The operator's domain under which instances with a public address get EC2's"
             " public DNS names, ec2-a-b-c-d.<region>.compute.<public_dns_domain> (decision"

@@ -72,7 +72,16 @@ def test_the_setting_is_a_dns_domain(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path, public_dns_domain="Cloud.Example.FR.").public_dns_domain == (
         DOMAIN
     )
-    for bad in ("a..b", "-a.fr", "a_b.fr", "a/b", "x.fr,1.2.3.4", "a" * 64 + ".fr", "é.fr"):
+    for bad in (
+        "a..b",
+        "-a.fr",
+        "a_b.fr",
+        "a/b",
+        "x.fr,1.2.3.4",
+        "a" * 64 + ".fr",
+        "é.fr",
+        "a." * 75 + "fr",
+    ):
         with pytest.raises(ValidationError, match="public_dns_domain"):
             Settings(data_dir=tmp_path, public_dns_domain=bad)
 
