@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 PUBLIC_NAME_PREFIX: Final = "ec2-"
-# Few seconds of caching: an Elastic IP moves, and a stopped instance's address goes back.
+# A minute of caching: an Elastic IP moves, and a stopped instance's address goes back.
 DEFAULT_TTL: Final = 60
 
 
