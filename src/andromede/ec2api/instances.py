@@ -5,7 +5,7 @@ DescribeAvailabilityZones."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -321,6 +321,22 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
     return simple.get(name)
 
 
+def _named_filter(
+    call: Call, public_names: Mapping[str, str]
+) -> Callable[[str], Callable[[Instance], list[str]] | None]:
+    """DescribeInstances' filters: :func:`_instance_filter`'s, and the DNS names' (the public
+    ones read for this call, decision 0151)."""
+
+    def resolve(name: str) -> Callable[[Instance], list[str]] | None:
+        if name == "dns-name":
+            return lambda i: [n] if (n := public_names.get(i.instance_id)) else []
+        if name == "private-dns-name":
+            return lambda i: [_private_dns(call, i)] if i.private_ip else []
+        return _instance_filter(name)
+
+    return resolve
+
+
 async def describe_instances(call: Call) -> None:
     p = call.params
     ids = _instance_ids(call)
@@ -330,8 +346,15 @@ async def describe_instances(call: Call) -> None:
             "InvalidParameterCombination",
             "The parameter instancesSet cannot be used with the parameter maxResults",
         )
-    filters = Filters(p.filters(), _instance_filter)
+    given = p.filters()
+    Filters(given, _named_filter(call, {}))  # unknown names refused before any read
     instances = await call.compute.describe_instances(call.tenant_id, ids)
+    names = (
+        await call.compute.public_dns_names(call.tenant_id, instances)
+        if "dns-name" in given
+        else {}
+    )
+    filters = Filters(given, _named_filter(call, names))
     chosen = [i for i in instances if matches(filters, i)]
     after = page_after(p.get("NextToken"))
     if after is not None:

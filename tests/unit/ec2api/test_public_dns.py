@@ -318,3 +318,28 @@ async def test_a_peered_vpcs_resolver_answers_the_names_with_private_addresses(
     )  # fmt: skip
     await named.compute.settle()
     assert _told(named, a) == {a_name: a_instance["PrivateIpAddress"]}
+
+
+async def test_describe_instances_filters_by_dns_names(named: World) -> None:
+    """EC2's ``dns-name`` (the public name) and ``private-dns-name`` filters, wildcards too."""
+    first = await _instance(named, await _run(named))
+    second = await _instance(named, await _run(named))
+
+    async def found(name: str, *values: str) -> list[str]:
+        answer = await named.root.call(
+            "DescribeInstances", Filters=[{"Name": name, "Values": list(values)}]
+        )
+        return sorted(i["InstanceId"] for r in answer["Reservations"] for i in r["Instances"])
+
+    assert await found("dns-name", first["PublicDnsName"]) == [first["InstanceId"]]
+    both = sorted([first["InstanceId"], second["InstanceId"]])
+    assert await found("dns-name", f"ec2-*.{SUFFIX}") == both
+    assert await found("dns-name", "ec2-*.elsewhere.example") == []
+    assert await found("private-dns-name", second["PrivateDnsName"]) == [second["InstanceId"]]
+    # Hostnames off: no public name to match.
+    await named.root.call(
+        "ModifyVpcAttribute",
+        VpcId=default_ids(named.tenant_id).vpc_id,
+        EnableDnsHostnames={"Value": False},
+    )
+    assert await found("dns-name", "*") == []
