@@ -480,5 +480,6 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         ),
         elastic_ip_cidr=settings.elastic_ip_cidr,
         max_elastic_ips=settings.max_elastic_ips_per_tenant,
+        public_dns_domain=settings.public_dns_domain,
         image_creation_lease=settings.image_creation_lease,
     )

@@ -92,6 +92,9 @@ class RegionSettings(BaseModel):
 
 
 _HOST_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
+# A DNS domain of letters, digits and hyphens, labels of 1 to 63 characters (RFC 1035 §2.3.1).
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_DOMAIN = re.compile(rf"(?:{_DNS_LABEL}\.)*{_DNS_LABEL}")
 
 
 class HypervisorHostSettings(BaseModel):
@@ -1223,6 +1226,18 @@ class Settings(BaseSettings):
             " machine. Empty: no Elastic IPs."
         ),
     )
+    public_dns_domain: str = Field(
+        default="",
+        # ec2-255-255-255-255.<region: 63 at most>.compute.<domain> within DNS's 253.
+        max_length=150,
+        description=(
+            "The operator's domain under which instances with a public address get EC2's"
+            " public DNS names, ec2-a-b-c-d.<region>.compute.<public_dns_domain> (decision"
+            " 0151): DescribeInstances' PublicDnsName, answered with the private address by"
+            " the VPC's resolver, and listed by `andromede admin dns zone` for the operator's"
+            " authoritative DNS. Empty: no public DNS names."
+        ),
+    )
     max_elastic_ips_per_tenant: int = Field(
         default=5,
         ge=0,
@@ -1478,6 +1493,15 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"hypervisor_dns_upstream: {server!r} is no IPv4 address") from exc
         return value
+
+    @field_validator("public_dns_domain")
+    @classmethod
+    def _public_dns_domain(cls, value: str) -> str:
+        # Lower case, no final dot: it goes into names, zone files and dnsmasq's arguments.
+        domain = value.strip().lower().removesuffix(".")
+        if domain and not _DNS_DOMAIN.fullmatch(domain):
+            raise ValueError(f"public_dns_domain: {value!r} is no DNS domain name")
+        return domain
 
     @field_validator("saml_endpoints")
     @classmethod

@@ -2,8 +2,9 @@
 resolver (andromede.hypervisor.vpc_dns, run by andromede.hypervisor.tenant_network) answers
 its own subnets at the VPC block's base plus two and 169.254.169.253, synthesises the
 ``ip-a-b-c-d`` names of its block while DNS hostnames are on (and of the peer blocks it is
-told, decision 0139's addendum), refuses what it has no upstream for, and the subnets' DHCP
-servers hand out the VPC's options.
+told, decision 0139's addendum), answers the public names of its instances with their private
+addresses (decision 0151), refuses what it has no upstream for, and the subnets' DHCP servers
+hand out the VPC's options.
 
 As in test_network_acls.py, a "guest" is a network namespace on an isolated port of its
 subnet's bridge; it asks with busybox's ``nslookup`` and ``udhcpc``. Needs root and the ``ip``,
@@ -146,6 +147,39 @@ async def test_a_peer_blocks_names_resolve_only_while_the_router_is_told_them(
         assert "Address: 10.7.1.5" in _lookup(a, own_name, "10.7.0.2")
 
 
+PUBLIC_SUFFIX = "eu-fr-1.compute.cloud.example.fr"
+
+
+async def test_a_public_name_resolves_to_the_private_address_inside_the_vpc(
+    networks: TenantNetworks,
+) -> None:
+    """Decision 0151: the public names of the VPC's instances the router is told
+    (``VpcDns.public_names``) are answered with the private addresses, at both addresses, so
+    traffic between instances stays in the VPC; the private address's reverse stays its
+    ``ip-`` name; other public names are not the router's (refused without an upstream), nor
+    the names it is no longer told."""
+    vpc = _vpc()
+    subnet = _subnet(vpc, "10.7", 1)
+    a_name, b_name = f"ec2-100-66-0-5.{PUBLIC_SUFFIX}", f"ec2-100-66-0-6.{PUBLIC_SUFFIX}"
+    named = replace(DNS, public_names=((a_name, "10.7.1.5"), (b_name, "10.7.1.6")))
+    async with (
+        guest(networks, "i-a", _nic(subnet, 5)) as a,
+        guest(networks, "i-b", _nic(subnet, 6)) as b,
+    ):
+        assert "REFUSED" in _lookup(a, b_name, "10.7.0.2")
+        await networks.set_vpc_dns(vpc, named)
+        assert "Address: 10.7.1.6" in _lookup(a, b_name, "10.7.0.2")
+        assert "Address: 10.7.1.5" in _lookup(b, a_name, "169.254.169.253")
+        assert "Address: 10.7.1.5" in _lookup(a, a_name, "10.7.0.2")  # its own
+        assert f"name = ip-10-7-1-6.{DOMAIN}" in _lookup(a, "10.7.1.6", "10.7.0.2")
+        other = _lookup(a, f"ec2-100-66-0-7.{PUBLIC_SUFFIX}", "10.7.0.2")
+        assert "REFUSED" in other and "Address: 10.7" not in other
+        # Hostnames off, the control plane tells no public name: not answered any more.
+        await networks.set_vpc_dns(vpc, replace(DNS, hostnames=False))
+        gone = _lookup(a, b_name, "10.7.0.2")
+        assert "REFUSED" in gone and "10.7.1.6" not in gone
+
+
 DHCP_EVENT = """#!/bin/sh
 [ "$1" = bound ] && echo "dns=$dns domain=$domain ntp=$ntpsrv wins=$wins"
 exit 0
@@ -197,18 +231,26 @@ async def test_other_names_go_to_the_upstream_resolvers(tmp_path: Path) -> None:
         subprocess.run(
             ["dnsmasq", f"--pid-file={pidfile}", "--port=53", "--bind-interfaces",
              f"--listen-address={upstream}", "--no-hosts", "--no-resolv",
-             "--address=/example.test/192.0.2.99", f"--address=/{DOMAIN}/192.0.2.98"],
+             "--address=/example.test/192.0.2.99", f"--address=/{DOMAIN}/192.0.2.98",
+             f"--address=/{PUBLIC_SUFFIX}/100.66.0.99"],
             check=True,
         )  # fmt: skip
         manager = TenantNetworks(
             tmp_path / "net", replace(random_layout("u"), dns_upstream=(upstream,))
         )
         try:
-            subnet = _subnet(_vpc(), "10.7", 1)
+            own_public = f"ec2-100-66-0-5.{PUBLIC_SUFFIX}"
+            named = replace(DNS, public_names=((own_public, "10.7.1.5"),))
+            subnet = _subnet(_vpc(), "10.7", 1, named)
             async with guest(manager, "i-a", _nic(subnet, 5)) as a:
                 assert "Address: 192.0.2.99" in _lookup(a, "www.example.test", "10.7.0.2")
                 assert "Address: 10.7.1.5" in _lookup(a, f"ip-10-7-1-5.{DOMAIN}", "10.7.0.2")
                 assert "NXDOMAIN" in _lookup(a, f"ip-10-6-1-5.{DOMAIN}", "10.7.0.2")
+                # Its VPC's public names: the private address; another VPC's: the public
+                # one, as the operator's DNS answers it (decision 0151).
+                assert "Address: 10.7.1.5" in _lookup(a, own_public, "10.7.0.2")
+                other = _lookup(a, f"ec2-100-66-0-7.{PUBLIC_SUFFIX}", "10.7.0.2")
+                assert "Address: 100.66.0.99" in other
         finally:
             for network_id in list(manager._state.networks):
                 await manager.remove(network_id)

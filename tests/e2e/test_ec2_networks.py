@@ -48,7 +48,7 @@ from support.qemu_host import (
     import_image,
     tenant_networks_guest_image,
 )
-from support.server import ServerProcess
+from support.server import REGION, ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -194,7 +194,9 @@ def guest_image() -> GuestImage:
 def server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage
 ) -> Iterator[ServerProcess]:
-    with bridged_server(tmp_path_factory.mktemp("ec2n") / "data", "net") as running:
+    # Public DNS names (decision 0151): the reader resolves the listener's inside the VPC.
+    env = {"ANDROMEDE_PUBLIC_DNS_DOMAIN": "cloud.example.test"}
+    with bridged_server(tmp_path_factory.mktemp("ec2n") / "data", "net", env) as running:
         yield running
 
 
@@ -298,7 +300,8 @@ def _check_networks(
         pytest.skip("the host fell back to user-mode networking")
     # Its metadata options (decision 0145): tokens required, its tags shown.
     named = [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "reader-vm"}]}]
-    user_data = prober(listener["PrivateIpAddress"]) + IMDS + resolving(listener["PrivateDnsName"])
+    names = f"{listener['PrivateDnsName']} {listener['PublicDnsName']}"
+    user_data = prober(listener["PrivateIpAddress"]) + IMDS + resolving(names)
     reader = _run(ec2, image_id, user_data,
                   IamInstanceProfile={"Name": "reader"},
                   MetadataOptions={"HttpTokens": "required", "InstanceMetadataTags": "enabled"},
@@ -367,13 +370,19 @@ def _check_networks(
 def _check_vpc_dns(ec2: Any, reader: dict[str, Any], listener: dict[str, Any]) -> None:
     """Decision 0143: the reader's lease names its VPC's resolver (the default VPC's
     172.31.0.2) and the Region's domain; through it, the reader resolves the listener's private
-    DNS name and its own to their addresses — the names DescribeInstances gives. Once the VPC's
-    DNS hostnames are off, the listener's name no longer resolves."""
+    DNS name and its own to their addresses — the names DescribeInstances gives —, and the
+    listener's public DNS name to its private address (decision 0151). Once the VPC's DNS
+    hostnames are off, the listener's name no longer resolves."""
     listener_name = re.escape(listener["PrivateDnsName"])
+    public_name = listener["PublicDnsName"]
+    dashed = listener["PublicIpAddress"].replace(".", "-")
+    assert public_name == f"ec2-{dashed}.{REGION}.compute.cloud.example.test"
     own = re.escape(reader["PrivateDnsName"])
     domain = reader["PrivateDnsName"].split(".", 1)[1]
+    private = re.escape(listener["PrivateIpAddress"])
     console = _console_until(
         ec2, reader["InstanceId"], rf"andromede-dns#\d+ {listener_name}=\S+\r?\n"
+        rf"andromede-dns#\d+ {re.escape(public_name)}={private}\r?\n"
         rf"andromede-dns#\d+ {own}={re.escape(reader['PrivateIpAddress'])}\r?\n",
     )  # fmt: skip
     assert f"andromede-dhcp-dns dns=172.31.0.2 domain={domain}" in console

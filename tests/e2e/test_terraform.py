@@ -797,9 +797,17 @@ output "ami_id" { value = aws_ami_from_instance.db.id }
 )
 
 
+PUBLIC_DNS_DOMAIN = "cloud.example.test"
+
+
 @pytest.fixture(scope="module")
 def ec2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_HYPERVISOR": "memory"}
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_HYPERVISOR": "memory",
+        # Public DNS names (decision 0151): aws_instance.public_dns in a VPC with hostnames.
+        "ANDROMEDE_PUBLIC_DNS_DOMAIN": PUBLIC_DNS_DOMAIN,
+    }
     with running_server(tmp_path_factory.mktemp("tf-ec2") / "data", extra_env=env) as server:
         yield server
 
@@ -928,6 +936,18 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert ("team", "platform") in [(t["Key"], t["Value"]) for t in oidc["Tags"]]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
+    # aws_instance.public_dns (decision 0151): the default VPC has DNS hostnames, so the
+    # instance's public address has EC2's name under the operator's domain; refreshed after
+    # the image's stop and start gave it a new address, the state holds DescribeInstances'.
+    terraform("apply", "-refresh-only", "-auto-approve", "-input=false")
+    shown = json.loads(terraform("show", "-json").stdout)["values"]["root_module"]["resources"]
+    [db] = [r["values"] for r in shown if r["address"] == "aws_instance.db"]
+    [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    described = reservation["Instances"][0]
+    public_ip = described["PublicIpAddress"]
+    expected = f"ec2-{public_ip.replace('.', '-')}.{REGION}.compute.{PUBLIC_DNS_DOMAIN}"
+    assert (db["public_ip"], db["public_dns"]) == (public_ip, expected)
+    assert described["PublicDnsName"] == expected
     # The second apply also grows the volume and the root volume in place: ModifyVolume, then
     # the provider waits on DescribeVolumesModifications (decision 0088).
     grown = {**values, "keep_root": "true", "data_size": 3, "root_size": 4,

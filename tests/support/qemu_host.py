@@ -191,10 +191,13 @@ def tenant_networks_guest_image() -> GuestImage:
 
 
 @contextmanager
-def bridged_server(data_dir: Path, name: str) -> Iterator[ServerProcess]:
+def bridged_server(
+    data_dir: Path, name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
     """``andromede serve`` on a private QEMU host of its own (``name``) whose guests are on
     tenant networks (bridge networking): one worker, and one vCPU per guest (TCG on a shared
-    2-core machine). What a failed test left on the host is cleared after."""
+    2-core machine), with ``extra_env``'s settings. What a failed test left on the host is
+    cleared after."""
     state_dir, host_env = new_qemu_host(name)
     env = {
         **host_env,
@@ -202,6 +205,7 @@ def bridged_server(data_dir: Path, name: str) -> Iterator[ServerProcess]:
         "ANDROMEDE_HYPERVISOR_NETWORKING": "bridge",
         "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "5",
         "ANDROMEDE_INSTANCE_TYPES": json.dumps({"t3.nano": [1, 256, 8]}),
+        **(extra_env or {}),
     }
     try:
         with running_server(data_dir, extra_env=env) as running:

@@ -1,5 +1,6 @@
 """``andromede admin``: the platform operator's commands (tenants, their users and regions,
-operators, the residency report, usage and cost, the audit log's signing key).
+operators, the residency report, usage and cost, the audit log's signing key, the instances'
+public DNS names).
 
 They work on the data folder and settings the way ``serve`` does (migrating the database first),
 beside a running server or not. A change made here reaches a running server's caches within
@@ -23,6 +24,7 @@ from rich.table import Table
 
 from andromede.cli.audit_key import audit_key_app
 from andromede.cli.billing_profile import billing_profile_app
+from andromede.cli.dns_zone import dns_app
 from andromede.cli.invoice import invoice_app
 from andromede.cli.options import (
     ConfigOption,
@@ -54,6 +56,7 @@ admin.add_typer(billing_profile_app, name="billing-profile")
 image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances.")
 admin.add_typer(image_app, name="image")
 admin.add_typer(audit_key_app, name="audit-key")
+admin.add_typer(dns_app, name="dns")
 
 out = Console(soft_wrap=True)
 _T = TypeVar("_T")

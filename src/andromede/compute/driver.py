@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -165,6 +166,9 @@ _PROTOCOLS = frozenset({"tcp", "udp", "icmp", "-1"})
 # A field's metadata key: the field is left out of the wire form (hypervisor.wire) while it
 # holds its default, so that an agent older than the field still reads the value.
 WIRE_OMITTED_AT_DEFAULT = "andromede.wire.omitted_at_default"
+# A public DNS name (decision 0151): labels of letters, digits and hyphens.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PUBLIC_NAME = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
 
 
 def _check_icmp(icmp_type: int, icmp_code: int) -> None:
@@ -234,7 +238,11 @@ class VpcDns:
     ``peer_blocks``: the blocks of VPCs peered with this one whose ``ip-a-b-c-d.<domain>``
     names the router answers too (decision 0139's addendum: the peer side's
     ``AllowDnsResolutionFromRemoteVpc`` on, the connection active, the peer VPC's DNS
-    hostnames and support on)."""
+    hostnames and support on).
+
+    ``public_names``: (public DNS name, private address) of the VPC's instances that have a
+    public name (decision 0151): the router answers the name with the private address, so
+    traffic between them stays in the VPC, as EC2's resolver does."""
 
     support: bool = True
     hostnames: bool = False
@@ -247,10 +255,18 @@ class VpcDns:
     # Left out of the wire form while empty, so that an agent older than it still reads the
     # rest.
     peer_blocks: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    public_names: tuple[tuple[str, str], ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
 
     def __post_init__(self) -> None:
         for block in self.peer_blocks:
             ipaddress.IPv4Network(block)  # raises ValueError on a bad block
+        for name, address in self.public_names:
+            # Both go into the resolver's arguments: a name of DNS letters only.
+            ipaddress.IPv4Address(address)
+            if not _PUBLIC_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is no DNS name")
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,6 +223,8 @@ class ElasticIpsMixin(RoutingMixin):
                     if isinstance(other, Instance):
                         await self._route_address(other, None)
                 await self._route_address(changed, address.public_ip)
+                moved = [o for o in others if isinstance(o, Instance)]
+                self._push_public_names_later(changed, *moved)  # named anew (0151)
                 return replace(associated, revision=associated.revision + 1)
         raise IncorrectState("The address or the instance changed concurrently; retry")
 
@@ -244,6 +246,7 @@ class ElasticIpsMixin(RoutingMixin):
             if done:
                 if holder is not None:
                     await self._route_address(holder, None)
+                    self._push_public_names_later(holder)  # its name goes or changes (0151)
                 return
         raise IncorrectState("The address changed concurrently; retry")
 

@@ -89,6 +89,7 @@ from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.prefix_lists import PrefixListsMixin
+from andromede.compute.public_names import PublicNamesMixin
 from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.security_group_rules import SecurityGroupRulesMixin
 from andromede.compute.seed import build_seed
@@ -124,6 +125,7 @@ class LaunchingMixin(
     TagsMixin,
     InstanceAttributesMixin,
     InstanceOptionsMixin,
+    PublicNamesMixin,
     ElasticIpsMixin,
     NatGatewaysMixin,
     VpcPeeringsMixin,
@@ -620,6 +622,7 @@ class LaunchingMixin(
         if launched is not None:
             await self._catch_up_firewall(launched, firewall)
             await self._push_peers(launched.subnet_id)  # a host may hold the subnet anew
+            self._push_public_names_later(launched)  # its public address, named (0151)
             return
         # Terminated (or gone) while it was starting: the termination may have killed
         # nothing yet, so what this launch started must not outlive it.
@@ -756,4 +759,5 @@ class LaunchingMixin(
             await self._release_interface(instance)
             await self._push_firewalls(instance.tenant_id, instance.security_group_ids)
             await self._push_peers(instance.subnet_id)
+            self._push_public_names_later(instance)
         await self._forget_unused_image(instance.image_id)

@@ -495,6 +495,14 @@ class NetworksMixin(ServiceCore):
         if vpc is not None:
             await self._push_vpc_dns(vpc)
 
+    def _push_public_names_later(self, *instances: Instance) -> None:
+        """The instances' public addresses came or went (a start, a stop, a termination, an
+        Elastic IP): their VPCs' resolvers answer their public names (decision 0151)."""
+        if not self.limits.public_dns_domain:
+            return
+        for vpc_id in sorted({i.vpc_id for i in instances if i.vpc_id}):
+            self._spawn(self._push_vpc_dns_of(vpc_id))
+
     async def _push_all_vpc_dns(self, instances: Sequence[Instance]) -> None:
         """The DNS of every VPC with instances on a host, to its hosts."""
         wired = {(i.tenant_id, i.vpc_id) for i in instances if i.state in _WIRED_ON_HOST}

@@ -161,6 +161,7 @@ class ComputeService(LaunchingMixin):
                 await driver.kill(instance.instance_id)
         await self._apply(instance.instance_id, Event.STOPPED, quiet=True)
         await self._push_peers(instance.subnet_id)  # its host may hold the subnet no more
+        self._push_public_names_later(instance)  # its public address went (0151)
 
     async def reboot_instances(self, tenant_id: str, ids: Sequence[str]) -> None:
         instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]

@@ -164,6 +164,8 @@ class ComputeLimits:
     # (empty: none to give), and EC2's quota of addresses per account (region).
     elastic_ip_cidr: str = ""
     max_elastic_ips: int = 5
+    # The operator's domain of the instances' public DNS names (decision 0151): "" = none.
+    public_dns_domain: str = ""
     # How long a gateway holds a CreateImage's background work before another may claim it.
     image_creation_lease: float = 60.0
 

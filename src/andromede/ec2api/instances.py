@@ -5,7 +5,7 @@ DescribeAvailabilityZones."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -75,6 +75,7 @@ class _Known:
 
     group_names: dict[str, str]
     volumes: dict[str, list[tuple[Attachment, Volume]]]  # by instance, by device
+    public_names: dict[str, str]  # by instance: its public DNS name (decision 0151)
 
 
 async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
@@ -89,7 +90,8 @@ async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
                 volumes.setdefault(attachment.instance_id, []).append((attachment, volume))
     for attached in volumes.values():
         attached.sort(key=lambda pair: (pair[0].device, pair[1].volume_id))
-    return _Known(names, volumes)
+    public_names = await call.compute.public_dns_names(call.tenant_id, instances)
+    return _Known(names, volumes, public_names)
 
 
 def _private_dns(call: Call, instance: Instance) -> str:
@@ -118,7 +120,8 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
     xml.element("imageId", instance.image_id)
     _state(xml, "instanceState", instance.state)
     xml.element("privateDnsName", _private_dns(call, instance))
-    xml.element("dnsName", "")
+    public_dns = known.public_names.get(instance.instance_id, "")
+    xml.element("dnsName", public_dns)
     xml.element("reason", instance.state_reason)
     xml.element("keyName", instance.key_name)
     xml.element("amiLaunchIndex", instance.launch_index)
@@ -164,7 +167,7 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
         xml.close("iamInstanceProfile")
     xml.open("networkInterfaceSet")
     if live:
-        write_interface(xml, call, instance, group_names, nested=True)
+        write_interface(xml, call, instance, group_names, nested=True, public_dns=public_dns)
     xml.close("networkInterfaceSet")
     write_tags(xml, system_tags(instance))
     xml.open("cpuOptions")
@@ -318,6 +321,22 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
     return simple.get(name)
 
 
+def _named_filter(
+    call: Call, public_names: Mapping[str, str]
+) -> Callable[[str], Callable[[Instance], list[str]] | None]:
+    """DescribeInstances' filters: :func:`_instance_filter`'s, and the DNS names' (the public
+    ones read for this call, decision 0151)."""
+
+    def resolve(name: str) -> Callable[[Instance], list[str]] | None:
+        if name == "dns-name":
+            return lambda i: [n] if (n := public_names.get(i.instance_id)) else []
+        if name == "private-dns-name":
+            return lambda i: [_private_dns(call, i)] if i.private_ip else []
+        return _instance_filter(name)
+
+    return resolve
+
+
 async def describe_instances(call: Call) -> None:
     p = call.params
     ids = _instance_ids(call)
@@ -327,8 +346,15 @@ async def describe_instances(call: Call) -> None:
             "InvalidParameterCombination",
             "The parameter instancesSet cannot be used with the parameter maxResults",
         )
-    filters = Filters(p.filters(), _instance_filter)
+    given = p.filters()
+    Filters(given, _named_filter(call, {}))  # unknown names refused before any read
     instances = await call.compute.describe_instances(call.tenant_id, ids)
+    names = (
+        await call.compute.public_dns_names(call.tenant_id, instances)
+        if "dns-name" in given
+        else {}
+    )
+    filters = Filters(given, _named_filter(call, names))
     chosen = [i for i in instances if matches(filters, i)]
     after = page_after(p.get("NextToken"))
     if after is not None:

@@ -66,7 +66,9 @@ def system_tags(instance: Instance) -> tuple[tuple[str, str], ...]:
     return (*instance.tags, *instance.platform_tags, *forwards)
 
 
-def _association(xml: XmlWriter, instance: Instance, public_ip: str | None) -> None:
+def _association(
+    xml: XmlWriter, instance: Instance, public_ip: str | None, public_dns: str
+) -> None:
     if public_ip is None:
         return
     elastic = instance.elastic_ip
@@ -76,7 +78,7 @@ def _association(xml: XmlWriter, instance: Instance, public_ip: str | None) -> N
         xml.element("allocationId", elastic.allocation_id)
         xml.element("associationId", elastic.association_id)
     xml.element("publicIp", public_ip)
-    xml.element("publicDnsName", "")
+    xml.element("publicDnsName", public_dns)
     xml.element("ipOwnerId", instance.tenant_id if elastic is not None else "amazon")
     xml.close("association")
 
@@ -99,9 +101,11 @@ def write_interface(
     *,
     nested: bool,
     tags: tuple[tuple[str, str], ...] = (),
+    public_dns: str = "",
 ) -> None:
     """The instance's interface as an ``<item>``: ``nested`` in DescribeInstances' instance,
-    or on its own for DescribeNetworkInterfaces (which adds the instance's id and zone)."""
+    or on its own for DescribeNetworkInterfaces (which adds the instance's id and zone);
+    ``public_dns``: its public address's name (decision 0151), "" for none."""
     if instance.network_interface_id is None or instance.private_ip is None:
         return
     dns = private_dns_name(instance.private_ip, call.region)
@@ -131,13 +135,13 @@ def write_interface(
     xml.element("attachTime", iso8601(instance.launch_time))
     xml.element("deleteOnTermination", True)
     xml.close("attachment")
-    _association(xml, instance, public_ip)
+    _association(xml, instance, public_ip, public_dns)
     xml.open("privateIpAddressesSet")
     xml.open("item")
     xml.element("privateIpAddress", instance.private_ip)
     xml.element("privateDnsName", dns)
     xml.element("primary", True)
-    _association(xml, instance, public_ip)
+    _association(xml, instance, public_ip, public_dns)
     xml.close("item")
     xml.close("privateIpAddressesSet")
     xml.element("interfaceType", "interface")
@@ -196,6 +200,7 @@ async def describe_network_interfaces(call: Call) -> None:
     groups = await call.compute.describe_security_groups(call.tenant_id, [], [])
     names = {g.group_id: g.name for g in groups}
     nats = {n.network_interface_id: n for n in await call.compute.live_nat_gateways(call.tenant_id)}
+    public_names = await call.compute.public_dns_names(call.tenant_id, list(instances.values()))
     xml = call.result
     xml.open("networkInterfaceSet")
     for interface in interfaces:
@@ -207,7 +212,15 @@ async def describe_network_interfaces(call: Call) -> None:
         if isinstance(holder, NatGateway):
             _write_nat_interface(xml, call, interface, holder)
         else:
-            write_interface(xml, call, holder, names, nested=False, tags=interface.tags)
+            write_interface(
+                xml,
+                call,
+                holder,
+                names,
+                nested=False,
+                tags=interface.tags,
+                public_dns=public_names.get(holder.instance_id, ""),
+            )
     xml.close("networkInterfaceSet")
 
 

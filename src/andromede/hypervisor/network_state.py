@@ -199,4 +199,7 @@ def _dns_from_json(document: Mapping[str, Any]) -> VpcDns:
         netbios_name_servers=tuple(document.get("netbios_name_servers", ())),
         netbios_node_type=int(document.get("netbios_node_type", 0)),
         peer_blocks=tuple(document.get("peer_blocks", ())),
+        public_names=tuple(
+            (str(name), str(address)) for name, address in document.get("public_names", ())
+        ),
     )

@@ -25,7 +25,9 @@ synthesises its own block only, and answers only its own subnets (its input chai
 VPCs peered with it whose side of the connection allows DNS resolution from the remote VPC
 (``VpcDns.peer_blocks``, decision 0139's addendum): their ``ip-`` names are synthesised
 too, whatever this VPC's own ``enableDnsHostnames`` (the control plane only lists a peer
-block while both VPCs have hostnames and support on).
+block while both VPCs have hostnames and support on). And the public DNS names of the VPC's
+instances (``VpcDns.public_names``, decision 0151), each answered with the instance's private
+address, as EC2's resolver answers them inside the VPC.
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ def resolver_command(
         blocks = [ipaddress.IPv4Network(vpc_cidr)] if dns.hostnames else []
         blocks += [ipaddress.IPv4Network(peer) for peer in dns.peer_blocks]
         command += [f"--synth-domain={dns.domain},{block},ip-" for block in blocks]
+    # The public names of the VPC's instances stand for their private addresses here (A only:
+    # the private address's reverse stays its ip- name, as on EC2); other public names go to
+    # the upstream resolvers, which answer them with the public address.
+    command += [f"--address=/{name}/{address}" for name, address in dns.public_names]
     command += [f"--server={server}" for server in upstream]
     return command
 

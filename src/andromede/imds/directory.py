@@ -19,7 +19,8 @@ from collections.abc import Sequence
 
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.model import Instance, KeyPair
-from andromede.compute.network import private_dns_name
+from andromede.compute.network import Vpc, private_dns_name
+from andromede.compute.public_dns import named_address, public_address, public_dns_suffix
 from andromede.compute.store import ComputeStore
 from andromede.imds.instances import InstanceMetadata, PublicKey
 
@@ -32,10 +33,19 @@ class ComputeInstanceDirectory:
     """:class:`~andromede.imds.instances.InstanceDirectory` over the compute records and the
     host's driver (the one the metadata server runs beside)."""
 
-    def __init__(self, store: ComputeStore, driver: HypervisorDriver, region: str) -> None:
+    def __init__(
+        self,
+        store: ComputeStore,
+        driver: HypervisorDriver,
+        region: str,
+        *,
+        public_dns_domain: str = "",
+    ) -> None:
         self._store = store
         self._driver = driver
         self._region = region
+        # The suffix of the instances' public DNS names, "" for none (decision 0151).
+        self._public_suffix = public_dns_suffix(region, public_dns_domain)
 
     async def by_address(self, address: str) -> InstanceMetadata | None:
         # Both lookups are indexed (decision 0021's limit): a request costs the same on a host
@@ -56,13 +66,23 @@ class ComputeInstanceDirectory:
             if instance.key_name is not None
             else []
         )
-        return instance_metadata(instance, keys, self._region)
+        public_hostname = None
+        if self._public_suffix and instance.vpc_id is not None:
+            vpc = await self._store.get(Vpc, instance.vpc_id)
+            named = named_address(instance, vpc, self._public_suffix)
+            public_hostname = named[0] if named is not None else None
+        return instance_metadata(instance, keys, self._region, public_hostname=public_hostname)
 
 
 def instance_metadata(
-    instance: Instance, key_pairs: Sequence[KeyPair], region: str
+    instance: Instance,
+    key_pairs: Sequence[KeyPair],
+    region: str,
+    *,
+    public_hostname: str | None = None,
 ) -> InstanceMetadata:
-    """What the guest of ``instance`` reads about itself."""
+    """What the guest of ``instance`` reads about itself; ``public_hostname``: its public DNS
+    name, as DescribeInstances gives it (decision 0151), None for none."""
     private_ip = instance.private_ip or ""
     hostname = private_dns_name(private_ip, region) if private_ip else instance.instance_id
     profile = instance.iam_instance_profile
@@ -78,7 +98,9 @@ def instance_metadata(
         mac=instance.mac or "",
         launched_at=instance.last_launch_time,
         local_hostname=hostname,
-        public_ip=instance.public_ip,
+        # Its Elastic IP when it has one (EC2's public-ipv4 says so), else its own.
+        public_ip=public_address(instance),
+        public_hostname=public_hostname,
         public_keys=tuple(PublicKey(k.name, k.public_key) for k in key_pairs),
         user_data=instance.user_data or None,
         instance_profile=profile.arn if profile is not None else None,

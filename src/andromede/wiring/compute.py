@@ -98,7 +98,12 @@ async def open_instance_metadata(
     instance profiles' credentials."""
     db = open_metadata_database(settings, settings.effective_database_url)
     try:
-        directory = ComputeInstanceDirectory(SqlComputeStore(db), driver, settings.region)
+        directory = ComputeInstanceDirectory(
+            SqlComputeStore(db),
+            driver,
+            settings.region,
+            public_dns_domain=settings.public_dns_domain,
+        )
         yield create_metadata_app(
             directory, identity_service(settings, db), ImdsLimits.from_settings(settings)
         )

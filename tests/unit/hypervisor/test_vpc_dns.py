@@ -5,6 +5,7 @@ router's input rule for it, the upstream setting and the state file keeping a VP
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,38 @@ def test_peer_blocks_cross_the_agents_wire_and_are_left_out_while_none() -> None
     # An agent older than peer blocks reads a VPC's DNS without them still.
     assert "peer_blocks" not in encode(VpcDns(domain="ec2.internal"))
     assert encode(peered)["peer_blocks"] == ["10.2.0.0/16"]
+
+
+PUBLIC = "ec2-100-66-0-7.eu-fr-1.compute.cloud.example.fr"
+
+
+def test_the_resolver_answers_public_names_with_private_addresses(tmp_path: Path) -> None:
+    """Decision 0151: each public name of the VPC's instances is an A record of the private
+    address (no PTR: the private address's reverse stays its ip- name); with support off,
+    nothing runs; a name or an address that is not one is refused before any argument."""
+    named = VpcDns(hostnames=True, domain="ec2.internal", public_names=((PUBLIC, "10.1.0.4"),))
+    command = resolver_command(
+        pidfile=tmp_path / "r.pid", vpc_cidr="10.1.0.0/16", dns=named, upstream=("192.0.2.53",)
+    )
+    assert command is not None
+    assert [arg for arg in command if arg.startswith(("--address", "--host-record"))] == [
+        f"--address=/{PUBLIC}/10.1.0.4"
+    ]
+    assert command[-1] == "--server=192.0.2.53"  # other public names: the operator's DNS
+    off = replace(named, support=False)
+    assert resolver_command(pidfile=tmp_path / "r.pid", vpc_cidr="10.1.0.0/16", dns=off,
+                            upstream=()) is None  # fmt: skip
+    for bad in ((PUBLIC, "10.1.0.256"), ("a/b.fr", "10.1.0.4"), ("x.fr/#", "10.1.0.4"),
+                ("Upper.fr", "10.1.0.4"), ("bare", "10.1.0.4")):  # fmt: skip
+        with pytest.raises(ValueError):
+            VpcDns(public_names=(bad,))
+
+
+def test_public_names_cross_the_wire_and_the_state_file(tmp_path: Path) -> None:
+    named = VpcDns(hostnames=True, domain="ec2.internal", public_names=((PUBLIC, "10.1.0.4"),))
+    assert decode(VpcDns, encode(named)) == named
+    assert encode(named)["public_names"] == [[PUBLIC, "10.1.0.4"]]
+    # An agent older than public names reads a VPC's DNS without them still.
+    assert "public_names" not in encode(VpcDns(domain="ec2.internal"))
+    save_state(tmp_path / "networks.json", NetworkState(dns={"vpc-1": named}))
+    assert load_state(tmp_path / "networks.json").dns == {"vpc-1": named}
