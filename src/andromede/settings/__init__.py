@@ -87,12 +87,37 @@ class Settings(
         hide_input_in_errors=True,
     )
 
-    # -- what reads the fields of two groups --------------------------------------------------
     @model_validator(mode="after")
-    def _audit_signing_key_has_a_token(self) -> Settings:
+    def _rules_hold(self) -> Settings:
+        # Each group keeps its rules across its own fields (plain methods), and the rules that
+        # read two groups are below; one validator runs them all, in the order they ran when
+        # Settings was one class (pydantic would order validators by base class): a
+        # configuration that breaks two rules is still told of the same one.
+        for rule in (
+            self._bic_names_the_ibans_bank,
+            self._billing_documents_apart,
+            self._audit_signing_key_has_a_token,
+            self._tls_pair,
+            self._console_parts_complete,
+            self._xks_client_pair,
+            self._website_domain_apart,
+            self._imds_refreshes_before_expiry,
+            self._tenant_network_ranges,
+            self._rados_needs_a_cluster,
+            self._rbd_volumes_need_a_cluster,
+            self._distinct_listeners,
+            self._agent_listener_has_its_certificates,
+            self._hypervisor_hosts_are_reachable,
+            self._regions_consistent,
+            self._instance_types_are_sane,
+        ):
+            rule()
+        return self
+
+    # -- what reads the fields of two groups --------------------------------------------------
+    def _audit_signing_key_has_a_token(self) -> None:
         if self.audit_signing_key == "hsm" and self.key_provider != "pkcs11":
             raise ValueError("audit_signing_key = hsm needs key_provider = pkcs11 (its token)")
-        return self
 
     @property
     def audit_signing_key_in_token(self) -> bool:
@@ -102,27 +127,22 @@ class Settings(
             return self.key_provider == "pkcs11"
         return self.audit_signing_key == "hsm"
 
-    @model_validator(mode="after")
-    def _console_parts_complete(self) -> Settings:
+    def _console_parts_complete(self) -> None:
         # Every console part but the last is this size: below S3's smallest part, every
         # multipart upload from the console would fail at completion with EntityTooSmall.
         if self.console_upload_part_size < self.min_part_size:
             raise ValueError("console_upload_part_size must be at least min_part_size")
-        return self
 
-    @model_validator(mode="after")
-    def _rbd_volumes_need_a_cluster(self) -> Settings:
+    def _rbd_volumes_need_a_cluster(self) -> None:
         # QEMU gets the cephx key from the keyring (a QMP secret), never a keyring of its own.
         if self.hypervisor_volume_backend == "rbd" and (
             self.ceph_conf is None or self.ceph_keyring is None
         ):
             raise ValueError("hypervisor_volume_backend = rbd needs ceph_conf and ceph_keyring")
-        return self
 
-    @model_validator(mode="after")
-    def _hypervisor_hosts_are_reachable(self) -> Settings:
+    def _hypervisor_hosts_are_reachable(self) -> None:
         if not self.hypervisor_hosts:
-            return self
+            return
         if self.hypervisor != "qemu":
             raise ValueError("hypervisor_hosts needs hypervisor = qemu")
         names = [h.name for h in self.hypervisor_hosts]
@@ -139,7 +159,6 @@ class Settings(
         ]
         if missing:
             raise ValueError(f"hypervisor_hosts needs {', '.join(missing)} (mutual TLS)")
-        return self
 
     def region_directory(self, name: str) -> Path:
         """Where a region's blobs live with the local backend: the default region keeps the

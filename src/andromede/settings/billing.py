@@ -2,18 +2,18 @@
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Self
 
 from pydantic import (
     BaseModel,
     Field,
     field_validator,
-    model_validator,
 )
 
 # ISO 13616: country, check digits, the national account number (BBAN) of up to 30 characters.
@@ -138,17 +138,13 @@ class BillingSettings(BaseModel):
             )
         return bic
 
-    @model_validator(mode="after")
-    def _bic_names_the_ibans_bank(self) -> Self:
+    def _bic_names_the_ibans_bank(self) -> None:
         if self.billing_issuer_bic and not self.billing_issuer_iban:
             raise ValueError(
                 "billing_issuer_bic needs billing_issuer_iban: a BIC alone is no account"
             )
-        return self
 
-    @model_validator(mode="after")
-    def _billing_documents_apart(self) -> Self:
+    def _billing_documents_apart(self) -> None:
         # A number names one document: an invoice's and a credit note's never look alike.
         if self.billing_credit_note_prefix == self.billing_invoice_prefix:
             raise ValueError("billing_credit_note_prefix must differ from billing_invoice_prefix")
-        return self

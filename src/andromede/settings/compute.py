@@ -3,19 +3,20 @@ and the instance metadata service (169.254.169.254 in the guests).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import (
     BaseModel,
     Field,
     IPvAnyAddress,
-    model_validator,
 )
 
 from andromede.settings.units import GIB, KIB
@@ -209,17 +210,13 @@ class ComputeSettings(BaseModel):
         "new role credentials (SDKs refresh from 10 to 20 minutes before).",
     )
 
-    @model_validator(mode="after")
-    def _imds_refreshes_before_expiry(self) -> Self:
+    def _imds_refreshes_before_expiry(self) -> None:
         if self.imds_credentials_refresh_margin >= self.imds_credentials_duration:
             raise ValueError(
                 "imds_credentials_refresh_margin must be shorter than imds_credentials_duration"
             )
-        return self
 
-    @model_validator(mode="after")
-    def _instance_types_are_sane(self) -> Self:
+    def _instance_types_are_sane(self) -> None:
         for name, (vcpus, memory, disk) in self.instance_types.items():
             if not name or vcpus < 1 or memory < 64 or disk < 1:
                 raise ValueError(f"instance type {name!r}: vCPUs, memory and disk must be > 0")
-        return self

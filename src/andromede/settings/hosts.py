@@ -3,19 +3,19 @@ gateway drives.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    model_validator,
 )
 
 _HOST_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
@@ -98,11 +98,10 @@ class HostSettings(BaseModel):
         default=None, description="PEM private key of hypervisor_client_tls_cert."
     )
 
-    @model_validator(mode="after")
-    def _agent_listener_has_its_certificates(self) -> Self:
+    def _agent_listener_has_its_certificates(self) -> None:
         # A network listener without mutual TLS would hand the host's guests to anyone.
         if not self.hypervisor_agent_listen:
-            return self
+            return
         host, _, port = self.hypervisor_agent_listen.rpartition(":")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ValueError("hypervisor_agent_listen must be HOST:PORT (port 1 to 65535)")
@@ -117,7 +116,6 @@ class HostSettings(BaseModel):
         ]
         if missing:
             raise ValueError(f"hypervisor_agent_listen needs {', '.join(missing)} (mutual TLS)")
-        return self
 
     @property
     def hypervisor_agent_address(self) -> tuple[str, int] | None:

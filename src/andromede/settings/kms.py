@@ -3,19 +3,20 @@ KMS housekeeping and external key stores (XKS proxies, decision 0090).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import (
     BaseModel,
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from andromede.settings.cidr import cidr_networks
@@ -134,11 +135,9 @@ class KmsSettings(BaseModel):
         "internal address (loopback, private, link-local) unless it is in one of these.",
     )
 
-    @model_validator(mode="after")
-    def _xks_client_pair(self) -> Self:
+    def _xks_client_pair(self) -> None:
         if (self.xks_client_cert is None) != (self.xks_client_key is None):
             raise ValueError("xks_client_cert and xks_client_key go together: give both or neither")
-        return self
 
     @field_validator("xks_allowed_networks")
     @classmethod

@@ -3,18 +3,19 @@ per-tenant limits of VPC resources.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import (
     BaseModel,
     Field,
     field_validator,
-    model_validator,
 )
 
 
@@ -226,8 +227,7 @@ class NetworkSettings(BaseModel):
                 raise ValueError(f"hypervisor_dns_upstream: {server!r} is no IPv4 address") from exc
         return value
 
-    @model_validator(mode="after")
-    def _tenant_network_ranges(self) -> Self:
+    def _tenant_network_ranges(self) -> None:
         try:
             transit = ipaddress.IPv4Network(self.hypervisor_transit_cidr)
             public = ipaddress.IPv4Network(self.hypervisor_public_cidr)
@@ -253,4 +253,3 @@ class NetworkSettings(BaseModel):
                 raise ValueError(f"hypervisor_underlay_address: {exc}") from None
         elif self.hypervisor_underlay_netns:
             raise ValueError("hypervisor_underlay_netns needs hypervisor_underlay_address")
-        return self

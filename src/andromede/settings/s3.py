@@ -2,16 +2,15 @@
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
-from typing import Self
-
 from pydantic import (
     BaseModel,
     Field,
-    model_validator,
 )
 
 from andromede.settings.units import GIB, KIB, MIB
@@ -128,12 +127,10 @@ class S3Settings(BaseModel):
         description="Tolerated difference between client and server clocks, s.",
     )
 
-    @model_validator(mode="after")
-    def _website_domain_apart(self) -> Self:
+    def _website_domain_apart(self) -> None:
         # The website endpoint is chosen by Host before the S3 API: a website domain that is
         # the S3 domain or holds it would turn virtual-host S3 requests into website reads.
         website = self.website_domain.lower().strip(".")
         s3 = self.s3_domain.lower().strip(".")
         if website and (s3 == website or s3.endswith("." + website)):
             raise ValueError("website_domain must not be s3_domain nor a domain above it")
-        return self

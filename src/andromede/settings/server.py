@@ -3,13 +3,15 @@ and shutdown.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
 import platformdirs
 from pydantic import (
@@ -17,7 +19,6 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
-    model_validator,
 )
 
 
@@ -123,18 +124,14 @@ class ServerSettings(BaseModel):
             raise ValueError("must be a sqlite:/// or postgresql+asyncpg:// SQLAlchemy URL")
         return value
 
-    @model_validator(mode="after")
-    def _tls_pair(self) -> Self:
+    def _tls_pair(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
-        return self
 
-    @model_validator(mode="after")
-    def _distinct_listeners(self) -> Self:
+    def _distinct_listeners(self) -> None:
         # The workers tell the two listeners apart by the port a connection arrived on.
         if self.api_port != 0 and self.api_port == self.s3_port:
             raise ValueError("api_port and s3_port must differ: the API has its own listener")
-        return self
 
     @property
     def database_path(self) -> Path:

@@ -3,18 +3,19 @@ background work over stored objects (sweeper, lifecycle, replication, access log
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    model_validator,
 )
 
 from andromede.settings.units import KIB, MIB
@@ -215,14 +216,11 @@ class StorageSettings(BaseModel):
         description="Age, seconds, before an unreferenced blob or temporary file is removed.",
     )
 
-    @model_validator(mode="after")
-    def _rados_needs_a_cluster(self) -> Self:
+    def _rados_needs_a_cluster(self) -> None:
         if self.blob_backend == "rados" and self.ceph_conf is None:
             raise ValueError("blob_backend = rados needs ceph_conf (and usually ceph_keyring)")
-        return self
 
-    @model_validator(mode="after")
-    def _regions_consistent(self) -> Self:
+    def _regions_consistent(self) -> None:
         names = [r.name for r in self.regions]
         if len(set(names)) != len(names):
             raise ValueError("regions: every region needs a name of its own")
@@ -239,7 +237,6 @@ class StorageSettings(BaseModel):
             pools = [self.region_pool(name) for name in declared]
             if len(set(pools)) != len(pools):
                 raise ValueError("regions: each region needs a ceph_pool of its own")
-        return self
 
     @property
     def declared_regions(self) -> tuple[RegionSettings, ...]:
