@@ -4,6 +4,7 @@
 and picks its implementation from the URL: ``sqlite.py`` (embedded, one writer with group
 commit) or ``postgres.py`` (distributed, asyncpg pool); ``errors.py`` says when the database is
 unreachable; ``statements.py`` spells the few statements whose SQL differs between the two;
-``tables.py`` declares every table in one ``MetaData``, ``types.py`` the portable column types,
+``tables.py`` holds every table of the one ``MetaData`` (``metadata.py``), declared by concern in
+``tables_*.py``, ``types.py`` the portable column types,
 ``migrations/`` holds the Alembic environment and revisions, and ``migrate.py`` runs them.
 """

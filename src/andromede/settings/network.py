@@ -1,0 +1,286 @@
+"""Tenant networks: VPC address ranges, the underlay and VXLAN, DNS, elastic IPs and the
+per-tenant limits of VPC resources.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+    field_validator,
+)
+
+# A DNS domain of letters, digits and hyphens, labels of 1 to 63 characters (RFC 1035 §2.3.1).
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_DOMAIN = re.compile(rf"(?:{_DNS_LABEL}\.)*{_DNS_LABEL}")
+
+
+class NetworkSettings(BaseModel):
+    """VPC networking on the hypervisor hosts."""
+
+    hypervisor_networking: Literal["auto", "bridge", "user"] = Field(
+        default="auto",
+        description=(
+            "How QEMU guests are wired: bridge (tenant networks: a namespace and bridge per"
+            " network, nftables security groups; needs root), user (QEMU user-mode networking"
+            " with port forwards) or auto (bridge where a probe shows the host can, else user)."
+        ),
+    )
+    hypervisor_transit_cidr: str = Field(
+        default="100.64.0.0/16",
+        description="Host range cut into one /30 link between the host and each tenant network.",
+    )
+    hypervisor_public_cidr: str = Field(
+        default="100.65.0.0/16",
+        description="Host-only range of the instances' public addresses (1:1 NAT, never routed).",
+    )
+    hypervisor_link_prefix: str = Field(
+        default="andr",
+        min_length=1,
+        max_length=6,
+        pattern=r"^[A-Za-z0-9]+$",
+        description="Start of the names of this host's network namespaces and host-side links.",
+    )
+    hypervisor_underlay_address: str = Field(
+        default="",
+        description=(
+            "This hypervisor's IPv4 address on the network between hosts: a tenant network's"
+            " instances on several hosts are joined over VXLAN from it. Empty: no overlay, each"
+            " host's tenant networks are its own."
+        ),
+    )
+    hypervisor_underlay_netns: str = Field(
+        default="",
+        max_length=254,
+        # What `ip netns add` accepts (a file name under /run/netns), kept to characters
+        # that need no quoting and cannot read as an option of `ip -n`.
+        pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$",
+        description=(
+            "Network namespace (a name of `ip netns`) that holds hypervisor_underlay_address,"
+            " for hosts that keep the network between hosts in a namespace of its own (as"
+            " namespace-backed VRFs are);"
+            " the VXLAN sockets are opened there (an agent whose namespace does not hold the"
+            " address does not start). Empty: the host's own namespace."
+        ),
+    )
+    hypervisor_vxlan_port: int = Field(
+        default=4789,
+        ge=1,
+        # The next port carries the VPC peering segments (hypervisor/peering_segments.py).
+        le=65534,
+        description=(
+            "UDP port this hypervisor receives the tenant networks' VXLAN traffic on; the next"
+            " port (this one plus 1) carries the VPC peering connections' segments across hosts"
+            " (decision 0139)."
+        ),
+    )
+    hypervisor_underlay_mtu: int = Field(
+        default=1500,
+        ge=626,
+        le=65535,
+        description=(
+            "MTU of the network between hosts; guests on tenant networks that span hosts get"
+            " 50 bytes less (the VXLAN encapsulation)."
+        ),
+    )
+    hypervisor_elastic_ip_uplink: str = Field(
+        default="",
+        max_length=15,
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description=(
+            "Interface on which this hypervisor answers ARP for the Elastic IPs it holds (proxy"
+            " entries), so a router on that segment reaches them through it; IPv4 forwarding is"
+            " turned on for it, and only the Elastic IPs (and replies) cross from it into the"
+            " tenant networks. Empty: the operator's network routes elastic_ip_cidr to the"
+            " hypervisors, or the addresses stay on the host."
+        ),
+    )
+    hypervisor_dns_upstream: tuple[str, ...] = Field(
+        default=(),
+        max_length=8,
+        description=(
+            "IPv4 addresses of the resolvers to which each VPC's Amazon-provided DNS (its"
+            " router's resolver, at the VPC block's base plus two and 169.254.169.253) sends"
+            " the names that are not the VPC's; reached from the routers' transit addresses, so"
+            " the host must route (and masquerade) hypervisor_transit_cidr to them. Empty: such"
+            " names are refused, the VPC's own names still resolve (decision 0143)."
+        ),
+    )
+    max_vpcs_per_tenant: int = Field(
+        default=5,
+        ge=1,
+        le=10000,
+        description="Most VPCs one tenant may hold, its default VPC included (EC2's quota: 5).",
+    )
+    max_subnets_per_vpc: int = Field(
+        default=200,
+        ge=1,
+        le=10000,
+        description="Most subnets one VPC may hold, a default subnet included (EC2's quota: 200).",
+    )
+    max_route_tables_per_vpc: int = Field(
+        default=200,
+        ge=1,
+        le=10000,
+        description="Most route tables one VPC may hold, its main table included (EC2's quota: "
+        "200).",
+    )
+    max_routes_per_route_table: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most routes one route table may hold besides its local route, a route to "
+        "a prefix list counting as its MaxEntries (EC2's quota: 50).",
+    )
+    max_network_acls_per_vpc: int = Field(
+        default=200,
+        ge=1,
+        le=10000,
+        description="Most network ACLs one VPC may hold, its default ACL included (EC2's quota: "
+        "200).",
+    )
+    max_network_acl_entries: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Most entries one network ACL may hold in each direction, its * rule not "
+        "counted (EC2's quota: 20).",
+    )
+    max_nat_gateways_per_az: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Most NAT gateways, deleted ones not counted, a tenant may hold in the "
+        "availability zone (EC2's quota: 5).",
+    )
+    max_vpc_peerings_per_vpc: int = Field(
+        default=50,
+        ge=1,
+        le=125,
+        description="Most active VPC peering connections one VPC may be a side of (EC2's "
+        "quota: 50, at most 125).",
+    )
+    max_dhcp_options_per_tenant: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="Most DHCP options sets a tenant may hold, its default set counted (EC2's "
+        "quota: 1,000 per Region).",
+    )
+    max_prefix_lists_per_tenant: int = Field(
+        default=100,
+        ge=1,
+        le=100000,
+        description="Most customer-managed prefix lists a tenant may hold (EC2's quota: 100 per "
+        "Region).",
+    )
+    max_prefix_list_entries: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="The highest MaxEntries a managed prefix list may take (EC2's: 1,000).",
+    )
+    prefix_list_versions_kept: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Earlier versions of a managed prefix list kept beside its current one, for "
+        "GetManagedPrefixListEntries' TargetVersion and RestoreManagedPrefixListVersion; older "
+        "ones are forgotten.",
+    )
+    max_rules_per_security_group: int = Field(
+        default=60,
+        ge=1,
+        le=1000,
+        description="Most rules of one security group in each direction, a managed prefix "
+        "list's reference counting as its MaxEntries (EC2's quota: 60, at most 1,000).",
+    )
+    nat_gateway_deleted_visible_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        le=30 * 86400,
+        description="Seconds DescribeNatGateways keeps listing a deleted NAT gateway, as "
+        "deleted (EC2: about an hour).",
+    )
+    elastic_ip_cidr: str = Field(
+        default="100.66.0.0/24",
+        description=(
+            "The Region's Elastic IP addresses (AllocateAddress takes them from it): a block the"
+            " operator's network routes to the hypervisors, or that hosts announce on"
+            " hypervisor_elastic_ip_uplink. The default is a host-only range for a single"
+            " machine. Empty: no Elastic IPs."
+        ),
+    )
+    public_dns_domain: str = Field(
+        default="",
+        # ec2-255-255-255-255.<region: 63 at most>.compute.<domain> within DNS's 253.
+        max_length=150,
+        description=(
+            "The operator's domain under which instances with a public address get EC2's"
+            " public DNS names, ec2-a-b-c-d.<region>.compute.<public_dns_domain> (decision"
+            " 0151): DescribeInstances' PublicDnsName, answered with the private address by"
+            " the VPC's resolver, and listed by `andromede admin dns zone` for the operator's"
+            " authoritative DNS. Empty: no public DNS names."
+        ),
+    )
+    max_elastic_ips_per_tenant: int = Field(
+        default=5,
+        ge=0,
+        le=100000,
+        description="Most Elastic IP addresses one tenant may hold (EC2's quota: 5).",
+    )
+
+    @field_validator("hypervisor_dns_upstream")
+    @classmethod
+    def _dns_upstream(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for server in value:
+            try:
+                ipaddress.IPv4Address(server)
+            except ValueError as exc:
+                raise ValueError(f"hypervisor_dns_upstream: {server!r} is no IPv4 address") from exc
+        return value
+
+    @field_validator("public_dns_domain")
+    @classmethod
+    def _public_dns_domain(cls, value: str) -> str:
+        # Lower case, no final dot: it goes into names, zone files and dnsmasq's arguments.
+        domain = value.strip().lower().removesuffix(".")
+        if domain and not _DNS_DOMAIN.fullmatch(domain):
+            raise ValueError(f"public_dns_domain: {value!r} is no DNS domain name")
+        return domain
+
+    def _tenant_network_ranges(self) -> None:
+        try:
+            transit = ipaddress.IPv4Network(self.hypervisor_transit_cidr)
+            public = ipaddress.IPv4Network(self.hypervisor_public_cidr)
+        except ValueError as exc:
+            raise ValueError(f"hypervisor_transit_cidr / hypervisor_public_cidr: {exc}") from None
+        if transit.prefixlen > 29:
+            raise ValueError("hypervisor_transit_cidr must hold at least two /30 links")
+        if transit.overlaps(public):
+            raise ValueError("hypervisor_transit_cidr and hypervisor_public_cidr overlap")
+        if self.elastic_ip_cidr:
+            try:
+                elastic = ipaddress.IPv4Network(self.elastic_ip_cidr)
+            except ValueError as exc:
+                raise ValueError(f"elastic_ip_cidr: {exc}") from None
+            if elastic.overlaps(transit) or elastic.overlaps(public):
+                raise ValueError(
+                    "elastic_ip_cidr overlaps hypervisor_transit_cidr or hypervisor_public_cidr"
+                )
+        if self.hypervisor_underlay_address:
+            try:
+                ipaddress.IPv4Address(self.hypervisor_underlay_address)
+            except ValueError as exc:
+                raise ValueError(f"hypervisor_underlay_address: {exc}") from None
+        elif self.hypervisor_underlay_netns:
+            raise ValueError("hypervisor_underlay_netns needs hypervisor_underlay_address")

@@ -1,0 +1,81 @@
+"""Bucket event notifications: delivery to topics and endpoints, their queues and limits.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from andromede.settings.cidr import cidr_networks
+
+
+class NotificationSettings(BaseModel):
+    """Delivery of bucket event notifications."""
+
+    notification_endpoint_allow_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) that bucket event notifications may be pushed to beside "
+        "public unicast addresses; a topic's push endpoint is resolved at each delivery and "
+        "refused if an address is internal (loopback, private, link-local, metadata) and in "
+        "none of these (decision 0132).",
+    )
+    notification_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between claims of the event notification queue when it was "
+        "empty (decision 0132).",
+    )
+    notification_batch: int = Field(
+        default=50,
+        gt=0,
+        description="Event notifications claimed at once by a gateway (decision 0132).",
+    )
+    notification_lease: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a claimed event notification is a gateway's; one that dies "
+        "leaves it to be claimed again after this (decision 0132).",
+    )
+    notification_max_attempts: int = Field(
+        default=10,
+        gt=0,
+        description="Pushes of an event notification tried before it is dropped (decision 0132).",
+    )
+    notification_retry_base: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds before a failed event notification push is tried again, doubled "
+        "at each further attempt, at most an hour (decision 0132).",
+    )
+    notification_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to connect to, send to and hear from a push endpoint, each "
+        "(decision 0132).",
+    )
+    notification_queue_per_tenant: int = Field(
+        default=100_000,
+        gt=0,
+        description="Event notifications a tenant may have waiting; further events are "
+        "dropped and logged, the writes themselves taken (decision 0132).",
+    )
+    max_notification_topics: int = Field(
+        default=1000,
+        gt=0,
+        description="Notification topics (SNS-style, for bucket events) a tenant may hold "
+        "(decision 0132).",
+    )
+
+    @field_validator("notification_endpoint_allow_cidrs")
+    @classmethod
+    def _notification_networks(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        return cidr_networks(value, info)

@@ -1,0 +1,136 @@
+"""The S3 API: its domains and the limits of its requests (AWS's own values by default).
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+Its rules across several of its fields are plain methods, which ``Settings`` runs in a fixed
+order once every field is valid.
+"""
+
+from __future__ import annotations
+
+from pydantic import (
+    BaseModel,
+    Field,
+)
+
+from andromede.settings.units import GIB, KIB, MIB
+
+
+class S3Settings(BaseModel):
+    """The S3 endpoint's domains and request limits."""
+
+    s3_domain: str = Field(
+        default="s3.localhost",
+        description="Base domain for virtual-host-style requests (BUCKET.<s3_domain>).",
+    )
+    website_domain: str = Field(
+        default="s3-website.localhost",
+        description="Base domain of the static-website endpoint on the S3 port: BUCKET."
+        "<website_domain> serves the bucket's website (anonymous GET and HEAD, HTML errors);"
+        " empty turns website endpoints off.",
+    )
+    max_object_size: int = Field(
+        default=5 * GIB, gt=0, description="Largest body accepted by a single PutObject."
+    )
+    max_part_size: int = Field(default=5 * GIB, gt=0, description="Largest UploadPart body.")
+    min_part_size: int = Field(
+        default=5 * MIB,
+        ge=0,
+        description="Smallest size of every part but the last in CompleteMultipartUpload.",
+    )
+    max_parts: int = Field(
+        default=10_000, gt=0, le=10_000, description="Highest part number of a multipart upload."
+    )
+    max_key_length: int = Field(
+        default=1024, gt=0, description="Longest object key, in UTF-8 bytes."
+    )
+    max_user_metadata_size: int = Field(
+        default=2 * KIB, gt=0, description="Largest total of user metadata names and values."
+    )
+    max_encryption_context_size: int = Field(
+        default=8 * KIB,
+        gt=0,
+        description="Longest x-amz-server-side-encryption-context header (base64 bytes).",
+    )
+    max_object_tags: int = Field(
+        default=10,
+        gt=0,
+        description="Most tags on one object (x-amz-tagging, PutObjectTagging); S3's is 10.",
+    )
+    max_post_form_fields_size: int = Field(
+        default=20 * KIB,
+        gt=0,
+        description="Largest size of a PostObject form's fields before its file (policy included).",
+    )
+    max_cors_rules: int = Field(
+        default=100,
+        gt=0,
+        description="Most rules in one bucket's CORS configuration (PutBucketCors); S3's is 100.",
+    )
+    max_website_routing_rules: int = Field(
+        default=50,
+        gt=0,
+        description="Most routing rules in one bucket's website configuration"
+        " (PutBucketWebsite); S3's is 50.",
+    )
+    max_lifecycle_rules: int = Field(
+        default=1000,
+        gt=0,
+        description="Most rules in one bucket's lifecycle configuration"
+        " (PutBucketLifecycleConfiguration); S3's is 1,000.",
+    )
+    max_replication_rules: int = Field(
+        default=1000,
+        gt=0,
+        description="Most rules in one bucket's replication configuration"
+        " (PutBucketReplication); S3's is 1,000.",
+    )
+    max_delete_objects: int = Field(
+        default=1000, gt=0, description="Most keys in one DeleteObjects request."
+    )
+    max_list_keys: int = Field(
+        default=1000, gt=0, description="Most entries one list request returns (max-keys cap)."
+    )
+    max_header_size: int = Field(
+        default=16 * KIB,
+        gt=0,
+        description="Largest request header section (names and values); AWS allows 8 KB.",
+    )
+    max_xml_body_size: int = Field(
+        default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
+    )
+    max_api_body_size: int = Field(
+        default=256 * KIB,
+        gt=0,
+        description=(
+            "Largest request body of the IAM, STS and KMS APIs and of the management API."
+        ),
+    )
+    rate_limit_per_key: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests per second one access key may make per worker (0: no limit).",
+    )
+    rate_limit_unsigned_per_address: float = Field(
+        default=20.0,
+        ge=0,
+        description="Requests per second one client address may make per worker to the "
+        "unsigned STS actions, AssumeRoleWithWebIdentity and AssumeRoleWithSAML (each checks a "
+        "signature, and the first may fetch an IdP's keys); past it, Throttling (0: no limit).",
+    )
+    presign_max_expiry: int = Field(
+        default=7 * 24 * 3600, gt=0, description="Longest validity of a presigned URL, seconds."
+    )
+    clock_skew: int = Field(
+        default=15 * 60,
+        ge=0,
+        description="Tolerated difference between client and server clocks, s.",
+    )
+
+    def _website_domain_apart(self) -> None:
+        # The website endpoint is chosen by Host before the S3 API: a website domain that is
+        # the S3 domain or holds it would turn virtual-host S3 requests into website reads.
+        website = self.website_domain.lower().strip(".")
+        s3 = self.s3_domain.lower().strip(".")
+        if website and (s3 == website or s3.endswith("." + website)):
+            raise ValueError("website_domain must not be s3_domain nor a domain above it")
