@@ -1472,6 +1472,33 @@ class Settings(BaseSettings):
         "new role credentials (SDKs refresh from 10 to 20 minutes before).",
     )
 
+    # -- S3 Inventory (decision 0154) ------------------------------------------------------------
+    inventory_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between two passes of a gateway's inventory reporter, which makes"
+        " the daily and weekly S3 Inventory reports that are due (each claimed by one gateway).",
+    )
+    inventory_file_size: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Compressed bytes past which an inventory report's gzip CSV data file is"
+        " closed and the next one started.",
+    )
+    inventory_claim_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a gateway holds the claim on an inventory report it makes; a"
+        " report not delivered by then (its gateway died) is made again by another.",
+    )
+    inventory_max_configurations: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="Most inventory configurations one bucket may hold (S3: 1,000);"
+        " PutBucketInventoryConfiguration past it answers TooManyConfigurations.",
+    )
+
     @field_validator(
         "oidc_allowed_networks", "xks_allowed_networks", "notification_endpoint_allow_cidrs"
     )
