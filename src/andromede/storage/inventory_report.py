@@ -28,6 +28,7 @@ import json
 import logging
 import tempfile
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -390,10 +391,19 @@ class _DataFiles:
         self._text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="")
         self._csv = csv.writer(self._text, quoting=csv.QUOTE_ALL, lineterminator="\n")
         self.rows = 0
+        self._pending = 0
+        self._flush_every = max(1024, min(limit // 4, 16 * 1024 * 1024))
 
     def write(self, values: list[str]) -> None:
         self._csv.writerow(values)
         self.rows += 1
+        # zlib holds what it compresses until it has enough: flushed now and then, the
+        # file's size on the spool is what the cut goes by, a quarter of the limit late at most.
+        self._pending += sum(len(v) for v in values) + 3 * len(values)
+        if self._pending >= self._flush_every:
+            self._text.flush()
+            self._gzip.flush(zlib.Z_SYNC_FLUSH)
+            self._pending = 0
 
     def full(self) -> bool:
         return self._spool.tell() >= self._limit
