@@ -22,9 +22,11 @@ import pytest
 from botocore import parsers, serialize
 
 from andromede.inventory_grants import S3InventoryGrants
+from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.inventory import configurations_from_text
 from andromede.storage.inventory_report import InventoryReport, InventoryReporter
 from support.s3app import Client, Reply, in_process_client
+from support.sse_kms_kit import make_kit
 
 SOURCE = "shop"
 DEST = "shop-inventory"
@@ -426,3 +428,43 @@ async def test_without_the_destinations_consent_nothing_is_delivered(client: Cli
 async def test_a_disabled_configuration_makes_no_report(client: Client) -> None:
     assert (await put_config(client, configuration(IsEnabled=False))).status == 200
     assert await reporter(client, Clock()).run_once() == []
+
+
+async def test_a_report_asked_under_sse_kms_is_sealed_under_that_key(tmp_path: Path) -> None:
+    async with make_kit(tmp_path, allow_insecure_sse=True) as kit:
+        client = kit.client
+        for bucket in (SOURCE, DEST):
+            assert (await client.request("PUT", f"/{bucket}")).status == 200
+        policy = json.dumps(DESTINATION_POLICY).encode()
+        assert (await client.request("PUT", f"/{DEST}?policy", policy)).status == 204
+        await client.request("PUT", f"/{SOURCE}/a", b"a")
+        key = await kit.keys.create_key(kit.caller)
+        config = configuration()
+        config["Destination"]["S3BucketDestination"]["Encryption"] = {"SSEKMS": {"KeyId": key.arn}}
+        assert (await put_config(client, config)).status == 200
+        clock = Clock()
+        made = InventoryReporter(
+            kit.objects,
+            kit.objects._store,  # the kit's metadata store, which its object service holds
+            S3InventoryGrants(),
+            interval=1.0,
+            file_size=1 << 20,
+            claim_seconds=600,
+            on_report=lambda report: None,
+            kms_keys=ReplicaKmsKeys(kit.keys, None, kit.billing),
+            clock=clock,
+        )
+        [report] = await made.run_once()
+        assert report.delivered
+        head = await client.request("HEAD", f"/{DEST}/{report.manifest_key}")
+        assert head.headers["x-amz-server-side-encryption"] == "aws:kms"
+        assert head.headers["x-amz-server-side-encryption-aws-kms-key-id"] == key.arn
+        manifest = json.loads((await client.request("GET", f"/{DEST}/{report.manifest_key}")).body)
+        data = await client.request("GET", f"/{DEST}/{manifest['files'][0]['key']}")
+        assert data.headers["x-amz-server-side-encryption"] == "aws:kms"
+        assert gzip.decompress(data.body).decode().startswith('"shop","a"')
+        # The key disabled: the next report is not written under another one.
+        await kit.keys.disable_key(kit.caller, key.key_id)
+        clock.now += timedelta(days=1)
+        [refused] = await made.run_once()
+        assert not refused.delivered
