@@ -468,3 +468,33 @@ async def test_a_report_asked_under_sse_kms_is_sealed_under_that_key(tmp_path: P
         clock.now += timedelta(days=1)
         [refused] = await made.run_once()
         assert not refused.delivered
+
+
+async def test_the_replication_status_of_each_version_is_reported(client: Client) -> None:
+    enabled = b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>"
+    for bucket in (SOURCE, "shop-copy"):
+        if bucket != SOURCE:
+            assert (await client.request("PUT", f"/{bucket}")).status == 200
+        assert (await client.request("PUT", f"/{bucket}?versioning", enabled)).status == 200
+    replication = (
+        b"<ReplicationConfiguration><Role>arn:aws:iam::1:role/replication</Role><Rule>"
+        b"<ID>docs</ID><Priority>1</Priority><Filter><Prefix>docs/</Prefix></Filter>"
+        b"<Status>Enabled</Status><Destination><Bucket>arn:aws:s3:::shop-copy</Bucket>"
+        b"</Destination><DeleteMarkerReplication><Status>Disabled</Status>"
+        b"</DeleteMarkerReplication></Rule></ReplicationConfiguration>"
+    )
+    digest = base64.b64encode(hashlib.md5(replication, usedforsecurity=False).digest()).decode()
+    put = await client.request(
+        "PUT", f"/{SOURCE}?replication", replication, {"Content-MD5": digest}
+    )
+    assert put.status == 200, put.body
+    await client.request("PUT", f"/{SOURCE}/docs/a", b"a")
+    await client.request("PUT", f"/{SOURCE}/tmp/b", b"b")
+    config = configuration(OptionalFields=["ReplicationStatus"])
+    assert (await put_config(client, config)).status == 200
+    [report] = await reporter(client, Clock()).run_once()
+    _, rows = await report_files(client, report)
+    # The copy is queued (no replicator runs here): PENDING, as HEAD answers it.
+    assert [(r[1], r[2]) for r in rows] == [("docs/a", "PENDING"), ("tmp/b", "")]
+    head = await client.request("HEAD", f"/{SOURCE}/docs/a")
+    assert head.headers["x-amz-replication-status"] == "PENDING"
