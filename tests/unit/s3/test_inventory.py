@@ -22,10 +22,12 @@ import pytest
 from botocore import parsers, serialize
 
 from andromede.inventory_grants import S3InventoryGrants
+from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.inventory import configurations_from_text
 from andromede.storage.inventory_report import InventoryReport, InventoryReporter
-from support.s3app import Client, Reply, in_process_client
+from andromede.wiring.storage import inventory_reporter
+from support.s3app import REGION, Client, Reply, in_process_client
 from support.sse_kms_kit import make_kit
 
 SOURCE = "shop"
@@ -498,3 +500,24 @@ async def test_the_replication_status_of_each_version_is_reported(client: Client
     assert [(r[1], r[2]) for r in rows] == [("docs/a", "PENDING"), ("tmp/b", "")]
     head = await client.request("HEAD", f"/{SOURCE}/docs/a")
     assert head.headers["x-amz-replication-status"] == "PENDING"
+
+
+async def test_the_served_reporter_takes_its_settings_and_audits_each_report(
+    client: Client, tmp_path: Path
+) -> None:
+    assert client.objects is not None and client.store is not None
+    settings = Settings(
+        data_dir=tmp_path, region=REGION, inventory_file_size=2048, inventory_interval=0.1
+    )
+    made = inventory_reporter(settings, client.objects, client.store, client.audit, None)
+    for _ in range(200):
+        await client.request("PUT", f"/{SOURCE}/{os.urandom(24).hex()}", b"")
+    assert (await put_config(client, configuration())).status == 200
+    [report] = await made.run_once()
+    assert report.delivered and report.files > 1
+    await client.audit.flush()
+    listed = await client.audit_store.list_events(client.tenant_id, after_id=0, limit=1000)
+    [event] = [e for _, e in listed if e.details.get("operation") == "InventoryReport"]
+    assert event.principal == "s3.amazonaws.com" and event.action == "s3:PutObject"
+    assert event.resource == f"arn:aws:s3:::{DEST}/{report.manifest_key}"
+    assert event.details["rows"] == "200" and event.details["files"] == str(report.files)
