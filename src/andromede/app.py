@@ -100,6 +100,7 @@ from andromede.wiring.operator_cli import (
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     delivery_policy,
+    inventory_reporter,
     lifecycle_auditor,
     open_blob_stores,
     operator_access_check,
@@ -352,6 +353,14 @@ class Application:
         )
         await expirations.refresh()
         background.append(asyncio.create_task(expirations.run_forever(), name="expirations"))
+        background.append(
+            asyncio.create_task(
+                inventory_reporter(
+                    settings, objects, store, audit, ReplicaKmsKeys(customer_keys, audit, billing)
+                ).run_forever(),
+                name="inventory",
+            )
+        )
         grants = replication_grants(settings, identity, audit)
         replicator = replicator_for(
             settings,

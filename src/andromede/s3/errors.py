@@ -58,6 +58,18 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     ),
     "InvalidBucketState": (409, "The request is not valid with the current state of the bucket."),
     "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist"),
+    # S3 Inventory (decision 0154).
+    "OperationAborted": (
+        409,
+        "A conflicting conditional operation is currently in progress against this resource. "
+        "Please try again.",
+    ),
+    "NoSuchConfiguration": (404, "The specified configuration does not exist."),
+    "TooManyConfigurations": (
+        400,
+        "You are attempting to create a new configuration but have already reached the "
+        "1,000-configuration limit.",
+    ),
     # Static websites (decision 0081).
     "NoSuchWebsiteConfiguration": (
         404,
@@ -260,6 +272,7 @@ _DOMAIN_TO_CODE: Final[dict[type[AndromedeError], str]] = {
     # A log target and Requester Pays, refused in the store's write (decisions 0133, 0150).
     storage_errors.BucketIsLogTarget: "InvalidRequest",
     storage_errors.InvalidLogTarget: "InvalidTargetBucketForLogging",
+    storage_errors.ConfigurationContention: "OperationAborted",
     iam_errors.ExpiredToken: "ExpiredToken",
     iam_errors.InvalidClientTokenId: "InvalidToken",
     iam_errors.InvalidAccessKeyId: "InvalidAccessKeyId",

@@ -209,6 +209,31 @@ class S3Operation(enum.Enum):
         Scope.BUCKET,
         True,
     )
+    # S3 Inventory (decision 0154): AWS authorises all four by these two actions.
+    PutBucketInventoryConfiguration = (
+        "PutBucketInventoryConfiguration",
+        "s3:PutInventoryConfiguration",
+        Scope.BUCKET,
+        True,
+    )
+    GetBucketInventoryConfiguration = (
+        "GetBucketInventoryConfiguration",
+        "s3:GetInventoryConfiguration",
+        Scope.BUCKET,
+        True,
+    )
+    DeleteBucketInventoryConfiguration = (
+        "DeleteBucketInventoryConfiguration",
+        "s3:PutInventoryConfiguration",
+        Scope.BUCKET,
+        True,
+    )
+    ListBucketInventoryConfigurations = (
+        "ListBucketInventoryConfigurations",
+        "s3:GetInventoryConfiguration",
+        Scope.BUCKET,
+        True,
+    )
     PostObject = ("PostObject", "s3:PutObject", Scope.BUCKET, True)
     # -- objects -------------------------------------------------------------------------------
     PutObject = ("PutObject", "s3:PutObject", Scope.OBJECT, True)

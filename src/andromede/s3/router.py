@@ -44,6 +44,7 @@ _SUBRESOURCES: Final[
             ("object-lock", _O.PutObjectLockConfiguration),
             ("accelerate", _O.PutBucketAccelerateConfiguration),
             ("requestPayment", _O.PutBucketRequestPayment),
+            ("inventory", _O.PutBucketInventoryConfiguration),
         ),
         _O.CreateBucket,
     ),
@@ -69,6 +70,8 @@ _SUBRESOURCES: Final[
             ("object-lock", _O.GetObjectLockConfiguration),
             ("accelerate", _O.GetBucketAccelerateConfiguration),
             ("requestPayment", _O.GetBucketRequestPayment),
+            # Without ``id``: ListBucketInventoryConfigurations (``Router.route``).
+            ("inventory", _O.GetBucketInventoryConfiguration),
         ),
         None,  # ListObjects or ListObjectsV2, by list-type
     ),
@@ -84,6 +87,7 @@ _SUBRESOURCES: Final[
             ("replication", _O.DeleteBucketReplication),
             ("ownershipControls", _O.DeleteBucketOwnershipControls),
             ("publicAccessBlock", _O.DeletePublicAccessBlock),
+            ("inventory", _O.DeleteBucketInventoryConfiguration),
         ),
         _O.DeleteBucket,
     ),
@@ -183,6 +187,8 @@ class Router:
             if parameter in query:
                 operation = candidate
                 break
+        if operation is _O.GetBucketInventoryConfiguration and "id" not in query:
+            operation = _O.ListBucketInventoryConfigurations
         if operation is None:
             if scope is Scope.BUCKET:  # GET bucket with no sub-resource
                 operation = _O.ListObjectsV2 if query.get("list-type") == "2" else _O.ListObjects

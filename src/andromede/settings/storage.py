@@ -216,6 +216,33 @@ class StorageSettings(BaseModel):
         description="Age, seconds, before an unreferenced blob or temporary file is removed.",
     )
 
+    # S3 Inventory (decision 0154).
+    inventory_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between two passes of a gateway's inventory reporter, which makes"
+        " the daily and weekly S3 Inventory reports that are due (each claimed by one gateway).",
+    )
+    inventory_file_size: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Compressed bytes past which an inventory report's gzip CSV data file is"
+        " closed and the next one started.",
+    )
+    inventory_claim_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a gateway holds the claim on an inventory report it makes; a"
+        " report not delivered by then (its gateway died) is made again by another.",
+    )
+    inventory_max_configurations: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="Most inventory configurations one bucket may hold (S3: 1,000);"
+        " PutBucketInventoryConfiguration past it answers TooManyConfigurations.",
+    )
+
     def _rados_needs_a_cluster(self) -> None:
         if self.blob_backend == "rados" and self.ceph_conf is None:
             raise ValueError("blob_backend = rados needs ceph_conf (and usually ceph_keyring)")

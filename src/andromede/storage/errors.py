@@ -11,6 +11,7 @@ AndromedeError
     │   ├── InvalidBucketState           Object Lock and versioning would disagree (0104)
     │   ├── BucketIsLogTarget            Requester Pays on a server access log target (0133)
     │   ├── InvalidLogTarget             a log target gone, or Requester Pays (0133, 0150)
+    │   ├── ConfigurationContention      a configuration changed under too many writers (0154)
     │   ├── InvalidBucketName
     │   └── RegionNotServed              the bucket's region's data is not reachable from here
     ├── ObjectError
@@ -134,6 +135,11 @@ class InvalidLogTarget(BucketError):
     """A server access log target that is gone or Requester Pays when the logging
     configuration is written: refused by the store in the write itself, under the target's
     row lock (decisions 0133, 0150). The message is S3's, for the client."""
+
+
+class ConfigurationContention(BucketError):
+    """A bucket configuration written by compare-and-set kept changing under the write
+    (decision 0154): the client may retry, as S3's OperationAborted says."""
 
 
 class ObjectError(StorageError):

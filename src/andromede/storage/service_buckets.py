@@ -1,6 +1,7 @@
 """Buckets and their configuration: create, list, delete, and the settings S3 keeps per bucket
 (policy, ACL, ownership, Block Public Access, tags, CORS, website, logging, lifecycle, event
-notifications, versioning, Object Lock, default encryption, Requester Pays, data-read audit).
+notifications, versioning, Object Lock, default encryption, Requester Pays, data-read audit,
+inventory configurations).
 
 Mixed into :class:`~andromede.storage.service.ObjectService`; split off only for size. The
 replication configuration is ``service_replication``'s.
@@ -8,10 +9,19 @@ replication configuration is ``service_replication``'s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from andromede.storage.access_logging import LOGGING_DOCUMENT, LoggingTarget
 from andromede.storage.acl import AccessControlList
 from andromede.storage.bucket_names import validate_bucket_name
 from andromede.storage.cors import CorsConfiguration
+from andromede.storage.errors import ConfigurationContention
+from andromede.storage.inventory import (
+    INVENTORY_DOCUMENT,
+    InventoryConfiguration,
+    configurations_from_text,
+    configurations_to_text,
+)
 from andromede.storage.lifecycle import LIFECYCLE_DOCUMENT, LifecycleConfiguration
 from andromede.storage.model import (
     Bucket,
@@ -26,6 +36,9 @@ from andromede.storage.service_core import ServiceCore
 from andromede.storage.website import WEBSITE_DOCUMENT, WebsiteConfiguration
 
 __all__ = ["BucketsMixin"]
+
+# Compare-and-set attempts of an inventory configuration change before OperationAborted.
+_SWAP_TRIES = 20
 
 
 class BucketsMixin(ServiceCore):
@@ -143,6 +156,28 @@ class BucketsMixin(ServiceCore):
         caller. NoSuchBucket."""
         text = None if lifecycle is None else lifecycle.to_text()
         await self._store.put_bucket_document(name, LIFECYCLE_DOCUMENT, text)
+
+    async def get_inventory_configurations(self, name: str) -> list[InventoryConfiguration]:
+        """The bucket's inventory configurations (decision 0154); NoSuchBucket."""
+        text = await self._store.get_bucket_document(name, INVENTORY_DOCUMENT)
+        return configurations_from_text(text)
+
+    async def change_inventory_configurations(
+        self,
+        name: str,
+        change: Callable[[list[InventoryConfiguration]], list[InventoryConfiguration]],
+    ) -> None:
+        """Replace the bucket's inventory configurations by ``change`` of them (which may
+        raise to refuse), by compare-and-set: two writers of one bucket's configurations,
+        on two gateways, both land. NoSuchBucket; ConfigurationContention."""
+        for _ in range(_SWAP_TRIES):
+            text = await self._store.get_bucket_document(name, INVENTORY_DOCUMENT)
+            new = configurations_to_text(change(configurations_from_text(text)))
+            if await self._store.swap_bucket_document(name, INVENTORY_DOCUMENT, text, new):
+                return
+        raise ConfigurationContention(
+            "The configurations changed under this request too many times; try again."
+        )
 
     async def get_bucket_notification(self, name: str) -> NotificationConfiguration | None:
         """The bucket's event notification configuration (decision 0132); NoSuchBucket."""

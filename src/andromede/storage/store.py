@@ -97,6 +97,13 @@ class MetadataStore(Protocol):
     async def put_bucket_document(self, name: str, kind: str, document: str | None) -> None:
         """Replace the bucket's document of ``kind`` (None: remove it). NoSuchBucket."""
 
+    async def swap_bucket_document(
+        self, name: str, kind: str, expected: str | None, document: str | None
+    ) -> bool:
+        """Replace the bucket's document of ``kind`` by ``document`` (None: remove it) only if
+        it is still ``expected`` (None: none), in one transaction; whether it did. The
+        compare-and-set that gateways claim work with (decision 0154). NoSuchBucket."""
+
     async def list_bucket_documents(
         self, kind: str, after: str | None, limit: int
     ) -> list[tuple[str, str]]:

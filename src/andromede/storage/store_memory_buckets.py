@@ -149,6 +149,14 @@ class MemoryBucketsMixin(MemoryStoreCore):
             replication = None if document is None else ReplicationConfiguration.from_text(document)
             state.bucket = dataclasses.replace(state.bucket, replication=replication)
 
+    async def swap_bucket_document(
+        self, name: str, kind: str, expected: str | None, document: str | None
+    ) -> bool:
+        if self._state(name).documents.get(kind) != expected:
+            return False
+        await self.put_bucket_document(name, kind, document)
+        return True
+
     async def list_bucket_documents(
         self, kind: str, after: str | None, limit: int
     ) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.statements import InsertIgnoringConflict
 from andromede.storage import store_sql_versions as _versions
 from andromede.storage.access_logging import (
     LOGGING_DOCUMENT,
@@ -62,6 +63,7 @@ _BP = tables.bucket_policies
 _BT = tables.bucket_tags
 _BC = tables.bucket_cors
 _BD = tables.bucket_documents
+_INSERT_DOCUMENT = InsertIgnoringConflict(_BD, ("bucket", "kind"))
 _O = tables.objects
 _U = tables.multipart_uploads
 # A log target and Requester Pays exclude each other (decisions 0133, 0150). Both writes lock
@@ -333,6 +335,31 @@ class SqlBucketsMixin:
                 conn.execute(_BD.insert().values(bucket=name, kind=kind, document=document))
 
         await self._db.write(work)
+
+    async def swap_bucket_document(
+        self, name: str, kind: str, expected: str | None, document: str | None
+    ) -> bool:
+        def work(conn: Connection) -> bool:
+            # Held as PutBucketTagging holds it: a racing DeleteBucket waits, or this fails.
+            if conn.execute(_HOLD_BUCKET, {"name": name}).first() is None:
+                raise NoSuchBucket(name)
+            this = (_BD.c.bucket == name) & (_BD.c.kind == kind)
+            if expected is None:
+                if document is None:
+                    return conn.scalar(sa.select(_BD.c.kind).where(this)) is None
+                # Two claims of a document none has: the primary key lets one insert.
+                return _INSERT_DOCUMENT(conn, {"bucket": name, "kind": kind, "document": document})
+            if document is None:
+                gone = conn.execute(_BD.delete().where(this & (_BD.c.document == expected)))
+                return gone.rowcount == 1
+            # The conditional update locks the row: a second swap from the same document
+            # waits, then finds it changed and updates nothing.
+            changed = conn.execute(
+                _BD.update().where(this & (_BD.c.document == expected)).values(document=document)
+            )
+            return changed.rowcount == 1
+
+        return await self._db.write(work)
 
     async def list_bucket_documents(
         self, kind: str, after: str | None, limit: int

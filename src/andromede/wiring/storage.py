@@ -1,6 +1,6 @@
 """Object storage's wiring: the regions' blob stores, the storage limits, the services S3's
 handlers use (authorisation with operator access checks, replication, notification topics and
-their delivery), and the audit of lifecycle actions.
+their delivery), the audit of lifecycle actions, and the S3 Inventory reporter.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from andromede.http.asgi import new_request_id
 from andromede.http.outbound import networks
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.inventory_grants import S3_SERVICE, S3InventoryGrants
 from andromede.notifications.delivery import DeliveryPolicy
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, TopicStore
@@ -27,16 +28,19 @@ from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
 from andromede.storage.expiration_view import ExpirationView
+from andromede.storage.inventory_report import InventoryReport, InventoryReporter
 from andromede.storage.lifecycle_runner import LifecycleAction
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.replication import ReplicaKeys, ReplicationGrants
 from andromede.storage.replication_queue import ReplicationQueue
 from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService, StorageLimits
+from andromede.storage.store import MetadataStore
 
 __all__ = [
     "LIFECYCLE_PRINCIPAL",
     "delivery_policy",
+    "inventory_reporter",
     "lifecycle_auditor",
     "open_blob_stores",
     "operator_access_check",
@@ -247,3 +251,44 @@ def lifecycle_auditor(audit: AuditService) -> Callable[[LifecycleAction], None]:
         )
 
     return record
+
+
+def inventory_reporter(
+    settings: Settings,
+    objects: ObjectService,
+    store: MetadataStore,
+    audit: AuditService,
+    kms_keys: ReplicaKeys | None,
+) -> InventoryReporter:
+    """The S3 Inventory reporter of this gateway (decision 0154): each report made, or refused
+    by the destination's policy, is an audit event of the source bucket owner's account, as S3
+    writing into a bucket on the customer's configuration is an access like any other."""
+
+    def record(report: InventoryReport) -> None:
+        audit.record(
+            request_id=new_request_id(),
+            tenant_id=report.tenant_id,
+            principal=S3_SERVICE,
+            action="s3:PutObject",
+            resource=f"arn:aws:s3:::{report.destination}/{report.manifest_key}"[:2048],
+            outcome=Outcome.SUCCESS if report.delivered else Outcome.FAILURE,
+            details={
+                "operation": "InventoryReport",
+                "source_bucket": report.source,
+                "inventory_id": report.config_id,
+                "rows": str(report.rows),
+                "files": str(report.files),
+            },
+        )
+
+    return InventoryReporter(
+        objects,
+        store,
+        S3InventoryGrants(),
+        interval=settings.inventory_interval,
+        file_size=settings.inventory_file_size,
+        claim_seconds=settings.inventory_claim_seconds,
+        on_report=record,
+        kms_keys=kms_keys,
+        regions=settings.served_region_names,
+    )
