@@ -1179,3 +1179,14 @@ compute_network_interfaces = sa.Table(
     sa.UniqueConstraint("subnet_id", "private_ip"),
     sa.UniqueConstraint("mac"),
 )
+# The account-level S3 Block Public Access (S3 Control's PutPublicAccessBlock, decision 0152):
+# one row per account (tenant), its four switches as PublicAccessBlock's JSON. Enforced
+# together with each bucket's own, the stricter of the two winning.
+account_public_access_blocks = sa.Table(
+    "account_public_access_blocks",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("configuration", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -25,7 +25,14 @@ from andromede.storage.errors import (
     InvalidLogTarget,
     NoSuchBucket,
 )
-from andromede.storage.model import BUCKET_ACCESS_FIELDS, Bucket, BucketUsage, ObjectRecord, Part
+from andromede.storage.model import (
+    BUCKET_ACCESS_FIELDS,
+    Bucket,
+    BucketUsage,
+    ObjectRecord,
+    Part,
+    PublicAccessBlock,
+)
 from andromede.storage.notification import NOTIFICATION_DOCUMENT, NotificationConfiguration
 from andromede.storage.replication import REPLICATION_DOCUMENT, ReplicationConfiguration
 from andromede.storage.store_memory_core import MemoryStoreCore, _BucketState
@@ -169,6 +176,17 @@ class MemoryBucketsMixin(MemoryStoreCore):
             and state.bucket.region == region
             and kind in state.documents
         )
+
+    async def get_account_public_access_block(self, tenant_id: str) -> PublicAccessBlock | None:
+        return self._account_blocks.get(tenant_id)
+
+    async def put_account_public_access_block(
+        self, tenant_id: str, block: PublicAccessBlock | None
+    ) -> None:
+        if block is None:
+            self._account_blocks.pop(tenant_id, None)
+        else:
+            self._account_blocks[tenant_id] = block
 
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)

@@ -27,6 +27,7 @@ from andromede.storage.model import (
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
 )
 from andromede.storage.notification import EventBatch
 from andromede.storage.replication import ReplicationTarget
@@ -72,6 +73,8 @@ class MemoryStoreCore:
         # Event notifications (decision 0132): (tenant, topic ARN, message) of each event,
         # appended in the step that commits its write, as the SQL store's transaction does.
         self.notification_outbox: list[tuple[str, str, str]] = []
+        # Account-level Block Public Access by tenant (S3 Control, decision 0152).
+        self._account_blocks: dict[str, PublicAccessBlock] = {}
 
     # -- internals --------------------------------------------------------------------------
     def _state(self, name: str) -> _BucketState:

@@ -103,6 +103,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if replication is None else _replication(replication),
         None if notification is None else _notification(notification),
         request_payer == _REQUESTER,
+        None,  # the account's Block Public Access: joined in by the service (decision 0152)
     )
 
 
