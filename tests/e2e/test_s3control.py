@@ -213,3 +213,43 @@ def test_aws_cli_s3control(server: ServerProcess, tmp_path: Path) -> None:
     )
     assert missing.returncode != 0
     assert "NoSuchPublicAccessBlockConfiguration" in missing.stderr
+
+
+def test_iam_users_need_the_account_level_actions(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "s3c")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    users = {}
+    for name in ("auditor", "nobody"):
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        users[name] = _s3control(
+            server, Tenant(tenant.account, key["AccessKeyId"], key["SecretAccessKey"])
+        )
+    # Identity policies are cached per gateway for a while: set before the first call.
+    iam.put_user_policy(
+        UserName="auditor",
+        PolicyName="read-bpa",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetAccountPublicAccessBlock",
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    with pytest.raises(ClientError) as caught:
+        users["nobody"].get_public_access_block(AccountId=tenant.account)
+    assert _code(caught) == "AccessDenied"
+    with pytest.raises(ClientError) as caught:
+        users["auditor"].get_public_access_block(AccountId=tenant.account)
+    assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"  # allowed: none is set
+    with pytest.raises(ClientError) as caught:
+        users["auditor"].put_public_access_block(
+            AccountId=tenant.account, PublicAccessBlockConfiguration={"BlockPublicAcls": True}
+        )
+    assert _code(caught) == "AccessDenied"
