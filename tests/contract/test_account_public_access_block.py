@@ -3,6 +3,7 @@ object service's joining of it into the buckets it reads."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,3 +90,23 @@ async def test_the_service_joins_the_account_block_into_its_buckets(
     )
     await objects.put_account_public_access_block("t1", None)
     assert (await objects.get_bucket("b1")).account_public_access_block is None
+
+
+@pytest.mark.parametrize("refresh", [0.0, 3600.0])
+async def test_another_gateways_change_is_seen_within_the_refresh(
+    store: MetadataStore, tmp_path: Path, refresh: float
+) -> None:
+    limits = dataclasses.replace(LIMITS, account_block_refresh=refresh)
+    objects = ObjectService(store, MemoryBlobStore(), limits, cipher_in(tmp_path / "keys"))
+    await store.create_bucket(
+        Bucket(name="b1", tenant_id="t1", owner_id="o-t1", region="eu", created_at=T0)
+    )
+    assert (await objects.get_bucket("b1")).account_public_access_block is None
+    block = PublicAccessBlock(True, True, True, True)
+    # Written by another gateway: straight into the store, past this service's memo.
+    await store.put_account_public_access_block("t1", block)
+    seen = (await objects.get_bucket("b1")).account_public_access_block
+    assert seen == (block if refresh == 0 else None)
+    # The account's own reads (S3 Control's GetPublicAccessBlock) are always fresh.
+    assert await objects.get_account_public_access_block("t1") == block
+    assert (await objects.get_bucket("b1")).account_public_access_block == block

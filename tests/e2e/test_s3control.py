@@ -38,16 +38,21 @@ _ALL_ON = {
 }
 
 
-def _s3control(server: ServerProcess, tenant: Tenant) -> Any:
+def s3control_client(server: ServerProcess, access_key_id: str, secret_access_key: str) -> Any:
+    """boto3's ``s3control``, its account-prefixed hosts sent through the server itself."""
     return boto3.session.Session(
-        aws_access_key_id=tenant.access_key_id,
-        aws_secret_access_key=tenant.secret_access_key,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
         region_name=REGION,
     ).client(
         "s3control",
         endpoint_url=server.endpoint,
         config=Config(proxies={"http": server.endpoint}, retries={"max_attempts": 1}),
     )
+
+
+def _s3control(server: ServerProcess, tenant: Tenant) -> Any:
+    return s3control_client(server, tenant.access_key_id, tenant.secret_access_key)
 
 
 def _code(caught: pytest.ExceptionInfo[ClientError]) -> str:
