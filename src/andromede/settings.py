@@ -1471,14 +1471,6 @@ class Settings(BaseSettings):
         description="Seconds before expiry at which the metadata service hands an instance "
         "new role credentials (SDKs refresh from 10 to 20 minutes before).",
     )
-    account_public_access_block_refresh: float = Field(
-        default=5.0,
-        ge=0,
-        le=300,
-        description="Seconds a gateway enforces an account's Block Public Access as it last "
-        "read it: another gateway's change applies here at most this late (0: read it on "
-        "every request; decision 0152).",
-    )
 
     @field_validator(
         "oidc_allowed_networks", "xks_allowed_networks", "notification_endpoint_allow_cidrs"

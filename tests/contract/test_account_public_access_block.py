@@ -3,7 +3,6 @@ object service's joining of it into the buckets it reads."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,21 +91,20 @@ async def test_the_service_joins_the_account_block_into_its_buckets(
     assert (await objects.get_bucket("b1")).account_public_access_block is None
 
 
-@pytest.mark.parametrize("refresh", [0.0, 3600.0])
-async def test_another_gateways_change_is_seen_within_the_refresh(
-    store: MetadataStore, tmp_path: Path, refresh: float
-) -> None:
-    limits = dataclasses.replace(LIMITS, account_block_refresh=refresh)
-    objects = ObjectService(store, MemoryBlobStore(), limits, cipher_in(tmp_path / "keys"))
+async def test_another_gateways_change_holds_at_once(store: MetadataStore, tmp_path: Path) -> None:
+    objects = ObjectService(store, MemoryBlobStore(), LIMITS, cipher_in(tmp_path / "keys"))
     await store.create_bucket(
         Bucket(name="b1", tenant_id="t1", owner_id="o-t1", region="eu", created_at=T0)
     )
+    await store.create_bucket(
+        Bucket(name="b2", tenant_id="t2", owner_id="o-t2", region="eu", created_at=T0)
+    )
     assert (await objects.get_bucket("b1")).account_public_access_block is None
     block = PublicAccessBlock(True, True, True, True)
-    # Written by another gateway: straight into the store, past this service's memo.
+    # Written by another gateway: straight into the store, past this service.
     await store.put_account_public_access_block("t1", block)
-    seen = (await objects.get_bucket("b1")).account_public_access_block
-    assert seen == (block if refresh == 0 else None)
-    # The account's own reads (S3 Control's GetPublicAccessBlock) are always fresh.
-    assert await objects.get_account_public_access_block("t1") == block
     assert (await objects.get_bucket("b1")).account_public_access_block == block
+    assert (await objects.look_up_object("b1", "k")).bucket.account_public_access_block == block
+    assert [b.account_public_access_block for b in await store.list_buckets("t1")] == [block]
+    # Another account's buckets are not concerned.
+    assert (await objects.get_bucket("b2")).account_public_access_block is None

@@ -258,3 +258,41 @@ def test_iam_users_need_the_account_level_actions(server: ServerProcess) -> None
             AccountId=tenant.account, PublicAccessBlockConfiguration={"BlockPublicAcls": True}
         )
     assert _code(caught) == "AccessDenied"
+
+
+def test_account_block_governs_acls(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    bucket = f"s3c-acl-{tenant.account[-8:]}".lower()
+    s3.create_bucket(
+        Bucket=bucket,
+        CreateBucketConfiguration={"LocationConstraint": REGION},
+        ObjectOwnership="ObjectWriter",
+    )
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="open.txt", Body=b"open", ACL="public-read")
+    url = f"{server.endpoint}/{bucket}/open.txt"
+    assert requests.get(url, timeout=30).content == b"open"
+    # IgnorePublicAcls at the account: the object's public grant no longer counts.
+    control.put_public_access_block(
+        AccountId=tenant.account, PublicAccessBlockConfiguration={"IgnorePublicAcls": True}
+    )
+    assert requests.get(url, timeout=30).status_code == 403
+    # BlockPublicAcls at the account: new public ACLs are refused, on objects and buckets.
+    control.put_public_access_block(
+        AccountId=tenant.account, PublicAccessBlockConfiguration={"BlockPublicAcls": True}
+    )
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket, Key="more.txt", Body=b"more", ACL="public-read")
+    assert _code(caught) == "AccessDenied"
+    with pytest.raises(ClientError) as caught:
+        s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="public-read")
+    assert _code(caught) == "AccessDenied"
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    assert _code(caught) == "AccessDenied"
+    s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="private")  # private ones still go
+    control.delete_public_access_block(AccountId=tenant.account)
+    s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="public-read")
+    assert requests.get(url, timeout=30).content == b"open"

@@ -71,8 +71,6 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
         ("region", "Not A Region"),
         ("max_parts", "10001"),
         ("log_level", "loud"),
-        ("account_public_access_block_refresh", "-1"),
-        ("account_public_access_block_refresh", "301"),
     ],
 )
 def test_invalid_values_are_rejected(

@@ -203,8 +203,8 @@ class Bucket:
     # Requester Pays (decision 0133): another account's requests are billed to it, not to the
     # owner. Read with the bucket too, so that enforcing and metering it costs no query.
     requester_pays: bool = False
-    # The owner account's Block Public Access (S3 Control, decision 0152), joined in by the
-    # object service when it reads the bucket for a request; never stored with the bucket.
+    # The owner account's Block Public Access (S3 Control, decision 0152), read with the bucket
+    # (the account's row joined to it) and never stored with it.
     account_public_access_block: PublicAccessBlock | None = None
 
     @property

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,9 +138,6 @@ def replica_acl(source: ObjectRecord, replica_bucket: Bucket) -> bool:
     )
 
 
-# The accounts whose Block Public Access a gateway keeps (decision 0152).
-_ACCOUNT_BLOCKS_MEMO_SIZE = 65_536
-
 # The modes whose data keys are under a customer's KMS key.
 _KMS_MODES = frozenset({EncryptionMode.SSE_KMS, EncryptionMode.SSE_KMS_DSSE})
 
@@ -183,9 +179,6 @@ class StorageLimits:
     opened_headers_memo_size: int = DEFAULT_OPENED_HEADERS_MEMO_SIZE
     # The most event notifications a tenant may have waiting (decision 0132)
     notification_queue_per_tenant: int = 100_000
-    # How long a gateway reuses an account's Block Public Access as it read it, in seconds:
-    # another gateway's change is enforced here at most this late (decision 0152).
-    account_block_refresh: float = 5.0
 
 
 class ServiceCore:
@@ -218,44 +211,24 @@ class ServiceCore:
         self._sealed = SealedBlobs(
             default, cipher, limits.read_chunk_size, memo_size=limits.opened_headers_memo_size
         )
-        # Account Block Public Access as last read, by tenant: (monotonic read time, block).
-        self._account_blocks: dict[str, tuple[float, PublicAccessBlock | None]] = {}
 
     async def get_bucket(self, name: str) -> Bucket:
         """NoSuchBucket if absent. With its account's Block Public Access (decision 0152)."""
         bucket = await self._store.get_bucket(name)
         if bucket is None:
             raise NoSuchBucket(name)
-        return await self._with_account_block(bucket)
+        return bucket
 
-    async def _with_account_block(self, bucket: Bucket) -> Bucket:
-        block = await self.get_account_public_access_block(bucket.tenant_id, fresh=False)
-        if block is None:
-            return bucket
-        return dataclasses.replace(bucket, account_public_access_block=block)
-
-    async def get_account_public_access_block(
-        self, tenant_id: str, *, fresh: bool = True
-    ) -> PublicAccessBlock | None:
-        """The account's Block Public Access (None: none). ``fresh`` False: as this gateway
-        read it at most ``account_block_refresh`` seconds ago — every request reads its
-        bucket's account's, and this spares them a query each."""
-        now = time.monotonic()
-        held = None if fresh else self._account_blocks.get(tenant_id)
-        if held is not None and now - held[0] < self._limits.account_block_refresh:
-            return held[1]
-        block = await self._store.get_account_public_access_block(tenant_id)
-        if len(self._account_blocks) >= _ACCOUNT_BLOCKS_MEMO_SIZE:
-            self._account_blocks.clear()  # rare: a fresh start costs one read per account
-        self._account_blocks[tenant_id] = (now, block)
-        return block
+    async def get_account_public_access_block(self, tenant_id: str) -> PublicAccessBlock | None:
+        """The account's Block Public Access (S3 Control, decision 0152); None: none."""
+        return await self._store.get_account_public_access_block(tenant_id)
 
     async def put_account_public_access_block(
         self, tenant_id: str, block: PublicAccessBlock | None
     ) -> None:
-        """Set (None: delete) the account's Block Public Access; enforced at once here."""
+        """Set (None: delete) the account's Block Public Access; read with every bucket of the
+        account from then on, whichever gateway reads it."""
         await self._store.put_account_public_access_block(tenant_id, block)
-        self._account_blocks[tenant_id] = (time.monotonic(), block)
 
     async def _bucket(self, bucket: str | Bucket) -> Bucket:
         return bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)

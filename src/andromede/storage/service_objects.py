@@ -131,7 +131,7 @@ class ObjectsMixin(ServiceCore):
         found, record = await self._store.get_bucket_and_object(bucket, key)
         if found is None:
             raise NoSuchBucket(bucket)
-        return ObjectLookup(await self._with_account_block(found), record)
+        return ObjectLookup(found, record)
 
     async def check_customer_key(self, record: ObjectRecord, customer: CustomerKey | None) -> None:
         """What a read of ``record`` needs: its SSE-C key if it has one (CustomerKeyRequired,

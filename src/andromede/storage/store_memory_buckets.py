@@ -53,17 +53,22 @@ class MemoryBucketsMixin(MemoryStoreCore):
 
     async def get_bucket(self, name: str) -> Bucket | None:
         state = self._buckets.get(name)
-        return None if state is None else state.bucket
+        return None if state is None else self._with_account(state.bucket)
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         return sorted(
-            (s.bucket for s in self._buckets.values() if s.bucket.tenant_id == tenant_id),
+            (
+                self._with_account(s.bucket)
+                for s in self._buckets.values()
+                if s.bucket.tenant_id == tenant_id
+            ),
             key=lambda b: b.name,
         )
 
     async def all_buckets(self) -> list[Bucket]:
         return sorted(
-            (s.bucket for s in self._buckets.values()), key=lambda b: (b.tenant_id, b.name)
+            (self._with_account(s.bucket) for s in self._buckets.values()),
+            key=lambda b: (b.tenant_id, b.name),
         )
 
     async def usage_by_bucket(self) -> dict[str, BucketUsage]:

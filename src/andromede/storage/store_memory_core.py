@@ -77,6 +77,13 @@ class MemoryStoreCore:
         self._account_blocks: dict[str, PublicAccessBlock] = {}
 
     # -- internals --------------------------------------------------------------------------
+    def _with_account(self, bucket: Bucket) -> Bucket:
+        """The bucket with its account's Block Public Access, as the SQL store joins it."""
+        block = self._account_blocks.get(bucket.tenant_id)
+        if block is None:
+            return bucket
+        return dataclasses.replace(bucket, account_public_access_block=block)
+
     def _state(self, name: str) -> _BucketState:
         state = self._buckets.get(name)
         if state is None:
@@ -205,7 +212,8 @@ class MemoryStoreCore:
         state = self._buckets.get(bucket)
         if state is None:
             return None, None
-        return state.bucket, self._with_status(state.objects.get(key.encode()))
+        found = self._with_account(state.bucket)
+        return found, self._with_status(state.objects.get(key.encode()))
 
     async def set_object_acl(
         self,

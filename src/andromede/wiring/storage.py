@@ -104,7 +104,6 @@ def storage_limits(settings: Settings) -> StorageLimits:
         inline_object_regions=settings.inline_region_names,
         opened_headers_memo_size=settings.opened_headers_cache_size,
         notification_queue_per_tenant=settings.notification_queue_per_tenant,
-        account_block_refresh=settings.account_public_access_block_refresh,
     )
 
 
