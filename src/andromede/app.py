@@ -55,6 +55,7 @@ from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, root_key_provider
 from andromede.s3.app import S3App
+from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
@@ -232,6 +233,9 @@ class Application:
                 service = "kms"
             elif service is None and _unsigned_sts(scope):
                 service = "sts"
+            if service in (None, "s3") and is_s3_control(scope):
+                # S3 Control signs as S3; its path and account header tell it apart (0152).
+                service = S3ControlApp.name
             if service is not None and service != "s3":
                 api = running.apis.get(service)
                 if api is not None:
@@ -426,6 +430,7 @@ class Application:
             billing=billing,
         )
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
+        apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, rate_limiter)
         background.append(
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )

@@ -34,9 +34,12 @@ def aws_cli(
     ca_pem: Path | None = None,
     *,
     credentials_file: Path | None = None,
+    account_hosts: bool = False,
 ) -> Cli:
     """The venv's aws CLI (awscli v1), path-style, JSON output; as the server's admin, or as
-    the ``andromede`` profile of ``credentials_file`` (another tenant's keys)."""
+    the ``andromede`` profile of ``credentials_file`` (another tenant's keys).
+    ``account_hosts``: requests to ``<account id>.<endpoint host>`` (S3 Control's, which
+    resolve nowhere here) sent through the server itself as their HTTP proxy (decision 0152)."""
     binary = client_binary("aws", in_venv=True)
     home = _home(root)
     config = root / "aws-config"
@@ -54,6 +57,8 @@ def aws_cli(
     )
     if ca_pem is not None:
         env["AWS_CA_BUNDLE"] = str(ca_pem)
+    if account_hosts:
+        env["HTTP_PROXY"] = server.endpoint
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_cli(

@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives import serialization
 from e2e.helpers import client_binary, unique_bucket
 from e2e.iam_helpers import client_for, new_tenant
 from e2e.test_kms_api import kms_client
+from e2e.test_s3control import s3control_client
 from support.qemu_host import import_image
 from support.server import REGION, ServerProcess, running_server
 
@@ -107,9 +108,23 @@ ENDPOINTS
 """
 
 CONFIGURATION = (
-    aws_provider("kms", "s3", "sts")
+    # S3 Control's endpoint rules put the account id before the endpoint's host, which
+    # resolves nowhere here: the provider sends through the server itself as its proxy,
+    # which serves the absolute-form request target with the signed Host (decision 0152).
+    aws_provider("kms", "s3", "s3control", "sts").replace(
+        "  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1
+    )
     + """
 data "aws_caller_identity" "me" {}
+# The account's Block Public Access (S3 Control, decision 0152), enforced with each bucket's;
+# nothing in this configuration is public.
+resource "aws_s3_account_public_access_block" "account" {
+  account_id              = data.aws_caller_identity.me.account_id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = false
+  restrict_public_buckets = true
+}
 resource "aws_kms_key" "data" {
   description             = "terraform data key"
   deletion_window_in_days = 7
@@ -601,6 +616,17 @@ def test_terraform_applies_converges_and_destroys(
     # needs no header itself (above).
     assert s3.get_bucket_request_payment(Bucket=replicas)["Payer"] == "Requester"
 
+    # aws_s3_account_public_access_block: the account's, as S3 Control reads it back.
+    control = s3control_client(server, *server.credentials())
+    sts = client_for(server, "sts", *server.credentials())
+    account = sts.get_caller_identity()["Account"]
+    assert control.get_public_access_block(AccountId=account)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -616,6 +642,9 @@ def test_terraform_applies_converges_and_destroys(
     assert (len(listed["Versions"]), len(listed["DeleteMarkers"])) == (4, 1)
 
     terraform(*DESTROY_AFTER_PLAN)
+    with pytest.raises(ClientError) as unblocked:
+        control.get_public_access_block(AccountId=account)
+    assert unblocked.value.response["Error"]["Code"] == "NoSuchPublicAccessBlockConfiguration"
     for gone in (bucket, versioned, replicas):
         with pytest.raises(ClientError) as missing:
             s3.head_bucket(Bucket=gone)

@@ -67,6 +67,7 @@ from andromede.db.tables_billing import (
     billing_vat_rates,
 )
 from andromede.db.tables_storage import (
+    account_public_access_blocks,
     blob_deletions,
     bucket_cors,
     bucket_documents,
@@ -119,6 +120,7 @@ from andromede.db.tables_compute import (
 
 __all__ = [
     "access_keys",
+    "account_public_access_blocks",
     "audit_events",
     "audit_key_transition_checkpoints",
     "audit_key_transitions",

@@ -1,6 +1,6 @@
 """Object storage tables: ``buckets`` and their documents, ``objects`` and their versions and
 blobs, multipart uploads and parts, ``blob_deletions``, bucket replication's queue and
-statuses, and bucket event notifications' topics and queue.
+statuses, bucket event notifications' topics and queue, and the accounts' Block Public Access.
 
 Storage design notes:
 
@@ -26,6 +26,7 @@ from andromede.db.metadata import metadata
 from andromede.db.types import UtcDateTime, big_id, key_text
 
 __all__ = [
+    "account_public_access_blocks",
     "blob_deletions",
     "bucket_cors",
     "bucket_documents",
@@ -320,4 +321,15 @@ notification_events = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
+)
+# The account-level S3 Block Public Access (S3 Control's PutPublicAccessBlock, decision 0152):
+# one row per account (tenant), its four switches as PublicAccessBlock's JSON. Enforced
+# together with each bucket's own, the stricter of the two winning.
+account_public_access_blocks = sa.Table(
+    "account_public_access_blocks",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("configuration", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -448,7 +448,7 @@ class S3Authoriser:
             if len(_bucket_policies) >= _BUCKET_POLICIES_SIZE:
                 _bucket_policies.popitem(last=False)
             _bucket_policies[bucket.policy] = policy
-        block = bucket.public_access_block
+        block = bucket.effective_public_access_block
         if (
             block is not None
             and block.restrict_public_buckets
@@ -469,7 +469,7 @@ class S3Authoriser:
     ) -> bool:
         if not bucket.acls_enabled:
             return False
-        block = bucket.public_access_block
+        block = bucket.effective_public_access_block
         ignore_public = block is not None and block.ignore_public_acls
         caller = canonical_id(principal.tenant_id) if principal.tenant_id else None
         permission = _BUCKET_ACL.get(operation)

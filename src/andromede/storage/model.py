@@ -203,10 +203,21 @@ class Bucket:
     # Requester Pays (decision 0133): another account's requests are billed to it, not to the
     # owner. Read with the bucket too, so that enforcing and metering it costs no query.
     requester_pays: bool = False
+    # The owner account's Block Public Access (S3 Control, decision 0152), read with the bucket
+    # (the account's row joined to it) and never stored with it.
+    account_public_access_block: PublicAccessBlock | None = None
 
     @property
     def acls_enabled(self) -> bool:
         return self.object_ownership is not ObjectOwnership.BUCKET_OWNER_ENFORCED
+
+    @property
+    def effective_public_access_block(self) -> PublicAccessBlock | None:
+        """What Block Public Access enforces on this bucket: each switch on where either the
+        bucket's or its account's configuration turns it on (the stricter wins, as on S3)."""
+        return PublicAccessBlock.strictest(
+            self.public_access_block, self.account_public_access_block
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +276,20 @@ class PublicAccessBlock:
     def from_json(cls, text: str) -> PublicAccessBlock:
         flags = json.loads(text)
         return cls(*(bool(flag) for flag in flags))
+
+    @classmethod
+    def strictest(
+        cls, first: PublicAccessBlock | None, second: PublicAccessBlock | None
+    ) -> PublicAccessBlock | None:
+        """Each switch on where either turns it on; None when neither is configured."""
+        if first is None or second is None:
+            return first if second is None else second
+        return cls(
+            first.block_public_acls or second.block_public_acls,
+            first.ignore_public_acls or second.ignore_public_acls,
+            first.block_public_policy or second.block_public_policy,
+            first.restrict_public_buckets or second.restrict_public_buckets,
+        )
 
 
 @dataclass(frozen=True, slots=True)

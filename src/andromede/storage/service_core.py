@@ -41,6 +41,7 @@ from andromede.storage.model import (
     ObjectLookup,
     ObjectRecord,
     Part,
+    PublicAccessBlock,
     Segment,
     VersioningStatus,
 )
@@ -128,7 +129,7 @@ def replica_acl(source: ObjectRecord, replica_bucket: Bucket) -> bool:
     refused there)."""
     if not replica_bucket.acls_enabled:
         return False
-    block = replica_bucket.public_access_block
+    block = replica_bucket.effective_public_access_block
     return not (
         block is not None
         and block.block_public_acls
@@ -212,11 +213,22 @@ class ServiceCore:
         )
 
     async def get_bucket(self, name: str) -> Bucket:
-        """NoSuchBucket if absent."""
+        """NoSuchBucket if absent. With its account's Block Public Access (decision 0152)."""
         bucket = await self._store.get_bucket(name)
         if bucket is None:
             raise NoSuchBucket(name)
         return bucket
+
+    async def get_account_public_access_block(self, tenant_id: str) -> PublicAccessBlock | None:
+        """The account's Block Public Access (S3 Control, decision 0152); None: none."""
+        return await self._store.get_account_public_access_block(tenant_id)
+
+    async def put_account_public_access_block(
+        self, tenant_id: str, block: PublicAccessBlock | None
+    ) -> None:
+        """Set (None: delete) the account's Block Public Access; read with every bucket of the
+        account from then on, whichever gateway reads it."""
+        await self._store.put_account_public_access_block(tenant_id, block)
 
     async def _bucket(self, bucket: str | Bucket) -> Bucket:
         return bucket if isinstance(bucket, Bucket) else await self.get_bucket(bucket)

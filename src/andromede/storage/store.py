@@ -27,6 +27,7 @@ from andromede.storage.model import (
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
     VersioningStatus,
 )
 from andromede.storage.notification import EventBatch
@@ -61,6 +62,14 @@ class MetadataStore(Protocol):
     async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
         """Set access fields (``BUCKET_ACCESS_FIELDS``: object_ownership, policy,
         public_access_block; None clears the last two); returns the bucket. NoSuchBucket."""
+
+    async def get_account_public_access_block(self, tenant_id: str) -> PublicAccessBlock | None:
+        """The account's Block Public Access (S3 Control, decision 0152); None: none set."""
+
+    async def put_account_public_access_block(
+        self, tenant_id: str, block: PublicAccessBlock | None
+    ) -> None:
+        """Set (or, None, delete) the account's Block Public Access."""
 
     async def set_bucket_data_reads_logged(self, name: str, logged: bool) -> Bucket:
         """Whether the bucket's data reads are audited (decision 0109); returns the bucket,

@@ -25,7 +25,14 @@ from andromede.storage.errors import (
     InvalidLogTarget,
     NoSuchBucket,
 )
-from andromede.storage.model import BUCKET_ACCESS_FIELDS, Bucket, BucketUsage, ObjectRecord, Part
+from andromede.storage.model import (
+    BUCKET_ACCESS_FIELDS,
+    Bucket,
+    BucketUsage,
+    ObjectRecord,
+    Part,
+    PublicAccessBlock,
+)
 from andromede.storage.notification import NOTIFICATION_DOCUMENT, NotificationConfiguration
 from andromede.storage.replication import REPLICATION_DOCUMENT, ReplicationConfiguration
 from andromede.storage.store_memory_core import MemoryStoreCore, _BucketState
@@ -46,17 +53,22 @@ class MemoryBucketsMixin(MemoryStoreCore):
 
     async def get_bucket(self, name: str) -> Bucket | None:
         state = self._buckets.get(name)
-        return None if state is None else state.bucket
+        return None if state is None else self._with_account(state.bucket)
 
     async def list_buckets(self, tenant_id: str) -> list[Bucket]:
         return sorted(
-            (s.bucket for s in self._buckets.values() if s.bucket.tenant_id == tenant_id),
+            (
+                self._with_account(s.bucket)
+                for s in self._buckets.values()
+                if s.bucket.tenant_id == tenant_id
+            ),
             key=lambda b: b.name,
         )
 
     async def all_buckets(self) -> list[Bucket]:
         return sorted(
-            (s.bucket for s in self._buckets.values()), key=lambda b: (b.tenant_id, b.name)
+            (self._with_account(s.bucket) for s in self._buckets.values()),
+            key=lambda b: (b.tenant_id, b.name),
         )
 
     async def usage_by_bucket(self) -> dict[str, BucketUsage]:
@@ -177,6 +189,17 @@ class MemoryBucketsMixin(MemoryStoreCore):
             and state.bucket.region == region
             and kind in state.documents
         )
+
+    async def get_account_public_access_block(self, tenant_id: str) -> PublicAccessBlock | None:
+        return self._account_blocks.get(tenant_id)
+
+    async def put_account_public_access_block(
+        self, tenant_id: str, block: PublicAccessBlock | None
+    ) -> None:
+        if block is None:
+            self._account_blocks.pop(tenant_id, None)
+        else:
+            self._account_blocks[tenant_id] = block
 
     async def delete_bucket(self, name: str) -> list[Part]:
         state = self._state(name)

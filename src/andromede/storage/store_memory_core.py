@@ -27,6 +27,7 @@ from andromede.storage.model import (
     ObjectRecord,
     ObjectSummary,
     Part,
+    PublicAccessBlock,
 )
 from andromede.storage.notification import EventBatch
 from andromede.storage.replication import ReplicationTarget
@@ -72,8 +73,17 @@ class MemoryStoreCore:
         # Event notifications (decision 0132): (tenant, topic ARN, message) of each event,
         # appended in the step that commits its write, as the SQL store's transaction does.
         self.notification_outbox: list[tuple[str, str, str]] = []
+        # Account-level Block Public Access by tenant (S3 Control, decision 0152).
+        self._account_blocks: dict[str, PublicAccessBlock] = {}
 
     # -- internals --------------------------------------------------------------------------
+    def _with_account(self, bucket: Bucket) -> Bucket:
+        """The bucket with its account's Block Public Access, as the SQL store joins it."""
+        block = self._account_blocks.get(bucket.tenant_id)
+        if block is None:
+            return bucket
+        return dataclasses.replace(bucket, account_public_access_block=block)
+
     def _state(self, name: str) -> _BucketState:
         state = self._buckets.get(name)
         if state is None:
@@ -202,7 +212,8 @@ class MemoryStoreCore:
         state = self._buckets.get(bucket)
         if state is None:
             return None, None
-        return state.bucket, self._with_status(state.objects.get(key.encode()))
+        found = self._with_account(state.bucket)
+        return found, self._with_status(state.objects.get(key.encode()))
 
     async def set_object_acl(
         self,

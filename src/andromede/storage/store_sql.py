@@ -55,6 +55,7 @@ from andromede.storage.notification import EventBatch
 from andromede.storage.notification_queue_sql import queue_events
 from andromede.storage.object_lock import LockChange, ObjectLockConfiguration
 from andromede.storage.replication import ReplicationTarget
+from andromede.storage.store_sql_account import SqlAccountMixin
 from andromede.storage.store_sql_bucket_rows import _bucket_from_row, _known_policy, _policy_in
 from andromede.storage.store_sql_buckets import SqlBucketsMixin
 from andromede.storage.store_sql_multipart import SqlMultipartMixin
@@ -102,7 +103,7 @@ _D = tables.blob_deletions
 _VB = tables.object_version_blobs
 
 
-class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin):
+class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
     """Every public method is one read (inline) or one write job (group-committed): see
     :class:`andromede.db.database.Database`. The ``_``-prefixed helpers run inside a job."""
 

@@ -84,6 +84,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         data_events,
         replication,
         notification,
+        account_block,
     ) = row
     # Positionally, in the bucket's field order (every request: see slots_builder).
     return build_bucket(
@@ -103,6 +104,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if replication is None else _replication(replication),
         None if notification is None else _notification(notification),
         request_payer == _REQUESTER,
+        None if account_block is None else _public_access_block(account_block),
     )
 
 

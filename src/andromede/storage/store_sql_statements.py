@@ -89,11 +89,18 @@ _BUCKET_WITH_SETTINGS = _BUCKET_WITH_SETTINGS.outerjoin(
     (_NOTIFICATION.c.bucket == _B.c.name)
     & (_NOTIFICATION.c.kind == sa.literal_column(f"'{NOTIFICATION_DOCUMENT}'")),
 )
+# Its account's Block Public Access (decision 0152) likewise: enforced with the bucket's own on
+# every request, from the row it reads, so a change made through any gateway holds at once.
+_ACCOUNT_BLOCK = tables.account_public_access_blocks
+_BUCKET_WITH_SETTINGS = _BUCKET_WITH_SETTINGS.outerjoin(
+    _ACCOUNT_BLOCK, _ACCOUNT_BLOCK.c.tenant_id == _B.c.tenant_id
+)
 _BUCKET_ROW = (
     *_B.c,
     _DATA_EVENTS.c.document.label("data_events"),
     _REPLICATION.c.document.label("replication"),
     _NOTIFICATION.c.document.label("notification"),
+    _ACCOUNT_BLOCK.c.configuration.label("account_block"),
 )
 _BUCKETS = sa.select(*_BUCKET_ROW).select_from(_BUCKET_WITH_SETTINGS)
 _DATA_READS_ON = json.dumps({"read": True})

@@ -192,7 +192,7 @@ def acl_from_request(
         if creating_bucket:
             raise S3Error("InvalidBucketAclWithObjectOwnership")
         raise S3Error("AccessControlListNotSupported")
-    block = bucket.public_access_block
+    block = bucket.effective_public_access_block
     if block is not None and block.block_public_acls and acl.is_public:
         raise S3Error("AccessDenied")
     return acl
@@ -379,7 +379,7 @@ async def put_bucket_policy(ctx: S3Context, svc: S3Services) -> Response:
     bucket = await svc.objects.get_bucket(ctx.bucket)
     body = await ctx.read_xml_body()
     policy = validate_bucket_policy(body, ctx.bucket)
-    block = bucket.public_access_block
+    block = bucket.effective_public_access_block
     if block is not None and block.block_public_policy and is_public(policy):
         raise S3Error("AccessDenied")
     await svc.objects.set_bucket_policy(ctx.bucket, body.decode("utf-8"))

@@ -1,0 +1,231 @@
+"""The S3 Control ASGI application on the shared endpoint (decision 0152).
+
+Per request: request id → operation (method + path under ``/v20180820/``) → bounded body →
+SigV4 (service ``s3``) → the ``x-amz-account-id`` header must name the caller's own account
+→ the caller's identity policies must allow the operation's ``s3:`` action (S3 Control's
+account-level actions have no resource policy) → handler → answer, then an audit event and
+an access-log line. Errors leave in S3 Control's XML shape with ``x-amz-request-id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.errors import AndromedeError
+from andromede.http.access import log_access
+from andromede.http.asgi import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    decode_headers,
+    new_request_id,
+    raw_target,
+    read_small_body,
+)
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Response, Scope, Send, send_response
+from andromede.iam.authn import Authenticator, BodyHashMismatch, headers_with_body_hash
+from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.policy import evaluate
+from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.s3control import public_access_block as pab
+from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
+from andromede.s3control.operations import PATH_PREFIX, S3ControlOperation, route
+from andromede.settings import Settings
+from andromede.storage.service import ObjectService
+
+__all__ = ["ACCOUNT_HEADER", "S3ControlApp", "is_s3_control"]
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_HEADER = "x-amz-account-id"
+_O = S3ControlOperation
+
+
+def is_s3_control(scope: Scope) -> bool:
+    """Whether a request (signed for ``s3``, or unsigned) is S3 Control's: its path under
+    ``/v20180820/`` and the account header every S3 Control call carries, which no S3 call
+    does — so a bucket named ``v20180820`` stays reachable."""
+    path: str = scope.get("path", "")
+    if not path.startswith(PATH_PREFIX):
+        return False
+    name = ACCOUNT_HEADER.encode()
+    return any(key.lower() == name for key, _ in scope.get("headers", ()))
+
+
+class S3ControlApp:
+    """S3 Control's REST-XML protocol over the object service's account settings."""
+
+    name = "s3control"
+
+    def __init__(
+        self,
+        objects: ObjectService,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        self._objects = objects
+        self._identity = identity
+        self._audit = audit
+        self._settings = settings
+        self._auth = Authenticator.for_settings(
+            identity, settings, service="s3", also_accepted_regions=settings.served_region_names
+        )
+        self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = new_request_id()
+        headers = decode_headers(scope["headers"])
+        method: str = scope["method"]
+        operation = route(method, scope["path"])
+        account = headers.get(ACCOUNT_HEADER, "").strip()
+        principal: Principal = ANONYMOUS
+        try:
+            body = await self._read_body(receive)
+            principal = await self._authenticate(scope, headers, body, request_id, operation)
+            if account != principal.tenant_id:
+                # Another account's settings, or an operator's or anonymous call: refused as
+                # AWS refuses an account id that is not the caller's.
+                raise S3ControlError("AccessDenied")
+            await self._authorise(principal, operation, scope)
+            response = await self._dispatch(operation, account, body)
+        except ClientGone:
+            self._finish(operation, principal, account, request_id, 499, "ClientGone", started)
+            return
+        except Exception as exc:
+            wire = to_wire_error(exc)
+            if wire is None:
+                log.error("request %s: unexpected error", request_id, exc_info=exc)
+                wire = S3ControlError("InternalError")
+            response = error_response(wire, request_id)
+            if wire.code == "EntityTooLarge":
+                # The rest of the body was left unread: it must not become the next request.
+                response.headers.append(("Connection", "close"))
+            self._finish(operation, principal, account, request_id, wire.status, wire.code,
+                         started)  # fmt: skip
+        else:
+            self._finish(operation, principal, account, request_id, response.status, None,
+                         started)  # fmt: skip
+        await send_response(send, response, [(b"x-amz-request-id", request_id.encode())])
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        try:
+            return await read_small_body(
+                receive,
+                limit=self._settings.max_api_body_size,
+                timeout=self._settings.body_read_timeout,
+            )
+        except BodyTooLarge as exc:
+            raise S3ControlError("EntityTooLarge") from exc
+        except BodyTimeout as exc:
+            raise S3ControlError("InvalidRequest", "The request body did not arrive") from exc
+
+    async def _authenticate(
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        body: bytes,
+        request_id: str,
+        operation: S3ControlOperation,
+    ) -> Principal:
+        try:
+            signed_headers = headers_with_body_hash(headers, body)
+        except BodyHashMismatch as exc:
+            raise S3ControlError("SignatureDoesNotMatch") from exc
+        raw_path, raw_query = raw_target(scope)
+        try:
+            authenticated = await self._auth.authenticate(
+                scope["method"], raw_path, raw_query, signed_headers
+            )
+        except AndromedeError as exc:
+            wire = to_wire_error(exc)
+            self._audit.authentication_failed(
+                request_id=request_id,
+                action=operation.action,
+                error=wire.code if wire else type(exc).__name__,
+            )
+            raise
+        if authenticated.signed is not None and not self._rate_limiter.allow(
+            authenticated.signed.access_key_id
+        ):
+            raise S3ControlError("SlowDown")
+        return authenticated.principal
+
+    async def _authorise(
+        self, principal: Principal, operation: S3ControlOperation, scope: Scope
+    ) -> None:
+        """The caller's identity policies decide (the account root acts unopposed); S3
+        Control's account-level actions name no resource (``*``), as AWS's reference has it."""
+        policies = await self._identity.policies_for(principal)
+        client = scope.get("client")
+        context = principal_context(
+            principal,
+            action=operation.action,
+            resource="*",
+            source_ip=client[0] if client else None,
+            secure=scope.get("scheme") == "https",
+            region=self._settings.region,
+            keys=principal_keys(policies),
+        )
+        identity, boundary, session = loaded_policies(policies)
+        if not evaluate(
+            context,
+            identity_policies=identity,
+            permissions_boundary=boundary,
+            session_policy=session,
+        ).allowed:
+            raise S3ControlError("AccessDenied")
+
+    async def _dispatch(self, operation: S3ControlOperation, account: str, body: bytes) -> Response:
+        if operation is _O.GetPublicAccessBlock:
+            return await pab.get_block(self._objects, account)
+        if operation is _O.PutPublicAccessBlock:
+            return await pab.put_block(self._objects, account, body)
+        if operation is _O.DeletePublicAccessBlock:
+            return await pab.delete_block(self._objects, account)
+        raise S3ControlError("NotImplemented")
+
+    def _finish(
+        self,
+        operation: S3ControlOperation,
+        principal: Principal,
+        account: str,
+        request_id: str,
+        status: int,
+        error: str | None,
+        started: float,
+    ) -> None:
+        if not principal.is_anonymous:
+            details = {"operation": operation.wire_name, "status": str(status)}
+            details.update(principal.audit_details)
+            if error is not None:
+                details["error"] = error
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=principal.tenant_id,
+                principal=principal.arn,
+                action=operation.action,
+                resource=f"arn:aws:s3:{self._settings.region}:{account or '-'}:account",
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details=details,
+            )
+        if self._settings.access_log:
+            level = logging.WARNING if status >= 500 else logging.INFO
+            log_access(
+                level,
+                "%s %s s3control:%s %d %.1fms",
+                request_id,
+                principal.arn,
+                operation.wire_name,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )

@@ -1,0 +1,60 @@
+"""The S3 Control operations: each request's method and path (under ``/v20180820``) to the
+operation it is, and the IAM action it needs — the ones not served yet too, which answer
+NotImplemented rather than a silent 200 (decision 0152)."""
+
+from __future__ import annotations
+
+import enum
+import re
+
+__all__ = ["PATH_PREFIX", "S3ControlOperation", "route"]
+
+PATH_PREFIX = "/v20180820/"
+
+
+class S3ControlOperation(enum.Enum):
+    """(wire name, IAM action, implemented)."""
+
+    GetPublicAccessBlock = ("GetPublicAccessBlock", "s3:GetAccountPublicAccessBlock", True)
+    PutPublicAccessBlock = ("PutPublicAccessBlock", "s3:PutAccountPublicAccessBlock", True)
+    DeletePublicAccessBlock = ("DeletePublicAccessBlock", "s3:PutAccountPublicAccessBlock", True)
+    CreateJob = ("CreateJob", "s3:CreateJob", False)
+    ListJobs = ("ListJobs", "s3:ListJobs", False)
+    DescribeJob = ("DescribeJob", "s3:DescribeJob", False)
+    UpdateJobPriority = ("UpdateJobPriority", "s3:UpdateJobPriority", False)
+    UpdateJobStatus = ("UpdateJobStatus", "s3:UpdateJobStatus", False)
+    # Any other S3 Control path (access points, Storage Lens, Multi-Region Access Points…).
+    Unknown = ("Unknown", "s3:*", False)
+
+    def __init__(self, wire_name: str, action: str, implemented: bool) -> None:
+        self.wire_name = wire_name
+        self.action = action
+        self.implemented = implemented
+
+
+_O = S3ControlOperation
+_EXACT: dict[tuple[str, str], S3ControlOperation] = {
+    ("GET", "configuration/publicAccessBlock"): _O.GetPublicAccessBlock,
+    ("PUT", "configuration/publicAccessBlock"): _O.PutPublicAccessBlock,
+    ("DELETE", "configuration/publicAccessBlock"): _O.DeletePublicAccessBlock,
+    ("POST", "jobs"): _O.CreateJob,
+    ("GET", "jobs"): _O.ListJobs,
+}
+_JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status))?")
+
+
+def route(method: str, path: str) -> S3ControlOperation:
+    """The operation of ``method`` on ``path`` (which starts with :data:`PATH_PREFIX`)."""
+    rest = path[len(PATH_PREFIX) :].rstrip("/")
+    found = _EXACT.get((method, rest))
+    if found is not None:
+        return found
+    job = _JOB.fullmatch(rest)
+    if job is not None:
+        if job.group(2) is None and method == "GET":
+            return _O.DescribeJob
+        if job.group(2) == "priority" and method == "POST":
+            return _O.UpdateJobPriority
+        if job.group(2) == "status" and method == "POST":
+            return _O.UpdateJobStatus
+    return _O.Unknown

@@ -1,0 +1,298 @@
+"""S3 Control through real clients against a real server (decision 0152): boto3's
+``s3control`` and the aws CLI set, read and delete the account's Block Public Access, which
+the S3 API then enforces together with each bucket's own, the stricter winning.
+
+Each test has a fresh tenant: an account's Block Public Access reaches every bucket of it,
+and the session's server is shared. With a custom endpoint the SDKs' S3 Control endpoint rules
+put the account id before its host (``<account>.127.0.0.1:port``), which resolves nowhere
+here (an operator gives the endpoint a wildcard DNS name, as for virtual-hosted buckets): the
+clients send those requests through the server itself as their HTTP proxy, which takes the
+absolute-form request target as any HTTP/1.1 server must, with the Host header they signed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from e2e.clients import aws_cli
+from e2e.helpers import REGION
+from e2e.iam_helpers import Tenant, client_for, new_tenant
+from support.server import ServerProcess
+
+_ALL_ON = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+def s3control_client(server: ServerProcess, access_key_id: str, secret_access_key: str) -> Any:
+    """boto3's ``s3control``, its account-prefixed hosts sent through the server itself."""
+    return boto3.session.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=REGION,
+    ).client(
+        "s3control",
+        endpoint_url=server.endpoint,
+        config=Config(proxies={"http": server.endpoint}, retries={"max_attempts": 1}),
+    )
+
+
+def _s3control(server: ServerProcess, tenant: Tenant) -> Any:
+    return s3control_client(server, tenant.access_key_id, tenant.secret_access_key)
+
+
+def _code(caught: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(caught.value.response["Error"]["Code"])
+
+
+def _public_read_policy(bucket: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
+            ],
+        }
+    )
+
+
+def test_account_block_round_trip_and_errors(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    with pytest.raises(ClientError) as caught:
+        control.get_public_access_block(AccountId=tenant.account)
+    assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert caught.value.response["ResponseMetadata"]["RequestId"]
+    control.put_public_access_block(
+        AccountId=tenant.account,
+        PublicAccessBlockConfiguration={"BlockPublicPolicy": True, "IgnorePublicAcls": True},
+    )
+    got = control.get_public_access_block(AccountId=tenant.account)
+    assert got["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": False,
+    }
+    # Another account's settings: refused, whatever they are.
+    other = new_tenant(server, "s3c")
+    with pytest.raises(ClientError) as caught:
+        control.get_public_access_block(AccountId=other.account)
+    assert _code(caught) == "AccessDenied"
+    control.delete_public_access_block(AccountId=tenant.account)
+    with pytest.raises(ClientError) as caught:
+        control.get_public_access_block(AccountId=tenant.account)
+    assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"
+    # Batch Operations are not served yet: NotImplemented, never a silent success.
+    with pytest.raises(ClientError) as caught:
+        control.list_jobs(AccountId=tenant.account)
+    assert _code(caught) == "NotImplemented"
+
+
+def _signed_put(server: ServerProcess, tenant: Tenant, body: bytes) -> requests.Response:
+    """A PutPublicAccessBlock of ``body`` as it is, signed as botocore signs S3 Control's."""
+    url = f"{server.endpoint}/v20180820/configuration/publicAccessBlock"
+    request = AWSRequest(
+        method="PUT",
+        url=url,
+        data=body,
+        headers={
+            "x-amz-account-id": tenant.account,
+            "x-amz-content-sha256": hashlib.sha256(body).hexdigest(),
+        },
+    )
+    credentials = Credentials(tenant.access_key_id, tenant.secret_access_key)
+    SigV4Auth(credentials, "s3", REGION).add_auth(request)
+    return requests.put(url, data=body, headers=dict(request.headers), timeout=30)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<PublicAccessBlockConfiguration><BlockPublicAcls>maybe",
+        b"<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls>"
+        b"</PublicAccessBlockConfiguration>",
+        b"<PublicAccessBlockConfiguration><BlockEverything>true</BlockEverything>"
+        b"</PublicAccessBlockConfiguration>",
+        b"<Something/>",
+        b"",
+    ],
+)
+def test_malformed_configuration_is_refused_in_xml(server: ServerProcess, body: bytes) -> None:
+    tenant = new_tenant(server, "s3c")
+    response = _signed_put(server, tenant, body)
+    assert response.status_code == 400, response.text
+    assert b"<Code>MalformedXML</Code>" in response.content
+    request_id = response.headers["x-amz-request-id"]
+    assert f"<RequestId>{request_id}</RequestId>".encode() in response.content
+
+
+def test_unsigned_s3_control_call_is_refused(server: ServerProcess) -> None:
+    response = requests.get(
+        f"{server.endpoint}/v20180820/configuration/publicAccessBlock",
+        headers={"x-amz-account-id": "123456789012"},
+        timeout=30,
+    )
+    assert response.status_code == 403
+    assert b"<Code>AccessDenied</Code>" in response.content
+    assert response.headers["x-amz-request-id"]
+
+
+def test_account_block_is_enforced_with_the_buckets(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    bucket = f"s3c-{tenant.account[-8:]}".lower()
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="page.html", Body=b"hello")
+    # The account's BlockPublicPolicy refuses a public policy on a bucket that blocks nothing.
+    control.put_public_access_block(
+        AccountId=tenant.account, PublicAccessBlockConfiguration={"BlockPublicPolicy": True}
+    )
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_policy(Bucket=bucket, Policy=_public_read_policy(bucket))
+    assert _code(caught) == "AccessDenied"
+    # Lifted: the policy goes in, and anyone reads.
+    control.delete_public_access_block(AccountId=tenant.account)
+    s3.put_bucket_policy(Bucket=bucket, Policy=_public_read_policy(bucket))
+    url = f"{server.endpoint}/{bucket}/page.html"
+    assert requests.get(url, timeout=30).content == b"hello"
+    # RestrictPublicBuckets at the account: the public policy no longer lets anyone in,
+    # though the bucket's own configuration still blocks nothing.
+    control.put_public_access_block(
+        AccountId=tenant.account, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True}
+    )
+    assert requests.get(url, timeout=30).status_code == 403
+    assert s3.get_object(Bucket=bucket, Key="page.html")["Body"].read() == b"hello"
+    # The bucket's own configuration is still what it says: the account's is not copied in.
+    with pytest.raises(ClientError) as caught:
+        s3.get_public_access_block(Bucket=bucket)
+    assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"
+    control.delete_public_access_block(AccountId=tenant.account)
+    assert requests.get(url, timeout=30).content == b"hello"
+
+
+def test_aws_cli_s3control(server: ServerProcess, tmp_path: Path) -> None:
+    tenant = new_tenant(server, "s3c")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        f"[andromede]\naws_access_key_id = {tenant.access_key_id}\n"
+        f"aws_secret_access_key = {tenant.secret_access_key}\n"
+    )
+    aws = aws_cli(server, tmp_path, credentials_file=credentials, account_hosts=True)
+    aws(
+        "s3control",
+        "put-public-access-block",
+        "--account-id",
+        tenant.account,
+        "--public-access-block-configuration",
+        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
+        "RestrictPublicBuckets=true",
+    )
+    out = aws("s3control", "get-public-access-block", "--account-id", tenant.account)
+    assert json.loads(out.stdout)["PublicAccessBlockConfiguration"] == _ALL_ON
+    aws("s3control", "delete-public-access-block", "--account-id", tenant.account)
+    missing = aws(
+        "s3control", "get-public-access-block", "--account-id", tenant.account, check=False
+    )
+    assert missing.returncode != 0
+    assert "NoSuchPublicAccessBlockConfiguration" in missing.stderr
+
+
+def test_iam_users_need_the_account_level_actions(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "s3c")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    users = {}
+    for name in ("auditor", "nobody"):
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        users[name] = _s3control(
+            server, Tenant(tenant.account, key["AccessKeyId"], key["SecretAccessKey"])
+        )
+    # Identity policies are cached per gateway for a while: set before the first call.
+    iam.put_user_policy(
+        UserName="auditor",
+        PolicyName="read-bpa",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetAccountPublicAccessBlock",
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    with pytest.raises(ClientError) as caught:
+        users["nobody"].get_public_access_block(AccountId=tenant.account)
+    assert _code(caught) == "AccessDenied"
+    with pytest.raises(ClientError) as caught:
+        users["auditor"].get_public_access_block(AccountId=tenant.account)
+    assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"  # allowed: none is set
+    with pytest.raises(ClientError) as caught:
+        users["auditor"].put_public_access_block(
+            AccountId=tenant.account, PublicAccessBlockConfiguration={"BlockPublicAcls": True}
+        )
+    assert _code(caught) == "AccessDenied"
+
+
+def test_account_block_governs_acls(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    bucket = f"s3c-acl-{tenant.account[-8:]}".lower()
+    s3.create_bucket(
+        Bucket=bucket,
+        CreateBucketConfiguration={"LocationConstraint": REGION},
+        ObjectOwnership="ObjectWriter",
+    )
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="open.txt", Body=b"open", ACL="public-read")
+    url = f"{server.endpoint}/{bucket}/open.txt"
+    assert requests.get(url, timeout=30).content == b"open"
+    # IgnorePublicAcls at the account: the object's public grant no longer counts.
+    control.put_public_access_block(
+        AccountId=tenant.account, PublicAccessBlockConfiguration={"IgnorePublicAcls": True}
+    )
+    assert requests.get(url, timeout=30).status_code == 403
+    # BlockPublicAcls at the account: new public ACLs are refused, on objects and buckets.
+    control.put_public_access_block(
+        AccountId=tenant.account, PublicAccessBlockConfiguration={"BlockPublicAcls": True}
+    )
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket, Key="more.txt", Body=b"more", ACL="public-read")
+    assert _code(caught) == "AccessDenied"
+    with pytest.raises(ClientError) as caught:
+        s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="public-read")
+    assert _code(caught) == "AccessDenied"
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    assert _code(caught) == "AccessDenied"
+    s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="private")  # private ones still go
+    control.delete_public_access_block(AccountId=tenant.account)
+    s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="public-read")
+    assert requests.get(url, timeout=30).content == b"open"
