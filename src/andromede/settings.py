@@ -1471,6 +1471,27 @@ class Settings(BaseSettings):
         description="Seconds before expiry at which the metadata service hands an instance "
         "new role credentials (SDKs refresh from 10 to 20 minutes before).",
     )
+    # VPC flow logs (decision 0153).
+    max_flow_logs_per_tenant: int = Field(
+        default=100,
+        ge=1,
+        le=100000,
+        description="Most VPC flow logs a tenant may hold (FlowLogsLimitExceeded beyond).",
+    )
+    flow_log_max_flows: int = Field(
+        default=10000,
+        ge=1,
+        le=10000000,
+        description="Most flows a host keeps per aggregation interval for the flow logs; the "
+        "flows beyond are counted and reported as a SKIPDATA record of their interface.",
+    )
+    flow_log_delivery_interval: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="Seconds between two collections of the hosts' flow records, each "
+        "delivered as one gzip object per flow log into its bucket.",
+    )
 
     @field_validator(
         "oidc_allowed_networks", "xks_allowed_networks", "notification_endpoint_allow_cidrs"
