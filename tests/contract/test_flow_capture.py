@@ -1,0 +1,141 @@
+"""Flow log capture on the real kernel (decision 0153): two namespace guests in two subnets of
+one VPC router; a TCP connection the receiver's security group allows is counted as ACCEPT
+records (both directions, with bytes), one to a port it refuses as a REJECT record, nothing
+is counted for an interface no flow log captures, and past the flow cap the interface's
+interval is reported skipped (SKIPDATA).
+
+As in test_icmp_rules.py, a "guest" is a network namespace of its own whose ``eth0`` is one
+end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.flow_log_files import FlowRecord
+from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCapture
+from andromede.hypervisor.netns_commands import _run
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.tenant_networks import (
+    guest,
+    needs_root_and_tools,
+    networks,
+    random_layout,
+    serving,
+)
+
+__all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
+
+ANYWHERE = "0.0.0.0/0"
+OPEN, CLOSED = 8080, 9090
+
+
+@pytest.fixture
+def layout() -> NetworkLayout:
+    return random_layout("f")
+
+
+def _subnets() -> tuple[NetworkSpec, NetworkSpec]:
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = (
+        NetworkSpec(
+            network_id="subnet-" + secrets.token_hex(4),
+            tenant_id="111111111111",
+            cidr=f"10.9.{third}.0/24",
+            vpc_id=vpc,
+            vpc_cidr="10.9.0.0/16",
+        )
+        for third in (1, 2)
+    )
+    return first, second
+
+
+def _nic(network: NetworkSpec, host: int) -> NicSpec:
+    prefix = network.cidr.rsplit(".", 1)[0]
+    third = int(prefix.rsplit(".", 1)[1])
+    return NicSpec(network=network, mac=f"02:00:00:02:{third:02x}:{host:02x}",
+                   private_ip=f"{prefix}.{host}")  # fmt: skip
+
+
+def _of(records: list[FlowRecord], interface: str, action: str, port: int) -> list[FlowRecord]:
+    return [
+        r
+        for r in records
+        if r.key.interface_id == interface
+        and r.key.action == action
+        and port in (r.key.dstport, r.key.srcport)
+    ]
+
+
+async def test_allowed_tcp_is_accepted_with_bytes_and_a_refused_port_rejected(
+    networks: TenantNetworks,
+) -> None:
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 5), _nic(second, 6)
+    async with guest(networks, "i-a", a_nic) as a, guest(networks, "i-b", b_nic) as b:
+        assert await networks.set_instance_firewall("i-a", InstanceFirewall())
+        allowed = InstanceFirewall(ingress=(FirewallRule("tcp", OPEN, OPEN, ANYWHERE),))
+        assert await networks.set_instance_firewall("i-b", allowed)
+        netns = networks.exec_prefix(first.network_id)[-1]
+        assert netns == networks.exec_prefix(second.network_id)[-1]  # one VPC router
+        capture = FlowCapture(max_flows=1000)
+        # Only b's interface is captured: a's flows appear only as b sees them.
+        await capture.capture(netns, {b_nic.private_ip: "eni-b"})
+        with serving(b.netns, "", OPEN, CLOSED):
+            assert a.reach(b_nic.private_ip, OPEN) == f"peer {a_nic.private_ip}"
+            assert a.connect(b_nic.private_ip, CLOSED) == ""
+        report = await capture.collect(netns)
+        records = report.records
+        assert {r.key.interface_id for r in records} == {"eni-b"}
+        inbound = [
+            r for r in _of(records, "eni-b", "ACCEPT", OPEN) if r.key.dstaddr == b_nic.private_ip
+        ]
+        assert len(inbound) == 1
+        assert inbound[0].key.srcaddr == a_nic.private_ip
+        assert inbound[0].key.protocol == 6
+        assert inbound[0].packets >= 3  # SYN, ACK, request at least
+        assert inbound[0].bytes > 40 * inbound[0].packets - 1
+        assert inbound[0].start <= inbound[0].end
+        replies = [
+            r for r in _of(records, "eni-b", "ACCEPT", OPEN) if r.key.srcaddr == b_nic.private_ip
+        ]
+        assert replies and replies[0].bytes > 0
+        refused = _of(records, "eni-b", "REJECT", CLOSED)
+        assert len(refused) == 1
+        assert refused[0].key.dstaddr == b_nic.private_ip
+        assert refused[0].packets >= 1
+        assert not _of(records, "eni-b", "ACCEPT", CLOSED)
+        assert report.skipped == {}
+        # The next interval reports only what is new: nothing.
+        again = await capture.collect(netns)
+        assert again.records == []
+        await capture.forget(netns)
+        listed = await _tables(netns)
+        assert FLOW_TABLE not in listed
+
+
+async def _tables(netns: str) -> str:
+    return await _run("ip", "netns", "exec", netns, "nft", "list", "tables")
+
+
+async def test_flows_past_the_cap_make_the_interval_skipped(networks: TenantNetworks) -> None:
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 7), _nic(second, 8)
+    async with guest(networks, "i-c", a_nic) as a, guest(networks, "i-d", b_nic) as b:
+        everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
+        assert await networks.set_instance_firewall("i-c", everything)
+        assert await networks.set_instance_firewall("i-d", everything)
+        netns = networks.exec_prefix(first.network_id)[-1]
+        capture = FlowCapture(max_flows=1)
+        await capture.capture(netns, {a_nic.private_ip: "eni-c"})
+        with serving(b.netns, "", OPEN, CLOSED):
+            assert a.reach(b_nic.private_ip, OPEN)
+            assert a.reach(b_nic.private_ip, CLOSED)
+        report = await capture.collect(netns)
+        # One flow held (the cap), the rest counted only in the interface's total.
+        assert len({(r.key.srcport, r.key.dstport) for r in report.records}) <= 1
+        assert set(report.skipped) == {"eni-c"}
+        await capture.forget(netns)
