@@ -407,6 +407,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             dns_upstream=settings.hypervisor_dns_upstream,
         ),
         max_image_size=settings.max_image_size,
+        flow_log_max_flows=settings.flow_log_max_flows,
     )
     return QemuDriver(
         settings.hypervisor_dir,

@@ -18,9 +18,10 @@ with nothing to say writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from andromede.compute.flow_log import FlowLog
 from andromede.compute.flow_log_files import (
@@ -47,11 +48,22 @@ ACCESS_ERROR = "Access error"
 _log = logging.getLogger(__name__)
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class FlowLogDelivery:
-    def __init__(self, compute: ComputeService, objects: ObjectService, region: str) -> None:
+    def __init__(
+        self,
+        compute: ComputeService,
+        objects: ObjectService,
+        region: str,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self._compute = compute
         self._objects = objects
         self._region = region
+        self._clock = clock
 
     async def deliver(
         self,
@@ -79,6 +91,19 @@ class FlowLogDelivery:
             if key is not None:
                 written.append(key)
         return written
+
+    async def deliver_once(self) -> list[str]:
+        """One pass: the hosts' counts since the previous pass, delivered."""
+        captured, records, skipped = await self._compute.collect_flows()
+        return await self.deliver(captured, records, skipped, self._clock())
+
+    async def run_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.deliver_once()
+            except AndromedeError:
+                _log.warning("flow log pass failed; the next one retries", exc_info=True)
 
     async def _write(self, flow_log: FlowLog, lines: list[str], when: datetime) -> str | None:
         body = log_body(lines)

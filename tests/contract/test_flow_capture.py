@@ -16,7 +16,7 @@ import pytest
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
 from andromede.compute.flow_log_files import FlowRecord
-from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCapture
+from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCounters
 from andromede.hypervisor.netns_commands import _run
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.tenant_networks import (
@@ -79,9 +79,11 @@ async def test_allowed_tcp_is_accepted_with_bytes_and_a_refused_port_rejected(
         assert await networks.set_instance_firewall("i-a", InstanceFirewall())
         allowed = InstanceFirewall(ingress=(FirewallRule("tcp", OPEN, OPEN, ANYWHERE),))
         assert await networks.set_instance_firewall("i-b", allowed)
-        netns = networks.exec_prefix(first.network_id)[-1]
-        assert netns == networks.exec_prefix(second.network_id)[-1]  # one VPC router
-        capture = FlowCapture(max_flows=1000)
+        netns = networks.router_netns(first.network_id)
+        assert netns is not None
+        assert netns == networks.router_netns(second.network_id)  # one VPC router
+        assert networks.router_netns("subnet-elsewhere") is None
+        capture = FlowCounters(max_flows=1000)
         # Only b's interface is captured: a's flows appear only as b sees them.
         await capture.capture(netns, {b_nic.private_ip: "eni-b"})
         with serving(b.netns, "", OPEN, CLOSED):
@@ -128,8 +130,9 @@ async def test_flows_past_the_cap_make_the_interval_skipped(networks: TenantNetw
         everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
         assert await networks.set_instance_firewall("i-c", everything)
         assert await networks.set_instance_firewall("i-d", everything)
-        netns = networks.exec_prefix(first.network_id)[-1]
-        capture = FlowCapture(max_flows=1)
+        netns = networks.router_netns(first.network_id)
+        assert netns is not None
+        capture = FlowCounters(max_flows=1)
         await capture.capture(netns, {a_nic.private_ip: "eni-c"})
         with serving(b.netns, "", OPEN, CLOSED):
             assert a.reach(b_nic.private_ip, OPEN)

@@ -209,3 +209,52 @@ async def test_delivery_into_the_tenants_bucket(world: tuple[World, ObjectServic
     assert found["FlowLogs"][0]["DeliverLogsStatus"] == "SUCCESS"
     # Nothing on its interfaces for an interval: no object.
     assert await delivery.deliver(captured, [], {}, WHEN) == []
+
+
+async def test_a_pass_tells_the_hosts_and_delivers_what_they_counted(
+    world: tuple[World, ObjectService],
+) -> None:
+    ec2, objects = world
+    c = ec2.root
+    await objects.create_bucket(
+        "pass", tenant_id=ec2.tenant_id, owner_id=ec2.tenant_id, region=REGION
+    )
+    vpc = (await c.call("CreateVpc", CidrBlock="10.60.0.0/16"))["Vpc"]["VpcId"]
+    subnet = (await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.60.1.0/24"))["Subnet"]
+    launched = await c.call(
+        "RunInstances", ImageId=ec2.image.image_id, InstanceType="t3.nano", MinCount=1,
+        MaxCount=1, SubnetId=subnet["SubnetId"],
+    )  # fmt: skip
+    await ec2.compute.settle()
+    instance = launched["Instances"][0]
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    delivery = FlowLogDelivery(ec2.compute, objects, REGION, clock=lambda: WHEN)
+    # No flow log: the host is told to capture nothing.
+    assert await delivery.deliver_once() == []
+    assert ec2.driver.flow_captures == ()
+    made = await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="REJECT",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::pass",
+    )  # fmt: skip
+    assert await delivery.deliver_once() == []  # the host learns of its interface
+    (capture,) = ec2.driver.flow_captures
+    assert (capture.interface_id, capture.private_ip, capture.network_id) == (
+        eni,
+        instance["PrivateIpAddress"],
+        subnet["SubnetId"],
+    )
+    ip = instance["PrivateIpAddress"]
+    ec2.driver.counted_flows += [
+        FlowRecord(FlowKey(eni, "10.60.1.9", ip, 50000, 22, 6, "REJECT"), 1, 60, 100, 160),
+        FlowRecord(FlowKey(eni, ip, "10.60.1.9", 443, 50001, 6, "ACCEPT"), 5, 900, 100, 160),
+    ]
+    (key,) = await delivery.deliver_once()
+    assert made["FlowLogIds"][0] in key
+    lines = gzip.decompress(await _read(objects, "pass", key)).decode().splitlines()
+    assert lines[1:] == [
+        f"2 {ec2.tenant_id} {eni} 10.60.1.9 {ip} 50000 22 6 1 60 100 160 REJECT OK"
+    ]
+    # Deleted: the host stops capturing at the next pass.
+    await c.call("DeleteFlowLogs", FlowLogIds=made["FlowLogIds"])
+    assert await delivery.deliver_once() == []
+    assert ec2.driver.flow_captures == ()

@@ -10,9 +10,11 @@ still get theirs. The destination bucket is the platform's to check when it deli
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from andromede.compute.driver import FlowCapture
 from andromede.compute.errors import (
     ComputeError,
     Duplicate,
@@ -28,7 +30,8 @@ from andromede.compute.flow_log import (
     TrafficType,
     check_resources,
 )
-from andromede.compute.flow_log_files import InterfaceContext
+from andromede.compute.flow_log_files import FlowRecord, InterfaceContext
+from andromede.compute.model import Instance
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.resource_ids import (
     Tags,
@@ -40,8 +43,11 @@ from andromede.compute.resource_ids import (
     token_id,
 )
 from andromede.compute.service_core import ServiceCore
+from andromede.errors import AndromedeError
 
 __all__ = ["CapturedInterface", "FlowLogsMixin"]
+
+log = logging.getLogger(__name__)
 
 _ATTEMPTS = 8
 # EC2 takes at most this many resources in one CreateFlowLogs.
@@ -57,6 +63,9 @@ class CapturedInterface:
     private_ip: str
     context: InterfaceContext
     flow_log_ids: tuple[str, ...]
+    # Its subnet, and the host its instance runs on ("" when it runs nowhere).
+    network_id: str = ""
+    host: str = ""
 
 
 _PREFIX = {
@@ -214,17 +223,48 @@ class FlowLogsMixin(ServiceCore):
         for tenant_id, logs in sorted(by_tenant.items()):
             for eni in await self.store.list(NetworkInterface, tenant_id):
                 covering = tuple(f.flow_log_id for f in logs if _covers(f, eni))
-                if covering:
-                    captured.append(
-                        CapturedInterface(
-                            eni.interface_id,
-                            tenant_id,
-                            eni.private_ip,
-                            InterfaceContext(eni.vpc_id, eni.subnet_id, eni.instance_id or "-"),
-                            covering,
-                        )
+                if not covering:
+                    continue
+                instance = (
+                    await self.store.get(Instance, eni.instance_id) if eni.instance_id else None
+                )
+                captured.append(
+                    CapturedInterface(
+                        eni.interface_id,
+                        tenant_id,
+                        eni.private_ip,
+                        InterfaceContext(eni.vpc_id, eni.subnet_id, eni.instance_id or "-"),
+                        covering,
+                        network_id=eni.subnet_id,
+                        host=(instance.host or "") if instance is not None else "",
                     )
+                )
         return captured
+
+    async def collect_flows(
+        self,
+    ) -> tuple[list[CapturedInterface], list[FlowRecord], dict[str, tuple[int, int]]]:
+        """Tell every host which of its interfaces the flow logs capture (none: it stops) and
+        gather what they counted since the previous call. A host that does not answer is
+        skipped for this interval (its counts wait for the next)."""
+        captured = await self.captured_interfaces(await self.active_flow_logs())
+        per_host: dict[str, list[FlowCapture]] = {host: [] for host in self.drivers}
+        for interface in captured:
+            if interface.host in per_host:
+                per_host[interface.host].append(
+                    FlowCapture(interface.network_id, interface.private_ip, interface.interface_id)
+                )
+        records: list[FlowRecord] = []
+        skipped: dict[str, tuple[int, int]] = {}
+        for host, captures in sorted(per_host.items()):
+            try:
+                flows = await self.drivers[host].collect_flows(tuple(captures))
+            except AndromedeError:
+                log.warning("host %s did not report its flows", host, exc_info=True)
+                continue
+            records += flows.records
+            skipped.update({s.interface_id: (s.start, s.end) for s in flows.skipped})
+        return captured, records, skipped
 
     async def record_delivery(self, flow_log: FlowLog, error: str | None) -> None:
         """A delivery's outcome as the flow log's ``DeliverLogsStatus`` (written only when it

@@ -15,7 +15,7 @@ sets with a counter per element, bounded by ``size``:
   account for, and the interface's record says ``SKIPDATA`` for the interval, as EC2's does.
 
 Elements idle for ``idle_timeout`` seconds expire, so the sets hold the live flows, not every
-flow ever seen. Counters are cumulative: :class:`FlowCapture` keeps the last read counts of
+flow ever seen. Counters are cumulative: :class:`FlowCounters` keeps the last read counts of
 each namespace (as many as the sets may hold) and reports the differences, so nothing is
 flushed and no packet is lost between a read and a reset. There is no per-packet work in
 user space: the per-packet cost is three set updates in the kernel, for captured
@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from andromede.compute.flow_log_files import FlowKey, FlowRecord
-from andromede.hypervisor.netns_commands import _run
+from andromede.hypervisor.netns_commands import NetworkCommandError, _run
 
-__all__ = ["FLOW_TABLE", "FlowCapture", "FlowReport", "render_flow_table"]
+__all__ = ["FLOW_TABLE", "FlowCounters", "FlowReport", "render_flow_table"]
 
 FLOW_TABLE: Final = "andromede_flows"
 _FLOW_TYPE: Final = "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service"
@@ -142,7 +142,7 @@ def _delta(now: Mapping[Any, Counts], before: Mapping[Any, Counts], key: Any) ->
     return packets - old_packets, size - old_size
 
 
-class FlowCapture:
+class FlowCounters:
     """The flow tables of a host's routers and the counts last read from each."""
 
     def __init__(
@@ -153,6 +153,10 @@ class FlowCapture:
         self._clock = clock
         self._last: dict[str, _Last] = {}
         self._captured: dict[str, dict[str, str]] = {}
+
+    def namespaces(self) -> list[str]:
+        """The namespaces whose flows are counted now."""
+        return sorted(self._captured)
 
     async def capture(self, netns: str, interfaces: Mapping[str, str]) -> None:
         """Record the flows of ``interfaces`` (private address → interface id) in ``netns``;
@@ -183,12 +187,18 @@ class FlowCapture:
             return FlowReport([], {})
         now = int(self._clock())
         read = {}
-        for name in ("seen", "passed", "totals"):
-            listing = await _run(
-                "ip", "netns", "exec", netns, "nft", "-j", "list", "set", "inet", FLOW_TABLE,
-                name,
-            )  # fmt: skip
-            read[name] = _counted(listing)
+        try:
+            for name in ("seen", "passed", "totals"):
+                listing = await _run(
+                    "ip", "netns", "exec", netns, "nft", "-j", "list", "set", "inet",
+                    FLOW_TABLE, name,
+                )  # fmt: skip
+                read[name] = _counted(listing)
+        except NetworkCommandError:
+            # The router was removed (its last instance here left): nothing more to count.
+            self._captured.pop(netns, None)
+            self._last.pop(netns, None)
+            return FlowReport([], {})
         report = self._report(interfaces, last, read, now)
         self._last[netns] = _Last(now, read["seen"], read["passed"], read["totals"])
         return report
