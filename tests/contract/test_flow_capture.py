@@ -2,7 +2,8 @@
 one VPC router; a TCP connection the receiver's security group allows is counted as ACCEPT
 records (both directions, with bytes), one to a port it refuses as a REJECT record, nothing
 is counted for an interface no flow log captures, and past the flow cap the interface's
-interval is reported skipped (SKIPDATA).
+interval is reported skipped (SKIPDATA). A bridge-mode QEMU driver's ``collect_flows`` captures
+what it is told on the routers it holds, and drops a router's flow table with its last capture.
 
 As in test_icmp_rules.py, a "guest" is a network namespace of its own whose ``eth0`` is one
 end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
@@ -11,13 +12,18 @@ end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver import FirewallRule, HostFlows, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver import FlowCapture as DriverCapture
 from andromede.compute.flow_log_files import FlowRecord
 from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCounters
 from andromede.hypervisor.netns_commands import _run
+from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.tenant_networks import (
     guest,
@@ -142,3 +148,48 @@ async def test_flows_past_the_cap_make_the_interval_skipped(networks: TenantNetw
         assert len({(r.key.srcport, r.key.dstport) for r in report.records}) <= 1
         assert set(report.skipped) == {"eni-c"}
         await capture.forget(netns)
+
+
+async def test_the_qemu_driver_captures_what_it_is_told(tmp_path: Path) -> None:
+    """``collect_flows`` on a bridge-mode QEMU driver: the captures of subnets built here reach
+    their router, the counts come back with the next call, and a capture dropped removes the
+    router's flow table."""
+    layout = random_layout("q")
+    state_dir = Path(tempfile.mkdtemp(prefix="andromede-flows-", dir="/tmp"))
+    driver = QemuDriver(
+        state_dir, host="test-host",
+        config=QemuDriverConfig(networking="bridge", network_layout=layout, flow_log_max_flows=64),
+    )  # fmt: skip
+    host_networks = driver._networks  # the driver's own routers, as its instances' are
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 9), _nic(second, 10)
+    try:
+        async with (
+            guest(host_networks, "i-e", a_nic) as a,
+            guest(host_networks, "i-f", b_nic) as b,
+        ):
+            everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
+            assert await host_networks.set_instance_firewall("i-e", InstanceFirewall())
+            assert await host_networks.set_instance_firewall("i-f", everything)
+            captures = (
+                DriverCapture(second.network_id, b_nic.private_ip, "eni-f"),
+                DriverCapture("subnet-elsewhere", "10.9.9.9", "eni-x"),  # not built here
+            )
+            assert await driver.collect_flows(captures) == HostFlows()
+            netns = host_networks.router_netns(second.network_id)
+            assert netns is not None
+            with serving(b.netns, "", OPEN):
+                assert a.reach(b_nic.private_ip, OPEN)
+            flows = await driver.collect_flows(captures)
+            accepted = [r for r in flows.records if r.key.action == "ACCEPT"]
+            assert {r.key.interface_id for r in accepted} == {"eni-f"}
+            assert any(r.key.dstport == OPEN and r.bytes > 0 for r in accepted)
+            assert flows.skipped == ()
+            # No capture left: the router's flow table goes.
+            assert await driver.collect_flows(()) == HostFlows()
+            assert FLOW_TABLE not in await _tables(netns)
+    finally:
+        for network_id in list(host_networks._state.networks):
+            await host_networks.remove(network_id)
+        await driver.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
