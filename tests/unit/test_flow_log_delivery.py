@@ -6,6 +6,8 @@ account's bucket or a missing one (then DeliverLogsStatus says FAILED until one 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import gzip
 from collections.abc import AsyncIterator
@@ -33,6 +35,7 @@ from andromede.compute.flow_log_files import (
     log_key,
     log_lines,
 )
+from andromede.compute_adapters import hypervisor_host_driver
 from andromede.flow_log_delivery import ACCESS_ERROR, FlowLogDelivery
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
@@ -258,3 +261,38 @@ async def test_a_pass_tells_the_hosts_and_delivers_what_they_counted(
     await c.call("DeleteFlowLogs", FlowLogIds=made["FlowLogIds"])
     assert await delivery.deliver_once() == []
     assert ec2.driver.flow_captures == ()
+
+
+async def test_the_settings_reach_the_hosts_and_the_passes(
+    world: tuple[World, ObjectService], tmp_path: Path
+) -> None:
+    """``flow_log_max_flows`` is each QEMU host's cap; ``flow_log_delivery_interval`` the
+    passes' period; both refuse what makes no sense."""
+    with pytest.raises(ValueError, match="flow_log_max_flows"):
+        Settings(data_dir=tmp_path, flow_log_max_flows=0)
+    with pytest.raises(ValueError, match="flow_log_delivery_interval"):
+        Settings(data_dir=tmp_path, flow_log_delivery_interval=0.5)
+    settings = Settings(
+        data_dir=tmp_path / "host", flow_log_max_flows=7, hypervisor_state_dir=tmp_path / "h"
+    )
+    assert hypervisor_host_driver(settings)._config.flow_log_max_flows == 7
+    ec2, objects = world
+    delivery = FlowLogDelivery(ec2.compute, objects, REGION)
+    passes = 0
+    real = delivery.deliver_once
+
+    async def counted() -> list[str]:
+        nonlocal passes
+        passes += 1
+        return await real()
+
+    delivery.deliver_once = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(delivery.run_forever(0.01))
+    try:
+        async with asyncio.timeout(10):
+            while passes < 3:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
