@@ -193,3 +193,26 @@ async def test_the_qemu_driver_captures_what_it_is_told(tmp_path: Path) -> None:
             await host_networks.remove(network_id)
         await driver.close()
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+async def test_the_metadata_service_is_not_logged(networks: TenantNetworks) -> None:
+    """As on EC2: an instance's connections to 169.254.169.254 are not flow log records."""
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 11), _nic(second, 12)
+    async with guest(networks, "i-g", a_nic) as a, guest(networks, "i-h", b_nic) as b:
+        everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
+        assert await networks.set_instance_firewall("i-g", everything)
+        assert await networks.set_instance_firewall("i-h", everything)
+        netns = networks.router_netns(first.network_id)
+        assert netns is not None
+        capture = FlowCounters(max_flows=100)
+        await capture.capture(netns, {a_nic.private_ip: "eni-g"})
+        a.connect("169.254.169.254", 80)  # DNAT'ed to the host, which may not answer here
+        report = await capture.collect(netns)
+        assert report.records == []
+        assert report.skipped == {}
+        # What is logged still is.
+        with serving(b.netns, "", OPEN):
+            assert a.reach(b_nic.private_ip, OPEN)
+        assert (await capture.collect(netns)).records
+        await capture.forget(netns)

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from andromede.compute.flow_log_files import FlowKey, FlowRecord
 from andromede.hypervisor.netns_commands import NetworkCommandError, _run
+from andromede.hypervisor.router_firewall import METADATA_ADDRESS
 
 __all__ = ["FLOW_TABLE", "FlowCounters", "FlowReport", "render_flow_table"]
 
@@ -44,6 +45,11 @@ _FLOW_KEY: Final = "ip saddr . ip daddr . meta l4proto . th sport . th dport"
 # Protocols whose transport header starts with ports; for the others (ICMP…) the first
 # bytes are something else, reported as port 0 as EC2 does.
 _PORTED: Final = frozenset({6, 17, 132})
+
+# EC2 does not log an instance's traffic with the metadata service (nor DHCP and the VPC's
+# resolver, which the router answers itself, off the forward hook): its connections, DNAT'ed
+# to the host, are left out by their original destination.
+_NOT_LOGGED: Final = f"    ct original ip daddr {METADATA_ADDRESS} return\n"
 
 Flow = tuple[str, str, int, int, int]
 Counts = tuple[int, int]
@@ -70,6 +76,7 @@ def render_flow_table(captured: Collection[str], max_flows: int, idle_timeout: i
         f"{sets}"
         "  chain before {\n"
         "    type filter hook forward priority filter - 10; policy accept;\n"
+        f"{_NOT_LOGGED}"
         "    ip saddr @captured update @totals { ip saddr }\n"
         "    ip daddr @captured update @totals { ip daddr }\n"
         # Once per packet, though both ends be captured.
@@ -78,6 +85,7 @@ def render_flow_table(captured: Collection[str], max_flows: int, idle_timeout: i
         "  }\n"
         "  chain after {\n"
         "    type filter hook forward priority filter + 10; policy accept;\n"
+        f"{_NOT_LOGGED}"
         f"    ip saddr @captured update @passed {{ {_FLOW_KEY} }}\n"
         f"    ip daddr @captured ip saddr != @captured update @passed {{ {_FLOW_KEY} }}\n"
         "  }\n"
