@@ -122,6 +122,8 @@ def _filter(name: str) -> Callable[[object], list[str]] | None:
         "traffic-type": of(lambda o: [o.traffic_type.value]),
         "log-destination-type": of(lambda o: ["s3"]),
         "deliver-log-status": of(lambda o: [o.deliver_status.value]),
+        # CloudWatch Logs' log group: no flow log here has one, so the filter matches none.
+        "log-group-name": of(lambda o: []),
     }
     return with_tags(fields)(name)
 

@@ -163,6 +163,7 @@ async def test_filters_pages_and_delete(world: World) -> None:
         sorted([accept, reject])
     )
     assert await ids(FlowLogIds=["fl-0123456789abcdef0"]) == []
+    assert await ids(Filter=[{"Name": "log-group-name", "Values": ["*"]}]) == []
     first = await c.call("DescribeFlowLogs", MaxResults=1)
     assert len(first["FlowLogs"]) == 1
     rest = await c.call("DescribeFlowLogs", MaxResults=1, NextToken=first["NextToken"])
