@@ -14,7 +14,7 @@ from andromede.db.database import create_engine
 from support.migrations import has_table, migrate
 
 _TABLE = "compute_flow_logs"
-_BEFORE = "0065"
+_BEFORE = "0066"
 
 
 def _execute(url: str, statement: str, **params: str) -> None:

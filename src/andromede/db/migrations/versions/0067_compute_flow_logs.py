@@ -2,7 +2,7 @@
 Nothing is backfilled: no flow log existed before.
 
 Revision ID: 0067
-Revises: 0065
+Revises: 0066
 Create Date: 2026-12-05
 """
 
@@ -17,7 +17,7 @@ from andromede.db.types import key_text
 
 revision: str = "0067"
 # 0066 is another branch's of this session; the lead chains this one after it at merge.
-down_revision: str | None = "0065"
+down_revision: str | None = "0066"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
