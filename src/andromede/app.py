@@ -38,6 +38,7 @@ from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
 from andromede.ec2api.app import Ec2App
+from andromede.flow_log_delivery import FlowLogDelivery
 from andromede.http.outbound import TlsContextOnDemand
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
@@ -433,6 +434,13 @@ class Application:
         apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, rate_limiter)
         background.append(
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
+        )
+        # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
+        flow_logs = FlowLogDelivery(compute, objects, settings.region)
+        background.append(
+            asyncio.create_task(
+                flow_logs.run_forever(settings.flow_log_delivery_interval), name="flow-logs"
+            )
         )
         sampler = usage_sampler(settings, billing, objects, compute, customer_keys, identity)
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))

@@ -407,6 +407,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             dns_upstream=settings.hypervisor_dns_upstream,
         ),
         max_image_size=settings.max_image_size,
+        flow_log_max_flows=settings.flow_log_max_flows,
     )
     return QemuDriver(
         settings.hypervisor_dir,
@@ -466,6 +467,7 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_vpc_peerings_per_vpc=settings.max_vpc_peerings_per_vpc,
         max_dhcp_options=settings.max_dhcp_options_per_tenant,
         max_prefix_lists=settings.max_prefix_lists_per_tenant,
+        max_flow_logs=settings.max_flow_logs_per_tenant,
         max_prefix_list_entries=settings.max_prefix_list_entries,
         prefix_list_versions_kept=settings.prefix_list_versions_kept,
         max_rules_per_security_group=settings.max_rules_per_security_group,

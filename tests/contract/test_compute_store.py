@@ -757,3 +757,35 @@ async def test_a_route_to_a_prefix_list_round_trips_written_with_the_list(
     assert read.routes[-1].target == "igw-0123456789abcdef1"
     assert not await store.change(plist, delete=[(ManagedPrefixList, plist.prefix_list_id)])
     assert await store.get(ManagedPrefixList, plist.prefix_list_id) is not None
+
+
+async def test_a_flow_log_round_trips(store: ComputeStore) -> None:
+    """Decision 0153: a flow log with its destination, format, options and delivery status,
+    changed at the revision read, deleted."""
+    from datetime import UTC, datetime
+
+    from andromede.compute.flow_log import (
+        DEFAULT_FORMAT,
+        DeliverStatus,
+        Destination,
+        FlowLog,
+        ResourceType,
+        TrafficType,
+    )
+
+    flow_log = FlowLog(
+        "fl-0123456789abcdef0", TENANT, ResourceType.SUBNET, "subnet-0123456789abcdef0",
+        TrafficType.REJECT, Destination("logs", "net/"), DEFAULT_FORMAT, 60,
+        datetime(2026, 12, 5, 10, 0, tzinfo=UTC), hive_compatible_partitions=True,
+        tags=(("team", "net"),), client_token="tok", request_digest="abc",
+    )  # fmt: skip
+    await store.insert(flow_log)
+    assert await store.get(FlowLog, flow_log.flow_log_id) == flow_log
+    assert await store.list(FlowLog, TENANT) == [flow_log]
+    assert await store.list(FlowLog, OTHER) == []
+    failed = replace(flow_log, deliver_status=DeliverStatus.FAILED, deliver_error="Access error")
+    assert await store.replace(failed)
+    assert not await store.replace(failed)
+    assert await store.get(FlowLog, flow_log.flow_log_id) == replace(failed, revision=1)
+    await store.delete(FlowLog, flow_log.flow_log_id)
+    assert await store.get(FlowLog, flow_log.flow_log_id) is None

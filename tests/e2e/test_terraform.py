@@ -1049,8 +1049,25 @@ output "left_table_id" { value = aws_vpc.left.main_route_table_id }
 
 
 LAUNCH_TEMPLATE = (
-    aws_provider("ec2", default_tags=DEFAULT_TAGS)
+    aws_provider("ec2", "s3", default_tags=DEFAULT_TAGS)
     + """
+# The VPC's flow log and its bucket (decision 0153).
+resource "aws_s3_bucket" "flows" {
+  bucket        = "%(name)s-flows"
+  force_destroy = true
+}
+resource "aws_flow_log" "lab" {
+  vpc_id                   = aws_vpc.lab.id
+  traffic_type             = "REJECT"
+  log_destination_type     = "s3"
+  log_destination          = "${aws_s3_bucket.flows.arn}/lab"
+  max_aggregation_interval = 60
+  destination_options {
+    file_format        = "plain-text"
+    per_hour_partition = true
+  }
+  tags = { Name = "lab" }
+}
 resource "aws_launch_template" "web" {
   name                   = "%(name)s"
   description            = "web servers"
@@ -1359,6 +1376,7 @@ output "rules" {
   }
 }
 output "data_subnet_id" { value = aws_subnet.data.id }
+output "flow_log_id" { value = aws_flow_log.lab.id }
 output "data_association_id" { value = aws_network_acl_association.data.id }
 output "dhcp" {
   value = {
@@ -1394,7 +1412,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_vpc`` peered by an ``aws_vpc_peering_connection`` with ``auto_accept`` and an
     ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
     destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
-    addendum): the
+    addendum), and an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
+    0153): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1642,9 +1661,20 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         (r["DestinationCidrBlock"], r.get("VpcPeeringConnectionId"), r["State"])
         for r in table["Routes"]
     ] == [("10.51.0.0/16", None, "active"), ("10.52.0.0/16", outputs["peering_id"], "active")]
+    # aws_flow_log into an aws_s3_bucket of the account (decision 0153).
+    [flow_log] = ec2.describe_flow_logs(FlowLogIds=[outputs["flow_log_id"]])["FlowLogs"]
+    assert (flow_log["ResourceId"], flow_log["TrafficType"], flow_log["LogDestination"]) == (
+        vpc["id"],
+        "REJECT",
+        f"arn:aws:s3:::{values['name']}-flows/lab",
+    )
+    assert (flow_log["MaxAggregationInterval"], flow_log["DeliverLogsStatus"]) == (60, "SUCCESS")
+    assert flow_log["DestinationOptions"]["PerHourPartition"] is True
+    assert {t["Key"]: t["Value"] for t in flow_log["Tags"]} == {"Name": "lab", **DEFAULT_TAGS}
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
+    assert ec2.describe_flow_logs()["FlowLogs"] == []
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     assert ec2.describe_managed_prefix_lists()["PrefixLists"] == []
     [gone] = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[outputs["peering_id"]])[

@@ -26,12 +26,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from andromede.compute.flow_log_files import FlowRecord
+
 __all__ = [
     "Accelerator",
     "AclEntry",
     "AttachedVolume",
     "FirewallRule",
+    "FlowCapture",
     "HostCapacity",
+    "HostFlows",
     "HypervisorDriver",
     "ImageBacking",
     "InstanceFirewall",
@@ -47,6 +51,7 @@ __all__ = [
     "PortForward",
     "RuntimeState",
     "SeedSpec",
+    "SkippedFlows",
     "SnapshotBacking",
     "SubnetAcl",
     "VolumeSpec",
@@ -456,6 +461,33 @@ class InstanceNetwork:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowCapture:
+    """An interface some flow log records (decision 0153): its subnet, its private address
+    on it and its id, which the host's records name."""
+
+    network_id: str
+    private_ip: str
+    interface_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFlows:
+    """An interface whose flows the host's cap hid in an interval (``SKIPDATA``)."""
+
+    interface_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostFlows:
+    """What a host counted of its captured interfaces since its previous report."""
+
+    records: tuple[FlowRecord, ...] = ()
+    skipped: tuple[SkippedFlows, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceSpec:
     """Everything a host needs to start one instance."""
 
@@ -624,6 +656,12 @@ class HypervisorDriver(Protocol):
 
     async def network(self, instance_id: str) -> InstanceNetwork | None:
         """How a running instance is reached (after a restart too); None when it does not run."""
+        ...
+
+    async def collect_flows(self, captures: tuple[FlowCapture, ...]) -> HostFlows:
+        """Capture the flows of exactly ``captures`` from now on (decision 0153), and report
+        what the captured interfaces counted since the previous call. No-op (nothing
+        counted) on a host without tenant networks."""
         ...
 
     async def close(self) -> None:

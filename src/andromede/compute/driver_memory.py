@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from andromede.compute.driver import (
     Accelerator,
     AttachedVolume,
+    FlowCapture,
     HostCapacity,
+    HostFlows,
     ImageBacking,
     InstanceFirewall,
     InstanceNetwork,
@@ -50,6 +52,7 @@ from andromede.compute.driver import (
     VpcDns,
 )
 from andromede.compute.errors import HypervisorFailed
+from andromede.compute.flow_log_files import FlowRecord
 
 __all__ = ["MemoryDriver"]
 
@@ -127,6 +130,10 @@ class MemoryDriver:
         self._next_public = 0
         # network id → the other hosts holding its instances, as last told (none: never told).
         self.peers: dict[str, tuple[NetworkPeer, ...]] = {}
+        # The interfaces the flow logs capture here, as last told, and what the tests say
+        # the host counted of them since (decision 0153).
+        self.flow_captures: tuple[FlowCapture, ...] = ()
+        self.counted_flows: list[FlowRecord] = []
         # The VPC peering connections the host was last told to join (decision 0139).
         self.peering_links: tuple[PeeringLink, ...] = ()
         # router (VPC) id → what its router serves of DNS and DHCP options, as told.
@@ -331,6 +338,15 @@ class MemoryDriver:
 
     async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
         self.vpc_dns[router_id] = dns
+
+    async def collect_flows(self, captures: tuple[FlowCapture, ...]) -> HostFlows:
+        """The counted flows of the interfaces captured until now; an interface no longer
+        captured counts nothing from now on, as a real host's."""
+        held = {c.interface_id for c in self.flow_captures}
+        counted = tuple(r for r in self.counted_flows if r.key.interface_id in held)
+        self.flow_captures = captures
+        self.counted_flows = []
+        return HostFlows(counted)
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

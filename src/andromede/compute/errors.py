@@ -479,6 +479,8 @@ _NOUNS = {
     "aclassoc": "association ID",
     "pl": "prefix list ID",
     "pl-rule": "prefix list ID",
+    "fl": "flow log ID",
+    "fl-config": "flow log for the resource",
 }
 _PAST = {
     "associate": "given an address",

@@ -47,6 +47,7 @@ from andromede.compute.errors import (
     KeyUnusable,
     NotFound,
 )
+from andromede.compute.flow_logs import FlowLogsMixin
 from andromede.compute.image_creation import ImageCreationMixin
 from andromede.compute.image_library import ImagesMixin
 from andromede.compute.image_permissions import ImagePermissionsMixin
@@ -121,6 +122,7 @@ class LaunchingMixin(
     ImagesMixin,
     SecurityGroupRulesMixin,
     PrefixListsMixin,
+    FlowLogsMixin,
     AccessMixin,
     TagsMixin,
     InstanceAttributesMixin,

@@ -29,6 +29,7 @@ from andromede.compute.errors import (
     InvalidParameterValue,
     NotFound,
 )
+from andromede.compute.flow_log import FlowLog
 from andromede.compute.images import ImageFiles
 from andromede.compute.launch_template import LaunchTemplate
 from andromede.compute.model import (
@@ -62,7 +63,7 @@ _T = TypeVar("_T")
 # The records a request with a client token makes once (their id derived from the account and
 # the token), each keeping a digest of the request it came with.
 _Tokened = TypeVar(
-    "_Tokened", LaunchTemplate, RouteTable, NetworkAcl, NatGateway, ManagedPrefixList
+    "_Tokened", LaunchTemplate, RouteTable, NetworkAcl, NatGateway, ManagedPrefixList, FlowLog
 )
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
@@ -158,6 +159,8 @@ class ComputeLimits:
     max_prefix_list_entries: int = 1000
     prefix_list_versions_kept: int = 100
     max_rules_per_security_group: int = 60
+    # VPC flow logs per account (decision 0153).
+    max_flow_logs: int = 100
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

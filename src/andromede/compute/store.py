@@ -3,7 +3,7 @@
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
 gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
-DHCP options sets, managed prefix lists, which VPC is a tenant's default, its instance
+DHCP options sets, managed prefix lists, flow logs, which VPC is a tenant's default, its instance
 metadata defaults), addressed by the record's class and id: the records share one shape (an
 id, an owning tenant, a revision, a format version) and the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
@@ -22,6 +22,7 @@ from typing import Protocol, TypeVar
 
 from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
+from andromede.compute.flow_log import FlowLog
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
@@ -65,6 +66,7 @@ Record = (
     | ManagedPrefixList
     | DefaultVpcState
     | MetadataDefaults
+    | FlowLog
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -91,6 +93,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     ManagedPrefixList,
     DefaultVpcState,
     MetadataDefaults,
+    FlowLog,
 )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
+from andromede.compute.flow_log import FlowLog
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
@@ -68,6 +69,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     ManagedPrefixList: tables.compute_prefix_lists,
     DefaultVpcState: tables.compute_default_vpcs,
     MetadataDefaults: tables.compute_metadata_defaults,
+    FlowLog: tables.compute_flow_logs,
 }
 
 

@@ -18,6 +18,7 @@ from andromede.compute.errors import (
     InvalidParameterValue,
     NotFound,
 )
+from andromede.compute.flow_log import FlowLog
 from andromede.compute.launch_template import LaunchTemplate
 from andromede.compute.model import (
     Image,
@@ -65,6 +66,7 @@ _KINDS: dict[str, type[Any]] = {
     "pcx": VpcPeeringConnection,
     "dopt": DhcpOptions,
     "pl": ManagedPrefixList,
+    "fl": FlowLog,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -87,6 +89,7 @@ RESOURCE_TYPES = {
     "dopt": "dhcp-options",
     "sgr": "security-group-rule",
     "pl": "prefix-list",
+    "fl": "vpc-flow-log",
 }
 
 
@@ -111,6 +114,7 @@ Taggable = (
     | VpcPeeringConnection
     | DhcpOptions
     | ManagedPrefixList
+    | FlowLog
 )
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "compute_default_vpcs",
     "compute_dhcp_options",
     "compute_elastic_addresses",
+    "compute_flow_logs",
     "compute_images",
     "compute_import_tasks",
     "compute_instances",
@@ -150,3 +151,6 @@ compute_network_interfaces = sa.Table(
     sa.UniqueConstraint("subnet_id", "private_ip"),
     sa.UniqueConstraint("mac"),
 )
+
+# VPC flow logs (decision 0153): JSON documents, one per flow log.
+compute_flow_logs = _compute_table("compute_flow_logs")

@@ -24,6 +24,7 @@ from andromede.ec2api.authorise import Ec2Authoriser
 from andromede.ec2api.copies import COPY_ACTIONS
 from andromede.ec2api.dhcp_options import DHCP_OPTIONS_ACTIONS
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
+from andromede.ec2api.flow_logs import FLOW_LOG_ACTIONS
 from andromede.ec2api.gateways import GATEWAY_ACTIONS
 from andromede.ec2api.image_attributes import IMAGE_ATTRIBUTE_ACTIONS
 from andromede.ec2api.images import IMAGE_ACTIONS
@@ -93,6 +94,7 @@ ACTIONS: dict[str, Action] = {
     **VPC_PEERING_ACTIONS,
     **DHCP_OPTIONS_ACTIONS,
     **PREFIX_LIST_ACTIONS,
+    **FLOW_LOG_ACTIONS,
     **ADDRESS_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,

@@ -162,6 +162,12 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "PrefixListVersionMismatch": (400, "The prefix list has the incorrect version number."),
     "PrefixListMaxEntriesExceeded": (400, "The prefix list has too many entries."),
     "PrefixListLimitExceeded": (400, "The maximum number of prefix lists has been reached."),
+    "InvalidFlowLogId.NotFound": (400, "The flow log does not exist."),
+    "FlowLogAlreadyExists": (
+        400,
+        "There is an existing Flow Log with the same configuration and log destination.",
+    ),
+    "FlowLogsLimitExceeded": (400, "The maximum number of flow logs has been reached."),
     "RulesPerSecurityGroupLimitExceeded": (
         400,
         "The maximum number of rules per security group has been reached.",
@@ -244,6 +250,7 @@ _NOT_FOUND: Final = {
     # list not found, InvalidPrefixListId.NotFound (decision 0149).
     "pl": "InvalidPrefixListID.NotFound",
     "pl-rule": "InvalidPrefixListId.NotFound",
+    "fl": "InvalidFlowLogId.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -269,6 +276,8 @@ _MALFORMED: Final = {
     "dopt": "InvalidDhcpOptionsId.Malformed",
     "sgr": "InvalidSecurityGroupRuleId.Malformed",
     "pl": "InvalidPrefixListId.Malformed",
+    # EC2 answers a malformed flow log id as one it does not find.
+    "fl": "InvalidFlowLogId.NotFound",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -276,6 +285,7 @@ _DUPLICATE: Final = {
     "permission": "InvalidPermission.Duplicate",
     "ami-name": "InvalidAMIName.Duplicate",
     "lt-name": "InvalidLaunchTemplateName.AlreadyExistsException",
+    "fl-config": "FlowLogAlreadyExists",
 }
 _IN_USE: Final = {
     "vol": "VolumeInUse",
@@ -303,6 +313,7 @@ _LIMIT: Final = {
     "pcx": "ActiveVpcPeeringConnectionPerVpcLimitExceeded",
     "dopt": "DhcpOptionsLimitExceeded",
     "pl": "PrefixListLimitExceeded",
+    "fl": "FlowLogsLimitExceeded",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.

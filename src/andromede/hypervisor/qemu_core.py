@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from andromede.compute.driver import NetworkMode
 from andromede.hypervisor.errors import HypervisorError
+from andromede.hypervisor.flow_capture import FlowCounters
 from andromede.hypervisor.image_cache import HostImages
 from andromede.hypervisor.images import QemuImg, luks_passphrase
 from andromede.hypervisor.metadata_listeners import MetadataListeners
@@ -67,6 +68,8 @@ class QemuDriverConfig:
     network_layout: NetworkLayout = field(default_factory=NetworkLayout)
     # The largest image put_image accepts (the control plane's max_image_size).
     max_image_size: int = 64 * 1024**3
+    # The most flows each router counts per interval for the flow logs (decision 0153).
+    flow_log_max_flows: int = 10000
 
 
 class QemuDriverCore:
@@ -112,6 +115,7 @@ class QemuDriverCore:
         self._networking_lock = asyncio.Lock()
         self._networks_restored = False
         self._metadata: MetadataListeners | None = None
+        self._flows = FlowCounters(self._config.flow_log_max_flows)
 
     @property
     def host(self) -> str:

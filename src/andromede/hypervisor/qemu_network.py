@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 
 from andromede.compute.driver import (
+    FlowCapture,
+    HostFlows,
     InstanceFirewall,
     InstanceNetwork,
     NatRoute,
@@ -22,9 +24,11 @@ from andromede.compute.driver import (
     NetworkSpec,
     PeeringLink,
     PortForward,
+    SkippedFlows,
     SubnetAcl,
     VpcDns,
 )
+from andromede.compute.flow_log_files import FlowRecord
 from andromede.hypervisor.errors import AddressRefused, HypervisorError, InstanceNotRunning
 from andromede.hypervisor.metadata_listeners import AsgiApp, MetadataListeners
 from andromede.hypervisor.process import QemuProcess
@@ -74,6 +78,29 @@ class NetworkingMixin(QemuDriverCore):
         User mode has QEMU's own DHCP and DNS (slirp), no router: nothing kept."""
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_vpc_dns(router_id, dns)
+
+    async def collect_flows(self, captures: tuple[FlowCapture, ...]) -> HostFlows:
+        """Bridge mode: each VPC router counts its captured interfaces' flows in the kernel
+        (:mod:`~andromede.hypervisor.flow_capture`), read here; routers with no captured
+        interface left lose their flow table. User mode has no router: nothing counted."""
+        if await self.networking() is not NetworkMode.BRIDGE:
+            return HostFlows()
+        wanted: dict[str, dict[str, str]] = {}
+        for capture in captures:
+            netns = self._networks.router_netns(capture.network_id)
+            if netns is not None:
+                wanted.setdefault(netns, {})[capture.private_ip] = capture.interface_id
+        records: list[FlowRecord] = []
+        skipped: list[SkippedFlows] = []
+        for netns in self._flows.namespaces():
+            report = await self._flows.collect(netns)
+            records += report.records
+            skipped += [SkippedFlows(i, s, e) for i, (s, e) in sorted(report.skipped.items())]
+            if netns not in wanted:
+                await self._flows.forget(netns)
+        for netns, interfaces in wanted.items():
+            await self._flows.capture(netns, interfaces)
+        return HostFlows(tuple(records), tuple(skipped))
 
     async def serve_metadata(self, app: AsgiApp) -> None:
         """Serve the metadata app on every tenant network's host transit address (at the

@@ -23,7 +23,9 @@ import httpx
 
 from andromede.compute.driver import (
     AttachedVolume,
+    FlowCapture,
     HostCapacity,
+    HostFlows,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
@@ -264,6 +266,10 @@ class RemoteDriver:
 
     async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
         await self._call("set_vpc_dns", router_id, dns)
+
+    async def collect_flows(self, captures: tuple[FlowCapture, ...]) -> HostFlows:
+        result: HostFlows = await self._call("collect_flows", captures)
+        return result
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
         await self._call("stop", instance_id, timeout=timeout)

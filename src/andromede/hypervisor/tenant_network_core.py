@@ -58,6 +58,11 @@ class TenantNetworksCore:
         """The namespace of a router: a VPC's, or a network's of its own (given no VPC)."""
         return f"{self._layout.link_prefix}-{router_id}"
 
+    def router_netns(self, network_id: str) -> str | None:
+        """The namespace of the router of a network built here; None for one that is not."""
+        record = self._state.networks.get(network_id)
+        return None if record is None else self.netns(record.router)
+
     def exec_prefix(self, network_id: str) -> list[str]:
         """The command prefix that runs a program inside the network's namespace."""
         record = self._state.networks.get(network_id)

@@ -26,7 +26,9 @@ from typing import Any
 from andromede.compute.driver import (
     WIRE_OMITTED_AT_DEFAULT,
     AttachedVolume,
+    FlowCapture,
     HostCapacity,
+    HostFlows,
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
@@ -109,6 +111,7 @@ CALLS: dict[str, Call] = {
     "running": Call((), dict[str, RuntimeState]),
     "console_output": Call((("instance_id", str),), bytes),
     "network": Call((("instance_id", str),), InstanceNetwork | None),
+    "collect_flows": Call((("captures", tuple[FlowCapture, ...]),), HostFlows),
 }
 
 

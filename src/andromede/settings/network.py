@@ -176,6 +176,27 @@ class NetworkSettings(BaseModel):
         description="Most DHCP options sets a tenant may hold, its default set counted (EC2's "
         "quota: 1,000 per Region).",
     )
+    # VPC flow logs (decision 0153).
+    max_flow_logs_per_tenant: int = Field(
+        default=100,
+        ge=1,
+        le=100000,
+        description="Most VPC flow logs a tenant may hold (FlowLogsLimitExceeded beyond).",
+    )
+    flow_log_max_flows: int = Field(
+        default=10000,
+        ge=1,
+        le=10000000,
+        description="Most flows a host keeps per aggregation interval for the flow logs; the "
+        "flows beyond are counted and reported as a SKIPDATA record of their interface.",
+    )
+    flow_log_delivery_interval: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="Seconds between two collections of the hosts' flow records, each "
+        "delivered as one gzip object per flow log into its bucket.",
+    )
     max_prefix_lists_per_tenant: int = Field(
         default=100,
         ge=1,

@@ -1,10 +1,9 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
 pair, security group, volume, snapshot, image, profile association, launch template, VPC,
 subnet, internet gateway, route table, route table association, Elastic IP (associated and
-free), network ACL (its entries and its subnet's association) and NAT gateway by another
-tenant's root
-user, by an IAM user of the victim's own account that has no policy, and by an unsigned
-caller.
+free), network ACL (its entries and its subnet's association), NAT gateway and flow log by
+another tenant's root user, by an IAM user of the victim's own account that has no policy,
+and by an unsigned caller.
 
 Another tenant's root acts only on its own account: it gets an error (the victim's ids are not
 found) or an answer about its own account, never the victim's resources. The user without
@@ -41,6 +40,7 @@ SGR = "{sgr}"
 PCX = "{pcx}"
 DOPT, FREE_DOPT = "{dopt}", "{free-dopt}"
 PL = "{pl}"
+FL = "{fl}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -158,6 +158,17 @@ RECIPES: dict[str, dict[str, Any]] = {
         "CurrentVersion": 2,
     },
     "DeleteManagedPrefixList": {"PrefixListId": PL},
+    # VPC flow logs (decision 0153): the victim's VPC is not the intruder's to record (an
+    # unsuccessful item), its flow log not found, listed nor deleted.
+    "CreateFlowLogs": {
+        "ResourceType": "VPC",
+        "ResourceIds": [VPC],
+        "TrafficType": "ALL",
+        "LogDestinationType": "s3",
+        "LogDestination": "arn:aws:s3:::intruder-bucket",
+    },
+    "DescribeFlowLogs": {"FlowLogIds": [FL]},
+    "DeleteFlowLogs": {"FlowLogIds": [FL]},
     "DescribePrefixLists": {"PrefixListIds": [PL]},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
@@ -329,6 +340,7 @@ class Victim:
             ("DescribeVpcPeeringConnections", {}),
             ("DescribeDhcpOptions", {}),
             ("DescribeManagedPrefixLists", {}),
+            ("DescribeFlowLogs", {}),
             ("GetManagedPrefixListEntries", {"PrefixListId": self.ids[PL]}),
             ("GetManagedPrefixListAssociations", {"PrefixListId": self.ids[PL]}),
             ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
@@ -488,7 +500,14 @@ async def victim(world: World) -> Victim:
     await c.call(
         "CreateRoute", RouteTableId=custom, DestinationPrefixListId=plist, GatewayId=gateway
     )
+    flow_log = (
+        await c.call(
+            "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
+            LogDestinationType="s3", LogDestination="arn:aws:s3:::victim-flows",
+        )
+    )["FlowLogIds"][0]  # fmt: skip
     ids = {
+        FL: flow_log,
         PL: plist,
         DOPT: options[0],
         FREE_DOPT: options[1],

@@ -1,0 +1,231 @@
+"""A VPC flow log's record and EC2's rules for it, pure (decision 0153).
+
+A **flow log** (``fl-…``) asks the hosts to record the IP traffic of the network interfaces
+of a VPC, a subnet or one interface, and the platform to deliver it, as gzip files of one
+record a line, into one of the tenant's buckets. It names what to record (``TrafficType``
+ACCEPT, REJECT or ALL), the record's fields (``LogFormat``, EC2's ``${field}`` list; the
+version-2 fields by default), how long a host aggregates before it reports
+(``MaxAggregationInterval``, 60 or 600 seconds) and how the objects are named
+(``DestinationOptions``). Whether its deliveries succeed is its ``DeliverLogsStatus``.
+
+The records themselves and the objects' names are :mod:`andromede.compute.flow_log_files`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from andromede.compute.errors import InvalidParameterValue, MissingParameter
+from andromede.compute.resource_ids import FORMAT_VERSION, Tags
+
+__all__ = [
+    "DEFAULT_FORMAT",
+    "FIELDS",
+    "DeliverStatus",
+    "Destination",
+    "FlowLog",
+    "ResourceType",
+    "TrafficType",
+    "check_aggregation",
+    "check_file_format",
+    "check_resources",
+    "check_traffic",
+    "parse_destination",
+    "parse_format",
+]
+
+
+class ResourceType(enum.StrEnum):
+    VPC = "VPC"
+    SUBNET = "Subnet"
+    NETWORK_INTERFACE = "NetworkInterface"
+
+
+class TrafficType(enum.StrEnum):
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+    ALL = "ALL"
+
+    def records(self, action: str) -> bool:
+        """Whether a flow of ``action`` (ACCEPT or REJECT) is recorded by this flow log."""
+        return self is TrafficType.ALL or self.value == action
+
+
+class DeliverStatus(enum.StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+# The fields a record can carry, as EC2 names them. Those the hosts do not observe (the
+# TCP flags, the AWS service names, the traffic path) are not offered, rather than written
+# as "-" for ever.
+FIELDS: Final = (
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+    "vpc-id",
+    "subnet-id",
+    "instance-id",
+    "region",
+    "type",
+    "pkt-srcaddr",
+    "pkt-dstaddr",
+)
+# EC2's default format: the version-2 fields.
+DEFAULT_FORMAT: Final = FIELDS[:14]
+AGGREGATION_INTERVALS: Final = (60, 600)
+_FIELD = re.compile(r"^\$\{([a-z0-9-]+)\}$")
+_FORMAT_MAX: Final = 4096
+_PREFIX_MAX: Final = 512
+_BUCKET_ARN = re.compile(r"^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """An S3 destination: the bucket and the key prefix (``""`` or ending with ``/``)."""
+
+    bucket: str
+    prefix: str = ""
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.bucket}" + (
+            f"/{self.prefix.rstrip('/')}" if self.prefix else ""
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLog:
+    flow_log_id: str
+    tenant_id: str
+    resource_type: ResourceType
+    # The VPC, subnet or network interface whose interfaces are recorded (EC2's
+    # ``ResourceId``; ``resource_id`` is the record's own id, as every compute record's).
+    target_id: str
+    traffic_type: TrafficType
+    destination: Destination
+    log_format: tuple[str, ...]
+    max_aggregation_interval: int
+    created: datetime
+    hive_compatible_partitions: bool = False
+    per_hour_partition: bool = False
+    deliver_status: DeliverStatus = DeliverStatus.SUCCESS
+    deliver_error: str = ""
+    tags: Tags = ()
+    # CreateFlowLogs' ClientToken and a digest of its request.
+    client_token: str | None = None
+    request_digest: str = ""
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.flow_log_id
+
+    @property
+    def format_text(self) -> str:
+        return " ".join(f"${{{name}}}" for name in self.log_format)
+
+
+def parse_format(text: str | None) -> tuple[str, ...]:
+    """``LogFormat``: ``${field}`` names separated by single spaces, each known and once."""
+    if text is None or text == "":
+        return DEFAULT_FORMAT
+    if len(text) > _FORMAT_MAX:
+        raise InvalidParameterValue(f"LogFormat is longer than {_FORMAT_MAX} characters")
+    fields: list[str] = []
+    for word in text.split(" "):
+        match = _FIELD.match(word)
+        if match is None:
+            raise InvalidParameterValue(f"Invalid LogFormat field '{word[:64]}'")
+        name = match.group(1)
+        if name not in FIELDS:
+            raise InvalidParameterValue(f"Unknown fields provided: {name[:64]}")
+        if name in fields:
+            raise InvalidParameterValue(f"Duplicate fields provided: {name[:64]}")
+        fields.append(name)
+    return tuple(fields)
+
+
+def parse_destination(destination_type: str | None, destination: str | None) -> Destination:
+    """``LogDestinationType`` (s3 only here) and ``LogDestination``, a bucket's ARN with an
+    optional key prefix, which may not name the ``AWSLogs`` folder itself."""
+    if destination_type not in (None, "s3"):
+        raise InvalidParameterValue(
+            f"LogDestinationType '{(destination_type or '')[:32]}' is not supported:"
+            " flow logs are delivered to S3 buckets"
+        )
+    if destination_type is None:
+        raise MissingParameter("The request must contain the parameter LogDestinationType")
+    if not destination:
+        raise MissingParameter("The request must contain the parameter LogDestination")
+    match = _BUCKET_ARN.match(destination)
+    if match is None or ".." in match.group(1):
+        raise InvalidParameterValue(
+            f"LogDestination: '{destination[:128]}' is not a valid S3 bucket ARN"
+        )
+    prefix = (match.group(2) or "").strip("/")
+    if len(prefix) > _PREFIX_MAX:
+        raise InvalidParameterValue(f"The LogDestination prefix exceeds {_PREFIX_MAX} characters")
+    if prefix == "AWSLogs" or prefix.startswith("AWSLogs/"):
+        raise InvalidParameterValue("The LogDestination prefix cannot use AWSLogs")
+    return Destination(match.group(1), f"{prefix}/" if prefix else "")
+
+
+def check_aggregation(value: int | None) -> int:
+    if value is None:
+        return 600
+    if value not in AGGREGATION_INTERVALS:
+        raise InvalidParameterValue(
+            f"Invalid value {value} for MaxAggregationInterval: it must be 60 or 600"
+        )
+    return value
+
+
+def check_file_format(value: str | None) -> None:
+    """``plain-text`` only: Parquet needs a columnar writer the platform does not carry."""
+    if value not in (None, "plain-text"):
+        raise InvalidParameterValue(
+            f"FileFormat '{(value or '')[:32]}' is not supported: only plain-text"
+        )
+
+
+def check_resources(resource_type: str | None, ids: Sequence[str]) -> ResourceType:
+    if resource_type is None:
+        raise MissingParameter("The request must contain the parameter ResourceType")
+    try:
+        kind = ResourceType(resource_type)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Invalid value '{resource_type[:32]}' for ResourceType"
+        ) from None
+    if not ids:
+        raise MissingParameter("The request must contain the parameter ResourceId")
+    return kind
+
+
+def check_traffic(traffic_type: str | None) -> TrafficType:
+    if traffic_type is None:
+        raise MissingParameter("The request must contain the parameter TrafficType")
+    try:
+        return TrafficType(traffic_type)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Invalid value '{traffic_type[:32]}' for TrafficType"
+        ) from None

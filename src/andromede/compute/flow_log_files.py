@@ -1,0 +1,225 @@
+"""Flow log records, their aggregation and the log files' names and bodies, pure (decision
+0153).
+
+A host reports, per interval, one :class:`FlowRecord` per flow of a captured interface: the
+5-tuple seen from the interface, the packets and bytes, the first and last second it was
+seen and whether the router let it through (ACCEPT) or dropped it (REJECT).
+:class:`FlowAggregator` merges what one interval saw of one flow into one record and holds at
+most ``max_flows`` of them: past that, it counts what it skipped per interface, which the
+file says as EC2 does, with a ``SKIPDATA`` record.
+
+A flow log's file is EC2's: one line a record, its fields in the flow log's ``LogFormat``
+order, ``-`` for what a record does not have, gzip-compressed, named
+``<prefix>AWSLogs/<account>/vpcflowlogs/<region>/<yyyy>/<mm>/<dd>/[<hh>/]<account>_vpcflowlogs_
+<region>_<flow-log-id>_<yyyymmddThhmmZ>_<hash>.log.gz`` (or with Hive-style ``name=value``
+folders).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from andromede.compute.flow_log import FlowLog
+
+__all__ = [
+    "FlowAggregator",
+    "FlowKey",
+    "FlowRecord",
+    "InterfaceContext",
+    "log_body",
+    "log_key",
+    "log_lines",
+]
+
+FLOW_LOG_VERSION = 2
+_PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowKey:
+    """A flow as one interface sees it, and what the router did of it."""
+
+    interface_id: str
+    srcaddr: str
+    dstaddr: str
+    srcport: int
+    dstport: int
+    protocol: int  # IANA number
+    action: str  # ACCEPT or REJECT
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRecord:
+    key: FlowKey
+    packets: int
+    bytes: int
+    start: int  # Unix seconds
+    end: int
+
+    def merged(self, other: FlowRecord) -> FlowRecord:
+        return replace(
+            self,
+            packets=self.packets + other.packets,
+            bytes=self.bytes + other.bytes,
+            start=min(self.start, other.start),
+            end=max(self.end, other.end),
+        )
+
+
+def protocol_number(name: str) -> int:
+    """conntrack's and nftables' protocol names (or numbers) as IANA numbers."""
+    if name.isdigit():
+        return int(name)
+    return _PROTOCOLS.get(name.lower(), 0)
+
+
+class FlowAggregator:
+    """One interval's flows, merged per :class:`FlowKey`, at most ``max_flows`` of them.
+
+    Memory is bounded by ``max_flows`` whatever the traffic: a flow not held yet when the
+    cap is reached is counted as skipped for its interface, never kept."""
+
+    def __init__(self, max_flows: int) -> None:
+        self._max = max_flows
+        self._flows: dict[FlowKey, FlowRecord] = {}
+        self._skipped: dict[str, tuple[int, int]] = {}  # interface → (first, last) second
+
+    def add(self, record: FlowRecord) -> None:
+        held = self._flows.get(record.key)
+        if held is not None:
+            self._flows[record.key] = held.merged(record)
+            return
+        if len(self._flows) >= self._max:
+            first, last = self._skipped.get(record.key.interface_id, (record.start, record.end))
+            self._skipped[record.key.interface_id] = (
+                min(first, record.start),
+                max(last, record.end),
+            )
+            return
+        self._flows[record.key] = record
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def drain(self) -> tuple[list[FlowRecord], dict[str, tuple[int, int]]]:
+        """The interval's records in a stable order and the interfaces with skipped flows
+        (the seconds they span); the aggregator starts a new interval."""
+        flows, skipped = self._flows, self._skipped
+        self._flows, self._skipped = {}, {}
+        ordered = sorted(flows.values(), key=lambda r: (r.start, r.key.interface_id, str(r.key)))
+        return ordered, skipped
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceContext:
+    """What a record says of its interface besides its id, for the optional fields."""
+
+    vpc_id: str = "-"
+    subnet_id: str = "-"
+    instance_id: str = "-"
+
+
+def _values(
+    flow_log: FlowLog, region: str, record: FlowRecord, ctx: InterfaceContext
+) -> dict[str, str]:
+    key = record.key
+    ipv6 = ":" in key.srcaddr
+    return {
+        "version": str(FLOW_LOG_VERSION),
+        "account-id": flow_log.tenant_id,
+        "interface-id": key.interface_id,
+        "srcaddr": key.srcaddr,
+        "dstaddr": key.dstaddr,
+        "srcport": str(key.srcport),
+        "dstport": str(key.dstport),
+        "protocol": str(key.protocol),
+        "packets": str(record.packets),
+        "bytes": str(record.bytes),
+        "start": str(record.start),
+        "end": str(record.end),
+        "action": key.action,
+        "log-status": "OK",
+        "vpc-id": ctx.vpc_id,
+        "subnet-id": ctx.subnet_id,
+        "instance-id": ctx.instance_id,
+        "region": region,
+        "type": "IPv6" if ipv6 else "IPv4",
+        "pkt-srcaddr": key.srcaddr,
+        "pkt-dstaddr": key.dstaddr,
+    }
+
+
+def _skipdata(
+    flow_log: FlowLog, region: str, interface_id: str, span: tuple[int, int]
+) -> dict[str, str]:
+    return {
+        "version": str(FLOW_LOG_VERSION),
+        "account-id": flow_log.tenant_id,
+        "interface-id": interface_id,
+        "start": str(span[0]),
+        "end": str(span[1]),
+        "log-status": "SKIPDATA",
+        "region": region,
+    }
+
+
+def log_lines(
+    flow_log: FlowLog,
+    region: str,
+    records: Iterable[FlowRecord],
+    skipped: Mapping[str, tuple[int, int]],
+    contexts: Mapping[str, InterfaceContext],
+) -> list[str]:
+    """The flow log's lines for the records of its interfaces and traffic type (others are
+    left out), a ``SKIPDATA`` line per interface of its with skipped flows; a header line
+    naming the fields first, as EC2's files have."""
+    lines = [" ".join(flow_log.log_format)]
+    for record in records:
+        ctx = contexts.get(record.key.interface_id)
+        if ctx is None or not flow_log.traffic_type.records(record.key.action):
+            continue
+        values = _values(flow_log, region, record, ctx)
+        lines.append(" ".join(values.get(name, "-") for name in flow_log.log_format))
+    for interface_id, span in sorted(skipped.items()):
+        if interface_id in contexts:
+            values = _skipdata(flow_log, region, interface_id, span)
+            lines.append(" ".join(values.get(name, "-") for name in flow_log.log_format))
+    return lines
+
+
+def log_body(lines: Sequence[str]) -> bytes:
+    """The lines gzip-compressed; no name nor time in the gzip header, so a body is the same
+    wherever and whenever it is made."""
+    return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+
+
+def log_key(flow_log: FlowLog, region: str, when: datetime, body: bytes) -> str:
+    """The object's key, EC2's: the date folders (and the hour's with ``PerHourPartition``,
+    Hive-style ``name=value`` ones with ``HiveCompatiblePartitions``), then the file name
+    with the interval's time and a hash of the body."""
+    when = when.astimezone(UTC)
+    account = flow_log.tenant_id
+    if flow_log.hive_compatible_partitions:
+        folders = [
+            f"aws-account-id={account}",
+            "aws-service=vpcflowlogs",
+            f"aws-region={region}",
+            f"year={when:%Y}",
+            f"month={when:%m}",
+            f"day={when:%d}",
+        ]
+        if flow_log.per_hour_partition:
+            folders.append(f"hour={when:%H}")
+    else:
+        folders = [account, "vpcflowlogs", region, f"{when:%Y}", f"{when:%m}", f"{when:%d}"]
+        if flow_log.per_hour_partition:
+            folders.append(f"{when:%H}")
+    digest = hashlib.sha256(body).hexdigest()[:8]
+    name = (
+        f"{account}_vpcflowlogs_{region}_{flow_log.flow_log_id}_{when:%Y%m%dT%H%MZ}_{digest}.log.gz"
+    )
+    return f"{flow_log.destination.prefix}AWSLogs/" + "/".join(folders) + "/" + name

@@ -1,0 +1,282 @@
+"""VPC flow logs in the compute service (decision 0153): create, describe, delete; which
+interfaces the hosts capture for them; their deliveries' status.
+
+CreateFlowLogs makes one flow log per resource named. A resource that is not the tenant's,
+or that already has a flow log of the same traffic type to the same destination, is an
+*unsuccessful item* of the answer, as EC2's, not a failure of the call: the other resources
+still get theirs. The destination bucket is the platform's to check when it delivers
+(``DeliverLogsStatus``), since buckets belong to the storage context.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from andromede.compute.driver import FlowCapture
+from andromede.compute.errors import (
+    ComputeError,
+    Duplicate,
+    InvalidParameterValue,
+    NetworkLimitExceeded,
+    NotFound,
+)
+from andromede.compute.flow_log import (
+    DeliverStatus,
+    Destination,
+    FlowLog,
+    ResourceType,
+    TrafficType,
+    check_resources,
+)
+from andromede.compute.flow_log_files import FlowRecord, InterfaceContext
+from andromede.compute.model import Instance
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.resource_ids import (
+    Tags,
+    check_client_token,
+    check_id,
+    check_tags,
+    new_id,
+    request_digest,
+    token_id,
+)
+from andromede.compute.service_core import ServiceCore
+from andromede.errors import AndromedeError
+
+__all__ = ["CapturedInterface", "FlowLogsMixin"]
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 8
+# EC2 takes at most this many resources in one CreateFlowLogs.
+_MAX_RESOURCES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedInterface:
+    """An interface some active flow log records, and what its records say of it."""
+
+    interface_id: str
+    tenant_id: str
+    private_ip: str
+    context: InterfaceContext
+    flow_log_ids: tuple[str, ...]
+    # Its subnet, and the host its instance runs on ("" when it runs nowhere).
+    network_id: str = ""
+    host: str = ""
+
+
+_PREFIX = {
+    ResourceType.VPC: "vpc",
+    ResourceType.SUBNET: "subnet",
+    ResourceType.NETWORK_INTERFACE: "eni",
+}
+
+
+def _covers(flow_log: FlowLog, eni: NetworkInterface) -> bool:
+    match flow_log.resource_type:
+        case ResourceType.VPC:
+            return eni.vpc_id == flow_log.target_id
+        case ResourceType.SUBNET:
+            return eni.subnet_id == flow_log.target_id
+        case ResourceType.NETWORK_INTERFACE:
+            return eni.interface_id == flow_log.target_id
+
+
+class FlowLogsMixin(ServiceCore):
+    async def create_flow_logs(
+        self,
+        tenant_id: str,
+        resource_type: str | None,
+        resource_ids: Sequence[str],
+        traffic_type: TrafficType,
+        destination: Destination,
+        log_format: tuple[str, ...],
+        max_aggregation_interval: int,
+        *,
+        hive_compatible_partitions: bool = False,
+        per_hour_partition: bool = False,
+        tags: Tags = (),
+        client_token: str | None = None,
+    ) -> tuple[list[FlowLog], list[tuple[str, ComputeError]]]:
+        """One flow log per resource; the resources refused with their reasons."""
+        kind = check_resources(resource_type, resource_ids)
+        if len(resource_ids) > _MAX_RESOURCES:
+            raise InvalidParameterValue(
+                f"At most {_MAX_RESOURCES} resources can be named in one request"
+            )
+        check_tags(tags)
+        if client_token is not None:
+            check_client_token(client_token)
+        prefix = _PREFIX[kind]
+        asked = {
+            "type": kind.value,
+            "traffic": traffic_type.value,
+            "destination": destination.arn,
+            "format": log_format,
+            "interval": max_aggregation_interval,
+            "hive": hive_compatible_partitions,
+            "hour": per_hour_partition,
+            "tags": tags,
+        }
+        digest = request_digest(asked) if client_token is not None else ""
+        made: list[FlowLog] = []
+        refused: list[tuple[str, ComputeError]] = []
+        async with self._placement:
+            held = await self.store.list(FlowLog, tenant_id)
+            for resource_id in dict.fromkeys(resource_ids):
+                try:
+                    check_id(resource_id, prefix)
+                    owner = await self._owner_of(kind, resource_id)
+                    if owner != tenant_id:
+                        raise NotFound(prefix, resource_id)
+                except ComputeError as exc:
+                    refused.append((resource_id, exc))
+                    continue
+                flow_log_id = new_id("fl")
+                if client_token is not None:
+                    flow_log_id = token_id("fl", tenant_id, client_token, resource_id)
+                    earlier = await self._made_with_token(FlowLog, tenant_id, flow_log_id, digest)
+                    if earlier is not None:
+                        made.append(earlier)
+                        continue
+                if any(
+                    f.target_id == resource_id
+                    and f.traffic_type is traffic_type
+                    and f.destination == destination
+                    for f in held
+                ):
+                    refused.append((resource_id, Duplicate("fl-config", resource_id)))
+                    continue
+                if len(held) >= self.limits.max_flow_logs:
+                    raise NetworkLimitExceeded(
+                        "fl", "The maximum number of flow logs has been reached."
+                    )
+                flow_log = FlowLog(
+                    flow_log_id,
+                    tenant_id,
+                    kind,
+                    resource_id,
+                    traffic_type,
+                    destination,
+                    log_format,
+                    max_aggregation_interval,
+                    self.clock(),
+                    hive_compatible_partitions=hive_compatible_partitions,
+                    per_hour_partition=per_hour_partition,
+                    tags=tags,
+                    client_token=client_token,
+                    request_digest=digest,
+                )
+                await self.store.insert(flow_log)
+                held.append(flow_log)
+                made.append(flow_log)
+        return made, refused
+
+    async def _owner_of(self, kind: ResourceType, resource_id: str) -> str | None:
+        found: Vpc | Subnet | NetworkInterface | None
+        match kind:
+            case ResourceType.VPC:
+                found = await self.store.get(Vpc, resource_id)
+            case ResourceType.SUBNET:
+                found = await self.store.get(Subnet, resource_id)
+            case ResourceType.NETWORK_INTERFACE:
+                found = await self.store.get(NetworkInterface, resource_id)
+        return None if found is None else found.tenant_id
+
+    async def describe_flow_logs(self, tenant_id: str, ids: Sequence[str]) -> list[FlowLog]:
+        found = sorted(await self.store.list(FlowLog, tenant_id), key=lambda f: f.flow_log_id)
+        if not ids:
+            return found
+        # DescribeFlowLogs names no error for an id it does not find: it lists what it has.
+        wanted = set(ids)
+        return [f for f in found if f.flow_log_id in wanted]
+
+    async def delete_flow_logs(
+        self, tenant_id: str, ids: Sequence[str]
+    ) -> list[tuple[str, ComputeError]]:
+        """Delete each flow log named; those not found are returned, not raised (EC2's
+        unsuccessful items). The hosts stop capturing at their next poll."""
+        refused: list[tuple[str, ComputeError]] = []
+        for flow_log_id in dict.fromkeys(ids):
+            try:
+                flow_log = await self._owned(FlowLog, tenant_id, flow_log_id, "fl")
+            except ComputeError as exc:
+                refused.append((flow_log_id, exc))
+                continue
+            await self.store.delete(FlowLog, flow_log.flow_log_id)
+        return refused
+
+    async def active_flow_logs(self) -> list[FlowLog]:
+        """Every tenant's flow logs (the delivery's view)."""
+        return await self.store.list(FlowLog, None)
+
+    async def captured_interfaces(self, flow_logs: Sequence[FlowLog]) -> list[CapturedInterface]:
+        """The interfaces ``flow_logs`` record, each with the flow logs recording it: what the
+        hosts are told to capture, nothing else."""
+        by_tenant: dict[str, list[FlowLog]] = {}
+        for flow_log in flow_logs:
+            by_tenant.setdefault(flow_log.tenant_id, []).append(flow_log)
+        captured: list[CapturedInterface] = []
+        for tenant_id, logs in sorted(by_tenant.items()):
+            for eni in await self.store.list(NetworkInterface, tenant_id):
+                covering = tuple(f.flow_log_id for f in logs if _covers(f, eni))
+                if not covering:
+                    continue
+                instance = (
+                    await self.store.get(Instance, eni.instance_id) if eni.instance_id else None
+                )
+                captured.append(
+                    CapturedInterface(
+                        eni.interface_id,
+                        tenant_id,
+                        eni.private_ip,
+                        InterfaceContext(eni.vpc_id, eni.subnet_id, eni.instance_id or "-"),
+                        covering,
+                        network_id=eni.subnet_id,
+                        host=(instance.host or "") if instance is not None else "",
+                    )
+                )
+        return captured
+
+    async def collect_flows(
+        self,
+    ) -> tuple[list[CapturedInterface], list[FlowRecord], dict[str, tuple[int, int]]]:
+        """Tell every host which of its interfaces the flow logs capture (none: it stops) and
+        gather what they counted since the previous call. A host that does not answer is
+        skipped for this interval (its counts wait for the next)."""
+        captured = await self.captured_interfaces(await self.active_flow_logs())
+        per_host: dict[str, list[FlowCapture]] = {host: [] for host in self.drivers}
+        for interface in captured:
+            if interface.host in per_host:
+                per_host[interface.host].append(
+                    FlowCapture(interface.network_id, interface.private_ip, interface.interface_id)
+                )
+        records: list[FlowRecord] = []
+        skipped: dict[str, tuple[int, int]] = {}
+        for host, captures in sorted(per_host.items()):
+            try:
+                flows = await self.drivers[host].collect_flows(tuple(captures))
+            except AndromedeError:
+                log.warning("host %s did not report its flows", host, exc_info=True)
+                continue
+            records += flows.records
+            skipped.update({s.interface_id: (s.start, s.end) for s in flows.skipped})
+        return captured, records, skipped
+
+    async def record_delivery(self, flow_log: FlowLog, error: str | None) -> None:
+        """A delivery's outcome as the flow log's ``DeliverLogsStatus`` (written only when it
+        changes, so a steady flow log costs no write per delivery)."""
+        status = DeliverStatus.FAILED if error else DeliverStatus.SUCCESS
+        if flow_log.deliver_status is status and flow_log.deliver_error == (error or ""):
+            return
+        for _ in range(_ATTEMPTS):
+            current = await self.store.get(FlowLog, flow_log.flow_log_id)
+            if current is None:
+                return
+            if await self.store.replace(
+                replace(current, deliver_status=status, deliver_error=error or "")
+            ):
+                return

@@ -1,0 +1,172 @@
+"""EC2's VPC flow logs (decision 0153): CreateFlowLogs (``ResourceType``, ``ResourceId.N``,
+``TrafficType``, ``LogDestinationType`` ``s3`` and ``LogDestination``, ``LogFormat``,
+``MaxAggregationInterval``, ``DestinationOptions``, ``TagSpecification`` of type
+``vpc-flow-log``, ``ClientToken``), DescribeFlowLogs (ids, filters ``flow-log-id``,
+``resource-id``, ``traffic-type``, ``log-destination-type``, ``deliver-log-status`` and
+tags, ``MaxResults`` with ``NextToken``) and DeleteFlowLogs.
+
+A resource CreateFlowLogs cannot serve and a flow log DeleteFlowLogs does not find are
+items of the answer's ``unsuccessful`` set, with EC2's error code, not errors of the call.
+CloudWatch Logs and Kinesis destinations (``LogGroupName``, ``DeliverLogsPermissionArn``)
+are refused: the platform delivers into its own buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from andromede.compute.errors import ComputeError
+from andromede.compute.flow_log import (
+    FlowLog,
+    check_aggregation,
+    check_file_format,
+    check_traffic,
+    parse_destination,
+    parse_format,
+)
+from andromede.ec2api.errors import Ec2Error, to_ec2_error
+from andromede.ec2api.filters import Filters, matches, with_tags
+from andromede.ec2api.protocol import Action, Call, iso8601, page_after, page_token
+from andromede.ec2api.vpcs import resource_tags
+from andromede.ec2api.xml import write_tags
+from andromede.http.xml import XmlWriter
+
+__all__ = ["FLOW_LOG_ACTIONS"]
+
+_HANDLED = frozenset(
+    {
+        "ResourceType",
+        "ResourceId",
+        "TrafficType",
+        "LogDestinationType",
+        "LogDestination",
+        "LogFormat",
+        "MaxAggregationInterval",
+        "DestinationOptions",
+        "TagSpecification",
+        "ClientToken",
+    }
+)
+
+
+def _write_flow_log(xml: XmlWriter, flow_log: FlowLog) -> None:
+    xml.open("item")
+    xml.element("creationTime", iso8601(flow_log.created))
+    xml.element("deliverLogsStatus", flow_log.deliver_status.value)
+    xml.element("deliverLogsErrorMessage", flow_log.deliver_error or None)
+    xml.element("flowLogId", flow_log.flow_log_id)
+    xml.element("flowLogStatus", "ACTIVE")
+    xml.element("resourceId", flow_log.target_id)
+    xml.element("trafficType", flow_log.traffic_type.value)
+    xml.element("logDestinationType", "s3")
+    xml.element("logDestination", flow_log.destination.arn)
+    xml.element("logFormat", flow_log.format_text)
+    write_tags(xml, flow_log.tags)
+    xml.element("maxAggregationInterval", flow_log.max_aggregation_interval)
+    xml.open("destinationOptions")
+    xml.element("fileFormat", "plain-text")
+    xml.element("hiveCompatiblePartitions", flow_log.hive_compatible_partitions)
+    xml.element("perHourPartition", flow_log.per_hour_partition)
+    xml.close("destinationOptions")
+    xml.close("item")
+
+
+def _write_unsuccessful(xml: XmlWriter, refused: Sequence[tuple[str, ComputeError]]) -> None:
+    xml.open("unsuccessful")
+    for resource_id, exc in refused:
+        error = to_ec2_error(exc)
+        xml.open("item")
+        xml.open("error")
+        xml.element("code", error.code if error is not None else "InternalError")
+        xml.element("message", error.message if error is not None else None)
+        xml.close("error")
+        xml.element("resourceId", resource_id)
+        xml.close("item")
+    xml.close("unsuccessful")
+
+
+async def create_flow_logs(call: Call) -> None:
+    p = call.params
+    p.refuse_unhandled("CreateFlowLogs", _HANDLED)
+    options = p.view("DestinationOptions.")
+    check_file_format(options.get("FileFormat"))
+    made, refused = await call.compute.create_flow_logs(
+        call.tenant_id,
+        p.get("ResourceType"),
+        p.values("ResourceId"),
+        check_traffic(p.get("TrafficType")),
+        parse_destination(p.get("LogDestinationType"), p.get("LogDestination")),
+        parse_format(p.get("LogFormat")),
+        check_aggregation(p.integer("MaxAggregationInterval")),
+        hive_compatible_partitions=options.boolean("HiveCompatiblePartitions", default=False),
+        per_hour_partition=options.boolean("PerHourPartition", default=False),
+        tags=resource_tags(p, "vpc-flow-log"),
+        client_token=p.get("ClientToken"),
+    )
+    xml = call.result
+    xml.element("clientToken", p.get("ClientToken"))
+    xml.open("flowLogIdSet")
+    for flow_log in made:
+        xml.element("item", flow_log.flow_log_id)
+    xml.close("flowLogIdSet")
+    _write_unsuccessful(xml, refused)
+
+
+def _filter(name: str) -> Callable[[object], list[str]] | None:
+    def of(get: Callable[[FlowLog], list[str]]) -> Callable[[object], list[str]]:
+        return lambda o: get(o) if isinstance(o, FlowLog) else []
+
+    fields = {
+        "flow-log-id": of(lambda o: [o.flow_log_id]),
+        "resource-id": of(lambda o: [o.target_id]),
+        "traffic-type": of(lambda o: [o.traffic_type.value]),
+        "log-destination-type": of(lambda o: ["s3"]),
+        "deliver-log-status": of(lambda o: [o.deliver_status.value]),
+        # CloudWatch Logs' log group: no flow log here has one, so the filter matches none.
+        "log-group-name": of(lambda o: []),
+    }
+    return with_tags(fields)(name)
+
+
+async def describe_flow_logs(call: Call) -> None:
+    p = call.params
+    found = await call.compute.describe_flow_logs(call.tenant_id, p.values("FlowLogId"))
+    filters = Filters(p.filters(), _filter)
+    chosen = [f for f in found if matches(filters, f)]
+    max_results = p.integer("MaxResults", minimum=1, maximum=1000)
+    after = page_after(p.get("NextToken"))
+    if after is not None:
+        chosen = [f for f in chosen if f.flow_log_id > after]
+    token = None
+    if max_results is not None and len(chosen) > max_results:
+        chosen = chosen[:max_results]
+        token = page_token(chosen[-1].flow_log_id)
+    xml = call.result
+    xml.open("flowLogSet")
+    for flow_log in chosen:
+        _write_flow_log(xml, flow_log)
+    xml.close("flowLogSet")
+    xml.element("nextToken", token)
+
+
+async def delete_flow_logs(call: Call) -> None:
+    ids = call.params.values("FlowLogId")
+    if not ids:
+        raise Ec2Error("MissingParameter", "The request must contain the parameter FlowLogId")
+    refused = await call.compute.delete_flow_logs(call.tenant_id, ids)
+    _write_unsuccessful(call.result, refused)
+
+
+def _flow_log_arns(call: Call) -> list[str]:
+    return [call.arn("vpc-flow-log", i) for i in call.params.values("FlowLogId")] or [
+        call.arn("vpc-flow-log")
+    ]
+
+
+FLOW_LOG_ACTIONS: dict[str, Action] = {
+    "CreateFlowLogs": Action(
+        create_flow_logs, mutating=True, resources=lambda c: [c.arn("vpc-flow-log")]
+    ),
+    "DescribeFlowLogs": Action(describe_flow_logs, mutating=False),
+    "DeleteFlowLogs": Action(delete_flow_logs, mutating=True, resources=_flow_log_arns),
+}

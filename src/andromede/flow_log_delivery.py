@@ -1,0 +1,140 @@
+"""The delivery of VPC flow log records into the tenants' buckets (decision 0153), where the
+compute and storage contexts meet.
+
+The hosts report their captured interfaces' flow records once an interval
+(:mod:`andromede.hypervisor.flow_capture`). :class:`FlowLogDelivery` gives each flow log the
+records of the interfaces it covers and of its traffic type, renders EC2's file
+(:mod:`andromede.compute.flow_log_files`) and writes it, as server access logs are written
+(decision 0084): by the platform itself, not through the S3 API, as the bucket's owner,
+sealed under the tenant's keys (SSE-S3) like any object. No bucket policy for a logging
+service is asked: the platform writes only into a bucket of the flow log's own account, which
+is the bucket policy AWS asks its customers to give ``delivery.logs.amazonaws.com``. A bucket
+that does not exist, or is another account's, is never written to: the flow log's
+``DeliverLogsStatus`` says ``FAILED`` with EC2's ``Access error``, until a delivery succeeds.
+
+Best effort, as EC2's and as access logs': a delivery that fails is not retried; an interval
+with nothing to say writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from andromede.compute.flow_log import FlowLog
+from andromede.compute.flow_log_files import (
+    FlowRecord,
+    InterfaceContext,
+    log_body,
+    log_key,
+    log_lines,
+)
+from andromede.compute.flow_logs import CapturedInterface
+from andromede.compute.service import ComputeService
+from andromede.errors import AndromedeError
+from andromede.storage.encryption import ObjectEncryption
+from andromede.storage.errors import NoSuchBucket
+from andromede.storage.integrity import BodyIntegrity
+from andromede.storage.model import ContentHeaders
+from andromede.storage.service import ObjectService
+
+__all__ = ["ACCESS_ERROR", "FlowLogDelivery"]
+
+# EC2's deliverLogsErrorMessage for a destination the service may not write to.
+ACCESS_ERROR = "Access error"
+
+_log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class FlowLogDelivery:
+    def __init__(
+        self,
+        compute: ComputeService,
+        objects: ObjectService,
+        region: str,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._compute = compute
+        self._objects = objects
+        self._region = region
+        self._clock = clock
+
+    async def deliver(
+        self,
+        captured: Sequence[CapturedInterface],
+        records: Sequence[FlowRecord],
+        skipped: Mapping[str, tuple[int, int]],
+        when: datetime,
+    ) -> list[str]:
+        """One object per flow log with something to say for this interval; the keys
+        written."""
+        by_id = {f.flow_log_id: f for f in await self._compute.active_flow_logs()}
+        covered: dict[str, dict[str, InterfaceContext]] = {}
+        for interface in captured:
+            for flow_log_id in interface.flow_log_ids:
+                covered.setdefault(flow_log_id, {})[interface.interface_id] = interface.context
+        written: list[str] = []
+        for flow_log_id, contexts in sorted(covered.items()):
+            flow_log = by_id.get(flow_log_id)
+            if flow_log is None:
+                continue  # deleted since the hosts were told
+            lines = log_lines(flow_log, self._region, records, skipped, contexts)
+            if len(lines) <= 1:
+                continue  # the header alone: nothing happened on its interfaces
+            key = await self._write(flow_log, lines, when)
+            if key is not None:
+                written.append(key)
+        return written
+
+    async def deliver_once(self) -> list[str]:
+        """One pass: the hosts' counts since the previous pass, delivered."""
+        captured, records, skipped = await self._compute.collect_flows()
+        return await self.deliver(captured, records, skipped, self._clock())
+
+    async def run_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.deliver_once()
+            except AndromedeError:
+                _log.warning("flow log pass failed; the next one retries", exc_info=True)
+
+    async def _write(self, flow_log: FlowLog, lines: list[str], when: datetime) -> str | None:
+        body = log_body(lines)
+        key = log_key(flow_log, self._region, when, body)
+        try:
+            bucket = await self._objects.get_bucket(flow_log.destination.bucket)
+        except NoSuchBucket:
+            await self._compute.record_delivery(flow_log, ACCESS_ERROR)
+            return None
+        if bucket.tenant_id != flow_log.tenant_id:
+            # Never one account's traffic into another's bucket.
+            await self._compute.record_delivery(flow_log, ACCESS_ERROR)
+            return None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield body
+
+        try:
+            await self._objects.put_object(
+                bucket,
+                key,
+                chunks(),
+                size=len(body),
+                headers=ContentHeaders(content_type="application/x-gzip"),
+                owner_id=bucket.owner_id,
+                integrity=BodyIntegrity(),
+                encryption=ObjectEncryption(tenant_id=bucket.tenant_id),
+            )
+        except AndromedeError:
+            _log.warning("flow log delivery for %s failed", flow_log.flow_log_id, exc_info=True)
+            await self._compute.record_delivery(flow_log, "Unknown error")
+            return None
+        await self._compute.record_delivery(flow_log, None)
+        return key

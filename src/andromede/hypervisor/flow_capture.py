@@ -1,0 +1,244 @@
+"""The capture of flow log records in a VPC router's namespace (decision 0153).
+
+The kernel counts; Python reads the counts once an interval. A table of its own,
+``inet andromede_flows``, beside the router's firewall (which it does not change), holds the
+private addresses of the interfaces some flow log records (``captured``) and three dynamic
+sets with a counter per element, bounded by ``size``:
+
+- ``seen``: every forwarded packet from or to a captured address, per flow (source,
+  destination, protocol, ports), updated in a base chain *before* the firewall's;
+- ``passed``: the same, in a base chain *after* it — only packets the network ACLs and the
+  security groups let through reach it, so a flow's REJECTed packets are what ``seen`` counts
+  beyond ``passed``;
+- ``totals``: every packet per captured address, which no cap of the flow sets hides: when
+  the flow sets are full (new flows are then not counted), the totals exceed what the flows
+  account for, and the interface's record says ``SKIPDATA`` for the interval, as EC2's does.
+
+Elements idle for ``idle_timeout`` seconds expire, so the sets hold the live flows, not every
+flow ever seen. Counters are cumulative: :class:`FlowCounters` keeps the last read counts of
+each namespace (as many as the sets may hold) and reports the differences, so nothing is
+flushed and no packet is lost between a read and a reset. There is no per-packet work in
+user space: the per-packet cost is three set updates in the kernel, for captured
+interfaces only.
+
+A flow's ``start`` is the previous read's time and its ``end`` this one's: the interval in
+which its packets were counted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from andromede.compute.flow_log_files import FlowKey, FlowRecord
+from andromede.hypervisor.netns_commands import NetworkCommandError, _run
+from andromede.hypervisor.router_firewall import METADATA_ADDRESS
+
+__all__ = ["FLOW_TABLE", "FlowCounters", "FlowReport", "render_flow_table"]
+
+FLOW_TABLE: Final = "andromede_flows"
+_FLOW_TYPE: Final = "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service"
+_FLOW_KEY: Final = "ip saddr . ip daddr . meta l4proto . th sport . th dport"
+# Protocols whose transport header starts with ports; for the others (ICMP…) the first
+# bytes are something else, reported as port 0 as EC2 does.
+_PORTED: Final = frozenset({6, 17, 132})
+
+# EC2 does not log an instance's traffic with the metadata service (nor DHCP and the VPC's
+# resolver, which the router answers itself, off the forward hook): its connections, DNAT'ed
+# to the host, are left out by their original destination.
+_NOT_LOGGED: Final = f"    ct original ip daddr {METADATA_ADDRESS} return\n"
+
+Flow = tuple[str, str, int, int, int]
+Counts = tuple[int, int]
+
+
+def render_flow_table(captured: Collection[str], max_flows: int, idle_timeout: int) -> str:
+    """The namespace's flow table, replaced whole by one ``nft -f`` (the counts restart)."""
+    elements = ", ".join(sorted(captured))
+    body = f"    elements = {{ {elements} }}\n" if elements else ""
+    sets = "".join(
+        f"  set {name} {{\n    type {kind}; flags dynamic,timeout; timeout {idle_timeout}s;"
+        f" size {size}; counter;\n  }}\n"
+        for name, kind, size in (
+            ("seen", _FLOW_TYPE, max_flows),
+            ("passed", _FLOW_TYPE, max_flows),
+            ("totals", "ipv4_addr", max(len(captured), 1)),
+        )
+    )
+    return (
+        f"table inet {FLOW_TABLE}\n"
+        f"delete table inet {FLOW_TABLE}\n"
+        f"table inet {FLOW_TABLE} {{\n"
+        f"  set captured {{\n    type ipv4_addr;\n{body}  }}\n"
+        f"{sets}"
+        "  chain before {\n"
+        "    type filter hook forward priority filter - 10; policy accept;\n"
+        f"{_NOT_LOGGED}"
+        "    ip saddr @captured update @totals { ip saddr }\n"
+        "    ip daddr @captured update @totals { ip daddr }\n"
+        # Once per packet, though both ends be captured.
+        f"    ip saddr @captured update @seen {{ {_FLOW_KEY} }}\n"
+        f"    ip daddr @captured ip saddr != @captured update @seen {{ {_FLOW_KEY} }}\n"
+        "  }\n"
+        "  chain after {\n"
+        "    type filter hook forward priority filter + 10; policy accept;\n"
+        f"{_NOT_LOGGED}"
+        f"    ip saddr @captured update @passed {{ {_FLOW_KEY} }}\n"
+        f"    ip daddr @captured ip saddr != @captured update @passed {{ {_FLOW_KEY} }}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def _counted(listing: str) -> dict[Any, Counts]:
+    """The elements of one set of ``nft -j list set`` with their counters."""
+    found: dict[Any, Counts] = {}
+    for item in json.loads(listing).get("nftables", []):
+        elements = item.get("set", {}).get("elem", []) if isinstance(item, dict) else []
+        for element in elements:
+            inner = element.get("elem", element) if isinstance(element, dict) else element
+            if not isinstance(inner, dict):
+                continue
+            value, counter = inner.get("val"), inner.get("counter") or {}
+            key = tuple(value["concat"]) if isinstance(value, dict) else value
+            found[_normal(key)] = (int(counter.get("packets", 0)), int(counter.get("bytes", 0)))
+    return found
+
+
+def _normal(key: Any) -> Any:
+    """A flow as (source, destination, protocol number, ports); an address as itself."""
+    if not isinstance(key, tuple):
+        return str(key)
+    source, destination, protocol, sport, dport = key
+    number = _protocol(protocol)
+    if number not in _PORTED:
+        sport = dport = 0
+    return (str(source), str(destination), number, int(sport), int(dport))
+
+
+def _protocol(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    return {"icmp": 1, "tcp": 6, "udp": 17, "sctp": 132}.get(str(value), 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowReport:
+    """One interval of one namespace: the flow records, and the interfaces whose flows the
+    caps hid (the seconds they span)."""
+
+    records: list[FlowRecord]
+    skipped: dict[str, tuple[int, int]]
+
+
+@dataclass(slots=True)
+class _Last:
+    when: int
+    seen: dict[Any, Counts] = field(default_factory=dict)
+    passed: dict[Any, Counts] = field(default_factory=dict)
+    totals: dict[Any, Counts] = field(default_factory=dict)
+
+
+def _delta(now: Mapping[Any, Counts], before: Mapping[Any, Counts], key: Any) -> Counts:
+    packets, size = now.get(key, (0, 0))
+    old_packets, old_size = before.get(key, (0, 0))
+    if packets < old_packets:  # expired and made again since: all of it is new
+        return packets, size
+    return packets - old_packets, size - old_size
+
+
+class FlowCounters:
+    """The flow tables of a host's routers and the counts last read from each."""
+
+    def __init__(
+        self, max_flows: int, idle_timeout: int = 1200, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._max_flows = max_flows
+        self._idle_timeout = idle_timeout
+        self._clock = clock
+        self._last: dict[str, _Last] = {}
+        self._captured: dict[str, dict[str, str]] = {}
+
+    def namespaces(self) -> list[str]:
+        """The namespaces whose flows are counted now."""
+        return sorted(self._captured)
+
+    async def capture(self, netns: str, interfaces: Mapping[str, str]) -> None:
+        """Record the flows of ``interfaces`` (private address → interface id) in ``netns``;
+        none: remove the namespace's flow table. Unchanged addresses keep their counts."""
+        if self._captured.get(netns, {}) == dict(interfaces) and netns in self._last:
+            return
+        if not interfaces:
+            await self.forget(netns)
+            return
+        table = render_flow_table(interfaces, self._max_flows, self._idle_timeout)
+        await _run("ip", "netns", "exec", netns, "nft", "-f", "-", stdin=table)
+        self._captured[netns] = dict(interfaces)
+        self._last[netns] = _Last(int(self._clock()))
+
+    async def forget(self, netns: str) -> None:
+        self._captured.pop(netns, None)
+        self._last.pop(netns, None)
+        await _run(
+            "ip", "netns", "exec", netns, "nft", "delete", "table", "inet", FLOW_TABLE,
+            check=False,
+        )  # fmt: skip
+
+    async def collect(self, netns: str) -> FlowReport:
+        """What ``netns`` counted since the last collection."""
+        interfaces = self._captured.get(netns)
+        last = self._last.get(netns)
+        if not interfaces or last is None:
+            return FlowReport([], {})
+        now = int(self._clock())
+        read = {}
+        try:
+            for name in ("seen", "passed", "totals"):
+                listing = await _run(
+                    "ip", "netns", "exec", netns, "nft", "-j", "list", "set", "inet",
+                    FLOW_TABLE, name,
+                )  # fmt: skip
+                read[name] = _counted(listing)
+        except NetworkCommandError:
+            # The router was removed (its last instance here left): nothing more to count.
+            self._captured.pop(netns, None)
+            self._last.pop(netns, None)
+            return FlowReport([], {})
+        report = self._report(interfaces, last, read, now)
+        self._last[netns] = _Last(now, read["seen"], read["passed"], read["totals"])
+        return report
+
+    @staticmethod
+    def _report(
+        interfaces: Mapping[str, str], last: _Last, read: Mapping[str, dict[Any, Counts]], now: int
+    ) -> FlowReport:
+        start = min(last.when, now)
+        records: list[FlowRecord] = []
+        accounted: dict[str, int] = {}
+        for flow in read["seen"]:
+            seen = _delta(read["seen"], last.seen, flow)
+            if seen[0] <= 0:
+                continue
+            passed = _delta(read["passed"], last.passed, flow) if flow in read["passed"] else (0, 0)
+            rejected = (max(seen[0] - passed[0], 0), max(seen[1] - passed[1], 0))
+            source, destination, protocol, sport, dport = flow
+            for address in dict.fromkeys((source, destination)):
+                interface_id = interfaces.get(address)
+                if interface_id is None:
+                    continue
+                accounted[address] = accounted.get(address, 0) + seen[0]
+                for action, (packets, size) in (("ACCEPT", passed), ("REJECT", rejected)):
+                    if packets > 0:
+                        key = FlowKey(
+                            interface_id, source, destination, sport, dport, protocol, action
+                        )
+                        records.append(FlowRecord(key, packets, size, start, now))
+        skipped: dict[str, tuple[int, int]] = {}
+        for address, interface_id in interfaces.items():
+            total = _delta(read["totals"], last.totals, address)[0]
+            if total > accounted.get(address, 0):
+                skipped[interface_id] = (start, now)
+        return FlowReport(records, skipped)

@@ -1,0 +1,218 @@
+"""Flow log capture on the real kernel (decision 0153): two namespace guests in two subnets of
+one VPC router; a TCP connection the receiver's security group allows is counted as ACCEPT
+records (both directions, with bytes), one to a port it refuses as a REJECT record, nothing
+is counted for an interface no flow log captures, and past the flow cap the interface's
+interval is reported skipped (SKIPDATA). A bridge-mode QEMU driver's ``collect_flows`` captures
+what it is told on the routers it holds, and drops a router's flow table with its last capture.
+
+As in test_icmp_rules.py, a "guest" is a network namespace of its own whose ``eth0`` is one
+end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.driver import FirewallRule, HostFlows, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver import FlowCapture as DriverCapture
+from andromede.compute.flow_log_files import FlowRecord
+from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCounters
+from andromede.hypervisor.netns_commands import _run
+from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.tenant_networks import (
+    guest,
+    needs_root_and_tools,
+    networks,
+    random_layout,
+    serving,
+)
+
+__all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
+
+ANYWHERE = "0.0.0.0/0"
+OPEN, CLOSED = 8080, 9090
+
+
+@pytest.fixture
+def layout() -> NetworkLayout:
+    return random_layout("f")
+
+
+def _subnets() -> tuple[NetworkSpec, NetworkSpec]:
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = (
+        NetworkSpec(
+            network_id="subnet-" + secrets.token_hex(4),
+            tenant_id="111111111111",
+            cidr=f"10.9.{third}.0/24",
+            vpc_id=vpc,
+            vpc_cidr="10.9.0.0/16",
+        )
+        for third in (1, 2)
+    )
+    return first, second
+
+
+def _nic(network: NetworkSpec, host: int) -> NicSpec:
+    prefix = network.cidr.rsplit(".", 1)[0]
+    third = int(prefix.rsplit(".", 1)[1])
+    return NicSpec(network=network, mac=f"02:00:00:02:{third:02x}:{host:02x}",
+                   private_ip=f"{prefix}.{host}")  # fmt: skip
+
+
+def _of(records: list[FlowRecord], interface: str, action: str, port: int) -> list[FlowRecord]:
+    return [
+        r
+        for r in records
+        if r.key.interface_id == interface
+        and r.key.action == action
+        and port in (r.key.dstport, r.key.srcport)
+    ]
+
+
+async def test_allowed_tcp_is_accepted_with_bytes_and_a_refused_port_rejected(
+    networks: TenantNetworks,
+) -> None:
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 5), _nic(second, 6)
+    async with guest(networks, "i-a", a_nic) as a, guest(networks, "i-b", b_nic) as b:
+        assert await networks.set_instance_firewall("i-a", InstanceFirewall())
+        allowed = InstanceFirewall(ingress=(FirewallRule("tcp", OPEN, OPEN, ANYWHERE),))
+        assert await networks.set_instance_firewall("i-b", allowed)
+        netns = networks.router_netns(first.network_id)
+        assert netns is not None
+        assert netns == networks.router_netns(second.network_id)  # one VPC router
+        assert networks.router_netns("subnet-elsewhere") is None
+        capture = FlowCounters(max_flows=1000)
+        # Only b's interface is captured: a's flows appear only as b sees them.
+        await capture.capture(netns, {b_nic.private_ip: "eni-b"})
+        with serving(b.netns, "", OPEN, CLOSED):
+            assert a.reach(b_nic.private_ip, OPEN) == f"peer {a_nic.private_ip}"
+            assert a.connect(b_nic.private_ip, CLOSED) == ""
+        report = await capture.collect(netns)
+        records = report.records
+        assert {r.key.interface_id for r in records} == {"eni-b"}
+        inbound = [
+            r for r in _of(records, "eni-b", "ACCEPT", OPEN) if r.key.dstaddr == b_nic.private_ip
+        ]
+        assert len(inbound) == 1
+        assert inbound[0].key.srcaddr == a_nic.private_ip
+        assert inbound[0].key.protocol == 6
+        assert inbound[0].packets >= 3  # SYN, ACK, request at least
+        assert inbound[0].bytes > 40 * inbound[0].packets - 1
+        assert inbound[0].start <= inbound[0].end
+        replies = [
+            r for r in _of(records, "eni-b", "ACCEPT", OPEN) if r.key.srcaddr == b_nic.private_ip
+        ]
+        assert replies and replies[0].bytes > 0
+        refused = _of(records, "eni-b", "REJECT", CLOSED)
+        assert len(refused) == 1
+        assert refused[0].key.dstaddr == b_nic.private_ip
+        assert refused[0].packets >= 1
+        assert not _of(records, "eni-b", "ACCEPT", CLOSED)
+        assert report.skipped == {}
+        # The next interval reports only what is new: nothing.
+        again = await capture.collect(netns)
+        assert again.records == []
+        await capture.forget(netns)
+        listed = await _tables(netns)
+        assert FLOW_TABLE not in listed
+
+
+async def _tables(netns: str) -> str:
+    return await _run("ip", "netns", "exec", netns, "nft", "list", "tables")
+
+
+async def test_flows_past_the_cap_make_the_interval_skipped(networks: TenantNetworks) -> None:
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 7), _nic(second, 8)
+    async with guest(networks, "i-c", a_nic) as a, guest(networks, "i-d", b_nic) as b:
+        everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
+        assert await networks.set_instance_firewall("i-c", everything)
+        assert await networks.set_instance_firewall("i-d", everything)
+        netns = networks.router_netns(first.network_id)
+        assert netns is not None
+        capture = FlowCounters(max_flows=1)
+        await capture.capture(netns, {a_nic.private_ip: "eni-c"})
+        with serving(b.netns, "", OPEN, CLOSED):
+            assert a.reach(b_nic.private_ip, OPEN)
+            assert a.reach(b_nic.private_ip, CLOSED)
+        report = await capture.collect(netns)
+        # One flow held (the cap), the rest counted only in the interface's total.
+        assert len({(r.key.srcport, r.key.dstport) for r in report.records}) <= 1
+        assert set(report.skipped) == {"eni-c"}
+        await capture.forget(netns)
+
+
+async def test_the_qemu_driver_captures_what_it_is_told(tmp_path: Path) -> None:
+    """``collect_flows`` on a bridge-mode QEMU driver: the captures of subnets built here reach
+    their router, the counts come back with the next call, and a capture dropped removes the
+    router's flow table."""
+    layout = random_layout("q")
+    state_dir = Path(tempfile.mkdtemp(prefix="andromede-flows-", dir="/tmp"))
+    driver = QemuDriver(
+        state_dir, host="test-host",
+        config=QemuDriverConfig(networking="bridge", network_layout=layout, flow_log_max_flows=64),
+    )  # fmt: skip
+    host_networks = driver._networks  # the driver's own routers, as its instances' are
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 9), _nic(second, 10)
+    try:
+        async with (
+            guest(host_networks, "i-e", a_nic) as a,
+            guest(host_networks, "i-f", b_nic) as b,
+        ):
+            everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
+            assert await host_networks.set_instance_firewall("i-e", InstanceFirewall())
+            assert await host_networks.set_instance_firewall("i-f", everything)
+            captures = (
+                DriverCapture(second.network_id, b_nic.private_ip, "eni-f"),
+                DriverCapture("subnet-elsewhere", "10.9.9.9", "eni-x"),  # not built here
+            )
+            assert await driver.collect_flows(captures) == HostFlows()
+            netns = host_networks.router_netns(second.network_id)
+            assert netns is not None
+            with serving(b.netns, "", OPEN):
+                assert a.reach(b_nic.private_ip, OPEN)
+            flows = await driver.collect_flows(captures)
+            accepted = [r for r in flows.records if r.key.action == "ACCEPT"]
+            assert {r.key.interface_id for r in accepted} == {"eni-f"}
+            assert any(r.key.dstport == OPEN and r.bytes > 0 for r in accepted)
+            assert flows.skipped == ()
+            # No capture left: the router's flow table goes.
+            assert await driver.collect_flows(()) == HostFlows()
+            assert FLOW_TABLE not in await _tables(netns)
+    finally:
+        for network_id in list(host_networks._state.networks):
+            await host_networks.remove(network_id)
+        await driver.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+async def test_the_metadata_service_is_not_logged(networks: TenantNetworks) -> None:
+    """As on EC2: an instance's connections to 169.254.169.254 are not flow log records."""
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 11), _nic(second, 12)
+    async with guest(networks, "i-g", a_nic) as a, guest(networks, "i-h", b_nic) as b:
+        everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
+        assert await networks.set_instance_firewall("i-g", everything)
+        assert await networks.set_instance_firewall("i-h", everything)
+        netns = networks.router_netns(first.network_id)
+        assert netns is not None
+        capture = FlowCounters(max_flows=100)
+        await capture.capture(netns, {a_nic.private_ip: "eni-g"})
+        a.connect("169.254.169.254", 80)  # DNAT'ed to the host, which may not answer here
+        report = await capture.collect(netns)
+        assert report.records == []
+        assert report.skipped == {}
+        # What is logged still is.
+        with serving(b.netns, "", OPEN):
+            assert a.reach(b_nic.private_ip, OPEN)
+        assert (await capture.collect(netns)).records
+        await capture.forget(netns)

@@ -1,0 +1,298 @@
+"""VPC flow log files and their delivery into a bucket (decision 0153): the aggregation and its
+cap, EC2's line format (the default fields, a custom format, SKIPDATA, the traffic type), the
+objects' names (date folders, Hive-style, per hour), and the delivery of a gzip object into
+the tenant's bucket through the storage service — sealed like any object, never into another
+account's bucket or a missing one (then DeliverLogsStatus says FAILED until one succeeds)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import gzip
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from andromede.app import storage_limits
+from andromede.compute.flow_log import (
+    DEFAULT_FORMAT,
+    Destination,
+    FlowLog,
+    ResourceType,
+    TrafficType,
+    parse_format,
+)
+from andromede.compute.flow_log_files import (
+    FlowAggregator,
+    FlowKey,
+    FlowRecord,
+    InterfaceContext,
+    log_body,
+    log_key,
+    log_lines,
+)
+from andromede.compute_adapters import hypervisor_host_driver
+from andromede.flow_log_delivery import ACCESS_ERROR, FlowLogDelivery
+from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
+from support.ec2app import REGION, World, ec2_world
+from support.keys import cipher_in
+
+WHEN = datetime(2026, 12, 5, 10, 25, tzinfo=UTC)
+ACCOUNT = "123456789012"
+
+
+def _flow_log(**changes: Any) -> FlowLog:
+    made = FlowLog(
+        "fl-0123456789abcdef0",
+        ACCOUNT,
+        ResourceType.VPC,
+        "vpc-0123456789abcdef0",
+        TrafficType.ALL,
+        Destination("logs", "team/"),
+        DEFAULT_FORMAT,
+        600,
+        WHEN,
+    )
+    return dataclasses.replace(made, **changes)
+
+
+def _record(
+    action: str = "ACCEPT", port: int = 443, packets: int = 3, size: int = 180
+) -> FlowRecord:
+    key = FlowKey("eni-a", "10.0.1.5", "10.0.2.6", 40000, port, 6, action)
+    return FlowRecord(key, packets, size, 1764930000, 1764930060)
+
+
+def test_the_aggregator_merges_a_flow_and_caps_new_ones() -> None:
+    aggregator = FlowAggregator(max_flows=2)
+    aggregator.add(_record(port=443))
+    aggregator.add(dataclasses.replace(_record(port=443), start=1764929990, end=1764930100))
+    aggregator.add(_record(port=22))
+    aggregator.add(_record(port=80))  # a third flow: past the cap
+    aggregator.add(_record(port=443))  # a held flow still merges
+    assert len(aggregator) == 2
+    records, skipped = aggregator.drain()
+    merged = next(r for r in records if r.key.dstport == 443)
+    assert (merged.packets, merged.bytes) == (9, 540)
+    assert (merged.start, merged.end) == (1764929990, 1764930100)
+    assert skipped == {"eni-a": (1764930000, 1764930060)}
+    assert aggregator.drain() == ([], {})
+
+
+def test_lines_in_the_default_and_a_custom_format() -> None:
+    contexts = {"eni-a": InterfaceContext("vpc-1", "subnet-1", "i-1")}
+    lines = log_lines(_flow_log(), REGION, [_record(), _record("REJECT", 22, 1, 60)], {}, contexts)
+    assert lines[0] == (
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets"
+        " bytes start end action log-status"
+    )
+    assert lines[1] == (
+        f"2 {ACCOUNT} eni-a 10.0.1.5 10.0.2.6 40000 443 6 3 180 1764930000 1764930060 ACCEPT OK"
+    )
+    assert lines[2].endswith(" 22 6 1 60 1764930000 1764930060 REJECT OK")
+    custom = _flow_log(
+        log_format=parse_format("${instance-id} ${vpc-id} ${action} ${region} ${type}"),
+        traffic_type=TrafficType.REJECT,
+    )
+    only_rejects = log_lines(custom, REGION, [_record(), _record("REJECT", 22)], {}, contexts)
+    assert only_rejects[1:] == [f"i-1 vpc-1 REJECT {REGION} IPv4"]
+    # An interface the flow log does not cover is left out; a skipped one says SKIPDATA.
+    other = log_lines(
+        _flow_log(), REGION, [_record()], {"eni-a": (1, 2)}, {"eni-b": contexts["eni-a"]}
+    )
+    assert other == [lines[0]]
+    skipped = log_lines(_flow_log(), REGION, [], {"eni-a": (1, 2)}, contexts)
+    assert skipped[1] == f"2 {ACCOUNT} eni-a - - - - - - - 1 2 - SKIPDATA"
+
+
+def test_object_names() -> None:
+    body = log_body(["a b", "1 2"])
+    assert gzip.decompress(body) == b"a b\n1 2\n"
+    assert log_body(["a b", "1 2"]) == body  # no time in the gzip header
+    key = log_key(_flow_log(), REGION, WHEN, body)
+    folder = f"team/AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/2026/12/05/"
+    assert key.startswith(folder)
+    name = key[len(folder) :]
+    assert name.startswith(f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0123456789abcdef0_20261205T1025Z_")
+    assert name.endswith(".log.gz")
+    hourly = log_key(_flow_log(per_hour_partition=True), REGION, WHEN, body)
+    assert f"/2026/12/05/10/{ACCOUNT}_vpcflowlogs_" in hourly
+    hive = log_key(
+        _flow_log(hive_compatible_partitions=True, per_hour_partition=True), REGION, WHEN, body
+    )
+    assert hive.startswith(
+        f"team/AWSLogs/aws-account-id={ACCOUNT}/aws-service=vpcflowlogs/aws-region={REGION}/"
+        "year=2026/month=12/day=05/hour=10/"
+    )
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[World, ObjectService]]:
+    async with ec2_world(tmp_path) as created:
+        settings = Settings(data_dir=tmp_path / "data", region=REGION)
+        objects = ObjectService(
+            MemoryMetadataStore(),
+            MemoryBlobStore(),
+            dataclasses.replace(storage_limits(settings), deletion_grace=0),
+            cipher_in(tmp_path / "keys"),
+        )
+        yield created, objects
+
+
+async def _read(objects: ObjectService, bucket: str, key: str) -> bytes:
+    record = await objects.head_object(bucket, key)
+    return b"".join([chunk async for chunk in objects.read_object(record, 0, record.size - 1)])
+
+
+async def test_delivery_into_the_tenants_bucket(world: tuple[World, ObjectService]) -> None:
+    ec2, objects = world
+    c = ec2.root
+    vpc = (await c.call("CreateVpc", CidrBlock="10.50.0.0/16"))["Vpc"]["VpcId"]
+    subnet = (await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.50.1.0/24"))["Subnet"]
+    launched = await c.call(
+        "RunInstances", ImageId=ec2.image.image_id, InstanceType="t3.nano", MinCount=1,
+        MaxCount=1, SubnetId=subnet["SubnetId"],
+    )  # fmt: skip
+    instance = launched["Instances"][0]
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    made = await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::flows/net",
+    )  # fmt: skip
+    flow_log_id = made["FlowLogIds"][0]
+    delivery = FlowLogDelivery(ec2.compute, objects, REGION)
+    captured = await ec2.compute.captured_interfaces(await ec2.compute.active_flow_logs())
+    key = FlowKey(eni, instance["PrivateIpAddress"], "10.50.1.9", 40000, 443, 6, "ACCEPT")
+    records = [FlowRecord(key, 4, 400, 1764930000, 1764930060)]
+
+    async def status() -> dict[str, Any]:
+        found = await c.call("DescribeFlowLogs", FlowLogIds=[flow_log_id])
+        return dict(found["FlowLogs"][0])
+
+    # No bucket yet: nothing written, the flow log says so.
+    assert await delivery.deliver(captured, records, {}, WHEN) == []
+    assert (await status())["DeliverLogsStatus"] == "FAILED"
+    assert (await status())["DeliverLogsErrorMessage"] == ACCESS_ERROR
+    # Another account's bucket of that name: never written to.
+    other_id, _ = await ec2.tenant("globex")
+    await objects.create_bucket("flows", tenant_id=other_id, owner_id=other_id, region=REGION)
+    assert await delivery.deliver(captured, records, {}, WHEN) == []
+    assert (await objects.list_objects("flows")).objects == ()
+    # The tenant's own bucket: one gzip object, EC2's name and lines, sealed like any object.
+    await objects.create_bucket(
+        "flows-own", tenant_id=ec2.tenant_id, owner_id=ec2.tenant_id, region=REGION
+    )
+    own = await c.call(
+        "CreateFlowLogs", ResourceType="Subnet", ResourceIds=[subnet["SubnetId"]],
+        TrafficType="ACCEPT", LogDestinationType="s3", LogDestination="arn:aws:s3:::flows-own",
+        LogFormat="${interface-id} ${srcaddr} ${bytes} ${action} ${subnet-id} ${instance-id}",
+    )  # fmt: skip
+    own_id = own["FlowLogIds"][0]
+    captured = await ec2.compute.captured_interfaces(await ec2.compute.active_flow_logs())
+    (written,) = await delivery.deliver(captured, records, {}, WHEN)
+    assert written.startswith(f"AWSLogs/{ec2.tenant_id}/vpcflowlogs/{REGION}/2026/12/05/")
+    assert f"_{own_id}_20261205T1025Z_" in written
+    text = gzip.decompress(await _read(objects, "flows-own", written)).decode()
+    assert text.splitlines() == [
+        "interface-id srcaddr bytes action subnet-id instance-id",
+        f"{eni} {instance['PrivateIpAddress']} 400 ACCEPT {subnet['SubnetId']}"
+        f" {instance['InstanceId']}",
+    ]
+    record = await objects.head_object("flows-own", written)
+    assert record.owner_id == ec2.tenant_id
+    assert record.encryption is not None
+    found = await c.call("DescribeFlowLogs", FlowLogIds=[own_id])
+    assert found["FlowLogs"][0]["DeliverLogsStatus"] == "SUCCESS"
+    # Nothing on its interfaces for an interval: no object.
+    assert await delivery.deliver(captured, [], {}, WHEN) == []
+
+
+async def test_a_pass_tells_the_hosts_and_delivers_what_they_counted(
+    world: tuple[World, ObjectService],
+) -> None:
+    ec2, objects = world
+    c = ec2.root
+    await objects.create_bucket(
+        "pass", tenant_id=ec2.tenant_id, owner_id=ec2.tenant_id, region=REGION
+    )
+    vpc = (await c.call("CreateVpc", CidrBlock="10.60.0.0/16"))["Vpc"]["VpcId"]
+    subnet = (await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.60.1.0/24"))["Subnet"]
+    launched = await c.call(
+        "RunInstances", ImageId=ec2.image.image_id, InstanceType="t3.nano", MinCount=1,
+        MaxCount=1, SubnetId=subnet["SubnetId"],
+    )  # fmt: skip
+    await ec2.compute.settle()
+    instance = launched["Instances"][0]
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    delivery = FlowLogDelivery(ec2.compute, objects, REGION, clock=lambda: WHEN)
+    # No flow log: the host is told to capture nothing.
+    assert await delivery.deliver_once() == []
+    assert ec2.driver.flow_captures == ()
+    made = await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="REJECT",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::pass",
+    )  # fmt: skip
+    assert await delivery.deliver_once() == []  # the host learns of its interface
+    (capture,) = ec2.driver.flow_captures
+    assert (capture.interface_id, capture.private_ip, capture.network_id) == (
+        eni,
+        instance["PrivateIpAddress"],
+        subnet["SubnetId"],
+    )
+    ip = instance["PrivateIpAddress"]
+    ec2.driver.counted_flows += [
+        FlowRecord(FlowKey(eni, "10.60.1.9", ip, 50000, 22, 6, "REJECT"), 1, 60, 100, 160),
+        FlowRecord(FlowKey(eni, ip, "10.60.1.9", 443, 50001, 6, "ACCEPT"), 5, 900, 100, 160),
+    ]
+    (key,) = await delivery.deliver_once()
+    assert made["FlowLogIds"][0] in key
+    lines = gzip.decompress(await _read(objects, "pass", key)).decode().splitlines()
+    assert lines[1:] == [
+        f"2 {ec2.tenant_id} {eni} 10.60.1.9 {ip} 50000 22 6 1 60 100 160 REJECT OK"
+    ]
+    # Deleted: the host stops capturing at the next pass.
+    await c.call("DeleteFlowLogs", FlowLogIds=made["FlowLogIds"])
+    assert await delivery.deliver_once() == []
+    assert ec2.driver.flow_captures == ()
+
+
+async def test_the_settings_reach_the_hosts_and_the_passes(
+    world: tuple[World, ObjectService], tmp_path: Path
+) -> None:
+    """``flow_log_max_flows`` is each QEMU host's cap; ``flow_log_delivery_interval`` the
+    passes' period; both refuse what makes no sense."""
+    with pytest.raises(ValueError, match="flow_log_max_flows"):
+        Settings(data_dir=tmp_path, flow_log_max_flows=0)
+    with pytest.raises(ValueError, match="flow_log_delivery_interval"):
+        Settings(data_dir=tmp_path, flow_log_delivery_interval=0.5)
+    settings = Settings(
+        data_dir=tmp_path / "host", flow_log_max_flows=7, hypervisor_state_dir=tmp_path / "h"
+    )
+    assert hypervisor_host_driver(settings)._config.flow_log_max_flows == 7
+    ec2, objects = world
+    delivery = FlowLogDelivery(ec2.compute, objects, REGION)
+    passes = 0
+    real = delivery.deliver_once
+
+    async def counted() -> list[str]:
+        nonlocal passes
+        passes += 1
+        return await real()
+
+    delivery.deliver_once = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(delivery.run_forever(0.01))
+    try:
+        async with asyncio.timeout(10):
+            while passes < 3:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
