@@ -19,6 +19,8 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 import defusedxml.ElementTree as SafeET
 
+# The in-process request and call of ``wire``'s S3Wire and QueryWire: S3 Control's answers
+# differ only in their error document (``ErrorResponse/Error``), read here.
 from andromede.console.wire import Answer, AsgiApp, WireError, _call, _scope
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
