@@ -57,6 +57,11 @@ async def test_a_flow_log_created_listed_and_deleted(console: ConsoleHarness) ->
         assert '<td class="traffic">REJECT</td>' in row
         assert "<code>arn:aws:s3:::logs/net</code>" in row
         assert '<td class="interval">60</td>' in row and '<td class="delivery">SUCCESS' in row
+        # A delivery the bucket refused: DescribeFlowLogs' status and message, shown.
+        await compute.record_delivery(held, "Access Denied for LogDestination: <logs>")
+        failed = _row(await client.get("/flow-logs"), held.flow_log_id)
+        expected = "FAILED: Access Denied for LogDestination: &lt;logs&gt;</td>"
+        assert f'<td class="delivery">{expected}' in failed
         unticked = await client.post(
             f"/flow-logs/{held.flow_log_id}/delete", data={"csrf": csrf_of(page)}
         )
