@@ -35,6 +35,7 @@ from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
 from andromede.ec2api.app import Ec2App
@@ -480,6 +481,7 @@ class Application:
                 operator_access=operator_access,
                 billing=billing,
                 sns=SnsWire(apis["sns"]),
+                s3control=S3ControlWire(apis[S3ControlApp.name]),
             )
         )
         self._running = _Running(

@@ -1,7 +1,8 @@
 """The web console in a real browser: Debian's Chromium driven by Playwright against a real
 ``andromede serve`` — log in, create a bucket, upload a file, see it listed, download it and
 compare the bytes, switch to French, log out; a bucket's notification filters shown and the
-default subnet made again from the VPCs page.
+default subnet made again from the VPCs page; the account's Block Public Access set from its
+page.
 
 Without Chromium (``apt-get install chromium``, scripts/install-system-deps.sh) or the
 ``playwright`` package the test skips; ``ANDROMEDE_TEST_REQUIRE_ALL=1`` makes that a failure.
@@ -300,8 +301,24 @@ def test_notification_filters_and_create_default_subnet_in_the_browser(
         page.wait_for_url(f"{console}/vpcs")
         page.wait_for_selector("tr.subnet")
         assert page.locator("#create-default-subnet").count() == 0
+
+        page.goto(f"{console}/block-public-access")
+        assert not page.locator("#switch-BlockPublicPolicy").is_checked()
+        page.check("#switch-BlockPublicPolicy")
+        page.click("#save-account-block")
+        page.wait_for_url(f"{console}/block-public-access")
+        assert page.locator("#switch-BlockPublicPolicy").is_checked()
+        assert not page.locator("#switch-BlockPublicAcls").is_checked()
         assert reported == [], reported
     finally:
         context.close()
     (made,) = ec2.describe_subnets(Filters=default_for_az)["Subnets"]
     assert made["SubnetId"] != old["SubnetId"] and made["CidrBlock"] == old["CidrBlock"]
+    # The switch the page set is the account's, as S3 Control answers a signed client (0152).
+    block = raw.request(
+        "GET", "/v20180820/configuration/publicAccessBlock", "",
+        {"x-amz-account-id": tenant.account},
+    )  # fmt: skip
+    assert block.status == 200, block.body
+    assert b"<BlockPublicPolicy>true</BlockPublicPolicy>" in block.body
+    assert b"<BlockPublicAcls>false</BlockPublicAcls>" in block.body

@@ -35,6 +35,7 @@ from andromede.console import (
     pages_billing_profile,
     pages_bucket_settings,
     pages_compute,
+    pages_flow_logs,
     pages_iam,
     pages_iam_oidc,
     pages_image_sharing,
@@ -45,6 +46,7 @@ from andromede.console import (
     pages_network_acls,
     pages_oidc,
     pages_prefix_lists,
+    pages_public_access,
     pages_routing,
     pages_session,
     pages_storage,
@@ -64,6 +66,7 @@ from andromede.console.session import (
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_topics import SnsWire
 from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
@@ -154,8 +157,10 @@ class Console:
         operator_access: OperatorAccessService | None = None,
         billing: BillingService | None = None,
         sns: SnsWire | None = None,
+        s3control: S3ControlWire | None = None,
     ) -> None:
-        """``iam``, ``ec2``, ``sns`` (notification topics): those APIs in process, as ``kms``
+        """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
+        Public Access): those APIs in process, as ``kms``
         (None: a server that serves none, whose page says so); ``sts``: STS, for SAML sign-in
         (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -172,6 +177,7 @@ class Console:
         self.iam = iam
         self.ec2 = ec2
         self.sns = sns
+        self.s3control = s3control
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -441,6 +447,8 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_nat_gateways.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_prefix_lists.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_flow_logs.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_public_access.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_vpc_peerings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network_acls.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_templates.ROUTES),

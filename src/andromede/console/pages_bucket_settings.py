@@ -1,8 +1,9 @@
 """A bucket's settings page, ``/console/buckets/{bucket}/settings``: versioning, default
 encryption, the bucket policy, tags, Requester Pays (decision 0133), Object Lock, lifecycle
-and event notification rules (naming the account's topics, ``pages_topics``), each read and
-changed by S3's own calls as the signed-in principal (``wire_bucket.BucketSettings``); CORS
-and replication shown read-only; and whether the bucket's data reads are logged (decision
+and event notification rules (naming the account's topics, ``pages_topics``), S3 Inventory's
+configurations (decision 0154, CSV only, ``wire_inventory``), each read and changed by S3's
+own calls as the signed-in principal (``wire_bucket.BucketSettings``); CORS and replication
+shown read-only; and whether the bucket's data reads are logged (decision
 0109), which is the management API's setting, not S3's: decided and recorded as that API
 decides and records it.
 
@@ -32,6 +33,7 @@ from andromede.audit.model import Outcome
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
+from andromede.console.wire_inventory import FREQUENCIES, OPTIONAL_FIELDS, VERSIONS, NewInventory
 from andromede.iam.tenant_actions import Action, bucket_arn
 from andromede.storage.errors import NoSuchBucket
 from andromede.storage.model import Bucket
@@ -123,6 +125,7 @@ async def _settings_page(
         cors = group.create_task(_read(settings.cors()))
         replication = group.create_task(_read(settings.replication()))
         notification = group.create_task(_read(settings.notification()))
+        inventory = group.create_task(_read(settings.inventory.configurations()))
         topics = group.create_task(_topic_choices(console, request, session))
     reads = [
         t.result()
@@ -137,6 +140,7 @@ async def _settings_page(
             cors,
             replication,
             notification,
+            inventory,
         )
     ]
     refusals = [read for read in reads if isinstance(read, WireError)]
@@ -176,6 +180,10 @@ async def _settings_page(
         notification=shown(notification.result()),
         topic_arns=topics.result(),
         notification_events=_NOTIFICATION_EVENTS,
+        inventory=shown(inventory.result()),
+        inventory_fields=OPTIONAL_FIELDS,
+        inventory_frequencies=FREQUENCIES,
+        inventory_versions=VERSIONS,
         data_events=data_events,
         typed=typed or {},
         error=error,
@@ -383,6 +391,30 @@ async def _delete_notification_rule(
     await settings.remove_notification_rule(fields.get("notification_id", ""))
 
 
+# -- S3 Inventory (decision 0154) ----------------------------------------------------------------
+async def _put_inventory(settings: BucketSettings, fields: Mapping[str, str], _: Gettext) -> None:
+    """One CSV configuration put (its id's replaced): the form's ticked optional fields (a
+    box per field, named ``field_<name>``); S3 checks the id, the destination and the rest."""
+    await settings.inventory.put(
+        NewInventory(
+            config_id=fields.get("inventory_id", "").strip(),
+            enabled=fields.get("inventory_enabled") == "yes",
+            destination_bucket=fields.get("inventory_bucket", "").strip(),
+            destination_prefix=fields.get("inventory_prefix", "").strip(),
+            frequency=fields.get("inventory_frequency", ""),
+            versions=fields.get("inventory_versions", ""),
+            filter_prefix=fields.get("inventory_filter", ""),
+            fields=tuple(f for f in OPTIONAL_FIELDS if fields.get(f"field_{f}") == "yes"),
+        )
+    )
+
+
+async def _delete_inventory(
+    settings: BucketSettings, fields: Mapping[str, str], _: Gettext
+) -> None:
+    await settings.inventory.delete(fields.get("inventory_id", ""))
+
+
 # -- data events: the management API's setting, not S3's (decision 0109) -----------------------
 async def _own_bucket(console: Console, session: Session, bucket: str) -> Bucket | None:
     """The bucket if it is the caller's tenant's; None otherwise, so that another tenant's
@@ -485,5 +517,11 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
         ["POST"],
     ),
     (f"{_BUCKET}/notification/delete", _form("notification", _delete_notification_rule), ["POST"]),
+    (
+        f"{_BUCKET}/inventory",
+        _form("inventory", _put_inventory, max_fields=10 + len(OPTIONAL_FIELDS)),
+        ["POST"],
+    ),
+    (f"{_BUCKET}/inventory/delete", _form("inventory", _delete_inventory), ["POST"]),
     (f"{_BUCKET}/data-events", put_data_events, ["POST"]),
 ]

@@ -27,6 +27,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import defusedxml.ElementTree as SafeET
 
 from andromede.console.wire import Answer, S3Wire, WireError
+from andromede.console.wire_inventory import BucketInventory
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -134,6 +135,12 @@ class BucketSettings:
         self._origin = origin
         self._principal = principal
         self._path = f"/{bucket}"
+        self._bucket = bucket
+
+    @property
+    def inventory(self) -> BucketInventory:
+        """The bucket's S3 Inventory calls (decision 0154), as the same principal."""
+        return BucketInventory(self._s3, self._origin, self._principal, self._bucket)
 
     # -- versioning ------------------------------------------------------------------------------
     async def versioning(self) -> str:

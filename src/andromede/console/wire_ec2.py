@@ -64,6 +64,7 @@ class InstanceRow:
     zone: str
     private_ip: str
     public_ip: str
+    public_dns: str  # DescribeInstances' PublicDnsName (decision 0151), "" when it has none
     launched: str
     key_name: str
     subnet_id: str
@@ -248,6 +249,7 @@ def _instance(item: Element) -> InstanceRow:
         zone=text(item, "placement/availabilityZone"),
         private_ip=text(item, "privateIpAddress"),
         public_ip=text(item, "ipAddress"),
+        public_dns=text(item, "dnsName"),
         launched=_when(text(item, "launchTime")),
         key_name=text(item, "keyName"),
         subnet_id=text(item, "subnetId"),

@@ -17,6 +17,7 @@ from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
+    TRUSTED_PRINCIPAL_SCOPE_KEY,
     BodyTimeout,
     BodyTooLarge,
     ClientGone,
@@ -137,6 +138,11 @@ class S3ControlApp:
         request_id: str,
         operation: S3ControlOperation,
     ) -> Principal:
+        trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
+        if isinstance(trusted, Principal):
+            # The console's in-process call as its signed-in user (decision 0111), taken as
+            # S3's, EC2's, IAM's and KMS's apps take it; no client request can set the key.
+            return trusted
         try:
             signed_headers = headers_with_body_hash(headers, body)
         except BodyHashMismatch as exc:

@@ -1,0 +1,116 @@
+"""The account's S3 Block Public Access (decision 0152): its four switches, as S3 Control's
+GetPublicAccessBlock answers the signed-in principal, set together or removed
+(PutPublicAccessBlock, DeletePublicAccessBlock). They apply to every bucket of the account,
+with each bucket's own, the stricter winning.
+
+Every read and change is S3 Control's own call as the signed-in principal
+(``wire_s3control``), so IAM decides (``s3:GetAccountPublicAccessBlock``,
+``s3:PutAccountPublicAccessBlock``; the account root acts unopposed) and S3 Control audits
+the changes as it audits boto3's. A refusal shows the page with S3 Control's error and status;
+a reader who may not even read the switches sees no form.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_s3control import SWITCHES, AccountBlock
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES"]
+
+_URL: Final = f"{CONSOLE_PATH}/block-public-access"
+
+
+async def _page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    block: AccountBlock | None = None
+    if console.s3control is None:
+        error, status = _("This server serves no S3 Control."), 404
+    else:
+        try:
+            block = await console.s3control.account_block(request.scope, session.principal)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    labels = {
+        "BlockPublicAcls": _("Block new public ACLs"),
+        "IgnorePublicAcls": _("Ignore every public ACL"),
+        "BlockPublicPolicy": _("Block new public bucket policies"),
+        "RestrictPublicBuckets": _("Restrict buckets with a public policy to their account"),
+    }
+    return console.render(
+        request,
+        "block_public_access.html",
+        session=session,
+        status=status,
+        title=_("Block Public Access (account)"),
+        block=block,
+        switches=[(name, labels[name]) for name in SWITCHES],
+        error=error,
+    )
+
+
+async def _view(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _page(console, request, session)
+
+
+async def _change(console: Console, request: Request, *, remove: bool) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    if remove and fields.get("confirm") != "yes":
+        _ = console.catalogue(request).gettext
+        return await _page(
+            console, request, session, error=_("Tick the box to confirm the deletion."),
+            status=400,
+        )  # fmt: skip
+    if console.s3control is None:
+        return await _page(console, request, session)
+    origin, principal = request.scope, session.principal
+    try:
+        if remove:
+            await console.s3control.delete_account_block(origin, principal)
+        else:
+            switches = {name: fields.get(name) == "yes" for name in SWITCHES}
+            await console.s3control.put_account_block(origin, principal, switches)
+    except WireError as exc:
+        return await _page(
+            console, request, session, error=console.error_text(request, exc), status=exc.status
+        )
+    return RedirectResponse(_URL, status_code=303)
+
+
+async def _put(console: Console, request: Request) -> Response:
+    return await _change(console, request, remove=False)
+
+
+async def _delete(console: Console, request: Request) -> Response:
+    return await _change(console, request, remove=True)
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/block-public-access", _view, ["GET"]),
+    ("/block-public-access", _put, ["POST"]),
+    ("/block-public-access/delete", _delete, ["POST"]),
+]

@@ -1,0 +1,115 @@
+"""EC2's VPC flow log calls (decision 0153), made in process as the console's signed-in
+principal through ``wire_ec2.Ec2Wire``: EC2's own authorisation, audit and errors answer them.
+Each answer is read into the rows the flow logs page shows; nothing here decides what EC2
+allows.
+
+CreateFlowLogs and DeleteFlowLogs answer a resource (a flow log) they refuse as an item of
+their ``unsuccessful`` set, not as an error of the call; the console names one resource per
+call, so such an item is raised as the ``WireError`` it stands for (a subnet of another
+account: ``InvalidSubnetID.NotFound``, 400), as the other pages show EC2's refusals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+from xml.etree.ElementTree import Element
+
+from andromede.console.wire import WireError
+from andromede.console.wire_ec2 import Ec2Wire, _when, tagged, text
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
+
+__all__ = [
+    "AGGREGATION_INTERVALS",
+    "TRAFFIC_TYPES",
+    "FlowLogRow",
+    "create_flow_log",
+    "delete_flow_log",
+    "describe_flow_logs",
+]
+
+TRAFFIC_TYPES: Final = ("ALL", "ACCEPT", "REJECT")
+AGGREGATION_INTERVALS: Final = ("600", "60")  # EC2's default first
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLogRow:
+    flow_log_id: str
+    resource_id: str
+    traffic_type: str
+    destination: str  # the bucket's ARN, with the key prefix when there is one
+    max_aggregation_interval: str
+    deliver_status: str  # SUCCESS or FAILED (the last delivery's)
+    deliver_error: str
+    created: str
+
+
+def _flow_log(item: Element) -> FlowLogRow:
+    return FlowLogRow(
+        flow_log_id=text(item, "flowLogId"),
+        resource_id=text(item, "resourceId"),
+        traffic_type=text(item, "trafficType"),
+        destination=text(item, "logDestination"),
+        max_aggregation_interval=text(item, "maxAggregationInterval"),
+        deliver_status=text(item, "deliverLogsStatus"),
+        deliver_error=text(item, "deliverLogsErrorMessage"),
+        created=_when(text(item, "creationTime")),
+    )
+
+
+def _refused(root: Element) -> None:
+    """The first ``unsuccessful`` item raised as the error it carries."""
+    item = root.find("unsuccessful/item")
+    if item is not None:
+        code = text(item, "error/code") or "InternalError"
+        raise WireError(code, text(item, "error/message"), 500 if code == "InternalError" else 400)
+
+
+async def describe_flow_logs(ec2: Ec2Wire, origin: Scope, who: Principal) -> list[FlowLogRow]:
+    """The caller's flow logs, every page of them."""
+    rows: list[FlowLogRow] = []
+    params: dict[str, str] = {"MaxResults": "1000"}
+    while True:
+        root = await ec2.call(origin, who, "DescribeFlowLogs", params)
+        rows.extend(_flow_log(f) for f in root.iterfind("flowLogSet/item"))
+        token = text(root, "nextToken")
+        if not token:
+            return rows
+        params = {"MaxResults": "1000", "NextToken": token}
+
+
+async def create_flow_log(
+    ec2: Ec2Wire,
+    origin: Scope,
+    who: Principal,
+    resource_id: str,
+    traffic_type: str,
+    destination: str,
+    max_aggregation_interval: str,
+    *,
+    name: str = "",
+    token: str = "",
+) -> str:
+    """The new flow log's id: ``resource_id``'s (a VPC's or a subnet's, told by its id)
+    traffic of ``traffic_type`` delivered to ``destination``, a bucket's ARN with an optional
+    key prefix. ``token``: the form's ClientToken, so that the form sent twice makes one."""
+    params = {
+        "ResourceType": "Subnet" if resource_id.startswith("subnet-") else "VPC",
+        "ResourceId.1": resource_id,
+        "TrafficType": traffic_type,
+        "LogDestinationType": "s3",
+        "LogDestination": destination,
+        "MaxAggregationInterval": max_aggregation_interval,
+        **tagged("vpc-flow-log", name),
+    }
+    if token:
+        params["ClientToken"] = token
+    root = await ec2.call(origin, who, "CreateFlowLogs", params)
+    _refused(root)
+    return text(root, "flowLogIdSet/item")
+
+
+async def delete_flow_log(ec2: Ec2Wire, origin: Scope, who: Principal, flow_log_id: str) -> None:
+    root = await ec2.call(origin, who, "DeleteFlowLogs", {"FlowLogId.1": flow_log_id})
+    _refused(root)
