@@ -99,7 +99,6 @@ async def read(objects: ObjectService, bucket: str, key: str) -> bytes:
 def request(
     etag: str,
     *,
-    client_token: str = "t-1",
     operation: str = (
         "<S3PutObjectTagging><TagSet><member><Key>tier</Key><Value>cold</Value></member>"
         "</TagSet></S3PutObjectTagging>"
@@ -114,7 +113,7 @@ def request(
         "<Report><Bucket>arn:aws:s3:::reports</Bucket><Format>Report_CSV_20180820</Format>"
         f"<Enabled>true</Enabled><Prefix>batch</Prefix><ReportScope>{scope}</ReportScope>"
         "</Report>"
-        f"<ClientRequestToken>{client_token}</ClientRequestToken>"
+        "<ClientRequestToken>t-1</ClientRequestToken>"
         "<Manifest><Spec><Format>S3BatchOperations_CSV_20180820</Format>"
         "<Fields><member>Bucket</member><member>Key</member></Fields></Spec>"
         "<Location><ObjectArn>arn:aws:s3:::data/manifest.csv</ObjectArn>"
