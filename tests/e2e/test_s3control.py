@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,9 @@ def test_account_block_round_trip_and_errors(server: ServerProcess) -> None:
     with pytest.raises(ClientError) as caught:
         control.get_public_access_block(AccountId=tenant.account)
     assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"
-    # Batch Operations are not served yet: NotImplemented, never a silent success.
+    # An S3 Control call not served: NotImplemented, never a silent success.
     with pytest.raises(ClientError) as caught:
-        control.list_jobs(AccountId=tenant.account)
+        control.list_access_points(AccountId=tenant.account)
     assert _code(caught) == "NotImplemented"
 
 
@@ -296,3 +297,100 @@ def test_account_block_governs_acls(server: ServerProcess) -> None:
     control.delete_public_access_block(AccountId=tenant.account)
     s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="public-read")
     assert requests.get(url, timeout=30).content == b"open"
+
+
+def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> None:
+    """A job (decision 0152's addendum) re-tags 20 objects through boto3, awaiting
+    confirmation first; it reaches Complete and its report lists 20 succeeded tasks."""
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    s3.create_bucket(Bucket=(data := f"batch-{tenant.account}"))
+    s3.create_bucket(Bucket=(reports := f"reports-{tenant.account}"))
+    for i in range(20):
+        s3.put_object(Bucket=data, Key=f"obj {i}", Body=b"x", Tagging="tier=hot")
+    lines = "".join(f"{data},obj%20{i}\n" for i in range(20))
+    etag = s3.put_object(Bucket=data, Key="manifest.csv", Body=lines.encode())["ETag"]
+    request: dict[str, Any] = {
+        "AccountId": tenant.account,
+        "ConfirmationRequired": True,
+        "Operation": {"S3PutObjectTagging": {"TagSet": [{"Key": "tier", "Value": "cold"}]}},
+        "Report": {
+            "Bucket": f"arn:aws:s3:::{reports}",
+            "Format": "Report_CSV_20180820",
+            "Enabled": True,
+            "Prefix": "runs",
+            "ReportScope": "AllTasks",
+        },
+        "ClientRequestToken": "retag-1",
+        "Manifest": {
+            "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+            "Location": {"ObjectArn": f"arn:aws:s3:::{data}/manifest.csv", "ETag": etag},
+        },
+        "Priority": 10,
+        "RoleArn": f"arn:aws:iam::{tenant.account}:role/batch",
+    }
+    job_id = control.create_job(**request)["JobId"]
+    assert control.create_job(**request)["JobId"] == job_id  # the token: the same job
+    with pytest.raises(ClientError) as caught:
+        control.create_job(**{**request, "Priority": 11})
+    assert _code(caught) == "IdempotencyException"
+
+    def describe() -> dict[str, Any]:
+        return dict(control.describe_job(AccountId=tenant.account, JobId=job_id)["Job"])
+
+    deadline = time.monotonic() + 60
+    while describe()["Status"] != "Suspended":
+        assert time.monotonic() < deadline, describe()
+        time.sleep(0.5)
+    assert describe()["ProgressSummary"]["TotalNumberOfTasks"] == 20
+    with pytest.raises(ClientError) as caught:
+        control.update_job_status(
+            AccountId=tenant.account, JobId="no-such-job", RequestedJobStatus="Ready"
+        )
+    assert _code(caught) == "NotFoundException"
+    assert (
+        control.update_job_priority(AccountId=tenant.account, JobId=job_id, Priority=42)["Priority"]
+        == 42
+    )
+    ready = control.update_job_status(
+        AccountId=tenant.account, JobId=job_id, RequestedJobStatus="Ready"
+    )
+    assert ready["Status"] == "Ready"
+    while (job := describe())["Status"] != "Complete":
+        assert job["Status"] in ("Ready", "Active"), job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 20
+    assert job["ProgressSummary"]["NumberOfTasksFailed"] == 0
+    assert job["Priority"] == 42
+    assert job["Report"]["ReportScope"] == "AllTasks"
+    for i in (0, 19):
+        tags = s3.get_object_tagging(Bucket=data, Key=f"obj {i}")["TagSet"]
+        assert tags == [{"Key": "tier", "Value": "cold"}]
+    # A finished job's status cannot change.
+    with pytest.raises(ClientError) as caught:
+        control.update_job_status(
+            AccountId=tenant.account, JobId=job_id, RequestedJobStatus="Cancelled"
+        )
+    assert _code(caught) == "JobStatusException"
+    listed = control.list_jobs(AccountId=tenant.account, JobStatuses=["Complete"])["Jobs"]
+    assert [j["JobId"] for j in listed] == [job_id]
+    assert control.list_jobs(AccountId=tenant.account, JobStatuses=["Active"])["Jobs"] == []
+    report = json.loads(
+        s3.get_object(Bucket=reports, Key=f"runs/job-{job_id}/manifest.json")["Body"].read()
+    )
+    assert [r["TaskExecutionStatus"] for r in report["Results"]] == ["succeeded"]
+    rows = (
+        s3.get_object(Bucket=reports, Key=report["Results"][0]["Key"])["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    )
+    assert len(rows) == 20
+    assert all(row.split(",")[3] == "succeeded" for row in rows)
+    # Another account cannot see the job.
+    other = new_tenant(server, "s3c")
+    with pytest.raises(ClientError) as caught:
+        _s3control(server, other).describe_job(AccountId=other.account, JobId=job_id)
+    assert _code(caught) == "NotFoundException"

@@ -236,9 +236,7 @@ async def test_a_job_awaiting_confirmation_waits(world: World) -> None:
     waiting = await world.jobs.get("t1", job.job_id)
     assert waiting is not None and waiting.status is JobStatus.SUSPENDED
     assert waiting.total_tasks == 1 and world.events == []
-    assert await world.jobs.transition(
-        job.job_id, [JobStatus.SUSPENDED], JobStatus.READY, now=NOW
-    )
+    assert await world.jobs.transition(job.job_id, [JobStatus.SUSPENDED], JobStatus.READY, now=NOW)
     await drain(world.runner())
     done = await world.jobs.get("t1", job.job_id)
     assert done is not None and done.status is JobStatus.COMPLETE and done.succeeded == 1
