@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from andromede.db.database import open_database
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.jobs import parse_create
+from andromede.settings import Settings
 from andromede.storage.batch_jobs import BatchJob, BatchJobStore, IdempotencyConflict, JobStatus
 from andromede.storage.batch_runner import BatchRunner, TaskEvent
 from andromede.storage.blob_local import LocalBlobStore
@@ -309,3 +311,17 @@ def test_create_job_requests_refused(body: bytes, code: str) -> None:
     with pytest.raises(S3ControlError) as caught:
         parse_create(body)
     assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"batch_job_batch_size": 0},
+        {"batch_job_max_tasks": 0},
+        {"batch_job_interval": 0},
+        {"batch_job_lease_seconds": 0},
+    ],
+)
+def test_the_batch_settings_are_bounded(setting: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**setting)  # type: ignore[arg-type]
