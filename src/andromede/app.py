@@ -440,7 +440,7 @@ class Application:
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(
             asyncio.create_task(
-                batch_runner(settings, objects, batch_jobs, audit).run_forever(),
+                batch_runner(settings, objects, batch_jobs, audit, grants).run_forever(),
                 name="batch-operations",
             )
         )

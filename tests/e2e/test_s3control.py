@@ -300,8 +300,9 @@ def test_account_block_governs_acls(server: ServerProcess) -> None:
 
 
 def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> None:
-    """A job (decision 0152's addendum) re-tags 20 objects through boto3, awaiting
-    confirmation first; it reaches Complete and its report lists 20 succeeded tasks."""
+    """A job (decision 0152's addendum) re-tags 20 objects through boto3 as its role,
+    awaiting confirmation first; it reaches Complete and its report lists 20 succeeded tasks
+    and the one object its role may not tag."""
     tenant = new_tenant(server, "s3c")
     control = _s3control(server, tenant)
     s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
@@ -309,7 +310,44 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
     s3.create_bucket(Bucket=(reports := f"reports-{tenant.account}"))
     for i in range(20):
         s3.put_object(Bucket=data, Key=f"obj {i}", Body=b"x", Tagging="tier=hot")
-    lines = "".join(f"{data},obj%20{i}\n" for i in range(20))
+    # The job acts as its role (S3's trust, the role's own policies), as AWS has it.
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = iam.create_role(RoleName="batch", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    iam.put_role_policy(
+        RoleName="batch",
+        PolicyName="batch",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:PutObjectTagging", "s3:PutObject"],
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Deny",
+                        "Action": "s3:PutObjectTagging",
+                        "Resource": f"arn:aws:s3:::{data}/kept",
+                    },
+                ],
+            }
+        ),
+    )
+    s3.put_object(Bucket=data, Key="kept", Body=b"x", Tagging="tier=hot")
+    lines = "".join(f"{data},obj%20{i}\n" for i in range(20)) + f"{data},kept\n"
     etag = s3.put_object(Bucket=data, Key="manifest.csv", Body=lines.encode())["ETag"]
     request: dict[str, Any] = {
         "AccountId": tenant.account,
@@ -328,7 +366,7 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
             "Location": {"ObjectArn": f"arn:aws:s3:::{data}/manifest.csv", "ETag": etag},
         },
         "Priority": 10,
-        "RoleArn": f"arn:aws:iam::{tenant.account}:role/batch",
+        "RoleArn": role_arn,
     }
     job_id = control.create_job(**request)["JobId"]
     assert control.create_job(**request)["JobId"] == job_id  # the token: the same job
@@ -343,7 +381,7 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
     while describe()["Status"] != "Suspended":
         assert time.monotonic() < deadline, describe()
         time.sleep(0.5)
-    assert describe()["ProgressSummary"]["TotalNumberOfTasks"] == 20
+    assert describe()["ProgressSummary"]["TotalNumberOfTasks"] == 21
     with pytest.raises(ClientError) as caught:
         control.update_job_status(
             AccountId=tenant.account, JobId="no-such-job", RequestedJobStatus="Ready"
@@ -362,7 +400,9 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
     assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 20
-    assert job["ProgressSummary"]["NumberOfTasksFailed"] == 0
+    assert job["ProgressSummary"]["NumberOfTasksFailed"] == 1  # its role may not tag "kept"
+    kept = s3.get_object_tagging(Bucket=data, Key="kept")["TagSet"]
+    assert kept == [{"Key": "tier", "Value": "hot"}]
     assert job["Priority"] == 42
     assert job["Report"]["ReportScope"] == "AllTasks"
     for i in (0, 19):
@@ -380,15 +420,17 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
     report = json.loads(
         s3.get_object(Bucket=reports, Key=f"runs/job-{job_id}/manifest.json")["Body"].read()
     )
-    assert [r["TaskExecutionStatus"] for r in report["Results"]] == ["succeeded"]
-    rows = (
-        s3.get_object(Bucket=reports, Key=report["Results"][0]["Key"])["Body"]
-        .read()
-        .decode()
-        .splitlines()
-    )
-    assert len(rows) == 20
-    assert all(row.split(",")[3] == "succeeded" for row in rows)
+    results = {r["TaskExecutionStatus"]: r["Key"] for r in report["Results"]}
+    assert sorted(results) == ["failed", "succeeded"]
+
+    def rows(status: str) -> list[str]:
+        body = s3.get_object(Bucket=reports, Key=results[status])["Body"].read()
+        return list(body.decode().splitlines())
+
+    assert len(rows("succeeded")) == 20
+    assert all(row.split(",")[3] == "succeeded" for row in rows("succeeded"))
+    failed = [row.split(",")[:6] for row in rows("failed")]
+    assert failed == [[data, "kept", "", "failed", "AccessDenied", "403"]]
     # Another account cannot see the job.
     other = new_tenant(server, "s3c")
     with pytest.raises(ClientError) as caught:

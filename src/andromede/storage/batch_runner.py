@@ -5,11 +5,14 @@ line), run the next ``batch_job_batch_size`` tasks of a ``Ready``/``Active`` one
 ``Cancelling`` one — then lets the lease go. Progress is recorded per batch, so a gateway
 that restarts (or another, once the lease ran out) resumes at the first task without result.
 
-A job acts with its account's own rights: its manifest, its tasks' objects and its report
-bucket must be the account's buckets (another account's: AccessDenied, as a role without a
-grant there would be refused). Each task is reported (``on_task``) to be audited as the S3
-action it performs. The completion report (CSV per task status, then ``manifest.json``) is
-written into the report bucket through the object service, sealed as every object.
+A job acts as its role, as S3 does: its manifest, its tasks' objects and its report bucket must
+be the account's buckets, and each access (``s3:GetObject`` of the manifest, the operation's
+action on each object, ``s3:PutObject`` of the report) is decided by ``grants`` — the role is
+the account's, trusts ``s3.amazonaws.com``, and its policies allow the action (the policy
+engine replication's role goes through, decision 0112). Refused: ``AccessDenied``. Each
+task is reported (``on_task``) to be audited as the S3 action it performs. The completion
+report (CSV per task status, then ``manifest.json``) is written into the report bucket
+through the object service, sealed as every object.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from andromede.storage.batch_jobs import (
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.integrity import BodyIntegrity
 from andromede.storage.model import ContentHeaders, ObjectRecord
+from andromede.storage.replication import ReplicationGrants
 from andromede.storage.service import ObjectService
 
 __all__ = ["BatchRunner", "TaskEvent", "bucket_of_arn", "split_object_arn"]
@@ -116,6 +120,7 @@ class BatchRunner:
         batch: int,
         max_tasks: int,
         lease: float,
+        grants: ReplicationGrants | None = None,
         on_task: Callable[[TaskEvent], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -125,6 +130,7 @@ class BatchRunner:
         self._batch = batch
         self._max_tasks = max_tasks
         self._lease = timedelta(seconds=lease)
+        self._grants = grants
         self._on_task = on_task
         self._clock = clock
 
@@ -179,7 +185,7 @@ class BatchRunner:
         manifest = job.document["manifest"]
         bucket, key = split_object_arn(manifest["object_arn"]) or ("", "")
         try:
-            await self._own_bucket(job, bucket)
+            await self._own_bucket(job, bucket, "s3:GetObject", key)
             version = manifest.get("version_id")
             record = (
                 await self._objects.get_version(bucket, key, version)
@@ -238,10 +244,14 @@ class BatchRunner:
                 raise _ManifestRefused("ManifestTooLarge", "The manifest lists too many objects")
         return lines
 
-    async def _own_bucket(self, job: BatchJob, name: str) -> None:
+    async def _own_bucket(self, job: BatchJob, name: str, action: str, key: str) -> None:
         bucket = await self._objects.get_bucket(name)
         if bucket.tenant_id != job.tenant_id:
             raise _Refused(name)
+        if self._grants is not None and not await self._grants.allows(
+            job.document.get("role_arn"), job.tenant_id, bucket, action, key
+        ):
+            raise _Refused(f"{job.document.get('role_arn')} may not {action} {name}/{key}")
 
     async def _step(self, job: BatchJob) -> None:
         if job.status is JobStatus.READY and not await self._jobs.transition(
@@ -267,7 +277,7 @@ class BatchRunner:
         if operation["name"] == "S3PutObjectTagging":
             tags = tuple((k, v) for k, v in operation.get("tags", []))
         try:
-            await self._own_bucket(job, line.bucket)
+            await self._own_bucket(job, line.bucket, OPERATION_ACTIONS[operation["name"]], line.key)
             await self._objects.set_object_tags(
                 line.bucket, line.key, tags, version_id=line.version_id
             )
@@ -297,10 +307,10 @@ class BatchRunner:
 
     async def _write_report(self, job: BatchJob, report: dict[str, str], now: datetime) -> None:
         bucket_name = bucket_of_arn(report["bucket"]) or ""
-        await self._own_bucket(job, bucket_name)
-        bucket = await self._objects.get_bucket(bucket_name)
         prefix = report.get("prefix") or ""
         base = f"{prefix.rstrip('/')}/job-{job.job_id}" if prefix else f"job-{job.job_id}"
+        await self._own_bucket(job, bucket_name, "s3:PutObject", f"{base}/*")
+        bucket = await self._objects.get_bucket(bucket_name)
         failed_only = report.get("scope") == "FailedTasksOnly"
         files: dict[str, io.StringIO] = {}
         after = -1

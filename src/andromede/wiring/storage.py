@@ -298,10 +298,15 @@ def inventory_reporter(
 
 
 def batch_runner(
-    settings: Settings, objects: ObjectService, jobs: BatchJobStore, audit: AuditService
+    settings: Settings,
+    objects: ObjectService,
+    jobs: BatchJobStore,
+    audit: AuditService,
+    grants: ReplicationGrants,
 ) -> BatchRunner:
-    """The S3 Batch Operations worker of this gateway (decision 0152's addendum): each task
-    audited in the job's account as the S3 action it performs, by the job's role."""
+    """The S3 Batch Operations worker of this gateway (decision 0152's addendum): the job's
+    role authorised as replication's is (``grants``), each task audited in the job's account
+    as the S3 action it performs, by the job's role."""
 
     def record(event: TaskEvent) -> None:
         failed = event.result.status != "succeeded"
@@ -325,5 +330,6 @@ def batch_runner(
         batch=settings.batch_job_batch_size,
         max_tasks=settings.batch_job_max_tasks,
         lease=settings.batch_job_lease_seconds,
+        grants=grants,
         on_task=record,
     )

@@ -23,7 +23,7 @@ from andromede.settings import Settings
 from andromede.storage.batch_jobs import BatchJob, BatchJobStore, IdempotencyConflict, JobStatus
 from andromede.storage.batch_runner import BatchRunner, TaskEvent
 from andromede.storage.blob_local import LocalBlobStore
-from andromede.storage.model import ContentHeaders
+from andromede.storage.model import Bucket, ContentHeaders
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.service import BodyIntegrity, ObjectService, StorageLimits
 from andromede.storage.store_sql import SqlMetadataStore
@@ -45,12 +45,36 @@ NOW = datetime(2026, 12, 5, 10, tzinfo=UTC)
 
 
 @dataclass
+class RoleGrants:
+    """A role's decisions as the policy engine would give them (``ReplicationGrants``): what
+    it is refused, by (action, key); everything else allowed. Records what it was asked."""
+
+    refused: set[tuple[str, str]]
+    asked: list[tuple[str | None, str, str, str]]
+
+    async def allows(
+        self,
+        role_arn: str | None,
+        source_tenant: str,
+        destination: Bucket,
+        action: str,
+        key: str,
+        *,
+        audited: bool = False,
+    ) -> bool:
+        self.asked.append((role_arn, source_tenant, action, f"{destination.name}/{key}"))
+        return (action, key) not in self.refused
+
+
+@dataclass
 class World:
     objects: ObjectService
     jobs: BatchJobStore
     events: list[TaskEvent]
 
-    def runner(self, *, batch: int = 100, max_tasks: int = 1000) -> BatchRunner:
+    def runner(
+        self, *, batch: int = 100, max_tasks: int = 1000, grants: RoleGrants | None = None
+    ) -> BatchRunner:
         return BatchRunner(
             self.objects,
             self.jobs,
@@ -58,6 +82,7 @@ class World:
             batch=batch,
             max_tasks=max_tasks,
             lease=60.0,
+            grants=grants,
             on_task=self.events.append,
             clock=lambda: NOW,
         )
@@ -325,3 +350,45 @@ def test_create_job_requests_refused(body: bytes, code: str) -> None:
 def test_the_batch_settings_are_bounded(setting: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         Settings(**setting)  # type: ignore[arg-type]
+
+
+async def test_the_job_acts_as_its_role(world: World) -> None:
+    for key in ("a", "b"):
+        await put(world.objects, "data", key, b"x")
+    etag = await manifest(world, ["data,a", "data,b"])
+    job = await new_job(world, request(etag))
+    grants = RoleGrants({("s3:PutObjectTagging", "b")}, [])
+    await drain(world.runner(grants=grants))
+    done = await world.jobs.get("t1", job.job_id)
+    assert done is not None and (done.succeeded, done.failed) == (1, 1)
+    assert (await world.objects.head_object("data", "b")).headers.tags == ()
+    role = "arn:aws:iam::t1:role/batch"
+    assert grants.asked[:3] == [
+        (role, "t1", "s3:GetObject", "data/manifest.csv"),
+        (role, "t1", "s3:PutObjectTagging", "data/a"),
+        (role, "t1", "s3:PutObjectTagging", "data/b"),
+    ]
+    assert grants.asked[3] == (role, "t1", "s3:PutObject", f"reports/batch/job-{job.job_id}/*")
+    failed = [e.result for e in world.events if e.result.status == "failed"]
+    assert [(r.error_code, r.http_status) for r in failed] == [("AccessDenied", 403)]
+
+
+async def test_a_role_that_may_not_read_the_manifest_fails_the_job(world: World) -> None:
+    etag = await manifest(world, ["data,a"])
+    job = await new_job(world, request(etag))
+    await drain(world.runner(grants=RoleGrants({("s3:GetObject", "manifest.csv")}, [])))
+    failed = await world.jobs.get("t1", job.job_id)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.failure_reasons[0]["FailureCode"] == "AccessDenied"
+
+
+async def test_a_report_the_role_may_not_write_fails_the_job(world: World) -> None:
+    await put(world.objects, "data", "a", b"x")
+    etag = await manifest(world, ["data,a"])
+    job = await new_job(world, request(etag))
+    refused = {("s3:PutObject", f"batch/job-{job.job_id}/*")}
+    await drain(world.runner(grants=RoleGrants(refused, [])))
+    failed = await world.jobs.get("t1", job.job_id)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.failure_reasons[0]["FailureCode"] == "ReportNotWritten"
+    assert failed.succeeded == 1
