@@ -392,3 +392,27 @@ async def test_a_report_the_role_may_not_write_fails_the_job(world: World) -> No
     assert failed is not None and failed.status is JobStatus.FAILED
     assert failed.failure_reasons[0]["FailureCode"] == "ReportNotWritten"
     assert failed.succeeded == 1
+
+
+async def test_a_running_job_cancelled_stops_and_reports_what_it_did(world: World) -> None:
+    for i in range(5):
+        await put(world.objects, "data", f"k{i}", b"x")
+    etag = await manifest(world, [f"data,k{i}" for i in range(5)])
+    job = await new_job(world, request(etag))
+    runner = world.runner(batch=2)
+    assert await runner.run_once()  # prepared
+    assert await runner.run_once()  # two tasks done
+    assert await world.jobs.transition(
+        job.job_id, [JobStatus.ACTIVE], JobStatus.CANCELLING, now=NOW
+    )
+    await drain(runner)
+    cancelled = await world.jobs.get("t1", job.job_id)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.succeeded, cancelled.total_tasks) == (
+        JobStatus.CANCELLED, 2, 5,
+    )  # fmt: skip
+    assert (await world.objects.head_object("data", "k4")).headers.tags == ()
+    manifest_key = f"batch/job-{job.job_id}/manifest.json"
+    report = json.loads(await read(world.objects, "reports", manifest_key))
+    (only,) = report["Results"]
+    assert len(report_rows(await read(world.objects, "reports", only["Key"]))) == 2
