@@ -142,18 +142,49 @@ def _operation(node: Element | None) -> dict[str, Any]:
     operation: dict[str, Any] = {"name": name}
     if name == "S3PutObjectTagging":
         tag_set = _child(chosen[0], "TagSet")
-        tags = []
-        for tag in [] if tag_set is None else list(tag_set):
-            key = _text(tag, "Key", required=True) or ""
-            value_node = _child(tag, "Value")
-            value = "" if value_node is None else (value_node.text or "")
-            if len(key) > 128 or len(value) > 256:
-                raise _bad("A tag's key is at most 128 characters, its value 256")
-            tags.append([key, value])
-        if len(tags) > _MAX_TAGS or len({k for k, _ in tags}) != len(tags):
-            raise _bad("At most 10 tags, each key once")
-        operation["tags"] = tags
+        operation["tags"] = [] if tag_set is None else _tags(tag_set)
+    if name == "S3PutObjectCopy":
+        operation.update(_copy(chosen[0]))
     return operation
+
+
+# S3PutObjectCopy's elements served; any other (ACLs, new metadata, Object Lock, SSE-KMS,
+# conditions, redirects…) is refused rather than silently ignored.
+_COPY_SERVED = {"TargetResource", "TargetKeyPrefix", "MetadataDirective", "NewObjectTagging",
+                "StorageClass"}  # fmt: skip
+
+
+def _copy(node: Element) -> dict[str, Any]:
+    for child in node:
+        if _local(child.tag) not in _COPY_SERVED:
+            raise S3ControlError(
+                "NotImplemented", f"S3PutObjectCopy's {_local(child.tag)} is not supported"
+            )
+    target = _text(node, "TargetResource", required=True) or ""
+    if bucket_of_arn(target) is None:
+        raise _bad("TargetResource must be a bucket's ARN (arn:aws:s3:::bucket)")
+    if (_text(node, "MetadataDirective") or "COPY") != "COPY":
+        raise S3ControlError("NotImplemented", "Only the COPY metadata directive is supported")
+    if (_text(node, "StorageClass") or "STANDARD") != "STANDARD":
+        raise _bad("Only the STANDARD storage class is served")
+    prefix = _text(node, "TargetKeyPrefix")
+    tags_node = _child(node, "NewObjectTagging")
+    tags = None if tags_node is None else _tags(tags_node)
+    return {"target": target, "prefix": prefix, "tags": tags}
+
+
+def _tags(tag_set: Element) -> list[list[str]]:
+    tags = []
+    for tag in tag_set:
+        key = _text(tag, "Key", required=True) or ""
+        value_node = _child(tag, "Value")
+        value = "" if value_node is None else (value_node.text or "")
+        if len(key) > 128 or len(value) > 256:
+            raise _bad("A tag's key is at most 128 characters, its value 256")
+        tags.append([key, value])
+    if len(tags) > _MAX_TAGS or len({k for k, _ in tags}) != len(tags):
+        raise _bad("At most 10 tags, each key once")
+    return tags
 
 
 def _report(node: Element | None) -> dict[str, Any]:
@@ -255,6 +286,18 @@ async def describe_job(jobs: BatchJobStore, account: str, region: str, job_id: s
             xml.element("Value", value)
             xml.close("member")
         xml.close("TagSet")
+    if operation["name"] == "S3PutObjectCopy":
+        xml.element("TargetResource", operation["target"])
+        xml.element("TargetKeyPrefix", operation.get("prefix"))
+        xml.element("MetadataDirective", "COPY")
+        if operation.get("tags") is not None:
+            xml.open("NewObjectTagging")
+            for key, value in operation["tags"]:
+                xml.open("member")
+                xml.element("Key", key)
+                xml.element("Value", value)
+                xml.close("member")
+            xml.close("NewObjectTagging")
     xml.close(operation["name"])
     xml.close("Operation")
     xml.element("Priority", job.priority)

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote
 
 from andromede.errors import AndromedeError
@@ -58,6 +58,7 @@ REPORT_SCHEMA: Final = (
 OPERATION_ACTIONS: Final = {
     "S3PutObjectTagging": "s3:PutObjectTagging",
     "S3DeleteObjectTagging": "s3:DeleteObjectTagging",
+    "S3PutObjectCopy": "s3:PutObject",
 }
 # Storage's errors as the task's report names them (S3's codes and statuses).
 _ERRORS: Final = {
@@ -69,6 +70,9 @@ _ERRORS: Final = {
     "AccessDenied": 403,
     "ObjectLocked": 403,
     "RegionNotServed": 400,
+    "EntityTooLarge": 400,
+    "KeyTooLong": 400,
+    "CustomerKeyRequired": 400,
 }
 
 
@@ -273,14 +277,16 @@ class BatchRunner:
 
     async def _task(self, job: BatchJob, seq: int, line: ManifestLine) -> TaskResult:
         operation = job.document["operation"]
-        tags: tuple[tuple[str, str], ...] = ()
-        if operation["name"] == "S3PutObjectTagging":
-            tags = tuple((k, v) for k, v in operation.get("tags", []))
         try:
-            await self._own_bucket(job, line.bucket, OPERATION_ACTIONS[operation["name"]], line.key)
-            await self._objects.set_object_tags(
-                line.bucket, line.key, tags, version_id=line.version_id
-            )
+            if operation["name"] == "S3PutObjectCopy":
+                await self._copy(job, operation, line)
+            else:
+                tags = tuple((k, v) for k, v in operation.get("tags", []))
+                action = OPERATION_ACTIONS[operation["name"]]
+                await self._own_bucket(job, line.bucket, action, line.key)
+                await self._objects.set_object_tags(
+                    line.bucket, line.key, tags, version_id=line.version_id
+                )
         except AndromedeError as exc:
             code = "AccessDenied" if isinstance(exc, _Refused) else type(exc).__name__
             status = _ERRORS.get(code)
@@ -289,6 +295,33 @@ class BatchRunner:
                 return TaskResult(seq, "failed", "InternalError", 500, "Internal error")
             return TaskResult(seq, "failed", code, status, str(exc) or code)
         return TaskResult(seq, "succeeded", None, 200, "Successful")
+
+    async def _copy(self, job: BatchJob, operation: dict[str, Any], line: ManifestLine) -> None:
+        """CopyObject of the line's object (or version) to the target bucket, its key behind
+        the target prefix: the source's metadata kept (COPY), its tags replaced when the
+        operation names new ones; sealed under the target account's keys."""
+        target = bucket_of_arn(operation["target"]) or ""
+        key = f"{operation.get('prefix') or ''}{line.key}"
+        await self._own_bucket(job, line.bucket, "s3:GetObject", line.key)
+        await self._own_bucket(job, target, "s3:PutObject", key)
+        source = (
+            await self._objects.get_version(line.bucket, line.key, line.version_id)
+            if line.version_id
+            else await self._objects.head_object(line.bucket, line.key)
+        )
+        headers = None
+        if operation.get("tags") is not None:
+            headers = source.headers.with_tags(tuple((k, v) for k, v in operation["tags"]))
+        bucket = await self._objects.get_bucket(target)
+        await self._objects.copy_object(
+            source,
+            target,
+            key,
+            headers=headers,
+            owner_id=bucket.owner_id,
+            checksum_algorithm=None,
+            encryption=ObjectEncryption(tenant_id=bucket.tenant_id),
+        )
 
     async def _finish(self, job: BatchJob, current: JobStatus, to: JobStatus) -> None:
         now = self._clock()

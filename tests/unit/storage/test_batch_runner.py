@@ -416,3 +416,64 @@ async def test_a_running_job_cancelled_stops_and_reports_what_it_did(world: Worl
     report = json.loads(await read(world.objects, "reports", manifest_key))
     (only,) = report["Results"]
     assert len(report_rows(await read(world.objects, "reports", only["Key"]))) == 2
+
+
+_COPY = (
+    "<S3PutObjectCopy><TargetResource>arn:aws:s3:::reports</TargetResource>"
+    "<TargetKeyPrefix>copies/</TargetKeyPrefix><MetadataDirective>COPY</MetadataDirective>"
+    "{tagging}</S3PutObjectCopy>"
+)
+
+
+async def test_a_copy_job_copies_each_object_behind_the_prefix(world: World) -> None:
+    await put(world.objects, "data", "a", b"alpha")
+    await world.objects.set_object_tags("data", "a", (("old", "1"),))
+    await put(world.objects, "data", "b", b"bravo")
+    etag = await manifest(world, ["data,a", "data,b", "data,gone"])
+    tagging = "<NewObjectTagging><member><Key>copied</Key><Value>yes</Value></member>"
+    job = await new_job(
+        world, request(etag, operation=_COPY.format(tagging=tagging + "</NewObjectTagging>"))
+    )
+    grants = RoleGrants(set(), [])
+    await drain(world.runner(grants=grants))
+    done = await world.jobs.get("t1", job.job_id)
+    assert done is not None and (done.status, done.succeeded, done.failed) == (
+        JobStatus.COMPLETE, 2, 1,
+    )  # fmt: skip
+    assert await read(world.objects, "reports", "copies/a") == b"alpha"
+    assert await read(world.objects, "reports", "copies/b") == b"bravo"
+    copied = await world.objects.head_object("reports", "copies/a")
+    assert copied.headers.tags == (("copied", "yes"),)
+    assert (await world.objects.head_object("data", "a")).headers.tags == (("old", "1"),)
+    # The role read the source and wrote the copy; each task audited as s3:PutObject.
+    actions = [(action, where) for _, _, action, where in grants.asked]
+    assert ("s3:GetObject", "data/a") in actions
+    assert ("s3:PutObject", "reports/copies/a") in actions
+    assert {e.action for e in world.events} == {"s3:PutObject"}
+
+
+async def test_a_copy_keeps_the_tags_without_new_ones(world: World) -> None:
+    await put(world.objects, "data", "a", b"alpha")
+    await world.objects.set_object_tags("data", "a", (("old", "1"),))
+    etag = await manifest(world, ["data,a"])
+    await new_job(world, request(etag, operation=_COPY.format(tagging="")))
+    await drain(world.runner())
+    assert (await world.objects.head_object("reports", "copies/a")).headers.tags == (("old", "1"),)
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        (_COPY.format(tagging="<SSEAwsKmsKeyId>k</SSEAwsKmsKeyId>"), "NotImplemented"),
+        (_COPY.replace("COPY<", "REPLACE<").format(tagging=""), "NotImplemented"),
+        (
+            _COPY.replace("arn:aws:s3:::reports", "reports").format(tagging=""),
+            "BadRequestException",
+        ),
+        (_COPY.format(tagging="<StorageClass>GLACIER</StorageClass>"), "BadRequestException"),
+    ],
+)
+def test_copy_requests_refused(operation: str, code: str) -> None:
+    with pytest.raises(S3ControlError) as caught:
+        parse_create(request("e", operation=operation))
+    assert caught.value.code == code
