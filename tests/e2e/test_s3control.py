@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -311,41 +312,7 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
     for i in range(20):
         s3.put_object(Bucket=data, Key=f"obj {i}", Body=b"x", Tagging="tier=hot")
     # The job acts as its role (S3's trust, the role's own policies), as AWS has it.
-    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "s3.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role_arn = iam.create_role(RoleName="batch", AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"
-    ]["Arn"]
-    iam.put_role_policy(
-        RoleName="batch",
-        PolicyName="batch",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["s3:GetObject", "s3:PutObjectTagging", "s3:PutObject"],
-                        "Resource": "*",
-                    },
-                    {
-                        "Effect": "Deny",
-                        "Action": "s3:PutObjectTagging",
-                        "Resource": f"arn:aws:s3:::{data}/kept",
-                    },
-                ],
-            }
-        ),
-    )
+    role_arn = _batch_role(server, tenant, deny=f"arn:aws:s3:::{data}/kept")
     s3.put_object(Bucket=data, Key="kept", Body=b"x", Tagging="tier=hot")
     lines = "".join(f"{data},obj%20{i}\n" for i in range(20)) + f"{data},kept\n"
     etag = s3.put_object(Bucket=data, Key="manifest.csv", Body=lines.encode())["ETag"]
@@ -436,3 +403,92 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
     with pytest.raises(ClientError) as caught:
         _s3control(server, other).describe_job(AccountId=other.account, JobId=job_id)
     assert _code(caught) == "NotFoundException"
+
+
+def _batch_role(server: ServerProcess, tenant: Tenant, *, deny: str | None = None) -> str:
+    """A role S3 may assume, allowed to read, write and tag objects (``deny``: not that
+    object's tags)."""
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    name = f"batch-{uuid.uuid4().hex[:8]}"
+    role_arn = str(
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    )
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObjectTagging", "s3:PutObject"],
+            "Resource": "*",
+        }
+    ]
+    if deny is not None:
+        statements.append({"Effect": "Deny", "Action": "s3:PutObjectTagging", "Resource": deny})
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="batch",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return role_arn
+
+
+def _wait_for(control: Any, account: str, job_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (job := dict(control.describe_job(AccountId=account, JobId=job_id)["Job"]))[
+        "Status"
+    ] != status:
+        assert job["Status"] not in ("Failed", "Cancelled", "Complete"), job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    return job
+
+
+def test_batch_operations_copy_job(server: ServerProcess) -> None:
+    """A copy job copies each manifest object behind a prefix in another bucket of the
+    account, the new tags on the copies."""
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    s3.create_bucket(Bucket=(data := f"src-{tenant.account}"))
+    s3.create_bucket(Bucket=(backup := f"bak-{tenant.account}"))
+    for i in range(3):
+        s3.put_object(Bucket=data, Key=f"doc{i}", Body=f"body {i}".encode())
+    etag = s3.put_object(
+        Bucket=data, Key="m.csv", Body="".join(f"{data},doc{i}\n" for i in range(3)).encode()
+    )["ETag"]
+    job_id = control.create_job(
+        AccountId=tenant.account,
+        ConfirmationRequired=False,
+        Operation={
+            "S3PutObjectCopy": {
+                "TargetResource": f"arn:aws:s3:::{backup}",
+                "TargetKeyPrefix": "copied/",
+                "MetadataDirective": "COPY",
+                "NewObjectTagging": [{"Key": "from", "Value": "batch"}],
+            }
+        },
+        Report={"Enabled": False},
+        ClientRequestToken="copy-1",
+        Manifest={
+            "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+            "Location": {"ObjectArn": f"arn:aws:s3:::{data}/m.csv", "ETag": etag},
+        },
+        Priority=1,
+        RoleArn=_batch_role(server, tenant),
+    )["JobId"]
+    job = _wait_for(control, tenant.account, job_id, "Complete")
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 3
+    assert job["Operation"]["S3PutObjectCopy"]["TargetKeyPrefix"] == "copied/"
+    for i in range(3):
+        got = s3.get_object(Bucket=backup, Key=f"copied/doc{i}")
+        assert got["Body"].read() == f"body {i}".encode()
+    tags = s3.get_object_tagging(Bucket=backup, Key="copied/doc0")["TagSet"]
+    assert tags == [{"Key": "from", "Value": "batch"}]
