@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from defusedxml import ElementTree as ET
 from pydantic import ValidationError
 
 from andromede.db.database import open_database
+from andromede.s3control import jobs as batch
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.jobs import parse_create
 from andromede.settings import Settings
@@ -477,3 +479,49 @@ def test_copy_requests_refused(operation: str, code: str) -> None:
     with pytest.raises(S3ControlError) as caught:
         parse_create(request("e", operation=operation))
     assert caught.value.code == code
+
+
+async def test_list_jobs_pages_and_refuses_bad_tokens(world: World) -> None:
+    for n in range(3):
+        _, priority, document = parse_create(request("e"))
+        await world.jobs.create(
+            BatchJob(f"j{n}", "t1", f"tok{n}", JobStatus.NEW, priority, document, NOW)
+        )
+    first = ET.fromstring((await batch.list_jobs(world.jobs, "t1", "maxResults=2")).body)
+    ids = [e.text for e in first.iter(f"{{{batch.NAMESPACE}}}JobId")]
+    assert ids == ["j2", "j1"]
+    next_token = first.findtext(f"{{{batch.NAMESPACE}}}NextToken")
+    assert next_token
+    rest = ET.fromstring(
+        (await batch.list_jobs(world.jobs, "t1", f"maxResults=2&nextToken={next_token}")).body
+    )
+    assert [e.text for e in rest.iter(f"{{{batch.NAMESPACE}}}JobId")] == ["j0"]
+    assert rest.findtext(f"{{{batch.NAMESPACE}}}NextToken") is None
+    for query, code in [
+        ("nextToken=%%%", "InvalidNextTokenException"),
+        ("jobStatuses=Sleeping", "InvalidRequestException"),
+        ("maxResults=0", "InvalidRequestException"),
+    ]:
+        with pytest.raises(S3ControlError) as caught:
+            await batch.list_jobs(world.jobs, "t1", query)
+        assert caught.value.code == code
+
+
+async def test_update_job_status_moves_as_aws_allows(world: World) -> None:
+    token, priority, document = parse_create(request("e"))
+    await world.jobs.create(BatchJob("j", "t1", token, JobStatus.NEW, priority, document, NOW))
+    with pytest.raises(S3ControlError) as caught:
+        await batch.update_status(world.jobs, "t1", "j", "requestedJobStatus=Ready", NOW)
+    assert caught.value.code == "JobStatusException"
+    with pytest.raises(S3ControlError) as caught:
+        await batch.update_status(world.jobs, "t1", "j", "requestedJobStatus=Active", NOW)
+    assert caught.value.code == "BadRequestException"
+    with pytest.raises(S3ControlError) as caught:
+        await batch.update_status(world.jobs, "t2", "j", "requestedJobStatus=Cancelled", NOW)
+    assert caught.value.code == "NotFoundException"
+    await batch.update_status(world.jobs, "t1", "j", "requestedJobStatus=Cancelled", NOW)
+    cancelled = await world.jobs.get("t1", "j")
+    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
+    with pytest.raises(S3ControlError) as caught:
+        await batch.update_priority(world.jobs, "t1", "j", "priority=x")
+    assert caught.value.code == "BadRequestException"
