@@ -61,6 +61,7 @@ from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
+from andromede.storage.batch_jobs import BatchJobStore
 from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleRunner
 from andromede.storage.replication_queue_sql import SqlReplicationQueue
@@ -102,6 +103,7 @@ from andromede.wiring.operator_cli import (
 )
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
+    batch_runner,
     delivery_policy,
     inventory_reporter,
     lifecycle_auditor,
@@ -432,7 +434,17 @@ class Application:
             billing=billing,
         )
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
-        apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, rate_limiter)
+        batch_jobs = BatchJobStore(db)
+        apis[S3ControlApp.name] = S3ControlApp(
+            objects, identity, audit, settings, batch_jobs, rate_limiter
+        )
+        # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
+        background.append(
+            asyncio.create_task(
+                batch_runner(settings, objects, batch_jobs, audit, grants).run_forever(),
+                name="batch-operations",
+            )
+        )
         background.append(
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )

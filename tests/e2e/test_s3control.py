@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +105,9 @@ def test_account_block_round_trip_and_errors(server: ServerProcess) -> None:
     with pytest.raises(ClientError) as caught:
         control.get_public_access_block(AccountId=tenant.account)
     assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"
-    # Batch Operations are not served yet: NotImplemented, never a silent success.
+    # An S3 Control call not served: NotImplemented, never a silent success.
     with pytest.raises(ClientError) as caught:
-        control.list_jobs(AccountId=tenant.account)
+        control.list_access_points(AccountId=tenant.account)
     assert _code(caught) == "NotImplemented"
 
 
@@ -296,3 +298,197 @@ def test_account_block_governs_acls(server: ServerProcess) -> None:
     control.delete_public_access_block(AccountId=tenant.account)
     s3.put_object_acl(Bucket=bucket, Key="open.txt", ACL="public-read")
     assert requests.get(url, timeout=30).content == b"open"
+
+
+def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> None:
+    """A job (decision 0152's addendum) re-tags 20 objects through boto3 as its role,
+    awaiting confirmation first; it reaches Complete and its report lists 20 succeeded tasks
+    and the one object its role may not tag."""
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    s3.create_bucket(Bucket=(data := f"batch-{tenant.account}"))
+    s3.create_bucket(Bucket=(reports := f"reports-{tenant.account}"))
+    for i in range(20):
+        s3.put_object(Bucket=data, Key=f"obj {i}", Body=b"x", Tagging="tier=hot")
+    # The job acts as its role (S3's trust, the role's own policies), as AWS has it.
+    role_arn = _batch_role(server, tenant, deny=f"arn:aws:s3:::{data}/kept")
+    s3.put_object(Bucket=data, Key="kept", Body=b"x", Tagging="tier=hot")
+    lines = "".join(f"{data},obj%20{i}\n" for i in range(20)) + f"{data},kept\n"
+    etag = s3.put_object(Bucket=data, Key="manifest.csv", Body=lines.encode())["ETag"]
+    request: dict[str, Any] = {
+        "AccountId": tenant.account,
+        "ConfirmationRequired": True,
+        "Operation": {"S3PutObjectTagging": {"TagSet": [{"Key": "tier", "Value": "cold"}]}},
+        "Report": {
+            "Bucket": f"arn:aws:s3:::{reports}",
+            "Format": "Report_CSV_20180820",
+            "Enabled": True,
+            "Prefix": "runs",
+            "ReportScope": "AllTasks",
+        },
+        "ClientRequestToken": "retag-1",
+        "Manifest": {
+            "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+            "Location": {"ObjectArn": f"arn:aws:s3:::{data}/manifest.csv", "ETag": etag},
+        },
+        "Priority": 10,
+        "RoleArn": role_arn,
+    }
+    job_id = control.create_job(**request)["JobId"]
+    assert control.create_job(**request)["JobId"] == job_id  # the token: the same job
+    with pytest.raises(ClientError) as caught:
+        control.create_job(**{**request, "Priority": 11})
+    assert _code(caught) == "IdempotencyException"
+
+    def describe() -> dict[str, Any]:
+        return dict(control.describe_job(AccountId=tenant.account, JobId=job_id)["Job"])
+
+    deadline = time.monotonic() + 60
+    while describe()["Status"] != "Suspended":
+        assert time.monotonic() < deadline, describe()
+        time.sleep(0.5)
+    assert describe()["ProgressSummary"]["TotalNumberOfTasks"] == 21
+    with pytest.raises(ClientError) as caught:
+        control.update_job_status(
+            AccountId=tenant.account, JobId="no-such-job", RequestedJobStatus="Ready"
+        )
+    assert _code(caught) == "NotFoundException"
+    assert (
+        control.update_job_priority(AccountId=tenant.account, JobId=job_id, Priority=42)["Priority"]
+        == 42
+    )
+    ready = control.update_job_status(
+        AccountId=tenant.account, JobId=job_id, RequestedJobStatus="Ready"
+    )
+    assert ready["Status"] == "Ready"
+    while (job := describe())["Status"] != "Complete":
+        assert job["Status"] in ("Ready", "Active"), job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 20
+    assert job["ProgressSummary"]["NumberOfTasksFailed"] == 1  # its role may not tag "kept"
+    kept = s3.get_object_tagging(Bucket=data, Key="kept")["TagSet"]
+    assert kept == [{"Key": "tier", "Value": "hot"}]
+    assert job["Priority"] == 42
+    assert job["Report"]["ReportScope"] == "AllTasks"
+    for i in (0, 19):
+        tags = s3.get_object_tagging(Bucket=data, Key=f"obj {i}")["TagSet"]
+        assert tags == [{"Key": "tier", "Value": "cold"}]
+    # A finished job's status cannot change.
+    with pytest.raises(ClientError) as caught:
+        control.update_job_status(
+            AccountId=tenant.account, JobId=job_id, RequestedJobStatus="Cancelled"
+        )
+    assert _code(caught) == "JobStatusException"
+    listed = control.list_jobs(AccountId=tenant.account, JobStatuses=["Complete"])["Jobs"]
+    assert [j["JobId"] for j in listed] == [job_id]
+    assert control.list_jobs(AccountId=tenant.account, JobStatuses=["Active"])["Jobs"] == []
+    report = json.loads(
+        s3.get_object(Bucket=reports, Key=f"runs/job-{job_id}/manifest.json")["Body"].read()
+    )
+    results = {r["TaskExecutionStatus"]: r["Key"] for r in report["Results"]}
+    assert sorted(results) == ["failed", "succeeded"]
+
+    def rows(status: str) -> list[str]:
+        body = s3.get_object(Bucket=reports, Key=results[status])["Body"].read()
+        return list(body.decode().splitlines())
+
+    assert len(rows("succeeded")) == 20
+    assert all(row.split(",")[3] == "succeeded" for row in rows("succeeded"))
+    failed = [row.split(",")[:6] for row in rows("failed")]
+    assert failed == [[data, "kept", "", "failed", "AccessDenied", "403"]]
+    # Another account cannot see the job.
+    other = new_tenant(server, "s3c")
+    with pytest.raises(ClientError) as caught:
+        _s3control(server, other).describe_job(AccountId=other.account, JobId=job_id)
+    assert _code(caught) == "NotFoundException"
+
+
+def _batch_role(server: ServerProcess, tenant: Tenant, *, deny: str | None = None) -> str:
+    """A role S3 may assume, allowed to read, write and tag objects (``deny``: not that
+    object's tags)."""
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    name = f"batch-{uuid.uuid4().hex[:8]}"
+    role_arn = str(
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    )
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObjectTagging", "s3:PutObject"],
+            "Resource": "*",
+        }
+    ]
+    if deny is not None:
+        statements.append({"Effect": "Deny", "Action": "s3:PutObjectTagging", "Resource": deny})
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="batch",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return role_arn
+
+
+def _wait_for(control: Any, account: str, job_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (job := dict(control.describe_job(AccountId=account, JobId=job_id)["Job"]))[
+        "Status"
+    ] != status:
+        assert job["Status"] not in ("Failed", "Cancelled", "Complete"), job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    return job
+
+
+def test_batch_operations_copy_job(server: ServerProcess) -> None:
+    """A copy job copies each manifest object behind a prefix in another bucket of the
+    account, the new tags on the copies."""
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    s3.create_bucket(Bucket=(data := f"src-{tenant.account}"))
+    s3.create_bucket(Bucket=(backup := f"bak-{tenant.account}"))
+    for i in range(3):
+        s3.put_object(Bucket=data, Key=f"doc{i}", Body=f"body {i}".encode())
+    etag = s3.put_object(
+        Bucket=data, Key="m.csv", Body="".join(f"{data},doc{i}\n" for i in range(3)).encode()
+    )["ETag"]
+    job_id = control.create_job(
+        AccountId=tenant.account,
+        ConfirmationRequired=False,
+        Operation={
+            "S3PutObjectCopy": {
+                "TargetResource": f"arn:aws:s3:::{backup}",
+                "TargetKeyPrefix": "copied/",
+                "MetadataDirective": "COPY",
+                "NewObjectTagging": [{"Key": "from", "Value": "batch"}],
+            }
+        },
+        Report={"Enabled": False},
+        ClientRequestToken="copy-1",
+        Manifest={
+            "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
+            "Location": {"ObjectArn": f"arn:aws:s3:::{data}/m.csv", "ETag": etag},
+        },
+        Priority=1,
+        RoleArn=_batch_role(server, tenant),
+    )["JobId"]
+    job = _wait_for(control, tenant.account, job_id, "Complete")
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 3
+    assert job["Operation"]["S3PutObjectCopy"]["TargetKeyPrefix"] == "copied/"
+    for i in range(3):
+        got = s3.get_object(Bucket=backup, Key=f"copied/doc{i}")
+        assert got["Body"].read() == f"body {i}".encode()
+    tags = s3.get_object_tagging(Bucket=backup, Key="copied/doc0")["TagSet"]
+    assert tags == [{"Key": "from", "Value": "batch"}]

@@ -68,6 +68,8 @@ from andromede.db.tables_billing import (
 )
 from andromede.db.tables_storage import (
     account_public_access_blocks,
+    batch_job_tasks,
+    batch_jobs,
     blob_deletions,
     bucket_cors,
     bucket_documents,
@@ -130,6 +132,8 @@ __all__ = [
     "audit_logs",
     "audit_signing_keys",
     "audit_witness_cosignatures",
+    "batch_job_tasks",
+    "batch_jobs",
     "billing_credit_note_sequences",
     "billing_credit_notes",
     "billing_invoice_sequences",

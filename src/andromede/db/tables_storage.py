@@ -27,6 +27,8 @@ from andromede.db.types import UtcDateTime, big_id, key_text
 
 __all__ = [
     "account_public_access_blocks",
+    "batch_job_tasks",
+    "batch_jobs",
     "blob_deletions",
     "bucket_cors",
     "bucket_documents",
@@ -332,4 +334,43 @@ account_public_access_blocks = sa.Table(
     sa.Column("configuration", sa.Text, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+
+# S3 Batch Operations (decision 0152's addendum): a job (its request as JSON, its status, its
+# counters, the lease of the gateway working on it) and one row per manifest line (its result
+# once done), so a gateway that restarts resumes where the job stands.
+batch_jobs = sa.Table(
+    "batch_jobs",
+    metadata,
+    sa.Column("job_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("client_token", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("total_tasks", sa.Integer, nullable=True),
+    sa.Column("succeeded", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("failure_reasons", sa.Text, nullable=False),
+    sa.Column("status_update_reason", sa.Text, nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("terminated_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("tenant_id", "client_token", name="uq_batch_jobs_token"),
+)
+sa.Index("ix_batch_jobs_tenant", batch_jobs.c.tenant_id, batch_jobs.c.created_at)
+
+batch_job_tasks = sa.Table(
+    "batch_job_tasks",
+    metadata,
+    sa.Column("job_id", key_text(), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("bucket", key_text(), nullable=False),
+    sa.Column("key", key_text(), nullable=False),
+    sa.Column("version_id", sa.Text, nullable=True),
+    sa.Column("task_status", sa.Text, nullable=True),
+    sa.Column("error_code", sa.Text, nullable=True),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -33,10 +35,12 @@ from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import evaluate
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.s3control import jobs as batch
 from andromede.s3control import public_access_block as pab
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
-from andromede.s3control.operations import PATH_PREFIX, S3ControlOperation, route
+from andromede.s3control.operations import PATH_PREFIX, S3ControlOperation, job_of, route
 from andromede.settings import Settings
+from andromede.storage.batch_jobs import BatchJobStore
 from andromede.storage.service import ObjectService
 
 __all__ = ["ACCOUNT_HEADER", "S3ControlApp", "is_s3_control"]
@@ -69,9 +73,13 @@ class S3ControlApp:
         identity: IdentityService,
         audit: AuditService,
         settings: Settings,
+        jobs: BatchJobStore,
         rate_limiter: RateLimiter | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._objects = objects
+        self._jobs = jobs
+        self._clock = clock
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -98,7 +106,7 @@ class S3ControlApp:
                 # AWS refuses an account id that is not the caller's.
                 raise S3ControlError("AccessDenied")
             await self._authorise(principal, operation, scope)
-            response = await self._dispatch(operation, account, body)
+            response = await self._dispatch(operation, account, body, scope)
         except ClientGone:
             self._finish(operation, principal, account, request_id, 499, "ClientGone", started)
             return
@@ -191,7 +199,22 @@ class S3ControlApp:
         ).allowed:
             raise S3ControlError("AccessDenied")
 
-    async def _dispatch(self, operation: S3ControlOperation, account: str, body: bytes) -> Response:
+    async def _dispatch(
+        self, operation: S3ControlOperation, account: str, body: bytes, scope: Scope
+    ) -> Response:
+        query = scope.get("query_string", b"").decode("latin-1")
+        job_id = job_of(scope["path"])
+        region = self._settings.region
+        if operation is _O.CreateJob:
+            return await batch.create_job(self._jobs, account, body, self._clock())
+        if operation is _O.DescribeJob:
+            return await batch.describe_job(self._jobs, account, region, job_id)
+        if operation is _O.ListJobs:
+            return await batch.list_jobs(self._jobs, account, query)
+        if operation is _O.UpdateJobPriority:
+            return await batch.update_priority(self._jobs, account, job_id, query)
+        if operation is _O.UpdateJobStatus:
+            return await batch.update_status(self._jobs, account, job_id, query, self._clock())
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:

@@ -50,6 +50,16 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     ),
     "SlowDown": (503, "Please reduce your request rate."),
     "EntityTooLarge": (400, "Your proposed upload exceeds the maximum allowed size"),
+    # Batch Operations (decision 0152's addendum).
+    "BadRequestException": (400, "The request is not valid"),
+    "IdempotencyException": (
+        409,
+        "The client token was used with another request",
+    ),
+    "InvalidNextTokenException": (400, "The next token is not valid"),
+    "InvalidRequestException": (400, "The request is not valid"),
+    "JobStatusException": (409, "The job's status does not allow the change"),
+    "NotFoundException": (404, "The job was not found"),
 }
 
 

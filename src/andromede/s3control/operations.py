@@ -1,13 +1,13 @@
 """The S3 Control operations: each request's method and path (under ``/v20180820``) to the
 operation it is, and the IAM action it needs — the ones not served yet too, which answer
-NotImplemented rather than a silent 200 (decision 0152)."""
+NotImplemented rather than a silent 200 (decision 0152; Batch Operations: its addendum)."""
 
 from __future__ import annotations
 
 import enum
 import re
 
-__all__ = ["PATH_PREFIX", "S3ControlOperation", "route"]
+__all__ = ["PATH_PREFIX", "S3ControlOperation", "job_of", "route"]
 
 PATH_PREFIX = "/v20180820/"
 
@@ -18,11 +18,11 @@ class S3ControlOperation(enum.Enum):
     GetPublicAccessBlock = ("GetPublicAccessBlock", "s3:GetAccountPublicAccessBlock", True)
     PutPublicAccessBlock = ("PutPublicAccessBlock", "s3:PutAccountPublicAccessBlock", True)
     DeletePublicAccessBlock = ("DeletePublicAccessBlock", "s3:PutAccountPublicAccessBlock", True)
-    CreateJob = ("CreateJob", "s3:CreateJob", False)
-    ListJobs = ("ListJobs", "s3:ListJobs", False)
-    DescribeJob = ("DescribeJob", "s3:DescribeJob", False)
-    UpdateJobPriority = ("UpdateJobPriority", "s3:UpdateJobPriority", False)
-    UpdateJobStatus = ("UpdateJobStatus", "s3:UpdateJobStatus", False)
+    CreateJob = ("CreateJob", "s3:CreateJob", True)
+    ListJobs = ("ListJobs", "s3:ListJobs", True)
+    DescribeJob = ("DescribeJob", "s3:DescribeJob", True)
+    UpdateJobPriority = ("UpdateJobPriority", "s3:UpdateJobPriority", True)
+    UpdateJobStatus = ("UpdateJobStatus", "s3:UpdateJobStatus", True)
     # Any other S3 Control path (access points, Storage Lens, Multi-Region Access Points…).
     Unknown = ("Unknown", "s3:*", False)
 
@@ -58,3 +58,9 @@ def route(method: str, path: str) -> S3ControlOperation:
         if job.group(2) == "status" and method == "POST":
             return _O.UpdateJobStatus
     return _O.Unknown
+
+
+def job_of(path: str) -> str:
+    """The job id a ``/v20180820/jobs/{id}…`` path names ("" for any other path)."""
+    found = _JOB.fullmatch(path[len(PATH_PREFIX) :].rstrip("/"))
+    return "" if found is None else found.group(1)

@@ -243,6 +243,33 @@ class StorageSettings(BaseModel):
         " PutBucketInventoryConfiguration past it answers TooManyConfigurations.",
     )
 
+    # S3 Batch Operations (decision 0152's addendum).
+    batch_job_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between two passes of a gateway's Batch Operations worker, which"
+        " claims a job (one gateway at a time) and runs its next batch of tasks.",
+    )
+    batch_job_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Tasks a Batch Operations worker runs (and records) per claim of a job;"
+        " a gateway that stops loses at most this batch's progress.",
+    )
+    batch_job_max_tasks: int = Field(
+        default=100000,
+        ge=1,
+        description="Most lines a Batch Operations manifest may list; a longer one fails"
+        " the job (FailureCode ManifestTooLarge).",
+    )
+    batch_job_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a gateway holds the claim on a Batch Operations job while it"
+        " runs a batch; a job whose gateway died is taken over once this has run out.",
+    )
+
     def _rados_needs_a_cluster(self) -> None:
         if self.blob_backend == "rados" and self.ceph_conf is None:
             raise ValueError("blob_backend = rados needs ceph_conf (and usually ceph_keyring)")

@@ -25,6 +25,8 @@ from andromede.s3.handlers.common import S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
+from andromede.storage.batch_jobs import BatchJobStore
+from andromede.storage.batch_runner import BatchRunner, TaskEvent
 from andromede.storage.blob_local import LocalBlobStore
 from andromede.storage.blobs import BlobStore
 from andromede.storage.expiration_view import ExpirationView
@@ -39,6 +41,7 @@ from andromede.storage.store import MetadataStore
 
 __all__ = [
     "LIFECYCLE_PRINCIPAL",
+    "batch_runner",
     "delivery_policy",
     "inventory_reporter",
     "lifecycle_auditor",
@@ -291,4 +294,42 @@ def inventory_reporter(
         on_report=record,
         kms_keys=kms_keys,
         regions=settings.served_region_names,
+    )
+
+
+def batch_runner(
+    settings: Settings,
+    objects: ObjectService,
+    jobs: BatchJobStore,
+    audit: AuditService,
+    grants: ReplicationGrants,
+) -> BatchRunner:
+    """The S3 Batch Operations worker of this gateway (decision 0152's addendum): the job's
+    role authorised as replication's is (``grants``), each task audited in the job's account
+    as the S3 action it performs, by the job's role."""
+
+    def record(event: TaskEvent) -> None:
+        failed = event.result.status != "succeeded"
+        details = {"operation": "BatchOperations", "job_id": event.job.job_id}
+        if failed:
+            details["error"] = event.result.error_code or ""
+        audit.record(
+            request_id=new_request_id(),
+            tenant_id=event.job.tenant_id,
+            principal=str(event.job.document.get("role_arn") or ""),
+            action=event.action,
+            resource=f"arn:aws:s3:::{event.line.bucket}/{event.line.key}",
+            outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
+            details=details,
+        )
+
+    return BatchRunner(
+        objects,
+        jobs,
+        interval=settings.batch_job_interval,
+        batch=settings.batch_job_batch_size,
+        max_tasks=settings.batch_job_max_tasks,
+        lease=settings.batch_job_lease_seconds,
+        grants=grants,
+        on_task=record,
     )

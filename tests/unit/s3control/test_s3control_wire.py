@@ -12,7 +12,7 @@ from andromede.iam.errors import ExpiredToken, InvalidClientTokenId
 from andromede.s3control.app import is_s3_control
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
 from andromede.s3control.operations import S3ControlOperation as Op
-from andromede.s3control.operations import route
+from andromede.s3control.operations import job_of, route
 from andromede.s3control.public_access_block import parse_block
 from andromede.storage.model import Bucket, PublicAccessBlock
 
@@ -57,7 +57,14 @@ def test_the_operations_need_the_account_level_actions() -> None:
     assert Op.PutPublicAccessBlock.action == "s3:PutAccountPublicAccessBlock"
     assert Op.DeletePublicAccessBlock.action == "s3:PutAccountPublicAccessBlock"
     assert Op.CreateJob.action == "s3:CreateJob"
-    assert not Op.CreateJob.implemented
+    assert Op.CreateJob.implemented
+    assert not Op.Unknown.implemented
+
+
+def test_the_job_id_is_read_from_the_path() -> None:
+    assert job_of("/v20180820/jobs/abc") == "abc"
+    assert job_of("/v20180820/jobs/abc/status") == "abc"
+    assert job_of("/v20180820/jobs") == ""
 
 
 def test_parse_block_missing_switches_are_off() -> None:

@@ -116,6 +116,8 @@ _S3 = (
     "ReplicateObject",
     "ReplicateTags",
     "RestoreObject",
+    "UpdateJobPriority",
+    "UpdateJobStatus",
 )
 
 _IAM = (
