@@ -441,7 +441,9 @@ class Application:
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(
             asyncio.create_task(
-                batch_runner(settings, objects, batch_jobs, audit, grants).run_forever(),
+                batch_runner(
+                    settings, objects, batch_jobs, audit, grants.for_batch_operations()
+                ).run_forever(),
                 name="batch-operations",
             )
         )

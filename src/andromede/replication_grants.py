@@ -18,6 +18,12 @@ session of the role named ``s3-replication``; a refusal is False, never an error
 decision is recorded in the destination tenant's trail (data arriving from another account,
 allowed or refused, is its owner's to see); the configuration's own check is audited with the
 PutBucketReplication request that made it.
+
+S3 Batch Operations (decision 0152's addendum) decide their job's role by the same engine
+(:meth:`S3ReplicationGrants.for_batch_operations`), except that the role must trust AWS's
+Batch Operations principal, ``batchoperations.s3.amazonaws.com``, as on AWS, and its session
+is named ``s3-batch-operations``: a role written for AWS's Batch Operations works unchanged,
+and a replication role is not, by that alone, a Batch Operations one.
 """
 
 from __future__ import annotations
@@ -39,20 +45,50 @@ from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation
 from andromede.storage.model import Bucket
 
-__all__ = ["REPLICATION_SESSION", "S3ReplicationGrants"]
+__all__ = [
+    "BATCH_OPERATIONS_SERVICE",
+    "BATCH_OPERATIONS_SESSION",
+    "REPLICATION_SESSION",
+    "S3ReplicationGrants",
+]
 
 # The session name of the role's sessions that copy (what the destination's trail shows).
 REPLICATION_SESSION: Final = "s3-replication"
+BATCH_OPERATIONS_SESSION: Final = "s3-batch-operations"
 _S3_SERVICE: Final = "s3.amazonaws.com"
+# The principal a Batch Operations job's role must trust (AWS's S3 Batch Operations guide).
+BATCH_OPERATIONS_SERVICE: Final = "batchoperations.s3.amazonaws.com"
 
 
 class S3ReplicationGrants:
     def __init__(
-        self, identity: IdentityService, authoriser: S3Authoriser, audit: AuditService | None
+        self,
+        identity: IdentityService,
+        authoriser: S3Authoriser,
+        audit: AuditService | None,
+        *,
+        service: str = _S3_SERVICE,
+        session_name: str = REPLICATION_SESSION,
+        via: str = "replication",
     ) -> None:
         self._identity = identity
         self._authoriser = authoriser
         self._audit = audit
+        self._service = service
+        self._session_name = session_name
+        self._via = via
+
+    def for_batch_operations(self) -> S3ReplicationGrants:
+        """The same decisions for a Batch Operations job's role, which must trust
+        ``batchoperations.s3.amazonaws.com``."""
+        return S3ReplicationGrants(
+            self._identity,
+            self._authoriser,
+            self._audit,
+            service=BATCH_OPERATIONS_SERVICE,
+            session_name=BATCH_OPERATIONS_SESSION,
+            via="batch-operations",
+        )
 
     async def allows(
         self,
@@ -72,11 +108,11 @@ class S3ReplicationGrants:
             self._audit.record(
                 request_id=uuid.uuid4().hex.upper()[:16],
                 tenant_id=destination.tenant_id,
-                principal=_session_arn(role_arn, source_tenant),
+                principal=_session_arn(role_arn, source_tenant, self._session_name),
                 action=action,
                 resource=f"arn:aws:s3:::{destination.name}/{key}"[:2048],
                 outcome=Outcome.SUCCESS if allowed else Outcome.FAILURE,
-                details={"via": "replication", "source_account": source_tenant},
+                details={"via": self._via, "source_account": source_tenant},
             )
         return allowed
 
@@ -89,15 +125,17 @@ class S3ReplicationGrants:
             role = await self._identity.get_role_by_arn(role_arn)
         except IamError:
             return False
-        if role.tenant_id != source_tenant or not _trusts_s3(role.assume_role_policy_document):
+        if role.tenant_id != source_tenant or not _trusts(
+            role.assume_role_policy_document, self._service
+        ):
             return False
         session = Principal(
             tenant_id=role.tenant_id,
             user_id=role.id,
             user_name=role.name,
             kind=PrincipalKind.ROLE_SESSION,
-            arn=_session_arn(role_arn, role.tenant_id),
-            session_name=REPLICATION_SESSION,
+            arn=_session_arn(role_arn, role.tenant_id, self._session_name),
+            session_name=self._session_name,
         )
         try:
             await self._authoriser.authorise(
@@ -116,17 +154,17 @@ class S3ReplicationGrants:
         return True
 
 
-def _session_arn(role_arn: str | None, account: str) -> str:
-    """The ARN of the role's replication session (what the trail names); the account's S3
-    service principal when the configuration names no role."""
+def _session_arn(role_arn: str | None, account: str, session_name: str) -> str:
+    """The ARN of the role's session (what the trail names); the account's S3 service
+    principal when the configuration names no role."""
     if role_arn is None or ":role/" not in role_arn:
         return f"{_S3_SERVICE} for {account}"[:256]
     name = role_arn.rsplit("/", 1)[-1]
-    return f"arn:aws:sts::{account}:assumed-role/{name}/{REPLICATION_SESSION}"[:256]
+    return f"arn:aws:sts::{account}:assumed-role/{name}/{session_name}"[:256]
 
 
-def _trusts_s3(trust_policy: str) -> bool:
-    """Whether a role's trust policy lets S3 assume it."""
+def _trusts(trust_policy: str, service: str) -> bool:
+    """Whether a role's trust policy lets ``service`` assume it."""
     try:
         trust = load_policy(trust_policy, kind=PolicyKind.TRUST)
     except MalformedPolicy:
@@ -135,6 +173,6 @@ def _trusts_s3(trust_policy: str) -> bool:
         action="sts:AssumeRole",
         resource="*",
         principal_type=PrincipalType.SERVICE,
-        principal_arn=_S3_SERVICE,
+        principal_arn=service,
     )
     return evaluate(context, resource_policy=trust).allowed

@@ -406,15 +406,15 @@ def test_batch_operations_job_retags_twenty_objects(server: ServerProcess) -> No
 
 
 def _batch_role(server: ServerProcess, tenant: Tenant, *, deny: str | None = None) -> str:
-    """A role S3 may assume, allowed to read, write and tag objects (``deny``: not that
-    object's tags)."""
+    """A role S3 Batch Operations may assume (it trusts ``batchoperations.s3.amazonaws.com``,
+    as on AWS), allowed to read, write and tag objects (``deny``: not that object's tags)."""
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     trust = {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": "s3.amazonaws.com"},
+                "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
                 "Action": "sts:AssumeRole",
             }
         ],

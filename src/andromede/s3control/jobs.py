@@ -85,6 +85,7 @@ def parse_create(body: bytes) -> tuple[str, int, dict[str, Any]]:
         raise S3ControlError("MalformedXML") from exc
     if _local(root.tag) != "CreateJobRequest":
         raise S3ControlError("MalformedXML")
+    _refuse_unserved(root)
     token = _text(root, "ClientRequestToken", required=True) or ""
     if len(token) > 64:
         raise _bad("ClientRequestToken is at most 64 characters")
@@ -105,6 +106,34 @@ def parse_create(body: bytes) -> tuple[str, int, dict[str, Any]]:
             "report": _report(_child(root, "Report")),
         },
     )
+
+
+_CREATE_JOB_ELEMENTS = frozenset(
+    {
+        "ClientRequestToken",
+        "ConfirmationRequired",
+        "Description",
+        "Manifest",
+        "Operation",
+        "Priority",
+        "Report",
+        "RoleArn",
+    }
+)
+# What AWS takes and the platform does not do yet: refused, never dropped (decision 0058).
+_UNSERVED_CREATE_JOB_ELEMENTS = frozenset({"Tags", "ManifestGenerator"})
+
+
+def _refuse_unserved(root: Element) -> None:
+    """A CreateJob naming job tags or a manifest generator is refused with NotImplemented, an
+    element CreateJob does not have with MalformedXML: a job never runs without what was
+    asked of it."""
+    for child in root:
+        name = _local(child.tag)
+        if name in _UNSERVED_CREATE_JOB_ELEMENTS:
+            raise S3ControlError("NotImplemented", f"CreateJob's {name} is not supported")
+        if name not in _CREATE_JOB_ELEMENTS:
+            raise S3ControlError("MalformedXML")
 
 
 def _manifest(node: Element | None) -> dict[str, Any]:

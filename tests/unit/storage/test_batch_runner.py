@@ -332,6 +332,26 @@ async def test_create_is_idempotent_on_the_client_token(world: World) -> None:
             request("e").replace(b"S3BatchOperations_CSV_20180820", b"S3InventoryReport_CSV"),
             "BadRequestException",
         ),
+        # Job tags and the manifest generator are not served: refused, never dropped.
+        (
+            request("e").replace(
+                b"</CreateJobRequest>",
+                b"<Tags><member><Key>k</Key><Value>v</Value></member></Tags></CreateJobRequest>",
+            ),
+            "NotImplemented",
+        ),
+        (
+            request("e").replace(
+                b"</CreateJobRequest>", b"<ManifestGenerator/></CreateJobRequest>"
+            ),
+            "NotImplemented",
+        ),
+        (
+            request("e").replace(
+                b"</CreateJobRequest>", b"<Colour>red</Colour></CreateJobRequest>"
+            ),
+            "MalformedXML",
+        ),
     ],
 )
 def test_create_job_requests_refused(body: bytes, code: str) -> None:
