@@ -20,15 +20,19 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from andromede.api.app import ManagementApi
 from andromede.audit.access_store_sql import SqlAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store_sql import SqlAuditStore
+from andromede.autoscaling.reconciler import Reconciler
 from andromede.billing.service import BillingService
 from andromede.compute.service import ComputeService
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
@@ -45,6 +49,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
 from andromede.iam.service import BootstrapResult, IdentityService
 from andromede.iamapi.app import QueryApp
+from andromede.iamapi.autoscaling import autoscaling_spec
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sns import sns_spec
 from andromede.iamapi.sts import STS
@@ -75,7 +80,12 @@ from andromede.wiring.audit import (
     operator_access_service,
 )
 from andromede.wiring.billing import billing_service, instance_meter, usage_sampler
-from andromede.wiring.compute import open_instance_metadata, run_hypervisor_agent, start_compute
+from andromede.wiring.compute import (
+    autoscaling_service,
+    open_instance_metadata,
+    run_hypervisor_agent,
+    start_compute,
+)
 from andromede.wiring.deployment import (
     bootstrap_accounts,
     credentials_ini,
@@ -115,6 +125,7 @@ from andromede.wiring.storage import (
 from andromede.wiring.upkeep import (
     audit_retention,
     auto_invoicing,
+    autoscaling_upkeep,
     compute_upkeep,
     identity_upkeep,
     kms_upkeep,
@@ -132,6 +143,8 @@ __all__ = [
     "audit_retention",
     "audit_witnessing",
     "auto_invoicing",
+    "autoscaling_service",
+    "autoscaling_upkeep",
     "billing_service",
     "create_app",
     "credentials_ini",
@@ -432,6 +445,20 @@ class Application:
         )
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
         apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, rate_limiter)
+        # EC2 Auto Scaling (decision 0156): its calls, and its reconciler in every gateway,
+        # each group converged by the one holding its lease.
+        scaling = autoscaling_service(settings, db, compute, audit)
+        apis["autoscaling"] = QueryApp(
+            autoscaling_spec(scaling, settings.region), identity, audit, settings, rate_limiter
+        )
+        reconciler = Reconciler(
+            scaling,
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            lease=timedelta(seconds=settings.autoscaling_claim_lease),
+        )
+        background.append(
+            asyncio.create_task(autoscaling_upkeep(settings, reconciler), name="autoscaling")
+        )
         background.append(
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )

@@ -93,6 +93,8 @@ from andromede.db.tables_kms import (
     kms_keys,
 )
 from andromede.db.tables_compute import (
+    autoscaling_activities,
+    autoscaling_groups,
     compute_default_vpcs,
     compute_dhcp_options,
     compute_elastic_addresses,
@@ -130,6 +132,8 @@ __all__ = [
     "audit_logs",
     "audit_signing_keys",
     "audit_witness_cosignatures",
+    "autoscaling_activities",
+    "autoscaling_groups",
     "billing_credit_note_sequences",
     "billing_credit_notes",
     "billing_invoice_sequences",
