@@ -173,7 +173,8 @@ class AutoScalingService:
     ) -> list[tuple[Group, list[Member]]]:
         """The account's groups (those named, when names are given; unknown names are left
         out, as AWS does), each with its instances."""
-        groups = [g for g in await self.store.groups(tenant_id) if not names or g.name in set(names)]
+        wanted = set(names)
+        groups = [g for g in await self.store.groups(tenant_id) if not wanted or g.name in wanted]
         return [(g, await self.fleet.members(tenant_id, g.name)) for g in groups]
 
     async def update_group(self, tenant_id: str, name: str, update: GroupUpdate) -> Group:

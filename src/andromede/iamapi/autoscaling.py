@@ -63,6 +63,7 @@ _HARMLESS: Final = {
     "TerminationPolicies.member.1": "Default",
 }
 _T = TypeVar("_T")
+_PAGE_MARK: Final = "asg-page:"  # a NextToken's mark: another string is refused, not misread
 
 
 def _wire(exc: AutoScalingError) -> QueryError:
@@ -132,13 +133,18 @@ def _page(call: Call, items: list[_T], key: Callable[[_T], str]) -> tuple[list[_
     token = call.get("NextToken")
     if token:
         try:
-            after = base64.urlsafe_b64decode(token.encode()).decode()
+            decoded = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise QueryError("ValidationError", "The NextToken is invalid") from exc
+        if not decoded.startswith(_PAGE_MARK):
+            raise QueryError("ValidationError", "The NextToken is invalid")
+        after = decoded[len(_PAGE_MARK) :]
         items = [i for i in items if key(i) > after]
     page = items[:limit]
     more = len(items) > limit
-    return page, base64.urlsafe_b64encode(key(page[-1]).encode()).decode() if more else None
+    if not more:
+        return page, None
+    return page, base64.urlsafe_b64encode(f"{_PAGE_MARK}{key(page[-1])}".encode()).decode()
 
 
 def _lifecycle(member: Member) -> tuple[str, str]:
