@@ -10,7 +10,8 @@ group's name to its desired capacity:
 - extra instances are terminated: those of the oldest launch template version first, then
   the oldest launched (AWS's default termination policy without its zone balancing and
   billing-hour steps);
-- a group marked for deletion (ForceDelete) has all of its instances terminated, then goes.
+- a group marked for deletion (ForceDelete) has all of its instances terminated, then goes;
+- a failed launch is retried after a backoff (10 s, doubling up to 5 minutes).
 
 Every launch and termination is a scaling activity (and, through the service's hook, an
 audit event of the group's account).
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Final
 
 from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
@@ -28,12 +30,19 @@ from andromede.autoscaling.service import AutoScalingService, iso
 
 __all__ = ["Reconciler"]
 
+_FIRST_BACKOFF: Final = timedelta(seconds=10)
+_LAST_BACKOFF: Final = timedelta(minutes=5)
+
 
 class Reconciler:
     def __init__(self, service: AutoScalingService, owner: str, *, lease: timedelta) -> None:
         self.service = service
         self.owner = owner
         self.lease = lease
+        # After a failed launch a group's next one waits, doubling from 10 s to 5 minutes
+        # (AWS backs off too): a template that cannot launch is not a failed activity per
+        # round forever. In memory: a gateway taking the group over starts afresh.
+        self._backoff: dict[tuple[str, str], tuple[datetime, timedelta]] = {}
 
     async def run_once(self) -> int:
         """One round over every group; the number of groups this gateway converged."""
@@ -92,7 +101,9 @@ class Reconciler:
             )
         alive = [m for m in members if m.alive]
         if len(alive) < group.desired_capacity:
-            await self._launch(group, alive, group.desired_capacity - len(alive))
+            waiting = self._backoff.get((group.tenant_id, group.name))
+            if waiting is None or waiting[0] <= service.clock():
+                await self._launch(group, alive, group.desired_capacity - len(alive))
         elif len(alive) > group.desired_capacity:
             extra = sorted(alive, key=_termination_order)[: len(alive) - group.desired_capacity]
             await service.terminate_members(
@@ -135,7 +146,12 @@ class Reconciler:
                     str(exc),
                     subnet=subnet,
                 )
-                return  # the next round tries again; no storm of failures in one round
+                key = (group.tenant_id, group.name)
+                _, delay = self._backoff.get(key, (started, _FIRST_BACKOFF / 2))
+                delay = min(delay * 2, _LAST_BACKOFF)
+                self._backoff[key] = (service.clock() + delay, delay)
+                return
+            self._backoff.pop((group.tenant_id, group.name), None)
             held[subnet] += 1
             await service.record(
                 group,

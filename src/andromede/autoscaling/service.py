@@ -237,9 +237,10 @@ class AutoScalingService:
                 if await self.store.delete(group):
                     return
                 continue
+            # The reconciler terminates them (each an activity and an audit event), then
+            # deletes the group.
             marked = replace(group, deleting=True, desired_capacity=0, min_size=0)
             if await self.store.change(marked):
-                await self.fleet.terminate(tenant_id, [m.instance_id for m in members])
                 return
         raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
 

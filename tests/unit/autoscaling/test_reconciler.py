@@ -192,7 +192,9 @@ async def test_delete_needs_force_while_instances_run(world: World) -> None:
     assert in_use.value.code == "ResourceInUse"
     await world.root.call("DeleteAutoScalingGroup", AutoScalingGroupName="web", ForceDelete=True)
     assert (await described(world)).get("Status") == "Delete in progress"
-    await world.compute.settle()
+    await world.converge()  # the reconciler terminates them
+    assert len(await running(world)) == 0
+    assert await described(world) != {}
     await world.converge()  # the instances are gone: the group goes
     assert await running(world) == []
     assert await described(world) == {}
@@ -216,8 +218,12 @@ async def test_a_template_the_fleet_cannot_launch_is_a_failed_activity(world: Wo
         MinSize=1,
         MaxSize=1,
     )
-    await world.converge()
+    reconciler = world.reconciler()
+    await reconciler.run_once()
     assert await running(world) == []
     activity = (await world.root.call("DescribeScalingActivities"))["Activities"][0]
     assert activity["StatusCode"] == "Failed"
     assert "IamInstanceProfile.Name" in activity["StatusMessage"]
+    # The next round backs off: no new failed activity at once.
+    await reconciler.run_once()
+    assert len((await world.root.call("DescribeScalingActivities"))["Activities"]) == 1
