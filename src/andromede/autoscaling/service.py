@@ -261,6 +261,10 @@ class AutoScalingService:
         if not owned:
             raise ScalingValidationError(f"Instance Id not found - {instance_id}")
         group, member = owned[0]
+        if member.protected:  # refused before the capacity moves, not half done
+            raise ScalingValidationError(
+                f"Instance {instance_id} has termination protection (DisableApiTermination)"
+            )
         if decrement:
             for _ in range(_ATTEMPTS):
                 group = await self.group(tenant_id, group.name)

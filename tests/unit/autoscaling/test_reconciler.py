@@ -227,3 +227,29 @@ async def test_a_template_the_fleet_cannot_launch_is_a_failed_activity(world: Wo
     # The next round backs off: no new failed activity at once.
     await reconciler.run_once()
     assert len((await world.root.call("DescribeScalingActivities"))["Activities"]) == 1
+
+
+async def test_a_protected_instance_is_refused_before_the_capacity_moves(world: World) -> None:
+    await group(world, DesiredCapacity=2)
+    await world.converge()
+    one = (await running(world))[0].instance_id
+    await world.compute.set_instance_options(world.tenant_id, one, disable_api_termination=True)
+    with pytest.raises(ApiError) as protected:
+        await world.root.call(
+            "TerminateInstanceInAutoScalingGroup",
+            InstanceId=one,
+            ShouldDecrementDesiredCapacity=True,
+        )
+    assert protected.value.code == "ValidationError"
+    assert "termination protection" in protected.value.message
+    assert (await described(world))["DesiredCapacity"] == 2
+    # ForceDelete: the reconciler's termination of it fails, as an activity; the group stays.
+    await world.root.call("DeleteAutoScalingGroup", AutoScalingGroupName="web", ForceDelete=True)
+    await world.converge()
+    assert [i.instance_id for i in await running(world)] == [one]
+    failed = [
+        a
+        for a in (await world.root.call("DescribeScalingActivities"))["Activities"]
+        if a["StatusCode"] == "Failed"
+    ]
+    assert failed and failed[0]["Description"] == f"Terminating EC2 instance: {one}"
