@@ -20,19 +20,15 @@ import ctypes
 import logging
 import os
 import signal
-import socket
 import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 
 from andromede.api.app import ManagementApi
 from andromede.audit.access_store_sql import SqlAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store_sql import SqlAuditStore
-from andromede.autoscaling.reconciler import Reconciler
 from andromede.billing.service import BillingService
 from andromede.compute.service import ComputeService
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
@@ -81,6 +77,7 @@ from andromede.wiring.audit import (
 )
 from andromede.wiring.billing import billing_service, instance_meter, usage_sampler
 from andromede.wiring.compute import (
+    autoscaling_reconciler,
     autoscaling_service,
     open_instance_metadata,
     run_hypervisor_agent,
@@ -143,6 +140,7 @@ __all__ = [
     "audit_retention",
     "audit_witnessing",
     "auto_invoicing",
+    "autoscaling_reconciler",
     "autoscaling_service",
     "autoscaling_upkeep",
     "billing_service",
@@ -451,11 +449,7 @@ class Application:
         apis["autoscaling"] = QueryApp(
             autoscaling_spec(scaling, settings.region), identity, audit, settings, rate_limiter
         )
-        reconciler = Reconciler(
-            scaling,
-            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-            lease=timedelta(seconds=settings.autoscaling_claim_lease),
-        )
+        reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(
             asyncio.create_task(autoscaling_upkeep(settings, reconciler), name="autoscaling")
         )

@@ -20,6 +20,7 @@ audit event of the group's account).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -35,10 +36,20 @@ _LAST_BACKOFF: Final = timedelta(minutes=5)
 
 
 class Reconciler:
-    def __init__(self, service: AutoScalingService, owner: str, *, lease: timedelta) -> None:
+    def __init__(
+        self,
+        service: AutoScalingService,
+        owner: str,
+        *,
+        lease: timedelta,
+        active: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.service = service
         self.owner = owner
         self.lease = lease
+        # Whether an account is open: a suspended or closed account's groups are left as they
+        # are (its instances neither relaunched nor replaced) until it is active again.
+        self.active = active
         # After a failed launch a group's next one waits, doubling from 10 s to 5 minutes
         # (AWS backs off too): a template that cannot launch is not a failed activity per
         # round forever. In memory: a gateway taking the group over starts afresh.
@@ -48,6 +59,8 @@ class Reconciler:
         """One round over every group; the number of groups this gateway converged."""
         converged = 0
         for group in await self.service.store.groups(None):
+            if self.active is not None and not await self.active(group.tenant_id):
+                continue
             held = await self._claim(group)
             if held is None:
                 continue

@@ -7,12 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import ssl
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.autoscaling.model import Activity, ActivityStatus
+from andromede.autoscaling.reconciler import Reconciler
 from andromede.autoscaling.service import AutoScalingService, ScalingLimits
 from andromede.autoscaling.store_sql import SqlGroupStore
 from andromede.autoscaling_adapters import ComputeFleet
@@ -32,6 +37,8 @@ from andromede.db.database import Database
 from andromede.errors import ConfigurationError
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
+from andromede.iam.errors import NoSuchTenant
+from andromede.iam.model import TenantStatus
 from andromede.iam.service import IdentityService
 from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
 from andromede.imds.directory import ComputeInstanceDirectory
@@ -45,6 +52,7 @@ from andromede.wiring.deployment import open_metadata_database
 from andromede.wiring.identity import identity_service
 
 __all__ = [
+    "autoscaling_reconciler",
     "autoscaling_service",
     "open_instance_metadata",
     "run_hypervisor_agent",
@@ -138,6 +146,27 @@ def autoscaling_service(
 
     service.on_activity = audited
     return service
+
+
+def autoscaling_reconciler(
+    settings: Settings, scaling: AutoScalingService, identity: IdentityService
+) -> Reconciler:
+    """This gateway's reconciler: its own owner name for the groups' leases (host, process and
+    a random part, so that two workers of one host, or a restarted process, are told apart),
+    acting only for active accounts."""
+
+    async def active(tenant_id: str) -> bool:
+        try:
+            return (await identity.get_tenant(tenant_id)).status is TenantStatus.ACTIVE
+        except NoSuchTenant:
+            return False
+
+    return Reconciler(
+        scaling,
+        f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        lease=timedelta(seconds=settings.autoscaling_claim_lease),
+        active=active,
+    )
 
 
 @contextlib.asynccontextmanager

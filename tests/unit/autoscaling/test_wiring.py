@@ -14,7 +14,7 @@ from andromede.autoscaling.model import ActivityStatus, Group
 from andromede.autoscaling.store_sql import SqlGroupStore
 from andromede.db.database import open_database
 from andromede.settings import Settings
-from andromede.wiring.compute import autoscaling_service
+from andromede.wiring.compute import autoscaling_reconciler, autoscaling_service
 from support.autoscalingapp import World
 from support.schema import migrated_sqlite
 
@@ -64,3 +64,27 @@ async def test_activities_are_audited_and_groups_stored(world: World, tmp_path: 
     finally:
         await audit.close()
         await db.close()
+
+
+async def test_the_reconciler_leaves_a_suspended_accounts_groups_alone(
+    world: World, tmp_path: Path
+) -> None:
+    template = await world.template(world.tenant_id)
+    await world.root.call(
+        "CreateAutoScalingGroup",
+        AutoScalingGroupName="web",
+        LaunchTemplate={"LaunchTemplateId": template},
+        MinSize=1,
+        MaxSize=2,
+    )
+    settings = Settings(data_dir=tmp_path / "data")
+    first = autoscaling_reconciler(settings, world.service, world.identity)
+    second = autoscaling_reconciler(settings, world.service, world.identity)
+    assert first.owner != second.owner
+    await world.identity.suspend_tenant(world.tenant_id)
+    assert await first.run_once() == 0
+    assert await world.compute.describe_instances(world.tenant_id, []) == []
+    await world.identity.reactivate_tenant(world.tenant_id)
+    assert await first.run_once() == 1
+    await world.compute.settle()
+    assert len(await world.compute.describe_instances(world.tenant_id, [])) == 1
