@@ -1,4 +1,5 @@
-"""EC2 Auto Scaling with boto3 against a real ``andromede serve`` (hypervisor = memory),
+"""EC2 Auto Scaling with boto3 and the aws CLI against a real ``andromede serve`` (hypervisor =
+memory),
 decision 0156: a group over a launch template converges to its desired capacity through the
 reconciler of the serving process, tags its instances ``aws:autoscaling:groupName``, scales in,
 answers its activities, refuses a plain delete while it holds instances and goes with
@@ -11,6 +12,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from e2e.helpers import client_binary, run_cli
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -110,3 +113,35 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
         "the group to go",
     )
     assert members() == []
+
+
+def test_aws_cli_creates_describes_and_deletes_a_group(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    binary = client_binary("aws", in_venv=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    config = tmp_path / "aws-config"
+    config.write_text(f"[profile andromede]\nregion = {REGION}\noutput = json\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(HOME=str(home), AWS_SHARED_CREDENTIALS_FILE=str(server.credentials_file),
+               AWS_CONFIG_FILE=str(config), AWS_PROFILE="andromede", AWS_PAGER="")  # fmt: skip
+
+    def aws(service: str, *args: str) -> Any:
+        done = run_cli("aws", [str(binary), "--endpoint-url", server.endpoint, service, *args], env)
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    template = aws("ec2", "create-launch-template", "--launch-template-name", "cli-asg",
+                   "--launch-template-data", '{"ImageId": "ami-0123456789abcdef0"}')  # fmt: skip
+    template_id = template["LaunchTemplate"]["LaunchTemplateId"]
+    aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", "cli",
+        "--launch-template", f"LaunchTemplateId={template_id}",
+        "--min-size", "0", "--max-size", "2")  # fmt: skip
+    described = aws("autoscaling", "describe-auto-scaling-groups",
+                    "--auto-scaling-group-names", "cli")  # fmt: skip
+    [group] = described["AutoScalingGroups"]
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, 2, 0)
+    assert group["LaunchTemplate"]["LaunchTemplateId"] == template_id
+    aws("autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", "cli")
+    described = aws("autoscaling", "describe-auto-scaling-groups")
+    assert described["AutoScalingGroups"] == []
