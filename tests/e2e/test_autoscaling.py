@@ -1,9 +1,8 @@
 """EC2 Auto Scaling with boto3 and the aws CLI against a real ``andromede serve`` (hypervisor =
-memory),
-decision 0156: a group over a launch template converges to its desired capacity through the
-reconciler of the serving process, tags its instances ``aws:autoscaling:groupName``, scales in,
-answers its activities, refuses a plain delete while it holds instances and goes with
-ForceDelete."""
+memory), decision 0156: a group over a launch template converges to its desired capacity
+through the reconciler of the serving process, tags its instances ``aws:autoscaling:groupName``,
+scales in, answers its activities, refuses a plain delete while it holds instances and goes
+with ForceDelete; the aws CLI creates, describes and deletes a group."""
 
 from __future__ import annotations
 
