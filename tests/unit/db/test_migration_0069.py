@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from andromede.db.database import create_engine
 from support.migrations import has_table, migrate
 
-_BEFORE = "0067"
+_BEFORE = "0068"
 
 
 def _execute(url: str, statement: str) -> None:

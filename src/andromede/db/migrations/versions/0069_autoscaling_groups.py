@@ -2,7 +2,7 @@
 backfilled: no group existed before.
 
 Revision ID: 0069
-Revises: 0067
+Revises: 0068
 Create Date: 2026-12-05
 """
 
@@ -17,7 +17,7 @@ from andromede.db.types import UtcDateTime, key_text
 
 revision: str = "0069"
 # 0068 may be another branch's of this session; the lead chains this one after it at merge.
-down_revision: str | None = "0067"
+down_revision: str | None = "0068"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
