@@ -46,6 +46,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.http.sigv4 import credential_service
 from andromede.iam.service import BootstrapResult, IdentityService
 from andromede.iamapi.app import QueryApp
+from andromede.iamapi.autoscaling import autoscaling_spec
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sns import sns_spec
 from andromede.iamapi.sts import STS
@@ -77,7 +78,13 @@ from andromede.wiring.audit import (
     operator_access_service,
 )
 from andromede.wiring.billing import billing_service, instance_meter, usage_sampler
-from andromede.wiring.compute import open_instance_metadata, run_hypervisor_agent, start_compute
+from andromede.wiring.compute import (
+    autoscaling_reconciler,
+    autoscaling_service,
+    open_instance_metadata,
+    run_hypervisor_agent,
+    start_compute,
+)
 from andromede.wiring.deployment import (
     bootstrap_accounts,
     credentials_ini,
@@ -118,6 +125,7 @@ from andromede.wiring.storage import (
 from andromede.wiring.upkeep import (
     audit_retention,
     auto_invoicing,
+    autoscaling_upkeep,
     compute_upkeep,
     identity_upkeep,
     kms_upkeep,
@@ -135,6 +143,9 @@ __all__ = [
     "audit_retention",
     "audit_witnessing",
     "auto_invoicing",
+    "autoscaling_reconciler",
+    "autoscaling_service",
+    "autoscaling_upkeep",
     "billing_service",
     "create_app",
     "credentials_ini",
@@ -446,6 +457,16 @@ class Application:
                 ).run_forever(),
                 name="batch-operations",
             )
+        )
+        # EC2 Auto Scaling (decision 0156): its calls, and its reconciler in every gateway,
+        # each group converged by the one holding its lease.
+        scaling = autoscaling_service(settings, db, compute, audit)
+        apis["autoscaling"] = QueryApp(
+            autoscaling_spec(scaling, settings.region), identity, audit, settings, rate_limiter
+        )
+        reconciler = autoscaling_reconciler(settings, scaling, identity)
+        background.append(
+            asyncio.create_task(autoscaling_upkeep(settings, reconciler), name="autoscaling")
         )
         background.append(
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")

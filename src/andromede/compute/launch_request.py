@@ -78,6 +78,8 @@ class RunRequest:
     # instances (decision 0092).
     launch_template_id: str | None = None
     launch_template_version: int | None = None
+    # The Auto Scaling group launching it (decision 0156): its ``aws:autoscaling:groupName``.
+    autoscaling_group: str | None = None
     # RunInstances' NetworkInterface.1.AssociatePublicIpAddress: whether the instance gets a
     # public address, whatever its subnet's MapPublicIpOnLaunch says; None: as the subnet says.
     associate_public_ip: bool | None = None

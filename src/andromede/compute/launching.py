@@ -329,6 +329,7 @@ class LaunchingMixin(
                         metadata_options=request.metadata_options,
                         launch_template_id=request.launch_template_id,
                         launch_template_version=request.launch_template_version,
+                        autoscaling_group=request.autoscaling_group,
                     )
                 )
             made = [v for instance in instances for v in further[instance.instance_id]]

@@ -262,6 +262,9 @@ class Instance:
     # ``aws:ec2launchtemplate:id`` and ``:version`` tags, which no tenant call changes.
     launch_template_id: str | None = None
     launch_template_version: int | None = None
+    # The Auto Scaling group that launched it (decision 0156), shown as AWS's
+    # ``aws:autoscaling:groupName`` tag, which no tenant call changes.
+    autoscaling_group: str | None = None
     # Its Elastic IP, if one is associated (kept across stop/start, as on EC2; let go when
     # it is terminated).
     elastic_ip: ElasticIpRef | None = None
@@ -293,10 +296,17 @@ class Instance:
 
     @property
     def platform_tags(self) -> Tags:
-        """The ``aws:`` tags EC2 puts on an instance launched from a template."""
+        """The ``aws:`` tags EC2 puts on an instance launched from a template (and Auto Scaling
+        on one a group launched)."""
+        group: Tags = (
+            ()
+            if self.autoscaling_group is None
+            else (("aws:autoscaling:groupName", self.autoscaling_group),)
+        )
         if self.launch_template_id is None:
-            return ()
+            return group
         return (
+            *group,
             ("aws:ec2launchtemplate:id", self.launch_template_id),
             ("aws:ec2launchtemplate:version", str(self.launch_template_version)),
         )

@@ -95,6 +95,8 @@ from andromede.db.tables_kms import (
     kms_keys,
 )
 from andromede.db.tables_compute import (
+    autoscaling_activities,
+    autoscaling_groups,
     compute_default_vpcs,
     compute_dhcp_options,
     compute_elastic_addresses,
@@ -132,6 +134,8 @@ __all__ = [
     "audit_logs",
     "audit_signing_keys",
     "audit_witness_cosignatures",
+    "autoscaling_activities",
+    "autoscaling_groups",
     "batch_job_tasks",
     "batch_jobs",
     "billing_credit_note_sequences",

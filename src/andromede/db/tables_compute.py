@@ -10,9 +10,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from andromede.db.metadata import metadata
-from andromede.db.types import key_text
+from andromede.db.types import UtcDateTime, key_text
 
 __all__ = [
+    "autoscaling_activities",
+    "autoscaling_groups",
     "compute_default_vpcs",
     "compute_dhcp_options",
     "compute_elastic_addresses",
@@ -154,3 +156,26 @@ compute_network_interfaces = sa.Table(
 
 # VPC flow logs (decision 0153): JSON documents, one per flow log.
 compute_flow_logs = _compute_table("compute_flow_logs")
+
+
+# EC2 Auto Scaling (decision 0156, migration 0069): a group by account and name, its JSON
+# document written over the revision read; its scaling activities, listed newest first.
+autoscaling_groups = sa.Table(
+    "autoscaling_groups",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+)
+autoscaling_activities = sa.Table(
+    "autoscaling_activities",
+    metadata,
+    sa.Column("activity_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("group_name", key_text(), nullable=False),
+    sa.Column("start_time", UtcDateTime, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Index(None, "tenant_id", "group_name", "start_time"),
+)

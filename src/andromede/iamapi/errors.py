@@ -70,6 +70,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidParameter": (400, "Invalid parameter"),
     "TopicLimitExceeded": (403, "Exceeded topic limit."),
     "ValidationError": (400, "The input fails to satisfy the constraints of the operation."),
+    # EC2 Auto Scaling's (decision 0156).
+    "AlreadyExists": (400, "The named resource already exists."),
+    "ResourceInUse": (400, "The operation can't be performed because the resource is in use."),
 }  # fmt: skip
 
 

@@ -167,6 +167,32 @@ class ComputeSettings(BaseModel):
         ge=1,
         description="Most versions one launch template may hold (EC2's quota: 10,000).",
     )
+    max_autoscaling_groups_per_tenant: int = Field(
+        default=500,
+        ge=1,
+        le=100000,
+        description="Most EC2 Auto Scaling groups one tenant may hold (AWS's quota: 500).",
+    )
+    max_instances_per_autoscaling_group: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Highest MaxSize an Auto Scaling group may have (LimitExceeded above).",
+    )
+    autoscaling_interval: float = Field(
+        default=10.0,
+        ge=0.1,
+        le=3600,
+        description="Seconds between two rounds of the Auto Scaling reconciler, which brings "
+        "each group's instances to its desired capacity.",
+    )
+    autoscaling_claim_lease: float = Field(
+        default=60.0,
+        ge=1,
+        le=86400,
+        description="Seconds a gateway holds the Auto Scaling groups its reconciler converges "
+        "before another gateway may take them over (renewed each round).",
+    )
     instance_stop_timeout: float = Field(
         default=60.0,
         gt=0,

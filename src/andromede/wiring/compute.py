@@ -7,10 +7,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import ssl
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.autoscaling.model import Activity, ActivityStatus
+from andromede.autoscaling.reconciler import Reconciler
+from andromede.autoscaling.service import AutoScalingService, ScalingLimits
+from andromede.autoscaling.store_sql import SqlGroupStore
+from andromede.autoscaling_adapters import ComputeFleet
 from andromede.billing.service import BillingService
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
@@ -27,6 +37,8 @@ from andromede.db.database import Database
 from andromede.errors import ConfigurationError
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
+from andromede.iam.errors import NoSuchTenant
+from andromede.iam.model import TenantStatus
 from andromede.iam.service import IdentityService
 from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
 from andromede.imds.directory import ComputeInstanceDirectory
@@ -39,7 +51,13 @@ from andromede.wiring.billing import instance_meter
 from andromede.wiring.deployment import open_metadata_database
 from andromede.wiring.identity import identity_service
 
-__all__ = ["open_instance_metadata", "run_hypervisor_agent", "start_compute"]
+__all__ = [
+    "autoscaling_reconciler",
+    "autoscaling_service",
+    "open_instance_metadata",
+    "run_hypervisor_agent",
+    "start_compute",
+]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +103,70 @@ async def start_compute(
     except Exception:
         log.exception("compute: reconciliation with the hypervisor failed")
     return compute
+
+
+def autoscaling_service(
+    settings: Settings, db: Database, compute: ComputeService, audit: AuditService
+) -> AutoScalingService:
+    """EC2 Auto Scaling over the metadata database, launching through ``compute`` (decision
+    0156); each scaling activity an event of the group's account's log, by Auto Scaling's
+    service-linked role as AWS's CloudTrail names it."""
+    service = AutoScalingService(
+        SqlGroupStore(db),
+        ComputeFleet(compute),
+        ScalingLimits(
+            max_groups_per_tenant=settings.max_autoscaling_groups_per_tenant,
+            max_instances_per_group=settings.max_instances_per_autoscaling_group,
+        ),
+    )
+
+    def audited(activity: Activity) -> None:
+        launch = activity.description.startswith("Launching")
+        audit.record(
+            request_id=f"asg-{activity.activity_id}",
+            tenant_id=activity.tenant_id,
+            principal=(
+                f"arn:aws:iam::{activity.tenant_id}:role/aws-service-role/"
+                "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+            ),
+            action="ec2:RunInstances" if launch else "ec2:TerminateInstances",
+            resource=f"autoScalingGroupName/{activity.group_name}",
+            outcome=(
+                Outcome.SUCCESS
+                if activity.status_code == ActivityStatus.SUCCESSFUL
+                else Outcome.FAILURE
+            ),
+            details={
+                "activity": activity.activity_id,
+                "description": activity.description,
+                "cause": activity.cause,
+                "status": activity.status_code,
+            },
+        )
+
+    service.on_activity = audited
+    return service
+
+
+def autoscaling_reconciler(
+    settings: Settings, scaling: AutoScalingService, identity: IdentityService
+) -> Reconciler:
+    """This gateway's reconciler: its own owner name for the groups' leases (host, process and
+    a random part, so that two workers of one host, or a restarted process, are told apart),
+    acting only for active accounts."""
+
+    async def active(tenant_id: str) -> bool:
+        try:
+            return (await identity.get_tenant(tenant_id)).status is TenantStatus.ACTIVE
+        except NoSuchTenant:
+            return False
+
+    return Reconciler(
+        scaling,
+        f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        lease=timedelta(seconds=settings.autoscaling_claim_lease),
+        active=active,
+    )
 
 
 @contextlib.asynccontextmanager

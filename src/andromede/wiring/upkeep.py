@@ -2,8 +2,8 @@
 
 Each loop survives a failed round (logged; the next round retries) and ends only when its task
 is cancelled at shutdown: access-key usage and expired sessions, audit retention, lapsed operator
-access requests, compute's purge, resync and guest shutdowns, automatic invoicing, and KMS
-key deletion, rotation and expiry.
+access requests, compute's purge, resync and guest shutdowns, the Auto Scaling reconciler,
+automatic invoicing, and KMS key deletion, rotation and expiry.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.audit.store import AuditStore
+from andromede.autoscaling.reconciler import Reconciler
 from andromede.billing.service import BillingService
 from andromede.compute.service import ComputeService
 from andromede.iam.model import TenantStatus
@@ -27,6 +28,7 @@ from andromede.settings import Settings
 __all__ = [
     "audit_retention",
     "auto_invoicing",
+    "autoscaling_upkeep",
     "compute_upkeep",
     "identity_upkeep",
     "kms_upkeep",
@@ -150,3 +152,14 @@ async def kms_upkeep(settings: Settings, customer_keys: CustomerKeyService) -> N
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("KMS key upkeep failed")
         await asyncio.sleep(settings.kms_upkeep_interval)
+
+
+async def autoscaling_upkeep(settings: Settings, reconciler: Reconciler) -> None:
+    """Every ``autoscaling_interval``: converge the Auto Scaling groups this gateway holds or
+    may take (decision 0156); a group held by another gateway's running lease is left to it."""
+    while True:
+        await asyncio.sleep(settings.autoscaling_interval)
+        try:
+            await reconciler.run_once()
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("Auto Scaling reconciliation failed")

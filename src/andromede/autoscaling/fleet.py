@@ -1,0 +1,50 @@
+"""What Auto Scaling needs of compute, as a port: resolve a launch template, launch one
+instance from it as the group's account, list the account's instances carrying a group's tag,
+terminate some. The adapter over the compute service is ``andromede.autoscaling_adapters``'s
+(bounded contexts do not import each other)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from andromede.autoscaling.model import Member
+
+__all__ = ["Fleet", "LaunchFailed", "TemplateChoice"]
+
+
+class LaunchFailed(Exception):
+    """A launch or a termination compute refused, with compute's message (the activity's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateChoice:
+    template_id: str
+    template_name: str
+
+
+class Fleet(Protocol):
+    async def template(
+        self, tenant_id: str, template_id: str | None, name: str | None, version: str
+    ) -> TemplateChoice:
+        """The launch template named, its ``version`` checked to exist; LaunchFailed when
+        either does not."""
+        ...
+
+    async def launch(
+        self,
+        tenant_id: str,
+        template_id: str,
+        version: str,
+        subnet_id: str | None,
+        tags: Sequence[tuple[str, str]],
+    ) -> Member:
+        """One instance from the template's version, in ``subnet_id``, tagged ``tags``."""
+        ...
+
+    async def members(self, tenant_id: str, group_name: str) -> list[Member]:
+        """The account's instances tagged as the group's, terminated ones excepted."""
+        ...
+
+    async def terminate(self, tenant_id: str, instance_ids: Sequence[str]) -> None: ...

@@ -1,0 +1,138 @@
+"""The records of Auto Scaling: a group, its tags, and a scaling activity; their JSON form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+__all__ = [
+    "FORMAT_VERSION",
+    "GROUP_TAG",
+    "Activity",
+    "ActivityStatus",
+    "Group",
+    "GroupTag",
+    "Member",
+    "group_arn",
+]
+
+FORMAT_VERSION: Final = 1
+# The tag AWS puts on every instance a group launches; the reconciler counts the group's
+# instances by it.
+GROUP_TAG: Final = "aws:autoscaling:groupName"
+
+
+def group_arn(region: str, tenant_id: str, group_id: str, name: str) -> str:
+    return (
+        f"arn:aws:autoscaling:{region}:{tenant_id}:autoScalingGroup:{group_id}:"
+        f"autoScalingGroupName/{name}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTag:
+    key: str
+    value: str
+    propagate_at_launch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    tenant_id: str
+    name: str
+    group_id: str
+    template_id: str
+    template_name: str
+    # As asked: "$Latest", "$Default" or a number; resolved at each launch (as AWS does).
+    template_version: str
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    subnets: tuple[str, ...]
+    created_at: datetime
+    tags: tuple[GroupTag, ...] = ()
+    default_cooldown: int = 300
+    health_check_type: str = "EC2"
+    health_check_grace_period: int = 0
+    # ForceDelete asked: the reconciler terminates what is left, then deletes the record.
+    deleting: bool = False
+    # The gateway whose reconciler holds the group until ``claimed_until`` (a lease, taken by
+    # a conditional update on ``revision``).
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    def document(self) -> str:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["claimed_until"] = self.claimed_until.isoformat() if self.claimed_until else None
+        del data["revision"]
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_document(cls, document: str, revision: int) -> Group:
+        data: dict[str, Any] = json.loads(document)
+        data["created_at"] = datetime.fromisoformat(data["created_at"])
+        until = data.get("claimed_until")
+        data["claimed_until"] = datetime.fromisoformat(until) if until else None
+        data["subnets"] = tuple(data["subnets"])
+        data["tags"] = tuple(GroupTag(**t) for t in data["tags"])
+        return cls(**data, revision=revision)
+
+
+class ActivityStatus:
+    SUCCESSFUL: Final = "Successful"
+    FAILED: Final = "Failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A launch or a termination the group did, with its cause and how it ended."""
+
+    activity_id: str
+    tenant_id: str
+    group_name: str
+    description: str
+    cause: str
+    status_code: str
+    start_time: datetime
+    end_time: datetime
+    status_message: str = ""
+    details: str = "{}"
+    progress: int = 100
+
+    def document(self) -> str:
+        data = asdict(self)
+        data["start_time"] = self.start_time.isoformat()
+        data["end_time"] = self.end_time.isoformat()
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_document(cls, document: str) -> Activity:
+        data: dict[str, Any] = json.loads(document)
+        data["start_time"] = datetime.fromisoformat(data["start_time"])
+        data["end_time"] = datetime.fromisoformat(data["end_time"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One of a group's instances as the fleet reports it."""
+
+    instance_id: str
+    state: str  # EC2's: pending, running, stopping, stopped, shutting-down, terminated
+    launch_time: datetime
+    availability_zone: str
+    subnet_id: str | None
+    template_id: str | None
+    template_version: int | None
+    instance_type: str
+    protected: bool = field(default=False)
+
+    @property
+    def alive(self) -> bool:
+        """In service or on its way there: EC2's health check counts the others unhealthy."""
+        return self.state in ("pending", "running")

@@ -1,0 +1,368 @@
+"""The Auto Scaling calls an account makes on its groups (create, describe, update, delete,
+set the desired capacity, terminate one of its instances) over a :class:`GroupStore` and a
+:class:`Fleet`; the reconciler that converges the groups is ``reconciler``'s."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from andromede.autoscaling.errors import (
+    AlreadyExists,
+    GroupLimitExceeded,
+    NoSuchGroup,
+    ResourceInUse,
+    ScalingValidationError,
+)
+from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
+from andromede.autoscaling.model import Activity, ActivityStatus, Group, GroupTag, Member
+from andromede.autoscaling.store import GroupStore
+
+__all__ = ["AutoScalingService", "GroupSpec", "GroupUpdate", "ScalingLimits", "iso"]
+
+# A conditional write lost to another gateway's is retried on a fresh read this many times.
+_ATTEMPTS = 8
+_MAX_NAME = 255
+_MAX_TAGS = 50
+HEALTH_CHECK_TYPES = ("EC2",)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingLimits:
+    max_groups_per_tenant: int = 200
+    max_instances_per_group: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    name: str
+    template_id: str | None
+    template_name: str | None
+    template_version: str | None
+    min_size: int
+    max_size: int
+    desired_capacity: int | None = None
+    subnets: tuple[str, ...] = ()
+    tags: tuple[GroupTag, ...] = ()
+    default_cooldown: int = 300
+    health_check_type: str = "EC2"
+    health_check_grace_period: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUpdate:
+    """UpdateAutoScalingGroup's parameters: None leaves a field as it is."""
+
+    template_id: str | None = None
+    template_name: str | None = None
+    template_version: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    desired_capacity: int | None = None
+    subnets: tuple[str, ...] | None = None
+    default_cooldown: int | None = None
+    health_check_type: str | None = None
+    health_check_grace_period: int | None = None
+
+
+def _check_sizes(limits: ScalingLimits, low: int, high: int, desired: int) -> None:
+    if low < 0 or high < 0 or desired < 0:
+        raise ScalingValidationError("Sizes must be zero or more")
+    if low > high:
+        raise ScalingValidationError(
+            f"Max bound, {high}, must be greater than or equal to min bound, {low}"
+        )
+    if not low <= desired <= high:
+        raise ScalingValidationError(
+            f"Desired capacity:{desired} must be between the specified min size:{low} and "
+            f"max size:{high}"
+        )
+    if high > limits.max_instances_per_group:
+        raise GroupLimitExceeded(
+            f"A group here holds at most {limits.max_instances_per_group} instances "
+            "(max_instances_per_autoscaling_group)"
+        )
+
+
+def _check_name(name: str) -> str:
+    if not 1 <= len(name) <= _MAX_NAME or ":" in name:
+        raise ScalingValidationError(
+            f"AutoScalingGroupName must be 1 to {_MAX_NAME} characters without ':'"
+        )
+    return name
+
+
+def _check_health(kind: str) -> str:
+    if kind not in HEALTH_CHECK_TYPES:
+        raise ScalingValidationError(
+            f"HealthCheckType {kind!r} is not supported here: only EC2 (decision 0156)"
+        )
+    return kind
+
+
+class AutoScalingService:
+    def __init__(
+        self,
+        store: GroupStore,
+        fleet: Fleet,
+        limits: ScalingLimits,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.fleet = fleet
+        self.limits = limits
+        self.clock = clock
+        # Called with each activity once recorded (the wiring audits it).
+        self.on_activity: Callable[[Activity], None] | None = None
+
+    # -- the account's calls ---------------------------------------------------------------
+
+    async def create_group(self, tenant_id: str, spec: GroupSpec) -> Group:
+        _check_name(spec.name)
+        _check_health(spec.health_check_type)
+        desired = spec.min_size if spec.desired_capacity is None else spec.desired_capacity
+        _check_sizes(self.limits, spec.min_size, spec.max_size, desired)
+        if len(spec.tags) > _MAX_TAGS:
+            raise ScalingValidationError(f"A group may have at most {_MAX_TAGS} tags")
+        if any(t.key.lower().startswith("aws:") for t in spec.tags):
+            raise ScalingValidationError("Tag keys starting with 'aws:' are reserved")
+        if await self.store.get(tenant_id, spec.name) is not None:
+            raise AlreadyExists(f"AutoScalingGroup by this name already exists - {spec.name}")
+        if len(await self.store.groups(tenant_id)) >= self.limits.max_groups_per_tenant:
+            raise GroupLimitExceeded(
+                f"You have reached your limit of {self.limits.max_groups_per_tenant} groups"
+            )
+        version = spec.template_version or "$Default"
+        choice = await self._template(tenant_id, spec.template_id, spec.template_name, version)
+        group = Group(
+            tenant_id=tenant_id,
+            name=spec.name,
+            group_id=str(uuid.uuid4()),
+            template_id=choice.template_id,
+            template_name=choice.template_name,
+            template_version=version,
+            min_size=spec.min_size,
+            max_size=spec.max_size,
+            desired_capacity=desired,
+            subnets=spec.subnets,
+            created_at=self.clock(),
+            tags=spec.tags,
+            default_cooldown=spec.default_cooldown,
+            health_check_type=spec.health_check_type,
+            health_check_grace_period=spec.health_check_grace_period,
+        )
+        if not await self.store.insert(group):
+            raise AlreadyExists(f"AutoScalingGroup by this name already exists - {spec.name}")
+        return group
+
+    async def group(self, tenant_id: str, name: str) -> Group:
+        group = await self.store.get(tenant_id, name)
+        if group is None or group.deleting:
+            raise NoSuchGroup(f"AutoScalingGroup name not found - {name}")
+        return group
+
+    async def describe_groups(
+        self, tenant_id: str, names: Sequence[str]
+    ) -> list[tuple[Group, list[Member]]]:
+        """The account's groups (those named, when names are given; unknown names are left
+        out, as AWS does), each with its instances."""
+        wanted = set(names)
+        groups = [g for g in await self.store.groups(tenant_id) if not wanted or g.name in wanted]
+        return [(g, await self.fleet.members(tenant_id, g.name)) for g in groups]
+
+    async def update_group(self, tenant_id: str, name: str, update: GroupUpdate) -> Group:
+        for _ in range(_ATTEMPTS):
+            group = await self.group(tenant_id, name)
+            low = group.min_size if update.min_size is None else update.min_size
+            high = group.max_size if update.max_size is None else update.max_size
+            desired = group.desired_capacity
+            if update.desired_capacity is not None:
+                desired = update.desired_capacity
+            else:  # AWS moves the desired capacity into the new bounds
+                desired = min(max(desired, low), high)
+            _check_sizes(self.limits, low, high, desired)
+            changed = replace(group, min_size=low, max_size=high, desired_capacity=desired)
+            if update.template_id or update.template_name or update.template_version:
+                version = update.template_version or group.template_version
+                if update.template_id or update.template_name:
+                    choice = await self._template(
+                        tenant_id, update.template_id, update.template_name, version
+                    )
+                else:
+                    choice = await self._template(tenant_id, group.template_id, None, version)
+                changed = replace(
+                    changed,
+                    template_id=choice.template_id,
+                    template_name=choice.template_name,
+                    template_version=version,
+                )
+            if update.subnets is not None:
+                changed = replace(changed, subnets=update.subnets)
+            if update.default_cooldown is not None:
+                changed = replace(changed, default_cooldown=update.default_cooldown)
+            if update.health_check_type is not None:
+                changed = replace(
+                    changed, health_check_type=_check_health(update.health_check_type)
+                )
+            if update.health_check_grace_period is not None:
+                changed = replace(
+                    changed, health_check_grace_period=update.health_check_grace_period
+                )
+            if await self.store.change(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+
+    async def set_desired_capacity(self, tenant_id: str, name: str, desired: int) -> Group:
+        return await self.update_group(tenant_id, name, GroupUpdate(desired_capacity=desired))
+
+    async def delete_group(self, tenant_id: str, name: str, *, force: bool) -> None:
+        """Without ``force``, refused while the group holds instances; with it, the group is
+        marked for deletion and the reconciler terminates its instances, then deletes it."""
+        for _ in range(_ATTEMPTS):
+            group = await self.group(tenant_id, name)
+            members = await self.fleet.members(tenant_id, name)
+            if members and not force:
+                raise ResourceInUse(
+                    "You cannot delete an AutoScalingGroup while there are instances or "
+                    "pending Spot instance request(s) still in the group."
+                )
+            if not members:
+                if await self.store.delete(group):
+                    return
+                continue
+            # The reconciler terminates them (each an activity and an audit event), then
+            # deletes the group.
+            marked = replace(group, deleting=True, desired_capacity=0, min_size=0)
+            if await self.store.change(marked):
+                return
+        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+
+    async def instances(self, tenant_id: str) -> list[tuple[Group, Member]]:
+        """Every instance of the account's groups (DescribeAutoScalingInstances)."""
+        found = []
+        for group in await self.store.groups(tenant_id):
+            for member in await self.fleet.members(tenant_id, group.name):
+                found.append((group, member))
+        return found
+
+    async def terminate_instance(
+        self, tenant_id: str, instance_id: str, *, decrement: bool
+    ) -> tuple[Group, Activity]:
+        """Terminate one of a group's instances; with ``decrement`` the group's desired
+        capacity goes one down (refused below its minimum), else the reconciler replaces it."""
+        owned = [(g, m) for g, m in await self.instances(tenant_id) if m.instance_id == instance_id]
+        if not owned:
+            raise ScalingValidationError(f"Instance Id not found - {instance_id}")
+        group, member = owned[0]
+        if member.protected:  # refused before the capacity moves, not half done
+            raise ScalingValidationError(
+                f"Instance {instance_id} has termination protection (DisableApiTermination)"
+            )
+        if decrement:
+            for _ in range(_ATTEMPTS):
+                group = await self.group(tenant_id, group.name)
+                if group.desired_capacity - 1 < group.min_size:
+                    raise ScalingValidationError(
+                        f"Currently, desiredSize equals minSize ({group.min_size}). Terminating "
+                        "instance without replacement will violate group's min size constraint. "
+                        "Either set shouldDecrementDesiredCapacity flag to false or lower "
+                        "group's min size."
+                    )
+                lowered = replace(group, desired_capacity=group.desired_capacity - 1)
+                if await self.store.change(lowered):
+                    group = replace(lowered, revision=lowered.revision + 1)
+                    break
+            else:
+                raise ScalingValidationError(f"AutoScalingGroup {group.name} is being changed")
+            cause = (
+                f"At {iso(self.clock())} instance {instance_id} was taken out of service in "
+                "response to a user request, shrinking the capacity from "
+                f"{group.desired_capacity + 1} to {group.desired_capacity}."
+            )
+        else:
+            cause = (
+                f"At {iso(self.clock())} instance {instance_id} was taken out of service in "
+                "response to a user request."
+            )
+        activity = await self.terminate_members(group, [member], cause)
+        return group, activity[0]
+
+    async def activities(self, tenant_id: str, name: str | None) -> list[Activity]:
+        if name is not None:
+            await self.group(tenant_id, name)
+        return await self.store.activities(tenant_id, name)
+
+    # -- what the account's calls and the reconciler share ---------------------------------
+
+    async def terminate_members(
+        self, group: Group, members: Sequence[Member], cause: str
+    ) -> list[Activity]:
+        done = []
+        for member in members:
+            started = self.clock()
+            try:
+                await self.fleet.terminate(group.tenant_id, [member.instance_id])
+                status, message = ActivityStatus.SUCCESSFUL, ""
+            except LaunchFailed as exc:
+                status, message = ActivityStatus.FAILED, str(exc)
+            done.append(
+                await self.record(
+                    group,
+                    f"Terminating EC2 instance: {member.instance_id}",
+                    cause,
+                    status,
+                    started,
+                    message,
+                    subnet=member.subnet_id,
+                )
+            )
+        return done
+
+    async def record(
+        self,
+        group: Group,
+        description: str,
+        cause: str,
+        status: str,
+        started: datetime,
+        message: str = "",
+        *,
+        subnet: str | None = None,
+    ) -> Activity:
+        details = "{}" if subnet is None else f'{{"Subnet ID":"{subnet}"}}'
+        activity = Activity(
+            activity_id=str(uuid.uuid4()),
+            tenant_id=group.tenant_id,
+            group_name=group.name,
+            description=description,
+            cause=cause,
+            status_code=status,
+            start_time=started,
+            end_time=self.clock(),
+            status_message=message,
+            details=details,
+        )
+        await self.store.add_activity(activity)
+        if self.on_activity is not None:
+            self.on_activity(activity)
+        return activity
+
+    async def _template(
+        self, tenant_id: str, template_id: str | None, name: str | None, version: str
+    ) -> TemplateChoice:
+        if not template_id and not name:
+            raise ScalingValidationError(
+                "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, "
+                "InstanceId or MixedInstancesPolicy parameter."
+            )
+        try:
+            return await self.fleet.template(tenant_id, template_id, name, version)
+        except LaunchFailed as exc:
+            raise ScalingValidationError(str(exc)) from exc

@@ -1,0 +1,171 @@
+"""Auto Scaling's fleet over the compute service (decision 0156): the adapter between two
+bounded contexts, which do not import each other.
+
+A group's launch is RunInstances from its launch template's version, as the group's account:
+the template's parameters (kept in RunInstances' own form, decision 0092) are read into a
+:class:`RunRequest` here. The parameters this first increment translates are the image, the
+type, the key pair, the user data, the security groups (by id), the subnet and public address
+of the first interface, the placement zone and the instance and volume tags; a template asking
+for more (block device mappings, an instance profile, metadata options…) is refused with a
+failed scaling activity rather than launched without it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from andromede.autoscaling.fleet import LaunchFailed, TemplateChoice
+from andromede.autoscaling.model import GROUP_TAG, Member
+from andromede.compute.launch_request import RunRequest
+from andromede.compute.launch_templates import TemplateRef
+from andromede.compute.model import Instance, InstanceState
+from andromede.compute.service import ComputeService
+from andromede.errors import AndromedeError
+
+__all__ = ["ComputeFleet"]
+
+# Template parameters a group's launch reads (patterns over RunInstances' parameter names),
+# and those it may ignore with no effect a client could miss.
+_READ: Final = re.compile(
+    r"^(ImageId|InstanceType|KeyName|UserData|SecurityGroupId\.\d+|SubnetId"
+    r"|Placement\.AvailabilityZone|TagSpecification\.\d+\.(ResourceType|Tag\.\d+\.(Key|Value))"
+    r"|NetworkInterface\.1\.(SubnetId|SecurityGroupId\.\d+|AssociatePublicIpAddress"
+    r"|DeviceIndex))$"
+)
+_HARMLESS: Final = re.compile(r"^(EbsOptimized|Monitoring\.Enabled|CreditSpecification\..*)$")
+
+
+def _member(instance: Instance) -> Member:
+    return Member(
+        instance_id=instance.instance_id,
+        state=str(instance.state),
+        launch_time=instance.launch_time,
+        availability_zone=instance.availability_zone,
+        subnet_id=instance.subnet_id,
+        template_id=instance.launch_template_id,
+        template_version=instance.launch_template_version,
+        instance_type=instance.instance_type,
+        protected=instance.disable_api_termination,
+    )
+
+
+def _numbered(params: dict[str, str], prefix: str) -> list[str]:
+    found = []
+    index = 1
+    while (value := params.get(f"{prefix}.{index}")) is not None:
+        found.append(value)
+        index += 1
+    return found
+
+
+def _tag_specifications(params: dict[str, str], kind: str) -> list[tuple[str, str]]:
+    tags = []
+    spec = 1
+    while (resource := params.get(f"TagSpecification.{spec}.ResourceType")) is not None:
+        if resource == kind:
+            index = 1
+            while (key := params.get(f"TagSpecification.{spec}.Tag.{index}.Key")) is not None:
+                tags.append((key, params.get(f"TagSpecification.{spec}.Tag.{index}.Value", "")))
+                index += 1
+        spec += 1
+    return tags
+
+
+def run_request(
+    params: dict[str, str],
+    template_id: str,
+    version: int,
+    subnet_id: str | None,
+    tags: Sequence[tuple[str, str]],
+) -> RunRequest:
+    """The RunInstances request one launch of a group's template version makes."""
+    unread = sorted(n for n in params if not _READ.match(n) and not _HARMLESS.match(n))
+    if unread:
+        raise LaunchFailed(
+            f"The launch template's {', '.join(unread[:5])} are not supported in an Auto "
+            "Scaling group here yet (decision 0156)"
+        )
+    image = params.get("ImageId")
+    if not image:
+        raise LaunchFailed("The launch template names no ImageId")
+    group = dict(tags).get(GROUP_TAG)
+    own = [(k, v) for k, v in tags if k != GROUP_TAG]
+    merged = dict(_tag_specifications(params, "instance"))
+    merged.update(own)  # the group's propagated tags win over the template's, as on AWS
+    groups = _numbered(params, "SecurityGroupId") or _numbered(
+        params, "NetworkInterface.1.SecurityGroupId"
+    )
+    public = params.get("NetworkInterface.1.AssociatePublicIpAddress")
+    return RunRequest(
+        image_id=image,
+        instance_type=params.get("InstanceType") or "m5.large",
+        key_name=params.get("KeyName") or None,
+        user_data_base64=params.get("UserData") or None,
+        security_group_ids=tuple(dict.fromkeys(groups)),
+        instance_tags=tuple(merged.items()),
+        volume_tags=tuple(_tag_specifications(params, "volume")),
+        availability_zone=None if subnet_id else params.get("Placement.AvailabilityZone") or None,
+        subnet_id=subnet_id
+        or params.get("NetworkInterface.1.SubnetId")
+        or params.get("SubnetId")
+        or None,
+        launch_template_id=template_id,
+        launch_template_version=version,
+        associate_public_ip=None if public is None else public.lower() == "true",
+        autoscaling_group=group,
+    )
+
+
+class ComputeFleet:
+    """The :class:`~andromede.autoscaling.fleet.Fleet` over ``compute``."""
+
+    def __init__(self, compute: ComputeService) -> None:
+        self._compute = compute
+
+    async def template(
+        self, tenant_id: str, template_id: str | None, name: str | None, version: str
+    ) -> TemplateChoice:
+        ref = TemplateRef(template_id=template_id) if template_id else TemplateRef(name=name)
+        try:
+            template, _ = await self._compute.launch_template_version(tenant_id, ref, version)
+        except AndromedeError as exc:
+            raise LaunchFailed(
+                f"The specified launch template, with template ID {template_id or name}, "
+                f"version {version}, does not exist ({exc})"
+            ) from exc
+        return TemplateChoice(template.template_id, template.name)
+
+    async def launch(
+        self,
+        tenant_id: str,
+        template_id: str,
+        version: str,
+        subnet_id: str | None,
+        tags: Sequence[tuple[str, str]],
+    ) -> Member:
+        try:
+            template, chosen = await self._compute.launch_template_version(
+                tenant_id, TemplateRef(template_id=template_id), version
+            )
+            request = run_request(
+                dict(chosen.parameters), template.template_id, chosen.number, subnet_id, tags
+            )
+            launched = await self._compute.run_instances(tenant_id, request)
+        except AndromedeError as exc:
+            raise LaunchFailed(str(exc)) from exc
+        return _member(launched[0])
+
+    async def members(self, tenant_id: str, group_name: str) -> list[Member]:
+        return [
+            _member(i)
+            for i in await self._compute.describe_instances(tenant_id, [])
+            if i.autoscaling_group == group_name and i.state is not InstanceState.TERMINATED
+        ]
+
+    async def terminate(self, tenant_id: str, instance_ids: Sequence[str]) -> None:
+        try:
+            await self._compute.terminate_instances(tenant_id, instance_ids)
+        except AndromedeError as exc:
+            raise LaunchFailed(str(exc)) from exc

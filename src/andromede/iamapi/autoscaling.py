@@ -1,0 +1,445 @@
+"""Amazon EC2 Auto Scaling's group calls (decision 0156) on the shared endpoint (service
+``autoscaling`` in the credential scope, API version 2011-01-01): Query protocol, the IAM and
+STS machinery (``iamapi.app.QueryApp``): SigV4, the ``autoscaling:<Action>`` policy check on the
+group's ARN, the audit record of each mutating call, the error envelope with its request id.
+
+Served: CreateAutoScalingGroup, DescribeAutoScalingGroups, UpdateAutoScalingGroup,
+DeleteAutoScalingGroup, SetDesiredCapacity, DescribeAutoScalingInstances,
+TerminateInstanceInAutoScalingGroup, DescribeScalingActivities. A parameter of a feature not
+here (launch configurations, mixed instances, load balancers, lifecycle hooks…) is refused
+with ``ValidationError`` rather than ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, TypeVar
+
+from andromede.autoscaling.errors import (
+    AlreadyExists,
+    AutoScalingError,
+    GroupLimitExceeded,
+    ResourceInUse,
+)
+from andromede.autoscaling.model import Activity, Group, GroupTag, Member, group_arn
+from andromede.autoscaling.service import AutoScalingService, GroupSpec, GroupUpdate
+from andromede.http.xml import XmlWriter
+from andromede.iamapi.errors import QueryError
+from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
+
+__all__ = ["ACTIONS", "NAMESPACE", "autoscaling_spec"]
+
+NAMESPACE: Final = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+ACTIONS: Final = (
+    "CreateAutoScalingGroup",
+    "DeleteAutoScalingGroup",
+    "DescribeAutoScalingGroups",
+    "DescribeAutoScalingInstances",
+    "DescribeScalingActivities",
+    "SetDesiredCapacity",
+    "TerminateInstanceInAutoScalingGroup",
+    "UpdateAutoScalingGroup",
+)
+_MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
+_GROUP_PARAMS: Final = (
+    "AutoScalingGroupName",
+    "LaunchTemplate.LaunchTemplateId",
+    "LaunchTemplate.LaunchTemplateName",
+    "LaunchTemplate.Version",
+    "MinSize",
+    "MaxSize",
+    "DesiredCapacity",
+    "DefaultCooldown",
+    "HealthCheckType",
+    "HealthCheckGracePeriod",
+    "VPCZoneIdentifier",
+)
+# Parameters tools send with their defaults, which mean what this increment does anyway.
+_HARMLESS: Final = {
+    "NewInstancesProtectedFromScaleIn": "false",
+    "CapacityRebalance": "false",
+    "TerminationPolicies.member.1": "Default",
+}
+_T = TypeVar("_T")
+_PAGE_MARK: Final = "asg-page:"  # a NextToken's mark: another string is refused, not misread
+
+
+def _wire(exc: AutoScalingError) -> QueryError:
+    if isinstance(exc, AlreadyExists):
+        return QueryError("AlreadyExists", str(exc))
+    if isinstance(exc, ResourceInUse):
+        return QueryError("ResourceInUse", str(exc))
+    if isinstance(exc, GroupLimitExceeded):
+        return QueryError("LimitExceeded", str(exc))
+    return QueryError("ValidationError", str(exc))
+
+
+async def _guarded(work: Awaitable[_T]) -> _T:
+    try:
+        return await work
+    except AutoScalingError as exc:
+        raise _wire(exc) from exc
+
+
+def _refuse_unhandled(call: Call, handled: Sequence[str]) -> None:
+    for name, value in call.params.items():
+        if name in ("Action", "Version") or name in handled or name.startswith("Tags.member."):
+            continue
+        if _HARMLESS.get(name) == value.lower() or _HARMLESS.get(name) == value:
+            continue
+        raise QueryError(
+            "ValidationError",
+            f"{call.action}: the parameter {name[:64]} is not supported here yet (decision 0156)",
+        )
+
+
+def _tags(call: Call) -> tuple[GroupTag, ...]:
+    tags = []
+    index = 1
+    while (key := call.get(f"Tags.member.{index}.Key")) is not None:
+        kind = call.get(f"Tags.member.{index}.ResourceType") or "auto-scaling-group"
+        if kind != "auto-scaling-group":
+            raise QueryError("ValidationError", f"Tag ResourceType {kind[:64]!r} is invalid")
+        propagate = (call.get(f"Tags.member.{index}.PropagateAtLaunch") or "false").lower()
+        if not 1 <= len(key) <= 128:
+            raise QueryError("ValidationError", "Tag key must be 1 to 128 characters")
+        value = call.get(f"Tags.member.{index}.Value") or ""
+        if len(value) > 256:
+            raise QueryError("ValidationError", "Tag value must be at most 256 characters")
+        tags.append(GroupTag(key, value, propagate == "true"))
+        index += 1
+    if len({t.key for t in tags}) != len(tags):
+        raise QueryError("ValidationError", "Duplicate tag key")
+    return tuple(tags)
+
+
+def _subnets(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    return tuple(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
+
+
+def _size(call: Call, name: str) -> int | None:
+    if call.get(name) is None:
+        return None
+    return call.integer(name, minimum=0, maximum=_MAX_SIZE, default=0)
+
+
+def _page(call: Call, items: list[_T], key: Callable[[_T], str]) -> tuple[list[_T], str | None]:
+    """MaxRecords (1-100, 50 by default) of ``items`` after the NextToken's key."""
+    limit = call.integer("MaxRecords", minimum=1, maximum=100, default=50)
+    token = call.get("NextToken")
+    if token:
+        try:
+            decoded = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise QueryError("ValidationError", "The NextToken is invalid") from exc
+        if not decoded.startswith(_PAGE_MARK):
+            raise QueryError("ValidationError", "The NextToken is invalid")
+        after = decoded[len(_PAGE_MARK) :]
+        items = [i for i in items if key(i) > after]
+    page = items[:limit]
+    more = len(items) > limit
+    if not more:
+        return page, None
+    return page, base64.urlsafe_b64encode(f"{_PAGE_MARK}{key(page[-1])}".encode()).decode()
+
+
+def _lifecycle(member: Member) -> tuple[str, str]:
+    """AWS's LifecycleState and HealthStatus of an instance in its state."""
+    if member.state == "pending":
+        return "Pending", "Healthy"
+    if member.state == "running":
+        return "InService", "Healthy"
+    if member.state == "shutting-down":
+        return "Terminating", "Unhealthy"
+    return "InService", "Unhealthy"
+
+
+def _write_template(xml: XmlWriter, group: Group) -> None:
+    xml.open("LaunchTemplate")
+    xml.element("LaunchTemplateId", group.template_id)
+    xml.element("LaunchTemplateName", group.template_name)
+    xml.element("Version", group.template_version)
+    xml.close("LaunchTemplate")
+
+
+def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: bool) -> None:
+    state, health = _lifecycle(member)
+    xml.element("InstanceId", member.instance_id)
+    if with_group:
+        xml.element("AutoScalingGroupName", group.name)
+    xml.element("InstanceType", member.instance_type)
+    xml.element("AvailabilityZone", member.availability_zone)
+    xml.element("LifecycleState", state)
+    xml.element("HealthStatus", health.upper() if with_group else health)
+    xml.open("LaunchTemplate")
+    xml.element("LaunchTemplateId", group.template_id)
+    xml.element("LaunchTemplateName", group.template_name)
+    xml.element("Version", str(member.template_version or group.template_version))
+    xml.close("LaunchTemplate")
+    xml.element("ProtectedFromScaleIn", "false")
+
+
+def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member]) -> None:
+    xml.element("AutoScalingGroupName", group.name)
+    xml.element(
+        "AutoScalingGroupARN", group_arn(region, group.tenant_id, group.group_id, group.name)
+    )
+    _write_template(xml, group)
+    xml.element("MinSize", group.min_size)
+    xml.element("MaxSize", group.max_size)
+    xml.element("DesiredCapacity", group.desired_capacity)
+    xml.element("DefaultCooldown", group.default_cooldown)
+    xml.open("AvailabilityZones")
+    for zone in sorted({m.availability_zone for m in members}):
+        xml.element("member", zone)
+    xml.close("AvailabilityZones")
+    xml.open("LoadBalancerNames")
+    xml.close("LoadBalancerNames")
+    xml.open("TargetGroupARNs")
+    xml.close("TargetGroupARNs")
+    xml.element("HealthCheckType", group.health_check_type)
+    xml.element("HealthCheckGracePeriod", group.health_check_grace_period)
+    xml.open("Instances")
+    for member in members:
+        xml.open("member")
+        _write_member(xml, group, member, with_group=False)
+        xml.close("member")
+    xml.close("Instances")
+    xml.element("CreatedTime", iso8601(group.created_at))
+    xml.open("SuspendedProcesses")
+    xml.close("SuspendedProcesses")
+    xml.element("VPCZoneIdentifier", ",".join(group.subnets))
+    xml.open("EnabledMetrics")
+    xml.close("EnabledMetrics")
+    if group.deleting:
+        xml.element("Status", "Delete in progress")
+    xml.open("Tags")
+    for tag in group.tags:
+        xml.open("member")
+        xml.element("ResourceId", group.name)
+        xml.element("ResourceType", "auto-scaling-group")
+        xml.element("Key", tag.key)
+        xml.element("Value", tag.value)
+        xml.element("PropagateAtLaunch", "true" if tag.propagate_at_launch else "false")
+        xml.close("member")
+    xml.close("Tags")
+    xml.open("TerminationPolicies")
+    xml.element("member", "Default")
+    xml.close("TerminationPolicies")
+    xml.element("NewInstancesProtectedFromScaleIn", "false")
+
+
+def _write_activity(xml: XmlWriter, activity: Activity) -> None:
+    xml.element("ActivityId", activity.activity_id)
+    xml.element("AutoScalingGroupName", activity.group_name)
+    xml.element("Description", activity.description)
+    xml.element("Cause", activity.cause)
+    xml.element("StartTime", iso8601(activity.start_time))
+    xml.element("EndTime", iso8601(activity.end_time))
+    xml.element("StatusCode", activity.status_code)
+    if activity.status_message:
+        xml.element("StatusMessage", activity.status_message)
+    xml.element("Progress", activity.progress)
+    xml.element("Details", activity.details)
+
+
+def _filters(call: Call) -> list[tuple[str, list[str]]]:
+    found = []
+    index = 1
+    while (name := call.get(f"Filters.member.{index}.Name")) is not None:
+        values = call.members(f"Filters.member.{index}.Values")
+        if name not in ("tag-key", "tag-value") and not name.startswith("tag:"):
+            raise QueryError("ValidationError", f"Filter name {name[:64]!r} is not supported")
+        found.append((name, values))
+        index += 1
+    return found
+
+
+def _matches(group: Group, filters: list[tuple[str, list[str]]]) -> bool:
+    for name, values in filters:
+        if name == "tag-key":
+            seen = [t.key for t in group.tags]
+        elif name == "tag-value":
+            seen = [t.value for t in group.tags]
+        else:
+            seen = [t.value for t in group.tags if t.key == name[4:]]
+        if not set(seen) & set(values):
+            return False
+    return True
+
+
+def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
+    """The Auto Scaling Query service over ``service``; group ARNs name ``region``."""
+
+    async def create_group(call: Call) -> None:
+        _refuse_unhandled(call, _GROUP_PARAMS)
+        call.required("MinSize")
+        call.required("MaxSize")
+        spec = GroupSpec(
+            name=call.required("AutoScalingGroupName"),
+            template_id=call.get("LaunchTemplate.LaunchTemplateId"),
+            template_name=call.get("LaunchTemplate.LaunchTemplateName"),
+            template_version=call.get("LaunchTemplate.Version"),
+            min_size=call.integer("MinSize", minimum=0, maximum=_MAX_SIZE, default=-1),
+            max_size=call.integer("MaxSize", minimum=0, maximum=_MAX_SIZE, default=-1),
+            desired_capacity=_size(call, "DesiredCapacity"),
+            subnets=_subnets(call.get("VPCZoneIdentifier")) or (),
+            tags=_tags(call),
+            default_cooldown=call.integer("DefaultCooldown", minimum=0, maximum=86400, default=300),
+            health_check_type=call.get("HealthCheckType") or "EC2",
+            health_check_grace_period=call.integer(
+                "HealthCheckGracePeriod", minimum=0, maximum=86400, default=0
+            ),
+        )
+        await _guarded(service.create_group(call.tenant_id, spec))
+
+    async def update_group(call: Call) -> None:
+        _refuse_unhandled(call, _GROUP_PARAMS)
+        update = GroupUpdate(
+            template_id=call.get("LaunchTemplate.LaunchTemplateId"),
+            template_name=call.get("LaunchTemplate.LaunchTemplateName"),
+            template_version=call.get("LaunchTemplate.Version"),
+            min_size=_size(call, "MinSize"),
+            max_size=_size(call, "MaxSize"),
+            desired_capacity=_size(call, "DesiredCapacity"),
+            subnets=_subnets(call.get("VPCZoneIdentifier")),
+            default_cooldown=(
+                call.integer("DefaultCooldown", minimum=0, maximum=86400, default=0)
+                if call.get("DefaultCooldown") is not None
+                else None
+            ),
+            health_check_type=call.get("HealthCheckType"),
+            health_check_grace_period=(
+                call.integer("HealthCheckGracePeriod", minimum=0, maximum=86400, default=0)
+                if call.get("HealthCheckGracePeriod") is not None
+                else None
+            ),
+        )
+        name = call.required("AutoScalingGroupName")
+        await _guarded(service.update_group(call.tenant_id, name, update))
+
+    async def describe_groups(call: Call) -> None:
+        names = call.members("AutoScalingGroupNames")
+        filters = _filters(call)
+        found = await service.describe_groups(call.tenant_id, names)
+        chosen = [(g, m) for g, m in found if _matches(g, filters)]
+        page, token = _page(call, chosen, lambda item: item[0].name)
+        xml = call.result
+        xml.open("AutoScalingGroups")
+        for group, members in page:
+            xml.open("member")
+            _write_group(xml, region, group, members)
+            xml.close("member")
+        xml.close("AutoScalingGroups")
+        if token is not None:
+            xml.element("NextToken", token)
+
+    async def delete_group(call: Call) -> None:
+        await _guarded(
+            service.delete_group(
+                call.tenant_id,
+                call.required("AutoScalingGroupName"),
+                force=call.boolean("ForceDelete", default=False),
+            )
+        )
+
+    async def set_desired(call: Call) -> None:
+        call.required("DesiredCapacity")
+        await _guarded(
+            service.set_desired_capacity(
+                call.tenant_id,
+                call.required("AutoScalingGroupName"),
+                call.integer("DesiredCapacity", minimum=0, maximum=_MAX_SIZE, default=0),
+            )
+        )
+
+    async def describe_instances(call: Call) -> None:
+        wanted = set(call.members("InstanceIds"))
+        found = [
+            (g, m)
+            for g, m in await service.instances(call.tenant_id)
+            if not wanted or m.instance_id in wanted
+        ]
+        found.sort(key=lambda item: item[1].instance_id)
+        page, token = _page(call, found, lambda item: item[1].instance_id)
+        xml = call.result
+        xml.open("AutoScalingInstances")
+        for group, member in page:
+            xml.open("member")
+            _write_member(xml, group, member, with_group=True)
+            xml.close("member")
+        xml.close("AutoScalingInstances")
+        if token is not None:
+            xml.element("NextToken", token)
+
+    async def terminate_instance(call: Call) -> None:
+        call.required("ShouldDecrementDesiredCapacity")
+        _, activity = await _guarded(
+            service.terminate_instance(
+                call.tenant_id,
+                call.required("InstanceId"),
+                decrement=call.boolean("ShouldDecrementDesiredCapacity", default=False),
+            )
+        )
+        call.result.open("Activity")
+        _write_activity(call.result, activity)
+        call.result.close("Activity")
+
+    async def describe_activities(call: Call) -> None:
+        ids = set(call.members("ActivityIds"))
+        found = await _guarded(
+            service.activities(call.tenant_id, call.get("AutoScalingGroupName") or None)
+        )
+        chosen = [a for a in found if not ids or a.activity_id in ids]
+        # Newest first, as AWS lists them; the token is a position in that order.
+        keyed = [(f"{index:012d}", a) for index, a in enumerate(chosen)]
+        page, token = _page(call, keyed, lambda item: item[0])
+        xml = call.result
+        xml.open("Activities")
+        for _, activity in page:
+            xml.open("member")
+            _write_activity(xml, activity)
+            xml.close("member")
+        xml.close("Activities")
+        if token is not None:
+            xml.element("NextToken", token)
+
+    async def named_group(call: Call) -> str:
+        name = call.required("AutoScalingGroupName")
+        group = await service.store.get(call.tenant_id, name)
+        return group_arn(region, call.tenant_id, group.group_id if group else "*", name)
+
+    handlers: dict[str, tuple[Callable[[Call], Awaitable[None]], bool, bool]] = {
+        "CreateAutoScalingGroup": (create_group, True, False),
+        "DeleteAutoScalingGroup": (delete_group, True, False),
+        "DescribeAutoScalingGroups": (describe_groups, False, True),
+        "DescribeAutoScalingInstances": (describe_instances, False, True),
+        "DescribeScalingActivities": (describe_activities, False, True),
+        "SetDesiredCapacity": (set_desired, True, False),
+        "TerminateInstanceInAutoScalingGroup": (terminate_instance, True, True),
+        "UpdateAutoScalingGroup": (update_group, True, False),
+    }
+    resources = {
+        "CreateAutoScalingGroup": named_group,
+        "DeleteAutoScalingGroup": named_group,
+        "SetDesiredCapacity": named_group,
+        "UpdateAutoScalingGroup": named_group,
+    }
+    return ServiceSpec(
+        name="autoscaling",
+        namespace=NAMESPACE,
+        version="2011-01-01",
+        actions={
+            name: Action(
+                handler=handler,
+                mutating=mutating,
+                has_result=has_result,
+                resource=resources.get(name),
+            )
+            for name, (handler, mutating, has_result) in handlers.items()
+        },
+    )

@@ -1,0 +1,124 @@
+"""One suite over every Auto Scaling group store (decision 0156): in memory, SQLite and
+PostgreSQL (migration 0069). A group is one per account and name; a change lands only over the
+revision it read (the reconciler's lease and the calls rely on it, so two gateways never both
+win); deleting takes the group's activities with it; activities list newest first, per account
+and group."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from andromede.autoscaling.model import Activity, Group, GroupTag
+from andromede.autoscaling.store import GroupStore, MemoryGroupStore
+from andromede.autoscaling.store_sql import SqlGroupStore
+from andromede.db.database import open_database
+from support.schema import migrated_sqlite
+
+NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[GroupStore]:
+    if request.param == "memory":
+        yield MemoryGroupStore()
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = migrated_sqlite(tmp_path / "meta.db")
+    db = open_database(url)
+    yield SqlGroupStore(db)
+    await db.close()
+
+
+def group(tenant: str = "t1", name: str = "web", **changes: object) -> Group:
+    made = Group(
+        tenant_id=tenant,
+        name=name,
+        group_id="6f1c0a4e-0000-4000-8000-000000000001",
+        template_id="lt-0123456789abcdef0",
+        template_name="web",
+        template_version="$Latest",
+        min_size=1,
+        max_size=4,
+        desired_capacity=2,
+        subnets=("subnet-a", "subnet-b"),
+        created_at=NOW,
+        tags=(GroupTag("team", "blue", True),),
+    )
+    return replace(made, **changes)  # type: ignore[arg-type]
+
+
+def activity(tenant: str, name: str, minutes: int) -> Activity:
+    return Activity(
+        activity_id=f"act-{tenant}-{name}-{minutes}",
+        tenant_id=tenant,
+        group_name=name,
+        description="Launching a new EC2 instance: i-1",
+        cause="test",
+        status_code="Successful",
+        start_time=NOW + timedelta(minutes=minutes),
+        end_time=NOW + timedelta(minutes=minutes, seconds=5),
+    )
+
+
+async def test_a_group_is_one_per_account_and_name(store: GroupStore) -> None:
+    assert await store.insert(group())
+    assert not await store.insert(group(desired_capacity=3))
+    assert await store.insert(group(tenant="t2"))
+    read = await store.get("t1", "web")
+    assert read == group(revision=0)
+    assert [g.tenant_id for g in await store.groups(None)] == ["t1", "t2"]
+    assert [g.tenant_id for g in await store.groups("t2")] == ["t2"]
+    assert await store.get("t3", "web") is None
+
+
+async def test_a_change_lands_only_over_the_revision_read(store: GroupStore) -> None:
+    await store.insert(group())
+    read = await store.get("t1", "web")
+    assert read is not None
+    claimed = replace(read, claimed_by="gw-1", claimed_until=NOW + timedelta(minutes=1))
+    assert await store.change(claimed)
+    assert not await store.change(replace(read, desired_capacity=4))  # stale
+    again = await store.get("t1", "web")
+    assert again is not None and again.revision == 1 and again.claimed_by == "gw-1"
+    assert again.claimed_until == NOW + timedelta(minutes=1)
+    assert not await store.delete(read)  # stale too
+    assert await store.delete(again)
+    assert await store.get("t1", "web") is None
+
+
+async def test_two_claims_at_once_one_wins(store: GroupStore) -> None:
+    await store.insert(group())
+    read = await store.get("t1", "web")
+    assert read is not None
+    won = await asyncio.gather(
+        store.change(replace(read, claimed_by="gw-1")),
+        store.change(replace(read, claimed_by="gw-2")),
+    )
+    assert sorted(won) == [False, True]
+
+
+async def test_activities_newest_first_and_gone_with_their_group(store: GroupStore) -> None:
+    await store.insert(group())
+    await store.insert(group(name="db"))
+    for minutes in (1, 3, 2):
+        await store.add_activity(activity("t1", "web", minutes))
+    await store.add_activity(activity("t1", "db", 5))
+    await store.add_activity(activity("t2", "web", 9))
+    web = await store.activities("t1", "web")
+    assert [a.start_time.minute for a in web] == [3, 2, 1]
+    assert web[0] == activity("t1", "web", 3)
+    assert [a.group_name for a in await store.activities("t1", None)] == [
+        "db", "web", "web", "web",
+    ]  # fmt: skip
+    read = await store.get("t1", "web")
+    assert read is not None and await store.delete(read)
+    assert await store.activities("t1", "web") == []
+    assert len(await store.activities("t1", "db")) == 1

@@ -1,0 +1,146 @@
+"""EC2 Auto Scaling with boto3 and the aws CLI against a real ``andromede serve`` (hypervisor =
+memory), decision 0156: a group over a launch template converges to its desired capacity
+through the reconciler of the serving process, tags its instances ``aws:autoscaling:groupName``,
+scales in, answers its activities, refuses a plain delete while it holds instances and goes
+with ForceDelete; the aws CLI creates, describes and deletes a group."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from e2e.helpers import client_binary, run_cli
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_HYPERVISOR": "memory",
+        "ANDROMEDE_MEMORY_HYPERVISOR_VCPUS": "16",
+        "ANDROMEDE_MEMORY_HYPERVISOR_MEMORY_MIB": "16384",
+        "ANDROMEDE_AUTOSCALING_INTERVAL": "0.5",
+    }
+    with running_server(tmp_path_factory.mktemp("asg") / "data", extra_env=env) as started:
+        yield started
+
+
+def _client(server: ServerProcess, service: str) -> Any:
+    access_key, secret_key = server.credentials()
+    session = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+    )
+    return session.client(
+        service, endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
+    )
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def test_boto3_group_converges_scales_in_and_is_force_deleted(
+    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    disk = tmp_path_factory.mktemp("image") / "disk.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "debian-test",
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    image_id = str(json.loads(done.stdout)["image_id"])
+    ec2 = _client(server, "ec2")
+    scaling = _client(server, "autoscaling")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="asg-web",
+        LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.nano"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    scaling.create_auto_scaling_group(
+        AutoScalingGroupName="web",
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=1,
+        MaxSize=4,
+        DesiredCapacity=3,
+        Tags=[{"Key": "team", "Value": "blue", "PropagateAtLaunch": True}],
+    )
+
+    def members() -> list[dict[str, Any]]:
+        found = ec2.describe_instances(
+            Filters=[
+                {"Name": "tag:aws:autoscaling:groupName", "Values": ["web"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        )
+        return [i for r in found["Reservations"] for i in r["Instances"]]
+
+    _until(lambda: len(members()) == 3, "three instances")
+    assert all({"Key": "team", "Value": "blue"} in i["Tags"] for i in members())
+    group = scaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])[
+        "AutoScalingGroups"
+    ][0]
+    assert len(group["Instances"]) == 3
+    scaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=1)
+    _until(lambda: len(members()) == 1, "one instance")
+    activities = scaling.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
+    assert sum(a["Description"].startswith("Launching") for a in activities) == 3
+    assert sum(a["Description"].startswith("Terminating") for a in activities) == 2
+    with pytest.raises(ClientError) as raised:
+        scaling.delete_auto_scaling_group(AutoScalingGroupName="web")
+    assert raised.value.response["Error"]["Code"] == "ResourceInUse"
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="web", ForceDelete=True)
+    _until(
+        lambda: not scaling.describe_auto_scaling_groups()["AutoScalingGroups"],
+        "the group to go",
+    )
+    assert members() == []
+
+
+def test_aws_cli_creates_describes_and_deletes_a_group(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    binary = client_binary("aws", in_venv=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    config = tmp_path / "aws-config"
+    config.write_text(f"[profile andromede]\nregion = {REGION}\noutput = json\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(HOME=str(home), AWS_SHARED_CREDENTIALS_FILE=str(server.credentials_file),
+               AWS_CONFIG_FILE=str(config), AWS_PROFILE="andromede", AWS_PAGER="")  # fmt: skip
+
+    def aws(service: str, *args: str) -> Any:
+        done = run_cli("aws", [str(binary), "--endpoint-url", server.endpoint, service, *args], env)
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    template = aws("ec2", "create-launch-template", "--launch-template-name", "cli-asg",
+                   "--launch-template-data", '{"ImageId": "ami-0123456789abcdef0"}')  # fmt: skip
+    template_id = template["LaunchTemplate"]["LaunchTemplateId"]
+    aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", "cli",
+        "--launch-template", f"LaunchTemplateId={template_id}",
+        "--min-size", "0", "--max-size", "2")  # fmt: skip
+    described = aws("autoscaling", "describe-auto-scaling-groups",
+                    "--auto-scaling-group-names", "cli")  # fmt: skip
+    [group] = described["AutoScalingGroups"]
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, 2, 0)
+    assert group["LaunchTemplate"]["LaunchTemplateId"] == template_id
+    aws("autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", "cli")
+    described = aws("autoscaling", "describe-auto-scaling-groups")
+    assert described["AutoScalingGroups"] == []

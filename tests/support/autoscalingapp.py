@@ -1,0 +1,169 @@
+"""EC2 Auto Scaling in process (decision 0156): the Query app over the SQL-less in-memory
+group store, the compute service on the memory hypervisor (launching through the real
+adapter), and a client that serialises, signs and parses as boto3 does (botocore's
+``autoscaling`` model), so the XML shapes are checked against botocore's own model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.autoscaling.reconciler import Reconciler
+from andromede.autoscaling.service import AutoScalingService, ScalingLimits
+from andromede.autoscaling.store import GroupStore, MemoryGroupStore
+from andromede.autoscaling_adapters import ComputeFleet
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.images import ImageFiles
+from andromede.compute.launch_template import LaunchParameters
+from andromede.compute.model import Image
+from andromede.compute.service import ComputeService
+from andromede.compute.store_memory import MemoryComputeStore
+from andromede.compute_adapters import compute_limits
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityLimits, IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.iamapi.app import QueryApp
+from andromede.iamapi.autoscaling import autoscaling_spec
+from andromede.settings import Settings
+from support.asgi import post
+from support.computekit import MemoryDiskKeys
+
+REGION = "eu-fr-1"
+_MODELS = botocore.session.get_session()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(f"{status} {error.get('Code')}: {error.get('Message')}")
+        self.status = status
+        self.code = str(error.get("Code"))
+        self.message = str(error.get("Message"))
+
+
+@dataclass
+class Client:
+    app: QueryApp
+    credentials: Credentials | None
+    last_body: bytes = b""
+
+    async def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        status, parsed = await self.raw(operation, **params)
+        if status >= 300:
+            raise ApiError(status, parsed.get("Error", {}))
+        return parsed
+
+    async def raw(self, operation: str, **params: Any) -> tuple[int, Any]:
+        model = _MODELS.get_service_model("autoscaling").operation_model(operation)
+        serialised = create_serializer("query", include_validation=False).serialize_to_request(
+            params, model
+        )
+        data = urlencode(serialised["body"], doseq=True)
+        request = AWSRequest(
+            method="POST",
+            url="http://127.0.0.1:9000/",
+            data=data.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        if self.credentials is not None:
+            SigV4Auth(self.credentials, "autoscaling", REGION).add_auth(request)
+        prepared = request.prepare()
+        status, headers, body = await post(
+            self.app, dict(prepared.headers.items()), data.encode(), ("192.0.2.10", 40000)
+        )
+        self.last_body = body
+        response = {"status_code": status, "headers": headers, "body": body}
+        return status, create_parser("query").parse(response, model.output_shape)
+
+
+@dataclass
+class World:
+    app: QueryApp
+    service: AutoScalingService
+    compute: ComputeService
+    identity: IdentityService
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    tenant_id: str
+    root: Client
+    image: Image
+
+    async def tenant(self, name: str) -> tuple[str, Client]:
+        created = await self.identity.create_tenant(name)
+        credentials = Credentials(created.access_key_id, created.secret_access_key)
+        return created.tenant.id, Client(self.app, credentials)
+
+    async def template(
+        self, tenant_id: str, name: str = "web", instance_type: str = "t3.nano"
+    ) -> str:
+        """A launch template of ``tenant_id`` launching the world's image."""
+        parameters: LaunchParameters = (
+            ("ImageId", self.image.image_id),
+            ("InstanceType", instance_type),
+        )
+        template, _ = await self.compute.create_launch_template(
+            tenant_id, name=name, parameters=parameters, created_by="test"
+        )
+        return template.template_id
+
+    def reconciler(self, owner: str = "gw-1") -> Reconciler:
+        return Reconciler(self.service, owner, lease=timedelta(seconds=60))
+
+    async def converge(self, owner: str = "gw-1") -> None:
+        await self.reconciler(owner).run_once()
+        await self.compute.settle()
+
+
+@asynccontextmanager
+async def autoscaling_world(
+    tmp_path: Path, store: GroupStore | None = None, **overrides: Any
+) -> AsyncIterator[World]:
+    identity = IdentityService(
+        MemoryIdentityStore(), SecretSealer(os.urandom(32)), limits=IdentityLimits(cache_ttl=0)
+    )
+    settings = Settings(data_dir=tmp_path / "data", region=REGION, **overrides)
+    driver = MemoryDriver(vcpus=256, memory_mib=262144)
+    compute = ComputeService(
+        MemoryComputeStore(),
+        [driver],
+        MemoryDiskKeys(),
+        compute_limits(settings),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )
+    source = tmp_path / "disk.raw"
+    source.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(source, name="debian-12", owner_id=None)
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    service = AutoScalingService(
+        store or MemoryGroupStore(),
+        ComputeFleet(compute),
+        ScalingLimits(
+            max_groups_per_tenant=settings.max_autoscaling_groups_per_tenant,
+            max_instances_per_group=settings.max_instances_per_autoscaling_group,
+        ),
+    )
+    app = QueryApp(autoscaling_spec(service, REGION), identity, audit, settings)
+    created = await identity.create_tenant("acme")
+    root = Client(app, Credentials(created.access_key_id, created.secret_access_key))
+    try:
+        yield World(
+            app, service, compute, identity, audit_store, audit, created.tenant.id, root, image
+        )
+    finally:
+        await compute.close()
+        await audit.close()
