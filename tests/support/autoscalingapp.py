@@ -12,14 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import botocore.session
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.parsers import create_parser
-from botocore.serialize import create_serializer
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
@@ -40,54 +35,16 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.autoscaling import autoscaling_spec
 from andromede.settings import Settings
-from support.asgi import post
 from support.computekit import MemoryDiskKeys
+from support.ec2app import Client
 
 REGION = "eu-fr-1"
 _MODELS = botocore.session.get_session()
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, error: dict[str, Any]) -> None:
-        super().__init__(f"{status} {error.get('Code')}: {error.get('Message')}")
-        self.status = status
-        self.code = str(error.get("Code"))
-        self.message = str(error.get("Message"))
-
-
-@dataclass
-class Client:
-    app: QueryApp
-    credentials: Credentials | None
-    last_body: bytes = b""
-
-    async def call(self, operation: str, **params: Any) -> dict[str, Any]:
-        status, parsed = await self.raw(operation, **params)
-        if status >= 300:
-            raise ApiError(status, parsed.get("Error", {}))
-        return parsed
-
-    async def raw(self, operation: str, **params: Any) -> tuple[int, Any]:
-        model = _MODELS.get_service_model("autoscaling").operation_model(operation)
-        serialised = create_serializer("query", include_validation=False).serialize_to_request(
-            params, model
-        )
-        data = urlencode(serialised["body"], doseq=True)
-        request = AWSRequest(
-            method="POST",
-            url="http://127.0.0.1:9000/",
-            data=data.encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        )
-        if self.credentials is not None:
-            SigV4Auth(self.credentials, "autoscaling", REGION).add_auth(request)
-        prepared = request.prepare()
-        status, headers, body = await post(
-            self.app, dict(prepared.headers.items()), data.encode(), ("192.0.2.10", 40000)
-        )
-        self.last_body = body
-        response = {"status_code": status, "headers": headers, "body": body}
-        return status, create_parser("query").parse(response, model.output_shape)
+def autoscaling_client(app: QueryApp, credentials: Credentials | None) -> Client:
+    """A client of the ``autoscaling`` Query service, as boto3's."""
+    return Client(app, credentials, service="autoscaling", protocol="query")
 
 
 @dataclass
@@ -105,7 +62,7 @@ class World:
     async def tenant(self, name: str) -> tuple[str, Client]:
         created = await self.identity.create_tenant(name)
         credentials = Credentials(created.access_key_id, created.secret_access_key)
-        return created.tenant.id, Client(self.app, credentials)
+        return created.tenant.id, autoscaling_client(self.app, credentials)
 
     async def template(
         self, tenant_id: str, name: str = "web", instance_type: str = "t3.nano"
@@ -159,7 +116,7 @@ async def autoscaling_world(
     )
     app = QueryApp(autoscaling_spec(service, REGION), identity, audit, settings)
     created = await identity.create_tenant("acme")
-    root = Client(app, Credentials(created.access_key_id, created.secret_access_key))
+    root = autoscaling_client(app, Credentials(created.access_key_id, created.secret_access_key))
     try:
         yield World(
             app, service, compute, identity, audit_store, audit, created.tenant.id, root, image

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import botocore.session
@@ -32,7 +32,7 @@ from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
-from support.asgi import post
+from support.asgi import AsgiApp, post
 from support.computekit import MemoryDiskKeys
 
 REGION = "eu-fr-1"
@@ -44,13 +44,19 @@ class ApiError(Exception):
         super().__init__(f"{status} {error.get('Code')}: {error.get('Message')}")
         self.status = status
         self.code = str(error.get("Code"))
+        self.message = str(error.get("Message"))
 
 
 @dataclass
 class Client:
-    app: Ec2App
+    """Calls of a Query-style service (``service``, signed and serialised with botocore's
+    ``protocol``: ``ec2``, or ``query`` for Auto Scaling, IAM…) to ``app`` in process."""
+
+    app: AsgiApp
     credentials: Credentials | None
     last_body: bytes = b""
+    service: str = "ec2"
+    protocol: Literal["ec2", "query"] = "ec2"
 
     async def call(self, operation: str, **params: Any) -> dict[str, Any]:
         status, parsed = await self.raw(operation, **params)
@@ -59,10 +65,10 @@ class Client:
         return parsed
 
     async def raw(self, operation: str, **params: Any) -> tuple[int, Any]:
-        model = _MODELS.get_service_model("ec2").operation_model(operation)
-        serialised = create_serializer("ec2", include_validation=False).serialize_to_request(
-            params, model
-        )
+        model = _MODELS.get_service_model(self.service).operation_model(operation)
+        serialised = create_serializer(
+            self.protocol, include_validation=False
+        ).serialize_to_request(params, model)
         data = urlencode(serialised["body"], doseq=True)
         request = AWSRequest(
             method="POST",
@@ -71,7 +77,7 @@ class Client:
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
         )
         if self.credentials is not None:
-            SigV4Auth(self.credentials, "ec2", REGION).add_auth(request)
+            SigV4Auth(self.credentials, self.service, REGION).add_auth(request)
         prepared = request.prepare()
         status, headers, body = await post(
             self.app, dict(prepared.headers.items()), data.encode(), ("192.0.2.10", 40000)
@@ -82,7 +88,8 @@ class Client:
             "headers": headers,
             "body": body,
         }
-        return status, create_parser("ec2").parse(response, model.output_shape)
+        parser = create_parser("query") if self.protocol == "query" else create_parser("ec2")
+        return status, parser.parse(response, model.output_shape)
 
 
 @dataclass

@@ -12,7 +12,8 @@ from botocore.credentials import Credentials
 
 from andromede.iam.policy.actions import known_action
 from andromede.iamapi.autoscaling import ACTIONS
-from support.autoscalingapp import ApiError, Client, World, autoscaling_world
+from support.autoscalingapp import World, autoscaling_client, autoscaling_world
+from support.ec2app import ApiError, Client
 
 
 async def refused(client: Client, operation: str, code: str, **params: Any) -> ApiError:
@@ -240,7 +241,9 @@ async def test_a_policy_allowing_only_reads_refuses_changes(world: World) -> Non
         '"Action":"autoscaling:Describe*","Resource":"*"}]}',
     )
     key = await world.identity.create_access_key(world.tenant_id, "reader")
-    reader = Client(world.app, Credentials(key.key.access_key_id, key.secret_access_key))
+    reader = autoscaling_client(
+        world.app, Credentials(key.key.access_key_id, key.secret_access_key)
+    )
     assert len((await reader.call("DescribeAutoScalingGroups"))["AutoScalingGroups"]) == 1
     await refused(
         reader, "SetDesiredCapacity", "AccessDenied", AutoScalingGroupName="web", DesiredCapacity=1

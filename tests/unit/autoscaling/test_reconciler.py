@@ -13,7 +13,8 @@ import pytest
 
 from andromede.autoscaling.model import Activity
 from andromede.compute.model import InstanceState
-from support.autoscalingapp import ApiError, World
+from support.autoscalingapp import World
+from support.ec2app import ApiError
 
 
 async def group(world: World, **params: Any) -> str:
