@@ -129,13 +129,13 @@ class ComputeFleet:
     ) -> TemplateChoice:
         ref = TemplateRef(template_id=template_id) if template_id else TemplateRef(name=name)
         try:
-            template, _ = await self._compute.launch_template_version(tenant_id, ref, version)
+            template, chosen = await self._compute.launch_template_version(tenant_id, ref, version)
         except AndromedeError as exc:
             raise LaunchFailed(
                 f"The specified launch template, with template ID {template_id or name}, "
                 f"version {version}, does not exist ({exc})"
             ) from exc
-        return TemplateChoice(template.template_id, template.name)
+        return TemplateChoice(template.template_id, template.name, chosen.number)
 
     async def launch(
         self,

@@ -18,7 +18,9 @@ from andromede.autoscaling.errors import (
 )
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
 from andromede.autoscaling.model import Activity, ActivityStatus, Group, GroupTag, Member
+from andromede.autoscaling.records import HOOK_TERMINATING
 from andromede.autoscaling.store import GroupStore
+from andromede.autoscaling.waits import hold
 
 __all__ = ["AutoScalingService", "GroupSpec", "GroupUpdate", "ScalingLimits", "iso"]
 
@@ -37,6 +39,8 @@ def iso(moment: datetime) -> str:
 class ScalingLimits:
     max_groups_per_tenant: int = 200
     max_instances_per_group: int = 100
+    max_scheduled_actions: int = 125
+    max_lifecycle_hooks: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +223,20 @@ class AutoScalingService:
                 return replace(changed, revision=changed.revision + 1)
         raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
 
+    async def mutate(
+        self, tenant_id: str, name: str, change: Callable[[Group], Group | None]
+    ) -> Group:
+        """Write ``change(group)`` over the group, read again and retried when another
+        writer came first; ``change`` returning None leaves it as it is."""
+        for _ in range(_ATTEMPTS):
+            group = await self.group(tenant_id, name)
+            changed = change(group)
+            if changed is None:
+                return group
+            if await self.store.change(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+
     async def set_desired_capacity(self, tenant_id: str, name: str, desired: int) -> Group:
         return await self.update_group(tenant_id, name, GroupUpdate(desired_capacity=desired))
 
@@ -291,6 +309,25 @@ class AutoScalingService:
                 f"At {iso(self.clock())} instance {instance_id} was taken out of service in "
                 "response to a user request."
             )
+        if any(h.transition == HOOK_TERMINATING for h in group.hooks):
+            # Its termination hooks hold it in Terminating:Wait first (decision 0159); the
+            # reconciler terminates it once they are done, a second activity.
+            started = self.clock()
+            group = await self.mutate(
+                tenant_id,
+                group.name,
+                lambda g: hold(g, [instance_id], HOOK_TERMINATING, started),
+            )
+            waiting = await self.record(
+                group,
+                f"Terminating EC2 instance: {instance_id}",
+                cause,
+                ActivityStatus.WAITING_TERMINATE,
+                started,
+                subnet=member.subnet_id,
+                progress=50,
+            )
+            return group, waiting
         activity = await self.terminate_members(group, [member], cause)
         return group, activity[0]
 
@@ -335,6 +372,7 @@ class AutoScalingService:
         message: str = "",
         *,
         subnet: str | None = None,
+        progress: int = 100,
     ) -> Activity:
         details = "{}" if subnet is None else f'{{"Subnet ID":"{subnet}"}}'
         activity = Activity(
@@ -348,6 +386,7 @@ class AutoScalingService:
             end_time=self.clock(),
             status_message=message,
             details=details,
+            progress=progress,
         )
         await self.store.add_activity(activity)
         if self.on_activity is not None:

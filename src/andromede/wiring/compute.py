@@ -117,11 +117,18 @@ def autoscaling_service(
         ScalingLimits(
             max_groups_per_tenant=settings.max_autoscaling_groups_per_tenant,
             max_instances_per_group=settings.max_instances_per_autoscaling_group,
+            max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
+            max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
         ),
     )
 
     def audited(activity: Activity) -> None:
         launch = activity.description.startswith("Launching")
+        if activity.description.startswith("Executing scheduled action"):
+            # A scheduled action's firing changes the group's sizes (decision 0159).
+            action = "autoscaling:UpdateAutoScalingGroup"
+        else:
+            action = "ec2:RunInstances" if launch else "ec2:TerminateInstances"
         audit.record(
             request_id=f"asg-{activity.activity_id}",
             tenant_id=activity.tenant_id,
@@ -129,7 +136,7 @@ def autoscaling_service(
                 f"arn:aws:iam::{activity.tenant_id}:role/aws-service-role/"
                 "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
             ),
-            action="ec2:RunInstances" if launch else "ec2:TerminateInstances",
+            action=action,
             resource=f"autoScalingGroupName/{activity.group_name}",
             outcome=(
                 Outcome.SUCCESS
