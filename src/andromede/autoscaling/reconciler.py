@@ -108,7 +108,8 @@ class Reconciler:
         group = await schedules.fire_due(service, group)
         members = await service.fleet.members(group.tenant_id, group.name)
         now = iso(service.clock())
-        group = await self._lifecycle(group, members)
+        group, gone = await self._lifecycle(group, members)
+        members = [m for m in members if m.instance_id not in gone]
         leaving = {w.instance_id for w in group.waiting if w.transition == HOOK_TERMINATING}
         staying = [m for m in members if m.instance_id not in leaving]
         unhealthy = [m for m in staying if m.state in ("stopping", "stopped")]
@@ -168,13 +169,13 @@ class Reconciler:
         await service.terminate_members(group, members, cause)
         return group
 
-    async def _lifecycle(self, group: Group, members: list[Member]) -> Group:
+    async def _lifecycle(self, group: Group, members: list[Member]) -> tuple[Group, set[str]]:
         """Lifecycle actions: those past their timeout take their hook's default result;
         an instance whose actions all have one moves on (a launch abandoned or a termination
         goes ahead: terminated; a launch continued: in service); those of instances gone are
-        dropped."""
+        dropped. The group, and the instances terminated."""
         if not group.waiting:
-            return group
+            return group, set()
         service = self.service
         now = service.clock()
         present = {m.instance_id: m for m in members}
@@ -194,8 +195,9 @@ class Reconciler:
             if all(e.result is not None for e in entries)
         ]
         if not done:
-            return group
+            return group, set()
         stamp = iso(now)
+        gone = set()
         for instance_id, entries in done:
             terminating = any(e.transition == HOOK_TERMINATING for e in entries)
             abandoned = any(e.result == "ABANDON" for e in entries)
@@ -209,6 +211,7 @@ class Reconciler:
             else:
                 continue
             await service.terminate_members(group, [present[instance_id]], cause)
+            gone.add(instance_id)
         finished = {instance_id for instance_id, _ in done}
 
         def clear(g: Group) -> Group | None:
@@ -217,7 +220,7 @@ class Reconciler:
             )
             return None if kept == g.waiting else replace(g, waiting=kept)
 
-        return await service.mutate(group.tenant_id, group.name, clear)
+        return await service.mutate(group.tenant_id, group.name, clear), gone
 
     async def _refresh(self, group: Group, members: list[Member]) -> bool:
         """The active instance refresh's step; True when it retired a batch this round."""

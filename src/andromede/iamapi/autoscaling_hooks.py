@@ -115,10 +115,10 @@ def handlers(
         )
 
     return {
-        "PutLifecycleHook": (put, True, False),
-        "DeleteLifecycleHook": (delete, True, False),
+        "PutLifecycleHook": (put, True, True),
+        "DeleteLifecycleHook": (delete, True, True),
         "DescribeLifecycleHooks": (describe, False, True),
         "DescribeLifecycleHookTypes": (types, False, True),
-        "CompleteLifecycleAction": (complete_action, True, False),
-        "RecordLifecycleActionHeartbeat": (beat, True, False),
+        "CompleteLifecycleAction": (complete_action, True, True),
+        "RecordLifecycleActionHeartbeat": (beat, True, True),
     }
