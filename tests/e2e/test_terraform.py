@@ -1076,6 +1076,22 @@ resource "aws_autoscaling_group" "pool" {
     propagate_at_launch = true
   }
 }
+resource "aws_autoscaling_schedule" "evenings" {
+  scheduled_action_name  = "evenings"
+  autoscaling_group_name = aws_autoscaling_group.pool.name
+  recurrence             = "0 19 * * mon-fri"
+  time_zone              = "Europe/Paris"
+  min_size               = 0
+  max_size               = 2
+  desired_capacity       = 0
+}
+resource "aws_autoscaling_lifecycle_hook" "drain" {
+  name                   = "drain"
+  autoscaling_group_name = aws_autoscaling_group.pool.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
+  heartbeat_timeout      = 60
+  default_result         = "CONTINUE"
+}
 # The VPC's flow log and its bucket (decision 0153).
 resource "aws_s3_bucket" "flows" {
   bucket        = "%(name)s-flows"
@@ -1443,8 +1459,10 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_vpc`` peered by an ``aws_vpc_peering_connection`` with ``auto_accept`` and an
     ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
     destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
-    addendum), and an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
-    0153): the
+    addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
+    0153), and an ``aws_autoscaling_group`` of one instance over its own launch template with
+    an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
+    0159): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1715,6 +1733,19 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     launched = reservation["Instances"][0]
     assert launched["SubnetId"] == outputs["data_subnet_id"]
     assert {t["Key"]: t["Value"] for t in launched["Tags"]}["role"] == "pool"
+    # aws_autoscaling_schedule and aws_autoscaling_lifecycle_hook (decision 0159).
+    [action] = autoscaling.describe_scheduled_actions(
+        AutoScalingGroupName=pool["AutoScalingGroupName"]
+    )["ScheduledUpdateGroupActions"]
+    assert (action["Recurrence"], action["TimeZone"], action["DesiredCapacity"]) == (
+        "0 19 * * mon-fri",
+        "Europe/Paris",
+        0,
+    )
+    [hook] = autoscaling.describe_lifecycle_hooks(
+        AutoScalingGroupName=pool["AutoScalingGroupName"]
+    )["LifecycleHooks"]
+    assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"]) == ("drain", 60)
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
