@@ -58,8 +58,11 @@ def _first(spec: ActionSpec, now: datetime) -> datetime:
         if spec.start_time is not None and spec.end_time <= spec.start_time:
             raise ScalingValidationError("Start time must be before the end time")
     if spec.recurrence is None:
-        if spec.time_zone is not None:
-            raise ScalingValidationError("TimeZone is valid only with a Recurrence")
+        if spec.time_zone is not None:  # a StartTime is UTC whatever the zone; still a zone
+            try:
+                cron.zone(spec.time_zone)
+            except cron.CronError as exc:
+                raise ScalingValidationError(f"Invalid time zone: {exc}") from exc
         if spec.start_time is None:
             raise ScalingValidationError("A one-time scheduled action needs a StartTime")
         return spec.start_time
@@ -171,17 +174,10 @@ def _after(action: ScheduledAction, now: datetime) -> ScheduledAction | None:
 
 async def fire_due(service: AutoScalingService, group: Group) -> Group:
     """Fire the group's due actions (the reconciler's group, held under its lease); the
-    group as written. A firing that lost its write to another change is retried next round."""
+    group as written. A firing that lost its write to another change is retried next round;
+    one missed while no gateway ran fires once, late, then goes to its next occurrence."""
     now = service.clock()
     for action in [a for a in group.scheduled_actions if a.next_time <= now]:
-        if action.end_time is not None and action.end_time < now and action.recurrence:
-            # Its window closed while nobody held the group: spent, not fired late.
-            spent = replace(
-                group, scheduled_actions=tuple(a for a in group.scheduled_actions if a != action)
-            )
-            if await service.store.change(spent):
-                group = replace(spent, revision=spent.revision + 1)
-            continue
         low, high, desired = _sizes(group, action)
         following = _after(action, now)
         actions = tuple(a for a in group.scheduled_actions if a != action)
@@ -192,7 +188,10 @@ async def fire_due(service: AutoScalingService, group: Group) -> Group:
             fired = replace(group, scheduled_actions=actions)
             status, message = (
                 ActivityStatus.FAILED,
-                (f"The scheduled action {action.name} asks for min {low} over max {high}"),
+                (
+                    f"The scheduled action {action.name} would set min {low} and max {high}, "
+                    f"out of bounds (at most {service.limits.max_instances_per_group})"
+                ),
             )
         else:
             fired = replace(

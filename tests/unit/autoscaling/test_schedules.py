@@ -192,7 +192,11 @@ async def test_refusals(world: World) -> None:
         {"StartTime": clock.now + timedelta(hours=1)},  # no size
         {"Recurrence": "0 25 * * *", "DesiredCapacity": 1},
         {"Recurrence": "0 1 * * *", "TimeZone": "Nowhere/Town", "DesiredCapacity": 1},
-        {"StartTime": clock.now + timedelta(hours=1), "TimeZone": "UTC", "DesiredCapacity": 1},
+        {
+            "StartTime": clock.now + timedelta(hours=1),
+            "TimeZone": "Nowhere/Town",
+            "DesiredCapacity": 1,
+        },
         {"StartTime": clock.now + timedelta(hours=1), "MinSize": 5, "MaxSize": 2},
         {"Recurrence": "0 1 * * *", "EndTime": clock.now - timedelta(hours=1), "MinSize": 1},
     ):
@@ -258,3 +262,22 @@ async def test_another_account_neither_sees_nor_changes_the_actions(world: World
     )  # fmt: skip
     [action] = await scheduled(world)
     assert (action["ScheduledActionName"], action["DesiredCapacity"]) == ("a", 2)
+
+
+async def test_an_action_out_of_the_groups_bounds_fails_and_changes_nothing(world: World) -> None:
+    clock = await group(world)
+    await world.root.call(
+        "PutScheduledUpdateGroupAction", AutoScalingGroupName="web",
+        ScheduledActionName="big", StartTime=clock.now + timedelta(minutes=1), MinSize=5,
+    )  # fmt: skip
+    await world.root.call("UpdateAutoScalingGroup", AutoScalingGroupName="web", MaxSize=3)
+    clock.now += timedelta(minutes=2)
+    await world.converge()
+    assert await sizes(world) == (0, 3, 0)
+    [activity] = (await world.root.call("DescribeScalingActivities"))["Activities"]
+    assert (activity["Description"], activity["StatusCode"]) == (
+        "Executing scheduled action big",
+        "Failed",
+    )
+    assert "min 5 and max 3" in activity["StatusMessage"]
+    assert await scheduled(world) == []
