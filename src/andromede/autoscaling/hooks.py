@@ -42,13 +42,6 @@ class HookSpec:
 def _check(spec: HookSpec, previous: LifecycleHook | None) -> LifecycleHook:
     if not 1 <= len(spec.name) <= _MAX_NAME:
         raise ScalingValidationError(f"LifecycleHookName must be 1 to {_MAX_NAME} characters")
-    if spec.notification_target_arn or spec.role_arn:
-        # The platform's SNS topics cannot be published to by another service yet: a hook
-        # that would notify no one is refused rather than silently kept.
-        raise ScalingValidationError(
-            "NotificationTargetARN and RoleARN are not supported here yet (decision 0159): "
-            "poll DescribeAutoScalingGroups for instances in Pending:Wait or Terminating:Wait"
-        )
     transition = spec.transition or (previous.transition if previous else None)
     if transition not in TRANSITIONS:
         raise ScalingValidationError(f"LifecycleTransition must be one of {', '.join(TRANSITIONS)}")
@@ -65,13 +58,30 @@ def _check(spec: HookSpec, previous: LifecycleHook | None) -> LifecycleHook:
     )
     if metadata is not None and len(metadata) > 1023:
         raise ScalingValidationError("NotificationMetadata is at most 1023 characters")
-    return LifecycleHook(spec.name, transition, timeout, result, metadata)
+    target = spec.notification_target_arn
+    if target is None and previous is not None:
+        target = previous.notification_target_arn
+    role = spec.role_arn if spec.role_arn is not None else (previous.role_arn if previous else None)
+    return LifecycleHook(
+        spec.name, transition, timeout, result, metadata, target or None, role or None
+    )
 
 
 async def put_hook(
     service: AutoScalingService, tenant_id: str, group_name: str, spec: HookSpec
-) -> None:
+) -> Group:
     limit = service.limits.max_lifecycle_hooks
+    if spec.notification_target_arn:
+        # A topic of the account's, on the platform's notification service: the lifecycle
+        # actions are pushed to its endpoint (nothing else can be reached from here).
+        notifier = service.notifier
+        if notifier is None or not await notifier.owns(tenant_id, spec.notification_target_arn):
+            raise ScalingValidationError(
+                f"NotificationTargetARN {spec.notification_target_arn[:256]} is not a topic "
+                "of this account (only the account's own SNS topics can be targets here)"
+            )
+    if spec.role_arn and not spec.role_arn.startswith(f"arn:aws:iam::{tenant_id}:role/"):
+        raise ScalingValidationError(f"RoleARN {spec.role_arn[:256]} is not a role of this account")
 
     def change(group: Group) -> Group:
         held = {h.name: h for h in group.hooks}
@@ -84,7 +94,7 @@ async def put_hook(
         held[spec.name] = _check(spec, previous)
         return replace(group, hooks=tuple(sorted(held.values(), key=lambda h: h.name)))
 
-    await service.mutate(tenant_id, group_name, change)
+    return await service.mutate(tenant_id, group_name, change)
 
 
 async def delete_hook(

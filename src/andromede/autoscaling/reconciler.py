@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Final
 
 from andromede.autoscaling import schedules
@@ -36,7 +35,7 @@ from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
 from andromede.autoscaling.records import HOOK_LAUNCHING, HOOK_TERMINATING, Waiting
 from andromede.autoscaling.refresh import next_batch, with_refresh
 from andromede.autoscaling.service import AutoScalingService, iso
-from andromede.autoscaling.waits import expire, hold
+from andromede.autoscaling.waits import expire
 
 __all__ = ["Reconciler"]
 
@@ -161,11 +160,8 @@ class Reconciler:
         if not members:
             return group
         if any(h.transition == HOOK_TERMINATING for h in group.hooks):
-            now = service.clock()
             ids = [m.instance_id for m in members]
-            return await service.mutate(
-                group.tenant_id, group.name, lambda g: hold(g, ids, HOOK_TERMINATING, now)
-            )
+            return await service.hold(group.tenant_id, group.name, ids, HOOK_TERMINATING)
         await service.terminate_members(group, members, cause)
         return group
 
@@ -285,15 +281,8 @@ class Reconciler:
             self._backoff.pop((group.tenant_id, group.name), None)
             held[subnet] += 1
             if any(h.transition == HOOK_LAUNCHING for h in group.hooks):
-                group = await service.mutate(
-                    group.tenant_id,
-                    group.name,
-                    partial(
-                        hold,
-                        instance_ids=[member.instance_id],
-                        transition=HOOK_LAUNCHING,
-                        now=service.clock(),
-                    ),
+                group = await service.hold(
+                    group.tenant_id, group.name, [member.instance_id], HOOK_LAUNCHING
                 )
             await service.record(
                 group,

@@ -4,6 +4,7 @@ set the desired capacity, terminate one of its instances) over a :class:`GroupSt
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -18,11 +19,14 @@ from andromede.autoscaling.errors import (
 )
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
 from andromede.autoscaling.model import Activity, ActivityStatus, Group, GroupTag, Member
+from andromede.autoscaling.notify import Notifier, action_message
 from andromede.autoscaling.records import HOOK_TERMINATING
 from andromede.autoscaling.store import GroupStore
 from andromede.autoscaling.waits import hold
 
 __all__ = ["AutoScalingService", "GroupSpec", "GroupUpdate", "ScalingLimits", "iso"]
+
+_log = logging.getLogger(__name__)
 
 # A conditional write lost to another gateway's is retried on a fresh read this many times.
 _ATTEMPTS = 8
@@ -125,6 +129,9 @@ class AutoScalingService:
         self.clock = clock
         # Called with each activity once recorded (the wiring audits it).
         self.on_activity: Callable[[Activity], None] | None = None
+        # Where lifecycle hooks with a target send their notifications (decision 0159); None:
+        # a hook naming a target is refused.
+        self.notifier: Notifier | None = None
 
     # -- the account's calls ---------------------------------------------------------------
 
@@ -237,6 +244,36 @@ class AutoScalingService:
                 return replace(changed, revision=changed.revision + 1)
         raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
 
+    async def hold(
+        self, tenant_id: str, name: str, instance_ids: Sequence[str], transition: str
+    ) -> Group:
+        """The instances held on the group's hooks for ``transition`` (decision 0159), each
+        new lifecycle action notified to its hook's target."""
+        now = self.clock()
+        known: set[str] = set()
+
+        def change(group: Group) -> Group:
+            known.update(w.token for w in group.waiting)
+            return hold(group, instance_ids, transition, now)
+
+        group = await self.mutate(tenant_id, name, change)
+        hooks = {h.name: h for h in group.hooks}
+        for entry in group.waiting:
+            hook = hooks.get(entry.hook)
+            if entry.token in known or hook is None or not hook.notification_target_arn:
+                continue
+            sent = self.notifier is not None and await self.notifier.send(
+                tenant_id, hook.notification_target_arn, action_message(group, hook, entry)
+            )
+            if not sent:
+                _log.warning(
+                    "lifecycle notification of %s for %s not queued (topic %s)",
+                    hook.name,
+                    entry.instance_id,
+                    hook.notification_target_arn,
+                )
+        return group
+
     async def set_desired_capacity(self, tenant_id: str, name: str, desired: int) -> Group:
         return await self.update_group(tenant_id, name, GroupUpdate(desired_capacity=desired))
 
@@ -313,11 +350,7 @@ class AutoScalingService:
             # Its termination hooks hold it in Terminating:Wait first (decision 0159); the
             # reconciler terminates it once they are done, a second activity.
             started = self.clock()
-            group = await self.mutate(
-                tenant_id,
-                group.name,
-                lambda g: hold(g, [instance_id], HOOK_TERMINATING, started),
-            )
+            group = await self.hold(tenant_id, group.name, [instance_id], HOOK_TERMINATING)
             waiting = await self.record(
                 group,
                 f"Terminating EC2 instance: {instance_id}",

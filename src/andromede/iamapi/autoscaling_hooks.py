@@ -15,6 +15,8 @@ from andromede.autoscaling.hooks import (
     heartbeat,
     put_hook,
 )
+from andromede.autoscaling.model import group_arn
+from andromede.autoscaling.notify import test_message
 from andromede.autoscaling.service import AutoScalingService
 from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled
 from andromede.iamapi.protocol import Call
@@ -37,8 +39,6 @@ _GLOBAL_TIMEOUT_MAX = 172800  # AWS: 48 hours, or 100 heartbeat timeouts if less
 def handlers(
     service: AutoScalingService, region: str
 ) -> dict[str, tuple[Callable[[Call], Awaitable[None]], bool, bool]]:
-    del region  # hooks have no ARN of their own
-
     async def put(call: Call) -> None:
         refuse_unhandled(call, _PUT_FIELDS)
         timeout = call.get("HeartbeatTimeout")
@@ -55,8 +55,14 @@ def handlers(
             notification_target_arn=call.get("NotificationTargetARN"),
             role_arn=call.get("RoleARN"),
         )
-        group = call.required("AutoScalingGroupName")
-        await guarded(put_hook(service, call.tenant_id, group, spec))
+        group = await guarded(
+            put_hook(service, call.tenant_id, call.required("AutoScalingGroupName"), spec)
+        )
+        if spec.notification_target_arn and service.notifier is not None:
+            # AWS sends the target a test notification when the hook is put.
+            arn = group_arn(region, group.tenant_id, group.group_id, group.name)
+            message = test_message(group, arn, service.clock())
+            await service.notifier.send(call.tenant_id, spec.notification_target_arn, message)
 
     async def delete(call: Call) -> None:
         group = call.required("AutoScalingGroupName")
@@ -75,6 +81,10 @@ def handlers(
             xml.element("LifecycleHookName", hook.name)
             xml.element("AutoScalingGroupName", group.name)
             xml.element("LifecycleTransition", hook.transition)
+            if hook.notification_target_arn is not None:
+                xml.element("NotificationTargetARN", hook.notification_target_arn)
+            if hook.role_arn is not None:
+                xml.element("RoleARN", hook.role_arn)
             if hook.metadata is not None:
                 xml.element("NotificationMetadata", hook.metadata)
             xml.element("HeartbeatTimeout", hook.heartbeat_timeout)

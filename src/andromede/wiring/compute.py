@@ -20,7 +20,7 @@ from andromede.autoscaling.model import Activity, ActivityStatus
 from andromede.autoscaling.reconciler import Reconciler
 from andromede.autoscaling.service import AutoScalingService, ScalingLimits
 from andromede.autoscaling.store_sql import SqlGroupStore
-from andromede.autoscaling_adapters import ComputeFleet
+from andromede.autoscaling_adapters import ComputeFleet, TopicNotifier
 from andromede.billing.service import BillingService
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
@@ -44,6 +44,7 @@ from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
 from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.notifications.service import TopicService
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
@@ -106,7 +107,11 @@ async def start_compute(
 
 
 def autoscaling_service(
-    settings: Settings, db: Database, compute: ComputeService, audit: AuditService
+    settings: Settings,
+    db: Database,
+    compute: ComputeService,
+    audit: AuditService,
+    topics: TopicService | None = None,
 ) -> AutoScalingService:
     """EC2 Auto Scaling over the metadata database, launching through ``compute`` (decision
     0156); each scaling activity an event of the group's account's log, by Auto Scaling's
@@ -152,6 +157,8 @@ def autoscaling_service(
         )
 
     service.on_activity = audited
+    if topics is not None:  # lifecycle hooks' targets: the account's topics (decision 0159)
+        service.notifier = TopicNotifier(topics)
     return service
 
 

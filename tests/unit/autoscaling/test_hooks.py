@@ -6,12 +6,16 @@ refusals, the quota as a setting, and isolation between accounts."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from andromede.autoscaling_adapters import TopicNotifier
+from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
+from andromede.notifications.service import TopicService
 from support.autoscalingapp import World, autoscaling_world
 from support.ec2app import ApiError, Client
 
@@ -200,9 +204,10 @@ async def test_refusals(world: World) -> None:
         {"LifecycleTransition": "autoscaling:EC2_INSTANCE_REBOOTING"},
         {"LifecycleTransition": LAUNCHING, "HeartbeatTimeout": 10},
         {"LifecycleTransition": LAUNCHING, "DefaultResult": "MAYBE"},
+        # No notification service in this world: no topic can be a target.
         {"LifecycleTransition": LAUNCHING,
-         "NotificationTargetARN": "arn:aws:sns:eu-fr-1:123456789012:topic",
-         "RoleARN": "arn:aws:iam::123456789012:role/hooks"},
+         "NotificationTargetARN": "arn:aws:sns:eu-fr-1:123456789012:topic"},
+        {"LifecycleTransition": LAUNCHING, "RoleARN": "arn:aws:iam::123456789012:role/hooks"},
         {},  # a new hook needs its transition
     ):  # fmt: skip
         await refused(world.root, "PutLifecycleHook", "ValidationError", **base, **params)
@@ -256,3 +261,50 @@ async def test_another_account_neither_sees_nor_changes_the_hooks(world: World) 
         )  # fmt: skip
     assert await states(world) == {instance: "Pending:Wait"}
     assert len((await other.call("DescribeLifecycleHookTypes"))["LifecycleHookTypes"]) == 2
+
+
+async def test_lifecycle_actions_are_pushed_to_an_accounts_topic(world: World) -> None:
+    """A hook's NotificationTargetARN, a topic of the account's (decision 0132): a test
+    notification when put, then each lifecycle action with the token that completes it."""
+    outbox: list[tuple[str, str, str]] = []
+    queue = MemoryEventQueue(outbox)
+    topics = TopicService(MemoryTopicStore(), region="eu-fr-1", max_topics=10, queue=queue)
+    world.service.notifier = TopicNotifier(topics)
+    topic = await topics.create_topic(
+        world.tenant_id, "lifecycle", {"push-endpoint": "http://127.0.0.1:9/hooks"}
+    )
+    other_id, _ = await world.tenant("other")
+    theirs = await topics.create_topic(
+        other_id, "theirs", {"push-endpoint": "http://127.0.0.1:9/theirs"}
+    )
+    await group(world)
+    role = f"arn:aws:iam::{world.tenant_id}:role/hooks"
+    await refused(
+        world.root, "PutLifecycleHook", "ValidationError", AutoScalingGroupName="web",
+        LifecycleHookName="warm", LifecycleTransition=LAUNCHING, NotificationTargetARN=theirs.arn,
+    )  # fmt: skip
+    await hook(world, "warm", LAUNCHING, NotificationTargetARN=topic.arn, RoleARN=role,
+               NotificationMetadata="pool=a")  # fmt: skip
+    [test] = outbox
+    assert test[:2] == (world.tenant_id, topic.arn)
+    assert json.loads(test[2])["Event"] == "autoscaling:TEST_NOTIFICATION"
+    [shown] = (await world.root.call("DescribeLifecycleHooks", AutoScalingGroupName="web"))[
+        "LifecycleHooks"
+    ]
+    assert (shown["NotificationTargetARN"], shown["RoleARN"]) == (topic.arn, role)
+    await world.root.call("SetDesiredCapacity", AutoScalingGroupName="web", DesiredCapacity=1)
+    await world.converge()
+    [instance] = await states(world)
+    message = json.loads(outbox[-1][2])
+    assert {k: message[k] for k in ("LifecycleHookName", "LifecycleTransition", "EC2InstanceId",
+                                    "AutoScalingGroupName", "NotificationMetadata")} == {
+        "LifecycleHookName": "warm", "LifecycleTransition": LAUNCHING, "EC2InstanceId": instance,
+        "AutoScalingGroupName": "web", "NotificationMetadata": "pool=a",
+    }  # fmt: skip
+    await world.root.call(
+        "CompleteLifecycleAction", AutoScalingGroupName="web", LifecycleHookName="warm",
+        LifecycleActionToken=message["LifecycleActionToken"], LifecycleActionResult="CONTINUE",
+    )  # fmt: skip
+    await world.converge()
+    assert await states(world) == {instance: "InService"}
+    assert len(outbox) == 2  # queued for the delivery worker, which pushes them as any event

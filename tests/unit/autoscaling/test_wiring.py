@@ -12,7 +12,10 @@ from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.autoscaling.model import ActivityStatus, Group
 from andromede.autoscaling.store_sql import SqlGroupStore
+from andromede.autoscaling_adapters import TopicNotifier
 from andromede.db.database import open_database
+from andromede.notifications.memory import MemoryTopicStore
+from andromede.notifications.service import TopicService
 from andromede.settings import Settings
 from andromede.wiring.compute import autoscaling_reconciler, autoscaling_service
 from support.autoscalingapp import World
@@ -34,6 +37,11 @@ async def test_activities_are_audited_and_groups_stored(world: World, tmp_path: 
         assert isinstance(service.store, SqlGroupStore)
         assert service.limits.max_groups_per_tenant == 7
         assert (service.limits.max_scheduled_actions, service.limits.max_lifecycle_hooks) == (3, 4)
+        # Without the notification topics no hook may name a target; with them, it may.
+        assert service.notifier is None
+        topics = TopicService(MemoryTopicStore(), region="eu-fr-1", max_topics=1)
+        notified = autoscaling_service(settings, db, world.compute, audit, topics)
+        assert isinstance(notified.notifier, TopicNotifier)
         group = Group(
             tenant_id=world.tenant_id,
             name="web",
