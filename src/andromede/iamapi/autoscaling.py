@@ -6,9 +6,10 @@ group's ARN, the audit record of each mutating call, the error envelope with its
 Served: CreateAutoScalingGroup, DescribeAutoScalingGroups, UpdateAutoScalingGroup,
 DeleteAutoScalingGroup, SetDesiredCapacity, DescribeAutoScalingInstances,
 TerminateInstanceInAutoScalingGroup, DescribeScalingActivities; scheduled actions, lifecycle
-hooks and instance refreshes (decision 0159) in ``autoscaling_schedules``, ``autoscaling_hooks``
-and ``autoscaling_refresh``. A parameter of a feature not here (launch configurations, mixed
-instances, load balancers…) is refused with ``ValidationError`` rather than ignored.
+hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
+``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``. A parameter of a
+feature not here (launch configurations, mixed instances, load balancers…) is refused with
+``ValidationError`` rather than ignored.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from andromede.autoscaling.model import Activity, Group, GroupTag, Member, group
 from andromede.autoscaling.records import HOOK_LAUNCHING
 from andromede.autoscaling.service import AutoScalingService, GroupSpec, GroupUpdate
 from andromede.http.xml import XmlWriter
-from andromede.iamapi import autoscaling_hooks, autoscaling_refresh, autoscaling_schedules
+from andromede.iamapi import (
+    autoscaling_hooks,
+    autoscaling_refresh,
+    autoscaling_schedules,
+    autoscaling_tags,
+)
 from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled
 from andromede.iamapi.autoscaling_wire import page as paged
 from andromede.iamapi.errors import QueryError
@@ -35,9 +41,11 @@ ACTIONS: Final = (
     "CancelInstanceRefresh",
     "CompleteLifecycleAction",
     "CreateAutoScalingGroup",
+    "CreateOrUpdateTags",
     "DeleteAutoScalingGroup",
     "DeleteLifecycleHook",
     "DeleteScheduledAction",
+    "DeleteTags",
     "DescribeAutoScalingGroups",
     "DescribeAutoScalingInstances",
     "DescribeInstanceRefreshes",
@@ -45,6 +53,7 @@ ACTIONS: Final = (
     "DescribeLifecycleHooks",
     "DescribeScalingActivities",
     "DescribeScheduledActions",
+    "DescribeTags",
     "PutLifecycleHook",
     "PutScheduledUpdateGroupAction",
     "RecordLifecycleActionHeartbeat",
@@ -400,7 +409,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
         "UpdateAutoScalingGroup": (update_group, True, False),
     }
     # Decision 0159's calls, each module's.
-    for more in (autoscaling_schedules, autoscaling_hooks, autoscaling_refresh):
+    for more in (autoscaling_schedules, autoscaling_hooks, autoscaling_refresh, autoscaling_tags):
         handlers.update(more.handlers(service, region))
     resources = {
         "CreateAutoScalingGroup": named_group,
