@@ -460,7 +460,7 @@ class Application:
         )
         # EC2 Auto Scaling (decision 0156): its calls, and its reconciler in every gateway,
         # each group converged by the one holding its lease.
-        scaling = autoscaling_service(settings, db, compute, audit)
+        scaling = autoscaling_service(settings, db, compute, audit, topics)
         apis["autoscaling"] = QueryApp(
             autoscaling_spec(scaling, settings.region), identity, audit, settings, rate_limiter
         )

@@ -1,5 +1,6 @@
-"""Auto Scaling's fleet over the compute service (decision 0156): the adapter between two
-bounded contexts, which do not import each other.
+"""Auto Scaling's fleet over the compute service (decision 0156), and its lifecycle
+notifications over the notification topics (decision 0159): the adapters between bounded
+contexts, which do not import each other.
 
 A group's launch is RunInstances from its launch template's version, as the group's account:
 the template's parameters (kept in RunInstances' own form, decision 0092) are read into a
@@ -23,6 +24,7 @@ from andromede.compute.launch_templates import TemplateRef
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.service import ComputeService
 from andromede.errors import AndromedeError
+from andromede.notifications.service import TopicService
 
 __all__ = ["ComputeFleet"]
 
@@ -129,13 +131,13 @@ class ComputeFleet:
     ) -> TemplateChoice:
         ref = TemplateRef(template_id=template_id) if template_id else TemplateRef(name=name)
         try:
-            template, _ = await self._compute.launch_template_version(tenant_id, ref, version)
+            template, chosen = await self._compute.launch_template_version(tenant_id, ref, version)
         except AndromedeError as exc:
             raise LaunchFailed(
                 f"The specified launch template, with template ID {template_id or name}, "
                 f"version {version}, does not exist ({exc})"
             ) from exc
-        return TemplateChoice(template.template_id, template.name)
+        return TemplateChoice(template.template_id, template.name, chosen.number)
 
     async def launch(
         self,
@@ -169,3 +171,18 @@ class ComputeFleet:
             await self._compute.terminate_instances(tenant_id, instance_ids)
         except AndromedeError as exc:
             raise LaunchFailed(str(exc)) from exc
+
+
+class TopicNotifier:
+    """The :class:`~andromede.autoscaling.notify.Notifier` over the account's notification
+    topics (decision 0132): a lifecycle message is queued for the topic and pushed to its
+    endpoint as any event."""
+
+    def __init__(self, topics: TopicService) -> None:
+        self._topics = topics
+
+    async def owns(self, tenant_id: str, arn: str) -> bool:
+        return await self._topics.owns_topic(tenant_id, arn)
+
+    async def send(self, tenant_id: str, arn: str, message: str) -> bool:
+        return await self._topics.publish(tenant_id, arn, message)

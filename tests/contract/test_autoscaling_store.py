@@ -15,6 +15,14 @@ from pathlib import Path
 import pytest
 
 from andromede.autoscaling.model import Activity, Group, GroupTag
+from andromede.autoscaling.records import (
+    HOOK_LAUNCHING,
+    LifecycleHook,
+    Refresh,
+    RefreshStatus,
+    ScheduledAction,
+    Waiting,
+)
 from andromede.autoscaling.store import GroupStore, MemoryGroupStore
 from andromede.autoscaling.store_sql import SqlGroupStore
 from andromede.db.database import open_database
@@ -122,3 +130,51 @@ async def test_activities_newest_first_and_gone_with_their_group(store: GroupSto
     assert read is not None and await store.delete(read)
     assert await store.activities("t1", "web") == []
     assert len(await store.activities("t1", "db")) == 1
+
+
+async def test_schedules_hooks_waits_and_refreshes_ride_in_the_group(store: GroupStore) -> None:
+    """Decision 0159 keeps them in the group's document: written with it under its revision,
+    read back whole; a document written before (without them) reads with none."""
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert await store.insert(group())
+    held = await store.get("t1", "web")
+    assert held is not None and held.scheduled_actions == () and held.refreshes == ()
+    full = replace(
+        held,
+        scheduled_actions=(
+            ScheduledAction(
+                "am",
+                "a-1",
+                now,
+                recurrence="0 9 * * *",
+                time_zone="Europe/Paris",
+                desired_capacity=2,
+            ),
+        ),
+        hooks=(LifecycleHook("warm", HOOK_LAUNCHING, 120, "CONTINUE", "meta"),),
+        waiting=(
+            Waiting(
+                "i-1",
+                "warm",
+                HOOK_LAUNCHING,
+                "tok",
+                now,
+                now + timedelta(minutes=2),
+                now + timedelta(hours=3),
+                "CONTINUE",
+            ),
+        ),
+        refreshes=(
+            Refresh("r-1", RefreshStatus.IN_PROGRESS, now, 50, 30, True, ("i-1", "i-2"), ("i-1",)),
+        ),
+    )
+    assert await store.change(full)
+    back = await store.get("t1", "web")
+    assert back is not None
+    assert (back.scheduled_actions, back.hooks, back.waiting, back.refreshes) == (
+        full.scheduled_actions,
+        full.hooks,
+        full.waiting,
+        full.refreshes,
+    )
+    assert back.active_refresh == full.refreshes[0] and back.refreshes[0].percentage == 50

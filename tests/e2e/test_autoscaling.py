@@ -2,7 +2,9 @@
 memory), decision 0156: a group over a launch template converges to its desired capacity
 through the reconciler of the serving process, tags its instances ``aws:autoscaling:groupName``,
 scales in, answers its activities, refuses a plain delete while it holds instances and goes
-with ForceDelete; the aws CLI creates, describes and deletes a group."""
+with ForceDelete; on the way (decision 0159) a scheduled action grows it, a launch lifecycle
+hook holds the new instance until completed, and an instance refresh replaces both onto the
+template's next version; the aws CLI creates, describes and deletes a group."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +103,18 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
     assert len(group["Instances"]) == 3
     scaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=1)
     _until(lambda: len(members()) == 1, "one instance")
+
+    def terminations() -> int:
+        found = scaling.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
+        return sum(a["Description"].startswith("Terminating") for a in found)
+
+    # The reconciler records each termination once compute has taken it: the instance may
+    # leave the filter a moment before its activity is written.
+    _until(lambda: terminations() == 2, "two terminations")
     activities = scaling.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
     assert sum(a["Description"].startswith("Launching") for a in activities) == 3
     assert sum(a["Description"].startswith("Terminating") for a in activities) == 2
+    _hooks_schedules_and_refresh(ec2, scaling, template, image_id, members)
     with pytest.raises(ClientError) as raised:
         scaling.delete_auto_scaling_group(AutoScalingGroupName="web")
     assert raised.value.response["Error"]["Code"] == "ResourceInUse"
@@ -112,6 +124,72 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
         "the group to go",
     )
     assert members() == []
+
+
+def _hooks_schedules_and_refresh(
+    ec2: Any,
+    scaling: Any,
+    template: str,
+    image_id: str,
+    members: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """Decision 0159 on the group of one instance: a launch hook holds the instance a
+    scheduled action adds in Pending:Wait until CompleteLifecycleAction; an instance refresh
+    then moves both onto the template's second version."""
+    scaling.put_lifecycle_hook(
+        AutoScalingGroupName="web",
+        LifecycleHookName="warm",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        HeartbeatTimeout=300,
+    )
+    [hook] = scaling.describe_lifecycle_hooks(AutoScalingGroupName="web")["LifecycleHooks"]
+    assert (hook["LifecycleHookName"], hook["DefaultResult"]) == ("warm", "ABANDON")
+    scaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="web",
+        ScheduledActionName="grow",
+        StartTime=datetime.now(UTC) + timedelta(seconds=2),
+        DesiredCapacity=2,
+    )
+    [action] = scaling.describe_scheduled_actions(AutoScalingGroupName="web")[
+        "ScheduledUpdateGroupActions"
+    ]
+    assert action["DesiredCapacity"] == 2
+
+    def states() -> dict[str, str]:
+        [group] = scaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])[
+            "AutoScalingGroups"
+        ]
+        return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
+
+    _until(lambda: "Pending:Wait" in states().values(), "the new instance to wait")
+    assert scaling.describe_scheduled_actions()["ScheduledUpdateGroupActions"] == []
+    [waiting] = [i for i, state in states().items() if state == "Pending:Wait"]
+    scaling.complete_lifecycle_action(
+        AutoScalingGroupName="web",
+        LifecycleHookName="warm",
+        InstanceId=waiting,
+        LifecycleActionResult="CONTINUE",
+    )
+    _until(lambda: list(states().values()) == ["InService"] * 2, "two instances in service")
+    scaling.delete_lifecycle_hook(AutoScalingGroupName="web", LifecycleHookName="warm")
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template,
+        LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
+    )
+    refresh_id = scaling.start_instance_refresh(
+        AutoScalingGroupName="web",
+        Preferences={"MinHealthyPercentage": 50, "InstanceWarmup": 0},
+    )["InstanceRefreshId"]
+
+    def refreshed() -> bool:
+        [refresh] = scaling.describe_instance_refreshes(AutoScalingGroupName="web")[
+            "InstanceRefreshes"
+        ]
+        assert refresh["InstanceRefreshId"] == refresh_id
+        return bool(refresh["Status"] == "Successful")
+
+    _until(refreshed, "the instance refresh")
+    assert sorted(i["InstanceType"] for i in members()) == ["t3.micro", "t3.micro"]
 
 
 def test_aws_cli_creates_describes_and_deletes_a_group(

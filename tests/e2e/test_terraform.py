@@ -836,6 +836,8 @@ def ec2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         "ANDROMEDE_HYPERVISOR": "memory",
         # Public DNS names (decision 0151): aws_instance.public_dns in a VPC with hostnames.
         "ANDROMEDE_PUBLIC_DNS_DOMAIN": PUBLIC_DNS_DOMAIN,
+        # Auto Scaling groups reach their capacity, and drain, within the provider's polls.
+        "ANDROMEDE_AUTOSCALING_INTERVAL": "0.5",
     }
     with running_server(tmp_path_factory.mktemp("tf-ec2") / "data", extra_env=env) as server:
         yield server
@@ -1049,8 +1051,47 @@ output "left_table_id" { value = aws_vpc.left.main_route_table_id }
 
 
 LAUNCH_TEMPLATE = (
-    aws_provider("ec2", "s3", default_tags=DEFAULT_TAGS)
+    aws_provider("autoscaling", "ec2", "s3", default_tags=DEFAULT_TAGS)
     + """
+# An Auto Scaling group of one instance in the data subnet, from a template it can launch
+# (decisions 0156, 0159), with a scheduled action and a lifecycle hook.
+resource "aws_launch_template" "pool" {
+  name_prefix   = "pool-"
+  image_id      = "%(image)s"
+  instance_type = "t3.nano"
+}
+resource "aws_autoscaling_group" "pool" {
+  name                = "%(name)s-pool"
+  min_size            = 0
+  max_size            = 2
+  desired_capacity    = 1
+  vpc_zone_identifier = [aws_subnet.data.id]
+  launch_template {
+    id      = aws_launch_template.pool.id
+    version = "$Latest"
+  }
+  tag {
+    key                 = "role"
+    value               = "pool"
+    propagate_at_launch = true
+  }
+}
+resource "aws_autoscaling_schedule" "evenings" {
+  scheduled_action_name  = "evenings"
+  autoscaling_group_name = aws_autoscaling_group.pool.name
+  recurrence             = "0 19 * * mon-fri"
+  time_zone              = "Europe/Paris"
+  min_size               = 0
+  max_size               = 2
+  desired_capacity       = 0
+}
+resource "aws_autoscaling_lifecycle_hook" "drain" {
+  name                   = "drain"
+  autoscaling_group_name = aws_autoscaling_group.pool.name
+  lifecycle_transition   = "autoscaling:EC2_INSTANCE_TERMINATING"
+  heartbeat_timeout      = 60
+  default_result         = "CONTINUE"
+}
 # The VPC's flow log and its bucket (decision 0153).
 resource "aws_s3_bucket" "flows" {
   bucket        = "%(name)s-flows"
@@ -1321,6 +1362,12 @@ resource "aws_default_network_acl" "lab" {
 }
 output "template_id" { value = aws_launch_template.web.id }
 output "instance_id" { value = aws_instance.web.id }
+output "pool" {
+  value = {
+    arn = aws_autoscaling_group.pool.arn
+    template_id = aws_launch_template.pool.id
+  }
+}
 # The VPC's attributes the test reads (not its dhcp_options_id: the association changes it
 # after the VPC is read, which would show as a changed output on the next plan).
 output "vpc" {
@@ -1412,8 +1459,10 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_vpc`` peered by an ``aws_vpc_peering_connection`` with ``auto_accept`` and an
     ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
     destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
-    addendum), and an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
-    0153): the
+    addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
+    0153), and an ``aws_autoscaling_group`` of one instance over its own launch template with
+    an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
+    0159): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1671,9 +1720,36 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert (flow_log["MaxAggregationInterval"], flow_log["DeliverLogsStatus"]) == (60, "SUCCESS")
     assert flow_log["DestinationOptions"]["PerHourPartition"] is True
     assert {t["Key"]: t["Value"] for t in flow_log["Tags"]} == {"Name": "lab", **DEFAULT_TAGS}
+    # aws_autoscaling_group (decisions 0156, 0159): the provider waited for its instance,
+    # launched from the pool's template into the data subnet with the propagated tag.
+    autoscaling = client_for(ec2_server, "autoscaling", *ec2_server.credentials())
+    [pool] = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{values['name']}-pool"]
+    )["AutoScalingGroups"]
+    assert pool["AutoScalingGroupARN"] == outputs["pool"]["arn"]
+    [member] = pool["Instances"]
+    assert member["LifecycleState"] == "InService"
+    [reservation] = ec2.describe_instances(InstanceIds=[member["InstanceId"]])["Reservations"]
+    launched = reservation["Instances"][0]
+    assert launched["SubnetId"] == outputs["data_subnet_id"]
+    assert {t["Key"]: t["Value"] for t in launched["Tags"]}["role"] == "pool"
+    # aws_autoscaling_schedule and aws_autoscaling_lifecycle_hook (decision 0159).
+    [action] = autoscaling.describe_scheduled_actions(
+        AutoScalingGroupName=pool["AutoScalingGroupName"]
+    )["ScheduledUpdateGroupActions"]
+    assert (action["Recurrence"], action["TimeZone"], action["DesiredCapacity"]) == (
+        "0 19 * * mon-fri",
+        "Europe/Paris",
+        0,
+    )
+    [hook] = autoscaling.describe_lifecycle_hooks(
+        AutoScalingGroupName=pool["AutoScalingGroupName"]
+    )["LifecycleHooks"]
+    assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"]) == ("drain", 60)
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
+    assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
     assert ec2.describe_flow_logs()["FlowLogs"] == []
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     assert ec2.describe_managed_prefix_lists()["PrefixLists"] == []

@@ -112,6 +112,8 @@ async def autoscaling_world(
         ScalingLimits(
             max_groups_per_tenant=settings.max_autoscaling_groups_per_tenant,
             max_instances_per_group=settings.max_instances_per_autoscaling_group,
+            max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
+            max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
         ),
     )
     app = QueryApp(autoscaling_spec(service, REGION), identity, audit, settings)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "ActiveRefreshNotFound",
     "AlreadyExists",
     "AutoScalingError",
     "GroupLimitExceeded",
     "NoSuchGroup",
+    "RefreshInProgress",
     "ResourceInUse",
     "ScalingValidationError",
 ]
@@ -36,3 +38,11 @@ class ResourceInUse(AutoScalingError):
 
 class GroupLimitExceeded(AutoScalingError):
     """The account holds its quota of groups (AWS: ``LimitExceeded``)."""
+
+
+class RefreshInProgress(AutoScalingError):
+    """An instance refresh is already running (AWS: ``InstanceRefreshInProgress``)."""
+
+
+class ActiveRefreshNotFound(AutoScalingError):
+    """No instance refresh to cancel (AWS: ``ActiveInstanceRefreshNotFound``)."""

@@ -22,6 +22,8 @@ class LaunchFailed(Exception):
 class TemplateChoice:
     template_id: str
     template_name: str
+    # The version asked, resolved ("$Latest" and "$Default" to their numbers).
+    number: int = 0
 
 
 class Fleet(Protocol):

@@ -7,6 +7,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from andromede.autoscaling.records import (
+    LifecycleHook,
+    Refresh,
+    ScheduledAction,
+    Waiting,
+    plain,
+    revive,
+)
+
 __all__ = [
     "FORMAT_VERSION",
     "GROUP_TAG",
@@ -62,6 +71,11 @@ class Group:
     # a conditional update on ``revision``).
     claimed_by: str | None = None
     claimed_until: datetime | None = None
+    # Decision 0159: kept in the group's document, each change written under its revision.
+    scheduled_actions: tuple[ScheduledAction, ...] = ()
+    hooks: tuple[LifecycleHook, ...] = ()
+    waiting: tuple[Waiting, ...] = ()
+    refreshes: tuple[Refresh, ...] = ()  # newest first
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -69,8 +83,19 @@ class Group:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         data["claimed_until"] = self.claimed_until.isoformat() if self.claimed_until else None
+        data["scheduled_actions"] = [plain(a) for a in self.scheduled_actions]
+        data["hooks"] = [plain(h) for h in self.hooks]
+        data["waiting"] = [plain(w) for w in self.waiting]
+        data["refreshes"] = [plain(r) for r in self.refreshes]
         del data["revision"]
         return json.dumps(data, sort_keys=True)
+
+    def waiting_on(self, instance_id: str) -> list[Waiting]:
+        return [w for w in self.waiting if w.instance_id == instance_id]
+
+    @property
+    def active_refresh(self) -> Refresh | None:
+        return next((r for r in self.refreshes if r.active), None)
 
     @classmethod
     def from_document(cls, document: str, revision: int) -> Group:
@@ -80,12 +105,20 @@ class Group:
         data["claimed_until"] = datetime.fromisoformat(until) if until else None
         data["subnets"] = tuple(data["subnets"])
         data["tags"] = tuple(GroupTag(**t) for t in data["tags"])
+        # Absent from the documents written before decision 0159: the defaults.
+        data["scheduled_actions"] = tuple(
+            revive(ScheduledAction, a) for a in data.get("scheduled_actions", ())
+        )
+        data["hooks"] = tuple(revive(LifecycleHook, h) for h in data.get("hooks", ()))
+        data["waiting"] = tuple(revive(Waiting, w) for w in data.get("waiting", ()))
+        data["refreshes"] = tuple(revive(Refresh, r) for r in data.get("refreshes", ()))
         return cls(**data, revision=revision)
 
 
 class ActivityStatus:
     SUCCESSFUL: Final = "Successful"
     FAILED: Final = "Failed"
+    WAITING_TERMINATE: Final = "WaitingForTerminateLifecycleAction"
 
 
 @dataclass(frozen=True, slots=True)

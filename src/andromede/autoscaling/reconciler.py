@@ -11,7 +11,10 @@ group's name to its desired capacity:
   the oldest launched (AWS's default termination policy without its zone balancing and
   billing-hour steps);
 - a group marked for deletion (ForceDelete) has all of its instances terminated, then goes;
-- a failed launch is retried after a backoff (10 s, doubling up to 5 minutes).
+- a failed launch is retried after a backoff (10 s, doubling up to 5 minutes);
+- (decision 0159) due scheduled actions fire first; lifecycle hooks hold a launched instance
+  in Pending:Wait and a leaving one in Terminating:Wait until their actions complete or time
+  out; an active instance refresh retires its next batch when the group is back in shape.
 
 Every launch and termination is a scaling activity (and, through the service's hook, an
 audit event of the group's account).
@@ -25,9 +28,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
+from andromede.autoscaling import schedules
+from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
+from andromede.autoscaling.records import HOOK_LAUNCHING, HOOK_TERMINATING, Waiting
+from andromede.autoscaling.refresh import next_batch, with_refresh
 from andromede.autoscaling.service import AutoScalingService, iso
+from andromede.autoscaling.waits import expire
 
 __all__ = ["Reconciler"]
 
@@ -64,7 +72,10 @@ class Reconciler:
             held = await self._claim(group)
             if held is None:
                 continue
-            await self._converge(held)
+            try:
+                await self._converge(held)
+            except AutoScalingError:
+                continue  # deleted or changed under the round: the next round sees it anew
             converged += 1
         return converged
 
@@ -89,43 +100,146 @@ class Reconciler:
 
     async def _converge(self, group: Group) -> None:
         service = self.service
+        if group.deleting:
+            await self._drain(group)
+            return
+        # Scheduled actions first: the sizes they set are the ones converged to.
+        group = await schedules.fire_due(service, group)
         members = await service.fleet.members(group.tenant_id, group.name)
         now = iso(service.clock())
-        if group.deleting:
-            doomed = [m for m in members if m.state != "shutting-down"]
-            await service.terminate_members(
-                group,
-                doomed,
-                f"At {now} an instance was taken out of service in response to a user request "
-                "to delete the group.",
-            )
-            if not members:
-                fresh = await service.store.get(group.tenant_id, group.name)
-                if fresh is not None:
-                    await service.store.delete(fresh)
-            return
-        unhealthy = [m for m in members if m.state in ("stopping", "stopped")]
+        group, gone = await self._lifecycle(group, members)
+        members = [m for m in members if m.instance_id not in gone]
+        leaving = {w.instance_id for w in group.waiting if w.transition == HOOK_TERMINATING}
+        staying = [m for m in members if m.instance_id not in leaving]
+        unhealthy = [m for m in staying if m.state in ("stopping", "stopped")]
         if unhealthy:
-            await service.terminate_members(
+            group = await self._retire(
                 group,
                 unhealthy,
                 f"At {now} an instance was taken out of service in response to an EC2 "
                 "instance status check failure.",
             )
-        alive = [m for m in members if m.alive]
+        if await self._refresh(group, members):
+            return  # the batch retired: the next rounds launch its replacements
+        alive = [m for m in staying if m.alive]
         if len(alive) < group.desired_capacity:
             waiting = self._backoff.get((group.tenant_id, group.name))
             if waiting is None or waiting[0] <= service.clock():
                 await self._launch(group, alive, group.desired_capacity - len(alive))
         elif len(alive) > group.desired_capacity:
             extra = sorted(alive, key=_termination_order)[: len(alive) - group.desired_capacity]
-            await service.terminate_members(
+            await self._retire(
                 group,
                 extra,
                 f"At {now} an instance was taken out of service in response to a difference "
                 f"between desired and actual capacity, shrinking the capacity from {len(alive)} "
                 f"to {group.desired_capacity}.",
             )
+
+    async def _drain(self, group: Group) -> None:
+        """ForceDelete: every instance terminated (outstanding lifecycle actions dropped, as
+        AWS does), then the group deleted."""
+        service = self.service
+        members = await service.fleet.members(group.tenant_id, group.name)
+        doomed = [m for m in members if m.state != "shutting-down"]
+        await service.terminate_members(
+            group,
+            doomed,
+            f"At {iso(service.clock())} an instance was taken out of service in response to a "
+            "user request to delete the group.",
+        )
+        if not members:
+            fresh = await service.store.get(group.tenant_id, group.name)
+            if fresh is not None:
+                await service.store.delete(fresh)
+
+    async def _retire(self, group: Group, members: list[Member], cause: str) -> Group:
+        """Terminate ``members``, or, when the group has termination hooks, hold them in
+        Terminating:Wait (terminated once their actions are done)."""
+        service = self.service
+        if not members:
+            return group
+        if any(h.transition == HOOK_TERMINATING for h in group.hooks):
+            ids = [m.instance_id for m in members]
+            return await service.hold(group.tenant_id, group.name, ids, HOOK_TERMINATING)
+        await service.terminate_members(group, members, cause)
+        return group
+
+    async def _lifecycle(self, group: Group, members: list[Member]) -> tuple[Group, set[str]]:
+        """Lifecycle actions: those past their timeout take their hook's default result;
+        an instance whose actions all have one moves on (a launch abandoned or a termination
+        goes ahead: terminated; a launch continued: in service); those of instances gone are
+        dropped. The group, and the instances terminated."""
+        if not group.waiting:
+            return group, set()
+        service = self.service
+        now = service.clock()
+        present = {m.instance_id: m for m in members}
+
+        def tidy(g: Group) -> Group | None:
+            kept = expire(g, now)
+            kept = replace(kept, waiting=tuple(w for w in kept.waiting if w.instance_id in present))
+            return None if kept.waiting == g.waiting else kept
+
+        group = await service.mutate(group.tenant_id, group.name, tidy)
+        by_instance: dict[str, list[Waiting]] = {}
+        for entry in group.waiting:
+            by_instance.setdefault(entry.instance_id, []).append(entry)
+        done = [
+            (instance_id, entries)
+            for instance_id, entries in by_instance.items()
+            if all(e.result is not None for e in entries)
+        ]
+        if not done:
+            return group, set()
+        stamp = iso(now)
+        gone = set()
+        for instance_id, entries in done:
+            terminating = any(e.transition == HOOK_TERMINATING for e in entries)
+            abandoned = any(e.result == "ABANDON" for e in entries)
+            if terminating:
+                cause = (
+                    f"At {stamp} an instance was taken out of service after its termination "
+                    "lifecycle action completed."
+                )
+            elif abandoned:
+                cause = f"At {stamp} the launch lifecycle action of the instance was abandoned."
+            else:
+                continue
+            await service.terminate_members(group, [present[instance_id]], cause)
+            gone.add(instance_id)
+        finished = {instance_id for instance_id, _ in done}
+
+        def clear(g: Group) -> Group | None:
+            kept = tuple(
+                w for w in g.waiting if not (w.instance_id in finished and w.result is not None)
+            )
+            return None if kept == g.waiting else replace(g, waiting=kept)
+
+        return await service.mutate(group.tenant_id, group.name, clear), gone
+
+    async def _refresh(self, group: Group, members: list[Member]) -> bool:
+        """The active instance refresh's step; True when it retired a batch this round."""
+        service = self.service
+        step = next_batch(group, members, service.clock())
+        if step is None:
+            return False
+        refresh, batch = step
+        active = group.active_refresh
+        if refresh != active:
+            changed = with_refresh(group, refresh)
+            if not await service.store.change(changed):
+                return True  # another change came first: this step again next round
+            group = replace(changed, revision=changed.revision + 1)
+        if not batch:
+            return False
+        await self._retire(
+            group,
+            batch,
+            f"At {iso(service.clock())} an instance was taken out of service in response to "
+            "an instance refresh.",
+        )
+        return True
 
     async def _launch(self, group: Group, alive: list[Member], missing: int) -> None:
         service = self.service
@@ -166,6 +280,10 @@ class Reconciler:
                 return
             self._backoff.pop((group.tenant_id, group.name), None)
             held[subnet] += 1
+            if any(h.transition == HOOK_LAUNCHING for h in group.hooks):
+                group = await service.hold(
+                    group.tenant_id, group.name, [member.instance_id], HOOK_LAUNCHING
+                )
             await service.record(
                 group,
                 f"Launching a new EC2 instance: {member.instance_id}",

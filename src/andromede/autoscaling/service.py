@@ -4,6 +4,7 @@ set the desired capacity, terminate one of its instances) over a :class:`GroupSt
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -18,9 +19,14 @@ from andromede.autoscaling.errors import (
 )
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
 from andromede.autoscaling.model import Activity, ActivityStatus, Group, GroupTag, Member
+from andromede.autoscaling.notify import Notifier, action_message
+from andromede.autoscaling.records import HOOK_TERMINATING
 from andromede.autoscaling.store import GroupStore
+from andromede.autoscaling.waits import hold
 
 __all__ = ["AutoScalingService", "GroupSpec", "GroupUpdate", "ScalingLimits", "iso"]
+
+_log = logging.getLogger(__name__)
 
 # A conditional write lost to another gateway's is retried on a fresh read this many times.
 _ATTEMPTS = 8
@@ -37,6 +43,8 @@ def iso(moment: datetime) -> str:
 class ScalingLimits:
     max_groups_per_tenant: int = 200
     max_instances_per_group: int = 100
+    max_scheduled_actions: int = 125
+    max_lifecycle_hooks: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,9 @@ class AutoScalingService:
         self.clock = clock
         # Called with each activity once recorded (the wiring audits it).
         self.on_activity: Callable[[Activity], None] | None = None
+        # Where lifecycle hooks with a target send their notifications (decision 0159); None:
+        # a hook naming a target is refused.
+        self.notifier: Notifier | None = None
 
     # -- the account's calls ---------------------------------------------------------------
 
@@ -219,6 +230,50 @@ class AutoScalingService:
                 return replace(changed, revision=changed.revision + 1)
         raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
 
+    async def mutate(
+        self, tenant_id: str, name: str, change: Callable[[Group], Group | None]
+    ) -> Group:
+        """Write ``change(group)`` over the group, read again and retried when another
+        writer came first; ``change`` returning None leaves it as it is."""
+        for _ in range(_ATTEMPTS):
+            group = await self.group(tenant_id, name)
+            changed = change(group)
+            if changed is None:
+                return group
+            if await self.store.change(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+
+    async def hold(
+        self, tenant_id: str, name: str, instance_ids: Sequence[str], transition: str
+    ) -> Group:
+        """The instances held on the group's hooks for ``transition`` (decision 0159), each
+        new lifecycle action notified to its hook's target."""
+        now = self.clock()
+        known: set[str] = set()
+
+        def change(group: Group) -> Group:
+            known.update(w.token for w in group.waiting)
+            return hold(group, instance_ids, transition, now)
+
+        group = await self.mutate(tenant_id, name, change)
+        hooks = {h.name: h for h in group.hooks}
+        for entry in group.waiting:
+            hook = hooks.get(entry.hook)
+            if entry.token in known or hook is None or not hook.notification_target_arn:
+                continue
+            sent = self.notifier is not None and await self.notifier.send(
+                tenant_id, hook.notification_target_arn, action_message(group, hook, entry)
+            )
+            if not sent:
+                _log.warning(
+                    "lifecycle notification of %s for %s not queued (topic %s)",
+                    hook.name,
+                    entry.instance_id,
+                    hook.notification_target_arn,
+                )
+        return group
+
     async def set_desired_capacity(self, tenant_id: str, name: str, desired: int) -> Group:
         return await self.update_group(tenant_id, name, GroupUpdate(desired_capacity=desired))
 
@@ -291,6 +346,21 @@ class AutoScalingService:
                 f"At {iso(self.clock())} instance {instance_id} was taken out of service in "
                 "response to a user request."
             )
+        if any(h.transition == HOOK_TERMINATING for h in group.hooks):
+            # Its termination hooks hold it in Terminating:Wait first (decision 0159); the
+            # reconciler terminates it once they are done, a second activity.
+            started = self.clock()
+            group = await self.hold(tenant_id, group.name, [instance_id], HOOK_TERMINATING)
+            waiting = await self.record(
+                group,
+                f"Terminating EC2 instance: {instance_id}",
+                cause,
+                ActivityStatus.WAITING_TERMINATE,
+                started,
+                subnet=member.subnet_id,
+                progress=50,
+            )
+            return group, waiting
         activity = await self.terminate_members(group, [member], cause)
         return group, activity[0]
 
@@ -335,6 +405,7 @@ class AutoScalingService:
         message: str = "",
         *,
         subnet: str | None = None,
+        progress: int = 100,
     ) -> Activity:
         details = "{}" if subnet is None else f'{{"Subnet ID":"{subnet}"}}'
         activity = Activity(
@@ -348,6 +419,7 @@ class AutoScalingService:
             end_time=self.clock(),
             status_message=message,
             details=details,
+            progress=progress,
         )
         await self.store.add_activity(activity)
         if self.on_activity is not None:

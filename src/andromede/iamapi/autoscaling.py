@@ -5,27 +5,30 @@ group's ARN, the audit record of each mutating call, the error envelope with its
 
 Served: CreateAutoScalingGroup, DescribeAutoScalingGroups, UpdateAutoScalingGroup,
 DeleteAutoScalingGroup, SetDesiredCapacity, DescribeAutoScalingInstances,
-TerminateInstanceInAutoScalingGroup, DescribeScalingActivities. A parameter of a feature not
-here (launch configurations, mixed instances, load balancers, lifecycle hooks…) is refused
-with ``ValidationError`` rather than ignored.
+TerminateInstanceInAutoScalingGroup, DescribeScalingActivities; scheduled actions, lifecycle
+hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
+``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``. A parameter of a
+feature not here (launch configurations, mixed instances, load balancers…) is refused with
+``ValidationError`` rather than ignored.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Final, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Final
 
-from andromede.autoscaling.errors import (
-    AlreadyExists,
-    AutoScalingError,
-    GroupLimitExceeded,
-    ResourceInUse,
-)
 from andromede.autoscaling.model import Activity, Group, GroupTag, Member, group_arn
+from andromede.autoscaling.records import HOOK_LAUNCHING
 from andromede.autoscaling.service import AutoScalingService, GroupSpec, GroupUpdate
 from andromede.http.xml import XmlWriter
+from andromede.iamapi import (
+    autoscaling_hooks,
+    autoscaling_refresh,
+    autoscaling_schedules,
+    autoscaling_tags,
+)
+from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled
+from andromede.iamapi.autoscaling_wire import page as paged
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
 
@@ -33,15 +36,47 @@ __all__ = ["ACTIONS", "NAMESPACE", "autoscaling_spec"]
 
 NAMESPACE: Final = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
 ACTIONS: Final = (
+    "BatchDeleteScheduledAction",
+    "BatchPutScheduledUpdateGroupAction",
+    "CancelInstanceRefresh",
+    "CompleteLifecycleAction",
     "CreateAutoScalingGroup",
+    "CreateOrUpdateTags",
     "DeleteAutoScalingGroup",
+    "DeleteLifecycleHook",
+    "DeleteScheduledAction",
+    "DeleteTags",
     "DescribeAutoScalingGroups",
     "DescribeAutoScalingInstances",
+    "DescribeInstanceRefreshes",
+    "DescribeLifecycleHookTypes",
+    "DescribeLifecycleHooks",
     "DescribeScalingActivities",
+    "DescribeScheduledActions",
+    "DescribeTags",
+    "PutLifecycleHook",
+    "PutScheduledUpdateGroupAction",
+    "RecordLifecycleActionHeartbeat",
     "SetDesiredCapacity",
+    "StartInstanceRefresh",
     "TerminateInstanceInAutoScalingGroup",
     "UpdateAutoScalingGroup",
 )
+# The calls of decision 0159 checked on the group's ARN (the others on "*", as AWS's
+# authorisation reference has them, or on the group by name).
+_NAMED_GROUP: Final = (
+    "PutScheduledUpdateGroupAction",
+    "DeleteScheduledAction",
+    "BatchPutScheduledUpdateGroupAction",
+    "BatchDeleteScheduledAction",
+    "PutLifecycleHook",
+    "DeleteLifecycleHook",
+    "CompleteLifecycleAction",
+    "RecordLifecycleActionHeartbeat",
+    "StartInstanceRefresh",
+    "CancelInstanceRefresh",
+)
+Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
 _GROUP_PARAMS: Final = (
     "AutoScalingGroupName",
@@ -56,43 +91,6 @@ _GROUP_PARAMS: Final = (
     "HealthCheckGracePeriod",
     "VPCZoneIdentifier",
 )
-# Parameters tools send with their defaults, which mean what this increment does anyway.
-_HARMLESS: Final = {
-    "NewInstancesProtectedFromScaleIn": "false",
-    "CapacityRebalance": "false",
-    "TerminationPolicies.member.1": "Default",
-}
-_T = TypeVar("_T")
-_PAGE_MARK: Final = "asg-page:"  # a NextToken's mark: another string is refused, not misread
-
-
-def _wire(exc: AutoScalingError) -> QueryError:
-    if isinstance(exc, AlreadyExists):
-        return QueryError("AlreadyExists", str(exc))
-    if isinstance(exc, ResourceInUse):
-        return QueryError("ResourceInUse", str(exc))
-    if isinstance(exc, GroupLimitExceeded):
-        return QueryError("LimitExceeded", str(exc))
-    return QueryError("ValidationError", str(exc))
-
-
-async def _guarded(work: Awaitable[_T]) -> _T:
-    try:
-        return await work
-    except AutoScalingError as exc:
-        raise _wire(exc) from exc
-
-
-def _refuse_unhandled(call: Call, handled: Sequence[str]) -> None:
-    for name, value in call.params.items():
-        if name in ("Action", "Version") or name in handled or name.startswith("Tags.member."):
-            continue
-        if _HARMLESS.get(name) == value.lower() or _HARMLESS.get(name) == value:
-            continue
-        raise QueryError(
-            "ValidationError",
-            f"{call.action}: the parameter {name[:64]} is not supported here yet (decision 0156)",
-        )
 
 
 def _tags(call: Call) -> tuple[GroupTag, ...]:
@@ -127,28 +125,15 @@ def _size(call: Call, name: str) -> int | None:
     return call.integer(name, minimum=0, maximum=_MAX_SIZE, default=0)
 
 
-def _page(call: Call, items: list[_T], key: Callable[[_T], str]) -> tuple[list[_T], str | None]:
-    """MaxRecords (1-100, 50 by default) of ``items`` after the NextToken's key."""
-    limit = call.integer("MaxRecords", minimum=1, maximum=100, default=50)
-    token = call.get("NextToken")
-    if token:
-        try:
-            decoded = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-            raise QueryError("ValidationError", "The NextToken is invalid") from exc
-        if not decoded.startswith(_PAGE_MARK):
-            raise QueryError("ValidationError", "The NextToken is invalid")
-        after = decoded[len(_PAGE_MARK) :]
-        items = [i for i in items if key(i) > after]
-    page = items[:limit]
-    more = len(items) > limit
-    if not more:
-        return page, None
-    return page, base64.urlsafe_b64encode(f"{_PAGE_MARK}{key(page[-1])}".encode()).decode()
-
-
-def _lifecycle(member: Member) -> tuple[str, str]:
-    """AWS's LifecycleState and HealthStatus of an instance in its state."""
+def _lifecycle(group: Group, member: Member) -> tuple[str, str]:
+    """AWS's LifecycleState and HealthStatus of an instance in its state, lifecycle actions
+    included (decision 0159)."""
+    waiting = group.waiting_on(member.instance_id)
+    if waiting:
+        launching = all(w.transition == HOOK_LAUNCHING for w in waiting)
+        phase = "Pending" if launching else "Terminating"
+        step = "Wait" if any(w.result is None for w in waiting) else "Proceed"
+        return f"{phase}:{step}", "Healthy" if launching else "Unhealthy"
     if member.state == "pending":
         return "Pending", "Healthy"
     if member.state == "running":
@@ -167,7 +152,7 @@ def _write_template(xml: XmlWriter, group: Group) -> None:
 
 
 def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: bool) -> None:
-    state, health = _lifecycle(member)
+    state, health = _lifecycle(group, member)
     xml.element("InstanceId", member.instance_id)
     if with_group:
         xml.element("AutoScalingGroupName", group.name)
@@ -276,7 +261,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
     """The Auto Scaling Query service over ``service``; group ARNs name ``region``."""
 
     async def create_group(call: Call) -> None:
-        _refuse_unhandled(call, _GROUP_PARAMS)
+        refuse_unhandled(call, _GROUP_PARAMS)
         call.required("MinSize")
         call.required("MaxSize")
         spec = GroupSpec(
@@ -295,10 +280,10 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
                 "HealthCheckGracePeriod", minimum=0, maximum=86400, default=0
             ),
         )
-        await _guarded(service.create_group(call.tenant_id, spec))
+        await guarded(service.create_group(call.tenant_id, spec))
 
     async def update_group(call: Call) -> None:
-        _refuse_unhandled(call, _GROUP_PARAMS)
+        refuse_unhandled(call, _GROUP_PARAMS)
         update = GroupUpdate(
             template_id=call.get("LaunchTemplate.LaunchTemplateId"),
             template_name=call.get("LaunchTemplate.LaunchTemplateName"),
@@ -320,14 +305,14 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
             ),
         )
         name = call.required("AutoScalingGroupName")
-        await _guarded(service.update_group(call.tenant_id, name, update))
+        await guarded(service.update_group(call.tenant_id, name, update))
 
     async def describe_groups(call: Call) -> None:
         names = call.members("AutoScalingGroupNames")
         filters = _filters(call)
         found = await service.describe_groups(call.tenant_id, names)
         chosen = [(g, m) for g, m in found if _matches(g, filters)]
-        page, token = _page(call, chosen, lambda item: item[0].name)
+        page, token = paged(call, chosen, lambda item: item[0].name)
         xml = call.result
         xml.open("AutoScalingGroups")
         for group, members in page:
@@ -339,7 +324,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
             xml.element("NextToken", token)
 
     async def delete_group(call: Call) -> None:
-        await _guarded(
+        await guarded(
             service.delete_group(
                 call.tenant_id,
                 call.required("AutoScalingGroupName"),
@@ -349,7 +334,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
 
     async def set_desired(call: Call) -> None:
         call.required("DesiredCapacity")
-        await _guarded(
+        await guarded(
             service.set_desired_capacity(
                 call.tenant_id,
                 call.required("AutoScalingGroupName"),
@@ -365,7 +350,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
             if not wanted or m.instance_id in wanted
         ]
         found.sort(key=lambda item: item[1].instance_id)
-        page, token = _page(call, found, lambda item: item[1].instance_id)
+        page, token = paged(call, found, lambda item: item[1].instance_id)
         xml = call.result
         xml.open("AutoScalingInstances")
         for group, member in page:
@@ -378,7 +363,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
 
     async def terminate_instance(call: Call) -> None:
         call.required("ShouldDecrementDesiredCapacity")
-        _, activity = await _guarded(
+        _, activity = await guarded(
             service.terminate_instance(
                 call.tenant_id,
                 call.required("InstanceId"),
@@ -391,13 +376,13 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
 
     async def describe_activities(call: Call) -> None:
         ids = set(call.members("ActivityIds"))
-        found = await _guarded(
+        found = await guarded(
             service.activities(call.tenant_id, call.get("AutoScalingGroupName") or None)
         )
         chosen = [a for a in found if not ids or a.activity_id in ids]
         # Newest first, as AWS lists them; the token is a position in that order.
         keyed = [(f"{index:012d}", a) for index, a in enumerate(chosen)]
-        page, token = _page(call, keyed, lambda item: item[0])
+        page, token = paged(call, keyed, lambda item: item[0])
         xml = call.result
         xml.open("Activities")
         for _, activity in page:
@@ -413,7 +398,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
         group = await service.store.get(call.tenant_id, name)
         return group_arn(region, call.tenant_id, group.group_id if group else "*", name)
 
-    handlers: dict[str, tuple[Callable[[Call], Awaitable[None]], bool, bool]] = {
+    handlers: dict[str, Handler] = {
         "CreateAutoScalingGroup": (create_group, True, False),
         "DeleteAutoScalingGroup": (delete_group, True, False),
         "DescribeAutoScalingGroups": (describe_groups, False, True),
@@ -423,11 +408,15 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
         "TerminateInstanceInAutoScalingGroup": (terminate_instance, True, True),
         "UpdateAutoScalingGroup": (update_group, True, False),
     }
+    # Decision 0159's calls, each module's.
+    for more in (autoscaling_schedules, autoscaling_hooks, autoscaling_refresh, autoscaling_tags):
+        handlers.update(more.handlers(service, region))
     resources = {
         "CreateAutoScalingGroup": named_group,
         "DeleteAutoScalingGroup": named_group,
         "SetDesiredCapacity": named_group,
         "UpdateAutoScalingGroup": named_group,
+        **{name: named_group for name in _NAMED_GROUP},
     }
     return ServiceSpec(
         name="autoscaling",

@@ -132,3 +132,13 @@ class TopicService:
                     arn,
                 )
         return queued
+
+    async def publish(self, tenant_id: str, arn: str, message: str) -> bool:
+        """Queue ``message`` for the tenant's own topic ``arn``, pushed as any event (EC2
+        Auto Scaling's lifecycle notifications, decision 0159); False when the topic is not
+        the tenant's, no queue was given, or the tenant's queue is full."""
+        if self._queue is None or not await self.owns_topic(tenant_id, arn):
+            return False
+        return await self._queue.add(
+            tenant_id, arn, message, self._clock(), bound=self._queue_bound
+        )

@@ -179,6 +179,20 @@ class ComputeSettings(BaseModel):
         le=10000,
         description="Highest MaxSize an Auto Scaling group may have (LimitExceeded above).",
     )
+    max_scheduled_actions_per_autoscaling_group: int = Field(
+        default=125,
+        ge=1,
+        le=10000,
+        description="Most scheduled actions one Auto Scaling group may hold (AWS's quota: "
+        "125; LimitExceeded above).",
+    )
+    max_lifecycle_hooks_per_autoscaling_group: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most lifecycle hooks one Auto Scaling group may hold (AWS's quota: 50; "
+        "LimitExceeded above).",
+    )
     autoscaling_interval: float = Field(
         default=10.0,
         ge=0.1,

@@ -20,7 +20,7 @@ from andromede.autoscaling.model import Activity, ActivityStatus
 from andromede.autoscaling.reconciler import Reconciler
 from andromede.autoscaling.service import AutoScalingService, ScalingLimits
 from andromede.autoscaling.store_sql import SqlGroupStore
-from andromede.autoscaling_adapters import ComputeFleet
+from andromede.autoscaling_adapters import ComputeFleet, TopicNotifier
 from andromede.billing.service import BillingService
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
@@ -44,6 +44,7 @@ from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
 from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.notifications.service import TopicService
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
@@ -106,7 +107,11 @@ async def start_compute(
 
 
 def autoscaling_service(
-    settings: Settings, db: Database, compute: ComputeService, audit: AuditService
+    settings: Settings,
+    db: Database,
+    compute: ComputeService,
+    audit: AuditService,
+    topics: TopicService | None = None,
 ) -> AutoScalingService:
     """EC2 Auto Scaling over the metadata database, launching through ``compute`` (decision
     0156); each scaling activity an event of the group's account's log, by Auto Scaling's
@@ -117,11 +122,18 @@ def autoscaling_service(
         ScalingLimits(
             max_groups_per_tenant=settings.max_autoscaling_groups_per_tenant,
             max_instances_per_group=settings.max_instances_per_autoscaling_group,
+            max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
+            max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
         ),
     )
 
     def audited(activity: Activity) -> None:
         launch = activity.description.startswith("Launching")
+        if activity.description.startswith("Executing scheduled action"):
+            # A scheduled action's firing changes the group's sizes (decision 0159).
+            action = "autoscaling:UpdateAutoScalingGroup"
+        else:
+            action = "ec2:RunInstances" if launch else "ec2:TerminateInstances"
         audit.record(
             request_id=f"asg-{activity.activity_id}",
             tenant_id=activity.tenant_id,
@@ -129,7 +141,7 @@ def autoscaling_service(
                 f"arn:aws:iam::{activity.tenant_id}:role/aws-service-role/"
                 "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
             ),
-            action="ec2:RunInstances" if launch else "ec2:TerminateInstances",
+            action=action,
             resource=f"autoScalingGroupName/{activity.group_name}",
             outcome=(
                 Outcome.SUCCESS
@@ -145,6 +157,8 @@ def autoscaling_service(
         )
 
     service.on_activity = audited
+    if topics is not None:  # lifecycle hooks' targets: the account's topics (decision 0159)
+        service.notifier = TopicNotifier(topics)
     return service
 
 

@@ -1,0 +1,140 @@
+"""What a group keeps beside its sizes (decision 0159), inside its own document so that each
+change is written with the group's, under its revision: scheduled actions, lifecycle hooks,
+the lifecycle actions its instances wait on, and its instance refreshes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+__all__ = [
+    "HOOK_LAUNCHING",
+    "HOOK_TERMINATING",
+    "LifecycleHook",
+    "Refresh",
+    "RefreshStatus",
+    "ScheduledAction",
+    "Waiting",
+    "plain",
+    "revive",
+]
+
+HOOK_LAUNCHING: Final = "autoscaling:EC2_INSTANCE_LAUNCHING"
+HOOK_TERMINATING: Final = "autoscaling:EC2_INSTANCE_TERMINATING"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledAction:
+    name: str
+    action_id: str
+    # When it fires next, UTC (from StartTime, or the recurrence's next after it).
+    next_time: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    recurrence: str | None = None
+    time_zone: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    desired_capacity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleHook:
+    name: str
+    transition: str
+    heartbeat_timeout: int = 3600
+    default_result: str = "ABANDON"
+    metadata: str | None = None
+    notification_target_arn: str | None = None
+    role_arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """One instance held by one hook: until ``result`` is set (CompleteLifecycleAction, or
+    the hook's default at ``deadline``), the instance stays in Pending:Wait or
+    Terminating:Wait."""
+
+    instance_id: str
+    hook: str
+    transition: str
+    token: str
+    started: datetime
+    deadline: datetime
+    # The hook's timeout cannot be stretched past this by heartbeats (AWS: 100 times the
+    # heartbeat timeout or 48 hours, whichever is less).
+    last_deadline: datetime
+    default_result: str = "ABANDON"
+    result: str | None = None
+
+
+class RefreshStatus:
+    PENDING: Final = "Pending"
+    IN_PROGRESS: Final = "InProgress"
+    SUCCESSFUL: Final = "Successful"
+    FAILED: Final = "Failed"
+    CANCELLED: Final = "Cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    refresh_id: str
+    status: str
+    start_time: datetime
+    min_healthy_percentage: int = 90
+    instance_warmup: int = 0
+    skip_matching: bool = False
+    # The instances to replace, named when the refresh began; those replaced so far.
+    to_replace: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    end_time: datetime | None = None
+    status_reason: str = ""
+
+    @property
+    def percentage(self) -> int:
+        if not self.to_replace:
+            return 100
+        return 100 * len(self.replaced) // len(self.to_replace)
+
+    @property
+    def active(self) -> bool:
+        return self.status in (RefreshStatus.PENDING, RefreshStatus.IN_PROGRESS)
+
+
+_DATES: Final = {
+    "next_time",
+    "start_time",
+    "end_time",
+    "started",
+    "deadline",
+    "last_deadline",
+}
+_TUPLES: Final = {"to_replace", "replaced"}
+_R = TypeVar("_R")
+
+
+def plain(record: Any) -> dict[str, Any]:
+    """A record's JSON-ready form (datetimes in ISO 8601)."""
+    data: dict[str, Any] = asdict(record)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+        elif isinstance(value, tuple):
+            data[key] = list(value)
+    return data
+
+
+def revive(kind: type[_R], data: dict[str, Any]) -> _R:
+    """The record of ``kind`` from its JSON form (fields it lacks take their defaults)."""
+    known = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            continue
+        if key in _DATES and value is not None:
+            value = datetime.fromisoformat(value)
+        elif key in _TUPLES:
+            value = tuple(value)
+        values[key] = value
+    return kind(**values)

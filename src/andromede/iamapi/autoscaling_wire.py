@@ -1,0 +1,84 @@
+"""What the Auto Scaling Query modules share (decisions 0156, 0159): the domain errors in
+AWS's codes, the refusal of parameters not served, and MaxRecords/NextToken pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, TypeVar
+
+from andromede.autoscaling.errors import (
+    ActiveRefreshNotFound,
+    AlreadyExists,
+    AutoScalingError,
+    GroupLimitExceeded,
+    RefreshInProgress,
+    ResourceInUse,
+)
+from andromede.iamapi.errors import QueryError
+from andromede.iamapi.protocol import Call
+
+__all__ = ["guarded", "page", "refuse_unhandled", "wire_error"]
+
+# Parameters tools send with their defaults, which mean what this increment does anyway.
+_HARMLESS: Final = {
+    "NewInstancesProtectedFromScaleIn": "false",
+    "CapacityRebalance": "false",
+    "TerminationPolicies.member.1": "Default",
+}
+_T = TypeVar("_T")
+_PAGE_MARK: Final = "asg-page:"  # a NextToken's mark: another string is refused, not misread
+
+
+def wire_error(exc: AutoScalingError) -> QueryError:
+    if isinstance(exc, AlreadyExists):
+        return QueryError("AlreadyExists", str(exc))
+    if isinstance(exc, ResourceInUse):
+        return QueryError("ResourceInUse", str(exc))
+    if isinstance(exc, GroupLimitExceeded):
+        return QueryError("LimitExceeded", str(exc))
+    if isinstance(exc, RefreshInProgress):
+        return QueryError("InstanceRefreshInProgress", str(exc))
+    if isinstance(exc, ActiveRefreshNotFound):
+        return QueryError("ActiveInstanceRefreshNotFound", str(exc))
+    return QueryError("ValidationError", str(exc))
+
+
+async def guarded(work: Awaitable[_T]) -> _T:
+    try:
+        return await work
+    except AutoScalingError as exc:
+        raise wire_error(exc) from exc
+
+
+def refuse_unhandled(call: Call, handled: Sequence[str]) -> None:
+    for name, value in call.params.items():
+        if name in ("Action", "Version") or name in handled or name.startswith("Tags.member."):
+            continue
+        if _HARMLESS.get(name) == value.lower() or _HARMLESS.get(name) == value:
+            continue
+        raise QueryError(
+            "ValidationError",
+            f"{call.action}: the parameter {name[:64]} is not supported here yet (decision 0156)",
+        )
+
+
+def page(call: Call, items: list[_T], key: Callable[[_T], str]) -> tuple[list[_T], str | None]:
+    """MaxRecords (1-100, 50 by default) of ``items`` after the NextToken's key."""
+    limit = call.integer("MaxRecords", minimum=1, maximum=100, default=50)
+    token = call.get("NextToken")
+    if token:
+        try:
+            decoded = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise QueryError("ValidationError", "The NextToken is invalid") from exc
+        if not decoded.startswith(_PAGE_MARK):
+            raise QueryError("ValidationError", "The NextToken is invalid")
+        after = decoded[len(_PAGE_MARK) :]
+        items = [i for i in items if key(i) > after]
+    page = items[:limit]
+    more = len(items) > limit
+    if not more:
+        return page, None
+    return page, base64.urlsafe_b64encode(f"{_PAGE_MARK}{key(page[-1])}".encode()).decode()
