@@ -35,6 +35,7 @@ from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import evaluate
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.s3control import job_tags
 from andromede.s3control import jobs as batch
 from andromede.s3control import public_access_block as pab
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
@@ -215,6 +216,12 @@ class S3ControlApp:
             return await batch.update_priority(self._jobs, account, job_id, query)
         if operation is _O.UpdateJobStatus:
             return await batch.update_status(self._jobs, account, job_id, query, self._clock())
+        if operation is _O.PutJobTagging:
+            return await job_tags.put_tags(self._jobs, account, job_id, body)
+        if operation is _O.GetJobTagging:
+            return await job_tags.get_tags(self._jobs, account, job_id)
+        if operation is _O.DeleteJobTagging:
+            return await job_tags.delete_tags(self._jobs, account, job_id)
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:
