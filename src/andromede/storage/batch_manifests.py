@@ -8,10 +8,11 @@ addenda), page by page so that a job's memory is bounded by a page, not by its m
   delete markers left out;
 - a generator (``S3JobManifestGenerator``): the source bucket's current objects listed a page
   at a time, kept when the filter takes them (created after/before, key prefixes, suffixes and
-  substrings, sizes, storage classes, replication statuses — the last reads each object's
-  record, only then), and, with ``EnableManifestOutput``, written out as an inventory-style
-  manifest (``manifest.json`` and one gzip CSV of ``Bucket,Key,VersionId``) under
-  ``<prefix>/job-<id>/`` of the output bucket, which another job can take as its manifest.
+  substrings, sizes, storage classes, replication statuses and eligibility for the bucket's
+  replication rules — these two read each object's record, only then), and, with
+  ``EnableManifestOutput``, written out as an inventory-style manifest (``manifest.json`` and
+  one gzip CSV of ``Bucket,Key,VersionId``) under ``<prefix>/job-<id>/`` of the output bucket,
+  which another job can take as its manifest.
 
 Each object read (the manifest, the inventory's files) and the source bucket listed is
 allowed by ``authorise`` (the runner's: the account's bucket, the role's policies) first; a
@@ -35,8 +36,9 @@ from urllib.parse import unquote, unquote_plus
 from andromede.errors import AndromedeError
 from andromede.storage.batch_jobs import BatchJob, ManifestLine
 from andromede.storage.batch_operations import RoleRefused
+from andromede.storage.errors import NoSuchKey
 from andromede.storage.model import ObjectRecord
-from andromede.storage.replication import ReplicationStatus
+from andromede.storage.replication import ReplicationConfiguration, ReplicationStatus
 from andromede.storage.service import ObjectService
 
 __all__ = [
@@ -196,6 +198,7 @@ class ManifestReader:
         found: dict[str, Any] = generator.get("filter") or {}
         try:
             await self._authorise(bucket, "s3:ListBucket", "")
+            config = (await self._objects.get_bucket(bucket)).replication
             after: str | None = None
             while True:
                 listing = await self._objects.list_objects(bucket, after=after, max_keys=_PAGE)
@@ -204,14 +207,19 @@ class ManifestReader:
                     if not _takes(found, summary.key, summary.size, summary.last_modified):
                         continue
                     version = None
-                    if found.get("replication_statuses"):
-                        record = await self._objects.head_object(bucket, summary.key)
+                    if found.get("replication_statuses") or found.get("eligible_for_replication"):
+                        try:
+                            record = await self._objects.head_object(bucket, summary.key)
+                        except NoSuchKey:
+                            continue  # deleted since the listing
+                        if found.get("eligible_for_replication") and not _eligible(config, record):
+                            continue
                         shown = (
                             "NONE"
                             if record.replication_status is None
                             else ReplicationStatus.shown(record.replication_status)
                         )
-                        if shown not in found["replication_statuses"]:
+                        if shown not in found.get("replication_statuses", [shown]):
                             continue
                         version = record.version_id
                     page.append(ManifestLine(bucket, summary.key, version))
@@ -275,6 +283,15 @@ def _takes(found: dict[str, Any], key: str, size: int, modified: datetime) -> bo
         return False
     # Every object here is STANDARD: the only class served.
     return "storage_classes" not in found or "STANDARD" in found["storage_classes"]
+
+
+def _eligible(config: ReplicationConfiguration | None, record: ObjectRecord) -> bool:
+    """``EligibleForReplication``: an enabled rule of the bucket's configuration selects the
+    object as it is (its key, tags, encryption), and it is not a replica."""
+    if config is None or ReplicationStatus.is_replica(record.replication_status):
+        return False
+    kms = record.kms_key_arn is not None
+    return config.rule_for(record.key, record.headers.tags, kms_encrypted=kms) is not None
 
 
 def _chunks(lines: list[ManifestLine]) -> list[list[ManifestLine]]:

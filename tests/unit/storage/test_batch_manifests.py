@@ -265,6 +265,18 @@ async def test_batch_replication_of_objects_never_or_not_replicated(world: World
         source = await world.objects.head_object("data", key)
         assert source.replication_status == ReplicationStatus.COMPLETED
         assert (await world.objects.head_object("copies", key)).version_id == source.version_id
+    # Only what a rule selects is eligible (jobs left awaiting confirmation: counted only).
+    await put(world.objects, "data", "late", b"queued as written")
+    eligible = "<EligibleForReplication>true</EligibleForReplication>"
+    body = with_manifest(request("e", operation=TAG, confirm=True), generator(eligible))
+    assert (await finished(world, body)).total_tasks == 4
+    await world.objects.set_bucket_replication("data", None)
+    body = with_manifest(request("e", operation=TAG, confirm=True), generator(eligible))
+    assert (await finished(world, body)).total_tasks == 0
+    await world.objects.set_bucket_replication(
+        "data", ReplicationConfiguration((ReplicationRule("r1", True, "copies"),))
+    )
+    assert await replicator.run_once() == 1  # "late"
     # Nothing left to replicate: the next such job has no task.
     again = await finished(
         world, with_manifest(request("e", operation=REPLICATE), generator(statuses))
