@@ -1,14 +1,15 @@
-"""The S3 Batch Operations worker (decision 0152's addendum): in every ``serve``, a pass every
+"""The S3 Batch Operations worker (decision 0152's addenda): in every ``serve``, a pass every
 ``batch_job_interval`` claims one job (``BatchJobStore.claim``: one gateway at a time) and
-moves it one step — prepare a ``New`` job (read its manifest, check its ETag, one task per
-line), run the next ``batch_job_batch_size`` tasks of a ``Ready``/``Active`` one, end a
-``Cancelling`` one — then lets the lease go. Progress is recorded per batch, so a gateway
+moves it one step — prepare a ``New`` job (its manifest or generator read a page at a time by
+``batch_manifests``, one task per object), run the next ``batch_job_batch_size`` tasks of a
+``Ready``/``Active`` one (each as ``batch_operations`` does it), end a ``Cancelling`` one —
+then lets the lease go. Progress is recorded per batch, so a gateway
 that restarts (or another, once the lease ran out) resumes at the first task without result.
 
 A job acts as its role, as S3 does: its manifest, its tasks' objects and its report bucket must
 be the account's buckets, and each access (``s3:GetObject`` of the manifest, the operation's
 action on each object, ``s3:PutObject`` of the report) is decided by ``grants`` — the role is
-the account's, trusts ``s3.amazonaws.com``, and its policies allow the action (the policy
+the account's, trusts ``batchoperations.s3.amazonaws.com``, and its policies allow the action (the policy
 engine replication's role goes through, decision 0112). Refused: ``AccessDenied``. Each
 task is reported (``on_task``) to be audited as the S3 action it performs. The completion
 report (CSV per task status, then ``manifest.json``) is written into the report bucket
