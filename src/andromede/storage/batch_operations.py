@@ -134,8 +134,11 @@ async def _acl(objects: ObjectService, operation: dict[str, Any], line: Manifest
     if operation.get("canned"):
         acl = canned_acl(operation["canned"], record.owner_id, bucket.owner_id)
     else:
+        if operation.get("owner") not in (None, record.owner_id):
+            # As PutObjectAcl: an ACL cannot change the object's owner.
+            raise TaskRefused("AccessDenied", 403, "An ACL cannot change the object's owner")
         acl = AccessControlList(
-            operation.get("owner") or record.owner_id,
+            record.owner_id,
             tuple(Grant(GranteeType(t), g, Permission(p)) for t, g, p in operation["grants"]),
         )
     block = bucket.effective_public_access_block

@@ -8,9 +8,10 @@ that restarts (or another, once the lease ran out) resumes at the first task wit
 
 A job acts as its role, as S3 does: its manifest, its tasks' objects and its report bucket must
 be the account's buckets, and each access (``s3:GetObject`` of the manifest, the operation's
-action on each object, ``s3:PutObject`` of the report) is decided by ``grants`` — the role is
-the account's, trusts ``batchoperations.s3.amazonaws.com``, and its policies allow the action (the policy
-engine replication's role goes through, decision 0112). Refused: ``AccessDenied``. Each
+action on each object, ``s3:PutObject`` of the report) is decided by ``grants`` — the role
+is the account's, trusts ``batchoperations.s3.amazonaws.com``, and its policies allow the
+action (the policy engine replication's role goes through, decision 0112). Refused:
+``AccessDenied``. Each
 task is reported (``on_task``) to be audited as the S3 action it performs. The completion
 report (CSV per task status, then ``manifest.json``) is written into the report bucket
 through the object service, sealed as every object.

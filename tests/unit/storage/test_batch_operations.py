@@ -101,6 +101,10 @@ async def test_put_object_acl_as_put_object_acl_decides(world: World) -> None:
     assert record.acl is not None
     assert record.acl.grants_permission("o9", Permission.READ)
     assert not record.acl.grants_permission(None, Permission.READ)
+    # As PutObjectAcl, an ACL naming another owner is refused.
+    assert await run(world, grants.replace("<ID>o1<", "<ID>o2<"), ["acls,a"]) == [
+        ("failed", "AccessDenied", 403)
+    ]
     # BucketOwnerEnforced: an ACL beyond the owner's is refused, the owner's own accepted.
     assert await run(world, acl("public-read"), ["data,a"]) == [
         ("failed", "AccessControlListNotSupported", 400)
