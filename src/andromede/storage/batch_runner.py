@@ -11,10 +11,9 @@ be the account's buckets, and each access (``s3:GetObject`` of the manifest, the
 action on each object, ``s3:PutObject`` of the report) is decided by ``grants`` — the role
 is the account's, trusts ``batchoperations.s3.amazonaws.com``, and its policies allow the
 action (the policy engine replication's role goes through, decision 0112). Refused:
-``AccessDenied``. Each
-task is reported (``on_task``) to be audited as the S3 action it performs. The completion
-report (CSV per task status, then ``manifest.json``) is written into the report bucket
-through the object service, sealed as every object.
+``AccessDenied``. Each task is reported (``on_task``) to be audited as the S3 action it
+performs. The completion report (CSV per task status, then ``manifest.json``) is written into
+the report bucket through the object service, sealed as every object.
 """
 
 from __future__ import annotations
