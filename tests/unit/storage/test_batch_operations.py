@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import botocore.session
 import pytest
+from botocore.parsers import create_parser
 
+from andromede.s3control import jobs as batch
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.jobs import parse_create
 from andromede.storage.acl import ALL_USERS, Permission
@@ -314,3 +317,63 @@ def test_operations_parsed() -> None:
     )
     _, _, document = parse_create(request("e", operation=group))
     assert document["operation"]["grants"] == [["Group", ALL_USERS, "READ"]]
+
+
+@pytest.mark.parametrize(
+    ("operation", "expected"),
+    [
+        (
+            acl("bucket-owner-full-control"),
+            {"AccessControlPolicy": {"CannedAccessControlList": "bucket-owner-full-control"}},
+        ),
+        (
+            "<S3PutObjectAcl><AccessControlPolicy><AccessControlList><Grants><member><Grantee>"
+            "<Identifier>o9</Identifier><TypeIdentifier>id</TypeIdentifier></Grantee>"
+            "<Permission>READ</Permission></member></Grants><Owner><ID>o1</ID></Owner>"
+            "</AccessControlList></AccessControlPolicy></S3PutObjectAcl>",
+            {
+                "AccessControlPolicy": {
+                    "AccessControlList": {
+                        "Owner": {"ID": "o1"},
+                        "Grants": [
+                            {
+                                "Grantee": {"Identifier": "o9", "TypeIdentifier": "id"},
+                                "Permission": "READ",
+                            }
+                        ],
+                    }
+                }
+            },
+        ),
+        (
+            retention("GOVERNANCE", 2, bypass=True),
+            {
+                "BypassGovernanceRetention": True,
+                "Retention": {"RetainUntilDate": NOW + timedelta(days=2), "Mode": "GOVERNANCE"},
+            },
+        ),
+        (
+            "<S3PutObjectLegalHold><LegalHold><Status>ON</Status></LegalHold>"
+            "</S3PutObjectLegalHold>",
+            {"LegalHold": {"Status": "ON"}},
+        ),
+        ("<S3ReplicateObject/>", {}),
+    ],
+)
+async def test_describe_job_answers_the_operation_as_botocore_reads_it(
+    world: World, operation: str, expected: dict[str, object]
+) -> None:
+    job = await new_job(world, request("e", operation=operation))
+    answer = await batch.describe_job(world.jobs, "t1", REGION, job.job_id)
+    model = botocore.session.get_session().get_service_model("s3control")
+    parsed = create_parser("rest-xml").parse(
+        {"status_code": 200, "headers": {}, "body": answer.body},
+        model.operation_model("DescribeJob").output_shape,
+    )
+    [(name, value)] = parsed["Job"]["Operation"].items()
+    assert name == document_name(operation)
+    assert value == expected
+
+
+def document_name(operation: str) -> str:
+    return operation[1 : operation.index(">")].rstrip("/")
