@@ -453,7 +453,12 @@ class Application:
         background.append(
             asyncio.create_task(
                 batch_runner(
-                    settings, objects, batch_jobs, audit, grants.for_batch_operations()
+                    settings,
+                    objects,
+                    batch_jobs,
+                    audit,
+                    grants.for_batch_operations(),
+                    SqlReplicationQueue(db),
                 ).run_forever(),
                 name="batch-operations",
             )

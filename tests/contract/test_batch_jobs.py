@@ -6,6 +6,7 @@ and two gateways claiming at once on the real PostgreSQL never working one job t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -143,3 +144,34 @@ async def test_two_gateways_never_claim_one_job(postgres_url: str) -> None:
         await other.close()
     assert set(first).isdisjoint(second)
     assert sorted(first + second) == [f"j{n:02}" for n in range(20)]
+
+
+async def test_tags_are_replaced_and_a_retried_create_still_answers_its_job(
+    database: Database,
+) -> None:
+    store = BatchJobStore(database)
+    tagged = BatchJob("j1", "t1", "tok", JobStatus.NEW, 1, {**DOC, "tags": [["a", "1"]]}, NOW)
+    await store.create(tagged)
+    assert await store.set_tags("t1", "j1", [["b", "2"], ["c", ""]])
+    got = await store.get("t1", "j1")
+    assert got is not None and got.document["tags"] == [["b", "2"], ["c", ""]]
+    assert got.document["operation"] == DOC["operation"]
+    # The same CreateJob again (its first tags) answers the job, tagged since.
+    assert (await store.create(dataclasses.replace(tagged, job_id="j2"))).job_id == "j1"
+    assert not await store.set_tags("t2", "j1", [])  # another account's job
+    assert not await store.set_tags("t1", "nope", [])
+    assert await store.set_tags("t1", "j1", [])
+    got = await store.get("t1", "j1")
+    assert got is not None and got.document["tags"] == []
+
+
+async def test_tasks_are_added_page_by_page(database: Database) -> None:
+    store = BatchJobStore(database)
+    await store.create(job("j1"))
+    await store.add_tasks("j1", [ManifestLine("b", "stale", None)])
+    # A preparation that starts again replaces what the first left, then appends its pages.
+    await store.add_tasks("j1", [ManifestLine("b", f"k{i}", None) for i in range(3)])
+    await store.add_tasks("j1", [ManifestLine("b", f"k{i}", "v") for i in range(3, 5)], first_seq=3)
+    pending = await store.pending_tasks("j1", 10)
+    assert [(seq, line.key) for seq, line in pending] == [(i, f"k{i}") for i in range(5)]
+    assert pending[4][1].version_id == "v"

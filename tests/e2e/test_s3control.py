@@ -426,7 +426,13 @@ def _batch_role(server: ServerProcess, tenant: Tenant, *, deny: str | None = Non
     statements: list[dict[str, Any]] = [
         {
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObjectTagging", "s3:PutObject"],
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObjectTagging",
+                "s3:PutObject",
+                "s3:ListBucket",
+                "s3:InitiateReplication",
+            ],
             "Resource": "*",
         }
     ]
@@ -492,3 +498,100 @@ def test_batch_operations_copy_job(server: ServerProcess) -> None:
         assert got["Body"].read() == f"body {i}".encode()
     tags = s3.get_object_tagging(Bucket=backup, Key="copied/doc0")["TagSet"]
     assert tags == [{"Key": "from", "Value": "batch"}]
+
+
+def test_batch_replication_of_existing_objects(server: ServerProcess) -> None:
+    """AWS's Batch Replication recipe with boto3: objects written before the bucket's
+    replication rule, a job whose manifest generator takes those of status NONE or FAILED and
+    writes its manifest out, S3ReplicateObject; the replicas arrive, the report and the
+    generated manifest are read back; the job's tags round-trip."""
+    tenant = new_tenant(server, "s3c")
+    control = _s3control(server, tenant)
+    s3 = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    for bucket in (data := f"rsrc-{tenant.account}", copies := f"rdst-{tenant.account}"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=(reports := f"rrep-{tenant.account}"))
+    for i in range(3):
+        s3.put_object(Bucket=data, Key=f"old/{i}", Body=f"before {i}".encode())
+    role = _batch_role(server, tenant)
+    s3.put_bucket_replication(
+        Bucket=data,
+        ReplicationConfiguration={
+            "Role": role,
+            "Rules": [
+                {
+                    "ID": "all",
+                    "Priority": 1,
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{copies}"},
+                }
+            ],
+        },
+    )
+    job_id = control.create_job(
+        AccountId=tenant.account,
+        ConfirmationRequired=False,
+        Operation={"S3ReplicateObject": {}},
+        Report={
+            "Bucket": f"arn:aws:s3:::{reports}",
+            "Format": "Report_CSV_20180820",
+            "Enabled": True,
+            "Prefix": "repl",
+            "ReportScope": "AllTasks",
+        },
+        ClientRequestToken="replicate-1",
+        ManifestGenerator={
+            "S3JobManifestGenerator": {
+                "SourceBucket": f"arn:aws:s3:::{data}",
+                "EnableManifestOutput": True,
+                "ManifestOutputLocation": {
+                    "Bucket": f"arn:aws:s3:::{reports}",
+                    "ManifestPrefix": "generated",
+                    "ManifestFormat": "S3InventoryReport_CSV_20211130",
+                },
+                "Filter": {"ObjectReplicationStatuses": ["NONE", "FAILED"]},
+            }
+        },
+        Priority=5,
+        RoleArn=role,
+        Tags=[{"Key": "purpose", "Value": "backfill"}],
+    )["JobId"]
+    job = _wait_for(control, tenant.account, job_id, "Complete")
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 3
+    generator = job["ManifestGenerator"]["S3JobManifestGenerator"]
+    assert generator["Filter"]["ObjectReplicationStatuses"] == ["NONE", "FAILED"]
+    deadline = time.monotonic() + 60
+    for i in range(3):
+        source = s3.head_object(Bucket=data, Key=f"old/{i}")
+        while source.get("ReplicationStatus") != "COMPLETED":
+            assert time.monotonic() < deadline, source
+            time.sleep(0.5)
+            source = s3.head_object(Bucket=data, Key=f"old/{i}")
+        replica = s3.get_object(Bucket=copies, Key=f"old/{i}")
+        assert replica["Body"].read() == f"before {i}".encode()
+        assert replica["VersionId"] == source["VersionId"]
+        assert replica["ReplicationStatus"] == "REPLICA"
+    report = json.loads(
+        s3.get_object(Bucket=reports, Key=f"repl/job-{job_id}/manifest.json")["Body"].read()
+    )
+    [result] = report["Results"]
+    rows = s3.get_object(Bucket=reports, Key=result["Key"])["Body"].read().decode().splitlines()
+    assert sorted(row.split(",")[1] for row in rows) == ["old/0", "old/1", "old/2"]
+    assert all(row.split(",")[3] == "succeeded" for row in rows)
+    generated = json.loads(
+        s3.get_object(Bucket=reports, Key=f"generated/job-{job_id}/manifest.json")["Body"].read()
+    )
+    assert generated["fileSchema"] == "Bucket, Key, VersionId"
+    tags = control.get_job_tagging(AccountId=tenant.account, JobId=job_id)["Tags"]
+    assert tags == [{"Key": "purpose", "Value": "backfill"}]
+    control.put_job_tagging(
+        AccountId=tenant.account, JobId=job_id, Tags=[{"Key": "done", "Value": "yes"}]
+    )
+    assert control.get_job_tagging(AccountId=tenant.account, JobId=job_id)["Tags"] == [
+        {"Key": "done", "Value": "yes"}
+    ]
+    control.delete_job_tagging(AccountId=tenant.account, JobId=job_id)
+    assert control.get_job_tagging(AccountId=tenant.account, JobId=job_id)["Tags"] == []

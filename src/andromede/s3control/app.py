@@ -33,11 +33,14 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.iam.authn import Authenticator, BodyHashMismatch, headers_with_body_hash
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import evaluate
+from andromede.iam.policy.context import ContextValue
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.s3control import job_tags
 from andromede.s3control import jobs as batch
 from andromede.s3control import public_access_block as pab
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
+from andromede.s3control.job_conditions import job_condition_keys
 from andromede.s3control.operations import PATH_PREFIX, S3ControlOperation, job_of, route
 from andromede.settings import Settings
 from andromede.storage.batch_jobs import BatchJobStore
@@ -105,7 +108,11 @@ class S3ControlApp:
                 # Another account's settings, or an operator's or anonymous call: refused as
                 # AWS refuses an account id that is not the caller's.
                 raise S3ControlError("AccessDenied")
-            await self._authorise(principal, operation, scope)
+            query = scope.get("query_string", b"").decode("latin-1")
+            extra = await job_condition_keys(
+                operation, self._jobs, account, job_of(scope["path"]), body, query
+            )
+            await self._authorise(principal, operation, scope, extra)
             response = await self._dispatch(operation, account, body, scope)
         except ClientGone:
             self._finish(operation, principal, account, request_id, 499, "ClientGone", started)
@@ -175,10 +182,15 @@ class S3ControlApp:
         return authenticated.principal
 
     async def _authorise(
-        self, principal: Principal, operation: S3ControlOperation, scope: Scope
+        self,
+        principal: Principal,
+        operation: S3ControlOperation,
+        scope: Scope,
+        extra: dict[str, ContextValue],
     ) -> None:
         """The caller's identity policies decide (the account root acts unopposed); S3
-        Control's account-level actions name no resource (``*``), as AWS's reference has it."""
+        Control's account-level actions name no resource (``*``), as AWS's reference has it.
+        ``extra``: Batch Operations' condition keys (``job_conditions``)."""
         policies = await self._identity.policies_for(principal)
         client = scope.get("client")
         context = principal_context(
@@ -188,7 +200,7 @@ class S3ControlApp:
             source_ip=client[0] if client else None,
             secure=scope.get("scheme") == "https",
             region=self._settings.region,
-            keys=principal_keys(policies),
+            keys={**principal_keys(policies), **extra},
         )
         identity, boundary, session = loaded_policies(policies)
         if not evaluate(
@@ -215,6 +227,12 @@ class S3ControlApp:
             return await batch.update_priority(self._jobs, account, job_id, query)
         if operation is _O.UpdateJobStatus:
             return await batch.update_status(self._jobs, account, job_id, query, self._clock())
+        if operation is _O.PutJobTagging:
+            return await job_tags.put_tags(self._jobs, account, job_id, body)
+        if operation is _O.GetJobTagging:
+            return await job_tags.get_tags(self._jobs, account, job_id)
+        if operation is _O.DeleteJobTagging:
+            return await job_tags.delete_tags(self._jobs, account, job_id)
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:

@@ -1,6 +1,7 @@
-"""S3 Batch Operations on the S3 Control API (decision 0152's addendum): CreateJob,
+"""S3 Batch Operations on the S3 Control API (decision 0152's addenda): CreateJob,
 DescribeJob, ListJobs, UpdateJobPriority and UpdateJobStatus — parse, call the job store,
-serialise. The work itself is the worker's (``storage/batch_runner.py``).
+serialise. The operation's shape is ``job_operations``', the manifest's ``job_manifests``',
+job tags ``job_tags``'. The work itself is the worker's (``storage/batch_runner.py``).
 """
 
 from __future__ import annotations
@@ -18,50 +19,29 @@ from defusedxml.common import DefusedXmlException
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
 from andromede.s3control.errors import S3ControlError
-from andromede.storage.batch_jobs import BatchJob, BatchJobStore, IdempotencyConflict, JobStatus
-from andromede.storage.batch_runner import (
-    MANIFEST_FORMAT,
-    OPERATION_ACTIONS,
-    REPORT_FORMAT,
-    bucket_of_arn,
-    split_object_arn,
+from andromede.s3control.job_manifests import parse_generator, parse_manifest, write_manifest
+from andromede.s3control.job_operations import (
+    bad,
+    child,
+    local,
+    parse_operation,
+    parse_tags,
+    text,
+    write_operation,
 )
+from andromede.s3control.job_tags import MAX_JOB_TAGS
+from andromede.storage.batch_jobs import BatchJob, BatchJobStore, IdempotencyConflict, JobStatus
+from andromede.storage.batch_runner import REPORT_FORMAT, bucket_of_arn
 
 __all__ = ["create_job", "describe_job", "list_jobs", "update_priority", "update_status"]
 
 NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
-_FIELDS = (["Bucket", "Key"], ["Bucket", "Key", "VersionId"])
 _MAX_PRIORITY = 2147483647
-_MAX_TAGS = 10
 _LIST_MAX = 1000
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _bad(message: str) -> S3ControlError:
-    return S3ControlError("BadRequestException", message)
-
-
-def _child(parent: Element, name: str) -> Element | None:
-    for child in parent:
-        if _local(child.tag) == name:
-            return child
-    return None
-
-
-def _text(parent: Element, name: str, *, required: bool = False) -> str | None:
-    child = _child(parent, name)
-    if child is None or not (child.text or "").strip():
-        if required:
-            raise _bad(f"{name} is required")
-        return None
-    return (child.text or "").strip()
-
-
 def _bool(parent: Element, name: str) -> bool:
-    value = (_text(parent, name) or "false").lower()
+    value = (text(parent, name) or "false").lower()
     if value not in ("true", "false"):
         raise S3ControlError("MalformedXML")
     return value == "true"
@@ -71,9 +51,9 @@ def _priority(value: str | None) -> int:
     try:
         priority = int(value or "")
     except ValueError as exc:
-        raise _bad("Priority must be an integer from 0 to 2147483647") from exc
+        raise bad("Priority must be an integer from 0 to 2147483647") from exc
     if not 0 <= priority <= _MAX_PRIORITY:
-        raise _bad("Priority must be an integer from 0 to 2147483647")
+        raise bad("Priority must be an integer from 0 to 2147483647")
     return priority
 
 
@@ -83,17 +63,18 @@ def parse_create(body: bytes) -> tuple[str, int, dict[str, Any]]:
         root = cast(Element, SafeET.fromstring(body))
     except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError) as exc:
         raise S3ControlError("MalformedXML") from exc
-    if _local(root.tag) != "CreateJobRequest":
+    if local(root.tag) != "CreateJobRequest":
         raise S3ControlError("MalformedXML")
-    _refuse_unserved(root)
-    token = _text(root, "ClientRequestToken", required=True) or ""
+    _refuse_unknown(root)
+    token = text(root, "ClientRequestToken", required=True) or ""
     if len(token) > 64:
-        raise _bad("ClientRequestToken is at most 64 characters")
-    priority = _priority(_text(root, "Priority", required=True))
-    role = _text(root, "RoleArn", required=True) or ""
-    description = _text(root, "Description")
+        raise bad("ClientRequestToken is at most 64 characters")
+    priority = _priority(text(root, "Priority", required=True))
+    role = text(root, "RoleArn", required=True) or ""
+    tags = child(root, "Tags")
+    description = text(root, "Description")
     if description is not None and len(description) > 256:
-        raise _bad("Description is at most 256 characters")
+        raise bad("Description is at most 256 characters")
     return (
         token,
         priority,
@@ -101,9 +82,10 @@ def parse_create(body: bytes) -> tuple[str, int, dict[str, Any]]:
             "confirmation_required": _bool(root, "ConfirmationRequired"),
             "description": description,
             "role_arn": role,
-            "manifest": _manifest(_child(root, "Manifest")),
-            "operation": _operation(_child(root, "Operation")),
-            "report": _report(_child(root, "Report")),
+            "manifest": _manifest(root),
+            "tags": [] if tags is None else parse_tags(tags, MAX_JOB_TAGS),
+            "operation": parse_operation(child(root, "Operation")),
+            "report": _report(child(root, "Report")),
         },
     )
 
@@ -114,127 +96,54 @@ _CREATE_JOB_ELEMENTS = frozenset(
         "ConfirmationRequired",
         "Description",
         "Manifest",
+        "ManifestGenerator",
         "Operation",
         "Priority",
         "Report",
         "RoleArn",
+        "Tags",
     }
 )
-# What AWS takes and the platform does not do yet: refused, never dropped (decision 0058).
-_UNSERVED_CREATE_JOB_ELEMENTS = frozenset({"Tags", "ManifestGenerator"})
 
 
-def _refuse_unserved(root: Element) -> None:
-    """A CreateJob naming job tags or a manifest generator is refused with NotImplemented, an
-    element CreateJob does not have with MalformedXML: a job never runs without what was
-    asked of it."""
-    for child in root:
-        name = _local(child.tag)
-        if name in _UNSERVED_CREATE_JOB_ELEMENTS:
-            raise S3ControlError("NotImplemented", f"CreateJob's {name} is not supported")
-        if name not in _CREATE_JOB_ELEMENTS:
+def _refuse_unknown(root: Element) -> None:
+    """An element CreateJob does not have is MalformedXML: a job never runs without what
+    was asked of it (decision 0058)."""
+    for element in root:
+        if local(element.tag) not in _CREATE_JOB_ELEMENTS:
             raise S3ControlError("MalformedXML")
 
 
-def _manifest(node: Element | None) -> dict[str, Any]:
-    if node is None:
-        raise _bad("Manifest is required")
-    spec = _child(node, "Spec")
-    location = _child(node, "Location")
-    if spec is None or location is None:
-        raise _bad("Manifest needs a Spec and a Location")
-    if _text(spec, "Format", required=True) != MANIFEST_FORMAT:
-        raise _bad(f"Only the {MANIFEST_FORMAT} manifest format is supported")
-    fields_node = _child(spec, "Fields")
-    fields = [] if fields_node is None else [(f.text or "").strip() for f in fields_node]
-    if fields not in _FIELDS:
-        raise _bad("Fields must be Bucket,Key or Bucket,Key,VersionId")
-    arn = _text(location, "ObjectArn", required=True) or ""
-    if split_object_arn(arn) is None:
-        raise _bad("ObjectArn must be an object's ARN (arn:aws:s3:::bucket/key)")
-    return {
-        "format": MANIFEST_FORMAT,
-        "fields": fields,
-        "object_arn": arn,
-        "version_id": _text(location, "ObjectVersionId"),
-        "etag": _text(location, "ETag", required=True),
-    }
-
-
-def _operation(node: Element | None) -> dict[str, Any]:
-    chosen = [] if node is None else list(node)
-    if len(chosen) != 1:
-        raise _bad("Operation must name exactly one operation")
-    name = _local(chosen[0].tag)
-    if name not in OPERATION_ACTIONS:
-        raise S3ControlError("NotImplemented", f"The {name} operation is not supported")
-    operation: dict[str, Any] = {"name": name}
-    if name == "S3PutObjectTagging":
-        tag_set = _child(chosen[0], "TagSet")
-        operation["tags"] = [] if tag_set is None else _tags(tag_set)
-    if name == "S3PutObjectCopy":
-        operation.update(_copy(chosen[0]))
-    return operation
-
-
-# S3PutObjectCopy's elements served; any other (ACLs, new metadata, Object Lock, SSE-KMS,
-# conditions, redirects…) is refused rather than silently ignored.
-_COPY_SERVED = {"TargetResource", "TargetKeyPrefix", "MetadataDirective", "NewObjectTagging",
-                "StorageClass"}  # fmt: skip
-
-
-def _copy(node: Element) -> dict[str, Any]:
-    for child in node:
-        if _local(child.tag) not in _COPY_SERVED:
-            raise S3ControlError(
-                "NotImplemented", f"S3PutObjectCopy's {_local(child.tag)} is not supported"
-            )
-    target = _text(node, "TargetResource", required=True) or ""
-    if bucket_of_arn(target) is None:
-        raise _bad("TargetResource must be a bucket's ARN (arn:aws:s3:::bucket)")
-    if (_text(node, "MetadataDirective") or "COPY") != "COPY":
-        raise S3ControlError("NotImplemented", "Only the COPY metadata directive is supported")
-    if (_text(node, "StorageClass") or "STANDARD") != "STANDARD":
-        raise _bad("Only the STANDARD storage class is served")
-    prefix = _text(node, "TargetKeyPrefix")
-    tags_node = _child(node, "NewObjectTagging")
-    tags = None if tags_node is None else _tags(tags_node)
-    return {"target": target, "prefix": prefix, "tags": tags}
-
-
-def _tags(tag_set: Element) -> list[list[str]]:
-    tags = []
-    for tag in tag_set:
-        key = _text(tag, "Key", required=True) or ""
-        value_node = _child(tag, "Value")
-        value = "" if value_node is None else (value_node.text or "")
-        if len(key) > 128 or len(value) > 256:
-            raise _bad("A tag's key is at most 128 characters, its value 256")
-        tags.append([key, value])
-    if len(tags) > _MAX_TAGS or len({k for k, _ in tags}) != len(tags):
-        raise _bad("At most 10 tags, each key once")
-    return tags
+def _manifest(root: Element) -> dict[str, Any]:
+    """The job's ``Manifest``, or its ``ManifestGenerator`` (as ``generator``): one of them."""
+    manifest = child(root, "Manifest")
+    generator = child(root, "ManifestGenerator")
+    if manifest is not None and generator is None:
+        return parse_manifest(manifest)
+    if generator is None or manifest is not None:
+        raise bad("Give either a Manifest or a ManifestGenerator")
+    return {"generator": parse_generator(generator)}
 
 
 def _report(node: Element | None) -> dict[str, Any]:
     if node is None:
-        raise _bad("Report is required")
+        raise bad("Report is required")
     enabled = _bool(node, "Enabled")
     if not enabled:
         return {"enabled": False}
-    bucket = _text(node, "Bucket", required=True) or ""
+    bucket = text(node, "Bucket", required=True) or ""
     if bucket_of_arn(bucket) is None:
-        raise _bad("The report's Bucket must be a bucket's ARN (arn:aws:s3:::bucket)")
-    if _text(node, "Format", required=True) != REPORT_FORMAT:
-        raise _bad(f"Only the {REPORT_FORMAT} report format is supported")
-    scope = _text(node, "ReportScope") or "AllTasks"
+        raise bad("The report's Bucket must be a bucket's ARN (arn:aws:s3:::bucket)")
+    if text(node, "Format", required=True) != REPORT_FORMAT:
+        raise bad(f"Only the {REPORT_FORMAT} report format is supported")
+    scope = text(node, "ReportScope") or "AllTasks"
     if scope not in ("AllTasks", "FailedTasksOnly"):
-        raise _bad("ReportScope must be AllTasks or FailedTasksOnly")
+        raise bad("ReportScope must be AllTasks or FailedTasksOnly")
     return {
         "enabled": True,
         "bucket": bucket,
         "format": REPORT_FORMAT,
-        "prefix": _text(node, "Prefix"),
+        "prefix": text(node, "Prefix"),
         "scope": scope,
     }
 
@@ -289,46 +198,8 @@ async def describe_job(jobs: BatchJobStore, account: str, region: str, job_id: s
         xml.element("Description", d["description"])
     xml.element("JobArn", f"arn:aws:s3:{region}:{account}:job/{job.job_id}")
     xml.element("Status", job.status.value)
-    manifest = d["manifest"]
-    xml.open("Manifest")
-    xml.open("Spec")
-    xml.element("Format", manifest["format"])
-    xml.open("Fields")
-    xml.elements("member", manifest["fields"])
-    xml.close("Fields")
-    xml.close("Spec")
-    xml.open("Location")
-    xml.element("ObjectArn", manifest["object_arn"])
-    if manifest.get("version_id"):
-        xml.element("ObjectVersionId", manifest["version_id"])
-    xml.element("ETag", manifest["etag"])
-    xml.close("Location")
-    xml.close("Manifest")
-    operation = d["operation"]
-    xml.open("Operation")
-    xml.open(operation["name"])
-    if operation["name"] == "S3PutObjectTagging":
-        xml.open("TagSet")
-        for key, value in operation["tags"]:
-            xml.open("member")
-            xml.element("Key", key)
-            xml.element("Value", value)
-            xml.close("member")
-        xml.close("TagSet")
-    if operation["name"] == "S3PutObjectCopy":
-        xml.element("TargetResource", operation["target"])
-        xml.element("TargetKeyPrefix", operation.get("prefix"))
-        xml.element("MetadataDirective", "COPY")
-        if operation.get("tags") is not None:
-            xml.open("NewObjectTagging")
-            for key, value in operation["tags"]:
-                xml.open("member")
-                xml.element("Key", key)
-                xml.element("Value", value)
-                xml.close("member")
-            xml.close("NewObjectTagging")
-    xml.close(operation["name"])
-    xml.close("Operation")
+    write_manifest(xml, d["manifest"])
+    write_operation(xml, d["operation"])
     xml.element("Priority", job.priority)
     xml.open("ProgressSummary")
     xml.element("TotalNumberOfTasks", job.total_tasks or 0)
@@ -447,7 +318,7 @@ async def update_status(
     reasons = params.get("statusUpdateReason")
     reason = reasons[0] if reasons else None
     if requested not in _REQUESTS:
-        raise _bad("RequestedJobStatus must be Ready or Cancelled")
+        raise bad("RequestedJobStatus must be Ready or Cancelled")
     job = await _job(jobs, account, job_id)
     allowed, to = _REQUESTS[requested]
     done = await jobs.transition(job_id, allowed, to, now=now, reason=reason)

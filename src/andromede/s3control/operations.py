@@ -23,6 +23,9 @@ class S3ControlOperation(enum.Enum):
     DescribeJob = ("DescribeJob", "s3:DescribeJob", True)
     UpdateJobPriority = ("UpdateJobPriority", "s3:UpdateJobPriority", True)
     UpdateJobStatus = ("UpdateJobStatus", "s3:UpdateJobStatus", True)
+    PutJobTagging = ("PutJobTagging", "s3:PutJobTagging", True)
+    GetJobTagging = ("GetJobTagging", "s3:GetJobTagging", True)
+    DeleteJobTagging = ("DeleteJobTagging", "s3:DeleteJobTagging", True)
     # Any other S3 Control path (access points, Storage Lens, Multi-Region Access Points…).
     Unknown = ("Unknown", "s3:*", False)
 
@@ -40,7 +43,7 @@ _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("POST", "jobs"): _O.CreateJob,
     ("GET", "jobs"): _O.ListJobs,
 }
-_JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status))?")
+_JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status|tagging))?")
 
 
 def route(method: str, path: str) -> S3ControlOperation:
@@ -57,6 +60,11 @@ def route(method: str, path: str) -> S3ControlOperation:
             return _O.UpdateJobPriority
         if job.group(2) == "status" and method == "POST":
             return _O.UpdateJobStatus
+        if job.group(2) == "tagging":
+            tagging = {"PUT": _O.PutJobTagging, "GET": _O.GetJobTagging}
+            found = tagging.get(method, _O.DeleteJobTagging if method == "DELETE" else None)
+            if found is not None:
+                return found
     return _O.Unknown
 
 

@@ -260,8 +260,9 @@ class StorageSettings(BaseModel):
     batch_job_max_tasks: int = Field(
         default=100000,
         ge=1,
-        description="Most lines a Batch Operations manifest may list; a longer one fails"
-        " the job (FailureCode ManifestTooLarge).",
+        description="Most objects a Batch Operations job may take (its manifest's lines, its"
+        " inventory report's rows, or what its manifest generator lists); more fail the job"
+        " (FailureCode ManifestTooLarge).",
     )
     batch_job_lease_seconds: float = Field(
         default=300.0,

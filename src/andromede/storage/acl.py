@@ -20,6 +20,7 @@ __all__ = [
     "Grant",
     "GranteeType",
     "Permission",
+    "acl_refusal",
     "canned_acl",
 ]
 
@@ -146,3 +147,38 @@ def canned_acl(name: str, owner_id: str, bucket_owner_id: str | None = None) -> 
         permission = Permission.READ if name == "bucket-owner-read" else Permission.FULL_CONTROL
         grants.append(Grant(GranteeType.CANONICAL_USER, bucket_owner_id, permission))
     return AccessControlList(owner_id, tuple(grants))
+
+
+def acl_refusal(
+    acl: AccessControlList,
+    *,
+    bucket_owner_id: str,
+    acls_enabled: bool,
+    block_public_acls: bool,
+) -> str | None:
+    """Whether a bucket takes ``acl`` for an object or itself, as S3 decides it for
+    PutObjectAcl, PutBucketAcl, ACLs on writes and Batch Operations' S3PutObjectAcl alike:
+    None when it does; ``"owner-only"`` when Object Ownership is BucketOwnerEnforced and the
+    ACL grants nothing beyond the bucket owner's full control (accepted, and nothing kept);
+    ``"AccessControlListNotSupported"`` for any other ACL on such a bucket; ``"AccessDenied"``
+    for a public ACL under Block Public Access's BlockPublicAcls."""
+    if not acls_enabled:
+        if _owner_only(acl, bucket_owner_id):
+            return "owner-only"
+        return "AccessControlListNotSupported"
+    if block_public_acls and acl.is_public:
+        return "AccessDenied"
+    return None
+
+
+def _owner_only(acl: AccessControlList, bucket_owner_id: str) -> bool:
+    """Grants nothing beyond full control to the bucket owner (what enforced buckets allow)."""
+    return (
+        all(
+            g.grantee_type is GranteeType.CANONICAL_USER
+            and g.grantee in (bucket_owner_id, acl.owner_id)
+            and (g.permission is Permission.FULL_CONTROL or g.grantee != bucket_owner_id)
+            for g in acl.grants
+        )
+        and acl.owner_id == bucket_owner_id
+    )

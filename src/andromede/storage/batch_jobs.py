@@ -120,6 +120,12 @@ def _job(row: sa.Row[tuple[object, ...]]) -> BatchJob:
     )
 
 
+def _request_of(document: dict[str, Any]) -> dict[str, Any]:
+    """What a repeated CreateJob is compared on: its request but the job's tags, which
+    PutJobTagging changes since (a retried CreateJob still answers its job)."""
+    return {k: v for k, v in document.items() if k != "tags"}
+
+
 class IdempotencyConflict(Exception):
     """The client token names a job created with another request."""
 
@@ -167,7 +173,8 @@ class BatchJobStore:
                 raise
             stored = _job(found)
         if stored.job_id != job.job_id and (
-            stored.document != json.loads(json.dumps(job.document, sort_keys=True))
+            _request_of(stored.document)
+            != _request_of(json.loads(json.dumps(job.document, sort_keys=True)))
             or stored.priority != job.priority
         ):
             raise IdempotencyConflict(job.client_token)
@@ -209,6 +216,24 @@ class BatchJobStore:
             .values(priority=priority)
         )
         return bool(await self._db.write(lambda conn: conn.execute(statement).rowcount))
+
+    async def set_tags(self, tenant_id: str, job_id: str, tags: list[list[str]]) -> bool:
+        """Replace the job's tags (PutJobTagging, DeleteJobTagging: empty), kept in its
+        document, read and written in one transaction; False for no such job."""
+        where = (_J.c.tenant_id == tenant_id, _J.c.job_id == job_id)
+
+        def work(conn: Connection) -> bool:
+            row = conn.execute(sa.select(_J.c.document).where(*where).with_for_update()).first()
+            if row is None:
+                return False
+            document = json.loads(row.document)
+            document["tags"] = tags
+            conn.execute(
+                _J.update().where(*where).values(document=json.dumps(document, sort_keys=True))
+            )
+            return True
+
+        return bool(await self._db.write(work))
 
     async def transition(
         self,
@@ -268,9 +293,12 @@ class BatchJobStore:
         statement = _J.update().where(_J.c.job_id == job_id).values(lease_until=None)
         await self._db.write(lambda conn: conn.execute(statement))
 
-    async def add_tasks(self, job_id: str, lines: Sequence[ManifestLine]) -> None:
-        """The manifest's lines as the job's tasks (a second preparation after a crash
-        replaces the first's)."""
+    async def add_tasks(
+        self, job_id: str, lines: Sequence[ManifestLine], *, first_seq: int = 0
+    ) -> None:
+        """The manifest's lines as the job's tasks, numbered from ``first_seq``: a page of
+        a manifest read page by page; the first page (0) replaces what a preparation
+        stopped by a crash left."""
         rows = [
             {
                 "job_id": job_id,
@@ -283,11 +311,12 @@ class BatchJobStore:
                 "http_status": None,
                 "message": None,
             }
-            for seq, line in enumerate(lines)
+            for seq, line in enumerate(lines, start=first_seq)
         ]
 
         def work(conn: Connection) -> None:
-            conn.execute(_T.delete().where(_T.c.job_id == job_id))
+            if first_seq == 0:
+                conn.execute(_T.delete().where(_T.c.job_id == job_id))
             if rows:
                 conn.execute(_T.insert(), rows)
 

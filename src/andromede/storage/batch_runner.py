@@ -1,18 +1,19 @@
-"""The S3 Batch Operations worker (decision 0152's addendum): in every ``serve``, a pass every
+"""The S3 Batch Operations worker (decision 0152's addenda): in every ``serve``, a pass every
 ``batch_job_interval`` claims one job (``BatchJobStore.claim``: one gateway at a time) and
-moves it one step — prepare a ``New`` job (read its manifest, check its ETag, one task per
-line), run the next ``batch_job_batch_size`` tasks of a ``Ready``/``Active`` one, end a
-``Cancelling`` one — then lets the lease go. Progress is recorded per batch, so a gateway
+moves it one step — prepare a ``New`` job (its manifest or generator read a page at a time by
+``batch_manifests``, one task per object), run the next ``batch_job_batch_size`` tasks of a
+``Ready``/``Active`` one (each as ``batch_operations`` does it), end a ``Cancelling`` one —
+then lets the lease go. Progress is recorded per batch, so a gateway
 that restarts (or another, once the lease ran out) resumes at the first task without result.
 
 A job acts as its role, as S3 does: its manifest, its tasks' objects and its report bucket must
 be the account's buckets, and each access (``s3:GetObject`` of the manifest, the operation's
-action on each object, ``s3:PutObject`` of the report) is decided by ``grants`` — the role is
-the account's, trusts ``s3.amazonaws.com``, and its policies allow the action (the policy
-engine replication's role goes through, decision 0112). Refused: ``AccessDenied``. Each
-task is reported (``on_task``) to be audited as the S3 action it performs. The completion
-report (CSV per task status, then ``manifest.json``) is written into the report bucket
-through the object service, sealed as every object.
+action on each object, ``s3:PutObject`` of the report) is decided by ``grants`` — the role
+is the account's, trusts ``batchoperations.s3.amazonaws.com``, and its policies allow the
+action (the policy engine replication's role goes through, decision 0112). Refused:
+``AccessDenied``. Each task is reported (``on_task``) to be audited as the S3 action it
+performs. The completion report (CSV per task status, then ``manifest.json``) is written into
+the report bucket through the object service, sealed as every object.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
-from urllib.parse import unquote
+from typing import Final
 
 from andromede.errors import AndromedeError
 from andromede.storage.batch_jobs import (
@@ -38,28 +38,35 @@ from andromede.storage.batch_jobs import (
     ManifestLine,
     TaskResult,
 )
+from andromede.storage.batch_manifests import ManifestReader, ManifestRefused
+from andromede.storage.batch_operations import (
+    OPERATION_ACTIONS,
+    RoleRefused,
+    TaskRefused,
+    run_task,
+)
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import ContentHeaders, ObjectRecord
+from andromede.storage.model import ContentHeaders
 from andromede.storage.replication import ReplicationGrants
+from andromede.storage.replication_queue import ReplicationQueue
 from andromede.storage.service import ObjectService
 
-__all__ = ["BatchRunner", "TaskEvent", "bucket_of_arn", "split_object_arn"]
+__all__ = [
+    "OPERATION_ACTIONS",
+    "BatchRunner",
+    "TaskEvent",
+    "bucket_of_arn",
+    "split_object_arn",
+]
 
 _log = logging.getLogger(__name__)
 
 _REPORT_PAGE: Final = 1000
-MANIFEST_FORMAT: Final = "S3BatchOperations_CSV_20180820"
 REPORT_FORMAT: Final = "Report_CSV_20180820"
 REPORT_SCHEMA: Final = (
     "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
 )
-# The S3 action each operation performs, as its tasks are audited.
-OPERATION_ACTIONS: Final = {
-    "S3PutObjectTagging": "s3:PutObjectTagging",
-    "S3DeleteObjectTagging": "s3:DeleteObjectTagging",
-    "S3PutObjectCopy": "s3:PutObject",
-}
 # Storage's errors as the task's report names them (S3's codes and statuses).
 _ERRORS: Final = {
     "NoSuchBucket": 404,
@@ -84,10 +91,6 @@ class TaskEvent:
     action: str
     line: ManifestLine
     result: TaskResult
-
-
-class _Refused(AndromedeError):
-    """AccessDenied: a bucket that is not the job's account's."""
 
 
 def split_object_arn(arn: str) -> tuple[str, str] | None:
@@ -125,6 +128,7 @@ class BatchRunner:
         max_tasks: int,
         lease: float,
         grants: ReplicationGrants | None = None,
+        queue: ReplicationQueue | None = None,
         on_task: Callable[[TaskEvent], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -135,6 +139,7 @@ class BatchRunner:
         self._max_tasks = max_tasks
         self._lease = timedelta(seconds=lease)
         self._grants = grants
+        self._queue = queue
         self._on_task = on_task
         self._clock = clock
 
@@ -165,97 +170,62 @@ class BatchRunner:
         return True
 
     async def _prepare(self, job: BatchJob) -> None:
-        now = self._clock()
+        """The manifest's (or generator's) lines as the job's tasks, a page at a time; the
+        generated manifest written if asked; then Suspended or Ready (Failed: refused)."""
+
+        async def authorise(bucket: str, action: str, key: str) -> None:
+            await self._own_bucket(job, bucket, action, key)
+
+        reader = ManifestReader(self._objects, job, authorise, self._max_tasks)
+        total = 0
         try:
-            lines = await self._read_manifest(job)
-        except _ManifestRefused as exc:
+            async for page in reader.pages():
+                await self._jobs.add_tasks(job.job_id, page, first_seq=total)
+                total += len(page)
+            await self._write_generated(job, reader)
+        except ManifestRefused as exc:
             await self._jobs.transition(
-                job.job_id, [JobStatus.NEW], JobStatus.FAILED, now=now,
+                job.job_id, [JobStatus.NEW], JobStatus.FAILED, now=self._clock(),
                 failures=_failure(exc.code, exc.reason),
             )  # fmt: skip
             return
-        await self._jobs.add_tasks(job.job_id, lines)
         waiting = bool(job.document.get("confirmation_required"))
         await self._jobs.transition(
             job.job_id,
             [JobStatus.NEW],
             JobStatus.SUSPENDED if waiting else JobStatus.READY,
-            now=now,
+            now=self._clock(),
             reason="AwaitingConfirmation" if waiting else None,
-            total_tasks=len(lines),
+            total_tasks=total,
         )
 
-    async def _read_manifest(self, job: BatchJob) -> list[ManifestLine]:
-        manifest = job.document["manifest"]
-        bucket, key = split_object_arn(manifest["object_arn"]) or ("", "")
+    async def _write_generated(self, job: BatchJob, reader: ManifestReader) -> None:
+        output = reader.output()
+        if output is None:
+            return
+        data, manifest = output
+        bucket_name = bucket_of_arn(job.document["manifest"]["generator"]["output"]["bucket"])
+        base, data_key = reader.output_keys()
         try:
-            await self._own_bucket(job, bucket, "s3:GetObject", key)
-            version = manifest.get("version_id")
-            record = (
-                await self._objects.get_version(bucket, key, version)
-                if version
-                else await self._objects.head_object(bucket, key)
+            await self._own_bucket(job, bucket_name or "", "s3:PutObject", f"{base}/*")
+            bucket = await self._objects.get_bucket(bucket_name or "")
+            owner, tenant = bucket.owner_id, bucket.tenant_id
+            await self._put(bucket.name, owner, tenant, data_key, data, "application/gzip")
+            await self._put(
+                bucket.name, owner, tenant, f"{base}/manifest.json", manifest, "application/json"
             )
         except AndromedeError as exc:
-            raise _ManifestRefused(
-                type(exc).__name__.replace("_Refused", "AccessDenied"),
-                f"Reading the manifest failed: {type(exc).__name__}",
-            ) from exc
-        if record.etag != manifest["etag"].strip().strip('"'):
-            raise _ManifestRefused(
-                "ETagMismatch",
-                "The ETag of the manifest object does not match the ETag in the request",
-            )
-        # About 2 KiB per line at most (a bucket name and a 1,024-byte key, URL-encoded):
-        # a bigger object cannot hold fewer lines than the limit, refused before it is read.
-        if record.size > self._max_tasks * 4096:
-            raise _ManifestRefused("ManifestTooLarge", "The manifest lists too many objects")
-        data = await self._read(record)
-        return self._parse(data, manifest.get("fields") or ["Bucket", "Key"])
-
-    async def _read(self, record: ObjectRecord) -> bytes:
-        if record.size == 0:
-            return b""
-        chunks = [c async for c in self._objects.read_object(record, 0, record.size - 1)]
-        return b"".join(chunks)
-
-    def _parse(self, data: bytes, fields: list[str]) -> list[ManifestLine]:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise _ManifestRefused("InvalidManifest", "The manifest is not UTF-8") from exc
-        lines: list[ManifestLine] = []
-        for row in csv.reader(io.StringIO(text)):
-            if not row or row == [""]:
-                continue
-            if len(row) != len(fields):
-                raise _ManifestRefused(
-                    "InvalidManifest",
-                    f"Line {len(lines) + 1} has {len(row)} fields, not {len(fields)}",
-                )
-            values = dict(zip(fields, row, strict=True))
-            if not values["Bucket"] or not values["Key"]:
-                raise _ManifestRefused("InvalidManifest", f"Line {len(lines) + 1} names no object")
-            lines.append(
-                ManifestLine(
-                    values["Bucket"],
-                    # Manifest keys are URL-encoded, as AWS asks.
-                    unquote(values["Key"]),
-                    values.get("VersionId") or None,
-                )
-            )
-            if len(lines) > self._max_tasks:
-                raise _ManifestRefused("ManifestTooLarge", "The manifest lists too many objects")
-        return lines
+            code = "AccessDenied" if isinstance(exc, RoleRefused) else type(exc).__name__
+            raise ManifestRefused(code, f"The generated manifest was not written: {code}") from exc
 
     async def _own_bucket(self, job: BatchJob, name: str, action: str, key: str) -> None:
         bucket = await self._objects.get_bucket(name)
         if bucket.tenant_id != job.tenant_id:
-            raise _Refused(name)
+            raise RoleRefused(name)
         if self._grants is not None and not await self._grants.allows(
             job.document.get("role_arn"), job.tenant_id, bucket, action, key
         ):
-            raise _Refused(f"{job.document.get('role_arn')} may not {action} {name}/{key}")
+            raise RoleRefused(f"{job.document.get('role_arn')} may not {action} {name}/{key}")
 
     async def _step(self, job: BatchJob) -> None:
         if job.status is JobStatus.READY and not await self._jobs.transition(
@@ -276,52 +246,23 @@ class BatchRunner:
         await self._jobs.record(job.job_id, results)
 
     async def _task(self, job: BatchJob, seq: int, line: ManifestLine) -> TaskResult:
-        operation = job.document["operation"]
+        async def authorise(bucket: str, action: str, key: str) -> None:
+            await self._own_bucket(job, bucket, action, key)
+
         try:
-            if operation["name"] == "S3PutObjectCopy":
-                await self._copy(job, operation, line)
-            else:
-                tags = tuple((k, v) for k, v in operation.get("tags", []))
-                action = OPERATION_ACTIONS[operation["name"]]
-                await self._own_bucket(job, line.bucket, action, line.key)
-                await self._objects.set_object_tags(
-                    line.bucket, line.key, tags, version_id=line.version_id
-                )
+            await run_task(
+                self._objects, job, line, authorise, queue=self._queue, now=self._clock()
+            )
+        except TaskRefused as exc:
+            return TaskResult(seq, "failed", exc.code, exc.status, str(exc))
         except AndromedeError as exc:
-            code = "AccessDenied" if isinstance(exc, _Refused) else type(exc).__name__
+            code = "AccessDenied" if isinstance(exc, RoleRefused) else type(exc).__name__
             status = _ERRORS.get(code)
             if status is None:
                 _log.warning("batch job %s task %d: %s", job.job_id, seq, exc)
                 return TaskResult(seq, "failed", "InternalError", 500, "Internal error")
             return TaskResult(seq, "failed", code, status, str(exc) or code)
         return TaskResult(seq, "succeeded", None, 200, "Successful")
-
-    async def _copy(self, job: BatchJob, operation: dict[str, Any], line: ManifestLine) -> None:
-        """CopyObject of the line's object (or version) to the target bucket, its key behind
-        the target prefix: the source's metadata kept (COPY), its tags replaced when the
-        operation names new ones; sealed under the target account's keys."""
-        target = bucket_of_arn(operation["target"]) or ""
-        key = f"{operation.get('prefix') or ''}{line.key}"
-        await self._own_bucket(job, line.bucket, "s3:GetObject", line.key)
-        await self._own_bucket(job, target, "s3:PutObject", key)
-        source = (
-            await self._objects.get_version(line.bucket, line.key, line.version_id)
-            if line.version_id
-            else await self._objects.head_object(line.bucket, line.key)
-        )
-        headers = None
-        if operation.get("tags") is not None:
-            headers = source.headers.with_tags(tuple((k, v) for k, v in operation["tags"]))
-        bucket = await self._objects.get_bucket(target)
-        await self._objects.copy_object(
-            source,
-            target,
-            key,
-            headers=headers,
-            owner_id=bucket.owner_id,
-            checksum_algorithm=None,
-            encryption=ObjectEncryption(tenant_id=bucket.tenant_id),
-        )
 
     async def _finish(self, job: BatchJob, current: JobStatus, to: JobStatus) -> None:
         now = self._clock()
@@ -407,10 +348,3 @@ class BatchRunner:
             integrity=BodyIntegrity(),
             encryption=ObjectEncryption(tenant_id=tenant),
         )
-
-
-class _ManifestRefused(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason

@@ -303,10 +303,12 @@ def batch_runner(
     jobs: BatchJobStore,
     audit: AuditService,
     grants: ReplicationGrants,
+    queue: ReplicationQueue | None = None,
 ) -> BatchRunner:
     """The S3 Batch Operations worker of this gateway (decision 0152's addendum): the job's
     role authorised as replication's is (``grants``), each task audited in the job's account
-    as the S3 action it performs, by the job's role."""
+    as the S3 action it performs, by the job's role; Batch Replication queues onto
+    replication's ``queue``."""
 
     def record(event: TaskEvent) -> None:
         failed = event.result.status != "succeeded"
@@ -331,5 +333,6 @@ def batch_runner(
         max_tasks=settings.batch_job_max_tasks,
         lease=settings.batch_job_lease_seconds,
         grants=grants,
+        queue=queue,
         on_task=record,
     )

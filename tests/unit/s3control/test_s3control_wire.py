@@ -43,6 +43,10 @@ def test_s3_control_is_its_path_and_its_account_header() -> None:
         ("GET", "/v20180820/jobs/abc", Op.DescribeJob),
         ("POST", "/v20180820/jobs/abc/priority", Op.UpdateJobPriority),
         ("POST", "/v20180820/jobs/abc/status", Op.UpdateJobStatus),
+        ("PUT", "/v20180820/jobs/abc/tagging", Op.PutJobTagging),
+        ("GET", "/v20180820/jobs/abc/tagging", Op.GetJobTagging),
+        ("DELETE", "/v20180820/jobs/abc/tagging", Op.DeleteJobTagging),
+        ("POST", "/v20180820/jobs/abc/tagging", Op.Unknown),
         ("POST", _PAB, Op.Unknown),
         ("GET", "/v20180820/accesspoint/ap1", Op.Unknown),
         ("DELETE", "/v20180820/jobs/abc", Op.Unknown),
@@ -58,12 +62,16 @@ def test_the_operations_need_the_account_level_actions() -> None:
     assert Op.DeletePublicAccessBlock.action == "s3:PutAccountPublicAccessBlock"
     assert Op.CreateJob.action == "s3:CreateJob"
     assert Op.CreateJob.implemented
+    assert Op.PutJobTagging.action == "s3:PutJobTagging"
+    assert Op.GetJobTagging.action == "s3:GetJobTagging"
+    assert Op.DeleteJobTagging.action == "s3:DeleteJobTagging"
     assert not Op.Unknown.implemented
 
 
 def test_the_job_id_is_read_from_the_path() -> None:
     assert job_of("/v20180820/jobs/abc") == "abc"
     assert job_of("/v20180820/jobs/abc/status") == "abc"
+    assert job_of("/v20180820/jobs/abc/tagging") == "abc"
     assert job_of("/v20180820/jobs") == ""
 
 

@@ -5,180 +5,39 @@ worker, one claim at a time, and CreateJob's request parsed."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from defusedxml import ElementTree as ET
 from pydantic import ValidationError
 
-from andromede.db.database import open_database
 from andromede.s3control import jobs as batch
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.jobs import parse_create
 from andromede.settings import Settings
-from andromede.storage.batch_jobs import BatchJob, BatchJobStore, IdempotencyConflict, JobStatus
-from andromede.storage.batch_runner import BatchRunner, TaskEvent
-from andromede.storage.blob_local import LocalBlobStore
-from andromede.storage.model import Bucket, ContentHeaders
-from andromede.storage.regions import RegionalBlobs
-from andromede.storage.service import BodyIntegrity, ObjectService, StorageLimits
-from andromede.storage.store_sql import SqlMetadataStore
-from support.keys import cipher_in
-from support.schema import migrated_sqlite
-
-LIMITS = StorageLimits(
-    max_object_size=1 << 24,
-    max_part_size=1 << 24,
-    min_part_size=1000,
-    max_parts=100,
-    max_key_length=200,
-    max_user_metadata_size=64,
-    read_chunk_size=4096,
-    deletion_grace=0.0,
+from andromede.storage.batch_jobs import BatchJob, IdempotencyConflict, JobStatus
+from support.batch_world import (
+    NOW,
+    RoleGrants,
+    World,
+    batch_world,
+    drain,
+    manifest,
+    new_job,
+    put,
+    read,
+    report_rows,
+    request,
 )
-REGION = "eu-paris-1"
-NOW = datetime(2026, 12, 5, 10, tzinfo=UTC)
-
-
-@dataclass
-class RoleGrants:
-    """A role's decisions as the policy engine would give them (``ReplicationGrants``): what
-    it is refused, by (action, key); everything else allowed. Records what it was asked."""
-
-    refused: set[tuple[str, str]]
-    asked: list[tuple[str | None, str, str, str]]
-
-    async def allows(
-        self,
-        role_arn: str | None,
-        source_tenant: str,
-        destination: Bucket,
-        action: str,
-        key: str,
-        *,
-        audited: bool = False,
-    ) -> bool:
-        self.asked.append((role_arn, source_tenant, action, f"{destination.name}/{key}"))
-        return (action, key) not in self.refused
-
-
-@dataclass
-class World:
-    objects: ObjectService
-    jobs: BatchJobStore
-    events: list[TaskEvent]
-
-    def runner(
-        self, *, batch: int = 100, max_tasks: int = 1000, grants: RoleGrants | None = None
-    ) -> BatchRunner:
-        return BatchRunner(
-            self.objects,
-            self.jobs,
-            interval=1.0,
-            batch=batch,
-            max_tasks=max_tasks,
-            lease=60.0,
-            grants=grants,
-            on_task=self.events.append,
-            clock=lambda: NOW,
-        )
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
-    blobs = RegionalBlobs({REGION: LocalBlobStore(tmp_path / "objects", fsync=False)}, REGION)
-    objects = ObjectService(SqlMetadataStore(db), blobs, LIMITS, cipher_in(tmp_path / "keys"))
-    await objects.create_bucket("data", tenant_id="t1", owner_id="o1", region=REGION)
-    await objects.create_bucket("reports", tenant_id="t1", owner_id="o1", region=REGION)
-    await objects.create_bucket("theirs", tenant_id="t2", owner_id="o2", region=REGION)
-    try:
-        yield World(objects, BatchJobStore(db), [])
-    finally:
-        await db.close()
-
-
-async def put(objects: ObjectService, bucket: str, key: str, data: bytes) -> str:
-    async def body() -> AsyncIterator[bytes]:
-        yield data
-
-    record = await objects.put_object(
-        bucket,
-        key,
-        body(),
-        size=len(data),
-        headers=ContentHeaders(),
-        owner_id="o1",
-        integrity=BodyIntegrity(),
-    )
-    return record.etag
-
-
-async def read(objects: ObjectService, bucket: str, key: str) -> bytes:
-    record = await objects.head_object(bucket, key)
-    return b"".join([c async for c in objects.read_object(record, 0, record.size - 1)])
-
-
-def request(
-    etag: str,
-    *,
-    operation: str = (
-        "<S3PutObjectTagging><TagSet><member><Key>tier</Key><Value>cold</Value></member>"
-        "</TagSet></S3PutObjectTagging>"
-    ),
-    confirm: bool = False,
-    scope: str = "AllTasks",
-) -> bytes:
-    return (
-        '<CreateJobRequest xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/">'
-        f"<ConfirmationRequired>{str(confirm).lower()}</ConfirmationRequired>"
-        f"<Operation>{operation}</Operation>"
-        "<Report><Bucket>arn:aws:s3:::reports</Bucket><Format>Report_CSV_20180820</Format>"
-        f"<Enabled>true</Enabled><Prefix>batch</Prefix><ReportScope>{scope}</ReportScope>"
-        "</Report>"
-        "<ClientRequestToken>t-1</ClientRequestToken>"
-        "<Manifest><Spec><Format>S3BatchOperations_CSV_20180820</Format>"
-        "<Fields><member>Bucket</member><member>Key</member></Fields></Spec>"
-        "<Location><ObjectArn>arn:aws:s3:::data/manifest.csv</ObjectArn>"
-        f"<ETag>{etag}</ETag></Location></Manifest>"
-        "<Priority>10</Priority><RoleArn>arn:aws:iam::t1:role/batch</RoleArn>"
-        "</CreateJobRequest>"
-    ).encode()
-
-
-async def new_job(world: World, body: bytes) -> BatchJob:
-    token, priority, document = parse_create(body)
-    job = BatchJob(
-        job_id=f"job-{token}",
-        tenant_id="t1",
-        client_token=token,
-        status=JobStatus.NEW,
-        priority=priority,
-        document=document,
-        created_at=NOW,
-    )
-    return await world.jobs.create(job)
-
-
-async def manifest(world: World, lines: list[str]) -> str:
-    return await put(world.objects, "data", "manifest.csv", "\n".join(lines).encode())
-
-
-async def drain(runner: BatchRunner) -> int:
-    steps = 0
-    while await runner.run_once():
-        steps += 1
-    return steps
-
-
-def report_rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode())))
+    async with batch_world(tmp_path) as found:
+        yield found
 
 
 async def test_a_job_tags_every_object_and_reports_failures(world: World) -> None:
@@ -332,20 +191,25 @@ async def test_create_is_idempotent_on_the_client_token(world: World) -> None:
             request("e").replace(b"S3BatchOperations_CSV_20180820", b"S3InventoryReport_CSV"),
             "BadRequestException",
         ),
-        # Job tags and the manifest generator are not served: refused, never dropped.
+        # Job tags past AWS's 50; a manifest and a generator both (one is asked for).
         (
             request("e").replace(
                 b"</CreateJobRequest>",
-                b"<Tags><member><Key>k</Key><Value>v</Value></member></Tags></CreateJobRequest>",
+                b"<Tags>"
+                + b"".join(
+                    b"<member><Key>k%d</Key><Value>v</Value></member>" % i for i in range(51)
+                )
+                + b"</Tags></CreateJobRequest>",
             ),
-            "NotImplemented",
+            "BadRequestException",
         ),
         (
             request("e").replace(
                 b"</CreateJobRequest>", b"<ManifestGenerator/></CreateJobRequest>"
             ),
-            "NotImplemented",
+            "BadRequestException",
         ),
+        (request("e", operation="<S3InitiateRestoreObject/>"), "NotImplemented"),
         (
             request("e").replace(
                 b"</CreateJobRequest>", b"<Colour>red</Colour></CreateJobRequest>"

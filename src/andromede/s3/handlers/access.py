@@ -40,6 +40,7 @@ from andromede.storage.acl import (
     Grant,
     GranteeType,
     Permission,
+    acl_refusal,
     canned_acl,
 )
 from andromede.storage.model import Bucket, ObjectOwnership, PublicAccessBlock
@@ -186,15 +187,19 @@ def acl_from_request(
         acl = AccessControlList(owner_id, _grants_from_headers(grant_headers))
     else:
         acl = _acl_from_xml(body or b"", owner_id)
-    if not bucket.acls_enabled:
-        if _owner_only(acl, bucket.owner_id):
-            return None
-        if creating_bucket:
-            raise S3Error("InvalidBucketAclWithObjectOwnership")
-        raise S3Error("AccessControlListNotSupported")
     block = bucket.effective_public_access_block
-    if block is not None and block.block_public_acls and acl.is_public:
-        raise S3Error("AccessDenied")
+    refusal = acl_refusal(
+        acl,
+        bucket_owner_id=bucket.owner_id,
+        acls_enabled=bucket.acls_enabled,
+        block_public_acls=block is not None and block.block_public_acls,
+    )
+    if refusal == "owner-only":
+        return None
+    if refusal == "AccessControlListNotSupported" and creating_bucket:
+        raise S3Error("InvalidBucketAclWithObjectOwnership")
+    if refusal is not None:
+        raise S3Error(refusal)
     return acl
 
 
@@ -205,19 +210,6 @@ def _require_acl_input(ctx: S3Context, body: bytes) -> None:
     if any(name in _GRANT_HEADERS for name in ctx.headers):
         return
     raise S3Error("MissingSecurityHeader", MissingHeaderName="x-amz-acl")
-
-
-def _owner_only(acl: AccessControlList, bucket_owner_id: str) -> bool:
-    """Grants nothing beyond full control to the bucket owner (what enforced buckets allow)."""
-    return (
-        all(
-            g.grantee_type is GranteeType.CANONICAL_USER
-            and g.grantee in (bucket_owner_id, acl.owner_id)
-            and (g.permission is Permission.FULL_CONTROL or g.grantee != bucket_owner_id)
-            for g in acl.grants
-        )
-        and acl.owner_id == bucket_owner_id
-    )
 
 
 def _grants_from_headers(headers: dict[str, str]) -> tuple[Grant, ...]:
