@@ -140,9 +140,12 @@ def _token(name: str) -> str:
 
 def _after(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        name = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise S3ControlError("InvalidRequest", "The continuation token is not valid") from exc
+    if access_point_name_problem(name) is not None:
+        raise S3ControlError("InvalidRequest", "The continuation token is not valid")
+    return name
 
 
 class AccessPointCalls:

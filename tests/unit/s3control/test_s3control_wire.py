@@ -44,7 +44,7 @@ def test_s3_control_is_its_path_and_its_account_header() -> None:
         ("POST", "/v20180820/jobs/abc/priority", Op.UpdateJobPriority),
         ("POST", "/v20180820/jobs/abc/status", Op.UpdateJobStatus),
         ("POST", _PAB, Op.Unknown),
-        ("GET", "/v20180820/accesspoint/ap1", Op.Unknown),
+        ("GET", "/v20180820/storagelens/lens1", Op.Unknown),
         ("DELETE", "/v20180820/jobs/abc", Op.Unknown),
     ],
 )
