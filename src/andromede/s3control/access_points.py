@@ -78,13 +78,18 @@ class CreateRequest:
 def parse_create(body: bytes) -> CreateRequest:
     """A ``CreateAccessPointRequest``: ``Bucket`` required; Block Public Access all on unless
     the document says otherwise (a switch it leaves out: off, as in the configuration's own
-    document); ``VpcConfiguration`` refused; ``Scope`` and ``Tags`` not served (501)."""
+    document); ``VpcConfiguration`` refused; ``Scope`` and ``Tags`` not served (501) unless
+    empty."""
     root = _document(body, "CreateAccessPointRequest")
     fields: dict[str, Element] = {}
     for child in root:
         name = _local(child.tag)
         if name in ("Scope", "Tags"):
-            raise S3ControlError("NotImplemented", f"CreateAccessPoint's {name} is not served")
+            # Some SDKs send them empty; one that says something is not served, rather than
+            # ignored.
+            if len(child) or (child.text or "").strip():
+                raise S3ControlError("NotImplemented", f"CreateAccessPoint's {name} is not served")
+            continue
         if name not in _CREATE_FIELDS or name in fields:
             raise S3ControlError("MalformedXML")
         fields[name] = child

@@ -224,6 +224,9 @@ async def test_the_access_points_block_public_access_applies(world: World) -> No
     )
     await world.points.create(opened, quota=10)
     assert (await world.anonymous.request("GET", f"/{opened.alias}/doc.txt")).status == 200
+    # Virtual-hosted too: the alias as the host's bucket.
+    hosted = await world.anonymous.request("GET", "/doc.txt", host=f"{opened.alias}.s3.localhost")
+    assert (hosted.status, hosted.body) == (200, b"hello")
     # Never directly, nor through the access point that blocks.
     assert (await world.anonymous.request("GET", f"/{BUCKET}/doc.txt")).status == 403
     assert (await world.anonymous.request("GET", f"/{world.alias}/doc.txt")).status == 403

@@ -95,6 +95,11 @@ def test_create_document_defaults_and_refusals() -> None:
         b"</PublicAccessBlockConfiguration></CreateAccessPointRequest>"
     )
     assert (off.bucket_account, off.block) == ("1", PublicAccessBlock(True, False, False, False))
+    empty = (
+        b"<CreateAccessPointRequest><Bucket>b1</Bucket><Tags/><Scope></Scope>"
+        b"</CreateAccessPointRequest>"
+    )
+    assert parse_create(empty).bucket == "b1"
     for body, code in [
         (b"", "MalformedXML"),
         (b"<CreateAccessPointRequest/>", "InvalidRequest"),
@@ -109,7 +114,8 @@ def test_create_document_defaults_and_refusals() -> None:
             "InvalidRequest",
         ),
         (
-            b"<CreateAccessPointRequest><Bucket>b</Bucket><Tags/></CreateAccessPointRequest>",
+            b"<CreateAccessPointRequest><Bucket>b</Bucket><Tags><Tag><Key>k</Key><Value>v</Value>"
+            b"</Tag></Tags></CreateAccessPointRequest>",
             "NotImplemented",
         ),
     ]:
