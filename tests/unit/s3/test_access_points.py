@@ -242,3 +242,55 @@ async def test_a_deleted_bucket_leaves_its_access_point(world: World) -> None:
     assert await world.points.get(world.owner.tenant_id, "app") is not None
     reply = await world.owner.request("GET", f"/{world.alias}/doc.txt")
     assert reply.error_code() == "NoSuchBucket"
+
+
+async def test_a_copy_source_named_by_alias_reads_through_the_access_point(world: World) -> None:
+    await world.set_bucket_policy(_delegation(world))
+    await world.set_point_policy(
+        _statement("Allow", {"AWS": _user_arn(world)}, "s3:GetObject", f"{world.arn}/object/*"),
+        _statement("Allow", {"AWS": _user_arn(world)}, "s3:PutObject", f"{world.arn}/object/*"),
+    )
+    copied = await world.user.request(
+        "PUT", f"/{world.alias}/copy.txt", headers={"x-amz-copy-source": f"{world.alias}/doc.txt"}
+    )
+    assert copied.status == 200, copied.body
+    assert (await world.owner.request("GET", f"/{BUCKET}/copy.txt")).body == b"hello"
+    # The access point's Deny on the source binds the copy.
+    await world.set_point_policy(
+        _statement("Allow", {"AWS": _user_arn(world)}, "s3:*", f"{world.arn}/object/*"),
+        _statement("Deny", "*", "s3:GetObject", f"{world.arn}/object/doc.txt"),
+    )
+    refused = await world.user.request(
+        "PUT", f"/{world.alias}/copy2.txt", headers={"x-amz-copy-source": f"{world.alias}/doc.txt"}
+    )
+    assert refused.status == 403
+
+
+async def test_another_accounts_access_point_on_the_bucket(world: World) -> None:
+    # Account B's access point onto A's bucket: B's policy opens it, A's bucket must delegate
+    # to B's account.
+    other = world.other
+    point = AccessPoint(
+        tenant_id=other.tenant_id,
+        name="partner",
+        bucket=BUCKET,
+        bucket_account=world.owner.tenant_id,
+        alias=new_alias("partner"),
+        public_access_block=PublicAccessBlock(),
+        created_at=datetime.now(UTC),
+    )
+    await world.points.create(point, quota=10)
+    assert (await other.request("GET", f"/{point.alias}/doc.txt")).status == 403
+    await world.set_bucket_policy(
+        _statement(
+            "Allow",
+            {"AWS": "*"},
+            "s3:GetObject",
+            f"arn:aws:s3:::{BUCKET}/*",
+            Condition={"StringEquals": {"s3:DataAccessPointAccount": other.tenant_id}},
+        )
+    )
+    got = await other.request("GET", f"/{point.alias}/doc.txt")
+    assert (got.status, got.body) == (200, b"hello")
+    # The delegation is to B's access points, not to B's direct requests.
+    assert (await other.request("GET", f"/{BUCKET}/doc.txt")).status == 403

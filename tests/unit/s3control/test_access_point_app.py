@@ -32,7 +32,8 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    overrides = getattr(request, "param", {})
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     async with in_process_client(tmp_path) as s3:
         assert (await s3.request("PUT", "/data-bucket")).status == 200
@@ -41,7 +42,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             s3.objects,
             s3.identity,
             s3.audit,
-            Settings(data_dir=tmp_path, region=REGION),
+            Settings(data_dir=tmp_path, region=REGION, **overrides),
             BatchJobStore(db),
             access_points=MemoryAccessPointStore(),
         )
@@ -119,3 +120,28 @@ async def test_iam_decides_on_the_access_points_arn(world: World) -> None:
     assert (await call(world, ops, "GET", "/v20180820/accesspoint/other"))[0] == 403
     assert (await call(world, ops, "DELETE", "/v20180820/accesspoint/app"))[0] == 403
     assert (await call(world, ops, "GET", "/v20180820/accesspoint"))[0] == 403
+
+
+@pytest.mark.parametrize("world", [{"max_access_points_per_account": 1}], indirect=True)
+async def test_the_quota_is_a_setting(world: World) -> None:
+    root = world.s3.credentials
+    assert root is not None
+    assert (await call(world, root, "PUT", "/v20180820/accesspoint/app", _CREATE))[0] == 200
+    status, body = await call(world, root, "PUT", "/v20180820/accesspoint/second", _CREATE)
+    assert status == 400
+    assert b"<Code>InvalidRequest</Code>" in body
+    assert b"quota of 1 access points" in body
+    assert (await call(world, root, "DELETE", "/v20180820/accesspoint/app"))[0] == 204
+    assert (await call(world, root, "PUT", "/v20180820/accesspoint/second", _CREATE))[0] == 200
+
+
+@pytest.mark.parametrize("world", [{"access_point_list_max": 1}], indirect=True)
+async def test_the_page_is_a_setting(world: World) -> None:
+    root = world.s3.credentials
+    assert root is not None
+    for name in ("first", "second"):
+        assert (await call(world, root, "PUT", f"/v20180820/accesspoint/{name}", _CREATE))[0] == 200
+    status, body = await call(world, root, "GET", "/v20180820/accesspoint")
+    assert status == 200
+    assert body.count(b"<Name>") == 1
+    assert b"<NextToken>" in body
