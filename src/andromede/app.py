@@ -62,6 +62,7 @@ from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
+from andromede.storage.access_points import SqlAccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
 from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleRunner
@@ -399,6 +400,7 @@ class Application:
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
+        access_points = SqlAccessPointStore(db)  # S3 access points (decision 0157)
         s3 = S3App(
             s3_services(
                 settings,
@@ -417,6 +419,7 @@ class Application:
                 replicator=replicator,
                 replication_grants=grants,
                 topics=topics,
+                access_points=access_points,
             ),
             identity,
             audit,
@@ -447,7 +450,13 @@ class Application:
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
         batch_jobs = BatchJobStore(db)
         apis[S3ControlApp.name] = S3ControlApp(
-            objects, identity, audit, settings, batch_jobs, rate_limiter
+            objects,
+            identity,
+            audit,
+            settings,
+            batch_jobs,
+            rate_limiter,
+            access_points=access_points,
         )
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(

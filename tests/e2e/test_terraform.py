@@ -125,6 +125,25 @@ resource "aws_s3_account_public_access_block" "account" {
   ignore_public_acls      = false
   restrict_public_buckets = true
 }
+# An access point on the data bucket with its policy (decision 0157): the account's root may
+# read through it.
+resource "aws_s3_access_point" "app" {
+  account_id = data.aws_caller_identity.me.account_id
+  bucket     = aws_s3_bucket.data.id
+  name       = "tf-app"
+}
+resource "aws_s3control_access_point_policy" "app" {
+  access_point_arn = aws_s3_access_point.app.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }
+      Action    = "s3:GetObject"
+      Resource  = "${aws_s3_access_point.app.arn}/object/*"
+    }]
+  })
+}
 resource "aws_kms_key" "data" {
   description             = "terraform data key"
   deletion_window_in_days = 7
@@ -627,6 +646,13 @@ def test_terraform_applies_converges_and_destroys(
         "RestrictPublicBuckets": True,
     }
 
+    # aws_s3_access_point and its policy, read back with boto3; its alias serves the bucket.
+    point = control.get_access_point(AccountId=account, Name="tf-app")
+    assert point["Bucket"] == bucket
+    point_policy = control.get_access_point_policy(AccountId=account, Name="tf-app")["Policy"]
+    assert json.loads(point_policy)["Statement"][0]["Action"] == "s3:GetObject"
+    assert s3.head_bucket(Bucket=point["Alias"])["ResponseMetadata"]["HTTPStatusCode"] == 200
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -645,6 +671,7 @@ def test_terraform_applies_converges_and_destroys(
     with pytest.raises(ClientError) as unblocked:
         control.get_public_access_block(AccountId=account)
     assert unblocked.value.response["Error"]["Code"] == "NoSuchPublicAccessBlockConfiguration"
+    assert control.list_access_points(AccountId=account)["AccessPointList"] == []
     for gone in (bucket, versioned, replicas):
         with pytest.raises(ClientError) as missing:
             s3.head_bucket(Bucket=gone)

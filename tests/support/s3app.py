@@ -36,6 +36,7 @@ from andromede.notifications.service import TopicService
 from andromede.s3.app import S3App
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
+from andromede.storage.access_points import AccessPointStore
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.expiration_view import ExpirationView
 from andromede.storage.service import ObjectService
@@ -198,11 +199,13 @@ async def in_process_client(
     *,
     identity_clock: Callable[[], float] = time.time,
     billing: BillingService | None = None,
+    access_points: AccessPointStore | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Client]:
     """An S3 app on memory twins with ``overrides`` applied to its settings, and its client;
     ``identity_clock`` is identity's (temporary credentials' expiry); ``billing``, where the
-    app counts its requests (none by default)."""
+    app counts its requests (none by default); ``access_points``, the store whose aliases the
+    app resolves (none by default)."""
     settings = Settings(data_dir=data_dir, region=REGION, **overrides)
     identity = IdentityService(
         MemoryIdentityStore(), SecretSealer(os.urandom(32)), clock=identity_clock
@@ -238,6 +241,7 @@ async def in_process_client(
             expirations=expirations,
             operator_access=operator_access,
             topics=topics,
+            access_points=access_points,
         ),
         identity,
         audit,

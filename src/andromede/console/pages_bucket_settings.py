@@ -34,6 +34,7 @@ from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
 from andromede.console.wire_inventory import FREQUENCIES, OPTIONAL_FIELDS, VERSIONS, NewInventory
+from andromede.console.wire_s3control import AccessPointRow
 from andromede.iam.tenant_actions import Action, bucket_arn
 from andromede.storage.errors import NoSuchBucket
 from andromede.storage.model import Bucket
@@ -127,6 +128,7 @@ async def _settings_page(
         notification = group.create_task(_read(settings.notification()))
         inventory = group.create_task(_read(settings.inventory.configurations()))
         topics = group.create_task(_topic_choices(console, request, session))
+        points = group.create_task(_access_points(console, request, session, bucket))
     reads = [
         t.result()
         for t in (
@@ -185,6 +187,7 @@ async def _settings_page(
         inventory_frequencies=FREQUENCIES,
         inventory_versions=VERSIONS,
         data_events=data_events,
+        access_points=points.result(),
         typed=typed or {},
         error=error,
     )
@@ -195,6 +198,19 @@ async def bucket_settings(console: Console, request: Request) -> Response:
     if session is None:
         return console.to_login()
     return await _settings_page(console, request, session, request.path_params["bucket"])
+
+
+async def _access_points(
+    console: Console, request: Request, session: Session, bucket: str
+) -> _Shown[list[AccessPointRow]] | None:
+    """The account's access points on the bucket (decision 0157), as S3 Control lists them to
+    the signed-in user; None: a console built without S3 Control."""
+    if console.s3control is None:
+        return None
+    read = await _read(console.s3control.access_points(request.scope, session.principal, bucket))
+    if isinstance(read, WireError):
+        return _Shown(None, console.error_text(request, read))
+    return _Shown(read)
 
 
 async def _topic_choices(console: Console, request: Request, session: Session) -> list[str]:

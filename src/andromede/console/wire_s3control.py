@@ -1,5 +1,6 @@
 """S3 Control's account-level Block Public Access calls (decision 0152), made in process as
-the console's signed-in principal: Get, Put and DeletePublicAccessBlock.
+the console's signed-in principal: Get, Put and DeletePublicAccessBlock; and the account's
+access points on a bucket (ListAccessPoints, decision 0157).
 
 How the console addresses S3 Control: it calls the running S3 Control app itself, as it calls
 S3's, EC2's or KMS's, with the principal under ``TRUSTED_PRINCIPAL_SCOPE_KEY`` in place of a
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlencode
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 import defusedxml.ElementTree as SafeET
@@ -25,9 +27,10 @@ from andromede.console.wire import Answer, AsgiApp, WireError, _call, _scope
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["SWITCHES", "AccountBlock", "S3ControlWire"]
+__all__ = ["SWITCHES", "AccessPointRow", "AccountBlock", "S3ControlWire"]
 
 _PATH: Final = "/v20180820/configuration/publicAccessBlock"
+_ACCESS_POINTS_PATH: Final = "/v20180820/accesspoint"
 _ACCOUNT_HEADER: Final = b"x-amz-account-id"
 _NAMESPACE: Final = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 # The four switches, in S3's order.
@@ -37,6 +40,15 @@ SWITCHES: Final = (
     "BlockPublicPolicy",
     "RestrictPublicBuckets",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPointRow:
+    """One access point of the account, as ListAccessPoints names it."""
+
+    name: str
+    alias: str
+    arn: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +79,14 @@ class S3ControlWire:
         self._app = app
 
     async def _request(
-        self, origin: Scope, principal: Principal, method: str, body: bytes = b""
+        self,
+        origin: Scope,
+        principal: Principal,
+        method: str,
+        body: bytes = b"",
+        *,
+        path: str = _PATH,
+        query: str = "",
     ) -> Answer:
         headers = [(_ACCOUNT_HEADER, (principal.tenant_id or "").encode())]
         if body:
@@ -75,7 +94,7 @@ class S3ControlWire:
                 (b"content-type", b"application/xml"),
                 (b"content-length", str(len(body)).encode()),
             ]
-        scope = _scope(origin, principal, method, _PATH, "", headers)
+        scope = _scope(origin, principal, method, path, query, headers)
         answer = await _call(self._app, scope, body)
         if answer.status >= 300:
             raise _error(answer)
@@ -103,3 +122,28 @@ class S3ControlWire:
 
     async def delete_account_block(self, origin: Scope, principal: Principal) -> None:
         await self._request(origin, principal, "DELETE")
+
+    async def access_points(
+        self, origin: Scope, principal: Principal, bucket: str
+    ) -> list[AccessPointRow]:
+        """The account's access points on ``bucket`` (ListAccessPoints, every page; decision
+        0157)."""
+        rows: list[AccessPointRow] = []
+        token = ""
+        while True:
+            query = urlencode({"bucket": bucket, **({"nextToken": token} if token else {})})
+            answer = await self._request(
+                origin, principal, "GET", path=_ACCESS_POINTS_PATH, query=query
+            )
+            root = SafeET.fromstring(answer.body)
+            for point in root.iter(f"{{{_NAMESPACE}}}AccessPoint"):
+                rows.append(
+                    AccessPointRow(
+                        name=point.findtext(f"{{{_NAMESPACE}}}Name") or "",
+                        alias=point.findtext(f"{{{_NAMESPACE}}}Alias") or "",
+                        arn=point.findtext(f"{{{_NAMESPACE}}}AccessPointArn") or "",
+                    )
+                )
+            token = root.findtext(f"{{{_NAMESPACE}}}NextToken") or ""
+            if not token:
+                return rows

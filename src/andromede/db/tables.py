@@ -5,7 +5,8 @@ The tables are declared by concern, each module on the one ``metadata`` (``db/me
 MFA devices, federation providers, temporary credentials, operators, console logins),
 ``tables_audit`` (``audit_events``, the transparency log's logs, leaves, nodes and keys),
 ``tables_billing``, ``tables_storage`` (buckets, objects, versions, blobs, multipart uploads,
-replication and notification queues), ``tables_kms`` (customer-managed keys' metadata, the key
+replication and notification queues), ``tables_access_points`` (S3 access points),
+``tables_kms`` (customer-managed keys' metadata, the key
 material lives in the root-key provider) and ``tables_compute`` (EC2 resources). This module
 re-exports every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -121,10 +122,12 @@ from andromede.db.tables_compute import (
     compute_vpc_peering_connections,
     compute_vpcs,
 )
+from andromede.db.tables_access_points import access_points
 # isort: on
 
 __all__ = [
     "access_keys",
+    "access_points",
     "account_public_access_blocks",
     "audit_events",
     "audit_key_transition_checkpoints",

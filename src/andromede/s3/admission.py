@@ -4,11 +4,13 @@ The addressed bucket, read once (with the object, for GetObject and HeadObject) 
 to its region when this gateway does not serve it (decision 0013); the signature, whose failure
 is audited (an operator's expired access too: decision 0107); then the policy engine's decision
 (``authorise.py``), after the version id's and a Requester Pays bucket's own refusals. Also
-what hides a missing key from a caller who may not list the bucket (decision 0080).
+what hides a missing key from a caller who may not list the bucket (decision 0080), and what
+an access point's alias resolves to (decision 0157).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -22,15 +24,21 @@ from andromede.s3.auth import Authenticated, Authenticator
 from andromede.s3.authorise import request_condition_keys, version_action
 from andromede.s3.errors import S3Error, to_s3_error
 from andromede.s3.handlers.common import S3Services
-from andromede.s3.operation_table import AUTHORISED_BY_HANDLER, READS_OBJECT, VERSION_ADDRESSED
+from andromede.s3.operation_table import (
+    ACCESS_POINT_OPERATIONS,
+    AUTHORISED_BY_HANDLER,
+    READS_OBJECT,
+    VERSION_ADDRESSED,
+)
 from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
 from andromede.s3.request import S3Context
 from andromede.s3.request_payment import check_request_payer
 from andromede.s3.request_records import resource_arn
 from andromede.s3.router import Route
+from andromede.storage.access_points import ALIAS_SUFFIX
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
-from andromede.storage.model import Bucket, ObjectLookup, ObjectRecord
+from andromede.storage.model import AccessPointUse, Bucket, ObjectLookup, ObjectRecord
 from andromede.storage.versioning import is_version_id
 
 __all__ = ["RequestAdmission"]
@@ -88,7 +96,29 @@ class RequestAdmission:
             )
             raise
 
-    async def addressed_bucket(self, route: Route) -> tuple[Bucket | None, ObjectLookup | None]:
+    async def through_access_point(self, route: Route) -> tuple[Route, AccessPointUse | None]:
+        """A request naming an access point's alias as its bucket (decision 0157): the route
+        to the access point's bucket, and the access point it goes through. Only the
+        operations AWS serves through access points pass (object calls, listings, the
+        bucket's location); any other is InvalidRequest. An alias nobody holds stays a
+        bucket name, which no bucket can have (NoSuchBucket)."""
+        store = self._services.access_points
+        name = route.bucket
+        if store is None or name is None or not name.endswith(ALIAS_SUFFIX):
+            return route, None
+        point = await store.by_alias(name)
+        if point is None:
+            return route, None
+        if route.operation not in ACCESS_POINT_OPERATIONS:
+            raise S3Error(
+                "InvalidRequest",
+                f"{route.operation.name} is not supported through an access point",
+            )
+        return dataclasses.replace(route, bucket=point.bucket), point.use(self._settings.region)
+
+    async def addressed_bucket(
+        self, route: Route, through: AccessPointUse | None = None
+    ) -> tuple[Bucket | None, ObjectLookup | None]:
         """The bucket a bucket- or object-scoped request names (None: none, or no such bucket
         — answered once the caller is authenticated); PermanentRedirect when its region's
         data is not served here. Read once, for authentication, authorisation and handler;
@@ -110,6 +140,10 @@ class RequestAdmission:
             redirect = S3Error("PermanentRedirect", **({"Endpoint": endpoint} if endpoint else {}))
             redirect.response_headers = (("x-amz-bucket-region", found.region),)
             raise redirect
+        if through is not None:
+            # This request's copy of the bucket carries the access point: every authorisation
+            # of the request, its handler's included, goes through the access point's policy.
+            found = dataclasses.replace(found, access_point=through)
         return found, lookup
 
     async def authorise(

@@ -135,7 +135,8 @@ class S3App:
             self._check_header_size(raw_headers)
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
-            addressed, lookup = await self._admission.addressed_bucket(route)
+            route, through = await self._admission.through_access_point(route)
+            addressed, lookup = await self._admission.addressed_bucket(route, through)
             trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
             authenticated = (
                 Authenticated(trusted, None, None)

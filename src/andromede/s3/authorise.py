@@ -18,6 +18,12 @@ object another account owns (ObjectWriter, BucketOwnerPreferred) is that account
 its ACL takes its object ACL — the bucket owner included, unless the writer granted it — and
 the bucket policy, which applies only to objects the bucket owner owns, can still deny but no
 longer grant.
+
+A request through an access point (decision 0157) must moreover be allowed on the access
+point's resource (``arn:aws:s3:<region>:<account>:accesspoint/<name>[/object/<key>]``) by the
+caller's policies and the access point's policy, as a resource of the access point's account;
+the bucket's side then sees ``s3:DataAccessPointArn``, ``s3:DataAccessPointAccount`` and
+``s3:AccessPointNetworkOrigin``, so a bucket policy may delegate to its access points.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from andromede.s3.errors import S3Error
 from andromede.s3.lock_keys import ALL_KEYS, HOLD_KEYS, RETENTION_KEYS, header_lock_keys
 from andromede.s3.operations import S3Operation
 from andromede.storage.acl import AccessControlList, Permission
-from andromede.storage.model import Bucket, ObjectRecord
+from andromede.storage.model import AccessPointUse, Bucket, ObjectRecord
 
 __all__ = [
     "IdentityPolicies",
@@ -301,6 +307,13 @@ class S3Authoriser:
         if operation in _POLICY_OPERATIONS and principal.is_root and caller_account == owner:
             return  # the owner's root can always manage the bucket policy (no lock-out)
         resource_policy = self._bucket_policy(bucket, caller_account)
+        point = bucket.access_point
+        point_policy = None
+        if point is not None:
+            # Through an access point (decision 0157): the s3:DataAccessPoint* keys, for the
+            # bucket's policy to delegate on, and the access point's own policy.
+            context = dataclasses.replace(context, keys={**context.keys, **_point_keys(point)})
+            point_policy = _access_point_policy(point, caller_account)
         record = None
         loaded = False
         if operation in _OBJECT_ACL and bucket.acls_enabled and load_object is not None:
@@ -308,10 +321,10 @@ class S3Authoriser:
         if (
             operation in _EXISTING_TAG_OPERATIONS
             and load_object is not None
-            and (identity or boundary or session or resource_policy)
+            and (identity or boundary or session or resource_policy or point_policy)
             and any(
                 _mentions_existing_tags(policy)
-                for policy in (*identity, boundary, session, resource_policy)
+                for policy in (*identity, boundary, session, resource_policy, point_policy)
                 if policy is not None
             )
         ):
@@ -333,6 +346,22 @@ class S3Authoriser:
                 resource_account = _FOREIGN_OWNER
             if resource_policy is not None:
                 resource_policy = _denies_only(resource_policy)
+        if point is not None:
+            # The access point's side: the caller's policies and the access point's on the
+            # access point's resource, as for any resource of the access point's account.
+            decision = evaluate(
+                dataclasses.replace(
+                    context,
+                    resource=point.arn if key is None else f"{point.arn}/object/{key}",
+                ),
+                identity_policies=identity,
+                permissions_boundary=boundary,
+                session_policy=session,
+                resource_policy=point_policy,
+                resource_account=point.account,
+            )
+            if not decision.allowed:
+                raise S3Error("AccessDenied")
         acl_allows = self._acl_allows(principal, operation, bucket, record)
         decision = evaluate(
             context,
@@ -481,6 +510,32 @@ class S3Authoriser:
             return False
         acl = record.acl or AccessControlList.private(record.owner_id)
         return acl.grants_permission(caller, permission, ignore_public=ignore_public)
+
+
+def _point_keys(point: AccessPointUse) -> dict[str, ContextValue]:
+    return {
+        "s3:DataAccessPointArn": point.arn,
+        "s3:DataAccessPointAccount": point.account,
+        # Only Internet-origin access points are served (no VpcConfiguration).
+        "s3:AccessPointNetworkOrigin": "Internet",
+    }
+
+
+def _access_point_policy(
+    point: AccessPointUse, caller_account: str | None
+) -> PolicyDocument | None:
+    """The access point's policy, its Allow statements dropped for other accounts when it is
+    public and the access point's (or its bucket's, its account's) RestrictPublicBuckets is on."""
+    if point.policy is None:
+        return None
+    policy = load_policy(point.policy, kind=PolicyKind.RESOURCE)
+    if (
+        point.public_access_block.restrict_public_buckets
+        and caller_account != point.account
+        and is_public(policy)
+    ):
+        return _denies_only(policy)
+    return policy
 
 
 def _denies_only(policy: PolicyDocument) -> PolicyDocument:

@@ -34,6 +34,7 @@ from andromede.s3.operations import S3Operation
 from andromede.s3.operations import Scope as OpScope
 
 __all__ = [
+    "ACCESS_POINT_OPERATIONS",
     "AUTHORISED_BY_HANDLER",
     "DATA_READS",
     "HANDLERS",
@@ -134,6 +135,42 @@ DATA_READS = frozenset(
         _O.ListObjectsV2,
         _O.ListObjectVersions,
         _O.ListMultipartUploads,
+    }
+)
+# The operations served through an access point's alias (decision 0157; AWS's "Access point
+# compatibility" list, as far as served here): the object calls, the listings, the bucket's
+# location and HEAD. Bucket configuration (policies, ACL, CORS, notification…) is not.
+ACCESS_POINT_OPERATIONS = frozenset(
+    {
+        _O.AbortMultipartUpload,
+        _O.CompleteMultipartUpload,
+        _O.CopyObject,
+        _O.CreateMultipartUpload,
+        _O.DeleteObject,
+        _O.DeleteObjects,
+        _O.DeleteObjectTagging,
+        _O.GetBucketLocation,
+        _O.GetObject,
+        _O.GetObjectAcl,
+        _O.GetObjectAttributes,
+        _O.GetObjectLegalHold,
+        _O.GetObjectRetention,
+        _O.GetObjectTagging,
+        _O.HeadBucket,
+        _O.HeadObject,
+        _O.ListMultipartUploads,
+        _O.ListObjects,
+        _O.ListObjectsV2,
+        _O.ListObjectVersions,
+        _O.ListParts,
+        _O.PutObject,
+        _O.PutObjectAcl,
+        _O.PutObjectLegalHold,
+        _O.PutObjectRetention,
+        _O.PutObjectTagging,
+        _O.RestoreObject,
+        _O.UploadPart,
+        _O.UploadPartCopy,
     }
 )
 AUTHORISED_BY_HANDLER = frozenset(

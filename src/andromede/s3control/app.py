@@ -39,10 +39,18 @@ from andromede.iam.service import IdentityService
 from andromede.s3control import job_tags
 from andromede.s3control import jobs as batch
 from andromede.s3control import public_access_block as pab
+from andromede.s3control.access_points import AccessPointCalls
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
 from andromede.s3control.job_conditions import job_condition_keys
-from andromede.s3control.operations import PATH_PREFIX, S3ControlOperation, job_of, route
+from andromede.s3control.operations import (
+    PATH_PREFIX,
+    S3ControlOperation,
+    access_point_of,
+    job_of,
+    route,
+)
 from andromede.settings import Settings
+from andromede.storage.access_points import AccessPointStore, MemoryAccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
 from andromede.storage.service import ObjectService
 
@@ -79,8 +87,17 @@ class S3ControlApp:
         jobs: BatchJobStore,
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        access_points: AccessPointStore | None = None,
     ) -> None:
         self._objects = objects
+        self._access_points = AccessPointCalls(
+            access_points if access_points is not None else MemoryAccessPointStore(),
+            objects,
+            region=settings.region,
+            endpoint=settings.s3_domain,
+            quota=settings.max_access_points_per_account,
+            page_max=settings.access_point_list_max,
+        )
         self._jobs = jobs
         self._clock = clock
         self._identity = identity
@@ -101,6 +118,7 @@ class S3ControlApp:
         operation = route(method, scope["path"])
         account = headers.get(ACCOUNT_HEADER, "").strip()
         principal: Principal = ANONYMOUS
+        resource = self._resource(account, scope)
         try:
             body = await self._read_body(receive)
             principal = await self._authenticate(scope, headers, body, request_id, operation)
@@ -112,10 +130,12 @@ class S3ControlApp:
             extra = await job_condition_keys(
                 operation, self._jobs, account, job_of(scope["path"]), body, query
             )
-            await self._authorise(principal, operation, scope, extra)
+            await self._authorise(principal, operation, scope, resource, extra)
             response = await self._dispatch(operation, account, body, scope)
         except ClientGone:
-            self._finish(operation, principal, account, request_id, 499, "ClientGone", started)
+            self._finish(
+                operation, principal, account, resource, request_id, 499, "ClientGone", started
+            )
             return
         except Exception as exc:
             wire = to_wire_error(exc)
@@ -126,11 +146,13 @@ class S3ControlApp:
             if wire.code == "EntityTooLarge":
                 # The rest of the body was left unread: it must not become the next request.
                 response.headers.append(("Connection", "close"))
-            self._finish(operation, principal, account, request_id, wire.status, wire.code,
-                         started)  # fmt: skip
+            self._finish(
+                operation, principal, account, resource, request_id, wire.status, wire.code, started
+            )
         else:
-            self._finish(operation, principal, account, request_id, response.status, None,
-                         started)  # fmt: skip
+            self._finish(
+                operation, principal, account, resource, request_id, response.status, None, started
+            )
         await send_response(send, response, [(b"x-amz-request-id", request_id.encode())])
 
     async def _read_body(self, receive: Receive) -> bytes:
@@ -181,22 +203,30 @@ class S3ControlApp:
             raise S3ControlError("SlowDown")
         return authenticated.principal
 
+    def _resource(self, account: str, scope: Scope) -> str:
+        """The resource a call acts on: the access point its path names (its ARN), else the
+        account (``*`` in policies: the account-level actions name no resource)."""
+        name = access_point_of(scope["path"])
+        return self._access_points.arn(account, name) if name else "*"
+
     async def _authorise(
         self,
         principal: Principal,
         operation: S3ControlOperation,
         scope: Scope,
+        resource: str,
         extra: dict[str, ContextValue],
     ) -> None:
         """The caller's identity policies decide (the account root acts unopposed); S3
-        Control's account-level actions name no resource (``*``), as AWS's reference has it.
-        ``extra``: Batch Operations' condition keys (``job_conditions``)."""
+        Control's account-level actions name no resource (``*``), as AWS's reference has it;
+        an access point's calls name the access point. ``extra``: Batch Operations' condition
+        keys (``job_conditions``)."""
         policies = await self._identity.policies_for(principal)
         client = scope.get("client")
         context = principal_context(
             principal,
             action=operation.action,
-            resource="*",
+            resource=resource,
             source_ip=client[0] if client else None,
             secure=scope.get("scheme") == "https",
             region=self._settings.region,
@@ -233,6 +263,24 @@ class S3ControlApp:
             return await job_tags.get_tags(self._jobs, account, job_id)
         if operation is _O.DeleteJobTagging:
             return await job_tags.delete_tags(self._jobs, account, job_id)
+        name = access_point_of(scope["path"])
+        points = self._access_points
+        if operation is _O.CreateAccessPoint:
+            return await points.create(account, name, body, self._clock())
+        if operation is _O.GetAccessPoint:
+            return await points.get(account, name)
+        if operation is _O.DeleteAccessPoint:
+            return await points.delete(account, name)
+        if operation is _O.ListAccessPoints:
+            return await points.list(account, query)
+        if operation is _O.PutAccessPointPolicy:
+            return await points.put_policy(account, name, body)
+        if operation is _O.GetAccessPointPolicy:
+            return await points.get_policy(account, name)
+        if operation is _O.DeleteAccessPointPolicy:
+            return await points.delete_policy(account, name)
+        if operation is _O.GetAccessPointPolicyStatus:
+            return await points.policy_status(account, name)
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:
@@ -246,6 +294,7 @@ class S3ControlApp:
         operation: S3ControlOperation,
         principal: Principal,
         account: str,
+        resource: str,
         request_id: str,
         status: int,
         error: str | None,
@@ -261,7 +310,9 @@ class S3ControlApp:
                 tenant_id=principal.tenant_id,
                 principal=principal.arn,
                 action=operation.action,
-                resource=f"arn:aws:s3:{self._settings.region}:{account or '-'}:account",
+                resource=resource
+                if resource != "*"
+                else f"arn:aws:s3:{self._settings.region}:{account or '-'}:account",
                 outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
                 details=details,
             )

@@ -60,6 +60,15 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     "InvalidRequestException": (400, "The request is not valid"),
     "JobStatusException": (409, "The job's status does not allow the change"),
     "NotFoundException": (404, "The job was not found"),
+    # Access points (decision 0157).
+    "AccessPointAlreadyOwnedByYou": (
+        409,
+        "The access point you tried to create already exists, and you own it.",
+    ),
+    "MalformedPolicy": (400, "The policy is not valid"),
+    "NoSuchAccessPoint": (404, "The specified accesspoint does not exist"),
+    "NoSuchAccessPointPolicy": (404, "The specified accesspoint policy does not exist"),
+    "NoSuchBucket": (404, "The specified bucket does not exist"),
 }
 
 

@@ -1,13 +1,14 @@
 """The S3 Control operations: each request's method and path (under ``/v20180820``) to the
 operation it is, and the IAM action it needs — the ones not served yet too, which answer
-NotImplemented rather than a silent 200 (decision 0152; Batch Operations: its addendum)."""
+NotImplemented rather than a silent 200 (decision 0152; Batch Operations: its addendum;
+access points: decision 0157)."""
 
 from __future__ import annotations
 
 import enum
 import re
 
-__all__ = ["PATH_PREFIX", "S3ControlOperation", "job_of", "route"]
+__all__ = ["PATH_PREFIX", "S3ControlOperation", "access_point_of", "job_of", "route"]
 
 PATH_PREFIX = "/v20180820/"
 
@@ -26,7 +27,21 @@ class S3ControlOperation(enum.Enum):
     PutJobTagging = ("PutJobTagging", "s3:PutJobTagging", True)
     GetJobTagging = ("GetJobTagging", "s3:GetJobTagging", True)
     DeleteJobTagging = ("DeleteJobTagging", "s3:DeleteJobTagging", True)
-    # Any other S3 Control path (access points, Storage Lens, Multi-Region Access Points…).
+    # S3 access points (decision 0157).
+    CreateAccessPoint = ("CreateAccessPoint", "s3:CreateAccessPoint", True)
+    GetAccessPoint = ("GetAccessPoint", "s3:GetAccessPoint", True)
+    DeleteAccessPoint = ("DeleteAccessPoint", "s3:DeleteAccessPoint", True)
+    ListAccessPoints = ("ListAccessPoints", "s3:ListAccessPoints", True)
+    PutAccessPointPolicy = ("PutAccessPointPolicy", "s3:PutAccessPointPolicy", True)
+    GetAccessPointPolicy = ("GetAccessPointPolicy", "s3:GetAccessPointPolicy", True)
+    DeleteAccessPointPolicy = ("DeleteAccessPointPolicy", "s3:DeleteAccessPointPolicy", True)
+    GetAccessPointPolicyStatus = (
+        "GetAccessPointPolicyStatus",
+        "s3:GetAccessPointPolicyStatus",
+        True,
+    )
+    # Any other S3 Control path (Object Lambda access points, Storage Lens, Multi-Region
+    # Access Points…).
     Unknown = ("Unknown", "s3:*", False)
 
     def __init__(self, wire_name: str, action: str, implemented: bool) -> None:
@@ -42,6 +57,17 @@ _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("DELETE", "configuration/publicAccessBlock"): _O.DeletePublicAccessBlock,
     ("POST", "jobs"): _O.CreateJob,
     ("GET", "jobs"): _O.ListJobs,
+    ("GET", "accesspoint"): _O.ListAccessPoints,
+}
+_ACCESS_POINT = re.compile(r"accesspoint/([^/]+)(?:/(policy|policyStatus))?")
+_ACCESS_POINT_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
+    ("PUT", None): _O.CreateAccessPoint,
+    ("GET", None): _O.GetAccessPoint,
+    ("DELETE", None): _O.DeleteAccessPoint,
+    ("PUT", "policy"): _O.PutAccessPointPolicy,
+    ("GET", "policy"): _O.GetAccessPointPolicy,
+    ("DELETE", "policy"): _O.DeleteAccessPointPolicy,
+    ("GET", "policyStatus"): _O.GetAccessPointPolicyStatus,
 }
 _JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status|tagging))?")
 
@@ -52,6 +78,9 @@ def route(method: str, path: str) -> S3ControlOperation:
     found = _EXACT.get((method, rest))
     if found is not None:
         return found
+    point = _ACCESS_POINT.fullmatch(rest)
+    if point is not None:
+        return _ACCESS_POINT_CALLS.get((method, point.group(2)), _O.Unknown)
     job = _JOB.fullmatch(rest)
     if job is not None:
         if job.group(2) is None and method == "GET":
@@ -66,6 +95,13 @@ def route(method: str, path: str) -> S3ControlOperation:
             if found is not None:
                 return found
     return _O.Unknown
+
+
+def access_point_of(path: str) -> str:
+    """The access point name a ``/v20180820/accesspoint/{name}…`` path names ("" for any
+    other path)."""
+    found = _ACCESS_POINT.fullmatch(path[len(PATH_PREFIX) :].rstrip("/"))
+    return "" if found is None else found.group(1)
 
 
 def job_of(path: str) -> str:

@@ -126,6 +126,18 @@ class S3Settings(BaseModel):
         ge=0,
         description="Tolerated difference between client and server clocks, s.",
     )
+    max_access_points_per_account: int = Field(
+        default=10000,
+        ge=0,
+        description="Most S3 access points one account may have (AWS's quota: 10,000);"
+        " CreateAccessPoint past it is refused (400 InvalidRequest).",
+    )
+    access_point_list_max: int = Field(
+        default=1000,
+        ge=1,
+        description="Most access points one ListAccessPoints page answers (a larger"
+        " maxResults is lowered to it; AWS's page is 1,000).",
+    )
 
     def _website_domain_apart(self) -> None:
         # The website endpoint is chosen by Host before the S3 API: a website domain that is

@@ -22,6 +22,7 @@ from andromede.storage.replication import ReplicationConfiguration
 __all__ = [
     "BUCKET_ACCESS_FIELDS",
     "RECORD_FORMAT_VERSION",
+    "AccessPointUse",
     "Bucket",
     "BucketEncryption",
     "BucketUsage",
@@ -206,6 +207,9 @@ class Bucket:
     # The owner account's Block Public Access (S3 Control, decision 0152), read with the bucket
     # (the account's row joined to it) and never stored with it.
     account_public_access_block: PublicAccessBlock | None = None
+    # The access point a request came through (decision 0157): set on that request's copy of
+    # the bucket, never stored, so that every authorisation of the request sees it.
+    access_point: AccessPointUse | None = None
 
     @property
     def acls_enabled(self) -> bool:
@@ -214,10 +218,14 @@ class Bucket:
     @property
     def effective_public_access_block(self) -> PublicAccessBlock | None:
         """What Block Public Access enforces on this bucket: each switch on where either the
-        bucket's or its account's configuration turns it on (the stricter wins, as on S3)."""
-        return PublicAccessBlock.strictest(
+        bucket's or its account's configuration turns it on (the stricter wins, as on S3) —
+        or, for a request through an access point, the access point's too."""
+        block = PublicAccessBlock.strictest(
             self.public_access_block, self.account_public_access_block
         )
+        if self.access_point is not None:
+            return PublicAccessBlock.strictest(block, self.access_point.public_access_block)
+        return block
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +298,18 @@ class PublicAccessBlock:
             first.block_public_policy or second.block_public_policy,
             first.restrict_public_buckets or second.restrict_public_buckets,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPointUse:
+    """The access point a request came through (decision 0157): its ARN and account (the
+    ``s3:DataAccessPoint*`` condition keys and the resource its policy is asked about), its
+    policy's JSON text, its own Block Public Access."""
+
+    arn: str
+    account: str
+    policy: str | None
+    public_access_block: PublicAccessBlock
 
 
 @dataclass(frozen=True, slots=True)

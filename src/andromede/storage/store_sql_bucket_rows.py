@@ -105,6 +105,7 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         None if notification is None else _notification(notification),
         request_payer == _REQUESTER,
         None if account_block is None else _public_access_block(account_block),
+        None,  # access_point: set per request, never stored (decision 0157)
     )
 
 

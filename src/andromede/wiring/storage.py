@@ -25,6 +25,7 @@ from andromede.s3.handlers.common import S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
+from andromede.storage.access_points import AccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
 from andromede.storage.batch_runner import BatchRunner, TaskEvent
 from andromede.storage.blob_local import LocalBlobStore
@@ -127,6 +128,7 @@ def s3_services(
     replicator: Replicator | None = None,
     replication_grants: ReplicationGrants | None = None,
     topics: TopicService | None = None,
+    access_points: AccessPointStore | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -145,6 +147,7 @@ def s3_services(
         replicator=replicator,
         replication_grants=replication_grants,
         topics=topics,
+        access_points=access_points,
     )
 
 

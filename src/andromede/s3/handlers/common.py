@@ -19,6 +19,7 @@ from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
+from andromede.storage.access_points import AccessPointStore
 from andromede.storage.errors import DeleteMarkerFound, NoSuchKey, NoSuchVersion
 from andromede.storage.expiration_view import ExpirationView
 from andromede.storage.model import (
@@ -117,6 +118,9 @@ class S3Services:
     # The notification topics a configuration may name (decision 0132; None: apps built
     # without them, which refuse any notification target as before).
     topics: NotificationTopics | None = None
+    # S3 access points (decision 0157), whose aliases address their buckets (None: apps built
+    # without them, where an alias is an unknown bucket name).
+    access_points: AccessPointStore | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]

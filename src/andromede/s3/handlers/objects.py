@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import NamedTuple
 from urllib.parse import unquote
@@ -56,6 +57,7 @@ from andromede.s3.request import S3Context, parse_checksum_algorithm
 from andromede.s3.request_payment import check_request_payer
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage import errors as storage_errors
+from andromede.storage.access_points import ALIAS_SUFFIX
 from andromede.storage.model import (
     Bucket,
     ChecksumAlgorithm,
@@ -500,7 +502,16 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> CopySource:
     400 InvalidRequest (AWS: a delete marker may not be a copy source), a current one a
     missing key."""
     bucket_name, key, version_id = resolve_copy_source(ctx)
+    point = None
+    if bucket_name.endswith(ALIAS_SUFFIX) and svc.access_points is not None:
+        # A source named by an access point's alias (decision 0157): its bucket, read through
+        # the access point, whose policy then decides the read as well as the bucket's.
+        found = await svc.access_points.by_alias(bucket_name)
+        if found is not None:
+            bucket_name, point = found.bucket, found.use(svc.settings.region)
     bucket = await svc.objects.get_bucket(bucket_name)
+    if point is not None:
+        bucket = dataclasses.replace(bucket, access_point=point)
     if version_id is not None and version_id != "null" and bucket.versioning is None:
         raise S3Error("InvalidArgument", "Invalid version id specified")
     # A Requester Pays source needs the caller's consent to pay, as its reads do (0133).

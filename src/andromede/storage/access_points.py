@@ -1,0 +1,267 @@
+"""S3 access points (decision 0157): the access point as stored, AWS's rules for its name and
+its alias, and its store — one Protocol, a memory twin and the SQL store (SQLite or
+PostgreSQL, the table of migration 0070).
+
+An access point is an account's named door onto one bucket, with its own policy and its own
+Block Public Access (all four switches on unless the creator says otherwise, as on AWS). Its
+alias (``<name>-<random>-s3alias``) is a bucket-shaped name the S3 API accepts wherever a
+bucket name goes; the alias is unique across all accounts, the name within one account.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.errors import AndromedeError
+from andromede.storage.model import AccessPointUse, PublicAccessBlock
+
+__all__ = [
+    "ALIAS_SUFFIX",
+    "AccessPoint",
+    "AccessPointExists",
+    "AccessPointQuotaExceeded",
+    "AccessPointStore",
+    "MemoryAccessPointStore",
+    "SqlAccessPointStore",
+    "access_point_name_problem",
+    "new_alias",
+]
+
+ALIAS_SUFFIX = "-s3alias"
+# AWS: 3 to 50 characters, lower-case letters, digits and hyphens, beginning and ending with
+# a letter or a digit; not an IP address, not "xn--…", not "…-s3alias".
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,48}[a-z0-9]")
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+# An alias is a bucket name (at most 63 characters): the name's first 40, a hyphen, 14 random
+# characters, "-s3alias" — AWS's shape (its random part is longer; clients treat it opaque).
+_ALIAS_PREFIX = 40
+_ALIAS_RANDOM = 14
+_ALPHABET = string.ascii_lowercase + string.digits
+# The row's format (policy text as sent, Block Public Access as PublicAccessBlock's JSON).
+_FORMAT_VERSION = 1
+
+
+class AccessPointExists(AndromedeError):
+    """The account already has an access point of that name."""
+
+
+class AccessPointQuotaExceeded(AndromedeError):
+    """The account has as many access points as the quota allows."""
+
+
+def access_point_name_problem(name: str) -> str | None:
+    """Which of AWS's naming rules ``name`` breaks (None: a valid name)."""
+    if not _NAME.fullmatch(name):
+        return (
+            "must be 3 to 50 lower-case letters, digits or hyphens, beginning and ending with "
+            "a letter or a digit"
+        )
+    if name.startswith("xn--"):
+        return "must not begin with 'xn--'"
+    if name.endswith(ALIAS_SUFFIX):
+        return f"must not end with {ALIAS_SUFFIX!r}"
+    if _IPV4.fullmatch(name):
+        return "must not be formatted as an IP address"
+    return None
+
+
+def new_alias(name: str) -> str:
+    """A fresh alias for an access point named ``name``."""
+    random = "".join(secrets.choice(_ALPHABET) for _ in range(_ALIAS_RANDOM))
+    return f"{name[:_ALIAS_PREFIX].rstrip('-')}-{random}{ALIAS_SUFFIX}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPoint:
+    tenant_id: str
+    name: str
+    bucket: str
+    bucket_account: str
+    alias: str
+    public_access_block: PublicAccessBlock
+    created_at: datetime
+    policy: str | None = None  # the access point policy's JSON text, as sent
+
+    def arn(self, region: str) -> str:
+        return f"arn:aws:s3:{region}:{self.tenant_id}:accesspoint/{self.name}"
+
+    def use(self, region: str) -> AccessPointUse:
+        """What a request through this access point carries to the authoriser."""
+        return AccessPointUse(
+            arn=self.arn(region),
+            account=self.tenant_id,
+            policy=self.policy,
+            public_access_block=self.public_access_block,
+        )
+
+
+class AccessPointStore(Protocol):
+    async def create(self, access_point: AccessPoint, *, quota: int) -> None:
+        """:class:`AccessPointExists`, :class:`AccessPointQuotaExceeded`."""
+        ...
+
+    async def get(self, tenant_id: str, name: str) -> AccessPoint | None: ...
+
+    async def by_alias(self, alias: str) -> AccessPoint | None: ...
+
+    async def list(
+        self, tenant_id: str, *, bucket: str | None, after: str | None, limit: int
+    ) -> Sequence[AccessPoint]:
+        """The account's access points by name, those after ``after`` (a name), at most
+        ``limit``; only ``bucket``'s when it is given."""
+        ...
+
+    async def delete(self, tenant_id: str, name: str) -> bool: ...
+
+    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool: ...
+
+
+class MemoryAccessPointStore:
+    """The in-memory twin (tests, apps built without a database)."""
+
+    def __init__(self) -> None:
+        self._points: dict[tuple[str, str], AccessPoint] = {}
+
+    async def create(self, access_point: AccessPoint, *, quota: int) -> None:
+        key = (access_point.tenant_id, access_point.name)
+        if key in self._points:
+            raise AccessPointExists(access_point.name)
+        if sum(1 for t, _ in self._points if t == access_point.tenant_id) >= quota:
+            raise AccessPointQuotaExceeded(access_point.tenant_id)
+        if any(p.alias == access_point.alias for p in self._points.values()):
+            raise AccessPointExists(access_point.alias)
+        self._points[key] = access_point
+
+    async def get(self, tenant_id: str, name: str) -> AccessPoint | None:
+        return self._points.get((tenant_id, name))
+
+    async def by_alias(self, alias: str) -> AccessPoint | None:
+        return next((p for p in self._points.values() if p.alias == alias), None)
+
+    async def list(
+        self, tenant_id: str, *, bucket: str | None, after: str | None, limit: int
+    ) -> Sequence[AccessPoint]:
+        found = sorted(
+            (
+                p
+                for (t, name), p in self._points.items()
+                if t == tenant_id
+                and (bucket is None or p.bucket == bucket)
+                and (after is None or name > after)
+            ),
+            key=lambda p: p.name,
+        )
+        return found[:limit]
+
+    async def delete(self, tenant_id: str, name: str) -> bool:
+        return self._points.pop((tenant_id, name), None) is not None
+
+    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool:
+        found = self._points.get((tenant_id, name))
+        if found is None:
+            return False
+        self._points[(tenant_id, name)] = replace(found, policy=policy)
+        return True
+
+
+_T = tables.access_points
+
+
+def _access_point(row: sa.Row[tuple[object, ...]]) -> AccessPoint:
+    m = row._mapping
+    return AccessPoint(
+        tenant_id=m["tenant_id"],
+        name=m["name"],
+        bucket=m["bucket"],
+        bucket_account=m["bucket_account"],
+        alias=m["alias"],
+        public_access_block=PublicAccessBlock.from_json(m["public_access_block"]),
+        created_at=m["created_at"],
+        policy=m["policy"],
+    )
+
+
+class SqlAccessPointStore:
+    """Access points in the metadata database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, access_point: AccessPoint, *, quota: int) -> None:
+        count_q = sa.select(sa.func.count()).where(_T.c.tenant_id == access_point.tenant_id)
+        exists_q = sa.select(_T.c.name).where(
+            _T.c.tenant_id == access_point.tenant_id, _T.c.name == access_point.name
+        )
+        row = {
+            "tenant_id": access_point.tenant_id,
+            "name": access_point.name,
+            "bucket": access_point.bucket,
+            "bucket_account": access_point.bucket_account,
+            "alias": access_point.alias,
+            "policy": access_point.policy,
+            "public_access_block": access_point.public_access_block.to_json(),
+            "format_version": _FORMAT_VERSION,
+            "created_at": access_point.created_at,
+        }
+
+        def work(conn: Connection) -> None:
+            if conn.execute(exists_q).first() is not None:
+                raise AccessPointExists(access_point.name)
+            # Two gateways creating the account's last allowed ones at once may both pass
+            # this count: the quota is a guard against runaway scripts, not a billing line.
+            if int(conn.execute(count_q).scalar_one()) >= quota:
+                raise AccessPointQuotaExceeded(access_point.tenant_id)
+            conn.execute(_T.insert(), [row])
+
+        try:
+            await self._db.write(work)
+        except IntegrityError as exc:
+            # The same name created at once through another gateway (or, once in an age, an
+            # alias drawn twice): the other's row stands.
+            raise AccessPointExists(access_point.name) from exc
+
+    async def get(self, tenant_id: str, name: str) -> AccessPoint | None:
+        query = sa.select(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _access_point(row)
+
+    async def by_alias(self, alias: str) -> AccessPoint | None:
+        query = sa.select(_T).where(_T.c.alias == alias)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _access_point(row)
+
+    async def list(
+        self, tenant_id: str, *, bucket: str | None, after: str | None, limit: int
+    ) -> Sequence[AccessPoint]:
+        query = sa.select(_T).where(_T.c.tenant_id == tenant_id)
+        if bucket is not None:
+            query = query.where(_T.c.bucket == bucket)
+        if after is not None:
+            query = query.where(_T.c.name > after)
+        query = query.order_by(_T.c.name).limit(limit)
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        return [_access_point(row) for row in rows]
+
+    async def delete(self, tenant_id: str, name: str) -> bool:
+        statement = _T.delete().where(_T.c.tenant_id == tenant_id, _T.c.name == name)
+        result = await self._db.write(lambda conn: conn.execute(statement))
+        return bool(result.rowcount)
+
+    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool:
+        statement = (
+            _T.update().where(_T.c.tenant_id == tenant_id, _T.c.name == name).values(policy=policy)
+        )
+        result = await self._db.write(lambda conn: conn.execute(statement))
+        return bool(result.rowcount)
