@@ -60,6 +60,7 @@ from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, r
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
+from andromede.sqsapi.app import SqsApp
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.batch_jobs import BatchJobStore
@@ -108,6 +109,7 @@ from andromede.wiring.operator_cli import (
     record_operator_action,
     rotate_audit_signing_key,
 )
+from andromede.wiring.queues import BucketEventQueues, queue_service
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -391,11 +393,15 @@ class Application:
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         events = SqlEventQueue(db)
         topics = topic_service(settings, SqlTopicStore(db), events)
+        # SQS-style queues (decision 0158), bucket events' other destination.
+        queues = queue_service(settings, db, keys)
+        event_queues = BucketEventQueues(queues)
         deliverer = Deliverer(
             events,
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
+            queues=event_queues,
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
@@ -417,6 +423,7 @@ class Application:
                 replicator=replicator,
                 replication_grants=grants,
                 topics=topics,
+                queues=event_queues,
             ),
             identity,
             audit,
@@ -431,6 +438,7 @@ class Application:
         apis["sns"] = QueryApp(
             sns_spec(topics, settings.region), identity, audit, settings, rate_limiter
         )
+        apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter)
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )

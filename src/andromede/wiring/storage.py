@@ -21,7 +21,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, TopicStore
 from andromede.replication_grants import S3ReplicationGrants
 from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
-from andromede.s3.handlers.common import S3Services
+from andromede.s3.handlers.common import NotificationQueues, S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
@@ -127,6 +127,7 @@ def s3_services(
     replicator: Replicator | None = None,
     replication_grants: ReplicationGrants | None = None,
     topics: TopicService | None = None,
+    queues: NotificationQueues | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -145,6 +146,7 @@ def s3_services(
         replicator=replicator,
         replication_grants=replication_grants,
         topics=topics,
+        queues=queues,
     )
 
 
