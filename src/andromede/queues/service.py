@@ -86,7 +86,7 @@ MAX_TAGS = 50
 
 
 class Sealer(Protocol):
-    """Seals a message's payload under its tenant's key; ``context`` (the queue's ARN and the
+    """Seals a message's payload under its tenant's key; ``context`` (the account and the
     message id) is bound to the ciphertext, so one cannot be moved to another message."""
 
     async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes: ...
@@ -404,7 +404,8 @@ class QueueService:
             raise InvalidParameterValue(
                 f"Message system attribute name '{sorted(unknown)[0][:128]}' is invalid."
             )
-        limit = queue.seconds("MaximumMessageSize")
+        # The setting is a ceiling: a queue's default (SQS's 256 KiB) never exceeds it.
+        limit = min(queue.seconds("MaximumMessageSize"), self._limits.max_message_size)
         if message_size(body, attributes) > limit:
             raise InvalidParameterValue(
                 "One or more parameters are invalid. Reason: Message must be shorter than "
@@ -566,7 +567,9 @@ class QueueService:
 
 
 def _context(queue: Queue, message_id: str) -> bytes:
-    return f"{queue.arn}\n{message_id}".encode()
+    # The account and the message id, not the queue: a redrive moves a message to another
+    # queue of its account, where it must still open.
+    return f"{queue.tenant_id}\n{message_id}".encode()
 
 
 def check_batch_ids(ids: Sequence[str]) -> None:

@@ -25,7 +25,7 @@ __all__ = ["BucketEventQueues", "KeySealer", "queue_service"]
 log = logging.getLogger(__name__)
 
 # A sealed message: version, the wrapped data key's length and the key, the nonce, then the
-# AES-GCM ciphertext of the payload, whose AAD is the queue's ARN and the message id.
+# AES-GCM ciphertext of the payload, whose AAD is the account and the message id.
 _VERSION: Final = b"\x01"
 _NONCE = 12
 
