@@ -128,6 +128,10 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     ]
     if configured and svc.topics is None:
         raise S3Error("NotImplemented", "Event notifications are not served by this endpoint")
+    if svc.queues is None and any(d == "Queue" for _, d in configured):
+        raise S3Error(
+            "NotImplemented", "QueueConfiguration: queues are not served by this endpoint"
+        )
     if len(configured) > _MAX_RULES:
         raise S3Error("InvalidArgument", f"At most {_MAX_RULES} configurations are allowed")
     rules = [_rule(element, destination) for element, destination in configured]
