@@ -500,7 +500,12 @@ class Application:
             settings,
             rate_limiter,
             close_tenant=tenant_closer(
-                identity, keys, customer_keys, buckets=objects.list_buckets, topics=topics
+                identity,
+                keys,
+                customer_keys,
+                buckets=objects.list_buckets,
+                topics=topics,
+                queues=queues,
             ),
             trail=trail,
             operator_access=operator_access,
