@@ -105,7 +105,9 @@ class Harness:
 
 @pytest.fixture
 async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
-    settings = Settings(data_dir=tmp_path, region=REGION, max_api_body_size=1024 * 1024)
+    settings = Settings(
+        data_dir=tmp_path, region=REGION, max_api_body_size=4096, queue_max_message_size=2048
+    )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
     assert boot is not None

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-amz-json-1.0"
 _TARGET_PREFIX = "AmazonSQS."
+_JSON_EXPANSION = 6
 
 
 class SqsApp:
@@ -75,6 +76,12 @@ class SqsApp:
         self._auth = Authenticator.for_settings(identity, settings, service=self.name)
         self._authoriser = SqsAuthoriser(identity, queues.region)
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+        # A message of queue_max_message_size bytes must fit in its request: JSON escapes a
+        # character in up to six bytes (botocore writes non-ASCII as \uXXXX).
+        self._body_limit = max(
+            settings.max_api_body_size,
+            _JSON_EXPANSION * settings.queue_max_message_size + settings.max_api_body_size,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -168,7 +175,7 @@ class SqsApp:
         try:
             return await read_small_body(
                 receive,
-                limit=self._settings.max_api_body_size,
+                limit=self._body_limit,
                 timeout=self._settings.body_read_timeout,
             )
         except BodyTooLarge as exc:

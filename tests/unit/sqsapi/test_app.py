@@ -105,6 +105,20 @@ async def test_errors_in_sqs_shape(sqs: Harness) -> None:
     )
 
 
+async def test_a_message_of_the_largest_size_fits_its_request(sqs: Harness) -> None:
+    """2048 bytes of "é" are 12 KiB of JSON (\u00e9 each), three times max_api_body_size:
+    still taken, since the body limit follows queue_max_message_size; one more byte is not."""
+    url = await url_of(sqs)
+    body = "é" * 1024
+    sent = await sqs.ok("SendMessage", {"QueueUrl": url, "MessageBody": body})
+    got = (await sqs.ok("ReceiveMessage", {"QueueUrl": url}))["Messages"]
+    assert got[0]["Body"] == body and got[0]["MessageId"] == sent["MessageId"]
+    over = await sqs.call("SendMessage", {"QueueUrl": url, "MessageBody": body + "x"})
+    assert over.error_type == "InvalidParameterValue"
+    huge = await sqs.call("SendMessage", {"QueueUrl": url, "MessageBody": "é" * 10_000})
+    assert (huge.status, huge.error_type) == (413, "RequestEntityTooLarge")
+
+
 async def test_queue_limit_is_the_setting(sqs: Harness) -> None:
     for n in range(5):
         await url_of(sqs, f"q{n}")
