@@ -35,6 +35,7 @@ from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
@@ -530,6 +531,7 @@ class Application:
                 billing=billing,
                 sns=SnsWire(apis["sns"]),
                 s3control=S3ControlWire(apis[S3ControlApp.name]),
+                sqs=SqsWire(apis[SqsApp.name]),
             )
         )
         self._running = _Running(
