@@ -261,6 +261,11 @@ class QueueService:
             value = queue.attribute(name)
             if value is not None:
                 shown[name] = value
+        if "MaximumMessageSize" not in queue.attributes:
+            # SQS's default, within this platform's ceiling (what a send is held to).
+            shown["MaximumMessageSize"] = str(
+                min(queue.seconds("MaximumMessageSize"), self._limits.max_message_size)
+            )
         return {name: value for name, value in shown.items() if name in wanted}
 
     async def set_queue_attributes(self, queue: Queue, attributes: Mapping[str, str]) -> Queue:

@@ -56,6 +56,9 @@ async def test_send_receive_delete_with_attributes(sqs: Harness) -> None:
     shown = await sqs.ok("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]})
     assert shown["Attributes"]["ApproximateNumberOfMessages"] == "0"
     assert shown["Attributes"]["QueueArn"] == f"arn:aws:sqs:eu-fr-1:{sqs.tenant_id}:q"
+    # The default size within the harness's queue_max_message_size (2048).
+    assert shown["Attributes"]["MaximumMessageSize"] == "2048"
+    assert shown["Attributes"]["VisibilityTimeout"] == "30"
     await sqs.audit.flush()
     audited = [e.action for _, e in await sqs.audit_store.list_events(None, after_id=0, limit=100)]
     assert "sqs:SendMessage" in audited and "sqs:DeleteMessage" in audited
