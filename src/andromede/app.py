@@ -245,10 +245,13 @@ class Application:
                 return
             # One endpoint for every AWS-style API: the credential scope's service picks it
             # (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-            # except an unsigned call naming a KMS action, which KMS refuses in its own words.
+            # except an unsigned call naming a KMS or SQS action, which that API refuses in
+            # its own words.
             service = credential_service(scope.get("query_string", b""), scope["headers"])
             if service is None and _kms_target(scope["headers"]):
                 service = "kms"
+            elif service is None and _sqs_target(scope["headers"]):
+                service = SqsApp.name
             elif service is None and _unsigned_sts(scope):
                 service = "sts"
             if service in (None, "s3") and is_s3_control(scope):
@@ -598,6 +601,13 @@ def _unsigned_sts(scope: Scope) -> bool:
 def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
     return any(
         name.lower() == b"x-amz-target" and value.startswith(b"TrentService.")
+        for name, value in raw_headers
+    )
+
+
+def _sqs_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"x-amz-target" and value.startswith(b"AmazonSQS.")
         for name, value in raw_headers
     )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +82,23 @@ def test_send_receive_delete_and_long_poll(server: ServerProcess) -> None:
     assert caught.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
     assert isinstance(caught.value, sqs.exceptions.QueueDoesNotExist)
     assert caught.value.response["ResponseMetadata"]["RequestId"]
+
+
+def test_an_unsigned_call_is_refused_in_sqs_words(server: ServerProcess) -> None:
+    request = urllib.request.Request(
+        f"{server.endpoint}/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "X-Amz-Target": "AmazonSQS.ListQueues",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 403
+    assert json.loads(caught.value.read())["__type"].endswith("#MissingAuthenticationToken")
+    assert caught.value.headers["x-amzn-query-error"] == "MissingAuthenticationToken;Sender"
 
 
 def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:
