@@ -102,3 +102,14 @@ async def test_an_event_for_a_deleted_queue_is_dropped(queues: QueueService) -> 
     pending = await deliver(queues, queue.arn, RECORD)
     assert await pending.waiting(TENANT) == 0
     assert not await BucketEventQueues(queues).accepts_bucket_events(TENANT, queue.arn, "photos")
+
+
+async def test_a_closed_tenants_queues_are_forgotten(queues: QueueService) -> None:
+    queue = await queue_allowing(queues, "photos")
+    await queues.send_message(queue, "left behind", {}, {}, None, "me")
+    await queues.create_queue("999988887777", "theirs", {})
+    assert await queues.forget_tenant(TENANT) == 1
+    assert (await queues.list_queues(TENANT, "", None, None))[0] == []
+    assert [q.name for q in (await queues.list_queues("999988887777", "", None, None))[0]] == [
+        "theirs"
+    ]
