@@ -35,6 +35,7 @@ from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
@@ -60,6 +61,7 @@ from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, r
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
+from andromede.sqsapi.app import SqsApp
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.access_points import SqlAccessPointStore
@@ -109,6 +111,7 @@ from andromede.wiring.operator_cli import (
     record_operator_action,
     rotate_audit_signing_key,
 )
+from andromede.wiring.queues import BucketEventQueues, queue_service
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -243,10 +246,13 @@ class Application:
                 return
             # One endpoint for every AWS-style API: the credential scope's service picks it
             # (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-            # except an unsigned call naming a KMS action, which KMS refuses in its own words.
+            # except an unsigned call naming a KMS or SQS action, which that API refuses in
+            # its own words.
             service = credential_service(scope.get("query_string", b""), scope["headers"])
             if service is None and _kms_target(scope["headers"]):
                 service = "kms"
+            elif service is None and _sqs_target(scope["headers"]):
+                service = SqsApp.name
             elif service is None and _unsigned_sts(scope):
                 service = "sts"
             if service in (None, "s3") and is_s3_control(scope):
@@ -392,11 +398,15 @@ class Application:
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         events = SqlEventQueue(db)
         topics = topic_service(settings, SqlTopicStore(db), events)
+        # SQS-style queues (decision 0158), bucket events' other destination.
+        queues = queue_service(settings, db, keys)
+        event_queues = BucketEventQueues(queues)
         deliverer = Deliverer(
             events,
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
+            queues=event_queues,
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
@@ -420,6 +430,7 @@ class Application:
                 replication_grants=grants,
                 topics=topics,
                 access_points=access_points,
+                queues=event_queues,
             ),
             identity,
             audit,
@@ -434,6 +445,7 @@ class Application:
         apis["sns"] = QueryApp(
             sns_spec(topics, settings.region), identity, audit, settings, rate_limiter
         )
+        apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter)
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )
@@ -506,7 +518,12 @@ class Application:
             settings,
             rate_limiter,
             close_tenant=tenant_closer(
-                identity, keys, customer_keys, buckets=objects.list_buckets, topics=topics
+                identity,
+                keys,
+                customer_keys,
+                buckets=objects.list_buckets,
+                topics=topics,
+                queues=queues,
             ),
             trail=trail,
             operator_access=operator_access,
@@ -531,6 +548,7 @@ class Application:
                 billing=billing,
                 sns=SnsWire(apis["sns"]),
                 s3control=S3ControlWire(apis[S3ControlApp.name]),
+                sqs=SqsWire(apis[SqsApp.name]),
             )
         )
         self._running = _Running(
@@ -597,6 +615,13 @@ def _unsigned_sts(scope: Scope) -> bool:
 def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
     return any(
         name.lower() == b"x-amz-target" and value.startswith(b"TrentService.")
+        for name, value in raw_headers
+    )
+
+
+def _sqs_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"x-amz-target" and value.startswith(b"AmazonSQS.")
         for name, value in raw_headers
     )
 

@@ -47,6 +47,7 @@ from andromede.console import (
     pages_oidc,
     pages_prefix_lists,
     pages_public_access,
+    pages_queues,
     pages_routing,
     pages_session,
     pages_storage,
@@ -66,6 +67,7 @@ from andromede.console.session import (
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_topics import SnsWire
 from andromede.errors import AndromedeError
@@ -158,9 +160,10 @@ class Console:
         billing: BillingService | None = None,
         sns: SnsWire | None = None,
         s3control: S3ControlWire | None = None,
+        sqs: SqsWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
-        Public Access): those APIs in process, as ``kms``
+        Public Access), ``sqs`` (queues): those APIs in process, as ``kms``
         (None: a server that serves none, whose page says so); ``sts``: STS, for SAML sign-in
         (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -178,6 +181,7 @@ class Console:
         self.ec2 = ec2
         self.sns = sns
         self.s3control = s3control
+        self.sqs = sqs
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -438,6 +442,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_topics.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_queues.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam_oidc.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),

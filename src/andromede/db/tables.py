@@ -6,9 +6,10 @@ MFA devices, federation providers, temporary credentials, operators, console log
 ``tables_audit`` (``audit_events``, the transparency log's logs, leaves, nodes and keys),
 ``tables_billing``, ``tables_storage`` (buckets, objects, versions, blobs, multipart uploads,
 replication and notification queues), ``tables_access_points`` (S3 access points),
-``tables_kms`` (customer-managed keys' metadata, the key
-material lives in the root-key provider) and ``tables_compute`` (EC2 resources). This module
-re-exports every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
+``tables_kms`` (customer-managed keys' metadata, the key material lives in the root-key
+provider), ``tables_compute`` (EC2 resources) and ``tables_queues`` (SQS-style queues and their
+sealed messages). This module re-exports every table and ``metadata``: the stores and the
+migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -123,6 +124,7 @@ from andromede.db.tables_compute import (
     compute_vpcs,
 )
 from andromede.db.tables_access_points import access_points
+from andromede.db.tables_queues import queue_messages, queues
 # isort: on
 
 __all__ = [
@@ -212,6 +214,8 @@ __all__ = [
     "parts",
     "policy_attachments",
     "policy_versions",
+    "queue_messages",
+    "queues",
     "replication_statuses",
     "replication_tasks",
     "session_credentials",

@@ -14,6 +14,8 @@ S3's event JSON, to its topic's push endpoint.
   address must be public unicast or inside ``allowed`` (``notification_endpoint_allow_cidrs``);
   the connection goes to a checked address (``http.outbound.pin``), never to a second
   resolution. Redirects are not followed.
+- **Queues.** An event whose destination is an SQS-style queue (decision 0158) is sent into
+  it through a :class:`QueueSink`, settled as a push is.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -28,6 +30,7 @@ import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -37,7 +40,7 @@ from andromede.notifications.model import Topic
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, QueuedEvent
 
-__all__ = ["Deliverer", "DeliveryPolicy"]
+__all__ = ["Deliverer", "DeliveryPolicy", "QueueSink"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,18 @@ class DeliveryPolicy:
     retry_max: float = 3600.0
     timeout: float = 10.0  # seconds for each of connect, write and read
     allowed: Sequence[Network] = ()
+
+
+class QueueSink(Protocol):
+    """SQS-style queues as destinations (decision 0158): an event whose destination is a
+    queue's ARN (``arn:aws:sqs:…``) is sent there instead of pushed over HTTP."""
+
+    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
+        """Whether the message was sent; False when it never can be (queue gone, or its
+        policy no longer allowing S3)."""
+
+
+_QUEUE_ARN = "arn:aws:sqs:"
 
 
 def _utcnow() -> datetime:
@@ -73,8 +88,10 @@ class Deliverer:
         *,
         tls: Callable[[], ssl.SSLContext] | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        queues: QueueSink | None = None,
     ) -> None:
         self._queue = queue
+        self._queues = queues
         self._topics = topics
         self._policy = policy
         self._tls = tls
@@ -113,6 +130,9 @@ class Deliverer:
         return len(events)
 
     async def _deliver(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
+        if event.topic_arn.startswith(_QUEUE_ARN):
+            await self._deliver_to_queue(event)
+            return
         topic = await self._topics.topic(event.topic_arn)
         endpoint = None if topic is None else topic.push_endpoint
         if topic is None or endpoint is None:
@@ -151,6 +171,33 @@ class Deliverer:
                 reason,
             )
             await self._queue.retry(event, self._clock() + timedelta(seconds=delay), reason)
+            return
+        self.delivered += 1
+        await self._queue.complete(event)
+
+    async def _deliver_to_queue(self, event: QueuedEvent) -> None:
+        """Into an SQS-style queue of the same platform: no network, the same at-least-once
+        settlement (a failure is tried again with the same backoff)."""
+        try:
+            sent = self._queues is not None and await self._queues.deliver(
+                event.tenant_id, event.topic_arn, event.message
+            )
+        except Exception as exc:
+            if event.attempts >= self._policy.max_attempts:
+                log.warning("event for %s dropped after %d attempts", event.topic_arn,
+                            event.attempts)  # fmt: skip
+                self.dropped += 1
+                await self._queue.drop(event)
+                return
+            delay = min(self._policy.retry_base * 2 ** (event.attempts - 1), self._policy.retry_max)
+            await self._queue.retry(
+                event, self._clock() + timedelta(seconds=delay), type(exc).__name__
+            )
+            return
+        if not sent:
+            log.info("event for %s dropped: no such queue, or S3 not allowed", event.topic_arn)
+            self.dropped += 1
+            await self._queue.drop(event)
             return
         self.delivered += 1
         await self._queue.complete(event)

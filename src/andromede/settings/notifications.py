@@ -1,4 +1,5 @@
-"""Bucket event notifications: delivery to topics and endpoints, their queues and limits.
+"""Bucket event notifications: delivery to topics and endpoints, their queues and limits;
+and the SQS-style queues (decision 0158), which take bucket events too.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -71,6 +72,33 @@ class NotificationSettings(BaseModel):
         gt=0,
         description="Notification topics (SNS-style, for bucket events) a tenant may hold "
         "(decision 0132).",
+    )
+
+    max_queues: int = Field(
+        default=1000,
+        gt=0,
+        description="SQS-style queues a tenant may hold (decision 0158).",
+    )
+    queue_max_message_size: int = Field(
+        default=262_144,
+        ge=1024,
+        le=1_048_576,
+        description="Largest message body and attributes, in bytes, a queue may take, the "
+        "ceiling of its MaximumMessageSize and of a batch's total (decision 0158).",
+    )
+    queue_max_in_flight: int = Field(
+        default=120_000,
+        gt=0,
+        description="Messages of one queue that may be in flight (received, neither deleted "
+        "nor visible again) before ReceiveMessage answers OverLimit, as on SQS (decision 0158).",
+    )
+    queue_long_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=20,
+        description="Seconds between looks at a queue while a long poll waits, for messages "
+        "sent through another gateway; a send through the same one wakes it at once "
+        "(decision 0158).",
     )
 
     @field_validator("notification_endpoint_allow_cidrs")

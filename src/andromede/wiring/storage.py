@@ -21,7 +21,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, TopicStore
 from andromede.replication_grants import S3ReplicationGrants
 from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
-from andromede.s3.handlers.common import S3Services
+from andromede.s3.handlers.common import NotificationQueues, S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
@@ -129,6 +129,7 @@ def s3_services(
     replication_grants: ReplicationGrants | None = None,
     topics: TopicService | None = None,
     access_points: AccessPointStore | None = None,
+    queues: NotificationQueues | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -148,6 +149,7 @@ def s3_services(
         replication_grants=replication_grants,
         topics=topics,
         access_points=access_points,
+        queues=queues,
     )
 
 

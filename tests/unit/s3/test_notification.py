@@ -172,8 +172,18 @@ async def test_a_rule_without_id_gets_one(client: Client) -> None:
                 "<QueueConfiguration><Queue>arn:aws:sqs:eu:1:q</Queue>"
                 "<Event>s3:ObjectCreated:*</Event></QueueConfiguration>"
             ],
+            # An app built without queues (this one) refuses them as before (decision 0158).
             "NotImplemented",
             "QueueConfiguration",
+        ),
+        (
+            # A topic's rule naming a queue (or the reverse) names no destination of its kind.
+            lambda arn: [
+                "<TopicConfiguration><Topic>arn:aws:sqs:eu:1:q</Topic>"
+                "<Event>s3:ObjectCreated:*</Event></TopicConfiguration>"
+            ],
+            "InvalidArgument",
+            "Unable to validate the following destination configurations",
         ),
         (
             lambda arn: ["<CloudFunctionConfiguration/>"],

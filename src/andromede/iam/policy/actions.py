@@ -514,6 +514,31 @@ _SNS = (
     "UntagResource",
 )
 
+# SQS (decision 0158): every action of the 2012-11-05 API, so that AWS's queue policies
+# validate; the message-move tasks and Add/RemovePermission are not served.
+_SQS = (
+    "AddPermission",
+    "CancelMessageMoveTask",
+    "ChangeMessageVisibility",
+    "CreateQueue",
+    "DeleteMessage",
+    "DeleteQueue",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "ListQueues",
+    "PurgeQueue",
+    "ReceiveMessage",
+    "RemovePermission",
+    "SendMessage",
+    "SetQueueAttributes",
+    "StartMessageMoveTask",
+    "TagQueue",
+    "UntagQueue",
+)
+
 # EC2 Auto Scaling (decision 0156): the group calls served are CreateAutoScalingGroup,
 # DescribeAutoScalingGroups, UpdateAutoScalingGroup, DeleteAutoScalingGroup, SetDesiredCapacity,
 # DescribeAutoScalingInstances, TerminateInstanceInAutoScalingGroup and
@@ -593,6 +618,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "kms": _KMS,
     "ec2": _EC2,
     "sns": _SNS,
+    "sqs": _SQS,
     "autoscaling": _AUTOSCALING,
     "andromede": _ANDROMEDE,
 }

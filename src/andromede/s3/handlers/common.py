@@ -78,6 +78,15 @@ class NotificationTopics(Protocol):
         """S3's ``s3:TestEvent`` to each topic of a configuration just accepted."""
 
 
+class NotificationQueues(Protocol):
+    """The tenants' SQS-style queues, as PutBucketNotificationConfiguration checks a
+    ``QueueConfiguration`` (decision 0158)."""
+
+    async def accepts_bucket_events(self, tenant_id: str, queue_arn: str, bucket: str) -> bool:
+        """Whether ``queue_arn`` is a queue of ``tenant_id`` whose policy lets S3 send it the
+        events of ``bucket``."""
+
+
 def event_source(ctx: S3Context, event_name: str) -> EventSource:
     """The request as its event notifications tell of it (decision 0132)."""
     principal = ctx.principal
@@ -121,6 +130,8 @@ class S3Services:
     # S3 access points (decision 0157), whose aliases address their buckets (None: apps built
     # without them, where an alias is an unknown bucket name).
     access_points: AccessPointStore | None = None
+    # The queues a QueueConfiguration may name (decision 0158; None: refused as before).
+    queues: NotificationQueues | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]

@@ -22,8 +22,14 @@ name twice in a filter (RGW keeps the first), a rule with them naming removal ev
 object's attributes are not known when a removal is queued: decision 0132) are
 ``InvalidArgument``; a rule ``Type`` other than ``IN`` (RGW's newer negative filters):
 ``NotImplemented``. RGW's ``regex`` key rule is refused as S3 refuses any other name.
-``QueueConfiguration`` (SQS), ``CloudFunctionConfiguration`` (Lambda) and
-``EventBridgeConfiguration`` are ``NotImplemented``, never kept silently.
+``CloudFunctionConfiguration`` (Lambda) and ``EventBridgeConfiguration`` are
+``NotImplemented``, never kept silently.
+
+``QueueConfiguration`` (decision 0158) names an SQS-style queue (``andromede.queues``) by its
+ARN in ``Queue``: accepted when it is a queue of the bucket owner's account whose policy lets
+``s3.amazonaws.com`` ``sqs:SendMessage`` with the bucket as ``aws:SourceArn``, else "Unable to
+validate the following destination configurations", as S3 checks it. Its rules are kept and
+checked (overlaps included) with the topics' in one list, each destination an ARN.
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ from andromede.storage.notification import (
 
 __all__ = ["get_bucket_notification_configuration", "put_bucket_notification_configuration"]
 
-_NOT_IMPLEMENTED = frozenset(
-    {"QueueConfiguration", "CloudFunctionConfiguration", "EventBridgeConfiguration"}
-)
+_NOT_IMPLEMENTED = frozenset({"CloudFunctionConfiguration", "EventBridgeConfiguration"})
+_QUEUE_ARN = "arn:aws:sqs:"
+# Configuration element → its destination element.
+_DESTINATIONS = {"TopicConfiguration": "Topic", "QueueConfiguration": "Queue"}
 _MAX_RULES = 100
 _MAX_FILTER_VALUE = 1024
 _AMBIGUOUS = (
@@ -62,10 +69,14 @@ _UNVALIDATED = "Unable to validate the following destination configurations"
 async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
     config = await svc.objects.get_bucket_notification(ctx.bucket)
     xml = XmlWriter("NotificationConfiguration")
-    for rule in () if config is None else config.rules:
-        xml.open("TopicConfiguration")
+    rules = () if config is None else config.rules
+    # S3's order: the topics' configurations, then the queues'.
+    for rule in sorted(rules, key=lambda r: r.topic_arn.startswith(_QUEUE_ARN)):
+        queue = rule.topic_arn.startswith(_QUEUE_ARN)
+        element = "QueueConfiguration" if queue else "TopicConfiguration"
+        xml.open(element)
         xml.element("Id", rule.id)
-        xml.element("Topic", rule.topic_arn)
+        xml.element("Queue" if queue else "Topic", rule.topic_arn)
         for event in rule.events:
             xml.element("Event", event)
         key_rules = [
@@ -84,7 +95,7 @@ async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
                 if pairs:
                     _write_filter_rules(xml, container, pairs)
             xml.close("Filter")
-        xml.close("TopicConfiguration")
+        xml.close(element)
     return xml_response(xml)
 
 
@@ -105,17 +116,25 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     if refused:
         raise S3Error(
             "NotImplemented",
-            "Only TopicConfiguration (SNS-style topics with an HTTP push endpoint) is "
-            "implemented: " + ", ".join(refused),
+            "Only TopicConfiguration (SNS-style topics with an HTTP push endpoint) and "
+            "QueueConfiguration (SQS-style queues) are implemented: " + ", ".join(refused),
         )
-    if names - {"TopicConfiguration"}:
+    if names - set(_DESTINATIONS):
         raise S3Error("MalformedXML")
-    configured = children(root, "TopicConfiguration")
+    configured = [
+        (element, _DESTINATIONS[local_name(element)])
+        for element in root
+        if local_name(element) in _DESTINATIONS
+    ]
     if configured and svc.topics is None:
         raise S3Error("NotImplemented", "Event notifications are not served by this endpoint")
+    if svc.queues is None and any(d == "Queue" for _, d in configured):
+        raise S3Error(
+            "NotImplemented", "QueueConfiguration: queues are not served by this endpoint"
+        )
     if len(configured) > _MAX_RULES:
         raise S3Error("InvalidArgument", f"At most {_MAX_RULES} configurations are allowed")
-    rules = [_rule(element) for element in configured]
+    rules = [_rule(element, destination) for element, destination in configured]
     if len({rule.id for rule in rules}) != len(rules):
         raise S3Error("InvalidArgument", "Configuration IDs must be unique", ArgumentName="Id")
     if overlapping(rules):
@@ -123,7 +142,18 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     bucket = await addressed_bucket(ctx, svc) if rules else None
     if bucket is not None:
         for rule in rules:
-            if svc.topics is None or not await svc.topics.owns_topic(
+            if rule.topic_arn.startswith(_QUEUE_ARN):
+                if svc.queues is None or not await svc.queues.accepts_bucket_events(
+                    bucket.tenant_id, rule.topic_arn, bucket.name
+                ):
+                    raise S3Error(
+                        "InvalidArgument",
+                        _UNVALIDATED,
+                        ArgumentName=rule.topic_arn[:256],
+                        ArgumentValue="Permissions on the destination queue do not allow S3 "
+                        "to publish notifications from this bucket",
+                    )
+            elif svc.topics is None or not await svc.topics.owns_topic(
                 bucket.tenant_id, rule.topic_arn
             ):
                 raise S3Error(
@@ -146,12 +176,15 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     return Response()
 
 
-def _rule(element: Element) -> TopicRule:
+def _rule(element: Element, destination: str) -> TopicRule:
     rule_id = _text(element, "Id") or secrets.token_hex(16)
-    topic = _text(element, "Topic")
+    topic = _text(element, destination)
     events = [(e.text or "").strip() for e in children(element, "Event")]
     if not topic or not events:
         raise S3Error("MalformedXML")
+    if topic.startswith(_QUEUE_ARN) != (destination == "Queue"):
+        # A topic's rule naming a queue, or the reverse: no such destination of that kind.
+        raise S3Error("InvalidArgument", _UNVALIDATED, ArgumentName=topic[:256])
     for event in events:
         if event not in SUPPORTED_EVENTS:
             raise S3Error(

@@ -1,0 +1,95 @@
+"""The SQS calls (decision 0158) the console's Queues page makes, in process as the signed-in
+principal through SQS's JSON protocol (``sqsapi.app.SqsApp``): its authorisation
+(``sqs:<Action>`` by IAM and queue policies), checks, audit and errors answer them. Each answer
+is read into the small rows the page shows; nothing here decides what SQS allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from andromede.console.wire import AsgiApp, WireError, _call, _scope
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
+
+__all__ = ["QueueRow", "SqsWire"]
+
+_COUNTS: Final = (
+    "QueueArn",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    name: str
+    url: str
+    arn: str = ""
+    visible: str = ""
+    in_flight: str = ""
+    delayed: str = ""
+    # GetQueueAttributes' refusal for this queue, in its words ("": read): a policy may let
+    # the caller list queues without reading them.
+    error: str = ""
+
+
+class SqsWire:
+    """The queue calls the console makes (``AmazonSQS`` JSON), as ``principal``."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self._app = app
+
+    async def _sqs(
+        self, origin: Scope, principal: Principal, action: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        body = json.dumps(payload).encode()
+        headers = [
+            (b"x-amz-target", f"AmazonSQS.{action}".encode()),
+            (b"content-type", b"application/x-amz-json-1.0"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        answer = await _call(self._app, _scope(origin, principal, "POST", "/", "", headers), body)
+        try:
+            document = json.loads(answer.body or b"{}")
+        except ValueError:
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+        if answer.status >= 300:
+            code = str(document.get("__type", "InternalFailure")).rsplit("#", 1)[-1]
+            raise WireError(code, str(document.get("message") or ""), answer.status)
+        return document
+
+    async def list_queues(self, origin: Scope, principal: Principal) -> list[QueueRow]:
+        """The caller's queues with their message counts, read side by side."""
+        listed = await self._sqs(origin, principal, "ListQueues", {})
+        urls = [str(url) for url in listed.get("QueueUrls", [])]
+        return list(await asyncio.gather(*(self._queue(origin, principal, u) for u in urls)))
+
+    async def _queue(self, origin: Scope, principal: Principal, url: str) -> QueueRow:
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            answer = await self._sqs(
+                origin,
+                principal,
+                "GetQueueAttributes",
+                {"QueueUrl": url, "AttributeNames": list(_COUNTS)},
+            )
+        except WireError as exc:
+            return QueueRow(name, url, error=exc.message or exc.code)
+        found = answer.get("Attributes", {})
+        return QueueRow(name, url, *(str(found.get(key, "")) for key in _COUNTS))
+
+    async def create_queue(self, origin: Scope, principal: Principal, name: str) -> str:
+        """The new queue's URL (or the existing one's, CreateQueue being idempotent)."""
+        answer = await self._sqs(origin, principal, "CreateQueue", {"QueueName": name})
+        return str(answer.get("QueueUrl", ""))
+
+    async def delete_queue(self, origin: Scope, principal: Principal, url: str) -> None:
+        await self._sqs(origin, principal, "DeleteQueue", {"QueueUrl": url})

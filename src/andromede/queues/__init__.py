@@ -1,0 +1,1 @@
+"""SQS-style message queues of the tenants (decision 0158)."""

@@ -1,0 +1,602 @@
+"""Queues of a tenant (decision 0158): SQS's operations over a :class:`QueueStore`, messages
+sealed by a :class:`Sealer` before they reach the store and opened after.
+
+A queue is its tenant's alone: an ARN or a URL naming another account is answered as a queue
+that does not exist. Long polling waits without a database connection: a receive that found
+nothing waits for a send to the queue through this service (woken at once) or for
+``poll_interval`` (a send through another gateway), then looks again, until its wait ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from andromede.queues.errors import (
+    BatchEntryIdsNotDistinct,
+    BatchRequestTooLong,
+    EmptyBatchRequest,
+    InvalidAttributeName,
+    InvalidBatchEntryId,
+    InvalidParameterValue,
+    MessageNotInflight,
+    QueueDoesNotExist,
+    QueueError,
+    QueueNameExists,
+    ReceiptHandleIsInvalid,
+    TooManyEntriesInBatchRequest,
+)
+from andromede.queues.model import (
+    DEFAULTS,
+    MessageAttribute,
+    Payload,
+    Queue,
+    RedrivePolicy,
+    attributes_md5,
+    body_md5,
+    check_body,
+    check_message_attributes,
+    check_name,
+    check_queue_attributes,
+    message_size,
+    parse_queue_arn,
+)
+from andromede.queues.store import QueueStore, Redrive, StoredMessage
+
+__all__ = [
+    "BatchEntry",
+    "BatchFailure",
+    "Delivered",
+    "QueueLimits",
+    "QueueService",
+    "Sealer",
+    "SentMessage",
+    "check_batch_ids",
+]
+
+_log = logging.getLogger(__name__)
+_BATCH_MAX = 10
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_COMPUTED = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "QueueArn",
+)
+_SHOWN = (
+    *_COMPUTED,
+    *DEFAULTS,
+    "Policy",
+    "RedrivePolicy",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+)
+MAX_TAGS = 50
+
+
+class Sealer(Protocol):
+    """Seals a message's payload under its tenant's key; ``context`` (the account and the
+    message id) is bound to the ciphertext, so one cannot be moved to another message."""
+
+    async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes: ...
+
+    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    max_queues: int = 1000
+    max_message_size: int = 262_144
+    in_flight: int = 120_000
+    poll_interval: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    message_id: str
+    md5_of_body: str
+    md5_of_attributes: str | None
+    md5_of_system_attributes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    id: str
+    body: str
+    attributes: Mapping[str, MessageAttribute] = field(default_factory=dict)
+    system: Mapping[str, MessageAttribute] = field(default_factory=dict)
+    delay: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFailure:
+    id: str
+    error: QueueError
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    message_id: str
+    receipt_handle: str
+    payload: Payload
+    sent_at: datetime
+    receive_count: int
+    first_received_at: datetime
+
+    @property
+    def md5_of_body(self) -> str:
+        return body_md5(self.payload.body)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _receipt_handle(message_id: str, receipt: str) -> str:
+    return base64.urlsafe_b64encode(f"{message_id} {receipt}".encode()).decode()
+
+
+def _parse_receipt_handle(handle: str) -> tuple[str, str]:
+    try:
+        message_id, receipt = base64.urlsafe_b64decode(handle.encode()).decode().split(" ")
+    except (binascii.Error, ValueError, UnicodeError) as exc:
+        raise ReceiptHandleIsInvalid(
+            f'The input receipt handle "{handle[:128]}" is not a valid receipt handle.'
+        ) from exc
+    return message_id, receipt
+
+
+def _seconds(name: str, value: int | None, low: int, high: int) -> int | None:
+    if value is not None and not low <= value <= high:
+        raise InvalidParameterValue(
+            f"Value {value} for parameter {name} is invalid. Reason: Must be between {low} "
+            f"and {high}."
+        )
+    return value
+
+
+class QueueService:
+    def __init__(
+        self,
+        store: QueueStore,
+        sealer: Sealer,
+        *,
+        region: str,
+        limits: QueueLimits | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._region = region
+        self._limits = limits or QueueLimits()
+        self._clock = clock
+        self._waiters: dict[tuple[str, str], set[asyncio.Future[None]]] = {}
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    # --- queues ------------------------------------------------------------------------------
+
+    async def create_queue(
+        self,
+        tenant_id: str,
+        name: str,
+        attributes: Mapping[str, str],
+        tags: Mapping[str, str] | None = None,
+    ) -> Queue:
+        """A new queue, or the tenant's queue of that name when every attribute given has
+        the value it holds (QueueNameExists otherwise)."""
+        checked = check_queue_attributes(attributes, max_message_size=self._limits.max_message_size)
+        await self._check_redrive(tenant_id, checked)
+        _check_tags(tags or {})
+        now = self._clock()
+        queue = Queue(
+            tenant_id, check_name(name), self._region, checked, now, now, dict(tags or {})
+        )
+        kept = await self._store.create_queue(queue, limit=self._limits.max_queues)
+        if kept is not queue and any(kept.attribute(k) != v for k, v in checked.items()):
+            raise QueueNameExists(
+                "A queue already exists with the same name and a different value for "
+                "attribute(s) " + ", ".join(sorted(checked))
+            )
+        return kept
+
+    async def get_queue(self, tenant_id: str, account: str, name: str) -> Queue:
+        """The queue ``account``/``name`` if ``account`` is the caller's; QueueDoesNotExist."""
+        found = None if account != tenant_id else await self._store.get_queue(tenant_id, name)
+        if found is None:
+            raise QueueDoesNotExist()
+        return found
+
+    async def list_queues(
+        self, tenant_id: str, prefix: str, token: str | None, max_results: int | None
+    ) -> tuple[list[Queue], str | None]:
+        """A page of the tenant's queues by name, and the token of the next page."""
+        if max_results is not None and not 1 <= max_results <= 1000:
+            raise InvalidParameterValue(
+                "Value for parameter MaxResults is invalid. Reason: must be between 1 and 1000."
+            )
+        after = None
+        if token:
+            try:
+                after = base64.urlsafe_b64decode(token.encode()).decode()
+            except (binascii.Error, ValueError, UnicodeError) as exc:
+                raise InvalidParameterValue("Invalid NextToken value.") from exc
+        size = max_results or 1000
+        page = await self._store.list_queues(tenant_id, prefix, after, size + 1)
+        more = max_results is not None and len(page) > size
+        page = page[:size]
+        following = (
+            base64.urlsafe_b64encode(page[-1].name.encode()).decode() if more and page else None
+        )
+        return page, following
+
+    async def queue_attributes(self, queue: Queue, names: Sequence[str]) -> dict[str, str]:
+        wanted = set(_SHOWN) if "All" in names else set(names)
+        unknown = sorted(wanted - set(_SHOWN))
+        if unknown:
+            raise InvalidAttributeName(f"Unknown Attribute {unknown[0][:128]}.")
+        shown: dict[str, str] = {}
+        if wanted & set(_COMPUTED[:3]):
+            counts = await self._store.counts(queue.tenant_id, queue.name, self._clock())
+            shown["ApproximateNumberOfMessages"] = str(counts.visible)
+            shown["ApproximateNumberOfMessagesNotVisible"] = str(counts.in_flight)
+            shown["ApproximateNumberOfMessagesDelayed"] = str(counts.delayed)
+        shown["CreatedTimestamp"] = str(int(queue.created_at.timestamp()))
+        shown["LastModifiedTimestamp"] = str(int(queue.modified_at.timestamp()))
+        shown["QueueArn"] = queue.arn
+        for name in _SHOWN[len(_COMPUTED) :]:
+            value = queue.attribute(name)
+            if value is not None:
+                shown[name] = value
+        if "MaximumMessageSize" not in queue.attributes:
+            # SQS's default, within this platform's ceiling (what a send is held to).
+            shown["MaximumMessageSize"] = str(
+                min(queue.seconds("MaximumMessageSize"), self._limits.max_message_size)
+            )
+        return {name: value for name, value in shown.items() if name in wanted}
+
+    async def set_queue_attributes(self, queue: Queue, attributes: Mapping[str, str]) -> Queue:
+        merged = {**queue.attributes, **attributes}
+        checked = check_queue_attributes(merged, max_message_size=self._limits.max_message_size)
+        await self._check_redrive(queue.tenant_id, checked, queue.arn)
+        updated = Queue(
+            queue.tenant_id,
+            queue.name,
+            queue.region,
+            checked,
+            queue.created_at,
+            self._clock(),
+            queue.tags,
+        )
+        if not await self._store.update_queue(updated):
+            raise QueueDoesNotExist()
+        return updated
+
+    async def delete_queue(self, queue: Queue) -> None:
+        await self._store.delete_queue(queue.tenant_id, queue.name)
+
+    async def purge_queue(self, queue: Queue) -> int:
+        return await self._store.purge(queue.tenant_id, queue.name)
+
+    async def tag_queue(self, queue: Queue, tags: Mapping[str, str]) -> None:
+        merged = {**queue.tags, **tags}
+        _check_tags(merged)
+        await self._replace_tags(queue, merged)
+
+    async def untag_queue(self, queue: Queue, keys: Sequence[str]) -> None:
+        await self._replace_tags(queue, {k: v for k, v in queue.tags.items() if k not in keys})
+
+    async def dead_letter_sources(self, queue: Queue) -> list[str]:
+        return await self._store.dead_letter_sources(queue.tenant_id, queue.arn)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """Delete every queue of a tenant being closed, with its messages; how many."""
+        count = 0
+        while page := await self._store.list_queues(tenant_id, "", None, 1000):
+            for queue in page:
+                await self._store.delete_queue(tenant_id, queue.name)
+                count += 1
+        return count
+
+    async def _replace_tags(self, queue: Queue, tags: dict[str, str]) -> None:
+        updated = Queue(
+            queue.tenant_id,
+            queue.name,
+            queue.region,
+            queue.attributes,
+            queue.created_at,
+            queue.modified_at,
+            tags,
+        )
+        if not await self._store.update_queue(updated):
+            raise QueueDoesNotExist()
+
+    async def _check_redrive(
+        self, tenant_id: str, attributes: Mapping[str, str], own_arn: str | None = None
+    ) -> None:
+        text = attributes.get("RedrivePolicy")
+        if not text:
+            return
+        policy = RedrivePolicy.parse(text)
+        try:
+            region, account, name = parse_queue_arn(policy.dead_letter_arn)
+        except QueueDoesNotExist:
+            region = account = name = ""
+        if (
+            region != self._region
+            or account != tenant_id
+            or policy.dead_letter_arn == own_arn
+            or await self._store.get_queue(tenant_id, name) is None
+        ):
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target "
+                "does not exist."
+            )
+
+    # --- messages ----------------------------------------------------------------------------
+
+    async def send_message(
+        self,
+        queue: Queue,
+        body: str,
+        attributes: Mapping[str, MessageAttribute],
+        system: Mapping[str, MessageAttribute],
+        delay: int | None,
+        sender: str,
+    ) -> SentMessage:
+        message, sent = await self._prepare(queue, body, attributes, system, delay, sender)
+        await self._store.send(queue.tenant_id, queue.name, [message])
+        self._wake(queue)
+        return sent
+
+    async def send_batch(
+        self, queue: Queue, entries: Sequence[BatchEntry], sender: str
+    ) -> tuple[list[tuple[str, SentMessage]], list[BatchFailure]]:
+        check_batch_ids([entry.id for entry in entries])
+        total = sum(message_size(e.body, e.attributes) for e in entries)
+        if total > self._limits.max_message_size:
+            raise BatchRequestTooLong(
+                f"Batch requests cannot be longer than {self._limits.max_message_size} bytes."
+            )
+        messages: list[StoredMessage] = []
+        sent: list[tuple[str, SentMessage]] = []
+        failed: list[BatchFailure] = []
+        for entry in entries:
+            try:
+                message, result = await self._prepare(
+                    queue, entry.body, entry.attributes, entry.system, entry.delay, sender
+                )
+            except QueueError as exc:
+                failed.append(BatchFailure(entry.id, exc))
+                continue
+            messages.append(message)
+            sent.append((entry.id, result))
+        await self._store.send(queue.tenant_id, queue.name, messages)
+        if messages:
+            self._wake(queue)
+        return sent, failed
+
+    async def deliver(self, queue: Queue, body: str, sender: str) -> None:
+        """A message from the platform itself (S3's bucket events), as SendMessage."""
+        await self.send_message(queue, body, {}, {}, None, sender)
+
+    async def _prepare(
+        self,
+        queue: Queue,
+        body: str,
+        attributes: Mapping[str, MessageAttribute],
+        system: Mapping[str, MessageAttribute],
+        delay: int | None,
+        sender: str,
+    ) -> tuple[StoredMessage, SentMessage]:
+        check_body(body)
+        check_message_attributes(attributes)
+        unknown = set(system) - {"AWSTraceHeader"}
+        if unknown:
+            raise InvalidParameterValue(
+                f"Message system attribute name '{sorted(unknown)[0][:128]}' is invalid."
+            )
+        # The setting is a ceiling: a queue's default (SQS's 256 KiB) never exceeds it.
+        limit = min(queue.seconds("MaximumMessageSize"), self._limits.max_message_size)
+        if message_size(body, attributes) > limit:
+            raise InvalidParameterValue(
+                "One or more parameters are invalid. Reason: Message must be shorter than "
+                f"{limit} bytes."
+            )
+        delay = _seconds("DelaySeconds", delay, 0, 900)
+        now = self._clock()
+        message_id = str(uuid.uuid4())
+        payload = Payload(body, dict(attributes), dict(system), sender)
+        sealed = await self._sealer.seal(
+            queue.tenant_id, payload.encode(), _context(queue, message_id)
+        )
+        wait = queue.seconds("DelaySeconds") if delay is None else delay
+        stored = StoredMessage(
+            message_id,
+            sealed,
+            now,
+            now + timedelta(seconds=wait),
+            now + timedelta(seconds=queue.seconds("MessageRetentionPeriod")),
+        )
+        return stored, SentMessage(
+            message_id, body_md5(body), attributes_md5(attributes), attributes_md5(system)
+        )
+
+    async def receive(
+        self,
+        queue: Queue,
+        *,
+        max_messages: int | None,
+        visibility: int | None,
+        wait: int | None,
+    ) -> list[Delivered]:
+        count = _seconds("MaxNumberOfMessages", max_messages, 1, 10) or 1
+        hidden = _seconds("VisibilityTimeout", visibility, 0, 43_200)
+        waited = _seconds("WaitTimeSeconds", wait, 0, 20)
+        hide = queue.seconds("VisibilityTimeout") if hidden is None else hidden
+        seconds = queue.seconds("ReceiveMessageWaitTimeSeconds") if waited is None else waited
+        redrive = await self._redrive(queue)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            key = (queue.tenant_id, queue.name)
+            # Registered before looking, so a send between the look and the wait wakes it.
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.setdefault(key, set()).add(waiter)
+            try:
+                found = await self._receive_once(queue, count, hide, redrive)
+                remaining = deadline - loop.time()
+                if found or remaining <= 0:
+                    return found
+                # No connection is held while waiting: the wait is on this future alone.
+                await asyncio.wait([waiter], timeout=min(remaining, self._limits.poll_interval))
+            finally:
+                waiters = self._waiters.get(key)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._waiters[key]
+
+    async def _receive_once(
+        self, queue: Queue, count: int, hide: int, redrive: Redrive | None
+    ) -> list[Delivered]:
+        now = self._clock()
+        received = await self._store.receive(
+            queue.tenant_id,
+            queue.name,
+            now,
+            limit=count,
+            visible_until=now + timedelta(seconds=hide),
+            receipts=[secrets.token_hex(16) for _ in range(count)],
+            redrive=redrive,
+            in_flight_limit=self._limits.in_flight,
+        )
+        delivered = []
+        for message in received:
+            plaintext = await self._sealer.open(
+                queue.tenant_id, message.sealed, _context(queue, message.message_id)
+            )
+            delivered.append(
+                Delivered(
+                    message.message_id,
+                    _receipt_handle(message.message_id, message.receipt),
+                    Payload.decode(plaintext),
+                    message.sent_at,
+                    message.receive_count,
+                    message.first_received_at,
+                )
+            )
+        return delivered
+
+    async def _redrive(self, queue: Queue) -> Redrive | None:
+        policy = queue.redrive
+        if policy is None:
+            return None
+        try:
+            _, account, name = parse_queue_arn(policy.dead_letter_arn)
+        except QueueDoesNotExist:
+            return None
+        return Redrive(account, name, policy.max_receive_count)
+
+    async def delete_message(self, queue: Queue, receipt_handle: str) -> None:
+        """As SQS: a valid handle of an earlier receive succeeds and deletes nothing."""
+        message_id, receipt = _parse_receipt_handle(receipt_handle)
+        await self._store.delete_message(queue.tenant_id, queue.name, message_id, receipt)
+
+    async def delete_batch(
+        self, queue: Queue, entries: Sequence[tuple[str, str]]
+    ) -> tuple[list[str], list[BatchFailure]]:
+        check_batch_ids([entry_id for entry_id, _ in entries])
+        done: list[str] = []
+        failed: list[BatchFailure] = []
+        for entry_id, handle in entries:
+            try:
+                await self.delete_message(queue, handle)
+            except QueueError as exc:
+                failed.append(BatchFailure(entry_id, exc))
+            else:
+                done.append(entry_id)
+        return done, failed
+
+    async def change_visibility(self, queue: Queue, receipt_handle: str, timeout: int) -> None:
+        _seconds("VisibilityTimeout", timeout, 0, 43_200)
+        message_id, receipt = _parse_receipt_handle(receipt_handle)
+        now = self._clock()
+        if not await self._store.change_visibility(
+            queue.tenant_id,
+            queue.name,
+            message_id,
+            receipt,
+            now + timedelta(seconds=timeout),
+            now,
+        ):
+            raise MessageNotInflight(
+                f"Value {receipt_handle[:128]} for parameter ReceiptHandle is invalid. Reason: "
+                "Message does not exist or is not available for visibility timeout change."
+            )
+        if timeout == 0:
+            self._wake(queue)
+
+    async def change_visibility_batch(
+        self, queue: Queue, entries: Sequence[tuple[str, str, int]]
+    ) -> tuple[list[str], list[BatchFailure]]:
+        check_batch_ids([entry_id for entry_id, _, _ in entries])
+        done: list[str] = []
+        failed: list[BatchFailure] = []
+        for entry_id, handle, timeout in entries:
+            try:
+                await self.change_visibility(queue, handle, timeout)
+            except QueueError as exc:
+                failed.append(BatchFailure(entry_id, exc))
+            else:
+                done.append(entry_id)
+        return done, failed
+
+    def _wake(self, queue: Queue) -> None:
+        for waiter in self._waiters.get((queue.tenant_id, queue.name), ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def _context(queue: Queue, message_id: str) -> bytes:
+    # The account and the message id, not the queue: a redrive moves a message to another
+    # queue of its account, where it must still open.
+    return f"{queue.tenant_id}\n{message_id}".encode()
+
+
+def check_batch_ids(ids: Sequence[str]) -> None:
+    if not ids:
+        raise EmptyBatchRequest("There should be at least one entry in the request.")
+    if len(ids) > _BATCH_MAX:
+        raise TooManyEntriesInBatchRequest(
+            f"Maximum number of entries per request are {_BATCH_MAX}. You have sent {len(ids)}."
+        )
+    for entry_id in ids:
+        if not _BATCH_ID.fullmatch(entry_id):
+            raise InvalidBatchEntryId(
+                "A batch entry id can only contain alphanumeric characters, hyphens and "
+                "underscores. It can be at most 80 letters long."
+            )
+    if len(set(ids)) != len(ids):
+        raise BatchEntryIdsNotDistinct("Two or more batch entries in the request have the same Id.")
+
+
+def _check_tags(tags: Mapping[str, str]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise InvalidParameterValue(f"Too many tags: at most {MAX_TAGS} per queue.")
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
+            raise InvalidParameterValue(f"Tag key or value is invalid: {key[:128]}")

@@ -1,0 +1,120 @@
+"""What the queue context keeps: queues, and their messages (sealed by the service before
+they reach a store, so a store only ever holds ciphertext)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from andromede.queues.model import Queue
+
+__all__ = [
+    "QueueCounts",
+    "QueueStore",
+    "ReceivedMessage",
+    "Redrive",
+    "StoredMessage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    message_id: str
+    sealed: bytes
+    sent_at: datetime
+    visible_at: datetime  # later than sent_at for a delayed message
+    expires_at: datetime  # sent_at + the queue's MessageRetentionPeriod
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    message_id: str
+    sealed: bytes
+    sent_at: datetime
+    receipt: str  # this receive's token: only it deletes the message
+    receive_count: int  # counting this receive
+    first_received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    visible: int
+    in_flight: int
+    delayed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Redrive:
+    """Where a message goes instead of being received once more after ``max_receive_count``
+    receives (the queue's RedrivePolicy, its target resolved to a queue that exists)."""
+
+    tenant_id: str
+    queue_name: str
+    max_receive_count: int
+
+
+class QueueStore(Protocol):
+    async def create_queue(self, queue: Queue, *, limit: int) -> Queue:
+        """The new queue, or the tenant's queue of that name as it is (the caller compares).
+        OverLimit when a new one would make more than ``limit``."""
+
+    async def get_queue(self, tenant_id: str, name: str) -> Queue | None: ...
+
+    async def list_queues(
+        self, tenant_id: str, prefix: str, after: str | None, limit: int
+    ) -> list[Queue]:
+        """The tenant's queues whose name starts with ``prefix``, after ``after``, by name."""
+
+    async def update_queue(self, queue: Queue) -> bool:
+        """Replace attributes, tags and modified time; whether the queue was there."""
+
+    async def delete_queue(self, tenant_id: str, name: str) -> bool:
+        """The queue and its messages; whether it was there."""
+
+    async def send(self, tenant_id: str, name: str, messages: Sequence[StoredMessage]) -> None:
+        """Add messages to the queue (which the caller found)."""
+
+    async def receive(
+        self,
+        tenant_id: str,
+        name: str,
+        now: datetime,
+        *,
+        limit: int,
+        visible_until: datetime,
+        receipts: Sequence[str],
+        redrive: Redrive | None,
+        in_flight_limit: int,
+    ) -> list[ReceivedMessage]:
+        """Up to ``limit`` visible, unexpired messages, oldest first, each hidden until
+        ``visible_until`` under the next of ``receipts`` (one per message at most). A message
+        received ``redrive.max_receive_count`` times already moves to the redrive queue
+        instead. Expired messages are removed. OverLimit when ``in_flight_limit`` messages
+        are in flight already. Two receivers never get one message within its visibility."""
+
+    async def delete_message(
+        self, tenant_id: str, name: str, message_id: str, receipt: str
+    ) -> bool:
+        """Delete the message if ``receipt`` is its latest receive's; whether it was."""
+
+    async def change_visibility(
+        self,
+        tenant_id: str,
+        name: str,
+        message_id: str,
+        receipt: str,
+        visible_at: datetime,
+        now: datetime,
+    ) -> bool:
+        """Set when the message becomes visible again, if it is in flight under ``receipt``
+        (its latest receive); whether it was."""
+
+    async def purge(self, tenant_id: str, name: str) -> int:
+        """Delete every message of the queue; how many."""
+
+    async def counts(self, tenant_id: str, name: str, now: datetime) -> QueueCounts: ...
+
+    async def dead_letter_sources(self, tenant_id: str, target_arn: str) -> list[str]:
+        """Names of the tenant's queues whose RedrivePolicy names ``target_arn``."""

@@ -1,0 +1,304 @@
+"""Queues and their messages over the metadata database (SQLite or PostgreSQL), tables of
+migration 0071 (decision 0158).
+
+A receive selects visible messages ``FOR UPDATE SKIP LOCKED`` and hides them in the same
+transaction: on PostgreSQL two gateways receiving at once take disjoint messages and neither
+waits; SQLite runs one write transaction at a time. A delete or a visibility change acts only
+on the row whose receipt is still the one given, so a receipt of an earlier receive changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.db.types import utc_from_stored
+from andromede.queues.errors import OverLimit
+from andromede.queues.model import FORMAT_VERSION, Queue, RedrivePolicy
+from andromede.queues.store import (
+    QueueCounts,
+    ReceivedMessage,
+    Redrive,
+    StoredMessage,
+)
+
+__all__ = ["SqlQueueStore"]
+
+_Q = tables.queues
+_M = tables.queue_messages
+
+
+def _queue(row: sa.Row[tuple[object, ...]]) -> Queue:
+    m = row._mapping
+    attributes, tags = Queue.parts_of(m["document"])
+    return Queue(
+        tenant_id=m["tenant_id"],
+        name=m["name"],
+        region=m["region"],
+        attributes=attributes,
+        created_at=utc_from_stored(m["created_at"]),
+        modified_at=utc_from_stored(m["modified_at"]),
+        tags=tags,
+    )
+
+
+def _of(tenant_id: str, name: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (_M.c.tenant_id == tenant_id, _M.c.queue_name == name)
+
+
+class SqlQueueStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_queue(self, queue: Queue, *, limit: int) -> Queue:
+        def work(conn: Connection) -> Queue:
+            held = conn.execute(
+                sa.select(_Q).where(_Q.c.tenant_id == queue.tenant_id, _Q.c.name == queue.name)
+            ).first()
+            if held is not None:
+                return _queue(held)
+            count = conn.scalar(
+                sa.select(sa.func.count()).select_from(_Q).where(_Q.c.tenant_id == queue.tenant_id)
+            )
+            if int(count or 0) >= limit:
+                raise OverLimit(f"You can create at most {limit} queues.")
+            conn.execute(
+                _Q.insert().values(
+                    tenant_id=queue.tenant_id,
+                    name=queue.name,
+                    region=queue.region,
+                    document=queue.document(),
+                    format_version=FORMAT_VERSION,
+                    created_at=queue.created_at,
+                    modified_at=queue.modified_at,
+                )
+            )
+            return queue
+
+        return await self._db.write(work)
+
+    async def get_queue(self, tenant_id: str, name: str) -> Queue | None:
+        query = sa.select(_Q).where(_Q.c.tenant_id == tenant_id, _Q.c.name == name)
+
+        def work(conn: Connection) -> Queue | None:
+            row = conn.execute(query).first()
+            return None if row is None else _queue(row)
+
+        return await self._db.read(work)
+
+    async def list_queues(
+        self, tenant_id: str, prefix: str, after: str | None, limit: int
+    ) -> list[Queue]:
+        query = sa.select(_Q).where(_Q.c.tenant_id == tenant_id)
+        if prefix:
+            # A range, not LIKE: a name may hold "_", which LIKE reads as a wildcard.
+            query = query.where(_Q.c.name >= prefix, _Q.c.name < prefix + "\U0010ffff")
+        if after is not None:
+            query = query.where(_Q.c.name > after)
+        query = query.order_by(_Q.c.name).limit(limit)
+        return await self._db.read(lambda conn: [_queue(r) for r in conn.execute(query).all()])
+
+    async def update_queue(self, queue: Queue) -> bool:
+        statement = (
+            _Q.update()
+            .where(_Q.c.tenant_id == queue.tenant_id, _Q.c.name == queue.name)
+            .values(document=queue.document(), modified_at=queue.modified_at)
+        )
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount > 0)
+
+    async def delete_queue(self, tenant_id: str, name: str) -> bool:
+        def work(conn: Connection) -> bool:
+            conn.execute(_M.delete().where(*_of(tenant_id, name)))
+            return (
+                conn.execute(
+                    _Q.delete().where(_Q.c.tenant_id == tenant_id, _Q.c.name == name)
+                ).rowcount
+                > 0
+            )
+
+        return await self._db.write(work)
+
+    async def send(self, tenant_id: str, name: str, messages: Sequence[StoredMessage]) -> None:
+        rows = [
+            {
+                "message_id": m.message_id,
+                "tenant_id": tenant_id,
+                "queue_name": name,
+                "sealed": m.sealed,
+                "format_version": FORMAT_VERSION,
+                "sent_at": m.sent_at,
+                "visible_at": m.visible_at,
+                "expires_at": m.expires_at,
+                "receive_count": 0,
+                "first_received_at": None,
+                "receipt": None,
+            }
+            for m in messages
+        ]
+        if rows:
+            await self._db.write(lambda conn: conn.execute(_M.insert(), rows))
+
+    async def receive(
+        self,
+        tenant_id: str,
+        name: str,
+        now: datetime,
+        *,
+        limit: int,
+        visible_until: datetime,
+        receipts: Sequence[str],
+        redrive: Redrive | None,
+        in_flight_limit: int,
+    ) -> list[ReceivedMessage]:
+        mine = _of(tenant_id, name)
+        due = sa.and_(*mine, _M.c.visible_at <= now)
+        # An empty queue (every long poll's usual answer) costs a read, no write transaction.
+        probe = sa.select(_M.c.id).where(due).limit(1)
+        if await self._db.read(lambda conn: conn.execute(probe).first()) is None:
+            return []
+
+        def work(conn: Connection) -> list[ReceivedMessage]:
+            conn.execute(_M.delete().where(*mine, _M.c.expires_at <= now))
+            in_flight = int(
+                conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(_M)
+                    .where(*mine, _M.c.visible_at > now, _M.c.receipt.is_not(None))
+                )
+                or 0
+            )
+            if in_flight >= in_flight_limit:
+                raise OverLimit("Too many messages in flight.")
+            take = min(limit, in_flight_limit - in_flight, len(receipts))
+            rows = conn.execute(
+                sa.select(_M)
+                .where(due)
+                .order_by(_M.c.id)
+                .limit(take)
+                .with_for_update(skip_locked=True)
+            ).all()
+            target_exists = redrive is not None and (
+                conn.execute(
+                    sa.select(_Q.c.name).where(
+                        _Q.c.tenant_id == redrive.tenant_id, _Q.c.name == redrive.queue_name
+                    )
+                ).first()
+                is not None
+            )
+            received: list[ReceivedMessage] = []
+            for row in rows:
+                m = row._mapping
+                if (
+                    redrive is not None
+                    and target_exists
+                    and int(m["receive_count"]) >= redrive.max_receive_count
+                ):
+                    conn.execute(
+                        _M.update()
+                        .where(_M.c.id == m["id"])
+                        .values(
+                            tenant_id=redrive.tenant_id,
+                            queue_name=redrive.queue_name,
+                            visible_at=now,
+                            receive_count=0,
+                            first_received_at=None,
+                            receipt=None,
+                        )
+                    )
+                    continue
+                receipt = receipts[len(received)]
+                first = m["first_received_at"]
+                first_received = now if first is None else utc_from_stored(first)
+                count = int(m["receive_count"]) + 1
+                conn.execute(
+                    _M.update()
+                    .where(_M.c.id == m["id"])
+                    .values(
+                        visible_at=visible_until,
+                        receive_count=count,
+                        first_received_at=first_received,
+                        receipt=receipt,
+                    )
+                )
+                received.append(
+                    ReceivedMessage(
+                        m["message_id"],
+                        bytes(m["sealed"]),
+                        utc_from_stored(m["sent_at"]),
+                        receipt,
+                        count,
+                        first_received,
+                    )
+                )
+            return received
+
+        return await self._db.write(work)
+
+    async def delete_message(
+        self, tenant_id: str, name: str, message_id: str, receipt: str
+    ) -> bool:
+        statement = _M.delete().where(
+            *_of(tenant_id, name), _M.c.message_id == message_id, _M.c.receipt == receipt
+        )
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount > 0)
+
+    async def change_visibility(
+        self,
+        tenant_id: str,
+        name: str,
+        message_id: str,
+        receipt: str,
+        visible_at: datetime,
+        now: datetime,
+    ) -> bool:
+        statement = (
+            _M.update()
+            .where(
+                *_of(tenant_id, name),
+                _M.c.message_id == message_id,
+                _M.c.receipt == receipt,
+                _M.c.visible_at > now,
+            )
+            .values(visible_at=visible_at)
+        )
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount > 0)
+
+    async def purge(self, tenant_id: str, name: str) -> int:
+        statement = _M.delete().where(*_of(tenant_id, name))
+        return await self._db.write(lambda conn: int(conn.execute(statement).rowcount))
+
+    async def counts(self, tenant_id: str, name: str, now: datetime) -> QueueCounts:
+        visible = sa.case((_M.c.visible_at <= now, 1), else_=0)
+        in_flight = sa.case((sa.and_(_M.c.visible_at > now, _M.c.receipt.is_not(None)), 1), else_=0)
+        delayed = sa.case((sa.and_(_M.c.visible_at > now, _M.c.receipt.is_(None)), 1), else_=0)
+        query = sa.select(
+            sa.func.coalesce(sa.func.sum(visible), 0),
+            sa.func.coalesce(sa.func.sum(in_flight), 0),
+            sa.func.coalesce(sa.func.sum(delayed), 0),
+        ).where(*_of(tenant_id, name), _M.c.expires_at > now)
+
+        def work(conn: Connection) -> QueueCounts:
+            row = conn.execute(query).one()
+            return QueueCounts(int(row[0]), int(row[1]), int(row[2]))
+
+        return await self._db.read(work)
+
+    async def dead_letter_sources(self, tenant_id: str, target_arn: str) -> list[str]:
+        query = sa.select(_Q).where(_Q.c.tenant_id == tenant_id).order_by(_Q.c.name)
+
+        def work(conn: Connection) -> list[str]:
+            found = []
+            for row in conn.execute(query).all():
+                queue = _queue(row)
+                text = queue.attributes.get("RedrivePolicy")
+                if text and RedrivePolicy.parse(text).dead_letter_arn == target_arn:
+                    found.append(queue.name)
+            return found
+
+        return await self._db.read(work)

@@ -1,0 +1,1 @@
+"""The SQS JSON protocol on the shared endpoint (decision 0158)."""

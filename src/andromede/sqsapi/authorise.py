@@ -1,0 +1,112 @@
+"""Authorisation of SQS calls, and of S3's bucket events into a queue.
+
+A call on a queue is decided as AWS decides it within one account: the caller's identity
+policies and the queue's ``Policy`` (a resource policy, the queue's account the resource's),
+either allowing, an explicit deny in any winning; the tenant root acts for its own account
+unopposed. A queue is only ever reached in the caller's own account (a URL naming another
+answers QueueDoesNotExist), so the root's freedom never reaches another tenant.
+
+S3 delivering a bucket's events is the service principal ``s3.amazonaws.com`` asking
+``sqs:SendMessage`` on the queue, with ``aws:SourceArn`` the bucket's ARN and
+``aws:SourceAccount`` the bucket owner's account: only the queue's policy can allow it, as on
+AWS ("Unable to validate the following destination configurations" otherwise).
+"""
+
+from __future__ import annotations
+
+from andromede.iam.model import Principal
+from andromede.iam.policy import (
+    MalformedPolicy,
+    PolicyKind,
+    PrincipalType,
+    RequestContext,
+    evaluate,
+    load_policy,
+    parse_policy,
+)
+from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.queues.errors import InvalidAttributeValue
+from andromede.queues.model import Queue
+from andromede.sqsapi.errors import SqsWireError
+
+__all__ = ["S3_PRINCIPAL", "SqsAuthoriser", "check_policy", "s3_may_send"]
+
+S3_PRINCIPAL = "s3.amazonaws.com"
+
+
+def check_policy(text: str) -> None:
+    """InvalidAttributeValue for a Policy that is no valid resource policy."""
+    if not text:
+        return
+    try:
+        parse_policy(text, kind=PolicyKind.RESOURCE)
+    except MalformedPolicy as exc:
+        raise InvalidAttributeValue(f"Invalid value for the parameter Policy: {exc}") from exc
+
+
+def s3_may_send(queue: Queue, bucket_arn: str, bucket_account: str) -> bool:
+    """Whether the queue's policy lets S3 send it the events of ``bucket_arn``."""
+    text = queue.attributes.get("Policy")
+    if not text:
+        return False
+    context = RequestContext(
+        action="sqs:SendMessage",
+        resource=queue.arn,
+        principal_type=PrincipalType.SERVICE,
+        principal_arn=S3_PRINCIPAL,
+        secure_transport=True,
+        requested_region=queue.region,
+        keys={"aws:SourceArn": bucket_arn, "aws:SourceAccount": bucket_account},
+    )
+    policy = load_policy(text, kind=PolicyKind.RESOURCE)
+    return evaluate(context, resource_policy=policy, resource_account=queue.tenant_id).allowed
+
+
+class SqsAuthoriser:
+    def __init__(self, identity: IdentityService, region: str) -> None:
+        self._identity = identity
+        self._region = region
+
+    async def authorise(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        queue: Queue | None,
+        *,
+        source_ip: str | None,
+        secure: bool,
+    ) -> None:
+        """AccessDenied unless ``principal`` may do ``action`` on ``resource`` (a queue's ARN,
+        or ``*``), its identity policies or ``queue``'s policy allowing."""
+        if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
+            raise _denied(action, resource)
+        policies = await self._identity.policies_for(principal)
+        context = principal_context(
+            principal,
+            action=action,
+            resource=resource,
+            source_ip=source_ip,
+            secure=secure,
+            region=self._region,
+            keys=principal_keys(policies),
+        )
+        identity, boundary, session = loaded_policies(policies)
+        text = None if queue is None else queue.attributes.get("Policy")
+        resource_policy = None if not text else load_policy(text, kind=PolicyKind.RESOURCE)
+        if not evaluate(
+            context,
+            identity_policies=identity,
+            permissions_boundary=boundary,
+            session_policy=session,
+            resource_policy=resource_policy,
+            resource_account=None if queue is None else queue.tenant_id,
+        ).allowed:
+            raise _denied(action, resource)
+
+
+def _denied(action: str, resource: str) -> SqsWireError:
+    return SqsWireError(
+        "AccessDenied", f"Access to the resource {resource} is denied for action {action}."
+    )

@@ -1,0 +1,118 @@
+"""The SQS JSON protocol's errors: types, HTTP statuses, query codes, and how domain errors map
+to them.
+
+SQS answers an error as ``{"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": "…"}``
+with the ``x-amzn-query-error`` header giving the code of its older Query protocol and the
+fault (``AWS.SimpleQueueService.NonExistentQueue;Sender``): botocore raises ``ClientError``
+whose ``Error.Code`` is that query code, and picks the modelled exception class
+(``client.exceptions.QueueDoesNotExist``) by the ``__type``, as the service is
+``awsQueryCompatible``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+from andromede.queues.errors import QueueError
+
+__all__ = ["SqsWireError", "to_sqs_error"]
+
+_SQS = "com.amazonaws.sqs#"
+_CORAL = "com.amazon.coral.service#"
+_Q = "AWS.SimpleQueueService."
+
+# type → (status, __type prefix, query code, default message)
+CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
+    "QueueDoesNotExist": (400, _SQS, _Q + "NonExistentQueue",
+                          "The specified queue does not exist."),
+    "QueueNameExists": (400, _SQS, "QueueAlreadyExists",
+                        "A queue already exists with the same name and different attributes."),
+    "InvalidAttributeName": (400, _SQS, "InvalidAttributeName",
+                             "The specified attribute does not exist."),
+    "InvalidAttributeValue": (400, _SQS, "InvalidAttributeValue",
+                              "A queue attribute value is invalid."),
+    "InvalidParameterValue": (400, _CORAL, "InvalidParameterValue",
+                              "An invalid or out-of-range value was supplied."),
+    "MissingParameter": (400, _CORAL, "MissingParameter",
+                         "A required parameter is missing."),
+    "ReceiptHandleIsInvalid": (400, _SQS, "ReceiptHandleIsInvalid",
+                               "The receipt handle is not valid."),
+    "MessageNotInflight": (400, _SQS, _Q + "MessageNotInflight",
+                           "The message is not in flight."),
+    "OverLimit": (403, _SQS, "OverLimit", "The limit of the queue or account was reached."),
+    "UnsupportedOperation": (400, _SQS, _Q + "UnsupportedOperation",
+                             "The operation is not supported."),
+    "TooManyEntriesInBatchRequest": (400, _SQS, _Q + "TooManyEntriesInBatchRequest",
+                                     "The batch request has too many entries."),
+    "EmptyBatchRequest": (400, _SQS, _Q + "EmptyBatchRequest",
+                          "The batch request has no entry."),
+    "BatchEntryIdsNotDistinct": (400, _SQS, _Q + "BatchEntryIdsNotDistinct",
+                                 "Two or more batch entries have the same Id."),
+    "InvalidBatchEntryId": (400, _SQS, _Q + "InvalidBatchEntryId",
+                            "A batch entry id is invalid."),
+    "BatchRequestTooLong": (400, _SQS, _Q + "BatchRequestTooLong",
+                            "The batch request is too long."),
+    "InvalidMessageContents": (400, _SQS, "InvalidMessageContents",
+                               "The message contains characters outside the allowed set."),
+    "AccessDenied": (403, _CORAL, "AccessDenied", "Access to the resource is denied."),
+    "MissingAuthenticationToken": (403, _CORAL, "MissingAuthenticationToken",
+                                   "Request is missing Authentication Token"),
+    "InvalidClientTokenId": (403, _CORAL, "InvalidClientTokenId",
+                             "The security token included in the request is invalid."),
+    "ExpiredToken": (403, _CORAL, "ExpiredToken",
+                     "The security token included in the request is expired"),
+    "SignatureDoesNotMatch": (403, _CORAL, "SignatureDoesNotMatch",
+                              "The request signature we calculated does not match the "
+                              "signature you provided."),
+    "IncompleteSignature": (400, _CORAL, "IncompleteSignature",
+                            "The request signature does not conform to AWS standards."),
+    "InvalidAddress": (404, _SQS, "InvalidAddress", "The specified ID is invalid."),
+    "UnknownOperationException": (400, _CORAL, "UnknownOperation",
+                                  "The operation is not known to this service."),
+    "SerializationException": (400, _CORAL, "SerializationException",
+                               "The request body is not valid JSON for this operation."),
+    "RequestThrottled": (403, _SQS, "RequestThrottled", "Rate exceeded"),
+    "RequestEntityTooLarge": (413, _CORAL, "RequestEntityTooLarge",
+                              "The request body is larger than this endpoint accepts."),
+    "InternalFailure": (500, _CORAL, "InternalFailure",
+                        "The request processing has failed because of an unknown error."),
+}  # fmt: skip
+
+
+class SqsWireError(AndromedeError):
+    def __init__(self, error_type: str, message: str | None = None) -> None:
+        status, prefix, query_code, default = CATALOGUE[error_type]
+        self.error_type = error_type
+        self.status = status
+        self.full_type = prefix + error_type
+        self.query_error = f"{query_code};{'Receiver' if status >= 500 else 'Sender'}"
+        self.message = message if message is not None else default
+        super().__init__(f"{error_type}: {self.message}")
+
+
+def to_sqs_error(exc: AndromedeError) -> SqsWireError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, SqsWireError):
+        return exc
+    if isinstance(exc, QueueError):
+        name = type(exc).__name__
+        if name in CATALOGUE:
+            return SqsWireError(name, str(exc) or None)
+        return None
+    if isinstance(exc, SigV4Error):
+        if exc.code == "RequestTimeTooSkewed":
+            # botocore recognises clock skew by this wording and corrects its clock.
+            return SqsWireError("SignatureDoesNotMatch", f"Signature expired: {exc.message}")
+        if exc.code == "SignatureDoesNotMatch":
+            return SqsWireError("SignatureDoesNotMatch")
+        return SqsWireError("IncompleteSignature", exc.message)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return SqsWireError("ExpiredToken")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+        return SqsWireError("InvalidClientTokenId")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return SqsWireError("AccessDenied", str(exc) or None)
+    return None

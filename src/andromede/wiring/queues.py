@@ -1,0 +1,127 @@
+"""The SQS-style queues (decision 0158): their service, the sealing of their messages under
+the tenants' keys, and the S3 side's use of them for bucket events (the destination check of
+PutBucketNotificationConfiguration and the notification worker's delivery)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import struct
+from typing import Final
+
+from andromede.db.database import Database
+from andromede.kms.service import KeyService
+from andromede.queues.errors import QueueError
+from andromede.queues.model import parse_queue_arn
+from andromede.queues.service import QueueLimits, QueueService
+from andromede.queues.store_sql import SqlQueueStore
+from andromede.settings import Settings
+from andromede.sqsapi.authorise import S3_PRINCIPAL, s3_may_send
+
+__all__ = ["BucketEventQueues", "KeySealer", "queue_service"]
+
+log = logging.getLogger(__name__)
+
+# A sealed message: version, the wrapped data key's length and the key, the nonce, then the
+# AES-GCM ciphertext of the payload, whose AAD is the account and the message id.
+_VERSION: Final = b"\x01"
+_NONCE = 12
+
+
+class KeySealer:
+    """Seals each message under a data key of its tenant (SSE-S3's: from the key service's
+    batch of fresh keys, wrapped under the tenant's KEK), so destroying the tenant's key
+    makes its queued messages unreadable as it does its objects."""
+
+    def __init__(self, keys: KeyService) -> None:
+        self._keys = keys
+        self._tenants_with_keys: set[str] = set()
+
+    async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes:
+        def work() -> bytes:
+            if tenant_id not in self._tenants_with_keys:
+                # A tenant's own ring is made on first use, as for its objects.
+                self._keys.ensure_tenant_key(tenant_id)
+                self._tenants_with_keys.add(tenant_id)
+            new = self._keys.new_data_key(tenant_id)
+            try:
+                nonce = os.urandom(_NONCE)
+                sealed = new.cipher.encrypt(nonce, plaintext, context)
+            finally:
+                new.plaintext[:] = bytes(len(new.plaintext))
+            return _VERSION + struct.pack(">H", len(new.wrapped)) + new.wrapped + nonce + sealed
+
+        return await asyncio.to_thread(work)
+
+    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes:
+        if sealed[:1] != _VERSION:
+            raise ValueError("unknown sealed message format")
+        (size,) = struct.unpack(">H", sealed[1:3])
+        wrapped = sealed[3 : 3 + size]
+        nonce = sealed[3 + size : 3 + size + _NONCE]
+        body = sealed[3 + size + _NONCE :]
+
+        def work() -> bytes:
+            return self._keys.data_key_cipher(tenant_id, wrapped).decrypt(nonce, body, context)
+
+        return await asyncio.to_thread(work)
+
+
+def queue_service(settings: Settings, db: Database, keys: KeyService) -> QueueService:
+    return QueueService(
+        SqlQueueStore(db),
+        KeySealer(keys),
+        region=settings.region,
+        limits=QueueLimits(
+            max_queues=settings.max_queues,
+            max_message_size=settings.queue_max_message_size,
+            in_flight=settings.queue_max_in_flight,
+            poll_interval=settings.queue_long_poll_interval,
+        ),
+    )
+
+
+class BucketEventQueues:
+    """The queues as bucket notifications use them: a destination is accepted when it is a
+    queue of the bucket owner's account whose policy lets S3 send the bucket's events, and
+    each event is sent to it as S3 sends it (checked again at delivery: a policy changed
+    since stops the events)."""
+
+    def __init__(self, queues: QueueService) -> None:
+        self._queues = queues
+
+    async def accepts_bucket_events(self, tenant_id: str, queue_arn: str, bucket: str) -> bool:
+        try:
+            region, account, name = parse_queue_arn(queue_arn)
+            queue = await self._queues.get_queue(tenant_id, account, name)
+        except QueueError:
+            return False
+        return region == queue.region and s3_may_send(queue, f"arn:aws:s3:::{bucket}", tenant_id)
+
+    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
+        """Send ``message`` (S3's event JSON) to the queue; False when it cannot ever be (the
+        queue gone, or its policy no longer allowing S3), for the worker to drop it."""
+        bucket = _bucket_of(message)
+        try:
+            _, account, name = parse_queue_arn(queue_arn)
+            queue = await self._queues.get_queue(tenant_id, account, name)
+        except QueueError:
+            return False
+        if bucket is None or not s3_may_send(queue, f"arn:aws:s3:::{bucket}", tenant_id):
+            log.info("event for %s dropped: the queue's policy does not allow S3", queue_arn)
+            return False
+        await self._queues.deliver(queue, message, S3_PRINCIPAL)
+        return True
+
+
+def _bucket_of(message: str) -> str | None:
+    """The bucket an S3 event message (a record set, or the test event) tells of."""
+    try:
+        data = json.loads(message)
+        if "Bucket" in data:
+            return str(data["Bucket"])
+        return str(data["Records"][0]["s3"]["bucket"]["name"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None

@@ -1,0 +1,172 @@
+"""SQS-style queues end to end (decision 0158): one real ``andromede serve``, driven by boto3's
+``sqs`` client (the JSON protocol, botocore's error parsing of ``x-amzn-query-error``), by the
+aws CLI's ``aws sqs``, and by S3: a bucket whose notification configuration names a queue
+(its policy letting ``s3.amazonaws.com`` send with the bucket as ``aws:SourceArn``) gets
+``s3:TestEvent`` and then each PutObject's event record in the queue, read with boto3. The
+data folder (SQLite database and WAL included) never holds a message body in clear."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from e2e.clients import aws_cli
+from support.server import REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+CANARY = "canary-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("sqs") / "data"
+    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_NOTIFICATION_INTERVAL": "0.1"}
+    with running_server(data_dir, extra_env=env) as started:
+        yield started
+
+
+def client(server: ServerProcess, service: str) -> Any:
+    access_key, secret_key = server.credentials()
+    make: Any = boto3.client
+    return make(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def test_send_receive_delete_and_long_poll(server: ServerProcess) -> None:
+    sqs = client(server, "sqs")
+    url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+    assert url.startswith(server.endpoint) and url.endswith("/jobs")
+    assert sqs.get_queue_url(QueueName="jobs")["QueueUrl"] == url
+    assert url in sqs.list_queues(QueueNamePrefix="jo")["QueueUrls"]
+    sent = sqs.send_message(
+        QueueUrl=url,
+        MessageBody=CANARY,
+        MessageAttributes={"timestamp": {"StringValue": "1493147359900", "DataType": "Number"}},
+    )
+    assert sent["MD5OfMessageAttributes"] == "235c5c510d26fb653d073faed50ae77c"
+    got = sqs.receive_message(
+        QueueUrl=url,
+        MessageAttributeNames=["All"],
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+    )["Messages"]
+    assert [m["Body"] for m in got] == [CANARY]
+    assert got[0]["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert got[0]["MD5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    # A long poll on an empty queue waits, and returns as soon as a message comes.
+    started = time.monotonic()
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+    assert time.monotonic() - started >= 0.9
+    with pytest.raises(ClientError) as caught:
+        sqs.get_queue_url(QueueName="missing")
+    assert caught.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert isinstance(caught.value, sqs.exceptions.QueueDoesNotExist)
+    assert caught.value.response["ResponseMetadata"]["RequestId"]
+
+
+def test_an_unsigned_call_is_refused_in_sqs_words(server: ServerProcess) -> None:
+    request = urllib.request.Request(
+        f"{server.endpoint}/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "X-Amz-Target": "AmazonSQS.ListQueues",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 403
+    assert json.loads(caught.value.read())["__type"].endswith("#MissingAuthenticationToken")
+    assert caught.value.headers["x-amzn-query-error"] == "MissingAuthenticationToken;Sender"
+
+
+def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:
+    aws = aws_cli(server, tmp_path)
+    url = json.loads(aws("sqs", "create-queue", "--queue-name", "cli").stdout)["QueueUrl"]
+    aws("sqs", "send-message", "--queue-url", url, "--message-body", "from the cli")
+    out = json.loads(aws("sqs", "receive-message", "--queue-url", url).stdout)
+    assert [m["Body"] for m in out["Messages"]] == ["from the cli"]
+    aws("sqs", "delete-queue", "--queue-url", url)
+
+
+def test_bucket_events_into_a_queue(server: ServerProcess) -> None:
+    sqs, s3 = client(server, "sqs"), client(server, "s3")
+    url = sqs.create_queue(QueueName="bucket-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.create_bucket(Bucket="evented")
+    configuration = {
+        "QueueConfigurations": [{"Id": "all", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+    }
+    # Without a policy letting S3 in, the destination is not validated, as on AWS.
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_notification_configuration(
+            Bucket="evented", NotificationConfiguration=configuration
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidArgument"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::evented"}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    s3.put_bucket_notification_configuration(
+        Bucket="evented", NotificationConfiguration=configuration
+    )
+    shown = s3.get_bucket_notification_configuration(Bucket="evented")
+    assert shown["QueueConfigurations"][0]["QueueArn"] == arn
+    s3.put_object(Bucket="evented", Key="photo.jpg", Body=CANARY.encode())
+    bodies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while len(bodies) < 2 and time.monotonic() < deadline:
+        for message in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert any(body.get("Event") == "s3:TestEvent" for body in bodies)
+    records = [r for body in bodies for r in body.get("Records", [])]
+    assert [r["s3"]["object"]["key"] for r in records] == ["photo.jpg"]
+    assert records[0]["eventName"] == "ObjectCreated:Put"
+
+
+def test_no_message_in_clear_in_the_data_folder(server: ServerProcess) -> None:
+    sqs = client(server, "sqs")
+    url = sqs.create_queue(QueueName="canary")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=CANARY)
+    needle = CANARY.encode()
+    found = [
+        path
+        for path in server.data_dir.rglob("*")
+        if path.is_file() and needle in path.read_bytes()
+    ]
+    assert found == []

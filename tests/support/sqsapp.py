@@ -1,0 +1,134 @@
+"""The SQS JSON protocol app in process: SqsApp over the in-memory identity and queue stores,
+messages sealed by the real key sealer over a key-file provider, and a client signing with
+botocore's SigV4 for service ``sqs``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
+from andromede.queues.memory import MemoryQueueStore
+from andromede.queues.service import QueueLimits, QueueService
+from andromede.settings import Settings
+from andromede.sqsapi.app import CONTENT_TYPE, SqsApp
+from andromede.wiring.queues import KeySealer
+from support.asgi import post
+
+REGION = "eu-fr-1"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        parsed = json.loads(self.body)
+        assert isinstance(parsed, dict)
+        return parsed
+
+    @property
+    def error_type(self) -> str:
+        parsed = self.json()
+        assert set(parsed) == {"__type", "message"} and parsed["message"]
+        assert self.headers["x-amzn-query-error"].endswith((";Sender", ";Receiver"))
+        return str(parsed["__type"]).rsplit("#", 1)[1]
+
+
+@dataclass
+class Harness:
+    app: SqsApp
+    identity: IdentityService
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    credentials: Credentials | None
+    tenant_id: str
+
+    async def other_tenant(self, name: str) -> Harness:
+        created = await self.identity.create_tenant(name)
+        return dataclasses.replace(
+            self,
+            credentials=Credentials(created.access_key_id, created.secret_access_key),
+            tenant_id=created.tenant.id,
+        )
+
+    async def iam_user(self, name: str) -> Harness:
+        """A new IAM user of this tenant, with an access key and no policy."""
+        await self.identity.create_user(self.tenant_id, name)
+        created = await self.identity.create_access_key(self.tenant_id, name)
+        return dataclasses.replace(
+            self, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
+        )
+
+    def anonymous(self) -> Harness:
+        return dataclasses.replace(self, credentials=None)
+
+    async def call(self, action: str, payload: dict[str, Any] | bytes | None = None) -> Reply:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
+        request = AWSRequest(
+            method="POST",
+            url="http://127.0.0.1:9000/",
+            data=body,
+            headers={"Content-Type": CONTENT_TYPE, "X-Amz-Target": f"AmazonSQS.{action}"},
+        )
+        if self.credentials is not None:
+            SigV4Auth(self.credentials, "sqs", REGION).add_auth(request)
+        status, headers, answer = await post(
+            self.app, dict(request.headers.items()), body, ("127.0.0.1", 50000)
+        )
+        assert headers["x-amzn-requestid"]
+        return Reply(status, headers, answer)
+
+    async def ok(self, action: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply = await self.call(action, payload)
+        assert reply.status == 200, reply.body
+        return reply.json()
+
+
+@pytest.fixture
+async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = Settings(
+        data_dir=tmp_path, region=REGION, max_api_body_size=4096, queue_max_message_size=2048
+    )
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    queues = QueueService(
+        MemoryQueueStore(),
+        KeySealer(keys),
+        region=REGION,
+        limits=QueueLimits(max_queues=5, max_message_size=2048, poll_interval=0.05),
+    )
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    try:
+        yield Harness(
+            SqsApp(queues, identity, audit, settings),
+            identity,
+            audit_store,
+            audit,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            boot.tenant.id,
+        )
+    finally:
+        await audit.close()
+        keys.close()
