@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from andromede.compute.driver import (
+    EndpointRoute,
     FlowCapture,
     HostFlows,
     InstanceFirewall,
@@ -66,6 +67,12 @@ class NetworkingMixin(QemuDriverCore):
         gateway to a user-mode host's instances: their forwards are their only way out)."""
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_nat_routes(router_id, routes)
+
+    async def set_endpoint_routes(self, router_id: str, routes: tuple[EndpointRoute, ...]) -> None:
+        """Bridge mode: the VPC's router redirects to the endpoint listener
+        (:meth:`TenantNetworks.set_endpoint_routes`). User mode has no router: nothing kept."""
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_endpoint_routes(router_id, routes)
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         """Bridge mode: the routers are joined (:meth:`TenantNetworks.set_peering_links`).
