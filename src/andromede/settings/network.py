@@ -282,6 +282,19 @@ class NetworkSettings(BaseModel):
         " address (the object store, for what a VPC endpoint's routes redirect there).",
     )
 
+    vpc_endpoint_gateway_url: str = Field(
+        default="",
+        description="Where a hypervisor agent forwards what its VPC endpoint listeners receive"
+        " (a gateway's S3 endpoint, http://host:port); empty = http://<s3_host>:<s3_port>.",
+    )
+    vpc_endpoint_origin_max_age: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a gateway accepts an agent's VPC endpoint origin attestation for"
+        " (the clocks' skew between the hosts and the gateways included).",
+    )
+
     @field_validator("vpc_endpoint_s3_addresses")
     @classmethod
     def _endpoint_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
