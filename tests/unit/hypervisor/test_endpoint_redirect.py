@@ -1,16 +1,24 @@
-"""VPC endpoint settings where they act (decision 0160): the store's addresses as guests see
-them (checked, canonical), the endpoint listener's port in the hosts' layout and in their
-guard against the LAN, and the router's redirection lines."""
+"""VPC endpoints on the hosts (decision 0160): the settings where they act — the store's
+addresses as guests see them (checked, canonical), the listener's port in the hosts' layout
+and in their guard against the LAN —, the router's redirection lines, and the routes over the
+agent wire."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from andromede.compute.driver import EndpointRoute
+from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute_adapters import compute_limits, hypervisor_host_driver
+from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.endpoint_redirect import endpoint_accepts, endpoint_dnats
 from andromede.hypervisor.network_guards import render_metadata_guard
 from andromede.hypervisor.network_layout import NetworkLayout
+from andromede.hypervisor.remote import RemoteDriver
 from andromede.settings import Settings
 
 
@@ -45,3 +53,24 @@ def test_the_router_redirects_only_the_routed_bridges() -> None:
         '    iifname "br2" ct original ip daddr { 192.0.2.80/32, 198.51.100.0/28 }'
         " ct original protocol tcp accept",
     ]
+
+
+async def test_the_routes_cross_the_agent_wire(tmp_path: Path) -> None:
+    """``set_endpoint_routes`` from a gateway's remote driver to a host's agent, every field
+    intact; an empty set takes them back."""
+    driver = MemoryDriver(vcpus=4, memory_mib=4096)
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_agent(driver, socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    remote = RemoteDriver(socket_path, host="memory-host")
+    route = EndpointRoute("subnet-1", "10.0.1.0/24", "vpc-1", "vpce-1", ("192.0.2.80/32",))
+    try:
+        await remote.set_endpoint_routes("vpc-1", (route,))
+        assert driver.endpoint_routes == {"vpc-1": (route,)}
+        await remote.set_endpoint_routes("vpc-1", ())
+        assert driver.endpoint_routes == {}
+    finally:
+        await remote.close()
+        stop.set()
+        await task
