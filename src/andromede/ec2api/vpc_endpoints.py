@@ -94,7 +94,10 @@ def _write_endpoint(xml: XmlWriter, call: Call, endpoint: VpcEndpoint, element: 
 async def create_vpc_endpoint(call: Call) -> None:
     p = call.params
     check_endpoint_type(p.get("VpcEndpointType"))
-    p.refuse_unhandled("CreateVpcEndpoint", _CREATE)
+    # Terraform sends PrivateDnsEnabled=false with every endpoint: a gateway has no DNS.
+    p.refuse_unhandled(
+        "CreateVpcEndpoint", _CREATE, harmless={"PrivateDnsEnabled": frozenset({"false"})}
+    )
     endpoint = await call.compute.create_vpc_endpoint(
         call.tenant_id,
         p.required("VpcId"),
