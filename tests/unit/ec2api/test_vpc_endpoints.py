@@ -203,6 +203,9 @@ async def test_refusals(world: World) -> None:
         SubnetIds=[subnet],
     )  # fmt: skip
     assert await _code(interface) == "InvalidParameterValue"
+    # Terraform's PrivateDnsEnabled=false is harmless; asking for private DNS is not.
+    dns = _endpoint(c, vpc, [], PrivateDnsEnabled=True)
+    assert await _code(dns) == "UnsupportedOperation"
     unknown = c.call("CreateVpcEndpoint", VpcId=vpc, ServiceName="com.amazonaws.x.dynamodb")
     assert await _code(unknown) == "InvalidServiceName"
     assert await _code(_endpoint(c, vpc, [other_table])) == "InvalidParameterValue"
@@ -235,7 +238,7 @@ async def test_quota_and_client_token(tmp_path: Path) -> None:
     async with ec2_world(tmp_path, max_vpc_endpoints_per_tenant=1) as world:
         c = world.root
         vpc, _, table = await _vpc(c)
-        first = await _endpoint(c, vpc, [table], ClientToken="tok-1")
+        first = await _endpoint(c, vpc, [table], ClientToken="tok-1", PrivateDnsEnabled=False)
         again = await _endpoint(c, vpc, [table], ClientToken="tok-1")
         assert again["VpcEndpointId"] == first["VpcEndpointId"]
         mismatch = _endpoint(c, vpc, [], ClientToken="tok-1")
