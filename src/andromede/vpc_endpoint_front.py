@@ -1,26 +1,24 @@
-"""The S3 app as a host's VPC endpoint listeners serve it (decision 0160), in process or
-through the host's agent.
+"""The object store behind a host's VPC endpoint listeners (decision 0160): the agent's
+forwarder and the gateway's gate.
 
 A VPC router redirects what its endpoint-routed subnets send to the object store's addresses
 to the host side of its transit link at ``hypervisor_vpce_port``
 (``hypervisor/endpoint_redirect.py``); a listener bound there (the metadata service's
-:class:`~andromede.hypervisor.metadata_listeners.MetadataListeners`, one per transit address)
-hands each request to :class:`EndpointFront`. The front finds which endpoint the request came
-through from the connection alone — the listener's own address (one router, so one VPC) and
-the source the router translated the instance's to (its subnet, so its route table) — asks
-the compute service for that endpoint (still there, of that VPC: its policy), and runs the S3
-app inside :func:`~andromede.s3.endpoint_origin.through_endpoint`. A connection it cannot
-place (a host process, an instance whose subnet no longer routes to an endpoint) is answered
-S3's ``AccessDenied``: only S3 is served here, never the other APIs of the gateway's port.
+:class:`~andromede.hypervisor.metadata_listeners.MetadataListeners`, one per transit address,
+in the host's agent) hands each request to :class:`EndpointForwarder`. It finds which
+endpoint the request came through from the connection alone — the listener's own address
+(one router, so one VPC) and the source the router translated the instance's to (its subnet,
+so its route table) — and forwards the request to a gateway with an **origin attestation**:
+the VPC, the endpoint, the instance's address and the time, bound to the method and target
+by an HMAC whose key the agents and the gateways both derive from the data folder's secrets
+key (:func:`attestation_key`). A guest's own header of that name is dropped: only the agent's
+reaches the gateway. A connection the forwarder cannot place (a host process, an instance
+whose subnet no longer routes to an endpoint) is answered S3's ``AccessDenied``.
 
-A hypervisor agent holds the routers but not the S3 app: its listeners serve
-:class:`EndpointForwarder`, which places the request the same way and forwards it to a
-gateway with an **origin attestation** — the VPC, the endpoint, the instance's address, the
-time, the method and target, under an HMAC whose key both derive from the data folder's
-secrets key (:func:`attestation_key`). The gateway's :class:`EndpointGate` checks it (a
-forged, altered or stale one is ``AccessDenied``, never ignored) before it serves S3 as the
-front does. A guest's own header of that name is dropped by the forwarder: only the agent's
-reaches the gateway.
+The gateway's :class:`EndpointGate` checks the attestation (a forged, altered or stale one is
+``AccessDenied``, never ignored), asks compute for the endpoint (still there, of that VPC:
+its policy) and runs the S3 app — only S3, never the gateway's other APIs — inside
+:func:`~andromede.s3.endpoint_origin.through_endpoint`.
 """
 
 from __future__ import annotations
@@ -43,7 +41,6 @@ from andromede.s3.responses import common_headers, error_response
 __all__ = [
     "ATTESTATION_HEADER",
     "EndpointForwarder",
-    "EndpointFront",
     "EndpointGate",
     "EndpointLookup",
     "OriginResolver",
@@ -118,36 +115,6 @@ async def _refuse(scope: Scope, send: Send) -> None:
         S3Error("AccessDenied"), None, path, request_id, str(scope.get("method"))
     )
     await send_response(send, refused, common_headers(request_id))
-
-
-class EndpointFront:
-    def __init__(self, app: AsgiApp, resolve: OriginResolver, lookup: EndpointLookup) -> None:
-        self._app = app
-        self._resolve = resolve
-        self._lookup = lookup
-
-    async def origin(self, scope: Scope) -> EndpointOrigin | None:
-        server, client = scope.get("server"), scope.get("client")
-        if not server or not client:
-            return None
-        placed = self._resolve(str(server[0]), str(client[0]))
-        if placed is None:
-            return None
-        vpc_id, endpoint_id, private_ip = placed
-        found = await self._lookup(endpoint_id)
-        if found is None or found[0] != vpc_id:
-            return None
-        return EndpointOrigin(vpc_id, endpoint_id, found[1], private_ip)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        origin = await self.origin(scope)
-        if origin is None:
-            await _refuse(scope, send)
-            return
-        with through_endpoint(origin):
-            await self._app(scope, receive, send)
 
 
 class EndpointGate:

@@ -15,17 +15,20 @@ import asyncio
 import json
 import secrets
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from andromede.compute.driver import EndpointRoute, NetworkSpec, NicSpec
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
+from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
-from andromede.vpc_endpoint_front import EndpointFront
+from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
 from support.s3app import Client, in_process_client
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 
@@ -92,7 +95,7 @@ async def _get(g: Guest, timeout: float = 10.0) -> str:
 
 
 async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
-    networks: TenantNetworks, layout: NetworkLayout, store: Client
+    networks: TenantNetworks, layout: NetworkLayout, store: Client, tmp_path: Path
 ) -> None:
     routed = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id="111111111111",
@@ -109,8 +112,23 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         policy = policies.get(endpoint_id)
         return None if policy is None else (VPC, policy)
 
-    front = EndpointFront(store.app, networks.endpoint_origin, lookup)
-    listeners = MetadataListeners(front, layout.vpce_port)
+    # The agent's forwarder on the listener, the gateway's gate before the S3 app (over
+    # httpx's ASGI transport: the gateway's HTTP server is not what this test is about).
+    secret = tmp_path / "secrets.key"
+    secret.write_bytes(secrets.token_bytes(32))
+    key = attestation_key(secret)
+    gate = EndpointGate(key, lookup, max_age=60, clock=time.time)
+
+    async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
+        attested = EndpointGate.attested(scope)
+        assert attested is not None  # every request here comes through the forwarder
+        await gate.serve(attested, store.app, scope, receive, send)
+
+    forwarder = EndpointForwarder(
+        networks.endpoint_origin, key, "http://gateway",
+        transport=httpx.ASGITransport(app=gateway),
+    )  # fmt: skip
+    listeners = MetadataListeners(forwarder, layout.vpce_port)
     async with guest(networks, "i-vpce-in", inside) as g, guest(networks, "i-vpce-out", other) as o:
         await networks.set_endpoint_routes(
             VPC, (EndpointRoute(routed.network_id, routed.cidr, VPC, VPCE, (S3_ADDRESS + "/32",)),)
@@ -139,3 +157,4 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
             assert await _get(g, timeout=2.0) == ""
         finally:
             await listeners.close()
+            await forwarder.aclose()

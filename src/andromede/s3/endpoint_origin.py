@@ -1,10 +1,10 @@
 """Which VPC endpoint an S3 request came through, if any (decision 0160).
 
-The endpoint listener of a host (``vpc_endpoint_front.py``) knows it from where the
-connection came — the router's transit link it arrived on and the instance's translated
-address, both the kernel's — and runs the S3 app inside :func:`through_endpoint`; nothing a
-client sends (no header, no query) can set it. The authoriser reads it with
-:func:`current_origin` for every decision of the request: the condition keys
+A host's endpoint listener knows it from where the connection came — the router's transit
+link it arrived on and the instance's translated address, both the kernel's — and its agent
+attests it to the gateway, whose gate (``vpc_endpoint_front.py``) checks the attestation and
+runs the S3 app inside :func:`through_endpoint`; nothing a client can send sets it. The
+authoriser reads it with :func:`current_origin` for every decision of the request: the keys
 ``aws:SourceVpce``, ``aws:SourceVpc`` and ``aws:VpcSourceIp`` are set, ``aws:SourceIp`` is
 absent (AWS: a request through a VPC endpoint has no public source address), and the
 endpoint's policy must allow the request besides the caller's and the bucket's.
@@ -12,7 +12,7 @@ endpoint's policy must allow the request besides the caller's and the bucket's.
 A context variable rather than a field of every call: the S3 app authorises in a dozen
 places (admission, handlers that authorise once the body is read, a listing's fallback),
 each of which must see the same origin, and the request's task carries its context from
-the listener into each of them.
+the gate into each of them.
 """
 
 from __future__ import annotations
