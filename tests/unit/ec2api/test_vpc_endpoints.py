@@ -135,6 +135,13 @@ async def test_filters_and_pages(world: World) -> None:
     assert await ids(Filters=[{"Name": "service-name", "Values": [S3]}]) == [first]
     assert await ids(Filters=[{"Name": "tag:env", "Values": ["prod"]}]) == [second]
     assert await ids(Filters=[{"Name": "vpc-endpoint-type", "Values": ["Interface"]}]) == []
+    # CreateTags and DeleteTags on a vpce- id, seen by DescribeTags and the filters.
+    await c.call("CreateTags", Resources=[first], Tags=[{"Key": "env", "Value": "dev"}])
+    tagged = await c.call("DescribeTags", Filters=[{"Name": "resource-id", "Values": [first]}])
+    assert [(t["ResourceType"], t["Key"]) for t in tagged["Tags"]] == [("vpc-endpoint", "env")]
+    assert await ids(Filters=[{"Name": "tag-key", "Values": ["env"]}]) == sorted([first, second])
+    await c.call("DeleteTags", Resources=[first], Tags=[{"Key": "env"}])
+    assert await ids(Filters=[{"Name": "tag-key", "Values": ["env"]}]) == [second]
     page = await c.call("DescribeVpcEndpoints", MaxResults=1)
     assert len(page["VpcEndpoints"]) == 1
     rest = await c.call("DescribeVpcEndpoints", MaxResults=1, NextToken=page["NextToken"])
