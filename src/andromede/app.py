@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ from andromede.storage.replication_queue_sql import SqlReplicationQueue
 from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
+from andromede.vpc_endpoint_front import EndpointGate, attestation_key
 from andromede.wiring.audit import (
     audit_key_files,
     audit_key_name,
@@ -216,6 +218,8 @@ class _Running:
     compute: ComputeService | None = None
     # Closes the connections kept to external key store proxies (decision 0101).
     customer_keys: CustomerKeyService | None = None
+    # What the hypervisor agents forward from their VPC endpoints (decision 0160).
+    endpoint_gate: EndpointGate | None = None
 
 
 class Application:
@@ -243,6 +247,11 @@ class Application:
                     await running.console(scope, receive, send)
                 else:
                     await running.management(scope, receive, send)
+                return
+            # A request an agent forwarded from a VPC endpoint: S3 only, once its origin holds.
+            attested = EndpointGate.attested(scope)
+            if attested is not None and running.endpoint_gate is not None:
+                await running.endpoint_gate.serve(attested, running.s3, scope, receive, send)
                 return
             # One endpoint for every AWS-style API: the credential scope's service picks it
             # (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
@@ -565,6 +574,7 @@ class Application:
             keys=keys,
             compute=compute,
             customer_keys=customer_keys,
+            endpoint_gate=endpoint_gate(settings, compute),
         )
 
     async def stop(self) -> None:
@@ -589,6 +599,23 @@ class Application:
         if running.close_blobs is not None:
             await running.close_blobs()
         await asyncio.to_thread(running.keys.close)
+
+
+def endpoint_gate(settings: Settings, compute: ComputeService | None) -> EndpointGate:
+    """The gate of the requests the hypervisor agents forward from VPC endpoints: their
+    attestations checked under the data folder's key, the endpoint read from compute (none
+    without compute: every such request is refused)."""
+
+    async def lookup(endpoint_id: str) -> tuple[str, str] | None:
+        found = await compute.endpoint_of(endpoint_id) if compute is not None else None
+        return None if found is None else (found.vpc_id, found.policy_document)
+
+    return EndpointGate(
+        attestation_key(settings.data_dir / "keys" / "secrets.key"),
+        lookup,
+        max_age=settings.vpc_endpoint_origin_max_age,
+        clock=time.time,
+    )
 
 
 def _unsigned_sts(scope: Scope) -> bool:

@@ -789,3 +789,45 @@ async def test_a_flow_log_round_trips(store: ComputeStore) -> None:
     assert await store.get(FlowLog, flow_log.flow_log_id) == replace(failed, revision=1)
     await store.delete(FlowLog, flow_log.flow_log_id)
     assert await store.get(FlowLog, flow_log.flow_log_id) is None
+
+
+async def test_a_vpc_endpoint_round_trips_with_its_routes(store: ComputeStore) -> None:
+    """Decision 0160: an endpoint with its tables, policy and tags, inserted in the same change
+    as the route it puts in its table (all or nothing at the revisions read), changed,
+    deleted with its route."""
+    from andromede.compute.vpc_endpoint import DEFAULT_POLICY, VpcEndpoint
+
+    vpc = Vpc("vpc-0123456789abcdef3", TENANT, "10.3.0.0/16", False)
+    table = main_route_table(vpc)
+    await store.insert(vpc)
+    await store.insert(table)
+    endpoint = VpcEndpoint(
+        "vpce-0123456789abcdef0", TENANT, vpc.vpc_id, "com.amazonaws.eu-fr-1.s3",
+        "pl-0a1b2c3d", (table.route_table_id,), DEFAULT_POLICY,
+        datetime(2026, 12, 5, 12, 0, tzinfo=UTC), tags=(("team", "data"),),
+        client_token="tok", request_digest="abc",
+    )  # fmt: skip
+    route = Route("", endpoint.vpc_endpoint_id, destination_prefix_list_id="pl-0a1b2c3d")
+    routed = replace(table, routes=(*table.routes, route))
+    stale = replace(table, revision=table.revision + 5)
+    assert not await store.change(vpc, insert=[endpoint], replace=[stale])
+    assert await store.get(VpcEndpoint, endpoint.vpc_endpoint_id) is None
+    assert await store.change(vpc, insert=[endpoint], replace=[routed])
+    assert await store.get(VpcEndpoint, endpoint.vpc_endpoint_id) == endpoint
+    assert await store.list(VpcEndpoint, TENANT) == [endpoint]
+    assert await store.list(VpcEndpoint, OTHER) == []
+    stored = await store.get(RouteTable, table.route_table_id)
+    assert stored is not None and stored.route_to("pl-0a1b2c3d") == route
+    narrowed = replace(endpoint, policy_document='{"Statement": []}')
+    assert await store.replace(narrowed)
+    assert not await store.replace(narrowed)
+    current = await store.get(VpcEndpoint, endpoint.vpc_endpoint_id)
+    assert current == replace(narrowed, revision=1)
+    assert await store.change(
+        current,
+        delete=[(VpcEndpoint, endpoint.vpc_endpoint_id)],
+        replace=[replace(stored, routes=table.routes)],
+    )
+    assert await store.get(VpcEndpoint, endpoint.vpc_endpoint_id) is None
+    stored = await store.get(RouteTable, table.route_table_id)
+    assert stored is not None and stored.route_to("pl-0a1b2c3d") is None

@@ -1136,6 +1136,16 @@ resource "aws_flow_log" "lab" {
   }
   tags = { Name = "lab" }
 }
+# A gateway endpoint to the object store, routed in the private table (decision 0160).
+resource "aws_vpc_endpoint" "store" {
+  vpc_id       = aws_vpc.lab.id
+  service_name = "com.amazonaws.%(region)s.s3"
+  tags         = { Name = "store" }
+}
+resource "aws_vpc_endpoint_route_table_association" "store" {
+  vpc_endpoint_id = aws_vpc_endpoint.store.id
+  route_table_id  = aws_route_table.private.id
+}
 resource "aws_launch_template" "web" {
   name                   = "%(name)s"
   description            = "web servers"
@@ -1451,6 +1461,13 @@ output "rules" {
 }
 output "data_subnet_id" { value = aws_subnet.data.id }
 output "flow_log_id" { value = aws_flow_log.lab.id }
+output "endpoint" {
+  value = {
+    id             = aws_vpc_endpoint.store.id
+    prefix_list_id = aws_vpc_endpoint.store.prefix_list_id
+    state          = aws_vpc_endpoint.store.state
+  }
+}
 output "data_association_id" { value = aws_network_acl_association.data.id }
 output "dhcp" {
   value = {
@@ -1487,9 +1504,10 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
     destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
     addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
-    0153), and an ``aws_autoscaling_group`` of one instance over its own launch template with
+    0153), an ``aws_autoscaling_group`` of one instance over its own launch template with
     an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
-    0159): the
+    0159), and an ``aws_vpc_endpoint`` to the object store routed in the private table by an
+    ``aws_vpc_endpoint_route_table_association`` (decision 0160): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1618,6 +1636,7 @@ def test_terraform_launches_an_instance_from_a_launch_template(
             r["State"],
         )
         for r in private["Routes"]
+        if not r.get("GatewayId", "").startswith("vpce-")  # the endpoint's: below (0160)
     ) == sorted(
         [
             ("10.42.0.0/16", None, "active"),
@@ -1773,11 +1792,30 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         AutoScalingGroupName=pool["AutoScalingGroupName"]
     )["LifecycleHooks"]
     assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"]) == ("drain", 60)
+    # aws_vpc_endpoint and its aws_vpc_endpoint_route_table_association (decision 0160): the
+    # route to the object store's managed list is in the private table, as EC2 shows it.
+    endpoint = outputs["endpoint"]
+    [described_endpoint] = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint["id"]])[
+        "VpcEndpoints"
+    ]
+    assert (
+        described_endpoint["VpcEndpointType"],
+        described_endpoint["RouteTableIds"],
+        endpoint["state"],
+    ) == ("Gateway", [nat["table_id"]], "available")
+    [private] = ec2.describe_route_tables(RouteTableIds=[nat["table_id"]])["RouteTables"]
+    assert {
+        "DestinationPrefixListId": endpoint["prefix_list_id"],
+        "GatewayId": endpoint["id"],
+        "Origin": "CreateRoute",
+        "State": "active",
+    } in private["Routes"]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
     assert ec2.describe_flow_logs()["FlowLogs"] == []
+    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     assert ec2.describe_managed_prefix_lists()["PrefixLists"] == []
     [gone] = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[outputs["peering_id"]])[

@@ -87,6 +87,7 @@ _INVALID: dict[str, dict[str, Any]] = {
         "regions": [{"name": "eu-fr-1"}, {"name": "eu-de-1", "ceph_pool": "andromede"}],
     },
     "instance types": {"instance_types": {"t9.bad": [0, 512, 8]}},
+    "vpce port": {"hypervisor_vpce_port": 16925},
     "witness http": {
         "audit_witnesses": [{"url": "http://witness.example", "key": "w+0a0b0c0d+AA=="}]
     },

@@ -32,6 +32,7 @@ __all__ = [
     "Accelerator",
     "AclEntry",
     "AttachedVolume",
+    "EndpointRoute",
     "FirewallRule",
     "FlowCapture",
     "HostCapacity",
@@ -372,6 +373,25 @@ class PeeringLink:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointRoute:
+    """A subnet whose route table sends the object store's addresses to a VPC gateway
+    endpoint (decision 0160): its router redirects what the subnet's instances send to
+    ``addresses`` (the store's addresses as guests see them) to the host's endpoint listener,
+    which knows the request came through ``vpc_endpoint_id`` of ``vpc_id`` by where it came."""
+
+    network_id: str
+    cidr: str
+    vpc_id: str
+    vpc_endpoint_id: str
+    addresses: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad block
+        for address in self.addresses:
+            ipaddress.IPv4Network(address)
+
+
+@dataclass(frozen=True, slots=True)
 class NatRoute:
     """A NAT gateway as one host of its VPC applies it (decision 0129): what the ``sources``
     subnets' instances send to ``destinations`` leaves the VPC translated to ``address`` (the
@@ -607,6 +627,12 @@ class HypervisorDriver(Protocol):
         this host (:class:`NatRoute`), at once. Kept when the VPC is not built here yet (used
         when it is); forgotten with the VPC's last instance here. No-op on a host without
         tenant networks (user-mode networking)."""
+        ...
+
+    async def set_endpoint_routes(self, router_id: str, routes: tuple[EndpointRoute, ...]) -> None:
+        """Replace the VPC endpoints a VPC's router (``router_id``) redirects its subnets'
+        traffic to the object store to (:class:`EndpointRoute`, decision 0160), at once. Kept
+        when the VPC is not built here yet. No-op on a host without tenant networks."""
         ...
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:

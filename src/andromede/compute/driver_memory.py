@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from andromede.compute.driver import (
     Accelerator,
     AttachedVolume,
+    EndpointRoute,
     FlowCapture,
     HostCapacity,
     HostFlows,
@@ -143,6 +144,8 @@ class MemoryDriver:
         self.acls: dict[str, SubnetAcl] = {}
         # router (VPC) id → the NAT gateways it applies here (decision 0129).
         self.nat_routes: dict[str, tuple[NatRoute, ...]] = {}
+        # router id → the VPC endpoints its subnets are redirected to (decision 0160).
+        self.endpoint_routes: dict[str, tuple[EndpointRoute, ...]] = {}
 
     @property
     def host(self) -> str:
@@ -332,6 +335,12 @@ class MemoryDriver:
             self.nat_routes[router_id] = routes
         else:
             self.nat_routes.pop(router_id, None)
+
+    async def set_endpoint_routes(self, router_id: str, routes: tuple[EndpointRoute, ...]) -> None:
+        if routes:
+            self.endpoint_routes[router_id] = routes
+        else:
+            self.endpoint_routes.pop(router_id, None)
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         self.peering_links = links

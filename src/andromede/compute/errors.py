@@ -481,6 +481,8 @@ _NOUNS = {
     "pl-rule": "prefix list ID",
     "fl": "flow log ID",
     "fl-config": "flow log for the resource",
+    "vpce": "VPC endpoint ID",
+    "vpce-service": "VPC endpoint service",
 }
 _PAST = {
     "associate": "given an address",

@@ -413,7 +413,13 @@ class RoutingMixin(VpcsMixin):
         """The prefix lists the table's routes name, as read now (written with the table); one
         gone since it was checked (deleted at once) is not found, so no route names it."""
         found = []
-        for list_id in sorted({r.key for r in table.routes if r.destination_prefix_list_id}):
+        # A VPC endpoint's route names the region's AWS-managed list, which is no record.
+        named = {
+            r.key
+            for r in table.routes
+            if r.destination_prefix_list_id and not r.gateway_id.startswith("vpce-")
+        }
+        for list_id in sorted(named):
             plist = await self.store.get(ManagedPrefixList, list_id)
             if plist is None:
                 raise NotFound("pl", list_id)
@@ -472,6 +478,12 @@ class RoutingMixin(VpcsMixin):
             if existing.gateway_id == LOCAL:
                 raise InvalidParameterValue(
                     f"cannot remove local route {key} in route table {route_table_id}"
+                )
+            if existing.gateway_id.startswith("vpce-"):
+                # The endpoint's to manage (ModifyVpcEndpoint), as on EC2 (decision 0160).
+                raise InvalidParameterValue(
+                    f"cannot remove route {key} in route table {route_table_id}: it is VPC"
+                    f" endpoint {existing.gateway_id}'s; use ModifyVpcEndpoint"
                 )
             routes = tuple(r for r in table.routes if r.key != key)
             if await self.store.replace(replace(table, routes=routes)):

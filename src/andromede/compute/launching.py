@@ -97,6 +97,7 @@ from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volume_modifications import VolumeModificationsMixin
 from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin, key_kept
+from andromede.compute.vpc_endpoints import VpcEndpointsMixin
 from andromede.compute.vpc_peerings import VpcPeeringsMixin
 
 __all__ = ["LaunchingMixin"]
@@ -123,6 +124,7 @@ class LaunchingMixin(
     SecurityGroupRulesMixin,
     PrefixListsMixin,
     FlowLogsMixin,
+    VpcEndpointsMixin,
     AccessMixin,
     TagsMixin,
     InstanceAttributesMixin,

@@ -76,6 +76,7 @@ from andromede.compute.routing import (
 )
 from andromede.compute.service_core import ServiceCore
 from andromede.compute.store import Record
+from andromede.compute.vpc_endpoint import endpoint_routes
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["DefaultNetwork", "NetworksMixin", "with_wiring"]
@@ -575,6 +576,15 @@ class NetworksMixin(ServiceCore):
                     await driver.set_nat_routes(vpc_id, routes)
                 except Exception:
                     log.exception("host %s: the NAT gateways of %s could not be set", host, vpc_id)
+            # Its gateway endpoints (decision 0160), to every host holding its instances.
+            redirected = endpoint_routes(
+                vpc_id, view.tables, mine, self.limits.vpc_endpoint_s3_addresses
+            )
+            for host in sorted({i.host for i in wired if i.host in self.drivers}):
+                try:
+                    await self.drivers[host].set_endpoint_routes(vpc_id, redirected)
+                except Exception:
+                    log.exception("host %s: the endpoints of %s could not be set", host, vpc_id)
 
     async def _push_peers(self, *subnet_ids: str | None) -> None:
         """Tell every host with an overlay which other hosts hold instances of each subnet

@@ -259,6 +259,9 @@ def route_state(
     active, as EC2 shows it."""
     if route.gateway_id == LOCAL:
         return "active"
+    if route.gateway_id.startswith("vpce-"):
+        # A VPC endpoint's route lives and goes with its endpoint (decision 0160).
+        return "active"
     if route.vpc_peering_connection_id is not None:
         peering = (peerings or {}).get(route.vpc_peering_connection_id)
         return (

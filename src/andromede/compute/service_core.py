@@ -46,6 +46,7 @@ from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import RouteTable
 from andromede.compute.store import ComputeStore, RecordT
+from andromede.compute.vpc_endpoint import VpcEndpoint
 
 __all__ = [
     "NAME_MAX",
@@ -63,7 +64,14 @@ _T = TypeVar("_T")
 # The records a request with a client token makes once (their id derived from the account and
 # the token), each keeping a digest of the request it came with.
 _Tokened = TypeVar(
-    "_Tokened", LaunchTemplate, RouteTable, NetworkAcl, NatGateway, ManagedPrefixList, FlowLog
+    "_Tokened",
+    LaunchTemplate,
+    RouteTable,
+    NetworkAcl,
+    NatGateway,
+    ManagedPrefixList,
+    FlowLog,
+    VpcEndpoint,
 )
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
@@ -161,6 +169,10 @@ class ComputeLimits:
     max_rules_per_security_group: int = 60
     # VPC flow logs per account (decision 0153).
     max_flow_logs: int = 100
+    # VPC gateway endpoints per account, and the object store's addresses as guests see them
+    # (the AWS-managed prefix list's blocks; decision 0160).
+    max_vpc_endpoints: int = 20
+    vpc_endpoint_s3_addresses: tuple[str, ...] = ()
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

@@ -3,9 +3,10 @@
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
 gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
-DHCP options sets, managed prefix lists, flow logs, which VPC is a tenant's default, its instance
-metadata defaults), addressed by the record's class and id: the records share one shape (an
-id, an owning tenant, a revision, a format version) and the service never needs a join.
+DHCP options sets, managed prefix lists, flow logs, VPC endpoints, which VPC is a tenant's
+default, its instance metadata defaults), addressed by the record's class and id: the records
+share one shape (an id, an owning tenant, a revision, a format version) and the service never
+needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
@@ -39,6 +40,7 @@ from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet,
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
+from andromede.compute.vpc_endpoint import VpcEndpoint
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["RECORD_TYPES", "ComputeStore", "Record", "RecordT"]
@@ -67,6 +69,7 @@ Record = (
     | DefaultVpcState
     | MetadataDefaults
     | FlowLog
+    | VpcEndpoint
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -94,6 +97,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     DefaultVpcState,
     MetadataDefaults,
     FlowLog,
+    VpcEndpoint,
 )
 
 

@@ -38,6 +38,7 @@ from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.store import Record, RecordT
+from andromede.compute.vpc_endpoint import VpcEndpoint
 from andromede.compute.vpc_peering import VpcPeeringConnection
 from andromede.db import tables
 from andromede.db.database import Database
@@ -70,6 +71,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     DefaultVpcState: tables.compute_default_vpcs,
     MetadataDefaults: tables.compute_metadata_defaults,
     FlowLog: tables.compute_flow_logs,
+    VpcEndpoint: tables.compute_vpc_endpoints,
 }
 
 

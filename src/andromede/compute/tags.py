@@ -42,6 +42,7 @@ from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
 from andromede.compute.security_group_rules import rule_holder
 from andromede.compute.service_core import ServiceCore, TagEntry
+from andromede.compute.vpc_endpoint import VpcEndpoint
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["RESOURCE_TYPES", "TagsMixin"]
@@ -67,6 +68,7 @@ _KINDS: dict[str, type[Any]] = {
     "dopt": DhcpOptions,
     "pl": ManagedPrefixList,
     "fl": FlowLog,
+    "vpce": VpcEndpoint,
 }
 RESOURCE_TYPES = {
     "i": "instance",
@@ -90,6 +92,7 @@ RESOURCE_TYPES = {
     "sgr": "security-group-rule",
     "pl": "prefix-list",
     "fl": "vpc-flow-log",
+    "vpce": "vpc-endpoint",
 }
 
 
@@ -115,6 +118,7 @@ Taggable = (
     | DhcpOptions
     | ManagedPrefixList
     | FlowLog
+    | VpcEndpoint
 )
 
 

@@ -70,6 +70,7 @@ from andromede.compute.network_acl import (
 )
 from andromede.compute.networks import NetworksMixin
 from andromede.compute.routing import InternetGateway, RouteTable, main_route_table
+from andromede.compute.vpc_endpoint import VpcEndpoint
 from andromede.compute.vpc_peering import VpcPeeringConnection, ended_with_vpc
 
 __all__ = ["VpcsMixin", "chosen"]
@@ -231,6 +232,7 @@ class VpcsMixin(NetworksMixin):
                     for n in await self.store.list(NatGateway, tenant_id)
                     if n.vpc_id == vpc_id and n.live
                 ),
+                *(e for e in await self.store.list(VpcEndpoint, tenant_id) if e.vpc_id == vpc_id),
             ]
             # Its peering connections go with it, but a pending request to it from another
             # tenant, which its tenant must reject first (EC2; decision 0139).

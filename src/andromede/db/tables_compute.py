@@ -36,6 +36,7 @@ __all__ = [
     "compute_snapshots",
     "compute_subnets",
     "compute_volumes",
+    "compute_vpc_endpoints",
     "compute_vpc_peering_connections",
     "compute_vpcs",
 ]
@@ -156,6 +157,9 @@ compute_network_interfaces = sa.Table(
 
 # VPC flow logs (decision 0153): JSON documents, one per flow log.
 compute_flow_logs = _compute_table("compute_flow_logs")
+
+# VPC gateway endpoints (decision 0160, migration 0072): JSON documents, one per endpoint.
+compute_vpc_endpoints = _compute_table("compute_vpc_endpoints")
 
 
 # EC2 Auto Scaling (decision 0156, migration 0069): a group by account and name, its JSON

@@ -41,6 +41,7 @@ from andromede.ec2api.security_group_rules import RULE_ACTIONS
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volume_modifications import MODIFICATION_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
+from andromede.ec2api.vpc_endpoints import VPC_ENDPOINT_ACTIONS
 from andromede.ec2api.vpc_peerings import VPC_PEERING_ACTIONS
 from andromede.ec2api.vpcs import VPC_ACTIONS
 from andromede.errors import AndromedeError
@@ -95,6 +96,7 @@ ACTIONS: dict[str, Action] = {
     **DHCP_OPTIONS_ACTIONS,
     **PREFIX_LIST_ACTIONS,
     **FLOW_LOG_ACTIONS,
+    **VPC_ENDPOINT_ACTIONS,
     **ADDRESS_ACTIONS,
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,

@@ -163,6 +163,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "PrefixListMaxEntriesExceeded": (400, "The prefix list has too many entries."),
     "PrefixListLimitExceeded": (400, "The maximum number of prefix lists has been reached."),
     "InvalidFlowLogId.NotFound": (400, "The flow log does not exist."),
+    "InvalidVpcEndpointId.NotFound": (400, "The VPC endpoint does not exist."),
+    "InvalidVpcEndpointId.Malformed": (400, "The VPC endpoint ID is malformed."),
+    "InvalidServiceName": (400, "The VPC endpoint service does not exist."),
+    "VpcEndpointLimitExceeded": (400, "The maximum number of VPC endpoints has been reached."),
     "FlowLogAlreadyExists": (
         400,
         "There is an existing Flow Log with the same configuration and log destination.",
@@ -251,6 +255,8 @@ _NOT_FOUND: Final = {
     "pl": "InvalidPrefixListID.NotFound",
     "pl-rule": "InvalidPrefixListId.NotFound",
     "fl": "InvalidFlowLogId.NotFound",
+    "vpce": "InvalidVpcEndpointId.NotFound",
+    "vpce-service": "InvalidServiceName",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -278,6 +284,7 @@ _MALFORMED: Final = {
     "pl": "InvalidPrefixListId.Malformed",
     # EC2 answers a malformed flow log id as one it does not find.
     "fl": "InvalidFlowLogId.NotFound",
+    "vpce": "InvalidVpcEndpointId.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -314,6 +321,7 @@ _LIMIT: Final = {
     "dopt": "DhcpOptionsLimitExceeded",
     "pl": "PrefixListLimitExceeded",
     "fl": "FlowLogsLimitExceeded",
+    "vpce": "VpcEndpointLimitExceeded",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.

@@ -6,7 +6,8 @@ GetManagedPrefixListEntries (``TargetVersion``), ModifyManagedPrefixList (``Curr
 ``AddEntry.N``, ``RemoveEntry.N``, ``PrefixListName``, ``MaxEntries``),
 RestoreManagedPrefixListVersion, DeleteManagedPrefixList, GetManagedPrefixListAssociations
 (the security groups and the route tables naming a list),
-and DescribePrefixLists — the AWS-managed lists, of which this platform offers none.
+and DescribePrefixLists — the AWS-managed lists: the object store's, for VPC endpoints
+(decision 0160).
 """
 
 from __future__ import annotations
@@ -222,14 +223,36 @@ async def get_managed_prefix_list_associations(call: Call) -> None:
 
 
 async def describe_prefix_lists(call: Call) -> None:
-    """The AWS-managed lists (the service endpoints' blocks, for gateway endpoints): this
-    platform has no VPC endpoints, so it offers none; a list named is not found."""
+    """The AWS-managed lists (the service endpoints' blocks, for gateway endpoints): the
+    region's object store's, whose blocks are its addresses as guests see them (decision
+    0160); another list named is not found. Filters ``prefix-list-id`` and
+    ``prefix-list-name``."""
     p = call.params
-    _pages(p, [], str, least=5, most=1000, ids="PrefixListId")
+    list_id, name, cidrs = call.compute.endpoint_prefix_list()
     for prefix_list_id in p.values("PrefixListId"):
-        raise NotFound("pl-rule", prefix_list_id)
-    call.result.open("prefixListSet")
-    call.result.close("prefixListSet")
+        if prefix_list_id != list_id:
+            raise NotFound("pl-rule", prefix_list_id)
+    filters = p.filters()
+    held = [
+        (list_id, name, cidrs)
+        for _ in (0,)
+        if list_id in filters.get("prefix-list-id", [list_id])
+        and name in filters.get("prefix-list-name", [name])
+    ]
+    chosen, token = _pages(p, held, lambda h: h[0], least=5, most=1000, ids="PrefixListId")
+    xml = call.result
+    xml.open("prefixListSet")
+    for chosen_id, chosen_name, blocks in chosen:
+        xml.open("item")
+        xml.element("prefixListId", chosen_id)
+        xml.element("prefixListName", chosen_name)
+        xml.open("cidrSet")
+        for block in blocks:
+            xml.element("item", block)
+        xml.close("cidrSet")
+        xml.close("item")
+    xml.close("prefixListSet")
+    xml.element("nextToken", token)
 
 
 def _list_arn(call: Call) -> list[str]:

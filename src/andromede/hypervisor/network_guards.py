@@ -104,6 +104,7 @@ def render_metadata_guard(layout: NetworkLayout) -> str:
     so two agents on one host keep theirs apart."""
     table = f"andromede_imds_{layout.link_prefix}"
     match = f"ip daddr {layout.transit_cidr} tcp dport {layout.imds_port}"
+    endpoint = f"ip daddr {layout.transit_cidr} tcp dport {layout.vpce_port}"
     return (
         "\n".join(
             [
@@ -114,6 +115,9 @@ def render_metadata_guard(layout: NetworkLayout) -> str:
                 "    type filter hook input priority filter; policy accept;",
                 f'    {match} iifname "lo" return',
                 f'    {match} iifname != "{layout.link_prefix}t*" drop',
+                # The VPC endpoints' listener likewise (decision 0160).
+                f'    {endpoint} iifname "lo" return',
+                f'    {endpoint} iifname != "{layout.link_prefix}t*" drop',
                 "  }",
                 "}",
             ]

@@ -32,6 +32,9 @@ class NetworkLayout:
     transit_cidr: str = "100.64.0.0/16"
     public_cidr: str = "100.65.0.0/16"
     imds_port: int = 16925
+    # Where the VPC endpoints' listener answers on the transit links' host side (decision
+    # 0160): the object store, for what the routers redirect to it.
+    vpce_port: int = 16926
     link_prefix: str = "andr"
     # This host's end of the overlay (VXLAN) that joins a network's instances on several hosts;
     # "" = no overlay: each network lives on this host alone.
@@ -74,6 +77,8 @@ class NetworkLayout:
             raise ValueError("elastic_ip_uplink must be an interface name (15 characters at most)")
         for server in self.dns_upstream:
             ipaddress.IPv4Address(server)  # raises ValueError
+        if self.vpce_port == self.imds_port:
+            raise ValueError("vpce_port and imds_port must differ")
 
     @property
     def overlay_mtu(self) -> int:

@@ -412,10 +412,14 @@ class QemuDriver(StorageMixin, NetworkingMixin):
         # Monitor sessions last one operation each; nothing stays open but the volume
         # backend's connection to its storage. The metadata listeners close with the agent;
         # tenant networks stay for the guests that run.
-        if self._metadata is not None:
+        if self._metadata is not None or self._endpoints is not None:
             self._networks.watch(None)
+        if self._metadata is not None:
             await self._metadata.close()
             self._metadata = None
+        if self._endpoints is not None:
+            await self._endpoints.close()
+            self._endpoints = None
         self._locks.clear()
         await self._volumes.close()
 

@@ -115,6 +115,8 @@ class QemuDriverCore:
         self._networking_lock = asyncio.Lock()
         self._networks_restored = False
         self._metadata: MetadataListeners | None = None
+        # The VPC endpoints' listeners (decision 0160), on the same transit addresses.
+        self._endpoints: MetadataListeners | None = None
         self._flows = FlowCounters(self._config.flow_log_max_flows)
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from andromede.compute.driver import (
+    EndpointRoute,
     FlowCapture,
     HostFlows,
     InstanceFirewall,
@@ -67,6 +68,12 @@ class NetworkingMixin(QemuDriverCore):
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_nat_routes(router_id, routes)
 
+    async def set_endpoint_routes(self, router_id: str, routes: tuple[EndpointRoute, ...]) -> None:
+        """Bridge mode: the VPC's router redirects to the endpoint listener
+        (:meth:`TenantNetworks.set_endpoint_routes`). User mode has no router: nothing kept."""
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_endpoint_routes(router_id, routes)
+
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         """Bridge mode: the routers are joined (:meth:`TenantNetworks.set_peering_links`).
         User mode has no router to join: nothing kept."""
@@ -110,11 +117,32 @@ class NetworkingMixin(QemuDriverCore):
         if self._metadata is not None:
             raise HypervisorError("the metadata service is already served")
         self._metadata = MetadataListeners(app, self._config.network_layout.imds_port)
-        self._networks.watch(self._metadata)
+        self._watch_networks()
         if await self.networking() is NetworkMode.BRIDGE:
             await self._restore_networks()
             for host_ip in self._networks.host_transit_ips():
                 await self._metadata.network_up(host_ip)
+
+    async def serve_endpoints(self, app: AsgiApp) -> None:
+        """Serve ``app`` (the VPC endpoints' front: decision 0160) on every tenant network's
+        host transit address at the layout's ``vpce_port``, as the metadata service is."""
+        if self._endpoints is not None:
+            raise HypervisorError("the VPC endpoints are already served")
+        self._endpoints = MetadataListeners(app, self._config.network_layout.vpce_port)
+        self._watch_networks()
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._restore_networks()
+            for host_ip in self._networks.host_transit_ips():
+                await self._endpoints.network_up(host_ip)
+
+    def endpoint_origin(self, server_ip: str, client_ip: str) -> tuple[str, str, str] | None:
+        """Which VPC endpoint a connection to a listener came through
+        (:meth:`TenantNetworks.endpoint_origin`)."""
+        return self._networks.endpoint_origin(server_ip, client_ip)
+
+    def _watch_networks(self) -> None:
+        listeners = [w for w in (self._metadata, self._endpoints) if w is not None]
+        self._networks.watch(_Listeners(listeners) if listeners else None)
 
     async def _restore_networks(self) -> None:
         """Once per driver: rebuild what a host reboot removed of the recorded networks."""
@@ -191,3 +219,18 @@ class NetworkingMixin(QemuDriverCore):
         plugged = self._networks.plugged(instance_id)
         if plugged is not None and plugged.elastic_ip is not None:
             await self._networks.set_elastic_ip(instance_id, None)
+
+
+class _Listeners:
+    """The listeners told together of each transit address that comes and goes."""
+
+    def __init__(self, listeners: list[MetadataListeners]) -> None:
+        self._listeners = listeners
+
+    async def network_up(self, host_ip: str) -> None:
+        for listeners in self._listeners:
+            await listeners.network_up(host_ip)
+
+    async def network_down(self, host_ip: str) -> None:
+        for listeners in self._listeners:
+            await listeners.network_down(host_ip)

@@ -23,6 +23,7 @@ import httpx
 
 from andromede.compute.driver import (
     AttachedVolume,
+    EndpointRoute,
     FlowCapture,
     HostCapacity,
     HostFlows,
@@ -260,6 +261,9 @@ class RemoteDriver:
 
     async def set_nat_routes(self, router_id: str, routes: tuple[NatRoute, ...]) -> None:
         await self._call("set_nat_routes", router_id, routes)
+
+    async def set_endpoint_routes(self, router_id: str, routes: tuple[EndpointRoute, ...]) -> None:
+        await self._call("set_endpoint_routes", router_id, routes)
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         await self._call("set_peering_links", links)

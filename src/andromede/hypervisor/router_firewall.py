@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NatRoute, SubnetAcl
+from andromede.hypervisor.endpoint_redirect import endpoint_accepts, endpoint_dnats
 from andromede.hypervisor.nat_gateways import (
     FORWARD_MARK,
     NAT_MARK,
@@ -75,6 +76,8 @@ def render_firewall(
     peering_ends: Collection[str] = (),
     peering_transit: Sequence[Segment] = (),
     resolver: Collection[str] = (),
+    endpoints: Mapping[str, Sequence[str]] | None = None,
+    endpoint_port: int = 0,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -103,7 +106,10 @@ def render_firewall(
     ``peering_transit``: the segments it leads
     (:func:`~andromede.hypervisor.peering_segments.transit_rules`). ``resolver``: the
     addresses where the VPC's resolver answers its subnets' DNS queries
-    (:mod:`~andromede.hypervisor.vpc_dns`; none while its DNS support is off)."""
+    (:mod:`~andromede.hypervisor.vpc_dns`; none while its DNS support is off). ``endpoints``:
+    bridge → the object store's addresses its subnet reaches through a VPC endpoint,
+    redirected to the host's endpoint listener at ``endpoint_port``
+    (:mod:`~andromede.hypervisor.endpoint_redirect`, decision 0160)."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -116,6 +122,7 @@ def render_firewall(
         "    type nat hook prerouting priority dstnat; policy accept;",
         f"    iifname {ports} ip daddr {METADATA_ADDRESS} tcp dport 80"
         f" dnat to {host_transit_ip}:{imds_port}",
+        *endpoint_dnats(endpoints or {}, host_transit_ip=host_transit_ip, port=endpoint_port),
     ]
     for private, public in sorted(nat.items()):
         if private not in unmapped:
@@ -155,6 +162,8 @@ def render_firewall(
         "    ct state invalid drop",
         # The metadata service, whatever the security groups say (as on EC2).
         f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
+        # The object store through a VPC endpoint, likewise (decision 0160).
+        *endpoint_accepts(endpoints or {}),
         # Nothing else towards the host or the other networks' public addresses.
         f"    iifname {ports} ip daddr {{ {transit_cidr}, {public_cidr} }} drop",
         *inbound_drop(nat_routes, transit=_TRANSIT),

@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
-from andromede.compute.driver import PeeringLink, VpcDns
+from andromede.compute.driver import EndpointRoute, PeeringLink, VpcDns
 from andromede.hypervisor.elastic_ips import check_elastic_ip
 from andromede.hypervisor.netns_commands import NetworkCommandError, _run
 from andromede.hypervisor.network_guards import router_mac
@@ -43,6 +43,9 @@ class TenantNetworksCore:
         self._segments: list[Segment] = []
         self._watcher: NetworkWatcher | None = None
         self._foreign_guards_checked = False
+        # router id → the VPC endpoints its subnets are redirected to (decision 0160): in
+        # memory only, the control plane pushing them again with the VPC's routing.
+        self._endpoints: dict[str, tuple[EndpointRoute, ...]] = {}
 
     def watch(self, watcher: NetworkWatcher | None) -> None:
         """Tell ``watcher`` of every network built or removed from now on (one watcher)."""

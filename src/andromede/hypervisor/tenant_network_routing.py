@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import NatRoute, NetworkPeer, NetworkSpec, PeeringLink, SubnetAcl
+from andromede.compute.driver import (
+    EndpointRoute,
+    NatRoute,
+    NetworkPeer,
+    NetworkSpec,
+    PeeringLink,
+    SubnetAcl,
+)
 from andromede.hypervisor.netns_commands import _all, _ip_batch, _links, _namespace_exists, _run
 from andromede.hypervisor.peering_links import apply_links, ends_here, is_link_end
 from andromede.hypervisor.peering_segments import apply_segments, is_segment, segments_here
@@ -152,6 +159,40 @@ class RoutingMixin(BuildMixin):
                 if route.translated_here and route.address not in kept:
                     await self._unroute_elastic(route.address)
             await self._apply_uplink()
+
+    async def set_endpoint_routes(self, router_id: str, routes: Sequence[EndpointRoute]) -> None:
+        """Replace the VPC endpoints a router redirects its subnets' traffic to the object
+        store to (decision 0160): its ruleset is rewritten at once when the VPC is built here,
+        else they are kept for when it is."""
+        async with self._lock:
+            wanted = tuple(routes)
+            if self._endpoints.get(router_id, ()) == wanted:
+                return
+            if wanted:
+                self._endpoints[router_id] = wanted
+            else:
+                self._endpoints.pop(router_id, None)
+            if self._members(router_id) and _namespace_exists(self.netns(router_id)):
+                await self._apply_firewall(router_id)
+
+    def endpoint_origin(self, server_ip: str, client_ip: str) -> tuple[str, str, str] | None:
+        """Which VPC endpoint a connection to an endpoint listener came through: (VPC id,
+        endpoint id, the instance's private address), or None. ``server_ip`` is the listener's
+        own address — the host side of one router's transit link, so one VPC — and
+        ``client_ip`` the source the router translated the instance's to (its host-facing
+        address): both the kernel's, neither the client's to choose."""
+        for router_id, routes in self._endpoints.items():
+            members = self._members(router_id)
+            if not members or self._transit(members[0].index)[0] != server_ip:
+                continue
+            for nic in self._router_nics(router_id):
+                if nic.public_ip != client_ip:
+                    continue
+                route = next((r for r in routes if r.network_id == nic.network_id), None)
+                if route is None:
+                    return None
+                return route.vpc_id, route.vpc_endpoint_id, nic.private_ip
+        return None
 
     async def set_peers(
         self,

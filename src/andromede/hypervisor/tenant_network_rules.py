@@ -203,5 +203,12 @@ class RulesMixin(TenantNetworksCore):
                 if self._dns(router).support
                 else ()
             ),
+            endpoints={
+                record.bridge: route.addresses
+                for route in self._endpoints.get(router, ())
+                for record in subnets
+                if record.network_id == route.network_id
+            },
+            endpoint_port=self._layout.vpce_port,
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)

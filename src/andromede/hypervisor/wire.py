@@ -26,6 +26,7 @@ from typing import Any
 from andromede.compute.driver import (
     WIRE_OMITTED_AT_DEFAULT,
     AttachedVolume,
+    EndpointRoute,
     FlowCapture,
     HostCapacity,
     HostFlows,
@@ -99,6 +100,7 @@ CALLS: dict[str, Call] = {
     ),
     "set_network_acl": Call((("network_id", str), ("acl", SubnetAcl))),
     "set_nat_routes": Call((("router_id", str), ("routes", tuple[NatRoute, ...]))),
+    "set_endpoint_routes": Call((("router_id", str), ("routes", tuple[EndpointRoute, ...]))),
     "set_peering_links": Call((("links", tuple[PeeringLink, ...]),)),
     "set_vpc_dns": Call((("router_id", str), ("dns", VpcDns))),
     "stop": Call((("instance_id", str),), keywords=(("timeout", float),)),

@@ -43,10 +43,12 @@ from andromede.iam.policy import (
     PolicyKind,
     RequestContext,
     evaluate,
+    evaluate_gate,
     is_public,
     load_policy,
 )
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
+from andromede.s3.endpoint_origin import current_origin, origin_keys
 from andromede.s3.errors import S3Error
 from andromede.s3.lock_keys import ALL_KEYS, HOLD_KEYS, RETENTION_KEYS, header_lock_keys
 from andromede.s3.operations import S3Operation
@@ -287,9 +289,20 @@ class S3Authoriser:
         policies = await self._identity_policies(principal)
         if policies.tags or policies.source_identity:  # aws:PrincipalTag, aws:SourceIdentity
             keys = {**keys, **principal_keys(policies)}
+        origin = current_origin()
+        if origin is not None:
+            # Through a VPC endpoint (decision 0160): its keys, and no aws:SourceIp.
+            keys, source_ip = {**keys, **origin_keys(origin)}, None
         context = self._context(
             principal, action or operation.action, bucket_name, key, keys, source_ip, secure, region
         )
+        if (
+            origin is not None
+            and not evaluate_gate(
+                context, load_policy(origin.policy, kind=PolicyKind.RESOURCE)
+            ).allowed
+        ):
+            raise S3Error("AccessDenied")  # the endpoint's policy does not allow it
         identity, boundary, session = loaded_policies(policies)
         if bucket is None:
             # A root user acts for its own account: the engine allows it with no policy.

@@ -110,9 +110,15 @@ class Settings(
             self._hypervisor_hosts_are_reachable,
             self._regions_consistent,
             self._instance_types_are_sane,
+            self._endpoint_port_apart,
         ):
             rule()
         return self
+
+    def _endpoint_port_apart(self) -> None:
+        # Both listeners bind each transit address (decision 0160): one port each.
+        if self.hypervisor_vpce_port == self.imds_port:
+            raise ValueError("hypervisor_vpce_port and imds_port must differ")
 
     # -- what reads the fields of two groups --------------------------------------------------
     def _audit_signing_key_has_a_token(self) -> None:

@@ -260,6 +260,54 @@ class NetworkSettings(BaseModel):
         description="Most Elastic IP addresses one tenant may hold (EC2's quota: 5).",
     )
 
+    # VPC gateway endpoints to the object store (decision 0160).
+    max_vpc_endpoints_per_tenant: int = Field(
+        default=20,
+        ge=1,
+        le=10000,
+        description="Most VPC gateway endpoints a tenant may hold (EC2's quota: 20 per Region;"
+        " VpcEndpointLimitExceeded beyond).",
+    )
+    vpc_endpoint_s3_addresses: tuple[str, ...] = Field(
+        default=(),
+        description="The object store's IPv4 addresses (CIDR blocks) as guests see them: the"
+        " AWS-managed prefix list com.amazonaws.<region>.s3, which a VPC endpoint's routers"
+        " redirect to the host's endpoint listener; none = endpoints route nothing.",
+    )
+    hypervisor_vpce_port: int = Field(
+        default=16926,
+        ge=1,
+        le=65535,
+        description="Port of the VPC endpoints' listener on each tenant network's host transit"
+        " address (the object store, for what a VPC endpoint's routes redirect there).",
+    )
+
+    vpc_endpoint_gateway_url: str = Field(
+        default="",
+        description="Where a hypervisor agent forwards what its VPC endpoint listeners receive"
+        " (a gateway's S3 endpoint, http://host:port); empty = http://<s3_host>:<s3_port>.",
+    )
+    vpc_endpoint_origin_max_age: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a gateway accepts an agent's VPC endpoint origin attestation for"
+        " (the clocks' skew between the hosts and the gateways included).",
+    )
+
+    @field_validator("vpc_endpoint_s3_addresses")
+    @classmethod
+    def _endpoint_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        blocks = []
+        for block in value:
+            try:
+                blocks.append(str(ipaddress.IPv4Network(block, strict=False)))
+            except ValueError as exc:
+                raise ValueError(
+                    f"vpc_endpoint_s3_addresses: {block!r} is no IPv4 CIDR block"
+                ) from exc
+        return tuple(blocks)
+
     @field_validator("hypervisor_dns_upstream")
     @classmethod
     def _dns_upstream(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -48,6 +48,7 @@ from andromede.notifications.service import TopicService
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
+from andromede.vpc_endpoint_front import EndpointForwarder, attestation_key
 from andromede.wiring.billing import instance_meter
 from andromede.wiring.deployment import open_metadata_database
 from andromede.wiring.identity import identity_service
@@ -227,15 +228,27 @@ def run_hypervisor_agent(settings: Settings) -> None:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigurationError(f"the agent's TLS certificate, key or CA: {exc}") from exc
     driver = hypervisor_host_driver(settings)
+    upstream = settings.vpc_endpoint_gateway_url or f"http://{settings.s3_host}:{settings.s3_port}"
 
     async def main() -> None:
         async with open_instance_metadata(settings, driver) as metadata:
-            await serve_agent(
-                driver,
-                settings.hypervisor_agent_socket,
-                metadata_app=metadata,
-                listen=listen,
-                tls=tls,
+            # The VPC endpoints' listeners forward to a gateway with an attested origin
+            # (decision 0160), under a key derived from the secrets key opened just above.
+            forwarder = EndpointForwarder(
+                driver.endpoint_origin,
+                attestation_key(settings.data_dir / "keys" / "secrets.key"),
+                upstream,
             )
+            try:
+                await driver.serve_endpoints(forwarder)
+                await serve_agent(
+                    driver,
+                    settings.hypervisor_agent_socket,
+                    metadata_app=metadata,
+                    listen=listen,
+                    tls=tls,
+                )
+            finally:
+                await forwarder.aclose()
 
     asyncio.run(main())

@@ -1,9 +1,9 @@
 """The tenant-isolation matrix for EC2: every action, aimed at a victim tenant's instance, key
 pair, security group, volume, snapshot, image, profile association, launch template, VPC,
 subnet, internet gateway, route table, route table association, Elastic IP (associated and
-free), network ACL (its entries and its subnet's association), NAT gateway and flow log by
-another tenant's root user, by an IAM user of the victim's own account that has no policy,
-and by an unsigned caller.
+free), network ACL (its entries and its subnet's association), NAT gateway, flow log and VPC
+endpoint by another tenant's root user, by an IAM user of the victim's own account that has
+no policy, and by an unsigned caller.
 
 Another tenant's root acts only on its own account: it gets an error (the victim's ids are not
 found) or an answer about its own account, never the victim's resources. The user without
@@ -41,6 +41,7 @@ PCX = "{pcx}"
 DOPT, FREE_DOPT = "{dopt}", "{free-dopt}"
 PL = "{pl}"
 FL = "{fl}"
+VPCE = "{vpce}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -170,6 +171,21 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DescribeFlowLogs": {"FlowLogIds": [FL]},
     "DeleteFlowLogs": {"FlowLogIds": [FL]},
     "DescribePrefixLists": {"PrefixListIds": [PL]},
+    # VPC gateway endpoints (decision 0160): the victim's VPC and tables are not the
+    # intruder's to route, its endpoint not found, changed nor deleted.
+    "CreateVpcEndpoint": {
+        "VpcId": VPC,
+        "ServiceName": "com.amazonaws.eu-fr-1.s3",
+        "RouteTableIds": [CUSTOM_RTB],
+    },
+    "DescribeVpcEndpoints": {"VpcEndpointIds": [VPCE]},
+    "ModifyVpcEndpoint": {
+        "VpcEndpointId": VPCE,
+        "RemoveRouteTableIds": [CUSTOM_RTB],
+        "ResetPolicy": True,
+    },
+    "DeleteVpcEndpoints": {"VpcEndpointIds": [VPCE]},
+    "DescribeVpcEndpointServices": {},
     "DeleteKeyPair": {"KeyName": KEY_NAME},
     "DeleteLaunchTemplate": {"LaunchTemplateId": LT},
     "DeleteLaunchTemplateVersions": {"LaunchTemplateId": LT, "Versions": ["2"]},
@@ -341,6 +357,7 @@ class Victim:
             ("DescribeDhcpOptions", {}),
             ("DescribeManagedPrefixLists", {}),
             ("DescribeFlowLogs", {}),
+            ("DescribeVpcEndpoints", {}),
             ("GetManagedPrefixListEntries", {"PrefixListId": self.ids[PL]}),
             ("GetManagedPrefixListAssociations", {"PrefixListId": self.ids[PL]}),
             ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
@@ -506,7 +523,17 @@ async def victim(world: World) -> Victim:
             LogDestinationType="s3", LogDestination="arn:aws:s3:::victim-flows",
         )
     )["FlowLogIds"][0]  # fmt: skip
+    # A gateway endpoint routed in its own table, with a policy of its own.
+    endpoint = (
+        await c.call(
+            "CreateVpcEndpoint", VpcId=vpc, ServiceName="com.amazonaws.eu-fr-1.s3",
+            RouteTableIds=[custom], PolicyDocument=json.dumps({"Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                 "Resource": "*"}]}),
+        )
+    )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
     ids = {
+        VPCE: endpoint,
         FL: flow_log,
         PL: plist,
         DOPT: options[0],

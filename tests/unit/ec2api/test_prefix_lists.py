@@ -489,9 +489,13 @@ async def test_another_tenants_list_is_never_seen_changed_nor_referenced(world: 
     assert (plist["Version"], plist["MaxEntries"]) == (1, 5)
 
 
-async def test_the_platform_offers_no_aws_managed_list(world: World) -> None:
+async def test_the_platform_offers_only_the_object_stores_managed_list(world: World) -> None:
+    """DescribePrefixLists: the AWS-managed list of the object store, for VPC endpoints
+    (decision 0160; its blocks a setting, none here), nothing else."""
     c = world.root
-    assert (await c.call("DescribePrefixLists")).get("PrefixLists", []) == []
+    (managed,) = (await c.call("DescribePrefixLists"))["PrefixLists"]
+    assert managed["PrefixListName"] == "com.amazonaws.eu-fr-1.s3"
+    assert managed.get("Cidrs", []) == []
     refused = c.call("DescribePrefixLists", PrefixListIds=["pl-63a5400a"])
     assert await _code(refused) == "InvalidPrefixListId.NotFound"
     # A tenant's own lists are managed ones, not AWS's.

@@ -68,7 +68,14 @@ from andromede.iam.policy.document import (
     parse_policy,
 )
 from andromede.iam.policy.errors import MalformedPolicy, PolicyTooLarge
-from andromede.iam.policy.evaluate import Decision, Outcome, PolicySource, StatementRef, evaluate
+from andromede.iam.policy.evaluate import (
+    Decision,
+    Outcome,
+    PolicySource,
+    StatementRef,
+    evaluate,
+    evaluate_gate,
+)
 from andromede.iam.policy.public import is_public
 
 __all__ = [
@@ -97,6 +104,7 @@ __all__ = [
     "StatementRef",
     "account_root_arn",
     "evaluate",
+    "evaluate_gate",
     "is_public",
     "known_action",
     "known_service",

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from andromede.iam.policy.context import PrincipalType, RequestContext
 from andromede.iam.policy.document import Effect, PolicyDocument, Principal, Statement
 
-__all__ = ["Decision", "Outcome", "PolicySource", "StatementRef", "evaluate"]
+__all__ = ["Decision", "Outcome", "PolicySource", "StatementRef", "evaluate", "evaluate_gate"]
 
 
 class Outcome(enum.Enum):
@@ -337,3 +337,26 @@ def evaluate(
     if acl_allows:
         return Decision(Outcome.ALLOW, REASON_CROSS_ACCOUNT, (identity_allow,))
     return _IMPLICIT[REASON_NO_RESOURCE_GRANT]
+
+
+def evaluate_gate(context: RequestContext, policy: PolicyDocument) -> Decision:
+    """Decide one request against a policy that bounds requests rather than grants them — a
+    VPC endpoint's (decision 0160): ALLOW only when one of its statements naming the caller
+    applies and allows and none denies; the caller's and the resource's policies still decide
+    after. A root user gets no pass here: an endpoint's policy binds the whole account."""
+    action = context.action_key
+    key = (action, context.principal_key)
+    naming: tuple[tuple[Statement, _Grant], ...] | None = policy.recall(key)
+    if naming is None:
+        naming = policy.memoised(key, lambda: _statements_naming(policy, action, context))
+    allow: StatementRef | None = None
+    for statement, _ in naming:
+        if not statement.applies(context):
+            continue
+        if statement.effect is Effect.DENY:
+            return _deny(PolicySource.RESOURCE, 0, statement)
+        if allow is None:
+            allow = _ref(PolicySource.RESOURCE, 0, statement)
+    if allow is None:
+        return _IMPLICIT[REASON_NO_ALLOW]
+    return Decision(Outcome.ALLOW, REASON_RESOURCE, (allow,))

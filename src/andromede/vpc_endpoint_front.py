@@ -1,0 +1,243 @@
+"""The object store behind a host's VPC endpoint listeners (decision 0160): the agent's
+forwarder and the gateway's gate.
+
+A VPC router redirects what its endpoint-routed subnets send to the object store's addresses
+to the host side of its transit link at ``hypervisor_vpce_port``
+(``hypervisor/endpoint_redirect.py``); a listener bound there (the metadata service's
+:class:`~andromede.hypervisor.metadata_listeners.MetadataListeners`, one per transit address,
+in the host's agent) hands each request to :class:`EndpointForwarder`. It finds which
+endpoint the request came through from the connection alone — the listener's own address
+(one router, so one VPC) and the source the router translated the instance's to (its subnet,
+so its route table) — and forwards the request to a gateway with an **origin attestation**:
+the VPC, the endpoint, the instance's address and the time, bound to the method and target
+by an HMAC whose key the agents and the gateways both derive from the data folder's secrets
+key (:func:`attestation_key`). A guest's own header of that name is dropped: only the agent's
+reaches the gateway. A connection the forwarder cannot place (a host process, an instance
+whose subnet no longer routes to an endpoint) is answered S3's ``AccessDenied``.
+
+The gateway's :class:`EndpointGate` checks the attestation (a forged, altered or stale one is
+``AccessDenied``, never ignored), asks compute for the endpoint (still there, of that VPC:
+its policy) and runs the S3 app — only S3, never the gateway's other APIs — inside
+:func:`~andromede.s3.endpoint_origin.through_endpoint`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from andromede.http.asgi import new_request_id
+from andromede.http.response import Receive, Scope, Send, send_response
+from andromede.s3.endpoint_origin import EndpointOrigin, through_endpoint
+from andromede.s3.errors import S3Error
+from andromede.s3.responses import common_headers, error_response
+
+__all__ = [
+    "ATTESTATION_HEADER",
+    "EndpointForwarder",
+    "EndpointGate",
+    "EndpointLookup",
+    "OriginResolver",
+    "attest",
+    "attestation_key",
+    "verify",
+]
+
+# The header an agent's forwarder names a request's origin in (lower case, as ASGI has it).
+ATTESTATION_HEADER = "x-andromede-vpce-origin"
+_ATTESTATION = ATTESTATION_HEADER.encode()
+# Hop-by-hop headers a forwarder does not pass on (RFC 9110 §7.6.1); the length is passed
+# (the body is streamed as it came, raw).
+_HOP = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
+     b"proxy-connection"}
+)  # fmt: skip
+
+log = logging.getLogger(__name__)
+
+# (listener address, client address) → (VPC id, endpoint id, the instance's private address).
+OriginResolver = Callable[[str, str], tuple[str, str, str] | None]
+# An endpoint's id → (its VPC id, its policy document), None when it is gone.
+EndpointLookup = Callable[[str], Awaitable[tuple[str, str] | None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def attestation_key(secrets_key_file: Path) -> bytes:
+    """The key of the origin attestations, derived from the data folder's secrets key (which
+    the gateways and the hypervisor agents hold alike) for this use only."""
+    secret = secrets_key_file.read_bytes()
+    return hmac.new(secret, b"andromede vpc-endpoint origin v1", hashlib.sha256).digest()
+
+
+def _mac(key: bytes, fields: tuple[str, ...]) -> str:
+    return hmac.new(key, "\n".join(fields).encode(), hashlib.sha256).hexdigest()
+
+
+def attest(key: bytes, placed: tuple[str, str, str], method: str, target: str, now: float) -> str:
+    """The attestation header's value for a request of ``method`` to ``target`` (path and
+    query, as sent) that came through ``placed`` (VPC, endpoint, private address)."""
+    stamp = str(int(now))
+    return ";".join((*placed, stamp, _mac(key, (*placed, stamp, method, target))))
+
+
+def verify(
+    key: bytes, value: str, method: str, target: str, now: float, max_age: float
+) -> tuple[str, str, str] | None:
+    """The (VPC, endpoint, private address) ``value`` attests for this request, or None when
+    it is malformed, not under ``key``, of another request, or older than ``max_age``."""
+    parts = value.split(";")
+    if len(parts) != 5 or not parts[3].isdigit():
+        return None
+    vpc_id, endpoint_id, private_ip, stamp, mac = parts
+    expected = _mac(key, (vpc_id, endpoint_id, private_ip, stamp, method, target))
+    if not hmac.compare_digest(mac, expected) or abs(now - int(stamp)) > max_age:
+        return None
+    return vpc_id, endpoint_id, private_ip
+
+
+def _target(scope: Scope) -> str:
+    raw = scope.get("raw_path") or str(scope.get("path") or "/").encode()
+    query = scope.get("query_string") or b""
+    return (raw + (b"?" + query if query else b"")).decode("latin-1")
+
+
+async def _refuse(scope: Scope, send: Send) -> None:
+    request_id = new_request_id()
+    log.info("request %s: no VPC endpoint for %s", request_id, scope.get("client"))
+    path = str(scope.get("path") or "/")
+    refused = error_response(
+        S3Error("AccessDenied"), None, path, request_id, str(scope.get("method"))
+    )
+    await send_response(send, refused, common_headers(request_id))
+
+
+class EndpointGate:
+    """The gateway's side of an agent's forwarding: a request bearing an attestation is
+    served by S3 through its endpoint when the attestation holds and the endpoint is still
+    that VPC's, refused otherwise; one without is none of this gate's business."""
+
+    def __init__(
+        self, key: bytes, lookup: EndpointLookup, *, max_age: float, clock: Callable[[], float]
+    ) -> None:
+        self._key = key
+        self._lookup = lookup
+        self._max_age = max_age
+        self._clock = clock
+
+    @staticmethod
+    def attested(scope: Scope) -> str | None:
+        for name, value in scope.get("headers") or ():
+            if name == _ATTESTATION:
+                return str(value.decode("latin-1"))
+        return None
+
+    async def origin(self, scope: Scope, value: str) -> EndpointOrigin | None:
+        placed = verify(
+            self._key, value, str(scope.get("method")), _target(scope), self._clock(),
+            self._max_age,
+        )  # fmt: skip
+        if placed is None:
+            return None
+        vpc_id, endpoint_id, private_ip = placed
+        found = await self._lookup(endpoint_id)
+        if found is None or found[0] != vpc_id:
+            return None
+        return EndpointOrigin(vpc_id, endpoint_id, found[1], private_ip)
+
+    async def serve(
+        self, value: str, s3: AsgiApp, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        origin = await self.origin(scope, value)
+        if origin is None:
+            await _refuse(scope, send)
+            return
+        with through_endpoint(origin):
+            await s3(scope, receive, send)
+
+
+class EndpointForwarder:
+    """A hypervisor agent's endpoint listeners' app: the request placed by its connection
+    (``resolve``), then forwarded to the gateway at ``upstream`` with its attestation, the
+    body and the answer streamed through."""
+
+    def __init__(
+        self,
+        resolve: OriginResolver,
+        key: bytes,
+        upstream: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 300.0,
+    ) -> None:
+        self._resolve = resolve
+        self._key = key
+        self._clock = clock
+        self._client = httpx.AsyncClient(
+            base_url=upstream.rstrip("/"), transport=transport, timeout=timeout
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        server, client = scope.get("server"), scope.get("client")
+        placed = self._resolve(str(server[0]), str(client[0])) if server and client else None
+        if placed is None:
+            await _refuse(scope, send)
+            return
+        method, target = str(scope["method"]), _target(scope)
+        headers = [
+            (name, value)
+            for name, value in scope.get("headers") or ()
+            if name != _ATTESTATION and name.lower() not in _HOP
+        ]
+        headers.append(
+            (_ATTESTATION, attest(self._key, placed, method, target, self._clock()).encode())
+        )
+
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+
+        request = self._client.build_request(method, target, headers=headers, content=body())
+        try:
+            answer = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            log.warning("VPC endpoint: the gateway does not answer: %s", exc)
+            await send_response(
+                send,
+                error_response(
+                    S3Error("ServiceUnavailable"), None, target, new_request_id(), method
+                ),
+                [],
+            )
+            return
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": answer.status_code,
+                    "headers": [(k, v) for k, v in answer.headers.raw if k.lower() not in _HOP],
+                }
+            )
+            async for chunk in answer.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await answer.aclose()

@@ -1,0 +1,160 @@
+"""A VPC gateway endpoint's data path on the real kernel (decision 0160): a VPC of two subnets
+on this host, one routed to an endpoint; namespace guests without a security group rule, a
+NAT gateway or an internet gateway. The guest of the routed subnet fetches an object from the
+object store's address (as guests see it): its router DNATs the connection to the endpoint
+listener on its transit link's host side, which serves the real S3 app knowing the endpoint
+from the connection alone. The bucket policy lets only requests through that endpoint read
+(``aws:SourceVpce``): the guest reads; the same request from elsewhere, and the guest of the
+other subnet, do not; an endpoint policy that does not allow the read refuses it. Needs root,
+``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from andromede.compute.driver import EndpointRoute, NetworkSpec, NicSpec
+from andromede.compute.vpc_endpoint import DEFAULT_POLICY
+from andromede.http.response import Receive, Scope, Send
+from andromede.hypervisor.metadata_listeners import MetadataListeners
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
+from support.s3app import Client, in_process_client
+from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
+
+__all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
+
+S3_ADDRESS = "192.0.2.80"
+VPC = "vpc-" + secrets.token_hex(4)
+VPCE = "vpce-0" + secrets.token_hex(8)
+KEY = "/guarded/report.csv"
+BODY = b"quarter,total\nQ4,42\n"
+
+
+@pytest.fixture
+def layout() -> NetworkLayout:
+    base = random_layout("e")
+    return replace(base, vpce_port=40000 + secrets.randbelow(20000))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Client]:
+    async with in_process_client(tmp_path / "data") as client:
+        assert (await client.request("PUT", "/guarded")).status == 200
+        assert (await client.request("PUT", KEY, BODY)).status == 200
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::guarded/*",
+                    "Condition": {"StringEquals": {"aws:SourceVpce": VPCE}},
+                }
+            ],
+        }
+        reply = await client.request("PUT", "/guarded?policy", json.dumps(policy).encode())
+        assert reply.status == 204, reply.body
+        yield client
+
+
+# A guest's GET of the object at the store's address, printing the status line's code and the
+# body ("" when no answer comes).
+_PROBE = """
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], 80), timeout=float(sys.argv[3]))
+    s.sendall(("GET " + sys.argv[2] + " HTTP/1.1\\r\\nHost: " + sys.argv[1]
+               + "\\r\\nConnection: close\\r\\n\\r\\n").encode())
+    answer = b""
+    while chunk := s.recv(4096):
+        answer += chunk
+    head, _, body = answer.partition(b"\\r\\n\\r\\n")
+    print(head.split(b" ")[1].decode() + " " + body.decode(errors="replace"), end="")
+except OSError:
+    print("", end="")
+"""
+
+
+async def _get(g: Guest, timeout: float = 10.0) -> str:
+    done = await asyncio.to_thread(
+        g.run, sys.executable, "-c", _PROBE, S3_ADDRESS, KEY, str(timeout), timeout=timeout + 10
+    )
+    return done.stdout
+
+
+async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
+    networks: TenantNetworks, layout: NetworkLayout, store: Client, tmp_path: Path
+) -> None:
+    routed = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id="111111111111",
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    plain = replace(routed, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    # No public address: nothing but the metadata service (and now the endpoint) through
+    # the host.
+    inside = NicSpec(routed, "02:00:00:00:01:0b", "10.0.1.11", public_address=False)
+    other = NicSpec(plain, "02:00:00:00:02:0b", "10.0.2.11", public_address=False)
+    policies = {VPCE: DEFAULT_POLICY}
+
+    async def lookup(endpoint_id: str) -> tuple[str, str] | None:
+        policy = policies.get(endpoint_id)
+        return None if policy is None else (VPC, policy)
+
+    # The agent's forwarder on the listener, the gateway's gate before the S3 app (over
+    # httpx's ASGI transport: the gateway's HTTP server is not what this test is about).
+    secret = tmp_path / "secrets.key"
+    secret.write_bytes(secrets.token_bytes(32))
+    key = attestation_key(secret)
+    gate = EndpointGate(key, lookup, max_age=60, clock=time.time)
+
+    async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
+        attested = EndpointGate.attested(scope)
+        assert attested is not None  # every request here comes through the forwarder
+        await gate.serve(attested, store.app, scope, receive, send)
+
+    forwarder = EndpointForwarder(
+        networks.endpoint_origin, key, "http://gateway",
+        transport=httpx.ASGITransport(app=gateway),
+    )  # fmt: skip
+    listeners = MetadataListeners(forwarder, layout.vpce_port)
+    async with guest(networks, "i-vpce-in", inside) as g, guest(networks, "i-vpce-out", other) as o:
+        await networks.set_endpoint_routes(
+            VPC, (EndpointRoute(routed.network_id, routed.cidr, VPC, VPCE, (S3_ADDRESS + "/32",)),)
+        )
+        await listeners.network_up(networks.host_transit_ip(routed.network_id))
+        try:
+            assert await _get(g) == "200 " + BODY.decode()
+            # The same read from elsewhere: no endpoint, so aws:SourceVpce is absent.
+            assert (await store.as_anonymous().request("GET", KEY)).status == 403
+            # The other subnet's table has no route to the endpoint: nothing reaches the store.
+            assert await _get(o, timeout=2.0) == ""
+            # The endpoint's policy is evaluated for what comes through it.
+            policies[VPCE] = json.dumps(
+                {
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                         "Resource": "*"},
+                    ]
+                }
+            )  # fmt: skip
+            assert (await _get(g)).startswith("403 ")
+            # An endpoint gone (its routes too, a moment later): refused, then unrouted.
+            policies.clear()
+            assert (await _get(g)).startswith("403 ")
+            await networks.set_endpoint_routes(VPC, ())
+            assert await _get(g, timeout=2.0) == ""
+        finally:
+            await listeners.close()
+            await forwarder.aclose()
