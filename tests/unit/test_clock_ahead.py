@@ -50,7 +50,11 @@ def _library() -> Path:
 
 def _ahead() -> dict[str, str]:
     env = {**os.environ, "LD_PRELOAD": str(_library()), "FAKETIME": f"+{AHEAD_DAYS}d"}
-    env.pop("FAKETIME_DONT_FAKE_MONOTONIC", None)
+    # Nor is the nested run one of the outer run's workers, nor does it write into its timeline.
+    for name in ("FAKETIME_DONT_FAKE_MONOTONIC", "ANDROMEDE_TEST_TIMELINE"):
+        env.pop(name, None)
+    for name in [n for n in env if n.startswith("PYTEST_XDIST_")]:
+        env.pop(name)
     return env
 
 
