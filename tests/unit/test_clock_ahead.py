@@ -33,6 +33,7 @@ CONTRACTS = (
     "tests/contract/test_audit_log_store.py",
     "tests/contract/test_kms_key_store.py",
     "tests/contract/test_access_request_store.py",
+    "tests/contract/test_identity_and_audit_stores.py",  # sessions, TOTP steps, key ages
 )
 LIBRARIES = (
     Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
