@@ -50,6 +50,8 @@
 #                    downloaded)
 #   valgrind         callgrind, which counts the instructions of a small request in
 #                    `python -m bench.instructions` (bench/tests/test_instructions.py)
+#   libfaketime      tests/unit/test_clock_ahead.py runs the clock-sensitive store contracts again
+#                    with the wall clock a year ahead (LD_PRELOAD), to find fixed-date time bombs
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
 set -euo pipefail
 
@@ -96,9 +98,10 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
+package_installed libfaketime || missing+=(libfaketime)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh, valgrind, xmlsec1, chromium present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh, valgrind, xmlsec1, libfaketime, chromium present)"
   exit 0
 fi
 
@@ -128,7 +131,7 @@ export DEBIAN_FRONTEND=noninteractive
 for package in "${missing[@]}"; do
   case "$package" in
     python3-venv) venv_works || { echo "system-deps: python3 -m venv still fails" >&2; exit 1; } ;;
-    ca-certificates|python3-rados|python3-rbd|qemu-block-extra|syslinux-common)
+    ca-certificates|python3-rados|python3-rbd|qemu-block-extra|syslinux-common|libfaketime)
       package_installed "$package" || exit 1 ;;
     qemu-system-x86) command -v qemu-system-x86_64 >/dev/null 2>&1 || exit 1 ;;
     qemu-utils) command -v qemu-img >/dev/null 2>&1 || exit 1 ;;

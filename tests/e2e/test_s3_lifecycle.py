@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,6 +165,9 @@ def test_objects_are_told_when_a_rule_expires_them(eager: ServerProcess) -> None
     """boto3's ``Expiration`` on the five answers that carry it (decision 0086)."""
     s3 = boto3_client(eager)
     s3.create_bucket(Bucket="told")
+    # A date years ahead of the wall clock, never a fixed one: once a fixed date passed, this
+    # eager server would expire the objects the test then reads (a rule's date is a midnight UTC).
+    date = datetime(datetime.now(UTC).year + 5, 1, 1, tzinfo=UTC)
     s3.put_bucket_lifecycle_configuration(
         Bucket="told",
         LifecycleConfiguration={
@@ -173,7 +176,7 @@ def test_objects_are_told_when_a_rule_expires_them(eager: ServerProcess) -> None
                     "ID": "dated",
                     "Filter": {"Prefix": "dated/"},
                     "Status": "Enabled",
-                    "Expiration": {"Date": "2031-01-01T00:00:00Z"},  # type: ignore[typeddict-item]
+                    "Expiration": {"Date": date},
                 },
                 {
                     "ID": "a month",
@@ -187,7 +190,7 @@ def test_objects_are_told_when_a_rule_expires_them(eager: ServerProcess) -> None
     # The worker that took the PUT knows at once; the others re-read the rules every
     # lifecycle_interval (half a second here).
     time.sleep(1.5)
-    dated = 'expiry-date="Wed, 01 Jan 2031 00:00:00 GMT", rule-id="dated"'
+    dated = f'expiry-date="{date:%a, %d %b %Y} 00:00:00 GMT", rule-id="dated"'  # C locale
     assert s3.put_object(Bucket="told", Key="dated/a", Body=b"x")["Expiration"] == dated
     assert s3.head_object(Bucket="told", Key="dated/a")["Expiration"] == dated
     got = s3.get_object(Bucket="told", Key="dated/a")
