@@ -88,6 +88,7 @@ from andromede.compute.model import (
 from andromede.compute.nat_gateways import NatGatewaysMixin
 from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
+from andromede.compute.network_interfaces import NetworkInterfacesMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.prefix_lists import PrefixListsMixin
 from andromede.compute.public_names import PublicNamesMixin
@@ -125,6 +126,7 @@ class LaunchingMixin(
     FlowLogsMixin,
     AccessMixin,
     TagsMixin,
+    NetworkInterfacesMixin,
     InstanceAttributesMixin,
     InstanceOptionsMixin,
     PublicNamesMixin,

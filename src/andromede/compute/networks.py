@@ -49,6 +49,7 @@ from andromede.compute.network import (
     DEFAULT_VPC_CIDR,
     DefaultVpcState,
     NetworkInterface,
+    PrivateAddress,
     Subnet,
     Vpc,
     default_group,
@@ -278,6 +279,9 @@ class NetworksMixin(ServiceCore):
         gateway sees them: the store's uniqueness decides between gateways)."""
         held = await self.store.list(NetworkInterface, subnet.tenant_id)
         taken = {i.private_ip for i in held if i.subnet_id == subnet.subnet_id}
+        # An interface's secondary addresses too (decision 0161).
+        secondary = await self.store.list(PrivateAddress, subnet.tenant_id)
+        taken |= {a.private_ip for a in secondary if a.subnet_id == subnet.subnet_id}
         addresses = free_addresses(subnet.cidr, taken, len(instance_ids))
         if len(addresses) < len(instance_ids):
             raise InsufficientCapacity(
@@ -299,10 +303,6 @@ class NetworksMixin(ServiceCore):
             )
             for instance_id, address in zip(instance_ids, addresses, strict=True)
         ]
-
-    async def _release_interface(self, instance: Instance) -> None:
-        if instance.network_interface_id is not None:
-            await self.store.delete(NetworkInterface, instance.network_interface_id)
 
     # -- security groups → firewalls ---------------------------------------------------------
 

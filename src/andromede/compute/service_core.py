@@ -42,6 +42,7 @@ from andromede.compute.model import (
     check_id,
 )
 from andromede.compute.nat_gateway import NatGateway
+from andromede.compute.network import NetworkInterface
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import RouteTable
@@ -63,7 +64,14 @@ _T = TypeVar("_T")
 # The records a request with a client token makes once (their id derived from the account and
 # the token), each keeping a digest of the request it came with.
 _Tokened = TypeVar(
-    "_Tokened", LaunchTemplate, RouteTable, NetworkAcl, NatGateway, ManagedPrefixList, FlowLog
+    "_Tokened",
+    LaunchTemplate,
+    RouteTable,
+    NetworkAcl,
+    NatGateway,
+    ManagedPrefixList,
+    FlowLog,
+    NetworkInterface,
 )
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
@@ -161,6 +169,10 @@ class ComputeLimits:
     max_rules_per_security_group: int = 60
     # VPC flow logs per account (decision 0153).
     max_flow_logs: int = 100
+    # Network interfaces per instance (the primary counted) and private addresses per
+    # interface (its primary counted), decision 0161.
+    max_interfaces_per_instance: int = 4
+    max_private_ips_per_interface: int = 15
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

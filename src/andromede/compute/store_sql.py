@@ -33,7 +33,13 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.nat_gateway import NatGateway
-from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
+from andromede.compute.network import (
+    DefaultVpcState,
+    NetworkInterface,
+    PrivateAddress,
+    Subnet,
+    Vpc,
+)
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
@@ -70,6 +76,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     DefaultVpcState: tables.compute_default_vpcs,
     MetadataDefaults: tables.compute_metadata_defaults,
     FlowLog: tables.compute_flow_logs,
+    PrivateAddress: tables.compute_private_addresses,
 }
 
 

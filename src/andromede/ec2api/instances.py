@@ -17,10 +17,11 @@ from andromede.compute.model import (
     SecurityGroup,
     Volume,
 )
-from andromede.compute.network import private_dns_name
+from andromede.compute.network import NetworkInterface, private_dns_name
 from andromede.compute.service import ROOT_DEVICE, RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
+from andromede.ec2api.interface_xml import write_secondary_interface
 from andromede.ec2api.launch_parameters import (
     RUN_HANDLED,
     RUN_HARMLESS,
@@ -76,6 +77,8 @@ class _Known:
     group_names: dict[str, str]
     volumes: dict[str, list[tuple[Attachment, Volume]]]  # by instance, by device
     public_names: dict[str, str]  # by instance: its public DNS name (decision 0151)
+    # By instance: its interfaces' records in device order (decision 0161).
+    interfaces: dict[str, list[NetworkInterface]]
 
 
 async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
@@ -91,7 +94,25 @@ async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
     for attached in volumes.values():
         attached.sort(key=lambda pair: (pair[0].device, pair[1].volume_id))
     public_names = await call.compute.public_dns_names(call.tenant_id, instances)
-    return _Known(names, volumes, public_names)
+    interfaces: dict[str, list[NetworkInterface]] = {}
+    if instances:
+        for interface in await call.compute.store.list(NetworkInterface, call.tenant_id):
+            if interface.instance_id:
+                interfaces.setdefault(interface.instance_id, []).append(interface)
+    for held in interfaces.values():
+        held.sort(key=lambda i: (i.device_index, i.interface_id))
+        names.update(await _group_names(call, held, names))
+    return _Known(names, volumes, public_names, interfaces)
+
+
+async def _group_names(
+    call: Call, interfaces: Sequence[NetworkInterface], names: dict[str, str]
+) -> dict[str, str]:
+    """The names of the interfaces' own groups not in ``names`` yet."""
+    if all(g in names for i in interfaces for g in i.group_ids):
+        return {}
+    groups = await call.compute.store.list(SecurityGroup, call.tenant_id)
+    return {g.group_id: g.name for g in groups}
 
 
 def _private_dns(call: Call, instance: Instance) -> str:
@@ -167,7 +188,14 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
         xml.close("iamInstanceProfile")
     xml.open("networkInterfaceSet")
     if live:
-        write_interface(xml, call, instance, group_names, nested=True, public_dns=public_dns)
+        held = known.interfaces.get(instance.instance_id, [])
+        primary = next((i for i in held if i.interface_id == instance.network_interface_id), None)
+        write_interface(
+            xml, call, instance, group_names, nested=True, public_dns=public_dns, record=primary
+        )
+        for interface in held:
+            if interface is not primary:
+                write_secondary_interface(xml, call, interface, instance, group_names, nested=True)
     xml.close("networkInterfaceSet")
     write_tags(xml, system_tags(instance))
     xml.open("cpuOptions")
