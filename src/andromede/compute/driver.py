@@ -41,6 +41,7 @@ __all__ = [
     "InstanceFirewall",
     "InstanceNetwork",
     "InstanceSpec",
+    "InterfaceSpec",
     "NatRoute",
     "NatSource",
     "NetworkMode",
@@ -488,6 +489,18 @@ class HostFlows:
 
 
 @dataclass(frozen=True, slots=True)
+class InterfaceSpec:
+    """An interface beyond an instance's primary (decision 0161): a NIC of its own on its
+    subnet (``nic``: its network, MAC and private address; no public address), at
+    ``device_index``, behind its own security groups (``firewall``)."""
+
+    interface_id: str
+    device_index: int
+    nic: NicSpec
+    firewall: InstanceFirewall = InstanceFirewall()
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceSpec:
     """Everything a host needs to start one instance."""
 
@@ -503,6 +516,11 @@ class InstanceSpec:
     forwards: tuple[PortForward, ...] = ()
     # The instance's security groups, merged; :meth:`HypervisorDriver.set_firewall` replaces it.
     firewall: InstanceFirewall = InstanceFirewall()
+    # Its interfaces beyond the primary, in device order (decision 0161); left out of the wire
+    # form while empty, so an agent older than them still reads the spec.
+    interfaces: tuple[InterfaceSpec, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
 
 
 class HypervisorDriver(Protocol):
@@ -637,6 +655,18 @@ class HypervisorDriver(Protocol):
     async def release(self, instance_id: str) -> None:
         """Remove what the instance left on the host besides its volumes: seed, console log,
         QMP socket, taps, forwards. After it, :meth:`state` is ABSENT."""
+        ...
+
+    async def attach_interface(self, instance_id: str, interface: InterfaceSpec) -> None:
+        """Give the running instance a further NIC (decision 0161), hot-plugged: its own tap
+        on its subnet's bridge, DHCP lease and security groups (``interface.firewall``).
+        Attaching one it has already replaces its security groups. An instance not running
+        here, or a host without tenant networks (user-mode networking), raises."""
+        ...
+
+    async def detach_interface(self, instance_id: str, interface_id: str) -> None:
+        """Take a further NIC away from the instance, running (the guest's hot-unplug, then
+        its tap and lease) or stopped (its tap and lease); absent: nothing to do."""
         ...
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None: ...

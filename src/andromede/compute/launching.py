@@ -599,6 +599,7 @@ class LaunchingMixin(
                         else ()
                     ),
                     firewall=(firewall := await self.firewall_of(instance)),
+                    interfaces=await self.interface_specs(instance),
                 )
             )
         except Exception as exc:

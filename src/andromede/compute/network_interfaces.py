@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
+from andromede.compute.driver import InstanceFirewall, InterfaceSpec, NicSpec
 from andromede.compute.errors import (
     AttachmentLimitExceeded,
     Duplicate,
@@ -50,10 +51,12 @@ from andromede.compute.network import (
     PrivateAddress,
     Subnet,
     free_addresses,
+    merge_firewall,
     new_mac,
     private_address_id,
     usable_addresses,
 )
+from andromede.compute.networks import _members
 from andromede.compute.service_core import NAME_MAX
 from andromede.compute.store import Record
 
@@ -224,8 +227,21 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
                 attached_at=self.clock(),
             )
             # The instance replaced as read: a concurrent attachment to it moves on and retries.
-            if await self.store.change(attached, replace=[instance]):
-                return replace(attached, revision=attached.revision + 1)
+            if not await self.store.change(attached, replace=[instance]):
+                continue
+            stored = replace(attached, revision=attached.revision + 1)
+            if instance.state is InstanceState.RUNNING and instance.host in self.drivers:
+                spec = await self._interface_spec(instance, stored)
+                try:
+                    await self._on_host(
+                        "attach the interface",
+                        self.drivers[instance.host].attach_interface(instance_id, spec),
+                    )
+                except Exception:
+                    # Not attached after all: the interface is available again.
+                    await self.store.replace(_detached(stored))
+                    raise
+            return stored
         raise IncorrectState(f"{instance_id} changed concurrently; retry")
 
     async def detach_network_interface(
@@ -254,6 +270,14 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
             if instance is not None and instance.state not in _ATTACHABLE:
                 raise IncorrectInstanceState(
                     instance.instance_id, instance.state.value, "detach from"
+                )
+            if instance is not None and instance.host in self.drivers:
+                # Off the host first (the guest lets go of it): then it is free.
+                await self._on_host(
+                    "detach the interface",
+                    self.drivers[instance.host].detach_interface(
+                        instance.instance_id, interface.interface_id
+                    ),
                 )
             detached = _detached(interface)
             if await self.store.replace(detached):
@@ -316,7 +340,12 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
                     tenant_id, interface.vpc_id, wanted, f"interface {interface_id}"
                 )
                 changes["group_ids"] = wanted
-            if not changes or await self.store.replace(replace(interface, **changes)):  # type: ignore[arg-type]
+            if not changes:
+                return
+            changed = replace(interface, **changes)  # type: ignore[arg-type]
+            if await self.store.replace(changed):
+                if "group_ids" in changes:
+                    await self._push_interface(replace(changed, revision=changed.revision + 1))
                 return
         raise IncorrectState(f"{interface_id} changed concurrently; retry")
 
@@ -412,6 +441,89 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
             ):
                 return
         raise IncorrectState(f"{interface_id} changed concurrently; retry")
+
+    # -- on the hosts ------------------------------------------------------------------------
+
+    async def interface_specs(self, instance: Instance) -> tuple[InterfaceSpec, ...]:
+        """What the instance's host plugs of its interfaces beyond the primary, at a start."""
+        return tuple(
+            [
+                await self._interface_spec(instance, interface)
+                for interface in await self.interfaces_of(instance)
+                if interface.device_index > 0
+            ]
+        )
+
+    async def _interface_spec(
+        self, instance: Instance, interface: NetworkInterface
+    ) -> InterfaceSpec:
+        subnet = await self._owned(Subnet, interface.tenant_id, interface.subnet_id, "subnet")
+        nic = NicSpec(
+            await self._network_spec(subnet),
+            interface.mac,
+            interface.private_ip,
+            public_address=False,
+        )
+        return InterfaceSpec(
+            interface.interface_id,
+            interface.device_index,
+            nic,
+            await self._interface_firewall(instance, interface),
+        )
+
+    async def _interface_firewall(
+        self, instance: Instance, interface: NetworkInterface
+    ) -> InstanceFirewall:
+        """The interface's own security groups merged, confined to its instance's routes."""
+        groups = {g.group_id: g for g in await self.store.list(SecurityGroup, interface.tenant_id)}
+        members = _members(await self.store.list(Instance, interface.tenant_id))
+        mine = [groups[g] for g in interface.group_ids if g in groups]
+        view = await self.routing_view(interface.tenant_id)
+        lists = await self.prefix_list_cidrs(interface.tenant_id)
+        return view.firewall(instance, merge_firewall(mine, members, lists))
+
+    async def _push_interface(self, interface: NetworkInterface) -> None:
+        """Its security groups to its instance's host again, when attached to a running one
+        beyond the primary (attaching again replaces the rules). A failure is logged: the
+        next change or start pushes them again."""
+        if not interface.instance_id or interface.device_index == 0:
+            return
+        instance = await self.store.get(Instance, interface.instance_id)
+        if instance is None or instance.state is not InstanceState.RUNNING:
+            return
+        driver = self.drivers.get(instance.host)
+        if driver is None:
+            return
+        try:
+            spec = await self._interface_spec(instance, interface)
+            await driver.attach_interface(instance.instance_id, spec)
+        except Exception:
+            log.exception("interface %s: the firewall could not be set", interface.interface_id)
+
+    async def _push_firewalls(
+        self, tenant_id: str, touched: Collection[str], *, vpc_ids: Collection[str] = ()
+    ) -> None:
+        """The instances' firewalls (``networks``), then those of the interfaces beyond a
+        primary whose groups are touched, or name a touched group, or whose VPC's routing
+        changed."""
+        await super()._push_firewalls(tenant_id, touched, vpc_ids=vpc_ids)
+        if not touched and not vpc_ids:
+            return
+        groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
+        for interface in await self.store.list(NetworkInterface, tenant_id):
+            if not interface.instance_id or interface.device_index == 0:
+                continue
+            referenced = {
+                rule.group_id
+                for group_id in interface.group_ids
+                if group_id in groups
+                for rule in (*groups[group_id].ingress, *groups[group_id].egress)
+                if rule.group_id is not None
+            }
+            if (set(interface.group_ids) | referenced) & set(touched) or (
+                interface.vpc_id in vpc_ids
+            ):
+                await self._push_interface(interface)
 
     # -- termination -------------------------------------------------------------------------
 
