@@ -292,3 +292,60 @@ async def test_a_nat_gateways_interface_is_not_the_tenants_to_change(world: Worl
             "DeleteNetworkInterface", NetworkInterfaceId=nat_eni["NetworkInterfaceId"]
         )
     assert refused.value.code == "AuthFailure"
+
+
+async def test_the_host_plugs_the_interface_with_its_own_groups_and_keeps_it_across_a_restart(
+    world: World,
+) -> None:
+    """What the instance's host is told (the memory twin here; the QEMU driver's hot-plug is
+    tests/contract/test_hypervisor.py's): the interface at attachment with its groups' rules,
+    the rules again when they change, the interface in the spec of the next start, and
+    nothing once detached."""
+    instance_id = await _instance(world)
+    group = (await world.root.call("CreateSecurityGroup", GroupName="fw", Description="fw"))[
+        "GroupId"
+    ]
+    made = await _interface(world, Groups=[group])
+    eni = str(made["NetworkInterfaceId"])
+    attachment = (
+        await world.root.call(
+            "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=1
+        )
+    )["AttachmentId"]
+    held = world.driver.instances[instance_id].interfaces[eni]
+    assert (held.device_index, held.nic.mac, held.nic.private_ip) == (
+        1, made["MacAddress"], made["PrivateIpAddress"],
+    )  # fmt: skip
+    assert held.nic.public_address is False and held.firewall.ingress == ()
+    await world.root.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=group,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+                        "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+    )  # fmt: skip
+    await world.compute.settle()
+    [rule] = world.driver.instances[instance_id].interfaces[eni].firewall.ingress
+    assert (rule.protocol, rule.from_port, rule.cidr) == ("tcp", 8080, "10.0.0.0/8")
+    # The primary's own groups are not the interface's.
+    assert rule not in world.driver.instances[instance_id].firewall.ingress
+    await world.root.call("StopInstances", InstanceIds=[instance_id])
+    await world.compute.settle()
+    await world.root.call("StartInstances", InstanceIds=[instance_id])
+    await world.compute.settle()
+    [again] = world.driver.instances[instance_id].spec.interfaces
+    assert again.interface_id == eni and again.firewall.ingress == (rule,)
+    await world.root.call("DetachNetworkInterface", AttachmentId=attachment)
+    assert world.driver.instances[instance_id].interfaces == {}
+
+
+async def test_a_host_that_cannot_plug_the_interface_leaves_it_available(world: World) -> None:
+    instance_id = await _instance(world)
+    eni = str((await _interface(world))["NetworkInterfaceId"])
+    # The guest vanished from its host (a crash the service has not noticed yet).
+    world.driver.lose(instance_id)
+    with pytest.raises(ApiError) as failed:
+        await world.root.call(
+            "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=1
+        )
+    assert failed.value.code == "InternalError"
+    assert (await _described(world, eni))["Status"] == "available"
