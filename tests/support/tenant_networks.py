@@ -10,14 +10,14 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NicSpec
+from andromede.compute.driver import InterfaceSpec, NicSpec
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.netns_guest import namespace_guest
 
@@ -108,8 +108,13 @@ class Guest:
 
 
 @asynccontextmanager
-async def guest(networks: TenantNetworks, instance_id: str, nic: NicSpec) -> AsyncIterator[Guest]:
-    async with namespace_guest(networks, instance_id, nic) as netns:
+async def guest(
+    networks: TenantNetworks,
+    instance_id: str,
+    nic: NicSpec,
+    interfaces: Sequence[InterfaceSpec] = (),
+) -> AsyncIterator[Guest]:
+    async with namespace_guest(networks, instance_id, nic, interfaces) as netns:
         yield Guest(netns, nic)
 
 
