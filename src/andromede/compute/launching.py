@@ -728,6 +728,9 @@ class LaunchingMixin(
                     mac=None,
                 )
             if await self.store.replace(changed):
+                if instance.state is InstanceState.PENDING and state is InstanceState.RUNNING:
+                    # What RunInstances attached while it was pending (decision 0161).
+                    self._spawn(self._push_interfaces(changed))
                 if self.on_transition is not None and changed.state is not instance.state:
                     try:
                         await self.on_transition(instance, changed, now)

@@ -60,7 +60,7 @@ from andromede.compute.networks import _members
 from andromede.compute.service_core import NAME_MAX
 from andromede.compute.store import Record
 
-__all__ = ["InterfaceRequest", "NetworkInterfacesMixin"]
+__all__ = ["FurtherInterface", "InterfaceRequest", "NetworkInterfacesMixin"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,18 @@ class InterfaceRequest:
     description: str = ""
     tags: Tags = ()
     client_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FurtherInterface:
+    """RunInstances' ``NetworkInterface.N`` at a device index of 1 or more: an existing
+    interface (``interface_id``) or one made for each instance (``request``, its subnet the
+    instance's when it names none), attached once the instance is recorded."""
+
+    device_index: int
+    interface_id: str | None = None
+    request: InterfaceRequest | None = None
+    delete_on_termination: bool = True
 
 
 class NetworkInterfacesMixin(InstanceAttributesMixin):
@@ -185,8 +197,18 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
     # -- attachments -------------------------------------------------------------------------
 
     async def attach_network_interface(
-        self, tenant_id: str, interface_id: str, instance_id: str, device_index: int
+        self,
+        tenant_id: str,
+        interface_id: str,
+        instance_id: str,
+        device_index: int,
+        *,
+        delete_on_termination: bool = False,
+        launching: bool = False,
     ) -> NetworkInterface:
+        """AttachNetworkInterface; ``launching``: RunInstances' own, to its pending instance
+        (its host is told once it runs: :meth:`_push_interfaces`)."""
+        allowed = {*_ATTACHABLE, InstanceState.PENDING} if launching else _ATTACHABLE
         if device_index < 0:
             raise InvalidParameterValue(f"Invalid value '{device_index}' for deviceIndex")
         for _ in range(_ATTEMPTS):
@@ -194,7 +216,7 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
             instance = await self._owned(Instance, tenant_id, instance_id, "i")
             if interface.instance_id:
                 raise ResourceInUse("eni", f"Interface: [{interface_id}] in use.")
-            if instance.state not in _ATTACHABLE:
+            if instance.state not in allowed:
                 raise IncorrectInstanceState(instance_id, instance.state.value, "attach to")
             if interface.availability_zone != instance.availability_zone:
                 raise InvalidParameterValue(
@@ -223,7 +245,7 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
                 instance_id=instance_id,
                 attachment_id=new_id("eni-attach"),
                 device_index=device_index,
-                delete_on_termination=False,
+                delete_on_termination=delete_on_termination,
                 attached_at=self.clock(),
             )
             # The instance replaced as read: a concurrent attachment to it moves on and retries.
@@ -243,6 +265,52 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
                     raise
             return stored
         raise IncorrectState(f"{instance_id} changed concurrently; retry")
+
+    async def check_launch_interfaces(
+        self, tenant_id: str, further: Sequence[FurtherInterface], count: int
+    ) -> None:
+        """RunInstances' further interfaces, checked before anything is launched: an existing
+        one is the tenant's, available, for one instance; the instance's limit holds."""
+        most = self.limits.max_interfaces_per_instance
+        if 1 + len(further) > most:
+            raise AttachmentLimitExceeded(
+                f"Interface count {1 + len(further)} exceeds the limit ({most})"
+            )
+        for wanted in further:
+            if wanted.interface_id is None:
+                continue
+            if count > 1:
+                raise InvalidParameterValue(
+                    "An existing network interface may be attached to one instance only: "
+                    "MaxCount must be 1"
+                )
+            interface = await self._interface(tenant_id, wanted.interface_id)
+            if interface.instance_id:
+                raise ResourceInUse("eni", f"Interface: [{wanted.interface_id}] in use.")
+
+    async def attach_launch_interfaces(
+        self, tenant_id: str, instances: Sequence[Instance], further: Sequence[FurtherInterface]
+    ) -> None:
+        """After RunInstances recorded ``instances``: each gets the further interfaces, made
+        in its subnet (or the one named) or the existing one, at their device indexes."""
+        for instance in instances:
+            for wanted in further:
+                interface_id = wanted.interface_id
+                if interface_id is None:
+                    request = wanted.request or InterfaceRequest(subnet_id="")
+                    subnet_id = request.subnet_id or instance.subnet_id or ""
+                    made = await self.create_network_interface(
+                        tenant_id, replace(request, subnet_id=subnet_id)
+                    )
+                    interface_id = made.interface_id
+                await self.attach_network_interface(
+                    tenant_id,
+                    interface_id,
+                    instance.instance_id,
+                    wanted.device_index,
+                    delete_on_termination=wanted.delete_on_termination,
+                    launching=True,
+                )
 
     async def detach_network_interface(
         self, tenant_id: str, attachment_id: str, *, force: bool = False
@@ -481,6 +549,12 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
         view = await self.routing_view(interface.tenant_id)
         lists = await self.prefix_list_cidrs(interface.tenant_id)
         return view.firewall(instance, merge_firewall(mine, members, lists))
+
+    async def _push_interfaces(self, instance: Instance) -> None:
+        """Once the instance runs: its interfaces beyond the primary, to its host (again, when
+        its start brought them: attaching again replaces their rules)."""
+        for interface in await self.interfaces_of(instance):
+            await self._push_interface(interface)
 
     async def _push_interface(self, interface: NetworkInterface) -> None:
         """Its security groups to its instance's host again, when attached to a running one

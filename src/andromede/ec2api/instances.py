@@ -32,6 +32,7 @@ from andromede.ec2api.launch_parameters import (
 )
 from andromede.ec2api.launch_templates import launch_template_of, launch_template_resources
 from andromede.ec2api.metadata_options import METADATA_OPTIONS_ACTIONS, write_metadata_options
+from andromede.ec2api.network_interfaces import launch_further_interfaces
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
 from andromede.ec2api.profiles import instance_profile
 from andromede.ec2api.protocol import Action, Call, Params, iso8601, page_after, page_token
@@ -250,6 +251,8 @@ async def run_instances(call: Call) -> None:
         raise Ec2Error("MissingParameter", "The request must contain MinCount and MaxCount")
     placement_zone = p.get("Placement.AvailabilityZone") or None  # Terraform sends ""
     interface = launch_interface(p)
+    further = launch_further_interfaces(p)
+    await call.compute.check_launch_interfaces(call.tenant_id, further, max_count)
     group_ids = list(interface.group_ids) if interface else p.values("SecurityGroupId")
     by_name = p.values("SecurityGroup")
     subnet_id = interface.subnet_id if interface else p.get("SubnetId")
@@ -295,6 +298,7 @@ async def run_instances(call: Call) -> None:
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
+    await call.compute.attach_launch_interfaces(call.tenant_id, instances, further)
     xml = call.result
     xml.element("reservationId", instances[0].reservation_id)
     xml.element("ownerId", call.tenant_id)

@@ -4,15 +4,72 @@ Assign/UnassignPrivateIpAddresses. DescribeNetworkInterfaces is ``networks.py``'
 
 from __future__ import annotations
 
-from andromede.compute.network_interfaces import InterfaceRequest
+from andromede.compute.network_interfaces import FurtherInterface, InterfaceRequest
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.interface_xml import write_secondary_interface
-from andromede.ec2api.protocol import Action, Call, arn_of, iso8601
+from andromede.ec2api.protocol import Action, Call, Params, arn_of, iso8601
 from andromede.ec2api.xml import write_return
 
-__all__ = ["NETWORK_INTERFACE_ACTIONS"]
+__all__ = ["NETWORK_INTERFACE_ACTIONS", "launch_further_interfaces"]
 
 _ATTRIBUTES = ("description", "groupSet", "sourceDestCheck", "attachment")
+# What RunInstances' NetworkInterface.N at a device index of 1 or more may hold.
+_FURTHER_HANDLED = frozenset(
+    {
+        "DeviceIndex", "NetworkInterfaceId", "SubnetId", "SecurityGroupId", "PrivateIpAddress",
+        "SecondaryPrivateIpAddressCount", "Description", "DeleteOnTermination",
+    }
+)  # fmt: skip
+_MADE_ONLY = ("SubnetId", "SecurityGroupId.1", "PrivateIpAddress", "Description")
+
+
+def launch_further_interfaces(p: Params) -> list[FurtherInterface]:
+    """RunInstances' interfaces at a device index of 1 or more (the primary, 0, is
+    ``launch_parameters.launch_interface``'s): an existing one by its id, or one to make for
+    each instance. Their other fields are refused, not dropped."""
+    further: list[FurtherInterface] = []
+    seen: set[int] = set()
+    for item in p.structs("NetworkInterface"):
+        index = item.integer("DeviceIndex", minimum=0, maximum=31)
+        if index is None or index == 0:
+            continue  # the primary, or MissingParameter from launch_interface
+        if index in seen:
+            raise Ec2Error(
+                "InvalidParameterValue", "Each network interface requires a unique device index."
+            )
+        seen.add(index)
+        item.refuse_unhandled("RunInstances", _FURTHER_HANDLED)
+        existing = item.get("NetworkInterfaceId")
+        if existing is not None:
+            if any(item.get(name) is not None for name in _MADE_ONLY):
+                raise Ec2Error(
+                    "InvalidParameterCombination",
+                    "An existing network interface takes no subnet, groups, address or description",
+                )
+            further.append(
+                FurtherInterface(
+                    index,
+                    interface_id=existing,
+                    delete_on_termination=item.boolean("DeleteOnTermination", default=False),
+                )
+            )
+            continue
+        request = InterfaceRequest(
+            subnet_id=item.get("SubnetId") or "",
+            private_ip=item.get("PrivateIpAddress"),
+            secondary_count=item.integer("SecondaryPrivateIpAddressCount", default=0, minimum=0)
+            or 0,
+            group_ids=tuple(item.values("SecurityGroupId")),
+            description=item.get("Description") or "",
+        )
+        further.append(
+            FurtherInterface(
+                index,
+                request=request,
+                delete_on_termination=item.boolean("DeleteOnTermination", default=True),
+            )
+        )
+    return sorted(further, key=lambda f: f.device_index)
 
 
 async def create_network_interface(call: Call) -> None:

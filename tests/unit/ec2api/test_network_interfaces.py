@@ -349,3 +349,51 @@ async def test_a_host_that_cannot_plug_the_interface_leaves_it_available(world: 
         )
     assert failed.value.code == "InternalError"
     assert (await _described(world, eni))["Status"] == "available"
+
+
+async def test_run_instances_attaches_further_interfaces_new_and_existing(world: World) -> None:
+    subnet = default_ids(world.tenant_id).subnet_id
+    existing = str((await _interface(world, Description="kept"))["NetworkInterfaceId"])
+    reply = await world.root.call(
+        "RunInstances",
+        ImageId=world.image.image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+        NetworkInterfaces=[
+            {"DeviceIndex": 0, "SubnetId": subnet},
+            {"DeviceIndex": 1, "Description": "made", "SecondaryPrivateIpAddressCount": 1},
+            {"DeviceIndex": 2, "NetworkInterfaceId": existing},
+        ],
+    )  # fmt: skip
+    [launched] = reply["Instances"]
+    shown = launched["NetworkInterfaces"]
+    assert [i["Attachment"]["DeviceIndex"] for i in shown] == [0, 1, 2]
+    assert shown[2]["NetworkInterfaceId"] == existing
+    assert shown[1]["Description"] == "made" and len(shown[1]["PrivateIpAddresses"]) == 2
+    assert [i["Attachment"]["DeleteOnTermination"] for i in shown] == [True, True, False]
+    await world.compute.settle()
+    # Attached while it was pending: its host got them once it ran.
+    plugged = world.driver.instances[launched["InstanceId"]].interfaces
+    assert sorted(plugged) == sorted([shown[1]["NetworkInterfaceId"], existing])
+    await world.root.call("TerminateInstances", InstanceIds=[launched["InstanceId"]])
+    await world.compute.settle()
+    left = (await world.root.call("DescribeNetworkInterfaces"))["NetworkInterfaces"]
+    assert [(i["NetworkInterfaceId"], i["Status"]) for i in left] == [(existing, "available")]
+
+
+async def test_run_instances_refuses_an_interface_in_use_before_launching(world: World) -> None:
+    instance_id = await _instance(world)
+    eni = str((await _interface(world))["NetworkInterfaceId"])
+    await world.root.call(
+        "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=1
+    )
+    for count, code in ((1, "InvalidNetworkInterface.InUse"), (2, "InvalidParameterValue")):
+        with pytest.raises(ApiError) as refused:
+            await world.root.call(
+                "RunInstances", ImageId=world.image.image_id, MinCount=1, MaxCount=count,
+                NetworkInterfaces=[
+                    {"DeviceIndex": 0},
+                    {"DeviceIndex": 1, "NetworkInterfaceId": eni},
+                ],
+            )  # fmt: skip
+        assert refused.value.code == code
+    reservations = (await world.root.call("DescribeInstances"))["Reservations"]
+    assert len(reservations) == 1
