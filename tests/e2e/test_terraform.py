@@ -1376,6 +1376,27 @@ output "rules" {
   }
 }
 output "data_subnet_id" { value = aws_subnet.data.id }
+# An interface of its own in the private subnet with a secondary address and its check off,
+# attached to the instance beside its primary (decision 0161).
+resource "aws_network_interface" "appliance" {
+  subnet_id         = aws_subnet.data.id
+  private_ips_count = 1
+  description       = "appliance"
+  source_dest_check = false
+  tags              = { Name = "appliance" }
+}
+resource "aws_network_interface_attachment" "appliance" {
+  instance_id          = aws_instance.web.id
+  network_interface_id = aws_network_interface.appliance.id
+  device_index         = 1
+}
+output "eni" {
+  value = {
+    id         = aws_network_interface.appliance.id
+    attachment = aws_network_interface_attachment.appliance.attachment_id
+    private_ip = aws_network_interface.appliance.private_ip
+  }
+}
 output "flow_log_id" { value = aws_flow_log.lab.id }
 output "data_association_id" { value = aws_network_acl_association.data.id }
 output "dhcp" {
@@ -1412,8 +1433,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_vpc`` peered by an ``aws_vpc_peering_connection`` with ``auto_accept`` and an
     ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
     destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
-    addendum), and an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
-    0153): the
+    addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
+    0153), and an ``aws_network_interface`` in the private subnet attached to the instance by
+    an ``aws_network_interface_attachment`` (decision 0161): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1671,9 +1693,36 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert (flow_log["MaxAggregationInterval"], flow_log["DeliverLogsStatus"]) == (60, "SUCCESS")
     assert flow_log["DestinationOptions"]["PerHourPartition"] is True
     assert {t["Key"]: t["Value"] for t in flow_log["Tags"]} == {"Name": "lab", **DEFAULT_TAGS}
+    # aws_network_interface attached by aws_network_interface_attachment (decision 0161).
+    eni = outputs["eni"]
+    [appliance] = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni["id"]])[
+        "NetworkInterfaces"
+    ]
+    assert (appliance["Status"], appliance["SubnetId"]) == ("in-use", outputs["data_subnet_id"])
+    assert (appliance["Description"], appliance["SourceDestCheck"]) == ("appliance", False)
+    assert appliance["PrivateIpAddress"] == eni["private_ip"] == "10.42.2.4"
+    assert [a["PrivateIpAddress"] for a in appliance["PrivateIpAddresses"]] == [
+        "10.42.2.4",
+        "10.42.2.5",
+    ]
+    attached = appliance["Attachment"]
+    assert (attached["AttachmentId"], attached["InstanceId"], attached["DeviceIndex"]) == (
+        eni["attachment"],
+        outputs["instance_id"],
+        1,
+    )
+    [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    shown = reservation["Instances"][0]["NetworkInterfaces"]
+    assert [i["Attachment"]["DeviceIndex"] for i in shown] == [0, 1]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
+    assert (
+        ec2.describe_network_interfaces(Filters=[{"Name": "description", "Values": ["appliance"]}])[
+            "NetworkInterfaces"
+        ]
+        == []
+    )
     assert ec2.describe_flow_logs()["FlowLogs"] == []
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
     assert ec2.describe_managed_prefix_lists()["PrefixLists"] == []

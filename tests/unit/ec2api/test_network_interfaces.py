@@ -179,6 +179,9 @@ async def test_attributes_are_changed_described_and_reset(world: World) -> None:
         "DescribeNetworkInterfaceAttribute", NetworkInterfaceId=eni, Attribute="description"
     )
     assert described["Description"] == {"Value": "edge"}
+    with pytest.raises(ApiError) as held:
+        await c.call("DeleteSecurityGroup", GroupId=group)
+    assert held.value.code == "DependencyViolation"
     await c.call("ResetNetworkInterfaceAttribute", NetworkInterfaceId=eni, SourceDestCheck="true")
     assert (await _described(world, eni))["SourceDestCheck"] is True
     with pytest.raises(ApiError) as other_vpc:
