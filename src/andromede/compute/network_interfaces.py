@@ -263,6 +263,8 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
                     # Not attached after all: the interface is available again.
                     await self.store.replace(_detached(stored))
                     raise
+            # Its address is a member of its groups now: rules naming them change.
+            self._push_later(tenant_id, stored.group_ids)
             return stored
         raise IncorrectState(f"{instance_id} changed concurrently; retry")
 
@@ -349,6 +351,7 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
                 )
             detached = _detached(interface)
             if await self.store.replace(detached):
+                self._push_later(tenant_id, interface.group_ids)
                 return replace(detached, revision=detached.revision + 1)
         raise IncorrectState(f"{attachment_id} changed concurrently; retry")
 
@@ -414,6 +417,8 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
             if await self.store.replace(changed):
                 if "group_ids" in changes:
                     await self._push_interface(replace(changed, revision=changed.revision + 1))
+                    if interface.instance_id:  # its address left some groups, joined others
+                        self._push_later(tenant_id, {*interface.group_ids, *changed.group_ids})
                 return
         raise IncorrectState(f"{interface_id} changed concurrently; retry")
 
@@ -544,7 +549,10 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
     ) -> InstanceFirewall:
         """The interface's own security groups merged, confined to its instance's routes."""
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, interface.tenant_id)}
-        members = _members(await self.store.list(Instance, interface.tenant_id))
+        members = _members(
+            await self.store.list(Instance, interface.tenant_id),
+            await self.store.list(NetworkInterface, interface.tenant_id),
+        )
         mine = [groups[g] for g in interface.group_ids if g in groups]
         view = await self.routing_view(interface.tenant_id)
         lists = await self.prefix_list_cidrs(interface.tenant_id)
@@ -599,12 +607,28 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
             ):
                 await self._push_interface(interface)
 
+    async def resync_hosts(self) -> None:
+        """Every host converges on the records (``networks``), the interfaces attached beyond
+        a primary of its running instances included: their rules pushed again."""
+        await super().resync_hosts()
+        running = {
+            i.instance_id
+            for i in await self.store.list(Instance, None)
+            if i.state is InstanceState.RUNNING
+        }
+        for interface in await self.store.list(NetworkInterface, None):
+            if interface.instance_id in running:
+                await self._push_interface(interface)
+
     # -- termination -------------------------------------------------------------------------
 
     async def _release_interface(self, instance: Instance) -> None:
         """At termination: every interface of the instance that terminating deletes goes, with
         its secondary addresses (the primary, unless told otherwise); the others are
         detached, available again."""
+        held = await self.interfaces_of(instance)
+        # Their addresses leave their groups: rules naming those change.
+        self._push_later(instance.tenant_id, {g for i in held for g in i.group_ids})
         for _ in range(_ATTEMPTS):
             pending = False
             for interface in await self.interfaces_of(instance):

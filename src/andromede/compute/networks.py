@@ -327,7 +327,10 @@ class NetworksMixin(ServiceCore):
         """The instance's security groups merged, rules naming a group turned into the
         private addresses of its current members, confined to what its routes reach."""
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, instance.tenant_id)}
-        members = _members(await self.store.list(Instance, instance.tenant_id))
+        members = _members(
+            await self.store.list(Instance, instance.tenant_id),
+            await self.store.list(NetworkInterface, instance.tenant_id),
+        )
         mine = [groups[g] for g in instance.security_group_ids if g in groups]
         view = await self.routing_view(instance.tenant_id)
         lists = await self.prefix_list_cidrs(instance.tenant_id)
@@ -352,7 +355,7 @@ class NetworksMixin(ServiceCore):
             await self._push_nat_routes(tenant_id, vpc_ids)
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
         instances = await self.store.list(Instance, tenant_id)
-        members = _members(instances)
+        members = _members(instances, await self.store.list(NetworkInterface, tenant_id))
         view = await self.routing_view(tenant_id)
         lists = await self.prefix_list_cidrs(tenant_id)
         for instance in instances:
@@ -644,7 +647,7 @@ class NetworksMixin(ServiceCore):
         for tenant_id in tenants:
             groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
             mine = [i for i in instances if i.tenant_id == tenant_id]
-            members = _members(mine)
+            members = _members(mine, await self.store.list(NetworkInterface, tenant_id))
             view = await self.routing_view(tenant_id)
             lists = await self.prefix_list_cidrs(tenant_id)
             for instance in mine:
@@ -686,11 +689,22 @@ def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
     )
 
 
-def _members(instances: Sequence[Instance]) -> dict[str, list[str]]:
+def _members(
+    instances: Sequence[Instance], interfaces: Sequence[NetworkInterface] = ()
+) -> dict[str, list[str]]:
+    """Group id → its members' addresses: the instances' primary addresses, and (decision
+    0161) the addresses of the interfaces attached beyond a primary, in their own groups."""
     members: dict[str, list[str]] = {}
+    holding = set()
     for instance in instances:
         if instance.private_ip is None or instance.state not in _HOLDS_ADDRESS:
             continue
+        holding.add(instance.instance_id)
         for group_id in instance.security_group_ids:
             members.setdefault(group_id, []).append(instance.private_ip)
+    for interface in interfaces:
+        if interface.device_index == 0 or interface.instance_id not in holding:
+            continue
+        for group_id in interface.group_ids:
+            members.setdefault(group_id, []).append(interface.private_ip)
     return members

@@ -400,3 +400,49 @@ async def test_run_instances_refuses_an_interface_in_use_before_launching(world:
         assert refused.value.code == code
     reservations = (await world.root.call("DescribeInstances"))["Reservations"]
     assert len(reservations) == 1
+
+
+async def test_an_interfaces_address_is_a_member_of_its_groups_in_others_rules(
+    world: World,
+) -> None:
+    """A rule naming a group lets in the addresses of the interfaces in that group attached
+    beyond a primary, as of their instances' primaries; detached, no longer."""
+    c = world.root
+    app = (await c.call("CreateSecurityGroup", GroupName="app", Description="app"))["GroupId"]
+    db = (await c.call("CreateSecurityGroup", GroupName="db", Description="db"))["GroupId"]
+    await c.call(
+        "AuthorizeSecurityGroupIngress",
+        GroupId=db,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                        "UserIdGroupPairs": [{"GroupId": app}]}],
+    )  # fmt: skip
+    server = await _instance(world)
+    await c.call("ModifyInstanceAttribute", InstanceId=server, Groups=[db])
+    client = await _instance(world)
+    made = await _interface(world, Groups=[app])
+    attachment = (
+        await c.call(
+            "AttachNetworkInterface",
+            NetworkInterfaceId=made["NetworkInterfaceId"],
+            InstanceId=client,
+            DeviceIndex=1,
+        )
+    )["AttachmentId"]
+    await world.compute.settle()
+    allowed = {r.cidr for r in world.driver.instances[server].firewall.ingress}
+    assert f"{made['PrivateIpAddress']}/32" in allowed
+    await c.call("DetachNetworkInterface", AttachmentId=attachment)
+    await world.compute.settle()
+    allowed = {r.cidr for r in world.driver.instances[server].firewall.ingress}
+    assert f"{made['PrivateIpAddress']}/32" not in allowed
+
+
+async def test_the_periodic_resync_pushes_an_interface_a_host_lost(world: World) -> None:
+    instance_id = await _instance(world)
+    eni = str((await _interface(world))["NetworkInterfaceId"])
+    await world.root.call(
+        "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=1
+    )
+    world.driver.instances[instance_id].interfaces.clear()  # a push that never arrived
+    await world.compute.resync_hosts()
+    assert list(world.driver.instances[instance_id].interfaces) == [eni]
