@@ -7,6 +7,7 @@ Needs root and ``ip``, ``nft``, ``dnsmasq``, ``busybox``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,18 @@ async def test_the_second_interface_is_reached_behind_its_own_groups(
             assert client.connect("10.0.1.5", 8080) == ""
             assert await networks.set_instance_firewall(eni.interface_id, web)
             assert client.reach("10.0.1.5", 8080) == "peer 10.0.0.7"
+            # A secondary address (decision 0161), once the guest holds it, behind the same
+            # rules; not behind them once the interface lets it go.
+            with_secondary = replace(eni.nic, secondary_ips=("10.0.1.9",))
+            await networks.plug(eni.interface_id, with_secondary, web)
+            for command in (
+                ("ip", "addr", "add", "10.0.1.9/24", "dev", "eth1"),
+                ("ip", "rule", "add", "from", "10.0.1.9", "table", "101"),
+            ):
+                assert multihomed.run(*command).returncode == 0
+            assert client.reach("10.0.1.9", 8080) == "peer 10.0.0.7"
+            await networks.plug(eni.interface_id, eni.nic, web)
+            assert client.connect("10.0.1.9", 8080) == ""
         again = TenantNetworks(tmp_path / "net", layout)
         await again.restore()
         held = again.plugged(eni.interface_id)

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from andromede.compute.driver import (
     Accelerator,
@@ -411,17 +411,21 @@ class MemoryDriver:
 
     async def attach_interface(self, instance_id: str, interface: InterfaceSpec) -> None:
         instance = self._running(instance_id)
-        if instance.spec.nic is None:
+        primary = instance.spec.nic
+        if primary is None:
             raise HypervisorFailed(
                 f"instance {instance_id} has user-mode networking: no further interface"
             )
+        if interface.device_index == 0:  # the primary's secondary addresses
+            instance.spec = replace(instance.spec, nic=interface.nic)
+            return
         taken = {
             i.nic.mac
             for held in self.instances.values()
             for i in held.interfaces.values()
             if i.interface_id != interface.interface_id
         }
-        if interface.nic.mac in taken or interface.nic.mac == instance.spec.nic.mac:
+        if interface.nic.mac in taken or interface.nic.mac == primary.mac:
             raise HypervisorFailed(f"MAC {interface.nic.mac} is plugged already")
         instance.interfaces[interface.interface_id] = interface
         instance.console += f"[memory] NIC {interface.nic.mac} hot-plugged\n".encode()

@@ -27,7 +27,6 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
-    NicSpec,
     PortForward,
     SnapshotBacking,
     VolumeSpec,
@@ -661,21 +660,6 @@ class LaunchingMixin(
         else:
             backing = ImageBacking(image.image_id, image.disk_format, image.sha256)
         return VolumeSpec(root.volume_id, root.size_gib, key, backing)
-
-    async def _nic_of(self, instance: Instance) -> NicSpec | None:
-        if instance.private_ip is None or instance.mac is None or instance.subnet_id is None:
-            return None  # launched before tenant networks existed
-        subnet = await self.store.get(Subnet, instance.subnet_id)
-        if subnet is None:
-            raise NotFound("subnet", instance.subnet_id)
-        network = await self._network_spec(subnet)
-        return NicSpec(
-            network,
-            instance.mac,
-            instance.private_ip,
-            public_address=instance.associate_public_ip,
-            elastic_ip=instance.elastic_ip.public_ip if instance.elastic_ip else None,
-        )
 
     async def _apply(
         self,

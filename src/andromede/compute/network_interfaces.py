@@ -488,6 +488,10 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
             changed = replace(interface, secondary_ips=(*interface.secondary_ips, *new))
             try:
                 if await self.store.change(changed, insert=inserted, replace=moved):
+                    await self._push_addresses(replace(changed, revision=changed.revision + 1))
+                    for loser in moved:
+                        if isinstance(loser, NetworkInterface):  # it lost one
+                            await self._push_addresses(replace(loser, revision=loser.revision + 1))
                     return tuple(new)
             except Duplicate:
                 if wanted:
@@ -508,10 +512,11 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
                 )
             kept = tuple(a for a in interface.secondary_ips if a not in gone)
             records = _address_records(interface, sorted(gone))
+            changed = replace(interface, secondary_ips=kept)
             if await self.store.change(
-                replace(interface, secondary_ips=kept),
-                delete=[(PrivateAddress, r.address_id) for r in records],
+                changed, delete=[(PrivateAddress, r.address_id) for r in records]
             ):
+                await self._push_addresses(replace(changed, revision=changed.revision + 1))
                 return
         raise IncorrectState(f"{interface_id} changed concurrently; retry")
 
@@ -536,6 +541,7 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
             interface.mac,
             interface.private_ip,
             public_address=False,
+            secondary_ips=interface.secondary_ips,
         )
         return InterfaceSpec(
             interface.interface_id,
@@ -557,6 +563,45 @@ class NetworkInterfacesMixin(InstanceAttributesMixin):
         view = await self.routing_view(interface.tenant_id)
         lists = await self.prefix_list_cidrs(interface.tenant_id)
         return view.firewall(instance, merge_firewall(mine, members, lists))
+
+    async def _nic_of(self, instance: Instance) -> NicSpec | None:
+        """The instance's primary NIC as its host is told at a start (its secondary
+        addresses too, decision 0161); None for an instance from before tenant networks."""
+        if instance.private_ip is None or instance.mac is None or instance.subnet_id is None:
+            return None
+        subnet = await self.store.get(Subnet, instance.subnet_id)
+        if subnet is None:
+            raise NotFound("subnet", instance.subnet_id)
+        network = await self._network_spec(subnet)
+        primary = await self.store.get(NetworkInterface, instance.network_interface_id or "")
+        return NicSpec(
+            network,
+            instance.mac,
+            instance.private_ip,
+            public_address=instance.associate_public_ip,
+            elastic_ip=instance.elastic_ip.public_ip if instance.elastic_ip else None,
+            secondary_ips=primary.secondary_ips if primary is not None else (),
+        )
+
+    async def _push_addresses(self, interface: NetworkInterface) -> None:
+        """Its secondary addresses to its running instance's host: a further interface's
+        with its rules, a primary's as its start gives its NIC (device index 0). Logged when
+        the host fails: the next start or resync brings them."""
+        if interface.device_index > 0 or not interface.instance_id:
+            await self._push_interface(interface)
+            return
+        instance = await self.store.get(Instance, interface.instance_id)
+        if instance is None or instance.state is not InstanceState.RUNNING:
+            return
+        driver = self.drivers.get(instance.host)
+        nic = await self._nic_of(instance)
+        if driver is None or nic is None:
+            return
+        try:
+            spec = InterfaceSpec(interface.interface_id, 0, nic)
+            await driver.attach_interface(instance.instance_id, spec)
+        except Exception:
+            log.exception("interface %s: its addresses could not be set", interface.interface_id)
 
     async def _push_interfaces(self, instance: Instance) -> None:
         """Once the instance runs: its interfaces beyond the primary, to its host (again, when

@@ -48,6 +48,10 @@ class InterfacesMixin(QemuDriverCore):
                 raise HypervisorError(
                     f"{self._host} wires its guests in user-mode networking: no further interface"
                 )
+            if interface.device_index == 0:
+                # The primary's secondary addresses: its tap stays, its rules cover them.
+                await self._networks.plug(instance_id, interface.nic)
+                return
             async with self._monitor(instance_id) as qmp:
                 await self._plug_interface(qmp, process, interface)
 

@@ -446,3 +446,29 @@ async def test_the_periodic_resync_pushes_an_interface_a_host_lost(world: World)
     world.driver.instances[instance_id].interfaces.clear()  # a push that never arrived
     await world.compute.resync_hosts()
     assert list(world.driver.instances[instance_id].interfaces) == [eni]
+
+
+async def test_secondary_addresses_reach_the_host_of_a_running_instance(world: World) -> None:
+    """The primary's with its NIC (device index 0), a further interface's with it; taken
+    away again when unassigned."""
+    instance_id = await _instance(world)
+    [reservation] = (await world.root.call("DescribeInstances", InstanceIds=[instance_id]))[
+        "Reservations"
+    ]
+    primary = reservation["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    eni = str((await _interface(world))["NetworkInterfaceId"])
+    await world.root.call(
+        "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=1
+    )
+    for interface in (primary, eni):
+        await world.root.call(
+            "AssignPrivateIpAddresses", NetworkInterfaceId=interface,
+            SecondaryPrivateIpAddressCount=1,
+        )  # fmt: skip
+    held = world.driver.instances[instance_id]
+    assert held.spec.nic is not None and held.spec.nic.secondary_ips == ("172.31.0.6",)
+    assert held.interfaces[eni].nic.secondary_ips == ("172.31.0.7",)
+    await world.root.call(
+        "UnassignPrivateIpAddresses", NetworkInterfaceId=primary, PrivateIpAddresses=["172.31.0.6"]
+    )
+    assert held.spec.nic is not None and held.spec.nic.secondary_ips == ()
