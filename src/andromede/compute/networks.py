@@ -610,7 +610,18 @@ class NetworksMixin(ServiceCore):
                 if i.vpc_id == vpc_id and i.private_ip is not None and i.state in _WIRED_ON_HOST
             ]
             vpc_hosts = {i.host for i in wired}
-            holding = {i.subnet_id for i in wired}
+            # Each interface's addresses where its instance is wired (decision 0161): a
+            # further interface's and the secondary addresses, in their own subnets.
+            hosts = {i.instance_id: i.host for i in wired}
+            extra = [
+                (interface.subnet_id, hosts[interface.instance_id], address)
+                for interface in await self.store.list(NetworkInterface, tenant_id)
+                if interface.instance_id in hosts
+                for address in (
+                    interface.addresses if interface.device_index > 0 else interface.secondary_ips
+                )
+            ]
+            holding = {i.subnet_id for i in wired} | {subnet_id for subnet_id, _, _ in extra}
             for subnet in await self.store.list(Subnet, tenant_id):
                 # The subnets asked for (a subnet's last instance gone is told as none), and
                 # the VPC's others that have instances somewhere.
@@ -623,7 +634,7 @@ class NetworksMixin(ServiceCore):
                     (i.host, i.private_ip)
                     for i in wired
                     if i.subnet_id == subnet.subnet_id and i.private_ip is not None
-                ]
+                ] + [(host, address) for held, host, address in extra if held == subnet.subnet_id]
                 for host, peers in network_peers(placed, endpoints, vpc_hosts).items():
                     try:
                         await self.drivers[host].set_network_peers(
