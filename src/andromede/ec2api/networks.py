@@ -23,7 +23,7 @@ from andromede.compute.network import (
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.interface_xml import write_private_addresses, write_secondary_interface
-from andromede.ec2api.protocol import Action, Call, iso8601
+from andromede.ec2api.protocol import Action, Call, iso8601, paged
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
 
@@ -225,22 +225,29 @@ async def describe_network_interfaces(call: Call) -> None:
     nats = {n.network_interface_id: n for n in await call.compute.live_nat_gateways(call.tenant_id)}
     public_names = await call.compute.public_dns_names(call.tenant_id, list(instances.values()))
     xml = call.result
-    xml.open("networkInterfaceSet")
+    shown: list[_Held] = []
     for interface in interfaces:
         holder: Instance | NatGateway | None = instances.get(interface.instance_id) or nats.get(
             interface.interface_id
         )
+        if (holder is not None or _own_interface(interface, holder)) and matches(
+            filters, (interface, holder)
+        ):
+            shown.append((interface, holder))
+    # EC2's pages (decision 0161): boto3's paginator and the CLI ask for them.
+    chosen, next_token = paged(
+        p, shown, lambda held: held[0].interface_id, most=1000, ids="NetworkInterfaceId"
+    )
+    xml.open("networkInterfaceSet")
+    for interface, holder in chosen:
         if _own_interface(interface, holder):
             # Made by CreateNetworkInterface, available or attached beyond device 0.
-            if matches(filters, (interface, holder)):
-                attached = holder if isinstance(holder, Instance) else None
-                write_secondary_interface(xml, call, interface, attached, names, nested=False)
-            continue
-        if holder is None or not matches(filters, (interface, holder)):
+            attached = holder if isinstance(holder, Instance) else None
+            write_secondary_interface(xml, call, interface, attached, names, nested=False)
             continue
         if isinstance(holder, NatGateway):
             _write_nat_interface(xml, call, interface, holder)
-        else:
+        elif holder is not None:
             write_interface(
                 xml,
                 call,
@@ -252,6 +259,7 @@ async def describe_network_interfaces(call: Call) -> None:
                 record=interface,
             )
     xml.close("networkInterfaceSet")
+    xml.element("nextToken", next_token)
 
 
 def _own_interface(interface: NetworkInterface, holder: Instance | NatGateway | None) -> bool:

@@ -472,3 +472,14 @@ async def test_secondary_addresses_reach_the_host_of_a_running_instance(world: W
         "UnassignPrivateIpAddresses", NetworkInterfaceId=primary, PrivateIpAddresses=["172.31.0.6"]
     )
     assert held.spec.nic is not None and held.spec.nic.secondary_ips == ()
+
+
+async def test_described_in_pages(world: World) -> None:
+    made = sorted([str((await _interface(world))["NetworkInterfaceId"]) for _ in range(6)])
+    first = await world.root.call("DescribeNetworkInterfaces", MaxResults=5)
+    assert [i["NetworkInterfaceId"] for i in first["NetworkInterfaces"]] == made[:5]
+    rest = await world.root.call(
+        "DescribeNetworkInterfaces", MaxResults=5, NextToken=first["NextToken"]
+    )
+    assert [i["NetworkInterfaceId"] for i in rest["NetworkInterfaces"]] == made[5:]
+    assert "NextToken" not in rest
