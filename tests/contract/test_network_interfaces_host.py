@@ -21,6 +21,7 @@ from andromede.compute.driver import (
 )
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.tenant_networks import (
+    Guest,
     guest,
     needs_root_and_tools,
     networks,
@@ -82,6 +83,23 @@ async def test_the_second_interface_is_reached_behind_its_own_groups(
             assert client.reach("10.0.1.9", 8080) == "peer 10.0.0.7"
             await networks.plug(eni.interface_id, eni.nic, web)
             assert client.connect("10.0.1.9", 8080) == ""
+        # From an address it does not hold: dropped while its check is on; with it off, out
+        # behind its own egress rules (an appliance), as on EC2.
+        assert multihomed.run("ip", "addr", "add", "10.0.1.77/24", "dev", "eth1").returncode == 0
+        assert (
+            multihomed.run("ip", "rule", "add", "from", "10.0.1.77", "table", "101").returncode == 0
+        )
+        open_client = InstanceFirewall(ingress=(FirewallRule("tcp", 9090, 9090, "10.0.0.0/16"),))
+        assert await networks.set_instance_firewall("i-client", open_client)
+        with serving(client.netns, "", 9090):
+            spoofed = Guest(multihomed.netns, eni.nic)
+            assert spoofed.connect_from("10.0.1.77", "10.0.0.7", 9090) == ""
+            await networks.plug(eni.interface_id, replace(eni.nic, source_dest_check=False), web)
+            assert spoofed.connect_from("10.0.1.77", "10.0.0.7", 9090, reach=True) == (
+                "peer 10.0.1.77"
+            )
+            await networks.plug(eni.interface_id, eni.nic, web)
+            assert spoofed.connect_from("10.0.1.77", "10.0.0.7", 9090) == ""
         again = TenantNetworks(tmp_path / "net", layout)
         await again.restore()
         held = again.plugged(eni.interface_id)

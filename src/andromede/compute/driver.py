@@ -330,6 +330,9 @@ class NicSpec:
     # Its secondary private addresses (decision 0161), behind its security groups as its own
     # is; left out of the wire form while empty, so an agent older than them reads the NIC.
     secondary_ips: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Its source/destination check (decision 0161): off, it may send from other addresses
+    # (an appliance), its egress rules applying; left out of the wire form while on.
+    source_dest_check: bool = field(default=True, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,10 +666,11 @@ class HypervisorDriver(Protocol):
     async def attach_interface(self, instance_id: str, interface: InterfaceSpec) -> None:
         """Give the running instance a further NIC (decision 0161), hot-plugged: its own tap
         on its subnet's bridge, DHCP lease and security groups (``interface.firewall``).
-        Attaching one it has already replaces its security groups and secondary addresses.
-        Device index 0 names the instance's primary NIC (``interface.nic`` as at its start):
-        only its secondary addresses change. An instance not running here, or a host without
-        tenant networks (user-mode networking), raises."""
+        Attaching one it has already replaces its security groups, secondary addresses and
+        source/destination check. Device index 0 names the instance's primary NIC
+        (``interface.nic`` as at its start): only its secondary addresses and check change.
+        An instance not running here, or a host without tenant networks (user-mode
+        networking), raises."""
         ...
 
     async def detach_interface(self, instance_id: str, interface_id: str) -> None:

@@ -56,6 +56,7 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
             interface.private_ip,
             public_address=False,
             secondary_ips=interface.secondary_ips,
+            source_dest_check=interface.source_dest_check,
         )
         return InterfaceSpec(
             interface.interface_id,
@@ -95,6 +96,7 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
             public_address=instance.associate_public_ip,
             elastic_ip=instance.elastic_ip.public_ip if instance.elastic_ip else None,
             secondary_ips=primary.secondary_ips if primary is not None else (),
+            source_dest_check=primary.source_dest_check if primary is not None else True,
         )
 
     async def _push_addresses(self, interface: NetworkInterface) -> None:

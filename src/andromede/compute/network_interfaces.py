@@ -408,8 +408,9 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 return
             changed = replace(interface, **changes)  # type: ignore[arg-type]
             if await self.store.replace(changed):
+                if "group_ids" in changes or "source_dest_check" in changes:
+                    await self._push_addresses(replace(changed, revision=changed.revision + 1))
                 if "group_ids" in changes:
-                    await self._push_interface(replace(changed, revision=changed.revision + 1))
                     if interface.instance_id:  # its address left some groups, joined others
                         self._push_later(tenant_id, {*interface.group_ids, *changed.group_ids})
                 return

@@ -50,6 +50,9 @@ class PluggedNic:
     # Its secondary private addresses (decision 0161), behind its rules as its own address is
     # (state files from before: none).
     secondary_ips: tuple[str, ...] = ()
+    # Its source/destination check (decision 0161): off, what it sends from other addresses
+    # meets its egress rules (state files from before: on).
+    source_dest_check: bool = True
 
     @property
     def addresses(self) -> tuple[str, ...]:

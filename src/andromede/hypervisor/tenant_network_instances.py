@@ -98,6 +98,7 @@ class InstancesMixin(BuildMixin):
                     mapped=nic.public_address,
                     elastic_ip=elastic,
                     secondary_ips=nic.secondary_ips,
+                    source_dest_check=nic.source_dest_check,
                 )
             else:
                 plugged = replace(
@@ -105,6 +106,7 @@ class InstancesMixin(BuildMixin):
                     mapped=nic.public_address,
                     elastic_ip=elastic,
                     secondary_ips=nic.secondary_ips,
+                    source_dest_check=nic.source_dest_check,
                 )
             self._state.nics[instance_id] = plugged
             rules = self._state.firewalls.setdefault(plugged.network_id, {})

@@ -483,3 +483,26 @@ async def test_described_in_pages(world: World) -> None:
     )
     assert [i["NetworkInterfaceId"] for i in rest["NetworkInterfaces"]] == made[5:]
     assert "NextToken" not in rest
+
+
+async def test_the_source_dest_check_reaches_the_host(world: World) -> None:
+    instance_id = await _instance(world)
+    [reservation] = (await world.root.call("DescribeInstances", InstanceIds=[instance_id]))[
+        "Reservations"
+    ]
+    primary = reservation["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    eni = str((await _interface(world))["NetworkInterfaceId"])
+    await world.root.call(
+        "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=1
+    )
+    for interface in (primary, eni):
+        await world.root.call(
+            "ModifyNetworkInterfaceAttribute", NetworkInterfaceId=interface,
+            SourceDestCheck={"Value": False},
+        )  # fmt: skip
+    held = world.driver.instances[instance_id]
+    assert held.spec.nic is not None and held.spec.nic.source_dest_check is False
+    assert held.interfaces[eni].nic.source_dest_check is False
+    await world.root.call("ResetNetworkInterfaceAttribute", NetworkInterfaceId=primary,
+                          SourceDestCheck="true")  # fmt: skip
+    assert held.spec.nic is not None and held.spec.nic.source_dest_check is True
