@@ -140,7 +140,7 @@ class InterfacesMixin(QemuDriverCore):
             await self._plug_interface(qmp, process, interface)
 
     async def _release_interfaces(self, process: QemuProcess) -> None:
-        """At the instance's release: every interface it had plugged goes from the host."""
+        """At the instance's release: every interface it had plugged goes from the host (its
+        files go next, the record with them; a release again finds none)."""
         for interface_id in process.interfaces():
             await self._networks.release(interface_id)
-        process.write_interfaces([])
