@@ -673,9 +673,13 @@ class HypervisorDriver(Protocol):
         networking), raises."""
         ...
 
-    async def detach_interface(self, instance_id: str, interface_id: str) -> None:
+    async def detach_interface(
+        self, instance_id: str, interface_id: str, *, force: bool = False
+    ) -> None:
         """Take a further NIC away from the instance, running (the guest's hot-unplug, then
-        its tap and lease) or stopped (its tap and lease); absent: nothing to do."""
+        its tap and lease) or stopped (its tap and lease); absent: nothing to do. A guest
+        that does not let go of the device in time raises, unless ``force``: then its
+        backend and tap go all the same (EC2's forced detachment)."""
         ...
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None: ...

@@ -430,7 +430,9 @@ class MemoryDriver:
         instance.interfaces[interface.interface_id] = interface
         instance.console += f"[memory] NIC {interface.nic.mac} hot-plugged\n".encode()
 
-    async def detach_interface(self, instance_id: str, interface_id: str) -> None:
+    async def detach_interface(
+        self, instance_id: str, interface_id: str, *, force: bool = False
+    ) -> None:
         instance = self.instances.get(instance_id)
         if instance is not None and instance.interfaces.pop(interface_id, None) is not None:
             instance.console += f"[memory] NIC of {interface_id} unplugged\n".encode()

@@ -318,10 +318,9 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
     async def detach_network_interface(
         self, tenant_id: str, attachment_id: str, *, force: bool = False
     ) -> NetworkInterface:
-        """Detach the interface holding ``attachment_id``; ``force`` changes nothing here: no
-        host holds a guest's second interface yet (decision 0161's limits)."""
+        """Detach the interface holding ``attachment_id``: off its host first (the guest lets
+        go of it), then free; ``force``: even from a guest that does not let go in time."""
         check_id(attachment_id, "eni-attach")
-        del force
         for _ in range(_ATTEMPTS):
             interface = next(
                 (
@@ -347,7 +346,7 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 await self._on_host(
                     "detach the interface",
                     self.drivers[instance.host].detach_interface(
-                        instance.instance_id, interface.interface_id
+                        instance.instance_id, interface.interface_id, force=force
                     ),
                 )
             detached = _detached(interface)

@@ -93,19 +93,21 @@ class InterfacesMixin(QemuDriverCore):
             process.directory.name, interface.interface_id, interface.nic.mac,
         )  # fmt: skip
 
-    async def detach_interface(self, instance_id: str, interface_id: str) -> None:
+    async def detach_interface(
+        self, instance_id: str, interface_id: str, *, force: bool = False
+    ) -> None:
         async with self._lock(instance_id):
             process = self._process(instance_id)
             held = process.interfaces()
             if interface_id not in held:
                 return
             if process.alive():
-                await self._unplug_device(instance_id, interface_id)
+                await self._unplug_device(instance_id, interface_id, force=force)
             process.write_interfaces([i for i in held if i != interface_id])
             # Its tap, lease and rules; its subnet's bridge too when it was the last there.
             await self._networks.release(interface_id)
 
-    async def _unplug_device(self, instance_id: str, interface_id: str) -> None:
+    async def _unplug_device(self, instance_id: str, interface_id: str, *, force: bool) -> None:
         name = interface_device_id(interface_id)
         async with self._monitor(instance_id) as qmp:
             async with qmp.events("DEVICE_DELETED") as listener:
@@ -119,10 +121,16 @@ class InterfacesMixin(QemuDriverCore):
                 except HypervisorError as exc:
                     logger.debug("detach %s from %s: %s", interface_id, instance_id, exc)
                     removed = True  # not plugged: a retry
-            if not removed:
+            if not removed and not force:
                 raise HypervisorError(
                     f"instance {instance_id} did not release interface {interface_id}"
                 )
+            if not removed:
+                # Forced: the device stays in the guest without its backend, and its tap goes.
+                logger.warning(
+                    "instance %s did not release interface %s: detached by force",
+                    instance_id, interface_id,
+                )  # fmt: skip
             with contextlib.suppress(HypervisorError):
                 await qmp.execute("netdev_del", {"id": f"net-{name}"})
 

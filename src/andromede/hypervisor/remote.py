@@ -287,8 +287,10 @@ class RemoteDriver:
     async def attach_interface(self, instance_id: str, interface: InterfaceSpec) -> None:
         await self._call("attach_interface", instance_id, interface)
 
-    async def detach_interface(self, instance_id: str, interface_id: str) -> None:
-        await self._call("detach_interface", instance_id, interface_id)
+    async def detach_interface(
+        self, instance_id: str, interface_id: str, *, force: bool = False
+    ) -> None:
+        await self._call("detach_interface", instance_id, interface_id, force=force)
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None:
         await self._call("attach_volume", instance_id, volume)

@@ -107,7 +107,9 @@ CALLS: dict[str, Call] = {
     "kill": Call((("instance_id", str),)),
     "release": Call((("instance_id", str),)),
     "attach_interface": Call((("instance_id", str), ("interface", InterfaceSpec))),
-    "detach_interface": Call((("instance_id", str), ("interface_id", str))),
+    "detach_interface": Call(
+        (("instance_id", str), ("interface_id", str)), keywords=(("force", bool),)
+    ),
     "attach_volume": Call((("instance_id", str), ("volume", AttachedVolume))),
     "detach_volume": Call((("instance_id", str), ("volume_id", str))),
     "state": Call((("instance_id", str),), RuntimeState),
