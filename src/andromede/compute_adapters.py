@@ -471,6 +471,8 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_flow_logs=settings.max_flow_logs_per_tenant,
         max_vpc_endpoints=settings.max_vpc_endpoints_per_tenant,
         vpc_endpoint_s3_addresses=settings.vpc_endpoint_s3_addresses,
+        max_interfaces_per_instance=settings.max_network_interfaces_per_instance,
+        max_private_ips_per_interface=settings.max_private_ips_per_interface,
         max_prefix_list_entries=settings.max_prefix_list_entries,
         prefix_list_versions_kept=settings.prefix_list_versions_kept,
         max_rules_per_security_group=settings.max_rules_per_security_group,

@@ -33,7 +33,14 @@ from andromede.compute.model import (
     parse_rule,
 )
 from andromede.compute.nat_gateway import NatGateway, NatGatewayState
-from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
+from andromede.compute.network import (
+    DefaultVpcState,
+    NetworkInterface,
+    PrivateAddress,
+    Subnet,
+    Vpc,
+    private_address_id,
+)
 from andromede.compute.network_acl import (
     NetworkAcl,
     NetworkAclAssociation,
@@ -831,3 +838,60 @@ async def test_a_vpc_endpoint_round_trips_with_its_routes(store: ComputeStore) -
     assert await store.get(VpcEndpoint, endpoint.vpc_endpoint_id) is None
     stored = await store.get(RouteTable, table.route_table_id)
     assert stored is not None and stored.route_to("pl-0a1b2c3d") is None
+
+
+async def test_an_attached_interface_and_its_secondary_addresses_are_held_once(
+    store: ComputeStore,
+) -> None:
+    """Decision 0161: an interface's attachment and attributes round trip; a secondary address
+    is held by one interface of a subnet, whichever gateway assigns it, and goes with it."""
+    made = replace(
+        interface(1, "172.31.0.4", "02:00:00:00:00:01"),
+        instance_id="",
+        description="appliance",
+        group_ids=("sg-0123456789abcdef0",),
+        source_dest_check=False,
+        secondary_ips=("172.31.0.9",),
+        request_digest="d" * 64,
+    )
+    held = PrivateAddress(
+        private_address_id(made.subnet_id, "172.31.0.9"),
+        TENANT,
+        made.subnet_id,
+        "172.31.0.9",
+        made.interface_id,
+    )
+    await store.insert(made, held)
+    assert await store.get(NetworkInterface, made.interface_id) == made
+    assert await store.get(PrivateAddress, held.address_id) == held
+    attached = replace(
+        made,
+        instance_id="i-00000000000000001",
+        attachment_id="eni-attach-0123456789abcdef0",
+        device_index=1,
+        delete_on_termination=False,
+        attached_at=T0,
+    )
+    assert await store.replace(attached)
+    stored = await store.get(NetworkInterface, made.interface_id)
+    assert stored == replace(attached, revision=1)
+    assert stored.attachment == "eni-attach-0123456789abcdef0"
+    # Another interface taking the same secondary address loses, whole.
+    other = interface(2, "172.31.0.5", "02:00:00:00:00:02")
+    with pytest.raises(Duplicate):
+        await store.insert(other, replace(held, interface_id=other.interface_id))
+    assert await store.get(NetworkInterface, other.interface_id) is None
+    await store.insert(other)
+    with pytest.raises(Duplicate):
+        await store.change(
+            replace(other, secondary_ips=("172.31.0.9",)),
+            insert=[replace(held, interface_id=other.interface_id)],
+        )
+    assert (await store.get(NetworkInterface, other.interface_id)) == other
+    # Deleted with its interface in one change, the address may be held again.
+    assert await store.change(
+        stored,
+        delete=[(NetworkInterface, made.interface_id), (PrivateAddress, held.address_id)],
+    )
+    assert await store.list(PrivateAddress, TENANT) == []
+    await store.insert(replace(held, interface_id=other.interface_id))

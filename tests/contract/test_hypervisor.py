@@ -40,6 +40,7 @@ from andromede.compute.driver import (
     ImageBacking,
     InstanceFirewall,
     InstanceSpec,
+    InterfaceSpec,
     NatRoute,
     NatSource,
     NetworkMode,
@@ -1173,3 +1174,117 @@ async def test_a_vpcs_dns_for_a_vpc_not_here_is_accepted(image_host: Host) -> No
         assert image_host.driver.vpc_dns == {vpc_id: dns}
     else:
         assert not (image_host.state_dir / "networks" / "networks.json").exists()
+
+
+# -- interfaces beyond the primary (decision 0161) ------------------------------------------
+
+
+def _further_interface(network: NetworkSpec, mac: str, address: str) -> InterfaceSpec:
+    """An interface of the instance's subnet at device index 1, reached on port 8080 only."""
+    allowed = InstanceFirewall(ingress=(FirewallRule("tcp", 8080, 8080, "0.0.0.0/0"),))
+    nic = NicSpec(network, mac, address, public_address=False)
+    return InterfaceSpec("eni-" + secrets.token_hex(9)[:17], 1, nic, allowed)
+
+
+async def test_an_interface_for_an_instance_not_running_here_is_refused(
+    image_host: Host,
+) -> None:
+    """Every driver, the memory twin too: no interface is plugged into a guest it does not
+    run; taking one it does not hold away is a no-op (a retry)."""
+    network = NetworkSpec("subnet-1", "tenant-1", "10.11.1.0/24", vpc_id="vpc-1")
+    interface = _further_interface(network, "52:54:00:0a:0c:01", "10.11.1.9")
+    instance_id = new_id("i")
+    with pytest.raises(image_host.error):
+        await image_host.driver.attach_interface(instance_id, interface)
+    await image_host.driver.detach_interface(instance_id, interface.interface_id)
+
+
+async def test_a_user_mode_guest_gets_no_further_interface(host: Host) -> None:
+    """User mode (these hosts' networking) has no tenant network to plug a second NIC into:
+    attaching one to a running guest, or starting with one, is refused rather than reported
+    done and reaching nothing. The guest need not boot."""
+    root = await make_root(host)
+    instance_id = new_id("i")
+    network = NetworkSpec("subnet-1", "tenant-1", "10.11.1.0/24", vpc_id="vpc-1")
+    nic = NicSpec(network, "52:54:00:0a:0c:02", "10.11.1.10")
+    interface = _further_interface(network, "52:54:00:0a:0c:03", "10.11.1.11")
+    spec = instance_spec(instance_id, root, b"", nic=nic)
+    with pytest.raises(host.error, match="user-mode"):
+        await host.driver.start(replace(spec, interfaces=(interface,)))
+    await host.driver.start(spec)
+    try:
+        with pytest.raises(host.error, match="user-mode"):
+            await host.driver.attach_interface(instance_id, interface)
+    finally:
+        await host.driver.kill(instance_id)
+        await host.driver.release(instance_id)
+
+
+NETS_MARKER = "andromede-nets:"
+# Prints the guest's interfaces and their MACs whenever they change, for two minutes.
+WATCH_NETS = f"""#!/bin/sh
+last=""
+i=0
+while [ $i -lt 240 ]; do
+  now=""
+  for dev in /sys/class/net/eth*; do
+    [ -e "$dev" ] && now="$now ${{dev##*/}}=$(cat "$dev/address")"
+  done
+  if [ "$now" != "$last" ]; then echo "{NETS_MARKER}$now"; last="$now"; fi
+  sleep 1
+  i=$((i+1))
+done
+""".encode()
+
+
+async def test_a_bridged_guest_gets_an_interface_hot_plugged_and_unplugged(
+    guest_image: GuestImage,
+) -> None:
+    """The one real-QEMU scenario of decision 0161: a running guest on a tenant network sees
+    a second virtio NIC with the interface's MAC appear when it is attached — its own tap on
+    the subnet's bridge, recorded for a driver that restarts — and go when it is detached;
+    the host keeps nothing of it after."""
+    if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
+        pytest.skip("tenant networks need root and dnsmasq")
+    block = secrets.randbelow(64 * 256 // 2) * 2
+    layout = NetworkLayout(
+        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
+        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        imds_port=20000 + secrets.randbelow(20000),
+        link_prefix="n" + secrets.token_hex(2),
+    )
+    state_dir = _short_state_dir()
+    config = QemuDriverConfig(networking="bridge", network_layout=layout)
+    driver = QemuDriver(state_dir, host="test-host", config=config)
+    host = Host(driver, guest_image.disk, "raw", state_dir)
+    try:
+        root = await make_root(host)
+        instance_id = new_id("i")
+        network = NetworkSpec("subnet-" + secrets.token_hex(4), "tenant-1", "10.11.2.0/24")
+        nic = NicSpec(network, "52:54:00:0a:0c:04", "10.11.2.4", public_address=False)
+        mac = "52:54:00:0a:0c:05"
+        interface = _further_interface(network, mac, "10.11.2.5")
+        await driver.start(instance_spec(instance_id, root, WATCH_NETS, nic=nic))
+        await wait_console(driver, instance_id, lambda c: NETS_MARKER in c)
+        await driver.attach_interface(instance_id, interface)
+        await driver.attach_interface(instance_id, interface)  # again: its rules, not a NIC
+        console = await wait_console(driver, instance_id, lambda c: f"eth1={mac}" in c)
+        assert f"eth0={nic.mac} eth1={mac}" in console
+        plugged = driver._networks.plugged(interface.interface_id)
+        assert plugged is not None and plugged.private_ip == "10.11.2.5"
+        # A driver restarted on the same directory knows the guest holds it.
+        again = QemuDriver(state_dir, host="test-host", config=config)
+        await again.detach_interface(instance_id, interface.interface_id)
+        await wait_console(
+            driver, instance_id, lambda c: c.rstrip().splitlines()[-1].count("=") == 1
+        )
+        assert again._networks.plugged(interface.interface_id) is None
+        await again.close()
+    finally:
+        for running in await driver.running():
+            await driver.kill(running)
+            await driver.release(running)
+        for network_id in list(driver._networks._state.networks):
+            await driver._networks.remove(network_id)
+        await driver.close()
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -253,7 +253,12 @@ def test_the_rendered_ruleset_is_valid_nft(tmp_path: Path) -> None:
         nat={"10.0.0.5": "100.65.0.1", "10.0.0.6": "100.65.0.2"},
         host_transit_ip="100.64.0.1",
         imds_port=16925,
+        # Anti-spoofing, and a NIC whose source/destination check is off (decision 0161).
+        sources={"02:00:00:00:00:05": ("10.0.0.5", "10.0.0.9"), "02:00:00:00:00:06": ("10.0.0.6",)},
+        unchecked={"02:00:00:00:00:06"},
     )
+    assert "ether saddr 02:00:00:00:00:05 ip saddr != { 10.0.0.5, 10.0.0.9 } drop" in ruleset
+    assert "ether saddr 02:00:00:00:00:06 ip saddr != { 10.0.0.6 } jump egress_1" in ruleset
     name = "chk" + secrets.token_hex(4)
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:

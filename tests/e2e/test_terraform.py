@@ -1460,6 +1460,27 @@ output "rules" {
   }
 }
 output "data_subnet_id" { value = aws_subnet.data.id }
+# An interface of its own in the private subnet with a secondary address and its check off,
+# attached to the instance beside its primary (decision 0161).
+resource "aws_network_interface" "appliance" {
+  subnet_id         = aws_subnet.data.id
+  private_ips_count = 1
+  description       = "appliance"
+  source_dest_check = false
+  tags              = { Name = "appliance" }
+}
+resource "aws_network_interface_attachment" "appliance" {
+  instance_id          = aws_instance.web.id
+  network_interface_id = aws_network_interface.appliance.id
+  device_index         = 1
+}
+output "eni" {
+  value = {
+    id         = aws_network_interface.appliance.id
+    attachment = aws_network_interface_attachment.appliance.attachment_id
+    private_ip = aws_network_interface.appliance.private_ip
+  }
+}
 output "flow_log_id" { value = aws_flow_log.lab.id }
 output "endpoint" {
   value = {
@@ -1506,8 +1527,10 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
     0153), an ``aws_autoscaling_group`` of one instance over its own launch template with
     an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
-    0159), and an ``aws_vpc_endpoint`` to the object store routed in the private table by an
-    ``aws_vpc_endpoint_route_table_association`` (decision 0160): the
+    0159), an ``aws_vpc_endpoint`` to the object store routed in the private table by an
+    ``aws_vpc_endpoint_route_table_association`` (decision 0160), and an
+    ``aws_network_interface`` in the private subnet attached to the instance by an
+    ``aws_network_interface_attachment`` (decision 0161): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
     the VPC's main route table, default ACL and group are found, and a second plan shows no
     change. The template has no
@@ -1810,10 +1833,38 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         "Origin": "CreateRoute",
         "State": "active",
     } in private["Routes"]
+    # aws_network_interface attached by aws_network_interface_attachment (decision 0161).
+    eni = outputs["eni"]
+    [appliance] = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni["id"]])[
+        "NetworkInterfaces"
+    ]
+    assert (appliance["Status"], appliance["SubnetId"]) == ("in-use", outputs["data_subnet_id"])
+    assert (appliance["Description"], appliance["SourceDestCheck"]) == ("appliance", False)
+    # The Auto Scaling group's instance shares the subnet: which addresses each gets depends on
+    # the order Terraform creates them in.
+    assert appliance["PrivateIpAddress"] == eni["private_ip"]
+    held = [a["PrivateIpAddress"] for a in appliance["PrivateIpAddresses"]]
+    assert len(held) == len(set(held)) == 2 and held[0] == eni["private_ip"]
+    assert all(ip.startswith("10.42.2.") for ip in held)
+    attached = appliance["Attachment"]
+    assert (attached["AttachmentId"], attached["InstanceId"], attached["DeviceIndex"]) == (
+        eni["attachment"],
+        outputs["instance_id"],
+        1,
+    )
+    [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
+    shown = reservation["Instances"][0]["NetworkInterfaces"]
+    assert [i["Attachment"]["DeviceIndex"] for i in shown] == [0, 1]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    assert (
+        ec2.describe_network_interfaces(Filters=[{"Name": "description", "Values": ["appliance"]}])[
+            "NetworkInterfaces"
+        ]
+        == []
+    )
     assert ec2.describe_flow_logs()["FlowLogs"] == []
     assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []

@@ -10,14 +10,14 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NicSpec
+from andromede.compute.driver import InterfaceSpec, NicSpec
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.netns_guest import namespace_guest
 
@@ -102,14 +102,33 @@ class Guest:
         )
         return self.run(sys.executable, "-c", code, timeout=timeout + 5).stdout
 
+    def connect_from(self, source: str, address: str, port: int, *, reach: bool = False) -> str:
+        """``connect`` from ``source``, an address of the guest's own choosing (decision
+        0161's source/destination check); ``reach``: an answer is expected."""
+        timeout = ANSWERED_WITHIN if reach else DROPPED_AFTER
+        code = (
+            "import socket\n"
+            "try:\n"
+            "  s=socket.socket(); s.settimeout(" + repr(timeout) + ")\n"
+            f"  s.bind(({source!r},0)); s.connect(({address!r},{port}))\n"
+            "  print(s.recv(200).decode(), end='')\n"
+            "except OSError: print('', end='')\n"
+        )
+        return self.run(sys.executable, "-c", code, timeout=timeout + 5).stdout
+
     def reach(self, address: str, port: int) -> str:
         """``connect`` where an answer is expected: it may be slow to come."""
         return self.connect(address, port, timeout=ANSWERED_WITHIN)
 
 
 @asynccontextmanager
-async def guest(networks: TenantNetworks, instance_id: str, nic: NicSpec) -> AsyncIterator[Guest]:
-    async with namespace_guest(networks, instance_id, nic) as netns:
+async def guest(
+    networks: TenantNetworks,
+    instance_id: str,
+    nic: NicSpec,
+    interfaces: Sequence[InterfaceSpec] = (),
+) -> AsyncIterator[Guest]:
+    async with namespace_guest(networks, instance_id, nic, interfaces) as netns:
         yield Guest(netns, nic)
 
 

@@ -31,7 +31,7 @@ from andromede.compute.model import (
     check_tags,
     new_id,
 )
-from andromede.compute.network import DEFAULT_GROUP_NAME, Vpc
+from andromede.compute.network import DEFAULT_GROUP_NAME, NetworkInterface, Vpc
 from andromede.compute.prefix_list import ManagedPrefixList, rules_weight
 from andromede.compute.service_core import NAME_MAX
 from andromede.compute.vpcs import VpcsMixin
@@ -213,6 +213,9 @@ class AccessMixin(VpcsMixin):
                 instance.state is not InstanceState.TERMINATED
                 and group.group_id in instance.security_group_ids
             ):
+                raise ResourceInUse("sg", f"resource {group.group_id} has a dependent object")
+        for interface in await self.store.list(NetworkInterface, tenant_id):
+            if group.group_id in interface.group_ids:  # an interface's own (decision 0161)
                 raise ResourceInUse("sg", f"resource {group.group_id} has a dependent object")
         await self.store.delete(SecurityGroup, group.group_id)
         return group

@@ -42,6 +42,7 @@ __all__ = [
     "InstanceFirewall",
     "InstanceNetwork",
     "InstanceSpec",
+    "InterfaceSpec",
     "NatRoute",
     "NatSource",
     "NetworkMode",
@@ -327,6 +328,12 @@ class NicSpec:
     # a stopped instance, so each start brings it again); None: none. The host routes it to
     # the instance as :meth:`HypervisorDriver.set_elastic_ip` does.
     elastic_ip: str | None = None
+    # Its secondary private addresses (decision 0161), behind its security groups as its own
+    # is; left out of the wire form while empty, so an agent older than them reads the NIC.
+    secondary_ips: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Its source/destination check (decision 0161): off, it may send from other addresses
+    # (an appliance), its egress rules applying; left out of the wire form while on.
+    source_dest_check: bool = field(default=True, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +515,18 @@ class HostFlows:
 
 
 @dataclass(frozen=True, slots=True)
+class InterfaceSpec:
+    """An interface beyond an instance's primary (decision 0161): a NIC of its own on its
+    subnet (``nic``: its network, MAC and private address; no public address), at
+    ``device_index``, behind its own security groups (``firewall``)."""
+
+    interface_id: str
+    device_index: int
+    nic: NicSpec
+    firewall: InstanceFirewall = InstanceFirewall()
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceSpec:
     """Everything a host needs to start one instance."""
 
@@ -523,6 +542,11 @@ class InstanceSpec:
     forwards: tuple[PortForward, ...] = ()
     # The instance's security groups, merged; :meth:`HypervisorDriver.set_firewall` replaces it.
     firewall: InstanceFirewall = InstanceFirewall()
+    # Its interfaces beyond the primary, in device order (decision 0161); left out of the wire
+    # form while empty, so an agent older than them still reads the spec.
+    interfaces: tuple[InterfaceSpec, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
 
 
 class HypervisorDriver(Protocol):
@@ -663,6 +687,25 @@ class HypervisorDriver(Protocol):
     async def release(self, instance_id: str) -> None:
         """Remove what the instance left on the host besides its volumes: seed, console log,
         QMP socket, taps, forwards. After it, :meth:`state` is ABSENT."""
+        ...
+
+    async def attach_interface(self, instance_id: str, interface: InterfaceSpec) -> None:
+        """Give the running instance a further NIC (decision 0161), hot-plugged: its own tap
+        on its subnet's bridge, DHCP lease and security groups (``interface.firewall``).
+        Attaching one it has already replaces its security groups, secondary addresses and
+        source/destination check. Device index 0 names the instance's primary NIC
+        (``interface.nic`` as at its start): only its secondary addresses and check change.
+        An instance not running here, or a host without tenant networks (user-mode
+        networking), raises."""
+        ...
+
+    async def detach_interface(
+        self, instance_id: str, interface_id: str, *, force: bool = False
+    ) -> None:
+        """Take a further NIC away from the instance, running (the guest's hot-unplug, then
+        its tap and lease) or stopped (its tap and lease); absent: nothing to do. A guest
+        that does not let go of the device in time raises, unless ``force``: then its
+        backend and tap go all the same (EC2's forced detachment)."""
         ...
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None: ...

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from andromede.compute.driver import (
     Accelerator,
@@ -40,6 +40,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    InterfaceSpec,
     NatRoute,
     NetworkMode,
     NetworkPeer,
@@ -88,6 +89,8 @@ class _Instance:
     firewall: InstanceFirewall = field(default_factory=InstanceFirewall)
     # The Elastic IP the host routes to the instance while it runs.
     elastic_ip: str | None = None
+    # Its NICs beyond the primary, by interface id (decision 0161).
+    interfaces: dict[str, InterfaceSpec] = field(default_factory=dict)
 
 
 class MemoryDriver:
@@ -273,6 +276,9 @@ class MemoryDriver:
             self.acls.setdefault(spec.nic.network.network_id, spec.nic.network.acl)
             self.vpc_dns.setdefault(spec.nic.network.router_id, spec.nic.network.dns)
         instance.attached = {v.volume_id: v for v in spec.volumes}
+        if spec.interfaces and spec.nic is None:
+            raise HypervisorFailed(f"instance {spec.instance_id}: interfaces need a tenant NIC")
+        instance.interfaces = {i.interface_id: i for i in spec.interfaces}
         instance.console += f"[memory] {spec.instance_id} booted\n".encode()
         if spec.seed.user_data:
             instance.console += b"[memory] user data: " + spec.seed.user_data[:256] + b"\n"
@@ -411,6 +417,34 @@ class MemoryDriver:
         held = (i.spec.nic.network.network_id for i in self.instances.values() if i.spec.nic)
         if network_id not in held and self.peer_networks.get(network_id) is None:
             self.acls.pop(network_id, None)
+
+    async def attach_interface(self, instance_id: str, interface: InterfaceSpec) -> None:
+        instance = self._running(instance_id)
+        primary = instance.spec.nic
+        if primary is None:
+            raise HypervisorFailed(
+                f"instance {instance_id} has user-mode networking: no further interface"
+            )
+        if interface.device_index == 0:  # the primary's secondary addresses
+            instance.spec = replace(instance.spec, nic=interface.nic)
+            return
+        taken = {
+            i.nic.mac
+            for held in self.instances.values()
+            for i in held.interfaces.values()
+            if i.interface_id != interface.interface_id
+        }
+        if interface.nic.mac in taken or interface.nic.mac == primary.mac:
+            raise HypervisorFailed(f"MAC {interface.nic.mac} is plugged already")
+        instance.interfaces[interface.interface_id] = interface
+        instance.console += f"[memory] NIC {interface.nic.mac} hot-plugged\n".encode()
+
+    async def detach_interface(
+        self, instance_id: str, interface_id: str, *, force: bool = False
+    ) -> None:
+        instance = self.instances.get(instance_id)
+        if instance is not None and instance.interfaces.pop(interface_id, None) is not None:
+            instance.console += f"[memory] NIC of {interface_id} unplugged\n".encode()
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None:
         instance = self._running(instance_id)

@@ -273,8 +273,14 @@ class ElasticIpsMixin(RoutingMixin):
             )
         if network_interface_id is not None:
             interface = await self._owned(NetworkInterface, tenant_id, network_interface_id, "eni")
-            if not interface.instance_id:
+            if interface.interface_type != "interface":
                 raise ManagedResource()  # a NAT gateway's interface (decision 0129)
+            if not interface.instance_id or interface.device_index != 0:
+                # The hosts route an Elastic IP to an instance's primary address (decision 0161).
+                raise Unsupported(
+                    f"Elastic IPs are associated with an instance's primary interface only; "
+                    f"'{network_interface_id}' is not one"
+                )
             instance_id = interface.instance_id
         if instance_id is None:
             raise MissingParameter("Either InstanceId or NetworkInterfaceId must be specified")

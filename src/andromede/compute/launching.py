@@ -27,7 +27,6 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
-    NicSpec,
     PortForward,
     SnapshotBacking,
     VolumeSpec,
@@ -88,6 +87,7 @@ from andromede.compute.model import (
 from andromede.compute.nat_gateways import NatGatewaysMixin
 from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
+from andromede.compute.network_interfaces import NetworkInterfacesMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
 from andromede.compute.prefix_lists import PrefixListsMixin
 from andromede.compute.public_names import PublicNamesMixin
@@ -127,6 +127,7 @@ class LaunchingMixin(
     VpcEndpointsMixin,
     AccessMixin,
     TagsMixin,
+    NetworkInterfacesMixin,
     InstanceAttributesMixin,
     InstanceOptionsMixin,
     PublicNamesMixin,
@@ -599,6 +600,7 @@ class LaunchingMixin(
                         else ()
                     ),
                     firewall=(firewall := await self.firewall_of(instance)),
+                    interfaces=await self.interface_specs(instance),
                 )
             )
         except Exception as exc:
@@ -661,21 +663,6 @@ class LaunchingMixin(
             backing = ImageBacking(image.image_id, image.disk_format, image.sha256)
         return VolumeSpec(root.volume_id, root.size_gib, key, backing)
 
-    async def _nic_of(self, instance: Instance) -> NicSpec | None:
-        if instance.private_ip is None or instance.mac is None or instance.subnet_id is None:
-            return None  # launched before tenant networks existed
-        subnet = await self.store.get(Subnet, instance.subnet_id)
-        if subnet is None:
-            raise NotFound("subnet", instance.subnet_id)
-        network = await self._network_spec(subnet)
-        return NicSpec(
-            network,
-            instance.mac,
-            instance.private_ip,
-            public_address=instance.associate_public_ip,
-            elastic_ip=instance.elastic_ip.public_ip if instance.elastic_ip else None,
-        )
-
     async def _apply(
         self,
         instance_id: str,
@@ -727,6 +714,9 @@ class LaunchingMixin(
                     mac=None,
                 )
             if await self.store.replace(changed):
+                if instance.state is InstanceState.PENDING and state is InstanceState.RUNNING:
+                    # What RunInstances attached while it was pending (decision 0161).
+                    self._spawn(self._push_interfaces(changed))
                 if self.on_transition is not None and changed.state is not instance.state:
                     try:
                         await self.on_transition(instance, changed, now)

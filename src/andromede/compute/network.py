@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_VPC_CIDR",
     "DefaultVpcState",
     "NetworkInterface",
+    "PrivateAddress",
     "Subnet",
     "Vpc",
     "default_group",
@@ -50,6 +51,7 @@ __all__ = [
     "merge_firewall",
     "network_peers",
     "new_mac",
+    "private_address_id",
     "private_dns_name",
     "region_domain",
     "subnet_cidr",
@@ -161,10 +163,61 @@ class NetworkInterface:
     # ``interface`` (an instance's) or ``nat_gateway`` (requester-managed: a NAT gateway's,
     # decision 0129). Records written before read as an instance's.
     interface_type: str = "interface"
+    # Decision 0161: an interface made on its own (CreateNetworkInterface) has its own groups,
+    # description and source/destination check, and an attachment while ``instance_id`` is
+    # set: its id, its device index (0 is the primary RunInstances made) and whether
+    # terminating the instance deletes it. A primary's groups are its instance's (empty here).
+    # ``attachment_id`` "" on a primary written before: ``eni-attach-`` and its own suffix.
+    description: str = ""
+    group_ids: tuple[str, ...] = ()
+    source_dest_check: bool = True
+    secondary_ips: tuple[str, ...] = ()
+    attachment_id: str = ""
+    device_index: int = 0
+    delete_on_termination: bool = True
+    attached_at: datetime | None = None
+    # The digest of the CreateNetworkInterface that made it with a ClientToken ("" without).
+    request_digest: str = ""
 
     @property
     def resource_id(self) -> str:
         return self.interface_id
+
+    @property
+    def attachment(self) -> str:
+        """The attachment's id while attached ("" when available)."""
+        if not self.instance_id:
+            return ""
+        return self.attachment_id or "eni-attach-" + self.interface_id[4:]
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Its private addresses, the primary first."""
+        return (self.private_ip, *self.secondary_ips)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateAddress:
+    """A secondary private address of an interface (AssignPrivateIpAddresses, decision
+    0161), a record of its own whose id is the subnet and the address: the database's primary
+    key keeps one holder per address of a subnet, whichever gateway assigns it."""
+
+    address_id: str
+    tenant_id: str
+    subnet_id: str
+    private_ip: str
+    interface_id: str
+    format_version: int = FORMAT_VERSION
+    revision: int = 0
+
+    @property
+    def resource_id(self) -> str:
+        return self.address_id
+
+
+def private_address_id(subnet_id: str, private_ip: str) -> str:
+    """The id of the record holding ``private_ip`` of ``subnet_id`` as a secondary address."""
+    return f"{subnet_id}:{private_ip}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from andromede.compute.network import (
     DEFAULT_VPC_CIDR,
     DefaultVpcState,
     NetworkInterface,
+    PrivateAddress,
     Subnet,
     Vpc,
     default_group,
@@ -279,6 +280,9 @@ class NetworksMixin(ServiceCore):
         gateway sees them: the store's uniqueness decides between gateways)."""
         held = await self.store.list(NetworkInterface, subnet.tenant_id)
         taken = {i.private_ip for i in held if i.subnet_id == subnet.subnet_id}
+        # An interface's secondary addresses too (decision 0161).
+        secondary = await self.store.list(PrivateAddress, subnet.tenant_id)
+        taken |= {a.private_ip for a in secondary if a.subnet_id == subnet.subnet_id}
         addresses = free_addresses(subnet.cidr, taken, len(instance_ids))
         if len(addresses) < len(instance_ids):
             raise InsufficientCapacity(
@@ -300,10 +304,6 @@ class NetworksMixin(ServiceCore):
             )
             for instance_id, address in zip(instance_ids, addresses, strict=True)
         ]
-
-    async def _release_interface(self, instance: Instance) -> None:
-        if instance.network_interface_id is not None:
-            await self.store.delete(NetworkInterface, instance.network_interface_id)
 
     # -- security groups → firewalls ---------------------------------------------------------
 
@@ -328,7 +328,10 @@ class NetworksMixin(ServiceCore):
         """The instance's security groups merged, rules naming a group turned into the
         private addresses of its current members, confined to what its routes reach."""
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, instance.tenant_id)}
-        members = _members(await self.store.list(Instance, instance.tenant_id))
+        members = _members(
+            await self.store.list(Instance, instance.tenant_id),
+            await self.store.list(NetworkInterface, instance.tenant_id),
+        )
         mine = [groups[g] for g in instance.security_group_ids if g in groups]
         view = await self.routing_view(instance.tenant_id)
         lists = await self.prefix_list_cidrs(instance.tenant_id)
@@ -353,7 +356,7 @@ class NetworksMixin(ServiceCore):
             await self._push_nat_routes(tenant_id, vpc_ids)
         groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
         instances = await self.store.list(Instance, tenant_id)
-        members = _members(instances)
+        members = _members(instances, await self.store.list(NetworkInterface, tenant_id))
         view = await self.routing_view(tenant_id)
         lists = await self.prefix_list_cidrs(tenant_id)
         for instance in instances:
@@ -617,7 +620,18 @@ class NetworksMixin(ServiceCore):
                 if i.vpc_id == vpc_id and i.private_ip is not None and i.state in _WIRED_ON_HOST
             ]
             vpc_hosts = {i.host for i in wired}
-            holding = {i.subnet_id for i in wired}
+            # Each interface's addresses where its instance is wired (decision 0161): a
+            # further interface's and the secondary addresses, in their own subnets.
+            hosts = {i.instance_id: i.host for i in wired}
+            extra = [
+                (interface.subnet_id, hosts[interface.instance_id], address)
+                for interface in await self.store.list(NetworkInterface, tenant_id)
+                if interface.instance_id in hosts
+                for address in (
+                    interface.addresses if interface.device_index > 0 else interface.secondary_ips
+                )
+            ]
+            holding = {i.subnet_id for i in wired} | {subnet_id for subnet_id, _, _ in extra}
             for subnet in await self.store.list(Subnet, tenant_id):
                 # The subnets asked for (a subnet's last instance gone is told as none), and
                 # the VPC's others that have instances somewhere.
@@ -630,7 +644,7 @@ class NetworksMixin(ServiceCore):
                     (i.host, i.private_ip)
                     for i in wired
                     if i.subnet_id == subnet.subnet_id and i.private_ip is not None
-                ]
+                ] + [(host, address) for held, host, address in extra if held == subnet.subnet_id]
                 for host, peers in network_peers(placed, endpoints, vpc_hosts).items():
                     try:
                         await self.drivers[host].set_network_peers(
@@ -654,7 +668,7 @@ class NetworksMixin(ServiceCore):
         for tenant_id in tenants:
             groups = {g.group_id: g for g in await self.store.list(SecurityGroup, tenant_id)}
             mine = [i for i in instances if i.tenant_id == tenant_id]
-            members = _members(mine)
+            members = _members(mine, await self.store.list(NetworkInterface, tenant_id))
             view = await self.routing_view(tenant_id)
             lists = await self.prefix_list_cidrs(tenant_id)
             for instance in mine:
@@ -696,11 +710,22 @@ def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
     )
 
 
-def _members(instances: Sequence[Instance]) -> dict[str, list[str]]:
+def _members(
+    instances: Sequence[Instance], interfaces: Sequence[NetworkInterface] = ()
+) -> dict[str, list[str]]:
+    """Group id → its members' addresses: the instances' primary addresses, and (decision
+    0161) the addresses of the interfaces attached beyond a primary, in their own groups."""
     members: dict[str, list[str]] = {}
+    holding = set()
     for instance in instances:
         if instance.private_ip is None or instance.state not in _HOLDS_ADDRESS:
             continue
+        holding.add(instance.instance_id)
         for group_id in instance.security_group_ids:
             members.setdefault(group_id, []).append(instance.private_ip)
+    for interface in interfaces:
+        if interface.device_index == 0 or interface.instance_id not in holding:
+            continue
+        for group_id in interface.group_ids:
+            members.setdefault(group_id, []).append(interface.private_ip)
     return members

@@ -42,6 +42,7 @@ from andromede.compute.model import (
     check_id,
 )
 from andromede.compute.nat_gateway import NatGateway
+from andromede.compute.network import NetworkInterface
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import RouteTable
@@ -72,6 +73,7 @@ _Tokened = TypeVar(
     ManagedPrefixList,
     FlowLog,
     VpcEndpoint,
+    NetworkInterface,
 )
 
 NAME_MAX = 255  # names and descriptions, as EC2 limits them
@@ -173,6 +175,10 @@ class ComputeLimits:
     # (the AWS-managed prefix list's blocks; decision 0160).
     max_vpc_endpoints: int = 20
     vpc_endpoint_s3_addresses: tuple[str, ...] = ()
+    # Network interfaces per instance (the primary counted) and private addresses per
+    # interface (its primary counted), decision 0161.
+    max_interfaces_per_instance: int = 4
+    max_private_ips_per_interface: int = 15
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

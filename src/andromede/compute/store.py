@@ -1,12 +1,12 @@
 """Persistence of the compute records: the :class:`ComputeStore` protocol.
 
 One store for every kind of record (instances, volumes, snapshots, images, key pairs, security
-groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces, internet
-gateways, route tables, network ACLs, Elastic IPs, NAT gateways, VPC peering connections,
-DHCP options sets, managed prefix lists, flow logs, VPC endpoints, which VPC is a tenant's
-default, its instance metadata defaults), addressed by the record's class and id: the records
-share one shape (an id, an owning tenant, a revision, a format version) and the service never
-needs a join.
+groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces and their
+secondary private addresses, internet gateways, route tables, network ACLs, Elastic IPs, NAT
+gateways, VPC peering connections, DHCP options sets, managed prefix lists, flow logs, VPC
+endpoints, which VPC is a tenant's default, its instance metadata defaults), addressed by the
+record's class and id: the records share one shape (an id, an owning tenant, a revision, a
+format version) and the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
 :class:`andromede.compute.store_sql.SqlComputeStore` (SQLite, PostgreSQL), held to one contract
 suite (``tests/contract/test_compute_store.py``).
@@ -36,7 +36,13 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.nat_gateway import NatGateway
-from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
+from andromede.compute.network import (
+    DefaultVpcState,
+    NetworkInterface,
+    PrivateAddress,
+    Subnet,
+    Vpc,
+)
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
@@ -70,6 +76,7 @@ Record = (
     | MetadataDefaults
     | FlowLog
     | VpcEndpoint
+    | PrivateAddress
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -98,6 +105,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     MetadataDefaults,
     FlowLog,
     VpcEndpoint,
+    PrivateAddress,
 )
 
 

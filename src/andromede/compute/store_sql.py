@@ -33,7 +33,13 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.nat_gateway import NatGateway
-from andromede.compute.network import DefaultVpcState, NetworkInterface, Subnet, Vpc
+from andromede.compute.network import (
+    DefaultVpcState,
+    NetworkInterface,
+    PrivateAddress,
+    Subnet,
+    Vpc,
+)
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
@@ -72,6 +78,7 @@ _TABLES: dict[type[Any], sa.Table] = {
     MetadataDefaults: tables.compute_metadata_defaults,
     FlowLog: tables.compute_flow_logs,
     VpcEndpoint: tables.compute_vpc_endpoints,
+    PrivateAddress: tables.compute_private_addresses,
 }
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "compute_network_acls",
     "compute_network_interfaces",
     "compute_prefix_lists",
+    "compute_private_addresses",
     "compute_route_tables",
     "compute_security_groups",
     "compute_snapshots",
@@ -154,6 +155,10 @@ compute_network_interfaces = sa.Table(
     sa.UniqueConstraint("subnet_id", "private_ip"),
     sa.UniqueConstraint("mac"),
 )
+
+# Secondary private addresses (decision 0161): the id is the subnet and the address, so the
+# primary key keeps one holder per address of a subnet.
+compute_private_addresses = _compute_table("compute_private_addresses")
 
 # VPC flow logs (decision 0153): JSON documents, one per flow log.
 compute_flow_logs = _compute_table("compute_flow_logs")

@@ -32,6 +32,7 @@ from andromede.ec2api.instances import INSTANCE_ACTIONS
 from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
 from andromede.ec2api.nat_gateways import NAT_GATEWAY_ACTIONS
 from andromede.ec2api.network_acls import NETWORK_ACL_ACTIONS
+from andromede.ec2api.network_interfaces import NETWORK_INTERFACE_ACTIONS
 from andromede.ec2api.networks import NETWORK_ACTIONS
 from andromede.ec2api.prefix_lists import PREFIX_LIST_ACTIONS
 from andromede.ec2api.profiles import PROFILE_ACTIONS
@@ -87,6 +88,7 @@ ACTIONS: dict[str, Action] = {
     **VOLUME_ACTIONS,
     **MODIFICATION_ACTIONS,
     **NETWORK_ACTIONS,
+    **NETWORK_INTERFACE_ACTIONS,
     **VPC_ACTIONS,
     **ROUTING_ACTIONS,
     **NETWORK_ACL_ACTIONS,

@@ -70,6 +70,11 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidParameter": (400, "A parameter specified in a request is not valid."),
     "InvalidParameterDependency": (400, "A parameter needs another that is missing."),
     "InvalidNetworkInterfaceID.Malformed": (400, "The network interface ID is malformed."),
+    "InvalidNetworkInterface.InUse": (400, "The network interface is in use."),
+    "InvalidAttachmentID.NotFound": (400, "The attachment does not exist."),
+    "InvalidAttachmentID.Malformed": (400, "The attachment ID is malformed."),
+    "PrivateIpAddressLimitExceeded": (400, "Too many private addresses for the interface."),
+    "InsufficientFreeAddressesInSubnet": (400, "Not enough free addresses in the subnet."),
     "InvalidNetworkInterfaceID.NotFound": (400, "The network interface does not exist."),
     "InvalidSubnet.Conflict": (400, "The subnet's CIDR block conflicts with another subnet."),
     "InvalidSubnet.Range": (400, "The CIDR block is not valid for the subnet."),
@@ -257,6 +262,7 @@ _NOT_FOUND: Final = {
     "fl": "InvalidFlowLogId.NotFound",
     "vpce": "InvalidVpcEndpointId.NotFound",
     "vpce-service": "InvalidServiceName",
+    "eni-attach": "InvalidAttachmentID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -285,6 +291,7 @@ _MALFORMED: Final = {
     # EC2 answers a malformed flow log id as one it does not find.
     "fl": "InvalidFlowLogId.NotFound",
     "vpce": "InvalidVpcEndpointId.Malformed",
+    "eni-attach": "InvalidAttachmentID.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -306,6 +313,8 @@ _IN_USE: Final = {
     "eipalloc": "InvalidIPAddress.InUse",
     "dopt": "DependencyViolation",
     "pl": "DependencyViolation",
+    "eni": "InvalidNetworkInterface.InUse",
+    "private-ip": "InvalidIPAddress.InUse",
 }
 _RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
 _LIMIT: Final = {
@@ -322,6 +331,8 @@ _LIMIT: Final = {
     "pl": "PrefixListLimitExceeded",
     "fl": "FlowLogsLimitExceeded",
     "vpce": "VpcEndpointLimitExceeded",
+    "private-ip": "PrivateIpAddressLimitExceeded",
+    "private-ip-capacity": "InsufficientFreeAddressesInSubnet",
 }
 _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     # Before InvalidParameterValue, of which it is a case.

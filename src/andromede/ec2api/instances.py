@@ -17,10 +17,11 @@ from andromede.compute.model import (
     SecurityGroup,
     Volume,
 )
-from andromede.compute.network import private_dns_name
+from andromede.compute.network import NetworkInterface, private_dns_name
 from andromede.compute.service import ROOT_DEVICE, RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
+from andromede.ec2api.interface_xml import write_secondary_interface
 from andromede.ec2api.launch_parameters import (
     RUN_HANDLED,
     RUN_HARMLESS,
@@ -31,6 +32,7 @@ from andromede.ec2api.launch_parameters import (
 )
 from andromede.ec2api.launch_templates import launch_template_of, launch_template_resources
 from andromede.ec2api.metadata_options import METADATA_OPTIONS_ACTIONS, write_metadata_options
+from andromede.ec2api.network_interfaces import launch_further_interfaces
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
 from andromede.ec2api.profiles import instance_profile
 from andromede.ec2api.protocol import Action, Call, Params, iso8601, page_after, page_token
@@ -76,6 +78,8 @@ class _Known:
     group_names: dict[str, str]
     volumes: dict[str, list[tuple[Attachment, Volume]]]  # by instance, by device
     public_names: dict[str, str]  # by instance: its public DNS name (decision 0151)
+    # By instance: its interfaces' records in device order (decision 0161).
+    interfaces: dict[str, list[NetworkInterface]]
 
 
 async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
@@ -91,7 +95,25 @@ async def _known(call: Call, instances: Sequence[Instance]) -> _Known:
     for attached in volumes.values():
         attached.sort(key=lambda pair: (pair[0].device, pair[1].volume_id))
     public_names = await call.compute.public_dns_names(call.tenant_id, instances)
-    return _Known(names, volumes, public_names)
+    interfaces: dict[str, list[NetworkInterface]] = {}
+    if instances:
+        for interface in await call.compute.store.list(NetworkInterface, call.tenant_id):
+            if interface.instance_id:
+                interfaces.setdefault(interface.instance_id, []).append(interface)
+    for held in interfaces.values():
+        held.sort(key=lambda i: (i.device_index, i.interface_id))
+        names.update(await _group_names(call, held, names))
+    return _Known(names, volumes, public_names, interfaces)
+
+
+async def _group_names(
+    call: Call, interfaces: Sequence[NetworkInterface], names: dict[str, str]
+) -> dict[str, str]:
+    """The names of the interfaces' own groups not in ``names`` yet."""
+    if all(g in names for i in interfaces for g in i.group_ids):
+        return {}
+    groups = await call.compute.store.list(SecurityGroup, call.tenant_id)
+    return {g.group_id: g.name for g in groups}
 
 
 def _private_dns(call: Call, instance: Instance) -> str:
@@ -167,7 +189,14 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
         xml.close("iamInstanceProfile")
     xml.open("networkInterfaceSet")
     if live:
-        write_interface(xml, call, instance, group_names, nested=True, public_dns=public_dns)
+        held = known.interfaces.get(instance.instance_id, [])
+        primary = next((i for i in held if i.interface_id == instance.network_interface_id), None)
+        write_interface(
+            xml, call, instance, group_names, nested=True, public_dns=public_dns, record=primary
+        )
+        for interface in held:
+            if interface is not primary:
+                write_secondary_interface(xml, call, interface, instance, group_names, nested=True)
     xml.close("networkInterfaceSet")
     write_tags(xml, system_tags(instance))
     xml.open("cpuOptions")
@@ -222,6 +251,8 @@ async def run_instances(call: Call) -> None:
         raise Ec2Error("MissingParameter", "The request must contain MinCount and MaxCount")
     placement_zone = p.get("Placement.AvailabilityZone") or None  # Terraform sends ""
     interface = launch_interface(p)
+    further = launch_further_interfaces(p)
+    await call.compute.check_launch_interfaces(call.tenant_id, further, max_count)
     group_ids = list(interface.group_ids) if interface else p.values("SecurityGroupId")
     by_name = p.values("SecurityGroup")
     subnet_id = interface.subnet_id if interface else p.get("SubnetId")
@@ -267,6 +298,7 @@ async def run_instances(call: Call) -> None:
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
+    await call.compute.attach_launch_interfaces(call.tenant_id, instances, further)
     xml = call.result
     xml.element("reservationId", instances[0].reservation_id)
     xml.element("ownerId", call.tenant_id)

@@ -75,7 +75,7 @@ TEMPLATE_HANDLED: Final = RUN_HANDLED - {
     "NetworkInterface",
 }  # fmt: skip
 
-# RunInstances' NetworkInterface.1: the instance's one interface, made with it.
+# RunInstances' NetworkInterface.N at device index 0: the instance's primary, made with it.
 _INTERFACE_HANDLED: Final = frozenset(
     {"DeviceIndex", "SubnetId", "AssociatePublicIpAddress", "SecurityGroupId"}
 )
@@ -92,25 +92,23 @@ class LaunchInterface:
 
 
 def launch_interface(p: Params) -> LaunchInterface | None:
-    """The primary network interface a RunInstances request describes (None: none). One
-    interface, made with the instance (device 0): attaching an existing one, more than one,
-    or its other fields are refused, not dropped. As on EC2, the subnet and groups then go
-    in the interface, never beside it."""
+    """The primary network interface a RunInstances request describes (None: none), made
+    with the instance (device 0): attaching an existing one as the primary, or its other
+    fields, are refused, not dropped. As on EC2, the subnet and groups then go in the
+    interface, never beside it."""
     interfaces = p.structs("NetworkInterface")
     if not interfaces:
         return None
-    if len(interfaces) > 1:
-        raise Ec2Error(
-            "UnsupportedOperation",
-            "RunInstances: more than one network interface is not supported here yet",
-        )
-    [interface] = interfaces
-    interface.refuse_unhandled("RunInstances", _INTERFACE_HANDLED, _INTERFACE_HARMLESS)
-    if interface.required("DeviceIndex") != "0":
+    # Those at a device index of 1 or more are attached after the launch (decision 0161,
+    # ec2api.network_interfaces.launch_further_interfaces).
+    primary = [i for i in interfaces if i.required("DeviceIndex") == "0"]
+    if len(primary) != 1:
         raise Ec2Error(
             "InvalidParameterValue",
             "Each network interface requires a unique device index; the primary is 0.",
         )
+    [interface] = primary
+    interface.refuse_unhandled("RunInstances", _INTERFACE_HANDLED, _INTERFACE_HARMLESS)
     if p.get("SubnetId") is not None:
         raise Ec2Error(
             "InvalidParameterCombination",

@@ -22,7 +22,8 @@ from andromede.compute.network import (
 )
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
-from andromede.ec2api.protocol import Action, Call, iso8601
+from andromede.ec2api.interface_xml import write_private_addresses, write_secondary_interface
+from andromede.ec2api.protocol import Action, Call, iso8601, paged
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
 
@@ -102,10 +103,12 @@ def write_interface(
     nested: bool,
     tags: tuple[tuple[str, str], ...] = (),
     public_dns: str = "",
+    record: NetworkInterface | None = None,
 ) -> None:
     """The instance's interface as an ``<item>``: ``nested`` in DescribeInstances' instance,
     or on its own for DescribeNetworkInterfaces (which adds the instance's id and zone);
-    ``public_dns``: its public address's name (decision 0151), "" for none."""
+    ``public_dns``: its public address's name (decision 0151), "" for none; ``record``: the
+    interface's own (its description, check, secondary addresses: decision 0161)."""
     if instance.network_interface_id is None or instance.private_ip is None:
         return
     dns = private_dns_name(instance.private_ip, call.region)
@@ -116,24 +119,29 @@ def write_interface(
     xml.element("vpcId", instance.vpc_id)
     if not nested:
         xml.element("availabilityZone", instance.availability_zone)
-    xml.element("description", "")
+    xml.element("description", record.description if record is not None else "")
     xml.element("ownerId", instance.tenant_id)
     xml.element("requesterManaged", False)
     xml.element("status", "in-use")
     xml.element("macAddress", instance.mac)
     xml.element("privateIpAddress", instance.private_ip)
     xml.element("privateDnsName", dns)
-    xml.element("sourceDestCheck", True)
+    xml.element("sourceDestCheck", record.source_dest_check if record is not None else True)
     _group_set(xml, instance, group_names)
     xml.open("attachment")
-    xml.element("attachmentId", "eni-attach-" + instance.network_interface_id[4:])
+    xml.element(
+        "attachmentId",
+        record.attachment
+        if record is not None and record.attachment
+        else "eni-attach-" + instance.network_interface_id[4:],
+    )
     if not nested:
         xml.element("instanceId", instance.instance_id)
         xml.element("instanceOwnerId", instance.tenant_id)
     xml.element("deviceIndex", 0)
     xml.element("status", "attached")
     xml.element("attachTime", iso8601(instance.launch_time))
-    xml.element("deleteOnTermination", True)
+    xml.element("deleteOnTermination", record.delete_on_termination if record else True)
     xml.close("attachment")
     _association(xml, instance, public_ip, public_dns)
     xml.open("privateIpAddressesSet")
@@ -143,6 +151,7 @@ def write_interface(
     xml.element("primary", True)
     _association(xml, instance, public_ip, public_dns)
     xml.close("item")
+    write_private_addresses(xml, call, record, instance.private_ip)
     xml.close("privateIpAddressesSet")
     xml.element("interfaceType", "interface")
     if not nested:
@@ -154,15 +163,24 @@ def write_interface(
 
 
 # An interface with what holds it: its instance, or a NAT gateway (decision 0129).
-_Held = tuple[NetworkInterface, Instance | NatGateway]
+_Held = tuple[NetworkInterface, Instance | NatGateway | None]
 
 
 def _nat_description(nat: NatGateway) -> str:
     return f"Interface for NAT Gateway {nat.nat_gateway_id}"
 
 
-def _public_ip_of(held: Instance | NatGateway) -> str | None:
+def _public_ip_of(p: _Held) -> str | None:
+    held = p[1]
+    if held is None or _own_interface(p[0], held):
+        return None  # an interface beyond the primary has no public address (decision 0161)
     return held.public_ip if isinstance(held, NatGateway) else public_ip_of(held)
+
+
+def _group_ids(p: _Held) -> list[str]:
+    if p[0].group_ids or not isinstance(p[1], Instance):
+        return list(p[0].group_ids)
+    return list(p[1].security_group_ids)
 
 
 def _interface_filter(name: str) -> Callable[[_Held], list[str]] | None:
@@ -172,18 +190,23 @@ def _interface_filter(name: str) -> Callable[[_Held], list[str]] | None:
         "vpc-id": lambda p: [p[0].vpc_id],
         "availability-zone": lambda p: [p[0].availability_zone],
         "mac-address": lambda p: [p[0].mac],
-        "private-ip-address": lambda p: [p[0].private_ip],
-        "addresses.private-ip-address": lambda p: [p[0].private_ip],
+        "addresses.private-ip-address": lambda p: list(p[0].addresses),
+        "private-ip-address": lambda p: list(p[0].addresses),
         "attachment.instance-id": lambda p: [p[0].instance_id] if p[0].instance_id else [],
-        "group-id": lambda p: list(p[1].security_group_ids) if isinstance(p[1], Instance) else [],
-        "status": lambda p: ["in-use"],
+        "attachment.attachment-id": lambda p: [p[0].attachment] if p[0].attachment else [],
+        "attachment.device-index": lambda p: [str(p[0].device_index)] if p[0].instance_id else [],
+        "attachment.status": lambda p: ["attached"] if p[0].instance_id else [],
+        "group-id": _group_ids,
+        "status": lambda p: ["in-use" if p[0].instance_id or p[1] is not None else "available"],
         # An instance's interface has no description; Terraform's aws_subnet and
         # aws_security_group look for other services' lingering interfaces by it.
-        "description": lambda p: [_nat_description(p[1])] if isinstance(p[1], NatGateway) else [""],
+        "description": lambda p: (
+            [_nat_description(p[1])] if isinstance(p[1], NatGateway) else [p[0].description]
+        ),
         "interface-type": lambda p: [p[0].interface_type],
         "requester-managed": lambda p: ["true" if isinstance(p[1], NatGateway) else "false"],
         "owner-id": lambda p: [p[0].tenant_id],
-        "association.public-ip": lambda p: [ip] if (ip := _public_ip_of(p[1])) else [],
+        "association.public-ip": lambda p: [ip] if (ip := _public_ip_of(p)) else [],
     }
     return fields.get(name)
 
@@ -202,16 +225,29 @@ async def describe_network_interfaces(call: Call) -> None:
     nats = {n.network_interface_id: n for n in await call.compute.live_nat_gateways(call.tenant_id)}
     public_names = await call.compute.public_dns_names(call.tenant_id, list(instances.values()))
     xml = call.result
-    xml.open("networkInterfaceSet")
+    shown: list[_Held] = []
     for interface in interfaces:
         holder: Instance | NatGateway | None = instances.get(interface.instance_id) or nats.get(
             interface.interface_id
         )
-        if holder is None or not matches(filters, (interface, holder)):
+        if (holder is not None or _own_interface(interface, holder)) and matches(
+            filters, (interface, holder)
+        ):
+            shown.append((interface, holder))
+    # EC2's pages (decision 0161): boto3's paginator and the CLI ask for them.
+    chosen, next_token = paged(
+        p, shown, lambda held: held[0].interface_id, most=1000, ids="NetworkInterfaceId"
+    )
+    xml.open("networkInterfaceSet")
+    for interface, holder in chosen:
+        if _own_interface(interface, holder):
+            # Made by CreateNetworkInterface, available or attached beyond device 0.
+            attached = holder if isinstance(holder, Instance) else None
+            write_secondary_interface(xml, call, interface, attached, names, nested=False)
             continue
         if isinstance(holder, NatGateway):
             _write_nat_interface(xml, call, interface, holder)
-        else:
+        elif holder is not None:
             write_interface(
                 xml,
                 call,
@@ -220,8 +256,20 @@ async def describe_network_interfaces(call: Call) -> None:
                 nested=False,
                 tags=interface.tags,
                 public_dns=public_names.get(holder.instance_id, ""),
+                record=interface,
             )
     xml.close("networkInterfaceSet")
+    xml.element("nextToken", next_token)
+
+
+def _own_interface(interface: NetworkInterface, holder: Instance | NatGateway | None) -> bool:
+    """Whether the interface is shown from its own record: not a NAT gateway's, and not the
+    primary of an instance (whose groups and public address are the instance's)."""
+    if interface.interface_type != "interface":
+        return False
+    return not (
+        isinstance(holder, Instance) and holder.network_interface_id == interface.interface_id
+    )
 
 
 def _write_nat_interface(

@@ -71,6 +71,15 @@ class Monitor:
         except (QMPError, OSError, EOFError, TimeoutError) as exc:
             raise HypervisorError(f"QMP {command}: {type(exc).__name__}") from exc
 
+    async def pass_fd(self, name: str, fd: int) -> None:
+        """Hand QEMU a file descriptor over the socket (SCM_RIGHTS), kept as ``name``
+        (``getfd``): a tap opened in a tenant network's namespace, for ``netdev_add``."""
+        try:
+            self._client.send_fd_scm(fd)
+        except (QMPError, OSError) as exc:
+            raise HypervisorError(f"QMP getfd: {type(exc).__name__}") from exc
+        await self.execute("getfd", {"fdname": name})
+
     @contextlib.asynccontextmanager
     async def events(self, *names: str) -> AsyncIterator[EventListener]:
         """Listen before sending the command that causes the event."""

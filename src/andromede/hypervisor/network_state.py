@@ -47,6 +47,16 @@ class PluggedNic:
     public_ip: str
     mapped: bool = True
     elastic_ip: str | None = None
+    # Its secondary private addresses (decision 0161), behind its rules as its own address is
+    # (state files from before: none).
+    secondary_ips: tuple[str, ...] = ()
+    # Its source/destination check (decision 0161): off, what it sends from other addresses
+    # meets its egress rules (state files from before: on).
+    source_dest_check: bool = True
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.private_ip, *self.secondary_ips)
 
 
 @dataclass(slots=True)
@@ -113,7 +123,8 @@ def load_state(path: Path) -> NetworkState:
     for item in raw.get("networks", []):
         state.networks[item["network_id"]] = NetworkRecord(**item)
     for item in raw.get("nics", []):
-        state.nics[item["instance_id"]] = PluggedNic(**item)
+        secondary = tuple(item.pop("secondary_ips", ()))
+        state.nics[item["instance_id"]] = PluggedNic(**item, secondary_ips=secondary)
     for network_id, peers in raw.get("peers", {}).items():
         state.peers[network_id] = tuple(
             NetworkPeer(p["address"], p["port"], tuple(p["private_ips"])) for p in peers

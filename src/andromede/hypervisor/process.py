@@ -40,6 +40,7 @@ class QemuProcess:
         self.previous_console = directory / "console.prev"
         self._forwards = directory / "forwards.json"
         self._attached = directory / "volumes.json"
+        self._interfaces = directory / "interfaces.json"
         self._network = directory / "network.json"
         self._requested = directory / "requested-forwards.json"
         self._seen_pid: int | None = None  # the last pid found alive (see pid)
@@ -188,6 +189,13 @@ class QemuProcess:
 
     def attached(self) -> list[str]:
         return [str(volume_id) for volume_id in _read_json(self._attached)]
+
+    def write_interfaces(self, interface_ids: Sequence[str]) -> None:
+        """The interfaces beyond the primary plugged for the instance (decision 0161)."""
+        _write_json(self._interfaces, list(interface_ids))
+
+    def interfaces(self) -> list[str]:
+        return [str(interface_id) for interface_id in _read_json(self._interfaces)]
 
 
 def _forwards(records: list[Any]) -> tuple[PortForward, ...]:

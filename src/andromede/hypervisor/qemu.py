@@ -76,6 +76,7 @@ from andromede.hypervisor.images import option_path
 from andromede.hypervisor.network_probe import probe_bridging, probe_underlay
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.qemu_core import QemuDriverConfig, _add_secret
+from andromede.hypervisor.qemu_interfaces import InterfacesMixin
 from andromede.hypervisor.qemu_network import NetworkingMixin
 from andromede.hypervisor.qemu_storage import StorageMixin
 from andromede.hypervisor.seed import build_seed_iso
@@ -94,7 +95,7 @@ SEED_NODE = "seed"
 _FORWARD_ATTEMPTS = 3
 
 
-class QemuDriver(StorageMixin, NetworkingMixin):
+class QemuDriver(StorageMixin, NetworkingMixin, InterfacesMixin):
     """:class:`~andromede.compute.driver.HypervisorDriver` over QEMU processes on this host.
 
     Built with the state directory, the host name, the settings and the volume backend
@@ -181,6 +182,11 @@ class QemuDriver(StorageMixin, NetworkingMixin):
                 accelerator = (await self.capacity()).accelerator
                 if spec.nic is not None and await self.networking() is NetworkMode.BRIDGE:
                     network = await self._spawn_bridged(spec, spec.nic, process, accelerator.value)
+                elif spec.interfaces:
+                    raise HypervisorError(
+                        f"{self._host} wires its guests in user-mode networking: no further "
+                        "interface"
+                    )
                 else:
                     network = await self._spawn_user(spec, process, accelerator.value)
                 forwards = network.forwards
@@ -211,6 +217,8 @@ class QemuDriver(StorageMixin, NetworkingMixin):
                         {"driver": "virtio-blk-pci", "id": "disk-seed", "drive": SEED_NODE,
                          "serial": "cidata"},
                     )  # fmt: skip
+                    if network.mode is NetworkMode.BRIDGE:
+                        await self._start_interfaces(qmp, process, spec.interfaces)
                     await qmp.execute("cont")
             except BaseException:
                 await asyncio.gather(seed, return_exceptions=True)
@@ -344,7 +352,9 @@ class QemuDriver(StorageMixin, NetworkingMixin):
             process = self._process(instance_id)
             if process.alive():
                 raise InstanceBusy(f"instance {instance_id} is running: stop or kill it first")
-            # Its tap, public address, lease and rules; its network too when it was the last.
+            # Its further interfaces (decision 0161), then its own tap, public address, lease
+            # and rules; its network too when it was the last.
+            await self._release_interfaces(process)
             await self._networks.release(instance_id)
             shutil.rmtree(process.directory, ignore_errors=True)
         self._locks.pop(instance_id, None)

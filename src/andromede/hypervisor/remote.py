@@ -30,6 +30,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    InterfaceSpec,
     NatRoute,
     NetworkPeer,
     NetworkSpec,
@@ -286,6 +287,14 @@ class RemoteDriver:
 
     async def release(self, instance_id: str) -> None:
         await self._call("release", instance_id)
+
+    async def attach_interface(self, instance_id: str, interface: InterfaceSpec) -> None:
+        await self._call("attach_interface", instance_id, interface)
+
+    async def detach_interface(
+        self, instance_id: str, interface_id: str, *, force: bool = False
+    ) -> None:
+        await self._call("detach_interface", instance_id, interface_id, force=force)
 
     async def attach_volume(self, instance_id: str, volume: AttachedVolume) -> None:
         await self._call("attach_volume", instance_id, volume)

@@ -78,6 +78,8 @@ def render_firewall(
     resolver: Collection[str] = (),
     endpoints: Mapping[str, Sequence[str]] | None = None,
     endpoint_port: int = 0,
+    sources: Mapping[str, tuple[str, ...]] | None = None,
+    unchecked: Collection[str] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -109,7 +111,11 @@ def render_firewall(
     (:mod:`~andromede.hypervisor.vpc_dns`; none while its DNS support is off). ``endpoints``:
     bridge → the object store's addresses its subnet reaches through a VPC endpoint,
     redirected to the host's endpoint listener at ``endpoint_port``
-    (:mod:`~andromede.hypervisor.endpoint_redirect`, decision 0160)."""
+    (:mod:`~andromede.hypervisor.endpoint_redirect`, decision 0160). ``sources``: MAC →
+    addresses (the primary first) of the NICs plugged here (decision 0161): what one sends from
+    an address it does not hold is dropped before anything else judges it (anti-spoofing),
+    unless its MAC is ``unchecked`` (its source/destination check off: an appliance), when it
+    meets the NIC's egress rules and never leaves through the host."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -156,6 +162,13 @@ def render_firewall(
         "table inet andromede_filter {",
         "  chain forward {",
         "    type filter hook forward priority filter; policy drop;",
+        # Anti-spoofing (decision 0161): a NIC sends from its own addresses only, unless its
+        # source/destination check is off.
+        *(
+            f"    ether saddr {mac} ip saddr != {{ {', '.join(addresses)} }} drop"
+            for mac, addresses in sorted((sources or {}).items())
+            if addresses and mac not in unchecked
+        ),
         # Stateless: the network ACLs judge replies too, so they come before conntrack.
         *network_acls.forward,
         "    ct state established,related accept",
@@ -182,6 +195,15 @@ def render_firewall(
             f'    oifname "{_TRANSIT}" ip saddr {{ {", ".join(dropped)} }}{unless_natted} drop'
         )
     chains: list[str] = []
+    numbers = {private: number for number, private in enumerate(sorted(firewalls))}
+    for mac, addresses in sorted((sources or {}).items()):
+        if mac in unchecked and addresses and addresses[0] in numbers:
+            own = ", ".join(addresses)
+            lines += [
+                f'    ether saddr {mac} ip saddr != {{ {own} }} oifname "{_TRANSIT}" drop',
+                f"    ether saddr {mac} ip saddr != {{ {own} }}"
+                f" jump egress_{numbers[addresses[0]]}",
+            ]
     for number, (private, firewall) in enumerate(sorted(firewalls.items())):
         lines.append(f"    ip saddr {private} jump egress_{number}")
         lines.append(f"    ip daddr {private} jump ingress_{number}")

@@ -97,14 +97,28 @@ class InstancesMixin(BuildMixin):
                     public_ip=self._free_public_ip(),
                     mapped=nic.public_address,
                     elastic_ip=elastic,
+                    secondary_ips=nic.secondary_ips,
+                    source_dest_check=nic.source_dest_check,
                 )
             else:
-                plugged = replace(previous, mapped=nic.public_address, elastic_ip=elastic)
+                plugged = replace(
+                    previous,
+                    mapped=nic.public_address,
+                    elastic_ip=elastic,
+                    secondary_ips=nic.secondary_ips,
+                    source_dest_check=nic.source_dest_check,
+                )
             self._state.nics[instance_id] = plugged
             rules = self._state.firewalls.setdefault(plugged.network_id, {})
             if firewall is not None:
                 rules[plugged.private_ip] = firewall
             rules.setdefault(plugged.private_ip, InstanceFirewall())
+            # Its secondary addresses (decision 0161) behind the same rules; those it let go,
+            # behind none.
+            for gone in set(previous.secondary_ips if previous else ()) - set(nic.secondary_ips):
+                rules.pop(gone, None)
+            for address in nic.secondary_ips:
+                rules[address] = rules[plugged.private_ip]
             self._save()
             tap = plugged.tap
             inside = []
@@ -171,7 +185,8 @@ class InstancesMixin(BuildMixin):
         plugged = self._state.nics.pop(instance_id, None)
         if plugged is None:
             return
-        self._state.firewalls.get(plugged.network_id, {}).pop(plugged.private_ip, None)
+        for address in plugged.addresses:
+            self._state.firewalls.get(plugged.network_id, {}).pop(address, None)
         self._save()
         record = self._state.networks.get(plugged.network_id)
         await self._unroute(plugged)
@@ -189,19 +204,21 @@ class InstancesMixin(BuildMixin):
             if plugged is None:
                 return False
             held = self._state.firewalls.setdefault(plugged.network_id, {})
-            previous = held.get(plugged.private_ip)
-            if previous == firewall:
+            previous = {address: held.get(address) for address in plugged.addresses}
+            if all(rules == firewall for rules in previous.values()):
                 return True  # the periodic resync's push of what is in force already
-            held[plugged.private_ip] = firewall
+            for address in plugged.addresses:  # its secondary addresses too (decision 0161)
+                held[address] = firewall
             try:
                 await self._apply_firewall(self._state.networks[plugged.network_id].router)
             except BaseException:
                 # Not in force: the state must not say it is, or the next push would be
                 # skipped as already applied.
-                if previous is None:
-                    held.pop(plugged.private_ip, None)
-                else:
-                    held[plugged.private_ip] = previous
+                for address, rules in previous.items():
+                    if rules is None:
+                        held.pop(address, None)
+                    else:
+                        held[address] = rules
                 raise
             self._save()
             return True
@@ -248,7 +265,7 @@ class InstancesMixin(BuildMixin):
         atomically. Addresses of instances not plugged are ignored."""
         async with self._lock:
             record = self._state.networks[network_id]
-            plugged = {nic.private_ip for nic in self._nics_of(network_id)}
+            plugged = {address for nic in self._nics_of(network_id) for address in nic.addresses}
             self._state.firewalls[network_id] = {
                 ip: rules for ip, rules in firewalls.items() if ip in plugged
             } | {ip: InstanceFirewall() for ip in plugged - set(firewalls)}

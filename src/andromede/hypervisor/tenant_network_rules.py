@@ -188,8 +188,13 @@ class RulesMixin(TenantNetworksCore):
             imds_port=self._layout.imds_port,
             remote=remote,
             bridges=[record.bridge for record in subnets],
-            unmapped=[nic.private_ip for nic in nics if not nic.mapped],
+            # A secondary address (decision 0161) has no public one: nothing of it leaves
+            # through the host.
+            unmapped=[nic.private_ip for nic in nics if not nic.mapped]
+            + [address for nic in nics for address in nic.secondary_ips],
             elastic={nic.private_ip: nic.elastic_ip for nic in nics if nic.elastic_ip},
+            sources={nic.mac: nic.addresses for nic in nics},
+            unchecked={nic.mac for nic in nics if not nic.source_dest_check},
             acls={
                 record.cidr: self._state.acls.get(record.network_id, SubnetAcl())
                 for record in subnets

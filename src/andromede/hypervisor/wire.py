@@ -33,6 +33,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    InterfaceSpec,
     NatRoute,
     NetworkPeer,
     NetworkSpec,
@@ -107,6 +108,10 @@ CALLS: dict[str, Call] = {
     "reboot": Call((("instance_id", str),)),
     "kill": Call((("instance_id", str),)),
     "release": Call((("instance_id", str),)),
+    "attach_interface": Call((("instance_id", str), ("interface", InterfaceSpec))),
+    "detach_interface": Call(
+        (("instance_id", str), ("interface_id", str)), keywords=(("force", bool),)
+    ),
     "attach_volume": Call((("instance_id", str), ("volume", AttachedVolume))),
     "detach_volume": Call((("instance_id", str), ("volume_id", str))),
     "state": Call((("instance_id", str),), RuntimeState),

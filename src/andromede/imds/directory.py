@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.model import Instance, KeyPair
-from andromede.compute.network import Vpc, private_dns_name
+from andromede.compute.network import NetworkInterface, Subnet, Vpc, private_dns_name
 from andromede.compute.public_dns import named_address, public_address, public_dns_suffix
 from andromede.compute.store import ComputeStore
-from andromede.imds.instances import InstanceMetadata, PublicKey
+from andromede.imds.instances import InstanceMetadata, InterfaceMetadata, PublicKey
 
 __all__ = ["ComputeInstanceDirectory", "instance_metadata"]
 
@@ -71,7 +72,40 @@ class ComputeInstanceDirectory:
             vpc = await self._store.get(Vpc, instance.vpc_id)
             named = named_address(instance, vpc, self._public_suffix)
             public_hostname = named[0] if named is not None else None
-        return instance_metadata(instance, keys, self._region, public_hostname=public_hostname)
+        shown = instance_metadata(instance, keys, self._region, public_hostname=public_hostname)
+        return replace(shown, interfaces=await self._interfaces(instance))
+
+    async def _interfaces(self, instance: Instance) -> tuple[InterfaceMetadata, ...]:
+        """The instance's interfaces (decision 0161), its primary first: the tenant's
+        interfaces are read (indexed by tenant), with their subnets' and VPCs' blocks."""
+        held = [
+            i
+            for i in await self._store.list(NetworkInterface, instance.tenant_id)
+            if i.instance_id == instance.instance_id
+        ]
+        shown = []
+        for interface in sorted(held, key=lambda i: (i.device_index, i.interface_id)):
+            subnet = await self._store.get(Subnet, interface.subnet_id)
+            vpc = await self._store.get(Vpc, interface.vpc_id)
+            primary = interface.interface_id == instance.network_interface_id
+            shown.append(
+                InterfaceMetadata(
+                    mac=interface.mac,
+                    interface_id=interface.interface_id,
+                    device_number=0 if primary else interface.device_index,
+                    local_ipv4s=interface.addresses,
+                    local_hostname=private_dns_name(interface.private_ip, self._region),
+                    owner_id=interface.tenant_id,
+                    security_group_ids=(
+                        instance.security_group_ids if primary else interface.group_ids
+                    ),
+                    subnet_id=interface.subnet_id,
+                    subnet_cidr=subnet.cidr if subnet is not None else "",
+                    vpc_id=interface.vpc_id,
+                    vpc_cidr=vpc.cidr if vpc is not None else "",
+                )
+            )
+        return tuple(shown)
 
 
 def instance_metadata(

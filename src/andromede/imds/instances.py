@@ -18,6 +18,7 @@ __all__ = [
     "CredentialsIssuer",
     "InstanceDirectory",
     "InstanceMetadata",
+    "InterfaceMetadata",
     "PublicKey",
     "RoleCredentials",
 ]
@@ -29,6 +30,24 @@ class PublicKey:
 
     name: str
     openssh_key: str  # "ssh-ed25519 AAAA… name"
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceMetadata:
+    """One of the instance's network interfaces, as ``network/interfaces/macs/<mac>/`` shows
+    it (decision 0161): its primary (device 0) and those attached beyond it."""
+
+    mac: str
+    interface_id: str
+    device_number: int
+    local_ipv4s: tuple[str, ...]
+    local_hostname: str
+    owner_id: str
+    security_group_ids: tuple[str, ...]
+    subnet_id: str
+    subnet_cidr: str
+    vpc_id: str
+    vpc_cidr: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +79,8 @@ class InstanceMetadata:
     # HttpPutResponseHopLimit: the IP TTL the token PUT's answer reaches the guest with
     # (decision 0148).
     put_response_hop_limit: int = 1
+    # Its network interfaces in device order (decision 0161); none: no ``network/`` tree.
+    interfaces: tuple[InterfaceMetadata, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,29 @@ def identity_document(instance: InstanceMetadata) -> bytes:
     )
 
 
+def _network(instance: InstanceMetadata) -> Directory:
+    """``network/interfaces/macs/<mac>/``: each interface by its MAC, as EC2 lists them."""
+    macs: dict[str, Node] = {}
+    for interface in instance.interfaces:
+        macs[interface.mac] = Directory(
+            {
+                "device-number": _text(str(interface.device_number)),
+                "interface-id": _text(interface.interface_id),
+                "local-hostname": _text(interface.local_hostname),
+                "local-ipv4s": _text("\n".join(interface.local_ipv4s)),
+                "mac": _text(interface.mac),
+                "owner-id": _text(interface.owner_id),
+                "security-group-ids": _text("\n".join(interface.security_group_ids)),
+                "subnet-id": _text(interface.subnet_id),
+                "subnet-ipv4-cidr-block": _text(interface.subnet_cidr),
+                "vpc-id": _text(interface.vpc_id),
+                "vpc-ipv4-cidr-block": _text(interface.vpc_cidr),
+                "vpc-ipv4-cidr-blocks": _text(interface.vpc_cidr),
+            }
+        )
+    return Directory({"interfaces": Directory({"macs": Directory(macs)})})
+
+
 def metadata_tree(instance: InstanceMetadata, credentials: RoleCredentials | None) -> Directory:
     """The whole tree from ``/`` for ``instance``; ``iam/`` only with ``credentials``."""
     meta: dict[str, Node] = {
@@ -123,6 +146,8 @@ def metadata_tree(instance: InstanceMetadata, credentials: RoleCredentials | Non
         meta["public-ipv4"] = _text(instance.public_ip)
     if instance.public_keys:
         meta["public-keys"] = _public_keys(instance)
+    if instance.interfaces:
+        meta["network"] = _network(instance)
     if instance.tags is not None:
         # EC2 lists the keys, each a leaf holding its value; a key holding "/" could not be
         # reached as a path (EC2 refuses to show tags while one exists), so it is left out.

@@ -176,6 +176,21 @@ class NetworkSettings(BaseModel):
         description="Most DHCP options sets a tenant may hold, its default set counted (EC2's "
         "quota: 1,000 per Region).",
     )
+    # Elastic network interfaces (decision 0161).
+    max_network_interfaces_per_instance: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Most network interfaces one instance may have, its primary counted "
+        "(AttachmentLimitExceeded beyond; EC2's t3 types allow 2 to 4).",
+    )
+    max_private_ips_per_interface: int = Field(
+        default=15,
+        ge=1,
+        le=64,
+        description="Most private IPv4 addresses one network interface may hold, its primary "
+        "counted (PrivateIpAddressLimitExceeded beyond; EC2's t3.large allows 12, m5.4xlarge 30).",
+    )
     # VPC flow logs (decision 0153).
     max_flow_logs_per_tenant: int = Field(
         default=100,

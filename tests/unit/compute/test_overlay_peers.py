@@ -14,6 +14,7 @@ from andromede.compute.errors import Duplicate, HypervisorFailed
 from andromede.compute.images import ImageFiles
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.network import VNI_MAX, Subnet, network_peers, subnet_vni
+from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService, RunRequest
 from andromede.compute.store_memory import MemoryComputeStore
 from support.computekit import OTHER, TENANT, MemoryDiskKeys, limits
@@ -285,5 +286,40 @@ async def test_each_host_of_a_vpc_is_told_of_every_subnet_of_it_with_the_subnet(
         await compute.terminate_instances(TENANT, [b.instance_id])
         await compute.settle()
         assert a_host.peers[second.subnet_id] == ()
+    finally:
+        await compute.close()
+
+
+async def test_an_interfaces_addresses_are_peers_where_its_instance_runs(
+    two_hosts: tuple[ComputeService, MemoryDriver, MemoryDriver], tmp_path: Path
+) -> None:
+    """Decision 0161: a further interface's address and a primary's secondary address are
+    told to the subnet's other hosts as held by the instance's host; detached, no longer."""
+    compute, one, two = two_hosts
+    try:
+        launched = await launch(compute, tmp_path, 2)
+        instances = await compute.describe_instances(TENANT, [i.instance_id for i in launched])
+        by_host = {i.host: i for i in instances}
+        a, b = by_host["h1"], by_host["h2"]
+        subnet = (await compute.default_network(TENANT)).subnet
+        assert subnet is not None and b.network_interface_id is not None
+        made = await compute.create_network_interface(
+            TENANT, InterfaceRequest(subnet_id=subnet.subnet_id)
+        )
+        attached = await compute.attach_network_interface(
+            TENANT, made.interface_id, b.instance_id, 1
+        )
+        [secondary] = await compute.assign_private_ips(TENANT, b.network_interface_id, [], 1)
+        await compute.settle()
+        [peer] = one.peers[subnet.subnet_id]
+        assert (peer.address, set(peer.private_ips)) == (
+            "192.0.2.2",
+            {b.private_ip, made.private_ip, secondary},
+        )
+        assert a.private_ip in two.peers[subnet.subnet_id][0].private_ips
+        await compute.detach_network_interface(TENANT, attached.attachment)
+        await compute.settle()
+        [peer] = one.peers[subnet.subnet_id]
+        assert set(peer.private_ips) == {b.private_ip, secondary}
     finally:
         await compute.close()

@@ -42,6 +42,7 @@ DOPT, FREE_DOPT = "{dopt}", "{free-dopt}"
 PL = "{pl}"
 FL = "{fl}"
 VPCE = "{vpce}"
+ENI, ENI_ATTACH = "{eni}", "{eni-attach}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -65,6 +66,20 @@ TRUST_EC2 = json.dumps(
 )
 
 RECIPES: dict[str, dict[str, Any]] = {
+    # Elastic network interfaces (decision 0161): the victim's attached interface and its
+    # instance must be neither found nor changed; the intruder's own would be in its subnet.
+    "CreateNetworkInterface": {"SubnetId": SUBNET},
+    "DeleteNetworkInterface": {"NetworkInterfaceId": ENI},
+    "AttachNetworkInterface": {"NetworkInterfaceId": ENI, "InstanceId": INSTANCE, "DeviceIndex": 2},
+    "DetachNetworkInterface": {"AttachmentId": ENI_ATTACH, "Force": True},
+    "ModifyNetworkInterfaceAttribute": {
+        "NetworkInterfaceId": ENI,
+        "Description": {"Value": "intruder"},
+    },
+    "DescribeNetworkInterfaceAttribute": {"NetworkInterfaceId": ENI, "Attribute": "description"},
+    "ResetNetworkInterfaceAttribute": {"NetworkInterfaceId": ENI, "SourceDestCheck": "true"},
+    "AssignPrivateIpAddresses": {"NetworkInterfaceId": ENI, "SecondaryPrivateIpAddressCount": 1},
+    "UnassignPrivateIpAddresses": {"NetworkInterfaceId": ENI, "PrivateIpAddresses": ["10.9.0.9"]},
     # The intruder's own address; the victim's must neither be found nor moved.
     "AllocateAddress": {"Domain": "vpc"},
     "AssociateAddress": {"AllocationId": FREE_EIP, "InstanceId": INSTANCE},
@@ -358,6 +373,7 @@ class Victim:
             ("DescribeManagedPrefixLists", {}),
             ("DescribeFlowLogs", {}),
             ("DescribeVpcEndpoints", {}),
+            ("DescribeNetworkInterfaces", {}),
             ("GetManagedPrefixListEntries", {"PrefixListId": self.ids[PL]}),
             ("GetManagedPrefixListAssociations", {"PrefixListId": self.ids[PL]}),
             ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
@@ -532,8 +548,28 @@ async def victim(world: World) -> Victim:
                  "Resource": "*"}]}),
         )
     )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
+    # An interface of its own in its subnet, a secondary address on it, attached to its
+    # instance at device index 1 with its source/destination check off (decision 0161): each
+    # may be detached, deleted or changed.
+    eni = (
+        await c.call(
+            "CreateNetworkInterface", SubnetId=default_ids(tenant).subnet_id,
+            Description="victim", SecondaryPrivateIpAddressCount=1,
+        )
+    )["NetworkInterface"]["NetworkInterfaceId"]  # fmt: skip
+    await c.call(
+        "ModifyNetworkInterfaceAttribute", NetworkInterfaceId=eni,
+        SourceDestCheck={"Value": False},
+    )  # fmt: skip
+    eni_attach = (
+        await c.call(
+            "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1
+        )
+    )["AttachmentId"]
     ids = {
         VPCE: endpoint,
+        ENI: eni,
+        ENI_ATTACH: eni_attach,
         FL: flow_log,
         PL: plist,
         DOPT: options[0],

@@ -136,7 +136,20 @@ async def test_associate_public_ip_address_overrides_the_subnet_either_way(world
             {"SecurityGroupIds": ["sg-0123456789abcdef0"], "NetworkInterfaces": _interface()},
             "InvalidParameterCombination",
         ),
-        ({"NetworkInterfaces": [*_interface(), {"DeviceIndex": 1}]}, "UnsupportedOperation"),
+        # A further interface (decision 0161) gets no public address.
+        (
+            {
+                "NetworkInterfaces": [
+                    *_interface(),
+                    {"DeviceIndex": 1, "AssociatePublicIpAddress": True},
+                ]
+            },
+            "UnsupportedOperation",
+        ),
+        (
+            {"NetworkInterfaces": [*_interface(), {"DeviceIndex": 1}, {"DeviceIndex": 1}]},
+            "InvalidParameterValue",
+        ),
         ({"NetworkInterfaces": [{"DeviceIndex": 1}]}, "InvalidParameterValue"),
         ({"NetworkInterfaces": [{"AssociatePublicIpAddress": True}]}, "MissingParameter"),
         (

@@ -19,12 +19,14 @@ from andromede.app import identity_service, migrate, open_instance_metadata
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.model import Instance, InstanceProfileRef
+from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService, RunRequest
 from andromede.compute.store_memory import MemoryComputeStore
 from andromede.compute.store_sql import SqlComputeStore
 from andromede.db.database import open_database
 from andromede.iam.model import PrincipalKind
 from andromede.imds.directory import ComputeInstanceDirectory
+from andromede.imds.tree import Directory, find, metadata_tree
 from andromede.settings import Settings
 from support.computekit import TENANT, MemoryDiskKeys, limits
 
@@ -191,3 +193,35 @@ async def test_the_agent_s_metadata_service_serves_profile_credentials(
         )
     finally:
         await db.close()
+
+
+async def test_the_guest_reads_every_interface_by_its_mac(
+    compute: ComputeService, driver: MemoryDriver, tmp_path: Path
+) -> None:
+    """``network/interfaces/macs/`` (decision 0161): the primary at device 0 with its
+    secondary address, the interface attached at device 1 with its own groups."""
+    instance = await launch(compute, tmp_path)
+    assert instance.public_ip is not None and instance.network_interface_id is not None
+    await compute.assign_private_ips(TENANT, instance.network_interface_id, [], 1)
+    network = await compute.default_network(TENANT)
+    assert network.subnet is not None
+    made = await compute.create_network_interface(
+        TENANT, InterfaceRequest(subnet_id=network.subnet.subnet_id, description="second")
+    )
+    await compute.attach_network_interface(TENANT, made.interface_id, instance.instance_id, 1)
+    directory = ComputeInstanceDirectory(compute.store, driver, "eu-fr-1")
+    found = await directory.by_address(instance.public_ip)
+    assert found is not None
+    tree = metadata_tree(found, None)
+    macs = find(tree, "latest/meta-data/network/interfaces/macs/")
+    assert isinstance(macs, Directory) and sorted(macs.entries) == sorted([instance.mac, made.mac])
+    base = f"latest/meta-data/network/interfaces/macs/{made.mac}/"
+    assert find(tree, base + "device-number") == b"1"
+    assert find(tree, base + "interface-id") == made.interface_id.encode()
+    assert find(tree, base + "local-ipv4s") == made.private_ip.encode()
+    assert find(tree, base + "security-group-ids") == network.group.group_id.encode()
+    assert find(tree, base + "subnet-ipv4-cidr-block") == b"172.31.0.0/20"
+    primary = f"latest/meta-data/network/interfaces/macs/{instance.mac}/"
+    assert find(tree, primary + "device-number") == b"0"
+    assert find(tree, primary + "local-ipv4s") == b"172.31.0.4\n172.31.0.5"
+    assert find(tree, primary + "vpc-ipv4-cidr-block") == b"172.31.0.0/16"
