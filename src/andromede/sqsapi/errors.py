@@ -11,8 +11,9 @@ whose ``Error.Code`` is that query code, and picks the modelled exception class
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam_errors
@@ -82,15 +83,19 @@ CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
 }  # fmt: skip
 
 
-class SqsWireError(AndromedeError):
+class SqsWireError(JsonWireError):
     def __init__(self, error_type: str, message: str | None = None) -> None:
         status, prefix, query_code, default = CATALOGUE[error_type]
-        self.error_type = error_type
-        self.status = status
         self.full_type = prefix + error_type
         self.query_error = f"{query_code};{'Receiver' if status >= 500 else 'Sender'}"
-        self.message = message if message is not None else default
-        super().__init__(f"{error_type}: {self.message}")
+        super().__init__(error_type, status, message if message is not None else default)
+
+    def payload(self) -> dict[str, Any]:
+        return {"__type": self.full_type, "message": self.message}
+
+    def headers(self) -> list[tuple[str, str]]:
+        # botocore reads the Query protocol's code from here for this awsQueryCompatible service.
+        return [("x-amzn-query-error", self.query_error)]
 
 
 def to_sqs_error(exc: AndromedeError) -> SqsWireError | None:
