@@ -40,6 +40,7 @@ __all__ = [
     "QueryWire",
     "S3Wire",
     "WireError",
+    "json_call",
 ]
 
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -164,6 +165,39 @@ async def _call(app: AsgiApp, scope: Scope, body: bytes | AsyncIterator[bytes]) 
 
     await app(scope, _receiver(body), send)
     return Answer(status, headers, b"".join(parts))
+
+
+async def json_call(
+    app: AsgiApp,
+    origin: Scope,
+    principal: Principal,
+    target: str,
+    content_type: str,
+    payload: Mapping[str, Any],
+    *,
+    internal: str,
+) -> dict[str, Any]:
+    """One call of an AWS JSON-protocol API (KMS, SQS) as ``principal``: its answer's
+    document, or its refusal as a :class:`WireError` (the ``__type`` after any namespace's
+    ``#``; ``internal`` when the answer names none)."""
+    body = json.dumps(payload).encode()
+    headers = [
+        (b"x-amz-target", target.encode()),
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    answer = await _call(app, _scope(origin, principal, "POST", "/", "", headers), body)
+    try:
+        document = json.loads(answer.body or b"{}")
+    except ValueError:
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
+    if answer.status >= 300:
+        code = str(document.get("__type", internal)).rsplit("#", 1)[-1]
+        message = str(document.get("message") or document.get("Message") or "")
+        raise WireError(code, message, answer.status)
+    return document
 
 
 def _s3_error(answer: Answer) -> WireError:
@@ -437,24 +471,15 @@ class KmsWire:
     async def _kms(
         self, origin: Scope, principal: Principal, action: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
-        body = json.dumps(payload).encode()
-        headers = [
-            (b"x-amz-target", f"TrentService.{action}".encode()),
-            (b"content-type", b"application/x-amz-json-1.1"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        answer = await _call(self._app, _scope(origin, principal, "POST", "/", "", headers), body)
-        try:
-            document = json.loads(answer.body or b"{}")
-        except ValueError:
-            document = {}
-        if not isinstance(document, dict):
-            document = {}
-        if answer.status >= 300:
-            code = str(document.get("__type", "KMSInternalException")).rsplit("#", 1)[-1]
-            message = str(document.get("message") or document.get("Message") or "")
-            raise WireError(code, message, answer.status)
-        return document
+        return await json_call(
+            self._app,
+            origin,
+            principal,
+            f"TrentService.{action}",
+            "application/x-amz-json-1.1",
+            payload,
+            internal="KMSInternalException",
+        )
 
     async def list_keys(
         self, origin: Scope, principal: Principal, *, marker: str | None, page_size: int

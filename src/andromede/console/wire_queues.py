@@ -7,12 +7,11 @@ is read into the small rows the page shows; nothing here decides what SQS allows
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from andromede.console.wire import AsgiApp, WireError, _call, _scope
+from andromede.console.wire import AsgiApp, WireError, json_call
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -48,23 +47,15 @@ class SqsWire:
     async def _sqs(
         self, origin: Scope, principal: Principal, action: str, payload: Mapping[str, Any]
     ) -> dict[str, Any]:
-        body = json.dumps(payload).encode()
-        headers = [
-            (b"x-amz-target", f"AmazonSQS.{action}".encode()),
-            (b"content-type", b"application/x-amz-json-1.0"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        answer = await _call(self._app, _scope(origin, principal, "POST", "/", "", headers), body)
-        try:
-            document = json.loads(answer.body or b"{}")
-        except ValueError:
-            document = {}
-        if not isinstance(document, dict):
-            document = {}
-        if answer.status >= 300:
-            code = str(document.get("__type", "InternalFailure")).rsplit("#", 1)[-1]
-            raise WireError(code, str(document.get("message") or ""), answer.status)
-        return document
+        return await json_call(
+            self._app,
+            origin,
+            principal,
+            f"AmazonSQS.{action}",
+            "application/x-amz-json-1.0",
+            payload,
+            internal="InternalFailure",
+        )
 
     async def list_queues(self, origin: Scope, principal: Principal) -> list[QueueRow]:
         """The caller's queues with their message counts, read side by side."""
