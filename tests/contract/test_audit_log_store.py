@@ -36,25 +36,18 @@ from andromede.audit.store_sql import SqlAuditStore, register_signing_key
 from andromede.audit.trail import AuditTrail
 from andromede.db.database import Database, open_database
 from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 T0 = datetime(2026, 12, 4, 9, 30, 0, 123456, tzinfo=UTC)
 KEY = FileLogSigningKey("s3.test/eu-test-1/audit", Ed25519PrivateKey.generate())
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Database | None]:
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield db
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture
