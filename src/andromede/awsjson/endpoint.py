@@ -22,26 +22,20 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.awswire.signed import SignedRequests
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
-    TRUSTED_PRINCIPAL_SCOPE_KEY,
     BodyTimeout,
     BodyTooLarge,
     ClientGone,
     decode_headers,
     new_request_id,
-    raw_target,
     read_small_body,
 )
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
-from andromede.iam.authn import (
-    Authenticated,
-    Authenticator,
-    BodyHashMismatch,
-    headers_with_body_hash,
-)
+from andromede.iam.authn import Authenticated
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
@@ -122,10 +116,14 @@ class JsonEndpoint(ABC, Generic[C]):
     ) -> None:
         self._settings = settings
         self._audit = audit
-        self._auth = Authenticator.for_settings(
-            identity, settings, service=self.name, also_accepted_regions=also_accepted_regions
+        self._signed = SignedRequests(
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            service=self.name,
+            also_accepted_regions=also_accepted_regions,
         )
-        self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
         self._body_limit = body_limit
 
     @abstractmethod
@@ -164,19 +162,20 @@ class JsonEndpoint(ABC, Generic[C]):
         )
         try:
             request.body = await self._read_body(receive)
-            trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
-            authenticated = (
-                Authenticated(trusted, None, None)
-                if isinstance(trusted, Principal)
-                else await self._authenticate(request)
+            authenticated = await self._signed.authenticate(
+                scope,
+                headers,
+                request.body,
+                request_id=request.request_id,
+                action=f"{self.name}:{request.action_name or '-'}",
+                hash_mismatch=lambda: self.wire_error(self.error_types.body_hash_mismatch),
+                error_code=self._error_code,
             )
             request.authenticated = authenticated
             request.principal = authenticated.principal
             if request.principal.is_anonymous:
                 raise self.wire_error(self.error_types.unauthenticated)
-            if authenticated.signed is not None and not self._rate_limiter.allow(
-                authenticated.signed.access_key_id
-            ):
+            if not self._signed.allow(authenticated):
                 raise self.wire_error(self.error_types.throttled)
             response = self._json_response(200, await self.serve(request))
         except ClientGone:
@@ -248,24 +247,9 @@ class JsonEndpoint(ABC, Generic[C]):
                 self.error_types.serialization, "The request body did not arrive"
             ) from exc
 
-    async def _authenticate(self, request: JsonRequest[C]) -> Authenticated:
-        try:
-            signed_headers = headers_with_body_hash(request.headers, request.body)
-        except BodyHashMismatch as exc:
-            raise self.wire_error(self.error_types.body_hash_mismatch) from exc
-        raw_path, raw_query = raw_target(request.scope)
-        try:
-            return await self._auth.authenticate(
-                request.scope["method"], raw_path, raw_query, signed_headers
-            )
-        except AndromedeError as exc:
-            wire = self.to_wire_error(exc)
-            self._audit.authentication_failed(
-                request_id=request.request_id,
-                action=f"{self.name}:{request.action_name or '-'}",
-                error=wire.error_type if wire else type(exc).__name__,
-            )
-            raise
+    def _error_code(self, exc: AndromedeError) -> str | None:
+        wire = self.to_wire_error(exc)
+        return None if wire is None else wire.error_type
 
     def _error_response(self, exc: Exception, request_id: str) -> tuple[Response, str]:
         wire = self.to_wire_error(exc) if isinstance(exc, AndromedeError) else None
