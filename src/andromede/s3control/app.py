@@ -30,9 +30,8 @@ from andromede.http.asgi import (
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
-from andromede.iam.policy import evaluate
 from andromede.iam.policy.context import ContextValue
-from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.s3control import job_tags
 from andromede.s3control import jobs as batch
@@ -219,13 +218,7 @@ class S3ControlApp:
             region=self._settings.region,
             keys={**principal_keys(policies), **extra},
         )
-        identity, boundary, session = loaded_policies(policies)
-        if not evaluate(
-            context,
-            identity_policies=identity,
-            permissions_boundary=boundary,
-            session_policy=session,
-        ).allowed:
+        if not policies_allow(context, policies):
             raise S3ControlError("AccessDenied")
 
     async def _dispatch(
