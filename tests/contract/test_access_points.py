@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from andromede.db.database import open_database
 from andromede.storage.access_points import (
     AccessPoint,
     AccessPointExists,
@@ -21,23 +20,15 @@ from andromede.storage.access_points import (
     new_alias,
 )
 from andromede.storage.model import PublicAccessBlock
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AccessPointStore]:
-    if request.param == "memory":
-        yield MemoryAccessPointStore()
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield SqlAccessPointStore(db)
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryAccessPointStore() if db is None else SqlAccessPointStore(db)
 
 
 def point(name: str, *, tenant: str = "111111111111", bucket: str = "b1",

@@ -31,26 +31,19 @@ from andromede.audit.store_sql import SqlAuditStore, claim_signing_key, register
 from andromede.audit.trail import AuditTrail, SignedCheckpoint
 from andromede.audit.transition import sign_with_both
 from andromede.audit_keys import RegisteredKeys, open_log_signing_key, rotate_log_signing_key
-from andromede.db.database import Database, open_database
+from andromede.db.database import Database
 from andromede.settings import Settings
-from support.schema import migrated_sqlite
+from support.store_backends import SQL_BACKENDS, sql_database
 from support.token_keys import MemoryToken, MemoryTokenKeys
 
 NAME = "s3.test/eu-test-1/audit"
 K0, K1, K2 = (FileLogSigningKey(NAME, Ed25519PrivateKey.generate()) for _ in range(3))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SQL_BACKENDS)
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    database = open_database(url)
-    try:
+    async with sql_database(request, tmp_path) as database:
         yield database
-    finally:
-        await database.close()
 
 
 def event(n: int, tenant: str | None) -> AuditEvent:

@@ -35,26 +35,18 @@ from andromede.audit.store import AuditStore, MemoryAuditStore
 from andromede.audit.store_sql import SqlAuditStore, register_signing_key
 from andromede.audit.trail import AuditTrail
 from andromede.db.database import Database, open_database
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_url
 
 T0 = datetime(2026, 12, 4, 9, 30, 0, 123456, tzinfo=UTC)
 KEY = FileLogSigningKey("s3.test/eu-test-1/audit", Ed25519PrivateKey.generate())
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Database | None]:
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield db
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture
@@ -124,14 +116,11 @@ async def test_proofs_from_stored_nodes_verify_against_signed_checkpoints(
     assert len(await trail.entries(tenant, 11, 21)) == 10
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SQL_BACKENDS)
 async def two_gateways(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[SqlAuditStore, SqlAuditStore, Database]]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
+    url = sql_url(request, tmp_path)
     first, second = open_database(url), open_database(url)
     try:
         yield SqlAuditStore(first), SqlAuditStore(second), first

@@ -25,24 +25,15 @@ from andromede.autoscaling.records import (
 )
 from andromede.autoscaling.store import GroupStore, MemoryGroupStore
 from andromede.autoscaling.store_sql import SqlGroupStore
-from andromede.db.database import open_database
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[GroupStore]:
-    if request.param == "memory":
-        yield MemoryGroupStore()
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield SqlGroupStore(db)
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryGroupStore() if db is None else SqlGroupStore(db)
 
 
 def group(tenant: str = "t1", name: str = "web", **changes: object) -> Group:

@@ -22,22 +22,17 @@ from andromede.storage.batch_jobs import (
     ManifestLine,
     TaskResult,
 )
-from support.schema import migrated_sqlite
+from support.store_backends import SQL_BACKENDS, sql_database
 
 NOW = datetime(2026, 12, 5, 10, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 DOC = {"operation": {"name": "S3DeleteObjectTagging"}, "role_arn": "r"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SQL_BACKENDS)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield db
-    await db.close()
+    async with sql_database(request, tmp_path) as db:
+        yield db
 
 
 def job(job_id: str, *, token: str | None = None, priority: int = 1, minute: int = 0) -> BatchJob:

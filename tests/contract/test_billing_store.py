@@ -17,26 +17,18 @@ from andromede.billing.model import Price, Run, UsageIncrement, UsageTotal, seco
 from andromede.billing.store import BillingStore, MemoryBillingStore
 from andromede.billing.store_sql import SqlBillingStore
 from andromede.db.database import Database, open_database
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 H = datetime(2026, 12, 4, 9, tzinfo=UTC)
 DAY = (H.replace(hour=0), H.replace(hour=0) + timedelta(days=1))
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Database | None]:
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield db
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

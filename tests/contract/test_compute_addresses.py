@@ -27,22 +27,15 @@ from andromede.compute.model import Instance, Volume, VolumeState
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.service import ComputeService, RunRequest
 from andromede.compute.store_sql import SqlComputeStore
-from andromede.db.database import Database, open_database
+from andromede.db.database import Database
 from support.computekit import OTHER, TENANT, MemoryDiskKeys, limits
-from support.schema import migrated_sqlite
+from support.store_backends import SQL_BACKENDS, sql_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SQL_BACKENDS)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    try:
+    async with sql_database(request, tmp_path) as db:
         yield db
-    finally:
-        await db.close()
 
 
 def gateways_over(

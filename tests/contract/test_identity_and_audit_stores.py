@@ -17,7 +17,7 @@ import pytest
 from andromede.audit.model import AuditEvent, Outcome
 from andromede.audit.store import AuditStore, MemoryAuditStore
 from andromede.audit.store_sql import SqlAuditStore
-from andromede.db.database import Database, open_database
+from andromede.db.database import Database
 from andromede.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -54,26 +54,18 @@ from andromede.iam.model import (
 from andromede.iam.store import IdentityStore
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.iam.store_sql import SqlIdentityStore
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, 250000, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Database | None]:
     """None for the in-memory twins, else a migrated database of the kind named."""
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield db
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

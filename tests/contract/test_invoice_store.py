@@ -31,8 +31,7 @@ from andromede.billing.profiles_store import (
     MemoryBillingProfileStore,
     SqlBillingProfileStore,
 )
-from andromede.db.database import open_database
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 ISSUED = datetime(2027, 1, 3, 9, 30, tzinfo=UTC)
 ISSUER = Issuer(
@@ -45,20 +44,10 @@ ISSUER = Issuer(
 )
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[InvoiceStore]:
-    if request.param == "memory":
-        yield MemoryInvoiceStore()
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    try:
-        yield SqlInvoiceStore(db)
-    finally:
-        await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryInvoiceStore() if db is None else SqlInvoiceStore(db)
 
 
 def _report(tenant: str, month: str = "2026-12") -> UsageReport:
@@ -221,22 +210,12 @@ async def test_credit_notes_at_once_take_consecutive_numbers_and_never_over_cred
     assert -sum((n.total for n in on_first), Decimal(0)) <= invoices[0].total
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def profiles(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[BillingProfileStore]:
-    if request.param == "memory":
-        yield MemoryBillingProfileStore()
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    try:
-        yield SqlBillingProfileStore(db)
-    finally:
-        await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryBillingProfileStore() if db is None else SqlBillingProfileStore(db)
 
 
 async def test_a_profile_is_kept_whole_and_replaced(profiles: BillingProfileStore) -> None:

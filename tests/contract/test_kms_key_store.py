@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from andromede.db.database import open_database
 from andromede.kms.keys_errors import AliasAlreadyExists, CmkNotFound
 from andromede.kms.keys_model import (
     Alias,
@@ -27,7 +26,7 @@ from andromede.kms.keys_model import (
 )
 from andromede.kms.keys_store import CustomerKeyStore, MemoryCustomerKeyStore
 from andromede.kms.keys_store_sql import SqlCustomerKeyStore
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 T0 = datetime(2027, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 TENANT = "111111111111"
@@ -35,20 +34,10 @@ FR = "eu-fr-1"
 DE = "eu-de-1"
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CustomerKeyStore]:
-    if request.param == "memory":
-        yield MemoryCustomerKeyStore()
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    try:
-        yield SqlCustomerKeyStore(db)
-    finally:
-        await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryCustomerKeyStore() if db is None else SqlCustomerKeyStore(db)
 
 
 def key(key_id: str, tenant: str = TENANT, **changes: object) -> CustomerKey:

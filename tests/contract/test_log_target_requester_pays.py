@@ -27,7 +27,7 @@ from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.store_sql_buckets import put_logging, set_requester_pays
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, SQL_BACKENDS, sql_url
 
 from .test_metadata_store import bucket
 
@@ -35,7 +35,7 @@ ROUNDS = 12
 INTO_TARGET = LoggingTarget("target", "logs/")
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def gateways(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[MetadataStore, MetadataStore]]:
@@ -43,10 +43,7 @@ async def gateways(
         store = MemoryMetadataStore()
         yield store, store
         return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
+    url = sql_url(request, tmp_path)
     first, second = open_database(url), open_database(url)
     try:
         yield SqlMetadataStore(first), SqlMetadataStore(second)
@@ -55,14 +52,11 @@ async def gateways(
         await second.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SQL_BACKENDS)
 async def sql_gateways(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Database, SqlMetadataStore]]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
+    url = sql_url(request, tmp_path)
     first, second = open_database(url), open_database(url)
     try:
         yield first, SqlMetadataStore(second)

@@ -30,21 +30,18 @@ from andromede.storage.errors import (
 from andromede.storage.model import ObjectRecord, Part, Segment, VersioningStatus
 from andromede.storage.object_lock import ObjectLockConfiguration
 from andromede.storage.store_sql import SqlMetadataStore, _put_object
-from support.schema import migrated_sqlite
+from support.store_backends import SQL_BACKENDS, sql_url
 
 from .test_metadata_store import bucket, part, record, upload
 
 ROUNDS = 15
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=SQL_BACKENDS)
 async def gateways(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[SqlMetadataStore, SqlMetadataStore, Database]]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
+    url = sql_url(request, tmp_path)
     first, second = open_database(url), open_database(url)
     try:
         yield SqlMetadataStore(first), SqlMetadataStore(second), first

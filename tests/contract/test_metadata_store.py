@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from andromede.db.database import open_database
 from andromede.storage import store_sql_bucket_rows, store_sql_versions
 from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration, CorsRule
@@ -64,25 +63,15 @@ from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore, prefix_upper_bound
 from andromede.storage.versioning import DeleteMarker, RemovalCondition, next_version_id
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
-    if request.param == "memory":
-        yield MemoryMetadataStore()
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    try:
-        yield SqlMetadataStore(db)
-    finally:
-        await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryMetadataStore() if db is None else SqlMetadataStore(db)
 
 
 def bucket(name: str = "b1", tenant: str = "t1") -> Bucket:

@@ -46,7 +46,7 @@ from andromede.storage.notification import (
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -75,20 +75,12 @@ class Stores:
     topics: TopicStore
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Database | None]:
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield db
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

@@ -20,23 +20,15 @@ from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.model import Queue
 from andromede.queues.store import QueueStore, Redrive, StoredMessage
 from andromede.queues.store_sql import SqlQueueStore
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueueStore]:
-    if request.param == "memory":
-        yield MemoryQueueStore()
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield SqlQueueStore(db)
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryQueueStore() if db is None else SqlQueueStore(db)
 
 
 def queue(name: str, tenant: str = "t1") -> Queue:

@@ -19,27 +19,19 @@ from andromede.storage.replication_queue import (
     ReplicationTask,
 )
 from andromede.storage.replication_queue_sql import SqlReplicationQueue
-from support.schema import migrated_sqlite
+from support.store_backends import BACKENDS, backend_database
 
 NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 PARIS, BERLIN, MADRID = "eu-paris-1", "eu-berlin-1", "eu-madrid-1"
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Database | None]:
-    if request.param == "memory":
-        yield None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = migrated_sqlite(tmp_path / "meta.db")
-    db = open_database(url)
-    yield db
-    await db.close()
+    async with backend_database(request, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

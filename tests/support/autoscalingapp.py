@@ -9,11 +9,12 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import botocore.session
+import pytest
 from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
@@ -36,7 +37,7 @@ from andromede.iamapi.app import QueryApp
 from andromede.iamapi.autoscaling import autoscaling_spec
 from andromede.settings import Settings
 from support.computekit import MemoryDiskKeys
-from support.ec2app import Client
+from support.ec2app import ApiError, Client
 
 REGION = "eu-fr-1"
 _MODELS = botocore.session.get_session()
@@ -83,6 +84,39 @@ class World:
     async def converge(self, owner: str = "gw-1") -> None:
         await self.reconciler(owner).run_once()
         await self.compute.settle()
+
+    async def create_group(
+        self, name: str = "web", *, template_name: str = "web", **params: Any
+    ) -> str:
+        """The root's CreateAutoScalingGroup ``name`` (MinSize 0 and MaxSize 4 unless
+        ``params`` say otherwise) over a new launch template's ``$Latest``; the template's id."""
+        template = await self.template(self.tenant_id, name=template_name)
+        await self.root.call(
+            "CreateAutoScalingGroup",
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+            **{"MinSize": 0, "MaxSize": 4, **params},
+        )
+        return template
+
+
+class Clock:
+    """A clock the test sets, for the service's ``clock``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def refused(client: Client, operation: str, code: str, **params: Any) -> ApiError:
+    """The call's refusal, once it is AWS's ``code`` in a body that carries a RequestId."""
+    with pytest.raises(ApiError) as caught:
+        await client.call(operation, **params)
+    assert caught.value.code == code, caught.value
+    assert b"<RequestId>" in client.last_body
+    return caught.value
 
 
 @asynccontextmanager

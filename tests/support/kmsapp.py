@@ -6,16 +6,12 @@ For the wire-level KMS tests in the fast loop (no server process, no sockets).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
@@ -33,7 +29,7 @@ from andromede.kms.xks_store import MemoryCustomKeyStoreStore
 from andromede.kmsapi.app import CONTENT_TYPE, KmsApp
 from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
-from support.asgi import post
+from support.json_client import JsonReply, Signers, signed_json_post
 from support.xks_fake import FakeXksProxy
 
 __all__ = ["REGION", "Harness", "Reply", "kms_harness"]
@@ -41,26 +37,14 @@ __all__ = ["REGION", "Harness", "Reply", "kms_harness"]
 REGION = "eu-fr-1"
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> dict[str, Any]:
-        parsed = json.loads(self.body)
-        assert isinstance(parsed, dict)
-        return parsed
-
+class Reply(JsonReply):
     @property
     def error_type(self) -> str:
-        parsed = self.json()
-        assert set(parsed) == {"__type", "message"} and parsed["message"]
-        return str(parsed["__type"])
+        return str(self.error_fields()["__type"])
 
 
 @dataclass
-class Harness:
+class Harness(Signers):
     app: KmsApp
     store: MemoryCustomerKeyStore
     audit_store: MemoryAuditStore
@@ -71,26 +55,6 @@ class Harness:
     xks: FakeXksProxy
     xks_calls: list[XksCall]
 
-    async def other_tenant(self, name: str) -> Harness:
-        """The same app, signing as the root user of a new tenant."""
-        created = await self.identity.create_tenant(name)
-        return dataclasses.replace(
-            self,
-            credentials=Credentials(created.access_key_id, created.secret_access_key),
-            tenant_id=created.tenant.id,
-        )
-
-    async def iam_user(self, name: str) -> Harness:
-        """The same app, signing as a new IAM user of this tenant (an access key, no policy)."""
-        await self.identity.create_user(self.tenant_id, name)
-        created = await self.identity.create_access_key(self.tenant_id, name)
-        return dataclasses.replace(
-            self, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
-        )
-
-    def anonymous(self) -> Harness:
-        return dataclasses.replace(self, credentials=None)
-
     async def call(
         self,
         action: str,
@@ -99,21 +63,17 @@ class Harness:
         content_type: str = CONTENT_TYPE,
         sign: bool = True,
     ) -> Reply:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
-        request = AWSRequest(
-            method="POST",
-            url="http://127.0.0.1:9000/",
-            data=body,
-            headers={"Content-Type": content_type, "X-Amz-Target": f"TrentService.{action}"},
+        reply = await signed_json_post(
+            self.app,
+            f"TrentService.{action}",
+            payload,
+            content_type=content_type,
+            credentials=self.credentials if sign else None,
+            service="kms",
+            region=REGION,
         )
-        if sign and self.credentials is not None:
-            SigV4Auth(self.credentials, "kms", REGION).add_auth(request)
-        status, headers, answer = await post(
-            self.app, dict(request.headers.items()), body, ("127.0.0.1", 50000)
-        )
-        assert headers["x-amzn-requestid"]
-        assert headers["content-type"] == CONTENT_TYPE
-        return Reply(status, headers, answer)
+        assert reply.headers["content-type"] == CONTENT_TYPE
+        return Reply(reply.status, reply.headers, reply.body)
 
 
 async def kms_harness(tmp_path: Path, store: MemoryCustomerKeyStore) -> AsyncIterator[Harness]:

@@ -4,8 +4,6 @@ botocore's SigV4 for service ``sqs``."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
@@ -29,32 +25,21 @@ from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
 from andromede.sqsapi.app import CONTENT_TYPE, SqsApp
 from andromede.wiring.queues import KeySealer
-from support.asgi import post
+from support.json_client import JsonReply, Signers, signed_json_post
 
 REGION = "eu-fr-1"
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> dict[str, Any]:
-        parsed = json.loads(self.body)
-        assert isinstance(parsed, dict)
-        return parsed
-
+class Reply(JsonReply):
     @property
     def error_type(self) -> str:
-        parsed = self.json()
-        assert set(parsed) == {"__type", "message"} and parsed["message"]
+        parsed = self.error_fields()
         assert self.headers["x-amzn-query-error"].endswith((";Sender", ";Receiver"))
         return str(parsed["__type"]).rsplit("#", 1)[1]
 
 
 @dataclass
-class Harness:
+class Harness(Signers):
     app: SqsApp
     identity: IdentityService
     audit_store: MemoryAuditStore
@@ -62,40 +47,17 @@ class Harness:
     credentials: Credentials | None
     tenant_id: str
 
-    async def other_tenant(self, name: str) -> Harness:
-        created = await self.identity.create_tenant(name)
-        return dataclasses.replace(
-            self,
-            credentials=Credentials(created.access_key_id, created.secret_access_key),
-            tenant_id=created.tenant.id,
-        )
-
-    async def iam_user(self, name: str) -> Harness:
-        """A new IAM user of this tenant, with an access key and no policy."""
-        await self.identity.create_user(self.tenant_id, name)
-        created = await self.identity.create_access_key(self.tenant_id, name)
-        return dataclasses.replace(
-            self, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
-        )
-
-    def anonymous(self) -> Harness:
-        return dataclasses.replace(self, credentials=None)
-
     async def call(self, action: str, payload: dict[str, Any] | bytes | None = None) -> Reply:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
-        request = AWSRequest(
-            method="POST",
-            url="http://127.0.0.1:9000/",
-            data=body,
-            headers={"Content-Type": CONTENT_TYPE, "X-Amz-Target": f"AmazonSQS.{action}"},
+        reply = await signed_json_post(
+            self.app,
+            f"AmazonSQS.{action}",
+            payload,
+            content_type=CONTENT_TYPE,
+            credentials=self.credentials,
+            service="sqs",
+            region=REGION,
         )
-        if self.credentials is not None:
-            SigV4Auth(self.credentials, "sqs", REGION).add_auth(request)
-        status, headers, answer = await post(
-            self.app, dict(request.headers.items()), body, ("127.0.0.1", 50000)
-        )
-        assert headers["x-amzn-requestid"]
-        return Reply(status, headers, answer)
+        return Reply(reply.status, reply.headers, reply.body)
 
     async def ok(self, action: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         reply = await self.call(action, payload)

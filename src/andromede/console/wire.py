@@ -33,6 +33,7 @@ __all__ = [
     "Answer",
     "AsgiApp",
     "BucketRow",
+    "JsonWire",
     "KeyRow",
     "KmsWire",
     "ObjectPage",
@@ -164,6 +165,43 @@ async def _call(app: AsgiApp, scope: Scope, body: bytes | AsyncIterator[bytes]) 
 
     await app(scope, _receiver(body), send)
     return Answer(status, headers, b"".join(parts))
+
+
+class JsonWire:
+    """The calls of an AWS JSON-protocol API (KMS, SQS) the console makes, as ``principal``:
+    a subclass names the API's target prefix, content type and internal error."""
+
+    target_prefix: ClassVar[str]
+    content_type: ClassVar[str]
+    internal_error: ClassVar[str]
+
+    def __init__(self, app: AsgiApp) -> None:
+        self._app = app
+
+    async def _json(
+        self, origin: Scope, principal: Principal, action: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The answer's document, or the refusal as a :class:`WireError` (the ``__type``
+        after any namespace's ``#``; the internal error when the answer names none)."""
+        body = json.dumps(payload).encode()
+        headers = [
+            (b"x-amz-target", f"{self.target_prefix}{action}".encode()),
+            (b"content-type", self.content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        scope = _scope(origin, principal, "POST", "/", "", headers)
+        answer = await _call(self._app, scope, body)
+        try:
+            document = json.loads(answer.body or b"{}")
+        except ValueError:
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+        if answer.status >= 300:
+            code = str(document.get("__type", self.internal_error)).rsplit("#", 1)[-1]
+            message = str(document.get("message") or document.get("Message") or "")
+            raise WireError(code, message, answer.status)
+        return document
 
 
 def _s3_error(answer: Answer) -> WireError:
@@ -428,33 +466,12 @@ _FORWARDED: Final = frozenset(
 )
 
 
-class KmsWire:
+class KmsWire(JsonWire):
     """The KMS calls the console makes (``TrentService`` JSON), as ``principal``."""
 
-    def __init__(self, app: AsgiApp) -> None:
-        self._app = app
-
-    async def _kms(
-        self, origin: Scope, principal: Principal, action: str, payload: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        body = json.dumps(payload).encode()
-        headers = [
-            (b"x-amz-target", f"TrentService.{action}".encode()),
-            (b"content-type", b"application/x-amz-json-1.1"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        answer = await _call(self._app, _scope(origin, principal, "POST", "/", "", headers), body)
-        try:
-            document = json.loads(answer.body or b"{}")
-        except ValueError:
-            document = {}
-        if not isinstance(document, dict):
-            document = {}
-        if answer.status >= 300:
-            code = str(document.get("__type", "KMSInternalException")).rsplit("#", 1)[-1]
-            message = str(document.get("message") or document.get("Message") or "")
-            raise WireError(code, message, answer.status)
-        return document
+    target_prefix = "TrentService."
+    content_type = "application/x-amz-json-1.1"
+    internal_error = "KMSInternalException"
 
     async def list_keys(
         self, origin: Scope, principal: Principal, *, marker: str | None, page_size: int
@@ -462,7 +479,7 @@ class KmsWire:
         payload: dict[str, Any] = {"Limit": page_size}
         if marker:
             payload["Marker"] = marker
-        listed = await self._kms(origin, principal, "ListKeys", payload)
+        listed = await self._json(origin, principal, "ListKeys", payload)
         rows = await asyncio.gather(
             *(self.describe(origin, principal, str(k["KeyId"])) for k in listed.get("Keys", []))
         )
@@ -471,7 +488,7 @@ class KmsWire:
 
     async def describe(self, origin: Scope, principal: Principal, key_id: str) -> KeyRow:
         try:
-            described = await self._kms(origin, principal, "DescribeKey", {"KeyId": key_id})
+            described = await self._json(origin, principal, "DescribeKey", {"KeyId": key_id})
         except WireError as exc:
             return KeyRow(key_id, "", exc.code, "")
         meta = described.get("KeyMetadata", {})
@@ -484,20 +501,20 @@ class KmsWire:
         )
 
     async def create_key(self, origin: Scope, principal: Principal, description: str) -> str:
-        created = await self._kms(origin, principal, "CreateKey", {"Description": description})
+        created = await self._json(origin, principal, "CreateKey", {"Description": description})
         return str(created.get("KeyMetadata", {}).get("KeyId", ""))
 
     async def set_enabled(
         self, origin: Scope, principal: Principal, key_id: str, *, enabled: bool
     ) -> None:
         action = "EnableKey" if enabled else "DisableKey"
-        await self._kms(origin, principal, action, {"KeyId": key_id})
+        await self._json(origin, principal, action, {"KeyId": key_id})
 
     async def schedule_deletion(
         self, origin: Scope, principal: Principal, key_id: str, days: int
     ) -> None:
         payload = {"KeyId": key_id, "PendingWindowInDays": days}
-        await self._kms(origin, principal, "ScheduleKeyDeletion", payload)
+        await self._json(origin, principal, "ScheduleKeyDeletion", payload)
 
 
 def _when(value: object) -> str:

@@ -7,12 +7,10 @@ is read into the small rows the page shows; nothing here decides what SQS allows
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from andromede.console.wire import AsgiApp, WireError, _call, _scope
+from andromede.console.wire import JsonWire, WireError
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -39,43 +37,23 @@ class QueueRow:
     error: str = ""
 
 
-class SqsWire:
+class SqsWire(JsonWire):
     """The queue calls the console makes (``AmazonSQS`` JSON), as ``principal``."""
 
-    def __init__(self, app: AsgiApp) -> None:
-        self._app = app
-
-    async def _sqs(
-        self, origin: Scope, principal: Principal, action: str, payload: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        body = json.dumps(payload).encode()
-        headers = [
-            (b"x-amz-target", f"AmazonSQS.{action}".encode()),
-            (b"content-type", b"application/x-amz-json-1.0"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        answer = await _call(self._app, _scope(origin, principal, "POST", "/", "", headers), body)
-        try:
-            document = json.loads(answer.body or b"{}")
-        except ValueError:
-            document = {}
-        if not isinstance(document, dict):
-            document = {}
-        if answer.status >= 300:
-            code = str(document.get("__type", "InternalFailure")).rsplit("#", 1)[-1]
-            raise WireError(code, str(document.get("message") or ""), answer.status)
-        return document
+    target_prefix = "AmazonSQS."
+    content_type = "application/x-amz-json-1.0"
+    internal_error = "InternalFailure"
 
     async def list_queues(self, origin: Scope, principal: Principal) -> list[QueueRow]:
         """The caller's queues with their message counts, read side by side."""
-        listed = await self._sqs(origin, principal, "ListQueues", {})
+        listed = await self._json(origin, principal, "ListQueues", {})
         urls = [str(url) for url in listed.get("QueueUrls", [])]
         return list(await asyncio.gather(*(self._queue(origin, principal, u) for u in urls)))
 
     async def _queue(self, origin: Scope, principal: Principal, url: str) -> QueueRow:
         name = url.rstrip("/").rsplit("/", 1)[-1]
         try:
-            answer = await self._sqs(
+            answer = await self._json(
                 origin,
                 principal,
                 "GetQueueAttributes",
@@ -88,8 +66,8 @@ class SqsWire:
 
     async def create_queue(self, origin: Scope, principal: Principal, name: str) -> str:
         """The new queue's URL (or the existing one's, CreateQueue being idempotent)."""
-        answer = await self._sqs(origin, principal, "CreateQueue", {"QueueName": name})
+        answer = await self._json(origin, principal, "CreateQueue", {"QueueName": name})
         return str(answer.get("QueueUrl", ""))
 
     async def delete_queue(self, origin: Scope, principal: Principal, url: str) -> None:
-        await self._sqs(origin, principal, "DeleteQueue", {"QueueUrl": url})
+        await self._json(origin, principal, "DeleteQueue", {"QueueUrl": url})

@@ -19,6 +19,7 @@ from andromede.iam.policy import (
     PolicyKind,
     PrincipalType,
     RequestContext,
+    evaluate,
     load_policy,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "LoadedPolicies",
     "iam_resource_tag_keys",
     "loaded_policies",
+    "policies_allow",
     "principal_context",
     "principal_keys",
     "principal_type",
@@ -64,6 +66,26 @@ def loaded_policies(policies: PrincipalPolicies) -> LoadedPolicies:
         None if boundary is None else load_policy(boundary, kind=PolicyKind.IDENTITY),
         None if policies.session is None else _session_policy(policies.session),
     )
+
+
+def policies_allow(
+    context: RequestContext,
+    policies: PrincipalPolicies,
+    *,
+    resource_policy: PolicyDocument | None = None,
+    resource_account: str | None = None,
+) -> bool:
+    """Whether the principal's identity policies (within its permissions boundary and session
+    policy) and ``resource_policy``, of ``resource_account``, allow the request."""
+    identity, boundary, session = loaded_policies(policies)
+    return evaluate(
+        context,
+        identity_policies=identity,
+        permissions_boundary=boundary,
+        session_policy=session,
+        resource_policy=resource_policy,
+        resource_account=resource_account,
+    ).allowed
 
 
 def _session_policy(documents: tuple[str, ...]) -> PolicyDocument:

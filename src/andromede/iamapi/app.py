@@ -15,16 +15,15 @@ from typing import Any, Final
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.awswire.signed import SignedRequests
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
-    TRUSTED_PRINCIPAL_SCOPE_KEY,
     BodyTimeout,
     BodyTooLarge,
     ClientGone,
     decode_headers,
     new_request_id,
-    raw_target,
     read_small_body,
 )
 from andromede.http.ratelimit import RateLimiter
@@ -32,9 +31,6 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.http.xml import XmlWriter
 from andromede.iam.authn import (
     Authenticated,
-    Authenticator,
-    BodyHashMismatch,
-    headers_with_body_hash,
 )
 from andromede.iam.model import ANONYMOUS, Principal, PrincipalKind
 from andromede.iam.policy import ContextValue
@@ -74,13 +70,14 @@ class QueryApp:
         self._spec = spec
         self._settings = settings
         self._audit = audit
-        self._auth = Authenticator.for_settings(
+        self._signed = SignedRequests(
             identity,
+            audit,
             settings,
+            rate_limiter,
             service=spec.name,
             also_accepted_regions=spec.also_accepted_regions,
         )
-        self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
         # Unsigned calls have no access key to count by: their client address instead.
         self._unsigned_limiter = RateLimiter(settings.rate_limit_unsigned_per_address)
         self._identity = identity
@@ -92,7 +89,6 @@ class QueryApp:
         started = time.perf_counter()
         request_id = new_request_id()
         method: str = scope["method"]
-        raw_path, raw_query = raw_target(scope)
         raw_query_bytes: bytes = scope.get("query_string", b"")
         headers = decode_headers(scope["headers"])
         action_name = "-"
@@ -121,13 +117,14 @@ class QueryApp:
                 )
             params = parse_parameters(raw_query_bytes, form_body)
             action_name = params.get("Action", "")
-            trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
-            authenticated = (
-                Authenticated(trusted, None, None)
-                if isinstance(trusted, Principal)
-                else await self._authenticate(
-                    method, raw_path, raw_query, headers, body, request_id, action_name
-                )
+            authenticated = await self._signed.authenticate(
+                scope,
+                headers,
+                body,
+                request_id=request_id,
+                action=f"{self._spec.name}:{action_name or '-'}",
+                hash_mismatch=lambda: QueryError("SignatureDoesNotMatch"),
+                error_code=self._error_code,
             )
             principal = authenticated.principal
             action = self._spec.actions.get(action_name)
@@ -137,9 +134,7 @@ class QueryApp:
                 client[0] if (client := scope.get("client")) else "-"
             ):
                 raise QueryError("Throttling")
-            if authenticated.signed is not None and not self._rate_limiter.allow(
-                authenticated.signed.access_key_id
-            ):
+            if not self._signed.allow(authenticated):
                 raise QueryError("Throttling")
             response = await self._dispatch(
                 action_name, params, principal, request_id, scope, headers, facts
@@ -168,30 +163,9 @@ class QueryApp:
                 facts,
             )
 
-    async def _authenticate(
-        self,
-        method: str,
-        raw_path: str,
-        raw_query: str,
-        headers: dict[str, str],
-        body: bytes,
-        request_id: str,
-        action_name: str,
-    ) -> Authenticated:
-        try:
-            signed_headers = headers_with_body_hash(headers, body)
-        except BodyHashMismatch as exc:
-            raise QueryError("SignatureDoesNotMatch") from exc
-        try:
-            return await self._auth.authenticate(method, raw_path, raw_query, signed_headers)
-        except AndromedeError as exc:
-            wire = to_query_error(exc, self._spec.name)
-            self._audit.authentication_failed(
-                request_id=request_id,
-                action=f"{self._spec.name}:{action_name or '-'}",
-                error=wire.code if wire else type(exc).__name__,
-            )
-            raise
+    def _error_code(self, exc: AndromedeError) -> str | None:
+        wire = to_query_error(exc, self._spec.name)
+        return None if wire is None else wire.code
 
     async def _dispatch(
         self,

@@ -32,6 +32,7 @@ from andromede.iam.policy import (
 from andromede.iam.policy_context import (
     iam_resource_tag_keys,
     loaded_policies,
+    policies_allow,
     principal_context,
     principal_keys,
 )
@@ -71,13 +72,7 @@ class QueryAuthoriser:
             region=self._region,
             keys={**(keys or {}), **principal_keys(policies)},
         )
-        identity, boundary, session = loaded_policies(policies)
-        if not evaluate(
-            context,
-            identity_policies=identity,
-            permissions_boundary=boundary,
-            session_policy=session,
-        ).allowed:
+        if not policies_allow(context, policies):
             raise _denied(principal, action, resource)
 
     async def authorise_assume_role(

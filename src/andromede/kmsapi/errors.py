@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam_errors
@@ -89,13 +90,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
 }  # fmt: skip
 
 
-class KmsWireError(AndromedeError):
+class KmsWireError(JsonWireError):
     def __init__(self, error_type: str, message: str | None = None) -> None:
         status, default = CATALOGUE[error_type]
-        self.error_type = error_type
-        self.status = status
-        self.message = message if message is not None else default
-        super().__init__(f"{error_type}: {self.message}")
+        super().__init__(error_type, status, message if message is not None else default)
 
 
 _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (

@@ -16,25 +16,22 @@ from datetime import UTC, datetime
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.awswire.signed import SignedRequests
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import (
-    TRUSTED_PRINCIPAL_SCOPE_KEY,
     BodyTimeout,
     BodyTooLarge,
     ClientGone,
     decode_headers,
     new_request_id,
-    raw_target,
     read_small_body,
 )
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
-from andromede.iam.authn import Authenticator, BodyHashMismatch, headers_with_body_hash
 from andromede.iam.model import ANONYMOUS, Principal
-from andromede.iam.policy import evaluate
 from andromede.iam.policy.context import ContextValue
-from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.s3control import job_tags
 from andromede.s3control import jobs as batch
@@ -103,10 +100,14 @@ class S3ControlApp:
         self._identity = identity
         self._audit = audit
         self._settings = settings
-        self._auth = Authenticator.for_settings(
-            identity, settings, service="s3", also_accepted_regions=settings.served_region_names
+        self._signed = SignedRequests(
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            service="s3",
+            also_accepted_regions=settings.served_region_names,
         )
-        self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,31 +176,16 @@ class S3ControlApp:
         request_id: str,
         operation: S3ControlOperation,
     ) -> Principal:
-        trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
-        if isinstance(trusted, Principal):
-            # The console's in-process call as its signed-in user (decision 0111), taken as
-            # S3's, EC2's, IAM's and KMS's apps take it; no client request can set the key.
-            return trusted
-        try:
-            signed_headers = headers_with_body_hash(headers, body)
-        except BodyHashMismatch as exc:
-            raise S3ControlError("SignatureDoesNotMatch") from exc
-        raw_path, raw_query = raw_target(scope)
-        try:
-            authenticated = await self._auth.authenticate(
-                scope["method"], raw_path, raw_query, signed_headers
-            )
-        except AndromedeError as exc:
-            wire = to_wire_error(exc)
-            self._audit.authentication_failed(
-                request_id=request_id,
-                action=operation.action,
-                error=wire.code if wire else type(exc).__name__,
-            )
-            raise
-        if authenticated.signed is not None and not self._rate_limiter.allow(
-            authenticated.signed.access_key_id
-        ):
+        authenticated = await self._signed.authenticate(
+            scope,
+            headers,
+            body,
+            request_id=request_id,
+            action=operation.action,
+            hash_mismatch=lambda: S3ControlError("SignatureDoesNotMatch"),
+            error_code=_error_code,
+        )
+        if not self._signed.allow(authenticated):
             raise S3ControlError("SlowDown")
         return authenticated.principal
 
@@ -232,13 +218,7 @@ class S3ControlApp:
             region=self._settings.region,
             keys={**principal_keys(policies), **extra},
         )
-        identity, boundary, session = loaded_policies(policies)
-        if not evaluate(
-            context,
-            identity_policies=identity,
-            permissions_boundary=boundary,
-            session_policy=session,
-        ).allowed:
+        if not policies_allow(context, policies):
             raise S3ControlError("AccessDenied")
 
     async def _dispatch(
@@ -327,3 +307,8 @@ class S3ControlApp:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+def _error_code(exc: AndromedeError) -> str | None:
+    wire = to_wire_error(exc)
+    return None if wire is None else wire.code

@@ -24,7 +24,7 @@ from andromede.iam.policy import (
     load_policy,
     parse_policy,
 )
-from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.queues.errors import InvalidAttributeValue
 from andromede.queues.model import Queue
@@ -92,17 +92,13 @@ class SqsAuthoriser:
             region=self._region,
             keys=principal_keys(policies),
         )
-        identity, boundary, session = loaded_policies(policies)
         text = None if queue is None else queue.attributes.get("Policy")
-        resource_policy = None if not text else load_policy(text, kind=PolicyKind.RESOURCE)
-        if not evaluate(
+        if not policies_allow(
             context,
-            identity_policies=identity,
-            permissions_boundary=boundary,
-            session_policy=session,
-            resource_policy=resource_policy,
+            policies,
+            resource_policy=None if not text else load_policy(text, kind=PolicyKind.RESOURCE),
             resource_account=None if queue is None else queue.tenant_id,
-        ).allowed:
+        ):
             raise _denied(action, resource)
 
 

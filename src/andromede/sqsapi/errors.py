@@ -11,8 +11,9 @@ whose ``Error.Code`` is that query code, and picks the modelled exception class
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam_errors
@@ -24,73 +25,80 @@ _SQS = "com.amazonaws.sqs#"
 _CORAL = "com.amazon.coral.service#"
 _Q = "AWS.SimpleQueueService."
 
+
+def _types(
+    status: int, prefix: str, messages: dict[str, str], *, query_prefix: str = ""
+) -> dict[str, tuple[int, str, str, str]]:
+    """Entries of one status and ``__type`` namespace whose query code is the type's name
+    (after ``query_prefix``)."""
+    return {name: (status, prefix, query_prefix + name, text) for name, text in messages.items()}
+
+
 # type → (status, __type prefix, query code, default message)
 CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
+    **_types(400, _SQS, {
+        "InvalidAttributeName": "The specified attribute does not exist.",
+        "InvalidAttributeValue": "A queue attribute value is invalid.",
+        "ReceiptHandleIsInvalid": "The receipt handle is not valid.",
+        "InvalidMessageContents": "The message contains characters outside the allowed set.",
+    }),
+    **_types(400, _SQS, {
+        "MessageNotInflight": "The message is not in flight.",
+        "UnsupportedOperation": "The operation is not supported.",
+        "TooManyEntriesInBatchRequest": "The batch request has too many entries.",
+        "EmptyBatchRequest": "The batch request has no entry.",
+        "BatchEntryIdsNotDistinct": "Two or more batch entries have the same Id.",
+        "InvalidBatchEntryId": "A batch entry id is invalid.",
+        "BatchRequestTooLong": "The batch request is too long.",
+    }, query_prefix=_Q),
+    **_types(403, _SQS, {
+        "OverLimit": "The limit of the queue or account was reached.",
+        "RequestThrottled": "Rate exceeded",
+    }),
+    **_types(404, _SQS, {"InvalidAddress": "The specified ID is invalid."}),
+    **_types(400, _CORAL, {
+        "InvalidParameterValue": "An invalid or out-of-range value was supplied.",
+        "MissingParameter": "A required parameter is missing.",
+        "IncompleteSignature": "The request signature does not conform to AWS standards.",
+        "SerializationException": "The request body is not valid JSON for this operation.",
+    }),
+    **_types(403, _CORAL, {
+        "AccessDenied": "Access to the resource is denied.",
+        "MissingAuthenticationToken": "Request is missing Authentication Token",
+        "InvalidClientTokenId": "The security token included in the request is invalid.",
+        "ExpiredToken": "The security token included in the request is expired",
+        "SignatureDoesNotMatch": "The request signature we calculated does not match the "
+                                 "signature you provided.",
+    }),
+    **_types(413, _CORAL, {
+        "RequestEntityTooLarge": "The request body is larger than this endpoint accepts.",
+    }),
+    **_types(500, _CORAL, {
+        "InternalFailure": "The request processing has failed because of an unknown error.",
+    }),
+    # The query codes that are not the type's name.
     "QueueDoesNotExist": (400, _SQS, _Q + "NonExistentQueue",
                           "The specified queue does not exist."),
     "QueueNameExists": (400, _SQS, "QueueAlreadyExists",
                         "A queue already exists with the same name and different attributes."),
-    "InvalidAttributeName": (400, _SQS, "InvalidAttributeName",
-                             "The specified attribute does not exist."),
-    "InvalidAttributeValue": (400, _SQS, "InvalidAttributeValue",
-                              "A queue attribute value is invalid."),
-    "InvalidParameterValue": (400, _CORAL, "InvalidParameterValue",
-                              "An invalid or out-of-range value was supplied."),
-    "MissingParameter": (400, _CORAL, "MissingParameter",
-                         "A required parameter is missing."),
-    "ReceiptHandleIsInvalid": (400, _SQS, "ReceiptHandleIsInvalid",
-                               "The receipt handle is not valid."),
-    "MessageNotInflight": (400, _SQS, _Q + "MessageNotInflight",
-                           "The message is not in flight."),
-    "OverLimit": (403, _SQS, "OverLimit", "The limit of the queue or account was reached."),
-    "UnsupportedOperation": (400, _SQS, _Q + "UnsupportedOperation",
-                             "The operation is not supported."),
-    "TooManyEntriesInBatchRequest": (400, _SQS, _Q + "TooManyEntriesInBatchRequest",
-                                     "The batch request has too many entries."),
-    "EmptyBatchRequest": (400, _SQS, _Q + "EmptyBatchRequest",
-                          "The batch request has no entry."),
-    "BatchEntryIdsNotDistinct": (400, _SQS, _Q + "BatchEntryIdsNotDistinct",
-                                 "Two or more batch entries have the same Id."),
-    "InvalidBatchEntryId": (400, _SQS, _Q + "InvalidBatchEntryId",
-                            "A batch entry id is invalid."),
-    "BatchRequestTooLong": (400, _SQS, _Q + "BatchRequestTooLong",
-                            "The batch request is too long."),
-    "InvalidMessageContents": (400, _SQS, "InvalidMessageContents",
-                               "The message contains characters outside the allowed set."),
-    "AccessDenied": (403, _CORAL, "AccessDenied", "Access to the resource is denied."),
-    "MissingAuthenticationToken": (403, _CORAL, "MissingAuthenticationToken",
-                                   "Request is missing Authentication Token"),
-    "InvalidClientTokenId": (403, _CORAL, "InvalidClientTokenId",
-                             "The security token included in the request is invalid."),
-    "ExpiredToken": (403, _CORAL, "ExpiredToken",
-                     "The security token included in the request is expired"),
-    "SignatureDoesNotMatch": (403, _CORAL, "SignatureDoesNotMatch",
-                              "The request signature we calculated does not match the "
-                              "signature you provided."),
-    "IncompleteSignature": (400, _CORAL, "IncompleteSignature",
-                            "The request signature does not conform to AWS standards."),
-    "InvalidAddress": (404, _SQS, "InvalidAddress", "The specified ID is invalid."),
     "UnknownOperationException": (400, _CORAL, "UnknownOperation",
                                   "The operation is not known to this service."),
-    "SerializationException": (400, _CORAL, "SerializationException",
-                               "The request body is not valid JSON for this operation."),
-    "RequestThrottled": (403, _SQS, "RequestThrottled", "Rate exceeded"),
-    "RequestEntityTooLarge": (413, _CORAL, "RequestEntityTooLarge",
-                              "The request body is larger than this endpoint accepts."),
-    "InternalFailure": (500, _CORAL, "InternalFailure",
-                        "The request processing has failed because of an unknown error."),
 }  # fmt: skip
 
 
-class SqsWireError(AndromedeError):
+class SqsWireError(JsonWireError):
     def __init__(self, error_type: str, message: str | None = None) -> None:
         status, prefix, query_code, default = CATALOGUE[error_type]
-        self.error_type = error_type
-        self.status = status
         self.full_type = prefix + error_type
         self.query_error = f"{query_code};{'Receiver' if status >= 500 else 'Sender'}"
-        self.message = message if message is not None else default
-        super().__init__(f"{error_type}: {self.message}")
+        super().__init__(error_type, status, message if message is not None else default)
+
+    def payload(self) -> dict[str, Any]:
+        return {"__type": self.full_type, "message": self.message}
+
+    def headers(self) -> list[tuple[str, str]]:
+        # botocore reads the Query protocol's code from here for this awsQueryCompatible service.
+        return [("x-amzn-query-error", self.query_error)]
 
 
 def to_sqs_error(exc: AndromedeError) -> SqsWireError | None:

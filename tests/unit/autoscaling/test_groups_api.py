@@ -12,27 +12,11 @@ from botocore.credentials import Credentials
 
 from andromede.iam.policy.actions import known_action
 from andromede.iamapi.autoscaling import ACTIONS
-from support.autoscalingapp import World, autoscaling_client, autoscaling_world
-from support.ec2app import ApiError, Client
-
-
-async def refused(client: Client, operation: str, code: str, **params: Any) -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        await client.call(operation, **params)
-    assert caught.value.code == code, caught.value
-    assert b"<RequestId>" in client.last_body
-    return caught.value
+from support.autoscalingapp import World, autoscaling_client, autoscaling_world, refused
 
 
 async def create(world: World, name: str = "web", **params: Any) -> str:
-    template = await world.template(world.tenant_id, name=f"lt-{name}")
-    await world.root.call(
-        "CreateAutoScalingGroup",
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
-        **{"MinSize": 0, "MaxSize": 4, **params},
-    )
-    return template
+    return await world.create_group(name, template_name=f"lt-{name}", **params)
 
 
 def test_every_action_is_in_the_iam_catalogue() -> None:

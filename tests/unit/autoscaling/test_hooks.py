@@ -11,43 +11,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from andromede.autoscaling_adapters import TopicNotifier
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.service import TopicService
-from support.autoscalingapp import World, autoscaling_world
-from support.ec2app import ApiError, Client
+from support.autoscalingapp import Clock, World, autoscaling_world, refused
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def refused(client: Client, operation: str, code: str, **params: Any) -> None:
-    with pytest.raises(ApiError) as caught:
-        await client.call(operation, **params)
-    assert caught.value.code == code, caught.value
-    assert b"<RequestId>" in client.last_body
-
-
 async def group(world: World, **params: Any) -> Clock:
-    clock = Clock()
-    world.service.clock = clock
-    template = await world.template(world.tenant_id)
-    await world.root.call(
-        "CreateAutoScalingGroup",
-        AutoScalingGroupName="web",
-        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
-        **{"MinSize": 0, "MaxSize": 4, **params},
-    )
+    clock = world.service.clock = Clock(datetime.now(UTC))
+    await world.create_group(**params)
     return clock
 
 

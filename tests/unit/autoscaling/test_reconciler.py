@@ -18,14 +18,7 @@ from support.ec2app import ApiError
 
 
 async def group(world: World, **params: Any) -> str:
-    template = await world.template(world.tenant_id)
-    await world.root.call(
-        "CreateAutoScalingGroup",
-        AutoScalingGroupName="web",
-        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
-        **{"MinSize": 0, "MaxSize": 6, **params},
-    )
-    return template
+    return await world.create_group(**{"MaxSize": 6, **params})
 
 
 async def described(world: World) -> dict[str, Any]:

@@ -7,30 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from andromede.compute.model import InstanceState
-from support.autoscalingapp import World
-from support.ec2app import ApiError, Client
-
-
-async def refused(client: Client, operation: str, code: str, **params: Any) -> None:
-    with pytest.raises(ApiError) as caught:
-        await client.call(operation, **params)
-    assert caught.value.code == code, caught.value
-    assert b"<RequestId>" in client.last_body
+from support.autoscalingapp import World, refused
 
 
 async def group(world: World, desired: int) -> str:
-    template = await world.template(world.tenant_id)
-    await world.root.call(
-        "CreateAutoScalingGroup",
-        AutoScalingGroupName="web",
-        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
-        MinSize=0,
-        MaxSize=6,
-        DesiredCapacity=desired,
-    )
+    template = await world.create_group(MaxSize=6, DesiredCapacity=desired)
     await world.converge()
     return template
 

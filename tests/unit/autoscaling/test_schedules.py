@@ -9,37 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from support.autoscalingapp import World, autoscaling_world
-from support.ec2app import ApiError, Client
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 5, 12, 0, 30, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-async def refused(client: Client, operation: str, code: str, **params: Any) -> None:
-    with pytest.raises(ApiError) as caught:
-        await client.call(operation, **params)
-    assert caught.value.code == code, caught.value
-    assert b"<RequestId>" in client.last_body
+from support.autoscalingapp import Clock, World, autoscaling_world, refused
 
 
 async def group(world: World, **params: Any) -> Clock:
-    clock = Clock()
-    world.service.clock = clock
-    template = await world.template(world.tenant_id)
-    await world.root.call(
-        "CreateAutoScalingGroup",
-        AutoScalingGroupName="web",
-        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
-        **{"MinSize": 0, "MaxSize": 6, **params},
-    )
+    clock = world.service.clock = Clock(datetime(2026, 12, 5, 12, 0, 30, tzinfo=UTC))
+    await world.create_group(**{"MaxSize": 6, **params})
     return clock
 
 

@@ -6,17 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from support.autoscalingapp import World
-from support.ec2app import ApiError, Client
-
-
-async def refused(client: Client, operation: str, code: str, **params: Any) -> None:
-    with pytest.raises(ApiError) as caught:
-        await client.call(operation, **params)
-    assert caught.value.code == code, caught.value
-    assert b"<RequestId>" in client.last_body
+from support.autoscalingapp import World, refused
 
 
 async def group(world: World, name: str) -> None:

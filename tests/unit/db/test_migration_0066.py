@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.migrations import has_table, migrate
-
-_TABLE = "account_public_access_blocks"
-_BEFORE = "0065"
+from support.migrations import check_tables_come_and_go
 
 
 def _check(url: str) -> None:
-    migrate(url, _BEFORE)
-    assert not has_table(url, _TABLE)
-    migrate(url, "0066")
-    assert has_table(url, _TABLE)
-    migrate(url, _BEFORE, down=True)
-    assert not has_table(url, _TABLE)
-    migrate(url, "0066")
-    assert has_table(url, _TABLE)
+    check_tables_come_and_go(url, "0066", ["account_public_access_blocks"])
 
 
 def test_on_sqlite(tmp_path: Path) -> None:

@@ -7,47 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-import sqlalchemy as sa
-
-from andromede.db.database import create_engine
-from support.migrations import has_table, migrate
+from support.migrations import check_tables_come_and_go, document_row
 
 _TABLE = "compute_flow_logs"
-_BEFORE = "0066"
-
-
-def _execute(url: str, statement: str, **params: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(statement), params)
-    finally:
-        engine.dispose()
+_ID = "fl-0123456789abcdef0"
 
 
 def _check(url: str) -> None:
-    migrate(url, _BEFORE)
-    assert not has_table(url, _TABLE)
-    migrate(url, "0067")
-    assert has_table(url, _TABLE)
-    migrate(url, _BEFORE, down=True)
-    assert not has_table(url, _TABLE)
-    migrate(url, "0067")
-    document = json.dumps({"flow_log_id": "fl-0123456789abcdef0"})
-    _execute(
-        url,
-        f"INSERT INTO {_TABLE} (id, tenant_id, document, format_version, revision) "  # noqa: S608
-        "VALUES (:id, '111111111111', :document, 1, 0)",
-        id="fl-0123456789abcdef0",
-        document=document,
-    )
-    with pytest.raises(RuntimeError, match=_TABLE):
-        migrate(url, _BEFORE, down=True)
-    assert has_table(url, _TABLE)
-    _execute(url, f"DELETE FROM {_TABLE}")  # noqa: S608
-    migrate(url, _BEFORE, down=True)
-    assert not has_table(url, _TABLE)
+    row = document_row(_TABLE, _ID, json.dumps({"flow_log_id": _ID}))
+    check_tables_come_and_go(url, "0067", [_TABLE], guarded=_TABLE, row=row)
 
 
 def test_on_sqlite(tmp_path: Path) -> None:

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.migrations import has_table, migrate
-
-_TABLES = ("access_points",)
-_BEFORE = "0069"
+from support.migrations import check_tables_come_and_go
 
 
 def _check(url: str) -> None:
-    migrate(url, _BEFORE)
-    assert not any(has_table(url, t) for t in _TABLES)
-    migrate(url, "0070")
-    assert all(has_table(url, t) for t in _TABLES)
-    migrate(url, _BEFORE, down=True)
-    assert not any(has_table(url, t) for t in _TABLES)
-    migrate(url, "0070")
-    assert all(has_table(url, t) for t in _TABLES)
+    check_tables_come_and_go(url, "0070", ["access_points"])
 
 
 def test_on_sqlite(tmp_path: Path) -> None:

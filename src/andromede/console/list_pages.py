@@ -1,0 +1,124 @@
+"""The console's list-create-delete page over one wire API (queues, notification topics): the
+account's resources in a table, a form that creates one, and a deletion sent once its box is
+ticked — each the API's own call, made as the signed-in principal.
+
+Owns that page's flow, which each such page had copied: the page (or 404 where the server does
+not serve the API), a POST answered by a redirect (303) or by the page again with the API's
+refusal, its status and the form as typed, and the unticked deletion answered 400 with
+nothing sent. A page module says what differs: its path, template, texts and the API's calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["Change", "ListPage"]
+
+W = TypeVar("W")
+
+# A change: the API's call with the form's fields.
+Change = Callable[[W, Request, "Session", Mapping[str, str]], Awaitable[None]]
+Route = tuple[str, Any, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage(Generic[W]):
+    """One list page: ``path`` under the console, its ``template`` (given the rows as
+    ``rows_name``), the API's client on the console (``wire``; None where not served), its
+    listing (``rows``) and its texts, translated by the gettext given (title, not served)."""
+
+    path: str
+    template: str
+    rows_name: str
+    wire: Callable[[Console], W | None]
+    rows: Callable[[W, Request, Session], Awaitable[Sequence[Any]]]
+    texts: Callable[[Callable[[str], str]], tuple[str, str]]
+
+    def routes(self, *, create: Change[W], delete: Change[W]) -> list[Route]:
+        return [
+            (self.path, self.page, ["GET"]),
+            (self.path, self.action(create), ["POST"]),
+            (f"{self.path}/delete", self.action(delete, confirmed=True), ["POST"]),
+        ]
+
+    async def page(self, console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        return await self.render(console, request, session)
+
+    async def render(
+        self,
+        console: Console,
+        request: Request,
+        session: Session,
+        *,
+        typed: Mapping[str, str] | None = None,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        title, not_served = self.texts(console.catalogue(request).gettext)
+        rows: Sequence[Any] = []
+        wire = self.wire(console)
+        if wire is None:
+            error, status = not_served, 404
+        else:
+            try:
+                rows = await self.rows(wire, request, session)
+            except WireError as exc:
+                if error is None:
+                    error, status = console.error_text(request, exc), exc.status
+        listed: dict[str, Any] = {self.rows_name: rows}
+        return console.render(
+            request,
+            self.template,
+            session=session,
+            status=status,
+            title=title,
+            typed=typed or {},
+            error=error,
+            **listed,
+        )
+
+    def action(self, change: Change[W], *, confirmed: bool = False) -> Any:
+        """A POST of the page: the API's call, then a redirect (303); or the page again with
+        the API's refusal and the form as typed. A ``confirmed`` action (a deletion) is sent
+        only once the form's box is ticked; unticked, the page again (400) and nothing sent."""
+
+        async def handler(console: Console, request: Request) -> Response:
+            session = await console.session(request)
+            if session is None:
+                return console.to_login()
+            fields = await console.form(request, session)
+            if fields is None:
+                return console.refused_form(request, session)
+            _ = console.catalogue(request).gettext
+            if confirmed and fields.get("confirm") != "yes":
+                return await self.render(
+                    console, request, session, error=_("Tick the box to confirm the deletion."),
+                    status=400,
+                )  # fmt: skip
+            wire = self.wire(console)
+            if wire is None:
+                return await self.render(console, request, session)
+            try:
+                await change(wire, request, session, fields)
+            except WireError as exc:
+                return await self.render(
+                    console, request, session, typed=fields,
+                    error=console.error_text(request, exc), status=exc.status,
+                )  # fmt: skip
+            return RedirectResponse(f"{CONSOLE_PATH}{self.path}", status_code=303)
+
+        return handler
