@@ -5,7 +5,10 @@ object store's address (as guests see it): its router DNATs the connection to th
 listener on its transit link's host side, which serves the real S3 app knowing the endpoint
 from the connection alone. The bucket policy lets only requests through that endpoint read
 (``aws:SourceVpce``): the guest reads; the same request from elsewhere, and the guest of the
-other subnet, do not; an endpoint policy that does not allow the read refuses it. Needs root,
+other subnet, do not; an endpoint policy that does not allow the read refuses it. An access
+point restricted to the VPC (decision 0157's addendum) answers the guest through its alias,
+with ``s3:AccessPointNetworkOrigin`` ``VPC``, and nobody from elsewhere, the owner included;
+one restricted to another VPC refuses the guest. Needs root,
 ``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
@@ -18,6 +21,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,8 +32,10 @@ from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.storage.access_points import AccessPoint, MemoryAccessPointStore, new_alias
+from andromede.storage.model import PublicAccessBlock
 from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
-from support.s3app import Client, in_process_client
+from support.s3app import REGION, Client, in_process_client
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 
 __all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
@@ -47,9 +53,43 @@ def layout() -> NetworkLayout:
     return replace(base, vpce_port=40000 + secrets.randbelow(20000))
 
 
+POINTS = MemoryAccessPointStore()
+
+
+async def _access_point(owner: Client, name: str, vpc_id: str) -> str:
+    """A VPC-only access point on the bucket whose policy lets anyone read through it when
+    its network origin is a VPC (its Block Public Access off: the policy names everyone)."""
+    arn = f"arn:aws:s3:{REGION}:{owner.tenant_id}:accesspoint/{name}"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"{arn}/object/*",
+                "Condition": {"StringEquals": {"s3:AccessPointNetworkOrigin": "VPC"}},
+            }
+        ],
+    }
+    point = AccessPoint(
+        tenant_id=owner.tenant_id,
+        name=name,
+        bucket="guarded",
+        bucket_account=owner.tenant_id,
+        alias=new_alias(name),
+        public_access_block=PublicAccessBlock(False, False, False, False),
+        created_at=datetime.now(UTC),
+        policy=json.dumps(policy),
+        vpc_id=vpc_id,
+    )
+    await POINTS.create(point, quota=10)
+    return point.alias
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Client]:
-    async with in_process_client(tmp_path / "data") as client:
+    async with in_process_client(tmp_path / "data", access_points=POINTS) as client:
         assert (await client.request("PUT", "/guarded")).status == 200
         assert (await client.request("PUT", KEY, BODY)).status == 200
         policy = {
@@ -87,9 +127,9 @@ except OSError:
 """
 
 
-async def _get(g: Guest, timeout: float = 10.0) -> str:
+async def _get(g: Guest, timeout: float = 10.0, path: str = KEY) -> str:
     done = await asyncio.to_thread(
-        g.run, sys.executable, "-c", _PROBE, S3_ADDRESS, KEY, str(timeout), timeout=timeout + 10
+        g.run, sys.executable, "-c", _PROBE, S3_ADDRESS, path, str(timeout), timeout=timeout + 10
     )
     return done.stdout
 
@@ -136,6 +176,7 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         await listeners.network_up(networks.host_transit_ip(routed.network_id))
         try:
             assert await _get(g) == "200 " + BODY.decode()
+            await _check_vpc_access_points(g, store)
             # The same read from elsewhere: no endpoint, so aws:SourceVpce is absent.
             assert (await store.as_anonymous().request("GET", KEY)).status == 403
             # The other subnet's table has no route to the endpoint: nothing reaches the store.
@@ -158,3 +199,15 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         finally:
             await listeners.close()
             await forwarder.aclose()
+
+
+async def _check_vpc_access_points(g: Guest, store: Client) -> None:
+    """Through the endpoint, the VPC's access point serves the guest; from elsewhere it
+    serves nobody, its owner included; another VPC's refuses the guest."""
+    ours = await _access_point(store, "inside", VPC)
+    theirs = await _access_point(store, "elsewhere", "vpc-" + secrets.token_hex(8))
+    assert await _get(g, path=f"/{ours}/report.csv") == "200 " + BODY.decode()
+    assert (await _get(g, path=f"/{theirs}/report.csv")).startswith("403 ")
+    reply = await store.request("GET", f"/{ours}/report.csv")
+    assert (reply.status, reply.error_code()) == (403, "AccessDenied")
+    assert (await store.request("GET", KEY)).status == 200  # the bucket itself is not
