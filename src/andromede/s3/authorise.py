@@ -366,11 +366,20 @@ class S3Authoriser:
         if point is not None:
             # The access point's side: the caller's policies and the access point's on the
             # access point's resource, as for any resource of the access point's account.
+            point_context = dataclasses.replace(
+                context, resource=point.arn if key is None else f"{point.arn}/object/{key}"
+            )
+            if (
+                origin is not None
+                and not evaluate_gate(
+                    point_context, load_policy(origin.policy, kind=PolicyKind.RESOURCE)
+                ).allowed
+            ):
+                # AWS: through an endpoint, its policy must allow the access point as well as
+                # the bucket (decision 0157's addendum).
+                raise S3Error("AccessDenied")
             decision = evaluate(
-                dataclasses.replace(
-                    context,
-                    resource=point.arn if key is None else f"{point.arn}/object/{key}",
-                ),
+                point_context,
                 identity_policies=identity,
                 permissions_boundary=boundary,
                 session_policy=session,

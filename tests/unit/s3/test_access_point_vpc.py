@@ -2,7 +2,8 @@
 twins, the endpoint origin set as the gateway's gate sets it (``through_endpoint``): refused
 (AccessDenied) unless they come through a VPC endpoint of the access point's VPC — the
 owner's root included —, ``s3:AccessPointNetworkOrigin`` is ``VPC`` for them and
-``Internet`` for an Internet access point's, which a bucket policy may test."""
+``Internet`` for an Internet access point's, which a bucket policy may test; the endpoint's
+policy must allow the access point as well as the bucket."""
 
 from __future__ import annotations
 
@@ -130,3 +131,29 @@ async def test_the_network_origin_key(world: World) -> None:
     # The Internet access point's origin is Internet, even from inside a VPC.
     assert await _get(world.user, f"/{world.internet_alias}/doc.txt", INSIDE) == 403
     assert await _get(world.user, f"/{BUCKET}/doc.txt", INSIDE) == 403
+
+
+async def test_the_endpoint_policy_must_allow_the_access_point_too(world: World) -> None:
+    def endpoint_allowing(*resources: str) -> EndpointOrigin:
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": list(resources),
+                }
+            ],
+        }
+        return EndpointOrigin(VPC, INSIDE.vpc_endpoint_id, json.dumps(policy), "10.0.1.10")
+
+    bucket_only = endpoint_allowing(f"arn:aws:s3:::{BUCKET}/*")
+    point = f"arn:aws:s3:{REGION}:{world.owner.tenant_id}:accesspoint/inside/object/*"
+    both = endpoint_allowing(f"arn:aws:s3:::{BUCKET}/*", point)
+    assert await _get(world.owner, f"/{BUCKET}/doc.txt", bucket_only) == 200
+    assert await _get(world.owner, f"/{world.vpc_alias}/doc.txt", bucket_only) == 403
+    assert await _get(world.owner, f"/{world.vpc_alias}/doc.txt", both) == 200
+    # The bucket is still the endpoint policy's to allow.
+    point_only = endpoint_allowing(point)
+    assert await _get(world.owner, f"/{world.vpc_alias}/doc.txt", point_only) == 403
