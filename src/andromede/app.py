@@ -478,6 +478,7 @@ class Application:
             batch_jobs,
             rate_limiter,
             access_points=access_points,
+            vpc_owned=compute.owns_vpc,
         )
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(

@@ -399,6 +399,9 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             public_cidr=settings.hypervisor_public_cidr,
             imds_port=settings.imds_port,
             vpce_port=settings.hypervisor_vpce_port,
+            vpce_tls_port=settings.hypervisor_vpce_tls_port
+            if settings.vpc_endpoint_tls_cert
+            else 0,
             link_prefix=settings.hypervisor_link_prefix,
             underlay_address=settings.hypervisor_underlay_address,
             vxlan_port=settings.hypervisor_vxlan_port,
@@ -409,6 +412,8 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
         ),
         max_image_size=settings.max_image_size,
         flow_log_max_flows=settings.flow_log_max_flows,
+        vpce_tls_certfile=str(settings.vpc_endpoint_tls_cert or ""),
+        vpce_tls_keyfile=str(settings.vpc_endpoint_tls_key or ""),
     )
     return QemuDriver(
         settings.hypervisor_dir,

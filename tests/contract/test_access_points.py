@@ -4,6 +4,7 @@ listed by name page by page and by bucket, the policy set and removed, deleted."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,16 @@ async def test_create_get_by_alias_and_delete(store: AccessPointStore) -> None:
     assert not await store.delete("111111111111", "app")
     assert await store.get("111111111111", "app") is None
     assert await store.by_alias(created.alias) is None
+
+
+async def test_the_vpc_is_kept(store: AccessPointStore) -> None:
+    """Decision 0157's addendum: an access point restricted to a VPC reads back with it."""
+    inside = dataclasses.replace(point("inside"), vpc_id="vpc-0aaaaaaaaaaaaaaaa")
+    await store.create(inside, quota=10)
+    assert await store.get("111111111111", "inside") == inside
+    found = await store.by_alias(inside.alias)
+    assert found is not None and found.use("eu-fr-1").vpc_id == "vpc-0aaaaaaaaaaaaaaaa"
+    assert found.network_origin == "VPC" and point("x").network_origin == "Internet"
 
 
 async def test_a_name_is_the_accounts_once(store: AccessPointStore) -> None:

@@ -5,7 +5,12 @@ object store's address (as guests see it): its router DNATs the connection to th
 listener on its transit link's host side, which serves the real S3 app knowing the endpoint
 from the connection alone. The bucket policy lets only requests through that endpoint read
 (``aws:SourceVpce``): the guest reads; the same request from elsewhere, and the guest of the
-other subnet, do not; an endpoint policy that does not allow the read refuses it. Needs root,
+other subnet, do not; an endpoint policy that does not allow the read refuses it. An access
+point restricted to the VPC (decision 0157's addendum) answers the guest through its alias,
+with ``s3:AccessPointNetworkOrigin`` ``VPC``, and nobody from elsewhere, the owner included;
+one restricted to another VPC refuses the guest. The guest's https to the store's address is
+answered by the listener's TLS port with the store's certificate (decision 0160's addendum),
+which the guest verifies by the store's name. Needs root,
 ``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
@@ -18,23 +23,28 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from andromede.compute.driver import EndpointRoute, NetworkSpec, NicSpec
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from andromede.http.response import Receive, Scope, Send
-from andromede.hypervisor.metadata_listeners import MetadataListeners
+from andromede.hypervisor.metadata_listeners import ListenerTls, MetadataListeners
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.storage.access_points import AccessPoint, MemoryAccessPointStore, new_alias
+from andromede.storage.model import PublicAccessBlock
 from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
-from support.s3app import Client, in_process_client
+from support.s3app import REGION, Client, in_process_client
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 
 __all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
 
 S3_ADDRESS = "192.0.2.80"
+STORE_NAME = "s3.eu-fr-1.example.test"
 VPC = "vpc-" + secrets.token_hex(4)
 VPCE = "vpce-0" + secrets.token_hex(8)
 KEY = "/guarded/report.csv"
@@ -44,12 +54,47 @@ BODY = b"quarter,total\nQ4,42\n"
 @pytest.fixture
 def layout() -> NetworkLayout:
     base = random_layout("e")
-    return replace(base, vpce_port=40000 + secrets.randbelow(20000))
+    port = 40000 + secrets.randbelow(20000)
+    return replace(base, vpce_port=port, vpce_tls_port=port + 1)
+
+
+POINTS = MemoryAccessPointStore()
+
+
+async def _access_point(owner: Client, name: str, vpc_id: str) -> str:
+    """A VPC-only access point on the bucket whose policy lets anyone read through it when
+    its network origin is a VPC (its Block Public Access off: the policy names everyone)."""
+    arn = f"arn:aws:s3:{REGION}:{owner.tenant_id}:accesspoint/{name}"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"{arn}/object/*",
+                "Condition": {"StringEquals": {"s3:AccessPointNetworkOrigin": "VPC"}},
+            }
+        ],
+    }
+    point = AccessPoint(
+        tenant_id=owner.tenant_id,
+        name=name,
+        bucket="guarded",
+        bucket_account=owner.tenant_id,
+        alias=new_alias(name),
+        public_access_block=PublicAccessBlock(False, False, False, False),
+        created_at=datetime.now(UTC),
+        policy=json.dumps(policy),
+        vpc_id=vpc_id,
+    )
+    await POINTS.create(point, quota=10)
+    return point.alias
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Client]:
-    async with in_process_client(tmp_path / "data") as client:
+    async with in_process_client(tmp_path / "data", access_points=POINTS) as client:
         assert (await client.request("PUT", "/guarded")).status == 200
         assert (await client.request("PUT", KEY, BODY)).status == 200
         policy = {
@@ -71,10 +116,13 @@ async def store(tmp_path: Path) -> AsyncIterator[Client]:
 
 # A guest's GET of the object at the store's address, printing the status line's code and the
 # body ("" when no answer comes).
-_PROBE = """
-import socket, sys
+_PROBE = f"""NAME = {STORE_NAME!r}
+import socket, ssl, sys
 try:
-    s = socket.create_connection((sys.argv[1], 80), timeout=float(sys.argv[3]))
+    tls = sys.argv[4]
+    s = socket.create_connection((sys.argv[1], 443 if tls else 80), timeout=float(sys.argv[3]))
+    if tls:
+        s = ssl.create_default_context(cafile=tls).wrap_socket(s, server_hostname=NAME)
     s.sendall(("GET " + sys.argv[2] + " HTTP/1.1\\r\\nHost: " + sys.argv[1]
                + "\\r\\nConnection: close\\r\\n\\r\\n").encode())
     answer = b""
@@ -87,10 +135,11 @@ except OSError:
 """
 
 
-async def _get(g: Guest, timeout: float = 10.0) -> str:
-    done = await asyncio.to_thread(
-        g.run, sys.executable, "-c", _PROBE, S3_ADDRESS, KEY, str(timeout), timeout=timeout + 10
-    )
+async def _get(g: Guest, timeout: float = 10.0, path: str = KEY, tls: Path | None = None) -> str:
+    """The guest's GET at the store's address: plain HTTP on port 80, or https on 443 trusting
+    ``tls`` (a CA file) for the store's name."""
+    args = [S3_ADDRESS, path, str(timeout), str(tls or "")]
+    done = await asyncio.to_thread(g.run, sys.executable, "-c", _PROBE, *args, timeout=timeout + 10)
     return done.stdout
 
 
@@ -128,7 +177,15 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         networks.endpoint_origin, key, "http://gateway",
         transport=httpx.ASGITransport(app=gateway),
     )  # fmt: skip
-    listeners = MetadataListeners(forwarder, layout.vpce_port)
+    ca = trustme.CA()
+    leaf = ca.issue_cert(STORE_NAME)
+    cert, cert_key, authority = tmp_path / "s3.pem", tmp_path / "s3-key.pem", tmp_path / "ca.pem"
+    cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(cert_key))
+    ca.cert_pem.write_to_path(str(authority))
+    listeners = MetadataListeners(
+        forwarder, layout.vpce_port, ListenerTls(layout.vpce_tls_port, str(cert), str(cert_key))
+    )
     async with guest(networks, "i-vpce-in", inside) as g, guest(networks, "i-vpce-out", other) as o:
         await networks.set_endpoint_routes(
             VPC, (EndpointRoute(routed.network_id, routed.cidr, VPC, VPCE, (S3_ADDRESS + "/32",)),)
@@ -136,6 +193,8 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         await listeners.network_up(networks.host_transit_ip(routed.network_id))
         try:
             assert await _get(g) == "200 " + BODY.decode()
+            assert await _get(g, tls=authority) == "200 " + BODY.decode()
+            await _check_vpc_access_points(g, store)
             # The same read from elsewhere: no endpoint, so aws:SourceVpce is absent.
             assert (await store.as_anonymous().request("GET", KEY)).status == 403
             # The other subnet's table has no route to the endpoint: nothing reaches the store.
@@ -158,3 +217,15 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         finally:
             await listeners.close()
             await forwarder.aclose()
+
+
+async def _check_vpc_access_points(g: Guest, store: Client) -> None:
+    """Through the endpoint, the VPC's access point serves the guest; from elsewhere it
+    serves nobody, its owner included; another VPC's refuses the guest."""
+    ours = await _access_point(store, "inside", VPC)
+    theirs = await _access_point(store, "elsewhere", "vpc-" + secrets.token_hex(8))
+    assert await _get(g, path=f"/{ours}/report.csv") == "200 " + BODY.decode()
+    assert (await _get(g, path=f"/{theirs}/report.csv")).startswith("403 ")
+    reply = await store.request("GET", f"/{ours}/report.csv")
+    assert (reply.status, reply.error_code()) == (403, "AccessDenied")
+    assert (await store.request("GET", KEY)).status == 200  # the bucket itself is not

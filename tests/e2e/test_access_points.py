@@ -2,7 +2,9 @@
 ``s3control`` creates one, puts its policy, reads it back; an IAM user with no policy of its
 own, named only by the access point's policy (the bucket's delegating to the account's access
 points), reads and writes through the alias with boto3's ``s3`` and not directly; the aws
-CLI creates, describes and lists access points and copies an object through an alias.
+CLI creates, describes and lists access points and copies an object through an alias. An
+access point restricted to one of the account's VPCs (decision 0157's addendum) is made with
+boto3 and refuses the owner's root from the test process (no VPC endpoint).
 
 S3 Control's account-prefixed hosts go through the server itself as the clients' HTTP proxy,
 as in test_s3control.py (decision 0152)."""
@@ -12,13 +14,14 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
 from e2e.helpers import REGION
-from e2e.iam_helpers import client_for, new_tenant
+from e2e.iam_helpers import Tenant, client_for, new_tenant
 from e2e.test_s3control import s3control_client
 from support.server import ServerProcess
 
@@ -52,14 +55,7 @@ def test_an_iam_user_allowed_only_through_the_access_point(server: ServerProcess
     with pytest.raises(ClientError) as caught:
         control.get_access_point_policy(AccountId=tenant.account, Name="analytics")
     assert _code(caught) == "NoSuchAccessPointPolicy"
-    with pytest.raises(ClientError) as caught:
-        control.create_access_point(
-            AccountId=tenant.account,
-            Name="vpc-only",
-            Bucket=bucket,
-            VpcConfiguration={"VpcId": "vpc-1"},
-        )
-    assert _code(caught) == "InvalidRequest"
+    _check_vpc_only(server, control, s3, tenant, bucket)
 
     iam.create_user(UserName="analyst")
     key = iam.create_access_key(UserName="analyst")["AccessKey"]
@@ -144,6 +140,35 @@ def test_an_iam_user_allowed_only_through_the_access_point(server: ServerProcess
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket=alias, Key="reports/q1.csv")
     assert _code(caught) == "NoSuchBucket"
+
+
+def _check_vpc_only(
+    server: ServerProcess, control: Any, s3: Any, tenant: Tenant, bucket: str
+) -> None:
+    account = tenant.account
+    ec2 = client_for(server, "ec2", tenant.access_key_id, tenant.secret_access_key)
+    vpc_id = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    for vpc, code in [("vpc-1", "InvalidRequest"), ("vpc-0123456789abcdef0", "InvalidRequest")]:
+        with pytest.raises(ClientError) as caught:
+            control.create_access_point(
+                AccountId=account, Name="vpc-only", Bucket=bucket, VpcConfiguration={"VpcId": vpc}
+            )
+        assert _code(caught) == code
+    alias = control.create_access_point(
+        AccountId=account, Name="vpc-only", Bucket=bucket, VpcConfiguration={"VpcId": vpc_id}
+    )["Alias"]
+    got = control.get_access_point(AccountId=account, Name="vpc-only")
+    assert (got["NetworkOrigin"], got["VpcConfiguration"]) == ("VPC", {"VpcId": vpc_id})
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=alias, Key="reports/q1.csv")
+    assert _code(caught) == "AccessDenied"
+    control.delete_access_point(AccountId=account, Name="vpc-only")
+    ec2.delete_vpc(VpcId=vpc_id)
+
+
+def _keys(client: Any) -> tuple[str, str]:
+    credentials = client._request_signer._credentials
+    return credentials.access_key, credentials.secret_key
 
 
 def test_aws_cli_access_points(server: ServerProcess, tmp_path: Path) -> None:

@@ -18,7 +18,12 @@
   once disassociated (decision 0125);
 - routed to a NAT gateway in another subnet of its VPC (decision 0129), what it sends to the
   Internet — an address of the host's own, here — arrives from the gateway's Elastic IP, not
-  from its own public address.
+  from its own public address;
+- once its VPC has a gateway endpoint to the object store on its subnet's route table
+  (decision 0160), the reader reads an object at the store's address as guests see it
+  (``vpc_endpoint_s3_addresses``, an address no host has) — kernel DNAT, the agent's endpoint
+  listener and forwarder, the gateway's gate, S3 — anonymously, under a bucket policy that
+  allows only ``aws:SourceVpce``; the same read from the test process is refused 403.
 
 The guest is the busybox image of tests/support/guest_images.py; its shell user data speaks
 HTTP by hand over ``nc`` (busybox-static's wget crashes in its resolver).
@@ -38,6 +43,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
@@ -190,12 +196,38 @@ def guest_image() -> GuestImage:
     return tenant_networks_guest_image()
 
 
+# The object store as the guests see it (decision 0160): an address of no host (the
+# benchmarking range), which only a VPC endpoint's router redirects to the endpoint listener.
+STORE = "198.18.0.80"
+
+
+def vpce_reader(bucket: str) -> str:
+    """Reads ``bucket``'s hello.txt at the store's address every two seconds (path-style,
+    anonymous), printing each answer's status line and, once it is a 200, the body."""
+    return f"""
+(i=0; while [ $i -lt 900 ]; do
+  r=$( (printf "GET /{bucket}/hello.txt HTTP/1.0\\r\\nHost: {STORE}\\r\\n\\r\\n"; sleep 6) |
+    nc -w 10 {STORE} 80 2>/dev/null | tr -d '\\r')
+  if [ -n "$r" ]; then
+    echo "andromede-vpce status=$(echo "$r" | head -n 1)"
+    case "$r" in
+      "HTTP/1.1 200"*) echo "andromede-vpce got=$(echo "$r" | sed '1,/^$/d')"; break;;
+    esac
+  fi
+  i=$((i + 1)); sleep 2
+done) &
+"""
+
+
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage
 ) -> Iterator[ServerProcess]:
     # Public DNS names (decision 0151): the reader resolves the listener's inside the VPC.
-    env = {"ANDROMEDE_PUBLIC_DNS_DOMAIN": "cloud.example.test"}
+    env = {
+        "ANDROMEDE_PUBLIC_DNS_DOMAIN": "cloud.example.test",
+        "ANDROMEDE_VPC_ENDPOINT_S3_ADDRESSES": json.dumps([f"{STORE}/32"]),
+    }
     with bridged_server(tmp_path_factory.mktemp("ec2n") / "data", "net", env) as running:
         yield running
 
@@ -301,7 +333,7 @@ def _check_networks(
     # Its metadata options (decision 0145): tokens required, its tags shown.
     named = [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "reader-vm"}]}]
     names = f"{listener['PrivateDnsName']} {listener['PublicDnsName']}"
-    user_data = prober(listener["PrivateIpAddress"]) + IMDS + resolving(names)
+    user_data = prober(listener["PrivateIpAddress"]) + IMDS + resolving(names) + vpce_reader(bucket)
     reader = _run(ec2, image_id, user_data,
                   IamInstanceProfile={"Name": "reader"},
                   MetadataOptions={"HttpTokens": "required", "InstanceMetadataTags": "enabled"},
@@ -357,6 +389,7 @@ def _check_networks(
     body = guest_s3.get_object(Bucket=bucket, Key="hello.txt")["Body"].read()
     assert body == b"hello from the bucket"
     _check_vpc_dns(ec2, reader, listener)
+    _check_vpc_endpoint(server, ec2, reader, bucket)
     # The other tenant's instance, probing the public address the host reaches, never does.
     # Five of its probes (its probes of the outside interleaved, for the NAT gateway's step).
     five = r"(andromede-probe got=.*\n(andromede-out got=.*\n)*){5}"
@@ -403,6 +436,46 @@ def _check_vpc_dns(ec2: Any, reader: dict[str, Any], listener: dict[str, Any]) -
             time.sleep(2)
     finally:
         ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+
+
+def _check_vpc_endpoint(
+    server: ServerProcess, ec2: Any, reader: dict[str, Any], bucket: str
+) -> None:
+    """Decision 0160 on the real path: a gateway endpoint on the reader's route table, and a
+    bucket policy allowing an anonymous read through it only. The reader, which reached no
+    store at the store's address until then, reads the object there; the test process is
+    refused the same read."""
+    vpc_id = reader["VpcId"]
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [reader["SubnetId"]]}]
+    )["RouteTables"] or ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                 {"Name": "association.main", "Values": ["true"]}]
+    )["RouteTables"]  # fmt: skip
+    console = str(ec2.get_console_output(InstanceId=reader["InstanceId"]).get("Output"))
+    assert "andromede-vpce" not in console  # nothing answers there without the endpoint
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc_id,
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        RouteTableIds=[tables[0]["RouteTableId"]],
+    )["VpcEndpoint"]["VpcEndpointId"]
+    s3 = client_for(server, "s3", *server.credentials())
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{bucket}/hello.txt",
+             "Condition": {"StringEquals": {"aws:SourceVpce": endpoint}}}]}))  # fmt: skip
+    try:
+        console = _console_until(
+            ec2, reader["InstanceId"], r"andromede-vpce got=hello from the bucket"
+        )
+        assert "andromede-vpce status=HTTP/1.1 200" in console
+        direct = httpx.get(f"{server.endpoint}/{bucket}/hello.txt")
+        assert direct.status_code == 403, direct.text
+        assert "<Code>AccessDenied</Code>" in direct.text
+    finally:
+        s3.delete_bucket_policy(Bucket=bucket)
+        ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
 
 
 def _check_internet_gateway(other: Any, vpc_id: str, stranger: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from andromede.compute.errors import (
     ComputeError,
     Duplicate,
     IncorrectState,
+    InvalidId,
     InvalidParameterValue,
     NetworkLimitExceeded,
     NotFound,
@@ -175,6 +176,16 @@ class VpcEndpointsMixin(RoutingMixin):
             )
             for i in wanted
         ]
+
+    async def owns_vpc(self, tenant_id: str, vpc_id: str) -> bool:
+        """Whether ``vpc_id`` is one of the tenant's VPCs (S3 Control's CreateAccessPoint with
+        a ``VpcConfiguration``, decision 0157's addendum): never an error, another tenant's
+        or a malformed id is simply not the tenant's."""
+        try:
+            await self._owned(Vpc, tenant_id, vpc_id, "vpc")
+        except (NotFound, InvalidId):
+            return False
+        return True
 
     async def endpoint_of(self, vpc_endpoint_id: str) -> VpcEndpoint | None:
         """Any tenant's endpoint by id: the object store's view of one a request came

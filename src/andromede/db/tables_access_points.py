@@ -1,6 +1,7 @@
 """S3 access points (decision 0157): one row per access point — its account and name (the
 key), its bucket, its alias (unique across accounts: the S3 API resolves it as a bucket
-name), its policy and Block Public Access.
+name), its policy and Block Public Access, the VPC it is restricted to (migration 0076; null:
+the Internet network origin).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 it, which the store and the migration import from there.
@@ -27,6 +28,7 @@ access_points = sa.Table(
     sa.Column("public_access_block", sa.Text, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("vpc_id", sa.Text, nullable=True),
     sa.UniqueConstraint("alias", name="uq_access_points_alias"),
 )
 sa.Index("ix_access_points_bucket", access_points.c.tenant_id, access_points.c.bucket)

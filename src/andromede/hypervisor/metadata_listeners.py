@@ -8,6 +8,10 @@ memory (decision 0016). So the hypervisor agent holds one :class:`MetadataListen
 app it was given, and the tenant networks tell it when a network's transit address appears
 (:meth:`network_up`, idempotent) and goes (:meth:`network_down`).
 
+The VPC endpoints' listeners (decision 0160) are the same, with, when the operator gives the
+object store's certificate, a second server per transit address on another port terminating
+TLS (:class:`ListenerTls`: the routers DNAT the guests' port 443 there).
+
 Each listener is a uvicorn server over a socket bound here; it is started without uvicorn's
 signal handling (``Server.serve`` would take SIGTERM from the agent's own server) and without
 lifespan events (the app is the agent's to start, not each listener's).
@@ -36,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from andromede.http.hop_limit import RESPONSE_HOP_LIMIT
 from andromede.http.response import Receive, Scope, Send
 
-__all__ = ["ROUTERS_TO_GUEST", "AsgiApp", "MetadataListeners", "ip_ttl"]
+__all__ = ["ROUTERS_TO_GUEST", "AsgiApp", "ListenerTls", "MetadataListeners", "ip_ttl"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +121,16 @@ def _limiter(sock: _TtlSocket) -> Callable[[int], None]:
     return limit
 
 
+@dataclass(frozen=True, slots=True)
+class ListenerTls:
+    """A second listener per address, at ``port``, terminating TLS with this certificate
+    chain and key (PEM files)."""
+
+    port: int
+    certfile: str
+    keyfile: str
+
+
 @dataclass
 class _Listener:
     server: uvicorn.Server
@@ -127,10 +141,11 @@ class _Listener:
 class MetadataListeners:
     """The metadata app served on each tenant network's host transit address at ``port``."""
 
-    def __init__(self, app: AsgiApp, port: int) -> None:
+    def __init__(self, app: AsgiApp, port: int, tls: ListenerTls | None = None) -> None:
         self._app = app
         self._port = port
-        self._listeners: dict[str, _Listener] = {}
+        self._tls = tls
+        self._listeners: dict[str, list[_Listener]] = {}
         self._lock = asyncio.Lock()
 
     @property
@@ -141,50 +156,65 @@ class MetadataListeners:
         return set(self._listeners)
 
     async def network_up(self, host_ip: str) -> None:
-        """Listen on ``host_ip:port`` (the address exists on a host link); idempotent."""
+        """Listen on ``host_ip:port`` (the address exists on a host link) — and on the TLS
+        port, with one; idempotent."""
         async with self._lock:
             if host_ip in self._listeners:
                 return
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((host_ip, self._port))
-                sock.listen(128)
-                sock.setblocking(False)
-                connections = _Connections()
-                config = uvicorn.Config(
-                    connections.app(self._app),
-                    http=connections.protocol(),
-                    lifespan="off",
-                    log_config=None,
-                    access_log=False,
-                    timeout_graceful_shutdown=int(_GRACEFUL_CLOSE),
-                )
-                config.load()
-                server = uvicorn.Server(config)
-                # What Server.serve sets up before its startup, minus the signal handlers.
-                server.lifespan = config.lifespan_class(config)
-                await server.startup(sockets=[sock])
-            except BaseException:
-                sock.close()
-                raise
-            task = asyncio.create_task(server.main_loop(), name=f"imds-{host_ip}")
-            self._listeners[host_ip] = _Listener(server, sock, task)
-            log.info("metadata service listening on %s:%d", host_ip, self._port)
+            started = [await self._start(host_ip, self._port, None)]
+            if self._tls is not None:
+                try:
+                    started.append(await self._start(host_ip, self._tls.port, self._tls))
+                except BaseException:
+                    await _stop(started[0])
+                    raise
+            self._listeners[host_ip] = started
+            log.info("listening on %s:%d", host_ip, self._port)
+
+    async def _start(self, host_ip: str, port: int, tls: ListenerTls | None) -> _Listener:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host_ip, port))
+            sock.listen(128)
+            sock.setblocking(False)
+            connections = _Connections()
+            config = uvicorn.Config(
+                connections.app(self._app),
+                http=connections.protocol(),
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=int(_GRACEFUL_CLOSE),
+                ssl_certfile=tls.certfile if tls is not None else None,
+                ssl_keyfile=tls.keyfile if tls is not None else None,
+            )
+            config.load()
+            server = uvicorn.Server(config)
+            # What Server.serve sets up before its startup, minus the signal handlers.
+            server.lifespan = config.lifespan_class(config)
+            await server.startup(sockets=[sock])
+        except BaseException:
+            sock.close()
+            raise
+        task = asyncio.create_task(server.main_loop(), name=f"listener-{host_ip}:{port}")
+        return _Listener(server, sock, task)
 
     async def network_down(self, host_ip: str) -> None:
         """Stop listening on ``host_ip``; no-op when not listening."""
         async with self._lock:
-            listener = self._listeners.pop(host_ip, None)
-            if listener is not None:
+            listeners = self._listeners.pop(host_ip, [])
+            for listener in listeners:
                 await _stop(listener)
-                log.info("metadata service no longer on %s:%d", host_ip, self._port)
+            if listeners:
+                log.info("no longer listening on %s:%d", host_ip, self._port)
 
     async def close(self) -> None:
         async with self._lock:
             listeners, self._listeners = list(self._listeners.values()), {}
-            for listener in listeners:
-                await _stop(listener)
+            for started in listeners:
+                for listener in started:
+                    await _stop(listener)
 
 
 async def _stop(listener: _Listener) -> None:

@@ -105,6 +105,7 @@ def render_metadata_guard(layout: NetworkLayout) -> str:
     table = f"andromede_imds_{layout.link_prefix}"
     match = f"ip daddr {layout.transit_cidr} tcp dport {layout.imds_port}"
     endpoint = f"ip daddr {layout.transit_cidr} tcp dport {layout.vpce_port}"
+    endpoint_tls = f"ip daddr {layout.transit_cidr} tcp dport {layout.vpce_tls_port}"
     return (
         "\n".join(
             [
@@ -115,9 +116,17 @@ def render_metadata_guard(layout: NetworkLayout) -> str:
                 "    type filter hook input priority filter; policy accept;",
                 f'    {match} iifname "lo" return',
                 f'    {match} iifname != "{layout.link_prefix}t*" drop',
-                # The VPC endpoints' listener likewise (decision 0160).
+                # The VPC endpoints' listeners likewise (decision 0160).
                 f'    {endpoint} iifname "lo" return',
                 f'    {endpoint} iifname != "{layout.link_prefix}t*" drop',
+                *(
+                    [
+                        f'    {endpoint_tls} iifname "lo" return',
+                        f'    {endpoint_tls} iifname != "{layout.link_prefix}t*" drop',
+                    ]
+                    if layout.vpce_tls_port
+                    else []
+                ),
                 "  }",
                 "}",
             ]

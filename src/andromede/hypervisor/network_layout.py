@@ -35,6 +35,10 @@ class NetworkLayout:
     # Where the VPC endpoints' listener answers on the transit links' host side (decision
     # 0160): the object store, for what the routers redirect to it.
     vpce_port: int = 16926
+    # Where the endpoints' TLS listener answers (what guests send to the store's port 443),
+    # terminating TLS with the store's certificate; 0 = none (their TLS then meets the plain
+    # listener and fails).
+    vpce_tls_port: int = 0
     link_prefix: str = "andr"
     # This host's end of the overlay (VXLAN) that joins a network's instances on several hosts;
     # "" = no overlay: each network lives on this host alone.
@@ -79,6 +83,8 @@ class NetworkLayout:
             ipaddress.IPv4Address(server)  # raises ValueError
         if self.vpce_port == self.imds_port:
             raise ValueError("vpce_port and imds_port must differ")
+        if self.vpce_tls_port in (self.imds_port, self.vpce_port):
+            raise ValueError("vpce_tls_port must differ from imds_port and vpce_port")
 
     @property
     def overlay_mtu(self) -> int:

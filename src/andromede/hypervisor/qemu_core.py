@@ -42,6 +42,10 @@ class QemuDriverConfig:
     """How the driver runs QEMU; every value a setting of the composition root."""
 
     qemu_binary: str = "qemu-system-x86_64"
+    # The object store's certificate chain and key (PEM files) with which the VPC endpoints'
+    # TLS listener (``network_layout.vpce_tls_port``) answers; "" = no TLS listener.
+    vpce_tls_certfile: str = ""
+    vpce_tls_keyfile: str = ""
     qemu_img_binary: str = "qemu-img"
     # Formats seed containers fast (images.py); None or not installed: qemu-img does it.
     cryptsetup_binary: str | None = "cryptsetup"

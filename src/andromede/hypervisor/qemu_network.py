@@ -31,7 +31,7 @@ from andromede.compute.driver import (
 )
 from andromede.compute.flow_log_files import FlowRecord
 from andromede.hypervisor.errors import AddressRefused, HypervisorError, InstanceNotRunning
-from andromede.hypervisor.metadata_listeners import AsgiApp, MetadataListeners
+from andromede.hypervisor.metadata_listeners import AsgiApp, ListenerTls, MetadataListeners
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.qemu_core import QemuDriverCore
 from andromede.hypervisor.user_network import free_port, hmp, ingress_allows_tcp
@@ -128,7 +128,13 @@ class NetworkingMixin(QemuDriverCore):
         host transit address at the layout's ``vpce_port``, as the metadata service is."""
         if self._endpoints is not None:
             raise HypervisorError("the VPC endpoints are already served")
-        self._endpoints = MetadataListeners(app, self._config.network_layout.vpce_port)
+        layout, config = self._config.network_layout, self._config
+        tls = (
+            ListenerTls(layout.vpce_tls_port, config.vpce_tls_certfile, config.vpce_tls_keyfile)
+            if layout.vpce_tls_port and config.vpce_tls_certfile
+            else None
+        )
+        self._endpoints = MetadataListeners(app, layout.vpce_port, tls)
         self._watch_networks()
         if await self.networking() is NetworkMode.BRIDGE:
             await self._restore_networks()

@@ -78,6 +78,7 @@ def render_firewall(
     resolver: Collection[str] = (),
     endpoints: Mapping[str, Sequence[str]] | None = None,
     endpoint_port: int = 0,
+    endpoint_tls_port: int = 0,
     sources: Mapping[str, tuple[str, ...]] | None = None,
     unchecked: Collection[str] = (),
 ) -> str:
@@ -110,7 +111,8 @@ def render_firewall(
     addresses where the VPC's resolver answers its subnets' DNS queries
     (:mod:`~andromede.hypervisor.vpc_dns`; none while its DNS support is off). ``endpoints``:
     bridge → the object store's addresses its subnet reaches through a VPC endpoint,
-    redirected to the host's endpoint listener at ``endpoint_port``
+    redirected to the host's endpoint listener at ``endpoint_port`` (port 443 to
+    ``endpoint_tls_port``, when not 0)
     (:mod:`~andromede.hypervisor.endpoint_redirect`, decision 0160). ``sources``: MAC →
     addresses (the primary first) of the NICs plugged here (decision 0161): what one sends from
     an address it does not hold is dropped before anything else judges it (anti-spoofing),
@@ -128,7 +130,12 @@ def render_firewall(
         "    type nat hook prerouting priority dstnat; policy accept;",
         f"    iifname {ports} ip daddr {METADATA_ADDRESS} tcp dport 80"
         f" dnat to {host_transit_ip}:{imds_port}",
-        *endpoint_dnats(endpoints or {}, host_transit_ip=host_transit_ip, port=endpoint_port),
+        *endpoint_dnats(
+            endpoints or {},
+            host_transit_ip=host_transit_ip,
+            port=endpoint_port,
+            tls_port=endpoint_tls_port,
+        ),
     ]
     for private, public in sorted(nat.items()):
         if private not in unmapped:

@@ -215,5 +215,6 @@ class RulesMixin(TenantNetworksCore):
                 if record.network_id == route.network_id
             },
             endpoint_port=self._layout.vpce_port,
+            endpoint_tls_port=self._layout.vpce_tls_port,
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)

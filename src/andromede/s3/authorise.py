@@ -325,6 +325,10 @@ class S3Authoriser:
         if point is not None:
             # Through an access point (decision 0157): the s3:DataAccessPoint* keys, for the
             # bucket's policy to delegate on, and the access point's own policy.
+            if point.vpc_id is not None and (origin is None or origin.vpc_id != point.vpc_id):
+                # A VPC-only access point (decision 0157's addendum): through an endpoint of
+                # its VPC only, whoever asks (AWS: AccessDenied).
+                raise S3Error("AccessDenied")
             context = dataclasses.replace(context, keys={**context.keys, **_point_keys(point)})
             point_policy = _access_point_policy(point, caller_account)
         record = None
@@ -362,11 +366,20 @@ class S3Authoriser:
         if point is not None:
             # The access point's side: the caller's policies and the access point's on the
             # access point's resource, as for any resource of the access point's account.
+            point_context = dataclasses.replace(
+                context, resource=point.arn if key is None else f"{point.arn}/object/{key}"
+            )
+            if (
+                origin is not None
+                and not evaluate_gate(
+                    point_context, load_policy(origin.policy, kind=PolicyKind.RESOURCE)
+                ).allowed
+            ):
+                # AWS: through an endpoint, its policy must allow the access point as well as
+                # the bucket (decision 0157's addendum).
+                raise S3Error("AccessDenied")
             decision = evaluate(
-                dataclasses.replace(
-                    context,
-                    resource=point.arn if key is None else f"{point.arn}/object/{key}",
-                ),
+                point_context,
                 identity_policies=identity,
                 permissions_boundary=boundary,
                 session_policy=session,
@@ -529,8 +542,7 @@ def _point_keys(point: AccessPointUse) -> dict[str, ContextValue]:
     return {
         "s3:DataAccessPointArn": point.arn,
         "s3:DataAccessPointAccount": point.account,
-        # Only Internet-origin access points are served (no VpcConfiguration).
-        "s3:AccessPointNetworkOrigin": "Internet",
+        "s3:AccessPointNetworkOrigin": "Internet" if point.vpc_id is None else "VPC",
     }
 
 

@@ -2,15 +2,18 @@
 (and the object service for the bucket), serialise.
 
 Create/Get/Delete/ListAccessPoints and Put/Get/DeleteAccessPointPolicy,
-GetAccessPointPolicyStatus, in AWS's REST-XML shapes. A ``VpcConfiguration`` is refused (no
-VPC-only network origin is served: every access point's origin is ``Internet``), as are the
-Object Lambda calls (their own paths: ``NotImplemented`` from the operation table).
+GetAccessPointPolicyStatus, in AWS's REST-XML shapes. A ``VpcConfiguration`` names one of
+the account's VPCs (decision 0157's addendum): the access point's network origin is then
+``VPC`` and S3 serves it only through a VPC endpoint of that VPC. The Object Lambda calls are
+refused (their own paths: ``NotImplemented`` from the operation table).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -50,6 +53,9 @@ _XML = [("Content-Type", "application/xml")]
 _CREATE_FIELDS = frozenset(
     {"Bucket", "BucketAccountId", "VpcConfiguration", "PublicAccessBlockConfiguration"}
 )
+_VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+# Whether an account owns a VPC (account, VPC id); None where no compute service runs.
+VpcOwned = Callable[[str, str], Awaitable[bool]]
 
 
 def _local(tag: str) -> str:
@@ -73,13 +79,14 @@ class CreateRequest:
     bucket: str
     bucket_account: str | None
     block: PublicAccessBlock
+    vpc_id: str | None = None
 
 
 def parse_create(body: bytes) -> CreateRequest:
     """A ``CreateAccessPointRequest``: ``Bucket`` required; Block Public Access all on unless
     the document says otherwise (a switch it leaves out: off, as in the configuration's own
-    document); ``VpcConfiguration`` refused; ``Scope`` and ``Tags`` not served (501) unless
-    empty."""
+    document); ``VpcConfiguration``'s ``VpcId`` a VPC id; ``Scope`` and ``Tags`` not served
+    (501) unless empty."""
     root = _document(body, "CreateAccessPointRequest")
     fields: dict[str, Element] = {}
     for child in root:
@@ -93,12 +100,9 @@ def parse_create(body: bytes) -> CreateRequest:
         if name not in _CREATE_FIELDS or name in fields:
             raise S3ControlError("MalformedXML")
         fields[name] = child
+    vpc_id = None
     if "VpcConfiguration" in fields:
-        raise S3ControlError(
-            "InvalidRequest",
-            "VpcConfiguration is not supported: access points are reachable from the Internet"
-            " network origin only",
-        )
+        vpc_id = _vpc_id(fields["VpcConfiguration"])
     bucket_element = fields.get("Bucket")
     bucket = (bucket_element.text or "").strip() if bucket_element is not None else ""
     if not bucket:
@@ -107,7 +111,17 @@ def parse_create(body: bytes) -> CreateRequest:
     account = (account_element.text or "").strip() if account_element is not None else None
     block_element = fields.get("PublicAccessBlockConfiguration")
     block = PublicAccessBlock() if block_element is None else parse_block(tostring(block_element))
-    return CreateRequest(bucket, account or None, block)
+    return CreateRequest(bucket, account or None, block, vpc_id)
+
+
+def _vpc_id(element: Element) -> str:
+    children = list(element)
+    if len(children) != 1 or _local(children[0].tag) != "VpcId":
+        raise S3ControlError("MalformedXML")
+    vpc_id = (children[0].text or "").strip()
+    if not _VPC_ID.fullmatch(vpc_id):
+        raise S3ControlError("InvalidRequest", f"The VPC ID {vpc_id!r} is not valid")
+    return vpc_id
 
 
 def parse_policy_request(body: bytes) -> str:
@@ -165,8 +179,10 @@ class AccessPointCalls:
         endpoint: str,
         quota: int,
         page_max: int,
+        vpc_owned: VpcOwned | None = None,
     ) -> None:
         self._store = store
+        self._vpc_owned = vpc_owned
         self._objects = objects
         self._region = region
         self._endpoint = endpoint
@@ -187,6 +203,11 @@ class AccessPointCalls:
         if problem is not None:
             raise S3ControlError("InvalidRequest", f"The access point name {problem}")
         request = parse_create(body)
+        if request.vpc_id is not None and (
+            self._vpc_owned is None or not await self._vpc_owned(account, request.vpc_id)
+        ):
+            # Another account's VPC is said not to exist, as EC2 says of it.
+            raise S3ControlError("InvalidRequest", f"The VPC {request.vpc_id} does not exist")
         try:
             bucket = await self._objects.get_bucket(request.bucket)
         except NoSuchBucket as exc:
@@ -202,6 +223,7 @@ class AccessPointCalls:
             alias=new_alias(name),
             public_access_block=request.block,
             created_at=now,
+            vpc_id=request.vpc_id,
         )
         try:
             await self._store.create(point, quota=self._quota)
@@ -222,7 +244,11 @@ class AccessPointCalls:
         xml = XmlWriter("GetAccessPointResult", namespace=NAMESPACE)
         xml.element("Name", point.name)
         xml.element("Bucket", point.bucket)
-        xml.element("NetworkOrigin", "Internet")
+        xml.element("NetworkOrigin", point.network_origin)
+        if point.vpc_id is not None:
+            xml.open("VpcConfiguration")
+            xml.element("VpcId", point.vpc_id)
+            xml.close("VpcConfiguration")
         block = point.public_access_block
         xml.open("PublicAccessBlockConfiguration")
         xml.element("BlockPublicAcls", block.block_public_acls)
@@ -264,7 +290,11 @@ class AccessPointCalls:
         for point in page[:limit]:
             xml.open("AccessPoint")
             xml.element("Name", point.name)
-            xml.element("NetworkOrigin", "Internet")
+            xml.element("NetworkOrigin", point.network_origin)
+            if point.vpc_id is not None:
+                xml.open("VpcConfiguration")
+                xml.element("VpcId", point.vpc_id)
+                xml.close("VpcConfiguration")
             xml.element("Bucket", point.bucket)
             xml.element("AccessPointArn", point.arn(self._region))
             xml.element("Alias", point.alias)

@@ -36,7 +36,7 @@ from andromede.iam.service import IdentityService
 from andromede.s3control import job_tags
 from andromede.s3control import jobs as batch
 from andromede.s3control import public_access_block as pab
-from andromede.s3control.access_points import AccessPointCalls
+from andromede.s3control.access_points import AccessPointCalls, VpcOwned
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
 from andromede.s3control.job_conditions import job_condition_keys
 from andromede.s3control.operations import (
@@ -85,6 +85,7 @@ class S3ControlApp:
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         access_points: AccessPointStore | None = None,
+        vpc_owned: VpcOwned | None = None,
     ) -> None:
         self._objects = objects
         self._access_points = AccessPointCalls(
@@ -94,6 +95,7 @@ class S3ControlApp:
             endpoint=settings.s3_domain,
             quota=settings.max_access_points_per_account,
             page_max=settings.access_point_list_max,
+            vpc_owned=vpc_owned,
         )
         self._jobs = jobs
         self._clock = clock

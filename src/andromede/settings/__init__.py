@@ -119,6 +119,13 @@ class Settings(
         # Both listeners bind each transit address (decision 0160): one port each.
         if self.hypervisor_vpce_port == self.imds_port:
             raise ValueError("hypervisor_vpce_port and imds_port must differ")
+        if self.vpc_endpoint_tls_cert is not None and self.hypervisor_vpce_tls_port in (
+            self.imds_port,
+            self.hypervisor_vpce_port,
+        ):
+            raise ValueError("hypervisor_vpce_tls_port must differ from the other two")
+        if (self.vpc_endpoint_tls_cert is None) != (self.vpc_endpoint_tls_key is None):
+            raise ValueError("vpc_endpoint_tls_cert and vpc_endpoint_tls_key go together")
 
     # -- what reads the fields of two groups --------------------------------------------------
     def _audit_signing_key_has_a_token(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import (
@@ -297,6 +298,24 @@ class NetworkSettings(BaseModel):
         " address (the object store, for what a VPC endpoint's routes redirect there).",
     )
 
+    hypervisor_vpce_tls_port: int = Field(
+        default=16927,
+        ge=1,
+        le=65535,
+        description="Port of the VPC endpoints' TLS listener on each transit address, where the"
+        " routers send what guests send to the object store's port 443 (only with"
+        " vpc_endpoint_tls_cert).",
+    )
+    vpc_endpoint_tls_cert: Path | None = Field(
+        default=None,
+        description="The object store's certificate chain (PEM) with which each host's VPC"
+        " endpoint TLS listener answers guests' https (with vpc_endpoint_tls_key); none = no"
+        " TLS at the endpoints.",
+    )
+    vpc_endpoint_tls_key: Path | None = Field(
+        default=None,
+        description="The private key (PEM) of vpc_endpoint_tls_cert.",
+    )
     vpc_endpoint_gateway_url: str = Field(
         default="",
         description="Where a hypervisor agent forwards what its VPC endpoint listeners receive"

@@ -5,7 +5,9 @@ PostgreSQL, the table of migration 0070).
 An access point is an account's named door onto one bucket, with its own policy and its own
 Block Public Access (all four switches on unless the creator says otherwise, as on AWS). Its
 alias (``<name>-<random>-s3alias``) is a bucket-shaped name the S3 API accepts wherever a
-bucket name goes; the alias is unique across all accounts, the name within one account.
+bucket name goes; the alias is unique across all accounts, the name within one account. An
+access point made with a ``VpcConfiguration`` keeps its VPC (column of migration 0076): only
+requests through a VPC endpoint of that VPC pass it.
 """
 
 from __future__ import annotations
@@ -93,6 +95,11 @@ class AccessPoint:
     public_access_block: PublicAccessBlock
     created_at: datetime
     policy: str | None = None  # the access point policy's JSON text, as sent
+    vpc_id: str | None = None  # network origin VPC (None: Internet)
+
+    @property
+    def network_origin(self) -> str:
+        return "Internet" if self.vpc_id is None else "VPC"
 
     def arn(self, region: str) -> str:
         return f"arn:aws:s3:{region}:{self.tenant_id}:accesspoint/{self.name}"
@@ -104,6 +111,7 @@ class AccessPoint:
             account=self.tenant_id,
             policy=self.policy,
             public_access_block=self.public_access_block,
+            vpc_id=self.vpc_id,
         )
 
 
@@ -190,6 +198,7 @@ def _access_point(row: sa.Row[tuple[object, ...]]) -> AccessPoint:
         public_access_block=PublicAccessBlock.from_json(m["public_access_block"]),
         created_at=m["created_at"],
         policy=m["policy"],
+        vpc_id=m["vpc_id"],
     )
 
 
@@ -211,6 +220,7 @@ class SqlAccessPointStore:
             "bucket_account": access_point.bucket_account,
             "alias": access_point.alias,
             "policy": access_point.policy,
+            "vpc_id": access_point.vpc_id,
             "public_access_block": access_point.public_access_block.to_json(),
             "format_version": _FORMAT_VERSION,
             "created_at": access_point.created_at,

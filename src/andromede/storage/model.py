@@ -304,12 +304,14 @@ class PublicAccessBlock:
 class AccessPointUse:
     """The access point a request came through (decision 0157): its ARN and account (the
     ``s3:DataAccessPoint*`` condition keys and the resource its policy is asked about), its
-    policy's JSON text, its own Block Public Access."""
+    policy's JSON text, its own Block Public Access, and the VPC it is restricted to (None:
+    the Internet network origin; decision 0157's addendum)."""
 
     arn: str
     account: str
     policy: str | None
     public_access_block: PublicAccessBlock
+    vpc_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
