@@ -1,6 +1,6 @@
 """S3 access points (decision 0157): one row per access point — its account and name (the
 key), its bucket, its alias (unique across accounts: the S3 API resolves it as a bucket
-name), its policy and Block Public Access, the VPC it is restricted to (migration 0076; null:
+name), its policy and Block Public Access, the VPC it is restricted to (migration 0074; null:
 the Internet network origin).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports

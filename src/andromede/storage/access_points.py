@@ -6,7 +6,7 @@ An access point is an account's named door onto one bucket, with its own policy 
 Block Public Access (all four switches on unless the creator says otherwise, as on AWS). Its
 alias (``<name>-<random>-s3alias``) is a bucket-shaped name the S3 API accepts wherever a
 bucket name goes; the alias is unique across all accounts, the name within one account. An
-access point made with a ``VpcConfiguration`` keeps its VPC (column of migration 0076): only
+access point made with a ``VpcConfiguration`` keeps its VPC (column of migration 0074): only
 requests through a VPC endpoint of that VPC pass it.
 """
 

@@ -1,4 +1,4 @@
-"""Migration 0076 (access points restricted to a VPC, decision 0157's addendum): the column
+"""Migration 0074 (access points restricted to a VPC, decision 0157's addendum): the column
 comes and goes on SQLite and on a real PostgreSQL, existing access points keep the Internet
 origin (null), and the downgrade refuses while an access point is restricted to a VPC (it
 would open it to the Internet)."""
@@ -49,7 +49,7 @@ def _check(url: str) -> None:
     migrate(url, _BEFORE)
     assert "vpc_id" not in _columns(url)
     _insert(url, "old", None)
-    migrate(url, "0076")
+    migrate(url, "0074")
     assert "vpc_id" in _columns(url)
     assert _execute(url, "SELECT vpc_id FROM access_points WHERE name = 'old'") == [(None,)]
     _insert(url, "inside", "vpc-0aaaaaaaaaaaaaaaa")

@@ -2,7 +2,7 @@
 null for the Internet network origin — which every existing access point has, so nothing is
 backfilled.
 
-Revision ID: 0076
+Revision ID: 0074
 Revises: 0073
 Create Date: 2026-12-05
 """
@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0076"
-# 0074 and 0075 may be other branches' of this session; the lead chains this one at merge.
+revision: str = "0074"
 down_revision: str | None = "0073"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
