@@ -1,0 +1,138 @@
+"""SNS subscriptions and Publish (decision 0162): the service, its SQS-style queues as
+subscribers, and the region's SNS signing key (made once, kept in the metadata database
+sealed under ``keys/secrets.key``, as every gateway of the region holds that file)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from andromede.iam.secrets import SecretSealer
+from andromede.notifications.envelope import SigningKey, load_signing_key, new_signing_key
+from andromede.notifications.pubsub import PubSubLimits, PubSubService
+from andromede.notifications.service import TopicService
+from andromede.notifications.store import EventQueue, SubscriptionStore
+from andromede.queues.errors import QueueError
+from andromede.queues.model import parse_queue_arn
+from andromede.queues.service import QueueService
+from andromede.settings import Settings
+
+__all__ = [
+    "StoredSigningKeys",
+    "TopicQueues",
+    "pubsub_service",
+    "signing_keys",
+    "sns_base_url",
+]
+
+log = logging.getLogger(__name__)
+
+SNS_PRINCIPAL = "sns.amazonaws.com"
+# The sealing context of the key (SecretSealer binds each secret to a name).
+_SEAL_NAME = "sns-signing-key"
+
+
+class StoredSigningKeys:
+    """The region's SNS signing key: read from the store, or made and kept by the first
+    gateway to need it (another one's, kept first, wins)."""
+
+    def __init__(self, store: SubscriptionStore, sealer: SecretSealer, region: str) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._region = region
+        self._key: SigningKey | None = None
+        self._lock = asyncio.Lock()
+
+    async def key(self) -> SigningKey:
+        if self._key is not None:
+            return self._key
+        async with self._lock:
+            if self._key is None:
+                held = await self._store.signing_key()
+                if held is None:
+                    made, private = await asyncio.to_thread(new_signing_key, self._region, _now())
+                    sealed = self._sealer.seal(_SEAL_NAME, private.decode())
+                    held = await self._store.add_signing_key(
+                        made.key_id, sealed, made.certificate_pem, _now()
+                    )
+                    log.info("SNS signing key made (certificate %s)", made.key_id)
+                sealed_key, certificate = held
+                self._key = load_signing_key(
+                    self._sealer.unseal(_SEAL_NAME, sealed_key).encode(), certificate
+                )
+            return self._key
+
+    async def certificate(self, key_id: str) -> str | None:
+        """The certificate served at SigningCertURL, if ``key_id`` is the region's key."""
+        key = await self.key()
+        return key.certificate_pem if key.key_id == key_id else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TopicQueues:
+    """The platform's queues as SNS subscribers: a queue of the subscriber's own account in
+    this region (cross-account subscriptions are refused, as the SQS side refuses another
+    account's queue here, decision 0158)."""
+
+    def __init__(self, queues: QueueService, region: str) -> None:
+        self._queues = queues
+        self._region = region
+
+    async def may_subscribe(self, tenant_id: str, queue_arn: str) -> bool:
+        try:
+            region, account, name = parse_queue_arn(queue_arn)
+            await self._queues.get_queue(tenant_id, account, name)
+        except QueueError:
+            return False
+        return region == self._region
+
+    async def send(self, owner: str, queue_arn: str, body: str) -> bool:
+        try:
+            _, account, name = parse_queue_arn(queue_arn)
+            queue = await self._queues.get_queue(owner, account, name)
+        except QueueError:
+            return False
+        await self._queues.deliver(queue, body, SNS_PRINCIPAL)
+        return True
+
+
+def sns_base_url(settings: Settings) -> str:
+    if settings.sns_endpoint_url:
+        return settings.sns_endpoint_url
+    scheme = "https" if settings.tls_cert is not None else "http"
+    return f"{scheme}://{settings.s3_host}:{settings.s3_port}"
+
+
+def pubsub_service(
+    settings: Settings,
+    topics: TopicService,
+    store: SubscriptionStore,
+    events: EventQueue,
+    keys: StoredSigningKeys,
+    queues: QueueService | None,
+) -> PubSubService:
+    return PubSubService(
+        topics,
+        store,
+        events,
+        keys,
+        None if queues is None else TopicQueues(queues, settings.region),
+        PubSubLimits(
+            base_url=sns_base_url(settings),
+            max_subscriptions=settings.sns_max_subscriptions_per_topic,
+            max_message_size=settings.sns_max_message_size,
+            queue_bound=settings.notification_queue_per_tenant,
+        ),
+    )
+
+
+def signing_keys(settings: Settings, store: SubscriptionStore) -> StoredSigningKeys:
+    return StoredSigningKeys(
+        store,
+        SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
+        settings.region,
+    )
