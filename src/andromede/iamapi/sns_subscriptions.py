@@ -45,8 +45,13 @@ SUBSCRIPTION_ACTIONS: Final = (
 )
 _BATCH_MAX: Final = 10
 _PENDING: Final = "pending confirmation"
-_ERRORS = (InvalidTopic, NoSuchTopic, NoSuchSubscription, NotSubscribable,
-           SubscriptionLimitExceeded)  # fmt: skip
+_ERRORS = (
+    InvalidTopic,
+    NoSuchTopic,
+    NoSuchSubscription,
+    NotSubscribable,
+    SubscriptionLimitExceeded,
+)
 
 
 def _wire(exc: AndromedeError) -> QueryError:

@@ -169,8 +169,7 @@ class Deliverer:
         endpoint = None if topic is None else topic.push_endpoint
         if topic is None or endpoint is None:
             if topic is None or self._subscribers is None:
-                log.info("event for %s dropped: no such topic or no push endpoint",
-                         event.topic_arn)  # fmt: skip
+                log.info("event for %s dropped: no such topic or no endpoint", event.topic_arn)
                 self.dropped += 1
             await self._queue.drop(event)
             return

@@ -153,8 +153,9 @@ class PubSubService:
             key=await self._keys.key(),
             base_url=self._limits.base_url,
         )
-        await self._enqueue(subscription, json.dumps(envelope), "SubscriptionConfirmation",
-                            message_id)  # fmt: skip
+        await self._enqueue(
+            subscription, json.dumps(envelope), "SubscriptionConfirmation", message_id
+        )
 
     async def confirm(self, topic_arn: str, token: str) -> Subscription:
         """The subscription of ``topic_arn`` holding ``token``, now confirmed (a confirmed

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +21,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.audit.service import AuditService
 from andromede.iam.secrets import SecretSealer
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sns import ACTIONS, sns_spec
@@ -66,8 +67,6 @@ class Sns:
 
 @pytest.fixture
 async def sns(tmp_path: Path) -> AsyncIterator[Sns]:
-    import time
-
     clock = Clock(now=float(int(time.time())))
     async with query_world(clock, tmp_path / "data") as world:
         keys_service = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
@@ -89,7 +88,7 @@ async def sns(tmp_path: Path) -> AsyncIterator[Sns]:
             TopicQueues(queues, REGION),
             PubSubLimits(
                 base_url="https://sns.test:9000", max_subscriptions=150, max_message_size=4096
-            ),  # fmt: skip
+            ),
         )
         settings = Settings(data_dir=tmp_path / "data", region=REGION)
         world.apps["sns"] = QueryApp(
@@ -221,9 +220,13 @@ async def test_message_structure_json_and_body_scope(sns: Sns) -> None:
     await sns.root.call("sns", "Publish", TopicArn=arn, Message=json.dumps({"kind": "small"}))
     assert await sns.received(queue) == [json.dumps({"kind": "bigger"})]
     await refused(
-        sns.root, "Publish", "InvalidParameter", TopicArn=arn, MessageStructure="json",
+        sns.root,
+        "Publish",
+        "InvalidParameter",
+        TopicArn=arn,
+        MessageStructure="json",
         Message='{"sqs": "no default"}',
-    )  # fmt: skip
+    )
 
 
 async def test_an_http_subscription_waits_for_its_confirmation(sns: Sns) -> None:
@@ -232,11 +235,7 @@ async def test_an_http_subscription_waits_for_its_confirmation(sns: Sns) -> None
         "sns", "Subscribe", TopicArn=arn, Protocol="https", Endpoint="https://hooks.example/sns"
     )
     assert answer["SubscriptionArn"] == "pending confirmation"
-    claimed = await sns.events.claim(
-        __import__("datetime").datetime.now(__import__("datetime").UTC),
-        lease=__import__("datetime").timedelta(seconds=60),
-        limit=10,
-    )
+    claimed = await sns.events.claim(datetime.now(UTC), lease=timedelta(seconds=60), limit=10)
     assert len(claimed) == 1
     wrapped = json.loads(claimed[0].message)
     assert wrapped["headers"]["x-amz-sns-message-type"] == "SubscriptionConfirmation"
@@ -305,23 +304,35 @@ async def test_subscriptions_that_cannot_be_taken(
 ) -> None:
     arn = await topic(sns.root, "refusing")
     await refused(
-        sns.root, "Subscribe", code, TopicArn=arn, Protocol=protocol, Endpoint=endpoint,
+        sns.root,
+        "Subscribe",
+        code,
+        TopicArn=arn,
+        Protocol=protocol,
+        Endpoint=endpoint,
         Attributes=attributes,
-    )  # fmt: skip
+    )
 
 
 async def test_publish_refusals(sns: Sns) -> None:
     arn = await topic(sns.root, "limits")
     await refused(sns.root, "Publish", "InvalidParameter", TopicArn=arn, Message="x" * 5000)
     await refused(
-        sns.root, "Publish", "InvalidParameter", TopicArn=arn, Message="m",
+        sns.root,
+        "Publish",
+        "InvalidParameter",
+        TopicArn=arn,
+        Message="m",
         MessageAttributes={"n": {"DataType": "Number", "StringValue": "abc"}},
-    )  # fmt: skip
+    )
     await refused(sns.root, "Publish", "NotFound", TopicArn=arn + "-gone", Message="m")
     error = await refused(
-        sns.root, "PublishBatch", "TooManyEntriesInBatchRequest", TopicArn=arn,
+        sns.root,
+        "PublishBatch",
+        "TooManyEntriesInBatchRequest",
+        TopicArn=arn,
         PublishBatchRequestEntries=[{"Id": str(n), "Message": "m"} for n in range(11)],
-    )  # fmt: skip
+    )
     assert error.status == 400
 
 
@@ -335,23 +346,35 @@ async def test_another_tenant_never_reaches_a_subscription(sns: Sns) -> None:
     intruder = sns.world.client(keys)
     await refused(intruder, "GetSubscriptionAttributes", "NotFound", SubscriptionArn=sub_arn)
     await refused(
-        intruder, "SetSubscriptionAttributes", "NotFound", SubscriptionArn=sub_arn,
-        AttributeName="RawMessageDelivery", AttributeValue="true",
-    )  # fmt: skip
+        intruder,
+        "SetSubscriptionAttributes",
+        "NotFound",
+        SubscriptionArn=sub_arn,
+        AttributeName="RawMessageDelivery",
+        AttributeValue="true",
+    )
     await refused(intruder, "Unsubscribe", "NotFound", SubscriptionArn=sub_arn)
     await refused(intruder, "Publish", "NotFound", TopicArn=arn, Message="spoof")
     await refused(
-        intruder, "Subscribe", "NotFound", TopicArn=arn, Protocol="https",
+        intruder,
+        "Subscribe",
+        "NotFound",
+        TopicArn=arn,
+        Protocol="https",
         Endpoint="https://evil.example/",
-    )  # fmt: skip
+    )
     await refused(intruder, "ListSubscriptionsByTopic", "NotFound", TopicArn=arn)
     assert (await intruder.call("sns", "ListSubscriptions"))["Subscriptions"] == []
     # Its own topic cannot take the victim's queue either.
     own = await topic(intruder, "mine")
     await refused(
-        intruder, "Subscribe", "AuthorizationError", TopicArn=own, Protocol="sqs",
+        intruder,
+        "Subscribe",
+        "AuthorizationError",
+        TopicArn=own,
+        Protocol="sqs",
         Endpoint=queue.arn,
-    )  # fmt: skip
+    )
     assert intruder_id != sns.world.tenant_id
     assert (await sns.root.call("sns", "GetSubscriptionAttributes", SubscriptionArn=sub_arn))[
         "Attributes"
@@ -365,13 +388,20 @@ async def test_users_need_sns_actions_and_changes_are_audited(sns: Sns) -> None:
     bare = sns.world.client(Credentials(key["AccessKeyId"], key["SecretAccessKey"]))
     await refused(bare, "Publish", "AccessDenied", TopicArn=arn, Message="m")
     await refused(
-        bare, "PublishBatch", "AccessDenied", TopicArn=arn,
+        bare,
+        "PublishBatch",
+        "AccessDenied",
+        TopicArn=arn,
         PublishBatchRequestEntries=[{"Id": "a", "Message": "m"}],
-    )  # fmt: skip
+    )
     await refused(
-        bare, "Subscribe", "AccessDenied", TopicArn=arn, Protocol="https",
+        bare,
+        "Subscribe",
+        "AccessDenied",
+        TopicArn=arn,
+        Protocol="https",
         Endpoint="https://h.example/",
-    )  # fmt: skip
+    )
     await refused(bare, "ListSubscriptions", "AccessDenied")
     policy = {
         "Version": "2012-10-17",
