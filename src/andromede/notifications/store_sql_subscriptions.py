@@ -127,7 +127,11 @@ class SqlSubscriptionStore:
         )
 
     async def signing_key(self) -> tuple[str, str] | None:
-        query = sa.select(_K.c.sealed_key, _K.c.certificate).order_by(_K.c.created_at).limit(1)
+        query = (
+            sa.select(_K.c.sealed_key, _K.c.certificate)
+            .order_by(_K.c.created_at, _K.c.key_id)
+            .limit(1)
+        )
 
         def work(conn: Connection) -> tuple[str, str] | None:
             row = conn.execute(query).first()
@@ -140,7 +144,9 @@ class SqlSubscriptionStore:
     ) -> tuple[str, str]:
         def work(conn: Connection) -> tuple[str, str]:
             row = conn.execute(
-                sa.select(_K.c.sealed_key, _K.c.certificate).order_by(_K.c.created_at).limit(1)
+                sa.select(_K.c.sealed_key, _K.c.certificate)
+                .order_by(_K.c.created_at, _K.c.key_id)
+                .limit(1)
             ).first()
             if row is not None:
                 return str(row[0]), str(row[1])

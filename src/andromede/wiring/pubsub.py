@@ -56,6 +56,9 @@ class StoredSigningKeys:
                     held = await self._store.add_signing_key(
                         made.key_id, sealed, made.certificate_pem, _now()
                     )
+                    # Read again: two gateways making one at once both insert; every one
+                    # then uses the first kept (oldest, then smallest id).
+                    held = await self._store.signing_key() or held
                     log.info("SNS signing key made (certificate %s)", made.key_id)
                 sealed_key, certificate = held
                 self._key = load_signing_key(
