@@ -24,6 +24,7 @@ from botocore.credentials import Credentials
 from andromede.iam.secrets import SecretSealer
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sns import ACTIONS, sns_spec
+from andromede.iamapi.sns_subscriptions import SUBSCRIPTION_ACTIONS
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.notifications.delivery import Deliverer, DeliveryPolicy
@@ -257,6 +258,16 @@ async def test_an_http_subscription_waits_for_its_confirmation(sns: Sns) -> None
     assert listed[0]["SubscriptionArn"].startswith(arn + ":")
     await sns.root.call("sns", "Publish", TopicArn=arn, Message="now")
     assert await sns.events.waiting(sns.world.tenant_id) == 2
+    # The UnsubscribeURL's call, unsigned: the subscription ARN is the credential.
+    status, body = await unsigned(
+        sns, Action="Unsubscribe", SubscriptionArn=listed[0]["SubscriptionArn"]
+    )
+    assert status == 200, body
+    assert (await sns.root.call("sns", "ListSubscriptionsByTopic", TopicArn=arn))[
+        "Subscriptions"
+    ] == []
+    status, body = await unsigned(sns, Action="ListSubscriptions")
+    assert status == 403 and b"MissingAuthenticationToken" in body
 
 
 async def test_a_topics_events_fan_out_to_its_subscriptions(sns: Sns) -> None:
@@ -365,6 +376,26 @@ async def test_another_tenant_never_reaches_a_subscription(sns: Sns) -> None:
     )
     await refused(intruder, "ListSubscriptionsByTopic", "NotFound", TopicArn=arn)
     assert (await intruder.call("sns", "ListSubscriptions"))["Subscriptions"] == []
+    await refused(
+        intruder,
+        "PublishBatch",
+        "NotFound",
+        TopicArn=arn,
+        PublishBatchRequestEntries=[{"Id": "a", "Message": "spoof"}],
+    )
+    await refused(intruder, "ConfirmSubscription", "InvalidParameter", TopicArn=arn, Token="x")
+    tried = {
+        "GetSubscriptionAttributes",
+        "SetSubscriptionAttributes",
+        "Unsubscribe",
+        "Publish",
+        "Subscribe",
+        "ListSubscriptionsByTopic",
+        "ListSubscriptions",
+        "PublishBatch",
+        "ConfirmSubscription",
+    }
+    assert tried == set(SUBSCRIPTION_ACTIONS)  # a new action comes with its isolation case
     # Its own topic cannot take the victim's queue either.
     own = await topic(intruder, "mine")
     await refused(
