@@ -141,6 +141,7 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
     async def confirm_subscription(call: Call) -> None:
         async def work() -> None:
             confirmed = await pubsub.confirm(call.required("TopicArn"), call.required("Token"))
+            call.context["resource"] = confirmed.arn
             if call.principal.is_anonymous:
                 call.context[UNSIGNED_TENANT] = confirmed.tenant_id
                 call.context[UNSIGNED_DETAILS] = {"subscription": confirmed.arn}
@@ -151,6 +152,7 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
     async def unsubscribe(call: Call) -> None:
         arn = call.required("SubscriptionArn")
         if call.principal.is_anonymous:
+            call.context["resource"] = arn
             held = await pubsub.unsubscribe_unsigned(arn)
             call.context[UNSIGNED_DETAILS] = {"subscription": arn, "found": str(held).lower()}
             return

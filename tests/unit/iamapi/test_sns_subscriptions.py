@@ -268,6 +268,13 @@ async def test_an_http_subscription_waits_for_its_confirmation(sns: Sns) -> None
     ] == []
     status, body = await unsigned(sns, Action="ListSubscriptions")
     assert status == 403 and b"MissingAuthenticationToken" in body
+    await sns.world.audit.flush()
+    events = [e for _, e in await sns.world.audit_store.list_events(None, after_id=0, limit=100)]
+    confirmed = [e for e in events if e.action == "sns:ConfirmSubscription"]
+    assert [e.outcome.value for e in confirmed] == ["failure", "success"]
+    assert confirmed[1].resource == listed[0]["SubscriptionArn"]
+    assert confirmed[1].tenant_id == sns.world.tenant_id
+    assert all(query["Token"][0] not in json.dumps(e.details) for e in events)
 
 
 async def test_a_topics_events_fan_out_to_its_subscriptions(sns: Sns) -> None:
