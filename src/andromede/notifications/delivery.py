@@ -86,6 +86,8 @@ class Subscribers(Protocol):
 
     async def send_to_queue(self, delivery: Delivery) -> bool: ...
 
+    async def dead_letter(self, delivery: Delivery) -> bool: ...
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -197,7 +199,7 @@ class Deliverer:
                 if subscribers is None or not await subscribers.send_to_queue(delivery):
                     raise _Undeliverable("no such queue")
 
-            await self._settle(event, "sqs", send())
+            await self._settle(event, "sqs", send(), self._dead_letter(delivery))
             return
         endpoint = delivery.subscription.endpoint
         headers = {
@@ -209,14 +211,38 @@ class Deliverer:
             event,
             urlsplit(endpoint).hostname or "-",
             self._push(client, endpoint, delivery.body.encode(), headers),
+            self._dead_letter(delivery),
         )
 
-    async def _settle(self, event: QueuedEvent, host: str, attempt: Awaitable[None]) -> None:
+    def _dead_letter(self, delivery: Delivery) -> Callable[[], Awaitable[None]] | None:
+        subscribers = self._subscribers
+        if subscribers is None or delivery.subscription.dead_letter_queue is None:
+            return None
+
+        async def send() -> None:
+            try:
+                await subscribers.dead_letter(delivery)
+            except Exception:  # the message is given up either way
+                log.exception("dead-letter queue of %s not reached", delivery.subscription.arn)
+
+        return send
+
+    async def _settle(
+        self,
+        event: QueuedEvent,
+        host: str,
+        attempt: Awaitable[None],
+        given_up: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``given_up``: called before an event is dropped as undeliverable (a
+        subscription's dead-letter queue, decision 0162)."""
         try:
             await attempt
         except _Undeliverable as exc:
             log.warning("event for %s to host %s dropped: %s", event.topic_arn, host, exc)
             self.dropped += 1
+            if given_up is not None:
+                await given_up()
             await self._queue.drop(event)
             return
         except Exception as exc:  # every failure of the remote end or the network
@@ -230,6 +256,8 @@ class Deliverer:
                     reason,
                 )
                 self.dropped += 1
+                if given_up is not None:
+                    await given_up()
                 await self._queue.drop(event)
                 return
             delay = min(self._policy.retry_base * 2 ** (event.attempts - 1), self._policy.retry_max)

@@ -36,6 +36,7 @@ from andromede.notifications.model import Topic
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, SubscriptionStore
 from andromede.notifications.subscriptions import (
+    REDRIVE_POLICY,
     Subscription,
     check_endpoint,
     check_subscription_attributes,
@@ -118,6 +119,7 @@ class PubSubService:
         topic = await self._topics.get_topic(tenant_id, topic_arn)
         endpoint = check_endpoint(protocol, endpoint)
         kept = check_subscription_attributes(attributes)
+        await self._check_dead_letter(tenant_id, kept)
         if protocol == "sqs" and (
             self._queues is None or not await self._queues.may_subscribe(tenant_id, endpoint)
         ):
@@ -140,6 +142,18 @@ class PubSubService:
         if held.arn == candidate.arn and held.token is not None:
             await self._send_confirmation(held)
         return held
+
+    async def _check_dead_letter(self, tenant_id: str, attributes: Mapping[str, str]) -> None:
+        """A RedrivePolicy must name a queue of the caller's own account (as on SNS)."""
+        text = attributes.get(REDRIVE_POLICY)
+        if text is None:
+            return
+        target = str(json.loads(text)["deadLetterTargetArn"])
+        if self._queues is None or not await self._queues.may_subscribe(tenant_id, target):
+            raise InvalidTopic(
+                "Invalid parameter: RedrivePolicy: deadLetterTargetArn is not a queue of this "
+                "account"
+            )
 
     async def _send_confirmation(self, subscription: Subscription) -> None:
         if subscription.token is None:
@@ -199,6 +213,7 @@ class PubSubService:
         if value == "" and name != "FilterPolicy":
             attributes.pop(name)
         kept = check_subscription_attributes(attributes)
+        await self._check_dead_letter(tenant_id, kept)
         await self._store.update_subscription(dataclasses.replace(held, attributes=kept))
 
     async def list_subscriptions(
@@ -323,6 +338,19 @@ class PubSubService:
             return None
         data = json.loads(message)
         return Delivery(subscription, str(data["body"]), dict(data["headers"]))
+
+    async def dead_letter(self, delivery: Delivery) -> bool:
+        """A message given up, into the subscription's dead-letter queue (its
+        ``RedrivePolicy``), as it would have been delivered; whether it was sent."""
+        target = delivery.subscription.dead_letter_queue
+        # A confirmation is no message: SNS dead-letters notifications only.
+        notification = delivery.headers.get("x-amz-sns-message-type") == "Notification"
+        return (
+            target is not None
+            and notification
+            and self._queues is not None
+            and await self._queues.send(delivery.subscription.owner, target, delivery.body)
+        )
 
     async def send_to_queue(self, delivery: Delivery) -> bool:
         return self._queues is not None and await self._queues.send(

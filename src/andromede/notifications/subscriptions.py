@@ -5,8 +5,8 @@ A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protoco
 (a queue ARN of this platform), ``http`` and ``https`` (a URL, confirmed by the endpoint
 through the SubscriptionConfirmation handshake: until then the subscription holds its token
 and receives nothing). Attributes taken: ``RawMessageDelivery``, ``FilterPolicy``,
-``FilterPolicyScope``; ``RedrivePolicy`` and the others SNS has are refused as not
-implemented, never kept and ignored.
+``FilterPolicyScope``, ``RedrivePolicy`` (a dead-letter queue of the subscriber's account);
+the others SNS has are refused as not implemented, never kept and ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from andromede.notifications.filterpolicy import check_filter_policy
 
 __all__ = [
     "PROTOCOLS",
+    "REDRIVE_POLICY",
     "Subscription",
     "check_endpoint",
     "check_subscription_attributes",
@@ -34,9 +35,8 @@ RAW: Final = "RawMessageDelivery"
 FILTER_POLICY: Final = "FilterPolicy"
 FILTER_SCOPE: Final = "FilterPolicyScope"
 _SCOPES: Final = ("MessageAttributes", "MessageBody")
-_NOT_IMPLEMENTED: Final = frozenset(
-    {"RedrivePolicy", "DeliveryPolicy", "SubscriptionRoleArn", "ReplayPolicy"}
-)
+REDRIVE_POLICY: Final = "RedrivePolicy"
+_NOT_IMPLEMENTED: Final = frozenset({"DeliveryPolicy", "SubscriptionRoleArn", "ReplayPolicy"})
 FORMAT_VERSION: Final = 1
 
 
@@ -91,11 +91,27 @@ def check_subscription_attributes(attributes: Mapping[str, str]) -> dict[str, st
         elif name == FILTER_POLICY:
             if value.strip() not in ("", "{}"):
                 kept[name] = value
+        elif name == REDRIVE_POLICY:
+            if value.strip():
+                kept[name] = _check_redrive(value)
         else:
             raise InvalidTopic(f"Invalid parameter: AttributeName {name[:64]}")
     if FILTER_POLICY in kept:
         check_filter_policy(kept[FILTER_POLICY], kept.get(FILTER_SCOPE, _SCOPES[0]))
     return kept
+
+
+def _check_redrive(text: str) -> str:
+    """``{"deadLetterTargetArn": "<an SQS queue ARN>"}``, as SNS takes it."""
+    try:
+        policy = json.loads(text)
+    except ValueError:
+        policy = None
+    target = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
+    if not isinstance(target, str) or set(policy) != {"deadLetterTargetArn"}:
+        raise InvalidTopic("Invalid parameter: RedrivePolicy: deadLetterTargetArn is required")
+    check_endpoint("sqs", target)
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +133,11 @@ class Subscription:
     @property
     def raw(self) -> bool:
         return self.attributes.get(RAW) == "true"
+
+    @property
+    def dead_letter_queue(self) -> str | None:
+        text = self.attributes.get(REDRIVE_POLICY)
+        return None if not text else str(json.loads(text)["deadLetterTargetArn"])
 
     @property
     def filter_scope(self) -> str:

@@ -459,3 +459,36 @@ async def test_users_need_sns_actions_and_changes_are_audited(sns: Sns) -> None:
     events = [e for _, e in await sns.world.audit_store.list_events(None, after_id=0, limit=100)]
     published = [(e.action, e.resource) for e in events if e.action.startswith("sns:Publish")]
     assert ("sns:Publish", arn) in published and ("sns:PublishBatch", arn) in published
+
+
+async def test_a_message_given_up_goes_to_the_dead_letter_queue(sns: Sns) -> None:
+    arn = await topic(sns.root, "redriven")
+    dlq = await sns.queue(sns.world.tenant_id, "dead-letters")
+    redrive = json.dumps({"deadLetterTargetArn": dlq.arn})
+    # The loopback is no allowed address here: every push is refused by the guard.
+    await sns.root.call(
+        "sns",
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="http",
+        Endpoint="http://127.0.0.1:9/",
+        Attributes={"RedrivePolicy": redrive},
+    )
+    claimed = await sns.events.claim(datetime.now(UTC), lease=timedelta(seconds=60), limit=10)
+    token = json.loads(json.loads(claimed[0].message)["body"])["Token"]
+    await sns.pubsub.confirm(arn, token)
+    await sns.root.call("sns", "Publish", TopicArn=arn, Message="undeliverable")
+    bodies = await sns.received(dlq)
+    assert [json.loads(b)["Message"] for b in bodies] == ["undeliverable"]
+    assert await sns.events.waiting(sns.world.tenant_id) == 1  # the leased confirmation
+    other_id, _ = await sns.world.new_tenant("elsewhere")
+    foreign = json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{other_id}:q"})
+    await refused(
+        sns.root,
+        "Subscribe",
+        "InvalidParameter",
+        TopicArn=arn,
+        Protocol="http",
+        Endpoint="http://127.0.0.1:10/",
+        Attributes={"RedrivePolicy": foreign},
+    )
