@@ -103,6 +103,8 @@ class PubSubService:
         self._queues = queues
         self._limits = limits
         self._clock = clock
+        # A topic's subscriptions go with it, as on SNS (DeleteTopic, a tenant closed).
+        topics.on_topic_deleted = self.forget_topic
 
     @property
     def max_message_size(self) -> int:

@@ -302,6 +302,13 @@ async def test_listings_page_with_next_token(sns: Sns) -> None:
     assert len(rest["Subscriptions"]) == 1 and "NextToken" not in rest
     mine = await sns.root.call("sns", "ListSubscriptions")
     assert len(mine["Subscriptions"]) == 100
+    # DeleteTopic deletes its subscriptions, as on SNS; so does closing the tenant.
+    await sns.root.call("sns", "DeleteTopic", TopicArn=arn)
+    assert (await sns.root.call("sns", "ListSubscriptions"))["Subscriptions"] == []
+    other = await topic(sns.root, "closing")
+    await sns.pubsub.subscribe(sns.world.tenant_id, other, "https", "https://h.example/", {})
+    assert await sns.topics.forget_tenant(sns.world.tenant_id) == 1
+    assert (await sns.root.call("sns", "ListSubscriptions"))["Subscriptions"] == []
 
 
 @pytest.mark.parametrize(
