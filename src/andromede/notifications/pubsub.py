@@ -55,8 +55,15 @@ class SubscriberQueues(Protocol):
     async def may_subscribe(self, tenant_id: str, queue_arn: str) -> bool:
         """Whether ``queue_arn`` is an existing queue of ``tenant_id`` in this region."""
 
-    async def send(self, owner: str, queue_arn: str, body: str) -> bool:
-        """Send ``body``; False when it never can be (the queue gone)."""
+    async def send(
+        self,
+        owner: str,
+        queue_arn: str,
+        body: str,
+        attributes: Mapping[str, tuple[str, str]] | None = None,
+    ) -> bool:
+        """Send ``body`` (with SQS message ``attributes``: name → (DataType, value)); False
+        when it never can be (the queue gone)."""
 
 
 class SigningKeys(Protocol):
@@ -78,6 +85,8 @@ class Delivery:
     subscription: Subscription
     body: str
     headers: Mapping[str, str]
+    # A raw message's attributes, which an sqs subscription passes on as SQS's (as SNS).
+    attributes: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
 def _utcnow() -> datetime:
@@ -291,7 +300,13 @@ class PubSubService:
                             base_url=self._limits.base_url,
                         )
                     )
-                await self._enqueue(subscription, body, "Notification", message_id)
+                await self._enqueue(
+                    subscription,
+                    body,
+                    "Notification",
+                    message_id,
+                    attributes if subscription.raw and subscription.protocol == "sqs" else None,
+                )
             if len(page) < _PAGE:
                 return message_id
             after = page[-1].arn
@@ -303,7 +318,12 @@ class PubSubService:
         await self.fan_out(topic, message, subject, {})
 
     async def _enqueue(
-        self, subscription: Subscription, body: str, kind: str, message_id: str
+        self,
+        subscription: Subscription,
+        body: str,
+        kind: str,
+        message_id: str,
+        attributes: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         headers = {
             "x-amz-sns-message-type": kind,
@@ -314,7 +334,10 @@ class PubSubService:
             headers["x-amz-sns-subscription-arn"] = subscription.arn
         if subscription.raw:
             headers["x-amz-sns-rawdelivery"] = "true"
-        wrapped = json.dumps({"body": body, "headers": headers}, separators=(",", ":"))
+        content: dict[str, object] = {"body": body, "headers": headers}
+        if attributes:
+            content["attributes"] = {name: list(pair) for name, pair in attributes.items()}
+        wrapped = json.dumps(content, separators=(",", ":"))
         queued = await self._queue.add(
             subscription.tenant_id,
             subscription.arn,
@@ -339,7 +362,8 @@ class PubSubService:
             await self._store.delete_subscription(arn)
             return None
         data = json.loads(message)
-        return Delivery(subscription, str(data["body"]), dict(data["headers"]))
+        attributes = {str(n): (str(k), str(v)) for n, (k, v) in data.get("attributes", {}).items()}
+        return Delivery(subscription, str(data["body"]), dict(data["headers"]), attributes)
 
     async def dead_letter(self, delivery: Delivery) -> bool:
         """A message given up, into the subscription's dead-letter queue (its
@@ -356,7 +380,10 @@ class PubSubService:
 
     async def send_to_queue(self, delivery: Delivery) -> bool:
         return self._queues is not None and await self._queues.send(
-            delivery.subscription.owner, delivery.subscription.endpoint, delivery.body
+            delivery.subscription.owner,
+            delivery.subscription.endpoint,
+            delivery.body,
+            delivery.attributes,
         )
 
 

@@ -5,7 +5,9 @@ sealed under ``keys/secrets.key``, as every gateway of the region holds that fil
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from andromede.iam.secrets import SecretSealer
@@ -14,7 +16,7 @@ from andromede.notifications.pubsub import PubSubLimits, PubSubService
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, SubscriptionStore
 from andromede.queues.errors import QueueError
-from andromede.queues.model import parse_queue_arn
+from andromede.queues.model import MessageAttribute, parse_queue_arn
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 
@@ -93,14 +95,39 @@ class TopicQueues:
             return False
         return region == self._region
 
-    async def send(self, owner: str, queue_arn: str, body: str) -> bool:
+    async def send(
+        self,
+        owner: str,
+        queue_arn: str,
+        body: str,
+        attributes: Mapping[str, tuple[str, str]] | None = None,
+    ) -> bool:
         try:
             _, account, name = parse_queue_arn(queue_arn)
             queue = await self._queues.get_queue(owner, account, name)
         except QueueError:
             return False
-        await self._queues.deliver(queue, body, SNS_PRINCIPAL)
+        await self._queues.send_message(
+            queue, body, _sqs_attributes(attributes or {}), {}, None, SNS_PRINCIPAL
+        )
         return True
+
+
+def _sqs_attributes(attributes: Mapping[str, tuple[str, str]]) -> dict[str, MessageAttribute]:
+    """SNS's message attributes as SQS's, as SNS passes them on raw delivery: a String.Array
+    becomes a String (its JSON), a Binary its decoded bytes."""
+    found: dict[str, MessageAttribute] = {}
+    for name, (kind, value) in attributes.items():
+        if kind.split(".", 1)[0] == "Binary":
+            try:
+                found[name] = MessageAttribute(kind, binary_value=base64.b64decode(value))
+            except ValueError:
+                continue
+        else:
+            found[name] = MessageAttribute(
+                "String" if kind == "String.Array" else kind, string_value=value
+            )
+    return found
 
 
 def sns_base_url(settings: Settings) -> str:

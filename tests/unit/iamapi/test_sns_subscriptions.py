@@ -191,6 +191,22 @@ async def test_publish_through_a_filter_into_a_queue_signed(sns: Sns) -> None:
         ],
     )
     assert await sns.received(queue) == ["raw one"]
+    # Raw delivery passes the message attributes on as SQS's, as SNS does.
+    await sns.root.call(
+        "sns",
+        "Publish",
+        TopicArn=arn,
+        Message="with attributes",
+        MessageAttributes={
+            "store": {"DataType": "String", "StringValue": "example_corp"},
+            "tags": {"DataType": "String.Array", "StringValue": '["a", "b"]'},
+        },
+    )
+    await sns.deliverer.deliver_once()
+    (got,) = await sns.queues.receive(queue, max_messages=10, visibility=30, wait=0)
+    assert got.payload.body == "with attributes"
+    shown = {n: (a.data_type, a.string_value) for n, a in got.payload.attributes.items()}
+    assert shown == {"store": ("String", "example_corp"), "tags": ("String", '["a", "b"]')}
     await sns.root.call("sns", "Unsubscribe", SubscriptionArn=sub_arn)
     await sns.root.call("sns", "Publish", TopicArn=arn, Message="after")
     assert await sns.received(queue) == []
