@@ -50,6 +50,9 @@ class TopicService:
         # the wiring once they are served; a subscription left behind is deleted anyway at
         # its next delivery, its topic being gone.
         self.on_topic_deleted: Callable[[str], Awaitable[object]] | None = None
+        # Whether a topic's Policy lets s3.amazonaws.com publish a bucket's events (topic,
+        # bucket ARN, bucket account), set by the wiring (the policy engine is IAM's).
+        self.s3_may_publish: Callable[[Topic, str, str], bool] | None = None
 
     async def create_topic(self, tenant_id: str, name: str, attributes: Mapping[str, str]) -> Topic:
         """A new topic, or (as RGW) the tenant's topic of that name with these attributes."""
@@ -107,6 +110,17 @@ class TopicService:
         except (NoSuchTopic, InvalidTopic):
             return False
         return True
+
+    async def accepts_bucket_events(self, tenant_id: str, arn: str, bucket: str) -> bool:
+        """A topic of the bucket owner: any without a ``Policy`` (RGW's topics have none),
+        else one whose policy lets S3 publish this bucket's events (as AWS, decision 0162)."""
+        try:
+            topic = await self.get_topic(tenant_id, arn)
+        except (NoSuchTopic, InvalidTopic):
+            return False
+        if not topic.attributes.get("Policy") or self.s3_may_publish is None:
+            return True
+        return self.s3_may_publish(topic, f"arn:aws:s3:::{bucket}", tenant_id)
 
     async def topic(self, arn: str) -> Topic | None:
         """The topic an ARN names, whoever's (for the delivery of its owner's events)."""

@@ -10,8 +10,17 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from andromede.iam.policy import (
+    MalformedPolicy,
+    PolicyKind,
+    PrincipalType,
+    RequestContext,
+    evaluate,
+    load_policy,
+)
 from andromede.iam.secrets import SecretSealer
 from andromede.notifications.envelope import SigningKey, load_signing_key, new_signing_key
+from andromede.notifications.model import Topic
 from andromede.notifications.pubsub import PubSubLimits, PubSubService
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, SubscriptionStore
@@ -31,6 +40,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SNS_PRINCIPAL = "sns.amazonaws.com"
+S3_PRINCIPAL = "s3.amazonaws.com"
 # The sealing context of the key (SecretSealer binds each secret to a name).
 _SEAL_NAME = "sns-signing-key"
 
@@ -130,6 +140,29 @@ def _sqs_attributes(attributes: Mapping[str, tuple[str, str]]) -> dict[str, Mess
     return found
 
 
+def s3_may_publish(topic: Topic, bucket_arn: str, bucket_account: str) -> bool:
+    """Whether the topic's policy lets S3 publish the events of ``bucket_arn`` (``Principal``
+    ``{"Service": "s3.amazonaws.com"}``, ``sns:Publish``, ``aws:SourceArn`` /
+    ``aws:SourceAccount`` as S3 sets them); a policy that does not parse allows nothing."""
+    text = topic.attributes.get("Policy")
+    if not text:
+        return False
+    context = RequestContext(
+        action="sns:Publish",
+        resource=topic.arn,
+        principal_type=PrincipalType.SERVICE,
+        principal_arn=S3_PRINCIPAL,
+        secure_transport=True,
+        requested_region=topic.region,
+        keys={"aws:SourceArn": bucket_arn, "aws:SourceAccount": bucket_account},
+    )
+    try:
+        policy = load_policy(text, kind=PolicyKind.RESOURCE)
+    except MalformedPolicy:
+        return False
+    return evaluate(context, resource_policy=policy, resource_account=topic.tenant_id).allowed
+
+
 def sns_base_url(settings: Settings) -> str:
     if settings.sns_endpoint_url:
         return settings.sns_endpoint_url
@@ -145,6 +178,7 @@ def pubsub_service(
     keys: StoredSigningKeys,
     queues: QueueService | None,
 ) -> PubSubService:
+    topics.s3_may_publish = s3_may_publish
     return PubSubService(
         topics,
         store,
