@@ -51,6 +51,7 @@ from andromede.iamapi.app import QueryApp
 from andromede.iamapi.autoscaling import autoscaling_spec
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sns import sns_spec
+from andromede.iamapi.sns_certificate import SnsCertificateApp, is_certificate_request
 from andromede.iamapi.sts import STS
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
@@ -58,6 +59,7 @@ from andromede.kmsapi.app import KmsApp
 from andromede.logconfig import configure_logging
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
+from andromede.notifications.store_sql_subscriptions import SqlSubscriptionStore
 from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, root_key_provider
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp, is_s3_control
@@ -113,6 +115,7 @@ from andromede.wiring.operator_cli import (
     record_operator_action,
     rotate_audit_signing_key,
 )
+from andromede.wiring.pubsub import pubsub_service, signing_keys
 from andromede.wiring.queues import BucketEventQueues, queue_service
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
@@ -262,6 +265,10 @@ class Application:
                 service = "kms"
             elif service is None and _sqs_target(scope["headers"]):
                 service = SqsApp.name
+            elif service is None and is_certificate_request(scope):
+                service = SnsCertificateApp.name
+            elif service is None and _unsigned_sns(scope):
+                service = "sns"  # SubscribeURL / UnsubscribeURL (decision 0162)
             elif service is None and _unsigned_sts(scope):
                 service = "sts"
             if service in (None, "s3") and is_s3_control(scope):
@@ -410,12 +417,17 @@ class Application:
         # SQS-style queues (decision 0158), bucket events' other destination.
         queues = queue_service(settings, db, keys)
         event_queues = BucketEventQueues(queues)
+        # SNS subscriptions and Publish (decision 0162), fanned out by the same worker.
+        subscriptions = SqlSubscriptionStore(db)
+        sns_keys = signing_keys(settings, subscriptions)
+        pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues)
         deliverer = Deliverer(
             events,
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
             queues=event_queues,
+            subscribers=pubsub,
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
@@ -452,8 +464,9 @@ class Application:
         }
         # Bucket notification topics, SNS-style as Ceph RGW serves them (decision 0132).
         apis["sns"] = QueryApp(
-            sns_spec(topics, settings.region), identity, audit, settings, rate_limiter
+            sns_spec(topics, settings.region, pubsub), identity, audit, settings, rate_limiter
         )
+        apis[SnsCertificateApp.name] = SnsCertificateApp(sns_keys)
         apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter)
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
@@ -638,6 +651,14 @@ def _unsigned_sts(scope: Scope) -> bool:
         and value.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded"
         for name, value in scope["headers"]
     )
+
+
+def _unsigned_sns(scope: Scope) -> bool:
+    """An unsigned GET of SNS's SubscribeURL or UnsubscribeURL (decision 0162)."""
+    if scope.get("path") != "/" or scope["method"] != "GET":
+        return False
+    query: bytes = scope.get("query_string", b"")
+    return query.startswith((b"Action=ConfirmSubscription&", b"Action=Unsubscribe&"))
 
 
 def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:

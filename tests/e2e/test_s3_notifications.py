@@ -8,7 +8,9 @@ tag filters, which botocore's model does not know, put with a raw signed request
 through only the objects they name (increment 3); a configuration accepted sends S3's
 ``s3:TestEvent`` to its topic's receiver (increment 4); an endpoint
 outside the allowed networks (127.0.0.2) receives nothing; a receiver down when its event is
-written gets it once it is up, after the worker's retries."""
+written gets it once it is up, after the worker's retries. An SNS http subscription (decision
+0162) gets its signed SubscriptionConfirmation, is confirmed by an unsigned GET of its
+SubscribeURL, and then receives each Publish as a signed envelope."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import hashlib
 import json
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +30,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from andromede.notifications.envelope import verify
 from support.rawclient import raw_client_for
 from support.server import REGION, ServerProcess, free_port, running_server
 
@@ -361,3 +365,33 @@ def test_rgws_metadata_and_tag_filters_let_through_only_the_objects_they_name(
         ("match", "blue-ops")
     ]
     assert records[0]["eventName"] == "ObjectCreated:Put"
+
+
+def test_an_http_subscription_confirms_through_its_subscribe_url(
+    server: ServerProcess, receiver: Receiver
+) -> None:
+    sns = client(server, "sns")
+    arn = sns.create_topic(Name=f"hooks-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    answer = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=receiver.url)
+    assert answer["SubscriptionArn"] == "pending confirmation"
+
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = [b for b in receiver.received if b.get("Type") == kind]
+            if found:
+                return found
+            time.sleep(0.05)
+        return []
+
+    (confirmation,) = of_type("SubscriptionConfirmation")
+    with urllib.request.urlopen(confirmation["SigningCertURL"], timeout=10) as reply:
+        certificate = reply.read().decode()
+    assert verify(confirmation, certificate)
+    with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as reply:
+        assert reply.status == 200 and b"<SubscriptionArn>" in reply.read()
+    sns.publish(TopicArn=arn, Message="hello hooks", Subject="Hi")
+    (notification,) = of_type("Notification")
+    assert notification["Message"] == "hello hooks" and verify(notification, certificate)
+    (listed,) = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    assert listed["SubscriptionArn"].startswith(arn + ":")

@@ -3,7 +3,12 @@
 aws CLI's ``aws sqs``, and by S3: a bucket whose notification configuration names a queue
 (its policy letting ``s3.amazonaws.com`` send with the bucket as ``aws:SourceArn``) gets
 ``s3:TestEvent`` and then each PutObject's event record in the queue, read with boto3. The
-data folder (SQLite database and WAL included) never holds a message body in clear."""
+data folder (SQLite database and WAL included) never holds a message body in clear.
+
+SNS to SQS (decision 0162): boto3's ``sns`` subscribes a queue to a topic with a filter
+policy and publishes with message attributes; the queue receives the signed envelope of the
+matching message only, verified with the certificate fetched from its SigningCertURL; a
+bucket's TopicConfiguration then carries a PutObject's event through the topic into it."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from andromede.notifications.envelope import verify
 from e2e.clients import aws_cli
 from support.server import REGION, ServerProcess, running_server
 
@@ -170,3 +176,71 @@ def test_no_message_in_clear_in_the_data_folder(server: ServerProcess) -> None:
         if path.is_file() and needle in path.read_bytes()
     ]
     assert found == []
+
+
+def _received(sqs: Any, url: str, wanted: int, seconds: float = 10) -> list[dict[str, Any]]:
+    bodies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    while len(bodies) < wanted and time.monotonic() < deadline:
+        for message in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def test_sns_fans_out_to_a_queue_signed_and_filtered(server: ServerProcess) -> None:
+    sns, sqs, s3 = client(server, "sns"), client(server, "sqs"), client(server, "s3")
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    url = sqs.create_queue(QueueName="sns-orders")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscription = sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"store": ["example_corp"]})},
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["SubscriptionArn"] for s in listed] == [subscription]
+    for store in ("other_corp", "example_corp"):
+        sns.publish(
+            TopicArn=topic,
+            Message=f"order for {store}",
+            Subject="New order",
+            MessageAttributes={"store": {"DataType": "String", "StringValue": store}},
+        )
+    bodies = _received(sqs, url, 1)
+    assert [b["Message"] for b in bodies] == ["order for example_corp"]
+    envelope = bodies[0]
+    assert envelope["Type"] == "Notification" and envelope["TopicArn"] == topic
+    assert envelope["MessageAttributes"]["store"]["Value"] == "example_corp"
+    assert envelope["SigningCertURL"].startswith(server.endpoint + "/SimpleNotificationService-")
+    with urllib.request.urlopen(envelope["SigningCertURL"], timeout=10) as answer:
+        certificate = answer.read().decode()
+    assert verify(envelope, certificate)
+    assert not verify({**envelope, "Message": "forged"}, certificate)
+    # S3 → topic → queue: a bucket's events reach the topic's subscribers.
+    s3.create_bucket(Bucket="sns-evented")
+    sns.set_subscription_attributes(
+        SubscriptionArn=subscription, AttributeName="FilterPolicy", AttributeValue=""
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket="sns-evented",
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {"Id": "all", "TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    s3.put_object(Bucket="sns-evented", Key="invoice.pdf", Body=b"%PDF")
+    events = _received(sqs, url, 2)
+    assert all(e["Subject"] == "Amazon S3 Notification" for e in events)
+    records = [r for e in events for r in json.loads(e["Message"]).get("Records", [])]
+    assert [r["s3"]["object"]["key"] for r in records] == ["invoice.pdf"]
+    assert all(verify(e, certificate) for e in events)
+    sns.unsubscribe(SubscriptionArn=subscription)
+    assert sns.list_subscriptions()["Subscriptions"] == []

@@ -37,6 +37,8 @@ __all__ = [
     "buckets",
     "multipart_uploads",
     "notification_events",
+    "notification_signing_keys",
+    "notification_subscriptions",
     "notification_topics",
     "object_blobs",
     "object_version_blobs",
@@ -323,6 +325,31 @@ notification_events = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
+)
+# A topic's subscriptions (decision 0162): keyed by their ARN (the topic's and a UUID);
+# ``document`` holds the attributes and, until confirmed, the confirmation token.
+notification_subscriptions = sa.Table(
+    "notification_subscriptions",
+    metadata,
+    sa.Column("arn", key_text(), primary_key=True),
+    sa.Column("topic_arn", key_text(), nullable=False, index=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("owner", key_text(), nullable=False, index=True),
+    sa.Column("protocol", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+# The region's SNS signing key (decision 0162): PKCS#8 PEM sealed under keys/secrets.key,
+# and its certificate, served at SigningCertURL. One row; the first gateway makes it.
+notification_signing_keys = sa.Table(
+    "notification_signing_keys",
+    metadata,
+    sa.Column("key_id", key_text(), primary_key=True),
+    sa.Column("sealed_key", sa.Text, nullable=False),
+    sa.Column("certificate", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 # The account-level S3 Block Public Access (S3 Control's PutPublicAccessBlock, decision 0152):
 # one row per account (tenant), its four switches as PublicAccessBlock's JSON. Enforced

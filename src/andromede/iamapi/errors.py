@@ -69,6 +69,12 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NotFound": (404, "Topic does not exist"),
     "InvalidParameter": (400, "Invalid parameter"),
     "TopicLimitExceeded": (403, "Exceeded topic limit."),
+    # SNS's, for subscriptions and Publish (decision 0162).
+    "AuthorizationError": (403, "Authorization error"),
+    "SubscriptionLimitExceeded": (403, "Exceeded subscription limit."),
+    "EmptyBatchRequest": (400, "The batch request doesn't contain any entries."),
+    "TooManyEntriesInBatchRequest": (400, "The batch request contains too many entries."),
+    "BatchEntryIdsNotDistinct": (400, "Two or more batch entries in the request have one Id."),
     "ValidationError": (400, "The input fails to satisfy the constraints of the operation."),
     # EC2 Auto Scaling's (decision 0156).
     "AlreadyExists": (400, "The named resource already exists."),

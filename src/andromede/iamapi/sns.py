@@ -4,8 +4,9 @@ SetTopicAttributes, ListTopics, DeleteTopic. Query protocol, the IAM and STS mac
 (``iamapi.app.QueryApp``): SigV4, the ``sns:<Action>`` policy check on the topic's ARN, the
 audit record of each mutating call, the error envelope.
 
-Subscriptions and Publish are not served: a topic's subscriber is its ``push-endpoint``
-attribute, as on RGW.
+Subscriptions and Publish (decision 0162) are ``iamapi.sns_subscriptions``'s, merged into
+this table when the app has a :class:`PubSubService`; a topic's ``push-endpoint`` keeps
+receiving its S3 events, as on RGW.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Final
 from andromede.errors import AndromedeError
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
+from andromede.iamapi.sns_subscriptions import SUBSCRIPTION_ACTIONS, subscription_actions
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic, TopicLimitExceeded
 from andromede.notifications.model import Topic, topic_arn
+from andromede.notifications.pubsub import PubSubService
 from andromede.notifications.service import TopicService
 
 __all__ = ["ACTIONS", "NAMESPACE", "sns_spec"]
@@ -29,6 +32,7 @@ ACTIONS: Final = (
     "GetTopicAttributes",
     "ListTopics",
     "SetTopicAttributes",
+    *SUBSCRIPTION_ACTIONS,
 )
 
 
@@ -70,8 +74,9 @@ def _write_attributes(call: Call, topic: Topic) -> None:
     xml.close("Attributes")
 
 
-def sns_spec(topics: TopicService, region: str) -> ServiceSpec:
-    """The SNS Query service over ``topics``; topic ARNs name ``region``."""
+def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = None) -> ServiceSpec:
+    """The SNS Query service over ``topics``; topic ARNs name ``region``; with ``pubsub``,
+    subscriptions and Publish too (decision 0162)."""
 
     async def guarded(work: Awaitable[None]) -> None:
         try:
@@ -141,17 +146,15 @@ def sns_spec(topics: TopicService, region: str) -> ServiceSpec:
         "GetTopicAttributes": addressed_topic,
         "SetTopicAttributes": addressed_topic,
     }
-    return ServiceSpec(
-        name="sns",
-        namespace=NAMESPACE,
-        version="2010-03-31",
-        actions={
-            name: Action(
-                handler=handler,
-                mutating=mutating,
-                has_result=has_result,
-                resource=resources.get(name),
-            )
-            for name, (handler, mutating, has_result) in handlers.items()
-        },
-    )
+    actions = {
+        name: Action(
+            handler=handler,
+            mutating=mutating,
+            has_result=has_result,
+            resource=resources.get(name),
+        )
+        for name, (handler, mutating, has_result) in handlers.items()
+    }
+    if pubsub is not None:
+        actions.update(subscription_actions(pubsub))
+    return ServiceSpec(name="sns", namespace=NAMESPACE, version="2010-03-31", actions=actions)

@@ -16,6 +16,10 @@ S3's event JSON, to its topic's push endpoint.
   resolution. Redirects are not followed.
 - **Queues.** An event whose destination is an SQS-style queue (decision 0158) is sent into
   it through a :class:`QueueSink`, settled as a push is.
+- **Subscriptions** (decision 0162). An event for a topic is also fanned out to the topic's
+  subscriptions (queued anew, one per subscriber, on the first attempt only); a queued
+  message whose destination is a subscription's ARN is sent into its queue, or POSTed with
+  SNS's ``x-amz-sns-*`` headers, under the same rules.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -27,7 +31,7 @@ import asyncio
 import json
 import logging
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -37,10 +41,12 @@ import httpx
 
 from andromede.http.outbound import Network, OutboundError, pin
 from andromede.notifications.model import Topic
+from andromede.notifications.pubsub import Delivery
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, QueuedEvent
+from andromede.notifications.subscriptions import is_subscription_arn
 
-__all__ = ["Deliverer", "DeliveryPolicy", "QueueSink"]
+__all__ = ["Deliverer", "DeliveryPolicy", "QueueSink", "Subscribers"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +77,18 @@ class QueueSink(Protocol):
 _QUEUE_ARN = "arn:aws:sqs:"
 
 
+class Subscribers(Protocol):
+    """A topic's subscriptions (:class:`~andromede.notifications.pubsub.PubSubService`)."""
+
+    async def fan_out_event(self, topic: Topic, message: str) -> None: ...
+
+    async def delivery(self, arn: str, message: str) -> Delivery | None: ...
+
+    async def send_to_queue(self, delivery: Delivery) -> bool: ...
+
+    async def dead_letter(self, delivery: Delivery) -> bool: ...
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -89,8 +107,10 @@ class Deliverer:
         tls: Callable[[], ssl.SSLContext] | None = None,
         clock: Callable[[], datetime] = _utcnow,
         queues: QueueSink | None = None,
+        subscribers: Subscribers | None = None,
     ) -> None:
         self._queue = queue
+        self._subscribers = subscribers
         self._queues = queues
         self._topics = topics
         self._policy = policy
@@ -133,19 +153,96 @@ class Deliverer:
         if event.topic_arn.startswith(_QUEUE_ARN):
             await self._deliver_to_queue(event)
             return
+        if is_subscription_arn(event.topic_arn):
+            await self._deliver_to_subscriber(client, event)
+            return
         topic = await self._topics.topic(event.topic_arn)
+        if topic is not None and self._subscribers is not None and event.attempts == 1:
+            try:
+                await self._subscribers.fan_out_event(topic, event.message)
+            except Exception:
+                # Queued again as new, so that its next first attempt fans it out.
+                log.exception("event for %s not fanned out: queued again", event.topic_arn)
+                await self._queue.add(
+                    event.tenant_id, event.topic_arn, event.message, self._clock(), bound=2**62
+                )
+                await self._queue.drop(event)
+                return
         endpoint = None if topic is None else topic.push_endpoint
         if topic is None or endpoint is None:
-            log.info("event for %s dropped: no such topic or no push endpoint", event.topic_arn)
+            if topic is None or self._subscribers is None:
+                log.info("event for %s dropped: no such topic or no endpoint", event.topic_arn)
+                self.dropped += 1
+            await self._queue.drop(event)
+            return
+        await self._settle(
+            event,
+            urlsplit(endpoint).hostname or "-",
+            self._push(client, endpoint, _message(event, topic), {}),
+        )
+
+    async def _deliver_to_subscriber(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
+        delivery = (
+            None
+            if self._subscribers is None
+            else await self._subscribers.delivery(event.topic_arn, event.message)
+        )
+        if delivery is None:
+            log.info("message for %s dropped: no such subscription", event.topic_arn)
             self.dropped += 1
             await self._queue.drop(event)
             return
-        host = urlsplit(endpoint).hostname or "-"
+        if delivery.subscription.protocol == "sqs":
+            subscribers = self._subscribers
+
+            async def send() -> None:
+                if subscribers is None or not await subscribers.send_to_queue(delivery):
+                    raise _Undeliverable("no such queue")
+
+            await self._settle(event, "sqs", send(), self._dead_letter(delivery))
+            return
+        endpoint = delivery.subscription.endpoint
+        headers = {
+            **delivery.headers,
+            "Content-Type": "text/plain; charset=UTF-8",
+            "User-Agent": "Amazon Simple Notification Service Agent",
+        }
+        await self._settle(
+            event,
+            urlsplit(endpoint).hostname or "-",
+            self._push(client, endpoint, delivery.body.encode(), headers),
+            self._dead_letter(delivery),
+        )
+
+    def _dead_letter(self, delivery: Delivery) -> Callable[[], Awaitable[None]] | None:
+        subscribers = self._subscribers
+        if subscribers is None or delivery.subscription.dead_letter_queue is None:
+            return None
+
+        async def send() -> None:
+            try:
+                await subscribers.dead_letter(delivery)
+            except Exception:  # the message is given up either way
+                log.exception("dead-letter queue of %s not reached", delivery.subscription.arn)
+
+        return send
+
+    async def _settle(
+        self,
+        event: QueuedEvent,
+        host: str,
+        attempt: Awaitable[None],
+        given_up: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``given_up``: called before an event is dropped as undeliverable (a
+        subscription's dead-letter queue, decision 0162)."""
         try:
-            await self._push(client, topic, endpoint, _message(event, topic))
+            await attempt
         except _Undeliverable as exc:
             log.warning("event for %s to host %s dropped: %s", event.topic_arn, host, exc)
             self.dropped += 1
+            if given_up is not None:
+                await given_up()
             await self._queue.drop(event)
             return
         except Exception as exc:  # every failure of the remote end or the network
@@ -159,6 +256,8 @@ class Deliverer:
                     reason,
                 )
                 self.dropped += 1
+                if given_up is not None:
+                    await given_up()
                 await self._queue.drop(event)
                 return
             delay = min(self._policy.retry_base * 2 ** (event.attempts - 1), self._policy.retry_max)
@@ -203,13 +302,13 @@ class Deliverer:
         await self._queue.complete(event)
 
     async def _push(
-        self, client: httpx.AsyncClient, topic: Topic, endpoint: str, body: bytes
+        self, client: httpx.AsyncClient, endpoint: str, body: bytes, extra: dict[str, str]
     ) -> None:
         try:
             pinned = await pin(endpoint, self._policy.allowed, _SETTING, schemes=("http", "https"))
         except OutboundError as exc:
             raise _Undeliverable(str(exc)) from exc
-        headers = {"Host": pinned.host, "Content-Type": "application/json"}
+        headers = {"Host": pinned.host, "Content-Type": "application/json", **extra}
         https = urlsplit(endpoint).scheme == "https"
         last: Exception | None = None
         for target in pinned.targets:

@@ -3,14 +3,25 @@
 NotificationError
 ├── NoSuchTopic          the tenant has no topic of that name or ARN
 ├── InvalidTopic         a name, an ARN or an attribute that cannot be taken
-└── TopicLimitExceeded   the tenant holds as many topics as it may
+├── TopicLimitExceeded   the tenant holds as many topics as it may
+├── SubscriptionLimitExceeded  the topic holds as many subscriptions as it may
+├── NoSuchSubscription   no subscription of that ARN (the caller's to see)
+└── NotSubscribable      the caller may not act so (AWS's AuthorizationError)
 """
 
 from __future__ import annotations
 
 from andromede.errors import AndromedeError
 
-__all__ = ["InvalidTopic", "NoSuchTopic", "NotificationError", "TopicLimitExceeded"]
+__all__ = [
+    "InvalidTopic",
+    "NoSuchSubscription",
+    "NoSuchTopic",
+    "NotSubscribable",
+    "NotificationError",
+    "SubscriptionLimitExceeded",
+    "TopicLimitExceeded",
+]
 
 
 class NotificationError(AndromedeError):
@@ -26,4 +37,16 @@ class InvalidTopic(NotificationError):
 
 
 class TopicLimitExceeded(NotificationError):
+    pass
+
+
+class SubscriptionLimitExceeded(NotificationError):
+    pass
+
+
+class NoSuchSubscription(NotificationError):
+    pass
+
+
+class NotSubscribable(NotificationError):
     pass

@@ -5,7 +5,7 @@ alone: an ARN naming another account is answered as a topic that does not exist.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic
@@ -46,6 +46,13 @@ class TopicService:
         self._clock = clock
         self._queue = queue
         self._queue_bound = queue_bound
+        # What else goes with a deleted topic: its SNS subscriptions (decision 0162), set by
+        # the wiring once they are served; a subscription left behind is deleted anyway at
+        # its next delivery, its topic being gone.
+        self.on_topic_deleted: Callable[[str], Awaitable[object]] | None = None
+        # Whether a topic's Policy lets s3.amazonaws.com publish a bucket's events (topic,
+        # bucket ARN, bucket account), set by the wiring (the policy engine is IAM's).
+        self.s3_may_publish: Callable[[Topic, str, str], bool] | None = None
 
     async def create_topic(self, tenant_id: str, name: str, attributes: Mapping[str, str]) -> Topic:
         """A new topic, or (as RGW) the tenant's topic of that name with these attributes."""
@@ -71,6 +78,8 @@ class TopicService:
         _, account, name = parse_topic_arn(arn)
         if account == tenant_id:
             await self._store.delete_topic(tenant_id, name)
+            if self.on_topic_deleted is not None:
+                await self.on_topic_deleted(arn)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         """Delete every topic of a tenant being closed, and so every event still queued for
@@ -79,6 +88,8 @@ class TopicService:
         topics = await self._store.list_topics(tenant_id)
         for topic in topics:
             await self._store.delete_topic(tenant_id, topic.name)
+            if self.on_topic_deleted is not None:
+                await self.on_topic_deleted(topic.arn)
         return len(topics)
 
     async def set_attribute(self, tenant_id: str, arn: str, name: str, value: str) -> Topic:
@@ -99,6 +110,17 @@ class TopicService:
         except (NoSuchTopic, InvalidTopic):
             return False
         return True
+
+    async def accepts_bucket_events(self, tenant_id: str, arn: str, bucket: str) -> bool:
+        """A topic of the bucket owner: any without a ``Policy`` (RGW's topics have none),
+        else one whose policy lets S3 publish this bucket's events (as AWS, decision 0162)."""
+        try:
+            topic = await self.get_topic(tenant_id, arn)
+        except (NoSuchTopic, InvalidTopic):
+            return False
+        if not topic.attributes.get("Policy") or self.s3_may_publish is None:
+            return True
+        return self.s3_may_publish(topic, f"arn:aws:s3:::{bucket}", tenant_id)
 
     async def topic(self, arn: str) -> Topic | None:
         """The topic an ARN names, whoever's (for the delivery of its owner's events)."""

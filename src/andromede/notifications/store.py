@@ -1,5 +1,6 @@
-"""What the notification context keeps: topics, and the queue of events to push (written by
-the object store in its write transactions, claimed and settled here)."""
+"""What the notification context keeps: topics, their subscriptions (decision 0162), and
+the queue of events to push (written by the object store in its write transactions, claimed
+and settled here)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from andromede.notifications.model import Topic
+from andromede.notifications.subscriptions import Subscription
 
-__all__ = ["EventQueue", "QueuedEvent", "TopicStore"]
+__all__ = ["EventQueue", "QueuedEvent", "SubscriptionStore", "TopicStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +61,34 @@ class EventQueue(Protocol):
         """Queue one message outside any write (S3's test event of a configuration just put),
         due at once; whether it was queued: not when the tenant already has ``bound``
         events waiting (the bound of the writes' events, decision 0132)."""
+
+
+class SubscriptionStore(Protocol):
+    """Subscriptions (decision 0162), and the region's SNS signing key."""
+
+    async def put_subscription(self, subscription: Subscription, *, limit: int) -> Subscription:
+        """Add it, or (as SNS) the topic's subscription of that protocol and endpoint as
+        held. SubscriptionLimitExceeded when the topic would hold more than ``limit``."""
+
+    async def get_subscription(self, arn: str) -> Subscription | None: ...
+
+    async def update_subscription(self, subscription: Subscription) -> bool:
+        """Replace its attributes and token; whether it was there."""
+
+    async def delete_subscription(self, arn: str) -> bool: ...
+
+    async def delete_topic_subscriptions(self, topic_arn: str) -> int: ...
+
+    async def list_subscriptions(
+        self, *, topic_arn: str | None = None, owner: str | None = None, after: str, limit: int
+    ) -> list[Subscription]:
+        """Those of the topic, or of the subscriber ``owner``, by ARN, after ``after``."""
+
+    async def signing_key(self) -> tuple[str, str] | None:
+        """The (sealed key, certificate) kept, if any."""
+
+    async def add_signing_key(
+        self, key_id: str, sealed_key: str, certificate: str, now: datetime
+    ) -> tuple[str, str]:
+        """Keep this key unless one is already kept (another gateway's, made at once):
+        the (sealed key, certificate) kept."""

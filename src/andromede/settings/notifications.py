@@ -1,11 +1,14 @@
 """Bucket event notifications: delivery to topics and endpoints, their queues and limits;
-and the SQS-style queues (decision 0158), which take bucket events too.
+and the SQS-style queues (decision 0158), which take bucket events too; SNS subscriptions
+and Publish (decision 0162).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -100,6 +103,24 @@ class NotificationSettings(BaseModel):
         "sent through another gateway; a send through the same one wakes it at once "
         "(decision 0158).",
     )
+    sns_max_subscriptions_per_topic: int = Field(
+        default=10_000,
+        gt=0,
+        description="Subscriptions (sqs, http, https) one SNS topic may hold (decision 0162).",
+    )
+    sns_max_message_size: int = Field(
+        default=262_144,
+        ge=1024,
+        le=262_144,
+        description="Largest SNS Publish message, body and attributes, in bytes: SNS's 256 "
+        "KiB at most (decision 0162).",
+    )
+    sns_endpoint_url: str = Field(
+        default="",
+        description="The shared endpoint's URL as SNS subscribers reach it (https://host:port),"
+        " for the SubscribeURL, UnsubscribeURL and SigningCertURL of SNS messages; empty: "
+        "http(s)://<s3_host>:<s3_port> (decision 0162).",
+    )
 
     @field_validator("notification_endpoint_allow_cidrs")
     @classmethod
@@ -107,3 +128,17 @@ class NotificationSettings(BaseModel):
         cls, value: tuple[str, ...], info: ValidationInfo
     ) -> tuple[str, ...]:
         return cidr_networks(value, info)
+
+    @field_validator("sns_endpoint_url")
+    @classmethod
+    def _sns_endpoint(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.username is not None
+        ):
+            raise ValueError("sns_endpoint_url must be an http(s)://host[:port] URL")
+        return value.rstrip("/")

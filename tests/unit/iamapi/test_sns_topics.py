@@ -13,6 +13,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from andromede.iamapi.sns import ACTIONS
+from andromede.iamapi.sns_subscriptions import SUBSCRIPTION_ACTIONS
 from support.queryapp import ApiError, Client, World
 
 REGION = "eu-fr-1"
@@ -37,6 +38,7 @@ def test_every_action_is_an_sns_action() -> None:
         "GetTopicAttributes",
         "ListTopics",
         "SetTopicAttributes",
+        *SUBSCRIPTION_ACTIONS,  # decision 0162, tested in test_sns_subscriptions.py
     }
 
 

@@ -502,8 +502,9 @@ _ANDROMEDE = (
     "RevokeOperatorAccess",
 )
 
-# SNS's topic calls, served for bucket notifications (decision 0132); the rest of SNS's
-# catalogue is named so that policies written for AWS are accepted.
+# SNS's topic calls, served for bucket notifications (decision 0132), its subscriptions and
+# Publish (decision 0162; PublishBatch is authorised as sns:Publish, as on AWS); the rest of
+# SNS's catalogue is named so that policies written for AWS are accepted.
 _SNS = (
     "AddPermission",
     "ConfirmSubscription",

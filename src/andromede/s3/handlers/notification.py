@@ -153,15 +153,15 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
                         ArgumentValue="Permissions on the destination queue do not allow S3 "
                         "to publish notifications from this bucket",
                     )
-            elif svc.topics is None or not await svc.topics.owns_topic(
-                bucket.tenant_id, rule.topic_arn
+            elif svc.topics is None or not await svc.topics.accepts_bucket_events(
+                bucket.tenant_id, rule.topic_arn, bucket.name
             ):
                 raise S3Error(
                     "InvalidArgument",
                     _UNVALIDATED,
                     ArgumentName=rule.topic_arn[:256],
-                    ArgumentValue="The destination topic does not exist or is not the "
-                    "bucket owner's",
+                    ArgumentValue="The destination topic does not exist, is not the "
+                    "bucket owner's, or its policy does not allow S3 to publish",
                 )
     await svc.objects.set_bucket_notification(
         ctx.bucket, NotificationConfiguration(tuple(rules)) if rules else None

@@ -1,0 +1,467 @@
+"""Subscriptions and Publish (decision 0162): SNS's fan-out of a topic's messages to SQS
+queues and HTTP(S) endpoints.
+
+- **Through the event queue.** Publish (and an S3 event or an Auto Scaling notification
+  reaching a topic) builds each matching subscription's body at once, signed, and queues it
+  with the subscription's ARN as destination; the delivery worker sends it (into the queue,
+  or POSTed with SNS's ``x-amz-sns-*`` headers), settled and retried as any event. So a
+  message is delivered at least once and the same bytes each time.
+- **Confirmation.** An ``sqs`` subscription of the caller's own queue is confirmed at once;
+  an ``http``/``https`` one receives a ``SubscriptionConfirmation`` and stays pending until
+  ConfirmSubscription brings its token back (signed, or unsigned from ``SubscribeURL``).
+- **One account.** A topic is its owner's: another account's ARN is a topic that does not
+  exist (decision 0132); a queue of another account is refused (AuthorizationError).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from andromede.notifications.envelope import SigningKey, confirmation, notification
+from andromede.notifications.errors import (
+    InvalidTopic,
+    NoSuchSubscription,
+    NotSubscribable,
+)
+from andromede.notifications.filterpolicy import Attribute, matches
+from andromede.notifications.model import Topic
+from andromede.notifications.service import TopicService
+from andromede.notifications.store import EventQueue, SubscriptionStore
+from andromede.notifications.subscriptions import (
+    REDRIVE_POLICY,
+    Subscription,
+    check_endpoint,
+    check_subscription_attributes,
+)
+
+__all__ = ["Delivery", "PubSubLimits", "PubSubService", "SigningKeys", "SubscriberQueues"]
+
+_log = logging.getLogger(__name__)
+_PAGE = 100
+S3_SUBJECT = "Amazon S3 Notification"
+
+
+class SubscriberQueues(Protocol):
+    """The platform's SQS-style queues as subscribers (decision 0158)."""
+
+    async def may_subscribe(self, tenant_id: str, queue_arn: str) -> bool:
+        """Whether ``queue_arn`` is an existing queue of ``tenant_id`` in this region."""
+
+    async def send(
+        self,
+        owner: str,
+        queue_arn: str,
+        body: str,
+        attributes: Mapping[str, tuple[str, str]] | None = None,
+    ) -> bool:
+        """Send ``body`` (with SQS message ``attributes``: name → (DataType, value)); False
+        when it never can be (the queue gone)."""
+
+
+class SigningKeys(Protocol):
+    async def key(self) -> SigningKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PubSubLimits:
+    base_url: str  # the shared endpoint as subscribers reach it (SubscribeURL, certificate)
+    max_subscriptions: int = 12_500_000
+    max_message_size: int = 256 * 1024
+    queue_bound: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A queued message to a subscriber: what the worker sends."""
+
+    subscription: Subscription
+    body: str
+    headers: Mapping[str, str]
+    # A raw message's attributes, which an sqs subscription passes on as SQS's (as SNS).
+    attributes: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class PubSubService:
+    def __init__(
+        self,
+        topics: TopicService,
+        store: SubscriptionStore,
+        queue: EventQueue,
+        keys: SigningKeys,
+        queues: SubscriberQueues | None,
+        limits: PubSubLimits,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._topics = topics
+        self._store = store
+        self._queue = queue
+        self._keys = keys
+        self._queues = queues
+        self._limits = limits
+        self._clock = clock
+        # A topic's subscriptions go with it, as on SNS (DeleteTopic, a tenant closed).
+        topics.on_topic_deleted = self.forget_topic
+
+    @property
+    def max_message_size(self) -> int:
+        return self._limits.max_message_size
+
+    async def subscribe(
+        self,
+        tenant_id: str,
+        topic_arn: str,
+        protocol: str,
+        endpoint: str,
+        attributes: Mapping[str, str],
+    ) -> Subscription:
+        topic = await self._topics.get_topic(tenant_id, topic_arn)
+        endpoint = check_endpoint(protocol, endpoint)
+        kept = check_subscription_attributes(attributes)
+        await self._check_dead_letter(tenant_id, kept)
+        if protocol == "sqs" and (
+            self._queues is None or not await self._queues.may_subscribe(tenant_id, endpoint)
+        ):
+            raise NotSubscribable(
+                "Authorization error: the queue is not one of this account's queues"
+            )
+        token = None if protocol == "sqs" else secrets.token_hex(64)
+        candidate = Subscription(
+            arn=f"{topic.arn}:{uuid.uuid4()}",
+            topic_arn=topic.arn,
+            tenant_id=topic.tenant_id,
+            owner=tenant_id,
+            protocol=protocol,
+            endpoint=endpoint,
+            attributes=kept,
+            token=token,
+            created_at=self._clock(),
+        )
+        held = await self._store.put_subscription(candidate, limit=self._limits.max_subscriptions)
+        if held.arn == candidate.arn and held.token is not None:
+            await self._send_confirmation(held)
+        return held
+
+    async def _check_dead_letter(self, tenant_id: str, attributes: Mapping[str, str]) -> None:
+        """A RedrivePolicy must name a queue of the caller's own account (as on SNS)."""
+        text = attributes.get(REDRIVE_POLICY)
+        if text is None:
+            return
+        target = str(json.loads(text)["deadLetterTargetArn"])
+        if self._queues is None or not await self._queues.may_subscribe(tenant_id, target):
+            raise InvalidTopic(
+                "Invalid parameter: RedrivePolicy: deadLetterTargetArn is not a queue of this "
+                "account"
+            )
+
+    async def _send_confirmation(self, subscription: Subscription) -> None:
+        if subscription.token is None:
+            return
+        message_id = str(uuid.uuid4())
+        envelope = confirmation(
+            message_id=message_id,
+            topic_arn=subscription.topic_arn,
+            token=subscription.token,
+            timestamp=self._clock(),
+            key=await self._keys.key(),
+            base_url=self._limits.base_url,
+        )
+        await self._enqueue(
+            subscription, json.dumps(envelope), "SubscriptionConfirmation", message_id
+        )
+
+    async def confirm(self, topic_arn: str, token: str) -> Subscription:
+        """The subscription of ``topic_arn`` holding ``token``, now confirmed (a confirmed
+        one again: SNS answers its ARN). InvalidTopic for a token no one holds."""
+        after = ""
+        while True:
+            page = await self._store.list_subscriptions(
+                topic_arn=topic_arn, after=after, limit=_PAGE
+            )
+            for subscription in page:
+                if subscription.token is not None and secrets.compare_digest(
+                    subscription.token, token
+                ):
+                    confirmed = dataclasses.replace(subscription, token=None)
+                    await self._store.update_subscription(confirmed)
+                    return confirmed
+            if len(page) < _PAGE:
+                raise InvalidTopic("Invalid token")
+            after = page[-1].arn
+
+    async def _visible(self, tenant_id: str, arn: str) -> Subscription:
+        """The subscription, if the caller owns it or its topic; NoSuchSubscription."""
+        found = await self._store.get_subscription(arn)
+        if found is None or tenant_id not in (found.owner, found.tenant_id):
+            raise NoSuchSubscription("Subscription does not exist")
+        return found
+
+    async def unsubscribe(self, tenant_id: str, arn: str) -> None:
+        await self._store.delete_subscription((await self._visible(tenant_id, arn)).arn)
+
+    async def unsubscribe_unsigned(self, arn: str) -> bool:
+        """UnsubscribeURL's call: the ARN (its UUID) is the credential, as on SNS."""
+        return await self._store.delete_subscription(arn)
+
+    async def get_subscription(self, tenant_id: str, arn: str) -> Subscription:
+        return await self._visible(tenant_id, arn)
+
+    async def set_attribute(self, tenant_id: str, arn: str, name: str, value: str) -> None:
+        held = await self._visible(tenant_id, arn)
+        attributes = {**held.attributes, name: value}
+        if value == "" and name != "FilterPolicy":
+            attributes.pop(name)
+        kept = check_subscription_attributes(attributes)
+        await self._check_dead_letter(tenant_id, kept)
+        await self._store.update_subscription(dataclasses.replace(held, attributes=kept))
+
+    async def list_subscriptions(
+        self, tenant_id: str, next_token: str | None, *, topic_arn: str | None = None
+    ) -> tuple[list[Subscription], str | None]:
+        """A page of the caller's subscriptions (or of its topic ``topic_arn``)."""
+        if topic_arn is not None:
+            await self._topics.get_topic(tenant_id, topic_arn)
+        page = await self._store.list_subscriptions(
+            topic_arn=topic_arn,
+            owner=None if topic_arn is not None else tenant_id,
+            after=next_token or "",
+            limit=_PAGE,
+        )
+        return page, (page[-1].arn if len(page) == _PAGE else None)
+
+    async def forget_topic(self, topic_arn: str) -> int:
+        return await self._store.delete_topic_subscriptions(topic_arn)
+
+    async def publish(
+        self,
+        tenant_id: str,
+        topic_arn: str,
+        message: str,
+        subject: str | None,
+        attributes: Mapping[str, tuple[str, str]],
+        structure: str | None,
+    ) -> str:
+        """Publish to the caller's topic: the message id."""
+        topic = await self._topics.get_topic(tenant_id, topic_arn)
+        check_publish(message, subject, attributes, structure, self._limits.max_message_size)
+        return await self.fan_out(topic, message, subject, attributes, structure)
+
+    async def fan_out(
+        self,
+        topic: Topic,
+        message: str,
+        subject: str | None,
+        attributes: Mapping[str, tuple[str, str]],
+        structure: str | None = None,
+    ) -> str:
+        """Queue the message for each confirmed subscription of ``topic`` its filter lets
+        through; the message id (one for all, as SNS's)."""
+        message_id = str(uuid.uuid4())
+        per_protocol = json.loads(message) if structure == "json" else None
+        now = self._clock()
+        key: SigningKey | None = None
+        after = ""
+        while True:
+            page = await self._store.list_subscriptions(
+                topic_arn=topic.arn, after=after, limit=_PAGE
+            )
+            for subscription in page:
+                text = message
+                if per_protocol is not None:
+                    text = str(per_protocol.get(subscription.protocol, per_protocol["default"]))
+                if not subscription.confirmed or not _passes(subscription, text, attributes):
+                    continue
+                if subscription.raw:
+                    body = text
+                else:
+                    key = key or await self._keys.key()
+                    body = json.dumps(
+                        notification(
+                            message_id=message_id,
+                            topic_arn=topic.arn,
+                            subscription_arn=subscription.arn,
+                            subject=subject,
+                            message=text,
+                            timestamp=now,
+                            attributes=attributes,
+                            key=key,
+                            base_url=self._limits.base_url,
+                        )
+                    )
+                await self._enqueue(
+                    subscription,
+                    body,
+                    "Notification",
+                    message_id,
+                    attributes if subscription.raw and subscription.protocol == "sqs" else None,
+                )
+            if len(page) < _PAGE:
+                return message_id
+            after = page[-1].arn
+
+    async def fan_out_event(self, topic: Topic, message: str) -> None:
+        """An S3 event or an Auto Scaling notification queued for ``topic``, to its
+        subscriptions (decision 0132's events, SNS's subject for S3's)."""
+        subject = S3_SUBJECT if '"Records"' in message or '"s3:TestEvent"' in message else None
+        await self.fan_out(topic, message, subject, {})
+
+    async def _enqueue(
+        self,
+        subscription: Subscription,
+        body: str,
+        kind: str,
+        message_id: str,
+        attributes: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        headers = {
+            "x-amz-sns-message-type": kind,
+            "x-amz-sns-message-id": message_id,
+            "x-amz-sns-topic-arn": subscription.topic_arn,
+        }
+        if kind == "Notification":
+            headers["x-amz-sns-subscription-arn"] = subscription.arn
+        if subscription.raw:
+            headers["x-amz-sns-rawdelivery"] = "true"
+        content: dict[str, object] = {"body": body, "headers": headers}
+        if attributes:
+            content["attributes"] = {name: list(pair) for name, pair in attributes.items()}
+        wrapped = json.dumps(content, separators=(",", ":"))
+        queued = await self._queue.add(
+            subscription.tenant_id,
+            subscription.arn,
+            wrapped,
+            self._clock(),
+            bound=self._limits.queue_bound,
+        )
+        if not queued:
+            _log.warning(
+                "notification queue of tenant %s full: a message for %s dropped",
+                subscription.tenant_id,
+                subscription.arn,
+            )
+
+    async def delivery(self, arn: str, message: str) -> Delivery | None:
+        """What to send for a queued message to subscription ``arn``; None when it is gone
+        (unsubscribed, or its topic deleted, the subscription then deleted with it)."""
+        subscription = await self._store.get_subscription(arn)
+        if subscription is None:
+            return None
+        if await self._topics.topic(subscription.topic_arn) is None:
+            await self._store.delete_subscription(arn)
+            return None
+        data = json.loads(message)
+        attributes = {str(n): (str(k), str(v)) for n, (k, v) in data.get("attributes", {}).items()}
+        return Delivery(subscription, str(data["body"]), dict(data["headers"]), attributes)
+
+    async def dead_letter(self, delivery: Delivery) -> bool:
+        """A message given up, into the subscription's dead-letter queue (its
+        ``RedrivePolicy``), as it would have been delivered; whether it was sent."""
+        target = delivery.subscription.dead_letter_queue
+        # A confirmation is no message: SNS dead-letters notifications only.
+        notification = delivery.headers.get("x-amz-sns-message-type") == "Notification"
+        return (
+            target is not None
+            and notification
+            and self._queues is not None
+            and await self._queues.send(delivery.subscription.owner, target, delivery.body)
+        )
+
+    async def send_to_queue(self, delivery: Delivery) -> bool:
+        return self._queues is not None and await self._queues.send(
+            delivery.subscription.owner,
+            delivery.subscription.endpoint,
+            delivery.body,
+            delivery.attributes,
+        )
+
+
+def _passes(
+    subscription: Subscription, message: str, attributes: Mapping[str, tuple[str, str]]
+) -> bool:
+    policy = subscription.filter_policy
+    if policy is None:
+        return True
+    if subscription.filter_scope == "MessageBody":
+        try:
+            body = json.loads(message)
+        except ValueError:
+            return False
+        return matches(policy, body=body)
+    return matches(policy, attributes=_matchable(attributes))
+
+
+def _matchable(attributes: Mapping[str, tuple[str, str]]) -> dict[str, Attribute]:
+    found: dict[str, Attribute] = {}
+    for name, (kind, value) in attributes.items():
+        family = kind.split(".", 1)[0] if kind != "String.Array" else "Array"
+        if family == "Array":
+            try:
+                found[name] = ("Array", json.loads(value))
+            except ValueError:
+                continue
+        else:
+            found[name] = (family, value)
+    return found
+
+
+def check_publish(
+    message: str,
+    subject: str | None,
+    attributes: Mapping[str, tuple[str, str]],
+    structure: str | None,
+    limit: int,
+) -> None:
+    """InvalidTopic (InvalidParameter) for a message SNS would refuse."""
+    size = len(message.encode()) + sum(
+        len(n.encode()) + len(k.encode()) + len(v.encode()) for n, (k, v) in attributes.items()
+    )
+    if size > limit:
+        raise InvalidTopic(f"Invalid parameter: Message too long (at most {limit} bytes)")
+    if not message:
+        raise InvalidTopic("Invalid parameter: Empty message")
+    if subject is not None and (
+        not subject or len(subject) > 100 or not subject.isprintable() or "\n" in subject
+    ):
+        raise InvalidTopic("Invalid parameter: Subject")
+    for name, (kind, value) in attributes.items():
+        if kind.split(".", 1)[0] not in ("String", "Number", "Binary") or (
+            "." in kind and kind != "String.Array" and not kind.startswith(("String.", "Number."))
+        ):
+            raise InvalidTopic(f"Invalid parameter: MessageAttributes {name[:64]} DataType")
+        if kind == "String.Array":
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, list):
+                raise InvalidTopic(f"Invalid parameter: MessageAttributes {name[:64]} array")
+        if kind.startswith("Number"):
+            try:
+                float(value)
+            except ValueError as exc:
+                raise InvalidTopic(
+                    f"Invalid parameter: MessageAttributes {name[:64]} is not a number"
+                ) from exc
+    if structure is not None:
+        if structure != "json":
+            raise InvalidTopic("Invalid parameter: MessageStructure")
+        try:
+            parsed_message = json.loads(message)
+        except ValueError:
+            parsed_message = None
+        if not isinstance(parsed_message, dict) or "default" not in parsed_message:
+            raise InvalidTopic(
+                "Invalid parameter: Message Structure - No default entry in JSON message body"
+            )

@@ -1,0 +1,172 @@
+"""Subscriptions of a topic (decision 0162): who receives what is published to it. Pure: no
+I/O.
+
+A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protocols: ``sqs``
+(a queue ARN of this platform), ``http`` and ``https`` (a URL, confirmed by the endpoint
+through the SubscriptionConfirmation handshake: until then the subscription holds its token
+and receives nothing). Attributes taken: ``RawMessageDelivery``, ``FilterPolicy``,
+``FilterPolicyScope``, ``RedrivePolicy`` (a dead-letter queue of the subscriber's account);
+the others SNS has are refused as not implemented, never kept and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from urllib.parse import urlsplit
+
+from andromede.notifications.errors import InvalidTopic
+from andromede.notifications.filterpolicy import check_filter_policy
+
+__all__ = [
+    "PROTOCOLS",
+    "REDRIVE_POLICY",
+    "Subscription",
+    "check_endpoint",
+    "check_subscription_attributes",
+    "is_subscription_arn",
+]
+
+PROTOCOLS: Final = ("sqs", "http", "https")
+RAW: Final = "RawMessageDelivery"
+FILTER_POLICY: Final = "FilterPolicy"
+FILTER_SCOPE: Final = "FilterPolicyScope"
+_SCOPES: Final = ("MessageAttributes", "MessageBody")
+REDRIVE_POLICY: Final = "RedrivePolicy"
+_NOT_IMPLEMENTED: Final = frozenset({"DeliveryPolicy", "SubscriptionRoleArn", "ReplayPolicy"})
+FORMAT_VERSION: Final = 1
+
+
+def is_subscription_arn(arn: str) -> bool:
+    """``arn:aws:sns:<region>:<account>:<topic>:<uuid>``: seven parts, none empty."""
+    parts = arn.split(":")
+    return len(parts) == 7 and parts[:3] == ["arn", "aws", "sns"] and all(parts[3:])
+
+
+def check_endpoint(protocol: str, endpoint: str) -> str:
+    """The endpoint as kept; InvalidTopic (InvalidParameter) for a protocol or an endpoint
+    that cannot be taken. The message never repeats a URL (it may hold a token)."""
+    if protocol not in PROTOCOLS:
+        raise InvalidTopic(
+            f"Invalid parameter: Protocol {protocol[:32]} is not supported (sqs, http, https)"
+        )
+    if protocol == "sqs":
+        parts = endpoint.split(":")
+        if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"] or not all(parts[3:]):
+            raise InvalidTopic("Invalid parameter: SQS endpoint ARN")
+        return endpoint
+    parts_url = urlsplit(endpoint)
+    if parts_url.scheme != protocol or not parts_url.hostname:
+        raise InvalidTopic(f"Invalid parameter: Endpoint must be an {protocol} URL")
+    if parts_url.username is not None or parts_url.password is not None:
+        raise InvalidTopic("Invalid parameter: Endpoint must not carry credentials")
+    try:
+        parts_url.port  # noqa: B018 - a port that is not a number raises
+    except ValueError as exc:
+        raise InvalidTopic("Invalid parameter: Endpoint has an invalid port") from exc
+    if len(endpoint) > 2048:
+        raise InvalidTopic("Invalid parameter: Endpoint is longer than 2048 characters")
+    return endpoint
+
+
+def check_subscription_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+    """The attributes as kept (an empty value removes one); InvalidTopic otherwise."""
+    kept: dict[str, str] = {}
+    for name, value in attributes.items():
+        if name in _NOT_IMPLEMENTED:
+            raise InvalidTopic(f"Invalid parameter: {name} is not implemented")
+        if name == RAW:
+            if value.lower() not in ("true", "false"):
+                raise InvalidTopic("Invalid parameter: RawMessageDelivery must be true or false")
+            kept[name] = value.lower()
+        elif name == FILTER_SCOPE:
+            if value not in _SCOPES:
+                raise InvalidTopic(
+                    "Invalid parameter: FilterPolicyScope must be MessageAttributes or MessageBody"
+                )
+            kept[name] = value
+        elif name == FILTER_POLICY:
+            if value.strip() not in ("", "{}"):
+                kept[name] = value
+        elif name == REDRIVE_POLICY:
+            if value.strip():
+                kept[name] = _check_redrive(value)
+        else:
+            raise InvalidTopic(f"Invalid parameter: AttributeName {name[:64]}")
+    if FILTER_POLICY in kept:
+        check_filter_policy(kept[FILTER_POLICY], kept.get(FILTER_SCOPE, _SCOPES[0]))
+    return kept
+
+
+def _check_redrive(text: str) -> str:
+    """``{"deadLetterTargetArn": "<an SQS queue ARN>"}``, as SNS takes it."""
+    try:
+        policy = json.loads(text)
+    except ValueError:
+        policy = None
+    target = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
+    if not isinstance(target, str) or set(policy) != {"deadLetterTargetArn"}:
+        raise InvalidTopic("Invalid parameter: RedrivePolicy: deadLetterTargetArn is required")
+    check_endpoint("sqs", target)
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    arn: str
+    topic_arn: str
+    tenant_id: str  # the topic's account
+    owner: str  # the subscriber's account
+    protocol: str
+    endpoint: str
+    attributes: Mapping[str, str]
+    token: str | None  # None once confirmed
+    created_at: datetime
+
+    @property
+    def confirmed(self) -> bool:
+        return self.token is None
+
+    @property
+    def raw(self) -> bool:
+        return self.attributes.get(RAW) == "true"
+
+    @property
+    def dead_letter_queue(self) -> str | None:
+        text = self.attributes.get(REDRIVE_POLICY)
+        return None if not text else str(json.loads(text)["deadLetterTargetArn"])
+
+    @property
+    def filter_scope(self) -> str:
+        return self.attributes.get(FILTER_SCOPE, _SCOPES[0])
+
+    @property
+    def filter_policy(self) -> dict[str, object] | None:
+        text = self.attributes.get(FILTER_POLICY)
+        if not text:
+            return None
+        policy = json.loads(text)
+        return policy if isinstance(policy, dict) and policy else None
+
+    def document(self) -> str:
+        return json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "attributes": dict(self.attributes),
+                "token": self.token,
+            },
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def parse_document(document: str) -> tuple[dict[str, str], str | None]:
+        data = json.loads(document)
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unknown subscription format {data.get('format_version')!r}")
+        token = data.get("token")
+        return {str(k): str(v) for k, v in data["attributes"].items()}, (
+            None if token is None else str(token)
+        )

@@ -1,0 +1,202 @@
+"""SNS subscriptions and Publish (decision 0162): the service, its SQS-style queues as
+subscribers, and the region's SNS signing key (made once, kept in the metadata database
+sealed under ``keys/secrets.key``, as every gateway of the region holds that file)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from andromede.iam.policy import (
+    MalformedPolicy,
+    PolicyKind,
+    PrincipalType,
+    RequestContext,
+    evaluate,
+    load_policy,
+)
+from andromede.iam.secrets import SecretSealer
+from andromede.notifications.envelope import SigningKey, load_signing_key, new_signing_key
+from andromede.notifications.model import Topic
+from andromede.notifications.pubsub import PubSubLimits, PubSubService
+from andromede.notifications.service import TopicService
+from andromede.notifications.store import EventQueue, SubscriptionStore
+from andromede.queues.errors import QueueError
+from andromede.queues.model import MessageAttribute, parse_queue_arn
+from andromede.queues.service import QueueService
+from andromede.settings import Settings
+
+__all__ = [
+    "StoredSigningKeys",
+    "TopicQueues",
+    "pubsub_service",
+    "signing_keys",
+    "sns_base_url",
+]
+
+log = logging.getLogger(__name__)
+
+SNS_PRINCIPAL = "sns.amazonaws.com"
+S3_PRINCIPAL = "s3.amazonaws.com"
+# The sealing context of the key (SecretSealer binds each secret to a name).
+_SEAL_NAME = "sns-signing-key"
+
+
+class StoredSigningKeys:
+    """The region's SNS signing key: read from the store, or made and kept by the first
+    gateway to need it (another one's, kept first, wins)."""
+
+    def __init__(self, store: SubscriptionStore, sealer: SecretSealer, region: str) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._region = region
+        self._key: SigningKey | None = None
+        self._lock = asyncio.Lock()
+
+    async def key(self) -> SigningKey:
+        if self._key is not None:
+            return self._key
+        async with self._lock:
+            if self._key is None:
+                held = await self._store.signing_key()
+                if held is None:
+                    made, private = await asyncio.to_thread(new_signing_key, self._region, _now())
+                    sealed = self._sealer.seal(_SEAL_NAME, private.decode())
+                    held = await self._store.add_signing_key(
+                        made.key_id, sealed, made.certificate_pem, _now()
+                    )
+                    # Read again: two gateways making one at once both insert; every one
+                    # then uses the first kept (oldest, then smallest id).
+                    held = await self._store.signing_key() or held
+                    log.info("SNS signing key made (certificate %s)", made.key_id)
+                sealed_key, certificate = held
+                self._key = load_signing_key(
+                    self._sealer.unseal(_SEAL_NAME, sealed_key).encode(), certificate
+                )
+            return self._key
+
+    async def certificate(self, key_id: str) -> str | None:
+        """The certificate served at SigningCertURL, if ``key_id`` is the region's key."""
+        key = await self.key()
+        return key.certificate_pem if key.key_id == key_id else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TopicQueues:
+    """The platform's queues as SNS subscribers: a queue of the subscriber's own account in
+    this region (cross-account subscriptions are refused, as the SQS side refuses another
+    account's queue here, decision 0158)."""
+
+    def __init__(self, queues: QueueService, region: str) -> None:
+        self._queues = queues
+        self._region = region
+
+    async def may_subscribe(self, tenant_id: str, queue_arn: str) -> bool:
+        try:
+            region, account, name = parse_queue_arn(queue_arn)
+            await self._queues.get_queue(tenant_id, account, name)
+        except QueueError:
+            return False
+        return region == self._region
+
+    async def send(
+        self,
+        owner: str,
+        queue_arn: str,
+        body: str,
+        attributes: Mapping[str, tuple[str, str]] | None = None,
+    ) -> bool:
+        try:
+            _, account, name = parse_queue_arn(queue_arn)
+            queue = await self._queues.get_queue(owner, account, name)
+        except QueueError:
+            return False
+        await self._queues.send_message(
+            queue, body, _sqs_attributes(attributes or {}), {}, None, SNS_PRINCIPAL
+        )
+        return True
+
+
+def _sqs_attributes(attributes: Mapping[str, tuple[str, str]]) -> dict[str, MessageAttribute]:
+    """SNS's message attributes as SQS's, as SNS passes them on raw delivery: a String.Array
+    becomes a String (its JSON), a Binary its decoded bytes."""
+    found: dict[str, MessageAttribute] = {}
+    for name, (kind, value) in attributes.items():
+        if kind.split(".", 1)[0] == "Binary":
+            try:
+                found[name] = MessageAttribute(kind, binary_value=base64.b64decode(value))
+            except ValueError:
+                continue
+        else:
+            found[name] = MessageAttribute(
+                "String" if kind == "String.Array" else kind, string_value=value
+            )
+    return found
+
+
+def s3_may_publish(topic: Topic, bucket_arn: str, bucket_account: str) -> bool:
+    """Whether the topic's policy lets S3 publish the events of ``bucket_arn`` (``Principal``
+    ``{"Service": "s3.amazonaws.com"}``, ``sns:Publish``, ``aws:SourceArn`` /
+    ``aws:SourceAccount`` as S3 sets them); a policy that does not parse allows nothing."""
+    text = topic.attributes.get("Policy")
+    if not text:
+        return False
+    context = RequestContext(
+        action="sns:Publish",
+        resource=topic.arn,
+        principal_type=PrincipalType.SERVICE,
+        principal_arn=S3_PRINCIPAL,
+        secure_transport=True,
+        requested_region=topic.region,
+        keys={"aws:SourceArn": bucket_arn, "aws:SourceAccount": bucket_account},
+    )
+    try:
+        policy = load_policy(text, kind=PolicyKind.RESOURCE)
+    except MalformedPolicy:
+        return False
+    return evaluate(context, resource_policy=policy, resource_account=topic.tenant_id).allowed
+
+
+def sns_base_url(settings: Settings) -> str:
+    if settings.sns_endpoint_url:
+        return settings.sns_endpoint_url
+    scheme = "https" if settings.tls_cert is not None else "http"
+    return f"{scheme}://{settings.s3_host}:{settings.s3_port}"
+
+
+def pubsub_service(
+    settings: Settings,
+    topics: TopicService,
+    store: SubscriptionStore,
+    events: EventQueue,
+    keys: StoredSigningKeys,
+    queues: QueueService | None,
+) -> PubSubService:
+    topics.s3_may_publish = s3_may_publish
+    return PubSubService(
+        topics,
+        store,
+        events,
+        keys,
+        None if queues is None else TopicQueues(queues, settings.region),
+        PubSubLimits(
+            base_url=sns_base_url(settings),
+            max_subscriptions=settings.sns_max_subscriptions_per_topic,
+            max_message_size=settings.sns_max_message_size,
+            queue_bound=settings.notification_queue_per_tenant,
+        ),
+    )
+
+
+def signing_keys(settings: Settings, store: SubscriptionStore) -> StoredSigningKeys:
+    return StoredSigningKeys(
+        store,
+        SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
+        settings.region,
+    )
