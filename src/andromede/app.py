@@ -268,7 +268,7 @@ class Application:
             elif service is None and is_certificate_request(scope):
                 service = SnsCertificateApp.name
             elif service is None and _unsigned_sns(scope):
-                service = "sns"  # SubscribeURL / UnsubscribeURL (decision 0162)
+                service = "sns"  # SubscribeURL / UnsubscribeURL (decision 0163)
             elif service is None and _unsigned_sts(scope):
                 service = "sts"
             if service in (None, "s3") and is_s3_control(scope):
@@ -417,7 +417,7 @@ class Application:
         # SQS-style queues (decision 0158), bucket events' other destination.
         queues = queue_service(settings, db, keys)
         event_queues = BucketEventQueues(queues)
-        # SNS subscriptions and Publish (decision 0162), fanned out by the same worker.
+        # SNS subscriptions and Publish (decision 0163), fanned out by the same worker.
         subscriptions = SqlSubscriptionStore(db)
         sns_keys = signing_keys(settings, subscriptions)
         pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues)
@@ -654,7 +654,7 @@ def _unsigned_sts(scope: Scope) -> bool:
 
 
 def _unsigned_sns(scope: Scope) -> bool:
-    """An unsigned GET of SNS's SubscribeURL or UnsubscribeURL (decision 0162)."""
+    """An unsigned GET of SNS's SubscribeURL or UnsubscribeURL (decision 0163)."""
     if scope.get("path") != "/" or scope["method"] != "GET":
         return False
     query: bytes = scope.get("query_string", b"")

@@ -1,4 +1,4 @@
-"""One suite over every implementation of the SNS subscription store (decision 0162): the
+"""One suite over every implementation of the SNS subscription store (decision 0163): the
 in-memory twin, SQLite and PostgreSQL. A topic's subscription of one protocol and endpoint
 is held once (Subscribe again answers it), a topic holds at most its limit, the listings page
 by ARN and filter by topic or subscriber, confirming and changing attributes replace the

@@ -9,7 +9,7 @@ through only the objects they name (increment 3); a configuration accepted sends
 ``s3:TestEvent`` to its topic's receiver (increment 4); an endpoint
 outside the allowed networks (127.0.0.2) receives nothing; a receiver down when its event is
 written gets it once it is up, after the worker's retries. An SNS http subscription (decision
-0162) gets its signed SubscriptionConfirmation, is confirmed by an unsigned GET of its
+0163) gets its signed SubscriptionConfirmation, is confirmed by an unsigned GET of its
 SubscribeURL, and then receives each Publish as a signed envelope."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ aws CLI's ``aws sqs``, and by S3: a bucket whose notification configuration name
 ``s3:TestEvent`` and then each PutObject's event record in the queue, read with boto3. The
 data folder (SQLite database and WAL included) never holds a message body in clear.
 
-SNS to SQS (decision 0162): boto3's ``sns`` subscribes a queue to a topic with a filter
+SNS to SQS (decision 0163): boto3's ``sns`` subscribes a queue to a topic with a filter
 policy and publishes with message attributes; the queue receives the signed envelope of the
 matching message only, verified with the certificate fetched from its SigningCertURL; a
 bucket's TopicConfiguration then carries a PutObject's event through the topic into it."""

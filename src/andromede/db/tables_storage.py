@@ -326,7 +326,7 @@ notification_events = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
 )
-# A topic's subscriptions (decision 0162): keyed by their ARN (the topic's and a UUID);
+# A topic's subscriptions (decision 0163): keyed by their ARN (the topic's and a UUID);
 # ``document`` holds the attributes and, until confirmed, the confirmation token.
 notification_subscriptions = sa.Table(
     "notification_subscriptions",
@@ -341,7 +341,7 @@ notification_subscriptions = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
-# The region's SNS signing key (decision 0162): PKCS#8 PEM sealed under keys/secrets.key,
+# The region's SNS signing key (decision 0163): PKCS#8 PEM sealed under keys/secrets.key,
 # and its certificate, served at SigningCertURL. One row; the first gateway makes it.
 notification_signing_keys = sa.Table(
     "notification_signing_keys",

@@ -69,7 +69,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NotFound": (404, "Topic does not exist"),
     "InvalidParameter": (400, "Invalid parameter"),
     "TopicLimitExceeded": (403, "Exceeded topic limit."),
-    # SNS's, for subscriptions and Publish (decision 0162).
+    # SNS's, for subscriptions and Publish (decision 0163).
     "AuthorizationError": (403, "Authorization error"),
     "SubscriptionLimitExceeded": (403, "Exceeded subscription limit."),
     "EmptyBatchRequest": (400, "The batch request doesn't contain any entries."),

@@ -4,7 +4,7 @@ SetTopicAttributes, ListTopics, DeleteTopic. Query protocol, the IAM and STS mac
 (``iamapi.app.QueryApp``): SigV4, the ``sns:<Action>`` policy check on the topic's ARN, the
 audit record of each mutating call, the error envelope.
 
-Subscriptions and Publish (decision 0162) are ``iamapi.sns_subscriptions``'s, merged into
+Subscriptions and Publish (decision 0163) are ``iamapi.sns_subscriptions``'s, merged into
 this table when the app has a :class:`PubSubService`; a topic's ``push-endpoint`` keeps
 receiving its S3 events, as on RGW.
 """
@@ -76,7 +76,7 @@ def _write_attributes(call: Call, topic: Topic) -> None:
 
 def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = None) -> ServiceSpec:
     """The SNS Query service over ``topics``; topic ARNs name ``region``; with ``pubsub``,
-    subscriptions and Publish too (decision 0162)."""
+    subscriptions and Publish too (decision 0163)."""
 
     async def guarded(work: Awaitable[None]) -> None:
         try:

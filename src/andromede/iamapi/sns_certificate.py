@@ -1,5 +1,5 @@
 """The SNS signing certificate, served unsigned at the ``SigningCertURL`` of every message
-(``/SimpleNotificationService-<key id>.pem`` on the shared endpoint, decision 0162), so that
+(``/SimpleNotificationService-<key id>.pem`` on the shared endpoint, decision 0163), so that
 a subscriber verifies a message as it verifies SNS's. No bucket can shadow the path: bucket
 names have no capital letters."""
 

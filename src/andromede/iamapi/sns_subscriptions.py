@@ -1,4 +1,4 @@
-"""SNS's subscription and publishing calls (decision 0162), beside the topic calls of
+"""SNS's subscription and publishing calls (decision 0163), beside the topic calls of
 ``iamapi.sns``: Subscribe, ConfirmSubscription, Unsubscribe, ListSubscriptions,
 ListSubscriptionsByTopic, Get/SetSubscriptionAttributes, Publish and PublishBatch.
 

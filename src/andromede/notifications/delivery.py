@@ -16,7 +16,7 @@ S3's event JSON, to its topic's push endpoint.
   resolution. Redirects are not followed.
 - **Queues.** An event whose destination is an SQS-style queue (decision 0158) is sent into
   it through a :class:`QueueSink`, settled as a push is.
-- **Subscriptions** (decision 0162). An event for a topic is also fanned out to the topic's
+- **Subscriptions** (decision 0163). An event for a topic is also fanned out to the topic's
   subscriptions (queued anew, one per subscriber, on the first attempt only); a queued
   message whose destination is a subscription's ARN is sent into its queue, or POSTed with
   SNS's ``x-amz-sns-*`` headers, under the same rules.
@@ -235,7 +235,7 @@ class Deliverer:
         given_up: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``given_up``: called before an event is dropped as undeliverable (a
-        subscription's dead-letter queue, decision 0162)."""
+        subscription's dead-letter queue, decision 0163)."""
         try:
             await attempt
         except _Undeliverable as exc:

@@ -1,4 +1,4 @@
-"""SNS's message envelopes (decision 0162): the JSON a subscriber receives, signed as SNS
+"""SNS's message envelopes (decision 0163): the JSON a subscriber receives, signed as SNS
 signs it (``SignatureVersion`` 2: SHA256withRSA over the documented string to sign) with the
 platform's SNS signing key, whose certificate is served at ``SigningCertURL``.
 

@@ -1,4 +1,4 @@
-"""SNS subscription filter policies (decision 0162): AWS's language, checked when set and
+"""SNS subscription filter policies (decision 0163): AWS's language, checked when set and
 matched at each Publish. Pure: no I/O.
 
 A policy is a JSON object; every key must match (AND), and a key matches when any of its

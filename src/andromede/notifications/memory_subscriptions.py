@@ -1,4 +1,4 @@
-"""The in-memory twin of the subscription store (decision 0162), for tests and the
+"""The in-memory twin of the subscription store (decision 0163), for tests and the
 in-process app."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Subscriptions and Publish (decision 0162): SNS's fan-out of a topic's messages to SQS
+"""Subscriptions and Publish (decision 0163): SNS's fan-out of a topic's messages to SQS
 queues and HTTP(S) endpoints.
 
 - **Through the event queue.** Publish (and an S3 event or an Auto Scaling notification

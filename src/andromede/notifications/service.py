@@ -46,7 +46,7 @@ class TopicService:
         self._clock = clock
         self._queue = queue
         self._queue_bound = queue_bound
-        # What else goes with a deleted topic: its SNS subscriptions (decision 0162), set by
+        # What else goes with a deleted topic: its SNS subscriptions (decision 0163), set by
         # the wiring once they are served; a subscription left behind is deleted anyway at
         # its next delivery, its topic being gone.
         self.on_topic_deleted: Callable[[str], Awaitable[object]] | None = None
@@ -113,7 +113,7 @@ class TopicService:
 
     async def accepts_bucket_events(self, tenant_id: str, arn: str, bucket: str) -> bool:
         """A topic of the bucket owner: any without a ``Policy`` (RGW's topics have none),
-        else one whose policy lets S3 publish this bucket's events (as AWS, decision 0162)."""
+        else one whose policy lets S3 publish this bucket's events (as AWS, decision 0163)."""
         try:
             topic = await self.get_topic(tenant_id, arn)
         except (NoSuchTopic, InvalidTopic):

@@ -1,4 +1,4 @@
-"""What the notification context keeps: topics, their subscriptions (decision 0162), and
+"""What the notification context keeps: topics, their subscriptions (decision 0163), and
 the queue of events to push (written by the object store in its write transactions, claimed
 and settled here)."""
 
@@ -64,7 +64,7 @@ class EventQueue(Protocol):
 
 
 class SubscriptionStore(Protocol):
-    """Subscriptions (decision 0162), and the region's SNS signing key."""
+    """Subscriptions (decision 0163), and the region's SNS signing key."""
 
     async def put_subscription(self, subscription: Subscription, *, limit: int) -> Subscription:
         """Add it, or (as SNS) the topic's subscription of that protocol and endpoint as

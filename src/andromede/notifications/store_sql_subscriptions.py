@@ -1,5 +1,5 @@
 """Subscriptions and the SNS signing key over the metadata database (SQLite or
-PostgreSQL), tables of migration 0075 (decision 0162).
+PostgreSQL), tables of migration 0075 (decision 0163).
 
 A new subscription is counted and inserted in one transaction that first locks the topic's
 row, so two Subscribe calls at once cannot pass the limit together, nor make two

@@ -1,4 +1,4 @@
-"""Subscriptions of a topic (decision 0162): who receives what is published to it. Pure: no
+"""Subscriptions of a topic (decision 0163): who receives what is published to it. Pure: no
 I/O.
 
 A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protocols: ``sqs``

@@ -1,6 +1,6 @@
 """Bucket event notifications: delivery to topics and endpoints, their queues and limits;
 and the SQS-style queues (decision 0158), which take bucket events too; SNS subscriptions
-and Publish (decision 0162).
+and Publish (decision 0163).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -106,20 +106,20 @@ class NotificationSettings(BaseModel):
     sns_max_subscriptions_per_topic: int = Field(
         default=10_000,
         gt=0,
-        description="Subscriptions (sqs, http, https) one SNS topic may hold (decision 0162).",
+        description="Subscriptions (sqs, http, https) one SNS topic may hold (decision 0163).",
     )
     sns_max_message_size: int = Field(
         default=262_144,
         ge=1024,
         le=262_144,
         description="Largest SNS Publish message, body and attributes, in bytes: SNS's 256 "
-        "KiB at most (decision 0162).",
+        "KiB at most (decision 0163).",
     )
     sns_endpoint_url: str = Field(
         default="",
         description="The shared endpoint's URL as SNS subscribers reach it (https://host:port),"
         " for the SubscribeURL, UnsubscribeURL and SigningCertURL of SNS messages; empty: "
-        "http(s)://<s3_host>:<s3_port> (decision 0162).",
+        "http(s)://<s3_host>:<s3_port> (decision 0163).",
     )
 
     @field_validator("notification_endpoint_allow_cidrs")

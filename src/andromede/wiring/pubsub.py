@@ -1,4 +1,4 @@
-"""SNS subscriptions and Publish (decision 0162): the service, its SQS-style queues as
+"""SNS subscriptions and Publish (decision 0163): the service, its SQS-style queues as
 subscribers, and the region's SNS signing key (made once, kept in the metadata database
 sealed under ``keys/secrets.key``, as every gateway of the region holds that file)."""
 

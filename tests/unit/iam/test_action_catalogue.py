@@ -23,7 +23,7 @@ from andromede.kmsapi.actions import ACTIONS as KMS_ACTIONS
         ("ec2", EC2_ACTIONS),
         ("iam", IAM_ACTIONS),
         ("sts", STS_ACTIONS),
-        # PublishBatch is authorised as sns:Publish, as on AWS (decision 0162).
+        # PublishBatch is authorised as sns:Publish, as on AWS (decision 0163).
         ("sns", tuple(name for name in SNS_ACTIONS if name != "PublishBatch")),
     ],
 )

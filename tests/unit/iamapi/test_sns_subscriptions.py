@@ -1,4 +1,4 @@
-"""SNS subscriptions and Publish (decision 0162), in process, called and parsed with
+"""SNS subscriptions and Publish (decision 0163), in process, called and parsed with
 botocore's own SNS model over the real services (in-memory stores, real queues with sealed
 messages, the real delivery worker): an sqs subscription confirmed at once, Publish with
 attributes through a filter policy into the queue as a signed envelope (or raw), an http

@@ -38,7 +38,7 @@ def test_every_action_is_an_sns_action() -> None:
         "GetTopicAttributes",
         "ListTopics",
         "SetTopicAttributes",
-        *SUBSCRIPTION_ACTIONS,  # decision 0162, tested in test_sns_subscriptions.py
+        *SUBSCRIPTION_ACTIONS,  # decision 0163, tested in test_sns_subscriptions.py
     }
 
 

@@ -1,4 +1,4 @@
-"""SNS message envelopes (decision 0162): the fields AWS documents, a SignatureVersion 2
+"""SNS message envelopes (decision 0163): the fields AWS documents, a SignatureVersion 2
 signature that verifies with the certificate served for the key and with no other, and
 fails once any signed field changes; the SubscriptionConfirmation's SubscribeURL."""
 

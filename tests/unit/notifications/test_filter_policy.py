@@ -1,4 +1,4 @@
-"""SNS filter policies (decision 0162) against the examples of AWS's documentation: exact
+"""SNS filter policies (decision 0163) against the examples of AWS's documentation: exact
 strings and numbers, prefix, suffix, equals-ignore-case, anything-but (values, numbers,
 prefix), numeric ranges, exists, String.Array attributes, AND across keys and OR within
 one, nested keys of a MessageBody policy, and the policies SNS refuses."""

@@ -1,4 +1,4 @@
-"""The settings of SNS subscriptions and Publish (decision 0162): their defaults (SNS's
+"""The settings of SNS subscriptions and Publish (decision 0163): their defaults (SNS's
 256 KiB), their bounds, the endpoint URL's form, and the base URL derived from the S3
 listener when none is set."""
 

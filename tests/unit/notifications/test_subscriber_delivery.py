@@ -1,5 +1,5 @@
 """SNS http(s) subscriptions delivered by the real worker to a real HTTP receiver on the
-loopback (decision 0162): the SubscriptionConfirmation POSTed with SNS's headers and a
+loopback (decision 0163): the SubscriptionConfirmation POSTed with SNS's headers and a
 signature that verifies, nothing else sent until confirmed, then each Publish POSTed as the
 signed envelope with ``x-amz-sns-*`` headers (or raw); a receiver down gets it after the
 backoff; an endpoint outside the allowed networks is never reached; an unsubscribed

@@ -1,4 +1,4 @@
-"""A bucket's TopicConfiguration and the topic's policy (decision 0162): a topic without a
+"""A bucket's TopicConfiguration and the topic's policy (decision 0163): a topic without a
 Policy takes its owner's bucket events (as RGW); one with a Policy takes them only when it
 lets ``s3.amazonaws.com`` ``sns:Publish`` with the bucket as ``aws:SourceArn`` (as AWS); a
 policy that does not parse allows nothing; another account's topic is never taken."""

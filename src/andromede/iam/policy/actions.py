@@ -503,7 +503,7 @@ _ANDROMEDE = (
 )
 
 # SNS's topic calls, served for bucket notifications (decision 0132), its subscriptions and
-# Publish (decision 0162; PublishBatch is authorised as sns:Publish, as on AWS); the rest of
+# Publish (decision 0163; PublishBatch is authorised as sns:Publish, as on AWS); the rest of
 # SNS's catalogue is named so that policies written for AWS are accepted.
 _SNS = (
     "AddPermission",

@@ -75,7 +75,7 @@ class NotificationTopics(Protocol):
     async def accepts_bucket_events(self, tenant_id: str, arn: str, bucket: str) -> bool:
         """Whether ``arn`` is a topic of ``tenant_id`` that lets S3 publish ``bucket``'s
         events: any without a ``Policy`` (as RGW), else one whose policy allows it (as AWS,
-        decision 0162)."""
+        decision 0163)."""
 
     async def send_test_events(
         self, tenant_id: str, bucket: str, topic_arns: Iterable[str], request_id: str

@@ -1,8 +1,8 @@
-"""SNS subscriptions and the region's SNS signing key (decision 0162). Nothing is
+"""SNS subscriptions and the region's SNS signing key (decision 0163). Nothing is
 backfilled: no subscription existed before.
 
 Revision ID: 0075
-Revises: 0073
+Revises: 0074
 Create Date: 2026-12-05
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from andromede.db.types import UtcDateTime, key_text
 
 revision: str = "0075"
-down_revision: str | None = "0073"
+down_revision: str | None = "0074"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
