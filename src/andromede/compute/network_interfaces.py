@@ -263,8 +263,9 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                     await self.store.replace(_detached(stored))
                     raise
             # Its address is a member of its groups now: rules naming them change; the other
-            # hosts of its subnet route its addresses to its instance's.
-            self._push_later(tenant_id, stored.group_ids)
+            # hosts of its subnet route its addresses to its instance's; routes to it are
+            # active again (decision 0161's addendum).
+            self._push_later(tenant_id, stored.group_ids, vpc_ids=(stored.vpc_id,))
             self._spawn(self._push_peers(stored.subnet_id))
             return stored
         raise IncorrectState(f"{instance_id} changed concurrently; retry")
@@ -351,7 +352,8 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 )
             detached = _detached(interface)
             if await self.store.replace(detached):
-                self._push_later(tenant_id, interface.group_ids)
+                # Routes to it are blackholes now (decision 0161's addendum).
+                self._push_later(tenant_id, interface.group_ids, vpc_ids=(interface.vpc_id,))
                 self._spawn(self._push_peers(interface.subnet_id))
                 return replace(detached, revision=detached.revision + 1)
         raise IncorrectState(f"{attachment_id} changed concurrently; retry")

@@ -13,8 +13,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NatRoute, SubnetAcl
+from andromede.compute.driver import (
+    FirewallRule,
+    InstanceFirewall,
+    InterfaceRoute,
+    NatRoute,
+    SubnetAcl,
+)
 from andromede.hypervisor.endpoint_redirect import endpoint_accepts, endpoint_dnats
+from andromede.hypervisor.interface_routes import ingress_lines
 from andromede.hypervisor.nat_gateways import (
     FORWARD_MARK,
     NAT_MARK,
@@ -80,6 +87,8 @@ def render_firewall(
     endpoint_port: int = 0,
     sources: Mapping[str, tuple[str, ...]] | None = None,
     unchecked: Collection[str] = (),
+    interface_routes: Sequence[InterfaceRoute] = (),
+    subnet_bridges: Mapping[str, str] | None = None,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -115,7 +124,9 @@ def render_firewall(
     addresses (the primary first) of the NICs plugged here (decision 0161): what one sends from
     an address it does not hold is dropped before anything else judges it (anti-spoofing),
     unless its MAC is ``unchecked`` (its source/destination check off: an appliance), when it
-    meets the NIC's egress rules and never leaves through the host."""
+    meets the NIC's egress rules and never leaves through the host. ``interface_routes``: what
+    subnets (``subnet_bridges``: network id → bridge) route to an interface plugged here meets
+    its ingress rules (:func:`~andromede.hypervisor.interface_routes.ingress_lines`)."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -214,6 +225,7 @@ def render_firewall(
         ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
         ingress += ["    drop", "  }"]
         chains += egress + ingress
+    lines += ingress_lines(interface_routes, subnet_bridges or {}, numbers)
     if remote and any(r.translated_here for r in nat_routes):
         # The VPC's instances on other hosts leave through their own host's transit link;
         # here only what they send to a NAT gateway this host translates for them.
