@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import replace
 
 from andromede.compute.driver import InstanceFirewall, InterfaceSpec, NicSpec
 from andromede.compute.errors import NotFound
@@ -55,6 +56,8 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
             interface.mac,
             interface.private_ip,
             public_address=False,
+            # Its own Elastic IP (decision 0161's addendum), routed to its address.
+            elastic_ip=interface.elastic_ip.public_ip if interface.elastic_ip else None,
             secondary_ips=interface.secondary_ips,
             source_dest_check=interface.source_dest_check,
         )
@@ -77,7 +80,9 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
         mine = [groups[g] for g in interface.group_ids if g in groups]
         view = await self.routing_view(interface.tenant_id)
         lists = await self.prefix_list_cidrs(interface.tenant_id)
-        return view.firewall(instance, merge_firewall(mine, members, lists))
+        # Reached from outside by its own Elastic IP, whatever its instance's primary has.
+        seen = replace(instance, elastic_ip=interface.elastic_ip or instance.elastic_ip)
+        return view.firewall(seen, merge_firewall(mine, members, lists))
 
     async def _nic_of(self, instance: Instance) -> NicSpec | None:
         """The instance's primary NIC as its host is told at a start (its secondary

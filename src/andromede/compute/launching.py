@@ -128,10 +128,11 @@ class LaunchingMixin(
     AccessMixin,
     TagsMixin,
     NetworkInterfacesMixin,
+    # Before the interfaces' hosts it pushes to (an Elastic IP on an interface, 0161's addendum).
+    ElasticIpsMixin,
     InstanceAttributesMixin,
     InstanceOptionsMixin,
     PublicNamesMixin,
-    ElasticIpsMixin,
     NatGatewaysMixin,
     VpcPeeringsMixin,
     NetworkAclsMixin,

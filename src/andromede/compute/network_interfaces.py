@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
     AttachmentLimitExceeded,
     Duplicate,
@@ -190,7 +191,9 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
             raise ResourceInUse("eni", f"Network interface '{interface_id}' is currently in use.")
         gone: list[tuple[type[Record], str]] = [(NetworkInterface, interface_id)]
         gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
-        if not await self.store.change(interface, delete=gone):
+        if not await self.store.change(
+            interface, delete=gone, replace=await self._elastic_let_go(interface)
+        ):
             raise IncorrectState(f"{interface_id} changed concurrently; retry")
 
     # -- attachments -------------------------------------------------------------------------
@@ -532,7 +535,9 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                         (NetworkInterface, interface.interface_id)
                     ]
                     gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
-                    done = await self.store.change(interface, delete=gone)
+                    done = await self.store.change(
+                        interface, delete=gone, replace=await self._elastic_let_go(interface)
+                    )
                 else:
                     done = await self.store.replace(_detached(interface))
                 pending = pending or not done
@@ -541,6 +546,20 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
         log.warning("instance %s: its interfaces changed while it terminated", instance.instance_id)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _elastic_let_go(self, interface: NetworkInterface) -> list[ElasticAddress]:
+        """The Elastic IP of an interface deleted, associated with nothing now (it stays the
+        tenant's, as on EC2)."""
+        ref = interface.elastic_ip
+        address = await self.store.get(ElasticAddress, ref.allocation_id) if ref else None
+        if ref is None or address is None or address.association_id != ref.association_id:
+            return []
+        return [
+            replace(
+                address, association_id=None, instance_id=None, network_interface_id=None,
+                private_ip=None,
+            )
+        ]  # fmt: skip
 
     async def _interface(self, tenant_id: str, interface_id: str) -> NetworkInterface:
         """The tenant's interface of its own (a NAT gateway's is not the tenant's to change)."""
