@@ -68,11 +68,9 @@ RUN_HARMLESS: Final = {
 }
 # What a launch template's data may hold: what RunInstances acts on, less what belongs to one
 # launch only (counts, token, notes) and what a template's data has no field for (a subnet
-# outside a network interface, which RunInstances here does not take).
+# outside a network interface). Its network interfaces are kept (decision 0161's addendum).
 TEMPLATE_HANDLED: Final = RUN_HANDLED - {
     "MinCount", "MaxCount", "ClientToken", "AdditionalInfo", "SubnetId", "LaunchTemplate",
-    # Not kept in a template yet (decision 0106): a template's data has no interface here.
-    "NetworkInterface",
 }  # fmt: skip
 
 # RunInstances' NetworkInterface.N at device index 0: the instance's primary, made with it.
