@@ -32,9 +32,11 @@ from andromede.compute.errors import (
     NotFound,
     OperationNotPermitted,
     ResourceInUse,
+    Unsupported,
 )
 from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
 from andromede.compute.interface_hosts import InterfaceHostsMixin
+from andromede.compute.launch_request import RunRequest
 from andromede.compute.model import (
     Instance,
     InstanceState,
@@ -272,6 +274,59 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
             self._spawn(self._push_peers(stored.subnet_id))
             return stored
         raise IncorrectState(f"{instance_id} changed concurrently; retry")
+
+    async def launch_primary_interface(
+        self, tenant_id: str, request: RunRequest
+    ) -> tuple[Subnet, NetworkInterface] | None:
+        """RunInstances' existing interface at device index 0 (decision 0161's addendum), with
+        its subnet: the tenant's own, available, one instance only, no subnet beside it."""
+        interface_id = request.primary_interface_id
+        if interface_id is None:
+            return None
+        interface = await self._interface(tenant_id, interface_id)
+        if request.max_count != 1:
+            raise InvalidParameterValue(
+                "An existing network interface can be the primary of one instance only"
+            )
+        if interface.instance_id:
+            raise ResourceInUse("eni", f"Network interface '{interface_id}' is currently in use.")
+        if interface.elastic_ip is not None:
+            # The primary's address is its instance's record's; moving it is not done here.
+            raise Unsupported(
+                f"Disassociate the Elastic IP of '{interface_id}' before making it a primary"
+            )
+        subnet = await self._owned(Subnet, tenant_id, interface.subnet_id, "subnet")
+        return subnet, interface
+
+    async def insert_with_interface(
+        self,
+        subnet: Subnet,
+        instances: Sequence[Instance],
+        volumes: Sequence[Record],
+        interface: NetworkInterface,
+        request: RunRequest,
+    ) -> list[Instance]:
+        """Insert the launch's records with ``interface`` attached as its primary, in one
+        change at the interface's and the subnet's revisions: another launch or attachment
+        taking it first fails this one."""
+        [instance] = instances
+        placed = replace(
+            instance,
+            network_interface_id=interface.interface_id,
+            private_ip=interface.private_ip,
+            mac=interface.mac,
+        )
+        attached = replace(
+            interface,
+            instance_id=instance.instance_id,
+            attachment_id=new_id("eni-attach"),
+            device_index=0,
+            delete_on_termination=request.primary_delete_on_termination,
+            attached_at=self.clock(),
+        )
+        if not await self.store.change(subnet, insert=[*volumes, placed], replace=[attached]):
+            raise IncorrectState(f"{interface.interface_id} changed concurrently; retry")
+        return [placed]
 
     async def check_launch_interfaces(
         self, tenant_id: str, further: Sequence[FurtherInterface], count: int
