@@ -9,10 +9,7 @@ Needs root and ``ip``, ``nft``, ``dnsmasq``, ``busybox``."""
 
 from __future__ import annotations
 
-import secrets
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from andromede.compute.driver import (
     NicSpec,
 )
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.netns_guest import network_behind
 from support.tenant_networks import (
     Guest,
     guest,
@@ -118,31 +116,6 @@ async def test_the_second_interface_is_reached_behind_its_own_groups(
             assert networks.plugged("i-multihomed") is not None
 
 
-@contextmanager
-def _behind(appliance: str, block: str = "192.168.77") -> Iterator[str]:
-    """A network behind an appliance guest: a namespace on a veth from it, the appliance at
-    ``.1`` forwarding, the namespace at ``.2`` routed back through it. Yields its name."""
-    name = "b" + secrets.token_hex(4)
-    commands = [
-        ["ip", "netns", "add", name],
-        ["ip", "-n", name, "link", "set", "lo", "up"],
-        ["ip", "link", "add", "in0", "netns", appliance, "type", "veth", "peer", "name",
-         "out0", "netns", name],
-        ["ip", "-n", appliance, "addr", "add", f"{block}.1/24", "dev", "in0"],
-        ["ip", "-n", appliance, "link", "set", "in0", "up"],
-        ["ip", "-n", name, "addr", "add", f"{block}.2/24", "dev", "out0"],
-        ["ip", "-n", name, "link", "set", "out0", "up"],
-        ["ip", "-n", name, "route", "add", "default", "via", f"{block}.1"],
-        ["ip", "netns", "exec", appliance, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
-    ]  # fmt: skip
-    try:
-        for command in commands:
-            subprocess.run(command, check=True, capture_output=True)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
-
-
 async def test_a_route_to_an_appliances_interface_carries_traffic_through_it(
     networks: TenantNetworks,
 ) -> None:
@@ -165,7 +138,7 @@ async def test_a_route_to_an_appliances_interface_carries_traffic_through_it(
         guest(networks, "i-client", client_nic) as client,
     ):
         assert await networks.set_instance_firewall("i-appliance", open_in)
-        with _behind(appliance.netns) as behind, serving(behind, "", 8080):
+        with network_behind(appliance.netns) as behind, serving(behind, "", 8080):
             # Without the route, the router has nowhere to send it but out (and drops it).
             assert client.connect("192.168.77.2", 8080) == ""
             await networks.set_interface_routes(router, (route,))

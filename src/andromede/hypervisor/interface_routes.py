@@ -12,13 +12,17 @@ lookup that matches nothing here goes on to the main table.
 
 What is forwarded so meets its sender's egress rules, then the interface's ingress rules
 (:func:`ingress_lines`): the security groups of the appliance judge what is routed to it, as on
-EC2, whatever the packet's destination address.
+EC2, whatever the packet's destination address. Across hosts: the sender's router routes it
+onto the interface's subnet's bridge, whose permanent neighbour for the interface's address is
+the appliance host's router (an overlay peer, decision 0161); that router, holding the sender's
+subnet as a stub, routes it by the same rule to the interface, its ingress rules judging it
+there. Keyed on the source subnet's block, not the bridge it came in on, for that reason.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
 from andromede.compute.driver import InterfaceRoute
@@ -82,20 +86,24 @@ def stale_priorities(
 
 def ingress_lines(
     routes: Sequence[InterfaceRoute],
-    bridges: Mapping[str, str],
     chains: Mapping[str, int],
+    remote: Collection[str],
 ) -> list[str]:
-    """The forward chain's lines sending what a subnet routes to an interface plugged here
-    to the interface's ingress chain (``chains``: private address → its number), after the
-    sender's egress chain let it through. ``bridges``: network id → bridge."""
+    """The forward chain's lines for what a subnet routes to an interface, after the sender's
+    egress chain let it through: to the interface's ingress chain when it is plugged here
+    (``chains``: private address → its number); let on towards its host when it is an
+    overlay peer (``remote``), whose router judges it."""
     lines = []
     for route in routes:
         number = chains.get(route.target_ip)
-        bridge = bridges.get(route.network_id)
-        if number is None or bridge is None:
+        if number is not None:
+            verdict = f"jump ingress_{number}"
+        elif route.target_ip in remote:
+            verdict = "accept"
+        else:
             continue
         lines += [
-            f'    iifname "{bridge}" ip daddr {destination} jump ingress_{number}'
+            f"    ip saddr {route.cidr} ip daddr {destination} {verdict}"
             for destination in route.destinations
         ]
     return lines

@@ -88,7 +88,6 @@ def render_firewall(
     sources: Mapping[str, tuple[str, ...]] | None = None,
     unchecked: Collection[str] = (),
     interface_routes: Sequence[InterfaceRoute] = (),
-    subnet_bridges: Mapping[str, str] | None = None,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -125,8 +124,8 @@ def render_firewall(
     an address it does not hold is dropped before anything else judges it (anti-spoofing),
     unless its MAC is ``unchecked`` (its source/destination check off: an appliance), when it
     meets the NIC's egress rules and never leaves through the host. ``interface_routes``: what
-    subnets (``subnet_bridges``: network id → bridge) route to an interface plugged here meets
-    its ingress rules (:func:`~andromede.hypervisor.interface_routes.ingress_lines`)."""
+    subnets route to an interface meets its ingress rules here, or leaves for its host
+    (:func:`~andromede.hypervisor.interface_routes.ingress_lines`)."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -225,7 +224,7 @@ def render_firewall(
         ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
         ingress += ["    drop", "  }"]
         chains += egress + ingress
-    lines += ingress_lines(interface_routes, subnet_bridges or {}, numbers)
+    lines += ingress_lines(interface_routes, numbers, remote)
     if remote and any(r.translated_here for r in nat_routes):
         # The VPC's instances on other hosts leave through their own host's transit link;
         # here only what they send to a NAT gateway this host translates for them.

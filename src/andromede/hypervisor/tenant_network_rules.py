@@ -217,7 +217,6 @@ class RulesMixin(TenantNetworksCore):
             },
             endpoint_port=self._layout.vpce_port,
             interface_routes=self._interface_routes.get(router, ()),
-            subnet_bridges={record.network_id: record.bridge for record in subnets},
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
         # Every change of a router ends here: its routes to interfaces follow its subnets.
