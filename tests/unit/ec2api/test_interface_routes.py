@@ -221,3 +221,27 @@ async def test_another_tenants_interface_or_instance_is_not_found(world: World) 
         assert foreign.value.code == code
     routes = (await intruder.call("DescribeRouteTables"))["RouteTables"][0]["Routes"]
     assert all("NetworkInterfaceId" not in r for r in routes)
+
+
+async def test_a_prefix_list_routed_to_an_interface_is_its_blocks(world: World) -> None:
+    vpc_id = default_ids(world.tenant_id).vpc_id
+    _, eni = await _instance(world)
+    table_id = await _main_table(world)
+    plist = (
+        await world.root.call(
+            "CreateManagedPrefixList", PrefixListName="behind", AddressFamily="IPv4",
+            MaxEntries=4, Entries=[{"Cidr": "192.0.2.0/24"}, {"Cidr": "198.51.100.0/24"}],
+        )
+    )["PrefixList"]["PrefixListId"]  # fmt: skip
+    await world.root.call(
+        "CreateRoute", RouteTableId=table_id, DestinationPrefixListId=plist,
+        NetworkInterfaceId=eni,
+    )  # fmt: skip
+    await world.compute.settle()
+    [told] = world.driver.interface_routes[vpc_id]
+    assert told.destinations == ("192.0.2.0/24", "198.51.100.0/24")
+    [table] = (await world.root.call("DescribeRouteTables", RouteTableIds=[table_id]))[
+        "RouteTables"
+    ]
+    [route] = [r for r in table["Routes"] if r.get("DestinationPrefixListId") == plist]
+    assert (route["NetworkInterfaceId"], route["State"]) == (eni, "active")
