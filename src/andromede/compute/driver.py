@@ -335,6 +335,9 @@ class NicSpec:
     # Its source/destination check (decision 0161): off, it may send from other addresses
     # (an appliance), its egress rules applying; left out of the wire form while on.
     source_dest_check: bool = field(default=True, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # The secondary address its Elastic IP is translated to (decision 0161's addendum); None:
+    # its own. Left out of the wire form while None.
+    elastic_private_ip: str | None = field(default=None, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,12 +370,7 @@ class ElasticIpsMixin(InterfaceHostsMixin, RoutingMixin):
             if address.nat_gateway_id is not None:
                 raise ManagedResource()  # a NAT gateway's: it does not move (decision 0129)
             current = await self._owned(NetworkInterface, tenant_id, interface.interface_id, "eni")
-            if private_ip is not None and private_ip != current.private_ip:
-                if private_ip in current.secondary_ips:
-                    raise Unsupported(
-                        "An Elastic IP is translated to an interface's primary address only; "
-                        f"{private_ip[:64]} is a secondary address of {current.interface_id}"
-                    )
+            if private_ip is not None and private_ip not in current.addresses:
                 raise InvalidParameterValue(
                     f"The private IP address {private_ip[:64]} is not assigned to the "
                     f"interface {current.interface_id}"
@@ -389,8 +384,11 @@ class ElasticIpsMixin(InterfaceHostsMixin, RoutingMixin):
                     "networking: Elastic IPs need its tenant networks"
                 )
             await self._check_vpc_gateway(tenant_id, current.vpc_id)
-            if address.association_id is not None and address.network_interface_id == (
-                current.interface_id
+            target = private_ip or current.private_ip
+            if (
+                address.association_id is not None
+                and address.network_interface_id == current.interface_id
+                and address.private_ip == target
             ):
                 return address  # already there: nothing moves
             others: list[Instance | ElasticAddress | NetworkInterface] = []
@@ -411,7 +409,7 @@ class ElasticIpsMixin(InterfaceHostsMixin, RoutingMixin):
                 association_id=new_id("eipassoc"),
                 instance_id=None,
                 network_interface_id=current.interface_id,
-                private_ip=current.private_ip,
+                private_ip=target,
             )
             ref = ElasticIpRef(
                 address.allocation_id, associated.association_id or "", address.public_ip

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from dataclasses import replace
 
 from andromede.compute.driver import InstanceFirewall, InterfaceSpec, NicSpec
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import NotFound
 from andromede.compute.instance_attributes import InstanceAttributesMixin
 from andromede.compute.model import Instance, InstanceState, SecurityGroup
@@ -51,6 +52,8 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
         self, instance: Instance, interface: NetworkInterface
     ) -> InterfaceSpec:
         subnet = await self._owned(Subnet, interface.tenant_id, interface.subnet_id, "subnet")
+        ref = interface.elastic_ip
+        address = await self.store.get(ElasticAddress, ref.allocation_id) if ref else None
         nic = NicSpec(
             await self._network_spec(subnet),
             interface.mac,
@@ -60,6 +63,14 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
             elastic_ip=interface.elastic_ip.public_ip if interface.elastic_ip else None,
             secondary_ips=interface.secondary_ips,
             source_dest_check=interface.source_dest_check,
+            # Its Elastic IP translated to one of its secondary addresses, when so associated.
+            elastic_private_ip=(
+                address.private_ip
+                if address is not None
+                and address.private_ip in interface.secondary_ips
+                and address.association_id == (ref.association_id if ref else None)
+                else None
+            ),
         )
         return InterfaceSpec(
             interface.interface_id,

@@ -566,8 +566,18 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
             kept = tuple(a for a in interface.secondary_ips if a not in gone)
             records = _address_records(interface, sorted(gone))
             changed = replace(interface, secondary_ips=kept)
+            # An Elastic IP translated to an address let go is disassociated, as on EC2.
+            ref = interface.elastic_ip
+            held = await self.store.get(ElasticAddress, ref.allocation_id) if ref else None
+            freed = (
+                await self._elastic_let_go(interface)
+                if held is not None and held.private_ip in gone
+                else []
+            )
+            if freed:
+                changed = replace(changed, elastic_ip=None)
             if await self.store.change(
-                changed, delete=[(PrivateAddress, r.address_id) for r in records]
+                changed, delete=[(PrivateAddress, r.address_id) for r in records], replace=freed
             ):
                 await self._push_addresses(replace(changed, revision=changed.revision + 1))
                 return

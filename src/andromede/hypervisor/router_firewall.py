@@ -164,6 +164,11 @@ def render_firewall(
             f" snat to {public}",
             f'    oifname "{_TRANSIT}" ip saddr {private} snat to {address}',
         ]
+    # An Elastic IP translated to a secondary address (decision 0161's addendum): what leaves
+    # from that address leaves from it.
+    for private, address in sorted(elastic.items()):
+        if private not in nat:
+            lines.append(f'    oifname "{_TRANSIT}" ip saddr {private} snat to {address}')
     lines += [
         "  }",
         "}",

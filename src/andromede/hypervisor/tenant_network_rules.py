@@ -193,7 +193,7 @@ class RulesMixin(TenantNetworksCore):
             # through the host.
             unmapped=[nic.private_ip for nic in nics if not nic.mapped]
             + [address for nic in nics for address in nic.secondary_ips],
-            elastic={nic.private_ip: nic.elastic_ip for nic in nics if nic.elastic_ip},
+            elastic={nic.elastic_target: nic.elastic_ip for nic in nics if nic.elastic_ip},
             sources={nic.mac: nic.addresses for nic in nics},
             unchecked={nic.mac for nic in nics if not nic.source_dest_check},
             acls={

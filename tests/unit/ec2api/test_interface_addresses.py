@@ -2,8 +2,9 @@
 process with botocore's own serialisation: AssociateAddress with ``NetworkInterfaceId`` (and
 its ``PrivateIpAddress``) on an interface available or attached, DescribeAddresses and
 DescribeNetworkInterfaces showing it, the host told (the memory twin: the interface's NIC
-carries the address), moving to an instance and back, DisassociateAddress, and an interface
-deleted letting go of it; EC2's refusals."""
+carries the address, and the secondary address it is translated to), moving to an instance
+and back, DisassociateAddress, an unassigned secondary address and a deleted interface
+letting go of it; EC2's refusals."""
 
 from __future__ import annotations
 
@@ -67,13 +68,7 @@ async def test_an_address_on_an_interface_follows_it_to_its_instance(world: Worl
     )["AttachmentId"]
     assert world.driver.instances[instance].interfaces[eni].nic.elastic_ip == public
     assert (await _address(world, allocation))["InstanceId"] == instance
-    # Its secondary address is not translated here; an address it does not hold is refused.
-    with pytest.raises(ApiError) as on_secondary:
-        await world.root.call(
-            "AssociateAddress", AllocationId=allocation, NetworkInterfaceId=eni,
-            PrivateIpAddress=secondary, AllowReassociation=True,
-        )  # fmt: skip
-    assert on_secondary.value.code == "UnsupportedOperation"
+    # An address the interface does not hold is refused.
     with pytest.raises(ApiError) as foreign:
         await world.root.call(
             "AssociateAddress", AllocationId=allocation, NetworkInterfaceId=eni,
@@ -109,6 +104,20 @@ async def test_an_address_on_an_interface_follows_it_to_its_instance(world: Worl
     await world.root.call("DisassociateAddress", AssociationId=association)
     assert world.driver.instances[instance].interfaces[eni].nic.elastic_ip is None
     assert "AssociationId" not in await _address(world, allocation)
+    # On its secondary address: the host translates it there; unassigning the address lets
+    # go of the association, as on EC2.
+    await world.root.call(
+        "AssociateAddress", AllocationId=allocation, NetworkInterfaceId=eni,
+        PrivateIpAddress=secondary,
+    )  # fmt: skip
+    assert (await _address(world, allocation))["PrivateIpAddress"] == secondary
+    nic = world.driver.instances[instance].interfaces[eni].nic
+    assert (nic.elastic_ip, nic.elastic_private_ip) == (public, secondary)
+    await world.root.call(
+        "UnassignPrivateIpAddresses", NetworkInterfaceId=eni, PrivateIpAddresses=[secondary]
+    )
+    assert "AssociationId" not in await _address(world, allocation)
+    assert world.driver.instances[instance].interfaces[eni].nic.elastic_ip is None
 
 
 async def test_an_interface_deleted_lets_go_of_its_address(world: World) -> None:
