@@ -398,7 +398,14 @@ class ElasticIpsMixin(InterfaceHostsMixin, RoutingMixin):
                         f"resource {address.allocation_id} is already associated with "
                         f"associate-id {address.association_id}"
                     )
-                others += await self._let_go_elsewhere(address)
+                # Moved between two addresses of this interface: its own record is rewritten below.
+                others += [
+                    o
+                    for o in await self._let_go_elsewhere(address)
+                    if not (
+                        isinstance(o, NetworkInterface) and o.interface_id == current.interface_id
+                    )
+                ]
             held = current.elastic_ip
             if held is not None and held.allocation_id != address.allocation_id:
                 replaced = await self.store.get(ElasticAddress, held.allocation_id)

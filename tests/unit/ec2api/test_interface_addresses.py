@@ -106,9 +106,10 @@ async def test_an_address_on_an_interface_follows_it_to_its_instance(world: Worl
     assert "AssociationId" not in await _address(world, allocation)
     # On its secondary address: the host translates it there; unassigning the address lets
     # go of the association, as on EC2.
+    await world.root.call("AssociateAddress", AllocationId=allocation, NetworkInterfaceId=eni)
     await world.root.call(
         "AssociateAddress", AllocationId=allocation, NetworkInterfaceId=eni,
-        PrivateIpAddress=secondary,
+        PrivateIpAddress=secondary, AllowReassociation=True,
     )  # fmt: skip
     assert (await _address(world, allocation))["PrivateIpAddress"] == secondary
     nic = world.driver.instances[instance].interfaces[eni].nic
