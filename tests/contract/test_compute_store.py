@@ -16,6 +16,7 @@ from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVers
 from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Attachment,
+    ElasticIpRef,
     Image,
     ImageBlockDevice,
     ImageState,
@@ -895,3 +896,33 @@ async def test_an_attached_interface_and_its_secondary_addresses_are_held_once(
     )
     assert await store.list(PrivateAddress, TENANT) == []
     await store.insert(replace(held, interface_id=other.interface_id))
+
+
+async def test_a_route_to_an_interface_and_an_interfaces_elastic_ip_round_trip(
+    store: ComputeStore,
+) -> None:
+    """Decision 0161's addendum: a route keeps the interface it leads to; an interface keeps
+    its Elastic IP's association."""
+    vpc = Vpc("vpc-0123456789abcdef2", TENANT, "10.4.0.0/16", is_default=False)
+    table = main_route_table(vpc)
+    await store.insert(table)
+    routed = replace(
+        table,
+        routes=(
+            *table.routes,
+            Route("192.168.50.0/24", "", network_interface_id="eni-0123456789abcdef2"),
+        ),
+    )
+    assert await store.replace(routed)
+    stored = await store.get(RouteTable, table.route_table_id)
+    assert stored is not None and stored.routes == routed.routes
+    assert stored.routes[-1].target == "eni-0123456789abcdef2"
+    held = replace(
+        interface(3, "172.31.0.6", "02:00:00:00:00:03"),
+        instance_id="",
+        elastic_ip=ElasticIpRef(
+            "eipalloc-0123456789abcdef0", "eipassoc-0123456789abcdef0", "100.66.0.9"
+        ),
+    )
+    await store.insert(held)
+    assert await store.get(NetworkInterface, held.interface_id) == held

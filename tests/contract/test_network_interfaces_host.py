@@ -3,10 +3,13 @@
 driver plugs a hot-plugged NIC's tap. Traffic reaches the second interface's address through
 its own subnet's bridge, its own security groups apply there and not the primary's, a new
 manager on the same state (an agent restarted) still holds it, and its release leaves nothing.
+A route to an appliance's interface (decision 0161's addendum) carries a subnet's traffic
+through the appliance guest to a network behind it.
 Needs root and ``ip``, ``nft``, ``dnsmasq``, ``busybox``."""
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,11 +18,13 @@ import pytest
 from andromede.compute.driver import (
     FirewallRule,
     InstanceFirewall,
+    InterfaceRoute,
     InterfaceSpec,
     NetworkSpec,
     NicSpec,
 )
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.netns_guest import network_behind
 from support.tenant_networks import (
     Guest,
     guest,
@@ -109,3 +114,48 @@ async def test_the_second_interface_is_reached_behind_its_own_groups(
         with serving(multihomed.netns, "", 8080):
             assert client.connect("10.0.1.5", 8080) == ""
             assert networks.plugged("i-multihomed") is not None
+
+
+async def test_a_route_to_an_appliances_interface_carries_traffic_through_it(
+    networks: TenantNetworks,
+) -> None:
+    first, second = _subnet(0), _subnet(1)
+    client_nic = NicSpec(first, "02:00:00:e1:61:17", "10.0.0.7", public_address=False)
+    appliance_nic = NicSpec(
+        second, "02:00:00:e1:61:15", "10.0.1.5", public_address=False, source_dest_check=False
+    )
+    open_in = InstanceFirewall(
+        ingress=(FirewallRule("tcp", 8080, 8080, "10.0.0.0/16"),),
+        egress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),),
+    )
+    route = InterfaceRoute(
+        first.network_id, first.cidr, ("192.168.77.0/24",), "eni-0000000000000a161",
+        "10.0.1.5", second.network_id,
+    )  # fmt: skip
+    router = first.router_id
+    async with (
+        guest(networks, "i-appliance", appliance_nic) as appliance,
+        guest(networks, "i-client", client_nic) as client,
+    ):
+        assert await networks.set_instance_firewall("i-appliance", open_in)
+        with network_behind(appliance.netns) as behind, serving(behind, "", 8080):
+            # Without the route, the router has nowhere to send it but out (and drops it).
+            assert client.connect("192.168.77.2", 8080) == ""
+            await networks.set_interface_routes(router, (route,))
+            # Through the appliance, which forwards it: the source is the client's own.
+            assert client.reach("192.168.77.2", 8080) == "peer 10.0.0.7"
+            # The appliance's groups judge what is routed to it.
+            assert await networks.set_instance_firewall("i-appliance", InstanceFirewall())
+            assert client.connect("192.168.77.2", 8080) == ""
+            assert await networks.set_instance_firewall("i-appliance", open_in)
+            assert client.reach("192.168.77.2", 8080) == "peer 10.0.0.7"
+            # Taken back: the policy rule goes, nothing reaches the network behind.
+            await networks.set_interface_routes(router, ())
+            namespace = networks.router_netns(first.network_id)
+            assert namespace is not None
+            rules = subprocess.run(
+                ["ip", "-n", namespace, "rule", "show"], capture_output=True, text=True,
+                check=True,
+            ).stdout  # fmt: skip
+            assert "lookup 5000" not in rules
+            assert client.connect("192.168.77.2", 8080) == ""

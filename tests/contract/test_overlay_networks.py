@@ -27,6 +27,7 @@ from andromede.compute.driver import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,
+    InterfaceRoute,
     NatRoute,
     NatSource,
     NetworkSpec,
@@ -34,6 +35,7 @@ from andromede.compute.driver import (
     SubnetAcl,
 )
 from andromede.hypervisor.tenant_network import TenantNetworks, router_mac
+from support.netns_guest import network_behind
 from support.overlay_hosts import Host, connect, guest, host_layout, hosts, serving
 from support.tenant_networks import outside_addresses
 
@@ -416,3 +418,49 @@ async def test_a_nat_gateway_translates_on_its_egress_host_for_the_other_hosts_i
                     capture_output=True, text=True, check=True,
                 ).stdout  # fmt: skip
                 assert "lookup 10" not in rules
+
+
+async def test_a_route_to_an_appliance_on_the_other_host_carries_traffic_through_it(
+    hosts: tuple[Host, Host],
+) -> None:
+    """Decision 0161's addendum across hosts: a client of one subnet on host one, an appliance
+    (its check off) of another on host two with a network behind it; the route to the
+    appliance's interface told to both hosts takes the client's traffic over the overlay to the
+    appliance, under its groups, and back."""
+    one, two = hosts
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second = (
+        replace(_network("111111111111"), cidr=f"10.9.{n}.0/24", vpc_id=vpc, vpc_cidr="10.9.0.0/16")
+        for n in (1, 2)
+    )
+    client_nic = NicSpec(first, "02:00:00:00:01:07", "10.9.1.7", public_address=False)
+    appliance_nic = NicSpec(
+        second, "02:00:00:00:02:05", "10.9.2.5", public_address=False, source_dest_check=False
+    )
+    route = InterfaceRoute(
+        first.network_id, first.cidr, ("192.168.77.0/24",), "eni-0000000000000b161",
+        appliance_nic.private_ip, second.network_id,
+    )  # fmt: skip
+    open_in = InstanceFirewall(
+        ingress=(FirewallRule("tcp", 8000, 8000, "10.9.0.0/16"),),
+        egress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),),
+    )
+    async with (
+        guest(one.networks, "i-client", client_nic) as client,
+        guest(two.networks, "i-appliance", appliance_nic) as appliance,
+    ):
+        await two.networks.set_instance_firewall("i-appliance", open_in)
+        await one.networks.set_peers(
+            second.network_id, [two.peer(appliance_nic.private_ip)], second
+        )
+        await two.networks.set_peers(first.network_id, [one.peer(client_nic.private_ip)], first)
+        with network_behind(appliance.netns) as behind, serving(behind, "", 8000):
+            assert client.connect("192.168.77.2", 8000) == ""
+            for host in (one, two):
+                await host.networks.set_interface_routes(vpc, (route,))
+            assert client.connect("192.168.77.2", 8000, timeout=5) == (
+                f"peer {client_nic.private_ip} port 8000"
+            )
+            # The appliance's groups, on its own host, judge what is routed to it.
+            await two.networks.set_instance_firewall("i-appliance", InstanceFirewall())
+            assert client.connect("192.168.77.2", 8000) == ""

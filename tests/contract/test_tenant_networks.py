@@ -610,6 +610,32 @@ async def test_an_unmapped_instance_with_an_elastic_ip_is_reached_and_reaches_ou
     assert not await networks.set_elastic_ip("i-nobody", elastic)  # not plugged here
 
 
+async def test_an_elastic_ip_on_a_secondary_address_reaches_it_and_leaves_from_it(
+    networks: TenantNetworks,
+) -> None:
+    """Decision 0161's addendum: an Elastic IP translated to a NIC's secondary address — the
+    guest holding it — reaches the guest there, and what the guest sends from that address
+    leaves from the Elastic IP; from its primary (no public address) nothing leaves."""
+    vpc = "vpc-" + secrets.token_hex(4)
+    subnet = _subnet(vpc, "111111111111", 1)
+    secondary = "10.9.1.19"
+    elastic = _elastic_ip()
+    nic = replace(
+        _nic(subnet, 7), public_address=False, secondary_ips=(secondary,), elastic_ip=elastic,
+        elastic_private_ip=secondary,
+    )  # fmt: skip
+    with _outside() as outside:
+        async with guest(networks, "i-second", nic) as g:
+            assert g.run("ip", "addr", "add", f"{secondary}/24", "dev", "eth0").returncode == 0
+            await networks.set_instance_firewall("i-second", EVERYTHING)
+            with serving(g.netns, secondary, 22), serving(None, outside, 8443):
+                assert host_reach(elastic, 22).startswith("peer ")
+                assert g.connect_from(secondary, outside, 8443, reach=True) == f"peer {elastic}"
+                assert g.connect(outside, 8443) == ""
+        await networks.release("i-second")
+        assert host_routes(elastic) == ""
+
+
 async def test_an_elastic_ip_moved_to_another_tenants_instance_reaches_that_one_only(
     networks: TenantNetworks,
 ) -> None:

@@ -1474,6 +1474,12 @@ resource "aws_network_interface_attachment" "appliance" {
   network_interface_id = aws_network_interface.appliance.id
   device_index         = 1
 }
+# The private subnet's route to a network behind the appliance (decision 0161's addendum).
+resource "aws_route" "appliance" {
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "192.168.77.0/24"
+  network_interface_id   = aws_network_interface.appliance.id
+}
 output "eni" {
   value = {
     id         = aws_network_interface.appliance.id
@@ -1666,6 +1672,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
             ("0.0.0.0/0", nat["id"], "active"),
             # aws_route with destination_prefix_list_id (decision 0149's addendum).
             (outputs["rules"]["prefix_list"], nat["id"], "active"),
+            # aws_route to the appliance's interface (decision 0161's addendum): below.
+            ("192.168.77.0/24", None, "active"),
         ]
     )
     # aws_network_acl with inline rules and its subnet, another with an aws_network_acl_rule,
@@ -1855,6 +1863,15 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     [reservation] = ec2.describe_instances(InstanceIds=[outputs["instance_id"]])["Reservations"]
     shown = reservation["Instances"][0]["NetworkInterfaces"]
     assert [i["Attachment"]["DeviceIndex"] for i in shown] == [0, 1]
+    # aws_route to the appliance's interface: active, shown with its instance (the addendum).
+    [private] = ec2.describe_route_tables(
+        Filters=[{"Name": "route.destination-cidr-block", "Values": ["192.168.77.0/24"]}]
+    )["RouteTables"]
+    [to_appliance] = [
+        r for r in private["Routes"] if r.get("DestinationCidrBlock") == "192.168.77.0/24"
+    ]
+    assert (to_appliance["NetworkInterfaceId"], to_appliance["State"]) == (eni["id"], "active")
+    assert to_appliance["InstanceId"] == outputs["instance_id"]
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)

@@ -5,20 +5,21 @@ the bridge the instance's tap is on: its subnet's, in its VPC's namespace.
 
 Its further interfaces (decision 0161) are ``eth1``… the same way, each plugged under its
 interface's id, with a routing table of its own for what leaves from its address, as a
-multi-homed guest configures it (else replies from it would leave through ``eth0``)."""
+multi-homed guest configures it (else replies from it would leave through ``eth0``). Behind an
+appliance guest, a network of its own (``network_behind``, decision 0161's addendum)."""
 
 from __future__ import annotations
 
 import ipaddress
 import secrets
 import subprocess
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
 from andromede.compute.driver import InterfaceSpec, NicSpec
 from andromede.hypervisor.tenant_network import TenantNetworks
 
-__all__ = ["namespace_guest"]
+__all__ = ["namespace_guest", "network_behind"]
 
 
 @asynccontextmanager
@@ -65,6 +66,31 @@ async def namespace_guest(
                  "table", table],
                 ["ip", "-n", name, "rule", "add", "from", card.private_ip, "table", table],
             ]  # fmt: skip
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+@contextmanager
+def network_behind(appliance: str, block: str = "192.168.77") -> Iterator[str]:
+    """A network behind an appliance guest: a namespace on a veth from it, the appliance at
+    ``.1`` forwarding, the namespace at ``.2`` routed back through it. Yields its name."""
+    name = "b" + secrets.token_hex(4)
+    commands = [
+        ["ip", "netns", "add", name],
+        ["ip", "-n", name, "link", "set", "lo", "up"],
+        ["ip", "link", "add", "in0", "netns", appliance, "type", "veth", "peer", "name",
+         "out0", "netns", name],
+        ["ip", "-n", appliance, "addr", "add", f"{block}.1/24", "dev", "in0"],
+        ["ip", "-n", appliance, "link", "set", "in0", "up"],
+        ["ip", "-n", name, "addr", "add", f"{block}.2/24", "dev", "out0"],
+        ["ip", "-n", name, "link", "set", "out0", "up"],
+        ["ip", "-n", name, "route", "add", "default", "via", f"{block}.1"],
+        ["ip", "netns", "exec", appliance, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+    ]  # fmt: skip
     try:
         for command in commands:
             subprocess.run(command, check=True, capture_output=True)

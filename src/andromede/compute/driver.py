@@ -42,6 +42,7 @@ __all__ = [
     "InstanceFirewall",
     "InstanceNetwork",
     "InstanceSpec",
+    "InterfaceRoute",
     "InterfaceSpec",
     "NatRoute",
     "NatSource",
@@ -334,6 +335,9 @@ class NicSpec:
     # Its source/destination check (decision 0161): off, it may send from other addresses
     # (an appliance), its egress rules applying; left out of the wire form while on.
     source_dest_check: bool = field(default=True, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # The secondary address its Elastic IP is translated to (decision 0161's addendum); None:
+    # its own. Left out of the wire form while None.
+    elastic_private_ip: str | None = field(default=None, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +400,25 @@ class EndpointRoute:
         ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad block
         for address in self.addresses:
             ipaddress.IPv4Network(address)
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceRoute:
+    """What a subnet's route table sends to a network interface (decision 0161's addendum):
+    its router forwards ``destinations`` from the subnet (``cidr``) to the interface's
+    primary address ``target_ip`` on its own subnet's bridge (``target_network_id``)."""
+
+    network_id: str
+    cidr: str
+    destinations: tuple[str, ...]
+    interface_id: str
+    target_ip: str
+    target_network_id: str
+
+    def __post_init__(self) -> None:
+        for block in (self.cidr, *self.destinations):
+            ipaddress.IPv4Network(block)  # raises ValueError on a bad block
+        ipaddress.IPv4Address(self.target_ip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,6 +680,14 @@ class HypervisorDriver(Protocol):
         """Replace the VPC endpoints a VPC's router (``router_id``) redirects its subnets'
         traffic to the object store to (:class:`EndpointRoute`, decision 0160), at once. Kept
         when the VPC is not built here yet. No-op on a host without tenant networks."""
+        ...
+
+    async def set_interface_routes(
+        self, router_id: str, routes: tuple[InterfaceRoute, ...]
+    ) -> None:
+        """Replace the routes to network interfaces a VPC's router applies here
+        (:class:`InterfaceRoute`), at once. Kept when the VPC is not built here yet. No-op on
+        a host without tenant networks."""
         ...
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:

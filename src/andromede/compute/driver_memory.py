@@ -40,6 +40,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    InterfaceRoute,
     InterfaceSpec,
     NatRoute,
     NetworkMode,
@@ -149,6 +150,7 @@ class MemoryDriver:
         self.nat_routes: dict[str, tuple[NatRoute, ...]] = {}
         # router id → the VPC endpoints its subnets are redirected to (decision 0160).
         self.endpoint_routes: dict[str, tuple[EndpointRoute, ...]] = {}
+        self.interface_routes: dict[str, tuple[InterfaceRoute, ...]] = {}
 
     @property
     def host(self) -> str:
@@ -332,6 +334,14 @@ class MemoryDriver:
             self.peer_networks[network_id] = network
             if network is not None:
                 self.acls.setdefault(network_id, network.acl)
+
+    async def set_interface_routes(
+        self, router_id: str, routes: tuple[InterfaceRoute, ...]
+    ) -> None:
+        if routes:
+            self.interface_routes[router_id] = routes
+        else:
+            self.interface_routes.pop(router_id, None)
 
     async def set_network_acl(self, network_id: str, acl: SubnetAcl) -> None:
         self.acls[network_id] = acl

@@ -41,7 +41,9 @@ from andromede.compute.errors import (
     Unsupported,
 )
 from andromede.compute.gateways import RoutingMixin
+from andromede.compute.interface_hosts import InterfaceHostsMixin
 from andromede.compute.model import (
+    ElasticIpRef,
     Instance,
     InstanceState,
     Tags,
@@ -68,7 +70,7 @@ def _public_ip(value: str) -> str:
         raise InvalidParameterValue(f"Invalid value '{value[:64]}' for PublicIp") from None
 
 
-class ElasticIpsMixin(RoutingMixin):
+class ElasticIpsMixin(InterfaceHostsMixin, RoutingMixin):
     # -- allocation --------------------------------------------------------------------------
 
     async def allocate_address(
@@ -116,8 +118,19 @@ class ElasticIpsMixin(RoutingMixin):
     async def describe_addresses(
         self, tenant_id: str, allocation_ids: Sequence[str], public_ips: Sequence[str]
     ) -> list[ElasticAddress]:
-        """The tenant's addresses, or those named (every one named must be the tenant's)."""
-        held = await self.store.list(ElasticAddress, tenant_id)
+        """The tenant's addresses, or those named (every one named must be the tenant's). One
+        on an interface beyond a primary shows the instance the interface is attached to now."""
+        attached = {
+            i.interface_id: i.instance_id
+            for i in await self.store.list(NetworkInterface, tenant_id)
+            if i.elastic_ip is not None and i.instance_id
+        }
+        held = [
+            replace(a, instance_id=attached[a.network_interface_id])
+            if a.instance_id is None and a.network_interface_id in attached
+            else a
+            for a in await self.store.list(ElasticAddress, tenant_id)
+        ]
         by_id = {a.allocation_id: a for a in held}
         by_ip = {a.public_ip: a for a in held}
         for allocation_id in allocation_ids:
@@ -183,9 +196,19 @@ class ElasticIpsMixin(RoutingMixin):
         allow_reassociation: bool = False,
     ) -> ElasticAddress:
         """Associate the address with an instance's primary interface (named by the instance
-        or the interface). An instance that holds another address lets go of it, as on EC2;
-        an address associated elsewhere moves only with ``allow_reassociation``. Returns the
+        or the interface), or with an interface beyond a primary (decision 0161's addendum).
+        An instance or interface that holds another address lets go of it, as on EC2; an
+        address associated elsewhere moves only with ``allow_reassociation``. Returns the
         address as associated."""
+        if network_interface_id is not None and instance_id is None:
+            further = await self._owned(NetworkInterface, tenant_id, network_interface_id, "eni")
+            if further.interface_type == "interface" and (
+                not further.instance_id or further.device_index > 0
+            ):
+                return await self._associate_interface(
+                    tenant_id, (allocation_id, public_ip), further, private_ip,
+                    allow_reassociation=allow_reassociation,
+                )  # fmt: skip
         for _ in range(_ATTEMPTS):
             address = await self._elastic_address(tenant_id, allocation_id, public_ip)
             if address.nat_gateway_id is not None:
@@ -195,16 +218,14 @@ class ElasticIpsMixin(RoutingMixin):
             await self._check_gateway(tenant_id, instance)
             if address.instance_id == instance.instance_id and address.association_id:
                 return address  # already there: nothing moves
-            others: list[Instance | ElasticAddress] = []
+            others: list[Instance | ElasticAddress | NetworkInterface] = []
             if address.association_id is not None:
                 if not allow_reassociation:
                     raise AlreadyAssociated(
                         f"resource {address.allocation_id} is already associated with "
                         f"associate-id {address.association_id}"
                     )
-                previous = await self._holder(address)
-                if previous is not None:
-                    others.append(replace(previous, elastic_ip=None))
+                others += await self._let_go_elsewhere(address)
             held = instance.elastic_ip
             if held is not None and held.allocation_id != address.allocation_id:
                 replaced = await self.store.get(ElasticAddress, held.allocation_id)
@@ -222,6 +243,8 @@ class ElasticIpsMixin(RoutingMixin):
                 for other in others:
                     if isinstance(other, Instance):
                         await self._route_address(other, None)
+                    elif isinstance(other, NetworkInterface):
+                        await self._push_interface(other)
                 await self._route_address(changed, address.public_ip)
                 moved = [o for o in others if isinstance(o, Instance)]
                 self._push_public_names_later(changed, *moved)  # named anew (0151)
@@ -235,6 +258,13 @@ class ElasticIpsMixin(RoutingMixin):
             address = await self._associated_address(tenant_id, association_id, public_ip)
             if address.nat_gateway_id is not None:
                 raise ManagedResource()  # it goes with its NAT gateway (decision 0129)
+            interface = await self._interface_holder(address)
+            if interface is not None:
+                freed = replace(interface, elastic_ip=None)
+                if await self.store.change(freed, replace=[_unassociated(address)]):
+                    await self._push_interface(freed)
+                    return
+                continue
             holder = await self._holder(address)
             done = (
                 await self.store.change(
@@ -322,6 +352,116 @@ class ElasticIpsMixin(RoutingMixin):
                 f"Network {instance.vpc_id} is not attached to any internet gateway"
             )
 
+    async def _associate_interface(
+        self,
+        tenant_id: str,
+        named: tuple[str | None, str | None],
+        interface: NetworkInterface,
+        private_ip: str | None,
+        *,
+        allow_reassociation: bool,
+    ) -> ElasticAddress:
+        """The address on an interface beyond a primary, attached or not (decision 0161's
+        addendum): written with the interface's record at the revision read, so an interface
+        never holds two addresses; its instance's host, when it runs, is told by attaching
+        the interface again (its NIC now with the address)."""
+        for _ in range(_ATTEMPTS):
+            address = await self._elastic_address(tenant_id, *named)
+            if address.nat_gateway_id is not None:
+                raise ManagedResource()  # a NAT gateway's: it does not move (decision 0129)
+            current = await self._owned(NetworkInterface, tenant_id, interface.interface_id, "eni")
+            if private_ip is not None and private_ip not in current.addresses:
+                raise InvalidParameterValue(
+                    f"The private IP address {private_ip[:64]} is not assigned to the "
+                    f"interface {current.interface_id}"
+                )
+            instance = None
+            if current.instance_id:
+                instance = await self.store.get(Instance, current.instance_id)
+            if instance is not None and instance.network_mode == "user":
+                raise Unsupported(
+                    f"The host of '{instance.instance_id}' wires its guests in user-mode "
+                    "networking: Elastic IPs need its tenant networks"
+                )
+            await self._check_vpc_gateway(tenant_id, current.vpc_id)
+            target = private_ip or current.private_ip
+            if (
+                address.association_id is not None
+                and address.network_interface_id == current.interface_id
+                and address.private_ip == target
+            ):
+                return address  # already there: nothing moves
+            others: list[Instance | ElasticAddress | NetworkInterface] = []
+            if address.association_id is not None:
+                if not allow_reassociation:
+                    raise AlreadyAssociated(
+                        f"resource {address.allocation_id} is already associated with "
+                        f"associate-id {address.association_id}"
+                    )
+                # Moved between two addresses of this interface: its own record is rewritten below.
+                others += [
+                    o
+                    for o in await self._let_go_elsewhere(address)
+                    if not (
+                        isinstance(o, NetworkInterface) and o.interface_id == current.interface_id
+                    )
+                ]
+            held = current.elastic_ip
+            if held is not None and held.allocation_id != address.allocation_id:
+                replaced = await self.store.get(ElasticAddress, held.allocation_id)
+                if replaced is not None:
+                    others.append(_unassociated(replaced))
+            associated = replace(
+                address,
+                association_id=new_id("eipassoc"),
+                instance_id=None,
+                network_interface_id=current.interface_id,
+                private_ip=target,
+            )
+            ref = ElasticIpRef(
+                address.allocation_id, associated.association_id or "", address.public_ip
+            )
+            changed = replace(current, elastic_ip=ref)
+            if await self.store.change(changed, replace=[associated, *others]):
+                for other in others:
+                    if isinstance(other, Instance):
+                        await self._route_address(other, None)
+                    elif isinstance(other, NetworkInterface):
+                        await self._push_interface(other)
+                await self._push_interface(replace(changed, revision=changed.revision + 1))
+                if instance is not None:
+                    self._push_later(tenant_id, (), vpc_ids=(current.vpc_id,))
+                return replace(associated, revision=associated.revision + 1)
+        raise IncorrectState("The address or the interface changed concurrently; retry")
+
+    async def _let_go_elsewhere(
+        self, address: ElasticAddress
+    ) -> list[Instance | ElasticAddress | NetworkInterface]:
+        """What lets go of ``address`` where it is associated now: its instance's or its
+        interface's record, without it."""
+        interface = await self._interface_holder(address)
+        if interface is not None:
+            return [replace(interface, elastic_ip=None)]
+        previous = await self._holder(address)
+        return [] if previous is None else [replace(previous, elastic_ip=None)]
+
+    async def _interface_holder(self, address: ElasticAddress) -> NetworkInterface | None:
+        """The interface beyond a primary whose record holds ``address``'s association."""
+        if address.association_id is None or address.network_interface_id is None:
+            return None
+        interface = await self.store.get(NetworkInterface, address.network_interface_id)
+        if interface is None or interface.elastic_ip is None:
+            return None
+        if interface.elastic_ip.association_id != address.association_id:
+            return None
+        return interface
+
+    async def _check_vpc_gateway(self, tenant_id: str, vpc_id: str) -> None:
+        await self.routed(await self.owned_vpc(tenant_id, vpc_id))
+        gateways = await self.store.list(InternetGateway, tenant_id)
+        if not any(g.vpc_id == vpc_id for g in gateways):
+            raise GatewayNotAttached(f"Network {vpc_id} is not attached to any internet gateway")
+
     async def _holder(self, address: ElasticAddress) -> Instance | None:
         """The instance whose record holds ``address``'s association (None: gone, or it let
         go — a termination cut short before the address was told)."""
@@ -373,6 +513,8 @@ class ElasticIpsMixin(RoutingMixin):
         for address in await self.store.list(ElasticAddress, None):
             if address.association_id is None or address.nat_gateway_id is not None:
                 continue  # free, or a NAT gateway's: no instance holds it
+            if await self._interface_holder(address) is not None:
+                continue  # an interface's (decision 0161's addendum), attached or not
             holder = await self._holder(address)
             if holder is None or holder.state is InstanceState.TERMINATED:
                 if holder is not None:

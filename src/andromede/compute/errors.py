@@ -15,6 +15,8 @@
     ├── IdempotentParameterMismatch  a client token reused with other parameters
     ├── IncorrectInstanceState       the lifecycle refuses the event
     ├── InstanceNotReady             an instance still pending (EC2 says ``InvalidInstanceID``)
+    ├── AmbiguousInstance            an instance named where one of its several interfaces is
+    │                                meant (EC2 says ``InvalidInstanceID``)
     ├── IncorrectState               a volume or snapshot in the wrong state for the call
     │   └── KeyUnusable              its KMS key is disabled, pending deletion or deleted
     ├── IncorrectModificationState   a volume whose last modification has not completed
@@ -185,6 +187,11 @@ class IncorrectInstanceState(ComputeError):
 class InstanceNotReady(ComputeError):
     """A call an instance still pending cannot take yet (associating an Elastic IP): EC2's
     ``InvalidInstanceID``, whose "pending instance" message clients such as Terraform retry."""
+
+
+class AmbiguousInstance(ComputeError):
+    """An instance named where one interface is meant (a route's target, an Elastic IP's)
+    while it has several: EC2's ``InvalidInstanceID``."""
 
 
 class IncorrectState(ComputeError):

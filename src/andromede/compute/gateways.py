@@ -30,10 +30,12 @@ from typing import NamedTuple
 
 from andromede.compute.errors import (
     AlreadyAssociated,
+    AmbiguousInstance,
     Duplicate,
     GatewayNotAttached,
     IncorrectState,
     InvalidParameterValue,
+    ManagedResource,
     NetworkLimitExceeded,
     NotFound,
     ResourceInUse,
@@ -52,7 +54,7 @@ from andromede.compute.model import (
     token_id,
 )
 from andromede.compute.nat_gateway import NatGateway
-from andromede.compute.network import Subnet, Vpc
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import (
     LOCAL,
@@ -75,6 +77,9 @@ class _Target(NamedTuple):
     gateway_id: str | None
     nat_gateway_id: str | None
     vpc_peering_connection_id: str | None
+    network_interface_id: str | None = None
+    # Resolved to its interface (the only one it has), as EC2 does.
+    instance_id: str | None = None
 
 
 _ATTEMPTS = 8
@@ -284,15 +289,24 @@ class RoutingMixin(VpcsMixin):
         nat_gateway_id: str | None = None,
         vpc_peering_connection_id: str | None = None,
         destination_prefix_list_id: str | None = None,
+        network_interface_id: str | None = None,
+        instance_id: str | None = None,
     ) -> None:
         """A route to an internet gateway (``gateway_id``), a NAT gateway (``nat_gateway_id``,
-        decision 0129) or a VPC peering connection (decision 0139): exactly one of them; for
-        a block (``destination``) or a prefix list of the tenant's: exactly one of them."""
+        decision 0129), a VPC peering connection (decision 0139), a network interface or an
+        instance's only interface (decision 0161's addendum): exactly one of them; for a block
+        (``destination``) or a prefix list of the tenant's: exactly one of them."""
         await self._change_route(
             tenant_id,
             route_table_id,
             (destination, destination_prefix_list_id),
-            _Target(gateway_id, nat_gateway_id, vpc_peering_connection_id),
+            _Target(
+                gateway_id,
+                nat_gateway_id,
+                vpc_peering_connection_id,
+                network_interface_id,
+                instance_id,
+            ),
             create=True,
         )
 
@@ -306,12 +320,20 @@ class RoutingMixin(VpcsMixin):
         nat_gateway_id: str | None = None,
         vpc_peering_connection_id: str | None = None,
         destination_prefix_list_id: str | None = None,
+        network_interface_id: str | None = None,
+        instance_id: str | None = None,
     ) -> None:
         await self._change_route(
             tenant_id,
             route_table_id,
             (destination, destination_prefix_list_id),
-            _Target(gateway_id, nat_gateway_id, vpc_peering_connection_id),
+            _Target(
+                gateway_id,
+                nat_gateway_id,
+                vpc_peering_connection_id,
+                network_interface_id,
+                instance_id,
+            ),
             create=False,
         )
 
@@ -327,16 +349,20 @@ class RoutingMixin(VpcsMixin):
         given = [t for t in target if t is not None]
         if len(given) != 1:
             raise InvalidParameterValue(
-                "The request must contain exactly one of GatewayId, NatGatewayId and "
-                "VpcPeeringConnectionId"
+                "The request must contain exactly one of GatewayId, NatGatewayId, "
+                "VpcPeeringConnectionId, NetworkInterfaceId and InstanceId"
             )
-        gateway_id, nat_gateway_id, peering_id = target
+        gateway_id, nat_gateway_id, peering_id, interface_id, instance_id = target
         block, prefix_list_id = _destination(*destination)
         key = block or prefix_list_id or ""
         for _ in range(_ATTEMPTS):
             table = await self._table(tenant_id, route_table_id)
             vpc = await self.owned_vpc(tenant_id, table.vpc_id)
-            if nat_gateway_id is not None:
+            if interface_id is not None or instance_id is not None:
+                interface_id = await self._interface_route_target(
+                    tenant_id, table, interface_id, instance_id
+                )
+            elif nat_gateway_id is not None:
                 await self._nat_route_target(tenant_id, table, nat_gateway_id)
             elif peering_id is not None:
                 check_id(peering_id, "pcx")
@@ -375,6 +401,7 @@ class RoutingMixin(VpcsMixin):
                 nat_gateway_id=nat_gateway_id,
                 vpc_peering_connection_id=peering_id,
                 destination_prefix_list_id=prefix_list_id,
+                network_interface_id=interface_id,
             )
             changed = replace(table, routes=(*kept, route))
             lists = await self._lists_named(changed)
@@ -440,6 +467,52 @@ class RoutingMixin(VpcsMixin):
                 f"route table {table.route_table_id} and network gateway {gateway_id} belong "
                 f"to different networks"
             )
+
+    async def _interface_route_target(
+        self,
+        tenant_id: str,
+        table: RouteTable,
+        interface_id: str | None,
+        instance_id: str | None,
+    ) -> str:
+        """The interface a route leads to (decision 0161's addendum): one of the tenant's of
+        the table's VPC, attached or not (a detached one's route is a blackhole), never a NAT
+        gateway's; or the only interface of one of the tenant's instances — one with several
+        is EC2's InvalidInstanceID, as the interface must then be named."""
+        if instance_id is not None:
+            check_id(instance_id, "i")
+            instance = await self.store.get(Instance, instance_id)
+            if instance is None or instance.tenant_id != tenant_id:
+                raise NotFound("i", instance_id)
+            held = [
+                i
+                for i in await self.store.list(NetworkInterface, tenant_id)
+                if i.instance_id == instance_id
+            ]
+            if len(held) > 1:
+                raise AmbiguousInstance(
+                    f"There are multiple interfaces attached to instance '{instance_id}'. "
+                    "Please specify an interface ID for the operation instead."
+                )
+            if not held:
+                raise InvalidParameterValue(
+                    f"The instance '{instance_id}' has no network interface to route to."
+                )
+            interface = held[0]
+        else:
+            check_id(interface_id or "", "eni")
+            found = await self.store.get(NetworkInterface, interface_id or "")
+            if found is None or found.tenant_id != tenant_id:
+                raise NotFound("eni", interface_id or "")
+            interface = found
+        if interface.interface_type != "interface":
+            raise ManagedResource()
+        if interface.vpc_id != table.vpc_id:
+            raise InvalidParameterValue(
+                f"route table {table.route_table_id} and interface {interface.interface_id} "
+                "belong to different networks"
+            )
+        return interface.interface_id
 
     async def _nat_route_target(
         self, tenant_id: str, table: RouteTable, nat_gateway_id: str

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import replace
 
 from andromede.compute.driver import InstanceFirewall, InterfaceSpec, NicSpec
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import NotFound
 from andromede.compute.instance_attributes import InstanceAttributesMixin
 from andromede.compute.model import Instance, InstanceState, SecurityGroup
@@ -50,13 +52,25 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
         self, instance: Instance, interface: NetworkInterface
     ) -> InterfaceSpec:
         subnet = await self._owned(Subnet, interface.tenant_id, interface.subnet_id, "subnet")
+        ref = interface.elastic_ip
+        address = await self.store.get(ElasticAddress, ref.allocation_id) if ref else None
         nic = NicSpec(
             await self._network_spec(subnet),
             interface.mac,
             interface.private_ip,
             public_address=False,
+            # Its own Elastic IP (decision 0161's addendum), routed to its address.
+            elastic_ip=interface.elastic_ip.public_ip if interface.elastic_ip else None,
             secondary_ips=interface.secondary_ips,
             source_dest_check=interface.source_dest_check,
+            # Its Elastic IP translated to one of its secondary addresses, when so associated.
+            elastic_private_ip=(
+                address.private_ip
+                if address is not None
+                and address.private_ip in interface.secondary_ips
+                and address.association_id == (ref.association_id if ref else None)
+                else None
+            ),
         )
         return InterfaceSpec(
             interface.interface_id,
@@ -77,7 +91,9 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
         mine = [groups[g] for g in interface.group_ids if g in groups]
         view = await self.routing_view(interface.tenant_id)
         lists = await self.prefix_list_cidrs(interface.tenant_id)
-        return view.firewall(instance, merge_firewall(mine, members, lists))
+        # Reached from outside by its own Elastic IP, whatever its instance's primary has.
+        seen = replace(instance, elastic_ip=interface.elastic_ip or instance.elastic_ip)
+        return view.firewall(seen, merge_firewall(mine, members, lists))
 
     async def _nic_of(self, instance: Instance) -> NicSpec | None:
         """The instance's primary NIC as its host is told at a start (its secondary

@@ -83,6 +83,11 @@ class RunRequest:
     # RunInstances' NetworkInterface.1.AssociatePublicIpAddress: whether the instance gets a
     # public address, whatever its subnet's MapPublicIpOnLaunch says; None: as the subnet says.
     associate_public_ip: bool | None = None
+    # RunInstances' NetworkInterface.1.NetworkInterfaceId (decision 0161's addendum): an
+    # existing interface made the instance's primary, with its subnet, groups and addresses;
+    # and whether terminating the instance deletes it (EC2: not unless asked).
+    primary_interface_id: str | None = None
+    primary_delete_on_termination: bool = False
     # Protection, the guest's power-off and the metadata options (decision 0145).
     disable_api_termination: bool = False
     disable_api_stop: bool = False
@@ -176,6 +181,8 @@ def run_request_digest(request: RunRequest) -> str:
 _ASKED = object()  # no default: always in the digest
 _DIGEST_DEFAULTS: dict[str, object] = {
     "associate_public_ip": None,
+    "primary_interface_id": None,
+    "primary_delete_on_termination": False,
     "disable_api_termination": False,
     "disable_api_stop": False,
     "shutdown_behavior": "stop",

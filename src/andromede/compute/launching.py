@@ -128,10 +128,11 @@ class LaunchingMixin(
     AccessMixin,
     TagsMixin,
     NetworkInterfacesMixin,
+    # Before the interfaces' hosts it pushes to (an Elastic IP on an interface, 0161's addendum).
+    ElasticIpsMixin,
     InstanceAttributesMixin,
     InstanceOptionsMixin,
     PublicNamesMixin,
-    ElasticIpsMixin,
     NatGatewaysMixin,
     VpcPeeringsMixin,
     NetworkAclsMixin,
@@ -197,13 +198,19 @@ class LaunchingMixin(
             if request.key_name is not None
             else None
         )
-        subnet = await self.subnet_for_launch(tenant_id, request.subnet_id)
+        adopted = await self.launch_primary_interface(tenant_id, request)
+        subnet = (
+            adopted[0] if adopted else await self.subnet_for_launch(tenant_id, request.subnet_id)
+        )
         await self.check_groups_in(
             tenant_id, subnet.vpc_id, request.security_group_ids, f"subnet {subnet.subnet_id}"
         )
-        # EC2 puts an instance launched with no group in its VPC's default group.
-        group_ids = request.security_group_ids or (
-            (await self.default_group_of(tenant_id, subnet.vpc_id)).group_id,
+        # EC2 puts an instance launched with no group in its VPC's default group; one made
+        # with an existing interface takes the interface's (decision 0161's addendum).
+        group_ids = (
+            request.security_group_ids
+            or (adopted[1].group_ids if adopted else ())
+            or ((await self.default_group_of(tenant_id, subnet.vpc_id)).group_id,)
         )
         if request.availability_zone not in (None, self.limits.availability_zone):
             raise InvalidParameterValue(f"Invalid availability zone: [{request.availability_zone}]")
@@ -336,7 +343,12 @@ class LaunchingMixin(
                     )
                 )
             made = [v for instance in instances for v in further[instance.instance_id]]
-            instances = await self._insert_with_addresses(subnet, instances, volumes, made)
+            if adopted:
+                instances = await self.insert_with_interface(
+                    subnet, instances, [*volumes, *made], adopted[1], request
+                )
+            else:
+                instances = await self._insert_with_addresses(subnet, instances, volumes, made)
         self._push_later(tenant_id, group_ids)
         for instance, volume in zip(instances, volumes, strict=True):
             self._spawn(

@@ -33,7 +33,7 @@ from typing import Final
 
 from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer
 from andromede.compute.errors import CidrConflict, InvalidParameterValue, InvalidRange
-from andromede.compute.model import FORMAT_VERSION, Rule, SecurityGroup, Tags
+from andromede.compute.model import FORMAT_VERSION, ElasticIpRef, Rule, SecurityGroup, Tags
 
 __all__ = [
     "DEFAULT_GROUP_NAME",
@@ -178,6 +178,9 @@ class NetworkInterface:
     attached_at: datetime | None = None
     # The digest of the CreateNetworkInterface that made it with a ClientToken ("" without).
     request_digest: str = ""
+    # The Elastic IP associated with it, beyond an instance's primary (decision 0161's
+    # addendum; a primary's is its instance's record's): kept while detached, as on EC2.
+    elastic_ip: ElasticIpRef | None = None
 
     @property
     def resource_id(self) -> str:

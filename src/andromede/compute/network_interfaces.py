@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
     AttachmentLimitExceeded,
     Duplicate,
@@ -31,9 +32,11 @@ from andromede.compute.errors import (
     NotFound,
     OperationNotPermitted,
     ResourceInUse,
+    Unsupported,
 )
 from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
 from andromede.compute.interface_hosts import InterfaceHostsMixin
+from andromede.compute.launch_request import RunRequest
 from andromede.compute.model import (
     Instance,
     InstanceState,
@@ -190,7 +193,9 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
             raise ResourceInUse("eni", f"Network interface '{interface_id}' is currently in use.")
         gone: list[tuple[type[Record], str]] = [(NetworkInterface, interface_id)]
         gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
-        if not await self.store.change(interface, delete=gone):
+        if not await self.store.change(
+            interface, delete=gone, replace=await self._elastic_let_go(interface)
+        ):
             raise IncorrectState(f"{interface_id} changed concurrently; retry")
 
     # -- attachments -------------------------------------------------------------------------
@@ -263,11 +268,65 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                     await self.store.replace(_detached(stored))
                     raise
             # Its address is a member of its groups now: rules naming them change; the other
-            # hosts of its subnet route its addresses to its instance's.
-            self._push_later(tenant_id, stored.group_ids)
+            # hosts of its subnet route its addresses to its instance's; routes to it are
+            # active again (decision 0161's addendum).
+            self._push_later(tenant_id, stored.group_ids, vpc_ids=(stored.vpc_id,))
             self._spawn(self._push_peers(stored.subnet_id))
             return stored
         raise IncorrectState(f"{instance_id} changed concurrently; retry")
+
+    async def launch_primary_interface(
+        self, tenant_id: str, request: RunRequest
+    ) -> tuple[Subnet, NetworkInterface] | None:
+        """RunInstances' existing interface at device index 0 (decision 0161's addendum), with
+        its subnet: the tenant's own, available, one instance only, no subnet beside it."""
+        interface_id = request.primary_interface_id
+        if interface_id is None:
+            return None
+        interface = await self._interface(tenant_id, interface_id)
+        if request.max_count != 1:
+            raise InvalidParameterValue(
+                "An existing network interface can be the primary of one instance only"
+            )
+        if interface.instance_id:
+            raise ResourceInUse("eni", f"Network interface '{interface_id}' is currently in use.")
+        if interface.elastic_ip is not None:
+            # The primary's address is its instance's record's; moving it is not done here.
+            raise Unsupported(
+                f"Disassociate the Elastic IP of '{interface_id}' before making it a primary"
+            )
+        subnet = await self._owned(Subnet, tenant_id, interface.subnet_id, "subnet")
+        return subnet, interface
+
+    async def insert_with_interface(
+        self,
+        subnet: Subnet,
+        instances: Sequence[Instance],
+        volumes: Sequence[Record],
+        interface: NetworkInterface,
+        request: RunRequest,
+    ) -> list[Instance]:
+        """Insert the launch's records with ``interface`` attached as its primary, in one
+        change at the interface's and the subnet's revisions: another launch or attachment
+        taking it first fails this one."""
+        [instance] = instances
+        placed = replace(
+            instance,
+            network_interface_id=interface.interface_id,
+            private_ip=interface.private_ip,
+            mac=interface.mac,
+        )
+        attached = replace(
+            interface,
+            instance_id=instance.instance_id,
+            attachment_id=new_id("eni-attach"),
+            device_index=0,
+            delete_on_termination=request.primary_delete_on_termination,
+            attached_at=self.clock(),
+        )
+        if not await self.store.change(subnet, insert=[*volumes, placed], replace=[attached]):
+            raise IncorrectState(f"{interface.interface_id} changed concurrently; retry")
+        return [placed]
 
     async def check_launch_interfaces(
         self, tenant_id: str, further: Sequence[FurtherInterface], count: int
@@ -351,7 +410,8 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 )
             detached = _detached(interface)
             if await self.store.replace(detached):
-                self._push_later(tenant_id, interface.group_ids)
+                # Routes to it are blackholes now (decision 0161's addendum).
+                self._push_later(tenant_id, interface.group_ids, vpc_ids=(interface.vpc_id,))
                 self._spawn(self._push_peers(interface.subnet_id))
                 return replace(detached, revision=detached.revision + 1)
         raise IncorrectState(f"{attachment_id} changed concurrently; retry")
@@ -506,8 +566,18 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
             kept = tuple(a for a in interface.secondary_ips if a not in gone)
             records = _address_records(interface, sorted(gone))
             changed = replace(interface, secondary_ips=kept)
+            # An Elastic IP translated to an address let go is disassociated, as on EC2.
+            ref = interface.elastic_ip
+            held = await self.store.get(ElasticAddress, ref.allocation_id) if ref else None
+            freed = (
+                await self._elastic_let_go(interface)
+                if held is not None and held.private_ip in gone
+                else []
+            )
+            if freed:
+                changed = replace(changed, elastic_ip=None)
             if await self.store.change(
-                changed, delete=[(PrivateAddress, r.address_id) for r in records]
+                changed, delete=[(PrivateAddress, r.address_id) for r in records], replace=freed
             ):
                 await self._push_addresses(replace(changed, revision=changed.revision + 1))
                 return
@@ -530,7 +600,9 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                         (NetworkInterface, interface.interface_id)
                     ]
                     gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
-                    done = await self.store.change(interface, delete=gone)
+                    done = await self.store.change(
+                        interface, delete=gone, replace=await self._elastic_let_go(interface)
+                    )
                 else:
                     done = await self.store.replace(_detached(interface))
                 pending = pending or not done
@@ -539,6 +611,20 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
         log.warning("instance %s: its interfaces changed while it terminated", instance.instance_id)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _elastic_let_go(self, interface: NetworkInterface) -> list[ElasticAddress]:
+        """The Elastic IP of an interface deleted, associated with nothing now (it stays the
+        tenant's, as on EC2)."""
+        ref = interface.elastic_ip
+        address = await self.store.get(ElasticAddress, ref.allocation_id) if ref else None
+        if ref is None or address is None or address.association_id != ref.association_id:
+            return []
+        return [
+            replace(
+                address, association_id=None, instance_id=None, network_interface_id=None,
+                private_ip=None,
+            )
+        ]  # fmt: skip
 
     async def _interface(self, tenant_id: str, interface_id: str) -> NetworkInterface:
         """The tenant's interface of its own (a NAT gateway's is not the tenant's to change)."""

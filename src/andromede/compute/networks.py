@@ -73,6 +73,7 @@ from andromede.compute.routing import (
     RouteTable,
     RoutingView,
     default_internet_gateway_id,
+    interface_routes,
     main_route_table,
 )
 from andromede.compute.service_core import ServiceCore
@@ -322,6 +323,7 @@ class NetworksMixin(ServiceCore):
                 if p.involves(tenant_id)
             },
             await self.prefix_list_cidrs(tenant_id),
+            {i.interface_id: i for i in await self.store.list(NetworkInterface, tenant_id)},
         )
 
     async def firewall_of(self, instance: Instance) -> InstanceFirewall:
@@ -583,11 +585,14 @@ class NetworksMixin(ServiceCore):
             redirected = endpoint_routes(
                 vpc_id, view.tables, mine, self.limits.vpc_endpoint_s3_addresses
             )
+            # Its routes to network interfaces (decision 0161's addendum), likewise.
+            forwarded = interface_routes(view, vpc_id, mine)
             for host in sorted({i.host for i in wired if i.host in self.drivers}):
                 try:
                     await self.drivers[host].set_endpoint_routes(vpc_id, redirected)
+                    await self.drivers[host].set_interface_routes(vpc_id, forwarded)
                 except Exception:
-                    log.exception("host %s: the endpoints of %s could not be set", host, vpc_id)
+                    log.exception("host %s: the routes of %s could not be set", host, vpc_id)
 
     async def _push_peers(self, *subnet_ids: str | None) -> None:
         """Tell every host with an overlay which other hosts hold instances of each subnet

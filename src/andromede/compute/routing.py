@@ -50,11 +50,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall
+from andromede.compute.driver import FirewallRule, InstanceFirewall, InterfaceRoute
 from andromede.compute.errors import InvalidParameterValue
 from andromede.compute.model import FORMAT_VERSION, Instance, Tags
 from andromede.compute.nat_gateway import NatGateway
-from andromede.compute.network import Vpc
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.vpc_peering import PeeringState, VpcPeeringConnection
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "default_internet_gateway_id",
     "destination_cidr",
     "expanded",
+    "interface_routes",
     "main_route_table",
     "reach",
     "route_state",
@@ -118,6 +119,10 @@ class Route:
     # A customer-managed prefix list's id, for a route whose destination is one (decision
     # 0149's addendum; older records have none). Its ``destination`` is empty.
     destination_prefix_list_id: str | None = None
+    # An elastic network interface's id, for a route to one (decision 0161's addendum; older
+    # records have none): CreateRoute's ``InstanceId`` is stored as the instance's interface.
+    # Its ``gateway_id`` is empty.
+    network_interface_id: str | None = None
 
     @property
     def key(self) -> str:
@@ -127,8 +132,13 @@ class Route:
     @property
     def target(self) -> str:
         """What the route leads to: ``local``, an internet gateway's, a NAT gateway's or a VPC
-        peering connection's id."""
-        return self.nat_gateway_id or self.vpc_peering_connection_id or self.gateway_id
+        peering connection's or a network interface's id."""
+        return (
+            self.nat_gateway_id
+            or self.vpc_peering_connection_id
+            or self.network_interface_id
+            or self.gateway_id
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +261,14 @@ def route_state(
     gateways: Mapping[str, InternetGateway],
     nat_gateways: Mapping[str, NatGateway] | None = None,
     peerings: Mapping[str, VpcPeeringConnection] | None = None,
+    interfaces: Mapping[str, NetworkInterface] | None = None,
 ) -> str:
     """``active`` for the local route, a route to a gateway attached to the table's VPC, a
-    route to an available NAT gateway of the table's VPC and a route to an active VPC peering
-    connection of the table's VPC; ``blackhole`` for a route whose gateway was detached or
-    deleted, whose NAT gateway was deleted or failed, or whose peering connection is no longer
-    active, as EC2 shows it."""
+    route to an available NAT gateway of the table's VPC, a route to an active VPC peering
+    connection of the table's VPC and a route to a network interface of the VPC attached to an
+    instance; ``blackhole`` for a route whose gateway was detached or deleted, whose NAT
+    gateway was deleted or failed, whose peering connection is no longer active, or whose
+    interface is detached or deleted, as EC2 shows it."""
     if route.gateway_id == LOCAL:
         return "active"
     if route.gateway_id.startswith("vpce-"):
@@ -271,6 +283,13 @@ def route_state(
             and peering.peer_of(vpc_id) is not None
             else "blackhole"
         )
+    if route.network_interface_id is not None:
+        interface = (interfaces or {}).get(route.network_interface_id)
+        return (
+            "active"
+            if interface is not None and interface.instance_id and interface.vpc_id == vpc_id
+            else "blackhole"
+        )
     if route.nat_gateway_id is not None:
         nat = (nat_gateways or {}).get(route.nat_gateway_id)
         return (
@@ -278,6 +297,34 @@ def route_state(
         )
     gateway = gateways.get(route.gateway_id)
     return "active" if gateway is not None and gateway.vpc_id == vpc_id else "blackhole"
+
+
+def interface_routes(
+    view: RoutingView, vpc_id: str, subnets: Iterable[Subnet]
+) -> tuple[InterfaceRoute, ...]:
+    """What a VPC's routers forward to network interfaces (decision 0161's addendum): for
+    each subnet of the VPC, what its table (explicit or main) sends to each interface attached
+    to an instance (:meth:`RoutingView.interface_targets`), to the interface's primary address
+    on its own subnet."""
+    mine = [t for t in view.tables if t.vpc_id == vpc_id]
+    routes: list[InterfaceRoute] = []
+    for subnet in sorted(subnets, key=lambda s: s.subnet_id):
+        table = table_of_subnet(subnet.subnet_id, mine) if subnet.vpc_id == vpc_id else None
+        if table is None:
+            continue
+        for interface_id, blocks in view.interface_targets(vpc_id, table).items():
+            interface = view.interfaces[interface_id]
+            routes.append(
+                InterfaceRoute(
+                    subnet.subnet_id,
+                    subnet.cidr,
+                    tuple(str(b) for b in blocks),
+                    interface_id,
+                    interface.private_ip,
+                    interface.subnet_id,
+                )
+            )
+    return tuple(routes)
 
 
 def table_of_subnet(subnet_id: str, tables: Iterable[RouteTable]) -> RouteTable | None:
@@ -312,6 +359,7 @@ def reach(
             if route.gateway_id not in (LOCAL, "")
             and route.nat_gateway_id is None
             and route.vpc_peering_connection_id is None
+            and route.network_interface_id is None
             and route_state(route, table.vpc_id, gateways) == "active"
         ]
     return tuple(ipaddress.collapse_addresses(blocks))
@@ -385,6 +433,8 @@ class RoutingView:
     peerings: Mapping[str, VpcPeeringConnection] = field(default_factory=dict)
     # The blocks of the current version of each of the tenant's prefix lists, by id.
     prefix_lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # By id, the tenant's network interfaces (decision 0161's addendum: routes may lead to one).
+    interfaces: Mapping[str, NetworkInterface] = field(default_factory=dict)
 
     def expand(self, table: RouteTable) -> RouteTable:
         """``table`` with its routes to prefix lists as routes to their blocks
@@ -419,6 +469,9 @@ class RoutingView:
             carried += [b for bs in self.nat_targets(vpc.vpc_id, table).values() for b in bs]
         if through_peering:
             carried += [b for bs in self.peer_targets(vpc.vpc_id, table).values() for b in bs]
+            # An appliance's routes carry both ways, as a peering's: what it forwards back
+            # from behind it reaches the instance's ingress rules.
+            carried += [b for bs in self.interface_targets(vpc.vpc_id, table).values() for b in bs]
         if not carried:
             return blocks
         return tuple(ipaddress.collapse_addresses([*blocks, *carried]))
@@ -449,6 +502,29 @@ class RoutingView:
         return {
             peering_id: tuple(ipaddress.collapse_addresses(blocks))
             for peering_id, blocks in sorted(targets.items())
+            if blocks
+        }
+
+    def interface_targets(
+        self, vpc_id: str, table: RouteTable
+    ) -> dict[str, tuple[ipaddress.IPv4Network, ...]]:
+        """Network interface id → what ``table`` sends to it (decision 0161's addendum): its
+        active routes' destinations less every more specific route of the table (longest
+        prefix wins). In the interfaces' id order; one receiving nothing is left out."""
+        table = self.expand(table)
+        everything = [ipaddress.IPv4Network(route.destination) for route in table.routes]
+        targets: dict[str, list[ipaddress.IPv4Network]] = {}
+        for route in table.routes:
+            interface_id = route.network_interface_id
+            if interface_id is None:
+                continue
+            if route_state(route, vpc_id, {}, interfaces=self.interfaces) != "active":
+                continue
+            parts = _minus(ipaddress.IPv4Network(route.destination), everything)
+            targets.setdefault(interface_id, []).extend(parts)
+        return {
+            interface_id: tuple(ipaddress.collapse_addresses(blocks))
+            for interface_id, blocks in sorted(targets.items())
             if blocks
         }
 
@@ -492,6 +568,7 @@ class RoutingView:
             if route.gateway_id not in (LOCAL, "")
             and route.nat_gateway_id is None
             and route.vpc_peering_connection_id is None
+            and route.network_interface_id is None
             and route_state(route, vpc_id, self.gateways) == "active"
         ]
 

@@ -66,8 +66,15 @@ def is_peering(target: str) -> bool:
 _TARGET_PARAMETERS: Final = (
     (is_nat_gateway, "NatGatewayId"),
     (is_peering, "VpcPeeringConnectionId"),
+    # A network interface (decision 0161's addendum).
+    (lambda target: target.startswith("eni-"), "NetworkInterfaceId"),
 )
-_TARGET_ELEMENTS: Final = ("gatewayId", "natGatewayId", "vpcPeeringConnectionId")
+_TARGET_ELEMENTS: Final = (
+    "gatewayId",
+    "natGatewayId",
+    "vpcPeeringConnectionId",
+    "networkInterfaceId",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -341,6 +341,7 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.MissingParameter, "MissingParameter"),
     (compute.IncorrectInstanceState, "IncorrectInstanceState"),
     (compute.InstanceNotReady, "InvalidInstanceID"),
+    (compute.AmbiguousInstance, "InvalidInstanceID"),
     (compute.AddressLimitExceeded, "AddressLimitExceeded"),
     (compute.InsufficientAddressCapacity, "InsufficientAddressCapacity"),
     (compute.IncorrectState, "IncorrectState"),

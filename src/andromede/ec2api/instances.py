@@ -291,6 +291,8 @@ async def run_instances(call: Call) -> None:
         launch_template_id=template[0].template_id if template else None,
         launch_template_version=template[1].number if template else None,
         associate_public_ip=interface.associate_public_ip if interface else None,
+        primary_interface_id=interface.interface_id if interface else None,
+        primary_delete_on_termination=interface.delete_on_termination if interface else False,
         disable_api_termination=options.disable_api_termination,
         disable_api_stop=options.disable_api_stop,
         shutdown_behavior=options.shutdown_behavior,

@@ -27,6 +27,20 @@ def write_private_addresses(
     del primary
 
 
+def _write_association(xml: XmlWriter, interface: NetworkInterface) -> None:
+    """Its Elastic IP (decision 0161's addendum), as EC2 shows an association."""
+    ref = interface.elastic_ip
+    if ref is None:
+        return
+    xml.open("association")
+    xml.element("publicIp", ref.public_ip)
+    xml.element("publicDnsName", "")
+    xml.element("ipOwnerId", interface.tenant_id)
+    xml.element("allocationId", ref.allocation_id)
+    xml.element("associationId", ref.association_id)
+    xml.close("association")
+
+
 def write_secondary_interface(
     xml: XmlWriter,
     call: Call,
@@ -53,6 +67,7 @@ def write_secondary_interface(
     xml.element("macAddress", interface.mac)
     xml.element("privateIpAddress", interface.private_ip)
     xml.element("privateDnsName", dns)
+    _write_association(xml, interface)
     xml.element("sourceDestCheck", interface.source_dest_check)
     xml.open("groupSet")
     for group_id in interface.group_ids:
@@ -80,6 +95,7 @@ def write_secondary_interface(
     xml.element("privateIpAddress", interface.private_ip)
     xml.element("privateDnsName", dns)
     xml.element("primary", True)
+    _write_association(xml, interface)
     xml.close("item")
     write_private_addresses(xml, call, interface, interface.private_ip)
     xml.close("privateIpAddressesSet")

@@ -68,18 +68,20 @@ RUN_HARMLESS: Final = {
 }
 # What a launch template's data may hold: what RunInstances acts on, less what belongs to one
 # launch only (counts, token, notes) and what a template's data has no field for (a subnet
-# outside a network interface, which RunInstances here does not take).
+# outside a network interface). Its network interfaces are kept (decision 0161's addendum).
 TEMPLATE_HANDLED: Final = RUN_HANDLED - {
     "MinCount", "MaxCount", "ClientToken", "AdditionalInfo", "SubnetId", "LaunchTemplate",
-    # Not kept in a template yet (decision 0106): a template's data has no interface here.
-    "NetworkInterface",
 }  # fmt: skip
 
-# RunInstances' NetworkInterface.N at device index 0: the instance's primary, made with it.
+# RunInstances' NetworkInterface.N at device index 0: the instance's primary, made with it, or
+# an existing interface made its primary (decision 0161's addendum).
 _INTERFACE_HANDLED: Final = frozenset(
-    {"DeviceIndex", "SubnetId", "AssociatePublicIpAddress", "SecurityGroupId"}
-)
-_INTERFACE_HARMLESS: Final = {"DeleteOnTermination": frozenset({"true"})}
+    {
+        "DeviceIndex", "SubnetId", "AssociatePublicIpAddress", "SecurityGroupId",
+        "NetworkInterfaceId", "DeleteOnTermination",
+    }
+)  # fmt: skip
+_INTERFACE_HARMLESS: Final[dict[str, frozenset[str]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +91,16 @@ class LaunchInterface:
     subnet_id: str | None
     group_ids: tuple[str, ...]
     associate_public_ip: bool | None
+    # An existing interface made the primary, and whether terminating deletes it.
+    interface_id: str | None = None
+    delete_on_termination: bool = False
 
 
 def launch_interface(p: Params) -> LaunchInterface | None:
-    """The primary network interface a RunInstances request describes (None: none), made
-    with the instance (device 0): attaching an existing one as the primary, or its other
-    fields, are refused, not dropped. As on EC2, the subnet and groups then go in the
-    interface, never beside it."""
+    """The primary network interface a RunInstances request describes (None: none): made
+    with the instance (device 0), or an existing one by its id (decision 0161's addendum);
+    its other fields are refused, not dropped. As on EC2, the subnet and groups then go in
+    the interface, never beside it."""
     interfaces = p.structs("NetworkInterface")
     if not interfaces:
         return None
@@ -122,6 +127,27 @@ def launch_interface(p: Params) -> LaunchInterface | None:
             "on the same request",
         )
     associate = interface.get("AssociatePublicIpAddress")
+    existing = interface.get("NetworkInterfaceId")
+    if existing is not None:
+        if any(interface.get(n) is not None for n in ("SubnetId", "SecurityGroupId.1")) or (
+            associate is not None
+        ):
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                "An existing network interface takes no subnet, groups or public address",
+            )
+        return LaunchInterface(
+            None,
+            (),
+            None,
+            interface_id=existing,
+            delete_on_termination=interface.boolean("DeleteOnTermination", default=False),
+        )
+    if interface.get("DeleteOnTermination") not in (None, "true"):
+        raise Ec2Error(
+            "UnsupportedOperation",
+            "The primary made with the instance is deleted with it (DeleteOnTermination true)",
+        )
     return LaunchInterface(
         subnet_id=interface.get("SubnetId") or None,
         group_ids=tuple(interface.values("SecurityGroupId")),

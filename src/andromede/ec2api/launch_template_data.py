@@ -21,9 +21,11 @@ from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.launch_parameters import (
     RUN_HARMLESS,
     TEMPLATE_HANDLED,
+    launch_interface,
     launch_mappings,
     launch_options,
 )
+from andromede.ec2api.network_interfaces import launch_further_interfaces
 from andromede.ec2api.protocol import Call, Params
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
@@ -46,6 +48,9 @@ async def template_data(call: Call, action: str) -> tuple[LaunchParameters, list
 def _check_data(call: Call, data: Params, action: str) -> None:
     data.refuse_unhandled(action, TEMPLATE_HANDLED, RUN_HARMLESS)
     launch_mappings(data, action)
+    # Its network interfaces (decision 0161's addendum), checked as RunInstances reads them.
+    launch_interface(data)
+    launch_further_interfaces(data)
     launch_options(data)  # the protection flags' and metadata options' form
     data.boolean("EbsOptimized", default=False)
     for spec in data.structs("TagSpecification"):
@@ -137,13 +142,47 @@ _EBS: Final = {
 _BOOLEANS: Final = frozenset(
     {
         "EbsOptimized", "DisableApiTermination", "DisableApiStop", "Enabled", "Configured",
-        "Ebs.Encrypted", "Ebs.DeleteOnTermination",
+        "Ebs.Encrypted", "Ebs.DeleteOnTermination", "AssociatePublicIpAddress",
+        "DeleteOnTermination",
     }
 )  # fmt: skip
 
 
 def _value(name: str, value: str) -> str:
     return value.lower() if name.rsplit(".", 1)[-1] in _BOOLEANS or name in _BOOLEANS else value
+
+
+# A template's interface's members, as EC2 shows them (``groupSet`` apart: a list).
+_INTERFACE_FIELDS: Final = {
+    "AssociatePublicIpAddress": "associatePublicIpAddress",
+    "DeleteOnTermination": "deleteOnTermination",
+    "Description": "description",
+    "DeviceIndex": "deviceIndex",
+    "NetworkInterfaceId": "networkInterfaceId",
+    "PrivateIpAddress": "privateIpAddress",
+    "SecondaryPrivateIpAddressCount": "secondaryPrivateIpAddressCount",
+    "SubnetId": "subnetId",
+}
+
+
+def _write_interfaces(xml: XmlWriter, p: Params) -> None:
+    interfaces = p.structs("NetworkInterface")
+    if not interfaces:
+        return
+    xml.open("networkInterfaceSet")
+    for interface in interfaces:
+        xml.open("item")
+        for name, tag in _INTERFACE_FIELDS.items():
+            if (value := interface.get(name)) is not None:
+                xml.element(tag, _value(name, value))
+        groups = interface.values("SecurityGroupId")
+        if groups:
+            xml.open("groupSet")
+            for group in groups:
+                xml.element("groupId", group)
+            xml.close("groupSet")
+        xml.close("item")
+    xml.close("networkInterfaceSet")
 
 
 def write_data(xml: XmlWriter, parameters: LaunchParameters) -> None:
@@ -178,6 +217,7 @@ def write_data(xml: XmlWriter, parameters: LaunchParameters) -> None:
                 xml.close("ebs")
             xml.close("item")
         xml.close("blockDeviceMappingSet")
+    _write_interfaces(xml, p)
     for name, tag in (
         ("SecurityGroupId", "securityGroupIdSet"),
         ("SecurityGroup", "securityGroupSet"),

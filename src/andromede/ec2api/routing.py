@@ -5,10 +5,13 @@ association waiters: ``association.route-table-association-id``), Create/DeleteR
 Create/Replace/DeleteRoute to an internet gateway, Associate/DisassociateRouteTable and
 ReplaceRouteTableAssociation (the main association too, as
 ``aws_main_route_table_association`` moves it). A route leads to an internet gateway
-(``GatewayId``), a NAT gateway (``NatGatewayId``, decision 0129) or a VPC peering connection
-(``VpcPeeringConnectionId``, decision 0139), for a block (``DestinationCidrBlock``) or a
-customer-managed prefix list of the caller's (``DestinationPrefixListId``, decision 0149's
-addendum: shown as ``destinationPrefixListId``, filter ``route.destination-prefix-list-id``);
+(``GatewayId``), a NAT gateway (``NatGatewayId``, decision 0129), a VPC peering connection
+(``VpcPeeringConnectionId``, decision 0139) or a network interface (``NetworkInterfaceId``,
+or ``InstanceId`` for an instance's only interface, decision 0161's addendum: shown with the
+instance it is attached to, ``blackhole`` once detached or deleted), for a block
+(``DestinationCidrBlock``) or a customer-managed prefix list of the caller's
+(``DestinationPrefixListId``, decision 0149's addendum: shown as ``destinationPrefixListId``,
+filter ``route.destination-prefix-list-id``);
 to anything else, an IPv6 destination, and an edge association are refused by name
 (UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs
 are ``network_acls.py``'s.
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from andromede.compute.nat_gateway import NatGateway
+from andromede.compute.network import NetworkInterface
 from andromede.compute.routing import (
     InternetGateway,
     Route,
@@ -36,22 +40,36 @@ from andromede.http.xml import XmlWriter
 
 __all__ = ["ROUTING_ACTIONS"]
 
-# What a route's state is read against: the tenant's internet gateways, NAT gateways and the
-# VPC peering connections it is a side of, by id.
+# What a route's state is read against: the tenant's internet gateways, NAT gateways, the
+# VPC peering connections it is a side of and its network interfaces, by id.
 _Targets = tuple[
-    Mapping[str, InternetGateway], Mapping[str, NatGateway], Mapping[str, VpcPeeringConnection]
+    Mapping[str, InternetGateway],
+    Mapping[str, NatGateway],
+    Mapping[str, VpcPeeringConnection],
+    Mapping[str, NetworkInterface],
 ]
 
 
 def _state(route: Route, table: RouteTable, targets: _Targets) -> str:
-    gateways, nats, peerings = targets
-    return route_state(route, table.vpc_id, gateways, nats, peerings)
+    gateways, nats, peerings, interfaces = targets
+    return route_state(route, table.vpc_id, gateways, nats, peerings, interfaces)
+
+
+def _instance_of(route: Route, targets: _Targets) -> NetworkInterface | None:
+    """The interface a route leads to while attached to an instance (EC2 then shows the
+    instance too)."""
+    interface = targets[3].get(route.network_interface_id or "")
+    return interface if interface is not None and interface.instance_id else None
 
 
 async def _targets(call: Call) -> _Targets:
     _, gateways = await call.compute.route_table_view(call.tenant_id)
     nats = await call.compute.nat_gateways_by_id(call.tenant_id)
-    return gateways, nats, await call.compute.peerings_by_id(call.tenant_id)
+    interfaces = {
+        i.interface_id: i
+        for i in await call.compute.describe_network_interfaces(call.tenant_id, ())
+    }
+    return gateways, nats, await call.compute.peerings_by_id(call.tenant_id), interfaces
 
 
 def _text(value: bool) -> str:
@@ -89,6 +107,11 @@ def _write_route_table(xml: XmlWriter, table: RouteTable, targets: _Targets, ele
         xml.element("destinationCidrBlock", route.destination or None)
         xml.element("destinationPrefixListId", route.destination_prefix_list_id)
         xml.element("gatewayId", route.gateway_id or None)
+        attached = _instance_of(route, targets)
+        if attached is not None:
+            xml.element("instanceId", attached.instance_id)
+            xml.element("instanceOwnerId", attached.tenant_id)
+        xml.element("networkInterfaceId", route.network_interface_id)
         xml.element("natGatewayId", route.nat_gateway_id)
         xml.element("vpcPeeringConnectionId", route.vpc_peering_connection_id)
         xml.element("origin", route.origin)
@@ -133,6 +156,9 @@ def _route_table_filters(
             ]
         ),
         "route.gateway-id": of(lambda t: [r.gateway_id for r in t.routes if r.gateway_id]),
+        "route.instance-id": of(
+            lambda t: [i.instance_id for r in t.routes if (i := _instance_of(r, targets))]
+        ),
         "route.nat-gateway-id": of(
             lambda t: [r.nat_gateway_id for r in t.routes if r.nat_gateway_id is not None]
         ),
@@ -187,9 +213,16 @@ async def delete_route_table(call: Call) -> None:
     write_return(call.result)
 
 
-# What a route could lead to besides an internet gateway, a NAT gateway or a VPC peering
-# connection, and IPv6 destinations: refused by name, never dropped (decision 0060).
-_TARGETS = ("GatewayId", "NatGatewayId", "VpcPeeringConnectionId")
+# What a route could lead to besides an internet gateway, a NAT gateway, a VPC peering
+# connection or a network interface, and IPv6 destinations: refused by name, never dropped
+# (decision 0060).
+_TARGETS = (
+    "GatewayId",
+    "NatGatewayId",
+    "VpcPeeringConnectionId",
+    "NetworkInterfaceId",
+    "InstanceId",
+)
 _DESTINATIONS = ("DestinationCidrBlock", "DestinationPrefixListId")
 _ROUTE_HANDLED = frozenset({"RouteTableId", *_DESTINATIONS, *_TARGETS})
 
@@ -215,9 +248,10 @@ def _destination(call: Call) -> tuple[str | None, str | None]:
 
 def _route_parameters(
     call: Call, action: str
-) -> tuple[str, tuple[str | None, str | None], str | None, str | None, str | None]:
-    """The table, the destination (a block or a prefix list), and the internet gateway, the
-    NAT gateway or the peering connection (one)."""
+) -> tuple[str, tuple[str | None, str | None], dict[str, str | None]]:
+    """The table, the destination (a block or a prefix list), and the target by parameter
+    name: the internet gateway, the NAT gateway, the peering connection, the network
+    interface or the instance (one)."""
     p = call.params
     p.refuse_unhandled(action, _ROUTE_HANDLED)
     given = {name: p.get(name) or None for name in _TARGETS}
@@ -229,39 +263,37 @@ def _route_parameters(
             "InvalidParameterCombination",
             f"The parameter {named[0]} cannot be used with the parameter {named[1]}",
         )
-    return (
-        p.required("RouteTableId"),
-        _destination(call),
-        given["GatewayId"],
-        given["NatGatewayId"],
-        given["VpcPeeringConnectionId"],
-    )
+    return p.required("RouteTableId"), _destination(call), given
 
 
 async def create_route(call: Call) -> None:
-    table, (cidr, prefix_list_id), gateway, nat, peering = _route_parameters(call, "CreateRoute")
+    table, (cidr, prefix_list_id), given = _route_parameters(call, "CreateRoute")
     await call.compute.create_route(
         call.tenant_id,
         table,
         cidr,
-        gateway,
-        nat_gateway_id=nat,
-        vpc_peering_connection_id=peering,
+        given["GatewayId"],
+        nat_gateway_id=given["NatGatewayId"],
+        vpc_peering_connection_id=given["VpcPeeringConnectionId"],
         destination_prefix_list_id=prefix_list_id,
+        network_interface_id=given["NetworkInterfaceId"],
+        instance_id=given["InstanceId"],
     )
     write_return(call.result)
 
 
 async def replace_route(call: Call) -> None:
-    table, (cidr, prefix_list_id), gateway, nat, peering = _route_parameters(call, "ReplaceRoute")
+    table, (cidr, prefix_list_id), given = _route_parameters(call, "ReplaceRoute")
     await call.compute.replace_route(
         call.tenant_id,
         table,
         cidr,
-        gateway,
-        nat_gateway_id=nat,
-        vpc_peering_connection_id=peering,
+        given["GatewayId"],
+        nat_gateway_id=given["NatGatewayId"],
+        vpc_peering_connection_id=given["VpcPeeringConnectionId"],
         destination_prefix_list_id=prefix_list_id,
+        network_interface_id=given["NetworkInterfaceId"],
+        instance_id=given["InstanceId"],
     )
     write_return(call.result)
 

@@ -53,6 +53,13 @@ class PluggedNic:
     # Its source/destination check (decision 0161): off, what it sends from other addresses
     # meets its egress rules (state files from before: on).
     source_dest_check: bool = True
+    # The address of its own its Elastic IP is translated to, when not its primary: one of
+    # its secondary addresses (decision 0161's addendum; state files from before: none).
+    elastic_private_ip: str | None = None
+
+    @property
+    def elastic_target(self) -> str:
+        return self.elastic_private_ip or self.private_ip
 
     @property
     def addresses(self) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from andromede.compute.driver import (
     HostFlows,
     InstanceFirewall,
     InstanceNetwork,
+    InterfaceRoute,
     NatRoute,
     NetworkMode,
     NetworkPeer,
@@ -73,6 +74,14 @@ class NetworkingMixin(QemuDriverCore):
         (:meth:`TenantNetworks.set_endpoint_routes`). User mode has no router: nothing kept."""
         if await self.networking() is NetworkMode.BRIDGE:
             await self._networks.set_endpoint_routes(router_id, routes)
+
+    async def set_interface_routes(
+        self, router_id: str, routes: tuple[InterfaceRoute, ...]
+    ) -> None:
+        """Bridge mode: the VPC's router forwards to the interfaces
+        (:meth:`TenantNetworks.set_interface_routes`). User mode has no router: nothing kept."""
+        if await self.networking() is NetworkMode.BRIDGE:
+            await self._networks.set_interface_routes(router_id, routes)
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         """Bridge mode: the routers are joined (:meth:`TenantNetworks.set_peering_links`).

@@ -30,6 +30,7 @@ from andromede.compute.driver import (
     InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
+    InterfaceRoute,
     InterfaceSpec,
     NatRoute,
     NetworkPeer,
@@ -265,6 +266,11 @@ class RemoteDriver:
 
     async def set_endpoint_routes(self, router_id: str, routes: tuple[EndpointRoute, ...]) -> None:
         await self._call("set_endpoint_routes", router_id, routes)
+
+    async def set_interface_routes(
+        self, router_id: str, routes: tuple[InterfaceRoute, ...]
+    ) -> None:
+        await self._call("set_interface_routes", router_id, routes)
 
     async def set_peering_links(self, links: tuple[PeeringLink, ...]) -> None:
         await self._call("set_peering_links", links)

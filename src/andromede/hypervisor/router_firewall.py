@@ -13,8 +13,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NatRoute, SubnetAcl
+from andromede.compute.driver import (
+    FirewallRule,
+    InstanceFirewall,
+    InterfaceRoute,
+    NatRoute,
+    SubnetAcl,
+)
 from andromede.hypervisor.endpoint_redirect import endpoint_accepts, endpoint_dnats
+from andromede.hypervisor.interface_routes import ingress_lines
 from andromede.hypervisor.nat_gateways import (
     FORWARD_MARK,
     NAT_MARK,
@@ -81,6 +88,7 @@ def render_firewall(
     endpoint_tls_port: int = 0,
     sources: Mapping[str, tuple[str, ...]] | None = None,
     unchecked: Collection[str] = (),
+    interface_routes: Sequence[InterfaceRoute] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -117,7 +125,9 @@ def render_firewall(
     addresses (the primary first) of the NICs plugged here (decision 0161): what one sends from
     an address it does not hold is dropped before anything else judges it (anti-spoofing),
     unless its MAC is ``unchecked`` (its source/destination check off: an appliance), when it
-    meets the NIC's egress rules and never leaves through the host."""
+    meets the NIC's egress rules and never leaves through the host. ``interface_routes``: what
+    subnets route to an interface meets its ingress rules here, or leaves for its host
+    (:func:`~andromede.hypervisor.interface_routes.ingress_lines`)."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -161,6 +171,11 @@ def render_firewall(
             f" snat to {public}",
             f'    oifname "{_TRANSIT}" ip saddr {private} snat to {address}',
         ]
+    # An Elastic IP translated to a secondary address (decision 0161's addendum): what leaves
+    # from that address leaves from it.
+    for private, address in sorted(elastic.items()):
+        if private not in nat:
+            lines.append(f'    oifname "{_TRANSIT}" ip saddr {private} snat to {address}')
     lines += [
         "  }",
         "}",
@@ -221,6 +236,7 @@ def render_firewall(
         ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
         ingress += ["    drop", "  }"]
         chains += egress + ingress
+    lines += ingress_lines(interface_routes, numbers, remote)
     if remote and any(r.translated_here for r in nat_routes):
         # The VPC's instances on other hosts leave through their own host's transit link;
         # here only what they send to a NAT gateway this host translates for them.

@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
-from andromede.compute.driver import EndpointRoute, PeeringLink, VpcDns
+from andromede.compute.driver import EndpointRoute, InterfaceRoute, PeeringLink, VpcDns
 from andromede.hypervisor.elastic_ips import check_elastic_ip
 from andromede.hypervisor.netns_commands import NetworkCommandError, _run
 from andromede.hypervisor.network_guards import router_mac
@@ -46,6 +46,10 @@ class TenantNetworksCore:
         # router id → the VPC endpoints its subnets are redirected to (decision 0160): in
         # memory only, the control plane pushing them again with the VPC's routing.
         self._endpoints: dict[str, tuple[EndpointRoute, ...]] = {}
+        # router id → its routes to network interfaces (decision 0161's addendum), likewise in
+        # memory only; and the routers whose policy tables hold some now.
+        self._interface_routes: dict[str, tuple[InterfaceRoute, ...]] = {}
+        self._interface_routed: set[str] = set()
 
     def watch(self, watcher: NetworkWatcher | None) -> None:
         """Tell ``watcher`` of every network built or removed from now on (one watcher)."""

@@ -99,6 +99,7 @@ class InstancesMixin(BuildMixin):
                     elastic_ip=elastic,
                     secondary_ips=nic.secondary_ips,
                     source_dest_check=nic.source_dest_check,
+                    elastic_private_ip=nic.elastic_private_ip,
                 )
             else:
                 plugged = replace(
@@ -107,6 +108,7 @@ class InstancesMixin(BuildMixin):
                     elastic_ip=elastic,
                     secondary_ips=nic.secondary_ips,
                     source_dest_check=nic.source_dest_check,
+                    elastic_private_ip=nic.elastic_private_ip,
                 )
             self._state.nics[instance_id] = plugged
             rules = self._state.firewalls.setdefault(plugged.network_id, {})

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from andromede.compute.driver import (
     EndpointRoute,
+    InterfaceRoute,
     NatRoute,
     NetworkPeer,
     NetworkSpec,
@@ -172,6 +173,21 @@ class RoutingMixin(BuildMixin):
                 self._endpoints[router_id] = wanted
             else:
                 self._endpoints.pop(router_id, None)
+            if self._members(router_id) and _namespace_exists(self.netns(router_id)):
+                await self._apply_firewall(router_id)
+
+    async def set_interface_routes(self, router_id: str, routes: Sequence[InterfaceRoute]) -> None:
+        """Replace the routes to network interfaces a router applies (decision 0161's
+        addendum): its policy tables and ruleset are rewritten at once when the VPC is built
+        here, else they are kept for when it is."""
+        async with self._lock:
+            wanted = tuple(routes)
+            if self._interface_routes.get(router_id, ()) == wanted:
+                return  # the periodic resync's push of what is in force already
+            if wanted:
+                self._interface_routes[router_id] = wanted
+            else:
+                self._interface_routes.pop(router_id, None)
             if self._members(router_id) and _namespace_exists(self.netns(router_id)):
                 await self._apply_firewall(router_id)
 

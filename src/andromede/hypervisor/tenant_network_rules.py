@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 
 from andromede.compute.driver import InstanceFirewall, NatRoute, SubnetAcl
 from andromede.hypervisor.elastic_ips import render_uplink_guard
+from andromede.hypervisor.interface_routes import routing_commands, stale_priorities
 from andromede.hypervisor.nat_gateways import hops, routing_table, rule_priority, stale_rules
 from andromede.hypervisor.netns_commands import _enable_forwarding, _run
 from andromede.hypervisor.network_guards import OverlayPort, render_overlay_filter, router_mac
@@ -192,7 +193,7 @@ class RulesMixin(TenantNetworksCore):
             # through the host.
             unmapped=[nic.private_ip for nic in nics if not nic.mapped]
             + [address for nic in nics for address in nic.secondary_ips],
-            elastic={nic.private_ip: nic.elastic_ip for nic in nics if nic.elastic_ip},
+            elastic={nic.elastic_target: nic.elastic_ip for nic in nics if nic.elastic_ip},
             sources={nic.mac: nic.addresses for nic in nics},
             unchecked={nic.mac for nic in nics if not nic.source_dest_check},
             acls={
@@ -216,5 +217,39 @@ class RulesMixin(TenantNetworksCore):
             },
             endpoint_port=self._layout.vpce_port,
             endpoint_tls_port=self._layout.vpce_tls_port,
+            interface_routes=self._interface_routes.get(router, ()),
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
+        # Every change of a router ends here: its routes to interfaces follow its subnets.
+        await self._apply_interface_routing(router, subnets)
+
+    async def _apply_interface_routing(self, router: str, subnets: Sequence[NetworkRecord]) -> None:
+        """The router's policy rules and tables sending what its subnets route to a network
+        interface to that interface's address
+        (:func:`~andromede.hypervisor.interface_routes.routing_commands`); nothing to do for
+        a router that has none and held none."""
+        routes = self._interface_routes.get(router, ())
+        if not routes and router not in self._interface_routed:
+            return
+        ns = self.netns(router)
+        layout = self._layout
+        throw = [subnets[0].vpc_cidr or subnets[0].cidr, layout.transit_cidr, layout.public_cidr]
+        commands, wanted = routing_commands(
+            routes,
+            {r.network_id: (r.slot, r.bridge, r.cidr) for r in subnets},
+            throw=throw,
+        )
+        listed = json.loads(await _run("ip", "-n", ns, "-j", "rule", "show") or "[]")
+        stale = stale_priorities(listed, wanted)
+        commands += [f"rule del priority {priority}" for priority in stale]
+        present = {rule.get("priority") for rule in listed} - set(stale)
+        commands += [
+            f"rule add from {source} lookup {priority} priority {priority}"
+            for priority, source in sorted(wanted.items())
+            if priority not in present
+        ]
+        await _run("ip", "-n", ns, "-force", "-batch", "-", stdin="\n".join(commands) + "\n")
+        if wanted:
+            self._interface_routed.add(router)
+        else:
+            self._interface_routed.discard(router)

@@ -9,6 +9,7 @@ import re
 import httpx
 
 from andromede.audit.model import Outcome
+from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.routing import InternetGateway, Route, RouteTable
 from support.console import (
     ConsoleHarness,
@@ -573,3 +574,21 @@ async def test_a_route_to_a_prefix_list_is_shown_added_replaced_and_deleted(
             data={**route, "destination": "pl-0123456789abcdef0"},
         )
         assert unknown.status_code == 400 and "(InvalidPrefixListID.NotFound)" in unknown.text
+
+
+async def test_a_route_to_a_network_interface_names_it(console: ConsoleHarness) -> None:
+    """A route to a network interface (decision 0161's addendum) shows the interface as its
+    target."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        vpc_id, subnet_id = await _vpc_with_subnet(console, tenant, "10.4.0.0/16")
+        interface = await compute.create_network_interface(tenant, InterfaceRequest(subnet_id))
+        table = await compute.create_route_table(tenant, vpc_id)
+        await compute.create_route(
+            tenant, table.route_table_id, "192.168.77.0/24", None,
+            network_interface_id=interface.interface_id,
+        )  # fmt: skip
+        page = await client.get(f"/route-tables/{table.route_table_id}")
+        assert page.status_code == 200, page.text
+        assert interface.interface_id in _row(page, "route-192.168.77.0/24")

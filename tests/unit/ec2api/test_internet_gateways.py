@@ -227,9 +227,9 @@ async def test_routes_to_a_gateway_their_refusals_and_blackholes(world: World) -
     message = await _refused(
         c, "CreateRoute", "UnsupportedOperation",
         RouteTableId=table_id, DestinationCidrBlock="192.0.2.0/24",
-        InstanceId="i-0123456789abcdef0",
+        TransitGatewayId="tgw-0123456789abcdef0",
     )  # fmt: skip
-    assert "InstanceId" in message
+    assert "TransitGatewayId" in message
     # The local route stays: Terraform's aws_route reads this message as "already gone".
     message = await _refused(
         c, "DeleteRoute", "InvalidParameterValue",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
+from andromede.compute.network import default_ids
 from andromede.compute.service import ComputeService
 from support.ec2app import ApiError, Client, World
 
@@ -173,7 +174,7 @@ async def test_create_refuses_what_ec2_refuses(
         {"InstanceMarketOptions": {"MarketType": "spot"}},
         {"MetadataOptions": {"HttpProtocolIpv6": "enabled"}},
         {"CpuOptions": {"CoreCount": 2}},
-        {"NetworkInterfaces": [{"DeviceIndex": 0, "AssociatePublicIpAddress": True}]},
+        {"NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6AddressCount": 1}]},
         {"Placement": {"Tenancy": "dedicated"}},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"Iops": 4000}}]},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"VolumeType": "io2"}}]},
@@ -851,3 +852,41 @@ async def test_dry_run_changes_nothing(world: World) -> None:
         )
     assert raised.value.code == "DryRunOperation"
     assert (await world.root.call("DescribeLaunchTemplates"))["LaunchTemplates"] == []
+
+
+async def test_a_template_keeps_network_interfaces_and_launches_with_them(world: World) -> None:
+    """Decision 0161's addendum: the primary (device 0) and further interfaces, kept, shown
+    and launched as RunInstances would with them."""
+    ids = default_ids(world.tenant_id)
+    interfaces = [
+        {"DeviceIndex": 0, "SubnetId": ids.subnet_id, "Groups": [ids.group_id],
+         "AssociatePublicIpAddress": False},
+        {"DeviceIndex": 1, "SubnetId": ids.subnet_id, "Description": "back",
+         "DeleteOnTermination": True},
+    ]  # fmt: skip
+    await world.root.call(
+        "CreateLaunchTemplate",
+        LaunchTemplateName="multi",
+        LaunchTemplateData={"ImageId": world.image.image_id, "NetworkInterfaces": interfaces},
+    )
+    [version] = (
+        await world.root.call("DescribeLaunchTemplateVersions", LaunchTemplateName="multi")
+    )["LaunchTemplateVersions"]
+    kept = version["LaunchTemplateData"]["NetworkInterfaces"]
+    assert kept == interfaces
+    reply = await world.root.call(
+        "RunInstances", MinCount=1, MaxCount=1,
+        LaunchTemplate={"LaunchTemplateName": "multi"},
+    )  # fmt: skip
+    await world.compute.settle()
+    instance_id = reply["Instances"][0]["InstanceId"]
+    [reservation] = (await world.root.call("DescribeInstances", InstanceIds=[instance_id]))[
+        "Reservations"
+    ]
+    held = sorted(
+        reservation["Instances"][0]["NetworkInterfaces"],
+        key=lambda i: i["Attachment"]["DeviceIndex"],
+    )
+    assert [i["Attachment"]["DeviceIndex"] for i in held] == [0, 1]
+    assert held[1]["Description"] == "back"
+    assert "PublicIpAddress" not in reservation["Instances"][0]

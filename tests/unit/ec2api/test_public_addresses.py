@@ -152,9 +152,10 @@ async def test_associate_public_ip_address_overrides_the_subnet_either_way(world
         ),
         ({"NetworkInterfaces": [{"DeviceIndex": 1}]}, "InvalidParameterValue"),
         ({"NetworkInterfaces": [{"AssociatePublicIpAddress": True}]}, "MissingParameter"),
+        # An existing interface as the primary (decision 0161's addendum): one of the caller's.
         (
             {"NetworkInterfaces": _interface(NetworkInterfaceId="eni-0123456789abcdef0")},
-            "UnsupportedOperation",
+            "InvalidNetworkInterfaceID.NotFound",
         ),
         (
             {"NetworkInterfaces": _interface(DeleteOnTermination=False)},

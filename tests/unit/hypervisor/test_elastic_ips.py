@@ -78,3 +78,25 @@ def test_an_uplink_must_be_an_interface_name(uplink: str) -> None:
         NetworkLayout(elastic_ip_uplink=uplink)
     assert NetworkLayout(elastic_ip_uplink="bond0.42").elastic_ip_uplink == "bond0.42"
     assert NetworkLayout().elastic_ip_uplink == ""  # none: nothing announced
+
+
+def test_an_elastic_ip_on_a_secondary_address_is_nat_ed_there() -> None:
+    """Decision 0161's addendum: an interface's Elastic IP translated to its secondary address
+    reaches it there and what it sends from that address leaves from the Elastic IP; its
+    primary keeps its own way."""
+    rules = render_firewall(
+        {"10.9.1.5": InstanceFirewall(), "10.9.1.9": InstanceFirewall()},
+        transit_cidr="100.64.0.0/24",
+        public_cidr="100.65.0.0/24",
+        nat={"10.9.1.5": "100.65.0.2"},
+        host_transit_ip="100.64.0.1",
+        imds_port=16925,
+        unmapped=["10.9.1.5", "10.9.1.9"],
+        elastic={"10.9.1.9": "198.18.0.9"},
+    )
+    assert 'iifname "transit" ip daddr 198.18.0.9 dnat to 10.9.1.9' in rules
+    postrouting = rules.split("chain postrouting {")[1].split("\n  }")[0].splitlines()
+    assert '    oifname "transit" ip saddr 10.9.1.9 snat to 198.18.0.9' in postrouting
+    assert '    oifname "transit" ip saddr 10.9.1.5 snat to 100.65.0.2' in postrouting
+    # The primary, without a public address, still goes nowhere through the host.
+    assert 'oifname "transit" ip saddr { 10.9.1.5 } drop' in rules
