@@ -13,12 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import Database, open_database
 from andromede.notifications.delivery import Deliverer, DeliveryPolicy
 from andromede.notifications.memory import MemoryTopicStore
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import QueuedEvent
 from andromede.notifications.store_sql import SqlEventQueue
+from andromede.wiring.pubsub import shredded_event_recorder
 from andromede.wiring.queues import EventKeySealer
 from support.keys import key_service_in
 from support.schema import migrated_sqlite
@@ -90,6 +94,26 @@ async def test_a_closed_tenants_events_are_dropped_with_an_audit_event(
     assert receiver.requests == []
     assert [(e.tenant_id, e.topic_arn, e.shredded) for e in shredded] == [("t1", arn, True)]
     assert await queue.waiting("t1") == 0 and deliverer.dropped == 1
+
+
+async def test_the_drop_is_an_event_of_the_tenants_audit_log(
+    receiver: Receiver, database: Database, tmp_path: Path
+) -> None:
+    """What ``serve`` wires as ``shredded``: an audit event of the tenant's log."""
+    deliverer, _, _, shredded, _, arn = await world(
+        database, tmp_path, f"http://127.0.0.1:{receiver.port}/hook"
+    )
+    key_service_in(tmp_path / "keys").destroy_tenant_key("t1")
+    await deliverer.deliver_once()
+    store = MemoryAuditStore()
+    audit = AuditService(store)
+    shredded_event_recorder(audit)(shredded[0])
+    await audit.flush()
+    ((_, event),) = await store.list_events("t1", after_id=0, limit=10)
+    assert event.action == "andromede:DropUnreadableNotificationEvent"
+    assert (event.resource, event.outcome) == (arn, Outcome.FAILURE)
+    assert event.details["reason"] == "KeyDestroyed"
+    await audit.close()
 
 
 async def test_a_key_provider_out_of_reach_is_tried_again(
