@@ -2,7 +2,8 @@
 and the real key service: an event sealed at rest reaches its endpoint opened; one whose
 tenant key was destroyed (a closed tenant) is dropped at once with ``shredded`` called (the
 audit event), never tried again; one the key provider could not open this time is tried again
-with the usual backoff, and delivered once it opens."""
+with the usual backoff, and delivered once it opens. The drop is an audit event as ``serve``
+wires it; ``prepare``'s start-up step seals the rows an earlier release queued in clear."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from andromede.notifications.memory import MemoryTopicStore
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import QueuedEvent
 from andromede.notifications.store_sql import SqlEventQueue
+from andromede.object_keys import key_service
+from andromede.settings import Settings
+from andromede.wiring.deployment import seal_legacy_notification_events
 from andromede.wiring.pubsub import shredded_event_recorder
 from andromede.wiring.queues import EventKeySealer
 from support.keys import key_service_in
@@ -132,3 +136,27 @@ async def test_a_key_provider_out_of_reach_is_tried_again(
     assert await deliverer.deliver_once() == 1
     assert len(receiver.requests) == 1 and shredded == []
     assert await queue.waiting("t1") == 0
+
+
+async def test_the_start_up_step_seals_rows_queued_in_clear(
+    receiver: Receiver, database: Database, tmp_path: Path
+) -> None:
+    """``prepare``'s step (migration 0076 cannot reach the keys): every clear row sealed in
+    place under the key provider the settings name, then delivered opened."""
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)  # type: ignore[call-arg]
+    legacy = SqlEventQueue(database)  # a release before the addendum
+    topics = TopicService(MemoryTopicStore(), region="eu", max_topics=10)
+    endpoint = f"http://127.0.0.1:{receiver.port}/hook"
+    topic = await topics.create_topic("t1", "events", {"push-endpoint": endpoint})
+    assert await legacy.add("t1", topic.arn, MESSAGE, NOW, bound=10)
+    assert await seal_legacy_notification_events(settings, database) == 1
+    assert await seal_legacy_notification_events(settings, database) == 0
+    keys = key_service(settings)
+    queue = SqlEventQueue(database, EventKeySealer(keys))
+    policy = DeliveryPolicy(timeout=2.0, allowed=LOOPBACK)
+    deliverer = Deliverer(queue, topics, policy, clock=Clock())
+    assert await deliverer.deliver_once() == 1
+    ((_, _, body),) = receiver.requests
+    assert json.loads(body) == json.loads(MESSAGE)
+    keys.close()
