@@ -115,8 +115,8 @@ from andromede.wiring.operator_cli import (
     record_operator_action,
     rotate_audit_signing_key,
 )
-from andromede.wiring.pubsub import pubsub_service, signing_keys
-from andromede.wiring.queues import BucketEventQueues, queue_service
+from andromede.wiring.pubsub import pubsub_service, shredded_event_recorder, signing_keys
+from andromede.wiring.queues import BucketEventQueues, EventKeySealer, queue_service
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -320,9 +320,14 @@ class Application:
             await asyncio.to_thread(provider.close)
             raise
         operator_access = operator_access_service(settings, SqlAccessRequestStore(db), audit)
-        store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
-        blobs, close_blobs = await open_blob_stores(settings)
         keys = key_service(settings, provider)
+        # The writes' notification events sealed under their tenants' keys (decision 0163's
+        # addendum), before each write's transaction.
+        event_sealer = EventKeySealer(keys)
+        store = SqlMetadataStore(
+            db, row_memo_size=settings.opened_headers_cache_size, event_sealer=event_sealer
+        )
+        blobs, close_blobs = await open_blob_stores(settings)
         cipher = object_cipher(settings, keys)
         objects = ObjectService(store, blobs, storage_limits(settings), cipher)
         self.bootstrap = await bootstrap_accounts(settings, identity)
@@ -412,7 +417,7 @@ class Application:
             grants,
         )
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
-        events = SqlEventQueue(db)
+        events = SqlEventQueue(db, event_sealer)
         topics = topic_service(settings, SqlTopicStore(db), events)
         # SQS-style queues (decision 0158), bucket events' other destination.
         queues = queue_service(settings, db, keys)
@@ -428,6 +433,7 @@ class Application:
             tls=TlsContextOnDemand(None).get,
             queues=event_queues,
             subscribers=pubsub,
+            shredded=shredded_event_recorder(audit),
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)

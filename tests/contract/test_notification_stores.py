@@ -6,7 +6,12 @@ a backoff, settles once; a tenant's queue is bounded; topics are per tenant. Inc
 tag and ACL changes (of an object or a version) and the lifecycle's conditional delete queue
 theirs in their own step too. Increment 4: a message added outside any write (S3's test
 event) is claimed and bounded as the others. Two gateways
-claiming at once on the real PostgreSQL never take the same event."""
+claiming at once on the real PostgreSQL never take the same event.
+
+Decision 0163's addendum: the SQL stores seal each message under its tenant's key (the real
+key service over a key file); a row holds no event in clear, a row moved to another tenant
+or destination does not open, a destroyed tenant key makes its events unreadable (claimed as
+``shredded``), and a row queued in clear by an earlier release is sealed in place."""
 
 from __future__ import annotations
 
@@ -20,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from andromede.db import tables
 from andromede.db.database import Database, open_database
+from andromede.kms.service import KeyService
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.model import Topic
@@ -46,8 +54,11 @@ from andromede.storage.notification import (
 from andromede.storage.store import MetadataStore
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.storage.store_sql import SqlMetadataStore
+from andromede.wiring.queues import EventKeySealer
+from support.keys import key_service_in
 from support.store_backends import BACKENDS, backend_database
 
+_E = tables.notification_events
 NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
 TOPIC = "arn:aws:sns:eu:t1:events"
@@ -73,6 +84,8 @@ class Stores:
     metadata: MetadataStore
     queue: EventQueue
     topics: TopicStore
+    keys: KeyService | None = None  # the SQL stores seal their events (decision 0163 addendum)
+    database: Database | None = None
 
 
 @pytest.fixture(params=BACKENDS)
@@ -84,12 +97,20 @@ async def database(
 
 
 @pytest.fixture
-async def stores(database: Database | None) -> Stores:
+async def stores(database: Database | None, tmp_path: Path) -> Stores:
     if database is None:
         memory = MemoryMetadataStore()
         made = Stores(memory, MemoryEventQueue(memory.notification_outbox), MemoryTopicStore())
     else:
-        made = Stores(SqlMetadataStore(database), SqlEventQueue(database), SqlTopicStore(database))
+        keys = key_service_in(tmp_path / "keys")
+        sealer = EventKeySealer(keys)
+        made = Stores(
+            SqlMetadataStore(database, event_sealer=sealer),
+            SqlEventQueue(database, sealer),
+            SqlTopicStore(database),
+            keys,
+            database,
+        )
     await made.metadata.create_bucket(
         Bucket(name="b1", tenant_id="t1", owner_id="o-t1", region="eu", created_at=NOW)
     )
@@ -392,3 +413,97 @@ async def test_an_expiry_queues_only_when_its_condition_holds(stores: Stores) ->
     assert removed is not None
     claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
     assert shown(claimed) == [("LifecycleExpiration:Delete", None)]
+
+
+async def _rows(stores: Stores) -> list[tuple[int, str, str, int]]:
+    """The queue's rows as stored: (id, tenant, message, format version), by id."""
+    assert stores.database is not None
+    query = sa.select(_E.c.id, _E.c.tenant_id, _E.c.message, _E.c.format_version).order_by(_E.c.id)
+    return await stores.database.read(
+        lambda conn: [
+            (int(r.id), str(r.tenant_id), str(r.message), int(r.format_version))
+            for r in conn.execute(query)
+        ]
+    )
+
+
+async def _execute(stores: Stores, statement: sa.Update) -> None:
+    assert stores.database is not None
+    await stores.database.write(lambda conn: conn.execute(statement))
+
+
+@pytest.fixture
+def sql_stores(stores: Stores) -> Stores:
+    if stores.database is None:
+        pytest.skip("the memory queue keeps nothing at rest")
+    return stores
+
+
+async def test_no_event_is_kept_in_clear(sql_stores: Stores) -> None:
+    stores = sql_stores
+    await stores.metadata.set_bucket_versioning("b1", VersioningStatus.ENABLED)
+    written = await stores.metadata.put_object_version(
+        record("secret-key"), notify=batch("secret-key")
+    )
+    assert await stores.queue.add("t1", TOPIC, '{"Message":"secret-publish"}', NOW, bound=10)
+    held = await _rows(stores)
+    assert len(held) == 2
+    for _, _, message, version in held:
+        assert version == 2
+        assert "secret-" not in message and "Records" not in message
+    claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+    assert '{"Message":"secret-publish"}' in [e.message for e in claimed]
+    (event,) = [e for e in claimed if "Records" in e.message]
+    (shown,) = records(event.message)
+    assert shown["s3"]["object"]["key"] == "secret-key"  # type: ignore[index]
+    assert shown["s3"]["object"]["versionId"] == written.version_id  # type: ignore[index]
+    assert all(e.unopened is None and not e.shredded for e in claimed)
+
+
+async def test_a_row_moved_to_another_tenant_or_topic_does_not_open(sql_stores: Stores) -> None:
+    stores = sql_stores
+    assert stores.database is not None
+    assert await stores.queue.add("t1", TOPIC, "one", NOW, bound=10)
+    assert await stores.queue.add("t2", TOPIC, "two", NOW, bound=10)
+    assert await stores.queue.add("t1", TOPIC, "three", NOW, bound=10)
+    (first, second, third) = [r[0] for r in await _rows(stores)]
+    await _execute(stores, _E.update().where(_E.c.id == first).values(tenant_id="t2"))
+    await _execute(stores, _E.update().where(_E.c.id == third).values(topic_arn=TOPIC + "x"))
+    claimed = {e.event_id: e for e in await stores.queue.claim(NOW, lease=LEASE, limit=10)}
+    assert claimed[first].shredded and claimed[first].message == ""
+    assert claimed[third].shredded
+    assert claimed[second].message == "two" and not claimed[second].shredded
+
+
+async def test_a_destroyed_tenant_key_shreds_its_pending_events(sql_stores: Stores) -> None:
+    stores = sql_stores
+    assert stores.keys is not None
+    await stores.metadata.put_object(record("k"), notify=batch("k"))
+    assert await stores.queue.add("t2", TOPIC, "other tenant", NOW, bound=10)
+    stores.keys.destroy_tenant_key("t1")
+    claimed = sorted(
+        await stores.queue.claim(NOW, lease=LEASE, limit=10), key=lambda e: e.tenant_id
+    )
+    assert [(e.tenant_id, e.shredded) for e in claimed] == [("t1", True), ("t2", False)]
+    assert claimed[0].unopened and claimed[0].message == ""
+    assert claimed[1].message == "other tenant"
+
+
+async def test_rows_queued_in_clear_are_sealed_in_place(sql_stores: Stores) -> None:
+    stores = sql_stores
+    assert stores.database is not None and isinstance(stores.queue, SqlEventQueue)
+    legacy = SqlEventQueue(stores.database)  # an earlier release: no sealer
+    for message in ("clear one", "clear two", "clear three"):
+        assert await legacy.add("t1", TOPIC, message, NOW, bound=10)
+    assert [r[3] for r in await _rows(stores)] == [1, 1, 1]
+    # The first claimed is opened as it is and sealed in place...
+    (claimed,) = await stores.queue.claim(NOW, lease=LEASE, limit=1)
+    assert claimed.message == "clear one" and claimed.unopened is None
+    assert [r[3] for r in await _rows(stores)] == [2, 1, 1]
+    # ...the others by the start-up step, idempotent.
+    assert await stores.queue.seal_legacy(batch=1) == 2
+    assert await stores.queue.seal_legacy() == 0
+    held = await _rows(stores)
+    assert [r[3] for r in held] == [2, 2, 2] and all("clear" not in r[2] for r in held)
+    later = await stores.queue.claim(NOW + LEASE, lease=LEASE, limit=10)
+    assert sorted(e.message for e in later) == ["clear one", "clear three", "clear two"]

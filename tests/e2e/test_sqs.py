@@ -3,7 +3,9 @@
 aws CLI's ``aws sqs``, and by S3: a bucket whose notification configuration names a queue
 (its policy letting ``s3.amazonaws.com`` send with the bucket as ``aws:SourceArn``) gets
 ``s3:TestEvent`` and then each PutObject's event record in the queue, read with boto3. The
-data folder (SQLite database and WAL included) never holds a message body in clear.
+data folder (SQLite database and WAL included) never holds a message body in clear, nor an
+SNS Publish message, and an S3 event held pending (its endpoint unreachable) is sealed in
+``notification_events`` (decision 0163's addendum).
 
 SNS to SQS (decision 0163): boto3's ``sns`` subscribes a queue to a topic with a filter
 policy and publishes with message attributes; the queue receives the signed envelope of the
@@ -13,6 +15,8 @@ bucket's TopicConfiguration then carries a PutObject's event through the topic i
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -38,7 +42,12 @@ CANARY = "canary-" + uuid.uuid4().hex
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("sqs") / "data"
-    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_NOTIFICATION_INTERVAL": "0.1"}
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_NOTIFICATION_INTERVAL": "0.1",
+        # Loopback reachable, so that an event for a closed port stays pending (retried).
+        "ANDROMEDE_NOTIFICATION_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
+    }
     with running_server(data_dir, extra_env=env) as started:
         yield started
 
@@ -166,16 +175,68 @@ def test_bucket_events_into_a_queue(server: ServerProcess) -> None:
 
 
 def test_no_message_in_clear_in_the_data_folder(server: ServerProcess) -> None:
-    sqs = client(server, "sqs")
+    sqs, sns, s3 = client(server, "sqs"), client(server, "sns"), client(server, "s3")
     url = sqs.create_queue(QueueName="canary")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=CANARY)
-    needle = CANARY.encode()
+    # An SNS Publish fanned out to a queue: its row of notification_events sealed too
+    # (decision 0163's addendum), as the queue's message is.
+    published = CANARY + "-published"
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    fanned = sns.create_topic(Name="canary-fanned")["TopicArn"]
+    subscription = sns.subscribe(
+        TopicArn=fanned, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+    sns.publish(TopicArn=fanned, Message=published)
+    # An S3 event held pending (its endpoint a closed port: tried again and again).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    blocked = sns.create_topic(
+        Name="canary-blocked", Attributes={"push-endpoint": f"http://127.0.0.1:{closed}/"}
+    )["TopicArn"]
+    s3.create_bucket(Bucket="canary-events")
+    s3.put_bucket_notification_configuration(
+        Bucket="canary-events",
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {"Id": "all", "TopicArn": blocked, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    key = f"event-{uuid.uuid4().hex}"  # not the canary: keys are kept in clear
+    s3.put_object(Bucket="canary-events", Key=key, Body=b"x")
+    assert [json.loads(b)["Message"] for b in _bodies(sqs, url, published)] == [published]
+    sns.unsubscribe(SubscriptionArn=subscription)
+    # The object's key is in the objects' table, in clear as S3 keys are: the pending
+    # event's row must not show it.
+    with sqlite3.connect(f"file:{server.data_dir / 'metadata.sqlite3'}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT format_version, message FROM notification_events WHERE topic_arn = ?",
+            (blocked,),
+        ).fetchall()
+    assert rows and all(version == 2 and key not in text for version, text in rows)
+    needles = (CANARY.encode(), published.encode())
     found = [
         path
         for path in server.data_dir.rglob("*")
-        if path.is_file() and needle in path.read_bytes()
+        if path.is_file() and any(n in path.read_bytes() for n in needles)
     ]
     assert found == []
+
+
+def _bodies(sqs: Any, url: str, wanted: str, seconds: float = 10) -> list[str]:
+    """The bodies received until one holds ``wanted`` (each deleted)."""
+    bodies: list[str] = []
+    deadline = time.monotonic() + seconds
+    while not any(wanted in b for b in bodies) and time.monotonic() < deadline:
+        for message in sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return [b for b in bodies if wanted in b]
 
 
 def _received(sqs: Any, url: str, wanted: int, seconds: float = 10) -> list[dict[str, Any]]:

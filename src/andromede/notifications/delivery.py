@@ -20,6 +20,10 @@ S3's event JSON, to its topic's push endpoint.
   subscriptions (queued anew, one per subscriber, on the first attempt only); a queued
   message whose destination is a subscription's ARN is sent into its queue, or POSTed with
   SNS's ``x-amz-sns-*`` headers, under the same rules.
+- **Sealed at rest** (decision 0163's addendum). The queue opens each claimed message under
+  its tenant's key; one whose key was destroyed (a closed tenant: crypto-shredding) never
+  will, and is dropped with ``shredded`` called (an audit event), not tried forever; one the
+  key provider could not open now is tried again as a failed push is.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -108,8 +112,10 @@ class Deliverer:
         clock: Callable[[], datetime] = _utcnow,
         queues: QueueSink | None = None,
         subscribers: Subscribers | None = None,
+        shredded: Callable[[QueuedEvent], None] | None = None,
     ) -> None:
         self._queue = queue
+        self._shredded = shredded
         self._subscribers = subscribers
         self._queues = queues
         self._topics = topics
@@ -150,6 +156,9 @@ class Deliverer:
         return len(events)
 
     async def _deliver(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
+        if event.unopened is not None:
+            await self._unopened(event)
+            return
         if event.topic_arn.startswith(_QUEUE_ARN):
             await self._deliver_to_queue(event)
             return
@@ -180,6 +189,21 @@ class Deliverer:
             urlsplit(endpoint).hostname or "-",
             self._push(client, endpoint, _message(event, topic), {}),
         )
+
+    async def _unopened(self, event: QueuedEvent) -> None:
+        if event.shredded:
+            log.warning("event for %s dropped: it no longer opens", event.topic_arn)
+            self.dropped += 1
+            if self._shredded is not None:
+                self._shredded(event)
+            await self._queue.drop(event)
+            return
+        reason = event.unopened or "unopened"
+
+        async def fail() -> None:
+            raise _NotOpened(reason)
+
+        await self._settle(event, "-", fail())
 
     async def _deliver_to_subscriber(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
         delivery = (
@@ -328,6 +352,10 @@ class Deliverer:
         raise last if last is not None else _Refused(0)
 
 
+class _NotOpened(Exception):
+    """The key provider did not open the message this time."""
+
+
 class _Refused(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"the endpoint answered {status}")
@@ -335,7 +363,7 @@ class _Refused(Exception):
 
 def _reason(exc: Exception) -> str:
     """A failure's cause, without the URL httpx puts in some messages."""
-    if isinstance(exc, _Refused):
+    if isinstance(exc, _Refused | _NotOpened):
         return str(exc)
     return type(exc).__name__
 

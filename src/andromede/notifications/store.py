@@ -19,8 +19,12 @@ class QueuedEvent:
     event_id: int
     tenant_id: str
     topic_arn: str
-    message: str  # the S3 event JSON, ready to push
+    message: str  # the S3 event JSON, ready to push (opened: decision 0163's addendum)
     attempts: int  # counting the claim that returned it
+    # Why the stored message did not open, when it did not (``message`` is then empty):
+    # ``shredded`` says it never will (its tenant's key destroyed), else a passing failure.
+    unopened: str | None = None
+    shredded: bool = False
 
 
 class TopicStore(Protocol):

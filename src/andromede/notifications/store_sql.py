@@ -9,6 +9,9 @@ while it is there, so an event settled after its lease ran out is not settled tw
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -16,6 +19,14 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.notification_events import (
+    LEGACY_FORMAT,
+    SEALED_FORMAT,
+    EventSealer,
+    Unreadable,
+    open_message,
+    seal_message,
+)
 from andromede.db.types import utc_from_stored
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.model import FORMAT_VERSION, Topic
@@ -23,6 +34,8 @@ from andromede.notifications.store import QueuedEvent
 from andromede.notifications.testevent import MESSAGE_FORMAT_VERSION
 
 __all__ = ["SqlEventQueue", "SqlTopicStore"]
+
+log = logging.getLogger(__name__)
 
 _T = tables.notification_topics
 _E = tables.notification_events
@@ -97,20 +110,36 @@ class SqlTopicStore:
         return await self._db.write(lambda conn: conn.execute(statement).rowcount > 0)
 
 
-def _event(row: sa.Row[tuple[object, ...]]) -> QueuedEvent:
+_Claimed = tuple[QueuedEvent, int]  # the event as stored, and its format version
+
+
+def _event(row: sa.Row[tuple[object, ...]]) -> _Claimed:
     m = row._mapping
-    return QueuedEvent(
+    event = QueuedEvent(
         event_id=int(m["id"]),
         tenant_id=m["tenant_id"],
         topic_arn=m["topic_arn"],
         message=m["message"],
         attempts=int(m["attempts"]) + 1,
     )
+    return event, int(m["format_version"])
+
+
+def _rows_of(
+    query: sa.Select[tuple[int, str, str, str]],
+) -> Callable[[Connection], Sequence[sa.Row[tuple[int, str, str, str]]]]:
+    return lambda conn: conn.execute(query).all()
 
 
 class SqlEventQueue:
-    def __init__(self, db: Database) -> None:
+    """``sealer`` (decision 0163's addendum): messages added are sealed under their tenant's
+    key before their insert, claimed ones opened after the claim's transaction; a legacy row
+    (format 1, queued in clear before the addendum) is sealed in place when claimed. None:
+    kept in clear (tests of the queue alone)."""
+
+    def __init__(self, db: Database, sealer: EventSealer | None = None) -> None:
         self._db = db
+        self._sealer = sealer
 
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
         due = (
@@ -130,7 +159,7 @@ class SqlEventQueue:
             .with_for_update(skip_locked=True)
         )
 
-        def work(conn: Connection) -> list[QueuedEvent]:
+        def work(conn: Connection) -> list[_Claimed]:
             rows = conn.execute(query).all()
             if not rows:
                 return []
@@ -141,7 +170,62 @@ class SqlEventQueue:
             )
             return [_event(row) for row in rows]
 
-        return await self._db.write(work)
+        claimed = await self._db.write(work)
+        if self._sealer is None:
+            return [event for event, _ in claimed]
+        return [await self._opened(event, self._sealer) for event in claimed]
+
+    async def _opened(self, event: _Claimed, sealer: EventSealer) -> QueuedEvent:
+        stored, format_version = event
+        try:
+            message = await open_message(
+                sealer, stored.tenant_id, stored.topic_arn, stored.message, format_version
+            )
+        except Unreadable as exc:
+            return dataclasses.replace(stored, message="", unopened=str(exc), shredded=True)
+        except Exception as exc:  # the key provider out of reach: tried again later
+            return dataclasses.replace(stored, message="", unopened=type(exc).__name__)
+        if format_version == LEGACY_FORMAT:
+            await self._reseal(stored, sealer)
+        return dataclasses.replace(stored, message=message)
+
+    async def seal_legacy(self, *, batch: int = 100) -> int:
+        """Seal in place every row queued in clear before the addendum (the start-up step:
+        migration 0076 cannot reach the tenants' keys); how many. A row that does not seal
+        (its tenant's key gone) is left to the worker, which delivers or drops it."""
+        if self._sealer is None:
+            return 0
+        sealed, after = 0, 0
+        while True:
+            query = (
+                sa.select(_E.c.id, _E.c.tenant_id, _E.c.topic_arn, _E.c.message)
+                .where(_E.c.format_version == LEGACY_FORMAT, _E.c.id > after)
+                .order_by(_E.c.id)
+                .limit(batch)
+            )
+            rows = await self._db.read(_rows_of(query))
+            if not rows:
+                return sealed
+            for row in rows:
+                after = int(row.id)
+                event = QueuedEvent(after, row.tenant_id, row.topic_arn, row.message, 0)
+                try:
+                    await self._reseal(event, self._sealer)
+                except Exception:
+                    log.exception("pending notification event %d not sealed", after)
+                    continue
+                sealed += 1
+
+    async def _reseal(self, event: QueuedEvent, sealer: EventSealer) -> None:
+        """A row queued in clear before the addendum, sealed in place (migration 0076 cannot
+        reach the tenants' keys): only while it is still that clear row."""
+        text = await seal_message(sealer, event.tenant_id, event.topic_arn, event.message)
+        statement = (
+            _E.update()
+            .where(_E.c.id == event.event_id, _E.c.format_version == LEGACY_FORMAT)
+            .values(message=text, format_version=SEALED_FORMAT)
+        )
+        await self._db.write(lambda conn: conn.execute(statement))
 
     async def complete(self, event: QueuedEvent) -> None:
         statement = _E.delete().where(_E.c.id == event.event_id)
@@ -166,11 +250,13 @@ class SqlEventQueue:
         self, tenant_id: str, topic_arn: str, message: str, now: datetime, *, bound: int
     ) -> bool:
         count = sa.select(sa.func.count()).select_from(_E).where(_E.c.tenant_id == tenant_id)
+        if self._sealer is not None:  # before the transaction: no key provider call inside
+            message = await seal_message(self._sealer, tenant_id, topic_arn, message)
         row = {
             "tenant_id": tenant_id,
             "topic_arn": topic_arn,
             "message": message,
-            "format_version": MESSAGE_FORMAT_VERSION,
+            "format_version": MESSAGE_FORMAT_VERSION if self._sealer is None else SEALED_FORMAT,
             "attempts": 0,
             "not_before": now,
             "lease_until": None,

@@ -23,6 +23,7 @@ without another read, so a rule with them may not name removal events
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote_plus
+
+from andromede.db.notification_events import EventSealer, seal_message
 
 __all__ = [
     "ACL_EVENTS",
@@ -301,6 +304,9 @@ class PendingEvent:
     tenant_id: str
     topic_arn: str
     record: Mapping[str, Any]
+    # The message sealed under the tenant's key, before the write's transaction (decision
+    # 0163's addendum); None: queued in clear (a store given no sealer: the memory one).
+    sealed: str | None = None
 
     def message(self, version_id: str | None) -> str:
         """The message pushed: ``{"Records": [record]}`` with the committed version's id."""
@@ -324,6 +330,19 @@ class EventBatch:
     events: tuple[PendingEvent, ...]
     bound: int
     made_at: datetime
+
+    async def sealed_by(self, sealer: EventSealer) -> EventBatch:
+        """The batch with each message sealed under its tenant's key: done before the write's
+        transaction begins, so that no key provider is called while it holds the database."""
+        events = []
+        for event in self.events:
+            if event.sealed is None:
+                sealed = await seal_message(
+                    sealer, event.tenant_id, event.topic_arn, event.message(None)
+                )
+                event = dataclasses.replace(event, sealed=sealed)
+            events.append(event)
+        return dataclasses.replace(self, events=tuple(events))
 
     @classmethod
     def of(

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andromede.db import tables
+from andromede.db.notification_events import SEALED_FORMAT, EventSealer, with_version
 from andromede.storage.notification import EVENT_FORMAT_VERSION, EventBatch
 
-__all__ = ["queue_events"]
+__all__ = ["queue_events", "sealed"]
 
 _log = logging.getLogger(__name__)
 _E = tables.notification_events
@@ -20,10 +21,21 @@ _WAITING = (
 )
 
 
+async def sealed(batch: EventBatch | None, sealer: EventSealer | None) -> EventBatch | None:
+    """``batch`` sealed by ``sealer`` (if both are given): what a store method does first,
+    before its transaction, so that no key provider is called while a write holds the
+    database."""
+    if batch is None or sealer is None:
+        return batch
+    return await batch.sealed_by(sealer)
+
+
 def queue_events(conn: Connection, batch: EventBatch | None, version_id: str | None) -> None:
     """Insert ``batch``'s events, with the committed ``version_id``, in ``conn``'s transaction:
-    they exist if and only if the write does. A tenant's queue past ``batch.bound``: the
-    events are dropped and logged (the write itself stands)."""
+    they exist if and only if the write does. Events sealed beforehand
+    (:meth:`EventBatch.sealed_by`) are stored sealed, with ``version_id`` beside them. A
+    tenant's queue past ``batch.bound``: the events are dropped and logged (the write itself
+    stands)."""
     if batch is None:
         return
     rows = []
@@ -46,8 +58,12 @@ def queue_events(conn: Connection, batch: EventBatch | None, version_id: str | N
             {
                 "tenant_id": event.tenant_id,
                 "topic_arn": event.topic_arn,
-                "message": event.message(version_id),
-                "format_version": EVENT_FORMAT_VERSION,
+                "message": (
+                    event.message(version_id)
+                    if event.sealed is None
+                    else with_version(event.sealed, version_id)
+                ),
+                "format_version": EVENT_FORMAT_VERSION if event.sealed is None else SEALED_FORMAT,
                 "attempts": 0,
                 "not_before": batch.made_at,
                 "lease_until": None,

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.notification_events import EventSealer
 from andromede.storage import store_sql_versions as _versions
 from andromede.storage.acl import AccessControlList
 from andromede.storage.errors import ObjectChanged
@@ -52,7 +53,7 @@ from andromede.storage.model import (
     VersioningStatus,
 )
 from andromede.storage.notification import EventBatch
-from andromede.storage.notification_queue_sql import queue_events
+from andromede.storage.notification_queue_sql import queue_events, sealed
 from andromede.storage.object_lock import LockChange, ObjectLockConfiguration
 from andromede.storage.replication import ReplicationTarget
 from andromede.storage.store_sql_account import SqlAccountMixin
@@ -107,14 +108,23 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
     """Every public method is one read (inline) or one write job (group-committed): see
     :class:`andromede.db.database.Database`. The ``_``-prefixed helpers run inside a job."""
 
-    def __init__(self, db: Database, *, row_memo_size: int = DEFAULT_ROW_MEMO_SIZE) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        row_memo_size: int = DEFAULT_ROW_MEMO_SIZE,
+        event_sealer: EventSealer | None = None,
+    ) -> None:
         """``row_memo_size``: how many decoded sealed-header and key texts the process keeps
         (the setting opened_headers_cache_size: a worker that remembers an object's opened
-        headers remembers its row's decoded text too)."""
+        headers remembers its row's decoded text too). ``event_sealer``: seals the writes'
+        notification events before their transactions (decision 0163's addendum); None
+        queues them in clear (a store that only reads or migrates)."""
         if row_memo_size < 1:
             raise ValueError("the row memos hold at least one entry")
         set_row_memo_size(row_memo_size)
         self._db = db
+        self._event_sealer = event_sealer
         # PostgreSQL has a PUT of its own, in one statement (_put_object_in_one_statement).
         self._postgresql = db.dialect == "postgresql"
 
@@ -126,6 +136,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         expected: ExpectedObject | None = None,
         notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
+        notify = await sealed(notify, self._event_sealer)
         if self._postgresql and expected is None and notify is None:
             return await _put_object_in_one_statement(self._db, record)
         # A conditional write takes the transaction: its condition is checked on the row it
@@ -177,6 +188,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         replication: ReplicationTarget | None = None,
         notify: EventBatch | None = None,
     ) -> bool:
+        notify = await sealed(notify, self._event_sealer)
         names = {"bucket": record.bucket, "key": record.key}
         text = _stored_headers_json(record.headers, record.sealed_headers)
 
@@ -217,6 +229,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         *,
         notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
+        notify = await sealed(notify, self._event_sealer)
         text = None if acl is None else acl.to_json()
 
         def work(conn: Connection) -> ObjectRecord | None:
@@ -241,6 +254,8 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         if_last_modified: datetime | None = None,
         notify: EventBatch | None = None,
     ) -> ObjectRecord | None:
+        notify = await sealed(notify, self._event_sealer)
+
         def work(conn: Connection) -> ObjectRecord | None:
             # FOR UPDATE: of two deletes (or a delete and an overwrite) of the same key, only one
             # reports the record, so its blobs are released once; and a conditional delete
@@ -298,6 +313,8 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         replication: ReplicationTarget | None = None,
         notify: EventBatch | None = None,
     ) -> VersionedWrite:
+        notify = await sealed(notify, self._event_sealer)
+
         def work(conn: Connection) -> VersionedWrite:
             written = _versions.put_version(conn, record, expected, replication)
             queue_events(conn, notify, written.version_id)
@@ -317,6 +334,8 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         replication: ReplicationTarget | None = None,
         notify: EventBatch | None = None,
     ) -> VersionedWrite:
+        notify = await sealed(notify, self._event_sealer)
+
         def work(conn: Connection) -> VersionedWrite:
             written = _versions.put_marker(
                 conn, bucket, key, owner_id, now, if_etag, version_id, replication
@@ -347,6 +366,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         bypass_governance: bool = False,
         notify: EventBatch | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
+        notify = await sealed(notify, self._event_sealer)
         moment = now or datetime.now(UTC)
 
         def work(conn: Connection) -> ObjectRecord | DeleteMarker | None:
@@ -367,6 +387,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         replication: ReplicationTarget | None = None,
         notify: EventBatch | None = None,
     ) -> bool:
+        notify = await sealed(notify, self._event_sealer)
         text = _stored_headers_json(record.headers, record.sealed_headers)
 
         def work(conn: Connection) -> bool:
@@ -388,6 +409,7 @@ class SqlMetadataStore(SqlBucketsMixin, SqlMultipartMixin, SqlAccountMixin):
         replication: ReplicationTarget | None = None,
         notify: EventBatch | None = None,
     ) -> ObjectRecord | DeleteMarker | None:
+        notify = await sealed(notify, self._event_sealer)
         text = None if acl is None else acl.to_json()
 
         def work(conn: Connection) -> ObjectRecord | DeleteMarker | None:

@@ -15,11 +15,12 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.notification_events import EventSealer
 from andromede.storage import store_sql_versions as _versions
 from andromede.storage.errors import NoSuchBucket, NoSuchUpload
 from andromede.storage.model import ExpectedObject, ListPage, MultipartUpload, ObjectRecord, Part
 from andromede.storage.notification import EventBatch
-from andromede.storage.notification_queue_sql import queue_events
+from andromede.storage.notification_queue_sql import queue_events, sealed
 from andromede.storage.replication import ReplicationTarget
 from andromede.storage.store_sql_rows import (
     _checksum_columns,
@@ -52,6 +53,7 @@ class SqlMultipartMixin:
     """The SQL store's multipart uploads and parts (mixed into :class:`SqlMetadataStore`)."""
 
     _db: Database
+    _event_sealer: EventSealer | None
 
     async def create_upload(self, upload: MultipartUpload) -> None:
         def work(conn: Connection) -> None:
@@ -203,6 +205,8 @@ class SqlMultipartMixin:
         replication: ReplicationTarget | None = None,
         notify: EventBatch | None = None,
     ) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
+        notify = await sealed(notify, self._event_sealer)
+
         def work(conn: Connection) -> tuple[ObjectRecord | VersionedWrite | None, list[Part]]:
             # The upload FOR UPDATE (the writer's turn on SQLite): of two racing completes, or a
             # complete and an abort, one wins and the other finds no upload. The bucket comes

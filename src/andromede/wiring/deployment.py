@@ -15,11 +15,13 @@ from pathlib import Path
 from andromede.db.database import Database, describe_url, open_database
 from andromede.db.migrate import upgrade
 from andromede.iam.service import BootstrapResult, IdentityService
+from andromede.notifications.store_sql import SqlEventQueue
 from andromede.object_keys import key_service, object_cipher
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.wiring.identity import identity_service
+from andromede.wiring.queues import EventKeySealer
 from andromede.wiring.storage import open_blob_stores, storage_limits
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "open_metadata_database",
     "prepare",
     "reencrypt_legacy_objects",
+    "seal_legacy_notification_events",
     "write_credentials",
 ]
 
@@ -120,6 +123,7 @@ async def prepare(settings: Settings) -> BootstrapResult | None:
     try:
         result = await bootstrap_accounts(settings, identity_service(settings, db))
         await reencrypt_legacy_objects(settings, db)
+        await seal_legacy_notification_events(settings, db)
         return result
     finally:
         await db.close()
@@ -144,4 +148,18 @@ async def reencrypt_legacy_objects(settings: Settings, db: Database) -> int:
             await close_blobs()
     if done:
         log.warning("encryption at rest: %d objects stored in clear were encrypted", done)
+    return done
+
+
+async def seal_legacy_notification_events(settings: Settings, db: Database) -> int:
+    """Seal the notification events queued in clear before decision 0163's addendum under
+    their tenants' keys (migration 0076 cannot reach the root-key provider: as the objects
+    above). Idempotent: a later start finds none."""
+    keys = await asyncio.to_thread(key_service, settings)
+    try:
+        done = await SqlEventQueue(db, EventKeySealer(keys)).seal_legacy()
+    finally:
+        keys.close()
+    if done:
+        log.warning("encryption at rest: %d pending notification events sealed", done)
     return done

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
 from andromede.iam.policy import (
     MalformedPolicy,
     PolicyKind,
@@ -23,7 +25,7 @@ from andromede.notifications.envelope import SigningKey, load_signing_key, new_s
 from andromede.notifications.model import Topic
 from andromede.notifications.pubsub import PubSubLimits, PubSubService
 from andromede.notifications.service import TopicService
-from andromede.notifications.store import EventQueue, SubscriptionStore
+from andromede.notifications.store import EventQueue, QueuedEvent, SubscriptionStore
 from andromede.queues.errors import QueueError
 from andromede.queues.model import MessageAttribute, parse_queue_arn
 from andromede.queues.service import QueueService
@@ -33,6 +35,7 @@ __all__ = [
     "StoredSigningKeys",
     "TopicQueues",
     "pubsub_service",
+    "shredded_event_recorder",
     "signing_keys",
     "sns_base_url",
 ]
@@ -200,3 +203,22 @@ def signing_keys(settings: Settings, store: SubscriptionStore) -> StoredSigningK
         SecretSealer.from_key_file(settings.data_dir / "keys" / "secrets.key"),
         settings.region,
     )
+
+
+def shredded_event_recorder(audit: AuditService) -> Callable[[QueuedEvent], None]:
+    """A pending notification event that no longer opens (its tenant closed, its key
+    destroyed: decision 0163's addendum), dropped by the worker, as an event of the tenant's
+    log: the platform gave up a delivery it had accepted."""
+
+    def record(event: QueuedEvent) -> None:
+        audit.record(
+            request_id=f"notification-event-{event.event_id}",
+            tenant_id=event.tenant_id,
+            principal="andromede:notification-worker",
+            action="andromede:DropUnreadableNotificationEvent",
+            resource=event.topic_arn,
+            outcome=Outcome.FAILURE,
+            details={"reason": event.unopened or "unreadable"},
+        )
+
+    return record

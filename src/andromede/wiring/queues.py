@@ -1,5 +1,6 @@
 """The SQS-style queues (decision 0158): their service, the sealing of their messages under
-the tenants' keys, and the S3 side's use of them for bucket events (the destination check of
+the tenants' keys (and of the pending notification events, decision 0163's addendum), and
+the S3 side's use of them for bucket events (the destination check of
 PutBucketNotificationConfiguration and the notification worker's delivery)."""
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import os
 import struct
 from typing import Final
 
+from cryptography.exceptions import InvalidTag
+
 from andromede.db.database import Database
+from andromede.db.notification_events import Unreadable
+from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.service import KeyService
 from andromede.queues.errors import QueueError
 from andromede.queues.model import parse_queue_arn
@@ -20,7 +25,7 @@ from andromede.queues.store_sql import SqlQueueStore
 from andromede.settings import Settings
 from andromede.sqsapi.authorise import S3_PRINCIPAL, s3_may_send
 
-__all__ = ["BucketEventQueues", "KeySealer", "queue_service"]
+__all__ = ["BucketEventQueues", "EventKeySealer", "KeySealer", "queue_service"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,25 @@ class KeySealer:
             return self._keys.data_key_cipher(tenant_id, wrapped).decrypt(nonce, body, context)
 
         return await asyncio.to_thread(work)
+
+
+class EventKeySealer:
+    """The queues' sealer as the notification events use it (decision 0163's addendum): a
+    message whose tenant's key was destroyed or withdrawn, or whose ciphertext is not its
+    row's, is :class:`Unreadable` (dropped, never tried again); any other failure of the key
+    provider passes (tried again)."""
+
+    def __init__(self, keys: KeyService) -> None:
+        self._sealer = KeySealer(keys)
+
+    async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes:
+        return await self._sealer.seal(tenant_id, plaintext, context)
+
+    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes:
+        try:
+            return await self._sealer.open(tenant_id, sealed, context)
+        except (KeyDestroyed, KeyNotFound, InvalidWrappedKey, InvalidTag, ValueError) as exc:
+            raise Unreadable(type(exc).__name__) from exc
 
 
 def queue_service(settings: Settings, db: Database, keys: KeyService) -> QueueService:
