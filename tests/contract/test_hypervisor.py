@@ -127,6 +127,22 @@ def _short_state_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="andromede-hv-", dir="/tmp"))
 
 
+def _bridged_config(link_letter: str) -> tuple[QemuDriverConfig, Path]:
+    """A QEMU driver's bridge-mode configuration on a random transit and public block of its
+    own (links named from ``link_letter``), and a short state folder; skipped where tenant
+    networks cannot be built."""
+    if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
+        pytest.skip("tenant networks need root and dnsmasq")
+    block = secrets.randbelow(64 * 256 // 2) * 2
+    layout = NetworkLayout(
+        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
+        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        imds_port=20000 + secrets.randbelow(20000),
+        link_prefix=link_letter + secrets.token_hex(2),
+    )
+    return QemuDriverConfig(networking="bridge", network_layout=layout), _short_state_dir()
+
+
 USER_MODE = QemuDriverConfig(networking="user")
 
 
@@ -819,17 +835,7 @@ async def test_a_bridged_guest_loses_its_elastic_ip_when_it_stops_and_gets_it_at
     the host routes the address given at start and by set_elastic_ip while the guest runs,
     and takes it off when it stops or is killed — EC2 may give it to another instance, on
     another host, meanwhile. The guest need not boot."""
-    if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
-        pytest.skip("tenant networks need root and dnsmasq")
-    block = secrets.randbelow(64 * 256 // 2) * 2
-    layout = NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
-        imds_port=20000 + secrets.randbelow(20000),
-        link_prefix="e" + secrets.token_hex(2),
-    )
-    state_dir = _short_state_dir()
-    config = QemuDriverConfig(networking="bridge", network_layout=layout)
+    config, state_dir = _bridged_config("e")
     driver = QemuDriver(state_dir, host="test-host", config=config)
     host = Host(driver, guest_image.disk, "raw", state_dir)
     first, second = (f"198.18.{secrets.randbelow(256)}.{n}" for n in (5, 6))
@@ -841,7 +847,7 @@ async def test_a_bridged_guest_loses_its_elastic_ip_when_it_stops_and_gets_it_at
         spec = instance_spec(instance_id, root, b"", nic=nic)
         started = await driver.start(spec)
         assert started.mode is NetworkMode.BRIDGE
-        assert f"dev {layout.link_prefix}t" in _host_route(first)
+        assert f"dev {config.network_layout.link_prefix}t" in _host_route(first)
         await driver.set_elastic_ip(instance_id, second)
         await driver.set_elastic_ip(instance_id, second)  # what it has
         assert _host_route(first) == "" and _host_route(second) != ""
@@ -944,17 +950,7 @@ async def test_a_bridged_host_keeps_a_network_acl_and_enforces_it_when_the_subne
     """Bridge mode, in process (the filtering itself: tests/contract/test_network_acls.py): an
     ACL told before the subnet is on the host is kept, across a restart of the agent, and in
     the subnet's router once an instance of it starts there. The guest need not boot."""
-    if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
-        pytest.skip("tenant networks need root and dnsmasq")
-    block = secrets.randbelow(64 * 256 // 2) * 2
-    layout = NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
-        imds_port=20000 + secrets.randbelow(20000),
-        link_prefix="n" + secrets.token_hex(2),
-    )
-    state_dir = _short_state_dir()
-    config = QemuDriverConfig(networking="bridge", network_layout=layout)
+    config, state_dir = _bridged_config("n")
     driver = QemuDriver(state_dir, host="test-host", config=config)
     network = NetworkSpec("subnet-" + secrets.token_hex(4), "tenant-1", "10.11.1.0/24")
     try:
@@ -1244,17 +1240,7 @@ async def test_a_bridged_guest_gets_an_interface_hot_plugged_and_unplugged(
     a second virtio NIC with the interface's MAC appear when it is attached — its own tap on
     the subnet's bridge, recorded for a driver that restarts — and go when it is detached;
     the host keeps nothing of it after."""
-    if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
-        pytest.skip("tenant networks need root and dnsmasq")
-    block = secrets.randbelow(64 * 256 // 2) * 2
-    layout = NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
-        imds_port=20000 + secrets.randbelow(20000),
-        link_prefix="n" + secrets.token_hex(2),
-    )
-    state_dir = _short_state_dir()
-    config = QemuDriverConfig(networking="bridge", network_layout=layout)
+    config, state_dir = _bridged_config("n")
     driver = QemuDriver(state_dir, host="test-host", config=config)
     host = Host(driver, guest_image.disk, "raw", state_dir)
     try:
