@@ -215,9 +215,8 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     launch = {"ImageId": image["ImageId"], "InstanceType": "t2.nano", "MinCount": 1,
               "MaxCount": 1, "UserData": USER_DATA}  # fmt: skip
     refused = other.run_instances(**launch)["Instances"][0]["InstanceId"]
-    other.get_waiter("instance_terminated").wait(InstanceIds=[refused], WaiterConfig=WAIT)
-    [reservation] = other.describe_instances(InstanceIds=[refused])["Reservations"]
-    assert reservation["Instances"][0]["StateReason"]["Code"] == "Client.InternalError"
+    failed = _wait_launch_failed(other, refused)
+    assert failed["StateReason"]["Code"] == "Client.InternalError"
     kms.create_grant(
         KeyId=disk_key["Arn"], GranteePrincipal=f"arn:aws:iam::{account}:root",
         Operations=["Decrypt"],
@@ -390,6 +389,21 @@ def test_a_volume_grows_under_its_running_guest_through_boto3(
     ec2.terminate_instances(InstanceIds=[instance_id])
     ec2.get_waiter("volume_available").wait(VolumeIds=[volume_id], WaiterConfig=WAIT)
     ec2.delete_volume(VolumeId=volume_id)
+
+
+def _wait_launch_failed(ec2: Any, instance_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The instance once its failed launch has terminated it. Not botocore's
+    ``instance_terminated`` waiter: it fails on ``pending``, which a launch that fails on its
+    host shows first, on EC2 too (RunInstances answers before the host tries)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        instance: dict[str, Any] = reservation["Instances"][0]
+        if instance["State"]["Name"] == "terminated":
+            return instance
+        assert instance["State"]["Name"] in ("pending", "shutting-down"), instance["State"]
+        assert time.monotonic() < deadline, instance["State"]
+        time.sleep(0.5)
 
 
 def _wait_for(ec2: Any, instance_id: str, line: str, timeout: float = 30.0) -> None:
