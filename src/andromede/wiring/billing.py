@@ -18,10 +18,11 @@ from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
+from andromede.notifications.pubsub import Delivery
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 
-__all__ = ["billing_service", "instance_meter", "usage_sampler"]
+__all__ = ["billing_service", "delivery_meter", "instance_meter", "usage_sampler"]
 
 
 def billing_service(settings: Settings, db: Database) -> BillingService:
@@ -69,6 +70,21 @@ def instance_meter(
     return on_transition
 
 
+def delivery_meter(billing: BillingService, region: str) -> Callable[[Delivery], None]:
+    """SNS's notifications delivered, by protocol (decision 0169): billed to the topic's
+    account, as AWS bills a topic's deliveries to its owner; a subscription's confirmation
+    request is no notification, so not counted."""
+
+    def delivered(delivery: Delivery) -> None:
+        if delivery.headers.get("x-amz-sns-message-type") != "Notification":
+            return
+        sqs = delivery.subscription.protocol == "sqs"
+        meter = "sns.deliveries.sqs" if sqs else "sns.deliveries.http"
+        billing.count(delivery.subscription.tenant_id, region, meter)
+
+    return delivered
+
+
 def usage_sampler(
     settings: Settings,
     billing: BillingService,
@@ -93,6 +109,15 @@ def usage_sampler(
                 held[(tenant.id, key_region)] = count
         return held
 
+    def in_region(
+        reading: Callable[[], Awaitable[dict[str, int]]],
+    ) -> Callable[[], Awaitable[dict[tuple[str, str], int]]]:
+        # Compute serves the gateway's own region (decision 0108's limit).
+        async def read() -> dict[tuple[str, str], int]:
+            return {(t, region): n for t, n in (await reading()).items()}
+
+        return read
+
     async def running_instances() -> list[RunningInstance]:
         return [
             RunningInstance(
@@ -107,5 +132,8 @@ def usage_sampler(
         stored_bytes=stored_bytes,
         volume_gib=volume_gib,
         kms_keys=kms_keys,
+        snapshot_gib=in_region(compute.snapshot_gib_by_tenant),
+        public_ipv4=in_region(compute.public_ipv4_by_tenant),
+        nat_gateways=in_region(compute.nat_gateways_by_tenant),
         running_instances=running_instances,
     )
