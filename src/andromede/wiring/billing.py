@@ -9,6 +9,7 @@ from datetime import datetime
 
 from andromede.billing.invoice import Issuer
 from andromede.billing.invoices_store import SqlInvoiceStore
+from andromede.billing.model import payload_requests
 from andromede.billing.profiles_store import SqlBillingProfileStore
 from andromede.billing.sampler import UsageSampler
 from andromede.billing.service import BillingService, RunningInstance
@@ -19,6 +20,7 @@ from andromede.db.database import Database
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.notifications.pubsub import Delivery
+from andromede.queues.model import parse_queue_arn
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 
@@ -73,14 +75,24 @@ def instance_meter(
 def delivery_meter(billing: BillingService, region: str) -> Callable[[Delivery], None]:
     """SNS's notifications delivered, by protocol (decision 0169): billed to the topic's
     account, as AWS bills a topic's deliveries to its owner; a subscription's confirmation
-    request is no notification, so not counted."""
+    request is no notification, so not counted. A delivery into a queue is also the queue's
+    SendMessage, an SQS request of the queue's owner by the message's chunks, as AWS's SQS
+    charges apply to what SNS sends it."""
 
     def delivered(delivery: Delivery) -> None:
         if delivery.headers.get("x-amz-sns-message-type") != "Notification":
             return
-        sqs = delivery.subscription.protocol == "sqs"
-        meter = "sns.deliveries.sqs" if sqs else "sns.deliveries.http"
-        billing.count(delivery.subscription.tenant_id, region, meter)
+        subscription = delivery.subscription
+        if subscription.protocol != "sqs":
+            billing.count(subscription.tenant_id, region, "sns.deliveries.http")
+            return
+        billing.count(subscription.tenant_id, region, "sns.deliveries.sqs")
+        queue_region, owner, _ = parse_queue_arn(subscription.endpoint)
+        payload = len(delivery.body.encode()) + sum(
+            len(name.encode()) + len(kind.encode()) + len(value.encode())
+            for name, (kind, value) in delivery.attributes.items()
+        )
+        billing.count(owner, queue_region, "sqs.requests", payload_requests(payload))
 
     return delivered
 
