@@ -191,6 +191,8 @@ class BillingService:
         def increments(previous: datetime, now: datetime) -> list[UsageIncrement]:
             made: list[UsageIncrement] = []
             for (tenant_id, region), amount in sorted(amounts.items()):
+                if not amount:
+                    continue  # nothing held: no row of zeros
                 if per_seconds:
                     pieces = [(h, amount * s) for h, s in seconds_by_hour(previous, now)]
                 else:
