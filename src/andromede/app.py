@@ -86,6 +86,7 @@ from andromede.wiring.audit import (
     operator_access_service,
 )
 from andromede.wiring.billing import (
+    MeteredQueueSink,
     billing_service,
     delivery_meter,
     instance_meter,
@@ -437,7 +438,7 @@ class Application:
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
-            queues=event_queues,
+            queues=MeteredQueueSink(event_queues, billing),
             subscribers=pubsub,
             shredded=shredded_event_recorder(audit),
             on_delivered=delivery_meter(billing, settings.region),

@@ -19,12 +19,19 @@ from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
+from andromede.notifications.delivery import QueueSink
 from andromede.notifications.pubsub import Delivery
 from andromede.queues.model import parse_queue_arn
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 
-__all__ = ["billing_service", "delivery_meter", "instance_meter", "usage_sampler"]
+__all__ = [
+    "MeteredQueueSink",
+    "billing_service",
+    "delivery_meter",
+    "instance_meter",
+    "usage_sampler",
+]
 
 
 def billing_service(settings: Settings, db: Database) -> BillingService:
@@ -95,6 +102,24 @@ def delivery_meter(billing: BillingService, region: str) -> Callable[[Delivery],
         billing.count(owner, queue_region, "sqs.requests", payload_requests(payload))
 
     return delivered
+
+
+class MeteredQueueSink:
+    """S3's event notifications into queues (decision 0158), each event a queue took counted
+    as the queue's SendMessage: SQS requests of the queue's owner, by the event's 64 KiB
+    chunks, as AWS's SQS charges apply to what S3 sends (decision 0169)."""
+
+    def __init__(self, sink: QueueSink, billing: BillingService) -> None:
+        self._sink = sink
+        self._billing = billing
+
+    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
+        sent = await self._sink.deliver(tenant_id, queue_arn, message)
+        if sent:
+            region, owner, _ = parse_queue_arn(queue_arn)
+            requests = payload_requests(len(message.encode()))
+            self._billing.count(owner, region, "sqs.requests", requests)
+        return sent
 
 
 def usage_sampler(
