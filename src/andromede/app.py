@@ -52,6 +52,7 @@ from andromede.iamapi.autoscaling import autoscaling_spec
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sns import sns_spec
 from andromede.iamapi.sns_certificate import SnsCertificateApp, is_certificate_request
+from andromede.iamapi.sns_metering import sns_meter
 from andromede.iamapi.sts import STS
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
@@ -84,7 +85,13 @@ from andromede.wiring.audit import (
     open_audit_trail,
     operator_access_service,
 )
-from andromede.wiring.billing import billing_service, instance_meter, usage_sampler
+from andromede.wiring.billing import (
+    MeteredQueueSink,
+    billing_service,
+    delivery_meter,
+    instance_meter,
+    usage_sampler,
+)
 from andromede.wiring.compute import (
     autoscaling_reconciler,
     autoscaling_service,
@@ -431,9 +438,10 @@ class Application:
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
-            queues=event_queues,
+            queues=MeteredQueueSink(event_queues, billing),
             subscribers=pubsub,
             shredded=shredded_event_recorder(audit),
+            on_delivered=delivery_meter(billing, settings.region),
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
@@ -470,10 +478,15 @@ class Application:
         }
         # Bucket notification topics, SNS-style as Ceph RGW serves them (decision 0132).
         apis["sns"] = QueryApp(
-            sns_spec(topics, settings.region, pubsub), identity, audit, settings, rate_limiter
+            sns_spec(topics, settings.region, pubsub),
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            meter=sns_meter(billing, settings.region),
         )
         apis[SnsCertificateApp.name] = SnsCertificateApp(sns_keys)
-        apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter)
+        apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter, billing=billing)
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )

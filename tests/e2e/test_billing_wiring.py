@@ -1,7 +1,8 @@
 """Billing's wiring inside a real ``andromede serve`` (decision 0108): what joins the meters to
 the other contexts, driven with boto3 — KMS calls counted by the KMS API, the sampler's
 readings of stored bytes, volume sizes and KMS keys, and compute's state changes as instance
-runs billed per second, a minute at least.
+runs billed per second, a minute at least; SQS and SNS requests by 64 KiB chunks, SNS's
+deliveries into a queue, and an idle Elastic IP's address-seconds (decision 0169).
 
 Two servers: ``sampled`` samples every second (what is held shows within seconds);
 ``listened`` samples once, at its start, and then only after an hour, so the instance runs it
@@ -140,6 +141,45 @@ def test_kms_requests_and_customer_keys_are_metered(sampled: ServerProcess) -> N
     elapsed = time.monotonic() - started
     assert elapsed - SLACK <= after - before <= elapsed + SLACK
     assert usage(sampled, leaver).get("kms.keys", 0) == leaver_before <= SLACK
+
+
+# -- SQS, SNS and public IPv4 (decision 0169) ----------------------------------------------------
+
+
+def test_queue_and_topic_requests_and_an_idle_elastic_ip_are_metered(
+    sampled: ServerProcess,
+) -> None:
+    tenant = new_tenant(sampled, "msgs")
+    sqs, sns, ec2 = (client(sampled, tenant, name) for name in ("sqs", "sns", "ec2"))
+    allocated_at = time.monotonic()
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    url = sqs.create_queue(QueueName="metered")["QueueUrl"]  # 1 request
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]  # 1
+    sqs.send_message(QueueUrl=url, MessageBody="x" * (100 * 1024))  # 100 KiB: 2 chunks
+    sqs.send_message_batch(  # a batch's chunks are its whole payload's: 3 KB, 1
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "y" * 1000} for i in range(3)]
+    )
+    topic = sns.create_topic(Name="metered")["TopicArn"]  # 1
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)  # 1
+    sns.publish(TopicArn=topic, Message="z" * (70 * 1024))  # 70 KiB: 2 chunks
+    # SNS's delivery is one more (free on AWS, priced by the operator) and, into the queue,
+    # the queue's SendMessage of a signed envelope a little over 70 KiB: 2 SQS requests more.
+    done = wait_for(
+        sampled,
+        tenant,
+        lambda u: u.get("sns.deliveries.sqs") == 1 and u.get("sqs.requests", 0) >= 7,
+    )
+    assert (done.get("sqs.requests"), done.get("sns.requests")) == (7, 4)
+    assert done.get("sns.deliveries.sqs") == 1 and "sns.deliveries.http" not in done
+
+    # The Elastic IP, never associated, is billed all along: a second a second.
+    time.sleep(5 * SAMPLE_INTERVAL)
+    held = usage(sampled, tenant).get("ec2.public-ipv4", 0)
+    elapsed = time.monotonic() - allocated_at
+    assert elapsed - SLACK <= held <= elapsed + 1
+    ec2.release_address(AllocationId=allocation)
 
 
 # -- S3 stored bytes ----------------------------------------------------------------------------

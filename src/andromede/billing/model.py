@@ -25,6 +25,7 @@ __all__ = [
     "HOURS_PER_MONTH",
     "INSTANCE_METER_PREFIX",
     "MINIMUM_RUN_SECONDS",
+    "PAYLOAD_CHUNK",
     "Meter",
     "Period",
     "Price",
@@ -43,6 +44,7 @@ __all__ = [
     "parse_month",
     "parse_price",
     "parse_vat_rate",
+    "payload_requests",
     "report",
     "run_increments",
     "s3_request_meter",
@@ -86,6 +88,21 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     Meter("kms.keys", "key-seconds", "key-month", _PER_MONTH_SECONDS,
           "Customer-managed KMS keys over time (pro rata)"),
     Meter("kms.requests", "requests", "10000 requests", 10_000, "KMS API requests"),
+    # Decision 0169: queues, topics, snapshots, public addresses and NAT gateways.
+    Meter("sqs.requests", "requests", "1000000 requests", 1_000_000,
+          "SQS API requests, one per 64 KiB chunk of payload begun"),
+    Meter("sns.requests", "requests", "1000000 requests", 1_000_000,
+          "SNS API requests, publishes one per 64 KiB chunk of payload begun"),
+    Meter("sns.deliveries.http", "deliveries", "1000000 deliveries", 1_000_000,
+          "SNS notifications delivered to HTTP/S endpoints"),
+    Meter("sns.deliveries.sqs", "deliveries", "1000000 deliveries", 1_000_000,
+          "SNS notifications delivered to SQS queues"),
+    Meter("ec2.snapshot", "GiB-seconds", "GiB-month", _PER_MONTH_SECONDS,
+          "EBS snapshots (AMIs' included) by their volume's size over time"),
+    Meter("ec2.public-ipv4", "address-seconds", "hour", 3600,
+          "Public IPv4 addresses held: Elastic IPs, in use or idle, and running instances' own"),
+    Meter("ec2.nat-gateway", "gateway-seconds", "hour", 3600,
+          "NAT gateways not deleted nor failed, over time"),
 )  # fmt: skip
 
 
@@ -120,6 +137,17 @@ def s3_request_meter(operation: str, method: str) -> str | None:
     if method in ("PUT", "POST") or operation.startswith("List"):
         return "s3.requests.class-a"
     return "s3.requests.class-b"
+
+
+# -- payload chunks (SQS, SNS) ------------------------------------------------------------------
+
+PAYLOAD_CHUNK: Final = 64 * 1024  # SQS and SNS bill a request per 64 KiB chunk of payload
+
+
+def payload_requests(payload_bytes: int) -> int:
+    """The requests one API call counts for ``payload_bytes`` of payload, as SQS and SNS
+    bill: one per 64 KiB chunk begun, and one at least (a call with no payload is one)."""
+    return max(1, -(-payload_bytes // PAYLOAD_CHUNK))
 
 
 # -- time ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The periodic usage sampler: what is *held* rather than requested (decision 0108).
 
 Every ``interval`` it reads, through the other contexts' services, each tenant's stored bytes
-(noncurrent versions included), volume sizes and customer-managed KMS keys, and bills them as
+(noncurrent versions included), volume sizes, customer-managed KMS keys, and (decision 0169)
+snapshot sizes, public IPv4 addresses and NAT gateways, and bills them as
 held since the last sample (the store's watermark: several gateways sampling bill each
 interval once); then it bills the running instances up to now. A failed reading skips its
 meter this round: the next sample covers the interval (the amount read then is taken as held
@@ -16,6 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from andromede.billing.service import (
     KMS_KEY_SAMPLER,
+    NAT_GATEWAY_SAMPLER,
+    PUBLIC_IPV4_SAMPLER,
+    SNAPSHOT_SAMPLER,
     STORAGE_SAMPLER,
     VOLUME_SAMPLER,
     BillingService,
@@ -26,7 +30,8 @@ __all__ = ["Amounts", "UsageSampler"]
 
 log = logging.getLogger(__name__)
 
-# Per (tenant, region): bytes stored, GiB of volumes or keys held.
+# Per (tenant, region): bytes stored, GiB of volumes or snapshots, keys, addresses or NAT
+# gateways held.
 Amounts = Callable[[], Awaitable[Mapping[tuple[str, str], int]]]
 
 
@@ -39,6 +44,9 @@ class UsageSampler:
         stored_bytes: Amounts | None = None,
         volume_gib: Amounts | None = None,
         kms_keys: Amounts | None = None,
+        snapshot_gib: Amounts | None = None,
+        public_ipv4: Amounts | None = None,
+        nat_gateways: Amounts | None = None,
         running_instances: RunningInstances | None = None,
     ) -> None:
         self._billing = billing
@@ -49,6 +57,9 @@ class UsageSampler:
                 (STORAGE_SAMPLER, stored_bytes),
                 (VOLUME_SAMPLER, volume_gib),
                 (KMS_KEY_SAMPLER, kms_keys),
+                (SNAPSHOT_SAMPLER, snapshot_gib),
+                (PUBLIC_IPV4_SAMPLER, public_ipv4),
+                (NAT_GATEWAY_SAMPLER, nat_gateways),
             )
             if reading is not None
         }

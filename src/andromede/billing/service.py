@@ -4,7 +4,8 @@ Request meters (S3, KMS) are counted in memory on the request path — a diction
 no I/O — per tenant, region, meter and hour, and written by a background task every
 ``flush_interval`` in one transaction that adds each total to its row (as the audit service
 batches its events). ``close()`` flushes what is pending; a crash loses at most the last
-interval's counts. Samplers (stored bytes, volume sizes, KMS keys) and instance runs are
+interval's counts. Samplers (stored bytes, volume and snapshot sizes, KMS keys, public
+addresses, NAT gateways) and instance runs are
 written through the store's watermarks instead, billed once whichever gateway samples.
 
 The catalogue: a unit price in EUR per region and meter, a VAT rate per region, set by the
@@ -57,6 +58,21 @@ _Key = tuple[str, str, str, int]  # tenant, region, meter, hour (epoch seconds)
 STORAGE_SAMPLER = "s3.storage"
 VOLUME_SAMPLER = "ec2.volume"
 KMS_KEY_SAMPLER = "kms.keys"
+# Decision 0169: snapshot GiB, public IPv4 addresses and NAT gateways held, per second.
+SNAPSHOT_SAMPLER = "ec2.snapshot"
+PUBLIC_IPV4_SAMPLER = "ec2.public-ipv4"
+NAT_GATEWAY_SAMPLER = "ec2.nat-gateway"
+# Each sampler's meter (its own name): storage is byte-hours, the others unit-seconds.
+_SAMPLED_METERS = frozenset(
+    {
+        STORAGE_SAMPLER,
+        VOLUME_SAMPLER,
+        KMS_KEY_SAMPLER,
+        SNAPSHOT_SAMPLER,
+        PUBLIC_IPV4_SAMPLER,
+        NAT_GATEWAY_SAMPLER,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,18 +180,19 @@ class BillingService:
     # -- samplers ----------------------------------------------------------------------------
 
     async def sample_amounts(self, sampler: str, amounts: Mapping[tuple[str, str], int]) -> bool:
-        """Bill ``amounts`` (per tenant and region: bytes stored, GiB of volumes, keys held)
-        as held since the sampler's last sample; the first sample only starts the clock."""
-        meter = {
-            STORAGE_SAMPLER: "s3.storage",
-            VOLUME_SAMPLER: "ec2.volume",
-            KMS_KEY_SAMPLER: "kms.keys",
-        }[sampler]
-        per_seconds = meter != "s3.storage"  # storage is byte-hours, the others unit-seconds
+        """Bill ``amounts`` (per tenant and region: bytes stored, GiB of volumes or
+        snapshots, keys, addresses or NAT gateways held) as held since the sampler's last
+        sample; the first sample only starts the clock."""
+        if sampler not in _SAMPLED_METERS:
+            raise ValueError(f"no sampler {sampler!r}")
+        meter = sampler
+        per_seconds = meter != STORAGE_SAMPLER
 
         def increments(previous: datetime, now: datetime) -> list[UsageIncrement]:
             made: list[UsageIncrement] = []
             for (tenant_id, region), amount in sorted(amounts.items()):
+                if not amount:
+                    continue  # nothing held: no row of zeros
                 if per_seconds:
                     pieces = [(h, amount * s) for h, s in seconds_by_hour(previous, now)]
                 else:

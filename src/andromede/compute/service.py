@@ -30,6 +30,7 @@ from andromede.compute.driver import (
     HypervisorDriver,
     RuntimeState,
 )
+from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
     ComputeError,
     HostUnreachable,
@@ -47,10 +48,12 @@ from andromede.compute.model import (
     Event,
     Instance,
     InstanceState,
+    Snapshot,
     Volume,
     VolumeState,
     next_state,
 )
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.scheduler import free_room, place
 
 __all__ = ["ROOT_DEVICE", "ComputeService", "LaunchVolume", "RunRequest", "StateChange"]
@@ -334,6 +337,36 @@ class ComputeService(LaunchingMixin):
         for volume in await self.store.list(Volume, None):
             if volume.state is not VolumeState.DELETED:
                 held[volume.tenant_id] = held.get(volume.tenant_id, 0) + volume.size_gib
+        return held
+
+    async def snapshot_gib_by_tenant(self) -> dict[str, int]:
+        """GiB of snapshots each tenant holds, AMIs' included (decision 0169): each by its
+        volume's size, as each is a full, self-contained copy here; failed ones hold nothing."""
+        held: dict[str, int] = {}
+        for snapshot in await self.store.list(Snapshot, None):
+            if snapshot.state != "error":
+                tenant = snapshot.tenant_id
+                held[tenant] = held.get(tenant, 0) + snapshot.volume_size_gib
+        return held
+
+    async def public_ipv4_by_tenant(self) -> dict[str, int]:
+        """Public IPv4 addresses each tenant holds (decision 0169), as AWS bills them: every
+        Elastic IP allocated, in use or idle (a NAT gateway's too), and each running
+        instance's own public address when no Elastic IP stands in for it."""
+        held: dict[str, int] = {}
+        for address in await self.store.list(ElasticAddress, None):
+            held[address.tenant_id] = held.get(address.tenant_id, 0) + 1
+        for instance in await self.running_instances():
+            if instance.associate_public_ip and instance.elastic_ip is None:
+                held[instance.tenant_id] = held.get(instance.tenant_id, 0) + 1
+        return held
+
+    async def nat_gateways_by_tenant(self) -> dict[str, int]:
+        """NAT gateways each tenant holds, neither deleted nor failed (decision 0169)."""
+        held: dict[str, int] = {}
+        for gateway in await self.store.list(NatGateway, None):
+            if gateway.live:
+                held[gateway.tenant_id] = held.get(gateway.tenant_id, 0) + 1
         return held
 
     async def settle(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from andromede.audit.model import Outcome
@@ -49,11 +49,15 @@ from andromede.iamapi.protocol import (
 )
 from andromede.settings import Settings
 
-__all__ = ["QueryApp"]
+__all__ = ["QueryApp", "QueryMeter"]
 
 log = logging.getLogger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
+
+# Told of each call of a known action once answered (action, caller, status, parameters,
+# the call's context), to meter it (SNS's requests, decision 0169).
+QueryMeter = Callable[[str, Principal, int, Mapping[str, str], Mapping[str, Any]], None]
 
 
 class QueryApp:
@@ -66,8 +70,11 @@ class QueryApp:
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        *,
+        meter: QueryMeter | None = None,
     ) -> None:
         self._spec = spec
+        self._meter = meter
         self._settings = settings
         self._audit = audit
         self._signed = SignedRequests(
@@ -96,6 +103,7 @@ class QueryApp:
         authenticated: Authenticated | None = None
         # The call's context: the resource the audit record names, once known.
         facts: dict[str, Any] = {"resource": "*"}
+        params: Mapping[str, str] = {}
         try:
             try:
                 body = await read_small_body(
@@ -143,6 +151,7 @@ class QueryApp:
             self._finish(
                 action_name, principal, authenticated, request_id, method, 499, started, facts
             )
+            self._metered(action_name, principal, 499, params, facts)
             return
         except Exception as exc:
             response = self._error_response(exc, request_id)
@@ -162,6 +171,18 @@ class QueryApp:
                 started,
                 facts,
             )
+            self._metered(action_name, principal, response.status, params, facts)
+
+    def _metered(
+        self,
+        action_name: str,
+        principal: Principal,
+        status: int,
+        params: Mapping[str, str],
+        facts: Mapping[str, Any],
+    ) -> None:
+        if self._meter is not None and action_name in self._spec.actions:
+            self._meter(action_name, principal, status, params, facts)
 
     def _error_code(self, exc: AndromedeError) -> str | None:
         wire = to_query_error(exc, self._spec.name)

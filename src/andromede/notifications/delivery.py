@@ -113,8 +113,11 @@ class Deliverer:
         queues: QueueSink | None = None,
         subscribers: Subscribers | None = None,
         shredded: Callable[[QueuedEvent], None] | None = None,
+        on_delivered: Callable[[Delivery], None] | None = None,
     ) -> None:
         self._queue = queue
+        # Told of each message a subscriber took, to meter it (decision 0169).
+        self._on_delivered = on_delivered
         self._shredded = shredded
         self._subscribers = subscribers
         self._queues = queues
@@ -223,7 +226,9 @@ class Deliverer:
                 if subscribers is None or not await subscribers.send_to_queue(delivery):
                     raise _Undeliverable("no such queue")
 
-            await self._settle(event, "sqs", send(), self._dead_letter(delivery))
+            await self._settle(
+                event, "sqs", self._counted(delivery, send()), self._dead_letter(delivery)
+            )
             return
         endpoint = delivery.subscription.endpoint
         headers = {
@@ -234,9 +239,19 @@ class Deliverer:
         await self._settle(
             event,
             urlsplit(endpoint).hostname or "-",
-            self._push(client, endpoint, delivery.body.encode(), headers),
+            self._counted(delivery, self._push(client, endpoint, delivery.body.encode(), headers)),
             self._dead_letter(delivery),
         )
+
+    async def _counted(self, delivery: Delivery, attempt: Awaitable[None]) -> None:
+        """``attempt``, then, once the subscriber took the message, the meter told of it:
+        a failed attempt is no delivery (decision 0169)."""
+        await attempt
+        if self._on_delivered is not None:
+            try:
+                self._on_delivered(delivery)
+            except Exception:  # metering must not make a delivered message be sent again
+                log.exception("delivery to %s not metered", delivery.subscription.arn)
 
     def _dead_letter(self, delivery: Delivery) -> Callable[[], Awaitable[None]] | None:
         subscribers = self._subscribers

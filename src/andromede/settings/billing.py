@@ -93,15 +93,17 @@ class BillingSettings(BaseModel):
         default=10.0,
         gt=0,
         le=300,
-        description="Seconds request meters (S3, KMS) are counted in memory before being added"
-        " to the usage table in one write (a crash loses at most this much metering).",
+        description="Seconds request meters (S3, KMS, SQS, SNS) are counted in memory before"
+        " being added to the usage table in one write (a crash loses at most this much"
+        " metering).",
     )
     billing_sample_interval: float = Field(
         default=300.0,
         ge=1,
         le=3600,
         description="Seconds between two samples of what tenants hold (stored bytes, volumes,"
-        " KMS keys) and two billings of running instances.",
+        " snapshots, KMS keys, public IPv4 addresses, NAT gateways) and two billings of"
+        " running instances.",
     )
 
     @field_validator("billing_issuer_iban")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from andromede.audit.service import AuditService
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
+from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
@@ -26,6 +27,7 @@ from andromede.settings import Settings
 from andromede.sqsapi.actions import ACTIONS, NOT_SERVED, SqsCall
 from andromede.sqsapi.authorise import SqsAuthoriser
 from andromede.sqsapi.errors import SqsWireError, to_sqs_error
+from andromede.sqsapi.metering import billed_to, sqs_requests
 
 __all__ = ["CONTENT_TYPE", "SqsApp"]
 
@@ -53,6 +55,8 @@ class SqsApp(JsonEndpoint[SqsCall]):
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        *,
+        billing: BillingService | None = None,
     ) -> None:
         # A message of queue_max_message_size bytes must fit in its request: JSON escapes a
         # character in up to six bytes (botocore writes non-ASCII as \uXXXX).
@@ -67,6 +71,9 @@ class SqsApp(JsonEndpoint[SqsCall]):
             ),
         )
         self._queues = queues
+        self._billing = billing
+        # Each call's requests by request id, from its answer to its finish (decision 0169).
+        self._requests: dict[str, int] = {}
         self._authoriser = SqsAuthoriser(identity, queues.region)
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
@@ -108,9 +115,29 @@ class SqsApp(JsonEndpoint[SqsCall]):
             queues=self._queues,
             authorise=authorise,
         )
-        return await ACTIONS[action_name](request.context)
+        result = await ACTIONS[action_name](request.context)
+        if self._billing is not None:
+            self._requests[request.request_id] = sqs_requests(action_name, params, result)
+        return result
 
     def audited(self, request: JsonRequest[SqsCall]) -> list[str] | None:
         if request.principal.tenant_id is None or request.action_name not in ACTIONS:
             return None
         return [] if request.context is None else request.context.resources
+
+    def finish(self, request: JsonRequest[SqsCall], status: int, error_type: str | None) -> None:
+        requests = self._requests.pop(request.request_id, 1)
+        tenant_id = request.principal.tenant_id
+        if (
+            self._billing is not None
+            and tenant_id is not None
+            and request.action_name in ACTIONS
+            and status < 500
+            and status != 403
+        ):
+            # As KMS's (decision 0108): neither refusals nor server faults are billed. A
+            # failed call counts one request, its payload unknown (decision 0169).
+            resources = [] if request.context is None else request.context.resources
+            account, region = billed_to(resources, tenant_id, self._queues.region)
+            self._billing.count(account, region, "sqs.requests", requests)
+        super().finish(request, status, error_type)

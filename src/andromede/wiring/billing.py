@@ -9,6 +9,7 @@ from datetime import datetime
 
 from andromede.billing.invoice import Issuer
 from andromede.billing.invoices_store import SqlInvoiceStore
+from andromede.billing.model import payload_requests
 from andromede.billing.profiles_store import SqlBillingProfileStore
 from andromede.billing.sampler import UsageSampler
 from andromede.billing.service import BillingService, RunningInstance
@@ -18,10 +19,19 @@ from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
+from andromede.notifications.delivery import QueueSink
+from andromede.notifications.pubsub import Delivery
+from andromede.queues.model import parse_queue_arn
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 
-__all__ = ["billing_service", "instance_meter", "usage_sampler"]
+__all__ = [
+    "MeteredQueueSink",
+    "billing_service",
+    "delivery_meter",
+    "instance_meter",
+    "usage_sampler",
+]
 
 
 def billing_service(settings: Settings, db: Database) -> BillingService:
@@ -69,6 +79,49 @@ def instance_meter(
     return on_transition
 
 
+def delivery_meter(billing: BillingService, region: str) -> Callable[[Delivery], None]:
+    """SNS's notifications delivered, by protocol (decision 0169): billed to the topic's
+    account, as AWS bills a topic's deliveries to its owner; a subscription's confirmation
+    request is no notification, so not counted. A delivery into a queue is also the queue's
+    SendMessage, an SQS request of the queue's owner by the message's chunks, as AWS's SQS
+    charges apply to what SNS sends it."""
+
+    def delivered(delivery: Delivery) -> None:
+        if delivery.headers.get("x-amz-sns-message-type") != "Notification":
+            return
+        subscription = delivery.subscription
+        if subscription.protocol != "sqs":
+            billing.count(subscription.tenant_id, region, "sns.deliveries.http")
+            return
+        billing.count(subscription.tenant_id, region, "sns.deliveries.sqs")
+        queue_region, owner, _ = parse_queue_arn(subscription.endpoint)
+        payload = len(delivery.body.encode()) + sum(
+            len(name.encode()) + len(kind.encode()) + len(value.encode())
+            for name, (kind, value) in delivery.attributes.items()
+        )
+        billing.count(owner, queue_region, "sqs.requests", payload_requests(payload))
+
+    return delivered
+
+
+class MeteredQueueSink:
+    """S3's event notifications into queues (decision 0158), each event a queue took counted
+    as the queue's SendMessage: SQS requests of the queue's owner, by the event's 64 KiB
+    chunks, as AWS's SQS charges apply to what S3 sends (decision 0169)."""
+
+    def __init__(self, sink: QueueSink, billing: BillingService) -> None:
+        self._sink = sink
+        self._billing = billing
+
+    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
+        sent = await self._sink.deliver(tenant_id, queue_arn, message)
+        if sent:
+            region, owner, _ = parse_queue_arn(queue_arn)
+            requests = payload_requests(len(message.encode()))
+            self._billing.count(owner, region, "sqs.requests", requests)
+        return sent
+
+
 def usage_sampler(
     settings: Settings,
     billing: BillingService,
@@ -93,6 +146,15 @@ def usage_sampler(
                 held[(tenant.id, key_region)] = count
         return held
 
+    def in_region(
+        reading: Callable[[], Awaitable[dict[str, int]]],
+    ) -> Callable[[], Awaitable[dict[tuple[str, str], int]]]:
+        # Compute serves the gateway's own region (decision 0108's limit).
+        async def read() -> dict[tuple[str, str], int]:
+            return {(t, region): n for t, n in (await reading()).items()}
+
+        return read
+
     async def running_instances() -> list[RunningInstance]:
         return [
             RunningInstance(
@@ -107,5 +169,8 @@ def usage_sampler(
         stored_bytes=stored_bytes,
         volume_gib=volume_gib,
         kms_keys=kms_keys,
+        snapshot_gib=in_region(compute.snapshot_gib_by_tenant),
+        public_ipv4=in_region(compute.public_ipv4_by_tenant),
+        nat_gateways=in_region(compute.nat_gateways_by_tenant),
         running_instances=running_instances,
     )
