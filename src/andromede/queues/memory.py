@@ -208,38 +208,37 @@ class MemoryQueueStore:
         if in_flight >= in_flight_limit:
             raise OverLimit("Too many messages in flight.")
         limit = min(limit, in_flight_limit - in_flight, len(receipts))
-        # A group is closed from its first message not visible on: one in flight holds the
-        # whole group back, so its later messages never overtake it.
-        closed: set[str | None] = set()
+        # Each group in the order of its oldest message; from a group with no message in
+        # flight, its visible messages in order up to the first one that is not, as many as
+        # the limit allows (SQS returns as many of one group as it can).
+        groups: dict[str | None, list[_Row]] = {}
+        for row in sorted(rows.values(), key=lambda r: r.seq):
+            groups.setdefault(row.message.group_key, []).append(row)
         target = None
         if redrive is not None:
             target = self._messages.get((redrive.tenant_id, redrive.queue_name))
         received: list[ReceivedMessage] = []
-        for row in sorted(rows.values(), key=lambda r: r.seq):
-            group = row.message.group_key
-            if len(received) >= limit:
-                break
-            if group in closed:
+        for members in groups.values():
+            if any(r.receipt is not None and r.visible_at > now for r in members):
                 continue
-            if row.visible_at > now:
-                closed.add(group)
-                continue
-            if (
-                redrive is not None
-                and target is not None
-                and row.receive_count >= redrive.max_receive_count
-            ):
-                # To the dead-letter queue with its group; the group waits for the next
-                # receive, as the SQL stores do.
-                del rows[row.message.message_id]
-                target[row.message.message_id] = _Row(row.seq, row.message, now)
-                closed.add(group)
-                continue
-            row.receive_count += 1
-            row.first_received_at = row.first_received_at or now
-            row.receipt = receipts[len(received)]
-            row.visible_at = visible_until
-            received.append(_received(row))
+            for row in members:
+                if len(received) >= limit or row.visible_at > now:
+                    break
+                if (
+                    redrive is not None
+                    and target is not None
+                    and row.receive_count >= redrive.max_receive_count
+                ):
+                    # To the dead-letter queue with its group; the group waits for the next
+                    # receive, as the SQL stores do.
+                    del rows[row.message.message_id]
+                    target[row.message.message_id] = _Row(row.seq, row.message, now)
+                    break
+                row.receive_count += 1
+                row.first_received_at = row.first_received_at or now
+                row.receipt = receipts[len(received)]
+                row.visible_at = visible_until
+                received.append(_received(row))
         if attempt is not None and attempt_until is not None and received:
             self._attempts[(tenant_id, name, attempt)] = (
                 [(m.message_id, m.receipt) for m in received],
