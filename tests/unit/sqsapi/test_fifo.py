@@ -1,7 +1,8 @@
 """FIFO queues through the SQS JSON protocol in process (decision 0164): the name and
 attribute rules with SQS's errors, sends' group and deduplication ids (content-based too),
 duplicates answering the first message, sequence numbers, a group's order and its holding,
-receive attempts, the FIFO system attributes, and dead-letter queues of the same type."""
+receive attempts, the FIFO system attributes, dead-letter queues of the same type, and
+neither S3's events nor a standard SNS topic's messages into a FIFO queue."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from andromede.queues.fifo import check_fifo_attributes, dedup_key, group_key, send_ids
+from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.model import Queue
+from andromede.queues.service import QueueService
+from andromede.wiring.pubsub import TopicQueues
+from andromede.wiring.queues import BucketEventQueues
 from support.sqsapp import Harness
 
 
@@ -230,3 +235,42 @@ def test_digests_bind_the_account_and_scope() -> None:
     assert dedup_key(scoped, "a", "d") != dedup_key(scoped, "b", "d")
     content = _queue("c.fifo", ContentBasedDeduplication="true")
     assert send_ids(content, "body", "g", None, None) == ("g", hashlib.sha256(b"body").hexdigest())
+
+
+class _Clear:
+    """A sealer that keeps the payload as it is: these checks never read a message."""
+
+    async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes:
+        return plaintext
+
+    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes:
+        return sealed
+
+
+async def test_fifo_queues_take_no_s3_events_nor_standard_topics_messages() -> None:
+    """S3 cannot name a FIFO queue as its events' destination, nor a standard SNS topic
+    subscribe one (their messages have no group), even when its policy lets S3 in."""
+    service = QueueService(MemoryQueueStore(), _Clear(), region="eu")
+    events, subscribers = BucketEventQueues(service), TopicQueues(service, "eu")
+    for name, fifo_queue in (("plain", False), ("q.fifo", True)):
+        arn = f"arn:aws:sqs:eu:t1:{name}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                }
+            ],
+        }
+        attributes = {"Policy": json.dumps(policy)}
+        if fifo_queue:
+            attributes["FifoQueue"] = "true"
+        await service.create_queue("t1", name, attributes)
+        event = json.dumps({"Bucket": "b"})
+        assert await events.accepts_bucket_events("t1", arn, "b") is not fifo_queue
+        assert await events.deliver("t1", arn, event) is not fifo_queue
+        assert await subscribers.may_subscribe("t1", arn) is not fifo_queue
+        assert await subscribers.send("t1", arn, "published") is not fifo_queue
