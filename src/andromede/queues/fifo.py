@@ -134,8 +134,9 @@ def send_ids(
 ) -> tuple[str, str]:
     """The message's (group id, deduplication id) on a FIFO queue: the group required, the
     deduplication id required unless the queue deduplicates by content (then the body's
-    SHA-256); a message's own DelaySeconds is refused (a FIFO queue delays as a whole)."""
-    if delay is not None:
+    SHA-256); a message's own DelaySeconds is refused (a FIFO queue delays as a whole), but
+    for 0, which SQS lets through (SDKs that always send the field rely on it)."""
+    if delay:
         raise InvalidParameterValue(
             f"Value {delay} for parameter DelaySeconds is invalid. Reason: The request include "
             "parameter that is not valid for this queue type."

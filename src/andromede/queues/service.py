@@ -477,6 +477,7 @@ class QueueService:
         group = dedup = None
         if is_fifo(queue):
             group_id, dedup_id = send_ids(queue, body, entry.group_id, entry.dedup_id, delay)
+            delay = None  # the queue's own delay, whatever the message said (0 at most)
             sealed_system[_GROUP] = MessageAttribute("String", string_value=group_id)
             sealed_system[_DEDUP] = MessageAttribute("String", string_value=dedup_id)
             group = group_key(queue.tenant_id, group_id)

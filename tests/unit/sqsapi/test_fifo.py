@@ -104,6 +104,18 @@ async def test_sends_dedup_and_sequence_numbers(sqs: Harness) -> None:
         {**send, "MessageGroupId": "g", "MessageDeduplicationId": "d1", "DelaySeconds": 1},
     )
     assert delayed.error_type == "InvalidParameterValue"
+    # DelaySeconds 0 passes, as on SQS (some SDKs always send it); the queue's delay applies.
+    zero = await sqs.ok(
+        "SendMessage",
+        {
+            **send,
+            "MessageBody": "zero",
+            "MessageGroupId": "z",
+            "MessageDeduplicationId": "z",
+            "DelaySeconds": 0,
+        },
+    )
+    assert zero["SequenceNumber"]
     bad_id = await sqs.call(
         "SendMessage", {**send, "MessageGroupId": "g h", "MessageDeduplicationId": "d1"}
     )
@@ -144,8 +156,8 @@ async def test_sends_dedup_and_sequence_numbers(sqs: Harness) -> None:
     assert int(done["a"]["SequenceNumber"]) > int(first["SequenceNumber"])
     assert [(f["Id"], f["Code"]) for f in batch["Failed"]] == [("c", "MissingParameter")]
     got = await receive(sqs, url)
-    assert [m["Body"] for m in got] == ["one", "two"]
-    attributes = got[0]["Attributes"]
+    assert [m["Body"] for m in got] == ["zero", "one", "two"]
+    attributes = got[1]["Attributes"]
     assert attributes["MessageGroupId"] == "g"
     assert attributes["MessageDeduplicationId"] == "d1"
     assert attributes["SequenceNumber"] == first["SequenceNumber"]
