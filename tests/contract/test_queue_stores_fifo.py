@@ -137,6 +137,10 @@ async def test_receive_attempt_retried_answers_the_same_messages(store: QueueSto
     for m in first:
         await store.delete_message("t1", "q.fifo", m.message_id, m.receipt)
     assert ids(await receive(store, NOW + timedelta(seconds=41), attempt="x")) == []
+    # Past its five minutes an attempt is forgotten: the same id makes a new receive.
+    late = NOW + timedelta(minutes=6)
+    fresh = await receive(store, late, attempt="y")
+    assert [(m.message_id, m.receipt) for m in fresh] == [("b-1", f"r-{late.timestamp()}-y-0")]
 
 
 async def test_dead_letters_keep_their_group(store: QueueStore) -> None:

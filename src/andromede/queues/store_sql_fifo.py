@@ -132,7 +132,6 @@ def _retried(
 ) -> list[ReceivedMessage]:
     """The messages an earlier receive of ``attempt`` gave that are still in flight under
     its receipts, hidden again until ``visible_until``."""
-    conn.execute(_A.delete().where(*_of(_A, tenant_id, name), _A.c.expires_at <= now))
     document = conn.scalar(
         sa.select(_A.c.document).where(*_of(_A, tenant_id, name), _A.c.attempt_key == attempt)
     )
@@ -169,6 +168,8 @@ def receive_fifo(
     attempt: str | None,
     attempt_until: datetime | None,
 ) -> list[ReceivedMessage]:
+    # Every receive sweeps the queue's attempts past their five minutes, so they never pile up.
+    conn.execute(_A.delete().where(*_of(_A, tenant_id, name), _A.c.expires_at <= now))
     if attempt is not None:
         again = _retried(conn, tenant_id, name, attempt, now, visible_until)
         if again:
