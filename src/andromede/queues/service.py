@@ -5,6 +5,8 @@ A queue is its tenant's alone: an ARN or a URL naming another account is answere
 that does not exist. Long polling waits without a database connection: a receive that found
 nothing waits for a send to the queue through this service (woken at once) or for
 ``poll_interval`` (a send through another gateway), then looks again, until its wait ends.
+A FIFO queue (decision 0164) takes its sends and receives through the store's FIFO methods;
+its rules are ``andromede.queues.fifo``'s.
 """
 
 from __future__ import annotations

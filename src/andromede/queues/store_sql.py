@@ -5,7 +5,8 @@ A receive selects visible messages ``FOR UPDATE SKIP LOCKED`` and hides them in 
 transaction: on PostgreSQL two gateways receiving at once take disjoint messages and neither
 waits; SQLite runs one write transaction at a time. A delete or a visibility change acts only
 on the row whose receipt is still the one given, so a receipt of an earlier receive changes
-nothing.
+nothing. A FIFO queue's sends and receives are ``store_sql_fifo``'s transactions (decision
+0164, migration 0077).
 """
 
 from __future__ import annotations
