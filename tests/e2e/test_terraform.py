@@ -1,20 +1,23 @@
-"""Terraform's AWS provider against a real ``andromede serve``: KMS keys (generated, signing with a
-key policy, imported material), an alias, a grant with a constraint, a ciphertext, a bucket
-whose default encryption names the alias, an object under the imported key, a versioned bucket
-replicating to another, versions under a KMS key included
+"""Terraform's AWS provider against a real ``andromede serve``: KMS keys (generated, signing
+with a key policy, imported material), an alias, a grant with a constraint, a ciphertext, a
+bucket whose default encryption names the alias, an object under the imported key, a
+versioned bucket replicating to another, versions under a KMS key included
 (``aws_s3_bucket_replication_configuration`` with ``source_selection_criteria`` and a
-``replica_kms_key_id``), and the data sources that read them back (public key, secrets, alias),
-and SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``, a FIFO dead-letter queue: decision
-0164). The configuration must apply, then plan with no change (what Terraform users check
-first), and destroy. And the S3 backend keeping its state here, locked by a lock file written
-with ``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``) and
-an instance with block devices (``aws_instance``), with IAM users and roles with a
+``replica_kms_key_id``), and the data sources that read them back (public key, secrets,
+alias). The
+configuration must apply, then plan with no change (what Terraform users check first), and
+destroy. And the S3 backend keeping its state here, locked by a lock file written with
+``If-None-Match: *``; an EBS volume under a KMS key (``aws_ebs_volume`` ``kms_key_id``) and an
+instance with block devices (``aws_instance``), with IAM users and roles with a
 ``permissions_boundary`` in the same configuration; a VPC lab launched from a launch template,
 with two more VPCs peered in its configuration; and the default VPC and subnet with
 ``force_destroy``, adopted, deleted and made again (decision 0137). Scenarios share a
 configuration where they can: every ``terraform`` command costs the provider seconds of CPU
 whatever it does (its GetProviderSchema, and an InternalValidate of its 1,500 resource schemas
 at each ValidateProviderConfig, which each walk calls).
+
+The main configuration also holds SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``,
+content-based deduplication and a FIFO dead-letter queue: decision 0164).
 
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
