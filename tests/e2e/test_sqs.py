@@ -174,6 +174,89 @@ def test_bucket_events_into_a_queue(server: ServerProcess) -> None:
     assert records[0]["eventName"] == "ObjectCreated:Put"
 
 
+def test_fifo_queue_in_order_once_and_not_for_s3(server: ServerProcess) -> None:
+    """A FIFO queue (decision 0164) through boto3: content-based deduplication answering the
+    first message, sequence numbers, a group's order and its holding while in flight, a
+    retried receive attempt, and S3 refused as its events' destination. Its group and
+    deduplication ids hold the canary, which the data folder's scan (next) must not find."""
+    sqs, s3 = client(server, "sqs"), client(server, "s3")
+    url = sqs.create_queue(
+        QueueName="orders.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    group = CANARY + "-group"
+    sent = [
+        sqs.send_message(QueueUrl=url, MessageBody=f"{CANARY}-{n}", MessageGroupId=group)
+        for n in range(3)
+    ]
+    again = sqs.send_message(QueueUrl=url, MessageBody=f"{CANARY}-0", MessageGroupId=group)
+    assert again["MessageId"] == sent[0]["MessageId"]
+    numbers = [int(one["SequenceNumber"]) for one in sent]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 3
+    other = sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {
+                "Id": "x",
+                "MessageBody": "other",
+                "MessageGroupId": "other",
+                "MessageDeduplicationId": CANARY + "-dedup",
+            }
+        ],
+    )
+    assert other["Successful"][0]["SequenceNumber"]
+    first = sqs.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=2,
+        MessageSystemAttributeNames=["All"],
+        ReceiveRequestAttemptId="attempt-1",
+    )["Messages"]
+    assert [m["Body"] for m in first] == [f"{CANARY}-0", f"{CANARY}-1"]
+    assert first[0]["Attributes"]["MessageGroupId"] == group
+    assert first[0]["Attributes"]["SequenceNumber"] == sent[0]["SequenceNumber"]
+    retried = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=2, ReceiveRequestAttemptId="attempt-1"
+    )["Messages"]
+    assert [m["ReceiptHandle"] for m in retried] == [m["ReceiptHandle"] for m in first]
+    # The group is in flight: only the other group's message comes.
+    rest = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in rest] == ["other"]
+    for message in first:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    last = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in last] == [f"{CANARY}-2"]
+    with pytest.raises(ClientError) as caught:
+        sqs.send_message(QueueUrl=url, MessageBody="no group")
+    assert caught.value.response["Error"]["Code"] == "MissingParameter"
+    # S3 cannot send to a FIFO queue, even one whose policy lets it.
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    s3.create_bucket(Bucket="fifo-evented")
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_notification_configuration(
+            Bucket="fifo-evented",
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"Id": "all", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
+                ]
+            },
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidArgument"
+
+
 def test_no_message_in_clear_in_the_data_folder(server: ServerProcess) -> None:
     sqs, sns, s3 = client(server, "sqs"), client(server, "sns"), client(server, "s3")
     url = sqs.create_queue(QueueName="canary")["QueueUrl"]

@@ -16,6 +16,9 @@ configuration where they can: every ``terraform`` command costs the provider sec
 whatever it does (its GetProviderSchema, and an InternalValidate of its 1,500 resource schemas
 at each ValidateProviderConfig, which each walk calls).
 
+The main configuration also holds SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``,
+content-based deduplication and a FIFO dead-letter queue: decision 0164).
+
 Terraform is not a Debian package: the test takes ``terraform`` from PATH and the
 ``hashicorp/aws`` provider from a filesystem mirror (``ANDROMEDE_TEST_TERRAFORM_MIRROR``,
 ``/opt/tf-plugins`` by default), since no registry outside the package mirrors is reachable.
@@ -114,7 +117,7 @@ CONFIGURATION = (
     # S3 Control's endpoint rules put the account id before the endpoint's host, which
     # resolves nowhere here: the provider sends through the server itself as its proxy,
     # which serves the absolute-form request target with the signed Host (decision 0152).
-    aws_provider("kms", "s3", "s3control", "sts").replace(
+    aws_provider("kms", "s3", "s3control", "sqs", "sts").replace(
         "  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1
     )
     + """
@@ -383,6 +386,27 @@ output "opened" {
 output "alias_target" { value = data.aws_kms_alias.data.target_key_arn }
 output "data_key_id" { value = aws_kms_key.data.key_id }
 output "ciphertext" { value = aws_kms_ciphertext.secret.ciphertext_blob }
+# SQS FIFO queues (decision 0164): content-based deduplication, high-throughput mode, and a
+# FIFO dead-letter queue.
+resource "aws_sqs_queue" "orders_dlq" {
+  name       = "%(bucket)s-dlq.fifo"
+  fifo_queue = true
+}
+resource "aws_sqs_queue" "orders" {
+  name                        = "%(bucket)s-orders.fifo"
+  fifo_queue                  = true
+  content_based_deduplication = true
+  deduplication_scope         = "messageGroup"
+  fifo_throughput_limit       = "perMessageGroupId"
+  visibility_timeout_seconds  = 45
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.orders_dlq.arn
+    maxReceiveCount     = 3
+  })
+  tags = { team = "orders" }
+}
+output "orders_url" { value = aws_sqs_queue.orders.url }
+output "orders_dlq_arn" { value = aws_sqs_queue.orders_dlq.arn }
 """
 )
 
@@ -656,6 +680,24 @@ def test_terraform_applies_converges_and_destroys(
     assert json.loads(point_policy)["Statement"][0]["Action"] == "s3:GetObject"
     assert s3.head_bucket(Bucket=point["Alias"])["ResponseMetadata"]["HTTPStatusCode"] == 200
 
+    # aws_sqs_queue with fifo_queue (decision 0164): the FIFO attributes as configured, and
+    # a send that takes its deduplication from the body.
+    sqs = client_for(server, "sqs", *server.credentials())
+    orders = outputs["orders_url"]
+    shown = sqs.get_queue_attributes(QueueUrl=orders, AttributeNames=["All"])["Attributes"]
+    assert {name: shown[name] for name in ("FifoQueue", "ContentBasedDeduplication")} == {
+        "FifoQueue": "true",
+        "ContentBasedDeduplication": "true",
+    }
+    assert (shown["DeduplicationScope"], shown["FifoThroughputLimit"]) == (
+        "messageGroup",
+        "perMessageGroupId",
+    )
+    assert json.loads(shown["RedrivePolicy"])["deadLetterTargetArn"] == outputs["orders_dlq_arn"]
+    assert sqs.send_message(QueueUrl=orders, MessageBody="order 1", MessageGroupId="customer-1")[
+        "SequenceNumber"
+    ]
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -682,6 +724,7 @@ def test_terraform_applies_converges_and_destroys(
     for key_arn in (outputs["byok_arn"], outputs["data_key_id"]):
         state = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
         assert state == "PendingDeletion"
+    assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix=bucket)
 
 
 BACKEND = """

@@ -128,7 +128,12 @@ from andromede.db.tables_compute import (
     compute_vpcs,
 )
 from andromede.db.tables_access_points import access_points
-from andromede.db.tables_queues import queue_messages, queues
+from andromede.db.tables_queues import (
+    queue_deduplications,
+    queue_messages,
+    queue_receive_attempts,
+    queues,
+)
 # isort: on
 
 __all__ = [
@@ -222,7 +227,9 @@ __all__ = [
     "parts",
     "policy_attachments",
     "policy_versions",
+    "queue_deduplications",
     "queue_messages",
+    "queue_receive_attempts",
     "queues",
     "replication_statuses",
     "replication_tasks",

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import UtcDateTime, big_id, key_text
 
-__all__ = ["queue_messages", "queues"]
+__all__ = ["queue_deduplications", "queue_messages", "queue_receive_attempts", "queues"]
 
 # A queue by account and name; attributes and tags as a JSON document with a format version.
 queues = sa.Table(
@@ -45,5 +45,31 @@ queue_messages = sa.Table(
     sa.Column("receive_count", sa.Integer, nullable=False),
     sa.Column("first_received_at", UtcDateTime, nullable=True),
     sa.Column("receipt", sa.Text, nullable=True),
+    # A FIFO queue's message (decision 0164, migration 0077): the digest of its group id.
+    sa.Column("group_key", sa.Text, nullable=True),
     sa.Index(None, "tenant_id", "queue_name", "visible_at"),
+    sa.Index(None, "tenant_id", "queue_name", "group_key", "id"),
+)
+# A FIFO queue's deduplication keys (digests) of the last five minutes, with the message each
+# first sent, so a duplicate answers its id and sequence.
+queue_deduplications = sa.Table(
+    "queue_deduplications",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("queue_name", key_text(), primary_key=True),
+    sa.Column("dedup_key", sa.Text, primary_key=True),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+# A FIFO queue's ReceiveRequestAttemptIds (digests) of the last five minutes: the messages
+# and receipts each receive gave, as a JSON list.
+queue_receive_attempts = sa.Table(
+    "queue_receive_attempts",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("queue_name", key_text(), primary_key=True),
+    sa.Column("attempt_key", sa.Text, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
 )

@@ -29,11 +29,27 @@ class _Row:
     receipt: str | None = None
 
 
+def _received(row: _Row) -> ReceivedMessage:
+    return ReceivedMessage(
+        row.message.message_id,
+        row.message.sealed,
+        row.message.sent_at,
+        row.receipt or "",
+        row.receive_count,
+        row.first_received_at or row.message.sent_at,
+        row.seq,
+    )
+
+
 class MemoryQueueStore:
     def __init__(self) -> None:
         self._queues: dict[tuple[str, str], Queue] = {}
         self._messages: dict[tuple[str, str], dict[str, _Row]] = {}
         self._seq = 0
+        # FIFO queues (decision 0164): deduplication keys and receive attempts, each with the
+        # time it is forgotten.
+        self._dedup: dict[tuple[str, str, str], tuple[str, int, datetime]] = {}
+        self._attempts: dict[tuple[str, str, str], tuple[list[tuple[str, str]], datetime]] = {}
 
     async def create_queue(self, queue: Queue, *, limit: int) -> Queue:
         key = (queue.tenant_id, queue.name)
@@ -67,6 +83,9 @@ class MemoryQueueStore:
 
     async def delete_queue(self, tenant_id: str, name: str) -> bool:
         self._messages.pop((tenant_id, name), None)
+        for table in (self._dedup, self._attempts):
+            for key in [k for k in table if k[:2] == (tenant_id, name)]:
+                del table[key]
         return self._queues.pop((tenant_id, name), None) is not None
 
     async def send(self, tenant_id: str, name: str, messages: Sequence[StoredMessage]) -> None:
@@ -125,6 +144,105 @@ class MemoryQueueStore:
                     row.receive_count,
                     row.first_received_at,
                 )
+            )
+        return received
+
+    async def send_fifo(
+        self,
+        tenant_id: str,
+        name: str,
+        messages: Sequence[StoredMessage],
+        now: datetime,
+        dedup_until: datetime,
+    ) -> list[tuple[str, int]]:
+        rows = self._messages.setdefault((tenant_id, name), {})
+        for key in [
+            k for k, v in self._dedup.items() if k[:2] == (tenant_id, name) and v[2] <= now
+        ]:
+            del self._dedup[key]
+        answers: list[tuple[str, int]] = []
+        for message in messages:
+            key = (tenant_id, name, message.dedup_key or "")
+            held = self._dedup.get(key)
+            if held is not None:
+                answers.append((held[0], held[1]))
+                continue
+            self._seq += 1
+            rows[message.message_id] = _Row(self._seq, message, message.visible_at)
+            self._dedup[key] = (message.message_id, self._seq, dedup_until)
+            answers.append((message.message_id, self._seq))
+        return answers
+
+    async def receive_fifo(
+        self,
+        tenant_id: str,
+        name: str,
+        now: datetime,
+        *,
+        limit: int,
+        visible_until: datetime,
+        receipts: Sequence[str],
+        redrive: Redrive | None,
+        in_flight_limit: int,
+        attempt: str | None = None,
+        attempt_until: datetime | None = None,
+    ) -> list[ReceivedMessage]:
+        rows = self._messages.get((tenant_id, name), {})
+        for key in [
+            k for k, v in self._attempts.items() if k[:2] == (tenant_id, name) and v[1] <= now
+        ]:
+            del self._attempts[key]
+        if attempt is not None:
+            held = self._attempts.get((tenant_id, name, attempt))
+            if held is not None and held[1] > now:
+                again = [
+                    rows[i] for i, receipt in held[0] if i in rows and rows[i].receipt == receipt
+                ]
+                for row in again:
+                    row.visible_at = visible_until
+                if again:
+                    return [_received(row) for row in again]
+        for message_id in [i for i, row in rows.items() if row.message.expires_at <= now]:
+            del rows[message_id]
+        in_flight = sum(1 for r in rows.values() if r.receipt is not None and r.visible_at > now)
+        if in_flight >= in_flight_limit:
+            raise OverLimit("Too many messages in flight.")
+        limit = min(limit, in_flight_limit - in_flight, len(receipts))
+        # Each group in the order of its oldest message; from a group with no message in
+        # flight, its visible messages in order up to the first one that is not, as many as
+        # the limit allows (SQS returns as many of one group as it can).
+        groups: dict[str | None, list[_Row]] = {}
+        for row in sorted(rows.values(), key=lambda r: r.seq):
+            groups.setdefault(row.message.group_key, []).append(row)
+        target = None
+        if redrive is not None:
+            target = self._messages.get((redrive.tenant_id, redrive.queue_name))
+        received: list[ReceivedMessage] = []
+        for members in groups.values():
+            if any(r.receipt is not None and r.visible_at > now for r in members):
+                continue
+            for row in members:
+                if len(received) >= limit or row.visible_at > now:
+                    break
+                if (
+                    redrive is not None
+                    and target is not None
+                    and row.receive_count >= redrive.max_receive_count
+                ):
+                    # To the dead-letter queue with its group; the group waits for the next
+                    # receive, as the SQL stores do.
+                    del rows[row.message.message_id]
+                    target[row.message.message_id] = _Row(row.seq, row.message, now)
+                    break
+                row.receive_count += 1
+                row.first_received_at = row.first_received_at or now
+                row.receipt = receipts[len(received)]
+                row.visible_at = visible_until
+                received.append(_received(row))
+        if attempt is not None and attempt_until is not None and received:
+            self._attempts[(tenant_id, name, attempt)] = (
+                [(m.message_id, m.receipt) for m in received],
+                attempt_until,
             )
         return received
 

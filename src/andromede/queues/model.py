@@ -27,7 +27,6 @@ from andromede.queues.errors import (
     InvalidMessageContents,
     InvalidParameterValue,
     QueueDoesNotExist,
-    UnsupportedOperation,
 )
 
 __all__ = [
@@ -72,7 +71,7 @@ _RANGES: Final[Mapping[str, tuple[int, int]]] = {
     "KmsDataKeyReusePeriodSeconds": (60, 86_400),
 }
 _TEXT: Final = frozenset({"Policy", "RedrivePolicy", "KmsMasterKeyId", "SqsManagedSseEnabled"})
-# FIFO queues' own attributes: refused with the queues themselves.
+# FIFO queues' own attributes: kept as given here, checked by andromede.queues.fifo.
 _FIFO: Final = frozenset(
     {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
 )
@@ -95,9 +94,10 @@ def parse_queue_arn(arn: str) -> tuple[str, str, str]:
 
 
 def check_name(name: str) -> str:
-    if name.endswith(".fifo"):
-        raise UnsupportedOperation("FIFO queues are not implemented (decision 0158)")
-    if not _NAME.fullmatch(name):
+    """A queue name: 1-80 characters, ``.fifo`` included for a FIFO queue (whose attribute
+    goes with the suffix: ``andromede.queues.fifo``)."""
+    base = name.removesuffix(".fifo")
+    if not _NAME.fullmatch(base) or len(name) > 80:
         raise InvalidParameterValue(
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
         )
@@ -136,9 +136,10 @@ def check_queue_attributes(
     kept: dict[str, str] = {}
     for name, value in attributes.items():
         if name in _FIFO:
-            if name == "FifoQueue" and value.lower() == "false":
-                continue
-            raise UnsupportedOperation("FIFO queues are not implemented (decision 0158)")
+            if len(value) > 32:
+                raise InvalidAttributeValue(f"Invalid value for the parameter {name}.")
+            kept[name] = value
+            continue
         if name in _RANGES:
             low, high = _RANGES[name]
             if name == "MaximumMessageSize":

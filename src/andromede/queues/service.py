@@ -5,6 +5,8 @@ A queue is its tenant's alone: an ARN or a URL naming another account is answere
 that does not exist. Long polling waits without a database connection: a receive that found
 nothing waits for a send to the queue through this service (woken at once) or for
 ``poll_interval`` (a send through another gateway), then looks again, until its wait ends.
+A FIFO queue (decision 0164) takes its sends and receives through the store's FIFO methods;
+its rules are ``andromede.queues.fifo``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -34,6 +36,19 @@ from andromede.queues.errors import (
     QueueNameExists,
     ReceiptHandleIsInvalid,
     TooManyEntriesInBatchRequest,
+)
+from andromede.queues.fifo import (
+    ATTEMPT_INTERVAL,
+    DEDUP_INTERVAL,
+    FIFO_ATTRIBUTES,
+    attempt_key,
+    check_attempt_id,
+    check_fifo_attributes,
+    dedup_key,
+    group_key,
+    is_fifo,
+    send_ids,
+    sequence_number,
 )
 from andromede.queues.model import (
     DEFAULTS,
@@ -81,8 +96,13 @@ _SHOWN = (
     "RedrivePolicy",
     "KmsMasterKeyId",
     "KmsDataKeyReusePeriodSeconds",
+    *FIFO_ATTRIBUTES,  # a FIFO queue's (decision 0164); a standard queue has none
 )
 MAX_TAGS = 50
+# A FIFO message's ids, kept in its sealed payload's system attributes (which a sender
+# cannot set: only AWSTraceHeader is accepted from it).
+_GROUP = "MessageGroupId"
+_DEDUP = "MessageDeduplicationId"
 
 
 class Sealer(Protocol):
@@ -108,6 +128,7 @@ class SentMessage:
     md5_of_body: str
     md5_of_attributes: str | None
     md5_of_system_attributes: str | None
+    sequence_number: str | None = None  # a FIFO queue's
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +138,8 @@ class BatchEntry:
     attributes: Mapping[str, MessageAttribute] = field(default_factory=dict)
     system: Mapping[str, MessageAttribute] = field(default_factory=dict)
     delay: int | None = None
+    group_id: str | None = None  # a FIFO queue's MessageGroupId
+    dedup_id: str | None = None  # a FIFO queue's MessageDeduplicationId
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +156,18 @@ class Delivered:
     sent_at: datetime
     receive_count: int
     first_received_at: datetime
+    sequence: int = 0  # a FIFO queue's SequenceNumber
+
+    @property
+    def group_id(self) -> str | None:
+        """A FIFO queue's message group (sealed in the payload with the message)."""
+        held = self.payload.system.get(_GROUP)
+        return None if held is None else held.string_value
+
+    @property
+    def dedup_id(self) -> str | None:
+        held = self.payload.system.get(_DEDUP)
+        return None if held is None else held.string_value
 
     @property
     def md5_of_body(self) -> str:
@@ -199,12 +234,11 @@ class QueueService:
         """A new queue, or the tenant's queue of that name when every attribute given has
         the value it holds (QueueNameExists otherwise)."""
         checked = check_queue_attributes(attributes, max_message_size=self._limits.max_message_size)
+        checked = check_fifo_attributes(check_name(name), checked)
         await self._check_redrive(tenant_id, checked)
         _check_tags(tags or {})
         now = self._clock()
-        queue = Queue(
-            tenant_id, check_name(name), self._region, checked, now, now, dict(tags or {})
-        )
+        queue = Queue(tenant_id, name, self._region, checked, now, now, dict(tags or {}))
         kept = await self._store.create_queue(queue, limit=self._limits.max_queues)
         if kept is not queue and any(kept.attribute(k) != v for k, v in checked.items()):
             raise QueueNameExists(
@@ -271,6 +305,7 @@ class QueueService:
     async def set_queue_attributes(self, queue: Queue, attributes: Mapping[str, str]) -> Queue:
         merged = {**queue.attributes, **attributes}
         checked = check_queue_attributes(merged, max_message_size=self._limits.max_message_size)
+        checked = check_fifo_attributes(queue.name, checked, existing=queue)
         await self._check_redrive(queue.tenant_id, checked, queue.arn)
         updated = Queue(
             queue.tenant_id,
@@ -335,15 +370,19 @@ class QueueService:
             region, account, name = parse_queue_arn(policy.dead_letter_arn)
         except QueueDoesNotExist:
             region = account = name = ""
-        if (
-            region != self._region
-            or account != tenant_id
-            or policy.dead_letter_arn == own_arn
-            or await self._store.get_queue(tenant_id, name) is None
-        ):
+        target = None
+        if region == self._region and account == tenant_id and policy.dead_letter_arn != own_arn:
+            target = await self._store.get_queue(tenant_id, name)
+        if target is None:
             raise InvalidParameterValue(
                 "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target "
                 "does not exist."
+            )
+        if is_fifo(target) != (attributes.get("FifoQueue") == "true"):
+            # A FIFO queue's dead letters keep their groups' order only in a FIFO queue.
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must "
+                "be same type of queue as the source."
             )
 
     # --- messages ----------------------------------------------------------------------------
@@ -356,11 +395,33 @@ class QueueService:
         system: Mapping[str, MessageAttribute],
         delay: int | None,
         sender: str,
+        *,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
     ) -> SentMessage:
-        message, sent = await self._prepare(queue, body, attributes, system, delay, sender)
-        await self._store.send(queue.tenant_id, queue.name, [message])
+        message, sent = await self._prepare(
+            queue, BatchEntry("", body, attributes, system, delay, group_id, dedup_id), sender
+        )
+        if is_fifo(queue):
+            [sent] = await self._send_fifo(queue, [message], [sent])
+        else:
+            await self._store.send(queue.tenant_id, queue.name, [message])
         self._wake(queue)
         return sent
+
+    async def _send_fifo(
+        self, queue: Queue, messages: list[StoredMessage], sent: list[SentMessage]
+    ) -> list[SentMessage]:
+        """The answers of a FIFO queue's sends: a duplicate's is the first message's id,
+        with its sequence number."""
+        now = self._clock()
+        kept = await self._store.send_fifo(
+            queue.tenant_id, queue.name, messages, now, now + DEDUP_INTERVAL
+        )
+        return [
+            replace(one, message_id=message_id, sequence_number=sequence_number(sequence))
+            for one, (message_id, sequence) in zip(sent, kept, strict=True)
+        ]
 
     async def send_batch(
         self, queue: Queue, entries: Sequence[BatchEntry], sender: str
@@ -376,15 +437,17 @@ class QueueService:
         failed: list[BatchFailure] = []
         for entry in entries:
             try:
-                message, result = await self._prepare(
-                    queue, entry.body, entry.attributes, entry.system, entry.delay, sender
-                )
+                message, result = await self._prepare(queue, entry, sender)
             except QueueError as exc:
                 failed.append(BatchFailure(entry.id, exc))
                 continue
             messages.append(message)
             sent.append((entry.id, result))
-        await self._store.send(queue.tenant_id, queue.name, messages)
+        if is_fifo(queue):
+            answers = await self._send_fifo(queue, messages, [one for _, one in sent])
+            sent = [(entry_id, one) for (entry_id, _), one in zip(sent, answers, strict=True)]
+        else:
+            await self._store.send(queue.tenant_id, queue.name, messages)
         if messages:
             self._wake(queue)
         return sent, failed
@@ -394,14 +457,9 @@ class QueueService:
         await self.send_message(queue, body, {}, {}, None, sender)
 
     async def _prepare(
-        self,
-        queue: Queue,
-        body: str,
-        attributes: Mapping[str, MessageAttribute],
-        system: Mapping[str, MessageAttribute],
-        delay: int | None,
-        sender: str,
+        self, queue: Queue, entry: BatchEntry, sender: str
     ) -> tuple[StoredMessage, SentMessage]:
+        body, attributes, system, delay = entry.body, entry.attributes, entry.system, entry.delay
         check_body(body)
         check_message_attributes(attributes)
         unknown = set(system) - {"AWSTraceHeader"}
@@ -417,9 +475,22 @@ class QueueService:
                 f"{limit} bytes."
             )
         delay = _seconds("DelaySeconds", delay, 0, 900)
+        sealed_system = dict(system)
+        group = dedup = None
+        if is_fifo(queue):
+            group_id, dedup_id = send_ids(queue, body, entry.group_id, entry.dedup_id, delay)
+            delay = None  # the queue's own delay, whatever the message said (0 at most)
+            sealed_system[_GROUP] = MessageAttribute("String", string_value=group_id)
+            sealed_system[_DEDUP] = MessageAttribute("String", string_value=dedup_id)
+            group = group_key(queue.tenant_id, group_id)
+            dedup = dedup_key(queue, group_id, dedup_id)
+        elif entry.dedup_id is not None or entry.group_id is not None:
+            raise InvalidParameterValue(
+                "The request include parameter that is not valid for this queue type"
+            )
         now = self._clock()
         message_id = str(uuid.uuid4())
-        payload = Payload(body, dict(attributes), dict(system), sender)
+        payload = Payload(body, dict(attributes), sealed_system, sender)
         sealed = await self._sealer.seal(
             queue.tenant_id, payload.encode(), _context(queue, message_id)
         )
@@ -430,6 +501,8 @@ class QueueService:
             now,
             now + timedelta(seconds=wait),
             now + timedelta(seconds=queue.seconds("MessageRetentionPeriod")),
+            group,
+            dedup,
         )
         return stored, SentMessage(
             message_id, body_md5(body), attributes_md5(attributes), attributes_md5(system)
@@ -442,8 +515,15 @@ class QueueService:
         max_messages: int | None,
         visibility: int | None,
         wait: int | None,
+        attempt_id: str | None = None,
     ) -> list[Delivered]:
+        """Up to ``max_messages`` messages, waiting up to ``wait`` seconds for one. A FIFO
+        queue's receive retried with its ``attempt_id`` within five minutes answers the same
+        messages (those still in flight under its receipts)."""
         count = _seconds("MaxNumberOfMessages", max_messages, 1, 10) or 1
+        attempt = None
+        if attempt_id is not None and is_fifo(queue):
+            attempt = attempt_key(queue, check_attempt_id(attempt_id))
         hidden = _seconds("VisibilityTimeout", visibility, 0, 43_200)
         waited = _seconds("WaitTimeSeconds", wait, 0, 20)
         hide = queue.seconds("VisibilityTimeout") if hidden is None else hidden
@@ -457,7 +537,7 @@ class QueueService:
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.setdefault(key, set()).add(waiter)
             try:
-                found = await self._receive_once(queue, count, hide, redrive)
+                found = await self._receive_once(queue, count, hide, redrive, attempt)
                 remaining = deadline - loop.time()
                 if found or remaining <= 0:
                     return found
@@ -471,19 +551,39 @@ class QueueService:
                         del self._waiters[key]
 
     async def _receive_once(
-        self, queue: Queue, count: int, hide: int, redrive: Redrive | None
+        self,
+        queue: Queue,
+        count: int,
+        hide: int,
+        redrive: Redrive | None,
+        attempt: str | None = None,
     ) -> list[Delivered]:
         now = self._clock()
-        received = await self._store.receive(
-            queue.tenant_id,
-            queue.name,
-            now,
-            limit=count,
-            visible_until=now + timedelta(seconds=hide),
-            receipts=[secrets.token_hex(16) for _ in range(count)],
-            redrive=redrive,
-            in_flight_limit=self._limits.in_flight,
-        )
+        receipts = [secrets.token_hex(16) for _ in range(count)]
+        if is_fifo(queue):
+            received = await self._store.receive_fifo(
+                queue.tenant_id,
+                queue.name,
+                now,
+                limit=count,
+                visible_until=now + timedelta(seconds=hide),
+                receipts=receipts,
+                redrive=redrive,
+                in_flight_limit=self._limits.in_flight,
+                attempt=attempt,
+                attempt_until=now + ATTEMPT_INTERVAL,
+            )
+        else:
+            received = await self._store.receive(
+                queue.tenant_id,
+                queue.name,
+                now,
+                limit=count,
+                visible_until=now + timedelta(seconds=hide),
+                receipts=receipts,
+                redrive=redrive,
+                in_flight_limit=self._limits.in_flight,
+            )
         delivered = []
         for message in received:
             plaintext = await self._sealer.open(
@@ -497,6 +597,7 @@ class QueueService:
                     message.sent_at,
                     message.receive_count,
                     message.first_received_at,
+                    message.sequence,
                 )
             )
         return delivered

@@ -26,6 +26,9 @@ class StoredMessage:
     sent_at: datetime
     visible_at: datetime  # later than sent_at for a delayed message
     expires_at: datetime  # sent_at + the queue's MessageRetentionPeriod
+    # A FIFO queue's message (decision 0164): digests of its group and deduplication ids.
+    group_key: str | None = None
+    dedup_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class ReceivedMessage:
     receipt: str  # this receive's token: only it deletes the message
     receive_count: int  # counting this receive
     first_received_at: datetime
+    sequence: int = 0  # the store's order of sends; a FIFO queue's SequenceNumber
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,42 @@ class QueueStore(Protocol):
         received ``redrive.max_receive_count`` times already moves to the redrive queue
         instead. Expired messages are removed. OverLimit when ``in_flight_limit`` messages
         are in flight already. Two receivers never get one message within its visibility."""
+
+    async def send_fifo(
+        self,
+        tenant_id: str,
+        name: str,
+        messages: Sequence[StoredMessage],
+        now: datetime,
+        dedup_until: datetime,
+    ) -> list[tuple[str, int]]:
+        """Add a FIFO queue's messages in order, each with its ``group_key`` and
+        ``dedup_key``; for each, its (message id, sequence). A message whose ``dedup_key``
+        was sent to the queue before and not past ``now`` is not added: its answer is the
+        first message's id and sequence. A new key is remembered until ``dedup_until``.
+        Sequences grow with the order of sends on a queue (sends to one queue are
+        serialised)."""
+
+    async def receive_fifo(
+        self,
+        tenant_id: str,
+        name: str,
+        now: datetime,
+        *,
+        limit: int,
+        visible_until: datetime,
+        receipts: Sequence[str],
+        redrive: Redrive | None,
+        in_flight_limit: int,
+        attempt: str | None = None,
+        attempt_until: datetime | None = None,
+    ) -> list[ReceivedMessage]:
+        """As :meth:`receive` for a FIFO queue: the messages of a group in their order,
+        none of a group while one of its messages is in flight, and never one group to two
+        receivers at once. ``attempt`` (a digest of a ReceiveRequestAttemptId) given to an
+        earlier receive whose ``attempt_until`` is not past ``now``: that receive's messages
+        still in flight under its receipts, hidden again until ``visible_until`` (a new
+        receive otherwise, its attempt remembered until ``attempt_until``)."""
 
     async def delete_message(
         self, tenant_id: str, name: str, message_id: str, receipt: str

@@ -5,7 +5,8 @@ A receive selects visible messages ``FOR UPDATE SKIP LOCKED`` and hides them in 
 transaction: on PostgreSQL two gateways receiving at once take disjoint messages and neither
 waits; SQLite runs one write transaction at a time. A delete or a visibility change acts only
 on the row whose receipt is still the one given, so a receipt of an earlier receive changes
-nothing.
+nothing. A FIFO queue's sends and receives are ``store_sql_fifo``'s transactions (decision
+0164, migration 0077).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from andromede.queues.store import (
     Redrive,
     StoredMessage,
 )
+from andromede.queues.store_sql_fifo import forget_fifo_state, receive_fifo, send_fifo
 
 __all__ = ["SqlQueueStore"]
 
@@ -115,6 +117,7 @@ class SqlQueueStore:
     async def delete_queue(self, tenant_id: str, name: str) -> bool:
         def work(conn: Connection) -> bool:
             conn.execute(_M.delete().where(*_of(tenant_id, name)))
+            forget_fifo_state(conn, tenant_id, name)
             return (
                 conn.execute(
                     _Q.delete().where(_Q.c.tenant_id == tenant_id, _Q.c.name == name)
@@ -239,6 +242,54 @@ class SqlQueueStore:
             return received
 
         return await self._db.write(work)
+
+    async def send_fifo(
+        self,
+        tenant_id: str,
+        name: str,
+        messages: Sequence[StoredMessage],
+        now: datetime,
+        dedup_until: datetime,
+    ) -> list[tuple[str, int]]:
+        return await self._db.write(
+            lambda conn: send_fifo(conn, tenant_id, name, messages, now, dedup_until)
+        )
+
+    async def receive_fifo(
+        self,
+        tenant_id: str,
+        name: str,
+        now: datetime,
+        *,
+        limit: int,
+        visible_until: datetime,
+        receipts: Sequence[str],
+        redrive: Redrive | None,
+        in_flight_limit: int,
+        attempt: str | None = None,
+        attempt_until: datetime | None = None,
+    ) -> list[ReceivedMessage]:
+        if attempt is None:
+            # As a standard queue's: an empty queue costs a read, no write transaction. Not
+            # with an attempt id, whose retry is answered with messages no longer visible.
+            probe = sa.select(_M.c.id).where(*_of(tenant_id, name), _M.c.visible_at <= now)
+            if await self._db.read(lambda conn: conn.execute(probe.limit(1)).first()) is None:
+                return []
+        return await self._db.write(
+            lambda conn: receive_fifo(
+                conn,
+                tenant_id,
+                name,
+                now,
+                limit=limit,
+                visible_until=visible_until,
+                receipts=receipts,
+                redrive=redrive,
+                in_flight_limit=in_flight_limit,
+                attempt=attempt,
+                attempt_until=attempt_until,
+            )
+        )
 
     async def delete_message(
         self, tenant_id: str, name: str, message_id: str, receipt: str

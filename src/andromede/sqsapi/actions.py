@@ -15,12 +15,14 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from andromede.queues.errors import InvalidParameterValue, MissingParameter, QueueError
+from andromede.queues.fifo import sequence_number
 from andromede.queues.model import MessageAttribute, Queue, attributes_md5, queue_arn
 from andromede.queues.service import (
     BatchEntry,
     BatchFailure,
     Delivered,
     QueueService,
+    SentMessage,
     check_batch_ids,
 )
 from andromede.sqsapi.authorise import check_policy
@@ -187,16 +189,30 @@ async def list_dead_letter_source_queues(call: SqsCall) -> dict[str, Any]:
     return {"queueUrls": [f"{call.base_url}/{queue.tenant_id}/{name}" for name in names]}
 
 
-def _no_fifo_parameters(params: Mapping[str, Any]) -> None:
-    if params.get("MessageGroupId") is not None or params.get("MessageDeduplicationId"):
-        raise InvalidParameterValue(
-            "The request include parameter that is not valid for this queue type"
-        )
+def _fifo_ids(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """A send's MessageGroupId and MessageDeduplicationId (the service checks them against
+    its queue's type: decision 0164)."""
+    ids = params.get("MessageGroupId"), params.get("MessageDeduplicationId")
+    for name, value in zip(("MessageGroupId", "MessageDeduplicationId"), ids, strict=True):
+        if value is not None and not isinstance(value, str):
+            raise InvalidParameterValue(f"Value for parameter {name} is invalid.")
+    return ids
+
+
+def _sent(result: SentMessage) -> dict[str, str]:
+    answer = {"MessageId": result.message_id, "MD5OfMessageBody": result.md5_of_body}
+    if result.md5_of_attributes:
+        answer["MD5OfMessageAttributes"] = result.md5_of_attributes
+    if result.md5_of_system_attributes:
+        answer["MD5OfMessageSystemAttributes"] = result.md5_of_system_attributes
+    if result.sequence_number:
+        answer["SequenceNumber"] = result.sequence_number
+    return answer
 
 
 async def send_message(call: SqsCall) -> dict[str, Any]:
     queue = await call.queue("sqs:SendMessage")
-    _no_fifo_parameters(call.params)
+    group_id, dedup_id = _fifo_ids(call.params)
     sent = await call.queues.send_message(
         queue,
         call.text("MessageBody", required=True) or "",
@@ -204,13 +220,10 @@ async def send_message(call: SqsCall) -> dict[str, Any]:
         _message_attributes(call.params.get("MessageSystemAttributes")),
         call.number("DelaySeconds"),
         call.sender_id,
+        group_id=group_id,
+        dedup_id=dedup_id,
     )
-    answer = {"MD5OfMessageBody": sent.md5_of_body, "MessageId": sent.message_id}
-    if sent.md5_of_attributes:
-        answer["MD5OfMessageAttributes"] = sent.md5_of_attributes
-    if sent.md5_of_system_attributes:
-        answer["MD5OfMessageSystemAttributes"] = sent.md5_of_system_attributes
-    return answer
+    return _sent(sent)
 
 
 def _entries(call: SqsCall) -> list[dict[str, Any]]:
@@ -247,7 +260,7 @@ async def send_message_batch(call: SqsCall) -> dict[str, Any]:
     for raw in raws:
         entry_id = _entry_id(raw)
         try:
-            _no_fifo_parameters(raw)
+            group_id, dedup_id = _fifo_ids(raw)
             body = raw.get("MessageBody")
             delay = raw.get("DelaySeconds")
             if not isinstance(body, str) or (
@@ -261,6 +274,8 @@ async def send_message_batch(call: SqsCall) -> dict[str, Any]:
                     _message_attributes(raw.get("MessageAttributes")),
                     _message_attributes(raw.get("MessageSystemAttributes")),
                     delay,
+                    group_id,
+                    dedup_id,
                 )
             )
         except QueueError as exc:
@@ -268,18 +283,7 @@ async def send_message_batch(call: SqsCall) -> dict[str, Any]:
     sent, refused = (
         await call.queues.send_batch(queue, entries, call.sender_id) if entries else ([], [])
     )
-    successful = []
-    for entry_id, result in sent:
-        one = {
-            "Id": entry_id,
-            "MessageId": result.message_id,
-            "MD5OfMessageBody": result.md5_of_body,
-        }
-        if result.md5_of_attributes:
-            one["MD5OfMessageAttributes"] = result.md5_of_attributes
-        if result.md5_of_system_attributes:
-            one["MD5OfMessageSystemAttributes"] = result.md5_of_system_attributes
-        successful.append(one)
+    successful = [{"Id": entry_id, **_sent(result)} for entry_id, result in sent]
     return {"Successful": successful, "Failed": _failures([*failed, *refused])}
 
 
@@ -297,6 +301,11 @@ def _system_attributes(message: Delivered, wanted: set[str]) -> dict[str, str]:
     trace = message.payload.system.get("AWSTraceHeader")
     if trace is not None and trace.string_value:
         every["AWSTraceHeader"] = trace.string_value
+    if message.group_id is not None:
+        # A FIFO queue's message (decision 0164).
+        every["MessageGroupId"] = message.group_id
+        every["MessageDeduplicationId"] = message.dedup_id or ""
+        every["SequenceNumber"] = sequence_number(message.sequence)
     if "All" in wanted:
         return every
     return {name: value for name, value in every.items() if name in wanted}
@@ -327,6 +336,7 @@ async def receive_message(call: SqsCall) -> dict[str, Any]:
         max_messages=call.number("MaxNumberOfMessages"),
         visibility=call.number("VisibilityTimeout"),
         wait=call.number("WaitTimeSeconds"),
+        attempt_id=call.text("ReceiveRequestAttemptId"),
     )
     messages = []
     for message in received:

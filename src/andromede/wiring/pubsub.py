@@ -27,6 +27,7 @@ from andromede.notifications.pubsub import PubSubLimits, PubSubService
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, QueuedEvent, SubscriptionStore
 from andromede.queues.errors import QueueError
+from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute, parse_queue_arn
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
@@ -103,10 +104,12 @@ class TopicQueues:
     async def may_subscribe(self, tenant_id: str, queue_arn: str) -> bool:
         try:
             region, account, name = parse_queue_arn(queue_arn)
-            await self._queues.get_queue(tenant_id, account, name)
+            queue = await self._queues.get_queue(tenant_id, account, name)
         except QueueError:
             return False
-        return region == self._region
+        # A standard topic cannot feed a FIFO queue, as on AWS (its messages have no group:
+        # decision 0164).
+        return region == self._region and not is_fifo(queue)
 
     async def send(
         self,
@@ -119,6 +122,8 @@ class TopicQueues:
             _, account, name = parse_queue_arn(queue_arn)
             queue = await self._queues.get_queue(owner, account, name)
         except QueueError:
+            return False
+        if is_fifo(queue):
             return False
         await self._queues.send_message(
             queue, body, _sqs_attributes(attributes or {}), {}, None, SNS_PRINCIPAL

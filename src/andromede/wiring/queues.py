@@ -19,6 +19,7 @@ from andromede.db.notification_events import Unreadable
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.service import KeyService
 from andromede.queues.errors import QueueError
+from andromede.queues.fifo import is_fifo
 from andromede.queues.model import parse_queue_arn
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.queues.store_sql import SqlQueueStore
@@ -122,7 +123,12 @@ class BucketEventQueues:
             queue = await self._queues.get_queue(tenant_id, account, name)
         except QueueError:
             return False
-        return region == queue.region and s3_may_send(queue, f"arn:aws:s3:::{bucket}", tenant_id)
+        # S3 cannot send to a FIFO queue (decision 0164): its events carry no message group.
+        return (
+            region == queue.region
+            and not is_fifo(queue)
+            and s3_may_send(queue, f"arn:aws:s3:::{bucket}", tenant_id)
+        )
 
     async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
         """Send ``message`` (S3's event JSON) to the queue; False when it cannot ever be (the
@@ -132,6 +138,9 @@ class BucketEventQueues:
             _, account, name = parse_queue_arn(queue_arn)
             queue = await self._queues.get_queue(tenant_id, account, name)
         except QueueError:
+            return False
+        if is_fifo(queue):
+            log.info("event for %s dropped: S3 cannot send to a FIFO queue", queue_arn)
             return False
         if bucket is None or not s3_may_send(queue, f"arn:aws:s3:::{bucket}", tenant_id):
             log.info("event for %s dropped: the queue's policy does not allow S3", queue_arn)

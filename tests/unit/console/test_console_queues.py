@@ -48,7 +48,7 @@ async def test_queues_created_counted_and_deleted_after_a_ticked_box(
         listing.text
     )
     assert '<td class="visible">2</td>' in listing.text
-    assert refused.status_code == 400 and "(UnsupportedOperation)" in _alert(refused)
+    assert refused.status_code == 400 and "(InvalidParameterValue)" in _alert(refused)
     assert 'value="bad.fifo"' in refused.text
     assert unticked.status_code == 400 and "Tick the box" in _alert(unticked)
     assert deleted.status_code == 303

@@ -76,8 +76,9 @@ async def test_errors_in_sqs_shape(sqs: Harness) -> None:
     )
     assert other.error_type == "QueueNameExists"
     assert (await sqs.call("CreateQueue", {"QueueName": "q"})).status == 200
+    # A .fifo name goes with FifoQueue=true (decision 0164).
     assert (await sqs.call("CreateQueue", {"QueueName": "x.fifo"})).error_type == (
-        "UnsupportedOperation"
+        "InvalidParameterValue"
     )
     bad = await sqs.call("CreateQueue", {"QueueName": "b", "Attributes": {"DelaySeconds": "901"}})
     assert bad.error_type == "InvalidAttributeValue"

@@ -1,0 +1,297 @@
+"""FIFO queues over the metadata database (decision 0164, migration 0077): the transactions
+:class:`andromede.queues.store_sql.SqlQueueStore` runs for a FIFO queue's sends and receives.
+
+Order. A message's sequence is its row id. Sends to one FIFO queue take the queue's row
+``FOR UPDATE`` first, so they commit in the order of their ids: a receiver never sees a later
+message of a group committed before an earlier one (a sequence allocated but not yet
+committed would let it overtake). AWS's FIFO queues take 300 sends a second (3,000 batched);
+one lock per queue is well within that here.
+
+Groups. A receive looks only at each group's head (its oldest message still held) and takes
+the heads it can ``FOR UPDATE SKIP LOCKED``: two gateways receiving at once on PostgreSQL
+never take one group, since the second skips a head the first holds and sees no other head of
+that group (the held head is still the oldest); once the first commits, the group's message
+is in flight, which closes the group to every receiver. From a head it holds, a receive takes
+the group's following visible messages in order. The lock is the head's row lock rather than
+an advisory lock: it is portable SQL (SQLite, which runs one write transaction at a time,
+ignores it), it is released by the commit that makes the messages in flight, and it needs
+no mapping of group digests to the advisory lock's 64-bit keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.types import utc_from_stored
+from andromede.queues.errors import OverLimit
+from andromede.queues.model import FORMAT_VERSION
+from andromede.queues.store import ReceivedMessage, Redrive, StoredMessage
+
+__all__ = ["forget_fifo_state", "receive_fifo", "send_fifo"]
+
+_Q = tables.queues
+_M = tables.queue_messages
+_D = tables.queue_deduplications
+_A = tables.queue_receive_attempts
+
+
+def _of(table: sa.Table, tenant_id: str, name: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (table.c.tenant_id == tenant_id, table.c.queue_name == name)
+
+
+def forget_fifo_state(conn: Connection, tenant_id: str, name: str) -> None:
+    """A deleted queue's deduplication keys and receive attempts (a queue made again under
+    its name starts afresh)."""
+    conn.execute(_D.delete().where(*_of(_D, tenant_id, name)))
+    conn.execute(_A.delete().where(*_of(_A, tenant_id, name)))
+
+
+def send_fifo(
+    conn: Connection,
+    tenant_id: str,
+    name: str,
+    messages: Sequence[StoredMessage],
+    now: datetime,
+    dedup_until: datetime,
+) -> list[tuple[str, int]]:
+    conn.execute(
+        sa.select(_Q.c.name).where(_Q.c.tenant_id == tenant_id, _Q.c.name == name).with_for_update()
+    ).first()
+    conn.execute(_D.delete().where(*_of(_D, tenant_id, name), _D.c.expires_at <= now))
+    answers: list[tuple[str, int]] = []
+    for message in messages:
+        key = message.dedup_key or ""
+        held = conn.execute(
+            sa.select(_D.c.message_id, _D.c.sequence).where(
+                *_of(_D, tenant_id, name), _D.c.dedup_key == key
+            )
+        ).first()
+        if held is not None:
+            answers.append((str(held[0]), int(held[1])))
+            continue
+        inserted = conn.execute(
+            _M.insert().values(
+                message_id=message.message_id,
+                tenant_id=tenant_id,
+                queue_name=name,
+                sealed=message.sealed,
+                format_version=FORMAT_VERSION,
+                sent_at=message.sent_at,
+                visible_at=message.visible_at,
+                expires_at=message.expires_at,
+                receive_count=0,
+                first_received_at=None,
+                receipt=None,
+                group_key=message.group_key,
+            )
+        )
+        primary_key = inserted.inserted_primary_key
+        if primary_key is None:  # never for an INSERT of one row; kept for the type checker
+            raise RuntimeError("the message's INSERT returned no id")
+        sequence = int(primary_key[0])
+        conn.execute(
+            _D.insert().values(
+                tenant_id=tenant_id,
+                queue_name=name,
+                dedup_key=key,
+                message_id=message.message_id,
+                sequence=sequence,
+                expires_at=dedup_until,
+            )
+        )
+        answers.append((message.message_id, sequence))
+    return answers
+
+
+def _received(row: sa.Row[tuple[object, ...]]) -> ReceivedMessage:
+    m = row._mapping
+    return ReceivedMessage(
+        m["message_id"],
+        bytes(m["sealed"]),
+        utc_from_stored(m["sent_at"]),
+        m["receipt"],
+        int(m["receive_count"]),
+        utc_from_stored(m["first_received_at"]),
+        int(m["id"]),
+    )
+
+
+def _retried(
+    conn: Connection,
+    tenant_id: str,
+    name: str,
+    attempt: str,
+    now: datetime,
+    visible_until: datetime,
+) -> list[ReceivedMessage]:
+    """The messages an earlier receive of ``attempt`` gave that are still in flight under
+    its receipts, hidden again until ``visible_until``."""
+    document = conn.scalar(
+        sa.select(_A.c.document).where(*_of(_A, tenant_id, name), _A.c.attempt_key == attempt)
+    )
+    if document is None:
+        return []
+    again: list[ReceivedMessage] = []
+    for message_id, receipt in json.loads(document):
+        changed = conn.execute(
+            _M.update()
+            .where(
+                *_of(_M, tenant_id, name),
+                _M.c.message_id == message_id,
+                _M.c.receipt == receipt,
+            )
+            .values(visible_at=visible_until)
+        ).rowcount
+        if changed:
+            row = conn.execute(sa.select(_M).where(_M.c.message_id == message_id)).one()
+            again.append(_received(row))
+    return again
+
+
+def receive_fifo(
+    conn: Connection,
+    tenant_id: str,
+    name: str,
+    now: datetime,
+    *,
+    limit: int,
+    visible_until: datetime,
+    receipts: Sequence[str],
+    redrive: Redrive | None,
+    in_flight_limit: int,
+    attempt: str | None,
+    attempt_until: datetime | None,
+) -> list[ReceivedMessage]:
+    # Every receive sweeps the queue's attempts past their five minutes, so they never pile up.
+    conn.execute(_A.delete().where(*_of(_A, tenant_id, name), _A.c.expires_at <= now))
+    if attempt is not None:
+        again = _retried(conn, tenant_id, name, attempt, now, visible_until)
+        if again:
+            return again
+    mine = _of(_M, tenant_id, name)
+    conn.execute(_M.delete().where(*mine, _M.c.expires_at <= now))
+    in_flight = int(
+        conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(_M)
+            .where(*mine, _M.c.visible_at > now, _M.c.receipt.is_not(None))
+        )
+        or 0
+    )
+    if in_flight >= in_flight_limit:
+        raise OverLimit("Too many messages in flight.")
+    take = min(limit, in_flight_limit - in_flight, len(receipts))
+    other = _M.alias("other")
+    oldest = (
+        sa.select(sa.func.min(other.c.id))
+        .where(
+            other.c.tenant_id == tenant_id,
+            other.c.queue_name == name,
+            other.c.group_key == _M.c.group_key,
+        )
+        .scalar_subquery()
+    )
+    busy = sa.select(other.c.group_key).where(
+        other.c.tenant_id == tenant_id,
+        other.c.queue_name == name,
+        other.c.receipt.is_not(None),
+        other.c.visible_at > now,
+    )
+    heads = conn.execute(
+        sa.select(_M.c.id, _M.c.group_key)
+        .where(
+            *mine,
+            _M.c.visible_at <= now,
+            _M.c.id == oldest,
+            _M.c.group_key.not_in(busy),
+        )
+        .order_by(_M.c.id)
+        .limit(take)
+        .with_for_update(skip_locked=True, of=_M)
+    ).all()
+    target_exists = redrive is not None and (
+        conn.execute(
+            sa.select(_Q.c.name).where(
+                _Q.c.tenant_id == redrive.tenant_id, _Q.c.name == redrive.queue_name
+            )
+        ).first()
+        is not None
+    )
+    received: list[ReceivedMessage] = []
+    for head_id, group in heads:
+        if len(received) >= take:
+            break
+        run = conn.execute(
+            sa.select(_M)
+            .where(*mine, _M.c.group_key == group, _M.c.id >= head_id)
+            .order_by(_M.c.id)
+            .limit(take - len(received))
+            .with_for_update()
+        ).all()
+        for row in run:
+            m = row._mapping
+            if utc_from_stored(m["visible_at"]) > now:
+                break  # the group's next message is not visible: the rest wait behind it
+            if (
+                redrive is not None
+                and target_exists
+                and int(m["receive_count"]) >= redrive.max_receive_count
+            ):
+                # To the dead-letter queue with its group; the group waits for the next
+                # receive.
+                conn.execute(
+                    _M.update()
+                    .where(_M.c.id == m["id"])
+                    .values(
+                        tenant_id=redrive.tenant_id,
+                        queue_name=redrive.queue_name,
+                        visible_at=now,
+                        receive_count=0,
+                        first_received_at=None,
+                        receipt=None,
+                    )
+                )
+                break
+            first = m["first_received_at"]
+            first_received = now if first is None else utc_from_stored(first)
+            count = int(m["receive_count"]) + 1
+            receipt = receipts[len(received)]
+            conn.execute(
+                _M.update()
+                .where(_M.c.id == m["id"])
+                .values(
+                    visible_at=visible_until,
+                    receive_count=count,
+                    first_received_at=first_received,
+                    receipt=receipt,
+                )
+            )
+            received.append(
+                ReceivedMessage(
+                    m["message_id"],
+                    bytes(m["sealed"]),
+                    utc_from_stored(m["sent_at"]),
+                    receipt,
+                    count,
+                    first_received,
+                    int(m["id"]),
+                )
+            )
+    if attempt is not None and attempt_until is not None and received:
+        conn.execute(_A.delete().where(*_of(_A, tenant_id, name), _A.c.attempt_key == attempt))
+        conn.execute(
+            _A.insert().values(
+                tenant_id=tenant_id,
+                queue_name=name,
+                attempt_key=attempt,
+                document=json.dumps([[m.message_id, m.receipt] for m in received]),
+                expires_at=attempt_until,
+            )
+        )
+    return received
