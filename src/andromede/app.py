@@ -420,7 +420,7 @@ class Application:
         events = SqlEventQueue(db, event_sealer)
         topics = topic_service(settings, SqlTopicStore(db), events)
         # SQS-style queues (decision 0158), bucket events' other destination.
-        queues = queue_service(settings, db, keys)
+        queues = queue_service(settings, db, keys, customer_keys, audit, billing)
         event_queues = BucketEventQueues(queues)
         # SNS subscriptions and Publish (decision 0163), fanned out by the same worker.
         subscriptions = SqlSubscriptionStore(db)

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from andromede.queues.errors import (
     BatchEntryIdsNotDistinct,
@@ -28,6 +27,7 @@ from andromede.queues.errors import (
     InvalidAttributeName,
     InvalidBatchEntryId,
     InvalidParameterValue,
+    KmsError,
     MessageNotInflight,
     QueueDoesNotExist,
     QueueError,
@@ -49,7 +49,11 @@ from andromede.queues.model import (
     check_queue_attributes,
     message_size,
     parse_queue_arn,
+    queue_arn,
 )
+from andromede.queues.redrive_allow import redrive_allowed
+from andromede.queues.sealing import KmsSealer, MessageCipher, Sealer
+from andromede.queues.sse import merge_sse
 from andromede.queues.store import QueueStore, Redrive, StoredMessage
 
 __all__ = [
@@ -79,19 +83,11 @@ _SHOWN = (
     *DEFAULTS,
     "Policy",
     "RedrivePolicy",
+    "RedriveAllowPolicy",
     "KmsMasterKeyId",
     "KmsDataKeyReusePeriodSeconds",
 )
 MAX_TAGS = 50
-
-
-class Sealer(Protocol):
-    """Seals a message's payload under its tenant's key; ``context`` (the account and the
-    message id) is bound to the ciphertext, so one cannot be moved to another message."""
-
-    async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes: ...
-
-    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +171,10 @@ class QueueService:
         region: str,
         limits: QueueLimits | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        kms: KmsSealer | None = None,
     ) -> None:
         self._store = store
-        self._sealer = sealer
+        self._sealer = MessageCipher(sealer, kms)
         self._region = region
         self._limits = limits or QueueLimits()
         self._clock = clock
@@ -198,8 +195,10 @@ class QueueService:
     ) -> Queue:
         """A new queue, or the tenant's queue of that name when every attribute given has
         the value it holds (QueueNameExists otherwise)."""
-        checked = check_queue_attributes(attributes, max_message_size=self._limits.max_message_size)
-        await self._check_redrive(tenant_id, checked)
+        checked = check_queue_attributes(
+            merge_sse({}, attributes), max_message_size=self._limits.max_message_size
+        )
+        await self._check_redrive(tenant_id, checked, queue_arn(self._region, tenant_id, name))
         _check_tags(tags or {})
         now = self._clock()
         queue = Queue(
@@ -269,7 +268,7 @@ class QueueService:
         return {name: value for name, value in shown.items() if name in wanted}
 
     async def set_queue_attributes(self, queue: Queue, attributes: Mapping[str, str]) -> Queue:
-        merged = {**queue.attributes, **attributes}
+        merged = merge_sse(queue.attributes, attributes)
         checked = check_queue_attributes(merged, max_message_size=self._limits.max_message_size)
         await self._check_redrive(queue.tenant_id, checked, queue.arn)
         updated = Queue(
@@ -335,15 +334,22 @@ class QueueService:
             region, account, name = parse_queue_arn(policy.dead_letter_arn)
         except QueueDoesNotExist:
             region = account = name = ""
-        if (
-            region != self._region
-            or account != tenant_id
-            or policy.dead_letter_arn == own_arn
-            or await self._store.get_queue(tenant_id, name) is None
-        ):
+        target = (
+            None
+            if region != self._region or account != tenant_id or policy.dead_letter_arn == own_arn
+            else await self._store.get_queue(tenant_id, name)
+        )
+        if target is None:
             raise InvalidParameterValue(
                 "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target "
                 "does not exist."
+            )
+        if own_arn is not None and not redrive_allowed(target.attributes, own_arn):
+            # The dead-letter queue's RedriveAllowPolicy (decision 0165).
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Queue "
+                f"{own_arn} is not allowed to use {policy.dead_letter_arn} as a dead-letter "
+                "queue by its RedriveAllowPolicy."
             )
 
     # --- messages ----------------------------------------------------------------------------
@@ -356,14 +362,16 @@ class QueueService:
         system: Mapping[str, MessageAttribute],
         delay: int | None,
         sender: str,
+        *,
+        caller: object | None = None,
     ) -> SentMessage:
-        message, sent = await self._prepare(queue, body, attributes, system, delay, sender)
+        message, sent = await self._prepare(queue, body, attributes, system, delay, sender, caller)
         await self._store.send(queue.tenant_id, queue.name, [message])
         self._wake(queue)
         return sent
 
     async def send_batch(
-        self, queue: Queue, entries: Sequence[BatchEntry], sender: str
+        self, queue: Queue, entries: Sequence[BatchEntry], sender: str, *, caller: object = None
     ) -> tuple[list[tuple[str, SentMessage]], list[BatchFailure]]:
         check_batch_ids([entry.id for entry in entries])
         total = sum(message_size(e.body, e.attributes) for e in entries)
@@ -377,7 +385,7 @@ class QueueService:
         for entry in entries:
             try:
                 message, result = await self._prepare(
-                    queue, entry.body, entry.attributes, entry.system, entry.delay, sender
+                    queue, entry.body, entry.attributes, entry.system, entry.delay, sender, caller
                 )
             except QueueError as exc:
                 failed.append(BatchFailure(entry.id, exc))
@@ -401,6 +409,7 @@ class QueueService:
         system: Mapping[str, MessageAttribute],
         delay: int | None,
         sender: str,
+        caller: object | None = None,
     ) -> tuple[StoredMessage, SentMessage]:
         check_body(body)
         check_message_attributes(attributes)
@@ -421,7 +430,7 @@ class QueueService:
         message_id = str(uuid.uuid4())
         payload = Payload(body, dict(attributes), dict(system), sender)
         sealed = await self._sealer.seal(
-            queue.tenant_id, payload.encode(), _context(queue, message_id)
+            queue, caller, payload.encode(), _context(queue, message_id)
         )
         wait = queue.seconds("DelaySeconds") if delay is None else delay
         stored = StoredMessage(
@@ -442,6 +451,7 @@ class QueueService:
         max_messages: int | None,
         visibility: int | None,
         wait: int | None,
+        caller: object | None = None,
     ) -> list[Delivered]:
         count = _seconds("MaxNumberOfMessages", max_messages, 1, 10) or 1
         hidden = _seconds("VisibilityTimeout", visibility, 0, 43_200)
@@ -457,7 +467,7 @@ class QueueService:
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.setdefault(key, set()).add(waiter)
             try:
-                found = await self._receive_once(queue, count, hide, redrive)
+                found = await self._receive_once(queue, count, hide, redrive, caller)
                 remaining = deadline - loop.time()
                 if found or remaining <= 0:
                     return found
@@ -471,7 +481,7 @@ class QueueService:
                         del self._waiters[key]
 
     async def _receive_once(
-        self, queue: Queue, count: int, hide: int, redrive: Redrive | None
+        self, queue: Queue, count: int, hide: int, redrive: Redrive | None, caller: object | None
     ) -> list[Delivered]:
         now = self._clock()
         received = await self._store.receive(
@@ -486,9 +496,18 @@ class QueueService:
         )
         delivered = []
         for message in received:
-            plaintext = await self._sealer.open(
-                queue.tenant_id, message.sealed, _context(queue, message.message_id)
-            )
+            try:
+                plaintext = await self._sealer.open(
+                    queue, caller, message.sealed, _context(queue, message.message_id)
+                )
+            except KmsError:
+                # Unreadable for this caller now (its key disabled, or not theirs to use):
+                # the messages go back to the queue at once, not hidden for the timeout.
+                for taken in received:
+                    await self._store.change_visibility(
+                        queue.tenant_id, queue.name, taken.message_id, taken.receipt, now, now
+                    )
+                raise
             delivered.append(
                 Delivered(
                     message.message_id,

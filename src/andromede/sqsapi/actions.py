@@ -2,8 +2,11 @@
 authorises the queue it names, calls :class:`QueueService` and returns the JSON answer.
 
 A batch action is authorised as its single form (``sqs:SendMessage`` for SendMessageBatch),
-as AWS does. A queue URL is ``<endpoint>/<account>/<name>``; one naming another account is
-answered QueueDoesNotExist.
+as AWS does. A queue URL is ``<endpoint>/<account>/<name>``. One naming another account
+(decision 0165) reaches that queue only for the actions SQS lets a queue policy grant to other
+accounts (:data:`CROSS_ACCOUNT`), and only when the queue's policy and the caller's own IAM
+policies allow it; otherwise it is answered QueueDoesNotExist, as before, so that nobody
+learns which queues another account holds.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from andromede.queues.errors import InvalidParameterValue, MissingParameter, QueueError
+from andromede.queues.errors import (
+    InvalidParameterValue,
+    MissingParameter,
+    QueueDoesNotExist,
+    QueueError,
+)
 from andromede.queues.model import MessageAttribute, Queue, attributes_md5, queue_arn
 from andromede.queues.service import (
     BatchEntry,
@@ -23,12 +31,25 @@ from andromede.queues.service import (
     QueueService,
     check_batch_ids,
 )
-from andromede.sqsapi.authorise import check_policy
+from andromede.sqsapi.authorise import KeyUser, check_policy
 from andromede.sqsapi.errors import SqsWireError
 
-__all__ = ["ACTIONS", "NOT_SERVED", "SqsCall"]
+__all__ = ["ACTIONS", "CROSS_ACCOUNT", "NOT_SERVED", "SqsCall"]
 
 Authorise = Callable[[str, str, Queue | None], Awaitable[None]]
+# What a queue policy may grant another account, as on SQS (the others are the owner's alone).
+CROSS_ACCOUNT: Final = frozenset(
+    {
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ListDeadLetterSourceQueues",
+        "sqs:PurgeQueue",
+        "sqs:ReceiveMessage",
+        "sqs:SendMessage",
+    }
+)
 
 
 @dataclass
@@ -39,6 +60,7 @@ class SqsCall:
     base_url: str  # scheme://host of the request, for queue URLs
     queues: QueueService
     authorise: Authorise
+    key_user: KeyUser | None = None  # whom a queue's KMS key is used for (decision 0165)
     resources: list[str] = field(default_factory=list)
 
     def text(self, name: str, *, required: bool = False) -> str | None:
@@ -80,9 +102,25 @@ class SqsCall:
         parts = [p for p in urlsplit(url).path.split("/") if p]
         if len(parts) != 2:
             raise SqsWireError("InvalidAddress", f"The address {url[:256]} is not valid.")
-        queue = await self.queues.get_queue(self.tenant_id, parts[0], parts[1])
+        return await self.reach(action, parts[0], parts[1])
+
+    async def reach(self, action: str, account: str, name: str) -> Queue:
+        """The queue ``account``/``name``, the caller allowed ``action`` on it: a queue of
+        another account only by its policy, and QueueDoesNotExist rather than AccessDenied
+        when it does not allow (decision 0165)."""
+        if account == self.tenant_id:
+            queue = await self.queues.get_queue(self.tenant_id, account, name)
+            self.resources.append(queue.arn)
+            await self.authorise(action, queue.arn, queue)
+            return queue
+        if action not in CROSS_ACCOUNT:
+            raise QueueDoesNotExist()
+        queue = await self.queues.get_queue(account, account, name)
+        try:
+            await self.authorise(action, queue.arn, queue)
+        except SqsWireError as exc:
+            raise QueueDoesNotExist() from exc
         self.resources.append(queue.arn)
-        await self.authorise(action, queue.arn, queue)
         return queue
 
 
@@ -119,10 +157,9 @@ async def create_queue(call: SqsCall) -> dict[str, Any]:
 async def get_queue_url(call: SqsCall) -> dict[str, Any]:
     name = call.text("QueueName", required=True) or ""
     account = call.text("QueueOwnerAWSAccountId") or call.tenant_id
-    arn = queue_arn(call.queues.region, account, name)
-    call.resources.append(arn)
-    queue = await call.queues.get_queue(call.tenant_id, account, name)
-    await call.authorise("sqs:GetQueueUrl", arn, queue)
+    if account == call.tenant_id:
+        call.resources.append(queue_arn(call.queues.region, account, name))
+    queue = await call.reach("sqs:GetQueueUrl", account, name)
     return {"QueueUrl": call.url(queue)}
 
 
@@ -204,6 +241,7 @@ async def send_message(call: SqsCall) -> dict[str, Any]:
         _message_attributes(call.params.get("MessageSystemAttributes")),
         call.number("DelaySeconds"),
         call.sender_id,
+        caller=call.key_user,
     )
     answer = {"MD5OfMessageBody": sent.md5_of_body, "MessageId": sent.message_id}
     if sent.md5_of_attributes:
@@ -266,7 +304,9 @@ async def send_message_batch(call: SqsCall) -> dict[str, Any]:
         except QueueError as exc:
             failed.append(BatchFailure(entry_id, exc))
     sent, refused = (
-        await call.queues.send_batch(queue, entries, call.sender_id) if entries else ([], [])
+        await call.queues.send_batch(queue, entries, call.sender_id, caller=call.key_user)
+        if entries
+        else ([], [])
     )
     successful = []
     for entry_id, result in sent:
@@ -327,6 +367,7 @@ async def receive_message(call: SqsCall) -> dict[str, Any]:
         max_messages=call.number("MaxNumberOfMessages"),
         visibility=call.number("VisibilityTimeout"),
         wait=call.number("WaitTimeSeconds"),
+        caller=call.key_user,
     )
     messages = []
     for message in received:

@@ -24,7 +24,7 @@ from andromede.queues.model import Queue
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 from andromede.sqsapi.actions import ACTIONS, NOT_SERVED, SqsCall
-from andromede.sqsapi.authorise import SqsAuthoriser
+from andromede.sqsapi.authorise import KeyUser, SqsAuthoriser
 from andromede.sqsapi.errors import SqsWireError, to_sqs_error
 
 __all__ = ["CONTENT_TYPE", "SqsApp"]
@@ -107,6 +107,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
             base_url=f"{scope.get('scheme', 'http')}://{host}",
             queues=self._queues,
             authorise=authorise,
+            key_user=KeyUser(principal, source_ip, secure, request.request_id),
         )
         return await ACTIONS[action_name](request.context)
 
