@@ -57,6 +57,7 @@ class Harness(Signers):
     keys: CustomerKeyService
     queues: QueueService
     billing: BillingService
+    store: MemoryQueueStore
 
     def key_caller(self, account: str | None = None) -> Caller:
         """The root user of ``account`` (this harness's tenant by default), as KMS's caller."""
@@ -97,8 +98,9 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    store = MemoryQueueStore()
     queues = QueueService(
-        MemoryQueueStore(),
+        store,
         KeySealer(keys),
         region=REGION,
         limits=QueueLimits(max_queues=5, max_message_size=2048, poll_interval=0.05),
@@ -115,6 +117,7 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
             customer_keys,
             queues,
             billing,
+            store,
         )
     finally:
         await audit.close()
