@@ -116,7 +116,12 @@ from andromede.wiring.operator_cli import (
     rotate_audit_signing_key,
 )
 from andromede.wiring.pubsub import pubsub_service, shredded_event_recorder, signing_keys
-from andromede.wiring.queues import BucketEventQueues, EventKeySealer, queue_service
+from andromede.wiring.queues import (
+    BucketEventQueues,
+    EventKeySealer,
+    message_mover,
+    queue_service,
+)
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -422,6 +427,9 @@ class Application:
         # SQS-style queues (decision 0158), bucket events' other destination.
         queues = queue_service(settings, db, keys, customer_keys, audit, billing)
         event_queues = BucketEventQueues(queues)
+        # Message move tasks out of dead-letter queues (decision 0165), resumed at start.
+        mover = message_mover(settings, db)
+        background.append(asyncio.create_task(mover.run_forever(), name="queue-moves"))
         # SNS subscriptions and Publish (decision 0163), fanned out by the same worker.
         subscriptions = SqlSubscriptionStore(db)
         sns_keys = signing_keys(settings, subscriptions)
@@ -473,7 +481,7 @@ class Application:
             sns_spec(topics, settings.region, pubsub), identity, audit, settings, rate_limiter
         )
         apis[SnsCertificateApp.name] = SnsCertificateApp(sns_keys)
-        apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter)
+        apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter, mover)
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )

@@ -16,21 +16,23 @@ from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
-from andromede.iam.secrets import SecretSealer
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.queues.memory import MemoryQueueStore
+from andromede.queues.move_tasks import MemoryMoveTaskStore
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
 from andromede.sqsapi.app import CONTENT_TYPE, SqsApp
-from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.wiring.queue_keys import QueueKmsSealer
 from andromede.wiring.queues import KeySealer
 from support.json_client import JsonReply, Signers, signed_json_post
@@ -58,6 +60,7 @@ class Harness(Signers):
     queues: QueueService
     billing: BillingService
     store: MemoryQueueStore
+    mover: MessageMover
 
     def key_caller(self, account: str | None = None) -> Caller:
         """The root user of ``account`` (this harness's tenant by default), as KMS's caller."""
@@ -97,8 +100,10 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    mover = MessageMover(
+        store := MemoryQueueStore(), MemoryMoveTaskStore(), region=REGION, max_rate=50
+    )
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
-    store = MemoryQueueStore()
     queues = QueueService(
         store,
         KeySealer(keys),
@@ -108,7 +113,7 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
     )
     try:
         yield Harness(
-            SqsApp(queues, identity, audit, settings),
+            SqsApp(queues, identity, audit, settings, mover=mover),
             identity,
             audit_store,
             audit,
@@ -118,6 +123,7 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
             queues,
             billing,
             store,
+            mover,
         )
     finally:
         await audit.close()

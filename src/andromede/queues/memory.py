@@ -179,3 +179,28 @@ class MemoryQueueStore:
             and "RedrivePolicy" in q.attributes
             and RedrivePolicy.parse(q.attributes["RedrivePolicy"]).dead_letter_arn == target_arn
         )
+
+    async def in_flight_since(
+        self, tenant_id: str, name: str, message_id: str, receipt: str, now: datetime
+    ) -> datetime | None:
+        row = self._messages.get((tenant_id, name), {}).get(message_id)
+        if row is None or row.receipt != receipt or row.visible_at <= now:
+            return None
+        return row.first_received_at
+
+    async def move_messages(
+        self, tenant_id: str, source: str, destination: str, limit: int, now: datetime
+    ) -> int:
+        rows = self._messages.get((tenant_id, source), {})
+        target = self._messages.get((tenant_id, destination))
+        if target is None:
+            return 0
+        due = sorted(
+            (r for r in rows.values() if r.visible_at <= now and r.message.expires_at > now),
+            key=lambda r: r.seq,
+        )[:limit]
+        for row in due:
+            del rows[row.message.message_id]
+            self._seq += 1
+            target[row.message.message_id] = _Row(self._seq, row.message, now)
+        return len(due)

@@ -88,6 +88,7 @@ _SHOWN = (
     "KmsDataKeyReusePeriodSeconds",
 )
 MAX_TAGS = 50
+_MAX_VISIBILITY = timedelta(hours=12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,6 +555,15 @@ class QueueService:
         _seconds("VisibilityTimeout", timeout, 0, 43_200)
         message_id, receipt = _parse_receipt_handle(receipt_handle)
         now = self._clock()
+        first = await self._store.in_flight_since(
+            queue.tenant_id, queue.name, message_id, receipt, now
+        )
+        if first is not None and now + timedelta(seconds=timeout) > first + _MAX_VISIBILITY:
+            # As SQS: a message is never hidden past 12 hours from its first receive.
+            raise InvalidParameterValue(
+                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+            )
         if not await self._store.change_visibility(
             queue.tenant_id,
             queue.name,

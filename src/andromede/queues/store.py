@@ -118,3 +118,17 @@ class QueueStore(Protocol):
 
     async def dead_letter_sources(self, tenant_id: str, target_arn: str) -> list[str]:
         """Names of the tenant's queues whose RedrivePolicy names ``target_arn``."""
+
+    async def in_flight_since(
+        self, tenant_id: str, name: str, message_id: str, receipt: str, now: datetime
+    ) -> datetime | None:
+        """When the message was first received, if it is in flight under ``receipt`` (its
+        latest receive); None otherwise (decision 0165: the 12 hours' cap of visibility)."""
+
+    async def move_messages(
+        self, tenant_id: str, source: str, destination: str, limit: int, now: datetime
+    ) -> int:
+        """Move up to ``limit`` visible, unexpired messages of queue ``source``, oldest first,
+        to queue ``destination`` of the same account, visible there at once and as never
+        received (a message move task's step, decision 0165); how many (none when the
+        destination does not exist)."""

@@ -24,12 +24,20 @@ from andromede.queues.errors import (
     QueueError,
 )
 from andromede.queues.model import MessageAttribute, Queue, attributes_md5, queue_arn
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import (
     BatchEntry,
     BatchFailure,
     Delivered,
     QueueService,
     check_batch_ids,
+)
+from andromede.sqsapi.actions_owner import (
+    add_permission,
+    cancel_message_move_task,
+    list_message_move_tasks,
+    remove_permission,
+    start_message_move_task,
 )
 from andromede.sqsapi.authorise import KeyUser, check_policy
 from andromede.sqsapi.errors import SqsWireError
@@ -61,6 +69,7 @@ class SqsCall:
     queues: QueueService
     authorise: Authorise
     key_user: KeyUser | None = None  # whom a queue's KMS key is used for (decision 0165)
+    mover: MessageMover | None = None  # the message move tasks (decision 0165)
     resources: list[str] = field(default_factory=list)
 
     def text(self, name: str, *, required: bool = False) -> str | None:
@@ -433,6 +442,11 @@ async def change_message_visibility_batch(call: SqsCall) -> dict[str, Any]:
 
 
 ACTIONS: Final[dict[str, Callable[[SqsCall], Awaitable[dict[str, Any]]]]] = {
+    "AddPermission": add_permission,
+    "CancelMessageMoveTask": cancel_message_move_task,
+    "ListMessageMoveTasks": list_message_move_tasks,
+    "RemovePermission": remove_permission,
+    "StartMessageMoveTask": start_message_move_task,
     "ChangeMessageVisibility": change_message_visibility,
     "ChangeMessageVisibilityBatch": change_message_visibility_batch,
     "CreateQueue": create_queue,
@@ -453,12 +467,4 @@ ACTIONS: Final[dict[str, Callable[[SqsCall], Awaitable[dict[str, Any]]]]] = {
     "UntagQueue": untag_queue,
 }
 # SQS actions botocore knows that are not served: answered UnsupportedOperation, never 200.
-NOT_SERVED: Final = frozenset(
-    {
-        "AddPermission",
-        "RemovePermission",
-        "StartMessageMoveTask",
-        "CancelMessageMoveTask",
-        "ListMessageMoveTasks",
-    }
-)
+NOT_SERVED: Final[frozenset[str]] = frozenset()

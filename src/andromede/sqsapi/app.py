@@ -21,6 +21,7 @@ from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.queues.model import Queue
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 from andromede.sqsapi.actions import ACTIONS, NOT_SERVED, SqsCall
@@ -53,6 +54,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        mover: MessageMover | None = None,
     ) -> None:
         # A message of queue_max_message_size bytes must fit in its request: JSON escapes a
         # character in up to six bytes (botocore writes non-ASCII as \uXXXX).
@@ -67,6 +69,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
             ),
         )
         self._queues = queues
+        self._mover = mover
         self._authoriser = SqsAuthoriser(identity, queues.region)
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
@@ -108,6 +111,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
             queues=self._queues,
             authorise=authorise,
             key_user=KeyUser(principal, source_ip, secure, request.request_id),
+            mover=self._mover,
         )
         return await ACTIONS[action_name](request.context)
 

@@ -23,13 +23,15 @@ from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.service import KeyService
 from andromede.queues.errors import QueueError
 from andromede.queues.model import parse_queue_arn
+from andromede.queues.move_tasks_sql import SqlMoveTaskStore
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.queues.store_sql import SqlQueueStore
 from andromede.settings import Settings
 from andromede.sqsapi.authorise import S3_PRINCIPAL, s3_may_send
 from andromede.wiring.queue_keys import QueueKmsSealer
 
-__all__ = ["BucketEventQueues", "EventKeySealer", "KeySealer", "queue_service"]
+__all__ = ["BucketEventQueues", "EventKeySealer", "KeySealer", "message_mover", "queue_service"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,18 @@ def queue_service(
             poll_interval=settings.queue_long_poll_interval,
         ),
         kms=kms,
+    )
+
+
+def message_mover(settings: Settings, db: Database) -> MessageMover:
+    """The message move tasks (decision 0165), kept in the database; ``serve`` runs its
+    passes in the background."""
+    return MessageMover(
+        SqlQueueStore(db),
+        SqlMoveTaskStore(db),
+        region=settings.region,
+        max_rate=settings.queue_move_task_max_rate,
+        interval=settings.queue_move_task_interval,
     )
 
 
