@@ -73,7 +73,7 @@ async def test_kms_cache_and_move_task_settings(tmp_path: Path) -> None:
             await mover.start(ACCOUNT, one.arn, None, 2)
         task = await mover.start(ACCOUNT, one.arn, None, None)
         assert task.to_move == 3
-        # Long idle: a pass moves at most the rate over ten intervals (1 a second for 2 s), not more.
+        # Long idle: a pass moves at most the rate over ten intervals (1/s for 2 s), no more.
         tasks = SqlMoveTaskStore(db)
         idle = dataclasses.replace(task, updated_at=datetime.now(UTC) - timedelta(hours=1))
         assert await tasks.update(idle, task.updated_at)
