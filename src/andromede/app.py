@@ -561,6 +561,7 @@ class Application:
                 buckets=objects.list_buckets,
                 topics=topics,
                 queues=queues,
+                moves=mover,
             ),
             trail=trail,
             operator_access=operator_access,

@@ -151,6 +151,10 @@ class MessageMover:
             raise ResourceNotFoundException("No running task of that handle.")
         return cancelled
 
+    async def forget_tenant(self, tenant_id: str) -> None:
+        """Forget every task of a tenant being closed (its queues go with it)."""
+        await self._tasks.forget_tenant(tenant_id)
+
     # --- the background passes ---------------------------------------------------------------
 
     async def run_forever(self) -> None:

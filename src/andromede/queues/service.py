@@ -1,8 +1,11 @@
 """Queues of a tenant (decision 0158): SQS's operations over a :class:`QueueStore`, messages
 sealed by a :class:`Sealer` before they reach the store and opened after.
 
-A queue is its tenant's alone: an ARN or a URL naming another account is answered as a queue
-that does not exist. Long polling waits without a database connection: a receive that found
+A queue is its tenant's: :meth:`QueueService.get_queue` answers an account's queue only to that
+account; whether a caller of another account reaches it (by the queue's policy, decision 0165)
+is the wire layer's decision, which asks for it in the owner's name. A queue under a KMS key
+has its messages sealed under that key (``sealing``, decision 0165) for the caller a send or
+receive names. Long polling waits without a database connection: a receive that found
 nothing waits for a send to the queue through this service (woken at once) or for
 ``poll_interval`` (a send through another gateway), then looks again, until its wait ends.
 """
