@@ -98,8 +98,8 @@ class QueueKmsSealer:
         self._clock = clock
         # (queue ARN, key ARN) -> (until, cipher, wrapped): the data key new messages use.
         self._sealing: dict[tuple[str, str], tuple[float, AESGCM, bytes]] = {}
-        # wrapped data key -> (until, cipher): data keys opened for receives.
-        self._opened: dict[bytes, tuple[float, AESGCM]] = {}
+        # (key ring, wrapped data key) -> (until, cipher): data keys opened for receives.
+        self._opened: dict[tuple[str, bytes], tuple[float, AESGCM]] = {}
 
     async def seal(
         self, queue: Queue, key_ref: str, caller: object | None, plaintext: bytes, context: bytes
@@ -159,7 +159,7 @@ class QueueKmsSealer:
         action = "kms:Decrypt"
         key = await self._key(queue, sealed_by, sealed_arn, caller, action)
         now = self._clock()
-        held = self._opened.get(wrapped)
+        held = self._opened.get((key.key_ring_id, wrapped))
         if held is None or held[0] <= now:
             try:
                 cipher = await asyncio.to_thread(
@@ -172,7 +172,7 @@ class QueueKmsSealer:
             if len(self._opened) >= self._cache_size:
                 self._opened.clear()
             held = (now + reuse_period_of(queue), cipher)
-            self._opened[wrapped] = held
+            self._opened[(key.key_ring_id, wrapped)] = held
         try:
             return held[1].decrypt(nonce, body, context + b"\n" + header)
         except InvalidTag:
