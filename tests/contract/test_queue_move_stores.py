@@ -23,7 +23,7 @@ from andromede.queues.move_tasks import (
     MoveTaskStore,
 )
 from andromede.queues.move_tasks_sql import SqlMoveTaskStore
-from andromede.queues.store import QueueStore, StoredMessage
+from andromede.queues.store import QueueStore, Redrive, StoredMessage
 from andromede.queues.store_sql import SqlQueueStore
 from support.store_backends import BACKENDS, backend_database
 
@@ -74,6 +74,35 @@ async def test_in_flight_since_and_move_messages(stores: tuple[QueueStore, MoveT
     assert [(m.message_id, m.receive_count) for m in moved] == [("m-2", 1), ("m-3", 1)]
     counts = await store.counts("t1", "dlq", NOW)
     assert (counts.visible, counts.in_flight, counts.delayed) == (0, 1, 1)
+
+
+async def test_moving_back_to_the_queues_messages_came_from(
+    stores: tuple[QueueStore, MoveTaskStore],
+) -> None:
+    store, _ = stores
+    for name in ("a", "b", "dlq", "only"):
+        await store.create_queue(Queue("t1", name, "eu", {}, NOW, NOW), limit=10)
+    await store.send("t1", "a", [message(1)])
+    await store.send("t1", "b", [message(2)])
+    redrive = Redrive("t1", "dlq", 1)
+    for name in ("a", "b"):
+        for at in (NOW, NOW + timedelta(seconds=1)):  # received once, then dead-lettered
+            await store.receive(
+                "t1", name, at, limit=1, visible_until=at, receipts=[f"r-{at}"],
+                redrive=redrive, in_flight_limit=100,
+            )  # fmt: skip
+    await store.send("t1", "dlq", [message(3)])  # sent there directly: no source recorded
+    later = NOW + timedelta(seconds=2)
+    assert (await store.counts("t1", "dlq", later)).visible == 3
+    assert await store.move_messages("t1", "dlq", None, 10, later) == 2
+    assert await store.move_messages("t1", "dlq", None, 10, later, fallback="gone") == 0
+    assert await store.move_messages("t1", "dlq", None, 10, later, fallback="only") == 1
+    for name, expected in (("a", ["m-1"]), ("b", ["m-2"]), ("only", ["m-3"])):
+        got = await store.receive(
+            "t1", name, later, limit=10, visible_until=later + timedelta(seconds=30),
+            receipts=["x", "y"], redrive=None, in_flight_limit=100,
+        )  # fmt: skip
+        assert [(m.message_id, m.receive_count) for m in got] == [(expected[0], 1)], name
 
 
 def task(n: int, source: str = "arn:aws:sqs:eu:t1:dlq", tenant: str = "t1") -> MoveTask:

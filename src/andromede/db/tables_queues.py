@@ -45,5 +45,8 @@ queue_messages = sa.Table(
     sa.Column("receive_count", sa.Integer, nullable=False),
     sa.Column("first_received_at", UtcDateTime, nullable=True),
     sa.Column("receipt", sa.Text, nullable=True),
+    # The queue a dead-lettered message came from, for a move task back to it (decision
+    # 0165, migration 0078); NULL for the others, and for those dead-lettered before.
+    sa.Column("dead_letter_source", key_text(), nullable=True),
     sa.Index(None, "tenant_id", "queue_name", "visible_at"),
 )

@@ -27,6 +27,7 @@ class _Row:
     receive_count: int = 0
     first_received_at: datetime | None = None
     receipt: str | None = None
+    dead_letter_source: str | None = None  # the queue it was dead-lettered from
 
 
 class MemoryQueueStore:
@@ -110,7 +111,7 @@ class MemoryQueueStore:
             ):
                 del rows[message_id]
                 self._seq += 1
-                target[message_id] = _Row(self._seq, row.message, now)
+                target[message_id] = _Row(self._seq, row.message, now, dead_letter_source=name)
                 continue
             row.receive_count += 1
             row.first_received_at = row.first_received_at or now
@@ -189,18 +190,28 @@ class MemoryQueueStore:
         return row.first_received_at
 
     async def move_messages(
-        self, tenant_id: str, source: str, destination: str, limit: int, now: datetime
+        self,
+        tenant_id: str,
+        source: str,
+        destination: str | None,
+        limit: int,
+        now: datetime,
+        *,
+        fallback: str | None = None,
     ) -> int:
         rows = self._messages.get((tenant_id, source), {})
-        target = self._messages.get((tenant_id, destination))
-        if target is None:
-            return 0
         due = sorted(
             (r for r in rows.values() if r.visible_at <= now and r.message.expires_at > now),
             key=lambda r: r.seq,
         )[:limit]
+        moved = 0
         for row in due:
+            name = destination or row.dead_letter_source or fallback
+            target = None if name is None else self._messages.get((tenant_id, name))
+            if target is None:
+                continue
             del rows[row.message.message_id]
             self._seq += 1
             target[row.message.message_id] = _Row(self._seq, row.message, now)
-        return len(due)
+            moved += 1
+        return moved

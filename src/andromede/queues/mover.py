@@ -7,8 +7,9 @@ is older than the interval, moves up to its rate times the seconds since that pa
 ten intervals' worth, so a long pause does not make a burst) and records the count. The
 messages are moved as they are stored, sealed under the key they were sent under (their AAD
 binds the account and the message id, not the queue), into a queue of the same account: a
-move asks no key of anyone. Tasks are rows, so a restarted gateway resumes them at its first
-pass.
+move asks no key of anyone. Without a destination each message goes back to the queue it was
+dead-lettered from, which the store recorded at the redrive. Tasks are rows, so a restarted
+gateway resumes them at its first pass.
 """
 
 from __future__ import annotations
@@ -101,11 +102,6 @@ class MessageMover:
             destination = await self.queue(tenant_id, destination_arn, "DestinationArn")
             if destination.arn == source.arn:
                 raise InvalidParameterValue("The destination must not be the source queue.")
-        elif len(sources) > 1:
-            # Messages do not record which queue they were dead-lettered from (decision 0165).
-            raise InvalidParameterValue(
-                "This dead-letter queue has several source queues: name the DestinationArn."
-            )
         now = self._clock()
         counts = await self._store.counts(tenant_id, source.name, now)
         task = MoveTask(
@@ -180,7 +176,7 @@ class MessageMover:
             return 0
         try:
             source = await self.queue(task.tenant_id, task.source_arn)
-            target = await self._target(task, source)
+            target, fallback = await self._target(task, source)
         except QueueError as exc:
             failed = dataclasses.replace(
                 task, status=FAILED, failure=type(exc).__name__, updated_at=now
@@ -195,7 +191,7 @@ class MessageMover:
         moved = 0
         if left:
             moved = await self._store.move_messages(
-                task.tenant_id, source.name, target.name, min(budget, left), now
+                task.tenant_id, source.name, target, min(budget, left), now, fallback=fallback
             )
         total = task.moved + moved
         done = total >= task.to_move or moved < min(budget, left)
@@ -203,13 +199,12 @@ class MessageMover:
         await self._tasks.update(dataclasses.replace(taken, moved=total, status=status), now)
         return moved
 
-    async def _target(self, task: MoveTask, source: Queue) -> Queue:
+    async def _target(self, task: MoveTask, source: Queue) -> tuple[str | None, str | None]:
+        """Where the task moves to: its destination's name; or, back to the sources, None and
+        the queue for messages whose source is not recorded (dead-lettered before decision
+        0165): the dead-letter queue's source queue when it has one only."""
         if task.destination_arn is not None:
-            return await self.queue(task.tenant_id, task.destination_arn, "DestinationArn")
+            found = await self.queue(task.tenant_id, task.destination_arn, "DestinationArn")
+            return found.name, None
         names = await self._store.dead_letter_sources(task.tenant_id, source.arn)
-        if len(names) != 1:
-            raise ResourceNotFoundException("The source queue's redrive source is not one queue.")
-        found = await self._store.get_queue(task.tenant_id, names[0])
-        if found is None:
-            raise ResourceNotFoundException("The redrive source queue is gone.")
-        return found
+        return None, names[0] if len(names) == 1 else None

@@ -126,9 +126,17 @@ class QueueStore(Protocol):
         latest receive); None otherwise (decision 0165: the 12 hours' cap of visibility)."""
 
     async def move_messages(
-        self, tenant_id: str, source: str, destination: str, limit: int, now: datetime
+        self,
+        tenant_id: str,
+        source: str,
+        destination: str | None,
+        limit: int,
+        now: datetime,
+        *,
+        fallback: str | None = None,
     ) -> int:
         """Move up to ``limit`` visible, unexpired messages of queue ``source``, oldest first,
-        to queue ``destination`` of the same account, visible there at once and as never
-        received (a message move task's step, decision 0165); how many (none when the
-        destination does not exist)."""
+        to queue ``destination`` of the same account — or, ``destination`` None, each to the
+        queue it was dead-lettered from (``fallback`` for one that has none recorded) —,
+        visible there at once and as never received (a message move task's step, decision
+        0165); how many. A message whose queue does not exist stays."""

@@ -209,6 +209,7 @@ class SqlQueueStore:
                             receive_count=0,
                             first_received_at=None,
                             receipt=None,
+                            dead_letter_source=name,
                         )
                     )
                     continue
@@ -318,37 +319,48 @@ class SqlQueueStore:
         return utc_from_stored(found[0])
 
     async def move_messages(
-        self, tenant_id: str, source: str, destination: str, limit: int, now: datetime
+        self,
+        tenant_id: str,
+        source: str,
+        destination: str | None,
+        limit: int,
+        now: datetime,
+        *,
+        fallback: str | None = None,
     ) -> int:
         def work(conn: Connection) -> int:
-            exists = conn.execute(
-                sa.select(_Q.c.name).where(_Q.c.tenant_id == tenant_id, _Q.c.name == destination)
-            ).first()
-            if exists is None:
-                return 0
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    sa.select(_M.c.id)
-                    .where(*_of(tenant_id, source), _M.c.visible_at <= now, _M.c.expires_at > now)
-                    .order_by(_M.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
+            rows = conn.execute(
+                sa.select(_M.c.id, _M.c.dead_letter_source)
+                .where(*_of(tenant_id, source), _M.c.visible_at <= now, _M.c.expires_at > now)
+                .order_by(_M.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            targets: dict[str, list[int]] = {}
+            for row_id, came_from in rows:
+                target = destination or came_from or fallback
+                if target is not None:
+                    targets.setdefault(target, []).append(row_id)
+            moved = 0
+            for target, ids in targets.items():
+                exists = conn.execute(
+                    sa.select(_Q.c.name).where(_Q.c.tenant_id == tenant_id, _Q.c.name == target)
+                ).first()
+                if exists is None:
+                    continue
+                conn.execute(
+                    _M.update()
+                    .where(_M.c.id.in_(ids))
+                    .values(
+                        queue_name=target,
+                        visible_at=now,
+                        receive_count=0,
+                        first_received_at=None,
+                        receipt=None,
+                        dead_letter_source=None,
+                    )
                 )
-            ]
-            if not ids:
-                return 0
-            conn.execute(
-                _M.update()
-                .where(_M.c.id.in_(ids))
-                .values(
-                    queue_name=destination,
-                    visible_at=now,
-                    receive_count=0,
-                    first_received_at=None,
-                    receipt=None,
-                )
-            )
-            return len(ids)
+                moved += len(ids)
+            return moved
 
         return await self._db.write(work)

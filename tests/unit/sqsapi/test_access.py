@@ -218,3 +218,23 @@ def _passed_over(sqs: Harness, *, seconds_ago: float) -> None:
     then = datetime.now(UTC) - timedelta(seconds=seconds_ago)
     for task_id, task in tasks._tasks.items():
         tasks._tasks[task_id] = dataclasses.replace(task, updated_at=then)
+
+
+async def test_a_move_task_sends_each_message_back_where_it_came_from(sqs: Harness) -> None:
+    dlq = await url_of(sqs, "dlq")
+    redrive = json.dumps({"deadLetterTargetArn": arn_of(sqs, "dlq"), "maxReceiveCount": 1})
+    sources = {name: await url_of(sqs, name, RedrivePolicy=redrive) for name in ("a", "b")}
+    for name, url in sources.items():
+        await sqs.ok("SendMessage", {"QueueUrl": url, "MessageBody": f"from-{name}"})
+        await sqs.ok("ReceiveMessage", {"QueueUrl": url, "VisibilityTimeout": 0})
+        assert "Messages" not in await sqs.ok("ReceiveMessage", {"QueueUrl": url})
+    shown = await sqs.ok(
+        "GetQueueAttributes", {"QueueUrl": dlq, "AttributeNames": ["ApproximateNumberOfMessages"]}
+    )
+    assert shown["Attributes"]["ApproximateNumberOfMessages"] == "2"
+    await sqs.ok("StartMessageMoveTask", {"SourceArn": arn_of(sqs, "dlq")})
+    _passed_over(sqs, seconds_ago=1)
+    assert await sqs.mover.run_pass() == 2
+    for name, url in sources.items():
+        got = await sqs.ok("ReceiveMessage", {"QueueUrl": url})
+        assert [m["Body"] for m in got["Messages"]] == [f"from-{name}"]

@@ -1,4 +1,6 @@
-"""SQS message move tasks (decision 0165). Nothing is backfilled: no task existed before.
+"""SQS message move tasks (decision 0165), and the queue each dead-lettered message came from.
+Nothing is backfilled: no task existed before, and a message dead-lettered before has no
+recorded source (a task moves it back to its dead-letter queue's only source queue).
 
 Revision ID: 0078
 Revises: 0076
@@ -46,8 +48,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_queue_move_tasks_status_updated_at", "queue_move_tasks", ["status", "updated_at"]
     )
+    with op.batch_alter_table("queue_messages") as batch:
+        batch.add_column(sa.Column("dead_letter_source", key_text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("queue_messages") as batch:
+        batch.drop_column("dead_letter_source")
     op.drop_index("ix_queue_move_tasks_status_updated_at", table_name="queue_move_tasks")
     op.drop_table("queue_move_tasks")
