@@ -375,7 +375,12 @@ class QueueService:
         return sent
 
     async def send_batch(
-        self, queue: Queue, entries: Sequence[BatchEntry], sender: str, *, caller: object = None
+        self,
+        queue: Queue,
+        entries: Sequence[BatchEntry],
+        sender: str,
+        *,
+        caller: object | None = None,
     ) -> tuple[list[tuple[str, SentMessage]], list[BatchFailure]]:
         check_batch_ids([entry.id for entry in entries])
         total = sum(message_size(e.body, e.attributes) for e in entries)
