@@ -1,8 +1,9 @@
 """Decision 0165's settings, read by the wiring over SQLite: ``queue_kms_data_key_cache_size``
 bounds the KMS sealer's data keys (a full cache is emptied: the next send makes a new data
 key, one more KMS request), ``queue_move_task_max_rate`` is the ceiling of a move task's
-MaxNumberOfMessagesPerSecond and ``queue_move_task_interval`` bounds a pass's burst; and a
-message under a customer key is nowhere in clear in the database files."""
+MaxNumberOfMessagesPerSecond and ``queue_move_task_interval`` bounds a pass's burst; a task
+is carried on by a mover started afresh over the same database (a restart); and a message
+under a customer key is nowhere in clear in the database files."""
 
 from __future__ import annotations
 
@@ -78,7 +79,15 @@ async def test_kms_cache_and_move_task_settings(tmp_path: Path) -> None:
         idle = dataclasses.replace(task, updated_at=datetime.now(UTC) - timedelta(hours=1))
         assert await tasks.update(idle, task.updated_at)
         assert await mover.run_pass() == 2
-        assert (await mover.list_tasks(ACCOUNT, one.arn, 1))[0].status == "RUNNING"
+        running = (await mover.list_tasks(ACCOUNT, one.arn, 1))[0]
+        assert running.status == "RUNNING"
+        # A gateway started afresh (a restart) carries on with the task from the database.
+        idle = dataclasses.replace(running, updated_at=datetime.now(UTC) - timedelta(seconds=5))
+        assert await tasks.update(idle, running.updated_at)
+        restarted = message_mover(settings, db)
+        assert await restarted.run_pass() == 1
+        finished = (await restarted.list_tasks(ACCOUNT, one.arn, 1))[0]
+        assert (finished.status, finished.moved) == ("COMPLETED", 3)
     finally:
         await audit.close()
         await db.close()
