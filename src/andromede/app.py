@@ -123,7 +123,12 @@ from andromede.wiring.operator_cli import (
     rotate_audit_signing_key,
 )
 from andromede.wiring.pubsub import pubsub_service, shredded_event_recorder, signing_keys
-from andromede.wiring.queues import BucketEventQueues, EventKeySealer, queue_service
+from andromede.wiring.queues import (
+    BucketEventQueues,
+    EventKeySealer,
+    message_mover,
+    queue_service,
+)
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -427,8 +432,11 @@ class Application:
         events = SqlEventQueue(db, event_sealer)
         topics = topic_service(settings, SqlTopicStore(db), events)
         # SQS-style queues (decision 0158), bucket events' other destination.
-        queues = queue_service(settings, db, keys)
+        queues = queue_service(settings, db, keys, customer_keys, audit, billing)
         event_queues = BucketEventQueues(queues)
+        # Message move tasks out of dead-letter queues (decision 0165), resumed at start.
+        mover = message_mover(settings, db)
+        background.append(asyncio.create_task(mover.run_forever(), name="queue-moves"))
         # SNS subscriptions and Publish (decision 0163), fanned out by the same worker.
         subscriptions = SqlSubscriptionStore(db)
         sns_keys = signing_keys(settings, subscriptions)
@@ -486,7 +494,9 @@ class Application:
             meter=sns_meter(billing, settings.region),
         )
         apis[SnsCertificateApp.name] = SnsCertificateApp(sns_keys)
-        apis[SqsApp.name] = SqsApp(queues, identity, audit, settings, rate_limiter, billing=billing)
+        apis[SqsApp.name] = SqsApp(
+            queues, identity, audit, settings, rate_limiter, mover, billing=billing
+        )
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )
@@ -566,6 +576,7 @@ class Application:
                 buckets=objects.list_buckets,
                 topics=topics,
                 queues=queues,
+                moves=mover,
             ),
             trail=trail,
             operator_access=operator_access,

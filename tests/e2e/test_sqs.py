@@ -10,7 +10,13 @@ SNS Publish message, and an S3 event held pending (its endpoint unreachable) is 
 SNS to SQS (decision 0163): boto3's ``sns`` subscribes a queue to a topic with a filter
 policy and publishes with message attributes; the queue receives the signed envelope of the
 matching message only, verified with the certificate fetched from its SigningCertURL; a
-bucket's TopicConfiguration then carries a PutObject's event through the topic into it."""
+bucket's TopicConfiguration then carries a PutObject's event through the topic into it.
+
+Decision 0165: a queue under a customer-managed KMS key made with boto3's ``kms`` (sends and
+receives refused with ``KMS.DisabledException`` while the key is disabled, working again once
+it is enabled, the body nowhere in clear in the data folder); another tenant sending to and
+receiving from a queue shared with AddPermission; a dead-letter queue redriven back to its
+source by StartMessageMoveTask, followed with ListMessageMoveTasks."""
 
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from botocore.exceptions import ClientError
 
 from andromede.notifications.envelope import verify
 from e2e.clients import aws_cli
+from e2e.iam_helpers import client_for, new_tenant
 from support.server import REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "ANDROMEDE_NOTIFICATION_INTERVAL": "0.1",
         # Loopback reachable, so that an event for a closed port stays pending (retried).
         "ANDROMEDE_NOTIFICATION_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
+        # Message move tasks passed over five times a second (decision 0165).
+        "ANDROMEDE_QUEUE_MOVE_TASK_INTERVAL": "0.2",
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -388,3 +397,91 @@ def test_sns_fans_out_to_a_queue_signed_and_filtered(server: ServerProcess) -> N
     assert all(verify(e, certificate) for e in events)
     sns.unsubscribe(SubscriptionArn=subscription)
     assert sns.list_subscriptions()["Subscriptions"] == []
+
+
+def test_a_queue_under_a_customer_key(server: ServerProcess) -> None:
+    sqs, kms = client(server, "sqs"), client(server, "kms")
+    key = kms.create_key(Description="queue key")["KeyMetadata"]
+    url = sqs.create_queue(QueueName="sealed", Attributes={"KmsMasterKeyId": key["Arn"]})[
+        "QueueUrl"
+    ]
+    shown = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert shown["KmsMasterKeyId"] == key["Arn"] and shown["SqsManagedSseEnabled"] == "false"
+    secret = CANARY + "-kms"
+    sqs.send_message(QueueUrl=url, MessageBody=secret)
+    got = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert [m["Body"] for m in got] == [secret]
+    sqs.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0
+    )
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as refused:
+        sqs.receive_message(QueueUrl=url)
+    assert refused.value.response["Error"]["Code"] == "KMS.DisabledException"
+    assert isinstance(refused.value, sqs.exceptions.KmsDisabled)
+    with pytest.raises(ClientError) as unsent:
+        sqs.send_message(QueueUrl=url, MessageBody="not now")
+    assert unsent.value.response["Error"]["Code"] == "KMS.DisabledException"
+    kms.enable_key(KeyId=key["KeyId"])
+    again = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert [m["Body"] for m in again] == [secret]
+    sqs.send_message(QueueUrl=url, MessageBody="later")
+    found = [
+        path
+        for path in server.data_dir.rglob("*")
+        if path.is_file() and secret.encode() in path.read_bytes()
+    ]
+    assert found == []
+
+
+def test_another_tenant_uses_a_queue_shared_with_add_permission(server: ServerProcess) -> None:
+    sqs = client(server, "sqs")
+    url = sqs.create_queue(QueueName="shared")["QueueUrl"]
+    owner = url.rstrip("/").split("/")[-2]
+    partner = new_tenant(server, "sqs")
+    theirs = client_for(server, "sqs", partner.access_key_id, partner.secret_access_key)
+    with pytest.raises(ClientError):
+        theirs.send_message(QueueUrl=url, MessageBody="too early")
+    sqs.add_permission(
+        QueueUrl=url,
+        Label="partner",
+        AWSAccountIds=[partner.account],
+        Actions=["SendMessage", "ReceiveMessage", "DeleteMessage", "GetQueueUrl"],
+    )
+    found = theirs.get_queue_url(QueueName="shared", QueueOwnerAWSAccountId=owner)["QueueUrl"]
+    assert found == url
+    theirs.send_message(QueueUrl=url, MessageBody="from the partner")
+    got = theirs.receive_message(QueueUrl=url)["Messages"]
+    assert [m["Body"] for m in got] == ["from the partner"]
+    theirs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    sqs.remove_permission(QueueUrl=url, Label="partner")
+    with pytest.raises(ClientError) as gone:
+        theirs.send_message(QueueUrl=url, MessageBody="too late")
+    assert isinstance(gone.value, theirs.exceptions.QueueDoesNotExist)
+
+
+def test_a_dead_letter_queue_redriven_back_by_a_move_task(server: ServerProcess) -> None:
+    sqs = client(server, "sqs")
+    dlq = sqs.create_queue(QueueName="work-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    work = sqs.create_queue(QueueName="work", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=work, MessageBody=f"job-{n}")
+    sqs.receive_message(QueueUrl=work, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    # Received once already: the next receive moves them to the dead-letter queue.
+    assert "Messages" not in sqs.receive_message(QueueUrl=work, MaxNumberOfMessages=10)
+    task = sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=50)
+    deadline = time.monotonic() + 10
+    while True:
+        listed = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+        if listed[0]["Status"] != "RUNNING" or time.monotonic() > deadline:
+            break
+        assert listed[0]["TaskHandle"] == task["TaskHandle"]
+        time.sleep(0.2)
+    assert listed[0]["Status"] == "COMPLETED"
+    assert listed[0]["ApproximateNumberOfMessagesMoved"] == 3
+    back = sqs.receive_message(QueueUrl=work, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in back) == ["job-0", "job-1", "job-2"]

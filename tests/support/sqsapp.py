@@ -1,6 +1,7 @@
 """The SQS JSON protocol app in process: SqsApp over the in-memory identity and queue stores,
-messages sealed by the real key sealer over a key-file provider, and a client signing with
-botocore's SigV4 for service ``sqs``."""
+messages sealed by the real key sealer over a key-file provider (and, for queues under a KMS
+key, by the real KMS sealer over a CustomerKeyService with its in-memory key store, decision
+0165), and a client signing with botocore's SigV4 for service ``sqs``."""
 
 from __future__ import annotations
 
@@ -15,15 +16,24 @@ from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.queues.memory import MemoryQueueStore
+from andromede.queues.move_tasks import MemoryMoveTaskStore
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
 from andromede.sqsapi.app import CONTENT_TYPE, SqsApp
+from andromede.wiring.queue_keys import QueueKmsSealer
 from andromede.wiring.queues import KeySealer
 from support.json_client import JsonReply, Signers, signed_json_post
 
@@ -46,6 +56,17 @@ class Harness(Signers):
     audit: AuditService
     credentials: Credentials | None
     tenant_id: str
+    keys: CustomerKeyService
+    queues: QueueService
+    billing: BillingService
+    store: MemoryQueueStore
+    mover: MessageMover
+
+    def key_caller(self, account: str | None = None) -> Caller:
+        """The root user of ``account`` (this harness's tenant by default), as KMS's caller."""
+        account = account or self.tenant_id
+        root = Principal(account, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{account}:root")
+        return Caller(account, root.arn, root)
 
     async def call(self, action: str, payload: dict[str, Any] | bytes | None = None) -> Reply:
         reply = await signed_json_post(
@@ -74,22 +95,35 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
     boot = await identity.bootstrap()
     assert boot is not None
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    queues = QueueService(
-        MemoryQueueStore(),
-        KeySealer(keys),
-        region=REGION,
-        limits=QueueLimits(max_queues=5, max_message_size=2048, poll_interval=0.05),
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    mover = MessageMover(
+        store := MemoryQueueStore(), MemoryMoveTaskStore(), region=REGION, max_rate=50
+    )
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    queues = QueueService(
+        store,
+        KeySealer(keys),
+        region=REGION,
+        limits=QueueLimits(max_queues=5, max_message_size=2048, poll_interval=0.05),
+        kms=QueueKmsSealer(customer_keys, keys, audit, billing, cache_size=4),
+    )
     try:
         yield Harness(
-            SqsApp(queues, identity, audit, settings),
+            SqsApp(queues, identity, audit, settings, mover=mover),
             identity,
             audit_store,
             audit,
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
+            customer_keys,
+            queues,
+            billing,
+            store,
+            mover,
         )
     finally:
         await audit.close()

@@ -7,9 +7,9 @@ MFA devices, federation providers, temporary credentials, operators, console log
 ``tables_billing``, ``tables_storage`` (buckets, objects, versions, blobs, multipart uploads,
 replication and notification queues), ``tables_access_points`` (S3 access points),
 ``tables_kms`` (customer-managed keys' metadata, the key material lives in the root-key
-provider), ``tables_compute`` (EC2 resources) and ``tables_queues`` (SQS-style queues and their
-sealed messages). This module re-exports every table and ``metadata``: the stores and the
-migrations use ``tables.<name>``.
+provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
+sealed messages) and ``tables_queue_tasks`` (their message move tasks). This module
+re-exports every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -128,6 +128,7 @@ from andromede.db.tables_compute import (
     compute_vpcs,
 )
 from andromede.db.tables_access_points import access_points
+from andromede.db.tables_queue_tasks import queue_move_tasks
 from andromede.db.tables_queues import (
     queue_deduplications,
     queue_messages,
@@ -229,6 +230,7 @@ __all__ = [
     "policy_versions",
     "queue_deduplications",
     "queue_messages",
+    "queue_move_tasks",
     "queue_receive_attempts",
     "queues",
     "replication_statuses",

@@ -47,6 +47,9 @@ queue_messages = sa.Table(
     sa.Column("receipt", sa.Text, nullable=True),
     # A FIFO queue's message (decision 0164, migration 0077): the digest of its group id.
     sa.Column("group_key", sa.Text, nullable=True),
+    # The queue a dead-lettered message came from, for a move task back to it (decision
+    # 0165, migration 0078); NULL for the others, and for those dead-lettered before.
+    sa.Column("dead_letter_source", key_text(), nullable=True),
     sa.Index(None, "tenant_id", "queue_name", "visible_at"),
     sa.Index(None, "tenant_id", "queue_name", "group_key", "id"),
 )

@@ -14,7 +14,14 @@ types, which the wire adapter (``andromede.sqsapi.errors``) maps to status and q
     ├── UnsupportedOperation         FIFO queues (not served)
     ├── TooManyEntriesInBatchRequest, EmptyBatchRequest, BatchEntryIdsNotDistinct,
     │   InvalidBatchEntryId, BatchRequestTooLong       a batch's shape
-    └── InvalidMessageContents       characters outside SQS's allowed set
+    ├── InvalidMessageContents       characters outside SQS's allowed set
+    ├── ResourceNotFoundException    no such message move task, or its source queue gone
+    └── KmsError                     the queue's KMS key refused a message's sealing or opening
+        ├── KmsAccessDenied          the caller may not use the key (key policy, grants, IAM)
+        ├── KmsDisabled              the key is disabled
+        ├── KmsInvalidState          the key is pending deletion, or otherwise unusable
+        ├── KmsInvalidKeyUsage       the key is not a symmetric encryption key
+        └── KmsNotFound              no such key (or alias)
 """
 
 from __future__ import annotations
@@ -30,6 +37,12 @@ __all__ = [
     "InvalidBatchEntryId",
     "InvalidMessageContents",
     "InvalidParameterValue",
+    "KmsAccessDenied",
+    "KmsDisabled",
+    "KmsError",
+    "KmsInvalidKeyUsage",
+    "KmsInvalidState",
+    "KmsNotFound",
     "MessageNotInflight",
     "MissingParameter",
     "OverLimit",
@@ -37,6 +50,7 @@ __all__ = [
     "QueueError",
     "QueueNameExists",
     "ReceiptHandleIsInvalid",
+    "ResourceNotFoundException",
     "TooManyEntriesInBatchRequest",
     "UnsupportedOperation",
 ]
@@ -108,4 +122,32 @@ class BatchRequestTooLong(QueueError):
 
 
 class InvalidMessageContents(QueueError):
+    pass
+
+
+class ResourceNotFoundException(QueueError):
+    pass
+
+
+class KmsError(QueueError):
+    """The queue's customer-managed key (decision 0165) refused its use."""
+
+
+class KmsAccessDenied(KmsError):
+    pass
+
+
+class KmsDisabled(KmsError):
+    pass
+
+
+class KmsInvalidState(KmsError):
+    pass
+
+
+class KmsInvalidKeyUsage(KmsError):
+    pass
+
+
+class KmsNotFound(KmsError):
     pass

@@ -27,6 +27,7 @@ class _Row:
     receive_count: int = 0
     first_received_at: datetime | None = None
     receipt: str | None = None
+    dead_letter_source: str | None = None  # the queue it was dead-lettered from
 
 
 def _received(row: _Row) -> ReceivedMessage:
@@ -129,7 +130,7 @@ class MemoryQueueStore:
             ):
                 del rows[message_id]
                 self._seq += 1
-                target[message_id] = _Row(self._seq, row.message, now)
+                target[message_id] = _Row(self._seq, row.message, now, dead_letter_source=name)
                 continue
             row.receive_count += 1
             row.first_received_at = row.first_received_at or now
@@ -297,3 +298,38 @@ class MemoryQueueStore:
             and "RedrivePolicy" in q.attributes
             and RedrivePolicy.parse(q.attributes["RedrivePolicy"]).dead_letter_arn == target_arn
         )
+
+    async def in_flight_since(
+        self, tenant_id: str, name: str, message_id: str, receipt: str, now: datetime
+    ) -> datetime | None:
+        row = self._messages.get((tenant_id, name), {}).get(message_id)
+        if row is None or row.receipt != receipt or row.visible_at <= now:
+            return None
+        return row.first_received_at
+
+    async def move_messages(
+        self,
+        tenant_id: str,
+        source: str,
+        destination: str | None,
+        limit: int,
+        now: datetime,
+        *,
+        fallback: str | None = None,
+    ) -> int:
+        rows = self._messages.get((tenant_id, source), {})
+        due = sorted(
+            (r for r in rows.values() if r.visible_at <= now and r.message.expires_at > now),
+            key=lambda r: r.seq,
+        )[:limit]
+        moved = 0
+        for row in due:
+            name = destination or row.dead_letter_source or fallback
+            target = None if name is None else self._messages.get((tenant_id, name))
+            if target is None:
+                continue
+            del rows[row.message.message_id]
+            self._seq += 1
+            target[row.message.message_id] = _Row(self._seq, row.message, now)
+            moved += 1
+        return moved

@@ -28,6 +28,7 @@ from andromede.queues.errors import (
     InvalidParameterValue,
     QueueDoesNotExist,
 )
+from andromede.queues.redrive_allow import RedriveAllowPolicy
 
 __all__ = [
     "DEFAULTS",
@@ -70,7 +71,9 @@ _RANGES: Final[Mapping[str, tuple[int, int]]] = {
     "VisibilityTimeout": (0, 43_200),
     "KmsDataKeyReusePeriodSeconds": (60, 86_400),
 }
-_TEXT: Final = frozenset({"Policy", "RedrivePolicy", "KmsMasterKeyId", "SqsManagedSseEnabled"})
+_TEXT: Final = frozenset(
+    {"Policy", "RedrivePolicy", "KmsMasterKeyId", "SqsManagedSseEnabled", "RedriveAllowPolicy"}
+)
 # FIFO queues' own attributes: kept as given here, checked by andromede.queues.fifo.
 _FIFO: Final = frozenset(
     {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
@@ -160,8 +163,9 @@ def check_queue_attributes(
             raise InvalidAttributeName(f"Unknown Attribute {name[:128]}.")
     if kept.get("Policy") == "":
         kept.pop("Policy")
-    if kept.get("RedrivePolicy") == "":
-        kept.pop("RedrivePolicy")
+    for optional in ("RedrivePolicy", "RedriveAllowPolicy"):
+        if kept.get(optional) == "":
+            kept.pop(optional)
     return kept
 
 
@@ -183,6 +187,8 @@ def _check_text(name: str, value: str) -> str:
             raise InvalidAttributeValue("Invalid value for the parameter Policy.")
     if name == "RedrivePolicy" and value:
         RedrivePolicy.parse(value)
+    if name == "RedriveAllowPolicy" and value:
+        RedriveAllowPolicy.parse(value)
     if len(value) > _MAX_POLICY:
         raise InvalidAttributeValue(f"Invalid value for the parameter {name}: too long.")
     return value

@@ -1,8 +1,11 @@
 """Queues of a tenant (decision 0158): SQS's operations over a :class:`QueueStore`, messages
 sealed by a :class:`Sealer` before they reach the store and opened after.
 
-A queue is its tenant's alone: an ARN or a URL naming another account is answered as a queue
-that does not exist. Long polling waits without a database connection: a receive that found
+A queue is its tenant's: :meth:`QueueService.get_queue` answers an account's queue only to that
+account; whether a caller of another account reaches it (by the queue's policy, decision 0165)
+is the wire layer's decision, which asks for it in the owner's name. A queue under a KMS key
+has its messages sealed under that key (``sealing``, decision 0165) for the caller a send or
+receive names. Long polling waits without a database connection: a receive that found
 nothing waits for a send to the queue through this service (woken at once) or for
 ``poll_interval`` (a send through another gateway), then looks again, until its wait ends.
 A FIFO queue (decision 0164) takes its sends and receives through the store's FIFO methods;
@@ -21,7 +24,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from andromede.queues.errors import (
     BatchEntryIdsNotDistinct,
@@ -30,6 +32,7 @@ from andromede.queues.errors import (
     InvalidAttributeName,
     InvalidBatchEntryId,
     InvalidParameterValue,
+    KmsError,
     MessageNotInflight,
     QueueDoesNotExist,
     QueueError,
@@ -64,7 +67,11 @@ from andromede.queues.model import (
     check_queue_attributes,
     message_size,
     parse_queue_arn,
+    queue_arn,
 )
+from andromede.queues.redrive_allow import redrive_allowed
+from andromede.queues.sealing import KmsSealer, MessageCipher, Sealer
+from andromede.queues.sse import merge_sse
 from andromede.queues.store import QueueStore, Redrive, StoredMessage
 
 __all__ = [
@@ -94,6 +101,7 @@ _SHOWN = (
     *DEFAULTS,
     "Policy",
     "RedrivePolicy",
+    "RedriveAllowPolicy",
     "KmsMasterKeyId",
     "KmsDataKeyReusePeriodSeconds",
     *FIFO_ATTRIBUTES,  # a FIFO queue's (decision 0164); a standard queue has none
@@ -103,15 +111,7 @@ MAX_TAGS = 50
 # cannot set: only AWSTraceHeader is accepted from it).
 _GROUP = "MessageGroupId"
 _DEDUP = "MessageDeduplicationId"
-
-
-class Sealer(Protocol):
-    """Seals a message's payload under its tenant's key; ``context`` (the account and the
-    message id) is bound to the ciphertext, so one cannot be moved to another message."""
-
-    async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes: ...
-
-    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes: ...
+_MAX_VISIBILITY = timedelta(hours=12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +210,10 @@ class QueueService:
         region: str,
         limits: QueueLimits | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        kms: KmsSealer | None = None,
     ) -> None:
         self._store = store
-        self._sealer = sealer
+        self._sealer = MessageCipher(sealer, kms)
         self._region = region
         self._limits = limits or QueueLimits()
         self._clock = clock
@@ -233,9 +234,11 @@ class QueueService:
     ) -> Queue:
         """A new queue, or the tenant's queue of that name when every attribute given has
         the value it holds (QueueNameExists otherwise)."""
-        checked = check_queue_attributes(attributes, max_message_size=self._limits.max_message_size)
+        checked = check_queue_attributes(
+            merge_sse({}, attributes), max_message_size=self._limits.max_message_size
+        )
         checked = check_fifo_attributes(check_name(name), checked)
-        await self._check_redrive(tenant_id, checked)
+        await self._check_redrive(tenant_id, checked, queue_arn(self._region, tenant_id, name))
         _check_tags(tags or {})
         now = self._clock()
         queue = Queue(tenant_id, name, self._region, checked, now, now, dict(tags or {}))
@@ -303,7 +306,7 @@ class QueueService:
         return {name: value for name, value in shown.items() if name in wanted}
 
     async def set_queue_attributes(self, queue: Queue, attributes: Mapping[str, str]) -> Queue:
-        merged = {**queue.attributes, **attributes}
+        merged = merge_sse(queue.attributes, attributes)
         checked = check_queue_attributes(merged, max_message_size=self._limits.max_message_size)
         checked = check_fifo_attributes(queue.name, checked, existing=queue)
         await self._check_redrive(queue.tenant_id, checked, queue.arn)
@@ -370,9 +373,11 @@ class QueueService:
             region, account, name = parse_queue_arn(policy.dead_letter_arn)
         except QueueDoesNotExist:
             region = account = name = ""
-        target = None
-        if region == self._region and account == tenant_id and policy.dead_letter_arn != own_arn:
-            target = await self._store.get_queue(tenant_id, name)
+        target = (
+            None
+            if region != self._region or account != tenant_id or policy.dead_letter_arn == own_arn
+            else await self._store.get_queue(tenant_id, name)
+        )
         if target is None:
             raise InvalidParameterValue(
                 "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target "
@@ -383,6 +388,13 @@ class QueueService:
             raise InvalidParameterValue(
                 "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must "
                 "be same type of queue as the source."
+            )
+        if own_arn is not None and not redrive_allowed(target.attributes, own_arn):
+            # The dead-letter queue's RedriveAllowPolicy (decision 0165).
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Queue "
+                f"{own_arn} is not allowed to use {policy.dead_letter_arn} as a dead-letter "
+                "queue by its RedriveAllowPolicy."
             )
 
     # --- messages ----------------------------------------------------------------------------
@@ -398,9 +410,13 @@ class QueueService:
         *,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        caller: object | None = None,
     ) -> SentMessage:
         message, sent = await self._prepare(
-            queue, BatchEntry("", body, attributes, system, delay, group_id, dedup_id), sender
+            queue,
+            BatchEntry("", body, attributes, system, delay, group_id, dedup_id),
+            sender,
+            caller,
         )
         if is_fifo(queue):
             [sent] = await self._send_fifo(queue, [message], [sent])
@@ -424,7 +440,12 @@ class QueueService:
         ]
 
     async def send_batch(
-        self, queue: Queue, entries: Sequence[BatchEntry], sender: str
+        self,
+        queue: Queue,
+        entries: Sequence[BatchEntry],
+        sender: str,
+        *,
+        caller: object | None = None,
     ) -> tuple[list[tuple[str, SentMessage]], list[BatchFailure]]:
         check_batch_ids([entry.id for entry in entries])
         total = sum(message_size(e.body, e.attributes) for e in entries)
@@ -437,7 +458,7 @@ class QueueService:
         failed: list[BatchFailure] = []
         for entry in entries:
             try:
-                message, result = await self._prepare(queue, entry, sender)
+                message, result = await self._prepare(queue, entry, sender, caller)
             except QueueError as exc:
                 failed.append(BatchFailure(entry.id, exc))
                 continue
@@ -457,7 +478,7 @@ class QueueService:
         await self.send_message(queue, body, {}, {}, None, sender)
 
     async def _prepare(
-        self, queue: Queue, entry: BatchEntry, sender: str
+        self, queue: Queue, entry: BatchEntry, sender: str, caller: object | None = None
     ) -> tuple[StoredMessage, SentMessage]:
         body, attributes, system, delay = entry.body, entry.attributes, entry.system, entry.delay
         check_body(body)
@@ -492,7 +513,7 @@ class QueueService:
         message_id = str(uuid.uuid4())
         payload = Payload(body, dict(attributes), sealed_system, sender)
         sealed = await self._sealer.seal(
-            queue.tenant_id, payload.encode(), _context(queue, message_id)
+            queue, caller, payload.encode(), _context(queue, message_id)
         )
         wait = queue.seconds("DelaySeconds") if delay is None else delay
         stored = StoredMessage(
@@ -516,6 +537,7 @@ class QueueService:
         visibility: int | None,
         wait: int | None,
         attempt_id: str | None = None,
+        caller: object | None = None,
     ) -> list[Delivered]:
         """Up to ``max_messages`` messages, waiting up to ``wait`` seconds for one. A FIFO
         queue's receive retried with its ``attempt_id`` within five minutes answers the same
@@ -537,7 +559,7 @@ class QueueService:
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.setdefault(key, set()).add(waiter)
             try:
-                found = await self._receive_once(queue, count, hide, redrive, attempt)
+                found = await self._receive_once(queue, count, hide, redrive, caller, attempt)
                 remaining = deadline - loop.time()
                 if found or remaining <= 0:
                     return found
@@ -556,6 +578,7 @@ class QueueService:
         count: int,
         hide: int,
         redrive: Redrive | None,
+        caller: object | None,
         attempt: str | None = None,
     ) -> list[Delivered]:
         now = self._clock()
@@ -586,9 +609,18 @@ class QueueService:
             )
         delivered = []
         for message in received:
-            plaintext = await self._sealer.open(
-                queue.tenant_id, message.sealed, _context(queue, message.message_id)
-            )
+            try:
+                plaintext = await self._sealer.open(
+                    queue, caller, message.sealed, _context(queue, message.message_id)
+                )
+            except KmsError:
+                # Unreadable for this caller now (its key disabled, or not theirs to use):
+                # the messages go back to the queue at once, not hidden for the timeout.
+                for taken in received:
+                    await self._store.change_visibility(
+                        queue.tenant_id, queue.name, taken.message_id, taken.receipt, now, now
+                    )
+                raise
             delivered.append(
                 Delivered(
                     message.message_id,
@@ -636,6 +668,15 @@ class QueueService:
         _seconds("VisibilityTimeout", timeout, 0, 43_200)
         message_id, receipt = _parse_receipt_handle(receipt_handle)
         now = self._clock()
+        first = await self._store.in_flight_since(
+            queue.tenant_id, queue.name, message_id, receipt, now
+        )
+        if first is not None and now + timedelta(seconds=timeout) > first + _MAX_VISIBILITY:
+            # As SQS: a message is never hidden past 12 hours from its first receive.
+            raise InvalidParameterValue(
+                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+            )
         if not await self._store.change_visibility(
             queue.tenant_id,
             queue.name,

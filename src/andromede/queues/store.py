@@ -158,3 +158,25 @@ class QueueStore(Protocol):
 
     async def dead_letter_sources(self, tenant_id: str, target_arn: str) -> list[str]:
         """Names of the tenant's queues whose RedrivePolicy names ``target_arn``."""
+
+    async def in_flight_since(
+        self, tenant_id: str, name: str, message_id: str, receipt: str, now: datetime
+    ) -> datetime | None:
+        """When the message was first received, if it is in flight under ``receipt`` (its
+        latest receive); None otherwise (decision 0165: the 12 hours' cap of visibility)."""
+
+    async def move_messages(
+        self,
+        tenant_id: str,
+        source: str,
+        destination: str | None,
+        limit: int,
+        now: datetime,
+        *,
+        fallback: str | None = None,
+    ) -> int:
+        """Move up to ``limit`` visible, unexpired messages of queue ``source``, oldest first,
+        to queue ``destination`` of the same account — or, ``destination`` None, each to the
+        queue it was dead-lettered from (``fallback`` for one that has none recorded) —,
+        visible there at once and as never received (a message move task's step, decision
+        0165); how many. A message whose queue does not exist stays."""

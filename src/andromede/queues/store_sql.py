@@ -212,6 +212,7 @@ class SqlQueueStore:
                             receive_count=0,
                             first_received_at=None,
                             receipt=None,
+                            dead_letter_source=name,
                         )
                     )
                     continue
@@ -353,3 +354,64 @@ class SqlQueueStore:
             return found
 
         return await self._db.read(work)
+
+    async def in_flight_since(
+        self, tenant_id: str, name: str, message_id: str, receipt: str, now: datetime
+    ) -> datetime | None:
+        query = sa.select(_M.c.first_received_at).where(
+            *_of(tenant_id, name),
+            _M.c.message_id == message_id,
+            _M.c.receipt == receipt,
+            _M.c.visible_at > now,
+        )
+        found = await self._db.read(lambda conn: conn.execute(query).first())
+        if found is None or found[0] is None:
+            return None
+        return utc_from_stored(found[0])
+
+    async def move_messages(
+        self,
+        tenant_id: str,
+        source: str,
+        destination: str | None,
+        limit: int,
+        now: datetime,
+        *,
+        fallback: str | None = None,
+    ) -> int:
+        def work(conn: Connection) -> int:
+            rows = conn.execute(
+                sa.select(_M.c.id, _M.c.dead_letter_source)
+                .where(*_of(tenant_id, source), _M.c.visible_at <= now, _M.c.expires_at > now)
+                .order_by(_M.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            targets: dict[str, list[int]] = {}
+            for row_id, came_from in rows:
+                target = destination or came_from or fallback
+                if target is not None:
+                    targets.setdefault(target, []).append(row_id)
+            moved = 0
+            for target, ids in targets.items():
+                exists = conn.execute(
+                    sa.select(_Q.c.name).where(_Q.c.tenant_id == tenant_id, _Q.c.name == target)
+                ).first()
+                if exists is None:
+                    continue
+                conn.execute(
+                    _M.update()
+                    .where(_M.c.id.in_(ids))
+                    .values(
+                        queue_name=target,
+                        visible_at=now,
+                        receive_count=0,
+                        first_received_at=None,
+                        receipt=None,
+                        dead_letter_source=None,
+                    )
+                )
+                moved += len(ids)
+            return moved
+
+        return await self._db.write(work)

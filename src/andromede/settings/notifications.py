@@ -103,6 +103,25 @@ class NotificationSettings(BaseModel):
         "sent through another gateway; a send through the same one wakes it at once "
         "(decision 0158).",
     )
+    queue_kms_data_key_cache_size: int = Field(
+        default=1000,
+        gt=0,
+        description="Data keys of SSE-KMS queues a gateway holds for their reuse period, each "
+        "of the made and the opened ones, emptied when full (decision 0165).",
+    )
+    queue_move_task_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between a gateway's passes over the running message move tasks; "
+        "each pass moves up to a task's rate times the time since its last pass (decision 0165).",
+    )
+    queue_move_task_max_rate: int = Field(
+        default=500,
+        gt=0,
+        description="Most messages a second a message move task moves, and the ceiling of its "
+        "MaxNumberOfMessagesPerSecond, as on SQS (decision 0165).",
+    )
     sns_max_subscriptions_per_topic: int = Field(
         default=10_000,
         gt=0,

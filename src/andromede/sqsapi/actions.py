@@ -2,8 +2,11 @@
 authorises the queue it names, calls :class:`QueueService` and returns the JSON answer.
 
 A batch action is authorised as its single form (``sqs:SendMessage`` for SendMessageBatch),
-as AWS does. A queue URL is ``<endpoint>/<account>/<name>``; one naming another account is
-answered QueueDoesNotExist.
+as AWS does. A queue URL is ``<endpoint>/<account>/<name>``. One naming another account
+(decision 0165) reaches that queue only for the actions SQS lets a queue policy grant to other
+accounts (:data:`CROSS_ACCOUNT`), and only when the queue's policy and the caller's own IAM
+policies allow it; otherwise it is answered QueueDoesNotExist, as before, so that nobody
+learns which queues another account holds.
 """
 
 from __future__ import annotations
@@ -14,9 +17,15 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from andromede.queues.errors import InvalidParameterValue, MissingParameter, QueueError
+from andromede.queues.errors import (
+    InvalidParameterValue,
+    MissingParameter,
+    QueueDoesNotExist,
+    QueueError,
+)
 from andromede.queues.fifo import sequence_number
 from andromede.queues.model import MessageAttribute, Queue, attributes_md5, queue_arn
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import (
     BatchEntry,
     BatchFailure,
@@ -25,12 +34,32 @@ from andromede.queues.service import (
     SentMessage,
     check_batch_ids,
 )
-from andromede.sqsapi.authorise import check_policy
+from andromede.sqsapi.actions_owner import (
+    add_permission,
+    cancel_message_move_task,
+    list_message_move_tasks,
+    remove_permission,
+    start_message_move_task,
+)
+from andromede.sqsapi.authorise import KeyUser, check_policy
 from andromede.sqsapi.errors import SqsWireError
 
-__all__ = ["ACTIONS", "NOT_SERVED", "SqsCall"]
+__all__ = ["ACTIONS", "CROSS_ACCOUNT", "NOT_SERVED", "SqsCall"]
 
 Authorise = Callable[[str, str, Queue | None], Awaitable[None]]
+# What a queue policy may grant another account, as on SQS (the others are the owner's alone).
+CROSS_ACCOUNT: Final = frozenset(
+    {
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ListDeadLetterSourceQueues",
+        "sqs:PurgeQueue",
+        "sqs:ReceiveMessage",
+        "sqs:SendMessage",
+    }
+)
 
 
 @dataclass
@@ -41,6 +70,8 @@ class SqsCall:
     base_url: str  # scheme://host of the request, for queue URLs
     queues: QueueService
     authorise: Authorise
+    key_user: KeyUser | None = None  # whom a queue's KMS key is used for (decision 0165)
+    mover: MessageMover | None = None  # the message move tasks (decision 0165)
     resources: list[str] = field(default_factory=list)
 
     def text(self, name: str, *, required: bool = False) -> str | None:
@@ -82,9 +113,25 @@ class SqsCall:
         parts = [p for p in urlsplit(url).path.split("/") if p]
         if len(parts) != 2:
             raise SqsWireError("InvalidAddress", f"The address {url[:256]} is not valid.")
-        queue = await self.queues.get_queue(self.tenant_id, parts[0], parts[1])
+        return await self.reach(action, parts[0], parts[1])
+
+    async def reach(self, action: str, account: str, name: str) -> Queue:
+        """The queue ``account``/``name``, the caller allowed ``action`` on it: a queue of
+        another account only by its policy, and QueueDoesNotExist rather than AccessDenied
+        when it does not allow (decision 0165)."""
+        if account == self.tenant_id:
+            queue = await self.queues.get_queue(self.tenant_id, account, name)
+            self.resources.append(queue.arn)
+            await self.authorise(action, queue.arn, queue)
+            return queue
+        if action not in CROSS_ACCOUNT:
+            raise QueueDoesNotExist()
+        queue = await self.queues.get_queue(account, account, name)
+        try:
+            await self.authorise(action, queue.arn, queue)
+        except SqsWireError as exc:
+            raise QueueDoesNotExist() from exc
         self.resources.append(queue.arn)
-        await self.authorise(action, queue.arn, queue)
         return queue
 
 
@@ -121,10 +168,9 @@ async def create_queue(call: SqsCall) -> dict[str, Any]:
 async def get_queue_url(call: SqsCall) -> dict[str, Any]:
     name = call.text("QueueName", required=True) or ""
     account = call.text("QueueOwnerAWSAccountId") or call.tenant_id
-    arn = queue_arn(call.queues.region, account, name)
-    call.resources.append(arn)
-    queue = await call.queues.get_queue(call.tenant_id, account, name)
-    await call.authorise("sqs:GetQueueUrl", arn, queue)
+    if account == call.tenant_id:
+        call.resources.append(queue_arn(call.queues.region, account, name))
+    queue = await call.reach("sqs:GetQueueUrl", account, name)
     return {"QueueUrl": call.url(queue)}
 
 
@@ -222,6 +268,7 @@ async def send_message(call: SqsCall) -> dict[str, Any]:
         call.sender_id,
         group_id=group_id,
         dedup_id=dedup_id,
+        caller=call.key_user,
     )
     return _sent(sent)
 
@@ -281,7 +328,9 @@ async def send_message_batch(call: SqsCall) -> dict[str, Any]:
         except QueueError as exc:
             failed.append(BatchFailure(entry_id, exc))
     sent, refused = (
-        await call.queues.send_batch(queue, entries, call.sender_id) if entries else ([], [])
+        await call.queues.send_batch(queue, entries, call.sender_id, caller=call.key_user)
+        if entries
+        else ([], [])
     )
     successful = [{"Id": entry_id, **_sent(result)} for entry_id, result in sent]
     return {"Successful": successful, "Failed": _failures([*failed, *refused])}
@@ -337,6 +386,7 @@ async def receive_message(call: SqsCall) -> dict[str, Any]:
         visibility=call.number("VisibilityTimeout"),
         wait=call.number("WaitTimeSeconds"),
         attempt_id=call.text("ReceiveRequestAttemptId"),
+        caller=call.key_user,
     )
     messages = []
     for message in received:
@@ -402,6 +452,11 @@ async def change_message_visibility_batch(call: SqsCall) -> dict[str, Any]:
 
 
 ACTIONS: Final[dict[str, Callable[[SqsCall], Awaitable[dict[str, Any]]]]] = {
+    "AddPermission": add_permission,
+    "CancelMessageMoveTask": cancel_message_move_task,
+    "ListMessageMoveTasks": list_message_move_tasks,
+    "RemovePermission": remove_permission,
+    "StartMessageMoveTask": start_message_move_task,
     "ChangeMessageVisibility": change_message_visibility,
     "ChangeMessageVisibilityBatch": change_message_visibility_batch,
     "CreateQueue": create_queue,
@@ -422,12 +477,4 @@ ACTIONS: Final[dict[str, Callable[[SqsCall], Awaitable[dict[str, Any]]]]] = {
     "UntagQueue": untag_queue,
 }
 # SQS actions botocore knows that are not served: answered UnsupportedOperation, never 200.
-NOT_SERVED: Final = frozenset(
-    {
-        "AddPermission",
-        "RemovePermission",
-        "StartMessageMoveTask",
-        "CancelMessageMoveTask",
-        "ListMessageMoveTasks",
-    }
-)
+NOT_SERVED: Final[frozenset[str]] = frozenset()

@@ -22,10 +22,11 @@ from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.queues.model import Queue
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 from andromede.sqsapi.actions import ACTIONS, NOT_SERVED, SqsCall
-from andromede.sqsapi.authorise import SqsAuthoriser
+from andromede.sqsapi.authorise import KeyUser, SqsAuthoriser
 from andromede.sqsapi.errors import SqsWireError, to_sqs_error
 from andromede.sqsapi.metering import billed_to, sqs_requests
 
@@ -55,6 +56,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        mover: MessageMover | None = None,
         *,
         billing: BillingService | None = None,
     ) -> None:
@@ -74,6 +76,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
         self._billing = billing
         # Each call's requests by request id, from its answer to its finish (decision 0169).
         self._requests: dict[str, int] = {}
+        self._mover = mover
         self._authoriser = SqsAuthoriser(identity, queues.region)
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
@@ -114,6 +117,8 @@ class SqsApp(JsonEndpoint[SqsCall]):
             base_url=f"{scope.get('scheme', 'http')}://{host}",
             queues=self._queues,
             authorise=authorise,
+            key_user=KeyUser(principal, source_ip, secure, request.request_id),
+            mover=self._mover,
         )
         result = await ACTIONS[action_name](request.context)
         if self._billing is not None:

@@ -14,6 +14,8 @@ AWS ("Unable to validate the following destination configurations" otherwise).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from andromede.iam.model import Principal
 from andromede.iam.policy import (
     MalformedPolicy,
@@ -30,9 +32,21 @@ from andromede.queues.errors import InvalidAttributeValue
 from andromede.queues.model import Queue
 from andromede.sqsapi.errors import SqsWireError
 
-__all__ = ["S3_PRINCIPAL", "SqsAuthoriser", "check_policy", "s3_may_send"]
+__all__ = ["S3_PRINCIPAL", "KeyUser", "SqsAuthoriser", "check_policy", "s3_may_send"]
 
 S3_PRINCIPAL = "s3.amazonaws.com"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUser:
+    """Who a send or receive uses a queue's KMS key for (decision 0165): the request's
+    principal, where it came from and the request's id, for the key policy's conditions and
+    the key use's audit record. The queue service hands it untouched to the KMS sealer."""
+
+    principal: Principal
+    source_ip: str | None
+    secure: bool
+    request_id: str
 
 
 def check_policy(text: str) -> None:

@@ -83,6 +83,17 @@ CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
                         "A queue already exists with the same name and different attributes."),
     "UnknownOperationException": (400, _CORAL, "UnknownOperation",
                                   "The operation is not known to this service."),
+    "ResourceNotFoundException": (404, _SQS, "ResourceNotFoundException",
+                                  "One or more specified resources don't exist."),
+    # The queue's KMS key (decision 0165): SQS's types, KMS's exception names as query codes.
+    "KmsAccessDenied": (400, _SQS, "KMS.AccessDeniedException",
+                        "The caller doesn't have the required KMS access."),
+    "KmsDisabled": (400, _SQS, "KMS.DisabledException", "The KMS key is disabled."),
+    "KmsInvalidState": (400, _SQS, "KMS.InvalidStateException",
+                        "The state of the KMS key is not valid for this request."),
+    "KmsInvalidKeyUsage": (400, _SQS, "KMS.InvalidKeyUsageException",
+                           "The KMS key cannot be used for this operation."),
+    "KmsNotFound": (400, _SQS, "KMS.NotFoundException", "The KMS key was not found."),
 }  # fmt: skip
 
 

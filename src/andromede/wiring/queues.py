@@ -14,19 +14,25 @@ from typing import Final
 
 from cryptography.exceptions import InvalidTag
 
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.db.notification_events import Unreadable
+from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.service import KeyService
 from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
 from andromede.queues.model import parse_queue_arn
+from andromede.queues.move_tasks_sql import SqlMoveTaskStore
+from andromede.queues.mover import MessageMover
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.queues.store_sql import SqlQueueStore
 from andromede.settings import Settings
 from andromede.sqsapi.authorise import S3_PRINCIPAL, s3_may_send
+from andromede.wiring.queue_keys import QueueKmsSealer
 
-__all__ = ["BucketEventQueues", "EventKeySealer", "KeySealer", "queue_service"]
+__all__ = ["BucketEventQueues", "EventKeySealer", "KeySealer", "message_mover", "queue_service"]
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +100,27 @@ class EventKeySealer:
             raise Unreadable(type(exc).__name__) from exc
 
 
-def queue_service(settings: Settings, db: Database, keys: KeyService) -> QueueService:
+def queue_service(
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    customer_keys: CustomerKeyService | None = None,
+    audit: AuditService | None = None,
+    billing: BillingService | None = None,
+) -> QueueService:
+    """The queue service of ``serve``; with ``customer_keys``, queues may be sealed under
+    customer-managed KMS keys (decision 0165)."""
+    kms = (
+        None
+        if customer_keys is None
+        else QueueKmsSealer(
+            customer_keys,
+            keys,
+            audit,
+            billing,
+            cache_size=settings.queue_kms_data_key_cache_size,
+        )
+    )
     return QueueService(
         SqlQueueStore(db),
         KeySealer(keys),
@@ -105,6 +131,19 @@ def queue_service(settings: Settings, db: Database, keys: KeyService) -> QueueSe
             in_flight=settings.queue_max_in_flight,
             poll_interval=settings.queue_long_poll_interval,
         ),
+        kms=kms,
+    )
+
+
+def message_mover(settings: Settings, db: Database) -> MessageMover:
+    """The message move tasks (decision 0165), kept in the database; ``serve`` runs its
+    passes in the background."""
+    return MessageMover(
+        SqlQueueStore(db),
+        SqlMoveTaskStore(db),
+        region=settings.region,
+        max_rate=settings.queue_move_task_max_rate,
+        interval=settings.queue_move_task_interval,
     )
 
 

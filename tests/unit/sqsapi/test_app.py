@@ -92,7 +92,7 @@ async def test_errors_in_sqs_shape(sqs: Harness) -> None:
     )
     handle = await sqs.call("DeleteMessage", {"QueueUrl": url, "ReceiptHandle": "%%%"})
     assert handle.error_type == "ReceiptHandleIsInvalid"
-    assert (await sqs.call("AddPermission", {"QueueUrl": url})).error_type == "UnsupportedOperation"
+    assert (await sqs.call("AddPermission", {"QueueUrl": url})).error_type == "MissingParameter"
     assert (await sqs.call("Nope", {})).error_type == "UnknownOperationException"
     assert (await sqs.call("ListQueues", b"[")).error_type == "SerializationException"
     assert (await sqs.anonymous().call("ListQueues", {})).error_type == (

@@ -31,7 +31,19 @@ OPEN_POLICY = json.dumps(
     }
 )
 
+ARN = "{arn}"
+TASK = "{task}"
 RECIPES: dict[str, dict[str, Any]] = {
+    "AddPermission": {
+        "QueueUrl": URL,
+        "Label": "intruder",
+        "AWSAccountIds": ["123456789012"],
+        "Actions": ["SendMessage"],
+    },
+    "CancelMessageMoveTask": {"TaskHandle": TASK},
+    "ListMessageMoveTasks": {"SourceArn": ARN},
+    "RemovePermission": {"QueueUrl": URL, "Label": "team"},
+    "StartMessageMoveTask": {"SourceArn": ARN},
     "ChangeMessageVisibility": {"QueueUrl": URL, "ReceiptHandle": HANDLE, "VisibilityTimeout": 0},
     "ChangeMessageVisibilityBatch": {
         "QueueUrl": URL,
@@ -71,12 +83,29 @@ def fill(value: Any, ids: dict[str, str]) -> Any:
 
 
 async def victim_world(root: Harness) -> dict[str, str]:
-    """The victim's queue, with a tag, two messages, one of them in flight."""
+    """The victim's queue, with a tag, two messages, one of them in flight, a permission
+    labelled ``team``; it is the dead-letter queue of another, under a running move task."""
     url = (await root.ok("CreateQueue", {"QueueName": "victim", "tags": {"team": "a"}}))["QueueUrl"]
+    arn = f"arn:aws:sqs:eu-fr-1:{root.tenant_id}:victim"
+    redrive = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})
+    await root.ok("CreateQueue", {"QueueName": "source", "Attributes": {"RedrivePolicy": redrive}})
+    await root.ok(
+        "AddPermission",
+        {"QueueUrl": url, "Label": "team", "AWSAccountIds": [root.tenant_id], "Actions": ["*"]},
+    )
     for body in ("first", "second"):
         await root.ok("SendMessage", {"QueueUrl": url, "MessageBody": body})
     got = await root.ok("ReceiveMessage", {"QueueUrl": url, "VisibilityTimeout": 600})
-    return {URL: url, HANDLE: got["Messages"][0]["ReceiptHandle"], ACCOUNT: root.tenant_id}
+    task = await root.ok(
+        "StartMessageMoveTask", {"SourceArn": arn, "MaxNumberOfMessagesPerSecond": 1}
+    )
+    return {
+        URL: url,
+        HANDLE: got["Messages"][0]["ReceiptHandle"],
+        ACCOUNT: root.tenant_id,
+        ARN: arn,
+        TASK: task["TaskHandle"],
+    }
 
 
 async def snapshot(root: Harness, url: str) -> list[Any]:
@@ -96,8 +125,10 @@ async def snapshot(root: Harness, url: str) -> list[Any]:
             },
         )
     )["Attributes"]
+    arn = f"arn:aws:sqs:eu-fr-1:{root.tenant_id}:victim"
     return [
         attributes,
+        await root.ok("ListMessageMoveTasks", {"SourceArn": arn, "MaxResults": 10}),
         await root.ok("ListQueueTags", {"QueueUrl": url}),
         await root.ok("ListQueues", {}),
     ]
@@ -111,7 +142,11 @@ async def test_another_tenants_root_only_reaches_its_own_account(sqs: Harness, a
     reply = await intruder.call(action, fill(RECIPES[action], ids))
     if reply.status != 200:
         assert 400 <= reply.status < 500
-        assert reply.error_type in ("QueueDoesNotExist", "ReceiptHandleIsInvalid"), reply.body
+        assert reply.error_type in (
+            "QueueDoesNotExist",
+            "ReceiptHandleIsInvalid",
+            "ResourceNotFoundException",  # a move task's handle: no task of the intruder's
+        ), reply.body
     else:
         # Only its own account's answer: a queue of its own, never the victim's URL.
         assert sqs.tenant_id not in reply.body.decode()
