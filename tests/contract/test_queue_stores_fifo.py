@@ -189,3 +189,16 @@ async def test_concurrent_receivers_take_disjoint_groups_in_order(postgres_url: 
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_dead_letter_moves_back_to_its_fifo_source(store: QueueStore) -> None:
+    """The redrive records the source queue for a message move task (decision 0165)."""
+    for name in ("q.fifo", "dlq.fifo"):
+        await store.create_queue(Queue("t1", name, "eu", FIFO, NOW, NOW), limit=10)
+    await send(store, message("a", 1))
+    redrive = Redrive("t1", "dlq.fifo", 1)
+    assert ids(await receive(store, NOW, limit=1, redrive=redrive)) == ["a-1"]
+    later = NOW + timedelta(seconds=31)
+    assert ids(await receive(store, later, redrive=redrive)) == []
+    assert await store.move_messages("t1", "dlq.fifo", None, 10, later) == 1
+    assert ids(await receive(store, later)) == ["a-1"]

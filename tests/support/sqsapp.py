@@ -113,7 +113,7 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
     )
     try:
         yield Harness(
-            SqsApp(queues, identity, audit, settings, mover=mover),
+            SqsApp(queues, identity, audit, settings, mover=mover, billing=billing),
             identity,
             audit_store,
             audit,
@@ -126,5 +126,6 @@ async def sqs(tmp_path: Path) -> AsyncIterator[Harness]:
             mover,
         )
     finally:
+        await billing.close()
         await audit.close()
         keys.close()

@@ -233,7 +233,9 @@ class MemoryQueueStore:
                     # To the dead-letter queue with its group; the group waits for the next
                     # receive, as the SQL stores do.
                     del rows[row.message.message_id]
-                    target[row.message.message_id] = _Row(row.seq, row.message, now)
+                    target[row.message.message_id] = _Row(
+                        row.seq, row.message, now, dead_letter_source=name
+                    )
                     break
                 row.receive_count += 1
                 row.first_received_at = row.first_received_at or now

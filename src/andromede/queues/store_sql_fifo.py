@@ -255,6 +255,7 @@ def receive_fifo(
                         receive_count=0,
                         first_received_at=None,
                         receipt=None,
+                        dead_letter_source=name,  # for a move task back (decision 0165)
                     )
                 )
                 break

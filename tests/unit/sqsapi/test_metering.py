@@ -5,30 +5,13 @@ SQS app in process over a real BillingService, and the chunk rule on payloads to
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from botocore.credentials import Credentials
 
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
-from andromede.billing.store import MemoryBillingStore
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
-from andromede.kms.keyfile import LocalKeyFileProvider
-from andromede.kms.service import KeyService
-from andromede.queues.memory import MemoryQueueStore
-from andromede.queues.service import QueueLimits, QueueService
-from andromede.settings import Settings
-from andromede.sqsapi.app import SqsApp
 from andromede.sqsapi.metering import billed_to, sqs_payload_bytes, sqs_requests
-from andromede.wiring.queues import KeySealer
 from support.sqsapp import REGION, Harness
 
 KIB = 1024
@@ -73,30 +56,9 @@ def test_the_queue_owner_pays_else_the_caller() -> None:
 
 
 @pytest.fixture
-async def metered(tmp_path: Path) -> AsyncIterator[tuple[Harness, BillingService]]:
-    """The harness of ``support.sqsapp``, its app metering into a real BillingService."""
-    settings = Settings(data_dir=tmp_path, region=REGION, queue_max_message_size=2048)
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    queues = QueueService(
-        MemoryQueueStore(),
-        KeySealer(keys),
-        region=REGION,
-        limits=QueueLimits(max_queues=5, max_message_size=2048, poll_interval=0.05),
-    )
-    audit_store = MemoryAuditStore()
-    audit = AuditService(audit_store)
-    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
-    app = SqsApp(queues, identity, audit, settings, billing=billing)
-    credentials = Credentials(boot.access_key_id, boot.secret_access_key)
-    try:
-        yield Harness(app, identity, audit_store, audit, credentials, boot.tenant.id), billing
-    finally:
-        await billing.close()
-        await audit.close()
-        keys.close()
+async def metered(sqs: Harness) -> tuple[Harness, BillingService]:
+    """The harness of ``support.sqsapp``, whose app meters into a real BillingService."""
+    return sqs, sqs.billing
 
 
 async def sqs_requests_of(billing: BillingService, tenant_id: str) -> int:
