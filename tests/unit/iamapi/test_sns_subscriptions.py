@@ -334,7 +334,9 @@ async def test_listings_page_with_next_token(sns: Sns) -> None:
         ("https", "http://hooks.example/", {}, "InvalidParameter"),
         ("https", "https://u:p@hooks.example/", {}, "InvalidParameter"),
         ("sqs", "not-an-arn", {}, "InvalidParameter"),
-        ("sqs", f"arn:aws:sqs:{REGION}:someone-else:q", {}, "AuthorizationError"),
+        # Another account's queue is subscribed pending its confirmation (decision 0168);
+        # one of another region is not.
+        ("sqs", "arn:aws:sqs:elsewhere-1:123456789012:q", {}, "AuthorizationError"),
         ("https", "https://h.example/", {"FilterPolicy": "{bad"}, "InvalidParameter"),
         ("https", "https://h.example/", {"RedrivePolicy": "{}"}, "InvalidParameter"),
         ("https", "https://h.example/", {"Colour": "blue"}, "InvalidParameter"),
@@ -426,16 +428,16 @@ async def test_another_tenant_never_reaches_a_subscription(sns: Sns) -> None:
         "ConfirmSubscription",
     }
     assert tried == set(SUBSCRIPTION_ACTIONS)  # a new action comes with its isolation case
-    # Its own topic cannot take the victim's queue either.
+    # Its own topic cannot feed the victim's queue either: the subscription waits for a
+    # confirmation the queue never receives, its policy not letting SNS send from that
+    # topic (decision 0168).
     own = await topic(intruder, "mine")
-    await refused(
-        intruder,
-        "Subscribe",
-        "AuthorizationError",
-        TopicArn=own,
-        Protocol="sqs",
-        Endpoint=queue.arn,
+    pending = await intruder.call(
+        "sns", "Subscribe", TopicArn=own, Protocol="sqs", Endpoint=queue.arn
     )
+    assert pending["SubscriptionArn"] == "pending confirmation"
+    await intruder.call("sns", "Publish", TopicArn=own, Message="spam")
+    assert await sns.received(queue) == []
     assert intruder_id != sns.world.tenant_id
     assert (await sns.root.call("sns", "GetSubscriptionAttributes", SubscriptionArn=sub_arn))[
         "Attributes"
