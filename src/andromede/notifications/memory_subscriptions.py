@@ -53,7 +53,7 @@ class MemorySubscriptionStore:
             a
             for a, s in self._subscriptions.items()
             if not s.confirmed
-            and s.created_at < cutoff
+            and s.created_at <= cutoff
             and (topic_arn is None or s.topic_arn == topic_arn)
         ]
         for arn in gone:

@@ -87,7 +87,7 @@ class SubscriptionStore(Protocol):
     async def delete_topic_subscriptions(self, topic_arn: str) -> int: ...
 
     async def delete_pending_before(self, cutoff: datetime, *, topic_arn: str | None) -> int:
-        """Delete the subscriptions still pending confirmation made before ``cutoff`` (of
+        """Delete the subscriptions still pending confirmation made at or before ``cutoff`` (of
         ``topic_arn``, or of every topic); how many (decision 0168)."""
 
     async def list_subscriptions(

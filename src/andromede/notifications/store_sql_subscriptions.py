@@ -119,7 +119,7 @@ class SqlSubscriptionStore:
         # order, compact) ends with ``"token":null}`` exactly when the subscription is
         # confirmed: a string value cannot end it so, its quotes being escaped.
         statement = _S.delete().where(
-            _S.c.created_at < cutoff, sa.not_(_S.c.document.like('%"token":null}'))
+            _S.c.created_at <= cutoff, sa.not_(_S.c.document.like('%"token":null}'))
         )
         if topic_arn is not None:
             statement = statement.where(_S.c.topic_arn == topic_arn)
