@@ -10,7 +10,11 @@ SNS Publish message, and an S3 event held pending (its endpoint unreachable) is 
 SNS to SQS (decision 0163): boto3's ``sns`` subscribes a queue to a topic with a filter
 policy and publishes with message attributes; the queue receives the signed envelope of the
 matching message only, verified with the certificate fetched from its SigningCertURL; a
-bucket's TopicConfiguration then carries a PutObject's event through the topic into it."""
+bucket's TopicConfiguration then carries a PutObject's event through the topic into it.
+
+SNS across accounts (decision 0168): a second tenant's Publish is refused on a topic not
+shared with it and taken once AddPermission shares it; that tenant subscribes its own queue
+to the topic, which receives the owner's messages once the queue's policy lets SNS send."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from botocore.exceptions import ClientError
 
 from andromede.notifications.envelope import verify
 from e2e.clients import aws_cli
+from e2e.iam_helpers import client_for, new_tenant
 from support.server import REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -305,3 +310,56 @@ def test_sns_fans_out_to_a_queue_signed_and_filtered(server: ServerProcess) -> N
     assert all(verify(e, certificate) for e in events)
     sns.unsubscribe(SubscriptionArn=subscription)
     assert sns.list_subscriptions()["Subscriptions"] == []
+
+
+def test_sns_across_accounts(server: ServerProcess) -> None:
+    sns, sqs = client(server, "sns"), client(server, "sqs")
+    topic = sns.create_topic(Name="shared-feed")["TopicArn"]
+    private = sns.create_topic(Name="private-feed")["TopicArn"]
+    url = sqs.create_queue(QueueName="shared-feed-q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    partner = new_tenant(server, "sns")
+    partner_sns = client_for(server, "sns", partner.access_key_id, partner.secret_access_key)
+    partner_sqs = client_for(server, "sqs", partner.access_key_id, partner.secret_access_key)
+    with pytest.raises(ClientError) as refused:
+        partner_sns.publish(TopicArn=topic, Message="not shared yet")
+    assert refused.value.response["Error"]["Code"] == "NotFound"
+    sns.add_permission(
+        TopicArn=topic,
+        Label="partner",
+        AWSAccountId=[partner.account],
+        ActionName=["Publish", "Subscribe"],
+    )
+    partner_sns.publish(TopicArn=topic, Message="from the partner")
+    assert [b["Message"] for b in _received(sqs, url, 1)] == ["from the partner"]
+    with pytest.raises(ClientError) as refused:
+        partner_sns.publish(TopicArn=private, Message="never shared")
+    assert refused.value.response["Error"]["Code"] == "NotFound"
+    # The partner subscribes its own queue, whose policy lets SNS send from this topic.
+    theirs = partner_sqs.create_queue(QueueName="partner-feed")["QueueUrl"]
+    their_arn = partner_sqs.get_queue_attributes(QueueUrl=theirs, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": their_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+            }
+        ],
+    }
+    partner_sqs.set_queue_attributes(QueueUrl=theirs, Attributes={"Policy": json.dumps(policy)})
+    subscription = partner_sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=their_arn, ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+    assert subscription.startswith(topic + ":")
+    sns.publish(TopicArn=topic, Message="to every subscriber")
+    assert [b["Message"] for b in _received(partner_sqs, theirs, 1)] == ["to every subscriber"]
+    assert [b["Message"] for b in _received(sqs, url, 1)] == ["to every subscriber"]
