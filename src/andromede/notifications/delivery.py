@@ -192,6 +192,18 @@ class Deliverer:
             await self._deliver_to_subscriber(client, event)
             return
         topic = await self._topics.topic(event.topic_arn)
+        if topic is not None and topic.tenant_id != event.tenant_id:
+            # Another account's bucket events (decision 0168): only while the topic's
+            # policy still lets S3 publish them.
+            bucket = _bucket_of(event.message)
+            if bucket is None or not self._topics.takes_bucket_events(
+                topic, event.tenant_id, bucket
+            ):
+                log.info("event for %s dropped: the topic's policy no longer allows it",
+                         event.topic_arn)  # fmt: skip
+                self.dropped += 1
+                await self._queue.drop(event)
+                return
         if topic is not None and self._subscribers is not None and event.attempts == 1:
             try:
                 await self._subscribers.fan_out_event(topic, event.message)
@@ -426,6 +438,17 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, _Refused | _NotOpened):
         return str(exc)
     return type(exc).__name__
+
+
+def _bucket_of(message: str) -> str | None:
+    """The bucket an S3 event message (a record set, or the test event) tells of."""
+    try:
+        data = json.loads(message)
+        if "Bucket" in data:
+            return str(data["Bucket"])
+        return str(data["Records"][0]["s3"]["bucket"]["name"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def _message(event: QueuedEvent, topic: Topic) -> bytes:
