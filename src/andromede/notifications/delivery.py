@@ -323,7 +323,9 @@ class Deliverer:
             return
         except Exception as exc:  # every failure of the remote end or the network
             reason = _reason(exc)
-            max_attempts = self._policy.max_attempts if policy is None else 1 + policy.retry.retries
+            # A DeliveryPolicy's own retries, else the platform's (decision 0168).
+            custom = policy.retry if policy is not None and policy.custom_retry else None
+            max_attempts = self._policy.max_attempts if custom is None else 1 + custom.retries
             if event.attempts >= max_attempts:
                 log.warning(
                     "event for %s to host %s dropped after %d attempts: %s",
@@ -338,8 +340,8 @@ class Deliverer:
                 await self._queue.drop(event)
                 return
             delay = min(self._policy.retry_base * 2 ** (event.attempts - 1), self._policy.retry_max)
-            if policy is not None:
-                delay = policy.retry.delay(event.attempts)
+            if custom is not None:
+                delay = custom.delay(event.attempts)
             log.info(
                 "event for %s to host %s not delivered (attempt %d, again in %.0fs): %s",
                 event.topic_arn,

@@ -127,6 +127,9 @@ class EffectivePolicy:
     retry: RetryPolicy
     max_per_second: int | None = None
     content_type: str = DEFAULT_CONTENT_TYPE
+    # Whether ``retry`` comes from a DeliveryPolicy; False: the platform's schedule, which
+    # the worker then keeps exactly (``retry`` only shows it in SNS's terms).
+    custom_retry: bool = True
 
     def document(self) -> str:
         """SNS's ``EffectiveDeliveryPolicy`` of a subscription."""
@@ -325,10 +328,12 @@ def effective_policy(
     own = None if topic is not None and topic.overrides_disabled else subscription_policy
     mine = _kept(_subscription_parts, own)
     layers = [part for part in (mine, topic) if part is not None]
-    retry = next((p.retry for p in layers if p.retry is not None), default)
+    retry = next((p.retry for p in layers if p.retry is not None), None)
     rate = next((p.max_per_second for p in layers if p.max_per_second is not None), None)
     content = next((p.content_type for p in layers if p.content_type is not None), None)
-    return EffectivePolicy(retry, rate, content or DEFAULT_CONTENT_TYPE)
+    return EffectivePolicy(
+        retry or default, rate, content or DEFAULT_CONTENT_TYPE, custom_retry=retry is not None
+    )
 
 
 def _kept(parse: Callable[[str], _Parts], text: str | None) -> _Parts | None:

@@ -159,8 +159,11 @@ def test_which_policy_applies() -> None:
         }
     )
     assert effective_policy(None, None, PLATFORM).retry == PLATFORM
+    assert not effective_policy(None, None, PLATFORM).custom_retry
+    content_only = json.dumps({"requestPolicy": {"headerContentType": "application/xml"}})
+    assert not effective_policy(None, content_only, PLATFORM).custom_retry
     mixed = effective_policy(topic, own, PLATFORM)
-    assert mixed.retry.retries == 1  # the subscription's own part wins
+    assert mixed.retry.retries == 1 and mixed.custom_retry  # the subscription's part wins
     assert mixed.max_per_second == 3  # the topic's default fills the rest
     assert mixed.content_type == "application/json"
     locked = json.loads(topic)

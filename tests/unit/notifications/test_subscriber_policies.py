@@ -112,3 +112,19 @@ async def test_expired_ones_stop_counting_toward_the_limit() -> None:
     await pubsub.subscribe(TENANT, topic, "https", "https://c.example/", {})
     page, _ = await pubsub.list_subscriptions(TENANT, None, topic_arn=topic)
     assert sorted(s.endpoint for s in page) == ["https://b.example/", "https://c.example/"]
+
+
+async def test_a_policy_without_retries_keeps_the_platforms(receiver: Receiver) -> None:
+    pubsub, deliverer, events, clock, topic, _ = await confirmed(
+        receiver, {"requestPolicy": {"headerContentType": "application/xml"}}
+    )
+    receiver.status = 503
+    await pubsub.publish(TENANT, topic, "xml", None, {}, None)
+    await deliverer.deliver_once()
+    assert receiver.requests[1][1]["content-type"] == "application/xml"
+    clock.now += timedelta(seconds=1)
+    await deliverer.deliver_once()  # the platform's 2 s (retry_base), not SNS's 20 s default
+    assert len(receiver.requests) == 2
+    clock.now += timedelta(seconds=1)
+    await deliverer.deliver_once()
+    assert len(receiver.requests) == 3 and await events.waiting(TENANT) == 1
