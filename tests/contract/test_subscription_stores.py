@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,3 +103,21 @@ async def test_the_first_signing_key_kept_wins(store: SubscriptionStore) -> None
     assert await store.add_signing_key("k1", "sealed-1", "cert-1", NOW) == ("sealed-1", "cert-1")
     assert await store.add_signing_key("k2", "sealed-2", "cert-2", NOW) == ("sealed-1", "cert-1")
     assert await store.signing_key() == ("sealed-1", "cert-1")
+
+
+async def test_pending_ones_past_a_cutoff_are_deleted(store: SubscriptionStore) -> None:
+    """Decision 0168: only unconfirmed subscriptions made at or before the cutoff go, of one
+    topic or of all; a confirmed one of any age stays; a pending one whose filter policy
+    holds the text a confirmed document ends with is still pending."""
+    young = dataclasses.replace(sub(2, token="t2"), created_at=NOW + timedelta(hours=1))
+    tricky = dataclasses.replace(
+        sub(3), attributes={"FilterPolicy": '{"k": ["\\"token\\":null}"]}'}, token="t3"
+    )
+    for held in (sub(1, token="t1"), young, tricky, sub(4), sub(5, OTHER, token="t5")):
+        await store.put_subscription(held, limit=10)
+    assert await store.delete_pending_before(NOW, topic_arn=TOPIC) == 2
+    left = await store.list_subscriptions(after="", limit=10)
+    assert [s.arn for s in left] == [young.arn, sub(4).arn, sub(5, OTHER).arn]
+    assert await store.delete_pending_before(NOW + timedelta(hours=1), topic_arn=None) == 2
+    left = await store.list_subscriptions(after="", limit=10)
+    assert [s.arn for s in left] == [sub(4).arn]

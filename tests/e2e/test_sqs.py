@@ -16,7 +16,11 @@ Decision 0165: a queue under a customer-managed KMS key made with boto3's ``kms`
 receives refused with ``KMS.DisabledException`` while the key is disabled, working again once
 it is enabled, the body nowhere in clear in the data folder); another tenant sending to and
 receiving from a queue shared with AddPermission; a dead-letter queue redriven back to its
-source by StartMessageMoveTask, followed with ListMessageMoveTasks."""
+source by StartMessageMoveTask, followed with ListMessageMoveTasks.
+
+SNS across accounts (decision 0168): a second tenant's Publish is refused on a topic not
+shared with it and taken once AddPermission shares it; that tenant subscribes its own queue
+to the topic, which receives the owner's messages once the queue's policy lets SNS send."""
 
 from __future__ import annotations
 
@@ -485,3 +489,56 @@ def test_a_dead_letter_queue_redriven_back_by_a_move_task(server: ServerProcess)
     assert listed[0]["ApproximateNumberOfMessagesMoved"] == 3
     back = sqs.receive_message(QueueUrl=work, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in back) == ["job-0", "job-1", "job-2"]
+
+
+def test_sns_across_accounts(server: ServerProcess) -> None:
+    sns, sqs = client(server, "sns"), client(server, "sqs")
+    topic = sns.create_topic(Name="shared-feed")["TopicArn"]
+    private = sns.create_topic(Name="private-feed")["TopicArn"]
+    url = sqs.create_queue(QueueName="shared-feed-q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    partner = new_tenant(server, "sns")
+    partner_sns = client_for(server, "sns", partner.access_key_id, partner.secret_access_key)
+    partner_sqs = client_for(server, "sqs", partner.access_key_id, partner.secret_access_key)
+    with pytest.raises(ClientError) as refused:
+        partner_sns.publish(TopicArn=topic, Message="not shared yet")
+    assert refused.value.response["Error"]["Code"] == "NotFound"
+    sns.add_permission(
+        TopicArn=topic,
+        Label="partner",
+        AWSAccountId=[partner.account],
+        ActionName=["Publish", "Subscribe"],
+    )
+    partner_sns.publish(TopicArn=topic, Message="from the partner")
+    assert [b["Message"] for b in _received(sqs, url, 1)] == ["from the partner"]
+    with pytest.raises(ClientError) as refused:
+        partner_sns.publish(TopicArn=private, Message="never shared")
+    assert refused.value.response["Error"]["Code"] == "NotFound"
+    # The partner subscribes its own queue, whose policy lets SNS send from this topic.
+    theirs = partner_sqs.create_queue(QueueName="partner-feed")["QueueUrl"]
+    their_arn = partner_sqs.get_queue_attributes(QueueUrl=theirs, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": their_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+            }
+        ],
+    }
+    partner_sqs.set_queue_attributes(QueueUrl=theirs, Attributes={"Policy": json.dumps(policy)})
+    subscription = partner_sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=their_arn, ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+    assert subscription.startswith(topic + ":")
+    sns.publish(TopicArn=topic, Message="to every subscriber")
+    assert [b["Message"] for b in _received(partner_sqs, theirs, 1)] == ["to every subscriber"]
+    assert [b["Message"] for b in _received(sqs, url, 1)] == ["to every subscriber"]

@@ -40,6 +40,7 @@ from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
 from andromede.iamapi.iam_common import RESOURCE_TAGS, request_tags
 from andromede.iamapi.protocol import (
+    RESOURCE_ACCOUNT,
     UNSIGNED_DETAILS,
     UNSIGNED_PRINCIPAL,
     UNSIGNED_TENANT,
@@ -282,19 +283,25 @@ class QueryApp:
         if action is not None and action.unsigned:
             self._audit_unsigned(action_name, request_id, status, facts)
         elif action is not None and action.mutating and authenticated is not None:
-            self._audit.record(
-                request_id=request_id,
-                tenant_id=principal.tenant_id,
-                principal=principal.arn,
-                action=f"{self._spec.name}:{action_name}",
-                resource=str(facts["resource"]),
-                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
-                details={
-                    "operation": action_name,
-                    "status": str(status),
-                    **principal.audit_details,
-                },
-            )
+            # Across accounts (decision 0168) the resource owner's log has it too.
+            owner = facts.get(RESOURCE_ACCOUNT)
+            logs = [principal.tenant_id]
+            if owner is not None and owner != principal.tenant_id:
+                logs.append(str(owner))
+            for tenant_id in logs:
+                self._audit.record(
+                    request_id=request_id,
+                    tenant_id=tenant_id,
+                    principal=principal.arn,
+                    action=f"{self._spec.name}:{action_name}",
+                    resource=str(facts["resource"]),
+                    outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                    details={
+                        "operation": action_name,
+                        "status": str(status),
+                        **principal.audit_details,
+                    },
+                )
         if self._settings.access_log:
             level = logging.WARNING if status >= 500 else logging.INFO
             log_access(

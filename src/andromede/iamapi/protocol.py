@@ -146,6 +146,9 @@ class Call:
 UNSIGNED_TENANT = "unsigned_tenant"
 UNSIGNED_PRINCIPAL = "unsigned_principal"
 UNSIGNED_DETAILS = "unsigned_details"
+# The account owning the resource a signed call reached in another account (an SNS topic its
+# policy shares, decision 0168): the call is recorded in that account's log too.
+RESOURCE_ACCOUNT = "resource_account"
 
 Handler = Callable[[Call], Awaitable[None]]
 # The ARN of the resource a call acts on, from its parameters (looked up where the ARN

@@ -7,6 +7,10 @@ audit record of each mutating call, the error envelope.
 Subscriptions and Publish (decision 0163) are ``iamapi.sns_subscriptions``'s, merged into
 this table when the app has a :class:`PubSubService`; a topic's ``push-endpoint`` keeps
 receiving its S3 events, as on RGW.
+
+The calls naming a topic by its ARN are authorised by ``iamapi.sns_access`` (decision 0168):
+the caller's IAM and the topic's ``Policy``, so that another account may act on a topic
+shared with it; AddPermission and RemovePermission edit that policy.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from typing import Final
 from andromede.errors import AndromedeError
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
+from andromede.iamapi.sns_access import (
+    TopicAccess,
+    add_permission,
+    check_topic_policy,
+    remove_permission,
+)
 from andromede.iamapi.sns_subscriptions import SUBSCRIPTION_ACTIONS, subscription_actions
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic, TopicLimitExceeded
 from andromede.notifications.model import Topic, topic_arn
@@ -27,12 +37,24 @@ __all__ = ["ACTIONS", "NAMESPACE", "sns_spec"]
 
 NAMESPACE: Final = "http://sns.amazonaws.com/doc/2010-03-31/"
 ACTIONS: Final = (
+    "AddPermission",
     "CreateTopic",
     "DeleteTopic",
     "GetTopicAttributes",
     "ListTopics",
+    "RemovePermission",
     "SetTopicAttributes",
     *SUBSCRIPTION_ACTIONS,
+)
+# Authorised by the handler itself, with the topic's policy (decision 0168).
+_BY_TOPIC_POLICY: Final = frozenset(
+    {
+        "AddPermission",
+        "DeleteTopic",
+        "GetTopicAttributes",
+        "RemovePermission",
+        "SetTopicAttributes",
+    }
 )
 
 
@@ -51,10 +73,11 @@ def _attributes(call: Call) -> dict[str, str]:
     while (key := call.get(f"Attributes.entry.{index}.key")) is not None:
         found[key] = call.get(f"Attributes.entry.{index}.value") or ""
         index += 1
+    check_topic_policy(found.get("Policy", ""))
     return found
 
 
-def _write_attributes(call: Call, topic: Topic) -> None:
+def _write_attributes(call: Call, topic: Topic, effective: str | None) -> None:
     xml = call.result
     shown = {
         "TopicArn": topic.arn,
@@ -65,6 +88,8 @@ def _write_attributes(call: Call, topic: Topic) -> None:
         "EndpointAddress": topic.push_endpoint or "",
         **topic.attributes,
     }
+    if effective is not None:
+        shown["EffectiveDeliveryPolicy"] = effective
     xml.open("Attributes")
     for key, value in shown.items():
         xml.open("entry")
@@ -77,8 +102,9 @@ def _write_attributes(call: Call, topic: Topic) -> None:
 def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = None) -> ServiceSpec:
     """The SNS Query service over ``topics``; topic ARNs name ``region``; with ``pubsub``,
     subscriptions and Publish too (decision 0163)."""
+    access = TopicAccess(topics, region)
 
-    async def guarded(work: Awaitable[None]) -> None:
+    async def guarded(work: Awaitable[object]) -> None:
         try:
             await work
         except (InvalidTopic, NoSuchTopic, TopicLimitExceeded) as exc:
@@ -97,21 +123,49 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         await guarded(work())
 
     async def get_topic_attributes(call: Call) -> None:
+        arn = call.required("TopicArn")
+        account = await access.authorise(call, "sns:GetTopicAttributes", arn)
+
         async def work() -> None:
-            _write_attributes(
-                call, await topics.get_topic(call.tenant_id, call.required("TopicArn"))
-            )
+            topic = await topics.get_topic(account, arn)
+            effective = None if pubsub is None else pubsub.topic_delivery_policy(topic)
+            _write_attributes(call, topic, effective)
 
         await guarded(work())
 
     async def set_topic_attributes(call: Call) -> None:
+        arn = call.required("TopicArn")
+        account = await access.authorise(call, "sns:SetTopicAttributes", arn)
+        name = call.required("AttributeName")
+        value = call.get("AttributeValue") or ""
+        if name == "Policy":
+            check_topic_policy(value)
+        await guarded(topics.set_attribute(account, arn, name, value))
+
+    async def add_permission_call(call: Call) -> None:
+        arn = call.required("TopicArn")
+        account = await access.authorise(call, "sns:AddPermission", arn)
+
         async def work() -> None:
-            await topics.set_attribute(
-                call.tenant_id,
-                call.required("TopicArn"),
-                call.required("AttributeName"),
-                call.get("AttributeValue") or "",
+            topic = await topics.get_topic(account, arn)
+            policy = add_permission(
+                topic,
+                call.required("Label"),
+                call.members("AWSAccountId"),
+                call.members("ActionName"),
             )
+            await topics.set_attribute(account, arn, "Policy", policy)
+
+        await guarded(work())
+
+    async def remove_permission_call(call: Call) -> None:
+        arn = call.required("TopicArn")
+        account = await access.authorise(call, "sns:RemovePermission", arn)
+
+        async def work() -> None:
+            topic = await topics.get_topic(account, arn)
+            policy = remove_permission(topic, call.required("Label"))
+            await topics.set_attribute(account, arn, "Policy", policy)
 
         await guarded(work())
 
@@ -125,7 +179,14 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         call.result.close("Topics")
 
     async def delete_topic(call: Call) -> None:
-        await guarded(topics.delete_topic(call.tenant_id, call.required("TopicArn")))
+        arn = call.required("TopicArn")
+        try:
+            account = await access.authorise(call, "sns:DeleteTopic", arn)
+        except QueryError as exc:
+            if exc.code != "NotFound":
+                raise
+            return  # another account's topic not shared: none to delete, as before
+        await guarded(topics.delete_topic(account, arn))
 
     async def named_topic(call: Call) -> str:
         return topic_arn(region, call.tenant_id, call.required("Name"))
@@ -134,6 +195,8 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         return call.required("TopicArn")
 
     handlers: dict[str, tuple[Callable[[Call], Awaitable[None]], bool, bool]] = {
+        "AddPermission": (add_permission_call, True, False),
+        "RemovePermission": (remove_permission_call, True, False),
         "CreateTopic": (create_topic, True, True),
         "DeleteTopic": (delete_topic, True, False),
         "GetTopicAttributes": (get_topic_attributes, False, True),
@@ -151,10 +214,11 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
             handler=handler,
             mutating=mutating,
             has_result=has_result,
+            authorised=name not in _BY_TOPIC_POLICY,
             resource=resources.get(name),
         )
         for name, (handler, mutating, has_result) in handlers.items()
     }
     if pubsub is not None:
-        actions.update(subscription_actions(pubsub))
+        actions.update(subscription_actions(pubsub, access))
     return ServiceSpec(name="sns", namespace=NAMESPACE, version="2010-03-31", actions=actions)

@@ -5,6 +5,10 @@ ListSubscriptionsByTopic, Get/SetSubscriptionAttributes, Publish and PublishBatc
 ConfirmSubscription and Unsubscribe are also taken unsigned, as SNS takes them from the
 ``SubscribeURL`` and ``UnsubscribeURL`` of its messages: the token, or the subscription's
 ARN with its random UUID, is the credential.
+
+Subscribe, ListSubscriptionsByTopic, Publish and PublishBatch are authorised on the topic by
+``iamapi.sns_access`` (decision 0168): another account may call them when the topic's policy
+lets it, the subscription then being the caller's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from andromede.iamapi.protocol import (
     Action,
     Call,
 )
+from andromede.iamapi.sns_access import TopicAccess
 from andromede.notifications.errors import (
     InvalidTopic,
     NoSuchSubscription,
@@ -44,6 +49,9 @@ SUBSCRIPTION_ACTIONS: Final = (
     "Unsubscribe",
 )
 _BATCH_MAX: Final = 10
+_BY_TOPIC_POLICY: Final = frozenset(
+    {"ListSubscriptionsByTopic", "Publish", "PublishBatch", "Subscribe"}
+)
 _PENDING: Final = "pending confirmation"
 _ERRORS = (
     InvalidTopic,
@@ -115,8 +123,9 @@ def _write_subscriptions(call: Call, found: list[Subscription], next_token: str 
         xml.element("NextToken", next_token)
 
 
-def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
-    """The calls over ``pubsub``, to be merged into the SNS service's table."""
+def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str, Action]:
+    """The calls over ``pubsub``, to be merged into the SNS service's table; ``access``
+    decides the calls naming a topic."""
 
     async def guarded(work: Awaitable[None]) -> None:
         try:
@@ -125,13 +134,17 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
             raise _wire(exc) from exc
 
     async def subscribe(call: Call) -> None:
+        arn = call.required("TopicArn")
+        account = await access.authorise(call, "sns:Subscribe", arn)
+
         async def work() -> None:
             held = await pubsub.subscribe(
                 call.tenant_id,
-                call.required("TopicArn"),
+                arn,
                 call.required("Protocol"),
                 call.get("Endpoint") or "",
                 _map(call, "Attributes"),
+                topic_account=account,
             )
             returned = call.boolean("ReturnSubscriptionArn", default=False)
             call.result.element("SubscriptionArn", held.arn if returned else _shown_arn(held))
@@ -167,9 +180,12 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
         _write_subscriptions(call, found, token)
 
     async def list_by_topic(call: Call) -> None:
+        arn = call.required("TopicArn")
+        account = await access.authorise(call, "sns:ListSubscriptionsByTopic", arn)
+
         async def work() -> None:
             found, token = await pubsub.list_subscriptions(
-                call.tenant_id, call.get("NextToken"), topic_arn=call.required("TopicArn")
+                call.tenant_id, call.get("NextToken"), topic_arn=arn, topic_account=account
             )
             _write_subscriptions(call, found, token)
 
@@ -189,6 +205,9 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
                 "RawMessageDelivery": "false",
                 **held.attributes,
             }
+            effective = await pubsub.effective_delivery_policy(held)
+            if effective is not None:
+                shown["EffectiveDeliveryPolicy"] = effective
             xml = call.result
             xml.open("Attributes")
             for key, value in shown.items():
@@ -214,10 +233,13 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
         if call.get("PhoneNumber") or call.get("TargetArn"):
             raise QueryError("InvalidParameter", "Invalid parameter: only TopicArn is supported")
 
+        arn = call.required("TopicArn")
+        account = await access.authorise(call, "sns:Publish", arn)
+
         async def work() -> None:
             message_id = await pubsub.publish(
-                call.tenant_id,
-                call.required("TopicArn"),
+                account,
+                arn,
                 call.required("Message"),
                 call.get("Subject"),
                 _message_attributes(call, "MessageAttributes"),
@@ -243,8 +265,7 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
             raise QueryError("BatchEntryIdsNotDistinct", "Two or more batch entries have one Id")
         topic_arn = call.required("TopicArn")
         # AWS authorises PublishBatch as sns:Publish (there is no sns:PublishBatch).
-        call.context["resource"] = topic_arn
-        await call.allow("sns:Publish", topic_arn)
+        account = await access.authorise(call, "sns:Publish", topic_arn)
         succeeded: list[tuple[str, str]] = []
         failed: list[tuple[str, str, str]] = []
 
@@ -258,7 +279,7 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
                     structure = call.get(f"{base}.MessageStructure")
                     check_publish(message, subject, attributes, structure, pubsub.max_message_size)
                     message_id = await pubsub.publish(
-                        call.tenant_id, topic_arn, message, subject, attributes, structure
+                        account, topic_arn, message, subject, attributes, structure
                     )
                 except (InvalidTopic, QueryError) as exc:
                     failed.append((entry_id, "InvalidParameter", str(exc)))
@@ -309,8 +330,9 @@ def subscription_actions(pubsub: PubSubService) -> dict[str, Action]:
             mutating=mutating,
             has_result=has_result,
             # The token is ConfirmSubscription's credential, whoever calls (as SNS);
-            # Unsubscribe authorises its signed form itself.
-            authorised=not unsigned and name != "PublishBatch",
+            # Unsubscribe authorises its signed form itself; the calls naming a topic are
+            # decided with its policy (decision 0168).
+            authorised=not unsigned and name not in _BY_TOPIC_POLICY,
             resource=resource if callable(resource) else None,
             unsigned=unsigned,
         )

@@ -20,6 +20,13 @@ S3's event JSON, to its topic's push endpoint.
   subscriptions (queued anew, one per subscriber, on the first attempt only); a queued
   message whose destination is a subscription's ARN is sent into its queue, or POSTed with
   SNS's ``x-amz-sns-*`` headers, under the same rules.
+- **Delivery policies** (decision 0168). An http(s) subscription's ``DeliveryPolicy`` (its
+  own or its topic's) replaces the platform's schedule for its messages: how many retries,
+  how far apart (SNS's four phases), the ``Content-Type`` of the POST, and at most
+  ``maxReceivesPerSecond`` POSTs a second from this gateway (a message over the rate waits
+  its turn, or is put back when its turn is further than half a lease away).
+- **Pending subscriptions** (decision 0168) left unconfirmed past their time are deleted by
+  the worker every ``sweep_interval`` seconds.
 - **Sealed at rest** (decision 0163's addendum). The queue opens each claimed message under
   its tenant's key; one whose key was destroyed (a closed tenant: crypto-shredding) never
   will, and is dropped with ``shredded`` called (an audit event), not tried forever; one the
@@ -35,6 +42,7 @@ import asyncio
 import json
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +52,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from andromede.http.outbound import Network, OutboundError, pin
+from andromede.notifications.deliverypolicy import EffectivePolicy
 from andromede.notifications.model import Topic
 from andromede.notifications.pubsub import Delivery
 from andromede.notifications.service import TopicService
@@ -67,6 +76,7 @@ class DeliveryPolicy:
     retry_max: float = 3600.0
     timeout: float = 10.0  # seconds for each of connect, write and read
     allowed: Sequence[Network] = ()
+    sweep_interval: float = 300.0  # seconds between sweeps of expired pending subscriptions
 
 
 class QueueSink(Protocol):
@@ -91,6 +101,8 @@ class Subscribers(Protocol):
     async def send_to_queue(self, delivery: Delivery) -> bool: ...
 
     async def dead_letter(self, delivery: Delivery) -> bool: ...
+
+    async def expire_pending(self, *, topic_arn: str | None = None) -> int: ...
 
 
 def _utcnow() -> datetime:
@@ -127,10 +139,24 @@ class Deliverer:
         self._clock = clock
         self.delivered = 0
         self.dropped = 0
+        self._gate = _RateGate()
+        self._next_sweep = 0.0
+
+    async def sweep(self) -> int:
+        """Delete the pending subscriptions past their time (decision 0168); how many."""
+        if self._subscribers is None:
+            return 0
+        gone = await self._subscribers.expire_pending()
+        if gone:
+            log.info("%d pending subscriptions expired unconfirmed", gone)
+        return gone
 
     async def run_forever(self) -> None:
         while True:
             try:
+                if time.monotonic() >= self._next_sweep:
+                    self._next_sweep = time.monotonic() + self._policy.sweep_interval
+                    await self.sweep()
                 done = await self.deliver_once()
             except asyncio.CancelledError:
                 raise
@@ -169,6 +195,18 @@ class Deliverer:
             await self._deliver_to_subscriber(client, event)
             return
         topic = await self._topics.topic(event.topic_arn)
+        if topic is not None and topic.tenant_id != event.tenant_id:
+            # Another account's bucket events (decision 0168): only while the topic's
+            # policy still lets S3 publish them.
+            bucket = _bucket_of(event.message)
+            if bucket is None or not self._topics.takes_bucket_events(
+                topic, event.tenant_id, bucket
+            ):
+                log.info("event for %s dropped: the topic's policy no longer allows it",
+                         event.topic_arn)  # fmt: skip
+                self.dropped += 1
+                await self._queue.drop(event)
+                return
         if topic is not None and self._subscribers is not None and event.attempts == 1:
             try:
                 await self._subscribers.fan_out_event(topic, event.message)
@@ -231,16 +269,28 @@ class Deliverer:
             )
             return
         endpoint = delivery.subscription.endpoint
+        policy = delivery.policy
         headers = {
             **delivery.headers,
-            "Content-Type": "text/plain; charset=UTF-8",
+            "Content-Type": "text/plain; charset=UTF-8" if policy is None else policy.content_type,
             "User-Agent": "Amazon Simple Notification Service Agent",
         }
+        if policy is not None and policy.max_per_second is not None:
+            wait = self._gate.turn(delivery.subscription.arn, policy.max_per_second)
+            if wait > self._policy.lease / 2:
+                # Its turn is too far off to hold the lease: claimable again then, this
+                # claim not counted against its retries.
+                await self._queue.retry(
+                    event, self._clock() + timedelta(seconds=wait), "throttled", spent=False
+                )
+                return
+            await asyncio.sleep(wait)
         await self._settle(
             event,
             urlsplit(endpoint).hostname or "-",
             self._counted(delivery, self._push(client, endpoint, delivery.body.encode(), headers)),
             self._dead_letter(delivery),
+            policy,
         )
 
     async def _counted(self, delivery: Delivery, attempt: Awaitable[None]) -> None:
@@ -272,9 +322,11 @@ class Deliverer:
         host: str,
         attempt: Awaitable[None],
         given_up: Callable[[], Awaitable[None]] | None = None,
+        policy: EffectivePolicy | None = None,
     ) -> None:
         """``given_up``: called before an event is dropped as undeliverable (a
-        subscription's dead-letter queue, decision 0163)."""
+        subscription's dead-letter queue, decision 0163); ``policy``: a subscription's
+        DeliveryPolicy, whose retries replace the platform's (decision 0168)."""
         try:
             await attempt
         except _Undeliverable as exc:
@@ -286,7 +338,10 @@ class Deliverer:
             return
         except Exception as exc:  # every failure of the remote end or the network
             reason = _reason(exc)
-            if event.attempts >= self._policy.max_attempts:
+            # A DeliveryPolicy's own retries, else the platform's (decision 0168).
+            custom = policy.retry if policy is not None and policy.custom_retry else None
+            max_attempts = self._policy.max_attempts if custom is None else 1 + custom.retries
+            if event.attempts >= max_attempts:
                 log.warning(
                     "event for %s to host %s dropped after %d attempts: %s",
                     event.topic_arn,
@@ -300,6 +355,8 @@ class Deliverer:
                 await self._queue.drop(event)
                 return
             delay = min(self._policy.retry_base * 2 ** (event.attempts - 1), self._policy.retry_max)
+            if custom is not None:
+                delay = custom.delay(event.attempts)
             log.info(
                 "event for %s to host %s not delivered (attempt %d, again in %.0fs): %s",
                 event.topic_arn,
@@ -367,6 +424,23 @@ class Deliverer:
         raise last if last is not None else _Refused(0)
 
 
+class _RateGate:
+    """Each subscription's next free moment under its ``maxReceivesPerSecond``, in this
+    gateway: a POST takes the next slot and waits for it."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    def turn(self, key: str, per_second: int) -> float:
+        """Take the next slot of ``key``: seconds to wait for it."""
+        now = time.monotonic()
+        slot = max(now, self._next.get(key, now))
+        self._next[key] = slot + 1.0 / per_second
+        if len(self._next) > 10_000:  # forget the idle ones
+            self._next = {k: v for k, v in self._next.items() if v > now}
+        return slot - now
+
+
 class _NotOpened(Exception):
     """The key provider did not open the message this time."""
 
@@ -381,6 +455,17 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, _Refused | _NotOpened):
         return str(exc)
     return type(exc).__name__
+
+
+def _bucket_of(message: str) -> str | None:
+    """The bucket an S3 event message (a record set, or the test event) tells of."""
+    try:
+        data = json.loads(message)
+        if "Bucket" in data:
+            return str(data["Bucket"])
+        return str(data["Records"][0]["s3"]["bucket"]["name"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 def _message(event: QueuedEvent, topic: Topic) -> bytes:

@@ -81,11 +81,15 @@ class MemoryEventQueue:
     async def complete(self, event: QueuedEvent) -> None:
         self._entries.pop(event.event_id, None)
 
-    async def retry(self, event: QueuedEvent, not_before: datetime, error: str) -> None:
+    async def retry(
+        self, event: QueuedEvent, not_before: datetime, error: str, *, spent: bool = True
+    ) -> None:
         entry = self._entries.get(event.event_id)
         if entry is not None:
             entry.not_before = not_before
             entry.lease_until = None
+            if not spent:
+                entry.event = dataclasses.replace(entry.event, attempts=entry.event.attempts - 1)
 
     async def drop(self, event: QueuedEvent) -> None:
         self._entries.pop(event.event_id, None)

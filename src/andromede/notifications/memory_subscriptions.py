@@ -48,6 +48,18 @@ class MemorySubscriptionStore:
             del self._subscriptions[arn]
         return len(gone)
 
+    async def delete_pending_before(self, cutoff: datetime, *, topic_arn: str | None) -> int:
+        gone = [
+            a
+            for a, s in self._subscriptions.items()
+            if not s.confirmed
+            and s.created_at <= cutoff
+            and (topic_arn is None or s.topic_arn == topic_arn)
+        ]
+        for arn in gone:
+            del self._subscriptions[arn]
+        return len(gone)
+
     async def list_subscriptions(
         self, *, topic_arn: str | None = None, owner: str | None = None, after: str, limit: int
     ) -> list[Subscription]:

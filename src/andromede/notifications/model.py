@@ -6,7 +6,9 @@ Attributes taken (RGW's names): ``push-endpoint`` (an ``http`` or ``https`` URL)
 (copied into each event as ``opaqueData``), ``persistent`` (``true``/``false``: every topic
 here is delivered from a durable queue, so both are accepted and shown back), ``verify-ssl``
 (``true`` only: certificates are always checked), ``cloudevents`` (``false`` only), ``Policy``
-(kept and shown back, not evaluated: a topic is its owner's alone here). AMQP and Kafka
+(the topic's resource policy: who of other accounts may publish, subscribe…, evaluated by the
+SNS API, decision 0168), ``DeliveryPolicy`` (the defaults of its http(s) subscriptions,
+decision 0168). AMQP and Kafka
 endpoints, and their attributes, are refused as not implemented.
 
 A push endpoint carrying credentials (``https://user:secret@host/``) is refused: the secret
@@ -23,6 +25,7 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from andromede.notifications.deliverypolicy import check_topic_policy
 from andromede.notifications.errors import InvalidTopic
 
 __all__ = [
@@ -50,6 +53,7 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     "verify-ssl": ("true",),
     "cloudevents": ("false",),
     "Policy": None,
+    "DeliveryPolicy": None,
 }
 _NOT_IMPLEMENTED: Final = frozenset(
     {
@@ -125,6 +129,8 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
             raise InvalidTopic(f"Invalid parameter: OpaqueData is longer than {_MAX_OPAQUE}")
         elif name == "Policy" and len(value) > _MAX_POLICY:
             raise InvalidTopic("Invalid parameter: Policy is too long")
+        elif name == "DeliveryPolicy":
+            check_topic_policy(value)
         kept[name] = value
     return kept
 
@@ -144,6 +150,14 @@ class Topic:
     @property
     def push_endpoint(self) -> str | None:
         return self.attributes.get(PUSH_ENDPOINT) or None
+
+    @property
+    def policy(self) -> str | None:
+        return self.attributes.get("Policy") or None
+
+    @property
+    def delivery_policy(self) -> str | None:
+        return self.attributes.get("DeliveryPolicy") or None
 
     @property
     def opaque_data(self) -> str | None:

@@ -9,8 +9,17 @@ queues and HTTP(S) endpoints.
 - **Confirmation.** An ``sqs`` subscription of the caller's own queue is confirmed at once;
   an ``http``/``https`` one receives a ``SubscriptionConfirmation`` and stays pending until
   ConfirmSubscription brings its token back (signed, or unsigned from ``SubscribeURL``).
-- **One account.** A topic is its owner's: another account's ARN is a topic that does not
-  exist (decision 0132); a queue of another account is refused (AuthorizationError).
+- **Across accounts** (decision 0168). The SNS API decides, from the topic's ``Policy`` and
+  the caller's IAM, whether another account may act on a topic; once it has, it calls here
+  with the topic's account (``topic_account``) beside the caller's. A queue of another
+  account is subscribed pending confirmation (the SubscriptionConfirmation is sent into it);
+  a message crossing accounts into a queue needs the queue's policy to let
+  ``sns.amazonaws.com`` send with the topic as ``aws:SourceArn`` (checked at each delivery).
+- **Pending subscriptions expire** (decision 0168) ``pending_ttl`` after they were made
+  unconfirmed: ConfirmSubscription then finds no token, and they stop counting toward the
+  topic's limit (deleted by the delivery worker's sweep, and before each Subscribe).
+- **Delivery policies** (decision 0168): an http(s) subscription's effective
+  ``DeliveryPolicy`` (its own, its topic's) travels with each of its deliveries.
 """
 
 from __future__ import annotations
@@ -22,9 +31,10 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from andromede.notifications.deliverypolicy import EffectivePolicy, RetryPolicy, effective_policy
 from andromede.notifications.envelope import SigningKey, confirmation, notification
 from andromede.notifications.errors import (
     InvalidTopic,
@@ -47,6 +57,7 @@ __all__ = ["Delivery", "PubSubLimits", "PubSubService", "SigningKeys", "Subscrib
 _log = logging.getLogger(__name__)
 _PAGE = 100
 S3_SUBJECT = "Amazon S3 Notification"
+_PLATFORM_RETRY = RetryPolicy(2, 3600, 9, backoff="exponential")
 
 
 class SubscriberQueues(Protocol):
@@ -61,9 +72,13 @@ class SubscriberQueues(Protocol):
         queue_arn: str,
         body: str,
         attributes: Mapping[str, tuple[str, str]] | None = None,
+        *,
+        topic_arn: str,
     ) -> bool:
-        """Send ``body`` (with SQS message ``attributes``: name → (DataType, value)); False
-        when it never can be (the queue gone)."""
+        """Send ``body`` (with SQS message ``attributes``: name → (DataType, value)), from
+        ``topic_arn``'s subscription of ``owner``; False when it never can be (the queue
+        gone, or of another account than the topic's and its policy not letting SNS send
+        from this topic)."""
 
 
 class SigningKeys(Protocol):
@@ -76,6 +91,11 @@ class PubSubLimits:
     max_subscriptions: int = 12_500_000
     max_message_size: int = 256 * 1024
     queue_bound: int = 100_000
+    # sns_pending_subscription_ttl: an unconfirmed subscription's life.
+    pending_ttl: timedelta = timedelta(days=3)
+    # The platform's retry schedule in SNS's terms, shown as a subscription's
+    # EffectiveDeliveryPolicy when no DeliveryPolicy applies.
+    default_retry: RetryPolicy = _PLATFORM_RETRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +107,9 @@ class Delivery:
     headers: Mapping[str, str]
     # A raw message's attributes, which an sqs subscription passes on as SQS's (as SNS).
     attributes: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    # An http(s) subscription's DeliveryPolicy (its own or its topic's); None: the
+    # platform's schedule.
+    policy: EffectivePolicy | None = None
 
 
 def _utcnow() -> datetime:
@@ -126,18 +149,19 @@ class PubSubService:
         protocol: str,
         endpoint: str,
         attributes: Mapping[str, str],
+        *,
+        topic_account: str | None = None,
     ) -> Subscription:
-        topic = await self._topics.get_topic(tenant_id, topic_arn)
+        """``tenant_id`` subscribes (the subscription's owner); ``topic_account``: the
+        topic's account when the SNS API let another account's caller in (decision 0168)."""
+        topic = await self._topics.get_topic(topic_account or tenant_id, topic_arn)
         endpoint = check_endpoint(protocol, endpoint)
-        kept = check_subscription_attributes(attributes)
+        kept = check_subscription_attributes(attributes, protocol)
         await self._check_dead_letter(tenant_id, kept)
-        if protocol == "sqs" and (
-            self._queues is None or not await self._queues.may_subscribe(tenant_id, endpoint)
-        ):
-            raise NotSubscribable(
-                "Authorization error: the queue is not one of this account's queues"
-            )
-        token = None if protocol == "sqs" else secrets.token_hex(64)
+        token: str | None = secrets.token_hex(64)
+        if protocol == "sqs":
+            token = await self._queue_token(tenant_id, topic, endpoint)
+        await self.expire_pending(topic_arn=topic.arn)
         candidate = Subscription(
             arn=f"{topic.arn}:{uuid.uuid4()}",
             topic_arn=topic.arn,
@@ -153,6 +177,34 @@ class PubSubService:
         if held.arn == candidate.arn and held.token is not None:
             await self._send_confirmation(held)
         return held
+
+    async def _queue_token(self, tenant_id: str, topic: Topic, queue_arn: str) -> str | None:
+        """An sqs subscription's confirmation token: none for the caller's own queue
+        (confirmed at once); one for a queue of another account of this region, whose owner
+        confirms as SNS has them do (the SubscriptionConfirmation is sent into the queue)."""
+        if self._queues is None:
+            raise NotSubscribable("Authorization error: no queues are served")
+        if await self._queues.may_subscribe(tenant_id, queue_arn):
+            return None
+        region, account = queue_arn.split(":")[3:5]
+        if region != topic.region or account == tenant_id:
+            # The caller's own ARN naming no queue of its: refused, as before.
+            raise NotSubscribable(
+                "Authorization error: the queue is not one of this account's queues"
+            )
+        return secrets.token_hex(64)
+
+    async def expire_pending(self, *, topic_arn: str | None = None) -> int:
+        """Delete the subscriptions left unconfirmed past ``pending_ttl`` (of one topic, or
+        all); how many."""
+        cutoff = self._clock() - self._limits.pending_ttl
+        return await self._store.delete_pending_before(cutoff, topic_arn=topic_arn)
+
+    def _expired(self, subscription: Subscription) -> bool:
+        return (
+            not subscription.confirmed
+            and subscription.created_at + self._limits.pending_ttl <= self._clock()
+        )
 
     async def _check_dead_letter(self, tenant_id: str, attributes: Mapping[str, str]) -> None:
         """A RedrivePolicy must name a queue of the caller's own account (as on SNS)."""
@@ -194,6 +246,10 @@ class PubSubService:
                 if subscription.token is not None and secrets.compare_digest(
                     subscription.token, token
                 ):
+                    if self._expired(subscription):
+                        # As SNS: the token lapsed with its subscription.
+                        await self._store.delete_subscription(subscription.arn)
+                        raise InvalidTopic("Invalid token")
                     confirmed = dataclasses.replace(subscription, token=None)
                     await self._store.update_subscription(confirmed)
                     return confirmed
@@ -223,16 +279,39 @@ class PubSubService:
         attributes = {**held.attributes, name: value}
         if value == "" and name != "FilterPolicy":
             attributes.pop(name)
-        kept = check_subscription_attributes(attributes)
+        kept = check_subscription_attributes(attributes, held.protocol)
         await self._check_dead_letter(tenant_id, kept)
         await self._store.update_subscription(dataclasses.replace(held, attributes=kept))
 
+    async def effective_delivery_policy(self, subscription: Subscription) -> str | None:
+        """An http(s) subscription's ``EffectiveDeliveryPolicy`` (SNS's JSON)."""
+        if subscription.protocol not in ("http", "https"):
+            return None
+        topic = await self._topics.topic(subscription.topic_arn)
+        return effective_policy(
+            None if topic is None else topic.delivery_policy,
+            subscription.delivery_policy,
+            self._limits.default_retry,
+        ).document()
+
+    def topic_delivery_policy(self, topic: Topic) -> str:
+        """A topic's ``EffectiveDeliveryPolicy``: what its http(s) subscriptions get."""
+        return effective_policy(
+            topic.delivery_policy, None, self._limits.default_retry
+        ).topic_document()
+
     async def list_subscriptions(
-        self, tenant_id: str, next_token: str | None, *, topic_arn: str | None = None
+        self,
+        tenant_id: str,
+        next_token: str | None,
+        *,
+        topic_arn: str | None = None,
+        topic_account: str | None = None,
     ) -> tuple[list[Subscription], str | None]:
-        """A page of the caller's subscriptions (or of its topic ``topic_arn``)."""
+        """A page of the caller's subscriptions (or of the topic ``topic_arn``: its own, or
+        ``topic_account``'s when the SNS API let the caller in)."""
         if topic_arn is not None:
-            await self._topics.get_topic(tenant_id, topic_arn)
+            await self._topics.get_topic(topic_account or tenant_id, topic_arn)
         page = await self._store.list_subscriptions(
             topic_arn=topic_arn,
             owner=None if topic_arn is not None else tenant_id,
@@ -358,12 +437,20 @@ class PubSubService:
         subscription = await self._store.get_subscription(arn)
         if subscription is None:
             return None
-        if await self._topics.topic(subscription.topic_arn) is None:
+        topic = await self._topics.topic(subscription.topic_arn)
+        if topic is None:
             await self._store.delete_subscription(arn)
             return None
         data = json.loads(message)
         attributes = {str(n): (str(k), str(v)) for n, (k, v) in data.get("attributes", {}).items()}
-        return Delivery(subscription, str(data["body"]), dict(data["headers"]), attributes)
+        policy = None
+        if subscription.protocol != "sqs" and (
+            topic.delivery_policy is not None or subscription.delivery_policy is not None
+        ):
+            policy = effective_policy(
+                topic.delivery_policy, subscription.delivery_policy, self._limits.default_retry
+            )
+        return Delivery(subscription, str(data["body"]), dict(data["headers"]), attributes, policy)
 
     async def dead_letter(self, delivery: Delivery) -> bool:
         """A message given up, into the subscription's dead-letter queue (its
@@ -375,7 +462,12 @@ class PubSubService:
             target is not None
             and notification
             and self._queues is not None
-            and await self._queues.send(delivery.subscription.owner, target, delivery.body)
+            and await self._queues.send(
+                delivery.subscription.owner,
+                target,
+                delivery.body,
+                topic_arn=delivery.subscription.topic_arn,
+            )
         )
 
     async def send_to_queue(self, delivery: Delivery) -> bool:
@@ -384,6 +476,7 @@ class PubSubService:
             delivery.subscription.endpoint,
             delivery.body,
             delivery.attributes,
+            topic_arn=delivery.subscription.topic_arn,
         )
 
 

@@ -1,6 +1,9 @@
 """Topics of a tenant (decision 0132): the SNS-style API's operations, and the lookups that
-PutBucketNotificationConfiguration and the delivery worker make. A topic is its tenant's
-alone: an ARN naming another account is answered as a topic that does not exist."""
+PutBucketNotificationConfiguration and the delivery worker make. The operations take the
+account whose topic it is: an ARN naming another account is answered as a topic that does not
+exist; the SNS API decides first, from the topic's policy, whether another account's caller
+may act on it (decision 0168). A bucket's events reach another account's topic only when its
+policy lets S3 publish them."""
 
 from __future__ import annotations
 
@@ -113,7 +116,16 @@ class TopicService:
 
     async def accepts_bucket_events(self, tenant_id: str, arn: str, bucket: str) -> bool:
         """A topic of the bucket owner: any without a ``Policy`` (RGW's topics have none),
-        else one whose policy lets S3 publish this bucket's events (as AWS, decision 0163)."""
+        else one whose policy lets S3 publish this bucket's events (as AWS, decision 0163).
+        Another account's topic only when its policy lets S3 publish them (``aws:SourceArn``
+        the bucket, ``aws:SourceAccount`` its owner), as on AWS (decision 0168)."""
+        try:
+            _, account, _ = parse_topic_arn(arn)
+        except InvalidTopic:
+            return False
+        if account != tenant_id:
+            shared = await self.topic(arn)
+            return shared is not None and self.takes_bucket_events(shared, tenant_id, bucket)
         try:
             topic = await self.get_topic(tenant_id, arn)
         except (NoSuchTopic, InvalidTopic):
@@ -121,6 +133,17 @@ class TopicService:
         if not topic.attributes.get("Policy") or self.s3_may_publish is None:
             return True
         return self.s3_may_publish(topic, f"arn:aws:s3:::{bucket}", tenant_id)
+
+    def takes_bucket_events(self, topic: Topic, tenant_id: str, bucket: str) -> bool:
+        """Whether another account's topic lets S3 publish the events of ``tenant_id``'s
+        ``bucket``: its policy must say so (decision 0168); checked again at each delivery,
+        the topic's owner may take it back."""
+        return (
+            topic.tenant_id != tenant_id
+            and topic.policy is not None
+            and self.s3_may_publish is not None
+            and self.s3_may_publish(topic, f"arn:aws:s3:::{bucket}", tenant_id)
+        )
 
     async def topic(self, arn: str) -> Topic | None:
         """The topic an ARN names, whoever's (for the delivery of its owner's events)."""

@@ -50,8 +50,11 @@ class EventQueue(Protocol):
     async def complete(self, event: QueuedEvent) -> None:
         """Delivered: the event is gone."""
 
-    async def retry(self, event: QueuedEvent, not_before: datetime, error: str) -> None:
-        """Not delivered: claimable again from ``not_before``."""
+    async def retry(
+        self, event: QueuedEvent, not_before: datetime, error: str, *, spent: bool = True
+    ) -> None:
+        """Not delivered: claimable again from ``not_before``; ``spent=False``: the claim
+        that returned it does not count as an attempt (a throttled message, decision 0168)."""
 
     async def drop(self, event: QueuedEvent) -> None:
         """Given up (attempts spent, or its topic gone): the event is gone."""
@@ -82,6 +85,10 @@ class SubscriptionStore(Protocol):
     async def delete_subscription(self, arn: str) -> bool: ...
 
     async def delete_topic_subscriptions(self, topic_arn: str) -> int: ...
+
+    async def delete_pending_before(self, cutoff: datetime, *, topic_arn: str | None) -> int:
+        """Delete the subscriptions still pending confirmation made at or before ``cutoff`` (of
+        ``topic_arn``, or of every topic); how many (decision 0168)."""
 
     async def list_subscriptions(
         self, *, topic_arn: str | None = None, owner: str | None = None, after: str, limit: int

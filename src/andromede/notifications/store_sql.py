@@ -231,12 +231,16 @@ class SqlEventQueue:
         statement = _E.delete().where(_E.c.id == event.event_id)
         await self._db.write(lambda conn: conn.execute(statement))
 
-    async def retry(self, event: QueuedEvent, not_before: datetime, error: str) -> None:
+    async def retry(
+        self, event: QueuedEvent, not_before: datetime, error: str, *, spent: bool = True
+    ) -> None:
         statement = (
             _E.update()
             .where(_E.c.id == event.event_id)
             .values(not_before=not_before, lease_until=None, last_error=error[:1024])
         )
+        if not spent:
+            statement = statement.values(attempts=_E.c.attempts - 1)
         await self._db.write(lambda conn: conn.execute(statement))
 
     async def drop(self, event: QueuedEvent) -> None:

@@ -114,6 +114,17 @@ class SqlSubscriptionStore:
         statement = _S.delete().where(_S.c.topic_arn == topic_arn)
         return await self._db.write(lambda conn: int(conn.execute(statement).rowcount))
 
+    async def delete_pending_before(self, cutoff: datetime, *, topic_arn: str | None) -> int:
+        # The token lives in the document, whose JSON (``Subscription.document``: fixed key
+        # order, compact) ends with ``"token":null}`` exactly when the subscription is
+        # confirmed: a string value cannot end it so, its quotes being escaped.
+        statement = _S.delete().where(
+            _S.c.created_at <= cutoff, sa.not_(_S.c.document.like('%"token":null}'))
+        )
+        if topic_arn is not None:
+            statement = statement.where(_S.c.topic_arn == topic_arn)
+        return await self._db.write(lambda conn: int(conn.execute(statement).rowcount))
+
     async def list_subscriptions(
         self, *, topic_arn: str | None = None, owner: str | None = None, after: str, limit: int
     ) -> list[Subscription]:

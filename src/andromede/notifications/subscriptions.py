@@ -5,8 +5,9 @@ A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protoco
 (a queue ARN of this platform), ``http`` and ``https`` (a URL, confirmed by the endpoint
 through the SubscriptionConfirmation handshake: until then the subscription holds its token
 and receives nothing). Attributes taken: ``RawMessageDelivery``, ``FilterPolicy``,
-``FilterPolicyScope``, ``RedrivePolicy`` (a dead-letter queue of the subscriber's account);
-the others SNS has are refused as not implemented, never kept and ignored.
+``FilterPolicyScope``, ``RedrivePolicy`` (a dead-letter queue of the subscriber's account),
+``DeliveryPolicy`` (http and https only, decision 0168); the others SNS has are refused as
+not implemented, never kept and ignored.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from andromede.notifications.deliverypolicy import check_subscription_policy
 from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.filterpolicy import check_filter_policy
 
 __all__ = [
+    "DELIVERY_POLICY",
     "PROTOCOLS",
     "REDRIVE_POLICY",
     "Subscription",
@@ -36,7 +39,8 @@ FILTER_POLICY: Final = "FilterPolicy"
 FILTER_SCOPE: Final = "FilterPolicyScope"
 _SCOPES: Final = ("MessageAttributes", "MessageBody")
 REDRIVE_POLICY: Final = "RedrivePolicy"
-_NOT_IMPLEMENTED: Final = frozenset({"DeliveryPolicy", "SubscriptionRoleArn", "ReplayPolicy"})
+DELIVERY_POLICY: Final = "DeliveryPolicy"
+_NOT_IMPLEMENTED: Final = frozenset({"SubscriptionRoleArn", "ReplayPolicy"})
 FORMAT_VERSION: Final = 1
 
 
@@ -72,10 +76,22 @@ def check_endpoint(protocol: str, endpoint: str) -> str:
     return endpoint
 
 
-def check_subscription_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+def check_subscription_attributes(
+    attributes: Mapping[str, str], protocol: str = "http"
+) -> dict[str, str]:
     """The attributes as kept (an empty value removes one); InvalidTopic otherwise."""
     kept: dict[str, str] = {}
     for name, value in attributes.items():
+        if name == DELIVERY_POLICY:
+            if protocol not in ("http", "https"):
+                # SNS's: only HTTP/S delivery policies can be changed.
+                raise InvalidTopic(
+                    f"Invalid parameter: DeliveryPolicy: Delivery protocol [{protocol}] does "
+                    "not support delivery policies"
+                )
+            if value.strip():
+                kept[name] = check_subscription_policy(value)
+            continue
         if name in _NOT_IMPLEMENTED:
             raise InvalidTopic(f"Invalid parameter: {name} is not implemented")
         if name == RAW:
@@ -138,6 +154,10 @@ class Subscription:
     def dead_letter_queue(self) -> str | None:
         text = self.attributes.get(REDRIVE_POLICY)
         return None if not text else str(json.loads(text)["deadLetterTargetArn"])
+
+    @property
+    def delivery_policy(self) -> str | None:
+        return self.attributes.get(DELIVERY_POLICY) or None
 
     @property
     def filter_scope(self) -> str:

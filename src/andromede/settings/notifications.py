@@ -140,6 +140,19 @@ class NotificationSettings(BaseModel):
         " for the SubscribeURL, UnsubscribeURL and SigningCertURL of SNS messages; empty: "
         "http(s)://<s3_host>:<s3_port> (decision 0163).",
     )
+    sns_pending_subscription_ttl: float = Field(
+        default=259_200.0,
+        gt=0,
+        description="Seconds an http(s) subscription (or another account's queue) may stay "
+        "pending confirmation before it is deleted and stops counting toward the topic's "
+        "limit: SNS's three days (decision 0168).",
+    )
+    sns_pending_sweep_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between the delivery worker's sweeps of expired pending SNS "
+        "subscriptions (decision 0168).",
+    )
 
     @field_validator("notification_endpoint_allow_cidrs")
     @classmethod

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -21,14 +22,16 @@ from andromede.iam.policy import (
     load_policy,
 )
 from andromede.iam.secrets import SecretSealer
+from andromede.notifications.deliverypolicy import RetryPolicy
 from andromede.notifications.envelope import SigningKey, load_signing_key, new_signing_key
-from andromede.notifications.model import Topic
+from andromede.notifications.errors import InvalidTopic
+from andromede.notifications.model import Topic, parse_topic_arn
 from andromede.notifications.pubsub import PubSubLimits, PubSubService
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, QueuedEvent, SubscriptionStore
 from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
-from andromede.queues.model import MessageAttribute, parse_queue_arn
+from andromede.queues.model import MessageAttribute, Queue, parse_queue_arn
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 
@@ -93,9 +96,11 @@ def _now() -> datetime:
 
 
 class TopicQueues:
-    """The platform's queues as SNS subscribers: a queue of the subscriber's own account in
-    this region (cross-account subscriptions are refused, as the SQS side refuses another
-    account's queue here, decision 0158)."""
+    """The platform's queues as SNS subscribers. A message into a queue of the topic's own
+    account is sent as before (decision 0163); one crossing accounts (another account's
+    queue subscribed, or a subscriber's queue for another account's topic) only when the
+    queue's ``Policy`` lets ``sns.amazonaws.com`` ``sqs:SendMessage`` with the topic as
+    ``aws:SourceArn`` (AWS's rule), checked at each delivery (decision 0168)."""
 
     def __init__(self, queues: QueueService, region: str) -> None:
         self._queues = queues
@@ -117,11 +122,18 @@ class TopicQueues:
         queue_arn: str,
         body: str,
         attributes: Mapping[str, tuple[str, str]] | None = None,
+        *,
+        topic_arn: str,
     ) -> bool:
         try:
             _, account, name = parse_queue_arn(queue_arn)
-            queue = await self._queues.get_queue(owner, account, name)
-        except QueueError:
+            # The queue in its own account: the platform delivers, as SQS does for SNS.
+            queue = await self._queues.get_queue(account, account, name)
+            _, topic_account, _ = parse_topic_arn(topic_arn)
+        except (QueueError, InvalidTopic):
+            return False
+        if account != topic_account and not sns_may_send(queue, topic_arn, topic_account):
+            log.info("message for %s dropped: the queue's policy does not allow SNS", queue_arn)
             return False
         if is_fifo(queue):
             return False
@@ -129,6 +141,29 @@ class TopicQueues:
             queue, body, _sqs_attributes(attributes or {}), {}, None, SNS_PRINCIPAL
         )
         return True
+
+
+def sns_may_send(queue: Queue, topic_arn: str, topic_account: str) -> bool:
+    """Whether the queue's policy lets SNS send it the messages of ``topic_arn`` (``Principal``
+    ``{"Service": "sns.amazonaws.com"}``, ``sqs:SendMessage``, ``aws:SourceArn`` the topic,
+    ``aws:SourceAccount`` its account); a policy that does not parse allows nothing."""
+    text = queue.attributes.get("Policy")
+    if not text:
+        return False
+    context = RequestContext(
+        action="sqs:SendMessage",
+        resource=queue.arn,
+        principal_type=PrincipalType.SERVICE,
+        principal_arn=SNS_PRINCIPAL,
+        secure_transport=True,
+        requested_region=queue.region,
+        keys={"aws:SourceArn": topic_arn, "aws:SourceAccount": topic_account},
+    )
+    try:
+        policy = load_policy(text, kind=PolicyKind.RESOURCE)
+    except MalformedPolicy:
+        return False
+    return evaluate(context, resource_policy=policy, resource_account=queue.tenant_id).allowed
 
 
 def _sqs_attributes(attributes: Mapping[str, tuple[str, str]]) -> dict[str, MessageAttribute]:
@@ -198,7 +233,20 @@ def pubsub_service(
             max_subscriptions=settings.sns_max_subscriptions_per_topic,
             max_message_size=settings.sns_max_message_size,
             queue_bound=settings.notification_queue_per_tenant,
+            pending_ttl=timedelta(seconds=settings.sns_pending_subscription_ttl),
+            default_retry=platform_retry(settings),
         ),
+    )
+
+
+def platform_retry(settings: Settings) -> RetryPolicy:
+    """The worker's own schedule (``notification_retry_base`` doubled at each attempt, at most
+    an hour, ``notification_max_attempts``) in SNS's terms, for EffectiveDeliveryPolicy."""
+    return RetryPolicy(
+        min_delay=max(1, math.ceil(settings.notification_retry_base)),
+        max_delay=3600,
+        retries=settings.notification_max_attempts - 1,
+        backoff="exponential",
     )
 
 

@@ -229,6 +229,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
         retry_base=settings.notification_retry_base,
         timeout=settings.notification_timeout,
         allowed=networks(settings.notification_endpoint_allow_cidrs),
+        sweep_interval=settings.sns_pending_sweep_interval,
     )
 
 

@@ -9,110 +9,26 @@ isolation: another tenant never sees, changes or removes a subscription it does 
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.iam.secrets import SecretSealer
-from andromede.iamapi.app import QueryApp
-from andromede.iamapi.sns import ACTIONS, sns_spec
+from andromede.iamapi.sns import ACTIONS
 from andromede.iamapi.sns_subscriptions import SUBSCRIPTION_ACTIONS
-from andromede.kms.keyfile import LocalKeyFileProvider
-from andromede.kms.service import KeyService
-from andromede.notifications.delivery import Deliverer, DeliveryPolicy
 from andromede.notifications.envelope import verify
-from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
-from andromede.notifications.memory_subscriptions import MemorySubscriptionStore
-from andromede.notifications.pubsub import PubSubLimits, PubSubService
-from andromede.notifications.service import TopicService
-from andromede.queues.memory import MemoryQueueStore
-from andromede.queues.model import Queue
-from andromede.queues.service import QueueLimits, QueueService
-from andromede.settings import Settings
-from andromede.wiring.pubsub import StoredSigningKeys, TopicQueues
-from andromede.wiring.queues import KeySealer
 from support.asgi import post
-from support.clock import Clock
-from support.queryapp import REGION, ApiError, Client, World, query_world
-
-
-@dataclass
-class Sns:
-    world: World
-    root: Client
-    pubsub: PubSubService
-    topics: TopicService
-    queues: QueueService
-    deliverer: Deliverer
-    events: MemoryEventQueue
-    keys: StoredSigningKeys
-
-    async def queue(self, tenant_id: str, name: str) -> Queue:
-        made = await self.queues.create_queue(tenant_id, name, {})
-        return made
-
-    async def received(self, queue: Queue) -> list[str]:
-        await self.deliverer.deliver_once()  # topic events fan out, then are sent
-        await self.deliverer.deliver_once()
-        got = await self.queues.receive(queue, max_messages=10, visibility=30, wait=0)
-        return [m.payload.body for m in got]
+from support.queryapp import REGION
+from support.snsworld import Sns, refused, sns_world, topic
 
 
 @pytest.fixture
 async def sns(tmp_path: Path) -> AsyncIterator[Sns]:
-    clock = Clock(now=float(int(time.time())))
-    async with query_world(clock, tmp_path / "data") as world:
-        keys_service = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-        queues = QueueService(
-            MemoryQueueStore(),
-            KeySealer(keys_service),
-            region=REGION,
-            limits=QueueLimits(max_queues=20, max_message_size=262_144, poll_interval=0.05),
-        )
-        events = MemoryEventQueue([])
-        topics = TopicService(MemoryTopicStore(), region=REGION, max_topics=10, queue=events)
-        store = MemorySubscriptionStore()
-        keys = StoredSigningKeys(store, SecretSealer(os.urandom(32)), REGION)
-        pubsub = PubSubService(
-            topics,
-            store,
-            events,
-            keys,
-            TopicQueues(queues, REGION),
-            PubSubLimits(
-                base_url="https://sns.test:9000", max_subscriptions=150, max_message_size=4096
-            ),
-        )
-        settings = Settings(data_dir=tmp_path / "data", region=REGION)
-        world.apps["sns"] = QueryApp(
-            sns_spec(topics, REGION, pubsub), world.identity, world.audit, settings
-        )
-        deliverer = Deliverer(events, topics, DeliveryPolicy(), subscribers=pubsub)
-        try:
-            yield Sns(
-                world, world.client(world.root), pubsub, topics, queues, deliverer, events, keys
-            )
-        finally:
-            keys_service.close()
-
-
-async def refused(client: Client, operation: str, code: str, **params: Any) -> ApiError:
-    with pytest.raises(ApiError) as caught:
-        await client.call("sns", operation, **params)
-    assert caught.value.code == code, caught.value
-    return caught.value
-
-
-async def topic(client: Client, name: str) -> str:
-    return str((await client.call("sns", "CreateTopic", Name=name))["TopicArn"])
+    async with sns_world(tmp_path) as made:
+        yield made
 
 
 async def unsigned(sns: Sns, **params: str) -> tuple[int, bytes]:
@@ -334,7 +250,9 @@ async def test_listings_page_with_next_token(sns: Sns) -> None:
         ("https", "http://hooks.example/", {}, "InvalidParameter"),
         ("https", "https://u:p@hooks.example/", {}, "InvalidParameter"),
         ("sqs", "not-an-arn", {}, "InvalidParameter"),
-        ("sqs", f"arn:aws:sqs:{REGION}:someone-else:q", {}, "AuthorizationError"),
+        # Another account's queue is subscribed pending its confirmation (decision 0168);
+        # one of another region is not.
+        ("sqs", "arn:aws:sqs:elsewhere-1:123456789012:q", {}, "AuthorizationError"),
         ("https", "https://h.example/", {"FilterPolicy": "{bad"}, "InvalidParameter"),
         ("https", "https://h.example/", {"RedrivePolicy": "{}"}, "InvalidParameter"),
         ("https", "https://h.example/", {"Colour": "blue"}, "InvalidParameter"),
@@ -426,16 +344,16 @@ async def test_another_tenant_never_reaches_a_subscription(sns: Sns) -> None:
         "ConfirmSubscription",
     }
     assert tried == set(SUBSCRIPTION_ACTIONS)  # a new action comes with its isolation case
-    # Its own topic cannot take the victim's queue either.
+    # Its own topic cannot feed the victim's queue either: the subscription waits for a
+    # confirmation the queue never receives, its policy not letting SNS send from that
+    # topic (decision 0168).
     own = await topic(intruder, "mine")
-    await refused(
-        intruder,
-        "Subscribe",
-        "AuthorizationError",
-        TopicArn=own,
-        Protocol="sqs",
-        Endpoint=queue.arn,
+    pending = await intruder.call(
+        "sns", "Subscribe", TopicArn=own, Protocol="sqs", Endpoint=queue.arn
     )
+    assert pending["SubscriptionArn"] == "pending confirmation"
+    await intruder.call("sns", "Publish", TopicArn=own, Message="spam")
+    assert await sns.received(queue) == []
     assert intruder_id != sns.world.tenant_id
     assert (await sns.root.call("sns", "GetSubscriptionAttributes", SubscriptionArn=sub_arn))[
         "Attributes"

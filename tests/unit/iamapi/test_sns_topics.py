@@ -33,6 +33,8 @@ async def refused(client: Client, operation: str, code: str, **params: Any) -> A
 
 def test_every_action_is_an_sns_action() -> None:
     assert set(ACTIONS) == {
+        "AddPermission",  # decision 0168, tested in test_sns_cross_account.py
+        "RemovePermission",
         "CreateTopic",
         "DeleteTopic",
         "GetTopicAttributes",

@@ -29,6 +29,7 @@ TENANT = "t1"
 
 async def setup(
     allowed: tuple[ipaddress.IPv4Network, ...] = LOOPBACK,
+    limits: PubSubLimits | None = None,
 ) -> tuple[PubSubService, Deliverer, MemoryEventQueue, StoredSigningKeys, Clock, str]:
     clock = Clock()
     events = MemoryEventQueue([])
@@ -37,7 +38,13 @@ async def setup(
     store = MemorySubscriptionStore()
     keys = StoredSigningKeys(store, SecretSealer(os.urandom(32)), "eu")
     pubsub = PubSubService(
-        topics, store, events, keys, None, PubSubLimits(base_url="https://sns.test"), clock=clock
+        topics,
+        store,
+        events,
+        keys,
+        None,
+        limits or PubSubLimits(base_url="https://sns.test"),
+        clock=clock,
     )
     policy = DeliveryPolicy(retry_base=2.0, timeout=2.0, allowed=allowed, batch=10)
     deliverer = Deliverer(events, topics, policy, clock=clock, subscribers=pubsub)

@@ -160,8 +160,8 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
                     "InvalidArgument",
                     _UNVALIDATED,
                     ArgumentName=rule.topic_arn[:256],
-                    ArgumentValue="The destination topic does not exist, is not the "
-                    "bucket owner's, or its policy does not allow S3 to publish",
+                    ArgumentValue="The destination topic does not exist, or its policy "
+                    "does not allow S3 to publish notifications from this bucket",
                 )
     await svc.objects.set_bucket_notification(
         ctx.bucket, NotificationConfiguration(tuple(rules)) if rules else None
