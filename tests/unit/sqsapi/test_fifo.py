@@ -285,4 +285,6 @@ async def test_fifo_queues_take_no_s3_events_nor_standard_topics_messages() -> N
         assert await events.accepts_bucket_events("t1", arn, "b") is not fifo_queue
         assert await events.deliver("t1", arn, event) is not fifo_queue
         assert await subscribers.may_subscribe("t1", arn) is not fifo_queue
-        assert await subscribers.send("t1", arn, "published") is not fifo_queue
+        assert (
+            await subscribers.send("t1", arn, "published", topic_arn="arn:aws:sns:eu:t1:feed")
+        ) is not fifo_queue
