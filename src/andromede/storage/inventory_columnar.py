@@ -13,6 +13,10 @@ whatever the bucket holds. The file goes to a spooled temporary file (memory, th
 a few MiB), cut as the CSV files are once it passes the report's file size. Parquet files are
 Snappy-compressed, ORC files ZLIB-compressed, the codecs of the writers S3's readers (Athena,
 Spark, Hive) default to.
+
+Importing pyarrow starts a thread: this module is imported when a columnar report is made,
+never at a server's start (a process that forks, as the server's preload and the tests'
+launcher do, must not hold a thread then).
 """
 
 from __future__ import annotations
@@ -152,6 +156,7 @@ class ColumnarDataFile:
         else:
             stripe = max(_ORC_STRIPE_MIN, min(_ORC_STRIPE, limit // 4))
             self._orc = orc.ORCWriter(self._spool, compression="ZLIB", stripe_size=stripe)
+        self._columns = tuple(columns)
         self._held: list[list[str | int | bool | datetime | None]] = [
             [] for _ in self._schema.names
         ]
@@ -163,7 +168,10 @@ class ColumnarDataFile:
         """The rows held in memory, not yet written to the file."""
         return len(self._held[0]) if self._held else 0
 
-    def write(self, values: Sequence[str | int | bool | datetime | None]) -> None:
+    def write(self, row: InventoryRow, bucket: str) -> None:
+        self.write_values(typed_values(row, bucket, self._columns))
+
+    def write_values(self, values: Sequence[str | int | bool | datetime | None]) -> None:
         for column, value in zip(self._held, values, strict=True):
             column.append(value)
         self.rows += 1

@@ -34,7 +34,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import IO, Final, Protocol
+from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from andromede.errors import AndromedeError
 from andromede.storage.encryption import ObjectEncryption
@@ -51,12 +51,14 @@ from andromede.storage.inventory import (
     configurations_from_text,
     report_slot,
 )
-from andromede.storage.inventory_columnar import ColumnarDataFile, file_schema, typed_values
 from andromede.storage.model import Bucket, ContentHeaders, EncryptionMode, ObjectRecord
 from andromede.storage.replication import ReplicaKeys
 from andromede.storage.service import ObjectService
 from andromede.storage.store import MetadataStore
 from andromede.storage.versioning import NULL_VERSION_ID
+
+if TYPE_CHECKING:
+    from andromede.storage.inventory_columnar import ColumnarDataFile
 
 __all__ = ["InventoryGrants", "InventoryReport", "InventoryReporter"]
 
@@ -246,14 +248,14 @@ class InventoryReporter:
         self._on_report(report)
         return report
 
-    def _data_file(self, config: InventoryConfiguration) -> _DataFiles | _ColumnarFiles:
+    def _data_file(self, config: InventoryConfiguration) -> _DataFiles | ColumnarDataFile:
         if config.file_format == "CSV":
             return _DataFiles(self._file_size, config.columns)
-        return _ColumnarFiles(
-            ColumnarDataFile(
-                config.columns, config.file_format, self._file_size, self._row_group_rows
-            ),
-            config.columns,
+        # Imported here, not at the server's start: importing pyarrow starts a thread.
+        from andromede.storage.inventory_columnar import ColumnarDataFile
+
+        return ColumnarDataFile(
+            config.columns, config.file_format, self._file_size, self._row_group_rows
         )
 
     async def _rows(
@@ -331,7 +333,7 @@ class InventoryReporter:
         source: Bucket,
         destination: Bucket,
         config: InventoryConfiguration,
-        files: _DataFiles | _ColumnarFiles,
+        files: _DataFiles | ColumnarDataFile,
     ) -> tuple[str, int, str]:
         ending, content_type = _DATA_FILES[config.file_format]
         key = f"{config.base_key(source.name)}/data/{uuid.uuid4()}.{ending}"
@@ -438,27 +440,6 @@ class _DataFiles:
         return self._spool, size
 
 
-class _ColumnarFiles:
-    """One ORC or Parquet data file being written (``ColumnarDataFile``), fed rows."""
-
-    def __init__(self, data: ColumnarDataFile, columns: tuple[str, ...]) -> None:
-        self._data = data
-        self._columns = columns
-
-    @property
-    def rows(self) -> int:
-        return self._data.rows
-
-    def write(self, row: InventoryRow, bucket: str) -> None:
-        self._data.write(typed_values(row, bucket, self._columns))
-
-    def full(self) -> bool:
-        return self._data.full()
-
-    def close(self) -> tuple[IO[bytes], int]:
-        return self._data.close()
-
-
 def _value(algorithm: object | None) -> str | None:
     return None if algorithm is None else str(algorithm)
 
@@ -493,6 +474,14 @@ def _with_record(row: InventoryRow, record: ObjectRecord | None) -> InventoryRow
     )
 
 
+def _file_schema(config: InventoryConfiguration) -> str:
+    if config.file_format == "CSV":
+        return ", ".join(config.columns)
+    from andromede.storage.inventory_columnar import file_schema  # pyarrow: see _data_file
+
+    return file_schema(config.columns, config.file_format)
+
+
 def _manifest(
     source: Bucket,
     destination: Bucket,
@@ -507,11 +496,7 @@ def _manifest(
             "version": MANIFEST_VERSION,
             "creationTimestamp": str(int(started.timestamp() * 1000)),
             "fileFormat": config.file_format,
-            "fileSchema": (
-                ", ".join(config.columns)
-                if config.file_format == "CSV"
-                else file_schema(config.columns, config.file_format)
-            ),
+            "fileSchema": _file_schema(config),
             "files": [{"key": key, "size": size, "MD5checksum": md5} for key, size, md5 in files],
         },
         indent=2,

@@ -20,7 +20,7 @@ import pytest
 
 from andromede.inventory_grants import S3InventoryGrants
 from andromede.storage.inventory import OPTIONAL_FIELDS, InventoryConfiguration, InventoryRow
-from andromede.storage.inventory_columnar import ColumnarDataFile, file_schema, typed_values
+from andromede.storage.inventory_columnar import ColumnarDataFile, file_schema
 from andromede.storage.inventory_report import InventoryReport, InventoryReporter
 from support.s3app import Client, in_process_client
 
@@ -97,7 +97,7 @@ def test_thousands_of_rows_are_written_a_row_group_at_a_time(file_format: str) -
     peak_held = 0
     allocated = []
     for n in range(rows):
-        writer.write(typed_values(_row(n), SOURCE, ALL.columns))
+        writer.write(_row(n), SOURCE)
         peak_held = max(peak_held, writer.held)
         allocated.append(pa.total_allocated_bytes())
     assert peak_held == 63  # the 64th row writes the group out
@@ -152,7 +152,7 @@ def test_a_data_file_is_cut_by_its_size(file_format: str) -> None:
     writer = ColumnarDataFile(("Bucket", "Key", "Size"), file_format, 2048, group_rows=10)
     n = 0
     while not writer.full():
-        writer.write(["b", f"{n:x}" * 40, n])
+        writer.write_values(["b", f"{n:x}" * 40, n])
         n += 1
         assert n < 100_000
     assert writer.rows == n
