@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import gzip
 import io
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -180,6 +181,15 @@ def test_parquet_files_have_ec2s_columns_and_types() -> None:
     assert skipdata["packets"] is None and (skipdata["start"], skipdata["end"]) == (1, 2)
     key = log_key(flow_log, REGION, WHEN, body)
     assert key.endswith(".log.parquet")
+
+
+def test_a_flow_log_stored_before_parquet_reads_as_plain_text() -> None:
+    from andromede.compute.store_sql import _CODECS
+
+    codec = _CODECS[FlowLog]
+    document = json.loads(codec.dump_json(_flow_log(file_format="parquet")))
+    assert document.pop("file_format") == "parquet"
+    assert codec.validate_json(json.dumps(document)).file_format == "plain-text"
 
 
 @pytest.fixture
