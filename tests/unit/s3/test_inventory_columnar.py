@@ -70,7 +70,7 @@ def _row(n: int) -> InventoryRow:
         is_latest=n % 2 == 0,
         delete_marker=marker,
         size=n * 7,
-        last_modified=_WHEN + timedelta(seconds=n),
+        last_modified=_WHEN + timedelta(seconds=n, microseconds=456),  # cut to the ms
         etag=f"{n:032x}" + ("-2" if n % 5 == 0 else ""),
         replication_status="COMPLETED" if n % 4 == 0 else None,
         encryption_status="SSE-S3",
@@ -158,7 +158,8 @@ def test_a_data_file_is_cut_by_its_size(file_format: str) -> None:
     assert writer.rows == n
     spool, size = writer.close()
     spool.close()
-    assert size >= 2048
+    # Late by one row group at most (Parquet), or one stripe, 64 KiB at least (ORC).
+    assert 2048 <= size < 2048 + (4096 if file_format == "Parquet" else 2 * 64 * 1024)
 
 
 # -- whole reports ------------------------------------------------------------------------------
