@@ -203,6 +203,10 @@ class ColumnarDataFile:
         if self._parquet is not None:
             self._parquet.close()
         elif self._orc is not None:
+            if not self.groups:
+                # ORC's writer writes nothing, not even the footer, for no batch: an empty
+                # bucket's report is a file of no row, with its schema, as a Parquet one is.
+                self._orc.write(self._schema.empty_table())
             self._orc.close()
         size = self._spool.tell()
         return self._spool, size

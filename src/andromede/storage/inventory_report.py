@@ -11,12 +11,12 @@ A report lists the source bucket (its current objects, or every version and dele
 page by page, writing CSV rows into gzip files (or ORC or Parquet files of row groups of
 ``inventory_row_group_rows`` rows, ``inventory_columnar.py``, decision 0170) spooled to disk
 past a few MiB and cut at ``inventory_file_size`` compressed bytes: memory stays bounded
-whatever the bucket holds. The
-files, then ``manifest.json`` and ``manifest.checksum``, then the Hive ``symlink.txt``, are
-written into the destination through the object service (sealed as every object; under the
-configuration's KMS key for SSE-KMS), each write checked first against the destination's
-bucket policy for S3's delivery principal (``InventoryGrants``), as S3 checks it. A report
-whose delivery is refused writes nothing more and is reported (``on_report``) as refused.
+whatever the bucket holds. The files, then ``manifest.json`` and ``manifest.checksum``, then
+the Hive ``symlink.txt``, are written into the destination through the object service (sealed
+as every object; under the configuration's KMS key for SSE-KMS), each write checked first
+against the destination's bucket policy for S3's delivery principal (``InventoryGrants``), as
+S3 checks it. A report whose delivery is refused writes nothing more and is reported
+(``on_report``) as refused.
 """
 
 from __future__ import annotations

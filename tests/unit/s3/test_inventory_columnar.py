@@ -162,6 +162,15 @@ def test_a_data_file_is_cut_by_its_size(file_format: str) -> None:
     assert 2048 <= size < 2048 + (4096 if file_format == "Parquet" else 2 * 64 * 1024)
 
 
+@pytest.mark.parametrize("file_format", ["Parquet", "ORC"])
+def test_an_empty_bucket_s_file_is_a_file_of_no_row(file_format: str) -> None:
+    spool, size = ColumnarDataFile(("Bucket", "Key"), file_format, 1 << 20, 10).close()
+    with spool:
+        spool.seek(0)
+        table = _read(spool.read(), file_format)
+    assert size > 0 and table.num_rows == 0 and table.schema.names == ["bucket", "key"]
+
+
 # -- whole reports ------------------------------------------------------------------------------
 
 _POLICY = {
