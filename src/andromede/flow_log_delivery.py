@@ -4,7 +4,8 @@ compute and storage contexts meet.
 The hosts report their captured interfaces' flow records once an interval
 (:mod:`andromede.hypervisor.flow_capture`). :class:`FlowLogDelivery` gives each flow log the
 records of the interfaces it covers and of its traffic type, renders EC2's file
-(:mod:`andromede.compute.flow_log_files`) and writes it, as server access logs are written
+(:mod:`andromede.compute.flow_log_files`: gzip text, or Parquet for ``FileFormat=parquet``,
+:mod:`andromede.compute.flow_log_parquet`) and writes it, as server access logs are written
 (decision 0084): by the platform itself, not through the S3 API, as the bucket's owner,
 sealed under the tenant's keys (SSE-S3) like any object. No bucket policy for a logging
 service is asked: the platform writes only into a bucket of the flow log's own account, which
@@ -29,7 +30,7 @@ from andromede.compute.flow_log_files import (
     InterfaceContext,
     log_body,
     log_key,
-    log_lines,
+    log_rows,
 )
 from andromede.compute.flow_logs import CapturedInterface
 from andromede.compute.service import ComputeService
@@ -45,7 +46,19 @@ __all__ = ["ACCESS_ERROR", "FlowLogDelivery"]
 # EC2's deliverLogsErrorMessage for a destination the service may not write to.
 ACCESS_ERROR = "Access error"
 
+_CONTENT_TYPES = {"plain-text": "application/x-gzip", "parquet": "application/octet-stream"}
+
 _log = logging.getLogger(__name__)
+
+
+def _body(flow_log: FlowLog, rows: list[list[str]]) -> bytes:
+    if flow_log.file_format == "parquet":
+        # Imported here, not at the server's start: importing pyarrow starts a thread.
+        from andromede.compute.flow_log_parquet import parquet_body
+
+        return parquet_body(flow_log.log_format, rows)
+    lines = [" ".join(flow_log.log_format), *(" ".join(row) for row in rows)]
+    return log_body(lines)
 
 
 def _utcnow() -> datetime:
@@ -84,10 +97,10 @@ class FlowLogDelivery:
             flow_log = by_id.get(flow_log_id)
             if flow_log is None:
                 continue  # deleted since the hosts were told
-            lines = log_lines(flow_log, self._region, records, skipped, contexts)
-            if len(lines) <= 1:
-                continue  # the header alone: nothing happened on its interfaces
-            key = await self._write(flow_log, lines, when)
+            rows = log_rows(flow_log, self._region, records, skipped, contexts)
+            if not rows:
+                continue  # nothing happened on its interfaces
+            key = await self._write(flow_log, _body(flow_log, rows), when)
             if key is not None:
                 written.append(key)
         return written
@@ -105,8 +118,7 @@ class FlowLogDelivery:
             except AndromedeError:
                 _log.warning("flow log pass failed; the next one retries", exc_info=True)
 
-    async def _write(self, flow_log: FlowLog, lines: list[str], when: datetime) -> str | None:
-        body = log_body(lines)
+    async def _write(self, flow_log: FlowLog, body: bytes, when: datetime) -> str | None:
         key = log_key(flow_log, self._region, when, body)
         try:
             bucket = await self._objects.get_bucket(flow_log.destination.bucket)
@@ -127,7 +139,7 @@ class FlowLogDelivery:
                 key,
                 chunks(),
                 size=len(body),
-                headers=ContentHeaders(content_type="application/x-gzip"),
+                headers=ContentHeaders(content_type=_CONTENT_TYPES[flow_log.file_format]),
                 owner_id=bucket.owner_id,
                 integrity=BodyIntegrity(),
                 encryption=ObjectEncryption(tenant_id=bucket.tenant_id),

@@ -768,8 +768,8 @@ async def test_a_route_to_a_prefix_list_round_trips_written_with_the_list(
 
 
 async def test_a_flow_log_round_trips(store: ComputeStore) -> None:
-    """Decision 0153: a flow log with its destination, format, options and delivery status,
-    changed at the revision read, deleted."""
+    """Decision 0153: a flow log with its destination, format, options (Parquet files, 0170)
+    and delivery status, changed at the revision read, deleted."""
     from datetime import UTC, datetime
 
     from andromede.compute.flow_log import (
@@ -785,7 +785,8 @@ async def test_a_flow_log_round_trips(store: ComputeStore) -> None:
         "fl-0123456789abcdef0", TENANT, ResourceType.SUBNET, "subnet-0123456789abcdef0",
         TrafficType.REJECT, Destination("logs", "net/"), DEFAULT_FORMAT, 60,
         datetime(2026, 12, 5, 10, 0, tzinfo=UTC), hive_compatible_partitions=True,
-        tags=(("team", "net"),), client_token="tok", request_digest="abc",
+        file_format="parquet", tags=(("team", "net"),), client_token="tok",
+        request_digest="abc",
     )  # fmt: skip
     await store.insert(flow_log)
     assert await store.get(FlowLog, flow_log.flow_log_id) == flow_log

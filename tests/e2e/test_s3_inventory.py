@@ -1,7 +1,7 @@
 """S3 Inventory against a real ``andromede serve`` (decision 0154): boto3 puts a configuration
 and the destination's bucket policy for S3's delivery principal, a server whose reporter passes
 every half second writes the report, and boto3 reads the manifest, its checksum and the gzip
-CSV rows back."""
+CSV rows back; a Parquet report of the same bucket (decision 0170) is read back by pyarrow."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
@@ -110,22 +111,23 @@ def test_boto3_reads_back_the_report_of_a_configuration_it_put(eager: ServerProc
     ]
     listed = s3.list_bucket_inventory_configurations(Bucket=source)
     assert [c["Id"] for c in listed["InventoryConfigurationList"]] == ["weekly-audit"]
-    with pytest.raises(ClientError) as refused:
-        s3.put_bucket_inventory_configuration(
-            Bucket=source,
-            Id="parquet",
-            InventoryConfiguration={
-                **configuration,
-                "Id": "parquet",
-                "Destination": {
-                    "S3BucketDestination": {
-                        "Bucket": f"arn:aws:s3:::{destination}",
-                        "Format": "Parquet",
-                    }
-                },
+    s3.put_bucket_inventory_configuration(
+        Bucket=source,
+        Id="parquet",
+        InventoryConfiguration={
+            **configuration,
+            "Id": "parquet",
+            "Destination": {
+                "S3BucketDestination": {
+                    "Bucket": f"arn:aws:s3:::{destination}",
+                    "Format": "Parquet",
+                    "Prefix": "lake",
+                }
             },
-        )
-    assert refused.value.response["Error"]["Code"] == "InvalidArgument"
+            "IncludedObjectVersions": "Current",
+            "OptionalFields": ["Size", "LastModifiedDate", "IsMultipartUploaded"],
+        },
+    )
 
     prefix = f"inventory/{source}/weekly-audit/"
     deadline = time.monotonic() + 60
@@ -171,7 +173,37 @@ def test_boto3_reads_back_the_report_of_a_configuration_it_put(eager: ServerProc
     # One report a week: the passes since have made no other.
     time.sleep(1.5)
     assert _manifest_keys(s3, destination, prefix) == manifests
+    _read_parquet_report(s3, source, destination)
     s3.delete_bucket_inventory_configuration(Bucket=source, Id="weekly-audit")
     with pytest.raises(ClientError) as gone:
         s3.get_bucket_inventory_configuration(Bucket=source, Id="weekly-audit")
     assert gone.value.response["Error"]["Code"] == "NoSuchConfiguration"
+
+
+def _read_parquet_report(s3: Any, source: str, destination: str) -> None:
+    """The Parquet report of the current objects, as Athena or Spark would find it."""
+    deadline = time.monotonic() + 30
+    manifests: list[str] = []
+    while time.monotonic() < deadline and not manifests:
+        manifests = _manifest_keys(s3, destination, f"lake/{source}/parquet/")
+        time.sleep(0.2)
+    assert len(manifests) == 1, "no Parquet report"
+    manifest = json.loads(s3.get_object(Bucket=destination, Key=manifests[0])["Body"].read())
+    assert manifest["fileFormat"] == "Parquet"
+    assert manifest["fileSchema"] == (
+        "message s3.inventory {  required binary bucket (STRING);  required binary key (STRING);"
+        "  optional int64 size;  optional int64 last_modified_date (TIMESTAMP(MILLIS,true));"
+        "  optional boolean is_multipart_uploaded;}"
+    )
+    rows: list[dict[str, Any]] = []
+    for entry in manifest["files"]:
+        assert entry["key"].endswith(".parquet")
+        data = s3.get_object(Bucket=destination, Key=entry["key"])["Body"].read()
+        assert hashlib.md5(data, usedforsecurity=False).hexdigest() == entry["MD5checksum"]
+        rows.extend(pq.read_table(io.BytesIO(data)).to_pylist())
+    listed = s3.list_objects_v2(Bucket=source, Prefix="2026/")["Contents"]
+    assert sorted((r["key"], r["size"], r["last_modified_date"]) for r in rows) == sorted(
+        (o["Key"], o["Size"], o["LastModified"]) for o in listed
+    )
+    assert {r["bucket"] for r in rows} == {source}
+    assert {r["is_multipart_uploaded"] for r in rows} == {False}

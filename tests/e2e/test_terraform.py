@@ -1177,7 +1177,7 @@ resource "aws_flow_log" "lab" {
   log_destination          = "${aws_s3_bucket.flows.arn}/lab"
   max_aggregation_interval = 60
   destination_options {
-    file_format        = "plain-text"
+    file_format        = "parquet"
     per_hour_partition = true
   }
   tags = { Name = "lab" }
@@ -1842,6 +1842,7 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     )
     assert (flow_log["MaxAggregationInterval"], flow_log["DeliverLogsStatus"]) == (60, "SUCCESS")
     assert flow_log["DestinationOptions"]["PerHourPartition"] is True
+    assert flow_log["DestinationOptions"]["FileFormat"] == "parquet"  # decision 0170
     assert {t["Key"]: t["Value"] for t in flow_log["Tags"]} == {"Name": "lab", **DEFAULT_TAGS}
     # aws_autoscaling_group (decisions 0156, 0159): the provider waited for its instance,
     # launched from the pool's template into the data subnet with the propagated tag.

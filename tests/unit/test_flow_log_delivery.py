@@ -1,6 +1,7 @@
 """VPC flow log files and their delivery into a bucket (decision 0153): the aggregation and its
 cap, EC2's line format (the default fields, a custom format, SKIPDATA, the traffic type), the
-objects' names (date folders, Hive-style, per hour), and the delivery of a gzip object into
+objects' names (date folders, Hive-style, per hour), Parquet files (decision 0170: EC2's
+column names and types, read back by pyarrow), and the delivery of a gzip object into
 the tenant's bucket through the storage service — sealed like any object, never into another
 account's bucket or a missing one (then DeliverLogsStatus says FAILED until one succeeds)."""
 
@@ -10,12 +11,16 @@ import asyncio
 import contextlib
 import dataclasses
 import gzip
+import io
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from andromede.app import storage_limits
@@ -35,7 +40,9 @@ from andromede.compute.flow_log_files import (
     log_body,
     log_key,
     log_lines,
+    log_rows,
 )
+from andromede.compute.flow_log_parquet import parquet_body
 from andromede.compute_adapters import hypervisor_host_driver
 from andromede.flow_log_delivery import ACCESS_ERROR, FlowLogDelivery
 from andromede.settings import Settings
@@ -132,6 +139,57 @@ def test_object_names() -> None:
         f"team/AWSLogs/aws-account-id={ACCOUNT}/aws-service=vpcflowlogs/aws-region={REGION}/"
         "year=2026/month=12/day=05/hour=10/"
     )
+
+
+def test_parquet_files_have_ec2s_columns_and_types() -> None:
+    contexts = {"eni-a": InterfaceContext("vpc-1", "subnet-1", "i-1")}
+    flow_log = _flow_log(
+        file_format="parquet",
+        log_format=(*DEFAULT_FORMAT, "vpc-id", "region", "type"),
+    )
+    rows = log_rows(flow_log, REGION, [_record()], {"eni-a": (1, 2)}, contexts)
+    body = parquet_body(flow_log.log_format, rows)
+    parquet = pq.ParquetFile(io.BytesIO(body))
+    assert parquet.metadata.row_group(0).column(0).compression == "GZIP"
+    table = parquet.read()
+    assert table.schema == pa.schema(
+        [
+            ("version", pa.int32()),
+            ("account_id", pa.string()),
+            ("interface_id", pa.string()),
+            ("srcaddr", pa.string()),
+            ("dstaddr", pa.string()),
+            ("srcport", pa.int32()),
+            ("dstport", pa.int32()),
+            ("protocol", pa.int32()),
+            ("packets", pa.int64()),
+            ("bytes", pa.int64()),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("action", pa.string()),
+            ("log_status", pa.string()),
+            ("vpc_id", pa.string()),
+            ("region", pa.string()),
+            ("type", pa.string()),
+        ]
+    )
+    flow, skipdata = table.to_pylist()
+    assert flow["srcport"] == 40000 and flow["bytes"] == 180 and flow["start"] == 1764930000
+    assert flow["action"] == "ACCEPT" and flow["vpc_id"] == "vpc-1" and flow["type"] == "IPv4"
+    # SKIPDATA: what plain text writes as "-" is null.
+    assert skipdata["log_status"] == "SKIPDATA" and skipdata["srcaddr"] is None
+    assert skipdata["packets"] is None and (skipdata["start"], skipdata["end"]) == (1, 2)
+    key = log_key(flow_log, REGION, WHEN, body)
+    assert key.endswith(".log.parquet")
+
+
+def test_a_flow_log_stored_before_parquet_reads_as_plain_text() -> None:
+    from andromede.compute.store_sql import _CODECS
+
+    codec = _CODECS[FlowLog]
+    document = json.loads(codec.dump_json(_flow_log(file_format="parquet")))
+    assert document.pop("file_format") == "parquet"
+    assert codec.validate_json(json.dumps(document)).file_format == "plain-text"
 
 
 @pytest.fixture
@@ -240,6 +298,12 @@ async def test_a_pass_tells_the_hosts_and_delivers_what_they_counted(
         "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="REJECT",
         LogDestinationType="s3", LogDestination="arn:aws:s3:::pass",
     )  # fmt: skip
+    columnar = await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::pass/lake",
+        LogFormat="${srcaddr} ${dstport} ${bytes} ${action} ${subnet-id}",
+        DestinationOptions={"FileFormat": "parquet", "HiveCompatiblePartitions": True},
+    )  # fmt: skip
     assert await delivery.deliver_once() == []  # the host learns of its interface
     (capture,) = ec2.driver.flow_captures
     assert (capture.interface_id, capture.private_ip, capture.network_id) == (
@@ -252,14 +316,24 @@ async def test_a_pass_tells_the_hosts_and_delivers_what_they_counted(
         FlowRecord(FlowKey(eni, "10.60.1.9", ip, 50000, 22, 6, "REJECT"), 1, 60, 100, 160),
         FlowRecord(FlowKey(eni, ip, "10.60.1.9", 443, 50001, 6, "ACCEPT"), 5, 900, 100, 160),
     ]
-    (key,) = await delivery.deliver_once()
+    key, parquet_key = sorted(await delivery.deliver_once())
     assert made["FlowLogIds"][0] in key
     lines = gzip.decompress(await _read(objects, "pass", key)).decode().splitlines()
     assert lines[1:] == [
         f"2 {ec2.tenant_id} {eni} 10.60.1.9 {ip} 50000 22 6 1 60 100 160 REJECT OK"
     ]
+    # The Parquet flow log's file: Hive-style folders, its columns typed (decision 0170).
+    assert parquet_key.startswith(f"lake/AWSLogs/aws-account-id={ec2.tenant_id}/")
+    assert columnar["FlowLogIds"][0] in parquet_key and parquet_key.endswith(".log.parquet")
+    table = pq.read_table(io.BytesIO(await _read(objects, "pass", parquet_key)))
+    assert sorted(table.to_pylist(), key=lambda r: r["dstport"]) == [
+        {"srcaddr": "10.60.1.9", "dstport": 22, "bytes": 60, "action": "REJECT",
+         "subnet_id": subnet["SubnetId"]},
+        {"srcaddr": ip, "dstport": 50001, "bytes": 900, "action": "ACCEPT",
+         "subnet_id": subnet["SubnetId"]},
+    ]  # fmt: skip
     # Deleted: the host stops capturing at the next pass.
-    await c.call("DeleteFlowLogs", FlowLogIds=made["FlowLogIds"])
+    await c.call("DeleteFlowLogs", FlowLogIds=made["FlowLogIds"] + columnar["FlowLogIds"])
     assert await delivery.deliver_once() == []
     assert ec2.driver.flow_captures == ()
 

@@ -5,8 +5,9 @@ of a VPC, a subnet or one interface, and the platform to deliver it, as gzip fil
 record a line, into one of the tenant's buckets. It names what to record (``TrafficType``
 ACCEPT, REJECT or ALL), the record's fields (``LogFormat``, EC2's ``${field}`` list; the
 version-2 fields by default), how long a host aggregates before it reports
-(``MaxAggregationInterval``, 60 or 600 seconds) and how the objects are named
-(``DestinationOptions``). Whether its deliveries succeed is its ``DeliverLogsStatus``.
+(``MaxAggregationInterval``, 60 or 600 seconds) and how the objects are written and named
+(``DestinationOptions``: ``plain-text`` gzip files or ``parquet`` ones, decision 0170).
+Whether its deliveries succeed is its ``DeliverLogsStatus``.
 
 The records themselves and the objects' names are :mod:`andromede.compute.flow_log_files`.
 """
@@ -26,6 +27,7 @@ from andromede.compute.resource_ids import FORMAT_VERSION, Tags
 __all__ = [
     "DEFAULT_FORMAT",
     "FIELDS",
+    "FILE_FORMATS",
     "DeliverStatus",
     "Destination",
     "FlowLog",
@@ -90,6 +92,7 @@ FIELDS: Final = (
 # EC2's default format: the version-2 fields.
 DEFAULT_FORMAT: Final = FIELDS[:14]
 AGGREGATION_INTERVALS: Final = (60, 600)
+FILE_FORMATS: Final = ("plain-text", "parquet")
 _FIELD = re.compile(r"^\$\{([a-z0-9-]+)\}$")
 _FORMAT_MAX: Final = 4096
 _PREFIX_MAX: Final = 512
@@ -125,6 +128,7 @@ class FlowLog:
     created: datetime
     hive_compatible_partitions: bool = False
     per_hour_partition: bool = False
+    file_format: str = "plain-text"  # or "parquet" (decision 0170)
     deliver_status: DeliverStatus = DeliverStatus.SUCCESS
     deliver_error: str = ""
     tags: Tags = ()
@@ -198,12 +202,15 @@ def check_aggregation(value: int | None) -> int:
     return value
 
 
-def check_file_format(value: str | None) -> None:
-    """``plain-text`` only: Parquet needs a columnar writer the platform does not carry."""
-    if value not in (None, "plain-text"):
+def check_file_format(value: str | None) -> str:
+    """``DestinationOptions.FileFormat``: ``plain-text`` (the default) or ``parquet``."""
+    if value is None:
+        return "plain-text"
+    if value not in FILE_FORMATS:
         raise InvalidParameterValue(
-            f"FileFormat '{(value or '')[:32]}' is not supported: only plain-text"
+            f"Invalid value '{value[:32]}' for FileFormat: it must be plain-text or parquet"
         )
+    return value
 
 
 def check_resources(resource_type: str | None, ids: Sequence[str]) -> ResourceType:

@@ -9,7 +9,8 @@ most ``max_flows`` of them: past that, it counts what it skipped per interface, 
 file says as EC2 does, with a ``SKIPDATA`` record.
 
 A flow log's file is EC2's: one line a record, its fields in the flow log's ``LogFormat``
-order, ``-`` for what a record does not have, gzip-compressed, named
+order, ``-`` for what a record does not have, gzip-compressed (or the same records as a
+Parquet file, ``flow_log_parquet.py``, ``.log.parquet``), named
 ``<prefix>AWSLogs/<account>/vpcflowlogs/<region>/<yyyy>/<mm>/<dd>/[<hh>/]<account>_vpcflowlogs_
 <region>_<flow-log-id>_<yyyymmddThhmmZ>_<hash>.log.gz`` (or with Hive-style ``name=value``
 folders).
@@ -33,6 +34,7 @@ __all__ = [
     "log_body",
     "log_key",
     "log_lines",
+    "log_rows",
 ]
 
 FLOW_LOG_VERSION = 2
@@ -167,6 +169,30 @@ def _skipdata(
     }
 
 
+def log_rows(
+    flow_log: FlowLog,
+    region: str,
+    records: Iterable[FlowRecord],
+    skipped: Mapping[str, tuple[int, int]],
+    contexts: Mapping[str, InterfaceContext],
+) -> list[list[str]]:
+    """The flow log's records for its interfaces and traffic type (others are left out), a
+    ``SKIPDATA`` record per interface of its with skipped flows: each its values in the flow
+    log's format, ``-`` for what a record does not have."""
+    rows = []
+    for record in records:
+        ctx = contexts.get(record.key.interface_id)
+        if ctx is None or not flow_log.traffic_type.records(record.key.action):
+            continue
+        values = _values(flow_log, region, record, ctx)
+        rows.append([values.get(name, "-") for name in flow_log.log_format])
+    for interface_id, span in sorted(skipped.items()):
+        if interface_id in contexts:
+            values = _skipdata(flow_log, region, interface_id, span)
+            rows.append([values.get(name, "-") for name in flow_log.log_format])
+    return rows
+
+
 def log_lines(
     flow_log: FlowLog,
     region: str,
@@ -174,21 +200,10 @@ def log_lines(
     skipped: Mapping[str, tuple[int, int]],
     contexts: Mapping[str, InterfaceContext],
 ) -> list[str]:
-    """The flow log's lines for the records of its interfaces and traffic type (others are
-    left out), a ``SKIPDATA`` line per interface of its with skipped flows; a header line
-    naming the fields first, as EC2's files have."""
-    lines = [" ".join(flow_log.log_format)]
-    for record in records:
-        ctx = contexts.get(record.key.interface_id)
-        if ctx is None or not flow_log.traffic_type.records(record.key.action):
-            continue
-        values = _values(flow_log, region, record, ctx)
-        lines.append(" ".join(values.get(name, "-") for name in flow_log.log_format))
-    for interface_id, span in sorted(skipped.items()):
-        if interface_id in contexts:
-            values = _skipdata(flow_log, region, interface_id, span)
-            lines.append(" ".join(values.get(name, "-") for name in flow_log.log_format))
-    return lines
+    """The plain-text file's lines (``log_rows``): a header line naming the fields first, as
+    EC2's files have."""
+    rows = log_rows(flow_log, region, records, skipped, contexts)
+    return [" ".join(flow_log.log_format), *(" ".join(row) for row in rows)]
 
 
 def log_body(lines: Sequence[str]) -> bytes:
@@ -219,7 +234,9 @@ def log_key(flow_log: FlowLog, region: str, when: datetime, body: bytes) -> str:
         if flow_log.per_hour_partition:
             folders.append(f"{when:%H}")
     digest = hashlib.sha256(body).hexdigest()[:8]
+    ending = "log.parquet" if flow_log.file_format == "parquet" else "log.gz"
     name = (
-        f"{account}_vpcflowlogs_{region}_{flow_log.flow_log_id}_{when:%Y%m%dT%H%MZ}_{digest}.log.gz"
+        f"{account}_vpcflowlogs_{region}_{flow_log.flow_log_id}_{when:%Y%m%dT%H%MZ}_{digest}"
+        f".{ending}"
     )
     return f"{flow_log.destination.prefix}AWSLogs/" + "/".join(folders) + "/" + name

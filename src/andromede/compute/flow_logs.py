@@ -98,6 +98,7 @@ class FlowLogsMixin(ServiceCore):
         *,
         hive_compatible_partitions: bool = False,
         per_hour_partition: bool = False,
+        file_format: str = "plain-text",
         tags: Tags = (),
         client_token: str | None = None,
     ) -> tuple[list[FlowLog], list[tuple[str, ComputeError]]]:
@@ -121,6 +122,8 @@ class FlowLogsMixin(ServiceCore):
             "hour": per_hour_partition,
             "tags": tags,
         }
+        if file_format != "plain-text":  # the digests of earlier plain-text requests stay
+            asked["file_format"] = file_format
         digest = request_digest(asked) if client_token is not None else ""
         made: list[FlowLog] = []
         refused: list[tuple[str, ComputeError]] = []
@@ -166,6 +169,7 @@ class FlowLogsMixin(ServiceCore):
                     self.clock(),
                     hive_compatible_partitions=hive_compatible_partitions,
                     per_hour_partition=per_hour_partition,
+                    file_format=file_format,
                     tags=tags,
                     client_token=client_token,
                     request_digest=digest,

@@ -33,7 +33,13 @@ from andromede.audit.model import Outcome
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
-from andromede.console.wire_inventory import FREQUENCIES, OPTIONAL_FIELDS, VERSIONS, NewInventory
+from andromede.console.wire_inventory import (
+    FORMATS,
+    FREQUENCIES,
+    OPTIONAL_FIELDS,
+    VERSIONS,
+    NewInventory,
+)
 from andromede.console.wire_s3control import AccessPointRow
 from andromede.iam.tenant_actions import Action, bucket_arn
 from andromede.storage.errors import NoSuchBucket
@@ -186,6 +192,7 @@ async def _settings_page(
         inventory_fields=OPTIONAL_FIELDS,
         inventory_frequencies=FREQUENCIES,
         inventory_versions=VERSIONS,
+        inventory_formats=FORMATS,
         data_events=data_events,
         access_points=points.result(),
         typed=typed or {},
@@ -409,8 +416,9 @@ async def _delete_notification_rule(
 
 # -- S3 Inventory (decision 0154) ----------------------------------------------------------------
 async def _put_inventory(settings: BucketSettings, fields: Mapping[str, str], _: Gettext) -> None:
-    """One CSV configuration put (its id's replaced): the form's ticked optional fields (a
-    box per field, named ``field_<name>``); S3 checks the id, the destination and the rest."""
+    """One configuration put (its id's replaced), in the format chosen (CSV, ORC, Parquet): the
+    form's ticked optional fields (a box per field, named ``field_<name>``); S3 checks the id,
+    the destination and the rest."""
     await settings.inventory.put(
         NewInventory(
             config_id=fields.get("inventory_id", "").strip(),
@@ -421,6 +429,7 @@ async def _put_inventory(settings: BucketSettings, fields: Mapping[str, str], _:
             versions=fields.get("inventory_versions", ""),
             filter_prefix=fields.get("inventory_filter", ""),
             fields=tuple(f for f in OPTIONAL_FIELDS if fields.get(f"field_{f}") == "yes"),
+            file_format=fields.get("inventory_format", "CSV"),
         )
     )
 

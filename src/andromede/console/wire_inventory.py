@@ -4,8 +4,8 @@ page: ListBucketInventoryConfigurations read, Put and DeleteBucketInventoryConfi
 Each is S3's own call through ``S3Wire.request``, as the signed-in principal, so S3
 authorises (``s3:GetInventoryConfiguration``, ``s3:PutInventoryConfiguration``), validates
 (the id, the destination bucket and its region, the quota), audits and answers it as it would
-boto3's. The console offers CSV only, the one format this server writes; S3 refuses the
-others anyway. A configuration is S3's per-id document: adding one with an id already held
+boto3's. The console offers S3's three formats, CSV, ORC and Parquet, all written here
+(decision 0170). A configuration is S3's per-id document: adding one with an id already held
 replaces it, as ``PutBucketInventoryConfiguration`` does.
 """
 
@@ -25,6 +25,7 @@ from andromede.iam.model import Principal
 from andromede.storage.inventory import FREQUENCIES, OPTIONAL_FIELDS
 
 __all__ = [
+    "FORMATS",
     "FREQUENCIES",
     "OPTIONAL_FIELDS",
     "VERSIONS",
@@ -36,6 +37,7 @@ __all__ = [
 _S3_NS: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
 _ARN_PREFIX: Final = "arn:aws:s3:::"
 VERSIONS: Final = ("Current", "All")
+FORMATS: Final = ("CSV", "ORC", "Parquet")
 _MAX_PAGES: Final = 10  # S3 lists 100 a page; 1,000 is S3's quota per bucket
 
 
@@ -63,6 +65,7 @@ class NewInventory:
     versions: str
     filter_prefix: str
     fields: tuple[str, ...]
+    file_format: str = "CSV"
 
 
 def _text(element: Element, path: str) -> str:
@@ -100,7 +103,7 @@ def _document(new: NewInventory) -> bytes:
         bucket = f"{_ARN_PREFIX}{bucket}"
     target = SubElement(SubElement(root, "Destination"), "S3BucketDestination")
     SubElement(target, "Bucket").text = bucket
-    SubElement(target, "Format").text = "CSV"
+    SubElement(target, "Format").text = new.file_format
     if new.destination_prefix:
         SubElement(target, "Prefix").text = new.destination_prefix
     SubElement(root, "IsEnabled").text = "true" if new.enabled else "false"

@@ -64,7 +64,7 @@ def _write_flow_log(xml: XmlWriter, flow_log: FlowLog) -> None:
     write_tags(xml, flow_log.tags)
     xml.element("maxAggregationInterval", flow_log.max_aggregation_interval)
     xml.open("destinationOptions")
-    xml.element("fileFormat", "plain-text")
+    xml.element("fileFormat", flow_log.file_format)
     xml.element("hiveCompatiblePartitions", flow_log.hive_compatible_partitions)
     xml.element("perHourPartition", flow_log.per_hour_partition)
     xml.close("destinationOptions")
@@ -89,7 +89,7 @@ async def create_flow_logs(call: Call) -> None:
     p = call.params
     p.refuse_unhandled("CreateFlowLogs", _HANDLED)
     options = p.view("DestinationOptions.")
-    check_file_format(options.get("FileFormat"))
+    file_format = check_file_format(options.get("FileFormat"))
     made, refused = await call.compute.create_flow_logs(
         call.tenant_id,
         p.get("ResourceType"),
@@ -100,6 +100,7 @@ async def create_flow_logs(call: Call) -> None:
         check_aggregation(p.integer("MaxAggregationInterval")),
         hive_compatible_partitions=options.boolean("HiveCompatiblePartitions", default=False),
         per_hour_partition=options.boolean("PerHourPartition", default=False),
+        file_format=file_format,
         tags=resource_tags(p, "vpc-flow-log"),
         client_token=p.get("ClientToken"),
     )

@@ -226,8 +226,15 @@ class StorageSettings(BaseModel):
     inventory_file_size: int = Field(
         default=256 * 1024 * 1024,
         ge=1024,
-        description="Compressed bytes past which an inventory report's gzip CSV data file is"
-        " closed and the next one started.",
+        description="Compressed bytes past which an inventory report's data file (gzip CSV,"
+        " ORC or Parquet) is closed and the next one started.",
+    )
+    inventory_row_group_rows: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="Rows of an ORC or Parquet inventory report held in memory and written"
+        " together as one row group (decision 0170).",
     )
     inventory_claim_seconds: float = Field(
         default=3600.0,

@@ -45,12 +45,13 @@ MANIFEST_VERSION: Final = "2016-11-30"  # the manifest format S3 writes
 _FORMAT_VERSION: Final = 1
 
 FREQUENCIES: Final = ("Daily", "Weekly")
-# S3's optional fields, in the order a report's columns follow (whatever the order asked).
+# S3's optional fields, in the order a report's columns follow (whatever the order asked):
+# its manifests' (ETag before StorageClass, decision 0170 corrected 0154's order).
 OPTIONAL_FIELDS: Final = (
     "Size",
     "LastModifiedDate",
-    "StorageClass",
     "ETag",
+    "StorageClass",
     "IsMultipartUploaded",
     "ReplicationStatus",
     "EncryptionStatus",

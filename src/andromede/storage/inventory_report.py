@@ -8,13 +8,15 @@ document``), held for ``inventory_claim_seconds``: another gateway takes a claim
 that has run out (its holder died mid-report).
 
 A report lists the source bucket (its current objects, or every version and delete marker),
-page by page, writing CSV rows into gzip files spooled to disk past a few MiB and cut at
-``inventory_file_size`` compressed bytes: memory stays bounded whatever the bucket holds. The
-files, then ``manifest.json`` and ``manifest.checksum``, then the Hive ``symlink.txt``, are
-written into the destination through the object service (sealed as every object; under the
-configuration's KMS key for SSE-KMS), each write checked first against the destination's
-bucket policy for S3's delivery principal (``InventoryGrants``), as S3 checks it. A report
-whose delivery is refused writes nothing more and is reported (``on_report``) as refused.
+page by page, writing CSV rows into gzip files (or ORC or Parquet files of row groups of
+``inventory_row_group_rows`` rows, ``inventory_columnar.py``, decision 0170) spooled to disk
+past a few MiB and cut at ``inventory_file_size`` compressed bytes: memory stays bounded
+whatever the bucket holds. The files, then ``manifest.json`` and ``manifest.checksum``, then
+the Hive ``symlink.txt``, are written into the destination through the object service (sealed
+as every object; under the configuration's KMS key for SSE-KMS), each write checked first
+against the destination's bucket policy for S3's delivery principal (``InventoryGrants``), as
+S3 checks it. A report whose delivery is refused writes nothing more and is reported
+(``on_report``) as refused.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import IO, Final, Protocol
+from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from andromede.errors import AndromedeError
 from andromede.storage.encryption import ObjectEncryption
@@ -55,12 +57,21 @@ from andromede.storage.service import ObjectService
 from andromede.storage.store import MetadataStore
 from andromede.storage.versioning import NULL_VERSION_ID
 
+if TYPE_CHECKING:
+    from andromede.storage.inventory_columnar import ColumnarDataFile
+
 __all__ = ["InventoryGrants", "InventoryReport", "InventoryReporter"]
 
 _BUCKETS_PER_READ: Final = 100
 _PAGE: Final = 1000
 _SPOOL: Final = 4 * 1024 * 1024  # bytes of a data file kept in memory before it spills to disk
 _READ: Final = 256 * 1024
+# A data file's name ending and content type, by the configuration's format.
+_DATA_FILES: Final = {
+    "CSV": ("csv.gz", "application/gzip"),
+    "ORC": ("orc", "application/octet-stream"),
+    "Parquet": ("parquet", "application/octet-stream"),
+}
 _ENCRYPTION_STATUS: Final = {
     EncryptionMode.SSE_S3: "SSE-S3",
     EncryptionMode.SSE_C: "SSE-C",
@@ -113,6 +124,7 @@ class InventoryReporter:
         file_size: int,
         claim_seconds: float,
         on_report: Callable[[InventoryReport], None],
+        row_group_rows: int = 100_000,
         kms_keys: ReplicaKeys | None = None,
         regions: Collection[str] | None = None,
         clock: Callable[[], datetime] = _utcnow,
@@ -122,6 +134,7 @@ class InventoryReporter:
         self._grants = grants
         self._interval = interval
         self._file_size = file_size
+        self._row_group_rows = row_group_rows
         self._claim = timedelta(seconds=claim_seconds)
         self._on_report = on_report
         self._kms_keys = kms_keys
@@ -198,13 +211,13 @@ class InventoryReporter:
             destination = await self._objects.get_bucket(config.destination_bucket)
             if destination.region != source.region:
                 raise DeliveryRefused("the destination is in another region")
-            writer = _DataFiles(self._file_size)
+            writer = self._data_file(config)
             async for row in self._rows(source, config):
-                writer.write(row.values(source.name, config.columns))
+                writer.write(row, source.name)
                 rows += 1
                 if writer.full():
                     files.append(await self._put_data(source, destination, config, writer))
-                    writer = _DataFiles(self._file_size)
+                    writer = self._data_file(config)
             if writer.rows or not files:
                 files.append(await self._put_data(source, destination, config, writer))
             manifest = _manifest(source, destination, config, started, files)
@@ -234,6 +247,16 @@ class InventoryReporter:
         )
         self._on_report(report)
         return report
+
+    def _data_file(self, config: InventoryConfiguration) -> _DataFiles | ColumnarDataFile:
+        if config.file_format == "CSV":
+            return _DataFiles(self._file_size, config.columns)
+        # Imported here, not at the server's start: importing pyarrow starts a thread.
+        from andromede.storage.inventory_columnar import ColumnarDataFile
+
+        return ColumnarDataFile(
+            config.columns, config.file_format, self._file_size, self._row_group_rows
+        )
 
     async def _rows(
         self, bucket: Bucket, config: InventoryConfiguration
@@ -310,9 +333,10 @@ class InventoryReporter:
         source: Bucket,
         destination: Bucket,
         config: InventoryConfiguration,
-        files: _DataFiles,
+        files: _DataFiles | ColumnarDataFile,
     ) -> tuple[str, int, str]:
-        key = f"{config.base_key(source.name)}/data/{uuid.uuid4()}.csv.gz"
+        ending, content_type = _DATA_FILES[config.file_format]
+        key = f"{config.base_key(source.name)}/data/{uuid.uuid4()}.{ending}"
         spool, size = files.close()
         try:
             spool.seek(0)
@@ -321,9 +345,7 @@ class InventoryReporter:
                 while chunk := spool.read(_READ):
                     yield chunk
 
-            record = await self._write(
-                source, destination, config, key, body(), size, "application/gzip"
-            )
+            record = await self._write(source, destination, config, key, body(), size, content_type)
         finally:
             spool.close()
         return key, size, record.etag
@@ -384,7 +406,8 @@ class InventoryReporter:
 class _DataFiles:
     """One gzip CSV data file being written: spooled, cut past ``limit`` compressed bytes."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, columns: tuple[str, ...]) -> None:
+        self._columns = columns
         self._limit = limit
         self._spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)
         self._gzip = gzip.GzipFile(fileobj=self._spool, mode="wb")
@@ -394,7 +417,8 @@ class _DataFiles:
         self._pending = 0
         self._flush_every = max(1024, min(limit // 4, 16 * 1024 * 1024))
 
-    def write(self, values: list[str]) -> None:
+    def write(self, row: InventoryRow, bucket: str) -> None:
+        values = row.values(bucket, self._columns)
         self._csv.writerow(values)
         self.rows += 1
         # zlib holds what it compresses until it has enough: flushed now and then, the
@@ -450,6 +474,14 @@ def _with_record(row: InventoryRow, record: ObjectRecord | None) -> InventoryRow
     )
 
 
+def _file_schema(config: InventoryConfiguration) -> str:
+    if config.file_format == "CSV":
+        return ", ".join(config.columns)
+    from andromede.storage.inventory_columnar import file_schema  # pyarrow: see _data_file
+
+    return file_schema(config.columns, config.file_format)
+
+
 def _manifest(
     source: Bucket,
     destination: Bucket,
@@ -463,8 +495,8 @@ def _manifest(
             "destinationBucket": f"arn:aws:s3:::{destination.name}",
             "version": MANIFEST_VERSION,
             "creationTimestamp": str(int(started.timestamp() * 1000)),
-            "fileFormat": "CSV",
-            "fileSchema": ", ".join(config.columns),
+            "fileFormat": config.file_format,
+            "fileSchema": _file_schema(config),
             "files": [{"key": key, "size": size, "MD5checksum": md5} for key, size, md5 in files],
         },
         indent=2,

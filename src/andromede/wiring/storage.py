@@ -296,6 +296,7 @@ def inventory_reporter(
         S3InventoryGrants(),
         interval=settings.inventory_interval,
         file_size=settings.inventory_file_size,
+        row_group_rows=settings.inventory_row_group_rows,
         claim_seconds=settings.inventory_claim_seconds,
         on_report=record,
         kms_keys=kms_keys,

@@ -1,7 +1,7 @@
 """S3 Inventory on the bucket settings page (decision 0154): the bucket's configurations
-listed, one added (CSV) and removed through the console, each S3's own call as the signed-in
-user, checked against what S3 itself answers; S3's refusals and a user without the
-permission shown as S3 answers them; the section in French."""
+listed, one added (CSV, then Parquet: decision 0170) and removed through the console, each
+S3's own call as the signed-in user, checked against what S3 itself answers; S3's refusals and
+a user without the permission shown as S3 answers them; the section in French."""
 
 from __future__ import annotations
 
@@ -92,11 +92,16 @@ async def test_a_configuration_added_listed_and_removed(console: ConsoleHarness)
             '<td class="prefix">logs/</td>' in row and '<td class="fields">Size, ETag</td>' in row
         )
         disabled = await client.post(
-            f"{SETTINGS}/inventory", data=_form(token, inventory_enabled="")
+            f"{SETTINGS}/inventory",
+            data=_form(token, inventory_enabled="", inventory_format="Parquet"),
         )
         assert disabled.status_code == 303, disabled.text
         [held] = await _held(console, client)  # the same id: replaced, as S3 does
         assert held.findtext(f"{_NS}IsEnabled") == "false"
+        assert held.findtext(f"{target}{_NS}Format") == "Parquet"
+        assert f"<code>arn:aws:s3:::{TARGET}</code> (Parquet)" in _row(
+            await client.get(SETTINGS), "daily"
+        )
         removed = await client.post(
             f"{SETTINGS}/inventory/delete", data={"csrf": token, "inventory_id": "daily"}
         )
@@ -139,7 +144,7 @@ async def test_s3s_policies_decide_and_french(console: ConsoleHarness) -> None:
         page = await client.get(SETTINGS)
         assert page.status_code == 200, page.text
         assert "Aucune configuration d\u2019inventaire." in page.text
-        assert "Ajouter un inventaire (CSV)" in page.text
+        assert "Ajouter un inventaire" in page.text and "Format du rapport" in page.text
         refused = await client.post(f"{SETTINGS}/inventory", data=_form(await csrf(client)))
         assert refused.status_code == 403 and "AccessDenied" in refused.text
         assert await _held(console, client) == []

@@ -80,6 +80,19 @@ async def test_create_for_a_vpc_and_describe_it(world: World) -> None:
     # Stored, and seen by the service as such.
     (stored,) = await world.compute.describe_flow_logs(world.tenant_id, [flow_log_id])
     assert stored.destination.prefix == "team/net/"
+    # Parquet files (decision 0170), Hive-style folders.
+    parquet = await _create(
+        c,
+        [vpc],
+        TrafficType="REJECT",
+        DestinationOptions={"FileFormat": "parquet", "HiveCompatiblePartitions": True},
+    )
+    (described,) = (await c.call("DescribeFlowLogs", FlowLogIds=parquet["FlowLogIds"]))["FlowLogs"]
+    assert described["DestinationOptions"] == {
+        "FileFormat": "parquet",
+        "HiveCompatiblePartitions": True,
+        "PerHourPartition": False,
+    }
 
 
 async def test_subnets_interfaces_and_unsuccessful_items(world: World) -> None:
@@ -119,7 +132,7 @@ async def test_subnets_interfaces_and_unsuccessful_items(world: World) -> None:
         ({"LogDestination": "flow-bucket"}, "InvalidParameterValue"),
         ({"LogDestination": BUCKET + "/AWSLogs"}, "InvalidParameterValue"),
         ({"MaxAggregationInterval": 300}, "InvalidParameterValue"),
-        ({"DestinationOptions": {"FileFormat": "parquet"}}, "InvalidParameterValue"),
+        ({"DestinationOptions": {"FileFormat": "orc"}}, "InvalidParameterValue"),
         ({"LogFormat": "${version} ${nope}"}, "InvalidParameterValue"),
         ({"LogFormat": "${version}  ${srcaddr}"}, "InvalidParameterValue"),
         ({"LogFormat": "${version} ${version}"}, "InvalidParameterValue"),

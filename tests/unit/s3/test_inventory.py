@@ -245,8 +245,6 @@ def _xml(
 @pytest.mark.parametrize(
     ("query_id", "body", "status", "code"),
     [
-        ("x", _xml(fmt="ORC"), 400, "InvalidArgument"),  # only CSV is written here
-        ("x", _xml(fmt="Parquet"), 400, "InvalidArgument"),
         ("x", _xml(fmt="TSV"), 400, "MalformedXML"),
         ("x", _xml(versions="Some"), 400, "MalformedXML"),
         ("x", _xml(frequency="Hourly"), 400, "MalformedXML"),

@@ -171,6 +171,22 @@ async def test_an_inventory_file_that_does_not_match_its_md5_fails_the_job(world
         world, with_manifest(request("e"), inventory_manifest(etag, "inv/broken.json"))
     )
     assert done.failure_reasons[0]["FailureCode"] == "InvalidManifest"
+    # A Parquet (or ORC) report's manifest: AWS reads CSV inventory reports only (0170).
+    parquet = {
+        "sourceBucket": "data",
+        "destinationBucket": "arn:aws:s3:::reports",
+        "version": "2016-11-30",
+        "fileFormat": "Parquet",
+        "fileSchema": "message s3.inventory {  required binary bucket (STRING);"
+        "  required binary key (STRING);}",
+        "files": [],
+    }
+    etag = await put(world.objects, "reports", "inv/pq.json", json.dumps(parquet).encode())
+    done = await finished(
+        world, with_manifest(request("e"), inventory_manifest(etag, "inv/pq.json"))
+    )
+    assert done.status is JobStatus.FAILED
+    assert done.failure_reasons[0]["FailureCode"] == "InvalidManifest"
 
 
 async def test_the_generator_filters_and_writes_its_manifest(world: World) -> None:

@@ -6,8 +6,7 @@ Checked as S3 checks them: the ``id`` of the query is the body's, 1 to 64 letter
 ``AccountId``'s owner when it is given); schema values (``Format``, ``Frequency``,
 ``IncludedObjectVersions``, the optional fields) are S3's or ``MalformedXML``; SSE-KMS names a
 KMS key ARN; a bucket holds at most ``inventory_max_configurations`` (S3's 1,000,
-``TooManyConfigurations``). ORC and Parquet are refused with ``InvalidArgument``: only CSV
-reports are written here, and a configuration is never accepted for a format it would not get.
+``TooManyConfigurations``). CSV, ORC and Parquet reports are all written (decision 0170).
 """
 
 from __future__ import annotations
@@ -36,10 +35,6 @@ _ARN_PREFIX: Final = "arn:aws:s3:::"
 _FORMATS: Final = ("CSV", "ORC", "Parquet")
 _VERSIONS: Final = ("All", "Current")
 _LIST_PAGE: Final = 100  # S3 lists 100 configurations a page
-_NOT_CSV: Final = (
-    "Only the CSV inventory format is supported by this server; ORC and Parquet reports are "
-    "not written."
-)
 
 
 def _config_id(ctx: S3Context) -> str:
@@ -175,8 +170,6 @@ def _parse(root: Element) -> InventoryConfiguration:
     if not bucket or "/" in bucket:
         raise S3Error("InvalidArgument", "Invalid bucket ARN", ArgumentName="Bucket")
     file_format = _choice(target, "Format", _FORMATS)
-    if file_format != "CSV":
-        raise S3Error("InvalidArgument", _NOT_CSV, ArgumentName="Format")
     sse_s3, kms_key = _encryption(target)
     schedule = only_child(root, "Schedule")
     if schedule is None:
