@@ -132,6 +132,9 @@ async def test_create_describe_interfaces_hosts_and_dns(world: World) -> None:
     await world.compute.settle()
     (told,) = _told(world, vpc)
     assert FirewallRule("tcp", 80, 80, "10.50.1.0/24") in told.ingress
+    # Its group is in use while it lives.
+    in_use = c.call("DeleteSecurityGroup", GroupId=https)
+    assert await _code(in_use) == "DependencyViolation"
     # Deleted with its interface; the routers and the resolver let it go.
     await c.call("DeleteVpcEndpoints", VpcEndpointIds=[endpoint])
     await world.compute.settle()
@@ -251,3 +254,20 @@ async def test_refusals_and_the_limit(tmp_path: Path) -> None:
         (detail,) = services["ServiceDetails"]
         assert detail["ServiceType"] == [{"ServiceType": "Interface"}]
         assert detail["PrivateDnsName"] == f"*.{NAME}"
+
+
+async def test_another_tenant_sees_and_uses_none_of_it(world: World) -> None:
+    c = world.root
+    vpc, subnet = await _network(c, world)
+    made = await _interface_endpoint(c, vpc, [subnet])
+    _, rival = await world.tenant("rival")
+    their_vpc = (await rival.call("CreateVpc", CidrBlock="10.80.0.0/16"))["Vpc"]["VpcId"]
+    assert await _code(_interface_endpoint(rival, their_vpc, [subnet])) == (
+        "InvalidSubnetID.NotFound"
+    )
+    assert (await rival.call("DescribeVpcEndpoints"))["VpcEndpoints"] == []
+    assert (await rival.call("DescribeNetworkInterfaces"))["NetworkInterfaces"] == []
+    change = rival.call(
+        "ModifyVpcEndpoint", VpcEndpointId=made["VpcEndpointId"], PrivateDnsEnabled=False
+    )
+    assert await _code(change) == "InvalidVpcEndpointId.NotFound"
