@@ -33,6 +33,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -443,6 +444,20 @@ def hypervisor_volumes(settings: Settings) -> Callable[[Path, QemuImg], VolumeBa
     return lambda root, img: RbdVolumes(rbd, img)
 
 
+def endpoint_dns_names(settings: Settings) -> tuple[str, ...]:
+    """The names clients reach the platform's APIs by, which a VPC's resolver answers with an
+    Interface endpoint's addresses (decision 0166): the S3 domain (dnsmasq's ``--address``
+    covers the names under it: virtual-hosted buckets) and the host of the region's public
+    URL, when the operator gives one."""
+    names = [settings.s3_domain.strip(".").lower()]
+    for region in settings.regions:
+        if region.name == settings.region and region.endpoint:
+            host = urlsplit(region.endpoint).hostname
+            if host and not host.replace(".", "").isdigit():
+                names.append(host.lower())
+    return tuple(n for n in dict.fromkeys(names) if n)
+
+
 def compute_limits(settings: Settings) -> ComputeLimits:
     return ComputeLimits(
         instance_types=tuple(
@@ -476,6 +491,8 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         max_flow_logs=settings.max_flow_logs_per_tenant,
         max_vpc_endpoints=settings.max_vpc_endpoints_per_tenant,
         vpc_endpoint_s3_addresses=settings.vpc_endpoint_s3_addresses,
+        max_interface_endpoints_per_vpc=settings.max_interface_endpoints_per_vpc,
+        endpoint_private_dns_names=endpoint_dns_names(settings),
         max_interfaces_per_instance=settings.max_network_interfaces_per_instance,
         max_private_ips_per_interface=settings.max_private_ips_per_interface,
         max_prefix_list_entries=settings.max_prefix_list_entries,

@@ -61,8 +61,9 @@ _HOP = frozenset(
 
 log = logging.getLogger(__name__)
 
-# (listener address, client address) → (VPC id, endpoint id, the instance's private address).
-OriginResolver = Callable[[str, str], tuple[str, str, str] | None]
+# (listener address, client address, client port) → (VPC id, endpoint id, the instance's
+# private address); the port names an Interface endpoint (decision 0166).
+OriginResolver = Callable[[str, str, int], tuple[str, str, str] | None]
 # An endpoint's id → (its VPC id, its policy document), None when it is gone.
 EndpointLookup = Callable[[str], Awaitable[tuple[str, str] | None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -190,7 +191,11 @@ class EndpointForwarder:
         if scope["type"] != "http":
             return
         server, client = scope.get("server"), scope.get("client")
-        placed = self._resolve(str(server[0]), str(client[0])) if server and client else None
+        placed = (
+            self._resolve(str(server[0]), str(client[0]), int(client[1]))
+            if server and client
+            else None
+        )
         if placed is None:
             await _refuse(scope, send)
             return

@@ -842,6 +842,34 @@ async def test_a_vpc_endpoint_round_trips_with_its_routes(store: ComputeStore) -
     assert stored is not None and stored.route_to("pl-0a1b2c3d") is None
 
 
+async def test_an_interface_endpoint_round_trips_with_its_interface(store: ComputeStore) -> None:
+    """Decision 0166: an Interface endpoint's subnets, interfaces, groups and private DNS round
+    trip; it and its requester-managed interface are written and deleted together."""
+    from andromede.compute.vpc_endpoint import DEFAULT_POLICY, VpcEndpoint
+
+    vpc = Vpc("vpc-0123456789abcdef4", TENANT, "10.4.0.0/16", False)
+    await store.insert(vpc)
+    eni = replace(
+        interface(9, "10.4.1.200", "02:00:00:00:00:09"), instance_id="",
+        interface_type="vpc_endpoint", group_ids=("sg-0123456789abcdef0",),
+        description="VPC Endpoint Interface vpce-1",
+    )  # fmt: skip
+    endpoint = VpcEndpoint(
+        "vpce-0123456789abcdef1", TENANT, vpc.vpc_id, "com.amazonaws.eu-fr-1.s3", "", (),
+        DEFAULT_POLICY, T0, endpoint_type="Interface", subnet_ids=(eni.subnet_id,),
+        network_interface_ids=(eni.interface_id,), group_ids=eni.group_ids,
+        private_dns_enabled=True,
+    )  # fmt: skip
+    assert await store.change(vpc, insert=[endpoint, eni])
+    assert await store.get(VpcEndpoint, endpoint.vpc_endpoint_id) == endpoint
+    assert await store.get(NetworkInterface, eni.interface_id) == eni
+    assert await store.change(
+        endpoint,
+        delete=[(VpcEndpoint, endpoint.vpc_endpoint_id), (NetworkInterface, eni.interface_id)],
+    )
+    assert await store.get(NetworkInterface, eni.interface_id) is None
+
+
 async def test_an_attached_interface_and_its_secondary_addresses_are_held_once(
     store: ComputeStore,
 ) -> None:

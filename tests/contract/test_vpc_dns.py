@@ -180,6 +180,23 @@ async def test_a_public_name_resolves_to_the_private_address_inside_the_vpc(
         assert "REFUSED" in gone and "10.7.1.6" not in gone
 
 
+async def test_an_interface_endpoints_private_names_resolve_to_its_addresses(
+    networks: TenantNetworks,
+) -> None:
+    """Decision 0166: with an Interface endpoint's private DNS on, the control plane tells
+    the router the object store's name with each of the endpoint's addresses; the name and
+    every name under it (a virtual-hosted bucket's) are answered with both."""
+    vpc = _vpc()
+    subnet = _subnet(vpc, "10.7", 1)
+    store = "s3.eu-fr-1.example.test"
+    named = replace(DNS, public_names=((store, "10.7.1.200"), (store, "10.7.2.200")))
+    async with guest(networks, "i-a", _nic(subnet, 5)) as a:
+        await networks.set_vpc_dns(vpc, named)
+        for name in (store, f"reports.{store}"):
+            answer = _lookup(a, name, "10.7.0.2")
+            assert "Address: 10.7.1.200" in answer and "Address: 10.7.2.200" in answer
+
+
 DHCP_EVENT = """#!/bin/sh
 [ "$1" = bound ] && echo "dns=$dns domain=$domain ntp=$ntpsrv wins=$wins"
 exit 0

@@ -10,7 +10,8 @@ point restricted to the VPC (decision 0157's addendum) answers the guest through
 with ``s3:AccessPointNetworkOrigin`` ``VPC``, and nobody from elsewhere, the owner included;
 one restricted to another VPC refuses the guest. The guest's https to the store's address is
 answered by the listener's TLS port with the store's certificate (decision 0160's addendum),
-which the guest verifies by the store's name. Needs root,
+which the guest verifies by the store's name. An Interface endpoint (decision 0166) beside
+it: reached at its address under its groups, told apart from the gateway endpoint. Needs root,
 ``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
@@ -22,6 +23,7 @@ import secrets
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +32,7 @@ import httpx
 import pytest
 import trustme
 
-from andromede.compute.driver import EndpointRoute, NetworkSpec, NicSpec
+from andromede.compute.driver import EndpointRoute, FirewallRule, NetworkSpec, NicSpec
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor.metadata_listeners import ListenerTls, MetadataListeners
@@ -135,34 +137,38 @@ except OSError:
 """
 
 
-async def _get(g: Guest, timeout: float = 10.0, path: str = KEY, tls: Path | None = None) -> str:
-    """The guest's GET at the store's address: plain HTTP on port 80, or https on 443 trusting
-    ``tls`` (a CA file) for the store's name."""
-    args = [S3_ADDRESS, path, str(timeout), str(tls or "")]
+async def _get(
+    g: Guest,
+    timeout: float = 10.0,
+    path: str = KEY,
+    tls: Path | None = None,
+    address: str = S3_ADDRESS,
+) -> str:
+    """The guest's GET at the store's address (or ``address``: an Interface endpoint's):
+    plain HTTP on port 80, or https on 443 trusting ``tls`` (a CA file) for the store's
+    name."""
+    args = [address, path, str(timeout), str(tls or "")]
     done = await asyncio.to_thread(g.run, sys.executable, "-c", _PROBE, *args, timeout=timeout + 10)
     return done.stdout
 
 
-async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
-    networks: TenantNetworks, layout: NetworkLayout, store: Client, tmp_path: Path
-) -> None:
-    routed = NetworkSpec(
-        network_id="subnet-" + secrets.token_hex(4), tenant_id="111111111111",
-        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
-    )  # fmt: skip
-    plain = replace(routed, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
-    # No public address: nothing but the metadata service (and now the endpoint) through
-    # the host.
-    inside = NicSpec(routed, "02:00:00:00:01:0b", "10.0.1.11", public_address=False)
-    other = NicSpec(plain, "02:00:00:00:02:0b", "10.0.2.11", public_address=False)
-    policies = {VPCE: DEFAULT_POLICY}
+@asynccontextmanager
+async def _front(
+    networks: TenantNetworks,
+    layout: NetworkLayout,
+    store: Client,
+    tmp_path: Path,
+    policies: dict[str, str],
+) -> AsyncIterator[tuple[MetadataListeners, Path]]:
+    """The agent's forwarder on the endpoint listeners (plain and TLS, with the store's
+    certificate), the gateway's gate before the S3 app (over httpx's ASGI transport: the
+    gateway's HTTP server is not what these tests are about); ``policies``: the live
+    endpoints' policies, all of ``VPC``. Yields the listeners and the test CA's file."""
 
     async def lookup(endpoint_id: str) -> tuple[str, str] | None:
         policy = policies.get(endpoint_id)
         return None if policy is None else (VPC, policy)
 
-    # The agent's forwarder on the listener, the gateway's gate before the S3 app (over
-    # httpx's ASGI transport: the gateway's HTTP server is not what this test is about).
     secret = tmp_path / "secrets.key"
     secret.write_bytes(secrets.token_bytes(32))
     key = attestation_key(secret)
@@ -186,37 +192,57 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
     listeners = MetadataListeners(
         forwarder, layout.vpce_port, ListenerTls(layout.vpce_tls_port, str(cert), str(cert_key))
     )
-    async with guest(networks, "i-vpce-in", inside) as g, guest(networks, "i-vpce-out", other) as o:
+    try:
+        yield listeners, authority
+    finally:
+        await listeners.close()
+        await forwarder.aclose()
+
+
+async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
+    networks: TenantNetworks, layout: NetworkLayout, store: Client, tmp_path: Path
+) -> None:
+    routed = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id="111111111111",
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    plain = replace(routed, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    # No public address: nothing but the metadata service (and now the endpoint) through
+    # the host.
+    inside = NicSpec(routed, "02:00:00:00:01:0b", "10.0.1.11", public_address=False)
+    other = NicSpec(plain, "02:00:00:00:02:0b", "10.0.2.11", public_address=False)
+    policies = {VPCE: DEFAULT_POLICY}
+    async with (
+        guest(networks, "i-vpce-in", inside) as g,
+        guest(networks, "i-vpce-out", other) as o,
+        _front(networks, layout, store, tmp_path, policies) as (listeners, authority),
+    ):
         await networks.set_endpoint_routes(
             VPC, (EndpointRoute(routed.network_id, routed.cidr, VPC, VPCE, (S3_ADDRESS + "/32",)),)
         )
         await listeners.network_up(networks.host_transit_ip(routed.network_id))
-        try:
-            assert await _get(g) == "200 " + BODY.decode()
-            assert await _get(g, tls=authority) == "200 " + BODY.decode()
-            await _check_vpc_access_points(g, store)
-            # The same read from elsewhere: no endpoint, so aws:SourceVpce is absent.
-            assert (await store.as_anonymous().request("GET", KEY)).status == 403
-            # The other subnet's table has no route to the endpoint: nothing reaches the store.
-            assert await _get(o, timeout=2.0) == ""
-            # The endpoint's policy is evaluated for what comes through it.
-            policies[VPCE] = json.dumps(
-                {
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
-                         "Resource": "*"},
-                    ]
-                }
-            )  # fmt: skip
-            assert (await _get(g)).startswith("403 ")
-            # An endpoint gone (its routes too, a moment later): refused, then unrouted.
-            policies.clear()
-            assert (await _get(g)).startswith("403 ")
-            await networks.set_endpoint_routes(VPC, ())
-            assert await _get(g, timeout=2.0) == ""
-        finally:
-            await listeners.close()
-            await forwarder.aclose()
+        assert await _get(g) == "200 " + BODY.decode()
+        assert await _get(g, tls=authority) == "200 " + BODY.decode()
+        await _check_vpc_access_points(g, store)
+        # The same read from elsewhere: no endpoint, so aws:SourceVpce is absent.
+        assert (await store.as_anonymous().request("GET", KEY)).status == 403
+        # The other subnet's table has no route to the endpoint: nothing reaches the store.
+        assert await _get(o, timeout=2.0) == ""
+        # The endpoint's policy is evaluated for what comes through it.
+        policies[VPCE] = json.dumps(
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                     "Resource": "*"},
+                ]
+            }
+        )  # fmt: skip
+        assert (await _get(g)).startswith("403 ")
+        # An endpoint gone (its routes too, a moment later): refused, then unrouted.
+        policies.clear()
+        assert (await _get(g)).startswith("403 ")
+        await networks.set_endpoint_routes(VPC, ())
+        assert await _get(g, timeout=2.0) == ""
 
 
 async def _check_vpc_access_points(g: Guest, store: Client) -> None:
@@ -229,3 +255,71 @@ async def _check_vpc_access_points(g: Guest, store: Client) -> None:
     reply = await store.request("GET", f"/{ours}/report.csv")
     assert (reply.status, reply.error_code()) == (403, "AccessDenied")
     assert (await store.request("GET", KEY)).status == 200  # the bucket itself is not
+
+
+async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
+    networks: TenantNetworks, layout: NetworkLayout, store: Client, tmp_path: Path
+) -> None:
+    """Decision 0166: an Interface endpoint's address in the first subnet, beside a gateway
+    endpoint of that subnet. The first subnet's guest (the same subnet: the router answers
+    for the address) reads through the Interface endpoint, plain and https, and the bucket
+    policy sees that endpoint, not the gateway one (the listener tells them apart by the
+    source port the router gave); the other subnet's guest is refused by the endpoint's
+    group until the group lets its block in; the endpoint's policy binds; gone, nothing
+    answers at its address."""
+    first = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id="111111111111",
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    second = replace(first, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    near = NicSpec(first, "02:00:00:00:01:0c", "10.0.1.12", public_address=False)
+    far = NicSpec(second, "02:00:00:00:02:0c", "10.0.2.12", public_address=False)
+    interface = "vpce-1" + secrets.token_hex(8)
+    eni = "10.0.1.200"
+    only_interface = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::guarded/*",
+                "Condition": {"StringEquals": {"aws:SourceVpce": interface}},
+            }
+        ],
+    }
+    reply = await store.request("PUT", "/guarded?policy", json.dumps(only_interface).encode())
+    assert reply.status == 204, reply.body
+    gateway = EndpointRoute(first.network_id, first.cidr, VPC, VPCE, (S3_ADDRESS + "/32",))
+
+    def routes(*ingress: FirewallRule) -> tuple[EndpointRoute, ...]:
+        told = EndpointRoute("", "10.0.0.0/16", VPC, interface, (eni,), slot=3, ingress=ingress)
+        return gateway, told
+
+    policies = {VPCE: DEFAULT_POLICY, interface: DEFAULT_POLICY}
+    ok = "200 " + BODY.decode()
+    async with (
+        guest(networks, "i-vpce-near", near) as g,
+        guest(networks, "i-vpce-far", far) as o,
+        _front(networks, layout, store, tmp_path, policies) as (listeners, authority),
+    ):
+        await networks.set_endpoint_routes(VPC, routes(FirewallRule("tcp", 80, 443, first.cidr)))
+        await listeners.network_up(networks.host_transit_ip(first.network_id))
+        assert await _get(g, address=eni) == ok
+        assert await _get(g, address=eni, tls=authority) == ok
+        # The gateway endpoint is still itself: the bucket's policy names the other.
+        assert (await _get(g)).startswith("403 ")
+        # The endpoint's group does not let the second subnet in; then it does.
+        assert await _get(o, timeout=2.0, address=eni) == ""
+        await networks.set_endpoint_routes(VPC, routes(FirewallRule("tcp", 80, 80, "10.0.0.0/16")))
+        assert await _get(o, address=eni) == ok
+        # The endpoint's policy binds what comes through it.
+        policies[interface] = json.dumps(
+            {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"},
+                           {"Effect": "Allow", "Principal": "*", "Action": "*",
+                            "Resource": "*"}]}
+        )  # fmt: skip
+        assert (await _get(o, address=eni)).startswith("403 ")
+        # Gone: nothing answers at its address.
+        await networks.set_endpoint_routes(VPC, (gateway,))
+        assert await _get(g, timeout=2.0, address=eni) == ""

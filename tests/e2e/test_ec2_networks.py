@@ -23,7 +23,9 @@
   (decision 0160), the reader reads an object at the store's address as guests see it
   (``vpc_endpoint_s3_addresses``, an address no host has) — kernel DNAT, the agent's endpoint
   listener and forwarder, the gateway's gate, S3 — anonymously, under a bucket policy that
-  allows only ``aws:SourceVpce``; the same read from the test process is refused 403.
+  allows only ``aws:SourceVpce``; the same read from the test process is refused 403;
+- then an Interface endpoint with private DNS in its subnet (decision 0166): the reader
+  resolves the store's name to the endpoint's address and reads the object through it.
 
 The guest is the busybox image of tests/support/guest_images.py; its shell user data speaks
 HTTP by hand over ``nc`` (busybox-static's wget crashes in its resolver).
@@ -199,6 +201,9 @@ def guest_image() -> GuestImage:
 # The object store as the guests see it (decision 0160): an address of no host (the
 # benchmarking range), which only a VPC endpoint's router redirects to the endpoint listener.
 STORE = "198.18.0.80"
+# The store's name as clients use it (the server's s3_domain), which an Interface endpoint's
+# private DNS answers inside the VPC.
+STORE_NAME = "s3.localhost"
 
 
 def vpce_reader(bucket: str) -> str:
@@ -212,6 +217,21 @@ def vpce_reader(bucket: str) -> str:
     echo "andromede-vpce status=$(echo "$r" | head -n 1)"
     case "$r" in
       "HTTP/1.1 200"*) echo "andromede-vpce got=$(echo "$r" | sed '1,/^$/d')"; break;;
+    esac
+  fi
+  i=$((i + 1)); sleep 2
+done
+# Then by the store's name, which the VPC's resolver answers with an Interface endpoint's
+# address once one has private DNS (decision 0166).
+while [ $i -lt 900 ]; do
+  a=$(nslookup {STORE_NAME} 2>/dev/null | sed -n 's/^Address: \\([0-9.]*\\)$/\\1/p' |
+    grep -v '^127\\.' | tail -n 1)
+  if [ -n "$a" ]; then
+    r=$( (printf "GET /{bucket}/hello.txt HTTP/1.0\\r\\nHost: {STORE_NAME}\\r\\n\\r\\n"; sleep 6) |
+      nc -w 10 "$a" 80 2>/dev/null | tr -d '\\r')
+    echo "andromede-vpce-if address=$a status=$(echo "$r" | head -n 1)"
+    case "$r" in
+      "HTTP/1.1 200"*) echo "andromede-vpce-if got=$(echo "$r" | sed '1,/^$/d')"; break;;
     esac
   fi
   i=$((i + 1)); sleep 2
@@ -390,6 +410,7 @@ def _check_networks(
     assert body == b"hello from the bucket"
     _check_vpc_dns(ec2, reader, listener)
     _check_vpc_endpoint(server, ec2, reader, bucket)
+    _check_interface_endpoint(server, ec2, reader, bucket)
     # The other tenant's instance, probing the public address the host reaches, never does.
     # Five of its probes (its probes of the outside interleaved, for the NAT gateway's step).
     five = r"(andromede-probe got=.*\n(andromede-out got=.*\n)*){5}"
@@ -476,6 +497,51 @@ def _check_vpc_endpoint(
     finally:
         s3.delete_bucket_policy(Bucket=bucket)
         ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+
+
+def _check_interface_endpoint(
+    server: ServerProcess, ec2: Any, reader: dict[str, Any], bucket: str
+) -> None:
+    """Decision 0166 on the real path: an Interface endpoint in the reader's subnet, with
+    private DNS, under a group open on port 80, and a bucket policy allowing an anonymous
+    read through it only. The reader, now resolving the store's name, reaches the endpoint's
+    address and reads the object."""
+    group = ec2.create_security_group(
+        GroupName="store-endpoint", Description="the store's endpoint", VpcId=reader["VpcId"]
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )  # fmt: skip
+    made = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface",
+        VpcId=reader["VpcId"],
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        SubnetIds=[reader["SubnetId"]],
+        SecurityGroupIds=[group],
+    )["VpcEndpoint"]
+    endpoint = made["VpcEndpointId"]
+    s3 = client_for(server, "s3", *server.credentials())
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{bucket}/hello.txt",
+             "Condition": {"StringEquals": {"aws:SourceVpce": endpoint}}}]}))  # fmt: skip
+    try:
+        [eni] = ec2.describe_network_interfaces(NetworkInterfaceIds=made["NetworkInterfaceIds"])[
+            "NetworkInterfaces"
+        ]
+        console = _console_until(
+            ec2, reader["InstanceId"], r"andromede-vpce-if got=hello from the bucket"
+        )
+        assert f"andromede-vpce-if address={eni['PrivateIpAddress']} status=HTTP/1.1 200" in (
+            console
+        )
+    finally:
+        s3.delete_bucket_policy(Bucket=bucket)
+        ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+        ec2.delete_security_group(GroupId=group)
 
 
 def _check_internet_gateway(other: Any, vpc_id: str, stranger: dict[str, Any]) -> None:

@@ -1192,6 +1192,16 @@ resource "aws_vpc_endpoint_route_table_association" "store" {
   vpc_endpoint_id = aws_vpc_endpoint.store.id
   route_table_id  = aws_route_table.private.id
 }
+# An Interface endpoint to it in the data subnet, under the web group (decision 0166).
+resource "aws_vpc_endpoint" "store_interface" {
+  vpc_id              = aws_vpc.lab.id
+  service_name        = "com.amazonaws.%(region)s.s3"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = [aws_subnet.data.id]
+  security_group_ids  = [aws_security_group.web.id]
+  private_dns_enabled = true
+  tags                = { Name = "store-interface" }
+}
 resource "aws_launch_template" "web" {
   name                   = "%(name)s"
   description            = "web servers"
@@ -1541,6 +1551,15 @@ output "endpoint" {
     state          = aws_vpc_endpoint.store.state
   }
 }
+output "interface_endpoint" {
+  value = {
+    id         = aws_vpc_endpoint.store_interface.id
+    subnet_id  = aws_subnet.data.id
+    group_id   = aws_security_group.web.id
+    interfaces = aws_vpc_endpoint.store_interface.network_interface_ids
+    dns_names  = [for e in aws_vpc_endpoint.store_interface.dns_entry : e.dns_name]
+  }
+}
 output "data_association_id" { value = aws_network_acl_association.data.id }
 output "dhcp" {
   value = {
@@ -1580,7 +1599,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     0153), an ``aws_autoscaling_group`` of one instance over its own launch template with
     an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
     0159), an ``aws_vpc_endpoint`` to the object store routed in the private table by an
-    ``aws_vpc_endpoint_route_table_association`` (decision 0160), and an
+    ``aws_vpc_endpoint_route_table_association`` (decision 0160), an Interface
+    ``aws_vpc_endpoint`` in the data subnet under the web group (decision 0166), and an
     ``aws_network_interface`` in the private subnet attached to the instance by an
     ``aws_network_interface_attachment`` (decision 0161): the
     template's data reaches the instance, the instance's own ``instance_type`` and tags win,
@@ -1888,6 +1908,27 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         "Origin": "CreateRoute",
         "State": "active",
     } in private["Routes"]
+    # The Interface endpoint (decision 0166): in the data subnet under the web group, its
+    # requester-managed interface, its private DNS names.
+    interface = outputs["interface_endpoint"]
+    [described_interface] = ec2.describe_vpc_endpoints(VpcEndpointIds=[interface["id"]])[
+        "VpcEndpoints"
+    ]
+    assert (
+        described_interface["VpcEndpointType"],
+        described_interface["SubnetIds"],
+        [g["GroupId"] for g in described_interface["Groups"]],
+        described_interface["PrivateDnsEnabled"],
+    ) == ("Interface", [interface["subnet_id"]], [interface["group_id"]], True)
+    assert interface["interfaces"] == described_interface["NetworkInterfaceIds"]
+    assert sorted(interface["dns_names"]) == ["*.s3.localhost", "s3.localhost"]
+    [endpoint_eni] = ec2.describe_network_interfaces(NetworkInterfaceIds=interface["interfaces"])[
+        "NetworkInterfaces"
+    ]
+    assert (endpoint_eni["InterfaceType"], endpoint_eni["RequesterManaged"]) == (
+        "vpc_endpoint",
+        True,
+    )
     # aws_network_interface attached by aws_network_interface_attachment (decision 0161).
     eni = outputs["eni"]
     [appliance] = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni["id"]])[

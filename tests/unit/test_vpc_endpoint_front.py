@@ -121,7 +121,7 @@ async def test_the_agent_forwards_and_the_gateway_serves_through_the_endpoint(
     gate = EndpointGate(key, lookup, max_age=60, clock=lambda: NOW)
     gateway = _gateway(store, gate)
 
-    def resolve(server_ip: str, client_ip: str) -> tuple[str, str, str] | None:
+    def resolve(server_ip: str, client_ip: str, client_port: int) -> tuple[str, str, str] | None:
         return (
             (VPC, VPCE, PRIVATE) if (server_ip, client_ip) == ("100.64.0.1", "100.65.0.7") else None
         )
@@ -165,7 +165,7 @@ async def test_a_connection_the_agent_cannot_place_is_refused(tmp_path: Path) ->
         raise AssertionError("nothing is forwarded")
 
     forwarder = EndpointForwarder(
-        lambda server, client: None, b"k" * 32, "http://gateway",
+        lambda server, client, port: None, b"k" * 32, "http://gateway",
         transport=httpx.ASGITransport(app=nowhere),
     )  # fmt: skip
     try:

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from andromede.compute.endpoint_ports import INTERFACE_SLOTS
 from andromede.compute.flow_log_files import FlowRecord
 
 __all__ = [
@@ -395,11 +396,22 @@ class EndpointRoute:
     vpc_id: str
     vpc_endpoint_id: str
     addresses: tuple[str, ...]
+    # Decision 0166, an Interface endpoint's (``slot`` 0 or more, its place among the VPC's:
+    # :mod:`~andromede.compute.endpoint_ports`): ``addresses`` are its interfaces', reached
+    # from every subnet (``network_id`` "", ``cidr`` the VPC's block), under ``ingress``.
+    slot: int = field(default=-1, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    ingress: tuple[FirewallRule, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad block
         for address in self.addresses:
             ipaddress.IPv4Network(address)
+        if not -1 <= self.slot < INTERFACE_SLOTS:
+            raise ValueError(f"interface endpoint slot {self.slot} out of range")
+
+    @property
+    def interface(self) -> bool:
+        return self.slot >= 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ __all__ = [
     "DefaultVpcMissing",
     "DifferentNetworks",
     "Duplicate",
+    "DuplicateSubnetsInSameZone",
     "GatewayNotAttached",
     "GroupInAnotherNetwork",
     "HostUnreachable",
@@ -315,6 +316,10 @@ class GatewayNotAttached(ComputeError):
 
 class RouteExists(ComputeError):
     """A route table holding a route to that destination already."""
+
+
+class DuplicateSubnetsInSameZone(ComputeError):
+    """Two subnets of one Availability Zone for an Interface endpoint (decision 0166)."""
 
 
 class RouteNotFound(NotFound):

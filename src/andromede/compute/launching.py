@@ -56,6 +56,7 @@ from andromede.compute.instance_options import (
     check_metadata_options,
     check_shutdown_behavior,
 )
+from andromede.compute.interface_endpoints import InterfaceEndpointsMixin
 from andromede.compute.launch_request import (
     ROOT_DEVICE,
     LaunchVolume,
@@ -97,7 +98,6 @@ from andromede.compute.seed import build_seed
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volume_modifications import VolumeModificationsMixin
 from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin, key_kept
-from andromede.compute.vpc_endpoints import VpcEndpointsMixin
 from andromede.compute.vpc_peerings import VpcPeeringsMixin
 
 __all__ = ["LaunchingMixin"]
@@ -124,9 +124,9 @@ class LaunchingMixin(
     SecurityGroupRulesMixin,
     PrefixListsMixin,
     FlowLogsMixin,
-    VpcEndpointsMixin,
     AccessMixin,
     TagsMixin,
+    InterfaceEndpointsMixin,
     NetworkInterfacesMixin,
     # Before the interfaces' hosts it pushes to (an Elastic IP on an interface, 0161's addendum).
     ElasticIpsMixin,

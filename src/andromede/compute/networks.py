@@ -33,7 +33,13 @@ from andromede.compute.dhcp_options import (
     default_dhcp_options,
     default_dhcp_options_id,
 )
-from andromede.compute.driver import InstanceFirewall, InstanceNetwork, NetworkSpec, VpcDns
+from andromede.compute.driver import (
+    EndpointRoute,
+    InstanceFirewall,
+    InstanceNetwork,
+    NetworkSpec,
+    VpcDns,
+)
 from andromede.compute.errors import (
     Duplicate,
     InsufficientCapacity,
@@ -584,7 +590,7 @@ class NetworksMixin(ServiceCore):
             # Its gateway endpoints (decision 0160), to every host holding its instances.
             redirected = endpoint_routes(
                 vpc_id, view.tables, mine, self.limits.vpc_endpoint_s3_addresses
-            )
+            ) + await self._interface_endpoint_routes(tenant_id, vpc_id)
             # Its routes to network interfaces (decision 0161's addendum), likewise.
             forwarded = interface_routes(view, vpc_id, mine)
             for host in sorted({i.host for i in wired if i.host in self.drivers}):
@@ -593,6 +599,14 @@ class NetworksMixin(ServiceCore):
                     await self.drivers[host].set_interface_routes(vpc_id, forwarded)
                 except Exception:
                     log.exception("host %s: the routes of %s could not be set", host, vpc_id)
+
+    async def _interface_endpoint_routes(
+        self, tenant_id: str, vpc_id: str
+    ) -> tuple[EndpointRoute, ...]:
+        """The VPC's Interface endpoints as its routers redirect them: none here (decision
+        0166's mixin, ``interface_endpoints.py``, has them)."""
+        del tenant_id, vpc_id
+        return ()
 
     async def _push_peers(self, *subnet_ids: str | None) -> None:
         """Tell every host with an overlay which other hosts hold instances of each subnet

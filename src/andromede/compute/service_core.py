@@ -175,6 +175,11 @@ class ComputeLimits:
     # (the AWS-managed prefix list's blocks; decision 0160).
     max_vpc_endpoints: int = 20
     vpc_endpoint_s3_addresses: tuple[str, ...] = ()
+    # Interface endpoints per VPC, and the names a VPC's resolver answers with an Interface
+    # endpoint's addresses when its private DNS is on: s3_domain (and every name under it),
+    # the region's public host (decision 0166).
+    max_interface_endpoints_per_vpc: int = 8
+    endpoint_private_dns_names: tuple[str, ...] = ()
     # Network interfaces per instance (the primary counted) and private addresses per
     # interface (its primary counted), decision 0161.
     max_interfaces_per_instance: int = 4

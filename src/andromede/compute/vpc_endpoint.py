@@ -9,9 +9,12 @@ IAM document whose default allows everything) is evaluated for every request tha
 it, besides the caller's and the bucket's (``iam/policy``); those requests carry
 ``aws:SourceVpce`` and ``aws:SourceVpc`` (``s3/endpoint_origin.py``).
 
-``Interface`` and ``GatewayLoadBalancer`` endpoints are refused (EC2's
-``InvalidParameterValue`` naming the type): they are network interfaces with private DNS
-names in the tenant's subnets, which this platform does not make.
+An **Interface endpoint** (decision 0166, PrivateLink) is instead a requester-managed network
+interface (type ``vpc_endpoint``) in each subnet it is given, under security groups: what
+the VPC sends to those addresses (TCP 80 and 443) reaches the same listener and gate as a
+gateway endpoint's (:func:`interface_endpoint_routes`), and with private DNS on the VPC's
+resolver answers the object store's names with them. ``GatewayLoadBalancer`` endpoints are
+refused (EC2's ``InvalidParameterValue`` naming the type).
 """
 
 from __future__ import annotations
@@ -19,25 +22,30 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from andromede.compute.driver import EndpointRoute
+from andromede.compute.driver import EndpointRoute, FirewallRule
+from andromede.compute.endpoint_ports import INTERFACE_SLOTS
 from andromede.compute.errors import InvalidParameterValue, MissingParameter
-from andromede.compute.network import Subnet
+from andromede.compute.network import NetworkInterface, Subnet
 from andromede.compute.resource_ids import FORMAT_VERSION, Tags
 from andromede.compute.routing import Route, RouteTable, table_of_subnet
 
 __all__ = [
     "DEFAULT_POLICY",
+    "ENI_TYPE",
     "POLICY_MAX",
     "EndpointType",
+    "InterfaceEndpointChange",
+    "InterfaceEndpointRequest",
     "VpcEndpoint",
     "check_endpoint_type",
     "check_policy",
     "endpoint_routes",
+    "interface_endpoint_routes",
     "is_endpoint_route",
     "managed_prefix_list_id",
     "service_names",
@@ -53,6 +61,8 @@ DEFAULT_POLICY: Final = json.dumps(
     },
     separators=(",", ":"),
 )
+# The ``interfaceType`` of an Interface endpoint's network interfaces, as EC2 shows it.
+ENI_TYPE: Final = "vpc_endpoint"
 # EC2's limit of an endpoint policy's size, in characters (whitespace included).
 POLICY_MAX: Final = 20480
 
@@ -80,10 +90,51 @@ class VpcEndpoint:
     request_digest: str = ""
     format_version: int = FORMAT_VERSION
     revision: int = 0
+    # Decision 0166 (records before it read as a gateway's): an Interface endpoint has no
+    # tables but subnets, each with one of its network interfaces (in the subnets' order),
+    # its security groups, and whether the VPC's resolver answers the service's names with
+    # its interfaces' addresses.
+    endpoint_type: str = EndpointType.GATEWAY.value
+    subnet_ids: tuple[str, ...] = ()
+    network_interface_ids: tuple[str, ...] = ()
+    group_ids: tuple[str, ...] = ()
+    private_dns_enabled: bool = False
 
     @property
     def resource_id(self) -> str:
         return self.vpc_endpoint_id
+
+    @property
+    def interface(self) -> bool:
+        return self.endpoint_type == EndpointType.INTERFACE.value
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceEndpointRequest:
+    """CreateVpcEndpoint's parameters of an Interface endpoint (decision 0166)."""
+
+    vpc_id: str
+    service_name: str | None
+    subnet_ids: tuple[str, ...]
+    group_ids: tuple[str, ...] = ()
+    private_dns_enabled: bool = True  # EC2's default for an AWS service
+    policy: str | None = None
+    tags: Tags = ()
+    client_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceEndpointChange:
+    """ModifyVpcEndpoint's parameters of an Interface endpoint (decision 0166)."""
+
+    add_subnet_ids: tuple[str, ...] = ()
+    remove_subnet_ids: tuple[str, ...] = ()
+    add_group_ids: tuple[str, ...] = ()
+    remove_group_ids: tuple[str, ...] = ()
+    private_dns_enabled: bool | None = None
+
+    def __bool__(self) -> bool:
+        return self != InterfaceEndpointChange()
 
 
 def service_names(region: str) -> tuple[str, str]:
@@ -100,17 +151,17 @@ def managed_prefix_list_id(region: str) -> str:
 
 
 def check_endpoint_type(value: str | None) -> EndpointType:
-    """``VpcEndpointType``: Gateway (EC2's default) only."""
+    """``VpcEndpointType``: Gateway (EC2's default) or Interface."""
     if value is None:
         return EndpointType.GATEWAY
     try:
         kind = EndpointType(value)
     except ValueError:
         raise InvalidParameterValue(f"Invalid value '{value[:32]}' for VpcEndpointType") from None
-    if kind is not EndpointType.GATEWAY:
+    if kind is EndpointType.GATEWAY_LOAD_BALANCER:
         raise InvalidParameterValue(
-            f"VpcEndpointType {kind.value} is not supported: only Gateway endpoints are made"
-            " here (to the object store)"
+            f"VpcEndpointType {kind.value} is not supported: only Gateway and Interface"
+            " endpoints are made here (to the object store)"
         )
     return kind
 
@@ -161,5 +212,39 @@ def endpoint_routes(
         if to is not None:
             routes.append(
                 EndpointRoute(subnet.subnet_id, subnet.cidr, vpc_id, to, tuple(addresses))
+            )
+    return tuple(routes)
+
+
+def interface_endpoint_routes(
+    vpc: tuple[str, str],
+    endpoints: Iterable[VpcEndpoint],
+    interfaces: Iterable[NetworkInterface],
+    ingress: Mapping[str, tuple[FirewallRule, ...]],
+) -> tuple[EndpointRoute, ...]:
+    """What a VPC's routers send to its Interface endpoints: each endpoint (``vpc``: the
+    VPC's id and block) with its interfaces' addresses, its slot (its rank among the VPC's
+    Interface endpoints, by id) and its groups' ingress rules (``ingress``: endpoint id →
+    rules). One without an interface left is none."""
+    vpc_id, block = vpc
+    addresses = {i.interface_id: i.private_ip for i in interfaces}
+    mine = sorted(
+        (e for e in endpoints if e.vpc_id == vpc_id and e.interface),
+        key=lambda e: e.vpc_endpoint_id,
+    )
+    routes = []
+    for slot, endpoint in enumerate(mine):
+        held = tuple(addresses[i] for i in endpoint.network_interface_ids if i in addresses)
+        if held and slot < INTERFACE_SLOTS:
+            routes.append(
+                EndpointRoute(
+                    "",
+                    block,
+                    vpc_id,
+                    endpoint.vpc_endpoint_id,
+                    held,
+                    slot=slot,
+                    ingress=ingress.get(endpoint.vpc_endpoint_id, ()),
+                )
             )
     return tuple(routes)

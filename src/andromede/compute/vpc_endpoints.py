@@ -24,7 +24,7 @@ from andromede.compute.errors import (
     RouteExists,
 )
 from andromede.compute.gateways import RoutingMixin
-from andromede.compute.network import Subnet, Vpc
+from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.resource_ids import (
     Tags,
     check_client_token,
@@ -35,6 +35,7 @@ from andromede.compute.resource_ids import (
     token_id,
 )
 from andromede.compute.routing import ORIGIN_ROUTE, Route, RouteTable
+from andromede.compute.store import Record
 from andromede.compute.vpc_endpoint import (
     DEFAULT_POLICY,
     VpcEndpoint,
@@ -258,10 +259,13 @@ class VpcEndpointsMixin(RoutingMixin):
                 replace(t, routes=tuple(r for r in t.routes if r.gateway_id != endpoint_id))
                 for t in tables
             ]
-            if await self.store.change(
-                endpoint, delete=[(VpcEndpoint, endpoint_id)], replace=stripped
-            ):
+            gone: list[tuple[type[Record], str]] = [(VpcEndpoint, endpoint_id)]
+            # An Interface endpoint's network interfaces go with it (decision 0166).
+            gone += [(NetworkInterface, i) for i in endpoint.network_interface_ids]
+            if await self.store.change(endpoint, delete=gone, replace=stripped):
                 self._push_routes_later(tenant_id, endpoint.vpc_id)
+                if endpoint.private_dns_enabled:
+                    self._spawn(self._push_vpc_dns_of(endpoint.vpc_id))
                 return
         raise IncorrectState(f"{endpoint_id} changed concurrently; retry")
 

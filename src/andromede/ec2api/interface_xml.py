@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from andromede.compute.model import Instance
 from andromede.compute.network import NetworkInterface, private_dns_name
+from andromede.compute.vpc_endpoint import ENI_TYPE
 from andromede.ec2api.protocol import Call, iso8601
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
 
-__all__ = ["write_private_addresses", "write_secondary_interface"]
+__all__ = ["REQUESTER_ID", "write_private_addresses", "write_secondary_interface"]
+
+# The requester EC2 names for the interfaces it makes for VPC endpoints.
+REQUESTER_ID = "amazon-vpce"
 
 
 def write_private_addresses(
@@ -62,8 +66,12 @@ def write_secondary_interface(
         xml.element("availabilityZone", interface.availability_zone)
     xml.element("description", interface.description)
     xml.element("ownerId", interface.tenant_id)
-    xml.element("requesterManaged", False)
-    xml.element("status", "in-use" if interface.instance_id else "available")
+    # An Interface VPC endpoint's (decision 0166) is the endpoint's, in use while it lives.
+    managed = interface.interface_type == ENI_TYPE
+    if managed:
+        xml.element("requesterId", REQUESTER_ID)
+    xml.element("requesterManaged", managed)
+    xml.element("status", "in-use" if interface.instance_id or managed else "available")
     xml.element("macAddress", interface.mac)
     xml.element("privateIpAddress", interface.private_ip)
     xml.element("privateDnsName", dns)

@@ -20,6 +20,7 @@ from andromede.compute.network import (
     NetworkInterface,
     private_dns_name,
 )
+from andromede.compute.vpc_endpoint import ENI_TYPE
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.interface_xml import write_private_addresses, write_secondary_interface
@@ -183,6 +184,11 @@ def _group_ids(p: _Held) -> list[str]:
     return list(p[1].security_group_ids)
 
 
+def _held_by_other(held: _Held) -> bool:
+    """A NAT gateway's or an Interface VPC endpoint's (decision 0166): requester-managed."""
+    return isinstance(held[1], NatGateway) or held[0].interface_type == ENI_TYPE
+
+
 def _interface_filter(name: str) -> Callable[[_Held], list[str]] | None:
     fields: dict[str, Callable[[_Held], list[str]]] = {
         "network-interface-id": lambda p: [p[0].interface_id],
@@ -197,14 +203,14 @@ def _interface_filter(name: str) -> Callable[[_Held], list[str]] | None:
         "attachment.device-index": lambda p: [str(p[0].device_index)] if p[0].instance_id else [],
         "attachment.status": lambda p: ["attached"] if p[0].instance_id else [],
         "group-id": _group_ids,
-        "status": lambda p: ["in-use" if p[0].instance_id or p[1] is not None else "available"],
+        "status": lambda p: ["in-use" if p[0].instance_id or _held_by_other(p) else "available"],
         # An instance's interface has no description; Terraform's aws_subnet and
         # aws_security_group look for other services' lingering interfaces by it.
         "description": lambda p: (
             [_nat_description(p[1])] if isinstance(p[1], NatGateway) else [p[0].description]
         ),
         "interface-type": lambda p: [p[0].interface_type],
-        "requester-managed": lambda p: ["true" if isinstance(p[1], NatGateway) else "false"],
+        "requester-managed": lambda p: ["true" if _held_by_other(p) else "false"],
         "owner-id": lambda p: [p[0].tenant_id],
         "association.public-ip": lambda p: [ip] if (ip := _public_ip_of(p)) else [],
     }
@@ -265,7 +271,7 @@ async def describe_network_interfaces(call: Call) -> None:
 def _own_interface(interface: NetworkInterface, holder: Instance | NatGateway | None) -> bool:
     """Whether the interface is shown from its own record: not a NAT gateway's, and not the
     primary of an instance (whose groups and public address are the instance's)."""
-    if interface.interface_type != "interface":
+    if interface.interface_type not in ("interface", ENI_TYPE):
         return False
     return not (
         isinstance(holder, Instance) and holder.network_interface_id == interface.interface_id

@@ -7,16 +7,25 @@ DescribeVpcEndpoints (ids, filters ``vpc-endpoint-id``, ``vpc-id``, ``service-na
 DeleteVpcEndpoints (EC2's ``unsuccessful`` items) and DescribeVpcEndpointServices (the
 region's object store, under EC2's name and the platform's).
 
-``Interface`` and ``GatewayLoadBalancer`` endpoints, and the interface endpoints' parameters
-(``SubnetId``, ``SecurityGroupId``, ``PrivateDnsEnabled``…), are refused with EC2's errors.
+Interface endpoints (decision 0166): CreateVpcEndpoint's ``SubnetId.N``,
+``SecurityGroupId.N`` and ``PrivateDnsEnabled`` (true by default, as EC2's for an AWS
+service), ModifyVpcEndpoint's ``AddSubnetId.N``, ``RemoveSubnetId.N``,
+``AddSecurityGroupId.N``, ``RemoveSecurityGroupId.N`` and ``PrivateDnsEnabled``, each
+endpoint shown with its network interfaces, groups and DNS entries; the object store listed as
+an Interface service too. ``GatewayLoadBalancer`` endpoints are refused, and so is each
+type's parameters on the other.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 
 from andromede.compute.errors import ComputeError
 from andromede.compute.vpc_endpoint import (
+    EndpointType,
+    InterfaceEndpointChange,
+    InterfaceEndpointRequest,
     VpcEndpoint,
     check_endpoint_type,
     check_policy,
@@ -42,8 +51,37 @@ _CREATE = frozenset(
         "ClientToken",
     }
 )
+_CREATE_INTERFACE = frozenset(
+    {
+        "VpcEndpointType",
+        "VpcId",
+        "ServiceName",
+        "SubnetId",
+        "SecurityGroupId",
+        "PrivateDnsEnabled",
+        "PolicyDocument",
+        "TagSpecification",
+        "ClientToken",
+    }
+)
+# What Terraform's provider sends with every Interface endpoint: the only values served here.
+_HARMLESS_INTERFACE = {
+    "IpAddressType": frozenset({"ipv4"}),
+    "DnsOptions.DnsRecordIpType": frozenset({"ipv4"}),
+}
 _MODIFY = frozenset(
-    {"VpcEndpointId", "AddRouteTableId", "RemoveRouteTableId", "PolicyDocument", "ResetPolicy"}
+    {
+        "VpcEndpointId",
+        "AddRouteTableId",
+        "RemoveRouteTableId",
+        "PolicyDocument",
+        "ResetPolicy",
+        "AddSubnetId",
+        "RemoveSubnetId",
+        "AddSecurityGroupId",
+        "RemoveSecurityGroupId",
+        "PrivateDnsEnabled",
+    }
 )
 
 
@@ -62,10 +100,24 @@ def _policy(text: str | None) -> str | None:
     return checked
 
 
-def _write_endpoint(xml: XmlWriter, call: Call, endpoint: VpcEndpoint, element: str) -> None:
+def _dns_names(call: Call, endpoint: VpcEndpoint) -> list[str]:
+    """The names the VPC's resolver answers with the endpoint's addresses (private DNS)."""
+    if not endpoint.private_dns_enabled:
+        return []
+    names = call.compute.limits.endpoint_private_dns_names
+    return [f for n in names for f in (n, f"*.{n}")]
+
+
+def _write_endpoint(
+    xml: XmlWriter,
+    call: Call,
+    endpoint: VpcEndpoint,
+    element: str,
+    group_names: dict[str, str] | None = None,
+) -> None:
     xml.open(element)
     xml.element("vpcEndpointId", endpoint.vpc_endpoint_id)
-    xml.element("vpcEndpointType", "Gateway")
+    xml.element("vpcEndpointType", endpoint.endpoint_type)
     xml.element("vpcId", endpoint.vpc_id)
     xml.element("serviceName", endpoint.service_name)
     xml.element("state", "available")
@@ -75,15 +127,33 @@ def _write_endpoint(xml: XmlWriter, call: Call, endpoint: VpcEndpoint, element: 
         xml.element("item", table_id)
     xml.close("routeTableIdSet")
     xml.open("subnetIdSet")
+    for subnet_id in endpoint.subnet_ids:
+        xml.element("item", subnet_id)
     xml.close("subnetIdSet")
     xml.open("groupSet")
+    for group_id in endpoint.group_ids:
+        xml.open("item")
+        xml.element("groupId", group_id)
+        xml.element("groupName", (group_names or {}).get(group_id, ""))
+        xml.close("item")
     xml.close("groupSet")
     xml.element("ipAddressType", "ipv4")
-    xml.element("privateDnsEnabled", False)
+    if endpoint.interface:
+        xml.open("dnsOptions")
+        xml.element("dnsRecordIpType", "ipv4")
+        xml.close("dnsOptions")
+    xml.element("privateDnsEnabled", endpoint.private_dns_enabled)
     xml.element("requesterManaged", False)
     xml.open("networkInterfaceIdSet")
+    for interface_id in endpoint.network_interface_ids:
+        xml.element("item", interface_id)
     xml.close("networkInterfaceIdSet")
     xml.open("dnsEntrySet")
+    for name in _dns_names(call, endpoint):
+        xml.open("item")
+        xml.element("dnsName", name)
+        xml.element("hostedZoneId", _zone_id(endpoint.vpc_id))
+        xml.close("item")
     xml.close("dnsEntrySet")
     xml.element("creationTimestamp", iso8601(endpoint.created))
     write_tags(xml, endpoint.tags)
@@ -91,9 +161,22 @@ def _write_endpoint(xml: XmlWriter, call: Call, endpoint: VpcEndpoint, element: 
     xml.close(element)
 
 
+def _zone_id(vpc_id: str) -> str:
+    """The id of the VPC's private zone holding the names (stable, EC2's ``Z…`` form)."""
+    return "Z" + hashlib.sha256(vpc_id.encode()).hexdigest()[:20].upper()
+
+
+async def _group_names(call: Call) -> dict[str, str]:
+    groups = await call.compute.describe_security_groups(call.tenant_id, [], [])
+    return {g.group_id: g.name for g in groups}
+
+
 async def create_vpc_endpoint(call: Call) -> None:
     p = call.params
-    check_endpoint_type(p.get("VpcEndpointType"))
+    kind = check_endpoint_type(p.get("VpcEndpointType"))
+    if kind is EndpointType.INTERFACE:
+        await _create_interface_endpoint(call)
+        return
     # Terraform sends PrivateDnsEnabled=false with every endpoint: a gateway has no DNS.
     p.refuse_unhandled(
         "CreateVpcEndpoint", _CREATE, harmless={"PrivateDnsEnabled": frozenset({"false"})}
@@ -111,6 +194,30 @@ async def create_vpc_endpoint(call: Call) -> None:
     call.result.element("clientToken", p.get("ClientToken"))
 
 
+async def _create_interface_endpoint(call: Call) -> None:
+    p = call.params
+    if p.values("RouteTableId"):
+        raise Ec2Error(
+            "InvalidParameter", "Route table IDs are not supported for Interface endpoints"
+        )
+    p.refuse_unhandled("CreateVpcEndpoint", _CREATE_INTERFACE, harmless=_HARMLESS_INTERFACE)
+    endpoint = await call.compute.create_interface_endpoint(
+        call.tenant_id,
+        InterfaceEndpointRequest(
+            p.required("VpcId"),
+            p.get("ServiceName"),
+            tuple(p.values("SubnetId")),
+            tuple(p.values("SecurityGroupId")),
+            p.boolean("PrivateDnsEnabled", default=True),
+            _policy(p.get("PolicyDocument")),
+            resource_tags(p, "vpc-endpoint"),
+            p.get("ClientToken"),
+        ),
+    )
+    _write_endpoint(call.result, call, endpoint, "vpcEndpoint", await _group_names(call))
+    call.result.element("clientToken", p.get("ClientToken"))
+
+
 def _filter(name: str) -> Callable[[object], list[str]] | None:
     def of(get: Callable[[VpcEndpoint], list[str]]) -> Callable[[object], list[str]]:
         return lambda o: get(o) if isinstance(o, VpcEndpoint) else []
@@ -120,7 +227,7 @@ def _filter(name: str) -> Callable[[object], list[str]] | None:
         "vpc-id": of(lambda o: [o.vpc_id]),
         "service-name": of(lambda o: [o.service_name]),
         "vpc-endpoint-state": of(lambda o: ["available"]),
-        "vpc-endpoint-type": of(lambda o: ["Gateway"]),
+        "vpc-endpoint-type": of(lambda o: [o.endpoint_type]),
     }
     return with_tags(fields)(name)
 
@@ -139,9 +246,10 @@ async def describe_vpc_endpoints(call: Call) -> None:
         chosen = chosen[:max_results]
         token = page_token(chosen[-1].vpc_endpoint_id)
     xml = call.result
+    names = await _group_names(call) if any(e.interface for e in chosen) else {}
     xml.open("vpcEndpointSet")
     for endpoint in chosen:
-        _write_endpoint(xml, call, endpoint, "item")
+        _write_endpoint(xml, call, endpoint, "item", names)
     xml.close("vpcEndpointSet")
     xml.element("nextToken", token)
 
@@ -156,6 +264,15 @@ async def modify_vpc_endpoint(call: Call) -> None:
         remove_route_table_ids=p.values("RemoveRouteTableId"),
         policy=_policy(p.get("PolicyDocument")),
         reset_policy=p.boolean("ResetPolicy", default=False),
+        interface=InterfaceEndpointChange(
+            tuple(p.values("AddSubnetId")),
+            tuple(p.values("RemoveSubnetId")),
+            tuple(p.values("AddSecurityGroupId")),
+            tuple(p.values("RemoveSecurityGroupId")),
+            p.boolean("PrivateDnsEnabled", default=False)
+            if p.get("PrivateDnsEnabled") is not None
+            else None,
+        ),
     )
     call.result.element("return", True)
 
@@ -183,9 +300,9 @@ async def delete_vpc_endpoints(call: Call) -> None:
 
 
 async def describe_vpc_endpoint_services(call: Call) -> None:
-    """The region's object store as a gateway service, under each of its names (filters
-    ``service-name`` and ``service-type``; names asked that it does not have are
-    ``InvalidServiceName``)."""
+    """The region's object store as a Gateway and an Interface service, under each of its
+    names (filters ``service-name`` and ``service-type``; names asked that it does not have
+    are ``InvalidServiceName``)."""
     p = call.params
     names = call.compute.endpoint_service_names()
     asked = p.values("ServiceName")
@@ -198,38 +315,54 @@ async def describe_vpc_endpoint_services(call: Call) -> None:
     filters = p.filters()
     if "service-name" in filters:
         wanted = [n for n in wanted if n in filters["service-name"]]
-    if "service-type" in filters and "Gateway" not in filters["service-type"]:
-        wanted = []
-    zone = call.compute.limits.availability_zone
+    kinds = [k for k in ("Gateway", "Interface") if k in filters.get("service-type", (k,))]
     xml = call.result
     xml.open("serviceNameSet")
-    for name in wanted:
+    for name in wanted if kinds else ():
         xml.element("item", name)
     xml.close("serviceNameSet")
     xml.open("serviceDetailSet")
     for name in wanted:
-        xml.open("item")
-        xml.element("serviceName", name)
-        xml.element("serviceId", f"vpce-svc-{call.compute.limits.region}-s3"[:64])
-        xml.open("serviceType")
-        xml.open("item")
-        xml.element("serviceType", "Gateway")
-        xml.close("item")
-        xml.close("serviceType")
-        xml.open("availabilityZoneSet")
-        xml.element("item", zone)
-        xml.close("availabilityZoneSet")
-        xml.element("owner", "amazon")
-        xml.open("baseEndpointDnsNameSet")
-        xml.close("baseEndpointDnsNameSet")
-        xml.element("vpcEndpointPolicySupported", True)
-        xml.element("acceptanceRequired", False)
-        xml.element("managesVpcEndpoints", False)
-        xml.open("supportedIpAddressTypes")
-        xml.element("item", "ipv4")
-        xml.close("supportedIpAddressTypes")
-        xml.close("item")
+        for kind in kinds:
+            _write_service(xml, call, name, kind)
     xml.close("serviceDetailSet")
+
+
+def _write_service(xml: XmlWriter, call: Call, name: str, kind: str) -> None:
+    limits = call.compute.limits
+    dns = limits.endpoint_private_dns_names if kind == "Interface" else ()
+    xml.open("item")
+    xml.element("serviceName", name)
+    xml.element("serviceId", f"vpce-svc-{limits.region}-s3{'-if' if dns else ''}"[:64])
+    xml.open("serviceType")
+    xml.open("item")
+    xml.element("serviceType", kind)
+    xml.close("item")
+    xml.close("serviceType")
+    xml.open("availabilityZoneSet")
+    xml.element("item", limits.availability_zone)
+    xml.close("availabilityZoneSet")
+    xml.element("owner", "amazon")
+    xml.open("baseEndpointDnsNameSet")
+    for base in dns[:1]:
+        xml.element("item", base)
+    xml.close("baseEndpointDnsNameSet")
+    if dns:
+        xml.element("privateDnsName", f"*.{dns[0]}")
+        xml.open("privateDnsNameSet")
+        for base in dns:
+            xml.open("item")
+            xml.element("privateDnsName", f"*.{base}")
+            xml.close("item")
+        xml.close("privateDnsNameSet")
+        xml.element("privateDnsNameVerificationState", "verified")
+    xml.element("vpcEndpointPolicySupported", True)
+    xml.element("acceptanceRequired", False)
+    xml.element("managesVpcEndpoints", False)
+    xml.open("supportedIpAddressTypes")
+    xml.element("item", "ipv4")
+    xml.close("supportedIpAddressTypes")
+    xml.close("item")
 
 
 def _endpoint_arns(call: Call) -> list[str]:

@@ -150,10 +150,12 @@ class NetworkingMixin(QemuDriverCore):
             for host_ip in self._networks.host_transit_ips():
                 await self._endpoints.network_up(host_ip)
 
-    def endpoint_origin(self, server_ip: str, client_ip: str) -> tuple[str, str, str] | None:
+    def endpoint_origin(
+        self, server_ip: str, client_ip: str, client_port: int = 0
+    ) -> tuple[str, str, str] | None:
         """Which VPC endpoint a connection to a listener came through
         (:meth:`TenantNetworks.endpoint_origin`)."""
-        return self._networks.endpoint_origin(server_ip, client_ip)
+        return self._networks.endpoint_origin(server_ip, client_ip, client_port)
 
     def _watch_networks(self) -> None:
         listeners = [w for w in (self._metadata, self._endpoints) if w is not None]

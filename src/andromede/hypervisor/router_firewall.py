@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
 from andromede.compute.driver import (
+    EndpointRoute,
     FirewallRule,
     InstanceFirewall,
     InterfaceRoute,
@@ -21,6 +22,12 @@ from andromede.compute.driver import (
     SubnetAcl,
 )
 from andromede.hypervisor.endpoint_redirect import endpoint_accepts, endpoint_dnats
+from andromede.hypervisor.interface_endpoints import (
+    interface_accepts,
+    interface_dnats,
+    interface_guard,
+    interface_snats,
+)
 from andromede.hypervisor.interface_routes import ingress_lines
 from andromede.hypervisor.nat_gateways import (
     FORWARD_MARK,
@@ -89,6 +96,7 @@ def render_firewall(
     sources: Mapping[str, tuple[str, ...]] | None = None,
     unchecked: Collection[str] = (),
     interface_routes: Sequence[InterfaceRoute] = (),
+    interface_endpoints: Sequence[EndpointRoute] = (),
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -127,7 +135,9 @@ def render_firewall(
     unless its MAC is ``unchecked`` (its source/destination check off: an appliance), when it
     meets the NIC's egress rules and never leaves through the host. ``interface_routes``: what
     subnets route to an interface meets its ingress rules here, or leaves for its host
-    (:func:`~andromede.hypervisor.interface_routes.ingress_lines`)."""
+    (:func:`~andromede.hypervisor.interface_routes.ingress_lines`). ``interface_endpoints``:
+    the VPC's Interface endpoints (:mod:`~andromede.hypervisor.interface_endpoints`,
+    decision 0166), judged by their groups and redirected to the same listeners."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -146,6 +156,13 @@ def render_firewall(
             port=endpoint_port,
             tls_port=endpoint_tls_port,
         ),
+        *interface_dnats(
+            interface_endpoints,
+            ports,
+            host_transit_ip=host_transit_ip,
+            port=endpoint_port,
+            tls_port=endpoint_tls_port,
+        ),
     ]
     for private, public in sorted(nat.items()):
         if private not in unmapped:
@@ -157,6 +174,12 @@ def render_firewall(
         "  chain postrouting {",
         "    type nat hook postrouting priority srcnat; policy accept;",
         *snat_rules(nat_routes, transit=_TRANSIT, host_ranges=(transit_cidr, public_cidr)),
+        *interface_snats(
+            interface_endpoints,
+            [a for addresses in (endpoints or {}).values() for a in addresses],
+            nat,
+            transit=_TRANSIT,
+        ),
     ]
     for private, public in sorted(nat.items()):
         address = elastic.get(private)
@@ -199,6 +222,7 @@ def render_firewall(
         f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
         # The object store through a VPC endpoint, likewise (decision 0160).
         *endpoint_accepts(endpoints or {}),
+        *interface_accepts(interface_endpoints, ports),
         # Nothing else towards the host or the other networks' public addresses.
         f"    iifname {ports} ip daddr {{ {transit_cidr}, {public_cidr} }} drop",
         *inbound_drop(nat_routes, transit=_TRANSIT),
@@ -269,6 +293,7 @@ def render_firewall(
     lines.append("  }")
     lines += chains
     lines += network_acls.chains
+    lines += interface_guard(interface_endpoints, ports, _rule_line)
     lines += [
         "  chain input {",
         "    type filter hook input priority filter; policy drop;",

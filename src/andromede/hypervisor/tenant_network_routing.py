@@ -23,6 +23,7 @@ from andromede.compute.driver import (
     PeeringLink,
     SubnetAcl,
 )
+from andromede.compute.endpoint_ports import interface_slot_of_port
 from andromede.hypervisor.netns_commands import _all, _ip_batch, _links, _namespace_exists, _run
 from andromede.hypervisor.peering_links import apply_links, ends_here, is_link_end
 from andromede.hypervisor.peering_segments import apply_segments, is_segment, segments_here
@@ -191,20 +192,33 @@ class RoutingMixin(BuildMixin):
             if self._members(router_id) and _namespace_exists(self.netns(router_id)):
                 await self._apply_firewall(router_id)
 
-    def endpoint_origin(self, server_ip: str, client_ip: str) -> tuple[str, str, str] | None:
+    def endpoint_origin(
+        self, server_ip: str, client_ip: str, client_port: int = 0
+    ) -> tuple[str, str, str] | None:
         """Which VPC endpoint a connection to an endpoint listener came through: (VPC id,
         endpoint id, the instance's private address), or None. ``server_ip`` is the listener's
         own address — the host side of one router's transit link, so one VPC — and
         ``client_ip`` the source the router translated the instance's to (its host-facing
-        address): both the kernel's, neither the client's to choose."""
+        address): both the kernel's, neither the client's to choose. While the router has
+        Interface endpoints (decision 0166), ``client_port`` — which the router translated
+        too — names the slot of the one the instance sent to, or a gateway endpoint below
+        every slot's."""
+        slot = interface_slot_of_port(client_port)
         for router_id, routes in self._endpoints.items():
             members = self._members(router_id)
             if not members or self._transit(members[0].index)[0] != server_ip:
                 continue
+            interface = any(r.interface for r in routes)
             for nic in self._router_nics(router_id):
                 if nic.public_ip != client_ip:
                     continue
-                route = next((r for r in routes if r.network_id == nic.network_id), None)
+                if interface and slot >= 0:
+                    route = next((r for r in routes if r.slot == slot), None)
+                else:
+                    route = next(
+                        (r for r in routes if not r.interface and r.network_id == nic.network_id),
+                        None,
+                    )
                 if route is None:
                     return None
                 return route.vpc_id, route.vpc_endpoint_id, nic.private_ip

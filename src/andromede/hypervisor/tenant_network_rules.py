@@ -16,11 +16,11 @@ import ipaddress
 import json
 from collections.abc import Collection, Sequence
 
-from andromede.compute.driver import InstanceFirewall, NatRoute, SubnetAcl
+from andromede.compute.driver import EndpointRoute, InstanceFirewall, NatRoute, SubnetAcl
 from andromede.hypervisor.elastic_ips import render_uplink_guard
 from andromede.hypervisor.interface_routes import routing_commands, stale_priorities
 from andromede.hypervisor.nat_gateways import hops, routing_table, rule_priority, stale_rules
-from andromede.hypervisor.netns_commands import _enable_forwarding, _run
+from andromede.hypervisor.netns_commands import _enable_forwarding, _ip_batch, _run
 from andromede.hypervisor.network_guards import OverlayPort, render_overlay_filter, router_mac
 from andromede.hypervisor.network_state import NetworkRecord
 from andromede.hypervisor.router_firewall import render_firewall
@@ -180,6 +180,7 @@ class RulesMixin(TenantNetworksCore):
             firewalls |= self._state.firewalls.get(record.network_id, {})
             if self._overlay(record):
                 remote |= self._remote(record.network_id)
+        interface_endpoints = [r for r in self._endpoints.get(router, ()) if r.interface]
         ruleset = render_firewall(
             firewalls,
             transit_cidr=self._layout.transit_cidr,
@@ -218,10 +219,44 @@ class RulesMixin(TenantNetworksCore):
             endpoint_port=self._layout.vpce_port,
             endpoint_tls_port=self._layout.vpce_tls_port,
             interface_routes=self._interface_routes.get(router, ()),
+            interface_endpoints=interface_endpoints,
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
+        await self._hold_endpoint_addresses(router, subnets, interface_endpoints)
         # Every change of a router ends here: its routes to interfaces follow its subnets.
         await self._apply_interface_routing(router, subnets)
+
+    async def _hold_endpoint_addresses(
+        self,
+        router: str,
+        subnets: Sequence[NetworkRecord],
+        endpoints: Sequence[EndpointRoute],
+    ) -> None:
+        """The router holds its Interface endpoints' addresses (decision 0166), each as a /32
+        on its subnet's bridge here, so that the subnet's own guests reach it (they ask for
+        it by ARP, not through the router): the bridges' /32 addresses are those (a bridge's
+        own is its subnet's gateway, of the subnet's length), added and taken back to match."""
+        ns = self.netns(router)
+        wanted = {
+            (record.bridge, address)
+            for route in endpoints
+            for address in route.addresses
+            for record in subnets
+            if ipaddress.IPv4Address(address) in ipaddress.IPv4Network(record.cidr)
+        }
+        shown = json.loads(await _run("ip", "-n", ns, "-j", "addr", "show") or "[]")
+        bridges = {record.bridge for record in subnets}
+        held = {
+            (link["ifname"], info["local"])
+            for link in shown
+            if link.get("ifname") in bridges
+            for info in link.get("addr_info", ())
+            if info.get("family") == "inet" and info.get("prefixlen") == 32
+        }
+        commands = [f"addr del {a}/32 dev {b}" for b, a in sorted(held - wanted)]
+        commands += [f"addr replace {a}/32 dev {b}" for b, a in sorted(wanted - held)]
+        if commands:
+            await _ip_batch(ns, *commands)
 
     async def _apply_interface_routing(self, router: str, subnets: Sequence[NetworkRecord]) -> None:
         """The router's policy rules and tables sending what its subnets route to a network

@@ -284,6 +284,14 @@ class NetworkSettings(BaseModel):
         description="Most VPC gateway endpoints a tenant may hold (EC2's quota: 20 per Region;"
         " VpcEndpointLimitExceeded beyond).",
     )
+    max_interface_endpoints_per_vpc: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        description="Most Interface VPC endpoints one VPC may hold (decision 0166; each takes"
+        " a slot of source ports at the hosts' endpoint listeners; VpcEndpointLimitExceeded"
+        " beyond).",
+    )
     vpc_endpoint_s3_addresses: tuple[str, ...] = Field(
         default=(),
         description="The object store's IPv4 addresses (CIDR blocks) as guests see them: the"

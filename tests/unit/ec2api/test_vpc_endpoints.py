@@ -205,14 +205,16 @@ async def test_refusals(world: World) -> None:
     c = world.root
     vpc, subnet, table = await _vpc(c)
     other, _, other_table = await _vpc(c, "10.70.0.0/16")
-    interface = c.call(
-        "CreateVpcEndpoint", VpcId=vpc, ServiceName=S3, VpcEndpointType="Interface",
+    balancer = c.call(
+        "CreateVpcEndpoint", VpcId=vpc, ServiceName=S3, VpcEndpointType="GatewayLoadBalancer",
         SubnetIds=[subnet],
     )  # fmt: skip
-    assert await _code(interface) == "InvalidParameterValue"
-    # Terraform's PrivateDnsEnabled=false is harmless; asking for private DNS is not.
+    assert await _code(balancer) == "InvalidParameterValue"
+    # Terraform's PrivateDnsEnabled=false is harmless; asking a gateway for private DNS, or
+    # giving it subnets (an Interface endpoint's, decision 0166), is not.
     dns = _endpoint(c, vpc, [], PrivateDnsEnabled=True)
     assert await _code(dns) == "UnsupportedOperation"
+    assert await _code(_endpoint(c, vpc, [table], SubnetIds=[subnet])) == "UnsupportedOperation"
     unknown = c.call("CreateVpcEndpoint", VpcId=vpc, ServiceName="com.amazonaws.x.dynamodb")
     assert await _code(unknown) == "InvalidServiceName"
     assert await _code(_endpoint(c, vpc, [other_table])) == "InvalidParameterValue"
