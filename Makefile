@@ -5,11 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= $(CURDIR)/data
-# Three workers on the two cores CI has: the longest tests wait more than they compute (real
-# guests booting, Terraform's own polling, a lifecycle provider that re-reads for 55 s), and a
-# third worker runs short tests meanwhile: 15:41 for the whole suite against 17:53 with two.
-# A fourth was slower (25:59 against 23:10, decision 0116): the guests' CPU is what is left.
-PYTEST_WORKERS ?= 3
+# Four workers on the two cores CI has: the longest tests wait more than they compute (real
+# guests booting, Terraform's own polling, a lifecycle provider that re-reads for 55 s), and
+# the other workers run tests meanwhile. Three took 15:41 against 17:53 with two. A fourth
+# was slower in session 30 (25:59 against 23:10, decision 0116), when the suite kept the cores
+# 88 % busy. By session 45 it kept them 68 % busy, and a fourth took 23-25 % off a 873-test
+# subset of the waiting files for the same CPU (decision 0167).
+PYTEST_WORKERS ?= 4
 
 .PHONY: run test test-fast lint bench system-deps clean
 

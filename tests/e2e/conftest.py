@@ -20,11 +20,13 @@ from e2e.helpers import (
     Payload,
     TlsServer,
     boto3_client,
+    client_binary,
     create_bucket,
     empty_and_delete_bucket,
     unique_bucket,
     write_random,
 )
+from e2e.terraform_kit import AttachedProvider, Terraform, attached_provider_running
 from support.server import ServerProcess, running_server
 
 if TYPE_CHECKING:
@@ -73,3 +75,17 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
         extra_args=["--tls-cert", str(cert_pem), "--tls-key", str(key_pem)],
     ) as process:
         yield TlsServer(process=process, ca_pem=ca_pem)
+
+
+@pytest.fixture(scope="module")
+def attached_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttachedProvider]:
+    """The Terraform provider a module's ``terraform`` commands attach to
+    (tests/e2e/terraform_kit.py)."""
+    with attached_provider_running(tmp_path_factory) as provider:
+        yield provider
+
+
+@pytest.fixture
+def terraform(tmp_path: Path, attached_provider: AttachedProvider) -> Terraform:
+    """``terraform`` from PATH, run in the test's own folder, attached to the module's provider."""
+    return Terraform(client_binary("terraform", in_venv=False), tmp_path, attached_provider)

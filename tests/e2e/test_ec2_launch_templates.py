@@ -1,6 +1,6 @@
 """EC2 launch templates with boto3 and the aws CLI against a real ``andromede serve``
 (hypervisor = memory): decision 0092. The real guest launched from a template is in
-``test_ec2_qemu.py``, Terraform's ``aws_launch_template`` in ``test_terraform.py``."""
+``test_ec2_qemu.py``, Terraform's ``aws_launch_template`` in ``test_terraform_vpc_lab.py``."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.hypervisor_agents import underlay_pair
 from support.netns_guest import namespace_guest
 
-__all__ = ["Guest", "Host", "guest", "host_layout", "hosts", "serving"]
+__all__ = ["Guest", "Host", "answers", "guest", "host_layout", "hosts", "serving"]
 
 
 def host_layout(underlay: str = "", underlay_netns: str = "") -> NetworkLayout:
@@ -82,6 +83,15 @@ class Guest:
     def connect(self, address: str, port: int, timeout: float = 2) -> str:
         """What the peer at address:port says ("" when it cannot be reached)."""
         return connect(["ip", "netns", "exec", self.netns], address, port, timeout)
+
+
+def answers(*probes: tuple[Guest, str, int]) -> list[str]:
+    """What each ``(guest, address, port)`` connection got ("" when it could not be reached),
+    the probes run at once: an expected drop waits out its whole timeout, and several in a row
+    cost one timeout instead of one each (decision 0167). Each probe is the same process,
+    with the same timeout, as ``Guest.connect``."""
+    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        return list(pool.map(lambda probe: probe[0].connect(probe[1], probe[2]), probes))
 
 
 def connect(prefix: list[str], address: str, port: int, timeout: float = 2) -> str:
