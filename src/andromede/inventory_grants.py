@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from andromede.iam.policy.context import PrincipalType, RequestContext
-from andromede.iam.policy.document import PolicyKind, load_policy
-from andromede.iam.policy.errors import MalformedPolicy
-from andromede.iam.policy.evaluate import evaluate
+from andromede.iam.policy.service_grants import service_may
 from andromede.storage.model import Bucket
 
 __all__ = ["S3_SERVICE", "S3InventoryGrants"]
@@ -28,23 +25,13 @@ S3_SERVICE: Final = "s3.amazonaws.com"
 
 class S3InventoryGrants:
     def allows(self, source: Bucket, destination: Bucket, key: str) -> bool:
-        if destination.policy is None:
-            return False
-        try:
-            policy = load_policy(destination.policy, kind=PolicyKind.RESOURCE)
-        except MalformedPolicy:
-            return False
-        context = RequestContext(
+        return service_may(
+            destination.policy,
+            service=S3_SERVICE,
             action="s3:PutObject",
             resource=f"arn:aws:s3:::{destination.name}/{key}",
-            principal_type=PrincipalType.SERVICE,
-            principal_arn=S3_SERVICE,
-            secure_transport=True,
-            keys={
-                "aws:SourceAccount": source.tenant_id,
-                "aws:SourceArn": f"arn:aws:s3:::{source.name}",
-                "s3:x-amz-acl": "bucket-owner-full-control",
-            },
+            resource_account=destination.tenant_id,
+            source_arn=f"arn:aws:s3:::{source.name}",
+            source_account=source.tenant_id,
+            keys={"s3:x-amz-acl": "bucket-owner-full-control"},
         )
-        decision = evaluate(context, resource_policy=policy, resource_account=destination.tenant_id)
-        return decision.allowed

@@ -20,12 +20,10 @@ from andromede.iam.model import Principal
 from andromede.iam.policy import (
     MalformedPolicy,
     PolicyKind,
-    PrincipalType,
-    RequestContext,
-    evaluate,
     load_policy,
     parse_policy,
 )
+from andromede.iam.policy.service_grants import service_may
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.queues.errors import InvalidAttributeValue
@@ -61,20 +59,16 @@ def check_policy(text: str) -> None:
 
 def s3_may_send(queue: Queue, bucket_arn: str, bucket_account: str) -> bool:
     """Whether the queue's policy lets S3 send it the events of ``bucket_arn``."""
-    text = queue.attributes.get("Policy")
-    if not text:
-        return False
-    context = RequestContext(
+    return service_may(
+        queue.attributes.get("Policy"),
+        service=S3_PRINCIPAL,
         action="sqs:SendMessage",
         resource=queue.arn,
-        principal_type=PrincipalType.SERVICE,
-        principal_arn=S3_PRINCIPAL,
-        secure_transport=True,
-        requested_region=queue.region,
-        keys={"aws:SourceArn": bucket_arn, "aws:SourceAccount": bucket_account},
+        resource_account=queue.tenant_id,
+        source_arn=bucket_arn,
+        source_account=bucket_account,
+        region=queue.region,
     )
-    policy = load_policy(text, kind=PolicyKind.RESOURCE)
-    return evaluate(context, resource_policy=policy, resource_account=queue.tenant_id).allowed
 
 
 class SqsAuthoriser:

@@ -13,14 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.iam.policy import (
-    MalformedPolicy,
-    PolicyKind,
-    PrincipalType,
-    RequestContext,
-    evaluate,
-    load_policy,
-)
+from andromede.iam.policy.service_grants import service_may
 from andromede.iam.secrets import SecretSealer
 from andromede.notifications.deliverypolicy import RetryPolicy
 from andromede.notifications.envelope import SigningKey, load_signing_key, new_signing_key
@@ -147,23 +140,16 @@ def sns_may_send(queue: Queue, topic_arn: str, topic_account: str) -> bool:
     """Whether the queue's policy lets SNS send it the messages of ``topic_arn`` (``Principal``
     ``{"Service": "sns.amazonaws.com"}``, ``sqs:SendMessage``, ``aws:SourceArn`` the topic,
     ``aws:SourceAccount`` its account); a policy that does not parse allows nothing."""
-    text = queue.attributes.get("Policy")
-    if not text:
-        return False
-    context = RequestContext(
+    return service_may(
+        queue.attributes.get("Policy"),
+        service=SNS_PRINCIPAL,
         action="sqs:SendMessage",
         resource=queue.arn,
-        principal_type=PrincipalType.SERVICE,
-        principal_arn=SNS_PRINCIPAL,
-        secure_transport=True,
-        requested_region=queue.region,
-        keys={"aws:SourceArn": topic_arn, "aws:SourceAccount": topic_account},
+        resource_account=queue.tenant_id,
+        source_arn=topic_arn,
+        source_account=topic_account,
+        region=queue.region,
     )
-    try:
-        policy = load_policy(text, kind=PolicyKind.RESOURCE)
-    except MalformedPolicy:
-        return False
-    return evaluate(context, resource_policy=policy, resource_account=queue.tenant_id).allowed
 
 
 def _sqs_attributes(attributes: Mapping[str, tuple[str, str]]) -> dict[str, MessageAttribute]:
@@ -187,23 +173,16 @@ def s3_may_publish(topic: Topic, bucket_arn: str, bucket_account: str) -> bool:
     """Whether the topic's policy lets S3 publish the events of ``bucket_arn`` (``Principal``
     ``{"Service": "s3.amazonaws.com"}``, ``sns:Publish``, ``aws:SourceArn`` /
     ``aws:SourceAccount`` as S3 sets them); a policy that does not parse allows nothing."""
-    text = topic.attributes.get("Policy")
-    if not text:
-        return False
-    context = RequestContext(
+    return service_may(
+        topic.attributes.get("Policy"),
+        service=S3_PRINCIPAL,
         action="sns:Publish",
         resource=topic.arn,
-        principal_type=PrincipalType.SERVICE,
-        principal_arn=S3_PRINCIPAL,
-        secure_transport=True,
-        requested_region=topic.region,
-        keys={"aws:SourceArn": bucket_arn, "aws:SourceAccount": bucket_account},
+        resource_account=topic.tenant_id,
+        source_arn=bucket_arn,
+        source_account=bucket_account,
+        region=topic.region,
     )
-    try:
-        policy = load_policy(text, kind=PolicyKind.RESOURCE)
-    except MalformedPolicy:
-        return False
-    return evaluate(context, resource_policy=policy, resource_account=topic.tenant_id).allowed
 
 
 def sns_base_url(settings: Settings) -> str:
