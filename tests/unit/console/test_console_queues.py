@@ -5,6 +5,7 @@ box is ticked; the calls audited as boto3's are."""
 
 from __future__ import annotations
 
+import json
 from html import unescape
 
 import httpx
@@ -127,3 +128,29 @@ async def test_fifo_and_kms_queues_made_from_the_form(console: ConsoleHarness) -
     assert '<td class="type">Standard</td>' in plain_row
     assert '<td class="encryption">SSE-SQS</td>' in plain_row
     assert "déduplication selon le contenu" in french.text and "Géré par SQS" in french.text
+
+
+async def test_kms_keys_offered_as_kms_lists_them_to_the_user(console: ConsoleHarness) -> None:
+    """A user SQS lets make queues but KMS does not let list keys: the form offers SQS's own
+    key only, with no error, and the page works as before."""
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "root")
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "root")).status_code == 303
+        token = await csrf(client, "/keys")
+        assert (
+            await client.post("/keys", data={"csrf": token, "description": "k"})
+        ).status_code == 303
+    await console.user_with_password(tenant, "queues")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+    }
+    await console.identity.put_user_policy(tenant, "queues", "sqs", json.dumps(policy))
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "queues")).status_code == 303
+        page = await client.get("/queues")
+    assert page.status_code == 200 and 'role="alert"' not in page.text
+    # standard, FIFO, SSE-SQS and alias/aws/sqs: not the key KMS would not list
+    assert page.text.count("<option value=") == 4
+    assert '<option value="alias/aws/sqs">' in page.text
