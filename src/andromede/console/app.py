@@ -53,6 +53,7 @@ from andromede.console import (
     pages_storage,
     pages_templates,
     pages_topics,
+    pages_vpc_endpoints,
     pages_vpc_peerings,
 )
 from andromede.console.i18n import LOCALES, Catalogue, catalogue, choose_locale
@@ -453,6 +454,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_nat_gateways.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_prefix_lists.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_flow_logs.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_vpc_endpoints.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_public_access.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_vpc_peerings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network_acls.ROUTES),

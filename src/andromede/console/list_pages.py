@@ -44,6 +44,9 @@ class ListPage(Generic[W]):
     wire: Callable[[Console], W | None]
     rows: Callable[[W, Request, Session], Awaitable[Sequence[Any]]]
     texts: Callable[[Callable[[str], str]], tuple[str, str]]
+    # What else the form offers (a queue's KMS keys): more names for the template, read as
+    # the signed-in principal; None where the form needs nothing else.
+    choices: Callable[[Console, Request, Session], Awaitable[Mapping[str, Any]]] | None = None
 
     def routes(self, *, create: Change[W], delete: Change[W]) -> list[Route]:
         return [
@@ -80,6 +83,8 @@ class ListPage(Generic[W]):
                 if error is None:
                     error, status = console.error_text(request, exc), exc.status
         listed: dict[str, Any] = {self.rows_name: rows}
+        if self.choices is not None:
+            listed.update(await self.choices(console, request, session))
         return console.render(
             request,
             self.template,

@@ -1,7 +1,8 @@
 """VPC flow logs (decision 0153): list the account's flow logs (resource, traffic type,
-destination, aggregation, the last delivery's status); create one for a VPC or a subnet of
-the account's, delivered into a bucket (its ARN and an optional key prefix), with a Name and a
-ClientToken so that the form sent twice makes one; delete one after a ticked box.
+destination, aggregation, file format, the last delivery's status); create one for a VPC or a
+subnet of the account's, delivered into a bucket (its ARN and an optional key prefix) as plain
+text or Parquet (decision 0170), with a Name and a ClientToken so that the form sent twice
+makes one; delete one after a ticked box.
 
 Every read and change is EC2's own call, made as the signed-in principal
 (``wire_flow_logs`` over ``wire_ec2.Ec2Wire``), so EC2's policies, checks and errors decide
@@ -76,6 +77,7 @@ async def _flow_logs_page(
         subnets=subnets,
         traffic_types=flow_logs.TRAFFIC_TYPES,
         intervals=flow_logs.AGGREGATION_INTERVALS,
+        file_formats=flow_logs.FILE_FORMATS,
         client_token=client_token(),
         typed=(typed or {}).get("create", {}),
         error=error,
@@ -96,7 +98,7 @@ async def _create(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
         ec2, request.scope, who, field(f, "resource_id"), field(f, "traffic_type"),
         _destination(field(f, "bucket_arn"), field(f, "prefix")),
         field(f, "max_aggregation_interval"), name=field(f, "name"),
-        token=field(f, "client_token"),
+        token=field(f, "client_token"), file_format=field(f, "file_format"),
     )  # fmt: skip
     return _FLOW_LOGS_URL
 

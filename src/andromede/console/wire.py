@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -499,6 +500,24 @@ class KmsWire(JsonWire):
             _when(meta.get("CreationDate")),
             _when(meta.get("DeletionDate")),
         )
+
+    async def key_choices(
+        self, origin: Scope, principal: Principal, *, limit: int
+    ) -> list[tuple[str, str]]:
+        """The account's aliases (first) and key ids a form offers as a key to use, each as
+        (the reference a service takes, what the form shows): the first ``limit`` of each.
+        Either list refused (a policy may allow one and not the other) is left out."""
+        choices: list[tuple[str, str]] = []
+        with suppress(WireError):
+            listed = await self._json(origin, principal, "ListAliases", {"Limit": limit})
+            for alias in listed.get("Aliases", []):
+                name, target = str(alias.get("AliasName", "")), str(alias.get("TargetKeyId", ""))
+                if name:
+                    choices.append((name, f"{name} ({target})" if target else name))
+        with suppress(WireError):
+            listed = await self._json(origin, principal, "ListKeys", {"Limit": limit})
+            choices.extend((str(k["KeyId"]), str(k["KeyId"])) for k in listed.get("Keys", []))
+        return choices
 
     async def create_key(self, origin: Scope, principal: Principal, description: str) -> str:
         created = await self._json(origin, principal, "CreateKey", {"Description": description})

@@ -22,6 +22,7 @@ from andromede.iam.model import Principal
 
 __all__ = [
     "AGGREGATION_INTERVALS",
+    "FILE_FORMATS",
     "TRAFFIC_TYPES",
     "FlowLogRow",
     "create_flow_log",
@@ -31,6 +32,7 @@ __all__ = [
 
 TRAFFIC_TYPES: Final = ("ALL", "ACCEPT", "REJECT")
 AGGREGATION_INTERVALS: Final = ("600", "60")  # EC2's default first
+FILE_FORMATS: Final = ("plain-text", "parquet")  # EC2's default first (decision 0170)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class FlowLogRow:
     traffic_type: str
     destination: str  # the bucket's ARN, with the key prefix when there is one
     max_aggregation_interval: str
+    file_format: str  # DestinationOptions.FileFormat: plain-text or parquet
     deliver_status: str  # SUCCESS or FAILED (the last delivery's)
     deliver_error: str
     created: str
@@ -52,6 +55,7 @@ def _flow_log(item: Element) -> FlowLogRow:
         traffic_type=text(item, "trafficType"),
         destination=text(item, "logDestination"),
         max_aggregation_interval=text(item, "maxAggregationInterval"),
+        file_format=text(item, "destinationOptions/fileFormat"),
         deliver_status=text(item, "deliverLogsStatus"),
         deliver_error=text(item, "deliverLogsErrorMessage"),
         created=_when(text(item, "creationTime")),
@@ -90,10 +94,12 @@ async def create_flow_log(
     *,
     name: str = "",
     token: str = "",
+    file_format: str = "",
 ) -> str:
     """The new flow log's id: ``resource_id``'s (a VPC's or a subnet's, told by its id)
     traffic of ``traffic_type`` delivered to ``destination``, a bucket's ARN with an optional
-    key prefix. ``token``: the form's ClientToken, so that the form sent twice makes one."""
+    key prefix, in ``file_format`` (EC2's default, plain text, when ""). ``token``: the form's
+    ClientToken, so that the form sent twice makes one."""
     params = {
         "ResourceType": "Subnet" if resource_id.startswith("subnet-") else "VPC",
         "ResourceId.1": resource_id,
@@ -105,6 +111,8 @@ async def create_flow_log(
     }
     if token:
         params["ClientToken"] = token
+    if file_format:
+        params["DestinationOptions.FileFormat"] = file_format
     root = await ec2.call(origin, who, "CreateFlowLogs", params)
     _refused(root)
     return text(root, "flowLogIdSet/item")

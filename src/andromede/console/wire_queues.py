@@ -7,6 +7,7 @@ is read into the small rows the page shows; nothing here decides what SQS allows
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +23,8 @@ _COUNTS: Final = (
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 )
+# What the list shows of a queue's kind (decision 0164) and encryption (decision 0165).
+_KIND: Final = ("FifoQueue", "ContentBasedDeduplication", "SqsManagedSseEnabled", "KmsMasterKeyId")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,10 @@ class QueueRow:
     visible: str = ""
     in_flight: str = ""
     delayed: str = ""
+    fifo: bool = False
+    content_based_deduplication: bool = False
+    # SSE-SQS, SSE-KMS with its key, or "" (neither: SqsManagedSseEnabled=false, no key)
+    encryption: str = ""
     # GetQueueAttributes' refusal for this queue, in its words ("": read): a policy may let
     # the caller list queues without reading them.
     error: str = ""
@@ -57,16 +64,41 @@ class SqsWire(JsonWire):
                 origin,
                 principal,
                 "GetQueueAttributes",
-                {"QueueUrl": url, "AttributeNames": list(_COUNTS)},
+                {"QueueUrl": url, "AttributeNames": [*_COUNTS, *_KIND]},
             )
         except WireError as exc:
             return QueueRow(name, url, error=exc.message or exc.code)
         found = answer.get("Attributes", {})
-        return QueueRow(name, url, *(str(found.get(key, "")) for key in _COUNTS))
+        kms_key = str(found.get("KmsMasterKeyId", ""))
+        if found.get("SqsManagedSseEnabled") == "true":
+            encryption = "SSE-SQS"
+        else:
+            encryption = f"SSE-KMS {kms_key}" if kms_key else ""
+        arn, visible, in_flight, delayed = (str(found.get(key, "")) for key in _COUNTS)
+        return QueueRow(
+            name,
+            url,
+            arn,
+            visible,
+            in_flight,
+            delayed,
+            fifo=found.get("FifoQueue") == "true",
+            content_based_deduplication=found.get("ContentBasedDeduplication") == "true",
+            encryption=encryption,
+        )
 
-    async def create_queue(self, origin: Scope, principal: Principal, name: str) -> str:
+    async def create_queue(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        attributes: Mapping[str, str] | None = None,
+    ) -> str:
         """The new queue's URL (or the existing one's, CreateQueue being idempotent)."""
-        answer = await self._json(origin, principal, "CreateQueue", {"QueueName": name})
+        payload: dict[str, object] = {"QueueName": name}
+        if attributes:
+            payload["Attributes"] = dict(attributes)
+        answer = await self._json(origin, principal, "CreateQueue", payload)
         return str(answer.get("QueueUrl", ""))
 
     async def delete_queue(self, origin: Scope, principal: Principal, url: str) -> None:

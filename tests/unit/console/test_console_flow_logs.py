@@ -130,3 +130,47 @@ async def test_ec2s_policies_decide(console: ConsoleHarness) -> None:
         assert (await log_in(client, "admin", "intern")).status_code == 303
         listing = await client.get("/flow-logs")
     assert listing.status_code == 403 and "ec2:DescribeFlowLogs" in listing.text
+
+
+async def test_the_file_format_chosen_sent_and_listed(console: ConsoleHarness) -> None:
+    """Decision 0170: DestinationOptions.FileFormat from the form, and DescribeFlowLogs' format
+    in the list; a refused creation keeps the format chosen, a format EC2 does not know is
+    EC2's refusal."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        vpc_id = (await compute.default_network(tenant)).vpc.vpc_id
+        empty = await client.get("/flow-logs")
+        assert '<option value="plain-text">Plain text</option>' in empty.text
+        refused = await client.post(
+            "/flow-logs",
+            data=await _form(
+                client, resource_id=vpc_id, bucket_arn="arn:nope", file_format="parquet"
+            ),
+        )
+        assert refused.status_code == 400 and "InvalidParameter" in refused.text
+        assert '<option value="parquet" selected>Parquet</option>' in refused.text
+        unknown = await client.post(
+            "/flow-logs",
+            data=await _form(client, resource_id=vpc_id, bucket_arn="logs", file_format="orc"),
+        )
+        assert unknown.status_code == 400 and "FileFormat" in unknown.text
+        assert await compute.describe_flow_logs(tenant, []) == []
+        made = await client.post(
+            "/flow-logs",
+            data=await _form(client, resource_id=vpc_id, bucket_arn="logs", file_format="parquet"),
+        )
+        assert made.status_code == 303, made.text
+        plain = await client.post(
+            "/flow-logs", data=await _form(client, resource_id=vpc_id, bucket_arn="plain")
+        )
+        assert plain.status_code == 303, plain.text
+        formats = {
+            f.destination.arn: f.file_format for f in await compute.describe_flow_logs(tenant, [])
+        }
+        assert formats == {"arn:aws:s3:::logs": "parquet", "arn:aws:s3:::plain": "plain-text"}
+        page = await client.get("/flow-logs")
+        french = await client.get("/flow-logs", headers={"accept-language": "fr"})
+    assert '<td class="file-format">parquet</td>' in page.text
+    assert '<td class="file-format">plain-text</td>' in page.text
+    assert "Format de fichier" in french.text
