@@ -47,6 +47,7 @@ __all__ = [
     "parts",
     "replication_statuses",
     "replication_tasks",
+    "topic_deduplications",
 ]
 
 buckets = sa.Table(
@@ -308,6 +309,20 @@ notification_topics = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+# A FIFO topic's deduplication keys (SHA-256 digests bound to the topic) of the last five
+# minutes, with the message each first published (decision 0171, migration 0079): a duplicate
+# answers that message's id, and the row's id, its sequence number.
+topic_deduplications = sa.Table(
+    "topic_deduplications",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("topic_name", key_text(), nullable=False),
+    sa.Column("dedup_key", sa.Text, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "topic_name", "dedup_key"),
 )
 # Events waiting to be pushed, written by the transaction that commits the version or the
 # delete they tell of (so no committed write loses its event), claimed FOR UPDATE SKIP LOCKED.

@@ -17,6 +17,9 @@ __all__ = ["MemoryEventQueue", "MemoryTopicStore"]
 class MemoryTopicStore:
     def __init__(self) -> None:
         self._topics: dict[tuple[str, str], Topic] = {}
+        # FIFO topics' deduplication keys (decision 0171): (message id, sequence, until).
+        self._dedup: dict[tuple[str, str, str], tuple[str, int, datetime]] = {}
+        self._sequence = 0
 
     async def put_topic(self, topic: Topic, *, limit: int) -> Topic:
         key = (topic.tenant_id, topic.name)
@@ -41,6 +44,17 @@ class MemoryTopicStore:
 
     async def delete_topic(self, tenant_id: str, name: str) -> bool:
         return self._topics.pop((tenant_id, name), None) is not None
+
+    async def deduplicate(
+        self, topic: Topic, dedup_key: str, message_id: str, now: datetime, until: datetime
+    ) -> tuple[str, int, bool]:
+        key = (topic.tenant_id, topic.name, dedup_key)
+        held = self._dedup.get(key)
+        if held is not None and held[2] > now:
+            return held[0], held[1], False
+        self._sequence += 1
+        self._dedup[key] = (message_id, self._sequence, until)
+        return message_id, self._sequence, True
 
 
 @dataclasses.dataclass(slots=True)

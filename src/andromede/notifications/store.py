@@ -41,6 +41,13 @@ class TopicStore(Protocol):
     async def delete_topic(self, tenant_id: str, name: str) -> bool:
         """Whether there was one."""
 
+    async def deduplicate(
+        self, topic: Topic, dedup_key: str, message_id: str, now: datetime, until: datetime
+    ) -> tuple[str, int, bool]:
+        """A FIFO topic's publish (decision 0171): ``(message_id, sequence, True)`` for a
+        deduplication key not seen since ``now`` (kept until ``until``), else the first
+        message's ``(message_id, sequence, False)``. Sequences grow with each new key."""
+
 
 class EventQueue(Protocol):
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _T = tables.notification_topics
 _E = tables.notification_events
+_D = tables.topic_deduplications
 
 
 def _topic(row: sa.Row[tuple[object, ...]]) -> Topic:
@@ -107,7 +108,48 @@ class SqlTopicStore:
 
     async def delete_topic(self, tenant_id: str, name: str) -> bool:
         statement = _T.delete().where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        return await self._db.write(lambda conn: conn.execute(statement).rowcount > 0)
+        keys = _D.delete().where(_D.c.tenant_id == tenant_id, _D.c.topic_name == name)
+
+        def work(conn: Connection) -> bool:
+            conn.execute(keys)
+            return conn.execute(statement).rowcount > 0
+
+        return await self._db.write(work)
+
+    async def deduplicate(
+        self, topic: Topic, dedup_key: str, message_id: str, now: datetime, until: datetime
+    ) -> tuple[str, int, bool]:
+        of_topic = (_D.c.tenant_id == topic.tenant_id, _D.c.topic_name == topic.name)
+
+        def work(conn: Connection) -> tuple[str, int, bool]:
+            # The topic's row locked: two publishes of one key on two gateways (PostgreSQL)
+            # take turns, so the second finds the first's key.
+            conn.execute(
+                sa.select(_T.c.name)
+                .where(_T.c.tenant_id == topic.tenant_id, _T.c.name == topic.name)
+                .with_for_update()
+            ).first()
+            conn.execute(_D.delete().where(*of_topic, _D.c.expires_at <= now))
+            held = conn.execute(
+                sa.select(_D.c.message_id, _D.c.id).where(*of_topic, _D.c.dedup_key == dedup_key)
+            ).first()
+            if held is not None:
+                return str(held[0]), int(held[1]), False
+            inserted = conn.execute(
+                _D.insert().values(
+                    tenant_id=topic.tenant_id,
+                    topic_name=topic.name,
+                    dedup_key=dedup_key,
+                    message_id=message_id,
+                    expires_at=until,
+                )
+            )
+            primary_key = inserted.inserted_primary_key
+            if primary_key is None:  # never for an INSERT of one row; kept for the type checker
+                raise RuntimeError("the deduplication key's INSERT returned no id")
+            return message_id, int(primary_key[0]), True
+
+        return await self._db.write(work)
 
 
 _Claimed = tuple[QueuedEvent, int]  # the event as stored, and its format version
