@@ -340,6 +340,8 @@ notification_events = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
+    # A FIFO topic's subscription's events claimed in order (decision 0171, migration 0079).
+    sa.Index(None, "topic_arn", "id"),
 )
 # A topic's subscriptions (decision 0163): keyed by their ARN (the topic's and a UUID);
 # ``document`` holds the attributes and, until confirmed, the confirmation token.

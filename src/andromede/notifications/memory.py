@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.model import Topic
-from andromede.notifications.store import QueuedEvent
+from andromede.notifications.store import FIFO_DESTINATION, QueuedEvent
 
 __all__ = ["MemoryEventQueue", "MemoryTopicStore"]
 
@@ -80,12 +80,18 @@ class MemoryEventQueue:
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
         self._take_outbox()
         claimed: list[QueuedEvent] = []
+        # FIFO destinations with an earlier event leased or delayed (decision 0171).
+        held_back: set[str] = set()
         for entry in self._entries.values():
             if len(claimed) == limit:
                 break
-            if entry.not_before is not None and entry.not_before > now:
-                continue
-            if entry.lease_until is not None and entry.lease_until > now:
+            arn = entry.event.topic_arn
+            waiting = (entry.not_before is not None and entry.not_before > now) or (
+                entry.lease_until is not None and entry.lease_until > now
+            )
+            if waiting or arn in held_back:
+                if FIFO_DESTINATION in arn:
+                    held_back.add(arn)
                 continue
             entry.event = dataclasses.replace(entry.event, attempts=entry.event.attempts + 1)
             entry.lease_until = now + lease

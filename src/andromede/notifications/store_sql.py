@@ -30,7 +30,7 @@ from andromede.db.notification_events import (
 from andromede.db.types import utc_from_stored
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.model import FORMAT_VERSION, Topic
-from andromede.notifications.store import QueuedEvent
+from andromede.notifications.store import FIFO_DESTINATION, QueuedEvent
 from andromede.notifications.testevent import MESSAGE_FORMAT_VERSION
 
 __all__ = ["SqlEventQueue", "SqlTopicStore"]
@@ -155,6 +155,28 @@ class SqlTopicStore:
 _Claimed = tuple[QueuedEvent, int]  # the event as stored, and its format version
 
 
+def _in_turn(
+    conn: Connection, rows: Sequence[sa.Row[tuple[object, ...]]]
+) -> list[sa.Row[tuple[object, ...]]]:
+    """The rows selected, less a FIFO topic's subscription's whose earlier event is not
+    among them (decision 0171): another gateway skipped-locked it, in a claim not committed
+    yet, whose lease this claim's filter could not see. Those are left for later."""
+    first: dict[str, int] = {}
+    for row in rows:
+        arn, event_id = str(row._mapping["topic_arn"]), int(row._mapping["id"])
+        if FIFO_DESTINATION in arn:
+            first.setdefault(arn, event_id)
+    held = {
+        arn
+        for arn, event_id in first.items()
+        if conn.execute(
+            sa.select(_E.c.id).where(_E.c.topic_arn == arn, _E.c.id < event_id).limit(1)
+        ).first()
+        is not None
+    }
+    return [row for row in rows if str(row._mapping["topic_arn"]) not in held]
+
+
 def _event(row: sa.Row[tuple[object, ...]]) -> _Claimed:
     m = row._mapping
     event = QueuedEvent(
@@ -184,9 +206,18 @@ class SqlEventQueue:
         self._sealer = sealer
 
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
+        earlier = _E.alias("earlier")
+        # A FIFO topic's subscription's event waits behind an earlier one of its subscription
+        # that is leased or waiting for its retry (decision 0171; index of migration 0079).
+        blocked = sa.exists().where(
+            earlier.c.topic_arn == _E.c.topic_arn,
+            earlier.c.id < _E.c.id,
+            sa.or_(earlier.c.not_before > now, earlier.c.lease_until > now),
+        )
         due = (
             _E.c.not_before <= now,
             sa.or_(_E.c.lease_until.is_(None), _E.c.lease_until <= now),
+            sa.or_(~_E.c.topic_arn.contains(FIFO_DESTINATION, autoescape=True), ~blocked),
         )
         # An idle gateway looks every second: a read, so that an empty queue takes no write
         # transaction (on SQLite, the one writer's turn) from the requests.
@@ -202,7 +233,7 @@ class SqlEventQueue:
         )
 
         def work(conn: Connection) -> list[_Claimed]:
-            rows = conn.execute(query).all()
+            rows = _in_turn(conn, conn.execute(query).all())
             if not rows:
                 return []
             conn.execute(

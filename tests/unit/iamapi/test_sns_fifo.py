@@ -250,11 +250,13 @@ class _FailingOnce:
 async def test_a_retried_delivery_is_not_overtaken_by_its_group(sns: Sns) -> None:
     """The worker sends a FIFO topic's messages to one subscription one after the other: m0
     failing puts m1 and m2 back behind it (their claim not counted), so the queue gets none
-    before m0, then all three in order."""
+    before m0; m3, published while m0 waits for its retry, is not claimed before it; then all
+    four come in order."""
     arn = await fifo_topic(sns)
     queue = await fifo_queue(sns)
     await subscribe(sns, arn, queue)
-    for n in range(3):
+
+    async def publish(n: int) -> None:
         await sns.root.call(
             "sns",
             "Publish",
@@ -263,19 +265,24 @@ async def test_a_retried_delivery_is_not_overtaken_by_its_group(sns: Sns) -> Non
             MessageGroupId="g",
             MessageDeduplicationId=str(n),
         )
+
+    for n in range(3):
+        await publish(n)
     flaky = _FailingOnce(sns.pubsub, "m0")
     worker = Deliverer(sns.events, sns.topics, DeliveryPolicy(), subscribers=flaky)
     assert await worker.deliver_once() == 3
     assert flaky.failed
     assert await sns.queues.receive(queue, max_messages=10, visibility=30, wait=0) == []
+    await publish(3)
+    assert await worker.deliver_once() == 0  # m3 waits behind m0's retry
     later = datetime.now(UTC) + timedelta(hours=2)
     held = await sns.events.claim(later, lease=timedelta(seconds=60), limit=10)
-    assert [event.attempts for event in held] == [2, 1, 1]
+    assert [event.attempts for event in held] == [2, 1, 1, 1]
     for event in held:
         await sns.events.retry(event, later, "claimed by the test", spent=False)
     worker = Deliverer(
         sns.events, sns.topics, DeliveryPolicy(), subscribers=sns.pubsub, clock=lambda: later
     )
-    assert await worker.deliver_once() == 3
+    assert await worker.deliver_once() == 4
     got = await sns.queues.receive(queue, max_messages=10, visibility=30, wait=0)
-    assert [m.payload.body for m in got] == ["m0", "m1", "m2"]
+    assert [m.payload.body for m in got] == ["m0", "m1", "m2", "m3"]
