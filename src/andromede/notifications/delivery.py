@@ -25,6 +25,9 @@ S3's event JSON, to its topic's push endpoint.
   how far apart (SNS's four phases), the ``Content-Type`` of the POST, and at most
   ``maxReceivesPerSecond`` POSTs a second from this gateway (a message over the rate waits
   its turn, or is put back when its turn is further than half a lease away).
+- **FIFO topics** (decision 0171). A FIFO topic's subscription's events of a batch are sent
+  one after the other, in the queue's order; one put back to be tried again takes the ones
+  after it back with it (the queue's claim already holds later ones behind it).
 - **Pending subscriptions** (decision 0168) left unconfirmed past their time are deleted by
   the worker every ``sweep_interval`` seconds.
 - **Sealed at rest** (decision 0163's addendum). The queue opens each claimed message under

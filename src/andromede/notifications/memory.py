@@ -43,6 +43,8 @@ class MemoryTopicStore:
         )
 
     async def delete_topic(self, tenant_id: str, name: str) -> bool:
+        for key in [k for k in self._dedup if k[:2] == (tenant_id, name)]:
+            del self._dedup[key]
         return self._topics.pop((tenant_id, name), None) is not None
 
     async def deduplicate(
