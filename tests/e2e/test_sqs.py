@@ -270,6 +270,57 @@ def test_fifo_queue_in_order_once_and_not_for_s3(server: ServerProcess) -> None:
     assert refused.value.response["Error"]["Code"] == "InvalidArgument"
 
 
+def test_sns_fifo_topic_into_a_fifo_queue(server: ServerProcess) -> None:
+    """An SNS FIFO topic (decision 0171) through boto3: a FIFO queue subscribed (raw), five
+    messages published in two groups, one a duplicate (its answer the first's MessageId and
+    SequenceNumber); the queue receives each group in publish order, the duplicate once. The
+    group and deduplication ids hold the canary, which the data folder's scan (next) must not
+    find: they travel sealed, and the topic keeps only a digest of the deduplication id."""
+    sqs, sns = client(server, "sqs"), client(server, "sns")
+    topic = sns.create_topic(Name="ordered.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url = sqs.create_queue(QueueName="ordered-q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    groups = {"a": f"{CANARY}-a", "b": f"{CANARY}-b"}
+    plan = [("a", "1"), ("b", "2"), ("a", "3"), ("a", "1"), ("b", "4")]
+    answers = [
+        sns.publish(
+            TopicArn=topic,
+            Message=f"m{n}",
+            MessageGroupId=groups[group],
+            MessageDeduplicationId=f"{CANARY}-{dedup}",
+        )
+        for n, (group, dedup) in enumerate(plan)
+    ]
+    assert answers[3]["MessageId"] == answers[0]["MessageId"]
+    assert answers[3]["SequenceNumber"] == answers[0]["SequenceNumber"]
+    got: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 10
+    while len(got) < 4 and time.monotonic() < deadline:
+        batch = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["MessageGroupId"],
+        ).get("Messages", [])
+        for message in batch:
+            got.append((message["Attributes"]["MessageGroupId"], message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert [body for group, body in got if group == groups["a"]] == ["m0", "m2"]
+    assert [body for group, body in got if group == groups["b"]] == ["m1", "m4"]
+    assert len(got) == 4
+    time.sleep(0.3)  # a duplicate would have been delivered by now
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    with pytest.raises(ClientError) as caught:
+        sns.publish(TopicArn=topic, Message="no group", MessageDeduplicationId="d")
+    assert caught.value.response["Error"]["Code"] == "InvalidParameter"
+    sns.delete_topic(TopicArn=topic)  # its subscription with it, for the listings after
+
+
 def test_no_message_in_clear_in_the_data_folder(server: ServerProcess) -> None:
     sqs, sns, s3 = client(server, "sqs"), client(server, "sns"), client(server, "s3")
     url = sqs.create_queue(QueueName="canary")["QueueUrl"]

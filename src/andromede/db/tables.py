@@ -83,6 +83,7 @@ from andromede.db.tables_storage import (
     notification_signing_keys,
     notification_subscriptions,
     notification_topics,
+    topic_deduplications,
     object_blobs,
     object_version_blobs,
     object_versions,
@@ -239,5 +240,6 @@ __all__ = [
     "tenant_quotas",
     "tenant_regions",
     "tenants",
+    "topic_deduplications",
     "users",
 ]

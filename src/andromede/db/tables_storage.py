@@ -47,6 +47,7 @@ __all__ = [
     "parts",
     "replication_statuses",
     "replication_tasks",
+    "topic_deduplications",
 ]
 
 buckets = sa.Table(
@@ -309,6 +310,20 @@ notification_topics = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+# A FIFO topic's deduplication keys (SHA-256 digests bound to the topic) of the last five
+# minutes, with the message each first published (decision 0171, migration 0079): a duplicate
+# answers that message's id, and the row's id, its sequence number.
+topic_deduplications = sa.Table(
+    "topic_deduplications",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("topic_name", key_text(), nullable=False),
+    sa.Column("dedup_key", sa.Text, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "topic_name", "dedup_key"),
+)
 # Events waiting to be pushed, written by the transaction that commits the version or the
 # delete they tell of (so no committed write loses its event), claimed FOR UPDATE SKIP LOCKED.
 # ``message`` is the S3 event JSON ready to send; the topic is looked up at delivery.
@@ -325,6 +340,8 @@ notification_events = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
+    # A FIFO topic's subscription's events claimed in order (decision 0171, migration 0079).
+    sa.Index(None, "topic_arn", "id"),
 )
 # A topic's subscriptions (decision 0163): keyed by their ARN (the topic's and a UUID);
 # ``document`` holds the attributes and, until confirmed, the confirmation token.

@@ -32,7 +32,7 @@ from andromede.notifications.errors import (
     NotSubscribable,
     SubscriptionLimitExceeded,
 )
-from andromede.notifications.pubsub import PubSubService, check_publish
+from andromede.notifications.pubsub import Published, PubSubService, check_publish
 from andromede.notifications.subscriptions import Subscription
 
 __all__ = ["SUBSCRIPTION_ACTIONS", "subscription_actions"]
@@ -237,15 +237,19 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
         account = await access.authorise(call, "sns:Publish", arn)
 
         async def work() -> None:
-            message_id = await pubsub.publish(
+            published = await pubsub.publish(
                 account,
                 arn,
                 call.required("Message"),
                 call.get("Subject"),
                 _message_attributes(call, "MessageAttributes"),
                 call.get("MessageStructure"),
+                group_id=call.get("MessageGroupId"),
+                dedup_id=call.get("MessageDeduplicationId"),
             )
-            call.result.element("MessageId", message_id)
+            call.result.element("MessageId", published.message_id)
+            if published.sequence_number is not None:
+                call.result.element("SequenceNumber", published.sequence_number)
 
         await guarded(work())
 
@@ -266,7 +270,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
         topic_arn = call.required("TopicArn")
         # AWS authorises PublishBatch as sns:Publish (there is no sns:PublishBatch).
         account = await access.authorise(call, "sns:Publish", topic_arn)
-        succeeded: list[tuple[str, str]] = []
+        succeeded: list[tuple[str, Published]] = []
         failed: list[tuple[str, str, str]] = []
 
         async def work() -> None:
@@ -278,21 +282,30 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                     subject = call.get(f"{base}.Subject")
                     structure = call.get(f"{base}.MessageStructure")
                     check_publish(message, subject, attributes, structure, pubsub.max_message_size)
-                    message_id = await pubsub.publish(
-                        account, topic_arn, message, subject, attributes, structure
+                    published = await pubsub.publish(
+                        account,
+                        topic_arn,
+                        message,
+                        subject,
+                        attributes,
+                        structure,
+                        group_id=call.get(f"{base}.MessageGroupId"),
+                        dedup_id=call.get(f"{base}.MessageDeduplicationId"),
                     )
                 except (InvalidTopic, QueryError) as exc:
                     failed.append((entry_id, "InvalidParameter", str(exc)))
                     continue
-                succeeded.append((entry_id, message_id))
+                succeeded.append((entry_id, published))
 
         await guarded(work())
         xml = call.result
         xml.open("Successful")
-        for entry_id, message_id in succeeded:
+        for entry_id, published in succeeded:
             xml.open("member")
             xml.element("Id", entry_id)
-            xml.element("MessageId", message_id)
+            xml.element("MessageId", published.message_id)
+            if published.sequence_number is not None:
+                xml.element("SequenceNumber", published.sequence_number)
             xml.close("member")
         xml.close("Successful")
         xml.open("Failed")

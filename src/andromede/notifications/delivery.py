@@ -25,6 +25,9 @@ S3's event JSON, to its topic's push endpoint.
   how far apart (SNS's four phases), the ``Content-Type`` of the POST, and at most
   ``maxReceivesPerSecond`` POSTs a second from this gateway (a message over the rate waits
   its turn, or is put back when its turn is further than half a lease away).
+- **FIFO topics** (decision 0171). A FIFO topic's subscription's events of a batch are sent
+  one after the other, in the queue's order; one put back to be tried again takes the ones
+  after it back with it (the queue's claim already holds later ones behind it).
 - **Pending subscriptions** (decision 0168) left unconfirmed past their time are deleted by
   the worker every ``sweep_interval`` seconds.
 - **Sealed at rest** (decision 0163's addendum). The queue opens each claimed message under
@@ -140,6 +143,8 @@ class Deliverer:
         self.delivered = 0
         self.dropped = 0
         self._gate = _RateGate()
+        # Events put back by this pass: when each is tried again (for FIFO chains).
+        self._put_back: dict[int, datetime] = {}
         self._next_sweep = 0.0
 
     async def sweep(self) -> int:
@@ -180,9 +185,32 @@ class Deliverer:
             timeout=timeout, verify=verify, follow_redirects=False, trust_env=False
         ) as client:
             # Side by side: one slow endpoint (a tenant's) must not hold the others' events
-            # past their lease, nor the batch past ``timeout`` and a little.
-            await asyncio.gather(*(self._deliver(client, event) for event in events))
+            # past their lease, nor the batch past ``timeout`` and a little. A FIFO topic's
+            # subscription takes its messages one after the other, in the queue's order.
+            singles: list[QueuedEvent] = []
+            chains: dict[str, list[QueuedEvent]] = {}
+            for event in events:
+                if _in_order(event):
+                    chains.setdefault(event.topic_arn, []).append(event)
+                else:
+                    singles.append(event)
+            await asyncio.gather(
+                *(self._deliver(client, event) for event in singles),
+                *(self._deliver_in_order(client, chain) for chain in chains.values()),
+            )
         return len(events)
+
+    async def _deliver_in_order(self, client: httpx.AsyncClient, chain: list[QueuedEvent]) -> None:
+        """A FIFO topic's messages to one subscription (decision 0171), in the order they were
+        queued: once one is put back to be tried again, the ones after it in this batch are
+        put back with it (their claim not counted), so none overtakes it here."""
+        for n, event in enumerate(chain):
+            await self._deliver(client, event)
+            again = self._put_back.pop(event.event_id, None)
+            if again is not None:
+                for later in chain[n + 1 :]:
+                    await self._queue.retry(later, again, "behind an earlier message", spent=False)
+                return
 
     async def _deliver(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
         if event.unopened is not None:
@@ -365,7 +393,10 @@ class Deliverer:
                 delay,
                 reason,
             )
-            await self._queue.retry(event, self._clock() + timedelta(seconds=delay), reason)
+            again = self._clock() + timedelta(seconds=delay)
+            if _in_order(event):
+                self._put_back[event.event_id] = again
+            await self._queue.retry(event, again, reason)
             return
         self.delivered += 1
         await self._queue.complete(event)
@@ -455,6 +486,14 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, _Refused | _NotOpened):
         return str(exc)
     return type(exc).__name__
+
+
+def _in_order(event: QueuedEvent) -> bool:
+    """Whether the event is a FIFO topic's message to a subscription (decision 0171): its
+    destination, the subscription's ARN, is the topic's and a UUID."""
+    return is_subscription_arn(event.topic_arn) and event.topic_arn.rsplit(":", 1)[0].endswith(
+        ".fifo"
+    )
 
 
 def _bucket_of(message: str) -> str | None:

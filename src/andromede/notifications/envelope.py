@@ -138,13 +138,18 @@ def notification(
     attributes: Mapping[str, tuple[str, str]],
     key: SigningKey,
     base_url: str,
+    sequence_number: str | None = None,
 ) -> dict[str, object]:
-    """A ``Notification`` envelope; ``attributes``: name → (DataType, value)."""
+    """A ``Notification`` envelope; ``attributes``: name → (DataType, value);
+    ``sequence_number``: a FIFO topic's message's (decision 0171), shown as SNS shows it, not
+    among the signed fields (SNS's string to sign has none of it)."""
     envelope: dict[str, object] = {
         "Type": "Notification",
         "MessageId": message_id,
-        "TopicArn": topic_arn,
     }
+    if sequence_number is not None:
+        envelope["SequenceNumber"] = sequence_number
+    envelope["TopicArn"] = topic_arn
     if subject is not None:
         envelope["Subject"] = subject
     envelope["Message"] = message

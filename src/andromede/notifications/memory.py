@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.model import Topic
-from andromede.notifications.store import QueuedEvent
+from andromede.notifications.store import FIFO_DESTINATION, QueuedEvent
 
 __all__ = ["MemoryEventQueue", "MemoryTopicStore"]
 
@@ -17,6 +17,9 @@ __all__ = ["MemoryEventQueue", "MemoryTopicStore"]
 class MemoryTopicStore:
     def __init__(self) -> None:
         self._topics: dict[tuple[str, str], Topic] = {}
+        # FIFO topics' deduplication keys (decision 0171): (message id, sequence, until).
+        self._dedup: dict[tuple[str, str, str], tuple[str, int, datetime]] = {}
+        self._sequence = 0
 
     async def put_topic(self, topic: Topic, *, limit: int) -> Topic:
         key = (topic.tenant_id, topic.name)
@@ -40,7 +43,20 @@ class MemoryTopicStore:
         )
 
     async def delete_topic(self, tenant_id: str, name: str) -> bool:
+        for key in [k for k in self._dedup if k[:2] == (tenant_id, name)]:
+            del self._dedup[key]
         return self._topics.pop((tenant_id, name), None) is not None
+
+    async def deduplicate(
+        self, topic: Topic, dedup_key: str, message_id: str, now: datetime, until: datetime
+    ) -> tuple[str, int, bool]:
+        key = (topic.tenant_id, topic.name, dedup_key)
+        held = self._dedup.get(key)
+        if held is not None and held[2] > now:
+            return held[0], held[1], False
+        self._sequence += 1
+        self._dedup[key] = (message_id, self._sequence, until)
+        return message_id, self._sequence, True
 
 
 @dataclasses.dataclass(slots=True)
@@ -66,12 +82,18 @@ class MemoryEventQueue:
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
         self._take_outbox()
         claimed: list[QueuedEvent] = []
+        # FIFO destinations with an earlier event leased or delayed (decision 0171).
+        held_back: set[str] = set()
         for entry in self._entries.values():
             if len(claimed) == limit:
                 break
-            if entry.not_before is not None and entry.not_before > now:
-                continue
-            if entry.lease_until is not None and entry.lease_until > now:
+            arn = entry.event.topic_arn
+            waiting = (entry.not_before is not None and entry.not_before > now) or (
+                entry.lease_until is not None and entry.lease_until > now
+            )
+            if waiting or arn in held_back:
+                if FIFO_DESTINATION in arn:
+                    held_back.add(arn)
                 continue
             entry.event = dataclasses.replace(entry.event, attempts=entry.event.attempts + 1)
             entry.lease_until = now + lease

@@ -8,7 +8,9 @@ here is delivered from a durable queue, so both are accepted and shown back), ``
 (``true`` only: certificates are always checked), ``cloudevents`` (``false`` only), ``Policy``
 (the topic's resource policy: who of other accounts may publish, subscribe…, evaluated by the
 SNS API, decision 0168), ``DeliveryPolicy`` (the defaults of its http(s) subscriptions,
-decision 0168). AMQP and Kafka
+decision 0168), ``FifoTopic`` and ``ContentBasedDeduplication`` (SNS's FIFO topics, decision
+0171: a FIFO topic's name ends with ``.fifo`` and only its does; ``FifoTopic`` is set at
+creation only; both are kept filled in on a FIFO topic, and absent on the others). AMQP and Kafka
 endpoints, and their attributes, are refused as not implemented.
 
 A push endpoint carrying credentials (``https://user:secret@host/``) is refused: the secret
@@ -33,6 +35,7 @@ __all__ = [
     "PUSH_ENDPOINT",
     "Topic",
     "check_attributes",
+    "check_fifo",
     "check_name",
     "parse_topic_arn",
     "topic_arn",
@@ -54,7 +57,12 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     "cloudevents": ("false",),
     "Policy": None,
     "DeliveryPolicy": None,
+    "FifoTopic": _BOOLEANS,
+    "ContentBasedDeduplication": _BOOLEANS,
 }
+FIFO_TOPIC: Final = "FifoTopic"
+CONTENT_DEDUP: Final = "ContentBasedDeduplication"
+_FIFO_SUFFIX: Final = ".fifo"
 _NOT_IMPLEMENTED: Final = frozenset(
     {
         "amqp-exchange",
@@ -84,8 +92,10 @@ def parse_topic_arn(arn: str) -> tuple[str, str, str]:
 
 
 def check_name(name: str) -> str:
-    """SNS's rule: 1 to 256 ASCII letters, digits, hyphens and underscores."""
-    if not _NAME.fullmatch(name):
+    """SNS's rule: 1 to 256 ASCII letters, digits, hyphens and underscores (a FIFO topic's
+    ending with ``.fifo``, counted in the 256)."""
+    stem = name.removesuffix(_FIFO_SUFFIX)
+    if not _NAME.fullmatch(stem) or len(name) > 256:
         raise InvalidTopic(
             "Invalid parameter: Topic Name: must be 1 to 256 letters, digits, hyphens or "
             "underscores"
@@ -135,6 +145,41 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+def check_fifo(
+    name: str, attributes: Mapping[str, str], *, existing: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The attributes (already checked) of a topic being created (``existing`` None) or
+    changed (``existing``: its attributes before), with SNS's FIFO rules: ``FifoTopic=true``
+    and a ``.fifo`` name go together; ``FifoTopic`` never changes; ``ContentBasedDeduplication``
+    belongs to FIFO topics. A FIFO topic's two attributes are kept filled in."""
+    kept = {k: v.lower() if k in (FIFO_TOPIC, CONTENT_DEDUP) else v for k, v in attributes.items()}
+    if existing is None:
+        fifo = kept.pop(FIFO_TOPIC, "false") == "true"
+        if fifo != name.endswith(_FIFO_SUFFIX):
+            raise InvalidTopic(
+                "Invalid parameter: Fifo Topic names must end with .fifo and must be made up "
+                "of only uppercase and lowercase ASCII letters, numbers, underscores, and "
+                "hyphens, and must be between 1 and 256 characters long."
+                if fifo
+                else "Invalid parameter: Topic Name"
+            )
+    else:
+        fifo = existing.get(FIFO_TOPIC) == "true"
+        if kept.pop(FIFO_TOPIC, "true" if fifo else None) != ("true" if fifo else None):
+            # Set at creation only, as on SNS.
+            raise InvalidTopic("Invalid parameter: AttributeName FifoTopic")
+    if not fifo:
+        if CONTENT_DEDUP in kept:
+            raise InvalidTopic(
+                "Invalid parameter: ContentBasedDeduplication Reason: Content-based "
+                "deduplication can only be set for FIFO topics"
+            )
+        return kept
+    kept[FIFO_TOPIC] = "true"
+    kept.setdefault(CONTENT_DEDUP, "false")
+    return kept
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
     tenant_id: str
@@ -150,6 +195,14 @@ class Topic:
     @property
     def push_endpoint(self) -> str | None:
         return self.attributes.get(PUSH_ENDPOINT) or None
+
+    @property
+    def fifo(self) -> bool:
+        return self.attributes.get(FIFO_TOPIC) == "true"
+
+    @property
+    def content_dedup(self) -> bool:
+        return self.attributes.get(CONTENT_DEDUP) == "true"
 
     @property
     def policy(self) -> str | None:

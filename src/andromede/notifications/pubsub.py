@@ -20,6 +20,11 @@ queues and HTTP(S) endpoints.
   topic's limit (deleted by the delivery worker's sweep, and before each Subscribe).
 - **Delivery policies** (decision 0168): an http(s) subscription's effective
   ``DeliveryPolicy`` (its own, its topic's) travels with each of its deliveries.
+- **FIFO topics** (decision 0171): only SQS FIFO queues subscribe; a publish names its
+  message group and deduplication id, a duplicate of the last five minutes answers the first
+  message's id and sequence number and is not queued again; each delivery carries both ids
+  into the FIFO queue (``send_message(group_id=, dedup_id=)``), which keeps the group's order
+  and drops a duplicate in its turn.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from andromede.notifications.errors import (
     NoSuchSubscription,
     NotSubscribable,
 )
+from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids, sequence_number
 from andromede.notifications.filterpolicy import Attribute, matches
 from andromede.notifications.model import Topic
 from andromede.notifications.service import TopicService
@@ -52,7 +58,14 @@ from andromede.notifications.subscriptions import (
     check_subscription_attributes,
 )
 
-__all__ = ["Delivery", "PubSubLimits", "PubSubService", "SigningKeys", "SubscriberQueues"]
+__all__ = [
+    "Delivery",
+    "PubSubLimits",
+    "PubSubService",
+    "Published",
+    "SigningKeys",
+    "SubscriberQueues",
+]
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
@@ -63,8 +76,9 @@ _PLATFORM_RETRY = RetryPolicy(2, 3600, 9, backoff="exponential")
 class SubscriberQueues(Protocol):
     """The platform's SQS-style queues as subscribers (decision 0158)."""
 
-    async def may_subscribe(self, tenant_id: str, queue_arn: str) -> bool:
-        """Whether ``queue_arn`` is an existing queue of ``tenant_id`` in this region."""
+    async def may_subscribe(self, tenant_id: str, queue_arn: str, *, fifo: bool = False) -> bool:
+        """Whether ``queue_arn`` is an existing queue of ``tenant_id`` in this region, a FIFO
+        queue when ``fifo`` (a FIFO topic's) and a standard one otherwise."""
 
     async def send(
         self,
@@ -74,11 +88,14 @@ class SubscriberQueues(Protocol):
         attributes: Mapping[str, tuple[str, str]] | None = None,
         *,
         topic_arn: str,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
     ) -> bool:
         """Send ``body`` (with SQS message ``attributes``: name → (DataType, value)), from
         ``topic_arn``'s subscription of ``owner``; False when it never can be (the queue
         gone, or of another account than the topic's and its policy not letting SNS send
-        from this topic)."""
+        from this topic). ``group_id``, ``dedup_id``: a FIFO topic's message's (decision
+        0171), for a FIFO queue."""
 
 
 class SigningKeys(Protocol):
@@ -110,6 +127,17 @@ class Delivery:
     # An http(s) subscription's DeliveryPolicy (its own or its topic's); None: the
     # platform's schedule.
     policy: EffectivePolicy | None = None
+    # A FIFO topic's message's group and deduplication ids (decision 0171).
+    group_id: str | None = None
+    dedup_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Publish's answer: the message id, and a FIFO topic's sequence number."""
+
+    message_id: str
+    sequence_number: str | None = None
 
 
 def _utcnow() -> datetime:
@@ -157,7 +185,19 @@ class PubSubService:
         topic = await self._topics.get_topic(topic_account or tenant_id, topic_arn)
         endpoint = check_endpoint(protocol, endpoint)
         kept = check_subscription_attributes(attributes, protocol)
-        await self._check_dead_letter(tenant_id, kept)
+        if topic.fifo and protocol != "sqs":
+            raise InvalidTopic(
+                f"Invalid parameter: Invalid protocol type: {protocol} Reason: FIFO topics "
+                "deliver to SQS FIFO queues only"
+            )
+        if protocol == "sqs" and endpoint.endswith(".fifo") != topic.fifo:
+            raise InvalidTopic(
+                "Invalid parameter: Endpoint Reason: Please use FIFO SQS queue"
+                if topic.fifo
+                else "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
+                "subscribed to standard SNS topics"
+            )
+        await self._check_dead_letter(tenant_id, kept, fifo=topic.fifo)
         token: str | None = secrets.token_hex(64)
         if protocol == "sqs":
             token = await self._queue_token(tenant_id, topic, endpoint)
@@ -184,7 +224,7 @@ class PubSubService:
         confirms as SNS has them do (the SubscriptionConfirmation is sent into the queue)."""
         if self._queues is None:
             raise NotSubscribable("Authorization error: no queues are served")
-        if await self._queues.may_subscribe(tenant_id, queue_arn):
+        if await self._queues.may_subscribe(tenant_id, queue_arn, fifo=topic.fifo):
             return None
         region, account = queue_arn.split(":")[3:5]
         if region != topic.region or account == tenant_id:
@@ -206,13 +246,18 @@ class PubSubService:
             and subscription.created_at + self._limits.pending_ttl <= self._clock()
         )
 
-    async def _check_dead_letter(self, tenant_id: str, attributes: Mapping[str, str]) -> None:
-        """A RedrivePolicy must name a queue of the caller's own account (as on SNS)."""
+    async def _check_dead_letter(
+        self, tenant_id: str, attributes: Mapping[str, str], *, fifo: bool
+    ) -> None:
+        """A RedrivePolicy must name a queue of the caller's own account (as on SNS), a FIFO
+        queue for a FIFO topic's subscription (``fifo``) and a standard one otherwise."""
         text = attributes.get(REDRIVE_POLICY)
         if text is None:
             return
         target = str(json.loads(text)["deadLetterTargetArn"])
-        if self._queues is None or not await self._queues.may_subscribe(tenant_id, target):
+        if self._queues is None or not await self._queues.may_subscribe(
+            tenant_id, target, fifo=fifo
+        ):
             raise InvalidTopic(
                 "Invalid parameter: RedrivePolicy: deadLetterTargetArn is not a queue of this "
                 "account"
@@ -230,8 +275,10 @@ class PubSubService:
             key=await self._keys.key(),
             base_url=self._limits.base_url,
         )
+        # Into another account's FIFO queue, the confirmation is a group of its own.
+        ids = (message_id, message_id) if _of_fifo_topic(subscription) else None
         await self._enqueue(
-            subscription, json.dumps(envelope), "SubscriptionConfirmation", message_id
+            subscription, json.dumps(envelope), "SubscriptionConfirmation", message_id, None, ids
         )
 
     async def confirm(self, topic_arn: str, token: str) -> Subscription:
@@ -280,7 +327,7 @@ class PubSubService:
         if value == "" and name != "FilterPolicy":
             attributes.pop(name)
         kept = check_subscription_attributes(attributes, held.protocol)
-        await self._check_dead_letter(tenant_id, kept)
+        await self._check_dead_letter(tenant_id, kept, fifo=_of_fifo_topic(held))
         await self._store.update_subscription(dataclasses.replace(held, attributes=kept))
 
     async def effective_delivery_policy(self, subscription: Subscription) -> str | None:
@@ -331,11 +378,27 @@ class PubSubService:
         subject: str | None,
         attributes: Mapping[str, tuple[str, str]],
         structure: str | None,
-    ) -> str:
-        """Publish to the caller's topic: the message id."""
+        *,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
+    ) -> Published:
+        """Publish to the caller's topic: the message id (and, on a FIFO topic, its sequence
+        number; a duplicate's are the first message's, and it is not queued again)."""
         topic = await self._topics.get_topic(tenant_id, topic_arn)
         check_publish(message, subject, attributes, structure, self._limits.max_message_size)
-        return await self.fan_out(topic, message, subject, attributes, structure)
+        ids = publish_ids(topic, message, group_id, dedup_id)
+        if ids is None:
+            return Published(await self.fan_out(topic, message, subject, attributes, structure))
+        now = self._clock()
+        message_id, sequence, fresh = await self._topics.deduplicate(
+            topic, dedup_key(topic, ids[1]), str(uuid.uuid4()), now, now + DEDUP_INTERVAL
+        )
+        number = sequence_number(sequence)
+        if fresh:
+            await self.fan_out(
+                topic, message, subject, attributes, structure, fifo=(ids, number, message_id)
+            )
+        return Published(message_id, number)
 
     async def fan_out(
         self,
@@ -344,10 +407,13 @@ class PubSubService:
         subject: str | None,
         attributes: Mapping[str, tuple[str, str]],
         structure: str | None = None,
+        *,
+        fifo: tuple[tuple[str, str], str, str] | None = None,
     ) -> str:
         """Queue the message for each confirmed subscription of ``topic`` its filter lets
-        through; the message id (one for all, as SNS's)."""
-        message_id = str(uuid.uuid4())
+        through; the message id (one for all, as SNS's). ``fifo``: a FIFO topic's message's
+        ((group id, deduplication id), sequence number, message id)."""
+        message_id = str(uuid.uuid4()) if fifo is None else fifo[2]
         per_protocol = json.loads(message) if structure == "json" else None
         now = self._clock()
         key: SigningKey | None = None
@@ -377,6 +443,7 @@ class PubSubService:
                             attributes=attributes,
                             key=key,
                             base_url=self._limits.base_url,
+                            sequence_number=None if fifo is None else fifo[1],
                         )
                     )
                 await self._enqueue(
@@ -385,6 +452,7 @@ class PubSubService:
                     "Notification",
                     message_id,
                     attributes if subscription.raw and subscription.protocol == "sqs" else None,
+                    None if fifo is None else fifo[0],
                 )
             if len(page) < _PAGE:
                 return message_id
@@ -393,6 +461,11 @@ class PubSubService:
     async def fan_out_event(self, topic: Topic, message: str) -> None:
         """An S3 event or an Auto Scaling notification queued for ``topic``, to its
         subscriptions (decision 0132's events, SNS's subject for S3's)."""
+        if topic.fifo:
+            # No message group to give it (S3 refuses FIFO topics; an Auto Scaling group's
+            # notification to one is dropped), as AWS takes none there.
+            _log.info("event for FIFO topic %s dropped: it has no message group", topic.arn)
+            return
         subject = S3_SUBJECT if '"Records"' in message or '"s3:TestEvent"' in message else None
         await self.fan_out(topic, message, subject, {})
 
@@ -403,6 +476,7 @@ class PubSubService:
         kind: str,
         message_id: str,
         attributes: Mapping[str, tuple[str, str]] | None = None,
+        ids: tuple[str, str] | None = None,
     ) -> None:
         headers = {
             "x-amz-sns-message-type": kind,
@@ -416,6 +490,9 @@ class PubSubService:
         content: dict[str, object] = {"body": body, "headers": headers}
         if attributes:
             content["attributes"] = {name: list(pair) for name, pair in attributes.items()}
+        if ids is not None:
+            # Sealed with the body (customer data): the FIFO queue's group and dedup ids.
+            content["group"], content["dedup"] = ids
         wrapped = json.dumps(content, separators=(",", ":"))
         queued = await self._queue.add(
             subscription.tenant_id,
@@ -450,7 +527,16 @@ class PubSubService:
             policy = effective_policy(
                 topic.delivery_policy, subscription.delivery_policy, self._limits.default_retry
             )
-        return Delivery(subscription, str(data["body"]), dict(data["headers"]), attributes, policy)
+        group, dedup = data.get("group"), data.get("dedup")
+        return Delivery(
+            subscription,
+            str(data["body"]),
+            dict(data["headers"]),
+            attributes,
+            policy,
+            None if group is None else str(group),
+            None if dedup is None else str(dedup),
+        )
 
     async def dead_letter(self, delivery: Delivery) -> bool:
         """A message given up, into the subscription's dead-letter queue (its
@@ -467,6 +553,8 @@ class PubSubService:
                 target,
                 delivery.body,
                 topic_arn=delivery.subscription.topic_arn,
+                group_id=delivery.group_id,
+                dedup_id=delivery.dedup_id,
             )
         )
 
@@ -477,7 +565,13 @@ class PubSubService:
             delivery.body,
             delivery.attributes,
             topic_arn=delivery.subscription.topic_arn,
+            group_id=delivery.group_id,
+            dedup_id=delivery.dedup_id,
         )
+
+
+def _of_fifo_topic(subscription: Subscription) -> bool:
+    return subscription.topic_arn.endswith(".fifo")
 
 
 def _passes(

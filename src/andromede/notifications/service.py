@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic
 from andromede.notifications.model import (
+    FIFO_TOPIC,
     Topic,
     check_attributes,
+    check_fifo,
     check_name,
     parse_topic_arn,
 )
@@ -59,9 +61,8 @@ class TopicService:
 
     async def create_topic(self, tenant_id: str, name: str, attributes: Mapping[str, str]) -> Topic:
         """A new topic, or (as RGW) the tenant's topic of that name with these attributes."""
-        topic = Topic(
-            tenant_id, check_name(name), self._region, check_attributes(attributes), self._clock()
-        )
+        checked = check_fifo(check_name(name), check_attributes(attributes))
+        topic = Topic(tenant_id, name, self._region, checked, self._clock())
         return await self._store.put_topic(topic, limit=self._max_topics)
 
     async def get_topic(self, tenant_id: str, arn: str) -> Topic:
@@ -97,10 +98,13 @@ class TopicService:
 
     async def set_attribute(self, tenant_id: str, arn: str, name: str, value: str) -> Topic:
         topic = await self.get_topic(tenant_id, arn)
+        if name == FIFO_TOPIC:
+            # Set at creation only (SetTopicAttributes does not take it), as on SNS.
+            raise InvalidTopic("Invalid parameter: AttributeName FifoTopic")
         attributes = {**topic.attributes, name: value}
         if value == "":
             attributes.pop(name)
-        checked = check_attributes(attributes)
+        checked = check_fifo(topic.name, check_attributes(attributes), existing=topic.attributes)
         return await self._store.put_topic(
             Topic(topic.tenant_id, topic.name, topic.region, checked, topic.created_at),
             limit=self._max_topics,
@@ -120,9 +124,11 @@ class TopicService:
         Another account's topic only when its policy lets S3 publish them (``aws:SourceArn``
         the bucket, ``aws:SourceAccount`` its owner), as on AWS (decision 0168)."""
         try:
-            _, account, _ = parse_topic_arn(arn)
+            _, account, name = parse_topic_arn(arn)
         except InvalidTopic:
             return False
+        if name.endswith(".fifo"):
+            return False  # S3's events have no message group: AWS refuses FIFO topics too
         if account != tenant_id:
             shared = await self.topic(arn)
             return shared is not None and self.takes_bucket_events(shared, tenant_id, bucket)
@@ -177,6 +183,12 @@ class TopicService:
                     arn,
                 )
         return queued
+
+    async def deduplicate(
+        self, topic: Topic, dedup_key: str, message_id: str, now: datetime, until: datetime
+    ) -> tuple[str, int, bool]:
+        """A FIFO topic's publish recorded (decision 0171): see ``TopicStore.deduplicate``."""
+        return await self._store.deduplicate(topic, dedup_key, message_id, now, until)
 
     async def publish(self, tenant_id: str, arn: str, message: str) -> bool:
         """Queue ``message`` for the tenant's own topic ``arn``, pushed as any event (EC2

@@ -11,7 +11,11 @@ from typing import Protocol
 from andromede.notifications.model import Topic
 from andromede.notifications.subscriptions import Subscription
 
-__all__ = ["EventQueue", "QueuedEvent", "SubscriptionStore", "TopicStore"]
+__all__ = ["FIFO_DESTINATION", "EventQueue", "QueuedEvent", "SubscriptionStore", "TopicStore"]
+
+# What only a FIFO topic's subscription ARN holds (the topic's ``.fifo`` name, then ``:`` and
+# the subscription's UUID): its events are claimed in order (decision 0171).
+FIFO_DESTINATION = ".fifo:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +45,21 @@ class TopicStore(Protocol):
     async def delete_topic(self, tenant_id: str, name: str) -> bool:
         """Whether there was one."""
 
+    async def deduplicate(
+        self, topic: Topic, dedup_key: str, message_id: str, now: datetime, until: datetime
+    ) -> tuple[str, int, bool]:
+        """A FIFO topic's publish (decision 0171): ``(message_id, sequence, True)`` for a
+        deduplication key not seen since ``now`` (kept until ``until``), else the first
+        message's ``(message_id, sequence, False)``. Sequences grow with each new key."""
+
 
 class EventQueue(Protocol):
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
         """Due, unleased events, oldest first, leased until ``now + lease``; each claim
-        counts as an attempt. Two claimers never take the same event while its lease runs."""
+        counts as an attempt. Two claimers never take the same event while its lease runs.
+        An event for a FIFO topic's subscription (:data:`FIFO_DESTINATION`) is not taken
+        while an earlier one of that subscription is leased or waiting for its retry, so a
+        retried message is not overtaken (decision 0171)."""
 
     async def complete(self, event: QueuedEvent) -> None:
         """Delivered: the event is gone."""

@@ -30,7 +30,7 @@ from andromede.db.notification_events import (
 from andromede.db.types import utc_from_stored
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.model import FORMAT_VERSION, Topic
-from andromede.notifications.store import QueuedEvent
+from andromede.notifications.store import FIFO_DESTINATION, QueuedEvent
 from andromede.notifications.testevent import MESSAGE_FORMAT_VERSION
 
 __all__ = ["SqlEventQueue", "SqlTopicStore"]
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _T = tables.notification_topics
 _E = tables.notification_events
+_D = tables.topic_deduplications
 
 
 def _topic(row: sa.Row[tuple[object, ...]]) -> Topic:
@@ -107,10 +108,73 @@ class SqlTopicStore:
 
     async def delete_topic(self, tenant_id: str, name: str) -> bool:
         statement = _T.delete().where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        return await self._db.write(lambda conn: conn.execute(statement).rowcount > 0)
+        keys = _D.delete().where(_D.c.tenant_id == tenant_id, _D.c.topic_name == name)
+
+        def work(conn: Connection) -> bool:
+            conn.execute(keys)
+            return conn.execute(statement).rowcount > 0
+
+        return await self._db.write(work)
+
+    async def deduplicate(
+        self, topic: Topic, dedup_key: str, message_id: str, now: datetime, until: datetime
+    ) -> tuple[str, int, bool]:
+        of_topic = (_D.c.tenant_id == topic.tenant_id, _D.c.topic_name == topic.name)
+
+        def work(conn: Connection) -> tuple[str, int, bool]:
+            # The topic's row locked: two publishes of one key on two gateways (PostgreSQL)
+            # take turns, so the second finds the first's key.
+            conn.execute(
+                sa.select(_T.c.name)
+                .where(_T.c.tenant_id == topic.tenant_id, _T.c.name == topic.name)
+                .with_for_update()
+            ).first()
+            conn.execute(_D.delete().where(*of_topic, _D.c.expires_at <= now))
+            held = conn.execute(
+                sa.select(_D.c.message_id, _D.c.id).where(*of_topic, _D.c.dedup_key == dedup_key)
+            ).first()
+            if held is not None:
+                return str(held[0]), int(held[1]), False
+            inserted = conn.execute(
+                _D.insert().values(
+                    tenant_id=topic.tenant_id,
+                    topic_name=topic.name,
+                    dedup_key=dedup_key,
+                    message_id=message_id,
+                    expires_at=until,
+                )
+            )
+            primary_key = inserted.inserted_primary_key
+            if primary_key is None:  # never for an INSERT of one row; kept for the type checker
+                raise RuntimeError("the deduplication key's INSERT returned no id")
+            return message_id, int(primary_key[0]), True
+
+        return await self._db.write(work)
 
 
 _Claimed = tuple[QueuedEvent, int]  # the event as stored, and its format version
+
+
+def _in_turn(
+    conn: Connection, rows: Sequence[sa.Row[tuple[object, ...]]]
+) -> list[sa.Row[tuple[object, ...]]]:
+    """The rows selected, less a FIFO topic's subscription's whose earlier event is not
+    among them (decision 0171): another gateway skipped-locked it, in a claim not committed
+    yet, whose lease this claim's filter could not see. Those are left for later."""
+    first: dict[str, int] = {}
+    for row in rows:
+        arn, event_id = str(row._mapping["topic_arn"]), int(row._mapping["id"])
+        if FIFO_DESTINATION in arn:
+            first.setdefault(arn, event_id)
+    held = {
+        arn
+        for arn, event_id in first.items()
+        if conn.execute(
+            sa.select(_E.c.id).where(_E.c.topic_arn == arn, _E.c.id < event_id).limit(1)
+        ).first()
+        is not None
+    }
+    return [row for row in rows if str(row._mapping["topic_arn"]) not in held]
 
 
 def _event(row: sa.Row[tuple[object, ...]]) -> _Claimed:
@@ -142,9 +206,18 @@ class SqlEventQueue:
         self._sealer = sealer
 
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedEvent]:
+        earlier = _E.alias("earlier")
+        # A FIFO topic's subscription's event waits behind an earlier one of its subscription
+        # that is leased or waiting for its retry (decision 0171; index of migration 0079).
+        blocked = sa.exists().where(
+            earlier.c.topic_arn == _E.c.topic_arn,
+            earlier.c.id < _E.c.id,
+            sa.or_(earlier.c.not_before > now, earlier.c.lease_until > now),
+        )
         due = (
             _E.c.not_before <= now,
             sa.or_(_E.c.lease_until.is_(None), _E.c.lease_until <= now),
+            sa.or_(~_E.c.topic_arn.contains(FIFO_DESTINATION, autoescape=True), ~blocked),
         )
         # An idle gateway looks every second: a read, so that an empty queue takes no write
         # transaction (on SQLite, the one writer's turn) from the requests.
@@ -160,7 +233,7 @@ class SqlEventQueue:
         )
 
         def work(conn: Connection) -> list[_Claimed]:
-            rows = conn.execute(query).all()
+            rows = _in_turn(conn, conn.execute(query).all())
             if not rows:
                 return []
             conn.execute(

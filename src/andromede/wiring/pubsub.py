@@ -99,15 +99,15 @@ class TopicQueues:
         self._queues = queues
         self._region = region
 
-    async def may_subscribe(self, tenant_id: str, queue_arn: str) -> bool:
+    async def may_subscribe(self, tenant_id: str, queue_arn: str, *, fifo: bool = False) -> bool:
         try:
             region, account, name = parse_queue_arn(queue_arn)
             queue = await self._queues.get_queue(tenant_id, account, name)
         except QueueError:
             return False
-        # A standard topic cannot feed a FIFO queue, as on AWS (its messages have no group:
-        # decision 0164).
-        return region == self._region and not is_fifo(queue)
+        # A standard topic cannot feed a FIFO queue (its messages have no group: decision
+        # 0164), and a FIFO topic feeds FIFO queues only (decision 0171), as on AWS.
+        return region == self._region and is_fifo(queue) == fifo
 
     async def send(
         self,
@@ -117,6 +117,8 @@ class TopicQueues:
         attributes: Mapping[str, tuple[str, str]] | None = None,
         *,
         topic_arn: str,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
     ) -> bool:
         try:
             _, account, name = parse_queue_arn(queue_arn)
@@ -128,10 +130,19 @@ class TopicQueues:
         if account != topic_account and not sns_may_send(queue, topic_arn, topic_account):
             log.info("message for %s dropped: the queue's policy does not allow SNS", queue_arn)
             return False
-        if is_fifo(queue):
+        if is_fifo(queue) != (group_id is not None):
             return False
+        # A FIFO topic's ids go along (decision 0171): the queue keeps the group's order and
+        # drops a duplicate of the last five minutes (the worker's second try of one).
         await self._queues.send_message(
-            queue, body, _sqs_attributes(attributes or {}), {}, None, SNS_PRINCIPAL
+            queue,
+            body,
+            _sqs_attributes(attributes or {}),
+            {},
+            None,
+            SNS_PRINCIPAL,
+            group_id=group_id,
+            dedup_id=dedup_id,
         )
         return True
 
