@@ -33,6 +33,7 @@ __all__ = [
     "networks",
     "outside_addresses",
     "random_layout",
+    "random_ranges",
     "serving",
 ]
 
@@ -53,13 +54,22 @@ def needs_root_and_tools() -> None:
         pytest.skip(f"tenant networks need root and {', '.join(missing) or 'root'}")
 
 
-def random_layout(letter: str) -> NetworkLayout:
-    """An address plan and link names of the test's own: random /24s inside 100.64.0.0/10, so
-    two tests (and two xdist workers) never share a host route or a link; ``letter`` starts
-    the link names, one per test module."""
-    block = secrets.randbelow(64 * 256 // 2) * 2
+def random_ranges() -> tuple[str, str]:
+    """A random transit and public /24 for an in-process test's host, in 100.64.0.0/10 less its
+    first /14 (100.68 to 100.127), so never in the blocks the e2e servers reserve
+    (support.qemu_host: 100.64, 100.65 and 100.66.<block>.0/24, their Elastic IPs' /32 routes
+    among them), whose reservation a random pick here takes no part in."""
+    block = 4 * 256 + secrets.randbelow(60 * 256 // 2) * 2
     transit = f"100.{64 + block // 256}.{block % 256}.0/24"
     public = f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24"
+    return transit, public
+
+
+def random_layout(letter: str) -> NetworkLayout:
+    """An address plan and link names of the test's own (:func:`random_ranges`), so two tests
+    (and two xdist workers) rarely share a host route or a link; ``letter`` starts the link
+    names, one per test module."""
+    transit, public = random_ranges()
     return NetworkLayout(
         transit_cidr=transit,
         public_cidr=public,

@@ -10,6 +10,7 @@ for an answer no listener ever saw.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from andromede.hypervisor.tenant_network import NetworkLayout, render_metadata_guard
 from andromede.settings import Settings
 from support import qemu_host
+from support.tenant_networks import random_ranges
 
 
 def _dead_pid() -> int:
@@ -145,3 +147,17 @@ def test_an_elastic_ip_route_left_behind_claims_its_block(tmp_path: Path) -> Non
         assert block in qemu_host._claimed_blocks()
     finally:
         subprocess.run(["ip", "route", "del", "blackhole", route], check=False)
+
+
+def test_the_in_process_tests_random_ranges_stay_clear_of_the_e2e_hosts_blocks() -> None:
+    """The contract tests' hosts pick their transit and public /24s at random, outside the
+    reservation: never in 100.64, 100.65 or 100.66.0.0/16, where an e2e server's transit,
+    public and Elastic IP ranges are."""
+    reserved = ipaddress.IPv4Network("100.64.0.0/14")
+    shared = ipaddress.IPv4Network("100.64.0.0/10")
+    for _ in range(2000):
+        transit, public = map(ipaddress.IPv4Network, random_ranges())
+        for cidr in (transit, public):
+            assert cidr.prefixlen == 24 and cidr.subnet_of(shared)
+            assert not cidr.overlaps(reserved)
+        assert transit != public
