@@ -48,6 +48,7 @@ __all__ = [
     "guest_image_or_skip",
     "import_image",
     "new_qemu_host",
+    "outside_address",
     "qemu_processes",
     "tenant_networks_guest_image",
 ]
@@ -72,6 +73,14 @@ def new_qemu_host(name: str, region: dict[str, str] | None = None) -> tuple[Path
         ),
     }
     return state_dir, env
+
+
+def outside_address(env: dict[str, str]) -> str:
+    """An address of TEST-NET-3 the host's reserved block names (203.0.113.<block>), for a test
+    to put on the machine's loopback as "the Internet" its guests reach: unique on the machine
+    as the block is, where a random pick could be another live test's (and its teardown would
+    take it away)."""
+    return f"203.0.113.{env['ANDROMEDE_HYPERVISOR_TRANSIT_CIDR'].split('.')[2]}"
 
 
 # One file per reserved /24, holding the pid of the test process that holds it.

@@ -196,14 +196,36 @@ def host_reach(address: str, port: int) -> str:
     return host_connect(address, port, timeout=ANSWERED_WITHIN)
 
 
+def _loopback_candidates() -> list[int]:
+    """The last bytes of 198.51.100.0/24, in a random order (two tests rarely try one)."""
+    return secrets.SystemRandom().sample(range(1, 255), 254)
+
+
 @contextmanager
 def outside_addresses(count: int = 1) -> Iterator[list[str]]:
     """Addresses of the host's own that are neither transit nor public (TEST-NET-2, on its
-    loopback): the LAN, the Internet, as the tenant networks see them."""
-    addresses = [f"198.51.100.{n}" for n in secrets.SystemRandom().sample(range(1, 251), count)]
-    for address in addresses:
-        subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+    loopback): the LAN, the Internet, as the tenant networks see them; none another live test
+    holds."""
+    addresses: list[str] = []
     try:
+        # Adding an address the loopback has already fails (EEXIST: "Address already assigned",
+        # "File exists" in older iproute2): that is the claim, so two tests at once never
+        # share one (the first one done would take it from the other).
+        for n in _loopback_candidates():
+            if len(addresses) == count:
+                break
+            added = subprocess.run(
+                ["ip", "addr", "add", f"198.51.100.{n}/32", "dev", "lo"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if added.returncode == 0:
+                addresses.append(f"198.51.100.{n}")
+            elif not any(taken in added.stderr for taken in ("already assigned", "File exists")):
+                raise RuntimeError(f"cannot add 198.51.100.{n} to lo: {added.stderr.strip()}")
+        if len(addresses) < count:
+            raise RuntimeError("every address of 198.51.100.0/24 is on this machine's loopback")
         yield addresses
     finally:
         for address in addresses:

@@ -20,8 +20,8 @@ import pytest
 
 from andromede.hypervisor.tenant_network import NetworkLayout, render_metadata_guard
 from andromede.settings import Settings
-from support import qemu_host
-from support.tenant_networks import random_ranges
+from support import qemu_host, tenant_networks
+from support.tenant_networks import outside_addresses, random_ranges
 
 
 def _dead_pid() -> int:
@@ -161,3 +161,29 @@ def test_the_in_process_tests_random_ranges_stay_clear_of_the_e2e_hosts_blocks()
             assert cidr.prefixlen == 24 and cidr.subnet_of(shared)
             assert not cidr.overlaps(reserved)
         assert transit != public
+
+
+def _on_loopback() -> str:
+    return subprocess.run(
+        ["ip", "-o", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@needs_root
+def test_an_outside_address_another_test_holds_is_never_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The in-process tests' "Internet" addresses on the loopback: one already there (another
+    test's, at once) is skipped, and left there after; the one taken is given back."""
+    held = next(n for n in range(254, 0, -1) if f" 198.51.100.{n}/32 " not in _on_loopback())
+    subprocess.run(["ip", "addr", "add", f"198.51.100.{held}/32", "dev", "lo"], check=True)
+    try:
+        others = [n for n in range(1, 255) if n != held]
+        monkeypatch.setattr(tenant_networks, "_loopback_candidates", lambda: [held, *others])
+        with outside_addresses() as (taken,):
+            assert taken != f"198.51.100.{held}"
+            assert f" {taken}/32 " in _on_loopback()
+        assert f" {taken}/32 " not in _on_loopback()
+        assert f" 198.51.100.{held}/32 " in _on_loopback()
+    finally:
+        subprocess.run(["ip", "addr", "del", f"198.51.100.{held}/32", "dev", "lo"], check=False)
