@@ -59,6 +59,7 @@ from andromede.hypervisor.tenant_network import NetworkLayout
 from andromede.hypervisor.wire import decode, encode
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
 from support.host_images import put_file_image
+from support.tenant_networks import random_ranges
 
 pytestmark = pytest.mark.slow
 
@@ -88,11 +89,11 @@ class BridgedHost:
 
 def random_layout() -> NetworkLayout:
     # Each run (and xdist worker) its own address plan and link names, as in
-    # test_tenant_networks.py: random /24s inside 100.64.0.0/10.
-    block = secrets.randbelow(64 * 256 // 2) * 2
+    # test_tenant_networks.py: random /24s clear of the e2e servers' blocks.
+    transit, public = random_ranges()
     return NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        transit_cidr=transit,
+        public_cidr=public,
         imds_port=20000 + secrets.randbelow(20000),
         link_prefix="g" + secrets.token_hex(2),
     )

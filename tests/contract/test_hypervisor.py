@@ -76,6 +76,7 @@ from support.guest_images import (
 )
 from support.host_images import file_chunks, file_sha256, put_file_image
 from support.rbd import RbdNamespace
+from support.tenant_networks import random_ranges
 
 pytestmark = pytest.mark.slow
 
@@ -133,10 +134,10 @@ def _bridged_config(link_letter: str) -> tuple[QemuDriverConfig, Path]:
     networks cannot be built."""
     if os.geteuid() != 0 or shutil.which("dnsmasq") is None:
         pytest.skip("tenant networks need root and dnsmasq")
-    block = secrets.randbelow(64 * 256 // 2) * 2
+    transit, public = random_ranges()
     layout = NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        transit_cidr=transit,
+        public_cidr=public,
         imds_port=20000 + secrets.randbelow(20000),
         link_prefix=link_letter + secrets.token_hex(2),
     )

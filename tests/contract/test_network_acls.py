@@ -34,6 +34,7 @@ from support.tenant_networks import (
     guest,
     needs_root_and_tools,
     networks,
+    outside_addresses,
     random_layout,
     serving,
 )
@@ -84,12 +85,8 @@ def _host_reach(address: str, port: int) -> str:
 @contextmanager
 def _outside() -> Iterator[str]:
     """An address of the host's own that is neither transit nor public: the LAN, the Internet."""
-    address = f"198.51.100.{1 + secrets.randbelow(250)}"
-    subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
-    try:
+    with outside_addresses() as (address,):
         yield address
-    finally:
-        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
 
 
 EVERYTHING = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))

@@ -495,9 +495,7 @@ async def test_an_instance_without_a_public_address_reaches_only_its_metadata_th
     unmapped_nic = replace(_nic(subnet, 6), public_address=False)
     everything = InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
     # An address of the host's own that is neither transit nor public: the LAN, the Internet.
-    outside = f"198.51.100.{1 + secrets.randbelow(250)}"
-    subprocess.run(["ip", "addr", "add", f"{outside}/32", "dev", "lo"], check=True)
-    try:
+    with _outside() as outside:
         async with (
             guest(networks, "i-pub", mapped_nic) as pub,
             guest(networks, "i-priv", unmapped_nic) as priv,
@@ -525,8 +523,6 @@ async def test_an_instance_without_a_public_address_reaches_only_its_metadata_th
             await networks.plug("i-priv", replace(unmapped_nic, public_address=True))
             with serving(priv.netns, "", 22):
                 assert host_reach(unmapped.public_ip, 22).startswith("peer ")
-    finally:
-        subprocess.run(["ip", "addr", "del", f"{outside}/32", "dev", "lo"], check=False)
 
 
 # -- Elastic IPs ------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
     data_dir = root / "data"
     # The gateway drives no local agent (its state directory stays empty).
     gateway_state, gateway_host_env = new_qemu_host("gw")
-    hosts = {name: new_qemu_host(name) for name in ("hv-a", "hv-b")}
+    hosts = {name: new_qemu_host(name, gateway_host_env) for name in ("hv-a", "hv-b")}
     agents: dict[str, AgentProcess] = {}
     for name, (state_dir, host_env) in hosts.items():
         agents[name] = AgentProcess(

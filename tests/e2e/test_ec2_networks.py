@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import socket
 import subprocess
 import threading
@@ -54,6 +53,7 @@ from support.qemu_host import (
     bridged_server,
     ec2_client,
     import_image,
+    outside_address,
     tenant_networks_guest_image,
 )
 from support.server import REGION, ServerProcess
@@ -108,15 +108,13 @@ done) &
 """
 
 
-# "The Internet" for the NAT gateway step: an address of the host's own, of no range of its
-# networks (TEST-NET-2), answering each connection on port 8000 with the peer's address.
-OUTSIDE = f"198.51.100.{10 + secrets.randbelow(240)}"
-
-
 @contextmanager
-def _outside_server() -> Iterator[None]:
-    subprocess.run(["ip", "addr", "add", f"{OUTSIDE}/32", "dev", "lo"], check=True)
-    listener = socket.create_server((OUTSIDE, 8000))
+def _outside_server(outside: str) -> Iterator[None]:
+    """ "The Internet" for the NAT gateway step: ``outside``, an address of the host's own, of no
+    range of its networks (support.qemu_host.outside_address, the server's own on the machine),
+    answering each connection on port 8000 with the peer's address."""
+    subprocess.run(["ip", "addr", "add", f"{outside}/32", "dev", "lo"], check=True)
+    listener = socket.create_server((outside, 8000))
     listener.settimeout(0.5)
     stop = threading.Event()
 
@@ -137,7 +135,7 @@ def _outside_server() -> Iterator[None]:
         stop.set()
         thread.join()
         listener.close()
-        subprocess.run(["ip", "addr", "del", f"{OUTSIDE}/32", "dev", "lo"], check=False)
+        subprocess.run(["ip", "addr", "del", f"{outside}/32", "dev", "lo"], check=False)
 
 
 def resolving(other_name: str) -> str:
@@ -367,6 +365,7 @@ def _check_networks(
     )  # fmt: skip
     other_tenant = new_tenant(server, "net")
     other = ec2_client(server, (other_tenant.access_key_id, other_tenant.secret_access_key))
+    outside = outside_address(server.extra_env)
     # The other tenant launches into a VPC and subnet of its own, over the very range of the
     # first tenant's default subnet (decision 0100).
     vpc_id = other.create_vpc(CidrBlock="172.31.0.0/16")["Vpc"]["VpcId"]
@@ -375,7 +374,7 @@ def _check_networks(
         other,
         image_id,
         listening_prober("hello-from-stranger", listener["PublicIpAddress"])
-        + probe_loop(OUTSIDE, "out"),
+        + probe_loop(outside, "out"),
         NetworkInterfaces=[
             {"DeviceIndex": 0, "SubnetId": subnet["SubnetId"], "AssociatePublicIpAddress": True}
         ],
@@ -418,7 +417,7 @@ def _check_networks(
     assert "hello-from-listener" not in console
     # Its lease came from its own subnet's DHCP server.
     assert "andromede-dhcp ip=172.31.5.4" in console
-    _check_internet_gateway(other, vpc_id, stranger)
+    _check_internet_gateway(other, vpc_id, stranger, outside)
 
 
 def _check_vpc_dns(ec2: Any, reader: dict[str, Any], listener: dict[str, Any]) -> None:
@@ -544,7 +543,9 @@ def _check_interface_endpoint(
         ec2.delete_security_group(GroupId=group)
 
 
-def _check_internet_gateway(other: Any, vpc_id: str, stranger: dict[str, Any]) -> None:
+def _check_internet_gateway(
+    other: Any, vpc_id: str, stranger: dict[str, Any], outside: str
+) -> None:
     """Decision 0121: a new VPC has no internet gateway; the stranger's port open to all and
     its public address are not enough for the host to reach it. A gateway and a route to it
     are; the route deleted, the host is refused again."""
@@ -566,11 +567,11 @@ def _check_internet_gateway(other: Any, vpc_id: str, stranger: dict[str, Any]) -
     assert _host_reads(address, 8000).startswith(b"hello-from-stranger")
     other.delete_route(**route)
     assert _host_refused_soon(address, 8000)
-    _check_elastic_ip(other, stranger, route, gateway)
+    _check_elastic_ip(other, stranger, route, gateway, outside)
 
 
 def _check_elastic_ip(
-    other: Any, stranger: dict[str, Any], route: dict[str, str], gateway: str
+    other: Any, stranger: dict[str, Any], route: dict[str, str], gateway: str, outside: str
 ) -> None:
     """Decision 0125: an Elastic IP associated with the stranger is routed to it by its host
     (its groups deciding, the route out restored); disassociated, the host is refused at it."""
@@ -587,10 +588,12 @@ def _check_elastic_ip(
     other.disassociate_address(PublicIp=elastic_ip)
     assert _host_refused_soon(elastic_ip, 8000)
     other.release_address(AllocationId=allocation["AllocationId"])
-    _check_nat_gateway(other, stranger, route)
+    _check_nat_gateway(other, stranger, route, outside)
 
 
-def _check_nat_gateway(other: Any, stranger: dict[str, Any], route: dict[str, str]) -> None:
+def _check_nat_gateway(
+    other: Any, stranger: dict[str, Any], route: dict[str, str], outside: str
+) -> None:
     """Decision 0129: the stranger reaches the outside from its own public address while its
     table routes to the internet gateway; once it routes to a NAT gateway (in a subnet of its
     own whose table routes to the internet gateway), from the gateway's Elastic IP."""
@@ -611,7 +614,7 @@ def _check_nat_gateway(other: Any, stranger: dict[str, Any], route: dict[str, st
     other.get_waiter("nat_gateway_available").wait(
         NatGatewayIds=[nat["NatGatewayId"]], WaiterConfig=WAIT
     )
-    with _outside_server():
+    with _outside_server(outside):
         own = stranger["PublicIpAddress"]
         _console_until(other, stranger["InstanceId"], rf"andromede-out got=peer {re.escape(own)}")
         other.replace_route(**route, NatGatewayId=nat["NatGatewayId"])

@@ -187,7 +187,7 @@ def region(tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage) ->
     data_dir = root / "data"
     # The gateway drives no local agent (its state directory stays empty).
     gateway_state, gateway_host_env = new_qemu_host("xgw")
-    made = {name: new_qemu_host(name) for name in ("xhv-a", "xhv-b")}
+    made = {name: new_qemu_host(name, gateway_host_env) for name in ("xhv-a", "xhv-b")}
     try:
         with underlay_pair() as underlays:
             hosts: dict[str, Host] = {}

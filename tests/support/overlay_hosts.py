@@ -22,15 +22,16 @@ from andromede.compute.driver import NetworkPeer, NicSpec
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.hypervisor_agents import underlay_pair
 from support.netns_guest import namespace_guest
+from support.tenant_networks import random_ranges
 
 __all__ = ["Guest", "Host", "answers", "guest", "host_layout", "hosts", "serving"]
 
 
 def host_layout(underlay: str = "", underlay_netns: str = "") -> NetworkLayout:
-    block = secrets.randbelow(64 * 256 // 2) * 2
+    transit, public = random_ranges()
     return NetworkLayout(
-        transit_cidr=f"100.{64 + block // 256}.{block % 256}.0/24",
-        public_cidr=f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24",
+        transit_cidr=transit,
+        public_cidr=public,
         imds_port=20000 + secrets.randbelow(20000),
         link_prefix="o" + secrets.token_hex(2),
         underlay_address=underlay,

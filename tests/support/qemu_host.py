@@ -1,16 +1,21 @@
 """A private hypervisor host for the e2e tests that run ``andromede serve`` with QEMU.
 
 Each server gets its own state directory (short: QMP socket paths fit in 107 bytes), its own
-link prefix and its own transit and public ranges, so parallel test servers never share a
-network namespace, a link, an address or the metadata listener's address; :func:`clear_qemu_host`
+link prefix and its own transit, public and Elastic IP ranges (one reserved block: 100.64.<b>,
+100.65.<b> and 100.66.<b>.0/24), so parallel test servers — two xdist workers, or two runs on
+one machine — never share a network namespace, a link, an address, a host route to an Elastic
+IP or NAT gateway address, or the metadata listener's address; :func:`clear_qemu_host`
 removes what a failed test left (stopping serve stops its agent, never the guests nor their
 tenant networks, nor the host's metadata guard). :func:`import_image` and :func:`ec2_client`
 are the operator's and the tenant's first steps on it.
 
-A transit /24 is taken only when nothing on the machine claims it: no address in it, no
-metadata guard of another host naming it (a guard left by a killed run drops every guest's
-metadata request to that range, whatever the prefix of the host that takes it next), and no
-reservation of a live test process (two xdist workers picking at once).
+A block is taken only when nothing on the machine claims any of its three /24s: no address or
+host route in them (an Elastic IP's /32 route left by a killed run), no metadata guard of
+another host naming them (a guard left by a killed run drops every guest's metadata request to
+that range, whatever the prefix of the host that takes it next), and no reservation of a live
+test process (two xdist workers picking at once). The Elastic IPs' range matters because a host
+routes each Elastic IP as a /32 in the machine's one main table: two servers handing out
+100.66.0.1 would each ``route replace`` it towards their own guest, and the later one wins.
 """
 
 from __future__ import annotations
@@ -43,13 +48,18 @@ __all__ = [
     "guest_image_or_skip",
     "import_image",
     "new_qemu_host",
+    "outside_address",
     "qemu_processes",
     "tenant_networks_guest_image",
 ]
 
 
-def new_qemu_host(name: str) -> tuple[Path, dict[str, str]]:
-    """A fresh state directory and the serve settings that make it this run's host."""
+def new_qemu_host(name: str, region: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
+    """A fresh state directory and the serve settings that make it this run's host.
+
+    ``region``: the settings of the region server (another :func:`new_qemu_host`'s) whose
+    hosts this one is; it then takes that server's Elastic IP range, as an operator's hosts and
+    region server read one configuration (the hosts route what the region hands out)."""
     state_dir = Path(tempfile.mkdtemp(prefix=f"andromede-e2e-{name}-", dir="/tmp"))
     block = _reserve_block(state_dir)
     env = {
@@ -58,8 +68,19 @@ def new_qemu_host(name: str) -> tuple[Path, dict[str, str]]:
         "ANDROMEDE_HYPERVISOR_LINK_PREFIX": f"q{uuid.uuid4().hex[:4]}",
         "ANDROMEDE_HYPERVISOR_TRANSIT_CIDR": f"100.64.{block}.0/24",
         "ANDROMEDE_HYPERVISOR_PUBLIC_CIDR": f"100.65.{block}.0/24",
+        "ANDROMEDE_ELASTIC_IP_CIDR": (
+            region["ANDROMEDE_ELASTIC_IP_CIDR"] if region else f"100.66.{block}.0/24"
+        ),
     }
     return state_dir, env
+
+
+def outside_address(env: dict[str, str]) -> str:
+    """An address of TEST-NET-3 the host's reserved block names (203.0.113.<block>), for a test
+    to put on the machine's loopback as "the Internet" its guests reach: unique on the machine
+    as the block is, where a random pick could be another live test's (and its teardown would
+    take it away)."""
+    return f"203.0.113.{env['ANDROMEDE_HYPERVISOR_TRANSIT_CIDR'].split('.')[2]}"
 
 
 # One file per reserved /24, holding the pid of the test process that holds it.
@@ -67,8 +88,8 @@ _RESERVATIONS = Path(tempfile.gettempdir()) / "andromede-e2e-transit-blocks"
 
 
 def _reserve_block(state_dir: Path) -> int:
-    """A /24 of 100.64.0.0/16 nothing on this machine claims, reserved until
-    :func:`clear_qemu_host` (random, so concurrent pickers rarely contend)."""
+    """A block (its /24 of 100.64, 100.65 and 100.66.0.0/16) nothing on this machine claims,
+    reserved until :func:`clear_qemu_host` (random, so concurrent pickers rarely contend)."""
     _RESERVATIONS.mkdir(exist_ok=True)
     # One picker at a time: taking over a dead process's reservation is a read, then a write.
     with (_RESERVATIONS / ".lock").open("a") as lock:
@@ -86,14 +107,17 @@ def _reserve_block(state_dir: Path) -> int:
 
 
 def _claimed_blocks() -> set[int]:
-    """/24s of 100.64.0.0/16 an address or any nftables rule (a metadata guard) names."""
-    addresses = subprocess.run(
-        ["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=False
-    ).stdout
-    rules = subprocess.run(
-        ["nft", "list", "ruleset"], capture_output=True, text=True, check=False
-    ).stdout
-    return {int(found) for found in re.findall(r"\b100\.64\.(\d{1,3})\.", addresses + rules)}
+    """Blocks whose transit, public or Elastic IP /24 (100.64, 100.65 or 100.66.<block>) an
+    address, a host route or any nftables rule (a metadata guard) names."""
+    found = "".join(
+        subprocess.run(command, capture_output=True, text=True, check=False).stdout
+        for command in (
+            ["ip", "-o", "-4", "addr", "show"],
+            ["ip", "-4", "route", "show", "table", "all"],
+            ["nft", "list", "ruleset"],
+        )
+    )
+    return {int(block) for block in re.findall(r"\b100\.6[456]\.(\d{1,3})\.", found)}
 
 
 def _holder_alive(reservation: Path) -> bool:

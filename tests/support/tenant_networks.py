@@ -33,6 +33,7 @@ __all__ = [
     "networks",
     "outside_addresses",
     "random_layout",
+    "random_ranges",
     "serving",
 ]
 
@@ -53,13 +54,22 @@ def needs_root_and_tools() -> None:
         pytest.skip(f"tenant networks need root and {', '.join(missing) or 'root'}")
 
 
-def random_layout(letter: str) -> NetworkLayout:
-    """An address plan and link names of the test's own: random /24s inside 100.64.0.0/10, so
-    two tests (and two xdist workers) never share a host route or a link; ``letter`` starts
-    the link names, one per test module."""
-    block = secrets.randbelow(64 * 256 // 2) * 2
+def random_ranges() -> tuple[str, str]:
+    """A random transit and public /24 for an in-process test's host, in 100.64.0.0/10 less its
+    first /14 (100.68 to 100.127), so never in the blocks the e2e servers reserve
+    (support.qemu_host: 100.64, 100.65 and 100.66.<block>.0/24, their Elastic IPs' /32 routes
+    among them), whose reservation a random pick here takes no part in."""
+    block = 4 * 256 + secrets.randbelow(60 * 256 // 2) * 2
     transit = f"100.{64 + block // 256}.{block % 256}.0/24"
     public = f"100.{64 + (block + 1) // 256}.{(block + 1) % 256}.0/24"
+    return transit, public
+
+
+def random_layout(letter: str) -> NetworkLayout:
+    """An address plan and link names of the test's own (:func:`random_ranges`), so two tests
+    (and two xdist workers) rarely share a host route or a link; ``letter`` starts the link
+    names, one per test module."""
+    transit, public = random_ranges()
     return NetworkLayout(
         transit_cidr=transit,
         public_cidr=public,
@@ -186,14 +196,36 @@ def host_reach(address: str, port: int) -> str:
     return host_connect(address, port, timeout=ANSWERED_WITHIN)
 
 
+def _loopback_candidates() -> list[int]:
+    """The last bytes of 198.51.100.0/24, in a random order (two tests rarely try one)."""
+    return secrets.SystemRandom().sample(range(1, 255), 254)
+
+
 @contextmanager
 def outside_addresses(count: int = 1) -> Iterator[list[str]]:
     """Addresses of the host's own that are neither transit nor public (TEST-NET-2, on its
-    loopback): the LAN, the Internet, as the tenant networks see them."""
-    addresses = [f"198.51.100.{n}" for n in secrets.SystemRandom().sample(range(1, 251), count)]
-    for address in addresses:
-        subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+    loopback): the LAN, the Internet, as the tenant networks see them; none another live test
+    holds."""
+    addresses: list[str] = []
     try:
+        # Adding an address the loopback has already fails (EEXIST: "Address already assigned",
+        # "File exists" in older iproute2): that is the claim, so two tests at once never
+        # share one (the first one done would take it from the other).
+        for n in _loopback_candidates():
+            if len(addresses) == count:
+                break
+            added = subprocess.run(
+                ["ip", "addr", "add", f"198.51.100.{n}/32", "dev", "lo"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if added.returncode == 0:
+                addresses.append(f"198.51.100.{n}")
+            elif not any(taken in added.stderr for taken in ("already assigned", "File exists")):
+                raise RuntimeError(f"cannot add 198.51.100.{n} to lo: {added.stderr.strip()}")
+        if len(addresses) < count:
+            raise RuntimeError("every address of 198.51.100.0/24 is on this machine's loopback")
         yield addresses
     finally:
         for address in addresses:
