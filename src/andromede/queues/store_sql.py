@@ -29,6 +29,7 @@ from andromede.queues.store import (
     StoredMessage,
 )
 from andromede.queues.store_sql_fifo import forget_fifo_state, receive_fifo, send_fifo
+from andromede.queues.store_sql_rows import dead_letter, hand_out
 
 __all__ = ["SqlQueueStore"]
 
@@ -202,44 +203,9 @@ class SqlQueueStore:
                     and target_exists
                     and int(m["receive_count"]) >= redrive.max_receive_count
                 ):
-                    conn.execute(
-                        _M.update()
-                        .where(_M.c.id == m["id"])
-                        .values(
-                            tenant_id=redrive.tenant_id,
-                            queue_name=redrive.queue_name,
-                            visible_at=now,
-                            receive_count=0,
-                            first_received_at=None,
-                            receipt=None,
-                            dead_letter_source=name,
-                        )
-                    )
+                    dead_letter(conn, m, redrive, name, now)
                     continue
-                receipt = receipts[len(received)]
-                first = m["first_received_at"]
-                first_received = now if first is None else utc_from_stored(first)
-                count = int(m["receive_count"]) + 1
-                conn.execute(
-                    _M.update()
-                    .where(_M.c.id == m["id"])
-                    .values(
-                        visible_at=visible_until,
-                        receive_count=count,
-                        first_received_at=first_received,
-                        receipt=receipt,
-                    )
-                )
-                received.append(
-                    ReceivedMessage(
-                        m["message_id"],
-                        bytes(m["sealed"]),
-                        utc_from_stored(m["sent_at"]),
-                        receipt,
-                        count,
-                        first_received,
-                    )
-                )
+                received.append(hand_out(conn, m, receipts[len(received)], now, visible_until))
             return received
 
         return await self._db.write(work)

@@ -32,6 +32,7 @@ from andromede.db.types import utc_from_stored
 from andromede.queues.errors import OverLimit
 from andromede.queues.model import FORMAT_VERSION
 from andromede.queues.store import ReceivedMessage, Redrive, StoredMessage
+from andromede.queues.store_sql_rows import dead_letter, hand_out
 
 __all__ = ["forget_fifo_state", "receive_fifo", "send_fifo"]
 
@@ -245,44 +246,10 @@ def receive_fifo(
             ):
                 # To the dead-letter queue with its group; the group waits for the next
                 # receive.
-                conn.execute(
-                    _M.update()
-                    .where(_M.c.id == m["id"])
-                    .values(
-                        tenant_id=redrive.tenant_id,
-                        queue_name=redrive.queue_name,
-                        visible_at=now,
-                        receive_count=0,
-                        first_received_at=None,
-                        receipt=None,
-                        dead_letter_source=name,  # for a move task back (decision 0165)
-                    )
-                )
+                dead_letter(conn, m, redrive, name, now)  # for a move task back (0165)
                 break
-            first = m["first_received_at"]
-            first_received = now if first is None else utc_from_stored(first)
-            count = int(m["receive_count"]) + 1
-            receipt = receipts[len(received)]
-            conn.execute(
-                _M.update()
-                .where(_M.c.id == m["id"])
-                .values(
-                    visible_at=visible_until,
-                    receive_count=count,
-                    first_received_at=first_received,
-                    receipt=receipt,
-                )
-            )
             received.append(
-                ReceivedMessage(
-                    m["message_id"],
-                    bytes(m["sealed"]),
-                    utc_from_stored(m["sent_at"]),
-                    receipt,
-                    count,
-                    first_received,
-                    int(m["id"]),
-                )
+                hand_out(conn, m, receipts[len(received)], now, visible_until, with_sequence=True)
             )
     if attempt is not None and attempt_until is not None and received:
         conn.execute(_A.delete().where(*_of(_A, tenant_id, name), _A.c.attempt_key == attempt))
