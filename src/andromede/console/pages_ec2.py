@@ -29,6 +29,7 @@ __all__ = [
     "client_token",
     "field",
     "no_ec2",
+    "read_only_list",
     "viewer",
     "vpc_scoped_list",
 ]
@@ -121,6 +122,45 @@ async def vpc_scoped_list(
         error=error,
         **listed,
     )
+
+
+# EC2's listing of a kind of the caller's resources, every page of it.
+Describe = Callable[[Ec2Wire, Any, Principal], Awaitable[Sequence[Any]]]
+
+
+def read_only_list(
+    template: str, rows: str, title: Callable[[Callable[[str], str]], str], describe: Describe
+) -> Handler:
+    """A page that lists what ``describe`` answers the signed-in user (as ``rows`` in
+    ``template``, titled ``title`` in the request's language) and changes nothing: those
+    resources are made and changed with the EC2 API (prefix lists, VPC endpoints)."""
+
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        listed: Sequence[Any] = []
+        error: str | None = None
+        status = 200
+        if console.ec2 is None:
+            error, status = no_ec2(console, request)
+        else:
+            try:
+                listed = await describe(console.ec2, request.scope, session.principal)
+            except WireError as exc:
+                error, status = console.error_text(request, exc), exc.status
+        shown: dict[str, Any] = {rows: listed}
+        return console.render(
+            request,
+            template,
+            session=session,
+            status=status,
+            title=title(console.catalogue(request).gettext),
+            error=error,
+            **shown,
+        )
+
+    return handler
 
 
 def viewer(page: Page) -> Handler:
