@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from andromede.billing.service import BillingService
 from andromede.iam.secrets import SecretSealer
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.sns import sns_spec
+from andromede.iamapi.sns_metering import sns_meter
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.notifications.delivery import Deliverer, DeliveryPolicy
@@ -29,6 +31,7 @@ from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.model import Queue
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
+from andromede.wiring.billing import delivery_meter
 from andromede.wiring.pubsub import StoredSigningKeys, TopicQueues
 from andromede.wiring.queues import KeySealer
 from support.clock import Clock
@@ -64,9 +67,15 @@ class Sns:
 
 
 @asynccontextmanager
-async def sns_world(tmp_path: Path, *, now: Callable[[], datetime] = _utcnow) -> AsyncIterator[Sns]:
+async def sns_world(
+    tmp_path: Path,
+    *,
+    now: Callable[[], datetime] = _utcnow,
+    billing: BillingService | None = None,
+) -> AsyncIterator[Sns]:
     """SNS over in-memory stores, real queues and the real worker; ``now``: the
-    notification services' clock (signatures keep the real time)."""
+    notification services' clock (signatures keep the real time); ``billing``: where the
+    SNS app meters its requests and the worker its deliveries (decision 0169)."""
     clock = Clock(now=float(int(time.time())))
     async with query_world(clock, tmp_path / "data") as world:
         keys_service = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
@@ -95,9 +104,20 @@ async def sns_world(tmp_path: Path, *, now: Callable[[], datetime] = _utcnow) ->
         )
         settings = Settings(data_dir=tmp_path / "data", region=REGION)
         world.apps["sns"] = QueryApp(
-            sns_spec(topics, REGION, pubsub), world.identity, world.audit, settings
+            sns_spec(topics, REGION, pubsub),
+            world.identity,
+            world.audit,
+            settings,
+            meter=None if billing is None else sns_meter(billing, REGION),
         )
-        deliverer = Deliverer(events, topics, DeliveryPolicy(), subscribers=pubsub, clock=now)
+        deliverer = Deliverer(
+            events,
+            topics,
+            DeliveryPolicy(),
+            subscribers=pubsub,
+            clock=now,
+            on_delivered=None if billing is None else delivery_meter(billing, REGION),
+        )
         try:
             yield Sns(
                 world, world.client(world.root), pubsub, topics, queues, deliverer, events, keys

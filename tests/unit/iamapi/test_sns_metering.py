@@ -6,8 +6,6 @@ request of the queue's owner; a subscription's confirmation no delivery."""
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,26 +17,14 @@ from botocore.credentials import Credentials
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
-from andromede.iam.secrets import SecretSealer
-from andromede.iamapi.app import QueryApp
-from andromede.iamapi.sns import sns_spec
-from andromede.iamapi.sns_metering import sns_meter, sns_payload_bytes
-from andromede.kms.keyfile import LocalKeyFileProvider
-from andromede.kms.service import KeyService
-from andromede.notifications.delivery import Deliverer, DeliveryPolicy
-from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
-from andromede.notifications.memory_subscriptions import MemorySubscriptionStore
-from andromede.notifications.pubsub import Delivery, PubSubLimits, PubSubService
-from andromede.notifications.service import TopicService
+from andromede.iamapi.sns_metering import sns_payload_bytes
+from andromede.notifications.delivery import Deliverer
+from andromede.notifications.pubsub import Delivery
 from andromede.notifications.subscriptions import Subscription
-from andromede.queues.memory import MemoryQueueStore
-from andromede.queues.service import QueueLimits, QueueService
-from andromede.settings import Settings
+from andromede.queues.service import QueueService
 from andromede.wiring.billing import delivery_meter
-from andromede.wiring.pubsub import StoredSigningKeys, TopicQueues
-from andromede.wiring.queues import KeySealer
-from support.clock import Clock
-from support.queryapp import REGION, ApiError, World, query_world
+from support.queryapp import REGION, ApiError, World
+from support.snsworld import sns_world
 
 KIB = 1024
 
@@ -81,48 +67,13 @@ class Metered:
 
 @pytest.fixture
 async def metered(tmp_path: Path) -> AsyncIterator[Metered]:
-    clock = Clock(now=float(int(time.time())))
-    async with query_world(clock, tmp_path / "data") as world:
-        keys_service = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-        queues = QueueService(
-            MemoryQueueStore(),
-            KeySealer(keys_service),
-            region=REGION,
-            limits=QueueLimits(max_queues=20, max_message_size=262_144, poll_interval=0.05),
-        )
-        events = MemoryEventQueue([])
-        topics = TopicService(MemoryTopicStore(), region=REGION, max_topics=10, queue=events)
-        store = MemorySubscriptionStore()
-        keys = StoredSigningKeys(store, SecretSealer(os.urandom(32)), REGION)
-        pubsub = PubSubService(
-            topics,
-            store,
-            events,
-            keys,
-            TopicQueues(queues, REGION),
-            PubSubLimits(base_url="https://sns.test:9000", max_message_size=4096),
-        )
-        billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
-        settings = Settings(data_dir=tmp_path / "data", region=REGION)
-        world.apps["sns"] = QueryApp(
-            sns_spec(topics, REGION, pubsub),
-            world.identity,
-            world.audit,
-            settings,
-            meter=sns_meter(billing, REGION),
-        )
-        deliverer = Deliverer(
-            events,
-            topics,
-            DeliveryPolicy(),
-            subscribers=pubsub,
-            on_delivered=delivery_meter(billing, REGION),
-        )
-        try:
-            yield Metered(world, billing, queues, deliverer)
-        finally:
-            await billing.close()
-            keys_service.close()
+    """``support.snsworld``'s SNS, its app and worker metering into a real BillingService."""
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    try:
+        async with sns_world(tmp_path, billing=billing) as sns:
+            yield Metered(sns.world, billing, sns.queues, sns.deliverer)
+    finally:
+        await billing.close()
 
 
 async def test_requests_of_the_caller_and_deliveries_of_the_topic(metered: Metered) -> None:
