@@ -29,7 +29,7 @@ from andromede.queues.store import (
     StoredMessage,
 )
 from andromede.queues.store_sql_fifo import forget_fifo_state, receive_fifo, send_fifo
-from andromede.queues.store_sql_rows import dead_letter, hand_out
+from andromede.queues.store_sql_rows import dead_letter, hand_out, room
 
 __all__ = ["SqlQueueStore"]
 
@@ -168,18 +168,7 @@ class SqlQueueStore:
             return []
 
         def work(conn: Connection) -> list[ReceivedMessage]:
-            conn.execute(_M.delete().where(*mine, _M.c.expires_at <= now))
-            in_flight = int(
-                conn.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(_M)
-                    .where(*mine, _M.c.visible_at > now, _M.c.receipt.is_not(None))
-                )
-                or 0
-            )
-            if in_flight >= in_flight_limit:
-                raise OverLimit("Too many messages in flight.")
-            take = min(limit, in_flight_limit - in_flight, len(receipts))
+            take = room(conn, mine, now, limit, in_flight_limit, len(receipts))
             rows = conn.execute(
                 sa.select(_M)
                 .where(due)

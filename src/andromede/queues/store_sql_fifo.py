@@ -29,10 +29,9 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.types import utc_from_stored
-from andromede.queues.errors import OverLimit
 from andromede.queues.model import FORMAT_VERSION
 from andromede.queues.store import ReceivedMessage, Redrive, StoredMessage
-from andromede.queues.store_sql_rows import dead_letter, hand_out
+from andromede.queues.store_sql_rows import dead_letter, hand_out, room
 
 __all__ = ["forget_fifo_state", "receive_fifo", "send_fifo"]
 
@@ -176,18 +175,7 @@ def receive_fifo(
         if again:
             return again
     mine = _of(_M, tenant_id, name)
-    conn.execute(_M.delete().where(*mine, _M.c.expires_at <= now))
-    in_flight = int(
-        conn.scalar(
-            sa.select(sa.func.count())
-            .select_from(_M)
-            .where(*mine, _M.c.visible_at > now, _M.c.receipt.is_not(None))
-        )
-        or 0
-    )
-    if in_flight >= in_flight_limit:
-        raise OverLimit("Too many messages in flight.")
-    take = min(limit, in_flight_limit - in_flight, len(receipts))
+    take = room(conn, mine, now, limit, in_flight_limit, len(receipts))
     other = _M.alias("other")
     oldest = (
         sa.select(sa.func.min(other.c.id))

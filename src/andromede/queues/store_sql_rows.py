@@ -1,18 +1,21 @@
-"""What a receive does to one message row, on the SQL stores' standard and FIFO paths alike
-(decisions 0158, 0164, 0165): hand it out under a new receipt until ``visible_until``, or move
-it to its dead-letter queue, recording the queue it came from for a message move task back."""
+"""What a receive does to the rows of one queue, on the SQL stores' standard and FIFO paths
+alike (decisions 0158, 0164, 0165): how many it may hand out, expired messages gone first;
+hand one out under a new receipt until ``visible_until``, or move it to its dead-letter queue,
+recording the queue it came from for a message move task back."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from andromede.db import tables
 from andromede.db.types import utc_from_stored
+from andromede.queues.errors import OverLimit
 from andromede.queues.store import ReceivedMessage, Redrive
 
-__all__ = ["dead_letter", "hand_out"]
+__all__ = ["dead_letter", "hand_out", "room"]
 
 _M = tables.queue_messages
 
@@ -69,3 +72,28 @@ def hand_out(
         first_received,
         int(row["id"]) if with_sequence else 0,
     )
+
+
+def room(
+    conn: Connection,
+    mine: tuple[sa.ColumnElement[bool], ...],
+    now: datetime,
+    limit: int,
+    in_flight_limit: int,
+    receipts: int,
+) -> int:
+    """Delete the queue's (``mine``) expired messages, then how many a receive may take: at
+    most ``limit`` and ``receipts``, and what the queue's in-flight ceiling leaves
+    (OverLimit once it is reached, as SQS)."""
+    conn.execute(_M.delete().where(*mine, _M.c.expires_at <= now))
+    in_flight = int(
+        conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(_M)
+            .where(*mine, _M.c.visible_at > now, _M.c.receipt.is_not(None))
+        )
+        or 0
+    )
+    if in_flight >= in_flight_limit:
+        raise OverLimit("Too many messages in flight.")
+    return min(limit, in_flight_limit - in_flight, receipts)
