@@ -4,6 +4,8 @@ decide (a user without ec2:DescribeVpcEndpoints sees EC2's refusal)."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from andromede.compute.vpc_endpoint import InterfaceEndpointRequest
@@ -162,3 +164,44 @@ async def test_endpoints_created_modified_and_deleted(console: ConsoleHarness) -
     ]
     assert gone.status_code == 400 and "InvalidVpcEndpointId.NotFound" in gone.text
     assert "DNS privé" in french.text and "Enregistrer" in french.text
+
+
+async def test_a_modify_form_keeps_what_the_user_may_not_list(console: ConsoleHarness) -> None:
+    """A user EC2 lets read and change endpoints but not list route tables: the endpoint's
+    page still holds its route table, selected, so that saving its policy removes nothing."""
+    compute = running_compute(console)
+    tenant = console.admin_tenant_id
+    service = f"com.amazonaws.{console.application.settings.region}.s3"
+    default = await compute.default_network(tenant)
+    vpc_id = default.vpc.vpc_id
+    [table_id] = [
+        t.route_table_id
+        for t in await compute.describe_route_tables(tenant, [])
+        if t.vpc_id == vpc_id
+    ]
+    made = await compute.create_vpc_endpoint(tenant, vpc_id, service, [table_id])
+    await console.user_with_password(tenant, "netops")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["ec2:DescribeVpcEndpoints", "ec2:ModifyVpcEndpoint"],
+                "Resource": "*",
+            }
+        ],
+    }
+    await console.identity.put_user_policy(tenant, "netops", "endpoints", json.dumps(policy))
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "netops")).status_code == 303
+        page = await client.get(f"/vpc-endpoints/{made.vpc_endpoint_id}")
+        token = await csrf(client, f"/vpc-endpoints/{made.vpc_endpoint_id}")
+        saved = await client.post(
+            f"/vpc-endpoints/{made.vpc_endpoint_id}/modify",
+            data={"csrf": token, "route_table_id": table_id, "policy": made.policy_document},
+        )
+    assert page.status_code == 200 and 'role="alert"' not in page.text
+    assert f'<option value="{table_id}" selected>{table_id}</option>' in page.text
+    assert saved.status_code == 303, saved.text
+    [kept] = await compute.describe_vpc_endpoints(tenant, [made.vpc_endpoint_id])
+    assert kept.route_table_ids == (table_id,)
