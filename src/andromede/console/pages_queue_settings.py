@@ -31,7 +31,7 @@ from andromede.console.wire_queues import QueueRow
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ROUTES", "settings_attributes"]
+__all__ = ["NO_ENCRYPTION", "ROUTES", "settings_attributes", "shown_fields"]
 
 # The numeric attributes the form edits, in the order it shows them.
 NUMBERS: Final = (
@@ -92,18 +92,26 @@ def settings_attributes(
     return attributes
 
 
-def _shown(attributes: Mapping[str, str]) -> dict[str, str]:
+def _document(text: str) -> dict[str, Any]:
+    """A policy attribute's JSON object; empty for none or anything else (SQS checked it when
+    it was set, but a page must not fail on what it reads)."""
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def shown_fields(attributes: Mapping[str, str]) -> dict[str, str]:
     """The form's fields as the queue's attributes set them (what a GET shows)."""
     shown = {name: attributes.get(name, "") for name in NUMBERS}
-    try:
-        redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
-        allow = json.loads(attributes.get("RedriveAllowPolicy") or "{}")
-    except ValueError:
-        redrive, allow = {}, {}
+    redrive = _document(attributes.get("RedrivePolicy", ""))
+    allow = _document(attributes.get("RedriveAllowPolicy", ""))
     shown["dead_letter_arn"] = str(redrive.get("deadLetterTargetArn", ""))
     shown["max_receive_count"] = str(redrive.get("maxReceiveCount", "10"))
     shown["redrive_permission"] = str(allow.get("redrivePermission", ""))
-    shown["source_queue_arns"] = " ".join(str(a) for a in allow.get("sourceQueueArns", []))
+    sources = allow.get("sourceQueueArns", [])
+    shown["source_queue_arns"] = " ".join(str(a) for a in sources if isinstance(sources, list))
     key = attributes.get("KmsMasterKeyId", "")
     if key and attributes.get("SqsManagedSseEnabled") != "true":
         shown["kms_key"] = key
@@ -157,7 +165,7 @@ async def _page(
                 listed = []
             others = [q for q in listed if q.name != name and q.arn]
             keys = await key_choices(console, request, session)
-    shown = _shown(attributes)
+    shown = shown_fields(attributes)
     if typed is not None:
         shown.update({k: v for k, v in typed.items() if k != "csrf"})
         shown["source_queue_arns"] = " ".join(sources)

@@ -11,6 +11,7 @@ from html import unescape
 
 import httpx
 
+from andromede.console.pages_queue_settings import NO_ENCRYPTION, settings_attributes, shown_fields
 from andromede.wiring.queues import queue_service
 from support.console import ConsoleHarness, csrf, log_in, logged_events
 
@@ -147,3 +148,33 @@ async def test_fifo_settings_and_sqss_combination_rule(console: ConsoleHarness) 
     assert held["FifoThroughputLimit"] == "perMessageGroupId"
     assert held["ContentBasedDeduplication"] == "true"
     assert "Délai de visibilité" in french.text and "Purger" in french.text
+
+
+def test_the_form_read_into_set_queue_attributes() -> None:
+    """What the form sends, apart from SQS: a standard queue gets no FIFO attribute, no
+    dead-letter queue and no allow policy are removals (``""``), a count that is not a number
+    goes as typed for SQS to refuse; what a page shows of a policy it cannot read is nothing."""
+    fields = {"VisibilityTimeout": " 40 ", "dead_letter_arn": "arn:aws:sqs:r:1:d",
+              "max_receive_count": "many", "kms_key": "alias/k", "reuse_period": "120",
+              "content_based_deduplication": "yes"}  # fmt: skip
+    sent = settings_attributes(fields, [], fifo=False)
+    assert sent["VisibilityTimeout"] == "40" and sent["DelaySeconds"] == ""
+    assert json.loads(sent["RedrivePolicy"]) == {
+        "deadLetterTargetArn": "arn:aws:sqs:r:1:d", "maxReceiveCount": "many"
+    }  # fmt: skip
+    assert sent["RedriveAllowPolicy"] == ""
+    assert sent["KmsMasterKeyId"] == "alias/k" and sent["KmsDataKeyReusePeriodSeconds"] == "120"
+    assert "SqsManagedSseEnabled" not in sent and "ContentBasedDeduplication" not in sent
+    fifo = settings_attributes(
+        {"redrive_permission": "byQueue", "kms_key": ""}, ["arn:a", "arn:b"], fifo=True
+    )
+    assert fifo["RedrivePolicy"] == "" and fifo["SqsManagedSseEnabled"] == "true"
+    assert json.loads(fifo["RedriveAllowPolicy"]) == {
+        "redrivePermission": "byQueue", "sourceQueueArns": ["arn:a", "arn:b"]
+    }  # fmt: skip
+    assert fifo["ContentBasedDeduplication"] == "false"
+    shown = shown_fields(
+        {"RedrivePolicy": "[1]", "RedriveAllowPolicy": "{", "SqsManagedSseEnabled": "false"}
+    )
+    assert shown["dead_letter_arn"] == "" and shown["redrive_permission"] == ""
+    assert shown["kms_key"] == NO_ENCRYPTION
