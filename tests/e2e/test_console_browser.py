@@ -322,3 +322,112 @@ def test_notification_filters_and_create_default_subnet_in_the_browser(
     assert block.status == 200, block.body
     assert b"<BlockPublicPolicy>true</BlockPublicPolicy>" in block.body
     assert b"<BlockPublicAcls>false</BlockPublicAcls>" in block.body
+
+
+def test_queue_settings_vpc_endpoint_and_subscription_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Session 47's forms as a user drives them: a queue's settings saved (a dead-letter queue
+    chosen from the account's) and a FIFO queue's throughput refused by SQS's combination
+    rule, shown as SQS's error; a Gateway endpoint created from the endpoints page, its route
+    tables chosen in a multiple select, then deleted; a queue subscribed to a topic and
+    unsubscribed — each checked with boto3, with no script error or CSP violation."""
+    tenant = new_tenant(server, "console-47")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName="ops")
+    iam.put_user_policy(
+        UserName="ops",
+        PolicyName="ops",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["sqs:*", "sns:*", "ec2:*", "kms:List*", "s3:ListAllMyBuckets"], '
+        '"Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName="ops", Password=PASSWORD)
+    sqs = client_for(server, "sqs", tenant.access_key_id, tenant.secret_access_key)
+    sns = client_for(server, "sns", tenant.access_key_id, tenant.secret_access_key)
+    ec2 = client_for(server, "ec2", tenant.access_key_id, tenant.secret_access_key)
+    jobs = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    dead = sqs.create_queue(QueueName="dead")["QueueUrl"]
+    sqs.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic_arn = sns.create_topic(Name="events")["TopicArn"]
+    (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    (table,) = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "RouteTables"
+    ]
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "ops")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+
+        page.goto(f"{console}/queues")
+        page.click("#queue-jobs a")
+        page.wait_for_url(f"{console}/queues/jobs")
+        page.fill("input[name=VisibilityTimeout]", "75")
+        page.select_option("select[name=dead_letter_arn]", dead_arn)
+        page.fill("input[name=max_receive_count]", "4")
+        page.click("#save-queue")
+        page.wait_for_url(f"{console}/queues/jobs")
+        assert page.input_value("input[name=VisibilityTimeout]") == "75"
+
+        page.goto(f"{console}/queues/orders.fifo")
+        page.select_option("select[name=throughput_limit]", "perMessageGroupId")
+        page.click("#save-queue")
+        page.wait_for_selector("p.error")
+        assert "perMessageGroupId is allowed only when" in page.inner_text("p.error")
+
+        page.goto(f"{console}/vpc-endpoints")
+        page.select_option("select[name=endpoint_type]", "Gateway")
+        page.select_option("select[name=vpc_id]", vpc["VpcId"])
+        page.select_option("select[name=route_table_id]", [table["RouteTableId"]])
+        page.fill("#create-vpc-endpoint-form input[name=name]", "to-s3")
+        page.click("#create-vpc-endpoint")
+        page.wait_for_url(f"{console}/vpc-endpoints")
+        (made,) = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+        assert made["RouteTableIds"] == [table["RouteTableId"]]
+        page.click(f"#vpc-endpoint-{made['VpcEndpointId']} a")
+        page.wait_for_url(f"{console}/vpc-endpoints/{made['VpcEndpointId']}")
+        page.check("input[name=confirm]")
+        page.click("button.danger")
+        page.wait_for_url(f"{console}/vpc-endpoints")
+        assert page.locator("tr.vpc-endpoint").count() == 0
+
+        page.goto(f"{console}/topics")
+        page.click("#topic-events a")
+        page.wait_for_url(f"{console}/topics/events")
+        page.select_option("select[name=queue_arn]", label="jobs")
+        page.click("#subscribe")
+        page.wait_for_url(f"{console}/topics/events")
+        assert page.locator("tr.subscription td.protocol").inner_text() == "sqs"
+        (subscribed,) = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+        page.check("tr.subscription input[name=confirm]")
+        page.click("tr.subscription button.danger")
+        page.wait_for_url(f"{console}/topics/events")
+        assert "No subscriptions." in page.content()
+        # The refused FIFO form's answer (400) is the one resource the browser reports.
+        assert [r for r in reported if "status of 400" not in r] == [], reported
+    finally:
+        context.close()
+        print(f"session 47 browser flows: {time.monotonic() - started:.1f} s")
+    held = sqs.get_queue_attributes(QueueUrl=jobs, AttributeNames=["All"])["Attributes"]
+    assert held["VisibilityTimeout"] == "75"
+    assert json.loads(held["RedrivePolicy"]) == {
+        "deadLetterTargetArn": dead_arn,
+        "maxReceiveCount": 4,
+    }
+    assert subscribed["Protocol"] == "sqs" and subscribed["Endpoint"].endswith(":jobs")
+    assert sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"] == []
+    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []

@@ -133,7 +133,7 @@ def read_only_list(
 ) -> Handler:
     """A page that lists what ``describe`` answers the signed-in user (as ``rows`` in
     ``template``, titled ``title`` in the request's language) and changes nothing: those
-    resources are made and changed with the EC2 API (prefix lists, VPC endpoints)."""
+    resources are made and changed with the EC2 API (prefix lists)."""
 
     async def handler(console: Console, request: Request) -> Response:
         session = await console.session(request)

@@ -1,5 +1,6 @@
 """SQS-style queues (decision 0158): list the account's queues with their type, encryption
 and message counts (visible, in flight, delayed), create one, delete one after a ticked box.
+Each queue's name links to its settings page (``pages_queue_settings``).
 
 A queue is made standard or FIFO (decision 0164: the name given ``.fifo``, ``FifoQueue`` and,
 ticked, ``ContentBasedDeduplication``), encrypted by SQS (SSE-SQS) or under a KMS key of the
@@ -28,7 +29,7 @@ from andromede.queues.sse import AWS_MANAGED_SQS_KEY_ALIAS
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "key_choices"]
 
 
 def _texts(_: Callable[[str], str]) -> tuple[str, str]:
@@ -43,16 +44,23 @@ async def _rows(sqs: SqsWire, request: Request, session: Session) -> list[QueueR
     return await sqs.list_queues(request.scope, session.principal)
 
 
-async def _choices(console: Console, request: Request, session: Session) -> dict[str, Any]:
-    """The KMS keys the form offers: the account's aliases and keys as KMS lists them to the
-    signed-in principal (none where KMS is not served or refuses), after SQS's own alias."""
+async def key_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
+    """The KMS keys a queue's form offers: the account's aliases and keys as KMS lists them
+    to the signed-in principal (none where KMS is not served or refuses), after SQS's own
+    alias. Also the queue settings page's (``pages_queue_settings``)."""
     keys = [(AWS_MANAGED_SQS_KEY_ALIAS, AWS_MANAGED_SQS_KEY_ALIAS)]
     if console.kms is not None:
         listed = await console.kms.key_choices(
             request.scope, session.principal, limit=console.settings.console_page_size
         )
         keys.extend(choice for choice in listed if choice[0] != AWS_MANAGED_SQS_KEY_ALIAS)
-    return {"kms_keys": keys}
+    return keys
+
+
+async def _choices(console: Console, request: Request, session: Session) -> dict[str, Any]:
+    return {"kms_keys": await key_choices(console, request, session)}
 
 
 def _attributes(f: Mapping[str, str]) -> tuple[str, dict[str, str]]:

@@ -1,6 +1,7 @@
 """Notification topics (decision 0132): list the account's topics with their push endpoint
 and opaque data, create one, delete one after a ticked box. A bucket's settings page names
-them in its event notification rules (``pages_bucket_settings``).
+them in its event notification rules (``pages_bucket_settings``); each topic's name links to
+its subscriptions (``pages_subscriptions``).
 
 Every read and change is the SNS-style API's own call, made as the signed-in principal
 (``wire_topics.SnsWire``), so its policies, checks and errors decide — an endpoint with

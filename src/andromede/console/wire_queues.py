@@ -103,3 +103,24 @@ class SqsWire(JsonWire):
 
     async def delete_queue(self, origin: Scope, principal: Principal, url: str) -> None:
         await self._json(origin, principal, "DeleteQueue", {"QueueUrl": url})
+
+    async def queue_url(self, origin: Scope, principal: Principal, name: str) -> str:
+        """The URL of the caller's queue ``name`` (GetQueueUrl: SQS's QueueDoesNotExist)."""
+        answer = await self._json(origin, principal, "GetQueueUrl", {"QueueName": name})
+        return str(answer.get("QueueUrl", ""))
+
+    async def attributes(self, origin: Scope, principal: Principal, url: str) -> dict[str, str]:
+        """Every attribute of the queue, as GetQueueAttributes ``All`` answers."""
+        answer = await self._json(
+            origin, principal, "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]}
+        )
+        return {str(k): str(v) for k, v in answer.get("Attributes", {}).items()}
+
+    async def set_attributes(
+        self, origin: Scope, principal: Principal, url: str, attributes: Mapping[str, str]
+    ) -> None:
+        payload = {"QueueUrl": url, "Attributes": dict(attributes)}
+        await self._json(origin, principal, "SetQueueAttributes", payload)
+
+    async def purge_queue(self, origin: Scope, principal: Principal, url: str) -> None:
+        await self._json(origin, principal, "PurgeQueue", {"QueueUrl": url})

@@ -1,12 +1,14 @@
-"""The SNS-style topic calls (decision 0132) the console's Topics page makes, in process as the
-signed-in principal through the Query machinery (``wire.QueryWire``): the SNS API's own
-authorisation (``sns:<Action>`` on the topic's ARN), checks, audit and errors answer them.
-Each answer is read into the small rows the page shows; nothing here decides what SNS allows.
+"""The SNS-style topic calls (decision 0132) and subscription calls (decision 0163) the
+console's Topics pages make, in process as the signed-in principal through the Query machinery
+(``wire.QueryWire``): the SNS API's own authorisation (``sns:<Action>`` on the topic's ARN),
+checks, audit and errors answer them. Each answer is read into the small rows the pages show;
+nothing here decides what SNS allows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from typing import Final
 from xml.etree.ElementTree import Element
@@ -15,11 +17,14 @@ from andromede.console.wire import QueryWire, WireError
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["OPAQUE_DATA", "PUSH_ENDPOINT", "SnsWire", "TopicRow"]
+__all__ = ["OPAQUE_DATA", "PENDING", "PUSH_ENDPOINT", "SnsWire", "SubscriptionRow", "TopicRow"]
 
 # The attributes the page sets, as Ceph RGW names them (and the SNS API takes them).
 PUSH_ENDPOINT: Final = "push-endpoint"
 OPAQUE_DATA: Final = "OpaqueData"
+# What SNS lists in place of a subscription's ARN until it is confirmed (as AWS does).
+PENDING: Final = "PendingConfirmation"
+_PENDING_LISTED: Final = frozenset({"pending confirmation", PENDING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,22 @@ class TopicRow:
     # GetTopicAttributes' refusal for this topic, in its words ("": read): a policy may let
     # the caller list topics without reading them.
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    arn: str  # PENDING until confirmed: such a subscription has no ARN to act on yet
+    protocol: str
+    endpoint: str
+    owner: str
+    filter_policy: str = ""
+    filter_policy_scope: str = ""
+    # GetSubscriptionAttributes' refusal for this subscription, in its words ("": read)
+    error: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.arn == PENDING
 
 
 def _attributes(root: Element) -> dict[str, str]:
@@ -78,3 +99,78 @@ class SnsWire(QueryWire):
 
     async def delete_topic(self, origin: Scope, principal: Principal, arn: str) -> None:
         await self.call(origin, principal, "DeleteTopic", {"TopicArn": arn})
+
+    async def subscriptions(
+        self, origin: Scope, principal: Principal, topic_arn: str
+    ) -> list[SubscriptionRow]:
+        """The topic's subscriptions (every page of ListSubscriptionsByTopic), each confirmed
+        one with its filter policy read side by side."""
+        listed: list[SubscriptionRow] = []
+        params = {"TopicArn": topic_arn}
+        while True:
+            root = await self.call(origin, principal, "ListSubscriptionsByTopic", params)
+            for member in root.iterfind(".//Subscriptions/member"):
+                arn = member.findtext("SubscriptionArn") or ""
+                listed.append(
+                    SubscriptionRow(
+                        PENDING if arn in _PENDING_LISTED else arn,
+                        member.findtext("Protocol") or "",
+                        member.findtext("Endpoint") or "",
+                        member.findtext("Owner") or "",
+                    )
+                )
+            token = root.findtext(".//NextToken")
+            if not token:
+                break
+            params = {"TopicArn": topic_arn, "NextToken": token}
+        return list(await asyncio.gather(*(self._filtered(origin, principal, r) for r in listed)))
+
+    async def _filtered(
+        self, origin: Scope, principal: Principal, row: SubscriptionRow
+    ) -> SubscriptionRow:
+        if row.pending:
+            return row
+        try:
+            root = await self.call(
+                origin, principal, "GetSubscriptionAttributes", {"SubscriptionArn": row.arn}
+            )
+        except WireError as exc:
+            return dataclasses.replace(row, error=exc.message or exc.code)
+        found = _attributes(root)
+        return dataclasses.replace(
+            row,
+            filter_policy=found.get("FilterPolicy", ""),
+            filter_policy_scope=found.get("FilterPolicyScope", ""),
+        )
+
+    async def subscribe(
+        self,
+        origin: Scope,
+        principal: Principal,
+        topic_arn: str,
+        protocol: str,
+        endpoint: str,
+        attributes: dict[str, str],
+    ) -> str:
+        """The subscription's ARN (Subscribe with ReturnSubscriptionArn); empty attributes
+        are not sent."""
+        params = {
+            "TopicArn": topic_arn,
+            "Protocol": protocol,
+            "Endpoint": endpoint,
+            "ReturnSubscriptionArn": "true",
+        }
+        for index, (key, value) in enumerate(((k, v) for k, v in attributes.items() if v), start=1):
+            params[f"Attributes.entry.{index}.key"] = key
+            params[f"Attributes.entry.{index}.value"] = value
+        root = await self.call(origin, principal, "Subscribe", params)
+        return root.findtext(".//SubscriptionArn") or ""
+
+    async def set_subscription_attribute(
+        self, origin: Scope, principal: Principal, arn: str, name: str, value: str
+    ) -> None:
+        params = {"SubscriptionArn": arn, "AttributeName": name, "AttributeValue": value}
+        await self.call(origin, principal, "SetSubscriptionAttributes", params)
+
+    async def unsubscribe(self, origin: Scope, principal: Principal, arn: str) -> None:
+        await self.call(origin, principal, "Unsubscribe", {"SubscriptionArn": arn})

@@ -1,0 +1,184 @@
+"""A notification topic's subscriptions (decision 0163; decision 0111, session 47): the page of
+one topic lists them (protocol, endpoint, owner, filter policy and its scope; one awaiting its
+confirmation shown as such, with nothing to act on yet, as SNS gives it no ARN), subscribes a
+queue of the account (chosen among those SQS lists to the user) or an https endpoint, with a
+filter policy; sets a subscription's filter policy; unsubscribes after a ticked box.
+
+Every read and change is SNS's own call, made as the signed-in principal
+(``wire_topics.SnsWire``), so its policies, checks and errors decide — an endpoint that is not
+an https URL, a FIFO queue on a standard topic, a filter policy that is not one — and it
+audits the changes as it audits boto3's. A refused change shows the page again with SNS's
+error and status, and the form as it was typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_queues import QueueRow
+from andromede.console.wire_topics import SnsWire, SubscriptionRow
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES"]
+
+FILTER_POLICY: Final = "FilterPolicy"
+FILTER_POLICY_SCOPE: Final = "FilterPolicyScope"
+
+
+def _topic_url(name: str) -> str:
+    return f"{CONSOLE_PATH}/topics/{quote(name, safe='')}"
+
+
+async def _topic_arn(sns: SnsWire, request: Request, session: Session) -> str:
+    """The ARN of the caller's topic named in the path; SNS's own NotFound for none."""
+    name = request.path_params["name"]
+    arns = await sns.topic_arns(request.scope, session.principal)
+    found = next((arn for arn in arns if arn.rsplit(":", 1)[-1] == name), None)
+    if found is None:
+        raise WireError("NotFound", "Topic does not exist", 404)
+    return found
+
+
+async def _page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The topic's subscriptions, the subscribe form and each filter form (as typed after a
+    refusal: ``typed`` by the form's name, a filter form's by its subscription's ARN)."""
+    _ = console.catalogue(request).gettext
+    name = request.path_params["name"]
+    arn = ""
+    rows: list[SubscriptionRow] = []
+    queues: list[QueueRow] = []
+    if console.sns is None:
+        error, status = _("This server serves no notification topics."), 404
+    else:
+        try:
+            arn = await _topic_arn(console.sns, request, session)
+            rows = await console.sns.subscriptions(request.scope, session.principal, arn)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        if arn and console.sqs is not None:
+            # Only the form's choices: Subscribe decides (a queue of the other type, or one
+            # that is not the caller's, is SNS's refusal).
+            try:
+                queues = [
+                    q
+                    for q in await console.sqs.list_queues(request.scope, session.principal)
+                    if q.arn
+                ]
+            except WireError:
+                queues = []
+    return console.render(
+        request,
+        "topic.html",
+        session=session,
+        status=status,
+        title=f"{_('Notification topic')} {name}",
+        name=name,
+        topic_arn=arn,
+        subscriptions=rows,
+        queues=queues,
+        typed=typed or {},
+        error=error,
+    )
+
+
+async def topic_page(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _page(console, request, session)
+
+
+def _subscription(f: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
+    """Subscribe's protocol, endpoint and attributes from the form: a queue's ARN for sqs,
+    the URL typed for https."""
+    protocol = f.get("protocol", "").strip()
+    endpoint = f.get("queue_arn" if protocol == "sqs" else "endpoint", "").strip()
+    attributes = {FILTER_POLICY: f.get("filter_policy", "").strip()}
+    if attributes[FILTER_POLICY]:
+        attributes[FILTER_POLICY_SCOPE] = f.get("filter_policy_scope", "").strip()
+    return protocol, endpoint, attributes
+
+
+async def _subscribe(
+    sns: SnsWire, request: Request, session: Session, f: Mapping[str, str]
+) -> None:
+    arn = await _topic_arn(sns, request, session)
+    protocol, endpoint, attributes = _subscription(f)
+    await sns.subscribe(request.scope, session.principal, arn, protocol, endpoint, attributes)
+
+
+async def _set_filter(
+    sns: SnsWire, request: Request, session: Session, f: Mapping[str, str]
+) -> None:
+    """The filter policy, then its scope where the form changed it (an empty policy: none)."""
+    arn, policy = f.get("subscription_arn", ""), f.get("filter_policy", "").strip()
+    origin, principal = request.scope, session.principal
+    await sns.set_subscription_attribute(origin, principal, arn, FILTER_POLICY, policy)
+    scope = f.get("filter_policy_scope", "").strip()
+    if policy and scope and scope != f.get("scope_was", ""):
+        await sns.set_subscription_attribute(origin, principal, arn, FILTER_POLICY_SCOPE, scope)
+
+
+async def _unsubscribe(
+    sns: SnsWire, request: Request, session: Session, f: Mapping[str, str]
+) -> None:
+    await sns.unsubscribe(request.scope, session.principal, f.get("subscription_arn", ""))
+
+
+def _action(change: Any, form: str, *, confirmed: bool = False) -> Any:
+    """A POST of the topic's page: SNS's call, then a redirect to the page (303); or the page
+    again with SNS's refusal and the form as typed. A ``confirmed`` action is sent only once
+    its box is ticked; unticked, the page again (400) and nothing sent."""
+
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        fields = await console.form(request, session)
+        if fields is None:
+            return console.refused_form(request, session)
+        _ = console.catalogue(request).gettext
+        if confirmed and fields.get("confirm") != "yes":
+            return await _page(
+                console, request, session, error=_("Tick the box to confirm the deletion."),
+                status=400,
+            )  # fmt: skip
+        if console.sns is None:
+            return await _page(console, request, session)
+        try:
+            await change(console.sns, request, session, fields)
+        except WireError as exc:
+            key = fields.get("subscription_arn", "") if form == "filter" else form
+            return await _page(
+                console, request, session, typed={key: fields},
+                error=console.error_text(request, exc), status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse(_topic_url(request.path_params["name"]), status_code=303)
+
+    return handler
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/topics/{name}", topic_page, ["GET"]),
+    ("/topics/{name}/subscribe", _action(_subscribe, "subscribe"), ["POST"]),
+    ("/topics/{name}/filter", _action(_set_filter, "filter"), ["POST"]),
+    ("/topics/{name}/unsubscribe", _action(_unsubscribe, "unsubscribe", confirmed=True), ["POST"]),
+]
