@@ -9,8 +9,12 @@ test_overlay_networks.py. Needs root and ``ip``, ``nft``, ``dnsmasq``, ``busybox
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,11 +28,14 @@ from andromede.compute.driver import (
     NetworkSpec,
     NicSpec,
 )
+from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount
 from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.network_state import load_state
 from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.hypervisor.traffic_meters import METER_TABLE, TrafficMeters, render_meter_table
 from support.tenant_networks import (
+    Guest,
     guest,
     host_connect,
     host_routes,
@@ -208,3 +215,137 @@ def test_the_rendered_ruleset_with_nat_gateways_is_valid_nft() -> None:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
     assert "snat to 198.18.0.7" in ruleset and "snat to 198.18.0.8" not in ruleset
     assert 'iifname "transit" ip daddr { 198.18.0.7 } drop' in ruleset
+
+
+@contextmanager
+def _sink(address: str, port: int) -> Iterator[None]:
+    """A TCP server on the host at ``address:port`` reading each connection to its end and
+    answering the number of bytes it read."""
+    code = (
+        "import socket\n"
+        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        f"s.bind(({address!r},{port})); s.listen(4); print('ready', flush=True)\n"
+        "while True:\n"
+        "  c,_=s.accept(); n=0\n"
+        "  while (b:=c.recv(65536)): n+=len(b)\n"
+        "  c.sendall(str(n).encode()); c.close()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+def _send(g: Guest, address: str, port: int, size: int) -> str:
+    """``size`` bytes from the guest to ``address:port``; what the sink says it read."""
+    code = (
+        "import socket\n"
+        f"s=socket.create_connection(({address!r},{port}),timeout=20)\n"
+        f"s.sendall(b'x'*{size}); s.shutdown(socket.SHUT_WR); print(s.recv(64).decode())\n"
+    )
+    return g.run(sys.executable, "-c", code, timeout=30).stdout.strip()
+
+
+def _by_kind(counts: list[TrafficCount]) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for count in counts:
+        found[(count.kind, count.subject)] = found.get((count.kind, count.subject), 0) + count.bytes
+    return found
+
+
+def _headers(size: int) -> int:
+    """At most what TCP/IP headers add to ``size`` bytes sent (52 bytes a segment of at least
+    1,000 bytes, the handshake, the end, acknowledgements)."""
+    return 52 * (size // 1000 + 1) + 2000
+
+
+async def test_the_router_meters_internet_egress_and_nat_gateway_bytes_in_the_kernel(
+    networks: TenantNetworks, layout: NetworkLayout, tmp_path: Path
+) -> None:
+    """Decision 0176: bytes a private instance sends through its NAT gateway are counted
+    once, per address (internet egress) and per gateway (both directions), read back as
+    differences; a second read says nothing; a rule change keeps the counts, a new agent
+    reading the same file reports nothing twice, and a router's table made again starts
+    from zero; the metadata service (a platform address) is not internet egress."""
+    vpc = "vpc-" + secrets.token_hex(4)
+    private = _subnet(vpc, 5)
+    nic = _private_nic(private, 9)
+    address = _address()
+    meters = TrafficMeters(tmp_path / "traffic.json")
+    port = 20000 + secrets.randbelow(20000)
+    with outside_addresses() as (outside,):
+        async with guest(networks, "i-metered", nic) as g:
+            await networks.set_nat_routes(vpc, [_route("nat-m", address, private)])
+            assert _by_kind(await meters.collect(*networks.metered())) == {}
+            with _sink(outside, port):
+                assert _send(g, outside, port, 300_000) == "300000"
+                counted = _by_kind(await meters.collect(*networks.metered()))
+                egress = counted[(INTERNET_OUT, nic.private_ip)]
+                assert 300_000 <= egress <= 300_000 + _headers(300_000)
+                # The gateway processed the data out and the acknowledgements and answer in.
+                processed = counted[(NAT_GATEWAY, "nat-m")]
+                assert egress < processed <= egress + _headers(300_000)
+                assert set(counted) == {(INTERNET_OUT, nic.private_ip), (NAT_GATEWAY, "nat-m")}
+                assert await meters.collect(*networks.metered()) == []
+                # A change of the router's rules keeps its counters: only the new bytes.
+                await networks.set_instance_firewall("i-metered", EVERYTHING_IN)
+                assert _send(g, outside, port, 100_000) == "100000"
+                again = TrafficMeters(tmp_path / "traffic.json")  # an agent restarted
+                counted = _by_kind(await again.collect(*networks.metered()))
+                assert (
+                    100_000
+                    <= counted[(INTERNET_OUT, nic.private_ip)]
+                    <= 100_000 + _headers(100_000)
+                )
+                # The router's table made again (a rebuild): its counts start from zero.
+                subprocess.run(
+                    ["ip", "netns", "exec", g_router(networks, private), "nft", "delete",
+                     "table", "ip", METER_TABLE],
+                    check=True,
+                )  # fmt: skip
+                await networks.set_instance_firewall("i-metered", InstanceFirewall())
+                assert _send(g, outside, port, 600_000) == "600000"
+                counted = _by_kind(await again.collect(*networks.metered()))
+                assert (
+                    600_000
+                    <= counted[(INTERNET_OUT, nic.private_ip)]
+                    <= 600_000 + _headers(600_000)
+                )
+            # The metadata service is the platform's: no internet egress.
+            host_ip = networks.host_transit_ip(private.network_id)
+            with serving(None, host_ip, layout.imds_port):
+                assert g.reach("169.254.169.254", 80).startswith("peer ")
+            assert _by_kind(await again.collect(*networks.metered())) == {}
+        await networks.release("i-metered")
+
+
+def g_router(networks: TenantNetworks, subnet: NetworkSpec) -> str:
+    netns = networks.router_netns(subnet.network_id)
+    assert netns is not None
+    return netns
+
+
+def test_the_meter_table_is_valid_nft_and_keeps_its_counters_when_applied_again() -> None:
+    table = render_meter_table(
+        transit="transit",
+        platform=["100.64.0.0/24", "100.64.1.0/24", "100.64.0.0/16"],
+        gateways=["198.18.0.7"],
+    )
+    namespace = "andromede-meter-" + secrets.token_hex(3)
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    nft = ["ip", "netns", "exec", namespace, "nft"]
+    try:
+        for _ in range(2):  # declared again: one rule a chain, the same table
+            subprocess.run([*nft, "-f", "-"], input=table, text=True, check=True)
+        listed = subprocess.run(
+            [*nft, "-j", "list", "table", "ip", METER_TABLE],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        rules = [item for item in json.loads(listed)["nftables"] if "rule" in item]
+        assert len(rules) == 3
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from andromede.compute.endpoint_ports import INTERFACE_SLOTS
 from andromede.compute.flow_log_files import FlowRecord
+from andromede.compute.traffic import TrafficCount
 
 __all__ = [
     "Accelerator",
@@ -543,10 +544,12 @@ class SkippedFlows:
 
 @dataclass(frozen=True, slots=True)
 class HostFlows:
-    """What a host counted of its captured interfaces since its previous report."""
+    """What a host counted of its captured interfaces since its previous report, and its
+    routers' bytes to the internet and through NAT gateways (decision 0176)."""
 
     records: tuple[FlowRecord, ...] = ()
     skipped: tuple[SkippedFlows, ...] = ()
+    traffic: tuple[TrafficCount, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from andromede.compute.flow_log import (
 )
 from andromede.compute.flow_log_files import FlowRecord, InterfaceContext
 from andromede.compute.model import Instance
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.resource_ids import (
     Tags,
@@ -43,9 +44,10 @@ from andromede.compute.resource_ids import (
     token_id,
 )
 from andromede.compute.service_core import ServiceCore
+from andromede.compute.traffic import TrafficCount, attribute
 from andromede.errors import AndromedeError
 
-__all__ = ["CapturedInterface", "FlowLogsMixin"]
+__all__ = ["CapturedInterface", "CollectedFlows", "FlowLogsMixin"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,17 @@ def _covers(flow_log: FlowLog, eni: NetworkInterface) -> bool:
             return eni.subnet_id == flow_log.target_id
         case ResourceType.NETWORK_INTERFACE:
             return eni.interface_id == flow_log.target_id
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedFlows:
+    """One pass over the hosts: the interfaces captured, their records and skipped
+    intervals, and the routers' meters."""
+
+    captured: list[CapturedInterface]
+    records: list[FlowRecord]
+    skipped: dict[str, tuple[int, int]]
+    traffic: list[TrafficCount]
 
 
 class FlowLogsMixin(ServiceCore):
@@ -245,12 +258,11 @@ class FlowLogsMixin(ServiceCore):
                 )
         return captured
 
-    async def collect_flows(
-        self,
-    ) -> tuple[list[CapturedInterface], list[FlowRecord], dict[str, tuple[int, int]]]:
+    async def collect_flows(self) -> CollectedFlows:
         """Tell every host which of its interfaces the flow logs capture (none: it stops) and
-        gather what they counted since the previous call. A host that does not answer is
-        skipped for this interval (its counts wait for the next)."""
+        gather what they counted since the previous call, their routers' meters with them
+        (decision 0176). A host that does not answer is skipped for this interval (its counts
+        wait for the next)."""
         captured = await self.captured_interfaces(await self.active_flow_logs())
         per_host: dict[str, list[FlowCapture]] = {host: [] for host in self.drivers}
         for interface in captured:
@@ -260,6 +272,7 @@ class FlowLogsMixin(ServiceCore):
                 )
         records: list[FlowRecord] = []
         skipped: dict[str, tuple[int, int]] = {}
+        traffic: list[TrafficCount] = []
         for host, captures in sorted(per_host.items()):
             try:
                 flows = await self.drivers[host].collect_flows(tuple(captures))
@@ -268,7 +281,23 @@ class FlowLogsMixin(ServiceCore):
                 continue
             records += flows.records
             skipped.update({s.interface_id: (s.start, s.end) for s in flows.skipped})
-        return captured, records, skipped
+            traffic += flows.traffic
+        return CollectedFlows(captured, records, skipped, traffic)
+
+    async def metered_traffic(self, counts: Sequence[TrafficCount]) -> dict[tuple[str, str], int]:
+        """The hosts' meters per (tenant, kind) (decision 0176): an address's bytes to the
+        internet billed to the tenant of the interface holding it in the router's VPC, a NAT
+        gateway's bytes to the gateway's."""
+        if not counts:
+            return {}
+        addresses: dict[tuple[str, str], str] = {}
+        for eni in await self.store.list(NetworkInterface, None):
+            for address in (eni.private_ip, *eni.secondary_ips):
+                for router in (eni.vpc_id, eni.subnet_id):
+                    if router:
+                        addresses[(router, address)] = eni.tenant_id
+        gateways = {g.nat_gateway_id: g.tenant_id for g in await self.store.list(NatGateway, None)}
+        return attribute(counts, addresses, gateways)
 
     async def record_delivery(self, flow_log: FlowLog, error: str | None) -> None:
         """A delivery's outcome as the flow log's ``DeliverLogsStatus`` (written only when it
