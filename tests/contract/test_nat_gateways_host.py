@@ -30,6 +30,7 @@ from andromede.compute.driver import (
 )
 from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount
 from andromede.hypervisor.errors import AddressRefused
+from andromede.hypervisor.flow_capture import FlowCounters
 from andromede.hypervisor.network_state import load_state
 from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
@@ -349,3 +350,66 @@ def test_the_meter_table_is_valid_nft_and_keeps_its_counters_when_applied_again(
         assert len(rules) == 3
     finally:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+async def test_a_nat_gateways_interface_is_captured_on_both_sides_as_ec2_records_it(
+    networks: TenantNetworks, tmp_path: Path
+) -> None:
+    """Decision 0176: the flow table of the router translating to a NAT gateway records its
+    interface's flows as EC2 does — instance to the gateway's private address (the internet
+    host as ``pkt-dstaddr``), that address to the host, the host back to it, and it to the
+    instance (the host as ``pkt-srcaddr``) — with the bytes each way."""
+    vpc = "vpc-" + secrets.token_hex(4)
+    private = _subnet(vpc, 6)
+    nic = _private_nic(private, 10)
+    address = _address()
+    nat_private = "10.9.7.4"  # the gateway's own subnet's address
+    flows = FlowCounters(100)
+    port = 20000 + secrets.randbelow(20000)
+    with outside_addresses() as (outside,):
+        async with guest(networks, "i-natflows", nic) as g:
+            await networks.set_nat_routes(vpc, [_route("nat-f", address, private)])
+            netns = networks.nat_router_netns(address)
+            assert netns is not None and networks.nat_router_netns("198.51.100.255") is None
+            await flows.capture(netns, {}, {address: ("eni-nat", nat_private)})
+            with _sink(outside, port):
+                assert _send(g, outside, port, 120_000) == "120000"
+            print(
+                subprocess.run(
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        netns,
+                        "nft",
+                        "list",
+                        "table",
+                        "inet",
+                        "andromede_flows",
+                    ],
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            report = await flows.collect(netns)
+            assert report.skipped == {}
+            by_way = {
+                (r.key.srcaddr, r.key.dstaddr, r.key.pkt_srcaddr, r.key.pkt_dstaddr): r
+                for r in report.records
+            }
+            ip = nic.private_ip
+            assert set(by_way) == {
+                (ip, nat_private, "", outside),
+                (nat_private, outside, "", ""),
+                (outside, nat_private, "", ""),
+                (nat_private, ip, outside, ""),
+            }
+            for way in ((ip, nat_private, "", outside), (nat_private, outside, "", "")):
+                record = by_way[way]
+                assert 120_000 <= record.bytes <= 120_000 + _headers(120_000)
+                assert (record.key.interface_id, record.key.dstport) == ("eni-nat", port)
+                assert record.key.action == "ACCEPT" and record.key.protocol == 6
+            assert 0 < by_way[(outside, nat_private, "", "")].bytes < 20_000
+            assert (await flows.collect(netns)).records == []
+            await flows.forget(netns)
+        await networks.release("i-natflows")

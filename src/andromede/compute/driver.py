@@ -526,11 +526,13 @@ class InstanceNetwork:
 @dataclass(frozen=True, slots=True)
 class FlowCapture:
     """An interface some flow log records (decision 0153): its subnet, its private address
-    on it and its id, which the host's records name."""
+    on it and its id, which the host's records name. A NAT gateway's (decision 0176) names
+    its Elastic IP (``nat_address``): captured by the router translating to it."""
 
     network_id: str
     private_ip: str
     interface_id: str
+    nat_address: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)

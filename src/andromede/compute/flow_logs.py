@@ -68,6 +68,9 @@ class CapturedInterface:
     # Its subnet, and the host its instance runs on ("" when it runs nowhere).
     network_id: str = ""
     host: str = ""
+    # A NAT gateway's (decision 0176): its Elastic IP. Every host is told; the one (or, without
+    # an overlay, each) translating to it captures it.
+    nat_address: str = ""
 
 
 _PREFIX = {
@@ -238,9 +241,29 @@ class FlowLogsMixin(ServiceCore):
             by_tenant.setdefault(flow_log.tenant_id, []).append(flow_log)
         captured: list[CapturedInterface] = []
         for tenant_id, logs in sorted(by_tenant.items()):
+            gateways = {
+                g.network_interface_id: g
+                for g in await self.store.list(NatGateway, tenant_id)
+                if g.available
+            }
             for eni in await self.store.list(NetworkInterface, tenant_id):
                 covering = tuple(f.flow_log_id for f in logs if _covers(f, eni))
                 if not covering:
+                    continue
+                if eni.interface_type == "nat_gateway":
+                    gateway = gateways.get(eni.interface_id)
+                    if gateway is not None:
+                        captured.append(
+                            CapturedInterface(
+                                eni.interface_id,
+                                tenant_id,
+                                eni.private_ip,
+                                InterfaceContext(eni.vpc_id, eni.subnet_id),
+                                covering,
+                                network_id=eni.subnet_id,
+                                nat_address=gateway.public_ip,
+                            )
+                        )
                     continue
                 instance = (
                     await self.store.get(Instance, eni.instance_id) if eni.instance_id else None
@@ -266,10 +289,17 @@ class FlowLogsMixin(ServiceCore):
         captured = await self.captured_interfaces(await self.active_flow_logs())
         per_host: dict[str, list[FlowCapture]] = {host: [] for host in self.drivers}
         for interface in captured:
-            if interface.host in per_host:
-                per_host[interface.host].append(
-                    FlowCapture(interface.network_id, interface.private_ip, interface.interface_id)
-                )
+            capture = FlowCapture(
+                interface.network_id,
+                interface.private_ip,
+                interface.interface_id,
+                nat_address=interface.nat_address,
+            )
+            if interface.nat_address:
+                for captures in per_host.values():
+                    captures.append(capture)
+            elif interface.host in per_host:
+                per_host[interface.host].append(capture)
         records: list[FlowRecord] = []
         skipped: dict[str, tuple[int, int]] = {}
         traffic: list[TrafficCount] = []

@@ -105,7 +105,18 @@ class NetworkingMixin(QemuDriverCore):
             return HostFlows()
         traffic = await self._traffic.collect(*self._networks.metered())
         wanted: dict[str, dict[str, str]] = {}
+        gateways: dict[str, dict[str, tuple[str, str]]] = {}
         for capture in captures:
+            if capture.nat_address:
+                # A NAT gateway's interface: captured where its address is translated.
+                netns = self._networks.nat_router_netns(capture.nat_address)
+                if netns is not None:
+                    wanted.setdefault(netns, {})
+                    gateways.setdefault(netns, {})[capture.nat_address] = (
+                        capture.interface_id,
+                        capture.private_ip,
+                    )
+                continue
             netns = self._networks.router_netns(capture.network_id)
             if netns is not None:
                 wanted.setdefault(netns, {})[capture.private_ip] = capture.interface_id
@@ -118,7 +129,7 @@ class NetworkingMixin(QemuDriverCore):
             if netns not in wanted:
                 await self._flows.forget(netns)
         for netns, interfaces in wanted.items():
-            await self._flows.capture(netns, interfaces)
+            await self._flows.capture(netns, interfaces, gateways.get(netns))
         return HostFlows(tuple(records), tuple(skipped), tuple(traffic))
 
     async def serve_metadata(self, app: AsgiApp) -> None:
