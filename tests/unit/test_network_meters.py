@@ -1,12 +1,15 @@
-"""Network bytes metering (decision 0176): the routers' meter table and its reading (pure: the
-nft text, the JSON read back, differences by generation), the counts given to their owners,
-the agent wire carrying them, the setting of the platform's ranges, and the billing path in
-process — a flow logs' pass over the memory host counting ``ec2.transfer.out`` for the
-instance's tenant and ``ec2.nat-gateway.bytes`` for the gateway's, once."""
+"""Network bytes metering and NAT gateway interfaces in flow logs (decision 0176): the
+routers' meter table and its reading (pure: the nft text, the JSON read back, differences by
+generation), the counts given to their owners, the agent wire carrying them, the setting of
+the platform's ranges, the billing path in process — a flow logs' pass over the memory host
+counting ``ec2.transfer.out`` for the instance's tenant and ``ec2.nat-gateway.bytes`` for the
+gateway's, once — and a NAT gateway's interface: its connections as EC2's four records, its
+capture told to the hosts by a flow log on it or its VPC, its records written."""
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -19,10 +22,12 @@ import pytest
 from andromede.app import storage_limits
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
-from andromede.compute.driver import HostFlows
+from andromede.compute.driver import WIRE_OMITTED_AT_DEFAULT, FlowCapture, HostFlows
+from andromede.compute.flow_log_files import _WIRE_OMITTED, FlowKey, FlowRecord
 from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount, attribute
 from andromede.compute_adapters import hypervisor_host_driver
 from andromede.flow_log_delivery import FlowLogDelivery
+from andromede.hypervisor.flow_capture import _Last, _nat_records, render_flow_table
 from andromede.hypervisor.traffic_meters import _differences, _read, render_meter_table
 from andromede.hypervisor.wire import CALLS, decode, encode
 from andromede.settings import Settings
@@ -213,3 +218,103 @@ async def test_a_pass_bills_internet_egress_and_nat_bytes_to_their_owners(
     # Priced per GiB, as AWS prices both.
     for meter in ("ec2.transfer.out", "ec2.nat-gateway.bytes"):
         assert (billing.meters[meter].price_unit, billing.meters[meter].divisor) == ("GiB", GIB)
+
+
+def test_a_nat_gateways_connections_become_ec2s_four_records() -> None:
+    table = render_flow_table([], 50, 1200, ["198.18.0.8", "198.18.0.7"])
+    # One pair of sets per gateway, in address order (nftables keys hold five fields).
+    assert "ip saddr 198.18.0.7 update @nat_out_0 {" in table
+    assert "ip daddr 198.18.0.8 ct direction reply update @nat_in_1 {" in table
+    assert "hook postrouting priority srcnat + 10" in table
+    assert "nat_leaving" not in render_flow_table(["10.0.0.5"], 50, 1200)
+    connection = ("198.18.0.7", "10.0.1.5", "203.0.113.5", 6, 40000, 443)
+    last = _Last(100, nat_out={connection: (2, 100)})
+    read = {"nat_out": {connection: (12, 15100)}, "nat_in": {connection: (5, 300)}}
+    records = _nat_records({"198.18.0.7": ("eni-nat", "10.0.0.220")}, last, read, 160)
+    shown = [
+        (r.key.srcaddr, r.key.dstaddr, r.key.pkt_srcaddr or r.key.srcaddr,
+         r.key.pkt_dstaddr or r.key.dstaddr, r.key.srcport, r.key.dstport, r.packets, r.bytes)
+        for r in records
+    ]  # fmt: skip
+    # AWS's example of a NAT gateway's interface (instance 10.0.1.5, gateway 10.0.0.220,
+    # host 203.0.113.5): srcaddr dstaddr pkt-srcaddr pkt-dstaddr.
+    assert shown == [
+        ("10.0.1.5", "10.0.0.220", "10.0.1.5", "203.0.113.5", 40000, 443, 10, 15000),
+        ("10.0.0.220", "203.0.113.5", "10.0.0.220", "203.0.113.5", 40000, 443, 10, 15000),
+        ("203.0.113.5", "10.0.0.220", "203.0.113.5", "10.0.0.220", 443, 40000, 5, 300),
+        ("10.0.0.220", "10.0.1.5", "203.0.113.5", "10.0.1.5", 443, 40000, 5, 300),
+    ]
+    assert {(r.key.interface_id, r.key.action, r.start, r.end) for r in records} == {
+        ("eni-nat", "ACCEPT", 100, 160)
+    }
+    # A gateway no longer captured there reports nothing.
+    assert _nat_records({}, last, read, 160) == []
+
+
+def test_the_wire_carries_a_nat_capture_and_the_packets_addresses() -> None:
+    capture = FlowCapture("subnet-1", "10.0.0.220", "eni-nat", nat_address="198.18.0.7")
+    ((_, kind),) = CALLS["collect_flows"].parameters
+    assert decode(kind, encode((capture,))) == (capture,)
+    key = FlowKey("eni-nat", "10.0.1.5", "10.0.0.220", 1, 2, 6, "ACCEPT", pkt_dstaddr="8.8.8.8")
+    flows = HostFlows((FlowRecord(key, 1, 60, 5, 9),))
+    assert decode(CALLS["collect_flows"].result, encode(flows)) == flows
+    # Left out while empty: an agent or a gateway of the release before reads them.
+    assert "nat_address" not in encode(FlowCapture("s", "10.0.0.5", "eni-a"))
+    assert "pkt_srcaddr" not in encode(FlowKey("eni-a", "a", "b", 1, 2, 6, "ACCEPT"))
+    assert _WIRE_OMITTED == WIRE_OMITTED_AT_DEFAULT
+
+
+async def test_flow_logs_capture_a_nat_gateways_interface_and_write_its_records(
+    world: tuple[World, ObjectService],
+) -> None:
+    ec2, objects = world
+    c = ec2.root
+    await objects.create_bucket(
+        "natlogs", tenant_id=ec2.tenant_id, owner_id=ec2.tenant_id, region=REGION
+    )
+    vpc, subnet, address = await _instance(c, ec2.image.image_id, "10.80.0.0/16")
+    allocation = (await c.call("AllocateAddress", Domain="vpc"))["AllocationId"]
+    gateway = (await c.call("CreateNatGateway", SubnetId=subnet, AllocationId=allocation))[
+        "NatGateway"
+    ]
+    nat_id = gateway["NatGatewayId"]
+    (held,) = (await c.call("DescribeNatGateways", NatGatewayIds=[nat_id]))["NatGateways"][0][
+        "NatGatewayAddresses"
+    ]
+    eni, public, private = held["NetworkInterfaceId"], held["PublicIp"], held["PrivateIp"]
+    await ec2.compute.settle()
+    # A flow log on the gateway's interface itself, and the VPC's, which includes it.
+    fields = "${interface-id} ${srcaddr} ${dstaddr} ${pkt-srcaddr} ${pkt-dstaddr} ${bytes}"
+    on_eni = await c.call(
+        "CreateFlowLogs", ResourceType="NetworkInterface", ResourceIds=[eni], TrafficType="ALL",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::natlogs/eni", LogFormat=fields,
+    )  # fmt: skip
+    assert on_eni.get("Unsuccessful", []) == []
+    await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::natlogs/vpc", LogFormat=fields,
+    )  # fmt: skip
+    delivery = FlowLogDelivery(ec2.compute, objects, REGION)
+    assert await delivery.deliver_once() == []  # the hosts learn of the interfaces
+    nat_capture = [cap for cap in ec2.driver.flow_captures if cap.nat_address]
+    assert nat_capture == [FlowCapture(subnet, private, eni, nat_address=public)]
+    out = FlowKey(eni, address, private, 40000, 443, 6, "ACCEPT", pkt_dstaddr="203.0.113.5")
+    back = FlowKey(eni, private, address, 443, 40000, 6, "ACCEPT", pkt_srcaddr="203.0.113.5")
+    ec2.driver.counted_flows += [FlowRecord(out, 3, 900, 1, 2), FlowRecord(back, 2, 120, 1, 2)]
+    written = sorted(await delivery.deliver_once())
+    assert len(written) == 2
+    for key in written:
+        lines = gzip.decompress(await _object(objects, "natlogs", key)).decode().splitlines()
+        assert lines[1:] == [
+            f"{eni} {address} {private} {address} 203.0.113.5 900",
+            f"{eni} {private} {address} 203.0.113.5 {address} 120",
+        ]
+    # Deleted, the gateway's interface is no longer captured.
+    await c.call("DeleteNatGateway", NatGatewayId=nat_id)
+    await delivery.deliver_once()
+    assert [cap for cap in ec2.driver.flow_captures if cap.nat_address] == []
+
+
+async def _object(objects: ObjectService, bucket: str, key: str) -> bytes:
+    record = await objects.head_object(bucket, key)
+    return b"".join([chunk async for chunk in objects.read_object(record, 0, record.size - 1)])
