@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,16 +24,19 @@ import pytest
 
 from andromede.compute.driver import (
     FirewallRule,
+    HostFlows,
     InstanceFirewall,
     NatRoute,
     NatSource,
     NetworkSpec,
     NicSpec,
 )
+from andromede.compute.driver import FlowCapture as DriverCapture
 from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount
 from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.flow_capture import FlowCounters
 from andromede.hypervisor.network_state import load_state
+from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.hypervisor.traffic_meters import METER_TABLE, TrafficMeters, render_meter_table
@@ -413,3 +418,46 @@ async def test_a_nat_gateways_interface_is_captured_on_both_sides_as_ec2_records
             assert (await flows.collect(netns)).records == []
             await flows.forget(netns)
         await networks.release("i-natflows")
+
+
+async def test_the_qemu_driver_reports_its_routers_meters_and_a_nat_interface(
+    layout: NetworkLayout,
+) -> None:
+    """``collect_flows`` on a bridge-mode QEMU driver (decision 0176): every router's meters
+    come back with the flow records, kept in the driver's state folder, and a NAT gateway's
+    interface is captured by the router translating to its address."""
+    state_dir = Path(tempfile.mkdtemp(prefix="andromede-nm-", dir="/tmp"))
+    driver = QemuDriver(
+        state_dir, host="test-host",
+        config=QemuDriverConfig(networking="bridge", network_layout=layout, flow_log_max_flows=64),
+    )  # fmt: skip
+    host_networks = driver._networks
+    vpc = "vpc-" + secrets.token_hex(4)
+    private = _subnet(vpc, 8)
+    nic = _private_nic(private, 11)
+    address = _address()
+    port = 20000 + secrets.randbelow(20000)
+    nat_eni = DriverCapture("subnet-public", "10.9.9.4", "eni-nat", nat_address=address)
+    try:
+        with outside_addresses() as (outside,):
+            async with guest(host_networks, "i-driver", nic) as g:
+                await host_networks.set_nat_routes(vpc, [_route("nat-d", address, private)])
+                assert await driver.collect_flows((nat_eni,)) == HostFlows()
+                with _sink(outside, port):
+                    assert _send(g, outside, port, 80_000) == "80000"
+                flows = await driver.collect_flows((nat_eni,))
+                counted = _by_kind(list(flows.traffic))
+                assert (
+                    80_000 <= counted[(INTERNET_OUT, nic.private_ip)] <= 80_000 + _headers(80_000)
+                )
+                assert counted[(NAT_GATEWAY, "nat-d")] > counted[(INTERNET_OUT, nic.private_ip)]
+                assert {r.key.interface_id for r in flows.records} == {"eni-nat"}
+                assert len(flows.records) == 4
+                assert (state_dir / "networks" / "traffic.json").exists()
+                assert await driver.collect_flows(()) == HostFlows()
+            await host_networks.release("i-driver")
+    finally:
+        for network_id in list(host_networks._state.networks):
+            await host_networks.remove(network_id)
+        await driver.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
