@@ -425,39 +425,43 @@ async def test_the_qemu_driver_reports_its_routers_meters_and_a_nat_interface(
 ) -> None:
     """``collect_flows`` on a bridge-mode QEMU driver (decision 0176): every router's meters
     come back with the flow records, kept in the driver's state folder, and a NAT gateway's
-    interface is captured by the router translating to its address."""
+    interface is captured by the router translating to its address. An address of the
+    platform's (``platform_cidrs``: the object store's, say) is not the internet, though the
+    gateway processes what goes there."""
     state_dir = Path(tempfile.mkdtemp(prefix="andromede-nm-", dir="/tmp"))
-    driver = QemuDriver(
-        state_dir, host="test-host",
-        config=QemuDriverConfig(networking="bridge", network_layout=layout, flow_log_max_flows=64),
-    )  # fmt: skip
-    host_networks = driver._networks
-    vpc = "vpc-" + secrets.token_hex(4)
-    private = _subnet(vpc, 8)
-    nic = _private_nic(private, 11)
-    address = _address()
-    port = 20000 + secrets.randbelow(20000)
-    nat_eni = DriverCapture("subnet-public", "10.9.9.4", "eni-nat", nat_address=address)
-    try:
-        with outside_addresses() as (outside,):
+    with outside_addresses(2) as (outside, store):
+        config = QemuDriverConfig(
+            networking="bridge",
+            network_layout=replace(layout, platform_cidrs=(f"{store}/32",)),
+            flow_log_max_flows=64,
+        )
+        driver = QemuDriver(state_dir, host="test-host", config=config)
+        host_networks = driver._networks
+        vpc = "vpc-" + secrets.token_hex(4)
+        private = _subnet(vpc, 8)
+        nic = _private_nic(private, 11)
+        address = _address()
+        port = 20000 + secrets.randbelow(20000)
+        nat_eni = DriverCapture("subnet-public", "10.9.9.4", "eni-nat", nat_address=address)
+        try:
             async with guest(host_networks, "i-driver", nic) as g:
                 await host_networks.set_nat_routes(vpc, [_route("nat-d", address, private)])
                 assert await driver.collect_flows((nat_eni,)) == HostFlows()
-                with _sink(outside, port):
+                with _sink(outside, port), _sink(store, port):
                     assert _send(g, outside, port, 80_000) == "80000"
+                    assert _send(g, store, port, 150_000) == "150000"
                 flows = await driver.collect_flows((nat_eni,))
                 counted = _by_kind(list(flows.traffic))
-                assert (
-                    80_000 <= counted[(INTERNET_OUT, nic.private_ip)] <= 80_000 + _headers(80_000)
-                )
-                assert counted[(NAT_GATEWAY, "nat-d")] > counted[(INTERNET_OUT, nic.private_ip)]
+                egress = counted[(INTERNET_OUT, nic.private_ip)]
+                assert 80_000 <= egress <= 80_000 + _headers(80_000)
+                assert counted[(NAT_GATEWAY, "nat-d")] > 230_000
                 assert {r.key.interface_id for r in flows.records} == {"eni-nat"}
-                assert len(flows.records) == 4
+                assert len(flows.records) == 8  # two connections, four records each
                 assert (state_dir / "networks" / "traffic.json").exists()
                 assert await driver.collect_flows(()) == HostFlows()
             await host_networks.release("i-driver")
-    finally:
-        for network_id in list(host_networks._state.networks):
-            await host_networks.remove(network_id)
-        await driver.close()
-        shutil.rmtree(state_dir, ignore_errors=True)
+        finally:
+            for network_id in list(host_networks._state.networks):
+                await host_networks.remove(network_id)
+            await driver.close()
+            shutil.rmtree(state_dir, ignore_errors=True)
