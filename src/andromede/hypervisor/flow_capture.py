@@ -23,6 +23,11 @@ interfaces only.
 
 A flow's ``start`` is the previous read's time and its ``end`` this one's: the interval in
 which its packets were counted.
+
+A NAT gateway's interface (decision 0176) has no tap: it is captured in the router that
+translates to the gateway's address, by two more sets per gateway counting its connections
+after the source NAT and before it is undone (:func:`nat_rules`), each written as EC2 writes
+a NAT gateway's records, the private and the public side (:func:`_nat_records`).
 """
 
 from __future__ import annotations
