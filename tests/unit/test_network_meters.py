@@ -26,6 +26,7 @@ from andromede.compute.driver import WIRE_OMITTED_AT_DEFAULT, FlowCapture, HostF
 from andromede.compute.flow_log_files import _WIRE_OMITTED, FlowKey, FlowRecord
 from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount, attribute
 from andromede.compute_adapters import hypervisor_host_driver
+from andromede.errors import AndromedeError
 from andromede.flow_log_delivery import FlowLogDelivery
 from andromede.hypervisor.flow_capture import _Last, _nat_records, render_flow_table
 from andromede.hypervisor.traffic_meters import _differences, _read, render_meter_table
@@ -215,6 +216,14 @@ async def test_a_pass_bills_internet_egress_and_nat_bytes_to_their_owners(
         "ec2.nat-gateway.bytes": 5000,
     }
     assert await used(other_id) == {"ec2.transfer.out": 700}
+
+    # A pass whose meters cannot be counted goes on (the flow records are delivered).
+    def broken(_: object) -> None:
+        raise AndromedeError("the database is away")
+
+    ec2.driver.counted_traffic.append(TrafficCount(INTERNET_OUT, vpc, address, 1))
+    failing = FlowLogDelivery(ec2.compute, objects, REGION, meter=broken)
+    assert await failing.deliver_once() == []
     # Priced per GiB, as AWS prices both.
     for meter in ("ec2.transfer.out", "ec2.nat-gateway.bytes"):
         assert (billing.meters[meter].price_unit, billing.meters[meter].divisor) == ("GiB", GIB)
