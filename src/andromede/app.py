@@ -90,6 +90,7 @@ from andromede.wiring.billing import (
     billing_service,
     delivery_meter,
     instance_meter,
+    traffic_meter,
     usage_sampler,
 )
 from andromede.wiring.compute import (
@@ -550,7 +551,10 @@ class Application:
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
-        flow_logs = FlowLogDelivery(compute, objects, settings.region)
+        # Their pass gathers the hosts' network meters too (decision 0176).
+        flow_logs = FlowLogDelivery(
+            compute, objects, settings.region, meter=traffic_meter(billing, settings.region)
+        )
         background.append(
             asyncio.create_task(
                 flow_logs.run_forever(settings.flow_log_delivery_interval), name="flow-logs"

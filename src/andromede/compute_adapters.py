@@ -410,6 +410,15 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             underlay_netns=settings.hypervisor_underlay_netns,
             elastic_ip_uplink=settings.hypervisor_elastic_ip_uplink,
             dns_upstream=settings.hypervisor_dns_upstream,
+            platform_cidrs=tuple(
+                block
+                for block in (
+                    settings.elastic_ip_cidr,
+                    *settings.vpc_endpoint_s3_addresses,
+                    *settings.network_meter_platform_cidrs,
+                )
+                if block
+            ),
         ),
         max_image_size=settings.max_image_size,
         flow_log_max_flows=settings.flow_log_max_flows,

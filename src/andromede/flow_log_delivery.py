@@ -15,6 +15,10 @@ that does not exist, or is another account's, is never written to: the flow log'
 
 Best effort, as EC2's and as access logs': a delivery that fails is not retried; an interval
 with nothing to say writes nothing.
+
+The same pass gathers the hosts' network meters (decision 0176: bytes to the internet, bytes
+through NAT gateways), which it hands, per tenant and kind, to ``meter`` (billing's counter,
+given by the wiring: this module does not know billing).
 """
 
 from __future__ import annotations
@@ -72,11 +76,13 @@ class FlowLogDelivery:
         objects: ObjectService,
         region: str,
         clock: Callable[[], datetime] = _utcnow,
+        meter: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
     ) -> None:
         self._compute = compute
         self._objects = objects
         self._region = region
         self._clock = clock
+        self._meter = meter
 
     async def deliver(
         self,
@@ -106,9 +112,19 @@ class FlowLogDelivery:
         return written
 
     async def deliver_once(self) -> list[str]:
-        """One pass: the hosts' counts since the previous pass, delivered."""
-        captured, records, skipped = await self._compute.collect_flows()
-        return await self.deliver(captured, records, skipped, self._clock())
+        """One pass: the hosts' counts since the previous pass, delivered, and their meters
+        counted."""
+        collected = await self._compute.collect_flows()
+        if self._meter is not None and collected.traffic:
+            try:
+                self._meter(await self._compute.metered_traffic(collected.traffic))
+            except AndromedeError:
+                # The hosts reported them once: lost, never billed twice; the flow records
+                # are delivered all the same.
+                _log.warning("the network meters of a pass were lost", exc_info=True)
+        return await self.deliver(
+            collected.captured, collected.records, collected.skipped, self._clock()
+        )
 
     async def run_forever(self, interval: float) -> None:
         while True:

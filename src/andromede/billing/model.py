@@ -103,6 +103,11 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "Public IPv4 addresses held: Elastic IPs, in use or idle, and running instances' own"),
     Meter("ec2.nat-gateway", "gateway-seconds", "hour", 3600,
           "NAT gateways not deleted nor failed, over time"),
+    # Decision 0176: the hosts' kernel counters, gathered with the flow logs' pass.
+    Meter("ec2.nat-gateway.bytes", "bytes", "GiB", _GIB,
+          "Bytes NAT gateways processed, both directions"),
+    Meter("ec2.transfer.out", "bytes", "GiB", _GIB,
+          "Bytes instances sent to the internet (outside the platform's own ranges)"),
 )  # fmt: skip
 
 

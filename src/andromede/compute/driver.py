@@ -28,6 +28,7 @@ from typing import Protocol
 
 from andromede.compute.endpoint_ports import INTERFACE_SLOTS
 from andromede.compute.flow_log_files import FlowRecord
+from andromede.compute.traffic import TrafficCount
 
 __all__ = [
     "Accelerator",
@@ -525,11 +526,13 @@ class InstanceNetwork:
 @dataclass(frozen=True, slots=True)
 class FlowCapture:
     """An interface some flow log records (decision 0153): its subnet, its private address
-    on it and its id, which the host's records name."""
+    on it and its id, which the host's records name. A NAT gateway's (decision 0176) names
+    its Elastic IP (``nat_address``): captured by the router translating to it."""
 
     network_id: str
     private_ip: str
     interface_id: str
+    nat_address: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,10 +546,12 @@ class SkippedFlows:
 
 @dataclass(frozen=True, slots=True)
 class HostFlows:
-    """What a host counted of its captured interfaces since its previous report."""
+    """What a host counted of its captured interfaces since its previous report, and its
+    routers' bytes to the internet and through NAT gateways (decision 0176)."""
 
     records: tuple[FlowRecord, ...] = ()
     skipped: tuple[SkippedFlows, ...] = ()
+    traffic: tuple[TrafficCount, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)

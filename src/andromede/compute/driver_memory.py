@@ -56,6 +56,7 @@ from andromede.compute.driver import (
 )
 from andromede.compute.errors import HypervisorFailed
 from andromede.compute.flow_log_files import FlowRecord
+from andromede.compute.traffic import TrafficCount
 
 __all__ = ["MemoryDriver"]
 
@@ -139,6 +140,8 @@ class MemoryDriver:
         # the host counted of them since (decision 0153).
         self.flow_captures: tuple[FlowCapture, ...] = ()
         self.counted_flows: list[FlowRecord] = []
+        # What the routers here counted for billing (decision 0176), reported once.
+        self.counted_traffic: list[TrafficCount] = []
         # The VPC peering connections the host was last told to join (decision 0139).
         self.peering_links: tuple[PeeringLink, ...] = ()
         # router (VPC) id → what its router serves of DNS and DHCP options, as told.
@@ -371,7 +374,8 @@ class MemoryDriver:
         counted = tuple(r for r in self.counted_flows if r.key.interface_id in held)
         self.flow_captures = captures
         self.counted_flows = []
-        return HostFlows(counted)
+        traffic, self.counted_traffic = tuple(self.counted_traffic), []
+        return HostFlows(counted, traffic=traffic)
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

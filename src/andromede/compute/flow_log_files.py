@@ -21,7 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from andromede.compute.flow_log import FlowLog
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 FLOW_LOG_VERSION = 2
+_WIRE_OMITTED = "andromede.wire.omitted_at_default"
 _PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
 
 
@@ -52,6 +53,12 @@ class FlowKey:
     dstport: int
     protocol: int  # IANA number
     action: str  # ACCEPT or REJECT
+    # The packet's own addresses where the interface's differ (a NAT gateway's, decision
+    # 0176: the instance's and the internet host's); "" = the interface's. Left out of the
+    # agent wire while empty, so an older gateway still reads a record
+    # (``andromede.compute.driver.WIRE_OMITTED_AT_DEFAULT``, which this module cannot import).
+    pkt_srcaddr: str = field(default="", metadata={_WIRE_OMITTED: True})
+    pkt_dstaddr: str = field(default="", metadata={_WIRE_OMITTED: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +157,8 @@ def _values(
         "instance-id": ctx.instance_id,
         "region": region,
         "type": "IPv6" if ipv6 else "IPv4",
-        "pkt-srcaddr": key.srcaddr,
-        "pkt-dstaddr": key.dstaddr,
+        "pkt-srcaddr": key.pkt_srcaddr or key.srcaddr,
+        "pkt-dstaddr": key.pkt_dstaddr or key.dstaddr,
     }
 
 

@@ -32,6 +32,7 @@ from andromede.compute.flow_log import (
 )
 from andromede.compute.flow_log_files import FlowRecord, InterfaceContext
 from andromede.compute.model import Instance
+from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.resource_ids import (
     Tags,
@@ -43,9 +44,10 @@ from andromede.compute.resource_ids import (
     token_id,
 )
 from andromede.compute.service_core import ServiceCore
+from andromede.compute.traffic import TrafficCount, attribute
 from andromede.errors import AndromedeError
 
-__all__ = ["CapturedInterface", "FlowLogsMixin"]
+__all__ = ["CapturedInterface", "CollectedFlows", "FlowLogsMixin"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,9 @@ class CapturedInterface:
     # Its subnet, and the host its instance runs on ("" when it runs nowhere).
     network_id: str = ""
     host: str = ""
+    # A NAT gateway's (decision 0176): its Elastic IP. Every host is told; the one (or, without
+    # an overlay, each) translating to it captures it.
+    nat_address: str = ""
 
 
 _PREFIX = {
@@ -83,6 +88,17 @@ def _covers(flow_log: FlowLog, eni: NetworkInterface) -> bool:
             return eni.subnet_id == flow_log.target_id
         case ResourceType.NETWORK_INTERFACE:
             return eni.interface_id == flow_log.target_id
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedFlows:
+    """One pass over the hosts: the interfaces captured, their records and skipped
+    intervals, and the routers' meters."""
+
+    captured: list[CapturedInterface]
+    records: list[FlowRecord]
+    skipped: dict[str, tuple[int, int]]
+    traffic: list[TrafficCount]
 
 
 class FlowLogsMixin(ServiceCore):
@@ -225,9 +241,29 @@ class FlowLogsMixin(ServiceCore):
             by_tenant.setdefault(flow_log.tenant_id, []).append(flow_log)
         captured: list[CapturedInterface] = []
         for tenant_id, logs in sorted(by_tenant.items()):
+            gateways = {
+                g.network_interface_id: g
+                for g in await self.store.list(NatGateway, tenant_id)
+                if g.available
+            }
             for eni in await self.store.list(NetworkInterface, tenant_id):
                 covering = tuple(f.flow_log_id for f in logs if _covers(f, eni))
                 if not covering:
+                    continue
+                if eni.interface_type == "nat_gateway":
+                    gateway = gateways.get(eni.interface_id)
+                    if gateway is not None:
+                        captured.append(
+                            CapturedInterface(
+                                eni.interface_id,
+                                tenant_id,
+                                eni.private_ip,
+                                InterfaceContext(eni.vpc_id, eni.subnet_id),
+                                covering,
+                                network_id=eni.subnet_id,
+                                nat_address=gateway.public_ip,
+                            )
+                        )
                     continue
                 instance = (
                     await self.store.get(Instance, eni.instance_id) if eni.instance_id else None
@@ -245,21 +281,28 @@ class FlowLogsMixin(ServiceCore):
                 )
         return captured
 
-    async def collect_flows(
-        self,
-    ) -> tuple[list[CapturedInterface], list[FlowRecord], dict[str, tuple[int, int]]]:
+    async def collect_flows(self) -> CollectedFlows:
         """Tell every host which of its interfaces the flow logs capture (none: it stops) and
-        gather what they counted since the previous call. A host that does not answer is
-        skipped for this interval (its counts wait for the next)."""
+        gather what they counted since the previous call, their routers' meters with them
+        (decision 0176). A host that does not answer is skipped for this interval (its counts
+        wait for the next)."""
         captured = await self.captured_interfaces(await self.active_flow_logs())
         per_host: dict[str, list[FlowCapture]] = {host: [] for host in self.drivers}
         for interface in captured:
-            if interface.host in per_host:
-                per_host[interface.host].append(
-                    FlowCapture(interface.network_id, interface.private_ip, interface.interface_id)
-                )
+            capture = FlowCapture(
+                interface.network_id,
+                interface.private_ip,
+                interface.interface_id,
+                nat_address=interface.nat_address,
+            )
+            if interface.nat_address:
+                for captures in per_host.values():
+                    captures.append(capture)
+            elif interface.host in per_host:
+                per_host[interface.host].append(capture)
         records: list[FlowRecord] = []
         skipped: dict[str, tuple[int, int]] = {}
+        traffic: list[TrafficCount] = []
         for host, captures in sorted(per_host.items()):
             try:
                 flows = await self.drivers[host].collect_flows(tuple(captures))
@@ -268,7 +311,23 @@ class FlowLogsMixin(ServiceCore):
                 continue
             records += flows.records
             skipped.update({s.interface_id: (s.start, s.end) for s in flows.skipped})
-        return captured, records, skipped
+            traffic += flows.traffic
+        return CollectedFlows(captured, records, skipped, traffic)
+
+    async def metered_traffic(self, counts: Sequence[TrafficCount]) -> dict[tuple[str, str], int]:
+        """The hosts' meters per (tenant, kind) (decision 0176): an address's bytes to the
+        internet billed to the tenant of the interface holding it in the router's VPC, a NAT
+        gateway's bytes to the gateway's."""
+        if not counts:
+            return {}
+        addresses: dict[tuple[str, str], str] = {}
+        for eni in await self.store.list(NetworkInterface, None):
+            for address in (eni.private_ip, *eni.secondary_ips):
+                for router in (eni.vpc_id, eni.subnet_id):
+                    if router:
+                        addresses[(router, address)] = eni.tenant_id
+        gateways = {g.nat_gateway_id: g.tenant_id for g in await self.store.list(NatGateway, None)}
+        return attribute(counts, addresses, gateways)
 
     async def record_delivery(self, flow_log: FlowLog, error: str | None) -> None:
         """A delivery's outcome as the flow log's ``DeliverLogsStatus`` (written only when it

@@ -23,6 +23,11 @@ interfaces only.
 
 A flow's ``start`` is the previous read's time and its ``end`` this one's: the interval in
 which its packets were counted.
+
+A NAT gateway's interface (decision 0176) has no tap: it is captured in the router that
+translates to the gateway's address, by two more sets per gateway counting its connections
+after the source NAT and before it is undone (:func:`nat_rules`), each written as EC2 writes
+a NAT gateway's records, the private and the public side (:func:`_nat_records`).
 """
 
 from __future__ import annotations
@@ -51,12 +56,24 @@ _PORTED: Final = frozenset({6, 17, 132})
 # to the host, are left out by their original destination.
 _NOT_LOGGED: Final = f"    ct original ip daddr {METADATA_ADDRESS} return\n"
 
+# A NAT gateway's connection (decision 0176), in its gateway's sets: the instance's
+# address, the internet host's, the protocol, the instance's port and the host's.
+_NAT_OUT_KEY: Final = "ct original ip saddr . ip daddr . meta l4proto . th sport . th dport"
+_NAT_IN_KEY: Final = "ct original ip saddr . ip saddr . meta l4proto . th dport . th sport"
+
 Flow = tuple[str, str, int, int, int]
 Counts = tuple[int, int]
 
 
-def render_flow_table(captured: Collection[str], max_flows: int, idle_timeout: int) -> str:
-    """The namespace's flow table, replaced whole by one ``nft -f`` (the counts restart)."""
+def render_flow_table(
+    captured: Collection[str],
+    max_flows: int,
+    idle_timeout: int,
+    gateways: Collection[str] = (),
+) -> str:
+    """The namespace's flow table, replaced whole by one ``nft -f`` (the counts restart).
+    ``gateways``: the Elastic IPs of the NAT gateways whose interfaces are captured here
+    (decision 0176; :func:`nat_rules`)."""
     elements = ", ".join(sorted(captured))
     body = f"    elements = {{ {elements} }}\n" if elements else ""
     sets = "".join(
@@ -66,6 +83,11 @@ def render_flow_table(captured: Collection[str], max_flows: int, idle_timeout: i
             ("seen", _FLOW_TYPE, max_flows),
             ("passed", _FLOW_TYPE, max_flows),
             ("totals", "ipv4_addr", max(len(captured), 1)),
+            *(
+                (f"nat_{way}_{n}", _FLOW_TYPE, max_flows)
+                for n in range(len(gateways))
+                for way in ("out", "in")
+            ),
         )
     )
     return (
@@ -89,7 +111,36 @@ def render_flow_table(captured: Collection[str], max_flows: int, idle_timeout: i
         f"    ip saddr @captured update @passed {{ {_FLOW_KEY} }}\n"
         f"    ip daddr @captured ip saddr != @captured update @passed {{ {_FLOW_KEY} }}\n"
         "  }\n"
+        f"{nat_rules(gateways)}"
         "}\n"
+    )
+
+
+def nat_rules(gateways: Collection[str]) -> str:
+    """The chains counting what the NAT gateways translated here carry (decision 0176), per
+    gateway (its sets numbered in address order: nftables keys hold five fields at most) and
+    per connection (instance, internet host, protocol, instance's port, host's port): what
+    leaves, after its source NAT (``srcnat + 10``: its source is the gateway's address, the
+    instance's is conntrack's original), and the replies, before they are translated back
+    (``mangle``, ahead of ``dstnat``). Both have passed the router's firewall or are replies
+    of what did: ACCEPT."""
+    if not gateways:
+        return ""
+    leaving, replies = [], []
+    for n, address in enumerate(sorted(gateways)):
+        leaving.append(f"    ip saddr {address} update @nat_out_{n} {{ {_NAT_OUT_KEY} }}\n")
+        replies.append(
+            f"    ip daddr {address} ct direction reply update @nat_in_{n} {{ {_NAT_IN_KEY} }}\n"
+        )
+    return (
+        "  chain nat_leaving {\n"
+        "    type filter hook postrouting priority srcnat + 10; policy accept;\n"
+        f"{''.join(leaving)}"
+        "  }\n"
+        "  chain nat_replies {\n"
+        "    type filter hook prerouting priority mangle; policy accept;\n"
+        f"{''.join(replies)}"
+        "  }\n"
     )
 
 
@@ -140,6 +191,12 @@ class _Last:
     seen: dict[Any, Counts] = field(default_factory=dict)
     passed: dict[Any, Counts] = field(default_factory=dict)
     totals: dict[Any, Counts] = field(default_factory=dict)
+    nat_out: dict[Any, Counts] = field(default_factory=dict)
+    nat_in: dict[Any, Counts] = field(default_factory=dict)
+
+
+# A captured NAT gateway (decision 0176): its interface's id and private address.
+Gateway = tuple[str, str]
 
 
 def _delta(now: Mapping[Any, Counts], before: Mapping[Any, Counts], key: Any) -> Counts:
@@ -161,26 +218,41 @@ class FlowCounters:
         self._clock = clock
         self._last: dict[str, _Last] = {}
         self._captured: dict[str, dict[str, str]] = {}
+        self._gateways: dict[str, dict[str, Gateway]] = {}
 
     def namespaces(self) -> list[str]:
         """The namespaces whose flows are counted now."""
         return sorted(self._captured)
 
-    async def capture(self, netns: str, interfaces: Mapping[str, str]) -> None:
-        """Record the flows of ``interfaces`` (private address → interface id) in ``netns``;
-        none: remove the namespace's flow table. Unchanged addresses keep their counts."""
-        if self._captured.get(netns, {}) == dict(interfaces) and netns in self._last:
+    async def capture(
+        self,
+        netns: str,
+        interfaces: Mapping[str, str],
+        gateways: Mapping[str, Gateway] | None = None,
+    ) -> None:
+        """Record the flows of ``interfaces`` (private address → interface id) in ``netns``,
+        and of the NAT gateways translated there (``gateways``: Elastic IP → their
+        interface's id and private address); none: remove the namespace's flow table.
+        Unchanged addresses keep their counts."""
+        gateways = dict(gateways or {})
+        if (
+            self._captured.get(netns, {}) == dict(interfaces)
+            and self._gateways.get(netns, {}) == gateways
+            and netns in self._last
+        ):
             return
-        if not interfaces:
+        if not interfaces and not gateways:
             await self.forget(netns)
             return
-        table = render_flow_table(interfaces, self._max_flows, self._idle_timeout)
+        table = render_flow_table(interfaces, self._max_flows, self._idle_timeout, gateways)
         await _run("ip", "netns", "exec", netns, "nft", "-f", "-", stdin=table)
         self._captured[netns] = dict(interfaces)
+        self._gateways[netns] = gateways
         self._last[netns] = _Last(int(self._clock()))
 
     async def forget(self, netns: str) -> None:
         self._captured.pop(netns, None)
+        self._gateways.pop(netns, None)
         self._last.pop(netns, None)
         await _run(
             "ip", "netns", "exec", netns, "nft", "delete", "table", "inet", FLOW_TABLE,
@@ -190,26 +262,39 @@ class FlowCounters:
     async def collect(self, netns: str) -> FlowReport:
         """What ``netns`` counted since the last collection."""
         interfaces = self._captured.get(netns)
+        gateways = self._gateways.get(netns, {})
         last = self._last.get(netns)
-        if not interfaces or last is None:
+        if interfaces is None or last is None:
             return FlowReport([], {})
         now = int(self._clock())
         read = {}
         try:
             for name in ("seen", "passed", "totals"):
-                listing = await _run(
-                    "ip", "netns", "exec", netns, "nft", "-j", "list", "set", "inet",
-                    FLOW_TABLE, name,
-                )  # fmt: skip
-                read[name] = _counted(listing)
+                read[name] = _counted(await self._list(netns, name))
+            for way in ("out", "in"):
+                read[f"nat_{way}"] = {
+                    (address, *flow): counts
+                    for n, address in enumerate(sorted(gateways))
+                    for flow, counts in _counted(await self._list(netns, f"nat_{way}_{n}")).items()
+                }
         except NetworkCommandError:
             # The router was removed (its last instance here left): nothing more to count.
             self._captured.pop(netns, None)
+            self._gateways.pop(netns, None)
             self._last.pop(netns, None)
             return FlowReport([], {})
         report = self._report(interfaces, last, read, now)
-        self._last[netns] = _Last(now, read["seen"], read["passed"], read["totals"])
+        report.records.extend(_nat_records(gateways, last, read, now))
+        self._last[netns] = _Last(
+            now, read["seen"], read["passed"], read["totals"], read["nat_out"], read["nat_in"]
+        )
         return report
+
+    @staticmethod
+    async def _list(netns: str, name: str) -> str:
+        return await _run(
+            "ip", "netns", "exec", netns, "nft", "-j", "list", "set", "inet", FLOW_TABLE, name
+        )  # fmt: skip
 
     @staticmethod
     def _report(
@@ -242,3 +327,40 @@ class FlowCounters:
             if total > accounted.get(address, 0):
                 skipped[interface_id] = (start, now)
         return FlowReport(records, skipped)
+
+
+def _nat_records(
+    gateways: Mapping[str, Gateway],
+    last: _Last,
+    read: Mapping[str, dict[Any, Counts]],
+    now: int,
+) -> list[FlowRecord]:
+    """The records of NAT gateways' interfaces, as EC2 writes them (decision 0176): a
+    connection's packets out are two records — instance to the interface's private address
+    (the packet's destination, the internet host, as ``pkt-dstaddr``), then that address to
+    the host — and its replies two — host to the private address, then it to the instance
+    (``pkt-srcaddr`` the host)."""
+    start = min(last.when, now)
+    records: list[FlowRecord] = []
+    for name, previous in (("nat_out", last.nat_out), ("nat_in", last.nat_in)):
+        for connection in read[name]:
+            address, instance, host, protocol, port, host_port = connection
+            gateway = gateways.get(address)
+            packets, size = _delta(read[name], previous, connection)
+            if gateway is None or packets <= 0:
+                continue
+            interface_id, private = gateway
+            if name == "nat_out":
+                keys = [
+                    FlowKey(interface_id, instance, private, port, host_port, protocol, "ACCEPT",
+                            pkt_dstaddr=host),
+                    FlowKey(interface_id, private, host, port, host_port, protocol, "ACCEPT"),
+                ]  # fmt: skip
+            else:
+                keys = [
+                    FlowKey(interface_id, host, private, host_port, port, protocol, "ACCEPT"),
+                    FlowKey(interface_id, private, instance, host_port, port, protocol, "ACCEPT",
+                            pkt_srcaddr=host),
+                ]  # fmt: skip
+            records += [FlowRecord(key, packets, size, start, now) for key in keys]
+    return records

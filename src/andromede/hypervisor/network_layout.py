@@ -60,6 +60,10 @@ class NetworkLayout:
     # Where the VPCs' resolvers send the names that are not the VPC's (decision 0143): IPv4
     # addresses reached from the routers' transit addresses; none = such names are refused.
     dns_upstream: tuple[str, ...] = ()
+    # Ranges of the platform besides the transit and public ones (the Elastic IPs' block, the
+    # object store's endpoint, the operator's LAN): what an instance sends there is not
+    # internet egress (decision 0176).
+    platform_cidrs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         transit = ipaddress.IPv4Network(self.transit_cidr)
@@ -81,6 +85,8 @@ class NetworkLayout:
             raise ValueError("elastic_ip_uplink must be an interface name (15 characters at most)")
         for server in self.dns_upstream:
             ipaddress.IPv4Address(server)  # raises ValueError
+        for block in self.platform_cidrs:
+            ipaddress.IPv4Network(block)  # raises ValueError
         if self.vpce_port == self.imds_port:
             raise ValueError("vpce_port and imds_port must differ")
         if self.vpce_tls_port in (self.imds_port, self.vpce_port):

@@ -28,6 +28,7 @@ from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.monitor import Monitor
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.hypervisor.traffic_meters import TrafficMeters
 from andromede.hypervisor.volumes import FileVolumes, VolumeBackend, safe_id
 
 __all__ = ["QemuDriverConfig", "QemuDriverCore"]
@@ -122,6 +123,8 @@ class QemuDriverCore:
         # The VPC endpoints' listeners (decision 0160), on the same transit addresses.
         self._endpoints: MetadataListeners | None = None
         self._flows = FlowCounters(self._config.flow_log_max_flows)
+        # The routers' meters (decision 0176), their last read kept across restarts.
+        self._traffic = TrafficMeters(self._root / "networks" / "traffic.json")
 
     @property
     def host(self) -> str:

@@ -98,11 +98,25 @@ class NetworkingMixin(QemuDriverCore):
     async def collect_flows(self, captures: tuple[FlowCapture, ...]) -> HostFlows:
         """Bridge mode: each VPC router counts its captured interfaces' flows in the kernel
         (:mod:`~andromede.hypervisor.flow_capture`), read here; routers with no captured
-        interface left lose their flow table. User mode has no router: nothing counted."""
+        interface left lose their flow table. Every router's meters (internet egress, NAT
+        gateways: :mod:`~andromede.hypervisor.traffic_meters`) are read with them. User mode
+        has no router: nothing counted."""
         if await self.networking() is not NetworkMode.BRIDGE:
             return HostFlows()
+        traffic = await self._traffic.collect(*self._networks.metered())
         wanted: dict[str, dict[str, str]] = {}
+        gateways: dict[str, dict[str, tuple[str, str]]] = {}
         for capture in captures:
+            if capture.nat_address:
+                # A NAT gateway's interface: captured where its address is translated.
+                netns = self._networks.nat_router_netns(capture.nat_address)
+                if netns is not None:
+                    wanted.setdefault(netns, {})
+                    gateways.setdefault(netns, {})[capture.nat_address] = (
+                        capture.interface_id,
+                        capture.private_ip,
+                    )
+                continue
             netns = self._networks.router_netns(capture.network_id)
             if netns is not None:
                 wanted.setdefault(netns, {})[capture.private_ip] = capture.interface_id
@@ -115,8 +129,8 @@ class NetworkingMixin(QemuDriverCore):
             if netns not in wanted:
                 await self._flows.forget(netns)
         for netns, interfaces in wanted.items():
-            await self._flows.capture(netns, interfaces)
-        return HostFlows(tuple(records), tuple(skipped))
+            await self._flows.capture(netns, interfaces, gateways.get(netns))
+        return HostFlows(tuple(records), tuple(skipped), tuple(traffic))
 
     async def serve_metadata(self, app: AsgiApp) -> None:
         """Serve the metadata app on every tenant network's host transit address (at the

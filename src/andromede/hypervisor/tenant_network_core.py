@@ -192,6 +192,28 @@ class TenantNetworksCore:
         """The NAT gateway addresses the router translates to on this host."""
         return sorted({r.address for r in self._state.nat.get(router, ()) if r.translated_here})
 
+    def nat_router_netns(self, address: str) -> str | None:
+        """The namespace of the router built here that translates to a NAT gateway's
+        ``address``; None when none does (decision 0176: its interface is captured there)."""
+        for router, routes in sorted(self._state.nat.items()):
+            if self._members(router) and any(
+                r.translated_here and r.address == address for r in routes
+            ):
+                return self.netns(router)
+        return None
+
+    def metered(self) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """The routers built here (router id → namespace) and, for each, the NAT gateway
+        addresses it translates (address → gateway id): what its meters count (decision
+        0176)."""
+        routers = {r.router: self.netns(r.router) for r in self._state.networks.values()}
+        gateways = {
+            router: {r.address: r.nat_gateway_id for r in routes if r.translated_here}
+            for router, routes in self._state.nat.items()
+            if router in routers
+        }
+        return routers, gateways
+
     def _nat_host_routes(self, router: str, index: int) -> list[str]:
         """The host's ``ip`` commands routing the router's NAT gateway addresses to it, with
         their proxy ARP entries on the uplink, as an instance's Elastic IP."""

@@ -23,8 +23,9 @@ from andromede.hypervisor.nat_gateways import hops, routing_table, rule_priority
 from andromede.hypervisor.netns_commands import _enable_forwarding, _ip_batch, _run
 from andromede.hypervisor.network_guards import OverlayPort, render_overlay_filter, router_mac
 from andromede.hypervisor.network_state import NetworkRecord
-from andromede.hypervisor.router_firewall import render_firewall
+from andromede.hypervisor.router_firewall import TRANSIT, render_firewall
 from andromede.hypervisor.tenant_network_core import TenantNetworksCore
+from andromede.hypervisor.traffic_meters import render_meter_table
 from andromede.hypervisor.vpc_dns import resolver_addresses
 
 __all__ = ["RulesMixin"]
@@ -220,6 +221,17 @@ class RulesMixin(TenantNetworksCore):
             endpoint_tls_port=self._layout.vpce_tls_port,
             interface_routes=self._interface_routes.get(router, ()),
             interface_endpoints=interface_endpoints,
+        )
+        # The meters (decision 0176) in the same transaction: declared again, their counters
+        # kept, their ranges and gateways as the router's now are.
+        ruleset += render_meter_table(
+            transit=TRANSIT,
+            platform=[
+                self._layout.transit_cidr,
+                self._layout.public_cidr,
+                *self._layout.platform_cidrs,
+            ],
+            gateways=self._translated(router),
         )
         await _run("ip", "netns", "exec", self.netns(router), "nft", "-f", "-", stdin=ruleset)
         await self._hold_endpoint_addresses(router, subnets, interface_endpoints)

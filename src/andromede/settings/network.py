@@ -213,6 +213,18 @@ class NetworkSettings(BaseModel):
         description="Seconds between two collections of the hosts' flow records, each "
         "delivered as one gzip object per flow log into its bucket.",
     )
+    network_meter_platform_cidrs: tuple[str, ...] = Field(
+        default=(),
+        max_length=64,
+        description=(
+            "IPv4 blocks of the platform's own besides the hypervisors' transit and public"
+            " ranges and elastic_ip_cidr (the object store's public endpoint, the operator's"
+            " LAN; vpc_endpoint_s3_addresses are counted in already): what instances send"
+            " there is not billed as ec2.transfer.out, the bytes to"
+            " the internet (decision 0176). The hosts' meters are read at every"
+            " flow_log_delivery_interval."
+        ),
+    )
     max_prefix_lists_per_tenant: int = Field(
         default=100,
         ge=1,
@@ -348,6 +360,22 @@ class NetworkSettings(BaseModel):
                 raise ValueError(
                     f"vpc_endpoint_s3_addresses: {block!r} is no IPv4 CIDR block"
                 ) from exc
+        return tuple(blocks)
+
+    @field_validator("network_meter_platform_cidrs")
+    @classmethod
+    def _platform_blocks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        blocks = []
+        for block in value:
+            try:
+                network = ipaddress.ip_network(block, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"network_meter_platform_cidrs: {block!r} is no IPv4 CIDR block"
+                ) from exc
+            if network.version != 4:
+                raise ValueError(f"network_meter_platform_cidrs: {block!r} is no IPv4 CIDR block")
+            blocks.append(str(network))
         return tuple(blocks)
 
     @field_validator("hypervisor_dns_upstream")

@@ -4,7 +4,7 @@ instance runs, and the sampler reading what tenants hold through each context's 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from andromede.billing.invoice import Issuer
@@ -16,6 +16,7 @@ from andromede.billing.service import BillingService, RunningInstance
 from andromede.billing.store_sql import SqlBillingStore
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.service import ComputeService
+from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY
 from andromede.db.database import Database
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
@@ -30,6 +31,7 @@ __all__ = [
     "billing_service",
     "delivery_meter",
     "instance_meter",
+    "traffic_meter",
     "usage_sampler",
 ]
 
@@ -120,6 +122,26 @@ class MeteredQueueSink:
             requests = payload_requests(len(message.encode()))
             self._billing.count(owner, region, "sqs.requests", requests)
         return sent
+
+
+# Decision 0176: the kinds of the hosts' network meters, as billing's meters.
+_TRAFFIC_METERS = {INTERNET_OUT: "ec2.transfer.out", NAT_GATEWAY: "ec2.nat-gateway.bytes"}
+
+
+def traffic_meter(
+    billing: BillingService, region: str
+) -> Callable[[Mapping[tuple[str, str], int]], None]:
+    """The hosts' network bytes per (tenant, kind), as the flow logs' pass gathers them
+    (decision 0176), counted like requests: in memory, written by the next flush, in the
+    gateway's region (compute's meters are its region's, decision 0108)."""
+
+    def counted(bytes_by_tenant: Mapping[tuple[str, str], int]) -> None:
+        for (tenant_id, kind), quantity in sorted(bytes_by_tenant.items()):
+            meter = _TRAFFIC_METERS.get(kind)
+            if meter is not None:
+                billing.count(tenant_id, region, meter, quantity)
+
+    return counted
 
 
 def usage_sampler(

@@ -13,6 +13,7 @@ import pytest
 from andromede.compute.driver import FlowCapture, HostFlows, SkippedFlows
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.flow_log_files import FlowKey, FlowRecord
+from andromede.compute.traffic import INTERNET_OUT, TrafficCount
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.wire import CALLS, decode, encode
@@ -58,3 +59,17 @@ def test_the_wire_keeps_every_field() -> None:
     assert decode(kind, encode((A,))) == (A,)
     flows = HostFlows((RECORD,), (SkippedFlows("eni-a", 5, 9),))
     assert decode(call.result, encode(flows)) == flows
+
+
+async def test_the_hosts_meters_come_back_once(agent: tuple[Path, MemoryDriver]) -> None:
+    """Decision 0176: what a host's routers counted for billing comes back with its flows
+    over the agent's socket, once."""
+    socket_path, driver = agent
+    remote = RemoteDriver(socket_path, host="memory-host")
+    counted = TrafficCount(INTERNET_OUT, "vpc-1", "10.0.0.5", 4096)
+    try:
+        driver.counted_traffic.append(counted)
+        assert await remote.collect_flows(()) == HostFlows(traffic=(counted,))
+        assert await remote.collect_flows(()) == HostFlows()
+    finally:
+        await remote.close()
