@@ -165,9 +165,9 @@ async def _front(
     gateway's HTTP server is not what these tests are about); ``policies``: the live
     endpoints' policies, all of ``VPC``. Yields the listeners and the test CA's file."""
 
-    async def lookup(endpoint_id: str) -> tuple[str, str] | None:
+    async def lookup(endpoint_id: str) -> tuple[str, str, str] | None:
         policy = policies.get(endpoint_id)
-        return None if policy is None else (VPC, policy)
+        return None if policy is None else (VPC, policy, "s3")
 
     secret = tmp_path / "secrets.key"
     secret.write_bytes(secrets.token_bytes(32))
@@ -177,7 +177,7 @@ async def _front(
     async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         attested = EndpointGate.attested(scope)
         assert attested is not None  # every request here comes through the forwarder
-        await gate.serve(attested, store.app, scope, receive, send)
+        await gate.serve(attested, "s3", store.app, scope, receive, send)
 
     forwarder = EndpointForwarder(
         networks.endpoint_origin, key, "http://gateway",
