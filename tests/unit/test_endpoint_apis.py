@@ -186,9 +186,25 @@ async def test_kms_evaluates_its_endpoints_policy_and_keys(kms: Kms, gateway: Ga
     assert (await through.call("Encrypt", encrypt)).status == 200
     refused = await through.call("Decrypt", blob)
     assert refused.error_type == "AccessDeniedException"
+    assert "because no VPC endpoint policy allows the kms:Decrypt action" in refused.body.decode()
     assert (await kms.call("Decrypt", blob)).status == 200  # not through the endpoint
     gateway.policies[VPCES["kms"]] = _policy(_allow("kms:*"), _deny("kms:Decrypt"))
-    assert (await through.call("Decrypt", blob)).error_type == "AccessDeniedException"
+    refused = await through.call("Decrypt", blob)
+    assert refused.error_type == "AccessDeniedException"
+    assert "explicit deny in a VPC endpoint policy" in refused.body.decode()
+    # A grant lets a user decrypt that no policy allows, but not through an endpoint whose
+    # policy does not allow it.
+    user = await kms.iam_user("reader")
+    grantee = f"arn:aws:iam::{kms.tenant_id}:user/reader"
+    granted = await kms.call(
+        "CreateGrant",
+        {"KeyId": key_id, "GranteePrincipal": grantee, "Operations": ["Decrypt"]},
+    )
+    assert granted.status == 200, granted.body
+    assert (await user.call("Decrypt", blob)).status == 200
+    gateway.policies[VPCES["kms"]] = _policy(_allow("kms:Encrypt"))
+    through_user = dataclasses.replace(user, app=gateway.through("kms"))
+    assert (await through_user.call("Decrypt", blob)).error_type == "AccessDeniedException"
     assert (await through.call("Encrypt", encrypt)).status == 200
 
 

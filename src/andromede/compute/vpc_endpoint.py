@@ -7,7 +7,7 @@ service's AWS-managed **prefix list** (``pl-…``, whose blocks are the service'
 guests see them) to the endpoint, origin ``CreateRoute``, as EC2 shows it. Its **policy** (an
 IAM document whose default allows everything) is evaluated for every request that comes through
 it, besides the caller's and the bucket's (``iam/policy``); those requests carry
-``aws:SourceVpce`` and ``aws:SourceVpc`` (``s3/endpoint_origin.py``).
+``aws:SourceVpce`` and ``aws:SourceVpc`` (``iam/endpoint_origin.py``).
 
 An **Interface endpoint** (decision 0166, PrivateLink) is instead a requester-managed network
 interface (type ``vpc_endpoint``) in each subnet it is given, under security groups: what

@@ -55,7 +55,7 @@ from andromede.iam.policy_context import (
     session_role_arn,
 )
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
-from andromede.kms.keys_errors import MalformedKeyPolicy
+from andromede.kms.keys_errors import CmkAccessDenied, MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
 from andromede.kms.keys_store import CustomerKeyStore
 
@@ -174,9 +174,14 @@ class KmsAuthoriser:
         context, (identity, boundary, session) = await self._prepared(
             caller, principal, action, key, encryption_context, request
         )
-        if endpoint_refusal(context) is not None:
-            # Through a KMS endpoint whose policy does not allow it: no grant may either.
-            return Decision.EXPLICIT_DENY
+        refusal = endpoint_refusal(context)
+        if refusal is not None:
+            # Through a KMS endpoint whose policy does not allow it: no grant may either, and
+            # AWS's message names the endpoint's policy (not "no policy allows").
+            raise CmkAccessDenied(
+                f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+                f"{context.resource} {refusal}"
+            )
         if key is None:
             return _DECISIONS[
                 evaluate(
