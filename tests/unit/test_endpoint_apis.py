@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
 from andromede.app import api_service
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
@@ -275,6 +276,44 @@ async def test_sns_and_sts_evaluate_their_endpoints_policies(
     with pytest.raises(ApiError) as denied:
         await sts.call("sts", "GetSessionToken")
     assert denied.value.code == "AccessDenied"
+
+
+async def test_a_trust_policy_and_an_identity_policy_read_the_sts_endpoint(
+    world: World, gateway: Gateway
+) -> None:
+    """AssumeRole through an STS endpoint: the user's identity policy allows it only with
+    ``aws:SourceVpc``, the role's trust only with ``aws:SourceVpce``; from elsewhere the same
+    call is refused, through the endpoint it is served."""
+    root = world.client(world.root)
+    vpce = VPCES["sts"]
+    trust = _policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": world.tenant_id},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceVpce": vpce}},
+        }
+    )
+    role = await root.call("iam", "CreateRole", RoleName="in-vpc", AssumeRolePolicyDocument=trust)
+    await root.call("iam", "CreateUser", UserName="dev")
+    only_vpc = _policy(
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceVpc": VPC}},
+        }
+    )
+    await root.call("iam", "PutUserPolicy", UserName="dev", PolicyName="p", PolicyDocument=only_vpc)
+    key = (await root.call("iam", "CreateAccessKey", UserName="dev"))["AccessKey"]
+    credentials = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    assume = {"RoleArn": role["Role"]["Arn"], "RoleSessionName": "work"}
+    with pytest.raises(ApiError) as denied:
+        await world.client(credentials).call("sts", "AssumeRole", **assume)
+    assert denied.value.code == "AccessDenied"
+    through = _via(world, "sts", gateway, "sts").client(credentials)
+    assumed = await through.call("sts", "AssumeRole", **assume)
+    assert assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/in-vpc/work")
 
 
 def test_an_origin_is_its_services_only() -> None:
