@@ -314,6 +314,12 @@ async def test_a_trust_policy_and_an_identity_policy_read_the_sts_endpoint(
     through = _via(world, "sts", gateway, "sts").client(credentials)
     assumed = await through.call("sts", "AssumeRole", **assume)
     assert assumed["AssumedRoleUser"]["Arn"].endswith(":assumed-role/in-vpc/work")
+    # Session tags need sts:TagSession, which the endpoint's policy must allow as well.
+    gateway.policies[vpce] = _policy(_allow("*"), _deny("sts:TagSession"))
+    with pytest.raises(ApiError) as denied:
+        await through.call("sts", "AssumeRole", **assume, Tags=[{"Key": "team", "Value": "a"}])
+    assert "sts:TagSession" in denied.value.message
+    assert "explicit deny in a VPC endpoint policy" in denied.value.message
 
 
 def test_an_origin_is_its_services_only() -> None:

@@ -114,6 +114,9 @@ class QueryAuthoriser:
                 **iam_resource_tag_keys(role.tags),
             },
         )
+        refusal = endpoint_refusal(context)
+        if refusal is not None:  # an STS endpoint's policy, sts:TagSession too (decision 0174)
+            raise _denied(principal, action, role.arn, refusal)
         identity, boundary, session = loaded_policies(policies)
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
         # The trust policy must let the caller in, in its own account too: an identity allow
