@@ -42,16 +42,8 @@ from andromede.http.asgi import new_request_id
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.http.xml import XmlWriter
 from andromede.iam.endpoint_origin import EndpointOrigin, through_endpoint
-from andromede.iamapi.errors import QueryError
-from andromede.iamapi.iam import IAM
-from andromede.iamapi.sns import NAMESPACE as SNS_NAMESPACE
-from andromede.iamapi.sts import STS
-from andromede.kmsapi.app import CONTENT_TYPE as KMS_CONTENT_TYPE
-from andromede.kmsapi.errors import KmsWireError
 from andromede.s3.errors import S3Error
 from andromede.s3.responses import common_headers, error_response
-from andromede.sqsapi.app import CONTENT_TYPE as SQS_CONTENT_TYPE
-from andromede.sqsapi.errors import SqsWireError
 
 __all__ = [
     "ATTESTATION_HEADER",
@@ -86,8 +78,8 @@ EndpointLookup = Callable[[str], Awaitable[tuple[str, str, str] | None]]
 # The APIs an endpoint's traffic may reach (decision 0174), as the gateway names them.
 SERVED: Final = frozenset({"s3", "kms", "sqs", "sns", "sts"})
 _REFUSED = "The request did not come through a VPC endpoint of this service"
-# The Query APIs' error documents' namespaces (an IAM call through an endpoint is refused).
-_QUERY_NAMESPACES: Final = {"sns": SNS_NAMESPACE, "sts": STS.namespace, "iam": IAM.namespace}
+# The APIs whose refusals are their own (JSON or Query) rather than S3's XML.
+_OWN_WORDS: Final = frozenset({"kms", "sqs", "sns", "sts", "iam"})
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -133,25 +125,37 @@ def _target(scope: Scope) -> str:
 def _refusal(service: str, scope: Scope, request_id: str) -> Response:
     """AccessDenied in the words of the API ``service`` names (S3's for any other: EC2's
     clients read its code and status)."""
+    if service not in _OWN_WORDS:
+        path = str(scope.get("path") or "/")
+        method = str(scope.get("method"))
+        return error_response(S3Error("AccessDenied"), None, path, request_id, method)
+    # Imported here, on a gateway's refusal only: a host agent's forwarder (this module too)
+    # refuses in S3's words and need not load every API.
+    from andromede.iamapi.errors import QueryError
+    from andromede.iamapi.iam import IAM
+    from andromede.iamapi.sns import NAMESPACE as SNS_NAMESPACE
+    from andromede.iamapi.sts import STS
+    from andromede.kmsapi.app import CONTENT_TYPE as KMS_CONTENT_TYPE
+    from andromede.kmsapi.errors import KmsWireError
+    from andromede.sqsapi.app import CONTENT_TYPE as SQS_CONTENT_TYPE
+    from andromede.sqsapi.errors import SqsWireError
+
     if service == "kms":
         kms = KmsWireError("AccessDeniedException", _REFUSED)
         return _json(kms.status, KMS_CONTENT_TYPE, kms.payload(), kms.headers())
     if service == "sqs":
         sqs = SqsWireError("AccessDenied", _REFUSED)
         return _json(sqs.status, SQS_CONTENT_TYPE, sqs.payload(), sqs.headers())
-    namespace = _QUERY_NAMESPACES.get(service)
-    if namespace is not None:
-        query = QueryError("AuthorizationError" if service == "sns" else "AccessDenied", _REFUSED)
-        xml = XmlWriter("ErrorResponse", namespace=namespace)
-        xml.open("Error")
-        xml.element("Type", "Sender")
-        xml.element("Code", query.code)
-        xml.element("Message", query.message)
-        xml.close("Error")
-        xml.element("RequestId", request_id)
-        return Response(query.status, [("Content-Type", "text/xml")], xml.document())
-    path = str(scope.get("path") or "/")
-    return error_response(S3Error("AccessDenied"), None, path, request_id, str(scope.get("method")))
+    namespace = {"sns": SNS_NAMESPACE, "sts": STS.namespace, "iam": IAM.namespace}[service]
+    query = QueryError("AuthorizationError" if service == "sns" else "AccessDenied", _REFUSED)
+    xml = XmlWriter("ErrorResponse", namespace=namespace)
+    xml.open("Error")
+    xml.element("Type", "Sender")
+    xml.element("Code", query.code)
+    xml.element("Message", query.message)
+    xml.close("Error")
+    xml.element("RequestId", request_id)
+    return Response(query.status, [("Content-Type", "text/xml")], xml.document())
 
 
 def _json(
@@ -165,7 +169,7 @@ async def _refuse(scope: Scope, send: Send, service: str = "s3") -> None:
     request_id = new_request_id()
     log.info("request %s: no VPC endpoint of %s for %s", request_id, service, scope.get("client"))
     extra = [(b"x-amzn-requestid", request_id.encode())]
-    if service not in ("kms", "sqs", *_QUERY_NAMESPACES):
+    if service not in _OWN_WORDS:
         extra = common_headers(request_id)
     await send_response(send, _refusal(service, scope, request_id), extra)
 
