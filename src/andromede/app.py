@@ -32,6 +32,7 @@ from andromede.audit.service import AuditService
 from andromede.audit.store_sql import SqlAuditStore
 from andromede.billing.service import BillingService
 from andromede.compute.service import ComputeService
+from andromede.compute.vpc_endpoint import endpoint_service
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
@@ -159,6 +160,7 @@ from andromede.wiring.upkeep import (
 __all__ = [
     "LIFECYCLE_PRINCIPAL",
     "Application",
+    "api_service",
     "audit_key_files",
     "audit_key_name",
     "audit_key_schedule",
@@ -264,30 +266,15 @@ class Application:
                 else:
                     await running.management(scope, receive, send)
                 return
-            # A request an agent forwarded from a VPC endpoint: S3 only, once its origin holds.
+            service = api_service(scope)
+            # A request an agent forwarded from a VPC endpoint: to the same API, once its
+            # origin holds and the endpoint is that API's (decisions 0160, 0174).
             attested = EndpointGate.attested(scope)
             if attested is not None and running.endpoint_gate is not None:
-                await running.endpoint_gate.serve(attested, running.s3, scope, receive, send)
+                served = running.s3 if service == "s3" else running.apis.get(service)
+                await running.endpoint_gate.serve(attested, service, served, scope, receive, send)
                 return
-            # One endpoint for every AWS-style API: the credential scope's service picks it
-            # (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-            # except an unsigned call naming a KMS or SQS action, which that API refuses in
-            # its own words.
-            service = credential_service(scope.get("query_string", b""), scope["headers"])
-            if service is None and _kms_target(scope["headers"]):
-                service = "kms"
-            elif service is None and _sqs_target(scope["headers"]):
-                service = SqsApp.name
-            elif service is None and is_certificate_request(scope):
-                service = SnsCertificateApp.name
-            elif service is None and _unsigned_sns(scope):
-                service = "sns"  # SubscribeURL / UnsubscribeURL (decision 0163)
-            elif service is None and _unsigned_sts(scope):
-                service = "sts"
-            if service in (None, "s3") and is_s3_control(scope):
-                # S3 Control signs as S3; its path and account header tell it apart (0152).
-                service = S3ControlApp.name
-            if service is not None and service != "s3":
+            if service != "s3":
                 api = running.apis.get(service)
                 if api is not None:
                     await api(scope, receive, send)
@@ -654,9 +641,11 @@ def endpoint_gate(settings: Settings, compute: ComputeService | None) -> Endpoin
     attestations checked under the data folder's key, the endpoint read from compute (none
     without compute: every such request is refused)."""
 
-    async def lookup(endpoint_id: str) -> tuple[str, str] | None:
+    async def lookup(endpoint_id: str) -> tuple[str, str, str] | None:
         found = await compute.endpoint_of(endpoint_id) if compute is not None else None
-        return None if found is None else (found.vpc_id, found.policy_document)
+        if found is None:
+            return None
+        return found.vpc_id, found.policy_document, endpoint_service(found.service_name)
 
     return EndpointGate(
         attestation_key(settings.data_dir / "keys" / "secrets.key"),
@@ -664,6 +653,29 @@ def endpoint_gate(settings: Settings, compute: ComputeService | None) -> Endpoin
         max_age=settings.vpc_endpoint_origin_max_age,
         clock=time.time,
     )
+
+
+def api_service(scope: Scope) -> str:
+    """The API an HTTP request on the shared port is for: the credential scope's service
+    picks it (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
+    except an unsigned call naming a KMS or SQS action, which that API refuses in its own
+    words, and the unsigned calls SNS and STS take. A VPC endpoint's gate makes the same
+    choice (decision 0174)."""
+    service = credential_service(scope.get("query_string", b""), scope["headers"])
+    if service is None and _kms_target(scope["headers"]):
+        service = "kms"
+    elif service is None and _sqs_target(scope["headers"]):
+        service = SqsApp.name
+    elif service is None and is_certificate_request(scope):
+        service = SnsCertificateApp.name
+    elif service is None and _unsigned_sns(scope):
+        service = "sns"  # SubscribeURL / UnsubscribeURL (decision 0163)
+    elif service is None and _unsigned_sts(scope):
+        service = "sts"
+    if service in (None, "s3") and is_s3_control(scope):
+        # S3 Control signs as S3; its path and account header tell it apart (0152).
+        service = S3ControlApp.name
+    return service or "s3"
 
 
 def _unsigned_sts(scope: Scope) -> bool:

@@ -17,29 +17,37 @@ whose subnet no longer routes to an endpoint) is answered S3's ``AccessDenied``.
 
 The gateway's :class:`EndpointGate` checks the attestation (a forged, altered or stale one is
 ``AccessDenied``, never ignored), asks compute for the endpoint (still there, of that VPC:
-its policy) and runs the S3 app — only S3, never the gateway's other APIs — inside
-:func:`~andromede.s3.endpoint_origin.through_endpoint`.
+its policy and its service) and runs the API the request is for — chosen as the gateway's
+main front chooses it, by the SigV4 credential scope (``app.api_service``) — inside
+:func:`~andromede.iam.endpoint_origin.through_endpoint`, when that API is the endpoint's
+service (decision 0174: S3, KMS, SQS, SNS or STS; a gateway endpoint's is S3). Any other
+request through an endpoint — another API than the endpoint's, one an endpoint never serves
+(EC2, IAM) — is refused in the words of the API it names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any, Final
 
 import httpx
 
 from andromede.http.asgi import new_request_id
-from andromede.http.response import Receive, Scope, Send, send_response
-from andromede.s3.endpoint_origin import EndpointOrigin, through_endpoint
+from andromede.http.response import Receive, Response, Scope, Send, send_response
+from andromede.http.xml import XmlWriter
+from andromede.iam.endpoint_origin import EndpointOrigin, through_endpoint
 from andromede.s3.errors import S3Error
 from andromede.s3.responses import common_headers, error_response
 
 __all__ = [
     "ATTESTATION_HEADER",
+    "SERVED",
     "EndpointForwarder",
     "EndpointGate",
     "EndpointLookup",
@@ -64,8 +72,14 @@ log = logging.getLogger(__name__)
 # (listener address, client address, client port) → (VPC id, endpoint id, the instance's
 # private address); the port names an Interface endpoint (decision 0166).
 OriginResolver = Callable[[str, str, int], tuple[str, str, str] | None]
-# An endpoint's id → (its VPC id, its policy document), None when it is gone.
-EndpointLookup = Callable[[str], Awaitable[tuple[str, str] | None]]
+# An endpoint's id → (its VPC id, its policy document, its service: ``s3``, ``kms``…), None
+# when it is gone.
+EndpointLookup = Callable[[str], Awaitable[tuple[str, str, str] | None]]
+# The APIs an endpoint's traffic may reach (decision 0174), as the gateway names them.
+SERVED: Final = frozenset({"s3", "kms", "sqs", "sns", "sts"})
+_REFUSED = "The request did not come through a VPC endpoint of this service"
+# The APIs whose refusals are their own (JSON or Query) rather than S3's XML.
+_OWN_WORDS: Final = frozenset({"kms", "sqs", "sns", "sts", "iam"})
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -108,20 +122,63 @@ def _target(scope: Scope) -> str:
     return (raw + (b"?" + query if query else b"")).decode("latin-1")
 
 
-async def _refuse(scope: Scope, send: Send) -> None:
+def _refusal(service: str, scope: Scope, request_id: str) -> Response:
+    """AccessDenied in the words of the API ``service`` names (S3's for any other: EC2's
+    clients read its code and status)."""
+    if service not in _OWN_WORDS:
+        path = str(scope.get("path") or "/")
+        method = str(scope.get("method"))
+        return error_response(S3Error("AccessDenied"), None, path, request_id, method)
+    # Imported here, on a gateway's refusal only: a host agent's forwarder (this module too)
+    # refuses in S3's words and need not load every API.
+    from andromede.iamapi.errors import QueryError
+    from andromede.iamapi.iam import IAM
+    from andromede.iamapi.sns import NAMESPACE as SNS_NAMESPACE
+    from andromede.iamapi.sts import STS
+    from andromede.kmsapi.app import CONTENT_TYPE as KMS_CONTENT_TYPE
+    from andromede.kmsapi.errors import KmsWireError
+    from andromede.sqsapi.app import CONTENT_TYPE as SQS_CONTENT_TYPE
+    from andromede.sqsapi.errors import SqsWireError
+
+    if service == "kms":
+        kms = KmsWireError("AccessDeniedException", _REFUSED)
+        return _json(kms.status, KMS_CONTENT_TYPE, kms.payload(), kms.headers())
+    if service == "sqs":
+        sqs = SqsWireError("AccessDenied", _REFUSED)
+        return _json(sqs.status, SQS_CONTENT_TYPE, sqs.payload(), sqs.headers())
+    namespace = {"sns": SNS_NAMESPACE, "sts": STS.namespace, "iam": IAM.namespace}[service]
+    query = QueryError("AuthorizationError" if service == "sns" else "AccessDenied", _REFUSED)
+    xml = XmlWriter("ErrorResponse", namespace=namespace)
+    xml.open("Error")
+    xml.element("Type", "Sender")
+    xml.element("Code", query.code)
+    xml.element("Message", query.message)
+    xml.close("Error")
+    xml.element("RequestId", request_id)
+    return Response(query.status, [("Content-Type", "text/xml")], xml.document())
+
+
+def _json(
+    status: int, content_type: str, payload: dict[str, Any], headers: list[tuple[str, str]]
+) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Response(status, [("Content-Type", content_type), *headers], body)
+
+
+async def _refuse(scope: Scope, send: Send, service: str = "s3") -> None:
     request_id = new_request_id()
-    log.info("request %s: no VPC endpoint for %s", request_id, scope.get("client"))
-    path = str(scope.get("path") or "/")
-    refused = error_response(
-        S3Error("AccessDenied"), None, path, request_id, str(scope.get("method"))
-    )
-    await send_response(send, refused, common_headers(request_id))
+    log.info("request %s: no VPC endpoint of %s for %s", request_id, service, scope.get("client"))
+    extra = [(b"x-amzn-requestid", request_id.encode())]
+    if service not in _OWN_WORDS:
+        extra = common_headers(request_id)
+    await send_response(send, _refusal(service, scope, request_id), extra)
 
 
 class EndpointGate:
     """The gateway's side of an agent's forwarding: a request bearing an attestation is
-    served by S3 through its endpoint when the attestation holds and the endpoint is still
-    that VPC's, refused otherwise; one without is none of this gate's business."""
+    served by the API it names through its endpoint when the attestation holds, the endpoint
+    is still that VPC's and it is an endpoint of that API; refused otherwise. One without an
+    attestation is none of this gate's business."""
 
     def __init__(
         self, key: bytes, lookup: EndpointLookup, *, max_age: float, clock: Callable[[], float]
@@ -149,17 +206,25 @@ class EndpointGate:
         found = await self._lookup(endpoint_id)
         if found is None or found[0] != vpc_id:
             return None
-        return EndpointOrigin(vpc_id, endpoint_id, found[1], private_ip)
+        return EndpointOrigin(vpc_id, endpoint_id, found[1], private_ip, found[2])
 
     async def serve(
-        self, value: str, s3: AsgiApp, scope: Scope, receive: Receive, send: Send
+        self,
+        value: str,
+        service: str,
+        app: AsgiApp | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
+        """Serve an attested request with ``app``, the gateway's app of ``service`` (the
+        API the request is for; None when the gateway serves none of that name)."""
         origin = await self.origin(scope, value)
-        if origin is None:
-            await _refuse(scope, send)
+        if origin is None or app is None or service not in SERVED or origin.service != service:
+            await _refuse(scope, send, service)
             return
         with through_endpoint(origin):
-            await s3(scope, receive, send)
+            await app(scope, receive, send)
 
 
 class EndpointForwarder:

@@ -27,23 +27,31 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import trustme
 
+from andromede.app import api_service
 from andromede.compute.driver import EndpointRoute, FirewallRule, NetworkSpec, NicSpec
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor.metadata_listeners import ListenerTls, MetadataListeners
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.storage.access_points import AccessPoint, MemoryAccessPointStore, new_alias
 from andromede.storage.model import PublicAccessBlock
 from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
+from support.kmsapp import Harness as Kms
+from support.kmsapp import kms_harness
 from support.s3app import REGION, Client, in_process_client
+from support.sqsapp import Harness as Sqs
+from support.sqsapp import sqs
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 
-__all__ = ["needs_root_and_tools", "networks"]  # the fixtures this module takes from support
+# The fixtures this module takes from support.
+__all__ = ["needs_root_and_tools", "networks", "sqs"]
 
 S3_ADDRESS = "192.0.2.80"
 STORE_NAME = "s3.eu-fr-1.example.test"
@@ -137,6 +145,50 @@ except OSError:
 """
 
 
+# A guest's signed JSON call (KMS's, SQS's) at an Interface endpoint's address, as boto3 sends
+# it: "<status> <body>" ("" when no answer comes).
+_SIGNED = """import http.client, sys
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+address, service, target, body, key, secret, kind = sys.argv[1:8]
+request = AWSRequest(method="POST", url="http://" + address + "/", data=body.encode(),
+                     headers={"Content-Type": kind, "X-Amz-Target": target})
+SigV4Auth(Credentials(key, secret), service, "eu-fr-1").add_auth(request)
+try:
+    connection = http.client.HTTPConnection(address, 80, timeout=10)
+    connection.request("POST", "/", body.encode(), dict(request.headers.items()))
+    answer = connection.getresponse()
+    print(str(answer.status) + " " + answer.read().decode(), end="")
+except OSError:
+    print("", end="")
+"""
+
+
+async def _signed(
+    g: Guest, address: str, service: str, action: str, body: dict[str, Any], signer: Kms | Sqs
+) -> tuple[int, dict[str, Any]]:
+    """The guest's ``service`` call ``action`` at ``address``, signed as ``signer``'s caller:
+    the answer's status and JSON body."""
+    target, kind = (
+        (f"TrentService.{action}", "application/x-amz-json-1.1")
+        if service == "kms"
+        else (f"AmazonSQS.{action}", "application/x-amz-json-1.0")
+    )
+    assert signer.credentials is not None
+    args = [address, service, target, json.dumps(body), signer.credentials.access_key,
+            signer.credentials.secret_key, kind]  # fmt: skip
+    done = await asyncio.to_thread(g.run, sys.executable, "-c", _SIGNED, *args, timeout=30)
+    status, _, text = done.stdout.partition(" ")
+    return int(status), json.loads(text or "{}")
+
+
+@pytest.fixture
+async def kms(tmp_path: Path) -> AsyncIterator[Kms]:
+    async for harness in kms_harness(tmp_path / "kms", MemoryCustomerKeyStore()):
+        yield harness
+
+
 async def _get(
     g: Guest,
     timeout: float = 10.0,
@@ -159,15 +211,21 @@ async def _front(
     store: Client,
     tmp_path: Path,
     policies: dict[str, str],
+    apis: dict[str, tuple[str, Any]] | None = None,
 ) -> AsyncIterator[tuple[MetadataListeners, Path]]:
     """The agent's forwarder on the endpoint listeners (plain and TLS, with the store's
     certificate), the gateway's gate before the S3 app (over httpx's ASGI transport: the
     gateway's HTTP server is not what these tests are about); ``policies``: the live
-    endpoints' policies, all of ``VPC``. Yields the listeners and the test CA's file."""
+    endpoints' policies, all of ``VPC``; ``apis``: the other APIs' endpoints (decision 0174:
+    service → its endpoint's id and the API's app), each request handed to the API its
+    credential scope names, as the gateway's front does. Yields the listeners and the test
+    CA's file."""
+    others = apis or {}
+    services = {endpoint: service for service, (endpoint, _) in others.items()}
 
-    async def lookup(endpoint_id: str) -> tuple[str, str] | None:
+    async def lookup(endpoint_id: str) -> tuple[str, str, str] | None:
         policy = policies.get(endpoint_id)
-        return None if policy is None else (VPC, policy)
+        return None if policy is None else (VPC, policy, services.get(endpoint_id, "s3"))
 
     secret = tmp_path / "secrets.key"
     secret.write_bytes(secrets.token_bytes(32))
@@ -177,7 +235,9 @@ async def _front(
     async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         attested = EndpointGate.attested(scope)
         assert attested is not None  # every request here comes through the forwarder
-        await gate.serve(attested, store.app, scope, receive, send)
+        service = api_service(scope)
+        served = store.app if service == "s3" else others.get(service, ("", None))[1]
+        await gate.serve(attested, service, served, scope, receive, send)
 
     forwarder = EndpointForwarder(
         networks.endpoint_origin, key, "http://gateway",
@@ -258,7 +318,12 @@ async def _check_vpc_access_points(g: Guest, store: Client) -> None:
 
 
 async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
-    networks: TenantNetworks, layout: NetworkLayout, store: Client, tmp_path: Path
+    networks: TenantNetworks,
+    layout: NetworkLayout,
+    store: Client,
+    tmp_path: Path,
+    kms: Kms,
+    sqs: Sqs,
 ) -> None:
     """Decision 0166: an Interface endpoint's address in the first subnet, beside a gateway
     endpoint of that subnet. The first subnet's guest (the same subnet: the router answers
@@ -266,7 +331,10 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
     policy sees that endpoint, not the gateway one (the listener tells them apart by the
     source port the router gave); the other subnet's guest is refused by the endpoint's
     group until the group lets its block in; the endpoint's policy binds; gone, nothing
-    answers at its address."""
+    answers at its address. Decision 0174: the same guest's signed KMS and SQS calls at
+    those APIs' Interface endpoints are served by them, a queue's policy seeing the SQS
+    endpoint; one at the other API's endpoint is refused in the API's words, and so is one
+    the KMS endpoint's policy denies."""
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id="111111111111",
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -292,16 +360,34 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
     assert reply.status == 204, reply.body
     gateway = EndpointRoute(first.network_id, first.cidr, VPC, VPCE, (S3_ADDRESS + "/32",))
 
+    to_kms, to_sqs = (
+        ("vpce-2" + secrets.token_hex(8), "10.0.1.201"),
+        (
+            "vpce-3" + secrets.token_hex(8),
+            "10.0.1.202",
+        ),
+    )
+    near_only = (FirewallRule("tcp", 80, 80, first.cidr),)
+
     def routes(*ingress: FirewallRule) -> tuple[EndpointRoute, ...]:
         told = EndpointRoute("", "10.0.0.0/16", VPC, interface, (eni,), slot=3, ingress=ingress)
-        return gateway, told
+        return (
+            gateway,
+            told,
+            *(
+                EndpointRoute("", "10.0.0.0/16", VPC, e, (a,), slot=slot, ingress=near_only)
+                for slot, (e, a) in enumerate((to_kms, to_sqs), start=4)
+            ),
+        )
 
     policies = {VPCE: DEFAULT_POLICY, interface: DEFAULT_POLICY}
+    policies |= {to_kms[0]: DEFAULT_POLICY, to_sqs[0]: DEFAULT_POLICY}
+    apis = {"kms": (to_kms[0], kms.app), "sqs": (to_sqs[0], sqs.app)}
     ok = "200 " + BODY.decode()
     async with (
         guest(networks, "i-vpce-near", near) as g,
         guest(networks, "i-vpce-far", far) as o,
-        _front(networks, layout, store, tmp_path, policies) as (listeners, authority),
+        _front(networks, layout, store, tmp_path, policies, apis) as (listeners, authority),
     ):
         await networks.set_endpoint_routes(VPC, routes(FirewallRule("tcp", 80, 443, first.cidr)))
         await listeners.network_up(networks.host_transit_ip(first.network_id))
@@ -320,6 +406,54 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
                             "Resource": "*"}]}
         )  # fmt: skip
         assert (await _get(o, address=eni)).startswith("403 ")
+        await _check_kms_and_sqs(g, kms, sqs, to_kms, to_sqs, policies)
         # Gone: nothing answers at its address.
         await networks.set_endpoint_routes(VPC, (gateway,))
         assert await _get(g, timeout=2.0, address=eni) == ""
+
+
+async def _check_kms_and_sqs(
+    g: Guest,
+    kms: Kms,
+    sqs: Sqs,
+    to_kms: tuple[str, str],
+    to_sqs: tuple[str, str],
+    policies: dict[str, str],
+) -> None:
+    """Decision 0174 on the real path: the guest's KMS and SQS calls at their endpoints."""
+    status, made = await _signed(g, to_kms[1], "kms", "CreateKey", {}, kms)
+    assert status == 200, made
+    assert made["KeyMetadata"]["KeyState"] == "Enabled"
+    # A queue whose policy denies a send from anywhere but its endpoint.
+    url = (await sqs.ok("CreateQueue", {"QueueName": "through-vpce"}))["QueueUrl"]
+    arn = f"arn:aws:sqs:{sqs.queues.region}:{sqs.tenant_id}:through-vpce"
+    only_vpce = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"StringNotEquals": {"aws:SourceVpce": to_sqs[0]}},
+            }
+        ],
+    }
+    await sqs.ok(
+        "SetQueueAttributes", {"QueueUrl": url, "Attributes": {"Policy": json.dumps(only_vpce)}}
+    )
+    send = {"QueueUrl": url, "MessageBody": "through the endpoint"}
+    status, sent = await _signed(g, to_sqs[1], "sqs", "SendMessage", send, sqs)
+    assert status == 200 and sent["MessageId"], sent
+    assert (await sqs.call("SendMessage", send)).error_type == "AccessDenied"
+    # At the other API's endpoint: refused in the words of the API called.
+    status, refused = await _signed(g, to_kms[1], "sqs", "SendMessage", send, sqs)
+    assert status == 403 and refused["__type"].endswith("#AccessDenied"), refused
+    # The KMS endpoint's policy binds the account's root.
+    policies[to_kms[0]] = json.dumps(
+        {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:ListKeys",
+                        "Resource": "*"}]}
+    )  # fmt: skip
+    assert (await _signed(g, to_kms[1], "kms", "ListKeys", {}, kms))[0] == 200
+    status, refused = await _signed(g, to_kms[1], "kms", "CreateKey", {}, kms)
+    assert (status, refused["__type"]) == (400, "AccessDeniedException")

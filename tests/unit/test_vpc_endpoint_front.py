@@ -77,7 +77,7 @@ def _gateway(store: Client, gate: EndpointGate) -> Any:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         attested = EndpointGate.attested(scope)
         if attested is not None:
-            await gate.serve(attested, store.app, scope, receive, send)
+            await gate.serve(attested, "s3", store.app, scope, receive, send)
             return
         await store.app(scope, receive, send)
 
@@ -113,9 +113,9 @@ async def test_the_agent_forwards_and_the_gateway_serves_through_the_endpoint(
     secret = tmp_path / "secrets.key"
     secret.write_bytes(b"s" * 32)
     key = attestation_key(secret)
-    endpoints = {VPCE: (VPC, DEFAULT_POLICY)}
+    endpoints = {VPCE: (VPC, DEFAULT_POLICY, "s3")}
 
-    async def lookup(endpoint_id: str) -> tuple[str, str] | None:
+    async def lookup(endpoint_id: str) -> tuple[str, str, str] | None:
         return endpoints.get(endpoint_id)
 
     gate = EndpointGate(key, lookup, max_age=60, clock=lambda: NOW)
@@ -146,7 +146,7 @@ async def test_the_agent_forwards_and_the_gateway_serves_through_the_endpoint(
         await forwarder.aclose()
     # Straight to the gateway: without an attestation S3 sees no endpoint; a made-up or a
     # stale one is refused, not ignored.
-    endpoints[VPCE] = (VPC, DEFAULT_POLICY)
+    endpoints[VPCE] = (VPC, DEFAULT_POLICY, "s3")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway)) as direct:
         assert (await direct.get(f"http://gateway{KEY}")).status_code == 403
         fake = attest(b"not the key", (VPC, VPCE, PRIVATE), "GET", KEY, NOW)

@@ -66,7 +66,7 @@ class InterfaceEndpointsMixin(NetworkInterfacesMixin, VpcEndpointsMixin):
     async def create_interface_endpoint(
         self, tenant_id: str, request: InterfaceEndpointRequest
     ) -> VpcEndpoint:
-        service = self._service(request.service_name)
+        service = self._service(request.service_name, interface=True)
         check_tags(request.tags)
         subnet_ids = tuple(dict.fromkeys(request.subnet_ids))
         if not subnet_ids:

@@ -7,13 +7,15 @@ service's AWS-managed **prefix list** (``pl-…``, whose blocks are the service'
 guests see them) to the endpoint, origin ``CreateRoute``, as EC2 shows it. Its **policy** (an
 IAM document whose default allows everything) is evaluated for every request that comes through
 it, besides the caller's and the bucket's (``iam/policy``); those requests carry
-``aws:SourceVpce`` and ``aws:SourceVpc`` (``s3/endpoint_origin.py``).
+``aws:SourceVpce`` and ``aws:SourceVpc`` (``iam/endpoint_origin.py``).
 
 An **Interface endpoint** (decision 0166, PrivateLink) is instead a requester-managed network
 interface (type ``vpc_endpoint``) in each subnet it is given, under security groups: what
 the VPC sends to those addresses (TCP 80 and 443) reaches the same listener and gate as a
 gateway endpoint's (:func:`interface_endpoint_routes`), and with private DNS on the VPC's
-resolver answers the object store's names with them. ``GatewayLoadBalancer`` endpoints are
+resolver answers the platform's names with them. Its service is the object store, KMS, SQS,
+SNS or STS (decision 0174: :data:`INTERFACE_SERVICES`), whose requests the gateway's gate
+hands to that API only. ``GatewayLoadBalancer`` endpoints are
 refused (EC2's ``InvalidParameterValue`` naming the type).
 """
 
@@ -37,6 +39,7 @@ from andromede.compute.routing import Route, RouteTable, table_of_subnet
 __all__ = [
     "DEFAULT_POLICY",
     "ENI_TYPE",
+    "INTERFACE_SERVICES",
     "POLICY_MAX",
     "EndpointType",
     "InterfaceEndpointChange",
@@ -45,7 +48,9 @@ __all__ = [
     "check_endpoint_type",
     "check_policy",
     "endpoint_routes",
+    "endpoint_service",
     "interface_endpoint_routes",
+    "interface_service_names",
     "is_endpoint_route",
     "managed_prefix_list_id",
     "service_names",
@@ -61,6 +66,9 @@ DEFAULT_POLICY: Final = json.dumps(
     },
     separators=(",", ":"),
 )
+# The APIs an Interface endpoint may reach (decision 0174), as their actions are prefixed; a
+# gateway endpoint reaches the object store only (AWS: S3 and DynamoDB).
+INTERFACE_SERVICES: Final = ("s3", "kms", "sqs", "sns", "sts")
 # The ``interfaceType`` of an Interface endpoint's network interfaces, as EC2 shows it.
 ENI_TYPE: Final = "vpc_endpoint"
 # EC2's limit of an endpoint policy's size, in characters (whitespace included).
@@ -137,10 +145,22 @@ class InterfaceEndpointChange:
         return self != InterfaceEndpointChange()
 
 
-def service_names(region: str) -> tuple[str, str]:
-    """The names of the region's object store service: EC2's, then the platform's own (the
-    reverse of its endpoint's DNS name, as EC2's names of non-AWS services are)."""
-    return f"com.amazonaws.{region}.s3", f"eu.andromede.{region}.s3"
+def service_names(region: str, service: str = "s3") -> tuple[str, str]:
+    """The names of one of the region's endpoint services (the object store by default):
+    EC2's, then the platform's own (the reverse of its endpoint's DNS name, as EC2's names of
+    non-AWS services are)."""
+    return f"com.amazonaws.{region}.{service}", f"eu.andromede.{region}.{service}"
+
+
+def interface_service_names(region: str) -> tuple[str, ...]:
+    """The names of every service an Interface endpoint may reach (decision 0174), each
+    service's EC2 name then the platform's, in :data:`INTERFACE_SERVICES`' order."""
+    return tuple(name for service in INTERFACE_SERVICES for name in service_names(region, service))
+
+
+def endpoint_service(service_name: str) -> str:
+    """The API an endpoint's service name names, as its actions are prefixed (``kms``)."""
+    return service_name.rsplit(".", 1)[-1]
 
 
 def managed_prefix_list_id(region: str) -> str:

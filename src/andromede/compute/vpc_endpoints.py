@@ -15,6 +15,7 @@ from dataclasses import replace
 from andromede.compute.driver import EndpointRoute
 from andromede.compute.errors import (
     ComputeError,
+    DifferentNetworks,
     Duplicate,
     IncorrectState,
     InvalidId,
@@ -40,6 +41,7 @@ from andromede.compute.vpc_endpoint import (
     DEFAULT_POLICY,
     VpcEndpoint,
     endpoint_routes,
+    interface_service_names,
     managed_prefix_list_id,
     service_names,
 )
@@ -52,8 +54,9 @@ _ATTEMPTS = 8
 class VpcEndpointsMixin(RoutingMixin):
     # -- the service ---------------------------------------------------------------------------
 
-    def endpoint_service_names(self) -> tuple[str, str]:
-        return service_names(self.limits.region)
+    def endpoint_service_names(self) -> tuple[str, ...]:
+        """Every endpoint service's names: the object store's first (decision 0174)."""
+        return interface_service_names(self.limits.region)
 
     def endpoint_prefix_list(self) -> tuple[str, str, tuple[str, ...]]:
         """The region's AWS-managed prefix list of the object store: its id, EC2's name and
@@ -64,11 +67,20 @@ class VpcEndpointsMixin(RoutingMixin):
             self.limits.vpc_endpoint_s3_addresses,
         )
 
-    def _service(self, name: str | None) -> str:
+    def _service(self, name: str | None, *, interface: bool = False) -> str:
+        """``ServiceName`` checked: the object store for a gateway endpoint, any of
+        :data:`INTERFACE_SERVICES` for an Interface endpoint (decision 0174)."""
         if not name:
             raise InvalidParameterValue("The request must contain the parameter ServiceName")
-        if name not in service_names(self.limits.region):
+        if name in service_names(self.limits.region):
+            return name
+        if name not in interface_service_names(self.limits.region):
             raise NotFound("vpce-service", name)
+        if not interface:
+            # EC2's words for a service that has Interface endpoints only.
+            raise DifferentNetworks(
+                "Endpoint type (Gateway) does not match available service types ([Interface])."
+            )
         return name
 
     # -- the calls -----------------------------------------------------------------------------

@@ -12,8 +12,9 @@ Interface endpoints (decision 0166): CreateVpcEndpoint's ``SubnetId.N``,
 service), ModifyVpcEndpoint's ``AddSubnetId.N``, ``RemoveSubnetId.N``,
 ``AddSecurityGroupId.N``, ``RemoveSecurityGroupId.N`` and ``PrivateDnsEnabled``, each
 endpoint shown with its network interfaces, groups and DNS entries; the object store listed as
-an Interface service too. ``GatewayLoadBalancer`` endpoints are refused, and so is each
-type's parameters on the other.
+an Interface service too, and (decision 0174) KMS, SQS, SNS and STS as Interface services
+only. ``GatewayLoadBalancer`` endpoints are refused, and so is each type's parameters on the
+other.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from andromede.compute.vpc_endpoint import (
     VpcEndpoint,
     check_endpoint_type,
     check_policy,
+    endpoint_service,
 )
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.filters import Filters, matches, with_tags
@@ -300,9 +302,10 @@ async def delete_vpc_endpoints(call: Call) -> None:
 
 
 async def describe_vpc_endpoint_services(call: Call) -> None:
-    """The region's object store as a Gateway and an Interface service, under each of its
-    names (filters ``service-name`` and ``service-type``; names asked that it does not have
-    are ``InvalidServiceName``)."""
+    """The region's object store as a Gateway and an Interface service, KMS, SQS, SNS and
+    STS as Interface services (decision 0174), each under its two names (filters
+    ``service-name`` and ``service-type``; names asked that it does not have are
+    ``InvalidServiceName``)."""
     p = call.params
     names = call.compute.endpoint_service_names()
     asked = p.values("ServiceName")
@@ -317,15 +320,21 @@ async def describe_vpc_endpoint_services(call: Call) -> None:
         wanted = [n for n in wanted if n in filters["service-name"]]
     kinds = [k for k in ("Gateway", "Interface") if k in filters.get("service-type", (k,))]
     xml = call.result
+    offered = [(n, [k for k in kinds if k == "Interface" or _is_s3(n)]) for n in wanted]
     xml.open("serviceNameSet")
-    for name in wanted if kinds else ():
+    for name, _ in (o for o in offered if o[1]):
         xml.element("item", name)
     xml.close("serviceNameSet")
     xml.open("serviceDetailSet")
-    for name in wanted:
-        for kind in kinds:
+    for name, of in offered:
+        for kind in of:
             _write_service(xml, call, name, kind)
     xml.close("serviceDetailSet")
+
+
+def _is_s3(name: str) -> bool:
+    # Gateway endpoints reach the object store only (AWS: S3 and DynamoDB).
+    return endpoint_service(name) == "s3"
 
 
 def _write_service(xml: XmlWriter, call: Call, name: str, kind: str) -> None:
@@ -333,7 +342,9 @@ def _write_service(xml: XmlWriter, call: Call, name: str, kind: str) -> None:
     dns = limits.endpoint_private_dns_names if kind == "Interface" else ()
     xml.open("item")
     xml.element("serviceName", name)
-    xml.element("serviceId", f"vpce-svc-{limits.region}-s3{'-if' if dns else ''}"[:64])
+    service = endpoint_service(name)
+    suffix = "-if" if kind == "Interface" else ""
+    xml.element("serviceId", f"vpce-svc-{limits.region}-{service}{suffix}"[:64])
     xml.open("serviceType")
     xml.open("item")
     xml.element("serviceType", kind)

@@ -1,9 +1,9 @@
 """The policy engine's view of a caller: a :class:`~andromede.iam.model.Principal` turned into
 the :class:`~andromede.iam.policy.RequestContext` of one action on one resource.
 
-Shared by every API that authorises through the engine (S3, IAM, STS), so ``aws:username``,
-``aws:userid``, ``aws:PrincipalArn`` and ``aws:MultiFactorAuthPresent`` mean the same thing
-whichever API is called.
+Shared by every API that authorises through the engine (S3, IAM, STS, SQS, SNS), so
+``aws:username``, ``aws:userid``, ``aws:PrincipalArn``, ``aws:MultiFactorAuthPresent`` and a
+VPC endpoint's ``aws:SourceVpce`` mean the same thing whichever API is called.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final, NamedTuple
 
+from andromede.iam.endpoint_origin import origin_for, origin_keys
 from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
 from andromede.iam.policy import (
     ContextValue,
@@ -148,8 +149,13 @@ def principal_context(
     keys: Mapping[str, ContextValue] | None = None,
     current_time: datetime | None = None,
 ) -> RequestContext:
-    """The request context of ``principal`` asking for ``action`` on ``resource``."""
+    """The request context of ``principal`` asking for ``action`` on ``resource``; through a
+    VPC endpoint of the action's service, with its keys and without ``aws:SourceIp``
+    (:mod:`andromede.iam.endpoint_origin`)."""
     now = current_time if current_time is not None else datetime.now(UTC)
+    origin = origin_for(action.split(":", 1)[0].lower())
+    if origin is not None:
+        keys, source_ip = {**(keys or {}), **origin_keys(origin)}, None
     if principal.is_anonymous:
         return RequestContext(
             action=action,

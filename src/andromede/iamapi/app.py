@@ -32,9 +32,14 @@ from andromede.http.xml import XmlWriter
 from andromede.iam.authn import (
     Authenticated,
 )
+from andromede.iam.endpoint_origin import endpoint_refusal, origin_for
 from andromede.iam.model import ANONYMOUS, Principal, PrincipalKind
 from andromede.iam.policy import ContextValue
-from andromede.iam.policy_context import iam_resource_tag_keys
+from andromede.iam.policy_context import (
+    iam_resource_tag_keys,
+    principal_context,
+    principal_keys,
+)
 from andromede.iam.service import IdentityService
 from andromede.iamapi.authorise import QueryAuthoriser
 from andromede.iamapi.errors import QueryError, to_query_error
@@ -239,6 +244,8 @@ class QueryApp:
             authoriser=self._authoriser,
             context=facts,
         )
+        if self._spec.name == "sts":
+            await self._endpoint_allows(call)
         if action.authorised:
             resource = "*" if action.resource is None else await action.resource(call)
             call.context["resource"] = resource
@@ -251,6 +258,36 @@ class QueryApp:
         xml.element("RequestId", request_id)
         xml.close("ResponseMetadata")
         return Response(status=200, headers=[("Content-Type", "text/xml")], body=xml.document())
+
+    async def _endpoint_allows(self, call: Call) -> None:
+        """Through an STS endpoint (decision 0174), AccessDenied unless its policy allows the
+        call: STS's actions authorise themselves (a role's trust policy, or nothing at all
+        for GetCallerIdentity), so the endpoint's policy is asked here, on the role a call
+        names or on ``*``."""
+        if origin_for("sts") is None:
+            return
+        action = f"sts:{call.action}"
+        resource = call.params.get("RoleArn") or "*"
+        principal = call.principal
+        keys = {}
+        if not principal.is_anonymous and principal.tenant_id is not None:
+            keys = principal_keys(await self._identity.policies_for(principal))
+        context = principal_context(
+            principal,
+            action=action,
+            resource=resource,
+            source_ip=None,
+            secure=call.secure,
+            region=self._settings.region,
+            keys=keys,
+        )
+        refusal = endpoint_refusal(context)
+        if refusal is not None:
+            raise QueryError(
+                "AccessDenied",
+                f"User: {call.principal.arn} is not authorized to perform: {action} on"
+                f" resource: {resource} {refusal}",
+            )
 
     def _error_response(self, exc: Exception, request_id: str) -> Response:
         wire = to_query_error(exc, self._spec.name) if isinstance(exc, AndromedeError) else None

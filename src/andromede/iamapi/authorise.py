@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.federated_trust import web_identity_trusted
 from andromede.iam.model import Principal, Role
 from andromede.iam.policy import (
@@ -72,6 +73,9 @@ class QueryAuthoriser:
             region=self._region,
             keys={**(keys or {}), **principal_keys(policies)},
         )
+        refusal = endpoint_refusal(context)
+        if refusal is not None:  # an SNS or STS endpoint's policy (decision 0174)
+            raise _denied(principal, action, resource, refusal)
         if not policies_allow(context, policies):
             raise _denied(principal, action, resource)
 
@@ -110,6 +114,9 @@ class QueryAuthoriser:
                 **iam_resource_tag_keys(role.tags),
             },
         )
+        refusal = endpoint_refusal(context)
+        if refusal is not None:  # an STS endpoint's policy, sts:TagSession too (decision 0174)
+            raise _denied(principal, action, role.arn, refusal)
         identity, boundary, session = loaded_policies(policies)
         trust = load_policy(role.assume_role_policy_document, kind=PolicyKind.TRUST)
         # The trust policy must let the caller in, in its own account too: an identity allow
@@ -219,8 +226,11 @@ def _web_identity_denied(
 _TRUSTED_ELSEWHERE = "000000000000-trust"
 
 
-def _denied(principal: Principal, action: str, resource: str) -> QueryError:
+def _denied(principal: Principal, action: str, resource: str, why: str = "") -> QueryError:
+    # SNS words a refusal AuthorizationError where IAM and STS say AccessDenied; an endpoint's
+    # refusal is SNS's own (decision 0174), its policies' stay as decision 0168 made them.
     return QueryError(
-        "AccessDenied",
-        f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource}",
+        "AuthorizationError" if why and action.startswith("sns:") else "AccessDenied",
+        f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource}"
+        + (f" {why}" if why else ""),
     )

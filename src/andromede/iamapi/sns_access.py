@@ -20,6 +20,7 @@ import json
 import re
 from typing import Final
 
+from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.policy import (
     MalformedPolicy,
     Outcome,
@@ -99,6 +100,9 @@ class TopicAccess:
             region=self._region,
             keys=principal_keys(policies),
         )
+        refusal = endpoint_refusal(context)
+        if refusal is not None:  # the SNS endpoint's policy (decision 0174)
+            raise _denied(principal.arn, action, arn, refusal)
         identity, boundary, session = loaded_policies(policies)
         decision = evaluate(
             context,
@@ -126,10 +130,12 @@ class TopicAccess:
         raise _denied(principal.arn, action, arn)
 
 
-def _denied(principal_arn: str, action: str, arn: str) -> QueryError:
+def _denied(principal_arn: str, action: str, arn: str, why: str = "") -> QueryError:
+    # An endpoint's refusal (``why``) is SNS's own AuthorizationError (decision 0174).
     return QueryError(
-        "AccessDenied",
-        f"User: {principal_arn} is not authorized to perform: {action} on resource: {arn}",
+        "AuthorizationError" if why else "AccessDenied",
+        f"User: {principal_arn} is not authorized to perform: {action} on resource: {arn}"
+        + (f" {why}" if why else ""),
     )
 
 

@@ -14,6 +14,10 @@ The engine (``andromede.iam.policy.evaluate``) treats a same-account resource po
 evaluations: one as if the key belonged to another account (both sides must allow; root needs
 the key policy) and one with no identity policies (a statement naming the caller directly).
 
+Through an Interface VPC endpoint to KMS (decision 0174) the endpoint's policy must allow the
+call as well, and a grant cannot make up for it; ``aws:SourceVpce``, ``aws:SourceVpc`` and
+``aws:VpcSourceIp`` are in the context of every policy, ``aws:SourceIp`` is not.
+
 Actions without a key (CreateKey, ListKeys, ListAliases, GenerateRandom) are decided by the
 caller's identity policies alone; the root user may do them in its own account.
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from andromede.iam.endpoint_origin import endpoint_refusal, origin_for, origin_keys
 from andromede.iam.model import Principal, PrincipalKind, PrincipalPolicies
 from andromede.iam.policy import (
     ContextValue,
@@ -50,7 +55,7 @@ from andromede.iam.policy_context import (
     session_role_arn,
 )
 from andromede.kms.customer_keys import Caller, Decision, RequestKeys
-from andromede.kms.keys_errors import MalformedKeyPolicy
+from andromede.kms.keys_errors import CmkAccessDenied, MalformedKeyPolicy
 from andromede.kms.keys_model import CustomerKey
 from andromede.kms.keys_store import CustomerKeyStore
 
@@ -169,6 +174,14 @@ class KmsAuthoriser:
         context, (identity, boundary, session) = await self._prepared(
             caller, principal, action, key, encryption_context, request
         )
+        refusal = endpoint_refusal(context)
+        if refusal is not None:
+            # Through a KMS endpoint whose policy does not allow it: no grant may either, and
+            # AWS's message names the endpoint's policy (not "no policy allows").
+            raise CmkAccessDenied(
+                f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+                f"{context.resource} {refusal}"
+            )
         if key is None:
             return _DECISIONS[
                 evaluate(
@@ -324,6 +337,12 @@ class KmsAuthoriser:
             if key.multi_region_type is not None:
                 keys["kms:MultiRegionKeyType"] = key.multi_region_type.value
         keys.update(request)
+        source_ip = caller.source_ip
+        origin = origin_for("kms")
+        if origin is not None:
+            # Through a KMS endpoint (decision 0174): its keys, and no aws:SourceIp.
+            keys.update(origin_keys(origin))
+            source_ip = None
         return RequestContext(
             action=action,
             resource=key.arn if key is not None else "*",
@@ -335,7 +354,7 @@ class KmsAuthoriser:
             username=principal.user_name if principal.kind is PrincipalKind.USER else None,
             mfa_present=principal.mfa_present,
             canonical_user_id=principal.canonical_id,
-            source_ip=caller.source_ip,
+            source_ip=source_ip,
             secure_transport=caller.secure,
             requested_region=caller.region or self._region,
             keys=keys,

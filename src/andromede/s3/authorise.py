@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import parse_qsl
 
+from andromede.iam.endpoint_origin import origin_for, origin_keys
 from andromede.iam.model import Principal, PrincipalPolicies, canonical_id
 from andromede.iam.policy import (
     ContextValue,
@@ -48,7 +49,6 @@ from andromede.iam.policy import (
     load_policy,
 )
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
-from andromede.s3.endpoint_origin import current_origin, origin_keys
 from andromede.s3.errors import S3Error
 from andromede.s3.lock_keys import ALL_KEYS, HOLD_KEYS, RETENTION_KEYS, header_lock_keys
 from andromede.s3.operations import S3Operation
@@ -289,7 +289,7 @@ class S3Authoriser:
         policies = await self._identity_policies(principal)
         if policies.tags or policies.source_identity:  # aws:PrincipalTag, aws:SourceIdentity
             keys = {**keys, **principal_keys(policies)}
-        origin = current_origin()
+        origin = origin_for("s3")
         if origin is not None:
             # Through a VPC endpoint (decision 0160): its keys, and no aws:SourceIp.
             keys, source_ip = {**keys, **origin_keys(origin)}, None

@@ -6,6 +6,10 @@ either allowing, an explicit deny in any winning; the tenant root acts for its o
 unopposed. A queue is only ever reached in the caller's own account (a URL naming another
 answers QueueDoesNotExist), so the root's freedom never reaches another tenant.
 
+Through an Interface VPC endpoint to SQS (decision 0174) the endpoint's policy must allow the
+call too, and the queue's and the caller's policies see ``aws:SourceVpce``, ``aws:SourceVpc``
+and ``aws:VpcSourceIp`` (``principal_context``), not ``aws:SourceIp``.
+
 S3 delivering a bucket's events is the service principal ``s3.amazonaws.com`` asking
 ``sqs:SendMessage`` on the queue, with ``aws:SourceArn`` the bucket's ARN and
 ``aws:SourceAccount`` the bucket owner's account: only the queue's policy can allow it, as on
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import Principal
 from andromede.iam.policy import (
     MalformedPolicy,
@@ -100,6 +105,8 @@ class SqsAuthoriser:
             region=self._region,
             keys=principal_keys(policies),
         )
+        if endpoint_refusal(context) is not None:
+            raise _denied(action, resource)  # the SQS endpoint's policy (decision 0174)
         text = None if queue is None else queue.attributes.get("Policy")
         if not policies_allow(
             context,

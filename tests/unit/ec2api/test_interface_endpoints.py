@@ -55,8 +55,8 @@ async def _group(c: Client, vpc: str, name: str, port: int) -> str:
 
 async def _interface_endpoint(c: Client, vpc: str, subnets: list[str], **extra: Any) -> Any:
     made = await c.call(
-        "CreateVpcEndpoint", VpcEndpointType="Interface", VpcId=vpc, ServiceName=S3,
-        SubnetIds=subnets, **extra,
+        "CreateVpcEndpoint", VpcEndpointType="Interface", VpcId=vpc, SubnetIds=subnets,
+        **{"ServiceName": S3, **extra},
     )  # fmt: skip
     return made["VpcEndpoint"]
 
@@ -254,6 +254,58 @@ async def test_refusals_and_the_limit(tmp_path: Path) -> None:
         (detail,) = services["ServiceDetails"]
         assert detail["ServiceType"] == [{"ServiceType": "Interface"}]
         assert detail["PrivateDnsName"] == f"*.{NAME}"
+
+
+async def test_endpoints_to_kms_sqs_sns_and_sts(world: World) -> None:
+    """Decision 0174: the other APIs an endpoint serves are Interface services (not Gateway
+    ones), listed with the platform's names as their private DNS names, which they share
+    with the object store (one endpoint of a VPC holds them); the hosts are told of each."""
+    c = world.root
+    vpc, subnet = await _network(c, world)
+    kms = await _interface_endpoint(c, vpc, [subnet], ServiceName=f"com.amazonaws.{REGION}.kms")
+    assert kms["ServiceName"] == f"com.amazonaws.{REGION}.kms"
+    assert {e["DnsName"] for e in kms["DnsEntries"]} == {NAME, f"*.{NAME}"}
+    await world.compute.settle()
+    (eni,) = (
+        await c.call("DescribeNetworkInterfaces", NetworkInterfaceIds=kms["NetworkInterfaceIds"])
+    )["NetworkInterfaces"]
+    assert (NAME, eni["PrivateIpAddress"]) in world.driver.vpc_dns[vpc].public_names
+    # The platform's names are every API's: a second endpoint cannot hold them too.
+    store = _interface_endpoint(c, vpc, [subnet])
+    assert await _code(store) == "InvalidParameter"
+    sqs = await _interface_endpoint(
+        c, vpc, [subnet], ServiceName=f"eu.andromede.{REGION}.sqs", PrivateDnsEnabled=False
+    )
+    await world.compute.settle()
+    told = {r.vpc_endpoint_id: r for r in _told(world, vpc)}
+    assert set(told) == {kms["VpcEndpointId"], sqs["VpcEndpointId"]}
+    assert told[sqs["VpcEndpointId"]].addresses == tuple(
+        i["PrivateIpAddress"]
+        for i in (
+            await c.call(
+                "DescribeNetworkInterfaces", NetworkInterfaceIds=sqs["NetworkInterfaceIds"]
+            )
+        )["NetworkInterfaces"]
+    )
+    # Listed as Interface services only; a gateway endpoint to them is EC2's refusal.
+    names = [f"com.amazonaws.{REGION}.{s}" for s in ("kms", "sqs", "sns", "sts")]
+    services = await c.call("DescribeVpcEndpointServices", ServiceNames=names)
+    assert services["ServiceNames"] == names
+    assert [d["ServiceType"] for d in services["ServiceDetails"]] == [
+        [{"ServiceType": "Interface"}]
+    ] * 4
+    assert {d["PrivateDnsName"] for d in services["ServiceDetails"]} == {f"*.{NAME}"}
+    gateways = await c.call(
+        "DescribeVpcEndpointServices",
+        ServiceNames=names,
+        Filters=[{"Name": "service-type", "Values": ["Gateway"]}],
+    )
+    assert gateways["ServiceNames"] == [] and gateways["ServiceDetails"] == []
+    table = (await c.call("CreateRouteTable", VpcId=vpc))["RouteTable"]["RouteTableId"]
+    gateway = c.call("CreateVpcEndpoint", VpcId=vpc, ServiceName=names[3], RouteTableIds=[table])
+    assert await _code(gateway) == "InvalidParameter"
+    unknown = _interface_endpoint(c, vpc, [subnet], ServiceName=f"com.amazonaws.{REGION}.ec2")
+    assert await _code(unknown) == "InvalidServiceName"
 
 
 async def test_another_tenant_sees_and_uses_none_of_it(world: World) -> None:

@@ -1,0 +1,106 @@
+"""Interface VPC endpoints to KMS and SQS under a real ``andromede serve`` (decision 0174):
+boto3 makes the endpoints with EC2's API, then its ``kms`` and ``sqs`` clients send their
+calls as a host agent's forwarder would hand them to the gateway — each request bearing the
+origin attestation made under the data folder's key (botocore's ``before-send`` hook adds it
+once the request is signed) — so the real ``Application`` front chooses the API by the
+credential scope and its gate serves it through the endpoint: a key policy allowing
+Encrypt only through the KMS endpoint, an SQS call at the KMS endpoint refused in SQS's
+words, an S3 read through it refused in S3's. The session's shared server (memory
+hypervisor): no guest, the routers and the agent's forwarder being the contract test's."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from andromede.vpc_endpoint_front import ATTESTATION_HEADER, attest, attestation_key
+from support.server import REGION, ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def _client(server: ServerProcess, service: str, origin: tuple[str, str, str] | None) -> Any:
+    """A boto3 client of the shared server, its requests attested as coming through the
+    endpoint ``origin`` (VPC, endpoint, private address) when given."""
+    access_key, secret_key = server.credentials()
+    make: Any = boto3.client
+    client = make(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+    if origin is not None:
+        key = attestation_key(server.data_dir / "keys" / "secrets.key")
+
+        def attested(request: Any, **_: Any) -> None:
+            parts = urlsplit(request.url)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            value = attest(key, origin, request.method, target, time.time())
+            request.headers[ATTESTATION_HEADER] = value
+
+        client.meta.events.register("before-send", attested)
+    return client
+
+
+def test_kms_and_sqs_through_their_interface_endpoints(server: ServerProcess) -> None:
+    ec2 = _client(server, "ec2", None)
+    vpc = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.91.1.0/24")["Subnet"]["SubnetId"]
+    endpoints = {
+        service: ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface",
+            VpcId=vpc,
+            ServiceName=f"com.amazonaws.{REGION}.{service}",
+            SubnetIds=[subnet],
+            PrivateDnsEnabled=False,
+        )["VpcEndpoint"]["VpcEndpointId"]
+        for service in ("kms", "sqs")
+    }
+    through_kms = (vpc, endpoints["kms"], "10.91.1.20")
+    kms = _client(server, "kms", through_kms)
+    key_id = kms.create_key(Description="through its endpoint")["KeyMetadata"]["KeyId"]
+    account = kms.describe_key(KeyId=key_id)["KeyMetadata"]["AWSAccountId"]
+    root = f"arn:aws:iam::{account}:root"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:Encrypt",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:SourceVpce": endpoints["kms"]}},
+            },
+        ],
+    }
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(policy))
+    assert kms.encrypt(KeyId=key_id, Plaintext=b"q4")["KeyId"].endswith(key_id)
+    with pytest.raises(ClientError) as refused:
+        _client(server, "kms", None).encrypt(KeyId=key_id, Plaintext=b"q4")
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    # SQS through its own endpoint; at the KMS endpoint, refused in SQS's words.
+    sqs = _client(server, "sqs", (vpc, endpoints["sqs"], "10.91.1.21"))
+    assert sqs.create_queue(QueueName="through-vpce")["QueueUrl"]
+    with pytest.raises(ClientError) as refused:
+        _client(server, "sqs", through_kms).list_queues()
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    # S3 at the KMS endpoint: S3's AccessDenied, whatever the bucket.
+    with pytest.raises(ClientError) as refused:
+        _client(server, "s3", through_kms).list_buckets()
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    ec2.delete_vpc_endpoints(VpcEndpointIds=list(endpoints.values()))
+    # The endpoint gone: its attestation holds no more.
+    with pytest.raises(ClientError) as refused:
+        kms.list_keys()
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
