@@ -317,7 +317,14 @@ class QueryApp:
         facts: Mapping[str, Any],
     ) -> None:
         action = self._spec.actions.get(action_name)
-        if action is not None and action.unsigned:
+        # An action that may come unsigned (SNS's ConfirmSubscription and Unsubscribe) is
+        # audited as any signed call, in the caller's account, when it was signed and its
+        # handler named no account for the unsigned form.
+        if (
+            action is not None
+            and action.unsigned
+            and (principal.is_anonymous or UNSIGNED_TENANT in facts)
+        ):
             self._audit_unsigned(action_name, request_id, status, facts)
         elif action is not None and action.mutating and authenticated is not None:
             # Across accounts (decision 0168) the resource owner's log has it too.

@@ -102,6 +102,5 @@ async def test_subscribe_filter_and_unsubscribe(console: ConsoleHarness) -> None
     assert "Sujet de notification events" in french.text
     assert "En attente de confirmation" in french.text
     actions = [e.action for e in await logged_events(console, tenant)]
-    # A signed Unsubscribe is filed apart, in the audit of unsigned calls (the SNS API's
-    # handling, decision 0163), so it is not looked for in the account's trail here.
     assert "sns:Subscribe" in actions and "sns:SetSubscriptionAttributes" in actions
+    assert "sns:Unsubscribe" in actions

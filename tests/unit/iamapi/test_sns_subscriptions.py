@@ -209,6 +209,34 @@ async def test_an_http_subscription_waits_for_its_confirmation(sns: Sns) -> None
     assert all(query["Token"][0] not in json.dumps(e.details) for e in events)
 
 
+async def test_signed_confirmations_and_unsubscriptions_are_in_the_callers_trail(
+    sns: Sns,
+) -> None:
+    arn = await topic(sns.root, "signed-hooks")
+    await sns.root.call(
+        "sns", "Subscribe", TopicArn=arn, Protocol="https", Endpoint="https://hooks.example/s"
+    )
+    claimed = await sns.events.claim(datetime.now(UTC), lease=timedelta(seconds=60), limit=10)
+    token = json.loads(json.loads(claimed[0].message)["body"])["Token"]
+    confirmed = await sns.root.call("sns", "ConfirmSubscription", TopicArn=arn, Token=token)
+    subscription = confirmed["SubscriptionArn"]
+    await sns.root.call("sns", "Unsubscribe", SubscriptionArn=subscription)
+    await sns.world.audit.flush()
+    events = [e for _, e in await sns.world.audit_store.list_events(None, after_id=0, limit=100)]
+    signed = [
+        e
+        for e in events
+        if e.action in ("sns:ConfirmSubscription", "sns:Unsubscribe")
+        and e.outcome.value == "success"
+    ]
+    assert [e.action for e in signed] == ["sns:ConfirmSubscription", "sns:Unsubscribe"]
+    for event in signed:
+        assert event.tenant_id == sns.world.tenant_id
+        assert event.resource == subscription
+        assert event.principal is not None and event.principal.endswith(":root")
+    assert all(token not in json.dumps(e.details) for e in events)
+
+
 async def test_a_topics_events_fan_out_to_its_subscriptions(sns: Sns) -> None:
     arn = await topic(sns.root, "s3-events")
     queue = await sns.queue(sns.world.tenant_id, "s3-q")
