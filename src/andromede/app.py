@@ -31,6 +31,7 @@ from andromede.audit.access_store_sql import SqlAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store_sql import SqlAuditStore
 from andromede.billing.service import BillingService
+from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.compute.service import ComputeService
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
@@ -58,10 +59,12 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.logconfig import configure_logging
+from andromede.metrics.sink import BufferedSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.notifications.store_sql_subscriptions import SqlSubscriptionStore
 from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, root_key_provider
+from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
@@ -111,6 +114,7 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
+from andromede.wiring.metrics import metrics_rollup, metrics_service, platform_metrics_upkeep
 from andromede.wiring.operator_cli import (
     open_billing,
     open_identity,
@@ -431,8 +435,12 @@ class Application:
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         events = SqlEventQueue(db, event_sealer)
         topics = topic_service(settings, SqlTopicStore(db), events)
-        # SQS-style queues (decision 0158), bucket events' other destination.
-        queues = queue_service(settings, db, keys, customer_keys, audit, billing)
+        # SQS-style queues (decision 0158), bucket events' other destination; their store
+        # counts the messages into the platform's AWS/SQS metrics (decision 0172).
+        metrics = metrics_service(settings, db)
+        metrics_sink, queue_activity = BufferedSink(metrics), QueueActivity()
+        queue_store = MeteredQueueStore(db, metrics_sink, queue_activity)
+        queues = queue_service(settings, db, keys, customer_keys, audit, billing, queue_store)
         event_queues = BucketEventQueues(queues)
         # Message move tasks out of dead-letter queues (decision 0165), resumed at start.
         mover = message_mover(settings, db)
@@ -549,6 +557,21 @@ class Application:
         background.append(
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )
+        # CloudWatch metrics (decision 0172): the API, the roll-up, the platform's own metrics.
+        apis[CloudWatchApp.name] = CloudWatchApp(
+            metrics, identity, audit, settings, rate_limiter, billing=billing
+        )
+        platform = PlatformMetrics(
+            metrics_sink,
+            queues=queue_store,
+            activity=queue_activity,
+            scaling=scaling,
+            owner=reconciler.owner,
+        )
+        background += [
+            asyncio.create_task(metrics_rollup(settings, metrics), name="metrics-rollup"),
+            asyncio.create_task(platform_metrics_upkeep(settings, platform), name="metrics"),
+        ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
         flow_logs = FlowLogDelivery(compute, objects, settings.region)
         background.append(

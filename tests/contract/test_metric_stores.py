@@ -96,10 +96,8 @@ async def test_series_are_listed_by_account_with_filters_and_pages(store: Metric
 
 async def test_roll_up_merges_into_coarser_periods_and_forgets(store: MetricStore) -> None:
     s = series(Host="a")
-    await store.put(
-        [point(s, T0 + 60 * i, float(i)) for i in range(10)] + [point(s, T0 + 3, 100.0, resolution=1)],
-        now=T0,
-    )  # fmt: skip
+    minutes = [point(s, T0 + 60 * i, float(i)) for i in range(10)]
+    await store.put([*minutes, point(s, T0 + 3, 100.0, resolution=1)], now=T0)
     # The 1 s period rolls into its minute; the minutes before T0+300 into one 5 min period.
     assert await store.roll_up(1, 60, T0 + 60, 100) == 1
     assert await store.roll_up(60, 300, T0 + 300, 3) == 3

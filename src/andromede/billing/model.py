@@ -103,6 +103,10 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "Public IPv4 addresses held: Elastic IPs, in use or idle, and running instances' own"),
     Meter("ec2.nat-gateway", "gateway-seconds", "hour", 3600,
           "NAT gateways not deleted nor failed, over time"),
+    # Decision 0172: CloudWatch's metric calls.
+    Meter("cloudwatch.requests", "requests", "1000 requests", 1000,
+          "CloudWatch API requests (PutMetricData, GetMetricStatistics, GetMetricData, "
+          "ListMetrics)"),
 )  # fmt: skip
 
 

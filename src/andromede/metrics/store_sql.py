@@ -221,6 +221,8 @@ class SqlMetricStore:
             .where(_D.c.resolution == resolution, _D.c.period_start < before)
             .order_by(_D.c.period_start)
             .limit(limit)
+            # Two gateways rolling up at once take disjoint periods: none is merged twice.
+            .with_for_update(skip_locked=True)
         )
 
         def work(conn: Connection) -> int:
