@@ -279,3 +279,19 @@ async def test_requests_are_metered_except_refusals(cloudwatch: Harness) -> None
     user = await cloudwatch.iam_user("nobody")
     await user.call("ListMetrics", {})
     assert await cloudwatch.usage("cloudwatch.requests") == 2
+
+
+async def test_a_body_over_the_limit_is_refused_and_the_connection_closed(
+    cloudwatch: Harness,
+) -> None:
+    big = cbor2.dumps({"Namespace": "App", "MetricData": [{"MetricName": "x" * 70_000}]})
+    status, headers, content = await raw_request(
+        cloudwatch.app,
+        path=CBOR_PATH + "PutMetricData",
+        query=b"",
+        headers={"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"},
+        body=big,
+        credentials=cloudwatch.credentials,
+    )
+    assert status == 413 and headers["connection"] == "close"
+    assert cbor2.loads(content)["__type"].endswith("#RequestEntityTooLarge")
