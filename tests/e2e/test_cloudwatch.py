@@ -76,19 +76,20 @@ def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
             {"MetricName": "Orders", "Value": 3, "Unit": "Count", "StorageResolution": 1},
         ],
     )
-    stats = cw.get_metric_statistics(
-        Namespace="Shop",
-        MetricName="Latency",
-        Dimensions=[{"Name": "Route", "Value": "/cart"}],
-        StartTime=at,
-        EndTime=at + timedelta(minutes=1),
-        Period=60,
-        Statistics=["SampleCount", "Average", "Maximum"],
-        ExtendedStatistics=["p90"],
-    )
-    [point] = stats["Datapoints"]
+    asked: dict[str, Any] = {
+        "Namespace": "Shop",
+        "MetricName": "Latency",
+        "Dimensions": [{"Name": "Route", "Value": "/cart"}],
+        "StartTime": at,
+        "EndTime": at + timedelta(minutes=1),
+        "Period": 60,
+    }
+    [point] = cw.get_metric_statistics(**asked, Statistics=["SampleCount", "Average", "Maximum"])[
+        "Datapoints"
+    ]
     assert point["Timestamp"] == at and point["Unit"] == "Milliseconds"
     assert (point["SampleCount"], point["Average"], point["Maximum"]) == (10.0, 43.0, 300.0)
+    [point] = cw.get_metric_statistics(**asked, ExtendedStatistics=["p90"])["Datapoints"]
     assert abs(point["ExtendedStatistics"]["p90"] - 20.0) <= 1.0
     pages = cw.get_paginator("list_metrics").paginate(Namespace="Shop")
     names = sorted(m["MetricName"] for page in pages for m in page["Metrics"])

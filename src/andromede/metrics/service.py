@@ -306,6 +306,10 @@ class MetricsService:
                     f"The {where}.StatisticValues must have a positive SampleCount and a "
                     "Minimum not above the Maximum."
                 )
+            if low >= 0 and (count == 1 or low == high):
+                # AWS keeps percentiles of a set whose values are known: one sample, or all
+                # equal.
+                return Aggregate.of_values([(low, count)])
             return Aggregate(count, total, low, high, None)
         raise MissingParameter(
             f"One of the parameters {where}.Value, {where}.Values or {where}.StatisticValues "
@@ -335,6 +339,11 @@ class MetricsService:
         period = _period(period)
         if not statistics and not extended:
             raise MissingParameter("Either Statistics or ExtendedStatistics must be given.")
+        if statistics and extended:
+            raise InvalidParameterCombination(
+                "The parameters Statistics and ExtendedStatistics are mutually exclusive and "
+                "you have specified both."
+            )
         if len(statistics) > 5 or len(extended) > 10:
             raise InvalidParameterValue(
                 "At most 5 Statistics and 10 ExtendedStatistics may be asked for."

@@ -186,6 +186,30 @@ async def test_get_metric_statistics_checks_its_request() -> None:
         await ask(600, ["Median"])
     with pytest.raises(InvalidParameterValue):
         await ask(600, [], ["p200"])
+    with pytest.raises(InvalidParameterCombination):
+        await ask(600, ["Sum"], ["p50"])
+
+
+async def test_a_statistic_set_of_known_values_keeps_its_percentiles() -> None:
+    metrics, _ = service()
+    at = NOW - timedelta(minutes=5)
+    await metrics.put_metric_data(
+        "t1",
+        "App",
+        [
+            MetricDatum("Equal", timestamp=at, statistics=(4, 20, 5, 5)),
+            MetricDatum("One", timestamp=at, statistics=(1, 7, 7, 7)),
+            MetricDatum("Spread", timestamp=at, statistics=(2, 8, 3, 5)),
+        ],
+    )
+    end = at + timedelta(minutes=1)
+    got = {}
+    for name in ("Equal", "One", "Spread"):
+        [point] = await metrics.get_metric_statistics(
+            "t1", "App", name, [], at, end, 60, [], ["p50"], None
+        )
+        got[name] = point.extended.get("p50")
+    assert got == {"Equal": 5.0, "One": 7.0, "Spread": None}
 
 
 async def test_get_metric_data_pages_and_scans() -> None:
