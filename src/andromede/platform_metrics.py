@@ -76,10 +76,11 @@ class MeteredQueueStore(SqlQueueStore):
         tenant_id: str,
         name: str,
         messages: Sequence[StoredMessage],
-        now: datetime,
-        dedup_until: datetime,
+        *args: Any,
+        **options: Any,
     ) -> list[tuple[str, int]]:
-        kept = await super().send_fifo(tenant_id, name, messages, now, dedup_until)
+        # The FIFO path's other arguments (times, deduplication) pass through as they are.
+        kept = await super().send_fifo(tenant_id, name, messages, *args, **options)
         self._count(tenant_id, name, "NumberOfMessagesSent", len(messages))
         return kept
 

@@ -70,6 +70,28 @@ async def test_queue_sends_receives_and_depths(db: Database) -> None:
     assert await platform.run_once() == 3
 
 
+async def test_fifo_sends_and_receives_count_too(db: Database) -> None:
+    metrics = MetricsService(MemoryMetricStore())
+    sink, activity = BufferedSink(metrics), QueueActivity()
+    store = MeteredQueueStore(db, sink, activity)
+    queue = Queue("t1", "q.fifo", "eu", {"FifoQueue": "true"}, NOW, NOW)
+    await store.create_queue(queue, limit=10)
+    messages = [
+        StoredMessage(f"m{n}", b"s", NOW, NOW, NOW + timedelta(hours=1), "g", f"d{n}")
+        for n in range(2)
+    ]
+    await store.send_fifo("t1", "q.fifo", messages, NOW, NOW + timedelta(minutes=5))
+    got = await store.receive_fifo(
+        "t1", "q.fifo", NOW, limit=10, visible_until=NOW + timedelta(seconds=30),
+        receipts=["r1", "r2"], redrive=None, in_flight_limit=100,
+    )  # fmt: skip
+    assert len(got) == 2
+    await sink.flush()
+    dims = "QueueName=q.fifo"
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesSent", dims) == 2
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesReceived", dims) == 2
+
+
 async def test_autoscaling_group_sizes_from_the_holding_gateway(world: World) -> None:
     await world.create_group(MinSize=1, MaxSize=4, DesiredCapacity=2)
     await world.converge("gw-1")
