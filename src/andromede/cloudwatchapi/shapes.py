@@ -132,7 +132,10 @@ def _scalar(value: Any, kind: str, path: str, textual: bool) -> Any:
                 raise _wrong(path, "number", textual) from exc
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _wrong(path, "number", textual)
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError as exc:  # an integer beyond any double
+            raise _wrong(path, "number", textual) from exc
     return _timestamp(value, path, textual)
 
 
@@ -151,9 +154,10 @@ def _timestamp(value: Any, path: str, textual: bool) -> datetime:
         except ValueError as exc:
             raise _wrong(path, "timestamp", textual) from exc
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, UTC)
+            if math.isfinite(value):
+                return datetime.fromtimestamp(value, UTC)
         except (ValueError, OverflowError, OSError) as exc:
             raise _wrong(path, "timestamp", textual) from exc
     raise _wrong(path, "timestamp", textual)
