@@ -32,6 +32,7 @@ from andromede.audit.service import AuditService
 from andromede.audit.store_sql import SqlAuditStore
 from andromede.billing.service import BillingService
 from andromede.cloudwatchapi.app import CloudWatchApp
+from andromede.cloudwatchapi.protocol import is_cloudwatch_call
 from andromede.compute.service import ComputeService
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
@@ -274,13 +275,15 @@ class Application:
                 return
             # One endpoint for every AWS-style API: the credential scope's service picks it
             # (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-            # except an unsigned call naming a KMS or SQS action, which that API refuses in
-            # its own words.
+            # except an unsigned call naming a KMS, SQS or CloudWatch action, which that API
+            # refuses in its own words.
             service = credential_service(scope.get("query_string", b""), scope["headers"])
             if service is None and _kms_target(scope["headers"]):
                 service = "kms"
             elif service is None and _sqs_target(scope["headers"]):
                 service = SqsApp.name
+            elif service is None and is_cloudwatch_call(scope["path"], scope["headers"]):
+                service = CloudWatchApp.name
             elif service is None and is_certificate_request(scope):
                 service = SnsCertificateApp.name
             elif service is None and _unsigned_sns(scope):

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+import cbor2
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -127,6 +128,20 @@ def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
         )["Datapoints"]
         == []
     )
+
+
+def test_unsigned_calls_get_cloudwatchs_own_refusal(server: ServerProcess) -> None:
+    request = urllib.request.Request(
+        server.endpoint + "/service/GraniteServiceVersion20100801/operation/ListMetrics",
+        data=cbor2.dumps({}),
+        headers={"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 403
+    assert cbor2.loads(caught.value.read())["__type"].endswith("#MissingAuthenticationToken")
+    assert caught.value.headers["x-amzn-query-error"] == "MissingAuthenticationToken;Sender"
 
 
 def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:

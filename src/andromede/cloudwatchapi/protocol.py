@@ -28,7 +28,14 @@ from andromede.http.query import MalformedQuery, parse_query_parameters
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
 
-__all__ = ["Wire", "decode", "error_response", "result_response", "wire_of"]
+__all__ = [
+    "Wire",
+    "decode",
+    "error_response",
+    "is_cloudwatch_call",
+    "result_response",
+    "wire_of",
+]
 
 SERVICE_ID: Final = "GraniteServiceVersion20100801"
 VERSION: Final = "2010-08-01"
@@ -59,6 +66,18 @@ def wire_of(path: str, headers: Mapping[str, str]) -> tuple[Wire, str]:
             f"{SERVICE_ID}."
         ) else ""
     return Wire.QUERY, ""
+
+
+def is_cloudwatch_call(path: str, raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether an unsigned request names a CloudWatch operation (the CBOR path with its
+    protocol header, or the JSON target), which CloudWatch refuses in its own words."""
+    for name, value in raw_headers:
+        lowered = name.lower()
+        if lowered == b"x-amz-target" and value.startswith(f"{SERVICE_ID}.".encode()):
+            return True
+        if lowered == b"smithy-protocol" and path.startswith(_CBOR_PATH):
+            return True
+    return False
 
 
 def _content_type(headers: Mapping[str, str]) -> str:

@@ -12,6 +12,7 @@ import cbor2
 import pytest
 
 from andromede.audit.model import Outcome
+from andromede.cloudwatchapi.protocol import is_cloudwatch_call
 from support.cloudwatchapp import PROTOCOLS, Harness, raw_request
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -301,3 +302,13 @@ async def test_a_body_over_the_limit_is_refused_and_the_connection_closed(
     )
     assert status == 413 and headers["connection"] == "close"
     assert cbor2.loads(content)["__type"].endswith("#RequestEntityTooLarge")
+
+
+def test_unsigned_calls_told_apart_from_s3() -> None:
+    cbor = [(b"smithy-protocol", b"rpc-v2-cbor")]
+    assert is_cloudwatch_call(CBOR_PATH + "ListMetrics", cbor)
+    assert is_cloudwatch_call("/", [(b"X-Amz-Target", b"GraniteServiceVersion20100801.X")])
+    # An S3 object of bucket "service" under that key, or another API's target, is not.
+    assert not is_cloudwatch_call(CBOR_PATH + "ListMetrics", [])
+    assert not is_cloudwatch_call("/bucket/key", cbor)
+    assert not is_cloudwatch_call("/", [(b"x-amz-target", b"TrentService.Encrypt")])
