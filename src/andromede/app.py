@@ -31,6 +31,8 @@ from andromede.audit.access_store_sql import SqlAccessRequestStore
 from andromede.audit.service import AuditService
 from andromede.audit.store_sql import SqlAuditStore
 from andromede.billing.service import BillingService
+from andromede.cloudwatchapi.app import CloudWatchApp
+from andromede.cloudwatchapi.protocol import is_cloudwatch_call
 from andromede.compute.service import ComputeService
 from andromede.compute.vpc_endpoint import endpoint_service
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
@@ -59,10 +61,12 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.logconfig import configure_logging
+from andromede.metrics.sink import BufferedSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.notifications.store_sql_subscriptions import SqlSubscriptionStore
 from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, root_key_provider
+from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
@@ -113,6 +117,7 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
+from andromede.wiring.metrics import metrics_rollup, metrics_service, platform_metrics_upkeep
 from andromede.wiring.operator_cli import (
     open_billing,
     open_identity,
@@ -419,8 +424,12 @@ class Application:
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         events = SqlEventQueue(db, event_sealer)
         topics = topic_service(settings, SqlTopicStore(db), events)
-        # SQS-style queues (decision 0158), bucket events' other destination.
-        queues = queue_service(settings, db, keys, customer_keys, audit, billing)
+        # SQS-style queues (decision 0158), bucket events' other destination; their store
+        # counts the messages into the platform's AWS/SQS metrics (decision 0172).
+        metrics = metrics_service(settings, db)
+        metrics_sink, queue_activity = BufferedSink(metrics), QueueActivity()
+        queue_store = MeteredQueueStore(db, metrics_sink, queue_activity)
+        queues = queue_service(settings, db, keys, customer_keys, audit, billing, queue_store)
         event_queues = BucketEventQueues(queues)
         # Message move tasks out of dead-letter queues (decision 0165), resumed at start.
         mover = message_mover(settings, db)
@@ -537,6 +546,21 @@ class Application:
         background.append(
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )
+        # CloudWatch metrics (decision 0172): the API, the roll-up, the platform's own metrics.
+        apis[CloudWatchApp.name] = CloudWatchApp(
+            metrics, identity, audit, settings, rate_limiter, billing=billing
+        )
+        platform = PlatformMetrics(
+            metrics_sink,
+            queues=queue_store,
+            activity=queue_activity,
+            scaling=scaling,
+            owner=reconciler.owner,
+        )
+        background += [
+            asyncio.create_task(metrics_rollup(settings, metrics), name="metrics-rollup"),
+            asyncio.create_task(platform_metrics_upkeep(settings, platform), name="metrics"),
+        ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
         # Their pass gathers the hosts' network meters too (decision 0176).
         flow_logs = FlowLogDelivery(
@@ -658,14 +682,16 @@ def endpoint_gate(settings: Settings, compute: ComputeService | None) -> Endpoin
 def api_service(scope: Scope) -> str:
     """The API an HTTP request on the shared port is for: the credential scope's service
     picks it (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-    except an unsigned call naming a KMS or SQS action, which that API refuses in its own
-    words, and the unsigned calls SNS and STS take. A VPC endpoint's gate makes the same
-    choice (decision 0174)."""
+    except an unsigned call naming a KMS, SQS or CloudWatch action, which that API refuses in
+    its own words, and the unsigned calls SNS and STS take. A VPC endpoint's gate makes the
+    same choice (decision 0174)."""
     service = credential_service(scope.get("query_string", b""), scope["headers"])
     if service is None and _kms_target(scope["headers"]):
         service = "kms"
     elif service is None and _sqs_target(scope["headers"]):
         service = SqsApp.name
+    elif service is None and is_cloudwatch_call(scope["path"], scope["headers"]):
+        service = CloudWatchApp.name
     elif service is None and is_certificate_request(scope):
         service = SnsCertificateApp.name
     elif service is None and _unsigned_sns(scope):

@@ -97,6 +97,10 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "SNS notifications delivered to HTTP/S endpoints"),
     Meter("sns.deliveries.sqs", "deliveries", "1000000 deliveries", 1_000_000,
           "SNS notifications delivered to SQS queues"),
+    # Decision 0172: CloudWatch's metric calls.
+    Meter("cloudwatch.requests", "requests", "1000 requests", 1000,
+          "CloudWatch API requests (PutMetricData, GetMetricStatistics, GetMetricData, "
+          "ListMetrics)"),
     Meter("ec2.snapshot", "GiB-seconds", "GiB-month", _PER_MONTH_SECONDS,
           "EBS snapshots (AMIs' included) by their volume's size over time"),
     Meter("ec2.public-ipv4", "address-seconds", "hour", 3600,

@@ -8,8 +8,9 @@ MFA devices, federation providers, temporary credentials, operators, console log
 replication and notification queues), ``tables_access_points`` (S3 access points),
 ``tables_kms`` (customer-managed keys' metadata, the key material lives in the root-key
 provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
-sealed messages) and ``tables_queue_tasks`` (their message move tasks). This module
-re-exports every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
+sealed messages), ``tables_queue_tasks`` (their message move tasks) and ``tables_metrics``
+(CloudWatch-style metrics). This module re-exports every table and ``metadata``: the stores
+and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -136,6 +137,7 @@ from andromede.db.tables_queues import (
     queue_receive_attempts,
     queues,
 )
+from andromede.db.tables_metrics import metric_datapoints, metric_series
 # isort: on
 
 __all__ = [
@@ -213,6 +215,8 @@ __all__ = [
     "login_profiles",
     "managed_policies",
     "metadata",
+    "metric_datapoints",
+    "metric_series",
     "mfa_devices",
     "multipart_uploads",
     "notification_events",

@@ -107,9 +107,11 @@ def queue_service(
     customer_keys: CustomerKeyService | None = None,
     audit: AuditService | None = None,
     billing: BillingService | None = None,
+    store: SqlQueueStore | None = None,
 ) -> QueueService:
     """The queue service of ``serve``; with ``customer_keys``, queues may be sealed under
-    customer-managed KMS keys (decision 0165)."""
+    customer-managed KMS keys (decision 0165); ``store``: the SQL store to use (the one
+    counting the platform's SQS metrics, decision 0172)."""
     kms = (
         None
         if customer_keys is None
@@ -122,7 +124,7 @@ def queue_service(
         )
     )
     return QueueService(
-        SqlQueueStore(db),
+        SqlQueueStore(db) if store is None else store,
         KeySealer(keys),
         region=settings.region,
         limits=QueueLimits(

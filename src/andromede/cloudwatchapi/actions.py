@@ -1,0 +1,227 @@
+"""The CloudWatch operations served (decision 0172): each reads its typed input document (any
+protocol's, :mod:`andromede.cloudwatchapi.shapes`), calls the metrics service for the
+caller's account and answers a result document. The other operations of CloudWatch (alarms,
+dashboards, metric streams, insight rules…) are listed in :data:`NOT_SERVED`: they answer
+``NotImplemented``, never a silent success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.metrics.service import (
+    DataQuery,
+    DimensionFilter,
+    MetricDatum,
+    MetricsService,
+)
+
+__all__ = ["ACTIONS", "NOT_SERVED", "MetricsCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsCall:
+    tenant_id: str
+    params: Mapping[str, Any]
+    metrics: MetricsService
+
+
+def _dimensions(items: list[dict[str, str]] | None, where: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in items or []:
+        if "Name" not in item or "Value" not in item:
+            raise CloudWatchError(
+                "MissingParameter", f"Each of {where} must have a Name and a Value."
+            )
+        pairs.append((item["Name"], item["Value"]))
+    return tuple(pairs)
+
+
+def _datum(item: Mapping[str, Any]) -> MetricDatum:
+    stats = item.get("StatisticValues")
+    statistics = None
+    if stats is not None:
+        try:
+            statistics = (stats["SampleCount"], stats["Sum"], stats["Minimum"], stats["Maximum"])
+        except KeyError as exc:
+            raise CloudWatchError(
+                "MissingParameter",
+                "StatisticValues needs SampleCount, Sum, Minimum and Maximum.",
+            ) from exc
+    values = item.get("Values")
+    counts = item.get("Counts")
+    return MetricDatum(
+        name=item.get("MetricName", ""),
+        dimensions=_dimensions(item.get("Dimensions"), "MetricData.member.Dimensions"),
+        timestamp=item.get("Timestamp"),
+        value=item.get("Value"),
+        values=None if values is None else tuple(values),
+        counts=None if counts is None else tuple(counts),
+        statistics=statistics,
+        unit=item.get("Unit"),
+        resolution=item.get("StorageResolution"),
+    )
+
+
+async def put_metric_data(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    if params.get("EntityMetricData"):
+        raise CloudWatchError(
+            "InvalidParameterValue", "EntityMetricData is not supported here (decision 0172)."
+        )
+    data = [_datum(item) for item in params.get("MetricData", [])]
+    await call.metrics.put_metric_data(call.tenant_id, params.get("Namespace"), data)
+    return {}
+
+
+def _when(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+async def get_metric_statistics(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    points = await call.metrics.get_metric_statistics(
+        call.tenant_id,
+        params.get("Namespace"),
+        params.get("MetricName"),
+        _dimensions(params.get("Dimensions"), "Dimensions"),
+        params.get("StartTime"),
+        params.get("EndTime"),
+        params.get("Period"),
+        params.get("Statistics", []),
+        params.get("ExtendedStatistics", []),
+        params.get("Unit"),
+    )
+    datapoints = []
+    for point in points:
+        entry: dict[str, Any] = {"Timestamp": _when(point.timestamp), **point.statistics}
+        entry["Unit"] = point.unit
+        if point.extended:
+            entry["ExtendedStatistics"] = point.extended
+        datapoints.append(entry)
+    return {"Label": params.get("MetricName", ""), "Datapoints": datapoints}
+
+
+def _query(item: Mapping[str, Any]) -> DataQuery:
+    query_id = item.get("Id", "")
+    if item.get("Expression") is not None:
+        raise CloudWatchError(
+            "InvalidParameterValue",
+            f"The query {query_id[:255]} has an Expression: metric math is not supported yet "
+            "(decision 0172); give each query a MetricStat.",
+        )
+    if item.get("AccountId") is not None:
+        raise CloudWatchError(
+            "InvalidParameterValue", "Cross-account queries (AccountId) are not supported."
+        )
+    stat = item.get("MetricStat")
+    if stat is None:
+        raise CloudWatchError(
+            "MissingParameter", f"The query {query_id[:255]} must have a MetricStat."
+        )
+    metric = stat.get("Metric") or {}
+    if "Period" not in stat or "Stat" not in stat:
+        raise CloudWatchError("MissingParameter", "A MetricStat needs a Period and a Stat.")
+    return DataQuery(
+        id=query_id,
+        namespace=metric.get("Namespace", ""),
+        name=metric.get("MetricName", ""),
+        dimensions=_dimensions(metric.get("Dimensions"), "MetricStat.Metric.Dimensions"),
+        period=stat["Period"],
+        stat=stat["Stat"],
+        unit=stat.get("Unit"),
+        label=item.get("Label"),
+        return_data=item.get("ReturnData", True),
+    )
+
+
+async def get_metric_data(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    queries = [_query(item) for item in params.get("MetricDataQueries", [])]
+    results, token = await call.metrics.get_metric_data(
+        call.tenant_id,
+        queries,
+        params.get("StartTime"),
+        params.get("EndTime"),
+        scan_by=params.get("ScanBy"),
+        max_datapoints=params.get("MaxDatapoints"),
+        next_token=params.get("NextToken"),
+    )
+    answer: dict[str, Any] = {
+        "MetricDataResults": [
+            {
+                "Id": result.id,
+                "Label": result.label,
+                "Timestamps": [_when(at) for at in result.timestamps],
+                "Values": result.values,
+                "StatusCode": result.status,
+            }
+            for result in results
+        ],
+        "Messages": [],
+    }
+    if token is not None:
+        answer["NextToken"] = token
+    return answer
+
+
+async def list_metrics(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    if params.get("IncludeLinkedAccounts") or params.get("OwningAccount"):
+        raise CloudWatchError(
+            "InvalidParameterValue", "Cross-account observability is not supported."
+        )
+    filters = []
+    for item in params.get("Dimensions", []):
+        if "Name" not in item:
+            raise CloudWatchError("MissingParameter", "Each dimension filter needs a Name.")
+        filters.append(DimensionFilter(item["Name"], item.get("Value")))
+    found, token = await call.metrics.list_metrics(
+        call.tenant_id,
+        params.get("Namespace"),
+        params.get("MetricName"),
+        filters,
+        recently_active=params.get("RecentlyActive"),
+        next_token=params.get("NextToken"),
+    )
+    answer: dict[str, Any] = {
+        "Metrics": [
+            {
+                "Namespace": series.namespace,
+                "MetricName": series.name,
+                "Dimensions": [{"Name": n, "Value": v} for n, v in series.dimensions],
+            }
+            for series in found
+        ]
+    }
+    if token is not None:
+        answer["NextToken"] = token
+    return answer
+
+
+ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = {
+    "PutMetricData": put_metric_data,
+    "GetMetricStatistics": get_metric_statistics,
+    "GetMetricData": get_metric_data,
+    "ListMetrics": list_metrics,
+}
+
+# CloudWatch's other operations: alarms and scaling policies come next (decision 0172).
+NOT_SERVED: Final = frozenset(
+    {
+        "DeleteAlarms", "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules",
+        "DeleteMetricStream", "DescribeAlarmHistory", "DescribeAlarms",
+        "DescribeAlarmsForMetric", "DescribeAnomalyDetectors", "DescribeInsightRules",
+        "DisableAlarmActions", "DisableInsightRules", "EnableAlarmActions",
+        "EnableInsightRules", "GetDashboard", "GetInsightRuleReport", "GetMetricStream",
+        "GetMetricWidgetImage", "ListDashboards", "ListManagedInsightRules",
+        "ListMetricStreams", "ListTagsForResource", "PutAnomalyDetector", "PutCompositeAlarm",
+        "PutDashboard", "PutInsightRule", "PutManagedInsightRules", "PutMetricAlarm",
+        "PutMetricStream", "SetAlarmState", "StartMetricStreams", "StopMetricStreams",
+        "TagResource", "UntagResource",
+    }
+)  # fmt: skip

@@ -1,0 +1,248 @@
+"""The CloudWatch ASGI application on the shared endpoint (decision 0172): credential-scope
+service ``monitoring``, three protocols (:mod:`andromede.cloudwatchapi.protocol`).
+
+Per request: request id → bounded body (``metrics_max_body_size``) → the protocol and its
+operation → SigV4 over the body's hash (or the trusted principal a front put in the scope)
+→ rate limit per access key → the typed input → IAM (``cloudwatch:<Operation>`` on ``*``,
+with ``cloudwatch:namespace`` for PutMetricData, as AWS sets it) → the operation, for the
+caller's account only → the protocol's answer, then the access-log line and the
+``cloudwatch.requests`` meter. Metric calls are not audited — AWS's trail has them as data
+events, off by default, and a fleet's agents put every minute — but a refusal is: a failed
+authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
+An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
+the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.awswire.signed import SignedRequests
+from andromede.billing.service import BillingService
+from andromede.cloudwatchapi.actions import ACTIONS, NOT_SERVED, MetricsCall
+from andromede.cloudwatchapi.errors import CloudWatchError, to_cloudwatch_error
+from andromede.cloudwatchapi.protocol import (
+    Wire,
+    decode,
+    error_response,
+    result_response,
+    wire_of,
+)
+from andromede.errors import AndromedeError
+from andromede.http.access import log_access
+from andromede.http.asgi import (
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    decode_headers,
+    new_request_id,
+    read_small_body,
+)
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send, send_response
+from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.metrics.service import MetricsService
+from andromede.settings import Settings
+
+__all__ = ["CloudWatchApp"]
+
+log = logging.getLogger(__name__)
+
+
+class CloudWatchApp:
+    """CloudWatch metrics' API over :class:`MetricsService`."""
+
+    name = "monitoring"
+
+    def __init__(
+        self,
+        metrics: MetricsService,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        rate_limiter: RateLimiter | None = None,
+        *,
+        billing: BillingService | None = None,
+    ) -> None:
+        self._metrics = metrics
+        self._identity = identity
+        self._audit = audit
+        self._settings = settings
+        self._billing = billing
+        self._signed = SignedRequests(identity, audit, settings, rate_limiter, service=self.name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = new_request_id()
+        headers = decode_headers(scope["headers"])
+        wire, operation = wire_of(scope.get("path", "/"), headers)
+        principal: Principal = ANONYMOUS
+        try:
+            body = await self._body(receive)
+            decoded: tuple[str, dict[str, Any]] | CloudWatchError
+            try:
+                decoded = decode(
+                    wire,
+                    operation,
+                    scope["method"],
+                    headers,
+                    scope.get("query_string", b""),
+                    body,
+                )
+                operation = decoded[0]
+            except CloudWatchError as exc:
+                decoded = exc
+            authenticated = await self._signed.authenticate(
+                scope,
+                headers,
+                body,
+                request_id=request_id,
+                action=f"cloudwatch:{operation or '-'}",
+                hash_mismatch=lambda: CloudWatchError("SignatureDoesNotMatch"),
+                error_code=self._error_code,
+            )
+            principal = authenticated.principal
+            if principal.is_anonymous:
+                raise CloudWatchError("MissingAuthenticationToken")
+            if not self._signed.allow(authenticated):
+                raise CloudWatchError("Throttling")
+            if isinstance(decoded, CloudWatchError):
+                raise decoded
+            result = await self._dispatch(wire, scope, principal, *decoded, request_id)
+            response = result_response(wire, operation, result, request_id)
+        except ClientGone:
+            self._finish(operation, principal, request_id, 499, started)
+            return
+        except Exception as exc:
+            error = to_cloudwatch_error(exc) if isinstance(exc, AndromedeError) else None
+            if error is None:
+                log.error("request %s: unexpected error", request_id, exc_info=exc)
+                error = CloudWatchError("InternalServiceError")
+            response = error_response(wire, error, request_id)
+            if error.code == "RequestEntityTooLarge":
+                # The rest of the body was left unread: it must not become the next request.
+                response.headers.append(("Connection", "close"))
+        try:
+            await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
+        finally:
+            self._finish(operation, principal, request_id, response.status, started)
+
+    async def _body(self, receive: Receive) -> bytes:
+        try:
+            return await read_small_body(
+                receive,
+                limit=self._settings.metrics_max_body_size,
+                timeout=self._settings.body_read_timeout,
+            )
+        except BodyTooLarge as exc:
+            raise CloudWatchError("RequestEntityTooLarge") from exc
+        except BodyTimeout as exc:
+            raise CloudWatchError(
+                "SerializationException", "The request body did not arrive"
+            ) from exc
+
+    async def _dispatch(
+        self,
+        wire: Wire,
+        scope: Scope,
+        principal: Principal,
+        operation: str,
+        params: dict[str, Any],
+        request_id: str,
+    ) -> dict[str, Any]:
+        action = ACTIONS.get(operation)
+        if action is None:
+            if operation in NOT_SERVED:
+                raise CloudWatchError(
+                    "NotImplemented", f"{operation} is not implemented yet (decision 0172)"
+                )
+            if wire is Wire.QUERY:
+                raise CloudWatchError(
+                    "InvalidAction", f"Could not find operation {operation[:64]} for 2010-08-01"
+                )
+            raise CloudWatchError(
+                "UnknownOperationException", f"Unknown operation {operation[:64]!r}"
+            )
+        tenant_id = principal.tenant_id
+        if tenant_id is None or principal.is_operator:
+            raise CloudWatchError("AccessDenied", "Operators hold no metrics of their own.")
+        keys = {}
+        if operation == "PutMetricData" and isinstance(params.get("Namespace"), str):
+            keys["cloudwatch:namespace"] = params["Namespace"]
+        await self._authorise(scope, principal, f"cloudwatch:{operation}", keys, request_id)
+        return await action(MetricsCall(tenant_id, params, self._metrics))
+
+    async def _authorise(
+        self,
+        scope: Scope,
+        principal: Principal,
+        action: str,
+        keys: dict[str, str],
+        request_id: str,
+    ) -> None:
+        """AccessDenied unless the caller's identity policies allow ``action`` (CloudWatch's
+        metric actions have no resource-level permission: the resource is ``*``)."""
+        policies = await self._identity.policies_for(principal)
+        client = scope.get("client")
+        context = principal_context(
+            principal,
+            action=action,
+            resource="*",
+            source_ip=client[0] if client else None,
+            secure=scope.get("scheme") == "https",
+            region=self._settings.region,
+            keys={**keys, **principal_keys(policies)},
+        )
+        if policies_allow(context, policies):
+            return
+        self._audit.record(
+            request_id=request_id,
+            tenant_id=principal.tenant_id,
+            principal=principal.arn,
+            action=action,
+            resource="*",
+            outcome=Outcome.FAILURE,
+            details={"operation": action.split(":", 1)[1], "status": "403", **keys},
+        )
+        raise CloudWatchError(
+            "AccessDenied",
+            f"User: {principal.arn} is not authorized to perform: {action} because no "
+            "identity-based policy allows the action",
+        )
+
+    def _error_code(self, exc: AndromedeError) -> str | None:
+        wire = to_cloudwatch_error(exc)
+        return None if wire is None else wire.code
+
+    def _finish(
+        self, operation: str, principal: Principal, request_id: str, status: int, started: float
+    ) -> None:
+        tenant_id = principal.tenant_id
+        if (
+            self._billing is not None
+            and tenant_id is not None
+            and operation in ACTIONS
+            and status < 500
+            and status != 403
+        ):
+            # As KMS's and SQS's (decisions 0108, 0169): neither refusals nor faults billed.
+            self._billing.count(tenant_id, self._settings.region, "cloudwatch.requests", 1)
+        if self._settings.access_log:
+            level = logging.WARNING if status >= 500 else logging.INFO
+            log_access(
+                level,
+                "%s %s cloudwatch:%s POST / %d %.1fms",
+                request_id,
+                principal.arn,
+                operation or "-",
+                status,
+                (time.perf_counter() - started) * 1000,
+            )

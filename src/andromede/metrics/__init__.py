@@ -1,0 +1,1 @@
+"""CloudWatch-style metrics: datapoints aggregated per period, statistics, retention (0172)."""

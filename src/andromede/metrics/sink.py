@@ -1,0 +1,92 @@
+"""How the platform writes its own metrics (decision 0172): the :class:`MetricsSink` a context
+is handed, and the buffer behind it.
+
+A sink's :meth:`~MetricsSink.record` is synchronous and cheap — it is called on hot paths (an
+SQS send, a receive) — and never fails the caller: points are merged in memory, one
+aggregate per (account, namespace, metric, dimensions, unit, minute), and written by
+:meth:`BufferedSink.flush`, which the platform's sampler calls every
+``metrics_platform_interval``. A gateway that dies loses at most its last interval's counts,
+as a lost CloudWatch agent would. EC2's metrics (next session) are one more caller of the
+same interface.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from andromede.metrics.errors import MetricsError
+from andromede.metrics.model import Aggregate, Series
+from andromede.metrics.service import MetricsService
+from andromede.metrics.store import Point
+
+__all__ = ["BufferedSink", "MetricsSink"]
+
+log = logging.getLogger(__name__)
+
+
+class MetricsSink(Protocol):
+    def record(
+        self,
+        tenant_id: str,
+        namespace: str,
+        name: str,
+        dimensions: Sequence[tuple[str, str]],
+        value: float,
+        unit: str = "None",
+    ) -> None:
+        """One value of the platform's metric ``name`` in ``namespace`` (``AWS/…``) for the
+        account it describes, at the current time."""
+        ...
+
+
+_Key = tuple[str, str, str, tuple[tuple[str, str], ...], str, int]
+
+
+class BufferedSink:
+    """A :class:`MetricsSink` merging in memory until :meth:`flush` writes the points."""
+
+    def __init__(self, metrics: MetricsService, *, max_keys: int = 100_000) -> None:
+        self._metrics = metrics
+        self._pending: dict[_Key, Aggregate] = {}
+        # Beyond this many pending points, new ones are dropped (and logged once a flush)
+        # rather than let a stuck database grow the gateway's memory without end.
+        self._max_keys = max_keys
+        self._dropped = 0
+
+    def record(
+        self,
+        tenant_id: str,
+        namespace: str,
+        name: str,
+        dimensions: Sequence[tuple[str, str]],
+        value: float,
+        unit: str = "None",
+    ) -> None:
+        now = int(datetime.now(UTC).timestamp())
+        key = (tenant_id, namespace, name, tuple(sorted(dimensions)), unit, now - now % 60)
+        point = Aggregate.of_values([(value, 1.0)])
+        held = self._pending.get(key)
+        if held is None and len(self._pending) >= self._max_keys:
+            self._dropped += 1
+            return
+        self._pending[key] = point if held is None else held.merged(point)
+
+    async def flush(self) -> int:
+        """Write the pending points; the number written."""
+        pending, self._pending = self._pending, {}
+        if self._dropped:
+            log.warning("%d platform metric points dropped: the buffer was full", self._dropped)
+            self._dropped = 0
+        points = [
+            Point(Series.of(tenant_id, namespace, name, dimensions), 60, minute, unit, aggregate)
+            for (tenant_id, namespace, name, dimensions, unit, minute), aggregate in pending.items()
+        ]
+        try:
+            await self._metrics.put_platform(points)
+        except MetricsError:
+            log.exception("platform metrics refused")
+            return 0
+        return len(points)

@@ -1,0 +1,154 @@
+"""The platform's own CloudWatch metrics (decision 0172): what the queues and the Auto Scaling
+groups report into the ``AWS/SQS`` and ``AWS/AutoScaling`` namespaces of the account they
+belong to, through a :class:`~andromede.metrics.sink.MetricsSink`. An adapter between bounded
+contexts, which do not import each other.
+
+- ``AWS/SQS`` (dimension ``QueueName``): ``NumberOfMessagesSent`` and
+  ``NumberOfMessagesReceived`` counted as the queue store takes and hands out messages
+  (:class:`MeteredQueueStore`: S3 events and SNS deliveries into a queue count as sends, as
+  on AWS); ``ApproximateNumberOfMessagesVisible`` and ``…NotVisible`` sampled each interval
+  for the queues this gateway saw active in the last six hours (AWS reports a queue's
+  metrics while it is active, six hours after its last use).
+- ``AWS/AutoScaling`` (dimension ``AutoScalingGroupName``): ``GroupDesiredCapacity``,
+  ``GroupInServiceInstances``, ``GroupMinSize`` and ``GroupMaxSize`` of the groups this
+  gateway's reconciler holds (so that two gateways do not both report one group).
+
+``AWS/EC2`` (the instances' CPU and network) is the next increment, from the host agents'
+counters; ``AWS/S3`` storage metrics need per-bucket figures the billing sampler does not
+keep (decision 0172).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from andromede.autoscaling.service import AutoScalingService
+from andromede.db.database import Database
+from andromede.metrics.sink import BufferedSink, MetricsSink
+from andromede.queues.store import ReceivedMessage, StoredMessage
+from andromede.queues.store_sql import SqlQueueStore
+
+__all__ = ["MeteredQueueStore", "PlatformMetrics", "QueueActivity"]
+
+SQS: Final = "AWS/SQS"
+AUTOSCALING: Final = "AWS/AutoScaling"
+# AWS reports a queue's metrics for six hours after it was last active.
+_ACTIVE_FOR: Final = 6 * 3600.0
+
+
+class QueueActivity:
+    """The queues this gateway sent to or received from lately, by (account, queue)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], float] = {}
+
+    def touch(self, tenant_id: str, name: str) -> None:
+        self._seen[(tenant_id, name)] = time.monotonic()
+
+    def active(self) -> list[tuple[str, str]]:
+        since = time.monotonic() - _ACTIVE_FOR
+        for key in [key for key, at in self._seen.items() if at < since]:
+            del self._seen[key]
+        return sorted(self._seen)
+
+
+class MeteredQueueStore(SqlQueueStore):
+    """The SQL queue store, counting the messages it takes and hands out into the sink."""
+
+    def __init__(self, db: Database, sink: MetricsSink, activity: QueueActivity) -> None:
+        super().__init__(db)
+        self._sink = sink
+        self._activity = activity
+
+    def _count(self, tenant_id: str, name: str, metric: str, n: int) -> None:
+        self._activity.touch(tenant_id, name)
+        self._sink.record(tenant_id, SQS, metric, [("QueueName", name)], float(n), "Count")
+
+    async def send(self, tenant_id: str, name: str, messages: Sequence[StoredMessage]) -> None:
+        await super().send(tenant_id, name, messages)
+        self._count(tenant_id, name, "NumberOfMessagesSent", len(messages))
+
+    async def send_fifo(
+        self,
+        tenant_id: str,
+        name: str,
+        messages: Sequence[StoredMessage],
+        *args: Any,
+        **options: Any,
+    ) -> list[tuple[str, int]]:
+        # The FIFO path's other arguments (times, deduplication) pass through as they are.
+        kept = await super().send_fifo(tenant_id, name, messages, *args, **options)
+        self._count(tenant_id, name, "NumberOfMessagesSent", len(messages))
+        return kept
+
+    async def receive(
+        self, tenant_id: str, name: str, now: datetime, **options: Any
+    ) -> list[ReceivedMessage]:
+        got = await super().receive(tenant_id, name, now, **options)
+        self._count(tenant_id, name, "NumberOfMessagesReceived", len(got))
+        return got
+
+    async def receive_fifo(
+        self, tenant_id: str, name: str, now: datetime, **options: Any
+    ) -> list[ReceivedMessage]:
+        got = await super().receive_fifo(tenant_id, name, now, **options)
+        self._count(tenant_id, name, "NumberOfMessagesReceived", len(got))
+        return got
+
+
+class PlatformMetrics:
+    """Each interval: the gauges sampled into the sink, then the sink written."""
+
+    def __init__(
+        self,
+        sink: BufferedSink,
+        *,
+        queues: SqlQueueStore | None = None,
+        activity: QueueActivity | None = None,
+        scaling: AutoScalingService | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self._sink = sink
+        self._queues = queues
+        self._activity = activity
+        self._scaling = scaling
+        # The reconciler's owner name: the groups it holds are this gateway's to report.
+        self._owner = owner
+
+    async def run_once(self) -> int:
+        """One sampling; the number of points written."""
+        await self._sample_queues()
+        await self._sample_groups()
+        return await self._sink.flush()
+
+    async def _sample_queues(self) -> None:
+        if self._queues is None or self._activity is None:
+            return
+        for tenant_id, name in self._activity.active():
+            counts = await self._queues.counts(tenant_id, name, datetime.now(UTC))
+            dims = [("QueueName", name)]
+            for metric, value in (
+                ("ApproximateNumberOfMessagesVisible", counts.visible),
+                ("ApproximateNumberOfMessagesNotVisible", counts.in_flight),
+                ("ApproximateNumberOfMessagesDelayed", counts.delayed),
+            ):
+                self._sink.record(tenant_id, SQS, metric, dims, float(value), "Count")
+
+    async def _sample_groups(self) -> None:
+        if self._scaling is None:
+            return
+        for group in await self._scaling.store.groups(None):
+            if self._owner is not None and group.claimed_by != self._owner:
+                continue
+            members = await self._scaling.fleet.members(group.tenant_id, group.name)
+            dims = [("AutoScalingGroupName", group.name)]
+            for metric, value in (
+                ("GroupDesiredCapacity", group.desired_capacity),
+                ("GroupInServiceInstances", sum(m.state == "running" for m in members)),
+                ("GroupMinSize", group.min_size),
+                ("GroupMaxSize", group.max_size),
+            ):
+                self._sink.record(group.tenant_id, AUTOSCALING, metric, dims, float(value))

@@ -1,0 +1,88 @@
+"""CloudWatch-style metrics (decision 0172): the limits of the API's calls, and the periodic
+tasks that sample the platform's own metrics and roll old datapoints up.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from andromede.settings.units import MIB
+
+
+class MetricsSettings(BaseModel):
+    """CloudWatch metrics' limits and upkeep."""
+
+    metrics_max_body_size: int = Field(
+        default=MIB,
+        gt=0,
+        description="Largest CloudWatch request body in bytes, AWS's 1 MB of a PutMetricData "
+        "(decision 0172).",
+    )
+    metrics_max_put_metrics: int = Field(
+        default=1000,
+        gt=0,
+        description="Metrics one PutMetricData may carry (AWS: 1,000) (decision 0172).",
+    )
+    metrics_max_values: int = Field(
+        default=150,
+        gt=0,
+        description="Values (and Counts) one metric of a PutMetricData may carry (AWS: 150) "
+        "(decision 0172).",
+    )
+    metrics_max_dimensions: int = Field(
+        default=30,
+        gt=0,
+        description="Dimensions a metric may have (AWS: 30) (decision 0172).",
+    )
+    metrics_max_datapoints: int = Field(
+        default=1440,
+        gt=0,
+        description="Datapoints one GetMetricStatistics may answer (AWS: 1,440) (decision 0172).",
+    )
+    metrics_max_data_points: int = Field(
+        default=100800,
+        gt=0,
+        description="Datapoints one GetMetricData page answers at most, its MaxDatapoints "
+        "default and ceiling (AWS: 100,800) (decision 0172).",
+    )
+    metrics_max_age: int = Field(
+        default=14 * 86400,
+        gt=0,
+        description="Seconds in the past a PutMetricData timestamp may be (AWS: two weeks) "
+        "(decision 0172).",
+    )
+    metrics_max_ahead: int = Field(
+        default=7200,
+        ge=0,
+        description="Seconds in the future a PutMetricData timestamp may be (AWS: two hours) "
+        "(decision 0172).",
+    )
+    metrics_max_queries: int = Field(
+        default=500,
+        gt=0,
+        description="MetricDataQueries one GetMetricData may carry (AWS: 500) (decision 0172).",
+    )
+    metrics_list_page: int = Field(
+        default=500,
+        gt=0,
+        description="Metrics one ListMetrics page answers (AWS: 500) (decision 0172).",
+    )
+    metrics_platform_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between two samplings of the platform's own metrics (AWS/SQS "
+        "queue depths, AWS/AutoScaling group sizes) (decision 0172).",
+    )
+    metrics_rollup_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between two passes of the metrics retention roll-up (decision 0172).",
+    )
+    metrics_rollup_batch: int = Field(
+        default=10000,
+        gt=0,
+        description="Periods one transaction of the metrics roll-up moves at most (decision 0172).",
+    )

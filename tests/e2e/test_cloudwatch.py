@@ -1,0 +1,261 @@
+"""CloudWatch metrics end to end (decision 0172): one real ``andromede serve`` driven by boto3's
+``cloudwatch`` client (botocore 1.44 speaks Smithy RPC v2 CBOR to it), by the aws CLI's
+``aws cloudwatch``, and by the JSON 1.0 and Query protocols older SDKs and Terraform speak
+(requests built by botocore's own serializers, sent over HTTP). Another account sees none of
+the metrics and may not write into ``AWS/``; the platform's ``AWS/SQS`` metrics appear in the
+queue owner's account after sends and receives (the sampler runs every half second here)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import cbor2
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+from e2e.clients import aws_cli
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("cloudwatch") / "data"
+    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_METRICS_PLATFORM_INTERVAL": "0.5"}
+    with running_server(data_dir, extra_env=env) as started:
+        yield started
+
+
+def client(server: ServerProcess, service: str) -> Any:
+    access_key, secret_key = server.credentials()
+    make: Any = boto3.client
+    return make(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def minute(delta: int = 0) -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=delta)
+
+
+def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
+    cw = client(server, "cloudwatch")
+    at = minute(-2)
+    cw.put_metric_data(
+        Namespace="Shop",
+        MetricData=[
+            {
+                "MetricName": "Latency",
+                "Dimensions": [{"Name": "Route", "Value": "/cart"}],
+                "Timestamp": at,
+                "Values": [10.0, 20.0, 300.0],
+                "Counts": [5, 4, 1],
+                "Unit": "Milliseconds",
+            },
+            {"MetricName": "Orders", "Value": 3, "Unit": "Count", "StorageResolution": 1},
+        ],
+    )
+    asked: dict[str, Any] = {
+        "Namespace": "Shop",
+        "MetricName": "Latency",
+        "Dimensions": [{"Name": "Route", "Value": "/cart"}],
+        "StartTime": at,
+        "EndTime": at + timedelta(minutes=1),
+        "Period": 60,
+    }
+    [point] = cw.get_metric_statistics(**asked, Statistics=["SampleCount", "Average", "Maximum"])[
+        "Datapoints"
+    ]
+    assert point["Timestamp"] == at and point["Unit"] == "Milliseconds"
+    assert (point["SampleCount"], point["Average"], point["Maximum"]) == (10.0, 43.0, 300.0)
+    [point] = cw.get_metric_statistics(**asked, ExtendedStatistics=["p90"])["Datapoints"]
+    assert abs(point["ExtendedStatistics"]["p90"] - 20.0) <= 1.0
+    pages = cw.get_paginator("list_metrics").paginate(Namespace="Shop")
+    names = sorted(m["MetricName"] for page in pages for m in page["Metrics"])
+    assert names == ["Latency", "Orders"]
+    data = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "orders",
+                "MetricStat": {
+                    "Metric": {"Namespace": "Shop", "MetricName": "Orders"},
+                    "Period": 1,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=minute(-1),
+        EndTime=minute(2),
+    )
+    assert data["MetricDataResults"][0]["Values"] == [3.0]
+    with pytest.raises(ClientError) as refused:
+        cw.put_metric_data(Namespace="AWS/SQS", MetricData=[{"MetricName": "X", "Value": 1}])
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    other = new_tenant(server, "cw")
+    theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
+    assert theirs.list_metrics()["Metrics"] == []
+    assert (
+        theirs.get_metric_statistics(
+            Namespace="Shop",
+            MetricName="Latency",
+            Dimensions=[{"Name": "Route", "Value": "/cart"}],
+            StartTime=at,
+            EndTime=at + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        == []
+    )
+
+
+def test_unsigned_calls_get_cloudwatchs_own_refusal(server: ServerProcess) -> None:
+    request = urllib.request.Request(
+        server.endpoint + "/service/GraniteServiceVersion20100801/operation/ListMetrics",
+        data=cbor2.dumps({}),
+        headers={"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 403
+    assert cbor2.loads(caught.value.read())["__type"].endswith("#MissingAuthenticationToken")
+    assert caught.value.headers["x-amzn-query-error"] == "MissingAuthenticationToken;Sender"
+
+
+def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:
+    aws = aws_cli(server, tmp_path)
+    at = minute(-1).strftime("%Y-%m-%dT%H:%M:%SZ")
+    aws(
+        "cloudwatch", "put-metric-data", "--namespace", "Cli", "--metric-name", "Jobs",
+        "--dimensions", "Queue=batch", "--value", "7", "--unit", "Count", "--timestamp", at,
+    )  # fmt: skip
+    listed = json.loads(aws("cloudwatch", "list-metrics", "--namespace", "Cli").stdout)
+    assert listed["Metrics"] == [
+        {
+            "Namespace": "Cli",
+            "MetricName": "Jobs",
+            "Dimensions": [{"Name": "Queue", "Value": "batch"}],
+        }
+    ]
+    out = aws(
+        "cloudwatch", "get-metric-statistics", "--namespace", "Cli", "--metric-name", "Jobs",
+        "--dimensions", "Name=Queue,Value=batch", "--start-time", at,
+        "--end-time", minute(1).strftime("%Y-%m-%dT%H:%M:%SZ"), "--period", "60",
+        "--statistics", "Sum",
+    )  # fmt: skip
+    assert [p["Sum"] for p in json.loads(out.stdout)["Datapoints"]] == [7.0]
+
+
+def _older_sdk_call(
+    server: ServerProcess, protocol: str, operation: str, params: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """One call as an SDK speaking ``protocol`` (json or query) sends it, over HTTP."""
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    op = model.operation_model(operation)
+    serialized = create_serializer(protocol).serialize_to_request(params, op)
+    body = serialized["body"]
+    if isinstance(body, dict):
+        body = AWSRequest(method="POST", url="http://x/", data=body).prepare().body
+    body = body.encode() if isinstance(body, str) else body
+    headers = dict(serialized["headers"])
+    if protocol == "query":
+        headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    request = AWSRequest(method="POST", url=server.endpoint + "/", data=body, headers=headers)
+    SigV4Auth(Credentials(*server.credentials()), "monitoring", REGION).add_auth(request)
+    sent = urllib.request.Request(
+        server.endpoint + "/", data=body, headers=dict(request.headers.items()), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(sent, timeout=10) as answer:
+            status, answer_headers, content = answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as failed:
+        status, answer_headers, content = failed.code, dict(failed.headers), failed.read()
+    headers_lower = {k.lower(): v for k, v in answer_headers.items()}
+    parsed = create_parser(protocol).parse(
+        {"status_code": status, "headers": headers_lower, "body": content}, op.output_shape
+    )
+    return status, parsed
+
+
+@pytest.mark.parametrize("protocol", ["json", "query"])
+def test_json_and_query_protocols(server: ServerProcess, protocol: str) -> None:
+    at = minute(-1)
+    status, _ = _older_sdk_call(
+        server,
+        protocol,
+        "PutMetricData",
+        {"Namespace": f"Old/{protocol}", "MetricData": [{"MetricName": "M", "Value": 2.5}]},
+    )
+    assert status == 200
+    status, parsed = _older_sdk_call(
+        server,
+        protocol,
+        "GetMetricStatistics",
+        {
+            "Namespace": f"Old/{protocol}",
+            "MetricName": "M",
+            "StartTime": at,
+            "EndTime": minute(2),
+            "Period": 180,
+            "Statistics": ["Maximum"],
+        },
+    )
+    assert status == 200 and [p["Maximum"] for p in parsed["Datapoints"]] == [2.5]
+    status, parsed = _older_sdk_call(server, protocol, "ListMetrics", {"RecentlyActive": "PT2H"})
+    assert status == 400 and parsed["Error"]["Code"] == "InvalidParameterValue"
+
+
+def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> None:
+    sqs, cw = client(server, "sqs"), client(server, "cloudwatch")
+    url = sqs.create_queue(QueueName="metered")["QueueUrl"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]) == 1
+    dims = [{"Name": "QueueName", "Value": "metered"}]
+
+    def total(name: str, statistic: str) -> float | None:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName=name,
+            Dimensions=dims,
+            StartTime=minute(-1),
+            EndTime=minute(1),
+            Period=120,
+            Statistics=[statistic],
+        )["Datapoints"]
+        return points[0][statistic] if points else None
+
+    deadline = time.monotonic() + 10
+    while total("NumberOfMessagesSent", "Sum") != 3.0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert total("NumberOfMessagesSent", "Sum") == 3.0
+    assert total("NumberOfMessagesReceived", "Sum") == 1.0
+    assert total("ApproximateNumberOfMessagesNotVisible", "Maximum") == 1.0
+    assert total("ApproximateNumberOfMessagesVisible", "Maximum") == 2.0
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/SQS")["Metrics"]}
+    assert {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible"} <= names
+    other = new_tenant(server, "cwq")
+    theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
+    assert theirs.list_metrics(Namespace="AWS/SQS")["Metrics"] == []

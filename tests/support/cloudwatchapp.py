@@ -1,0 +1,201 @@
+"""The CloudWatch app in process (decision 0172): CloudWatchApp over the in-memory identity and
+metrics stores, and a client that builds each request with botocore's own serializer of the
+protocol asked (RPC v2 CBOR, JSON 1.0, Query) from botocore's CloudWatch model, signs it for
+service ``monitoring`` and reads the answer with botocore's own parser of that protocol."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import botocore.session
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+from andromede.audit.model import AuditEvent
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
+from andromede.cloudwatchapi.app import CloudWatchApp
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.metrics.service import MetricLimits, MetricsService
+from andromede.metrics.store import MemoryMetricStore
+from andromede.settings import Settings
+
+__all__ = ["PROTOCOLS", "Harness", "Reply", "cloudwatch", "raw_request"]
+
+REGION = "eu-fr-1"
+PROTOCOLS = ("smithy-rpc-v2-cbor", "json", "query")
+_MODEL = botocore.session.get_session().get_service_model("cloudwatch")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    parsed: dict[str, Any]
+
+    @property
+    def code(self) -> str:
+        return str(self.parsed.get("Error", {}).get("Code", ""))
+
+
+async def raw_request(
+    app: CloudWatchApp,
+    *,
+    path: str,
+    query: bytes,
+    headers: dict[str, str],
+    body: bytes,
+    credentials: Credentials | None,
+    method: str = "POST",
+) -> tuple[int, dict[str, str], bytes]:
+    """One request, signed for ``monitoring`` when ``credentials`` are given."""
+    url = f"http://127.0.0.1:9000{path}" + (f"?{query.decode()}" if query else "")
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    if credentials is not None:
+        SigV4Auth(credentials, "monitoring", REGION).add_auth(request)
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "scheme": "http",
+        "client": ("127.0.0.1", 50000),
+        "headers": [(b"host", b"127.0.0.1:9000")]
+        + [
+            (name.lower().encode(), str(value).encode())
+            for name, value in request.headers.items()
+            if name.lower() != "host"
+        ],
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    answer = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+    assert answer["x-amzn-requestid"]
+    return sent[0]["status"], answer, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@dataclass
+class Harness:
+    app: CloudWatchApp
+    identity: IdentityService
+    metrics: MetricsService
+    store: MemoryMetricStore
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    billing: BillingService
+    credentials: Credentials | None
+    tenant_id: str
+    protocol: str = "smithy-rpc-v2-cbor"
+
+    async def call(self, operation: str, params: dict[str, Any]) -> Reply:
+        model = _MODEL.operation_model(operation)
+        request = create_serializer(self.protocol).serialize_to_request(params, model)
+        body = request["body"]
+        if isinstance(body, dict):  # the Query serializer leaves the form as a dict
+            body = AWSRequest(method="POST", url="http://x/", data=body).prepare().body
+        body = body.encode() if isinstance(body, str) else body or b""
+        headers = dict(request["headers"])
+        if self.protocol == "query":
+            headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+        status, answer, content = await raw_request(
+            self.app,
+            path=request["url_path"],
+            query=b"",
+            headers=headers,
+            body=body,
+            credentials=self.credentials,
+        )
+        parsed = create_parser(self.protocol).parse(
+            {"status_code": status, "headers": answer, "body": content}, model.output_shape
+        )
+        return Reply(status, answer, content, parsed)
+
+    async def ok(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.call(operation, params)
+        assert reply.status == 200, reply.body
+        return reply.parsed
+
+    async def audited(self) -> list[AuditEvent]:
+        await self.audit.flush()
+        return [e for _, e in await self.audit_store.list_events(None, after_id=0, limit=500)]
+
+    async def usage(self, meter: str) -> int:
+        await self.billing.flush()
+        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+        report = await self.billing.usage_report(self.tenant_id, month)
+        return sum(line.quantity for line in report.lines if line.meter == meter)
+
+    def anonymous(self) -> Self:
+        return dataclasses.replace(self, credentials=None)
+
+    def speaking(self, protocol: str) -> Self:
+        return dataclasses.replace(self, protocol=protocol)
+
+    async def other_tenant(self, name: str) -> Self:
+        created = await self.identity.create_tenant(name)
+        return dataclasses.replace(
+            self,
+            credentials=Credentials(created.access_key_id, created.secret_access_key),
+            tenant_id=created.tenant.id,
+        )
+
+    async def iam_user(self, name: str) -> Self:
+        await self.identity.create_user(self.tenant_id, name)
+        created = await self.identity.create_access_key(self.tenant_id, name)
+        return dataclasses.replace(
+            self, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
+        )
+
+
+@pytest.fixture
+async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = Settings(data_dir=tmp_path, region=REGION, metrics_max_body_size=64 * 1024)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    store = MemoryMetricStore()
+    metrics = MetricsService(store, limits=MetricLimits(max_metrics=20, max_datapoints=100))
+    try:
+        yield Harness(
+            CloudWatchApp(metrics, identity, audit, settings, billing=billing),
+            identity,
+            metrics,
+            store,
+            audit_store,
+            audit,
+            billing,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            boot.tenant.id,
+        )
+    finally:
+        await audit.close()
+        await billing.close()

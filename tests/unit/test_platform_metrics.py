@@ -1,0 +1,114 @@
+"""The platform's own metrics (decision 0172): the queue store counting sends and receives into
+``AWS/SQS`` and the sampler's queue depths, over a migrated SQLite database; the Auto Scaling
+groups' sizes in ``AWS/AutoScaling`` from the gateway whose reconciler holds them (the
+compute service on the memory hypervisor); each in the owning account only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from andromede.db.database import Database, open_database
+from andromede.metrics.model import Series
+from andromede.metrics.service import MetricsService
+from andromede.metrics.sink import BufferedSink
+from andromede.metrics.store import MemoryMetricStore
+from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
+from andromede.queues.model import Queue
+from andromede.queues.store import StoredMessage
+from support.autoscalingapp import World, autoscaling_world
+from support.schema import migrated_sqlite
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with autoscaling_world(tmp_path) as created:
+        yield created
+
+
+async def sums(metrics: MetricsService, tenant: str, namespace: str, name: str, dims: str) -> float:
+    series = Series.of(tenant, namespace, name, [(dims.split("=")[0], dims.split("=")[1])])
+    points = await metrics.store.read(series, [60], 0, 2**40)
+    return sum(p.aggregate.total for p in points)
+
+
+async def test_queue_sends_receives_and_depths(db: Database) -> None:
+    metrics = MetricsService(MemoryMetricStore())
+    sink, activity = BufferedSink(metrics), QueueActivity()
+    store = MeteredQueueStore(db, sink, activity)
+    await store.create_queue(Queue("t1", "jobs", "eu", {}, NOW, NOW), limit=10)
+    messages = [
+        StoredMessage(f"m{n}", b"sealed", NOW, NOW, NOW + timedelta(hours=1)) for n in range(3)
+    ]
+    await store.send("t1", "jobs", messages)
+    got = await store.receive(
+        "t1", "jobs", NOW + timedelta(seconds=1), limit=1,
+        visible_until=NOW + timedelta(minutes=5), receipts=["r"], redrive=None,
+        in_flight_limit=100,
+    )  # fmt: skip
+    assert len(got) == 1
+    platform = PlatformMetrics(sink, queues=store, activity=activity)
+    assert await platform.run_once() == 5  # two counts, three gauges
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesSent", "QueueName=jobs") == 3
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesReceived", "QueueName=jobs") == 1
+    visible = "ApproximateNumberOfMessagesVisible"
+    assert await sums(metrics, "t1", "AWS/SQS", visible, "QueueName=jobs") == 2
+    assert await sums(metrics, "t2", "AWS/SQS", visible, "QueueName=jobs") == 0
+    # Nothing pending: the next round writes the gauges only.
+    assert await platform.run_once() == 3
+
+
+async def test_fifo_sends_and_receives_count_too(db: Database) -> None:
+    metrics = MetricsService(MemoryMetricStore())
+    sink, activity = BufferedSink(metrics), QueueActivity()
+    store = MeteredQueueStore(db, sink, activity)
+    queue = Queue("t1", "q.fifo", "eu", {"FifoQueue": "true"}, NOW, NOW)
+    await store.create_queue(queue, limit=10)
+    messages = [
+        StoredMessage(f"m{n}", b"s", NOW, NOW, NOW + timedelta(hours=1), "g", f"d{n}")
+        for n in range(2)
+    ]
+    await store.send_fifo("t1", "q.fifo", messages, NOW, NOW + timedelta(minutes=5))
+    got = await store.receive_fifo(
+        "t1", "q.fifo", NOW, limit=10, visible_until=NOW + timedelta(seconds=30),
+        receipts=["r1", "r2"], redrive=None, in_flight_limit=100,
+    )  # fmt: skip
+    assert len(got) == 2
+    await sink.flush()
+    dims = "QueueName=q.fifo"
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesSent", dims) == 2
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesReceived", dims) == 2
+
+
+async def test_autoscaling_group_sizes_from_the_holding_gateway(world: World) -> None:
+    await world.create_group(MinSize=1, MaxSize=4, DesiredCapacity=2)
+    await world.converge("gw-1")
+    metrics = MetricsService(MemoryMetricStore())
+    elsewhere = PlatformMetrics(BufferedSink(metrics), scaling=world.service, owner="gw-2")
+    assert await elsewhere.run_once() == 0  # another gateway's group
+    platform = PlatformMetrics(BufferedSink(metrics), scaling=world.service, owner="gw-1")
+    assert await platform.run_once() == 4
+    dims = "AutoScalingGroupName=web"
+    ns = "AWS/AutoScaling"
+    assert await sums(metrics, world.tenant_id, ns, "GroupDesiredCapacity", dims) == 2
+    assert await sums(metrics, world.tenant_id, ns, "GroupMinSize", dims) == 1
+    assert await sums(metrics, world.tenant_id, ns, "GroupMaxSize", dims) == 4
+    members = await world.service.fleet.members(world.tenant_id, "web")
+    assert len(members) == 2
+    running = sum(m.state == "running" for m in members)
+    assert await sums(metrics, world.tenant_id, ns, "GroupInServiceInstances", dims) == running
+    listed, _ = await metrics.list_metrics(world.tenant_id, ns, None, [])
+    assert len(listed) == 4
+    assert (await metrics.list_metrics("someone-else", ns, None, []))[0] == []
