@@ -83,7 +83,9 @@ from andromede.db.tables_storage import (
     notification_signing_keys,
     notification_subscriptions,
     notification_topics,
+    topic_archive,
     topic_deduplications,
+    topic_replays,
     object_blobs,
     object_version_blobs,
     object_versions,
@@ -240,6 +242,8 @@ __all__ = [
     "tenant_quotas",
     "tenant_regions",
     "tenants",
+    "topic_archive",
     "topic_deduplications",
+    "topic_replays",
     "users",
 ]
