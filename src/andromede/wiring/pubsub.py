@@ -240,7 +240,12 @@ def pubsub_service(
 
 
 def archive_upkeep(
-    settings: Settings, archive: ArchiveStore, topics: TopicService, pubsub: PubSubService
+    settings: Settings,
+    archive: ArchiveStore,
+    topics: TopicService,
+    pubsub: PubSubService,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ArchiveUpkeep:
     """FIFO topics' archives kept up (decision 0175): replays advanced, expired messages
     deleted; a topic's archive ended with its ArchivePolicy or the topic."""
@@ -253,6 +258,7 @@ def archive_upkeep(
             interval=settings.sns_replay_interval,
             expiry_interval=settings.sns_archive_expiry_interval,
         ),
+        clock=clock,
     )
 
     async def ended(topic: Topic) -> None:
