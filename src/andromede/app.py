@@ -566,7 +566,9 @@ class Application:
                 flow_logs.run_forever(settings.flow_log_delivery_interval), name="flow-logs"
             )
         )
-        sampler = usage_sampler(settings, billing, objects, compute, customer_keys, identity)
+        sampler = usage_sampler(
+            settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes
+        )
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:
             background.append(

@@ -103,6 +103,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "Public IPv4 addresses held: Elastic IPs, in use or idle, and running instances' own"),
     Meter("ec2.nat-gateway", "gateway-seconds", "hour", 3600,
           "NAT gateways not deleted nor failed, over time"),
+    # Decision 0175: SNS FIFO topics' archived messages.
+    Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
+          "SNS FIFO topics' archived messages, over time"),
 )  # fmt: skip
 
 
