@@ -523,6 +523,7 @@ class PubSubService:
 
     async def _fan_out(self, topic: Topic, outgoing: _Outgoing) -> None:
         held_back = topic.archive_days is not None and self._archive is not None
+        per_protocol = json.loads(outgoing.message) if outgoing.structure == "json" else None
         after = ""
         while True:
             page = await self._store.list_subscriptions(
@@ -531,7 +532,7 @@ class PubSubService:
             for subscription in page:
                 if held_back and await self._replaying(subscription):
                     continue  # the replay running brings it, after the older ones
-                await self._send(topic, subscription, outgoing)
+                await self._send(topic, subscription, outgoing, per_protocol)
             if len(page) < _PAGE:
                 return
             after = page[-1].arn
@@ -548,12 +549,20 @@ class PubSubService:
             and held.status in (REPLAY_PENDING, REPLAY_RUNNING)
         )
 
-    async def _send(self, topic: Topic, subscription: Subscription, outgoing: _Outgoing) -> bool:
+    async def _send(
+        self,
+        topic: Topic,
+        subscription: Subscription,
+        outgoing: _Outgoing,
+        per_protocol: dict[str, object] | None = None,
+    ) -> bool:
         """Queue ``outgoing`` for one subscription, if confirmed and its filter lets it
-        through; False only when the tenant's queue is full."""
+        through; False only when the tenant's queue is full. ``per_protocol``: a ``json``
+        structure's messages, parsed once per fan-out."""
         text = outgoing.message
         if outgoing.structure == "json":
-            per_protocol = json.loads(outgoing.message)
+            if per_protocol is None:
+                per_protocol = json.loads(outgoing.message)
             text = str(per_protocol.get(subscription.protocol, per_protocol["default"]))
         if not subscription.confirmed or not passes(subscription, text, outgoing.attributes):
             return True

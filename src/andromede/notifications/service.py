@@ -25,6 +25,7 @@ from andromede.notifications.archive import (
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic
 from andromede.notifications.model import (
     FIFO_TOPIC,
+    THROUGHPUT_SCOPE,
     Topic,
     check_attributes,
     check_fifo,
@@ -84,9 +85,9 @@ class TopicService:
         attributes: Mapping[str, str],
         tags: Iterable[tuple[str, str]] | None = None,
     ) -> Topic:
-        """A new topic, or (as RGW) the tenant's topic of that name with these attributes.
-        ``tags``: the new topic's; an existing topic keeps its own, and a request naming
-        others is refused, as SNS refuses it."""
+        """A new topic, or (as RGW) the tenant's topic of that name with these attributes
+        (its ArchivePolicy kept unless named). ``tags``: the new topic's; an existing topic
+        keeps its own, and a request naming others is refused, as SNS refuses it."""
         if BEGINNING_ARCHIVE_TIME in attributes:
             raise InvalidTopic(f"Invalid parameter: AttributeName {BEGINNING_ARCHIVE_TIME}")
         checked = check_fifo(check_name(name), check_attributes(attributes))
@@ -98,6 +99,10 @@ class TopicService:
             )
         now = self._clock()
         before = None if held is None else held.attributes
+        if before is not None and ARCHIVE_POLICY in before and ARCHIVE_POLICY not in attributes:
+            # CreateTopic again (a deployment tool's idempotent create) does not end an
+            # archive it does not name: only SetTopicAttributes does (decision 0175).
+            checked[ARCHIVE_POLICY] = before[ARCHIVE_POLICY]
         checked = _archive_started(checked, before, now)
         topic = Topic(
             tenant_id,
@@ -138,6 +143,8 @@ class TopicService:
         """The attributes as GetTopicAttributes shows them: ``BeginningArchiveTime`` moving
         with the retention period once the archive is older than it."""
         shown = dict(topic.attributes)
+        if topic.fifo:
+            shown.setdefault(THROUGHPUT_SCOPE, "Topic")  # a topic kept before decision 0175
         started, days = shown.get(BEGINNING_ARCHIVE_TIME), topic.archive_days
         if started is not None and days is not None:
             shown[BEGINNING_ARCHIVE_TIME] = beginning_archive_time(started, days, self._clock())

@@ -279,6 +279,11 @@ async def test_archive_policy_rules_and_beginning_time(sns: Sns, clock: Moving) 
     )
     shown = await attributes(sns.root, arn)
     assert shown["BeginningArchiveTime"] == format_time(clock.at - timedelta(days=8))
+    # CreateTopic again, not naming the policy (a deployment tool's create): the archive stays.
+    assert await fifo_topic(sns) == arn
+    again = await attributes(sns.root, arn)
+    assert again["ArchivePolicy"] == shown["ArchivePolicy"]
+    assert again["BeginningArchiveTime"] == shown["BeginningArchiveTime"]
     for bad in ("0", "366", '"x"', "true"):
         await refused(
             sns.root,
