@@ -97,13 +97,14 @@ def check_archive_policy(text: str) -> str:
     days = data.get("MessageRetentionPeriod")
     if set(data) != {"MessageRetentionPeriod"} or isinstance(days, bool):
         raise InvalidTopic("Invalid parameter: ArchivePolicy: only MessageRetentionPeriod is taken")
-    if isinstance(days, str) and days.isdigit():
-        days = int(days)
-    if not isinstance(days, int) or not _MIN_DAYS <= days <= _MAX_DAYS:
+    count = int(days) if isinstance(days, str) and days.isdigit() else days
+    if not isinstance(count, int) or not _MIN_DAYS <= count <= _MAX_DAYS:
         raise InvalidTopic(
             "Invalid parameter: ArchivePolicy: MessageRetentionPeriod must be a number of "
             f"days from {_MIN_DAYS} to {_MAX_DAYS}"
         )
+    # Kept as given (a number, or its digits as AWS's examples write it), so that a tool
+    # comparing the policy it set with the one shown finds no change.
     return json.dumps({"MessageRetentionPeriod": days}, separators=(",", ":"))
 
 

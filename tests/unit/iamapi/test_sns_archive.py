@@ -266,7 +266,7 @@ async def test_archive_policy_rules_and_beginning_time(sns: Sns, clock: Moving) 
     arn = await fifo_topic(sns, ArchivePolicy='{"MessageRetentionPeriod": "7"}')
     started = clock.at
     shown = await attributes(sns.root, arn)
-    assert json.loads(shown["ArchivePolicy"]) == {"MessageRetentionPeriod": 7}
+    assert json.loads(shown["ArchivePolicy"]) == {"MessageRetentionPeriod": "7"}  # as given
     assert shown["BeginningArchiveTime"] == format_time(started)
     # Changing the retention keeps the archive's beginning; ten days on, it moves with it.
     clock.at += timedelta(days=10)
