@@ -30,7 +30,8 @@ queues and HTTP(S) endpoints.
   new message (before its fan-out); a subscription's ``ReplayPolicy`` has the archive's
   upkeep (``notifications.replay``) queue those of its window again, marked ``Replayed``.
   While a replay without an end runs, the subscription's live messages are left to it (they
-  are in the archive), so it receives them after the older ones, in order.
+  are in the archive), so it receives them after the older ones, in order; a replay with an
+  end takes the subscription off the live messages, as SNS.
 """
 
 from __future__ import annotations
@@ -271,15 +272,13 @@ class PubSubService:
     async def _start_replay(self, subscription: Subscription, window: ReplayWindow) -> None:
         if self._archive is None:
             return
-        # An end past now would replay messages also delivered live: the window stops now.
-        end = None if window.end is None else min(window.end, self._clock())
         await self._archive.put_replay(
             Replay(
                 subscription.arn,
                 subscription.topic_arn,
                 subscription.tenant_id,
                 window.start,
-                end,
+                window.end,
                 0,
                 REPLAY_PENDING,
             )
@@ -538,15 +537,15 @@ class PubSubService:
             after = page[-1].arn
 
     async def _replaying(self, subscription: Subscription) -> bool:
-        """Whether a replay without an end runs for the subscription: its live messages are
-        then the replay's to bring (decision 0175)."""
+        """Whether the subscription's live messages are its replay's (decision 0175): while
+        a replay without an end runs (it brings them after the older ones), and for good
+        once a replay has an end (SNS: "the subscription will no longer receive newly
+        published messages")."""
         if self._archive is None or REPLAY_POLICY not in subscription.attributes:
             return False
         held = await self._archive.replay(subscription.arn)
-        return (
-            held is not None
-            and held.end is None
-            and held.status in (REPLAY_PENDING, REPLAY_RUNNING)
+        return held is not None and (
+            held.end is not None or held.status in (REPLAY_PENDING, REPLAY_RUNNING)
         )
 
     async def _send(

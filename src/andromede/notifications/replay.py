@@ -4,9 +4,10 @@ expired archived messages deleted, each in bounded batches, by every gateway.
 - **A replay** queues, per pass, up to ``batch`` archived messages of its window after its
   cursor, through the subscription's own delivery (its filter, raw or enveloped, marked
   ``Replayed``), then records its cursor and status with a compare-and-set: Pending → In
-  progress → Completed (a pass finding fewer than a batch). A replay without an end holds
-  the subscription's live messages meanwhile (they are archived first, see ``pubsub``);
-  once it is marked Completed, one more read queues what was archived during the marking,
+  progress → Completed (a pass finding fewer than a batch, its window's end passed). A
+  replay without an end holds the subscription's live messages meanwhile (they are archived
+  first, see ``pubsub``), one with an end takes them off it for good, as SNS; once a
+  replay without an end is marked Completed, one more read queues what was archived during the marking,
   so no message falls between the two. Its subscription gone, a replay is dropped; its
   topic gone or its archive ended, it is Failed. Two gateways advancing one replay at once
   may queue a batch twice: at least once, as every SNS delivery, and a FIFO queue drops the
@@ -22,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from andromede.notifications.archive import (
     REPLAY_COMPLETED,
@@ -39,6 +40,7 @@ __all__ = ["ArchiveUpkeep", "UpkeepPolicy"]
 
 log = logging.getLogger(__name__)
 _EXPIRY_STEPS = 10
+_END_GRACE = timedelta(seconds=5)
 
 
 def _utcnow() -> datetime:
@@ -111,7 +113,10 @@ class ArchiveUpkeep:
                 full = True  # the tenant's queue is full: the rest at the next pass
                 break
             cursor, queued = row.archive_id, queued + 1
-        done = len(rows) < self._policy.batch and not full
+        # A window ending later runs on until its end (and a moment, for a publish of that
+        # instant still committing): the messages archived meanwhile are its.
+        ended = replay.end is None or self._clock() >= replay.end + _END_GRACE
+        done = len(rows) < self._policy.batch and not full and ended
         status = REPLAY_COMPLETED if done else REPLAY_RUNNING
         if not await self._archive.advance_replay(replay, cursor, status):
             return queued  # replaced or advanced by another gateway meanwhile

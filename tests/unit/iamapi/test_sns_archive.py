@@ -436,14 +436,16 @@ async def test_a_replays_window_stop_and_refusals(sns: Sns, clock: Moving) -> No
         AttributeName="ReplayPolicy",
         AttributeValue=json.dumps(window),
     )
-    # With an end, live messages are not held.
+    # With an end, the subscription takes no new message any more (SNS's rule): the live
+    # one is not delivered, only the window's, replayed.
     await publish(sns, arn, "live", "a", "d-live")
     await sns.upkeep.replay_once()
     got = [json.loads(m.payload.body) for m in await drained(sns, queue)]
-    assert sorted((e["Message"], "Replayed" in e) for e in got) == [
-        ("live", False),
-        ("old-1", True),
+    assert [(e["Message"], e["Replayed"]) for e in got] == [("old-1", True)]
+    shown = (await sns.root.call("sns", "GetSubscriptionAttributes", SubscriptionArn=subscription))[
+        "Attributes"
     ]
+    assert shown["ReplayStatus"] == "Completed"
     # {} stops a replay: no ReplayStatus shown any more.
     await sns.root.call(
         "sns",
@@ -456,6 +458,42 @@ async def test_a_replays_window_stop_and_refusals(sns: Sns, clock: Moving) -> No
         "Attributes"
     ]
     assert "ReplayStatus" not in shown and "ReplayPolicy" not in shown
+    await publish(sns, arn, "after the stop", "a", "d-stop")
+    (after,) = [json.loads(m.payload.body) for m in await drained(sns, queue)]
+    assert after["Message"] == "after the stop" and "Replayed" not in after
+    # An end still to come: the replay runs on until then, bringing what is published
+    # meanwhile; after it, nothing more.
+    ahead = await _fifo_queue(sns, "ahead.fifo")
+    until = {
+        "PointType": "Timestamp",
+        "StartingPoint": format_time(before),
+        "EndingPoint": format_time(clock.at + timedelta(minutes=1)),
+    }
+    ahead_arn = (
+        await sns.root.call(
+            "sns",
+            "Subscribe",
+            TopicArn=arn,
+            Protocol="sqs",
+            Endpoint=ahead.arn,
+            Attributes={"ReplayPolicy": json.dumps(until), "RawMessageDelivery": "true"},
+            ReturnSubscriptionArn=True,
+        )
+    )["SubscriptionArn"]
+    await publish(sns, arn, "soon", "b", "d-soon")
+    await sns.upkeep.replay_once()
+
+    async def ahead_status() -> str:
+        shown = await sns.root.call("sns", "GetSubscriptionAttributes", SubscriptionArn=ahead_arn)
+        return str(shown["Attributes"]["ReplayStatus"])
+
+    assert await ahead_status() == "In progress"
+    clock.at += timedelta(minutes=2)
+    await publish(sns, arn, "too late", "b", "d-late")
+    await sns.upkeep.replay_once()
+    assert await ahead_status() == "Completed"
+    bodies = sorted(m.payload.body for m in await drained(sns, ahead))
+    assert bodies == ["after the stop", "live", "old-0", "old-1", "old-2", "soon"]
     bad_policies = [
         {"PointType": "Sequence", "StartingPoint": format_time(before)},
         {"PointType": "Timestamp"},
