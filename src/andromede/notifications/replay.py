@@ -7,8 +7,8 @@ expired archived messages deleted, each in bounded batches, by every gateway.
   progress → Completed (a pass finding fewer than a batch, its window's end passed). A
   replay without an end holds the subscription's live messages meanwhile (they are archived
   first, see ``pubsub``), one with an end takes them off it for good, as SNS; once a
-  replay without an end is marked Completed, one more read queues what was archived during the marking,
-  so no message falls between the two. Its subscription gone, a replay is dropped; its
+  replay without an end is marked Completed, one more read queues what was archived during
+  the marking, so no message falls between the two. Its subscription gone, a replay is dropped; its
   topic gone or its archive ended, it is Failed. Two gateways advancing one replay at once
   may queue a batch twice: at least once, as every SNS delivery, and a FIFO queue drops the
   copy as a duplicate.
@@ -70,11 +70,6 @@ class ArchiveUpkeep:
         self._policy = policy
         self._clock = clock
         self._next_expiry = 0.0
-
-    async def end_archive(self, topic_arn: str) -> int:
-        """A topic's archive ended (its ArchivePolicy removed, or the topic deleted): its
-        messages expire now, deleted by the next expiry passes."""
-        return await self._archive.end_archive(topic_arn, self._clock())
 
     async def replay_once(self) -> int:
         """Advance each due replay by one batch; how many messages were queued."""

@@ -8,7 +8,7 @@ import asyncio
 import base64
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from andromede.audit.model import Outcome
@@ -37,6 +37,7 @@ from andromede.settings import Settings
 __all__ = [
     "StoredSigningKeys",
     "TopicQueues",
+    "archive_ender",
     "archive_upkeep",
     "pubsub_service",
     "shredded_event_recorder",
@@ -239,6 +240,18 @@ def pubsub_service(
     )
 
 
+def archive_ender(
+    archive: ArchiveStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Callable[[Topic], Awaitable[None]]:
+    """What ends a topic's archive (TopicService.on_archive_ended, decision 0175): its
+    messages expire now, deleted by the archive's upkeep."""
+
+    async def ended(topic: Topic) -> None:
+        await archive.end_archive(topic.arn, clock())
+
+    return ended
+
+
 def archive_upkeep(
     settings: Settings,
     archive: ArchiveStore,
@@ -261,10 +274,7 @@ def archive_upkeep(
         clock=clock,
     )
 
-    async def ended(topic: Topic) -> None:
-        await upkeep.end_archive(topic.arn)
-
-    topics.on_archive_ended = ended
+    topics.on_archive_ended = archive_ender(archive, clock)
     return upkeep
 
 

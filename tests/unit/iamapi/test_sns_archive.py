@@ -542,3 +542,8 @@ async def test_the_archive_expires_and_ends_with_its_policy(sns: Sns, clock: Mov
     await publish(sns, other, "m", "a", "d")
     await sns.root.call("sns", "DeleteTopic", TopicArn=other)
     assert await sns.upkeep.expire_once() == 1
+    # And a closed tenant's.
+    closing = await fifo_topic(sns, "closing.fifo", ArchivePolicy='{"MessageRetentionPeriod": 30}')
+    await publish(sns, closing, "m", "a", "d")
+    assert await sns.topics.forget_tenant(sns.world.tenant_id) >= 1
+    assert await sns.upkeep.expire_once() == 1
