@@ -224,7 +224,7 @@ class PubSubService:
         if topic.fifo and protocol != "sqs":
             raise InvalidTopic(
                 f"Invalid parameter: Invalid protocol type: {protocol} Reason: FIFO topics "
-                "deliver to SQS FIFO queues only"
+                "deliver to SQS queues only"
             )
         if protocol == "sqs" and endpoint.endswith(".fifo") and not topic.fifo:
             # A FIFO topic takes standard queues too (decision 0175), not the reverse.
