@@ -64,6 +64,7 @@ from andromede.logconfig import configure_logging
 from andromede.metrics.sink import BufferedSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
+from andromede.notifications.store_sql_archive import SqlArchiveStore
 from andromede.notifications.store_sql_subscriptions import SqlSubscriptionStore
 from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, root_key_provider
 from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
@@ -129,7 +130,12 @@ from andromede.wiring.operator_cli import (
     record_operator_action,
     rotate_audit_signing_key,
 )
-from andromede.wiring.pubsub import pubsub_service, shredded_event_recorder, signing_keys
+from andromede.wiring.pubsub import (
+    archive_upkeep,
+    pubsub_service,
+    shredded_event_recorder,
+    signing_keys,
+)
 from andromede.wiring.queues import (
     BucketEventQueues,
     EventKeySealer,
@@ -437,7 +443,11 @@ class Application:
         # SNS subscriptions and Publish (decision 0163), fanned out by the same worker.
         subscriptions = SqlSubscriptionStore(db)
         sns_keys = signing_keys(settings, subscriptions)
-        pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues)
+        # FIFO topics' archives and replays (decision 0175), sealed as the events are.
+        archive = SqlArchiveStore(db, event_sealer)
+        pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues, archive)
+        upkeep = archive_upkeep(settings, archive, topics, pubsub)
+        background.append(asyncio.create_task(upkeep.run_forever(), name="sns-archive"))
         deliverer = Deliverer(
             events,
             topics,
@@ -571,7 +581,9 @@ class Application:
                 flow_logs.run_forever(settings.flow_log_delivery_interval), name="flow-logs"
             )
         )
-        sampler = usage_sampler(settings, billing, objects, compute, customer_keys, identity)
+        sampler = usage_sampler(
+            settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes
+        )
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:
             background.append(

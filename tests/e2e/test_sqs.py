@@ -20,7 +20,10 @@ source by StartMessageMoveTask, followed with ListMessageMoveTasks.
 
 SNS across accounts (decision 0168): a second tenant's Publish is refused on a topic not
 shared with it and taken once AddPermission shares it; that tenant subscribes its own queue
-to the topic, which receives the owner's messages once the queue's policy lets SNS send."""
+to the topic, which receives the owner's messages once the queue's policy lets SNS send.
+
+Decision 0175: a FIFO topic's tags, its delivery to a standard queue, and its archive
+replayed into a FIFO queue subscribed later, marked ``Replayed``."""
 
 from __future__ import annotations
 
@@ -319,6 +322,97 @@ def test_sns_fifo_topic_into_a_fifo_queue(server: ServerProcess) -> None:
         sns.publish(TopicArn=topic, Message="no group", MessageDeduplicationId="d")
     assert caught.value.response["Error"]["Code"] == "InvalidParameter"
     sns.delete_topic(TopicArn=topic)  # its subscription with it, for the listings after
+
+
+def test_sns_fifo_archive_replay_tags_and_a_standard_queue(server: ServerProcess) -> None:
+    """Decision 0175 through boto3: a FIFO topic made with an ArchivePolicy and tags (tagged,
+    untagged and listed); a standard queue subscribed to it receives its three messages
+    without a group; a FIFO queue subscribed afterwards with a ReplayPolicy from before them
+    receives them replayed by the server's archive upkeep, each group in publish order,
+    marked ``Replayed``, and its ReplayStatus reaches Completed. The messages hold the
+    canary, which the data folder's scan (next) must not find: the archive is sealed."""
+    sqs, sns = client(server, "sqs"), client(server, "sns")
+    topic = sns.create_topic(
+        Name="archived.fifo",
+        Attributes={"FifoTopic": "true", "ArchivePolicy": '{"MessageRetentionPeriod": "1"}'},
+        Tags=[{"Key": "team", "Value": "blue"}],
+    )["TopicArn"]
+    sns.tag_resource(ResourceArn=topic, Tags=[{"Key": "cost", "Value": "42"}])
+    sns.untag_resource(ResourceArn=topic, TagKeys=["team"])
+    assert sns.list_tags_for_resource(ResourceArn=topic)["Tags"] == [{"Key": "cost", "Value": "42"}]
+    shown = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert shown["BeginningArchiveTime"] and shown["FifoThroughputScope"] == "Topic"
+
+    def queue(name: str, **attributes: str) -> tuple[str, str]:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return url, attrs["Attributes"]["QueueArn"]
+
+    loose_url, loose_arn = queue("loose-q")
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=loose_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2))
+    plan = [("a", 0), ("b", 1), ("a", 2)]
+    for group, n in plan:
+        sns.publish(
+            TopicArn=topic,
+            Message=f"{CANARY}-archived-{n}",
+            MessageGroupId=group,
+            MessageDeduplicationId=f"d{n}",
+        )
+    loose: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while len(loose) < 3 and time.monotonic() < deadline:
+        batch = sqs.receive_message(
+            QueueUrl=loose_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        for message in batch:
+            loose.append(message)
+            sqs.delete_message(QueueUrl=loose_url, ReceiptHandle=message["ReceiptHandle"])
+    assert sorted(m["Body"] for m in loose) == [f"{CANARY}-archived-{n}" for n in range(3)]
+    assert all("MessageGroupId" not in m.get("Attributes", {}) for m in loose)
+    late_url, late_arn = queue("late-q.fifo", FifoQueue="true")
+    replay = {"PointType": "Timestamp", "StartingPoint": before}
+    subscription = sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=late_arn,
+        Attributes={"ReplayPolicy": json.dumps(replay)},
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    got: list[tuple[str, dict[str, Any]]] = []
+    deadline = time.monotonic() + 15
+    while len(got) < 3 and time.monotonic() < deadline:
+        batch = sqs.receive_message(
+            QueueUrl=late_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["MessageGroupId"],
+        ).get("Messages", [])
+        for message in batch:
+            got.append((message["Attributes"]["MessageGroupId"], json.loads(message["Body"])))
+            sqs.delete_message(QueueUrl=late_url, ReceiptHandle=message["ReceiptHandle"])
+    by_group = {g: [e["Message"] for h, e in got if h == g] for g in ("a", "b")}
+    assert by_group == {
+        "a": [f"{CANARY}-archived-0", f"{CANARY}-archived-2"],
+        "b": [f"{CANARY}-archived-1"],
+    }
+    assert all(envelope["Replayed"] is True for _, envelope in got)
+    status = ""
+    deadline = time.monotonic() + 5
+    while status != "Completed" and time.monotonic() < deadline:
+        attributes = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]
+        status = attributes.get("ReplayStatus", "")
+        time.sleep(0.1)
+    assert status == "Completed"
+    sns.delete_topic(TopicArn=topic)  # its subscriptions with it, for the listings after
 
 
 def test_no_message_in_clear_in_the_data_folder(server: ServerProcess) -> None:

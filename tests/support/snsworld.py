@@ -24,15 +24,17 @@ from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.notifications.delivery import Deliverer, DeliveryPolicy
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
+from andromede.notifications.memory_archive import MemoryArchiveStore
 from andromede.notifications.memory_subscriptions import MemorySubscriptionStore
 from andromede.notifications.pubsub import PubSubLimits, PubSubService
+from andromede.notifications.replay import ArchiveUpkeep
 from andromede.notifications.service import TopicService
 from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.model import Queue
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
 from andromede.wiring.billing import delivery_meter
-from andromede.wiring.pubsub import StoredSigningKeys, TopicQueues
+from andromede.wiring.pubsub import StoredSigningKeys, TopicQueues, archive_upkeep
 from andromede.wiring.queues import KeySealer
 from support.clock import Clock
 from support.queryapp import REGION, ApiError, Client, World, query_world
@@ -54,6 +56,9 @@ class Sns:
     deliverer: Deliverer
     events: MemoryEventQueue
     keys: StoredSigningKeys
+    # FIFO topics' archives and their upkeep (decision 0175), on the notification clock.
+    archive: MemoryArchiveStore
+    upkeep: ArchiveUpkeep
 
     async def queue(self, tenant_id: str, name: str) -> Queue:
         made = await self.queues.create_queue(tenant_id, name, {})
@@ -90,6 +95,7 @@ async def sns_world(
             MemoryTopicStore(), region=REGION, max_topics=10, queue=events, clock=now
         )
         store = MemorySubscriptionStore()
+        archive = MemoryArchiveStore()
         keys = StoredSigningKeys(store, SecretSealer(os.urandom(32)), REGION)
         pubsub = PubSubService(
             topics,
@@ -101,8 +107,10 @@ async def sns_world(
                 base_url="https://sns.test:9000", max_subscriptions=150, max_message_size=4096
             ),
             clock=now,
+            archive=archive,
         )
         settings = Settings(data_dir=tmp_path / "data", region=REGION)
+        upkeep = archive_upkeep(settings, archive, topics, pubsub, clock=now)
         world.apps["sns"] = QueryApp(
             sns_spec(topics, REGION, pubsub),
             world.identity,
@@ -120,7 +128,16 @@ async def sns_world(
         )
         try:
             yield Sns(
-                world, world.client(world.root), pubsub, topics, queues, deliverer, events, keys
+                world,
+                world.client(world.root),
+                pubsub,
+                topics,
+                queues,
+                deliverer,
+                events,
+                keys,
+                archive,
+                upkeep,
             )
         finally:
             keys_service.close()

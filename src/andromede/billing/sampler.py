@@ -2,7 +2,8 @@
 
 Every ``interval`` it reads, through the other contexts' services, each tenant's stored bytes
 (noncurrent versions included), volume sizes, customer-managed KMS keys, and (decision 0169)
-snapshot sizes, public IPv4 addresses and NAT gateways, and bills them as
+snapshot sizes, public IPv4 addresses and NAT gateways, and (decision 0175) SNS FIFO
+topics' archived bytes, and bills them as
 held since the last sample (the store's watermark: several gateways sampling bill each
 interval once); then it bills the running instances up to now. A failed reading skips its
 meter this round: the next sample covers the interval (the amount read then is taken as held
@@ -20,6 +21,7 @@ from andromede.billing.service import (
     NAT_GATEWAY_SAMPLER,
     PUBLIC_IPV4_SAMPLER,
     SNAPSHOT_SAMPLER,
+    SNS_ARCHIVE_SAMPLER,
     STORAGE_SAMPLER,
     VOLUME_SAMPLER,
     BillingService,
@@ -47,6 +49,7 @@ class UsageSampler:
         snapshot_gib: Amounts | None = None,
         public_ipv4: Amounts | None = None,
         nat_gateways: Amounts | None = None,
+        sns_archive_bytes: Amounts | None = None,
         running_instances: RunningInstances | None = None,
     ) -> None:
         self._billing = billing
@@ -60,6 +63,7 @@ class UsageSampler:
                 (SNAPSHOT_SAMPLER, snapshot_gib),
                 (PUBLIC_IPV4_SAMPLER, public_ipv4),
                 (NAT_GATEWAY_SAMPLER, nat_gateways),
+                (SNS_ARCHIVE_SAMPLER, sns_archive_bytes),
             )
             if reading is not None
         }

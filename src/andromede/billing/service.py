@@ -62,6 +62,9 @@ KMS_KEY_SAMPLER = "kms.keys"
 SNAPSHOT_SAMPLER = "ec2.snapshot"
 PUBLIC_IPV4_SAMPLER = "ec2.public-ipv4"
 NAT_GATEWAY_SAMPLER = "ec2.nat-gateway"
+# Decision 0175: SNS FIFO topics' archived bytes, byte-hours as storage.
+SNS_ARCHIVE_SAMPLER = "sns.archive"
+_BYTE_HOURS = frozenset({STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER})
 # Each sampler's meter (its own name): storage is byte-hours, the others unit-seconds.
 _SAMPLED_METERS = frozenset(
     {
@@ -71,6 +74,7 @@ _SAMPLED_METERS = frozenset(
         SNAPSHOT_SAMPLER,
         PUBLIC_IPV4_SAMPLER,
         NAT_GATEWAY_SAMPLER,
+        SNS_ARCHIVE_SAMPLER,
     }
 )
 
@@ -186,7 +190,7 @@ class BillingService:
         if sampler not in _SAMPLED_METERS:
             raise ValueError(f"no sampler {sampler!r}")
         meter = sampler
-        per_seconds = meter != STORAGE_SAMPLER
+        per_seconds = meter not in _BYTE_HOURS
 
         def increments(previous: datetime, now: datetime) -> list[UsageIncrement]:
             made: list[UsageIncrement] = []

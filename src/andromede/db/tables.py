@@ -84,7 +84,9 @@ from andromede.db.tables_storage import (
     notification_signing_keys,
     notification_subscriptions,
     notification_topics,
+    topic_archive,
     topic_deduplications,
+    topic_replays,
     object_blobs,
     object_version_blobs,
     object_versions,
@@ -244,6 +246,8 @@ __all__ = [
     "tenant_quotas",
     "tenant_regions",
     "tenants",
+    "topic_archive",
     "topic_deduplications",
+    "topic_replays",
     "users",
 ]

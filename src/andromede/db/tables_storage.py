@@ -47,7 +47,9 @@ __all__ = [
     "parts",
     "replication_statuses",
     "replication_tasks",
+    "topic_archive",
     "topic_deduplications",
+    "topic_replays",
 ]
 
 buckets = sa.Table(
@@ -323,6 +325,37 @@ topic_deduplications = sa.Table(
     sa.Column("message_id", sa.Text, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("tenant_id", "topic_name", "dedup_key"),
+)
+# A FIFO topic's archived messages (decision 0175, migration 0081): each sealed under the
+# tenant's key bound to the topic's ARN (as queued events are), kept until ``expires_at``
+# (the retention when published; now once the archive ends), deleted by the upkeep in
+# batches. ``size``: the record's bytes, for the archive's metering.
+topic_archive = sa.Table(
+    "topic_archive",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("topic_arn", key_text(), nullable=False),
+    sa.Column("published_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index(None, "topic_arn", "id"),
+)
+# A subscription's replay of its topic's archive (decision 0175): the window asked, the last
+# archive row queued (``cursor``) and ReplayStatus; one per subscription, a new ReplayPolicy
+# replacing it.
+topic_replays = sa.Table(
+    "topic_replays",
+    metadata,
+    sa.Column("subscription_arn", key_text(), primary_key=True),
+    sa.Column("topic_arn", key_text(), nullable=False),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("starting", UtcDateTime, nullable=False),
+    sa.Column("ending", UtcDateTime, nullable=True),
+    sa.Column("cursor", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, index=True),
 )
 # Events waiting to be pushed, written by the transaction that commits the version or the
 # delete they tell of (so no committed write loses its event), claimed FOR UPDATE SKIP LOCKED.

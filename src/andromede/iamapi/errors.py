@@ -76,6 +76,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "TooManyEntriesInBatchRequest": (400, "The batch request contains too many entries."),
     "BatchEntryIdsNotDistinct": (400, "Two or more batch entries in the request have one Id."),
     "ValidationError": (400, "The input fails to satisfy the constraints of the operation."),
+    # SNS's, for topics' tags (decision 0175).
+    "TagLimitExceeded": (400, "Can't add more than 50 tags to a topic."),
+    "ResourceNotFound": (404, "Can't perform the action on the specified resource."),
     # EC2 Auto Scaling's (decision 0156).
     "AlreadyExists": (400, "The named resource already exists."),
     "ResourceInUse": (400, "The operation can't be performed because the resource is in use."),

@@ -11,14 +11,19 @@ receiving its S3 events, as on RGW.
 The calls naming a topic by its ARN are authorised by ``iamapi.sns_access`` (decision 0168):
 the caller's IAM and the topic's ``Policy``, so that another account may act on a topic
 shared with it; AddPermission and RemovePermission edit that policy.
+
+Tags (decision 0175): CreateTopic's ``Tags`` (which need ``sns:TagResource`` too, as on
+AWS), TagResource, UntagResource and ListTagsForResource, with ``aws:RequestTag/<key>``,
+``aws:TagKeys`` and ``aws:ResourceTag/<key>`` in the calls' policy evaluation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from andromede.errors import AndromedeError
+from andromede.iam.policy import ContextValue
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
 from andromede.iamapi.sns_access import (
@@ -26,9 +31,15 @@ from andromede.iamapi.sns_access import (
     add_permission,
     check_topic_policy,
     remove_permission,
+    request_tag_keys,
 )
 from andromede.iamapi.sns_subscriptions import SUBSCRIPTION_ACTIONS, subscription_actions
-from andromede.notifications.errors import InvalidTopic, NoSuchTopic, TopicLimitExceeded
+from andromede.notifications.errors import (
+    InvalidTopic,
+    NoSuchTopic,
+    TagLimitExceeded,
+    TopicLimitExceeded,
+)
 from andromede.notifications.model import Topic, topic_arn
 from andromede.notifications.pubsub import PubSubService
 from andromede.notifications.service import TopicService
@@ -41,16 +52,23 @@ ACTIONS: Final = (
     "CreateTopic",
     "DeleteTopic",
     "GetTopicAttributes",
+    "ListTagsForResource",
     "ListTopics",
     "RemovePermission",
     "SetTopicAttributes",
+    "TagResource",
+    "UntagResource",
     *SUBSCRIPTION_ACTIONS,
 )
 # Authorised by the handler itself, with the topic's policy (decision 0168).
 _BY_TOPIC_POLICY: Final = frozenset(
     {
         "AddPermission",
+        "CreateTopic",
         "DeleteTopic",
+        "ListTagsForResource",
+        "TagResource",
+        "UntagResource",
         "GetTopicAttributes",
         "RemovePermission",
         "SetTopicAttributes",
@@ -63,7 +81,17 @@ def _wire(exc: AndromedeError) -> QueryError:
         return QueryError("NotFound", "Topic does not exist")
     if isinstance(exc, TopicLimitExceeded):
         return QueryError("TopicLimitExceeded")
+    if isinstance(exc, TagLimitExceeded):
+        return QueryError("TagLimitExceeded", str(exc))
     return QueryError("InvalidParameter", str(exc))
+
+
+def _tags(call: Call) -> list[tuple[str, str]]:
+    """``Tags.member.N.Key`` / ``.Value``; InvalidParameter for a tag lacking either."""
+    keys, values = call.members("Tags", "Key"), call.members("Tags", "Value")
+    if len(keys) != len(values):
+        raise QueryError("InvalidParameter", "Invalid parameter: Tags Reason: a Key and a Value")
+    return list(zip(keys, values, strict=True))
 
 
 def _attributes(call: Call) -> dict[str, str]:
@@ -77,7 +105,9 @@ def _attributes(call: Call) -> dict[str, str]:
     return found
 
 
-def _write_attributes(call: Call, topic: Topic, effective: str | None) -> None:
+def _write_attributes(
+    call: Call, topic: Topic, attributes: dict[str, str], effective: str | None
+) -> None:
     xml = call.result
     shown = {
         "TopicArn": topic.arn,
@@ -86,7 +116,7 @@ def _write_attributes(call: Call, topic: Topic, effective: str | None) -> None:
         "User": topic.tenant_id,
         "CreatedTime": iso8601(topic.created_at),
         "EndpointAddress": topic.push_endpoint or "",
-        **topic.attributes,
+        **attributes,
     }
     if effective is not None:
         shown["EffectiveDeliveryPolicy"] = effective
@@ -111,16 +141,72 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
             raise _wire(exc) from exc
 
     async def create_topic(call: Call) -> None:
-        if call.get("Tags.member.1.Key") is not None:
-            raise QueryError("InvalidParameter", "Invalid parameter: Tags are not supported")
+        tags = _tags(call)
+        arn = topic_arn(region, call.tenant_id, call.required("Name"))
+        call.context["resource"] = arn
+        keys = request_tag_keys(tags, [])
+        await call.allow("sns:CreateTopic", arn, keys)
+        if tags:
+            # Tagging at creation needs both permissions, as on AWS.
+            await call.allow("sns:TagResource", arn, keys)
 
         async def work() -> None:
             topic = await topics.create_topic(
-                call.tenant_id, call.required("Name"), _attributes(call)
+                call.tenant_id, call.required("Name"), _attributes(call), tags or None
             )
             call.result.element("TopicArn", topic.arn)
 
         await guarded(work())
+
+    async def tagged(
+        call: Call, action: str, keys: Mapping[str, ContextValue] | None = None
+    ) -> str:
+        """The account of ``ResourceArn``'s topic once the caller may do ``action``."""
+        arn = call.required("ResourceArn")
+        try:
+            return await access.authorise(call, action, arn, keys)
+        except QueryError as exc:
+            if exc.code == "NotFound":
+                raise QueryError("ResourceNotFound", "Resource does not exist") from exc
+            raise
+
+    async def resource_guarded(work: Awaitable[object]) -> None:
+        try:
+            await work
+        except NoSuchTopic as exc:
+            raise QueryError("ResourceNotFound", "Resource does not exist") from exc
+        except (InvalidTopic, TagLimitExceeded) as exc:
+            raise _wire(exc) from exc
+
+    async def tag_resource(call: Call) -> None:
+        tags = _tags(call)
+        if not tags:
+            raise QueryError("InvalidParameter", "Invalid parameter: Tags Reason: none given")
+        account = await tagged(call, "sns:TagResource", request_tag_keys(tags, []))
+        await resource_guarded(topics.tag(account, call.required("ResourceArn"), tags))
+
+    async def untag_resource(call: Call) -> None:
+        keys = call.members("TagKeys")
+        if not keys:
+            raise QueryError("InvalidParameter", "Invalid parameter: TagKeys Reason: none given")
+        account = await tagged(call, "sns:UntagResource", request_tag_keys([], keys))
+        await resource_guarded(topics.untag(account, call.required("ResourceArn"), keys))
+
+    async def list_tags(call: Call) -> None:
+        account = await tagged(call, "sns:ListTagsForResource")
+
+        async def work() -> None:
+            topic = await topics.get_topic(account, call.required("ResourceArn"))
+            xml = call.result
+            xml.open("Tags")
+            for key, value in topic.tags.items():
+                xml.open("member")
+                xml.element("Key", key)
+                xml.element("Value", value)
+                xml.close("member")
+            xml.close("Tags")
+
+        await resource_guarded(work())
 
     async def get_topic_attributes(call: Call) -> None:
         arn = call.required("TopicArn")
@@ -129,7 +215,7 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         async def work() -> None:
             topic = await topics.get_topic(account, arn)
             effective = None if pubsub is None else pubsub.topic_delivery_policy(topic)
-            _write_attributes(call, topic, effective)
+            _write_attributes(call, topic, topics.shown_attributes(topic), effective)
 
         await guarded(work())
 
@@ -194,6 +280,9 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
     async def addressed_topic(call: Call) -> str:
         return call.required("TopicArn")
 
+    async def tagged_topic(call: Call) -> str:
+        return call.required("ResourceArn")
+
     handlers: dict[str, tuple[Callable[[Call], Awaitable[None]], bool, bool]] = {
         "AddPermission": (add_permission_call, True, False),
         "RemovePermission": (remove_permission_call, True, False),
@@ -202,12 +291,18 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         "GetTopicAttributes": (get_topic_attributes, False, True),
         "ListTopics": (list_topics, False, True),
         "SetTopicAttributes": (set_topic_attributes, True, False),
+        "TagResource": (tag_resource, True, True),
+        "UntagResource": (untag_resource, True, True),
+        "ListTagsForResource": (list_tags, False, True),
     }
     resources = {
         "CreateTopic": named_topic,
         "DeleteTopic": addressed_topic,
         "GetTopicAttributes": addressed_topic,
         "SetTopicAttributes": addressed_topic,
+        "TagResource": tagged_topic,
+        "UntagResource": tagged_topic,
+        "ListTagsForResource": tagged_topic,
     }
     actions = {
         name: Action(

@@ -10,6 +10,8 @@ which edit that policy as SNS does.
   conditions. A refusal the topic's side makes answers ``NotFound``, as for a topic that does
   not exist (decision 0132: another account learns nothing of a topic not shared with it);
   one the caller's own policies make answers ``AccessDenied``, as within its account.
+- **Tags** (decision 0175): the topic's tags are the context's ``aws:ResourceTag/<key>``,
+  and a call setting tags passes its ``aws:RequestTag/<key>`` and ``aws:TagKeys``.
 - **Audit.** A call across accounts is also recorded in the topic owner's log
   (:data:`~andromede.iamapi.protocol.RESOURCE_ACCOUNT`).
 """
@@ -18,10 +20,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.policy import (
+    ContextValue,
     MalformedPolicy,
     Outcome,
     PolicyDocument,
@@ -45,6 +49,8 @@ __all__ = [
     "add_permission",
     "check_topic_policy",
     "remove_permission",
+    "request_tag_keys",
+    "resource_tag_keys",
 ]
 
 # The actions a topic's policy (and AddPermission) may grant: those that name a topic.
@@ -77,9 +83,16 @@ class TopicAccess:
         self._topics = topics
         self._region = region
 
-    async def authorise(self, call: Call, action: str, arn: str) -> str:
+    async def authorise(
+        self,
+        call: Call,
+        action: str,
+        arn: str,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> str:
         """The topic's account, once ``call``'s caller may do ``action`` (``sns:Publish``) on
-        the topic ``arn``; NotFound or AccessDenied otherwise (see the module)."""
+        the topic ``arn``; NotFound or AccessDenied otherwise (see the module). ``keys``: the
+        request's own condition keys (``aws:RequestTag/<key>``, ``aws:TagKeys``)."""
         call.context["resource"] = arn
         try:
             _, account, _ = parse_topic_arn(arn)
@@ -98,7 +111,7 @@ class TopicAccess:
             source_ip=call.source_ip or None,
             secure=call.secure,
             region=self._region,
-            keys=principal_keys(policies),
+            keys={**principal_keys(policies), **resource_tag_keys(topic), **(keys or {})},
         )
         refusal = endpoint_refusal(context)
         if refusal is not None:  # the SNS endpoint's policy (decision 0174)
@@ -128,6 +141,21 @@ class TopicAccess:
             ):
                 raise QueryError("NotFound", "Topic does not exist")
         raise _denied(principal.arn, action, arn)
+
+
+def resource_tag_keys(topic: Topic | None) -> dict[str, ContextValue]:
+    """``aws:ResourceTag/<key>`` of each of the topic's tags."""
+    return {} if topic is None else {f"aws:ResourceTag/{k}": v for k, v in topic.tags.items()}
+
+
+def request_tag_keys(tags: list[tuple[str, str]], keys: list[str]) -> dict[str, ContextValue]:
+    """A tagging call's ``aws:RequestTag/<key>`` and ``aws:TagKeys`` (the tags set, or the
+    keys removed)."""
+    found: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in tags}
+    named = [k for k, _ in tags] or keys
+    if named:
+        found["aws:TagKeys"] = named
+    return found
 
 
 def _denied(principal_arn: str, action: str, arn: str, why: str = "") -> QueryError:

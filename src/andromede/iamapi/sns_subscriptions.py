@@ -208,6 +208,9 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
             effective = await pubsub.effective_delivery_policy(held)
             if effective is not None:
                 shown["EffectiveDeliveryPolicy"] = effective
+            replay = await pubsub.replay_status(held)
+            if replay is not None:
+                shown["ReplayStatus"] = replay  # decision 0175
             xml = call.result
             xml.open("Attributes")
             for key, value in shown.items():

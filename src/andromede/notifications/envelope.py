@@ -139,10 +139,13 @@ def notification(
     key: SigningKey,
     base_url: str,
     sequence_number: str | None = None,
+    replayed: bool = False,
 ) -> dict[str, object]:
     """A ``Notification`` envelope; ``attributes``: name → (DataType, value);
     ``sequence_number``: a FIFO topic's message's (decision 0171), shown as SNS shows it, not
-    among the signed fields (SNS's string to sign has none of it)."""
+    among the signed fields (SNS's string to sign has none of it); ``replayed``: a message
+    replayed from its topic's archive (decision 0175), marked ``"Replayed": true``, unsigned
+    too (its MessageId and Timestamp are the first delivery's, so is its signature)."""
     envelope: dict[str, object] = {
         "Type": "Notification",
         "MessageId": message_id,
@@ -155,6 +158,8 @@ def notification(
     envelope["Message"] = message
     envelope["Timestamp"] = _timestamp(timestamp)
     _signed(envelope, key, base_url)
+    if replayed:
+        envelope["Replayed"] = True
     envelope["UnsubscribeURL"] = (
         f"{base_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe='')}"
     )

@@ -4,6 +4,7 @@ NotificationError
 ├── NoSuchTopic          the tenant has no topic of that name or ARN
 ├── InvalidTopic         a name, an ARN or an attribute that cannot be taken
 ├── TopicLimitExceeded   the tenant holds as many topics as it may
+├── TagLimitExceeded     the topic would hold more tags than it may
 ├── SubscriptionLimitExceeded  the topic holds as many subscriptions as it may
 ├── NoSuchSubscription   no subscription of that ARN (the caller's to see)
 └── NotSubscribable      the caller may not act so (AWS's AuthorizationError)
@@ -20,6 +21,7 @@ __all__ = [
     "NotSubscribable",
     "NotificationError",
     "SubscriptionLimitExceeded",
+    "TagLimitExceeded",
     "TopicLimitExceeded",
 ]
 
@@ -37,6 +39,10 @@ class InvalidTopic(NotificationError):
 
 
 class TopicLimitExceeded(NotificationError):
+    pass
+
+
+class TagLimitExceeded(NotificationError):
     pass
 
 

@@ -3,7 +3,8 @@
 A FIFO topic's publish names its message group (``MessageGroupId``) and its deduplication id
 (``MessageDeduplicationId``, or the SHA-256 of the message under content-based deduplication);
 a standard topic's refuses both, as SNS does. The store keeps only a digest of the
-deduplication id bound to the topic (:func:`dedup_key`), five minutes (:data:`DEDUP_INTERVAL`);
+deduplication id bound to the topic (:func:`dedup_key`; and to the group under
+``FifoThroughputScope=MessageGroup``), five minutes (:data:`DEDUP_INTERVAL`);
 the ids themselves travel sealed in the queued deliveries, into the subscribed FIFO queues.
 """
 
@@ -65,10 +66,15 @@ def publish_ids(
     return group_id, _check_id("MessageDeduplicationId", dedup_id)
 
 
-def dedup_key(topic: Topic, dedup_id: str) -> str:
-    """What the store keeps of a deduplication id: a digest bound to the topic."""
+def dedup_key(topic: Topic, dedup_id: str, group_id: str) -> str:
+    """What the store keeps of a deduplication id: a digest bound to the topic, and to the
+    message group under ``FifoThroughputScope=MessageGroup`` (decision 0175: the same id in
+    two groups is then two messages, as in SNS's high-throughput mode)."""
     digest = hashlib.sha256(b"andromede-sns-fifo\x00")
-    for part in (topic.tenant_id, topic.name, dedup_id):
+    parts = [topic.tenant_id, topic.name, dedup_id]
+    if topic.dedup_per_group:
+        parts.append(group_id)
+    for part in parts:
         raw = part.encode()
         digest.update(len(raw).to_bytes(4, "big") + raw)
     return digest.hexdigest()

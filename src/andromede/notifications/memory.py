@@ -29,7 +29,7 @@ class MemoryTopicStore:
                 raise TopicLimitExceeded("Exceeded topic limit.")
             self._topics[key] = topic
             return topic
-        kept = dataclasses.replace(held, attributes=dict(topic.attributes))
+        kept = dataclasses.replace(held, attributes=dict(topic.attributes), tags=dict(topic.tags))
         self._topics[key] = kept
         return kept
 

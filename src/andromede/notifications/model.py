@@ -10,8 +10,13 @@ here is delivered from a durable queue, so both are accepted and shown back), ``
 SNS API, decision 0168), ``DeliveryPolicy`` (the defaults of its http(s) subscriptions,
 decision 0168), ``FifoTopic`` and ``ContentBasedDeduplication`` (SNS's FIFO topics, decision
 0171: a FIFO topic's name ends with ``.fifo`` and only its does; ``FifoTopic`` is set at
-creation only; both are kept filled in on a FIFO topic, and absent on the others). AMQP and Kafka
-endpoints, and their attributes, are refused as not implemented.
+creation only; both are kept filled in on a FIFO topic, and absent on the others),
+``FifoThroughputScope`` (``Topic`` or ``MessageGroup``: what a deduplication id is unique
+within) and ``ArchivePolicy`` (FIFO topics only, decision 0175; ``BeginningArchiveTime`` kept
+beside it by the service, never set by a caller). AMQP and Kafka endpoints, and their
+attributes, are refused as not implemented.
+
+A topic's tags (decision 0175) are kept in its document beside its attributes.
 
 A push endpoint carrying credentials (``https://user:secret@host/``) is refused: the secret
 would be kept and shown back by GetTopicAttributes, and RGW itself refuses it over clear HTTP.
@@ -22,11 +27,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from andromede.notifications.archive import (
+    ARCHIVE_POLICY,
+    BEGINNING_ARCHIVE_TIME,
+    check_archive_policy,
+    retention_days,
+)
 from andromede.notifications.deliverypolicy import check_topic_policy
 from andromede.notifications.errors import InvalidTopic
 
@@ -59,9 +70,15 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     "DeliveryPolicy": None,
     "FifoTopic": _BOOLEANS,
     "ContentBasedDeduplication": _BOOLEANS,
+    "FifoThroughputScope": ("Topic", "MessageGroup"),
+    ARCHIVE_POLICY: None,
+    BEGINNING_ARCHIVE_TIME: None,
 }
 FIFO_TOPIC: Final = "FifoTopic"
 CONTENT_DEDUP: Final = "ContentBasedDeduplication"
+THROUGHPUT_SCOPE: Final = "FifoThroughputScope"
+# Attributes of FIFO topics only (SNS refuses them on the others).
+_FIFO_ONLY: Final = (CONTENT_DEDUP, THROUGHPUT_SCOPE, ARCHIVE_POLICY)
 _FIFO_SUFFIX: Final = ".fifo"
 _NOT_IMPLEMENTED: Final = frozenset(
     {
@@ -141,6 +158,10 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
             raise InvalidTopic("Invalid parameter: Policy is too long")
         elif name == "DeliveryPolicy":
             check_topic_policy(value)
+        elif name == ARCHIVE_POLICY:
+            value = check_archive_policy(value)
+            if value == "{}":
+                continue  # no archive: the attribute goes (and the archive with it)
         kept[name] = value
     return kept
 
@@ -169,14 +190,15 @@ def check_fifo(
             # Set at creation only, as on SNS.
             raise InvalidTopic("Invalid parameter: AttributeName FifoTopic")
     if not fifo:
-        if CONTENT_DEDUP in kept:
-            raise InvalidTopic(
-                "Invalid parameter: ContentBasedDeduplication Reason: Content-based "
-                "deduplication can only be set for FIFO topics"
-            )
+        for name in _FIFO_ONLY:
+            if name in kept:
+                raise InvalidTopic(
+                    f"Invalid parameter: {name} Reason: {name} can only be set for FIFO topics"
+                )
         return kept
     kept[FIFO_TOPIC] = "true"
     kept.setdefault(CONTENT_DEDUP, "false")
+    kept.setdefault(THROUGHPUT_SCOPE, "Topic")
     return kept
 
 
@@ -187,6 +209,7 @@ class Topic:
     region: str
     attributes: Mapping[str, str]
     created_at: datetime
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:
@@ -205,6 +228,16 @@ class Topic:
         return self.attributes.get(CONTENT_DEDUP) == "true"
 
     @property
+    def dedup_per_group(self) -> bool:
+        """``FifoThroughputScope=MessageGroup``: a deduplication id is unique per group."""
+        return self.attributes.get(THROUGHPUT_SCOPE) == "MessageGroup"
+
+    @property
+    def archive_days(self) -> int | None:
+        """The archive's retention in days; None: no archive (decision 0175)."""
+        return retention_days(self.attributes.get(ARCHIVE_POLICY))
+
+    @property
     def policy(self) -> str | None:
         return self.attributes.get("Policy") or None
 
@@ -218,7 +251,11 @@ class Topic:
 
     def document(self) -> str:
         return json.dumps(
-            {"format_version": FORMAT_VERSION, "attributes": dict(self.attributes)},
+            {
+                "format_version": FORMAT_VERSION,
+                "attributes": dict(self.attributes),
+                "tags": dict(self.tags),
+            },
             separators=(",", ":"),
         )
 
@@ -228,3 +265,8 @@ class Topic:
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unknown topic format {data.get('format_version')!r}")
         return {str(k): str(v) for k, v in data["attributes"].items()}
+
+    @staticmethod
+    def tags_of(document: str) -> dict[str, str]:
+        """The tags of a document (none in one written before decision 0175)."""
+        return {str(k): str(v) for k, v in json.loads(document).get("tags", {}).items()}

@@ -24,7 +24,14 @@ queues and HTTP(S) endpoints.
   message group and deduplication id, a duplicate of the last five minutes answers the first
   message's id and sequence number and is not queued again; each delivery carries both ids
   into the FIFO queue (``send_message(group_id=, dedup_id=)``), which keeps the group's order
-  and drops a duplicate in its turn.
+  and drops a duplicate in its turn. A standard queue subscribes too (decision 0175): it gets
+  the messages without their ids, its order and once-only delivery not kept (as on AWS).
+- **Archive and replay** (decision 0175): a FIFO topic with an ``ArchivePolicy`` keeps each
+  new message (before its fan-out); a subscription's ``ReplayPolicy`` has the archive's
+  upkeep (``notifications.replay``) queue those of its window again, marked ``Replayed``.
+  While a replay without an end runs, the subscription's live messages are left to it (they
+  are in the archive), so it receives them after the older ones, in order; a replay with an
+  end takes the subscription off the live messages, as SNS.
 """
 
 from __future__ import annotations
@@ -39,6 +46,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from andromede.notifications.archive import (
+    REPLAY_PENDING,
+    REPLAY_POLICY,
+    REPLAY_RUNNING,
+    ArchivedMessage,
+    Replay,
+    ReplayWindow,
+    check_replay_policy,
+)
 from andromede.notifications.deliverypolicy import EffectivePolicy, RetryPolicy, effective_policy
 from andromede.notifications.envelope import SigningKey, confirmation, notification
 from andromede.notifications.errors import (
@@ -47,10 +63,10 @@ from andromede.notifications.errors import (
     NotSubscribable,
 )
 from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids, sequence_number
-from andromede.notifications.filterpolicy import Attribute, matches
+from andromede.notifications.messages import check_publish, passes
 from andromede.notifications.model import Topic
 from andromede.notifications.service import TopicService
-from andromede.notifications.store import EventQueue, SubscriptionStore
+from andromede.notifications.store import ArchiveStore, EventQueue, SubscriptionStore
 from andromede.notifications.subscriptions import (
     REDRIVE_POLICY,
     Subscription,
@@ -65,6 +81,7 @@ __all__ = [
     "Published",
     "SigningKeys",
     "SubscriberQueues",
+    "check_publish",
 ]
 
 _log = logging.getLogger(__name__)
@@ -140,6 +157,21 @@ class Published:
     sequence_number: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """One message on its way to a topic's subscriptions (published, or replayed)."""
+
+    message_id: str
+    message: str
+    subject: str | None
+    attributes: Mapping[str, tuple[str, str]]
+    structure: str | None
+    timestamp: datetime
+    # A FIFO topic's message's ((group id, deduplication id), sequence number).
+    fifo: tuple[tuple[str, str], str] | None = None
+    replayed: bool = False
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -155,7 +187,11 @@ class PubSubService:
         limits: PubSubLimits,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        archive: ArchiveStore | None = None,
     ) -> None:
+        """``archive``: where FIFO topics' archives and replays are kept (decision 0175);
+        None: ``ArchivePolicy`` and ``ReplayPolicy`` are refused."""
+        self._archive = archive
         self._topics = topics
         self._store = store
         self._queue = queue
@@ -188,16 +224,16 @@ class PubSubService:
         if topic.fifo and protocol != "sqs":
             raise InvalidTopic(
                 f"Invalid parameter: Invalid protocol type: {protocol} Reason: FIFO topics "
-                "deliver to SQS FIFO queues only"
+                "deliver to SQS queues only"
             )
-        if protocol == "sqs" and endpoint.endswith(".fifo") != topic.fifo:
+        if protocol == "sqs" and endpoint.endswith(".fifo") and not topic.fifo:
+            # A FIFO topic takes standard queues too (decision 0175), not the reverse.
             raise InvalidTopic(
-                "Invalid parameter: Endpoint Reason: Please use FIFO SQS queue"
-                if topic.fifo
-                else "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
+                "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be "
                 "subscribed to standard SNS topics"
             )
-        await self._check_dead_letter(tenant_id, kept, fifo=topic.fifo)
+        window = await self._replay_window(topic, kept)
+        await self._check_dead_letter(tenant_id, kept, fifo=_fifo_endpoint(protocol, endpoint))
         token: str | None = secrets.token_hex(64)
         if protocol == "sqs":
             token = await self._queue_token(tenant_id, topic, endpoint)
@@ -216,7 +252,44 @@ class PubSubService:
         held = await self._store.put_subscription(candidate, limit=self._limits.max_subscriptions)
         if held.arn == candidate.arn and held.token is not None:
             await self._send_confirmation(held)
+        if held.arn == candidate.arn and window is not None:
+            await self._start_replay(held, window)
         return held
+
+    async def _replay_window(
+        self, topic: Topic, attributes: Mapping[str, str]
+    ) -> ReplayWindow | None:
+        """A ReplayPolicy's window, once SNS's rules hold: a FIFO topic with an archive."""
+        text = attributes.get(REPLAY_POLICY)
+        if text is None:
+            return None
+        if self._archive is None or not topic.fifo or topic.archive_days is None:
+            raise InvalidTopic(
+                "Invalid parameter: ReplayPolicy Reason: the topic has no ArchivePolicy"
+            )
+        return check_replay_policy(text, self._clock())
+
+    async def _start_replay(self, subscription: Subscription, window: ReplayWindow) -> None:
+        if self._archive is None:
+            return
+        await self._archive.put_replay(
+            Replay(
+                subscription.arn,
+                subscription.topic_arn,
+                subscription.tenant_id,
+                window.start,
+                window.end,
+                0,
+                REPLAY_PENDING,
+            )
+        )
+
+    async def replay_status(self, subscription: Subscription) -> str | None:
+        """The subscription's ReplayStatus (decision 0175); None: no replay asked."""
+        if self._archive is None or REPLAY_POLICY not in subscription.attributes:
+            return None
+        held = await self._archive.replay(subscription.arn)
+        return None if held is None else held.status
 
     async def _queue_token(self, tenant_id: str, topic: Topic, queue_arn: str) -> str | None:
         """An sqs subscription's confirmation token: none for the caller's own queue
@@ -224,7 +297,8 @@ class PubSubService:
         confirms as SNS has them do (the SubscriptionConfirmation is sent into the queue)."""
         if self._queues is None:
             raise NotSubscribable("Authorization error: no queues are served")
-        if await self._queues.may_subscribe(tenant_id, queue_arn, fifo=topic.fifo):
+        # The queue's kind is its name's (SQS's rule); a FIFO topic takes both (decision 0175).
+        if await self._queues.may_subscribe(tenant_id, queue_arn, fifo=queue_arn.endswith(".fifo")):
             return None
         region, account = queue_arn.split(":")[3:5]
         if region != topic.region or account == tenant_id:
@@ -276,7 +350,11 @@ class PubSubService:
             base_url=self._limits.base_url,
         )
         # Into another account's FIFO queue, the confirmation is a group of its own.
-        ids = (message_id, message_id) if _of_fifo_topic(subscription) else None
+        ids = (
+            (message_id, message_id)
+            if _fifo_endpoint(subscription.protocol, subscription.endpoint)
+            else None
+        )
         await self._enqueue(
             subscription, json.dumps(envelope), "SubscriptionConfirmation", message_id, None, ids
         )
@@ -327,8 +405,23 @@ class PubSubService:
         if value == "" and name != "FilterPolicy":
             attributes.pop(name)
         kept = check_subscription_attributes(attributes, held.protocol)
-        await self._check_dead_letter(tenant_id, kept, fifo=_of_fifo_topic(held))
+        await self._check_dead_letter(
+            tenant_id, kept, fifo=_fifo_endpoint(held.protocol, held.endpoint)
+        )
+        window = None
+        if name == REPLAY_POLICY:
+            topic = await self._topics.topic(held.topic_arn)
+            if topic is None:
+                raise NoSuchSubscription("Subscription does not exist")
+            window = await self._replay_window(topic, kept)
         await self._store.update_subscription(dataclasses.replace(held, attributes=kept))
+        if name == REPLAY_POLICY and self._archive is not None:
+            # A new policy replaces the replay running; an empty one stops it (SNS's
+            # "Stop replay").
+            if window is None:
+                await self._archive.drop_replay(held.arn)
+            else:
+                await self._start_replay(held, window)
 
     async def effective_delivery_policy(self, subscription: Subscription) -> str | None:
         """An http(s) subscription's ``EffectiveDeliveryPolicy`` (SNS's JSON)."""
@@ -391,13 +484,24 @@ class PubSubService:
             return Published(await self.fan_out(topic, message, subject, attributes, structure))
         now = self._clock()
         message_id, sequence, fresh = await self._topics.deduplicate(
-            topic, dedup_key(topic, ids[1]), str(uuid.uuid4()), now, now + DEDUP_INTERVAL
+            topic, dedup_key(topic, ids[1], ids[0]), str(uuid.uuid4()), now, now + DEDUP_INTERVAL
         )
         number = sequence_number(sequence)
         if fresh:
-            await self.fan_out(
-                topic, message, subject, attributes, structure, fifo=(ids, number, message_id)
+            outgoing = _Outgoing(
+                message_id, message, subject, attributes, structure, now, (ids, number)
             )
+            days = topic.archive_days
+            if days is not None and self._archive is not None:
+                # Archived before its fan-out: a subscription whose replay holds its live
+                # messages finds it in the archive (decision 0175).
+                record = ArchivedMessage(
+                    message_id, number, ids[0], ids[1], message, subject, attributes, structure, now
+                ).record()
+                await self._archive.archive(
+                    topic.tenant_id, topic.arn, record, now, now + timedelta(days=days)
+                )
+            await self._fan_out(topic, outgoing)
         return Published(message_id, number)
 
     async def fan_out(
@@ -407,56 +511,111 @@ class PubSubService:
         subject: str | None,
         attributes: Mapping[str, tuple[str, str]],
         structure: str | None = None,
-        *,
-        fifo: tuple[tuple[str, str], str, str] | None = None,
     ) -> str:
-        """Queue the message for each confirmed subscription of ``topic`` its filter lets
-        through; the message id (one for all, as SNS's). ``fifo``: a FIFO topic's message's
-        ((group id, deduplication id), sequence number, message id)."""
-        message_id = str(uuid.uuid4()) if fifo is None else fifo[2]
-        per_protocol = json.loads(message) if structure == "json" else None
-        now = self._clock()
-        key: SigningKey | None = None
+        """Queue a standard topic's message for each confirmed subscription of ``topic`` its
+        filter lets through; the message id (one for all, as SNS's)."""
+        message_id = str(uuid.uuid4())
+        await self._fan_out(
+            topic, _Outgoing(message_id, message, subject, attributes, structure, self._clock())
+        )
+        return message_id
+
+    async def _fan_out(self, topic: Topic, outgoing: _Outgoing) -> None:
+        held_back = topic.archive_days is not None and self._archive is not None
+        per_protocol = json.loads(outgoing.message) if outgoing.structure == "json" else None
         after = ""
         while True:
             page = await self._store.list_subscriptions(
                 topic_arn=topic.arn, after=after, limit=_PAGE
             )
             for subscription in page:
-                text = message
-                if per_protocol is not None:
-                    text = str(per_protocol.get(subscription.protocol, per_protocol["default"]))
-                if not subscription.confirmed or not _passes(subscription, text, attributes):
-                    continue
-                if subscription.raw:
-                    body = text
-                else:
-                    key = key or await self._keys.key()
-                    body = json.dumps(
-                        notification(
-                            message_id=message_id,
-                            topic_arn=topic.arn,
-                            subscription_arn=subscription.arn,
-                            subject=subject,
-                            message=text,
-                            timestamp=now,
-                            attributes=attributes,
-                            key=key,
-                            base_url=self._limits.base_url,
-                            sequence_number=None if fifo is None else fifo[1],
-                        )
-                    )
-                await self._enqueue(
-                    subscription,
-                    body,
-                    "Notification",
-                    message_id,
-                    attributes if subscription.raw and subscription.protocol == "sqs" else None,
-                    None if fifo is None else fifo[0],
-                )
+                if held_back and await self._replaying(subscription):
+                    continue  # the replay running brings it, after the older ones
+                await self._send(topic, subscription, outgoing, per_protocol)
             if len(page) < _PAGE:
-                return message_id
+                return
             after = page[-1].arn
+
+    async def _replaying(self, subscription: Subscription) -> bool:
+        """Whether the subscription's live messages are its replay's (decision 0175): while
+        a replay without an end runs (it brings them after the older ones), and for good
+        once a replay has an end (SNS: "the subscription will no longer receive newly
+        published messages")."""
+        if self._archive is None or REPLAY_POLICY not in subscription.attributes:
+            return False
+        held = await self._archive.replay(subscription.arn)
+        return held is not None and (
+            held.end is not None or held.status in (REPLAY_PENDING, REPLAY_RUNNING)
+        )
+
+    async def _send(
+        self,
+        topic: Topic,
+        subscription: Subscription,
+        outgoing: _Outgoing,
+        per_protocol: dict[str, object] | None = None,
+    ) -> bool:
+        """Queue ``outgoing`` for one subscription, if confirmed and its filter lets it
+        through; False only when the tenant's queue is full. ``per_protocol``: a ``json``
+        structure's messages, parsed once per fan-out."""
+        text = outgoing.message
+        if outgoing.structure == "json":
+            if per_protocol is None:
+                per_protocol = json.loads(outgoing.message)
+            text = str(per_protocol.get(subscription.protocol, per_protocol["default"]))
+        if not subscription.confirmed or not passes(subscription, text, outgoing.attributes):
+            return True
+        fifo = outgoing.fifo
+        if subscription.raw:
+            body = text
+        else:
+            body = json.dumps(
+                notification(
+                    message_id=outgoing.message_id,
+                    topic_arn=topic.arn,
+                    subscription_arn=subscription.arn,
+                    subject=outgoing.subject,
+                    message=text,
+                    timestamp=outgoing.timestamp,
+                    attributes=outgoing.attributes,
+                    key=await self._keys.key(),
+                    base_url=self._limits.base_url,
+                    sequence_number=None if fifo is None else fifo[1],
+                    replayed=outgoing.replayed,
+                )
+            )
+        attributes: Mapping[str, tuple[str, str]] | None = None
+        if subscription.raw and subscription.protocol == "sqs":
+            attributes = dict(outgoing.attributes)
+            if outgoing.replayed:
+                attributes = {**attributes, "Replayed": ("String", "true")}
+        # A standard queue of a FIFO topic takes no group nor deduplication id (decision 0175).
+        ids = fifo[0] if fifo is not None and _fifo_endpoint("sqs", subscription.endpoint) else None
+        return await self._enqueue(
+            subscription, body, "Notification", outgoing.message_id, attributes, ids
+        )
+
+    async def replay_to(
+        self, topic: Topic, subscription: Subscription, archived: ArchivedMessage
+    ) -> bool:
+        """Queue an archived message again for ``subscription``, marked replayed, as it was
+        first delivered (same MessageId and Timestamp); False when the tenant's queue is full
+        (the replay then waits its next pass)."""
+        outgoing = _Outgoing(
+            archived.message_id,
+            archived.message,
+            archived.subject,
+            archived.attributes,
+            archived.structure,
+            archived.timestamp,
+            ((archived.group_id, archived.dedup_id), archived.sequence_number),
+            replayed=True,
+        )
+        return await self._send(topic, subscription, outgoing)
+
+    async def subscription(self, arn: str) -> Subscription | None:
+        """The subscription of that ARN, whoever's (for the archive's replays)."""
+        return await self._store.get_subscription(arn)
 
     async def fan_out_event(self, topic: Topic, message: str) -> None:
         """An S3 event or an Auto Scaling notification queued for ``topic``, to its
@@ -477,7 +636,7 @@ class PubSubService:
         message_id: str,
         attributes: Mapping[str, tuple[str, str]] | None = None,
         ids: tuple[str, str] | None = None,
-    ) -> None:
+    ) -> bool:
         headers = {
             "x-amz-sns-message-type": kind,
             "x-amz-sns-message-id": message_id,
@@ -507,6 +666,7 @@ class PubSubService:
                 subscription.tenant_id,
                 subscription.arn,
             )
+        return queued
 
     async def delivery(self, arn: str, message: str) -> Delivery | None:
         """What to send for a queued message to subscription ``arn``; None when it is gone
@@ -570,85 +730,7 @@ class PubSubService:
         )
 
 
-def _of_fifo_topic(subscription: Subscription) -> bool:
-    return subscription.topic_arn.endswith(".fifo")
-
-
-def _passes(
-    subscription: Subscription, message: str, attributes: Mapping[str, tuple[str, str]]
-) -> bool:
-    policy = subscription.filter_policy
-    if policy is None:
-        return True
-    if subscription.filter_scope == "MessageBody":
-        try:
-            body = json.loads(message)
-        except ValueError:
-            return False
-        return matches(policy, body=body)
-    return matches(policy, attributes=_matchable(attributes))
-
-
-def _matchable(attributes: Mapping[str, tuple[str, str]]) -> dict[str, Attribute]:
-    found: dict[str, Attribute] = {}
-    for name, (kind, value) in attributes.items():
-        family = kind.split(".", 1)[0] if kind != "String.Array" else "Array"
-        if family == "Array":
-            try:
-                found[name] = ("Array", json.loads(value))
-            except ValueError:
-                continue
-        else:
-            found[name] = (family, value)
-    return found
-
-
-def check_publish(
-    message: str,
-    subject: str | None,
-    attributes: Mapping[str, tuple[str, str]],
-    structure: str | None,
-    limit: int,
-) -> None:
-    """InvalidTopic (InvalidParameter) for a message SNS would refuse."""
-    size = len(message.encode()) + sum(
-        len(n.encode()) + len(k.encode()) + len(v.encode()) for n, (k, v) in attributes.items()
-    )
-    if size > limit:
-        raise InvalidTopic(f"Invalid parameter: Message too long (at most {limit} bytes)")
-    if not message:
-        raise InvalidTopic("Invalid parameter: Empty message")
-    if subject is not None and (
-        not subject or len(subject) > 100 or not subject.isprintable() or "\n" in subject
-    ):
-        raise InvalidTopic("Invalid parameter: Subject")
-    for name, (kind, value) in attributes.items():
-        if kind.split(".", 1)[0] not in ("String", "Number", "Binary") or (
-            "." in kind and kind != "String.Array" and not kind.startswith(("String.", "Number."))
-        ):
-            raise InvalidTopic(f"Invalid parameter: MessageAttributes {name[:64]} DataType")
-        if kind == "String.Array":
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                parsed = None
-            if not isinstance(parsed, list):
-                raise InvalidTopic(f"Invalid parameter: MessageAttributes {name[:64]} array")
-        if kind.startswith("Number"):
-            try:
-                float(value)
-            except ValueError as exc:
-                raise InvalidTopic(
-                    f"Invalid parameter: MessageAttributes {name[:64]} is not a number"
-                ) from exc
-    if structure is not None:
-        if structure != "json":
-            raise InvalidTopic("Invalid parameter: MessageStructure")
-        try:
-            parsed_message = json.loads(message)
-        except ValueError:
-            parsed_message = None
-        if not isinstance(parsed_message, dict) or "default" not in parsed_message:
-            raise InvalidTopic(
-                "Invalid parameter: Message Structure - No default entry in JSON message body"
-            )
+def _fifo_endpoint(protocol: str, endpoint: str) -> bool:
+    """Whether the subscription's endpoint is a FIFO queue (a FIFO topic's may be standard
+    ones too, decision 0175): the one kind that takes group and deduplication ids."""
+    return protocol == "sqs" and endpoint.endswith(".fifo")

@@ -3,17 +3,29 @@ PutBucketNotificationConfiguration and the delivery worker make. The operations 
 account whose topic it is: an ARN naming another account is answered as a topic that does not
 exist; the SNS API decides first, from the topic's policy, whether another account's caller
 may act on it (decision 0168). A bucket's events reach another account's topic only when its
-policy lets S3 publish them."""
+policy lets S3 publish them.
+
+Tags (decision 0175) are kept with the topic; a FIFO topic's ``ArchivePolicy`` is kept with
+``BeginningArchiveTime`` (when it was set), and its removal (or the topic's deletion) ends
+the archive through ``on_archive_ended``."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
+from andromede.notifications.archive import (
+    ARCHIVE_POLICY,
+    BEGINNING_ARCHIVE_TIME,
+    beginning_archive_time,
+    format_time,
+)
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic
 from andromede.notifications.model import (
     FIFO_TOPIC,
+    THROUGHPUT_SCOPE,
     Topic,
     check_attributes,
     check_fifo,
@@ -21,6 +33,7 @@ from andromede.notifications.model import (
     parse_topic_arn,
 )
 from andromede.notifications.store import EventQueue, TopicStore
+from andromede.notifications.tags import check_tags, untagged
 from andromede.notifications.testevent import test_event_message
 
 __all__ = ["TopicService"]
@@ -42,9 +55,12 @@ class TopicService:
         clock: Callable[[], datetime] = _utcnow,
         queue: EventQueue | None = None,
         queue_bound: int = 100_000,
+        max_tags: int = 50,
     ) -> None:
         """``queue``: where S3's test events go (None: none are sent, for apps built without
-        delivery); ``queue_bound``: ``notification_queue_per_tenant``."""
+        delivery); ``queue_bound``: ``notification_queue_per_tenant``; ``max_tags``:
+        ``sns_max_tags_per_topic``."""
+        self._max_tags = max_tags
         self._store = store
         self._region = region
         self._max_topics = max_topics
@@ -58,12 +74,81 @@ class TopicService:
         # Whether a topic's Policy lets s3.amazonaws.com publish a bucket's events (topic,
         # bucket ARN, bucket account), set by the wiring (the policy engine is IAM's).
         self.s3_may_publish: Callable[[Topic, str, str], bool] | None = None
+        # What ends a topic's archive (its ArchivePolicy removed, the topic deleted), set by
+        # the wiring once archives are kept (decision 0175).
+        self.on_archive_ended: Callable[[Topic], Awaitable[object]] | None = None
 
-    async def create_topic(self, tenant_id: str, name: str, attributes: Mapping[str, str]) -> Topic:
-        """A new topic, or (as RGW) the tenant's topic of that name with these attributes."""
+    async def create_topic(
+        self,
+        tenant_id: str,
+        name: str,
+        attributes: Mapping[str, str],
+        tags: Iterable[tuple[str, str]] | None = None,
+    ) -> Topic:
+        """A new topic, or (as RGW) the tenant's topic of that name with these attributes
+        (its ArchivePolicy kept unless named). ``tags``: the new topic's; an existing topic
+        keeps its own, and a request naming others is refused, as SNS refuses it."""
+        if BEGINNING_ARCHIVE_TIME in attributes:
+            raise InvalidTopic(f"Invalid parameter: AttributeName {BEGINNING_ARCHIVE_TIME}")
         checked = check_fifo(check_name(name), check_attributes(attributes))
-        topic = Topic(tenant_id, name, self._region, checked, self._clock())
-        return await self._store.put_topic(topic, limit=self._max_topics)
+        asked = None if tags is None else check_tags({}, tags, limit=self._max_tags)
+        held = await self._store.get_topic(tenant_id, name)
+        if held is not None and asked and asked != dict(held.tags):
+            raise InvalidTopic(
+                "Invalid parameter: Tags Reason: Topic already exists with different tags"
+            )
+        now = self._clock()
+        before = None if held is None else held.attributes
+        if before is not None and ARCHIVE_POLICY in before and ARCHIVE_POLICY not in attributes:
+            # CreateTopic again (a deployment tool's idempotent create) does not end an
+            # archive it does not name: only SetTopicAttributes does (decision 0175).
+            checked[ARCHIVE_POLICY] = before[ARCHIVE_POLICY]
+        checked = _archive_started(checked, before, now)
+        topic = Topic(
+            tenant_id,
+            name,
+            self._region,
+            checked,
+            now,
+            dict(held.tags) if held is not None else (asked or {}),
+        )
+        kept = await self._store.put_topic(topic, limit=self._max_topics)
+        if held is not None:
+            await self._archive_changed(held, kept)
+        return kept
+
+    async def _archive_changed(self, before: Topic, after: Topic) -> None:
+        if (
+            before.archive_days is not None
+            and after.archive_days is None
+            and self.on_archive_ended is not None
+        ):
+            await self.on_archive_ended(after)
+
+    async def tag(self, tenant_id: str, arn: str, tags: Iterable[tuple[str, str]]) -> Topic:
+        """TagResource: the topic with ``tags`` added (a key held: its value replaced)."""
+        topic = await self.get_topic(tenant_id, arn)
+        tagged = check_tags(topic.tags, tags, limit=self._max_tags)
+        return await self._store.put_topic(
+            dataclasses.replace(topic, tags=tagged), limit=self._max_topics
+        )
+
+    async def untag(self, tenant_id: str, arn: str, keys: Iterable[str]) -> Topic:
+        topic = await self.get_topic(tenant_id, arn)
+        return await self._store.put_topic(
+            dataclasses.replace(topic, tags=untagged(topic.tags, keys)), limit=self._max_topics
+        )
+
+    def shown_attributes(self, topic: Topic) -> dict[str, str]:
+        """The attributes as GetTopicAttributes shows them: ``BeginningArchiveTime`` moving
+        with the retention period once the archive is older than it."""
+        shown = dict(topic.attributes)
+        if topic.fifo:
+            shown.setdefault(THROUGHPUT_SCOPE, "Topic")  # a topic kept before decision 0175
+        started, days = shown.get(BEGINNING_ARCHIVE_TIME), topic.archive_days
+        if started is not None and days is not None:
+            shown[BEGINNING_ARCHIVE_TIME] = beginning_archive_time(started, days, self._clock())
+        return shown
 
     async def get_topic(self, tenant_id: str, arn: str) -> Topic:
         """NoSuchTopic, also for another account's ARN; InvalidTopic for no topic ARN."""
@@ -81,9 +166,18 @@ class TopicService:
         dropped by the worker; configurations naming it stay (as on RGW)."""
         _, account, name = parse_topic_arn(arn)
         if account == tenant_id:
+            held = await self._store.get_topic(tenant_id, name)
             await self._store.delete_topic(tenant_id, name)
-            if self.on_topic_deleted is not None:
-                await self.on_topic_deleted(arn)
+            await self._forgotten(held)
+
+    async def _forgotten(self, topic: Topic | None) -> None:
+        """What goes with a deleted topic: its subscriptions, its archive."""
+        if topic is None:
+            return
+        if self.on_topic_deleted is not None:
+            await self.on_topic_deleted(topic.arn)
+        if topic.archive_days is not None and self.on_archive_ended is not None:
+            await self.on_archive_ended(topic)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         """Delete every topic of a tenant being closed, and so every event still queued for
@@ -92,23 +186,25 @@ class TopicService:
         topics = await self._store.list_topics(tenant_id)
         for topic in topics:
             await self._store.delete_topic(tenant_id, topic.name)
-            if self.on_topic_deleted is not None:
-                await self.on_topic_deleted(topic.arn)
+            await self._forgotten(topic)
         return len(topics)
 
     async def set_attribute(self, tenant_id: str, arn: str, name: str, value: str) -> Topic:
         topic = await self.get_topic(tenant_id, arn)
-        if name == FIFO_TOPIC:
-            # Set at creation only (SetTopicAttributes does not take it), as on SNS.
-            raise InvalidTopic("Invalid parameter: AttributeName FifoTopic")
+        if name in (FIFO_TOPIC, BEGINNING_ARCHIVE_TIME):
+            # FifoTopic is set at creation only (SetTopicAttributes does not take it), as on
+            # SNS; BeginningArchiveTime is the archive's, shown only.
+            raise InvalidTopic(f"Invalid parameter: AttributeName {name}")
         attributes = {**topic.attributes, name: value}
         if value == "":
             attributes.pop(name)
         checked = check_fifo(topic.name, check_attributes(attributes), existing=topic.attributes)
-        return await self._store.put_topic(
-            Topic(topic.tenant_id, topic.name, topic.region, checked, topic.created_at),
-            limit=self._max_topics,
+        checked = _archive_started(checked, topic.attributes, self._clock())
+        kept = await self._store.put_topic(
+            dataclasses.replace(topic, attributes=checked), limit=self._max_topics
         )
+        await self._archive_changed(topic, kept)
+        return kept
 
     async def owns_topic(self, tenant_id: str, arn: str) -> bool:
         """Whether ``arn`` is an existing topic of ``tenant_id`` (a bucket's owner)."""
@@ -199,3 +295,20 @@ class TopicService:
         return await self._queue.add(
             tenant_id, arn, message, self._clock(), bound=self._queue_bound
         )
+
+
+def _archive_started(
+    attributes: dict[str, str], before: Mapping[str, str] | None, now: datetime
+) -> dict[str, str]:
+    """The attributes with ``BeginningArchiveTime``: now for an archive beginning, kept for
+    one going on, none without an ArchivePolicy."""
+    if ARCHIVE_POLICY not in attributes:
+        attributes.pop(BEGINNING_ARCHIVE_TIME, None)
+        return attributes
+    held = None if before is None or ARCHIVE_POLICY not in before else before
+    attributes[BEGINNING_ARCHIVE_TIME] = (
+        held[BEGINNING_ARCHIVE_TIME]
+        if held is not None and BEGINNING_ARCHIVE_TIME in held
+        else format_time(now)
+    )
+    return attributes

@@ -1,6 +1,6 @@
-"""What the notification context keeps: topics, their subscriptions (decision 0163), and
-the queue of events to push (written by the object store in its write transactions, claimed
-and settled here)."""
+"""What the notification context keeps: topics, their subscriptions (decision 0163), the
+queue of events to push (written by the object store in its write transactions, claimed
+and settled here), and FIFO topics' archives and their replays (decision 0175)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from andromede.notifications.archive import Archived, Replay
 from andromede.notifications.model import Topic
 from andromede.notifications.subscriptions import Subscription
 
-__all__ = ["FIFO_DESTINATION", "EventQueue", "QueuedEvent", "SubscriptionStore", "TopicStore"]
+__all__ = [
+    "FIFO_DESTINATION",
+    "ArchiveStore",
+    "EventQueue",
+    "QueuedEvent",
+    "SubscriptionStore",
+    "TopicStore",
+]
 
 # What only a FIFO topic's subscription ARN holds (the topic's ``.fifo`` name, then ``:`` and
 # the subscription's UUID): its events are claimed in order (decision 0171).
@@ -117,3 +125,50 @@ class SubscriptionStore(Protocol):
     ) -> tuple[str, str]:
         """Keep this key unless one is already kept (another gateway's, made at once):
         the (sealed key, certificate) kept."""
+
+
+class ArchiveStore(Protocol):
+    """FIFO topics' archived messages and subscriptions' replays (decision 0175). Records
+    are sealed at rest by the SQL store (its tenant's key, bound to the topic's ARN)."""
+
+    async def archive(
+        self, tenant_id: str, topic_arn: str, record: str, published_at: datetime, until: datetime
+    ) -> None:
+        """Keep ``record`` until ``until``."""
+
+    async def archived(
+        self,
+        topic_arn: str,
+        *,
+        after: int,
+        start: datetime,
+        end: datetime | None,
+        now: datetime,
+        limit: int,
+    ) -> list[Archived]:
+        """The topic's messages not expired at ``now``, published in ``[start, end]``, after
+        the archive id ``after``, in publish order."""
+
+    async def end_archive(self, topic_arn: str, now: datetime) -> int:
+        """Every message of the topic's archive expired at ``now`` (deleted by
+        :meth:`expire`); how many."""
+
+    async def expire(self, now: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` messages expired at ``now``; how many."""
+
+    async def archived_bytes(self) -> dict[str, int]:
+        """Each tenant's archived bytes (for the ``sns.archive`` meter)."""
+
+    async def put_replay(self, replay: Replay) -> None:
+        """Start (or replace) the subscription's replay."""
+
+    async def drop_replay(self, subscription_arn: str) -> None: ...
+
+    async def replay(self, subscription_arn: str) -> Replay | None: ...
+
+    async def due_replays(self, *, limit: int) -> list[Replay]:
+        """Replays Pending or In progress, oldest subscription ARN first."""
+
+    async def advance_replay(self, replay: Replay, cursor: int, status: str) -> bool:
+        """Record how far ``replay`` went, and its status, only while it is still as read (a
+        replay replaced or advanced meanwhile is left as it is); whether it was."""

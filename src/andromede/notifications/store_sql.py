@@ -50,6 +50,7 @@ def _topic(row: sa.Row[tuple[object, ...]]) -> Topic:
         region=m["region"],
         attributes=Topic.attributes_of(m["document"]),
         created_at=utc_from_stored(m["created_at"]),
+        tags=Topic.tags_of(m["document"]),
     )
 
 
@@ -71,9 +72,7 @@ class SqlTopicStore:
                     .values(document=topic.document(), format_version=FORMAT_VERSION)
                 )
                 kept = _topic(held)
-                return Topic(
-                    kept.tenant_id, kept.name, kept.region, topic.attributes, kept.created_at
-                )
+                return dataclasses.replace(kept, attributes=topic.attributes, tags=dict(topic.tags))
             count = conn.scalar(
                 sa.select(sa.func.count()).select_from(_T).where(_T.c.tenant_id == topic.tenant_id)
             )

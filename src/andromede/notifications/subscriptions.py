@@ -6,8 +6,10 @@ A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protoco
 through the SubscriptionConfirmation handshake: until then the subscription holds its token
 and receives nothing). Attributes taken: ``RawMessageDelivery``, ``FilterPolicy``,
 ``FilterPolicyScope``, ``RedrivePolicy`` (a dead-letter queue of the subscriber's account),
-``DeliveryPolicy`` (http and https only, decision 0168); the others SNS has are refused as
-not implemented, never kept and ignored.
+``DeliveryPolicy`` (http and https only, decision 0168), ``ReplayPolicy`` (a FIFO topic's
+archive replayed, decision 0175: checked here as JSON, its window and topic by the service;
+``{}`` removes it); the others SNS has are refused as not implemented, never kept and
+ignored.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ FILTER_SCOPE: Final = "FilterPolicyScope"
 _SCOPES: Final = ("MessageAttributes", "MessageBody")
 REDRIVE_POLICY: Final = "RedrivePolicy"
 DELIVERY_POLICY: Final = "DeliveryPolicy"
-_NOT_IMPLEMENTED: Final = frozenset({"SubscriptionRoleArn", "ReplayPolicy"})
+_NOT_IMPLEMENTED: Final = frozenset({"SubscriptionRoleArn"})
+REPLAY_POLICY: Final = "ReplayPolicy"
 FORMAT_VERSION: Final = 1
 
 
@@ -110,6 +113,9 @@ def check_subscription_attributes(
         elif name == REDRIVE_POLICY:
             if value.strip():
                 kept[name] = _check_redrive(value)
+        elif name == REPLAY_POLICY:
+            if value.strip() not in ("", "{}"):
+                kept[name] = value
         else:
             raise InvalidTopic(f"Invalid parameter: AttributeName {name[:64]}")
     if FILTER_POLICY in kept:

@@ -154,6 +154,33 @@ class NotificationSettings(BaseModel):
         "subscriptions (decision 0168).",
     )
 
+    sns_max_tags_per_topic: int = Field(
+        default=50,
+        gt=0,
+        le=50,
+        description="Tags one SNS topic may hold: SNS's 50 at most (decision 0175).",
+    )
+    sns_replay_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between a gateway's passes over the running SNS replays; each "
+        "pass queues up to sns_archive_batch archived messages per replay (decision 0175).",
+    )
+    sns_archive_expiry_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between a gateway's deletions of the SNS FIFO topics' expired "
+        "archived messages, a few batches of sns_archive_batch each (decision 0175).",
+    )
+    sns_archive_batch: int = Field(
+        default=100,
+        gt=0,
+        le=10_000,
+        description="Archived SNS messages one step of the archive's upkeep replays or "
+        "deletes (decision 0175).",
+    )
+
     @field_validator("notification_endpoint_allow_cidrs")
     @classmethod
     def _notification_networks(

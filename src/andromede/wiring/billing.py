@@ -151,8 +151,10 @@ def usage_sampler(
     compute: ComputeService,
     customer_keys: CustomerKeyService,
     identity: IdentityService,
+    sns_archive_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
 ) -> UsageSampler:
-    """What tenants hold, read through each context's service, sampled for billing."""
+    """What tenants hold, read through each context's service, sampled for billing;
+    ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175)."""
     region = settings.region
 
     async def stored_bytes() -> dict[tuple[str, str], int]:
@@ -194,5 +196,6 @@ def usage_sampler(
         snapshot_gib=in_region(compute.snapshot_gib_by_tenant),
         public_ipv4=in_region(compute.public_ipv4_by_tenant),
         nat_gateways=in_region(compute.nat_gateways_by_tenant),
+        sns_archive_bytes=None if sns_archive_bytes is None else in_region(sns_archive_bytes),
         running_instances=running_instances,
     )

@@ -27,6 +27,7 @@ from andromede.http.asgi import new_request_id
 from andromede.iam.model import Tenant
 from andromede.iam.service import IdentityService
 from andromede.notifications.store_sql import SqlTopicStore
+from andromede.notifications.store_sql_archive import SqlArchiveStore
 from andromede.object_keys import key_service, root_key_provider
 from andromede.settings import Settings
 from andromede.storage.store_sql import SqlMetadataStore
@@ -35,6 +36,7 @@ from andromede.wiring.billing import billing_service
 from andromede.wiring.deployment import migrate, open_metadata_database
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service
+from andromede.wiring.pubsub import archive_ender
 from andromede.wiring.storage import topic_service
 
 __all__ = [
@@ -62,12 +64,16 @@ async def open_tenant_closer(
     try:
         identity = identity_service(settings, db)
         store = SqlMetadataStore(db, row_memo_size=settings.opened_headers_cache_size)
+        topics = topic_service(settings, SqlTopicStore(db))
+        # A closed tenant's FIFO topics' archives end with them (decision 0175): expired now,
+        # deleted by the servers' archive upkeep.
+        topics.on_archive_ended = archive_ender(SqlArchiveStore(db))
         yield tenant_closer(
             identity,
             keys,
             customer_key_service(settings, db, identity, keys),
             buckets=store.list_buckets,
-            topics=topic_service(settings, SqlTopicStore(db)),
+            topics=topics,
         )
     finally:
         await asyncio.to_thread(keys.close)

@@ -8,7 +8,7 @@ import asyncio
 import base64
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from andromede.audit.model import Outcome
@@ -20,8 +20,14 @@ from andromede.notifications.envelope import SigningKey, load_signing_key, new_s
 from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.model import Topic, parse_topic_arn
 from andromede.notifications.pubsub import PubSubLimits, PubSubService
+from andromede.notifications.replay import ArchiveUpkeep, UpkeepPolicy
 from andromede.notifications.service import TopicService
-from andromede.notifications.store import EventQueue, QueuedEvent, SubscriptionStore
+from andromede.notifications.store import (
+    ArchiveStore,
+    EventQueue,
+    QueuedEvent,
+    SubscriptionStore,
+)
 from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute, Queue, parse_queue_arn
@@ -31,6 +37,8 @@ from andromede.settings import Settings
 __all__ = [
     "StoredSigningKeys",
     "TopicQueues",
+    "archive_ender",
+    "archive_upkeep",
     "pubsub_service",
     "shredded_event_recorder",
     "signing_keys",
@@ -105,8 +113,9 @@ class TopicQueues:
             queue = await self._queues.get_queue(tenant_id, account, name)
         except QueueError:
             return False
-        # A standard topic cannot feed a FIFO queue (its messages have no group: decision
-        # 0164), and a FIFO topic feeds FIFO queues only (decision 0171), as on AWS.
+        # The queue is of the kind asked: the subscription's checks (pubsub) keep a standard
+        # topic from FIFO queues (its messages have no group: decision 0164), and let a
+        # FIFO topic feed both kinds (decisions 0171, 0175), as on AWS.
         return region == self._region and is_fifo(queue) == fifo
 
     async def send(
@@ -210,6 +219,7 @@ def pubsub_service(
     events: EventQueue,
     keys: StoredSigningKeys,
     queues: QueueService | None,
+    archive: ArchiveStore | None = None,
 ) -> PubSubService:
     topics.s3_may_publish = s3_may_publish
     return PubSubService(
@@ -226,7 +236,46 @@ def pubsub_service(
             pending_ttl=timedelta(seconds=settings.sns_pending_subscription_ttl),
             default_retry=platform_retry(settings),
         ),
+        archive=archive,
     )
+
+
+def archive_ender(
+    archive: ArchiveStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Callable[[Topic], Awaitable[None]]:
+    """What ends a topic's archive (TopicService.on_archive_ended, decision 0175): its
+    messages expire now, deleted by the archive's upkeep."""
+
+    async def ended(topic: Topic) -> None:
+        await archive.end_archive(topic.arn, clock())
+
+    return ended
+
+
+def archive_upkeep(
+    settings: Settings,
+    archive: ArchiveStore,
+    topics: TopicService,
+    pubsub: PubSubService,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ArchiveUpkeep:
+    """FIFO topics' archives kept up (decision 0175): replays advanced, expired messages
+    deleted; a topic's archive ended with its ArchivePolicy or the topic."""
+    upkeep = ArchiveUpkeep(
+        archive,
+        topics,
+        pubsub,
+        UpkeepPolicy(
+            batch=settings.sns_archive_batch,
+            interval=settings.sns_replay_interval,
+            expiry_interval=settings.sns_archive_expiry_interval,
+        ),
+        clock=clock,
+    )
+
+    topics.on_archive_ended = archive_ender(archive, clock)
+    return upkeep
 
 
 def platform_retry(settings: Settings) -> RetryPolicy:

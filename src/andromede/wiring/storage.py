@@ -216,6 +216,7 @@ def topic_service(
         max_topics=settings.max_notification_topics,
         queue=queue,
         queue_bound=settings.notification_queue_per_tenant,
+        max_tags=settings.sns_max_tags_per_topic,
     )
 
 

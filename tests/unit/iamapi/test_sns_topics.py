@@ -40,6 +40,9 @@ def test_every_action_is_an_sns_action() -> None:
         "GetTopicAttributes",
         "ListTopics",
         "SetTopicAttributes",
+        "TagResource",  # decision 0175, tested in test_sns_archive.py
+        "UntagResource",
+        "ListTagsForResource",
         *SUBSCRIPTION_ACTIONS,  # decision 0163, tested in test_sns_subscriptions.py
     }
 

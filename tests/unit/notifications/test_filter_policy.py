@@ -11,7 +11,7 @@ import pytest
 
 from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.filterpolicy import check_filter_policy, matches
-from andromede.notifications.pubsub import _matchable
+from andromede.notifications.messages import _matchable
 
 # AWS's example message attributes (the "customer_interests" / "store" / "price_usd" ones).
 ATTRIBUTES = _matchable(

@@ -504,8 +504,9 @@ _ANDROMEDE = (
 
 # SNS's topic calls, served for bucket notifications (decision 0132), its subscriptions and
 # Publish (decision 0163; PublishBatch is authorised as sns:Publish, as on AWS), AddPermission
-# and RemovePermission (decision 0168); the rest of SNS's catalogue is named so that policies
-# written for AWS are accepted.
+# and RemovePermission (decision 0168), TagResource, UntagResource and ListTagsForResource
+# (decision 0175); the rest of SNS's catalogue is named so that policies written for AWS are
+# accepted.
 _SNS = (
     "AddPermission",
     "ConfirmSubscription",
