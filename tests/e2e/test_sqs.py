@@ -30,6 +30,7 @@ queue's own URL and a presigned GET, as scripts do."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import sqlite3
 import time
@@ -146,6 +147,15 @@ def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:
     aws("sqs", "send-message", "--queue-url", url, "--message-body", "from the cli")
     out = json.loads(aws("sqs", "receive-message", "--queue-url", url).stdout)
     assert [m["Body"] for m in out["Messages"]] == ["from the cli"]
+    # The aws CLI v1 speaking Query as it did before botocore 1.31 (decision 0173): the
+    # Query-era model where botocore looks for a user's models first (~/.aws/models).
+    legacy_root = tmp_path / "query"
+    shutil.copytree(MODEL_DIR, legacy_root / "home" / ".aws" / "models")
+    legacy = aws_cli(server, legacy_root)
+    legacy("sqs", "send-message", "--queue-url", url, "--message-body", "over query")
+    received = legacy("sqs", "receive-message", "--queue-url", url, "--debug")
+    assert "'Action': 'ReceiveMessage'" in received.stderr  # a Query form, not JSON
+    assert [m["Body"] for m in json.loads(received.stdout)["Messages"]] == ["over query"]
     aws("sqs", "delete-queue", "--queue-url", url)
 
 
