@@ -432,7 +432,12 @@ class QueueService:
         with its sequence number."""
         now = self._clock()
         kept = await self._store.send_fifo(
-            queue.tenant_id, queue.name, messages, now, now + DEDUP_INTERVAL
+            queue.tenant_id,
+            queue.name,
+            messages,
+            now,
+            now + DEDUP_INTERVAL,
+            per_group=queue.attributes.get("FifoThroughputLimit") == "perMessageGroupId",
         )
         return [
             replace(one, message_id=message_id, sequence_number=sequence_number(sequence))

@@ -7,6 +7,17 @@ message of a group committed before an earlier one (a sequence allocated but not
 committed would let it overtake). AWS's FIFO queues take 300 sends a second (3,000 batched);
 one lock per queue is well within that here.
 
+High throughput (``FifoThroughputLimit=perMessageGroupId``, decision 0173). Order is owed
+within a group only, and deduplication is per group (``DeduplicationScope=messageGroup``, which
+that mode requires): a send locks the groups it sends to rather than the queue, so sends to
+different groups run side by side and a group's still commit in the order of their ids. On
+PostgreSQL the lock is a transaction-scoped advisory lock on a 64-bit digest of the queue and
+the group (two groups sharing a digest only wait for each other); SQLite runs one write
+transaction at a time and needs none. The groups of a batch are locked in one order, so two
+batches never wait on each other in a cycle. The sweep of expired deduplication keys takes only
+rows no other send holds (``SKIP LOCKED``), a bounded number at a time, so it does not make
+sends of different groups wait for each other either.
+
 Groups. A receive looks only at each group's head (its oldest message still held) and takes
 the heads it can ``FOR UPDATE SKIP LOCKED``: two gateways receiving at once on PostgreSQL
 never take one group, since the second skips a head the first holds and sees no other head of
@@ -20,9 +31,11 @@ no mapping of group digests to the advisory lock's 64-bit keys.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -52,6 +65,34 @@ def forget_fifo_state(conn: Connection, tenant_id: str, name: str) -> None:
     conn.execute(_A.delete().where(*_of(_A, tenant_id, name)))
 
 
+# Expired deduplication keys a high-throughput send removes at most (a send adds ten at most).
+_SWEEP: Final = 100
+
+
+def _group_lock(tenant_id: str, name: str, group: str) -> int:
+    """A signed 64-bit key for PostgreSQL's advisory lock of one group of one queue."""
+    digest = hashlib.sha256(f"{tenant_id}\x00{name}\x00{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_groups(conn: Connection, tenant_id: str, name: str, groups: set[str]) -> None:
+    if conn.dialect.name != "postgresql":
+        return  # SQLite: one write transaction at a time already
+    for key in sorted(_group_lock(tenant_id, name, group) for group in groups):
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def _sweep_unheld(conn: Connection, tenant_id: str, name: str, now: datetime) -> None:
+    expired = conn.scalars(
+        sa.select(_D.c.dedup_key)
+        .where(*_of(_D, tenant_id, name), _D.c.expires_at <= now)
+        .limit(_SWEEP)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if expired:
+        conn.execute(_D.delete().where(*_of(_D, tenant_id, name), _D.c.dedup_key.in_(expired)))
+
+
 def send_fifo(
     conn: Connection,
     tenant_id: str,
@@ -59,14 +100,29 @@ def send_fifo(
     messages: Sequence[StoredMessage],
     now: datetime,
     dedup_until: datetime,
+    *,
+    per_group: bool = False,
 ) -> list[tuple[str, int]]:
-    conn.execute(
-        sa.select(_Q.c.name).where(_Q.c.tenant_id == tenant_id, _Q.c.name == name).with_for_update()
-    ).first()
-    conn.execute(_D.delete().where(*_of(_D, tenant_id, name), _D.c.expires_at <= now))
+    if per_group:
+        _lock_groups(conn, tenant_id, name, {m.group_key or "" for m in messages})
+        _sweep_unheld(conn, tenant_id, name, now)
+    else:
+        conn.execute(
+            sa.select(_Q.c.name)
+            .where(_Q.c.tenant_id == tenant_id, _Q.c.name == name)
+            .with_for_update()
+        ).first()
+        conn.execute(_D.delete().where(*_of(_D, tenant_id, name), _D.c.expires_at <= now))
     answers: list[tuple[str, int]] = []
     for message in messages:
         key = message.dedup_key or ""
+        if per_group:
+            # This group's key, past its five minutes: the sweep may not have reached it.
+            conn.execute(
+                _D.delete().where(
+                    *_of(_D, tenant_id, name), _D.c.dedup_key == key, _D.c.expires_at <= now
+                )
+            )
         held = conn.execute(
             sa.select(_D.c.message_id, _D.c.sequence).where(
                 *_of(_D, tenant_id, name), _D.c.dedup_key == key
