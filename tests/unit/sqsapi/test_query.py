@@ -397,3 +397,42 @@ async def test_raw_form_posts_a_queue_url_path_and_a_get(sqs: Harness) -> None:
     assert malformed.status == 404 and b"<Code>MalformedQueryString</Code>" in malformed.body
     json_body = await query.raw(None, query={"Action": "ListQueues"}, content_type="text/plain")
     assert json_body.status == 200
+
+
+def _wire_names(shape: Shape, prefix: str) -> list[str]:
+    """Every flat Query name ``shape`` reads, entries numbered 1."""
+    if isinstance(shape, Scalar):
+        return [prefix]
+    if isinstance(shape, ListOf):
+        return _wire_names(shape.member, f"{prefix}.1")
+    if isinstance(shape, MapOf):
+        entry = f"{prefix}.1"
+        return [
+            f"{entry}.{shape.key_name}",
+            *_wire_names(shape.value, f"{entry}.{shape.value_name}"),
+        ]
+    names = []
+    for member in shape.members:
+        names += _wire_names(member.shape, f"{prefix}.{member.wire}" if prefix else member.wire)
+    return names
+
+
+async def test_bad_query_input_is_an_sqs_error_never_a_500(sqs: Harness) -> None:
+    query = QueryClient(sqs)
+    wrong = ["", "x", "-1", "9" * 30, "ø" * 300, "true"]
+    sent = 0
+    for action, (given, _) in SHAPES.items():
+        url = await _queue(query, "victim")  # again after DeleteQueue took it
+        for name in _wire_names(given, ""):
+            for value in wrong:
+                params = {"Action": action, "QueueUrl": url, name: value}
+                reply = await query.raw(params)
+                sent += 1
+                assert reply.status < 500, (action, name, value, reply.body)
+                if reply.status >= 400:
+                    assert b"<ErrorResponse" in reply.body and b"<Code>" in reply.body
+        # An entry without its key, and an index that skips.
+        for name in ("Attribute.1.Value", "MessageAttribute.1.Value.DataType", "Tag.2.Key"):
+            reply = await query.raw({"Action": action, "QueueUrl": url, name: "v"})
+            assert reply.status < 500, (action, name, reply.body)
+    assert sent > 500
