@@ -36,6 +36,7 @@ from andromede.http.asgi import (
     ClientGone,
     decode_headers,
     new_request_id,
+    raw_target,
     read_small_body,
 )
 from andromede.http.ratelimit import RateLimiter
@@ -298,10 +299,14 @@ class JsonEndpoint(ABC, Generic[C]):
             level = logging.WARNING if status >= 500 else logging.INFO
             log_access(
                 level,
-                f"%s %s {self.name}:%s POST / %d %.1fms",
+                f"%s %s {self.name}:%s %s %s %d %.1fms",
                 request.request_id,
                 principal.arn,
                 request.action_name or "-",
+                request.scope.get("method", "POST"),
+                # A Query request may name the queue in its path (decision 0173); the raw
+                # path, percent-encoded as sent, as S3's lines show it.
+                raw_target(request.scope)[0][:256],
                 status,
                 (time.perf_counter() - request.started) * 1000,
             )
