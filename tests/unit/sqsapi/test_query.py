@@ -19,6 +19,7 @@ from andromede.sqsapi.query import NAMESPACE
 from andromede.sqsapi.query_shapes import SHAPES, ListOf, MapOf, Scalar, Shape, Struct
 from support.sqs_query import MODEL_DIR, QueryClient
 from support.sqsapp import Harness
+from unit.sqsapi.test_metering import sqs_requests_of
 
 _KINDS = {
     "string": "string",
@@ -436,3 +437,13 @@ async def test_bad_query_input_is_an_sqs_error_never_a_500(sqs: Harness) -> None
             reply = await query.raw({"Action": action, "QueueUrl": url, name: "v"})
             assert reply.status < 500, (action, name, reply.body)
     assert sent > 500
+
+
+async def test_query_calls_are_metered_as_json_ones(sqs: Harness) -> None:
+    query = QueryClient(sqs)
+    url = await _queue(query, "billed")
+    await query.ok("SendMessage", {"QueueUrl": url, "MessageBody": "x" * 100})
+    await query.ok("ReceiveMessage", {"QueueUrl": url})
+    assert (await query.raw({"Action": "Frobnicate"})).status == 400
+    # CreateQueue, SendMessage, ReceiveMessage: one each; an unknown action none.
+    assert await sqs_requests_of(sqs.billing, sqs.tenant_id) == 3
