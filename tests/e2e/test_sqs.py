@@ -689,4 +689,17 @@ def test_the_query_protocol_with_boto3_pinned_to_it_and_httpx(server: ServerProc
     received = httpx.get(get.url, timeout=10)
     assert received.status_code == 200, received.text
     assert "<Body>from curl</Body>" in received.text
+    # Unsigned, to the queue's URL or naming an SQS action on /: refused in SQS's words.
+    for unsigned in (
+        httpx.post(
+            url,
+            content=b"Action=SendMessage&MessageBody=x",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=10,
+        ),
+        httpx.get(f"{server.endpoint}/?Action=ListQueues", timeout=10),
+    ):
+        assert unsigned.status_code == 403, unsigned.text
+        assert "<Code>MissingAuthenticationToken</Code>" in unsigned.text
+        assert 'xmlns="http://queue.amazonaws.com/doc/2012-11-05/"' in unsigned.text
     sqs.delete_queue(QueueUrl=url)

@@ -29,7 +29,7 @@ from andromede.sqsapi.query_shapes import SHAPES, ListOf, Scalar, Shape, Struct
 if TYPE_CHECKING:
     from andromede.sqsapi.actions import SqsCall
 
-__all__ = ["NAMESPACE", "SqsQueryWire", "is_query_request"]
+__all__ = ["NAMESPACE", "SqsQueryWire", "is_query_request", "is_unsigned_query_call"]
 
 NAMESPACE: Final = "http://queue.amazonaws.com/doc/2012-11-05/"
 FORM: Final = "application/x-www-form-urlencoded"
@@ -48,6 +48,27 @@ def is_query_request(scope: Scope, headers: Mapping[str, str]) -> bool:
         return True
     query: bytes = scope.get("query_string", b"")
     return query.startswith(b"Action=") or b"&Action=" in query
+
+
+def is_unsigned_query_call(scope: Scope) -> bool:
+    """Whether a request without a credential is an SQS Query call, which SQS refuses in its
+    own words (``MissingAuthenticationToken``) rather than S3: a form POST to a queue's URL
+    (``/<account>/<queue>``: S3 has no operation for a form posted to an object), or a GET on
+    ``/`` naming an SQS action. A form POST on ``/`` is STS's, which answers the same code."""
+    method, path = scope.get("method"), scope.get("path", "/")
+    if method == "GET" and path == "/":
+        try:
+            action = parse_query_parameters(scope.get("query_string", b""), b"").get("Action")
+        except MalformedQuery:
+            return False
+        return action in SHAPES
+    if method != "POST" or len([p for p in path.split("/") if p]) != 2:
+        return False
+    return any(
+        name.lower() == b"content-type"
+        and _content_type({"content-type": value.decode("latin-1")}) == FORM
+        for name, value in scope.get("headers", [])
+    )
 
 
 class _Flat:

@@ -15,7 +15,7 @@ import botocore
 
 from andromede.sqsapi.actions import ACTIONS
 from andromede.sqsapi.errors import CATALOGUE
-from andromede.sqsapi.query import NAMESPACE
+from andromede.sqsapi.query import NAMESPACE, is_unsigned_query_call
 from andromede.sqsapi.query_shapes import SHAPES, ListOf, MapOf, Scalar, Shape, Struct
 from support.sqs_query import MODEL_DIR, QueryClient
 from support.sqsapp import Harness
@@ -447,3 +447,21 @@ async def test_query_calls_are_metered_as_json_ones(sqs: Harness) -> None:
     assert (await query.raw({"Action": "Frobnicate"})).status == 400
     # CreateQueue, SendMessage, ReceiveMessage: one each; an unknown action none.
     assert await sqs_requests_of(sqs.billing, sqs.tenant_id) == 3
+
+
+def test_which_unsigned_requests_are_sqs_query_calls() -> None:
+    form = [(b"content-type", b"application/x-www-form-urlencoded; charset=utf-8")]
+
+    def scope(method: str, path: str, query: bytes = b"", headers: Any = ()) -> dict[str, Any]:
+        return {"method": method, "path": path, "query_string": query, "headers": list(headers)}
+
+    assert is_unsigned_query_call(scope("POST", "/123456789012/q", headers=form))
+    assert is_unsigned_query_call(scope("GET", "/", b"Action=ListQueues&Version=2012-11-05"))
+    # S3's: an object GET, a bucket's form, a multipart PostObject; STS's: a form on /.
+    assert not is_unsigned_query_call(scope("GET", "/bucket/key", b"Action=ListQueues"))
+    assert not is_unsigned_query_call(scope("POST", "/bucket", headers=form))
+    multipart = [(b"content-type", b"multipart/form-data; boundary=x")]
+    assert not is_unsigned_query_call(scope("POST", "/bucket/key", headers=multipart))
+    assert not is_unsigned_query_call(scope("POST", "/", headers=form))
+    assert not is_unsigned_query_call(scope("GET", "/", b"Action=AssumeRoleWithWebIdentity"))
+    assert not is_unsigned_query_call(scope("GET", "/", b"Action=%FF"))
