@@ -74,6 +74,8 @@ CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
         # The Query protocol's own (decision 0173).
         "InvalidAction": "The action or operation requested is invalid.",
         "MissingAction": "The request is missing an action.",
+        "NoSuchVersion": "An incorrect version was specified in the request.",
+        "MalformedVersion": "Version not well formed.",
     }),
     **_types(403, _CORAL, {
         "AccessDenied": "Access to the resource is denied.",

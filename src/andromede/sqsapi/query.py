@@ -14,6 +14,7 @@ code of the error's catalogue entry (``AWS.SimpleQueueService.NonExistentQueue``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
@@ -33,6 +34,10 @@ __all__ = ["NAMESPACE", "SqsQueryWire", "is_query_request", "is_unsigned_query_c
 
 NAMESPACE: Final = "http://queue.amazonaws.com/doc/2012-11-05/"
 FORM: Final = "application/x-www-form-urlencoded"
+# The API versions served: 2012-11-05, and 2011-10-01 whose actions and parameters are a part
+# of it. Older ones answer NoSuchVersion (as SQS answers a version it no longer serves).
+VERSIONS: Final = frozenset({"2012-11-05", "2011-10-01"})
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _content_type(headers: Mapping[str, str]) -> str:
@@ -221,8 +226,18 @@ class SqsQueryWire:
 
     def check(self, request: JsonRequest[SqsCall]) -> None:
         """The Query protocol's own refusals, before the action is looked up: a malformed
-        form, no ``Action``, an action SQS does not have."""
-        action = self._flat(request).get("Action")
+        form, a ``Version`` not served (none is taken as the current one), no ``Action``, an
+        action SQS does not have."""
+        flat = self._flat(request)
+        version = flat.get("Version")
+        if version is not None and version not in VERSIONS:
+            if not _VERSION.fullmatch(version):
+                raise SqsWireError("MalformedVersion", f"Version not well formed: {version[:32]}")
+            raise SqsWireError(
+                "NoSuchVersion",
+                f"The requested version ({version}) of service AmazonSQS does not exist",
+            )
+        action = flat.get("Action")
         if not action:
             raise SqsWireError("MissingAction", "The request must contain the parameter Action.")
         if action not in SHAPES:

@@ -373,6 +373,8 @@ async def test_raw_form_posts_a_queue_url_path_and_a_get(sqs: Harness) -> None:
     # The Query protocol's own refusals, in its error document.
     for params, status, code in (
         ({"Action": "Nope"}, 400, "InvalidAction"),
+        ({"Action": "ListQueues", "Version": "2008-01-01"}, 400, "NoSuchVersion"),
+        ({"Action": "ListQueues", "Version": "latest"}, 400, "MalformedVersion"),
         ({"QueueUrl": url}, 400, "MissingAction"),
         ({"Action": "SendMessage", "QueueUrl": url}, 400, "MissingParameter"),
         (
