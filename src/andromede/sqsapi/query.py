@@ -58,8 +58,10 @@ def is_query_request(scope: Scope, headers: Mapping[str, str]) -> bool:
 def is_unsigned_query_call(scope: Scope) -> bool:
     """Whether a request without a credential is an SQS Query call, which SQS refuses in its
     own words (``MissingAuthenticationToken``) rather than S3: a form POST to a queue's URL
-    (``/<account>/<queue>``: S3 has no operation for a form posted to an object), or a GET on
-    ``/`` naming an SQS action. A form POST on ``/`` is STS's, which answers the same code."""
+    (``/<account>/<queue>``) with no query string, or one naming an action — S3's POSTs on an
+    object all carry a subresource (``?uploads``, ``?uploadId=``, ``?restore``, ``?select``),
+    a POST without one is no S3 operation —, or a GET on ``/`` naming an SQS action. A form
+    POST on ``/`` is STS's, which answers the same code."""
     method, path = scope.get("method"), scope.get("path", "/")
     if method == "GET" and path == "/":
         try:
@@ -68,6 +70,9 @@ def is_unsigned_query_call(scope: Scope) -> bool:
             return False
         return action in SHAPES
     if method != "POST" or len([p for p in path.split("/") if p]) != 2:
+        return False
+    query: bytes = scope.get("query_string", b"")
+    if query and not (query.startswith(b"Action=") or b"&Action=" in query):
         return False
     return any(
         name.lower() == b"content-type"

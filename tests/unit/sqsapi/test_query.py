@@ -462,6 +462,9 @@ def test_which_unsigned_requests_are_sqs_query_calls() -> None:
     # S3's: an object GET, a bucket's form, a multipart PostObject; STS's: a form on /.
     assert not is_unsigned_query_call(scope("GET", "/bucket/key", b"Action=ListQueues"))
     assert not is_unsigned_query_call(scope("POST", "/bucket", headers=form))
+    # An anonymous multipart upload, curl's default content type (a key "dir/key", host-style).
+    assert not is_unsigned_query_call(scope("POST", "/dir/key", b"uploads", form))
+    assert not is_unsigned_query_call(scope("POST", "/bucket/key", b"uploadId=u1", form))
     multipart = [(b"content-type", b"multipart/form-data; boundary=x")]
     assert not is_unsigned_query_call(scope("POST", "/bucket/key", headers=multipart))
     assert not is_unsigned_query_call(scope("POST", "/", headers=form))
