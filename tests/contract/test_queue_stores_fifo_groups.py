@@ -21,7 +21,7 @@ from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.model import Queue
 from andromede.queues.store import QueueStore
 from andromede.queues.store_sql import SqlQueueStore
-from andromede.queues.store_sql_fifo import send_fifo
+from andromede.queues.store_sql_fifo import send_fifo, sweep_dedup_keys
 from contract.test_queue_stores_fifo import FIFO, NOW, ids, message, receive
 from support.store_backends import BACKENDS, backend_database
 
@@ -107,8 +107,11 @@ async def test_another_groups_send_does_not_wait(postgres_url: str) -> None:
     try:
         assert not await asyncio.to_thread(blocked, "a", True, "b", True)
         assert await asyncio.to_thread(blocked, "a", True, "a", True)
-        # The queue-wide mode (the default throughput limit) serialises every send.
+        # The queue-wide mode (the default throughput limit) serialises every send, and
+        # excludes per-group sends while a change of mode is under way.
         assert await asyncio.to_thread(blocked, "a", False, "b", False)
+        assert await asyncio.to_thread(blocked, "a", False, "b", True)
+        assert await asyncio.to_thread(blocked, "a", True, "b", False)
     finally:
         engine.dispose()
 
@@ -145,3 +148,28 @@ async def test_concurrent_senders_keep_each_group_in_order(postgres_url: str) ->
     finally:
         await first.close()
         await second.close()
+
+
+async def test_the_sweep_takes_expired_keys_a_hundred_at_a_time(postgres_url: str) -> None:
+    db = open_database(postgres_url)
+    try:
+        store = SqlQueueStore(db)
+        await store.create_queue(Queue("t1", "q.fifo", "eu", HIGH, NOW, NOW), limit=10)
+        old = [message("a", n) for n in range(150)]
+        await store.send_fifo("t1", "q.fifo", old, NOW, NOW + timedelta(minutes=5))
+    finally:
+        await db.close()
+    engine = sa.create_engine(_sync_url(postgres_url))
+    table = sa.table("queue_deduplications", sa.column("expires_at"))
+    late = NOW + timedelta(minutes=6)
+
+    def sweep() -> int:
+        with engine.begin() as conn:
+            sweep_dedup_keys(conn, "t1", "q.fifo", late)
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+
+    try:
+        assert await asyncio.to_thread(sweep) == 50
+        assert await asyncio.to_thread(sweep) == 0
+    finally:
+        engine.dispose()
