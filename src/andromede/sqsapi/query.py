@@ -24,6 +24,7 @@ from andromede.http.query import MalformedQuery, parse_query_parameters
 from andromede.http.response import Response, Scope
 from andromede.http.xml import XmlWriter
 from andromede.queues.errors import InvalidParameterValue, MissingParameter
+from andromede.queues.model import xml_unsafe
 from andromede.sqsapi.errors import SqsWireError
 from andromede.sqsapi.query_shapes import SHAPES, ListOf, Scalar, Shape, Struct
 
@@ -151,9 +152,17 @@ def read_params(action: str, params: Mapping[str, str]) -> dict[str, Any]:
     return read_struct(SHAPES[action][0], _Flat(params))
 
 
+def _xml_text(value: Any) -> Any:
+    """A value as an XML answer can carry it: the characters XML 1.0 cannot (which SQS refuses
+    everywhere it takes text) as U+FFFD, should one ever have been stored."""
+    if isinstance(value, str) and xml_unsafe(value):
+        return "".join("\ufffd" if xml_unsafe(c) else c for c in value)
+    return value
+
+
 def _write(xml: XmlWriter, name: str, shape: Shape, value: Any) -> None:
     if isinstance(shape, Scalar):
-        xml.element(name, value)
+        xml.element(name, _xml_text(value))
     elif isinstance(shape, Struct):
         xml.open(name)
         write_struct(xml, shape, value)
@@ -164,7 +173,7 @@ def _write(xml: XmlWriter, name: str, shape: Shape, value: Any) -> None:
     else:
         for key, item in value.items():
             xml.open(name)
-            xml.element(shape.key_name, key)
+            xml.element(shape.key_name, _xml_text(key))
             _write(xml, shape.value_name, shape.value, item)
             xml.close(name)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import botocore
+import defusedxml.ElementTree
 
 from andromede.sqsapi.actions import ACTIONS
 from andromede.sqsapi.errors import CATALOGUE
-from andromede.sqsapi.query import NAMESPACE, is_unsigned_query_call
+from andromede.sqsapi.query import NAMESPACE, answer_document, is_unsigned_query_call
 from andromede.sqsapi.query_shapes import SHAPES, ListOf, MapOf, Scalar, Shape, Struct
 from support.sqs_query import MODEL_DIR, QueryClient
 from support.sqsapp import Harness
@@ -474,3 +475,18 @@ def test_which_unsigned_requests_are_sqs_query_calls() -> None:
     assert not is_unsigned_query_call(scope("POST", "/", headers=form))
     assert not is_unsigned_query_call(scope("GET", "/", b"Action=AssumeRoleWithWebIdentity"))
     assert not is_unsigned_query_call(scope("GET", "/", b"Action=%FF"))
+
+
+async def test_answers_are_always_well_formed_xml(sqs: Harness) -> None:
+    query = QueryClient(sqs)
+    url = await _queue(query)
+    # Characters XML cannot carry are refused where text is taken (tags too)...
+    refused = await query.raw(
+        {"Action": "TagQueue", "QueueUrl": url, "Tag.1.Key": "k", "Tag.1.Value": "\x01"}
+    )
+    assert refused.status == 400 and b"<Code>InvalidParameterValue</Code>" in refused.body
+    assert (await sqs.call("TagQueue", {"QueueUrl": url, "Tags": {"k\x02": "v"}})).status == 400
+    # ...and would be written as U+FFFD, should one ever have been stored.
+    document = answer_document("ListQueueTags", {"Tags": {"k\x01": "a\x00b"}}, "r1")
+    assert defusedxml.ElementTree.fromstring(document) is not None
+    assert "a\ufffdb" in document.decode()
