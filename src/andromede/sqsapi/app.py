@@ -97,7 +97,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
 
     def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[SqsCall]:
         if is_query_request(scope, headers):
-            return SqsQueryWire(scope)
+            return SqsQueryWire(scope, max_parameters=self._settings.queue_query_max_parameters)
         return super().wire_for(scope, headers)
 
     async def serve(self, request: JsonRequest[SqsCall]) -> dict[str, Any]:

@@ -218,7 +218,8 @@ def error_document(wire: JsonWireError, request_id: str) -> bytes:
 class SqsQueryWire:
     """The Query protocol of one request (its parameters read once its body is)."""
 
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, *, max_parameters: int) -> None:
+        self._max_parameters = max_parameters
         self._path: str = scope.get("path", "/")
         self._query: bytes = scope.get("query_string", b"")
         self._method: str = scope.get("method", "POST")
@@ -227,6 +228,12 @@ class SqsQueryWire:
         body = request.body
         if body and (self._method != "POST" or _content_type(request.headers) != FORM):
             raise SqsWireError("InvalidParameterValue", f"Content-Type must be {FORM} for a body")
+        # Counted before parsing: a body may be megabytes of a message, not of fields.
+        if self._query.count(b"&") + body.count(b"&") + 2 > self._max_parameters:
+            raise SqsWireError(
+                "InvalidParameterValue",
+                f"The request has more than {self._max_parameters} parameters.",
+            )
         try:
             return parse_query_parameters(self._query, body)
         except MalformedQuery as exc:

@@ -6,6 +6,7 @@ and raw form posts, a post to the queue's URL and a GET as scripts send them."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 import botocore
 import defusedxml.ElementTree
 
+from andromede.settings import Settings
 from andromede.sqsapi.actions import ACTIONS
+from andromede.sqsapi.app import SqsApp
 from andromede.sqsapi.errors import CATALOGUE
 from andromede.sqsapi.query import NAMESPACE, answer_document, is_unsigned_query_call
 from andromede.sqsapi.query_shapes import SHAPES, ListOf, MapOf, Scalar, Shape, Struct
@@ -490,3 +493,22 @@ async def test_answers_are_always_well_formed_xml(sqs: Harness) -> None:
     document = answer_document("ListQueueTags", {"Tags": {"k\x01": "a\x00b"}}, "r1")
     assert defusedxml.ElementTree.fromstring(document) is not None
     assert "a\ufffdb" in document.decode()
+
+
+async def test_the_parameter_count_is_bounded_by_its_setting(sqs: Harness, tmp_path: Path) -> None:
+    url = await _queue(QueryClient(sqs))
+    many = {"Action": "GetQueueAttributes", "QueueUrl": url}
+    many |= {f"AttributeName.{n}": "All" for n in range(1, 150)}
+    # Within the default (1,000): served.
+    assert (await QueryClient(sqs).raw(many)).status == 200
+    settings = Settings(
+        data_dir=tmp_path, region="eu-fr-1", max_api_body_size=4096,
+        queue_max_message_size=2048, queue_query_max_parameters=100,
+    )  # fmt: skip
+    bounded = dataclasses.replace(
+        sqs, app=SqsApp(sqs.queues, sqs.identity, sqs.audit, settings, billing=sqs.billing)
+    )
+    refused = await QueryClient(bounded).raw(many)
+    assert refused.status == 400 and b"more than 100 parameters" in refused.body
+    few = {"Action": "GetQueueAttributes", "QueueUrl": url, "AttributeName.1": "All"}
+    assert (await QueryClient(bounded).raw(few)).status == 200
