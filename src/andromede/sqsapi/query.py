@@ -220,12 +220,17 @@ class SqsQueryWire:
 
     def __init__(self, scope: Scope, *, max_parameters: int) -> None:
         self._max_parameters = max_parameters
+        self._parsed: tuple[bytes, dict[str, str]] | None = None
         self._path: str = scope.get("path", "/")
         self._query: bytes = scope.get("query_string", b"")
         self._method: str = scope.get("method", "POST")
 
     def _flat(self, request: JsonRequest[SqsCall]) -> dict[str, str]:
+        """The request's parameters, parsed once its body is read (the action is looked for
+        before, then checked and read after: one parse of a body of megabytes)."""
         body = request.body
+        if self._parsed is not None and self._parsed[0] is body:
+            return self._parsed[1]
         if body and (self._method != "POST" or _content_type(request.headers) != FORM):
             raise SqsWireError("InvalidParameterValue", f"Content-Type must be {FORM} for a body")
         # Counted before parsing: a body may be megabytes of a message, not of fields.
@@ -235,9 +240,11 @@ class SqsQueryWire:
                 f"The request has more than {self._max_parameters} parameters.",
             )
         try:
-            return parse_query_parameters(self._query, body)
+            parsed = parse_query_parameters(self._query, body)
         except MalformedQuery as exc:
             raise SqsWireError("MalformedQueryString") from exc
+        self._parsed = (body, parsed)
+        return parsed
 
     def action(self, request: JsonRequest[SqsCall]) -> str:
         try:
