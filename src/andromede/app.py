@@ -72,6 +72,7 @@ from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.settings import Settings, load_settings
 from andromede.sqsapi.app import SqsApp
+from andromede.sqsapi.query import is_unsigned_query_call
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.access_points import SqlAccessPointStore
@@ -704,6 +705,8 @@ def api_service(scope: Scope) -> str:
         service = SqsApp.name
     elif service is None and is_cloudwatch_call(scope["path"], scope["headers"]):
         service = CloudWatchApp.name
+    elif service is None and is_unsigned_query_call(scope):
+        service = SqsApp.name  # refused in SQS's Query words (decision 0173)
     elif service is None and is_certificate_request(scope):
         service = SnsCertificateApp.name
     elif service is None and _unsigned_sns(scope):

@@ -23,11 +23,17 @@ shared with it and taken once AddPermission shares it; that tenant subscribes it
 to the topic, which receives the owner's messages once the queue's policy lets SNS send.
 
 Decision 0175: a FIFO topic's tags, its delivery to a standard queue, and its archive
-replayed into a FIFO queue subscribed later, marked ``Replayed``."""
+replayed into a FIFO queue subscribed later, marked ``Replayed``.
+
+The Query protocol (decision 0173): boto3 pinned to Query (the SQS model botocore shipped
+while it spoke Query, loaded from ``support/sqs_query_model``) doing the lot, batches' partial
+failures and the modelled exception classes included, then httpx posting a signed form to the
+queue's own URL and a presigned GET, as scripts do."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import sqlite3
 import time
@@ -39,14 +45,20 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
+import httpx
 import pytest
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from andromede.notifications.envelope import verify
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
 from support.server import REGION, ServerProcess, running_server
+from support.sqs_query import MODEL_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -138,6 +150,15 @@ def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:
     aws("sqs", "send-message", "--queue-url", url, "--message-body", "from the cli")
     out = json.loads(aws("sqs", "receive-message", "--queue-url", url).stdout)
     assert [m["Body"] for m in out["Messages"]] == ["from the cli"]
+    # The aws CLI v1 speaking Query as it did before botocore 1.31 (decision 0173): the
+    # Query-era model where botocore looks for a user's models first (~/.aws/models).
+    legacy_root = tmp_path / "query"
+    shutil.copytree(MODEL_DIR, legacy_root / "home" / ".aws" / "models")
+    legacy = aws_cli(server, legacy_root)
+    legacy("sqs", "send-message", "--queue-url", url, "--message-body", "over query")
+    received = legacy("sqs", "receive-message", "--queue-url", url, "--debug")
+    assert "'Action': 'ReceiveMessage'" in received.stderr  # a Query form, not JSON
+    assert [m["Body"] for m in json.loads(received.stdout)["Messages"]] == ["over query"]
     aws("sqs", "delete-queue", "--queue-url", url)
 
 
@@ -687,3 +708,92 @@ def test_sns_across_accounts(server: ServerProcess) -> None:
     sns.publish(TopicArn=topic, Message="to every subscriber")
     assert [b["Message"] for b in _received(partner_sqs, theirs, 1)] == ["to every subscriber"]
     assert [b["Message"] for b in _received(sqs, url, 1)] == ["to every subscriber"]
+
+
+def test_the_query_protocol_with_boto3_pinned_to_it_and_httpx(server: ServerProcess) -> None:
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, str(MODEL_DIR))
+    access_key, secret_key = server.credentials()
+    sqs: Any = boto3.Session(botocore_session=session).client(
+        "sqs",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}),
+    )
+    assert sqs.meta.service_model.protocol == "query"
+    url = sqs.create_queue(
+        QueueName="legacy", Attributes={"VisibilityTimeout": "5"}, tags={"t": "1"}
+    )["QueueUrl"]
+    assert sqs.get_queue_url(QueueName="legacy")["QueueUrl"] == url
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"t": "1"}
+    sent = sqs.send_message(
+        QueueUrl=url,
+        MessageBody="old client",
+        MessageAttributes={"timestamp": {"StringValue": "1493147359900", "DataType": "Number"}},
+    )
+    assert sent["MD5OfMessageAttributes"] == "235c5c510d26fb653d073faed50ae77c"
+    batch = sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "ok", "MessageBody": "second"},
+            {"Id": "late", "MessageBody": "never", "DelaySeconds": 901},
+        ],
+    )
+    assert [e["Id"] for e in batch["Successful"]] == ["ok"]
+    assert [e["Id"] for e in batch["Failed"]] == ["late"]
+    got = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+    )["Messages"]
+    assert sorted(m["Body"] for m in got) == ["old client", "second"]
+    first = next(m for m in got if m["Body"] == "old client")
+    assert first["MD5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
+    assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+    sqs.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=9
+    )
+    deleted = sqs.delete_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+    )
+    assert len(deleted["Successful"]) == 2
+    shown = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert shown["ApproximateNumberOfMessages"] == "0" and shown["VisibilityTimeout"] == "5"
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist) as caught:
+        sqs.get_queue_url(QueueName="missing")
+    assert caught.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    with pytest.raises(ClientError) as refused:
+        sqs.send_message_batch(QueueUrl=url, Entries=[])
+    assert refused.value.response["Error"]["Code"] == "AWS.SimpleQueueService.EmptyBatchRequest"
+    # A script's form, posted to the queue's own URL, signed; then a presigned GET.
+    credentials = Credentials(access_key, secret_key)
+    form = AWSRequest(
+        method="POST",
+        url=url,
+        data=b"Action=SendMessage&MessageBody=from+curl",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    SigV4Auth(credentials, "sqs", REGION).add_auth(form)
+    posted = httpx.post(url, content=form.body, headers=dict(form.headers.items()), timeout=10)
+    assert posted.status_code == 200, posted.text
+    assert "<SendMessageResponse" in posted.text and "<MD5OfMessageBody>" in posted.text
+    get = AWSRequest(method="GET", url=f"{url}?Action=ReceiveMessage&AttributeName.1=All")
+    SigV4QueryAuth(credentials, "sqs", REGION, expires=60).add_auth(get)
+    received = httpx.get(get.url, timeout=10)
+    assert received.status_code == 200, received.text
+    assert "<Body>from curl</Body>" in received.text
+    # Unsigned, to the queue's URL or naming an SQS action on /: refused in SQS's words.
+    for unsigned in (
+        httpx.post(
+            url,
+            content=b"Action=SendMessage&MessageBody=x",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=10,
+        ),
+        httpx.get(f"{server.endpoint}/?Action=ListQueues", timeout=10),
+    ):
+        assert unsigned.status_code == 403, unsigned.text
+        assert "<Code>MissingAuthenticationToken</Code>" in unsigned.text
+        assert 'xmlns="http://queue.amazonaws.com/doc/2012-11-05/"' in unsigned.text
+    sqs.delete_queue(QueueUrl=url)

@@ -12,16 +12,24 @@ AsgiApp = Callable[..., Awaitable[None]]
 
 
 async def post(
-    app: AsgiApp, headers: Mapping[str, str], body: bytes, client: tuple[str, int]
+    app: AsgiApp,
+    headers: Mapping[str, str],
+    body: bytes,
+    client: tuple[str, int],
+    *,
+    method: str = "POST",
+    path: str = "/",
+    query: bytes = b"",
 ) -> tuple[int, dict[str, str], bytes]:
-    """POST ``body`` with ``headers`` (a signed request's) to ``app`` from ``client``; the
-    answer's status, headers (lower-cased names) and body."""
+    """POST ``body`` with ``headers`` (a signed request's) to ``app`` from ``client`` (or
+    another ``method`` to another ``path``); the answer's status, headers (lower-cased names)
+    and body."""
     scope = {
         "type": "http",
-        "method": "POST",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
         "scheme": "http",
         "client": client,
         "headers": [(b"host", b"127.0.0.1:9000")]

@@ -8,6 +8,11 @@ exception is logged and answered with the service's internal error, carrying not
 request id. What differs stays with each service: its error catalogue and shape
 (:class:`JsonWireError` subclasses), which principals it serves and what a handler receives
 (:meth:`JsonEndpoint.serve`), and which calls leave an audit event (:meth:`JsonEndpoint.audited`).
+
+How a request names its action and carries its parameters, and how its answer and errors are
+written, is its :class:`RequestWire`: the JSON protocol's (:class:`JsonWire`) unless the service
+also accepts another on the same endpoint (SQS's Query protocol, decision 0173); admission,
+audit, metering and the access log stay this skeleton's whatever the protocol.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -31,6 +36,7 @@ from andromede.http.asgi import (
     ClientGone,
     decode_headers,
     new_request_id,
+    raw_target,
     read_small_body,
 )
 from andromede.http.ratelimit import RateLimiter
@@ -40,7 +46,14 @@ from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 
-__all__ = ["JsonEndpoint", "JsonErrorTypes", "JsonRequest", "JsonWireError"]
+__all__ = [
+    "JsonEndpoint",
+    "JsonErrorTypes",
+    "JsonRequest",
+    "JsonWire",
+    "JsonWireError",
+    "RequestWire",
+]
 
 C = TypeVar("C")
 
@@ -88,10 +101,74 @@ class JsonRequest(Generic[C]):
     target: str
     action_name: str
     started: float
+    wire: RequestWire[C]
     body: bytes = b""
     principal: Principal = ANONYMOUS
     authenticated: Authenticated | None = None
     context: C | None = field(default=None)
+
+
+class RequestWire(Protocol[C]):
+    """How one request names its action and carries its parameters, and how its answer and
+    its errors are written."""
+
+    def action(self, request: JsonRequest[C]) -> str:
+        """The action the request names ("" for none yet)."""
+        ...
+
+    def params(self, request: JsonRequest[C]) -> dict[str, Any]:
+        """The request's parameters in the JSON protocol's shape (or the service's error)."""
+        ...
+
+    def answer(self, request: JsonRequest[C], result: dict[str, Any]) -> Response:
+        """The answer to a call that succeeded."""
+        ...
+
+    def error(self, request: JsonRequest[C], wire: JsonWireError) -> Response:
+        """The answer to a call that failed."""
+        ...
+
+
+class JsonWire(Generic[C]):
+    """The AWS JSON protocol: ``X-Amz-Target``, a JSON body, JSON answers and errors."""
+
+    def __init__(self, endpoint: JsonEndpoint[C]) -> None:
+        self._endpoint = endpoint
+
+    def action(self, request: JsonRequest[C]) -> str:
+        prefix = self._endpoint.target_prefix
+        target = request.target
+        return target.removeprefix(prefix) if target.startswith(prefix) else ""
+
+    def params(self, request: JsonRequest[C]) -> dict[str, Any]:
+        endpoint = self._endpoint
+        serialization = endpoint.error_types.serialization
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != endpoint.content_type:
+            raise endpoint.wire_error(
+                serialization, f"Content-Type must be {endpoint.content_type}"
+            )
+        try:
+            params = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise endpoint.wire_error(serialization, "The body is not valid JSON") from exc
+        if not isinstance(params, dict):
+            raise endpoint.wire_error(serialization, "The body must be a JSON object")
+        return params
+
+    def answer(self, request: JsonRequest[C], result: dict[str, Any]) -> Response:
+        return self._response(200, result)
+
+    def error(self, request: JsonRequest[C], wire: JsonWireError) -> Response:
+        response = self._response(wire.status, wire.payload())
+        response.headers.extend(wire.headers())
+        return response
+
+    def _response(self, status: int, payload: dict[str, Any]) -> Response:
+        endpoint = self._endpoint
+        blank = endpoint.empty_body_for_empty_result and not payload and status == 200
+        body = b"" if blank else json.dumps(payload, separators=(",", ":")).encode()
+        return Response(status=status, headers=[("Content-Type", endpoint.content_type)], body=body)
 
 
 class JsonEndpoint(ABC, Generic[C]):
@@ -125,6 +202,7 @@ class JsonEndpoint(ABC, Generic[C]):
             also_accepted_regions=also_accepted_regions,
         )
         self._body_limit = body_limit
+        self._json: JsonWire[C] = JsonWire(self)
 
     @abstractmethod
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
@@ -143,25 +221,29 @@ class JsonEndpoint(ABC, Generic[C]):
     def audited(self, request: JsonRequest[C]) -> list[str] | None:
         """The resources of the request's audit event, or None when it leaves none."""
 
+    def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[C]:
+        """The protocol a request speaks, from its method and headers: JSON here."""
+        return self._json
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         headers = decode_headers(scope["headers"])
-        target = headers.get("x-amz-target", "")
         request: JsonRequest[C] = JsonRequest(
             scope=scope,
             headers=headers,
             request_id=new_request_id(),
-            target=target,
-            action_name=(
-                target.removeprefix(self.target_prefix)
-                if target.startswith(self.target_prefix)
-                else ""
-            ),
+            target=headers.get("x-amz-target", ""),
+            action_name="",
             started=time.perf_counter(),
+            wire=self.wire_for(scope, headers),
         )
+        wire = request.wire
+        request.action_name = wire.action(request)
         try:
             request.body = await self._read_body(receive)
+            # A protocol naming the action in the body (a Query form) names it now.
+            request.action_name = request.action_name or wire.action(request)
             authenticated = await self._signed.authenticate(
                 scope,
                 headers,
@@ -177,12 +259,12 @@ class JsonEndpoint(ABC, Generic[C]):
                 raise self.wire_error(self.error_types.unauthenticated)
             if not self._signed.allow(authenticated):
                 raise self.wire_error(self.error_types.throttled)
-            response = self._json_response(200, await self.serve(request))
+            response = wire.answer(request, await self.serve(request))
         except ClientGone:
             self.finish(request, 499, "ClientGone")
             return
         except Exception as exc:
-            response, error_type = self._error_response(exc, request.request_id)
+            response, error_type = self._error_response(exc, request)
             self.finish(request, response.status, error_type)
             if error_type == self.error_types.too_large:
                 # The rest of the body was left unread: it must not become the next request.
@@ -192,18 +274,8 @@ class JsonEndpoint(ABC, Generic[C]):
         await send_response(send, response, [(b"x-amzn-requestid", request.request_id.encode())])
 
     def params(self, request: JsonRequest[C]) -> dict[str, Any]:
-        """The request's JSON parameters, once its ``Content-Type`` is the protocol's."""
-        serialization = self.error_types.serialization
-        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if content_type != self.content_type:
-            raise self.wire_error(serialization, f"Content-Type must be {self.content_type}")
-        try:
-            params = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise self.wire_error(serialization, "The body is not valid JSON") from exc
-        if not isinstance(params, dict):
-            raise self.wire_error(serialization, "The body must be a JSON object")
-        return params
+        """The request's parameters, in the JSON protocol's shape whatever its protocol."""
+        return request.wire.params(request)
 
     def finish(self, request: JsonRequest[C], status: int, error_type: str | None) -> None:
         """The audit event (when :meth:`audited` asks for one) and the access-log line."""
@@ -227,10 +299,14 @@ class JsonEndpoint(ABC, Generic[C]):
             level = logging.WARNING if status >= 500 else logging.INFO
             log_access(
                 level,
-                f"%s %s {self.name}:%s POST / %d %.1fms",
+                f"%s %s {self.name}:%s %s %s %d %.1fms",
                 request.request_id,
                 principal.arn,
                 request.action_name or "-",
+                request.scope.get("method", "POST"),
+                # A Query request may name the queue in its path (decision 0173); the raw
+                # path, percent-encoded as sent, as S3's lines show it.
+                raw_target(request.scope)[0][:256],
                 status,
                 (time.perf_counter() - request.started) * 1000,
             )
@@ -251,19 +327,12 @@ class JsonEndpoint(ABC, Generic[C]):
         wire = self.to_wire_error(exc)
         return None if wire is None else wire.error_type
 
-    def _error_response(self, exc: Exception, request_id: str) -> tuple[Response, str]:
+    def _error_response(self, exc: Exception, request: JsonRequest[C]) -> tuple[Response, str]:
         wire = self.to_wire_error(exc) if isinstance(exc, AndromedeError) else None
         if wire is None:
             # Logged under the service's module, where its operators look.
             logging.getLogger(type(self).__module__).error(
-                "request %s: unexpected error", request_id, exc_info=exc
+                "request %s: unexpected error", request.request_id, exc_info=exc
             )
             wire = self.wire_error(self.error_types.internal)
-        response = self._json_response(wire.status, wire.payload())
-        response.headers.extend(wire.headers())
-        return response, wire.error_type
-
-    def _json_response(self, status: int, payload: dict[str, Any]) -> Response:
-        blank = self.empty_body_for_empty_result and not payload and status == 200
-        body = b"" if blank else json.dumps(payload, separators=(",", ":")).encode()
-        return Response(status=status, headers=[("Content-Type", self.content_type)], body=body)
+        return request.wire.error(request, wire), wire.error_type

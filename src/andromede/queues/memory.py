@@ -155,6 +155,8 @@ class MemoryQueueStore:
         messages: Sequence[StoredMessage],
         now: datetime,
         dedup_until: datetime,
+        *,
+        per_group: bool = False,
     ) -> list[tuple[str, int]]:
         rows = self._messages.setdefault((tenant_id, name), {})
         for key in [

@@ -47,6 +47,7 @@ __all__ = [
     "message_size",
     "parse_queue_arn",
     "queue_arn",
+    "xml_unsafe",
 ]
 
 FORMAT_VERSION: Final = 1
@@ -334,6 +335,11 @@ def check_message_attributes(attributes: Mapping[str, MessageAttribute]) -> None
             or ".." in name
         ):
             raise InvalidParameterValue(f"Message (user) attribute name '{name[:256]}' is invalid.")
+
+
+def xml_unsafe(text: str) -> bool:
+    """Whether ``text`` holds a character SQS refuses (none that XML 1.0 cannot carry)."""
+    return _INVALID_CHARACTERS.search(text) is not None
 
 
 def check_body(body: str) -> None:

@@ -68,6 +68,7 @@ from andromede.queues.model import (
     message_size,
     parse_queue_arn,
     queue_arn,
+    xml_unsafe,
 )
 from andromede.queues.redrive_allow import redrive_allowed
 from andromede.queues.sealing import KmsSealer, MessageCipher, Sealer
@@ -432,7 +433,12 @@ class QueueService:
         with its sequence number."""
         now = self._clock()
         kept = await self._store.send_fifo(
-            queue.tenant_id, queue.name, messages, now, now + DEDUP_INTERVAL
+            queue.tenant_id,
+            queue.name,
+            messages,
+            now,
+            now + DEDUP_INTERVAL,
+            per_group=queue.attributes.get("FifoThroughputLimit") == "perMessageGroupId",
         )
         return [
             replace(one, message_id=message_id, sequence_number=sequence_number(sequence))
@@ -740,5 +746,13 @@ def _check_tags(tags: Mapping[str, str]) -> None:
     if len(tags) > MAX_TAGS:
         raise InvalidParameterValue(f"Too many tags: at most {MAX_TAGS} per queue.")
     for key, value in tags.items():
-        if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
+        if (
+            not 1 <= len(key) <= 128
+            or len(value) > 256
+            or key.lower().startswith("aws:")
+            # SQS's tags are letters, digits, spaces and a few signs; at least none that an
+            # XML answer (the Query protocol's, decision 0173) could not carry.
+            or xml_unsafe(key)
+            or xml_unsafe(value)
+        ):
             raise InvalidParameterValue(f"Tag key or value is invalid: {key[:128]}")

@@ -105,13 +105,16 @@ class QueueStore(Protocol):
         messages: Sequence[StoredMessage],
         now: datetime,
         dedup_until: datetime,
+        *,
+        per_group: bool = False,
     ) -> list[tuple[str, int]]:
         """Add a FIFO queue's messages in order, each with its ``group_key`` and
         ``dedup_key``; for each, its (message id, sequence). A message whose ``dedup_key``
         was sent to the queue before and not past ``now`` is not added: its answer is the
         first message's id and sequence. A new key is remembered until ``dedup_until``.
         Sequences grow with the order of sends on a queue (sends to one queue are
-        serialised)."""
+        serialised) or, ``per_group`` (the high-throughput mode, decision 0173), with the
+        order of sends to each group: only sends to one group are serialised."""
 
     async def receive_fifo(
         self,

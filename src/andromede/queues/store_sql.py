@@ -206,9 +206,13 @@ class SqlQueueStore:
         messages: Sequence[StoredMessage],
         now: datetime,
         dedup_until: datetime,
+        *,
+        per_group: bool = False,
     ) -> list[tuple[str, int]]:
         return await self._db.write(
-            lambda conn: send_fifo(conn, tenant_id, name, messages, now, dedup_until)
+            lambda conn: send_fifo(
+                conn, tenant_id, name, messages, now, dedup_until, per_group=per_group
+            )
         )
 
     async def receive_fifo(

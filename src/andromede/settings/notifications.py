@@ -95,6 +95,14 @@ class NotificationSettings(BaseModel):
         description="Messages of one queue that may be in flight (received, neither deleted "
         "nor visible again) before ReceiveMessage answers OverLimit, as on SQS (decision 0158).",
     )
+    queue_query_max_parameters: int = Field(
+        default=1000,
+        ge=100,
+        le=100_000,
+        description="Most parameters one SQS Query request may carry, its form and query "
+        "string together; more are refused (InvalidParameterValue) before any is read, as a "
+        "batch of ten messages with ten attributes each needs about 400 (decision 0173).",
+    )
     queue_long_poll_interval: float = Field(
         default=1.0,
         gt=0,

@@ -7,8 +7,10 @@ resource the queue ARN(s), outcome) and an access-log line. Every error leaves a
 ``{"__type": "com.amazonaws.sqs#…", "message": …}`` with the ``x-amzn-query-error`` header that
 botocore reads for this ``awsQueryCompatible`` service and the ``x-amzn-RequestId`` header; an
 unexpected exception is logged and answered ``InternalFailure`` carrying nothing but the
-request id. The older Query protocol is not served. The request skeleton is the one KMS
-shares (:mod:`andromede.awsjson.endpoint`, decision 0162).
+request id. The older Query protocol is served on the same endpoint (decision 0173): a request
+without ``X-Amz-Target`` that is a GET, a form post or names ``Action=`` is read and answered
+by :class:`andromede.sqsapi.query.SqsQueryWire`, the rest of its way the same. The request
+skeleton is the one KMS shares (:mod:`andromede.awsjson.endpoint`, decision 0162).
 """
 
 from __future__ import annotations
@@ -16,10 +18,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from andromede.audit.service import AuditService
-from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
+from andromede.awsjson.endpoint import (
+    JsonEndpoint,
+    JsonErrorTypes,
+    JsonRequest,
+    JsonWireError,
+    RequestWire,
+)
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Scope
 from andromede.iam.service import IdentityService
 from andromede.queues.model import Queue
 from andromede.queues.mover import MessageMover
@@ -29,6 +38,7 @@ from andromede.sqsapi.actions import ACTIONS, NOT_SERVED, SqsCall
 from andromede.sqsapi.authorise import KeyUser, SqsAuthoriser
 from andromede.sqsapi.errors import SqsWireError, to_sqs_error
 from andromede.sqsapi.metering import billed_to, sqs_requests
+from andromede.sqsapi.query import SqsQueryWire, is_query_request
 
 __all__ = ["CONTENT_TYPE", "SqsApp"]
 
@@ -85,11 +95,18 @@ class SqsApp(JsonEndpoint[SqsCall]):
     def to_wire_error(self, exc: AndromedeError) -> JsonWireError | None:
         return to_sqs_error(exc)
 
+    def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[SqsCall]:
+        if is_query_request(scope, headers):
+            return SqsQueryWire(scope, max_parameters=self._settings.queue_query_max_parameters)
+        return super().wire_for(scope, headers)
+
     async def serve(self, request: JsonRequest[SqsCall]) -> dict[str, Any]:
         principal = request.principal
         if principal.tenant_id is None:  # platform operators hold no queues
             raise SqsWireError("AccessDenied", "Operators do not use tenant queues")
         action_name = request.action_name
+        if isinstance(request.wire, SqsQueryWire):
+            request.wire.check(request)
         if action_name in NOT_SERVED:
             raise SqsWireError(
                 "UnsupportedOperation", f"{action_name} is not implemented (decision 0158)"

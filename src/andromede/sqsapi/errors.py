@@ -6,7 +6,9 @@ with the ``x-amzn-query-error`` header giving the code of its older Query protoc
 fault (``AWS.SimpleQueueService.NonExistentQueue;Sender``): botocore raises ``ClientError``
 whose ``Error.Code`` is that query code, and picks the modelled exception class
 (``client.exceptions.QueueDoesNotExist``) by the ``__type``, as the service is
-``awsQueryCompatible``.
+``awsQueryCompatible``. The Query protocol (decision 0173) answers the same catalogue's query
+code in its ``ErrorResponse``. The codes and statuses are the ``awsQueryError`` traits of SQS's
+model (a unit test walks botocore's model so that none is missing).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
     **_types(400, _SQS, {
         "InvalidAttributeName": "The specified attribute does not exist.",
         "InvalidAttributeValue": "A queue attribute value is invalid.",
-        "ReceiptHandleIsInvalid": "The receipt handle is not valid.",
         "InvalidMessageContents": "The message contains characters outside the allowed set.",
+        "InvalidIdFormat": "The specified receipt handle isn't valid for the current version.",
     }),
     **_types(400, _SQS, {
         "MessageNotInflight": "The message is not in flight.",
@@ -50,17 +52,30 @@ CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
         "BatchEntryIdsNotDistinct": "Two or more batch entries have the same Id.",
         "InvalidBatchEntryId": "A batch entry id is invalid.",
         "BatchRequestTooLong": "The batch request is too long.",
+        "QueueDeletedRecently": "A queue of this name was deleted in the last 60 seconds.",
+    }, query_prefix=_Q),
+    **_types(403, _SQS, {
+        "PurgeQueueInProgress": "The queue was purged in the last 60 seconds.",
     }, query_prefix=_Q),
     **_types(403, _SQS, {
         "OverLimit": "The limit of the queue or account was reached.",
         "RequestThrottled": "Rate exceeded",
+        "InvalidSecurity": "The request was not made over HTTPS or did not use SigV4.",
     }),
-    **_types(404, _SQS, {"InvalidAddress": "The specified ID is invalid."}),
+    **_types(404, _SQS, {
+        "InvalidAddress": "The specified ID is invalid.",
+        "ReceiptHandleIsInvalid": "The receipt handle is not valid.",
+    }),
     **_types(400, _CORAL, {
         "InvalidParameterValue": "An invalid or out-of-range value was supplied.",
         "MissingParameter": "A required parameter is missing.",
         "IncompleteSignature": "The request signature does not conform to AWS standards.",
         "SerializationException": "The request body is not valid JSON for this operation.",
+        # The Query protocol's own (decision 0173).
+        "InvalidAction": "The action or operation requested is invalid.",
+        "MissingAction": "The request is missing an action.",
+        "NoSuchVersion": "An incorrect version was specified in the request.",
+        "MalformedVersion": "Version not well formed.",
     }),
     **_types(403, _CORAL, {
         "AccessDenied": "Access to the resource is denied.",
@@ -69,6 +84,9 @@ CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
         "ExpiredToken": "The security token included in the request is expired",
         "SignatureDoesNotMatch": "The request signature we calculated does not match the "
                                  "signature you provided.",
+    }),
+    **_types(404, _CORAL, {
+        "MalformedQueryString": "The query string is malformed or not UTF-8.",
     }),
     **_types(413, _CORAL, {
         "RequestEntityTooLarge": "The request body is larger than this endpoint accepts.",
@@ -94,6 +112,9 @@ CATALOGUE: Final[dict[str, tuple[int, str, str, str]]] = {
     "KmsInvalidKeyUsage": (400, _SQS, "KMS.InvalidKeyUsageException",
                            "The KMS key cannot be used for this operation."),
     "KmsNotFound": (400, _SQS, "KMS.NotFoundException", "The KMS key was not found."),
+    "KmsOptInRequired": (403, _SQS, "KMS.OptInRequired",
+                         "The request was rejected because the KMS key needs an opt-in."),
+    "KmsThrottled": (400, _SQS, "KMS.ThrottlingException", "KMS throttled the request."),
 }  # fmt: skip
 
 
@@ -101,7 +122,9 @@ class SqsWireError(JsonWireError):
     def __init__(self, error_type: str, message: str | None = None) -> None:
         status, prefix, query_code, default = CATALOGUE[error_type]
         self.full_type = prefix + error_type
-        self.query_error = f"{query_code};{'Receiver' if status >= 500 else 'Sender'}"
+        self.query_code = query_code
+        self.fault = "Receiver" if status >= 500 else "Sender"
+        self.query_error = f"{query_code};{self.fault}"
         super().__init__(error_type, status, message if message is not None else default)
 
     def payload(self) -> dict[str, Any]:

@@ -288,3 +288,27 @@ async def test_fifo_queues_take_no_s3_events_nor_standard_topics_messages() -> N
         assert (
             await subscribers.send("t1", arn, "published", topic_arn="arn:aws:sns:eu:t1:feed")
         ) is not fifo_queue
+
+
+async def test_high_throughput_deduplicates_per_group(sqs: Harness) -> None:
+    """Decision 0173: with DeduplicationScope=messageGroup and perMessageGroupId, the same
+    deduplication id in two groups is two messages, and a duplicate within one group is one."""
+    url = await fifo(
+        sqs, "h.fifo", DeduplicationScope="messageGroup", FifoThroughputLimit="perMessageGroupId"
+    )
+    sent = [
+        await sqs.ok(
+            "SendMessage",
+            {
+                "QueueUrl": url,
+                "MessageBody": body,
+                "MessageGroupId": group,
+                "MessageDeduplicationId": "same",
+            },
+        )
+        for group, body in (("a", "1"), ("b", "2"), ("a", "3"))
+    ]
+    assert sent[0]["MessageId"] != sent[1]["MessageId"]
+    assert sent[2]["MessageId"] == sent[0]["MessageId"]
+    assert sent[2]["SequenceNumber"] == sent[0]["SequenceNumber"]
+    assert sorted(m["Body"] for m in await receive(sqs, url)) == ["1", "2"]
