@@ -11,7 +11,8 @@ or ``InstanceId`` for an instance's only interface, decision 0161's addendum: sh
 instance it is attached to, ``blackhole`` once detached or deleted), for a block
 (``DestinationCidrBlock``) or a customer-managed prefix list of the caller's
 (``DestinationPrefixListId``, decision 0149's addendum: shown as ``destinationPrefixListId``,
-filter ``route.destination-prefix-list-id``);
+filter ``route.destination-prefix-list-id``); a subnet's whole block routed to an interface,
+and the local route's target replaced by one and given back (``LocalTarget``), decision 0179;
 to anything else, an IPv6 destination, and an edge association are refused by name
 (UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs
 are ``network_acls.py``'s.
