@@ -248,6 +248,15 @@ async def test_a_route_more_specific_than_local_passes_the_appliance_between_sub
             assert _forwarded(appliance, "10.0.0.7", "10.0.1.7") > there
             back = _forwarded(appliance, "10.0.1.7", "10.0.0.7")
             assert back > 0
+            # A's local route replaced by the appliance (the VPC's block to it), B's direct.
+            whole = InterfaceRoute(
+                a.network_id, a.cidr, ("10.0.0.0/16",), eni, "10.0.2.5", c.network_id
+            )
+            await networks.set_interface_routes(router, (whole,))
+            before = _forwarded(appliance, "10.0.0.7", "10.0.1.7")
+            assert client.reach("10.0.1.7", 8080) == "peer 10.0.0.7"
+            assert _forwarded(appliance, "10.0.0.7", "10.0.1.7") > before
+            assert _forwarded(appliance, "10.0.1.7", "10.0.0.7") == back
             # Taken back: direct again, nothing more through the appliance, no rule left.
             await networks.set_interface_routes(router, ())
             through = _forwarded(appliance, "10.0.0.7", "10.0.1.7")

@@ -158,7 +158,11 @@ def _route_table_filters(
                 if r.destination_prefix_list_id is not None
             ]
         ),
-        "route.gateway-id": of(lambda t: [r.gateway_id for r in t.routes if r.gateway_id]),
+        "route.gateway-id": of(
+            lambda t: [
+                r.gateway_id for r in t.routes if r.gateway_id and not r.network_interface_id
+            ]
+        ),
         "route.instance-id": of(
             lambda t: [i.instance_id for r in t.routes if (i := _instance_of(r, targets))]
         ),

@@ -94,6 +94,15 @@ async def test_the_local_route_targets_an_interface_and_comes_back(world: World)
     assert "GatewayId" not in local
     assert (local["NetworkInterfaceId"], local["InstanceId"]) == (ids["eni"], ids["appliance"])
     assert (local["State"], local["Origin"]) == ("active", "CreateRouteTable")
+    # Not a gateway's route any more.
+    by_gateway = await world.root.call(
+        "DescribeRouteTables",
+        Filters=[
+            {"Name": "route.gateway-id", "Values": ["local"]},
+            {"Name": "vpc-id", "Values": [ids["vpc"]]},
+        ],
+    )
+    assert ids["table"] not in [t["RouteTableId"] for t in by_gateway["RouteTables"]]
     # The whole block less every more specific route goes to the appliance.
     [told] = world.driver.interface_routes[ids["vpc"]]
     assert (told.network_id, told.destinations) == (ids["a"], (VPC,))
