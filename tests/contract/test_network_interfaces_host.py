@@ -159,3 +159,114 @@ async def test_a_route_to_an_appliances_interface_carries_traffic_through_it(
             ).stdout  # fmt: skip
             assert "lookup 5000" not in rules
             assert client.connect("192.168.77.2", 8080) == ""
+
+
+def _forwarded(appliance: Guest, source: str, destination: str) -> int:
+    """Packets the appliance guest forwarded from ``source`` to ``destination`` (its own nft
+    counter, made by :func:`_count_forwarding`)."""
+    listed = appliance.run("nft", "list", "chain", "inet", "count", "forward").stdout
+    for line in listed.splitlines():
+        if f"ip saddr {source} ip daddr {destination}" in line:
+            return int(line.split("packets ")[1].split()[0])
+    raise AssertionError(listed)
+
+
+def _count_forwarding(appliance: Guest, pairs: list[tuple[str, str]]) -> None:
+    """The appliance forwards (its check is off) and counts what it forwards, per pair."""
+    lines = [
+        "table inet count {",
+        "  chain forward {",
+        "    type filter hook forward priority filter; policy accept;",
+        *(f"    ip saddr {s} ip daddr {d} counter" for s, d in pairs),
+        "  }",
+        "}",
+    ]
+    for command in (
+        ("sysctl", "-qw", "net.ipv4.ip_forward=1"),
+        ("sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"),
+        ("sysctl", "-qw", "net.ipv4.conf.eth0.send_redirects=0"),
+    ):
+        assert appliance.run(*command).returncode == 0
+    counted = subprocess.run(
+        ["ip", "netns", "exec", appliance.netns, "nft", "-f", "-"],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert counted.returncode == 0, counted.stderr
+
+
+async def test_a_route_more_specific_than_local_passes_the_appliance_between_subnets(
+    networks: TenantNetworks,
+) -> None:
+    """Decision 0179: subnet A's table routes subnet B's block to an appliance in subnet C;
+    A → B passes the appliance (its groups judging it), the reply comes straight back
+    (asymmetric: the router's connection tracking must not drop the connection), then B's
+    table routes A's block to it too (symmetric); taking the routes back restores the direct
+    path and leaves none of the rules."""
+    a, b, c = _subnet(0), _subnet(1), _subnet(2)
+    client_nic = NicSpec(a, "02:00:00:e1:79:07", "10.0.0.7", public_address=False)
+    server_nic = NicSpec(b, "02:00:00:e1:79:17", "10.0.1.7", public_address=False)
+    appliance_nic = NicSpec(
+        c, "02:00:00:e1:79:25", "10.0.2.5", public_address=False, source_dest_check=False
+    )
+    inspecting = InstanceFirewall(
+        ingress=(FirewallRule("-1", 0, 0, "10.0.0.0/16"),),
+        egress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),),
+    )
+    web = InstanceFirewall(
+        ingress=(FirewallRule("tcp", 8080, 8080, "10.0.0.0/16"),),
+        egress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),),
+    )
+    eni = "eni-0000000000000c179"
+    to_b = InterfaceRoute(a.network_id, a.cidr, (b.cidr,), eni, "10.0.2.5", c.network_id)
+    to_a = InterfaceRoute(b.network_id, b.cidr, (a.cidr,), eni, "10.0.2.5", c.network_id)
+    router = a.router_id
+    async with (
+        guest(networks, "i-appliance", appliance_nic) as appliance,
+        guest(networks, "i-client", client_nic) as client,
+        guest(networks, "i-server", server_nic) as server,
+    ):
+        assert await networks.set_instance_firewall("i-appliance", inspecting)
+        assert await networks.set_instance_firewall("i-server", web)
+        _count_forwarding(appliance, [("10.0.0.7", "10.0.1.7"), ("10.0.1.7", "10.0.0.7")])
+        with serving(server.netns, "", 8080):
+            # Direct: the local route.
+            assert client.reach("10.0.1.7", 8080) == "peer 10.0.0.7"
+            assert _forwarded(appliance, "10.0.0.7", "10.0.1.7") == 0
+            # A's table: B's block to the appliance. The reply comes straight back.
+            await networks.set_interface_routes(router, (to_b,))
+            assert client.reach("10.0.1.7", 8080) == "peer 10.0.0.7"
+            there = _forwarded(appliance, "10.0.0.7", "10.0.1.7")
+            assert there > 0
+            assert _forwarded(appliance, "10.0.1.7", "10.0.0.7") == 0
+            # The appliance's groups judge what is routed to it, before the server's.
+            assert await networks.set_instance_firewall("i-appliance", InstanceFirewall())
+            assert client.connect("10.0.1.7", 8080) == ""
+            assert await networks.set_instance_firewall("i-appliance", inspecting)
+            # B's table too: both ways through it.
+            await networks.set_interface_routes(router, (to_b, to_a))
+            assert client.reach("10.0.1.7", 8080) == "peer 10.0.0.7"
+            assert _forwarded(appliance, "10.0.0.7", "10.0.1.7") > there
+            back = _forwarded(appliance, "10.0.1.7", "10.0.0.7")
+            assert back > 0
+            # A's local route replaced by the appliance (the VPC's block to it), B's direct.
+            whole = InterfaceRoute(
+                a.network_id, a.cidr, ("10.0.0.0/16",), eni, "10.0.2.5", c.network_id
+            )
+            await networks.set_interface_routes(router, (whole,))
+            before = _forwarded(appliance, "10.0.0.7", "10.0.1.7")
+            assert client.reach("10.0.1.7", 8080) == "peer 10.0.0.7"
+            assert _forwarded(appliance, "10.0.0.7", "10.0.1.7") > before
+            assert _forwarded(appliance, "10.0.1.7", "10.0.0.7") == back
+            # Taken back: direct again, nothing more through the appliance, no rule left.
+            await networks.set_interface_routes(router, ())
+            through = _forwarded(appliance, "10.0.0.7", "10.0.1.7")
+            assert client.reach("10.0.1.7", 8080) == "peer 10.0.0.7"
+            assert _forwarded(appliance, "10.0.0.7", "10.0.1.7") == through
+            assert _forwarded(appliance, "10.0.1.7", "10.0.0.7") == back
+            namespace = networks.router_netns(a.network_id)
+            assert namespace is not None
+            rules = subprocess.run(
+                ["ip", "-n", namespace, "rule", "show"], capture_output=True, text=True,
+                check=True,
+            ).stdout  # fmt: skip
+            assert "4999:" not in rules and "lookup 5000" not in rules

@@ -464,3 +464,69 @@ async def test_a_route_to_an_appliance_on_the_other_host_carries_traffic_through
             # The appliance's groups, on its own host, judge what is routed to it.
             await two.networks.set_instance_firewall("i-appliance", InstanceFirewall())
             assert client.connect("192.168.77.2", 8000) == ""
+
+
+async def test_a_route_more_specific_than_local_passes_the_appliance_on_the_other_host(
+    hosts: tuple[Host, Host],
+) -> None:
+    """Decision 0179 across hosts, asymmetric: a client (subnet 1) and a server (subnet 3) on
+    host one, an appliance (subnet 2, its check off, forwarding) on host two. The client's
+    table routes the server's subnet to the appliance, the server's does not: the
+    connection goes through host two and back, its replies straight to the client, so host
+    two sees one direction only — its connection tracking must not drop the handshake's
+    ACK as invalid. The appliance's groups judge it there."""
+    one, two = hosts
+    vpc = "vpc-" + secrets.token_hex(4)
+    first, second, third = (
+        replace(_network("111111111111"), cidr=f"10.9.{n}.0/24", vpc_id=vpc, vpc_cidr="10.9.0.0/16")
+        for n in (1, 2, 3)
+    )
+    client_nic = NicSpec(first, "02:00:00:00:01:17", "10.9.1.7", public_address=False)
+    server_nic = NicSpec(third, "02:00:00:00:03:17", "10.9.3.7", public_address=False)
+    appliance_nic = NicSpec(
+        second, "02:00:00:00:02:15", "10.9.2.5", public_address=False, source_dest_check=False
+    )
+    route = InterfaceRoute(
+        first.network_id, first.cidr, (third.cidr,), "eni-0000000000000c179",
+        appliance_nic.private_ip, second.network_id,
+    )  # fmt: skip
+    inspecting = InstanceFirewall(
+        ingress=(FirewallRule("-1", 0, 0, "10.9.0.0/16"),),
+        egress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),),
+    )
+    async with (
+        guest(one.networks, "i-client", client_nic) as client,
+        guest(one.networks, "i-server", server_nic) as server,
+        guest(two.networks, "i-appliance", appliance_nic) as appliance,
+    ):
+        await one.networks.set_instance_firewall("i-server", ONLY_8000_FROM_THE_VPC)
+        await two.networks.set_instance_firewall("i-appliance", inspecting)
+        await one.networks.set_peers(
+            second.network_id, [two.peer(appliance_nic.private_ip)], second
+        )
+        await two.networks.set_peers(first.network_id, [one.peer(client_nic.private_ip)], first)
+        await two.networks.set_peers(third.network_id, [one.peer(server_nic.private_ip)], third)
+        for sysctl in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0"):
+            subprocess.run(
+                ["ip", "netns", "exec", appliance.netns, "sysctl", "-qw", sysctl], check=True
+            )
+        with serving(server.netns, "", 8000):
+            answer = f"peer {client_nic.private_ip} port 8000"
+            assert client.connect(server_nic.private_ip, 8000) == answer
+            for host in (one, two):
+                await host.networks.set_interface_routes(vpc, (route,))
+            # Through the appliance: with its groups closed, nothing passes.
+            await two.networks.set_instance_firewall("i-appliance", InstanceFirewall())
+            assert client.connect(server_nic.private_ip, 8000) == ""
+            await two.networks.set_instance_firewall("i-appliance", inspecting)
+            assert client.connect(server_nic.private_ip, 8000, timeout=5) == answer
+            # With the appliance forwarding nothing, nothing passes either: the route holds.
+            subprocess.run(
+                ["ip", "netns", "exec", appliance.netns, "sysctl", "-qw",
+                 "net.ipv4.ip_forward=0"], check=True,
+            )  # fmt: skip
+            assert client.connect(server_nic.private_ip, 8000) == ""
+            # Taken back on both hosts: direct again.
+            for host in (one, two):
+                await host.networks.set_interface_routes(vpc, ())
+            assert client.connect(server_nic.private_ip, 8000, timeout=5) == answer

@@ -80,6 +80,8 @@ class _Target(NamedTuple):
     network_interface_id: str | None = None
     # Resolved to its interface (the only one it has), as EC2 does.
     instance_id: str | None = None
+    # ReplaceRoute's ``LocalTarget``: the local route given back its ``local`` target.
+    local: bool = False
 
 
 _ATTEMPTS = 8
@@ -322,7 +324,10 @@ class RoutingMixin(VpcsMixin):
         destination_prefix_list_id: str | None = None,
         network_interface_id: str | None = None,
         instance_id: str | None = None,
+        local_target: bool = False,
     ) -> None:
+        """As :meth:`create_route`, of an existing route; the local route may be given an
+        interface as its target, and ``local_target`` gives it back its own (decision 0179)."""
         await self._change_route(
             tenant_id,
             route_table_id,
@@ -333,6 +338,7 @@ class RoutingMixin(VpcsMixin):
                 vpc_peering_connection_id,
                 network_interface_id,
                 instance_id,
+                local_target,
             ),
             create=False,
         )
@@ -346,18 +352,23 @@ class RoutingMixin(VpcsMixin):
         *,
         create: bool,
     ) -> None:
-        given = [t for t in target if t is not None]
+        given = [t for t in target if t is not None and t is not False]
         if len(given) != 1:
             raise InvalidParameterValue(
                 "The request must contain exactly one of GatewayId, NatGatewayId, "
-                "VpcPeeringConnectionId, NetworkInterfaceId and InstanceId"
+                "VpcPeeringConnectionId, NetworkInterfaceId, InstanceId and LocalTarget"
             )
-        gateway_id, nat_gateway_id, peering_id, interface_id, instance_id = target
+        gateway_id, nat_gateway_id, peering_id, interface_id, instance_id, local = target
         block, prefix_list_id = _destination(*destination)
         key = block or prefix_list_id or ""
         for _ in range(_ATTEMPTS):
             table = await self._table(tenant_id, route_table_id)
             vpc = await self.owned_vpc(tenant_id, table.vpc_id)
+            if local:
+                if await self._restore_local(table, key):
+                    self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
+                    return
+                continue
             if interface_id is not None or instance_id is not None:
                 interface_id = await self._interface_route_target(
                     tenant_id, table, interface_id, instance_id
@@ -377,11 +388,7 @@ class RoutingMixin(VpcsMixin):
             if prefix_list_id is not None:
                 await self._route_prefix_list(tenant_id, prefix_list_id)
             elif ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network(vpc.cidr)):
-                raise InvalidParameterValue(
-                    f"The destination CIDR block {block} is equal to or more specific than one "
-                    f"of this VPC's CIDR blocks. This route can target only an interface or an "
-                    f"instance."
-                )
+                await self._inside_vpc(tenant_id, vpc, block or "", interface_id)
             existing = table.route_to(key)
             if create and existing is not None:
                 raise RouteExists(f"The route identified by {key} already exists.")
@@ -390,19 +397,24 @@ class RoutingMixin(VpcsMixin):
                     f"There is no route defined for '{key}' in the route table. Use "
                     "CreateRoute instead."
                 )
-            if existing is not None and existing.gateway_id == LOCAL:
+            if existing is not None and existing.gateway_id == LOCAL and interface_id is None:
                 raise InvalidParameterValue(
                     f"cannot replace local route {key} in route table {route_table_id}"
                 )
             kept = tuple(r for r in table.routes if r.key != key)
-            route = Route(
-                block or "",
-                gateway_id or "",
-                nat_gateway_id=nat_gateway_id,
-                vpc_peering_connection_id=peering_id,
-                destination_prefix_list_id=prefix_list_id,
-                network_interface_id=interface_id,
-            )
+            if existing is not None and existing.gateway_id == LOCAL:
+                # The local route keeps what makes it local (never deleted, not counted);
+                # its target is the interface until LocalTarget gives it back (0179).
+                route = replace(existing, network_interface_id=interface_id)
+            else:
+                route = Route(
+                    block or "",
+                    gateway_id or "",
+                    nat_gateway_id=nat_gateway_id,
+                    vpc_peering_connection_id=peering_id,
+                    destination_prefix_list_id=prefix_list_id,
+                    network_interface_id=interface_id,
+                )
             changed = replace(table, routes=(*kept, route))
             lists = await self._lists_named(changed)
             if create and (
@@ -421,6 +433,55 @@ class RoutingMixin(VpcsMixin):
                 self._push_later(tenant_id, (), vpc_ids=(table.vpc_id,))
                 return
         raise IncorrectState(f"{route_table_id} changed concurrently; retry")
+
+    async def _inside_vpc(
+        self, tenant_id: str, vpc: Vpc, block: str, interface_id: str | None
+    ) -> None:
+        """A destination equal to or inside the VPC's block (decision 0179): the VPC's block
+        itself is the local route's (ReplaceRoute may give it an interface); a block more
+        specific than it must be a whole subnet's CIDR of the VPC, routed to a network
+        interface — and not to one inside that subnet (its router could not tell the packets
+        routed to the appliance from those it forwards into its own subnet)."""
+        if interface_id is None:
+            raise InvalidParameterValue(
+                f"The destination CIDR block {block} is equal to or more specific than one "
+                f"of this VPC's CIDR blocks. This route can target only an interface or an "
+                f"instance."
+            )
+        if block == str(ipaddress.IPv4Network(vpc.cidr)):
+            return
+        subnets = [s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc.vpc_id]
+        if not any(str(ipaddress.IPv4Network(s.cidr)) == block for s in subnets):
+            raise InvalidParameterValue(
+                f"The destination CIDR block {block} is more specific than the local route "
+                f"of {vpc.vpc_id} and matches no subnet's CIDR block. A route more specific "
+                "than the local route must match the entire CIDR block of a subnet of the VPC."
+            )
+        interface = await self.store.get(NetworkInterface, interface_id)
+        if interface is not None and interface.subnet_id in {
+            s.subnet_id for s in subnets if str(ipaddress.IPv4Network(s.cidr)) == block
+        }:
+            raise InvalidParameterValue(
+                f"The network interface {interface_id} is in the subnet of the destination "
+                f"CIDR block {block}: an appliance must sit outside the subnet it inspects."
+            )
+
+    async def _restore_local(self, table: RouteTable, key: str) -> bool:
+        """ReplaceRoute's ``LocalTarget``: the local route (of ``key``) back to ``local``, at
+        the table's revision (False: it changed meanwhile). Any other destination is EC2's
+        InvalidParameterValue."""
+        existing = table.route_to(key)
+        if existing is None or existing.gateway_id != LOCAL:
+            raise InvalidParameterValue(
+                f"The route {key} in route table {table.route_table_id} is not a local "
+                "route: only a local route's target can be restored with LocalTarget."
+            )
+        if existing.network_interface_id is None:
+            return True  # local already
+        routes = tuple(
+            replace(r, network_interface_id=None) if r.key == key else r for r in table.routes
+        )
+        return await self.store.replace(replace(table, routes=routes))
 
     async def _route_prefix_list(self, tenant_id: str, prefix_list_id: str) -> ManagedPrefixList:
         """A route may name one of the tenant's IPv4 prefix lists (there is no sharing of

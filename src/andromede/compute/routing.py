@@ -121,7 +121,9 @@ class Route:
     destination_prefix_list_id: str | None = None
     # An elastic network interface's id, for a route to one (decision 0161's addendum; older
     # records have none): CreateRoute's ``InstanceId`` is stored as the instance's interface.
-    # Its ``gateway_id`` is empty.
+    # Its ``gateway_id`` is empty — but for the local route whose target ReplaceRoute made an
+    # interface (decision 0179): it stays ``local`` (never deleted, never counted) and its
+    # target is the interface until ``LocalTarget`` gives it back.
     network_interface_id: str | None = None
 
     @property
@@ -269,7 +271,7 @@ def route_state(
     instance; ``blackhole`` for a route whose gateway was detached or deleted, whose NAT
     gateway was deleted or failed, whose peering connection is no longer active, or whose
     interface is detached or deleted, as EC2 shows it."""
-    if route.gateway_id == LOCAL:
+    if route.gateway_id == LOCAL and route.network_interface_id is None:
         return "active"
     if route.gateway_id.startswith("vpce-"):
         # A VPC endpoint's route lives and goes with its endpoint (decision 0160).

@@ -11,7 +11,8 @@ or ``InstanceId`` for an instance's only interface, decision 0161's addendum: sh
 instance it is attached to, ``blackhole`` once detached or deleted), for a block
 (``DestinationCidrBlock``) or a customer-managed prefix list of the caller's
 (``DestinationPrefixListId``, decision 0149's addendum: shown as ``destinationPrefixListId``,
-filter ``route.destination-prefix-list-id``);
+filter ``route.destination-prefix-list-id``); a subnet's whole block routed to an interface,
+and the local route's target replaced by one and given back (``LocalTarget``), decision 0179;
 to anything else, an IPv6 destination, and an edge association are refused by name
 (UnsupportedOperation): there is nothing else here for them to lead to yet. Network ACLs
 are ``network_acls.py``'s.
@@ -106,7 +107,9 @@ def _write_route_table(xml: XmlWriter, table: RouteTable, targets: _Targets, ele
         xml.open("item")
         xml.element("destinationCidrBlock", route.destination or None)
         xml.element("destinationPrefixListId", route.destination_prefix_list_id)
-        xml.element("gatewayId", route.gateway_id or None)
+        # A local route whose target is an interface shows the interface only (0179).
+        shown_gateway = "" if route.network_interface_id else route.gateway_id
+        xml.element("gatewayId", shown_gateway or None)
         attached = _instance_of(route, targets)
         if attached is not None:
             xml.element("instanceId", attached.instance_id)
@@ -155,7 +158,11 @@ def _route_table_filters(
                 if r.destination_prefix_list_id is not None
             ]
         ),
-        "route.gateway-id": of(lambda t: [r.gateway_id for r in t.routes if r.gateway_id]),
+        "route.gateway-id": of(
+            lambda t: [
+                r.gateway_id for r in t.routes if r.gateway_id and not r.network_interface_id
+            ]
+        ),
         "route.instance-id": of(
             lambda t: [i.instance_id for r in t.routes if (i := _instance_of(r, targets))]
         ),
@@ -225,6 +232,8 @@ _TARGETS = (
 )
 _DESTINATIONS = ("DestinationCidrBlock", "DestinationPrefixListId")
 _ROUTE_HANDLED = frozenset({"RouteTableId", *_DESTINATIONS, *_TARGETS})
+# ReplaceRoute only: the local route given back its own target (decision 0179).
+_LOCAL_TARGET = "LocalTarget"
 
 
 def _destination(call: Call) -> tuple[str | None, str | None]:
@@ -253,9 +262,18 @@ def _route_parameters(
     name: the internet gateway, the NAT gateway, the peering connection, the network
     interface or the instance (one)."""
     p = call.params
-    p.refuse_unhandled(action, _ROUTE_HANDLED)
+    handled = _ROUTE_HANDLED | {_LOCAL_TARGET} if action == "ReplaceRoute" else _ROUTE_HANDLED
+    p.refuse_unhandled(action, handled)
     given = {name: p.get(name) or None for name in _TARGETS}
     named = [name for name, value in given.items() if value is not None]
+    local = p.get(_LOCAL_TARGET)
+    if local is not None and local.lower() not in ("true", "false"):
+        raise Ec2Error(
+            "InvalidParameterValue", f"Value ({local[:16]}) for parameter localTarget is invalid."
+        )
+    if local is not None and local.lower() == "true":
+        given[_LOCAL_TARGET] = "true"
+        named.append(_LOCAL_TARGET)
     if not named:
         p.required("GatewayId")  # EC2's MissingParameter: a route must lead somewhere
     if len(named) > 1:
@@ -294,6 +312,7 @@ async def replace_route(call: Call) -> None:
         destination_prefix_list_id=prefix_list_id,
         network_interface_id=given["NetworkInterfaceId"],
         instance_id=given["InstanceId"],
+        local_target=given.get(_LOCAL_TARGET) is not None,
     )
     write_return(call.result)
 

@@ -28,7 +28,7 @@ from andromede.hypervisor.interface_endpoints import (
     interface_guard,
     interface_snats,
 )
-from andromede.hypervisor.interface_routes import ingress_lines
+from andromede.hypervisor.interface_routes import ON_PATH, ingress_lines, mark_lines
 from andromede.hypervisor.nat_gateways import (
     FORWARD_MARK,
     NAT_MARK,
@@ -97,6 +97,7 @@ def render_firewall(
     unchecked: Collection[str] = (),
     interface_routes: Sequence[InterfaceRoute] = (),
     interface_endpoints: Sequence[EndpointRoute] = (),
+    route_bridges: Mapping[str, str] | None = None,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -135,7 +136,9 @@ def render_firewall(
     unless its MAC is ``unchecked`` (its source/destination check off: an appliance), when it
     meets the NIC's egress rules and never leaves through the host. ``interface_routes``: what
     subnets route to an interface meets its ingress rules here, or leaves for its host
-    (:func:`~andromede.hypervisor.interface_routes.ingress_lines`). ``interface_endpoints``:
+    (:func:`~andromede.hypervisor.interface_routes.ingress_lines`; ``route_bridges``: network
+    id → bridge of the subnets here), an appliance's forward marked before routing
+    (:func:`~andromede.hypervisor.interface_routes.mark_lines`). ``interface_endpoints``:
     the VPC's Interface endpoints (:mod:`~andromede.hypervisor.interface_endpoints`,
     decision 0166), judged by their groups and redirected to the same listeners."""
     ports = _interfaces(bridges)
@@ -217,7 +220,11 @@ def render_firewall(
         # Stateless: the network ACLs judge replies too, so they come before conntrack.
         *network_acls.forward,
         "    ct state established,related accept",
-        "    ct state invalid drop",
+        # What an appliance's path carries may be one direction of a connection only here
+        # (an asymmetric route, decision 0179): its security groups judge it all the same.
+        f"    ct state invalid meta mark & {ON_PATH} == 0 drop"
+        if interface_routes
+        else "    ct state invalid drop",
         # The metadata service, whatever the security groups say (as on EC2).
         f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
         # The object store through a VPC endpoint, likewise (decision 0160).
@@ -250,9 +257,26 @@ def render_firewall(
                 f"    ether saddr {mac} ip saddr != {{ {own} }}"
                 f" jump egress_{numbers[addresses[0]]}",
             ]
-    for number, (private, firewall) in enumerate(sorted(firewalls.items())):
-        lines.append(f"    ip saddr {private} jump egress_{number}")
-        lines.append(f"    ip daddr {private} jump ingress_{number}")
+            if remote and interface_routes:
+                # What it forwards to an instance on another host (decision 0179), whose
+                # ingress rules that host applies.
+                lines.append(
+                    f"    ether saddr {mac} ip saddr != {{ {own} }} oifname {ports}"
+                    f" ip daddr {{ {', '.join(sorted(remote))} }} accept"
+                )
+    # Every sender's egress first, then what is routed to an interface (its ingress rules
+    # judge it, before those of its destination, which may be an instance here: 0179),
+    # then the receivers' ingress.
+    lines += [
+        f"    ip saddr {private} jump egress_{number}"
+        for number, private in enumerate(sorted(firewalls))
+    ]
+    lines += ingress_lines(interface_routes, numbers, remote, route_bridges or {})
+    lines += [
+        f"    ip daddr {private} jump ingress_{number}"
+        for number, private in enumerate(sorted(firewalls))
+    ]
+    for number, (_, firewall) in enumerate(sorted(firewalls.items())):
         egress = [f"  chain egress_{number} {{"]
         egress += [_rule_line(rule, "daddr", "return") for rule in firewall.egress]
         egress += ["    drop", "  }"]
@@ -260,7 +284,6 @@ def render_firewall(
         ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
         ingress += ["    drop", "  }"]
         chains += egress + ingress
-    lines += ingress_lines(interface_routes, numbers, remote)
     if remote and any(r.translated_here for r in nat_routes):
         # The VPC's instances on other hosts leave through their own host's transit link;
         # here only what they send to a NAT gateway this host translates for them.
@@ -294,6 +317,18 @@ def render_firewall(
     lines += chains
     lines += network_acls.chains
     lines += interface_guard(interface_endpoints, ports, _rule_line)
+    marks = mark_lines(
+        interface_routes,
+        route_bridges or {},
+        {mac: a for mac, a in (sources or {}).items() if mac in unchecked},
+    )
+    if marks:
+        lines += [
+            "  chain route_marks {",
+            "    type filter hook prerouting priority mangle; policy accept;",
+            *marks,
+            "  }",
+        ]
     lines += [
         "  chain input {",
         "    type filter hook input priority filter; policy drop;",

@@ -18,7 +18,14 @@ from collections.abc import Collection, Sequence
 
 from andromede.compute.driver import EndpointRoute, InstanceFirewall, NatRoute, SubnetAcl
 from andromede.hypervisor.elastic_ips import render_uplink_guard
-from andromede.hypervisor.interface_routes import routing_commands, stale_priorities
+from andromede.hypervisor.interface_routes import (
+    EXEMPT_PRIORITY,
+    exempt_key,
+    exempt_rules,
+    exempt_spec,
+    routing_commands,
+    stale_priorities,
+)
 from andromede.hypervisor.nat_gateways import hops, routing_table, rule_priority, stale_rules
 from andromede.hypervisor.netns_commands import _enable_forwarding, _ip_batch, _run
 from andromede.hypervisor.network_guards import OverlayPort, render_overlay_filter, router_mac
@@ -221,6 +228,7 @@ class RulesMixin(TenantNetworksCore):
             endpoint_tls_port=self._layout.vpce_tls_port,
             interface_routes=self._interface_routes.get(router, ()),
             interface_endpoints=interface_endpoints,
+            route_bridges={record.network_id: record.bridge for record in subnets},
         )
         # The meters (decision 0176) in the same transaction: declared again, their counters
         # kept, their ranges and gateways as the router's now are.
@@ -281,14 +289,22 @@ class RulesMixin(TenantNetworksCore):
         ns = self.netns(router)
         layout = self._layout
         throw = [subnets[0].vpc_cidr or subnets[0].cidr, layout.transit_cidr, layout.public_cidr]
-        commands, wanted = routing_commands(
-            routes,
-            {r.network_id: (r.slot, r.bridge, r.cidr) for r in subnets},
-            throw=throw,
-        )
+        bridges = {r.network_id: (r.slot, r.bridge, r.cidr) for r in subnets}
+        commands, wanted = routing_commands(routes, bridges, throw=throw)
         listed = json.loads(await _run("ip", "-n", ns, "-j", "rule", "show") or "[]")
         stale = stale_priorities(listed, wanted)
         commands += [f"rule del priority {priority}" for priority in stale]
+        # The rules keeping an appliance's forward from looping (decision 0179).
+        exempt = exempt_rules(routes, bridges) if wanted else set()
+        held = {key for rule in listed if (key := exempt_key(rule)) is not None}
+        commands += [
+            f"rule del {exempt_spec(key)} priority {EXEMPT_PRIORITY}"
+            for key in sorted(held - exempt)
+        ]
+        commands += [
+            f"rule add {exempt_spec(key)} lookup main priority {EXEMPT_PRIORITY}"
+            for key in sorted(exempt - held)
+        ]
         present = {rule.get("priority") for rule in listed} - set(stale)
         commands += [
             f"rule add from {source} lookup {priority} priority {priority}"
