@@ -105,6 +105,12 @@ def check_subscription_attributes(
         if name == RAW:
             if value.lower() not in ("true", "false"):
                 raise InvalidTopic("Invalid parameter: RawMessageDelivery must be true or false")
+            if protocol in EMAIL_PROTOCOLS and value.lower() == "true":
+                # SNS's: a mail is always the message with its footer, or its JSON.
+                raise InvalidTopic(
+                    f"Invalid parameter: Attributes Reason: Delivery protocol [{protocol}] "
+                    "does not support raw message delivery"
+                )
             kept[name] = value.lower()
         elif name == FILTER_SCOPE:
             if value not in _SCOPES:

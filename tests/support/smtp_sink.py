@@ -1,0 +1,135 @@
+"""A small SMTP server for tests (decision 0180): it speaks enough of RFC 5321 for smtplib
+(EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT), keeps each mail taken,
+and answers a chosen code to RCPT or DATA when a test wants the relay to refuse or defer.
+
+It runs its own asyncio loop in a thread, so the unit tests' loop and a real ``andromede
+serve`` can both send to it. No TLS: the platform's STARTTLS is smtplib's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+__all__ = ["Mail", "SmtpSink", "smtp_sink"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    sender: str
+    recipients: tuple[str, ...]
+    message: EmailMessage
+
+    @property
+    def text(self) -> str:
+        body = self.message.get_body(("plain",))
+        text = "" if body is None else str(body.get_content())  # type: ignore[attr-defined]
+        return text.replace("\r\n", "\n")
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.mails: list[Mail] = []
+        # A reply such as "550 5.1.1 no such user" given to every RCPT (or DATA) instead.
+        self.rcpt_reply: str | None = None
+        self.data_reply: str | None = None
+        self.port = 0
+        self._lock = threading.Lock()
+
+    def wait_for(self, count: int, seconds: float = 8.0) -> list[Mail]:
+        """The mails once ``count`` were taken (AssertionError after ``seconds``)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.mails) >= count:
+                    return list(self.mails)
+            time.sleep(0.05)
+        raise AssertionError(f"{len(self.mails)} mails taken, {count} awaited")
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def say(line: str) -> None:
+            writer.write(line.encode() + b"\r\n")
+            await writer.drain()
+
+        sender, recipients = "", []
+        await say("220 sink ESMTP")
+        try:
+            while line := await reader.readline():
+                verb = line.decode(errors="replace").strip()
+                upper = verb.upper()
+                if upper.startswith(("EHLO", "HELO")):
+                    ehlo = upper.startswith("EHLO")
+                    await say("250-sink\r\n250 8BITMIME" if ehlo else "250 sink")
+                elif upper.startswith("MAIL FROM:"):
+                    sender, recipients = verb[10:].strip().strip("<>"), []
+                    await say("250 OK")
+                elif upper.startswith("RCPT TO:"):
+                    if self.rcpt_reply is not None:
+                        await say(self.rcpt_reply)
+                        continue
+                    recipients.append(verb[8:].strip().strip("<>"))
+                    await say("250 OK")
+                elif upper == "DATA":
+                    await say("354 go on")
+                    data = bytearray()
+                    while (chunk := await reader.readline()) not in (b".\r\n", b""):
+                        data += chunk[1:] if chunk.startswith(b"..") else chunk
+                    if self.data_reply is not None:
+                        await say(self.data_reply)
+                        continue
+                    parsed = message_from_bytes(bytes(data), policy=policy.default)
+                    assert isinstance(parsed, EmailMessage)
+                    with self._lock:
+                        self.mails.append(Mail(sender, tuple(recipients), parsed))
+                    await say("250 OK queued")
+                elif upper in ("RSET", "NOOP"):
+                    await say("250 OK")
+                elif upper == "QUIT":
+                    await say("221 bye")
+                    break
+                else:
+                    await say("502 not implemented")
+        finally:
+            writer.close()
+
+
+@contextmanager
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A sink listening on a free port of 127.0.0.1 for the block's length."""
+    sink = SmtpSink()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    server: list[asyncio.Server] = []
+
+    async def start() -> None:
+        started = await asyncio.start_server(sink._session, "127.0.0.1", 0)
+        server.append(started)
+        sink.port = started.sockets[0].getsockname()[1]
+        ready.set()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="smtp-sink", daemon=True)
+    thread.start()
+    ready.wait(5)
+    try:
+        yield sink
+    finally:
+
+        async def stop() -> None:
+            server[0].close()
+            await server[0].wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
