@@ -216,7 +216,7 @@ class NotificationSettings(BaseModel):
     )
     sns_email_from: str = Field(
         default="",
-        description="From address of SNS mails; empty: no-reply@<the SNS endpoint's host> "
+        description="From address of SNS mails; empty: no-reply@ the SNS endpoint's host name "
         "(decision 0180).",
     )
     sns_email_per_second: float = Field(
