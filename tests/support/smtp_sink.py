@@ -3,21 +3,68 @@
 and answers a chosen code to RCPT or DATA when a test wants the relay to refuse or defer.
 
 It runs its own asyncio loop in a thread, so the unit tests' loop and a real ``andromede
-serve`` can both send to it. No TLS: the platform's STARTTLS is smtplib's own.
+serve`` can both send to it. Given a TLS context (``self_signed``), it offers STARTTLS and,
+once the session is secured, AUTH PLAIN, keeping each login it took.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import ipaddress
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
-__all__ = ["Mail", "SmtpSink", "smtp_sink"]
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+__all__ = ["Mail", "SmtpSink", "self_signed", "smtp_sink"]
+
+
+def self_signed() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(the server's context, a client's context trusting it) for 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp-sink")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+        cert_file.write_bytes(pem)
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cadata=pem.decode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +81,10 @@ class Mail:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.mails: list[Mail] = []
+        self.logins: list[tuple[str, str]] = []
+        self._tls = tls
         # A reply such as "550 5.1.1 no such user" given to every RCPT (or DATA) instead.
         self.rcpt_reply: str | None = None
         self.data_reply: str | None = None
@@ -57,15 +106,28 @@ class SmtpSink:
             writer.write(line.encode() + b"\r\n")
             await writer.drain()
 
-        sender, recipients = "", []
+        sender, recipients, secured = "", [], False
         await say("220 sink ESMTP")
         try:
             while line := await reader.readline():
                 verb = line.decode(errors="replace").strip()
                 upper = verb.upper()
                 if upper.startswith(("EHLO", "HELO")):
-                    ehlo = upper.startswith("EHLO")
-                    await say("250-sink\r\n250 8BITMIME" if ehlo else "250 sink")
+                    offers = ["sink"]
+                    if self._tls is not None:
+                        offers.append("AUTH PLAIN" if secured else "STARTTLS")
+                    offers.append("8BITMIME")
+                    lines = [f"250-{offer}" for offer in offers[:-1]] + [f"250 {offers[-1]}"]
+                    await say("\r\n".join(lines) if upper.startswith("EHLO") else "250 sink")
+                elif upper == "STARTTLS" and self._tls is not None and not secured:
+                    await say("220 ready to start TLS")
+                    await writer.start_tls(self._tls)
+                    secured = True
+                elif upper.startswith("AUTH PLAIN ") and secured:
+                    _, user, password = base64.b64decode(verb[11:]).decode().split("\0")
+                    with self._lock:
+                        self.logins.append((user, password))
+                    await say("235 2.7.0 Authentication successful")
                 elif upper.startswith("MAIL FROM:"):
                     sender, recipients = verb[10:].strip().strip("<>"), []
                     await say("250 OK")
@@ -100,9 +162,10 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_sink() -> Iterator[SmtpSink]:
-    """A sink listening on a free port of 127.0.0.1 for the block's length."""
-    sink = SmtpSink()
+def smtp_sink(tls: ssl.SSLContext | None = None) -> Iterator[SmtpSink]:
+    """A sink listening on a free port of 127.0.0.1 for the block's length; ``tls``: the
+    server's context, STARTTLS offered."""
+    sink = SmtpSink(tls)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     server: list[asyncio.Server] = []

@@ -37,7 +37,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.smtp import MailDeferred, SmtpMailer, SmtpRelay, classify
 from andromede.settings import Settings
 from andromede.wiring.pubsub import StoredSigningKeys, sns_mailer
-from support.smtp_sink import SmtpSink, smtp_sink
+from support.smtp_sink import SmtpSink, self_signed, smtp_sink
 from unit.notifications.test_delivery import Clock
 
 TENANT = "t1"
@@ -314,3 +314,27 @@ async def test_starttls_required_never_a_fall_back_to_clear(sink: SmtpSink) -> N
     with pytest.raises(MailDeferred, match="STARTTLS"):
         await SmtpMailer(relay).send(message)
     assert sink.mails == []
+
+
+async def test_starttls_then_login_then_the_mail() -> None:
+    server, client = self_signed()
+    with smtp_sink(server) as secured:
+        relay = SmtpRelay(
+            host="127.0.0.1",
+            port=secured.port,
+            tls="starttls",
+            sender="no-reply@sns.test",
+            base_url=BASE,
+            username="andromede",
+            password="s3cr3t-value",
+        )
+        await SmtpMailer(relay, tls=lambda: client).send(
+            _mail("email", "Notification", {"Message": "over TLS"})
+        )
+        (mail,) = secured.wait_for(1)
+        assert secured.logins == [("andromede", "s3cr3t-value")]
+        assert mail.text.startswith("over TLS\n")
+        # A certificate the platform does not trust: never sent, tried again later.
+        with pytest.raises(MailDeferred):
+            await SmtpMailer(relay).send(_mail("email", "Notification", {"Message": "x"}))
+        assert len(secured.mails) == 1 and len(secured.logins) == 1
