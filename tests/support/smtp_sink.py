@@ -81,10 +81,11 @@ class Mail:
 
 
 class SmtpSink:
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, *, implicit: bool = False) -> None:
         self.mails: list[Mail] = []
         self.logins: list[tuple[str, str]] = []
         self._tls = tls
+        self.implicit = implicit
         # A reply such as "550 5.1.1 no such user" given to every RCPT (or DATA) instead.
         self.rcpt_reply: str | None = None
         self.data_reply: str | None = None
@@ -106,7 +107,7 @@ class SmtpSink:
             writer.write(line.encode() + b"\r\n")
             await writer.drain()
 
-        sender, recipients, secured = "", [], False
+        sender, recipients, secured = "", [], self.implicit
         await say("220 sink ESMTP")
         try:
             while line := await reader.readline():
@@ -162,16 +163,18 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_sink(tls: ssl.SSLContext | None = None) -> Iterator[SmtpSink]:
+def smtp_sink(tls: ssl.SSLContext | None = None, *, implicit: bool = False) -> Iterator[SmtpSink]:
     """A sink listening on a free port of 127.0.0.1 for the block's length; ``tls``: the
-    server's context, STARTTLS offered."""
-    sink = SmtpSink(tls)
+    server's context, STARTTLS offered (``implicit``: TLS from the first byte instead)."""
+    sink = SmtpSink(tls, implicit=implicit)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     server: list[asyncio.Server] = []
 
     async def start() -> None:
-        started = await asyncio.start_server(sink._session, "127.0.0.1", 0)
+        started = await asyncio.start_server(
+            sink._session, "127.0.0.1", 0, ssl=tls if implicit else None
+        )
         server.append(started)
         sink.port = started.sockets[0].getsockname()[1]
         ready.set()

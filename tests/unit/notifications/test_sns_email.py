@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from pydantic import ValidationError
@@ -316,13 +317,14 @@ async def test_starttls_required_never_a_fall_back_to_clear(sink: SmtpSink) -> N
     assert sink.mails == []
 
 
-async def test_starttls_then_login_then_the_mail() -> None:
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+async def test_tls_then_login_then_the_mail(tls: Literal["starttls", "implicit"]) -> None:
     server, client = self_signed()
-    with smtp_sink(server) as secured:
+    with smtp_sink(server, implicit=tls == "implicit") as secured:
         relay = SmtpRelay(
             host="127.0.0.1",
             port=secured.port,
-            tls="starttls",
+            tls=tls,
             sender="no-reply@sns.test",
             base_url=BASE,
             username="andromede",
