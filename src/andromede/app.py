@@ -136,6 +136,7 @@ from andromede.wiring.pubsub import (
     pubsub_service,
     shredded_event_recorder,
     signing_keys,
+    sns_mailer,
 )
 from andromede.wiring.queues import (
     BucketEventQueues,
@@ -458,6 +459,7 @@ class Application:
             subscribers=pubsub,
             shredded=shredded_event_recorder(audit),
             on_delivered=delivery_meter(billing, settings.region),
+            mailer=sns_mailer(settings),  # SNS email subscriptions (decision 0180)
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)

@@ -28,11 +28,16 @@ replayed into a FIFO queue subscribed later, marked ``Replayed``.
 The Query protocol (decision 0173): boto3 pinned to Query (the SQS model botocore shipped
 while it spoke Query, loaded from ``support/sqs_query_model``) doing the lot, batches' partial
 failures and the modelled exception classes included, then httpx posting a signed form to the
-queue's own URL and a presigned GET, as scripts do."""
+queue's own URL and a presigned GET, as scripts do.
+
+Decision 0180: an email subscription through a real SMTP server started by the test
+(``support.smtp_sink``, the server's relay): its confirmation mail's link followed with httpx,
+a Publish arriving as a mail with its Subject, the unsubscribe link of its footer followed."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import sqlite3
@@ -58,6 +63,7 @@ from andromede.notifications.envelope import verify
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
 from support.server import REGION, ServerProcess, running_server
+from support.smtp_sink import SmtpSink, smtp_sink
 from support.sqs_query import MODEL_DIR
 
 pytestmark = pytest.mark.e2e
@@ -66,10 +72,20 @@ CANARY = "canary-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def smtp() -> Iterator[SmtpSink]:
+    with smtp_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("sqs") / "data"
     env = {
         "ANDROMEDE_WORKERS": "1",
+        # SNS's mails through the test's SMTP server, in clear on the loopback (decision 0180).
+        "ANDROMEDE_SNS_SMTP_HOST": "127.0.0.1",
+        "ANDROMEDE_SNS_SMTP_PORT": str(smtp.port),
+        "ANDROMEDE_SNS_SMTP_TLS": "none",
         "ANDROMEDE_NOTIFICATION_INTERVAL": "0.1",
         # Loopback reachable, so that an event for a closed port stays pending (retried).
         "ANDROMEDE_NOTIFICATION_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
@@ -797,3 +813,33 @@ def test_the_query_protocol_with_boto3_pinned_to_it_and_httpx(server: ServerProc
         assert "<Code>MissingAuthenticationToken</Code>" in unsigned.text
         assert 'xmlns="http://queue.amazonaws.com/doc/2012-11-05/"' in unsigned.text
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_sns_email_confirmed_by_its_link_mailed_and_unsubscribed(
+    server: ServerProcess, smtp: SmtpSink
+) -> None:
+    sns = client(server, "sns")
+    topic = sns.create_topic(Name="alarms-by-mail")["TopicArn"]
+    with pytest.raises(ClientError) as refused:
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.test\r\nBcc: x@y")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+    pending = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.test")
+    assert pending["SubscriptionArn"] == "pending confirmation"
+    (confirmation,) = smtp.wait_for(1)
+    assert confirmation.recipients == ("ops@example.test",)
+    assert confirmation.message["Subject"] == "AWS Notification - Subscription Confirmation"
+    link = re.search(r"\S+Action=ConfirmSubscription\S+", confirmation.text)
+    assert link is not None and link.group(0).startswith(server.endpoint)
+    confirmed = httpx.get(link.group(0), timeout=10)  # unsigned, as a mail reader clicks it
+    assert confirmed.status_code == 200 and "<SubscriptionArn>" in confirmed.text
+    sns.publish(TopicArn=topic, Message="CPU above 90 % on web-1", Subject="ALARM: cpu")
+    alarm = smtp.wait_for(2)[1]
+    assert alarm.message["Subject"] == "ALARM: cpu"
+    assert alarm.text.startswith("CPU above 90 % on web-1\n")
+    unsubscribe = re.search(r"\S+Action=Unsubscribe\S+", alarm.text)
+    assert unsubscribe is not None and alarm.message["List-Unsubscribe"] == (
+        f"<{unsubscribe.group(0)}>"
+    )
+    assert httpx.get(unsubscribe.group(0), timeout=10).status_code == 200
+    assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    sns.delete_topic(TopicArn=topic)

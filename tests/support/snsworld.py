@@ -29,6 +29,7 @@ from andromede.notifications.memory_subscriptions import MemorySubscriptionStore
 from andromede.notifications.pubsub import PubSubLimits, PubSubService
 from andromede.notifications.replay import ArchiveUpkeep
 from andromede.notifications.service import TopicService
+from andromede.notifications.smtp import SmtpMailer
 from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.model import Queue
 from andromede.queues.service import QueueLimits, QueueService
@@ -77,10 +78,12 @@ async def sns_world(
     *,
     now: Callable[[], datetime] = _utcnow,
     billing: BillingService | None = None,
+    mailer: SmtpMailer | None = None,
 ) -> AsyncIterator[Sns]:
     """SNS over in-memory stores, real queues and the real worker; ``now``: the
     notification services' clock (signatures keep the real time); ``billing``: where the
-    SNS app meters its requests and the worker its deliveries (decision 0169)."""
+    SNS app meters its requests and the worker its deliveries (decision 0169); ``mailer``:
+    the SMTP relay of email subscriptions (decision 0180), none taken without it."""
     clock = Clock(now=float(int(time.time())))
     async with query_world(clock, tmp_path / "data") as world:
         keys_service = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
@@ -104,7 +107,10 @@ async def sns_world(
             keys,
             TopicQueues(queues, REGION),
             PubSubLimits(
-                base_url="https://sns.test:9000", max_subscriptions=150, max_message_size=4096
+                base_url="https://sns.test:9000",
+                max_subscriptions=150,
+                max_message_size=4096,
+                email=mailer is not None,
             ),
             clock=now,
             archive=archive,
@@ -125,6 +131,7 @@ async def sns_world(
             subscribers=pubsub,
             clock=now,
             on_delivered=None if billing is None else delivery_meter(billing, REGION),
+            mailer=mailer,
         )
         try:
             yield Sns(

@@ -97,6 +97,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "SNS notifications delivered to HTTP/S endpoints"),
     Meter("sns.deliveries.sqs", "deliveries", "1000000 deliveries", 1_000_000,
           "SNS notifications delivered to SQS queues"),
+    # Decision 0180: mails through the operator's SMTP relay.
+    Meter("sns.deliveries.email", "deliveries", "100000 deliveries", 100_000,
+          "SNS notifications mailed to email and email-json subscriptions"),
     # Decision 0172: CloudWatch's metric calls.
     Meter("cloudwatch.requests", "requests", "1000 requests", 1000,
           "CloudWatch API requests (PutMetricData, GetMetricStatistics, GetMetricData, "

@@ -34,6 +34,12 @@ S3's event JSON, to its topic's push endpoint.
   its tenant's key; one whose key was destroyed (a closed tenant: crypto-shredding) never
   will, and is dropped with ``shredded`` called (an audit event), not tried forever; one the
   key provider could not open now is tried again as a failed push is.
+- **Mail** (decision 0180). An ``email``/``email-json`` subscription's messages are mailed
+  through the operator's SMTP relay (``notifications.smtp``), at most ``per_subscription``
+  mails a second to one address and ``per_tenant`` for one tenant's, from this gateway (a
+  mail over the rate waits its turn, or is put back as a throttled POST is). The relay's
+  5xx gives the message up (then the dead-letter queue); a 4xx or a network failure is tried
+  again on the platform's schedule.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -56,9 +62,11 @@ import httpx
 
 from andromede.http.outbound import Network, OutboundError, pin
 from andromede.notifications.deliverypolicy import EffectivePolicy
+from andromede.notifications.mails import EMAIL_PROTOCOLS, MailRefused, build_mail
 from andromede.notifications.model import Topic
 from andromede.notifications.pubsub import Delivery
 from andromede.notifications.service import TopicService
+from andromede.notifications.smtp import MailDeferred, SmtpMailer
 from andromede.notifications.store import EventQueue, QueuedEvent
 from andromede.notifications.subscriptions import is_subscription_arn
 
@@ -129,8 +137,11 @@ class Deliverer:
         subscribers: Subscribers | None = None,
         shredded: Callable[[QueuedEvent], None] | None = None,
         on_delivered: Callable[[Delivery], None] | None = None,
+        mailer: SmtpMailer | None = None,
     ) -> None:
         self._queue = queue
+        # The operator's SMTP relay (decision 0180); None: none set.
+        self._mailer = mailer
         # Told of each message a subscriber took, to meter it (decision 0169).
         self._on_delivered = on_delivered
         self._shredded = shredded
@@ -296,6 +307,9 @@ class Deliverer:
                 event, "sqs", self._counted(delivery, send()), self._dead_letter(delivery)
             )
             return
+        if delivery.subscription.protocol in EMAIL_PROTOCOLS:
+            await self._deliver_mail(event, delivery)
+            return
         endpoint = delivery.subscription.endpoint
         policy = delivery.policy
         headers = {
@@ -305,20 +319,63 @@ class Deliverer:
         }
         if policy is not None and policy.max_per_second is not None:
             wait = self._gate.turn(delivery.subscription.arn, policy.max_per_second)
-            if wait > self._policy.lease / 2:
-                # Its turn is too far off to hold the lease: claimable again then, this
-                # claim not counted against its retries.
-                await self._queue.retry(
-                    event, self._clock() + timedelta(seconds=wait), "throttled", spent=False
-                )
+            if not await self._wait_turn(event, wait):
                 return
-            await asyncio.sleep(wait)
         await self._settle(
             event,
             urlsplit(endpoint).hostname or "-",
             self._counted(delivery, self._push(client, endpoint, delivery.body.encode(), headers)),
             self._dead_letter(delivery),
             policy,
+        )
+
+    async def _wait_turn(self, event: QueuedEvent, wait: float) -> bool:
+        """Sleep ``wait`` seconds for the message's turn under a rate; False when its turn is
+        too far off to hold the lease: it is put back, claimable again then, this claim not
+        counted against its retries."""
+        if wait > self._policy.lease / 2:
+            await self._queue.retry(
+                event, self._clock() + timedelta(seconds=wait), "throttled", spent=False
+            )
+            return False
+        await asyncio.sleep(wait)
+        return True
+
+    async def _deliver_mail(self, event: QueuedEvent, delivery: Delivery) -> None:
+        """An email/email-json subscription's message, mailed through the relay (decision
+        0180) under its rates: the subscription's (SNS's 10 a second) and its tenant's."""
+        mailer = self._mailer
+        subscription = delivery.subscription
+
+        async def send() -> None:
+            if mailer is None:  # the relay unset since Subscribe: tried again, not lost
+                raise MailDeferred("no SMTP relay is configured")
+            relay = mailer.relay
+            try:
+                message = build_mail(
+                    protocol=subscription.protocol,
+                    kind=delivery.headers.get("x-amz-sns-message-type", "Notification"),
+                    body=delivery.body,
+                    recipient=subscription.endpoint,
+                    sender=relay.sender,
+                    subscription_arn=subscription.arn,
+                    base_url=relay.base_url,
+                    now=self._clock(),
+                )
+                await mailer.send(message)
+            except MailRefused as exc:
+                raise _Undeliverable(str(exc)) from exc
+
+        if mailer is not None:
+            relay = mailer.relay
+            wait = max(
+                self._gate.turn(f"mail:{subscription.tenant_id}", relay.per_tenant),
+                self._gate.turn(subscription.arn, relay.per_subscription),
+            )
+            if not await self._wait_turn(event, wait):
+                return
+        await self._settle(
+            event, "smtp", self._counted(delivery, send()), self._dead_letter(delivery)
         )
 
     async def _counted(self, delivery: Delivery, attempt: Awaitable[None]) -> None:
@@ -462,7 +519,7 @@ class _RateGate:
     def __init__(self) -> None:
         self._next: dict[str, float] = {}
 
-    def turn(self, key: str, per_second: int) -> float:
+    def turn(self, key: str, per_second: float) -> float:
         """Take the next slot of ``key``: seconds to wait for it."""
         now = time.monotonic()
         slot = max(now, self._next.get(key, now))
@@ -483,7 +540,7 @@ class _Refused(Exception):
 
 def _reason(exc: Exception) -> str:
     """A failure's cause, without the URL httpx puts in some messages."""
-    if isinstance(exc, _Refused | _NotOpened):
+    if isinstance(exc, _Refused | _NotOpened | MailDeferred):
         return str(exc)
     return type(exc).__name__
 

@@ -7,8 +7,10 @@ queues and HTTP(S) endpoints.
   or POSTed with SNS's ``x-amz-sns-*`` headers), settled and retried as any event. So a
   message is delivered at least once and the same bytes each time.
 - **Confirmation.** An ``sqs`` subscription of the caller's own queue is confirmed at once;
-  an ``http``/``https`` one receives a ``SubscriptionConfirmation`` and stays pending until
-  ConfirmSubscription brings its token back (signed, or unsigned from ``SubscribeURL``).
+  an ``http``/``https`` one receives a ``SubscriptionConfirmation`` (an ``email``/``email-json``
+  one a mail of it, decision 0180, taken only when the operator set an SMTP relay) and stays
+  pending until ConfirmSubscription brings its token back (signed, or unsigned from
+  ``SubscribeURL``).
 - **Across accounts** (decision 0168). The SNS API decides, from the topic's ``Policy`` and
   the caller's IAM, whether another account may act on a topic; once it has, it calls here
   with the topic's account (``topic_account``) beside the caller's. A queue of another
@@ -63,6 +65,7 @@ from andromede.notifications.errors import (
     NotSubscribable,
 )
 from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids, sequence_number
+from andromede.notifications.mails import EMAIL_PROTOCOLS
 from andromede.notifications.messages import check_publish, passes
 from andromede.notifications.model import Topic
 from andromede.notifications.service import TopicService
@@ -130,6 +133,8 @@ class PubSubLimits:
     # The platform's retry schedule in SNS's terms, shown as a subscription's
     # EffectiveDeliveryPolicy when no DeliveryPolicy applies.
     default_retry: RetryPolicy = _PLATFORM_RETRY
+    # Whether the operator set an SMTP relay (sns_smtp_host): email subscriptions taken.
+    email: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +224,12 @@ class PubSubService:
         """``tenant_id`` subscribes (the subscription's owner); ``topic_account``: the
         topic's account when the SNS API let another account's caller in (decision 0168)."""
         topic = await self._topics.get_topic(topic_account or tenant_id, topic_arn)
+        if protocol in EMAIL_PROTOCOLS and not self._limits.email:
+            # Refused, never taken and silently not mailed (decision 0180).
+            raise InvalidTopic(
+                f"Invalid parameter: Protocol {protocol}: email delivery is not configured "
+                "by the operator of this platform (sns_smtp_host)"
+            )
         endpoint = check_endpoint(protocol, endpoint)
         kept = check_subscription_attributes(attributes, protocol)
         if topic.fifo and protocol != "sqs":

@@ -4,12 +4,13 @@ I/O.
 A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protocols: ``sqs``
 (a queue ARN of this platform), ``http`` and ``https`` (a URL, confirmed by the endpoint
 through the SubscriptionConfirmation handshake: until then the subscription holds its token
-and receives nothing). Attributes taken: ``RawMessageDelivery``, ``FilterPolicy``,
-``FilterPolicyScope``, ``RedrivePolicy`` (a dead-letter queue of the subscriber's account),
-``DeliveryPolicy`` (http and https only, decision 0168), ``ReplayPolicy`` (a FIFO topic's
-archive replayed, decision 0175: checked here as JSON, its window and topic by the service;
-``{}`` removes it); the others SNS has are refused as not implemented, never kept and
-ignored.
+and receives nothing), ``email`` and ``email-json`` (one bare address, confirmed through the
+SubscribeURL of the mail it is sent, decision 0180). Attributes taken: ``RawMessageDelivery``
+(not ``true`` for email), ``FilterPolicy``, ``FilterPolicyScope``, ``RedrivePolicy`` (a
+dead-letter queue of the subscriber's account), ``DeliveryPolicy`` (http and https only,
+decision 0168), ``ReplayPolicy`` (a FIFO topic's archive replayed, decision 0175: checked
+here as JSON, its window and topic by the service; ``{}`` removes it); the others SNS has
+are refused as not implemented, never kept and ignored.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from andromede.notifications.deliverypolicy import check_subscription_policy
 from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.filterpolicy import check_filter_policy
+from andromede.notifications.mails import EMAIL_PROTOCOLS, check_address
 
 __all__ = [
     "DELIVERY_POLICY",
@@ -35,7 +37,7 @@ __all__ = [
     "is_subscription_arn",
 ]
 
-PROTOCOLS: Final = ("sqs", "http", "https")
+PROTOCOLS: Final = ("sqs", "http", "https", *EMAIL_PROTOCOLS)
 RAW: Final = "RawMessageDelivery"
 FILTER_POLICY: Final = "FilterPolicy"
 FILTER_SCOPE: Final = "FilterPolicyScope"
@@ -58,8 +60,11 @@ def check_endpoint(protocol: str, endpoint: str) -> str:
     that cannot be taken. The message never repeats a URL (it may hold a token)."""
     if protocol not in PROTOCOLS:
         raise InvalidTopic(
-            f"Invalid parameter: Protocol {protocol[:32]} is not supported (sqs, http, https)"
+            f"Invalid parameter: Protocol {protocol[:32]} is not supported "
+            "(sqs, http, https, email, email-json)"
         )
+    if protocol in EMAIL_PROTOCOLS:
+        return check_address(endpoint)
     if protocol == "sqs":
         parts = endpoint.split(":")
         if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"] or not all(parts[3:]):
@@ -100,6 +105,12 @@ def check_subscription_attributes(
         if name == RAW:
             if value.lower() not in ("true", "false"):
                 raise InvalidTopic("Invalid parameter: RawMessageDelivery must be true or false")
+            if protocol in EMAIL_PROTOCOLS and value.lower() == "true":
+                # SNS's: a mail is always the message with its footer, or its JSON.
+                raise InvalidTopic(
+                    f"Invalid parameter: Attributes Reason: Delivery protocol [{protocol}] "
+                    "does not support raw message delivery"
+                )
             kept[name] = value.lower()
         elif name == FILTER_SCOPE:
             if value not in _SCOPES:

@@ -8,6 +8,8 @@ their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -15,6 +17,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from andromede.settings.cidr import cidr_networks
@@ -188,6 +191,67 @@ class NotificationSettings(BaseModel):
         description="Archived SNS messages one step of the archive's upkeep replays or "
         "deletes (decision 0175).",
     )
+
+    # SNS email and email-json subscriptions through the operator's SMTP relay (decision 0180).
+    sns_smtp_host: str = Field(
+        default="",
+        description="SMTP relay that SNS email and email-json subscriptions are mailed "
+        "through; empty: Subscribe refuses those protocols with InvalidParameter (decision "
+        "0180).",
+    )
+    sns_smtp_port: int = Field(
+        default=587,
+        gt=0,
+        lt=65536,
+        description="Port of the SMTP relay (587 for STARTTLS, 465 for implicit TLS) "
+        "(decision 0180).",
+    )
+    sns_smtp_tls: Literal["starttls", "implicit", "none"] = Field(
+        default="starttls",
+        description="TLS to the SMTP relay: starttls (required, the certificate checked), "
+        "implicit (TLS from the first byte) or none (clear, refused with a username) "
+        "(decision 0180).",
+    )
+    sns_smtp_username: str = Field(
+        default="",
+        description="User name the gateway logs in to the SMTP relay with; empty: no login "
+        "(decision 0180).",
+    )
+    sns_smtp_password_file: Path | None = Field(
+        default=None,
+        description="File holding the SMTP relay's password (never the password itself "
+        "here), read at start and never logged (decision 0180).",
+    )
+    sns_email_from: str = Field(
+        default="",
+        description="From address of SNS mails; empty: no-reply@ the SNS endpoint's host name "
+        "(decision 0180).",
+    )
+    sns_email_per_second: float = Field(
+        default=10.0,
+        gt=0,
+        description="Mails a second one email subscription is sent from a gateway, more "
+        "waiting their turn: SNS's 10 (decision 0180).",
+    )
+    sns_email_per_second_per_tenant: float = Field(
+        default=50.0,
+        gt=0,
+        description="Mails a second a gateway sends for all of one tenant's email "
+        "subscriptions together, sparing the relay's reputation (decision 0180).",
+    )
+
+    @model_validator(mode="after")
+    def _smtp_login_over_tls(self) -> NotificationSettings:
+        # A password sent in clear over the network is refused, not warned about.
+        if self.sns_smtp_username and self.sns_smtp_tls == "none":
+            raise ValueError("sns_smtp_username needs sns_smtp_tls starttls or implicit")
+        if self.sns_smtp_username and self.sns_smtp_password_file is None:
+            raise ValueError("sns_smtp_username needs sns_smtp_password_file")
+        if any(c in self.sns_email_from for c in "\r\n<>,; ") or (
+            self.sns_email_from and "@" not in self.sns_email_from
+        ):
+            raise ValueError("sns_email_from must be a bare address (name@domain)")
+        return self
 
     @field_validator("notification_endpoint_allow_cidrs")
     @classmethod

@@ -21,6 +21,7 @@ from andromede.db.database import Database
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.notifications.delivery import QueueSink
+from andromede.notifications.mails import EMAIL_PROTOCOLS
 from andromede.notifications.pubsub import Delivery
 from andromede.queues.model import parse_queue_arn
 from andromede.settings import Settings
@@ -92,6 +93,9 @@ def delivery_meter(billing: BillingService, region: str) -> Callable[[Delivery],
         if delivery.headers.get("x-amz-sns-message-type") != "Notification":
             return
         subscription = delivery.subscription
+        if subscription.protocol in EMAIL_PROTOCOLS:  # decision 0180
+            billing.count(subscription.tenant_id, region, "sns.deliveries.email")
+            return
         if subscription.protocol != "sqs":
             billing.count(subscription.tenant_id, region, "sns.deliveries.http")
             return

@@ -10,9 +10,12 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.errors import ConfigurationError
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.secrets import SecretSealer
 from andromede.notifications.deliverypolicy import RetryPolicy
@@ -22,6 +25,7 @@ from andromede.notifications.model import Topic, parse_topic_arn
 from andromede.notifications.pubsub import PubSubLimits, PubSubService
 from andromede.notifications.replay import ArchiveUpkeep, UpkeepPolicy
 from andromede.notifications.service import TopicService
+from andromede.notifications.smtp import SmtpMailer, SmtpRelay
 from andromede.notifications.store import (
     ArchiveStore,
     EventQueue,
@@ -43,6 +47,7 @@ __all__ = [
     "shredded_event_recorder",
     "signing_keys",
     "sns_base_url",
+    "sns_mailer",
 ]
 
 log = logging.getLogger(__name__)
@@ -212,6 +217,37 @@ def sns_base_url(settings: Settings) -> str:
     return f"{scheme}://{settings.s3_host}:{settings.s3_port}"
 
 
+def sns_mailer(settings: Settings) -> SmtpMailer | None:
+    """The SMTP relay SNS's mails go through (decision 0180); None when the operator set
+    none. The password is read from its file here, once, and kept out of every repr."""
+    if not settings.sns_smtp_host:
+        return None
+    base_url = sns_base_url(settings)
+    password = ""
+    if settings.sns_smtp_password_file is not None:
+        try:
+            password = Path(settings.sns_smtp_password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"sns_smtp_password_file {settings.sns_smtp_password_file} cannot be read"
+            ) from exc
+    return SmtpMailer(
+        SmtpRelay(
+            host=settings.sns_smtp_host,
+            port=settings.sns_smtp_port,
+            tls=settings.sns_smtp_tls,
+            sender=settings.sns_email_from
+            or f"no-reply@{urlsplit(base_url).hostname or 'localhost'}",
+            base_url=base_url,
+            username=settings.sns_smtp_username,
+            password=password,
+            timeout=settings.notification_timeout,
+            per_subscription=settings.sns_email_per_second,
+            per_tenant=settings.sns_email_per_second_per_tenant,
+        )
+    )
+
+
 def pubsub_service(
     settings: Settings,
     topics: TopicService,
@@ -235,6 +271,7 @@ def pubsub_service(
             queue_bound=settings.notification_queue_per_tenant,
             pending_ttl=timedelta(seconds=settings.sns_pending_subscription_ttl),
             default_retry=platform_retry(settings),
+            email=bool(settings.sns_smtp_host),
         ),
         archive=archive,
     )

@@ -1,5 +1,6 @@
 """A notification topic's subscriptions in the console (decision 0111, session 47): listed,
-a queue of the account and an https endpoint subscribed, a filter policy set, an unsubscribe
+a queue of the account and an https endpoint subscribed (an email address refused while the
+operator set no SMTP relay, decision 0180), a filter policy set, an unsubscribe
 after a ticked box — each SNS's own call as the signed-in user, checked against the
 subscriptions SNS itself keeps; SNS's refusals shown with its code and the form as typed."""
 
@@ -45,6 +46,11 @@ async def test_subscribe_filter_and_unsubscribe(console: ConsoleHarness) -> None
             "/topics/events/subscribe",
             data={"csrf": token, "protocol": "https", "endpoint": "ftp://hooks.example.net/"},
         )
+        # No SMTP relay set here: SNS's refusal, in its words (decision 0180).
+        mailed = await client.post(
+            "/topics/events/subscribe",
+            data={"csrf": token, "protocol": "email", "endpoint": "ops@example.net"},
+        )
         queued = await client.post(
             "/topics/events/subscribe",
             data={"csrf": token, "protocol": "sqs", "queue_arn": queue_arn,
@@ -84,6 +90,8 @@ async def test_subscribe_filter_and_unsubscribe(console: ConsoleHarness) -> None
     assert refused.status_code == 400 and "(InvalidParameter)" in _alert(refused)
     assert 'value="ftp://hooks.example.net/"' in refused.text
     assert '<option value="https" selected>' in refused.text
+    assert mailed.status_code == 400 and "email delivery is not configured" in _alert(mailed)
+    assert '<option value="email" selected>' in mailed.text
     assert queued.status_code == 303 and queued.headers["location"] == "/console/topics/events"
     assert hooked.status_code == 303, hooked.text
     assert sqs.endpoint == queue_arn and sqs.confirmed

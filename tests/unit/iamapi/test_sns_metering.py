@@ -130,6 +130,10 @@ async def test_the_delivery_meter_by_protocol_and_chunks_into_the_queue() -> Non
     meter(_delivery("https", "https://example.test/hook", "Notification"))
     meter(_delivery("http", "http://example.test/hook", "Notification"))
     meter(_delivery("https", "https://example.test/hook", "SubscriptionConfirmation"))
+    # Mails (decision 0180): both email protocols, never the confirmation.
+    meter(_delivery("email", "ops@example.test", "Notification"))
+    meter(_delivery("email-json", "ops@example.test", "Notification"))
+    meter(_delivery("email", "ops@example.test", "SubscriptionConfirmation"))
     queue = "arn:aws:sqs:eu-de-1:queue-owner:q"
     meter(_delivery("sqs", queue, "Notification", "x" * 100 * KIB))  # 2 chunks
     await billing.flush()
@@ -138,6 +142,7 @@ async def test_the_delivery_meter_by_protocol_and_chunks_into_the_queue() -> Non
     assert {(line.meter, line.quantity) for line in topic_owner.lines} == {
         ("sns.deliveries.http", 2),
         ("sns.deliveries.sqs", 1),
+        ("sns.deliveries.email", 2),
     }
     queue_owner = await billing.usage_report("queue-owner", month)
     assert [(line.region, line.meter, line.quantity) for line in queue_owner.lines] == [
