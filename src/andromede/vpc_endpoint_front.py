@@ -18,7 +18,7 @@ whose subnet no longer routes to an endpoint) is answered S3's ``AccessDenied``.
 The gateway's :class:`EndpointGate` checks the attestation (a forged, altered or stale one is
 ``AccessDenied``, never ignored), asks compute for the endpoint (still there, of that VPC:
 its policy and its service) and runs the API the request is for — chosen as the gateway's
-main front chooses it, by the SigV4 credential scope (``app.api_service``) — inside
+main front chooses it, by the SigV4 credential scope (``api_routing.api_service``) — inside
 :func:`~andromede.iam.endpoint_origin.through_endpoint`, when that API is the endpoint's
 service (decision 0174: S3, KMS, SQS, SNS or STS; a gateway endpoint's is S3). Any other
 request through an endpoint — another API than the endpoint's, one an endpoint never serves

@@ -33,7 +33,7 @@ import httpx
 import pytest
 import trustme
 
-from andromede.app import api_service
+from andromede.api_routing import api_service
 from andromede.compute.driver import EndpointRoute, FirewallRule, NetworkSpec, NicSpec
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from andromede.http.response import Receive, Scope, Send

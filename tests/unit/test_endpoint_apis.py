@@ -1,5 +1,5 @@
 """Interface VPC endpoints to KMS, SQS, SNS and STS (decision 0174): the gateway's gate hands
-an attested request to the API its credential scope names (``app.api_service``, the main
+an attested request to the API its credential scope names (``api_routing.api_service``, the main
 front's choice) when the endpoint is that API's, and refuses it in that API's words
 otherwise; each API evaluates the endpoint's policy (an allow needed, a deny winning, the
 root included) and gives its key, queue, topic and identity policies ``aws:SourceVpce``,
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.app import api_service
+from andromede.api_routing import api_service
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.endpoint_origin import EndpointOrigin, origin_for, through_endpoint
