@@ -4,6 +4,7 @@ parser), so the wire shapes are checked against botocore's own model without a s
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.model import ServiceModel
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
@@ -37,6 +39,14 @@ from support.computekit import MemoryDiskKeys
 
 REGION = "eu-fr-1"
 _MODELS = botocore.session.get_session()
+
+
+@functools.cache
+def service_model(service: str) -> ServiceModel:
+    """One model per service for the whole run, as one boto3 client keeps: botocore caches
+    each shape it resolves on the model, and a model made again for every call resolved them
+    all again (most of the parsing's CPU in the isolation matrices)."""
+    return _MODELS.get_service_model(service)
 
 
 class ApiError(Exception):
@@ -65,7 +75,7 @@ class Client:
         return parsed
 
     async def raw(self, operation: str, **params: Any) -> tuple[int, Any]:
-        model = _MODELS.get_service_model(self.service).operation_model(operation)
+        model = service_model(self.service).operation_model(operation)
         serialised = create_serializer(
             self.protocol, include_validation=False
         ).serialize_to_request(params, model)

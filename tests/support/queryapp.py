@@ -5,6 +5,7 @@ server."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.handlers import json_decode_policies
+from botocore.model import ServiceModel
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
@@ -39,6 +41,14 @@ from support.clock import Clock
 
 REGION = "eu-fr-1"
 _MODELS = botocore.session.get_session()
+
+
+@functools.cache
+def service_model(service: str) -> ServiceModel:
+    """One model per service for the whole run, as one boto3 client keeps: botocore caches
+    each shape it resolves on the model, and a model made again for every call resolved them
+    all again (most of the parsing's CPU in the isolation matrices)."""
+    return _MODELS.get_service_model(service)
 
 
 class ApiError(Exception):
@@ -83,7 +93,7 @@ class Client:
         return parsed
 
     async def raw(self, service: str, operation: str, **params: Any) -> tuple[int, Any]:
-        model = _MODELS.get_service_model(service).operation_model(operation)
+        model = service_model(service).operation_model(operation)
         serialised = create_serializer("query", include_validation=False).serialize_to_request(
             params, model
         )
