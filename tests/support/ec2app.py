@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.model import ServiceModel
+from botocore.model import OperationModel, ServiceModel
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
@@ -75,6 +76,11 @@ class Client:
         return parsed
 
     async def raw(self, operation: str, **params: Any) -> tuple[int, Any]:
+        answer = await self.send(operation, **params)
+        return answer.status, answer.parsed()
+
+    async def send(self, operation: str, **params: Any) -> Answer:
+        """The answer as sent, parsed only when asked (``Answer.parsed``)."""
         model = service_model(self.service).operation_model(operation)
         serialised = create_serializer(
             self.protocol, include_validation=False
@@ -93,13 +99,32 @@ class Client:
             self.app, dict(prepared.headers.items()), data.encode(), ("192.0.2.10", 40000)
         )
         self.last_body = body
-        response = {
-            "status_code": status,
-            "headers": headers,
-            "body": body,
-        }
+        return Answer(status, headers, body, model, self.protocol)
+
+
+_REQUEST_ID = re.compile(rb"<requestId>[^<]*</requestId>|<RequestId>[^<]*</RequestId>")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer of the app: its status, headers and body as sent, and how to parse it."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    model: OperationModel
+    protocol: Literal["ec2", "query"]
+
+    def parsed(self) -> Any:
+        """The answer as boto3 reads it."""
+        response = {"status_code": self.status, "headers": self.headers, "body": self.body}
         parser = create_parser("query") if self.protocol == "query" else create_parser("ec2")
-        return status, parser.parse(response, model.output_shape)
+        return parser.parse(response, self.model.output_shape)
+
+    def content(self) -> bytes:
+        """The body without its request id, which is new in every answer: two answers of the
+        same content are the same bytes."""
+        return _REQUEST_ID.sub(b"", self.body)
 
 
 @dataclass
