@@ -4,9 +4,7 @@ parser), so the wire shapes are checked against botocore's own model without a s
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,12 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.model import OperationModel, ServiceModel
-from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
 from andromede.audit.service import AuditService
@@ -37,17 +32,9 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
 from support.asgi import AsgiApp, post
 from support.computekit import MemoryDiskKeys
+from support.query_wire import Answer, service_model
 
 REGION = "eu-fr-1"
-_MODELS = botocore.session.get_session()
-
-
-@functools.cache
-def service_model(service: str) -> ServiceModel:
-    """One model per service for the whole run, as one boto3 client keeps: botocore caches
-    each shape it resolves on the model, and a model made again for every call resolved them
-    all again (most of the parsing's CPU in the isolation matrices)."""
-    return _MODELS.get_service_model(service)
 
 
 class ApiError(Exception):
@@ -100,31 +87,6 @@ class Client:
         )
         self.last_body = body
         return Answer(status, headers, body, model, self.protocol)
-
-
-_REQUEST_ID = re.compile(rb"<requestId>[^<]*</requestId>|<RequestId>[^<]*</RequestId>")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One answer of the app: its status, headers and body as sent, and how to parse it."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    model: OperationModel
-    protocol: Literal["ec2", "query"]
-
-    def parsed(self) -> Any:
-        """The answer as boto3 reads it."""
-        response = {"status_code": self.status, "headers": self.headers, "body": self.body}
-        parser = create_parser("query") if self.protocol == "query" else create_parser("ec2")
-        return parser.parse(response, self.model.output_shape)
-
-    def content(self) -> bytes:
-        """The body without its request id, which is new in every answer: two answers of the
-        same content are the same bytes."""
-        return _REQUEST_ID.sub(b"", self.body)
 
 
 @dataclass

@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from andromede.compute.network import default_ids
 from andromede.ec2api.app import ACTIONS
-from support.ec2app import Answer, ApiError, Client, World, ec2_world
+from support.ec2app import ApiError, Client, World, ec2_world
+from support.query_wire import Answer
 
 INSTANCE, SG, VOL, SNAP, AMI, ASSOC = "{i}", "{sg}", "{vol}", "{snap}", "{ami}", "{assoc}"
 LT = "{lt}"
