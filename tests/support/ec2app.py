@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
 from andromede.audit.service import AuditService
@@ -34,9 +32,9 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
 from support.asgi import AsgiApp, post
 from support.computekit import MemoryDiskKeys
+from support.query_wire import Answer, service_model
 
 REGION = "eu-fr-1"
-_MODELS = botocore.session.get_session()
 
 
 class ApiError(Exception):
@@ -65,7 +63,12 @@ class Client:
         return parsed
 
     async def raw(self, operation: str, **params: Any) -> tuple[int, Any]:
-        model = _MODELS.get_service_model(self.service).operation_model(operation)
+        answer = await self.send(operation, **params)
+        return answer.status, answer.parsed()
+
+    async def send(self, operation: str, **params: Any) -> Answer:
+        """The answer as sent, parsed only when asked (``Answer.parsed``)."""
+        model = service_model(self.service).operation_model(operation)
         serialised = create_serializer(
             self.protocol, include_validation=False
         ).serialize_to_request(params, model)
@@ -83,13 +86,7 @@ class Client:
             self.app, dict(prepared.headers.items()), data.encode(), ("192.0.2.10", 40000)
         )
         self.last_body = body
-        response = {
-            "status_code": status,
-            "headers": headers,
-            "body": body,
-        }
-        parser = create_parser("query") if self.protocol == "query" else create_parser("ec2")
-        return status, parser.parse(response, model.output_shape)
+        return Answer(status, headers, body, model, self.protocol)
 
 
 @dataclass

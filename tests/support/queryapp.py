@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.handlers import json_decode_policies
-from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
 from andromede.audit.service import AuditService
@@ -36,9 +34,9 @@ from andromede.notifications.service import TopicService
 from andromede.settings import Settings
 from support.asgi import post
 from support.clock import Clock
+from support.query_wire import Answer, service_model
 
 REGION = "eu-fr-1"
-_MODELS = botocore.session.get_session()
 
 
 class ApiError(Exception):
@@ -83,7 +81,12 @@ class Client:
         return parsed
 
     async def raw(self, service: str, operation: str, **params: Any) -> tuple[int, Any]:
-        model = _MODELS.get_service_model(service).operation_model(operation)
+        answer = await self.send(service, operation, **params)
+        return answer.status, parsed(service, answer)
+
+    async def send(self, service: str, operation: str, **params: Any) -> Answer:
+        """The answer as sent, parsed only when asked (``parsed``)."""
+        model = service_model(service).operation_model(operation)
         serialised = create_serializer("query", include_validation=False).serialize_to_request(
             params, model
         )
@@ -107,16 +110,17 @@ class Client:
             data.encode(),
             ("192.0.2.10", 40000),
         )
-        response = {
-            "status_code": status,
-            "headers": headers,
-            "body": answer,
-        }
         self.last_body = answer
-        parsed = create_parser("query").parse(response, model.output_shape)
-        if status < 300 and service == "iam":
-            json_decode_policies(parsed, model)
-        return status, parsed
+        return Answer(status, headers, answer, model, "query")
+
+
+def parsed(service: str, answer: Answer) -> Any:
+    """``answer`` as boto3 reads it, IAM's URL-encoded policy documents decoded as boto3's
+    IAM resource does."""
+    read = answer.parsed()
+    if answer.status < 300 and service == "iam":
+        json_decode_policies(read, answer.model)
+    return read
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from andromede.compute.dhcp_options import shown_options_id
 from andromede.compute.model import Tags
-from andromede.compute.network import Subnet, Vpc, usable_addresses
+from andromede.compute.network import Subnet, Vpc, usable_address_count
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
 from andromede.ec2api.protocol import Action, Call, Params
@@ -202,7 +202,7 @@ def _write_subnet(xml: XmlWriter, call: Call, subnet: Subnet, used: int, element
     xml.element("vpcId", subnet.vpc_id)
     xml.element("cidrBlock", subnet.cidr)
     # AWS keeps the network address, the next three and the broadcast address.
-    xml.element("availableIpAddressCount", sum(1 for _ in usable_addresses(subnet.cidr)) - used)
+    xml.element("availableIpAddressCount", usable_address_count(subnet.cidr) - used)
     xml.element("availabilityZone", subnet.availability_zone)
     xml.element("availabilityZoneId", f"{call.region}-az1")
     xml.element("defaultForAz", subnet.default_for_az)

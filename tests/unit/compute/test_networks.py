@@ -38,6 +38,7 @@ from andromede.compute.network import (
     merge_firewall,
     new_mac,
     private_dns_name,
+    usable_address_count,
     usable_addresses,
 )
 from andromede.compute.service import ComputeService, RunRequest
@@ -70,6 +71,12 @@ def test_addresses_skip_what_aws_reserves() -> None:
         "172.31.0.8",
     ]
     assert len(free_addresses("172.31.0.0/28", set(), 100)) == 11
+
+
+@pytest.mark.parametrize("prefix", range(16, 33))
+def test_the_usable_count_is_the_number_of_usable_addresses(prefix: int) -> None:
+    cidr = f"10.20.0.0/{prefix}"
+    assert usable_address_count(cidr) == len(list(usable_addresses(cidr)))
 
 
 def test_macs_are_locally_administered_unicast() -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kmsapi.actions import ACTIONS
@@ -186,9 +187,9 @@ class Victim:
         return state
 
 
-@pytest.fixture
-async def victim(tmp_path: Path) -> AsyncIterator[Victim]:
-    async for root in kms_harness(tmp_path, MemoryCustomerKeyStore()):
+async def victims(data_dir: Path) -> AsyncIterator[Victim]:
+    """The victim's key with its alias, a ciphertext, a grant and a connected key store."""
+    async for root in kms_harness(data_dir, MemoryCustomerKeyStore()):
         created = await root.call(
             "CreateKey", {"Description": "victim", "Tags": [{"TagKey": "team", "TagValue": "a"}]}
         )
@@ -228,6 +229,30 @@ async def victim(tmp_path: Path) -> AsyncIterator[Victim]:
         )
 
 
+@pytest.fixture
+async def victim(tmp_path: Path) -> AsyncIterator[Victim]:
+    """A victim of the test's own, for the callers whose requests succeed on their account."""
+    async for made in victims(tmp_path):
+        yield made
+
+
+@dataclass
+class Refused:
+    """One victim shared by the module's refused callers, and the powerless user's client."""
+
+    victim: Victim
+    powerless: Harness
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def refused(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Refused]:
+    """Built once: its callers are refused before anything is done, so the victim they face is
+    only read. Each test still reads the victim's state before and after its own attempt, so a
+    refusal that changed something fails that test, not a later one."""
+    async for made in victims(tmp_path_factory.mktemp("refused")):
+        yield Refused(made, await made.root.iam_user("powerless"))
+
+
 @pytest.mark.parametrize("action", sorted(RECIPES))
 async def test_another_tenants_root_only_reaches_its_own_account(
     victim: Victim, action: str
@@ -253,19 +278,24 @@ async def test_another_tenants_root_only_reaches_its_own_account(
     assert await victim.snapshot() == before
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("action", sorted(RECIPES))
 async def test_a_user_without_policy_is_denied_every_kms_action(
-    victim: Victim, action: str
+    refused: Refused, action: str
 ) -> None:
-    powerless = await victim.root.iam_user("powerless")
+    victim = refused.victim
     before = await victim.snapshot()
-    reply = await powerless.call(action, victim.fill(RECIPES[action]))
+    reply = await refused.powerless.call(action, victim.fill(RECIPES[action]))
     assert (reply.status, reply.error_type) == (400, "AccessDeniedException"), reply.body
     assert await victim.snapshot() == before
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("action", sorted(RECIPES))
-async def test_an_unsigned_caller_is_refused_every_kms_action(victim: Victim, action: str) -> None:
+async def test_an_unsigned_caller_is_refused_every_kms_action(
+    refused: Refused, action: str
+) -> None:
+    victim = refused.victim
     before = await victim.snapshot()
     reply = await victim.root.anonymous().call(action, victim.fill(RECIPES[action]))
     assert (reply.status, reply.error_type) == (400, "MissingAuthenticationTokenException")

@@ -14,10 +14,12 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from andromede.s3.operations import S3Operation as O
 from support.s3app import Client, Reply, in_process_client
@@ -269,9 +271,10 @@ async def snapshot(victim: Client, upload_id: str) -> list[tuple[int, bytes]]:
     return found
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with in_process_client(tmp_path) as victim:
+@asynccontextmanager
+async def new_world(data_dir: Path) -> AsyncIterator[World]:
+    """The victim's bucket, its tagged secret and an upload in progress; the callers."""
+    async with in_process_client(data_dir) as victim:
         assert (await victim.request("PUT", B)).status == 200
         tagged = {"x-amz-tagging": "classification=secret"}
         assert (await victim.request("PUT", K, SECRET, tagged)).status == 200
@@ -291,6 +294,23 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         )
 
 
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    """A world of the test's own, for the tests whose callers succeed at something."""
+    async with new_world(tmp_path) as made:
+        yield made
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def refused_world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """Built once for the matrix of refused callers: every attempt is refused, so the world
+    is only read. Each case still reads the victim's state before and after its own attempt,
+    so a refusal that changed something fails that case, not a later one (a world per case
+    was half of this file's CPU)."""
+    async with new_world(tmp_path_factory.mktemp("refused")) as made:
+        yield made
+
+
 async def attempt(client: Client, recipe: Recipe, upload_id: str) -> Reply:
     return await client.request(
         recipe.method,
@@ -301,13 +321,15 @@ async def attempt(client: Client, recipe: Recipe, upload_id: str) -> Reply:
     )
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(
     "caller", ["intruder", "anonymous", "powerless", "intruder-console", "powerless-console"]
 )
 @pytest.mark.parametrize("operation", list(RECIPES), ids=lambda op: op.name)
 async def test_other_tenants_anonymous_and_users_without_policy_are_denied(
-    world: World, caller: str, operation: O
+    refused_world: World, caller: str, operation: O
 ) -> None:
+    world = refused_world
     before = await snapshot(world.victim, world.upload_id)
     client = world.caller(caller)
     reply = await attempt(client, RECIPES[operation], world.upload_id)
