@@ -5,13 +5,17 @@ measure makes: resolutions by monitoring, dimensions, tenants."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.images import ImageFiles
 from andromede.compute.instance_stats import (
     CounterReading,
     InstanceStats,
@@ -21,6 +25,9 @@ from andromede.compute.instance_stats import (
 )
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.monitoring import MeasuredInstance
+from andromede.compute.service import ComputeService
+from andromede.compute.store_memory import MemoryComputeStore
+from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.instance_readings import (
     Sampler,
     block_counters,
@@ -28,11 +35,15 @@ from andromede.hypervisor.instance_readings import (
     smp_of,
     tap_counters,
 )
+from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.wire import CALLS, decode, encode
 from andromede.instance_metrics import EBS, EC2, instance_points
 from andromede.metrics.model import Series
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import BufferedSink
 from andromede.metrics.store import MemoryMetricStore
+from andromede.settings import Settings
+from support.computekit import MemoryDiskKeys, limits
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -210,3 +221,45 @@ async def test_the_sink_keeps_basic_monitoring_at_five_minutes() -> None:
     assert await metrics.store.read(series, [60], 0, 2**40) == []
     with pytest.raises(ValueError, match="no stored resolution"):
         sink.record("t1", EC2, "CPUUtilization", dims, 1.0, resolution=120)
+
+
+def test_the_wire_keeps_every_field() -> None:
+    call = CALLS["collect_metrics"]
+    assert call.parameters == ()
+    assert decode(call.result, encode((STATS,))) == (STATS,)
+    assert decode(call.result, []) == ()
+
+
+async def test_over_the_agents_socket_and_a_host_that_does_not_answer(tmp_path: Path) -> None:
+    """The measures come over the agent's socket; a host whose agent is away (or older than
+    the call) is skipped, the others' measures kept."""
+    driver = MemoryDriver("h1", vcpus=4, memory_mib=4096)
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_agent(driver, socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    remote = RemoteDriver(socket_path, host="h1")
+    away = RemoteDriver(tmp_path / "nobody.sock", host="h2", connect_timeout=0.5)
+    compute = ComputeService(
+        MemoryComputeStore(),
+        [remote, away],
+        MemoryDiskKeys(),
+        limits(),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )
+    try:
+        assert await remote.collect_metrics() == ()
+        assert await compute.measured_instances() == []
+    finally:
+        await compute.close()
+        stop.set()
+        await task
+
+
+def test_the_interval_is_a_setting() -> None:
+    assert Settings().instance_metrics_interval == 60.0
+    assert Settings(instance_metrics_interval=5).instance_metrics_interval == 5.0
+    # Detailed monitoring's minutes must each get a sample.
+    for refused in (0.5, 301):
+        with pytest.raises(ValidationError):
+            Settings(instance_metrics_interval=refused)
