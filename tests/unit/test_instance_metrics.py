@@ -97,10 +97,18 @@ def test_the_sampler_counts_each_growth_once() -> None:
     assert busy.volumes == ()
     (after,) = sampler.take({"i-1": reading(120.0, 6.0, disks={"vol-a": (700, 0, 3, 0)})})
     assert after.volumes == (VolumeStats("vol-a", 600, 0, 2, 0),)
+    # Two calls at once: the one read first but taken last counts nothing, and keeps the
+    # other's base (so the next call does not count its interval again).
+    late = {"i-1": reading(150.0, 7.0, disks={"vol-a": (800, 0, 4, 0)})}
+    (newer,) = sampler.take({"i-1": reading(170.0, 8.0, disks={"vol-a": (900, 0, 5, 0)})})
+    assert newer.volumes == (VolumeStats("vol-a", 200, 0, 2, 0),)
+    assert sampler.take(late) == ()
+    (next_one,) = sampler.take({"i-1": reading(230.0, 9.0, disks={"vol-a": (950, 0, 6, 0)})})
+    assert (next_one.seconds, next_one.volumes) == (60.0, (VolumeStats("vol-a", 50, 0, 1, 0),))
     # A guest restarted (another process) starts again from a base; one gone is forgotten.
-    assert sampler.take({"i-1": reading(180.0, 1.0, generation="9:1")}) == ()
+    assert sampler.take({"i-1": reading(280.0, 1.0, generation="9:1")}) == ()
     assert sampler.take({}) == ()
-    assert sampler.take({"i-1": reading(240.0, 2.0, generation="9:1")}) == ()
+    assert sampler.take({"i-1": reading(340.0, 2.0, generation="9:1")}) == ()
 
 
 def test_host_readings(tmp_path: Path) -> None:

@@ -130,6 +130,15 @@ class Sampler:
         kept: dict[str, CounterReading] = {}
         for instance_id, reading in sorted(readings.items()):
             before = self._last.get(instance_id)
+            if (
+                before is not None
+                and before.generation == reading.generation
+                and (reading.at <= before.at)
+            ):
+                # Read before the base another call took meanwhile (two gateways asking at
+                # once): what it saw is counted from that base already.
+                kept[instance_id] = before
+                continue
             stats = difference(instance_id, before, reading)
             if stats is not None:
                 found.append(stats)
