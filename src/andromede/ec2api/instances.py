@@ -324,6 +324,7 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
         "instance-state-code": lambda i: [str(i.state.code)],
         "image-id": lambda i: [i.image_id],
         "instance-type": lambda i: [i.instance_type],
+        "monitoring-state": lambda i: ["enabled" if i.monitoring else "disabled"],
         "key-name": lambda i: [i.key_name or ""],
         "availability-zone": lambda i: [i.availability_zone],
         "reservation-id": lambda i: [i.reservation_id],

@@ -48,6 +48,10 @@ async def test_monitoring_switched_at_launch_and_after(world: World) -> None:
     ]
     assert await _monitoring(world, basic) == "enabled"
     answer = await world.root.call("UnmonitorInstances", InstanceIds=[basic])
+    watched = await world.root.call(
+        "DescribeInstances", Filters=[{"Name": "monitoring-state", "Values": ["enabled"]}]
+    )
+    assert [i["InstanceId"] for r in watched["Reservations"] for i in r["Instances"]] == [detailed]
     assert answer["InstanceMonitorings"][0]["Monitoring"]["State"] == "disabling"
     assert await _monitoring(world, basic) == "disabled"
 
