@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from andromede.autoscaling_adapters import run_request
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.instance_stats import (
@@ -271,3 +272,9 @@ def test_the_interval_is_a_setting() -> None:
     for refused in (0.5, 301):
         with pytest.raises(ValidationError):
             Settings(instance_metrics_interval=refused)
+
+
+def test_an_auto_scaling_groups_launch_reads_its_templates_monitoring() -> None:
+    params = {"ImageId": "ami-1", "Monitoring.Enabled": "true"}
+    assert run_request(params, "lt-1", 1, None, ()).monitoring is True
+    assert run_request({"ImageId": "ami-1"}, "lt-1", 1, None, ()).monitoring is False
