@@ -9,7 +9,8 @@ contexts, which do not import each other.
   which has no tap to read —, ``EBSReadBytes``/``EBSWriteBytes`` (Bytes) and
   ``EBSReadOps``/``EBSWriteOps`` (Count) over its volumes, as EC2 reports EBS traffic of
   Nitro instances, and ``StatusCheckFailed``, ``…_Instance``, ``…_System`` (0: its host
-  measured its process running). ``DiskReadBytes`` and the other instance-store metrics are
+  measured its process running; every minute whatever the monitoring, as AWS's).
+  ``DiskReadBytes`` and the other instance-store metrics are
   not published: no instance has an instance store.
 - The same but status checks, aggregated per ``AutoScalingGroupName`` (whatever the
   monitoring, as on AWS: what target tracking's ``ASGAverageCPUUtilization`` reads) and, for
@@ -93,8 +94,9 @@ def instance_points(measured: MeasuredInstance) -> list[PlatformPoint]:
         for dimensions in groups
         for name, value, unit in values
     ]
+    # Status checks are every minute whatever the monitoring, as on AWS.
     points += [
-        PlatformPoint(tenant, EC2, name, groups[0], 0.0, "Count", resolution)
+        PlatformPoint(tenant, EC2, name, groups[0], 0.0, "Count", _DETAILED)
         for name in _STATUS_CHECKS
     ]
     for volume in stats.volumes:

@@ -176,7 +176,9 @@ def test_points_by_monitoring_and_dimensions() -> None:
     basic = instance_points(MeasuredInstance(instance(), STATS))
     ec2 = {(p.name, p.dimensions): p for p in basic if p.namespace == EC2}
     # Basic monitoring: 5-minute periods, the instance only (no group).
-    assert {p.resolution for p in basic if p.namespace == EC2} == {300}
+    status = {p for p in basic if p.name.startswith("StatusCheckFailed")}
+    assert {p.resolution for p in basic if p.namespace == EC2 and p not in status} == {300}
+    assert {p.resolution for p in status} == {60}
     assert {d for _, d in ec2} == {(("InstanceId", "i-0123456789abcdef0"),)}
     cpu = ec2[("CPUUtilization", (("InstanceId", "i-0123456789abcdef0"),))]
     assert (cpu.value, cpu.unit, cpu.tenant_id) == (pytest.approx(25.0), "Percent", "t1")
