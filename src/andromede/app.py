@@ -117,7 +117,12 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
-from andromede.wiring.metrics import metrics_rollup, metrics_service, platform_metrics_upkeep
+from andromede.wiring.metrics import (
+    instance_metrics_upkeep,
+    metrics_rollup,
+    metrics_service,
+    platform_metrics_upkeep,
+)
 from andromede.wiring.operator_cli import (
     open_billing,
     open_identity,
@@ -571,6 +576,10 @@ class Application:
         background += [
             asyncio.create_task(metrics_rollup(settings, metrics), name="metrics-rollup"),
             asyncio.create_task(platform_metrics_upkeep(settings, platform), name="metrics"),
+            # The instances' AWS/EC2 and AWS/EBS metrics (decision 0178).
+            asyncio.create_task(
+                instance_metrics_upkeep(settings, compute, metrics_sink), name="instance-metrics"
+            ),
         ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
         # Their pass gathers the hosts' network meters too (decision 0176).

@@ -34,9 +34,9 @@ _READ: Final = re.compile(
     r"^(ImageId|InstanceType|KeyName|UserData|SecurityGroupId\.\d+|SubnetId"
     r"|Placement\.AvailabilityZone|TagSpecification\.\d+\.(ResourceType|Tag\.\d+\.(Key|Value))"
     r"|NetworkInterface\.1\.(SubnetId|SecurityGroupId\.\d+|AssociatePublicIpAddress"
-    r"|DeviceIndex))$"
+    r"|DeviceIndex)|Monitoring\.Enabled)$"
 )
-_HARMLESS: Final = re.compile(r"^(EbsOptimized|Monitoring\.Enabled|CreditSpecification\..*)$")
+_HARMLESS: Final = re.compile(r"^(EbsOptimized|CreditSpecification\..*)$")
 
 
 def _member(instance: Instance) -> Member:
@@ -117,6 +117,8 @@ def run_request(
         launch_template_version=version,
         associate_public_ip=None if public is None else public.lower() == "true",
         autoscaling_group=group,
+        # Detailed monitoring, its metrics every minute (decision 0178).
+        monitoring=(params.get("Monitoring.Enabled") or "").lower() == "true",
     )
 
 

@@ -13,9 +13,9 @@ contexts, which do not import each other.
   ``GroupInServiceInstances``, ``GroupMinSize`` and ``GroupMaxSize`` of the groups this
   gateway's reconciler holds (so that two gateways do not both report one group).
 
-``AWS/EC2`` (the instances' CPU and network) is the next increment, from the host agents'
-counters; ``AWS/S3`` storage metrics need per-bucket figures the billing sampler does not
-keep (decision 0172).
+``AWS/EC2`` and ``AWS/EBS`` (the instances' CPU, network and disks, from the hosts' counters)
+are :mod:`andromede.instance_metrics`' (decision 0178); ``AWS/S3`` storage metrics need
+per-bucket figures the billing sampler does not keep (decision 0172).
 """
 
 from __future__ import annotations

@@ -603,6 +603,14 @@ async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
     # The root disk carries its volume id as serial, as EC2's NVMe disks do.
     assert f"vda serial={root.volume_id.replace('-', '')} sectors={1024**3 // 512}" in console
 
+    # Decision 0178: what it used since the previous call (a host's first call may only read
+    # a base), its root volume among its disks.
+    await driver.collect_metrics()
+    await asyncio.sleep(0.2)
+    (measured,) = [s for s in await driver.collect_metrics() if s.instance_id == instance_id]
+    assert measured.seconds > 0 and measured.vcpus >= 1 and measured.cpu_seconds >= 0
+    assert root.volume_id in {v.volume_id for v in measured.volumes}
+
     # Keys are in no command line and no file; the canary and the user data in no file.
     pid = next(iter(processes_mentioning(str(host.state_dir))))
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -612,6 +620,7 @@ async def test_lifecycle_of_an_encrypted_guest(host: Host) -> None:
     await driver.stop(instance_id, timeout=30)
     assert time.monotonic() - started < 20  # the guest's ACPI handler powered it off
     assert await driver.state(instance_id) is RuntimeState.SHUT_OFF
+    assert [s for s in await driver.collect_metrics() if s.instance_id == instance_id] == []
     stored = host.stored("volumes", root.volume_id)
     assert stored is not None
     assert stored[:4] == b"QFI\xfb"

@@ -3,11 +3,15 @@
 ``aws cloudwatch``, and by the JSON 1.0 and Query protocols older SDKs and Terraform speak
 (requests built by botocore's own serializers, sent over HTTP). Another account sees none of
 the metrics and may not write into ``AWS/``; the platform's ``AWS/SQS`` metrics appear in the
-queue owner's account after sends and receives (the sampler runs every half second here)."""
+queue owner's account after sends and receives (the sampler runs every half second here); an
+instance's ``AWS/EC2`` and ``AWS/EBS`` metrics from the memory host's figures, once boto3's
+MonitorInstances switched it to 1-minute periods (decision 0178: gathered every second here)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +34,7 @@ from botocore.serialize import create_serializer
 
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
-from support.server import REGION, ServerProcess, running_server
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +42,12 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("cloudwatch") / "data"
-    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_METRICS_PLATFORM_INTERVAL": "0.5"}
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_METRICS_PLATFORM_INTERVAL": "0.5",
+        "ANDROMEDE_HYPERVISOR": "memory",
+        "ANDROMEDE_INSTANCE_METRICS_INTERVAL": "1",
+    }
     with running_server(data_dir, extra_env=env) as started:
         yield started
 
@@ -259,3 +268,55 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
     other = new_tenant(server, "cwq")
     theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
     assert theirs.list_metrics(Namespace="AWS/SQS")["Metrics"] == []
+
+
+def test_an_instances_metrics_with_detailed_monitoring(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "cw-test",
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    ec2, cw = client(server, "ec2"), client(server, "cloudwatch")
+    run = ec2.run_instances(
+        ImageId=json.loads(done.stdout)["image_id"], InstanceType="t3.micro", MinCount=1,
+        MaxCount=1,
+    )  # fmt: skip
+    instance_id = run["Instances"][0]["InstanceId"]
+    assert run["Instances"][0]["Monitoring"]["State"] == "disabled"
+    ec2.get_waiter("instance_running").wait(
+        InstanceIds=[instance_id], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    answer = ec2.monitor_instances(InstanceIds=[instance_id])["InstanceMonitorings"]
+    assert answer == [{"InstanceId": instance_id, "Monitoring": {"State": "pending"}}]
+    [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    assert reservation["Instances"][0]["Monitoring"]["State"] == "enabled"
+    dims = [{"Name": "InstanceId", "Value": instance_id}]
+
+    def points(name: str, statistic: str, namespace: str = "AWS/EC2") -> list[float]:
+        found = cw.get_metric_statistics(
+            Namespace=namespace, MetricName=name, Dimensions=dims, StartTime=minute(-5),
+            EndTime=minute(2), Period=60, Statistics=[statistic],
+        )["Datapoints"]  # fmt: skip
+        return [p[statistic] for p in found]
+
+    deadline = time.monotonic() + 15
+    while not points("CPUUtilization", "Average") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    # The memory host's figures (compute.driver_memory.MEMORY_STATS): a quarter of the
+    # vCPUs, 1,000 bytes in and 2,000 out at each gathering.
+    assert set(points("CPUUtilization", "Average")) == {25.0}
+    received = sum(points("NetworkIn", "Sum"))
+    assert received > 0 and received % 1000 == 0
+    sent = sum(points("NetworkOut", "Sum"))
+    assert sent > 0 and sent % 2000 == 0
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/EBS")["Metrics"]}
+    assert {"VolumeReadBytes", "VolumeWriteOps"} <= names
+    other = new_tenant(server, "cwi")
+    theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
+    assert theirs.list_metrics(Namespace="AWS/EC2")["Metrics"] == []
+    ec2.terminate_instances(InstanceIds=[instance_id])

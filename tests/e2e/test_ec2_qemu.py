@@ -60,7 +60,14 @@ def qemu_server(
     tmp_path_factory: pytest.TempPathFactory, guest_image: GuestImage
 ) -> Iterator[tuple[ServerProcess, Path]]:
     state_dir, host_env = new_qemu_host("hv")
-    env = {**host_env, "ANDROMEDE_WORKERS": "2", "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30"}
+    env = {
+        **host_env,
+        "ANDROMEDE_WORKERS": "2",
+        "ANDROMEDE_INSTANCE_STOP_TIMEOUT": "30",
+        # The guests' metrics gathered (and written) every second (decision 0178).
+        "ANDROMEDE_INSTANCE_METRICS_INTERVAL": "1",
+        "ANDROMEDE_METRICS_PLATFORM_INTERVAL": "1",
+    }
     try:
         with running_server(tmp_path_factory.mktemp("ec2q") / "data", extra_env=env) as server:
             yield server, state_dir
@@ -108,6 +115,12 @@ case "$found" in
      sync
      echo "user data ran: wrote data canary" ;;
 esac
+# One DHCP exchange with its VPC's router: traffic through its tap both ways for its network
+# metrics (decision 0178), whatever the answer.
+for nic in /sys/class/net/e*; do
+  ip link set "${{nic##*/}}" up && udhcpc -i "${{nic##*/}}" -n -q -t 2 -T 1 -s /bin/true
+done >/dev/null 2>&1
+true
 """
 
 
@@ -149,6 +162,7 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     assert data["Size"] == 1 and data["Attachments"][0]["DeleteOnTermination"] is False
     serial = data["VolumeId"].replace("-", "")[:20]
     assert f"serial={serial} sectors={DATA_VOLUME_SECTORS}" in console
+    _assert_guest_metrics(server, instance_id, root["VolumeId"])
 
     # Stop (ACPI power-down), start again: the disk kept what the first boot wrote.
     ec2.stop_instances(InstanceIds=[instance_id])
@@ -242,6 +256,40 @@ def test_a_real_guest_runs_stops_starts_and_terminates_through_boto3(
     ec2.deregister_image(ImageId=image["ImageId"])
     for snapshot_id in snapshot_ids:
         ec2.delete_snapshot(SnapshotId=snapshot_id)
+
+
+def _assert_guest_metrics(server: ServerProcess, instance_id: str, root_volume: str) -> None:
+    """Decision 0178: the real guest's CPU (its QEMU process's time), network (its tap: the
+    DHCP answers it got, at least) and disks (QMP's block statistics: its boot read its root
+    volume) in AWS/EC2 and AWS/EBS, at basic monitoring's 5-minute periods."""
+    access_key, secret_key = server.credentials()
+    cw = boto3.client(
+        "cloudwatch", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+    )  # fmt: skip
+    now = time.time()
+
+    def total(namespace: str, name: str, dimension: tuple[str, str], statistic: str) -> float:
+        found = cw.get_metric_statistics(
+            Namespace=namespace, MetricName=name, StartTime=now - 900, EndTime=now + 600,
+            Dimensions=[{"Name": dimension[0], "Value": dimension[1]}], Period=300,
+            Statistics=[statistic],
+        )["Datapoints"]  # fmt: skip
+        return sum(p[statistic] for p in found) if found else -1.0
+
+    instance = ("InstanceId", instance_id)
+    volume = ("VolumeId", root_volume)
+    # Its user data's DHCP exchange: a DHCP message is at least 300 bytes each way.
+    wanted = [("AWS/EC2", "NetworkIn", instance), ("AWS/EC2", "NetworkOut", instance),
+              ("AWS/EBS", "VolumeReadBytes", volume)]  # fmt: skip
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(
+        total(namespace, name, dimension, "Sum") < 300 for namespace, name, dimension in wanted
+    ):
+        time.sleep(0.5)
+    for namespace, name, dimension in wanted:
+        assert total(namespace, name, dimension, "Sum") >= 300, name
+    assert 0 < total("AWS/EC2", "CPUUtilization", instance, "Maximum") <= 100
 
 
 def test_guests_outlive_a_restart_of_serve(

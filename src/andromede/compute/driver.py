@@ -28,6 +28,7 @@ from typing import Protocol
 
 from andromede.compute.endpoint_ports import INTERFACE_SLOTS
 from andromede.compute.flow_log_files import FlowRecord
+from andromede.compute.instance_stats import InstanceStats
 from andromede.compute.traffic import TrafficCount
 
 __all__ = [
@@ -779,6 +780,10 @@ class HypervisorDriver(Protocol):
         """Capture the flows of exactly ``captures`` from now on (decision 0153), and report
         what the captured interfaces counted since the previous call. No-op (nothing
         counted) on a host without tenant networks."""
+        ...
+
+    async def collect_metrics(self) -> tuple[InstanceStats, ...]:
+        """What each running instance used since the previous call (decision 0178)."""
         ...
 
     async def close(self) -> None:

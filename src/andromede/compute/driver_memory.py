@@ -56,15 +56,23 @@ from andromede.compute.driver import (
 )
 from andromede.compute.errors import HypervisorFailed
 from andromede.compute.flow_log_files import FlowRecord
+from andromede.compute.instance_stats import InstanceStats, VolumeStats
 from andromede.compute.traffic import TrafficCount
 
-__all__ = ["MemoryDriver"]
+__all__ = ["MEMORY_STATS", "MemoryDriver"]
 
 CONSOLE_TAIL = 64 * 1024
 _FIRST_FORWARD_PORT = 42000
 _PUBLIC_RANGE = ipaddress.IPv4Network("100.65.0.0/16")
 # A QEMU host's own ranges by default (NetworkLayout): never an Elastic IP.
 _HOST_RANGES = (ipaddress.IPv4Network("100.64.0.0/16"), _PUBLIC_RANGE)
+# What each running instance used between two collect_metrics (decision 0178), the same every
+# time so that a test through a server's memory host knows the figures it must read: a
+# minute at a quarter of its vCPUs, 1,000 bytes in (10 packets), 2,000 out (20), and on its
+# root volume 4 KiB read in one operation, 8 KiB written in two.
+MEMORY_STATS = InstanceStats(
+    "", 60.0, 15.0, 1, True, 1000, 2000, 10, 20, (VolumeStats("", 4096, 8192, 1, 2),)
+)
 
 
 @dataclass(slots=True)
@@ -376,6 +384,21 @@ class MemoryDriver:
         self.counted_flows = []
         traffic, self.counted_traffic = tuple(self.counted_traffic), []
         return HostFlows(counted, traffic=traffic)
+
+    async def collect_metrics(self) -> tuple[InstanceStats, ...]:
+        """:data:`MEMORY_STATS` for each running instance (at its vCPUs and root volume)."""
+        figures = MEMORY_STATS
+        return tuple(
+            replace(
+                figures,
+                instance_id=instance_id,
+                cpu_seconds=figures.cpu_seconds * instance.spec.vcpus,
+                vcpus=instance.spec.vcpus,
+                volumes=(replace(figures.volumes[0], volume_id=instance.spec.root.volume_id),),
+            )
+            for instance_id, instance in sorted(self.instances.items())
+            if instance.state is RuntimeState.RUNNING
+        )
 
     def _forward(self, forward: PortForward) -> PortForward:
         if forward.host_port:

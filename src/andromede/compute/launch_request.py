@@ -93,6 +93,8 @@ class RunRequest:
     disable_api_stop: bool = False
     shutdown_behavior: str = "stop"
     metadata_options: MetadataOptions = field(default_factory=MetadataOptions)
+    # Detailed monitoring (Monitoring.Enabled, decision 0178).
+    monitoring: bool = False
 
 
 def root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:

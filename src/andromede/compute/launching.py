@@ -85,6 +85,7 @@ from andromede.compute.model import (
     next_state,
     token_id,
 )
+from andromede.compute.monitoring import MonitoringMixin
 from andromede.compute.nat_gateways import NatGatewaysMixin
 from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
@@ -132,6 +133,7 @@ class LaunchingMixin(
     ElasticIpsMixin,
     InstanceAttributesMixin,
     InstanceOptionsMixin,
+    MonitoringMixin,
     PublicNamesMixin,
     NatGatewaysMixin,
     VpcPeeringsMixin,
@@ -337,6 +339,7 @@ class LaunchingMixin(
                         disable_api_stop=request.disable_api_stop,
                         shutdown_behavior=request.shutdown_behavior,
                         metadata_options=request.metadata_options,
+                        monitoring=request.monitoring,
                         launch_template_id=request.launch_template_id,
                         launch_template_version=request.launch_template_version,
                         autoscaling_group=request.autoscaling_group,

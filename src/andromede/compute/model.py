@@ -275,6 +275,9 @@ class Instance:
     disable_api_stop: bool = False
     shutdown_behavior: str = "stop"
     metadata_options: MetadataOptions = field(default_factory=MetadataOptions)
+    # Detailed monitoring (decision 0178): its AWS/EC2 metrics every minute rather than every
+    # five (RunInstances' Monitoring.Enabled, MonitorInstances); records from before: basic.
+    monitoring: bool = False
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

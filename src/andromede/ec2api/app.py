@@ -30,6 +30,7 @@ from andromede.ec2api.image_attributes import IMAGE_ATTRIBUTE_ACTIONS
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
 from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
+from andromede.ec2api.monitoring import MONITORING_ACTIONS
 from andromede.ec2api.nat_gateways import NAT_GATEWAY_ACTIONS
 from andromede.ec2api.network_acls import NETWORK_ACL_ACTIONS
 from andromede.ec2api.network_interfaces import NETWORK_INTERFACE_ACTIONS
@@ -80,6 +81,7 @@ log = logging.getLogger(__name__)
 _FORM = "application/x-www-form-urlencoded"
 ACTIONS: dict[str, Action] = {
     **INSTANCE_ACTIONS,
+    **MONITORING_ACTIONS,
     **IMAGE_ACTIONS,
     **IMAGE_ATTRIBUTE_ACTIONS,
     **ACCESS_ACTIONS,

@@ -155,7 +155,7 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
     xml.element("tenancy", "default")
     xml.close("placement")
     xml.open("monitoring")
-    xml.element("state", "disabled")
+    xml.element("state", "enabled" if instance.monitoring else "disabled")
     xml.close("monitoring")
     xml.open("groupSet")
     for group_id in instance.security_group_ids:
@@ -297,6 +297,7 @@ async def run_instances(call: Call) -> None:
         disable_api_stop=options.disable_api_stop,
         shutdown_behavior=options.shutdown_behavior,
         metadata_options=options.metadata_options,
+        monitoring=options.monitoring,
     )
     instances = await call.compute.run_instances(call.tenant_id, request)
     call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
@@ -323,6 +324,7 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
         "instance-state-code": lambda i: [str(i.state.code)],
         "image-id": lambda i: [i.image_id],
         "instance-type": lambda i: [i.instance_type],
+        "monitoring-state": lambda i: ["enabled" if i.monitoring else "disabled"],
         "key-name": lambda i: [i.key_name or ""],
         "availability-zone": lambda i: [i.availability_zone],
         "reservation-id": lambda i: [i.reservation_id],

@@ -59,11 +59,12 @@ RUN_HANDLED: Final = frozenset(
         # Protection, the guest's power-off, the metadata options (launch_options, 0145).
         "DisableApiTermination", "DisableApiStop", "InstanceInitiatedShutdownBehavior",
         "MetadataOptions",
+        # Detailed monitoring: its metrics every minute (decision 0178).
+        "Monitoring.Enabled",
     }
 )  # fmt: skip
 RUN_HARMLESS: Final = {
     "HibernationOptions.Configured": frozenset({"false"}),
-    "Monitoring.Enabled": frozenset({"false"}),
     "EnablePrimaryIpv6": frozenset({"false"}),
 }
 # What a launch template's data may hold: what RunInstances acts on, less what belongs to one
@@ -167,6 +168,7 @@ class LaunchOptions:
     disable_api_stop: bool
     shutdown_behavior: str
     metadata_options: MetadataOptions
+    monitoring: bool = False
 
 
 # MetadataOptions' members, by the name of the field of compute's MetadataOptions.
@@ -212,6 +214,7 @@ def launch_options(p: Params, defaults: Mapping[str, str | int] | None = None) -
             p.get("InstanceInitiatedShutdownBehavior") or "stop"
         ),
         metadata_options=check_metadata_options(asked),
+        monitoring=p.boolean("Monitoring.Enabled", default=False),
     )
 
 

@@ -77,6 +77,7 @@ from andromede.hypervisor.network_probe import probe_bridging, probe_underlay
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.qemu_core import QemuDriverConfig, _add_secret
 from andromede.hypervisor.qemu_interfaces import InterfacesMixin
+from andromede.hypervisor.qemu_metrics import MetricsMixin
 from andromede.hypervisor.qemu_network import NetworkingMixin
 from andromede.hypervisor.qemu_storage import StorageMixin
 from andromede.hypervisor.seed import build_seed_iso
@@ -95,7 +96,7 @@ SEED_NODE = "seed"
 _FORWARD_ATTEMPTS = 3
 
 
-class QemuDriver(StorageMixin, NetworkingMixin, InterfacesMixin):
+class QemuDriver(StorageMixin, NetworkingMixin, InterfacesMixin, MetricsMixin):
     """:class:`~andromede.compute.driver.HypervisorDriver` over QEMU processes on this host.
 
     Built with the state directory, the host name, the settings and the volume backend

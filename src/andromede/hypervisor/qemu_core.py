@@ -24,6 +24,7 @@ from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.flow_capture import FlowCounters
 from andromede.hypervisor.image_cache import HostImages
 from andromede.hypervisor.images import QemuImg, luks_passphrase
+from andromede.hypervisor.instance_readings import Sampler
 from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.monitor import Monitor
 from andromede.hypervisor.process import QemuProcess
@@ -125,6 +126,8 @@ class QemuDriverCore:
         self._flows = FlowCounters(self._config.flow_log_max_flows)
         # The routers' meters (decision 0176), their last read kept across restarts.
         self._traffic = TrafficMeters(self._root / "networks" / "traffic.json")
+        # The guests' last counters read for their metrics (decision 0178), in memory.
+        self._sampler = Sampler()
 
     @property
     def host(self) -> str:

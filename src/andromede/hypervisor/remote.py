@@ -42,6 +42,7 @@ from andromede.compute.driver import (
     VpcDns,
 )
 from andromede.compute.errors import HostUnreachable
+from andromede.compute.instance_stats import InstanceStats
 from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.wire import (
     CALLS,
@@ -280,6 +281,10 @@ class RemoteDriver:
 
     async def collect_flows(self, captures: tuple[FlowCapture, ...]) -> HostFlows:
         result: HostFlows = await self._call("collect_flows", captures)
+        return result
+
+    async def collect_metrics(self) -> tuple[InstanceStats, ...]:
+        result: tuple[InstanceStats, ...] = await self._call("collect_metrics")
         return result
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:

@@ -44,6 +44,7 @@ from andromede.compute.driver import (
     VolumeSpec,
     VpcDns,
 )
+from andromede.compute.instance_stats import InstanceStats
 
 __all__ = [
     "CALLS",
@@ -121,6 +122,7 @@ CALLS: dict[str, Call] = {
     "console_output": Call((("instance_id", str),), bytes),
     "network": Call((("instance_id", str),), InstanceNetwork | None),
     "collect_flows": Call((("captures", tuple[FlowCapture, ...]),), HostFlows),
+    "collect_metrics": Call((), tuple[InstanceStats, ...]),
 }
 
 

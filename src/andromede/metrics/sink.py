@@ -6,8 +6,8 @@ SQS send, a receive) — and never fails the caller: points are merged in memory
 aggregate per (account, namespace, metric, dimensions, unit, minute), and written by
 :meth:`BufferedSink.flush`, which the platform's sampler calls every
 ``metrics_platform_interval``. A gateway that dies loses at most its last interval's counts,
-as a lost CloudWatch agent would. EC2's metrics (next session) are one more caller of the
-same interface.
+as a lost CloudWatch agent would. EC2's metrics (decision 0178) are one more caller of the
+same interface, at 5-minute periods for basic monitoring (``resolution``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from andromede.metrics.errors import MetricsError
-from andromede.metrics.model import Aggregate, Series
+from andromede.metrics.model import RESOLUTIONS, Aggregate, Series
 from andromede.metrics.service import MetricsService
 from andromede.metrics.store import Point
 
@@ -36,13 +36,17 @@ class MetricsSink(Protocol):
         dimensions: Sequence[tuple[str, str]],
         value: float,
         unit: str = "None",
+        *,
+        resolution: int = 60,
     ) -> None:
         """One value of the platform's metric ``name`` in ``namespace`` (``AWS/…``) for the
-        account it describes, at the current time."""
+        account it describes, at the current time, in its period of ``resolution`` seconds
+        (a stored resolution: 60, or 300 for EC2's basic monitoring, which then has no
+        1-minute data, as on AWS)."""
         ...
 
 
-_Key = tuple[str, str, str, tuple[tuple[str, str], ...], str, int]
+_Key = tuple[str, str, str, tuple[tuple[str, str], ...], str, int, int]
 
 
 class BufferedSink:
@@ -64,9 +68,14 @@ class BufferedSink:
         dimensions: Sequence[tuple[str, str]],
         value: float,
         unit: str = "None",
+        *,
+        resolution: int = 60,
     ) -> None:
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"{resolution} is no stored resolution")
         now = int(datetime.now(UTC).timestamp())
-        key = (tenant_id, namespace, name, tuple(sorted(dimensions)), unit, now - now % 60)
+        start = now - now % resolution
+        key = (tenant_id, namespace, name, tuple(sorted(dimensions)), unit, resolution, start)
         point = Aggregate.of_values([(value, 1.0)])
         held = self._pending.get(key)
         if held is None and len(self._pending) >= self._max_keys:
@@ -81,8 +90,10 @@ class BufferedSink:
             log.warning("%d platform metric points dropped: the buffer was full", self._dropped)
             self._dropped = 0
         points = [
-            Point(Series.of(tenant_id, namespace, name, dimensions), 60, minute, unit, aggregate)
-            for (tenant_id, namespace, name, dimensions, unit, minute), aggregate in pending.items()
+            Point(Series.of(tenant_id, namespace, name, dimensions), resolution, start, unit, value)
+            for (tenant_id, namespace, name, dimensions, unit, resolution, start), value in (
+                pending.items()
+            )
         ]
         try:
             await self._metrics.put_platform(points)

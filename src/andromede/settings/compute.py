@@ -54,6 +54,14 @@ class ComputeSettings(BaseModel):
         "off, which then stop or terminate as their InstanceInitiatedShutdownBehavior says "
         "(decision 0145).",
     )
+    instance_metrics_interval: float = Field(
+        default=60.0,
+        ge=1,
+        le=300,
+        description="Seconds between two gatherings of the hosts' measures of their running "
+        "instances (CPU, network, disks) into CloudWatch's AWS/EC2 and AWS/EBS metrics; at most "
+        "60 for detailed monitoring's 1-minute periods to hold one sample each (decision 0178).",
+    )
     image_creation_lease: float = Field(
         default=60.0,
         ge=1,

@@ -7,13 +7,21 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from andromede.compute.service import ComputeService
 from andromede.db.database import Database
+from andromede.instance_metrics import InstanceMetrics
 from andromede.metrics.service import MetricLimits, MetricsService
+from andromede.metrics.sink import MetricsSink
 from andromede.metrics.store_sql import SqlMetricStore
 from andromede.platform_metrics import PlatformMetrics
 from andromede.settings import Settings
 
-__all__ = ["metrics_rollup", "metrics_service", "platform_metrics_upkeep"]
+__all__ = [
+    "instance_metrics_upkeep",
+    "metrics_rollup",
+    "metrics_service",
+    "platform_metrics_upkeep",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +63,18 @@ async def platform_metrics_upkeep(settings: Settings, platform: PlatformMetrics)
             await platform.run_once()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("the platform's metrics were not written")
+
+
+async def instance_metrics_upkeep(
+    settings: Settings, compute: ComputeService, sink: MetricsSink
+) -> None:
+    """Every ``instance_metrics_interval``: the hosts' measures of their instances gathered
+    into the sink (decision 0178). Every gateway may run it: a host hands each measure out
+    once, to whichever gateway asks."""
+    instances = InstanceMetrics(compute, sink)
+    while True:
+        await asyncio.sleep(settings.instance_metrics_interval)
+        try:
+            await instances.run_once()
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("the instances' metrics were not gathered")

@@ -271,6 +271,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ModifyVolume": {"VolumeId": VOL, "Size": 3},
     "ModifyVpcAttribute": {"VpcId": VPC, "EnableDnsHostnames": {"Value": True}},
     "RebootInstances": {"InstanceIds": [INSTANCE]},
+    "MonitorInstances": {"InstanceIds": [INSTANCE]},
+    "UnmonitorInstances": {"InstanceIds": [INSTANCE]},
     # The intruder must not share the victim's image with itself.
     "ModifyImageAttribute": {
         "ImageId": AMI,
