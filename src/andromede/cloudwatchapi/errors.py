@@ -30,6 +30,8 @@ CATALOGUE: Final[dict[str, tuple[int, str, str]]] = {
     "InvalidParameterCombination": (400, "InvalidParameterCombinationException",
                                     "Parameters that may not be used together were given."),
     "InvalidNextToken": (400, "InvalidNextToken", "The next token is not valid."),
+    "ResourceNotFound": (404, "ResourceNotFound", "The named resource does not exist."),
+    "LimitExceeded": (400, "LimitExceededFault", "The quota for alarms has been reached."),
     "InvalidAction": (400, "InvalidAction", "The action is not valid for this endpoint."),
     "UnknownOperationException": (400, "UnknownOperationException",
                                   "The operation is not known to this service."),

@@ -133,6 +133,9 @@ def autoscaling_service(
         if activity.description.startswith("Executing scheduled action"):
             # A scheduled action's firing changes the group's sizes (decision 0159).
             action = "autoscaling:UpdateAutoScalingGroup"
+        elif activity.description.startswith("Executing scaling policy"):
+            # A policy's execution sets the desired capacity (decision 0177).
+            action = "autoscaling:ExecutePolicy"
         else:
             action = "ec2:RunInstances" if launch else "ec2:TerminateInstances"
         audit.record(
