@@ -33,7 +33,8 @@ metric_alarms = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Index(None, "next_evaluation"),
-    sa.Index(None, "tenant_id", "namespace", "metric_name", "dimensions_hash"),
+    # Named: the convention's name would pass PostgreSQL's 63 characters.
+    sa.Index("ix_metric_alarms_series", "tenant_id", "namespace", "metric_name", "dimensions_hash"),
 )
 
 metric_alarm_history = sa.Table(

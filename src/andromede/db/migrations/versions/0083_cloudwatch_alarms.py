@@ -38,7 +38,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_metric_alarms_next_evaluation", "metric_alarms", ["next_evaluation"])
     op.create_index(
-        "ix_metric_alarms_tenant_id_namespace_metric_name_dimensions_hash",
+        "ix_metric_alarms_series",
         "metric_alarms",
         ["tenant_id", "namespace", "metric_name", "dimensions_hash"],
     )
@@ -62,7 +62,7 @@ def downgrade() -> None:
     op.drop_index("ix_metric_alarm_history_at", table_name="metric_alarm_history")
     op.drop_table("metric_alarm_history")
     op.drop_index(
-        "ix_metric_alarms_tenant_id_namespace_metric_name_dimensions_hash",
+        "ix_metric_alarms_series",
         table_name="metric_alarms",
     )
     op.drop_index("ix_metric_alarms_next_evaluation", table_name="metric_alarms")
