@@ -3,7 +3,9 @@
 ``aws cloudwatch``, and by the JSON 1.0 and Query protocols older SDKs and Terraform speak
 (requests built by botocore's own serializers, sent over HTTP). Another account sees none of
 the metrics and may not write into ``AWS/``; the platform's ``AWS/SQS`` metrics appear in the
-queue owner's account after sends and receives (the sampler runs every half second here)."""
+queue owner's account after sends and receives (the sampler runs every half second here).
+Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its step policy
+scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second)."""
 
 from __future__ import annotations
 
