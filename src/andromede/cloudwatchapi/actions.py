@@ -212,9 +212,8 @@ NOT_SERVED: Final = frozenset(
         "DeleteMetricStream", "DescribeAnomalyDetectors", "DescribeInsightRules",
         "DisableInsightRules", "EnableInsightRules", "GetDashboard", "GetInsightRuleReport",
         "GetMetricStream", "GetMetricWidgetImage", "ListDashboards",
-        "ListManagedInsightRules", "ListMetricStreams", "ListTagsForResource",
-        "PutAnomalyDetector", "PutCompositeAlarm", "PutDashboard", "PutInsightRule",
-        "PutManagedInsightRules", "PutMetricStream", "StartMetricStreams",
-        "StopMetricStreams", "TagResource", "UntagResource",
+        "ListManagedInsightRules", "ListMetricStreams", "PutAnomalyDetector",
+        "PutCompositeAlarm", "PutDashboard", "PutInsightRule", "PutManagedInsightRules",
+        "PutMetricStream", "StartMetricStreams", "StopMetricStreams",
     }
 )  # fmt: skip

@@ -12,16 +12,20 @@ from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.errors import CloudWatchError
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import Alarm, alarm_arn
+from andromede.metrics.errors import ResourceNotFound
 
 __all__ = ["ALARM_ACTIONS", "ALARM_RESOURCE", "AUDITED"]
 
 # The calls that change an account's alarms: audited, as CloudTrail logs them.
 AUDITED: Final = frozenset(
     {"PutMetricAlarm", "DeleteAlarms", "SetAlarmState", "EnableAlarmActions",
-     "DisableAlarmActions"}
+     "DisableAlarmActions", "TagResource", "UntagResource"}
 )  # fmt: skip
-# The calls authorised on the alarm's ARN when they name one (AlarmName).
-ALARM_RESOURCE: Final = frozenset({"PutMetricAlarm", "SetAlarmState", "DescribeAlarmHistory"})
+# The calls authorised on the alarm's ARN when they name one (AlarmName, ResourceARN).
+ALARM_RESOURCE: Final = frozenset(
+    {"PutMetricAlarm", "SetAlarmState", "DescribeAlarmHistory", "TagResource",
+     "UntagResource", "ListTagsForResource"}
+)  # fmt: skip
 
 
 def _service(call: MetricsCall) -> AlarmService:
@@ -244,6 +248,49 @@ async def describe_alarm_history(call: MetricsCall) -> dict[str, Any]:
     return answer
 
 
+def _tagged(call: MetricsCall) -> tuple[AlarmService, str]:
+    """The alarm a tag call's ``ResourceARN`` names in the caller's account (the tag calls'
+    not-found is ``ResourceNotFoundException``, not the alarm calls' ``ResourceNotFound``)."""
+    service = _service(call)
+    arn = _required(call.params, "ResourceARN")
+    prefix = alarm_arn(service.region, call.tenant_id, "")
+    if not arn.startswith(prefix) or len(arn) == len(prefix):
+        raise CloudWatchError(
+            "ResourceNotFoundException", f"{arn[:512]} is not an alarm of this account."
+        )
+    return service, arn[len(prefix) :]
+
+
+async def _retag(
+    call: MetricsCall, add: list[tuple[str, str]], remove: list[str]
+) -> tuple[tuple[str, str], ...]:
+    service, name = _tagged(call)
+    try:
+        return await service.retag(call.tenant_id, name, add, remove)
+    except ResourceNotFound as exc:
+        raise CloudWatchError("ResourceNotFoundException", exc.message) from exc
+
+
+async def tag_resource(call: MetricsCall) -> dict[str, Any]:
+    add = []
+    for item in _required(call.params, "Tags"):
+        if "Key" not in item or "Value" not in item:
+            raise CloudWatchError("MissingParameter", "Each tag must have a Key and a Value.")
+        add.append((item["Key"], item["Value"]))
+    await _retag(call, add, [])
+    return {}
+
+
+async def untag_resource(call: MetricsCall) -> dict[str, Any]:
+    await _retag(call, [], list(_required(call.params, "TagKeys")))
+    return {}
+
+
+async def list_tags_for_resource(call: MetricsCall) -> dict[str, Any]:
+    tags = await _retag(call, [], [])
+    return {"Tags": [{"Key": k, "Value": v} for k, v in tags]}
+
+
 ALARM_ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = {
     "PutMetricAlarm": put_metric_alarm,
     "DescribeAlarms": describe_alarms,
@@ -253,4 +300,7 @@ ALARM_ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]
     "EnableAlarmActions": enable_alarm_actions,
     "DisableAlarmActions": disable_alarm_actions,
     "DescribeAlarmHistory": describe_alarm_history,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
 }

@@ -65,6 +65,9 @@ ALARM_INPUTS: Final[dict[str, dict[str, Any]]] = {
     },
     "EnableAlarmActions": {"AlarmNames": _NAMES},
     "DisableAlarmActions": {"AlarmNames": _NAMES},
+    "TagResource": {"ResourceARN": "string", "Tags": [{"Key": "string", "Value": "string"}]},
+    "UntagResource": {"ResourceARN": "string", "TagKeys": _NAMES},
+    "ListTagsForResource": {"ResourceARN": "string"},
     "DescribeAlarmHistory": {
         "AlarmName": "string",
         "AlarmTypes": _NAMES,

@@ -188,6 +188,8 @@ class CloudWatchApp:
         if operation in ALARM_RESOURCE and isinstance(params.get("AlarmName"), str):
             # Alarm calls naming one alarm are checked on its ARN, as AWS's reference has them.
             resource = alarm_arn(self._settings.region, tenant_id, params["AlarmName"])
+        elif operation in ALARM_RESOURCE and isinstance(params.get("ResourceARN"), str):
+            resource = params["ResourceARN"]  # the tag calls
         await self._authorise(
             scope, principal, f"cloudwatch:{operation}", keys, request_id, resource
         )

@@ -31,6 +31,8 @@ CATALOGUE: Final[dict[str, tuple[int, str, str]]] = {
                                     "Parameters that may not be used together were given."),
     "InvalidNextToken": (400, "InvalidNextToken", "The next token is not valid."),
     "ResourceNotFound": (404, "ResourceNotFound", "The named resource does not exist."),
+    "ResourceNotFoundException": (404, "ResourceNotFoundException",
+                                  "The named resource does not exist."),
     "LimitExceeded": (400, "LimitExceededFault", "The quota for alarms has been reached."),
     "InvalidAction": (400, "InvalidAction", "The action is not valid for this endpoint."),
     "UnknownOperationException": (400, "UnknownOperationException",

@@ -340,6 +340,35 @@ class AlarmService:
                 if await self.store.change(replace(alarm, actions_enabled=enabled)):
                     break
 
+    async def retag(
+        self,
+        tenant_id: str,
+        name: str,
+        add: Sequence[tuple[str, str]] = (),
+        remove: Sequence[str] = (),
+    ) -> tuple[tuple[str, str], ...]:
+        """TagResource / UntagResource on an alarm (ListTagsForResource with neither): its
+        tags after the change, at most 50, keys 1 to 128 characters, no ``aws:`` key."""
+        for key, value in add:
+            if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
+                raise InvalidParameterValue(
+                    "Tag keys are 1 to 128 characters, not starting aws:, values 256 at most."
+                )
+        for _ in range(8):
+            alarm = await self.store.get(tenant_id, name)
+            if alarm is None:
+                raise ResourceNotFound(f"Alarm {name[:255]} does not exist.")
+            tags = dict(alarm.tags)
+            tags.update(add)
+            for key in remove:
+                tags.pop(key, None)
+            if len(tags) > 50:
+                raise InvalidParameterValue("An alarm may hold 50 tags at most.")
+            changed = tuple(sorted(tags.items()))
+            if changed == alarm.tags or await self.store.change(replace(alarm, tags=changed)):
+                return changed
+        raise InvalidParameterValue(f"Alarm {name[:255]} is being changed; retry.")
+
     async def history(
         self,
         tenant_id: str,

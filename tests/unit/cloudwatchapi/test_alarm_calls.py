@@ -69,6 +69,14 @@ async def test_an_alarms_life_in_every_protocol(cloudwatch: Harness, protocol: s
     refused = await other.call("SetAlarmState", {"AlarmName": "cpu-high", "StateValue": "OK",
                                                  "StateReason": "x"})  # fmt: skip
     assert (refused.status, refused.code) == (404, "ResourceNotFound")
+    arn = f"arn:aws:cloudwatch:{REGION}:{cw.tenant_id}:alarm:cpu-high"
+    await cw.ok("TagResource", {"ResourceARN": arn, "Tags": [{"Key": "team", "Value": "sre"}]})
+    await cw.ok("TagResource", {"ResourceARN": arn, "Tags": [{"Key": "tier", "Value": "1"}]})
+    await cw.ok("UntagResource", {"ResourceARN": arn, "TagKeys": ["tier"]})
+    tags = (await cw.ok("ListTagsForResource", {"ResourceARN": arn}))["Tags"]
+    assert tags == [{"Key": "team", "Value": "sre"}]
+    theirs = await other.call("ListTagsForResource", {"ResourceARN": arn})
+    assert theirs.code == "ResourceNotFoundException"
     await cw.ok("DeleteAlarms", {"AlarmNames": ["cpu-high", "cpu-low"]})
     assert (await cw.ok("DescribeAlarms", {}))["MetricAlarms"] == []
     events = [e for e in await cw.audited() if e.action.startswith("cloudwatch:")]
