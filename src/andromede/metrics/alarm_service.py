@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from andromede.metrics.alarm_store import AlarmStore
 from andromede.metrics.alarms import (
@@ -145,24 +145,24 @@ def _after(token: str | None) -> str:
     return decoded[len(_TOKEN_MARK) :]
 
 
-def _history_data(old: AlarmState, evaluation: Alarm, values: Sequence[float | None]) -> str:
-    return json.dumps(
-        {
-            "version": "1.0",
-            "oldState": {"stateValue": old.value},
-            "newState": {
-                "stateValue": evaluation.state.value,
-                "stateReason": evaluation.state_reason,
-                "stateReasonData": {
-                    "version": "1.0",
-                    "statistic": evaluation.stat,
-                    "period": evaluation.period,
-                    "recentDatapoints": [v for v in values if v is not None],
-                    "threshold": evaluation.threshold,
-                },
-            },
-        }
-    )
+def _reason_data(alarm: Alarm, values: Sequence[float | None], at: datetime) -> dict[str, Any]:
+    """AWS's StateReasonData of an evaluation."""
+    return {
+        "version": "1.0",
+        "queryDate": _stamp(at),
+        "statistic": alarm.stat,
+        "period": alarm.period,
+        "recentDatapoints": [v for v in values if v is not None],
+        "threshold": alarm.threshold,
+        "evaluatedDatapoints": len(values),
+    }
+
+
+def _history_data(old: AlarmState, alarm: Alarm) -> str:
+    new: dict[str, Any] = {"stateValue": alarm.state.value, "stateReason": alarm.state_reason}
+    if alarm.state_reason_data is not None:
+        new["stateReasonData"] = json.loads(alarm.state_reason_data)
+    return json.dumps({"version": "1.0", "oldState": {"stateValue": old.value}, "newState": new})
 
 
 class AlarmService:
@@ -325,7 +325,7 @@ class AlarmService:
                 state_updated=self.clock(),
             )
             if await self.store.change(changed):
-                await self._changed(alarm.state, changed, (), None)
+                await self._changed(alarm.state, changed, None)
                 return
         raise InvalidParameterValue(f"Alarm {name[:255]} is being changed; retry.")
 
@@ -441,24 +441,18 @@ class AlarmService:
                 alarm,
                 state=outcome.state,
                 state_reason=outcome.reason,
-                state_reason_data=_history_data(alarm.state, alarm, values),
+                state_reason_data=json.dumps(_reason_data(alarm, values, self.clock())),
                 state_updated=self.clock(),
             )
             if not await self.store.change(changed):
                 return  # changed meanwhile (PutMetricAlarm, SetAlarmState): next period
-            await self._changed(alarm.state, changed, values, last)
+            await self._changed(alarm.state, changed, last)
         elif alarm.actions_enabled and self.actions is not None:
             for arn in alarm.actions_for(alarm.state):
                 if ":autoscaling:" in arn:  # repeated while the state lasts, as AWS does
                     await self.actions.scale(alarm.tenant_id, arn, alarm, last)
 
-    async def _changed(
-        self,
-        old: AlarmState,
-        alarm: Alarm,
-        values: Sequence[float | None],
-        last: float | None,
-    ) -> None:
+    async def _changed(self, old: AlarmState, alarm: Alarm, last: float | None) -> None:
         await self.store.add_history(
             HistoryItem(
                 alarm.tenant_id,
@@ -466,7 +460,7 @@ class AlarmService:
                 alarm.state_updated,
                 "StateUpdate",
                 f"Alarm updated from {old.value} to {alarm.state.value}",
-                _history_data(old, alarm, values),
+                _history_data(old, alarm),
             )
         )
         if not alarm.actions_enabled or self.actions is None:

@@ -339,6 +339,7 @@ def check_alarm(alarm: Alarm, region: str) -> Alarm:
         raise InvalidParameterValue("At most 50 tags, keys of 1 to 128 characters.")
     return replace(
         alarm,
+        dimensions=tuple(sorted(alarm.dimensions)),
         alarm_actions=_actions(
             alarm.alarm_actions, "AlarmActions", region, alarm.tenant_id, scaling=True
         ),
