@@ -81,3 +81,10 @@ class TrackingAlarms:
 
     async def delete(self, tenant_id: str, names: Sequence[str]) -> None:
         await self._alarms.store.delete(tenant_id, names)
+
+    async def naming(self, tenant_id: str, action_arn: str) -> list[str]:
+        return [
+            a.name
+            for a in await self._alarms.store.alarms(tenant_id)
+            if action_arn in (*a.alarm_actions, *a.ok_actions, *a.insufficient_data_actions)
+        ]

@@ -97,6 +97,11 @@ class PolicyAlarms(Protocol):
 
     async def delete(self, tenant_id: str, names: Sequence[str]) -> None: ...
 
+    async def naming(self, tenant_id: str, action_arn: str) -> list[str]:
+        """The account's alarms whose actions name ``action_arn`` (DescribePolicies'
+        ``Alarms`` of a simple or step policy)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class PolicySpec:

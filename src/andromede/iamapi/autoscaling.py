@@ -337,13 +337,17 @@ def autoscaling_spec(
             xml.element("NextToken", token)
 
     async def delete_group(call: Call) -> None:
+        name = call.required("AutoScalingGroupName")
+        held = await service.store.get(call.tenant_id, name)
         await guarded(
             service.delete_group(
-                call.tenant_id,
-                call.required("AutoScalingGroupName"),
-                force=call.boolean("ForceDelete", default=False),
+                call.tenant_id, name, force=call.boolean("ForceDelete", default=False)
             )
         )
+        # Its policies go with it, and the alarms its target tracking policies own (0177).
+        owned = [n for p in (held.policies if held else ()) for n in p.alarm_names]
+        if owned and alarms is not None:
+            await alarms.delete(call.tenant_id, owned)
 
     async def set_desired(call: Call) -> None:
         call.required("DesiredCapacity")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from andromede.autoscaling.model import Group
@@ -163,9 +163,9 @@ def _spec(call: Call) -> PolicySpec:
     )
 
 
-def _alarms(xml: XmlWriter, region: str, group: Group, policy: ScalingPolicy) -> None:
+def _alarms(xml: XmlWriter, region: str, group: Group, names: Sequence[str]) -> None:
     xml.open("Alarms")
-    for name in policy.alarm_names:
+    for name in names:
         xml.open("member")
         xml.element("AlarmName", name)
         xml.element("AlarmARN", f"arn:aws:cloudwatch:{region}:{group.tenant_id}:alarm:{name}")
@@ -177,7 +177,9 @@ def _bound(value: float | None) -> str:
     return repr(value)
 
 
-def _write(xml: XmlWriter, region: str, group: Group, policy: ScalingPolicy) -> None:
+def _write(
+    xml: XmlWriter, region: str, group: Group, policy: ScalingPolicy, alarms: Sequence[str]
+) -> None:
     xml.element("AutoScalingGroupName", group.name)
     xml.element("PolicyName", policy.name)
     xml.element("PolicyARN", policy_arn(region, group, policy))
@@ -203,7 +205,7 @@ def _write(xml: XmlWriter, region: str, group: Group, policy: ScalingPolicy) -> 
             xml.element("ScalingAdjustment", adjustment)
             xml.close("member")
         xml.close("StepAdjustments")
-    _alarms(xml, region, group, policy)
+    _alarms(xml, region, group, alarms)
     if policy.policy_type == "TargetTrackingScaling":
         xml.open("TargetTrackingConfiguration")
         if policy.predefined_metric is not None:
@@ -242,7 +244,7 @@ def handlers(
             put_policy(service, call.tenant_id, name, spec, region, alarms)
         )
         call.result.element("PolicyARN", policy_arn(region, group, policy))
-        _alarms(call.result, region, group, policy)
+        _alarms(call.result, region, group, policy.alarm_names)
 
     async def describe(call: Call) -> None:
         name = call.get("AutoScalingGroupName")
@@ -263,8 +265,11 @@ def handlers(
         xml = call.result
         xml.open("ScalingPolicies")
         for group, policy in chosen:
+            listed: Sequence[str] = policy.alarm_names
+            if not listed and alarms is not None:  # the alarms naming a simple or step policy
+                listed = await alarms.naming(call.tenant_id, policy_arn(region, group, policy))
             xml.open("member")
-            _write(xml, region, group, policy)
+            _write(xml, region, group, policy, listed)
             xml.close("member")
         xml.close("ScalingPolicies")
         if token is not None:

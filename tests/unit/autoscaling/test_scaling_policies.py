@@ -146,6 +146,9 @@ async def test_step_policy_by_the_breach_and_from_an_alarm(
     assert alarms.actions is not None
     assert await alarms.actions.scale(world.tenant_id, arn, fired, 55.0)
     assert await desired(world) == 5
+    await alarms.put_alarm(fired)
+    [shown] = (await world.root.call("DescribePolicies"))["ScalingPolicies"]
+    assert [a["AlarmName"] for a in shown["Alarms"]] == ["cpu-high"]
     assert (await causes(world))[0].endswith(
         "a monitor alarm cpu-high in state ALARM triggered policy steps changing the desired "
         "capacity from 4 to 5."
@@ -203,6 +206,20 @@ async def test_target_tracking_owns_its_alarms(alarms_world: tuple[World, AlarmS
     await alarms.actions.scale(world.tenant_id, low.alarm_actions[0], low, 10.0)
     assert await desired(world) == 4
     await world.root.call("DeletePolicy", AutoScalingGroupName="web", PolicyName="cpu50")
+    assert await alarms.store.alarms(world.tenant_id) == []
+    # A group's deletion takes its target tracking policies' alarms with it.
+    await world.root.call(
+        "PutScalingPolicy",
+        AutoScalingGroupName="web",
+        PolicyName="again",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration={
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageNetworkIn"},
+            "TargetValue": 1000.0,
+        },
+    )
+    assert len(await alarms.store.alarms(world.tenant_id)) == 2
+    await world.root.call("DeleteAutoScalingGroup", AutoScalingGroupName="web", ForceDelete=True)
     assert await alarms.store.alarms(world.tenant_id) == []
 
 
