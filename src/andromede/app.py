@@ -553,7 +553,7 @@ class Application:
         # each group converged by the one holding its lease.
         scaling = autoscaling_service(settings, db, compute, audit, topics)
         # CloudWatch alarms (decision 0177): SNS and scaling policies their actions.
-        alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling)
+        alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling, identity)
         apis["autoscaling"] = QueryApp(
             autoscaling_spec(scaling, settings.region, tracking),
             identity,

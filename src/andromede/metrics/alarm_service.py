@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -174,6 +174,7 @@ class AlarmService:
         *,
         limits: AlarmLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        active: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
@@ -181,6 +182,9 @@ class AlarmService:
         self.limits = limits or AlarmLimits()
         self.clock = clock
         self.actions: AlarmActions | None = None
+        # Whether an account is open: a suspended or closed account's alarms keep their state
+        # and act on nothing until it is active again (their periods still pass).
+        self.active = active
 
     # --- the account's calls ----------------------------------------------------------------
 
@@ -417,6 +421,8 @@ class AlarmService:
             if not await self.store.claim(alarm, following):
                 continue  # another gateway's (or the alarm changed): not evaluated twice
             claimed = replace(alarm, next_evaluation=following, revision=alarm.revision + 1)
+            if self.active is not None and not await self.active(alarm.tenant_id):
+                continue
             try:
                 await self._evaluate(claimed, second - second % alarm.period)
             except Exception:  # one alarm's failure must not stop the others'

@@ -11,6 +11,9 @@ import logging
 from andromede.alarm_adapters import AlarmActionRunner, TrackingAlarms
 from andromede.autoscaling.service import AutoScalingService
 from andromede.db.database import Database
+from andromede.iam.errors import NoSuchTenant
+from andromede.iam.model import TenantStatus
+from andromede.iam.service import IdentityService
 from andromede.metrics.alarm_service import AlarmLimits, AlarmService
 from andromede.metrics.alarm_store_sql import SqlAlarmStore
 from andromede.metrics.service import MetricLimits, MetricsService
@@ -75,10 +78,11 @@ def alarm_service(
     metrics: MetricsService,
     pubsub: PubSubService | None,
     scaling: AutoScalingService | None,
+    identity: IdentityService | None = None,
 ) -> tuple[AlarmService, TrackingAlarms]:
     """The alarms over the metadata database, their actions publishing to the account's SNS
-    topics and invoking its scaling policies (decision 0177); and the port through which
-    target tracking policies own their alarms."""
+    topics and invoking its scaling policies, evaluated for active accounts only (decision
+    0177); and the port through which target tracking policies own their alarms."""
     alarms = AlarmService(
         SqlAlarmStore(db),
         metrics,
@@ -90,6 +94,15 @@ def alarm_service(
         ),
     )
     alarms.actions = AlarmActionRunner(pubsub, scaling)
+    if identity is not None:
+
+        async def active(tenant_id: str) -> bool:
+            try:
+                return (await identity.get_tenant(tenant_id)).status is TenantStatus.ACTIVE
+            except NoSuchTenant:
+                return False
+
+        alarms.active = active
     return alarms, TrackingAlarms(alarms)
 
 

@@ -252,3 +252,29 @@ async def test_set_alarm_state_describe_filters_pages_and_delete() -> None:
     assert len(await service.store.alarms(TENANT)) == 3  # none deleted
     await service.delete(TENANT, ["a-1", "a-2"])
     assert [a.name for a in await service.store.alarms(TENANT)] == ["b-1"]
+
+
+async def test_a_closed_accounts_alarms_act_on_nothing() -> None:
+    metrics, service, store, clock, recorder = world()
+    open_accounts: set[str] = set()
+
+    async def active(tenant_id: str) -> bool:
+        return tenant_id in open_accounts
+
+    service.active = active
+    await service.put_alarm(
+        alarm(dimensions=(("Host", "a"),), evaluation_periods=1, datapoints_to_alarm=1,
+              alarm_actions=(TOPIC,))
+    )  # fmt: skip
+    await put(metrics, START + timedelta(seconds=10), 30.0)
+    clock.now = START + timedelta(seconds=61)
+    await service.evaluate_due()
+    [held] = await store.alarms(TENANT)
+    assert held.state is AlarmState.INSUFFICIENT_DATA and recorder.notified == []
+    assert held.next_evaluation == int((START + timedelta(seconds=120)).timestamp())
+    open_accounts.add(TENANT)  # open again: the next period is evaluated
+    await put(metrics, START + timedelta(seconds=70), 30.0)
+    clock.now = START + timedelta(seconds=121)
+    await service.evaluate_due()
+    assert [a.state for a in await store.alarms(TENANT)] == [AlarmState.ALARM]
+    assert len(recorder.notified) == 1
