@@ -153,6 +153,7 @@ async def autoscaling_world(
             max_instances_per_group=settings.max_instances_per_autoscaling_group,
             max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
             max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
+            max_policies=settings.max_scaling_policies_per_autoscaling_group,
         ),
     )
     app = QueryApp(autoscaling_spec(service, REGION, policy_alarms), identity, audit, settings)

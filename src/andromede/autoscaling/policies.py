@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final, Protocol
 
-from andromede.autoscaling.errors import NoSuchGroup, ScalingValidationError
+from andromede.autoscaling.errors import GroupLimitExceeded, NoSuchGroup, ScalingValidationError
 from andromede.autoscaling.model import ActivityStatus, Group
 from andromede.autoscaling.records import ScalingPolicy
 from andromede.autoscaling.service import AutoScalingService, iso
@@ -58,7 +58,6 @@ _PREDEFINED: Final = {
     "ASGAverageNetworkIn": ("AWS/EC2", "NetworkIn", "Bytes"),
     "ASGAverageNetworkOut": ("AWS/EC2", "NetworkOut", "Bytes"),
 }
-_MAX_POLICIES: Final = 50
 _MAX_NAME: Final = 255
 _ARN = re.compile(
     r"^arn:aws:autoscaling:[a-z0-9-]+:(?P<tenant>[^:]+):scalingPolicy:(?P<id>[0-9a-f-]{36}):"
@@ -285,8 +284,12 @@ async def put_policy(
     def change(group: Group) -> Group:
         held = {p.name: p for p in group.policies}
         previous = held.get(spec.name)
-        if previous is None and len(held) >= _MAX_POLICIES:
-            raise ScalingValidationError(f"A group holds at most {_MAX_POLICIES} policies")
+        limit = service.limits.max_policies
+        if previous is None and len(held) >= limit:
+            raise GroupLimitExceeded(
+                f"A group holds at most {limit} scaling policies "
+                "(max_scaling_policies_per_autoscaling_group)"
+            )
         policy_id = previous.policy_id if previous else str(uuid.uuid4())
         names: tuple[str, ...] = ()
         if spec.policy_type == "TargetTrackingScaling":

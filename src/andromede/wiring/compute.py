@@ -125,6 +125,7 @@ def autoscaling_service(
             max_instances_per_group=settings.max_instances_per_autoscaling_group,
             max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
             max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
+            max_policies=settings.max_scaling_policies_per_autoscaling_group,
         ),
     )
 

@@ -257,3 +257,15 @@ async def test_refusals_and_the_descriptions(alarms_world: tuple[World, AlarmSer
     # Another account sees nothing of the group's policies.
     _, other = await world.tenant("other")
     assert (await other.call("DescribePolicies"))["ScalingPolicies"] == []
+
+
+async def test_policies_per_group_is_a_setting(tmp_path: Path) -> None:
+    async with autoscaling_world(tmp_path, max_scaling_policies_per_autoscaling_group=1) as world:
+        await world.create_group()
+        simple = {"AdjustmentType": "ChangeInCapacity", "ScalingAdjustment": 1}
+        await world.root.call("PutScalingPolicy", AutoScalingGroupName="web", PolicyName="a",
+                              **simple)  # fmt: skip
+        await world.root.call("PutScalingPolicy", AutoScalingGroupName="web", PolicyName="a",
+                              **simple)  # a replacement is not one more  # fmt: skip
+        await refused(world.root, "PutScalingPolicy", "LimitExceeded",
+                      AutoScalingGroupName="web", PolicyName="b", **simple)  # fmt: skip
