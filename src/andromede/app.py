@@ -118,6 +118,8 @@ from andromede.wiring.deployment import (
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.metrics import (
+    alarm_service,
+    alarm_upkeep,
     instance_metrics_upkeep,
     metrics_rollup,
     metrics_service,
@@ -552,8 +554,14 @@ class Application:
         # EC2 Auto Scaling (decision 0156): its calls, and its reconciler in every gateway,
         # each group converged by the one holding its lease.
         scaling = autoscaling_service(settings, db, compute, audit, topics)
+        # CloudWatch alarms (decision 0177): SNS and scaling policies their actions.
+        alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling, identity)
         apis["autoscaling"] = QueryApp(
-            autoscaling_spec(scaling, settings.region), identity, audit, settings, rate_limiter
+            autoscaling_spec(scaling, settings.region, tracking),
+            identity,
+            audit,
+            settings,
+            rate_limiter,
         )
         reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(
@@ -564,7 +572,7 @@ class Application:
         )
         # CloudWatch metrics (decision 0172): the API, the roll-up, the platform's own metrics.
         apis[CloudWatchApp.name] = CloudWatchApp(
-            metrics, identity, audit, settings, rate_limiter, billing=billing
+            metrics, identity, audit, settings, rate_limiter, billing=billing, alarms=alarms
         )
         platform = PlatformMetrics(
             metrics_sink,
@@ -580,6 +588,7 @@ class Application:
             asyncio.create_task(
                 instance_metrics_upkeep(settings, compute, metrics_sink), name="instance-metrics"
             ),
+            asyncio.create_task(alarm_upkeep(settings, alarms), name="alarms"),
         ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
         # Their pass gathers the hosts' network meters too (decision 0176).

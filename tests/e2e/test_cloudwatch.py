@@ -5,7 +5,9 @@
 the metrics and may not write into ``AWS/``; the platform's ``AWS/SQS`` metrics appear in the
 queue owner's account after sends and receives (the sampler runs every half second here); an
 instance's ``AWS/EC2`` and ``AWS/EBS`` metrics from the memory host's figures, once boto3's
-MonitorInstances switched it to 1-minute periods (decision 0178: gathered every second here)."""
+MonitorInstances switched it to 1-minute periods (decision 0178: gathered every second here).
+Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its step policy
+scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second)."""
 
 from __future__ import annotations
 
@@ -45,8 +47,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     env = {
         "ANDROMEDE_WORKERS": "1",
         "ANDROMEDE_METRICS_PLATFORM_INTERVAL": "0.5",
-        "ANDROMEDE_HYPERVISOR": "memory",
         "ANDROMEDE_INSTANCE_METRICS_INTERVAL": "1",
+        # Decision 0177: alarms evaluated, and groups converged, every half second; the
+        # groups' instances on the memory hypervisor.
+        "ANDROMEDE_ALARM_EVALUATION_INTERVAL": "0.5",
+        "ANDROMEDE_AUTOSCALING_INTERVAL": "0.5",
+        "ANDROMEDE_HYPERVISOR": "memory",
+        "ANDROMEDE_MEMORY_HYPERVISOR_VCPUS": "8",
+        "ANDROMEDE_MEMORY_HYPERVISOR_MEMORY_MIB": "8192",
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -320,3 +328,114 @@ def test_an_instances_metrics_with_detailed_monitoring(
     theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
     assert theirs.list_metrics(Namespace="AWS/EC2")["Metrics"] == []
     ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def _until(check: Any, what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+    return found
+
+
+def test_an_alarm_notifies_its_topic_and_scales_a_group(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Decision 0177 with boto3: high values put at 1 s resolution make a 10-second alarm go
+    to ALARM; its topic's SQS subscriber receives AWS's alarm message, and its step policy
+    raises the Auto Scaling group's desired capacity, which the reconciler launches."""
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "alarm-image",
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    image_id = str(json.loads(done.stdout)["image_id"])
+    ec2, scaling = client(server, "ec2"), client(server, "autoscaling")
+    sns, sqs, cw = client(server, "sns"), client(server, "sqs"), client(server, "cloudwatch")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="alarmed",
+        LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.nano"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    scaling.create_auto_scaling_group(
+        AutoScalingGroupName="alarmed",
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=3,
+        DesiredCapacity=0,
+    )
+    policy = scaling.put_scaling_policy(
+        AutoScalingGroupName="alarmed",
+        PolicyName="step-out",
+        PolicyType="StepScaling",
+        AdjustmentType="ChangeInCapacity",
+        StepAdjustments=[
+            {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 100,
+             "ScalingAdjustment": 1},
+            {"MetricIntervalLowerBound": 100, "ScalingAdjustment": 2},
+        ],
+    )["PolicyARN"]  # fmt: skip
+    topic = sns.create_topic(Name="pager")["TopicArn"]
+    url = sqs.create_queue(QueueName="pager-inbox")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue["QueueArn"])
+    dims = [{"Name": "Service", "Value": "checkout"}]
+    cw.put_metric_alarm(
+        AlarmName="checkout-load",
+        Namespace="Shop",
+        MetricName="Load",
+        Dimensions=dims,
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=50.0,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[topic, policy],
+    )
+    cw.put_metric_data(
+        Namespace="Shop",
+        MetricData=[{"MetricName": "Load", "Dimensions": dims, "Values": [20.0, 200.0],
+                     "StorageResolution": 1}],
+    )  # fmt: skip
+
+    def received() -> list[dict[str, Any]]:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        return [json.loads(m["Body"]) for m in got]
+
+    [envelope] = _until(received, "the alarm's notification", timeout=25)
+    assert envelope["TopicArn"] == topic
+    assert envelope["Subject"].startswith('ALARM: "checkout-load" in ')
+    message = json.loads(envelope["Message"])
+    assert (message["AlarmName"], message["NewStateValue"]) == ("checkout-load", "ALARM")
+    assert message["Trigger"]["Statistic"] == "MAXIMUM"
+    assert message["Trigger"]["Dimensions"] == [{"value": "checkout", "name": "Service"}]
+    [alarm] = cw.describe_alarms(AlarmNames=["checkout-load"])["MetricAlarms"]
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints")
+
+    def group() -> dict[str, Any]:
+        found = scaling.describe_auto_scaling_groups(AutoScalingGroupNames=["alarmed"])
+        return dict(found["AutoScalingGroups"][0])
+
+    # 200 breaches the threshold by 150: the second step, two more instances.
+    _until(lambda: group()["DesiredCapacity"] == 2, "the desired capacity to rise")
+    _until(lambda: len(group()["Instances"]) == 2, "two instances")
+    causes = [
+        a["Cause"]
+        for a in scaling.describe_scaling_activities(AutoScalingGroupName="alarmed")["Activities"]
+        if a["Description"] == "Executing scaling policy step-out"
+    ]
+    assert causes[-1].endswith(
+        "a monitor alarm checkout-load in state ALARM triggered policy step-out changing the "
+        "desired capacity from 0 to 2."
+    )
+    history = cw.describe_alarm_history(AlarmName="checkout-load", HistoryItemType="Action")
+    assert len(history["AlarmHistoryItems"]) == 2  # the topic and the policy, both done
+    assert all(
+        i["HistorySummary"].startswith("Successfully executed action")
+        for i in history["AlarmHistoryItems"]
+    )
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="alarmed", ForceDelete=True)
+    cw.delete_alarms(AlarmNames=["checkout-load"])

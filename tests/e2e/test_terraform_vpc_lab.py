@@ -1,6 +1,7 @@
 """Terraform's AWS provider against a real ``andromede serve``: a VPC lab launched from a launch
 template (its networks, gateways, addresses, ACLs, groups, endpoints, an Auto Scaling group and
-a second interface), with two more VPCs peered in its configuration. A module of its own, so
+a second interface; a step scaling policy and the CloudWatch alarm invoking it, decision
+0177), with two more VPCs peered in its configuration. A module of its own, so
 that a parallel run gives it a worker of its own: most of its time is the provider's waiting,
 above all ``aws_network_interface_attachment``'s destroy, whose detach waiter counts twenty
 "not found" reads of the detached attachment (10 s apart once its backoff has grown) before it
@@ -85,7 +86,7 @@ output "left_table_id" { value = aws_vpc.left.main_route_table_id }
 
 
 LAUNCH_TEMPLATE = (
-    aws_provider("autoscaling", "ec2", "s3", default_tags=DEFAULT_TAGS)
+    aws_provider("autoscaling", "cloudwatch", "ec2", "s3", default_tags=DEFAULT_TAGS)
     + """
 # An Auto Scaling group of one instance in the data subnet, from a template it can launch
 # (decisions 0156, 0159), with a scheduled action and a lifecycle hook.
@@ -118,6 +119,33 @@ resource "aws_autoscaling_schedule" "evenings" {
   min_size               = 0
   max_size               = 2
   desired_capacity       = 0
+}
+# A step policy and the alarm that invokes it (decision 0177).
+resource "aws_autoscaling_policy" "out" {
+  name                      = "out"
+  autoscaling_group_name    = aws_autoscaling_group.pool.name
+  policy_type               = "StepScaling"
+  adjustment_type           = "ChangeInCapacity"
+  metric_aggregation_type   = "Maximum"
+  estimated_instance_warmup = 120
+  step_adjustment {
+    scaling_adjustment          = 1
+    metric_interval_lower_bound = 0
+  }
+}
+resource "aws_cloudwatch_metric_alarm" "busy" {
+  alarm_name          = "%(name)s-busy"
+  namespace           = "Lab"
+  metric_name         = "QueueDepth"
+  dimensions          = { Pool = aws_autoscaling_group.pool.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 2
+  datapoints_to_alarm = 1
+  threshold           = 100
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_autoscaling_policy.out.arn]
 }
 resource "aws_autoscaling_lifecycle_hook" "drain" {
   name                   = "drain"
@@ -851,6 +879,19 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         AutoScalingGroupName=pool["AutoScalingGroupName"]
     )["LifecycleHooks"]
     assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"]) == ("drain", 60)
+    # aws_autoscaling_policy and aws_cloudwatch_metric_alarm (decision 0177): the alarm
+    # invokes the step policy, both as the provider wrote them.
+    [policy] = autoscaling.describe_policies(AutoScalingGroupName=pool["AutoScalingGroupName"])[
+        "ScalingPolicies"
+    ]
+    assert (policy["PolicyType"], policy["MetricAggregationType"]) == ("StepScaling", "Maximum")
+    assert policy["StepAdjustments"] == [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}]
+    cloudwatch = client_for(ec2_server, "cloudwatch", *ec2_server.credentials())
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[f"{values['name']}-busy"])["MetricAlarms"]
+    assert alarm["AlarmActions"] == [policy["PolicyARN"]]
+    assert (alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (1, "notBreaching")
+    tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == DEFAULT_TAGS
     # aws_vpc_endpoint and its aws_vpc_endpoint_route_table_association (decision 0160): the
     # route to the object store's managed list is in the private table, as EC2 shows it.
     endpoint = outputs["endpoint"]

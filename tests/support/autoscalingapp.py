@@ -19,6 +19,7 @@ from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.autoscaling.policies import PolicyAlarms
 from andromede.autoscaling.reconciler import Reconciler
 from andromede.autoscaling.service import AutoScalingService, ScalingLimits
 from andromede.autoscaling.store import GroupStore, MemoryGroupStore
@@ -121,7 +122,11 @@ async def refused(client: Client, operation: str, code: str, **params: Any) -> A
 
 @asynccontextmanager
 async def autoscaling_world(
-    tmp_path: Path, store: GroupStore | None = None, **overrides: Any
+    tmp_path: Path,
+    store: GroupStore | None = None,
+    *,
+    policy_alarms: PolicyAlarms | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[World]:
     identity = IdentityService(
         MemoryIdentityStore(), SecretSealer(os.urandom(32)), limits=IdentityLimits(cache_ttl=0)
@@ -148,9 +153,10 @@ async def autoscaling_world(
             max_instances_per_group=settings.max_instances_per_autoscaling_group,
             max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
             max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
+            max_policies=settings.max_scaling_policies_per_autoscaling_group,
         ),
     )
-    app = QueryApp(autoscaling_spec(service, REGION), identity, audit, settings)
+    app = QueryApp(autoscaling_spec(service, REGION, policy_alarms), identity, audit, settings)
     created = await identity.create_tenant("acme")
     root = autoscaling_client(app, Credentials(created.access_key_id, created.secret_access_key))
     try:

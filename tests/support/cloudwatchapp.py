@@ -31,6 +31,8 @@ from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.alarm_store import MemoryAlarmStore
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.store import MemoryMetricStore
 from andromede.settings import Settings
@@ -112,6 +114,7 @@ class Harness:
     credentials: Credentials | None
     tenant_id: str
     protocol: str = "smithy-rpc-v2-cbor"
+    alarms: AlarmService | None = None
 
     async def call(self, operation: str, params: dict[str, Any]) -> Reply:
         model = _MODEL.operation_model(operation)
@@ -184,9 +187,10 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     store = MemoryMetricStore()
     metrics = MetricsService(store, limits=MetricLimits(max_metrics=20, max_datapoints=100))
+    alarms = AlarmService(MemoryAlarmStore(), metrics, REGION)
     try:
         yield Harness(
-            CloudWatchApp(metrics, identity, audit, settings, billing=billing),
+            CloudWatchApp(metrics, identity, audit, settings, billing=billing, alarms=alarms),
             identity,
             metrics,
             store,
@@ -195,6 +199,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
             billing,
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
+            alarms=alarms,
         )
     finally:
         await audit.close()

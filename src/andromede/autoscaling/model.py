@@ -10,6 +10,7 @@ from typing import Any, Final
 from andromede.autoscaling.records import (
     LifecycleHook,
     Refresh,
+    ScalingPolicy,
     ScheduledAction,
     Waiting,
     plain,
@@ -76,6 +77,10 @@ class Group:
     hooks: tuple[LifecycleHook, ...] = ()
     waiting: tuple[Waiting, ...] = ()
     refreshes: tuple[Refresh, ...] = ()  # newest first
+    # Decision 0177: the scaling policies, and the end of the cooldown the last simple
+    # scaling started (others wait for it, as AWS's simple scaling does).
+    policies: tuple[ScalingPolicy, ...] = ()
+    cooldown_until: datetime | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -87,6 +92,8 @@ class Group:
         data["hooks"] = [plain(h) for h in self.hooks]
         data["waiting"] = [plain(w) for w in self.waiting]
         data["refreshes"] = [plain(r) for r in self.refreshes]
+        data["policies"] = [plain(p) for p in self.policies]
+        data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         del data["revision"]
         return json.dumps(data, sort_keys=True)
 
@@ -112,6 +119,9 @@ class Group:
         data["hooks"] = tuple(revive(LifecycleHook, h) for h in data.get("hooks", ()))
         data["waiting"] = tuple(revive(Waiting, w) for w in data.get("waiting", ()))
         data["refreshes"] = tuple(revive(Refresh, r) for r in data.get("refreshes", ()))
+        data["policies"] = tuple(revive(ScalingPolicy, p) for p in data.get("policies", ()))
+        cooled = data.get("cooldown_until")
+        data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)
 
 

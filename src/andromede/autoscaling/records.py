@@ -1,6 +1,7 @@
 """What a group keeps beside its sizes (decision 0159), inside its own document so that each
 change is written with the group's, under its revision: scheduled actions, lifecycle hooks,
-the lifecycle actions its instances wait on, and its instance refreshes."""
+the lifecycle actions its instances wait on, its instance refreshes, and (decision 0177) its
+scaling policies."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ __all__ = [
     "LifecycleHook",
     "Refresh",
     "RefreshStatus",
+    "ScalingPolicy",
     "ScheduledAction",
     "Waiting",
     "plain",
@@ -102,6 +104,32 @@ class Refresh:
         return self.status in (RefreshStatus.PENDING, RefreshStatus.IN_PROGRESS)
 
 
+@dataclass(frozen=True, slots=True)
+class ScalingPolicy:
+    """A simple, step or target tracking scaling policy (decision 0177). Step adjustments
+    are (lower bound, upper bound, adjustment) triples, the bounds relative to the alarm's
+    threshold, None unbounded; a target tracking policy names the two alarms it owns."""
+
+    name: str
+    policy_id: str
+    policy_type: str
+    adjustment_type: str | None = None
+    scaling_adjustment: int | None = None
+    min_adjustment_magnitude: int | None = None
+    cooldown: int | None = None
+    step_adjustments: tuple[tuple[float | None, float | None, int], ...] = ()
+    metric_aggregation_type: str | None = None
+    estimated_instance_warmup: int | None = None
+    target_value: float | None = None
+    predefined_metric: str | None = None
+    # CustomizedMetricSpecification as JSON (Namespace, MetricName, Dimensions, Statistic,
+    # Unit).
+    customized_metric: str | None = None
+    disable_scale_in: bool = False
+    alarm_names: tuple[str, ...] = ()
+    enabled: bool = True
+
+
 _DATES: Final = {
     "next_time",
     "start_time",
@@ -110,7 +138,7 @@ _DATES: Final = {
     "deadline",
     "last_deadline",
 }
-_TUPLES: Final = {"to_replace", "replaced"}
+_TUPLES: Final = {"to_replace", "replaced", "alarm_names"}
 _R = TypeVar("_R")
 
 
@@ -136,5 +164,7 @@ def revive(kind: type[_R], data: dict[str, Any]) -> _R:
             value = datetime.fromisoformat(value)
         elif key in _TUPLES:
             value = tuple(value)
+        elif key == "step_adjustments":
+            value = tuple(tuple(step) for step in value)
         values[key] = value
     return kind(**values)

@@ -45,6 +45,7 @@ class ScalingLimits:
     max_instances_per_group: int = 100
     max_scheduled_actions: int = 125
     max_lifecycle_hooks: int = 50
+    max_policies: int = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The CloudWatch operations served (decision 0172): each reads its typed input document (any
 protocol's, :mod:`andromede.cloudwatchapi.shapes`), calls the metrics service for the
-caller's account and answers a result document. The other operations of CloudWatch (alarms,
+caller's account and answers a result document; the metric alarms' operations (decision
+0177) are ``alarm_operations``'. The other operations of CloudWatch (composite alarms,
 dashboards, metric streams, insight rules…) are listed in :data:`NOT_SERVED`: they answer
 ``NotImplemented``, never a silent success.
 """
@@ -8,26 +9,19 @@ dashboards, metric streams, insight rules…) are listed in :data:`NOT_SERVED`: 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from andromede.cloudwatchapi.alarm_operations import ALARM_ACTIONS
+from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.errors import CloudWatchError
 from andromede.metrics.service import (
     DataQuery,
     DimensionFilter,
     MetricDatum,
-    MetricsService,
 )
 
 __all__ = ["ACTIONS", "NOT_SERVED", "MetricsCall"]
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsCall:
-    tenant_id: str
-    params: Mapping[str, Any]
-    metrics: MetricsService
 
 
 def _dimensions(items: list[dict[str, str]] | None, where: str) -> tuple[tuple[str, str], ...]:
@@ -208,20 +202,18 @@ ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = 
     "GetMetricStatistics": get_metric_statistics,
     "GetMetricData": get_metric_data,
     "ListMetrics": list_metrics,
+    **ALARM_ACTIONS,
 }
 
-# CloudWatch's other operations: alarms and scaling policies come next (decision 0172).
+# CloudWatch's other operations (decision 0177 served the metric alarms').
 NOT_SERVED: Final = frozenset(
     {
-        "DeleteAlarms", "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules",
-        "DeleteMetricStream", "DescribeAlarmHistory", "DescribeAlarms",
-        "DescribeAlarmsForMetric", "DescribeAnomalyDetectors", "DescribeInsightRules",
-        "DisableAlarmActions", "DisableInsightRules", "EnableAlarmActions",
-        "EnableInsightRules", "GetDashboard", "GetInsightRuleReport", "GetMetricStream",
-        "GetMetricWidgetImage", "ListDashboards", "ListManagedInsightRules",
-        "ListMetricStreams", "ListTagsForResource", "PutAnomalyDetector", "PutCompositeAlarm",
-        "PutDashboard", "PutInsightRule", "PutManagedInsightRules", "PutMetricAlarm",
-        "PutMetricStream", "SetAlarmState", "StartMetricStreams", "StopMetricStreams",
-        "TagResource", "UntagResource",
+        "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules",
+        "DeleteMetricStream", "DescribeAnomalyDetectors", "DescribeInsightRules",
+        "DisableInsightRules", "EnableInsightRules", "GetDashboard", "GetInsightRuleReport",
+        "GetMetricStream", "GetMetricWidgetImage", "ListDashboards",
+        "ListManagedInsightRules", "ListMetricStreams", "PutAnomalyDetector",
+        "PutCompositeAlarm", "PutDashboard", "PutInsightRule", "PutManagedInsightRules",
+        "PutMetricStream", "StartMetricStreams", "StopMetricStreams",
     }
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The CloudWatch ASGI application on the shared endpoint (decision 0172): credential-scope
+"""The CloudWatch ASGI application on the shared endpoint (decisions 0172, 0177): credential-scope
 service ``monitoring``, three protocols (:mod:`andromede.cloudwatchapi.protocol`).
 
 Per request: request id → bounded body (``metrics_max_body_size``) → the protocol and its
@@ -7,7 +7,8 @@ operation → SigV4 over the body's hash (or the trusted principal a front put i
 with ``cloudwatch:namespace`` for PutMetricData, as AWS sets it) → the operation, for the
 caller's account only → the protocol's answer, then the access-log line and the
 ``cloudwatch.requests`` meter. Metric calls are not audited — AWS's trail has them as data
-events, off by default, and a fleet's agents put every minute — but a refusal is: a failed
+events, off by default, and a fleet's agents put every minute — but an alarm's change is
+(decision 0177: a management event), and so is a refusal: a failed
 authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
 An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
 the request id.
@@ -23,7 +24,9 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.awswire.signed import SignedRequests
 from andromede.billing.service import BillingService
-from andromede.cloudwatchapi.actions import ACTIONS, NOT_SERVED, MetricsCall
+from andromede.cloudwatchapi.actions import ACTIONS, NOT_SERVED
+from andromede.cloudwatchapi.alarm_operations import ALARM_RESOURCE, AUDITED
+from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.errors import CloudWatchError, to_cloudwatch_error
 from andromede.cloudwatchapi.protocol import (
     Wire,
@@ -47,6 +50,8 @@ from andromede.http.response import Receive, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.alarms import alarm_arn
 from andromede.metrics.service import MetricsService
 from andromede.settings import Settings
 
@@ -69,8 +74,10 @@ class CloudWatchApp:
         rate_limiter: RateLimiter | None = None,
         *,
         billing: BillingService | None = None,
+        alarms: AlarmService | None = None,
     ) -> None:
         self._metrics = metrics
+        self._alarms = alarms
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -177,8 +184,28 @@ class CloudWatchApp:
         keys = {}
         if operation == "PutMetricData" and isinstance(params.get("Namespace"), str):
             keys["cloudwatch:namespace"] = params["Namespace"]
-        await self._authorise(scope, principal, f"cloudwatch:{operation}", keys, request_id)
-        return await action(MetricsCall(tenant_id, params, self._metrics))
+        resource = "*"
+        if operation in ALARM_RESOURCE and isinstance(params.get("AlarmName"), str):
+            # Alarm calls naming one alarm are checked on its ARN, as AWS's reference has them.
+            resource = alarm_arn(self._settings.region, tenant_id, params["AlarmName"])
+        elif operation in ALARM_RESOURCE and isinstance(params.get("ResourceARN"), str):
+            resource = params["ResourceARN"]  # the tag calls
+        await self._authorise(
+            scope, principal, f"cloudwatch:{operation}", keys, request_id, resource
+        )
+        result = await action(MetricsCall(tenant_id, params, self._metrics, self._alarms))
+        if operation in AUDITED:
+            # Alarm changes are management events (CloudTrail logs them, unlike metric data).
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=tenant_id,
+                principal=principal.arn,
+                action=f"cloudwatch:{operation}",
+                resource=resource,
+                outcome=Outcome.SUCCESS,
+                details={"operation": operation},
+            )
+        return result
 
     async def _authorise(
         self,
@@ -187,6 +214,7 @@ class CloudWatchApp:
         action: str,
         keys: dict[str, str],
         request_id: str,
+        resource: str = "*",
     ) -> None:
         """AccessDenied unless the caller's identity policies allow ``action`` (CloudWatch's
         metric actions have no resource-level permission: the resource is ``*``)."""
@@ -195,7 +223,7 @@ class CloudWatchApp:
         context = principal_context(
             principal,
             action=action,
-            resource="*",
+            resource=resource,
             source_ip=client[0] if client else None,
             secure=scope.get("scheme") == "https",
             region=self._settings.region,
@@ -208,7 +236,7 @@ class CloudWatchApp:
             tenant_id=principal.tenant_id,
             principal=principal.arn,
             action=action,
-            resource="*",
+            resource=resource,
             outcome=Outcome.FAILURE,
             details={"operation": action.split(":", 1)[1], "status": "403", **keys},
         )

@@ -47,6 +47,9 @@ _FORM: Final = "application/x-www-form-urlencoded"
 _ERROR_PREFIX: Final = "com.amazonaws.cloudwatch#"
 # The result members that are maps (serialised as entries in XML).
 _MAPS: Final = frozenset({"ExtendedStatistics"})
+# Operations whose output shape has no member: the Query answer still holds its (empty)
+# result element, which botocore's parser looks for.
+_EMPTY_RESULTS: Final = frozenset({"TagResource", "UntagResource"})
 
 
 class Wire(enum.Enum):
@@ -163,7 +166,7 @@ def result_response(
             body=json.dumps(result, default=_epoch, separators=(",", ":")).encode(),
         )
     xml = XmlWriter(f"{operation}Response", namespace=NAMESPACE)
-    if result:
+    if result or operation in _EMPTY_RESULTS:
         xml.open(f"{operation}Result")
         for name, value in result.items():
             _xml(xml, name, value)

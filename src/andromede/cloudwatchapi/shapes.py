@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from andromede.cloudwatchapi.alarm_shapes import ALARM_INPUTS
 from andromede.cloudwatchapi.errors import CloudWatchError
 
 __all__ = ["INPUTS", "coerce", "from_query"]
@@ -90,6 +91,7 @@ INPUTS: Final[dict[str, dict[str, Any]]] = {
         "IncludeLinkedAccounts": "boolean",
         "OwningAccount": "string",
     },
+    **ALARM_INPUTS,  # decision 0177
 }
 _LARGEST_INT: Final = 2**31 - 1
 

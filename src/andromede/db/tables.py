@@ -8,9 +8,9 @@ MFA devices, federation providers, temporary credentials, operators, console log
 replication and notification queues), ``tables_access_points`` (S3 access points),
 ``tables_kms`` (customer-managed keys' metadata, the key material lives in the root-key
 provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
-sealed messages), ``tables_queue_tasks`` (their message move tasks) and ``tables_metrics``
-(CloudWatch-style metrics). This module re-exports every table and ``metadata``: the stores
-and the migrations use ``tables.<name>``.
+sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
+(CloudWatch-style metrics) and ``tables_alarms`` (their alarms). This module re-exports every
+table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -140,6 +140,7 @@ from andromede.db.tables_queues import (
     queues,
 )
 from andromede.db.tables_metrics import metric_datapoints, metric_series
+from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 # isort: on
 
 __all__ = [
@@ -217,6 +218,8 @@ __all__ = [
     "login_profiles",
     "managed_policies",
     "metadata",
+    "metric_alarm_history",
+    "metric_alarms",
     "metric_datapoints",
     "metric_series",
     "mfa_devices",

@@ -7,7 +7,8 @@ Served: CreateAutoScalingGroup, DescribeAutoScalingGroups, UpdateAutoScalingGrou
 DeleteAutoScalingGroup, SetDesiredCapacity, DescribeAutoScalingInstances,
 TerminateInstanceInAutoScalingGroup, DescribeScalingActivities; scheduled actions, lifecycle
 hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
-``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``. A parameter of a
+``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``; scaling policies
+(decision 0177) in ``autoscaling_policies``. A parameter of a
 feature not here (launch configurations, mixed instances, load balancers…) is refused with
 ``ValidationError`` rather than ignored.
 """
@@ -18,11 +19,13 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from andromede.autoscaling.model import Activity, Group, GroupTag, Member, group_arn
+from andromede.autoscaling.policies import PolicyAlarms
 from andromede.autoscaling.records import HOOK_LAUNCHING
 from andromede.autoscaling.service import AutoScalingService, GroupSpec, GroupUpdate
 from andromede.http.xml import XmlWriter
 from andromede.iamapi import (
     autoscaling_hooks,
+    autoscaling_policies,
     autoscaling_refresh,
     autoscaling_schedules,
     autoscaling_tags,
@@ -44,17 +47,23 @@ ACTIONS: Final = (
     "CreateOrUpdateTags",
     "DeleteAutoScalingGroup",
     "DeleteLifecycleHook",
+    "DeletePolicy",
     "DeleteScheduledAction",
     "DeleteTags",
+    "DescribeAdjustmentTypes",
     "DescribeAutoScalingGroups",
     "DescribeAutoScalingInstances",
     "DescribeInstanceRefreshes",
     "DescribeLifecycleHookTypes",
     "DescribeLifecycleHooks",
+    "DescribeMetricCollectionTypes",
+    "DescribePolicies",
     "DescribeScalingActivities",
     "DescribeScheduledActions",
     "DescribeTags",
+    "ExecutePolicy",
     "PutLifecycleHook",
+    "PutScalingPolicy",
     "PutScheduledUpdateGroupAction",
     "RecordLifecycleActionHeartbeat",
     "SetDesiredCapacity",
@@ -75,6 +84,7 @@ _NAMED_GROUP: Final = (
     "RecordLifecycleActionHeartbeat",
     "StartInstanceRefresh",
     "CancelInstanceRefresh",
+    "PutScalingPolicy",
 )
 Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
@@ -257,8 +267,11 @@ def _matches(group: Group, filters: list[tuple[str, list[str]]]) -> bool:
     return True
 
 
-def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
-    """The Auto Scaling Query service over ``service``; group ARNs name ``region``."""
+def autoscaling_spec(
+    service: AutoScalingService, region: str, alarms: PolicyAlarms | None = None
+) -> ServiceSpec:
+    """The Auto Scaling Query service over ``service``; group ARNs name ``region``; target
+    tracking policies put their alarms through ``alarms``."""
 
     async def create_group(call: Call) -> None:
         refuse_unhandled(call, _GROUP_PARAMS)
@@ -324,13 +337,17 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
             xml.element("NextToken", token)
 
     async def delete_group(call: Call) -> None:
+        name = call.required("AutoScalingGroupName")
+        held = await service.store.get(call.tenant_id, name)
         await guarded(
             service.delete_group(
-                call.tenant_id,
-                call.required("AutoScalingGroupName"),
-                force=call.boolean("ForceDelete", default=False),
+                call.tenant_id, name, force=call.boolean("ForceDelete", default=False)
             )
         )
+        # Its policies go with it, and the alarms its target tracking policies own (0177).
+        owned = [n for p in (held.policies if held else ()) for n in p.alarm_names]
+        if owned and alarms is not None:
+            await alarms.delete(call.tenant_id, owned)
 
     async def set_desired(call: Call) -> None:
         call.required("DesiredCapacity")
@@ -411,6 +428,7 @@ def autoscaling_spec(service: AutoScalingService, region: str) -> ServiceSpec:
     # Decision 0159's calls, each module's.
     for more in (autoscaling_schedules, autoscaling_hooks, autoscaling_refresh, autoscaling_tags):
         handlers.update(more.handlers(service, region))
+    handlers.update(autoscaling_policies.handlers(service, region, alarms))
     resources = {
         "CreateAutoScalingGroup": named_group,
         "DeleteAutoScalingGroup": named_group,

@@ -6,7 +6,9 @@ protocol's shape::
     ├── InvalidParameterValue         a value out of its range or of the wrong form
     ├── MissingParameter              a required parameter absent
     ├── InvalidParameterCombination   parameters that exclude each other
-    └── InvalidNextToken              a page token this service did not give
+    ├── InvalidNextToken              a page token this service did not give
+    ├── ResourceNotFound              an alarm the account does not have (decision 0177)
+    └── LimitExceeded                 the account's alarms are at their setting's bound
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ __all__ = [
     "InvalidNextToken",
     "InvalidParameterCombination",
     "InvalidParameterValue",
+    "LimitExceeded",
     "MetricsError",
     "MissingParameter",
+    "ResourceNotFound",
 ]
 
 
@@ -43,4 +47,12 @@ class InvalidParameterCombination(MetricsError):
 
 
 class InvalidNextToken(MetricsError):
+    pass
+
+
+class ResourceNotFound(MetricsError):
+    pass
+
+
+class LimitExceeded(MetricsError):
     pass

@@ -410,6 +410,29 @@ class MetricsService:
                 grouped[key] = merged
         return grouped
 
+    async def period_values(
+        self,
+        series: Series,
+        start: int,
+        periods: int,
+        period: int,
+        stat: str,
+        unit: str | None,
+    ) -> list[float | None]:
+        """An alarm's reading (decision 0177): ``stat`` of each of ``periods`` periods from
+        ``start``, oldest first; None for a period without datapoints (or whose percentile
+        is unknown). Without a unit every unit's datapoints count together."""
+        end = start + periods * period
+        grouped = await self._grouped(series, start, end, period, unit)
+        merged: dict[int, list[Aggregate]] = {}
+        for (at, _), aggregate in grouped.items():
+            merged.setdefault(at, []).append(aggregate)
+        values: list[float | None] = []
+        for at in range(start, end, period):
+            held = merge_all(merged.get(at, []))
+            values.append(None if held is None else statistic(held, stat))
+        return values
+
     async def get_metric_data(
         self,
         tenant_id: str,

@@ -201,6 +201,13 @@ class ComputeSettings(BaseModel):
         description="Most lifecycle hooks one Auto Scaling group may hold (AWS's quota: 50; "
         "LimitExceeded above).",
     )
+    max_scaling_policies_per_autoscaling_group: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most scaling policies one Auto Scaling group may hold (AWS's quota: 50; "
+        "LimitExceeded above) (decision 0177).",
+    )
     autoscaling_interval: float = Field(
         default=10.0,
         ge=0.1,

@@ -86,3 +86,28 @@ class MetricsSettings(BaseModel):
         gt=0,
         description="Periods one transaction of the metrics roll-up moves at most (decision 0172).",
     )
+    alarm_evaluation_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds between two rounds of the CloudWatch alarm evaluator in each "
+        "gateway; an alarm is evaluated at the first round after each of its periods ends "
+        "(decision 0177).",
+    )
+    alarm_evaluation_batch: int = Field(
+        default=200,
+        gt=0,
+        description="Alarms one round of the evaluator (and of the history's purge) takes at "
+        "most (decision 0177).",
+    )
+    alarm_max_per_account: int = Field(
+        default=5000,
+        gt=0,
+        description="CloudWatch metric alarms an account may hold (decision 0177).",
+    )
+    alarm_history_days: int = Field(
+        default=14,
+        gt=0,
+        description="Days an alarm's history (state changes, configuration updates, actions) "
+        "is kept, DescribeAlarmHistory's reach (AWS: two weeks) (decision 0177).",
+    )

@@ -125,6 +125,7 @@ def autoscaling_service(
             max_instances_per_group=settings.max_instances_per_autoscaling_group,
             max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
             max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
+            max_policies=settings.max_scaling_policies_per_autoscaling_group,
         ),
     )
 
@@ -133,6 +134,9 @@ def autoscaling_service(
         if activity.description.startswith("Executing scheduled action"):
             # A scheduled action's firing changes the group's sizes (decision 0159).
             action = "autoscaling:UpdateAutoScalingGroup"
+        elif activity.description.startswith("Executing scaling policy"):
+            # A policy's execution sets the desired capacity (decision 0177).
+            action = "autoscaling:ExecutePolicy"
         else:
             action = "ec2:RunInstances" if launch else "ec2:TerminateInstances"
         audit.record(

@@ -1,5 +1,6 @@
 """CloudWatch metrics' wiring (decision 0172): the service over the metadata database with
-the settings' limits, its retention roll-up, and the sampling of the platform's own metrics.
+the settings' limits, its retention roll-up, and the sampling of the platform's own metrics;
+(decision 0177) the alarm service, its actions on SNS and Auto Scaling, and its evaluator.
 Each loop survives a failed round (logged; the next round retries)."""
 
 from __future__ import annotations
@@ -7,16 +8,26 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from andromede.alarm_adapters import AlarmActionRunner, TrackingAlarms
+from andromede.autoscaling.service import AutoScalingService
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
+from andromede.iam.errors import NoSuchTenant
+from andromede.iam.model import TenantStatus
+from andromede.iam.service import IdentityService
 from andromede.instance_metrics import InstanceMetrics
+from andromede.metrics.alarm_service import AlarmLimits, AlarmService
+from andromede.metrics.alarm_store_sql import SqlAlarmStore
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.metrics.store_sql import SqlMetricStore
+from andromede.notifications.pubsub import PubSubService
 from andromede.platform_metrics import PlatformMetrics
 from andromede.settings import Settings
 
 __all__ = [
+    "alarm_service",
+    "alarm_upkeep",
     "instance_metrics_upkeep",
     "metrics_rollup",
     "metrics_service",
@@ -78,3 +89,54 @@ async def instance_metrics_upkeep(
             await instances.run_once()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("the instances' metrics were not gathered")
+
+
+def alarm_service(
+    settings: Settings,
+    db: Database,
+    metrics: MetricsService,
+    pubsub: PubSubService | None,
+    scaling: AutoScalingService | None,
+    identity: IdentityService | None = None,
+) -> tuple[AlarmService, TrackingAlarms]:
+    """The alarms over the metadata database, their actions publishing to the account's SNS
+    topics and invoking its scaling policies, evaluated for active accounts only (decision
+    0177); and the port through which target tracking policies own their alarms."""
+    alarms = AlarmService(
+        SqlAlarmStore(db),
+        metrics,
+        settings.region,
+        limits=AlarmLimits(
+            max_alarms=settings.alarm_max_per_account,
+            history_days=settings.alarm_history_days,
+            batch=settings.alarm_evaluation_batch,
+        ),
+    )
+    alarms.actions = AlarmActionRunner(pubsub, scaling)
+    if identity is not None:
+
+        async def active(tenant_id: str) -> bool:
+            try:
+                return (await identity.get_tenant(tenant_id)).status is TenantStatus.ACTIVE
+            except NoSuchTenant:
+                return False
+
+        alarms.active = active
+    return alarms, TrackingAlarms(alarms)
+
+
+async def alarm_upkeep(settings: Settings, alarms: AlarmService) -> None:
+    """Every ``alarm_evaluation_interval``: the alarms whose period ended evaluated (each by
+    the one gateway that claims it), and the history older than ``alarm_history_days``
+    forgotten once a minute or so."""
+    rounds = 0
+    purge_every = max(1, round(60 / settings.alarm_evaluation_interval))
+    while True:
+        await asyncio.sleep(settings.alarm_evaluation_interval)
+        try:
+            await alarms.evaluate_due()
+            rounds += 1
+            if rounds % purge_every == 0:
+                await alarms.forget_history()
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("alarm evaluation failed")

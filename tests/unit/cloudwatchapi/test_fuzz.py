@@ -22,6 +22,24 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
 _DIMS = [{"Name": "Host", "Value": "a"}]
 VALID: dict[str, dict[str, Any]] = {
+    # Decision 0177's alarms: the definition's every member, and a listing's.
+    "PutMetricAlarm": {
+        "AlarmName": "fuzzed",
+        "Namespace": "App",
+        "MetricName": "M",
+        "Dimensions": _DIMS,
+        "Statistic": "Average",
+        "Period": 60,
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 1,
+        "Threshold": 1.5,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "ignore",
+        "Unit": "Count",
+        "ActionsEnabled": True,
+        "Tags": [{"Key": "k", "Value": "v"}],
+    },
+    "DescribeAlarms": {"AlarmNamePrefix": "f", "StateValue": "OK", "MaxRecords": 10},
     "PutMetricData": {
         "Namespace": "App",
         "MetricData": [

@@ -142,7 +142,8 @@ async def test_errors_have_the_same_codes_in_every_protocol(
                                  "ExtendedStatistics": ["p99"]}, "InvalidParameterCombination"),
         ("ListMetrics", {"RecentlyActive": "PT1H"}, "InvalidParameterValue"),
         ("PutMetricAlarm", {"AlarmName": "a", "EvaluationPeriods": 1,
-                            "ComparisonOperator": "GreaterThanThreshold"}, "NotImplemented"),
+                            "ComparisonOperator": "GreaterThanThreshold"}, "MissingParameter"),
+        ("PutDashboard", {"DashboardName": "d", "DashboardBody": "{}"}, "NotImplemented"),
     ]  # fmt: skip
     for operation, params, code in cases:
         reply = await cw.call(operation, params)

@@ -1,18 +1,24 @@
-"""Every CloudWatch limit is a setting (decision 0172): ``wiring.metrics`` hands each to the
-service, which enforces it."""
+"""Every CloudWatch limit is a setting (decisions 0172, 0177): ``wiring.metrics`` hands each
+to the service, which enforces it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from andromede.db.database import open_database
-from andromede.metrics.errors import InvalidParameterCombination, InvalidParameterValue
+from andromede.metrics.alarms import Alarm
+from andromede.metrics.errors import (
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    LimitExceeded,
+)
 from andromede.metrics.service import DataQuery, MetricDatum
 from andromede.settings import Settings
-from andromede.wiring.metrics import metrics_service
+from andromede.wiring.metrics import alarm_service, metrics_service
 from support.schema import migrated_sqlite
 
 
@@ -58,5 +64,38 @@ async def test_the_settings_are_the_services_limits(tmp_path: Path) -> None:
             )
         page, token = await metrics.list_metrics("t1", "App", None, [])
         assert len(page) == 1 and token is not None
+    finally:
+        await db.close()
+
+
+async def test_the_alarm_settings_are_the_alarm_services_limits(tmp_path: Path) -> None:
+    """Decision 0177: the alarms per account, the history's days and the round's batch."""
+    settings = Settings(
+        data_dir=tmp_path,
+        alarm_max_per_account=2,
+        alarm_history_days=1,
+        alarm_evaluation_batch=1,
+    )
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    metrics = metrics_service(settings, db)
+    alarms, _ = alarm_service(settings, db, metrics, None, None)
+    clock = [datetime(2026, 12, 5, 12, 0, 5, tzinfo=UTC)]
+    alarms.clock = lambda: clock[0]
+    base = Alarm("t1", "a", "App", "M", (), 60, 1, 1, 1.0, "GreaterThanThreshold", "Sum")
+    try:
+        await alarms.put_alarm(base)
+        await alarms.put_alarm(replace(base, name="b"))
+        with pytest.raises(LimitExceeded):
+            await alarms.put_alarm(replace(base, name="c"))
+        await alarms.put_alarm(replace(base, threshold=2.0))  # a replacement is not a new one
+        clock[0] += timedelta(minutes=1)
+        assert await alarms.evaluate_due() == 1  # one alarm a round
+        assert await alarms.evaluate_due() == 1
+        assert await alarms.evaluate_due() == 0
+        history, _ = await alarms.history("t1")
+        assert len(history) == 3  # the configuration updates (no data: no state change)
+        clock[0] += timedelta(days=1)
+        assert await alarms.forget_history() == 1  # a batch at a time, older than a day
+        assert len((await alarms.history("t1"))[0]) == 2
     finally:
         await db.close()

@@ -1,0 +1,306 @@
+"""CloudWatch's metric alarm operations (decision 0177): each reads its typed input document
+(any protocol's), calls the alarm service for the caller's account and answers AWS's result
+document. Metric math alarms, composite alarms and anomaly detection are refused with a
+clear message rather than stored half understood."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+from andromede.cloudwatchapi.call import MetricsCall
+from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.alarms import Alarm, alarm_arn
+from andromede.metrics.errors import ResourceNotFound
+
+__all__ = ["ALARM_ACTIONS", "ALARM_RESOURCE", "AUDITED"]
+
+# The calls that change an account's alarms: audited, as CloudTrail logs them.
+AUDITED: Final = frozenset(
+    {"PutMetricAlarm", "DeleteAlarms", "SetAlarmState", "EnableAlarmActions",
+     "DisableAlarmActions", "TagResource", "UntagResource"}
+)  # fmt: skip
+# The calls authorised on the alarm's ARN when they name one (AlarmName, ResourceARN).
+ALARM_RESOURCE: Final = frozenset(
+    {"PutMetricAlarm", "SetAlarmState", "DescribeAlarmHistory", "TagResource",
+     "UntagResource", "ListTagsForResource"}
+)  # fmt: skip
+
+
+def _service(call: MetricsCall) -> AlarmService:
+    if call.alarms is None:
+        raise CloudWatchError("NotImplemented", "Alarms are not served here.")
+    return call.alarms
+
+
+def _dimensions(items: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in items or []:
+        if "Name" not in item or "Value" not in item:
+            raise CloudWatchError(
+                "MissingParameter", "Each dimension must have a Name and a Value."
+            )
+        pairs.append((item["Name"], item["Value"]))
+    if len({n for n, _ in pairs}) != len(pairs):
+        raise CloudWatchError("InvalidParameterValue", "A dimension name is repeated.")
+    return tuple(sorted(pairs))
+
+
+def _required(params: Mapping[str, Any], name: str) -> Any:
+    value = params.get(name)
+    if value is None:
+        raise CloudWatchError("MissingParameter", f"The parameter {name} is required.")
+    return value
+
+
+def _names(params: Mapping[str, Any]) -> list[str]:
+    names: list[str] = params.get("AlarmNames", [])
+    if len(names) > 100:
+        raise CloudWatchError("InvalidParameterValue", "AlarmNames may hold 100 names at most.")
+    return names
+
+
+async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    if params.get("Metrics") or params.get("ThresholdMetricId"):
+        raise CloudWatchError(
+            "InvalidParameterValue",
+            "Metric math and anomaly detection alarms (Metrics, ThresholdMetricId) are not "
+            "supported yet (decision 0177): give a Namespace, MetricName and Statistic.",
+        )
+    if params.get("EvaluateLowSampleCountPercentile") not in (None, "", "evaluate"):
+        raise CloudWatchError(
+            "InvalidParameterValue",
+            "EvaluateLowSampleCountPercentile: only evaluate is supported (decision 0177).",
+        )
+    evaluation_periods = _required(params, "EvaluationPeriods")
+    tags = []
+    for item in params.get("Tags", []):
+        if "Key" not in item or "Value" not in item:
+            raise CloudWatchError("MissingParameter", "Each tag must have a Key and a Value.")
+        tags.append((item["Key"], item["Value"]))
+    alarm = Alarm(
+        tenant_id=call.tenant_id,
+        name=_required(params, "AlarmName"),
+        namespace=params.get("Namespace", ""),
+        metric_name=params.get("MetricName", ""),
+        dimensions=_dimensions(params.get("Dimensions")),
+        period=_required(params, "Period"),
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=params.get("DatapointsToAlarm", evaluation_periods),
+        threshold=_required(params, "Threshold"),
+        comparison=_required(params, "ComparisonOperator"),
+        statistic=params.get("Statistic"),
+        extended_statistic=params.get("ExtendedStatistic"),
+        unit=params.get("Unit"),
+        treat_missing_data=params.get("TreatMissingData", "missing"),
+        description=params.get("AlarmDescription"),
+        actions_enabled=params.get("ActionsEnabled", True),
+        alarm_actions=tuple(params.get("AlarmActions", [])),
+        ok_actions=tuple(params.get("OKActions", [])),
+        insufficient_data_actions=tuple(params.get("InsufficientDataActions", [])),
+        tags=tuple(tags),
+    )
+    await _service(call).put_alarm(alarm)
+    return {}
+
+
+def _alarm_document(region: str, alarm: Alarm) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "AlarmName": alarm.name,
+        "AlarmArn": alarm_arn(region, alarm.tenant_id, alarm.name),
+        "AlarmDescription": alarm.description,
+        "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated,
+        "ActionsEnabled": alarm.actions_enabled,
+        "OKActions": list(alarm.ok_actions),
+        "AlarmActions": list(alarm.alarm_actions),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions),
+        "StateValue": alarm.state.value,
+        "StateReason": alarm.state_reason,
+        "StateReasonData": alarm.state_reason_data,
+        "StateUpdatedTimestamp": alarm.state_updated,
+        "StateTransitionedTimestamp": alarm.state_updated,
+        "MetricName": alarm.metric_name,
+        "Namespace": alarm.namespace,
+        "Statistic": alarm.statistic,
+        "ExtendedStatistic": alarm.extended_statistic,
+        "Dimensions": [{"Name": n, "Value": v} for n, v in alarm.dimensions],
+        "Period": alarm.period,
+        "Unit": alarm.unit,
+        "EvaluationPeriods": alarm.evaluation_periods,
+        "DatapointsToAlarm": alarm.datapoints_to_alarm,
+        "Threshold": alarm.threshold,
+        "ComparisonOperator": alarm.comparison,
+        "TreatMissingData": alarm.treat_missing_data,
+    }
+    # CBOR and JSON answers leave absent members out, as AWS's do.
+    return {k: v for k, v in document.items() if v is not None}
+
+
+async def describe_alarms(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    types = params.get("AlarmTypes") or ["MetricAlarm"]
+    if params.get("ChildrenOfAlarmName") or params.get("ParentsOfAlarmName"):
+        raise CloudWatchError(
+            "InvalidParameterValue", "Composite alarms are not supported yet (decision 0177)."
+        )
+    if any(t not in ("MetricAlarm", "CompositeAlarm") for t in types):
+        raise CloudWatchError("InvalidParameterValue", "AlarmTypes: MetricAlarm, CompositeAlarm.")
+    service = _service(call)
+    found, token = await service.describe(
+        call.tenant_id,
+        names=_names(params),
+        prefix=params.get("AlarmNamePrefix"),
+        state=params.get("StateValue"),
+        action_prefix=params.get("ActionPrefix"),
+        max_records=params.get("MaxRecords"),
+        next_token=params.get("NextToken"),
+    )
+    answer: dict[str, Any] = {
+        "MetricAlarms": (
+            [_alarm_document(service.region, a) for a in found] if "MetricAlarm" in types else []
+        ),
+        "CompositeAlarms": [],
+    }
+    if token is not None:
+        answer["NextToken"] = token
+    return answer
+
+
+async def describe_alarms_for_metric(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    service = _service(call)
+    found = await service.for_metric(
+        call.tenant_id,
+        params.get("Namespace"),
+        params.get("MetricName"),
+        _dimensions(params.get("Dimensions")),
+        statistic=params.get("Statistic"),
+        extended=params.get("ExtendedStatistic"),
+        period=params.get("Period"),
+        unit=params.get("Unit"),
+    )
+    return {"MetricAlarms": [_alarm_document(service.region, a) for a in found]}
+
+
+async def delete_alarms(call: MetricsCall) -> dict[str, Any]:
+    await _service(call).delete(call.tenant_id, _names(call.params))
+    return {}
+
+
+async def set_alarm_state(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    await _service(call).set_state(
+        call.tenant_id,
+        _required(params, "AlarmName"),
+        _required(params, "StateValue"),
+        _required(params, "StateReason"),
+        params.get("StateReasonData"),
+    )
+    return {}
+
+
+async def enable_alarm_actions(call: MetricsCall) -> dict[str, Any]:
+    await _service(call).set_actions_enabled(call.tenant_id, _names(call.params), True)
+    return {}
+
+
+async def disable_alarm_actions(call: MetricsCall) -> dict[str, Any]:
+    await _service(call).set_actions_enabled(call.tenant_id, _names(call.params), False)
+    return {}
+
+
+async def describe_alarm_history(call: MetricsCall) -> dict[str, Any]:
+    params = call.params
+    scan_by = params.get("ScanBy", "TimestampDescending")
+    if scan_by not in ("TimestampDescending", "TimestampAscending"):
+        raise CloudWatchError(
+            "InvalidParameterValue", "ScanBy: TimestampDescending or TimestampAscending."
+        )
+    types = params.get("AlarmTypes") or ["MetricAlarm"]
+    found, token = await _service(call).history(
+        call.tenant_id,
+        name=params.get("AlarmName"),
+        item_type=params.get("HistoryItemType"),
+        start=params.get("StartDate"),
+        end=params.get("EndDate"),
+        max_records=params.get("MaxRecords"),
+        next_token=params.get("NextToken"),
+        oldest_first=scan_by == "TimestampAscending",
+    )
+    answer: dict[str, Any] = {
+        "AlarmHistoryItems": [
+            {
+                "AlarmName": item.alarm_name,
+                "AlarmType": "MetricAlarm",
+                "Timestamp": item.timestamp,
+                "HistoryItemType": item.item_type,
+                "HistorySummary": item.summary,
+                "HistoryData": item.data,
+            }
+            for item in found
+            if "MetricAlarm" in types
+        ]
+    }
+    if token is not None:
+        answer["NextToken"] = token
+    return answer
+
+
+def _tagged(call: MetricsCall) -> tuple[AlarmService, str]:
+    """The alarm a tag call's ``ResourceARN`` names in the caller's account (the tag calls'
+    not-found is ``ResourceNotFoundException``, not the alarm calls' ``ResourceNotFound``)."""
+    service = _service(call)
+    arn = _required(call.params, "ResourceARN")
+    prefix = alarm_arn(service.region, call.tenant_id, "")
+    if not arn.startswith(prefix) or len(arn) == len(prefix):
+        raise CloudWatchError(
+            "ResourceNotFoundException", f"{arn[:512]} is not an alarm of this account."
+        )
+    return service, arn[len(prefix) :]
+
+
+async def _retag(
+    call: MetricsCall, add: list[tuple[str, str]], remove: list[str]
+) -> tuple[tuple[str, str], ...]:
+    service, name = _tagged(call)
+    try:
+        return await service.retag(call.tenant_id, name, add, remove)
+    except ResourceNotFound as exc:
+        raise CloudWatchError("ResourceNotFoundException", exc.message) from exc
+
+
+async def tag_resource(call: MetricsCall) -> dict[str, Any]:
+    add = []
+    for item in _required(call.params, "Tags"):
+        if "Key" not in item or "Value" not in item:
+            raise CloudWatchError("MissingParameter", "Each tag must have a Key and a Value.")
+        add.append((item["Key"], item["Value"]))
+    await _retag(call, add, [])
+    return {}
+
+
+async def untag_resource(call: MetricsCall) -> dict[str, Any]:
+    await _retag(call, [], list(_required(call.params, "TagKeys")))
+    return {}
+
+
+async def list_tags_for_resource(call: MetricsCall) -> dict[str, Any]:
+    tags = await _retag(call, [], [])
+    return {"Tags": [{"Key": k, "Value": v} for k, v in tags]}
+
+
+ALARM_ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = {
+    "PutMetricAlarm": put_metric_alarm,
+    "DescribeAlarms": describe_alarms,
+    "DescribeAlarmsForMetric": describe_alarms_for_metric,
+    "DeleteAlarms": delete_alarms,
+    "SetAlarmState": set_alarm_state,
+    "EnableAlarmActions": enable_alarm_actions,
+    "DisableAlarmActions": disable_alarm_actions,
+    "DescribeAlarmHistory": describe_alarm_history,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+}

@@ -1,0 +1,81 @@
+"""The input shapes of CloudWatch's alarm operations (decision 0177), data as
+:mod:`andromede.cloudwatchapi.shapes`' are: the members of AWS's model Andromède reads.
+``Metrics`` (metric math) and ``ThresholdMetricId`` are read so that an alarm naming them is
+refused clearly rather than stored without them."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = ["ALARM_INPUTS"]
+
+_DIMENSIONS: Final = [{"Name": "string", "Value": "string"}]
+_NAMES: Final = ["string"]
+ALARM_INPUTS: Final[dict[str, dict[str, Any]]] = {
+    "PutMetricAlarm": {
+        "AlarmName": "string",
+        "AlarmDescription": "string",
+        "ActionsEnabled": "boolean",
+        "OKActions": ["string"],
+        "AlarmActions": ["string"],
+        "InsufficientDataActions": ["string"],
+        "MetricName": "string",
+        "Namespace": "string",
+        "Statistic": "string",
+        "ExtendedStatistic": "string",
+        "Dimensions": _DIMENSIONS,
+        "Period": "integer",
+        "Unit": "string",
+        "EvaluationPeriods": "integer",
+        "DatapointsToAlarm": "integer",
+        "Threshold": "double",
+        "ComparisonOperator": "string",
+        "TreatMissingData": "string",
+        "EvaluateLowSampleCountPercentile": "string",
+        "Metrics": [{"Id": "string", "Expression": "string"}],
+        "Tags": [{"Key": "string", "Value": "string"}],
+        "ThresholdMetricId": "string",
+    },
+    "DescribeAlarms": {
+        "AlarmNames": _NAMES,
+        "AlarmNamePrefix": "string",
+        "AlarmTypes": _NAMES,
+        "ChildrenOfAlarmName": "string",
+        "ParentsOfAlarmName": "string",
+        "StateValue": "string",
+        "ActionPrefix": "string",
+        "MaxRecords": "integer",
+        "NextToken": "string",
+    },
+    "DescribeAlarmsForMetric": {
+        "MetricName": "string",
+        "Namespace": "string",
+        "Statistic": "string",
+        "ExtendedStatistic": "string",
+        "Dimensions": _DIMENSIONS,
+        "Period": "integer",
+        "Unit": "string",
+    },
+    "DeleteAlarms": {"AlarmNames": _NAMES},
+    "SetAlarmState": {
+        "AlarmName": "string",
+        "StateValue": "string",
+        "StateReason": "string",
+        "StateReasonData": "string",
+    },
+    "EnableAlarmActions": {"AlarmNames": _NAMES},
+    "DisableAlarmActions": {"AlarmNames": _NAMES},
+    "TagResource": {"ResourceARN": "string", "Tags": [{"Key": "string", "Value": "string"}]},
+    "UntagResource": {"ResourceARN": "string", "TagKeys": _NAMES},
+    "ListTagsForResource": {"ResourceARN": "string"},
+    "DescribeAlarmHistory": {
+        "AlarmName": "string",
+        "AlarmTypes": _NAMES,
+        "HistoryItemType": "string",
+        "StartDate": "timestamp",
+        "EndDate": "timestamp",
+        "MaxRecords": "integer",
+        "NextToken": "string",
+        "ScanBy": "string",
+    },
+}

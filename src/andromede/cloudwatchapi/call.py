@@ -1,0 +1,22 @@
+"""What each CloudWatch operation is handed (decisions 0172, 0177): the caller's account, its
+typed input document, and the services it acts through."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.service import MetricsService
+
+__all__ = ["MetricsCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsCall:
+    tenant_id: str
+    params: Mapping[str, Any]
+    metrics: MetricsService
+    # None where alarms are not wired (their calls then answer NotImplemented).
+    alarms: AlarmService | None = None

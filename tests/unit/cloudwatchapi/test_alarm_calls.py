@@ -1,0 +1,112 @@
+"""Decision 0177's alarm operations on the wire, each built by botocore's own serializer of
+the protocol and read by its parser: put, describe (by name, prefix, state, pages), describe
+for a metric, set the state, switch the actions, the history, delete; the refusals in
+CloudWatch's codes whatever the protocol; the changes audited; other accounts' alarms
+invisible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from andromede.audit.model import Outcome
+from support.cloudwatchapp import PROTOCOLS, REGION, Harness
+
+ALARM: dict[str, Any] = {
+    "AlarmName": "cpu-high",
+    "Namespace": "App",
+    "MetricName": "CPU",
+    "Dimensions": [{"Name": "Host", "Value": "web-1"}],
+    "Statistic": "Average",
+    "Period": 60,
+    "EvaluationPeriods": 3,
+    "DatapointsToAlarm": 2,
+    "Threshold": 80.0,
+    "ComparisonOperator": "GreaterThanThreshold",
+    "TreatMissingData": "notBreaching",
+    "Unit": "Percent",
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_an_alarms_life_in_every_protocol(cloudwatch: Harness, protocol: str) -> None:
+    cw = cloudwatch.speaking(protocol)
+    topic = f"arn:aws:sns:{REGION}:{cw.tenant_id}:ops"
+    await cw.ok("PutMetricAlarm", {**ALARM, "AlarmActions": [topic], "AlarmDescription": "d"})
+    await cw.ok("PutMetricAlarm", {**ALARM, "AlarmName": "cpu-low", "Threshold": 5.0,
+                                   "ComparisonOperator": "LessThanThreshold"})  # fmt: skip
+    [shown] = (await cw.ok("DescribeAlarms", {"AlarmNames": ["cpu-high"]}))["MetricAlarms"]
+    assert shown["AlarmArn"] == f"arn:aws:cloudwatch:{REGION}:{cw.tenant_id}:alarm:cpu-high"
+    assert shown["StateValue"] == "INSUFFICIENT_DATA"
+    assert (shown["Threshold"], shown["DatapointsToAlarm"], shown["AlarmActions"]) == (
+        80.0, 2, [topic]
+    )  # fmt: skip
+    assert shown["Dimensions"] == [{"Name": "Host", "Value": "web-1"}]
+    page = await cw.ok("DescribeAlarms", {"AlarmNamePrefix": "cpu-", "MaxRecords": 1})
+    assert [a["AlarmName"] for a in page["MetricAlarms"]] == ["cpu-high"]
+    page = await cw.ok(
+        "DescribeAlarms", {"AlarmNamePrefix": "cpu-", "NextToken": page["NextToken"]}
+    )
+    assert [a["AlarmName"] for a in page["MetricAlarms"]] == ["cpu-low"]
+    found = await cw.ok("DescribeAlarmsForMetric", {
+        "Namespace": "App", "MetricName": "CPU", "Dimensions": [{"Name": "Host", "Value": "web-1"}]
+    })  # fmt: skip
+    assert len(found["MetricAlarms"]) == 2
+    await cw.ok("SetAlarmState", {"AlarmName": "cpu-high", "StateValue": "ALARM",
+                                  "StateReason": "testing the pager"})  # fmt: skip
+    only = await cw.ok("DescribeAlarms", {"StateValue": "ALARM"})
+    assert [a["AlarmName"] for a in only["MetricAlarms"]] == ["cpu-high"]
+    await cw.ok("DisableAlarmActions", {"AlarmNames": ["cpu-high"]})
+    [shown] = (await cw.ok("DescribeAlarms", {"AlarmNames": ["cpu-high"]}))["MetricAlarms"]
+    assert shown["ActionsEnabled"] is False
+    history = await cw.ok("DescribeAlarmHistory", {"AlarmName": "cpu-high",
+                                                   "HistoryItemType": "StateUpdate"})  # fmt: skip
+    [item] = history["AlarmHistoryItems"]
+    assert item["HistorySummary"] == "Alarm updated from INSUFFICIENT_DATA to ALARM"
+    other = await cw.other_tenant(f"other-{protocol}")
+    assert (await other.ok("DescribeAlarms", {}))["MetricAlarms"] == []
+    refused = await other.call("SetAlarmState", {"AlarmName": "cpu-high", "StateValue": "OK",
+                                                 "StateReason": "x"})  # fmt: skip
+    assert (refused.status, refused.code) == (404, "ResourceNotFound")
+    arn = f"arn:aws:cloudwatch:{REGION}:{cw.tenant_id}:alarm:cpu-high"
+    await cw.ok("TagResource", {"ResourceARN": arn, "Tags": [{"Key": "team", "Value": "sre"}]})
+    await cw.ok("TagResource", {"ResourceARN": arn, "Tags": [{"Key": "tier", "Value": "1"}]})
+    await cw.ok("UntagResource", {"ResourceARN": arn, "TagKeys": ["tier"]})
+    tags = (await cw.ok("ListTagsForResource", {"ResourceARN": arn}))["Tags"]
+    assert tags == [{"Key": "team", "Value": "sre"}]
+    theirs = await other.call("ListTagsForResource", {"ResourceARN": arn})
+    assert theirs.code == "ResourceNotFoundException"
+    await cw.ok("DeleteAlarms", {"AlarmNames": ["cpu-high", "cpu-low"]})
+    assert (await cw.ok("DescribeAlarms", {}))["MetricAlarms"] == []
+    events = [e for e in await cw.audited() if e.action.startswith("cloudwatch:")]
+    assert {e.action for e in events if e.outcome is Outcome.SUCCESS} >= {
+        "cloudwatch:PutMetricAlarm", "cloudwatch:SetAlarmState",
+        "cloudwatch:DisableAlarmActions", "cloudwatch:DeleteAlarms",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_refusals_in_cloudwatchs_codes(cloudwatch: Harness, protocol: str) -> None:
+    cw = cloudwatch.speaking(protocol)
+    band = "LessThanLowerOrGreaterThanUpperThreshold"  # anomaly detection's
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("PutMetricAlarm", {**ALARM, "ComparisonOperator": band}, "InvalidParameterValue"),
+        ("PutMetricAlarm", {"AlarmName": "m", "EvaluationPeriods": 1, "Threshold": 1.0,
+                            "ComparisonOperator": "GreaterThanThreshold",
+                            "Metrics": [{"Id": "e1", "Expression": "m1 * 2"}]},
+         "InvalidParameterValue"),
+        ("PutMetricAlarm", {**ALARM, "Period": 45}, "InvalidParameterValue"),
+        ("PutMetricAlarm", {**ALARM, "AlarmActions": ["arn:aws:sns:eu-fr-1:999999999999:x"]},
+         "InvalidParameterValue"),
+        ("PutMetricAlarm", {**ALARM, "ExtendedStatistic": "p99"}, "InvalidParameterCombination"),
+        ("DeleteAlarms", {"AlarmNames": ["nope"]}, "ResourceNotFound"),
+        ("DescribeAlarms", {"NextToken": "garbage"}, "InvalidNextToken"),
+        ("DescribeAlarms", {"ChildrenOfAlarmName": "x"}, "InvalidParameterValue"),
+        ("SetAlarmState", {"AlarmName": "x", "StateValue": "BAD", "StateReason": "r"},
+         "InvalidParameterValue"),
+        ("PutCompositeAlarm", {"AlarmName": "c", "AlarmRule": "ALARM(a)"}, "NotImplemented"),
+    ]  # fmt: skip
+    for operation, params, code in cases:
+        reply = await cw.call(operation, params)
+        assert reply.code == code, (operation, reply.body)
