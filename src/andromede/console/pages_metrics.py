@@ -147,9 +147,10 @@ def _when(at: int) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _period_text(period: int) -> str:
+def _period_text(period: int, days: str) -> str:
+    """A period as the form shows it; ``days``, the translated ``{days} d``."""
     if period % 86400 == 0:
-        return f"{period // 86400} d"
+        return days.format(days=period // 86400)
     if period % 3600 == 0:
         return f"{period // 3600} h"
     return f"{period // 60} min" if period % 60 == 0 else f"{period} s"
@@ -170,6 +171,13 @@ async def graph_page(console: Console, request: Request) -> Response:
     if session is None:
         return console.to_login()
     _ = console.catalogue(request).gettext
+    texts = {
+        "1h": _("1 hour"),
+        "3h": _("3 hours"),
+        "12h": _("12 hours"),
+        "1d": _("1 day"),
+        "1w": _("1 week"),
+    }
     query = request.query_params
     pairs = parse_dimensions(query.getlist("dimension"))
     metric = MetricRow(
@@ -215,13 +223,13 @@ async def graph_page(console: Console, request: Request) -> Response:
         title=metric.name or _("Metric"),
         metric=metric,
         namespace_href=f"{_LIST}?{urlencode({'namespace': metric.namespace})}",
-        ranges=list(RANGES),
+        ranges=[(key, texts[key]) for key in RANGES],
         span_name=span_name,
         statistics=STATISTICS,
         statistic=statistic,
-        periods=[(p, _period_text(p)) for p in offered],
+        periods=[(p, _period_text(p, _("{days} d"))) for p in offered],
         period=period,
-        period_text=_period_text(period),
+        period_text=_period_text(period, _("{days} d")),
         typed_period=typed_period if typed_period in {str(p) for p in offered} else "",
         units=units,
         unit=unit,

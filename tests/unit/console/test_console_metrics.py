@@ -103,6 +103,10 @@ async def test_metrics_listed_grouped_filtered_and_charted(console: ConsoleHarne
             "/metrics", params=[("dimension", f"D{i}=v") for i in range(11)]
         )
         french = await client.get("/metrics", headers={"accept-language": "fr"})
+        french_graph = await client.get(
+            "/metrics/graph", params={**graph, "range": "1w", "period": "86400"},
+            headers={"accept-language": "fr"},
+        )  # fmt: skip
     assert listing.status_code == 200
     # The platform's namespace first, then the account's own; nothing of the other account.
     assert listing.text.index(">AWS/SQS</a></h2>") < listing.text.index(">Shop</a></h2>")
@@ -153,6 +157,8 @@ async def test_metrics_listed_grouped_filtered_and_charted(console: ConsoleHarne
     assert too_many.status_code == 400 and "(InvalidParameterValue)" in _alert(too_many)
     assert "At most 10 dimension filters" in _alert(too_many)
     assert ">Métriques</a>" in french.text and "Espace de noms" in french.text
+    assert '<option value="1w" selected>1 semaine</option>' in french_graph.text
+    assert "Statistique" in french_graph.text and "Durée 1 j" in french_graph.text
 
 
 async def test_pages_and_refusals(tmp_path: Path) -> None:
