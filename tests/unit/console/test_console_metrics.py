@@ -178,6 +178,18 @@ async def test_pages_and_refusals(tmp_path: Path) -> None:
                 found = re.search(r'href="([^"]+)" rel="next"', pages[-1].text)
                 assert found is not None and len(pages) < 5
                 pages.append(await client.get(unescape(found.group(1)).removeprefix("/console")))
+            odd = [
+                await client.get(path, params=params)
+                for path, params in (
+                    ("/metrics", {"token": "not-a-token"}),
+                    ("/metrics", {"skip": "99999999999999999999", "namespace": "x" * 300}),
+                    ("/metrics", {"dimension": "=v"}),
+                    ("/metrics/graph", {"namespace": "App", "name": "M1", "dimension": "a"}),
+                    ("/metrics/graph", {"namespace": "App", "name": "M1", "period": "7",
+                                        "range": "1y", "unit": "Parsecs"}),
+                    ("/metrics/graph", {"namespace": "App", "name": "x" * 300}),
+                )
+            ]  # fmt: skip
         async with console.client() as client:
             assert (await log_in(client, "admin", "bob")).status_code == 303
             denied = await client.get("/metrics")
@@ -186,6 +198,12 @@ async def test_pages_and_refusals(tmp_path: Path) -> None:
             )
     names = [re.findall(r">(M\d)</a>", page.text) for page in pages]
     assert names == [["M0", "M1"], ["M2", "M3"], ["M4"]]
+    assert [page.status_code for page in odd] == [400, 200, 200, 200, 200, 400]
+    assert "No metrics match these filters." in odd[1].text
+    assert "(InvalidParameterValue)" in _alert(odd[0]) and "(InvalidParameterValue)" in _alert(
+        odd[5]
+    )
+    assert "Period 1 min" in odd[4].text and '<option value="3h" selected>' in odd[4].text
     assert denied.status_code == 403 and "(AccessDenied)" in _alert(denied)
     assert denied_graph.status_code == 403 and "(AccessDenied)" in _alert(denied_graph)
 
