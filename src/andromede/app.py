@@ -39,6 +39,7 @@ from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_topics import SnsWire
@@ -648,6 +649,7 @@ class Application:
                 sns=SnsWire(apis["sns"]),
                 s3control=S3ControlWire(apis[S3ControlApp.name]),
                 sqs=SqsWire(apis[SqsApp.name]),
+                metrics=CloudWatchWire(apis[CloudWatchApp.name]),
             )
         )
         self._running = _Running(

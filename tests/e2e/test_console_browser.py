@@ -431,3 +431,74 @@ def test_queue_settings_vpc_endpoint_and_subscription_in_the_browser(
     assert subscribed["Protocol"] == "sqs" and subscribed["Endpoint"].endswith(":jobs")
     assert sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"] == []
     assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+
+
+def test_a_metric_put_with_boto3_is_listed_and_charted(browser: Any, server: ServerProcess) -> None:
+    """A metric put with boto3 (CloudWatch over RPC v2 CBOR) is listed on the Metrics page and
+    its chart drawn by the console (GetMetricStatistics over JSON 1.0, in process): as many
+    points as datapoints, the statistic changed from the page's form, no script error or
+    CSP violation."""
+    tenant = new_tenant(server, "console-metrics")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName="watcher")
+    iam.put_user_policy(
+        UserName="watcher",
+        PolicyName="metrics",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics", '
+        '"s3:ListAllMyBuckets"], "Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName="watcher", Password=PASSWORD)
+    cloudwatch = client_for(server, "cloudwatch", tenant.access_key_id, tenant.secret_access_key)
+    now = int(time.time())
+    minute = now - now % 60
+    cloudwatch.put_metric_data(
+        Namespace="Shop",
+        MetricData=[
+            {
+                "MetricName": "Orders",
+                "Dimensions": [{"Name": "Stage", "Value": "prod"}],
+                "Timestamp": minute - 60 * back,
+                "Value": value,
+                "Unit": "Count",
+            }
+            for back, value in ((2, 4.0), (1, 8.0), (0, 6.0))
+        ],
+    )
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "watcher")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+        page.click("header nav >> text=Metrics")
+        page.wait_for_url(f"{console}/metrics")
+        assert page.locator("h2.metric-namespace").inner_text() == "Shop"
+        page.click("tr.metric a")
+        page.wait_for_url("**/metrics/graph?**")
+        points = page.get_attribute("#metric-chart polyline.series", "points") or ""
+        assert len(points.split()) == 3
+        assert page.locator("#metric-chart circle.marker").count() == 3
+        assert page.locator("#metric-chart text.unit").first.text_content() == "Count"
+        page.click("#metric-datapoints summary")  # the table, folded under the chart
+        values = page.locator("tr.datapoint td.value").all_inner_texts()
+        assert values == ["4", "8", "6"]
+        page.select_option("select[name=stat]", "Sum")
+        page.select_option("select[name=range]", "1h")
+        page.click("#show-metric")
+        page.wait_for_url("**stat=Sum**")
+        assert page.locator("tr.datapoint td.value").all_text_contents() == ["4", "8", "6"]
+        assert "Sum · Period 1 min" in page.inner_text("#metric-summary")
+        assert reported == [], reported
+    finally:
+        context.close()
+        print(f"metrics browser flow: {time.monotonic() - started:.1f} s")

@@ -41,6 +41,7 @@ from andromede.console import (
     pages_image_sharing,
     pages_invoices,
     pages_keys,
+    pages_metrics,
     pages_nat_gateways,
     pages_network,
     pages_network_acls,
@@ -70,6 +71,7 @@ from andromede.console.session import (
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_topics import SnsWire
@@ -164,11 +166,12 @@ class Console:
         sns: SnsWire | None = None,
         s3control: S3ControlWire | None = None,
         sqs: SqsWire | None = None,
+        metrics: CloudWatchWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
-        Public Access), ``sqs`` (queues): those APIs in process, as ``kms``
-        (None: a server that serves none, whose page says so); ``sts``: STS, for SAML sign-in
-        (None: none offered);
+        Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch): those APIs in process, as
+        ``kms`` (None: a server that serves none, whose page says so); ``sts``: STS, for SAML
+        sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
         the tenant's records that the management API serves too (None: a server that keeps
         none)."""
@@ -185,6 +188,7 @@ class Console:
         self.sns = sns
         self.s3control = s3control
         self.sqs = sqs
+        self.metrics = metrics
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -448,6 +452,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_subscriptions.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_queues.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_queue_settings.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_metrics.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam_oidc.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),

@@ -199,10 +199,15 @@ class JsonWire:
         if not isinstance(document, dict):
             document = {}
         if answer.status >= 300:
-            code = str(document.get("__type", self.internal_error)).rsplit("#", 1)[-1]
-            message = str(document.get("message") or document.get("Message") or "")
-            raise WireError(code, message, answer.status)
+            raise self._refusal(answer, document)
         return document
+
+    def _refusal(self, answer: Answer, document: Mapping[str, Any]) -> WireError:
+        """The error an answer that is no success carries: the ``__type`` after any
+        namespace's ``#`` (an API whose clients read the code elsewhere says so here)."""
+        code = str(document.get("__type", self.internal_error)).rsplit("#", 1)[-1]
+        message = str(document.get("message") or document.get("Message") or "")
+        return WireError(code, message, answer.status)
 
 
 def _s3_error(answer: Answer) -> WireError:
