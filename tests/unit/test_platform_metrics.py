@@ -22,8 +22,6 @@ from andromede.queues.store import StoredMessage
 from support.autoscalingapp import World, autoscaling_world
 from support.schema import migrated_sqlite
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
@@ -45,17 +43,19 @@ async def sums(metrics: MetricsService, tenant: str, namespace: str, name: str, 
 
 
 async def test_queue_sends_receives_and_depths(db: Database) -> None:
+    # The clock of the test's own run: the store's reads (depths) take the real time.
+    now = datetime.now(UTC)
     metrics = MetricsService(MemoryMetricStore())
     sink, activity = BufferedSink(metrics), QueueActivity()
     store = MeteredQueueStore(db, sink, activity)
-    await store.create_queue(Queue("t1", "jobs", "eu", {}, NOW, NOW), limit=10)
+    await store.create_queue(Queue("t1", "jobs", "eu", {}, now, now), limit=10)
     messages = [
-        StoredMessage(f"m{n}", b"sealed", NOW, NOW, NOW + timedelta(hours=1)) for n in range(3)
+        StoredMessage(f"m{n}", b"sealed", now, now, now + timedelta(hours=1)) for n in range(3)
     ]
     await store.send("t1", "jobs", messages)
     got = await store.receive(
-        "t1", "jobs", NOW + timedelta(seconds=1), limit=1,
-        visible_until=NOW + timedelta(minutes=5), receipts=["r"], redrive=None,
+        "t1", "jobs", now + timedelta(seconds=1), limit=1,
+        visible_until=now + timedelta(minutes=5), receipts=["r"], redrive=None,
         in_flight_limit=100,
     )  # fmt: skip
     assert len(got) == 1
@@ -71,18 +71,20 @@ async def test_queue_sends_receives_and_depths(db: Database) -> None:
 
 
 async def test_fifo_sends_and_receives_count_too(db: Database) -> None:
+    # The clock of the test's own run: the store's reads (depths) take the real time.
+    now = datetime.now(UTC)
     metrics = MetricsService(MemoryMetricStore())
     sink, activity = BufferedSink(metrics), QueueActivity()
     store = MeteredQueueStore(db, sink, activity)
-    queue = Queue("t1", "q.fifo", "eu", {"FifoQueue": "true"}, NOW, NOW)
+    queue = Queue("t1", "q.fifo", "eu", {"FifoQueue": "true"}, now, now)
     await store.create_queue(queue, limit=10)
     messages = [
-        StoredMessage(f"m{n}", b"s", NOW, NOW, NOW + timedelta(hours=1), "g", f"d{n}")
+        StoredMessage(f"m{n}", b"s", now, now, now + timedelta(hours=1), "g", f"d{n}")
         for n in range(2)
     ]
-    await store.send_fifo("t1", "q.fifo", messages, NOW, NOW + timedelta(minutes=5))
+    await store.send_fifo("t1", "q.fifo", messages, now, now + timedelta(minutes=5))
     got = await store.receive_fifo(
-        "t1", "q.fifo", NOW, limit=10, visible_until=NOW + timedelta(seconds=30),
+        "t1", "q.fifo", now, limit=10, visible_until=now + timedelta(seconds=30),
         receipts=["r1", "r2"], redrive=None, in_flight_limit=100,
     )  # fmt: skip
     assert len(got) == 2
