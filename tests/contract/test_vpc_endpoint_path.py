@@ -11,7 +11,9 @@ with ``s3:AccessPointNetworkOrigin`` ``VPC``, and nobody from elsewhere, the own
 one restricted to another VPC refuses the guest. The guest's https to the store's address is
 answered by the listener's TLS port with the store's certificate (decision 0160's addendum),
 which the guest verifies by the store's name. An Interface endpoint (decision 0166) beside
-it: reached at its address under its groups, told apart from the gateway endpoint. Needs root,
+it: reached at its address under its groups, told apart from the gateway endpoint. The
+sender's security group egress judges both kinds by the original destination (decision 0160's
+session-47 addendum); the metadata service stays unjudged. Needs root,
 ``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
@@ -34,7 +36,13 @@ import pytest
 import trustme
 
 from andromede.api_routing import api_service
-from andromede.compute.driver import EndpointRoute, FirewallRule, NetworkSpec, NicSpec
+from andromede.compute.driver import (
+    EndpointRoute,
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor.metadata_listeners import ListenerTls, MetadataListeners
@@ -48,7 +56,14 @@ from support.kmsapp import kms_harness
 from support.s3app import REGION, Client, in_process_client
 from support.sqsapp import Harness as Sqs
 from support.sqsapp import sqs
-from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
+from support.tenant_networks import (
+    Guest,
+    guest,
+    needs_root_and_tools,
+    networks,
+    random_layout,
+    serving,
+)
 
 # The fixtures this module takes from support.
 __all__ = ["needs_root_and_tools", "networks", "sqs"]
@@ -284,6 +299,7 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         assert await _get(g) == "200 " + BODY.decode()
         assert await _get(g, tls=authority) == "200 " + BODY.decode()
         await _check_vpc_access_points(g, store)
+        await _check_sender_egress(networks, layout, g, routed.network_id)
         # The same read from elsewhere: no endpoint, so aws:SourceVpce is absent.
         assert (await store.as_anonymous().request("GET", KEY)).status == 403
         # The other subnet's table has no route to the endpoint: nothing reaches the store.
@@ -303,6 +319,30 @@ async def test_a_guest_reads_through_its_endpoint_and_nothing_else_does(
         assert (await _get(g)).startswith("403 ")
         await networks.set_endpoint_routes(VPC, ())
         assert await _get(g, timeout=2.0) == ""
+
+
+async def _check_sender_egress(
+    networks: TenantNetworks, layout: NetworkLayout, g: Guest, network_id: str
+) -> None:
+    """The session-47 addendum: the guest's egress rules judge its connection to the store
+    by the store's address and port, not the listener's. Egress to the VPC's block only:
+    refused (the metadata service still answers); to the store's block (the managed prefix
+    list's, as the control plane expands it) on port 443 only: port 80 refused; on port 80:
+    read; everything (the default group's): read."""
+    ok = "200 " + BODY.decode()
+    locked = InstanceFirewall(egress=(FirewallRule("-1", 0, 65535, "10.0.0.0/8"),))
+    assert await networks.set_instance_firewall("i-vpce-in", locked)
+    assert await _get(g, timeout=2.0) == ""
+    with serving(None, networks.host_transit_ip(network_id), layout.imds_port):
+        assert g.reach("169.254.169.254", 80).startswith("peer ")
+    tls_only = InstanceFirewall(egress=(FirewallRule("tcp", 443, 443, S3_ADDRESS + "/32"),))
+    assert await networks.set_instance_firewall("i-vpce-in", tls_only)
+    assert await _get(g, timeout=2.0) == ""
+    listed = InstanceFirewall(egress=(FirewallRule("tcp", 80, 80, S3_ADDRESS + "/32"),))
+    assert await networks.set_instance_firewall("i-vpce-in", listed)
+    assert await _get(g) == ok
+    assert await networks.set_instance_firewall("i-vpce-in", InstanceFirewall())
+    assert await _get(g) == ok
 
 
 async def _check_vpc_access_points(g: Guest, store: Client) -> None:
@@ -399,6 +439,12 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
         assert await _get(o, timeout=2.0, address=eni) == ""
         await networks.set_endpoint_routes(VPC, routes(FirewallRule("tcp", 80, 80, "10.0.0.0/16")))
         assert await _get(o, address=eni) == ok
+        # The sender's egress rules judge it too (the session-47 addendum): none to the
+        # endpoint's address, refused; its group's ingress alone does not let it through.
+        elsewhere = InstanceFirewall(egress=(FirewallRule("-1", 0, 65535, "10.0.1.0/25"),))
+        assert await networks.set_instance_firewall("i-vpce-far", elsewhere)
+        assert await _get(o, timeout=2.0, address=eni) == ""
+        assert await networks.set_instance_firewall("i-vpce-far", InstanceFirewall())
         # The endpoint's policy binds what comes through it.
         policies[interface] = json.dumps(
             {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"},

@@ -34,6 +34,7 @@ from andromede.compute.model import (
 from andromede.compute.network import DEFAULT_GROUP_NAME, NetworkInterface, Vpc
 from andromede.compute.prefix_list import ManagedPrefixList, rules_weight
 from andromede.compute.service_core import NAME_MAX
+from andromede.compute.vpc_endpoint import managed_prefix_list_id
 from andromede.compute.vpcs import VpcsMixin
 
 __all__ = ["AccessMixin", "describe_rule"]
@@ -223,7 +224,9 @@ class AccessMixin(VpcsMixin):
     async def _check_peers(self, target: SecurityGroup, rules: Sequence[Rule]) -> None:
         """A group named in a rule must be the tenant's, and of the target's VPC: there is no
         peering for its members to come from. A prefix list named must be the tenant's (there
-        is no sharing of lists between accounts): another's is not found."""
+        is no sharing of lists between accounts): another's is not found — but the region's
+        AWS-managed list of the object store, which any account's rules may name (decision
+        0160's session-47 addendum)."""
         network = await self.vpc_of_group(target)
         for rule in rules:
             if rule.group_id is not None:
@@ -232,14 +235,18 @@ class AccessMixin(VpcsMixin):
                     raise GroupInAnotherNetwork(rule.group_id)
             elif rule.prefix_list_id is not None:
                 check_id(rule.prefix_list_id, "pl")
+                if rule.prefix_list_id == managed_prefix_list_id(self.limits.region):
+                    continue
                 plist = await self.store.get(ManagedPrefixList, rule.prefix_list_id)
                 if plist is None or plist.tenant_id != target.tenant_id:
                     raise NotFound("pl-rule", rule.prefix_list_id)
 
     async def prefix_list_sizes(self, tenant_id: str) -> dict[str, int]:
-        """The MaxEntries of each of the tenant's managed prefix lists, by id."""
+        """The MaxEntries of each of the tenant's managed prefix lists, by id; the object
+        store's AWS-managed list weighs 1, as EC2's S3 list does."""
         lists = await self.store.list(ManagedPrefixList, tenant_id)
-        return {p.prefix_list_id: p.max_entries for p in lists}
+        sizes = {p.prefix_list_id: p.max_entries for p in lists}
+        return sizes | {managed_prefix_list_id(self.limits.region): 1}
 
     async def update_rules(
         self, group: SecurityGroup, named: Sequence[Rule], **fields: Any
@@ -249,7 +256,9 @@ class AccessMixin(VpcsMixin):
         lands first (this write fails, and its retry finds the list gone) or sees the
         reference (DependencyViolation). IncorrectState when something moved on."""
         lists = []
-        for list_id in sorted({r.prefix_list_id for r in named if r.prefix_list_id}):
+        # The AWS-managed list is no record (decision 0160): nothing to write it with.
+        managed = managed_prefix_list_id(self.limits.region)
+        for list_id in sorted({r.prefix_list_id for r in named if r.prefix_list_id} - {managed}):
             plist = await self.store.get(ManagedPrefixList, list_id)
             if plist is None or plist.tenant_id != group.tenant_id:
                 raise NotFound("pl-rule", list_id)

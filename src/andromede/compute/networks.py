@@ -84,7 +84,7 @@ from andromede.compute.routing import (
 )
 from andromede.compute.service_core import ServiceCore
 from andromede.compute.store import Record
-from andromede.compute.vpc_endpoint import endpoint_routes
+from andromede.compute.vpc_endpoint import endpoint_routes, managed_prefix_list_id
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["DefaultNetwork", "NetworksMixin", "with_wiring"]
@@ -328,8 +328,9 @@ class NetworksMixin(ServiceCore):
                 for p in await self.store.list(VpcPeeringConnection, None)
                 if p.involves(tenant_id)
             },
-            await self.prefix_list_cidrs(tenant_id),
+            await self._own_prefix_lists(tenant_id),
             {i.interface_id: i for i in await self.store.list(NetworkInterface, tenant_id)},
+            endpoint_blocks=self.limits.vpc_endpoint_s3_addresses,
         )
 
     async def firewall_of(self, instance: Instance) -> InstanceFirewall:
@@ -346,7 +347,16 @@ class NetworksMixin(ServiceCore):
         return view.firewall(instance, merge_firewall(mine, members, lists))
 
     async def prefix_list_cidrs(self, tenant_id: str) -> dict[str, tuple[str, ...]]:
-        """The tenant's managed prefix lists' current CIDRs, by list id (decision 0149)."""
+        """The CIDRs a security group rule naming a prefix list stands for, by list id: the
+        tenant's managed lists' current ones (decision 0149), and the object store's addresses
+        for the region's AWS-managed list (decision 0160's session-47 addendum)."""
+        own = await self._own_prefix_lists(tenant_id)
+        managed = managed_prefix_list_id(self.limits.region)
+        return own | {managed: self.limits.vpc_endpoint_s3_addresses}
+
+    async def _own_prefix_lists(self, tenant_id: str) -> dict[str, tuple[str, ...]]:
+        """The tenant's managed prefix lists' current CIDRs, by list id — what routes may
+        name (the AWS-managed list's route is its endpoint's, not a route to its blocks)."""
         return {
             p.prefix_list_id: p.cidrs for p in await self.store.list(ManagedPrefixList, tenant_id)
         }

@@ -437,6 +437,9 @@ class RoutingView:
     prefix_lists: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # By id, the tenant's network interfaces (decision 0161's addendum: routes may lead to one).
     interfaces: Mapping[str, NetworkInterface] = field(default_factory=dict)
+    # The object store's addresses as guests see them: what a route to a gateway endpoint
+    # carries out (decision 0160's session-47 addendum).
+    endpoint_blocks: Sequence[str] = ()
 
     def expand(self, table: RouteTable) -> RouteTable:
         """``table`` with its routes to prefix lists as routes to their blocks
@@ -450,6 +453,17 @@ class RoutingView:
         mine = [t for t in self.tables if t.vpc_id == vpc.vpc_id]
         table = table_of_subnet(instance.subnet_id, mine)
         return vpc, None if table is None else self.expand(table)
+
+    def _routes_to_endpoint(self, instance: Instance) -> bool:
+        """Whether the instance's subnet's table (unexpanded: the AWS-managed list is none of
+        the tenant's) routes the object store's list to a gateway endpoint."""
+        if not self.endpoint_blocks or instance.subnet_id is None:
+            return False
+        mine = [t for t in self.tables if t.vpc_id == instance.vpc_id]
+        table = table_of_subnet(instance.subnet_id, mine)
+        return table is not None and any(
+            r.gateway_id.startswith("vpce-") and r.destination_prefix_list_id for r in table.routes
+        )
 
     def reach_of(
         self, instance: Instance, *, through_nat: bool = True, through_peering: bool = True
@@ -469,6 +483,10 @@ class RoutingView:
         carried: list[ipaddress.IPv4Network] = []
         if through_nat:
             carried += [b for bs in self.nat_targets(vpc.vpc_id, table).values() for b in bs]
+            # A gateway endpoint carries connections out to the store, never in (as a NAT
+            # gateway): the sender's egress rules judge them on the hosts (0160's addendum).
+            if self._routes_to_endpoint(instance):
+                carried += [ipaddress.IPv4Network(b) for b in self.endpoint_blocks]
         if through_peering:
             carried += [b for bs in self.peer_targets(vpc.vpc_id, table).values() for b in bs]
             # An appliance's routes carry both ways, as a peering's: what it forwards back

@@ -9,17 +9,25 @@ router's transit link at ``vpce_port``, where the endpoint listener serves the S
 address or a NAT gateway — its port 443 to ``vpce_tls_port`` instead when the host has a TLS
 listener (which terminates TLS with the store's certificate) —, and with the source translated
 to the instance's host-facing address on the way out, by which the listener knows the instance,
-hence its subnet and the endpoint. The forward chain lets such a connection through whatever
-the instance's security groups say (as the metadata service's): its destination after the DNAT
-is the host's, which no group names; a subnet without the route keeps reaching the store the
+hence its subnet and the endpoint. A subnet without the route keeps reaching the store the
 way it did.
+
+The sender's security groups judge such a connection by its **original** destination (decision
+0160's session-47 addendum, as EC2 applies an instance's egress rules to gateway-endpoint
+traffic): a base chain at the prerouting hook, ahead of the DNAT, sends every new TCP
+connection to the store's addresses (and to an Interface endpoint's, whose own groups judge it
+after: decision 0166) through the sender's egress chain, which returns (allowed: an egress
+rule to the store's prefix list, a block holding its addresses, 0.0.0.0/0) or drops. A source
+with no egress chain in the router is dropped. Once allowed, the forward chain lets it through
+by its original destination (after the DNAT its destination is the host's, which no group
+names). The metadata service is not judged, as on EC2.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["endpoint_accepts", "endpoint_dnats"]
+__all__ = ["egress_guard", "endpoint_accepts", "endpoint_dnats"]
 
 
 def _set(values: Sequence[str]) -> str:
@@ -52,4 +60,40 @@ def endpoint_accepts(endpoints: Mapping[str, Sequence[str]]) -> list[str]:
         " ct original protocol tcp accept"
         for bridge, addresses in sorted(endpoints.items())
         if addresses
+    ]
+
+
+def egress_guard(
+    endpoints: Mapping[str, Sequence[str]],
+    interface_addresses: Sequence[str],
+    ports: str,
+    senders: Sequence[str],
+) -> list[str]:
+    """A base chain at the prerouting hook, before the DNAT (priority -160: also before the
+    Interface endpoints' ingress guard at -150): a new TCP connection from a routed bridge
+    (``endpoints``: bridge → the store's addresses) to the store, or from any bridge
+    (``ports``, an nft interface match) to an Interface endpoint's address
+    (``interface_addresses``) on TCP 80 or 443, meets ``senders`` — one line per sender
+    going to its egress chain (``goto``: the chain's ``return`` ends the check, allowed) —
+    and is dropped when none is its sender. Nothing without endpoints."""
+    matches = [
+        f'    iifname "{bridge}" ip daddr {_set(addresses)} meta l4proto tcp'
+        for bridge, addresses in sorted(endpoints.items())
+        if addresses
+    ]
+    if interface_addresses:
+        matches.append(
+            f"    iifname {ports} ip daddr {_set(interface_addresses)} tcp dport {{ 80, 443 }}"
+        )
+    if not matches:
+        return []
+    return [
+        "  chain endpoint_egress {",
+        "    type filter hook prerouting priority -160; policy accept;",
+        *(f"{match} ct state new jump endpoint_senders" for match in matches),
+        "  }",
+        "  chain endpoint_senders {",
+        *senders,
+        "    drop",
+        "  }",
     ]

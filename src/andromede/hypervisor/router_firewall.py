@@ -21,7 +21,7 @@ from andromede.compute.driver import (
     NatRoute,
     SubnetAcl,
 )
-from andromede.hypervisor.endpoint_redirect import endpoint_accepts, endpoint_dnats
+from andromede.hypervisor.endpoint_redirect import egress_guard, endpoint_accepts, endpoint_dnats
 from andromede.hypervisor.interface_endpoints import (
     interface_accepts,
     interface_dnats,
@@ -63,6 +63,22 @@ def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
         # by conntrack (established, related), as EC2's stateful groups let them.
         parts.append(icmp_match(*rule.icmp_type_code) or "ip protocol icmp")
     return "    " + " ".join([*parts, verdict])
+
+
+def _senders(
+    numbers: Mapping[str, int], sources: Mapping[str, tuple[str, ...]], unchecked: Collection[str]
+) -> list[str]:
+    """Each sender's way to its egress chain (``numbers``: private address → chain number),
+    for :func:`~andromede.hypervisor.endpoint_redirect.egress_guard`: an appliance's
+    (``unchecked``) forward from an address not its own meets the appliance's rules, as in
+    the forward chain (decision 0161); everything else its source's."""
+    lines = [
+        f"    ether saddr {mac} ip saddr != {{ {', '.join(addresses)} }}"
+        f" goto egress_{numbers[addresses[0]]}"
+        for mac, addresses in sorted(sources.items())
+        if mac in unchecked and addresses and addresses[0] in numbers
+    ]
+    return lines + [f"    ip saddr {private} goto egress_{n}" for private, n in numbers.items()]
 
 
 def _interfaces(names: Collection[str]) -> str:
@@ -140,7 +156,9 @@ def render_firewall(
     id → bridge of the subnets here), an appliance's forward marked before routing
     (:func:`~andromede.hypervisor.interface_routes.mark_lines`). ``interface_endpoints``:
     the VPC's Interface endpoints (:mod:`~andromede.hypervisor.interface_endpoints`,
-    decision 0166), judged by their groups and redirected to the same listeners."""
+    decision 0166), judged by their groups and redirected to the same listeners. A new
+    connection to either kind of endpoint meets its sender's egress rules first, against its
+    original destination (:func:`~andromede.hypervisor.endpoint_redirect.egress_guard`)."""
     ports = _interfaces(bridges)
     network_acls = render_network_acls(acls or {})
     elastic = elastic or {}
@@ -227,7 +245,8 @@ def render_firewall(
         else "    ct state invalid drop",
         # The metadata service, whatever the security groups say (as on EC2).
         f"    iifname {ports} ct original ip daddr {METADATA_ADDRESS} accept",
-        # The object store through a VPC endpoint, likewise (decision 0160).
+        # The object store through a VPC endpoint (decision 0160), its sender's egress rules
+        # having judged it by its original destination before the DNAT (egress_guard).
         *endpoint_accepts(endpoints or {}),
         *interface_accepts(interface_endpoints, ports),
         # Nothing else towards the host or the other networks' public addresses.
@@ -316,6 +335,12 @@ def render_firewall(
     lines.append("  }")
     lines += chains
     lines += network_acls.chains
+    lines += egress_guard(
+        endpoints or {},
+        [a for route in interface_endpoints for a in route.addresses],
+        ports,
+        _senders(numbers, sources or {}, unchecked),
+    )
     lines += interface_guard(interface_endpoints, ports, _rule_line)
     marks = mark_lines(
         interface_routes,

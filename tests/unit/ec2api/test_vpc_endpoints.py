@@ -2,8 +2,9 @@
 with botocore's own serialisation: CreateVpcEndpoint and its routes in the route tables as
 EC2 shows them, DescribeVpcEndpoints (ids, filters, pages), ModifyVpcEndpoint (tables, policy),
 DeleteVpcEndpoints (unsuccessful items), DescribeVpcEndpointServices, DescribePrefixLists'
-AWS-managed list, EC2's refusals, the quota, the client token, another tenant, and what the
-hosts' routers are told to redirect."""
+AWS-managed list, EC2's refusals, the quota, the client token, another tenant, what the
+hosts' routers are told to redirect, and security group rules naming the AWS-managed list
+(decision 0160's session-47 addendum)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from andromede.compute.driver import FirewallRule
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from support.ec2app import REGION, ApiError, Client, World, ec2_world
 
@@ -107,6 +109,55 @@ async def test_create_routes_and_describe(tmp_path: Path) -> None:
         await c.call("DeleteVpcEndpoints", VpcEndpointIds=[endpoint])
         await world.compute.settle()
         assert vpc not in world.driver.endpoint_routes
+
+
+async def test_egress_rules_name_the_managed_list(tmp_path: Path) -> None:
+    """A rule may name the AWS-managed list (any account's: it is AWS's); DescribeSecurityGroups
+    shows it; the hosts get its blocks — once the instance's table routes to an endpoint,
+    since egress is confined to what the routes reach (a private subnet reaches the store
+    through its endpoint only), and so does the default group's egress to everything."""
+    async with ec2_world(tmp_path, vpc_endpoint_s3_addresses=ADDRESSES) as world:
+        c = world.root
+        vpc, subnet, table = await _vpc(c)
+        (plist,) = (await c.call("DescribePrefixLists"))["PrefixLists"]
+        group = (
+            await c.call("CreateSecurityGroup", GroupName="locked", Description="d", VpcId=vpc)
+        )["GroupId"]
+        everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        await c.call("RevokeSecurityGroupEgress", GroupId=group, IpPermissions=everything)
+        to_store = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}
+        listed = [{**to_store, "PrefixListIds": [{"PrefixListId": plist["PrefixListId"]}]}]
+        await c.call("AuthorizeSecurityGroupEgress", GroupId=group, IpPermissions=listed)
+        (shown,) = (await c.call("DescribeSecurityGroups", GroupIds=[group]))["SecurityGroups"]
+        assert [p["PrefixListIds"] for p in shown["IpPermissionsEgress"]] == [
+            [{"PrefixListId": plist["PrefixListId"]}]
+        ]
+        launched = []
+        for groups in ([group], []):
+            params = {"SecurityGroupIds": groups} if groups else {}
+            made = await c.call(
+                "RunInstances", ImageId=world.image.image_id, InstanceType="t3.nano",
+                MinCount=1, MaxCount=1, SubnetId=subnet, **params,
+            )  # fmt: skip
+            launched.append(made["Instances"][0]["InstanceId"])
+        await world.compute.settle()
+
+        def egress(instance_id: str) -> set[FirewallRule]:
+            return set(world.driver.instances[instance_id].firewall.egress)
+
+        store = {FirewallRule("tcp", 443, 443, block) for block in ADDRESSES}
+        assert egress(launched[0]) == set()  # not routed: the store is beyond its reach
+        await _endpoint(c, vpc, [table])
+        await world.compute.settle()
+        assert egress(launched[0]) == store
+        assert {FirewallRule("-1", 0, 65535, b) for b in ADDRESSES} <= egress(launched[1])
+        # Another account names it as well.
+        _, other = await world.tenant("another")
+        other_vpc, _, _ = await _vpc(other, "10.60.0.0/16")
+        theirs = (
+            await other.call("CreateSecurityGroup", GroupName="g", Description="d", VpcId=other_vpc)
+        )["GroupId"]
+        await other.call("AuthorizeSecurityGroupEgress", GroupId=theirs, IpPermissions=listed)
 
 
 async def test_filters_and_pages(world: World) -> None:

@@ -1,6 +1,7 @@
 """VPC endpoints on the hosts (decision 0160): the settings where they act — the store's
 addresses as guests see them (checked, canonical), the listener's port in the hosts' layout
-and in their guard against the LAN —, the router's redirection lines, and the routes over the
+and in their guard against the LAN —, the router's redirection lines, the sender's egress
+rules judging them by the store's address (the session-47 addendum), and the routes over the
 agent wire."""
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from andromede.compute.driver import EndpointRoute
+from andromede.compute.driver import EndpointRoute, FirewallRule, InstanceFirewall
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute_adapters import compute_limits, hypervisor_host_driver
 from andromede.hypervisor.agent import agent_ready, serve_agent
-from andromede.hypervisor.endpoint_redirect import endpoint_accepts, endpoint_dnats
+from andromede.hypervisor.endpoint_redirect import egress_guard, endpoint_accepts, endpoint_dnats
 from andromede.hypervisor.network_guards import render_metadata_guard
 from andromede.hypervisor.network_layout import NetworkLayout
 from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.router_firewall import render_firewall
 from andromede.settings import Settings
 
 
@@ -53,6 +55,65 @@ def test_the_router_redirects_only_the_routed_bridges() -> None:
         '    iifname "br2" ct original ip daddr { 192.0.2.80/32, 198.51.100.0/28 }'
         " ct original protocol tcp accept",
     ]
+
+
+def test_the_senders_egress_judges_the_original_destination() -> None:
+    """Before the DNAT, a new connection to the store (from a routed bridge) or to an
+    Interface endpoint (from any bridge, on 80 or 443) goes to its sender's egress chain;
+    a source without one is dropped; nothing at all without endpoints."""
+    senders = ["    ip saddr 10.0.1.11 goto egress_0"]
+    lines = egress_guard({"br1": ("192.0.2.80/32",), "br2": ()}, ["10.0.1.200"], '"br1"', senders)
+    assert lines == [
+        "  chain endpoint_egress {",
+        "    type filter hook prerouting priority -160; policy accept;",
+        '    iifname "br1" ip daddr 192.0.2.80/32 meta l4proto tcp ct state new'
+        " jump endpoint_senders",
+        '    iifname "br1" ip daddr 10.0.1.200 tcp dport { 80, 443 } ct state new'
+        " jump endpoint_senders",
+        "  }",
+        "  chain endpoint_senders {",
+        "    ip saddr 10.0.1.11 goto egress_0",
+        "    drop",
+        "  }",
+    ]
+    assert egress_guard({"br1": ()}, [], '"br1"', senders) == []
+
+
+def _ruleset(endpoints: dict[str, tuple[str, ...]], firewall: InstanceFirewall) -> str:
+    return render_firewall(
+        {"10.0.1.11": firewall, "10.0.1.12": InstanceFirewall()},
+        transit_cidr="100.64.0.0/16",
+        public_cidr="100.65.0.0/16",
+        nat={"10.0.1.11": "100.65.0.2"},
+        host_transit_ip="100.64.0.1",
+        imds_port=16925,
+        bridges=("br1",),
+        endpoints=endpoints,
+        endpoint_port=16926,
+        sources={"02:00:00:00:00:01": ("10.0.1.11",), "02:00:00:00:00:02": ("10.0.1.12",)},
+        unchecked={"02:00:00:00:00:02"},
+    )
+
+
+def test_the_router_sends_each_sender_to_its_own_egress_rules() -> None:
+    """Every sender to its egress chain (the one the forward chain judges it by), an
+    appliance's forward to the appliance's, those chains judging the store's address and the
+    guest's port; the metadata service's redirection untouched."""
+    to_store = InstanceFirewall(egress=(FirewallRule("tcp", 443, 443, "192.0.2.80/32"),))
+    ruleset = _ruleset({"br1": ("192.0.2.80/32",)}, to_store)
+    assert "    ip saddr 10.0.1.11 jump egress_0" in ruleset
+    senders = ruleset.split("  chain endpoint_senders {\n")[1].split("  }")[0]
+    assert senders.splitlines() == [
+        "    ether saddr 02:00:00:00:00:02 ip saddr != { 10.0.1.12 } goto egress_1",
+        "    ip saddr 10.0.1.11 goto egress_0",
+        "    ip saddr 10.0.1.12 goto egress_1",
+        "    drop",
+    ]
+    egress = ruleset.split("  chain egress_0 {\n")[1].split("  }")[0]
+    assert egress.splitlines() == ["    ip daddr 192.0.2.80/32 tcp dport 443 return", "    drop"]
+    assert "169.254.169.254" not in ruleset.split("chain endpoint_egress")[1].split("}")[0]
+    # Without an endpoint, no guard (and no cost to any packet).
+    assert "endpoint_egress" not in _ruleset({}, to_store)
 
 
 async def test_the_routes_cross_the_agent_wire(tmp_path: Path) -> None:
