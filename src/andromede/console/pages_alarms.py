@@ -365,7 +365,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     # is taken from the alarms' paths.
     ("/metrics/alarm", new_alarm_page, ["GET"]),
     ("/metrics/alarm", create_alarm, ["POST"]),
-    ("/alarms/{name}", alarm_page, ["GET"]),
-    ("/alarms/{name}/actions", _change("actions"), ["POST"]),
-    ("/alarms/{name}/delete", _change("delete"), ["POST"]),
+    # An alarm's name may hold a "/" (CloudWatch allows it): the path converter takes it.
+    ("/alarms/{name:path}", alarm_page, ["GET"]),
+    ("/alarms/{name:path}/actions", _change("actions"), ["POST"]),
+    ("/alarms/{name:path}/delete", _change("delete"), ["POST"]),
 ]

@@ -209,8 +209,8 @@ async def test_pages_and_refusals(tmp_path: Path) -> None:
         await console.user_with_password(tenant, "bob")
         for i in range(5):
             await _alarms(console).put_alarm(
-                Alarm(tenant, f"a{i}", "App", "M", (), 60, 1, 1, 1.0, "GreaterThanThreshold",
-                      statistic="Sum")
+                Alarm(tenant, f"a{i}" if i < 4 else "a4/slash?", "App", "M", (), 60, 1, 1, 1.0,
+                      "GreaterThanThreshold", statistic="Sum")
             )  # fmt: skip
         async with console.client() as client:
             assert (await log_in(client, "admin", "root")).status_code == 303
@@ -220,6 +220,17 @@ async def test_pages_and_refusals(tmp_path: Path) -> None:
                 assert found is not None and len(pages) < 5
                 pages.append(await client.get(unescape(found.group(1)).removeprefix("/console")))
             odd = await client.get("/alarms", params={"token": "nonsense", "state": "WHATEVER"})
+            link = re.search(r'<a href="([^"]+)">a4/slash\?</a>', pages[-1].text)
+            assert link is not None
+            slashed = await client.get(unescape(link.group(1)).removeprefix("/console"))
+            token = csrf_of(slashed)
+            form = r'action="([^"]+)" class="inline" id="alarm-actions-form"'
+            action = re.search(form, slashed.text)
+            assert action is not None
+            slashed_off = await client.post(
+                unescape(action.group(1)).removeprefix("/console"),
+                data={"csrf": token, "enabled": "no"},
+            )
         async with console.client() as client:
             assert (await log_in(client, "admin", "bob")).status_code == 303
             denied = await client.get("/alarms")
@@ -228,7 +239,11 @@ async def test_pages_and_refusals(tmp_path: Path) -> None:
             denied_new = await client.post(
                 "/metrics/alarm", data=_form(new, alarm_name="mine", threshold="3")
             )
-    assert [_rows(page) for page in pages] == [["a0", "a1"], ["a2", "a3"], ["a4"]]
+    assert [_rows(page) for page in pages] == [["a0", "a1"], ["a2", "a3"], ["a4/slash?"]]
+    # A name with a "/" and a "?" has its page and its changes.
+    assert slashed.status_code == 200 and 'id="alarm-condition">Sum &gt; 1</td>' in slashed.text
+    assert slashed_off.status_code == 303
+    assert slashed_off.headers["location"] == "/console/alarms/a4%2Fslash%3F"
     # An unknown state is no filter; a token of no listing is CloudWatch's refusal.
     assert odd.status_code == 400 and "(InvalidNextToken)" in _alert(odd)
     assert '<option value="">Any state</option>' in odd.text
