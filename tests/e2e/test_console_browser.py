@@ -433,11 +433,15 @@ def test_queue_settings_vpc_endpoint_and_subscription_in_the_browser(
     assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
 
 
-def test_a_metric_put_with_boto3_is_listed_and_charted(browser: Any, server: ServerProcess) -> None:
+def test_a_metric_put_with_boto3_is_listed_and_charted_and_alarmed(
+    browser: Any, server: ServerProcess
+) -> None:
     """A metric put with boto3 (CloudWatch over RPC v2 CBOR) is listed on the Metrics page and
     its chart drawn by the console (GetMetricStatistics over JSON 1.0, in process): as many
-    points as datapoints, the statistic changed from the page's form, no script error or
-    CSP violation."""
+    points as datapoints, the statistic changed from the page's form; from the chart, an
+    alarm created on it notifying a topic made with boto3, listed on the Alarms page and read
+    back with boto3 as typed (decision 0111, session 47: alarms); no script error or CSP
+    violation."""
     tenant = new_tenant(server, "console-metrics")
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     iam.create_user(UserName="watcher")
@@ -446,8 +450,12 @@ def test_a_metric_put_with_boto3_is_listed_and_charted(browser: Any, server: Ser
         PolicyName="metrics",
         PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Action": ["cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics", '
+        '"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", '
+        '"cloudwatch:DescribeAlarmHistory", "sns:ListTopics", '
         '"s3:ListAllMyBuckets"], "Resource": "*"}]}',
     )
+    sns = client_for(server, "sns", tenant.access_key_id, tenant.secret_access_key)
+    topic_arn = sns.create_topic(Name="orders-pager")["TopicArn"]
     iam.create_login_profile(UserName="watcher", Password=PASSWORD)
     cloudwatch = client_for(server, "cloudwatch", tenant.access_key_id, tenant.secret_access_key)
     now = int(time.time())
@@ -472,6 +480,7 @@ def test_a_metric_put_with_boto3_is_listed_and_charted(browser: Any, server: Ser
     reported: list[str] = []
     page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    alarm_started = 0.0
     started = time.monotonic()
     try:
         page.goto(f"{console}/login")
@@ -498,7 +507,35 @@ def test_a_metric_put_with_boto3_is_listed_and_charted(browser: Any, server: Ser
         page.wait_for_url("**stat=Sum**")
         assert page.locator("tr.datapoint td.value").all_text_contents() == ["4", "8", "6"]
         assert "Sum · Period 1 min" in page.inner_text("#metric-summary")
+        alarm_started = time.monotonic()
+        page.click("#create-alarm-link")
+        page.wait_for_url("**/metrics/alarm?**")
+        page.fill("input[name=alarm_name]", "orders-high")
+        page.fill("input[name=threshold]", "7")
+        page.fill("input[name=evaluation_periods]", "3")
+        page.fill("input[name=datapoints_to_alarm]", "2")
+        page.select_option("select[name=comparison]", "GreaterThanOrEqualToThreshold")
+        page.select_option("select[name=topic_arn]", topic_arn)
+        page.click("#create-alarm")
+        page.wait_for_url(f"{console}/alarms/orders-high")
+        assert page.inner_text("#alarm-condition") == "Sum >= 7"
+        assert page.locator("#alarm-chart line.threshold").count() == 1
+        page.click("header nav >> text=Alarms")
+        page.wait_for_url(f"{console}/alarms")
+        assert page.locator("tr.alarm a").all_inner_texts() == ["orders-high"]
+        assert page.locator("tr.alarm td.state").inner_text() == "Insufficient data"
+        alarm = cloudwatch.describe_alarms(AlarmNames=["orders-high"])["MetricAlarms"][0]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+            "Shop", "Orders", "Sum",
+        )  # fmt: skip
+        assert alarm["Dimensions"] == [{"Name": "Stage", "Value": "prod"}]
+        assert (alarm["Period"], alarm["Threshold"], alarm["AlarmActions"]) == (
+            60, 7.0, [topic_arn],
+        )  # fmt: skip
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3, 2)
         assert reported == [], reported
     finally:
         context.close()
         print(f"metrics browser flow: {time.monotonic() - started:.1f} s")
+        if alarm_started:
+            print(f"alarm browser flow: {time.monotonic() - alarm_started:.1f} s")

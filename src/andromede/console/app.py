@@ -32,6 +32,7 @@ from andromede.billing.service import BillingService
 from andromede.console import (
     pages_account,
     pages_addresses,
+    pages_alarms,
     pages_billing_profile,
     pages_bucket_settings,
     pages_compute,
@@ -453,6 +454,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_queues.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_queue_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_metrics.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_alarms.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam_oidc.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),

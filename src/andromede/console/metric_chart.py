@@ -81,6 +81,8 @@ class Chart:
     x_ticks: tuple[Tick, ...]
     unit: str  # the axis's unit ("" for None)
     count: int
+    threshold: float | None = None  # an alarm's threshold line's pixel height, if drawn
+    threshold_label: str = ""
 
 
 def _nice(raw: float) -> float:
@@ -124,13 +126,25 @@ def _time_label(at: int, step: int) -> str:
     return moment.strftime("%Y-%m-%d" if step >= 86400 else "%H:%M")
 
 
-def draw(points: Sequence[tuple[int, float]], start: int, end: int, unit: str) -> Chart:
+def draw(
+    points: Sequence[tuple[int, float]],
+    start: int,
+    end: int,
+    unit: str,
+    threshold: float | None = None,
+) -> Chart:
     """The chart of ``points`` (period start in epoch seconds, value), placed in time over
-    [start, end] and in value from 0 (or the lowest negative value) to a round ceiling."""
+    [start, end] and in value from 0 (or the lowest negative value) to a round ceiling; an
+    alarm's ``threshold`` is within the axis too (drawn as a horizontal line)."""
     plot_right, plot_bottom = _WIDTH - _RIGHT, _HEIGHT - _BOTTOM
     width, height = plot_right - _LEFT, plot_bottom - _TOP
     span = max(1, end - start)
-    low, high, step = _y_axis([value for _, value in points] or [0.0])
+    values = [value for _, value in points]
+    if threshold is not None and math.isfinite(threshold):
+        values.append(threshold)
+    else:
+        threshold = None
+    low, high, step = _y_axis(values or [0.0])
 
     def x(at: float) -> float:
         return round(_LEFT + (at - start) / span * width, 1)
@@ -162,4 +176,6 @@ def draw(points: Sequence[tuple[int, float]], start: int, end: int, unit: str) -
         x_ticks=x_ticks,
         unit="" if unit == "None" else unit,
         count=len(placed),
+        threshold=None if threshold is None else y(threshold),
+        threshold_label="" if threshold is None else number(threshold),
     )

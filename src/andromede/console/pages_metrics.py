@@ -237,8 +237,18 @@ async def graph_page(console: Console, request: Request) -> Response:
         rows=[(_when(p.at), number_text(p.value), p.unit) for p in drawn],
         start_text=_when(start),
         end_text=_when(end),
+        alarm_href=_alarm_href(metric, statistic, period),
         error=error,
     )
+
+
+def _alarm_href(metric: MetricRow, statistic: str, period: int) -> str:
+    """The create-alarm form of the metric charted (``pages_alarms``), with its statistic
+    and period."""
+    params = [("namespace", metric.namespace), ("name", metric.name)]
+    params += _dimension_params(metric.dimensions)
+    params += [("stat", statistic), ("period", str(period))]
+    return f"{CONSOLE_PATH}/metrics/alarm?{urlencode(params)}"
 
 
 def number_text(value: float) -> str:

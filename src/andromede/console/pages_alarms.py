@@ -1,0 +1,372 @@
+"""CloudWatch alarms in the console (decision 0111, session 47: alarms; the API is decision
+0177): the account's metric alarms as DescribeAlarms lists them — each state in words, not
+colour alone —, filtered by state and name prefix, in pages of ``console_page_size``; an
+alarm's page (its definition, its metric's chart over the last 3 hours with the threshold
+drawn, its history, its actions enabled or disabled, its deletion after a ticked box); and
+the form that creates an alarm on a metric, reached from that metric's chart, its ALARM
+action an SNS topic among those SNS lists to the user.
+
+Every read and change is CloudWatch's own call as the signed-in principal (``wire_alarms``),
+so its IAM decisions and checks answer: a refusal shows CloudWatch's code and message with
+its status, and the form as typed, never a 500. The changes are CSRF-checked POSTs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console import wire_alarms
+from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw
+from andromede.console.pages_metrics import graph_href, number_text, parse_dimensions
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_alarms import AlarmHistoryRow, AlarmPage, AlarmRow
+from andromede.console.wire_metrics import MetricPoint, MetricRow
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES", "alarm_definition"]
+
+STATES: Final = ("OK", "ALARM", "INSUFFICIENT_DATA")
+COMPARISONS: Final = {
+    "GreaterThanOrEqualToThreshold": ">=",
+    "GreaterThanThreshold": ">",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
+MISSING_DATA: Final = ("missing", "notBreaching", "breaching", "ignore")
+# DescribeAlarms' MaxRecords may not pass 100.
+_MOST_RECORDS: Final = 100
+_LIST: Final = f"{CONSOLE_PATH}/alarms"
+_NEW: Final = f"{CONSOLE_PATH}/metrics/alarm"
+_CHART_SPAN: Final = RANGES["3h"]
+
+
+def _alarm_url(name: str) -> str:
+    return f"{_LIST}/{quote(name, safe='')}"
+
+
+def _state_texts(_: Any) -> dict[str, str]:
+    return {"OK": _("OK"), "ALARM": _("In alarm"), "INSUFFICIENT_DATA": _("Insufficient data")}
+
+
+def _integer(typed: str) -> int | str:
+    """A count as typed: the integer, or the text itself for CloudWatch to refuse."""
+    text = typed.strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _threshold(typed: str) -> float | str:
+    text = typed.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+def alarm_definition(fields: Mapping[str, str]) -> dict[str, Any]:
+    """PutMetricAlarm's members from the create form, as typed: a number that is not one is
+    sent as its text (CloudWatch refuses it), an empty "datapoints to alarm" is left out
+    (CloudWatch takes the evaluation periods), the topic chosen is the ALARM action."""
+    statistic = fields.get("statistic", "").strip()
+    dimensions = parse_dimensions(fields.get("dimensions", "").splitlines())
+    definition: dict[str, Any] = {
+        "AlarmName": fields.get("alarm_name", "").strip(),
+        "Namespace": fields.get("namespace", "").strip(),
+        "MetricName": fields.get("metric", "").strip(),
+        "Dimensions": [{"Name": n, "Value": v or ""} for n, v in dimensions],
+        ("ExtendedStatistic" if statistic.startswith("p") else "Statistic"): statistic,
+        "Period": _integer(fields.get("period", "")),
+        "EvaluationPeriods": _integer(fields.get("evaluation_periods", "")),
+        "Threshold": _threshold(fields.get("threshold", "")),
+        "ComparisonOperator": fields.get("comparison", "").strip(),
+        "TreatMissingData": fields.get("treat_missing_data", "").strip() or "missing",
+        "AlarmActions": [a for a in (fields.get("topic_arn", "").strip(),) if a],
+    }
+    if fields.get("datapoints_to_alarm", "").strip():
+        definition["DatapointsToAlarm"] = _integer(fields["datapoints_to_alarm"])
+    if fields.get("description", "").strip():
+        definition["AlarmDescription"] = fields["description"].strip()
+    return definition
+
+
+async def alarms_page(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    _ = console.catalogue(request).gettext
+    query = request.query_params
+    state = query.get("state", "") if query.get("state", "") in STATES else ""
+    prefix = query.get("prefix", "").strip()
+    token = query.get("token") or None
+    error, status = None, 200
+    listed = AlarmPage([], None)
+    if console.metrics is None:
+        error, status = _("This server serves no metrics."), 404
+    else:
+        try:
+            listed = await wire_alarms.describe(
+                console.metrics, request.scope, session.principal, prefix=prefix or None,
+                state=state or None, next_token=token,
+                max_records=min(_MOST_RECORDS, console.settings.console_page_size),
+            )  # fmt: skip
+        except WireError as exc:
+            error, status = console.error_text(request, exc), exc.status
+    filters = [(k, v) for k, v in (("state", state), ("prefix", prefix)) if v]
+    next_href = None
+    if listed.next_token:
+        next_href = f"{_LIST}?{urlencode([*filters, ('token', listed.next_token)])}"
+    return console.render(
+        request,
+        "alarms.html",
+        session=session,
+        status=status,
+        title=_("Alarms"),
+        alarms=[(a, _alarm_url(a.name)) for a in listed.alarms],
+        states=STATES,
+        state_texts=_state_texts(_),
+        comparisons=COMPARISONS,
+        state=state,
+        prefix=prefix,
+        filtered=bool(filters),
+        next_href=next_href,
+        error=error,
+    )
+
+
+def _drawn(points: list[MetricPoint], unit: str) -> list[MetricPoint]:
+    """The alarm's unit's datapoints, else the first unit's (GetMetricStatistics answers a
+    period once per unit)."""
+    units = sorted({p.unit for p in points})
+    chosen = unit if unit in units else (units[0] if units else "")
+    return [p for p in points if p.unit == chosen]
+
+
+async def _alarm_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    name = request.path_params["name"]
+    alarm: AlarmRow | None = None
+    events: list[AlarmHistoryRow] = []
+    points: list[MetricPoint] = []
+    end = (int(time.time()) // 60 + 1) * 60
+    start = end - _CHART_SPAN
+    if console.metrics is None:
+        error, status = _("This server serves no metrics."), 404
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            found = await wire_alarms.describe(console.metrics, origin, principal, names=[name])
+            alarm = next((a for a in found.alarms if a.name == name), None)
+            if alarm is None:
+                raise WireError("ResourceNotFound", _("No alarm of that name."), 404)
+            events = await wire_alarms.history(
+                console.metrics, origin, principal, name, console.settings.console_page_size
+            )
+            most = console.settings.metrics_max_datapoints
+            period = alarm.period
+            # The alarm's own period, unless the 3 hours would pass the datapoint limit.
+            if period <= 0 or math.ceil(_CHART_SPAN / period) > most:
+                period = auto_period(_CHART_SPAN, most)
+            metric = MetricRow(alarm.namespace, alarm.metric_name, alarm.dimensions)
+            points = await console.metrics.statistics(
+                origin, principal, metric, start=start, end=end, period=period,
+                statistic=alarm.statistic,
+            )  # fmt: skip
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    drawn = _drawn(points, alarm.unit if alarm else "")
+    chart = None
+    if alarm is not None:
+        unit = drawn[0].unit if drawn else (alarm.unit or "None")
+        chart = draw([(p.at, p.value) for p in drawn], start, end, unit, alarm.threshold)
+    metric_href = ""
+    if alarm is not None:
+        metric = MetricRow(alarm.namespace, alarm.metric_name, alarm.dimensions)
+        metric_href = graph_href(metric, stat=alarm.statistic)
+    return console.render(
+        request,
+        "alarm.html",
+        session=session,
+        status=status,
+        title=f"{_('Alarm')} {name}",
+        name=name,
+        alarm=alarm,
+        state_texts=_state_texts(_),
+        comparisons=COMPARISONS,
+        chart=chart,
+        rows=[(_when_text(p.at), number_text(p.value), p.unit) for p in drawn],
+        start_text=_when_text(start),
+        end_text=_when_text(end),
+        events=events,
+        metric_href=metric_href,
+        threshold_text=number_text(alarm.threshold) if alarm else "",
+        error=error,
+    )
+
+
+def _when_text(at: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
+
+
+async def alarm_page(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _alarm_page(console, request, session)
+
+
+def _change(kind: str) -> Any:
+    """A POST of an alarm's page: ``actions`` (enable or disable its actions) or ``delete``
+    (once its box is ticked; unticked, the page again, 400, nothing sent). CloudWatch's
+    refusal: the page again with it."""
+
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        fields = await console.form(request, session)
+        if fields is None:
+            return console.refused_form(request, session)
+        _ = console.catalogue(request).gettext
+        name = request.path_params["name"]
+        if kind == "delete" and fields.get("confirm") != "yes":
+            return await _alarm_page(
+                console, request, session, error=_("Tick the box to confirm the deletion."),
+                status=400,
+            )  # fmt: skip
+        if console.metrics is None:
+            return await _alarm_page(console, request, session)
+        origin, principal = request.scope, session.principal
+        try:
+            if kind == "delete":
+                await wire_alarms.delete(console.metrics, origin, principal, name)
+            else:
+                enabled = fields.get("enabled") == "yes"
+                await wire_alarms.set_actions(console.metrics, origin, principal, name, enabled)
+        except WireError as exc:
+            return await _alarm_page(
+                console, request, session, error=console.error_text(request, exc),
+                status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse(_LIST if kind == "delete" else _alarm_url(name), status_code=303)
+
+    return handler
+
+
+def _typed_from_query(request: Request) -> dict[str, str]:
+    """The create form's first values, from the chart it was reached from."""
+    query = request.query_params
+    pairs = parse_dimensions(query.getlist("dimension"))
+    statistic = query.get("stat", "")
+    period = query.get("period", "")
+    return {
+        "namespace": query.get("namespace", "").strip(),
+        "metric": query.get("name", "").strip(),
+        "dimensions": "\n".join(f"{n}={v or ''}" for n, v in pairs),
+        "statistic": statistic if statistic in STATISTICS else "Average",
+        "period": period if period.isdigit() else "300",
+        "evaluation_periods": "1",
+        "datapoints_to_alarm": "",
+        "comparison": "GreaterThanThreshold",
+        "treat_missing_data": "missing",
+    }
+
+
+async def _new_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    typed: Mapping[str, str],
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    topics: list[str] = []
+    if console.sns is not None:
+        # Only the form's choices: PutMetricAlarm decides (a topic the user may not list can
+        # still be typed by boto3, not here).
+        try:
+            topics = await console.sns.topic_arns(request.scope, session.principal)
+        except WireError:
+            topics = []
+    if console.metrics is None and error is None:
+        error, status = _("This server serves no metrics."), 404
+    metric = MetricRow(
+        typed.get("namespace", ""),
+        typed.get("metric", ""),
+        tuple((n, v or "") for n, v in parse_dimensions(typed.get("dimensions", "").splitlines())),
+    )
+    return console.render(
+        request,
+        "alarm_new.html",
+        session=session,
+        status=status,
+        title=_("Create alarm"),
+        typed=typed,
+        metric=metric,
+        metric_href=graph_href(metric) if metric.name else "",
+        statistics=STATISTICS,
+        periods=(10, 30, 60, 300, 900, 3600, 21600, 86400),
+        comparisons=COMPARISONS,
+        missing_data=MISSING_DATA,
+        topics=topics,
+        error=error,
+    )
+
+
+async def new_alarm_page(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _new_page(console, request, session, _typed_from_query(request))
+
+
+async def create_alarm(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    if console.metrics is None:
+        return await _new_page(console, request, session, fields)
+    definition = alarm_definition(fields)
+    try:
+        await wire_alarms.put(console.metrics, request.scope, session.principal, definition)
+    except WireError as exc:
+        return await _new_page(
+            console, request, session, fields, error=console.error_text(request, exc),
+            status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(_alarm_url(definition["AlarmName"]), status_code=303)
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/alarms", alarms_page, ["GET"]),
+    # The create form is the metric's (reached from its chart), so no alarm's name (``new``)
+    # is taken from the alarms' paths.
+    ("/metrics/alarm", new_alarm_page, ["GET"]),
+    ("/metrics/alarm", create_alarm, ["POST"]),
+    # An alarm's name may hold a "/" (CloudWatch allows it): the path converter takes it.
+    ("/alarms/{name:path}", alarm_page, ["GET"]),
+    ("/alarms/{name:path}/actions", _change("actions"), ["POST"]),
+    ("/alarms/{name:path}/delete", _change("delete"), ["POST"]),
+]

@@ -1,0 +1,180 @@
+"""The CloudWatch alarm calls (decision 0177) the console's Alarms pages make (decision 0111,
+session 47: alarms): DescribeAlarms, DescribeAlarmHistory, PutMetricAlarm, DeleteAlarms and
+Enable/DisableAlarmActions, through the Metrics pages' :class:`CloudWatchWire` — in process,
+AWS JSON 1.0, as the signed-in principal — so CloudWatch's IAM decision, checks and account
+scoping answer them. Each answer is read into the small values the pages show; nothing here
+decides what CloudWatch allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from andromede.console.wire_metrics import CloudWatchWire
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
+
+__all__ = [
+    "AlarmHistoryRow",
+    "AlarmPage",
+    "AlarmRow",
+    "delete",
+    "describe",
+    "history",
+    "put",
+    "set_actions",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    """One metric alarm as DescribeAlarms gives it."""
+
+    name: str
+    arn: str
+    state: str  # OK, ALARM, INSUFFICIENT_DATA
+    state_reason: str
+    state_updated: str  # "YYYY-MM-DD HH:MM:SS UTC", "" when absent
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str  # the statistic, or the extended one (p99)
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: str
+    treat_missing_data: str
+    description: str
+    actions_enabled: bool
+    alarm_actions: tuple[str, ...]
+    ok_actions: tuple[str, ...]
+    insufficient_data_actions: tuple[str, ...]
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmPage:
+    alarms: list[AlarmRow]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmHistoryRow:
+    when: str
+    item_type: str
+    summary: str
+
+
+def _when(value: Any) -> str:
+    """An epoch-seconds timestamp (AWS JSON 1.0's) as the pages show it."""
+    if not isinstance(value, int | float):
+        return ""
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _number(value: Any, default: float = 0) -> float:
+    return float(value) if isinstance(value, int | float) else default
+
+
+def _row(item: Mapping[str, Any]) -> AlarmRow:
+    dimensions = tuple(
+        (str(d.get("Name", "")), str(d.get("Value", "")))
+        for d in item.get("Dimensions", [])
+        if isinstance(d, dict)
+    )
+    return AlarmRow(
+        name=str(item.get("AlarmName", "")),
+        arn=str(item.get("AlarmArn", "")),
+        state=str(item.get("StateValue", "")),
+        state_reason=str(item.get("StateReason", "")),
+        state_updated=_when(item.get("StateUpdatedTimestamp")),
+        namespace=str(item.get("Namespace", "")),
+        metric_name=str(item.get("MetricName", "")),
+        dimensions=dimensions,
+        statistic=str(item.get("Statistic") or item.get("ExtendedStatistic") or ""),
+        period=int(_number(item.get("Period"))),
+        evaluation_periods=int(_number(item.get("EvaluationPeriods"))),
+        datapoints_to_alarm=int(_number(item.get("DatapointsToAlarm"))),
+        threshold=_number(item.get("Threshold")),
+        comparison=str(item.get("ComparisonOperator", "")),
+        treat_missing_data=str(item.get("TreatMissingData", "missing")),
+        description=str(item.get("AlarmDescription") or ""),
+        actions_enabled=item.get("ActionsEnabled") is not False,
+        alarm_actions=_texts(item.get("AlarmActions")),
+        ok_actions=_texts(item.get("OKActions")),
+        insufficient_data_actions=_texts(item.get("InsufficientDataActions")),
+        unit=str(item.get("Unit") or ""),
+    )
+
+
+async def describe(
+    wire: CloudWatchWire,
+    origin: Scope,
+    principal: Principal,
+    *,
+    names: Sequence[str] = (),
+    prefix: str | None = None,
+    state: str | None = None,
+    max_records: int | None = None,
+    next_token: str | None = None,
+) -> AlarmPage:
+    """One page of DescribeAlarms (metric alarms), as filtered."""
+    payload: dict[str, Any] = {"AlarmTypes": ["MetricAlarm"]}
+    if names:
+        payload["AlarmNames"] = list(names)
+    if prefix:
+        payload["AlarmNamePrefix"] = prefix
+    if state:
+        payload["StateValue"] = state
+    if max_records:
+        payload["MaxRecords"] = max_records
+    if next_token:
+        payload["NextToken"] = next_token
+    answer = await wire._json(origin, principal, "DescribeAlarms", payload)
+    rows = [_row(item) for item in answer.get("MetricAlarms", []) if isinstance(item, dict)]
+    token = answer.get("NextToken")
+    return AlarmPage(rows, str(token) if token else None)
+
+
+async def history(
+    wire: CloudWatchWire, origin: Scope, principal: Principal, name: str, max_records: int
+) -> list[AlarmHistoryRow]:
+    """The alarm's newest history items (DescribeAlarmHistory), newest first."""
+    payload = {"AlarmName": name, "MaxRecords": max_records, "ScanBy": "TimestampDescending"}
+    answer = await wire._json(origin, principal, "DescribeAlarmHistory", payload)
+    return [
+        AlarmHistoryRow(
+            _when(item.get("Timestamp")),
+            str(item.get("HistoryItemType", "")),
+            str(item.get("HistorySummary", "")),
+        )
+        for item in answer.get("AlarmHistoryItems", [])
+        if isinstance(item, dict)
+    ]
+
+
+async def put(
+    wire: CloudWatchWire, origin: Scope, principal: Principal, definition: Mapping[str, Any]
+) -> None:
+    """PutMetricAlarm of ``definition`` (its members as AWS names them)."""
+    await wire._json(origin, principal, "PutMetricAlarm", definition)
+
+
+async def delete(wire: CloudWatchWire, origin: Scope, principal: Principal, name: str) -> None:
+    await wire._json(origin, principal, "DeleteAlarms", {"AlarmNames": [name]})
+
+
+async def set_actions(
+    wire: CloudWatchWire, origin: Scope, principal: Principal, name: str, enabled: bool
+) -> None:
+    """EnableAlarmActions or DisableAlarmActions of one alarm."""
+    action = "EnableAlarmActions" if enabled else "DisableAlarmActions"
+    await wire._json(origin, principal, action, {"AlarmNames": [name]})
