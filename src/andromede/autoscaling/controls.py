@@ -258,9 +258,11 @@ async def attach(
         protected = current.protected
         if current.new_instances_protected:
             protected = tuple(sorted({*protected, *ids}))
-        return replace(current, desired_capacity=desired, protected=protected)
+        attaching = tuple(sorted({*current.attaching, *ids}))
+        return replace(current, desired_capacity=desired, protected=protected, attaching=attaching)
 
-    # The capacity first: an instance joined before would be scaled in as one too many.
+    # The capacity and the instances counted in one write, then compute's tag, then the
+    # mark dropped: the reconciler never sees the capacity without its instances.
     group = await service.mutate(tenant_id, group_name, change)
     tags = [(t.key, t.value) for t in group.tags if t.propagate_at_launch]
     for index, instance_id in enumerate(ids):
@@ -282,6 +284,20 @@ async def attach(
             message,
             subnet=member.subnet_id,
         )
+    await _unmark(service, tenant_id, group_name, ids)
+
+
+async def _unmark(
+    service: AutoScalingService, tenant_id: str, group_name: str, ids: Sequence[str]
+) -> None:
+    def change(group: Group) -> Group | None:
+        attaching = tuple(i for i in group.attaching if i not in ids)
+        detaching = tuple(i for i in group.detaching if i not in ids)
+        if (attaching, detaching) == (group.attaching, group.detaching):
+            return None
+        return replace(group, attaching=attaching, detaching=detaching)
+
+    await service.mutate(tenant_id, group_name, change)
 
 
 async def detach(
@@ -317,6 +333,7 @@ async def detach(
             desired_capacity=desired,
             protected=tuple(i for i in current.protected if i not in ids),
             standby=tuple(i for i in current.standby if i not in ids),
+            detaching=tuple(sorted({*current.detaching, *ids})),
         )
 
     group = await service.mutate(tenant_id, group_name, change)
@@ -350,6 +367,7 @@ async def detach(
                 subnet=member.subnet_id,
             )
         )
+    await _unmark(service, tenant_id, group_name, ids)
     return done
 
 

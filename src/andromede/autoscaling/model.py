@@ -90,6 +90,11 @@ class Group:
     standby: tuple[str, ...] = ()
     suspended: tuple[tuple[str, str], ...] = ()
     enabled_metrics: tuple[str, ...] = ()
+    # Instances AttachInstances / DetachInstances are moving, written with the capacity's
+    # change before compute's tag moves: the reconciler counts the first and not the second
+    # meanwhile, so that it neither launches nor scales in for the moment between.
+    attaching: tuple[str, ...] = ()
+    detaching: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -139,6 +144,8 @@ class Group:
         data["standby"] = tuple(data.get("standby", ()))
         data["suspended"] = tuple((n, r) for n, r in data.get("suspended", ()))
         data["enabled_metrics"] = tuple(data.get("enabled_metrics", ()))
+        data["attaching"] = tuple(data.get("attaching", ()))
+        data["detaching"] = tuple(data.get("detaching", ()))
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

@@ -134,23 +134,32 @@ class Reconciler:
             )
         if not group.suspends("InstanceRefresh") and await self._refresh(group, counted):
             return  # the batch retired: the next rounds launch its replacements
-        alive = [m for m in staying if m.alive or (not replacing and m in unhealthy)]
-        if len(alive) < group.desired_capacity:
+        alive = [
+            m
+            for m in staying
+            if (m.alive or (not replacing and m in unhealthy))
+            and m.instance_id not in group.detaching
+        ]
+        # Being attached: counted already, whether or not compute has tagged it yet.
+        present = {m.instance_id for m in members}
+        count = len(alive) + sum(i not in present for i in group.attaching)
+        if count < group.desired_capacity:
             waiting = self._backoff.get((group.tenant_id, group.name))
             if group.suspends("Launch"):
                 return
             if waiting is None or waiting[0] <= service.clock():
-                await self._launch(group, alive, group.desired_capacity - len(alive))
-        elif len(alive) > group.desired_capacity and not group.suspends("Terminate"):
+                await self._launch(group, alive, group.desired_capacity - count)
+        elif count > group.desired_capacity and not group.suspends("Terminate"):
             # Instances protected from scale-in are never chosen (decision 0182): when only
             # they are left, the group stays above its desired capacity, as on AWS.
-            free = [m for m in alive if m.instance_id not in group.protected]
-            extra = sorted(free, key=_termination_order)[: len(alive) - group.desired_capacity]
+            kept = {*group.protected, *group.attaching}
+            free = [m for m in alive if m.instance_id not in kept]
+            extra = sorted(free, key=_termination_order)[: count - group.desired_capacity]
             await self._retire(
                 group,
                 extra,
                 f"At {now} an instance was taken out of service in response to a difference "
-                f"between desired and actual capacity, shrinking the capacity from {len(alive)} "
+                f"between desired and actual capacity, shrinking the capacity from {count} "
                 f"to {group.desired_capacity}.",
             )
 
