@@ -107,8 +107,10 @@ class Reconciler:
             await self._drain(group)
             return
         # Scheduled actions first: the sizes they set are the ones converged to (decision
-        # 0182: not while ScheduledActions is suspended).
-        if not group.suspends("ScheduledActions"):
+        # 0182: while ScheduledActions is suspended, those due are skipped, as on AWS).
+        if group.suspends("ScheduledActions"):
+            group = await schedules.skip_due(service, group)
+        else:
             group = await schedules.fire_due(service, group)
         members = await service.fleet.members(group.tenant_id, group.name)
         group = await self._forget_gone(group, members)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from andromede.autoscaling import policies
 from andromede.autoscaling.model import Group
 from andromede.compute.launch_request import RunRequest
 from andromede.compute.model import Instance, InstanceState
-from support.autoscalingapp import World, refused
+from support.autoscalingapp import Clock, World, refused
 
 
 async def members(world: World, name: str = "web") -> list[Instance]:
@@ -343,3 +344,30 @@ def test_documents_from_before_take_the_defaults() -> None:
     assert not group.new_instances_protected
     suspended = Group.from_document(replace(group, suspended=(("Launch", "why"),)).document(), 4)
     assert suspended.suspends("Launch") and not suspended.suspends("Terminate")
+
+
+async def test_scheduled_actions_due_while_suspended_are_skipped(world: World) -> None:
+    clock = world.service.clock = Clock(datetime(2026, 12, 5, 12, 0, 30, tzinfo=UTC))
+    await world.create_group(MaxSize=4, DesiredCapacity=0)
+    start = clock.now + timedelta(minutes=5)
+    for name, recurrence in (("once", None), ("daily", "0 13 * * *")):
+        await world.root.call(
+            "PutScheduledUpdateGroupAction",
+            AutoScalingGroupName="web",
+            ScheduledActionName=name,
+            DesiredCapacity=2,
+            **({"StartTime": start} if recurrence is None else {"Recurrence": recurrence}),
+        )
+    await world.root.call(
+        "SuspendProcesses", AutoScalingGroupName="web", ScalingProcesses=["ScheduledActions"]
+    )
+    clock.now += timedelta(hours=1)
+    await world.converge()
+    await world.root.call("ResumeProcesses", AutoScalingGroupName="web")
+    await world.converge()
+    # Neither ran, during nor after the suspension; the recurring one waits for tomorrow.
+    assert (await shown(world))["DesiredCapacity"] == 0 and await members(world) == []
+    left = (await world.root.call("DescribeScheduledActions"))["ScheduledUpdateGroupActions"]
+    assert [(a["ScheduledActionName"], a["StartTime"]) for a in left] == [
+        ("daily", datetime(2026, 12, 6, 13, 0, tzinfo=UTC))
+    ]
