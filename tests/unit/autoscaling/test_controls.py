@@ -371,3 +371,32 @@ async def test_scheduled_actions_due_while_suspended_are_skipped(world: World) -
     assert [(a["ScheduledActionName"], a["StartTime"]) for a in left] == [
         ("daily", datetime(2026, 12, 6, 13, 0, tzinfo=UTC))
     ]
+
+
+async def test_the_moment_between_the_capacity_and_the_tag(world: World) -> None:
+    """Attach/detach write the capacity with their marks before compute's tag moves: the
+    reconciler running in between neither scales in nor launches for them."""
+    await world.create_group(MaxSize=4, DesiredCapacity=2)
+    await world.converge()
+    first, second = sorted(i.instance_id for i in await members(world))
+    request = RunRequest(image_id=world.image.image_id, instance_type="t3.nano")
+    [outside] = [i.instance_id for i in await world.compute.run_instances(world.tenant_id, request)]
+    await world.compute.settle()
+
+    def detaching(group: Group) -> Group:
+        return replace(group, desired_capacity=1, detaching=(first,))
+
+    await world.service.mutate(world.tenant_id, "web", detaching)
+    await world.converge()
+    assert sorted(i.instance_id for i in await members(world)) == [first, second]
+
+    def attaching(group: Group) -> Group:
+        return replace(group, desired_capacity=3, detaching=(), attaching=(outside,))
+
+    await world.service.mutate(world.tenant_id, "web", attaching)
+    await world.converge()
+    # Counted though not yet tagged: nothing launched; and the three kept.
+    assert sorted(i.instance_id for i in await members(world)) == [first, second]
+    await world.compute.set_autoscaling_group(world.tenant_id, outside, "web")
+    await world.converge()
+    assert len(await members(world)) == 3
