@@ -400,3 +400,41 @@ async def test_the_moment_between_the_capacity_and_the_tag(world: World) -> None
     await world.compute.set_autoscaling_group(world.tenant_id, outside, "web")
     await world.converge()
     assert len(await members(world)) == 3
+
+
+async def test_instance_refresh_and_protected_or_standby_instances(world: World) -> None:
+    await world.create_group(MaxSize=4, DesiredCapacity=2)
+    await world.converge()
+    first, second = sorted(i.instance_id for i in await members(world))
+    await world.root.call(
+        "SetInstanceProtection", AutoScalingGroupName="web", InstanceIds=[first],
+        ProtectedFromScaleIn=True,
+    )  # fmt: skip
+
+    async def started(**preferences: Any) -> dict[str, Any]:
+        await world.root.call(
+            "StartInstanceRefresh", AutoScalingGroupName="web", Preferences=preferences
+        )
+        found = await world.root.call("DescribeInstanceRefreshes", AutoScalingGroupName="web")
+        await world.root.call("CancelInstanceRefresh", AutoScalingGroupName="web")
+        return dict(found["InstanceRefreshes"][0])
+
+    # Protected instances are replaced unless ScaleInProtectedInstances is Ignore.
+    refresh = await started()
+    assert refresh["InstancesToUpdate"] == 2
+    assert refresh["Preferences"]["ScaleInProtectedInstances"] == "Refresh"
+    refresh = await started(ScaleInProtectedInstances="Ignore")
+    assert refresh["InstancesToUpdate"] == 1
+    # Standby ones are left out.
+    await world.root.call(
+        "EnterStandby", AutoScalingGroupName="web", InstanceIds=[second],
+        ShouldDecrementDesiredCapacity=True,
+    )  # fmt: skip
+    refresh = await started()
+    assert refresh["InstancesToUpdate"] == 1
+    assert refresh["Preferences"]["StandbyInstances"] == "Ignore"
+    for preferences in ({"ScaleInProtectedInstances": "Wait"}, {"StandbyInstances": "Terminate"}):
+        await refused(
+            world.root, "StartInstanceRefresh", "ValidationError", AutoScalingGroupName="web",
+            Preferences=preferences,
+        )  # fmt: skip
