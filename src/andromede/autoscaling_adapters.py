@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from andromede.autoscaling.fleet import LaunchFailed, TemplateChoice
+from andromede.autoscaling.fleet import Adoptable, LaunchFailed, TemplateChoice
 from andromede.autoscaling.model import GROUP_TAG, Member
 from andromede.compute.launch_request import RunRequest
 from andromede.compute.launch_templates import TemplateRef
@@ -171,6 +171,28 @@ class ComputeFleet:
     async def terminate(self, tenant_id: str, instance_ids: Sequence[str]) -> None:
         try:
             await self._compute.terminate_instances(tenant_id, instance_ids)
+        except AndromedeError as exc:
+            raise LaunchFailed(str(exc)) from exc
+
+    async def lookup(self, tenant_id: str, instance_ids: Sequence[str]) -> list[Adoptable]:
+        wanted = set(instance_ids)
+        return [
+            Adoptable(_member(i), i.autoscaling_group)
+            for i in await self._compute.describe_instances(tenant_id, [])
+            if i.instance_id in wanted and i.state is not InstanceState.TERMINATED
+        ]
+
+    async def join(
+        self,
+        tenant_id: str,
+        instance_id: str,
+        group_name: str | None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        try:
+            await self._compute.set_autoscaling_group(
+                tenant_id, instance_id, group_name, tuple(tags)
+            )
         except AndromedeError as exc:
             raise LaunchFailed(str(exc)) from exc
 

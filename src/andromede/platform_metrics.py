@@ -9,9 +9,10 @@ contexts, which do not import each other.
   on AWS); ``ApproximateNumberOfMessagesVisible`` and ``…NotVisible`` sampled each interval
   for the queues this gateway saw active in the last six hours (AWS reports a queue's
   metrics while it is active, six hours after its last use).
-- ``AWS/AutoScaling`` (dimension ``AutoScalingGroupName``): ``GroupDesiredCapacity``,
-  ``GroupInServiceInstances``, ``GroupMinSize`` and ``GroupMaxSize`` of the groups this
-  gateway's reconciler holds (so that two gateways do not both report one group).
+- ``AWS/AutoScaling`` (dimension ``AutoScalingGroupName``): the group metrics each group
+  collects (EnableMetricsCollection, decision 0182: none until it is asked, as on AWS) of
+  the groups this gateway's reconciler holds (so that two gateways do not both report one
+  group).
 
 ``AWS/EC2`` and ``AWS/EBS`` (the instances' CPU, network and disks, from the hosts' counters)
 are :mod:`andromede.instance_metrics`' (decision 0178); ``AWS/S3`` storage metrics need
@@ -143,12 +144,22 @@ class PlatformMetrics:
         for group in await self._scaling.store.groups(None):
             if self._owner is not None and group.claimed_by != self._owner:
                 continue
+            # Only the metrics the group collects (EnableMetricsCollection, decision 0182).
+            if not group.enabled_metrics:
+                continue
             members = await self._scaling.fleet.members(group.tenant_id, group.name)
+            standby = [m for m in members if m.instance_id in group.standby]
+            counted = [m for m in members if m.instance_id not in group.standby]
             dims = [("AutoScalingGroupName", group.name)]
-            for metric, value in (
-                ("GroupDesiredCapacity", group.desired_capacity),
-                ("GroupInServiceInstances", sum(m.state == "running" for m in members)),
-                ("GroupMinSize", group.min_size),
-                ("GroupMaxSize", group.max_size),
-            ):
-                self._sink.record(group.tenant_id, AUTOSCALING, metric, dims, float(value))
+            values = {
+                "GroupDesiredCapacity": group.desired_capacity,
+                "GroupInServiceInstances": sum(m.state == "running" for m in counted),
+                "GroupMinSize": group.min_size,
+                "GroupMaxSize": group.max_size,
+                "GroupPendingInstances": sum(m.state == "pending" for m in counted),
+                "GroupStandbyInstances": len(standby),
+                "GroupTerminatingInstances": sum(m.state == "shutting-down" for m in counted),
+                "GroupTotalInstances": len(members),
+            }
+            for metric in group.enabled_metrics:
+                self._sink.record(group.tenant_id, AUTOSCALING, metric, dims, float(values[metric]))

@@ -4,7 +4,9 @@ through the reconciler of the serving process, tags its instances ``aws:autoscal
 scales in, answers its activities, refuses a plain delete while it holds instances and goes
 with ForceDelete; on the way (decision 0159) a scheduled action grows it, a launch lifecycle
 hook holds the new instance until completed, and an instance refresh replaces both onto the
-template's next version; the aws CLI creates, describes and deletes a group."""
+template's next version; (decision 0182) a protected instance outlives a scale-in, a
+suspended Launch launches nothing, Standby and DetachInstances take an instance out; the aws
+CLI creates, describes and deletes a group."""
 
 from __future__ import annotations
 
@@ -115,6 +117,7 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
     assert sum(a["Description"].startswith("Launching") for a in activities) == 3
     assert sum(a["Description"].startswith("Terminating") for a in activities) == 2
     _hooks_schedules_and_refresh(ec2, scaling, template, image_id, members)
+    _protection_suspension_standby_detach(ec2, scaling, members)
     with pytest.raises(ClientError) as raised:
         scaling.delete_auto_scaling_group(AutoScalingGroupName="web")
     assert raised.value.response["Error"]["Code"] == "ResourceInUse"
@@ -190,6 +193,57 @@ def _hooks_schedules_and_refresh(
 
     _until(refreshed, "the instance refresh")
     assert sorted(i["InstanceType"] for i in members()) == ["t3.micro", "t3.micro"]
+
+
+def _protection_suspension_standby_detach(
+    ec2: Any, scaling: Any, members: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Decision 0182 on the group of two: the protected instance outlives a scale-in; with
+    Launch suspended nothing is launched until it is resumed; an instance in Standby is out
+    of the capacity; a detached one keeps running, no longer the group's."""
+    kept, _ = sorted(i["InstanceId"] for i in members())
+    scaling.set_instance_protection(
+        AutoScalingGroupName="web", InstanceIds=[kept], ProtectedFromScaleIn=True
+    )
+    scaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=1)
+    _until(lambda: [i["InstanceId"] for i in members()] == [kept], "the unprotected to go")
+    scaling.suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["Launch"])
+
+    def group() -> dict[str, Any]:
+        return dict(
+            scaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])[
+                "AutoScalingGroups"
+            ][0]
+        )
+
+    assert [p["ProcessName"] for p in group()["SuspendedProcesses"]] == ["Launch"]
+    scaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=2)
+    time.sleep(2.0)  # four reconciler rounds
+    assert len(members()) == 1
+    scaling.resume_processes(AutoScalingGroupName="web")
+    _until(lambda: len(members()) == 2, "the launch once resumed")
+    [fresh] = [i["InstanceId"] for i in members() if i["InstanceId"] != kept]
+    _until(lambda: {i["State"]["Name"] for i in members()} == {"running"}, "both running")
+    entered = scaling.enter_standby(
+        AutoScalingGroupName="web", InstanceIds=[fresh], ShouldDecrementDesiredCapacity=True
+    )["Activities"]
+    assert entered[0]["Description"] == f"Moving EC2 instance to Standby: {fresh}"
+    states = {i["InstanceId"]: i for i in group()["Instances"]}
+    assert states[fresh]["LifecycleState"] == "Standby"
+    assert states[kept]["ProtectedFromScaleIn"] is True
+    assert group()["DesiredCapacity"] == 1
+    scaling.exit_standby(AutoScalingGroupName="web", InstanceIds=[fresh])
+    assert group()["DesiredCapacity"] == 2
+    detached = scaling.detach_instances(
+        AutoScalingGroupName="web", InstanceIds=[fresh], ShouldDecrementDesiredCapacity=True
+    )["Activities"]
+    assert "was detached in response to a user request" in detached[0]["Cause"]
+    [alone] = [r for r in ec2.describe_instances(InstanceIds=[fresh])["Reservations"]]
+    instance = alone["Instances"][0]
+    assert instance["State"]["Name"] == "running"
+    assert "aws:autoscaling:groupName" not in {t["Key"] for t in instance.get("Tags", [])}
+    assert [i["InstanceId"] for i in members()] == [kept]
+    ec2.terminate_instances(InstanceIds=[fresh])
 
 
 def test_aws_cli_creates_describes_and_deletes_a_group(

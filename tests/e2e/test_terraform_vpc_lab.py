@@ -101,6 +101,11 @@ resource "aws_autoscaling_group" "pool" {
   max_size            = 2
   desired_capacity    = 1
   vpc_zone_identifier = [aws_subnet.data.id]
+  # Decision 0182: instance protection, a suspended process and the group's metrics.
+  protect_from_scale_in = true
+  suspended_processes   = ["AZRebalance"]
+  enabled_metrics       = ["GroupDesiredCapacity", "GroupInServiceInstances"]
+  metrics_granularity   = "1Minute"
   launch_template {
     id      = aws_launch_template.pool.id
     version = "$Latest"
@@ -585,7 +590,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     ``aws_route`` on each side's main table to it (decision 0139; the connection deleted by
     destroy), its DNS options set by an ``aws_vpc_peering_connection_options`` (0139's
     addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
-    0153), an ``aws_autoscaling_group`` of one instance over its own launch template with
+    0153), an ``aws_autoscaling_group`` of one instance over its own launch template (its
+    instances protected from scale-in, AZRebalance suspended, two metrics collected: decision
+    0182) with
     an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
     0159), an ``aws_vpc_endpoint`` to the object store routed in the private table by an
     ``aws_vpc_endpoint_route_table_association`` (decision 0160), an Interface
@@ -862,6 +869,13 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert pool["AutoScalingGroupARN"] == outputs["pool"]["arn"]
     [member] = pool["Instances"]
     assert member["LifecycleState"] == "InService"
+    # protect_from_scale_in, suspended_processes, enabled_metrics (decision 0182).
+    assert pool["NewInstancesProtectedFromScaleIn"] is True and member["ProtectedFromScaleIn"]
+    assert [p["ProcessName"] for p in pool["SuspendedProcesses"]] == ["AZRebalance"]
+    assert sorted(m["Metric"] for m in pool["EnabledMetrics"]) == [
+        "GroupDesiredCapacity",
+        "GroupInServiceInstances",
+    ]
     [reservation] = ec2.describe_instances(InstanceIds=[member["InstanceId"]])["Reservations"]
     launched = reservation["Instances"][0]
     assert launched["SubnetId"] == outputs["data_subnet_id"]

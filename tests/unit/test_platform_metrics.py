@@ -98,9 +98,17 @@ async def test_autoscaling_group_sizes_from_the_holding_gateway(world: World) ->
     await world.create_group(MinSize=1, MaxSize=4, DesiredCapacity=2)
     await world.converge("gw-1")
     metrics = MetricsService(MemoryMetricStore())
+    platform = PlatformMetrics(BufferedSink(metrics), scaling=world.service, owner="gw-1")
+    # Decision 0182: a group's metrics only once it collects them, as on AWS.
+    assert await platform.run_once() == 0
+    await world.root.call(
+        "EnableMetricsCollection",
+        AutoScalingGroupName="web",
+        Granularity="1Minute",
+        Metrics=["GroupDesiredCapacity", "GroupInServiceInstances", "GroupMinSize", "GroupMaxSize"],
+    )
     elsewhere = PlatformMetrics(BufferedSink(metrics), scaling=world.service, owner="gw-2")
     assert await elsewhere.run_once() == 0  # another gateway's group
-    platform = PlatformMetrics(BufferedSink(metrics), scaling=world.service, owner="gw-1")
     assert await platform.run_once() == 4
     dims = "AutoScalingGroupName=web"
     ns = "AWS/AutoScaling"

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from andromede.autoscaling.model import Member
 
-__all__ = ["Fleet", "LaunchFailed", "TemplateChoice"]
+__all__ = ["Adoptable", "Fleet", "LaunchFailed", "TemplateChoice"]
 
 
 class LaunchFailed(Exception):
@@ -24,6 +24,12 @@ class TemplateChoice:
     template_name: str
     # The version asked, resolved ("$Latest" and "$Default" to their numbers).
     number: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Adoptable:
+    member: Member
+    group_name: str | None
 
 
 class Fleet(Protocol):
@@ -50,3 +56,18 @@ class Fleet(Protocol):
         ...
 
     async def terminate(self, tenant_id: str, instance_ids: Sequence[str]) -> None: ...
+
+    async def lookup(self, tenant_id: str, instance_ids: Sequence[str]) -> list[Adoptable]:
+        """The account's instances named (unknown or terminated ones left out), each with
+        the group it belongs to (decision 0182: AttachInstances' checks)."""
+        ...
+
+    async def join(
+        self,
+        tenant_id: str,
+        instance_id: str,
+        group_name: str | None,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """The instance made the group's (tagged ``tags`` too), or, with None, no group's."""
+        ...

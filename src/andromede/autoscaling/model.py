@@ -81,6 +81,20 @@ class Group:
     # scaling started (others wait for it, as AWS's simple scaling does).
     policies: tuple[ScalingPolicy, ...] = ()
     cooldown_until: datetime | None = None
+    # Decision 0182: instance protection from scale-in (the group's default for the instances
+    # it launches, and the instances protected), the instances in Standby (and those whose
+    # ExitStandby has them Pending until they are counted again), the processes suspended
+    # (name, reason) and the group metrics collected.
+    new_instances_protected: bool = False
+    protected: tuple[str, ...] = ()
+    standby: tuple[str, ...] = ()
+    suspended: tuple[tuple[str, str], ...] = ()
+    enabled_metrics: tuple[str, ...] = ()
+    # Instances AttachInstances / DetachInstances are moving, written with the capacity's
+    # change before compute's tag moves: the reconciler counts the first and not the second
+    # meanwhile, so that it neither launches nor scales in for the moment between.
+    attaching: tuple[str, ...] = ()
+    detaching: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -94,11 +108,16 @@ class Group:
         data["refreshes"] = [plain(r) for r in self.refreshes]
         data["policies"] = [plain(p) for p in self.policies]
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
+        data["suspended"] = [list(pair) for pair in self.suspended]
         del data["revision"]
         return json.dumps(data, sort_keys=True)
 
     def waiting_on(self, instance_id: str) -> list[Waiting]:
         return [w for w in self.waiting if w.instance_id == instance_id]
+
+    def suspends(self, process: str) -> bool:
+        """Whether ``process`` (Launch, Terminate, HealthCheck…) is suspended."""
+        return any(name == process for name, _ in self.suspended)
 
     @property
     def active_refresh(self) -> Refresh | None:
@@ -120,6 +139,13 @@ class Group:
         data["waiting"] = tuple(revive(Waiting, w) for w in data.get("waiting", ()))
         data["refreshes"] = tuple(revive(Refresh, r) for r in data.get("refreshes", ()))
         data["policies"] = tuple(revive(ScalingPolicy, p) for p in data.get("policies", ()))
+        # Absent from the documents written before decision 0182: the defaults.
+        data["protected"] = tuple(data.get("protected", ()))
+        data["standby"] = tuple(data.get("standby", ()))
+        data["suspended"] = tuple((n, r) for n, r in data.get("suspended", ()))
+        data["enabled_metrics"] = tuple(data.get("enabled_metrics", ()))
+        data["attaching"] = tuple(data.get("attaching", ()))
+        data["detaching"] = tuple(data.get("detaching", ()))
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

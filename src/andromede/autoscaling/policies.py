@@ -481,6 +481,8 @@ async def invoke(
     policy = next((p for p in group.policies if p.policy_id == found.group("id")), None)
     if policy is None:
         return False
+    if group.suspends("AlarmNotification"):
+        return True  # decision 0182: the alarm's action is taken and dropped, as on AWS
     # Done even when the cooldown, a step or the bounds left the capacity as it was.
     await execute_policy(
         service,

@@ -12,6 +12,9 @@ group's name to its desired capacity:
   billing-hour steps);
 - a group marked for deletion (ForceDelete) has all of its instances terminated, then goes;
 - a failed launch is retried after a backoff (10 s, doubling up to 5 minutes);
+- (decision 0182) instances protected from scale-in are never chosen to scale in; Standby
+  instances are not counted nor replaced; a suspended process (Launch, Terminate,
+  HealthCheck, ReplaceUnhealthy, ScheduledActions, InstanceRefresh) is not done;
 - (decision 0159) due scheduled actions fire first; lifecycle hooks hold a launched instance
   in Pending:Wait and a leaving one in Terminating:Wait until their actions complete or time
   out; an active instance refresh retires its next batch when the group is back in shape.
@@ -103,38 +106,79 @@ class Reconciler:
         if group.deleting:
             await self._drain(group)
             return
-        # Scheduled actions first: the sizes they set are the ones converged to.
-        group = await schedules.fire_due(service, group)
+        # Scheduled actions first: the sizes they set are the ones converged to (decision
+        # 0182: while ScheduledActions is suspended, those due are skipped, as on AWS).
+        if group.suspends("ScheduledActions"):
+            group = await schedules.skip_due(service, group)
+        else:
+            group = await schedules.fire_due(service, group)
         members = await service.fleet.members(group.tenant_id, group.name)
+        group = await self._forget_gone(group, members)
         now = iso(service.clock())
         group, gone = await self._lifecycle(group, members)
         members = [m for m in members if m.instance_id not in gone]
         leaving = {w.instance_id for w in group.waiting if w.transition == HOOK_TERMINATING}
-        staying = [m for m in members if m.instance_id not in leaving]
+        # Standby instances are neither counted, replaced, refreshed nor scaled in (0182).
+        counted = [m for m in members if m.instance_id not in group.standby]
+        staying = [m for m in counted if m.instance_id not in leaving]
+        # Unhealthy instances are replaced unless HealthCheck, ReplaceUnhealthy or Terminate
+        # is suspended; then they stay, counted in the capacity, as on AWS.
+        replacing = not any(
+            group.suspends(p) for p in ("HealthCheck", "ReplaceUnhealthy", "Terminate")
+        )
         unhealthy = [m for m in staying if m.state in ("stopping", "stopped")]
-        if unhealthy:
+        if unhealthy and replacing:
             group = await self._retire(
                 group,
                 unhealthy,
                 f"At {now} an instance was taken out of service in response to an EC2 "
                 "instance status check failure.",
             )
-        if await self._refresh(group, members):
+        if not group.suspends("InstanceRefresh") and await self._refresh(group, counted):
             return  # the batch retired: the next rounds launch its replacements
-        alive = [m for m in staying if m.alive]
-        if len(alive) < group.desired_capacity:
+        alive = [
+            m
+            for m in staying
+            if (m.alive or (not replacing and m in unhealthy))
+            and m.instance_id not in group.detaching
+        ]
+        # Being attached: counted already, whether or not compute has tagged it yet.
+        present = {m.instance_id for m in members}
+        count = len(alive) + sum(i not in present for i in group.attaching)
+        if count < group.desired_capacity:
             waiting = self._backoff.get((group.tenant_id, group.name))
+            if group.suspends("Launch"):
+                return
             if waiting is None or waiting[0] <= service.clock():
-                await self._launch(group, alive, group.desired_capacity - len(alive))
-        elif len(alive) > group.desired_capacity:
-            extra = sorted(alive, key=_termination_order)[: len(alive) - group.desired_capacity]
+                await self._launch(group, alive, group.desired_capacity - count)
+        elif count > group.desired_capacity and not group.suspends("Terminate"):
+            # Instances protected from scale-in are never chosen (decision 0182): when only
+            # they are left, the group stays above its desired capacity, as on AWS.
+            kept = {*group.protected, *group.attaching}
+            free = [m for m in alive if m.instance_id not in kept]
+            extra = sorted(free, key=_termination_order)[: count - group.desired_capacity]
             await self._retire(
                 group,
                 extra,
                 f"At {now} an instance was taken out of service in response to a difference "
-                f"between desired and actual capacity, shrinking the capacity from {len(alive)} "
+                f"between desired and actual capacity, shrinking the capacity from {count} "
                 f"to {group.desired_capacity}.",
             )
+
+    async def _forget_gone(self, group: Group, members: list[Member]) -> Group:
+        """Protection and Standby of instances no longer the group's are dropped."""
+        if not group.protected and not group.standby:
+            return group
+        present = {m.instance_id for m in members}
+
+        def tidy(g: Group) -> Group | None:
+            protected = tuple(i for i in g.protected if i in present)
+            standby = tuple(i for i in g.standby if i in present)
+            if (protected, standby) == (g.protected, g.standby):
+                return None
+            return replace(g, protected=protected, standby=standby)
+
+        return await self.service.mutate(group.tenant_id, group.name, tidy)
 
     async def _drain(self, group: Group) -> None:
         """ForceDelete: every instance terminated (outstanding lifecycle actions dropped, as
@@ -280,6 +324,12 @@ class Reconciler:
                 return
             self._backoff.pop((group.tenant_id, group.name), None)
             held[subnet] += 1
+            if group.new_instances_protected:
+
+                def protect(g: Group, launched: str = member.instance_id) -> Group:
+                    return replace(g, protected=tuple(sorted({*g.protected, launched})))
+
+                group = await service.mutate(group.tenant_id, group.name, protect)
             if any(h.transition == HOOK_LAUNCHING for h in group.hooks):
                 group = await service.hold(
                     group.tenant_id, group.name, [member.instance_id], HOOK_LAUNCHING

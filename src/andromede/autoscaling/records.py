@@ -92,6 +92,10 @@ class Refresh:
     replaced: tuple[str, ...] = ()
     end_time: datetime | None = None
     status_reason: str = ""
+    # Decision 0182: ScaleInProtectedInstances "Refresh" (replaced) or "Ignore" (left out);
+    # StandbyInstances "Ignore" (always left out).
+    protected_instances: str = "Refresh"
+    standby_instances: str = "Ignore"
 
     @property
     def percentage(self) -> int:

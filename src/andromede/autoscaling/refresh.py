@@ -4,7 +4,9 @@ resolved now), CancelInstanceRefresh stops it; :func:`next_batch` is the reconci
 while every instance in service is warm (running for InstanceWarmup seconds) and the group
 is at its capacity, it takes the next batch, as many as keep MinHealthyPercentage of the
 desired capacity in service (one at least), oldest first; the reconciler retires them
-(lifecycle hooks included) and launches their replacements from the current template."""
+(lifecycle hooks included) and launches their replacements from the current template.
+Instances protected from scale-in are replaced unless ScaleInProtectedInstances is
+"Ignore"; Standby ones are left out (StandbyInstances "Ignore"), decision 0182."""
 
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ class RefreshSpec:
     min_healthy_percentage: int = 90
     instance_warmup: int | None = None
     skip_matching: bool = False
+    # Decision 0182: what becomes of instances protected from scale-in and in Standby.
+    protected_instances: str = "Refresh"
+    standby_instances: str = "Ignore"
 
 
 async def start(
@@ -41,11 +46,28 @@ async def start(
 ) -> Refresh:
     if not 0 <= spec.min_healthy_percentage <= 100:
         raise ScalingValidationError("MinHealthyPercentage must be between 0 and 100")
+    if spec.protected_instances not in ("Refresh", "Ignore"):
+        raise ScalingValidationError(
+            "ScaleInProtectedInstances must be Refresh or Ignore here (Wait is not supported, "
+            "decision 0182)"
+        )
+    if spec.standby_instances != "Ignore":
+        raise ScalingValidationError(
+            "StandbyInstances must be Ignore here (Terminate and Wait are not supported, "
+            "decision 0182)"
+        )
     group = await service.group(tenant_id, group_name)
     choice = await service.fleet.template(
         tenant_id, group.template_id, None, group.template_version
     )
-    members = [m for m in await service.fleet.members(tenant_id, group_name) if m.alive]
+    left_out = set(group.standby)
+    if spec.protected_instances == "Ignore":
+        left_out.update(group.protected)
+    members = [
+        m
+        for m in await service.fleet.members(tenant_id, group_name)
+        if m.alive and m.instance_id not in left_out
+    ]
     if spec.skip_matching:
         members = [
             m
@@ -61,6 +83,8 @@ async def start(
         instance_warmup=group.health_check_grace_period if warmup is None else warmup,
         skip_matching=spec.skip_matching,
         to_replace=tuple(sorted(m.instance_id for m in members)),
+        protected_instances=spec.protected_instances,
+        standby_instances=spec.standby_instances,
     )
 
     def change(current: Group) -> Group:

@@ -17,7 +17,14 @@ from andromede.autoscaling.model import ActivityStatus, Group
 from andromede.autoscaling.records import ScheduledAction
 from andromede.autoscaling.service import AutoScalingService, iso
 
-__all__ = ["ActionSpec", "delete_actions", "fire_due", "put_action", "scheduled_action_arn"]
+__all__ = [
+    "ActionSpec",
+    "delete_actions",
+    "fire_due",
+    "put_action",
+    "scheduled_action_arn",
+    "skip_due",
+]
 
 _MAX_NAME = 255
 
@@ -214,3 +221,26 @@ async def fire_due(service: AutoScalingService, group: Group) -> Group:
             group, f"Executing scheduled action {action.name}", cause, status, started, message
         )
     return group
+
+
+async def skip_due(service: AutoScalingService, group: Group) -> Group:
+    """ScheduledActions suspended (decision 0182): the actions due are moved to their next
+    firing (or removed when spent) without running, as AWS skips the actions whose time
+    passed during the suspension."""
+    now = service.clock()
+    if not any(a.next_time <= now for a in group.scheduled_actions):
+        return group
+
+    def change(current: Group) -> Group | None:
+        kept: list[ScheduledAction] = []
+        for action in current.scheduled_actions:
+            if action.next_time > now:
+                kept.append(action)
+            elif (following := _after(action, now)) is not None:
+                kept.append(following)
+        actions = tuple(sorted(kept, key=_order))
+        if actions == current.scheduled_actions:
+            return None
+        return replace(current, scheduled_actions=actions)
+
+    return await service.mutate(group.tenant_id, group.name, change)

@@ -62,6 +62,7 @@ class GroupSpec:
     default_cooldown: int = 300
     health_check_type: str = "EC2"
     health_check_grace_period: int = 0
+    new_instances_protected: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class GroupUpdate:
     default_cooldown: int | None = None
     health_check_type: str | None = None
     health_check_grace_period: int | None = None
+    new_instances_protected: bool | None = None
 
 
 def _check_sizes(limits: ScalingLimits, low: int, high: int, desired: int) -> None:
@@ -169,6 +171,7 @@ class AutoScalingService:
             default_cooldown=spec.default_cooldown,
             health_check_type=spec.health_check_type,
             health_check_grace_period=spec.health_check_grace_period,
+            new_instances_protected=spec.new_instances_protected,
         )
         if not await self.store.insert(group):
             raise AlreadyExists(f"AutoScalingGroup by this name already exists - {spec.name}")
@@ -227,6 +230,8 @@ class AutoScalingService:
                 changed = replace(
                     changed, health_check_grace_period=update.health_check_grace_period
                 )
+            if update.new_instances_protected is not None:
+                changed = replace(changed, new_instances_protected=update.new_instances_protected)
             if await self.store.change(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")

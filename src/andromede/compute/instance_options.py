@@ -22,7 +22,7 @@ from andromede.compute.errors import (
     Unsupported,
 )
 from andromede.compute.metadata_defaults import MetadataDefaults
-from andromede.compute.model import Instance, InstanceState, MetadataOptions
+from andromede.compute.model import Instance, InstanceState, MetadataOptions, Tags, merge_tags
 from andromede.compute.service_core import ServiceCore
 
 __all__ = [
@@ -135,6 +135,21 @@ class InstanceOptionsMixin(ServiceCore):
                     instance.disable_api_stop if disable_api_stop is None else disable_api_stop
                 ),
                 shutdown_behavior=shutdown_behavior or instance.shutdown_behavior,
+            )
+            if await self.store.replace(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise IncorrectState(f"{instance_id} changed concurrently; retry")
+
+    async def set_autoscaling_group(
+        self, tenant_id: str, instance_id: str, group: str | None, tags: Tags = ()
+    ) -> Instance:
+        """Auto Scaling's AttachInstances (``group`` named, ``tags`` the group's propagated
+        ones set) and DetachInstances (None: its ``aws:autoscaling:groupName`` goes, the
+        tags stay, as on AWS), decision 0182."""
+        for _ in range(10):
+            instance = await self._live_instance(tenant_id, instance_id)
+            changed = replace(
+                instance, autoscaling_group=group, tags=merge_tags(instance.tags, tags)
             )
             if await self.store.replace(changed):
                 return replace(changed, revision=changed.revision + 1)

@@ -8,7 +8,9 @@ DeleteAutoScalingGroup, SetDesiredCapacity, DescribeAutoScalingInstances,
 TerminateInstanceInAutoScalingGroup, DescribeScalingActivities; scheduled actions, lifecycle
 hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
 ``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``; scaling policies
-(decision 0177) in ``autoscaling_policies``. A parameter of a
+(decision 0177) in ``autoscaling_policies``; instance protection, standby, attach/detach,
+suspended processes and metrics collection (decision 0182) in ``autoscaling_controls``. A
+parameter of a
 feature not here (launch configurations, mixed instances, load balancers…) is refused with
 ``ValidationError`` rather than ignored.
 """
@@ -18,19 +20,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from andromede.autoscaling.model import Activity, Group, GroupTag, Member, group_arn
+from andromede.autoscaling.model import Group, GroupTag, Member, group_arn
 from andromede.autoscaling.policies import PolicyAlarms
 from andromede.autoscaling.records import HOOK_LAUNCHING
 from andromede.autoscaling.service import AutoScalingService, GroupSpec, GroupUpdate
 from andromede.http.xml import XmlWriter
 from andromede.iamapi import (
+    autoscaling_controls,
     autoscaling_hooks,
     autoscaling_policies,
     autoscaling_refresh,
     autoscaling_schedules,
     autoscaling_tags,
 )
-from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled
+from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
 from andromede.iamapi.autoscaling_wire import page as paged
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
@@ -41,6 +44,7 @@ NAMESPACE: Final = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
 ACTIONS: Final = (
     "BatchDeleteScheduledAction",
     "BatchPutScheduledUpdateGroupAction",
+    "AttachInstances",
     "CancelInstanceRefresh",
     "CompleteLifecycleAction",
     "CreateAutoScalingGroup",
@@ -59,15 +63,24 @@ ACTIONS: Final = (
     "DescribeMetricCollectionTypes",
     "DescribePolicies",
     "DescribeScalingActivities",
+    "DescribeScalingProcessTypes",
     "DescribeScheduledActions",
     "DescribeTags",
+    "DetachInstances",
+    "DisableMetricsCollection",
+    "EnableMetricsCollection",
+    "EnterStandby",
     "ExecutePolicy",
+    "ExitStandby",
     "PutLifecycleHook",
     "PutScalingPolicy",
     "PutScheduledUpdateGroupAction",
     "RecordLifecycleActionHeartbeat",
+    "ResumeProcesses",
     "SetDesiredCapacity",
+    "SetInstanceProtection",
     "StartInstanceRefresh",
+    "SuspendProcesses",
     "TerminateInstanceInAutoScalingGroup",
     "UpdateAutoScalingGroup",
 )
@@ -85,6 +98,7 @@ _NAMED_GROUP: Final = (
     "StartInstanceRefresh",
     "CancelInstanceRefresh",
     "PutScalingPolicy",
+    *autoscaling_controls.NAMED_GROUP,
 )
 Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
@@ -100,6 +114,7 @@ _GROUP_PARAMS: Final = (
     "HealthCheckType",
     "HealthCheckGracePeriod",
     "VPCZoneIdentifier",
+    "NewInstancesProtectedFromScaleIn",
 )
 
 
@@ -139,6 +154,9 @@ def _lifecycle(group: Group, member: Member) -> tuple[str, str]:
     """AWS's LifecycleState and HealthStatus of an instance in its state, lifecycle actions
     included (decision 0159)."""
     waiting = group.waiting_on(member.instance_id)
+    if member.instance_id in group.standby and not waiting:  # decision 0182
+        healthy = member.state in ("pending", "running")
+        return "Standby", "Healthy" if healthy else "Unhealthy"
     if waiting:
         launching = all(w.transition == HOOK_LAUNCHING for w in waiting)
         phase = "Pending" if launching else "Terminating"
@@ -175,7 +193,8 @@ def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: b
     xml.element("LaunchTemplateName", group.template_name)
     xml.element("Version", str(member.template_version or group.template_version))
     xml.close("LaunchTemplate")
-    xml.element("ProtectedFromScaleIn", "false")
+    protected = member.instance_id in group.protected
+    xml.element("ProtectedFromScaleIn", "true" if protected else "false")
 
 
 def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member]) -> None:
@@ -206,9 +225,19 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.close("Instances")
     xml.element("CreatedTime", iso8601(group.created_at))
     xml.open("SuspendedProcesses")
+    for process, reason in group.suspended:
+        xml.open("member")
+        xml.element("ProcessName", process)
+        xml.element("SuspensionReason", reason)
+        xml.close("member")
     xml.close("SuspendedProcesses")
     xml.element("VPCZoneIdentifier", ",".join(group.subnets))
     xml.open("EnabledMetrics")
+    for metric in group.enabled_metrics:
+        xml.open("member")
+        xml.element("Metric", metric)
+        xml.element("Granularity", "1Minute")
+        xml.close("member")
     xml.close("EnabledMetrics")
     if group.deleting:
         xml.element("Status", "Delete in progress")
@@ -225,21 +254,9 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.open("TerminationPolicies")
     xml.element("member", "Default")
     xml.close("TerminationPolicies")
-    xml.element("NewInstancesProtectedFromScaleIn", "false")
-
-
-def _write_activity(xml: XmlWriter, activity: Activity) -> None:
-    xml.element("ActivityId", activity.activity_id)
-    xml.element("AutoScalingGroupName", activity.group_name)
-    xml.element("Description", activity.description)
-    xml.element("Cause", activity.cause)
-    xml.element("StartTime", iso8601(activity.start_time))
-    xml.element("EndTime", iso8601(activity.end_time))
-    xml.element("StatusCode", activity.status_code)
-    if activity.status_message:
-        xml.element("StatusMessage", activity.status_message)
-    xml.element("Progress", activity.progress)
-    xml.element("Details", activity.details)
+    xml.element(
+        "NewInstancesProtectedFromScaleIn", "true" if group.new_instances_protected else "false"
+    )
 
 
 def _filters(call: Call) -> list[tuple[str, list[str]]]:
@@ -292,6 +309,7 @@ def autoscaling_spec(
             health_check_grace_period=call.integer(
                 "HealthCheckGracePeriod", minimum=0, maximum=86400, default=0
             ),
+            new_instances_protected=call.boolean("NewInstancesProtectedFromScaleIn", default=False),
         )
         await guarded(service.create_group(call.tenant_id, spec))
 
@@ -314,6 +332,11 @@ def autoscaling_spec(
             health_check_grace_period=(
                 call.integer("HealthCheckGracePeriod", minimum=0, maximum=86400, default=0)
                 if call.get("HealthCheckGracePeriod") is not None
+                else None
+            ),
+            new_instances_protected=(
+                call.boolean("NewInstancesProtectedFromScaleIn", default=False)
+                if call.get("NewInstancesProtectedFromScaleIn") is not None
                 else None
             ),
         )
@@ -388,7 +411,7 @@ def autoscaling_spec(
             )
         )
         call.result.open("Activity")
-        _write_activity(call.result, activity)
+        write_activity(call.result, activity)
         call.result.close("Activity")
 
     async def describe_activities(call: Call) -> None:
@@ -404,7 +427,7 @@ def autoscaling_spec(
         xml.open("Activities")
         for _, activity in page:
             xml.open("member")
-            _write_activity(xml, activity)
+            write_activity(xml, activity)
             xml.close("member")
         xml.close("Activities")
         if token is not None:
@@ -426,7 +449,13 @@ def autoscaling_spec(
         "UpdateAutoScalingGroup": (update_group, True, False),
     }
     # Decision 0159's calls, each module's.
-    for more in (autoscaling_schedules, autoscaling_hooks, autoscaling_refresh, autoscaling_tags):
+    for more in (
+        autoscaling_schedules,
+        autoscaling_hooks,
+        autoscaling_refresh,
+        autoscaling_tags,
+        autoscaling_controls,
+    ):
         handlers.update(more.handlers(service, region))
     handlers.update(autoscaling_policies.handlers(service, region, alarms))
     resources = {

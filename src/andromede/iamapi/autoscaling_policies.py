@@ -9,6 +9,7 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
+from andromede.autoscaling.controls import METRICS
 from andromede.autoscaling.model import Group
 from andromede.autoscaling.policies import (
     ADJUSTMENT_TYPES,
@@ -42,15 +43,7 @@ _PARAMS: Final = (
     "EstimatedInstanceWarmup",
     "Enabled",
 )
-_METRICS: Final = (
-    "GroupMinSize",
-    "GroupMaxSize",
-    "GroupDesiredCapacity",
-    "GroupInServiceInstances",
-    "GroupPendingInstances",
-    "GroupTerminatingInstances",
-    "GroupTotalInstances",
-)
+_METRICS: Final = METRICS  # decision 0182 collects them
 _MAX: Final = 1_000_000
 
 

@@ -21,6 +21,8 @@ _START_FIELDS = (
     "Preferences.MinHealthyPercentage",
     "Preferences.InstanceWarmup",
     "Preferences.SkipMatching",
+    "Preferences.ScaleInProtectedInstances",
+    "Preferences.StandbyInstances",
 )
 
 
@@ -44,6 +46,8 @@ def handlers(
                 else call.integer("Preferences.InstanceWarmup", minimum=0, maximum=86400, default=0)
             ),
             skip_matching=call.boolean("Preferences.SkipMatching", default=False),
+            protected_instances=call.get("Preferences.ScaleInProtectedInstances") or "Refresh",
+            standby_instances=call.get("Preferences.StandbyInstances") or "Ignore",
         )
         group = call.required("AutoScalingGroupName")
         refresh = await guarded(start(service, call.tenant_id, group, spec))
@@ -94,4 +98,6 @@ def _write(call: Call, group_name: str, refresh: Refresh) -> None:
     xml.element("MinHealthyPercentage", refresh.min_healthy_percentage)
     xml.element("InstanceWarmup", refresh.instance_warmup)
     xml.element("SkipMatching", "true" if refresh.skip_matching else "false")
+    xml.element("ScaleInProtectedInstances", refresh.protected_instances)
+    xml.element("StandbyInstances", refresh.standby_instances)
     xml.close("Preferences")

@@ -16,14 +16,15 @@ from andromede.autoscaling.errors import (
     RefreshInProgress,
     ResourceInUse,
 )
+from andromede.autoscaling.model import Activity
+from andromede.http.xml import XmlWriter
 from andromede.iamapi.errors import QueryError
-from andromede.iamapi.protocol import Call
+from andromede.iamapi.protocol import Call, iso8601
 
-__all__ = ["guarded", "page", "refuse_unhandled", "wire_error"]
+__all__ = ["guarded", "page", "refuse_unhandled", "wire_error", "write_activity"]
 
 # Parameters tools send with their defaults, which mean what this increment does anyway.
 _HARMLESS: Final = {
-    "NewInstancesProtectedFromScaleIn": "false",
     "CapacityRebalance": "false",
     "TerminationPolicies.member.1": "Default",
 }
@@ -82,3 +83,17 @@ def page(call: Call, items: list[_T], key: Callable[[_T], str]) -> tuple[list[_T
     if not more:
         return page, None
     return page, base64.urlsafe_b64encode(f"{_PAGE_MARK}{key(page[-1])}".encode()).decode()
+
+
+def write_activity(xml: XmlWriter, activity: Activity) -> None:
+    xml.element("ActivityId", activity.activity_id)
+    xml.element("AutoScalingGroupName", activity.group_name)
+    xml.element("Description", activity.description)
+    xml.element("Cause", activity.cause)
+    xml.element("StartTime", iso8601(activity.start_time))
+    xml.element("EndTime", iso8601(activity.end_time))
+    xml.element("StatusCode", activity.status_code)
+    if activity.status_message:
+        xml.element("StatusMessage", activity.status_message)
+    xml.element("Progress", activity.progress)
+    xml.element("Details", activity.details)
