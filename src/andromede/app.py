@@ -61,6 +61,7 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.logconfig import configure_logging
+from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.sink import BufferedSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
@@ -82,6 +83,7 @@ from andromede.storage.replication_queue_sql import SqlReplicationQueue
 from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
+from andromede.storage_metrics import StorageMetrics
 from andromede.vpc_endpoint_front import EndpointGate, attestation_key
 from andromede.wiring.audit import (
     audit_key_files,
@@ -125,6 +127,7 @@ from andromede.wiring.metrics import (
     metrics_rollup,
     metrics_service,
     platform_metrics_upkeep,
+    storage_metrics_upkeep,
 )
 from andromede.wiring.operator_cli import (
     open_billing,
@@ -590,6 +593,21 @@ class Application:
                 instance_metrics_upkeep(settings, compute, metrics_sink), name="instance-metrics"
             ),
             asyncio.create_task(alarm_upkeep(settings, alarms), name="alarms"),
+            # The buckets' daily AWS/S3 storage metrics, by one gateway a day (decision 0181).
+            asyncio.create_task(
+                storage_metrics_upkeep(
+                    settings,
+                    StorageMetrics(
+                        objects,
+                        metrics,
+                        SqlMetricRuns(db),
+                        holder=reconciler.owner,
+                        hour=settings.s3_storage_metrics_hour,
+                        interval=settings.s3_storage_metrics_interval,
+                    ),
+                ),
+                name="s3-storage-metrics",
+            ),
         ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
         # Their pass gathers the hosts' network meters too (decision 0176).
