@@ -231,7 +231,7 @@ class SqlBucketsMixin:
         # written into the statement, not bound: PostgreSQL would otherwise settle on one
         # generic plan for every bucket after five runs, a whole-table scan once the first
         # buckets read were large (24 ms instead of 0.04 for a one-object bucket, measured).
-        bucket = sa.bindparam("bucket", name, literal_execute=True)
+        bucket: sa.BindParameter[str] = sa.bindparam("bucket", name, literal_execute=True)
         versions, uploads, parts = tables.object_versions, tables.multipart_uploads, tables.parts
         sources = (
             sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_O.c.size), 0)).where(
