@@ -7,7 +7,9 @@ queue owner's account after sends and receives (the sampler runs every half seco
 instance's ``AWS/EC2`` and ``AWS/EBS`` metrics from the memory host's figures, once boto3's
 MonitorInstances switched it to 1-minute periods (decision 0178: gathered every second here).
 Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its step policy
-scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second)."""
+scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second).
+Decision 0181: a bucket's daily ``BucketSizeBytes`` and ``NumberOfObjects`` read back with
+boto3 at a one-day period (the daily job runs every second here)."""
 
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "ANDROMEDE_HYPERVISOR": "memory",
         "ANDROMEDE_MEMORY_HYPERVISOR_VCPUS": "8",
         "ANDROMEDE_MEMORY_HYPERVISOR_MEMORY_MIB": "8192",
+        # Decision 0181: the daily AWS/S3 storage metrics every second, into today's point.
+        "ANDROMEDE_S3_STORAGE_METRICS_INTERVAL": "1",
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -328,6 +332,42 @@ def test_an_instances_metrics_with_detailed_monitoring(
     theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
     assert theirs.list_metrics(Namespace="AWS/EC2")["Metrics"] == []
     ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def test_a_buckets_daily_storage_metrics(server: ServerProcess) -> None:
+    s3, cw = client(server, "s3"), client(server, "cloudwatch")
+    s3.create_bucket(Bucket="measured")
+    s3.put_object(Bucket="measured", Key="a", Body=b"x" * 5)
+    s3.put_object(Bucket="measured", Key="b/c", Body=b"y" * 11)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def daily(name: str, storage: str) -> list[dict[str, Any]]:
+        points: list[dict[str, Any]] = cw.get_metric_statistics(
+            Namespace="AWS/S3",
+            MetricName=name,
+            Dimensions=[
+                {"Name": "BucketName", "Value": "measured"},
+                {"Name": "StorageType", "Value": storage},
+            ],
+            StartTime=today - timedelta(days=1),
+            EndTime=today + timedelta(days=1),
+            Period=86400,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        return points
+
+    # Runs before the puts saw fewer objects; the latest run sees both (Maximum).
+    _until(
+        lambda: [p["Maximum"] for p in daily("BucketSizeBytes", "StandardStorage")] == [16.0],
+        "BucketSizeBytes",
+    )
+    [size] = daily("BucketSizeBytes", "StandardStorage")
+    assert (size["Timestamp"], size["Unit"]) == (today, "Bytes")
+    [count] = _until(lambda: daily("NumberOfObjects", "AllStorageTypes"), "NumberOfObjects")
+    assert (count["Maximum"], count["Unit"]) == (2.0, "Count")
+    other = new_tenant(server, "cws3")
+    theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
+    assert theirs.list_metrics(Namespace="AWS/S3")["Metrics"] == []
 
 
 def _until(check: Any, what: str, timeout: float = 15.0) -> Any:
