@@ -68,7 +68,12 @@ from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.notifications.store_sql_archive import SqlArchiveStore
 from andromede.notifications.store_sql_subscriptions import SqlSubscriptionStore
 from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, root_key_provider
-from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
+from andromede.platform_metrics import (
+    MeteredQueueStore,
+    PlatformMetrics,
+    QueueActivity,
+    nat_gateway_metrics,
+)
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp
 from andromede.settings import Settings, load_settings
@@ -611,8 +616,13 @@ class Application:
         ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
         # Their pass gathers the hosts' network meters too (decision 0176).
+        # And (decision 0181) each NAT gateway's AWS/NATGateway metrics.
         flow_logs = FlowLogDelivery(
-            compute, objects, settings.region, meter=traffic_meter(billing, settings.region)
+            compute,
+            objects,
+            settings.region,
+            meter=traffic_meter(billing, settings.region),
+            gateway_metrics=nat_gateway_metrics(metrics_sink),
         )
         background.append(
             asyncio.create_task(

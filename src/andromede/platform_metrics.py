@@ -13,30 +13,57 @@ contexts, which do not import each other.
   ``GroupInServiceInstances``, ``GroupMinSize`` and ``GroupMaxSize`` of the groups this
   gateway's reconciler holds (so that two gateways do not both report one group).
 
+- ``AWS/NATGateway`` (dimension ``NatGatewayId``, decision 0181): ``BytesOutToDestination``
+  and ``BytesInFromSource`` (what the gateway sent on: the same bytes, as its router counts
+  them once translated), ``BytesInFromDestination`` and ``BytesOutToSource`` (the replies),
+  from the hosts' meters each flow-log pass (:func:`nat_gateway_metrics`).
+
 ``AWS/EC2`` and ``AWS/EBS`` (the instances' CPU, network and disks, from the hosts' counters)
-are :mod:`andromede.instance_metrics`' (decision 0178); ``AWS/S3`` storage metrics need
-per-bucket figures the billing sampler does not keep (decision 0172).
+are :mod:`andromede.instance_metrics`' (decision 0178); ``AWS/S3`` storage metrics
+:mod:`andromede.storage_metrics`' (decision 0181).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.autoscaling.service import AutoScalingService
+from andromede.compute.traffic import GatewayBytes
 from andromede.db.database import Database
 from andromede.metrics.sink import BufferedSink, MetricsSink
 from andromede.queues.store import ReceivedMessage, StoredMessage
 from andromede.queues.store_sql import SqlQueueStore
 
-__all__ = ["MeteredQueueStore", "PlatformMetrics", "QueueActivity"]
+__all__ = ["MeteredQueueStore", "PlatformMetrics", "QueueActivity", "nat_gateway_metrics"]
 
 SQS: Final = "AWS/SQS"
 AUTOSCALING: Final = "AWS/AutoScaling"
+NATGATEWAY: Final = "AWS/NATGateway"
 # AWS reports a queue's metrics for six hours after it was last active.
 _ACTIVE_FOR: Final = 6 * 3600.0
+
+
+def nat_gateway_metrics(
+    sink: MetricsSink,
+) -> Callable[[Mapping[tuple[str, str], GatewayBytes]], None]:
+    """What the flow-log pass calls with each NAT gateway's bytes of the pass, per (tenant,
+    gateway id): its four byte metrics, into the current minute."""
+
+    def record(found: Mapping[tuple[str, str], GatewayBytes]) -> None:
+        for (tenant_id, gateway_id), moved in sorted(found.items()):
+            dims = [("NatGatewayId", gateway_id)]
+            for metric, value in (
+                ("BytesOutToDestination", moved.out),
+                ("BytesInFromSource", moved.out),
+                ("BytesInFromDestination", moved.back),
+                ("BytesOutToSource", moved.back),
+            ):
+                sink.record(tenant_id, NATGATEWAY, metric, dims, float(value), "Bytes")
+
+    return record
 
 
 class QueueActivity:

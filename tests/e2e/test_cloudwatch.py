@@ -269,7 +269,11 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
         return points[0][statistic] if points else None
 
     deadline = time.monotonic() + 10
-    while total("NumberOfMessagesSent", "Sum") != 3.0 and time.monotonic() < deadline:
+    # The sends and the receive may be written by two flushes of the sink: both awaited.
+    while (
+        total("NumberOfMessagesSent", "Sum"),
+        total("NumberOfMessagesReceived", "Sum"),
+    ) != (3.0, 1.0) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert total("NumberOfMessagesSent", "Sum") == 3.0
     assert total("NumberOfMessagesReceived", "Sum") == 1.0
