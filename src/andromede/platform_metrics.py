@@ -3,12 +3,14 @@ groups report into the ``AWS/SQS`` and ``AWS/AutoScaling`` namespaces of the acc
 belong to, through a :class:`~andromede.metrics.sink.MetricsSink`. An adapter between bounded
 contexts, which do not import each other.
 
-- ``AWS/SQS`` (dimension ``QueueName``): ``NumberOfMessagesSent`` and
-  ``NumberOfMessagesReceived`` counted as the queue store takes and hands out messages
-  (:class:`MeteredQueueStore`: S3 events and SNS deliveries into a queue count as sends, as
-  on AWS); ``ApproximateNumberOfMessagesVisible`` and ``…NotVisible`` sampled each interval
-  for the queues this gateway saw active in the last six hours (AWS reports a queue's
-  metrics while it is active, six hours after its last use).
+- ``AWS/SQS`` (dimension ``QueueName``): ``NumberOfMessagesSent``,
+  ``NumberOfMessagesReceived`` and (decision 0181) ``NumberOfMessagesDeleted`` counted as the
+  queue store takes, hands out and deletes messages (:class:`MeteredQueueStore`: S3 events
+  and SNS deliveries into a queue count as sends, as on AWS);
+  ``ApproximateNumberOfMessagesVisible``, ``…NotVisible``, ``…Delayed`` and (0181)
+  ``ApproximateAgeOfOldestMessage`` sampled each interval for the queues this gateway saw
+  active in the last six hours (AWS reports a queue's metrics while it is active, six hours
+  after its last use).
 - ``AWS/AutoScaling`` (dimension ``AutoScalingGroupName``): ``GroupDesiredCapacity``,
   ``GroupInServiceInstances``, ``GroupMinSize`` and ``GroupMaxSize`` of the groups this
   gateway's reconciler holds (so that two gateways do not both report one group).
@@ -111,6 +113,14 @@ class MeteredQueueStore(SqlQueueStore):
         self._count(tenant_id, name, "NumberOfMessagesSent", len(messages))
         return kept
 
+    async def delete_message(
+        self, tenant_id: str, name: str, message_id: str, receipt: str
+    ) -> bool:
+        deleted = await super().delete_message(tenant_id, name, message_id, receipt)
+        if deleted:  # a stale receipt deletes nothing, and AWS counts only what it deleted
+            self._count(tenant_id, name, "NumberOfMessagesDeleted", 1)
+        return deleted
+
     async def receive(
         self, tenant_id: str, name: str, now: datetime, **options: Any
     ) -> list[ReceivedMessage]:
@@ -155,8 +165,14 @@ class PlatformMetrics:
         if self._queues is None or self._activity is None:
             return
         for tenant_id, name in self._activity.active():
-            counts = await self._queues.counts(tenant_id, name, datetime.now(UTC))
+            now = datetime.now(UTC)
+            counts = await self._queues.counts(tenant_id, name, now)
             dims = [("QueueName", name)]
+            # An empty queue's oldest message is none: 0 seconds, as AWS shows it.
+            age = 0.0 if counts.oldest is None else (now - counts.oldest).total_seconds()
+            self._sink.record(
+                tenant_id, SQS, "ApproximateAgeOfOldestMessage", dims, max(age, 0.0), "Seconds"
+            )
             for metric, value in (
                 ("ApproximateNumberOfMessagesVisible", counts.visible),
                 ("ApproximateNumberOfMessagesNotVisible", counts.in_flight),

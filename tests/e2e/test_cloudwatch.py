@@ -253,7 +253,8 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
     url = sqs.create_queue(QueueName="metered")["QueueUrl"]
     for n in range(3):
         sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
-    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]) == 1
+    [received] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=received["ReceiptHandle"])
     dims = [{"Name": "QueueName", "Value": "metered"}]
 
     def total(name: str, statistic: str) -> float | None:
@@ -273,12 +274,15 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
     while (
         total("NumberOfMessagesSent", "Sum"),
         total("NumberOfMessagesReceived", "Sum"),
-    ) != (3.0, 1.0) and time.monotonic() < deadline:
+        total("NumberOfMessagesDeleted", "Sum"),
+    ) != (3.0, 1.0, 1.0) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert total("NumberOfMessagesSent", "Sum") == 3.0
     assert total("NumberOfMessagesReceived", "Sum") == 1.0
-    assert total("ApproximateNumberOfMessagesNotVisible", "Maximum") == 1.0
+    assert total("NumberOfMessagesDeleted", "Sum") == 1.0  # decision 0181
     assert total("ApproximateNumberOfMessagesVisible", "Maximum") == 2.0
+    age = total("ApproximateAgeOfOldestMessage", "Maximum")
+    assert age is not None and 0 <= age < 60
     names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/SQS")["Metrics"]}
     assert {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible"} <= names
     other = new_tenant(server, "cwq")

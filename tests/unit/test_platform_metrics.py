@@ -1,7 +1,8 @@
-"""The platform's own metrics (decision 0172): the queue store counting sends and receives into
-``AWS/SQS`` and the sampler's queue depths, over a migrated SQLite database; the Auto Scaling
-groups' sizes in ``AWS/AutoScaling`` from the gateway whose reconciler holds them (the
-compute service on the memory hypervisor); each in the owning account only."""
+"""The platform's own metrics (decision 0172): the queue store counting sends, receives and
+(decision 0181) deletions into ``AWS/SQS`` and the sampler's queue depths and oldest age, over a
+migrated SQLite database; the Auto Scaling groups' sizes in ``AWS/AutoScaling`` from the gateway
+whose reconciler holds them (the compute service on the memory hypervisor); each in the owning
+account only."""
 
 from __future__ import annotations
 
@@ -49,8 +50,9 @@ async def test_queue_sends_receives_and_depths(db: Database) -> None:
     sink, activity = BufferedSink(metrics), QueueActivity()
     store = MeteredQueueStore(db, sink, activity)
     await store.create_queue(Queue("t1", "jobs", "eu", {}, now, now), limit=10)
+    sent = now - timedelta(seconds=100)
     messages = [
-        StoredMessage(f"m{n}", b"sealed", now, now, now + timedelta(hours=1)) for n in range(3)
+        StoredMessage(f"m{n}", b"sealed", sent, sent, now + timedelta(hours=1)) for n in range(3)
     ]
     await store.send("t1", "jobs", messages)
     got = await store.receive(
@@ -59,15 +61,22 @@ async def test_queue_sends_receives_and_depths(db: Database) -> None:
         in_flight_limit=100,
     )  # fmt: skip
     assert len(got) == 1
+    # Decision 0181: a deletion counts; one by a stale receipt deletes nothing, counts nothing.
+    assert await store.delete_message("t1", "jobs", got[0].message_id, "r")
+    assert not await store.delete_message("t1", "jobs", got[0].message_id, "r")
     platform = PlatformMetrics(sink, queues=store, activity=activity)
-    assert await platform.run_once() == 5  # two counts, three gauges
+    assert await platform.run_once() == 7  # three counts, four gauges
     assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesSent", "QueueName=jobs") == 3
     assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesReceived", "QueueName=jobs") == 1
     visible = "ApproximateNumberOfMessagesVisible"
     assert await sums(metrics, "t1", "AWS/SQS", visible, "QueueName=jobs") == 2
     assert await sums(metrics, "t2", "AWS/SQS", visible, "QueueName=jobs") == 0
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesDeleted", "QueueName=jobs") == 1
+    # The two left were sent 100 seconds before the test began.
+    age = await sums(metrics, "t1", "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName=jobs")
+    assert 100 <= age < 160
     # Nothing pending: the next round writes the gauges only.
-    assert await platform.run_once() == 3
+    assert await platform.run_once() == 4
 
 
 async def test_fifo_sends_and_receives_count_too(db: Database) -> None:

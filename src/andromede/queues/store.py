@@ -47,6 +47,9 @@ class QueueCounts:
     visible: int
     in_flight: int
     delayed: int
+    # When the oldest message not deleted nor expired was sent (decision 0181: the queue's
+    # ApproximateAgeOfOldestMessage); None: the queue is empty.
+    oldest: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
