@@ -20,6 +20,7 @@ from andromede.metrics.store import MemoryMetricStore
 from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
 from andromede.queues.model import Queue
 from andromede.queues.store import StoredMessage
+from andromede.settings import Settings
 from support.autoscalingapp import World, autoscaling_world
 from support.schema import migrated_sqlite
 
@@ -123,3 +124,16 @@ async def test_autoscaling_group_sizes_from_the_holding_gateway(world: World) ->
     listed, _ = await metrics.list_metrics(world.tenant_id, ns, None, [])
     assert len(listed) == 4
     assert (await metrics.list_metrics("someone-else", ns, None, []))[0] == []
+
+
+def test_the_s3_storage_metrics_settings(tmp_path: Path) -> None:
+    """Decision 0181: the hour is a UTC hour, the interval at most a day."""
+    settings = Settings(
+        data_dir=tmp_path, s3_storage_metrics_hour=23, s3_storage_metrics_interval=1
+    )
+    assert (settings.s3_storage_metrics_hour, settings.s3_storage_metrics_interval) == (23, 1)
+    assert Settings(data_dir=tmp_path).s3_storage_metrics_interval == 86400
+    for bad in ({"s3_storage_metrics_hour": 24}, {"s3_storage_metrics_interval": 0},
+                {"s3_storage_metrics_interval": 86401}):  # fmt: skip
+        with pytest.raises(ValueError, match="s3_storage_metrics"):
+            Settings(data_dir=tmp_path, **bad)  # type: ignore[arg-type]
