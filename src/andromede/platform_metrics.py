@@ -6,7 +6,8 @@ contexts, which do not import each other.
 - ``AWS/SQS`` (dimension ``QueueName``): ``NumberOfMessagesSent``,
   ``NumberOfMessagesReceived`` and (decision 0181) ``NumberOfMessagesDeleted`` counted as the
   queue store takes, hands out and deletes messages (:class:`MeteredQueueStore`: S3 events
-  and SNS deliveries into a queue count as sends, as on AWS);
+  and SNS deliveries into a queue count as sends, as on AWS); (0181) ``NumberOfEmptyReceives``
+  and ``SentMessageSize`` as the queue service tells it (its ``QueueObserver``);
   ``ApproximateNumberOfMessagesVisible``, ``…NotVisible``, ``…Delayed`` and (0181)
   ``ApproximateAgeOfOldestMessage`` sampled each interval for the queues this gateway saw
   active in the last six hours (AWS reports a queue's metrics while it is active, six hours
@@ -112,6 +113,17 @@ class MeteredQueueStore(SqlQueueStore):
         kept = await super().send_fifo(tenant_id, name, messages, *args, **options)
         self._count(tenant_id, name, "NumberOfMessagesSent", len(messages))
         return kept
+
+    def empty_receive(self, tenant_id: str, name: str) -> None:
+        # The service's word (it sees the call's outcome, a long poll's many looks included).
+        self._count(tenant_id, name, "NumberOfEmptyReceives", 1)
+
+    def sent_sizes(self, tenant_id: str, name: str, sizes: Sequence[int]) -> None:
+        self._activity.touch(tenant_id, name)
+        for size in sizes:  # one sample each: SentMessageSize's Average, Minimum, Maximum
+            self._sink.record(
+                tenant_id, SQS, "SentMessageSize", [("QueueName", name)], float(size), "Bytes"
+            )
 
     async def delete_message(
         self, tenant_id: str, name: str, message_id: str, receipt: str

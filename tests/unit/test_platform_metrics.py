@@ -13,14 +13,18 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import Database, open_database
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
 from andromede.metrics.model import Series
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import BufferedSink
 from andromede.metrics.store import MemoryMetricStore
 from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
 from andromede.queues.model import Queue
+from andromede.queues.service import BatchEntry, QueueService
 from andromede.queues.store import StoredMessage
 from andromede.settings import Settings
+from andromede.wiring.queues import KeySealer
 from support.autoscalingapp import World, autoscaling_world
 from support.schema import migrated_sqlite
 
@@ -78,6 +82,42 @@ async def test_queue_sends_receives_and_depths(db: Database) -> None:
     assert 100 <= age < 160
     # Nothing pending: the next round writes the gauges only.
     assert await platform.run_once() == 4
+
+
+async def test_the_service_tells_empty_receives_and_sent_sizes(
+    db: Database, tmp_path: Path
+) -> None:
+    """Decision 0181: through the real queue service, a receive that found nothing (its wait
+    included) is one empty receive, and each stored message's size one sample."""
+    metrics = MetricsService(MemoryMetricStore())
+    sink, activity = BufferedSink(metrics), QueueActivity()
+    store = MeteredQueueStore(db, sink, activity)
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    try:
+        queues = QueueService(store, KeySealer(keys), region="eu")
+        queues.observer = store
+        queue = await queues.create_queue("t1", "sized", {})
+        assert await queues.receive(queue, max_messages=None, visibility=None, wait=1) == []
+        await queues.send_message(queue, "hello", {}, {}, None, "t1")
+        entries = [BatchEntry("a", "x" * 10), BatchEntry("b", "y" * 30)]
+        assert len((await queues.send_batch(queue, entries, "t1"))[0]) == 2
+        assert len(await queues.receive(queue, max_messages=10, visibility=None, wait=0)) == 3
+    finally:
+        keys.close()
+    await sink.flush()
+    dims = [("QueueName", "sized")]
+    empty = Series.of("t1", "AWS/SQS", "NumberOfEmptyReceives", dims)
+    assert [p.aggregate.total for p in await metrics.store.read(empty, [60], 0, 2**40)] == [1.0]
+    sizes = Series.of("t1", "AWS/SQS", "SentMessageSize", dims)
+    [point] = await metrics.store.read(sizes, [60], 0, 2**40)
+    aggregate = point.aggregate
+    assert (aggregate.count, aggregate.total, aggregate.minimum, aggregate.maximum) == (
+        3.0,
+        45.0,
+        5.0,
+        30.0,
+    )
+    assert point.unit == "Bytes"
 
 
 async def test_fifo_sends_and_receives_count_too(db: Database) -> None:
