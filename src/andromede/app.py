@@ -61,13 +61,19 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.logconfig import configure_logging
+from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.sink import BufferedSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.notifications.store_sql_archive import SqlArchiveStore
 from andromede.notifications.store_sql_subscriptions import SqlSubscriptionStore
 from andromede.object_keys import KmsObjectCipher, key_service, object_cipher, root_key_provider
-from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
+from andromede.platform_metrics import (
+    MeteredQueueStore,
+    PlatformMetrics,
+    QueueActivity,
+    nat_gateway_metrics,
+)
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp
 from andromede.settings import Settings, load_settings
@@ -82,6 +88,7 @@ from andromede.storage.replication_queue_sql import SqlReplicationQueue
 from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
+from andromede.storage_metrics import StorageMetrics
 from andromede.vpc_endpoint_front import EndpointGate, attestation_key
 from andromede.wiring.audit import (
     audit_key_files,
@@ -125,6 +132,7 @@ from andromede.wiring.metrics import (
     metrics_rollup,
     metrics_service,
     platform_metrics_upkeep,
+    storage_metrics_upkeep,
 )
 from andromede.wiring.operator_cli import (
     open_billing,
@@ -444,6 +452,7 @@ class Application:
         metrics_sink, queue_activity = BufferedSink(metrics), QueueActivity()
         queue_store = MeteredQueueStore(db, metrics_sink, queue_activity)
         queues = queue_service(settings, db, keys, customer_keys, audit, billing, queue_store)
+        queues.observer = queue_store  # empty receives and sent sizes (decision 0181)
         event_queues = BucketEventQueues(queues)
         # Message move tasks out of dead-letter queues (decision 0165), resumed at start.
         mover = message_mover(settings, db)
@@ -590,11 +599,31 @@ class Application:
                 instance_metrics_upkeep(settings, compute, metrics_sink), name="instance-metrics"
             ),
             asyncio.create_task(alarm_upkeep(settings, alarms), name="alarms"),
+            # The buckets' daily AWS/S3 storage metrics, by one gateway a day (decision 0181).
+            asyncio.create_task(
+                storage_metrics_upkeep(
+                    settings,
+                    StorageMetrics(
+                        objects,
+                        metrics,
+                        SqlMetricRuns(db),
+                        holder=reconciler.owner,
+                        hour=settings.s3_storage_metrics_hour,
+                        interval=settings.s3_storage_metrics_interval,
+                    ),
+                ),
+                name="s3-storage-metrics",
+            ),
         ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
         # Their pass gathers the hosts' network meters too (decision 0176).
+        # And (decision 0181) each NAT gateway's AWS/NATGateway metrics.
         flow_logs = FlowLogDelivery(
-            compute, objects, settings.region, meter=traffic_meter(billing, settings.region)
+            compute,
+            objects,
+            settings.region,
+            meter=traffic_meter(billing, settings.region),
+            gateway_metrics=nat_gateway_metrics(metrics_sink),
         )
         background.append(
             asyncio.create_task(

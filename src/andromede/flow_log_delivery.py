@@ -18,7 +18,9 @@ with nothing to say writes nothing.
 
 The same pass gathers the hosts' network meters (decision 0176: bytes to the internet, bytes
 through NAT gateways), which it hands, per tenant and kind, to ``meter`` (billing's counter,
-given by the wiring: this module does not know billing).
+given by the wiring: this module does not know billing), and each NAT gateway's bytes both
+ways to ``gateway_metrics`` (decision 0181: its ``AWS/NATGateway`` metrics, written by the
+platform's metrics sink, alongside the bill).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from andromede.compute.flow_log_files import (
 )
 from andromede.compute.flow_logs import CapturedInterface
 from andromede.compute.service import ComputeService
+from andromede.compute.traffic import GatewayBytes
 from andromede.errors import AndromedeError
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket
@@ -77,12 +80,14 @@ class FlowLogDelivery:
         region: str,
         clock: Callable[[], datetime] = _utcnow,
         meter: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
+        gateway_metrics: Callable[[Mapping[tuple[str, str], GatewayBytes]], None] | None = None,
     ) -> None:
         self._compute = compute
         self._objects = objects
         self._region = region
         self._clock = clock
         self._meter = meter
+        self._gateway_metrics = gateway_metrics
 
     async def deliver(
         self,
@@ -122,6 +127,11 @@ class FlowLogDelivery:
                 # The hosts reported them once: lost, never billed twice; the flow records
                 # are delivered all the same.
                 _log.warning("the network meters of a pass were lost", exc_info=True)
+        if self._gateway_metrics is not None and collected.traffic:
+            try:
+                self._gateway_metrics(await self._compute.gateway_traffic(collected.traffic))
+            except AndromedeError:
+                _log.warning("the NAT gateways' metrics of a pass were lost", exc_info=True)
         return await self.deliver(
             collected.captured, collected.records, collected.skipped, self._clock()
         )

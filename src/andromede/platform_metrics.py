@@ -3,41 +3,70 @@ groups report into the ``AWS/SQS`` and ``AWS/AutoScaling`` namespaces of the acc
 belong to, through a :class:`~andromede.metrics.sink.MetricsSink`. An adapter between bounded
 contexts, which do not import each other.
 
-- ``AWS/SQS`` (dimension ``QueueName``): ``NumberOfMessagesSent`` and
-  ``NumberOfMessagesReceived`` counted as the queue store takes and hands out messages
-  (:class:`MeteredQueueStore`: S3 events and SNS deliveries into a queue count as sends, as
-  on AWS); ``ApproximateNumberOfMessagesVisible`` and ``…NotVisible`` sampled each interval
-  for the queues this gateway saw active in the last six hours (AWS reports a queue's
-  metrics while it is active, six hours after its last use).
+- ``AWS/SQS`` (dimension ``QueueName``): ``NumberOfMessagesSent``,
+  ``NumberOfMessagesReceived`` and (decision 0181) ``NumberOfMessagesDeleted`` counted as the
+  queue store takes, hands out and deletes messages (:class:`MeteredQueueStore`: S3 events
+  and SNS deliveries into a queue count as sends, as on AWS); (0181) ``NumberOfEmptyReceives``
+  and ``SentMessageSize`` as the queue service tells it (its ``QueueObserver``);
+  ``ApproximateNumberOfMessagesVisible``, ``…NotVisible``, ``…Delayed`` and (0181)
+  ``ApproximateAgeOfOldestMessage`` sampled each interval for the queues this gateway saw
+  active in the last six hours (AWS reports a queue's metrics while it is active, six hours
+  after its last use).
 - ``AWS/AutoScaling`` (dimension ``AutoScalingGroupName``): the group metrics each group
   collects (EnableMetricsCollection, decision 0182: none until it is asked, as on AWS) of
   the groups this gateway's reconciler holds (so that two gateways do not both report one
   group).
+- ``AWS/NATGateway`` (dimension ``NatGatewayId``, decision 0181): ``BytesOutToDestination``
+  and ``BytesInFromSource`` (what the gateway sent on: the same bytes, as its router counts
+  them once translated), ``BytesInFromDestination`` and ``BytesOutToSource`` (the replies),
+  from the hosts' meters each flow-log pass (:func:`nat_gateway_metrics`).
 
 ``AWS/EC2`` and ``AWS/EBS`` (the instances' CPU, network and disks, from the hosts' counters)
-are :mod:`andromede.instance_metrics`' (decision 0178); ``AWS/S3`` storage metrics need
-per-bucket figures the billing sampler does not keep (decision 0172).
+are :mod:`andromede.instance_metrics`' (decision 0178); ``AWS/S3`` storage metrics
+:mod:`andromede.storage_metrics`' (decision 0181).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.autoscaling.service import AutoScalingService
+from andromede.compute.traffic import GatewayBytes
 from andromede.db.database import Database
 from andromede.metrics.sink import BufferedSink, MetricsSink
 from andromede.queues.store import ReceivedMessage, StoredMessage
 from andromede.queues.store_sql import SqlQueueStore
 
-__all__ = ["MeteredQueueStore", "PlatformMetrics", "QueueActivity"]
+__all__ = ["MeteredQueueStore", "PlatformMetrics", "QueueActivity", "nat_gateway_metrics"]
 
 SQS: Final = "AWS/SQS"
 AUTOSCALING: Final = "AWS/AutoScaling"
+NATGATEWAY: Final = "AWS/NATGateway"
 # AWS reports a queue's metrics for six hours after it was last active.
 _ACTIVE_FOR: Final = 6 * 3600.0
+
+
+def nat_gateway_metrics(
+    sink: MetricsSink,
+) -> Callable[[Mapping[tuple[str, str], GatewayBytes]], None]:
+    """What the flow-log pass calls with each NAT gateway's bytes of the pass, per (tenant,
+    gateway id): its four byte metrics, into the current minute."""
+
+    def record(found: Mapping[tuple[str, str], GatewayBytes]) -> None:
+        for (tenant_id, gateway_id), moved in sorted(found.items()):
+            dims = [("NatGatewayId", gateway_id)]
+            for metric, value in (
+                ("BytesOutToDestination", moved.out),
+                ("BytesInFromSource", moved.out),
+                ("BytesInFromDestination", moved.back),
+                ("BytesOutToSource", moved.back),
+            ):
+                sink.record(tenant_id, NATGATEWAY, metric, dims, float(value), "Bytes")
+
+    return record
 
 
 class QueueActivity:
@@ -85,6 +114,25 @@ class MeteredQueueStore(SqlQueueStore):
         self._count(tenant_id, name, "NumberOfMessagesSent", len(messages))
         return kept
 
+    def empty_receive(self, tenant_id: str, name: str) -> None:
+        # The service's word (it sees the call's outcome, a long poll's many looks included).
+        self._count(tenant_id, name, "NumberOfEmptyReceives", 1)
+
+    def sent_sizes(self, tenant_id: str, name: str, sizes: Sequence[int]) -> None:
+        self._activity.touch(tenant_id, name)
+        for size in sizes:  # one sample each: SentMessageSize's Average, Minimum, Maximum
+            self._sink.record(
+                tenant_id, SQS, "SentMessageSize", [("QueueName", name)], float(size), "Bytes"
+            )
+
+    async def delete_message(
+        self, tenant_id: str, name: str, message_id: str, receipt: str
+    ) -> bool:
+        deleted = await super().delete_message(tenant_id, name, message_id, receipt)
+        if deleted:  # a stale receipt deletes nothing, and AWS counts only what it deleted
+            self._count(tenant_id, name, "NumberOfMessagesDeleted", 1)
+        return deleted
+
     async def receive(
         self, tenant_id: str, name: str, now: datetime, **options: Any
     ) -> list[ReceivedMessage]:
@@ -129,8 +177,14 @@ class PlatformMetrics:
         if self._queues is None or self._activity is None:
             return
         for tenant_id, name in self._activity.active():
-            counts = await self._queues.counts(tenant_id, name, datetime.now(UTC))
+            now = datetime.now(UTC)
+            counts = await self._queues.counts(tenant_id, name, now)
             dims = [("QueueName", name)]
+            # An empty queue's oldest message is none: 0 seconds, as AWS shows it.
+            age = 0.0 if counts.oldest is None else (now - counts.oldest).total_seconds()
+            self._sink.record(
+                tenant_id, SQS, "ApproximateAgeOfOldestMessage", dims, max(age, 0.0), "Seconds"
+            )
             for metric, value in (
                 ("ApproximateNumberOfMessagesVisible", counts.visible),
                 ("ApproximateNumberOfMessagesNotVisible", counts.in_flight),

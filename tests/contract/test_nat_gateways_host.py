@@ -32,7 +32,7 @@ from andromede.compute.driver import (
     NicSpec,
 )
 from andromede.compute.driver import FlowCapture as DriverCapture
-from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount
+from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, NAT_GATEWAY_IN, TrafficCount
 from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.flow_capture import FlowCounters
 from andromede.hypervisor.network_state import load_state
@@ -295,7 +295,14 @@ async def test_the_router_meters_internet_egress_and_nat_gateway_bytes_in_the_ke
                 # The gateway processed the data out and the acknowledgements and answer in.
                 processed = counted[(NAT_GATEWAY, "nat-m")]
                 assert egress < processed <= egress + _headers(300_000)
-                assert set(counted) == {(INTERNET_OUT, nic.private_ip), (NAT_GATEWAY, "nat-m")}
+                # Decision 0181: the replies' part apart, for the gateway's metrics.
+                back = counted[(NAT_GATEWAY_IN, "nat-m")]
+                assert 0 < back < processed - egress + _headers(300_000)
+                assert set(counted) == {
+                    (INTERNET_OUT, nic.private_ip),
+                    (NAT_GATEWAY, "nat-m"),
+                    (NAT_GATEWAY_IN, "nat-m"),
+                }
                 assert await meters.collect(*networks.metered()) == []
                 # A change of the router's rules keeps its counters: only the new bytes.
                 await networks.set_instance_firewall("i-metered", EVERYTHING_IN)

@@ -8,6 +8,7 @@ receivers at once on the real PostgreSQL never get the same message."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,9 +86,12 @@ async def test_queues_are_per_tenant_and_limited(store: QueueStore) -> None:
 
 async def test_visibility_receipts_and_delete(store: QueueStore) -> None:
     await store.create_queue(queue("q"), limit=10)
+    await store.send("t1", "q", [dataclasses.replace(message(0), sent_at=NOW - timedelta(1))])
+    await store.purge("t1", "q")  # gone: not the oldest any more (decision 0181)
     await store.send("t1", "q", [message(1), message(2, delay=60)])
     counts = await store.counts("t1", "q", NOW)
     assert (counts.visible, counts.in_flight, counts.delayed) == (1, 0, 1)
+    assert counts.oldest == NOW
     first = await store.receive(
         "t1", "q", NOW, limit=10, visible_until=NOW + timedelta(seconds=30),
         receipts=["r1", "r1b"], redrive=None, in_flight_limit=100,
@@ -125,6 +129,7 @@ async def test_redrive_expiry_purge_and_in_flight_limit(store: QueueStore) -> No
         await receive(store, NOW, limit=1, in_flight=1)
     assert await store.purge("t1", "q") == 2
     assert (await store.counts("t1", "q", NOW)).visible == 0
+    assert (await store.counts("t1", "q", NOW)).oldest is None
     assert await store.delete_queue("t1", "dlq")
     assert await store.get_queue("t1", "dlq") is None
 

@@ -7,7 +7,9 @@ queue owner's account after sends and receives (the sampler runs every half seco
 instance's ``AWS/EC2`` and ``AWS/EBS`` metrics from the memory host's figures, once boto3's
 MonitorInstances switched it to 1-minute periods (decision 0178: gathered every second here).
 Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its step policy
-scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second)."""
+scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second).
+Decision 0181: a bucket's daily ``BucketSizeBytes`` and ``NumberOfObjects`` read back with
+boto3 at a one-day period (the daily job runs every second here)."""
 
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "ANDROMEDE_HYPERVISOR": "memory",
         "ANDROMEDE_MEMORY_HYPERVISOR_VCPUS": "8",
         "ANDROMEDE_MEMORY_HYPERVISOR_MEMORY_MIB": "8192",
+        # Decision 0181: the daily AWS/S3 storage metrics every second, into today's point.
+        "ANDROMEDE_S3_STORAGE_METRICS_INTERVAL": "2",
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -249,7 +253,8 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
     url = sqs.create_queue(QueueName="metered")["QueueUrl"]
     for n in range(3):
         sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
-    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]) == 1
+    [received] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=received["ReceiptHandle"])
     dims = [{"Name": "QueueName", "Value": "metered"}]
 
     def total(name: str, statistic: str) -> float | None:
@@ -265,12 +270,19 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
         return points[0][statistic] if points else None
 
     deadline = time.monotonic() + 10
-    while total("NumberOfMessagesSent", "Sum") != 3.0 and time.monotonic() < deadline:
+    # The sends and the receive may be written by two flushes of the sink: both awaited.
+    while (
+        total("NumberOfMessagesSent", "Sum"),
+        total("NumberOfMessagesReceived", "Sum"),
+        total("NumberOfMessagesDeleted", "Sum"),
+    ) != (3.0, 1.0, 1.0) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert total("NumberOfMessagesSent", "Sum") == 3.0
     assert total("NumberOfMessagesReceived", "Sum") == 1.0
-    assert total("ApproximateNumberOfMessagesNotVisible", "Maximum") == 1.0
+    assert total("NumberOfMessagesDeleted", "Sum") == 1.0  # decision 0181
     assert total("ApproximateNumberOfMessagesVisible", "Maximum") == 2.0
+    age = total("ApproximateAgeOfOldestMessage", "Maximum")
+    assert age is not None and 0 <= age < 60
     names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/SQS")["Metrics"]}
     assert {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible"} <= names
     other = new_tenant(server, "cwq")
@@ -278,21 +290,28 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
     assert theirs.list_metrics(Namespace="AWS/SQS")["Metrics"] == []
 
 
+def _public_image(server: ServerProcess, tmp_path: Path, name: str) -> str:
+    """A public image imported by the operator's command line beside the running server; its
+    output shown when it fails, so that a failure under load says why."""
+    disk = tmp_path / f"{name}.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", name,
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    assert done.returncode == 0, f"image import failed: {done.stdout}{done.stderr}"
+    return str(json.loads(done.stdout)["image_id"])
+
+
 def test_an_instances_metrics_with_detailed_monitoring(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    disk = tmp_path / "disk.raw"
-    disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
-        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "cw-test",
-         "--public", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
-        env={**os.environ, **server.extra_env},
-    )  # fmt: skip
     ec2, cw = client(server, "ec2"), client(server, "cloudwatch")
     run = ec2.run_instances(
-        ImageId=json.loads(done.stdout)["image_id"], InstanceType="t3.micro", MinCount=1,
-        MaxCount=1,
+        ImageId=_public_image(server, tmp_path, "cw-test"), InstanceType="t3.micro",
+        MinCount=1, MaxCount=1,
     )  # fmt: skip
     instance_id = run["Instances"][0]["InstanceId"]
     assert run["Instances"][0]["Monitoring"]["State"] == "disabled"
@@ -330,6 +349,42 @@ def test_an_instances_metrics_with_detailed_monitoring(
     ec2.terminate_instances(InstanceIds=[instance_id])
 
 
+def test_a_buckets_daily_storage_metrics(server: ServerProcess) -> None:
+    s3, cw = client(server, "s3"), client(server, "cloudwatch")
+    s3.create_bucket(Bucket="measured")
+    s3.put_object(Bucket="measured", Key="a", Body=b"x" * 5)
+    s3.put_object(Bucket="measured", Key="b/c", Body=b"y" * 11)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def daily(name: str, storage: str) -> list[dict[str, Any]]:
+        points: list[dict[str, Any]] = cw.get_metric_statistics(
+            Namespace="AWS/S3",
+            MetricName=name,
+            Dimensions=[
+                {"Name": "BucketName", "Value": "measured"},
+                {"Name": "StorageType", "Value": storage},
+            ],
+            StartTime=today - timedelta(days=1),
+            EndTime=today + timedelta(days=1),
+            Period=86400,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        return points
+
+    # Runs before the puts saw fewer objects; the latest run sees both (Maximum).
+    _until(
+        lambda: [p["Maximum"] for p in daily("BucketSizeBytes", "StandardStorage")] == [16.0],
+        "BucketSizeBytes",
+    )
+    [size] = daily("BucketSizeBytes", "StandardStorage")
+    assert (size["Timestamp"], size["Unit"]) == (today, "Bytes")
+    [count] = _until(lambda: daily("NumberOfObjects", "AllStorageTypes"), "NumberOfObjects")
+    assert (count["Maximum"], count["Unit"]) == (2.0, "Count")
+    other = new_tenant(server, "cws3")
+    theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
+    assert theirs.list_metrics(Namespace="AWS/S3")["Metrics"] == []
+
+
 def _until(check: Any, what: str, timeout: float = 15.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -345,15 +400,7 @@ def test_an_alarm_notifies_its_topic_and_scales_a_group(
     """Decision 0177 with boto3: high values put at 1 s resolution make a 10-second alarm go
     to ALARM; its topic's SQS subscriber receives AWS's alarm message, and its step policy
     raises the Auto Scaling group's desired capacity, which the reconciler launches."""
-    disk = tmp_path / "disk.raw"
-    disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
-        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "alarm-image",
-         "--public", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
-        env={**os.environ, **server.extra_env},
-    )  # fmt: skip
-    image_id = str(json.loads(done.stdout)["image_id"])
+    image_id = _public_image(server, tmp_path, "alarm-image")
     ec2, scaling = client(server, "ec2"), client(server, "autoscaling")
     sns, sqs, cw = client(server, "sns"), client(server, "sqs"), client(server, "cloudwatch")
     template = ec2.create_launch_template(

@@ -1,10 +1,11 @@
-"""Network bytes metering and NAT gateway interfaces in flow logs (decision 0176): the
-routers' meter table and its reading (pure: the nft text, the JSON read back, differences by
-generation), the counts given to their owners, the agent wire carrying them, the setting of
-the platform's ranges, the billing path in process — a flow logs' pass over the memory host
-counting ``ec2.transfer.out`` for the instance's tenant and ``ec2.nat-gateway.bytes`` for the
-gateway's, once — and a NAT gateway's interface: its connections as EC2's four records, its
-capture told to the hosts by a flow log on it or its VPC, its records written."""
+"""Network bytes metering and NAT gateway interfaces in flow logs (decision 0176): the routers'
+meter table and its reading (pure: the nft text, the JSON read back, differences by generation),
+the counts given to their owners, the agent wire carrying them, the setting of the platform's
+ranges, the billing path in process — a flow logs' pass over the memory host counting
+``ec2.transfer.out`` for the instance's tenant and ``ec2.nat-gateway.bytes`` for the gateway's,
+once, and (decision 0181) the gateway's ``AWS/NATGateway`` bytes both ways — and a NAT gateway's
+interface: its connections as EC2's four records, its capture told to the hosts by a flow log on
+it or its VPC, its records written."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import dataclasses
 import gzip
 import json
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,22 @@ from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.compute.driver import WIRE_OMITTED_AT_DEFAULT, FlowCapture, HostFlows
 from andromede.compute.flow_log_files import _WIRE_OMITTED, FlowKey, FlowRecord
-from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount, attribute
+from andromede.compute.traffic import (
+    INTERNET_OUT,
+    NAT_GATEWAY,
+    NAT_GATEWAY_IN,
+    GatewayBytes,
+    TrafficCount,
+    attribute,
+    per_gateway,
+)
 from andromede.compute_adapters import hypervisor_host_driver
 from andromede.errors import AndromedeError
 from andromede.flow_log_delivery import FlowLogDelivery
 from andromede.hypervisor.flow_capture import _Last, _nat_records, render_flow_table
 from andromede.hypervisor.traffic_meters import _differences, _read, render_meter_table
 from andromede.hypervisor.wire import CALLS, decode, encode
+from andromede.platform_metrics import nat_gateway_metrics
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
@@ -40,6 +50,26 @@ from support.ec2app import REGION, Client, World, ec2_world
 from support.keys import cipher_in
 
 GIB = 2**30
+
+
+class RecordingSink:
+    """A :class:`~andromede.metrics.sink.MetricsSink` keeping what it is given."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[str, str, str, tuple[tuple[str, str], ...], float, str]] = []
+
+    def record(
+        self,
+        tenant_id: str,
+        namespace: str,
+        name: str,
+        dimensions: Sequence[tuple[str, str]],
+        value: float,
+        unit: str = "None",
+        *,
+        resolution: int = 60,
+    ) -> None:
+        self.points.append((tenant_id, namespace, name, tuple(dimensions), value, unit))
 
 
 def test_the_meter_table_counts_after_the_firewall_outside_the_platform() -> None:
@@ -92,6 +122,7 @@ def test_reading_and_differences_by_generation() -> None:
     assert list(_differences("vpc-1", first, {}, gateways)) == [
         TrafficCount(INTERNET_OUT, "vpc-1", "10.0.1.5", 1000),
         TrafficCount(NAT_GATEWAY, "vpc-1", "nat-1", 540),  # both directions
+        TrafficCount(NAT_GATEWAY_IN, "vpc-1", "nat-1", 40),  # the replies' part (0181)
     ]
     _, later = _read(_listing(7, {"10.0.1.5": 1600, "10.0.1.6": 10}, {"198.18.0.7": 500}))
     assert list(_differences("vpc-1", later, first, gateways)) == [
@@ -112,6 +143,7 @@ def test_counts_go_to_the_interface_and_gateway_owners() -> None:
         TrafficCount(INTERNET_OUT, "vpc-a", "10.0.1.99", 9),  # nobody's now
         TrafficCount(NAT_GATEWAY, "vpc-a", "nat-1", 30),
         TrafficCount(NAT_GATEWAY, "vpc-a", "nat-gone", 30),
+        TrafficCount(NAT_GATEWAY_IN, "vpc-a", "nat-1", 10),  # already in the 30: not billed
         TrafficCount("unknown", "vpc-a", "x", 1),
     ]
     addresses = {("vpc-a", "10.0.1.5"): "alice", ("vpc-b", "10.0.1.5"): "bob"}
@@ -119,6 +151,23 @@ def test_counts_go_to_the_interface_and_gateway_owners() -> None:
         ("alice", INTERNET_OUT): 150,
         ("bob", INTERNET_OUT): 7,
         ("alice", NAT_GATEWAY): 30,
+    }
+
+
+def test_a_gateways_bytes_both_ways_for_its_metrics() -> None:
+    """Decision 0181: the inbound part of a gateway's count is what came back; an older
+    host's count without one is all sent out; a gateway nobody holds is dropped."""
+    counts = [
+        TrafficCount(NAT_GATEWAY, "vpc-a", "nat-1", 300),
+        TrafficCount(NAT_GATEWAY_IN, "vpc-a", "nat-1", 100),
+        TrafficCount(NAT_GATEWAY, "vpc-b", "nat-1", 50),  # another host's part
+        TrafficCount(NAT_GATEWAY, "vpc-a", "nat-old", 70),  # an older agent: no inbound
+        TrafficCount(NAT_GATEWAY, "vpc-a", "nat-gone", 9),
+        TrafficCount(INTERNET_OUT, "vpc-a", "10.0.1.5", 1000),
+    ]
+    assert per_gateway(counts, {"nat-1": "alice", "nat-old": "bob"}) == {
+        ("alice", "nat-1"): GatewayBytes(out=250, back=100),
+        ("bob", "nat-old"): GatewayBytes(out=70, back=0),
     }
 
 
@@ -191,10 +240,18 @@ async def test_a_pass_bills_internet_egress_and_nat_bytes_to_their_owners(
     other_vpc, _, other_address = await _instance(other, ec2.image.image_id, "10.70.0.0/16")
     await ec2.compute.settle()
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
-    delivery = FlowLogDelivery(ec2.compute, objects, REGION, meter=traffic_meter(billing, REGION))
+    sink = RecordingSink()
+    delivery = FlowLogDelivery(
+        ec2.compute,
+        objects,
+        REGION,
+        meter=traffic_meter(billing, REGION),
+        gateway_metrics=nat_gateway_metrics(sink),
+    )
     ec2.driver.counted_traffic += [
         TrafficCount(INTERNET_OUT, vpc, address, 3 * GIB),
         TrafficCount(NAT_GATEWAY, vpc, nat_id, 5000),
+        TrafficCount(NAT_GATEWAY_IN, vpc, nat_id, 1200),
         TrafficCount(INTERNET_OUT, vpc, "10.70.0.250", 999),  # no interface holds it
         # The same private address in the other tenant's VPC is the other tenant's.
         TrafficCount(INTERNET_OUT, other_vpc, other_address, 700),
@@ -203,6 +260,16 @@ async def test_a_pass_bills_internet_egress_and_nat_bytes_to_their_owners(
     await delivery.deliver_once()
     await delivery.deliver_once()  # the host reported its counts once
     await billing.flush()
+    # Decision 0181: the gateway's AWS/NATGateway metrics, in its owner's account, once.
+    assert sorted(sink.points) == sorted(
+        (ec2.tenant_id, "AWS/NATGateway", metric, (("NatGatewayId", nat_id),), value, "Bytes")
+        for metric, value in (
+            ("BytesOutToDestination", 3800.0),
+            ("BytesInFromSource", 3800.0),
+            ("BytesInFromDestination", 1200.0),
+            ("BytesOutToSource", 1200.0),
+        )
+    )
     now = datetime.now(UTC)
 
     async def used(tenant_id: str) -> dict[str, int]:

@@ -1,7 +1,8 @@
-"""The platform's own metrics (decision 0172): the queue store counting sends and receives into
-``AWS/SQS`` and the sampler's queue depths, over a migrated SQLite database; the Auto Scaling
-groups' sizes in ``AWS/AutoScaling`` from the gateway whose reconciler holds them (the
-compute service on the memory hypervisor); each in the owning account only."""
+"""The platform's own metrics (decision 0172): the queue store counting sends, receives and
+(decision 0181) deletions into ``AWS/SQS`` and the sampler's queue depths and oldest age, over a
+migrated SQLite database; the Auto Scaling groups' sizes in ``AWS/AutoScaling`` from the gateway
+whose reconciler holds them (the compute service on the memory hypervisor); each in the owning
+account only."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import Database, open_database
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
 from andromede.metrics.model import Series
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import BufferedSink
 from andromede.metrics.store import MemoryMetricStore
 from andromede.platform_metrics import MeteredQueueStore, PlatformMetrics, QueueActivity
 from andromede.queues.model import Queue
+from andromede.queues.service import BatchEntry, QueueService
 from andromede.queues.store import StoredMessage
+from andromede.settings import Settings
+from andromede.wiring.queues import KeySealer
 from support.autoscalingapp import World, autoscaling_world
 from support.schema import migrated_sqlite
 
@@ -49,8 +55,9 @@ async def test_queue_sends_receives_and_depths(db: Database) -> None:
     sink, activity = BufferedSink(metrics), QueueActivity()
     store = MeteredQueueStore(db, sink, activity)
     await store.create_queue(Queue("t1", "jobs", "eu", {}, now, now), limit=10)
+    sent = now - timedelta(seconds=100)
     messages = [
-        StoredMessage(f"m{n}", b"sealed", now, now, now + timedelta(hours=1)) for n in range(3)
+        StoredMessage(f"m{n}", b"sealed", sent, sent, now + timedelta(hours=1)) for n in range(3)
     ]
     await store.send("t1", "jobs", messages)
     got = await store.receive(
@@ -59,15 +66,58 @@ async def test_queue_sends_receives_and_depths(db: Database) -> None:
         in_flight_limit=100,
     )  # fmt: skip
     assert len(got) == 1
+    # Decision 0181: a deletion counts; one by a stale receipt deletes nothing, counts nothing.
+    assert await store.delete_message("t1", "jobs", got[0].message_id, "r")
+    assert not await store.delete_message("t1", "jobs", got[0].message_id, "r")
     platform = PlatformMetrics(sink, queues=store, activity=activity)
-    assert await platform.run_once() == 5  # two counts, three gauges
+    assert await platform.run_once() == 7  # three counts, four gauges
     assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesSent", "QueueName=jobs") == 3
     assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesReceived", "QueueName=jobs") == 1
     visible = "ApproximateNumberOfMessagesVisible"
     assert await sums(metrics, "t1", "AWS/SQS", visible, "QueueName=jobs") == 2
     assert await sums(metrics, "t2", "AWS/SQS", visible, "QueueName=jobs") == 0
+    assert await sums(metrics, "t1", "AWS/SQS", "NumberOfMessagesDeleted", "QueueName=jobs") == 1
+    # The two left were sent 100 seconds before the test began.
+    age = await sums(metrics, "t1", "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName=jobs")
+    assert 100 <= age < 160
     # Nothing pending: the next round writes the gauges only.
-    assert await platform.run_once() == 3
+    assert await platform.run_once() == 4
+
+
+async def test_the_service_tells_empty_receives_and_sent_sizes(
+    db: Database, tmp_path: Path
+) -> None:
+    """Decision 0181: through the real queue service, a receive that found nothing (its wait
+    included) is one empty receive, and each stored message's size one sample."""
+    metrics = MetricsService(MemoryMetricStore())
+    sink, activity = BufferedSink(metrics), QueueActivity()
+    store = MeteredQueueStore(db, sink, activity)
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    try:
+        queues = QueueService(store, KeySealer(keys), region="eu")
+        queues.observer = store
+        queue = await queues.create_queue("t1", "sized", {})
+        assert await queues.receive(queue, max_messages=None, visibility=None, wait=1) == []
+        await queues.send_message(queue, "hello", {}, {}, None, "t1")
+        entries = [BatchEntry("a", "x" * 10), BatchEntry("b", "y" * 30)]
+        assert len((await queues.send_batch(queue, entries, "t1"))[0]) == 2
+        assert len(await queues.receive(queue, max_messages=10, visibility=None, wait=0)) == 3
+    finally:
+        keys.close()
+    await sink.flush()
+    dims = [("QueueName", "sized")]
+    empty = Series.of("t1", "AWS/SQS", "NumberOfEmptyReceives", dims)
+    assert [p.aggregate.total for p in await metrics.store.read(empty, [60], 0, 2**40)] == [1.0]
+    sizes = Series.of("t1", "AWS/SQS", "SentMessageSize", dims)
+    [point] = await metrics.store.read(sizes, [60], 0, 2**40)
+    aggregate = point.aggregate
+    assert (aggregate.count, aggregate.total, aggregate.minimum, aggregate.maximum) == (
+        3.0,
+        45.0,
+        5.0,
+        30.0,
+    )
+    assert point.unit == "Bytes"
 
 
 async def test_fifo_sends_and_receives_count_too(db: Database) -> None:
@@ -122,3 +172,16 @@ async def test_autoscaling_group_sizes_from_the_holding_gateway(world: World) ->
     listed, _ = await metrics.list_metrics(world.tenant_id, ns, None, [])
     assert len(listed) == 4
     assert (await metrics.list_metrics("someone-else", ns, None, []))[0] == []
+
+
+def test_the_s3_storage_metrics_settings(tmp_path: Path) -> None:
+    """Decision 0181: the hour is a UTC hour, the interval at most a day."""
+    settings = Settings(
+        data_dir=tmp_path, s3_storage_metrics_hour=23, s3_storage_metrics_interval=1
+    )
+    assert (settings.s3_storage_metrics_hour, settings.s3_storage_metrics_interval) == (23, 1)
+    assert Settings(data_dir=tmp_path).s3_storage_metrics_interval == 86400
+    for bad in ({"s3_storage_metrics_hour": 24}, {"s3_storage_metrics_interval": 0},
+                {"s3_storage_metrics_interval": 86401}):  # fmt: skip
+        with pytest.raises(ValueError, match="s3_storage_metrics"):
+            Settings(data_dir=tmp_path, **bad)  # type: ignore[arg-type]

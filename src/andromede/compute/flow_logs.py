@@ -44,7 +44,13 @@ from andromede.compute.resource_ids import (
     token_id,
 )
 from andromede.compute.service_core import ServiceCore
-from andromede.compute.traffic import TrafficCount, attribute
+from andromede.compute.traffic import (
+    NAT_GATEWAY,
+    GatewayBytes,
+    TrafficCount,
+    attribute,
+    per_gateway,
+)
 from andromede.errors import AndromedeError
 
 __all__ = ["CapturedInterface", "CollectedFlows", "FlowLogsMixin"]
@@ -328,6 +334,16 @@ class FlowLogsMixin(ServiceCore):
                         addresses[(router, address)] = eni.tenant_id
         gateways = {g.nat_gateway_id: g.tenant_id for g in await self.store.list(NatGateway, None)}
         return attribute(counts, addresses, gateways)
+
+    async def gateway_traffic(
+        self, counts: Sequence[TrafficCount]
+    ) -> dict[tuple[str, str], GatewayBytes]:
+        """Each NAT gateway's bytes of the hosts' counts, both ways, per (tenant, gateway id)
+        (decision 0181: its ``AWS/NATGateway`` metrics)."""
+        if not any(c.kind == NAT_GATEWAY for c in counts):
+            return {}
+        gateways = {g.nat_gateway_id: g.tenant_id for g in await self.store.list(NatGateway, None)}
+        return per_gateway(counts, gateways)
 
     async def record_delivery(self, flow_log: FlowLog, error: str | None) -> None:
         """A delivery's outcome as the flow log's ``DeliverLogsStatus`` (written only when it

@@ -139,7 +139,7 @@ from andromede.db.tables_queues import (
     queue_receive_attempts,
     queues,
 )
-from andromede.db.tables_metrics import metric_datapoints, metric_series
+from andromede.db.tables_metrics import metric_datapoints, metric_runs, metric_series
 from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 # isort: on
 
@@ -221,6 +221,7 @@ __all__ = [
     "metric_alarm_history",
     "metric_alarms",
     "metric_datapoints",
+    "metric_runs",
     "metric_series",
     "mfa_devices",
     "multipart_uploads",

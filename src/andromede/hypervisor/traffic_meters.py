@@ -20,7 +20,9 @@ with three dynamic sets holding a counter per element:
   gateway's address;
 - ``nat_in``, likewise: the replies arriving for it, counted in the prerouting hook *before*
   they are translated back (``mangle``, ahead of ``dstnat``) and only as replies of tracked
-  connections — what arrives unasked is dropped, not processed.
+  connections — what arrives unasked is dropped, not processed. Billed with ``nat_out`` as the
+  gateway's bytes processed; reported apart too (``nat-gateway-in``) for the gateway's
+  ``AWS/NATGateway`` metrics, which tell the directions apart (decision 0181).
 
 The table is declared whole at every apply of the router's rules (appended to its ruleset, so
 one ``nft -f`` makes both): its sets and chains are declared (made once, left as they are
@@ -44,7 +46,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, TrafficCount
+from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, NAT_GATEWAY_IN, TrafficCount
 from andromede.hypervisor.netns_commands import NetworkCommandError, _run
 
 __all__ = ["METER_TABLE", "TrafficMeters", "render_meter_table"]
@@ -160,6 +162,7 @@ def _differences(
     router: str, now: Mapping[str, int], before: Mapping[str, int], gateways: Mapping[str, str]
 ) -> Sequence[TrafficCount]:
     per_gateway: dict[str, int] = {}
+    inbound: dict[str, int] = {}  # the replies' part, for the gateway's metrics (0181)
     counts: list[TrafficCount] = []
     for key, total in sorted(now.items()):
         delta = total - before.get(key, 0)
@@ -173,5 +176,8 @@ def _differences(
         elif address in gateways:
             gateway = gateways[address]
             per_gateway[gateway] = per_gateway.get(gateway, 0) + delta
+            if name == "nat_in":
+                inbound[gateway] = inbound.get(gateway, 0) + delta
     counts += [TrafficCount(NAT_GATEWAY, router, g, n) for g, n in sorted(per_gateway.items())]
+    counts += [TrafficCount(NAT_GATEWAY_IN, router, g, n) for g, n in sorted(inbound.items())]
     return counts

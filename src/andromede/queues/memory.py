@@ -292,6 +292,7 @@ class MemoryQueueStore:
             visible=sum(1 for r in rows if r.visible_at <= now),
             in_flight=sum(1 for r in rows if r.visible_at > now and r.receipt is not None),
             delayed=sum(1 for r in rows if r.visible_at > now and r.receipt is None),
+            oldest=min((r.message.sent_at for r in rows), default=None),
         )
 
     async def dead_letter_sources(self, tenant_id: str, target_arn: str) -> list[str]:

@@ -73,7 +73,7 @@ from andromede.queues.model import (
 from andromede.queues.redrive_allow import redrive_allowed
 from andromede.queues.sealing import KmsSealer, MessageCipher, Sealer
 from andromede.queues.sse import merge_sse
-from andromede.queues.store import QueueStore, Redrive, StoredMessage
+from andromede.queues.store import QueueObserver, QueueStore, Redrive, StoredMessage
 
 __all__ = [
     "BatchEntry",
@@ -219,6 +219,8 @@ class QueueService:
         self._limits = limits or QueueLimits()
         self._clock = clock
         self._waiters: dict[tuple[str, str], set[asyncio.Future[None]]] = {}
+        # Told of empty receives and sent sizes (decision 0181), set by the wiring.
+        self.observer: QueueObserver | None = None
 
     @property
     def region(self) -> str:
@@ -423,6 +425,8 @@ class QueueService:
             [sent] = await self._send_fifo(queue, [message], [sent])
         else:
             await self._store.send(queue.tenant_id, queue.name, [message])
+        if self.observer is not None:
+            self.observer.sent_sizes(queue.tenant_id, queue.name, [message_size(body, attributes)])
         self._wake(queue)
         return sent
 
@@ -462,12 +466,14 @@ class QueueService:
         messages: list[StoredMessage] = []
         sent: list[tuple[str, SentMessage]] = []
         failed: list[BatchFailure] = []
+        sizes: list[int] = []
         for entry in entries:
             try:
                 message, result = await self._prepare(queue, entry, sender, caller)
             except QueueError as exc:
                 failed.append(BatchFailure(entry.id, exc))
                 continue
+            sizes.append(message_size(entry.body, entry.attributes))
             messages.append(message)
             sent.append((entry.id, result))
         if is_fifo(queue):
@@ -476,6 +482,8 @@ class QueueService:
         else:
             await self._store.send(queue.tenant_id, queue.name, messages)
         if messages:
+            if self.observer is not None:
+                self.observer.sent_sizes(queue.tenant_id, queue.name, sizes)
             self._wake(queue)
         return sent, failed
 
@@ -568,6 +576,8 @@ class QueueService:
                 found = await self._receive_once(queue, count, hide, redrive, caller, attempt)
                 remaining = deadline - loop.time()
                 if found or remaining <= 0:
+                    if not found and self.observer is not None:
+                        self.observer.empty_receive(queue.tenant_id, queue.name)
                     return found
                 # No connection is held while waiting: the wait is on this future alone.
                 await asyncio.wait([waiter], timeout=min(remaining, self._limits.poll_interval))

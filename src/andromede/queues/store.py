@@ -12,11 +12,23 @@ from andromede.queues.model import Queue
 
 __all__ = [
     "QueueCounts",
+    "QueueObserver",
     "QueueStore",
     "ReceivedMessage",
     "Redrive",
     "StoredMessage",
 ]
+
+
+class QueueObserver(Protocol):
+    """What the service tells of the calls' outcomes that no store sees (decision 0181: the
+    platform's AWS/SQS metrics): synchronous, cheap, never failing the call."""
+
+    def empty_receive(self, tenant_id: str, name: str) -> None:
+        """A ReceiveMessage that answered no message, its wait included."""
+
+    def sent_sizes(self, tenant_id: str, name: str, sizes: Sequence[int]) -> None:
+        """The sizes (body and attributes) of messages just stored by a send."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +59,9 @@ class QueueCounts:
     visible: int
     in_flight: int
     delayed: int
+    # When the oldest message not deleted nor expired was sent (decision 0181: the queue's
+    # ApproximateAgeOfOldestMessage); None: the queue is empty.
+    oldest: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

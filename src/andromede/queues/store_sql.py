@@ -292,11 +292,13 @@ class SqlQueueStore:
             sa.func.coalesce(sa.func.sum(visible), 0),
             sa.func.coalesce(sa.func.sum(in_flight), 0),
             sa.func.coalesce(sa.func.sum(delayed), 0),
+            # In the same pass over the queue's rows: the age of its oldest (decision 0181).
+            sa.func.min(_M.c.sent_at),
         ).where(*_of(tenant_id, name), _M.c.expires_at > now)
 
         def work(conn: Connection) -> QueueCounts:
             row = conn.execute(query).one()
-            return QueueCounts(int(row[0]), int(row[1]), int(row[2]))
+            return QueueCounts(int(row[0]), int(row[1]), int(row[2]), row[3])
 
         return await self._db.read(work)
 

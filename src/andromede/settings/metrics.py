@@ -86,6 +86,22 @@ class MetricsSettings(BaseModel):
         gt=0,
         description="Periods one transaction of the metrics roll-up moves at most (decision 0172).",
     )
+    s3_storage_metrics_hour: int = Field(
+        default=0,
+        ge=0,
+        le=23,
+        description="UTC hour from which one gateway writes the day's AWS/S3 storage metrics "
+        "(BucketSizeBytes, NumberOfObjects) of every bucket, stamped at 00:00 UTC "
+        "(decision 0181).",
+    )
+    s3_storage_metrics_interval: int = Field(
+        default=86400,
+        ge=1,
+        le=86400,
+        description="Seconds between two runs of the AWS/S3 storage metrics: a day, as AWS; "
+        "shorter for tests, each run then merging into the same day's datapoint "
+        "(decision 0181).",
+    )
     alarm_evaluation_interval: float = Field(
         default=5.0,
         gt=0,

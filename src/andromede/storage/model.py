@@ -25,6 +25,7 @@ __all__ = [
     "AccessPointUse",
     "Bucket",
     "BucketEncryption",
+    "BucketStorage",
     "BucketUsage",
     "Checksum",
     "ChecksumAlgorithm",
@@ -226,6 +227,16 @@ class Bucket:
         if self.access_point is not None:
             return PublicAccessBlock.strictest(block, self.access_point.public_access_block)
         return block
+
+
+@dataclass(frozen=True, slots=True)
+class BucketStorage:
+    """What S3's daily storage metrics say of a bucket (decision 0181): every object kept —
+    current objects, noncurrent versions, delete markers, and the parts of its incomplete
+    multipart uploads — and their bytes (``NumberOfObjects``, ``BucketSizeBytes``)."""
+
+    objects: int = 0
+    bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from andromede.storage.lifecycle import LIFECYCLE_DOCUMENT, LifecycleConfigurati
 from andromede.storage.model import (
     Bucket,
     BucketEncryption,
+    BucketStorage,
     ObjectOwnership,
     PublicAccessBlock,
     VersioningStatus,
@@ -90,6 +91,14 @@ class BucketsMixin(ServiceCore):
             key = (bucket.tenant_id, bucket.region)
             held[key] = held.get(key, 0) + (used.stored_bytes if used else 0)
         return held
+
+    async def all_buckets(self) -> list[Bucket]:
+        """Every bucket of every tenant, by tenant then name."""
+        return await self._store.all_buckets()
+
+    async def bucket_storage(self, name: str) -> BucketStorage:
+        """What S3's daily storage metrics report of the bucket (decision 0181)."""
+        return await self._store.bucket_storage(name)
 
     async def set_bucket_policy(self, name: str, policy: str | None) -> Bucket:
         """Store (or, with None, remove) the bucket policy; validating it is the caller's job,

@@ -20,6 +20,7 @@ from andromede.storage.acl import AccessControlList
 from andromede.storage.cors import CorsConfiguration
 from andromede.storage.model import (
     Bucket,
+    BucketStorage,
     BucketUsage,
     ExpectedObject,
     ListPage,
@@ -58,6 +59,10 @@ class MetadataStore(Protocol):
 
     async def usage_by_bucket(self) -> dict[str, BucketUsage]:
         """Object count and stored bytes of every bucket that holds objects."""
+
+    async def bucket_storage(self, name: str) -> BucketStorage:
+        """One bucket's objects, versions, delete markers and incomplete uploads' parts, and
+        their bytes, in one read (decision 0181); zeros for a bucket that does not exist."""
 
     async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
         """Set access fields (``BUCKET_ACCESS_FIELDS``: object_ownership, policy,

@@ -28,6 +28,7 @@ from andromede.storage.errors import (
 from andromede.storage.model import (
     BUCKET_ACCESS_FIELDS,
     Bucket,
+    BucketStorage,
     BucketUsage,
     ObjectRecord,
     Part,
@@ -88,6 +89,21 @@ class MemoryBucketsMixin(MemoryStoreCore):
                     sum(r.size for r in noncurrent),
                 )
         return usage
+
+    async def bucket_storage(self, name: str) -> BucketStorage:
+        state = self._buckets.get(name)
+        if state is None:
+            return BucketStorage()
+        kept = [k.version for versions in state.versions.values() for k in versions]
+        sizes = [r.size for r in state.objects.values()]
+        sizes += [v.size if isinstance(v, ObjectRecord) else 0 for v in kept]
+        sizes += [
+            p.size
+            for upload_id, upload in self._uploads.items()
+            if upload.bucket == name
+            for p in self._parts.get(upload_id, {}).values()
+        ]
+        return BucketStorage(len(sizes), sum(sizes))
 
     async def update_bucket_access(self, name: str, **changes: object) -> Bucket:
         state = self._buckets.get(name)

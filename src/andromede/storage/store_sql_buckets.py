@@ -33,7 +33,7 @@ from andromede.storage.errors import (
     InvalidLogTarget,
     NoSuchBucket,
 )
-from andromede.storage.model import Bucket, BucketUsage, Part
+from andromede.storage.model import Bucket, BucketStorage, BucketUsage, Part
 from andromede.storage.store_sql_bucket_rows import (
     _REQUESTER,
     _bucket_access_values,
@@ -221,6 +221,34 @@ class SqlBucketsMixin:
                     noncurrent_bytes=int(total or 0),
                 )
             return usage
+
+        return await self._db.read(work)
+
+    async def bucket_storage(self, name: str) -> BucketStorage:
+        # One statement of three scalar aggregates, each one range of an index that starts
+        # with the bucket (the primary keys of objects and object_versions, the uploads'
+        # bucket index then the parts' primary key): measured in decision 0181. The name is
+        # written into the statement, not bound: PostgreSQL would otherwise settle on one
+        # generic plan for every bucket after five runs, a whole-table scan once the first
+        # buckets read were large (24 ms instead of 0.04 for a one-object bucket, measured).
+        bucket: sa.BindParameter[str] = sa.bindparam("bucket", name, literal_execute=True)
+        versions, uploads, parts = tables.object_versions, tables.multipart_uploads, tables.parts
+        sources = (
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_O.c.size), 0)).where(
+                _O.c.bucket == bucket
+            ),
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(versions.c.size), 0)).where(
+                versions.c.bucket == bucket
+            ),
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(parts.c.size), 0))
+            .select_from(parts.join(uploads, parts.c.upload_id == uploads.c.upload_id))
+            .where(uploads.c.bucket == bucket),
+        )
+        query = sa.union_all(*sources)
+
+        def work(conn: Connection) -> BucketStorage:
+            rows = conn.execute(query).all()
+            return BucketStorage(sum(int(r[0]) for r in rows), sum(int(r[1]) for r in rows))
 
         return await self._db.read(work)
 

@@ -24,6 +24,7 @@ from andromede.metrics.store_sql import SqlMetricStore
 from andromede.notifications.pubsub import PubSubService
 from andromede.platform_metrics import PlatformMetrics
 from andromede.settings import Settings
+from andromede.storage_metrics import StorageMetrics
 
 __all__ = [
     "alarm_service",
@@ -32,6 +33,7 @@ __all__ = [
     "metrics_rollup",
     "metrics_service",
     "platform_metrics_upkeep",
+    "storage_metrics_upkeep",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,17 @@ async def instance_metrics_upkeep(
             await instances.run_once()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("the instances' metrics were not gathered")
+
+
+async def storage_metrics_upkeep(settings: Settings, storage: StorageMetrics) -> None:
+    """Every five minutes (or ``s3_storage_metrics_interval``, if shorter): the day's AWS/S3
+    storage metrics written if they are due and this gateway claims them (decision 0181)."""
+    while True:
+        await asyncio.sleep(min(settings.s3_storage_metrics_interval, 300))
+        try:
+            await storage.run_once()
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("the S3 storage metrics were not written")
 
 
 def alarm_service(
