@@ -102,20 +102,33 @@ async def get_metric_statistics(call: MetricsCall) -> dict[str, Any]:
 
 def _query(item: Mapping[str, Any]) -> DataQuery:
     query_id = item.get("Id", "")
-    if item.get("Expression") is not None:
-        raise CloudWatchError(
-            "InvalidParameterValue",
-            f"The query {query_id[:255]} has an Expression: metric math is not supported yet "
-            "(decision 0172); give each query a MetricStat.",
-        )
     if item.get("AccountId") is not None:
         raise CloudWatchError(
             "InvalidParameterValue", "Cross-account queries (AccountId) are not supported."
         )
     stat = item.get("MetricStat")
+    expression = item.get("Expression")
+    if expression is not None:
+        if stat is not None:
+            raise CloudWatchError(
+                "InvalidParameterCombination",
+                f"The query {query_id[:255]} has both a MetricStat and an Expression.",
+            )
+        return DataQuery(
+            id=query_id,
+            namespace="",
+            name="",
+            dimensions=(),
+            period=item.get("Period") or 0,
+            stat="",
+            label=item.get("Label"),
+            return_data=item.get("ReturnData", True),
+            expression=expression,
+        )
     if stat is None:
         raise CloudWatchError(
-            "MissingParameter", f"The query {query_id[:255]} must have a MetricStat."
+            "MissingParameter",
+            f"The query {query_id[:255]} must have a MetricStat or an Expression.",
         )
     metric = stat.get("Metric") or {}
     if "Period" not in stat or "Stat" not in stat:
@@ -153,6 +166,11 @@ async def get_metric_data(call: MetricsCall) -> dict[str, Any]:
                 "Timestamps": [_when(at) for at in result.timestamps],
                 "Values": result.values,
                 "StatusCode": result.status,
+                **(
+                    {"Messages": [{"Code": c, "Value": v} for c, v in result.messages]}
+                    if result.messages
+                    else {}
+                ),
             }
             for result in results
         ],

@@ -26,6 +26,8 @@ from andromede.metrics.errors import (
     InvalidParameterValue,
     MissingParameter,
 )
+from andromede.metrics.math_eval import MathContext, TimeSeries, as_series
+from andromede.metrics.math_parse import Node, parse
 from andromede.metrics.model import (
     RESOLUTIONS,
     RETENTION,
@@ -68,6 +70,9 @@ class MetricLimits:
     list_page: int = 500
     max_age: int = 14 * 86400
     max_ahead: int = 7200
+    math_max_length: int = 2048
+    math_max_depth: int = 50
+    math_max_series: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +107,8 @@ class DimensionFilter:
 
 @dataclass(frozen=True, slots=True)
 class DataQuery:
-    """One MetricDataQuery with a MetricStat (Metric math is refused)."""
+    """One MetricDataQuery: a MetricStat (namespace … stat), or a metric math ``expression``
+    (decision 0183) over the other queries, whose ``period`` is then optional (0)."""
 
     id: str
     namespace: str
@@ -113,6 +119,7 @@ class DataQuery:
     unit: str | None = None
     label: str | None = None
     return_data: bool = True
+    expression: str | None = None
 
 
 @dataclass(slots=True)
@@ -122,6 +129,8 @@ class QueryResult:
     timestamps: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     status: str = "Complete"
+    # (Code, Value) pairs: AWS's per-result MessageData, e.g. an expression's ArithmeticError.
+    messages: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _now() -> datetime:
@@ -469,27 +478,37 @@ class MetricsService:
         ids = [q.id for q in queries]
         if len(set(ids)) != len(ids):
             raise InvalidParameterValue("The Ids of MetricDataQueries must be unique.")
+        trees: dict[str, tuple[Node, str]] = {}
         for query in queries:
             if not _QUERY_ID.match(query.id):
                 raise InvalidParameterValue(
                     f"The Id {query.id[:255]!r} must start with a lowercase letter and hold "
                     "only letters, digits and underscores."
                 )
+            if query.expression is not None:
+                if query.period:
+                    _period(query.period)
+                trees[query.id] = (self._parse(query.expression), query.expression)
+                continue
             _period(query.period)
             _text("MetricStat.Metric.Namespace", query.namespace, 255)
             _text("MetricStat.Metric.MetricName", query.name, 255)
             statistic(Aggregate(1, 0, 0, 0), query.stat)  # refuses an unknown statistic
+        if trees and not any(q.return_data for q in queries):
+            raise InvalidParameterValue("At least one query must have ReturnData true.")
+        computed = await self._compute(tenant_id, queries, trees, start, end)
+        descending = scan_by != "TimestampAscending"
+        if descending:
+            for one in computed:
+                one.timestamps.reverse()
+                one.values.reverse()
         first_query, first_value = 0, 0
         if next_token is not None:
-            first_query, first_value = self._resume(next_token, len(queries))
-        descending = scan_by != "TimestampAscending"
+            first_query, first_value = self._resume(next_token, max(len(computed), 1))
         results: list[QueryResult] = []
         token: str | None = None
-        for index in range(first_query, len(queries)):
-            query = queries[index]
-            if not query.return_data:
-                continue
-            result = await self._query(tenant_id, query, start, end, descending)
+        for index in range(first_query, len(computed)):
+            result = computed[index]
             skip = first_value if index == first_query else 0
             result.timestamps = result.timestamps[skip:]
             result.values = result.values[skip:]
@@ -502,7 +521,7 @@ class MetricsService:
                 break
             budget -= len(result.values)
             results.append(result)
-            if budget == 0 and index + 1 < len(queries):
+            if budget == 0 and index + 1 < len(computed):
                 token = _token({"q": index + 1, "v": 0})
                 break
         return results, token
@@ -519,6 +538,59 @@ class MetricsService:
         if not 0 <= index < queries or value < 0:
             raise InvalidNextToken("The NextToken is not valid for these queries.")
         return index, value
+
+    def _parse(self, expression: str) -> Node:
+        limits = self._limits
+        return parse(expression, max_length=limits.math_max_length, max_depth=limits.math_max_depth)
+
+    async def _compute(
+        self,
+        tenant_id: str,
+        queries: Sequence[DataQuery],
+        trees: dict[str, tuple[Node, str]],
+        start: datetime,
+        end: datetime,
+    ) -> list[QueryResult]:
+        """Every query's results, oldest first, in the request's order: the MetricStat ones
+        read (all of them when an expression may name them), then each expression evaluated
+        over them (an array gives one result a series, under the expression's Id)."""
+        series: dict[str, TimeSeries] = {}
+        by_id: dict[str, QueryResult] = {}
+        for query in queries:
+            if query.expression is None and (query.return_data or trees):
+                result = await self._query(tenant_id, query, start, end, descending=False)
+                by_id[query.id] = result
+                series[query.id] = TimeSeries(
+                    result.label,
+                    query.period,
+                    dict(zip(result.timestamps, result.values, strict=True)),
+                )
+        computed: list[QueryResult] = []
+        for query in queries:
+            if not query.return_data:
+                continue
+            if query.expression is None:
+                computed.append(by_id[query.id])
+                continue
+            period = query.period or next(iter(s.period for s in series.values()), 60)
+            low, high = self._range(start, end, period)
+            context = MathContext(
+                low, high, period, series, trees, max_series=self._limits.math_max_series
+            )
+            value = context.value_of(query.id)
+            messages = [("ArithmeticError", text) for text in sorted(context.messages)]
+            for one in as_series(value, context, query.label or query.id, period):
+                ordered = one.ordered()
+                computed.append(
+                    QueryResult(
+                        query.id,
+                        one.label,
+                        [at for at, _ in ordered],
+                        [v for _, v in ordered],
+                        messages=list(messages),
+                    )
+                )
+        return computed
 
     async def _query(
         self, tenant_id: str, query: DataQuery, start: datetime, end: datetime, descending: bool
