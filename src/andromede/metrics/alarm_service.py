@@ -33,6 +33,7 @@ from andromede.metrics.alarms import (
     check_alarm,
     evaluate,
     next_evaluation,
+    query_document,
 )
 from andromede.metrics.errors import (
     InvalidNextToken,
@@ -105,7 +106,12 @@ def alarm_message(alarm: Alarm, old: AlarmState, region: str) -> str:
         "TreatMissingData": alarm.treat_missing_data,
         "EvaluateLowSampleCountPercentile": "",
     }
-    if alarm.statistic:
+    if alarm.metrics:
+        for key in ("MetricName", "Namespace", "StatisticType", "Statistic", "Unit"):
+            del trigger[key]
+        del trigger["ExtendedStatistic"], trigger["Dimensions"]
+        trigger["Metrics"] = [query_document(q) for q in alarm.metrics]
+    elif alarm.statistic:
         del trigger["ExtendedStatistic"]
     else:
         del trigger["Statistic"]
@@ -193,6 +199,13 @@ class AlarmService:
         (its state is kept, as AWS keeps it); it is evaluated at its period's next end."""
         alarm = check_alarm(alarm, self.region)
         now = self.clock()
+        if alarm.metrics:
+            # The queries checked, and read over one period: an unknown Id or an expression
+            # giving an array is refused now rather than at each evaluation.
+            start = next_evaluation(now.timestamp(), alarm.period) - 2 * alarm.period
+            await self.metrics.expression_values(
+                alarm.tenant_id, alarm.metrics, start, 1, alarm.period
+            )
         held = await self.store.get(alarm.tenant_id, alarm.name)
         if held is None and len(await self.store.alarms(alarm.tenant_id)) >= (
             self.limits.max_alarms
@@ -432,14 +445,19 @@ class AlarmService:
 
     async def _evaluate(self, alarm: Alarm, end: int) -> None:
         periods = alarm.evaluation_periods
-        values = await self.metrics.period_values(
-            Series.of(alarm.tenant_id, alarm.namespace, alarm.metric_name, alarm.dimensions),
-            end - periods * alarm.period,
-            periods,
-            alarm.period,
-            alarm.stat,
-            alarm.unit,
-        )
+        if alarm.metrics:
+            values = await self.metrics.expression_values(
+                alarm.tenant_id, alarm.metrics, end - periods * alarm.period, periods, alarm.period
+            )
+        else:
+            values = await self.metrics.period_values(
+                Series.of(alarm.tenant_id, alarm.namespace, alarm.metric_name, alarm.dimensions),
+                end - periods * alarm.period,
+                periods,
+                alarm.period,
+                alarm.stat,
+                alarm.unit,
+            )
         outcome: Evaluation = evaluate(alarm, values)
         last = next((v for v in reversed(values) if v is not None), None)
         if outcome.state is not alarm.state:

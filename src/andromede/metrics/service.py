@@ -475,27 +475,7 @@ class MetricsService:
             raise InvalidParameterValue(
                 f"The parameter MaxDatapoints must be between 1 and {limits.max_data_points}."
             )
-        ids = [q.id for q in queries]
-        if len(set(ids)) != len(ids):
-            raise InvalidParameterValue("The Ids of MetricDataQueries must be unique.")
-        trees: dict[str, tuple[Node, str]] = {}
-        for query in queries:
-            if not _QUERY_ID.match(query.id):
-                raise InvalidParameterValue(
-                    f"The Id {query.id[:255]!r} must start with a lowercase letter and hold "
-                    "only letters, digits and underscores."
-                )
-            if query.expression is not None:
-                if query.period:
-                    _period(query.period)
-                trees[query.id] = (self._parse(query.expression), query.expression)
-                continue
-            _period(query.period)
-            _text("MetricStat.Metric.Namespace", query.namespace, 255)
-            _text("MetricStat.Metric.MetricName", query.name, 255)
-            statistic(Aggregate(1, 0, 0, 0), query.stat)  # refuses an unknown statistic
-        if trees and not any(q.return_data for q in queries):
-            raise InvalidParameterValue("At least one query must have ReturnData true.")
+        trees = self.check_queries(queries)
         computed = await self._compute(tenant_id, queries, trees, start, end)
         descending = scan_by != "TimestampAscending"
         if descending:
@@ -525,6 +505,46 @@ class MetricsService:
                 token = _token({"q": index + 1, "v": 0})
                 break
         return results, token
+
+    def check_queries(self, queries: Sequence[DataQuery]) -> dict[str, tuple[Node, str]]:
+        """The checks of a request's queries (GetMetricData's, a math alarm's Metrics): Ids,
+        MetricStats, expressions parsed; the expressions' trees by Id."""
+        ids = [q.id for q in queries]
+        if len(set(ids)) != len(ids):
+            raise InvalidParameterValue("The Ids of MetricDataQueries must be unique.")
+        trees: dict[str, tuple[Node, str]] = {}
+        for query in queries:
+            if not _QUERY_ID.match(query.id):
+                raise InvalidParameterValue(
+                    f"The Id {query.id[:255]!r} must start with a lowercase letter and hold "
+                    "only letters, digits and underscores."
+                )
+            if query.expression is not None:
+                if query.period:
+                    _period(query.period)
+                trees[query.id] = (self._parse(query.expression), query.expression)
+                continue
+            _period(query.period)
+            _text("MetricStat.Metric.Namespace", query.namespace, 255)
+            _text("MetricStat.Metric.MetricName", query.name, 255)
+            statistic(Aggregate(1, 0, 0, 0), query.stat)  # refuses an unknown statistic
+        if trees and not any(q.return_data for q in queries):
+            raise InvalidParameterValue("At least one query must have ReturnData true.")
+        return trees
+
+    async def expression_values(
+        self, tenant_id: str, queries: Sequence[DataQuery], start: int, periods: int, period: int
+    ) -> list[float | None]:
+        """A metric math alarm's reading (decision 0183): the value of its one ReturnData
+        query at each of ``periods`` periods from ``start``, oldest first (None: no value)."""
+        trees = self.check_queries(queries)
+        low = datetime.fromtimestamp(start, UTC)
+        high = datetime.fromtimestamp(start + periods * period, UTC)
+        results = await self._compute(tenant_id, queries, trees, low, high)
+        if len(results) != 1:
+            raise InvalidParameterValue("An alarm's expression must give one time series.")
+        held = dict(zip(results[0].timestamps, results[0].values, strict=True))
+        return [held.get(at) for at in range(start, start + periods * period, period)]
 
     @staticmethod
     def _resume(token: str, queries: int) -> tuple[int, int]:
