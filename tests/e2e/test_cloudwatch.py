@@ -7,7 +7,8 @@ queue owner's account after sends and receives (the sampler runs every half seco
 instance's ``AWS/EC2`` and ``AWS/EBS`` metrics from the memory host's figures, once boto3's
 MonitorInstances switched it to 1-minute periods (decision 0178: gathered every second here).
 Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its step policy
-scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second)."""
+scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second).
+Decision 0183: metric math in boto3's GetMetricData and in a math alarm."""
 
 from __future__ import annotations
 
