@@ -89,6 +89,7 @@ class MathContext:
     metrics: Mapping[str, TimeSeries]
     expressions: Mapping[str, tuple[Node, str]]  # id -> (tree, text)
     max_series: int = 500
+    max_depth: int = 50
     messages: set[str] = field(default_factory=set)
     _done: dict[str, Value] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
@@ -105,10 +106,25 @@ class MathContext:
             raise InvalidParameterValue(
                 f"The expression of {query_id} references itself (a cycle of expressions)."
             )
+        if len(self._busy) >= self.max_depth:
+            raise InvalidParameterValue(
+                f"The expressions name each other more than {self.max_depth} deep."
+            )
+        outermost = not self._busy
         self._busy.add(query_id)
         tree, text = self.expressions[query_id]
-        value = _Evaluator(self, text).run(tree)
-        self._busy.discard(query_id)
+        try:
+            value = _Evaluator(self, text).run(tree)
+        except RecursionError as exc:
+            # Each bound holds alone; together (deep chains of deep expressions) they could
+            # still pass the interpreter's stack: refused, never a fault.
+            if not outermost:
+                raise
+            raise InvalidParameterValue(
+                f"The expression of {query_id} nests too deep to evaluate."
+            ) from exc
+        finally:
+            self._busy.discard(query_id)
         self._done[query_id] = value
         return value
 
@@ -287,6 +303,12 @@ class _Evaluator:
         if not isinstance(value, SeriesArray):
             raise self._fail(f"The function {name} takes an array of time series.")
         return value
+
+    def integer(self, name: str, value: Value) -> int:
+        number = self.scalar(name, value)
+        if not math.isfinite(number):
+            raise self._fail(f"The function {name} takes a finite number here.")
+        return int(number)
 
     def keyword(self, name: str, value: Value, allowed: Sequence[str]) -> str:
         if not isinstance(value, Word) or not value.keyword or value.text not in allowed:
@@ -481,8 +503,8 @@ def _first_last(ev: _Evaluator, name: str, args: list[Value]) -> Value:
 
 def _slice(ev: _Evaluator, name: str, args: list[Value]) -> Value:
     items = ev.array(name, args[0]).items
-    start = int(ev.scalar(name, args[1]))
-    end = int(ev.scalar(name, args[2])) if len(args) > 2 else len(items)
+    start = ev.integer(name, args[1])
+    end = ev.integer(name, args[2]) if len(args) > 2 else len(items)
     return SeriesArray(items[start:end])
 
 
@@ -505,7 +527,7 @@ def _sort(ev: _Evaluator, name: str, args: list[Value]) -> Value:
 
     ordered = sorted(items, key=key, reverse=order == "DESC")
     if len(args) > 3:
-        ordered = ordered[: max(0, int(ev.scalar(name, args[3])))]
+        ordered = ordered[: max(0, ev.integer(name, args[3]))]
     return SeriesArray(ordered)
 
 

@@ -290,7 +290,10 @@ def parse(text: str, *, max_length: int = 2048, max_depth: int = 50) -> Node:
         raise InvalidParameterValue(
             f"The parameter Expression must be at most {max_length} characters long."
         )
-    return _Parser(text, max_depth).parse()
+    try:
+        return _Parser(text, max_depth).parse()
+    except RecursionError as exc:  # a depth setting above what the interpreter's stack holds
+        raise InvalidParameterValue("The expression nests too deep to parse.") from exc
 
 
 def references(node: Node) -> set[str]:

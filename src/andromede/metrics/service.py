@@ -595,7 +595,13 @@ class MetricsService:
             period = query.period or next(iter(s.period for s in series.values()), 60)
             low, high = self._range(start, end, period)
             context = MathContext(
-                low, high, period, series, trees, max_series=self._limits.math_max_series
+                low,
+                high,
+                period,
+                series,
+                trees,
+                max_series=self._limits.math_max_series,
+                max_depth=self._limits.math_max_depth,
             )
             value = context.value_of(query.id)
             messages = [("ArithmeticError", text) for text in sorted(context.messages)]

@@ -8,6 +8,8 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from andromede.metrics.errors import InvalidParameterValue
 from andromede.metrics.math_eval import (
@@ -16,6 +18,7 @@ from andromede.metrics.math_eval import (
     SeriesArray,
     TimeSeries,
     Value,
+    as_series,
 )
 from andromede.metrics.math_parse import Binary, Call, Keyword, Number, Ref, parse, tokenize
 from andromede.metrics.service import DataQuery, MetricDatum, MetricLimits, MetricsService
@@ -97,6 +100,8 @@ def test_length_and_depth_are_bounded() -> None:
     with pytest.raises(InvalidParameterValue, match="deeper than 3 levels"):
         parse("((((m1))))", max_depth=3)
     parse("(((m1)))", max_depth=3)
+    with pytest.raises(InvalidParameterValue, match="too deep to parse"):
+        parse("(" * 2000 + "m1" + ")" * 2000, max_length=5000, max_depth=5000)
 
 
 def test_arithmetic_aligns_timestamps_and_broadcasts_scalars() -> None:
@@ -194,8 +199,13 @@ def test_time_functions_and_constants() -> None:
     assert values(run("EPOCH(m1)", m1=m1))[1] == float(T0 + 60)
     assert run("PERIOD(m1)", m1=m1) == 60.0
     assert values(run("TIME_SERIES(42)")) == [42.0] * 5
-    # AWS's example: business hours only.
-    assert values(run("IF(HOUR(m1) >= 9 AND DAY(m1) < 6, m1)", m1=m1))[:2] == [7.0, 8.0]
+    # AWS's example (the June 2021 functions' blog): Monday to Friday, 9:00 to 17:00 only.
+    business = "IF((DAY(m1)<6 AND (HOUR(m1)>=9 AND HOUR(m1)<17)),m1)"
+    assert values(run(business, m1=m1))[:2] == [7.0, 8.0]
+    saturday = TimeSeries("m", 3600, {T0 + 86400: 1.0, T0 + 86400 + 6 * 3600: 2.0})
+    assert run(business, m1=saturday) == TimeSeries("m", 3600, {})
+    evening = TimeSeries("m", 3600, {T0 + 5 * 3600: 3.0})  # Friday 17:00
+    assert run(business, m1=evening) == TimeSeries("m", 3600, {})
 
 
 @pytest.mark.parametrize(
@@ -213,6 +223,34 @@ def test_time_functions_and_constants() -> None:
 def test_evaluation_errors(text: str, why: str) -> None:
     with pytest.raises(InvalidParameterValue, match=why):
         run(text, m1=series(1))
+
+
+def test_expressions_name_expressions() -> None:
+    text = {"e1": "m1 * 2", "e2": "e1 + e1", "e3": "DIFF(e2)"}
+    context = MathContext(
+        T0,
+        T0 + 300,
+        60,
+        {"m1": series(1, 2, 4)},
+        {key: (parse(value), value) for key, value in text.items()},
+    )
+    assert values(context.value_of("e3")) == [None, 4.0, 8.0, None, None]
+
+
+def test_chains_of_expressions_and_bad_numbers_are_refused() -> None:
+    chain = {f"e{i}": (parse(f"e{i + 1} + 1"), "") for i in range(60)}
+    chain["e60"] = (parse("m1"), "m1")
+    context = MathContext(T0, T0 + 60, 60, {"m1": series(1)}, chain, max_depth=50)
+    with pytest.raises(InvalidParameterValue, match="more than 50 deep"):
+        context.value_of("e0")
+    assert (
+        values(MathContext(T0, T0 + 60, 60, {"m1": series(1)}, chain, max_depth=70).value_of("e0"))[
+            0
+        ]
+        == 61.0
+    )
+    with pytest.raises(InvalidParameterValue, match="finite number"):
+        run("SLICE(METRICS(), 0/0)", m1=series(1))
 
 
 def test_an_expression_cycle_is_refused() -> None:
@@ -279,3 +317,27 @@ async def test_get_metric_data_with_expressions() -> None:
             start,
             NOW,
         )
+
+
+_PIECES = [
+    "m1", "m2", "e", "1", "0", "2.5", "-", "+", "*", "/", "^", "(", ")", "[", "]", ",", " ",
+    "<", ">=", "==", "AND", "||", "NOT", '"m"', "SUM(", "FILL(", "REPEAT", "METRICS(", "IF(",
+    "SORT(", "DESC", "AVG", "RATE(", "SLICE(", "TIME_SERIES(", "LOG(", "FIRST(", "DIFF(",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25))
+def test_any_text_is_evaluated_or_refused_in_cloudwatchs_words(pieces: list[str]) -> None:
+    """Whatever the text, the answer is a value or InvalidParameterValue: never another
+    exception (a 500), including an expression naming itself."""
+    text = "".join(pieces)
+    try:
+        tree = parse(text, max_depth=20)
+        context = MathContext(
+            T0, T0 + 300, 60, {"m1": series(1, 0, 3), "m2": series(2, 2)}, {"e": (tree, text)}
+        )
+        value = context.value_of("e")
+        as_series(value, context, "e", 60)
+    except InvalidParameterValue:
+        pass
