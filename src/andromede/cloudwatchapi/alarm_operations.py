@@ -105,6 +105,7 @@ async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
         insufficient_data_actions=tuple(params.get("InsufficientDataActions", [])),
         tags=tuple(tags),
         metrics=metrics,
+        datapoints_given="DatapointsToAlarm" in params,
     )
     await _service(call).put_alarm(alarm)
     return {}
@@ -133,7 +134,7 @@ def _alarm_document(region: str, alarm: Alarm) -> dict[str, Any]:
         "Period": alarm.period,
         "Unit": alarm.unit,
         "EvaluationPeriods": alarm.evaluation_periods,
-        "DatapointsToAlarm": alarm.datapoints_to_alarm,
+        "DatapointsToAlarm": alarm.datapoints_to_alarm if alarm.datapoints_given else None,
         "Threshold": alarm.threshold,
         "ComparisonOperator": alarm.comparison,
         "TreatMissingData": alarm.treat_missing_data,

@@ -116,6 +116,9 @@ class Alarm:
     # A metric math alarm's queries (decision 0183): one ReturnData query, the rest what it
     # reads; the alarm then has no namespace, metric or statistic of its own.
     metrics: tuple[DataQuery, ...] = ()
+    # Whether PutMetricAlarm named DatapointsToAlarm: DescribeAlarms shows it only then, as
+    # AWS does (else Terraform, which did not send it, plans to remove it at every run).
+    datapoints_given: bool = True
     state: AlarmState = AlarmState.INSUFFICIENT_DATA
     state_reason: str = "Unchecked: Initial alarm creation"
     state_reason_data: str | None = None

@@ -96,6 +96,7 @@ async def test_an_alarms_life_in_every_protocol(cloudwatch: Harness, protocol: s
     )
     [shown] = (await cw.ok("DescribeAlarms", {"AlarmNames": ["error-rate"]}))["MetricAlarms"]
     assert "MetricName" not in shown and "Period" not in shown
+    assert "DatapointsToAlarm" not in shown  # not given: not shown (Terraform converges)
     assert shown["Metrics"] == [
         {"Id": "m1", "MetricStat": {**stat, "Metric": {**stat["Metric"], "Dimensions": []}},
          "ReturnData": False},
