@@ -444,8 +444,8 @@ def test_an_alarm_notifies_its_topic_and_scales_a_group(
 
 def test_metric_math_in_get_metric_data_and_in_an_alarm(server: ServerProcess) -> None:
     """Decision 0183: boto3's GetMetricData with ``100*m1/m2`` and ``SUM(METRICS())`` over
-    hidden MetricStats, a syntax error answered with its position, and a math alarm on
-    10-second periods going to ALARM."""
+    hidden MetricStats, a bounded SEARCH, a syntax error answered with its position, and a
+    math alarm on 10-second periods going to ALARM."""
     cw = client(server, "cloudwatch")
     at = minute(-2)
 
@@ -482,6 +482,15 @@ def test_metric_math_in_get_metric_data_and_in_an_alarm(server: ServerProcess) -
         [11.0, 23.0],
         "Complete",
     )
+    found = cw.get_metric_data(
+        MetricDataQueries=[
+            {"Id": "s1", "Expression": "SEARCH('{Api} MetricName=\"Requests\"', 'Sum', 60)"}
+        ],
+        StartTime=at,
+        EndTime=at + timedelta(minutes=2),
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"]
+    assert [(r["Id"], r["Values"]) for r in found] == [("s1", [10.0, 20.0])]
     with pytest.raises(ClientError) as refused:
         cw.get_metric_data(
             MetricDataQueries=[*hidden, {"Id": "bad", "Expression": "100*m1/"}],

@@ -50,7 +50,7 @@ ARITHMETIC_ERROR: Final = (
 # Functions AWS has that need what this platform does not keep (Contributor Insights rules,
 # a search over the account's metrics, anomaly models, quotas, Lambda).
 _REFUSED: Final = frozenset(
-    {"INSIGHT_RULE_METRIC", "SEARCH", "ANOMALY_DETECTION_BAND", "SERVICE_QUOTA", "LAMBDA"}
+    {"INSIGHT_RULE_METRIC", "ANOMALY_DETECTION_BAND", "SERVICE_QUOTA", "LAMBDA"}
 )
 
 
@@ -90,6 +90,8 @@ class MathContext:
     expressions: Mapping[str, tuple[Node, str]]  # id -> (tree, text)
     max_series: int = 500
     max_depth: int = 50
+    # SEARCH calls' series, read by the service before evaluating (math_search).
+    searched: Mapping[Call, SeriesArray] = field(default_factory=dict)
     messages: set[str] = field(default_factory=set)
     _done: dict[str, Value] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
@@ -278,6 +280,11 @@ class _Evaluator:
     def _call(self, node: Call) -> Value:
         if node.name in _REFUSED:
             raise self._fail(f"The function {node.name} is not supported here (decision 0183).")
+        if node.name == "SEARCH":
+            found = self._context.searched.get(node)
+            if found is None:
+                raise self._fail("SEARCH is not supported in an alarm (decision 0183).")
+            return found
         handler = _FUNCTIONS.get(node.name)
         if handler is None:
             raise self._fail(f"Unknown function {node.name[:64]} at position {node.at}.")

@@ -26,8 +26,9 @@ from andromede.metrics.errors import (
     InvalidParameterValue,
     MissingParameter,
 )
-from andromede.metrics.math_eval import MathContext, TimeSeries, as_series
-from andromede.metrics.math_parse import Node, parse
+from andromede.metrics.math_eval import MathContext, SeriesArray, TimeSeries, as_series
+from andromede.metrics.math_parse import Call, Node, parse
+from andromede.metrics.math_search import Search, searches_in
 from andromede.metrics.model import (
     RESOLUTIONS,
     RETENTION,
@@ -540,7 +541,7 @@ class MetricsService:
         trees = self.check_queries(queries)
         low = datetime.fromtimestamp(start, UTC)
         high = datetime.fromtimestamp(start + periods * period, UTC)
-        results = await self._compute(tenant_id, queries, trees, low, high)
+        results = await self._compute(tenant_id, queries, trees, low, high, searching=False)
         if len(results) != 1:
             raise InvalidParameterValue("An alarm's expression must give one time series.")
         held = dict(zip(results[0].timestamps, results[0].values, strict=True))
@@ -563,6 +564,42 @@ class MetricsService:
         limits = self._limits
         return parse(expression, max_length=limits.math_max_length, max_depth=limits.math_max_depth)
 
+    async def _search(
+        self, tenant_id: str, search: Search, start: datetime, end: datetime
+    ) -> tuple[SeriesArray, bool]:
+        """A SEARCH's series (decision 0183): the account's metrics matched page by page, a
+        few pages at most, as ListMetrics reads them; whether the bound cut the answer."""
+        limits = self._limits
+        name = next((v for k, v in search.pairs if k == "MetricName"), None)
+        after: tuple[str, str, str] | None = None
+        found: list[TimeSeries] = []
+        for _ in range(8):
+            chunk = await self.store.list_series(
+                tenant_id, search.namespace, name, after, None, limits.list_page
+            )
+            for stored in chunk:
+                after = _key_of(stored)
+                one = stored.series
+                if not search.matches(one.namespace, one.name, one.dimensions):
+                    continue
+                if len(found) == limits.math_max_series:
+                    return SeriesArray(found), True
+                query = DataQuery(
+                    "search", one.namespace, one.name, one.dimensions, search.period, search.stat
+                )
+                result = await self._query(tenant_id, query, start, end, descending=False)
+                label = " ".join([one.name, *(v for _, v in one.dimensions)])
+                found.append(
+                    TimeSeries(
+                        label,
+                        search.period,
+                        dict(zip(result.timestamps, result.values, strict=True)),
+                    )
+                )
+            if len(chunk) < limits.list_page:
+                return SeriesArray(found), False
+        return SeriesArray(found), True
+
     async def _compute(
         self,
         tenant_id: str,
@@ -570,6 +607,8 @@ class MetricsService:
         trees: dict[str, tuple[Node, str]],
         start: datetime,
         end: datetime,
+        *,
+        searching: bool = True,
     ) -> list[QueryResult]:
         """Every query's results, oldest first, in the request's order: the MetricStat ones
         read (all of them when an expression may name them), then each expression evaluated
@@ -585,6 +624,17 @@ class MetricsService:
                     query.period,
                     dict(zip(result.timestamps, result.values, strict=True)),
                 )
+        searched: dict[Call, SeriesArray] = {}
+        cut = False
+        for query in queries if searching else ():
+            if query.expression is None:
+                continue
+            for call, search in searches_in(trees[query.id][0], query.period or 300):
+                _period(search.period)
+                statistic(Aggregate(1, 0, 0, 0), search.stat)  # refuses an unknown statistic
+                if call not in searched:
+                    searched[call], bounded = await self._search(tenant_id, search, start, end)
+                    cut = cut or bounded
         computed: list[QueryResult] = []
         for query in queries:
             if not query.return_data:
@@ -602,9 +652,18 @@ class MetricsService:
                 trees,
                 max_series=self._limits.math_max_series,
                 max_depth=self._limits.math_max_depth,
+                searched=searched,
             )
             value = context.value_of(query.id)
             messages = [("ArithmeticError", text) for text in sorted(context.messages)]
+            if cut and any(call in searched for call, _ in searches_in(trees[query.id][0], 0)):
+                messages.append(
+                    (
+                        "MaxQueryTimeSeriesExceeded",
+                        "The SEARCH matched more series than metrics_math_max_series, or more "
+                        "than it looks at; the first ones are answered.",
+                    )
+                )
             for one in as_series(value, context, query.label or query.id, period):
                 ordered = one.ordered()
                 computed.append(

@@ -211,7 +211,7 @@ def test_time_functions_and_constants() -> None:
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        ("SEARCH('{AWS/EC2} CPU', 'Average', 300)", "not supported here"),
+        ("SEARCH('{AWS/EC2} CPU', 'Average', 300)", "not supported in an alarm"),
         ("INSIGHT_RULE_METRIC(r, 'Sum')", "not supported here"),
         ("NOPE(m1)", "Unknown function NOPE at position 1"),
         ("ABS(m1, m1)", "takes 1 arguments"),
