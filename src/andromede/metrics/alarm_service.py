@@ -43,7 +43,7 @@ from andromede.metrics.errors import (
     ResourceNotFound,
 )
 from andromede.metrics.model import Series
-from andromede.metrics.service import MetricsService
+from andromede.metrics.service import DataQuery, MetricsService
 
 __all__ = ["AlarmActions", "AlarmLimits", "AlarmService", "alarm_message"]
 
@@ -88,6 +88,16 @@ def _stamp(moment: datetime) -> str:
     )
 
 
+def _trigger_query(query: DataQuery) -> dict[str, Any]:
+    """A math alarm's query in its SNS message: DescribeAlarms' shape, with the dimensions
+    as the message writes them (``name``/``value``, as the single metric's trigger)."""
+    document = query_document(query)
+    stat = document.get("MetricStat")
+    if stat is not None:
+        stat["Metric"]["Dimensions"] = [{"value": v, "name": n} for n, v in query.dimensions]
+    return document
+
+
 def alarm_message(alarm: Alarm, old: AlarmState, region: str) -> str:
     """AWS's JSON of an alarm's state change as SNS subscribers receive it."""
     trigger: dict[str, object] = {
@@ -110,7 +120,7 @@ def alarm_message(alarm: Alarm, old: AlarmState, region: str) -> str:
         for key in ("MetricName", "Namespace", "StatisticType", "Statistic", "Unit"):
             del trigger[key]
         del trigger["ExtendedStatistic"], trigger["Dimensions"]
-        trigger["Metrics"] = [query_document(q) for q in alarm.metrics]
+        trigger["Metrics"] = [_trigger_query(q) for q in alarm.metrics]
     elif alarm.statistic:
         del trigger["ExtendedStatistic"]
     else:

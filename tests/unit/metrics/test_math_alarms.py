@@ -141,3 +141,6 @@ async def test_a_math_alarm_goes_to_alarm_on_its_expression() -> None:
     trigger = json.loads(notified.messages[-1])["Trigger"]
     assert [q["Id"] for q in trigger["Metrics"]] == ["m1", "m2", "e1"]
     assert "MetricName" not in trigger and trigger["Period"] == 60
+    assert trigger["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"value": "x", "name": "Api"}
+    ]
