@@ -2,7 +2,8 @@
 the checks PutMetricAlarm makes, and :func:`evaluate`, AWS's M-of-N rule with its four
 treatments of missing data.
 
-An alarm watches one series' statistic over ``period``-long periods. At each period's end the
+An alarm watches one series' statistic, or a metric math expression over several
+(``metrics``, decision 0183), over ``period``-long periods. At each period's end the
 evaluator reads the last ``evaluation_periods`` periods (None where no datapoint came in) and
 :func:`evaluate` decides the state:
 

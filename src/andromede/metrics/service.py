@@ -1,6 +1,8 @@
 """The metrics service (decision 0172): CloudWatch's PutMetricData, GetMetricStatistics,
 GetMetricData and ListMetrics over a :class:`~andromede.metrics.store.MetricStore`, for one
-account at a time, and the retention roll-up.
+account at a time, and the retention roll-up. GetMetricData's metric math (decision 0183):
+the queries checked and parsed here, the MetricStat ones read, then each expression evaluated
+by :mod:`~andromede.metrics.math_eval` (SEARCH's series read first, bounded).
 
 Everything is the caller's account's: no call names another account's series. Namespaces
 starting ``AWS/`` are the platform's, written through :meth:`MetricsService.put_platform`
