@@ -19,13 +19,20 @@ looked at are bounded by the service (pages of the account's metrics) and the se
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from andromede.metrics.errors import InvalidParameterValue
+from andromede.metrics.math_eval import SeriesArray, TimeSeries
 from andromede.metrics.math_parse import Array, Binary, Call, Node, Number, Text, Unary
+from andromede.metrics.model import Series
+from andromede.metrics.store import MetricStore
 
-__all__ = ["Search", "searches_in"]
+__all__ = ["Search", "search_series", "searches_in"]
+
+# Pages of the account's metrics one SEARCH looks at, at most (as ListMetrics' one call).
+_PAGES: Final = 8
 
 _SCHEMA: Final = re.compile(r"^\s*\{([^{}]*)\}")
 _TERM: Final = re.compile(
@@ -134,3 +141,34 @@ def searches_in(node: Node, default_period: int) -> list[tuple[Call, Search]]:
         for child in node.items:
             found.extend(searches_in(child, default_period))
     return found
+
+
+async def search_series(
+    store: MetricStore,
+    tenant_id: str,
+    search: Search,
+    read: Callable[[Series], Awaitable[dict[int, float]]],
+    *,
+    page: int,
+    most: int,
+) -> tuple[SeriesArray, bool]:
+    """A SEARCH's series: the account's metrics matched page by page (``_PAGES`` pages of
+    ``page`` at most, narrowed by the schema's namespace and a MetricName term), each read
+    by ``read``, at most ``most``; and whether a bound cut the answer."""
+    name = next((v for k, v in search.pairs if k == "MetricName"), None)
+    after: tuple[str, str, str] | None = None
+    found: list[TimeSeries] = []
+    for _ in range(_PAGES):
+        chunk = await store.list_series(tenant_id, search.namespace, name, after, None, page)
+        for stored in chunk:
+            one = stored.series
+            after = (one.namespace, one.name, one.dimensions_hash)
+            if not search.matches(one.namespace, one.name, one.dimensions):
+                continue
+            if len(found) == most:
+                return SeriesArray(found), True
+            label = " ".join([one.name, *(v for _, v in one.dimensions)])
+            found.append(TimeSeries(label, search.period, await read(one)))
+        if len(chunk) < page:
+            return SeriesArray(found), False
+    return SeriesArray(found), True

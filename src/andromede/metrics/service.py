@@ -30,7 +30,7 @@ from andromede.metrics.errors import (
 )
 from andromede.metrics.math_eval import MathContext, SeriesArray, TimeSeries, as_series
 from andromede.metrics.math_parse import Call, Node, parse
-from andromede.metrics.math_search import Search, searches_in
+from andromede.metrics.math_search import Search, search_series, searches_in
 from andromede.metrics.model import (
     RESOLUTIONS,
     RETENTION,
@@ -569,38 +569,22 @@ class MetricsService:
     async def _search(
         self, tenant_id: str, search: Search, start: datetime, end: datetime
     ) -> tuple[SeriesArray, bool]:
-        """A SEARCH's series (decision 0183): the account's metrics matched page by page, a
-        few pages at most, as ListMetrics reads them; whether the bound cut the answer."""
-        limits = self._limits
-        name = next((v for k, v in search.pairs if k == "MetricName"), None)
-        after: tuple[str, str, str] | None = None
-        found: list[TimeSeries] = []
-        for _ in range(8):
-            chunk = await self.store.list_series(
-                tenant_id, search.namespace, name, after, None, limits.list_page
+        async def read(series: Series) -> dict[int, float]:
+            query = DataQuery(
+                "search",
+                series.namespace,
+                series.name,
+                series.dimensions,
+                search.period,
+                search.stat,
             )
-            for stored in chunk:
-                after = _key_of(stored)
-                one = stored.series
-                if not search.matches(one.namespace, one.name, one.dimensions):
-                    continue
-                if len(found) == limits.math_max_series:
-                    return SeriesArray(found), True
-                query = DataQuery(
-                    "search", one.namespace, one.name, one.dimensions, search.period, search.stat
-                )
-                result = await self._query(tenant_id, query, start, end, descending=False)
-                label = " ".join([one.name, *(v for _, v in one.dimensions)])
-                found.append(
-                    TimeSeries(
-                        label,
-                        search.period,
-                        dict(zip(result.timestamps, result.values, strict=True)),
-                    )
-                )
-            if len(chunk) < limits.list_page:
-                return SeriesArray(found), False
-        return SeriesArray(found), True
+            result = await self._query(tenant_id, query, start, end, descending=False)
+            return dict(zip(result.timestamps, result.values, strict=True))
+
+        limits = self._limits
+        return await search_series(
+            self.store, tenant_id, search, read, page=limits.list_page, most=limits.math_max_series
+        )
 
     async def _compute(
         self,
