@@ -9,7 +9,8 @@ MonitorInstances switched it to 1-minute periods (decision 0178: gathered every 
 Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its step policy
 scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second).
 Decision 0181: a bucket's daily ``BucketSizeBytes`` and ``NumberOfObjects`` read back with
-boto3 at a one-day period (the daily job runs every second here)."""
+boto3 at a one-day period (the daily job runs every two seconds here).
+Decision 0183: metric math in boto3's GetMetricData and in a math alarm."""
 
 from __future__ import annotations
 
@@ -486,3 +487,90 @@ def test_an_alarm_notifies_its_topic_and_scales_a_group(
     )
     scaling.delete_auto_scaling_group(AutoScalingGroupName="alarmed", ForceDelete=True)
     cw.delete_alarms(AlarmNames=["checkout-load"])
+
+
+def test_metric_math_in_get_metric_data_and_in_an_alarm(server: ServerProcess) -> None:
+    """Decision 0183: boto3's GetMetricData with ``100*m1/m2`` and ``SUM(METRICS())`` over
+    hidden MetricStats, a bounded SEARCH, a syntax error answered with its position, and a
+    math alarm on 10-second periods going to ALARM."""
+    cw = client(server, "cloudwatch")
+    at = minute(-2)
+
+    def stat(name: str, period: int = 60) -> dict[str, Any]:
+        return {"Metric": {"Namespace": "Api", "MetricName": name}, "Period": period, "Stat": "Sum"}
+
+    cw.put_metric_data(
+        Namespace="Api",
+        MetricData=[
+            {"MetricName": name, "Timestamp": at + timedelta(minutes=i), "Value": value}
+            for name, values in (("Errors", (1.0, 3.0)), ("Requests", (10.0, 20.0)))
+            for i, value in enumerate(values)
+        ],
+    )
+    hidden = [
+        {"Id": "m1", "MetricStat": stat("Errors"), "ReturnData": False},
+        {"Id": "m2", "MetricStat": stat("Requests"), "ReturnData": False},
+    ]
+    data = cw.get_metric_data(
+        MetricDataQueries=[
+            *hidden,
+            {"Id": "rate", "Expression": "100*m1/m2", "Label": "Error rate"},
+            {"Id": "total", "Expression": "SUM(METRICS())"},
+        ],
+        StartTime=at,
+        EndTime=at + timedelta(minutes=2),
+        ScanBy="TimestampAscending",
+    )
+    rate, total = data["MetricDataResults"]
+    assert (rate["Id"], rate["Label"], rate["Values"]) == ("rate", "Error rate", [10.0, 15.0])
+    assert rate["Timestamps"] == [at, at + timedelta(minutes=1)]
+    assert (total["Id"], total["Values"], total["StatusCode"]) == (
+        "total",
+        [11.0, 23.0],
+        "Complete",
+    )
+    found = cw.get_metric_data(
+        MetricDataQueries=[
+            {"Id": "s1", "Expression": "SEARCH('{Api} MetricName=\"Requests\"', 'Sum', 60)"}
+        ],
+        StartTime=at,
+        EndTime=at + timedelta(minutes=2),
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"]
+    assert [(r["Id"], r["Values"]) for r in found] == [("s1", [10.0, 20.0])]
+    with pytest.raises(ClientError) as refused:
+        cw.get_metric_data(
+            MetricDataQueries=[*hidden, {"Id": "bad", "Expression": "100*m1/"}],
+            StartTime=at,
+            EndTime=at + timedelta(minutes=2),
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "position 8" in refused.value.response["Error"]["Message"]
+    # The alarm: 10-second periods of 1-second metrics, 50 % errors against a 10 % threshold.
+    cw.put_metric_alarm(
+        AlarmName="error-rate",
+        EvaluationPeriods=1,
+        Threshold=10.0,
+        ComparisonOperator="GreaterThanThreshold",
+        Metrics=[
+            {"Id": "m1", "MetricStat": stat("Failures", 10), "ReturnData": False},
+            {"Id": "m2", "MetricStat": stat("Calls", 10), "ReturnData": False},
+            {"Id": "e1", "Expression": "100*m1/m2", "ReturnData": True},
+        ],
+    )
+    [shown] = cw.describe_alarms(AlarmNames=["error-rate"])["MetricAlarms"]
+    assert [q["Id"] for q in shown["Metrics"]] == ["m1", "m2", "e1"]
+    deadline = time.monotonic() + 25
+    state = shown["StateValue"]
+    while state != "ALARM" and time.monotonic() < deadline:
+        cw.put_metric_data(
+            Namespace="Api",
+            MetricData=[
+                {"MetricName": "Failures", "Value": 5.0, "StorageResolution": 1},
+                {"MetricName": "Calls", "Value": 10.0, "StorageResolution": 1},
+            ],
+        )
+        time.sleep(1)
+        state = cw.describe_alarms(AlarmNames=["error-rate"])["MetricAlarms"][0]["StateValue"]
+    assert state == "ALARM"
+    cw.delete_alarms(AlarmNames=["error-rate"])

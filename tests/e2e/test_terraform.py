@@ -13,7 +13,8 @@ InternalValidate of its 1,500 resource schemas at each ValidateProviderConfig, w
 calls).
 
 The main configuration also holds SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``,
-content-based deduplication and a FIFO dead-letter queue: decision 0164).
+content-based deduplication and a FIFO dead-letter queue: decision 0164), and a metric math
+alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -54,7 +55,7 @@ CONFIGURATION = (
     # S3 Control's endpoint rules put the account id before the endpoint's host, which
     # resolves nowhere here: the provider sends through the server itself as its proxy,
     # which serves the absolute-form request target with the signed Host (decision 0152).
-    aws_provider("kms", "s3", "s3control", "sqs", "sts").replace(
+    aws_provider("cloudwatch", "kms", "s3", "s3control", "sqs", "sts").replace(
         "  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1
     )
     + """
@@ -344,6 +345,39 @@ resource "aws_sqs_queue" "orders" {
 }
 output "orders_url" { value = aws_sqs_queue.orders.url }
 output "orders_dlq_arn" { value = aws_sqs_queue.orders_dlq.arn }
+# A metric math alarm (decision 0183): the orders' error rate from two MetricStats.
+resource "aws_cloudwatch_metric_alarm" "error_rate" {
+  alarm_name          = "%(bucket)s-error-rate"
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 2
+  threshold           = 10
+  metric_query {
+    id          = "e1"
+    expression  = "100*m1/m2"
+    label       = "Error rate"
+    return_data = true
+  }
+  metric_query {
+    id = "m1"
+    metric {
+      namespace   = "Orders"
+      metric_name = "Errors"
+      period      = 60
+      stat        = "Sum"
+      dimensions  = { Queue = "orders" }
+    }
+  }
+  metric_query {
+    id = "m2"
+    metric {
+      namespace   = "Orders"
+      metric_name = "Requests"
+      period      = 60
+      stat        = "Sum"
+      unit        = "Count"
+    }
+  }
+}
 """
 )
 
@@ -509,6 +543,13 @@ def test_terraform_applies_converges_and_destroys(
     assert sqs.send_message(QueueUrl=orders, MessageBody="order 1", MessageGroupId="customer-1")[
         "SequenceNumber"
     ]
+
+    # aws_cloudwatch_metric_alarm with metric_query blocks (decision 0183).
+    cloudwatch = client_for(server, "cloudwatch", *server.credentials())
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=[f"{bucket}-error-rate"])["MetricAlarms"]
+    queries = {q["Id"]: q for q in alarm["Metrics"]}
+    assert queries["e1"]["Expression"] == "100*m1/m2" and queries["e1"]["ReturnData"]
+    assert queries["m2"]["MetricStat"]["Unit"] == "Count" and not queries["m2"]["ReturnData"]
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)

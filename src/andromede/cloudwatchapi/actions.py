@@ -15,24 +15,13 @@ from typing import Any, Final
 from andromede.cloudwatchapi.alarm_operations import ALARM_ACTIONS
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.cloudwatchapi.queries import data_query, dimensions
 from andromede.metrics.service import (
-    DataQuery,
     DimensionFilter,
     MetricDatum,
 )
 
 __all__ = ["ACTIONS", "NOT_SERVED", "MetricsCall"]
-
-
-def _dimensions(items: list[dict[str, str]] | None, where: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in items or []:
-        if "Name" not in item or "Value" not in item:
-            raise CloudWatchError(
-                "MissingParameter", f"Each of {where} must have a Name and a Value."
-            )
-        pairs.append((item["Name"], item["Value"]))
-    return tuple(pairs)
 
 
 def _datum(item: Mapping[str, Any]) -> MetricDatum:
@@ -50,7 +39,7 @@ def _datum(item: Mapping[str, Any]) -> MetricDatum:
     counts = item.get("Counts")
     return MetricDatum(
         name=item.get("MetricName", ""),
-        dimensions=_dimensions(item.get("Dimensions"), "MetricData.member.Dimensions"),
+        dimensions=dimensions(item.get("Dimensions"), "MetricData.member.Dimensions"),
         timestamp=item.get("Timestamp"),
         value=item.get("Value"),
         values=None if values is None else tuple(values),
@@ -82,7 +71,7 @@ async def get_metric_statistics(call: MetricsCall) -> dict[str, Any]:
         call.tenant_id,
         params.get("Namespace"),
         params.get("MetricName"),
-        _dimensions(params.get("Dimensions"), "Dimensions"),
+        dimensions(params.get("Dimensions"), "Dimensions"),
         params.get("StartTime"),
         params.get("EndTime"),
         params.get("Period"),
@@ -100,42 +89,9 @@ async def get_metric_statistics(call: MetricsCall) -> dict[str, Any]:
     return {"Label": params.get("MetricName", ""), "Datapoints": datapoints}
 
 
-def _query(item: Mapping[str, Any]) -> DataQuery:
-    query_id = item.get("Id", "")
-    if item.get("Expression") is not None:
-        raise CloudWatchError(
-            "InvalidParameterValue",
-            f"The query {query_id[:255]} has an Expression: metric math is not supported yet "
-            "(decision 0172); give each query a MetricStat.",
-        )
-    if item.get("AccountId") is not None:
-        raise CloudWatchError(
-            "InvalidParameterValue", "Cross-account queries (AccountId) are not supported."
-        )
-    stat = item.get("MetricStat")
-    if stat is None:
-        raise CloudWatchError(
-            "MissingParameter", f"The query {query_id[:255]} must have a MetricStat."
-        )
-    metric = stat.get("Metric") or {}
-    if "Period" not in stat or "Stat" not in stat:
-        raise CloudWatchError("MissingParameter", "A MetricStat needs a Period and a Stat.")
-    return DataQuery(
-        id=query_id,
-        namespace=metric.get("Namespace", ""),
-        name=metric.get("MetricName", ""),
-        dimensions=_dimensions(metric.get("Dimensions"), "MetricStat.Metric.Dimensions"),
-        period=stat["Period"],
-        stat=stat["Stat"],
-        unit=stat.get("Unit"),
-        label=item.get("Label"),
-        return_data=item.get("ReturnData", True),
-    )
-
-
 async def get_metric_data(call: MetricsCall) -> dict[str, Any]:
     params = call.params
-    queries = [_query(item) for item in params.get("MetricDataQueries", [])]
+    queries = [data_query(item) for item in params.get("MetricDataQueries", [])]
     results, token = await call.metrics.get_metric_data(
         call.tenant_id,
         queries,
@@ -153,6 +109,11 @@ async def get_metric_data(call: MetricsCall) -> dict[str, Any]:
                 "Timestamps": [_when(at) for at in result.timestamps],
                 "Values": result.values,
                 "StatusCode": result.status,
+                **(
+                    {"Messages": [{"Code": c, "Value": v} for c, v in result.messages]}
+                    if result.messages
+                    else {}
+                ),
             }
             for result in results
         ],

@@ -1,7 +1,8 @@
 """CloudWatch's metric alarm operations (decision 0177): each reads its typed input document
 (any protocol's), calls the alarm service for the caller's account and answers AWS's result
-document. Metric math alarms, composite alarms and anomaly detection are refused with a
-clear message rather than stored half understood."""
+document. Metric math alarms (``Metrics``, decision 0183) are read as GetMetricData's queries;
+composite alarms and anomaly detection are refused with a clear message rather than stored
+half understood."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any, Final
 
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.cloudwatchapi.queries import data_query
 from andromede.metrics.alarm_service import AlarmService
-from andromede.metrics.alarms import Alarm, alarm_arn
+from andromede.metrics.alarms import Alarm, alarm_arn, query_document
 from andromede.metrics.errors import ResourceNotFound
 
 __all__ = ["ALARM_ACTIONS", "ALARM_RESOURCE", "AUDITED"]
@@ -63,12 +65,13 @@ def _names(params: Mapping[str, Any]) -> list[str]:
 
 async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
     params = call.params
-    if params.get("Metrics") or params.get("ThresholdMetricId"):
+    if params.get("ThresholdMetricId"):
         raise CloudWatchError(
             "InvalidParameterValue",
-            "Metric math and anomaly detection alarms (Metrics, ThresholdMetricId) are not "
-            "supported yet (decision 0177): give a Namespace, MetricName and Statistic.",
+            "Anomaly detection alarms (ThresholdMetricId) are not supported yet (decision "
+            "0183): give a Namespace, MetricName and Statistic, or Metrics.",
         )
+    metrics = tuple(data_query(item) for item in params.get("Metrics", []))
     if params.get("EvaluateLowSampleCountPercentile") not in (None, "", "evaluate"):
         raise CloudWatchError(
             "InvalidParameterValue",
@@ -86,7 +89,7 @@ async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
         namespace=params.get("Namespace", ""),
         metric_name=params.get("MetricName", ""),
         dimensions=_dimensions(params.get("Dimensions")),
-        period=_required(params, "Period"),
+        period=params.get("Period", 0) if metrics else _required(params, "Period"),
         evaluation_periods=evaluation_periods,
         datapoints_to_alarm=params.get("DatapointsToAlarm", evaluation_periods),
         threshold=_required(params, "Threshold"),
@@ -101,6 +104,8 @@ async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
         ok_actions=tuple(params.get("OKActions", [])),
         insufficient_data_actions=tuple(params.get("InsufficientDataActions", [])),
         tags=tuple(tags),
+        metrics=metrics,
+        datapoints_given="DatapointsToAlarm" in params,
     )
     await _service(call).put_alarm(alarm)
     return {}
@@ -129,11 +134,15 @@ def _alarm_document(region: str, alarm: Alarm) -> dict[str, Any]:
         "Period": alarm.period,
         "Unit": alarm.unit,
         "EvaluationPeriods": alarm.evaluation_periods,
-        "DatapointsToAlarm": alarm.datapoints_to_alarm,
+        "DatapointsToAlarm": alarm.datapoints_to_alarm if alarm.datapoints_given else None,
         "Threshold": alarm.threshold,
         "ComparisonOperator": alarm.comparison,
         "TreatMissingData": alarm.treat_missing_data,
     }
+    if alarm.metrics:
+        for key in ("MetricName", "Namespace", "Statistic", "Dimensions", "Period"):
+            del document[key]
+        document["Metrics"] = [query_document(q) for q in alarm.metrics]
     # CBOR and JSON answers leave absent members out, as AWS's do.
     return {k: v for k, v in document.items() if v is not None}
 

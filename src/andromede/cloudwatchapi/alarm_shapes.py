@@ -1,7 +1,7 @@
 """The input shapes of CloudWatch's alarm operations (decision 0177), data as
 :mod:`andromede.cloudwatchapi.shapes`' are: the members of AWS's model Andromède reads.
-``Metrics`` (metric math) and ``ThresholdMetricId`` are read so that an alarm naming them is
-refused clearly rather than stored without them."""
+``Metrics`` are a metric math alarm's queries (decision 0183); ``ThresholdMetricId`` is read
+so that an anomaly detection alarm is refused clearly rather than stored without it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,20 @@ __all__ = ["ALARM_INPUTS"]
 
 _DIMENSIONS: Final = [{"Name": "string", "Value": "string"}]
 _NAMES: Final = ["string"]
+_METRIC_QUERY: Final = {
+    "Id": "string",
+    "MetricStat": {
+        "Metric": {"Namespace": "string", "MetricName": "string", "Dimensions": _DIMENSIONS},
+        "Period": "integer",
+        "Stat": "string",
+        "Unit": "string",
+    },
+    "Expression": "string",
+    "Label": "string",
+    "ReturnData": "boolean",
+    "Period": "integer",
+    "AccountId": "string",
+}
 ALARM_INPUTS: Final[dict[str, dict[str, Any]]] = {
     "PutMetricAlarm": {
         "AlarmName": "string",
@@ -32,7 +46,7 @@ ALARM_INPUTS: Final[dict[str, dict[str, Any]]] = {
         "ComparisonOperator": "string",
         "TreatMissingData": "string",
         "EvaluateLowSampleCountPercentile": "string",
-        "Metrics": [{"Id": "string", "Expression": "string"}],
+        "Metrics": [_METRIC_QUERY],
         "Tags": [{"Key": "string", "Value": "string"}],
         "ThresholdMetricId": "string",
     },

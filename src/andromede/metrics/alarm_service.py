@@ -4,7 +4,8 @@ DescribeAlarmHistory for one account at a time, and the evaluator every gateway 
 
 :meth:`AlarmService.evaluate_due` takes the alarms whose period has ended, claims each by
 moving its next evaluation on over its revision (so one gateway evaluates a period), reads
-the last ``EvaluationPeriods`` periods from the metrics store and applies
+the last ``EvaluationPeriods`` periods from the metrics store (a metric math alarm's
+expression through :meth:`MetricsService.expression_values`, decision 0183) and applies
 :func:`~andromede.metrics.alarms.evaluate`. A state change is written over the claimed
 revision, recorded in the history, and its actions run through an :class:`AlarmActions`
 port: AWS's alarm message published to the account's SNS topics, Auto Scaling policies
@@ -33,6 +34,7 @@ from andromede.metrics.alarms import (
     check_alarm,
     evaluate,
     next_evaluation,
+    query_document,
 )
 from andromede.metrics.errors import (
     InvalidNextToken,
@@ -42,7 +44,7 @@ from andromede.metrics.errors import (
     ResourceNotFound,
 )
 from andromede.metrics.model import Series
-from andromede.metrics.service import MetricsService
+from andromede.metrics.service import DataQuery, MetricsService
 
 __all__ = ["AlarmActions", "AlarmLimits", "AlarmService", "alarm_message"]
 
@@ -87,6 +89,16 @@ def _stamp(moment: datetime) -> str:
     )
 
 
+def _trigger_query(query: DataQuery) -> dict[str, Any]:
+    """A math alarm's query in its SNS message: DescribeAlarms' shape, with the dimensions
+    as the message writes them (``name``/``value``, as the single metric's trigger)."""
+    document = query_document(query)
+    stat = document.get("MetricStat")
+    if stat is not None:
+        stat["Metric"]["Dimensions"] = [{"value": v, "name": n} for n, v in query.dimensions]
+    return document
+
+
 def alarm_message(alarm: Alarm, old: AlarmState, region: str) -> str:
     """AWS's JSON of an alarm's state change as SNS subscribers receive it."""
     trigger: dict[str, object] = {
@@ -105,7 +117,12 @@ def alarm_message(alarm: Alarm, old: AlarmState, region: str) -> str:
         "TreatMissingData": alarm.treat_missing_data,
         "EvaluateLowSampleCountPercentile": "",
     }
-    if alarm.statistic:
+    if alarm.metrics:
+        for key in ("MetricName", "Namespace", "StatisticType", "Statistic", "Unit"):
+            del trigger[key]
+        del trigger["ExtendedStatistic"], trigger["Dimensions"]
+        trigger["Metrics"] = [_trigger_query(q) for q in alarm.metrics]
+    elif alarm.statistic:
         del trigger["ExtendedStatistic"]
     else:
         del trigger["Statistic"]
@@ -193,6 +210,13 @@ class AlarmService:
         (its state is kept, as AWS keeps it); it is evaluated at its period's next end."""
         alarm = check_alarm(alarm, self.region)
         now = self.clock()
+        if alarm.metrics:
+            # The queries checked, and read over one period: an unknown Id or an expression
+            # giving an array is refused now rather than at each evaluation.
+            start = next_evaluation(now.timestamp(), alarm.period) - 2 * alarm.period
+            await self.metrics.expression_values(
+                alarm.tenant_id, alarm.metrics, start, 1, alarm.period
+            )
         held = await self.store.get(alarm.tenant_id, alarm.name)
         if held is None and len(await self.store.alarms(alarm.tenant_id)) >= (
             self.limits.max_alarms
@@ -432,14 +456,19 @@ class AlarmService:
 
     async def _evaluate(self, alarm: Alarm, end: int) -> None:
         periods = alarm.evaluation_periods
-        values = await self.metrics.period_values(
-            Series.of(alarm.tenant_id, alarm.namespace, alarm.metric_name, alarm.dimensions),
-            end - periods * alarm.period,
-            periods,
-            alarm.period,
-            alarm.stat,
-            alarm.unit,
-        )
+        if alarm.metrics:
+            values = await self.metrics.expression_values(
+                alarm.tenant_id, alarm.metrics, end - periods * alarm.period, periods, alarm.period
+            )
+        else:
+            values = await self.metrics.period_values(
+                Series.of(alarm.tenant_id, alarm.namespace, alarm.metric_name, alarm.dimensions),
+                end - periods * alarm.period,
+                periods,
+                alarm.period,
+                alarm.stat,
+                alarm.unit,
+            )
         outcome: Evaluation = evaluate(alarm, values)
         last = next((v for v in reversed(values) if v is not None), None)
         if outcome.state is not alarm.state:

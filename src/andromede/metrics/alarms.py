@@ -2,7 +2,8 @@
 the checks PutMetricAlarm makes, and :func:`evaluate`, AWS's M-of-N rule with its four
 treatments of missing data.
 
-An alarm watches one series' statistic over ``period``-long periods. At each period's end the
+An alarm watches one series' statistic, or a metric math expression over several
+(``metrics``, decision 0183), over ``period``-long periods. At each period's end the
 evaluator reads the last ``evaluation_periods`` periods (None where no datapoint came in) and
 :func:`evaluate` decides the state:
 
@@ -32,6 +33,7 @@ from andromede.metrics.errors import (
     MissingParameter,
 )
 from andromede.metrics.model import STATISTICS, UNITS, percentile_of
+from andromede.metrics.service import DataQuery
 
 __all__ = [
     "COMPARISONS",
@@ -46,6 +48,7 @@ __all__ = [
     "check_alarm",
     "evaluate",
     "next_evaluation",
+    "query_document",
 ]
 
 FORMAT_VERSION: Final = 1
@@ -111,6 +114,12 @@ class Alarm:
     ok_actions: tuple[str, ...] = ()
     insufficient_data_actions: tuple[str, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
+    # A metric math alarm's queries (decision 0183): one ReturnData query, the rest what it
+    # reads; the alarm then has no namespace, metric or statistic of its own.
+    metrics: tuple[DataQuery, ...] = ()
+    # Whether PutMetricAlarm named DatapointsToAlarm: DescribeAlarms shows it only then, as
+    # AWS does (else Terraform, which did not send it, plans to remove it at every run).
+    datapoints_given: bool = True
     state: AlarmState = AlarmState.INSUFFICIENT_DATA
     state_reason: str = "Unchecked: Initial alarm creation"
     state_reason_data: str | None = None
@@ -154,6 +163,10 @@ class Alarm:
             data[key] = tuple(data[key])
         data["dimensions"] = tuple(tuple(d) for d in data["dimensions"])
         data["tags"] = tuple(tuple(t) for t in data["tags"])
+        data["metrics"] = tuple(
+            DataQuery(**{**q, "dimensions": tuple(tuple(d) for d in q["dimensions"])})
+            for q in data.get("metrics", ())
+        )
         return cls(
             tenant_id=tenant_id,
             name=name,
@@ -280,24 +293,84 @@ def _actions(
     return tuple(dict.fromkeys(arns))
 
 
+def query_document(query: DataQuery) -> dict[str, Any]:
+    """A math alarm's query as AWS's MetricDataQuery (DescribeAlarms, the SNS message)."""
+    document: dict[str, Any] = {"Id": query.id}
+    if query.expression is not None:
+        document["Expression"] = query.expression
+        if query.period:
+            document["Period"] = query.period
+    else:
+        stat: dict[str, Any] = {
+            "Metric": {
+                "Namespace": query.namespace,
+                "MetricName": query.name,
+                "Dimensions": [{"Name": n, "Value": v} for n, v in query.dimensions],
+            },
+            "Period": query.period,
+            "Stat": query.stat,
+        }
+        if query.unit is not None:
+            stat["Unit"] = query.unit
+        document["MetricStat"] = stat
+    if query.label is not None:
+        document["Label"] = query.label
+    document["ReturnData"] = query.return_data
+    return document
+
+
+def _math_alarm(alarm: Alarm) -> Alarm:
+    """A metric math alarm's own checks (the queries' are the metrics service's); the alarm
+    with the period of its ReturnData query, which the evaluator steps by."""
+    given = [
+        name
+        for name, value in (
+            ("Namespace", alarm.namespace),
+            ("MetricName", alarm.metric_name),
+            ("Statistic", alarm.statistic),
+            ("ExtendedStatistic", alarm.extended_statistic),
+            ("Dimensions", alarm.dimensions),
+            ("Unit", alarm.unit),
+        )
+        if value
+    ]
+    if given:
+        raise InvalidParameterCombination(
+            f"The parameters Metrics and {given[0]} are mutually exclusive and you have "
+            "specified both."
+        )
+    returned = [q for q in alarm.metrics if q.return_data]
+    if len(returned) != 1:
+        raise InvalidParameterValue(
+            "Exactly one element of the Metrics array must have ReturnData set to true."
+        )
+    period = returned[0].period or next(
+        (q.period for q in alarm.metrics if q.expression is None and q.period), 0
+    )
+    if not period:
+        raise MissingParameter("The expression of a metric math alarm needs a Period.")
+    return replace(alarm, period=period)
+
+
 def check_alarm(alarm: Alarm, region: str) -> Alarm:
     """PutMetricAlarm's checks; the alarm with its action lists deduplicated."""
     if not 1 <= len(alarm.name) <= _NAME_LENGTH:
         raise InvalidParameterValue(f"AlarmName must be 1 to {_NAME_LENGTH} characters.")
-    if not alarm.namespace or not alarm.metric_name:
+    if alarm.metrics:
+        alarm = _math_alarm(alarm)
+    elif not alarm.namespace or not alarm.metric_name:
         raise MissingParameter(
-            "A metric alarm needs a Namespace and a MetricName (metric math alarms, with "
-            "Metrics, are not supported yet: decision 0177)."
+            "A metric alarm needs a Namespace and a MetricName, or Metrics (metric math)."
         )
-    if alarm.statistic is None and alarm.extended_statistic is None:
+    elif alarm.statistic is None and alarm.extended_statistic is None:
         raise MissingParameter("One of Statistic or ExtendedStatistic must be given.")
     if alarm.statistic is not None and alarm.extended_statistic is not None:
         raise InvalidParameterCombination(
             "Statistic and ExtendedStatistic are mutually exclusive and you have specified both."
         )
-    if alarm.statistic is not None and alarm.statistic not in STATISTICS:
+    elif alarm.statistic is not None and alarm.statistic not in STATISTICS:
         raise InvalidParameterValue(f"The statistic {alarm.statistic[:64]} is not supported.")
-    if alarm.extended_statistic is not None and percentile_of(alarm.extended_statistic) is None:
+    elif alarm.extended_statistic is not None and percentile_of(alarm.extended_statistic) is None:
         raise InvalidParameterValue(
             f"The extended statistic {alarm.extended_statistic[:64]} is not supported: pNN or "
             "pNN.NN."

@@ -1,6 +1,8 @@
 """The metrics service (decision 0172): CloudWatch's PutMetricData, GetMetricStatistics,
 GetMetricData and ListMetrics over a :class:`~andromede.metrics.store.MetricStore`, for one
-account at a time, and the retention roll-up.
+account at a time, and the retention roll-up. GetMetricData's metric math (decision 0183):
+the queries checked and parsed here, the MetricStat ones read, then each expression evaluated
+by :mod:`~andromede.metrics.math_eval` (SEARCH's series read first, bounded).
 
 Everything is the caller's account's: no call names another account's series. Namespaces
 starting ``AWS/`` are the platform's, written through :meth:`MetricsService.put_platform`
@@ -26,6 +28,9 @@ from andromede.metrics.errors import (
     InvalidParameterValue,
     MissingParameter,
 )
+from andromede.metrics.math_eval import MathContext, SeriesArray, TimeSeries, as_series
+from andromede.metrics.math_parse import Call, Node, parse
+from andromede.metrics.math_search import Search, search_series, searches_in
 from andromede.metrics.model import (
     RESOLUTIONS,
     RETENTION,
@@ -68,6 +73,9 @@ class MetricLimits:
     list_page: int = 500
     max_age: int = 14 * 86400
     max_ahead: int = 7200
+    math_max_length: int = 2048
+    math_max_depth: int = 50
+    math_max_series: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +110,8 @@ class DimensionFilter:
 
 @dataclass(frozen=True, slots=True)
 class DataQuery:
-    """One MetricDataQuery with a MetricStat (Metric math is refused)."""
+    """One MetricDataQuery: a MetricStat (namespace … stat), or a metric math ``expression``
+    (decision 0183) over the other queries, whose ``period`` is then optional (0)."""
 
     id: str
     namespace: str
@@ -113,6 +122,7 @@ class DataQuery:
     unit: str | None = None
     label: str | None = None
     return_data: bool = True
+    expression: str | None = None
 
 
 @dataclass(slots=True)
@@ -122,6 +132,8 @@ class QueryResult:
     timestamps: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     status: str = "Complete"
+    # (Code, Value) pairs: AWS's per-result MessageData, e.g. an expression's ArithmeticError.
+    messages: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _now() -> datetime:
@@ -466,30 +478,20 @@ class MetricsService:
             raise InvalidParameterValue(
                 f"The parameter MaxDatapoints must be between 1 and {limits.max_data_points}."
             )
-        ids = [q.id for q in queries]
-        if len(set(ids)) != len(ids):
-            raise InvalidParameterValue("The Ids of MetricDataQueries must be unique.")
-        for query in queries:
-            if not _QUERY_ID.match(query.id):
-                raise InvalidParameterValue(
-                    f"The Id {query.id[:255]!r} must start with a lowercase letter and hold "
-                    "only letters, digits and underscores."
-                )
-            _period(query.period)
-            _text("MetricStat.Metric.Namespace", query.namespace, 255)
-            _text("MetricStat.Metric.MetricName", query.name, 255)
-            statistic(Aggregate(1, 0, 0, 0), query.stat)  # refuses an unknown statistic
+        trees = self.check_queries(queries)
+        computed = await self._compute(tenant_id, queries, trees, start, end)
+        descending = scan_by != "TimestampAscending"
+        if descending:
+            for one in computed:
+                one.timestamps.reverse()
+                one.values.reverse()
         first_query, first_value = 0, 0
         if next_token is not None:
-            first_query, first_value = self._resume(next_token, len(queries))
-        descending = scan_by != "TimestampAscending"
+            first_query, first_value = self._resume(next_token, max(len(computed), 1))
         results: list[QueryResult] = []
         token: str | None = None
-        for index in range(first_query, len(queries)):
-            query = queries[index]
-            if not query.return_data:
-                continue
-            result = await self._query(tenant_id, query, start, end, descending)
+        for index in range(first_query, len(computed)):
+            result = computed[index]
             skip = first_value if index == first_query else 0
             result.timestamps = result.timestamps[skip:]
             result.values = result.values[skip:]
@@ -502,10 +504,50 @@ class MetricsService:
                 break
             budget -= len(result.values)
             results.append(result)
-            if budget == 0 and index + 1 < len(queries):
+            if budget == 0 and index + 1 < len(computed):
                 token = _token({"q": index + 1, "v": 0})
                 break
         return results, token
+
+    def check_queries(self, queries: Sequence[DataQuery]) -> dict[str, tuple[Node, str]]:
+        """The checks of a request's queries (GetMetricData's, a math alarm's Metrics): Ids,
+        MetricStats, expressions parsed; the expressions' trees by Id."""
+        ids = [q.id for q in queries]
+        if len(set(ids)) != len(ids):
+            raise InvalidParameterValue("The Ids of MetricDataQueries must be unique.")
+        trees: dict[str, tuple[Node, str]] = {}
+        for query in queries:
+            if not _QUERY_ID.match(query.id):
+                raise InvalidParameterValue(
+                    f"The Id {query.id[:255]!r} must start with a lowercase letter and hold "
+                    "only letters, digits and underscores."
+                )
+            if query.expression is not None:
+                if query.period:
+                    _period(query.period)
+                trees[query.id] = (self._parse(query.expression), query.expression)
+                continue
+            _period(query.period)
+            _text("MetricStat.Metric.Namespace", query.namespace, 255)
+            _text("MetricStat.Metric.MetricName", query.name, 255)
+            statistic(Aggregate(1, 0, 0, 0), query.stat)  # refuses an unknown statistic
+        if trees and not any(q.return_data for q in queries):
+            raise InvalidParameterValue("At least one query must have ReturnData true.")
+        return trees
+
+    async def expression_values(
+        self, tenant_id: str, queries: Sequence[DataQuery], start: int, periods: int, period: int
+    ) -> list[float | None]:
+        """A metric math alarm's reading (decision 0183): the value of its one ReturnData
+        query at each of ``periods`` periods from ``start``, oldest first (None: no value)."""
+        trees = self.check_queries(queries)
+        low = datetime.fromtimestamp(start, UTC)
+        high = datetime.fromtimestamp(start + periods * period, UTC)
+        results = await self._compute(tenant_id, queries, trees, low, high, searching=False)
+        if len(results) != 1:
+            raise InvalidParameterValue("An alarm's expression must give one time series.")
+        held = dict(zip(results[0].timestamps, results[0].values, strict=True))
+        return [held.get(at) for at in range(start, start + periods * period, period)]
 
     @staticmethod
     def _resume(token: str, queries: int) -> tuple[int, int]:
@@ -519,6 +561,107 @@ class MetricsService:
         if not 0 <= index < queries or value < 0:
             raise InvalidNextToken("The NextToken is not valid for these queries.")
         return index, value
+
+    def _parse(self, expression: str) -> Node:
+        limits = self._limits
+        return parse(expression, max_length=limits.math_max_length, max_depth=limits.math_max_depth)
+
+    async def _search(
+        self, tenant_id: str, search: Search, start: datetime, end: datetime
+    ) -> tuple[SeriesArray, bool]:
+        async def read(series: Series) -> dict[int, float]:
+            query = DataQuery(
+                "search",
+                series.namespace,
+                series.name,
+                series.dimensions,
+                search.period,
+                search.stat,
+            )
+            result = await self._query(tenant_id, query, start, end, descending=False)
+            return dict(zip(result.timestamps, result.values, strict=True))
+
+        limits = self._limits
+        return await search_series(
+            self.store, tenant_id, search, read, page=limits.list_page, most=limits.math_max_series
+        )
+
+    async def _compute(
+        self,
+        tenant_id: str,
+        queries: Sequence[DataQuery],
+        trees: dict[str, tuple[Node, str]],
+        start: datetime,
+        end: datetime,
+        *,
+        searching: bool = True,
+    ) -> list[QueryResult]:
+        """Every query's results, oldest first, in the request's order: the MetricStat ones
+        read (all of them when an expression may name them), then each expression evaluated
+        over them (an array gives one result a series, under the expression's Id)."""
+        series: dict[str, TimeSeries] = {}
+        by_id: dict[str, QueryResult] = {}
+        for query in queries:
+            if query.expression is None and (query.return_data or trees):
+                result = await self._query(tenant_id, query, start, end, descending=False)
+                by_id[query.id] = result
+                series[query.id] = TimeSeries(
+                    result.label,
+                    query.period,
+                    dict(zip(result.timestamps, result.values, strict=True)),
+                )
+        searched: dict[Call, SeriesArray] = {}
+        cut = False
+        for query in queries if searching else ():
+            if query.expression is None:
+                continue
+            for call, search in searches_in(trees[query.id][0], query.period or 300):
+                _period(search.period)
+                statistic(Aggregate(1, 0, 0, 0), search.stat)  # refuses an unknown statistic
+                if call not in searched:
+                    searched[call], bounded = await self._search(tenant_id, search, start, end)
+                    cut = cut or bounded
+        computed: list[QueryResult] = []
+        for query in queries:
+            if not query.return_data:
+                continue
+            if query.expression is None:
+                computed.append(by_id[query.id])
+                continue
+            period = query.period or next(iter(s.period for s in series.values()), 60)
+            low, high = self._range(start, end, period)
+            context = MathContext(
+                low,
+                high,
+                period,
+                series,
+                trees,
+                max_series=self._limits.math_max_series,
+                max_depth=self._limits.math_max_depth,
+                searched=searched,
+            )
+            value = context.value_of(query.id)
+            messages = [("ArithmeticError", text) for text in sorted(context.messages)]
+            if cut and any(call in searched for call, _ in searches_in(trees[query.id][0], 0)):
+                messages.append(
+                    (
+                        "MaxQueryTimeSeriesExceeded",
+                        "The SEARCH matched more series than metrics_math_max_series, or more "
+                        "than it looks at; the first ones are answered.",
+                    )
+                )
+            for one in as_series(value, context, query.label or query.id, period):
+                ordered = one.ordered()
+                computed.append(
+                    QueryResult(
+                        query.id,
+                        one.label,
+                        [at for at, _ in ordered],
+                        [v for _, v in ordered],
+                        messages=list(messages),
+                    )
+                )
+        return computed
 
     async def _query(
         self, tenant_id: str, query: DataQuery, start: datetime, end: datetime, descending: bool

@@ -70,6 +70,24 @@ class MetricsSettings(BaseModel):
         gt=0,
         description="Metrics one ListMetrics page answers (AWS: 500) (decision 0172).",
     )
+    metrics_math_max_length: int = Field(
+        default=2048,
+        gt=0,
+        description="Characters a metric math Expression may hold (AWS: 2,048) (decision 0183).",
+    )
+    metrics_math_max_depth: int = Field(
+        default=50,
+        gt=0,
+        le=200,
+        description="Levels of parentheses, function calls and unary operators a metric math "
+        "expression may nest, the parser's recursion bound (decision 0183).",
+    )
+    metrics_math_max_series: int = Field(
+        default=500,
+        gt=0,
+        description="Time series one metric math array (METRICS(), [m1, m2]) may hold "
+        "(decision 0183).",
+    )
     metrics_platform_interval: float = Field(
         default=60.0,
         gt=0,

@@ -52,6 +52,9 @@ def metrics_service(settings: Settings, db: Database) -> MetricsService:
             list_page=settings.metrics_list_page,
             max_age=settings.metrics_max_age,
             max_ahead=settings.metrics_max_ahead,
+            math_max_length=settings.metrics_math_max_length,
+            math_max_depth=settings.metrics_math_max_depth,
+            math_max_series=settings.metrics_math_max_series,
         ),
     )
 

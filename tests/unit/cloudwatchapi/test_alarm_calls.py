@@ -79,6 +79,30 @@ async def test_an_alarms_life_in_every_protocol(cloudwatch: Harness, protocol: s
     assert theirs.code == "ResourceNotFoundException"
     await cw.ok("DeleteAlarms", {"AlarmNames": ["cpu-high", "cpu-low"]})
     assert (await cw.ok("DescribeAlarms", {}))["MetricAlarms"] == []
+    # A metric math alarm (decision 0183): its queries instead of a metric, shown back.
+    stat = {"Metric": {"Namespace": "App", "MetricName": "Errors"}, "Period": 60, "Stat": "Sum"}
+    await cw.ok(
+        "PutMetricAlarm",
+        {
+            "AlarmName": "error-rate",
+            "EvaluationPeriods": 1,
+            "Threshold": 5.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Metrics": [
+                {"Id": "m1", "MetricStat": stat, "ReturnData": False},
+                {"Id": "e1", "Expression": "RATE(m1) * 60", "Label": "per minute"},
+            ],
+        },
+    )
+    [shown] = (await cw.ok("DescribeAlarms", {"AlarmNames": ["error-rate"]}))["MetricAlarms"]
+    assert "MetricName" not in shown and "Period" not in shown
+    assert "DatapointsToAlarm" not in shown  # not given: not shown (Terraform converges)
+    assert shown["Metrics"] == [
+        {"Id": "m1", "MetricStat": {**stat, "Metric": {**stat["Metric"], "Dimensions": []}},
+         "ReturnData": False},
+        {"Id": "e1", "Expression": "RATE(m1) * 60", "Label": "per minute", "ReturnData": True},
+    ]  # fmt: skip
+    await cw.ok("DeleteAlarms", {"AlarmNames": ["error-rate"]})
     events = [e for e in await cw.audited() if e.action.startswith("cloudwatch:")]
     assert {e.action for e in events if e.outcome is Outcome.SUCCESS} >= {
         "cloudwatch:PutMetricAlarm", "cloudwatch:SetAlarmState",
@@ -94,8 +118,11 @@ async def test_refusals_in_cloudwatchs_codes(cloudwatch: Harness, protocol: str)
         ("PutMetricAlarm", {**ALARM, "ComparisonOperator": band}, "InvalidParameterValue"),
         ("PutMetricAlarm", {"AlarmName": "m", "EvaluationPeriods": 1, "Threshold": 1.0,
                             "ComparisonOperator": "GreaterThanThreshold",
-                            "Metrics": [{"Id": "e1", "Expression": "m1 * 2"}]},
+                            "Metrics": [{"Id": "e1", "Expression": "m1 * 2", "Period": 60}]},
          "InvalidParameterValue"),
+        ("PutMetricAlarm", {**ALARM, "Metrics": [{"Id": "e1", "Expression": "1", "Period": 60}]},
+         "InvalidParameterCombination"),
+        ("PutMetricAlarm", {**ALARM, "ThresholdMetricId": "ad1"}, "InvalidParameterValue"),
         ("PutMetricAlarm", {**ALARM, "Period": 45}, "InvalidParameterValue"),
         ("PutMetricAlarm", {**ALARM, "AlarmActions": ["arn:aws:sns:eu-fr-1:999999999999:x"]},
          "InvalidParameterValue"),

@@ -99,6 +99,34 @@ async def test_put_then_read_back_in_every_protocol(cloudwatch: Harness, protoco
     [result] = data["MetricDataResults"]
     assert result["Id"] == "m1" and result["StatusCode"] == "Complete"
     assert result["Values"] == [53.0] and result["Timestamps"] == [at]
+    # Metric math (decision 0183): an expression over a hidden MetricStat, and its messages.
+    stat = {
+        "Metric": {
+            "Namespace": "App",
+            "MetricName": "Latency",
+            "Dimensions": datum()["Dimensions"],
+        },
+        "Period": 60,
+        "Stat": "Sum",
+    }
+    data = await cw.ok(
+        "GetMetricData",
+        {
+            "MetricDataQueries": [
+                {"Id": "m1", "MetricStat": stat, "ReturnData": False},
+                {"Id": "e1", "Expression": "100 * m1 / (m1 - 45)", "Label": "Odd"},
+            ],
+            "StartTime": at,
+            "EndTime": at + timedelta(minutes=2),
+            "ScanBy": "TimestampAscending",
+        },
+    )
+    [result] = data["MetricDataResults"]
+    assert (result["Id"], result["Label"], result["StatusCode"]) == ("e1", "Odd", "Complete")
+    assert result["Values"] == [pytest.approx(-800 / 37)] and result["Timestamps"] == [
+        at + timedelta(minutes=1)
+    ]
+    assert result["Messages"][0]["Code"] == "ArithmeticError"
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -129,7 +157,7 @@ async def test_errors_have_the_same_codes_in_every_protocol(
         ("GetMetricStatistics", {"Namespace": "App", "MetricName": "X",
                                  "StartTime": NOW - timedelta(hours=1), "EndTime": NOW,
                                  "Period": 61, "Statistics": ["Sum"]}, "InvalidParameterValue"),
-        ("GetMetricData", {"MetricDataQueries": [{"Id": "e1", "Expression": "SUM(METRICS())"}],
+        ("GetMetricData", {"MetricDataQueries": [{"Id": "e1", "Expression": "SUM(METRICS("}],
                            "StartTime": NOW - timedelta(hours=1), "EndTime": NOW},
          "InvalidParameterValue"),
         ("GetMetricData", {"MetricDataQueries": [{"Id": "m1", "MetricStat": {

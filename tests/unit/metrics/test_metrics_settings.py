@@ -99,3 +99,39 @@ async def test_the_alarm_settings_are_the_alarm_services_limits(tmp_path: Path) 
         assert len((await alarms.history("t1"))[0]) == 2
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize(
+    ("expression", "why"),
+    [
+        ("a + b + a", "at most 8 characters"),
+        ("((a))", "deeper than 1 levels"),
+        ("[a, b]", "at most 1 time series"),
+    ],
+)
+async def test_the_metric_math_settings_bound_expressions(
+    tmp_path: Path, expression: str, why: str
+) -> None:
+    """Decision 0183: an expression's length, its nesting and its arrays' series."""
+    settings = Settings(
+        data_dir=tmp_path,
+        metrics_math_max_length=8,
+        metrics_math_max_depth=1,
+        metrics_math_max_series=1,
+    )
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    metrics = metrics_service(settings, db)
+    now = datetime.now(UTC)
+    queries = [
+        DataQuery("a", "App", "A", (), 60, "Sum", return_data=False),
+        DataQuery("b", "App", "B", (), 60, "Sum", return_data=False),
+        DataQuery("e", "", "", (), 0, "", expression="(a)"),
+    ]
+    try:
+        results, _ = await metrics.get_metric_data("t1", queries, now - timedelta(hours=1), now)
+        assert [r.id for r in results] == ["e"]
+        queries[2] = DataQuery("e", "", "", (), 0, "", expression=expression)
+        with pytest.raises(InvalidParameterValue, match=why):
+            await metrics.get_metric_data("t1", queries, now - timedelta(hours=1), now)
+    finally:
+        await db.close()
