@@ -3,8 +3,10 @@
 colour alone —, filtered by state and name prefix, in pages of ``console_page_size``; an
 alarm's page (its definition, its metric's chart over the last 3 hours with the threshold
 drawn, its history, its actions enabled or disabled, its deletion after a ticked box); and
-the form that creates an alarm on a metric, reached from that metric's chart, its ALARM
-action an SNS topic among those SNS lists to the user.
+the form that creates an alarm on a metric, reached from that metric's chart, its ALARM, OK
+and INSUFFICIENT_DATA actions SNS topics among those SNS lists to the user; the same form
+pre-filled to edit an alarm (``?edit=NAME``: PutMetricAlarm again under its name). A
+metric-math alarm (decision 0183) is shown with its queries, read-only.
 
 Every read and change is CloudWatch's own call as the signed-in principal (``wire_alarms``),
 so its IAM decisions and checks answer: a refusal shows CloudWatch's code and message with

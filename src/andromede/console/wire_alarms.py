@@ -2,8 +2,8 @@
 session 47: alarms): DescribeAlarms, DescribeAlarmHistory, PutMetricAlarm, DeleteAlarms and
 Enable/DisableAlarmActions, through the Metrics pages' :class:`CloudWatchWire` — in process,
 AWS JSON 1.0, as the signed-in principal — so CloudWatch's IAM decision, checks and account
-scoping answer them. Each answer is read into the small values the pages show; nothing here
-decides what CloudWatch allows.
+scoping answer them. Each answer is read into the small values the pages show — a math
+alarm's ``Metrics`` too (decision 0183) —; nothing here decides what CloudWatch allows.
 """
 
 from __future__ import annotations
