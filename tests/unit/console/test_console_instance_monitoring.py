@@ -7,6 +7,7 @@ detailed, each linked to its Metrics chart; French."""
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 from pathlib import Path
@@ -64,6 +65,16 @@ async def test_monitoring_switched_and_charted(console: ConsoleHarness, tmp_path
         foreign = await client.post(
             f"/instances/{instance_id}/monitoring", data={"csrf": csrf_of(page), "enabled": "yes"}
         )
+    # A user EC2 allows and CloudWatch does not: the instance, and CloudWatch's refusal.
+    await console.user_with_password(console.admin_tenant_id, "ops")
+    ec2_only = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*",
+                                                        "Resource": "*"}]}  # fmt: skip
+    await console.identity.put_user_policy(
+        console.admin_tenant_id, "ops", "ec2", json.dumps(ec2_only)
+    )
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "ops")).status_code == 303
+        no_metrics = await client.get(f"/instances/{instance_id}")
 
     # Basic monitoring: 5-minute periods, the memory host's quarter of a vCPU and its bytes.
     assert basic.status_code == 200
@@ -102,3 +113,6 @@ async def test_monitoring_switched_and_charted(console: ConsoleHarness, tmp_path
     # Another account's instance: EC2's refusal on the page, nothing switched.
     assert foreign.status_code == 400
     assert "(InvalidInstanceID.NotFound)" in _alert(foreign)
+    assert no_metrics.status_code == 200 and 'id="monitoring-state">Basic' in no_metrics.text
+    charts_error = no_metrics.text.split('id="charts-error">', 1)[1].split("</p>", 1)[0]
+    assert "(AccessDenied)" in charts_error and '<svg id="chart-' not in no_metrics.text
