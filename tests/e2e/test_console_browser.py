@@ -533,6 +533,20 @@ def test_a_metric_put_with_boto3_is_listed_and_charted_and_alarmed(
             60, 7.0, [topic_arn],
         )  # fmt: skip
         assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3, 2)
+        # Edited from its page: the form pre-filled, saved under the same name.
+        page.click("tr.alarm a")
+        page.click("#edit-alarm")
+        page.wait_for_url("**/metrics/alarm?edit=orders-high")
+        assert page.input_value("input[name=threshold]") == "7"
+        page.fill("input[name=threshold]", "9")
+        page.select_option("select[name=ok_topic_arn]", topic_arn)
+        page.click("#save-alarm")
+        page.wait_for_url(f"{console}/alarms/orders-high")
+        assert page.inner_text("#alarm-condition") == "Sum >= 9"
+        alarm = cloudwatch.describe_alarms(AlarmNames=["orders-high"])["MetricAlarms"][0]
+        assert (alarm["Threshold"], alarm["OKActions"], alarm["AlarmActions"]) == (
+            9.0, [topic_arn], [topic_arn],
+        )  # fmt: skip
         assert reported == [], reported
     finally:
         context.close()

@@ -3,8 +3,10 @@
 colour alone —, filtered by state and name prefix, in pages of ``console_page_size``; an
 alarm's page (its definition, its metric's chart over the last 3 hours with the threshold
 drawn, its history, its actions enabled or disabled, its deletion after a ticked box); and
-the form that creates an alarm on a metric, reached from that metric's chart, its ALARM
-action an SNS topic among those SNS lists to the user.
+the form that creates an alarm on a metric, reached from that metric's chart, its ALARM, OK
+and INSUFFICIENT_DATA actions SNS topics among those SNS lists to the user; the same form
+pre-filled to edit an alarm (``?edit=NAME``: PutMetricAlarm again under its name). A
+metric-math alarm (decision 0183) is shown with its queries, read-only.
 
 Every read and change is CloudWatch's own call as the signed-in principal (``wire_alarms``),
 so its IAM decisions and checks answer: a refusal shows CloudWatch's code and message with
@@ -27,8 +29,10 @@ from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw
 from andromede.console.pages_metrics import graph_href, number_text, parse_dimensions
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_alarms import AlarmHistoryRow, AlarmPage, AlarmRow
-from andromede.console.wire_metrics import MetricPoint, MetricRow
+from andromede.console.wire_alarms import AlarmHistoryRow, AlarmPage, AlarmQuery, AlarmRow
+from andromede.console.wire_metrics import CloudWatchWire, MetricPoint, MetricRow
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -48,6 +52,10 @@ _MOST_RECORDS: Final = 100
 _LIST: Final = f"{CONSOLE_PATH}/alarms"
 _NEW: Final = f"{CONSOLE_PATH}/metrics/alarm"
 _CHART_SPAN: Final = RANGES["3h"]
+# The form's fields: the ALARM, OK and INSUFFICIENT_DATA topics among them, and an edit's
+# hidden ones (20 in all) — more than ``console.form``'s usual bound of 16.
+_ACTION_FIELDS: Final = ("topic_arn", "ok_topic_arn", "insufficient_topic_arn")
+_FORM_FIELDS: Final = 24
 
 
 def _alarm_url(name: str) -> str:
@@ -76,7 +84,9 @@ def _threshold(typed: str) -> float | str:
 def alarm_definition(fields: Mapping[str, str]) -> dict[str, Any]:
     """PutMetricAlarm's members from the create form, as typed: a number that is not one is
     sent as its text (CloudWatch refuses it), an empty "datapoints to alarm" is left out
-    (CloudWatch takes the evaluation periods), the topic chosen is the ALARM action."""
+    (CloudWatch takes the evaluation periods), the topics chosen are the ALARM, OK and
+    INSUFFICIENT_DATA actions; an edit's hidden fields keep the actions disabled and the
+    unit."""
     statistic = fields.get("statistic", "").strip()
     dimensions = parse_dimensions(fields.get("dimensions", "").splitlines())
     definition: dict[str, Any] = {
@@ -92,6 +102,18 @@ def alarm_definition(fields: Mapping[str, str]) -> dict[str, Any]:
         "TreatMissingData": fields.get("treat_missing_data", "").strip() or "missing",
         "AlarmActions": [a for a in (fields.get("topic_arn", "").strip(),) if a],
     }
+    for member, field in (
+        ("OKActions", "ok_topic_arn"),
+        ("InsufficientDataActions", "insufficient_topic_arn"),
+    ):
+        if fields.get(field, "").strip():
+            definition[member] = [fields[field].strip()]
+    # An edit keeps what the form does not show: PutMetricAlarm replaces the whole alarm,
+    # and would turn disabled actions on again and forget its unit.
+    if fields.get("actions_enabled") == "no":
+        definition["ActionsEnabled"] = False
+    if fields.get("unit", "").strip():
+        definition["Unit"] = fields["unit"].strip()
     if fields.get("datapoints_to_alarm", "").strip():
         definition["DatapointsToAlarm"] = _integer(fields["datapoints_to_alarm"])
     if fields.get("description", "").strip():
@@ -178,26 +200,21 @@ async def _alarm_page(
             events = await wire_alarms.history(
                 console.metrics, origin, principal, name, console.settings.console_page_size
             )
-            most = console.settings.metrics_max_datapoints
-            period = alarm.period
-            # The alarm's own period, unless the 3 hours would pass the datapoint limit.
-            if period <= 0 or math.ceil(_CHART_SPAN / period) > most:
-                period = auto_period(_CHART_SPAN, most)
-            metric = MetricRow(alarm.namespace, alarm.metric_name, alarm.dimensions)
-            points = await console.metrics.statistics(
-                origin, principal, metric, start=start, end=end, period=period,
-                statistic=alarm.statistic,
-            )  # fmt: skip
+            # A math alarm watches no single metric: its queries are listed, not charted.
+            if not alarm.is_math:
+                points = await _alarm_points(
+                    console.metrics, console, origin, principal, alarm, (start, end)
+                )
         except WireError as exc:
             if error is None:
                 error, status = console.error_text(request, exc), exc.status
     drawn = _drawn(points, alarm.unit if alarm else "")
     chart = None
-    if alarm is not None:
+    if alarm is not None and not alarm.is_math:
         unit = drawn[0].unit if drawn else (alarm.unit or "None")
         chart = draw([(p.at, p.value) for p in drawn], start, end, unit, alarm.threshold)
     metric_href = ""
-    if alarm is not None:
+    if alarm is not None and not alarm.is_math:
         metric = MetricRow(alarm.namespace, alarm.metric_name, alarm.dimensions)
         metric_href = graph_href(metric, stat=alarm.statistic)
     return console.render(
@@ -217,8 +234,62 @@ async def _alarm_page(
         events=events,
         metric_href=metric_href,
         threshold_text=number_text(alarm.threshold) if alarm else "",
+        query_hrefs=[_query_href(q) for q in alarm.queries] if alarm else [],
+        not_editable=_not_editable(_, alarm) if alarm else None,
+        edit_href=f"{_NEW}?{urlencode([('edit', name)])}",
         error=error,
     )
+
+
+async def _alarm_points(
+    wire: CloudWatchWire,
+    console: Console,
+    origin: Scope,
+    principal: Principal,
+    alarm: AlarmRow,
+    span: tuple[int, int],
+) -> list[MetricPoint]:
+    """The alarm's metric's statistic at its own period, unless the 3 hours would pass the
+    datapoint limit."""
+    start, end = span
+    most = console.settings.metrics_max_datapoints
+    period = alarm.period
+    if period <= 0 or math.ceil(_CHART_SPAN / period) > most:
+        period = auto_period(_CHART_SPAN, most)
+    metric = MetricRow(alarm.namespace, alarm.metric_name, alarm.dimensions)
+    return await wire.statistics(
+        origin, principal, metric, start=start, end=end, period=period,
+        statistic=alarm.statistic,
+    )  # fmt: skip
+
+
+def _query_href(query: AlarmQuery) -> str:
+    """A math alarm's metric query's chart, with its statistic; none for an expression."""
+    if not query.metric_name:
+        return ""
+    metric = MetricRow(query.namespace, query.metric_name, query.dimensions)
+    return graph_href(metric, stat=query.statistic if query.statistic in STATISTICS else "")
+
+
+def _not_editable(_: Any, alarm: AlarmRow) -> str | None:
+    """Why the form may not edit ``alarm`` (None: it may). The form sets one metric and one
+    action per state: rather than drop what it cannot show, it leaves such alarms alone."""
+    if alarm.is_math:
+        return str(
+            _(
+                "This alarm is on metric math: it is shown here but not editable in the console "
+                "(change it with PutMetricAlarm's Metrics, from the API)."
+            )
+        )
+    actions = (alarm.alarm_actions, alarm.ok_actions, alarm.insufficient_data_actions)
+    if any(len(one) > 1 for one in actions):
+        return str(
+            _(
+                "This alarm has more than one action for a state: it is not editable in the "
+                "console (change it from the API)."
+            )
+        )
+    return None
 
 
 def _when_text(at: int) -> str:
@@ -289,6 +360,36 @@ def _typed_from_query(request: Request) -> dict[str, str]:
     }
 
 
+def _typed_from_alarm(alarm: AlarmRow) -> dict[str, str]:
+    """The edit form's first values: the alarm's settings as DescribeAlarms gives them, the
+    name fixed (PutMetricAlarm of the same name replaces it)."""
+
+    def first(actions: tuple[str, ...]) -> str:
+        return actions[0] if actions else ""
+
+    return {
+        "editing": "yes",
+        "alarm_name": alarm.name,
+        "description": alarm.description,
+        "namespace": alarm.namespace,
+        "metric": alarm.metric_name,
+        "dimensions": "\n".join(f"{n}={v}" for n, v in alarm.dimensions),
+        "statistic": alarm.statistic,
+        "period": str(alarm.period),
+        "evaluation_periods": str(alarm.evaluation_periods),
+        # Shown by DescribeAlarms only when it was given (decision 0183).
+        "datapoints_to_alarm": str(alarm.datapoints_to_alarm or ""),
+        "threshold": number_text(alarm.threshold),
+        "comparison": alarm.comparison,
+        "treat_missing_data": alarm.treat_missing_data,
+        "topic_arn": first(alarm.alarm_actions),
+        "ok_topic_arn": first(alarm.ok_actions),
+        "insufficient_topic_arn": first(alarm.insufficient_data_actions),
+        "actions_enabled": "yes" if alarm.actions_enabled else "no",
+        "unit": alarm.unit,
+    }
+
+
 async def _new_page(
     console: Console,
     request: Request,
@@ -309,6 +410,16 @@ async def _new_page(
             topics = []
     if console.metrics is None and error is None:
         error, status = _("This server serves no metrics."), 404
+    # Each select offers the account's topics and the action the alarm has (an Auto Scaling
+    # policy, a topic not listed to the user), so an edit keeps it unless changed.
+    choices = {
+        field: topics + ([typed[field]] if typed.get(field) and typed[field] not in topics else [])
+        for field in _ACTION_FIELDS
+    }
+    editing = typed.get("editing") == "yes"
+    statistics: tuple[str, ...] = STATISTICS
+    if typed.get("statistic") and typed["statistic"] not in STATISTICS:
+        statistics = (*STATISTICS, typed["statistic"])  # an alarm's p95, say
     metric = MetricRow(
         typed.get("namespace", ""),
         typed.get("metric", ""),
@@ -319,15 +430,17 @@ async def _new_page(
         "alarm_new.html",
         session=session,
         status=status,
-        title=_("Create alarm"),
+        title=f"{_('Edit alarm')} {typed.get('alarm_name', '')}" if editing else _("Create alarm"),
         typed=typed,
+        editing=editing,
+        alarm_href=_alarm_url(typed.get("alarm_name", "")) if editing else "",
         metric=metric,
         metric_href=graph_href(metric) if metric.name else "",
-        statistics=STATISTICS,
+        statistics=statistics,
         periods=(10, 30, 60, 300, 900, 3600, 21600, 86400),
         comparisons=COMPARISONS,
         missing_data=MISSING_DATA,
-        topics=topics,
+        choices=choices,
         error=error,
     )
 
@@ -336,14 +449,44 @@ async def new_alarm_page(console: Console, request: Request) -> Response:
     session = await console.session(request)
     if session is None:
         return console.to_login()
-    return await _new_page(console, request, session, _typed_from_query(request))
+    name = request.query_params.get("edit")
+    if name is None:
+        return await _new_page(console, request, session, _typed_from_query(request))
+    return await _edit_page(console, request, session, name)
+
+
+async def _edit_page(console: Console, request: Request, session: Session, name: str) -> Response:
+    """The form pre-filled with the alarm's settings; an alarm it cannot show whole (metric
+    math, several actions a state) or none of that name: its refusal, nothing to send."""
+    _ = console.catalogue(request).gettext
+    empty = {"editing": "yes", "alarm_name": name}
+    if console.metrics is None:
+        return await _new_page(console, request, session, empty)
+    try:
+        found = await wire_alarms.describe(
+            console.metrics, request.scope, session.principal, names=[name]
+        )
+    except WireError as exc:
+        return await _new_page(
+            console, request, session, empty, error=console.error_text(request, exc),
+            status=exc.status,
+        )  # fmt: skip
+    alarm = next((a for a in found.alarms if a.name == name), None)
+    if alarm is None:
+        return await _new_page(
+            console, request, session, empty, error=_("No alarm of that name."), status=404
+        )
+    refusal = _not_editable(_, alarm)
+    if refusal is not None:
+        return await _new_page(console, request, session, empty, error=refusal, status=400)
+    return await _new_page(console, request, session, _typed_from_alarm(alarm))
 
 
 async def create_alarm(console: Console, request: Request) -> Response:
     session = await console.session(request)
     if session is None:
         return console.to_login()
-    fields = await console.form(request, session)
+    fields = await console.form(request, session, max_fields=_FORM_FIELDS)
     if fields is None:
         return console.refused_form(request, session)
     if console.metrics is None:

@@ -1,7 +1,8 @@
 """Instances, volumes and key pairs: list, launch, start, stop, reboot, terminate and read an
-instance's console; create, attach, detach and delete volumes; create, import and delete key
-pairs. Every action is EC2's own call, made as the signed-in principal (``wire_ec2.Ec2Wire``),
-so EC2's policies, states and errors decide, and EC2 audits them as it audits boto3's calls.
+instance's console, chart its metrics and switch its detailed monitoring; create, attach,
+detach and delete volumes; create, import and delete key pairs. Every action is EC2's own
+call, made as the signed-in principal (``wire_ec2.Ec2Wire``), so EC2's policies, states and
+errors decide, and EC2 audits them as it audits boto3's calls.
 
 A created key pair's private key is on its answer page only: EC2 returns it once, the console
 keeps it nowhere and logs nothing of it, and pages are never cached (``Cache-Control:
@@ -11,12 +12,18 @@ from __future__ import annotations
 
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_addresses as addresses
+from andromede.console.instance_monitoring import (
+    InstanceCharts,
+    instance_charts,
+    metrics_href,
+    switch,
+)
 from andromede.console.pages_ec2 import client_token, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -192,16 +199,22 @@ async def launch(console: Console, request: Request) -> Response:
     return RedirectResponse(_INSTANCES_URL, status_code=303)
 
 
-async def instance(console: Console, request: Request) -> Response:
-    """One instance: its details, its Elastic IP and its console's output."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+async def _instance_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """One instance: its details, its Elastic IP, its monitoring and charts (decision 0178)
+    and its console's output."""
     _ = console.catalogue(request).gettext
     instance_id = request.path_params["instance_id"]
     found: InstanceRow | None = None
     elastic_ip: AddressRow | None = None
-    output, error, status = "", None, 200
+    charts: InstanceCharts | None = None
+    output = ""
     if console.ec2 is None:
         error, status = no_ec2(console, request)
     else:
@@ -213,7 +226,8 @@ async def instance(console: Console, request: Request) -> Response:
             else:
                 output = await console.ec2.console_output(origin, principal, instance_id)
         except WireError as exc:
-            error, status = console.error_text(request, exc), exc.status
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
         if found is not None:
             # Its Elastic IP, for the link to it: a caller not allowed DescribeAddresses still
             # reads the instance (its public address is DescribeInstances' own).
@@ -222,6 +236,8 @@ async def instance(console: Console, request: Request) -> Response:
                     console.ec2, origin, principal, instance_id=instance_id
                 )
                 elastic_ip = next(iter(held), None)
+            detailed = found.monitoring == "enabled"
+            charts = await instance_charts(console, request, session, instance_id, detailed)
     return console.render(
         request,
         "instances_detail.html",
@@ -230,9 +246,41 @@ async def instance(console: Console, request: Request) -> Response:
         title=instance_id,
         instance=found,
         elastic_ip=elastic_ip,
+        charts=charts,
+        metrics_href=metrics_href(instance_id),
         output=output,
         error=error,
     )
+
+
+async def instance(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _instance_page(console, request, session)
+
+
+async def set_monitoring(console: Console, request: Request) -> Response:
+    """Detailed monitoring on (``enabled=yes``) or off: EC2's MonitorInstances or
+    UnmonitorInstances as the user; its refusal, the instance's page again with it."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    if console.ec2 is None:
+        return await _instance_page(console, request, session)
+    instance_id = request.path_params["instance_id"]
+    enabled = fields.get("enabled") == "yes"
+    try:
+        await switch(console.ec2, request.scope, session.principal, instance_id, enabled)
+    except WireError as exc:
+        return await _instance_page(
+            console, request, session, error=console.error_text(request, exc),
+            status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(f"{_INSTANCES_URL}/{quote(instance_id, safe='')}", status_code=303)
 
 
 async def _change_state(console: Console, request: Request, operation: str) -> Response:
@@ -489,6 +537,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/instances/launch", launch_form, ["GET"]),
     ("/instances/launch", launch, ["POST"]),
     ("/instances/{instance_id}", instance, ["GET"]),
+    ("/instances/{instance_id}/monitoring", set_monitoring, ["POST"]),
     ("/instances/{instance_id}/start", start_instance, ["POST"]),
     ("/instances/{instance_id}/stop", stop_instance, ["POST"]),
     ("/instances/{instance_id}/reboot", reboot_instance, ["POST"]),

@@ -2,8 +2,8 @@
 session 47: alarms): DescribeAlarms, DescribeAlarmHistory, PutMetricAlarm, DeleteAlarms and
 Enable/DisableAlarmActions, through the Metrics pages' :class:`CloudWatchWire` — in process,
 AWS JSON 1.0, as the signed-in principal — so CloudWatch's IAM decision, checks and account
-scoping answer them. Each answer is read into the small values the pages show; nothing here
-decides what CloudWatch allows.
+scoping answer them. Each answer is read into the small values the pages show — a math
+alarm's ``Metrics`` too (decision 0183) —; nothing here decides what CloudWatch allows.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from andromede.iam.model import Principal
 __all__ = [
     "AlarmHistoryRow",
     "AlarmPage",
+    "AlarmQuery",
     "AlarmRow",
     "delete",
     "describe",
@@ -27,6 +28,22 @@ __all__ = [
     "put",
     "set_actions",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmQuery:
+    """One of a metric-math alarm's ``Metrics`` (decision 0183): an expression, or a metric's
+    statistic over a period."""
+
+    id: str
+    expression: str
+    label: str
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period: int
+    return_data: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +71,11 @@ class AlarmRow:
     ok_actions: tuple[str, ...]
     insufficient_data_actions: tuple[str, ...]
     unit: str
+    queries: tuple[AlarmQuery, ...] = ()  # a metric-math alarm's, then no single metric
+
+    @property
+    def is_math(self) -> bool:
+        return bool(self.queries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +106,34 @@ def _number(value: Any, default: float = 0) -> float:
     return float(value) if isinstance(value, int | float) else default
 
 
-def _row(item: Mapping[str, Any]) -> AlarmRow:
-    dimensions = tuple(
-        (str(d.get("Name", "")), str(d.get("Value", "")))
-        for d in item.get("Dimensions", [])
-        if isinstance(d, dict)
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    listed = value if isinstance(value, list) else []
+    return tuple(
+        (str(d.get("Name", "")), str(d.get("Value", ""))) for d in listed if isinstance(d, dict)
     )
+
+
+def _query(item: Mapping[str, Any]) -> AlarmQuery:
+    stat = item.get("MetricStat")
+    stat = stat if isinstance(stat, dict) else {}
+    metric = stat.get("Metric")
+    metric = metric if isinstance(metric, dict) else {}
+    return AlarmQuery(
+        id=str(item.get("Id", "")),
+        expression=str(item.get("Expression") or ""),
+        label=str(item.get("Label") or ""),
+        namespace=str(metric.get("Namespace", "")),
+        metric_name=str(metric.get("MetricName", "")),
+        dimensions=_pairs(metric.get("Dimensions")),
+        statistic=str(stat.get("Stat", "")),
+        period=int(_number(stat.get("Period", item.get("Period")))),
+        return_data=item.get("ReturnData") is not False,
+    )
+
+
+def _row(item: Mapping[str, Any]) -> AlarmRow:
+    dimensions = _pairs(item.get("Dimensions"))
+    metrics = item.get("Metrics")
     return AlarmRow(
         name=str(item.get("AlarmName", "")),
         arn=str(item.get("AlarmArn", "")),
@@ -112,6 +156,9 @@ def _row(item: Mapping[str, Any]) -> AlarmRow:
         ok_actions=_texts(item.get("OKActions")),
         insufficient_data_actions=_texts(item.get("InsufficientDataActions")),
         unit=str(item.get("Unit") or ""),
+        queries=tuple(_query(q) for q in metrics if isinstance(q, dict))
+        if isinstance(metrics, list)
+        else (),
     )
 
 

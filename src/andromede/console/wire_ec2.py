@@ -71,6 +71,7 @@ class InstanceRow:
     groups: tuple[str, ...]
     volumes: tuple[tuple[str, str], ...]  # (device, volume id)
     tags: tuple[tuple[str, str], ...]
+    monitoring: str = "disabled"  # DescribeInstances' Monitoring.State (decision 0178)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,7 @@ def _instance(item: Element) -> InstanceRow:
             for m in item.iterfind("blockDeviceMapping/item")
         ),
         tags=tags,
+        monitoring=text(item, "monitoring/state") or "disabled",
     )
 
 
