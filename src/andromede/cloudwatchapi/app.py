@@ -27,6 +27,7 @@ from andromede.billing.service import BillingService
 from andromede.cloudwatchapi.actions import ACTIONS, NOT_SERVED
 from andromede.cloudwatchapi.alarm_operations import ALARM_RESOURCE, AUDITED
 from andromede.cloudwatchapi.call import MetricsCall
+from andromede.cloudwatchapi.dashboards import DASHBOARD_AUDITED, dashboard_resources
 from andromede.cloudwatchapi.errors import CloudWatchError, to_cloudwatch_error
 from andromede.cloudwatchapi.protocol import (
     Wire,
@@ -52,6 +53,7 @@ from andromede.iam.policy_context import policies_allow, principal_context, prin
 from andromede.iam.service import IdentityService
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import alarm_arn
+from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricsService
 from andromede.settings import Settings
 
@@ -75,9 +77,11 @@ class CloudWatchApp:
         *,
         billing: BillingService | None = None,
         alarms: AlarmService | None = None,
+        dashboards: DashboardService | None = None,
     ) -> None:
         self._metrics = metrics
         self._alarms = alarms
+        self._dashboards = dashboards
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -190,21 +194,28 @@ class CloudWatchApp:
             resource = alarm_arn(self._settings.region, tenant_id, params["AlarmName"])
         elif operation in ALARM_RESOURCE and isinstance(params.get("ResourceARN"), str):
             resource = params["ResourceARN"]  # the tag calls
-        await self._authorise(
-            scope, principal, f"cloudwatch:{operation}", keys, request_id, resource
-        )
-        result = await action(MetricsCall(tenant_id, params, self._metrics, self._alarms))
-        if operation in AUDITED:
-            # Alarm changes are management events (CloudTrail logs them, unlike metric data).
-            self._audit.record(
-                request_id=request_id,
-                tenant_id=tenant_id,
-                principal=principal.arn,
-                action=f"cloudwatch:{operation}",
-                resource=resource,
-                outcome=Outcome.SUCCESS,
-                details={"operation": operation},
+        # Dashboards' calls on each dashboard's ARN (decision 0185), the others on one.
+        resources = dashboard_resources(operation, tenant_id, params) or [resource]
+        for each in resources:
+            await self._authorise(
+                scope, principal, f"cloudwatch:{operation}", keys, request_id, each
             )
+        result = await action(
+            MetricsCall(tenant_id, params, self._metrics, self._alarms, self._dashboards)
+        )
+        if operation in AUDITED or operation in DASHBOARD_AUDITED:
+            # Alarm and dashboard changes are management events (CloudTrail logs them,
+            # unlike metric data).
+            for each in resources:
+                self._audit.record(
+                    request_id=request_id,
+                    tenant_id=tenant_id,
+                    principal=principal.arn,
+                    action=f"cloudwatch:{operation}",
+                    resource=each,
+                    outcome=Outcome.SUCCESS,
+                    details={"operation": operation},
+                )
         return result
 
     async def _authorise(
