@@ -7,10 +7,12 @@ page), pages by name and prefix, deletion all or nothing."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from andromede.db.database import open_database
 from andromede.metrics.dashboards import (
     DashboardLimits,
     DashboardService,
@@ -24,6 +26,9 @@ from andromede.metrics.errors import (
     LimitExceeded,
     ResourceNotFound,
 )
+from andromede.settings import Settings
+from andromede.wiring.metrics import dashboard_service
+from support.schema import migrated_sqlite
 
 REGION = "eu-fr-1"
 LIMITS = DashboardLimits(max_per_account=3, max_body_size=2000, max_widgets=2, list_page=2)
@@ -176,3 +181,32 @@ async def test_names_prefixes_and_tokens_refused() -> None:
 
 def test_the_arn_is_global() -> None:
     assert dashboard_arn("123", "ops") == "arn:aws:cloudwatch::123:dashboard/ops"
+
+
+async def test_the_settings_are_the_services_limits(tmp_path: Path) -> None:
+    """Each dashboard bound is a setting (decision 0185), handed on by ``wiring.metrics``
+    and enforced over the SQL store."""
+    settings = Settings(
+        data_dir=tmp_path,
+        region=REGION,
+        dashboard_max_per_account=1,
+        dashboard_max_body_size=100,
+        dashboard_max_widgets=1,
+        dashboard_list_page=1,
+    )
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+        service = dashboard_service(settings, db)
+        assert service.limits == DashboardLimits(1, 100, 1, 1)
+        await service.put("t1", "one", body())
+        with pytest.raises(LimitExceeded):
+            await service.put("t1", "two", body())
+        with pytest.raises(InvalidParameterInput, match="larger than 100"):
+            await service.put(
+                "t1", "one", body({"type": "text", "properties": {"markdown": "x" * 99}})
+            )
+        with pytest.raises(InvalidParameterInput, match="more than 1 items"):
+            await service.put("t1", "one", body({}, {}))
+        assert [d.name for d in (await service.page("t1", None, None))[0]] == ["one"]
+    finally:
+        await db.close()
