@@ -4,11 +4,12 @@ service ``monitoring``, three protocols (:mod:`andromede.cloudwatchapi.protocol`
 Per request: request id → bounded body (``metrics_max_body_size``) → the protocol and its
 operation → SigV4 over the body's hash (or the trusted principal a front put in the scope)
 → rate limit per access key → the typed input → IAM (``cloudwatch:<Operation>`` on ``*``,
-with ``cloudwatch:namespace`` for PutMetricData, as AWS sets it) → the operation, for the
+with ``cloudwatch:namespace`` for PutMetricData, as AWS sets it; a dashboard call on each
+dashboard's ARN, decision 0185) → the operation, for the
 caller's account only → the protocol's answer, then the access-log line and the
 ``cloudwatch.requests`` meter. Metric calls are not audited — AWS's trail has them as data
 events, off by default, and a fleet's agents put every minute — but an alarm's change is
-(decision 0177: a management event), and so is a refusal: a failed
+(decision 0177: a management event), as is a dashboard's (0185), and so is a refusal: a failed
 authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
 An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
 the request id.
