@@ -128,6 +128,7 @@ from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
+    dashboard_service,
     instance_metrics_upkeep,
     metrics_rollup,
     metrics_service,
@@ -582,7 +583,14 @@ class Application:
         )
         # CloudWatch metrics (decision 0172): the API, the roll-up, the platform's own metrics.
         apis[CloudWatchApp.name] = CloudWatchApp(
-            metrics, identity, audit, settings, rate_limiter, billing=billing, alarms=alarms
+            metrics,
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            billing=billing,
+            alarms=alarms,
+            dashboards=dashboard_service(settings, db),
         )
         platform = PlatformMetrics(
             metrics_sink,

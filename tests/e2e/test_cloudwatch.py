@@ -10,7 +10,8 @@ Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its st
 scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second).
 Decision 0181: a bucket's daily ``BucketSizeBytes`` and ``NumberOfObjects`` read back with
 boto3 at a one-day period (the daily job runs every two seconds here).
-Decision 0183: metric math in boto3's GetMetricData and in a math alarm."""
+Decision 0183: metric math in boto3's GetMetricData and in a math alarm. Decision 0185:
+boto3's dashboards."""
 
 from __future__ import annotations
 
@@ -574,3 +575,38 @@ def test_metric_math_in_get_metric_data_and_in_an_alarm(server: ServerProcess) -
         state = cw.describe_alarms(AlarmNames=["error-rate"])["MetricAlarms"][0]["StateValue"]
     assert state == "ALARM"
     cw.delete_alarms(AlarmNames=["error-rate"])
+
+
+def test_dashboards_with_boto3(server: ServerProcess) -> None:
+    """Decision 0185: boto3 puts a dashboard (a warning for another region), gets it back as
+    written, lists it with its size under a prefix, and deletes it all or nothing."""
+    cw = client(server, "cloudwatch")
+    body = json.dumps({"widgets": [
+        {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
+            "metrics": [["Api", "Requests"]], "region": REGION, "stat": "Sum", "period": 60}},
+        {"type": "text", "x": 12, "y": 0, "width": 6, "height": 3,
+         "properties": {"markdown": "# Api"}},
+    ]})  # fmt: skip
+    assert (
+        cw.put_dashboard(DashboardName="api", DashboardBody=body)["DashboardValidationMessages"]
+        == []
+    )
+    elsewhere = body.replace(REGION, "us-west-2")
+    put = cw.put_dashboard(DashboardName="api-west", DashboardBody=elsewhere)
+    assert [m["DataPath"] for m in put["DashboardValidationMessages"]] == [
+        "/widgets/0/properties/region"
+    ]
+    got = cw.get_dashboard(DashboardName="api")
+    assert got["DashboardBody"] == body and got["DashboardArn"].endswith(":dashboard/api")
+    entries = cw.list_dashboards(DashboardNamePrefix="api")["DashboardEntries"]
+    assert [(e["DashboardName"], e["Size"]) for e in entries] == [
+        ("api", len(body)), ("api-west", len(elsewhere))
+    ]  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        cw.put_dashboard(DashboardName="bad", DashboardBody='{"widgets": [{"x": 0}]}')
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterInput"
+    with pytest.raises(ClientError) as missing:
+        cw.delete_dashboards(DashboardNames=["api", "nope"])
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+    cw.delete_dashboards(DashboardNames=["api", "api-west"])
+    assert cw.list_dashboards(DashboardNamePrefix="api")["DashboardEntries"] == []

@@ -14,7 +14,8 @@ calls).
 
 The main configuration also holds SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``,
 content-based deduplication and a FIFO dead-letter queue: decision 0164), and a metric math
-alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183).
+alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183) and a
+dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -378,6 +379,28 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
     }
   }
 }
+# A dashboard beside the alarm (decision 0185): a metric widget and an alarm widget.
+resource "aws_cloudwatch_dashboard" "orders" {
+  dashboard_name = "%(bucket)s-orders"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          metrics = [["Orders", "Errors", "Queue", "orders"], [".", "Requests", ".", "."]]
+          region  = "%(region)s"
+          stat    = "Sum"
+          period  = 60
+          title   = "Orders"
+        }
+      },
+      {
+        type = "alarm", x = 12, y = 0, width = 6, height = 6
+        properties = { alarms = [aws_cloudwatch_metric_alarm.error_rate.arn] }
+      },
+    ]
+  })
+}
 """
 )
 
@@ -550,6 +573,12 @@ def test_terraform_applies_converges_and_destroys(
     queries = {q["Id"]: q for q in alarm["Metrics"]}
     assert queries["e1"]["Expression"] == "100*m1/m2" and queries["e1"]["ReturnData"]
     assert queries["m2"]["MetricStat"]["Unit"] == "Count" and not queries["m2"]["ReturnData"]
+    # aws_cloudwatch_dashboard (decision 0185), its body as Terraform wrote it.
+    board = cloudwatch.get_dashboard(DashboardName=f"{bucket}-orders")
+    assert board["DashboardArn"].endswith(f":dashboard/{bucket}-orders")
+    widgets = json.loads(board["DashboardBody"])["widgets"]
+    assert [w["type"] for w in widgets] == ["metric", "alarm"]
+    assert widgets[1]["properties"]["alarms"] == [alarm["AlarmArn"]]
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
@@ -578,6 +607,7 @@ def test_terraform_applies_converges_and_destroys(
         state = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
         assert state == "PendingDeletion"
     assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix=bucket)
+    assert cloudwatch.list_dashboards(DashboardNamePrefix=bucket)["DashboardEntries"] == []
 
 
 BACKEND = """

@@ -33,6 +33,7 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarm_store import MemoryAlarmStore
+from andromede.metrics.dashboards import DashboardLimits, DashboardService, MemoryDashboardStore
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.store import MemoryMetricStore
 from andromede.settings import Settings
@@ -188,9 +189,23 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
     store = MemoryMetricStore()
     metrics = MetricsService(store, limits=MetricLimits(max_metrics=20, max_datapoints=100))
     alarms = AlarmService(MemoryAlarmStore(), metrics, REGION)
+    # Small bounds, so that the tests reach them (decision 0185).
+    dashboards = DashboardService(
+        MemoryDashboardStore(),
+        REGION,
+        DashboardLimits(max_per_account=3, max_body_size=4096, max_widgets=3, list_page=2),
+    )
     try:
         yield Harness(
-            CloudWatchApp(metrics, identity, audit, settings, billing=billing, alarms=alarms),
+            CloudWatchApp(
+                metrics,
+                identity,
+                audit,
+                settings,
+                billing=billing,
+                alarms=alarms,
+                dashboards=dashboards,
+            ),
             identity,
             metrics,
             store,

@@ -1,9 +1,9 @@
 """The CloudWatch operations served (decision 0172): each reads its typed input document (any
 protocol's, :mod:`andromede.cloudwatchapi.shapes`), calls the metrics service for the
 caller's account and answers a result document; the metric alarms' operations (decision
-0177) are ``alarm_operations``'. The other operations of CloudWatch (composite alarms,
-dashboards, metric streams, insight rules…) are listed in :data:`NOT_SERVED`: they answer
-``NotImplemented``, never a silent success.
+0177) are ``alarm_operations``', the dashboards' (decision 0185) ``dashboards``'. The other
+operations of CloudWatch (composite alarms, metric streams, insight rules…) are listed in
+:data:`NOT_SERVED`: they answer ``NotImplemented``, never a silent success.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from andromede.cloudwatchapi.alarm_operations import ALARM_ACTIONS
 from andromede.cloudwatchapi.call import MetricsCall
+from andromede.cloudwatchapi.dashboards import DASHBOARD_ACTIONS
 from andromede.cloudwatchapi.errors import CloudWatchError
 from andromede.cloudwatchapi.queries import data_query, dimensions
 from andromede.metrics.service import (
@@ -164,17 +165,18 @@ ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = 
     "GetMetricData": get_metric_data,
     "ListMetrics": list_metrics,
     **ALARM_ACTIONS,
+    **DASHBOARD_ACTIONS,  # decision 0185
 }
 
-# CloudWatch's other operations (decision 0177 served the metric alarms').
+# CloudWatch's other operations (decision 0177 served the metric alarms', 0185 dashboards).
 NOT_SERVED: Final = frozenset(
     {
-        "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules",
+        "DeleteAnomalyDetector", "DeleteInsightRules",
         "DeleteMetricStream", "DescribeAnomalyDetectors", "DescribeInsightRules",
-        "DisableInsightRules", "EnableInsightRules", "GetDashboard", "GetInsightRuleReport",
-        "GetMetricStream", "GetMetricWidgetImage", "ListDashboards",
+        "DisableInsightRules", "EnableInsightRules", "GetInsightRuleReport",
+        "GetMetricStream", "GetMetricWidgetImage",
         "ListManagedInsightRules", "ListMetricStreams", "PutAnomalyDetector",
-        "PutCompositeAlarm", "PutDashboard", "PutInsightRule", "PutManagedInsightRules",
+        "PutCompositeAlarm", "PutInsightRule", "PutManagedInsightRules",
         "PutMetricStream", "StartMetricStreams", "StopMetricStreams",
     }
 )  # fmt: skip

@@ -4,11 +4,12 @@ service ``monitoring``, three protocols (:mod:`andromede.cloudwatchapi.protocol`
 Per request: request id → bounded body (``metrics_max_body_size``) → the protocol and its
 operation → SigV4 over the body's hash (or the trusted principal a front put in the scope)
 → rate limit per access key → the typed input → IAM (``cloudwatch:<Operation>`` on ``*``,
-with ``cloudwatch:namespace`` for PutMetricData, as AWS sets it) → the operation, for the
+with ``cloudwatch:namespace`` for PutMetricData, as AWS sets it; a dashboard call on each
+dashboard's ARN, decision 0185) → the operation, for the
 caller's account only → the protocol's answer, then the access-log line and the
 ``cloudwatch.requests`` meter. Metric calls are not audited — AWS's trail has them as data
 events, off by default, and a fleet's agents put every minute — but an alarm's change is
-(decision 0177: a management event), and so is a refusal: a failed
+(decision 0177: a management event), as is a dashboard's (0185), and so is a refusal: a failed
 authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
 An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
 the request id.
@@ -27,6 +28,7 @@ from andromede.billing.service import BillingService
 from andromede.cloudwatchapi.actions import ACTIONS, NOT_SERVED
 from andromede.cloudwatchapi.alarm_operations import ALARM_RESOURCE, AUDITED
 from andromede.cloudwatchapi.call import MetricsCall
+from andromede.cloudwatchapi.dashboards import DASHBOARD_AUDITED, dashboard_resources
 from andromede.cloudwatchapi.errors import CloudWatchError, to_cloudwatch_error
 from andromede.cloudwatchapi.protocol import (
     Wire,
@@ -52,6 +54,7 @@ from andromede.iam.policy_context import policies_allow, principal_context, prin
 from andromede.iam.service import IdentityService
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import alarm_arn
+from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricsService
 from andromede.settings import Settings
 
@@ -75,9 +78,11 @@ class CloudWatchApp:
         *,
         billing: BillingService | None = None,
         alarms: AlarmService | None = None,
+        dashboards: DashboardService | None = None,
     ) -> None:
         self._metrics = metrics
         self._alarms = alarms
+        self._dashboards = dashboards
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -190,21 +195,28 @@ class CloudWatchApp:
             resource = alarm_arn(self._settings.region, tenant_id, params["AlarmName"])
         elif operation in ALARM_RESOURCE and isinstance(params.get("ResourceARN"), str):
             resource = params["ResourceARN"]  # the tag calls
-        await self._authorise(
-            scope, principal, f"cloudwatch:{operation}", keys, request_id, resource
-        )
-        result = await action(MetricsCall(tenant_id, params, self._metrics, self._alarms))
-        if operation in AUDITED:
-            # Alarm changes are management events (CloudTrail logs them, unlike metric data).
-            self._audit.record(
-                request_id=request_id,
-                tenant_id=tenant_id,
-                principal=principal.arn,
-                action=f"cloudwatch:{operation}",
-                resource=resource,
-                outcome=Outcome.SUCCESS,
-                details={"operation": operation},
+        # Dashboards' calls on each dashboard's ARN (decision 0185), the others on one.
+        resources = dashboard_resources(operation, tenant_id, params) or [resource]
+        for each in resources:
+            await self._authorise(
+                scope, principal, f"cloudwatch:{operation}", keys, request_id, each
             )
+        result = await action(
+            MetricsCall(tenant_id, params, self._metrics, self._alarms, self._dashboards)
+        )
+        if operation in AUDITED or operation in DASHBOARD_AUDITED:
+            # Alarm and dashboard changes are management events (CloudTrail logs them,
+            # unlike metric data).
+            for each in resources:
+                self._audit.record(
+                    request_id=request_id,
+                    tenant_id=tenant_id,
+                    principal=principal.arn,
+                    action=f"cloudwatch:{operation}",
+                    resource=each,
+                    outcome=Outcome.SUCCESS,
+                    details={"operation": operation},
+                )
         return result
 
     async def _authorise(

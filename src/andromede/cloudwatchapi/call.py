@@ -1,4 +1,4 @@
-"""What each CloudWatch operation is handed (decisions 0172, 0177): the caller's account, its
+"""What each CloudWatch operation is handed (decisions 0172, 0177, 0185): the caller's account, its
 typed input document, and the services it acts through."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricsService
 
 __all__ = ["MetricsCall"]
@@ -20,3 +21,5 @@ class MetricsCall:
     metrics: MetricsService
     # None where alarms are not wired (their calls then answer NotImplemented).
     alarms: AlarmService | None = None
+    # None where dashboards are not wired (decision 0185).
+    dashboards: DashboardService | None = None

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.cloudwatchapi.alarm_shapes import ALARM_INPUTS
+from andromede.cloudwatchapi.dashboards import DASHBOARD_INPUTS
 from andromede.cloudwatchapi.errors import CloudWatchError
 
 __all__ = ["INPUTS", "coerce", "from_query"]
@@ -92,6 +93,7 @@ INPUTS: Final[dict[str, dict[str, Any]]] = {
         "OwningAccount": "string",
     },
     **ALARM_INPUTS,  # decision 0177
+    **DASHBOARD_INPUTS,  # decision 0185
 }
 _LARGEST_INT: Final = 2**31 - 1
 

@@ -8,7 +8,8 @@ protocol's shape::
     ├── InvalidParameterCombination   parameters that exclude each other
     ├── InvalidNextToken              a page token this service did not give
     ├── ResourceNotFound              an alarm the account does not have (decision 0177)
-    └── LimitExceeded                 the account's alarms are at their setting's bound
+    ├── LimitExceeded                 the account's alarms (or dashboards) are at their bound
+    └── InvalidParameterInput         a dashboard's name or body refused (decision 0185)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from andromede.errors import AndromedeError
 __all__ = [
     "InvalidNextToken",
     "InvalidParameterCombination",
+    "InvalidParameterInput",
     "InvalidParameterValue",
     "LimitExceeded",
     "MetricsError",
@@ -56,3 +58,12 @@ class ResourceNotFound(MetricsError):
 
 class LimitExceeded(MetricsError):
     pass
+
+
+class InvalidParameterInput(MetricsError):
+    """A dashboard refused (decision 0185): ``messages`` are its validation messages, each a
+    (data path, message) pair as AWS's ``DashboardValidationMessages`` has them."""
+
+    def __init__(self, message: str, messages: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.messages = messages

@@ -145,3 +145,24 @@ class MetricsSettings(BaseModel):
         description="Days an alarm's history (state changes, configuration updates, actions) "
         "is kept, DescribeAlarmHistory's reach (AWS: two weeks) (decision 0177).",
     )
+    dashboard_max_per_account: int = Field(
+        default=5000,
+        gt=0,
+        description="CloudWatch dashboards an account may hold (decision 0185).",
+    )
+    dashboard_max_body_size: int = Field(
+        default=1048576,
+        gt=0,
+        description="Largest DashboardBody in bytes (AWS: 1 MB); a request is bounded by "
+        "metrics_max_body_size too (decision 0185).",
+    )
+    dashboard_max_widgets: int = Field(
+        default=500,
+        gt=0,
+        description="Widgets one dashboard may hold (AWS: 500) (decision 0185).",
+    )
+    dashboard_list_page: int = Field(
+        default=1000,
+        gt=0,
+        description="Dashboards one ListDashboards page answers (AWS: 1,000) (decision 0185).",
+    )

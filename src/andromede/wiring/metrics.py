@@ -1,6 +1,7 @@
 """CloudWatch metrics' wiring (decision 0172): the service over the metadata database with
 the settings' limits, its retention roll-up, and the sampling of the platform's own metrics;
-(decision 0177) the alarm service, its actions on SNS and Auto Scaling, and its evaluator.
+(decision 0177) the alarm service, its actions on SNS and Auto Scaling, and its evaluator;
+(decision 0185) the dashboards.
 Each loop survives a failed round (logged; the next round retries)."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from andromede.iam.service import IdentityService
 from andromede.instance_metrics import InstanceMetrics
 from andromede.metrics.alarm_service import AlarmLimits, AlarmService
 from andromede.metrics.alarm_store_sql import SqlAlarmStore
+from andromede.metrics.dashboards import DashboardLimits, DashboardService
+from andromede.metrics.dashboards_sql import SqlDashboardStore
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.metrics.store_sql import SqlMetricStore
@@ -29,6 +32,7 @@ from andromede.storage_metrics import StorageMetrics
 __all__ = [
     "alarm_service",
     "alarm_upkeep",
+    "dashboard_service",
     "instance_metrics_upkeep",
     "metrics_rollup",
     "metrics_service",
@@ -37,6 +41,20 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def dashboard_service(settings: Settings, db: Database) -> DashboardService:
+    """The dashboards over the metadata database (decision 0185)."""
+    return DashboardService(
+        SqlDashboardStore(db),
+        settings.region,
+        DashboardLimits(
+            max_per_account=settings.dashboard_max_per_account,
+            max_body_size=settings.dashboard_max_body_size,
+            max_widgets=settings.dashboard_max_widgets,
+            list_page=settings.dashboard_list_page,
+        ),
+    )
 
 
 def metrics_service(settings: Settings, db: Database) -> MetricsService:

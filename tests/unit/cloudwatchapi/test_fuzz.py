@@ -40,6 +40,9 @@ VALID: dict[str, dict[str, Any]] = {
         "Tags": [{"Key": "k", "Value": "v"}],
     },
     "DescribeAlarms": {"AlarmNamePrefix": "f", "StateValue": "OK", "MaxRecords": 10},
+    # Decision 0185.
+    "PutDashboard": {"DashboardName": "f", "DashboardBody": '{"widgets": []}'},
+    "ListDashboards": {"DashboardNamePrefix": "f"},
     "PutMetricData": {
         "Namespace": "App",
         "MetricData": [
