@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -530,7 +531,9 @@ class AlarmService:
                 written = replace(
                     alarm,
                     revision=alarm.revision + 1,
-                    next_evaluation=int(self.clock().timestamp()) + alarm.suppressor_wait,
+                    # Rounded up: due no earlier than the wait's end, which deferred checks.
+                    next_evaluation=math.ceil(alarm.state_updated.timestamp())
+                    + alarm.suppressor_wait,
                 )
                 await self.store.change(written)
             elif not await composite_alarms.suppressed(self, alarm):
