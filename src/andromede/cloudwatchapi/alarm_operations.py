@@ -14,6 +14,7 @@ from andromede.cloudwatchapi.errors import CloudWatchError
 from andromede.cloudwatchapi.queries import data_query
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import Alarm, alarm_arn, query_document
+from andromede.metrics.composite_alarms import suppressed_by
 from andromede.metrics.errors import ResourceNotFound
 
 __all__ = ["ALARM_ACTIONS", "ALARM_RESOURCE", "AUDITED"]
@@ -144,7 +145,14 @@ async def put_composite_alarm(call: MetricsCall) -> dict[str, Any]:
     return {}
 
 
-def _composite_document(region: str, alarm: Alarm) -> dict[str, Any]:
+_SUPPRESSED_REASONS: Final = {
+    "Alarm": "Alarm is in ALARM state.",
+    "WaitPeriod": "Actions wait for the suppressor alarm (ActionsSuppressorWaitPeriod).",
+    "ExtensionPeriod": "Suppressor alarm left ALARM (ActionsSuppressorExtensionPeriod).",
+}
+
+
+def _composite_document(region: str, alarm: Alarm, held_by: str | None) -> dict[str, Any]:
     document: dict[str, Any] = {
         "AlarmName": alarm.name,
         "AlarmArn": alarm_arn(region, alarm.tenant_id, alarm.name),
@@ -165,6 +173,9 @@ def _composite_document(region: str, alarm: Alarm) -> dict[str, Any]:
         document["ActionsSuppressor"] = alarm.suppressor
         document["ActionsSuppressorWaitPeriod"] = alarm.suppressor_wait
         document["ActionsSuppressorExtensionPeriod"] = alarm.suppressor_extension
+    if held_by is not None:
+        document["ActionsSuppressedBy"] = held_by
+        document["ActionsSuppressedReason"] = _SUPPRESSED_REASONS[held_by]
     return {k: v for k, v in document.items() if v is not None}
 
 
@@ -228,7 +239,11 @@ async def describe_alarms(call: MetricsCall) -> dict[str, Any]:
     )
     answer: dict[str, Any] = {
         "MetricAlarms": [_alarm_document(service.region, a) for a in found if not a.composite],
-        "CompositeAlarms": [_composite_document(service.region, a) for a in found if a.composite],
+        "CompositeAlarms": [
+            _composite_document(service.region, a, await suppressed_by(service, a))
+            for a in found
+            if a.composite
+        ],
     }
     if token is not None:
         answer["NextToken"] = token

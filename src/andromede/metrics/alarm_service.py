@@ -526,7 +526,9 @@ class AlarmService:
         )
         if alarm.composite and alarm.suppressor is not None:
             suppressor = await self.store.get(alarm.tenant_id, alarm.suppressor)
-            if composite_alarms.waits(alarm, suppressor):
+            if await composite_alarms.suppressed(self, alarm):
+                pass  # held back: the suppressor is in ALARM or just left it
+            elif composite_alarms.waits(alarm, suppressor):
                 # Acted on at the wait's end, if the suppressor has not gone to ALARM.
                 written = replace(
                     alarm,
@@ -536,7 +538,7 @@ class AlarmService:
                     + alarm.suppressor_wait,
                 )
                 await self.store.change(written)
-            elif not await composite_alarms.suppressed(self, alarm):
+            else:
                 await self.act(alarm, old, last)
         else:
             await self.act(alarm, old, last)

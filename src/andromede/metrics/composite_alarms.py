@@ -34,6 +34,7 @@ __all__ = [
     "parents_changed",
     "put_composite",
     "suppressed",
+    "suppressed_by",
 ]
 
 # The next evaluation of a composite with nothing pending: never due.
@@ -210,19 +211,29 @@ async def parents_changed(service: AlarmService, child: Alarm, depth: int) -> No
 async def suppressed(service: AlarmService, composite: Alarm) -> bool:
     """Whether the composite's suppressor holds its actions back now: while it is in ALARM,
     and for ``ActionsSuppressorExtensionPeriod`` seconds after it left ALARM."""
+    return await suppressed_by(service, composite) in ("Alarm", "ExtensionPeriod")
+
+
+async def suppressed_by(service: AlarmService, composite: Alarm) -> str | None:
+    """AWS's ``ActionsSuppressedBy`` of the composite now: ``Alarm`` (its suppressor is in
+    ALARM), ``WaitPeriod`` (its actions wait for the suppressor), ``ExtensionPeriod`` (the
+    suppressor left ALARM less than the extension ago), or None."""
     if composite.suppressor is None:
-        return False
+        return None
     suppressor = await service.store.get(composite.tenant_id, composite.suppressor)
     if suppressor is None:
-        return False
+        return None
     if suppressor.state is AlarmState.ALARM:
-        return True
+        return "Alarm"
     now = service.clock()
-    if now - suppressor.state_updated > timedelta(seconds=composite.suppressor_extension):
-        return False
-    history = await service.store.history(composite.tenant_id, suppressor.name)
-    last = next((h for h in history if h.item_type == "StateUpdate"), None)
-    return last is not None and last.summary.startswith("Alarm updated from ALARM ")
+    if now - suppressor.state_updated <= timedelta(seconds=composite.suppressor_extension):
+        history = await service.store.history(composite.tenant_id, suppressor.name)
+        last = next((h for h in history if h.item_type == "StateUpdate"), None)
+        if last is not None and last.summary.startswith("Alarm updated from ALARM "):
+            return "ExtensionPeriod"
+    if composite.next_evaluation != NEVER and composite.state is AlarmState.ALARM:
+        return "WaitPeriod"
+    return None
 
 
 def waits(composite: Alarm, suppressor: Alarm | None) -> bool:

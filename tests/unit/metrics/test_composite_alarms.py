@@ -15,6 +15,7 @@ from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarm_store import MemoryAlarmStore
 from andromede.metrics.alarms import Alarm, AlarmState
 from andromede.metrics.composite import children, evaluate_rule, parse_rule
+from andromede.metrics.composite_alarms import suppressed_by
 from andromede.metrics.errors import InvalidParameterValue
 from andromede.metrics.service import MetricsService
 from andromede.metrics.store import MemoryMetricStore
@@ -235,6 +236,7 @@ async def test_the_actions_suppressor() -> None:
     await service.set_state(TENANT, "deploying", "ALARM", "deploy", None)
     await service.set_state(TENANT, "a", "ALARM", "x", None)
     assert await state(service, "c") is AlarmState.ALARM and recorder.notified == []
+    assert await held_by(service) == "Alarm"
     # Still suppressed within the extension period after the suppressor left ALARM.
     await service.set_state(TENANT, "a", "OK", "x", None)
     clock.now += timedelta(seconds=10)
@@ -242,13 +244,16 @@ async def test_the_actions_suppressor() -> None:
     clock.now += timedelta(seconds=60)
     await service.set_state(TENANT, "a", "ALARM", "x", None)
     assert recorder.notified == []
+    assert await held_by(service) == "ExtensionPeriod"
     # After the extension, the composite waits 30 s for the suppressor before acting.
     await service.set_state(TENANT, "a", "OK", "x", None)
     clock.now += timedelta(seconds=200)
     await service.set_state(TENANT, "a", "ALARM", "x", None)
     assert recorder.notified == []
+    assert await held_by(service) == "WaitPeriod"
     clock.now += timedelta(seconds=31)
     assert await service.evaluate_due() == 1
+    assert await held_by(service) is None
     assert len(recorder.notified) == 1 and recorder.notified[0][1].startswith('ALARM: "c"')
     assert await service.evaluate_due() == 0  # acted once
     # A suppressor going to ALARM within the wait holds the actions back.
@@ -258,3 +263,9 @@ async def test_the_actions_suppressor() -> None:
     clock.now += timedelta(seconds=31)
     await service.evaluate_due()
     assert len(recorder.notified) == 1
+
+
+async def held_by(service: AlarmService) -> str | None:
+    composite = await service.store.get(TENANT, "c")
+    assert composite is not None
+    return await suppressed_by(service, composite)
