@@ -11,6 +11,8 @@ revision, recorded in the history, and its actions run through an :class:`AlarmA
 port: AWS's alarm message published to the account's SNS topics, Auto Scaling policies
 invoked. As AWS does, Auto Scaling actions are invoked again at each evaluation while the
 alarm stays in the state (their cooldowns decide), notifications only on a change.
+Composite alarms (decision 0184, :mod:`~andromede.metrics.composite_alarms`) are kept here
+too: every state change written goes on to the composites naming the alarm.
 """
 
 from __future__ import annotations
