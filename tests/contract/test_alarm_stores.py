@@ -1,7 +1,8 @@
 """Decision 0177's alarm store over every implementation (memory, SQLite, PostgreSQL): an alarm
 put, replaced and read back whole; changes only over the revision read; a period claimed by
 one gateway only; the due alarms in order across accounts; deletion with the history; the
-history newest first and forgotten by age a batch at a time."""
+history newest first and forgotten by age a batch at a time. Decision 0184: a composite
+alarm (a rule, a suppressor) read back whole, never due."""
 
 from __future__ import annotations
 
@@ -105,3 +106,22 @@ async def test_history_newest_first_and_forgotten_by_age(store: AlarmStore) -> N
     assert await store.forget_history(T0 + timedelta(minutes=2), 2) == 1
     assert len(await store.history("t1", None)) == 2
     assert await store.history("t2", None) == []  # forgotten too: older, any account
+
+
+async def test_a_composite_alarm_reads_back_whole_and_is_never_due(store: AlarmStore) -> None:
+    """Decision 0184: a composite is an alarm with a rule, stored in the same rows (no
+    migration); with nothing pending its next evaluation is never reached."""
+    composite = replace(
+        alarm("both"),
+        namespace="",
+        metric_name="",
+        dimensions=(),
+        rule='ALARM("a") AND NOT OK(b)',
+        suppressor="deploying",
+        suppressor_wait=30,
+        suppressor_extension=90,
+        next_evaluation=2**62,
+    )
+    await store.put(composite)
+    assert await store.get("t1", "both") == replace(composite, revision=0)
+    assert await store.due(2**40, 10) == []

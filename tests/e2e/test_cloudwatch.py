@@ -10,8 +10,9 @@ Decision 0177: a metric alarm notifies its SNS topic's SQS subscriber and its st
 scales an Auto Scaling group on the memory hypervisor (alarms and groups every half second).
 Decision 0181: a bucket's daily ``BucketSizeBytes`` and ``NumberOfObjects`` read back with
 boto3 at a one-day period (the daily job runs every two seconds here).
-Decision 0183: metric math in boto3's GetMetricData and in a math alarm. Decision 0185:
-boto3's dashboards."""
+Decision 0183: metric math in boto3's GetMetricData and in a math alarm. Decision 0184: a
+composite alarm over two metric alarms notifies its topic once both are in ALARM. Decision
+0185: boto3's dashboards."""
 
 from __future__ import annotations
 
@@ -610,3 +611,44 @@ def test_dashboards_with_boto3(server: ServerProcess) -> None:
     assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
     cw.delete_dashboards(DashboardNames=["api", "api-west"])
     assert cw.list_dashboards(DashboardNamePrefix="api")["DashboardEntries"] == []
+
+
+def test_a_composite_alarm_notifies_only_when_both_children_alarm(server: ServerProcess) -> None:
+    """Decision 0184 with boto3: ``ALARM(a) AND ALARM(b)`` over two metric alarms driven by
+    SetAlarmState; its topic's SQS subscriber hears from it once both are in ALARM."""
+    sns, sqs, cw = client(server, "sns"), client(server, "sqs"), client(server, "cloudwatch")
+    topic = sns.create_topic(Name="composite-pager")["TopicArn"]
+    url = sqs.create_queue(QueueName="composite-inbox")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue["QueueArn"])
+    for name in ("cpu-high", "disk-high"):
+        cw.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Shop",
+            MetricName=name,
+            Statistic="Maximum",
+            Period=86400,  # not evaluated during the test: SetAlarmState drives them
+            EvaluationPeriods=1,
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    cw.put_composite_alarm(
+        AlarmName="host-sick",
+        AlarmRule='ALARM("cpu-high") AND ALARM(disk-high)',
+        AlarmActions=[topic],
+    )
+
+    def received(wait: int = 1) -> list[dict[str, Any]]:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=wait).get("Messages", [])
+        return [json.loads(json.loads(m["Body"])["Message"]) for m in got]
+
+    cw.set_alarm_state(AlarmName="cpu-high", StateValue="ALARM", StateReason="test")
+    assert received() == []  # one child only: the composite stays OK, nothing sent
+    cw.set_alarm_state(AlarmName="disk-high", StateValue="ALARM", StateReason="test")
+    [message] = _until(received, "the composite's notification", timeout=10)
+    assert (message["AlarmName"], message["NewStateValue"]) == ("host-sick", "ALARM")
+    assert message["AlarmRule"] == 'ALARM("cpu-high") AND ALARM(disk-high)'
+    found = cw.describe_alarms(AlarmTypes=["CompositeAlarm"], ParentsOfAlarmName="cpu-high")
+    assert [a["AlarmName"] for a in found["CompositeAlarms"]] == ["host-sick"]
+    assert found["CompositeAlarms"][0]["StateValue"] == "ALARM"
+    cw.delete_alarms(AlarmNames=["host-sick", "cpu-high", "disk-high"])

@@ -168,7 +168,8 @@ ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = 
     **DASHBOARD_ACTIONS,  # decision 0185
 }
 
-# CloudWatch's other operations (decision 0177 served the metric alarms', 0185 dashboards).
+# CloudWatch's other operations (decision 0177 served the metric alarms', 0184 composite alarms,
+# 0185 dashboards).
 NOT_SERVED: Final = frozenset(
     {
         "DeleteAnomalyDetector", "DeleteInsightRules",
@@ -176,7 +177,7 @@ NOT_SERVED: Final = frozenset(
         "DisableInsightRules", "EnableInsightRules", "GetInsightRuleReport",
         "GetMetricStream", "GetMetricWidgetImage",
         "ListManagedInsightRules", "ListMetricStreams", "PutAnomalyDetector",
-        "PutCompositeAlarm", "PutInsightRule", "PutManagedInsightRules",
+        "PutInsightRule", "PutManagedInsightRules",
         "PutMetricStream", "StartMetricStreams", "StopMetricStreams",
     }
 )  # fmt: skip

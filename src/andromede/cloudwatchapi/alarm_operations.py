@@ -1,8 +1,8 @@
 """CloudWatch's metric alarm operations (decision 0177): each reads its typed input document
 (any protocol's), calls the alarm service for the caller's account and answers AWS's result
 document. Metric math alarms (``Metrics``, decision 0183) are read as GetMetricData's queries;
-composite alarms and anomaly detection are refused with a clear message rather than stored
-half understood."""
+composite alarms (decision 0184) are PutCompositeAlarm's and DescribeAlarms' CompositeAlarms;
+anomaly detection is refused with a clear message rather than stored half understood."""
 
 from __future__ import annotations
 
@@ -14,18 +14,19 @@ from andromede.cloudwatchapi.errors import CloudWatchError
 from andromede.cloudwatchapi.queries import data_query
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import Alarm, alarm_arn, query_document
+from andromede.metrics.composite_alarms import suppressed_by
 from andromede.metrics.errors import ResourceNotFound
 
 __all__ = ["ALARM_ACTIONS", "ALARM_RESOURCE", "AUDITED"]
 
 # The calls that change an account's alarms: audited, as CloudTrail logs them.
 AUDITED: Final = frozenset(
-    {"PutMetricAlarm", "DeleteAlarms", "SetAlarmState", "EnableAlarmActions",
+    {"PutMetricAlarm", "PutCompositeAlarm", "DeleteAlarms", "SetAlarmState", "EnableAlarmActions",
      "DisableAlarmActions", "TagResource", "UntagResource"}
 )  # fmt: skip
 # The calls authorised on the alarm's ARN when they name one (AlarmName, ResourceARN).
 ALARM_RESOURCE: Final = frozenset(
-    {"PutMetricAlarm", "SetAlarmState", "DescribeAlarmHistory", "TagResource",
+    {"PutMetricAlarm", "PutCompositeAlarm", "SetAlarmState", "DescribeAlarmHistory", "TagResource",
      "UntagResource", "ListTagsForResource"}
 )  # fmt: skip
 
@@ -63,6 +64,15 @@ def _names(params: Mapping[str, Any]) -> list[str]:
     return names
 
 
+def _tags(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    tags = []
+    for item in params.get("Tags", []):
+        if "Key" not in item or "Value" not in item:
+            raise CloudWatchError("MissingParameter", "Each tag must have a Key and a Value.")
+        tags.append((item["Key"], item["Value"]))
+    return tuple(tags)
+
+
 async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
     params = call.params
     if params.get("ThresholdMetricId"):
@@ -78,11 +88,6 @@ async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
             "EvaluateLowSampleCountPercentile: only evaluate is supported (decision 0177).",
         )
     evaluation_periods = _required(params, "EvaluationPeriods")
-    tags = []
-    for item in params.get("Tags", []):
-        if "Key" not in item or "Value" not in item:
-            raise CloudWatchError("MissingParameter", "Each tag must have a Key and a Value.")
-        tags.append((item["Key"], item["Value"]))
     alarm = Alarm(
         tenant_id=call.tenant_id,
         name=_required(params, "AlarmName"),
@@ -103,12 +108,75 @@ async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
         alarm_actions=tuple(params.get("AlarmActions", [])),
         ok_actions=tuple(params.get("OKActions", [])),
         insufficient_data_actions=tuple(params.get("InsufficientDataActions", [])),
-        tags=tuple(tags),
+        tags=_tags(params),
         metrics=metrics,
         datapoints_given="DatapointsToAlarm" in params,
     )
     await _service(call).put_alarm(alarm)
     return {}
+
+
+async def put_composite_alarm(call: MetricsCall) -> dict[str, Any]:
+    """PutCompositeAlarm (decision 0184): a rule over the account's alarms, SNS actions."""
+    params = call.params
+    alarm = Alarm(
+        tenant_id=call.tenant_id,
+        name=_required(params, "AlarmName"),
+        namespace="",
+        metric_name="",
+        dimensions=(),
+        period=0,
+        evaluation_periods=0,
+        datapoints_to_alarm=0,
+        threshold=0.0,
+        comparison="",
+        description=params.get("AlarmDescription"),
+        actions_enabled=params.get("ActionsEnabled", True),
+        alarm_actions=tuple(params.get("AlarmActions", [])),
+        ok_actions=tuple(params.get("OKActions", [])),
+        insufficient_data_actions=tuple(params.get("InsufficientDataActions", [])),
+        tags=_tags(params),
+        rule=_required(params, "AlarmRule"),
+        suppressor=params.get("ActionsSuppressor"),
+        suppressor_wait=params.get("ActionsSuppressorWaitPeriod", 60),
+        suppressor_extension=params.get("ActionsSuppressorExtensionPeriod", 60),
+    )
+    await _service(call).put_composite(alarm)
+    return {}
+
+
+_SUPPRESSED_REASONS: Final = {
+    "Alarm": "Alarm is in ALARM state.",
+    "WaitPeriod": "Actions wait for the suppressor alarm (ActionsSuppressorWaitPeriod).",
+    "ExtensionPeriod": "Suppressor alarm left ALARM (ActionsSuppressorExtensionPeriod).",
+}
+
+
+def _composite_document(region: str, alarm: Alarm, held_by: str | None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "AlarmName": alarm.name,
+        "AlarmArn": alarm_arn(region, alarm.tenant_id, alarm.name),
+        "AlarmDescription": alarm.description,
+        "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated,
+        "ActionsEnabled": alarm.actions_enabled,
+        "OKActions": list(alarm.ok_actions),
+        "AlarmActions": list(alarm.alarm_actions),
+        "InsufficientDataActions": list(alarm.insufficient_data_actions),
+        "AlarmRule": alarm.rule,
+        "StateValue": alarm.state.value,
+        "StateReason": alarm.state_reason,
+        "StateReasonData": alarm.state_reason_data,
+        "StateUpdatedTimestamp": alarm.state_updated,
+        "StateTransitionedTimestamp": alarm.state_updated,
+    }
+    if alarm.suppressor is not None:
+        document["ActionsSuppressor"] = alarm.suppressor
+        document["ActionsSuppressorWaitPeriod"] = alarm.suppressor_wait
+        document["ActionsSuppressorExtensionPeriod"] = alarm.suppressor_extension
+    if held_by is not None:
+        document["ActionsSuppressedBy"] = held_by
+        document["ActionsSuppressedReason"] = _SUPPRESSED_REASONS[held_by]
+    return {k: v for k, v in document.items() if v is not None}
 
 
 def _alarm_document(region: str, alarm: Alarm) -> dict[str, Any]:
@@ -150,16 +218,19 @@ def _alarm_document(region: str, alarm: Alarm) -> dict[str, Any]:
 async def describe_alarms(call: MetricsCall) -> dict[str, Any]:
     params = call.params
     types = params.get("AlarmTypes") or ["MetricAlarm"]
-    if params.get("ChildrenOfAlarmName") or params.get("ParentsOfAlarmName"):
-        raise CloudWatchError(
-            "InvalidParameterValue", "Composite alarms are not supported yet (decision 0177)."
-        )
+    children_of, parents_of = params.get("ChildrenOfAlarmName"), params.get("ParentsOfAlarmName")
+    if children_of or parents_of:
+        # As AWS: the family of an alarm is answered whatever AlarmTypes says.
+        types = ["MetricAlarm", "CompositeAlarm"]
     if any(t not in ("MetricAlarm", "CompositeAlarm") for t in types):
         raise CloudWatchError("InvalidParameterValue", "AlarmTypes: MetricAlarm, CompositeAlarm.")
     service = _service(call)
     found, token = await service.describe(
         call.tenant_id,
         names=_names(params),
+        types=types,
+        children_of=children_of or None,
+        parents_of=parents_of or None,
         prefix=params.get("AlarmNamePrefix"),
         state=params.get("StateValue"),
         action_prefix=params.get("ActionPrefix"),
@@ -167,10 +238,12 @@ async def describe_alarms(call: MetricsCall) -> dict[str, Any]:
         next_token=params.get("NextToken"),
     )
     answer: dict[str, Any] = {
-        "MetricAlarms": (
-            [_alarm_document(service.region, a) for a in found] if "MetricAlarm" in types else []
-        ),
-        "CompositeAlarms": [],
+        "MetricAlarms": [_alarm_document(service.region, a) for a in found if not a.composite],
+        "CompositeAlarms": [
+            _composite_document(service.region, a, await suppressed_by(service, a))
+            for a in found
+            if a.composite
+        ],
     }
     if token is not None:
         answer["NextToken"] = token
@@ -228,7 +301,9 @@ async def describe_alarm_history(call: MetricsCall) -> dict[str, Any]:
             "InvalidParameterValue", "ScanBy: TimestampDescending or TimestampAscending."
         )
     types = params.get("AlarmTypes") or ["MetricAlarm"]
-    found, token = await _service(call).history(
+    service = _service(call)
+    composites = {a.name for a in await service.store.alarms(call.tenant_id) if a.composite}
+    found, token = await service.history(
         call.tenant_id,
         name=params.get("AlarmName"),
         item_type=params.get("HistoryItemType"),
@@ -242,14 +317,15 @@ async def describe_alarm_history(call: MetricsCall) -> dict[str, Any]:
         "AlarmHistoryItems": [
             {
                 "AlarmName": item.alarm_name,
-                "AlarmType": "MetricAlarm",
+                "AlarmType": kind,
                 "Timestamp": item.timestamp,
                 "HistoryItemType": item.item_type,
                 "HistorySummary": item.summary,
                 "HistoryData": item.data,
             }
             for item in found
-            if "MetricAlarm" in types
+            if (kind := "CompositeAlarm" if item.alarm_name in composites else "MetricAlarm")
+            in types
         ]
     }
     if token is not None:
@@ -302,6 +378,7 @@ async def list_tags_for_resource(call: MetricsCall) -> dict[str, Any]:
 
 ALARM_ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = {
     "PutMetricAlarm": put_metric_alarm,
+    "PutCompositeAlarm": put_composite_alarm,
     "DescribeAlarms": describe_alarms,
     "DescribeAlarmsForMetric": describe_alarms_for_metric,
     "DeleteAlarms": delete_alarms,

@@ -1,6 +1,7 @@
 """The input shapes of CloudWatch's alarm operations (decision 0177), data as
 :mod:`andromede.cloudwatchapi.shapes`' are: the members of AWS's model Andromède reads.
-``Metrics`` are a metric math alarm's queries (decision 0183); ``ThresholdMetricId`` is read
+``Metrics`` are a metric math alarm's queries (decision 0183), PutCompositeAlarm's a
+composite's rule and suppressor (decision 0184); ``ThresholdMetricId`` is read
 so that an anomaly detection alarm is refused clearly rather than stored without it."""
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ ALARM_INPUTS: Final[dict[str, dict[str, Any]]] = {
         "Metrics": [_METRIC_QUERY],
         "Tags": [{"Key": "string", "Value": "string"}],
         "ThresholdMetricId": "string",
+    },
+    "PutCompositeAlarm": {
+        "AlarmName": "string",
+        "AlarmDescription": "string",
+        "ActionsEnabled": "boolean",
+        "OKActions": ["string"],
+        "AlarmActions": ["string"],
+        "InsufficientDataActions": ["string"],
+        "AlarmRule": "string",
+        "Tags": [{"Key": "string", "Value": "string"}],
+        "ActionsSuppressor": "string",
+        "ActionsSuppressorWaitPeriod": "integer",
+        "ActionsSuppressorExtensionPeriod": "integer",
     },
     "DescribeAlarms": {
         "AlarmNames": _NAMES,

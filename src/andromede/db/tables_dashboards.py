@@ -1,4 +1,4 @@
-"""CloudWatch dashboards (decision 0185, migration 0085): ``metric_dashboards``, one row per
+"""CloudWatch dashboards (decision 0185, migration 0084): ``metric_dashboards``, one row per
 dashboard of an account, its body the client's JSON text as given, its size and the moment
 it was last put (ListDashboards' ``Size`` and ``LastModified``).
 

@@ -11,6 +11,8 @@ revision, recorded in the history, and its actions run through an :class:`AlarmA
 port: AWS's alarm message published to the account's SNS topics, Auto Scaling policies
 invoked. As AWS does, Auto Scaling actions are invoked again at each evaluation while the
 alarm stays in the state (their cooldowns decide), notifications only on a change.
+Composite alarms (decision 0184, :mod:`~andromede.metrics.composite_alarms`) are kept here
+too: every state change written goes on to the composites naming the alarm.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import base64
 import binascii
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
+from andromede.metrics import composite_alarms
 from andromede.metrics.alarm_store import AlarmStore
 from andromede.metrics.alarms import (
     Alarm,
@@ -218,6 +222,8 @@ class AlarmService:
                 alarm.tenant_id, alarm.metrics, start, 1, alarm.period
             )
         held = await self.store.get(alarm.tenant_id, alarm.name)
+        if held is not None and held.composite:
+            raise InvalidParameterValue(f"{alarm.name[:255]} is a composite alarm.")
         if held is None and len(await self.store.alarms(alarm.tenant_id)) >= (
             self.limits.max_alarms
         ):
@@ -253,11 +259,18 @@ class AlarmService:
         )
         return stored
 
+    async def put_composite(self, alarm: Alarm) -> Alarm:
+        """PutCompositeAlarm (decision 0184)."""
+        return await composite_alarms.put_composite(self, alarm)
+
     async def describe(
         self,
         tenant_id: str,
         *,
         names: Sequence[str] = (),
+        types: Sequence[str] = ("MetricAlarm",),
+        children_of: str | None = None,
+        parents_of: str | None = None,
         prefix: str | None = None,
         state: str | None = None,
         action_prefix: str | None = None,
@@ -273,10 +286,13 @@ class AlarmService:
             raise InvalidParameterValue(f"MaxRecords must be 1 to {self.limits.page}.")
         after = _after(next_token)
         wanted = set(names)
+        related = await composite_alarms.related(self, tenant_id, children_of, parents_of)
         found = [
             a
             for a in await self.store.alarms(tenant_id)
             if (not wanted or a.name in wanted)
+            and ("CompositeAlarm" if a.composite else "MetricAlarm") in types
+            and (related is None or a.name in related)
             and (prefix is None or a.name.startswith(prefix))
             and (state is None or a.state.value == state)
             and (
@@ -324,6 +340,7 @@ class AlarmService:
         missing = [n for n in names if n not in held]
         if missing:
             raise ResourceNotFound(f"Alarm {missing[0][:255]} does not exist.")
+        await composite_alarms.check_delete(self, tenant_id, list(names))
         await self.store.delete(tenant_id, names)
 
     async def set_state(
@@ -353,7 +370,7 @@ class AlarmService:
                 state_updated=self.clock(),
             )
             if await self.store.change(changed):
-                await self._changed(alarm.state, changed, None)
+                await self.changed(alarm.state, changed, None)
                 return
         raise InvalidParameterValue(f"Alarm {name[:255]} is being changed; retry.")
 
@@ -441,14 +458,21 @@ class AlarmService:
         second = int(now.timestamp())
         done = 0
         for alarm in await self.store.due(second, self.limits.batch):
-            following = next_evaluation(now.timestamp(), alarm.period)
+            following = (
+                composite_alarms.NEVER
+                if alarm.composite
+                else next_evaluation(now.timestamp(), alarm.period)
+            )
             if not await self.store.claim(alarm, following):
                 continue  # another gateway's (or the alarm changed): not evaluated twice
             claimed = replace(alarm, next_evaluation=following, revision=alarm.revision + 1)
             if self.active is not None and not await self.active(alarm.tenant_id):
                 continue
             try:
-                await self._evaluate(claimed, second - second % alarm.period)
+                if alarm.composite:  # its wait for the suppressor ended (decision 0184)
+                    await composite_alarms.deferred(self, claimed)
+                else:
+                    await self._evaluate(claimed, second - second % alarm.period)
             except Exception:  # one alarm's failure must not stop the others'
                 log.exception("alarm %s of %s not evaluated", alarm.name, alarm.tenant_id)
             done += 1
@@ -481,13 +505,17 @@ class AlarmService:
             )
             if not await self.store.change(changed):
                 return  # changed meanwhile (PutMetricAlarm, SetAlarmState): next period
-            await self._changed(alarm.state, changed, last)
+            await self.changed(alarm.state, changed, last)
         elif alarm.actions_enabled and self.actions is not None:
             for arn in alarm.actions_for(alarm.state):
                 if ":autoscaling:" in arn:  # repeated while the state lasts, as AWS does
                     await self.actions.scale(alarm.tenant_id, arn, alarm, last)
 
-    async def _changed(self, old: AlarmState, alarm: Alarm, last: float | None) -> None:
+    async def changed(
+        self, old: AlarmState, alarm: Alarm, last: float | None, depth: int = 0
+    ) -> None:
+        """A state change written: its history, its actions (a composite's unless its
+        suppressor holds them back, decision 0184), then the composites naming the alarm."""
         await self.store.add_history(
             HistoryItem(
                 alarm.tenant_id,
@@ -498,6 +526,28 @@ class AlarmService:
                 _history_data(old, alarm),
             )
         )
+        if alarm.composite and alarm.suppressor is not None:
+            suppressor = await self.store.get(alarm.tenant_id, alarm.suppressor)
+            if await composite_alarms.suppressed(self, alarm):
+                pass  # held back: the suppressor is in ALARM or just left it
+            elif composite_alarms.waits(alarm, suppressor):
+                # Acted on at the wait's end, if the suppressor has not gone to ALARM.
+                written = replace(
+                    alarm,
+                    revision=alarm.revision + 1,
+                    # Rounded up: due no earlier than the wait's end, which deferred checks.
+                    next_evaluation=math.ceil(alarm.state_updated.timestamp())
+                    + alarm.suppressor_wait,
+                )
+                await self.store.change(written)
+            else:
+                await self.act(alarm, old, last)
+        else:
+            await self.act(alarm, old, last)
+        await composite_alarms.parents_changed(self, alarm, depth)
+
+    async def act(self, alarm: Alarm, old: AlarmState, last: float | None) -> None:
+        """Run the actions of the alarm's state, each recorded in its history."""
         if not alarm.actions_enabled or self.actions is None:
             return
         region_name = _REGION_NAMES.get(self.region, self.region)
@@ -505,11 +555,16 @@ class AlarmService:
             if ":autoscaling:" in arn:
                 done = await self.actions.scale(alarm.tenant_id, arn, alarm, last)
             else:
+                message = (
+                    composite_alarms.composite_message(alarm, old, self.region, region_name)
+                    if alarm.composite
+                    else alarm_message(alarm, old, self.region)
+                )
                 done = await self.actions.notify(
                     alarm.tenant_id,
                     arn,
                     f'{alarm.state.value}: "{alarm.name}" in {region_name}'[:100],
-                    alarm_message(alarm, old, self.region),
+                    message,
                 )
             summary = (
                 f"Successfully executed action {arn}" if done else f"Failed to execute action {arn}"

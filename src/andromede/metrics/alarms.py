@@ -45,6 +45,7 @@ __all__ = [
     "HistoryItem",
     "alarm_arn",
     "breaches",
+    "check_actions",
     "check_alarm",
     "evaluate",
     "next_evaluation",
@@ -120,6 +121,12 @@ class Alarm:
     # Whether PutMetricAlarm named DatapointsToAlarm: DescribeAlarms shows it only then, as
     # AWS does (else Terraform, which did not send it, plans to remove it at every run).
     datapoints_given: bool = True
+    # A composite alarm's rule (decision 0184): the alarm then watches no metric; its
+    # ActionsSuppressor alarm and that one's wait and extension periods (seconds).
+    rule: str | None = None
+    suppressor: str | None = None
+    suppressor_wait: int = 60
+    suppressor_extension: int = 60
     state: AlarmState = AlarmState.INSUFFICIENT_DATA
     state_reason: str = "Unchecked: Initial alarm creation"
     state_reason_data: str | None = None
@@ -130,6 +137,10 @@ class Alarm:
     next_evaluation: int = 0
     format_version: int = FORMAT_VERSION
     revision: int = 0
+
+    @property
+    def composite(self) -> bool:
+        return self.rule is not None
 
     @property
     def stat(self) -> str:
@@ -271,7 +282,7 @@ def _words(operator: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", operator).lower()
 
 
-def _actions(
+def check_actions(
     arns: Sequence[str], where: str, region: str, tenant_id: str, *, scaling: bool
 ) -> tuple[str, ...]:
     if len(arns) > _ACTIONS_PER_STATE:
@@ -413,11 +424,13 @@ def check_alarm(alarm: Alarm, region: str) -> Alarm:
     return replace(
         alarm,
         dimensions=tuple(sorted(alarm.dimensions)),
-        alarm_actions=_actions(
+        alarm_actions=check_actions(
             alarm.alarm_actions, "AlarmActions", region, alarm.tenant_id, scaling=True
         ),
-        ok_actions=_actions(alarm.ok_actions, "OKActions", region, alarm.tenant_id, scaling=True),
-        insufficient_data_actions=_actions(
+        ok_actions=check_actions(
+            alarm.ok_actions, "OKActions", region, alarm.tenant_id, scaling=True
+        ),
+        insufficient_data_actions=check_actions(
             alarm.insufficient_data_actions,
             "InsufficientDataActions",
             region,

@@ -1,5 +1,5 @@
 """The dashboard store over the metadata database (SQLite or PostgreSQL), the table of
-migration 0085 (decision 0185). A put replaces the row under its lock; a DeleteDashboards
+migration 0084 (decision 0185). A put replaces the row under its lock; a DeleteDashboards
 deletes every name in one transaction or none, so a missing name leaves the others."""
 
 from __future__ import annotations

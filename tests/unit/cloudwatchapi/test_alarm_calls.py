@@ -129,11 +129,47 @@ async def test_refusals_in_cloudwatchs_codes(cloudwatch: Harness, protocol: str)
         ("PutMetricAlarm", {**ALARM, "ExtendedStatistic": "p99"}, "InvalidParameterCombination"),
         ("DeleteAlarms", {"AlarmNames": ["nope"]}, "ResourceNotFound"),
         ("DescribeAlarms", {"NextToken": "garbage"}, "InvalidNextToken"),
-        ("DescribeAlarms", {"ChildrenOfAlarmName": "x"}, "InvalidParameterValue"),
+        ("DescribeAlarms", {"ChildrenOfAlarmName": "x", "ParentsOfAlarmName": "y"},
+         "InvalidParameterValue"),
         ("SetAlarmState", {"AlarmName": "x", "StateValue": "BAD", "StateReason": "r"},
          "InvalidParameterValue"),
-        ("PutCompositeAlarm", {"AlarmName": "c", "AlarmRule": "ALARM(a)"}, "NotImplemented"),
+        ("PutCompositeAlarm", {"AlarmName": "c", "AlarmRule": "ALARM(a)"},
+         "InvalidParameterValue"),  # decision 0184: no alarm a
+        ("PutCompositeAlarm", {"AlarmName": "c", "AlarmRule": "ALARM(a) AND"},
+         "InvalidParameterValue"),
     ]  # fmt: skip
     for operation, params, code in cases:
         reply = await cw.call(operation, params)
         assert reply.code == code, (operation, reply.body)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_composite_alarm_over_each_protocol(cloudwatch: Harness, protocol: str) -> None:
+    """Decision 0184: PutCompositeAlarm, DescribeAlarms' CompositeAlarms and families, the
+    composite following SetAlarmState on its child, its history typed CompositeAlarm."""
+    cw = cloudwatch.speaking(protocol)
+    await cw.ok("PutMetricAlarm", {**ALARM, "AlarmName": f"child-{protocol}"})
+    rule = f'ALARM("child-{protocol}")'
+    name = f"parent-{protocol}"
+    await cw.ok("PutCompositeAlarm", {"AlarmName": name, "AlarmRule": rule,
+                                      "Tags": [{"Key": "team", "Value": "ops"}]})  # fmt: skip
+    await cw.ok(
+        "SetAlarmState",
+        {"AlarmName": f"child-{protocol}", "StateValue": "ALARM", "StateReason": "test"},
+    )
+    found = await cw.ok("DescribeAlarms", {"AlarmNames": [name], "AlarmTypes": ["CompositeAlarm"]})
+    [shown] = found["CompositeAlarms"]
+    assert (shown["AlarmRule"], shown["StateValue"]) == (rule, "ALARM")
+    assert found["MetricAlarms"] == []
+    parents = await cw.ok("DescribeAlarms", {"ParentsOfAlarmName": f"child-{protocol}"})
+    assert [a["AlarmName"] for a in parents["CompositeAlarms"]] == [name]
+    children = await cw.ok("DescribeAlarms", {"ChildrenOfAlarmName": name})
+    assert [a["AlarmName"] for a in children["MetricAlarms"]] == [f"child-{protocol}"]
+    history = await cw.ok(
+        "DescribeAlarmHistory",
+        {"AlarmName": name, "AlarmTypes": ["CompositeAlarm"], "HistoryItemType": "StateUpdate"},
+    )
+    assert [i["AlarmType"] for i in history["AlarmHistoryItems"]] == ["CompositeAlarm"] * 2
+    refused = await cw.call("DeleteAlarms", {"AlarmNames": [f"child-{protocol}"]})
+    assert refused.code == "InvalidParameterValue"
+    await cw.ok("DeleteAlarms", {"AlarmNames": [name, f"child-{protocol}"]})

@@ -1,7 +1,7 @@
 """CloudWatch dashboards (decision 0185): ``metric_dashboards``, one row per dashboard of an
 account. Nothing to backfill: no dashboard existed before.
 
-Revision ID: 0085
+Revision ID: 0084
 Revises: 0083
 Create Date: 2026-12-05
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0085"
+revision: str = "0084"
 down_revision: str | None = "0083"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
