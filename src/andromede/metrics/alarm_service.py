@@ -231,11 +231,18 @@ class AlarmService:
                 f"The account holds {self.limits.max_alarms} alarms already "
                 "(alarm_max_per_account)."
             )
+        return await self.write_definition(
+            alarm, held, now, next_evaluation(now.timestamp(), alarm.period)
+        )
+
+    async def write_definition(
+        self, alarm: Alarm, held: Alarm | None, now: datetime, evaluate_at: int
+    ) -> Alarm:
+        """Store a put alarm's definition, keeping the state of the one it overwrites (``held``)
+        as AWS keeps it, with its ConfigurationUpdate history item; metric and composite
+        alarms alike."""
         stored = replace(
-            alarm,
-            configuration_updated=now,
-            state_updated=now,
-            next_evaluation=next_evaluation(now.timestamp(), alarm.period),
+            alarm, configuration_updated=now, state_updated=now, next_evaluation=evaluate_at
         )
         if held is not None:
             stored = replace(

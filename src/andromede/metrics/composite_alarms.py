@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from andromede.metrics.alarms import Alarm, AlarmState, HistoryItem, alarm_arn, check_actions
+from andromede.metrics.alarms import Alarm, AlarmState, alarm_arn, check_actions
 from andromede.metrics.composite import children, evaluate_rule, parse_rule
 from andromede.metrics.errors import InvalidParameterValue, LimitExceeded
 
@@ -128,28 +128,7 @@ async def put_composite(service: AlarmService, alarm: Alarm) -> Alarm:
         raise InvalidParameterValue(
             "The alarm rule would make a cycle of composite alarms: " + " -> ".join(path)[:512]
         )
-    now = service.clock()
-    stored = replace(alarm, configuration_updated=now, state_updated=now, next_evaluation=NEVER)
-    if before is not None:
-        stored = replace(
-            stored,
-            state=before.state,
-            state_reason=before.state_reason,
-            state_reason_data=before.state_reason_data,
-            state_updated=before.state_updated,
-        )
-    await service.store.put(stored)
-    verb = "created" if before is None else "updated"
-    await service.store.add_history(
-        HistoryItem(
-            alarm.tenant_id,
-            alarm.name,
-            now,
-            "ConfigurationUpdate",
-            f'Alarm "{alarm.name}" {verb}',
-            json.dumps({"type": verb.capitalize(), "version": "1.0"}),
-        )
-    )
+    stored = await service.write_definition(alarm, before, service.clock(), NEVER)
     written = await service.store.get(alarm.tenant_id, alarm.name)
     if written is not None:
         await _evaluate(service, written, None, 0)
