@@ -152,6 +152,8 @@ class Delivery:
     # A FIFO topic's message's group and deduplication ids (decision 0171).
     group_id: str | None = None
     dedup_id: str | None = None
+    # The topic's DisplayName when sent (the From name of a mail, decision 0180's addendum).
+    display_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -707,6 +709,7 @@ class PubSubService:
             policy,
             None if group is None else str(group),
             None if dedup is None else str(dedup),
+            topic.display_name,
         )
 
     async def dead_letter(self, delivery: Delivery) -> bool:
