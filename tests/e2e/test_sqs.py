@@ -819,7 +819,9 @@ def test_sns_email_confirmed_by_its_link_mailed_and_unsubscribed(
     server: ServerProcess, smtp: SmtpSink
 ) -> None:
     sns = client(server, "sns")
-    topic = sns.create_topic(Name="alarms-by-mail")["TopicArn"]
+    topic = sns.create_topic(Name="alarms-by-mail", Attributes={"DisplayName": "Ops, alarms"})[
+        "TopicArn"
+    ]
     with pytest.raises(ClientError) as refused:
         sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.test\r\nBcc: x@y")
     assert refused.value.response["Error"]["Code"] == "InvalidParameter"
@@ -828,6 +830,11 @@ def test_sns_email_confirmed_by_its_link_mailed_and_unsubscribed(
     (confirmation,) = smtp.wait_for(1)
     assert confirmation.recipients == ("ops@example.test",)
     assert confirmation.message["Subject"] == "AWS Notification - Subscription Confirmation"
+    assert confirmation.message["From"].addresses[0].display_name == "Ops, alarms"
+    # Again while pending, within sns_email_confirmation_resend_interval: no second mail
+    # (the next one taken is the alarm below).
+    again = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.test")
+    assert again["SubscriptionArn"] == "pending confirmation"
     link = re.search(r"\S+Action=ConfirmSubscription\S+", confirmation.text)
     assert link is not None and link.group(0).startswith(server.endpoint)
     confirmed = httpx.get(link.group(0), timeout=10)  # unsigned, as a mail reader clicks it

@@ -358,6 +358,7 @@ class Deliverer:
                     body=delivery.body,
                     recipient=subscription.endpoint,
                     sender=relay.sender,
+                    display_name=delivery.display_name,
                     subscription_arn=subscription.arn,
                     base_url=relay.base_url,
                     now=self._clock(),

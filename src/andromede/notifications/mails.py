@@ -13,6 +13,10 @@ built from the envelope queued for it (``notifications.envelope``). Pure: no I/O
   and again here (``MailRefused`` for a line break or a control character), and
   ``EmailMessage`` under the SMTP policy refuses any header value with a line break besides.
   A ``List-Unsubscribe`` header (RFC 2369) carries the UnsubscribeURL for mail clients.
+- **From's name** is the topic's ``DisplayName`` (decision 0180's addendum), checked at
+  CreateTopic/SetTopicAttributes (printable ASCII) and put in the header as an RFC 5322
+  display name by ``headerregistry.Address`` (quoted, its quotes and backslashes escaped),
+  never pasted into the header's text; a control character there is ``MailRefused``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -97,10 +102,12 @@ def build_mail(
     subscription_arn: str,
     base_url: str,
     now: datetime,
+    display_name: str | None = None,
 ) -> EmailMessage:
     """The mail for a queued delivery: ``kind`` its ``x-amz-sns-message-type``
-    (``SubscriptionConfirmation`` or ``Notification``), ``body`` its signed envelope (JSON).
-    MailRefused when it cannot be mailed."""
+    (``SubscriptionConfirmation`` or ``Notification``), ``body`` its signed envelope (JSON);
+    ``display_name`` the topic's DisplayName, From's name. MailRefused when it cannot be
+    mailed."""
     try:
         envelope = json.loads(body)
     except ValueError as exc:
@@ -128,9 +135,13 @@ def build_mail(
         )
     if _CONTROL.search(subject) or len(subject) > 100:
         raise MailRefused("the Subject cannot be a mail header")
+    if display_name and (_CONTROL.search(display_name) or len(display_name) > 100):
+        raise MailRefused("the DisplayName cannot be a mail header")
     message = EmailMessage(policy=SMTP)
     try:
-        message["From"] = sender
+        message["From"] = (
+            Address(display_name=display_name, addr_spec=sender) if display_name else sender
+        )
         message["To"] = recipient
         message["Subject"] = subject
         message["Date"] = format_datetime(now)

@@ -12,9 +12,10 @@ decision 0168), ``FifoTopic`` and ``ContentBasedDeduplication`` (SNS's FIFO topi
 0171: a FIFO topic's name ends with ``.fifo`` and only its does; ``FifoTopic`` is set at
 creation only; both are kept filled in on a FIFO topic, and absent on the others),
 ``FifoThroughputScope`` (``Topic`` or ``MessageGroup``: what a deduplication id is unique
-within) and ``ArchivePolicy`` (FIFO topics only, decision 0175; ``BeginningArchiveTime`` kept
-beside it by the service, never set by a caller). AMQP and Kafka endpoints, and their
-attributes, are refused as not implemented.
+within), ``ArchivePolicy`` (FIFO topics only, decision 0175; ``BeginningArchiveTime`` kept
+beside it by the service, never set by a caller) and ``DisplayName`` (SNS's: up to 100 ASCII
+printable characters, the From name of the topic's mails, decision 0180's addendum). AMQP
+and Kafka endpoints, and their attributes, are refused as not implemented.
 
 A topic's tags (decision 0175) are kept in its document beside its attributes.
 
@@ -73,7 +74,12 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     "FifoThroughputScope": ("Topic", "MessageGroup"),
     ARCHIVE_POLICY: None,
     BEGINNING_ARCHIVE_TIME: None,
+    "DisplayName": None,
 }
+# SNS's DisplayName: at most 100 printable ASCII characters (spaces, hyphens, underscores
+# among them). No control character (AWS's console lets a tab in; not here), so nothing a
+# mail header could be broken with.
+_DISPLAY_NAME: Final = re.compile(r"[\x20-\x7e]{0,100}")
 FIFO_TOPIC: Final = "FifoTopic"
 CONTENT_DEDUP: Final = "ContentBasedDeduplication"
 THROUGHPUT_SCOPE: Final = "FifoThroughputScope"
@@ -158,6 +164,10 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
             raise InvalidTopic("Invalid parameter: Policy is too long")
         elif name == "DeliveryPolicy":
             check_topic_policy(value)
+        elif name == "DisplayName" and _DISPLAY_NAME.fullmatch(value) is None:
+            raise InvalidTopic(
+                "Invalid parameter: DisplayName must be at most 100 printable ASCII characters"
+            )
         elif name == ARCHIVE_POLICY:
             value = check_archive_policy(value)
             if value == "{}":
@@ -248,6 +258,11 @@ class Topic:
     @property
     def opaque_data(self) -> str | None:
         return self.attributes.get(OPAQUE_DATA) or None
+
+    @property
+    def display_name(self) -> str | None:
+        """The From name of the topic's mails; None: none set."""
+        return self.attributes.get("DisplayName") or None
 
     def document(self) -> str:
         return json.dumps(

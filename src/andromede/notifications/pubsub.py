@@ -10,7 +10,8 @@ queues and HTTP(S) endpoints.
   an ``http``/``https`` one receives a ``SubscriptionConfirmation`` (an ``email``/``email-json``
   one a mail of it, decision 0180, taken only when the operator set an SMTP relay) and stays
   pending until ConfirmSubscription brings its token back (signed, or unsigned from
-  ``SubscribeURL``).
+  ``SubscribeURL``). A pending email one subscribed again is mailed its confirmation again,
+  at most once per ``confirmation_resend`` (decision 0180's addendum; each gateway's own).
 - **Across accounts** (decision 0168). The SNS API decides, from the topic's ``Policy`` and
   the caller's IAM, whether another account may act on a topic; once it has, it calls here
   with the topic's account (``topic_account``) beside the caller's. A queue of another
@@ -135,6 +136,9 @@ class PubSubLimits:
     default_retry: RetryPolicy = _PLATFORM_RETRY
     # Whether the operator set an SMTP relay (sns_smtp_host): email subscriptions taken.
     email: bool = False
+    # sns_email_confirmation_resend_interval: the least time between two confirmations
+    # mailed to one pending email subscription (decision 0180's addendum).
+    confirmation_resend: timedelta = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,8 @@ class Delivery:
     # A FIFO topic's message's group and deduplication ids (decision 0171).
     group_id: str | None = None
     dedup_id: str | None = None
+    # The topic's DisplayName when sent (the From name of a mail, decision 0180's addendum).
+    display_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +212,8 @@ class PubSubService:
         self._clock = clock
         # A topic's subscriptions go with it, as on SNS (DeleteTopic, a tenant closed).
         topics.on_topic_deleted = self.forget_topic
+        # Pending email subscription → when this gateway last mailed its confirmation again.
+        self._resent: dict[str, datetime] = {}
 
     @property
     def max_message_size(self) -> int:
@@ -263,9 +271,25 @@ class PubSubService:
         held = await self._store.put_subscription(candidate, limit=self._limits.max_subscriptions)
         if held.arn == candidate.arn and held.token is not None:
             await self._send_confirmation(held)
+        elif held.token is not None and held.protocol in EMAIL_PROTOCOLS and self._resend(held):
+            # Subscribed again while pending: the confirmation mailed again, as SNS does,
+            # at most once an interval, or sns:Subscribe would mail an address at will.
+            await self._send_confirmation(held)
         if held.arn == candidate.arn and window is not None:
             await self._start_replay(held, window)
         return held
+
+    def _resend(self, subscription: Subscription) -> bool:
+        """Whether a pending subscription's confirmation may be mailed again now: none
+        since its creation (the first one) or its last resend, within the interval."""
+        now, interval = self._clock(), self._limits.confirmation_resend
+        # An entry past the interval says no more than the creation time: dropped, so the
+        # map holds only the last interval's resends.
+        self._resent = {arn: at for arn, at in self._resent.items() if now - at < interval}
+        if now - self._resent.get(subscription.arn, subscription.created_at) < interval:
+            return False
+        self._resent[subscription.arn] = now
+        return True
 
     async def _replay_window(
         self, topic: Topic, attributes: Mapping[str, str]
@@ -707,6 +731,7 @@ class PubSubService:
             policy,
             None if group is None else str(group),
             None if dedup is None else str(dedup),
+            topic.display_name,
         )
 
     async def dead_letter(self, delivery: Delivery) -> bool:

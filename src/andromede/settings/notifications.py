@@ -239,6 +239,13 @@ class NotificationSettings(BaseModel):
         description="Mails a second a gateway sends for all of one tenant's email "
         "subscriptions together, sparing the relay's reputation (decision 0180).",
     )
+    sns_email_confirmation_resend_interval: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="Seconds at least between two confirmations a gateway mails again to one "
+        "pending email subscription subscribed again (decision 0180's addendum).",
+    )
 
     @model_validator(mode="after")
     def _smtp_login_over_tls(self) -> NotificationSettings:

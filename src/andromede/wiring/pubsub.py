@@ -272,6 +272,7 @@ def pubsub_service(
             pending_ttl=timedelta(seconds=settings.sns_pending_subscription_ttl),
             default_retry=platform_retry(settings),
             email=bool(settings.sns_smtp_host),
+            confirmation_resend=timedelta(seconds=settings.sns_email_confirmation_resend_interval),
         ),
         archive=archive,
     )
