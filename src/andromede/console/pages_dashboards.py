@@ -50,8 +50,6 @@ _DEFAULT_SIZE: Final = 6
 # in (y, x) order, and clipped to the tallest class.
 GRID_ROWS: Final = 60
 GRID_HEIGHT: Final = 24
-# Charts a page draws at most: each is one GetMetricStatistics call.
-_MOST_CHARTS: Final = 30
 _DURATION: Final = re.compile(r"-P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 
 
@@ -329,10 +327,10 @@ async def _dashboard_page(
             widgets = widgets_of(body)
             start, end = time_range(body, int(time.time()))
             most = console.settings.metrics_max_datapoints
-            drawn = 0
+            drawn, most_charts = 0, console.settings.console_dashboard_charts
             for index, widget in enumerate(widgets):
                 for line in widget.lines:
-                    if drawn >= _MOST_CHARTS:
+                    if drawn >= most_charts:
                         widget.skipped += 1
                         continue
                     drawn += 1

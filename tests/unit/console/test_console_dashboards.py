@@ -12,15 +12,19 @@ import re
 import time
 from datetime import UTC, datetime
 from html import unescape
+from pathlib import Path
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.console.pages_dashboards import time_range, widgets_of
 from andromede.metrics.alarms import Alarm
 from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricDatum
-from support.console import ConsoleHarness, csrf_of, sign_in_root
+from andromede.settings import Settings
+from support.console import ConsoleHarness, console_harness, csrf_of, sign_in_root
 
 
 def _app(console: ConsoleHarness) -> CloudWatchApp:
@@ -138,7 +142,7 @@ async def test_dashboard_listed_drawn_escaped_and_deleted(console: ConsoleHarnes
     # The alarm widget: states in words; an unknown alarm said so.
     assert '<strong class="state state-alarm">In alarm</strong>' in page.text
     assert "gone: no such alarm" in page.text
-    assert 'A “log” widget: not shown here.' in unescape(page.text)
+    assert "A “log” widget: not shown here." in unescape(page.text)
     assert "This dashboard has no widgets." in empty.text
     assert "Tableaux de bord" in french.text and "En alarme" in french.text
     # Deletion: unticked sends nothing; forged refused; ticked deletes.
@@ -168,3 +172,21 @@ def test_widgets_and_range_read_from_the_body() -> None:
     absolute = json.dumps({"start": "2023-11-14T00:00:00Z", "end": "2023-11-14T06:00:00Z"})
     assert time_range(absolute, now) == (1699920000, 1699941600)
     assert time_range(json.dumps({"start": "soon"}), now) == (end - 3 * 3600, end)
+
+
+async def test_a_page_draws_at_most_console_dashboard_charts(tmp_path: Path) -> None:
+    async with console_harness(tmp_path, console_dashboard_charts=1) as console:
+        async with console.client() as client:
+            tenant = await sign_in_root(console, client)
+            await _dashboards(console).put(tenant, "shop", _body(_dashboards(console)._region))
+            page = await client.get("/dashboards/shop")
+    assert page.status_code == 200
+    assert page.text.count('<figure class="chart">') == 1
+    assert "2 metric lines not drawn here" in page.text  # the second line and the expression
+
+
+@pytest.mark.parametrize("charts", [0, 501])
+def test_console_dashboard_charts_is_bounded(charts: int) -> None:
+    with pytest.raises(ValidationError, match="console_dashboard_charts"):
+        Settings(console_dashboard_charts=charts)
+    assert Settings().console_dashboard_charts == 30
