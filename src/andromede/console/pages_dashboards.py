@@ -74,6 +74,7 @@ class Widget:
     skipped: int = 0  # metric lines not drawn (math expressions, "..." shorthand)
     text: str = ""
     alarm_names: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # CloudWatch's, for this widget
 
 
 def _integer(value: Any, lowest: int, highest: int) -> int | None:
@@ -320,30 +321,20 @@ async def _dashboard_page(
     if console.metrics is None:
         error, status = _("This server serves no metrics."), 404
     else:
-        wire, origin, principal = console.metrics, request.scope, session.principal
         try:
-            body = await wire_dashboards.get(wire, origin, principal, name)
-            found = True
-            widgets = widgets_of(body)
-            start, end = time_range(body, int(time.time()))
-            most = console.settings.metrics_max_datapoints
-            drawn, most_charts = 0, console.settings.console_dashboard_charts
-            for index, widget in enumerate(widgets):
-                for line in widget.lines:
-                    if drawn >= most_charts:
-                        widget.skipped += 1
-                        continue
-                    drawn += 1
-                    one = await _draw_line(
-                        wire, origin, principal, line, (start, end), most, f"chart-{drawn}"
-                    )
-                    charts.setdefault(index, []).append(one)
-            names = [n for w in widgets for n in w.alarm_names]
-            if names:
-                states = await _alarm_states(wire, origin, principal, list(dict.fromkeys(names)))
+            body = await wire_dashboards.get(
+                console.metrics, request.scope, session.principal, name
+            )
         except WireError as exc:
+            body = None
             if error is None:
                 error, status = console.error_text(request, exc), exc.status
+        if body is not None:
+            found, widgets = True, widgets_of(body)
+            start, end = time_range(body, int(time.time()))
+            charts, states = await _widget_data(
+                console, request, console.metrics, session.principal, widgets, (start, end)
+            )
     return console.render(
         request,
         "dashboard.html",
@@ -361,6 +352,45 @@ async def _dashboard_page(
         end_text=_when_text(end),
         error=error,
     )
+
+
+async def _widget_data(
+    console: Console,
+    request: Request,
+    wire: CloudWatchWire,
+    principal: Principal,
+    widgets: list[Widget],
+    span: tuple[int, int],
+) -> tuple[dict[int, list[DrawnLine]], dict[str, str]]:
+    """The widgets' charts (by widget) and their alarms' states. CloudWatch's refusal of one
+    (a statistic it does not know, a user not allowed GetMetricStatistics or DescribeAlarms)
+    is shown in that widget, and the rest of the dashboard still drawn."""
+    origin = request.scope
+    most = console.settings.metrics_max_datapoints
+    charts: dict[int, list[DrawnLine]] = {}
+    drawn, most_charts = 0, console.settings.console_dashboard_charts
+    for index, widget in enumerate(widgets):
+        for line in widget.lines:
+            if drawn >= most_charts:
+                widget.skipped += 1
+                continue
+            drawn += 1
+            try:
+                one = await _draw_line(wire, origin, principal, line, span, most, f"chart-{drawn}")
+            except WireError as exc:
+                widget.refusals.append(console.error_text(request, exc))
+                continue
+            charts.setdefault(index, []).append(one)
+    states: dict[str, str] = {}
+    names = list(dict.fromkeys(n for w in widgets for n in w.alarm_names))
+    if names:
+        try:
+            states = await _alarm_states(wire, origin, principal, names)
+        except WireError as exc:
+            for widget in widgets:
+                if widget.alarm_names:
+                    widget.refusals.append(console.error_text(request, exc))
+    return charts, states
 
 
 async def dashboard_page(console: Console, request: Request) -> Response:

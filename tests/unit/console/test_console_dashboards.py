@@ -180,9 +180,21 @@ async def test_a_page_draws_at_most_console_dashboard_charts(tmp_path: Path) -> 
             tenant = await sign_in_root(console, client)
             await _dashboards(console).put(tenant, "shop", _body(_dashboards(console)._region))
             page = await client.get("/dashboards/shop")
+            bad = json.dumps({"widgets": [
+                {"type": "metric", "properties": {"region": "x", "metrics": [
+                    ["Shop", "Latency", {"stat": "Bogus"}]]}},
+                {"type": "text", "properties": {"markdown": "still here"}},
+            ]})  # fmt: skip
+            await _dashboards(console).put(tenant, "bad", bad)
+            refused = await client.get("/dashboards/bad")
     assert page.status_code == 200
     assert page.text.count('<figure class="chart">') == 1
     assert "2 metric lines not drawn here" in page.text  # the second line and the expression
+    # CloudWatch's refusal of one widget's call is shown in that widget; the rest is drawn.
+    assert refused.status_code == 200
+    refusal = re.search(r'<p class="refusal">([^<]+)</p>', refused.text)
+    assert refusal is not None and "(InvalidParameterValue)" in refusal.group(1)
+    assert "still here" in refused.text
 
 
 @pytest.mark.parametrize("charts", [0, 501])
