@@ -71,6 +71,13 @@ class IdentitySettings(BaseModel):
         le=1000,
         description="Rows per page of the web console's lists (objects, audit entries, keys).",
     )
+    console_dashboard_charts: int = Field(
+        default=30,
+        ge=1,
+        le=500,
+        description="Metric lines a console dashboard page draws at most (each is one "
+        "GetMetricStatistics call); the rest are counted as not drawn.",
+    )
     console_upload_part_size: int = Field(
         default=8 * MIB,
         ge=5 * MIB,
