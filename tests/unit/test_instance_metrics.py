@@ -32,6 +32,7 @@ from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.instance_readings import (
     Sampler,
     block_counters,
+    process_age,
     process_cpu,
     smp_of,
     tap_counters,
@@ -110,6 +111,30 @@ def test_the_sampler_counts_each_growth_once() -> None:
     assert sampler.take({"i-1": reading(280.0, 1.0, generation="9:1")}) == ()
     assert sampler.take({}) == ()
     assert sampler.take({"i-1": reading(340.0, 2.0, generation="9:1")}) == ()
+
+
+def test_a_guest_started_after_the_sampler_counts_from_its_start() -> None:
+    """Its counters began at its start: what its boot read and sent before the first pass is
+    counted (the first pass may come after it); a guest older than the sampler (an agent
+    restarted beside it) is a base only, so nothing is counted twice."""
+    sampler = Sampler(clock=lambda: 1000.0)
+    young = reading(1030.0, 3.0, age=20.0, disks={"vol-a": (4096, 0, 8, 0)})
+    old = reading(1030.0, 50.0, generation="8:1", age=400.0, disks={"vol-b": (9, 0, 1, 0)})
+    (first,) = sampler.take({"i-young": young, "i-old": old})
+    assert (first.instance_id, first.seconds, first.cpu_seconds) == ("i-young", 20.0, 3.0)
+    assert first.volumes == (VolumeStats("vol-a", 4096, 0, 8, 0),)
+    assert (first.network_in_bytes, first.network_out_bytes) == (1000, 500)
+    # The next pass counts only what grew since.
+    later = reading(1090.0, 6.0, age=80.0, disks={"vol-a": (5000, 0, 9, 0)})
+    (second,) = sampler.take({"i-young": later})
+    assert (second.seconds, second.volumes) == (60.0, (VolumeStats("vol-a", 904, 0, 1, 0),))
+
+
+def test_process_age_from_the_hosts_uptime(tmp_path: Path) -> None:
+    (tmp_path / "uptime").write_text("500.25 900.00\n")
+    assert process_age(f"42:{100 * TICKS}", tmp_path) == pytest.approx(400.25)
+    assert process_age("42:x", tmp_path) is None
+    assert process_age("42:1", tmp_path / "none") is None
 
 
 def test_host_readings(tmp_path: Path) -> None:

@@ -63,7 +63,8 @@ class CounterReading:
     ``generation`` names the process the counters belong to: readings of two generations are
     never subtracted. ``network`` holds (in bytes, out bytes, in packets, out packets) as the
     guest sees them, None when no tap was read; ``disks`` (read bytes, write bytes, read
-    operations, write operations) per volume id, None when they could not be read this time."""
+    operations, write operations) per volume id, None when they could not be read this time;
+    ``age`` the seconds since the process started."""
 
     generation: str
     at: float
@@ -71,6 +72,9 @@ class CounterReading:
     vcpus: int
     network: tuple[int, int, int, int] | None = None
     disks: Mapping[str, tuple[int, int, int, int]] | None = field(default_factory=dict)
+    # Seconds from the process's start to this reading, when known: a guest started after the
+    # sampler began is counted from zero at its start, so its boot is measured too.
+    age: float | None = None
 
 
 def _grown(now: int, before: int) -> int:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from andromede.compute.instance_stats import CounterReading, InstanceStats, diff
 __all__ = [
     "Sampler",
     "block_counters",
+    "process_age",
     "process_cpu",
     "smp_of",
     "tap_counters",
@@ -54,6 +56,17 @@ def process_cpu(pid: int, proc: Path = Path("/proc")) -> tuple[float, str] | Non
     except (IndexError, ValueError):
         return None
     return (utime + stime) / _TICKS, f"{pid}:{started}"
+
+
+def process_age(generation: str, proc: Path = Path("/proc")) -> float | None:
+    """Seconds since the process of ``generation`` (``pid:starttime``, as :func:`process_cpu`
+    names it) started, from the host's uptime; None when unread."""
+    try:
+        started = int(generation.rpartition(":")[2]) / _TICKS
+        uptime = float((proc / "uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, uptime - started)
 
 
 def smp_of(pid: int, proc: Path = Path("/proc")) -> int:
@@ -118,10 +131,15 @@ def block_counters(
 
 
 class Sampler:
-    """Each instance's last reading, and what grew since."""
+    """Each instance's last reading, and what grew since. A guest first seen here that started
+    after the sampler did is counted from zero at its start (its counters began there), so
+    its boot is measured; one older than the sampler (an agent restarted beside it) is only
+    a base, never counted twice."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._last: dict[str, CounterReading] = {}
+        self._clock = clock
+        self._began = clock()
 
     def take(self, readings: Mapping[str, CounterReading]) -> tuple[InstanceStats, ...]:
         """The differences from the previous readings; the readings become the next base, and
@@ -139,6 +157,8 @@ class Sampler:
                 # once): what it saw is counted from that base already.
                 kept[instance_id] = before
                 continue
+            if before is None or before.generation != reading.generation:
+                before = self._start_of(reading)
             stats = difference(instance_id, before, reading)
             if stats is not None:
                 found.append(stats)
@@ -153,3 +173,16 @@ class Sampler:
             kept[instance_id] = reading
         self._last = kept
         return tuple(found)
+
+    def _start_of(self, reading: CounterReading) -> CounterReading | None:
+        """The zero reading at the process's start, when it started after the sampler."""
+        if reading.age is None or reading.at - reading.age < self._began:
+            return None
+        return CounterReading(
+            generation=reading.generation,
+            at=reading.at - reading.age,
+            cpu_seconds=0.0,
+            vcpus=reading.vcpus,
+            network=None if reading.network is None else (0, 0, 0, 0),
+            disks={},
+        )

@@ -15,6 +15,7 @@ from andromede.compute.instance_stats import CounterReading, InstanceStats
 from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.instance_readings import (
     block_counters,
+    process_age,
     process_cpu,
     smp_of,
     tap_counters,
@@ -34,7 +35,8 @@ _Counters = tuple[int, int, int, int]
 class MetricsMixin(QemuDriverCore):
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         """What each running guest used since the previous call; a guest seen for the first
-        time (or started again) is read as the base of the next call."""
+        time counts from its start when it started after this driver's sampler, else its
+        reading is the base of the next call."""
         bridged = await self.networking() is NetworkMode.BRIDGE
         links: dict[str, dict[str, _Counters]] = {}
         readings: dict[str, CounterReading] = {}
@@ -53,6 +55,7 @@ class MetricsMixin(QemuDriverCore):
                 vcpus=smp_of(pid),
                 network=network,
                 disks=await self._disk_reading(instance_id, process),
+                age=process_age(cpu[1]),
             )
         return self._sampler.take(readings)
 
