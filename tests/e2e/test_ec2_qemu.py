@@ -10,6 +10,7 @@ power-down. Guests run under TCG where KVM cannot run them (CI).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -73,6 +74,41 @@ def qemu_server(
             yield server, state_dir
     finally:
         clear_qemu_host(state_dir, host_env)
+
+
+@pytest.fixture(autouse=True)
+def _no_guest_outlives_its_test(qemu_server: tuple[ServerProcess, Path]) -> Iterator[None]:
+    """After each test, whatever it asserted: its account's instances terminated through the
+    API (termination protection lifted first) and any guest still running — another
+    account's — killed by its pid file, so one failure does not fail the next tests, which
+    count this host's QEMU processes."""
+    yield
+    server, state_dir = qemu_server
+    if not qemu_processes(state_dir):
+        return
+    ec2 = ec2_client(server)
+    left = [
+        instance["InstanceId"]
+        for reservation in ec2.describe_instances()["Reservations"]
+        for instance in reservation["Instances"]
+        if instance["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+    for instance_id in left:
+        with contextlib.suppress(ClientError):  # gone meanwhile: nothing to lift
+            ec2.modify_instance_attribute(
+                InstanceId=instance_id, DisableApiTermination={"Value": False}
+            )
+    if left:
+        with contextlib.suppress(ClientError):
+            ec2.terminate_instances(InstanceIds=left)
+    deadline = time.monotonic() + 90
+    while qemu_processes(state_dir) and time.monotonic() < deadline:
+        time.sleep(1)
+    for pidfile in state_dir.glob("instances/*/qemu.pid"):
+        try:
+            os.kill(int(pidfile.read_text().strip()), 9)
+        except (OSError, ValueError):
+            pass  # already gone
 
 
 def _console(ec2: Any, instance_id: str) -> str:
