@@ -129,8 +129,8 @@ def _target(scope: Scope) -> str:
 
 
 def _refusal(service: str, scope: Scope, request_id: str) -> Response:
-    """AccessDenied in the words of the API ``service`` names (S3's for any other: EC2's
-    clients read its code and status)."""
+    """AccessDenied in the words of the API ``service`` names (EC2's UnauthorizedOperation;
+    S3's XML for an API the gate does not know: its clients read the code and status)."""
     if service not in _OWN_WORDS:
         path = str(scope.get("path") or "/")
         method = str(scope.get("method"))
