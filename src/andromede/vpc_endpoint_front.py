@@ -20,9 +20,10 @@ The gateway's :class:`EndpointGate` checks the attestation (a forged, altered or
 its policy and its service) and runs the API the request is for — chosen as the gateway's
 main front chooses it, by the SigV4 credential scope (``api_routing.api_service``) — inside
 :func:`~andromede.iam.endpoint_origin.through_endpoint`, when that API is the endpoint's
-service (decision 0174: S3, KMS, SQS, SNS or STS; a gateway endpoint's is S3). Any other
-request through an endpoint — another API than the endpoint's, one an endpoint never serves
-(EC2, IAM) — is refused in the words of the API it names.
+service (decision 0174: S3, KMS, SQS, SNS or STS, and since its session-48 addendum EC2,
+CloudWatch and Auto Scaling — :data:`SERVED`; a gateway endpoint's is S3). Any other request
+through an endpoint — another API than the endpoint's, one an endpoint never serves (IAM, S3
+Control) — is refused in the words of the API it names.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 
+from andromede.compute.vpc_endpoint import INTERFACE_SERVICES
 from andromede.http.asgi import new_request_id
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.http.xml import XmlWriter
@@ -75,11 +77,15 @@ OriginResolver = Callable[[str, str, int], tuple[str, str, str] | None]
 # An endpoint's id → (its VPC id, its policy document, its service: ``s3``, ``kms``…), None
 # when it is gone.
 EndpointLookup = Callable[[str], Awaitable[tuple[str, str, str] | None]]
-# The APIs an endpoint's traffic may reach (decision 0174), as the gateway names them.
-SERVED: Final = frozenset({"s3", "kms", "sqs", "sns", "sts"})
+# The APIs an endpoint's traffic may reach (decision 0174), as the gateway names them (its
+# apps' keys, the credential scope's service) → as their actions are prefixed (the origin's
+# ``service``, which each API's authoriser asks for).
+SERVED: Final[Mapping[str, str]] = INTERFACE_SERVICES
 _REFUSED = "The request did not come through a VPC endpoint of this service"
-# The APIs whose refusals are their own (JSON or Query) rather than S3's XML.
-_OWN_WORDS: Final = frozenset({"kms", "sqs", "sns", "sts", "iam"})
+# The APIs whose refusals are their own (JSON, Query or EC2's XML) rather than S3's XML.
+_OWN_WORDS: Final = frozenset(
+    {"kms", "sqs", "sns", "sts", "iam", "ec2", "monitoring", "autoscaling"}
+)
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -123,14 +129,19 @@ def _target(scope: Scope) -> str:
 
 
 def _refusal(service: str, scope: Scope, request_id: str) -> Response:
-    """AccessDenied in the words of the API ``service`` names (S3's for any other: EC2's
-    clients read its code and status)."""
+    """AccessDenied in the words of the API ``service`` names (EC2's UnauthorizedOperation;
+    S3's XML for an API the gate does not know: its clients read the code and status)."""
     if service not in _OWN_WORDS:
         path = str(scope.get("path") or "/")
         method = str(scope.get("method"))
         return error_response(S3Error("AccessDenied"), None, path, request_id, method)
     # Imported here, on a gateway's refusal only: a host agent's forwarder (this module too)
     # refuses in S3's words and need not load every API.
+    if service == "ec2":
+        return _ec2_refusal(request_id)
+    if service == "monitoring":
+        return _cloudwatch_refusal(scope, request_id)
+    from andromede.iamapi.autoscaling import NAMESPACE as AUTOSCALING_NAMESPACE
     from andromede.iamapi.errors import QueryError
     from andromede.iamapi.iam import IAM
     from andromede.iamapi.sns import NAMESPACE as SNS_NAMESPACE
@@ -146,7 +157,12 @@ def _refusal(service: str, scope: Scope, request_id: str) -> Response:
     if service == "sqs":
         sqs = SqsWireError("AccessDenied", _REFUSED)
         return _json(sqs.status, SQS_CONTENT_TYPE, sqs.payload(), sqs.headers())
-    namespace = {"sns": SNS_NAMESPACE, "sts": STS.namespace, "iam": IAM.namespace}[service]
+    namespace = {
+        "sns": SNS_NAMESPACE,
+        "sts": STS.namespace,
+        "iam": IAM.namespace,
+        "autoscaling": AUTOSCALING_NAMESPACE,
+    }[service]
     query = QueryError("AuthorizationError" if service == "sns" else "AccessDenied", _REFUSED)
     xml = XmlWriter("ErrorResponse", namespace=namespace)
     xml.open("Error")
@@ -156,6 +172,40 @@ def _refusal(service: str, scope: Scope, request_id: str) -> Response:
     xml.close("Error")
     xml.element("RequestId", request_id)
     return Response(query.status, [("Content-Type", "text/xml")], xml.document())
+
+
+def _ec2_refusal(request_id: str) -> Response:
+    """EC2's ``UnauthorizedOperation`` (403) in its own error document, as its app answers
+    a refused call: the credentials held, the origin did not."""
+    from andromede.ec2api.errors import Ec2Error
+
+    error = Ec2Error(
+        "UnauthorizedOperation", f"You are not authorized to perform this operation. {_REFUSED}"
+    )
+    xml = XmlWriter("Response", namespace=None)
+    xml.open("Errors")
+    xml.open("Error")
+    xml.element("Code", error.code)
+    xml.element("Message", error.message)
+    xml.close("Error")
+    xml.close("Errors")
+    xml.element("RequestID", request_id)
+    return Response(error.status, [("Content-Type", "text/xml")], xml.document())
+
+
+def _cloudwatch_refusal(scope: Scope, request_id: str) -> Response:
+    """CloudWatch's ``AccessDenied`` (403) in the protocol the request speaks (CBOR, JSON or
+    Query), as its app words a refusal."""
+    from andromede.cloudwatchapi.errors import CloudWatchError
+    from andromede.cloudwatchapi.protocol import error_response as cloudwatch_error
+    from andromede.cloudwatchapi.protocol import wire_of
+
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers") or ()
+    }
+    wire, _ = wire_of(str(scope.get("path") or "/"), headers)
+    return cloudwatch_error(wire, CloudWatchError("AccessDenied", _REFUSED), request_id)
 
 
 def _json(
@@ -204,9 +254,11 @@ class EndpointGate:
             return None
         vpc_id, endpoint_id, private_ip = placed
         found = await self._lookup(endpoint_id)
-        if found is None or found[0] != vpc_id:
+        if found is None or found[0] != vpc_id or found[2] not in SERVED:
             return None
-        return EndpointOrigin(vpc_id, endpoint_id, found[1], private_ip, found[2])
+        # The origin names the endpoint's service as its actions are prefixed: what each
+        # API's authoriser asks for (``cloudwatch`` for the ``monitoring`` endpoint).
+        return EndpointOrigin(vpc_id, endpoint_id, found[1], private_ip, SERVED[found[2]])
 
     async def serve(
         self,
@@ -220,7 +272,7 @@ class EndpointGate:
         """Serve an attested request with ``app``, the gateway's app of ``service`` (the
         API the request is for; None when the gateway serves none of that name)."""
         origin = await self.origin(scope, value)
-        if origin is None or app is None or service not in SERVED or origin.service != service:
+        if origin is None or app is None or origin.service != SERVED.get(service):
             await _refuse(scope, send, service)
             return
         with through_endpoint(origin):

@@ -13,7 +13,9 @@ answered by the listener's TLS port with the store's certificate (decision 0160'
 which the guest verifies by the store's name. An Interface endpoint (decision 0166) beside
 it: reached at its address under its groups, told apart from the gateway endpoint. The
 sender's security group egress judges both kinds by the original destination (decision 0160's
-session-47 addendum); the metadata service stays unjudged. Needs root,
+session-47 addendum); the metadata service stays unjudged. Beside them, Interface endpoints to
+KMS, SQS (decision 0174), EC2 and CloudWatch (its session-48 addendum) serve the guest's
+signed calls. Needs root,
 ``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
@@ -51,6 +53,10 @@ from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.storage.access_points import AccessPoint, MemoryAccessPointStore, new_alias
 from andromede.storage.model import PublicAccessBlock
 from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
+from support.cloudwatchapp import Harness as CloudWatch
+from support.cloudwatchapp import cloudwatch
+from support.ec2app import World as Ec2
+from support.ec2app import ec2_world
 from support.kmsapp import Harness as Kms
 from support.kmsapp import kms_harness
 from support.s3app import REGION, Client, in_process_client
@@ -66,7 +72,7 @@ from support.tenant_networks import (
 )
 
 # The fixtures this module takes from support.
-__all__ = ["needs_root_and_tools", "networks", "sqs"]
+__all__ = ["cloudwatch", "needs_root_and_tools", "networks", "sqs"]
 
 S3_ADDRESS = "192.0.2.80"
 STORE_NAME = "s3.eu-fr-1.example.test"
@@ -160,15 +166,17 @@ except OSError:
 """
 
 
-# A guest's signed JSON call (KMS's, SQS's) at an Interface endpoint's address, as boto3 sends
-# it: "<status> <body>" ("" when no answer comes).
+# A guest's signed call (KMS's, SQS's, CloudWatch's JSON; EC2's form when the target is "-")
+# at an Interface endpoint's address, as boto3 sends it: "<status> <body>" ("" when no answer
+# comes).
 _SIGNED = """import http.client, sys
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 address, service, target, body, key, secret, kind = sys.argv[1:8]
+headers = {"Content-Type": kind} | ({} if target == "-" else {"X-Amz-Target": target})
 request = AWSRequest(method="POST", url="http://" + address + "/", data=body.encode(),
-                     headers={"Content-Type": kind, "X-Amz-Target": target})
+                     headers=headers)
 SigV4Auth(Credentials(key, secret), service, "eu-fr-1").add_auth(request)
 try:
     connection = http.client.HTTPConnection(address, 80, timeout=10)
@@ -191,17 +199,33 @@ async def _signed(
         else (f"AmazonSQS.{action}", "application/x-amz-json-1.0")
     )
     assert signer.credentials is not None
-    args = [address, service, target, json.dumps(body), signer.credentials.access_key,
-            signer.credentials.secret_key, kind]  # fmt: skip
+    status, text = await _guest_call(g, address, service, target, json.dumps(body), kind,
+                                     signer.credentials)  # fmt: skip
+    return status, json.loads(text or "{}")
+
+
+async def _guest_call(
+    g: Guest, address: str, service: str, target: str, body: str, kind: str, signer: Any
+) -> tuple[int, str]:
+    """The guest's call signed for ``service`` with ``signer`` (botocore credentials): the
+    answer's status and body."""
+    args = [address, service, target, body, signer.access_key, signer.secret_key, kind]
     done = await asyncio.to_thread(g.run, sys.executable, "-c", _SIGNED, *args, timeout=30)
     status, _, text = done.stdout.partition(" ")
-    return int(status), json.loads(text or "{}")
+    return int(status), text
 
 
 @pytest.fixture
 async def kms(tmp_path: Path) -> AsyncIterator[Kms]:
     async for harness in kms_harness(tmp_path / "kms", MemoryCustomerKeyStore()):
         yield harness
+
+
+@pytest.fixture
+async def ec2(tmp_path: Path) -> AsyncIterator[Ec2]:
+    (tmp_path / "ec2").mkdir()
+    async with ec2_world(tmp_path / "ec2") as world:
+        yield world
 
 
 async def _get(
@@ -364,6 +388,8 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
     tmp_path: Path,
     kms: Kms,
     sqs: Sqs,
+    ec2: Ec2,
+    cloudwatch: CloudWatch,
 ) -> None:
     """Decision 0166: an Interface endpoint's address in the first subnet, beside a gateway
     endpoint of that subnet. The first subnet's guest (the same subnet: the router answers
@@ -374,7 +400,8 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
     answers at its address. Decision 0174: the same guest's signed KMS and SQS calls at
     those APIs' Interface endpoints are served by them, a queue's policy seeing the SQS
     endpoint; one at the other API's endpoint is refused in the API's words, and so is one
-    the KMS endpoint's policy denies."""
+    the KMS endpoint's policy denies. Its session-48 addendum: the guest's EC2
+    DescribeInstances and CloudWatch PutMetricData at theirs."""
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id="111111111111",
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -400,12 +427,8 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
     assert reply.status == 204, reply.body
     gateway = EndpointRoute(first.network_id, first.cidr, VPC, VPCE, (S3_ADDRESS + "/32",))
 
-    to_kms, to_sqs = (
-        ("vpce-2" + secrets.token_hex(8), "10.0.1.201"),
-        (
-            "vpce-3" + secrets.token_hex(8),
-            "10.0.1.202",
-        ),
+    to_kms, to_sqs, to_ec2, to_cw = (
+        ("vpce-" + str(n) + secrets.token_hex(8), f"10.0.1.{199 + n}") for n in range(2, 6)
     )
     near_only = (FirewallRule("tcp", 80, 80, first.cidr),)
 
@@ -416,13 +439,18 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
             told,
             *(
                 EndpointRoute("", "10.0.0.0/16", VPC, e, (a,), slot=slot, ingress=near_only)
-                for slot, (e, a) in enumerate((to_kms, to_sqs), start=4)
+                for slot, (e, a) in enumerate((to_kms, to_sqs, to_ec2, to_cw), start=4)
             ),
         )
 
     policies = {VPCE: DEFAULT_POLICY, interface: DEFAULT_POLICY}
-    policies |= {to_kms[0]: DEFAULT_POLICY, to_sqs[0]: DEFAULT_POLICY}
-    apis = {"kms": (to_kms[0], kms.app), "sqs": (to_sqs[0], sqs.app)}
+    policies |= {e: DEFAULT_POLICY for e, _ in (to_kms, to_sqs, to_ec2, to_cw)}
+    apis = {
+        "kms": (to_kms[0], kms.app),
+        "sqs": (to_sqs[0], sqs.app),
+        "ec2": (to_ec2[0], ec2.app),
+        "monitoring": (to_cw[0], cloudwatch.app),
+    }
     ok = "200 " + BODY.decode()
     async with (
         guest(networks, "i-vpce-near", near) as g,
@@ -453,6 +481,7 @@ async def test_a_guest_reads_through_an_interface_endpoint_under_its_groups(
         )  # fmt: skip
         assert (await _get(o, address=eni)).startswith("403 ")
         await _check_kms_and_sqs(g, kms, sqs, to_kms, to_sqs, policies)
+        await _check_ec2_and_cloudwatch(g, ec2, cloudwatch, to_ec2[1], to_cw[1])
         # Gone: nothing answers at its address.
         await networks.set_endpoint_routes(VPC, (gateway,))
         assert await _get(g, timeout=2.0, address=eni) == ""
@@ -503,3 +532,25 @@ async def _check_kms_and_sqs(
     assert (await _signed(g, to_kms[1], "kms", "ListKeys", {}, kms))[0] == 200
     status, refused = await _signed(g, to_kms[1], "kms", "CreateKey", {}, kms)
     assert (status, refused["__type"]) == (400, "AccessDeniedException")
+
+
+async def _check_ec2_and_cloudwatch(
+    g: Guest, ec2: Ec2, cloudwatch: CloudWatch, to_ec2: str, to_cw: str
+) -> None:
+    """Decision 0174's session-48 addendum on the real path: the guest's DescribeInstances
+    and PutMetricData at their endpoints' addresses; EC2 at CloudWatch's, EC2's refusal."""
+    form = "application/x-www-form-urlencoded; charset=utf-8"
+    describe = "Action=DescribeInstances&Version=2016-11-15"
+    root = ec2.root.credentials
+    status, text = await _guest_call(g, to_ec2, "ec2", "-", describe, form, root)
+    assert status == 200 and "<DescribeInstancesResponse" in text, text
+    metric = {"Namespace": "Agent", "MetricData": [{"MetricName": "Load", "Value": 1.0}]}
+    put = ("GraniteServiceVersion20100801.PutMetricData", "application/x-amz-json-1.0")
+    status, text = await _guest_call(g, to_cw, "monitoring", put[0], json.dumps(metric), put[1],
+                                     cloudwatch.credentials)  # fmt: skip
+    assert status == 200, text
+    assert [m["MetricName"] for m in (await cloudwatch.ok("ListMetrics", {}))["Metrics"]] == [
+        "Load"
+    ]
+    status, text = await _guest_call(g, to_cw, "ec2", "-", describe, form, root)
+    assert status == 403 and "<Code>UnauthorizedOperation</Code>" in text, text

@@ -104,3 +104,62 @@ def test_kms_and_sqs_through_their_interface_endpoints(server: ServerProcess) ->
     with pytest.raises(ClientError) as refused:
         kms.list_keys()
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_ec2_cloudwatch_and_auto_scaling_through_their_endpoints(server: ServerProcess) -> None:
+    """Decision 0174's session-48 addendum: what an instance of a private subnet calls —
+    the CLI's DescribeInstances, the CloudWatch agent's PutMetricData (boto3 speaks RPC v2
+    CBOR), a lifecycle-hook script's Auto Scaling calls — through their endpoints."""
+    ec2 = _client(server, "ec2", None)
+    vpc = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.92.1.0/24")["Subnet"]["SubnetId"]
+    endpoints = {
+        service: ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface",
+            VpcId=vpc,
+            ServiceName=f"com.amazonaws.{REGION}.{service}",
+            SubnetIds=[subnet],
+            PrivateDnsEnabled=False,
+            PolicyDocument=json.dumps(
+                {
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": "*", "Action": action, "Resource": "*"}
+                    ]
+                }
+            ),
+        )["VpcEndpoint"]["VpcEndpointId"]
+        for service, action in (
+            ("ec2", "ec2:Describe*"),
+            ("monitoring", "cloudwatch:PutMetricData"),
+            ("autoscaling", "autoscaling:*"),
+        )
+    }
+    origin = {service: (vpc, endpoint, "10.92.1.30") for service, endpoint in endpoints.items()}
+    through_ec2 = _client(server, "ec2", origin["ec2"])
+    reservations = through_ec2.describe_instances(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
+        "Reservations"
+    ]
+    assert reservations == []
+    with pytest.raises(ClientError) as refused:
+        through_ec2.create_security_group(GroupName="no", Description="no", VpcId=vpc)
+    assert refused.value.response["Error"]["Code"] == "UnauthorizedOperation"
+    assert "no VPC endpoint policy allows" in refused.value.response["Error"]["Message"]
+    cloudwatch = _client(server, "cloudwatch", origin["monitoring"])
+    cloudwatch.put_metric_data(
+        Namespace="Agent", MetricData=[{"MetricName": "mem_used_percent", "Value": 42.0}]
+    )
+    with pytest.raises(ClientError) as refused:
+        cloudwatch.list_metrics(Namespace="Agent")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    listed = _client(server, "cloudwatch", None).list_metrics(Namespace="Agent")["Metrics"]
+    assert [m["MetricName"] for m in listed] == ["mem_used_percent"]
+    scaling = _client(server, "autoscaling", origin["autoscaling"])
+    assert scaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    # Each at another's endpoint: refused in the words of the API it names.
+    with pytest.raises(ClientError) as refused:
+        _client(server, "ec2", origin["monitoring"]).describe_instances()
+    assert refused.value.response["Error"]["Code"] == "UnauthorizedOperation"
+    with pytest.raises(ClientError) as refused:
+        _client(server, "autoscaling", origin["ec2"]).describe_auto_scaling_groups()
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    ec2.delete_vpc_endpoints(VpcEndpointIds=list(endpoints.values()))

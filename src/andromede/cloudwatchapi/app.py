@@ -49,6 +49,7 @@ from andromede.http.asgi import (
 )
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send, send_response
+from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
@@ -241,7 +242,10 @@ class CloudWatchApp:
             region=self._settings.region,
             keys={**keys, **principal_keys(policies)},
         )
-        if policies_allow(context, policies):
+        # Through a CloudWatch endpoint its policy bounds every call (decision 0174's
+        # session-48 addendum): no identity policy makes up for it.
+        refusal = endpoint_refusal(context)
+        if refusal is None and policies_allow(context, policies):
             return
         self._audit.record(
             request_id=request_id,
@@ -252,10 +256,9 @@ class CloudWatchApp:
             outcome=Outcome.FAILURE,
             details={"operation": action.split(":", 1)[1], "status": "403", **keys},
         )
+        why = refusal or "because no identity-based policy allows the action"
         raise CloudWatchError(
-            "AccessDenied",
-            f"User: {principal.arn} is not authorized to perform: {action} because no "
-            "identity-based policy allows the action",
+            "AccessDenied", f"User: {principal.arn} is not authorized to perform: {action} {why}"
         )
 
     def _error_code(self, exc: AndromedeError) -> str | None:

@@ -14,9 +14,10 @@ interface (type ``vpc_endpoint``) in each subnet it is given, under security gro
 the VPC sends to those addresses (TCP 80 and 443) reaches the same listener and gate as a
 gateway endpoint's (:func:`interface_endpoint_routes`), and with private DNS on the VPC's
 resolver answers the platform's names with them. Its service is the object store, KMS, SQS,
-SNS or STS (decision 0174: :data:`INTERFACE_SERVICES`), whose requests the gateway's gate
-hands to that API only. ``GatewayLoadBalancer`` endpoints are
-refused (EC2's ``InvalidParameterValue`` naming the type).
+SNS, STS (decision 0174), EC2, CloudWatch or Auto Scaling (its session-48 addendum):
+:data:`INTERFACE_SERVICES`, whose requests the gateway's gate hands to that API only.
+``GatewayLoadBalancer`` endpoints are refused (EC2's ``InvalidParameterValue`` naming the
+type).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Final
 
 from andromede.compute.driver import EndpointRoute, FirewallRule
@@ -66,9 +68,24 @@ DEFAULT_POLICY: Final = json.dumps(
     },
     separators=(",", ":"),
 )
-# The APIs an Interface endpoint may reach (decision 0174), as their actions are prefixed; a
-# gateway endpoint reaches the object store only (AWS: S3 and DynamoDB).
-INTERFACE_SERVICES: Final = ("s3", "kms", "sqs", "sns", "sts")
+# The APIs an Interface endpoint may reach (decisions 0174 and its session-48 addendum), one
+# entry a service: the last label of its service name (which is also the SigV4 credential
+# scope's service, by which the gateway's front picks the API) → the prefix of its actions,
+# which its endpoint's policy and condition keys bind (CloudWatch signs as ``monitoring`` and
+# names its actions ``cloudwatch:…``). A gateway endpoint reaches the object store only (AWS:
+# S3 and DynamoDB).
+INTERFACE_SERVICES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "s3": "s3",
+        "kms": "kms",
+        "sqs": "sqs",
+        "sns": "sns",
+        "sts": "sts",
+        "ec2": "ec2",
+        "monitoring": "cloudwatch",
+        "autoscaling": "autoscaling",
+    }
+)
 # The ``interfaceType`` of an Interface endpoint's network interfaces, as EC2 shows it.
 ENI_TYPE: Final = "vpc_endpoint"
 # EC2's limit of an endpoint policy's size, in characters (whitespace included).
@@ -159,7 +176,8 @@ def interface_service_names(region: str) -> tuple[str, ...]:
 
 
 def endpoint_service(service_name: str) -> str:
-    """The API an endpoint's service name names, as its actions are prefixed (``kms``)."""
+    """The API an endpoint's service name names, as the gateway's front names it (``kms``,
+    ``monitoring``): a key of :data:`INTERFACE_SERVICES`."""
     return service_name.rsplit(".", 1)[-1]
 
 

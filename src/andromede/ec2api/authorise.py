@@ -6,6 +6,10 @@ account (``arn:aws:ec2:REGION:ACCOUNT:instance/i-…``; ``…:instance/*`` for a
 The ARN always carries the caller's account, so a decision never depends on, or reveals,
 whether another tenant's resource exists: the service then answers NotFound for it. The tenant
 root acts unopposed in its account; an explicit deny wins.
+
+Through an EC2 Interface endpoint (decision 0174's session-48 addendum) the context carries
+the endpoint's keys (``principal_context``) and the endpoint's policy bounds every ``ec2:``
+decision, the root's too: no identity policy makes up for it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from andromede.ec2api.errors import Ec2Error
+from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import Principal, PrincipalPolicies
 from andromede.iam.policy import ContextValue, evaluate
 from andromede.iam.policy_context import loaded_policies, principal_context, principal_keys
@@ -53,6 +58,9 @@ class Ec2Authoriser:
                 region=self._region,
                 keys={**(keys or {}), **principal_keys(policies)},
             )
+            refusal = endpoint_refusal(context)
+            if refusal is not None:
+                raise _denied(principal, action, resource, refusal)
             decision = evaluate(
                 context,
                 identity_policies=identity,
@@ -63,9 +71,10 @@ class Ec2Authoriser:
                 raise _denied(principal, action, resource)
 
 
-def _denied(principal: Principal, action: str, resource: str) -> Ec2Error:
+def _denied(principal: Principal, action: str, resource: str, why: str = "") -> Ec2Error:
+    # ``why``: an endpoint policy's refusal, in the words AWS ends its messages with.
     return Ec2Error(
         "UnauthorizedOperation",
         f"You are not authorized to perform this operation. User: {principal.arn} is not "
-        f"authorized to perform: {action} on resource: {resource}",
+        f"authorized to perform: {action} on resource: {resource}" + (f" {why}" if why else ""),
     )

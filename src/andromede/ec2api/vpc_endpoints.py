@@ -302,8 +302,9 @@ async def delete_vpc_endpoints(call: Call) -> None:
 
 
 async def describe_vpc_endpoint_services(call: Call) -> None:
-    """The region's object store as a Gateway and an Interface service, KMS, SQS, SNS and
-    STS as Interface services (decision 0174), each under its two names (filters
+    """The region's object store as a Gateway and an Interface service, KMS, SQS, SNS, STS
+    (decision 0174), EC2, CloudWatch and Auto Scaling (its session-48 addendum) as Interface
+    services, each under its two names (filters
     ``service-name`` and ``service-type``; names asked that it does not have are
     ``InvalidServiceName``)."""
     p = call.params

@@ -1,5 +1,6 @@
 """Which VPC endpoint a request came through, if any (decisions 0160, 0174), for every API
-that an endpoint serves: S3, KMS, SQS, SNS and STS.
+that an endpoint serves: S3, KMS, SQS, SNS and STS, and EC2, CloudWatch and Auto Scaling
+(0174's session-48 addendum).
 
 A host's endpoint listener knows it from where the connection came — the router's transit
 link it arrived on and the instance's translated address (and source port, for an Interface
@@ -57,7 +58,8 @@ class EndpointOrigin:
     policy: str
     # The instance's private address (``aws:VpcSourceIp``).
     private_ip: str
-    # The endpoint's service, as its actions are prefixed (``s3``, ``kms``, ``sqs``…).
+    # The endpoint's service, as its actions are prefixed (``s3``, ``kms``, ``sqs``…;
+    # ``cloudwatch`` for an endpoint to ``…monitoring``): the gate translates it.
     service: str = "s3"
 
 

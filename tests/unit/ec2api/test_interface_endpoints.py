@@ -304,8 +304,44 @@ async def test_endpoints_to_kms_sqs_sns_and_sts(world: World) -> None:
     table = (await c.call("CreateRouteTable", VpcId=vpc))["RouteTable"]["RouteTableId"]
     gateway = c.call("CreateVpcEndpoint", VpcId=vpc, ServiceName=names[3], RouteTableIds=[table])
     assert await _code(gateway) == "InvalidParameter"
-    unknown = _interface_endpoint(c, vpc, [subnet], ServiceName=f"com.amazonaws.{REGION}.ec2")
+    unknown = _interface_endpoint(c, vpc, [subnet], ServiceName=f"com.amazonaws.{REGION}.iam")
     assert await _code(unknown) == "InvalidServiceName"
+
+
+async def test_endpoints_to_ec2_cloudwatch_and_auto_scaling(world: World) -> None:
+    """Decision 0174's session-48 addendum: EC2, CloudWatch (``monitoring``) and Auto
+    Scaling are Interface services under both names, with the platform's names as private
+    DNS (which the VPC's resolver answers with the endpoint's address); no Gateway ones."""
+    c = world.root
+    vpc, subnet = await _network(c, world)
+    apis = ("ec2", "monitoring", "autoscaling")
+    names = [f"{p}.{REGION}.{s}" for s in apis for p in ("com.amazonaws", "eu.andromede")]
+    services = await c.call("DescribeVpcEndpointServices", ServiceNames=names)
+    assert services["ServiceNames"] == names
+    assert [d["ServiceType"] for d in services["ServiceDetails"]] == [
+        [{"ServiceType": "Interface"}]
+    ] * 6
+    assert {d["PrivateDnsName"] for d in services["ServiceDetails"]} == {f"*.{NAME}"}
+    assert [d["ServiceId"] for d in services["ServiceDetails"][::2]] == [
+        f"vpce-svc-{REGION}-{s}-if" for s in apis
+    ]
+    every = (await c.call("DescribeVpcEndpointServices"))["ServiceNames"]
+    assert set(names) <= set(every) and every[:2] == [S3, f"eu.andromede.{REGION}.s3"]
+    ec2 = await _interface_endpoint(c, vpc, [subnet], ServiceName=names[0])
+    assert {e["DnsName"] for e in ec2["DnsEntries"]} == {NAME, f"*.{NAME}"}
+    monitoring = await _interface_endpoint(
+        c, vpc, [subnet], ServiceName=names[3], PrivateDnsEnabled=False
+    )
+    await world.compute.settle()
+    (eni,) = (
+        await c.call("DescribeNetworkInterfaces", NetworkInterfaceIds=ec2["NetworkInterfaceIds"])
+    )["NetworkInterfaces"]
+    assert (NAME, eni["PrivateIpAddress"]) in world.driver.vpc_dns[vpc].public_names
+    told = {r.vpc_endpoint_id for r in _told(world, vpc)}
+    assert told == {ec2["VpcEndpointId"], monitoring["VpcEndpointId"]}
+    table = (await c.call("CreateRouteTable", VpcId=vpc))["RouteTable"]["RouteTableId"]
+    gateway = c.call("CreateVpcEndpoint", VpcId=vpc, ServiceName=names[4], RouteTableIds=[table])
+    assert await _code(gateway) == "InvalidParameter"
 
 
 async def test_another_tenant_sees_and_uses_none_of_it(world: World) -> None:
