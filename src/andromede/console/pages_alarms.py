@@ -206,6 +206,7 @@ async def _alarm_page(
     events: list[AlarmHistoryRow] = []
     history_next: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    tags_error = ""
     query = request.query_params
     history_type = query.get("history_type", "")
     history_type = history_type if history_type in HISTORY_TYPES else ""
@@ -226,7 +227,11 @@ async def _alarm_page(
                 item_type=history_type or None, next_token=query.get("history_token") or None,
             )  # fmt: skip
             events, history_next = past.items, past.next_token
-            tags = await wire_alarms.tags(console.metrics, origin, principal, alarm.arn)
+            try:
+                tags = await wire_alarms.tags(console.metrics, origin, principal, alarm.arn)
+            except WireError as exc:
+                # A user allowed the alarm but not its tags still sees the alarm.
+                tags_error = console.error_text(request, exc)
             # A math alarm watches no single metric: its queries are listed, not charted.
             if not alarm.is_math:
                 points = await _alarm_points(
@@ -263,6 +268,7 @@ async def _alarm_page(
         history_type=history_type,
         history_next_href=_history_href(name, history_type, history_next),
         tags=tags,
+        tags_error=tags_error,
         states=STATES,
         metric_href=metric_href,
         threshold_text=number_text(alarm.threshold) if alarm else "",
@@ -533,11 +539,9 @@ async def _edit_page(console: Console, request: Request, session: Session, name:
     typed = _typed_from_alarm(alarm)
     try:
         tags = await wire_alarms.tags(console.metrics, request.scope, session.principal, alarm.arn)
-    except WireError as exc:
-        return await _new_page(
-            console, request, session, typed, error=console.error_text(request, exc),
-            status=exc.status,
-        )  # fmt: skip
+    except WireError:
+        # Tags the user may not read are not offered, nor changed on the save.
+        return await _new_page(console, request, session, {**typed, "tags_unread": "yes"})
     return await _new_page(console, request, session, {**typed, "tags": _tags_text(tags)})
 
 
@@ -570,7 +574,7 @@ async def create_alarm(console: Console, request: Request) -> Response:
     definition = alarm_definition(fields)
     try:
         await wire_alarms.put(console.metrics, request.scope, session.principal, definition)
-        if fields.get("editing") == "yes":
+        if fields.get("editing") == "yes" and fields.get("tags_unread") != "yes":
             await _retag_edited(
                 console, request, session, definition["AlarmName"], fields.get("tags", "")
             )

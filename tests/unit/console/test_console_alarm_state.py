@@ -5,6 +5,7 @@ with its words, CSRF on the new form, French."""
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 from pathlib import Path
@@ -74,6 +75,22 @@ async def test_state_set_tags_and_history_pages(tmp_path: Path) -> None:
             french = await client.get("/alarms/errs", headers={"accept-language": "fr"})
         [alarm], _ = await _alarms(console).describe(tenant, names=["errs"])
         tags = await _alarms(console).retag(tenant, "errs", [], [])
+        # A user allowed the alarm calls but not the tag calls: the alarm shown, its tags
+        # refused in their row; the edit offers no tags and its save changes none.
+        await console.user_with_password(tenant, "carol")
+        actions = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory",
+                   "cloudwatch:GetMetricStatistics", "cloudwatch:PutMetricAlarm"]  # fmt: skip
+        allowed = {"Version": "2012-10-17",
+                   "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        await console.identity.put_user_policy(tenant, "carol", "cw", json.dumps(allowed))
+        async with console.client() as client:
+            assert (await log_in(client, "admin", "carol")).status_code == 303
+            untagged_page = await client.get("/alarms/errs")
+            untagged_edit = await client.get("/metrics/alarm", params={"edit": "errs"})
+            untagged_save = await client.post(
+                "/metrics/alarm", data={**_form(untagged_edit), "threshold": "6"}
+            )
+        untagged = await _alarms(console).retag(tenant, "errs", [], [])
 
     assert created.status_code == 303, _alert(created)
     assert 'id="alarm-tags"><code>env=prod</code> <code>team=web</code>' in page.text or (
@@ -107,3 +124,9 @@ async def test_state_set_tags_and_history_pages(tmp_path: Path) -> None:
     assert "Passer l\u2019\u00e9tat \u00e0" in french.text
     assert "Historique plus ancien" in french.text
     assert "Balises" in french.text
+    assert untagged_page.status_code == 200
+    tags_row = untagged_page.text.split('id="alarm-tags">', 1)[1].split("</td>", 1)[0]
+    assert "(AccessDenied)" in tags_row
+    assert untagged_edit.status_code == 200 and 'name="tags"' not in untagged_edit.text
+    assert untagged_save.status_code == 303, _alert(untagged_save)
+    assert sorted(untagged) == [("owner", "me"), ("team", "ops")]
