@@ -80,8 +80,10 @@ async def test_state_set_tags_and_history_pages(tmp_path: Path) -> None:
         await console.user_with_password(tenant, "carol")
         actions = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory",
                    "cloudwatch:GetMetricStatistics", "cloudwatch:PutMetricAlarm"]  # fmt: skip
-        allowed = {"Version": "2012-10-17",
-                   "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        allowed = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        }
         await console.identity.put_user_policy(tenant, "carol", "cw", json.dumps(allowed))
         async with console.client() as client:
             assert (await log_in(client, "admin", "carol")).status_code == 303
