@@ -440,8 +440,9 @@ def test_a_metric_put_with_boto3_is_listed_and_charted_and_alarmed(
     its chart drawn by the console (GetMetricStatistics over JSON 1.0, in process): as many
     points as datapoints, the statistic changed from the page's form; from the chart, an
     alarm created on it notifying a topic made with boto3, listed on the Alarms page and read
-    back with boto3 as typed (decision 0111, session 47: alarms); no script error or CSP
-    violation."""
+    back with boto3 as typed (decision 0111, session 47: alarms); its state set by hand and
+    its history filtered, then a dashboard created with a two-series metric widget and a
+    Markdown text widget (session 48); no script error or CSP violation."""
     tenant = new_tenant(server, "console-metrics")
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     iam.create_user(UserName="watcher")
@@ -451,7 +452,10 @@ def test_a_metric_put_with_boto3_is_listed_and_charted_and_alarmed(
         PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Action": ["cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics", '
         '"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", '
-        '"cloudwatch:DescribeAlarmHistory", "sns:ListTopics", '
+        '"cloudwatch:DescribeAlarmHistory", "cloudwatch:SetAlarmState", '
+        '"cloudwatch:ListTagsForResource", "cloudwatch:TagResource", '
+        '"cloudwatch:UntagResource", "cloudwatch:PutDashboard", "cloudwatch:GetDashboard", '
+        '"cloudwatch:ListDashboards", "sns:ListTopics", '
         '"s3:ListAllMyBuckets"], "Resource": "*"}]}',
     )
     sns = client_for(server, "sns", tenant.access_key_id, tenant.secret_access_key)
@@ -547,6 +551,54 @@ def test_a_metric_put_with_boto3_is_listed_and_charted_and_alarmed(
         assert (alarm["Threshold"], alarm["OKActions"], alarm["AlarmActions"]) == (
             9.0, [topic_arn], [topic_arn],
         )  # fmt: skip
+        # Its state set by hand (SetAlarmState), shown in the history filtered by type.
+        session48_started = time.monotonic()
+        page.select_option("#alarm-state-form select[name=state]", "ALARM")
+        page.fill("#alarm-state-form input[name=reason]", "Drill from the console")
+        page.click("#set-state")
+        page.wait_for_url(f"{console}/alarms/orders-high")
+        assert page.inner_text("#alarm-state strong") == "In alarm"
+        assert page.inner_text("#alarm-reason") == "Drill from the console"
+        page.select_option("select[name=history_type]", "StateUpdate")
+        page.click("#history-filter button")
+        page.wait_for_url("**history_type=StateUpdate**")
+        kinds = page.locator("tr.history td:nth-child(2)").all_inner_texts()
+        assert kinds == ["StateUpdate"]
+        alarm = cloudwatch.describe_alarms(AlarmNames=["orders-high"])["MetricAlarms"][0]
+        assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "Drill from the console")
+        # A dashboard made from the console: one metric widget of two lines drawn as one
+        # chart of two series with a legend, and a text widget's Markdown rendered.
+        cloudwatch.put_metric_data(
+            Namespace="Shop",
+            MetricData=[{"MetricName": "Orders", "Dimensions": [{"Name": "Stage",
+                         "Value": "test"}], "Timestamp": minute, "Value": 3.0, "Unit": "Count"}],
+        )  # fmt: skip
+        body = json.dumps({"widgets": [
+            {"type": "metric", "x": 0, "y": 0, "width": 24, "height": 6,
+             "properties": {"title": "Orders by stage", "region": REGION, "stat": "Sum",
+                            "period": 60, "metrics": [["Shop", "Orders", "Stage", "prod"],
+                                                      [".", ".", ".", "test"]]}},
+            {"type": "text", "x": 0, "y": 6, "width": 24, "height": 2,
+             "properties": {"markdown": "## Runbook\n<script>alert(1)</script> **calm**"}},
+        ]})  # fmt: skip
+        page.click("header nav >> text=Dashboards")
+        page.wait_for_url(f"{console}/dashboards")
+        page.click("#new-dashboard")
+        page.fill("input[name=name]", "shop-ops")
+        page.fill("textarea[name=body]", body)
+        page.click("#save-dashboard")
+        page.wait_for_url(f"{console}/dashboards/shop-ops")
+        assert page.locator("#chart-1 polyline.series").count() == 2
+        legend = page.locator("#chart-1-legend li").all_inner_texts()
+        assert [one.strip() for one in legend] == [
+            "Orders prod · Sum (3)", "Orders test · Sum (1)",
+        ]  # fmt: skip
+        assert page.inner_text(".widget-markdown h4") == "Runbook"
+        assert page.inner_text(".widget-markdown strong") == "calm"
+        assert "<script>alert(1)</script>" in page.inner_text(".widget-markdown")
+        stored = cloudwatch.get_dashboard(DashboardName="shop-ops")["DashboardBody"]
+        assert json.loads(stored) == json.loads(body)
+        print(f"session 48 browser flow: {time.monotonic() - session48_started:.1f} s")
         assert reported == [], reported
     finally:
         context.close()

@@ -2,6 +2,8 @@
 ranges and statistics the page offers, the period chosen for a range as AWS's console chooses
 it, and the chart's geometry — the line's points, the axes' ticks and labels — that
 ``metric.html`` writes as inline SVG. Pure: no I/O, no HTML; the template escapes the text.
+Session 48: several series on one chart (a dashboard's metric widget of several lines), on a
+shared value axis, each its own polyline and legend entry.
 
 The page's CSP allows no script and no inline style, so the chart is plain SVG elements whose
 look is in ``console.css``; its data are in the page's table too (the chart's ``<desc>``
@@ -21,9 +23,11 @@ __all__ = [
     "RANGES",
     "STATISTICS",
     "Chart",
+    "Series",
     "Tick",
     "auto_period",
     "draw",
+    "draw_series",
     "number",
     "periods_for",
 ]
@@ -68,6 +72,23 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class Series:
+    """One series of a chart of several: its legend label, its line and dots, and its place
+    (``index``: the look's class, ``series-0``…, taken modulo the palette's size)."""
+
+    index: int
+    label: str
+    line: str
+    markers: tuple[tuple[float, float], ...]
+    count: int
+
+
+# The palette's size in console.css (series-0 … series-5: colour and dash pattern both, so
+# a series is told apart without colour).
+SERIES_LOOKS: Final = 6
+
+
+@dataclass(frozen=True, slots=True)
 class Chart:
     width: int
     height: int
@@ -83,6 +104,7 @@ class Chart:
     count: int
     threshold: float | None = None  # an alarm's threshold line's pixel height, if drawn
     threshold_label: str = ""
+    series: tuple[Series, ...] = ()  # a chart of several series: theirs, ``line`` empty
 
 
 def _nice(raw: float) -> float:
@@ -136,10 +158,30 @@ def draw(
     """The chart of ``points`` (period start in epoch seconds, value), placed in time over
     [start, end] and in value from 0 (or the lowest negative value) to a round ceiling; an
     alarm's ``threshold`` is within the axis too (drawn as a horizontal line)."""
+    return _draw([("", points)], start, end, unit, threshold, several=False)
+
+
+def draw_series(
+    series: Sequence[tuple[str, Sequence[tuple[int, float]]]], start: int, end: int, unit: str
+) -> Chart:
+    """One chart of several labelled series on a shared value axis (each from 0, or the
+    lowest negative value of them all, to a round ceiling over them all)."""
+    return _draw(series, start, end, unit, None, several=True)
+
+
+def _draw(
+    series: Sequence[tuple[str, Sequence[tuple[int, float]]]],
+    start: int,
+    end: int,
+    unit: str,
+    threshold: float | None,
+    *,
+    several: bool,
+) -> Chart:
     plot_right, plot_bottom = _WIDTH - _RIGHT, _HEIGHT - _BOTTOM
     width, height = plot_right - _LEFT, plot_bottom - _TOP
     span = max(1, end - start)
-    values = [value for _, value in points]
+    values = [value for _, points in series for _, value in points]
     if threshold is not None and math.isfinite(threshold):
         values.append(threshold)
     else:
@@ -152,7 +194,18 @@ def draw(
     def y(value: float) -> float:
         return round(plot_bottom - (value - low) / (high - low) * height, 1)
 
-    placed = [(x(at), y(value)) for at, value in sorted(points)]
+    lines = []
+    for index, (label, points) in enumerate(series):
+        placed = [(x(at), y(value)) for at, value in sorted(points)]
+        lines.append(
+            Series(
+                index=index,
+                label=label,
+                line=" ".join(f"{px},{py}" for px, py in placed),
+                markers=tuple(placed) if len(placed) <= _MARKERS else (),
+                count=len(placed),
+            )
+        )
     reference = max(abs(low), abs(high))
     y_ticks = tuple(
         Tick(y(low + i * step), number(low + i * step, step, reference))
@@ -170,12 +223,13 @@ def draw(
         top=_TOP,
         right=plot_right,
         bottom=plot_bottom,
-        line=" ".join(f"{px},{py}" for px, py in placed),
-        markers=tuple(placed) if len(placed) <= _MARKERS else (),
+        line="" if several else lines[0].line,
+        markers=() if several else lines[0].markers,
         y_ticks=y_ticks,
         x_ticks=x_ticks,
         unit="" if unit == "None" else unit,
-        count=len(placed),
+        count=sum(one.count for one in lines),
         threshold=None if threshold is None else y(threshold),
         threshold_label="" if threshold is None else number(threshold),
+        series=tuple(lines) if several else (),
     )

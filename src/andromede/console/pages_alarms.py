@@ -6,7 +6,10 @@ drawn, its history, its actions enabled or disabled, its deletion after a ticked
 the form that creates an alarm on a metric, reached from that metric's chart, its ALARM, OK
 and INSUFFICIENT_DATA actions SNS topics among those SNS lists to the user; the same form
 pre-filled to edit an alarm (``?edit=NAME``: PutMetricAlarm again under its name). A
-metric-math alarm (decision 0183) is shown with its queries, read-only.
+metric-math alarm (decision 0183) is shown with its queries, read-only. Session 48: the
+alarm's state set by hand (SetAlarmState, as ``aws cloudwatch set-alarm-state``), its tags
+set from the form (``Tags`` on a create, TagResource/UntagResource on an edit), its history
+in pages of ``console_page_size`` filtered by item type.
 
 Every read and change is CloudWatch's own call as the signed-in principal (``wire_alarms``),
 so its IAM decisions and checks answer: a refusal shows CloudWatch's code and message with
@@ -47,6 +50,7 @@ COMPARISONS: Final = {
     "LessThanOrEqualToThreshold": "<=",
 }
 MISSING_DATA: Final = ("missing", "notBreaching", "breaching", "ignore")
+HISTORY_TYPES: Final = ("ConfigurationUpdate", "StateUpdate", "Action")
 # DescribeAlarms' MaxRecords may not pass 100.
 _MOST_RECORDS: Final = 100
 _LIST: Final = f"{CONSOLE_PATH}/alarms"
@@ -79,6 +83,17 @@ def _threshold(typed: str) -> float | str:
     except ValueError:
         return text
     return value if math.isfinite(value) else text
+
+
+def parse_tags(typed: str) -> list[tuple[str, str]]:
+    """The form's tags, one ``Key=Value`` a line (a line without ``=`` is a key with an
+    empty value), blank lines skipped; CloudWatch checks keys and values."""
+    pairs = []
+    for line in typed.splitlines():
+        if line.strip():
+            key, _, value = line.partition("=")
+            pairs.append((key.strip(), value.strip()))
+    return pairs
 
 
 def alarm_definition(fields: Mapping[str, str]) -> dict[str, Any]:
@@ -118,6 +133,10 @@ def alarm_definition(fields: Mapping[str, str]) -> dict[str, Any]:
         definition["DatapointsToAlarm"] = _integer(fields["datapoints_to_alarm"])
     if fields.get("description", "").strip():
         definition["AlarmDescription"] = fields["description"].strip()
+    # An update's Tags are ignored by PutMetricAlarm (AWS's rule): an edit retags after it.
+    tags = parse_tags(fields.get("tags", ""))
+    if tags and fields.get("editing") != "yes":
+        definition["Tags"] = [{"Key": k, "Value": v} for k, v in tags]
     return definition
 
 
@@ -185,6 +204,12 @@ async def _alarm_page(
     name = request.path_params["name"]
     alarm: AlarmRow | None = None
     events: list[AlarmHistoryRow] = []
+    history_next: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    tags_error = ""
+    query = request.query_params
+    history_type = query.get("history_type", "")
+    history_type = history_type if history_type in HISTORY_TYPES else ""
     points: list[MetricPoint] = []
     end = (int(time.time()) // 60 + 1) * 60
     start = end - _CHART_SPAN
@@ -197,9 +222,16 @@ async def _alarm_page(
             alarm = next((a for a in found.alarms if a.name == name), None)
             if alarm is None:
                 raise WireError("ResourceNotFound", _("No alarm of that name."), 404)
-            events = await wire_alarms.history(
-                console.metrics, origin, principal, name, console.settings.console_page_size
-            )
+            past = await wire_alarms.history(
+                console.metrics, origin, principal, name, console.settings.console_page_size,
+                item_type=history_type or None, next_token=query.get("history_token") or None,
+            )  # fmt: skip
+            events, history_next = past.items, past.next_token
+            try:
+                tags = await wire_alarms.tags(console.metrics, origin, principal, alarm.arn)
+            except WireError as exc:
+                # A user allowed the alarm but not its tags still sees the alarm.
+                tags_error = console.error_text(request, exc)
             # A math alarm watches no single metric: its queries are listed, not charted.
             if not alarm.is_math:
                 points = await _alarm_points(
@@ -232,6 +264,12 @@ async def _alarm_page(
         start_text=_when_text(start),
         end_text=_when_text(end),
         events=events,
+        history_types=HISTORY_TYPES,
+        history_type=history_type,
+        history_next_href=_history_href(name, history_type, history_next),
+        tags=tags,
+        tags_error=tags_error,
+        states=STATES,
         metric_href=metric_href,
         threshold_text=number_text(alarm.threshold) if alarm else "",
         query_hrefs=[_query_href(q) for q in alarm.queries] if alarm else [],
@@ -261,6 +299,14 @@ async def _alarm_points(
         origin, principal, metric, start=start, end=end, period=period,
         statistic=alarm.statistic,
     )  # fmt: skip
+
+
+def _history_href(name: str, item_type: str, token: str | None) -> str:
+    """The history's next page: the alarm's page with CloudWatch's token and the filter."""
+    if not token:
+        return ""
+    pairs = [*((("history_type", item_type),) if item_type else ()), ("history_token", token)]
+    return f"{_alarm_url(name)}?{urlencode(pairs)}#alarm-history"
 
 
 def _query_href(query: AlarmQuery) -> str:
@@ -304,9 +350,10 @@ async def alarm_page(console: Console, request: Request) -> Response:
 
 
 def _change(kind: str) -> Any:
-    """A POST of an alarm's page: ``actions`` (enable or disable its actions) or ``delete``
-    (once its box is ticked; unticked, the page again, 400, nothing sent). CloudWatch's
-    refusal: the page again with it."""
+    """A POST of an alarm's page: ``actions`` (enable or disable its actions), ``state``
+    (SetAlarmState with the state and reason typed) or ``delete`` (once its box is ticked;
+    unticked, the page again, 400, nothing sent). CloudWatch's refusal: the page again with
+    it."""
 
     async def handler(console: Console, request: Request) -> Response:
         session = await console.session(request)
@@ -328,6 +375,12 @@ def _change(kind: str) -> Any:
         try:
             if kind == "delete":
                 await wire_alarms.delete(console.metrics, origin, principal, name)
+            elif kind == "state":
+                # Sent as typed: CloudWatch refuses an unknown state or an empty reason.
+                await wire_alarms.set_state(
+                    console.metrics, origin, principal, name, fields.get("state", ""),
+                    fields.get("reason", "").strip(),
+                )  # fmt: skip
             else:
                 enabled = fields.get("enabled") == "yes"
                 await wire_alarms.set_actions(console.metrics, origin, principal, name, enabled)
@@ -388,6 +441,10 @@ def _typed_from_alarm(alarm: AlarmRow) -> dict[str, str]:
         "actions_enabled": "yes" if alarm.actions_enabled else "no",
         "unit": alarm.unit,
     }
+
+
+def _tags_text(tags: tuple[tuple[str, str], ...]) -> str:
+    return "\n".join(f"{k}={v}" for k, v in tags)
 
 
 async def _new_page(
@@ -479,7 +536,30 @@ async def _edit_page(console: Console, request: Request, session: Session, name:
     refusal = _not_editable(_, alarm)
     if refusal is not None:
         return await _new_page(console, request, session, empty, error=refusal, status=400)
-    return await _new_page(console, request, session, _typed_from_alarm(alarm))
+    typed = _typed_from_alarm(alarm)
+    try:
+        tags = await wire_alarms.tags(console.metrics, request.scope, session.principal, alarm.arn)
+    except WireError:
+        # Tags the user may not read are not offered, nor changed on the save.
+        return await _new_page(console, request, session, {**typed, "tags_unread": "yes"})
+    return await _new_page(console, request, session, {**typed, "tags": _tags_text(tags)})
+
+
+async def _retag_edited(
+    console: Console, request: Request, session: Session, name: str, typed: str
+) -> None:
+    """After an edit's PutMetricAlarm, the alarm's tags made the form's (TagResource and
+    UntagResource of the difference with ListTagsForResource's)."""
+    if console.metrics is None:
+        return
+    origin, principal = request.scope, session.principal
+    found = await wire_alarms.describe(console.metrics, origin, principal, names=[name])
+    alarm = next((a for a in found.alarms if a.name == name), None)
+    if alarm is None:
+        return
+    before = await wire_alarms.tags(console.metrics, origin, principal, alarm.arn)
+    after = parse_tags(typed)
+    await wire_alarms.retag(console.metrics, origin, principal, alarm.arn, before, after)
 
 
 async def create_alarm(console: Console, request: Request) -> Response:
@@ -494,6 +574,10 @@ async def create_alarm(console: Console, request: Request) -> Response:
     definition = alarm_definition(fields)
     try:
         await wire_alarms.put(console.metrics, request.scope, session.principal, definition)
+        if fields.get("editing") == "yes" and fields.get("tags_unread") != "yes":
+            await _retag_edited(
+                console, request, session, definition["AlarmName"], fields.get("tags", "")
+            )
     except WireError as exc:
         return await _new_page(
             console, request, session, fields, error=console.error_text(request, exc),
@@ -511,5 +595,6 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     # An alarm's name may hold a "/" (CloudWatch allows it): the path converter takes it.
     ("/alarms/{name:path}", alarm_page, ["GET"]),
     ("/alarms/{name:path}/actions", _change("actions"), ["POST"]),
+    ("/alarms/{name:path}/state", _change("state"), ["POST"]),
     ("/alarms/{name:path}/delete", _change("delete"), ["POST"]),
 ]

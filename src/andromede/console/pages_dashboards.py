@@ -1,12 +1,12 @@
 """CloudWatch dashboards in the console (decision 0111, session 47: dashboards; the API is
 decision 0185): the account's dashboards as ListDashboards lists them (name, size, last
 modified), and a dashboard's page — GetDashboard, then each widget placed by its ``x``,
-``y``, ``width`` and ``height`` on a 24-column CSS grid: a ``metric`` widget's metrics drawn
-with the chart macro (each with its datapoint table), a ``text`` widget's markdown shown as
-escaped plain text (never rendered as HTML: the body is the user's, the page runs no
-script), an ``alarm`` widget's alarms with their states in words, any other type said to be
-"not shown here" —, and its deletion after a ticked box. No editing: PutDashboard stays the
-API's.
+``y``, ``width`` and ``height`` on a 24-column CSS grid: a ``metric`` widget's metric lines
+drawn as one chart of several series with a legend (session 48), its datapoints in a table,
+a ``text`` widget's Markdown rendered with a safe subset (``markdown_text``: never the HTML it
+may hold), an ``alarm`` widget's alarms with their states in words, any other type said to
+be "not shown here" —, and its deletion after a ticked box. Creating and editing a
+dashboard's body is ``pages_dashboard_edit``'s.
 
 Every read and change is CloudWatch's own call as the signed-in principal
 (``wire_dashboards``), so its IAM decisions and account scoping answer: a refusal shows
@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_dashboards
-from andromede.console.metric_chart import STATISTICS, Chart, auto_period, draw
+from andromede.console.markdown_text import render_markdown
+from andromede.console.metric_chart import STATISTICS, Chart, auto_period, draw_series
 from andromede.console.pages_metrics import graph_href, number_text
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -39,7 +40,7 @@ from andromede.iam.model import Principal
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ROUTES", "Widget", "time_range", "widgets_of"]
+__all__ = ["ROUTES", "Widget", "dashboard_url", "time_range", "widgets_of"]
 
 _LIST: Final = f"{CONSOLE_PATH}/dashboards"
 _DEFAULT_SPAN: Final = 3 * 3600
@@ -206,28 +207,48 @@ def time_range(body: str, now: int) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class DrawnLine:
+class LinePoints:
+    """One metric line's datapoints (of its first unit), its legend label and its chart link."""
+
+    label: str
+    stat: str
+    unit: str
+    points: list[tuple[int, float]]
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class DrawnWidget:
+    """A metric widget's lines drawn as one chart of several series."""
+
     prefix: str
     title: str
-    stat: str
     chart: Chart
-    rows: list[tuple[str, str, str]]
-    href: str
+    rows: list[tuple[str, str, str, str]]  # time, series, value, unit
+    links: list[tuple[str, str]]  # each line's label and its metric's chart
 
 
 def _when_text(at: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
 
 
-async def _draw_line(
+def _line_label(line: MetricLine) -> str:
+    """The line's legend: its ``label``, else its metric, dimension values and statistic (two
+    lines of one metric differ by their dimensions)."""
+    if line.label:
+        return line.label
+    values = " ".join(v for _, v in line.metric.dimensions)
+    return f"{line.metric.name}{' ' + values if values else ''} · {line.stat}"
+
+
+async def _line_points(
     wire: CloudWatchWire,
     origin: Scope,
     principal: Principal,
     line: MetricLine,
     span: tuple[int, int],
     most: int,
-    prefix: str,
-) -> DrawnLine:
+) -> LinePoints:
     start, end = span
     period = line.period
     if period <= 0 or math.ceil((end - start) / period) > most:
@@ -236,14 +257,41 @@ async def _draw_line(
         origin, principal, line.metric, start=start, end=end, period=period, statistic=line.stat
     )
     units = sorted({p.unit for p in points})
-    drawn = [p for p in points if units and p.unit == units[0]]
-    chart = draw([(p.at, p.value) for p in drawn], start, end, units[0] if units else "None")
-    title = line.label or f"{line.metric.name} · {line.stat}"
+    unit = units[0] if units else "None"
     stat = line.stat if line.stat in STATISTICS else ""
-    return DrawnLine(
-        prefix, title, line.stat, chart,
-        [(_when_text(p.at), number_text(p.value), p.unit) for p in drawn],
+    return LinePoints(
+        _line_label(line), line.stat, unit,
+        [(p.at, p.value) for p in points if p.unit == unit],
         graph_href(line.metric, stat=stat),
+    )  # fmt: skip
+
+
+def _drawn_widget(
+    widget: Widget, lines: list[LinePoints], span: tuple[int, int], prefix: str
+) -> DrawnWidget:
+    """The lines on one chart: the axis's unit when they share one, else each series' unit in
+    its legend."""
+    start, end = span
+    units = {line.unit for line in lines if line.points}  # a line without data has none
+    shared = units.pop() if len(units) == 1 else "None"
+    labels = [
+        f"{line.label} ({line.unit})" if shared == "None" and line.points and line.unit != "None"
+        else line.label
+        for line in lines
+    ]  # fmt: skip
+    chart = draw_series(
+        [(label, line.points) for label, line in zip(labels, lines, strict=True)],
+        start, end, shared,
+    )  # fmt: skip
+    title = widget.title or (lines[0].label if len(lines) == 1 else f"{len(lines)} metrics")
+    rows = sorted(
+        (at, label, number_text(value), line.unit)
+        for label, line in zip(labels, lines, strict=True)
+        for at, value in line.points
+    )
+    return DrawnWidget(
+        prefix, title, chart, [(_when_text(at), label, v, u) for at, label, v, u in rows],
+        [(label, line.href) for label, line in zip(labels, lines, strict=True)],
     )  # fmt: skip
 
 
@@ -267,7 +315,7 @@ def _state_texts(_: Any) -> dict[str, str]:
     return {"OK": _("OK"), "ALARM": _("In alarm"), "INSUFFICIENT_DATA": _("Insufficient data")}
 
 
-def _dashboard_url(name: str) -> str:
+def dashboard_url(name: str) -> str:
     return f"{_LIST}/{quote(name, safe='')}"
 
 
@@ -297,7 +345,7 @@ async def dashboards_page(console: Console, request: Request) -> Response:
         session=session,
         status=status,
         title=_("Dashboards"),
-        dashboards=[(d, _dashboard_url(d.name)) for d in listed.dashboards],
+        dashboards=[(d, dashboard_url(d.name)) for d in listed.dashboards],
         next_href=next_href,
         error=error,
     )
@@ -314,7 +362,7 @@ async def _dashboard_page(
     _ = console.catalogue(request).gettext
     name = request.path_params["name"]
     widgets: list[Widget] = []
-    charts: dict[int, list[DrawnLine]] = {}
+    charts: dict[int, DrawnWidget] = {}
     states: dict[str, str] = {}
     start, end = time_range("{}", int(time.time()))
     found = False
@@ -348,6 +396,8 @@ async def _dashboard_page(
         states=states,
         state_texts=_state_texts(_),
         alarm_href=lambda alarm: f"{CONSOLE_PATH}/alarms/{quote(alarm, safe='')}",
+        markdown=render_markdown,
+        edit_href=f"{dashboard_url(name)}/edit",
         start_text=_when_text(start),
         end_text=_when_text(end),
         error=error,
@@ -361,26 +411,29 @@ async def _widget_data(
     principal: Principal,
     widgets: list[Widget],
     span: tuple[int, int],
-) -> tuple[dict[int, list[DrawnLine]], dict[str, str]]:
-    """The widgets' charts (by widget) and their alarms' states. CloudWatch's refusal of one
-    (a statistic it does not know, a user not allowed GetMetricStatistics or DescribeAlarms)
-    is shown in that widget, and the rest of the dashboard still drawn."""
+) -> tuple[dict[int, DrawnWidget], dict[str, str]]:
+    """The widgets' charts (by widget: its lines as one chart) and their alarms' states.
+    A page reads at most ``console_dashboard_charts`` metric lines (one GetMetricStatistics
+    each). CloudWatch's refusal of one (a statistic it does not know, a user not allowed
+    GetMetricStatistics or DescribeAlarms) is shown in that widget, and the rest of the
+    dashboard still drawn."""
     origin = request.scope
     most = console.settings.metrics_max_datapoints
-    charts: dict[int, list[DrawnLine]] = {}
-    drawn, most_charts = 0, console.settings.console_dashboard_charts
+    charts: dict[int, DrawnWidget] = {}
+    read, most_lines = 0, console.settings.console_dashboard_charts
     for index, widget in enumerate(widgets):
+        lines: list[LinePoints] = []
         for line in widget.lines:
-            if drawn >= most_charts:
+            if read >= most_lines:
                 widget.skipped += 1
                 continue
-            drawn += 1
+            read += 1
             try:
-                one = await _draw_line(wire, origin, principal, line, span, most, f"chart-{drawn}")
+                lines.append(await _line_points(wire, origin, principal, line, span, most))
             except WireError as exc:
                 widget.refusals.append(console.error_text(request, exc))
-                continue
-            charts.setdefault(index, []).append(one)
+        if lines:
+            charts[index] = _drawn_widget(widget, lines, span, f"chart-{len(charts) + 1}")
     states: dict[str, str] = {}
     names = list(dict.fromkeys(n for w in widgets for n in w.alarm_names))
     if names:

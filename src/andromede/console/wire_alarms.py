@@ -1,9 +1,11 @@
 """The CloudWatch alarm calls (decision 0177) the console's Alarms pages make (decision 0111,
-session 47: alarms): DescribeAlarms, DescribeAlarmHistory, PutMetricAlarm, DeleteAlarms and
-Enable/DisableAlarmActions, through the Metrics pages' :class:`CloudWatchWire` — in process,
-AWS JSON 1.0, as the signed-in principal — so CloudWatch's IAM decision, checks and account
-scoping answer them. Each answer is read into the small values the pages show — a math
-alarm's ``Metrics`` too (decision 0183) —; nothing here decides what CloudWatch allows.
+session 47: alarms; session 48: state, tags, history pages): DescribeAlarms,
+DescribeAlarmHistory, PutMetricAlarm, DeleteAlarms, Enable/DisableAlarmActions, SetAlarmState
+and the tag calls (ListTagsForResource, TagResource, UntagResource), through the Metrics
+pages' :class:`CloudWatchWire` — in process, AWS JSON 1.0, as the signed-in principal — so
+CloudWatch's IAM decision, checks and account scoping answer them. Each answer is read into
+the small values the pages show — a math alarm's ``Metrics`` too (decision 0183) —; nothing
+here decides what CloudWatch allows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
 __all__ = [
+    "AlarmHistoryPage",
     "AlarmHistoryRow",
     "AlarmPage",
     "AlarmQuery",
@@ -26,7 +29,10 @@ __all__ = [
     "describe",
     "history",
     "put",
+    "retag",
     "set_actions",
+    "set_state",
+    "tags",
 ]
 
 
@@ -89,6 +95,12 @@ class AlarmHistoryRow:
     when: str
     item_type: str
     summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmHistoryPage:
+    items: list[AlarmHistoryRow]
+    next_token: str | None
 
 
 def _when(value: Any) -> str:
@@ -192,12 +204,28 @@ async def describe(
 
 
 async def history(
-    wire: CloudWatchWire, origin: Scope, principal: Principal, name: str, max_records: int
-) -> list[AlarmHistoryRow]:
-    """The alarm's newest history items (DescribeAlarmHistory), newest first."""
-    payload = {"AlarmName": name, "MaxRecords": max_records, "ScanBy": "TimestampDescending"}
+    wire: CloudWatchWire,
+    origin: Scope,
+    principal: Principal,
+    name: str,
+    max_records: int,
+    *,
+    item_type: str | None = None,
+    next_token: str | None = None,
+) -> AlarmHistoryPage:
+    """One page of the alarm's history items (DescribeAlarmHistory), newest first, of one
+    type (``HistoryItemType``) when given."""
+    payload: dict[str, Any] = {
+        "AlarmName": name,
+        "MaxRecords": max_records,
+        "ScanBy": "TimestampDescending",
+    }
+    if item_type:
+        payload["HistoryItemType"] = item_type
+    if next_token:
+        payload["NextToken"] = next_token
     answer = await wire._json(origin, principal, "DescribeAlarmHistory", payload)
-    return [
+    rows = [
         AlarmHistoryRow(
             _when(item.get("Timestamp")),
             str(item.get("HistoryItemType", "")),
@@ -206,6 +234,50 @@ async def history(
         for item in answer.get("AlarmHistoryItems", [])
         if isinstance(item, dict)
     ]
+    token = answer.get("NextToken")
+    return AlarmHistoryPage(rows, str(token) if token else None)
+
+
+async def set_state(
+    wire: CloudWatchWire, origin: Scope, principal: Principal, name: str, state: str, reason: str
+) -> None:
+    """SetAlarmState: the alarm in ``state`` for ``reason`` until its next evaluation."""
+    payload = {"AlarmName": name, "StateValue": state, "StateReason": reason}
+    await wire._json(origin, principal, "SetAlarmState", payload)
+
+
+async def tags(
+    wire: CloudWatchWire, origin: Scope, principal: Principal, arn: str
+) -> tuple[tuple[str, str], ...]:
+    """ListTagsForResource of an alarm's ARN."""
+    answer = await wire._json(origin, principal, "ListTagsForResource", {"ResourceARN": arn})
+    listed = answer.get("Tags")
+    return tuple(
+        (str(t.get("Key", "")), str(t.get("Value", "")))
+        for t in (listed if isinstance(listed, list) else [])
+        if isinstance(t, dict)
+    )
+
+
+async def retag(
+    wire: CloudWatchWire,
+    origin: Scope,
+    principal: Principal,
+    arn: str,
+    before: Sequence[tuple[str, str]],
+    after: Sequence[tuple[str, str]],
+) -> None:
+    """The alarm's tags from ``before`` to ``after``: UntagResource of the keys gone, then
+    TagResource of the new and changed ones (PutMetricAlarm ignores ``Tags`` on an update)."""
+    wanted = dict(after)
+    gone = [key for key, _ in before if key not in wanted]
+    changed = [(k, v) for k, v in wanted.items() if dict(before).get(k) != v]
+    if gone:
+        payload: dict[str, Any] = {"ResourceARN": arn, "TagKeys": gone}
+        await wire._json(origin, principal, "UntagResource", payload)
+    if changed:
+        listed = [{"Key": k, "Value": v} for k, v in changed]
+        await wire._json(origin, principal, "TagResource", {"ResourceARN": arn, "Tags": listed})
 
 
 async def put(

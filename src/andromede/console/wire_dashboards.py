@@ -1,5 +1,6 @@
 """The CloudWatch dashboard calls (decision 0185) the console's Dashboards pages make
-(decision 0111, session 47: dashboards): ListDashboards, GetDashboard and DeleteDashboards,
+(decision 0111, session 47: dashboards; session 48: editing): ListDashboards, GetDashboard,
+PutDashboard and DeleteDashboards,
 through the Metrics pages' :class:`CloudWatchWire` — in process, AWS JSON 1.0, as the
 signed-in principal — so CloudWatch's IAM decision, checks and account scoping answer them.
 Each answer is read into the small values the pages show; nothing here decides what
@@ -16,7 +17,7 @@ from andromede.console.wire_metrics import CloudWatchWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["DashboardPage", "DashboardRow", "delete", "get", "listed"]
+__all__ = ["DashboardPage", "DashboardRow", "delete", "get", "listed", "put"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +66,18 @@ async def get(wire: CloudWatchWire, origin: Scope, principal: Principal, name: s
 
 async def delete(wire: CloudWatchWire, origin: Scope, principal: Principal, name: str) -> None:
     await wire._json(origin, principal, "DeleteDashboards", {"DashboardNames": [name]})
+
+
+async def put(
+    wire: CloudWatchWire, origin: Scope, principal: Principal, name: str, body: str
+) -> list[tuple[str, str]]:
+    """PutDashboard of the body as typed; its ``DashboardValidationMessages`` (warnings of a
+    body stored all the same) as (data path, message)."""
+    payload = {"DashboardName": name, "DashboardBody": body}
+    answer = await wire._json(origin, principal, "PutDashboard", payload)
+    listed = answer.get("DashboardValidationMessages")
+    return [
+        (str(m.get("DataPath", "")), str(m.get("Message", "")))
+        for m in (listed if isinstance(listed, list) else [])
+        if isinstance(m, dict)
+    ]

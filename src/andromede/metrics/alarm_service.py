@@ -245,8 +245,11 @@ class AlarmService:
             alarm, configuration_updated=now, state_updated=now, next_evaluation=evaluate_at
         )
         if held is not None:
+            # An update keeps the alarm's tags: AWS ignores a put's Tags on an existing alarm
+            # (TagResource and UntagResource change them).
             stored = replace(
                 stored,
+                tags=held.tags,
                 state=held.state,
                 state_reason=held.state_reason,
                 state_reason_data=held.state_reason_data,

@@ -1,9 +1,9 @@
 """The console's Dashboards pages (decision 0111, session 47: dashboards): a dashboard put
 through CloudWatch's dashboard service is listed (name, size, last modified) and drawn with
 its widgets placed on the 24-column grid — a metric widget's chart with its datapoint table,
-a text widget's markdown escaped as plain text, an alarm widget's states in words, any other
-type "not shown here" —; another account's dashboards are never listed nor shown; deletion
-needs the ticked box; French."""
+a text widget's Markdown rendered with its HTML escaped (session 48), an alarm widget's
+states in words, any other type "not shown here" —; another account's dashboards are never
+listed nor shown; deletion needs the ticked box; French."""
 
 from __future__ import annotations
 
@@ -127,18 +127,24 @@ async def test_dashboard_listed_drawn_escaped_and_deleted(console: ConsoleHarnes
         ("text", "dash-w24 dash-h2 dash-x0 dash-y6"),
         ("log", "dash-w6 dash-h6 dash-x0 dash-y8"),
     ]
-    # The metric widget: one chart per metric line ("." repeats the line above), each with
-    # its title, description and datapoint table; the expression is said not drawn.
-    assert page.text.count('<figure class="chart">') == 2
-    assert '<title id="chart-1-title">Latency · Maximum (Milliseconds)</title>' in page.text
+    # The metric widget: its lines ("." repeats the line above) as one chart of two series
+    # with a legend (decision 0111, session 48), the datapoints in one table; the expression
+    # is said not drawn.
+    assert page.text.count('<figure class="chart">') == 1
+    assert '<title id="chart-1-title">Latency (Milliseconds)</title>' in page.text
     assert '<desc id="chart-1-desc">3 datapoints from' in page.text
+    assert "2 series, named in the legend." in page.text
+    assert page.text.count('<polyline class="series"') == 1  # web-2 has no datapoints
+    legend = re.findall(r'<li class="series-(\d)">.*?</svg> ([^<]+)</li>', page.text)
+    assert legend == [("0", "Latency web-1 · Maximum (3)"), ("1", "Latency web-2 · Average (0)")]
     assert page.text.count('<tr class="datapoint">') == 3
+    assert "<td>Latency web-1 · Maximum</td>" in page.text
     assert "namespace=Shop&amp;name=Latency&amp;dimension=Host%3Dweb-2" in page.text
     assert "1 metric lines not drawn here" in page.text
-    # The text widget: escaped, never rendered.
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; **bold**" in page.text
+    # The text widget: its Markdown rendered, its HTML escaped, the heading under the title.
+    assert "<h3>Shop</h3>" in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; <strong>bold</strong>" in page.text
     assert "<script>alert(1)" not in page.text
-    assert "Markdown shown as plain text, not rendered." in page.text
     # The alarm widget: states in words; an unknown alarm said so.
     assert '<strong class="state state-alarm">In alarm</strong>' in page.text
     assert "gone: no such alarm" in page.text
