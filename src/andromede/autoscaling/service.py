@@ -14,12 +14,26 @@ from andromede.autoscaling.errors import (
     AlreadyExists,
     GroupLimitExceeded,
     NoSuchGroup,
+    ResourceContention,
     ResourceInUse,
     ScalingValidationError,
 )
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
-from andromede.autoscaling.model import Activity, ActivityStatus, Group, GroupTag, Member
-from andromede.autoscaling.notify import Notifier, action_message
+from andromede.autoscaling.model import (
+    Activity,
+    ActivityStatus,
+    Group,
+    GroupTag,
+    Member,
+    group_arn,
+)
+from andromede.autoscaling.notify import (
+    EVENT_TERMINATE,
+    Notifier,
+    action_message,
+    activity_event,
+    activity_message,
+)
 from andromede.autoscaling.records import HOOK_TERMINATING
 from andromede.autoscaling.store import GroupStore
 from andromede.autoscaling.waits import hold
@@ -46,6 +60,7 @@ class ScalingLimits:
     max_scheduled_actions: int = 125
     max_lifecycle_hooks: int = 50
     max_policies: int = 50
+    max_notification_configurations: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +140,10 @@ class AutoScalingService:
         limits: ScalingLimits,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        region: str = "us-east-1",
     ) -> None:
         self.store = store
+        self.region = region  # the groups' ARNs in their notifications (decision 0188)
         self.fleet = fleet
         self.limits = limits
         self.clock = clock
@@ -234,7 +251,7 @@ class AutoScalingService:
                 changed = replace(changed, new_instances_protected=update.new_instances_protected)
             if await self.store.change(changed):
                 return replace(changed, revision=changed.revision + 1)
-        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+        raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
 
     async def mutate(
         self, tenant_id: str, name: str, change: Callable[[Group], Group | None]
@@ -248,7 +265,7 @@ class AutoScalingService:
                 return group
             if await self.store.change(changed):
                 return replace(changed, revision=changed.revision + 1)
-        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+        raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
 
     async def hold(
         self, tenant_id: str, name: str, instance_ids: Sequence[str], transition: str
@@ -303,7 +320,7 @@ class AutoScalingService:
             marked = replace(group, deleting=True, desired_capacity=0, min_size=0)
             if await self.store.change(marked):
                 return
-        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+        raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
 
     async def instances(self, tenant_id: str) -> list[tuple[Group, Member]]:
         """Every instance of the account's groups (DescribeAutoScalingInstances)."""
@@ -341,7 +358,7 @@ class AutoScalingService:
                     group = replace(lowered, revision=lowered.revision + 1)
                     break
             else:
-                raise ScalingValidationError(f"AutoScalingGroup {group.name} is being changed")
+                raise ResourceContention(f"AutoScalingGroup {group.name} is being changed")
             cause = (
                 f"At {iso(self.clock())} instance {instance_id} was taken out of service in "
                 "response to a user request, shrinking the capacity from "
@@ -397,6 +414,8 @@ class AutoScalingService:
                     started,
                     message,
                     subnet=member.subnet_id,
+                    event=EVENT_TERMINATE,
+                    instance_id=member.instance_id,
                 )
             )
         return done
@@ -412,7 +431,11 @@ class AutoScalingService:
         *,
         subnet: str | None = None,
         progress: int = 100,
+        event: str | None = None,
+        instance_id: str | None = None,
     ) -> Activity:
+        """The activity written, audited, and (``event``: EVENT_LAUNCH or EVENT_TERMINATE)
+        sent to the group's notification configurations of its type (decision 0188)."""
         details = "{}" if subnet is None else f'{{"Subnet ID":"{subnet}"}}'
         activity = Activity(
             activity_id=str(uuid.uuid4()),
@@ -430,7 +453,31 @@ class AutoScalingService:
         await self.store.add_activity(activity)
         if self.on_activity is not None:
             self.on_activity(activity)
+        if event is not None and group.notifications:
+            await self._announce(group, activity, activity_event(event, activity), instance_id)
         return activity
+
+    async def _announce(
+        self, group: Group, activity: Activity, event: str, instance_id: str | None
+    ) -> None:
+        """Sent by the gateway that wrote the activity, right after writing it: one activity
+        is written once (a reconciler's lease, or the call's own gateway), so each topic gets
+        one message per activity however many gateways run."""
+        arn = group_arn(self.region, group.tenant_id, group.group_id, group.name)
+        message = activity_message(group, arn, activity, event, instance_id)
+        for config in group.notifications:
+            if event not in config.types:
+                continue
+            sent = self.notifier is not None and await self.notifier.send(
+                group.tenant_id, config.topic_arn, message
+            )
+            if not sent:
+                _log.warning(
+                    "%s notification of activity %s not queued (topic %s)",
+                    event,
+                    activity.activity_id,
+                    config.topic_arn,
+                )
 
     async def _template(
         self, tenant_id: str, template_id: str | None, name: str | None, version: str
