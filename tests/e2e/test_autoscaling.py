@@ -152,12 +152,14 @@ def _notifications(
         terminate,
     ]
     inbox: list[dict[str, Any]] = []
+    subjects: dict[str, str] = {}
 
     def received(event: str) -> bool:
         for got in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []):
             envelope = json.loads(got["Body"])
             assert envelope["TopicArn"] == topic
             inbox.append(json.loads(envelope["Message"]))
+            subjects[inbox[-1]["Event"]] = envelope["Subject"]
             sqs.delete_message(QueueUrl=url, ReceiptHandle=got["ReceiptHandle"])
         return any(m["Event"] == event for m in inbox)
 
@@ -165,6 +167,7 @@ def _notifications(
     scaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=2)
     _until(lambda: received(launch), "the launch notification")
     [launched] = [m for m in inbox if m["Event"] == launch]
+    assert subjects[launch] == 'Auto Scaling: launch for group "web"'
     assert launched["AutoScalingGroupName"] == "web" and launched["Service"] == "AWS Auto Scaling"
     assert launched["Description"] == f"Launching a new EC2 instance: {launched['EC2InstanceId']}"
     assert launched["StatusCode"] == "Successful"

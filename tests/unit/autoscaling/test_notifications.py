@@ -17,6 +17,7 @@ import pytest
 
 from andromede.autoscaling_adapters import TopicNotifier
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
+from andromede.notifications.messages import event_subject
 from andromede.notifications.service import TopicService
 from support.autoscalingapp import REGION, World, autoscaling_world, refused
 
@@ -279,3 +280,21 @@ async def test_a_failed_termination_is_a_terminate_error(world: World, topics: T
         instance,
         "Failed",
     )
+
+
+async def test_sns_gives_the_messages_aws_s_subjects(world: World, topics: Topics) -> None:
+    """What an SQS queue or a mail subscribed to the topic shows as the Subject."""
+    await world.create_group(DesiredCapacity=1)
+    ops = await topics.create(world.tenant_id, "ops")
+    await put(world, ops, LAUNCH)
+    await world.converge()
+    test, launch = (m for _, a, m in topics.outbox if a == ops)
+    assert event_subject(test) == 'Auto Scaling: test notification for group "web"'
+    assert event_subject(launch) == 'Auto Scaling: launch for group "web"'
+    failed = json.dumps({**json.loads(launch), "Event": f"{TERMINATE}_ERROR"})
+    assert event_subject(failed) == 'Auto Scaling: termination error for group "web"'
+    # A lifecycle action has none, as on AWS's SNS; S3's events keep theirs.
+    action = json.dumps({"Service": "AWS Auto Scaling", "LifecycleTransition": LAUNCH})
+    assert event_subject(action) is None
+    assert event_subject('{"Records": []}') == "Amazon S3 Notification"
+    assert event_subject("not json, from AWS Auto Scaling") is None
