@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from andromede.autoscaling.model import Group
+from andromede.autoscaling.store import MemoryGroupStore
 from andromede.autoscaling_adapters import TopicNotifier
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.messages import event_subject
@@ -298,3 +300,37 @@ async def test_sns_gives_the_messages_aws_s_subjects(world: World, topics: Topic
     assert event_subject(action) is None
     assert event_subject('{"Records": []}') == "Amazon S3 Notification"
     assert event_subject("not json, from AWS Auto Scaling") is None
+
+
+class _Contended(MemoryGroupStore):
+    """A store where another writer (a second gateway's claim) lands just before each of
+    this one's conditional writes, once ``busy`` is set."""
+
+    busy = False
+
+    async def change(self, group: Group) -> bool:
+        if self.busy:
+            held = await self.get(group.tenant_id, group.name)
+            assert held is not None
+            await super().change(replace(held, claimed_by="gw-other"))
+        return await super().change(group)
+
+
+async def test_a_write_that_keeps_losing_is_resource_contention(tmp_path: Path) -> None:
+    store = _Contended()
+    async with autoscaling_world(tmp_path, store) as world:
+        outbox: list[tuple[str, str, str]] = []
+        service = TopicService(
+            MemoryTopicStore(), region=REGION, max_topics=10, queue=MemoryEventQueue(outbox)
+        )
+        world.service.notifier = TopicNotifier(service)
+        await world.create_group()
+        arn = (await service.create_topic(world.tenant_id, "ops", {})).arn
+        store.busy = True
+        error = await refused(world.root, "PutNotificationConfiguration", "ResourceContention",
+                              AutoScalingGroupName="web", TopicARN=arn,
+                              NotificationTypes=[LAUNCH])  # fmt: skip
+        assert "being changed" in error.message
+        store.busy = False
+        await put(world, arn, LAUNCH)
+        assert await described(world) == [("web", arn, LAUNCH)]
