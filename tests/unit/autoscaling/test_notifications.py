@@ -6,6 +6,7 @@ type, however many gateways reconcile; the account's own topics only."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -17,11 +18,14 @@ import pytest
 
 from andromede.autoscaling.model import Group
 from andromede.autoscaling.store import MemoryGroupStore
+from andromede.autoscaling.store_sql import SqlGroupStore
 from andromede.autoscaling_adapters import TopicNotifier
+from andromede.db.database import open_database
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.messages import event_subject
 from andromede.notifications.service import TopicService
 from support.autoscalingapp import REGION, World, autoscaling_world, refused
+from support.schema import migrated_sqlite
 
 LAUNCH = "autoscaling:EC2_INSTANCE_LAUNCH"
 TERMINATE = "autoscaling:EC2_INSTANCE_TERMINATE"
@@ -334,3 +338,29 @@ async def test_a_write_that_keeps_losing_is_resource_contention(tmp_path: Path) 
         store.busy = False
         await put(world, arn, LAUNCH)
         assert await described(world) == [("web", arn, LAUNCH)]
+
+
+async def test_once_per_activity_over_sqlite_with_two_gateways(tmp_path: Path) -> None:
+    """The same over the SQL store (two gateways' reconcilers on one database): the lease
+    taken by a conditional update lets one launch, and it alone sends."""
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+        async with autoscaling_world(tmp_path, SqlGroupStore(db)) as world:
+            outbox: list[tuple[str, str, str]] = []
+            service = TopicService(
+                MemoryTopicStore(), region=REGION, max_topics=10, queue=MemoryEventQueue(outbox)
+            )
+            world.service.notifier = TopicNotifier(service)
+            await world.create_group(DesiredCapacity=2)
+            arn = (await service.create_topic(world.tenant_id, "ops", {})).arn
+            await put(world, arn, LAUNCH)
+            first, second = world.reconciler("gw-1"), world.reconciler("gw-2")
+            for _ in range(3):
+                await asyncio.gather(first.run_once(), second.run_once())
+                await world.compute.settle()
+            events = [json.loads(m)["Event"] for _, _, m in outbox]
+            assert events == [TEST, LAUNCH, LAUNCH]
+            launched = {json.loads(m)["EC2InstanceId"] for _, _, m in outbox[1:]}
+            assert len(launched) == 2
+    finally:
+        await db.close()
