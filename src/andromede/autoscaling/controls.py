@@ -169,6 +169,7 @@ async def enter_standby(
                 ActivityStatus.SUCCESSFUL,
                 started,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
             )
         )
     return done
@@ -214,6 +215,7 @@ async def exit_standby(
                 ActivityStatus.SUCCESSFUL,
                 started,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
             )
         )
     await _launching(service, group, ids)
@@ -297,6 +299,7 @@ async def attach(
             started,
             message,
             subnet=member.subnet_id,
+            zone=member.availability_zone,
         )
         if status == ActivityStatus.SUCCESSFUL:
             await _launching(service, group, [instance_id])
@@ -381,6 +384,7 @@ async def detach(
                 started,
                 message,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
             )
         )
     await _unmark(service, tenant_id, group_name, ids)

@@ -344,6 +344,7 @@ class Reconciler:
                 ActivityStatus.SUCCESSFUL,
                 started,
                 subnet=subnet,
+                zone=member.availability_zone,
                 event=EVENT_LAUNCH,
                 instance_id=member.instance_id,
             )

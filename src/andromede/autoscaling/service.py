@@ -4,6 +4,7 @@ set the desired capacity, terminate one of its instances) over a :class:`GroupSt
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -381,6 +382,7 @@ class AutoScalingService:
                 ActivityStatus.WAITING_TERMINATE,
                 started,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
                 progress=50,
             )
             return group, waiting
@@ -414,6 +416,7 @@ class AutoScalingService:
                     started,
                     message,
                     subnet=member.subnet_id,
+                    zone=member.availability_zone,
                     event=EVENT_TERMINATE,
                     instance_id=member.instance_id,
                 )
@@ -430,13 +433,16 @@ class AutoScalingService:
         message: str = "",
         *,
         subnet: str | None = None,
+        zone: str | None = None,
         progress: int = 100,
         event: str | None = None,
         instance_id: str | None = None,
     ) -> Activity:
         """The activity written, audited, and (``event``: EVENT_LAUNCH or EVENT_TERMINATE)
         sent to the group's notification configurations of its type (decision 0188)."""
-        details = "{}" if subnet is None else f'{{"Subnet ID":"{subnet}"}}'
+        # AWS's Details: the instance's subnet and zone, as compact JSON.
+        where = {"Subnet ID": subnet, "Availability Zone": zone}
+        details = json.dumps({k: v for k, v in where.items() if v}, separators=(",", ":"))
         activity = Activity(
             activity_id=str(uuid.uuid4()),
             tenant_id=group.tenant_id,
