@@ -18,6 +18,7 @@ from andromede.autoscaling.model import Activity, Group, GroupTag
 from andromede.autoscaling.records import (
     HOOK_LAUNCHING,
     LifecycleHook,
+    NotificationConfig,
     Refresh,
     RefreshStatus,
     ScheduledAction,
@@ -169,3 +170,15 @@ async def test_schedules_hooks_waits_and_refreshes_ride_in_the_group(store: Grou
         full.refreshes,
     )
     assert back.active_refresh == full.refreshes[0] and back.refreshes[0].percentage == 50
+
+
+async def test_notification_configurations_ride_in_the_group(store: GroupStore) -> None:
+    """Decision 0188 keeps them in the group's document too; one written before has none."""
+    assert await store.insert(group())
+    held = await store.get("t1", "web")
+    assert held is not None and held.notifications == ()
+    topic = "arn:aws:sns:eu-fr-1:t1:scaling"
+    types = ("autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_TERMINATE_ERROR")
+    assert await store.change(replace(held, notifications=(NotificationConfig(topic, types),)))
+    back = await store.get("t1", "web")
+    assert back is not None and back.notifications == (NotificationConfig(topic, types),)

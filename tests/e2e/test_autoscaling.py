@@ -5,8 +5,9 @@ scales in, answers its activities, refuses a plain delete while it holds instanc
 with ForceDelete; on the way (decision 0159) a scheduled action grows it, a launch lifecycle
 hook holds the new instance until completed, and an instance refresh replaces both onto the
 template's next version; (decision 0182) a protected instance outlives a scale-in, a
-suspended Launch launches nothing, Standby and DetachInstances take an instance out; the aws
-CLI creates, describes and deletes a group."""
+suspended Launch launches nothing, Standby and DetachInstances take an instance out;
+(decision 0188) a notification configuration sends the launches and terminations to an SQS
+queue subscribed to its SNS topic; the aws CLI creates, describes and deletes a group."""
 
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
     activities = scaling.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
     assert sum(a["Description"].startswith("Launching") for a in activities) == 3
     assert sum(a["Description"].startswith("Terminating") for a in activities) == 2
+    _notifications(server, scaling, members)
     _hooks_schedules_and_refresh(ec2, scaling, template, image_id, members)
     _protection_suspension_standby_detach(ec2, scaling, members)
     with pytest.raises(ClientError) as raised:
@@ -127,6 +129,58 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
         "the group to go",
     )
     assert members() == []
+
+
+def _notifications(
+    server: ServerProcess, scaling: Any, members: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Decision 0188 on the group of one: a notification configuration to an SNS topic
+    with an SQS queue subscribed; the queue gets the test notification, then AWS's
+    message of the launch a scale-out does and of the termination the scale-in does."""
+    sns, sqs = _client(server, "sns"), _client(server, "sqs")
+    topic = sns.create_topic(Name="scaling-events")["TopicArn"]
+    url = sqs.create_queue(QueueName="scaling-inbox")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue["QueueArn"])
+    launch, terminate = "autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_TERMINATE"
+    scaling.put_notification_configuration(
+        AutoScalingGroupName="web", TopicARN=topic, NotificationTypes=[launch, terminate]
+    )
+    found = scaling.describe_notification_configurations(AutoScalingGroupNames=["web"])
+    assert sorted(c["NotificationType"] for c in found["NotificationConfigurations"]) == [
+        launch,
+        terminate,
+    ]
+    inbox: list[dict[str, Any]] = []
+    subjects: dict[str, str] = {}
+
+    def received(event: str) -> bool:
+        for got in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []):
+            envelope = json.loads(got["Body"])
+            assert envelope["TopicArn"] == topic
+            inbox.append(json.loads(envelope["Message"]))
+            subjects[inbox[-1]["Event"]] = envelope["Subject"]
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=got["ReceiptHandle"])
+        return any(m["Event"] == event for m in inbox)
+
+    _until(lambda: received("autoscaling:TEST_NOTIFICATION"), "the test notification")
+    scaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=2)
+    _until(lambda: received(launch), "the launch notification")
+    [launched] = [m for m in inbox if m["Event"] == launch]
+    assert subjects[launch] == 'Auto Scaling: launch for group "web"'
+    assert launched["AutoScalingGroupName"] == "web" and launched["Service"] == "AWS Auto Scaling"
+    assert launched["Description"] == f"Launching a new EC2 instance: {launched['EC2InstanceId']}"
+    assert launched["StatusCode"] == "Successful"
+    activities = scaling.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
+    assert launched["ActivityId"] in {a["ActivityId"] for a in activities}
+    assert launched["EC2InstanceId"] in {i["InstanceId"] for i in members()}
+    scaling.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=1)
+    _until(lambda: received(terminate), "the termination notification")
+    [gone] = [m for m in inbox if m["Event"] == terminate]
+    assert gone["Description"] == f"Terminating EC2 instance: {gone['EC2InstanceId']}"
+    assert sum(m["Event"] == launch for m in inbox) == 1  # once per activity
+    scaling.delete_notification_configuration(AutoScalingGroupName="web", TopicARN=topic)
+    _until(lambda: len(members()) == 1, "one instance again")
 
 
 def _hooks_schedules_and_refresh(

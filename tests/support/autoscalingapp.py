@@ -154,7 +154,11 @@ async def autoscaling_world(
             max_scheduled_actions=settings.max_scheduled_actions_per_autoscaling_group,
             max_lifecycle_hooks=settings.max_lifecycle_hooks_per_autoscaling_group,
             max_policies=settings.max_scaling_policies_per_autoscaling_group,
+            max_notification_configurations=(
+                settings.max_notification_configurations_per_autoscaling_group
+            ),
         ),
+        region=settings.region,
     )
     app = QueryApp(autoscaling_spec(service, REGION, policy_alarms), identity, audit, settings)
     created = await identity.create_tenant("acme")

@@ -3,7 +3,12 @@ instance protection from scale-in (SetInstanceProtection), Standby (EnterStandby
 ExitStandby), AttachInstances and DetachInstances, Suspend/ResumeProcesses and
 Enable/DisableMetricsCollection. Each change is one conditional write of the group's
 document (``AutoScalingService.mutate``); what the reconciler makes of them is
-``reconciler``'s, the metrics written ``platform_metrics``'."""
+``reconciler``'s, the metrics written ``platform_metrics``'.
+
+Lifecycle hooks (decision 0188, as AWS): an instance leaving Standby or attached goes
+through the group's ``EC2_INSTANCE_LAUNCHING`` hooks (Pending:Wait, Pending:Proceed, then
+InService; abandoned: terminated, as a launch); entering Standby (EnteringStandby) and
+detaching (Detaching) go through none, AWS's lifecycle having no wait state for them."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Final
 from andromede.autoscaling.errors import ScalingValidationError
 from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.model import Activity, ActivityStatus, Group, Member
+from andromede.autoscaling.records import HOOK_LAUNCHING
 from andromede.autoscaling.service import AutoScalingService, iso
 
 __all__ = [
@@ -163,6 +169,7 @@ async def enter_standby(
                 ActivityStatus.SUCCESSFUL,
                 started,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
             )
         )
     return done
@@ -208,9 +215,18 @@ async def exit_standby(
                 ActivityStatus.SUCCESSFUL,
                 started,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
             )
         )
+    await _launching(service, group, ids)
     return done
+
+
+async def _launching(service: AutoScalingService, group: Group, ids: Sequence[str]) -> None:
+    """The instances held on the group's launch hooks (each action notified to its hook's
+    target), as AWS holds one leaving Standby or attached in Pending:Wait."""
+    if any(h.transition == HOOK_LAUNCHING for h in group.hooks):
+        await service.hold(group.tenant_id, group.name, ids, HOOK_LAUNCHING)
 
 
 async def attach(
@@ -283,7 +299,10 @@ async def attach(
             started,
             message,
             subnet=member.subnet_id,
+            zone=member.availability_zone,
         )
+        if status == ActivityStatus.SUCCESSFUL:
+            await _launching(service, group, [instance_id])
     await _unmark(service, tenant_id, group_name, ids)
 
 
@@ -365,6 +384,7 @@ async def detach(
                 started,
                 message,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
             )
         )
     await _unmark(service, tenant_id, group_name, ids)

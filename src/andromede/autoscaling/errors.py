@@ -11,6 +11,7 @@ __all__ = [
     "GroupLimitExceeded",
     "NoSuchGroup",
     "RefreshInProgress",
+    "ResourceContention",
     "ResourceInUse",
     "ScalingValidationError",
 ]
@@ -46,3 +47,8 @@ class RefreshInProgress(AutoScalingError):
 
 class ActiveRefreshNotFound(AutoScalingError):
     """No instance refresh to cancel (AWS: ``ActiveInstanceRefreshNotFound``)."""
+
+
+class ResourceContention(AutoScalingError):
+    """The group kept changing under a call's conditional write, each retry lost to another
+    writer (AWS: ``ResourceContention``, to retry)."""

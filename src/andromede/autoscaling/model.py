@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from andromede.autoscaling.records import (
     LifecycleHook,
+    NotificationConfig,
     Refresh,
     ScalingPolicy,
     ScheduledAction,
@@ -95,6 +96,8 @@ class Group:
     # meanwhile, so that it neither launches nor scales in for the moment between.
     attaching: tuple[str, ...] = ()
     detaching: tuple[str, ...] = ()
+    # Decision 0188: the topics the group's launches and terminations are sent to.
+    notifications: tuple[NotificationConfig, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -107,6 +110,7 @@ class Group:
         data["waiting"] = [plain(w) for w in self.waiting]
         data["refreshes"] = [plain(r) for r in self.refreshes]
         data["policies"] = [plain(p) for p in self.policies]
+        data["notifications"] = [plain(n) for n in self.notifications]
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         data["suspended"] = [list(pair) for pair in self.suspended]
         del data["revision"]
@@ -146,6 +150,10 @@ class Group:
         data["enabled_metrics"] = tuple(data.get("enabled_metrics", ()))
         data["attaching"] = tuple(data.get("attaching", ()))
         data["detaching"] = tuple(data.get("detaching", ()))
+        # Absent from the documents written before decision 0188: none.
+        data["notifications"] = tuple(
+            revive(NotificationConfig, n) for n in data.get("notifications", ())
+        )
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

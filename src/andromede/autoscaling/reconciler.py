@@ -20,7 +20,8 @@ group's name to its desired capacity:
   out; an active instance refresh retires its next batch when the group is back in shape.
 
 Every launch and termination is a scaling activity (and, through the service's hook, an
-audit event of the group's account).
+audit event of the group's account, and (decision 0188) a notification to the group's
+topics for its type).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from andromede.autoscaling import schedules
 from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
+from andromede.autoscaling.notify import EVENT_LAUNCH
 from andromede.autoscaling.records import HOOK_LAUNCHING, HOOK_TERMINATING, Waiting
 from andromede.autoscaling.refresh import next_batch, with_refresh
 from andromede.autoscaling.service import AutoScalingService, iso
@@ -316,6 +318,7 @@ class Reconciler:
                     started,
                     str(exc),
                     subnet=subnet,
+                    event=EVENT_LAUNCH,
                 )
                 key = (group.tenant_id, group.name)
                 _, delay = self._backoff.get(key, (started, _FIRST_BACKOFF / 2))
@@ -341,6 +344,9 @@ class Reconciler:
                 ActivityStatus.SUCCESSFUL,
                 started,
                 subnet=subnet,
+                zone=member.availability_zone,
+                event=EVENT_LAUNCH,
+                instance_id=member.instance_id,
             )
 
 

@@ -1,7 +1,7 @@
 """What a group keeps beside its sizes (decision 0159), inside its own document so that each
 change is written with the group's, under its revision: scheduled actions, lifecycle hooks,
 the lifecycle actions its instances wait on, its instance refreshes, and (decision 0177) its
-scaling policies."""
+scaling policies, and (decision 0188) its notification configurations."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ __all__ = [
     "HOOK_LAUNCHING",
     "HOOK_TERMINATING",
     "LifecycleHook",
+    "NotificationConfig",
     "Refresh",
     "RefreshStatus",
     "ScalingPolicy",
@@ -69,6 +70,15 @@ class Waiting:
     last_deadline: datetime
     default_result: str = "ABANDON"
     result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationConfig:
+    """PutNotificationConfiguration's (decision 0188): the events of the group sent to one
+    topic of the account's (a second put for the topic replaces its types, as on AWS)."""
+
+    topic_arn: str
+    types: tuple[str, ...] = ()
 
 
 class RefreshStatus:
@@ -142,7 +152,7 @@ _DATES: Final = {
     "deadline",
     "last_deadline",
 }
-_TUPLES: Final = {"to_replace", "replaced", "alarm_names"}
+_TUPLES: Final = {"to_replace", "replaced", "alarm_names", "types"}
 _R = TypeVar("_R")
 
 

@@ -4,6 +4,7 @@ set the desired capacity, terminate one of its instances) over a :class:`GroupSt
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -14,12 +15,26 @@ from andromede.autoscaling.errors import (
     AlreadyExists,
     GroupLimitExceeded,
     NoSuchGroup,
+    ResourceContention,
     ResourceInUse,
     ScalingValidationError,
 )
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
-from andromede.autoscaling.model import Activity, ActivityStatus, Group, GroupTag, Member
-from andromede.autoscaling.notify import Notifier, action_message
+from andromede.autoscaling.model import (
+    Activity,
+    ActivityStatus,
+    Group,
+    GroupTag,
+    Member,
+    group_arn,
+)
+from andromede.autoscaling.notify import (
+    EVENT_TERMINATE,
+    Notifier,
+    action_message,
+    activity_event,
+    activity_message,
+)
 from andromede.autoscaling.records import HOOK_TERMINATING
 from andromede.autoscaling.store import GroupStore
 from andromede.autoscaling.waits import hold
@@ -46,6 +61,7 @@ class ScalingLimits:
     max_scheduled_actions: int = 125
     max_lifecycle_hooks: int = 50
     max_policies: int = 50
+    max_notification_configurations: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +141,10 @@ class AutoScalingService:
         limits: ScalingLimits,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        region: str = "us-east-1",
     ) -> None:
         self.store = store
+        self.region = region  # the groups' ARNs in their notifications (decision 0188)
         self.fleet = fleet
         self.limits = limits
         self.clock = clock
@@ -234,7 +252,7 @@ class AutoScalingService:
                 changed = replace(changed, new_instances_protected=update.new_instances_protected)
             if await self.store.change(changed):
                 return replace(changed, revision=changed.revision + 1)
-        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+        raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
 
     async def mutate(
         self, tenant_id: str, name: str, change: Callable[[Group], Group | None]
@@ -248,7 +266,7 @@ class AutoScalingService:
                 return group
             if await self.store.change(changed):
                 return replace(changed, revision=changed.revision + 1)
-        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+        raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
 
     async def hold(
         self, tenant_id: str, name: str, instance_ids: Sequence[str], transition: str
@@ -303,7 +321,7 @@ class AutoScalingService:
             marked = replace(group, deleting=True, desired_capacity=0, min_size=0)
             if await self.store.change(marked):
                 return
-        raise ScalingValidationError(f"AutoScalingGroup {name} is being changed; retry")
+        raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
 
     async def instances(self, tenant_id: str) -> list[tuple[Group, Member]]:
         """Every instance of the account's groups (DescribeAutoScalingInstances)."""
@@ -341,7 +359,7 @@ class AutoScalingService:
                     group = replace(lowered, revision=lowered.revision + 1)
                     break
             else:
-                raise ScalingValidationError(f"AutoScalingGroup {group.name} is being changed")
+                raise ResourceContention(f"AutoScalingGroup {group.name} is being changed")
             cause = (
                 f"At {iso(self.clock())} instance {instance_id} was taken out of service in "
                 "response to a user request, shrinking the capacity from "
@@ -364,6 +382,7 @@ class AutoScalingService:
                 ActivityStatus.WAITING_TERMINATE,
                 started,
                 subnet=member.subnet_id,
+                zone=member.availability_zone,
                 progress=50,
             )
             return group, waiting
@@ -397,6 +416,9 @@ class AutoScalingService:
                     started,
                     message,
                     subnet=member.subnet_id,
+                    zone=member.availability_zone,
+                    event=EVENT_TERMINATE,
+                    instance_id=member.instance_id,
                 )
             )
         return done
@@ -411,9 +433,16 @@ class AutoScalingService:
         message: str = "",
         *,
         subnet: str | None = None,
+        zone: str | None = None,
         progress: int = 100,
+        event: str | None = None,
+        instance_id: str | None = None,
     ) -> Activity:
-        details = "{}" if subnet is None else f'{{"Subnet ID":"{subnet}"}}'
+        """The activity written, audited, and (``event``: EVENT_LAUNCH or EVENT_TERMINATE)
+        sent to the group's notification configurations of its type (decision 0188)."""
+        # AWS's Details: the instance's subnet and zone, as compact JSON.
+        where = {"Subnet ID": subnet, "Availability Zone": zone}
+        details = json.dumps({k: v for k, v in where.items() if v}, separators=(",", ":"))
         activity = Activity(
             activity_id=str(uuid.uuid4()),
             tenant_id=group.tenant_id,
@@ -430,7 +459,31 @@ class AutoScalingService:
         await self.store.add_activity(activity)
         if self.on_activity is not None:
             self.on_activity(activity)
+        if event is not None and group.notifications:
+            await self._announce(group, activity, activity_event(event, activity), instance_id)
         return activity
+
+    async def _announce(
+        self, group: Group, activity: Activity, event: str, instance_id: str | None
+    ) -> None:
+        """Sent by the gateway that wrote the activity, right after writing it: one activity
+        is written once (a reconciler's lease, or the call's own gateway), so each topic gets
+        one message per activity however many gateways run."""
+        arn = group_arn(self.region, group.tenant_id, group.group_id, group.name)
+        message = activity_message(group, arn, activity, event, instance_id)
+        for config in group.notifications:
+            if event not in config.types:
+                continue
+            sent = self.notifier is not None and await self.notifier.send(
+                group.tenant_id, config.topic_arn, message
+            )
+            if not sent:
+                _log.warning(
+                    "%s notification of activity %s not queued (topic %s)",
+                    event,
+                    activity.activity_id,
+                    config.topic_arn,
+                )
 
     async def _template(
         self, tenant_id: str, template_id: str | None, name: str | None, version: str

@@ -9,7 +9,8 @@ TerminateInstanceInAutoScalingGroup, DescribeScalingActivities; scheduled action
 hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
 ``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``; scaling policies
 (decision 0177) in ``autoscaling_policies``; instance protection, standby, attach/detach,
-suspended processes and metrics collection (decision 0182) in ``autoscaling_controls``. A
+suspended processes and metrics collection (decision 0182) in ``autoscaling_controls``;
+notification configurations (decision 0188) in ``autoscaling_notifications``. A
 parameter of a
 feature not here (launch configurations, mixed instances, load balancers…) is refused with
 ``ValidationError`` rather than ignored.
@@ -28,6 +29,7 @@ from andromede.http.xml import XmlWriter
 from andromede.iamapi import (
     autoscaling_controls,
     autoscaling_hooks,
+    autoscaling_notifications,
     autoscaling_policies,
     autoscaling_refresh,
     autoscaling_schedules,
@@ -51,16 +53,19 @@ ACTIONS: Final = (
     "CreateOrUpdateTags",
     "DeleteAutoScalingGroup",
     "DeleteLifecycleHook",
+    "DeleteNotificationConfiguration",
     "DeletePolicy",
     "DeleteScheduledAction",
     "DeleteTags",
     "DescribeAdjustmentTypes",
     "DescribeAutoScalingGroups",
     "DescribeAutoScalingInstances",
+    "DescribeAutoScalingNotificationTypes",
     "DescribeInstanceRefreshes",
     "DescribeLifecycleHookTypes",
     "DescribeLifecycleHooks",
     "DescribeMetricCollectionTypes",
+    "DescribeNotificationConfigurations",
     "DescribePolicies",
     "DescribeScalingActivities",
     "DescribeScalingProcessTypes",
@@ -73,6 +78,7 @@ ACTIONS: Final = (
     "ExecutePolicy",
     "ExitStandby",
     "PutLifecycleHook",
+    "PutNotificationConfiguration",
     "PutScalingPolicy",
     "PutScheduledUpdateGroupAction",
     "RecordLifecycleActionHeartbeat",
@@ -99,6 +105,7 @@ _NAMED_GROUP: Final = (
     "CancelInstanceRefresh",
     "PutScalingPolicy",
     *autoscaling_controls.NAMED_GROUP,
+    *autoscaling_notifications.NAMED_GROUP,
 )
 Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
@@ -455,6 +462,7 @@ def autoscaling_spec(
         autoscaling_refresh,
         autoscaling_tags,
         autoscaling_controls,
+        autoscaling_notifications,
     ):
         handlers.update(more.handlers(service, region))
     handlers.update(autoscaling_policies.handlers(service, region, alarms))

@@ -14,6 +14,7 @@ from andromede.autoscaling.errors import (
     AutoScalingError,
     GroupLimitExceeded,
     RefreshInProgress,
+    ResourceContention,
     ResourceInUse,
 )
 from andromede.autoscaling.model import Activity
@@ -41,6 +42,8 @@ def wire_error(exc: AutoScalingError) -> QueryError:
         return QueryError("LimitExceeded", str(exc))
     if isinstance(exc, RefreshInProgress):
         return QueryError("InstanceRefreshInProgress", str(exc))
+    if isinstance(exc, ResourceContention):
+        return QueryError("ResourceContention", str(exc))
     if isinstance(exc, ActiveRefreshNotFound):
         return QueryError("ActiveInstanceRefreshNotFound", str(exc))
     return QueryError("ValidationError", str(exc))

@@ -82,6 +82,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     # EC2 Auto Scaling's (decision 0156).
     "AlreadyExists": (400, "The named resource already exists."),
     "ResourceInUse": (400, "The operation can't be performed because the resource is in use."),
+    # AWS answers it with 500 (a retry is expected to pass) (decision 0188).
+    "ResourceContention": (500, "You already have a pending update to an Auto Scaling "
+                           "resource."),
     # Instance refresh's (decision 0159).
     "InstanceRefreshInProgress": (400, "An instance refresh is already in progress."),
     "ActiveInstanceRefreshNotFound": (400, "No active instance refresh was found."),

@@ -1,5 +1,6 @@
-"""What SNS checks of a published message, and whether a subscription's filter policy lets
-it through (decision 0163). Pure: no I/O."""
+"""What SNS checks of a published message, whether a subscription's filter policy lets it
+through (decision 0163), and the subject SNS gives a queued event (S3's, decision 0132; EC2
+Auto Scaling's, decision 0188). Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -10,7 +11,37 @@ from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.filterpolicy import Attribute, matches
 from andromede.notifications.subscriptions import Subscription
 
-__all__ = ["check_publish", "passes"]
+__all__ = ["check_publish", "event_subject", "passes"]
+
+S3_SUBJECT = "Amazon S3 Notification"
+# EC2 Auto Scaling's subjects, by the message's Event: 'Auto Scaling: launch for group "G"'.
+_SCALING_SUBJECTS = {
+    "autoscaling:EC2_INSTANCE_LAUNCH": "launch",
+    "autoscaling:EC2_INSTANCE_LAUNCH_ERROR": "launch error",
+    "autoscaling:EC2_INSTANCE_TERMINATE": "termination",
+    "autoscaling:EC2_INSTANCE_TERMINATE_ERROR": "termination error",
+    "autoscaling:TEST_NOTIFICATION": "test notification",
+}
+
+
+def event_subject(message: str) -> str | None:
+    """The subject of an event queued for a topic's subscriptions: S3's for its events,
+    Auto Scaling's for a group's notifications, none for the others (lifecycle actions)."""
+    if '"Records"' in message or '"s3:TestEvent"' in message:
+        return S3_SUBJECT
+    if '"AWS Auto Scaling"' not in message:
+        return None
+    try:
+        body = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("Service") != "AWS Auto Scaling":
+        return None
+    what = _SCALING_SUBJECTS.get(str(body.get("Event")))
+    group = body.get("AutoScalingGroupName")
+    if what is None or not isinstance(group, str):
+        return None
+    return f'Auto Scaling: {what} for group "{group}"'
 
 
 def passes(

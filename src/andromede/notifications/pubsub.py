@@ -67,7 +67,7 @@ from andromede.notifications.errors import (
 )
 from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids, sequence_number
 from andromede.notifications.mails import EMAIL_PROTOCOLS
-from andromede.notifications.messages import check_publish, passes
+from andromede.notifications.messages import check_publish, event_subject, passes
 from andromede.notifications.model import Topic
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import ArchiveStore, EventQueue, SubscriptionStore
@@ -90,7 +90,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
-S3_SUBJECT = "Amazon S3 Notification"
 _PLATFORM_RETRY = RetryPolicy(2, 3600, 9, backoff="exponential")
 
 
@@ -654,14 +653,14 @@ class PubSubService:
 
     async def fan_out_event(self, topic: Topic, message: str) -> None:
         """An S3 event or an Auto Scaling notification queued for ``topic``, to its
-        subscriptions (decision 0132's events, SNS's subject for S3's)."""
+        subscriptions (decision 0132's events, SNS's subject for S3's and, decision 0188,
+        for a group's notifications)."""
         if topic.fifo:
             # No message group to give it (S3 refuses FIFO topics; an Auto Scaling group's
             # notification to one is dropped), as AWS takes none there.
             _log.info("event for FIFO topic %s dropped: it has no message group", topic.arn)
             return
-        subject = S3_SUBJECT if '"Records"' in message or '"s3:TestEvent"' in message else None
-        await self.fan_out(topic, message, subject, {})
+        await self.fan_out(topic, message, event_subject(message), {})
 
     async def _enqueue(
         self,

@@ -208,6 +208,13 @@ class ComputeSettings(BaseModel):
         description="Most scaling policies one Auto Scaling group may hold (AWS's quota: 50; "
         "LimitExceeded above) (decision 0177).",
     )
+    max_notification_configurations_per_autoscaling_group: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Most SNS topics one Auto Scaling group sends its notifications to (AWS's "
+        "quota: 10; LimitExceeded above) (decision 0188).",
+    )
     autoscaling_interval: float = Field(
         default=10.0,
         ge=0.1,

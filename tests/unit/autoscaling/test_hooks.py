@@ -2,7 +2,8 @@
 reconciler on the memory hypervisor: an instance held in Pending:Wait until its launch action
 is continued (or abandoned: terminated and replaced), in Terminating:Wait until its
 termination action completes or its heartbeat timeout applies the default result, the
-refusals, the quota as a setting, and isolation between accounts."""
+refusals, the quota as a setting, isolation between accounts, and (decision 0188) the
+launch hooks of an instance leaving Standby or attached."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from andromede.autoscaling_adapters import TopicNotifier
+from andromede.compute.launch_request import RunRequest
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.service import TopicService
 from support.autoscalingapp import Clock, World, autoscaling_world, refused
@@ -283,3 +285,50 @@ async def test_lifecycle_actions_are_pushed_to_an_accounts_topic(world: World) -
     await world.converge()
     assert await states(world) == {instance: "InService"}
     assert len(outbox) == 2  # queued for the delivery worker, which pushes them as any event
+
+
+async def test_launch_hooks_hold_an_instance_leaving_standby_or_attached(world: World) -> None:
+    """Decision 0188, as AWS: ExitStandby and AttachInstances go through the launch hooks
+    (Pending:Wait, Pending:Proceed, InService); EnterStandby and DetachInstances through
+    none, nor through the termination hooks."""
+    await group(world, DesiredCapacity=1)
+    await world.converge()
+    [instance] = await states(world)
+    await hook(world, "warm", LAUNCHING)
+    await hook(world, "drain", TERMINATING)
+    await world.root.call(
+        "EnterStandby", AutoScalingGroupName="web", InstanceIds=[instance],
+        ShouldDecrementDesiredCapacity=True,
+    )  # fmt: skip
+    assert await states(world) == {instance: "Standby"}
+    await world.root.call("ExitStandby", AutoScalingGroupName="web", InstanceIds=[instance])
+    assert await states(world) == {instance: "Pending:Wait"}
+    await world.converge()  # still waiting: counted, nothing launched
+    assert await states(world) == {instance: "Pending:Wait"}
+    await world.root.call(
+        "CompleteLifecycleAction", AutoScalingGroupName="web", LifecycleHookName="warm",
+        InstanceId=instance, LifecycleActionResult="CONTINUE",
+    )  # fmt: skip
+    assert await states(world) == {instance: "Pending:Proceed"}
+    await world.converge()
+    assert await states(world) == {instance: "InService"}
+    # Attached: held too; abandoned, terminated as a launch abandoned is.
+    request = RunRequest(image_id=world.image.image_id, instance_type="t3.nano")
+    [outside] = [i.instance_id for i in await world.compute.run_instances(world.tenant_id, request)]
+    await world.compute.settle()
+    await world.root.call("AttachInstances", AutoScalingGroupName="web", InstanceIds=[outside])
+    assert (await states(world))[outside] == "Pending:Wait"
+    await world.root.call(
+        "CompleteLifecycleAction", AutoScalingGroupName="web", LifecycleHookName="warm",
+        InstanceId=outside, LifecycleActionResult="ABANDON",
+    )  # fmt: skip
+    await world.converge()
+    assert outside not in await states(world)
+    # Detached: no termination hook holds it; it leaves at once.
+    await world.root.call(
+        "DetachInstances", AutoScalingGroupName="web", InstanceIds=[instance],
+        ShouldDecrementDesiredCapacity=True,
+    )  # fmt: skip
+    assert instance not in await states(world)
+    [shown] = (await world.root.call("DescribeAutoScalingGroups"))["AutoScalingGroups"]
+    assert all(i["LifecycleState"] != "Terminating:Wait" for i in shown["Instances"])
