@@ -15,10 +15,12 @@ rate, as on AWS), ``FirstByteLatency`` and ``TotalRequestLatency`` (Milliseconds
 Cost: which buckets have configurations is a dictionary re-read every
 ``s3_request_metrics_refresh`` (and told at once of this gateway's own changes), so that a
 request to any other bucket costs one look-up. A counted request only merges into an
-in-memory counter per (bucket, filter, minute), at most ``s3_request_metrics_max_series``
-of them; a background task writes them every ``s3_request_metrics_flush_interval`` through
-the metrics service's platform write (the one the platform-metrics sink uses), each at its
-own minute — never a database write on the request's path. A gateway that dies loses its
+in-memory tally per (bucket, filter, minute), at most ``s3_request_metrics_max_series``
+of them (request counts as integers, bytes and latencies as values folded into an aggregate
+every thousand, so that memory stays bounded however busy the bucket); a background task
+writes them every ``s3_request_metrics_flush_interval`` through the metrics service's
+platform write (the one the platform-metrics sink uses), each at its own minute — never a
+database write on the request's path. A gateway that dies loses its
 last interval's counts, as the platform's other metrics do (decision 0172).
 """
 
@@ -62,6 +64,8 @@ UNITS: Final = {
 }
 _BUCKETS_PER_READ: Final = 500
 _MINUTE: Final = 60
+# Values a tally holds of one metric before it folds them into its aggregate.
+_FOLD: Final = 1000
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,56 @@ class PlatformWriter(Protocol):
     """Where the points go: the metrics service's write of the platform's own metrics."""
 
     async def put_platform(self, points: Sequence[Point]) -> None: ...
+
+
+class _Tally:
+    """One (bucket, filter, minute)'s counts so far."""
+
+    __slots__ = ("client_errors", "folded", "kinds", "requests", "server_errors", "values")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.client_errors = 0
+        self.server_errors = 0
+        self.kinds: dict[str, int] = {}
+        self.values: dict[str, list[float]] = {}
+        self.folded: dict[str, Aggregate] = {}
+
+    def add(self, outcome: RequestOutcome, measured: Sequence[tuple[str, float]]) -> None:
+        self.requests += 1
+        if outcome.kind is not None:
+            self.kinds[outcome.kind] = self.kinds.get(outcome.kind, 0) + 1
+        if 400 <= outcome.status < 500:
+            self.client_errors += 1
+        elif outcome.status >= 500:
+            self.server_errors += 1
+        for name, value in measured:
+            held = self.values.get(name)
+            if held is None:
+                held = self.values[name] = []
+            held.append(value)
+            if len(held) >= _FOLD:
+                self._fold(name)
+
+    def _fold(self, name: str) -> None:
+        made = Aggregate.of_values((value, 1.0) for value in self.values.pop(name))
+        before = self.folded.get(name)
+        self.folded[name] = made if before is None else before.merged(made)
+
+    def aggregates(self) -> list[tuple[str, Aggregate]]:
+        for name in list(self.values):
+            self._fold(name)
+        total = float(self.requests)
+        made = [("AllRequests", _ones(total, total))]
+        made += [(kind, _ones(float(n), float(n))) for kind, n in self.kinds.items()]
+        made.append(("4xxErrors", _ones(float(self.client_errors), total)))
+        made.append(("5xxErrors", _ones(float(self.server_errors), total)))
+        return made + list(self.folded.items())
+
+
+def _ones(ones: float, of: float) -> Aggregate:
+    """``of`` values, ``ones`` of them 1 and the rest 0 (a count, or an error's 0 or 1)."""
+    return Aggregate.of_values(pair for pair in ((1.0, ones), (0.0, of - ones)) if pair[1] > 0)
 
 
 class S3RequestMetrics:
@@ -104,7 +158,7 @@ class S3RequestMetrics:
         self._max_series = max_series
         self._clock = clock
         self._configs: dict[str, tuple[MetricsConfiguration, ...]] = {}
-        self._pending: dict[_Key, dict[str, Aggregate]] = {}
+        self._pending: dict[_Key, _Tally] = {}
         self._dropped = 0
 
     def observes(self, bucket: str) -> bool:
@@ -123,22 +177,19 @@ class S3RequestMetrics:
         ]
         if not matched:
             return
-        values = _values(outcome)
+        measured = _measured(outcome)
         now = int(self._clock())
         minute = now - now % _MINUTE
         owner, bucket = outcome.bucket.tenant_id, outcome.bucket.name
         for config in matched:
             key = (owner, bucket, config.config_id, minute)
-            held = self._pending.get(key)
-            if held is None:
+            tally = self._pending.get(key)
+            if tally is None:
                 if len(self._pending) >= self._max_series:
                     self._dropped += 1
                     continue
-                held = self._pending[key] = {}
-            for name, value in values:
-                point = Aggregate.of_values(((value, 1.0),))
-                before = held.get(name)
-                held[name] = point if before is None else before.merged(point)
+                tally = self._pending[key] = _Tally()
+            tally.add(outcome, measured)
 
     async def refresh(self) -> None:
         """Re-read which buckets have configurations (another gateway may have changed
@@ -169,8 +220,8 @@ class S3RequestMetrics:
                 UNITS[name],
                 aggregate,
             )
-            for (owner, bucket, filter_id, minute), held in pending.items()
-            for name, aggregate in held.items()
+            for (owner, bucket, filter_id, minute), tally in pending.items()
+            for name, aggregate in tally.aggregates()
         ]
         if not points:
             return 0
@@ -199,19 +250,14 @@ class S3RequestMetrics:
                 await asyncio.shield(self.flush())
 
 
-def _values(outcome: RequestOutcome) -> list[tuple[str, float]]:
-    """The metrics one request adds to, and by how much."""
-    values: list[tuple[str, float]] = [("AllRequests", 1.0)]
-    if outcome.kind is not None:
-        values.append((outcome.kind, 1.0))
+def _measured(outcome: RequestOutcome) -> list[tuple[str, float]]:
+    """The metrics of one request that are values, not counts: bytes (of the requests with
+    a body) and latencies."""
+    measured: list[tuple[str, float]] = []
     if outcome.sent:
-        values.append(("BytesDownloaded", float(outcome.sent)))
+        measured.append(("BytesDownloaded", float(outcome.sent)))
     if outcome.received:
-        values.append(("BytesUploaded", float(outcome.received)))
-    values += [
-        ("4xxErrors", 1.0 if 400 <= outcome.status < 500 else 0.0),
-        ("5xxErrors", 1.0 if outcome.status >= 500 else 0.0),
-        ("FirstByteLatency", outcome.first_byte_ms),
-        ("TotalRequestLatency", outcome.total_ms),
-    ]
-    return values
+        measured.append(("BytesUploaded", float(outcome.received)))
+    measured.append(("FirstByteLatency", outcome.first_byte_ms))
+    measured.append(("TotalRequestLatency", outcome.total_ms))
+    return measured

@@ -220,6 +220,23 @@ async def test_memory_is_bounded_and_unconfigured_buckets_count_nothing() -> Non
     assert await metrics.flush() == 0
 
 
+async def test_a_busy_minute_is_folded_exactly() -> None:
+    writer, clock = Writer(), Clock()
+    metrics = counters(MemoryMetadataStore(), writer, clock)
+    metrics.configured(BUCKET, [MetricsConfiguration("all")])
+    for n in range(2500):  # more than a tally holds before it folds
+        metrics.record(outcome("k", 404 if n % 5 == 0 else 200, total=float(n), sent=n))
+    await metrics.flush()
+    assert writer.value("AllRequests", "all") == (2500.0, 2500.0)
+    assert writer.value("4xxErrors", "all") == (500.0, 2500.0)
+    assert writer.value("TotalRequestLatency", "all") == (sum(range(2500)), 2500.0)
+    assert writer.value("BytesDownloaded", "all") == (sum(range(2500)), 2499.0)  # not 0
+    [latency] = [p for p in writer.points if p.series.name == "TotalRequestLatency"]
+    assert (latency.aggregate.minimum, latency.aggregate.maximum) == (0.0, 2499.0)
+    [errors] = [p for p in writer.points if p.series.name == "4xxErrors"]
+    assert (errors.aggregate.minimum, errors.aggregate.maximum) == (0.0, 1.0)
+
+
 def test_the_settings_bound_the_counters() -> None:
     settings = Settings(
         s3_request_metrics_flush_interval=5,
