@@ -414,3 +414,8 @@ async def test_a_refresh_reads_the_configurations_another_gateway_wrote(
     assert (await client.request("DELETE", f"/{BUCKET}?metrics&id=all")).status == 204
     await elsewhere.refresh()
     assert not elsewhere.observes(BUCKET) and not metrics.observes(BUCKET)
+    assert (await put_raw(client, "all", "")).status == 200
+    assert (await client.request("DELETE", f"/{BUCKET}")).status == 204
+    assert not metrics.observes(BUCKET)  # its configurations went with the bucket
+    await elsewhere.refresh()
+    assert not elsewhere.observes(BUCKET)
