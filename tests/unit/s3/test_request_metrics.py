@@ -5,6 +5,7 @@ own XML on the wire and S3's checks, which requests each filter counts, and the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from andromede.s3.operations import S3Operation
 from andromede.s3.request_metrics import RequestOutcome, request_kind, request_tags
 from andromede.s3_request_metrics import S3RequestMetrics
 from andromede.settings import Settings
+from andromede.storage.access_points import AccessPoint, MemoryAccessPointStore, new_alias
 from andromede.storage.metrics_configuration import MetricsConfiguration
-from andromede.storage.model import Bucket
+from andromede.storage.model import Bucket, PublicAccessBlock
 from andromede.storage.store_memory import MemoryMetadataStore
-from support.s3app import Client, Reply, in_process_client
+from support.s3app import REGION, Client, Reply, in_process_client
 
 BUCKET = "shop"
 AP_ARN = "arn:aws:s3:eu-fr-1:123456789012:accesspoint/front"
@@ -419,3 +421,34 @@ async def test_a_refresh_reads_the_configurations_another_gateway_wrote(
     assert not metrics.observes(BUCKET)  # its configurations went with the bucket
     await elsewhere.refresh()
     assert not elsewhere.observes(BUCKET)
+
+
+async def test_an_access_point_filter_counts_the_requests_through_it(tmp_path: Path) -> None:
+    points, writer = MemoryAccessPointStore(), Writer()
+    made: list[S3RequestMetrics] = []
+
+    def hook(store: MemoryMetadataStore) -> S3RequestMetrics:
+        made.append(counters(store, writer, Clock()))
+        return made[0]
+
+    async with in_process_client(tmp_path, access_points=points, request_metrics=hook) as client:
+        assert (await client.request("PUT", f"/{BUCKET}")).status == 200
+        point = AccessPoint(
+            tenant_id=client.tenant_id,
+            name="front",
+            bucket=BUCKET,
+            bucket_account=client.tenant_id,
+            alias=new_alias("front"),
+            public_access_block=PublicAccessBlock(),
+            created_at=datetime.now(UTC),
+        )
+        await points.create(point, quota=10)
+        arn = point.arn(REGION)
+        inner = f"<Filter><AccessPointArn>{arn}</AccessPointArn></Filter>"
+        assert (await put_raw(client, "front", inner)).status == 200
+        assert (await client.request("PUT", f"/{BUCKET}/direct", b"1")).status == 200
+        assert (await client.request("PUT", f"/{point.alias}/through", b"22")).status == 200
+        assert (await client.request("GET", f"/{point.alias}/through")).status == 200
+        await made[0].flush()
+    assert writer.value("AllRequests", "front") == (2.0, 2.0)
+    assert writer.value("BytesUploaded", "front")[0] == 2.0
