@@ -159,12 +159,17 @@ class S3RequestMetrics:
         self._clock = clock
         self._configs: dict[str, tuple[MetricsConfiguration, ...]] = {}
         self._pending: dict[_Key, _Tally] = {}
+        # This gateway's own changes while a refresh reads: they win over what it read,
+        # which may be older than them.
+        self._changed: dict[str, tuple[MetricsConfiguration, ...]] | None = None
         self._dropped = 0
 
     def observes(self, bucket: str) -> bool:
         return bucket in self._configs
 
     def configured(self, bucket: str, configs: Sequence[MetricsConfiguration]) -> None:
+        if self._changed is not None:
+            self._changed[bucket] = tuple(configs)
         if configs:
             self._configs[bucket] = tuple(configs)
         else:
@@ -196,14 +201,24 @@ class S3RequestMetrics:
         them)."""
         found: dict[str, tuple[MetricsConfiguration, ...]] = {}
         after: str | None = None
-        while page := await self._documents.list_bucket_documents(
-            METRICS_DOCUMENT, after, _BUCKETS_PER_READ
-        ):
-            for bucket, text in page:
-                configs = metrics_from_text(text)
-                if configs:
-                    found[bucket] = tuple(configs)
-            after = page[-1][0]
+        changed: dict[str, tuple[MetricsConfiguration, ...]] = {}
+        self._changed = changed
+        try:
+            while page := await self._documents.list_bucket_documents(
+                METRICS_DOCUMENT, after, _BUCKETS_PER_READ
+            ):
+                for bucket, text in page:
+                    configs = metrics_from_text(text)
+                    if configs:
+                        found[bucket] = tuple(configs)
+                after = page[-1][0]
+        finally:
+            self._changed = None
+        for bucket, mine in changed.items():
+            if mine:
+                found[bucket] = mine
+            else:
+                found.pop(bucket, None)
         self._configs = found
 
     async def flush(self) -> int:

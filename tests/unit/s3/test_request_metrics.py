@@ -4,6 +4,7 @@ own XML on the wire and S3's checks, which requests each filter counts, and the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -452,3 +453,24 @@ async def test_an_access_point_filter_counts_the_requests_through_it(tmp_path: P
         await made[0].flush()
     assert writer.value("AllRequests", "front") == (2.0, 2.0)
     assert writer.value("BytesUploaded", "front")[0] == 2.0
+
+
+async def test_a_change_made_while_a_refresh_reads_is_not_lost() -> None:
+    store = MemoryMetadataStore()
+    metrics = counters(store, Writer(), Clock())
+    reading = asyncio.Event()
+    go_on = asyncio.Event()
+    listed = store.list_bucket_documents
+
+    async def slow(kind: str, after: str | None, limit: int) -> list[tuple[str, str]]:
+        reading.set()
+        await go_on.wait()
+        return await listed(kind, after, limit)
+
+    store.list_bucket_documents = slow  # type: ignore[method-assign]
+    refresh = asyncio.create_task(metrics.refresh())
+    await reading.wait()
+    metrics.configured(BUCKET, [MetricsConfiguration("all")])  # committed after the read
+    go_on.set()
+    await refresh
+    assert metrics.observes(BUCKET)
