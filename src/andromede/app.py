@@ -169,6 +169,7 @@ from andromede.wiring.storage import (
     operator_access_check,
     replication_grants,
     replicator_for,
+    request_metrics,
     s3_services,
     storage_limits,
     topic_service,
@@ -480,6 +481,8 @@ class Application:
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
         access_points = SqlAccessPointStore(db)  # S3 access points (decision 0157)
+        s3_metrics = request_metrics(settings, store, metrics)  # AWS/S3 requests (0187)
+        background.append(asyncio.create_task(s3_metrics.run_forever(), name="s3-req-metrics"))
         s3 = S3App(
             s3_services(
                 settings,
@@ -500,6 +503,7 @@ class Application:
                 topics=topics,
                 access_points=access_points,
                 queues=event_queues,
+                request_metrics=s3_metrics,
             ),
             identity,
             audit,

@@ -12,7 +12,9 @@ Decision 0181: a bucket's daily ``BucketSizeBytes`` and ``NumberOfObjects`` read
 boto3 at a one-day period (the daily job runs every two seconds here).
 Decision 0183: metric math in boto3's GetMetricData and in a math alarm. Decision 0184: a
 composite alarm over two metric alarms notifies its topic once both are in ALARM. Decision
-0185: boto3's dashboards."""
+0185: boto3's dashboards. Decision 0187: a bucket's metrics configuration put with boto3, then its
+1-minute ``AWS/S3`` request metrics read back after a few GETs, PUTs and 404s (written every
+half second here)."""
 
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "ANDROMEDE_MEMORY_HYPERVISOR_MEMORY_MIB": "8192",
         # Decision 0181: the daily AWS/S3 storage metrics every second, into today's point.
         "ANDROMEDE_S3_STORAGE_METRICS_INTERVAL": "2",
+        # Decision 0187: the request metrics written every half second.
+        "ANDROMEDE_S3_REQUEST_METRICS_FLUSH_INTERVAL": "0.5",
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -386,6 +390,70 @@ def test_a_buckets_daily_storage_metrics(server: ServerProcess) -> None:
     other = new_tenant(server, "cws3")
     theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
     assert theirs.list_metrics(Namespace="AWS/S3")["Metrics"] == []
+
+
+def test_a_buckets_request_metrics(server: ServerProcess) -> None:
+    s3, cw = client(server, "s3"), client(server, "cloudwatch")
+    s3.create_bucket(Bucket="counted")
+    s3.put_bucket_metrics_configuration(
+        Bucket="counted",
+        Id="docs",
+        MetricsConfiguration={"Id": "docs", "Filter": {"Prefix": "docs/"}},
+    )
+    got = s3.get_bucket_metrics_configuration(Bucket="counted", Id="docs")
+    assert got["MetricsConfiguration"] == {"Id": "docs", "Filter": {"Prefix": "docs/"}}
+    with pytest.raises(ClientError) as missing:
+        s3.get_bucket_metrics_configuration(Bucket="counted", Id="nothing")
+    assert missing.value.response["Error"]["Code"] == "NoSuchConfiguration"
+    started = minute()
+    s3.put_object(Bucket="counted", Key="docs/a", Body=b"x" * 1000)
+    s3.put_object(Bucket="counted", Key="docs/b", Body=b"y" * 24)
+    s3.put_object(Bucket="counted", Key="other", Body=b"z" * 50)  # not under the filter
+    s3.get_object(Bucket="counted", Key="docs/a")["Body"].read()
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            s3.get_object(Bucket="counted", Key="docs/missing")
+
+    def summed(name: str) -> dict[str, Any] | None:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/S3",
+            MetricName=name,
+            Dimensions=[
+                {"Name": "BucketName", "Value": "counted"},
+                {"Name": "FilterId", "Value": "docs"},
+            ],
+            StartTime=started - timedelta(minutes=1),
+            EndTime=minute(2),
+            Period=3600,
+            Statistics=["Sum", "SampleCount"],
+        )["Datapoints"]
+        if not points:
+            return None
+        # Whichever periods the minutes fell in (an hour's boundary may split them).
+        return {
+            "Sum": sum(p["Sum"] for p in points),
+            "SampleCount": sum(p["SampleCount"] for p in points),
+            "Unit": points[0]["Unit"],
+        }
+
+    # Three PUTs and a GET under docs/, two 404s; the put of "other" is not counted.
+    everything = _until(
+        lambda: (p := summed("AllRequests")) is not None and p["Sum"] == 5.0 and p,
+        "AllRequests",
+    )
+    assert everything["Unit"] == "Count"
+    errors = summed("4xxErrors")
+    assert errors is not None
+    assert (errors["Sum"], errors["SampleCount"]) == (2.0, 5.0)  # 0 or 1 a request
+    uploaded = summed("BytesUploaded")
+    assert uploaded is not None and (uploaded["Sum"], uploaded["Unit"]) == (1024.0, "Bytes")
+    latency = summed("TotalRequestLatency")
+    assert latency is not None and latency["Unit"] == "Milliseconds"
+    s3.delete_bucket_metrics_configuration(Bucket="counted", Id="docs")
+    assert (
+        s3.list_bucket_metrics_configurations(Bucket="counted").get("MetricsConfigurationList", [])
+        == []
+    )
 
 
 def _until(check: Any, what: str, timeout: float = 15.0) -> Any:

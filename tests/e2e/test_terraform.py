@@ -12,6 +12,9 @@ command costs the provider seconds of CPU whatever it does (its GetProviderSchem
 InternalValidate of its 1,500 resource schemas at each ValidateProviderConfig, which each walk
 calls).
 
+The data bucket has two request metrics configurations (``aws_s3_bucket_metric``, one with
+an ``And`` filter of a prefix, a tag and the access point: decision 0187).
+
 The main configuration also holds SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``,
 content-based deduplication and a FIFO dead-letter queue: decision 0164), and a metric math
 alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183) and a
@@ -88,6 +91,21 @@ resource "aws_s3control_access_point_policy" "app" {
       Resource  = "${aws_s3_access_point.app.arn}/object/*"
     }]
   })
+}
+# The data bucket's request metrics of reports/ read through the access point by a team's
+# tagged writes (aws_s3_bucket_metric, decision 0187): the provider writes them as an And.
+resource "aws_s3_bucket_metric" "reports" {
+  bucket = aws_s3_bucket.data.id
+  name   = "reports"
+  filter {
+    prefix       = "reports/"
+    access_point = aws_s3_access_point.app.arn
+    tags         = { team = "finance" }
+  }
+}
+resource "aws_s3_bucket_metric" "everything" {
+  bucket = aws_s3_bucket.data.id
+  name   = "everything"
 }
 resource "aws_kms_key" "data" {
   description             = "terraform data key"
@@ -548,6 +566,15 @@ def test_terraform_applies_converges_and_destroys(
     point_policy = control.get_access_point_policy(AccountId=account, Name="tf-app")["Policy"]
     assert json.loads(point_policy)["Statement"][0]["Action"] == "s3:GetObject"
     assert s3.head_bucket(Bucket=point["Alias"])["ResponseMetadata"]["HTTPStatusCode"] == 200
+    # aws_s3_bucket_metric (decision 0187), read back with boto3.
+    metrics = s3.list_bucket_metrics_configurations(Bucket=bucket)["MetricsConfigurationList"]
+    assert [m["Id"] for m in metrics] == ["everything", "reports"]
+    assert "Filter" not in metrics[0]
+    assert metrics[1]["Filter"]["And"] == {
+        "Prefix": "reports/",
+        "Tags": [{"Key": "team", "Value": "finance"}],
+        "AccessPointArn": point["AccessPointArn"],
+    }
 
     # aws_sqs_queue with fifo_queue (decision 0164): the FIFO attributes as configured, and
     # a send that takes its deduplication from the body.

@@ -34,6 +34,7 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.service import TopicService
 from andromede.s3.app import S3App
+from andromede.s3.request_metrics import RequestMetricsHook
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.access_points import AccessPointStore
@@ -200,12 +201,14 @@ async def in_process_client(
     identity_clock: Callable[[], float] = time.time,
     billing: BillingService | None = None,
     access_points: AccessPointStore | None = None,
+    request_metrics: Callable[[MemoryMetadataStore], RequestMetricsHook] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Client]:
     """An S3 app on memory twins with ``overrides`` applied to its settings, and its client;
     ``identity_clock`` is identity's (temporary credentials' expiry); ``billing``, where the
     app counts its requests (none by default); ``access_points``, the store whose aliases the
-    app resolves (none by default)."""
+    app resolves (none by default); ``request_metrics``, what makes the CloudWatch request
+    metrics hook from the app's store (none by default, decision 0187)."""
     settings = Settings(data_dir=data_dir, region=REGION, **overrides)
     identity = IdentityService(
         MemoryIdentityStore(), SecretSealer(os.urandom(32)), clock=identity_clock
@@ -242,6 +245,7 @@ async def in_process_client(
             operator_access=operator_access,
             topics=topics,
             access_points=access_points,
+            request_metrics=None if request_metrics is None else request_metrics(store),
         ),
         identity,
         audit,

@@ -58,7 +58,7 @@ from andromede.s3.responses import common_headers, error_response
 from andromede.s3.router import Route, Router
 from andromede.s3.website import ReadFailed, WebsiteEndpoint
 from andromede.s3.website import error_page as website_error_page
-from andromede.storage.model import Bucket
+from andromede.storage.model import AccessPointUse, Bucket
 
 __all__ = ["S3App"]
 
@@ -88,6 +88,7 @@ class S3App:
         self._records = RequestRecords(services.settings, audit, billing)
         self._rate_limiter = rate_limiter or RateLimiter(services.settings.rate_limit_per_key)
         self._access_logs = services.access_logs
+        self._request_metrics = services.request_metrics
         domain = services.settings.website_domain
         self._website = WebsiteEndpoint(services, domain) if domain.strip(".") else None
 
@@ -110,7 +111,8 @@ class S3App:
         ctx: S3Context | None = None
         authenticated: Authenticated | None = None
         response: Response
-        body_state = _BodyState(finished=not _declares_body(headers))
+        body_state = _BodyState(finished=not _declares_body(headers), read_at=started)
+        through: AccessPointUse | None = None
         endpoint = self._website
         if endpoint is not None and (site := endpoint.bucket_from_host(headers.get("host", ""))):
             await self._serve_website(
@@ -218,6 +220,7 @@ class S3App:
         response.head = response.head or method == "HEAD"
         status = response.status
         sent = 0
+        answered = time.perf_counter()
         try:
             sent = await send_response(send, response, common_headers(request_id))
         except Exception:
@@ -241,6 +244,26 @@ class S3App:
                 addressed=addressed,
             )
             self._records.meter(route, addressed, principal, ctx, method, status, sent)
+            hook = self._request_metrics
+            if (
+                hook is not None
+                and addressed is not None
+                and route is not None
+                and hook.observes(addressed.name)
+            ):
+                # CloudWatch request metrics (decision 0187): only for configured buckets.
+                self._records.measure(
+                    hook,
+                    addressed,
+                    route,
+                    through,
+                    headers,
+                    method,
+                    status,
+                    ctx,
+                    sent,
+                    (started, body_state.read_at, answered),
+                )
             logs = self._access_logs
             if (
                 logs is not None
@@ -465,6 +488,7 @@ class S3App:
                 raise S3Error("RequestTimeout") from exc
             if not message.get("more_body", False):
                 body_state.finished = True
+                body_state.read_at = time.perf_counter()
             return message
 
         return timed
@@ -477,6 +501,7 @@ async def _no_body() -> Message:
 @dataclass(slots=True)
 class _BodyState:
     finished: bool
+    read_at: float  # when the body's last byte came (perf_counter; the start without one)
 
 
 def _declares_body(headers: Mapping[str, str]) -> bool:

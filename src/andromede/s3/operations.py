@@ -234,6 +234,32 @@ class S3Operation(enum.Enum):
         Scope.BUCKET,
         True,
     )
+    # S3 request metrics configurations (decision 0187): as AWS, List is authorised by the
+    # Get action and Delete by the Put one.
+    PutBucketMetricsConfiguration = (
+        "PutBucketMetricsConfiguration",
+        "s3:PutMetricsConfiguration",
+        Scope.BUCKET,
+        True,
+    )
+    GetBucketMetricsConfiguration = (
+        "GetBucketMetricsConfiguration",
+        "s3:GetMetricsConfiguration",
+        Scope.BUCKET,
+        True,
+    )
+    DeleteBucketMetricsConfiguration = (
+        "DeleteBucketMetricsConfiguration",
+        "s3:PutMetricsConfiguration",
+        Scope.BUCKET,
+        True,
+    )
+    ListBucketMetricsConfigurations = (
+        "ListBucketMetricsConfigurations",
+        "s3:GetMetricsConfiguration",
+        Scope.BUCKET,
+        True,
+    )
     PostObject = ("PostObject", "s3:PutObject", Scope.BUCKET, True)
     # -- objects -------------------------------------------------------------------------------
     PutObject = ("PutObject", "s3:PutObject", Scope.OBJECT, True)

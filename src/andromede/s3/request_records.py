@@ -3,7 +3,8 @@
 The audit event (every mutating operation, every request of an operator under an access
 request, and the data reads of a bucket whose owner asked for them: decisions 0107 and 0109),
 the access-log line, the request and its bytes metered for billing (decisions 0108 and 0133),
-and the bucket's server access record when it has logging on (decision 0084).
+the bucket's server access record when it has logging on (decision 0084), and its
+CloudWatch request metrics when it has metrics configurations (decision 0187).
 """
 
 from __future__ import annotations
@@ -27,11 +28,17 @@ from andromede.s3.access_log import access_record, log_operation
 from andromede.s3.auth import Authenticated
 from andromede.s3.operation_table import DATA_READS, READ_PREFIXES
 from andromede.s3.request import S3Context
+from andromede.s3.request_metrics import (
+    RequestMetricsHook,
+    RequestOutcome,
+    request_kind,
+    request_tags,
+)
 from andromede.s3.request_payment import is_billed
 from andromede.s3.router import Route
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
-from andromede.storage.model import Bucket
+from andromede.storage.model import AccessPointUse, Bucket
 
 __all__ = ["RequestRecords", "resource_arn"]
 
@@ -140,6 +147,37 @@ class RequestRecords:
             billing.count(tenant_id, region, "s3.transfer.in", ctx.bytes_received)
         if sent:
             billing.count(tenant_id, region, "s3.transfer.out", sent)
+
+    def measure(
+        self,
+        hook: RequestMetricsHook,
+        bucket: Bucket,
+        route: Route,
+        through: AccessPointUse | None,
+        headers: Mapping[str, str],
+        method: str,
+        status: int,
+        ctx: S3Context | None,
+        sent: int,
+        times: tuple[float, float, float],
+    ) -> None:
+        """A request to a bucket with request metrics configurations (decision 0187).
+        ``times``: when its first byte came, its last, and when its answer began to go."""
+        started, read_at, answered = times
+        hook.record(
+            RequestOutcome(
+                bucket=bucket,
+                kind=request_kind(route.operation, method),
+                key=route.key or None,
+                tags=request_tags(headers),
+                access_point_arn=None if through is None else through.arn,
+                status=status,
+                received=ctx.bytes_received if ctx is not None else 0,
+                sent=sent,
+                first_byte_ms=max(answered - read_at, 0.0) * 1000,
+                total_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
 
     def finish(
         self,

@@ -45,6 +45,7 @@ _SUBRESOURCES: Final[
             ("accelerate", _O.PutBucketAccelerateConfiguration),
             ("requestPayment", _O.PutBucketRequestPayment),
             ("inventory", _O.PutBucketInventoryConfiguration),
+            ("metrics", _O.PutBucketMetricsConfiguration),
         ),
         _O.CreateBucket,
     ),
@@ -72,6 +73,8 @@ _SUBRESOURCES: Final[
             ("requestPayment", _O.GetBucketRequestPayment),
             # Without ``id``: ListBucketInventoryConfigurations (``Router.route``).
             ("inventory", _O.GetBucketInventoryConfiguration),
+            # Without ``id``: ListBucketMetricsConfigurations (decision 0187).
+            ("metrics", _O.GetBucketMetricsConfiguration),
         ),
         None,  # ListObjects or ListObjectsV2, by list-type
     ),
@@ -88,6 +91,7 @@ _SUBRESOURCES: Final[
             ("ownershipControls", _O.DeleteBucketOwnershipControls),
             ("publicAccessBlock", _O.DeletePublicAccessBlock),
             ("inventory", _O.DeleteBucketInventoryConfiguration),
+            ("metrics", _O.DeleteBucketMetricsConfiguration),
         ),
         _O.DeleteBucket,
     ),
@@ -189,6 +193,8 @@ class Router:
                 break
         if operation is _O.GetBucketInventoryConfiguration and "id" not in query:
             operation = _O.ListBucketInventoryConfigurations
+        if operation is _O.GetBucketMetricsConfiguration and "id" not in query:
+            operation = _O.ListBucketMetricsConfigurations
         if operation is None:
             if scope is Scope.BUCKET:  # GET bucket with no sub-resource
                 operation = _O.ListObjectsV2 if query.get("list-type") == "2" else _O.ListObjects

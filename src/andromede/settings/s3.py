@@ -138,6 +138,35 @@ class S3Settings(BaseModel):
         description="Most access points one ListAccessPoints page answers (a larger"
         " maxResults is lowered to it; AWS's page is 1,000).",
     )
+    # S3 request metrics (decision 0187).
+    s3_metrics_max_configurations: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="Most request metrics configurations one bucket may hold (S3: 1,000);"
+        " PutBucketMetricsConfiguration past it answers TooManyConfigurations (decision 0187).",
+    )
+    s3_request_metrics_flush_interval: float = Field(
+        default=15.0,
+        gt=0,
+        le=60,
+        description="Seconds between two writes of a gateway's AWS/S3 request metrics, counted"
+        " in memory per bucket, filter and minute meanwhile (decision 0187).",
+    )
+    s3_request_metrics_refresh: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between two re-reads of which buckets have request metrics"
+        " configurations (another gateway's changes take effect within it; this gateway's own"
+        " at once) (decision 0187).",
+    )
+    s3_request_metrics_max_series: int = Field(
+        default=10000,
+        ge=1,
+        description="Most (bucket, filter, minute) counters a gateway holds between two writes"
+        " of the request metrics; requests past it are not counted (and the drop is logged),"
+        " so that a stuck database cannot grow the gateway's memory (decision 0187).",
+    )
 
     def _website_domain_apart(self) -> None:
         # The website endpoint is chosen by Host before the S3 API: a website domain that is

@@ -1,7 +1,7 @@
 """Buckets and their configuration: create, list, delete, and the settings S3 keeps per bucket
 (policy, ACL, ownership, Block Public Access, tags, CORS, website, logging, lifecycle, event
 notifications, versioning, Object Lock, default encryption, Requester Pays, data-read audit,
-inventory configurations).
+inventory and request metrics configurations).
 
 Mixed into :class:`~andromede.storage.service.ObjectService`; split off only for size. The
 replication configuration is ``service_replication``'s.
@@ -23,6 +23,12 @@ from andromede.storage.inventory import (
     configurations_to_text,
 )
 from andromede.storage.lifecycle import LIFECYCLE_DOCUMENT, LifecycleConfiguration
+from andromede.storage.metrics_configuration import (
+    METRICS_DOCUMENT,
+    MetricsConfiguration,
+    metrics_from_text,
+    metrics_to_text,
+)
 from andromede.storage.model import (
     Bucket,
     BucketEncryption,
@@ -184,6 +190,29 @@ class BucketsMixin(ServiceCore):
             new = configurations_to_text(change(configurations_from_text(text)))
             if await self._store.swap_bucket_document(name, INVENTORY_DOCUMENT, text, new):
                 return
+        raise ConfigurationContention(
+            "The configurations changed under this request too many times; try again."
+        )
+
+    async def get_metrics_configurations(self, name: str) -> list[MetricsConfiguration]:
+        """The bucket's request metrics configurations (decision 0187); NoSuchBucket."""
+        return metrics_from_text(await self._store.get_bucket_document(name, METRICS_DOCUMENT))
+
+    async def change_metrics_configurations(
+        self,
+        name: str,
+        change: Callable[[list[MetricsConfiguration]], list[MetricsConfiguration]],
+    ) -> list[MetricsConfiguration]:
+        """Replace the bucket's metrics configurations by ``change`` of them (which may raise
+        to refuse), by compare-and-set as the inventory's; the configurations written.
+        NoSuchBucket; ConfigurationContention."""
+        for _ in range(_SWAP_TRIES):
+            text = await self._store.get_bucket_document(name, METRICS_DOCUMENT)
+            configs = change(metrics_from_text(text))
+            if await self._store.swap_bucket_document(
+                name, METRICS_DOCUMENT, text, metrics_to_text(configs)
+            ):
+                return configs
         raise ConfigurationContention(
             "The configurations changed under this request too many times; try again."
         )

@@ -1,6 +1,7 @@
 """Object storage's wiring: the regions' blob stores, the storage limits, the services S3's
 handlers use (authorisation with operator access checks, replication, notification topics and
-their delivery), the audit of lifecycle actions, and the S3 Inventory reporter.
+their delivery), the audit of lifecycle actions, the S3 Inventory reporter, and the buckets'
+CloudWatch request metrics (decision 0187).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from andromede.replication_grants import S3ReplicationGrants
 from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
 from andromede.s3.handlers.common import NotificationQueues, S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
+from andromede.s3.request_metrics import RequestMetricsHook
+from andromede.s3_request_metrics import PlatformWriter, S3RequestMetrics
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.access_points import AccessPointStore
@@ -50,6 +53,7 @@ __all__ = [
     "operator_access_check",
     "replication_grants",
     "replicator_for",
+    "request_metrics",
     "s3_services",
     "storage_limits",
     "topic_service",
@@ -130,6 +134,7 @@ def s3_services(
     topics: TopicService | None = None,
     access_points: AccessPointStore | None = None,
     queues: NotificationQueues | None = None,
+    request_metrics: RequestMetricsHook | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -150,6 +155,7 @@ def s3_services(
         topics=topics,
         access_points=access_points,
         queues=queues,
+        request_metrics=request_metrics,
     )
 
 
@@ -343,4 +349,18 @@ def batch_runner(
         grants=grants,
         queue=queue,
         on_task=record,
+    )
+
+
+def request_metrics(
+    settings: Settings, store: MetadataStore, writer: PlatformWriter
+) -> S3RequestMetrics:
+    """The S3 request metrics of this gateway (decision 0187), written through ``writer``
+    (the metrics service's platform write)."""
+    return S3RequestMetrics(
+        store,
+        writer,
+        flush_interval=settings.s3_request_metrics_flush_interval,
+        refresh_interval=settings.s3_request_metrics_refresh,
+        max_series=settings.s3_request_metrics_max_series,
     )

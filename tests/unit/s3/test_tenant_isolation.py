@@ -37,6 +37,11 @@ OWNERSHIP_XML = (
     b"</OwnershipControls>"
 )
 PAB_XML = b"<PublicAccessBlockConfiguration/>"
+# A request metrics configuration an intruder would add (decision 0187).
+METRICS_XML = (
+    b'<MetricsConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    b"<Id>stolen</Id></MetricsConfiguration>"
+)
 # An S3 Inventory configuration an intruder would add to the victim's bucket (decision 0154).
 INVENTORY_XML = (
     b'<InventoryConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -210,6 +215,11 @@ RECIPES: dict[O, Recipe] = {
     O.GetBucketInventoryConfiguration: Recipe("GET", f"{B}?inventory&id=stolen"),
     O.DeleteBucketInventoryConfiguration: Recipe("DELETE", f"{B}?inventory&id=stolen"),
     O.ListBucketInventoryConfigurations: Recipe("GET", f"{B}?inventory"),
+    # Request metrics configurations (decision 0187).
+    O.PutBucketMetricsConfiguration: Recipe("PUT", f"{B}?metrics&id=stolen", METRICS_XML),
+    O.GetBucketMetricsConfiguration: Recipe("GET", f"{B}?metrics&id=stolen"),
+    O.DeleteBucketMetricsConfiguration: Recipe("DELETE", f"{B}?metrics&id=stolen"),
+    O.ListBucketMetricsConfigurations: Recipe("GET", f"{B}?metrics"),
 }
 # Not bucket-addressed: covered by their own tests below.
 SERVICE_LEVEL = {O.ListBuckets, O.CreateBucket}

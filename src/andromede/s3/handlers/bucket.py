@@ -174,6 +174,9 @@ async def delete_bucket(ctx: S3Context, svc: S3Services) -> Response:
     if svc.expirations is not None:
         # Its rules went with it: a bucket created again under the name has none (0086).
         svc.expirations.configured(ctx.bucket, None)
+    if svc.request_metrics is not None:
+        # And its metrics configurations: a bucket made again under the name counts nothing.
+        svc.request_metrics.configured(ctx.bucket, [])
     return Response(status=204)
 
 

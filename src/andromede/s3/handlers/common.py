@@ -16,6 +16,7 @@ from andromede.s3.errors import S3Error
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.s3.operations import S3Operation
 from andromede.s3.request import S3Context
+from andromede.s3.request_metrics import RequestMetricsHook
 from andromede.s3.xml import XmlWriter, escape
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
@@ -137,6 +138,9 @@ class S3Services:
     access_points: AccessPointStore | None = None
     # The queues a QueueConfiguration may name (decision 0158; None: refused as before).
     queues: NotificationQueues | None = None
+    # CloudWatch request metrics (decision 0187), told at once of each configuration change
+    # (None: apps built without them, whose configurations are kept but count nothing).
+    request_metrics: RequestMetricsHook | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]
