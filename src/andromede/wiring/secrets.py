@@ -33,7 +33,7 @@ from andromede.audit.service import AuditService
 from andromede.db.database import Database
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import KmsError
-from andromede.kms.keys_errors import CmkAccessDenied
+from andromede.kms.keys_errors import CmkAccessDenied, CmkNotFound
 from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
 from andromede.secrets.errors import DecryptionFailure, EncryptionFailure, KmsAccessDenied
 from andromede.secrets.model import Secret, SecretVersion
@@ -72,7 +72,7 @@ class KmsSecretSealer:
             made = await self._keys.generate_data_key(self._caller(caller), key_ref, 32, context)
         except KmsError as exc:
             self._record(caller, secret, action, key_ref, type(exc).__name__)
-            if isinstance(exc, CmkAccessDenied):
+            if _refused(exc, key_ref, caller):
                 raise KmsAccessDenied("Access to KMS is not allowed") from None
             raise EncryptionFailure(
                 "Secrets Manager can't encrypt the protected secret text using the provided "
@@ -120,7 +120,7 @@ class KmsSecretSealer:
             )
         except KmsError as exc:
             self._record(caller, secret, action, named, type(exc).__name__)
-            if isinstance(exc, CmkAccessDenied):
+            if _refused(exc, named, caller):
                 raise KmsAccessDenied("Access to KMS is not allowed") from None
             raise DecryptionFailure(
                 "Secrets Manager can't decrypt the protected secret text using the provided "
@@ -178,6 +178,22 @@ class KmsSecretSealer:
             outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
             details=details,
         )
+
+
+def _refused(exc: KmsError, key: str, caller: object) -> bool:
+    """Whether KMS refused the caller: KMS tells a caller of another account that a key its
+    policy does not open to it does not exist (so accounts cannot probe each other's keys);
+    the secret names that key, so it is a refusal, as AWS answers it ("Access to KMS is not
+    allowed") when another account reads a secret under its owner's AWS-managed key."""
+    if isinstance(exc, CmkAccessDenied):
+        return True
+    account = key.split(":")[4] if key.count(":") >= 5 else None
+    return (
+        isinstance(exc, CmkNotFound)
+        and isinstance(caller, KeyUser)
+        and account is not None
+        and account != caller.principal.tenant_id
+    )
 
 
 def _context(secret: Secret, version_id: str) -> dict[str, str]:
