@@ -530,7 +530,9 @@ class Application:
         )
         # Secrets Manager (decision 0190), its secrets sealed under KMS keys; purged in upkeep.
         secret_service = secrets_service(settings, db, customer_keys, audit)
-        apis[SecretsApp.name] = SecretsApp(secret_service, identity, audit, settings, rate_limiter)
+        apis[SecretsApp.name] = SecretsApp(
+            secret_service, identity, audit, settings, rate_limiter, billing=billing
+        )
         background.append(
             asyncio.create_task(secrets_upkeep(settings, secret_service), name="secrets")
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -59,6 +63,13 @@ class Harness(Signers):
     tenant_id: str
     keys: CustomerKeyService
     secrets: SecretService
+    billing: BillingService
+
+    async def usage(self, meter: str) -> int:
+        await self.billing.flush()
+        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+        report = await self.billing.usage_report(self.tenant_id, month)
+        return sum(line.quantity for line in report.lines if line.meter == meter)
 
     def key_caller(self, account: str | None = None) -> Caller:
         """The root user of ``account`` (this harness's tenant by default), as KMS's caller."""
@@ -108,6 +119,7 @@ async def harness(tmp_path: Path, store: SecretStore | None = None) -> AsyncIter
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     service = SecretService(
         store or MemorySecretStore(),
         KmsSecretSealer(customer_keys, REGION, audit),
@@ -115,7 +127,7 @@ async def harness(tmp_path: Path, store: SecretStore | None = None) -> AsyncIter
     )
     try:
         yield Harness(
-            SecretsApp(service, identity, audit, settings),
+            SecretsApp(service, identity, audit, settings, billing=billing),
             identity,
             audit_store,
             audit,
@@ -123,8 +135,10 @@ async def harness(tmp_path: Path, store: SecretStore | None = None) -> AsyncIter
             boot.tenant.id,
             customer_keys,
             service,
+            billing,
         )
     finally:
+        await billing.close()
         await audit.close()
         keys.close()
 

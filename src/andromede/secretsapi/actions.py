@@ -256,7 +256,9 @@ async def untag_resource(call: SecretsCall) -> dict[str, Any]:
 
 
 def _policy_text(call: SecretsCall) -> str:
-    text = call.string("ResourcePolicy", required=True, min_length=1, max_length=20480)
+    text = call.string(
+        "ResourcePolicy", required=True, min_length=1, max_length=call.max_policy_size
+    )
     assert text is not None  # noqa: S101 (required)
     return text
 

@@ -4,8 +4,9 @@ Per request: request id → bounded body → SigV4 over the body's hash (service
 ``secretsmanager``) → ``X-Amz-Target`` (``secretsmanager.<Action>``) → JSON parameters → the
 action's handler (the service authorises each secret it resolves) → JSON answer, then an
 audit event (action ``secretsmanager:<Action>``, resource the secrets' ARNs, outcome) and an
-access-log line. Every call leaves an audit event, GetSecretValue included: CloudTrail logs it
-as a management event. Every error leaves as ``{"__type": …, "Message": …}`` with the
+access-log line, and one ``secretsmanager.requests`` counted to the caller's account. Every
+call leaves an audit event, GetSecretValue included: CloudTrail logs it as a management
+event. Every error leaves as ``{"__type": …, "Message": …}`` with the
 ``x-amzn-RequestId`` header; an unexpected exception is logged and answered
 ``InternalServiceError`` carrying nothing but the request id. The request skeleton is the
 one KMS and SQS share (:mod:`andromede.awsjson.endpoint`, decision 0162).
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 
 from andromede.audit.service import AuditService
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
+from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.policy import ContextValue
@@ -57,6 +59,8 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        *,
+        billing: BillingService | None = None,
     ) -> None:
         super().__init__(
             identity,
@@ -67,6 +71,7 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
             + settings.max_api_body_size,
         )
         self._secrets = secrets
+        self._billing = billing
         self._authoriser = SecretsAuthoriser(identity, settings.region)
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
@@ -113,6 +118,22 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
         if request.principal.tenant_id is None or (name not in ACTIONS and name not in REFUSED):
             return None
         return [] if request.context is None else request.context.resources
+
+    def finish(
+        self, request: JsonRequest[SecretsCall], status: int, error_type: str | None
+    ) -> None:
+        tenant_id = request.principal.tenant_id
+        if (
+            self._billing is not None
+            and tenant_id is not None
+            and request.action_name in ACTIONS
+            and status < 500
+            and status != 403
+        ):
+            # As KMS's (decision 0108): billed to the caller's account; server faults are
+            # not counted.
+            self._billing.count(tenant_id, self._settings.region, "secretsmanager.requests")
+        super().finish(request, status, error_type)
 
 
 def _request_keys(action: str, params: dict[str, Any]) -> dict[str, ContextValue]:

@@ -391,3 +391,11 @@ async def test_refused_and_unknown_calls(sm: Harness) -> None:
     assert reply.error_type == "MissingAuthenticationTokenException"
     bad = await sm.call("ListSecrets", b"{not json")
     assert bad.status == 400 and bad.error_type == "SerializationException"
+
+
+async def test_calls_are_metered_to_the_caller(sm: Harness) -> None:
+    await sm.ok("CreateSecret", {"Name": "m", "SecretString": "v"})
+    await sm.ok("GetSecretValue", {"SecretId": "m"})
+    await sm.fails("GetSecretValue", {"SecretId": "none"}, "ResourceNotFoundException")
+    await sm.fails("Nonsense", {}, "UnknownOperationException")  # no action: not counted
+    assert await sm.usage("secretsmanager.requests") == 3
