@@ -333,14 +333,18 @@ async def get_random_password(call: SecretsCall) -> dict[str, Any]:
             return {"RandomPassword": password}
 
 
-async def refuse_rotation(call: SecretsCall) -> dict[str, Any]:
-    secret = await call.secrets.resolve(call.actor, call.secret_id())
-    call.resources.append(secret.arn)
-    raise SecretsWireError(
-        "InvalidRequestException",
-        "No Lambda rotation function ARN is associated with this secret: rotation needs AWS "
-        "Lambda, which this platform does not offer (decision 0190).",
-    )
+def _refuse_rotation(action: str) -> Action:
+    async def refuse(call: SecretsCall) -> dict[str, Any]:
+        secret = await call.secrets.resolve(call.actor, call.secret_id())
+        await call.actor.authorise(f"secretsmanager:{action}", secret)
+        call.resources.append(secret.arn)
+        raise SecretsWireError(
+            "InvalidRequestException",
+            "No Lambda rotation function ARN is associated with this secret: rotation needs "
+            "AWS Lambda, which this platform does not offer (decision 0190).",
+        )
+
+    return refuse
 
 
 ACTIONS: Final[dict[str, Action]] = {
@@ -365,8 +369,8 @@ ACTIONS: Final[dict[str, Action]] = {
 }
 # Refused with AWS's error (rotation runs a Lambda function, and there is none here).
 REFUSED: Final[dict[str, Action]] = {
-    "RotateSecret": refuse_rotation,
-    "CancelRotateSecret": refuse_rotation,
+    "RotateSecret": _refuse_rotation("RotateSecret"),
+    "CancelRotateSecret": _refuse_rotation("CancelRotateSecret"),
 }
 NOT_SERVED: Final = frozenset(
     {"ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica"}

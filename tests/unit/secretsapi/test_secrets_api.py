@@ -380,6 +380,9 @@ async def test_refused_and_unknown_calls(sm: Harness) -> None:
     await sm.ok("CreateSecret", {"Name": "r", "SecretString": "v"})
     message = await sm.fails("RotateSecret", {"SecretId": "r"}, "InvalidRequestException")
     assert "Lambda" in message
+    arn = (await sm.ok("DescribeSecret", {"SecretId": "r"}))["ARN"]
+    intruder = await sm.other_tenant("intruder")  # learns nothing of another's secret
+    await intruder.fails("CancelRotateSecret", {"SecretId": arn}, "AccessDeniedException")
     await sm.fails(
         "ReplicateSecretToRegions",
         {"SecretId": "r", "AddReplicaRegions": [{"Region": "x"}]},
