@@ -6,6 +6,7 @@ BatchGetSecretValue, and the calls refused in AWS's words."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import string
@@ -402,3 +403,16 @@ async def test_calls_are_metered_to_the_caller(sm: Harness) -> None:
     await sm.fails("GetSecretValue", {"SecretId": "none"}, "ResourceNotFoundException")
     await sm.fails("Nonsense", {}, "UnknownOperationException")  # no action: not counted
     assert await sm.usage("secretsmanager.requests") == 3
+
+
+async def test_concurrent_writers_leave_one_current(sm: Harness) -> None:
+    await sm.ok("CreateSecret", {"Name": "race", "SecretString": "0"})
+    puts = [
+        sm.ok("PutSecretValue", {"SecretId": "race", "SecretString": str(n)}) for n in range(1, 4)
+    ]
+    written = await asyncio.gather(*puts)
+    listed = await sm.ok("ListSecretVersionIds", {"SecretId": "race"})
+    stages = sorted(s for v in listed["Versions"] for s in v["VersionStages"])
+    assert stages == ["AWSCURRENT", "AWSPREVIOUS"]
+    current = (await sm.ok("GetSecretValue", {"SecretId": "race"}))["VersionId"]
+    assert current in {w["VersionId"] for w in written}
