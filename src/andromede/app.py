@@ -76,6 +76,7 @@ from andromede.platform_metrics import (
 )
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp
+from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings, load_settings
 from andromede.sqsapi.app import SqsApp
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
@@ -159,6 +160,7 @@ from andromede.wiring.queues import (
     message_mover,
     queue_service,
 )
+from andromede.wiring.secrets import secrets_service, secrets_upkeep
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -529,6 +531,14 @@ class Application:
         )
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
+        )
+        # Secrets Manager (decision 0190), its secrets sealed under KMS keys; purged in upkeep.
+        secret_service = secrets_service(settings, db, customer_keys, audit)
+        apis[SecretsApp.name] = SecretsApp(
+            secret_service, identity, audit, settings, rate_limiter, billing=billing
+        )
+        background.append(
+            asyncio.create_task(secrets_upkeep(settings, secret_service), name="secrets")
         )
         compute = await start_compute(
             settings,

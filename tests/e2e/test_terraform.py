@@ -18,7 +18,9 @@ an ``And`` filter of a prefix, a tag and the access point: decision 0187).
 The main configuration also holds SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``,
 content-based deduplication and a FIFO dead-letter queue: decision 0164), and a metric math
 alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183) and a
-dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185).
+dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185), and a database password in
+Secrets Manager (``aws_secretsmanager_secret`` under the data key and its
+``aws_secretsmanager_secret_version``: decision 0190).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -59,7 +61,7 @@ CONFIGURATION = (
     # S3 Control's endpoint rules put the account id before the endpoint's host, which
     # resolves nowhere here: the provider sends through the server itself as its proxy,
     # which serves the absolute-form request target with the signed Host (decision 0152).
-    aws_provider("cloudwatch", "kms", "s3", "s3control", "sqs", "sts").replace(
+    aws_provider("cloudwatch", "kms", "s3", "s3control", "secretsmanager", "sqs", "sts").replace(
         "  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1
     )
     + """
@@ -419,6 +421,21 @@ resource "aws_cloudwatch_dashboard" "orders" {
     ]
   })
 }
+# A database password in Secrets Manager (decision 0190), under the data key, its value a
+# version of its own; destroyed without a recovery window.
+resource "aws_secretsmanager_secret" "db" {
+  name                    = "%(bucket)s/db"
+  description             = "the orders database"
+  kms_key_id              = aws_kms_key.data.arn
+  recovery_window_in_days = 0
+  tags                    = { app = "orders" }
+}
+resource "aws_secretsmanager_secret_version" "db" {
+  secret_id     = aws_secretsmanager_secret.db.id
+  secret_string = jsonencode({ username = "orders", password = "correct horse" })
+}
+output "db_secret_arn" { value = aws_secretsmanager_secret.db.arn }
+output "db_secret_version" { value = aws_secretsmanager_secret_version.db.version_id }
 """
 )
 
@@ -606,6 +623,14 @@ def test_terraform_applies_converges_and_destroys(
     widgets = json.loads(board["DashboardBody"])["widgets"]
     assert [w["type"] for w in widgets] == ["metric", "alarm"]
     assert widgets[1]["properties"]["alarms"] == [alarm["AlarmArn"]]
+    # aws_secretsmanager_secret and _version (decision 0190), read back with boto3.
+    secrets = client_for(server, "secretsmanager", *server.credentials())
+    value = secrets.get_secret_value(SecretId=outputs["db_secret_arn"])
+    assert json.loads(value["SecretString"])["password"] == "correct horse"
+    assert value["VersionId"] == outputs["db_secret_version"]
+    described = secrets.describe_secret(SecretId=f"{bucket}/db")
+    assert described["KmsKeyId"].endswith(f":key/{outputs['data_key_id']}")
+    assert described["Tags"] == [{"Key": "app", "Value": "orders"}]
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
@@ -635,6 +660,8 @@ def test_terraform_applies_converges_and_destroys(
         assert state == "PendingDeletion"
     assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix=bucket)
     assert cloudwatch.list_dashboards(DashboardNamePrefix=bucket)["DashboardEntries"] == []
+    listed = secrets.list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    assert f"{bucket}/db" not in [s["Name"] for s in listed]
 
 
 BACKEND = """

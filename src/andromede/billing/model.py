@@ -115,6 +115,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "Bytes NAT gateways processed, both directions"),
     Meter("ec2.transfer.out", "bytes", "GiB", _GIB,
           "Bytes instances sent to the internet (outside the platform's own ranges)"),
+    # Decision 0190: Secrets Manager's calls (AWS prices them per 10,000).
+    Meter("secretsmanager.requests", "requests", "10000 requests", 10_000,
+          "Secrets Manager API requests"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

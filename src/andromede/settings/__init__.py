@@ -14,7 +14,8 @@ listeners, workers, logging), ``s3`` (the S3 domains and request limits), ``stor
 blob backend, durability, lifecycle, replication), ``notifications``, ``identity`` (IAM, console
 sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit``, ``billing``,
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
-elastic IPs), ``hosts`` (hypervisor agents) and ``metrics`` (CloudWatch metrics). What
+elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics) and ``secrets``
+(Secrets Manager). What
 reads fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -43,6 +44,7 @@ from andromede.settings.metrics import MetricsSettings
 from andromede.settings.network import NetworkSettings
 from andromede.settings.notifications import NotificationSettings
 from andromede.settings.s3 import S3Settings
+from andromede.settings.secrets import SecretsSettings
 from andromede.settings.server import ServerSettings
 from andromede.settings.storage import RegionSettings, StorageSettings
 from andromede.settings.units import GIB, KIB, MIB
@@ -64,6 +66,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    SecretsSettings,
     MetricsSettings,
     HostSettings,
     NetworkSettings,

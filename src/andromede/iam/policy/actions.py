@@ -685,6 +685,34 @@ _CLOUDWATCH = (
     "UpdateServiceLevelObjective",
 )
 
+# Secrets Manager (decision 0190): every action of the 2017-10-17 API, so that AWS's policies
+# validate; rotation (it runs a Lambda function) and replication are refused.
+_SECRETSMANAGER = (
+    "BatchGetSecretValue",
+    "CancelRotateSecret",
+    "CreateSecret",
+    "DeleteResourcePolicy",
+    "DeleteSecret",
+    "DescribeSecret",
+    "GetRandomPassword",
+    "GetResourcePolicy",
+    "GetSecretValue",
+    "ListSecretVersionIds",
+    "ListSecrets",
+    "PutResourcePolicy",
+    "PutSecretValue",
+    "RemoveRegionsFromReplication",
+    "ReplicateSecretToRegions",
+    "RestoreSecret",
+    "RotateSecret",
+    "StopReplicationToReplica",
+    "TagResource",
+    "UntagResource",
+    "UpdateSecret",
+    "UpdateSecretVersionStage",
+    "ValidateResourcePolicy",
+)
+
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
@@ -693,6 +721,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "ec2": _EC2,
     "sns": _SNS,
     "sqs": _SQS,
+    "secretsmanager": _SECRETSMANAGER,
     "autoscaling": _AUTOSCALING,
     "cloudwatch": _CLOUDWATCH,
     "andromede": _ANDROMEDE,

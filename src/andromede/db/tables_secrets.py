@@ -1,0 +1,50 @@
+"""Secrets Manager (decision 0190, migration 0089): ``secrets``, one row per secret (its ARN
+the key, its name unique in its account's region), and ``secret_versions``, one row per
+version, its value sealed (the envelope ``wiring.secrets`` writes; never in clear) and its
+staging labels a JSON list. Times are microseconds since the epoch.
+
+Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
+every table, which the stores and the migrations import from there.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import key_text
+
+__all__ = ["secret_versions", "secrets"]
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("arn", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("region", key_text(), nullable=False),
+    sa.Column("name", key_text(), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("kms_key_id", sa.Text, nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("policy", sa.Text, nullable=True),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("last_changed", sa.BigInteger, nullable=False),
+    sa.Column("last_accessed", sa.BigInteger, nullable=True),
+    sa.Column("deleted_date", sa.BigInteger, nullable=True),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("tenant_id", "region", "name"),
+)
+
+secret_versions = sa.Table(
+    "secret_versions",
+    metadata,
+    sa.Column("secret_arn", key_text(), primary_key=True),
+    sa.Column("version_id", key_text(), primary_key=True),
+    sa.Column("stages", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("last_accessed", sa.BigInteger, nullable=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("binary", sa.Boolean, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)

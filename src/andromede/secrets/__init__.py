@@ -1,0 +1,1 @@
+"""Secrets Manager's secrets (decision 0190)."""

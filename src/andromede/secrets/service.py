@@ -1,0 +1,510 @@
+"""The secrets service (decision 0190): the only public entry of the context. It resolves a
+secret from a name or an ARN (full, or partial: without the six random characters), asks the
+caller's :class:`Actor` to authorise each action on it, seals each new value through the
+injected :class:`SecretSealer` (an envelope under the secret's KMS key, ``wiring.secrets``)
+and keeps the staging labels' rules of :mod:`andromede.secrets.model`.
+
+A write reads the secret's revision and writes against it; a concurrent writer's
+:class:`Conflict` makes it read and try again, a few times."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Final, Protocol
+
+from andromede.secrets.errors import (
+    Conflict,
+    InvalidParameter,
+    InvalidRequest,
+    LimitExceeded,
+    SecretExists,
+    SecretNotFound,
+)
+from andromede.secrets.model import (
+    CURRENT,
+    Secret,
+    SecretVersion,
+    check_name,
+    matches,
+    move_stage,
+    new_arn,
+    parse_arn,
+)
+from andromede.secrets.store import SecretStore
+
+__all__ = ["Actor", "SecretLimits", "SecretSealer", "SecretService", "SecretValue"]
+
+_TRIES: Final = 5
+_MARKED: Final = (
+    "You can't perform this operation on the secret because it was marked for deletion."
+)
+_NOT_FOUND: Final = "Secrets Manager can't find the specified secret."
+
+
+class SecretSealer(Protocol):
+    """Seals a version's value under the secret's KMS key and opens it again, on behalf of
+    ``caller`` (the wire layer's, handed untouched). Raises ``EncryptionFailure`` /
+    ``DecryptionFailure``."""
+
+    async def seal(
+        self, secret: Secret, version_id: str, plaintext: bytes, caller: object
+    ) -> bytes: ...
+
+    async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SecretValue:
+    data: bytes
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SecretLimits:
+    max_value_size: int = 65536
+    max_secrets: int = 500_000
+    max_versions: int = 100
+    max_tags: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who calls: the account and region the call is in, how to authorise an action on a
+    secret (None: an action on no secret, ``*``), and the caller the sealer is handed."""
+
+    account: str
+    region: str
+    authorise: Callable[[str, Secret | None], Awaitable[None]]
+    caller: object = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SecretService:
+    def __init__(
+        self,
+        store: SecretStore,
+        sealer: SecretSealer,
+        limits: SecretLimits | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._store = store
+        self._sealer = sealer
+        self.limits = limits or SecretLimits()
+        self._clock = clock
+
+    # --- resolving ---------------------------------------------------------------------
+
+    async def resolve(self, actor: Actor, secret_id: str) -> Secret:
+        """The secret ``secret_id`` names: a name of the caller's account, or an ARN."""
+        parsed = parse_arn(secret_id)
+        if parsed is None:
+            found = await self._store.get(actor.account, actor.region, secret_id)
+        else:
+            region, account, part = parsed
+            found = None
+            if region == actor.region:
+                if len(part) > 7 and part[-7] == "-":  # a full ARN names its random suffix
+                    exact = await self._store.get(account, region, part[:-7])
+                    if exact is not None and exact.arn == secret_id:
+                        found = exact
+                if found is None:
+                    found = await self._store.get(account, region, part)
+        if found is None:
+            raise SecretNotFound(_NOT_FOUND)
+        return found
+
+    async def _authorised(self, actor: Actor, action: str, secret_id: str) -> Secret:
+        secret = await self.resolve(actor, secret_id)
+        await actor.authorise(action, secret)
+        return secret
+
+    @staticmethod
+    def _live(secret: Secret) -> Secret:
+        if secret.deleted_date is not None:
+            raise InvalidRequest(_MARKED)
+        return secret
+
+    # --- values ------------------------------------------------------------------------
+
+    def _check_value(self, value: SecretValue) -> None:
+        if len(value.data) > self.limits.max_value_size:
+            raise InvalidParameter(f"The secret value exceeds {self.limits.max_value_size} bytes.")
+
+    async def _version(
+        self,
+        actor: Actor,
+        secret: Secret,
+        version_id: str,
+        value: SecretValue,
+        stages: tuple[str, ...],
+    ) -> SecretVersion:
+        sealed = await self._sealer.seal(secret, version_id, value.data, actor.caller)
+        return SecretVersion(secret.arn, version_id, stages, self._clock(), sealed, value.binary)
+
+    async def _same_value(
+        self, actor: Actor, secret: Secret, version: SecretVersion, value: SecretValue
+    ) -> bool:
+        held = await self._sealer.open(secret, version, actor.caller)
+        return version.binary == value.binary and hmac.compare_digest(held, value.data)
+
+    async def create(
+        self,
+        actor: Actor,
+        name: str,
+        value: SecretValue | None,
+        *,
+        kms_key_id: str | None = None,
+        description: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+        token: str | None = None,
+    ) -> tuple[Secret, str | None]:
+        """A new secret (and its first version, ``AWSCURRENT``); the same call again with its
+        ``token`` and value answers the same."""
+        check_name(name)
+        self._check_tags(tags)
+        if value is not None:
+            self._check_value(value)
+        await actor.authorise("secretsmanager:CreateSecret", None)
+        existing = await self._store.get(actor.account, actor.region, name)
+        if existing is not None:
+            return await self._create_again(actor, existing, value, token)
+        if await self._store.count(actor.account, actor.region) >= self.limits.max_secrets:
+            raise LimitExceeded("You have exceeded the number of secrets in this Region.")
+        now = self._clock()
+        secret = Secret(
+            arn=new_arn(actor.region, actor.account, name),
+            tenant_id=actor.account,
+            region=actor.region,
+            name=name,
+            created=now,
+            last_changed=now,
+            description=description,
+            kms_key_id=kms_key_id,
+            tags=tuple(tags),
+        )
+        version = None
+        if value is not None:
+            version = await self._version(
+                actor, secret, token or str(uuid.uuid4()), value, (CURRENT,)
+            )
+        try:
+            await self._store.create(secret, version)
+        except SecretExists:
+            raced = await self._store.get(actor.account, actor.region, name)
+            if raced is None:
+                raise
+            return await self._create_again(actor, raced, value, token)
+        return secret, None if version is None else version.version_id
+
+    async def _create_again(
+        self, actor: Actor, existing: Secret, value: SecretValue | None, token: str | None
+    ) -> tuple[Secret, str | None]:
+        if existing.deleted_date is not None:
+            raise InvalidRequest(
+                "You can't create this secret because a secret with this name is already "
+                "scheduled for deletion."
+            )
+        if token is not None and value is not None and existing.tenant_id == actor.account:
+            for version in await self._store.versions(existing.arn):
+                if version.version_id == token:
+                    if await self._same_value(actor, existing, version, value):
+                        return existing, token
+                    break
+        raise SecretExists(
+            f"The operation failed because the secret {existing.name} already exists."
+        )
+
+    async def get_value(
+        self,
+        actor: Actor,
+        secret_id: str,
+        version_id: str | None = None,
+        stage: str | None = None,
+    ) -> tuple[Secret, SecretVersion, bytes]:
+        secret = self._live(
+            await self._authorised(actor, "secretsmanager:GetSecretValue", secret_id)
+        )
+        versions = await self._store.versions(secret.arn)
+        wanted = stage if stage is not None or version_id is not None else CURRENT
+        found = next(
+            (
+                v
+                for v in versions
+                if (version_id is None or v.version_id == version_id)
+                and (wanted is None or wanted in v.stages)
+            ),
+            None,
+        )
+        if found is None:
+            raise SecretNotFound(
+                "Secrets Manager can't find the specified secret value for "
+                + (f"VersionId: {version_id}" if version_id else f"staging label: {wanted}")
+            )
+        plaintext = await self._sealer.open(secret, found, actor.caller)
+        now = self._clock()
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if secret.last_accessed != day or found.last_accessed != day:
+            await self._store.touch(secret.arn, found.version_id, day)
+        return secret, found, plaintext
+
+    async def put_value(
+        self,
+        actor: Actor,
+        secret_id: str,
+        value: SecretValue,
+        *,
+        token: str | None = None,
+        stages: Sequence[str] | None = None,
+        action: str = "secretsmanager:PutSecretValue",
+    ) -> tuple[Secret, str, tuple[str, ...]]:
+        """A new version of the secret; its labels (``AWSCURRENT`` unless ``stages`` says)
+        leave the versions that held them."""
+        self._check_value(value)
+        labels = tuple(dict.fromkeys(stages)) if stages is not None else (CURRENT,)
+        version_id = token or str(uuid.uuid4())
+        for _ in range(_TRIES):
+            secret = self._live(await self._authorised(actor, action, secret_id))
+            versions = await self._store.versions(secret.arn)
+            for version in versions:
+                if version.version_id == version_id:
+                    if await self._same_value(actor, secret, version, value):
+                        return secret, version_id, version.stages
+                    raise SecretExists(
+                        "You can't modify an existing version, you can only create a new version."
+                    )
+            held = {v.version_id: v.stages for v in versions}
+            relabelled: dict[str, tuple[str, ...]] = {**held, version_id: ()}
+            for label in labels:
+                relabelled = move_stage(relabelled, label, version_id)
+            new = await self._version(actor, secret, version_id, value, relabelled[version_id])
+            changes = {v: s for v, s in relabelled.items() if v != version_id and s != held[v]}
+            drop = self._overflow(versions, relabelled)
+            try:
+                await self._store.write_versions(
+                    replace(secret, last_changed=self._clock()),
+                    secret.revision,
+                    new,
+                    changes,
+                    drop,
+                )
+            except Conflict:
+                continue
+            return secret, version_id, relabelled[version_id]
+        raise InvalidRequest("The secret is being changed by another request; try again.")
+
+    def _overflow(
+        self, versions: Sequence[SecretVersion], stages: Mapping[str, tuple[str, ...]]
+    ) -> list[str]:
+        """The oldest versions without a label beyond the kept number (AWS keeps about 100)."""
+        excess = len(versions) + 1 - self.limits.max_versions
+        if excess <= 0:
+            return []
+        unlabelled = [v.version_id for v in versions if not stages.get(v.version_id)]
+        return unlabelled[:excess]
+
+    # --- metadata ----------------------------------------------------------------------
+
+    async def update(
+        self,
+        actor: Actor,
+        secret_id: str,
+        *,
+        description: str | None = None,
+        kms_key_id: str | None = None,
+        value: SecretValue | None = None,
+        token: str | None = None,
+    ) -> tuple[Secret, str | None]:
+        """UpdateSecret: the description and the key of new versions, and a new value."""
+        secret = await self._change(
+            actor,
+            secret_id,
+            "secretsmanager:UpdateSecret",
+            lambda s: replace(
+                s,
+                description=s.description if description is None else description,
+                kms_key_id=s.kms_key_id if kms_key_id is None else kms_key_id,
+            ),
+        )
+        if value is None:
+            return secret, None
+        secret, version_id, _ = await self.put_value(
+            actor, secret.arn, value, token=token, action="secretsmanager:UpdateSecret"
+        )
+        return secret, version_id
+
+    async def _change(
+        self,
+        actor: Actor,
+        secret_id: str,
+        action: str,
+        change: Callable[[Secret], Secret],
+        *,
+        live: bool = True,
+    ) -> Secret:
+        for _ in range(_TRIES):
+            secret = await self._authorised(actor, action, secret_id)
+            if live:
+                self._live(secret)
+            changed = replace(change(secret), last_changed=self._clock())
+            try:
+                return await self._store.update(changed, secret.revision)
+            except Conflict:
+                continue
+        raise InvalidRequest("The secret is being changed by another request; try again.")
+
+    async def describe(self, actor: Actor, secret_id: str) -> tuple[Secret, list[SecretVersion]]:
+        secret = await self._authorised(actor, "secretsmanager:DescribeSecret", secret_id)
+        return secret, await self._store.versions(secret.arn)
+
+    async def list_versions(
+        self, actor: Actor, secret_id: str
+    ) -> tuple[Secret, list[SecretVersion]]:
+        secret = await self._authorised(actor, "secretsmanager:ListSecretVersionIds", secret_id)
+        return secret, await self._store.versions(secret.arn)
+
+    async def list_secrets(
+        self,
+        actor: Actor,
+        filters: Sequence[tuple[str, Sequence[str]]] = (),
+        *,
+        include_deleted: bool = False,
+    ) -> list[tuple[Secret, list[SecretVersion]]]:
+        await actor.authorise("secretsmanager:ListSecrets", None)
+        found = []
+        for secret in await self._store.list_all(actor.account, actor.region):
+            if (include_deleted or secret.deleted_date is None) and matches(secret, filters):
+                found.append((secret, await self._store.versions(secret.arn)))
+        return found
+
+    async def update_stage(
+        self,
+        actor: Actor,
+        secret_id: str,
+        stage: str,
+        *,
+        remove_from: str | None,
+        move_to: str | None,
+    ) -> Secret:
+        for _ in range(_TRIES):
+            secret = self._live(
+                await self._authorised(actor, "secretsmanager:UpdateSecretVersionStage", secret_id)
+            )
+            versions = await self._store.versions(secret.arn)
+            held = {v.version_id: v.stages for v in versions}
+            holder = next((v for v, s in held.items() if stage in s), None)
+            if move_to is not None and move_to not in held:
+                raise InvalidParameter(f"The version {move_to} does not exist.")
+            if holder is not None and holder != move_to and remove_from != holder:
+                raise InvalidParameter(
+                    f"The parameter RemoveFromVersionId can't be empty. Staging label {stage} "
+                    f"is currently attached to version {holder}, so you must explicitly "
+                    "reference that version in RemoveFromVersionId."
+                )
+            if remove_from is not None and remove_from != holder:
+                raise InvalidParameter(
+                    f"The staging label {stage} is not attached to version {remove_from}."
+                )
+            if stage == CURRENT and move_to is None:
+                raise InvalidParameter("You can't remove AWSCURRENT without moving it.")
+            relabelled = move_stage(held, stage, move_to)
+            changes = {v: s for v, s in relabelled.items() if s != held[v]}
+            try:
+                return await self._store.write_versions(
+                    replace(secret, last_changed=self._clock()), secret.revision, None, changes
+                )
+            except Conflict:
+                continue
+        raise InvalidRequest("The secret is being changed by another request; try again.")
+
+    async def delete(
+        self, actor: Actor, secret_id: str, *, window_days: int | None, force: bool
+    ) -> tuple[Secret, datetime]:
+        if force and window_days is not None:
+            raise InvalidParameter(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
+            )
+        days = 30 if window_days is None else window_days
+        if not 7 <= days <= 30:
+            raise InvalidParameter("RecoveryWindowInDays value must be between 7 and 30 days.")
+        if force:
+            secret = await self._authorised(actor, "secretsmanager:DeleteSecret", secret_id)
+            await self._store.delete(secret.arn)
+            return secret, self._clock()
+        when = self._clock() + timedelta(days=days)
+        secret = await self._change(
+            actor,
+            secret_id,
+            "secretsmanager:DeleteSecret",
+            lambda s: replace(s, deleted_date=when),
+        )
+        return secret, when
+
+    async def restore(self, actor: Actor, secret_id: str) -> Secret:
+        return await self._change(
+            actor,
+            secret_id,
+            "secretsmanager:RestoreSecret",
+            lambda s: replace(s, deleted_date=None),
+            live=False,
+        )
+
+    def _check_tags(self, tags: Sequence[tuple[str, str]]) -> None:
+        if len({k for k, _ in tags}) > self.limits.max_tags:
+            raise LimitExceeded(f"A secret can have at most {self.limits.max_tags} tags.")
+        for key, value in tags:
+            if not 1 <= len(key) <= 128 or len(value) > 256:
+                raise InvalidParameter("A tag key must be 1 to 128 characters, its value 256.")
+            if key.lower().startswith("aws:"):
+                raise InvalidParameter("Tag keys starting with aws: are reserved.")
+
+    async def tag(self, actor: Actor, secret_id: str, tags: Sequence[tuple[str, str]]) -> Secret:
+        def change(secret: Secret) -> Secret:
+            merged = dict(secret.tags)
+            merged.update(tags)
+            self._check_tags(list(merged.items()))
+            return replace(secret, tags=tuple(merged.items()))
+
+        return await self._change(actor, secret_id, "secretsmanager:TagResource", change)
+
+    async def untag(self, actor: Actor, secret_id: str, keys: Sequence[str]) -> Secret:
+        def change(secret: Secret) -> Secret:
+            return replace(secret, tags=tuple((k, v) for k, v in secret.tags if k not in keys))
+
+        return await self._change(actor, secret_id, "secretsmanager:UntagResource", change)
+
+    async def put_policy(self, actor: Actor, secret_id: str, policy: str) -> Secret:
+        return await self._change(
+            actor,
+            secret_id,
+            "secretsmanager:PutResourcePolicy",
+            lambda s: replace(s, policy=policy),
+        )
+
+    async def get_policy(self, actor: Actor, secret_id: str) -> Secret:
+        return await self._authorised(actor, "secretsmanager:GetResourcePolicy", secret_id)
+
+    async def delete_policy(self, actor: Actor, secret_id: str) -> Secret:
+        return await self._change(
+            actor,
+            secret_id,
+            "secretsmanager:DeleteResourcePolicy",
+            lambda s: replace(s, policy=None),
+        )
+
+    # --- upkeep ------------------------------------------------------------------------
+
+    async def purge_due(self, batch: int = 100) -> list[str]:
+        """Forget the secrets whose recovery window is over (the sweeper's pass)."""
+        purged: list[str] = []
+        while found := await self._store.purge_due(self._clock(), batch):
+            purged += found
+            if len(found) < batch:
+                break
+        return purged

@@ -1,0 +1,1 @@
+"""AWS Secrets Manager's JSON protocol on the shared endpoint (decision 0190)."""

@@ -1,0 +1,107 @@
+"""Secrets Manager's wire errors: types, HTTP statuses, and how domain errors map to them.
+
+AWS answers ``{"__type": "ResourceNotFoundException", "Message": "…"}`` with status 400 (500
+for ``InternalServiceError``) and the ``x-amzn-RequestId`` header; botocore raises
+``ClientError`` whose code is the ``__type``. The operations this platform does not serve
+(replication to other regions) answer 501 ``NotImplemented``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from andromede.awsjson.endpoint import JsonWireError
+from andromede.errors import AndromedeError
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+from andromede.secrets import errors as s
+
+__all__ = ["SecretsWireError", "to_secrets_error"]
+
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
+    "DecryptionFailure": (400, "Secrets Manager can't decrypt the protected secret text using "
+                          "the provided KMS key."),
+    "EncryptionFailure": (400, "Secrets Manager can't encrypt the protected secret text using "
+                          "the provided KMS key."),
+    "ExpiredTokenException": (400, "The security token included in the request is expired"),
+    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
+                                     "standards."),
+    "InternalServiceError": (500, "An error occurred on the server side."),
+    "InvalidNextTokenException": (400, "The NextToken value is invalid."),
+    "InvalidParameterException": (400, "The parameter name or value is invalid."),
+    "InvalidRequestException": (400, "A parameter value is not valid for the current state of "
+                                "the resource."),
+    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
+                                  "signature you provided."),
+    "LimitExceededException": (400, "The request failed because it would exceed one of the "
+                               "Secrets Manager quotas."),
+    "MalformedPolicyDocumentException": (400, "The resource policy has syntax errors."),
+    "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "NotImplemented": (501, "This operation is not offered by this platform."),
+    "PublicPolicyException": (400, "The BlockPublicPolicy parameter is set to true, and the "
+                              "resource policy did not prevent broad access to the secret."),
+    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
+    "ResourceExistsException": (400, "A resource with the ID you requested already exists."),
+    "ResourceNotFoundException": (400, "Secrets Manager can't find the resource that you "
+                                  "asked for."),
+    "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "ThrottlingException": (400, "Rate exceeded"),
+    "UnknownOperationException": (400, "The operation is not known to this service."),
+    "UnrecognizedClientException": (400, "The security token included in the request is "
+                                     "invalid."),
+    "ValidationException": (400, "The input fails to satisfy the constraints of the "
+                            "operation."),
+}  # fmt: skip
+
+
+class SecretsWireError(JsonWireError):
+    def __init__(self, error_type: str, message: str | None = None) -> None:
+        status, default = CATALOGUE[error_type]
+        super().__init__(error_type, status, message if message is not None else default)
+
+    def payload(self) -> dict[str, Any]:
+        # Secrets Manager's errors carry ``Message`` (botocore reads either spelling).
+        return {"__type": self.error_type, "Message": self.message}
+
+
+_DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
+    (s.SecretNotFound, "ResourceNotFoundException"),
+    (s.SecretExists, "ResourceExistsException"),
+    (s.InvalidParameter, "InvalidParameterException"),
+    (s.InvalidRequest, "InvalidRequestException"),
+    (s.LimitExceeded, "LimitExceededException"),
+    (s.MalformedPolicy, "MalformedPolicyDocumentException"),
+    (s.PublicPolicy, "PublicPolicyException"),
+    (s.EncryptionFailure, "EncryptionFailure"),
+    (s.DecryptionFailure, "DecryptionFailure"),
+    (s.KmsAccessDenied, "AccessDeniedException"),
+)
+
+_FROM_SIGV4: Final[dict[str, str]] = {
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "RequestTimeTooSkewed": "InvalidSignatureException",
+}
+
+
+def to_secrets_error(exc: AndromedeError) -> SecretsWireError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, SecretsWireError):
+        return exc
+    for domain, error_type in _DOMAIN:
+        if isinstance(exc, domain):
+            return SecretsWireError(error_type, str(exc) or None)
+    if isinstance(exc, SigV4Error):
+        error_type = _FROM_SIGV4.get(exc.code, "IncompleteSignatureException")
+        if exc.code == "RequestTimeTooSkewed":
+            return SecretsWireError(error_type, f"Signature expired: {exc.message}")
+        if error_type == "InvalidSignatureException":
+            return SecretsWireError(error_type)
+        return SecretsWireError(error_type, exc.message)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return SecretsWireError("ExpiredTokenException")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+        return SecretsWireError("UnrecognizedClientException")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return SecretsWireError("AccessDeniedException", str(exc) or None)
+    return None

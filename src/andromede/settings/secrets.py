@@ -1,0 +1,48 @@
+"""Secrets Manager (decision 0190): the limits of its secrets and the sweeper that purges the
+secrets whose recovery window is over.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SecretsSettings(BaseModel):
+    """Secrets Manager's limits and upkeep."""
+
+    secrets_max_value_size: int = Field(
+        default=65536,
+        gt=0,
+        description="Largest SecretString or SecretBinary in bytes (AWS: 65,536) (decision 0190).",
+    )
+    secrets_max_secrets: int = Field(
+        default=500_000,
+        gt=0,
+        description="Secrets an account may hold in a region, those marked for deletion "
+        "included (AWS: 500,000) (decision 0190).",
+    )
+    secrets_max_versions: int = Field(
+        default=100,
+        ge=2,
+        description="Versions a secret keeps: beyond, the oldest without a staging label are "
+        "removed (AWS: about 100) (decision 0190).",
+    )
+    secrets_max_tags: int = Field(
+        default=50,
+        gt=0,
+        description="Tags a secret may carry (AWS: 50) (decision 0190).",
+    )
+    secrets_max_policy_size: int = Field(
+        default=20480,
+        gt=0,
+        description="Largest resource policy of a secret in bytes (AWS: 20 KB) (decision 0190).",
+    )
+    secrets_sweep_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between the passes that purge the secrets whose recovery window "
+        "is over, in every gateway (decision 0190).",
+    )

@@ -1,0 +1,235 @@
+"""Secrets Manager (decision 0190): where the secrets context meets the customer-managed KMS
+keys, its API and its sweeper.
+
+:class:`KmsSecretSealer` seals each version's value in an envelope: a 256-bit data key from
+KMS GenerateDataKey under the secret's key (the account's AWS-managed
+``alias/aws/secretsmanager``, made on first use as SQS's ``alias/aws/sqs`` is, unless the
+secret names another), with AWS's encryption context (``SecretARN``, ``SecretVersionId``) and
+``kms:ViaService`` = ``secretsmanager.<region>.amazonaws.com``, on behalf of the request's
+caller, so the key policy, grants and IAM decide as they do on AWS; the value is then
+AES-256-GCM under the data key (its AAD the secret's ARN and the version id) and only the
+wrapped data key is kept beside it. Each read asks KMS Decrypt for the version's data key
+again (no cache: a disabled key or a revoked right stops the next read). Each KMS use is
+audited (``kms:GenerateDataKey`` / ``kms:Decrypt`` on the key, ``invoked_by``
+``secretsmanager.amazonaws.com``); refusals map to Secrets Manager's errors: the caller not
+allowed → ``AccessDeniedException`` ("Access to KMS is not allowed"), any other →
+``EncryptionFailure`` / ``DecryptionFailure``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import struct
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.db.database import Database
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.errors import KmsError
+from andromede.kms.keys_errors import CmkAccessDenied, CmkNotFound
+from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
+from andromede.secrets.errors import DecryptionFailure, EncryptionFailure, KmsAccessDenied
+from andromede.secrets.model import Secret, SecretVersion
+from andromede.secrets.service import SecretLimits, SecretService
+from andromede.secrets.store_sql import SqlSecretStore
+from andromede.secretsapi.authorise import KeyUser
+from andromede.settings import Settings
+
+__all__ = ["KmsSecretSealer", "secrets_service", "secrets_upkeep"]
+
+log = logging.getLogger(__name__)
+
+_FORMAT: Final = b"\x01"
+_NONCE: Final = 12
+_SERVICE: Final = "secretsmanager.amazonaws.com"
+AWS_MANAGED_ALIAS: Final = "alias/aws/secretsmanager"
+
+
+class KmsSecretSealer:
+    """``secrets.service.SecretSealer`` over the customer-managed keys."""
+
+    def __init__(
+        self, customer_keys: CustomerKeyService, region: str, audit: AuditService | None = None
+    ) -> None:
+        self._keys = customer_keys
+        self._region = region
+        self._audit = audit
+
+    async def seal(
+        self, secret: Secret, version_id: str, plaintext: bytes, caller: object
+    ) -> bytes:
+        action = "kms:GenerateDataKey"
+        key_ref = await self._key_ref(secret)
+        context = _context(secret, version_id)
+        try:
+            made = await self._keys.generate_data_key(self._caller(caller), key_ref, 32, context)
+        except KmsError as exc:
+            self._record(caller, secret, action, key_ref, type(exc).__name__)
+            if _refused(exc, key_ref, caller):
+                raise KmsAccessDenied("Access to KMS is not allowed") from None
+            raise EncryptionFailure(
+                "Secrets Manager can't encrypt the protected secret text using the provided "
+                "KMS key. Check that the KMS key is available, enabled, and not in an invalid "
+                "state."
+            ) from None
+        self._record(caller, secret, action, made.key.arn, None)
+        assert made.plaintext is not None  # noqa: S101 (GenerateDataKey with plaintext)
+        header = json.dumps({"k": made.key.arn}, separators=(",", ":")).encode()
+        nonce = os.urandom(_NONCE)
+        aad = _aad(secret, version_id, header)
+        sealed = AESGCM(made.plaintext).encrypt(nonce, plaintext, aad)
+        return b"".join(
+            (
+                _FORMAT,
+                struct.pack(">H", len(header)),
+                header,
+                struct.pack(">H", len(made.ciphertext)),
+                made.ciphertext,
+                nonce,
+                sealed,
+            )
+        )
+
+    async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes:
+        action = "kms:Decrypt"
+        sealed = version.sealed
+        try:
+            if sealed[:1] != _FORMAT:
+                raise ValueError("unknown sealed form")
+            (size,) = struct.unpack(">H", sealed[1:3])
+            header = sealed[3 : 3 + size]
+            named = str(json.loads(header)["k"])
+            (wrapped_size,) = struct.unpack(">H", sealed[3 + size : 5 + size])
+            start = 5 + size
+            wrapped = sealed[start : start + wrapped_size]
+            nonce = sealed[start + wrapped_size : start + wrapped_size + _NONCE]
+            body = sealed[start + wrapped_size + _NONCE :]
+        except (struct.error, ValueError, KeyError, TypeError) as exc:
+            raise DecryptionFailure("The secret version's sealed form is not readable.") from exc
+        context = _context(secret, version.version_id)
+        try:
+            data_key, _ = await self._keys.decrypt(
+                self._caller(caller), wrapped, context, key_ref=named
+            )
+        except KmsError as exc:
+            self._record(caller, secret, action, named, type(exc).__name__)
+            if _refused(exc, named, caller):
+                raise KmsAccessDenied("Access to KMS is not allowed") from None
+            raise DecryptionFailure(
+                "Secrets Manager can't decrypt the protected secret text using the provided "
+                "KMS key."
+            ) from None
+        self._record(caller, secret, action, named, None)
+        try:
+            return AESGCM(data_key).decrypt(nonce, body, _aad(secret, version.version_id, header))
+        except InvalidTag:
+            raise DecryptionFailure("The secret version does not open under its key.") from None
+
+    async def _key_ref(self, secret: Secret) -> str:
+        """The secret's key as an ARN of the secret's account (its AWS-managed key made now
+        if it has none)."""
+        ref = secret.kms_key_id
+        owner, region = secret.tenant_id, secret.region
+        if ref is None or ref in (AWS_MANAGED_ALIAS, alias_arn(region, owner, AWS_MANAGED_ALIAS)):
+            made, _ = await self._keys.aws_managed_key(owner, "secretsmanager")
+            return made.arn
+        if ref.startswith("arn:"):
+            return ref
+        if ref.startswith(ALIAS_PREFIX):
+            return alias_arn(region, owner, ref)
+        return key_arn(region, owner, ref)
+
+    def _caller(self, caller: object) -> Caller:
+        if not isinstance(caller, KeyUser):
+            raise TypeError("a secret's key is used on behalf of a request's caller")
+        principal = caller.principal
+        return Caller(
+            account_id=principal.tenant_id or "",
+            arn=principal.arn,
+            principal=principal,
+            source_ip=caller.source_ip,
+            secure=caller.secure,
+            via_service=f"secretsmanager.{self._region}.amazonaws.com",
+            request_id=caller.request_id,
+            region=self._region,
+        )
+
+    def _record(
+        self, caller: object, secret: Secret, action: str, key: str, error: str | None
+    ) -> None:
+        if self._audit is None or not isinstance(caller, KeyUser):
+            return
+        details = {"via": "secretsmanager", "invoked_by": _SERVICE, "SecretARN": secret.arn}
+        if error is not None:
+            details["error"] = error
+        self._audit.record(
+            request_id=caller.request_id,
+            tenant_id=caller.principal.tenant_id,
+            principal=caller.principal.arn,
+            action=action,
+            resource=key[:2048],
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+
+def _refused(exc: KmsError, key: str, caller: object) -> bool:
+    """Whether KMS refused the caller: KMS tells a caller of another account that a key its
+    policy does not open to it does not exist (so accounts cannot probe each other's keys);
+    the secret names that key, so it is a refusal, as AWS answers it ("Access to KMS is not
+    allowed") when another account reads a secret under its owner's AWS-managed key."""
+    if isinstance(exc, CmkAccessDenied):
+        return True
+    account = key.split(":")[4] if key.count(":") >= 5 else None
+    return (
+        isinstance(exc, CmkNotFound)
+        and isinstance(caller, KeyUser)
+        and account is not None
+        and account != caller.principal.tenant_id
+    )
+
+
+def _context(secret: Secret, version_id: str) -> dict[str, str]:
+    return {"SecretARN": secret.arn, "SecretVersionId": version_id}
+
+
+def _aad(secret: Secret, version_id: str, header: bytes) -> bytes:
+    return b"\n".join((secret.arn.encode(), version_id.encode(), header))
+
+
+def secrets_service(
+    settings: Settings,
+    db: Database,
+    customer_keys: CustomerKeyService,
+    audit: AuditService | None = None,
+) -> SecretService:
+    """The secrets service of ``serve``, over the metadata database."""
+    return SecretService(
+        SqlSecretStore(db),
+        KmsSecretSealer(customer_keys, settings.region, audit),
+        SecretLimits(
+            max_value_size=settings.secrets_max_value_size,
+            max_secrets=settings.secrets_max_secrets,
+            max_versions=settings.secrets_max_versions,
+            max_tags=settings.secrets_max_tags,
+        ),
+    )
+
+
+async def secrets_upkeep(settings: Settings, secrets: SecretService) -> None:
+    """Every ``secrets_sweep_interval``: purge the secrets whose recovery window is over. Every
+    gateway runs it; the store's purge skips the rows another one holds."""
+    while True:
+        try:
+            for arn in await secrets.purge_due():
+                log.info("secret %s: recovery window over, deleted", arn)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("Secrets Manager sweep failed")
+        await asyncio.sleep(settings.secrets_sweep_interval)

@@ -1,0 +1,148 @@
+"""Secrets Manager end to end (decision 0190): one real ``andromede serve`` driven by boto3's
+``secretsmanager`` client through a secret's whole life (created under the account's
+AWS-managed key, read, new versions and their labels, rolled back, deleted and restored,
+force-deleted), another account reading a secret under a customer-managed key once the
+secret's resource policy and the key's policy allow it, and the aws CLI's
+``aws secretsmanager get-secret-value``. Terraform's ``aws_secretsmanager_secret`` and
+``aws_secretsmanager_secret_version`` are in ``test_terraform.py``'s configuration."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.clients import aws_cli
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("secrets") / "data"
+    with running_server(data_dir, extra_env={"ANDROMEDE_WORKERS": "1"}) as started:
+        yield started
+
+
+def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def test_boto3_life_of_a_secret(server: ServerProcess) -> None:
+    sm: Any = client_for(server, "secretsmanager", *server.credentials())
+    made = sm.create_secret(
+        Name="prod/db",
+        SecretString=json.dumps({"username": "app", "password": "hunter2"}),
+        Description="the application's database",
+        Tags=[{"Key": "team", "Value": "pay"}],
+    )
+    arn, first = made["ARN"], made["VersionId"]
+    got = sm.get_secret_value(SecretId="prod/db")
+    assert json.loads(got["SecretString"])["password"] == "hunter2"
+    assert got["VersionStages"] == ["AWSCURRENT"]
+    second = sm.put_secret_value(SecretId=arn, SecretString="rotated by hand")["VersionId"]
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == "rotated by hand"
+    previous = sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")
+    assert previous["VersionId"] == first
+    described = sm.describe_secret(SecretId=arn.rsplit("-", 1)[0])  # a partial ARN
+    assert described["VersionIdsToStages"] == {first: ["AWSPREVIOUS"], second: ["AWSCURRENT"]}
+    assert described["Tags"] == [{"Key": "team", "Value": "pay"}]
+    assert "KmsKeyId" not in described  # the account's AWS-managed key
+    sm.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=first, RemoveFromVersionId=second
+    )
+    assert sm.get_secret_value(SecretId=arn)["VersionId"] == first
+    listed = sm.list_secrets(Filters=[{"Key": "tag-key", "Values": ["team"]}])["SecretList"]
+    assert [s["Name"] for s in listed] == ["prod/db"]
+    aliases = client_for(server, "kms", *server.credentials()).list_aliases()["Aliases"]
+    assert "alias/aws/secretsmanager" in [a["AliasName"] for a in aliases]
+
+    deleted = sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    assert deleted["DeletionDate"].timestamp() > time.time() + 6 * 86400
+    with pytest.raises(ClientError) as refused:
+        sm.get_secret_value(SecretId=arn)
+    assert error_code(refused) == "InvalidRequestException"
+    assert "marked for deletion" in str(refused.value)
+    assert sm.list_secrets()["SecretList"] == []
+    assert len(sm.list_secrets(IncludePlannedDeletion=True)["SecretList"]) == 1
+    sm.restore_secret(SecretId=arn)
+    assert sm.get_secret_value(SecretId="prod/db")["VersionId"] == first
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    with pytest.raises(ClientError) as gone:
+        sm.describe_secret(SecretId=arn)
+    assert error_code(gone) == "ResourceNotFoundException"
+    password = sm.get_random_password(PasswordLength=24, ExcludePunctuation=True)
+    assert len(password["RandomPassword"]) == 24 and password["RandomPassword"].isalnum()
+
+
+def test_another_account_through_the_resource_policy(server: ServerProcess) -> None:
+    owner_keys = server.credentials()
+    sm: Any = client_for(server, "secretsmanager", *owner_keys)
+    kms: Any = client_for(server, "kms", *owner_keys)
+    owner = client_for(server, "sts", *owner_keys).get_caller_identity()["Account"]
+    reader = new_tenant(server, "reader")
+    other: Any = client_for(
+        server, "secretsmanager", reader.access_key_id, reader.secret_access_key
+    )
+    key_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{owner}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{reader.account}:root"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+                },
+            },
+        ],
+    }
+    key = kms.create_key(Policy=json.dumps(key_policy))["KeyMetadata"]
+    arn = sm.create_secret(Name="shared", SecretString="for the reader", KmsKeyId=key["Arn"])["ARN"]
+    with pytest.raises(ClientError) as refused:
+        other.get_secret_value(SecretId=arn)
+    assert error_code(refused) == "AccessDeniedException"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{reader.account}:root"},
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+            }
+        ],
+    }
+    assert sm.validate_resource_policy(ResourcePolicy=json.dumps(policy))["PolicyValidationPassed"]
+    sm.put_resource_policy(SecretId=arn, ResourcePolicy=json.dumps(policy))
+    assert other.get_secret_value(SecretId=arn)["SecretString"] == "for the reader"
+    with pytest.raises(ClientError) as not_granted:
+        other.describe_secret(SecretId=arn)
+    assert error_code(not_granted) == "AccessDeniedException"
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as disabled:
+        sm.get_secret_value(SecretId=arn)
+    assert error_code(disabled) == "DecryptionFailure"
+
+
+def test_aws_cli_get_secret_value(server: ServerProcess, tmp_path: Path) -> None:
+    aws = aws_cli(server, tmp_path)
+    aws("secretsmanager", "create-secret", "--name", "cli/token", "--secret-string", "t0ken")
+    shown = json.loads(aws("secretsmanager", "get-secret-value", "--secret-id", "cli/token").stdout)
+    assert (shown["Name"], shown["SecretString"]) == ("cli/token", "t0ken")
+    missing = aws("secretsmanager", "get-secret-value", "--secret-id", "cli/none", check=False)
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
