@@ -1,4 +1,4 @@
-"""Secrets Manager (decision 0190, migration 0089): ``secrets``, one row per secret (its ARN
+"""Secrets Manager (decision 0190, migration 0085): ``secrets``, one row per secret (its ARN
 the key, its name unique in its account's region), and ``secret_versions``, one row per
 version, its value sealed (the envelope ``wiring.secrets`` writes; never in clear) and its
 staging labels a JSON list. Times are microseconds since the epoch.

@@ -1,5 +1,5 @@
 """The secret store over the metadata database (SQLite or PostgreSQL), the tables of
-migration 0089 (decision 0190). A write of versions holds the secret's row and checks its
+migration 0085 (decision 0190). A write of versions holds the secret's row and checks its
 revision in the same transaction; the sweeper's purge takes due rows ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so gateways purging at once share the work rather than wait."""
 

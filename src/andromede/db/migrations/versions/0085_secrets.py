@@ -1,7 +1,7 @@
 """Secrets Manager (decision 0190): ``secrets`` and ``secret_versions``. Nothing to backfill:
 no secret existed before.
 
-Revision ID: 0089
+Revision ID: 0085
 Revises: 0084
 Create Date: 2026-12-05
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0089"
+revision: str = "0085"
 down_revision: str | None = "0084"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
