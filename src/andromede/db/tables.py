@@ -10,7 +10,7 @@ replication and notification queues), ``tables_access_points`` (S3 access points
 provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
 sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
 (CloudWatch-style metrics), ``tables_alarms`` (their alarms) and ``tables_dashboards``
-(their dashboards). This module re-exports every
+(their dashboards), ``tables_anomaly`` (their anomaly detectors). This module re-exports every
 table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
@@ -143,6 +143,7 @@ from andromede.db.tables_queues import (
 from andromede.db.tables_metrics import metric_datapoints, metric_runs, metric_series
 from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
+from andromede.db.tables_anomaly import metric_anomaly_detectors
 # isort: on
 
 __all__ = [
@@ -222,6 +223,7 @@ __all__ = [
     "metadata",
     "metric_alarm_history",
     "metric_alarms",
+    "metric_anomaly_detectors",
     "metric_dashboards",
     "metric_datapoints",
     "metric_runs",

@@ -197,8 +197,14 @@ async def test_the_statistic_chosen_decides_and_one_gateway_evaluates_a_period()
     assert (
         '"NewStateValue": "ALARM"' in message and '"OldStateValue": "INSUFFICIENT_DATA"' in message
     )
-    # The next period without data: missing → INSUFFICIENT_DATA, notified again (no OK action).
-    clock.now = START + timedelta(seconds=121)
+    # The next periods without data: the datapoint is still in the evaluation range (decision
+    # 0189: 1 + 2 periods read), so the state holds; past it, missing → INSUFFICIENT_DATA,
+    # notified again (no OK action).
+    for minute in (2, 3):
+        clock.now = START + timedelta(seconds=60 * minute + 1)
+        assert await other.evaluate_due() == 3
+        assert {a.state for a in await store.alarms(TENANT)} == {AlarmState.ALARM}
+    clock.now = START + timedelta(seconds=241)
     assert await other.evaluate_due() == 3
     assert {a.state for a in await store.alarms(TENANT)} == {AlarmState.INSUFFICIENT_DATA}
     history, _ = await service.history(TENANT, name="by-max", item_type="StateUpdate")
