@@ -75,10 +75,10 @@ def _samples_needed(extended_statistic: str) -> float:
     percentile = percentile_of(extended_statistic)
     if percentile is None:
         return 0.0
-    share = percentile / 100
-    tail = 1 - share if share >= 0.5 else share
+    # In percent, so that p90 needs exactly 100 samples (10 / 0.1 is not exact in binary).
+    tail = 100 - percentile if percentile >= 50 else percentile
     # p0 and p100 are the minimum and maximum: one sample gives them.
-    return 10 / tail if tail > 0 else 1.0
+    return 1000 / tail if tail > 0 else 1.0
 
 
 async def too_few_samples(

@@ -85,8 +85,13 @@ class AnomalyService:
     async def put(self, detector: Detector) -> None:
         detector = check_detector(detector)
         if detector.queries:
-            # The expression checked now (Ids, one series) rather than at each band.
-            self.metrics.check_queries(detector.queries)
+            # The expression checked now, read over one period (unknown Ids, an array of
+            # series) rather than at each band.
+            period = _period_of(detector.queries)
+            now = int(self.clock().timestamp())
+            await self.metrics.expression_values(
+                detector.tenant_id, detector.queries, now - now % period - period, 1, period
+            )
         held = await self.store.get(detector.tenant_id, digest(detector))
         if held is None and await self.store.count(detector.tenant_id) >= (
             self.limits.max_per_account
@@ -236,9 +241,7 @@ class AnomalyService:
     async def _state(self, detector: Detector) -> DetectorState:
         if detector.queries:
             modelled = next(q for q in detector.queries if q.return_data)
-            period = modelled.period or next(
-                (q.period for q in detector.queries if q.period), _STATE_PERIOD
-            )
+            period = _period_of(detector.queries)
         else:
             modelled = DataQuery(
                 "m", detector.namespace, detector.metric_name, detector.dimensions, 0, detector.stat
@@ -249,6 +252,12 @@ class AnomalyService:
     def _forget(self, tenant_id: str) -> None:
         for key in [k for k in self._cache if k[0] == tenant_id]:
             del self._cache[key]
+
+
+def _period_of(queries: Sequence[DataQuery]) -> int:
+    """A math detector's period: its returned query's, else its metrics', else 5 minutes."""
+    returned = next(q for q in queries if q.return_data)
+    return returned.period or next((q.period for q in queries if q.period), _STATE_PERIOD)
 
 
 def _matches(
