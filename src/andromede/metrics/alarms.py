@@ -14,6 +14,10 @@ evaluator reads the last ``evaluation_periods`` periods (None where no datapoint
   periods present than ``datapoints_to_alarm``, all of them breaching: ALARM for
   ``missing``, the state kept for ``ignore`` (AWS's table: ``- - X - -`` with 3 of 5).
   Otherwise OK.
+
+The periods evaluated are picked by :func:`lookback` from a longer evaluation range, as AWS
+does (decision 0189); an anomaly detection alarm compares each value with its period's band
+(``BAND_COMPARISONS``) rather than with ``threshold``.
 """
 
 from __future__ import annotations

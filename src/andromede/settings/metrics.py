@@ -170,9 +170,9 @@ class MetricsSettings(BaseModel):
         default=2,
         ge=0,
         le=100,
-        description="Periods an alarm reads beyond EvaluationPeriods when datapoints are "
-        "missing, AWS's evaluation range (its documented example: 3 periods read over 5) "
-        "(decision 0189).",
+        description="Periods an alarm reads beyond EvaluationPeriods, so that missing "
+        "datapoints are replaced by older real ones: AWS's evaluation range, whose length AWS "
+        "does not give as a formula (decision 0189).",
     )
     anomaly_max_detectors: int = Field(
         default=500,

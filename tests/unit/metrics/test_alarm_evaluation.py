@@ -57,7 +57,7 @@ X, G, M = 20.0, 0.0, None  # breaching (X), good (not breaching), missing
     ("values", "missing", "ignore", "breaching", "not_breaching"),
     [
         # 3 datapoints to alarm out of 5, oldest first, in the manner of AWS's table (whose
-        # evaluation range reaches further back than N when data is missing; not here).
+        # evaluation range reaches further back when data is missing: test_alarm_lookback).
         ((G, M, X, M, X), "OK", "OK", "ALARM", "OK"),
         ((M, M, M, M, G), "OK", "OK", "ALARM", "OK"),
         ((M, M, M, M, M), "INSUFFICIENT_DATA", "kept", "ALARM", "OK"),
