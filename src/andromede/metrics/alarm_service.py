@@ -121,8 +121,13 @@ def alarm_message(alarm: Alarm, old: AlarmState, region: str) -> str:
         "ComparisonOperator": alarm.comparison,
         "Threshold": alarm.threshold,
         "TreatMissingData": alarm.treat_missing_data,
-        "EvaluateLowSampleCountPercentile": "",
+        "EvaluateLowSampleCountPercentile": (
+            alarm.evaluate_low_sample if alarm.extended_statistic else ""
+        ),
     }
+    if alarm.threshold_metric_id is not None:  # an anomaly detection alarm (decision 0189)
+        del trigger["Threshold"]
+        trigger["ThresholdMetricId"] = alarm.threshold_metric_id
     if alarm.metrics:
         for key in ("MetricName", "Namespace", "StatisticType", "Statistic", "Unit"):
             del trigger[key]

@@ -5,13 +5,14 @@ anomaly detection alarms against their band, and EvaluateLowSampleCountPercentil
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from andromede.metrics.alarm_service import AlarmLimits, AlarmService
+from andromede.metrics.alarm_service import AlarmLimits, AlarmService, alarm_message
 from andromede.metrics.alarm_store import MemoryAlarmStore
 from andromede.metrics.alarms import Alarm, AlarmState, check_alarm, evaluate, lookback
 from andromede.metrics.anomaly import AnomalyService
@@ -174,6 +175,8 @@ async def test_a_band_alarm_goes_to_alarm_above_the_band_and_back() -> None:
     [held] = await store.alarms(TENANT)
     assert held.state is AlarmState.ALARM
     assert "greater than the band's upper edge" in held.state_reason
+    trigger = json.loads(alarm_message(held, AlarmState.OK, REGION))["Trigger"]
+    assert trigger["ThresholdMetricId"] == "ad1" and "Threshold" not in trigger
     await put(metrics, START + timedelta(minutes=1, seconds=5), 10.1)
     clock.now = START + timedelta(minutes=2, seconds=1)
     await service.evaluate_due()
