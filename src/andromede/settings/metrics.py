@@ -198,6 +198,12 @@ class MetricsSettings(BaseModel):
         description="Seconds a gateway keeps a trained anomaly model before reading the "
         "metric's history again (decision 0189).",
     )
+    anomaly_list_page: int = Field(
+        default=100,
+        gt=0,
+        description="Anomaly detectors one DescribeAnomalyDetectors page answers at most, "
+        "MaxResults' bound (AWS: 100) (decision 0189).",
+    )
     anomaly_model_cache_size: int = Field(
         default=256,
         gt=0,

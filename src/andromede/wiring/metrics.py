@@ -72,6 +72,7 @@ def anomaly_service(settings: Settings, db: Database, metrics: MetricsService) -
             min_points=settings.anomaly_min_training_points,
             cache_seconds=settings.anomaly_model_cache_seconds,
             cache_size=settings.anomaly_model_cache_size,
+            page=settings.anomaly_list_page,
         ),
     )
     metrics.bands = anomaly
