@@ -4,8 +4,10 @@ DescribeAlarmHistory for one account at a time, and the evaluator every gateway 
 
 :meth:`AlarmService.evaluate_due` takes the alarms whose period has ended, claims each by
 moving its next evaluation on over its revision (so one gateway evaluates a period), reads
-the last ``EvaluationPeriods`` periods from the metrics store (a metric math alarm's
-expression through :meth:`MetricsService.expression_values`, decision 0183) and applies
+the last ``EvaluationPeriods`` periods and AWS's evaluation range beyond them from the metrics
+store (:mod:`~andromede.metrics.alarm_reading`: a metric math alarm's expression, decision
+0183; an anomaly detection alarm's value and band, decision 0189), picks the periods
+evaluated (:func:`~andromede.metrics.alarms.lookback`) and applies
 :func:`~andromede.metrics.alarms.evaluate`. A state change is written over the claimed
 revision, recorded in the history, and its actions run through an :class:`AlarmActions`
 port: AWS's alarm message published to the account's SNS topics, Auto Scaling policies
