@@ -129,6 +129,7 @@ from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
+    anomaly_service,
     dashboard_service,
     instance_metrics_upkeep,
     metrics_rollup,
@@ -605,6 +606,7 @@ class Application:
             billing=billing,
             alarms=alarms,
             dashboards=dashboard_service(settings, db),
+            anomaly=anomaly_service(settings, db, metrics),
         )
         platform = PlatformMetrics(
             metrics_sink,

@@ -14,7 +14,7 @@ Decision 0183: metric math in boto3's GetMetricData and in a math alarm. Decisio
 composite alarm over two metric alarms notifies its topic once both are in ALARM. Decision
 0185: boto3's dashboards. Decision 0187: a bucket's metrics configuration put with boto3, then its
 1-minute ``AWS/S3`` request metrics read back after a few GETs, PUTs and 404s (written every
-half second here)."""
+half second here). Decision 0189: boto3's anomaly detector and its band."""
 
 from __future__ import annotations
 
@@ -720,3 +720,60 @@ def test_a_composite_alarm_notifies_only_when_both_children_alarm(server: Server
     assert [a["AlarmName"] for a in found["CompositeAlarms"]] == ["host-sick"]
     assert found["CompositeAlarms"][0]["StateValue"] == "ALARM"
     cw.delete_alarms(AlarmNames=["host-sick", "cpu-high", "disk-high"])
+
+
+def test_an_anomaly_detector_and_its_band_with_boto3(server: ServerProcess) -> None:
+    """Decision 0189: boto3 puts half an hour of a metric and an anomaly detector (excluded
+    range, time zone), describes it, reads the band with GetMetricData (the values inside
+    it), puts an anomaly detection alarm on it, and deletes the detector."""
+    cw = client(server, "cloudwatch")
+    metric = {"Namespace": "Shop", "MetricName": "Latency",
+              "Dimensions": [{"Name": "Api", "Value": "cart"}]}  # fmt: skip
+    cw.put_metric_data(
+        Namespace="Shop",
+        MetricData=[
+            {"MetricName": "Latency", "Dimensions": metric["Dimensions"],
+             "Timestamp": minute(-m), "Value": 120.0 + m % 3}
+            for m in range(1, 31)
+        ],
+    )  # fmt: skip
+    start = minute(-24 * 60)
+    cw.put_anomaly_detector(
+        SingleMetricAnomalyDetector={**metric, "Stat": "Average"},
+        Configuration={
+            "ExcludedTimeRanges": [{"StartTime": start, "EndTime": start + timedelta(hours=1)}],
+            "MetricTimezone": "Europe/Paris",
+        },
+    )
+    [detector] = cw.describe_anomaly_detectors(Namespace="Shop")["AnomalyDetectors"]
+    assert detector["SingleMetricAnomalyDetector"]["MetricName"] == "Latency"
+    assert detector["Configuration"]["MetricTimezone"] == "Europe/Paris"
+    assert detector["StateValue"] in ("PENDING_TRAINING", "TRAINED_INSUFFICIENT_DATA")
+    queries = [
+        {"Id": "m1", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Average"},
+         "ReturnData": True},
+        {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)", "Label": "expected"},
+    ]  # fmt: skip
+    answer = cw.get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=minute(-30),
+        EndTime=minute(),
+        ScanBy="TimestampAscending",
+    )
+    values, lower, upper = answer["MetricDataResults"]
+    assert [r["Label"] for r in (lower, upper)] == ["expected Lower", "expected Upper"]
+    assert len(values["Values"]) == 30 and len(lower["Values"]) == 30
+    for value, low, high in zip(values["Values"], lower["Values"], upper["Values"], strict=True):
+        assert low <= value <= high
+    cw.put_metric_alarm(
+        AlarmName="latency-anomaly",
+        EvaluationPeriods=1,
+        ComparisonOperator="GreaterThanUpperThreshold",
+        ThresholdMetricId="ad1",
+        Metrics=queries,
+    )
+    [alarm] = cw.describe_alarms(AlarmNames=["latency-anomaly"])["MetricAlarms"]
+    assert alarm["ThresholdMetricId"] == "ad1" and "Threshold" not in alarm
+    cw.delete_alarms(AlarmNames=["latency-anomaly"])
+    cw.delete_anomaly_detector(SingleMetricAnomalyDetector={**metric, "Stat": "Average"})
+    assert cw.describe_anomaly_detectors(Namespace="Shop")["AnomalyDetectors"] == []

@@ -20,7 +20,8 @@ content-based deduplication and a FIFO dead-letter queue: decision 0164), and a 
 alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183) and a
 dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185), and a database password in
 Secrets Manager (``aws_secretsmanager_secret`` under the data key and its
-``aws_secretsmanager_secret_version``: decision 0190).
+``aws_secretsmanager_secret_version``: decision 0190), and an anomaly detection
+alarm (``threshold_metric_id``: decision 0189).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -399,6 +400,29 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
     }
   }
 }
+# An anomaly detection alarm (decision 0189): the orders' requests against their band.
+resource "aws_cloudwatch_metric_alarm" "requests_anomaly" {
+  alarm_name          = "%(bucket)s-requests-anomaly"
+  comparison_operator = "LessThanLowerOrGreaterThanUpperThreshold"
+  evaluation_periods  = 2
+  threshold_metric_id = "ad1"
+  metric_query {
+    id          = "ad1"
+    expression  = "ANOMALY_DETECTION_BAND(m1, 2)"
+    label       = "Requests (expected)"
+    return_data = true
+  }
+  metric_query {
+    id          = "m1"
+    return_data = true
+    metric {
+      namespace   = "Orders"
+      metric_name = "Requests"
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+}
 # A dashboard beside the alarm (decision 0185): a metric widget and an alarm widget.
 resource "aws_cloudwatch_dashboard" "orders" {
   dashboard_name = "%(bucket)s-orders"
@@ -617,6 +641,11 @@ def test_terraform_applies_converges_and_destroys(
     queries = {q["Id"]: q for q in alarm["Metrics"]}
     assert queries["e1"]["Expression"] == "100*m1/m2" and queries["e1"]["ReturnData"]
     assert queries["m2"]["MetricStat"]["Unit"] == "Count" and not queries["m2"]["ReturnData"]
+    # An anomaly detection alarm (decision 0189): its band's query named, no threshold.
+    [anomaly] = cloudwatch.describe_alarms(AlarmNames=[f"{bucket}-requests-anomaly"])[
+        "MetricAlarms"
+    ]
+    assert anomaly["ThresholdMetricId"] == "ad1" and "Threshold" not in anomaly
     # aws_cloudwatch_dashboard (decision 0185), its body as Terraform wrote it.
     board = cloudwatch.get_dashboard(DashboardName=f"{bucket}-orders")
     assert board["DashboardArn"].endswith(f":dashboard/{bucket}-orders")

@@ -33,6 +33,8 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarm_store import MemoryAlarmStore
+from andromede.metrics.anomaly import AnomalyLimits, AnomalyService
+from andromede.metrics.anomaly_store import MemoryDetectorStore
 from andromede.metrics.dashboards import DashboardLimits, DashboardService, MemoryDashboardStore
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.store import MemoryMetricStore
@@ -116,6 +118,7 @@ class Harness:
     tenant_id: str
     protocol: str = "smithy-rpc-v2-cbor"
     alarms: AlarmService | None = None
+    anomaly: AnomalyService | None = None
 
     async def call(self, operation: str, params: dict[str, Any]) -> Reply:
         model = _MODEL.operation_model(operation)
@@ -189,6 +192,11 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
     store = MemoryMetricStore()
     metrics = MetricsService(store, limits=MetricLimits(max_metrics=20, max_datapoints=100))
     alarms = AlarmService(MemoryAlarmStore(), metrics, REGION)
+    # Small bounds, so that the tests reach them (decision 0189).
+    anomaly = AnomalyService(
+        MemoryDetectorStore(), metrics, limits=AnomalyLimits(max_per_account=3, page=2)
+    )
+    metrics.bands = anomaly
     # Small bounds, so that the tests reach them (decision 0185).
     dashboards = DashboardService(
         MemoryDashboardStore(),
@@ -205,6 +213,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
                 billing=billing,
                 alarms=alarms,
                 dashboards=dashboards,
+                anomaly=anomaly,
             ),
             identity,
             metrics,
@@ -215,6 +224,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
             alarms=alarms,
+            anomaly=anomaly,
         )
     finally:
         await audit.close()

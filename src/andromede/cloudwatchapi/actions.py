@@ -1,7 +1,8 @@
 """The CloudWatch operations served (decision 0172): each reads its typed input document (any
 protocol's, :mod:`andromede.cloudwatchapi.shapes`), calls the metrics service for the
 caller's account and answers a result document; the metric alarms' operations (decision
-0177) are ``alarm_operations``', the dashboards' (decision 0185) ``dashboards``'. The other
+0177) are ``alarm_operations``', the dashboards' (decision 0185) ``dashboards``', the
+anomaly detectors' (decision 0189) ``anomaly_operations``'. The other
 operations of CloudWatch (composite alarms, metric streams, insight rules…) are listed in
 :data:`NOT_SERVED`: they answer ``NotImplemented``, never a silent success.
 """
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.cloudwatchapi.alarm_operations import ALARM_ACTIONS
+from andromede.cloudwatchapi.anomaly_operations import ANOMALY_ACTIONS
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.dashboards import DASHBOARD_ACTIONS
 from andromede.cloudwatchapi.errors import CloudWatchError
@@ -166,17 +168,18 @@ ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = 
     "ListMetrics": list_metrics,
     **ALARM_ACTIONS,
     **DASHBOARD_ACTIONS,  # decision 0185
+    **ANOMALY_ACTIONS,  # decision 0189
 }
 
 # CloudWatch's other operations (decision 0177 served the metric alarms', 0184 composite alarms,
-# 0185 dashboards).
+# 0185 dashboards, 0189 anomaly detectors).
 NOT_SERVED: Final = frozenset(
     {
-        "DeleteAnomalyDetector", "DeleteInsightRules",
-        "DeleteMetricStream", "DescribeAnomalyDetectors", "DescribeInsightRules",
+        "DeleteInsightRules",
+        "DeleteMetricStream", "DescribeInsightRules",
         "DisableInsightRules", "EnableInsightRules", "GetInsightRuleReport",
         "GetMetricStream", "GetMetricWidgetImage",
-        "ListManagedInsightRules", "ListMetricStreams", "PutAnomalyDetector",
+        "ListManagedInsightRules", "ListMetricStreams",
         "PutInsightRule", "PutManagedInsightRules",
         "PutMetricStream", "StartMetricStreams", "StopMetricStreams",
     }

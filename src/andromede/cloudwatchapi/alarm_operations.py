@@ -2,7 +2,7 @@
 (any protocol's), calls the alarm service for the caller's account and answers AWS's result
 document. Metric math alarms (``Metrics``, decision 0183) are read as GetMetricData's queries;
 composite alarms (decision 0184) are PutCompositeAlarm's and DescribeAlarms' CompositeAlarms;
-anomaly detection is refused with a clear message rather than stored half understood."""
+anomaly detection alarms (decision 0189) name their band's query in ``ThresholdMetricId``."""
 
 from __future__ import annotations
 
@@ -75,17 +75,12 @@ def _tags(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
     params = call.params
-    if params.get("ThresholdMetricId"):
-        raise CloudWatchError(
-            "InvalidParameterValue",
-            "Anomaly detection alarms (ThresholdMetricId) are not supported yet (decision "
-            "0183): give a Namespace, MetricName and Statistic, or Metrics.",
-        )
     metrics = tuple(data_query(item) for item in params.get("Metrics", []))
-    if params.get("EvaluateLowSampleCountPercentile") not in (None, "", "evaluate"):
+    band_id = params.get("ThresholdMetricId") or None
+    if band_id is not None and params.get("Threshold") is not None:
         raise CloudWatchError(
-            "InvalidParameterValue",
-            "EvaluateLowSampleCountPercentile: only evaluate is supported (decision 0177).",
+            "InvalidParameterCombination",
+            "Threshold and ThresholdMetricId are mutually exclusive and you have specified both.",
         )
     evaluation_periods = _required(params, "EvaluationPeriods")
     alarm = Alarm(
@@ -97,7 +92,7 @@ async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
         period=params.get("Period", 0) if metrics else _required(params, "Period"),
         evaluation_periods=evaluation_periods,
         datapoints_to_alarm=params.get("DatapointsToAlarm", evaluation_periods),
-        threshold=_required(params, "Threshold"),
+        threshold=0.0 if band_id is not None else _required(params, "Threshold"),
         comparison=_required(params, "ComparisonOperator"),
         statistic=params.get("Statistic"),
         extended_statistic=params.get("ExtendedStatistic"),
@@ -111,6 +106,8 @@ async def put_metric_alarm(call: MetricsCall) -> dict[str, Any]:
         tags=_tags(params),
         metrics=metrics,
         datapoints_given="DatapointsToAlarm" in params,
+        threshold_metric_id=band_id,
+        evaluate_low_sample=params.get("EvaluateLowSampleCountPercentile") or "evaluate",
     )
     await _service(call).put_alarm(alarm)
     return {}
@@ -207,6 +204,11 @@ def _alarm_document(region: str, alarm: Alarm) -> dict[str, Any]:
         "ComparisonOperator": alarm.comparison,
         "TreatMissingData": alarm.treat_missing_data,
     }
+    if alarm.extended_statistic is not None:
+        document["EvaluateLowSampleCountPercentile"] = alarm.evaluate_low_sample
+    if alarm.threshold_metric_id is not None:  # an anomaly detection alarm (decision 0189)
+        document["ThresholdMetricId"] = alarm.threshold_metric_id
+        del document["Threshold"]
     if alarm.metrics:
         for key in ("MetricName", "Namespace", "Statistic", "Dimensions", "Period"):
             del document[key]

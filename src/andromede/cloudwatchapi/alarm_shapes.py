@@ -1,8 +1,8 @@
 """The input shapes of CloudWatch's alarm operations (decision 0177), data as
 :mod:`andromede.cloudwatchapi.shapes`' are: the members of AWS's model Andromède reads.
 ``Metrics`` are a metric math alarm's queries (decision 0183), PutCompositeAlarm's a
-composite's rule and suppressor (decision 0184); ``ThresholdMetricId`` is read
-so that an anomaly detection alarm is refused clearly rather than stored without it."""
+composite's rule and suppressor (decision 0184); ``ThresholdMetricId`` an anomaly detection
+alarm's band (decision 0189)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ dashboard's ARN, decision 0185) → the operation, for the
 caller's account only → the protocol's answer, then the access-log line and the
 ``cloudwatch.requests`` meter. Metric calls are not audited — AWS's trail has them as data
 events, off by default, and a fleet's agents put every minute — but an alarm's change is
-(decision 0177: a management event), as is a dashboard's (0185), and so is a refusal: a failed
+(decision 0177: a management event), as is a dashboard's (0185), an anomaly detector's
+(0189), and so is a refusal: a failed
 authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
 An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
 the request id.
@@ -27,6 +28,7 @@ from andromede.awswire.signed import SignedRequests
 from andromede.billing.service import BillingService
 from andromede.cloudwatchapi.actions import ACTIONS, NOT_SERVED
 from andromede.cloudwatchapi.alarm_operations import ALARM_RESOURCE, AUDITED
+from andromede.cloudwatchapi.anomaly_operations import ANOMALY_AUDITED
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.dashboards import DASHBOARD_AUDITED, dashboard_resources
 from andromede.cloudwatchapi.errors import CloudWatchError, to_cloudwatch_error
@@ -55,6 +57,7 @@ from andromede.iam.policy_context import policies_allow, principal_context, prin
 from andromede.iam.service import IdentityService
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import alarm_arn
+from andromede.metrics.anomaly import AnomalyService
 from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricsService
 from andromede.settings import Settings
@@ -80,8 +83,10 @@ class CloudWatchApp:
         billing: BillingService | None = None,
         alarms: AlarmService | None = None,
         dashboards: DashboardService | None = None,
+        anomaly: AnomalyService | None = None,
     ) -> None:
         self._metrics = metrics
+        self._anomaly = anomaly
         self._alarms = alarms
         self._dashboards = dashboards
         self._identity = identity
@@ -203,10 +208,12 @@ class CloudWatchApp:
                 scope, principal, f"cloudwatch:{operation}", keys, request_id, each
             )
         result = await action(
-            MetricsCall(tenant_id, params, self._metrics, self._alarms, self._dashboards)
+            MetricsCall(
+                tenant_id, params, self._metrics, self._alarms, self._dashboards, self._anomaly
+            )
         )
-        if operation in AUDITED or operation in DASHBOARD_AUDITED:
-            # Alarm and dashboard changes are management events (CloudTrail logs them,
+        if operation in AUDITED or operation in DASHBOARD_AUDITED or operation in ANOMALY_AUDITED:
+            # Alarm, dashboard and detector changes are management events (CloudTrail logs them,
             # unlike metric data).
             for each in resources:
                 self._audit.record(

@@ -1,5 +1,5 @@
-"""What each CloudWatch operation is handed (decisions 0172, 0177, 0185): the caller's account, its
-typed input document, and the services it acts through."""
+"""What each CloudWatch operation is handed (decisions 0172, 0177, 0185, 0189): the caller's
+account, its typed input document, and the services it acts through."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.anomaly import AnomalyService
 from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricsService
 
@@ -23,3 +24,5 @@ class MetricsCall:
     alarms: AlarmService | None = None
     # None where dashboards are not wired (decision 0185).
     dashboards: DashboardService | None = None
+    # None where anomaly detectors are not wired (decision 0189).
+    anomaly: AnomalyService | None = None

@@ -49,7 +49,10 @@ _ERROR_PREFIX: Final = "com.amazonaws.cloudwatch#"
 _MAPS: Final = frozenset({"ExtendedStatistics"})
 # Operations whose output shape has no member: the Query answer still holds its (empty)
 # result element, which botocore's parser looks for.
-_EMPTY_RESULTS: Final = frozenset({"TagResource", "UntagResource", "DeleteDashboards"})
+_EMPTY_RESULTS: Final = frozenset(
+    {"TagResource", "UntagResource", "DeleteDashboards", "PutAnomalyDetector",
+     "DeleteAnomalyDetector"}
+)  # fmt: skip
 
 
 class Wire(enum.Enum):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.cloudwatchapi.alarm_shapes import ALARM_INPUTS
+from andromede.cloudwatchapi.anomaly_operations import ANOMALY_INPUTS
 from andromede.cloudwatchapi.dashboards import DASHBOARD_INPUTS
 from andromede.cloudwatchapi.errors import CloudWatchError
 
@@ -94,6 +95,7 @@ INPUTS: Final[dict[str, dict[str, Any]]] = {
     },
     **ALARM_INPUTS,  # decision 0177
     **DASHBOARD_INPUTS,  # decision 0185
+    **ANOMALY_INPUTS,  # decision 0189
 }
 _LARGEST_INT: Final = 2**31 - 1
 

@@ -11,8 +11,8 @@ provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queu
 sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
 (CloudWatch-style metrics), ``tables_alarms`` (their alarms) and ``tables_dashboards``
 (their dashboards), ``tables_secrets`` (Secrets Manager's secrets and their sealed
-versions). This module re-exports every table and ``metadata``: the stores and the
-migrations use ``tables.<name>``.
+versions), ``tables_anomaly`` (CloudWatch's anomaly detectors). This module re-exports every
+table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -145,6 +145,7 @@ from andromede.db.tables_metrics import metric_datapoints, metric_runs, metric_s
 from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
 from andromede.db.tables_secrets import secret_versions, secrets
+from andromede.db.tables_anomaly import metric_anomaly_detectors
 # isort: on
 
 __all__ = [
@@ -224,6 +225,7 @@ __all__ = [
     "metadata",
     "metric_alarm_history",
     "metric_alarms",
+    "metric_anomaly_detectors",
     "metric_dashboards",
     "metric_datapoints",
     "metric_runs",

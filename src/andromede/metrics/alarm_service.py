@@ -4,8 +4,10 @@ DescribeAlarmHistory for one account at a time, and the evaluator every gateway 
 
 :meth:`AlarmService.evaluate_due` takes the alarms whose period has ended, claims each by
 moving its next evaluation on over its revision (so one gateway evaluates a period), reads
-the last ``EvaluationPeriods`` periods from the metrics store (a metric math alarm's
-expression through :meth:`MetricsService.expression_values`, decision 0183) and applies
+the last ``EvaluationPeriods`` periods and AWS's evaluation range beyond them from the metrics
+store (:mod:`~andromede.metrics.alarm_reading`: a metric math alarm's expression, decision
+0183; an anomaly detection alarm's value and band, decision 0189), picks the periods
+evaluated (:func:`~andromede.metrics.alarms.lookback`) and applies
 :func:`~andromede.metrics.alarms.evaluate`. A state change is written over the claimed
 revision, recorded in the history, and its actions run through an :class:`AlarmActions`
 port: AWS's alarm message published to the account's SNS topics, Auto Scaling policies
@@ -28,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from andromede.metrics import composite_alarms
+from andromede.metrics.alarm_reading import band_readings, read_periods, too_few_samples
 from andromede.metrics.alarm_store import AlarmStore
 from andromede.metrics.alarms import (
     Alarm,
@@ -37,6 +40,7 @@ from andromede.metrics.alarms import (
     alarm_arn,
     check_alarm,
     evaluate,
+    lookback,
     next_evaluation,
     query_document,
 )
@@ -47,7 +51,6 @@ from andromede.metrics.errors import (
     MissingParameter,
     ResourceNotFound,
 )
-from andromede.metrics.model import Series
 from andromede.metrics.service import DataQuery, MetricsService
 
 __all__ = ["AlarmActions", "AlarmLimits", "AlarmService", "alarm_message"]
@@ -85,6 +88,7 @@ class AlarmLimits:
     page: int = 100
     history_days: int = 14
     batch: int = 200
+    range_extra: int = 2
 
 
 def _stamp(moment: datetime) -> str:
@@ -119,8 +123,13 @@ def alarm_message(alarm: Alarm, old: AlarmState, region: str) -> str:
         "ComparisonOperator": alarm.comparison,
         "Threshold": alarm.threshold,
         "TreatMissingData": alarm.treat_missing_data,
-        "EvaluateLowSampleCountPercentile": "",
+        "EvaluateLowSampleCountPercentile": (
+            alarm.evaluate_low_sample if alarm.extended_statistic else ""
+        ),
     }
+    if alarm.threshold_metric_id is not None:  # an anomaly detection alarm (decision 0189)
+        del trigger["Threshold"]
+        trigger["ThresholdMetricId"] = alarm.threshold_metric_id
     if alarm.metrics:
         for key in ("MetricName", "Namespace", "StatisticType", "Statistic", "Unit"):
             del trigger[key]
@@ -218,9 +227,12 @@ class AlarmService:
             # The queries checked, and read over one period: an unknown Id or an expression
             # giving an array is refused now rather than at each evaluation.
             start = next_evaluation(now.timestamp(), alarm.period) - 2 * alarm.period
-            await self.metrics.expression_values(
-                alarm.tenant_id, alarm.metrics, start, 1, alarm.period
-            )
+            if alarm.threshold_metric_id is not None:  # the band and its metric (0189)
+                await band_readings(self.metrics, alarm, start, 1)
+            else:
+                await self.metrics.expression_values(
+                    alarm.tenant_id, alarm.metrics, start, 1, alarm.period
+                )
         held = await self.store.get(alarm.tenant_id, alarm.name)
         if held is not None and held.composite:
             raise InvalidParameterValue(f"{alarm.name[:255]} is a composite alarm.")
@@ -490,20 +502,25 @@ class AlarmService:
 
     async def _evaluate(self, alarm: Alarm, end: int) -> None:
         periods = alarm.evaluation_periods
-        if alarm.metrics:
-            values = await self.metrics.expression_values(
-                alarm.tenant_id, alarm.metrics, end - periods * alarm.period, periods, alarm.period
-            )
+        # AWS's evaluation range (decision 0189): more periods read than evaluated, so that
+        # missing datapoints are replaced by older real ones before TreatMissingData counts.
+        read = periods + self.limits.range_extra
+        start = end - read * alarm.period
+        bands: list[tuple[float, float] | None] | None = None
+        if alarm.threshold_metric_id is not None:
+            every, every_band = await band_readings(self.metrics, alarm, start, read)
+            every = [v if b is not None else None for v, b in zip(every, every_band, strict=True)]
         else:
-            values = await self.metrics.period_values(
-                Series.of(alarm.tenant_id, alarm.namespace, alarm.metric_name, alarm.dimensions),
-                end - periods * alarm.period,
-                periods,
-                alarm.period,
-                alarm.stat,
-                alarm.unit,
-            )
-        outcome: Evaluation = evaluate(alarm, values)
+            every = await read_periods(self.metrics, alarm, start, read)
+        picked = lookback(every, periods)
+        values = [None if i is None else every[i] for i in picked]
+        if alarm.threshold_metric_id is not None:
+            bands = [None if i is None else every_band[i] for i in picked]
+        if alarm.evaluate_low_sample == "ignore" and await too_few_samples(
+            self.metrics, alarm, start, picked
+        ):
+            return  # too few samples for the percentile: the state kept, as AWS keeps it
+        outcome: Evaluation = evaluate(alarm, values, bands)
         last = next((v for v in reversed(values) if v is not None), None)
         if outcome.state is not alarm.state:
             changed = replace(

@@ -14,6 +14,10 @@ evaluator reads the last ``evaluation_periods`` periods (None where no datapoint
   periods present than ``datapoints_to_alarm``, all of them breaching: ALARM for
   ``missing``, the state kept for ``ignore`` (AWS's table: ``- - X - -`` with 3 of 5).
   Otherwise OK.
+
+The periods evaluated are picked by :func:`lookback` from a longer evaluation range, as AWS
+does (decision 0189); an anomaly detection alarm compares each value with its period's band
+(``BAND_COMPARISONS``) rather than with ``threshold``.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ from andromede.metrics.model import STATISTICS, UNITS, percentile_of
 from andromede.metrics.service import DataQuery
 
 __all__ = [
+    "BAND_COMPARISONS",
     "COMPARISONS",
     "FORMAT_VERSION",
+    "LOW_SAMPLE",
     "MISSING_DATA",
     "Alarm",
     "AlarmState",
@@ -48,6 +54,7 @@ __all__ = [
     "check_actions",
     "check_alarm",
     "evaluate",
+    "lookback",
     "next_evaluation",
     "query_document",
 ]
@@ -67,14 +74,14 @@ COMPARISONS: Final = {
     "LessThanThreshold": "<",
     "LessThanOrEqualToThreshold": "<=",
 }
-# Anomaly detection's operators: known to AWS, refused here (not yet).
-_BAND_COMPARISONS: Final = frozenset(
-    {
-        "LessThanLowerOrGreaterThanUpperThreshold",
-        "LessThanLowerThreshold",
-        "GreaterThanUpperThreshold",
-    }
-)
+# Anomaly detection's operators (decision 0189): a value against a band's edges, the band
+# the alarm's ThresholdMetricId query.
+BAND_COMPARISONS: Final = {
+    "LessThanLowerOrGreaterThanUpperThreshold": "<>",
+    "LessThanLowerThreshold": "<",
+    "GreaterThanUpperThreshold": ">",
+}
+LOW_SAMPLE: Final = ("evaluate", "ignore")
 MISSING_DATA: Final = ("missing", "ignore", "breaching", "notBreaching")
 _PERIODS_UNDER_A_MINUTE: Final = (10, 20, 30)
 _NAME_LENGTH: Final = 255
@@ -127,6 +134,12 @@ class Alarm:
     suppressor: str | None = None
     suppressor_wait: int = 60
     suppressor_extension: int = 60
+    # An anomaly detection alarm's band (decision 0189): the Id of its Metrics' query giving
+    # ANOMALY_DETECTION_BAND, its comparison one of BAND_COMPARISONS and no Threshold.
+    threshold_metric_id: str | None = None
+    # EvaluateLowSampleCountPercentile: "ignore" keeps the state while a percentile has too
+    # few samples to mean much (decision 0189).
+    evaluate_low_sample: str = "evaluate"
     state: AlarmState = AlarmState.INSUFFICIENT_DATA
     state_reason: str = "Unchecked: Initial alarm creation"
     state_reason_data: str | None = None
@@ -214,7 +227,13 @@ def next_evaluation(now: float, period: int) -> int:
     return second - second % period + period
 
 
-def breaches(alarm: Alarm, value: float) -> bool:
+def breaches(alarm: Alarm, value: float, band: tuple[float, float] | None = None) -> bool:
+    """Whether ``value`` breaches the threshold, or for an anomaly detection alarm the
+    period's ``band`` (lower, upper)."""
+    if band is not None:
+        side = BAND_COMPARISONS[alarm.comparison]
+        below, above = value < band[0], value > band[1]
+        return (below or above) if side == "<>" else below if side == "<" else above
     operator = COMPARISONS[alarm.comparison]
     if operator == ">=":
         return value >= alarm.threshold
@@ -229,12 +248,35 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def evaluate(alarm: Alarm, values: Sequence[float | None]) -> Evaluation:
+def lookback(values: Sequence[float | None], periods: int) -> list[int | None]:
+    """AWS's evaluation range (decision 0189): of the periods read (oldest first, more than
+    ``periods`` of them), the ones evaluated, as indexes (None: a missing datapoint filled in
+    by TreatMissingData). As many datapoints present as ``periods`` or more: the most recent
+    ``periods`` of them, however far back, and missing ones do not count. Fewer: all of
+    them, and missing datapoints filled in as few times as possible."""
+    present = [i for i, v in enumerate(values) if v is not None]
+    if len(present) >= periods:
+        return list(present[-periods:])
+    return [None] * (periods - len(present)) + list(present)
+
+
+def evaluate(
+    alarm: Alarm,
+    values: Sequence[float | None],
+    bands: Sequence[tuple[float, float] | None] | None = None,
+) -> Evaluation:
     """The state the last ``evaluation_periods`` periods' ``values`` (oldest first) put the
-    alarm in; the state is kept (the alarm's own) where AWS's rules keep it."""
+    alarm in; the state is kept (the alarm's own) where AWS's rules keep it. An anomaly
+    detection alarm's ``bands`` are each period's; a period without a band (the model not
+    trained) counts as missing."""
+    if bands is not None:
+        values = [v if b is not None else None for v, b in zip(values, bands, strict=True)]
+    edges = list(bands) if bands is not None else [None] * len(values)
     needed = alarm.datapoints_to_alarm
     present = [v for v in values if v is not None]
-    breaching = sum(1 for v in present if breaches(alarm, v))
+    breaching = sum(
+        1 for v, b in zip(values, edges, strict=True) if v is not None and breaches(alarm, v, b)
+    )
     treat = alarm.treat_missing_data
     missing = len(values) - len(present)
     if treat == "breaching":
@@ -250,15 +292,20 @@ def evaluate(alarm: Alarm, values: Sequence[float | None]) -> Evaluation:
             kept,
             0,
         )
-    operator = alarm.comparison.replace("Threshold", " the threshold")
+    operator = _words(alarm.comparison.replace("Threshold", " the threshold"))
+    limit = _number(alarm.threshold)
+    if bands is not None:
+        operator = _BAND_WORDS[BAND_COMPARISONS[alarm.comparison]]
+        latest = next((b for b in reversed(edges) if b is not None), None)
+        limit = "" if latest is None else f"{_number(latest[0])}, {_number(latest[1])}"
     if breaching >= needed or (
         treat == "missing" and len(present) < needed and breaching == len(present)
     ):
         return Evaluation(
             AlarmState.ALARM,
             f"Threshold Crossed: {breaching} out of the last {len(values)} datapoints "
-            f"{shown} {'were' if breaching != 1 else 'was'} {_words(operator)} "
-            f"({_number(alarm.threshold)}) (minimum {needed} datapoint"
+            f"{shown} {'were' if breaching != 1 else 'was'} {operator} "
+            f"({limit}) (minimum {needed} datapoint"
             f"{'s' if needed != 1 else ''} for OK -> ALARM transition).",
             kept,
             breaching,
@@ -270,11 +317,18 @@ def evaluate(alarm: Alarm, values: Sequence[float | None]) -> Evaluation:
         AlarmState.OK,
         f"Threshold Crossed: {len(values) - breaching} out of the last {len(values)} "
         f"datapoints {'[' + _number(first) + ']' if first is not None else '[]'} was not "
-        f"{_words(operator)} ({_number(alarm.threshold)}) (minimum 1 datapoint for ALARM -> "
+        f"{operator} ({limit}) (minimum 1 datapoint for ALARM -> "
         "OK transition).",
         kept,
         breaching,
     )
+
+
+_BAND_WORDS: Final = {
+    "<>": "outside the band",
+    "<": "less than the band's lower edge",
+    ">": "greater than the band's upper edge",
+}
 
 
 def _words(operator: str) -> str:
@@ -351,9 +405,19 @@ def _math_alarm(alarm: Alarm) -> Alarm:
             "specified both."
         )
     returned = [q for q in alarm.metrics if q.return_data]
+    if alarm.threshold_metric_id is not None:
+        # The band and the metric it is compared with both return data, as AWS wants them.
+        band = next((q for q in returned if q.id == alarm.threshold_metric_id), None)
+        if band is None or "ANOMALY_DETECTION_BAND" not in (band.expression or ""):
+            raise InvalidParameterValue(
+                "ThresholdMetricId must be the Id of a ReturnData query whose expression is "
+                "ANOMALY_DETECTION_BAND."
+            )
+        returned = [q for q in returned if q.id != alarm.threshold_metric_id]
     if len(returned) != 1:
         raise InvalidParameterValue(
-            "Exactly one element of the Metrics array must have ReturnData set to true."
+            "Exactly one element of the Metrics array must have ReturnData set to true"
+            + (" besides the band." if alarm.threshold_metric_id else ".")
         )
     period = returned[0].period or next(
         (q.period for q in alarm.metrics if q.expression is None and q.period), 0
@@ -367,6 +431,8 @@ def check_alarm(alarm: Alarm, region: str) -> Alarm:
     """PutMetricAlarm's checks; the alarm with its action lists deduplicated."""
     if not 1 <= len(alarm.name) <= _NAME_LENGTH:
         raise InvalidParameterValue(f"AlarmName must be 1 to {_NAME_LENGTH} characters.")
+    if alarm.threshold_metric_id is not None and not alarm.metrics:
+        raise MissingParameter("An anomaly detection alarm needs Metrics (its band's queries).")
     if alarm.metrics:
         alarm = _math_alarm(alarm)
     elif not alarm.namespace or not alarm.metric_name:
@@ -402,17 +468,24 @@ def check_alarm(alarm: Alarm, region: str) -> Alarm:
         )
     if not 1 <= alarm.datapoints_to_alarm <= alarm.evaluation_periods:
         raise InvalidParameterValue("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
-    if alarm.comparison in _BAND_COMPARISONS:
+    if alarm.threshold_metric_id is not None:
+        if alarm.comparison not in BAND_COMPARISONS:
+            raise InvalidParameterValue(
+                f"An anomaly detection alarm's ComparisonOperator is one of "
+                f"{', '.join(BAND_COMPARISONS)}."
+            )
+    elif alarm.comparison in BAND_COMPARISONS:
         raise InvalidParameterValue(
-            f"{alarm.comparison} is for anomaly detection alarms, not supported yet "
-            "(decision 0177)."
+            f"{alarm.comparison} is for anomaly detection alarms: give ThresholdMetricId."
         )
-    if alarm.comparison not in COMPARISONS:
+    elif alarm.comparison not in COMPARISONS:
         raise InvalidParameterValue(
             f"ComparisonOperator {alarm.comparison[:64]} is not one of {', '.join(COMPARISONS)}."
         )
     if not math.isfinite(alarm.threshold):
         raise InvalidParameterValue("Threshold must be a finite number.")
+    if alarm.evaluate_low_sample not in LOW_SAMPLE:
+        raise InvalidParameterValue("EvaluateLowSampleCountPercentile is evaluate or ignore.")
     if alarm.treat_missing_data not in MISSING_DATA:
         raise InvalidParameterValue(f"TreatMissingData must be one of {', '.join(MISSING_DATA)}.")
     if alarm.unit is not None and alarm.unit not in UNITS:

@@ -48,10 +48,11 @@ ARITHMETIC_ERROR: Final = (
     "+Infinite)"
 )
 # Functions AWS has that need what this platform does not keep (Contributor Insights rules,
-# a search over the account's metrics, anomaly models, quotas, Lambda).
-_REFUSED: Final = frozenset(
-    {"INSIGHT_RULE_METRIC", "ANOMALY_DETECTION_BAND", "SERVICE_QUOTA", "LAMBDA"}
-)
+# quotas, Lambda).
+_REFUSED: Final = frozenset({"INSIGHT_RULE_METRIC", "SERVICE_QUOTA", "LAMBDA"})
+# The functions whose series the service reads before evaluating (``searched``): SEARCH's
+# (decision 0183), ANOMALY_DETECTION_BAND's lower and upper edges (decision 0189).
+_READ_BEFORE: Final = frozenset({"SEARCH", "ANOMALY_DETECTION_BAND"})
 
 
 @dataclass(slots=True)
@@ -90,7 +91,8 @@ class MathContext:
     expressions: Mapping[str, tuple[Node, str]]  # id -> (tree, text)
     max_series: int = 500
     max_depth: int = 50
-    # SEARCH calls' series, read by the service before evaluating (math_search).
+    # SEARCH calls' series (math_search) and ANOMALY_DETECTION_BAND calls' edges (math_band),
+    # read by the service before evaluating.
     searched: Mapping[Call, SeriesArray] = field(default_factory=dict)
     messages: set[str] = field(default_factory=set)
     _done: dict[str, Value] = field(default_factory=dict)
@@ -280,10 +282,12 @@ class _Evaluator:
     def _call(self, node: Call) -> Value:
         if node.name in _REFUSED:
             raise self._fail(f"The function {node.name} is not supported here (decision 0183).")
-        if node.name == "SEARCH":
+        if node.name in _READ_BEFORE:
             found = self._context.searched.get(node)
             if found is None:
-                raise self._fail("SEARCH is not supported in an alarm (decision 0183).")
+                if node.name == "SEARCH":
+                    raise self._fail("SEARCH is not supported in an alarm (decision 0183).")
+                raise self._fail(f"{node.name} is not served here (decision 0189).")
             return found
         handler = _FUNCTIONS.get(node.name)
         if handler is None:

@@ -28,6 +28,7 @@ from andromede.metrics.errors import (
     InvalidParameterValue,
     MissingParameter,
 )
+from andromede.metrics.math_band import BAND, BandSource, band_calls
 from andromede.metrics.math_eval import MathContext, SeriesArray, TimeSeries, as_series
 from andromede.metrics.math_parse import Call, Node, parse
 from andromede.metrics.math_search import Search, search_series, searches_in
@@ -201,6 +202,8 @@ class MetricsService:
         self.store = store
         self._limits = limits or MetricLimits()
         self._clock = clock
+        # ANOMALY_DETECTION_BAND's models (decision 0189): the anomaly detectors' service.
+        self.bands: BandSource | None = None
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -621,6 +624,18 @@ class MetricsService:
                 if call not in searched:
                     searched[call], bounded = await self._search(tenant_id, search, start, end)
                     cut = cut or bounded
+        for query in queries:  # alarms' too: a band is their threshold (decision 0189)
+            if query.expression is None:
+                continue
+            for call, ref, width in band_calls(trees[query.id][0]):
+                if self.bands is None:
+                    raise InvalidParameterValue(f"{BAND} is not served here (decision 0189).")
+                if call not in searched:
+                    period = query.period or next(iter(s.period for s in series.values()), 60)
+                    low, high = self._range(start, end, period)
+                    searched[call] = await self.bands.band(
+                        tenant_id, ref, width, queries, low, high, period
+                    )
         computed: list[QueryResult] = []
         for query in queries:
             if not query.return_data:

@@ -166,3 +166,46 @@ class MetricsSettings(BaseModel):
         gt=0,
         description="Dashboards one ListDashboards page answers (AWS: 1,000) (decision 0185).",
     )
+    alarm_evaluation_range_extra: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="Periods an alarm reads beyond EvaluationPeriods, so that missing "
+        "datapoints are replaced by older real ones: AWS's evaluation range, whose length AWS "
+        "does not give as a formula (decision 0189).",
+    )
+    anomaly_max_detectors: int = Field(
+        default=500,
+        gt=0,
+        description="CloudWatch anomaly detectors an account may hold (decision 0189).",
+    )
+    anomaly_history_days: int = Field(
+        default=14,
+        gt=0,
+        le=15,
+        description="Days of a metric an anomaly model is trained on (AWS: up to two weeks) "
+        "(decision 0189).",
+    )
+    anomaly_min_training_points: int = Field(
+        default=24,
+        gt=0,
+        description="Values of the history an anomaly model needs to be TRAINED; fewer is "
+        "TRAINED_INSUFFICIENT_DATA and gives no band (decision 0189).",
+    )
+    anomaly_model_cache_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="Seconds a gateway keeps a trained anomaly model before reading the "
+        "metric's history again (decision 0189).",
+    )
+    anomaly_list_page: int = Field(
+        default=100,
+        gt=0,
+        description="Anomaly detectors one DescribeAnomalyDetectors page answers at most, "
+        "MaxResults' bound (AWS: 100) (decision 0189).",
+    )
+    anomaly_model_cache_size: int = Field(
+        default=256,
+        gt=0,
+        description="Anomaly models a gateway keeps in its cache (decision 0189).",
+    )

@@ -1,7 +1,7 @@
 """CloudWatch metrics' wiring (decision 0172): the service over the metadata database with
 the settings' limits, its retention roll-up, and the sampling of the platform's own metrics;
 (decision 0177) the alarm service, its actions on SNS and Auto Scaling, and its evaluator;
-(decision 0185) the dashboards.
+(decision 0185) the dashboards; (decision 0189) the anomaly detectors, the metrics' bands.
 Each loop survives a failed round (logged; the next round retries)."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from andromede.iam.service import IdentityService
 from andromede.instance_metrics import InstanceMetrics
 from andromede.metrics.alarm_service import AlarmLimits, AlarmService
 from andromede.metrics.alarm_store_sql import SqlAlarmStore
+from andromede.metrics.anomaly import AnomalyLimits, AnomalyService
+from andromede.metrics.anomaly_store_sql import SqlDetectorStore
 from andromede.metrics.dashboards import DashboardLimits, DashboardService
 from andromede.metrics.dashboards_sql import SqlDashboardStore
 from andromede.metrics.service import MetricLimits, MetricsService
@@ -32,6 +34,7 @@ from andromede.storage_metrics import StorageMetrics
 __all__ = [
     "alarm_service",
     "alarm_upkeep",
+    "anomaly_service",
     "dashboard_service",
     "instance_metrics_upkeep",
     "metrics_rollup",
@@ -55,6 +58,25 @@ def dashboard_service(settings: Settings, db: Database) -> DashboardService:
             list_page=settings.dashboard_list_page,
         ),
     )
+
+
+def anomaly_service(settings: Settings, db: Database, metrics: MetricsService) -> AnomalyService:
+    """The anomaly detectors over the metadata database, and the metrics service's source of
+    ANOMALY_DETECTION_BAND's models (decision 0189)."""
+    anomaly = AnomalyService(
+        SqlDetectorStore(db),
+        metrics,
+        limits=AnomalyLimits(
+            max_per_account=settings.anomaly_max_detectors,
+            history=settings.anomaly_history_days * 86400,
+            min_points=settings.anomaly_min_training_points,
+            cache_seconds=settings.anomaly_model_cache_seconds,
+            cache_size=settings.anomaly_model_cache_size,
+            page=settings.anomaly_list_page,
+        ),
+    )
+    metrics.bands = anomaly
+    return anomaly
 
 
 def metrics_service(settings: Settings, db: Database) -> MetricsService:
@@ -144,6 +166,7 @@ def alarm_service(
             max_alarms=settings.alarm_max_per_account,
             history_days=settings.alarm_history_days,
             batch=settings.alarm_evaluation_batch,
+            range_extra=settings.alarm_evaluation_range_extra,
         ),
     )
     alarms.actions = AlarmActionRunner(pubsub, scaling)

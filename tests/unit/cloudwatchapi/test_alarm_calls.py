@@ -122,7 +122,8 @@ async def test_refusals_in_cloudwatchs_codes(cloudwatch: Harness, protocol: str)
          "InvalidParameterValue"),
         ("PutMetricAlarm", {**ALARM, "Metrics": [{"Id": "e1", "Expression": "1", "Period": 60}]},
          "InvalidParameterCombination"),
-        ("PutMetricAlarm", {**ALARM, "ThresholdMetricId": "ad1"}, "InvalidParameterValue"),
+        ("PutMetricAlarm", {**ALARM, "ThresholdMetricId": "ad1"},
+         "InvalidParameterCombination"),  # a Threshold and a band (decision 0189)
         ("PutMetricAlarm", {**ALARM, "Period": 45}, "InvalidParameterValue"),
         ("PutMetricAlarm", {**ALARM, "AlarmActions": ["arn:aws:sns:eu-fr-1:999999999999:x"]},
          "InvalidParameterValue"),

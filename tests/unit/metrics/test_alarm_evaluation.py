@@ -57,7 +57,7 @@ X, G, M = 20.0, 0.0, None  # breaching (X), good (not breaching), missing
     ("values", "missing", "ignore", "breaching", "not_breaching"),
     [
         # 3 datapoints to alarm out of 5, oldest first, in the manner of AWS's table (whose
-        # evaluation range reaches further back than N when data is missing; not here).
+        # evaluation range reaches further back when data is missing: test_alarm_lookback).
         ((G, M, X, M, X), "OK", "OK", "ALARM", "OK"),
         ((M, M, M, M, G), "OK", "OK", "ALARM", "OK"),
         ((M, M, M, M, M), "INSUFFICIENT_DATA", "kept", "ALARM", "OK"),
@@ -197,8 +197,14 @@ async def test_the_statistic_chosen_decides_and_one_gateway_evaluates_a_period()
     assert (
         '"NewStateValue": "ALARM"' in message and '"OldStateValue": "INSUFFICIENT_DATA"' in message
     )
-    # The next period without data: missing → INSUFFICIENT_DATA, notified again (no OK action).
-    clock.now = START + timedelta(seconds=121)
+    # The next periods without data: the datapoint is still in the evaluation range (decision
+    # 0189: 1 + 2 periods read), so the state holds; past it, missing → INSUFFICIENT_DATA,
+    # notified again (no OK action).
+    for minute in (2, 3):
+        clock.now = START + timedelta(seconds=60 * minute + 1)
+        assert await other.evaluate_due() == 3
+        assert {a.state for a in await store.alarms(TENANT)} == {AlarmState.ALARM}
+    clock.now = START + timedelta(seconds=241)
     assert await other.evaluate_due() == 3
     assert {a.state for a in await store.alarms(TENANT)} == {AlarmState.INSUFFICIENT_DATA}
     history, _ = await service.history(TENANT, name="by-max", item_type="StateUpdate")

@@ -11,6 +11,7 @@ import pytest
 
 from andromede.db.database import open_database
 from andromede.metrics.alarms import Alarm
+from andromede.metrics.anomaly_model import Detector
 from andromede.metrics.errors import (
     InvalidParameterCombination,
     InvalidParameterValue,
@@ -18,7 +19,7 @@ from andromede.metrics.errors import (
 )
 from andromede.metrics.service import DataQuery, MetricDatum
 from andromede.settings import Settings
-from andromede.wiring.metrics import alarm_service, metrics_service
+from andromede.wiring.metrics import alarm_service, anomaly_service, metrics_service
 from support.schema import migrated_sqlite
 
 
@@ -133,5 +134,36 @@ async def test_the_metric_math_settings_bound_expressions(
         queries[2] = DataQuery("e", "", "", (), 0, "", expression=expression)
         with pytest.raises(InvalidParameterValue, match=why):
             await metrics.get_metric_data("t1", queries, now - timedelta(hours=1), now)
+    finally:
+        await db.close()
+
+
+async def test_the_anomaly_settings_are_the_services_limits(tmp_path: Path) -> None:
+    """Decision 0189: the detectors' bound and page, the model's history and minimum, the
+    cache, and the alarms' evaluation range reach the services built by the wiring."""
+    settings = Settings(
+        data_dir=tmp_path,
+        anomaly_max_detectors=1,
+        anomaly_list_page=1,
+        anomaly_history_days=2,
+        anomaly_min_training_points=5,
+        anomaly_model_cache_seconds=7,
+        anomaly_model_cache_size=3,
+        alarm_evaluation_range_extra=4,
+    )
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    metrics = metrics_service(settings, db)
+    try:
+        anomaly = anomaly_service(settings, db, metrics)
+        assert metrics.bands is anomaly
+        assert (anomaly.limits.history, anomaly.limits.min_points) == (2 * 86400, 5)
+        assert (anomaly.limits.cache_seconds, anomaly.limits.cache_size) == (7, 3)
+        await anomaly.put(Detector("t1", "App", "A", (), "Sum"))
+        with pytest.raises(LimitExceeded):
+            await anomaly.put(Detector("t1", "App", "B", (), "Sum"))
+        with pytest.raises(InvalidParameterValue):
+            await anomaly.describe("t1", max_results=2)
+        alarms, _ = alarm_service(settings, db, metrics, None, None)
+        assert alarms.limits.range_extra == 4
     finally:
         await db.close()
