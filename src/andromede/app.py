@@ -125,6 +125,7 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
+from andromede.wiring.logs import logs_api
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
@@ -526,6 +527,11 @@ class Application:
         apis[KmsApp.name] = KmsApp(
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )
+        # CloudWatch Logs (decision 0186): its API and its retention sweep.
+        apis["logs"], sweep = logs_api(
+            settings, db, keys, customer_keys, identity, audit, rate_limiter, billing
+        )
+        background.append(sweep)
         compute = await start_compute(
             settings,
             db,
