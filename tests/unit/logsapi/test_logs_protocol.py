@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.api_routing import api_service
 from andromede.billing.model import parse_month
 from andromede.logs.service import LogsLimits
 from support.logsapp import NOW, Harness, LogsWorld, harness_over, logs_world
@@ -197,3 +198,23 @@ async def test_iam_user_refused_and_audit_of_control_calls_only(logs: Harness) -
     report = await logs.billing.usage_report(logs.tenant_id, month)
     usage = {line.meter: line.quantity for line in report.lines}
     assert usage["logs.requests"] == 4 and usage["logs.ingested"] == 100
+
+
+def test_the_shared_port_routes_logs_by_scope_and_unsigned_target() -> None:
+    signed = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "query_string": b"",
+        "headers": [
+            (
+                b"authorization",
+                b"AWS4-HMAC-SHA256 Credential=AKIA/20261205/eu-fr-1/logs/aws4_request, "
+                b"SignedHeaders=host, Signature=00",
+            )
+        ],
+    }
+    assert api_service(signed) == "logs"
+    unsigned = {**signed, "headers": [(b"x-amz-target", b"Logs_20140328.DescribeLogGroups")]}
+    assert api_service(unsigned) == "logs"
+    assert api_service({**signed, "headers": []}) == "s3"
