@@ -15,7 +15,8 @@ calls).
 The main configuration also holds SQS FIFO queues (``aws_sqs_queue`` with ``fifo_queue``,
 content-based deduplication and a FIFO dead-letter queue: decision 0164), and a metric math
 alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183) and a
-dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185).
+dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185), and a log group under a
+KMS key (``aws_cloudwatch_log_group``: decision 0186).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -56,7 +57,7 @@ CONFIGURATION = (
     # S3 Control's endpoint rules put the account id before the endpoint's host, which
     # resolves nowhere here: the provider sends through the server itself as its proxy,
     # which serves the absolute-form request target with the signed Host (decision 0152).
-    aws_provider("cloudwatch", "kms", "s3", "s3control", "sqs", "sts").replace(
+    aws_provider("cloudwatch", "kms", "logs", "s3", "s3control", "sqs", "sts").replace(
         "  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1
     )
     + """
@@ -379,6 +380,13 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
     }
   }
 }
+# The orders' log group (decision 0186): a retention, sealed under the data key.
+resource "aws_cloudwatch_log_group" "orders" {
+  name              = "/%(bucket)s/orders"
+  retention_in_days = 14
+  kms_key_id        = aws_kms_key.data.arn
+  tags              = { team = "orders" }
+}
 # A dashboard beside the alarm (decision 0185): a metric widget and an alarm widget.
 resource "aws_cloudwatch_dashboard" "orders" {
   dashboard_name = "%(bucket)s-orders"
@@ -580,6 +588,13 @@ def test_terraform_applies_converges_and_destroys(
     assert [w["type"] for w in widgets] == ["metric", "alarm"]
     assert widgets[1]["properties"]["alarms"] == [alarm["AlarmArn"]]
 
+    # aws_cloudwatch_log_group (decision 0186): its retention, key and tags as written.
+    logs = client_for(server, "logs", *server.credentials())
+    [group] = logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"]
+    assert (group["retentionInDays"], group["kmsKeyId"]) == (14, outputs["data_key_arn"])
+    tags = logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]
+    assert tags == {"team": "orders"}
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -608,6 +623,7 @@ def test_terraform_applies_converges_and_destroys(
         assert state == "PendingDeletion"
     assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix=bucket)
     assert cloudwatch.list_dashboards(DashboardNamePrefix=bucket)["DashboardEntries"] == []
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"] == []
 
 
 BACKEND = """

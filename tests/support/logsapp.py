@@ -21,6 +21,7 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.logs.memory import MemoryLogStore
 from andromede.logs.service import LogsLimits, LogsService
+from andromede.logs.store import LogStore
 from andromede.logsapi.app import CONTENT_TYPE, LogsApp
 from andromede.settings import Settings
 from andromede.wiring.logs import LogKeySealer
@@ -43,15 +44,18 @@ class Clock:
 @dataclass
 class LogsWorld:
     kit: Kit
-    store: MemoryLogStore
+    store: LogStore
     service: LogsService
     clock: Clock
 
 
-def logs_world(directory: Path, limits: LogsLimits | None = None) -> Iterator[LogsWorld]:
-    """The service on a key file under ``directory`` (a fixture yields from it)."""
+def logs_world(
+    directory: Path, limits: LogsLimits | None = None, store: LogStore | None = None
+) -> Iterator[LogsWorld]:
+    """The service on a key file under ``directory`` (a fixture yields from it), over
+    ``store`` (default: a new memory store)."""
     for kit in kit_over(directory):
-        store = MemoryLogStore()
+        store = MemoryLogStore() if store is None else store
         clock = Clock()
         service = LogsService(store, LogKeySealer(kit.keys, kit.service), REGION, limits, clock)
         yield LogsWorld(kit, store, service, clock)

@@ -234,7 +234,10 @@ def _input_events(params: dict[str, Any]) -> list[InputEvent]:
         if not isinstance(item, dict):
             raise InvalidParameter("Each log event is an object with timestamp and message")
         timestamp, message = item.get("timestamp"), item.get("message")
-        if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
+        # A long, as the model's shape: a larger number must not reach the database.
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            timestamp = -1
+        if not 0 <= timestamp < 2**63:
             raise InvalidParameter("A log event's timestamp is milliseconds since the epoch")
         if not isinstance(message, str):
             raise InvalidParameter("A log event's message is a string")

@@ -40,7 +40,8 @@ def integer(params: dict[str, Any], name: str) -> int | None:
     value = params.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    # A long, as the model's shapes: a larger number must not reach the database.
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
         raise _wrong(name, "an integer")
     return value
 

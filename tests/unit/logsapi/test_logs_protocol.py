@@ -14,8 +14,12 @@ import pytest
 
 from andromede.api_routing import api_service
 from andromede.billing.model import parse_month
+from andromede.db.database import open_database
 from andromede.logs.service import LogsLimits
+from andromede.logs.store_sql import SqlLogStore
+from andromede.logsapi.actions import ACTIONS
 from support.logsapp import NOW, Harness, LogsWorld, harness_over, logs_world
+from support.schema import migrated_sqlite
 
 
 @pytest.fixture
@@ -218,3 +222,53 @@ def test_the_shared_port_routes_logs_by_scope_and_unsigned_target() -> None:
     unsigned = {**signed, "headers": [(b"x-amz-target", b"Logs_20140328.DescribeLogGroups")]}
     assert api_service(unsigned) == "logs"
     assert api_service({**signed, "headers": []}) == "s3"
+
+
+_ODD_VALUES: list[object] = [
+    None,
+    0,
+    -1,
+    2**70,
+    True,
+    "",
+    "x" * 600,
+    "a:b*",
+    [],
+    ["x"],
+    {},
+    {"a": 1},
+]
+
+
+async def test_no_odd_parameter_reaches_a_500(tmp_path: Path) -> None:
+    """Every served operation, each of its known parameters given each odd value, over the
+    SQLite store: the answer is Logs' own error (or a success), never a fault."""
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+        for world in logs_world(tmp_path / "w", store=SqlLogStore(db)):
+            harness = await harness_over(world, tmp_path)
+            try:
+                await _odd_parameters(harness)
+            finally:
+                await harness.audit.close()
+                await harness.billing.close()
+    finally:
+        await db.close()
+
+
+async def _odd_parameters(logs: Harness) -> None:
+    await logs.ok("CreateLogGroup", {"logGroupName": "g"})
+    await logs.ok("CreateLogStream", {"logGroupName": "g", "logStreamName": "s"})
+    names = [
+        "logGroupName", "logStreamName", "logGroupIdentifier", "logEvents", "limit", "nextToken",
+        "startTime", "endTime", "startFromHead", "filterPattern", "logStreamNames",
+        "logStreamNamePrefix", "logGroupNamePrefix", "logGroupNamePattern", "orderBy",
+        "descending", "retentionInDays", "kmsKeyId", "tags", "tagKeys", "resourceArn",
+        "logGroupClass",
+    ]  # fmt: skip
+    base = {"logGroupName": "g", "logStreamName": "s"}
+    for operation in ACTIONS:
+        for name in names:
+            for value in _ODD_VALUES:
+                reply = await logs.call(operation, {**base, name: value})
+                assert reply.status < 500, (operation, name, value, reply.body)
