@@ -38,7 +38,8 @@ Authorise = Callable[[str, str], Awaitable[None]]
 @dataclass(slots=True)
 class LogsCall:
     """One call's parameters, its account and the means to authorise; ``resources`` are
-    the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took."""
+    the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took;
+    ``denied`` whether its authorisation refused it (a refused data call is audited too)."""
 
     params: dict[str, Any]
     tenant_id: str
@@ -46,13 +47,18 @@ class LogsCall:
     authorise: Authorise
     resources: list[str] = field(default_factory=list)
     ingested: int = 0
+    denied: bool = False
 
     def group_arn(self, name: str) -> str:
         return group_arn(self.logs.region, self.tenant_id, name)
 
     async def allow(self, action: str, arn: str) -> None:
         self.resources.append(arn)
-        await self.authorise(f"logs:{action}", arn)
+        try:
+            await self.authorise(f"logs:{action}", arn)
+        except Exception:
+            self.denied = True
+            raise
 
     def group_name(self) -> str:
         """``logGroupName``, or the name in ``logGroupIdentifier`` (a name or an ARN)."""

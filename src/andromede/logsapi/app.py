@@ -6,10 +6,10 @@ bounded body → SigV4 over the body's hash (service ``logs``) → ``X-Amz-Targe
 ``logs:<Op>`` on the group's or stream's ARN against the caller's identity policies → JSON
 answer, then the audit event and the access-log line. Control calls are audited (action
 ``logs:<Op>``, resource the ARN); PutLogEvents, GetLogEvents and FilterLogEvents are data
-events and are not, as decision 0172 does for metric calls. Every served call counts one
-``logs.requests``; PutLogEvents counts its accepted bytes (messages and 26 bytes an event,
-as AWS bills ingestion) in ``logs.ingested``. Operations of AWS's model not served here
-answer UnsupportedOperationException (501) in the same JSON shape.
+events and are not, as decision 0172 does for metric calls, unless refused. Every served
+call counts one ``logs.requests``; PutLogEvents counts its accepted bytes (messages and 26
+bytes an event, as AWS bills ingestion) in ``logs.ingested``. Operations of AWS's model not
+served here answer UnsupportedOperationException (501) in the same JSON shape.
 """
 
 from __future__ import annotations
@@ -126,9 +126,12 @@ class LogsApp(JsonEndpoint[LogsCall]):
 
     def audited(self, request: JsonRequest[LogsCall]) -> list[str] | None:
         name = request.action_name
-        if request.principal.tenant_id is None or name not in ACTIONS or name in DATA_ACTIONS:
+        if request.principal.tenant_id is None or name not in ACTIONS:
             return None
-        return [] if request.context is None else request.context.resources
+        call = request.context
+        if name in DATA_ACTIONS and (call is None or not call.denied):
+            return None  # data events; their refusals are audited as CloudWatch's are
+        return [] if call is None else call.resources
 
     def finish(self, request: JsonRequest[LogsCall], status: int, error_type: str | None) -> None:
         ingested = self._ingested.pop(request.request_id, 0)

@@ -178,6 +178,8 @@ async def test_iam_user_refused_and_audit_of_control_calls_only(logs: Harness) -
     assert (
         fields["__type"] == "AccessDeniedException" and "logs:CreateLogGroup" in fields["message"]
     )
+    reply = await user.call("GetLogEvents", {"logGroupName": "denied", "logStreamName": "s"})
+    assert reply.error_fields()["__type"] == "AccessDeniedException"
     await logs.ok("CreateLogGroup", {"logGroupName": "audited"})
     await logs.ok("CreateLogStream", {"logGroupName": "audited", "logStreamName": "s"})
     await logs.ok(
@@ -196,7 +198,13 @@ async def test_iam_user_refused_and_audit_of_control_calls_only(logs: Harness) -
     assert ("logs:CreateLogGroup", group + "denied", "failure") in actions
     assert ("logs:CreateLogGroup", group + "audited", "success") in actions
     assert ("logs:CreateLogStream", group + "audited:log-stream:s", "success") in actions
-    assert not [a for a in actions if a[0] in ("logs:PutLogEvents", "logs:GetLogEvents")]
+    # Data calls are not audited, unless refused.
+    assert ("logs:GetLogEvents", group + "denied:log-stream:s", "failure") in actions
+    assert not [
+        a
+        for a in actions
+        if a[0] == "logs:PutLogEvents" or (a[2] == "success" and a[0] == "logs:GetLogEvents")
+    ]
     await logs.billing.flush()
     month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
     report = await logs.billing.usage_report(logs.tenant_id, month)
