@@ -9,7 +9,11 @@ and timestamp (``logs.sealing.event_context``). The sealed form names its key ri
 a KMS key, the key's ARN), so an event keeps the key it was sealed under whatever the group
 says since. A KMS key is used for the service (``key_for_service_use``, as EBS volumes
 use theirs): it must exist in the group's account and be usable; disabling it or scheduling
-its deletion stops the group's writes and reads at the next call."""
+its deletion stops the group's writes and reads at the next call. Each use of a KMS key (a
+data key made for a batch, or opened for a read) is a KMS request the group's account pays
+(``kms.requests``) and an audit record (``kms:GenerateDataKey`` / ``kms:Decrypt`` on the key,
+``invoked_by`` ``logs.amazonaws.com``), as the key uses SQS makes (decision 0165); a refused
+use is audited, never counted."""
 
 from __future__ import annotations
 
@@ -17,12 +21,14 @@ import asyncio
 import logging
 import os
 import struct
+import uuid
 from collections.abc import Sequence
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
@@ -46,6 +52,7 @@ log = logging.getLogger(__name__)
 _TENANT: Final = b"\x01"
 _KMS: Final = b"\x02"
 _NONCE: Final = 12
+_LOGS_SERVICE: Final = "logs.amazonaws.com"
 
 
 def _pack(*parts: bytes) -> bytes:
@@ -65,10 +72,49 @@ def _unpack(data: bytes, count: int) -> tuple[list[bytes], bytes]:
 class LogKeySealer:
     """``logs.sealing.LogSealer`` over the key service and the customer-managed keys."""
 
-    def __init__(self, keys: KeyService, customer_keys: CustomerKeyService | None) -> None:
+    def __init__(
+        self,
+        keys: KeyService,
+        customer_keys: CustomerKeyService | None,
+        audit: AuditService | None = None,
+        billing: BillingService | None = None,
+        region: str = "",
+    ) -> None:
         self._keys = keys
         self._customer_keys = customer_keys
+        self._audit = audit
+        self._billing = billing
+        self._region = region
         self._tenants_with_keys: set[str] = set()
+
+    def _key_used(self, group: LogGroup, action: str, arn: str, error: str | None) -> None:
+        if error is None and self._billing is not None:
+            self._billing.count(group.tenant_id, self._region, "kms.requests")
+        if self._audit is None:
+            return
+        details = {"via": "logs", "invoked_by": _LOGS_SERVICE, "region": self._region}
+        details["log_group"] = group.name[:512]
+        if error is not None:
+            details["error"] = error
+        self._audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=group.tenant_id,
+            principal=_LOGS_SERVICE,
+            action=action,
+            resource=arn[:2048],
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+    async def _group_ring(self, group: LogGroup, key_arn: str, action: str) -> tuple[str, str]:
+        """The key ring of the group's KMS key, its use recorded (a refusal too)."""
+        try:
+            ring, arn = await self._kms_ring(group.tenant_id, key_arn)
+        except KmsKeyUnusable:
+            self._key_used(group, action, key_arn, "KmsKeyUnusable")
+            raise
+        self._key_used(group, action, arn, None)
+        return ring, arn
 
     async def _kms_ring(self, tenant_id: str, key_arn: str) -> tuple[str, str]:
         if self._customer_keys is None:
@@ -97,7 +143,7 @@ class LogKeySealer:
 
     async def seal(self, group: LogGroup, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
         if group.kms_key_id is not None:
-            ring, arn = await self._kms_ring(group.tenant_id, group.kms_key_id)
+            ring, arn = await self._group_ring(group, group.kms_key_id, "kms:GenerateDataKey")
             head = _KMS + _pack(ring.encode(), arn.encode())
         else:
             ring, head = group.tenant_id, _TENANT
@@ -127,9 +173,8 @@ class LogKeySealer:
                 if sealed[:1] == _KMS:
                     (_ring, arn_raw, wrapped), rest = _unpack(sealed[1:], 3)
                     if arn_raw not in rings:
-                        rings[arn_raw] = (await self._kms_ring(group.tenant_id, arn_raw.decode()))[
-                            0
-                        ]
+                        used = await self._group_ring(group, arn_raw.decode(), "kms:Decrypt")
+                        rings[arn_raw] = used[0]
                     ring = rings[arn_raw]
                 elif sealed[:1] == _TENANT:
                     (wrapped,), rest = _unpack(sealed[1:], 1)
@@ -164,10 +209,12 @@ def logs_service(
     db: Database,
     keys: KeyService,
     customer_keys: CustomerKeyService | None,
+    audit: AuditService | None = None,
+    billing: BillingService | None = None,
 ) -> LogsService:
     return LogsService(
         SqlLogStore(db),
-        LogKeySealer(keys, customer_keys),
+        LogKeySealer(keys, customer_keys, audit, billing, settings.region),
         settings.region,
         LogsLimits(
             max_groups=settings.logs_max_groups,
@@ -191,7 +238,7 @@ def logs_api(
     billing: BillingService | None,
 ) -> tuple[LogsApp, asyncio.Task[None]]:
     """The Logs API app of ``serve`` and its retention sweep, started."""
-    logs = logs_service(settings, db, keys, customer_keys)
+    logs = logs_service(settings, db, keys, customer_keys, audit, billing)
     app = LogsApp(logs, identity, audit, settings, rate_limiter, billing=billing)
     return app, asyncio.create_task(logs_retention(settings, logs), name="logs-retention")
 

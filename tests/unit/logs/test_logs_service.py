@@ -6,10 +6,16 @@ key ring, or the group's KMS key, which once disabled stops writes and reads."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.logs.errors import (
     InvalidParameter,
     KmsKeyUnusable,
@@ -18,9 +24,10 @@ from andromede.logs.errors import (
     ResourceNotFound,
 )
 from andromede.logs.model import InputEvent
-from andromede.logs.service import LogsLimits
+from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store import EventQuery
-from support.kmskit import ACCOUNT_A, ACCOUNT_B, root
+from andromede.wiring.logs import LogKeySealer
+from support.kmskit import ACCOUNT_A, ACCOUNT_B, REGION, root
 from support.logsapp import NOW, LogsWorld, logs_world
 
 DAY = 86_400_000
@@ -189,3 +196,46 @@ async def test_kms_key_seals_and_disabling_it_stops_reads_and_writes(world: Logs
         await read()
     with pytest.raises(KmsKeyUnusable):
         await logs.associate_key(ACCOUNT_A, "k", key.arn)
+
+
+async def test_kms_key_uses_are_audited_and_billed(world: LogsWorld) -> None:
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    sealer = LogKeySealer(world.kit.keys, world.kit.service, audit, billing, REGION)
+    logs = LogsService(world.store, sealer, REGION, clock=world.clock)
+    try:
+        key = await world.kit.service.create_key(root(ACCOUNT_A))
+        await logs.create_group(ACCOUNT_A, "k", key.arn, {})
+        await logs.create_stream(ACCOUNT_A, "k", "s")
+        await logs.put_events(ACCOUNT_A, "k", "s", [InputEvent(NOW, "a"), InputEvent(NOW, "b")])
+        await logs.filter_events(
+            ACCOUNT_A,
+            "k",
+            streams=None,
+            stream_prefix="",
+            start=None,
+            end=None,
+            pattern="",
+            limit=None,
+            token=None,
+        )
+        await world.kit.service.disable_key(root(ACCOUNT_A), key.key_id)
+        with pytest.raises(KmsKeyUnusable):
+            await logs.put_events(ACCOUNT_A, "k", "s", [InputEvent(NOW, "c")])
+        await audit.flush()
+        records = [e for _, e in await audit_store.list_events(None, after_id=0, limit=50)]
+        uses = [(e.action, e.principal, e.outcome.value) for e in records]
+        assert uses == [
+            ("kms:GenerateDataKey", "logs.amazonaws.com", "success"),
+            ("kms:Decrypt", "logs.amazonaws.com", "success"),  # once for the whole read
+            ("kms:GenerateDataKey", "logs.amazonaws.com", "failure"),
+        ]
+        assert {e.resource for e in records} == {key.arn}
+        await billing.flush()
+        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+        report = await billing.usage_report(ACCOUNT_A, month)
+        assert sum(line.quantity for line in report.lines if line.meter == "kms.requests") == 2
+    finally:
+        await audit.close()
+        await billing.close()
