@@ -6,10 +6,12 @@ audited and data calls are not; the calls and the bytes ingested are metered."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from andromede.api_routing import api_service
@@ -232,6 +234,7 @@ def test_the_shared_port_routes_logs_by_scope_and_unsigned_target() -> None:
     assert api_service({**signed, "headers": []}) == "s3"
 
 
+_MODEL = botocore.session.get_session().get_service_model("logs")
 _ODD_VALUES: list[object] = [
     None,
     0,
@@ -249,7 +252,7 @@ _ODD_VALUES: list[object] = [
 
 
 async def test_no_odd_parameter_reaches_a_500(tmp_path: Path) -> None:
-    """Every served operation, each of its known parameters given each odd value, over the
+    """Every served operation, each of its parameters given each odd value, over the
     SQLite store: the answer is Logs' own error (or a success), never a fault."""
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     try:
@@ -267,16 +270,44 @@ async def test_no_odd_parameter_reaches_a_500(tmp_path: Path) -> None:
 async def _odd_parameters(logs: Harness) -> None:
     await logs.ok("CreateLogGroup", {"logGroupName": "g"})
     await logs.ok("CreateLogStream", {"logGroupName": "g", "logStreamName": "s"})
-    names = [
-        "logGroupName", "logStreamName", "logGroupIdentifier", "logEvents", "limit", "nextToken",
-        "startTime", "endTime", "startFromHead", "filterPattern", "logStreamNames",
-        "logStreamNamePrefix", "logGroupNamePrefix", "logGroupNamePattern", "orderBy",
-        "descending", "retentionInDays", "kmsKeyId", "tags", "tagKeys", "resourceArn",
-        "logGroupClass",
-    ]  # fmt: skip
     base = {"logGroupName": "g", "logStreamName": "s"}
     for operation in ACTIONS:
-        for name in names:
+        # Each member of the operation's input in AWS's model.
+        for name in _MODEL.operation_model(operation).input_shape.members:
             for value in _ODD_VALUES:
                 reply = await logs.call(operation, {**base, name: value})
                 assert reply.status < 500, (operation, name, value, reply.body)
+
+
+async def test_a_policy_on_group_arns_allows_those_groups_and_their_streams(logs: Harness) -> None:
+    """The common policy: ``logs:*`` on ``…:log-group:app-*`` (the groups) and
+    ``…:log-group:app-*:*`` (their streams); another group stays refused."""
+    user = await logs.iam_user("writer")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [
+                    "arn:aws:logs:*:*:log-group:app-*",
+                    "arn:aws:logs:*:*:log-group:app-*:log-stream:*",
+                ],
+            }
+        ],
+    }
+    await logs.identity.put_user_policy(logs.tenant_id, "writer", "logs", json.dumps(document))
+    await user.ok("CreateLogGroup", {"logGroupName": "app-1"})
+    await user.ok("CreateLogStream", {"logGroupName": "app-1", "logStreamName": "s"})
+    await user.ok(
+        "PutLogEvents",
+        {
+            "logGroupName": "app-1",
+            "logStreamName": "s",
+            "logEvents": [{"timestamp": NOW, "message": "allowed"}],
+        },
+    )
+    refused = await user.call("CreateLogGroup", {"logGroupName": "other"})
+    assert refused.error_fields()["__type"] == "AccessDeniedException"
+    refused = await user.call("GetLogEvents", {"logGroupName": "app-1", "logStreamName": "s"})
+    assert refused.error_fields()["__type"] == "AccessDeniedException"
