@@ -6,18 +6,20 @@ retention sweep deleting only what its group no longer keeps; a group deleted wi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from andromede.db.database import open_database
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists
 from andromede.logs.memory import MemoryLogStore
 from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
 from andromede.logs.store import EventQuery, LogStore
 from andromede.logs.store_sql import SqlLogStore
-from support.store_backends import BACKENDS, backend_database
+from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_url
 
 T0 = 1_800_000_000_000
 DAY = 86_400_000
@@ -109,3 +111,34 @@ async def test_streams_events_bytes_and_expiry(store: LogStore) -> None:
     assert await store.delete_group("t1", "g")
     assert await store.get_stream("t1", "g", "s2") is None
     assert await store.read(EventQuery("t1", "g")) == []
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return sql_url(request, tmp_path)
+
+
+async def test_two_gateways_sweep_once(url: str) -> None:
+    """Two gateways' sweeps at once over one database: each expired event deleted once, the
+    bytes taken off once."""
+    first, second = open_database(url), open_database(url)
+    try:
+        one, two = SqlLogStore(first), SqlLogStore(second)
+        await one.create_group(LogGroup("t1", "g", T0, retention_days=1), 10)
+        await one.create_stream(LogStream("t1", "g", "s", T0))
+        old = [event("s", T0 - 2 * DAY + n, 3) for n in range(300)]
+        await one.append("t1", "g", "s", [*old, event("s", T0, 5)])
+        removed = 0
+        while True:
+            done = await asyncio.gather(one.expire(T0, 40), two.expire(T0, 40))
+            removed += sum(done)
+            if done == [0, 0]:
+                break
+        assert removed == 300
+        group = await two.get_group("t1", "g")
+        stream = await one.get_stream("t1", "g", "s")
+        assert group is not None and group.stored_bytes == 5
+        assert stream is not None and stream.stored_bytes == 5
+    finally:
+        await first.close()
+        await second.close()

@@ -33,6 +33,7 @@ from andromede.logs.store import EventQuery, LogStore
 __all__ = ["LogEvent", "LogsLimits", "LogsService"]
 
 _MAX_TAGS = 50
+_MAX_FILTER_STREAMS = 100  # AWS's bound on FilterLogEvents' logStreamNames
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +324,10 @@ class LogsService:
         if streams is not None and stream_prefix:
             raise InvalidParameter(
                 "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
+            )
+        if streams is not None and not 1 <= len(streams) <= _MAX_FILTER_STREAMS:
+            raise InvalidParameter(
+                f"logStreamNames must name between 1 and {_MAX_FILTER_STREAMS} streams"
             )
         for name in streams or ():
             check_stream_name(name, "logStreamNames")
