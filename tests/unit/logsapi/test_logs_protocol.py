@@ -311,3 +311,21 @@ async def test_a_policy_on_group_arns_allows_those_groups_and_their_streams(logs
     assert refused.error_fields()["__type"] == "AccessDeniedException"
     refused = await user.call("GetLogEvents", {"logGroupName": "app-1", "logStreamName": "s"})
     assert refused.error_fields()["__type"] == "AccessDeniedException"
+
+
+async def test_another_account_sees_none_of_the_groups(logs: Harness) -> None:
+    await logs.ok("CreateLogGroup", {"logGroupName": "mine", "tags": {"k": "v"}})
+    await logs.ok("CreateLogStream", {"logGroupName": "mine", "logStreamName": "s"})
+    other = await logs.other_tenant("other")
+    assert (await other.ok("DescribeLogGroups", {}))["logGroups"] == []
+    arn = f"arn:aws:logs:eu-fr-1:{logs.tenant_id}:log-group:mine"
+    for operation, params in [
+        ("ListTagsForResource", {"resourceArn": arn}),
+        ("GetLogEvents", {"logGroupIdentifier": arn, "logStreamName": "s"}),
+        ("GetLogEvents", {"logGroupName": "mine", "logStreamName": "s"}),
+        ("DeleteLogGroup", {"logGroupName": "mine"}),
+    ]:
+        reply = await other.call(operation, params)
+        assert reply.error_fields()["__type"] == "ResourceNotFoundException", operation
+    await other.ok("CreateLogGroup", {"logGroupName": "mine"})  # its own, of the same name
+    assert (await logs.ok("ListTagsLogGroup", {"logGroupName": "mine"}))["tags"] == {"k": "v"}
