@@ -33,6 +33,8 @@ from andromede.logs.store import EventQuery, LogStore
 __all__ = ["LogEvent", "LogsLimits", "LogsService"]
 
 _MAX_TAGS = 50
+# Events read from the store at a time: memory stays bounded by this many messages.
+_CHUNK = 100
 _MAX_FILTER_STREAMS = 100  # AWS's bound on FilterLogEvents' logStreamNames
 
 
@@ -46,6 +48,7 @@ class LogsLimits:
     filter_scan: int = 100_000
     max_age_ms: int = 14 * 86_400_000
     max_ahead_ms: int = 2 * 3_600_000
+    max_response_bytes: int = 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +291,7 @@ class LogsService:
                 query = dataclasses.replace(query, before=position, descending=True)
         elif not start_from_head:
             query = dataclasses.replace(query, descending=True)
-        stored = await self._store.read(query)
+        stored = await self._read_bounded(query, size)
         if query.descending:
             stored.reverse()
         events = await self._open(tenant_id, group, stored)
@@ -305,6 +308,31 @@ class LogsService:
             forward = token if direction == "f" else forward
             backward = token if direction == "b" else backward
         return events, forward, backward
+
+    async def _read_bounded(self, query: EventQuery, size: int) -> list[StoredEvent]:
+        """Up to ``size`` events of ``query`` in its order, read a chunk at a time and no more
+        than ``max_response_bytes`` of messages (one event at least), as AWS answers at most
+        1 MB: memory stays bounded whatever the events' sizes."""
+        found: list[StoredEvent] = []
+        total = 0
+        chunk = min(size, _CHUNK)
+        while len(found) < size:
+            stored = await self._store.read(
+                dataclasses.replace(query, limit=min(chunk, size - len(found)))
+            )
+            for event in stored:
+                if found and total + event.size > self.limits.max_response_bytes:
+                    return found
+                found.append(event)
+                total += event.size
+            if len(stored) < chunk or not stored:
+                return found
+            cursor = stored[-1].position
+            if query.descending:
+                query = dataclasses.replace(query, before=cursor)
+            else:
+                query = dataclasses.replace(query, after=cursor)
+        return found
 
     async def filter_events(
         self,
@@ -340,8 +368,8 @@ class LogsService:
             if direction != "f":
                 raise InvalidParameter("The specified nextToken is invalid.")
         found: list[LogEvent] = []
-        scanned = 0
-        chunk = min(1000, self.limits.filter_scan)
+        scanned = total = 0
+        chunk = min(_CHUNK, self.limits.filter_scan)
         while True:
             stored = await self._store.read(
                 EventQuery(
@@ -356,12 +384,19 @@ class LogsService:
                 )
             )
             for event in await self._open(tenant_id, group, stored):
+                if not matcher.matches(event.message):
+                    after = Position(event.timestamp, event.seq)
+                    scanned += 1
+                    continue
+                if found and total + len(event.message.encode()) > self.limits.max_response_bytes:
+                    # As AWS's 1 MB: this event opens the next page.
+                    return found, position_token("f", after or Position(0, 0))
                 after = Position(event.timestamp, event.seq)
                 scanned += 1
-                if matcher.matches(event.message):
-                    found.append(event)
-                    if len(found) == size:
-                        return found, position_token("f", after)
+                found.append(event)
+                total += len(event.message.encode())
+                if len(found) == size:
+                    return found, position_token("f", after)
             if len(stored) < chunk:
                 return found, None
             if scanned >= self.limits.filter_scan and after is not None:

@@ -48,6 +48,12 @@ class LogsSettings(BaseModel):
         description="Events one GetLogEvents / FilterLogEvents page answers, its limit's "
         "default and ceiling (AWS: 10,000) (decision 0186).",
     )
+    logs_max_response_size: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Bytes of messages one GetLogEvents / FilterLogEvents page answers at most, "
+        "one event at least (AWS: 1 MB) (decision 0186).",
+    )
     logs_filter_scan: int = Field(
         default=100_000,
         gt=0,

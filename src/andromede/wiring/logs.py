@@ -223,6 +223,7 @@ def logs_service(
             page=settings.logs_list_page,
             events_page=settings.logs_events_page,
             filter_scan=settings.logs_filter_scan,
+            max_response_bytes=settings.logs_max_response_size,
         ),
     )
 

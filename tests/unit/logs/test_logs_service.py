@@ -239,3 +239,48 @@ async def test_kms_key_uses_are_audited_and_billed(world: LogsWorld) -> None:
     finally:
         await audit.close()
         await billing.close()
+
+
+async def test_pages_stop_at_the_response_bytes_and_read_in_chunks(tmp_path: Path) -> None:
+    """250 events of 100 bytes, pages of at most 1,000 bytes: ten events a page, every event
+    read once in order, both ways, across the store's chunks of 100."""
+    for world in logs_world(tmp_path, LogsLimits(max_response_bytes=1000)):
+        logs = world.service
+        await logs.create_group(ACCOUNT_A, "g", None, {})
+        await logs.create_stream(ACCOUNT_A, "g", "s")
+        events = [InputEvent(NOW - 1000 + i, f"{i:03d}".ljust(100, ".")) for i in range(250)]
+        await logs.put_events(ACCOUNT_A, "g", "s", events)
+        seen: list[str] = []
+        token = None
+        while True:
+            page, forward, _ = await logs.get_events(
+                ACCOUNT_A, "g", "s", start=None, end=None, start_from_head=True, limit=None,
+                token=token,
+            )  # fmt: skip
+            assert len(page) <= 10
+            seen += [e.message[:3] for e in page]
+            if forward == token:
+                break
+            token = forward
+        assert seen == [f"{i:03d}" for i in range(250)]
+        latest, _, backward = await logs.get_events(
+            ACCOUNT_A, "g", "s", start=None, end=None, start_from_head=False, limit=None, token=None
+        )
+        assert [e.message[:3] for e in latest] == [f"{i:03d}" for i in range(240, 250)]
+        before, _, _ = await logs.get_events(
+            ACCOUNT_A, "g", "s", start=None, end=None, start_from_head=False, limit=None,
+            token=backward,
+        )  # fmt: skip
+        assert [e.message[:3] for e in before] == [f"{i:03d}" for i in range(230, 240)]
+        found: list[str] = []
+        token = None
+        while True:
+            page, token = await logs.filter_events(
+                ACCOUNT_A, "g", streams=None, stream_prefix="", start=None, end=None,
+                pattern="-7", limit=None, token=token,
+            )  # fmt: skip
+            assert len(page) <= 10
+            found += [e.message[:3] for e in page]
+            if token is None:
+                break
+        assert found == [f"{i:03d}" for i in range(250) if "7" not in f"{i:03d}"]

@@ -21,6 +21,7 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "LOGS_LIST_PAGE": "5",
         "LOGS_EVENTS_PAGE": "6",
         "LOGS_FILTER_SCAN": "60",
+        "LOGS_MAX_RESPONSE_SIZE": "4096",
     }.items():
         monkeypatch.setenv(f"ANDROMEDE_{name}", value)
     settings = Settings(data_dir=tmp_path)
@@ -28,6 +29,7 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     limits = service.limits
     assert (limits.max_groups, limits.max_events, limits.max_batch_bytes) == (7, 8, 9000)
     assert (limits.page, limits.events_page, limits.filter_scan) == (5, 6, 60)
+    assert limits.max_response_bytes == 4096
 
 
 @pytest.mark.parametrize(
