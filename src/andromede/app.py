@@ -528,9 +528,10 @@ class Application:
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )
         # CloudWatch Logs (decision 0186): its API and its retention sweep.
-        apis["logs"], sweep = logs_api(
+        logs, sweep = logs_api(
             settings, db, keys, customer_keys, identity, audit, rate_limiter, billing
         )
+        apis[logs.name] = logs
         background.append(sweep)
         compute = await start_compute(
             settings,
@@ -667,6 +668,7 @@ class Application:
                 topics=topics,
                 queues=queues,
                 moves=mover,
+                logs=logs.service,
             ),
             trail=trail,
             operator_access=operator_access,

@@ -402,6 +402,16 @@ class LogsService:
             if scanned >= self.limits.filter_scan and after is not None:
                 return found, position_token("f", after)
 
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """Delete every log group of a tenant being closed, with its streams and events
+        (already unreadable: its key ring and KMS keys were destroyed first); how many."""
+        count = 0
+        while page := await self._store.list_groups(tenant_id, "", "", "", 1000):
+            for group in page:
+                await self._store.delete_group(tenant_id, group.name)
+                count += 1
+        return count
+
     async def expire(self, batch: int) -> int:
         """One retention pass: up to ``batch`` events past their group's retention deleted."""
         return await self._store.expire(self._clock(), batch)

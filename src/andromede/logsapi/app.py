@@ -75,6 +75,10 @@ class LogsApp(JsonEndpoint[LogsCall]):
         self._billing = billing
         self._ingested: dict[str, int] = {}
 
+    @property
+    def service(self) -> LogsService:
+        return self._logs
+
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return LogsWireError(error_type, message)
 

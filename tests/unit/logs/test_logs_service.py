@@ -284,3 +284,15 @@ async def test_pages_stop_at_the_response_bytes_and_read_in_chunks(tmp_path: Pat
             if token is None:
                 break
         assert found == [f"{i:03d}" for i in range(250) if "7" not in f"{i:03d}"]
+
+
+async def test_closing_a_tenant_forgets_its_groups_only(world: LogsWorld) -> None:
+    logs = world.service
+    await fill(world, 3)
+    await logs.create_group(ACCOUNT_A, "second", None, {})
+    await logs.create_group(ACCOUNT_B, "theirs", None, {})
+    assert await logs.forget_tenant(ACCOUNT_A) == 2
+    assert (await logs.describe_groups(ACCOUNT_A, "", "", None, None))[0] == []
+    assert await world.store.read(EventQuery(ACCOUNT_A, "g")) == []
+    theirs = (await logs.describe_groups(ACCOUNT_B, "", "", None, None))[0]
+    assert [g.name for g in theirs] == ["theirs"]
