@@ -10,6 +10,7 @@ from andromede.cloudwatchapi.protocol import is_cloudwatch_call
 from andromede.http.response import Scope
 from andromede.http.sigv4 import credential_service
 from andromede.iamapi.sns_certificate import SnsCertificateApp, is_certificate_request
+from andromede.logsapi.app import LogsApp, is_logs_call
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.sqsapi.app import SqsApp
 from andromede.sqsapi.query import is_unsigned_query_call
@@ -18,8 +19,8 @@ from andromede.sqsapi.query import is_unsigned_query_call
 def api_service(scope: Scope) -> str:
     """The API an HTTP request on the shared port is for: the credential scope's service
     picks it (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-    except an unsigned call naming a KMS, SQS, Secrets Manager or CloudWatch action, which
-    that API refuses in its own words, and the unsigned calls SNS and STS take. A VPC
+    except an unsigned call naming a KMS, SQS, Secrets Manager, CloudWatch or Logs action,
+    which that API refuses in its own words, and the unsigned calls SNS and STS take. A VPC
     endpoint's gate makes the same choice (decision 0174)."""
     service = credential_service(scope.get("query_string", b""), scope["headers"])
     if service is None and _kms_target(scope["headers"]):
@@ -30,6 +31,8 @@ def api_service(scope: Scope) -> str:
         service = "secretsmanager"  # refused in its own words (decision 0190)
     elif service is None and is_cloudwatch_call(scope["path"], scope["headers"]):
         service = CloudWatchApp.name
+    elif service is None and is_logs_call(scope["headers"]):
+        service = LogsApp.name  # refused in Logs' JSON words (decision 0186)
     elif service is None and is_unsigned_query_call(scope):
         service = SqsApp.name  # refused in SQS's Query words (decision 0173)
     elif service is None and is_certificate_request(scope):

@@ -21,7 +21,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from andromede.audit.store_sql import SqlAuditStore
 from andromede.billing.service import BillingService
 from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.compute.service import ComputeService
-from andromede.compute.vpc_endpoint import endpoint_service
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
@@ -76,7 +74,6 @@ from andromede.platform_metrics import (
 )
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp
-from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings, load_settings
 from andromede.sqsapi.app import SqsApp
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
@@ -90,7 +87,7 @@ from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
 from andromede.storage_metrics import StorageMetrics
-from andromede.vpc_endpoint_front import EndpointGate, attestation_key
+from andromede.vpc_endpoint_front import EndpointGate
 from andromede.wiring.audit import (
     audit_key_files,
     audit_key_name,
@@ -110,6 +107,7 @@ from andromede.wiring.billing import (
 from andromede.wiring.compute import (
     autoscaling_reconciler,
     autoscaling_service,
+    endpoint_gate,
     open_instance_metadata,
     run_hypervisor_agent,
     start_compute,
@@ -126,6 +124,7 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
+from andromede.wiring.logs import logs_api
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
@@ -161,7 +160,7 @@ from andromede.wiring.queues import (
     message_mover,
     queue_service,
 )
-from andromede.wiring.secrets import secrets_service, secrets_upkeep
+from andromede.wiring.secrets import secrets_api
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -534,13 +533,17 @@ class Application:
             customer_keys, identity, audit, settings, rate_limiter, billing=billing
         )
         # Secrets Manager (decision 0190), its secrets sealed under KMS keys; purged in upkeep.
-        secret_service = secrets_service(settings, db, customer_keys, audit)
-        apis[SecretsApp.name] = SecretsApp(
-            secret_service, identity, audit, settings, rate_limiter, billing=billing
+        secrets, purge = secrets_api(
+            settings, db, customer_keys, identity, audit, rate_limiter, billing
         )
-        background.append(
-            asyncio.create_task(secrets_upkeep(settings, secret_service), name="secrets")
+        apis[secrets.name] = secrets
+        background.append(purge)
+        # CloudWatch Logs (decision 0186): its API and its retention sweep.
+        logs, sweep = logs_api(
+            settings, db, keys, customer_keys, identity, audit, rate_limiter, billing
         )
+        apis[logs.name] = logs
+        background.append(sweep)
         compute = await start_compute(
             settings,
             db,
@@ -677,6 +680,7 @@ class Application:
                 topics=topics,
                 queues=queues,
                 moves=mover,
+                logs=logs.service,
             ),
             trail=trail,
             operator_access=operator_access,
@@ -744,25 +748,6 @@ class Application:
         if running.close_blobs is not None:
             await running.close_blobs()
         await asyncio.to_thread(running.keys.close)
-
-
-def endpoint_gate(settings: Settings, compute: ComputeService | None) -> EndpointGate:
-    """The gate of the requests the hypervisor agents forward from VPC endpoints: their
-    attestations checked under the data folder's key, the endpoint read from compute (none
-    without compute: every such request is refused)."""
-
-    async def lookup(endpoint_id: str) -> tuple[str, str, str] | None:
-        found = await compute.endpoint_of(endpoint_id) if compute is not None else None
-        if found is None:
-            return None
-        return found.vpc_id, found.policy_document, endpoint_service(found.service_name)
-
-    return EndpointGate(
-        attestation_key(settings.data_dir / "keys" / "secrets.key"),
-        lookup,
-        max_age=settings.vpc_endpoint_origin_max_age,
-        clock=time.time,
-    )
 
 
 def _end_with_parent() -> None:

@@ -21,7 +21,8 @@ alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 01
 dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185), and a database password in
 Secrets Manager (``aws_secretsmanager_secret`` under the data key and its
 ``aws_secretsmanager_secret_version``: decision 0190), and an anomaly detection
-alarm (``threshold_metric_id``: decision 0189).
+alarm (``threshold_metric_id``: decision 0189), and a log group under a
+KMS key (``aws_cloudwatch_log_group``: decision 0186).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -62,9 +63,9 @@ CONFIGURATION = (
     # S3 Control's endpoint rules put the account id before the endpoint's host, which
     # resolves nowhere here: the provider sends through the server itself as its proxy,
     # which serves the absolute-form request target with the signed Host (decision 0152).
-    aws_provider("cloudwatch", "kms", "s3", "s3control", "secretsmanager", "sqs", "sts").replace(
-        "  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1
-    )
+    aws_provider(
+        "cloudwatch", "kms", "logs", "s3", "s3control", "secretsmanager", "sqs", "sts"
+    ).replace("  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1)
     + """
 data "aws_caller_identity" "me" {}
 # The account's Block Public Access (S3 Control, decision 0152), enforced with each bucket's;
@@ -423,6 +424,13 @@ resource "aws_cloudwatch_metric_alarm" "requests_anomaly" {
     }
   }
 }
+# The orders' log group (decision 0186): a retention, sealed under the data key.
+resource "aws_cloudwatch_log_group" "orders" {
+  name              = "/%(bucket)s/orders"
+  retention_in_days = 14
+  kms_key_id        = aws_kms_key.data.arn
+  tags              = { team = "orders" }
+}
 # A dashboard beside the alarm (decision 0185): a metric widget and an alarm widget.
 resource "aws_cloudwatch_dashboard" "orders" {
   dashboard_name = "%(bucket)s-orders"
@@ -661,6 +669,13 @@ def test_terraform_applies_converges_and_destroys(
     assert described["KmsKeyId"].endswith(f":key/{outputs['data_key_id']}")
     assert described["Tags"] == [{"Key": "app", "Value": "orders"}]
 
+    # aws_cloudwatch_log_group (decision 0186): its retention, key and tags as written.
+    logs = client_for(server, "logs", *server.credentials())
+    [group] = logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"]
+    assert (group["retentionInDays"], group["kmsKeyId"]) == (14, outputs["data_key_arn"])
+    tags = logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]
+    assert tags == {"team": "orders"}
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -691,6 +706,7 @@ def test_terraform_applies_converges_and_destroys(
     assert cloudwatch.list_dashboards(DashboardNamePrefix=bucket)["DashboardEntries"] == []
     listed = secrets.list_secrets(IncludePlannedDeletion=True)["SecretList"]
     assert f"{bucket}/db" not in [s["Name"] for s in listed]
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"] == []
 
 
 BACKEND = """

@@ -178,8 +178,8 @@ async def test_a_connection_the_agent_cannot_place_is_refused(tmp_path: Path) ->
 async def test_the_gateways_gate_takes_its_settings(tmp_path: Path) -> None:
     """``vpc_endpoint_origin_max_age`` bounds an attestation's age at the gateway, whose key
     is the data folder's; without compute no endpoint is found, so nothing is let through."""
-    from andromede.app import endpoint_gate
     from andromede.settings import Settings
+    from andromede.wiring.compute import endpoint_gate
 
     keys = tmp_path / "data" / "keys"
     keys.mkdir(parents=True)

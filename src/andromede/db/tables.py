@@ -11,8 +11,9 @@ provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queu
 sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
 (CloudWatch-style metrics), ``tables_alarms`` (their alarms) and ``tables_dashboards``
 (their dashboards), ``tables_secrets`` (Secrets Manager's secrets and their sealed
-versions), ``tables_anomaly`` (CloudWatch's anomaly detectors). This module re-exports every
-table and ``metadata``: the stores and the migrations use ``tables.<name>``.
+versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs``
+(CloudWatch Logs' groups, streams and events). This module re-exports every table and
+``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -146,6 +147,7 @@ from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
 from andromede.db.tables_secrets import secret_versions, secrets
 from andromede.db.tables_anomaly import metric_anomaly_detectors
+from andromede.db.tables_logs import log_events, log_groups, log_streams
 # isort: on
 
 __all__ = [
@@ -220,6 +222,9 @@ __all__ = [
     "kms_grants",
     "kms_key_rotations",
     "kms_keys",
+    "log_events",
+    "log_groups",
+    "log_streams",
     "login_profiles",
     "managed_policies",
     "metadata",

@@ -1,6 +1,7 @@
 """Compute's wiring: the compute service over the hypervisors the settings name, reconciled
 at start, and the hypervisor host's side, its agent and the instance metadata service it serves
-to its guests (decisions 0021 and 0022)."""
+to its guests (decisions 0021 and 0022), and the gate of the requests its agents forward from
+VPC endpoints (decision 0166)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import os
 import socket
 import ssl
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -26,6 +28,7 @@ from andromede.compute.driver import HypervisorDriver
 from andromede.compute.images import ImageFiles
 from andromede.compute.service import ComputeService
 from andromede.compute.store_sql import SqlComputeStore
+from andromede.compute.vpc_endpoint import endpoint_service
 from andromede.compute_adapters import (
     BucketImageSource,
     KmsDiskKeys,
@@ -48,7 +51,7 @@ from andromede.notifications.service import TopicService
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
-from andromede.vpc_endpoint_front import EndpointForwarder, attestation_key
+from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
 from andromede.wiring.billing import instance_meter
 from andromede.wiring.deployment import open_metadata_database
 from andromede.wiring.identity import identity_service
@@ -260,3 +263,22 @@ def run_hypervisor_agent(settings: Settings) -> None:
                 await forwarder.aclose()
 
     asyncio.run(main())
+
+
+def endpoint_gate(settings: Settings, compute: ComputeService | None) -> EndpointGate:
+    """The gate of the requests the hypervisor agents forward from VPC endpoints: their
+    attestations checked under the data folder's key, the endpoint read from compute (none
+    without compute: every such request is refused)."""
+
+    async def lookup(endpoint_id: str) -> tuple[str, str, str] | None:
+        found = await compute.endpoint_of(endpoint_id) if compute is not None else None
+        if found is None:
+            return None
+        return found.vpc_id, found.policy_document, endpoint_service(found.service_name)
+
+    return EndpointGate(
+        attestation_key(settings.data_dir / "keys" / "secrets.key"),
+        lookup,
+        max_age=settings.vpc_endpoint_origin_max_age,
+        clock=time.time,
+    )

@@ -16,6 +16,7 @@ from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_sql import SqlIdentityStore
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.logs.service import LogsService
 from andromede.notifications.service import TopicService
 from andromede.queues.mover import MessageMover
 from andromede.queues.service import QueueService
@@ -67,13 +68,15 @@ def tenant_closer(
     topics: TopicService,
     queues: QueueService | None = None,
     moves: MessageMover | None = None,
+    logs: LogsService | None = None,
 ) -> Callable[[str], Awaitable[Tenant]]:
     """What closing a tenant does, from the management API and the command line alike.
     ``buckets``: the tenant's buckets (the object service's ``list_buckets``); ``topics``:
     its event notification topics, deleted with the events queued for them (decision 0132);
     ``queues``: its SQS-style queues, deleted with their messages, which the key ring's
     destruction has made unreadable already (decision 0158); ``moves``: their message move
-    tasks (decision 0165)."""
+    tasks (decision 0165); ``logs``: its CloudWatch Logs groups, deleted with their events
+    (decision 0186)."""
 
     async def close(reference: str) -> Tenant:
         """Close the tenant for good, crypto-shredding it first (issue 5, decision 0050):
@@ -100,6 +103,8 @@ def tenant_closer(
                 await queues.forget_tenant(tenant.id)
             if moves is not None:
                 await moves.forget_tenant(tenant.id)
+            if logs is not None:
+                await logs.forget_tenant(tenant.id)
             log.warning(
                 "tenant %s closing: its key ring, %d KMS keys and %d notification topics destroyed",
                 tenant.id,

@@ -36,6 +36,7 @@ from andromede.wiring.billing import billing_service
 from andromede.wiring.deployment import migrate, open_metadata_database
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service
+from andromede.wiring.logs import logs_service
 from andromede.wiring.pubsub import archive_ender
 from andromede.wiring.storage import topic_service
 
@@ -74,6 +75,7 @@ async def open_tenant_closer(
             customer_key_service(settings, db, identity, keys),
             buckets=store.list_buckets,
             topics=topics,
+            logs=logs_service(settings, db, keys, None),
         )
     finally:
         await asyncio.to_thread(keys.close)

@@ -30,7 +30,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.http.ratelimit import RateLimiter
+from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import KmsError
 from andromede.kms.keys_errors import CmkAccessDenied, CmkNotFound
@@ -39,6 +42,7 @@ from andromede.secrets.errors import DecryptionFailure, EncryptionFailure, KmsAc
 from andromede.secrets.model import Secret, SecretVersion
 from andromede.secrets.service import SecretLimits, SecretService
 from andromede.secrets.store_sql import SqlSecretStore
+from andromede.secretsapi.app import SecretsApp
 from andromede.secretsapi.authorise import KeyUser
 from andromede.settings import Settings
 
@@ -221,6 +225,22 @@ def secrets_service(
             max_tags=settings.secrets_max_tags,
         ),
     )
+
+
+def secrets_api(
+    settings: Settings,
+    db: Database,
+    customer_keys: CustomerKeyService,
+    identity: IdentityService,
+    audit: AuditService,
+    rate_limiter: RateLimiter | None,
+    billing: BillingService | None,
+) -> tuple[SecretsApp, asyncio.Task[None]]:
+    """The Secrets Manager API app of ``serve`` and its sweep of the secrets past their
+    recovery window, started."""
+    secrets = secrets_service(settings, db, customer_keys, audit)
+    app = SecretsApp(secrets, identity, audit, settings, rate_limiter, billing=billing)
+    return app, asyncio.create_task(secrets_upkeep(settings, secrets), name="secrets")
 
 
 async def secrets_upkeep(settings: Settings, secrets: SecretService) -> None:

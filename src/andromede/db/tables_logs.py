@@ -1,0 +1,59 @@
+"""CloudWatch Logs (decision 0186, migration 0087): ``log_groups`` (one row per group of an
+account: retention, KMS key, tags, stored bytes), ``log_streams`` (their streams' times and
+bytes) and ``log_events`` (each event, its message sealed; ``seq`` the order of storing).
+
+Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
+every table, which the stores and the migrations import from there.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import big_id, key_text
+
+__all__ = ["log_events", "log_groups", "log_streams"]
+
+log_groups = sa.Table(
+    "log_groups",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("group_name", key_text(), primary_key=True),
+    # Milliseconds since the epoch, as AWS answers them.
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("retention_days", sa.Integer, nullable=True),
+    sa.Column("kms_key_id", sa.Text, nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("stored_bytes", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+log_streams = sa.Table(
+    "log_streams",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("group_name", key_text(), primary_key=True),
+    sa.Column("stream_name", key_text(), primary_key=True),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("first_event", sa.BigInteger, nullable=True),
+    sa.Column("last_event", sa.BigInteger, nullable=True),
+    sa.Column("last_ingestion", sa.BigInteger, nullable=True),
+    sa.Column("stored_bytes", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+log_events = sa.Table(
+    "log_events",
+    metadata,
+    sa.Column("seq", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("group_name", key_text(), nullable=False),
+    sa.Column("stream_name", key_text(), nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("ingestion", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Index("ix_log_events_stream_time", "tenant_id", "group_name", "stream_name", "timestamp"),
+    sa.Index("ix_log_events_group_time", "tenant_id", "group_name", "timestamp"),
+)

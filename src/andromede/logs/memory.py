@@ -1,0 +1,173 @@
+"""The logs store in memory (decision 0186): the twin of the SQL store behind the same
+interface, for the unit tests and the contract suite."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+
+from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists
+from andromede.logs.model import LogGroup, LogStream, StoredEvent
+from andromede.logs.store import EventQuery
+
+__all__ = ["MemoryLogStore"]
+
+_DAY_MS = 86_400_000
+
+
+class MemoryLogStore:
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str], LogGroup] = {}
+        self._streams: dict[tuple[str, str, str], LogStream] = {}
+        self._events: dict[tuple[str, str, str], list[StoredEvent]] = {}
+        self._seq = itertools.count(1)
+
+    async def create_group(self, group: LogGroup, max_groups: int) -> None:
+        if (group.tenant_id, group.name) in self._groups:
+            raise ResourceAlreadyExists("The specified log group already exists")
+        if sum(1 for t, _ in self._groups if t == group.tenant_id) >= max_groups:
+            raise LimitExceeded("Resource limit exceeded.")
+        self._groups[(group.tenant_id, group.name)] = dataclasses.replace(group, stored_bytes=0)
+
+    async def get_group(self, tenant_id: str, name: str) -> LogGroup | None:
+        return self._groups.get((tenant_id, name))
+
+    async def put_group(self, group: LogGroup) -> None:
+        held = self._groups.get((group.tenant_id, group.name))
+        if held is not None:
+            self._groups[(group.tenant_id, group.name)] = dataclasses.replace(
+                group, stored_bytes=held.stored_bytes, created=held.created
+            )
+
+    async def list_groups(
+        self, tenant_id: str, prefix: str, pattern: str, after: str, limit: int
+    ) -> list[LogGroup]:
+        found = sorted(
+            (
+                g
+                for (t, name), g in self._groups.items()
+                if t == tenant_id
+                and name > after
+                and name.startswith(prefix)
+                and pattern.lower() in name.lower()
+            ),
+            key=lambda g: g.name,
+        )
+        return found[:limit]
+
+    async def delete_group(self, tenant_id: str, name: str) -> bool:
+        if self._groups.pop((tenant_id, name), None) is None:
+            return False
+        for key in [k for k in self._streams if k[:2] == (tenant_id, name)]:
+            del self._streams[key]
+            self._events.pop(key, None)
+        return True
+
+    async def create_stream(self, stream: LogStream) -> None:
+        key = (stream.tenant_id, stream.group, stream.name)
+        if key in self._streams:
+            raise ResourceAlreadyExists("The specified log stream already exists")
+        self._streams[key] = stream
+        self._events[key] = []
+
+    async def get_stream(self, tenant_id: str, group: str, name: str) -> LogStream | None:
+        return self._streams.get((tenant_id, group, name))
+
+    async def list_streams(
+        self,
+        tenant_id: str,
+        group: str,
+        prefix: str,
+        by_last_event: bool,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> list[LogStream]:
+        found = [
+            s
+            for (t, g, name), s in self._streams.items()
+            if (t, g) == (tenant_id, group) and name.startswith(prefix)
+        ]
+        found.sort(
+            key=(lambda s: (s.last_event or 0, s.name)) if by_last_event else (lambda s: s.name),
+            reverse=descending,
+        )
+        return found[offset : offset + limit]
+
+    async def delete_stream(self, tenant_id: str, group: str, name: str) -> bool:
+        stream = self._streams.pop((tenant_id, group, name), None)
+        if stream is None:
+            return False
+        self._events.pop((tenant_id, group, name), None)
+        self._add_group_bytes(tenant_id, group, -stream.stored_bytes)
+        return True
+
+    async def append(
+        self, tenant_id: str, group: str, stream: str, events: Sequence[StoredEvent]
+    ) -> bool:
+        key = (tenant_id, group, stream)
+        held = self._streams.get(key)
+        if held is None:
+            return False
+        stored = [dataclasses.replace(e, stream=stream, seq=next(self._seq)) for e in events]
+        self._events[key].extend(stored)
+        size = sum(e.size for e in events)
+        times = [e.timestamp for e in events]
+        self._streams[key] = dataclasses.replace(
+            held,
+            first_event=min([*times, *([held.first_event] if held.first_event else [])]),
+            last_event=max([*times, held.last_event or 0]),
+            last_ingestion=max([e.ingestion for e in events] + [held.last_ingestion or 0]),
+            stored_bytes=held.stored_bytes + size,
+        )
+        self._add_group_bytes(tenant_id, group, size)
+        return True
+
+    def _add_group_bytes(self, tenant_id: str, group: str, size: int) -> None:
+        held = self._groups.get((tenant_id, group))
+        if held is not None:
+            self._groups[(tenant_id, group)] = dataclasses.replace(
+                held, stored_bytes=held.stored_bytes + size
+            )
+
+    async def read(self, query: EventQuery) -> list[StoredEvent]:
+        found: list[StoredEvent] = []
+        for (t, g, name), events in self._events.items():
+            if (t, g) != (query.tenant_id, query.group) or not name.startswith(query.stream_prefix):
+                continue
+            if query.streams is not None and name not in query.streams:
+                continue
+            found.extend(
+                e
+                for e in events
+                if (query.start is None or e.timestamp >= query.start)
+                and (query.end is None or e.timestamp < query.end)
+                and (query.after is None or e.position > query.after)
+                and (query.before is None or e.position < query.before)
+            )
+        found.sort(key=lambda e: e.position, reverse=query.descending)
+        return found[: query.limit]
+
+    async def expire(self, now: int, batch: int) -> int:
+        removed = 0
+        for (t, g, name), events in self._events.items():
+            group = self._groups.get((t, g))
+            if group is None or group.retention_days is None:
+                continue
+            floor = now - group.retention_days * _DAY_MS
+            old = [e for e in events if e.timestamp < floor][: batch - removed]
+            if not old:
+                continue
+            gone = {id(e) for e in old}
+            self._events[(t, g, name)] = [e for e in events if id(e) not in gone]
+            size = sum(e.size for e in old)
+            stream = self._streams[(t, g, name)]
+            self._streams[(t, g, name)] = dataclasses.replace(
+                stream, stored_bytes=stream.stored_bytes - size
+            )
+            self._add_group_bytes(t, g, -size)
+            removed += len(old)
+            if removed >= batch:
+                break
+        return removed

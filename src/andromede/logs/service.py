@@ -1,0 +1,425 @@
+"""The CloudWatch Logs service (decision 0186), the only public entry of the context: groups
+with their retention, KMS key and tags; streams; events appended under AWS's batch rules,
+sealed at rest, read back by position (GetLogEvents) or by pattern (FilterLogEvents); and
+the retention sweep ``serve`` runs. Authorisation is the wire layer's; ``tenant_id`` is the
+account the caller acts in."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from andromede.logs.errors import InvalidParameter, ResourceNotFound
+from andromede.logs.filter import compile_pattern
+from andromede.logs.model import (
+    RETENTION_DAYS,
+    Batch,
+    InputEvent,
+    LogGroup,
+    LogStream,
+    Position,
+    StoredEvent,
+    check_batch,
+    check_group_name,
+    check_stream_name,
+    parse_position_token,
+    position_token,
+)
+from andromede.logs.sealing import LogSealer, event_context
+from andromede.logs.store import EventQuery, LogStore
+
+__all__ = ["LogEvent", "LogsLimits", "LogsService"]
+
+_MAX_TAGS = 50
+# Events read from the store at a time: memory stays bounded by this many messages.
+_CHUNK = 100
+_MAX_FILTER_STREAMS = 100  # AWS's bound on FilterLogEvents' logStreamNames
+
+
+@dataclass(frozen=True, slots=True)
+class LogsLimits:
+    max_groups: int = 1_000_000
+    max_events: int = 10_000
+    max_batch_bytes: int = 1_048_576
+    page: int = 50
+    events_page: int = 10_000
+    filter_scan: int = 100_000
+    max_age_ms: int = 14 * 86_400_000
+    max_ahead_ms: int = 2 * 3_600_000
+    max_response_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    stream: str
+    timestamp: int
+    ingestion: int
+    message: str
+    seq: int
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def check_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith("aws:"):
+            raise InvalidParameter(f"Invalid tag key {str(key)[:128]!r}")
+        if not isinstance(value, str) or len(value) > 256:
+            raise InvalidParameter(f"Invalid value for tag {key!r}")
+    return dict(tags)
+
+
+class LogsService:
+    def __init__(
+        self,
+        store: LogStore,
+        sealer: LogSealer,
+        region: str,
+        limits: LogsLimits | None = None,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self._store = store
+        self._sealer = sealer
+        self.region = region
+        self.limits = limits or LogsLimits()
+        self._clock = clock
+
+    # Groups.
+
+    async def create_group(
+        self, tenant_id: str, name: str, kms_key_id: str | None, tags: Mapping[str, str]
+    ) -> LogGroup:
+        check_group_name(name)
+        if len(tags) > _MAX_TAGS:
+            raise InvalidParameter(f"A log group can have at most {_MAX_TAGS} tags")
+        if kms_key_id is not None:
+            await self._sealer.check_key(tenant_id, kms_key_id)
+        group = LogGroup(tenant_id, name, self._clock(), None, kms_key_id, check_tags(tags))
+        await self._store.create_group(group, self.limits.max_groups)
+        return group
+
+    async def group(self, tenant_id: str, name: str) -> LogGroup:
+        check_group_name(name)
+        found = await self._store.get_group(tenant_id, name)
+        if found is None:
+            raise ResourceNotFound("The specified log group does not exist.")
+        return found
+
+    async def delete_group(self, tenant_id: str, name: str) -> None:
+        check_group_name(name)
+        if not await self._store.delete_group(tenant_id, name):
+            raise ResourceNotFound("The specified log group does not exist.")
+
+    async def describe_groups(
+        self, tenant_id: str, prefix: str, pattern: str, limit: int | None, token: str | None
+    ) -> tuple[list[LogGroup], str | None]:
+        if prefix and pattern:
+            raise InvalidParameter(
+                "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
+            )
+        size = self._page_size(limit, self.limits.page)
+        after = ""
+        if token is not None:
+            if not token.startswith("g/"):
+                raise InvalidParameter("The specified nextToken is invalid.")
+            after = token[2:]
+        found = await self._store.list_groups(tenant_id, prefix, pattern, after, size + 1)
+        more = len(found) > size
+        found = found[:size]
+        return found, (f"g/{found[-1].name}" if more and found else None)
+
+    async def put_retention(self, tenant_id: str, name: str, days: object) -> None:
+        if not isinstance(days, int) or isinstance(days, bool) or days not in RETENTION_DAYS:
+            raise InvalidParameter(
+                "1 validation error detected: Value at 'retentionInDays' failed to satisfy "
+                "constraint: Member must satisfy enum value set: "
+                f"[{', '.join(str(d) for d in sorted(RETENTION_DAYS))}]"
+            )
+        group = await self.group(tenant_id, name)
+        await self._store.put_group(dataclasses.replace(group, retention_days=days))
+
+    async def delete_retention(self, tenant_id: str, name: str) -> None:
+        group = await self.group(tenant_id, name)
+        await self._store.put_group(dataclasses.replace(group, retention_days=None))
+
+    async def associate_key(self, tenant_id: str, name: str, key_arn: str | None) -> None:
+        group = await self.group(tenant_id, name)
+        if key_arn is not None:
+            await self._sealer.check_key(tenant_id, key_arn)
+        # Events keep the key they were sealed under (its ARN is in their sealed form): as
+        # AWS, associating a key seals what comes next, disassociating opens what was.
+        await self._store.put_group(dataclasses.replace(group, kms_key_id=key_arn))
+
+    async def tag_group(self, tenant_id: str, name: str, tags: Mapping[str, str]) -> None:
+        group = await self.group(tenant_id, name)
+        merged = {**group.tags, **check_tags(tags)}
+        if len(merged) > _MAX_TAGS:
+            raise InvalidParameter(f"A log group can have at most {_MAX_TAGS} tags")
+        await self._store.put_group(dataclasses.replace(group, tags=merged))
+
+    async def untag_group(self, tenant_id: str, name: str, keys: Sequence[str]) -> None:
+        group = await self.group(tenant_id, name)
+        kept = {k: v for k, v in group.tags.items() if k not in set(keys)}
+        await self._store.put_group(dataclasses.replace(group, tags=kept))
+
+    # Streams.
+
+    async def create_stream(self, tenant_id: str, group: str, name: str) -> None:
+        check_stream_name(name)
+        await self.group(tenant_id, group)
+        await self._store.create_stream(LogStream(tenant_id, group, name, self._clock()))
+
+    async def stream(self, tenant_id: str, group: str, name: str) -> LogStream:
+        check_stream_name(name)
+        found = await self._store.get_stream(tenant_id, group, name)
+        if found is None:
+            await self.group(tenant_id, group)
+            raise ResourceNotFound("The specified log stream does not exist.")
+        return found
+
+    async def delete_stream(self, tenant_id: str, group: str, name: str) -> None:
+        check_stream_name(name)
+        await self.group(tenant_id, group)
+        if not await self._store.delete_stream(tenant_id, group, name):
+            raise ResourceNotFound("The specified log stream does not exist.")
+
+    async def describe_streams(
+        self,
+        tenant_id: str,
+        group: str,
+        prefix: str,
+        order_by: str,
+        descending: bool,
+        limit: int | None,
+        token: str | None,
+    ) -> tuple[list[LogStream], str | None]:
+        if order_by not in ("LogStreamName", "LastEventTime"):
+            raise InvalidParameter("orderBy must be LogStreamName or LastEventTime")
+        if prefix and order_by == "LastEventTime":
+            raise InvalidParameter("Cannot order by LastEventTime with a logStreamNamePrefix.")
+        await self.group(tenant_id, group)
+        size = self._page_size(limit, self.limits.page)
+        offset = 0
+        if token is not None:
+            if not token.startswith("s/") or not token[2:].isdigit():
+                raise InvalidParameter("The specified nextToken is invalid.")
+            offset = int(token[2:])
+        found = await self._store.list_streams(
+            tenant_id, group, prefix, order_by == "LastEventTime", descending, offset, size + 1
+        )
+        more = len(found) > size
+        return found[:size], (f"s/{offset + size}" if more else None)
+
+    # Events.
+
+    async def put_events(
+        self, tenant_id: str, group_name: str, stream_name: str, events: Sequence[InputEvent]
+    ) -> Batch:
+        group = await self.group(tenant_id, group_name)
+        await self.stream(tenant_id, group_name, stream_name)
+        now = self._clock()
+        batch = check_batch(
+            list(events),
+            now=now,
+            retention_days=group.retention_days,
+            max_events=self.limits.max_events,
+            max_bytes=self.limits.max_batch_bytes,
+            max_age_ms=self.limits.max_age_ms,
+            max_ahead_ms=self.limits.max_ahead_ms,
+        )
+        if not batch.accepted:
+            return batch
+        plain = [e.message.encode() for e in batch.accepted]
+        sealed = await self._sealer.seal(
+            group,
+            [
+                (text, event_context(tenant_id, group_name, stream_name, e.timestamp))
+                for text, e in zip(plain, batch.accepted, strict=True)
+            ],
+        )
+        stored = [
+            StoredEvent(stream_name, e.timestamp, now, len(text), box)
+            for e, text, box in zip(batch.accepted, plain, sealed, strict=True)
+        ]
+        if not await self._store.append(tenant_id, group_name, stream_name, stored):
+            raise ResourceNotFound("The specified log stream does not exist.")
+        return batch
+
+    async def _open(
+        self, tenant_id: str, group: LogGroup, events: Sequence[StoredEvent]
+    ) -> list[LogEvent]:
+        opened = await self._sealer.open(
+            group,
+            [
+                (e.sealed, event_context(tenant_id, group.name, e.stream, e.timestamp))
+                for e in events
+            ],
+        )
+        return [
+            LogEvent(e.stream, e.timestamp, e.ingestion, text.decode(), e.seq)
+            for e, text in zip(events, opened, strict=True)
+        ]
+
+    async def get_events(
+        self,
+        tenant_id: str,
+        group_name: str,
+        stream_name: str,
+        *,
+        start: int | None,
+        end: int | None,
+        start_from_head: bool,
+        limit: int | None,
+        token: str | None,
+    ) -> tuple[list[LogEvent], str, str]:
+        """The events and the next forward and backward tokens; at either end the token
+        given comes back, as AWS does (which is how clients know to stop)."""
+        group = await self.group(tenant_id, group_name)
+        await self.stream(tenant_id, group_name, stream_name)
+        size = self._page_size(limit, self.limits.events_page)
+        query = EventQuery(tenant_id, group_name, [stream_name], start=start, end=end, limit=size)
+        direction = "f" if start_from_head else "b"
+        if token is not None:
+            direction, position = parse_position_token(token)
+            if direction == "f":
+                query = dataclasses.replace(query, after=position)
+            else:
+                query = dataclasses.replace(query, before=position, descending=True)
+        elif not start_from_head:
+            query = dataclasses.replace(query, descending=True)
+        stored = await self._read_bounded(query, size)
+        if query.descending:
+            stored.reverse()
+        events = await self._open(tenant_id, group, stored)
+        if events:
+            first, last = stored[0].position, stored[-1].position
+        elif token is not None:
+            first = last = parse_position_token(token)[1]
+        else:
+            # Nothing in range: both tokens stand where reading began.
+            first = last = Position(start or 0, 0) if start_from_head else Position(end or 2**62, 0)
+        forward = position_token("f", last)
+        backward = position_token("b", first)
+        if token is not None and not events:
+            forward = token if direction == "f" else forward
+            backward = token if direction == "b" else backward
+        return events, forward, backward
+
+    async def _read_bounded(self, query: EventQuery, size: int) -> list[StoredEvent]:
+        """Up to ``size`` events of ``query`` in its order, read a chunk at a time and no more
+        than ``max_response_bytes`` of messages (one event at least), as AWS answers at most
+        1 MB: memory stays bounded whatever the events' sizes."""
+        found: list[StoredEvent] = []
+        total = 0
+        chunk = min(size, _CHUNK)
+        while len(found) < size:
+            stored = await self._store.read(
+                dataclasses.replace(query, limit=min(chunk, size - len(found)))
+            )
+            for event in stored:
+                if found and total + event.size > self.limits.max_response_bytes:
+                    return found
+                found.append(event)
+                total += event.size
+            if len(stored) < chunk or not stored:
+                return found
+            cursor = stored[-1].position
+            if query.descending:
+                query = dataclasses.replace(query, before=cursor)
+            else:
+                query = dataclasses.replace(query, after=cursor)
+        return found
+
+    async def filter_events(
+        self,
+        tenant_id: str,
+        group_name: str,
+        *,
+        streams: Sequence[str] | None,
+        stream_prefix: str,
+        start: int | None,
+        end: int | None,
+        pattern: str,
+        limit: int | None,
+        token: str | None,
+    ) -> tuple[list[LogEvent], str | None]:
+        """The matching events in time order, at most ``limit``; a token when more may
+        match (a page that scanned ``filter_scan`` events without filling may be empty)."""
+        if streams is not None and stream_prefix:
+            raise InvalidParameter(
+                "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
+            )
+        if streams is not None and not 1 <= len(streams) <= _MAX_FILTER_STREAMS:
+            raise InvalidParameter(
+                f"logStreamNames must name between 1 and {_MAX_FILTER_STREAMS} streams"
+            )
+        for name in streams or ():
+            check_stream_name(name, "logStreamNames")
+        matcher = compile_pattern(pattern)
+        group = await self.group(tenant_id, group_name)
+        size = self._page_size(limit, self.limits.events_page)
+        after: Position | None = None
+        if token is not None:
+            direction, after = parse_position_token(token)
+            if direction != "f":
+                raise InvalidParameter("The specified nextToken is invalid.")
+        found: list[LogEvent] = []
+        scanned = total = 0
+        chunk = min(_CHUNK, self.limits.filter_scan)
+        while True:
+            stored = await self._store.read(
+                EventQuery(
+                    tenant_id,
+                    group_name,
+                    streams,
+                    stream_prefix,
+                    start,
+                    end,
+                    after=after,
+                    limit=chunk,
+                )
+            )
+            for event in await self._open(tenant_id, group, stored):
+                if not matcher.matches(event.message):
+                    after = Position(event.timestamp, event.seq)
+                    scanned += 1
+                    continue
+                if found and total + len(event.message.encode()) > self.limits.max_response_bytes:
+                    # As AWS's 1 MB: this event opens the next page.
+                    return found, position_token("f", after or Position(0, 0))
+                after = Position(event.timestamp, event.seq)
+                scanned += 1
+                found.append(event)
+                total += len(event.message.encode())
+                if len(found) == size:
+                    return found, position_token("f", after)
+            if len(stored) < chunk:
+                return found, None
+            if scanned >= self.limits.filter_scan and after is not None:
+                return found, position_token("f", after)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """Delete every log group of a tenant being closed, with its streams and events
+        (already unreadable: its key ring and KMS keys were destroyed first); how many."""
+        count = 0
+        while page := await self._store.list_groups(tenant_id, "", "", "", 1000):
+            for group in page:
+                await self._store.delete_group(tenant_id, group.name)
+                count += 1
+        return count
+
+    async def expire(self, batch: int) -> int:
+        """One retention pass: up to ``batch`` events past their group's retention deleted."""
+        return await self._store.expire(self._clock(), batch)
+
+    @staticmethod
+    def _page_size(limit: int | None, ceiling: int) -> int:
+        if limit is None:
+            return ceiling
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= ceiling:
+            raise InvalidParameter(f"limit must be between 1 and {ceiling}")
+        return limit

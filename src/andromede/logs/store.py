@@ -1,0 +1,84 @@
+"""The logs store's interface (decision 0186): groups, streams and sealed events of each
+account. :class:`andromede.logs.memory.MemoryLogStore` is its in-memory twin,
+:class:`andromede.logs.store_sql.SqlLogStore` the metadata database's; the contract suite
+(``tests/contract/test_log_stores.py``) runs over both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
+
+__all__ = ["EventQuery", "LogStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which events of a group to read: of ``streams`` (all when None), timestamps in
+    ``[start, end)``, strictly after ``after`` (ascending) or strictly before ``before``
+    (descending, the store answering the latest first)."""
+
+    tenant_id: str
+    group: str
+    streams: Sequence[str] | None = None
+    stream_prefix: str = ""
+    start: int | None = None
+    end: int | None = None
+    after: Position | None = None
+    before: Position | None = None
+    descending: bool = False
+    limit: int = 10_000
+
+
+class LogStore(Protocol):
+    async def create_group(self, group: LogGroup, max_groups: int) -> None:
+        """ResourceAlreadyExists, or LimitExceeded at ``max_groups`` of the account."""
+        ...
+
+    async def get_group(self, tenant_id: str, name: str) -> LogGroup | None: ...
+
+    async def put_group(self, group: LogGroup) -> None:
+        """Replace the group's retention, key and tags (its bytes are the store's)."""
+        ...
+
+    async def list_groups(
+        self, tenant_id: str, prefix: str, pattern: str, after: str, limit: int
+    ) -> list[LogGroup]:
+        """By name, after ``after``; ``pattern`` a case-insensitive substring."""
+        ...
+
+    async def delete_group(self, tenant_id: str, name: str) -> bool: ...
+
+    async def create_stream(self, stream: LogStream) -> None:
+        """ResourceAlreadyExists."""
+        ...
+
+    async def get_stream(self, tenant_id: str, group: str, name: str) -> LogStream | None: ...
+
+    async def list_streams(
+        self,
+        tenant_id: str,
+        group: str,
+        prefix: str,
+        by_last_event: bool,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> list[LogStream]: ...
+
+    async def delete_stream(self, tenant_id: str, group: str, name: str) -> bool: ...
+
+    async def append(
+        self, tenant_id: str, group: str, stream: str, events: Sequence[StoredEvent]
+    ) -> bool:
+        """Store the events (their ``seq`` the store's), the stream's times and the bytes of
+        the stream and group kept; False when the stream is gone."""
+        ...
+
+    async def read(self, query: EventQuery) -> list[StoredEvent]: ...
+
+    async def expire(self, now: int, batch: int) -> int:
+        """Delete up to ``batch`` events older than their group's retention; how many."""
+        ...

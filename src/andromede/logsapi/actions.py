@@ -1,0 +1,427 @@
+"""CloudWatch Logs' operations (decision 0186): each parses its parameters, authorises
+``logs:<Op>`` on the ARN it names, calls :class:`LogsService` and shapes the answer as AWS
+does. ``ACTIONS`` is the table of those served; ``NOT_SERVED`` the rest of AWS's, which
+answer UnsupportedOperationException (501)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from andromede.logs.errors import InvalidParameter, ResourceNotFound
+from andromede.logs.model import (
+    EVENT_OVERHEAD,
+    InputEvent,
+    LogGroup,
+    LogStream,
+    check_group_name,
+    check_stream_name,
+    group_arn,
+    stream_arn,
+)
+from andromede.logs.service import LogEvent, LogsService
+from andromede.logsapi.params import (
+    boolean,
+    integer,
+    mapping,
+    optional_str,
+    required_str,
+    strings,
+)
+
+__all__ = ["ACTIONS", "DATA_ACTIONS", "NOT_SERVED", "LogsCall"]
+
+Authorise = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class LogsCall:
+    """One call's parameters, its account and the means to authorise; ``resources`` are
+    the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took;
+    ``denied`` whether its authorisation refused it (a refused data call is audited too)."""
+
+    params: dict[str, Any]
+    tenant_id: str
+    logs: LogsService
+    authorise: Authorise
+    resources: list[str] = field(default_factory=list)
+    ingested: int = 0
+    denied: bool = False
+
+    def group_arn(self, name: str) -> str:
+        return group_arn(self.logs.region, self.tenant_id, name)
+
+    async def allow(self, action: str, arn: str) -> None:
+        self.resources.append(arn)
+        try:
+            await self.authorise(f"logs:{action}", arn)
+        except Exception:
+            self.denied = True
+            raise
+
+    def group_name(self) -> str:
+        """``logGroupName``, or the name in ``logGroupIdentifier`` (a name or an ARN)."""
+        identifier = optional_str(self.params, "logGroupIdentifier")
+        name = optional_str(self.params, "logGroupName")
+        if identifier is not None and name is not None:
+            raise InvalidParameter(
+                "LogGroup name and LogGroup identifier are mutually exclusive parameters."
+            )
+        if identifier is not None:
+            return self.name_from_arn(identifier) if identifier.startswith("arn:") else identifier
+        return check_group_name(required_str(self.params, "logGroupName"))
+
+    def name_from_arn(self, arn: str) -> str:
+        """The group a log group ARN (``…:log-group:<name>`` with or without ``:*``) names in
+        the caller's own account and region."""
+        prefix = f"arn:aws:logs:{self.logs.region}:{self.tenant_id}:log-group:"
+        if not arn.startswith(prefix):
+            if arn.startswith("arn:aws:logs:"):
+                raise ResourceNotFound("The specified log group does not exist.")
+            raise InvalidParameter(f"Invalid resource ARN {arn[:256]!r}")
+        return check_group_name(arn[len(prefix) :].removesuffix(":*"), "resourceArn")
+
+
+def _group_shape(call: LogsCall, group: LogGroup) -> dict[str, Any]:
+    arn = call.group_arn(group.name)
+    shape: dict[str, Any] = {
+        "logGroupName": group.name,
+        "creationTime": group.created,
+        "metricFilterCount": 0,
+        "arn": f"{arn}:*",
+        "logGroupArn": arn,
+        "storedBytes": group.stored_bytes,
+        "logGroupClass": "STANDARD",
+    }
+    if group.retention_days is not None:
+        shape["retentionInDays"] = group.retention_days
+    if group.kms_key_id is not None:
+        shape["kmsKeyId"] = group.kms_key_id
+    return shape
+
+
+def _stream_shape(call: LogsCall, stream: LogStream) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "logStreamName": stream.name,
+        "creationTime": stream.created,
+        "arn": stream_arn(call.logs.region, call.tenant_id, stream.group, stream.name),
+        "storedBytes": stream.stored_bytes,
+    }
+    for key, value in (
+        ("firstEventTimestamp", stream.first_event),
+        ("lastEventTimestamp", stream.last_event),
+        ("lastIngestionTime", stream.last_ingestion),
+    ):
+        if value is not None:
+            shape[key] = value
+    return shape
+
+
+async def create_log_group(call: LogsCall) -> dict[str, Any]:
+    name = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("CreateLogGroup", call.group_arn(name))
+    log_class = optional_str(call.params, "logGroupClass")
+    if log_class not in (None, "STANDARD"):
+        raise InvalidParameter(
+            f"logGroupClass {log_class[:64]!r} is not offered here: STANDARD only (decision 0186)"
+        )
+    tags = mapping(call.params, "tags")
+    if tags:
+        await call.allow("TagResource", call.group_arn(name))
+    await call.logs.create_group(call.tenant_id, name, optional_str(call.params, "kmsKeyId"), tags)
+    return {}
+
+
+async def delete_log_group(call: LogsCall) -> dict[str, Any]:
+    name = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("DeleteLogGroup", call.group_arn(name))
+    await call.logs.delete_group(call.tenant_id, name)
+    return {}
+
+
+async def describe_log_groups(call: LogsCall) -> dict[str, Any]:
+    await call.allow("DescribeLogGroups", call.group_arn("*"))
+    prefix = optional_str(call.params, "logGroupNamePrefix") or ""
+    pattern = optional_str(call.params, "logGroupNamePattern") or ""
+    if prefix:
+        check_group_name(prefix, "logGroupNamePrefix")
+    groups, token = await call.logs.describe_groups(
+        call.tenant_id,
+        prefix,
+        pattern,
+        integer(call.params, "limit"),
+        optional_str(call.params, "nextToken"),
+    )
+    answer: dict[str, Any] = {"logGroups": [_group_shape(call, g) for g in groups]}
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def put_retention_policy(call: LogsCall) -> dict[str, Any]:
+    name = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("PutRetentionPolicy", call.group_arn(name))
+    await call.logs.put_retention(call.tenant_id, name, call.params.get("retentionInDays"))
+    return {}
+
+
+async def delete_retention_policy(call: LogsCall) -> dict[str, Any]:
+    name = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("DeleteRetentionPolicy", call.group_arn(name))
+    await call.logs.delete_retention(call.tenant_id, name)
+    return {}
+
+
+async def associate_kms_key(call: LogsCall) -> dict[str, Any]:
+    name = call.group_name()
+    await call.allow("AssociateKmsKey", call.group_arn(name))
+    await call.logs.associate_key(call.tenant_id, name, required_str(call.params, "kmsKeyId"))
+    return {}
+
+
+async def disassociate_kms_key(call: LogsCall) -> dict[str, Any]:
+    name = call.group_name()
+    await call.allow("DisassociateKmsKey", call.group_arn(name))
+    await call.logs.associate_key(call.tenant_id, name, None)
+    return {}
+
+
+def _stream_name(call: LogsCall) -> str:
+    return check_stream_name(required_str(call.params, "logStreamName"))
+
+
+def _stream_arn(call: LogsCall, group: str, stream: str) -> str:
+    return stream_arn(call.logs.region, call.tenant_id, group, stream)
+
+
+async def create_log_stream(call: LogsCall) -> dict[str, Any]:
+    group, stream = check_group_name(required_str(call.params, "logGroupName")), _stream_name(call)
+    await call.allow("CreateLogStream", _stream_arn(call, group, stream))
+    await call.logs.create_stream(call.tenant_id, group, stream)
+    return {}
+
+
+async def delete_log_stream(call: LogsCall) -> dict[str, Any]:
+    group, stream = check_group_name(required_str(call.params, "logGroupName")), _stream_name(call)
+    await call.allow("DeleteLogStream", _stream_arn(call, group, stream))
+    await call.logs.delete_stream(call.tenant_id, group, stream)
+    return {}
+
+
+async def describe_log_streams(call: LogsCall) -> dict[str, Any]:
+    group = call.group_name()
+    await call.allow("DescribeLogStreams", call.group_arn(group))
+    prefix = optional_str(call.params, "logStreamNamePrefix") or ""
+    streams, token = await call.logs.describe_streams(
+        call.tenant_id,
+        group,
+        prefix,
+        optional_str(call.params, "orderBy") or "LogStreamName",
+        boolean(call.params, "descending", False),
+        integer(call.params, "limit"),
+        optional_str(call.params, "nextToken"),
+    )
+    answer: dict[str, Any] = {"logStreams": [_stream_shape(call, s) for s in streams]}
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+def _input_events(params: dict[str, Any]) -> list[InputEvent]:
+    raw = params.get("logEvents")
+    if not isinstance(raw, list):
+        raise InvalidParameter(
+            "1 validation error detected: Value null at 'logEvents' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    events: list[InputEvent] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise InvalidParameter("Each log event is an object with timestamp and message")
+        timestamp, message = item.get("timestamp"), item.get("message")
+        # A long, as the model's shape: a larger number must not reach the database.
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            timestamp = -1
+        if not 0 <= timestamp < 2**63:
+            raise InvalidParameter("A log event's timestamp is milliseconds since the epoch")
+        if not isinstance(message, str):
+            raise InvalidParameter("A log event's message is a string")
+        events.append(InputEvent(timestamp, message))
+    return events
+
+
+async def put_log_events(call: LogsCall) -> dict[str, Any]:
+    group, stream = check_group_name(required_str(call.params, "logGroupName")), _stream_name(call)
+    await call.allow("PutLogEvents", _stream_arn(call, group, stream))
+    optional_str(call.params, "sequenceToken")  # accepted and ignored, as AWS does now
+    batch = await call.logs.put_events(call.tenant_id, group, stream, _input_events(call.params))
+    call.ingested = sum(len(e.message.encode()) + EVENT_OVERHEAD for e in batch.accepted)
+    answer: dict[str, Any] = {}
+    rejected = batch.rejected_info()
+    if rejected:
+        answer["rejectedLogEventsInfo"] = rejected
+    return answer
+
+
+def _time(call: LogsCall, name: str) -> int | None:
+    value = integer(call.params, name)
+    if value is not None and value < 0:
+        raise InvalidParameter(f"{name} must not be negative")
+    return value
+
+
+def _event_shape(event: LogEvent) -> dict[str, Any]:
+    return {
+        "timestamp": event.timestamp,
+        "message": event.message,
+        "ingestionTime": event.ingestion,
+    }
+
+
+async def get_log_events(call: LogsCall) -> dict[str, Any]:
+    group, stream = call.group_name(), _stream_name(call)
+    await call.allow("GetLogEvents", _stream_arn(call, group, stream))
+    events, forward, backward = await call.logs.get_events(
+        call.tenant_id,
+        group,
+        stream,
+        start=_time(call, "startTime"),
+        end=_time(call, "endTime"),
+        start_from_head=boolean(call.params, "startFromHead", False),
+        limit=integer(call.params, "limit"),
+        token=optional_str(call.params, "nextToken"),
+    )
+    return {
+        "events": [_event_shape(e) for e in events],
+        "nextForwardToken": forward,
+        "nextBackwardToken": backward,
+    }
+
+
+async def filter_log_events(call: LogsCall) -> dict[str, Any]:
+    group = call.group_name()
+    await call.allow("FilterLogEvents", call.group_arn(group))
+    if call.params.get("interleaved") is not None:
+        boolean(call.params, "interleaved", True)  # deprecated: always interleaved
+    events, token = await call.logs.filter_events(
+        call.tenant_id,
+        group,
+        streams=strings(call.params, "logStreamNames"),
+        stream_prefix=optional_str(call.params, "logStreamNamePrefix") or "",
+        start=_time(call, "startTime"),
+        end=_time(call, "endTime"),
+        pattern=optional_str(call.params, "filterPattern") or "",
+        limit=integer(call.params, "limit"),
+        token=optional_str(call.params, "nextToken"),
+    )
+    answer: dict[str, Any] = {
+        "events": [
+            {
+                "logStreamName": e.stream,
+                **_event_shape(e),
+                "eventId": f"{e.timestamp:019d}{e.seq:019d}",
+            }
+            for e in events
+        ],
+        "searchedLogStreams": [],
+    }
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def tag_resource(call: LogsCall) -> dict[str, Any]:
+    name = call.name_from_arn(required_str(call.params, "resourceArn"))
+    await call.allow("TagResource", call.group_arn(name))
+    await call.logs.tag_group(call.tenant_id, name, mapping(call.params, "tags"))
+    return {}
+
+
+async def untag_resource(call: LogsCall) -> dict[str, Any]:
+    name = call.name_from_arn(required_str(call.params, "resourceArn"))
+    await call.allow("UntagResource", call.group_arn(name))
+    await call.logs.untag_group(call.tenant_id, name, strings(call.params, "tagKeys") or [])
+    return {}
+
+
+async def list_tags_for_resource(call: LogsCall) -> dict[str, Any]:
+    name = call.name_from_arn(required_str(call.params, "resourceArn"))
+    await call.allow("ListTagsForResource", call.group_arn(name))
+    return {"tags": (await call.logs.group(call.tenant_id, name)).tags}
+
+
+async def tag_log_group(call: LogsCall) -> dict[str, Any]:
+    name = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("TagLogGroup", call.group_arn(name))
+    await call.logs.tag_group(call.tenant_id, name, mapping(call.params, "tags"))
+    return {}
+
+
+async def untag_log_group(call: LogsCall) -> dict[str, Any]:
+    name = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("UntagLogGroup", call.group_arn(name))
+    await call.logs.untag_group(call.tenant_id, name, strings(call.params, "tags") or [])
+    return {}
+
+
+async def list_tags_log_group(call: LogsCall) -> dict[str, Any]:
+    name = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("ListTagsLogGroup", call.group_arn(name))
+    return {"tags": (await call.logs.group(call.tenant_id, name)).tags}
+
+
+ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
+    "CreateLogGroup": create_log_group,
+    "DeleteLogGroup": delete_log_group,
+    "DescribeLogGroups": describe_log_groups,
+    "PutRetentionPolicy": put_retention_policy,
+    "DeleteRetentionPolicy": delete_retention_policy,
+    "AssociateKmsKey": associate_kms_key,
+    "DisassociateKmsKey": disassociate_kms_key,
+    "CreateLogStream": create_log_stream,
+    "DeleteLogStream": delete_log_stream,
+    "DescribeLogStreams": describe_log_streams,
+    "PutLogEvents": put_log_events,
+    "GetLogEvents": get_log_events,
+    "FilterLogEvents": filter_log_events,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+    "TagLogGroup": tag_log_group,
+    "UntagLogGroup": untag_log_group,
+    "ListTagsLogGroup": list_tags_log_group,
+}
+
+# Data events, not audited (as decision 0172 for metric calls: AWS's trail keeps them only
+# as data events, off by default): the events written and read.
+DATA_ACTIONS: Final = frozenset({"PutLogEvents", "GetLogEvents", "FilterLogEvents"})
+
+NOT_SERVED: Final = frozenset(
+    """AssociateSourceToS3TableIntegration CancelExportTask CancelImportTask CreateDelivery
+    CreateExportTask CreateImportTask CreateLogAnomalyDetector CreateLookupTable
+    CreateScheduledQuery DeleteAccountPolicy DeleteDataProtectionPolicy DeleteDelivery
+    DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
+    DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
+    DeleteLookupTable DeleteMetricFilter DeleteQueryDefinition DeleteResourcePolicy
+    DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
+    DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
+    DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
+    DescribeExportTasks DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
+    DescribeIndexPolicies DescribeLookupTables DescribeMetricFilters DescribeQueries
+    DescribeQueryDefinitions DescribeResourcePolicies DescribeSubscriptionFilters
+    DisassociateSourceFromS3TableIntegration GetDataProtectionPolicy GetDelivery
+    GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
+    GetLogAnomalyDetector GetLogFields GetLogGroupFields GetLogObject GetLogRecord
+    GetLookupTable GetQueryResults GetScheduledQuery GetScheduledQueryHistory
+    GetStorageTierPolicy GetTransformer ListAggregateLogGroupSummaries ListAnomalies
+    ListIntegrations ListLogAnomalyDetectors ListLogGroups ListLogGroupsForQuery
+    ListScheduledQueries ListSourcesForS3TableIntegration ListSyslogConfigurations
+    PutAccountPolicy PutBearerTokenAuthentication PutDataProtectionPolicy
+    PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
+    PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
+    PutMetricFilter PutQueryDefinition PutResourcePolicy PutStorageTierPolicy
+    PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail StartQuery
+    StopQuery TestMetricFilter TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
+    UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery""".split()
+)

@@ -1,0 +1,89 @@
+"""CloudWatch Logs' wire errors (decision 0186): JSON 1.1 answers an error as
+``{"__type": "ResourceNotFoundException", "message": "…"}`` with the ``x-amzn-RequestId``
+header; botocore picks the modelled exception class by the ``__type``. The statuses are the
+service's (400 for the client's faults, as AWS Logs answers them; 501 for an operation not
+served here, 500 for a fault carrying nothing but the request id)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.awsjson.endpoint import JsonWireError
+from andromede.errors import AndromedeError
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+from andromede.logs.errors import (
+    InvalidParameter,
+    KmsKeyUnusable,
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+)
+
+__all__ = ["CATALOGUE", "LogsWireError", "to_logs_error"]
+
+# type → (status, default message)
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "InvalidParameterException": (400, "A parameter is specified incorrectly."),
+    "ResourceAlreadyExistsException": (400, "The specified resource already exists."),
+    "ResourceNotFoundException": (400, "The specified resource does not exist."),
+    "LimitExceededException": (400, "You have reached the maximum number of resources."),
+    "AccessDeniedException": (400, "You don't have sufficient permissions."),
+    "TooManyTagsException": (400, "A resource can have no more than 50 tags."),
+    "ValidationException": (400, "One of the parameters for the request is not valid."),
+    "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "UnknownOperationException": (400, "The operation is not known to this service."),
+    "UnrecognizedClientException": (400, "The security token included in the request is "
+                                    "invalid."),
+    "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
+                                     "standards."),
+    "InvalidSignatureException": (400, "The request signature we calculated does not match "
+                                  "the signature you provided."),
+    "ExpiredTokenException": (400, "The security token included in the request is expired"),
+    "ThrottlingException": (400, "Rate exceeded"),
+    "RequestEntityTooLargeException": (413, "The request body is larger than this endpoint "
+                                       "accepts."),
+    "UnsupportedOperationException": (501, "The operation is not served here."),
+    "ServiceUnavailableException": (500, "The service cannot complete the request."),
+}  # fmt: skip
+
+
+class LogsWireError(JsonWireError):
+    def __init__(self, error_type: str, message: str | None = None) -> None:
+        status, default = CATALOGUE[error_type]
+        super().__init__(error_type, status, message if message is not None else default)
+
+
+_DOMAIN: Final[dict[type[AndromedeError], str]] = {
+    InvalidParameter: "InvalidParameterException",
+    ResourceAlreadyExists: "ResourceAlreadyExistsException",
+    ResourceNotFound: "ResourceNotFoundException",
+    LimitExceeded: "LimitExceededException",
+    # AWS Logs words an unusable key of a group as an InvalidParameterException on create
+    # and associate, and refuses the events' writes and reads alike.
+    KmsKeyUnusable: "InvalidParameterException",
+}
+
+
+def to_logs_error(exc: AndromedeError) -> LogsWireError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, LogsWireError):
+        return exc
+    for kind, name in _DOMAIN.items():
+        if isinstance(exc, kind):
+            return LogsWireError(name, str(exc) or None)
+    if isinstance(exc, SigV4Error):
+        if exc.code == "RequestTimeTooSkewed":
+            # botocore recognises clock skew by this wording and corrects its clock.
+            return LogsWireError("InvalidSignatureException", f"Signature expired: {exc.message}")
+        if exc.code == "SignatureDoesNotMatch":
+            return LogsWireError("InvalidSignatureException")
+        return LogsWireError("IncompleteSignatureException", exc.message)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return LogsWireError("ExpiredTokenException")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+        return LogsWireError("UnrecognizedClientException")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return LogsWireError("AccessDeniedException", str(exc) or None)
+    return None

@@ -1,0 +1,72 @@
+"""CloudWatch Logs (decision 0186): the limits of the API's calls and the retention sweep.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from andromede.settings.units import MIB
+
+
+class LogsSettings(BaseModel):
+    """CloudWatch Logs' limits and upkeep."""
+
+    logs_max_groups: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Log groups an account may have (AWS: 1,000,000 a region) (decision 0186).",
+    )
+    logs_max_events: int = Field(
+        default=10_000,
+        gt=0,
+        description="Events one PutLogEvents may carry (AWS: 10,000) (decision 0186).",
+    )
+    logs_max_batch_size: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Bytes of one PutLogEvents batch, each event counting its UTF-8 message "
+        "and 26 bytes (AWS: 1,048,576) (decision 0186).",
+    )
+    logs_max_body_size: int = Field(
+        default=8 * MIB,
+        gt=0,
+        description="Largest CloudWatch Logs request body in bytes: a full batch written as "
+        "JSON, its escapes included (decision 0186).",
+    )
+    logs_list_page: int = Field(
+        default=50,
+        gt=0,
+        description="Groups or streams one DescribeLogGroups / DescribeLogStreams page answers, "
+        "its limit's default and ceiling (AWS: 50) (decision 0186).",
+    )
+    logs_events_page: int = Field(
+        default=10_000,
+        gt=0,
+        description="Events one GetLogEvents / FilterLogEvents page answers, its limit's "
+        "default and ceiling (AWS: 10,000) (decision 0186).",
+    )
+    logs_max_response_size: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Bytes of messages one GetLogEvents / FilterLogEvents page answers at most, "
+        "one event at least (AWS: 1 MB) (decision 0186).",
+    )
+    logs_filter_scan: int = Field(
+        default=100_000,
+        gt=0,
+        description="Events one FilterLogEvents call reads before it answers what matched so "
+        "far with a nextToken (decision 0186).",
+    )
+    logs_retention_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between two passes of the log retention sweep (decision 0186).",
+    )
+    logs_retention_batch: int = Field(
+        default=10_000,
+        gt=0,
+        description="Events one pass of the log retention sweep deletes at most (decision 0186).",
+    )

@@ -1,0 +1,257 @@
+"""CloudWatch Logs' wiring (decision 0186): the service over the metadata database with the
+settings' limits, the sealing of its events under the tenants' keys or the groups' KMS keys,
+its API app, and the retention sweep every ``serve`` runs.
+
+**Sealing.** As SQS's messages (decisions 0158, 0165): one data key per PutLogEvents batch,
+made under the account's own key ring, or under the group's KMS key's when it has one; each
+event sealed with AES-256-GCM under it with its own nonce, its AAD the account, group, stream
+and timestamp (``logs.sealing.event_context``). The sealed form names its key ring (and, for
+a KMS key, the key's ARN), so an event keeps the key it was sealed under whatever the group
+says since. A KMS key is used for the service (``key_for_service_use``, as EBS volumes
+use theirs): it must exist in the group's account and be usable; disabling it or scheduling
+its deletion stops the group's writes and reads at the next call. Each use of a KMS key (a
+data key made for a batch, or opened for a read) is a KMS request the group's account pays
+(``kms.requests``) and an audit record (``kms:GenerateDataKey`` / ``kms:Decrypt`` on the key,
+``invoked_by`` ``logs.amazonaws.com``), as the key uses SQS makes (decision 0165); a refused
+use is audited, never counted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import struct
+import uuid
+from collections.abc import Sequence
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.db.database import Database
+from andromede.http.ratelimit import RateLimiter
+from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
+from andromede.kms.keys_errors import CustomerKeyError
+from andromede.kms.service import KeyService
+from andromede.logs.errors import KmsKeyUnusable
+from andromede.logs.model import LogGroup
+from andromede.logs.service import LogsLimits, LogsService
+from andromede.logs.store_sql import SqlLogStore
+from andromede.logsapi.app import LogsApp
+from andromede.settings import Settings
+
+__all__ = ["LogKeySealer", "logs_api", "logs_retention", "logs_service"]
+
+log = logging.getLogger(__name__)
+
+_TENANT: Final = b"\x01"
+_KMS: Final = b"\x02"
+_NONCE: Final = 12
+_LOGS_SERVICE: Final = "logs.amazonaws.com"
+
+
+def _pack(*parts: bytes) -> bytes:
+    return b"".join(struct.pack(">H", len(p)) + p for p in parts)
+
+
+def _unpack(data: bytes, count: int) -> tuple[list[bytes], bytes]:
+    parts: list[bytes] = []
+    at = 0
+    for _ in range(count):
+        (size,) = struct.unpack(">H", data[at : at + 2])
+        parts.append(data[at + 2 : at + 2 + size])
+        at += 2 + size
+    return parts, data[at:]
+
+
+class LogKeySealer:
+    """``logs.sealing.LogSealer`` over the key service and the customer-managed keys."""
+
+    def __init__(
+        self,
+        keys: KeyService,
+        customer_keys: CustomerKeyService | None,
+        audit: AuditService | None = None,
+        billing: BillingService | None = None,
+        region: str = "",
+    ) -> None:
+        self._keys = keys
+        self._customer_keys = customer_keys
+        self._audit = audit
+        self._billing = billing
+        self._region = region
+        self._tenants_with_keys: set[str] = set()
+
+    def _key_used(self, group: LogGroup, action: str, arn: str, error: str | None) -> None:
+        if error is None and self._billing is not None:
+            self._billing.count(group.tenant_id, self._region, "kms.requests")
+        if self._audit is None:
+            return
+        details = {"via": "logs", "invoked_by": _LOGS_SERVICE, "region": self._region}
+        details["log_group"] = group.name[:512]
+        if error is not None:
+            details["error"] = error
+        self._audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=group.tenant_id,
+            principal=_LOGS_SERVICE,
+            action=action,
+            resource=arn[:2048],
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+    async def _group_ring(self, group: LogGroup, key_arn: str, action: str) -> tuple[str, str]:
+        """The key ring of the group's KMS key, its use recorded (a refusal too)."""
+        try:
+            ring, arn = await self._kms_ring(group.tenant_id, key_arn)
+        except KmsKeyUnusable:
+            self._key_used(group, action, key_arn, "KmsKeyUnusable")
+            raise
+        self._key_used(group, action, arn, None)
+        return ring, arn
+
+    async def _kms_ring(self, tenant_id: str, key_arn: str) -> tuple[str, str]:
+        if self._customer_keys is None:
+            raise KmsKeyUnusable("KMS keys are not offered by this deployment.")
+        parts = key_arn.split(":")
+        if len(parts) < 6 or parts[2] != "kms" or parts[4] != tenant_id:
+            raise KmsKeyUnusable(
+                f"The specified KMS key {key_arn[:256]!r} does not exist or is not an ARN of "
+                "a key of this account."
+            )
+        try:
+            key = await self._customer_keys.key_for_service_use(key_arn, alias_arn=True)
+        except CustomerKeyError as exc:
+            raise KmsKeyUnusable(
+                f"The specified KMS key {key_arn[:256]!r} is not usable: {exc}"
+            ) from None
+        if key.external:
+            raise KmsKeyUnusable(
+                f"{key.arn} is in an external key store, which log groups do not use "
+                "(decision 0186)."
+            )
+        return key.key_ring_id, key.arn
+
+    async def check_key(self, tenant_id: str, key_arn: str) -> None:
+        await self._kms_ring(tenant_id, key_arn)
+
+    async def seal(self, group: LogGroup, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+        if group.kms_key_id is not None:
+            ring, arn = await self._group_ring(group, group.kms_key_id, "kms:GenerateDataKey")
+            head = _KMS + _pack(ring.encode(), arn.encode())
+        else:
+            ring, head = group.tenant_id, _TENANT
+
+        def work() -> list[bytes]:
+            if ring == group.tenant_id and ring not in self._tenants_with_keys:
+                self._keys.ensure_tenant_key(ring)  # made on first use, as for objects
+                self._tenants_with_keys.add(ring)
+            new = self._keys.new_data_key(ring)
+            try:
+                prefix = head + _pack(new.wrapped)
+                sealed = []
+                for plaintext, context in items:
+                    nonce = os.urandom(_NONCE)
+                    sealed.append(prefix + nonce + new.cipher.encrypt(nonce, plaintext, context))
+                return sealed
+            finally:
+                new.plaintext[:] = bytes(len(new.plaintext))
+
+        return await asyncio.to_thread(work)
+
+    async def open(self, group: LogGroup, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+        rings: dict[bytes, str] = {}
+        parsed: list[tuple[str, bytes, bytes, bytes, bytes]] = []
+        for sealed, context in items:
+            try:
+                if sealed[:1] == _KMS:
+                    (_ring, arn_raw, wrapped), rest = _unpack(sealed[1:], 3)
+                    if arn_raw not in rings:
+                        used = await self._group_ring(group, arn_raw.decode(), "kms:Decrypt")
+                        rings[arn_raw] = used[0]
+                    ring = rings[arn_raw]
+                elif sealed[:1] == _TENANT:
+                    (wrapped,), rest = _unpack(sealed[1:], 1)
+                    ring = group.tenant_id
+                else:
+                    raise ValueError("unknown sealed event format")
+            except (struct.error, ValueError) as exc:
+                raise KmsKeyUnusable("A stored event's sealed form is not readable.") from exc
+            parsed.append((ring, wrapped, rest[:_NONCE], rest[_NONCE:], context))
+
+        def work() -> list[bytes]:
+            ciphers: dict[tuple[str, bytes], AESGCM] = {}
+            opened = []
+            for ring, wrapped, nonce, body, context in parsed:
+                cipher = ciphers.get((ring, wrapped))
+                if cipher is None:
+                    cipher = self._keys.data_key_cipher(ring, wrapped)
+                    ciphers[(ring, wrapped)] = cipher
+                opened.append(cipher.decrypt(nonce, body, context))
+            return opened
+
+        try:
+            return await asyncio.to_thread(work)
+        except (KeyDestroyed, KeyNotFound, InvalidWrappedKey, InvalidTag) as exc:
+            raise KmsKeyUnusable(
+                f"The log group's events cannot be opened: {type(exc).__name__}"
+            ) from None
+
+
+def logs_service(
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    customer_keys: CustomerKeyService | None,
+    audit: AuditService | None = None,
+    billing: BillingService | None = None,
+) -> LogsService:
+    return LogsService(
+        SqlLogStore(db),
+        LogKeySealer(keys, customer_keys, audit, billing, settings.region),
+        settings.region,
+        LogsLimits(
+            max_groups=settings.logs_max_groups,
+            max_events=settings.logs_max_events,
+            max_batch_bytes=settings.logs_max_batch_size,
+            page=settings.logs_list_page,
+            events_page=settings.logs_events_page,
+            filter_scan=settings.logs_filter_scan,
+            max_response_bytes=settings.logs_max_response_size,
+        ),
+    )
+
+
+def logs_api(
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    customer_keys: CustomerKeyService | None,
+    identity: IdentityService,
+    audit: AuditService,
+    rate_limiter: RateLimiter | None,
+    billing: BillingService | None,
+) -> tuple[LogsApp, asyncio.Task[None]]:
+    """The Logs API app of ``serve`` and its retention sweep, started."""
+    logs = logs_service(settings, db, keys, customer_keys, audit, billing)
+    app = LogsApp(logs, identity, audit, settings, rate_limiter, billing=billing)
+    return app, asyncio.create_task(logs_retention(settings, logs), name="logs-retention")
+
+
+async def logs_retention(settings: Settings, logs: LogsService) -> None:
+    """Every ``logs_retention_interval``: events past their group's retention deleted, a
+    batch at a time until none is left. Every gateway may run it: the rows are deleted under
+    their locks (SKIP LOCKED on PostgreSQL), so none is deleted twice."""
+    while True:
+        await asyncio.sleep(settings.logs_retention_interval)
+        try:
+            while await logs.expire(settings.logs_retention_batch) >= settings.logs_retention_batch:
+                await asyncio.sleep(0)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("the log retention sweep failed")

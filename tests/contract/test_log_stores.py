@@ -1,0 +1,144 @@
+"""Decision 0186's log store over every implementation (memory, SQLite, PostgreSQL): groups
+made once and bounded per account, listed by name under a prefix or a case-insensitive
+pattern; streams listed by name or last event time, either way; events appended with the
+bytes of the stream and group kept, read by time range, stream and position both ways; the
+retention sweep deleting only what its group no longer keeps; a group deleted with all."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from andromede.db.database import open_database
+from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists
+from andromede.logs.memory import MemoryLogStore
+from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
+from andromede.logs.store import EventQuery, LogStore
+from andromede.logs.store_sql import SqlLogStore
+from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_url
+
+T0 = 1_800_000_000_000
+DAY = 86_400_000
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LogStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryLogStore() if db is None else SqlLogStore(db)
+
+
+def event(stream: str, at: int, size: int = 10) -> StoredEvent:
+    return StoredEvent(stream, at, T0, size, b"sealed-%d" % at)
+
+
+async def test_groups(store: LogStore) -> None:
+    group = LogGroup("t1", "/b", T0, None, None, {"k": "v"})
+    await store.create_group(group, 3)
+    with pytest.raises(ResourceAlreadyExists):
+        await store.create_group(group, 3)
+    for name in ("/a", "/APP/x"):
+        await store.create_group(dataclasses.replace(group, name=name), 3)
+    with pytest.raises(LimitExceeded):
+        await store.create_group(dataclasses.replace(group, name="/c"), 3)
+    await store.create_group(dataclasses.replace(group, tenant_id="t2"), 3)
+    assert await store.get_group("t1", "/b") == group
+    names = [g.name for g in await store.list_groups("t1", "", "", "", 10)]
+    assert names == ["/APP/x", "/a", "/b"]
+    assert [g.name for g in await store.list_groups("t1", "/a", "", "", 10)] == ["/a"]
+    assert [g.name for g in await store.list_groups("t1", "", "app", "", 10)] == ["/APP/x"]
+    assert [g.name for g in await store.list_groups("t1", "", "", "/APP/x", 1)] == ["/a"]
+    await store.put_group(dataclasses.replace(group, retention_days=7, kms_key_id="arn:k", tags={}))
+    assert await store.get_group("t1", "/b") == LogGroup("t1", "/b", T0, 7, "arn:k", {})
+    assert await store.delete_group("t1", "/b") and not await store.delete_group("t1", "/b")
+
+
+async def test_streams_events_bytes_and_expiry(store: LogStore) -> None:
+    await store.create_group(LogGroup("t1", "g", T0), 10)
+    for name in ("s1", "s2", "s3"):
+        await store.create_stream(LogStream("t1", "g", name, T0))
+    with pytest.raises(ResourceAlreadyExists):
+        await store.create_stream(LogStream("t1", "g", "s1", T0))
+    assert await store.append("t1", "g", "s2", [event("s2", T0 - 2 * DAY), event("s2", T0 + 5)])
+    assert await store.append("t1", "g", "s1", [event("s1", T0 + 1), event("s1", T0 + 1, 4)])
+    assert not await store.append("t1", "g", "gone", [event("gone", T0)])
+    s1 = await store.get_stream("t1", "g", "s1")
+    assert s1 is not None
+    assert (s1.first_event, s1.last_event, s1.last_ingestion, s1.stored_bytes) == (
+        T0 + 1,
+        T0 + 1,
+        T0,
+        14,
+    )
+    group = await store.get_group("t1", "g")
+    assert group is not None and group.stored_bytes == 34
+    by_name = await store.list_streams("t1", "g", "", False, False, 0, 10)
+    assert [s.name for s in by_name] == ["s1", "s2", "s3"]
+    by_time = await store.list_streams("t1", "g", "", True, True, 0, 10)
+    assert [s.name for s in by_time] == ["s2", "s1", "s3"]
+    assert [s.name for s in await store.list_streams("t1", "g", "s", False, True, 1, 1)] == ["s2"]
+    every = await store.read(EventQuery("t1", "g"))
+    assert [(e.stream, e.timestamp) for e in every] == [
+        ("s2", T0 - 2 * DAY),
+        ("s1", T0 + 1),
+        ("s1", T0 + 1),
+        ("s2", T0 + 5),
+    ]
+    assert every[0].sealed == b"sealed-%d" % (T0 - 2 * DAY)
+    first_s1 = every[1].position
+    after = await store.read(EventQuery("t1", "g", ["s1"], after=first_s1))
+    assert [e.size for e in after] == [4]
+    before = await store.read(
+        EventQuery("t1", "g", before=Position(T0 + 5, 0), descending=True, limit=2)
+    )
+    assert [e.position for e in before] == [every[2].position, every[1].position]
+    ranged = await store.read(EventQuery("t1", "g", start=T0, end=T0 + 5, stream_prefix="s1"))
+    assert len(ranged) == 2
+    await store.put_group(LogGroup("t1", "g", T0, retention_days=1))
+    assert await store.expire(T0, 100) == 1
+    assert await store.expire(T0, 100) == 0
+    s2 = await store.get_stream("t1", "g", "s2")
+    group = await store.get_group("t1", "g")
+    assert s2 is not None and s2.stored_bytes == 10
+    assert group is not None and group.stored_bytes == 24
+    assert await store.delete_stream("t1", "g", "s1")
+    group = await store.get_group("t1", "g")
+    assert group is not None and group.stored_bytes == 10
+    assert await store.read(EventQuery("t1", "g", ["s1"])) == []
+    assert await store.delete_group("t1", "g")
+    assert await store.get_stream("t1", "g", "s2") is None
+    assert await store.read(EventQuery("t1", "g")) == []
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return sql_url(request, tmp_path)
+
+
+async def test_two_gateways_sweep_once(url: str) -> None:
+    """Two gateways' sweeps at once over one database: each expired event deleted once, the
+    bytes taken off once."""
+    first, second = open_database(url), open_database(url)
+    try:
+        one, two = SqlLogStore(first), SqlLogStore(second)
+        await one.create_group(LogGroup("t1", "g", T0, retention_days=1), 10)
+        await one.create_stream(LogStream("t1", "g", "s", T0))
+        old = [event("s", T0 - 2 * DAY + n, 3) for n in range(300)]
+        await one.append("t1", "g", "s", [*old, event("s", T0, 5)])
+        removed = 0
+        while True:
+            done = await asyncio.gather(one.expire(T0, 40), two.expire(T0, 40))
+            removed += sum(done)
+            if done == [0, 0]:
+                break
+        assert removed == 300
+        group = await two.get_group("t1", "g")
+        stream = await one.get_stream("t1", "g", "s")
+        assert group is not None and group.stored_bytes == 5
+        assert stream is not None and stream.stored_bytes == 5
+    finally:
+        await first.close()
+        await second.close()

@@ -1,0 +1,227 @@
+"""CloudWatch Logs end to end (decision 0186): one real ``andromede serve`` driven by boto3's
+``logs`` client (groups, streams, PutLogEvents with AWS's rejected events, GetLogEvents'
+paginator stopping on AWS's repeated token, FilterLogEvents with a JSON pattern, tags, a
+group under a customer-managed KMS key), by the aws CLI's ``aws logs`` (awscli v1 has no
+``tail``: ``filter-log-events`` is what it runs, see the decision), an unsigned call refused
+in Logs' words, the retention sweep (every half second here) emptying a group, and no event
+in clear anywhere in the data folder."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from e2e.clients import aws_cli
+from support.server import REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+CANARY = "canary-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("logs") / "data"
+    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_LOGS_RETENTION_INTERVAL": "0.5"}
+    with running_server(data_dir, extra_env=env) as started:
+        yield started
+
+
+def client(server: ServerProcess, service: str) -> Any:
+    access_key, secret_key = server.credentials()
+    make: Any = boto3.client
+    return make(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_boto3_groups_streams_events_and_filters(server: ServerProcess) -> None:
+    logs = client(server, "logs")
+    logs.create_log_group(logGroupName="/app/web", tags={"team": "web"})
+    with pytest.raises(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName="/app/web")
+    logs.put_retention_policy(logGroupName="/app/web", retentionInDays=30)
+    logs.create_log_stream(logGroupName="/app/web", logStreamName="i-1")
+    start = now_ms() - 60_000
+    events = [
+        {
+            "timestamp": start + n,
+            "message": json.dumps({"n": n, "level": "ERROR" if n % 3 else "INFO"}),
+        }
+        for n in range(25)
+    ]
+    events.append({"timestamp": now_ms() + 3 * 3_600_000, "message": "from the future"})
+    answer = logs.put_log_events(logGroupName="/app/web", logStreamName="i-1", logEvents=events)
+    assert answer["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 25}
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/app")["logGroups"]
+    assert group["retentionInDays"] == 30 and group["storedBytes"] > 0
+    assert group["arn"].endswith(":log-group:/app/web:*")
+    # What the CLI and SDK loops do: stop when the token comes back unchanged, as on AWS.
+    read: list[int] = []
+    token = None
+    while True:
+        page = logs.get_log_events(
+            logGroupName="/app/web",
+            logStreamName="i-1",
+            startFromHead=True,
+            limit=10,
+            **({"nextToken": token} if token else {}),
+        )
+        read += [json.loads(e["message"])["n"] for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            break
+        token = page["nextForwardToken"]
+    assert read == list(range(25))
+    found = logs.filter_log_events(
+        logGroupName="/app/web", filterPattern='{ $.level = "INFO" && $.n > 10 }'
+    )["events"]
+    assert [json.loads(e["message"])["n"] for e in found] == [12, 15, 18, 21, 24]
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName="/app/web", filterPattern="ERROR", PaginationConfig={"PageSize": 4}
+    )
+    assert len([e for page in pages for e in page["events"]]) == 16
+    assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"] == {"team": "web"}
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.filter_log_events(logGroupName="/app/web", filterPattern="[ip, user]")
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.get_log_events(logGroupName="/app/web", logStreamName="missing")
+    with pytest.raises(ClientError) as caught:
+        logs.start_query(
+            logGroupName="/app/web", startTime=0, endTime=1, queryString="fields @message"
+        )
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+
+
+def test_a_group_under_a_customer_key(server: ServerProcess) -> None:
+    logs, kms = client(server, "logs"), client(server, "kms")
+    key = kms.create_key()["KeyMetadata"]
+    logs.create_log_group(logGroupName="sealed", kmsKeyId=key["Arn"])
+    logs.create_log_stream(logGroupName="sealed", logStreamName="s")
+    logs.put_log_events(
+        logGroupName="sealed",
+        logStreamName="s",
+        logEvents=[{"timestamp": now_ms(), "message": CANARY + "-kms"}],
+    )
+    [group] = logs.describe_log_groups(logGroupNamePrefix="sealed")["logGroups"]
+    assert group["kmsKeyId"] == key["Arn"]
+    got = logs.get_log_events(logGroupName="sealed", logStreamName="s")["events"]
+    assert [e["message"] for e in got] == [CANARY + "-kms"]
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.get_log_events(logGroupName="sealed", logStreamName="s")
+    kms.enable_key(KeyId=key["KeyId"])
+    logs.disassociate_kms_key(logGroupName="sealed")
+    assert "kmsKeyId" not in logs.describe_log_groups(logGroupNamePrefix="sealed")["logGroups"][0]
+
+
+def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:
+    aws = aws_cli(server, tmp_path)
+    aws("logs", "create-log-group", "--log-group-name", "cli")
+    aws("logs", "create-log-stream", "--log-group-name", "cli", "--log-stream-name", "s")
+    at = now_ms()
+    events = json.dumps(
+        [
+            {"timestamp": at, "message": "hello from the cli"},
+            {"timestamp": at + 1, "message": "bye"},
+        ]
+    )
+    aws(
+        "logs",
+        "put-log-events",
+        "--log-group-name",
+        "cli",
+        "--log-stream-name",
+        "s",
+        "--log-events",
+        events,
+    )
+    out = json.loads(
+        aws(
+            "logs", "filter-log-events", "--log-group-name", "cli", "--filter-pattern", "hello"
+        ).stdout
+    )
+    assert [e["message"] for e in out["events"]] == ["hello from the cli"]
+    out = json.loads(
+        aws("logs", "get-log-events", "--log-group-name", "cli", "--log-stream-name", "s").stdout
+    )
+    assert [e["message"] for e in out["events"]] == ["hello from the cli", "bye"]
+    groups = json.loads(aws("logs", "describe-log-groups").stdout)["logGroups"]
+    assert "cli" in [g["logGroupName"] for g in groups]
+    aws("logs", "delete-log-group", "--log-group-name", "cli")
+
+
+def test_an_unsigned_call_is_refused_in_logs_words(server: ServerProcess) -> None:
+    request = urllib.request.Request(
+        f"{server.endpoint}/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    assert json.loads(caught.value.read())["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_retention_sweep_and_no_event_in_clear(server: ServerProcess) -> None:
+    logs = client(server, "logs")
+    logs.create_log_group(logGroupName="short")
+    logs.create_log_stream(logGroupName="short", logStreamName="s")
+    old = now_ms() - 3 * 86_400_000
+    logs.put_log_events(
+        logGroupName="short",
+        logStreamName="s",
+        logEvents=[{"timestamp": old, "message": "old " + CANARY}],
+    )
+    logs.put_log_events(
+        logGroupName="short",
+        logStreamName="s",
+        logEvents=[{"timestamp": now_ms(), "message": "new " + CANARY}],
+    )
+    logs.put_retention_policy(logGroupName="short", retentionInDays=1)
+    deadline = time.monotonic() + 15
+    messages: list[str] = []
+    while time.monotonic() < deadline:
+        got = logs.get_log_events(logGroupName="short", logStreamName="s", startFromHead=True)
+        messages = [e["message"] for e in got["events"]]
+        if len(messages) == 1:
+            break
+        time.sleep(0.3)
+    assert messages == ["new " + CANARY]
+    group = logs.describe_log_groups(logGroupNamePrefix="short")["logGroups"][0]
+    assert group["storedBytes"] == len("new " + CANARY)
+    needles = [
+        CANARY.encode(),
+        base64.b64encode(CANARY.encode())[:40],
+        CANARY.encode().hex().encode(),
+    ]
+    found = [
+        path
+        for path in server.data_dir.rglob("*")
+        if path.is_file() and any(n in path.read_bytes() for n in needles)
+    ]
+    assert found == []

@@ -1,0 +1,41 @@
+"""Decision 0186's limits are settings: each read from ``ANDROMEDE_LOGS_*``, refused when not
+positive, and handed to the service ``serve`` builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from andromede.settings import Settings
+from andromede.wiring.logs import logs_service
+from support.keys import key_service_in
+
+
+def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "LOGS_MAX_GROUPS": "7",
+        "LOGS_MAX_EVENTS": "8",
+        "LOGS_MAX_BATCH_SIZE": "9000",
+        "LOGS_LIST_PAGE": "5",
+        "LOGS_EVENTS_PAGE": "6",
+        "LOGS_FILTER_SCAN": "60",
+        "LOGS_MAX_RESPONSE_SIZE": "4096",
+    }.items():
+        monkeypatch.setenv(f"ANDROMEDE_{name}", value)
+    settings = Settings(data_dir=tmp_path)
+    service = logs_service(settings, None, key_service_in(tmp_path / "keys"), None)  # type: ignore[arg-type]
+    limits = service.limits
+    assert (limits.max_groups, limits.max_events, limits.max_batch_bytes) == (7, 8, 9000)
+    assert (limits.page, limits.events_page, limits.filter_scan) == (5, 6, 60)
+    assert limits.max_response_bytes == 4096
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["logs_max_groups", "logs_max_events", "logs_retention_interval", "logs_retention_batch"],
+)
+def test_not_positive_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, **{name: 0})
