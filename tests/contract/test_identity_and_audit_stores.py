@@ -837,3 +837,15 @@ async def test_account_counts(identity: IdentityStore) -> None:
         "RootAccessKeys": 1,
         "RootMFADevices": 1,
     }
+
+
+async def test_credential_reports_are_kept_one_per_account(identity: IdentityStore) -> None:
+    tenant, root, key = tenant_with_root(1)
+    await identity.create_tenant_with_root(tenant, root, key, "v1:a")
+    assert await identity.get_credential_report(tenant.id) is None
+    await identity.put_credential_report(tenant.id, T0, "user,arn\n<root_account>,x")
+    assert await identity.get_credential_report(tenant.id) == (T0, "user,arn\n<root_account>,x")
+    later = T0 + timedelta(hours=5)
+    await identity.put_credential_report(tenant.id, later, "user,arn")  # replaces the last one
+    assert await identity.get_credential_report(tenant.id) == (later, "user,arn")
+    assert await identity.get_credential_report("999999999999") is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from andromede.iam import policy as policy_engine
 from andromede.iam.accounts import AccountsMixin, BootstrapResult, CreatedOperator
+from andromede.iam.credential_report import CredentialReport, CredentialReportMixin, ReportState
 from andromede.iam.credentials import (
     AccessKeyLastUsed,
     CreatedAccessKey,
@@ -38,11 +39,13 @@ __all__ = [
     "CreatedAccessKey",
     "CreatedMfaDevice",
     "CreatedOperator",
+    "CredentialReport",
     "IdentityLimits",
     "IdentityService",
     "InstanceCredentials",
     "IssuedCredentials",
     "PolicyKind",
+    "ReportState",
     "validate_policy_document",
 ]
 
@@ -87,6 +90,7 @@ class IdentityService(
     MfaMixin,
     LoginMixin,
     TagsMixin,
+    CredentialReportMixin,
 ):
     def _validate_policy(
         self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None

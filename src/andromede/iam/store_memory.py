@@ -75,6 +75,7 @@ class MemoryIdentityStore:
         self._saml: dict[tuple[str, str], SamlProvider] = {}  # (tenant, name) -> provider
         # (tenant, assertion key) -> until when a used SAML assertion is remembered
         self._saml_used: dict[tuple[str, str], datetime] = {}
+        self._reports: dict[str, tuple[datetime, str]] = {}  # tenant -> last credential report
 
     # -- tenants --------------------------------------------------------------------------------
     async def count_tenants(self) -> int:
@@ -715,3 +716,12 @@ class MemoryIdentityStore:
         for token in doomed:
             del self._console[token]
         return len(doomed)
+
+    # -- credential reports (decision 0193) -----------------------------------------------------
+    async def put_credential_report(
+        self, tenant_id: str, generated_at: datetime, content: str
+    ) -> None:
+        self._reports[tenant_id] = (generated_at, content)
+
+    async def get_credential_report(self, tenant_id: str) -> tuple[datetime, str] | None:
+        return self._reports.get(tenant_id)

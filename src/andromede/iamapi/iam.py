@@ -14,6 +14,7 @@ from typing import Final
 from andromede.iam.model import EntityType
 from andromede.iamapi import iam_credentials as c
 from andromede.iamapi import iam_directory as d
+from andromede.iamapi import iam_governance as gov
 from andromede.iamapi import iam_oidc as o
 from andromede.iamapi import iam_policies as p
 from andromede.iamapi import iam_profiles as ip
@@ -307,6 +308,9 @@ ACTIONS: Final[Mapping[str, Action]] = {
         has_result=False,
     ),
     "GetAccountSummary": Action(c.get_account_summary, False, resource=None),
+    # The account's governance calls (decision 0193): AWS authorises them on "*".
+    "GenerateCredentialReport": Action(gov.generate_credential_report, True, resource=None),
+    "GetCredentialReport": Action(gov.get_credential_report, False, resource=None),
     # OpenID Connect providers (decision 0087)
     "CreateOpenIDConnectProvider": Action(
         o.create_open_id_connect_provider, True, resource=o.oidc_provider_resource

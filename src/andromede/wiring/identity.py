@@ -37,6 +37,7 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         key_usage_flush_interval=settings.key_usage_flush_interval,
         max_policies_per_entity=settings.max_policies_per_entity,
         password_min_length=settings.password_min_length,
+        credential_report_lifetime=settings.credential_report_lifetime,
         login_max_failures=settings.login_max_failures,
         login_backoff_max=settings.login_backoff_max,
         console_session_idle_timeout=settings.console_session_idle_timeout,

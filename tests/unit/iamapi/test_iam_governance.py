@@ -1,0 +1,157 @@
+"""The account-wide IAM calls auditors use (decision 0193), in process through botocore's
+serializer and parser: the credential report (AWS's CSV, its states, its expiry) and
+GetAccountAuthorizationDetails."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials
+
+from andromede.iam import totp
+from andromede.iam.credential_report import COLUMNS
+from andromede.iam.service import IdentityLimits
+from support.clock import Clock
+from support.queryapp import ApiError, Client, World, query_world
+
+ALLOW_ALL = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+
+
+def rows(report: dict[str, Any]) -> list[dict[str, str]]:
+    assert report["ReportFormat"] == "text/csv"
+    text = report["Content"].decode("utf-8")  # botocore decoded the base64
+    reader = csv.DictReader(io.StringIO(text))
+    assert tuple(reader.fieldnames or ()) == COLUMNS
+    return list(reader)
+
+
+async def enable_mfa(root: Client, clock: Clock, user: str) -> None:
+    device = (await root.call("iam", "CreateVirtualMFADevice", VirtualMFADeviceName=user))[
+        "VirtualMFADevice"
+    ]
+    seed = totp.seed_from_base32(device["Base32StringSeed"].decode())
+    step = totp.time_step(clock.now)
+    await root.call(
+        "iam",
+        "EnableMFADevice",
+        UserName=user,
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp.totp(seed, step - 1),
+        AuthenticationCode2=totp.totp(seed, step),
+    )
+
+
+async def test_credential_report_states_and_expiry(root: Client, clock: Clock) -> None:
+    with pytest.raises(ApiError) as caught:
+        await root.call("iam", "GetCredentialReport")
+    assert (caught.value.status, caught.value.code) == (410, "ReportNotPresent")
+    assert (await root.call("iam", "GenerateCredentialReport"))["State"] == "STARTED"
+    # Fresh: no new report, the one there is complete.
+    assert (await root.call("iam", "GenerateCredentialReport"))["State"] == "COMPLETE"
+    first = await root.call("iam", "GetCredentialReport")
+    assert first["GeneratedTime"].timestamp() == clock.now
+    await root.call("iam", "CreateUser", UserName="late")
+    clock.now += 3600
+    assert [r["user"] for r in rows(await root.call("iam", "GetCredentialReport"))] == [
+        "<root_account>"
+    ]  # the report is as it was when generated
+    clock.now += 3 * 3600  # four hours: AWS's lifetime, the default
+    with pytest.raises(ApiError) as caught:
+        await root.call("iam", "GetCredentialReport")
+    assert (caught.value.status, caught.value.code) == (410, "ReportExpired")
+    assert (await root.call("iam", "GenerateCredentialReport"))["State"] == "STARTED"
+    again = rows(await root.call("iam", "GetCredentialReport"))
+    assert [r["user"] for r in again] == ["<root_account>", "late"]
+
+
+async def test_credential_report_rows_are_aws_columns(
+    root: Client, world: World, clock: Clock
+) -> None:
+    account = world.tenant_id
+    await root.call("iam", "CreateUser", UserName="bare")
+    await root.call("iam", "CreateUser", UserName="full", Path="/ops/")
+    await root.call(
+        "iam", "PutUserPolicy", UserName="full", PolicyName="p", PolicyDocument=ALLOW_ALL
+    )
+    await root.call("iam", "CreateLoginProfile", UserName="full", Password="Correct-Horse-42")
+    await enable_mfa(root, clock, "full")
+    first = (await root.call("iam", "CreateAccessKey", UserName="full"))["AccessKey"]
+    clock.now += 60
+    second = (await root.call("iam", "CreateAccessKey", UserName="full"))["AccessKey"]
+    await root.call(
+        "iam", "UpdateAccessKey", UserName="full", AccessKeyId=second["AccessKeyId"],
+        Status="Inactive",
+    )  # fmt: skip
+    used = world.client(Credentials(first["AccessKeyId"], first["SecretAccessKey"]))
+    clock.now += 60
+    await used.call("iam", "GetUser")
+    await root.call("iam", "GenerateCredentialReport")
+    report = {r["user"]: r for r in rows(await root.call("iam", "GetCredentialReport"))}
+    assert list(report) == ["<root_account>", "bare", "full"]
+
+    root_row = report["<root_account>"]
+    assert root_row["arn"] == f"arn:aws:iam::{account}:root"
+    assert root_row["password_enabled"] == "not_supported"
+    assert root_row["password_last_changed"] == "not_supported"
+    assert root_row["password_next_rotation"] == "not_supported"
+    assert root_row["mfa_active"] == "false"
+    assert root_row["access_key_1_active"] == "true"  # the root's key signs these very calls
+    assert root_row["access_key_1_last_used_service"] == "iam"
+    assert root_row["access_key_2_active"] == "false"
+    assert root_row["access_key_2_last_rotated"] == "N/A"
+
+    bare = report["bare"]
+    assert bare["arn"] == f"arn:aws:iam::{account}:user/bare"
+    assert bare["user_creation_time"].endswith("+00:00")
+    assert [bare[c] for c in COLUMNS[3:]] == [
+        "false", "N/A", "N/A", "N/A", "false",
+        "false", "N/A", "N/A", "N/A", "N/A",
+        "false", "N/A", "N/A", "N/A", "N/A",
+        "false", "N/A", "false", "N/A",
+    ]  # fmt: skip
+
+    full = report["full"]
+    assert full["arn"] == f"arn:aws:iam::{account}:user/ops/full"
+    assert full["password_enabled"] == "true"
+    assert full["password_last_used"] == "no_information"
+    assert full["password_last_changed"].endswith("+00:00")
+    assert full["password_next_rotation"] == "N/A"
+    assert full["mfa_active"] == "true"
+    assert full["access_key_1_active"] == "true"
+    assert full["access_key_1_last_used_service"] == "iam"
+    assert full["access_key_1_last_used_region"] == "eu-fr-1"
+    assert full["access_key_1_last_used_date"].endswith("+00:00")
+    assert full["access_key_2_active"] == "false"
+    assert full["access_key_2_last_rotated"] != "N/A"
+    assert full["access_key_2_last_used_date"] == "N/A"
+    assert full["cert_1_active"] == "false" and full["cert_2_last_rotated"] == "N/A"
+
+
+async def test_credential_report_needs_its_permission(root: Client, world: World) -> None:
+    await root.call("iam", "CreateUser", UserName="nosy")
+    key = (await root.call("iam", "CreateAccessKey", UserName="nosy"))["AccessKey"]
+    nosy = world.client(Credentials(key["AccessKeyId"], key["SecretAccessKey"]))
+    with pytest.raises(ApiError) as caught:
+        await nosy.call("iam", "GenerateCredentialReport")
+    assert (caught.value.status, caught.value.code) == (403, "AccessDenied")
+    with pytest.raises(ApiError) as caught:
+        await nosy.call("iam", "GetCredentialReport")
+    assert caught.value.code == "AccessDenied"
+
+
+async def test_credential_report_lifetime_is_a_setting(clock: Clock, tmp_path: Path) -> None:
+    limits = IdentityLimits(credential_report_lifetime=60.0)
+    async with query_world(clock, tmp_path / "d", limits=limits) as world:
+        root = world.client(world.root)
+        await root.call("iam", "GenerateCredentialReport")
+        clock.now += 61
+        with pytest.raises(ApiError) as caught:
+            await root.call("iam", "GetCredentialReport")
+        assert caught.value.code == "ReportExpired"
