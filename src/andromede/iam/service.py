@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from andromede.iam import policy as policy_engine
 from andromede.iam.accounts import AccountsMixin, BootstrapResult, CreatedOperator
+from andromede.iam.authorization_details import AuthorizationDetailsMixin
 from andromede.iam.credential_report import CredentialReport, CredentialReportMixin, ReportState
 from andromede.iam.credentials import (
     AccessKeyLastUsed,
@@ -91,6 +92,7 @@ class IdentityService(
     LoginMixin,
     TagsMixin,
     CredentialReportMixin,
+    AuthorizationDetailsMixin,
 ):
     def _validate_policy(
         self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None

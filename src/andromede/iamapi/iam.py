@@ -311,6 +311,9 @@ ACTIONS: Final[Mapping[str, Action]] = {
     # The account's governance calls (decision 0193): AWS authorises them on "*".
     "GenerateCredentialReport": Action(gov.generate_credential_report, True, resource=None),
     "GetCredentialReport": Action(gov.get_credential_report, False, resource=None),
+    "GetAccountAuthorizationDetails": Action(
+        gov.get_account_authorization_details, False, resource=None
+    ),
     # OpenID Connect providers (decision 0087)
     "CreateOpenIDConnectProvider": Action(
         o.create_open_id_connect_provider, True, resource=o.oidc_provider_resource

@@ -155,3 +155,111 @@ async def test_credential_report_lifetime_is_a_setting(clock: Clock, tmp_path: P
         with pytest.raises(ApiError) as caught:
             await root.call("iam", "GetCredentialReport")
         assert caught.value.code == "ReportExpired"
+
+
+TRUST_EC2 = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+READ_ONLY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+)
+
+
+async def an_account(root: Client) -> str:
+    """Users, a group, a role in an instance profile, a managed policy of two versions."""
+    await root.call("iam", "CreateUser", UserName="alice", Path="/ops/")
+    await root.call("iam", "CreateUser", UserName="bob")
+    await root.call("iam", "CreateGroup", GroupName="admins")
+    await root.call("iam", "AddUserToGroup", GroupName="admins", UserName="alice")
+    await root.call(
+        "iam", "PutGroupPolicy", GroupName="admins", PolicyName="all", PolicyDocument=ALLOW_ALL
+    )
+    await root.call(
+        "iam", "PutUserPolicy", UserName="alice", PolicyName="mine", PolicyDocument=READ_ONLY
+    )
+    arn = (await root.call("iam", "CreatePolicy", PolicyName="reader", PolicyDocument=READ_ONLY))[
+        "Policy"
+    ]["Arn"]
+    await root.call(
+        "iam", "CreatePolicyVersion", PolicyArn=arn, PolicyDocument=ALLOW_ALL, SetAsDefault=True
+    )
+    await root.call("iam", "AttachUserPolicy", UserName="bob", PolicyArn=arn)
+    await root.call("iam", "PutUserPermissionsBoundary", UserName="bob", PermissionsBoundary=arn)
+    await root.call("iam", "CreateRole", RoleName="web", AssumeRolePolicyDocument=TRUST_EC2)
+    await root.call("iam", "AttachRolePolicy", RoleName="web", PolicyArn=arn)
+    await root.call("iam", "CreateInstanceProfile", InstanceProfileName="web-profile")
+    await root.call(
+        "iam", "AddRoleToInstanceProfile", InstanceProfileName="web-profile", RoleName="web"
+    )
+    return str(arn)
+
+
+async def test_account_authorization_details(root: Client, world: World) -> None:
+    arn = await an_account(root)
+    details = await root.call("iam", "GetAccountAuthorizationDetails")
+    assert details["IsTruncated"] is False
+    users = {u["UserName"]: u for u in details["UserDetailList"]}
+    assert list(users) == ["alice", "bob"]  # never the root user
+    alice = users["alice"]
+    assert alice["Arn"] == f"arn:aws:iam::{world.tenant_id}:user/ops/alice"
+    assert alice["GroupList"] == ["admins"]
+    # botocore decodes the URL-encoded documents into what was put.
+    assert alice["UserPolicyList"] == [
+        {"PolicyName": "mine", "PolicyDocument": json.loads(READ_ONLY)}
+    ]
+    assert alice["AttachedManagedPolicies"] == []
+    bob = users["bob"]
+    assert bob["AttachedManagedPolicies"] == [{"PolicyName": "reader", "PolicyArn": arn}]
+    assert bob["PermissionsBoundary"]["PermissionsBoundaryArn"] == arn
+    (group,) = details["GroupDetailList"]
+    assert group["GroupName"] == "admins"
+    assert group["GroupPolicyList"][0]["PolicyDocument"] == json.loads(ALLOW_ALL)
+    (role,) = details["RoleDetailList"]
+    assert role["AssumeRolePolicyDocument"] == json.loads(TRUST_EC2)
+    assert [p["InstanceProfileName"] for p in role["InstanceProfileList"]] == ["web-profile"]
+    assert role["InstanceProfileList"][0]["Roles"][0]["RoleName"] == "web"
+    assert role["AttachedManagedPolicies"] == [{"PolicyName": "reader", "PolicyArn": arn}]
+    (policy,) = details["Policies"]
+    assert policy["Arn"] == arn and policy["DefaultVersionId"] == "v2"
+    assert policy["AttachmentCount"] == 2 and policy["PermissionsBoundaryUsageCount"] == 1
+    versions = {v["VersionId"]: v for v in policy["PolicyVersionList"]}
+    assert versions["v2"]["IsDefaultVersion"] is True
+    assert versions["v1"]["Document"] == json.loads(READ_ONLY)
+
+
+async def test_account_authorization_details_filters_and_pages(root: Client) -> None:
+    await an_account(root)
+    roles_only = await root.call("iam", "GetAccountAuthorizationDetails", Filter=["Role"])
+    assert [r["RoleName"] for r in roles_only["RoleDetailList"]] == ["web"]
+    assert roles_only["UserDetailList"] == [] and roles_only["Policies"] == []
+    aws_only = await root.call("iam", "GetAccountAuthorizationDetails", Filter=["AWSManagedPolicy"])
+    assert aws_only["Policies"] == []  # AWS's own managed policies are not served here
+    seen: list[str] = []
+    params: dict[str, Any] = {"MaxItems": 2}
+    while True:
+        page = await root.call("iam", "GetAccountAuthorizationDetails", **params)
+        names = [u["UserName"] for u in page["UserDetailList"]]
+        names += [g["GroupName"] for g in page["GroupDetailList"]]
+        names += [r["RoleName"] for r in page["RoleDetailList"]]
+        names += [p["PolicyName"] for p in page["Policies"]]
+        assert len(names) <= 2
+        seen += names
+        if not page["IsTruncated"]:
+            break
+        params["Marker"] = page["Marker"]
+    assert seen == ["alice", "bob", "admins", "web", "reader"]
+    with pytest.raises(ApiError) as caught:
+        await root.call("iam", "GetAccountAuthorizationDetails", Filter=["Users"])
+    assert (caught.value.status, caught.value.code) == (400, "ValidationError")
