@@ -31,6 +31,7 @@ from andromede.iam.oidc_signin import OidcSignInMixin
 from andromede.iam.policies import PoliciesMixin
 from andromede.iam.saml_providers import SamlProvidersMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
+from andromede.iam.simulation_sources import SimulationSourcesMixin
 from andromede.iam.tags import TagsMixin
 
 __all__ = [
@@ -93,6 +94,7 @@ class IdentityService(
     TagsMixin,
     CredentialReportMixin,
     AuthorizationDetailsMixin,
+    SimulationSourcesMixin,
 ):
     def _validate_policy(
         self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None

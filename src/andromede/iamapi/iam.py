@@ -19,6 +19,7 @@ from andromede.iamapi import iam_oidc as o
 from andromede.iamapi import iam_policies as p
 from andromede.iamapi import iam_profiles as ip
 from andromede.iamapi import iam_saml as saml
+from andromede.iamapi import iam_simulator as sim
 from andromede.iamapi.iam_common import (
     group_resource,
     list_resource,
@@ -313,6 +314,16 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "GetCredentialReport": Action(gov.get_credential_report, False, resource=None),
     "GetAccountAuthorizationDetails": Action(
         gov.get_account_authorization_details, False, resource=None
+    ),
+    "SimulatePrincipalPolicy": Action(
+        sim.simulate_principal_policy, False, resource=sim.policy_source_resource
+    ),
+    "SimulateCustomPolicy": Action(sim.simulate_custom_policy, False, resource=None),
+    "GetContextKeysForPrincipalPolicy": Action(
+        sim.get_context_keys_for_principal_policy, False, resource=sim.policy_source_resource
+    ),
+    "GetContextKeysForCustomPolicy": Action(
+        sim.get_context_keys_for_custom_policy, False, resource=None
     ),
     # OpenID Connect providers (decision 0087)
     "CreateOpenIDConnectProvider": Action(

@@ -44,6 +44,11 @@ class IdentitySettings(BaseModel):
         gt=0,
         description="Seconds a credential report is served before ReportExpired (AWS: 4 hours).",
     )
+    simulation_max_evaluations: int = Field(
+        default=1000,
+        ge=1,
+        description="Most actions times resources one IAM policy simulation call evaluates.",
+    )
     password_min_length: int = Field(
         default=12,
         ge=8,
