@@ -142,6 +142,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         "PolicySourceArn": "arn:aws:iam::{account}:user/victim-user"
     },
     "GetContextKeysForCustomPolicy": {"PolicyInputList": [ALLOW_S3]},
+    "GenerateServiceLastAccessedDetails": {"Arn": "arn:aws:iam::{account}:user/victim-user"},
+    "GetServiceLastAccessedDetails": {"JobId": "7f3c1a52-9d4e-4b8a-a2f1-0c6e5d4b3a29"},
     "CreatePolicy": {"PolicyName": "victim-policy", "PolicyDocument": ALLOW_S3},
     "GetPolicy": {"PolicyArn": POLICY_ARN},
     "ListPolicies": {},

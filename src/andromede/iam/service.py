@@ -30,6 +30,7 @@ from andromede.iam.oidc_providers import OidcProvidersMixin
 from andromede.iam.oidc_signin import OidcSignInMixin
 from andromede.iam.policies import PoliciesMixin
 from andromede.iam.saml_providers import SamlProvidersMixin
+from andromede.iam.service_access import ServiceAccessMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
 from andromede.iam.simulation_sources import SimulationSourcesMixin
 from andromede.iam.tags import TagsMixin
@@ -95,6 +96,7 @@ class IdentityService(
     CredentialReportMixin,
     AuthorizationDetailsMixin,
     SimulationSourcesMixin,
+    ServiceAccessMixin,
 ):
     def _validate_policy(
         self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None

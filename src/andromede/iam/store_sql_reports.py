@@ -1,5 +1,6 @@
-"""The SQL identity store's credential reports (decision 0193): an account's last report, one
-row replaced by each generation, so every gateway serves the same report.
+"""The SQL identity store's credential reports and service-last-accessed jobs (decision 0193):
+an account's last report, one row replaced by each generation, so every gateway serves the same
+report; and the last job per entity of an account, replaced the same way.
 
 Mixed into :class:`~andromede.iam.store_sql.SqlIdentityStore`; split off only for size.
 """
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.iam.model import AccessJob
 
 __all__ = ["REPORT_FORMAT_VERSION", "SqlCredentialReportsMixin"]
 
@@ -48,3 +50,30 @@ class SqlCredentialReportsMixin:
         )
         row = await self._db.read(lambda conn: conn.execute(query).first())
         return None if row is None else (row.generated_at, row.content)
+
+    async def put_access_job(self, job: AccessJob) -> None:
+        table = tables.iam_access_jobs
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                table.delete().where(table.c.tenant_id == job.tenant_id, table.c.arn == job.arn)
+            )
+            conn.execute(
+                table.insert().values(
+                    job_id=job.job_id,
+                    tenant_id=job.tenant_id,
+                    arn=job.arn,
+                    granularity=job.granularity,
+                    created_at=job.created_at,
+                )
+            )
+
+        await self._db.write(work)
+
+    async def get_access_job(self, tenant_id: str, job_id: str) -> AccessJob | None:
+        table = tables.iam_access_jobs
+        query = sa.select(table).where(table.c.tenant_id == tenant_id, table.c.job_id == job_id)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        return AccessJob(row.job_id, row.tenant_id, row.arn, row.granularity, row.created_at)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.model import EntityType
+from andromede.iamapi import iam_access as access
 from andromede.iamapi import iam_credentials as c
 from andromede.iamapi import iam_directory as d
 from andromede.iamapi import iam_governance as gov
@@ -314,6 +315,12 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "GetCredentialReport": Action(gov.get_credential_report, False, resource=None),
     "GetAccountAuthorizationDetails": Action(
         gov.get_account_authorization_details, False, resource=None
+    ),
+    "GenerateServiceLastAccessedDetails": Action(
+        access.generate_service_last_accessed_details, True, resource=access.access_job_resource
+    ),
+    "GetServiceLastAccessedDetails": Action(
+        access.get_service_last_accessed_details, False, resource=None
     ),
     "SimulatePrincipalPolicy": Action(
         sim.simulate_principal_policy, False, resource=sim.policy_source_resource

@@ -263,3 +263,63 @@ async def test_account_authorization_details_filters_and_pages(root: Client) -> 
     with pytest.raises(ApiError) as caught:
         await root.call("iam", "GetAccountAuthorizationDetails", Filter=["Users"])
     assert (caught.value.status, caught.value.code) == (400, "ValidationError")
+
+
+async def test_service_last_accessed_of_a_user_a_group_and_a_policy(
+    root: Client, world: World, clock: Clock
+) -> None:
+    account = world.tenant_id
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["iam:*", "s3:Get*"], "Resource": "*"}],
+        }
+    )
+    arn = (await root.call("iam", "CreatePolicy", PolicyName="ops", PolicyDocument=document))[
+        "Policy"
+    ]["Arn"]
+    await root.call("iam", "CreateGroup", GroupName="ops")
+    await root.call("iam", "AttachGroupPolicy", GroupName="ops", PolicyArn=arn)
+    await root.call("iam", "CreateUser", UserName="worker")
+    await root.call("iam", "AddUserToGroup", GroupName="ops", UserName="worker")
+    key = (await root.call("iam", "CreateAccessKey", UserName="worker"))["AccessKey"]
+    worker = world.client(Credentials(key["AccessKeyId"], key["SecretAccessKey"]))
+    await worker.call("iam", "CreateUser", UserName="made-by-worker")  # audited: iam:CreateUser
+    clock.now += 60  # the job is made after the use (the audit trail keeps real time)
+    user_arn = f"arn:aws:iam::{account}:user/worker"
+    for target in (user_arn, f"arn:aws:iam::{account}:group/ops", arn):
+        job = (
+            await root.call(
+                "iam", "GenerateServiceLastAccessedDetails", Arn=target, Granularity="ACTION_LEVEL"
+            )
+        )["JobId"]
+        assert len(job) == 36
+        details = await root.call("iam", "GetServiceLastAccessedDetails", JobId=job)
+        assert details["JobStatus"] == "COMPLETED" and details["JobType"] == "ACTION_LEVEL"
+        services = {s["ServiceNamespace"]: s for s in details["ServicesLastAccessed"]}
+        assert list(services) == ["iam", "s3"], target
+        used = services["iam"]
+        assert used["ServiceName"] == "AWS Identity and Access Management"
+        assert used["LastAuthenticatedEntity"] == user_arn
+        assert used["TotalAuthenticatedEntities"] == 1
+        assert "iam:CreateUser" in [a["ActionName"] for a in used["TrackedActionsLastAccessed"]]
+        unused = services["s3"]
+        assert "LastAuthenticated" not in unused and unused["TotalAuthenticatedEntities"] == 0
+    page = await root.call("iam", "GetServiceLastAccessedDetails", JobId=job, MaxItems=1)
+    assert [s["ServiceNamespace"] for s in page["ServicesLastAccessed"]] == ["iam"]
+    assert page["IsTruncated"] is True
+
+
+async def test_service_last_accessed_errors(root: Client, world: World) -> None:
+    cases: list[tuple[str, dict[str, Any], tuple[int, str]]] = [
+        ("GenerateServiceLastAccessedDetails",
+         {"Arn": f"arn:aws:iam::{world.tenant_id}:user/ghost"}, (404, "NoSuchEntity")),
+        ("GenerateServiceLastAccessedDetails",
+         {"Arn": "arn:aws:iam::123456789012:user/other"}, (400, "InvalidInput")),
+        ("GetServiceLastAccessedDetails",
+         {"JobId": "00000000-0000-0000-0000-000000000000"}, (404, "NoSuchEntity")),
+    ]  # fmt: skip
+    for action, params, expected in cases:
+        with pytest.raises(ApiError) as caught:
+            await root.call("iam", action, **params)
+        assert (caught.value.status, caught.value.code) == expected, action

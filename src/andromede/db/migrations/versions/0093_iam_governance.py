@@ -1,5 +1,6 @@
-"""IAM credential reports (decision 0193): ``iam_credential_reports``, an account's last report.
-Nothing to backfill: no report existed before.
+"""IAM governance (decision 0193): ``iam_credential_reports``, an account's last credential
+report, and ``iam_access_jobs``, the service-last-accessed jobs. Nothing to backfill: neither
+existed before.
 
 Revision ID: 0093
 Revises: 0084
@@ -29,7 +30,17 @@ def upgrade() -> None:
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("format_version", sa.Integer(), nullable=False),
     )
+    op.create_table(
+        "iam_access_jobs",
+        sa.Column("job_id", sa.Text(), primary_key=True),
+        sa.Column("tenant_id", sa.Text(), sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("arn", sa.Text(), nullable=False),
+        sa.Column("granularity", sa.Text(), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.UniqueConstraint("tenant_id", "arn", name="uq_iam_access_jobs_tenant_id_arn"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("iam_access_jobs")
     op.drop_table("iam_credential_reports")
