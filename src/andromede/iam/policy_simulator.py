@@ -292,7 +292,16 @@ def _parse(source: PolicySource, kind: PolicyKind) -> _Parsed:
         document = parse_policy(source.text, kind=kind)
     except MalformedPolicy as exc:
         raise MalformedPolicyDocument(f"{source.id}: {exc.message}") from exc
-    return _Parsed(source, document, statement_spans(source.text))
+    count = len(document.statements)
+    try:
+        spans = statement_spans(source.text)
+    except IndexError:  # the scanner reads valid JSON only; the parser accepted this text
+        spans = []
+    if len(spans) != count:
+        # A "Statement" key the scanner does not see as written (JSON escapes in the key):
+        # each statement is then placed at the whole document.
+        spans = [(0, len(source.text.rstrip()) - 1)] * count
+    return _Parsed(source, document, spans)
 
 
 def context_keys(sources: Sequence[PolicySource]) -> list[str]:

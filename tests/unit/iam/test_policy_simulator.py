@@ -59,3 +59,22 @@ def test_context_values_by_type(kind: str, values: tuple[str, ...], expected: ob
 def test_context_values_refused(kind: str, values: tuple[str, ...]) -> None:
     with pytest.raises(InvalidInput):
         context_value(ContextEntry("k", kind, values))
+
+
+def test_a_statement_key_written_with_escapes_places_statements_at_the_document() -> None:
+    from andromede.iam.policy_simulator import (
+        PolicySource,
+        SimulatedCaller,
+        SimulationInput,
+        SourceType,
+        simulate,
+    )
+
+    text = '{"Version": "2012-10-17", "State\\u006dent": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'  # noqa: E501
+    given = SimulationInput(
+        SimulatedCaller("111122223333"), [PolicySource("PolicyInputList.1", SourceType.NONE, text)]
+    )
+    (result,) = simulate(given, ["s3:GetObject"], ["*"])
+    assert result.decision == "allowed"
+    (matched,) = result.matched
+    assert (matched.start.line, matched.start.column, matched.end.column) == (1, 1, len(text))
