@@ -26,6 +26,7 @@ from andromede.iam.errors import (
     TenantAlreadyExists,
 )
 from andromede.iam.model import (
+    AccessJob,
     AccessKey,
     AccessKeyStatus,
     ConsoleSession,
@@ -837,3 +838,29 @@ async def test_account_counts(identity: IdentityStore) -> None:
         "RootAccessKeys": 1,
         "RootMFADevices": 1,
     }
+
+
+async def test_credential_reports_are_kept_one_per_account(identity: IdentityStore) -> None:
+    tenant, root, key = tenant_with_root(1)
+    await identity.create_tenant_with_root(tenant, root, key, "v1:a")
+    assert await identity.get_credential_report(tenant.id) is None
+    await identity.put_credential_report(tenant.id, T0, "user,arn\n<root_account>,x")
+    assert await identity.get_credential_report(tenant.id) == (T0, "user,arn\n<root_account>,x")
+    later = T0 + timedelta(hours=5)
+    await identity.put_credential_report(tenant.id, later, "user,arn")  # replaces the last one
+    assert await identity.get_credential_report(tenant.id) == (later, "user,arn")
+    assert await identity.get_credential_report("999999999999") is None
+
+
+async def test_access_jobs_are_kept_one_per_entity(identity: IdentityStore) -> None:
+    tenant, root, key = tenant_with_root(1)
+    await identity.create_tenant_with_root(tenant, root, key, "v1:a")
+    arn = f"arn:aws:iam::{tenant.id}:user/alice"
+    first = AccessJob("11111111-1111-1111-1111-111111111111", tenant.id, arn, "SERVICE_LEVEL", T0)
+    await identity.put_access_job(first)
+    assert await identity.get_access_job(tenant.id, first.job_id) == first
+    assert await identity.get_access_job("999999999999", first.job_id) is None  # another account
+    second = AccessJob("22222222-2222-2222-2222-222222222222", tenant.id, arn, "ACTION_LEVEL", T0)
+    await identity.put_access_job(second)  # replaces the entity's last job
+    assert await identity.get_access_job(tenant.id, first.job_id) is None
+    assert await identity.get_access_job(tenant.id, second.job_id) == second

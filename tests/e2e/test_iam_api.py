@@ -4,6 +4,8 @@ serve``, on the same endpoint as S3. Each test works in a tenant of its own."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import subprocess
@@ -388,3 +390,82 @@ def test_an_unsigned_iam_request_is_refused_and_reveals_nothing(
         status, body = refused.code, refused.read()
     assert status == 403 and b"<Code>MissingAuthenticationToken</Code>" in body
     assert b"hidden" not in body and tenant.account.encode() not in body
+
+
+def test_governance_calls_with_boto3_and_the_aws_cli(
+    iam: Any, tenant: Tenant, aws_cli: Any
+) -> None:
+    """Decision 0193: the credential report as boto3 gets it, parsed with ``csv``; the policy
+    simulator with a deny and a condition; ``aws iam simulate-principal-policy`` once."""
+    iam.create_user(UserName="auditee", Path="/ops/")
+    iam.create_login_profile(UserName="auditee", Password="Correct-Horse-42")
+    iam.create_access_key(UserName="auditee")
+    iam.put_user_policy(
+        UserName="auditee",
+        PolicyName="reads",
+        PolicyDocument=policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}),
+    )
+    with pytest.raises(ClientError) as caught:
+        iam.get_credential_report()
+    assert error(caught) == (410, "ReportNotPresent")
+    while iam.generate_credential_report()["State"] != "COMPLETE":  # as AWS's clients poll
+        time.sleep(0.1)
+    report = iam.get_credential_report()
+    assert report["ReportFormat"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(report["Content"].decode("utf-8"))))
+    assert [row["user"] for row in rows] == ["<root_account>", "auditee"]
+    assert rows[0]["arn"] == f"arn:aws:iam::{tenant.account}:root"
+    auditee = rows[1]
+    assert auditee["arn"] == f"arn:aws:iam::{tenant.account}:user/ops/auditee"
+    assert (auditee["password_enabled"], auditee["mfa_active"]) == ("true", "false")
+    assert (auditee["access_key_1_active"], auditee["access_key_1_last_used_date"]) == (
+        "true",
+        "N/A",
+    )
+
+    document = policy(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": "s3:DeleteBucket",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:RequestedRegion": REGION}},
+        },
+    )
+    simulated = iam.simulate_custom_policy(
+        PolicyInputList=[document],
+        ActionNames=["s3:GetObject", "s3:DeleteBucket"],
+        ContextEntries=[
+            {
+                "ContextKeyName": "aws:RequestedRegion",
+                "ContextKeyValues": ["elsewhere"],
+                "ContextKeyType": "string",
+            }
+        ],
+    )["EvaluationResults"]
+    assert [(r["EvalActionName"], r["EvalDecision"]) for r in simulated] == [
+        ("s3:GetObject", "allowed"),
+        ("s3:DeleteBucket", "explicitDeny"),
+    ]
+    assert simulated[1]["MatchedStatements"][0]["SourcePolicyId"] == "PolicyInputList.1"
+    details = iam.get_account_authorization_details(Filter=["User"])["UserDetailList"]
+    assert details[0]["UserPolicyList"][0]["PolicyDocument"]["Statement"][0]["Action"] == (
+        "s3:GetObject"
+    )
+
+    answer = json.loads(
+        aws_cli(
+            "iam",
+            "simulate-principal-policy",
+            "--policy-source-arn",
+            f"arn:aws:iam::{tenant.account}:user/ops/auditee",
+            "--action-names",
+            "s3:GetObject",
+            "s3:PutObject",
+        ).stdout
+    )
+    assert [(r["EvalActionName"], r["EvalDecision"]) for r in answer["EvaluationResults"]] == [
+        ("s3:GetObject", "allowed"),
+        ("s3:PutObject", "implicitDeny"),
+    ]
+    assert answer["EvaluationResults"][0]["MatchedStatements"][0]["SourcePolicyType"] == "user"

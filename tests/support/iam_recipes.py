@@ -125,6 +125,25 @@ RECIPES: dict[str, dict[str, Any]] = {
     "DeactivateMFADevice": {"UserName": "victim-user", "SerialNumber": SERIAL},
     "DeleteVirtualMFADevice": {"SerialNumber": SERIAL},
     "GetAccountSummary": {},
+    # The account's governance calls (decision 0193): another tenant only reaches its own.
+    "GenerateCredentialReport": {},
+    "GetCredentialReport": {},
+    "GetAccountAuthorizationDetails": {},
+    "SimulatePrincipalPolicy": {
+        "PolicySourceArn": "arn:aws:iam::{account}:user/victim-user",
+        "ActionNames": ["s3:GetObject"],
+    },
+    "SimulateCustomPolicy": {
+        "PolicyInputList": [ALLOW_S3],
+        "ActionNames": ["s3:GetObject"],
+        "CallerArn": "arn:aws:iam::{account}:user/victim-user",
+    },
+    "GetContextKeysForPrincipalPolicy": {
+        "PolicySourceArn": "arn:aws:iam::{account}:user/victim-user"
+    },
+    "GetContextKeysForCustomPolicy": {"PolicyInputList": [ALLOW_S3]},
+    "GenerateServiceLastAccessedDetails": {"Arn": "arn:aws:iam::{account}:user/victim-user"},
+    "GetServiceLastAccessedDetails": {"JobId": "7f3c1a52-9d4e-4b8a-a2f1-0c6e5d4b3a29"},
     "CreatePolicy": {"PolicyName": "victim-policy", "PolicyDocument": ALLOW_S3},
     "GetPolicy": {"PolicyArn": POLICY_ARN},
     "ListPolicies": {},

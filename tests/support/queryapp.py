@@ -128,15 +128,16 @@ async def query_world(
     clock: Clock,
     data_dir: Path,
     web_identity_keys: JwksCache | None = None,
+    limits: IdentityLimits | None = None,
     **settings: Any,
 ) -> AsyncIterator[World]:
     """IAM and STS apps over one in-memory identity service, with a first tenant ("acme");
     ``web_identity_keys``: where OIDC issuers' keys come from (a test IdP's, in process);
-    ``settings``: others than the defaults."""
+    ``limits``: identity's, other than the defaults; ``settings``: others than the defaults."""
     identity = IdentityService(
         MemoryIdentityStore(),
         SecretSealer(os.urandom(32)),
-        limits=IdentityLimits(cache_ttl=30.0),
+        limits=limits or IdentityLimits(cache_ttl=30.0),
         clock=clock,
         web_identity_keys=web_identity_keys,
     )

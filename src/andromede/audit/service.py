@@ -81,6 +81,14 @@ class AuditService:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="audit-flush")
 
+    async def events(
+        self, tenant_id: str, *, after_id: int, limit: int
+    ) -> list[tuple[int, AuditEvent]]:
+        """A tenant's events in the order appended, numbered, those still pending included
+        (flushed first): IAM's service-last-accessed summary reads them (decision 0193)."""
+        await self.flush()
+        return await self._store.list_events(tenant_id, after_id=after_id, limit=limit)
+
     async def flush(self) -> None:
         while self._pending:
             # Shielded: a flush cancelled while its batch is written (close() cancelling the

@@ -17,6 +17,8 @@ __all__ = [
     "access_keys",
     "console_sessions",
     "group_members",
+    "iam_access_jobs",
+    "iam_credential_reports",
     "iam_groups",
     "iam_oidc_providers",
     "iam_roles",
@@ -349,4 +351,28 @@ console_sessions = sa.Table(
     sa.Column("session_key_id", sa.Text, nullable=True),
     sa.Index(None, "user_id"),
     sa.Index(None, "tenant_id"),
+)
+
+# The account's last credential report (decision 0193): one row per account, replaced by each
+# GenerateCredentialReport that finds none fresh; the CSV as it was at its generation time.
+iam_credential_reports = sa.Table(
+    "iam_credential_reports",
+    metadata,
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("generated_at", UtcDateTime, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+# GenerateServiceLastAccessedDetails' jobs (decision 0193): the last one per entity of an
+# account; the summary is computed from the audit trail up to ``created_at`` when it is read.
+iam_access_jobs = sa.Table(
+    "iam_access_jobs",
+    metadata,
+    sa.Column("job_id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("arn", sa.Text, nullable=False),
+    sa.Column("granularity", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "arn", name="uq_iam_access_jobs_tenant_id_arn"),
 )

@@ -153,18 +153,22 @@ class CredentialsMixin(ServiceCore):
         user = await self._store.get_entity_by_id(User, found[0].user_id) if found else None
         if found is None or user is None or user.tenant_id != tenant_id:
             raise NoSuchEntity(f"The Access Key with id {access_key_id} cannot be found.")
-        key = found[0]
-        noted = self._pending_uses.get(access_key_id)  # this worker's, not yet written
+        use = self.key_last_use(found[0])
+        if use is None:
+            return AccessKeyLastUsed(user.name, None, "N/A", "N/A")
+        return AccessKeyLastUsed(user.name, use.when, use.service, use.region)
+
+    def key_last_use(self, key: AccessKey) -> KeyUse | None:
+        """The key's last use: the stored one, or this worker's not yet written if later;
+        None if never used. Service and region ``N/A`` when not recorded."""
+        noted = self._pending_uses.get(key.access_key_id)  # this worker's, not yet written
         use = _key_use(noted) if noted is not None else None
         if use is not None and (key.last_used_at is None or key.last_used_at < use.when):
-            return AccessKeyLastUsed(user.name, use.when, use.service, use.region)
+            return use
         if key.last_used_at is None:
-            return AccessKeyLastUsed(user.name, None, "N/A", "N/A")
-        return AccessKeyLastUsed(
-            user.name,
-            key.last_used_at,
-            key.last_used_service or "N/A",
-            key.last_used_region or "N/A",
+            return None
+        return KeyUse(
+            key.last_used_at, key.last_used_service or "N/A", key.last_used_region or "N/A"
         )
 
     async def access_key_account(self, tenant_id: str, access_key_id: str) -> str:

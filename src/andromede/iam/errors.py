@@ -132,6 +132,14 @@ class PasswordPolicyViolation(IamError):
     pass
 
 
+class ReportNotPresent(IamError):
+    """GetCredentialReport before any GenerateCredentialReport (decision 0193)."""
+
+
+class ReportExpired(IamError):
+    """GetCredentialReport once the last report is older than its lifetime (decision 0193)."""
+
+
 class LoginFailed(IamError):
     pass
 

@@ -338,6 +338,18 @@ class InlinePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessJob:
+    """A GenerateServiceLastAccessedDetails job (decision 0193): whose access, at which
+    granularity (SERVICE_LEVEL, ACTION_LEVEL), as of when."""
+
+    job_id: str
+    tenant_id: str
+    arn: str
+    granularity: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class KeyUse:
     when: datetime
     service: str

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from andromede.iam import policy as policy_engine
 from andromede.iam.accounts import AccountsMixin, BootstrapResult, CreatedOperator
+from andromede.iam.authorization_details import AuthorizationDetailsMixin
+from andromede.iam.credential_report import CredentialReport, CredentialReportMixin, ReportState
 from andromede.iam.credentials import (
     AccessKeyLastUsed,
     CreatedAccessKey,
@@ -28,7 +30,9 @@ from andromede.iam.oidc_providers import OidcProvidersMixin
 from andromede.iam.oidc_signin import OidcSignInMixin
 from andromede.iam.policies import PoliciesMixin
 from andromede.iam.saml_providers import SamlProvidersMixin
+from andromede.iam.service_access import ServiceAccessMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
+from andromede.iam.simulation_sources import SimulationSourcesMixin
 from andromede.iam.tags import TagsMixin
 
 __all__ = [
@@ -38,11 +42,13 @@ __all__ = [
     "CreatedAccessKey",
     "CreatedMfaDevice",
     "CreatedOperator",
+    "CredentialReport",
     "IdentityLimits",
     "IdentityService",
     "InstanceCredentials",
     "IssuedCredentials",
     "PolicyKind",
+    "ReportState",
     "validate_policy_document",
 ]
 
@@ -87,6 +93,10 @@ class IdentityService(
     MfaMixin,
     LoginMixin,
     TagsMixin,
+    CredentialReportMixin,
+    AuthorizationDetailsMixin,
+    SimulationSourcesMixin,
+    ServiceAccessMixin,
 ):
     def _validate_policy(
         self, text: str, kind: PolicyKind, max_size: policy_engine.SizeLimit | int | None = None

@@ -57,6 +57,10 @@ class IdentityLimits:
     key_usage_flush_interval: float = 60.0
     max_policies_per_entity: int = 10
     password_min_length: int = 12
+    # How long a credential report is served before ReportExpired (decision 0193).
+    credential_report_lifetime: float = 14400.0
+    # The most actions times resources one policy simulation evaluates (decision 0193).
+    simulation_max_evaluations: int = 1000
     login_max_failures: int = 5
     login_backoff_max: float = 900.0
     console_session_idle_timeout: float = 1800.0

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from andromede.iam.model import (
+    AccessJob,
     AccessKey,
     AccessKeyStatus,
     ConsoleSession,
@@ -334,3 +335,17 @@ class IdentityStore(Protocol):
     async def delete_console_session(self, token_hash: str) -> bool: ...
 
     async def delete_console_sessions_of_user(self, user_id: str) -> int: ...
+
+    # -- credential reports (decision 0193) -----------------------------------------------------
+    async def put_credential_report(
+        self, tenant_id: str, generated_at: datetime, content: str
+    ) -> None:
+        """Replace the account's last credential report."""
+
+    async def get_credential_report(self, tenant_id: str) -> tuple[datetime, str] | None:
+        """The account's last credential report (when generated, the CSV), None if none."""
+
+    async def put_access_job(self, job: AccessJob) -> None:
+        """Keep the job, replacing the account's previous one for the same ARN."""
+
+    async def get_access_job(self, tenant_id: str, job_id: str) -> AccessJob | None: ...

@@ -19,6 +19,7 @@ from andromede.iam.errors import (
 )
 from andromede.iam.model import (
     ROLES_PER_INSTANCE_PROFILE,
+    AccessJob,
     AccessKey,
     AccessKeyStatus,
     ConsoleSession,
@@ -75,6 +76,8 @@ class MemoryIdentityStore:
         self._saml: dict[tuple[str, str], SamlProvider] = {}  # (tenant, name) -> provider
         # (tenant, assertion key) -> until when a used SAML assertion is remembered
         self._saml_used: dict[tuple[str, str], datetime] = {}
+        self._reports: dict[str, tuple[datetime, str]] = {}  # tenant -> last credential report
+        self._access_jobs: dict[tuple[str, str], AccessJob] = {}  # (tenant, arn) -> job
 
     # -- tenants --------------------------------------------------------------------------------
     async def count_tenants(self) -> int:
@@ -715,3 +718,25 @@ class MemoryIdentityStore:
         for token in doomed:
             del self._console[token]
         return len(doomed)
+
+    # -- credential reports (decision 0193) -----------------------------------------------------
+    async def put_credential_report(
+        self, tenant_id: str, generated_at: datetime, content: str
+    ) -> None:
+        self._reports[tenant_id] = (generated_at, content)
+
+    async def get_credential_report(self, tenant_id: str) -> tuple[datetime, str] | None:
+        return self._reports.get(tenant_id)
+
+    async def put_access_job(self, job: AccessJob) -> None:
+        self._access_jobs[job.tenant_id, job.arn] = job
+
+    async def get_access_job(self, tenant_id: str, job_id: str) -> AccessJob | None:
+        return next(
+            (
+                job
+                for (tenant, _), job in self._access_jobs.items()
+                if tenant == tenant_id and job.job_id == job_id
+            ),
+            None,
+        )

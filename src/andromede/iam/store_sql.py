@@ -41,6 +41,7 @@ from andromede.iam.store import Entity
 from andromede.iam.store_sql_grants import SqlGrantsMixin
 from andromede.iam.store_sql_oidc import SqlOidcProvidersMixin
 from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin, stored_tags, tags_text
+from andromede.iam.store_sql_reports import SqlCredentialReportsMixin
 from andromede.iam.store_sql_saml import SqlSamlProvidersMixin
 
 __all__ = ["SqlIdentityStore"]
@@ -165,7 +166,11 @@ def _select(kind: type[Any]) -> sa.Select[Any]:
 
 
 class SqlIdentityStore(
-    SqlGrantsMixin, SqlInstanceProfilesMixin, SqlOidcProvidersMixin, SqlSamlProvidersMixin
+    SqlGrantsMixin,
+    SqlInstanceProfilesMixin,
+    SqlOidcProvidersMixin,
+    SqlSamlProvidersMixin,
+    SqlCredentialReportsMixin,
 ):
     def __init__(self, db: Database) -> None:
         self._db = db

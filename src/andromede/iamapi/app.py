@@ -243,6 +243,7 @@ class QueryApp:
             identity=self._identity,
             authoriser=self._authoriser,
             context=facts,
+            audit=self._audit,
         )
         if self._spec.name == "sts":
             await self._endpoint_allows(call)

@@ -88,6 +88,13 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     # Instance refresh's (decision 0159).
     "InstanceRefreshInProgress": (400, "An instance refresh is already in progress."),
     "ActiveInstanceRefreshNotFound": (400, "No active instance refresh was found."),
+    # The credential report's (decision 0193).
+    "ReportNotPresent": (410, "The request was rejected because the credential report does "
+                         "not exist. To generate a credential report, use "
+                         "GenerateCredentialReport."),
+    "ReportExpired": (410, "The request was rejected because the most recent credential "
+                      "report has expired. To generate a new credential report, use "
+                      "GenerateCredentialReport."),
 }  # fmt: skip
 
 
@@ -132,6 +139,8 @@ _FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
     (iam_errors.IdpRejectedClaim, "IDPRejectedClaim"),
     (iam_errors.InvalidAuthenticationCode, "InvalidAuthenticationCode"),
     (iam_errors.PasswordPolicyViolation, "PasswordPolicyViolation"),
+    (iam_errors.ReportNotPresent, "ReportNotPresent"),
+    (iam_errors.ReportExpired, "ReportExpired"),
 )
 
 

@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.model import EntityType
+from andromede.iamapi import iam_access as access
 from andromede.iamapi import iam_credentials as c
 from andromede.iamapi import iam_directory as d
+from andromede.iamapi import iam_governance as gov
 from andromede.iamapi import iam_oidc as o
 from andromede.iamapi import iam_policies as p
 from andromede.iamapi import iam_profiles as ip
 from andromede.iamapi import iam_saml as saml
+from andromede.iamapi import iam_simulator as sim
 from andromede.iamapi.iam_common import (
     group_resource,
     list_resource,
@@ -307,6 +310,28 @@ ACTIONS: Final[Mapping[str, Action]] = {
         has_result=False,
     ),
     "GetAccountSummary": Action(c.get_account_summary, False, resource=None),
+    # The account's governance calls (decision 0193): AWS authorises them on "*".
+    "GenerateCredentialReport": Action(gov.generate_credential_report, True, resource=None),
+    "GetCredentialReport": Action(gov.get_credential_report, False, resource=None),
+    "GetAccountAuthorizationDetails": Action(
+        gov.get_account_authorization_details, False, resource=None
+    ),
+    "GenerateServiceLastAccessedDetails": Action(
+        access.generate_service_last_accessed_details, True, resource=access.access_job_resource
+    ),
+    "GetServiceLastAccessedDetails": Action(
+        access.get_service_last_accessed_details, False, resource=None
+    ),
+    "SimulatePrincipalPolicy": Action(
+        sim.simulate_principal_policy, False, resource=sim.policy_source_resource
+    ),
+    "SimulateCustomPolicy": Action(sim.simulate_custom_policy, False, resource=None),
+    "GetContextKeysForPrincipalPolicy": Action(
+        sim.get_context_keys_for_principal_policy, False, resource=sim.policy_source_resource
+    ),
+    "GetContextKeysForCustomPolicy": Action(
+        sim.get_context_keys_for_custom_policy, False, resource=None
+    ),
     # OpenID Connect providers (decision 0087)
     "CreateOpenIDConnectProvider": Action(
         o.create_open_id_connect_provider, True, resource=o.oidc_provider_resource

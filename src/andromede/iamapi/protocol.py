@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from andromede.audit.service import AuditService
 from andromede.http.query import MalformedQuery, parse_query_parameters
 from andromede.http.xml import XmlWriter
 from andromede.iam.model import Principal
@@ -68,6 +69,8 @@ class Call:
     # Per-call facts: the resource authorised (for the audit record), the target user once
     # looked up.
     context: dict[str, Any] = field(default_factory=dict)
+    # The audit trail, which the service-last-accessed summary reads (decision 0193).
+    audit: AuditService | None = None
 
     @property
     def tenant_id(self) -> str:

@@ -39,6 +39,16 @@ class IdentitySettings(BaseModel):
         le=20,
         description="Most managed policies attached to one user, group or role (AWS: 10).",
     )
+    credential_report_lifetime: float = Field(
+        default=14400.0,
+        gt=0,
+        description="Seconds a credential report is served before ReportExpired (AWS: 4 hours).",
+    )
+    simulation_max_evaluations: int = Field(
+        default=1000,
+        ge=1,
+        description="Most actions times resources one IAM policy simulation call evaluates.",
+    )
     password_min_length: int = Field(
         default=12,
         ge=8,

@@ -38,6 +38,8 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         key_usage_flush_interval=settings.key_usage_flush_interval,
         max_policies_per_entity=settings.max_policies_per_entity,
         password_min_length=settings.password_min_length,
+        credential_report_lifetime=settings.credential_report_lifetime,
+        simulation_max_evaluations=settings.simulation_max_evaluations,
         login_max_failures=settings.login_max_failures,
         login_backoff_max=settings.login_backoff_max,
         console_session_idle_timeout=settings.console_session_idle_timeout,
