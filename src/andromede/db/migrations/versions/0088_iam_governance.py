@@ -2,8 +2,8 @@
 report, and ``iam_access_jobs``, the service-last-accessed jobs. Nothing to backfill: neither
 existed before.
 
-Revision ID: 0093
-Revises: 0084
+Revision ID: 0088
+Revises: 0087
 Create Date: 2026-12-05
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from andromede.db.types import UtcDateTime
 
-revision: str = "0093"
-down_revision: str | None = "0084"
+revision: str = "0088"
+down_revision: str | None = "0087"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
