@@ -117,7 +117,7 @@ def handlers(
             xml.element("NextToken", token)
 
     return {
-        "PutWarmPool": (put, True, False),
-        "DeleteWarmPool": (delete, True, False),
+        "PutWarmPool": (put, True, True),
+        "DeleteWarmPool": (delete, True, True),
         "DescribeWarmPool": (describe, False, True),
     }
