@@ -355,7 +355,9 @@ class AutoScalingService:
             raise ScalingValidationError(
                 f"Instance {instance_id} has termination protection (DisableApiTermination)"
             )
-        if decrement:
+        # A warm pool's instance is not in the capacity (decision 0194): nothing to decrement;
+        # the pool refills itself.
+        if decrement and instance_id not in group.warmed:
             for _ in range(_ATTEMPTS):
                 group = await self.group(tenant_id, group.name)
                 if group.desired_capacity - 1 < group.min_size:
