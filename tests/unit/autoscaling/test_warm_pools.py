@@ -199,9 +199,18 @@ async def test_refusals_isolation_and_the_setting(tmp_path: Path) -> None:
                               AutoScalingGroupName="web", MinSize=3)  # fmt: skip
         assert "max_warm_pool_instances_per_autoscaling_group" in error.message
         # The setting caps AWS's formula too: 10 - 0 asked, 2 kept.
-        await world.root.call("PutWarmPool", AutoScalingGroupName="web")
+        await world.root.call("PutWarmPool", AutoScalingGroupName="web", PoolState="Running")
         await rounds(world)
-        assert len(await pool(world)) == 2
+        assert list((await pool(world)).values()) == ["Warmed:Running"] * 2
+        # A pool's instance is not the group's to move to Standby nor to refresh.
+        warm_id = next(iter(await pool(world)))
+        await refused(world.root, "EnterStandby", "ValidationError", AutoScalingGroupName="web",
+                      InstanceIds=[warm_id], ShouldDecrementDesiredCapacity=False)  # fmt: skip
+        await world.root.call("StartInstanceRefresh", AutoScalingGroupName="web")
+        [refresh] = (
+            await world.root.call("DescribeInstanceRefreshes", AutoScalingGroupName="web")
+        )["InstanceRefreshes"]
+        assert refresh["InstancesToUpdate"] == 0
         # Another account neither sees nor changes the pool.
         _, other = await world.tenant("other")
         await refused(other, "DescribeWarmPool", "ValidationError", AutoScalingGroupName="web")
