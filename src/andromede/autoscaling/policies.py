@@ -394,7 +394,9 @@ async def execute_policy(
     outcome: list[tuple[int, int]] = []
     policy_used: list[ScalingPolicy] = []
     # Step scaling's warm-up (decision 0194) counts the group's instances past it.
-    members = await service.fleet.members(tenant_id, group_name)
+    held = await service.group(tenant_id, group_name)
+    stepping = any(p.name == name and p.policy_type == "StepScaling" for p in held.policies)
+    members = await service.fleet.members(tenant_id, group_name) if stepping else []
 
     def change(group: Group) -> Group | None:
         outcome.clear()
