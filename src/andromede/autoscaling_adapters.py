@@ -43,7 +43,9 @@ def _member(instance: Instance) -> Member:
     return Member(
         instance_id=instance.instance_id,
         state=str(instance.state),
-        launch_time=instance.launch_time,
+        # EC2's LaunchTime, its latest start: an instance taken from a warm pool warms up
+        # from then (decision 0194), as it does on AWS.
+        launch_time=instance.last_launch_time,
         availability_zone=instance.availability_zone,
         subnet_id=instance.subnet_id,
         template_id=instance.launch_template_id,
@@ -171,6 +173,18 @@ class ComputeFleet:
     async def terminate(self, tenant_id: str, instance_ids: Sequence[str]) -> None:
         try:
             await self._compute.terminate_instances(tenant_id, instance_ids)
+        except AndromedeError as exc:
+            raise LaunchFailed(str(exc)) from exc
+
+    async def stop(self, tenant_id: str, instance_ids: Sequence[str]) -> None:
+        try:
+            await self._compute.stop_instances(tenant_id, instance_ids)
+        except AndromedeError as exc:
+            raise LaunchFailed(str(exc)) from exc
+
+    async def start(self, tenant_id: str, instance_ids: Sequence[str]) -> None:
+        try:
+            await self._compute.start_instances(tenant_id, instance_ids)
         except AndromedeError as exc:
             raise LaunchFailed(str(exc)) from exc
 

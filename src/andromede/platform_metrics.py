@@ -201,7 +201,11 @@ class PlatformMetrics:
             # Only the metrics the group collects (EnableMetricsCollection, decision 0182).
             if not group.enabled_metrics:
                 continue
-            members = await self._scaling.fleet.members(group.tenant_id, group.name)
+            members = [
+                m
+                for m in await self._scaling.fleet.members(group.tenant_id, group.name)
+                if m.instance_id not in group.warmed  # a warm pool's are not the group's (0194)
+            ]
             standby = [m for m in members if m.instance_id in group.standby]
             counted = [m for m in members if m.instance_id not in group.standby]
             dims = [("AutoScalingGroupName", group.name)]

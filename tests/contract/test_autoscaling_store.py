@@ -23,6 +23,7 @@ from andromede.autoscaling.records import (
     RefreshStatus,
     ScheduledAction,
     Waiting,
+    WarmPool,
 )
 from andromede.autoscaling.store import GroupStore, MemoryGroupStore
 from andromede.autoscaling.store_sql import SqlGroupStore
@@ -182,3 +183,26 @@ async def test_notification_configurations_ride_in_the_group(store: GroupStore) 
     assert await store.change(replace(held, notifications=(NotificationConfig(topic, types),)))
     back = await store.get("t1", "web")
     assert back is not None and back.notifications == (NotificationConfig(topic, types),)
+
+
+async def test_warm_pool_rides_in_the_group(store: GroupStore) -> None:
+    """Decision 0194 keeps the pool, its instances and the warm-up in the group's document;
+    one written before has none."""
+    assert await store.insert(group())
+    held = await store.get("t1", "web")
+    assert held is not None
+    assert (held.warm_pool, held.warmed, held.default_instance_warmup) == (None, (), None)
+    pool = WarmPool(min_size=1, max_prepared=3, pool_state="Running", reuse_on_scale_in=True)
+    changed = replace(held, warm_pool=pool, warmed=("i-1", "i-2"), default_instance_warmup=45)
+    assert await store.change(changed)
+    back = await store.get("t1", "web")
+    assert back is not None
+    assert (back.warm_pool, back.warmed, back.default_instance_warmup) == (
+        pool,
+        ("i-1", "i-2"),
+        45,
+    )
+    assert pool.size(max_size=10, desired=2, ceiling=100) == 1  # 3 - 2, at least MinSize 1
+    assert replace(pool, max_prepared=None).size(10, 2, 100) == 8  # MaxSize - desired
+    assert replace(pool, max_prepared=None).size(10, 2, 5) == 5  # the setting's cap
+    assert replace(pool, deleting=True).size(10, 2, 100) == 0

@@ -7,7 +7,8 @@ hook holds the new instance until completed, and an instance refresh replaces bo
 template's next version; (decision 0182) a protected instance outlives a scale-in, a
 suspended Launch launches nothing, Standby and DetachInstances take an instance out;
 (decision 0188) a notification configuration sends the launches and terminations to an SQS
-queue subscribed to its SNS topic; the aws CLI creates, describes and deletes a group."""
+queue subscribed to its SNS topic; (decision 0194) a warm pool is put, kept stopped, drawn on
+by a scale-out and deleted; the aws CLI creates, describes and deletes a group."""
 
 from __future__ import annotations
 
@@ -129,6 +130,55 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
         "the group to go",
     )
     assert members() == []
+    _warm_pool(scaling, template)
+
+
+def _warm_pool(scaling: Any, template: str) -> None:
+    """Decision 0194: a warm pool put, kept stopped by the serving reconciler, drawn on by a
+    scale-out, and deleted, through boto3."""
+    scaling.create_auto_scaling_group(
+        AutoScalingGroupName="pooled",
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+    )
+    with pytest.raises(ClientError) as raised:
+        scaling.put_warm_pool(AutoScalingGroupName="pooled", PoolState="Hibernated")
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    scaling.put_warm_pool(AutoScalingGroupName="pooled", MinSize=1, PoolState="Stopped")
+
+    def warmed() -> list[str]:
+        found = scaling.describe_warm_pool(AutoScalingGroupName="pooled")["Instances"]
+        return sorted(i["LifecycleState"] for i in found)
+
+    _until(lambda: warmed() == ["Warmed:Stopped"] * 2, "two stopped instances in the pool")
+    [group] = scaling.describe_auto_scaling_groups(AutoScalingGroupNames=["pooled"])[
+        "AutoScalingGroups"
+    ]
+    assert group["WarmPoolSize"] == 2 and group["Instances"] == []
+    assert group["WarmPoolConfiguration"]["PoolState"] == "Stopped"
+    scaling.set_desired_capacity(AutoScalingGroupName="pooled", DesiredCapacity=1)
+
+    def in_service() -> list[str]:
+        [group] = scaling.describe_auto_scaling_groups(AutoScalingGroupNames=["pooled"])[
+            "AutoScalingGroups"
+        ]
+        return [i["LifecycleState"] for i in group["Instances"]]
+
+    _until(lambda: in_service() == ["InService"], "an instance from the pool in service")
+    activities = scaling.describe_scaling_activities(AutoScalingGroupName="pooled")["Activities"]
+    assert any("from warm pool" in a["Description"] for a in activities)
+    assert not any(a["Description"].startswith("Launching a new EC2 instance: ")
+                   for a in activities)  # fmt: skip
+    scaling.delete_warm_pool(AutoScalingGroupName="pooled")
+    _until(
+        lambda: (
+            "WarmPoolConfiguration" not in scaling.describe_warm_pool(AutoScalingGroupName="pooled")
+        ),
+        "the pool to go",
+    )
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="pooled", ForceDelete=True)
 
 
 def _notifications(

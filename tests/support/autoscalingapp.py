@@ -157,6 +157,7 @@ async def autoscaling_world(
             max_notification_configurations=(
                 settings.max_notification_configurations_per_autoscaling_group
             ),
+            max_warm_pool_instances=settings.max_warm_pool_instances_per_autoscaling_group,
         ),
         region=settings.region,
     )

@@ -174,6 +174,27 @@ async def test_autoscaling_group_sizes_from_the_holding_gateway(world: World) ->
     assert (await metrics.list_metrics("someone-else", ns, None, []))[0] == []
 
 
+async def test_a_warm_pools_instances_are_not_the_groups(world: World) -> None:
+    """Decision 0194: the group metrics count the group's own instances, not its pool's."""
+    await world.create_group(MinSize=1, MaxSize=3, DesiredCapacity=1)
+    await world.root.call("PutWarmPool", AutoScalingGroupName="web")
+    for _ in range(3):
+        await world.converge("gw-1")
+    assert len(await world.service.fleet.members(world.tenant_id, "web")) == 3
+    await world.root.call(
+        "EnableMetricsCollection",
+        AutoScalingGroupName="web",
+        Granularity="1Minute",
+        Metrics=["GroupTotalInstances"],
+    )
+    metrics = MetricsService(MemoryMetricStore())
+    platform = PlatformMetrics(BufferedSink(metrics), scaling=world.service, owner="gw-1")
+    assert await platform.run_once() == 1
+    dims = "AutoScalingGroupName=web"
+    total = await sums(metrics, world.tenant_id, "AWS/AutoScaling", "GroupTotalInstances", dims)
+    assert total == 1
+
+
 def test_the_s3_storage_metrics_settings(tmp_path: Path) -> None:
     """Decision 0181: the hour is a UTC hour, the interval at most a day."""
     settings = Settings(

@@ -75,8 +75,13 @@ def _ids(instance_ids: Sequence[str], action: str) -> list[str]:
 async def _members(
     service: AutoScalingService, group: Group, instance_ids: Sequence[str]
 ) -> list[Member]:
-    """The group's instances named; ValidationError naming the first that is not one."""
-    members = {m.instance_id: m for m in await service.fleet.members(group.tenant_id, group.name)}
+    """The group's instances named; ValidationError naming the first that is not one (a warm
+    pool's instance is not, decision 0194: it is out of the group's capacity)."""
+    members = {
+        m.instance_id: m
+        for m in await service.fleet.members(group.tenant_id, group.name)
+        if m.instance_id not in group.warmed
+    }
     for instance_id in instance_ids:
         if instance_id not in members:
             raise ScalingValidationError(

@@ -1,6 +1,7 @@
 """What Auto Scaling needs of compute, as a port: resolve a launch template, launch one
 instance from it as the group's account, list the account's instances carrying a group's tag,
-terminate some. The adapter over the compute service is ``andromede.autoscaling_adapters``'s
+terminate some, and (decision 0194: the warm pool) stop and start some. The adapter over
+the compute service is ``andromede.autoscaling_adapters``'s
 (bounded contexts do not import each other)."""
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ class Fleet(Protocol):
         ...
 
     async def terminate(self, tenant_id: str, instance_ids: Sequence[str]) -> None: ...
+
+    async def stop(self, tenant_id: str, instance_ids: Sequence[str]) -> None:
+        """Stop running instances (a warm pool's, decision 0194); LaunchFailed when refused."""
+        ...
+
+    async def start(self, tenant_id: str, instance_ids: Sequence[str]) -> None:
+        """Start stopped instances (taken from a warm pool); LaunchFailed when refused."""
+        ...
 
     async def lookup(self, tenant_id: str, instance_ids: Sequence[str]) -> list[Adoptable]:
         """The account's instances named (unknown or terminated ones left out), each with

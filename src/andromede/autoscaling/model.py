@@ -14,6 +14,7 @@ from andromede.autoscaling.records import (
     ScalingPolicy,
     ScheduledAction,
     Waiting,
+    WarmPool,
     plain,
     revive,
 )
@@ -98,6 +99,12 @@ class Group:
     detaching: tuple[str, ...] = ()
     # Decision 0188: the topics the group's launches and terminations are sent to.
     notifications: tuple[NotificationConfig, ...] = ()
+    # Decision 0194: the warm pool, the instances in it (launched into it or returned to it
+    # on scale-in; out of the group's capacity), and the group's DefaultInstanceWarmup
+    # (None: not set, AWS's default).
+    warm_pool: WarmPool | None = None
+    warmed: tuple[str, ...] = ()
+    default_instance_warmup: int | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -111,6 +118,8 @@ class Group:
         data["refreshes"] = [plain(r) for r in self.refreshes]
         data["policies"] = [plain(p) for p in self.policies]
         data["notifications"] = [plain(n) for n in self.notifications]
+        data["warm_pool"] = plain(self.warm_pool) if self.warm_pool else None
+        data["warmed"] = list(self.warmed)
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         data["suspended"] = [list(pair) for pair in self.suspended]
         del data["revision"]
@@ -154,6 +163,10 @@ class Group:
         data["notifications"] = tuple(
             revive(NotificationConfig, n) for n in data.get("notifications", ())
         )
+        # Absent from the documents written before decision 0194: no pool.
+        pool = data.get("warm_pool")
+        data["warm_pool"] = revive(WarmPool, pool) if pool else None
+        data["warmed"] = tuple(data.get("warmed", ()))
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

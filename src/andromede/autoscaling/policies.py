@@ -11,7 +11,10 @@ The arithmetic is pure and tested alone:
 - :func:`step_for` — the step adjustment whose bounds (relative to the alarm's threshold,
   lower inclusive, upper exclusive) hold the metric's breach;
 - :func:`tracking_capacity` — target tracking's proportional capacity, the current capacity
-  times the metric over the target, rounded up (scale-out fast, scale-in conservative).
+  times the metric over the target, rounded up (scale-out fast, scale-in conservative);
+- :func:`warm_capacity` — (decision 0194) step scaling's current capacity: the instances
+  past their warm-up. A step firing while others warm up adds only what it asks beyond the
+  desired capacity (never again what is warming), and scales in only once they are warm.
 
 Target tracking policies own two CloudWatch alarms, created and deleted through the
 :class:`PolicyAlarms` port (the contexts do not import each other): AlarmHigh (metric above
@@ -27,11 +30,11 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from andromede.autoscaling.errors import GroupLimitExceeded, NoSuchGroup, ScalingValidationError
-from andromede.autoscaling.model import ActivityStatus, Group
+from andromede.autoscaling.model import ActivityStatus, Group, Member
 from andromede.autoscaling.records import ScalingPolicy
 from andromede.autoscaling.service import AutoScalingService, iso
 
@@ -49,6 +52,7 @@ __all__ = [
     "put_policy",
     "step_for",
     "tracking_capacity",
+    "warm_capacity",
 ]
 
 ADJUSTMENT_TYPES: Final = ("ChangeInCapacity", "ExactCapacity", "PercentChangeInCapacity")
@@ -389,6 +393,10 @@ async def execute_policy(
     now = service.clock()
     outcome: list[tuple[int, int]] = []
     policy_used: list[ScalingPolicy] = []
+    # Step scaling's warm-up (decision 0194) counts the group's instances past it.
+    held = await service.group(tenant_id, group_name)
+    stepping = any(p.name == name and p.policy_type == "StepScaling" for p in held.policies)
+    members = await service.fleet.members(tenant_id, group_name) if stepping else []
 
     def change(group: Group) -> Group | None:
         outcome.clear()
@@ -402,9 +410,19 @@ async def execute_policy(
         simple = policy.policy_type == "SimpleScaling"
         if simple and honor_cooldown and group.cooldown_until and group.cooldown_until > now:
             return None
-        wanted = _wanted(policy, current, metric_value, breach_threshold)
-        if wanted is None:
-            return None
+        if policy.policy_type == "StepScaling":
+            ready = min(warm_capacity(group, members, policy, now), current)
+            wanted = _wanted(policy, ready, metric_value, breach_threshold)
+            if wanted is None:
+                return None
+            if ready < current and wanted <= current:
+                # Instances are warming up: a step they already cover adds nothing again,
+                # and no scale-in happens until they are warm (AWS's step warm-up).
+                return None
+        else:
+            wanted = _wanted(policy, current, metric_value, breach_threshold)
+            if wanted is None:
+                return None
         if policy.policy_type == "TargetTrackingScaling" and policy.disable_scale_in:
             wanted = max(wanted, current)
         desired = min(max(wanted, group.min_size), group.max_size)
@@ -434,6 +452,30 @@ async def execute_policy(
         now,
     )
     return True
+
+
+def warm_capacity(
+    group: Group, members: Sequence[Member], policy: ScalingPolicy, now: datetime
+) -> int:
+    """The group's current capacity as step scaling counts it: its running instances past
+    their warm-up — the policy's EstimatedInstanceWarmup, else the group's
+    DefaultInstanceWarmup, else its DefaultCooldown (AWS's order) — since their launch (an
+    instance taken from a warm pool: since its start), and done with their launch hooks.
+    Those warming, pending or still to launch are not counted."""
+    warmup = policy.estimated_instance_warmup
+    if warmup is None:
+        warmup = group.default_instance_warmup
+    if warmup is None:
+        warmup = group.default_cooldown
+    out = {*group.warmed, *group.standby, *group.detaching}
+    return sum(
+        1
+        for m in members
+        if m.state == "running"
+        and m.instance_id not in out
+        and not group.waiting_on(m.instance_id)
+        and m.launch_time + timedelta(seconds=warmup) <= now
+    )
 
 
 def _wanted(

@@ -17,7 +17,10 @@ group's name to its desired capacity:
   HealthCheck, ReplaceUnhealthy, ScheduledActions, InstanceRefresh) is not done;
 - (decision 0159) due scheduled actions fire first; lifecycle hooks hold a launched instance
   in Pending:Wait and a leaving one in Terminating:Wait until their actions complete or time
-  out; an active instance refresh retires its next batch when the group is back in shape.
+  out; an active instance refresh retires its next batch when the group is back in shape;
+- (decision 0194) the warm pool's instances are out of the capacity; a scale-out takes
+  warmed instances before launching, a scale-in with ReuseOnScaleIn returns instances to
+  the pool, and ``warm_pool.tend`` keeps the pool at its size and in its state.
 
 Every launch and termination is a scaling activity (and, through the service's hook, an
 audit event of the group's account, and (decision 0188) a notification to the group's
@@ -32,7 +35,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from andromede.autoscaling import schedules
+from andromede.autoscaling import schedules, warm_pool
 from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
@@ -116,9 +119,34 @@ class Reconciler:
             group = await schedules.fire_due(service, group)
         members = await service.fleet.members(group.tenant_id, group.name)
         group = await self._forget_gone(group, members)
-        now = iso(service.clock())
         group, gone = await self._lifecycle(group, members)
         members = [m for m in members if m.instance_id not in gone]
+        # Decision 0194: the warm pool's instances are out of the group's capacity.
+        pool = [m for m in members if m.instance_id in group.warmed]
+        members = [m for m in members if m.instance_id not in group.warmed]
+        group = await self._capacity(group, members, pool)
+        if group.warm_pool is None and not group.warmed:
+            return
+        # The pool's round, over a fresh read: the capacity's step may have moved instances.
+        key = (group.tenant_id, group.name)
+        waiting = self._backoff.get(key)
+        may_launch = not group.suspends("Launch") and (
+            waiting is None or waiting[0] <= service.clock()
+        )
+        group = await service.group(group.tenant_id, group.name)
+        pool = [
+            m
+            for m in await service.fleet.members(group.tenant_id, group.name)
+            if m.instance_id in group.warmed
+        ]
+        _, launched = await warm_pool.tend(service, group, pool, may_launch=may_launch)
+        if not launched:
+            self._back_off(key, service.clock())
+
+    async def _capacity(self, group: Group, members: list[Member], pool: list[Member]) -> Group:
+        """The group's own instances converged to its desired capacity; the group."""
+        service = self.service
+        now = iso(service.clock())
         leaving = {w.instance_id for w in group.waiting if w.transition == HOOK_TERMINATING}
         # Standby instances are neither counted, replaced, refreshed nor scaled in (0182).
         counted = [m for m in members if m.instance_id not in group.standby]
@@ -137,7 +165,7 @@ class Reconciler:
                 "instance status check failure.",
             )
         if not group.suspends("InstanceRefresh") and await self._refresh(group, counted):
-            return  # the batch retired: the next rounds launch its replacements
+            return group  # the batch retired: the next rounds launch its replacements
         alive = [
             m
             for m in staying
@@ -148,37 +176,50 @@ class Reconciler:
         present = {m.instance_id for m in members}
         count = len(alive) + sum(i not in present for i in group.attaching)
         if count < group.desired_capacity:
-            waiting = self._backoff.get((group.tenant_id, group.name))
             if group.suspends("Launch"):
-                return
-            if waiting is None or waiting[0] <= service.clock():
-                await self._launch(group, alive, group.desired_capacity - count)
+                return group
+            # A warmed instance first (decision 0194), a new launch for what is still missing.
+            group, taken = await warm_pool.take(
+                service, group, pool, group.desired_capacity - count, count
+            )
+            count += taken
+            waiting = self._backoff.get((group.tenant_id, group.name))
+            if count < group.desired_capacity and (
+                waiting is None or waiting[0] <= service.clock()
+            ):
+                await self._launch(group, alive, group.desired_capacity - count, count)
         elif count > group.desired_capacity and not group.suspends("Terminate"):
             # Instances protected from scale-in are never chosen (decision 0182): when only
             # they are left, the group stays above its desired capacity, as on AWS.
             kept = {*group.protected, *group.attaching}
             free = [m for m in alive if m.instance_id not in kept]
             extra = sorted(free, key=_termination_order)[: count - group.desired_capacity]
-            await self._retire(
+            config = group.warm_pool
+            if config is not None and config.reuse_on_scale_in and not config.deleting:
+                return await warm_pool.give_back(service, group, extra, count)
+            group = await self._retire(
                 group,
                 extra,
                 f"At {now} an instance was taken out of service in response to a difference "
                 f"between desired and actual capacity, shrinking the capacity from {count} "
                 f"to {group.desired_capacity}.",
             )
+        return group
 
     async def _forget_gone(self, group: Group, members: list[Member]) -> Group:
-        """Protection and Standby of instances no longer the group's are dropped."""
-        if not group.protected and not group.standby:
+        """Protection, Standby and warm pool places of instances no longer the group's are
+        dropped."""
+        if not group.protected and not group.standby and not group.warmed:
             return group
         present = {m.instance_id for m in members}
 
         def tidy(g: Group) -> Group | None:
             protected = tuple(i for i in g.protected if i in present)
             standby = tuple(i for i in g.standby if i in present)
-            if (protected, standby) == (g.protected, g.standby):
+            warmed = tuple(i for i in g.warmed if i in present)
+            if (protected, standby, warmed) == (g.protected, g.standby, g.warmed):
                 return None
-            return replace(g, protected=protected, standby=standby)
+            return replace(g, protected=protected, standby=standby, warmed=warmed)
 
         return await self.service.mutate(group.tenant_id, group.name, tidy)
 
@@ -287,7 +328,12 @@ class Reconciler:
         )
         return True
 
-    async def _launch(self, group: Group, alive: list[Member], missing: int) -> None:
+    def _back_off(self, key: tuple[str, str], started: datetime) -> None:
+        _, delay = self._backoff.get(key, (started, _FIRST_BACKOFF / 2))
+        delay = min(delay * 2, _LAST_BACKOFF)
+        self._backoff[key] = (self.service.clock() + delay, delay)
+
+    async def _launch(self, group: Group, alive: list[Member], missing: int, count: int) -> None:
         service = self.service
         held = Counter(m.subnet_id for m in alive)
         tags = [(GROUP_TAG, group.name)] + [
@@ -303,7 +349,7 @@ class Reconciler:
             cause = (
                 f"At {iso(started)} an instance was started in response to a difference between "
                 f"desired and actual capacity, increasing the capacity from "
-                f"{len(alive) + step} to {group.desired_capacity}."
+                f"{count + step} to {group.desired_capacity}."
             )
             try:
                 member = await service.fleet.launch(
@@ -320,10 +366,7 @@ class Reconciler:
                     subnet=subnet,
                     event=EVENT_LAUNCH,
                 )
-                key = (group.tenant_id, group.name)
-                _, delay = self._backoff.get(key, (started, _FIRST_BACKOFF / 2))
-                delay = min(delay * 2, _LAST_BACKOFF)
-                self._backoff[key] = (service.clock() + delay, delay)
+                self._back_off((group.tenant_id, group.name), started)
                 return
             self._backoff.pop((group.tenant_id, group.name), None)
             held[subnet] += 1

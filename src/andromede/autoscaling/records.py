@@ -1,7 +1,8 @@
 """What a group keeps beside its sizes (decision 0159), inside its own document so that each
 change is written with the group's, under its revision: scheduled actions, lifecycle hooks,
 the lifecycle actions its instances wait on, its instance refreshes, and (decision 0177) its
-scaling policies, and (decision 0188) its notification configurations."""
+scaling policies, (decision 0188) its notification configurations and (decision 0194) its
+warm pool."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ __all__ = [
     "ScalingPolicy",
     "ScheduledAction",
     "Waiting",
+    "WarmPool",
     "plain",
     "revive",
 ]
@@ -79,6 +81,28 @@ class NotificationConfig:
 
     topic_arn: str
     types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WarmPool:
+    """PutWarmPool's configuration (decision 0194). ``max_prepared`` None: the group's
+    MaxSize stands in (AWS's default); ``deleting``: DeleteWarmPool asked, the pool's
+    instances are going (``Status`` PendingDelete)."""
+
+    min_size: int = 0
+    max_prepared: int | None = None
+    pool_state: str = "Stopped"
+    reuse_on_scale_in: bool = False
+    deleting: bool = False
+
+    def size(self, max_size: int, desired: int, ceiling: int) -> int:
+        """The instances the pool keeps: AWS's MaxGroupPreparedCapacity (or the group's
+        MaxSize) minus the desired capacity, at least MinSize; none while it is deleted;
+        at most ``ceiling`` (the platform's setting)."""
+        if self.deleting:
+            return 0
+        prepared = max_size if self.max_prepared is None else self.max_prepared
+        return min(max(prepared - desired, self.min_size, 0), ceiling)
 
 
 class RefreshStatus:

@@ -60,7 +60,8 @@ async def start(
     choice = await service.fleet.template(
         tenant_id, group.template_id, None, group.template_version
     )
-    left_out = set(group.standby)
+    # Standby instances, and (decision 0194) a warm pool's, which are not in service.
+    left_out = {*group.standby, *group.warmed}
     if spec.protected_instances == "Ignore":
         left_out.update(group.protected)
     members = [

@@ -62,6 +62,7 @@ class ScalingLimits:
     max_lifecycle_hooks: int = 50
     max_policies: int = 50
     max_notification_configurations: int = 10
+    max_warm_pool_instances: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,8 @@ class GroupSpec:
     health_check_type: str = "EC2"
     health_check_grace_period: int = 0
     new_instances_protected: bool = False
+    # Decision 0194: None or -1, not set.
+    default_instance_warmup: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,8 @@ class GroupUpdate:
     health_check_type: str | None = None
     health_check_grace_period: int | None = None
     new_instances_protected: bool | None = None
+    # -1 removes it, as AWS's.
+    default_instance_warmup: int | None = None
 
 
 def _check_sizes(limits: ScalingLimits, low: int, high: int, desired: int) -> None:
@@ -190,6 +195,9 @@ class AutoScalingService:
             health_check_type=spec.health_check_type,
             health_check_grace_period=spec.health_check_grace_period,
             new_instances_protected=spec.new_instances_protected,
+            default_instance_warmup=(
+                None if spec.default_instance_warmup in (None, -1) else spec.default_instance_warmup
+            ),
         )
         if not await self.store.insert(group):
             raise AlreadyExists(f"AutoScalingGroup by this name already exists - {spec.name}")
@@ -250,6 +258,9 @@ class AutoScalingService:
                 )
             if update.new_instances_protected is not None:
                 changed = replace(changed, new_instances_protected=update.new_instances_protected)
+            if update.default_instance_warmup is not None:
+                warmup = update.default_instance_warmup
+                changed = replace(changed, default_instance_warmup=None if warmup == -1 else warmup)
             if await self.store.change(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
@@ -344,7 +355,9 @@ class AutoScalingService:
             raise ScalingValidationError(
                 f"Instance {instance_id} has termination protection (DisableApiTermination)"
             )
-        if decrement:
+        # A warm pool's instance is not in the capacity (decision 0194): nothing to decrement;
+        # the pool refills itself.
+        if decrement and instance_id not in group.warmed:
             for _ in range(_ATTEMPTS):
                 group = await self.group(tenant_id, group.name)
                 if group.desired_capacity - 1 < group.min_size:

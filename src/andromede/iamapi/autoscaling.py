@@ -10,7 +10,8 @@ hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
 ``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``; scaling policies
 (decision 0177) in ``autoscaling_policies``; instance protection, standby, attach/detach,
 suspended processes and metrics collection (decision 0182) in ``autoscaling_controls``;
-notification configurations (decision 0188) in ``autoscaling_notifications``. A
+notification configurations (decision 0188) in ``autoscaling_notifications``; warm pools
+(decision 0194) in ``autoscaling_warm_pool``. A
 parameter of a
 feature not here (launch configurations, mixed instances, load balancers…) is refused with
 ``ValidationError`` rather than ignored.
@@ -25,6 +26,7 @@ from andromede.autoscaling.model import Group, GroupTag, Member, group_arn
 from andromede.autoscaling.policies import PolicyAlarms
 from andromede.autoscaling.records import HOOK_LAUNCHING
 from andromede.autoscaling.service import AutoScalingService, GroupSpec, GroupUpdate
+from andromede.autoscaling.warm_pool import warm_state
 from andromede.http.xml import XmlWriter
 from andromede.iamapi import (
     autoscaling_controls,
@@ -34,6 +36,7 @@ from andromede.iamapi import (
     autoscaling_refresh,
     autoscaling_schedules,
     autoscaling_tags,
+    autoscaling_warm_pool,
 )
 from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
 from andromede.iamapi.autoscaling_wire import page as paged
@@ -57,6 +60,7 @@ ACTIONS: Final = (
     "DeletePolicy",
     "DeleteScheduledAction",
     "DeleteTags",
+    "DeleteWarmPool",
     "DescribeAdjustmentTypes",
     "DescribeAutoScalingGroups",
     "DescribeAutoScalingInstances",
@@ -71,6 +75,7 @@ ACTIONS: Final = (
     "DescribeScalingProcessTypes",
     "DescribeScheduledActions",
     "DescribeTags",
+    "DescribeWarmPool",
     "DetachInstances",
     "DisableMetricsCollection",
     "EnableMetricsCollection",
@@ -81,6 +86,7 @@ ACTIONS: Final = (
     "PutNotificationConfiguration",
     "PutScalingPolicy",
     "PutScheduledUpdateGroupAction",
+    "PutWarmPool",
     "RecordLifecycleActionHeartbeat",
     "ResumeProcesses",
     "SetDesiredCapacity",
@@ -106,6 +112,7 @@ _NAMED_GROUP: Final = (
     "PutScalingPolicy",
     *autoscaling_controls.NAMED_GROUP,
     *autoscaling_notifications.NAMED_GROUP,
+    *autoscaling_warm_pool.NAMED_GROUP,
 )
 Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
@@ -122,6 +129,7 @@ _GROUP_PARAMS: Final = (
     "HealthCheckGracePeriod",
     "VPCZoneIdentifier",
     "NewInstancesProtectedFromScaleIn",
+    "DefaultInstanceWarmup",
 )
 
 
@@ -157,9 +165,18 @@ def _size(call: Call, name: str) -> int | None:
     return call.integer(name, minimum=0, maximum=_MAX_SIZE, default=0)
 
 
+def _warmup(call: Call) -> int | None:
+    """DefaultInstanceWarmup (decision 0194): absent None, -1 removes it (as AWS's)."""
+    if call.get("DefaultInstanceWarmup") is None:
+        return None
+    return call.integer("DefaultInstanceWarmup", minimum=-1, maximum=86400, default=-1)
+
+
 def _lifecycle(group: Group, member: Member) -> tuple[str, str]:
     """AWS's LifecycleState and HealthStatus of an instance in its state, lifecycle actions
-    included (decision 0159)."""
+    included (decision 0159), and the warm pool's (decision 0194)."""
+    if member.instance_id in group.warmed:
+        return warm_state(group, member)
     waiting = group.waiting_on(member.instance_id)
     if member.instance_id in group.standby and not waiting:  # decision 0182
         healthy = member.state in ("pending", "running")
@@ -225,7 +242,8 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.element("HealthCheckType", group.health_check_type)
     xml.element("HealthCheckGracePeriod", group.health_check_grace_period)
     xml.open("Instances")
-    for member in members:
+    own = [m for m in members if m.instance_id not in group.warmed]
+    for member in own:
         xml.open("member")
         _write_member(xml, group, member, with_group=False)
         xml.close("member")
@@ -264,6 +282,14 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.element(
         "NewInstancesProtectedFromScaleIn", "true" if group.new_instances_protected else "false"
     )
+    # Decision 0194: the warm pool, its instances (those the fleet still lists), the warm-up.
+    if group.warm_pool is not None:
+        xml.open("WarmPoolConfiguration")
+        autoscaling_warm_pool.write_configuration(xml, group.warm_pool)
+        xml.close("WarmPoolConfiguration")
+        xml.element("WarmPoolSize", len(members) - len(own))
+    if group.default_instance_warmup is not None:
+        xml.element("DefaultInstanceWarmup", group.default_instance_warmup)
 
 
 def _filters(call: Call) -> list[tuple[str, list[str]]]:
@@ -317,6 +343,7 @@ def autoscaling_spec(
                 "HealthCheckGracePeriod", minimum=0, maximum=86400, default=0
             ),
             new_instances_protected=call.boolean("NewInstancesProtectedFromScaleIn", default=False),
+            default_instance_warmup=_warmup(call),
         )
         await guarded(service.create_group(call.tenant_id, spec))
 
@@ -346,6 +373,7 @@ def autoscaling_spec(
                 if call.get("NewInstancesProtectedFromScaleIn") is not None
                 else None
             ),
+            default_instance_warmup=_warmup(call),
         )
         name = call.required("AutoScalingGroupName")
         await guarded(service.update_group(call.tenant_id, name, update))
@@ -463,6 +491,7 @@ def autoscaling_spec(
         autoscaling_tags,
         autoscaling_controls,
         autoscaling_notifications,
+        autoscaling_warm_pool,
     ):
         handlers.update(more.handlers(service, region))
     handlers.update(autoscaling_policies.handlers(service, region, alarms))

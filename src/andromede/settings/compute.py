@@ -215,6 +215,13 @@ class ComputeSettings(BaseModel):
         description="Most SNS topics one Auto Scaling group sends its notifications to (AWS's "
         "quota: 10; LimitExceeded above) (decision 0188).",
     )
+    max_warm_pool_instances_per_autoscaling_group: int = Field(
+        default=100,
+        ge=0,
+        le=10000,
+        description="Most instances one Auto Scaling group's warm pool keeps, whatever AWS's "
+        "formula asks (a larger warm pool MinSize: LimitExceeded) (decision 0194).",
+    )
     autoscaling_interval: float = Field(
         default=10.0,
         ge=0.1,

@@ -132,6 +132,7 @@ def autoscaling_service(
             max_notification_configurations=(
                 settings.max_notification_configurations_per_autoscaling_group
             ),
+            max_warm_pool_instances=settings.max_warm_pool_instances_per_autoscaling_group,
         ),
         region=settings.region,
     )

@@ -114,7 +114,12 @@ async def test_step_policy_by_the_breach_and_from_an_alarm(
     alarms_world: tuple[World, AlarmService],
 ) -> None:
     world, alarms = alarms_world
+    # One clock for Auto Scaling and compute (launch times): the group's instance is past
+    # its warm-up (decision 0194) when the policy fires, so it counts.
+    clock = world.service.clock = world.compute.clock = Clock(datetime.now(UTC))
     await world.create_group(MinSize=0, MaxSize=10, DesiredCapacity=1)
+    await world.converge()
+    clock.now += timedelta(seconds=61)
     arn = (
         await world.root.call(
             "PutScalingPolicy",
@@ -144,6 +149,8 @@ async def test_step_policy_by_the_breach_and_from_an_alarm(
         comparison="GreaterThanThreshold", statistic="Average", alarm_actions=(arn,),
     )  # fmt: skip
     assert alarms.actions is not None
+    await world.converge()
+    clock.now += timedelta(seconds=61)  # the three launched are warm too
     assert await alarms.actions.scale(world.tenant_id, arn, fired, 55.0)
     assert await desired(world) == 5
     await alarms.put_alarm(fired)
