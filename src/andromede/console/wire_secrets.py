@@ -48,6 +48,7 @@ class SecretRow:
     last_changed: str
     created: str
     deleted: str  # the date the secret was marked for deletion, "" when it is not
+    last_accessed: str  # the day its value was last read (AWS keeps the date), "" never
     tags: tuple[tuple[str, str], ...]
     versions: tuple[VersionRow, ...]
 
@@ -69,6 +70,7 @@ def _row(item: Mapping[str, Any], stages_key: str) -> SecretRow:
         last_changed=_when(item.get("LastChangedDate")),
         created=_when(item.get("CreatedDate")),
         deleted=_when(item.get("DeletedDate")),
+        last_accessed=_when(item.get("LastAccessedDate"))[:10],
         tags=tuple(
             (str(t.get("Key", "")), str(t.get("Value", "")))
             for t in (tags if isinstance(tags, list) else [])
@@ -132,7 +134,7 @@ class SecretsWire(JsonWire):
         )
         return SecretRow(
             row.name, row.arn, row.description, row.kms_key_id, row.last_changed,
-            row.created, row.deleted, row.tags, versions or row.versions,
+            row.created, row.deleted, row.last_accessed, row.tags, versions or row.versions,
         )  # fmt: skip
 
     async def policy(self, origin: Scope, principal: Principal, secret_id: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
@@ -38,6 +39,7 @@ async def test_a_secret_created_read_changed_deleted_and_restored(
     console: ConsoleHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    started = datetime.now(UTC)
     gets: list[httpx.Response] = []
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
@@ -96,6 +98,10 @@ async def test_a_secret_created_read_changed_deleted_and_restored(
     assert both.status_code == 400 and "not both" in _alert(both)
     assert put.status_code == 303
     assert "the main database" in after_put.text and f"<code>{key_id}</code>" in after_put.text
+    # The value read before: its day shown (either side of a midnight the test ran across).
+    days = {day.strftime("%Y-%m-%d") for day in (started, datetime.now(UTC))}
+    assert any(f'id="secret-last-retrieved">{day}</td>' in after_put.text for day in days)
+    assert 'id="secret-last-retrieved"></td>' in page.text  # not read yet
     assert "AWSPREVIOUS" in after_put.text and after_put.text.count('class="version"') == 2
     assert _shown_value(read_again) == f"{_VALUE}-2"
     assert unticked.status_code == 400 and "Tick the box" in _alert(unticked)
