@@ -257,7 +257,9 @@ async def _alarm_page(
     elif alarm is not None and band is not None and banded is not None:
         values, lower, upper = banded
         edges = [(_("Band lower edge"), lower), (_("Band upper edge"), upper)]
-        chart = draw_series([(band.metric, values), *edges], start, end, alarm.unit or "None")
+        chart = draw_series(
+            [(band.metric, values), *edges], start, end, alarm.unit or "None", (lower, upper)
+        )
         chart_title, low, high = band.condition, dict(lower), dict(upper)
         band_rows = [
             (_when_text(at), number_text(value), _edge(low, at), _edge(high, at))

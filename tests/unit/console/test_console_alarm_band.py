@@ -11,6 +11,7 @@ import time
 from html import unescape
 from typing import Any
 
+from andromede.console.metric_chart import draw_series
 from support.console import ConsoleHarness, sign_in_root
 
 _DIMENSIONS = [{"Name": "Api", "Value": "x"}]
@@ -83,6 +84,9 @@ async def test_a_band_alarm_is_shown_in_words_and_charted_with_its_band(
     chart = page.text.split('id="alarm-chart"', 1)[1].split("</svg>", 1)[0]
     assert chart.count('<polyline class="series"') == 3
     assert 'class="threshold"' not in chart  # a band alarm has no threshold line
+    area = re.search(r'<polygon class="band" points="([^"]+)"', chart)
+    assert area is not None and len(area.group(1).split()) >= 50  # both edges, 25+ each
+    assert "shaded area between its two edges" in page.text
     legend = re.findall(r"</svg> ([^<(]+) \(\d+\)</li>", page.text)
     assert [one.strip() for one in legend] == ["Latency", "Band lower edge", "Band upper edge"]
     rows = re.findall(
@@ -96,3 +100,17 @@ async def test_a_band_alarm_is_shown_in_words_and_charted_with_its_band(
             assert float(lower) <= float(value) <= float(upper)
     assert any(lower for _, lower, _ in rows)
     assert _cell(french.text, "alarm-condition") == ("Latency au-dessus de la bande (largeur : 2)")
+
+
+def test_the_band_is_filled_between_its_edges_within_the_axis() -> None:
+    lower = [(0, 8.0), (60, 9.0), (120, 7.0)]
+    upper = [(0, 12.0), (60, 30.0), (180, 11.0)]  # 180: no lower edge there, not drawn
+    chart = draw_series([("m", [(0, 10.0), (60, 10.0)])], 0, 180, "None", (lower, upper))
+    points = [tuple(float(v) for v in p.split(",")) for p in chart.band.split()]
+    # The lower edge forward at 0 and 60, then the upper edge back: four corners.
+    assert [x for x, _ in points] == [72.0, 282.7, 282.7, 72.0]
+    (_, y_low), (_, y_low2), (_, y_high2), (_, y_high) = points
+    assert y_high < y_low and y_high2 < y_low2  # the upper edge above the lower
+    assert chart.top <= min(y for _, y in points) and max(y for _, y in points) <= chart.bottom
+    assert chart.y_ticks[-1].label == "30"  # the axis reaches the band's top
+    assert draw_series([("m", [(0, 1.0)])], 0, 60, "None").band == ""
