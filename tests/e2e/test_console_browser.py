@@ -2,7 +2,7 @@
 ``andromede serve`` — log in, create a bucket, upload a file, see it listed, download it and
 compare the bytes, switch to French, log out; a bucket's notification filters shown and the
 default subnet made again from the VPCs page; the account's Block Public Access set from its
-page.
+page; a secret stored, its value retrieved and the secret deleted from the Secrets pages.
 
 Without Chromium (``apt-get install chromium``, scripts/install-system-deps.sh) or the
 ``playwright`` package the test skips; ``ANDROMEDE_TEST_REQUIRE_ALL=1`` makes that a failure.
