@@ -40,6 +40,7 @@ from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
+from andromede.console.wire_secrets import SecretsWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
 from andromede.ec2api.app import Ec2App
@@ -707,6 +708,7 @@ class Application:
                 s3control=S3ControlWire(apis[S3ControlApp.name]),
                 sqs=SqsWire(apis[SqsApp.name]),
                 metrics=CloudWatchWire(apis[CloudWatchApp.name]),
+                secrets=SecretsWire(apis[SecretsApp.name]),
             )
         )
         self._running = _Running(

@@ -2,7 +2,7 @@
 ``andromede serve`` — log in, create a bucket, upload a file, see it listed, download it and
 compare the bytes, switch to French, log out; a bucket's notification filters shown and the
 default subnet made again from the VPCs page; the account's Block Public Access set from its
-page.
+page; a secret stored, its value retrieved and the secret deleted from the Secrets pages.
 
 Without Chromium (``apt-get install chromium``, scripts/install-system-deps.sh) or the
 ``playwright`` package the test skips; ``ANDROMEDE_TEST_REQUIRE_ALL=1`` makes that a failure.
@@ -605,3 +605,71 @@ def test_a_metric_put_with_boto3_is_listed_and_charted_and_alarmed(
         print(f"metrics browser flow: {time.monotonic() - started:.1f} s")
         if alarm_started:
             print(f"alarm browser flow: {time.monotonic() - alarm_started:.1f} s")
+
+
+def test_a_secret_stored_read_and_deleted_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Secrets Manager's pages as a user drives them (session 48): a secret stored from
+    key/value rows, its value retrieved with the explicit button (a POST, the page answered
+    ``no-store``), then scheduled for deletion with a 7-day window — each checked with
+    boto3, with no script error or CSP violation."""
+    tenant = new_tenant(server, "console-secrets")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName="keeper")
+    iam.put_user_policy(
+        UserName="keeper",
+        PolicyName="secrets",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["secretsmanager:*", "kms:List*", "s3:ListAllMyBuckets"], '
+        '"Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName="keeper", Password=PASSWORD)
+    sm = client_for(server, "secretsmanager", tenant.access_key_id, tenant.secret_access_key)
+    value = uuid.uuid4().hex
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    retrieved: list[Any] = []
+    page.on("response", lambda r: retrieved.append(r) if r.url.endswith("/value") else None)
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "keeper")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+        page.click("header nav >> text=Secrets")
+        page.wait_for_url(f"{console}/secrets")
+        page.fill("#create-secret-form input[name=name]", "prod/api")
+        page.fill("#create-secret-form input[name=description]", "the API's token")
+        page.fill("#create-secret-form input[name=pair_key_1]", "token")
+        page.fill("#create-secret-form input[name=pair_value_1]", value)
+        page.click("#create-secret")
+        page.wait_for_url(f"{console}/secrets/prod%2Fapi")
+        assert "AWSCURRENT" in page.inner_text("#secret-versions")
+        assert value not in page.content()
+        page.click("#retrieve-value")
+        page.wait_for_selector("#secret-value")
+        assert json.loads(page.inner_text("#secret-value")) == {"token": value}
+        (answer,) = retrieved
+        assert answer.request.method == "POST" and answer.headers["cache-control"] == "no-store"
+        page.goto(f"{console}/secrets/prod%2Fapi")
+        page.fill("#delete-secret-form input[name=days]", "7")
+        page.check("#delete-secret-form input[name=confirm]")
+        page.click("#delete-secret")
+        page.wait_for_url(f"{console}/secrets/prod%2Fapi")
+        assert "Marked for deletion on" in page.inner_text("#secret-deleted")
+        assert reported == [], reported
+    finally:
+        context.close()
+        print(f"secrets browser flow: {time.monotonic() - started:.1f} s")
+    described = sm.describe_secret(SecretId="prod/api")
+    assert described["Description"] == "the API's token" and "DeletedDate" in described
+    assert sm.list_secrets()["SecretList"] == []  # marked for deletion: not listed by default
+    assert server.log_path is not None and value not in server.log_path.read_text()

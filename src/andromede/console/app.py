@@ -54,6 +54,7 @@ from andromede.console import (
     pages_queue_settings,
     pages_queues,
     pages_routing,
+    pages_secrets,
     pages_session,
     pages_storage,
     pages_subscriptions,
@@ -77,6 +78,7 @@ from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
+from andromede.console.wire_secrets import SecretsWire
 from andromede.console.wire_topics import SnsWire
 from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
@@ -170,11 +172,12 @@ class Console:
         s3control: S3ControlWire | None = None,
         sqs: SqsWire | None = None,
         metrics: CloudWatchWire | None = None,
+        secrets: SecretsWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
-        Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch): those APIs in process, as
-        ``kms`` (None: a server that serves none, whose page says so); ``sts``: STS, for SAML
-        sign-in (None: none offered);
+        Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
+        Manager): those APIs in process, as ``kms`` (None: a server that serves none, whose
+        page says so); ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
         the tenant's records that the management API serves too (None: a server that keeps
         none)."""
@@ -192,6 +195,7 @@ class Console:
         self.s3control = s3control
         self.sqs = sqs
         self.metrics = metrics
+        self.secrets = secrets
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -450,6 +454,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_oidc.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_secrets.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_topics.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_subscriptions.ROUTES),

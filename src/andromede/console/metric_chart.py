@@ -105,6 +105,9 @@ class Chart:
     threshold: float | None = None  # an alarm's threshold line's pixel height, if drawn
     threshold_label: str = ""
     series: tuple[Series, ...] = ()  # a chart of several series: theirs, ``line`` empty
+    # An anomaly detection band's area (a polygon's points: the lower edge forward, the
+    # upper edge back), drawn behind the series; "" when the chart has none.
+    band: str = ""
 
 
 def _nice(raw: float) -> float:
@@ -162,11 +165,17 @@ def draw(
 
 
 def draw_series(
-    series: Sequence[tuple[str, Sequence[tuple[int, float]]]], start: int, end: int, unit: str
+    series: Sequence[tuple[str, Sequence[tuple[int, float]]]],
+    start: int,
+    end: int,
+    unit: str,
+    band: tuple[Sequence[tuple[int, float]], Sequence[tuple[int, float]]] | None = None,
 ) -> Chart:
     """One chart of several labelled series on a shared value axis (each from 0, or the
-    lowest negative value of them all, to a round ceiling over them all)."""
-    return _draw(series, start, end, unit, None, several=True)
+    lowest negative value of them all, to a round ceiling over them all); an anomaly
+    detection ``band`` (its lower and upper edges) is filled between its edges, within the
+    axis too, at the times both edges have a value."""
+    return _draw(series, start, end, unit, None, several=True, band=band)
 
 
 def _draw(
@@ -177,11 +186,17 @@ def _draw(
     threshold: float | None,
     *,
     several: bool,
+    band: tuple[Sequence[tuple[int, float]], Sequence[tuple[int, float]]] | None = None,
 ) -> Chart:
     plot_right, plot_bottom = _WIDTH - _RIGHT, _HEIGHT - _BOTTOM
     width, height = plot_right - _LEFT, plot_bottom - _TOP
     span = max(1, end - start)
     values = [value for _, points in series for _, value in points]
+    edges: list[tuple[int, float, float]] = []
+    if band is not None:
+        upper = dict(band[1])
+        edges = sorted((at, low, upper[at]) for at, low in band[0] if at in upper)
+        values.extend(v for _, low, high in edges for v in (low, high))
     if threshold is not None and math.isfinite(threshold):
         values.append(threshold)
     else:
@@ -206,6 +221,8 @@ def _draw(
                 count=len(placed),
             )
         )
+    area = [(x(at), y(bottom)) for at, bottom, _ in edges]
+    area.extend((x(at), y(top)) for at, _, top in reversed(edges))
     reference = max(abs(low), abs(high))
     y_ticks = tuple(
         Tick(y(low + i * step), number(low + i * step, step, reference))
@@ -232,4 +249,5 @@ def _draw(
         threshold=None if threshold is None else y(threshold),
         threshold_label="" if threshold is None else number(threshold),
         series=tuple(lines) if several else (),
+        band=" ".join(f"{px},{py}" for px, py in area),
     )

@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_alarms
-from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw
+from andromede.console.alarm_band import band_of, band_series
+from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw, draw_series
 from andromede.console.pages_metrics import graph_href, number_text, parse_dimensions
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -173,6 +174,7 @@ async def alarms_page(console: Console, request: Request) -> Response:
         status=status,
         title=_("Alarms"),
         alarms=[(a, _alarm_url(a.name)) for a in listed.alarms],
+        bands={a.name: b.condition for a in listed.alarms if (b := band_of(a, _))},
         states=STATES,
         state_texts=_state_texts(_),
         comparisons=COMPARISONS,
@@ -211,6 +213,7 @@ async def _alarm_page(
     history_type = query.get("history_type", "")
     history_type = history_type if history_type in HISTORY_TYPES else ""
     points: list[MetricPoint] = []
+    banded: tuple[list[tuple[int, float]], ...] | None = None  # a band alarm's 3 lines
     end = (int(time.time()) // 60 + 1) * 60
     start = end - _CHART_SPAN
     if console.metrics is None:
@@ -237,14 +240,31 @@ async def _alarm_page(
                 points = await _alarm_points(
                     console.metrics, console, origin, principal, alarm, (start, end)
                 )
+            elif alarm.threshold_metric_id:  # the band and its metric (decision 0189)
+                banded = await band_series(console.metrics, origin, principal, alarm, (start, end))
         except WireError as exc:
             if error is None:
                 error, status = console.error_text(request, exc), exc.status
     drawn = _drawn(points, alarm.unit if alarm else "")
     chart = None
+    band = band_of(alarm, _) if alarm is not None else None
+    rows = [(_when_text(p.at), number_text(p.value), p.unit) for p in drawn]
+    band_rows: list[tuple[str, str, str, str]] = []
+    chart_title = f"{alarm.metric_name} · {alarm.statistic}" if alarm else ""
     if alarm is not None and not alarm.is_math:
         unit = drawn[0].unit if drawn else (alarm.unit or "None")
         chart = draw([(p.at, p.value) for p in drawn], start, end, unit, alarm.threshold)
+    elif alarm is not None and band is not None and banded is not None:
+        values, lower, upper = banded
+        edges = [(_("Band lower edge"), lower), (_("Band upper edge"), upper)]
+        chart = draw_series(
+            [(band.metric, values), *edges], start, end, alarm.unit or "None", (lower, upper)
+        )
+        chart_title, low, high = band.condition, dict(lower), dict(upper)
+        band_rows = [
+            (_when_text(at), number_text(value), _edge(low, at), _edge(high, at))
+            for at, value in values
+        ]
     metric_href = ""
     if alarm is not None and not alarm.is_math:
         metric = MetricRow(alarm.namespace, alarm.metric_name, alarm.dimensions)
@@ -260,7 +280,10 @@ async def _alarm_page(
         state_texts=_state_texts(_),
         comparisons=COMPARISONS,
         chart=chart,
-        rows=[(_when_text(p.at), number_text(p.value), p.unit) for p in drawn],
+        rows=rows,
+        band=band,
+        band_rows=band_rows,
+        chart_title=chart_title,
         start_text=_when_text(start),
         end_text=_when_text(end),
         events=events,
@@ -277,6 +300,10 @@ async def _alarm_page(
         edit_href=f"{_NEW}?{urlencode([('edit', name)])}",
         error=error,
     )
+
+
+def _edge(edge: Mapping[int, float], at: int) -> str:
+    return number_text(edge[at]) if at in edge else ""
 
 
 async def _alarm_points(

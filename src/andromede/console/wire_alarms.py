@@ -4,8 +4,8 @@ DescribeAlarmHistory, PutMetricAlarm, DeleteAlarms, Enable/DisableAlarmActions, 
 and the tag calls (ListTagsForResource, TagResource, UntagResource), through the Metrics
 pages' :class:`CloudWatchWire` — in process, AWS JSON 1.0, as the signed-in principal — so
 CloudWatch's IAM decision, checks and account scoping answer them. Each answer is read into
-the small values the pages show — a math alarm's ``Metrics`` too (decision 0183) —; nothing
-here decides what CloudWatch allows.
+the small values the pages show — a math alarm's ``Metrics`` too (decision 0183), a band
+alarm's ``ThresholdMetricId`` (decision 0189) —; nothing here decides what CloudWatch allows.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ class AlarmRow:
     insufficient_data_actions: tuple[str, ...]
     unit: str
     queries: tuple[AlarmQuery, ...] = ()  # a metric-math alarm's, then no single metric
+    # An anomaly detection alarm's band query (decision 0189), then no threshold; "" else.
+    threshold_metric_id: str = ""
 
     @property
     def is_math(self) -> bool:
@@ -171,6 +173,7 @@ def _row(item: Mapping[str, Any]) -> AlarmRow:
         queries=tuple(_query(q) for q in metrics if isinstance(q, dict))
         if isinstance(metrics, list)
         else (),
+        threshold_metric_id=str(item.get("ThresholdMetricId") or ""),
     )
 
 

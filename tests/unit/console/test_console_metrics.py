@@ -110,7 +110,7 @@ async def test_metrics_listed_grouped_filtered_and_charted(console: ConsoleHarne
     assert listing.status_code == 200
     # The platform's namespace first, then the account's own; nothing of the other account.
     assert listing.text.index(">AWS/SQS</a></h2>") < listing.text.index(">Shop</a></h2>")
-    assert "Hidden" not in listing.text and "Secret" not in listing.text
+    assert ">Hidden<" not in listing.text and ">Secret<" not in listing.text
     assert "QueueName=x" not in listing.text
     assert "<code>QueueName=jobs</code>" in listing.text
     assert "<code>Host=web-1</code>" in listing.text

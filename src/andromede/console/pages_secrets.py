@@ -1,0 +1,280 @@
+"""Secrets Manager (decision 0190) in the console (decision 0111, session 48): the secrets'
+list (a name filter, pages, the secrets marked for deletion), a secret's creation, its page
+(ARN, KMS key, versions and their staging labels, tags, resource policy), its value retrieved
+on an explicit POST, a new value, its description and key changed, its deletion with a
+recovery window and its restoration — Secrets Manager's calls, as the signed-in principal
+(``wire_secrets.SecretsWire``), so its IAM and resource-policy decisions answer them.
+
+A value is the one thing here that must stay where it is asked for: it is read only on the
+"Retrieve value" POST (CSRF-checked; the shell answers every page ``Cache-Control:
+no-store``), shown in that answer alone, never put in a URL, a redirect, a log line, nor back
+into a form a refusal re-renders (a refused value is typed again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.pages_alarms import parse_tags
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_secrets import SecretRow, SecretsWire
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["DEFAULT_KEY", "PAIRS", "ROUTES"]
+
+_SECRETS_URL: Final = f"{CONSOLE_PATH}/secrets"
+DEFAULT_KEY: Final = "aws/secretsmanager"  # the account's key when none is chosen, as AWS's
+PAIRS: Final = 5  # key/value rows the forms offer (a value as JSON); more: type the JSON
+# ListSecrets' MaxResults bound (AWS's): a longer console page is asked in pages of this.
+_MAX_RESULTS: Final = 100
+_MAX_FIELDS: Final = 8 + 2 * PAIRS
+_ACTIONS: Final = frozenset({"value", "put-value", "update", "delete", "restore"})
+
+
+class _FormError(Exception):
+    """A form the page refuses before any call (its words, translated)."""
+
+
+def _wire(console: Console) -> SecretsWire | None:
+    return console.secrets
+
+
+def _secret_url(name: str) -> str:
+    return f"{_SECRETS_URL}/{quote(name, safe='')}"
+
+
+def _value_of(fields: Mapping[str, str], _: Callable[[str], str]) -> str:
+    """The value the form gives: its text, or its key/value rows as a JSON object (as AWS's
+    console writes them); both at once is refused."""
+    text = fields.get("value", "")
+    pairs = {
+        fields.get(f"pair_key_{n}", "").strip(): fields.get(f"pair_value_{n}", "")
+        for n in range(1, PAIRS + 1)
+        if fields.get(f"pair_key_{n}", "").strip()
+    }
+    if pairs and text:
+        raise _FormError(_("Give the value as text or as key/value pairs, not both."))
+    return json.dumps(pairs) if pairs else text
+
+
+async def _key_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
+    """The KMS keys a secret's form offers, as KMS lists them to the signed-in principal
+    (none where KMS is not served or refuses), the account's default left to the empty
+    choice."""
+    if console.kms is None:
+        return []
+    listed = await console.kms.key_choices(
+        request.scope, session.principal, limit=console.settings.console_page_size
+    )
+    return [choice for choice in listed if choice[0] != f"alias/{DEFAULT_KEY}"]
+
+
+async def _list_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    form: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    wire = _wire(console)
+    rows: list[SecretRow] = []
+    next_href = None
+    name = request.query_params.get("name", "")[:512]
+    if wire is None:
+        error, status = _("This server serves no Secrets Manager."), 404
+    else:
+        try:
+            page = await wire.list_secrets(
+                request.scope,
+                session.principal,
+                name=name,
+                page_size=min(console.settings.console_page_size, _MAX_RESULTS),
+                next_token=request.query_params.get("token") or None,
+            )
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        else:
+            rows = page.secrets
+            if page.next_token:
+                query = {"token": page.next_token, **({"name": name} if name else {})}
+                next_href = f"{_SECRETS_URL}?{urlencode(query)}"
+    return console.render(
+        request,
+        "secrets.html",
+        session=session,
+        status=status,
+        title=_("Secrets"),
+        secrets=rows,
+        name_filter=name,
+        next_href=next_href,
+        kms_keys=await _key_choices(console, request, session) if wire else [],
+        default_key=DEFAULT_KEY,
+        pairs=PAIRS,
+        # What a refused form had, but its value: a secret is typed again, never echoed.
+        form={k: v for k, v in (form or {}).items() if k in ("name", "description", "tags")},
+        error=error,
+    )
+
+
+async def secrets(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _list_page(console, request, session)
+
+
+async def create(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session, max_fields=_MAX_FIELDS)
+    if fields is None:
+        return console.refused_form(request, session)
+    wire = _wire(console)
+    if wire is None:
+        return await _list_page(console, request, session)
+    _ = console.catalogue(request).gettext
+    name = fields.get("name", "").strip()
+    try:
+        await wire.create(
+            request.scope,
+            session.principal,
+            name,
+            value=_value_of(fields, _),
+            description=fields.get("description", ""),
+            kms_key_id=fields.get("kms_key", "").strip(),
+            tags=parse_tags(fields.get("tags", "")),
+        )
+    except _FormError as exc:
+        return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
+    except WireError as exc:
+        return await _list_page(
+            console, request, session, form=fields,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(_secret_url(name), status_code=303)
+
+
+async def _secret_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    name: str,
+    *,
+    value: tuple[str, bool] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    wire = _wire(console)
+    secret: SecretRow | None = None
+    policy, policy_error = "", ""
+    if wire is None:
+        error, status = _("This server serves no Secrets Manager."), 404
+    else:
+        try:
+            secret = await wire.describe(request.scope, session.principal, name)
+        except WireError as exc:
+            error, status = console.error_text(request, exc), exc.status
+        else:
+            try:
+                policy = await wire.policy(request.scope, session.principal, secret.arn)
+            except WireError as exc:  # a policy may let the caller describe, not read this
+                policy_error = console.error_text(request, exc)
+    return console.render(
+        request,
+        "secret.html",
+        session=session,
+        status=status,
+        title=name,
+        name=name,
+        secret=secret,
+        policy=policy,
+        policy_error=policy_error,
+        value=value,
+        kms_keys=await _key_choices(console, request, session) if secret else [],
+        default_key=DEFAULT_KEY,
+        pairs=PAIRS,
+        action_url=_secret_url(name),
+        error=error,
+    )
+
+
+async def secret(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    name = request.path_params.get("name", "")
+    if not name:
+        return RedirectResponse(_SECRETS_URL, status_code=303)
+    return await _secret_page(console, request, session, name)
+
+
+async def change(console: Console, request: Request) -> Response:
+    """One POST of a secret's page: ``value`` answers the page with the value; the others
+    change the secret and go back to its page (303), or show the refusal there."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
+    if action not in _ACTIONS:
+        return await _secret_page(console, request, session, name)
+    fields = await console.form(request, session, max_fields=_MAX_FIELDS)
+    if fields is None:
+        return console.refused_form(request, session)
+    wire = _wire(console)
+    if wire is None:
+        return await _secret_page(console, request, session, name)
+    _ = console.catalogue(request).gettext
+    origin, principal = request.scope, session.principal
+    try:
+        if action == "value":
+            read = await wire.value(origin, principal, name)
+            return await _secret_page(console, request, session, name, value=read)
+        if action == "put-value":
+            await wire.put_value(origin, principal, name, _value_of(fields, _))
+        elif action == "update":
+            await wire.update(
+                origin, principal, name,
+                description=fields.get("description", ""),
+                kms_key_id=fields.get("kms_key", "").strip(),
+            )  # fmt: skip
+        elif action == "delete":
+            if fields.get("confirm") != "yes":
+                raise _FormError(_("Tick the box to confirm the deletion."))
+            days = fields.get("days", "30").strip()
+            await wire.delete(origin, principal, name, int(days) if days.isdigit() else 0)
+        else:
+            await wire.restore(origin, principal, name)
+    except _FormError as exc:
+        return await _secret_page(console, request, session, name, error=str(exc), status=400)
+    except WireError as exc:
+        return await _secret_page(
+            console, request, session, name,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(_secret_url(name), status_code=303)
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/secrets", secrets, ["GET"]),
+    ("/secrets", create, ["POST"]),
+    # A name may hold "/": the action is the last segment of a POST, the rest the name.
+    ("/secrets/{name:path}/{action}", change, ["POST"]),
+    ("/secrets/{name:path}", secret, ["GET"]),
+]
