@@ -708,7 +708,7 @@ class Application:
                 s3control=S3ControlWire(apis[S3ControlApp.name]),
                 sqs=SqsWire(apis[SqsApp.name]),
                 metrics=CloudWatchWire(apis[CloudWatchApp.name]),
-                secrets=SecretsWire(apis[SecretsApp.name]),
+                secrets=SecretsWire(secrets),
             )
         )
         self._running = _Running(
