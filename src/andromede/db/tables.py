@@ -10,7 +10,8 @@ replication and notification queues), ``tables_access_points`` (S3 access points
 provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
 sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
 (CloudWatch-style metrics), ``tables_alarms`` (their alarms) and ``tables_dashboards``
-(their dashboards). This module re-exports every
+(their dashboards), ``tables_events`` (EventBridge's buses, rules and
+targets). This module re-exports every
 table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
@@ -143,6 +144,7 @@ from andromede.db.tables_queues import (
 from andromede.db.tables_metrics import metric_datapoints, metric_runs, metric_series
 from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
+from andromede.db.tables_events import events_buses, events_rules, events_targets
 # isort: on
 
 __all__ = [
@@ -203,6 +205,9 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "events_buses",
+    "events_rules",
+    "events_targets",
     "group_members",
     "iam_groups",
     "iam_oidc_providers",
