@@ -18,14 +18,16 @@ from andromede.sqsapi.query import is_unsigned_query_call
 def api_service(scope: Scope) -> str:
     """The API an HTTP request on the shared port is for: the credential scope's service
     picks it (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-    except an unsigned call naming a KMS, SQS or CloudWatch action, which that API refuses in
-    its own words, and the unsigned calls SNS and STS take. A VPC endpoint's gate makes the
-    same choice (decision 0174)."""
+    except an unsigned call naming a KMS, SQS, EventBridge or CloudWatch action, which that API
+    refuses in its own words, and the unsigned calls SNS and STS take. A VPC endpoint's gate
+    makes the same choice (decision 0174)."""
     service = credential_service(scope.get("query_string", b""), scope["headers"])
     if service is None and _kms_target(scope["headers"]):
         service = "kms"
     elif service is None and _sqs_target(scope["headers"]):
         service = SqsApp.name
+    elif service is None and _events_target(scope["headers"]):
+        service = "events"  # refused in EventBridge's words (decision 0192)
     elif service is None and is_cloudwatch_call(scope["path"], scope["headers"]):
         service = CloudWatchApp.name
     elif service is None and is_unsigned_query_call(scope):
@@ -81,5 +83,12 @@ def _kms_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
 def _sqs_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
     return any(
         name.lower() == b"x-amz-target" and value.startswith(b"AmazonSQS.")
+        for name, value in raw_headers
+    )
+
+
+def _events_target(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"x-amz-target" and value.startswith(b"AWSEvents.")
         for name, value in raw_headers
     )

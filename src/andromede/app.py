@@ -123,6 +123,7 @@ from andromede.wiring.deployment import (
     reencrypt_legacy_objects,
     write_credentials,
 )
+from andromede.wiring.events import events_parts
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.metrics import (
@@ -592,6 +593,9 @@ class Application:
             alarms=alarms,
             dashboards=dashboard_service(settings, db),
         )
+        eventbridge = events_parts(settings, db, queues, topics, pubsub)  # decision 0192
+        apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
+        background.append(eventbridge.schedules(reconciler.owner))
         platform = PlatformMetrics(
             metrics_sink,
             queues=queue_store,

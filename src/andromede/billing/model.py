@@ -115,6 +115,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "Bytes NAT gateways processed, both directions"),
     Meter("ec2.transfer.out", "bytes", "GiB", _GIB,
           "Bytes instances sent to the internet (outside the platform's own ranges)"),
+    # Decision 0192: EventBridge's custom events.
+    Meter("events.published", "events", "1000000 events", 1_000_000,
+          "EventBridge events published by PutEvents, one per 64 KiB chunk begun"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

@@ -14,7 +14,8 @@ listeners, workers, logging), ``s3`` (the S3 domains and request limits), ``stor
 blob backend, durability, lifecycle, replication), ``notifications``, ``identity`` (IAM, console
 sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit``, ``billing``,
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
-elastic IPs), ``hosts`` (hypervisor agents) and ``metrics`` (CloudWatch metrics). What
+elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics) and
+``events`` (EventBridge). What
 reads fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -36,6 +37,7 @@ from andromede.errors import ConfigurationError
 from andromede.settings.audit import AuditSettings, AuditWitnessSettings
 from andromede.settings.billing import BillingSettings
 from andromede.settings.compute import ComputeSettings
+from andromede.settings.events import EventsSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
 from andromede.settings.identity import IdentitySettings
 from andromede.settings.kms import KmsSettings
@@ -64,6 +66,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    EventsSettings,
     MetricsSettings,
     HostSettings,
     NetworkSettings,
