@@ -596,6 +596,7 @@ class Application:
         eventbridge = events_parts(settings, db, queues, topics, pubsub)  # decision 0192
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         background.append(eventbridge.schedules(reconciler.owner))
+        compute.on_transition = eventbridge.instance_events(compute.on_transition)
         platform = PlatformMetrics(
             metrics_sink,
             queues=queue_store,

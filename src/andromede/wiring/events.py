@@ -1,5 +1,6 @@
 """EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
-(the platform's SQS queues and SNS topics), the scheduled rules' dispatcher, and the API.
+(the platform's SQS queues and SNS topics), the scheduled rules' dispatcher, the API, and
+the instances' state changes as EC2's events into their owner's default bus.
 
 A delivery is EventBridge's service principal ``events.amazonaws.com`` writing into the
 target, as on AWS: the queue's ``Policy`` (or the topic's) must let it ``sqs:SendMessage``
@@ -12,12 +13,16 @@ rule's pattern can match events of every source of the account.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime
 
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
+from andromede.compute.model import Instance
+from andromede.compute.service_core import TransitionListener
 from andromede.db.database import Database
 from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
-from andromede.events.model import parse_arn
+from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
@@ -34,7 +39,13 @@ from andromede.queues.model import MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 
-__all__ = ["EVENTS_PRINCIPAL", "EventTargets", "EventsParts", "events_parts"]
+__all__ = [
+    "EVENTS_PRINCIPAL",
+    "EventTargets",
+    "EventsParts",
+    "events_parts",
+    "instance_state_events",
+]
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 
@@ -198,6 +209,9 @@ class EventsParts:
             self.service, identity, audit, self._settings, rate_limiter, billing=billing
         )
 
+    def instance_events(self, previous: TransitionListener | None) -> TransitionListener:
+        return instance_state_events(self.service, self._settings.region, previous)
+
     def schedules(self, holder: str) -> asyncio.Task[None]:
         """The dispatcher's task; ``holder``: this gateway's name in the schedules' claims
         (the autoscaling reconciler's owner name)."""
@@ -219,3 +233,29 @@ def events_parts(
     pubsub: PubSubService,
 ) -> EventsParts:
     return EventsParts(settings, db, EventTargets(queues, topics, pubsub))
+
+
+def instance_state_events(
+    service: EventsService, region: str, previous: TransitionListener | None
+) -> TransitionListener:
+    """The compute service's transition listener: ``previous`` (metering's) first, then EC2's
+    "EC2 Instance State-change Notification" into the owner's default bus, in AWS's shape
+    (``source`` ``aws.ec2``, the instance's ARN its resource, ``detail`` its id and state)."""
+
+    async def on_transition(before: Instance, after: Instance, at: datetime) -> None:
+        if previous is not None:
+            await previous(before, after, at)
+        tenant = after.tenant_id
+        event = event_envelope(
+            event_id=str(uuid.uuid4()),
+            detail_type="EC2 Instance State-change Notification",
+            source="aws.ec2",
+            account=tenant,
+            moment=at,
+            region=region,
+            resources=[f"arn:aws:ec2:{region}:{tenant}:instance/{after.instance_id}"],
+            detail={"instance-id": after.instance_id, "state": str(after.state)},
+        )
+        await service.route(tenant, DEFAULT_BUS, [event])
+
+    return on_transition
