@@ -323,12 +323,18 @@ def _wildcard(text: str) -> Test:
 
 
 def _flatten(values: list[Any]) -> list[Any]:
+    """The non-array members of nested arrays, in order; iterative, so that an event's deep
+    nesting cannot exhaust the stack."""
     flat: list[Any] = []
-    for one in values:
-        if isinstance(one, list):
-            flat.extend(_flatten(one))
-        else:
+    stack: list[Any] = [iter(values)]
+    while stack:
+        for one in stack[-1]:
+            if isinstance(one, list):
+                stack.append(iter(one))
+                break
             flat.append(one)
+        else:
+            stack.pop()
     return flat
 
 

@@ -90,6 +90,8 @@ class EventsService:
         """The bus a parameter names, by name or ARN (the caller's account's only)."""
         if not given:
             return DEFAULT_BUS
+        if not isinstance(given, str):
+            raise ValidationError("EventBusName must be a string.")
         if given.startswith("arn:"):
             parts = parse_arn(given)
             if parts is None or parts[0] != "events" or not parts[3].startswith("event-bus/"):
@@ -277,7 +279,7 @@ class EventsService:
         compiled = self.pattern(pattern)
         try:
             event = json.loads(event_text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ValidationError("Parameter Event is not valid.") from exc
         if not isinstance(event, dict) or any(
             not isinstance(event.get(member), str) for member in _EVENT_MEMBERS
@@ -348,7 +350,7 @@ class EventsService:
             raise _EntryRefused("NotAuthorizedForSourceException", "Not authorized for the source.")
         try:
             parsed = json.loads(detail)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         if not isinstance(parsed, dict):
             raise _EntryRefused("MalformedDetail", "Detail is malformed.")

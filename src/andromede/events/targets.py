@@ -44,6 +44,8 @@ def check_target(
     if not isinstance(target_id, str) or not isinstance(arn, str):
         raise ValidationError("Each target must have an Id and an Arn.")
     check_target_id(target_id)
+    if len(arn) > 1600 or not isinstance(spec.get("RoleArn", ""), str):
+        raise ValidationError(f"Arn and RoleArn of {target_id} must be strings of 1,600 at most.")
     unknown = sorted(set(spec) - _KNOWN)
     if unknown:
         raise ValidationError(
@@ -52,6 +54,9 @@ def check_target(
         )
     service = _service_of(arn, tenant_id=tenant_id, region=region, target_id=target_id)
     _check_input(spec, target_id, max_input)
+    for member in ("SqsParameters", "RetryPolicy", "DeadLetterConfig", "InputTransformer"):
+        if member in spec and not isinstance(spec[member], dict):
+            raise ValidationError(f"{member} of {target_id} must be an object.")
     fifo = service == "sqs" and arn.endswith(".fifo")
     group = (spec.get("SqsParameters") or {}).get("MessageGroupId")
     if "SqsParameters" in spec and service != "sqs":
@@ -126,7 +131,7 @@ def _check_retry(policy: Any, target_id: str) -> None:
         raise ValidationError(f"RetryPolicy of {target_id} is not valid.")
     attempts = policy.get("MaximumRetryAttempts", 0)
     age = policy.get("MaximumEventAgeInSeconds", 60)
-    if not isinstance(attempts, int) or not 0 <= attempts <= 185:
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 0 <= attempts <= 185:
         raise ValidationError("MaximumRetryAttempts must be between 0 and 185.")
-    if not isinstance(age, int) or not 60 <= age <= 86_400:
+    if isinstance(age, bool) or not isinstance(age, int) or not 60 <= age <= 86_400:
         raise ValidationError("MaximumEventAgeInSeconds must be between 60 and 86400.")

@@ -142,22 +142,6 @@ class EventsApp(JsonEndpoint[EventsCall]):
         tenant_id = request.principal.tenant_id
         call = request.context
         if self._billing is not None and tenant_id is not None and call is not None:
-            chunks = _published_chunks(call)
-            if chunks:
-                self._billing.count(tenant_id, self._settings.region, "events.published", chunks)
+            region = self._settings.region
+            self._billing.count(tenant_id, region, "events.published", call.published)
         super().finish(request, status, error_type)
-
-
-def _published_chunks(call: EventsCall) -> int:
-    """PutEvents' entries taken, each one per 64 KiB begun (AWS's billing of events)."""
-    if not call.published:
-        return 0
-    entries = call.params.get("Entries") or []
-    sizes = [
-        sum(len(str(entry.get(m) or "").encode()) for m in ("Source", "DetailType", "Detail"))
-        for entry in entries
-        if isinstance(entry, dict)
-    ]
-    chunks = sum(max(1, -(-size // 65536)) for size in sizes)
-    # Failed entries are not billed: count the taken share (never less than one each).
-    return max(call.published, chunks * call.published // max(len(sizes), 1))
