@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.credentials import Credentials
 
@@ -23,7 +24,9 @@ from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.db.database import open_database
+from andromede.eventsapi.actions import ACTIONS, NOT_SERVED
 from andromede.eventsapi.app import CONTENT_TYPE, EventsApp
+from andromede.iam.policy.actions import known_action
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -236,3 +239,17 @@ async def test_identity_policies_audit_and_metering(events: Harness) -> None:
         ("success", "app-orders"),
         ("failure", "other"),
     ]
+
+
+def test_every_operation_is_in_the_action_catalogue() -> None:
+    """A policy naming any EventBridge action, served or not yet, is accepted when written."""
+    names = set(ACTIONS) | set(NOT_SERVED)
+    assert sorted(name for name in names if not known_action("events", name)) == []
+    assert not known_action("events", "PutEvent")
+
+
+def test_every_operation_of_botocores_model_is_served_or_refused_by_name() -> None:
+    model = botocore.session.get_session().get_service_model("events")
+    assert (model.metadata["targetPrefix"], model.metadata["jsonVersion"]) == ("AWSEvents", "1.1")
+    assert set(model.operation_names) == set(ACTIONS) | set(NOT_SERVED)
+    assert not set(ACTIONS) & set(NOT_SERVED)
