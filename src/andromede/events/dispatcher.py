@@ -262,7 +262,9 @@ class Scheduler:
         return fired
 
     async def _fire(self, rule: Rule, slot: int, now: datetime) -> bool:
-        name = f"events-schedule:{rule.arn}"
+        # The expression is part of the name: a rule whose schedule changes counts its
+        # periods afresh (a rate's slots are small numbers, a cron's are minutes).
+        name = f"events-schedule:{rule.arn}:{rule.schedule}"
         stamp = int(now.timestamp())
         if not await self._claims.claim(name, slot, self._holder, stamp, self._lease):
             return False

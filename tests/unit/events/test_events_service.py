@@ -314,3 +314,7 @@ async def test_schedules_fire_once_per_period_across_gateways(
     await service.set_state(ACCOUNT, "every5", "default", "DISABLED")
     now[0] = NOW + timedelta(minutes=10, seconds=3)
     assert [await g.tick() for g in gateways] == [0, 0]
+    # A cron (minute slots) turned into a rate (small slots): its periods counted afresh.
+    await service.put_rule(ACCOUNT, "noon", "default", schedule="rate(1 minute)")
+    now[0] = NOW + timedelta(minutes=11, seconds=3)
+    assert [await g.tick() for g in gateways] == [1, 0]
