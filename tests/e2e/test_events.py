@@ -8,13 +8,17 @@ does not let EventBridge in gets nothing, its events going to the target's dead-
 with AWS's attributes; an SNS topic as target passes the event to a queue subscribed raw.
 A custom bus gets its own rule. The errors come in EventBridge's words: a missing rule, an
 invalid pattern, a rule deleted while it has targets, an ``aws.`` source refused per entry,
-``KmsKeyIdentifier`` refused. Listing, paging, tags, TestEventPattern too. Schedules are
-tested in process (``tests/unit/events``): a minute's period is too slow here.
+``KmsKeyIdentifier`` refused. Listing, paging, tags, TestEventPattern too. An instance run
+and stopped on the memory hypervisor sends EC2's "EC2 Instance State-change Notification"
+events through a rule. Schedules are tested in process (``tests/unit/events``): a minute's
+period is too slow here.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +27,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for
-from support.server import REGION, ServerProcess, running_server
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +35,12 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("events") / "data"
-    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_EVENTS_DELIVERY_RETRY_BASE": "0.05"}
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_EVENTS_DELIVERY_RETRY_BASE": "0.05",
+        # The memory hypervisor: instances' state changes without guests (test_ec2's).
+        "ANDROMEDE_HYPERVISOR": "memory",
+    }
     with running_server(data_dir, extra_env=env) as started:
         yield started
 
@@ -291,3 +300,46 @@ def test_buses_rules_and_errors(server: ServerProcess) -> None:
     events.remove_targets(Rule="invoices", EventBusName="billing", Ids=["q"])
     events.delete_event_bus(Name="billing")
     assert [b["Name"] for b in events.list_event_buses()["EventBuses"]] == ["default"]
+
+
+def test_instance_state_changes_reach_a_rule(
+    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    disk = tmp_path_factory.mktemp("image") / "disk.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "events-test",
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    image_id = json.loads(done.stdout)["image_id"]
+    events, sqs = clients(server)
+    pattern = {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Instance State-change Notification"],
+        "detail": {"state": ["running", "stopped"]},
+    }
+    rule_arn = events.put_rule(Name="instances", EventPattern=json.dumps(pattern))["RuleArn"]
+    url, arn = queue(sqs, "instances", rule_arn)
+    events.put_targets(Rule="instances", Targets=[{"Id": "q", "Arn": arn}])
+    ec2 = client_for(server, "ec2", *server.credentials())
+    fast = {"Delay": 1, "MaxAttempts": 60}
+    [instance] = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1
+    )["Instances"]
+    instance_id = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=fast)
+    ec2.stop_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=fast)
+    received = sorted(
+        (json.loads(m["Body"]) for m in receive(sqs, url, wanted=2)),
+        key=lambda event: str(event["detail"]["state"]),
+    )
+    assert [e["detail"] for e in received] == [
+        {"instance-id": instance_id, "state": "running"},
+        {"instance-id": instance_id, "state": "stopped"},
+    ]
+    assert {(e["source"], e["region"]) for e in received} == {("aws.ec2", REGION)}
+    assert received[0]["resources"][0].endswith(f":instance/{instance_id}")
+    ec2.terminate_instances(InstanceIds=[instance_id])
