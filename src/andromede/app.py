@@ -666,6 +666,7 @@ class Application:
                 topics=topics,
                 queues=queues,
                 moves=mover,
+                events=eventbridge.store,
             ),
             trail=trail,
             operator_access=operator_access,

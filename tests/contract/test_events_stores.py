@@ -108,3 +108,18 @@ async def test_targets(store: EventsStore) -> None:
     assert await store.rules_by_target("t1", "default", QUEUE, "", 10) == ["r2"]
     assert await store.rules_by_target("t1", "default", QUEUE, "r2", 10) == []
     assert await store.targets_by_rule("t2", "default") == {}
+
+
+async def test_a_closed_tenant_is_forgotten(store: EventsStore) -> None:
+    await store.create_bus(bus("b"), limit=5)
+    await store.create_bus(bus("b", tenant="t2"), limit=5)
+    for tenant in ("t1", "t2"):
+        await store.put_rule(rule("r", "b", tenant=tenant), limit=5)
+        await store.put_rule(rule("s", tenant=tenant, schedule="rate(1 day)"), limit=5)
+        await store.put_targets(tenant, "b", "r", [target("q")], limit=5)
+    assert await store.forget_tenant("t1") == 2
+    assert await store.get_bus("t1", "b") is None
+    assert await store.list_rules("t1", "default", "", "", 10) == []
+    assert await store.targets_by_rule("t1", "b") == {}
+    assert [r.tenant_id for r in await store.scheduled_rules()] == ["t2"]
+    assert [t.id for t in await store.list_targets("t2", "b", "r")] == ["q"]

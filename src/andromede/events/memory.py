@@ -108,6 +108,16 @@ class MemoryEventsStore:
             if key[:2] == (tenant_id, bus) and held
         }
 
+    async def forget_tenant(self, tenant_id: str) -> int:
+        rules = [key for key in self._rules if key[0] == tenant_id]
+        for key in rules:
+            del self._rules[key]
+        for key in [key for key in self._targets if key[0] == tenant_id]:
+            del self._targets[key]
+        for bus in [bus for bus in self._buses if bus[0] == tenant_id]:
+            del self._buses[bus]
+        return len(rules)
+
     async def rules_by_target(
         self, tenant_id: str, bus: str, arn: str, after: str, limit: int
     ) -> list[str]:

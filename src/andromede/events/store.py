@@ -71,6 +71,10 @@ class EventsStore(Protocol):
         """Each rule of the bus that has targets, its targets (PutEvents' one read)."""
         ...
 
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """Delete every bus, rule and target of a closed tenant; how many rules went."""
+        ...
+
     async def rules_by_target(
         self, tenant_id: str, bus: str, arn: str, after: str, limit: int
     ) -> list[str]:

@@ -287,6 +287,15 @@ class SqlEventsStore:
 
         return await self._db.read(work)
 
+    async def forget_tenant(self, tenant_id: str) -> int:
+        def work(conn: Connection) -> int:
+            conn.execute(sa.delete(_T).where(_T.c.tenant_id == tenant_id))
+            gone = conn.execute(sa.delete(_R).where(_R.c.tenant_id == tenant_id)).rowcount
+            conn.execute(sa.delete(_B).where(_B.c.tenant_id == tenant_id))
+            return int(gone or 0)
+
+        return await self._db.write(work)
+
     async def rules_by_target(
         self, tenant_id: str, bus: str, arn: str, after: str, limit: int
     ) -> list[str]:
