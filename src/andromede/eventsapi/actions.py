@@ -55,7 +55,9 @@ class EventsCall:
 
     def page(self) -> tuple[str, int]:
         token = self.text("NextToken") or ""
-        limit = self.params.get("Limit", self.list_page)
+        limit = self.params.get("Limit")
+        if limit is None:
+            return token, self.list_page
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
             raise EventsWireError("ValidationException", "Limit must be between 1 and 100.")
         return token, min(limit, self.list_page)
