@@ -80,6 +80,10 @@ async def events(tmp_path: Path) -> AsyncIterator[Harness]:
         events_max_targets=1,
         events_max_pattern_length=200,
         events_max_body_size=4096,
+        events_list_page=1,
+        events_max_buses=1,
+        events_max_put_size=3200,
+        events_max_input=50,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -203,6 +207,17 @@ async def test_settings_bound_the_calls(events: Harness) -> None:
     )
     too_large = await events.call("PutEvents", {"Entries": [dict(entry, Detail="x" * 5000)]})
     assert too_large.status == 413
+    big = dict(entry, Detail='{"x": "' + "y" * 3200 + '"}')
+    assert await events.error("PutEvents", {"Entries": [big]}) == "ValidationException"
+    page = await events.ok("ListRules")
+    assert [r["Name"] for r in page["Rules"]] == ["r1"] and page["NextToken"]
+    await events.ok("CreateEventBus", {"Name": "one"})
+    assert await events.error("CreateEventBus", {"Name": "two"}) == "LimitExceededException"
+    constant = [{"Id": "a", "Arn": queue, "Input": '"' + "z" * 60 + '"'}]
+    assert (
+        await events.error("PutTargets", {"Rule": "r1", "Targets": constant})
+        == "ValidationException"
+    )
 
 
 async def test_identity_policies_audit_and_metering(events: Harness) -> None:
