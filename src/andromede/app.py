@@ -123,6 +123,7 @@ from andromede.wiring.deployment import (
     reencrypt_legacy_objects,
     write_credentials,
 )
+from andromede.wiring.events import events_parts
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.logs import logs_api
@@ -612,6 +613,10 @@ class Application:
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
         )
+        eventbridge = events_parts(settings, db, queues, topics, pubsub)  # decision 0192
+        apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
+        background.append(eventbridge.schedules(reconciler.owner))
+        compute.on_transition = eventbridge.instance_events(compute.on_transition)
         platform = PlatformMetrics(
             metrics_sink,
             queues=queue_store,
@@ -682,6 +687,7 @@ class Application:
                 queues=queues,
                 moves=mover,
                 logs=logs.service,
+                events=eventbridge.store,
             ),
             trail=trail,
             operator_access=operator_access,

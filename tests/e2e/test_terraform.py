@@ -22,7 +22,9 @@ dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185), and a databas
 Secrets Manager (``aws_secretsmanager_secret`` under the data key and its
 ``aws_secretsmanager_secret_version``: decision 0190), and an anomaly detection
 alarm (``threshold_metric_id``: decision 0189), and a log group under a
-KMS key (``aws_cloudwatch_log_group``: decision 0186).
+KMS key (``aws_cloudwatch_log_group``: decision 0186), and an EventBridge rule
+sending to a queue through an input transformer (``aws_cloudwatch_event_rule``,
+``aws_cloudwatch_event_target``, ``aws_sqs_queue_policy``: decision 0192).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -64,7 +66,7 @@ CONFIGURATION = (
     # resolves nowhere here: the provider sends through the server itself as its proxy,
     # which serves the absolute-form request target with the signed Host (decision 0152).
     aws_provider(
-        "cloudwatch", "kms", "logs", "s3", "s3control", "secretsmanager", "sqs", "sts"
+        "cloudwatch", "events", "kms", "logs", "s3", "s3control", "secretsmanager", "sqs", "sts"
     ).replace("  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1)
     + """
 data "aws_caller_identity" "me" {}
@@ -368,6 +370,43 @@ resource "aws_sqs_queue" "orders" {
 }
 output "orders_url" { value = aws_sqs_queue.orders.url }
 output "orders_dlq_arn" { value = aws_sqs_queue.orders_dlq.arn }
+# EventBridge (decision 0192): a rule on the default bus sending big orders to a queue whose
+# policy lets events.amazonaws.com in for that rule.
+resource "aws_sqs_queue" "big_orders" {
+  name = "%(bucket)s-big-orders"
+}
+resource "aws_cloudwatch_event_rule" "big_orders" {
+  name        = "%(bucket)s-big-orders"
+  description = "Orders over 100"
+  event_pattern = jsonencode({
+    source = ["shop.orders"]
+    detail = { amount = [{ numeric = [">", 100] }] }
+  })
+  tags = { team = "orders" }
+}
+resource "aws_sqs_queue_policy" "big_orders" {
+  queue_url = aws_sqs_queue.big_orders.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.big_orders.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.big_orders.arn } }
+    }]
+  })
+}
+resource "aws_cloudwatch_event_target" "big_orders" {
+  rule      = aws_cloudwatch_event_rule.big_orders.name
+  target_id = "queue"
+  arn       = aws_sqs_queue.big_orders.arn
+  input_transformer {
+    input_paths    = { amount = "$.detail.amount" }
+    input_template = "{\\\"amount\\\": <amount>}"
+  }
+}
+output "big_orders_url" { value = aws_sqs_queue.big_orders.url }
 # A metric math alarm (decision 0183): the orders' error rate from two MetricStats.
 resource "aws_cloudwatch_metric_alarm" "error_rate" {
   alarm_name          = "%(bucket)s-error-rate"
@@ -676,6 +715,20 @@ def test_terraform_applies_converges_and_destroys(
     tags = logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]
     assert tags == {"team": "orders"}
 
+    # aws_cloudwatch_event_rule and _target (decision 0192): an event PutEvents puts reaches
+    # the queue through the rule's input transformer.
+    events = client_for(server, "events", *server.credentials())
+    rule = events.describe_rule(Name=f"{bucket}-big-orders")
+    assert (rule["State"], rule["Description"]) == ("ENABLED", "Orders over 100")
+    events.put_events(
+        Entries=[
+            {"Source": "shop.orders", "DetailType": "Order", "Detail": json.dumps({"amount": n})}
+            for n in (5, 250)
+        ]
+    )
+    got = sqs.receive_message(QueueUrl=outputs["big_orders_url"], WaitTimeSeconds=10)
+    assert [json.loads(m["Body"]) for m in got["Messages"]] == [{"amount": 250}]
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -707,6 +760,7 @@ def test_terraform_applies_converges_and_destroys(
     listed = secrets.list_secrets(IncludePlannedDeletion=True)["SecretList"]
     assert f"{bucket}/db" not in [s["Name"] for s in listed]
     assert logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"] == []
+    assert events.list_rules(NamePrefix=bucket)["Rules"] == []
 
 
 BACKEND = """

@@ -122,6 +122,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0190: Secrets Manager's calls (AWS prices them per 10,000).
     Meter("secretsmanager.requests", "requests", "10000 requests", 10_000,
           "Secrets Manager API requests"),
+    # Decision 0192: EventBridge's custom events.
+    Meter("events.published", "events", "1000000 events", 1_000_000,
+          "EventBridge events published by PutEvents, one per 64 KiB chunk begun"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

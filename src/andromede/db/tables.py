@@ -12,8 +12,9 @@ sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_me
 (CloudWatch-style metrics), ``tables_alarms`` (their alarms) and ``tables_dashboards``
 (their dashboards), ``tables_secrets`` (Secrets Manager's secrets and their sealed
 versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs``
-(CloudWatch Logs' groups, streams and events). This module re-exports every table and
-``metadata``: the stores and the migrations use ``tables.<name>``.
+(CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
+rules and targets). This module re-exports every table and ``metadata``: the stores and the
+migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -150,6 +151,7 @@ from andromede.db.tables_dashboards import metric_dashboards
 from andromede.db.tables_secrets import secret_versions, secrets
 from andromede.db.tables_anomaly import metric_anomaly_detectors
 from andromede.db.tables_logs import log_events, log_groups, log_streams
+from andromede.db.tables_events import events_buses, events_rules, events_targets
 # isort: on
 
 __all__ = [
@@ -210,6 +212,9 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "events_buses",
+    "events_rules",
+    "events_targets",
     "group_members",
     "iam_access_jobs",
     "iam_credential_reports",

@@ -15,7 +15,7 @@ blob backend, durability, lifecycle, replication), ``notifications``, ``identity
 sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit``, ``billing``,
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
 elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
-(Secrets Manager) and ``logs`` (CloudWatch Logs). What
+(Secrets Manager), ``logs`` (CloudWatch Logs) and ``events`` (EventBridge). What
 reads fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -37,6 +37,7 @@ from andromede.errors import ConfigurationError
 from andromede.settings.audit import AuditSettings, AuditWitnessSettings
 from andromede.settings.billing import BillingSettings
 from andromede.settings.compute import ComputeSettings
+from andromede.settings.events import EventsSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
 from andromede.settings.identity import IdentitySettings
 from andromede.settings.kms import KmsSettings
@@ -69,6 +70,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 class Settings(
     SecretsSettings,
     LogsSettings,
+    EventsSettings,
     MetricsSettings,
     HostSettings,
     NetworkSettings,

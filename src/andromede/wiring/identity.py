@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from andromede.db.database import Database
+from andromede.events.store import EventsStore
 from andromede.iam.errors import InvalidTenantTransition
 from andromede.iam.model import Tenant, TenantStatus
 from andromede.iam.saml import accepted_endpoints
@@ -71,6 +72,7 @@ def tenant_closer(
     queues: QueueService | None = None,
     moves: MessageMover | None = None,
     logs: LogsService | None = None,
+    events: EventsStore | None = None,
 ) -> Callable[[str], Awaitable[Tenant]]:
     """What closing a tenant does, from the management API and the command line alike.
     ``buckets``: the tenant's buckets (the object service's ``list_buckets``); ``topics``:
@@ -78,7 +80,8 @@ def tenant_closer(
     ``queues``: its SQS-style queues, deleted with their messages, which the key ring's
     destruction has made unreadable already (decision 0158); ``moves``: their message move
     tasks (decision 0165); ``logs``: its CloudWatch Logs groups, deleted with their events
-    (decision 0186)."""
+    (decision 0186); ``events``: its EventBridge buses, rules and targets, so that no
+    schedule of it fires again (decision 0192)."""
 
     async def close(reference: str) -> Tenant:
         """Close the tenant for good, crypto-shredding it first (issue 5, decision 0050):
@@ -107,6 +110,8 @@ def tenant_closer(
                 await moves.forget_tenant(tenant.id)
             if logs is not None:
                 await logs.forget_tenant(tenant.id)
+            if events is not None:
+                await events.forget_tenant(tenant.id)
             log.warning(
                 "tenant %s closing: its key ring, %d KMS keys and %d notification topics destroyed",
                 tenant.id,

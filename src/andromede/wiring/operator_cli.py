@@ -23,6 +23,7 @@ from andromede.compute.images import ImageFiles
 from andromede.compute.service import ComputeService
 from andromede.compute.store_sql import SqlComputeStore
 from andromede.compute_adapters import KmsDiskKeys, compute_limits
+from andromede.events.store_sql import SqlEventsStore
 from andromede.http.asgi import new_request_id
 from andromede.iam.model import Tenant
 from andromede.iam.service import IdentityService
@@ -76,6 +77,7 @@ async def open_tenant_closer(
             buckets=store.list_buckets,
             topics=topics,
             logs=logs_service(settings, db, keys, None),
+            events=SqlEventsStore(db, settings.region),  # decision 0192
         )
     finally:
         await asyncio.to_thread(keys.close)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from andromede.iam.policy.actions_events import EVENTS_ACTIONS
+from andromede.iam.policy.actions_logs import LOGS_ACTIONS
 from andromede.iam.policy.wildcard import compile_wildcard
 
 __all__ = ["ACTIONS", "action_pattern_matches_any", "known_action", "known_service"]
@@ -713,43 +715,6 @@ _SECRETSMANAGER = (
     "ValidateResourcePolicy",
 )
 
-# CloudWatch Logs (decision 0186): every operation of AWS's model, so that a policy naming one
-# served later is accepted now; the groups, streams, events, retention, keys and tags are
-# served (``andromede.logsapi.actions``). One string: 118 names would outgrow this module.
-_LOGS = tuple(
-    """
-    AssociateKmsKey AssociateSourceToS3TableIntegration CancelExportTask CancelImportTask
-    CreateDelivery CreateExportTask CreateImportTask CreateLogAnomalyDetector CreateLogGroup
-    CreateLogStream CreateLookupTable CreateScheduledQuery DeleteAccountPolicy
-    DeleteDataProtectionPolicy DeleteDelivery DeleteDeliveryDestination
-    DeleteDeliveryDestinationPolicy DeleteDeliverySource DeleteDestination DeleteIndexPolicy
-    DeleteIntegration DeleteLogAnomalyDetector DeleteLogGroup DeleteLogStream DeleteLookupTable
-    DeleteMetricFilter DeleteQueryDefinition DeleteResourcePolicy DeleteRetentionPolicy
-    DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
-    DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
-    DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
-    DescribeExportTasks DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
-    DescribeIndexPolicies DescribeLogGroups DescribeLogStreams DescribeLookupTables
-    DescribeMetricFilters DescribeQueries DescribeQueryDefinitions DescribeResourcePolicies
-    DescribeSubscriptionFilters DisassociateKmsKey DisassociateSourceFromS3TableIntegration
-    FilterLogEvents GetDataProtectionPolicy GetDelivery GetDeliveryDestination
-    GetDeliveryDestinationPolicy GetDeliverySource GetIntegration GetLogAnomalyDetector
-    GetLogEvents GetLogFields GetLogGroupFields GetLogObject GetLogRecord GetLookupTable
-    GetQueryResults GetScheduledQuery GetScheduledQueryHistory GetStorageTierPolicy
-    GetTransformer ListAggregateLogGroupSummaries ListAnomalies ListIntegrations
-    ListLogAnomalyDetectors ListLogGroups ListLogGroupsForQuery ListScheduledQueries
-    ListSourcesForS3TableIntegration ListSyslogConfigurations ListTagsForResource
-    ListTagsLogGroup PutAccountPolicy PutBearerTokenAuthentication PutDataProtectionPolicy
-    PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
-    PutDestinationPolicy PutIndexPolicy PutIntegration PutLogEvents
-    PutLogGroupDeletionProtection PutMetricFilter PutQueryDefinition PutResourcePolicy
-    PutRetentionPolicy PutStorageTierPolicy PutSubscriptionFilter PutSyslogConfiguration
-    PutTransformer StartLiveTail StartQuery StopQuery TagLogGroup TagResource TestMetricFilter
-    TestTransformer UntagLogGroup UntagResource UpdateAnomaly UpdateDeliveryConfiguration
-    UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery
-    """.split()
-)
-
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
@@ -761,7 +726,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "secretsmanager": _SECRETSMANAGER,
     "autoscaling": _AUTOSCALING,
     "cloudwatch": _CLOUDWATCH,
-    "logs": _LOGS,
+    "logs": LOGS_ACTIONS,  # decision 0186
+    "events": EVENTS_ACTIONS,  # decision 0192
     "andromede": _ANDROMEDE,
 }
 

@@ -1,0 +1,55 @@
+"""EventBridge (decision 0192, migration 0089): ``events_buses`` (an account's custom event
+buses; the default bus is implicit and has no row), ``events_rules`` (one row per rule of a
+bus, its definition a JSON document, ``scheduled`` telling the schedule dispatcher's rules
+apart) and ``events_targets`` (one row per target of a rule, its definition as PutTargets
+gave it, its ARN a column for ListRuleNamesByTarget).
+
+Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
+every table, which the stores and the migrations import from there.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import key_text
+
+__all__ = ["events_buses", "events_rules", "events_targets"]
+
+events_buses = sa.Table(
+    "events_buses",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("bus_name", key_text(), primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("tags", sa.Text, nullable=False),
+    # Microseconds since the epoch.
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+events_rules = sa.Table(
+    "events_rules",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("bus_name", key_text(), primary_key=True),
+    sa.Column("rule_name", key_text(), primary_key=True),
+    sa.Column("scheduled", sa.Boolean, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_events_rules_scheduled", "scheduled"),
+)
+
+events_targets = sa.Table(
+    "events_targets",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("bus_name", key_text(), primary_key=True),
+    sa.Column("rule_name", key_text(), primary_key=True),
+    sa.Column("target_id", key_text(), primary_key=True),
+    sa.Column("target_arn", key_text(), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_events_targets_arn", "tenant_id", "bus_name", "target_arn"),
+)

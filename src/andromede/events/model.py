@@ -1,0 +1,242 @@
+"""EventBridge's resources as values (decision 0192): event buses, rules and targets, their
+names' and ARNs' rules, and the event envelope PutEvents builds. Pure: no I/O.
+
+A rule on the default bus is ``rule/<name>``, one on a custom bus ``rule/<bus>/<name>``, as
+AWS names them. A target is kept as the client gave it (its JSON, in AWS's member names), so
+that what ListTargetsByRule answers is what PutTargets took.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from andromede.events.errors import ValidationError
+
+__all__ = [
+    "DEFAULT_BUS",
+    "EventBus",
+    "Rule",
+    "RuleState",
+    "Target",
+    "bus_arn",
+    "check_bus_name",
+    "check_rule_name",
+    "check_target_id",
+    "event_envelope",
+    "format_time",
+    "parse_arn",
+    "rule_arn",
+]
+
+DEFAULT_BUS: Final = "default"
+_BUS_NAME: Final = re.compile(r"[/\.\-_A-Za-z0-9]{1,256}")
+_RULE_NAME: Final = re.compile(r"[\.\-_A-Za-z0-9]{1,64}")
+_TARGET_ID: Final = re.compile(r"[\.\-_A-Za-z0-9]{1,64}")
+_ARN: Final = re.compile(r"arn:aws:([a-z0-9-]+):([a-z0-9-]*):(\d{12}|[^:]*):(.+)")
+
+
+class RuleState:
+    ENABLED: Final = "ENABLED"
+    DISABLED: Final = "DISABLED"
+    ALL: Final = frozenset({"ENABLED", "DISABLED"})
+
+
+def bus_arn(region: str, tenant_id: str, name: str) -> str:
+    return f"arn:aws:events:{region}:{tenant_id}:event-bus/{name}"
+
+
+def rule_arn(region: str, tenant_id: str, bus: str, name: str) -> str:
+    middle = "" if bus == DEFAULT_BUS else f"{bus}/"
+    return f"arn:aws:events:{region}:{tenant_id}:rule/{middle}{name}"
+
+
+def parse_arn(arn: str) -> tuple[str, str, str, str] | None:
+    """(service, region, account, resource) of an ARN, or None."""
+    found = _ARN.fullmatch(arn)
+    return None if found is None else (found[1], found[2], found[3], found[4])
+
+
+def check_bus_name(name: str, *, custom: bool = False) -> str:
+    if not _BUS_NAME.fullmatch(name):
+        raise ValidationError(
+            f"1 validation error detected: Value '{name[:300]}' at 'name' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [/\\.\\-_A-Za-z0-9]+"
+        )
+    if custom and (name == DEFAULT_BUS or "/" in name or name.startswith("aws.")):
+        # "/" is for partner buses, "aws." for AWS's own: neither a tenant's to create.
+        raise ValidationError(f"Event bus name {name} is not valid.")
+    return name
+
+
+def check_rule_name(name: str) -> str:
+    if not _RULE_NAME.fullmatch(name):
+        raise ValidationError(
+            f"1 validation error detected: Value '{name[:300]}' at 'name' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+"
+        )
+    return name
+
+
+def check_target_id(target_id: str) -> str:
+    if not _TARGET_ID.fullmatch(target_id):
+        raise ValidationError(
+            f"1 validation error detected: Value '{target_id[:300]}' at 'targets.id' failed to "
+            "satisfy constraint: Member must satisfy regular expression pattern: "
+            "[\\.\\-_A-Za-z0-9]+"
+        )
+    return target_id
+
+
+def format_time(moment: datetime) -> str:
+    """An event's ``time``: ISO 8601 in UTC to the second, as EventBridge writes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class EventBus:
+    tenant_id: str
+    region: str
+    name: str
+    description: str | None = None
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return bus_arn(self.region, self.tenant_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    tenant_id: str
+    region: str
+    bus_name: str
+    name: str
+    event_pattern: str | None = None
+    schedule: str | None = None
+    state: str = RuleState.ENABLED
+    description: str | None = None
+    role_arn: str | None = None
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return rule_arn(self.region, self.tenant_id, self.bus_name, self.name)
+
+    @property
+    def enabled(self) -> bool:
+        return self.state == RuleState.ENABLED
+
+    def document(self) -> str:
+        """What the store keeps besides the key columns."""
+        return json.dumps(
+            {
+                "EventPattern": self.event_pattern,
+                "ScheduleExpression": self.schedule,
+                "State": self.state,
+                "Description": self.description,
+                "RoleArn": self.role_arn,
+                "Created": self.created.timestamp(),
+                "Tags": self.tags,
+            },
+            separators=(",", ":"),
+        )
+
+    @staticmethod
+    def from_document(tenant_id: str, region: str, bus: str, name: str, doc: str) -> Rule:
+        data = json.loads(doc)
+        return Rule(
+            tenant_id,
+            region,
+            bus,
+            name,
+            event_pattern=data.get("EventPattern"),
+            schedule=data.get("ScheduleExpression"),
+            state=data.get("State", RuleState.ENABLED),
+            description=data.get("Description"),
+            role_arn=data.get("RoleArn"),
+            created=datetime.fromtimestamp(float(data["Created"]), UTC),
+            tags=dict(data.get("Tags") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One target of a rule, as PutTargets gave it (``spec``: its AWS members)."""
+
+    id: str
+    arn: str
+    spec: dict[str, Any]
+
+    @property
+    def input(self) -> str | None:
+        value = self.spec.get("Input")
+        return value if isinstance(value, str) else None
+
+    @property
+    def input_path(self) -> str | None:
+        value = self.spec.get("InputPath")
+        return value if isinstance(value, str) else None
+
+    @property
+    def input_transformer(self) -> dict[str, Any] | None:
+        value = self.spec.get("InputTransformer")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def message_group_id(self) -> str | None:
+        value = (self.spec.get("SqsParameters") or {}).get("MessageGroupId")
+        return value if isinstance(value, str) else None
+
+    @property
+    def dead_letter_arn(self) -> str | None:
+        value = (self.spec.get("DeadLetterConfig") or {}).get("Arn")
+        return value if isinstance(value, str) else None
+
+    @property
+    def maximum_retry_attempts(self) -> int:
+        value = (self.spec.get("RetryPolicy") or {}).get("MaximumRetryAttempts")
+        return 185 if value is None else int(value)  # AWS's default
+
+    @property
+    def maximum_event_age(self) -> int:
+        value = (self.spec.get("RetryPolicy") or {}).get("MaximumEventAgeInSeconds")
+        return 86_400 if value is None else int(value)  # AWS's default: 24 hours
+
+    def document(self) -> str:
+        return json.dumps(self.spec, separators=(",", ":"))
+
+    @staticmethod
+    def from_document(doc: str) -> Target:
+        spec = json.loads(doc)
+        return Target(str(spec["Id"]), str(spec["Arn"]), spec)
+
+
+def event_envelope(
+    *,
+    event_id: str,
+    detail_type: str,
+    source: str,
+    account: str,
+    moment: datetime,
+    region: str,
+    resources: list[str],
+    detail: Any,
+) -> dict[str, Any]:
+    """An event as rules match it and targets receive it, in EventBridge's member order."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": format_time(moment),
+        "region": region,
+        "resources": resources,
+        "detail": detail,
+    }

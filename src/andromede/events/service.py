@@ -1,0 +1,424 @@
+"""EventBridge's service (decision 0192), the context's one public entry: an account's event
+buses (its implicit ``default`` bus and the custom ones it creates), their rules (an event
+pattern and/or, on the default bus, a schedule), the rules' targets, and PutEvents — each
+entry checked, turned into EventBridge's event envelope, matched against the bus's enabled
+rules and handed, once per matching target, to the deliveries (:mod:`.dispatcher`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+from andromede.events.errors import (
+    InvalidEventPattern,
+    ResourceNotFound,
+    ValidationError,
+)
+from andromede.events.model import (
+    DEFAULT_BUS,
+    EventBus,
+    Rule,
+    RuleState,
+    Target,
+    check_bus_name,
+    check_rule_name,
+    event_envelope,
+    parse_arn,
+)
+from andromede.events.pattern import EventPattern, compile_pattern
+from andromede.events.schedule import parse_schedule
+from andromede.events.store import EventsStore
+from andromede.events.targets import check_target
+
+__all__ = ["EntryResult", "EventsLimits", "EventsService", "TargetDeliveries"]
+
+_EVENT_MEMBERS: Final = ("id", "account", "source", "time", "region", "detail-type")
+# Time takes 14 bytes of an entry's size, as AWS counts it ("Calculating PutEvents entry size").
+_TIME_SIZE: Final = 14
+
+
+@dataclass(frozen=True, slots=True)
+class EventsLimits:
+    max_buses: int = 100
+    max_rules: int = 300
+    max_targets: int = 5
+    max_put_entries: int = 10
+    max_put_size: int = 256 * 1024
+    max_pattern_length: int = 4096
+    max_input: int = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class EntryResult:
+    event_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class TargetDeliveries(Protocol):
+    def submit(self, tenant_id: str, rule: Rule, target: Target, event: dict[str, Any]) -> None:
+        """Deliver ``event`` to ``target`` of ``rule``, at least once, in the background."""
+        ...
+
+
+class EventsService:
+    def __init__(
+        self,
+        store: EventsStore,
+        deliveries: TargetDeliveries,
+        *,
+        region: str,
+        limits: EventsLimits | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.region = region
+        self._deliveries = deliveries
+        self._limits = limits or EventsLimits()
+        self._clock = clock
+        # Compiled patterns by their text: PutEvents reads them on every call.
+        self._patterns: dict[str, EventPattern] = {}
+
+    # -- buses
+
+    def bus_name(self, tenant_id: str, given: str | None) -> str:
+        """The bus a parameter names, by name or ARN (the caller's account's only)."""
+        if not given:
+            return DEFAULT_BUS
+        if not isinstance(given, str):
+            raise ValidationError("EventBusName must be a string.")
+        if given.startswith("arn:"):
+            parts = parse_arn(given)
+            if parts is None or parts[0] != "events" or not parts[3].startswith("event-bus/"):
+                raise ValidationError(f"Parameter {given[:256]} is not valid.")
+            if parts[2] != tenant_id or parts[1] != self.region:
+                raise ResourceNotFound(f"Event bus {given[:256]} does not exist.")
+            given = parts[3].removeprefix("event-bus/")
+        return check_bus_name(given)
+
+    async def create_bus(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> EventBus:
+        check_bus_name(name, custom=True)
+        if description is not None and len(description) > 512:
+            raise ValidationError("Description must be at most 512 characters.")
+        bus = EventBus(tenant_id, self.region, name, description, self._clock(), dict(tags or {}))
+        await self.store.create_bus(bus, limit=self._limits.max_buses)
+        return bus
+
+    async def describe_bus(self, tenant_id: str, name: str) -> EventBus:
+        if name == DEFAULT_BUS:
+            return EventBus(
+                tenant_id, self.region, DEFAULT_BUS, created=datetime(2020, 1, 1, tzinfo=UTC)
+            )
+        found = await self.store.get_bus(tenant_id, name)
+        if found is None:
+            raise ResourceNotFound(f"Event bus {name} does not exist.")
+        return found
+
+    async def delete_bus(self, tenant_id: str, name: str) -> None:
+        if name == DEFAULT_BUS:
+            raise ValidationError("Cannot delete event bus default.")
+        await self.store.delete_bus(tenant_id, name)
+
+    async def list_buses(
+        self, tenant_id: str, prefix: str, after: str, limit: int
+    ) -> list[EventBus]:
+        """A page of the account's buses in name order, the default bus among them."""
+        found = await self.store.list_buses(tenant_id, prefix, after, limit)
+        if DEFAULT_BUS.startswith(prefix) and DEFAULT_BUS > after:
+            found.append(await self.describe_bus(tenant_id, DEFAULT_BUS))
+            found.sort(key=lambda bus: bus.name.encode())
+        return found[:limit]
+
+    async def _existing_bus(self, tenant_id: str, name: str) -> None:
+        if name != DEFAULT_BUS and await self.store.get_bus(tenant_id, name) is None:
+            raise ResourceNotFound(f"Event bus {name} does not exist.")
+
+    # -- rules
+
+    def pattern(self, text: str) -> EventPattern:
+        compiled = self._patterns.get(text)
+        if compiled is None:
+            compiled = compile_pattern(text, max_length=self._limits.max_pattern_length)
+            if len(self._patterns) > 10_000:
+                self._patterns.clear()  # a bound, not a cache policy: rules change seldom
+            self._patterns[text] = compiled
+        return compiled
+
+    async def put_rule(
+        self,
+        tenant_id: str,
+        name: str,
+        bus: str,
+        *,
+        event_pattern: str | None = None,
+        schedule: str | None = None,
+        state: str | None = None,
+        description: str | None = None,
+        role_arn: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Rule:
+        check_rule_name(name)
+        if event_pattern is None and schedule is None:
+            raise ValidationError(
+                "Parameter(s) EventPattern or ScheduleExpression must be specified."
+            )
+        if event_pattern is not None:
+            self.pattern(event_pattern)
+        if schedule is not None:
+            if bus != DEFAULT_BUS:
+                raise ValidationError(
+                    "ScheduleExpression is supported only on the default event bus."
+                )
+            if len(schedule) > 256:
+                raise ValidationError("ScheduleExpression must be at most 256 characters.")
+            parse_schedule(schedule)
+        if state is not None and state not in RuleState.ALL:
+            raise ValidationError(
+                f"1 validation error detected: Value '{state[:64]}' at 'state' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [DISABLED, ENABLED]"
+            )
+        if description is not None and len(description) > 512:
+            raise ValidationError("Description must be at most 512 characters.")
+        await self._existing_bus(tenant_id, bus)
+        held = await self.store.get_rule(tenant_id, bus, name)
+        rule = Rule(
+            tenant_id,
+            self.region,
+            bus,
+            name,
+            event_pattern=event_pattern,
+            schedule=schedule,
+            state=state or RuleState.ENABLED,
+            description=description,
+            role_arn=role_arn,
+            created=self._clock() if held is None else held.created,
+            tags={**(held.tags if held else {}), **(tags or {})},
+        )
+        await self.store.put_rule(rule, limit=self._limits.max_rules)
+        return rule
+
+    async def describe_rule(self, tenant_id: str, name: str, bus: str) -> Rule:
+        found = await self.store.get_rule(tenant_id, bus, check_rule_name(name))
+        if found is None:
+            raise ResourceNotFound(f"Rule {name} does not exist on EventBus {bus}.")
+        return found
+
+    async def list_rules(
+        self, tenant_id: str, bus: str, prefix: str, after: str, limit: int
+    ) -> list[Rule]:
+        await self._existing_bus(tenant_id, bus)
+        return await self.store.list_rules(tenant_id, bus, prefix, after, limit)
+
+    async def delete_rule(self, tenant_id: str, name: str, bus: str) -> None:
+        """Refused while the rule has targets, as on AWS (``Force`` is for managed rules,
+        which no service creates here)."""
+        await self.store.delete_rule(tenant_id, bus, check_rule_name(name))
+
+    async def set_state(self, tenant_id: str, name: str, bus: str, state: str) -> None:
+        rule = await self.describe_rule(tenant_id, name, bus)
+        await self.store.put_rule(replace(rule, state=state), limit=self._limits.max_rules)
+
+    async def tag_rule(
+        self, tenant_id: str, name: str, bus: str, add: Mapping[str, str], remove: Sequence[str]
+    ) -> None:
+        rule = await self.describe_rule(tenant_id, name, bus)
+        tags = {k: v for k, v in {**rule.tags, **add}.items() if k not in remove}
+        await self.store.put_rule(replace(rule, tags=tags), limit=self._limits.max_rules)
+
+    # -- targets
+
+    async def put_targets(
+        self, tenant_id: str, name: str, bus: str, specs: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if not specs or len(specs) > 10:
+            raise ValidationError("PutTargets takes 1 to 10 targets.")
+        targets = [
+            check_target(
+                spec, tenant_id=tenant_id, region=self.region, max_input=self._limits.max_input
+            )
+            for spec in specs
+        ]
+        if len({t.id for t in targets}) != len(targets):
+            raise ValidationError("The target ids of one request must be distinct.")
+        await self.describe_rule(tenant_id, name, bus)
+        await self.store.put_targets(tenant_id, bus, name, targets, limit=self._limits.max_targets)
+
+    async def remove_targets(
+        self, tenant_id: str, name: str, bus: str, ids: Sequence[str]
+    ) -> list[str]:
+        if not ids or len(ids) > 100:
+            raise ValidationError("RemoveTargets takes 1 to 100 ids.")
+        await self.describe_rule(tenant_id, name, bus)
+        return await self.store.remove_targets(tenant_id, bus, name, ids)
+
+    async def list_targets(self, tenant_id: str, name: str, bus: str) -> list[Target]:
+        await self.describe_rule(tenant_id, name, bus)
+        return await self.store.list_targets(tenant_id, bus, name)
+
+    async def rule_names_by_target(
+        self, tenant_id: str, arn: str, bus: str, after: str, limit: int
+    ) -> list[str]:
+        await self._existing_bus(tenant_id, bus)
+        return await self.store.rules_by_target(tenant_id, bus, arn, after, limit)
+
+    # -- events
+
+    def test_event_pattern(self, pattern: str, event_text: str) -> bool:
+        compiled = self.pattern(pattern)
+        try:
+            event = json.loads(event_text)
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError("Parameter Event is not valid.") from exc
+        if not isinstance(event, dict) or any(
+            not isinstance(event.get(member), str) for member in _EVENT_MEMBERS
+        ):
+            raise ValidationError(
+                "Parameter Event is not valid: it needs id, account, source, time, region and "
+                "detail-type."
+            )
+        return compiled.matches(event)
+
+    async def put_events(
+        self, tenant_id: str, entries: Sequence[Mapping[str, Any]]
+    ) -> list[EntryResult]:
+        limits = self._limits
+        if not entries or len(entries) > limits.max_put_entries:
+            raise ValidationError(
+                f"1 validation error detected: Value at 'entries' failed to satisfy constraint: "
+                f"Member must have length between 1 and {limits.max_put_entries}"
+            )
+        if sum(_entry_size(entry) for entry in entries) > limits.max_put_size:
+            raise ValidationError("Total size of the entries in the request is over the limit.")
+        results: list[EntryResult] = []
+        by_bus: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            try:
+                event, bus = await self._event_of(tenant_id, entry)
+            except _EntryRefused as refused:
+                results.append(EntryResult(None, refused.code, refused.message))
+                continue
+            by_bus.setdefault(bus, []).append(event)
+            results.append(EntryResult(event["id"]))
+        for bus, events in by_bus.items():
+            await self.route(tenant_id, bus, events)
+        return results
+
+    async def route(self, tenant_id: str, bus: str, events: Sequence[dict[str, Any]]) -> int:
+        """Hand each event to the targets of the bus's enabled rules it matches; how many
+        deliveries that made. The platform's own events come in here too."""
+        targets = await self.store.targets_by_rule(tenant_id, bus)
+        if not targets:
+            return 0
+        rules = [
+            rule
+            for rule in await self.store.list_rules(tenant_id, bus, "", "", self._limits.max_rules)
+            if rule.enabled and rule.event_pattern is not None and rule.name in targets
+        ]
+        handed = 0
+        for event in events:
+            for rule in rules:
+                try:
+                    matched = self.pattern(rule.event_pattern or "{}").matches(event)
+                except InvalidEventPattern:
+                    continue  # a pattern stored before a stricter check: matches nothing
+                if matched:
+                    for target in targets[rule.name]:
+                        self._deliveries.submit(tenant_id, rule, target, event)
+                        handed += 1
+        return handed
+
+    async def _event_of(
+        self, tenant_id: str, entry: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], str]:
+        source = _required(entry, "Source")
+        detail_type = _required(entry, "DetailType")
+        detail = _required(entry, "Detail")
+        if source.startswith("aws."):
+            # AWS's services' sources are theirs alone (decision 0192).
+            raise _EntryRefused("NotAuthorizedForSourceException", "Not authorized for the source.")
+        try:
+            parsed = json.loads(detail)
+        except (ValueError, RecursionError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise _EntryRefused("MalformedDetail", "Detail is malformed.")
+        resources = entry.get("Resources") or []
+        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+            raise _EntryRefused("InvalidArgument", "Parameter Resources is not valid.")
+        try:
+            bus = self.bus_name(tenant_id, entry.get("EventBusName"))
+            await self._existing_bus(tenant_id, bus)
+        except (ResourceNotFound, ValidationError) as exc:
+            raise _EntryRefused("InvalidArgument", exc.message) from exc
+        moment = _moment(entry.get("Time")) or self._clock()
+        event = event_envelope(
+            event_id=str(uuid.uuid4()),
+            detail_type=detail_type,
+            source=source,
+            account=tenant_id,
+            moment=moment,
+            region=self.region,
+            resources=list(resources),
+            detail=parsed,
+        )
+        return event, bus
+
+
+def _required(entry: Mapping[str, Any], member: str) -> str:
+    value = entry.get(member)
+    if not isinstance(value, str) or not value:
+        raise _EntryRefused(
+            "InvalidArgument",
+            f"Parameter {member} is not valid. Reason: {member} is a required argument.",
+        )
+    return value
+
+
+class _EntryRefused(Exception):
+    """An entry of PutEvents refused, with its ErrorCode: a signal within put_events."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def _moment(value: Any) -> datetime | None:
+    """An entry's ``Time``: epoch seconds as botocore sends them, or ISO 8601."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    """An entry's size as AWS counts it: Time's 14 bytes, and the UTF-8 of Source,
+    DetailType, Detail and each of Resources."""
+    size = _TIME_SIZE if entry.get("Time") is not None else 0
+    for member in ("Source", "DetailType", "Detail"):
+        value = entry.get(member)
+        if isinstance(value, str):
+            size += len(value.encode())
+    for resource in entry.get("Resources") or []:
+        if isinstance(resource, str):
+            size += len(resource.encode())
+    return size

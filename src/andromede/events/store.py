@@ -1,0 +1,82 @@
+"""The persistence interface of EventBridge's buses, rules and targets (decision 0192); its
+implementations are :mod:`andromede.events.memory` (the in-memory twin) and
+:mod:`andromede.events.store_sql` (SQLite and PostgreSQL). The contract suite
+(``tests/contract/test_events_stores.py``) holds both to the same behaviour.
+
+Lists are in byte order of the name, paged after a name; a prefix is case-sensitive. A limit
+is checked in the transaction that would exceed it, so two gateways cannot both pass it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from andromede.events.model import EventBus, Rule, Target
+
+__all__ = ["EventsStore"]
+
+
+class EventsStore(Protocol):
+    async def create_bus(self, bus: EventBus, *, limit: int) -> None:
+        """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit`` buses."""
+        ...
+
+    async def get_bus(self, tenant_id: str, name: str) -> EventBus | None: ...
+
+    async def list_buses(
+        self, tenant_id: str, prefix: str, after: str, limit: int
+    ) -> list[EventBus]: ...
+
+    async def delete_bus(self, tenant_id: str, name: str) -> None:
+        """The bus, its rules and their targets (nothing when there is no such bus)."""
+        ...
+
+    async def put_rule(self, rule: Rule, *, limit: int) -> None:
+        """Create or replace; LimitExceeded when a new rule would make its bus hold more
+        than ``limit``."""
+        ...
+
+    async def get_rule(self, tenant_id: str, bus: str, name: str) -> Rule | None: ...
+
+    async def list_rules(
+        self, tenant_id: str, bus: str, prefix: str, after: str, limit: int
+    ) -> list[Rule]: ...
+
+    async def delete_rule(self, tenant_id: str, bus: str, name: str) -> None:
+        """ValidationError while the rule has targets (AWS's refusal)."""
+        ...
+
+    async def scheduled_rules(self) -> list[Rule]:
+        """Every account's rules with a schedule, enabled or not."""
+        ...
+
+    async def put_targets(
+        self, tenant_id: str, bus: str, rule: str, targets: Sequence[Target], *, limit: int
+    ) -> None:
+        """Add or replace by id; LimitExceeded when the rule would hold more than ``limit``."""
+        ...
+
+    async def remove_targets(
+        self, tenant_id: str, bus: str, rule: str, ids: Sequence[str]
+    ) -> list[str]:
+        """The ids removed (those the rule had)."""
+        ...
+
+    async def list_targets(self, tenant_id: str, bus: str, rule: str) -> list[Target]:
+        """In id order."""
+        ...
+
+    async def targets_by_rule(self, tenant_id: str, bus: str) -> dict[str, list[Target]]:
+        """Each rule of the bus that has targets, its targets (PutEvents' one read)."""
+        ...
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """Delete every bus, rule and target of a closed tenant; how many rules went."""
+        ...
+
+    async def rules_by_target(
+        self, tenant_id: str, bus: str, arn: str, after: str, limit: int
+    ) -> list[str]:
+        """Names of the bus's rules with a target of that ARN, in name order."""
+        ...

@@ -1,0 +1,318 @@
+"""The EventBridge store over the metadata database (SQLite or PostgreSQL), the tables of
+migration 0089 (decision 0192). A limit is counted in the transaction that would pass it; a
+rule is deleted only in the transaction that finds it without targets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
+from andromede.events.model import EventBus, Rule, Target
+
+__all__ = ["SqlEventsStore"]
+
+_B = tables.events_buses
+_R = tables.events_rules
+_T = tables.events_targets
+FORMAT_VERSION: Final = 1
+
+
+def _limit(limit: int) -> LimitExceeded:
+    return LimitExceeded(f"The requested resource exceeds the maximum number allowed ({limit}).")
+
+
+def _prefixed(column: Any, prefix: str) -> Any:
+    # Not LIKE: SQLite's is case-insensitive, and AWS's prefix is not.
+    return sa.func.substr(column, 1, len(prefix)) == prefix
+
+
+class SqlEventsStore:
+    def __init__(self, db: Database, region: str) -> None:
+        self._db = db
+        self._region = region
+
+    def _bus(self, m: Any) -> EventBus:
+        return EventBus(
+            m["tenant_id"],
+            self._region,
+            m["bus_name"],
+            m["description"],
+            datetime.fromtimestamp(int(m["created"]) / 1_000_000, UTC),
+            dict(json.loads(m["tags"])),
+        )
+
+    def _rule(self, m: Any) -> Rule:
+        return Rule.from_document(
+            m["tenant_id"], self._region, m["bus_name"], m["rule_name"], m["document"]
+        )
+
+    async def create_bus(self, bus: EventBus, *, limit: int) -> None:
+        def work(conn: Connection) -> None:
+            held = conn.execute(
+                sa.select(sa.func.count()).select_from(_B).where(_B.c.tenant_id == bus.tenant_id)
+            ).scalar_one()
+            taken = conn.execute(
+                sa.select(_B.c.bus_name).where(
+                    _B.c.tenant_id == bus.tenant_id, _B.c.bus_name == bus.name
+                )
+            ).first()
+            if taken is not None:
+                raise ResourceAlreadyExists(f"Event bus {bus.name} already exists.")
+            if held >= limit:
+                raise _limit(limit)
+            conn.execute(
+                sa.insert(_B).values(
+                    tenant_id=bus.tenant_id,
+                    bus_name=bus.name,
+                    description=bus.description,
+                    tags=json.dumps(bus.tags),
+                    created=int(bus.created.timestamp() * 1_000_000),
+                    format_version=FORMAT_VERSION,
+                )
+            )
+
+        try:
+            await self._db.write(work)
+        except IntegrityError as exc:  # another gateway created it meanwhile
+            raise ResourceAlreadyExists(f"Event bus {bus.name} already exists.") from exc
+
+    async def get_bus(self, tenant_id: str, name: str) -> EventBus | None:
+        query = sa.select(_B).where(_B.c.tenant_id == tenant_id, _B.c.bus_name == name)
+
+        def work(conn: Connection) -> EventBus | None:
+            row = conn.execute(query).first()
+            return None if row is None else self._bus(row._mapping)
+
+        return await self._db.read(work)
+
+    async def list_buses(
+        self, tenant_id: str, prefix: str, after: str, limit: int
+    ) -> list[EventBus]:
+        query = sa.select(_B).where(_B.c.tenant_id == tenant_id, _B.c.bus_name > after)
+        if prefix:
+            query = query.where(_prefixed(_B.c.bus_name, prefix))
+        query = query.order_by(_B.c.bus_name).limit(limit)
+
+        def work(conn: Connection) -> list[EventBus]:
+            return [self._bus(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def delete_bus(self, tenant_id: str, name: str) -> None:
+        def work(conn: Connection) -> None:
+            for table in (_T, _R, _B):
+                conn.execute(
+                    sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.bus_name == name)
+                )
+
+        await self._db.write(work)
+
+    async def put_rule(self, rule: Rule, *, limit: int) -> None:
+        key = (
+            _R.c.tenant_id == rule.tenant_id,
+            _R.c.bus_name == rule.bus_name,
+            _R.c.rule_name == rule.name,
+        )
+        values = {
+            "scheduled": rule.schedule is not None,
+            "document": rule.document(),
+            "format_version": FORMAT_VERSION,
+        }
+
+        def work(conn: Connection) -> None:
+            held = conn.execute(sa.select(_R.c.rule_name).where(*key).with_for_update()).first()
+            if held is not None:
+                conn.execute(sa.update(_R).where(*key).values(**values))
+                return
+            count = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(_R)
+                .where(_R.c.tenant_id == rule.tenant_id, _R.c.bus_name == rule.bus_name)
+            ).scalar_one()
+            if count >= limit:
+                raise _limit(limit)
+            conn.execute(
+                sa.insert(_R).values(
+                    tenant_id=rule.tenant_id,
+                    bus_name=rule.bus_name,
+                    rule_name=rule.name,
+                    **values,
+                )
+            )
+
+        await self._db.write(work)
+
+    async def get_rule(self, tenant_id: str, bus: str, name: str) -> Rule | None:
+        query = sa.select(_R).where(
+            _R.c.tenant_id == tenant_id, _R.c.bus_name == bus, _R.c.rule_name == name
+        )
+
+        def work(conn: Connection) -> Rule | None:
+            row = conn.execute(query).first()
+            return None if row is None else self._rule(row._mapping)
+
+        return await self._db.read(work)
+
+    async def list_rules(
+        self, tenant_id: str, bus: str, prefix: str, after: str, limit: int
+    ) -> list[Rule]:
+        query = sa.select(_R).where(
+            _R.c.tenant_id == tenant_id, _R.c.bus_name == bus, _R.c.rule_name > after
+        )
+        if prefix:
+            query = query.where(_prefixed(_R.c.rule_name, prefix))
+        query = query.order_by(_R.c.rule_name).limit(limit)
+
+        def work(conn: Connection) -> list[Rule]:
+            return [self._rule(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def delete_rule(self, tenant_id: str, bus: str, name: str) -> None:
+        def work(conn: Connection) -> None:
+            rule = (
+                _R.c.tenant_id == tenant_id,
+                _R.c.bus_name == bus,
+                _R.c.rule_name == name,
+            )
+            conn.execute(sa.select(_R.c.rule_name).where(*rule).with_for_update()).first()
+            targets = conn.execute(
+                sa.select(_T.c.target_id)
+                .where(_T.c.tenant_id == tenant_id, _T.c.bus_name == bus, _T.c.rule_name == name)
+                .limit(1)
+            ).first()
+            if targets is not None:
+                raise ValidationError("Rule can't be deleted since it has targets.")
+            conn.execute(sa.delete(_R).where(*rule))
+
+        await self._db.write(work)
+
+    async def scheduled_rules(self) -> list[Rule]:
+        query = sa.select(_R).where(_R.c.scheduled.is_(True))
+
+        def work(conn: Connection) -> list[Rule]:
+            return [self._rule(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def put_targets(
+        self, tenant_id: str, bus: str, rule: str, targets: Sequence[Target], *, limit: int
+    ) -> None:
+        where = (_T.c.tenant_id == tenant_id, _T.c.bus_name == bus, _T.c.rule_name == rule)
+
+        def work(conn: Connection) -> None:
+            # The rule's row locked: two PutTargets on one rule count one after the other.
+            conn.execute(
+                sa.select(_R.c.rule_name)
+                .where(_R.c.tenant_id == tenant_id, _R.c.bus_name == bus, _R.c.rule_name == rule)
+                .with_for_update()
+            ).first()
+            held = {r[0] for r in conn.execute(sa.select(_T.c.target_id).where(*where))}
+            if len(held | {t.id for t in targets}) > limit:
+                raise _limit(limit)
+            for target in targets:
+                values = {
+                    "target_arn": target.arn,
+                    "document": target.document(),
+                    "format_version": FORMAT_VERSION,
+                }
+                if target.id in held:
+                    conn.execute(
+                        sa.update(_T).where(*where, _T.c.target_id == target.id).values(**values)
+                    )
+                else:
+                    conn.execute(
+                        sa.insert(_T).values(
+                            tenant_id=tenant_id,
+                            bus_name=bus,
+                            rule_name=rule,
+                            target_id=target.id,
+                            **values,
+                        )
+                    )
+
+        await self._db.write(work)
+
+    async def remove_targets(
+        self, tenant_id: str, bus: str, rule: str, ids: Sequence[str]
+    ) -> list[str]:
+        wanted = list(dict.fromkeys(ids))
+        where = (
+            _T.c.tenant_id == tenant_id,
+            _T.c.bus_name == bus,
+            _T.c.rule_name == rule,
+            _T.c.target_id.in_(wanted),
+        )
+
+        def work(conn: Connection) -> list[str]:
+            held = {r[0] for r in conn.execute(sa.select(_T.c.target_id).where(*where))}
+            conn.execute(sa.delete(_T).where(*where))
+            return [one for one in wanted if one in held]
+
+        return await self._db.write(work)
+
+    async def list_targets(self, tenant_id: str, bus: str, rule: str) -> list[Target]:
+        query = (
+            sa.select(_T.c.document)
+            .where(_T.c.tenant_id == tenant_id, _T.c.bus_name == bus, _T.c.rule_name == rule)
+            .order_by(_T.c.target_id)
+        )
+
+        def work(conn: Connection) -> list[Target]:
+            return [Target.from_document(r[0]) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def targets_by_rule(self, tenant_id: str, bus: str) -> dict[str, list[Target]]:
+        query = (
+            sa.select(_T.c.rule_name, _T.c.document)
+            .where(_T.c.tenant_id == tenant_id, _T.c.bus_name == bus)
+            .order_by(_T.c.rule_name, _T.c.target_id)
+        )
+
+        def work(conn: Connection) -> dict[str, list[Target]]:
+            found: dict[str, list[Target]] = {}
+            for name, document in conn.execute(query).all():
+                found.setdefault(name, []).append(Target.from_document(document))
+            return found
+
+        return await self._db.read(work)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        def work(conn: Connection) -> int:
+            conn.execute(sa.delete(_T).where(_T.c.tenant_id == tenant_id))
+            gone = conn.execute(sa.delete(_R).where(_R.c.tenant_id == tenant_id)).rowcount
+            conn.execute(sa.delete(_B).where(_B.c.tenant_id == tenant_id))
+            return int(gone or 0)
+
+        return await self._db.write(work)
+
+    async def rules_by_target(
+        self, tenant_id: str, bus: str, arn: str, after: str, limit: int
+    ) -> list[str]:
+        query = (
+            sa.select(_T.c.rule_name)
+            .distinct()
+            .where(
+                _T.c.tenant_id == tenant_id,
+                _T.c.bus_name == bus,
+                _T.c.target_arn == arn,
+                _T.c.rule_name > after,
+            )
+            .order_by(_T.c.rule_name)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[str]:
+            return [r[0] for r in conn.execute(query).all()]
+
+        return await self._db.read(work)

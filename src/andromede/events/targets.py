@@ -1,0 +1,137 @@
+"""PutTargets' checks of one target (decision 0192): its id, an ARN of an SQS queue or an
+SNS topic of the caller's account and region (the only targets served), one at most of
+``Input``, ``InputPath`` and ``InputTransformer``, a FIFO queue's ``MessageGroupId``, a
+``RetryPolicy`` within AWS's ranges and a ``DeadLetterConfig`` naming an SQS queue. Members of
+targets not served here (``EcsParameters``, ``HttpParameters``…) are refused by name rather
+than stored and ignored. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from andromede.events.errors import ValidationError
+from andromede.events.model import Target, check_target_id, parse_arn
+from andromede.events.transform import check_path, check_transformer
+
+__all__ = ["check_target"]
+
+_KNOWN: Final = frozenset(
+    {
+        "Id",
+        "Arn",
+        "RoleArn",
+        "Input",
+        "InputPath",
+        "InputTransformer",
+        "SqsParameters",
+        "RetryPolicy",
+        "DeadLetterConfig",
+    }
+)
+
+
+def check_target(
+    spec: Mapping[str, Any], *, tenant_id: str, region: str, max_input: int = 8192
+) -> Target:
+    """The target ``spec`` (PutTargets' member) describes, or ValidationError."""
+    if not isinstance(spec, Mapping):
+        raise ValidationError("Each target must be an object.")
+    target_id = spec.get("Id")
+    arn = spec.get("Arn")
+    if not isinstance(target_id, str) or not isinstance(arn, str):
+        raise ValidationError("Each target must have an Id and an Arn.")
+    check_target_id(target_id)
+    if len(arn) > 1600 or not isinstance(spec.get("RoleArn", ""), str):
+        raise ValidationError(f"Arn and RoleArn of {target_id} must be strings of 1,600 at most.")
+    unknown = sorted(set(spec) - _KNOWN)
+    if unknown:
+        raise ValidationError(
+            f"Parameter {unknown[0][:64]} is not supported for target {target_id}: only SQS "
+            "queue and SNS topic targets are served (decision 0192)."
+        )
+    service = _service_of(arn, tenant_id=tenant_id, region=region, target_id=target_id)
+    _check_input(spec, target_id, max_input)
+    for member in ("SqsParameters", "RetryPolicy", "DeadLetterConfig", "InputTransformer"):
+        if member in spec and not isinstance(spec[member], dict):
+            raise ValidationError(f"{member} of {target_id} must be an object.")
+    fifo = service == "sqs" and arn.endswith(".fifo")
+    group = (spec.get("SqsParameters") or {}).get("MessageGroupId")
+    if "SqsParameters" in spec and service != "sqs":
+        raise ValidationError(f"SqsParameters is only for SQS targets ({target_id}).")
+    if fifo and not (isinstance(group, str) and 0 < len(group) <= 128):
+        raise ValidationError(
+            f"Parameter(s) SqsParameters must be specified for target: {target_id}."
+        )
+    if group is not None and not fifo:
+        raise ValidationError(f"MessageGroupId is only for FIFO queues ({target_id}).")
+    _check_retry(spec.get("RetryPolicy"), target_id)
+    dead_letter = spec.get("DeadLetterConfig")
+    if dead_letter is not None:
+        dlq = dead_letter.get("Arn") if isinstance(dead_letter, dict) else None
+        if not isinstance(dlq, str) or (parse_arn(dlq) or ("",))[0] != "sqs":
+            raise ValidationError(f"DeadLetterConfig of {target_id} must name an SQS queue.")
+        _service_of(dlq, tenant_id=tenant_id, region=region, target_id=target_id)
+    return Target(target_id, arn, json.loads(json.dumps(dict(spec))))
+
+
+def _service_of(arn: str, *, tenant_id: str, region: str, target_id: str) -> str:
+    parts = parse_arn(arn)
+    if parts is None:
+        raise ValidationError(
+            f"Parameter {arn[:256]} is not valid. Reason: Provided Arn is not in correct format."
+        )
+    service, arn_region, account, resource = parts
+    if service not in ("sqs", "sns") or ":" in resource or "/" in resource:
+        raise ValidationError(
+            f"Target {target_id}: only SQS queues and SNS topics are served as targets "
+            "(decision 0192)."
+        )
+    if arn_region != region or account != tenant_id:
+        raise ValidationError(
+            f"Target {target_id}: the queue or topic must be of this account and region."
+        )
+    return service
+
+
+def _check_input(spec: Mapping[str, Any], target_id: str, max_input: int) -> None:
+    given = [name for name in ("Input", "InputPath", "InputTransformer") if name in spec]
+    if len(given) > 1:
+        raise ValidationError(
+            f"Only one of Input, InputPath, or InputTransformer must be provided ({target_id})."
+        )
+    if "Input" in spec:
+        text = spec["Input"]
+        if not isinstance(text, str) or len(text) > max_input:
+            raise ValidationError(f"Input of {target_id} must be at most {max_input} characters.")
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"Input of {target_id} is not valid JSON text.") from exc
+    if "InputPath" in spec:
+        if not isinstance(spec["InputPath"], str):
+            raise ValidationError(f"InputPath of {target_id} must be a JSON path.")
+        check_path(spec["InputPath"])
+    if "InputTransformer" in spec:
+        transformer = spec["InputTransformer"]
+        if not isinstance(transformer, dict):
+            raise ValidationError(f"InputTransformer of {target_id} must be an object.")
+        check_transformer(transformer, max_template=max_input)
+
+
+def _check_retry(policy: Any, target_id: str) -> None:
+    if policy is None:
+        return
+    if not isinstance(policy, dict) or set(policy) - {
+        "MaximumRetryAttempts",
+        "MaximumEventAgeInSeconds",
+    }:
+        raise ValidationError(f"RetryPolicy of {target_id} is not valid.")
+    attempts = policy.get("MaximumRetryAttempts", 0)
+    age = policy.get("MaximumEventAgeInSeconds", 60)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 0 <= attempts <= 185:
+        raise ValidationError("MaximumRetryAttempts must be between 0 and 185.")
+    if isinstance(age, bool) or not isinstance(age, int) or not 60 <= age <= 86_400:
+        raise ValidationError("MaximumEventAgeInSeconds must be between 60 and 86400.")

@@ -1,0 +1,1 @@
+"""EventBridge's JSON 1.1 API on the shared endpoint (decision 0192)."""

@@ -1,0 +1,147 @@
+"""The EventBridge JSON 1.1 ASGI application on the shared endpoint (decision 0192).
+
+Per request: request id → bounded body → SigV4 over the body's hash (service ``events``) →
+``X-Amz-Target`` (``AWSEvents.<Action>``) → JSON parameters → the action's handler (which
+authorises the bus or rule it names against the caller's identity policies) → JSON answer,
+then an audit event (action ``events:<Action>``, resource the ARN(s) named, outcome) and an
+access-log line. Errors leave as ``{"__type": "ResourceNotFoundException", "message": …}``;
+an unexpected exception is logged and answered ``InternalException`` carrying nothing but the
+request id. The request skeleton is the one KMS and SQS share
+(:mod:`andromede.awsjson.endpoint`, decision 0162). PutEvents' published entries are
+metered as ``events.published``, one per 64 KiB chunk of an entry begun, as AWS bills them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from andromede.audit.service import AuditService
+from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
+from andromede.billing.service import BillingService
+from andromede.errors import AndromedeError
+from andromede.events.service import EventsService
+from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, EventsCall
+from andromede.eventsapi.errors import EventsWireError, to_events_error
+from andromede.http.ratelimit import RateLimiter
+from andromede.iam.endpoint_origin import endpoint_refusal
+from andromede.iam.model import Principal
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.settings import Settings
+
+__all__ = ["CONTENT_TYPE", "EventsApp"]
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+class EventsApp(JsonEndpoint[EventsCall]):
+    """AWS EventBridge's JSON protocol over :class:`EventsService`."""
+
+    name = "events"
+    target_prefix = "AWSEvents."
+    content_type = CONTENT_TYPE
+    error_types: ClassVar[JsonErrorTypes] = JsonErrorTypes(
+        unauthenticated="MissingAuthenticationTokenException",
+        throttled="ThrottlingException",
+        body_hash_mismatch="InvalidSignatureException",
+        internal="InternalException",
+    )
+
+    def __init__(
+        self,
+        events: EventsService,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        rate_limiter: RateLimiter | None = None,
+        *,
+        billing: BillingService | None = None,
+    ) -> None:
+        super().__init__(
+            identity, audit, settings, rate_limiter, body_limit=settings.events_max_body_size
+        )
+        self._events = events
+        self._identity = identity
+        self._billing = billing
+
+    def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
+        return EventsWireError(error_type, message)
+
+    def to_wire_error(self, exc: AndromedeError) -> JsonWireError | None:
+        return to_events_error(exc)
+
+    async def serve(self, request: JsonRequest[EventsCall]) -> dict[str, Any]:
+        principal = request.principal
+        if principal.tenant_id is None:  # platform operators hold no buses
+            raise EventsWireError("AccessDeniedException", "Operators do not use tenant buses")
+        action_name = request.action_name
+        if action_name in NOT_SERVED:
+            raise EventsWireError(
+                "UnsupportedOperation", f"{action_name} is not implemented (decision 0192)"
+            )
+        if action_name not in ACTIONS:
+            raise EventsWireError(
+                "UnknownOperationException", f"Unknown operation {request.target[:128]!r}"
+            )
+        scope = request.scope
+        client = scope.get("client")
+
+        async def authorise(action: str, resource: str) -> None:
+            await self._authorise(
+                principal,
+                action,
+                resource,
+                source_ip=client[0] if client else None,
+                secure=scope.get("scheme") == "https",
+            )
+
+        request.context = EventsCall(
+            params=self.params(request),
+            tenant_id=principal.tenant_id,
+            events=self._events,
+            authorise=authorise,
+            list_page=self._settings.events_list_page,
+        )
+        return await ACTIONS[action_name](request.context)
+
+    async def _authorise(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        *,
+        source_ip: str | None,
+        secure: bool,
+    ) -> None:
+        """AccessDeniedException unless the caller's identity policies allow ``action`` on
+        ``resource`` (buses have no resource policy here: decision 0192)."""
+        policies = await self._identity.policies_for(principal)
+        context = principal_context(
+            principal,
+            action=action,
+            resource=resource,
+            source_ip=source_ip,
+            secure=secure,
+            region=self._settings.region,
+            keys=principal_keys(policies),
+        )
+        if endpoint_refusal(context) is None and policies_allow(context, policies):
+            return
+        raise EventsWireError(
+            "AccessDeniedException",
+            f"User: {principal.arn} is not authorized to perform: {action} on resource: "
+            f"{resource} because no identity-based policy allows the {action} action",
+        )
+
+    def audited(self, request: JsonRequest[EventsCall]) -> list[str] | None:
+        if request.principal.tenant_id is None or request.action_name not in ACTIONS:
+            return None
+        return [] if request.context is None else request.context.resources
+
+    def finish(self, request: JsonRequest[EventsCall], status: int, error_type: str | None) -> None:
+        tenant_id = request.principal.tenant_id
+        call = request.context
+        if self._billing is not None and tenant_id is not None and call is not None:
+            region = self._settings.region
+            self._billing.count(tenant_id, region, "events.published", call.published)
+        super().finish(request, status, error_type)

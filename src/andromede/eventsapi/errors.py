@@ -1,0 +1,82 @@
+"""EventBridge's wire errors: types, HTTP statuses, and how domain errors map to them.
+
+EventBridge (JSON 1.1) answers an error as ``{"__type": "ResourceNotFoundException",
+"message": "…"}``; botocore takes the code from ``__type``. The names and statuses are those
+of EventBridge's service model.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.awsjson.endpoint import JsonWireError
+from andromede.errors import AndromedeError
+from andromede.events import errors as events_errors
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+
+__all__ = ["CATALOGUE", "EventsWireError", "to_events_error"]
+
+# type → (status, default message)
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "ResourceNotFoundException": (400, "The resource does not exist."),
+    "ResourceAlreadyExistsException": (400, "The resource already exists."),
+    "ValidationException": (400, "A parameter is not valid."),
+    "InvalidEventPatternException": (400, "Event pattern is not valid."),
+    "LimitExceededException": (400, "The limit was reached."),
+    "ConcurrentModificationException": (400, "The resource changed under the request."),
+    "UnknownOperationException": (400, "The operation is not known to this service."),
+    "UnsupportedOperation": (400, "The operation is not served here."),
+    "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "ThrottlingException": (400, "Rate exceeded"),
+    "AccessDeniedException": (400, "User is not authorized to perform this action."),
+    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
+                                     "standards."),
+    "MissingAuthenticationTokenException": (403, "Request is missing Authentication Token"),
+    "UnrecognizedClientException": (400, "The security token included in the request is "
+                                    "invalid."),
+    "ExpiredTokenException": (400, "The security token included in the request is expired"),
+    "InvalidSignatureException": (400, "The request signature we calculated does not match "
+                                  "the signature you provided."),
+    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
+    "InternalException": (500, "The request processing has failed because of an unknown "
+                          "error."),
+}  # fmt: skip
+
+_DOMAIN: Final = {
+    events_errors.ResourceNotFound: "ResourceNotFoundException",
+    events_errors.ResourceAlreadyExists: "ResourceAlreadyExistsException",
+    events_errors.ValidationError: "ValidationException",
+    events_errors.InvalidEventPattern: "InvalidEventPatternException",
+    events_errors.LimitExceeded: "LimitExceededException",
+    events_errors.ConcurrentModification: "ConcurrentModificationException",
+}
+
+
+class EventsWireError(JsonWireError):
+    def __init__(self, error_type: str, message: str | None = None) -> None:
+        status, default = CATALOGUE[error_type]
+        super().__init__(error_type, status, message if message is not None else default)
+
+
+def to_events_error(exc: AndromedeError) -> EventsWireError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, EventsWireError):
+        return exc
+    if isinstance(exc, events_errors.EventsError):
+        name = _DOMAIN.get(type(exc))
+        return None if name is None else EventsWireError(name, exc.message)
+    if isinstance(exc, SigV4Error):
+        if exc.code == "RequestTimeTooSkewed":
+            # botocore recognises clock skew by this wording and corrects its clock.
+            return EventsWireError("InvalidSignatureException", f"Signature expired: {exc.message}")
+        if exc.code == "SignatureDoesNotMatch":
+            return EventsWireError("InvalidSignatureException")
+        return EventsWireError("IncompleteSignatureException", exc.message)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return EventsWireError("ExpiredTokenException")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+        return EventsWireError("UnrecognizedClientException")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return EventsWireError("AccessDeniedException", str(exc) or None)
+    return None

@@ -1,0 +1,86 @@
+"""EventBridge (decision 0192): the limits of its calls (buses, rules, targets, PutEvents'
+entries and size, patterns), the retries of its deliveries and the pace of its scheduled
+rules' dispatcher.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from andromede.settings.units import KIB
+
+
+class EventsSettings(BaseModel):
+    """EventBridge's limits, deliveries and schedules."""
+
+    events_max_buses: int = Field(
+        default=100,
+        gt=0,
+        description="Custom event buses an account may have, the default bus aside (AWS: 100) "
+        "(decision 0192).",
+    )
+    events_max_rules: int = Field(
+        default=300,
+        gt=0,
+        description="Rules one event bus may hold (AWS: 300) (decision 0192).",
+    )
+    events_max_targets: int = Field(
+        default=5,
+        gt=0,
+        description="Targets one rule may have (AWS: 5) (decision 0192).",
+    )
+    events_max_put_entries: int = Field(
+        default=10,
+        gt=0,
+        description="Entries one PutEvents may carry (AWS: 10) (decision 0192).",
+    )
+    events_max_put_size: int = Field(
+        default=256 * KIB,
+        gt=0,
+        description="Bytes the entries of one PutEvents may total, counted as AWS counts them "
+        "(AWS: 256 KB) (decision 0192).",
+    )
+    events_max_pattern_length: int = Field(
+        default=4096,
+        gt=0,
+        description="Characters an EventPattern may hold (decision 0192).",
+    )
+    events_max_input: int = Field(
+        default=8192,
+        gt=0,
+        description="Characters a target's Input or InputTemplate may hold (AWS: 8,192) "
+        "(decision 0192).",
+    )
+    events_max_body_size: int = Field(
+        default=512 * KIB,
+        gt=0,
+        description="Largest EventBridge request body in bytes: room for a PutEvents of "
+        "events_max_put_size once JSON-escaped (decision 0192).",
+    )
+    events_list_page: int = Field(
+        default=100,
+        gt=0,
+        description="Buses, rules, targets or rule names one List call answers at most, its "
+        "Limit's ceiling (AWS: 100) (decision 0192).",
+    )
+    events_delivery_max_attempts: int = Field(
+        default=185,
+        ge=0,
+        description="Retries of a delivery to a target at most, whatever its RetryPolicy "
+        "(AWS's default and ceiling: 185) (decision 0192).",
+    )
+    events_delivery_retry_base: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds before a delivery's first retry, doubling at each next one up to "
+        "a minute (decision 0192).",
+    )
+    events_schedule_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between two passes of the scheduled rules' dispatcher, which "
+        "every gateway runs, each period fired by one (decision 0192).",
+    )

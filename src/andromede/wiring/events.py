@@ -1,0 +1,261 @@
+"""EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
+(the platform's SQS queues and SNS topics), the scheduled rules' dispatcher, the API, and
+the instances' state changes as EC2's events into their owner's default bus.
+
+A delivery is EventBridge's service principal ``events.amazonaws.com`` writing into the
+target, as on AWS: the queue's ``Policy`` (or the topic's) must let it ``sqs:SendMessage``
+(``sns:Publish``) with ``aws:SourceArn`` the rule's ARN — what the AWS console adds, and what
+Terraform users write as an ``aws_sqs_queue_policy``. It is the rule S3's bucket events follow
+here (decision 0163's ``s3_may_send``), stricter than SNS's same-account deliveries, because a
+rule's pattern can match events of every source of the account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.compute.model import Instance
+from andromede.compute.service_core import TransitionListener
+from andromede.db.database import Database
+from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
+from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
+from andromede.events.service import EventsLimits, EventsService
+from andromede.events.store_sql import SqlEventsStore
+from andromede.eventsapi.app import EventsApp
+from andromede.http.ratelimit import RateLimiter
+from andromede.iam.policy.service_grants import service_may
+from andromede.iam.service import IdentityService
+from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.notifications.errors import NotificationError
+from andromede.notifications.pubsub import PubSubService
+from andromede.notifications.service import TopicService
+from andromede.queues.errors import QueueError
+from andromede.queues.fifo import is_fifo
+from andromede.queues.model import MessageAttribute
+from andromede.queues.service import QueueService
+from andromede.settings import Settings
+
+__all__ = [
+    "EVENTS_PRINCIPAL",
+    "EventTargets",
+    "EventsParts",
+    "events_parts",
+    "instance_state_events",
+]
+
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+
+
+class EventTargets:
+    """The platform's queues and topics as EventBridge's targets."""
+
+    def __init__(self, queues: QueueService, topics: TopicService, pubsub: PubSubService) -> None:
+        self._queues = queues
+        self._topics = topics
+        self._pubsub = pubsub
+
+    async def send(
+        self,
+        tenant_id: str,
+        arn: str,
+        message: str,
+        *,
+        rule_arn: str,
+        group_id: str | None,
+        dedup_id: str,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
+        parts = parse_arn(arn)
+        if parts is None or parts[2] != tenant_id:
+            raise DeliveryRefused("ResourceNotFound", f"{arn} is no target of the account")
+        service, _, account, name = parts
+        if service == "sqs":
+            await self._to_queue(account, name, message, rule_arn, group_id, dedup_id, attributes)
+        elif service == "sns":
+            await self._to_topic(tenant_id, arn, message, rule_arn, group_id, dedup_id)
+        else:
+            raise DeliveryRefused("ResourceNotFound", f"{arn} is no served target")
+
+    async def _to_queue(
+        self,
+        account: str,
+        name: str,
+        message: str,
+        rule_arn: str,
+        group_id: str | None,
+        dedup_id: str,
+        attributes: dict[str, str] | None,
+    ) -> None:
+        try:
+            queue = await self._queues.get_queue(account, account, name)
+        except QueueError as exc:
+            raise DeliveryRefused("ResourceNotFound", f"queue {name} does not exist") from exc
+        allowed = service_may(
+            queue.attributes.get("Policy"),
+            service=EVENTS_PRINCIPAL,
+            action="sqs:SendMessage",
+            resource=queue.arn,
+            resource_account=queue.tenant_id,
+            source_arn=rule_arn,
+            source_account=account,
+            region=queue.region,
+        )
+        if not allowed:
+            raise DeliveryRefused(
+                "NoPermissions", f"the policy of {queue.arn} does not let {EVENTS_PRINCIPAL} in"
+            )
+        fifo = is_fifo(queue)
+        try:
+            await self._queues.send_message(
+                queue,
+                message,
+                {
+                    k: MessageAttribute("String", string_value=v)
+                    for k, v in (attributes or {}).items()
+                },
+                {},
+                None,
+                EVENTS_PRINCIPAL,
+                group_id=group_id if fifo else None,
+                # The event's id, as EventBridge's deduplication id for a FIFO queue: a retry
+                # of one delivery is not queued twice.
+                dedup_id=dedup_id if fifo else None,
+            )
+        except QueueError as exc:  # refused whatever the try (too large, no group…)
+            raise DeliveryRefused("SQSParameterError", str(exc)) from exc
+
+    async def _to_topic(
+        self,
+        tenant_id: str,
+        arn: str,
+        message: str,
+        rule_arn: str,
+        group_id: str | None,
+        dedup_id: str,
+    ) -> None:
+        try:
+            topic = await self._topics.get_topic(tenant_id, arn)
+        except NotificationError as exc:
+            raise DeliveryRefused("ResourceNotFound", f"topic {arn} does not exist") from exc
+        allowed = service_may(
+            topic.attributes.get("Policy"),
+            service=EVENTS_PRINCIPAL,
+            action="sns:Publish",
+            resource=topic.arn,
+            resource_account=topic.tenant_id,
+            source_arn=rule_arn,
+            source_account=tenant_id,
+            region=topic.region,
+        )
+        if not allowed:
+            raise DeliveryRefused(
+                "NoPermissions", f"the policy of {topic.arn} does not let {EVENTS_PRINCIPAL} in"
+            )
+        try:
+            await self._pubsub.publish(
+                tenant_id,
+                arn,
+                message,
+                None,
+                {},
+                None,
+                group_id=group_id if topic.fifo else None,
+                dedup_id=dedup_id if topic.fifo else None,
+            )
+        except NotificationError as exc:
+            raise DeliveryRefused("SNSParameterError", str(exc)) from exc
+
+
+class EventsParts:
+    """EventBridge as ``serve`` runs it: the service over the SQL store and its deliveries,
+    then the API (:meth:`api`) and the scheduled rules' dispatcher (:meth:`schedules`)."""
+
+    def __init__(self, settings: Settings, db: Database, targets: EventTargets) -> None:
+        self._settings = settings
+        self._db = db
+        self.store = SqlEventsStore(db, settings.region)
+        self.deliveries = Deliveries(
+            targets,
+            max_attempts=settings.events_delivery_max_attempts,
+            retry_base=settings.events_delivery_retry_base,
+        )
+        self.service = EventsService(
+            self.store,
+            self.deliveries,
+            region=settings.region,
+            limits=EventsLimits(
+                max_buses=settings.events_max_buses,
+                max_rules=settings.events_max_rules,
+                max_targets=settings.events_max_targets,
+                max_put_entries=settings.events_max_put_entries,
+                max_put_size=settings.events_max_put_size,
+                max_pattern_length=settings.events_max_pattern_length,
+                max_input=settings.events_max_input,
+            ),
+        )
+
+    def api(
+        self,
+        identity: IdentityService,
+        audit: AuditService,
+        rate_limiter: RateLimiter | None,
+        billing: BillingService | None,
+    ) -> EventsApp:
+        return EventsApp(
+            self.service, identity, audit, self._settings, rate_limiter, billing=billing
+        )
+
+    def instance_events(self, previous: TransitionListener | None) -> TransitionListener:
+        return instance_state_events(self.service, self._settings.region, previous)
+
+    def schedules(self, holder: str) -> asyncio.Task[None]:
+        """The dispatcher's task; ``holder``: this gateway's name in the schedules' claims
+        (the autoscaling reconciler's owner name)."""
+        scheduler = Scheduler(
+            self.store,
+            SqlMetricRuns(self._db),
+            self.deliveries,
+            holder=holder,
+            interval=self._settings.events_schedule_interval,
+        )
+        return asyncio.create_task(scheduler.run_forever(), name="events-schedules")
+
+
+def events_parts(
+    settings: Settings,
+    db: Database,
+    queues: QueueService,
+    topics: TopicService,
+    pubsub: PubSubService,
+) -> EventsParts:
+    return EventsParts(settings, db, EventTargets(queues, topics, pubsub))
+
+
+def instance_state_events(
+    service: EventsService, region: str, previous: TransitionListener | None
+) -> TransitionListener:
+    """The compute service's transition listener: ``previous`` (metering's) first, then EC2's
+    "EC2 Instance State-change Notification" into the owner's default bus, in AWS's shape
+    (``source`` ``aws.ec2``, the instance's ARN its resource, ``detail`` its id and state)."""
+
+    async def on_transition(before: Instance, after: Instance, at: datetime) -> None:
+        if previous is not None:
+            await previous(before, after, at)
+        tenant = after.tenant_id
+        event = event_envelope(
+            event_id=str(uuid.uuid4()),
+            detail_type="EC2 Instance State-change Notification",
+            source="aws.ec2",
+            account=tenant,
+            moment=at,
+            region=region,
+            resources=[f"arn:aws:ec2:{region}:{tenant}:instance/{after.instance_id}"],
+            detail={"instance-id": after.instance_id, "state": str(after.state)},
+        )
+        await service.route(tenant, DEFAULT_BUS, [event])
+
+    return on_transition

@@ -1,0 +1,125 @@
+"""Decision 0192's EventBridge store over every implementation (memory, SQLite, PostgreSQL):
+buses created once, counted against their limit, listed by name after a name and under a
+case-sensitive prefix, deleted with their rules and targets; rules replaced whole, listed per
+bus, the scheduled ones found across accounts, deleted only without targets; targets added,
+replaced by id, bounded per rule, removed, found by ARN."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
+from andromede.events.memory import MemoryEventsStore
+from andromede.events.model import EventBus, Rule, RuleState, Target
+from andromede.events.store import EventsStore
+from andromede.events.store_sql import SqlEventsStore
+from support.store_backends import BACKENDS, backend_database
+
+REGION = "eu-west-3"
+T0 = datetime(2026, 12, 5, 12, 0, 0, 123456, tzinfo=UTC)
+QUEUE = f"arn:aws:sqs:{REGION}:t1:q"
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventsStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryEventsStore() if db is None else SqlEventsStore(db, REGION)
+
+
+def bus(name: str, tenant: str = "t1") -> EventBus:
+    return EventBus(tenant, REGION, name, "the é bus", T0, {"team": "ops"})
+
+
+def rule(name: str, bus_name: str = "default", tenant: str = "t1", **kw: object) -> Rule:
+    return Rule(tenant, REGION, bus_name, name, created=T0, **kw)  # type: ignore[arg-type]
+
+
+def target(target_id: str, arn: str = QUEUE) -> Target:
+    return Target(target_id, arn, {"Id": target_id, "Arn": arn, "Input": '{"é": 1}'})
+
+
+async def test_buses(store: EventsStore) -> None:
+    for name in ("b-2", "B-1", "a", "b-1"):
+        await store.create_bus(bus(name), limit=4)
+    with pytest.raises(ResourceAlreadyExists):
+        await store.create_bus(bus("a"), limit=10)
+    with pytest.raises(LimitExceeded):
+        await store.create_bus(bus("c"), limit=4)
+    await store.create_bus(bus("a", tenant="t2"), limit=4)
+    assert await store.get_bus("t1", "a") == bus("a")
+    assert await store.get_bus("t3", "a") is None
+    assert [b.name for b in await store.list_buses("t1", "", "", 10)] == ["B-1", "a", "b-1", "b-2"]
+    assert [b.name for b in await store.list_buses("t1", "b", "", 10)] == ["b-1", "b-2"]
+    assert [b.name for b in await store.list_buses("t1", "", "a", 1)] == ["b-1"]
+    await store.put_rule(rule("r", "a"), limit=10)
+    await store.put_targets("t1", "a", "r", [target("t")], limit=5)
+    await store.delete_bus("t1", "a")
+    assert await store.get_bus("t1", "a") is None
+    assert await store.get_rule("t1", "a", "r") is None
+    assert await store.list_targets("t1", "a", "r") == []
+    assert await store.get_bus("t2", "a") is not None
+
+
+async def test_rules(store: EventsStore) -> None:
+    pattern = '{"source": ["my.app"]}'
+    first = rule("r1", event_pattern=pattern, description="d", tags={"k": "v"})
+    await store.put_rule(first, limit=2)
+    assert await store.get_rule("t1", "default", "r1") == first
+    await store.put_rule(rule("r2", schedule="rate(5 minutes)", state=RuleState.DISABLED), limit=2)
+    with pytest.raises(LimitExceeded):
+        await store.put_rule(rule("r3", event_pattern=pattern), limit=2)
+    replaced = rule("r1", event_pattern='{"source": ["other"]}', role_arn="arn:aws:iam::t1:role/x")
+    await store.put_rule(replaced, limit=2)  # a replacement is no new rule
+    assert await store.get_rule("t1", "default", "r1") == replaced
+    await store.put_rule(rule("s", tenant="t2", schedule="cron(0 12 * * ? *)"), limit=2)
+    assert [r.name for r in await store.list_rules("t1", "default", "", "", 10)] == ["r1", "r2"]
+    assert [r.name for r in await store.list_rules("t1", "default", "r", "r1", 10)] == ["r2"]
+    assert [r.name for r in await store.list_rules("t1", "default", "R", "", 10)] == []
+    assert sorted(r.name for r in await store.scheduled_rules()) == ["r2", "s"]
+    await store.put_targets("t1", "default", "r1", [target("a")], limit=5)
+    with pytest.raises(ValidationError, match="has targets"):
+        await store.delete_rule("t1", "default", "r1")
+    assert await store.remove_targets("t1", "default", "r1", ["a", "zz"]) == ["a"]
+    await store.delete_rule("t1", "default", "r1")
+    assert await store.get_rule("t1", "default", "r1") is None
+    await store.delete_rule("t1", "default", "missing")
+
+
+async def test_targets(store: EventsStore) -> None:
+    topic = f"arn:aws:sns:{REGION}:t1:topic"
+    for name in ("r1", "r2"):
+        await store.put_rule(rule(name, event_pattern="{}"), limit=10)
+    await store.put_targets("t1", "default", "r1", [target("b"), target("a", topic)], limit=2)
+    with pytest.raises(LimitExceeded):
+        await store.put_targets("t1", "default", "r1", [target("c")], limit=2)
+    changed = Target("b", topic, {"Id": "b", "Arn": topic})
+    await store.put_targets("t1", "default", "r1", [changed], limit=2)
+    assert await store.list_targets("t1", "default", "r1") == [target("a", topic), changed]
+    await store.put_targets("t1", "default", "r2", [target("x")], limit=2)
+    assert await store.targets_by_rule("t1", "default") == {
+        "r1": [target("a", topic), changed],
+        "r2": [target("x")],
+    }
+    assert await store.rules_by_target("t1", "default", topic, "", 10) == ["r1"]
+    assert await store.rules_by_target("t1", "default", QUEUE, "", 10) == ["r2"]
+    assert await store.rules_by_target("t1", "default", QUEUE, "r2", 10) == []
+    assert await store.targets_by_rule("t2", "default") == {}
+
+
+async def test_a_closed_tenant_is_forgotten(store: EventsStore) -> None:
+    await store.create_bus(bus("b"), limit=5)
+    await store.create_bus(bus("b", tenant="t2"), limit=5)
+    for tenant in ("t1", "t2"):
+        await store.put_rule(rule("r", "b", tenant=tenant), limit=5)
+        await store.put_rule(rule("s", tenant=tenant, schedule="rate(1 day)"), limit=5)
+        await store.put_targets(tenant, "b", "r", [target("q")], limit=5)
+    assert await store.forget_tenant("t1") == 2
+    assert await store.get_bus("t1", "b") is None
+    assert await store.list_rules("t1", "default", "", "", 10) == []
+    assert await store.targets_by_rule("t1", "b") == {}
+    assert [r.tenant_id for r in await store.scheduled_rules()] == ["t2"]
+    assert [t.id for t in await store.list_targets("t2", "b", "r")] == ["q"]

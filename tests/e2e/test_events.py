@@ -1,0 +1,345 @@
+"""EventBridge end to end (decision 0192): one real ``andromede serve`` driven by boto3's
+``events`` client (JSON 1.1, ``AWSEvents.*``), its deliveries read back with boto3's ``sqs``.
+
+A rule on the default bus with a content-filtering pattern sends the events PutEvents puts
+to an SQS queue whose policy lets ``events.amazonaws.com`` in (the whole event, in
+EventBridge's shape) and to a FIFO queue through an InputTransformer; a queue whose policy
+does not let EventBridge in gets nothing, its events going to the target's dead-letter queue
+with AWS's attributes; an SNS topic as target passes the event to a queue subscribed raw.
+A custom bus gets its own rule. The errors come in EventBridge's words: a missing rule, an
+invalid pattern, a rule deleted while it has targets, an ``aws.`` source refused per entry,
+``KmsKeyIdentifier`` refused. Listing, paging, tags, TestEventPattern too. An instance run
+and stopped on the memory hypervisor sends EC2's "EC2 Instance State-change Notification"
+events through a rule. Schedules are tested in process (``tests/unit/events``): a minute's
+period is too slow here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.iam_helpers import client_for
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("events") / "data"
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_EVENTS_DELIVERY_RETRY_BASE": "0.05",
+        # The memory hypervisor: instances' state changes without guests (test_ec2's).
+        "ANDROMEDE_HYPERVISOR": "memory",
+    }
+    with running_server(data_dir, extra_env=env) as started:
+        yield started
+
+
+def clients(server: ServerProcess) -> tuple[Any, Any]:
+    credentials = server.credentials()
+    return client_for(server, "events", *credentials), client_for(server, "sqs", *credentials)
+
+
+def queue(sqs: Any, name: str, rule_arn: str | None, **attributes: str) -> tuple[str, str]:
+    """A queue (url, arn), its policy letting EventBridge send for ``rule_arn``."""
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    if rule_arn is not None:
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return url, arn
+
+
+def receive(sqs: Any, url: str, wanted: int = 1, wait: float = 15) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + wait
+    while len(got) < wanted and time.monotonic() < deadline:
+        answer = sqs.receive_message(
+            QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        got += answer.get("Messages", [])
+    return got
+
+
+def code(caught: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(caught.value.response["Error"]["Code"])
+
+
+def test_rule_to_queues_topic_and_dead_letters(server: ServerProcess) -> None:
+    events, sqs = clients(server)
+    pattern = {
+        "source": ["shop.orders"],
+        "detail": {"amount": [{"numeric": [">", 100]}], "currency": [{"anything-but": "XXX"}]},
+    }
+    rule_arn = events.put_rule(
+        Name="big-orders", EventPattern=json.dumps(pattern), Description="orders over 100"
+    )["RuleArn"]
+    assert rule_arn.endswith(":rule/big-orders")
+    account = rule_arn.split(":")[4]
+    url, arn = queue(sqs, "big-orders", rule_arn)
+    fifo_url, fifo_arn = queue(
+        sqs, "big-orders.fifo", rule_arn, FifoQueue="true", ContentBasedDeduplication="false"
+    )
+    closed_url, closed_arn = queue(sqs, "closed", None)  # no policy: EventBridge kept out
+    dlq_url, dlq_arn = queue(sqs, "big-orders-dlq", rule_arn)
+    sns = client_for(server, "sns", *server.credentials())
+    topic_arn = sns.create_topic(Name="orders-topic")["TopicArn"]
+    sns.set_topic_attributes(
+        TopicArn=topic_arn,
+        AttributeName="Policy",
+        AttributeValue=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": topic_arn,
+                    }
+                ],
+            }
+        ),
+    )
+    fanned_url, fanned_arn = queue(sqs, "from-topic", None)
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=fanned_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    answer = events.put_targets(
+        Rule="big-orders",
+        Targets=[
+            {"Id": "whole", "Arn": arn},
+            {
+                "Id": "shaped",
+                "Arn": fifo_arn,
+                "SqsParameters": {"MessageGroupId": "orders"},
+                "InputTransformer": {
+                    "InputPathsMap": {"amount": "$.detail.amount", "who": "$.detail.customer"},
+                    "InputTemplate": '{"customer": "<who>", "amount": <amount>}',
+                },
+            },
+            {
+                "Id": "closed",
+                "Arn": closed_arn,
+                "DeadLetterConfig": {"Arn": dlq_arn},
+                "RetryPolicy": {"MaximumRetryAttempts": 0},
+            },
+            {"Id": "topic", "Arn": topic_arn, "Input": '{"note": "constant"}'},
+        ],
+    )
+    assert answer["FailedEntryCount"] == 0
+    put = events.put_events(
+        Entries=[
+            {
+                "Source": "shop.orders",
+                "DetailType": "Order Placed",
+                "Detail": json.dumps({"amount": 250, "currency": "EUR", "customer": 'Zoé "Z"'}),
+                "Resources": ["arn:aws:shop:::order/1"],
+            },
+            {  # not matched: too small
+                "Source": "shop.orders",
+                "DetailType": "Order Placed",
+                "Detail": json.dumps({"amount": 5, "currency": "EUR"}),
+            },
+            {"Source": "aws.ec2", "DetailType": "Forged", "Detail": "{}"},
+        ]
+    )
+    assert put["FailedEntryCount"] == 1
+    assert put["Entries"][2] == {
+        "ErrorCode": "NotAuthorizedForSourceException",
+        "ErrorMessage": "Not authorized for the source.",
+    }
+    event_id = put["Entries"][0]["EventId"]
+    [message] = receive(sqs, url)
+    event = json.loads(message["Body"])
+    assert {k: event[k] for k in ("version", "id", "detail-type", "source", "account")} == {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Order Placed",
+        "source": "shop.orders",
+        "account": account,
+    }
+    assert (event["region"], event["resources"]) == (REGION, ["arn:aws:shop:::order/1"])
+    assert event["detail"]["customer"] == 'Zoé "Z"'
+    [shaped] = receive(sqs, fifo_url)
+    assert json.loads(shaped["Body"]) == {"customer": 'Zoé "Z"', "amount": 250}
+    [fanned] = receive(sqs, fanned_url)
+    assert json.loads(fanned["Body"]) == {"note": "constant"}
+    [dead] = receive(sqs, dlq_url)
+    assert json.loads(dead["Body"])["id"] == event_id
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes["RULE_ARN"] == rule_arn
+    assert attributes["TARGET_ARN"] == closed_arn
+    assert attributes["ERROR_CODE"] == "NoPermissions"
+    assert receive(sqs, closed_url, wait=1) == []
+    assert receive(sqs, url, wait=1) == []  # the small order matched nothing
+
+    # Listing and names by target; deletion refused while targets remain.
+    listed = events.list_targets_by_rule(Rule="big-orders")["Targets"]
+    assert [t["Id"] for t in listed] == ["closed", "shaped", "topic", "whole"]
+    assert listed[1]["SqsParameters"] == {"MessageGroupId": "orders"}
+    assert events.list_rule_names_by_target(TargetArn=arn)["RuleNames"] == ["big-orders"]
+    with pytest.raises(ClientError) as refused:
+        events.delete_rule(Name="big-orders")
+    assert code(refused) == "ValidationException"
+    events.remove_targets(Rule="big-orders", Ids=["whole", "shaped", "closed", "topic"])
+    events.delete_rule(Name="big-orders")
+    with pytest.raises(ClientError) as missing:
+        events.describe_rule(Name="big-orders")
+    assert code(missing) == "ResourceNotFoundException"
+
+
+def test_buses_rules_and_errors(server: ServerProcess) -> None:
+    events, sqs = clients(server)
+    bus_arn = events.create_event_bus(Name="billing", Tags=[{"Key": "team", "Value": "b"}])[
+        "EventBusArn"
+    ]
+    assert bus_arn.endswith(":event-bus/billing")
+    with pytest.raises(ClientError) as exists:
+        events.create_event_bus(Name="billing")
+    assert code(exists) == "ResourceAlreadyExistsException"
+    with pytest.raises(ClientError) as kms:
+        events.create_event_bus(Name="sealed", KmsKeyIdentifier="alias/mine")
+    assert code(kms) == "ValidationException"
+    names = [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+    assert names == ["billing", "default"]
+    assert events.describe_event_bus(Name=bus_arn)["Name"] == "billing"
+    tags = events.list_tags_for_resource(ResourceARN=bus_arn)["Tags"]
+    assert tags == [{"Key": "team", "Value": "b"}]
+
+    # A rule on the custom bus, fed by PutEvents naming the bus by ARN.
+    rule_arn = events.put_rule(
+        Name="invoices",
+        EventBusName="billing",
+        EventPattern=json.dumps({"detail-type": [{"prefix": "Invoice"}]}),
+        Tags=[{"Key": "k", "Value": "v"}],
+    )["RuleArn"]
+    assert rule_arn.endswith(":rule/billing/invoices")
+    url, arn = queue(sqs, "invoices", rule_arn)
+    events.put_targets(Rule="invoices", EventBusName="billing", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_events(
+        Entries=[
+            {"Source": "acc", "DetailType": "Invoice Paid", "Detail": "{}", "EventBusName": bus_arn}
+        ]
+    )
+    events.put_events(Entries=[{"Source": "acc", "DetailType": "Invoice Paid", "Detail": "{}"}])
+    assert [json.loads(m["Body"])["detail-type"] for m in receive(sqs, url)] == ["Invoice Paid"]
+    assert receive(sqs, url, wait=1) == []  # the default bus's copy matched nothing here
+    events.disable_rule(Name="invoices", EventBusName="billing")
+    described = events.describe_rule(Name="invoices", EventBusName="billing")
+    assert (described["State"], described["EventBusName"]) == ("DISABLED", "billing")
+    events.tag_resource(ResourceARN=rule_arn, Tags=[{"Key": "k2", "Value": "v2"}])
+    events.untag_resource(ResourceARN=rule_arn, TagKeys=["k"])
+    assert events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [
+        {"Key": "k2", "Value": "v2"}
+    ]
+
+    # Pages of rules; a schedule on the default bus only.
+    for index in range(3):
+        events.put_rule(Name=f"page-{index}", ScheduleExpression="rate(5 minutes)")
+    first = events.list_rules(NamePrefix="page-", Limit=2)
+    assert [r["Name"] for r in first["Rules"]] == ["page-0", "page-1"]
+    second = events.list_rules(NamePrefix="page-", Limit=2, NextToken=first["NextToken"])
+    assert [r["Name"] for r in second["Rules"]] == ["page-2"] and "NextToken" not in second
+    assert second["Rules"][0]["ScheduleExpression"] == "rate(5 minutes)"
+    with pytest.raises(ClientError) as on_custom:
+        events.put_rule(Name="tick", EventBusName="billing", ScheduleExpression="rate(1 minute)")
+    assert code(on_custom) == "ValidationException"
+    with pytest.raises(ClientError) as bad_pattern:
+        events.put_rule(Name="bad", EventPattern='{"source": "not-an-array"}')
+    assert code(bad_pattern) == "InvalidEventPatternException"
+    with pytest.raises(ClientError) as lambda_target:
+        events.put_targets(
+            Rule="page-0",
+            Targets=[{"Id": "f", "Arn": f"arn:aws:lambda:{REGION}:123456789012:function:f"}],
+        )
+    assert code(lambda_target) == "ValidationException"
+    event = {
+        "id": "1",
+        "account": "123456789012",
+        "source": "acc",
+        "time": "2026-12-05T00:00:00Z",
+        "region": REGION,
+        "detail-type": "Invoice Paid",
+        "detail": {"ip": "10.0.0.7"},
+    }
+    tested = events.test_event_pattern(
+        EventPattern=json.dumps({"detail": {"ip": [{"cidr": "10.0.0.0/24"}]}}),
+        Event=json.dumps(event),
+    )
+    assert tested["Result"] is True
+    with pytest.raises(ClientError) as default:
+        events.delete_event_bus(Name="default")
+    assert code(default) == "ValidationException"
+    events.remove_targets(Rule="invoices", EventBusName="billing", Ids=["q"])
+    events.delete_event_bus(Name="billing")
+    assert [b["Name"] for b in events.list_event_buses()["EventBuses"]] == ["default"]
+
+
+def test_instance_state_changes_reach_a_rule(
+    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    disk = tmp_path_factory.mktemp("image") / "disk.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "events-test",
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    image_id = json.loads(done.stdout)["image_id"]
+    events, sqs = clients(server)
+    pattern = {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Instance State-change Notification"],
+        "detail": {"state": ["running", "stopped"]},
+    }
+    rule_arn = events.put_rule(Name="instances", EventPattern=json.dumps(pattern))["RuleArn"]
+    url, arn = queue(sqs, "instances", rule_arn)
+    events.put_targets(Rule="instances", Targets=[{"Id": "q", "Arn": arn}])
+    ec2 = client_for(server, "ec2", *server.credentials())
+    fast = {"Delay": 1, "MaxAttempts": 60}
+    [instance] = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1
+    )["Instances"]
+    instance_id = instance["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=fast)
+    ec2.stop_instances(InstanceIds=[instance_id])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance_id], WaiterConfig=fast)
+    received = sorted(
+        (json.loads(m["Body"]) for m in receive(sqs, url, wanted=2)),
+        key=lambda event: str(event["detail"]["state"]),
+    )
+    assert [e["detail"] for e in received] == [
+        {"instance-id": instance_id, "state": "running"},
+        {"instance-id": instance_id, "state": "stopped"},
+    ]
+    assert {(e["source"], e["region"]) for e in received} == {("aws.ec2", REGION)}
+    assert received[0]["resources"][0].endswith(f":instance/{instance_id}")
+    ec2.terminate_instances(InstanceIds=[instance_id])

@@ -1,0 +1,270 @@
+"""Decision 0192's EventBridge app in process, built as ``serve`` builds it
+(``wiring.events``: the SQL store on SQLite, the settings' limits) and signed with botocore's
+SigV4 for service ``events``: bad input of every kind answered with EventBridge's JSON error
+and a request id, never a 500; authorisation by identity policy; audit and metering; the
+settings' limits reaching the calls."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.credentials import Credentials
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
+from andromede.db.database import open_database
+from andromede.eventsapi.actions import ACTIONS, NOT_SERVED
+from andromede.eventsapi.app import CONTENT_TYPE, EventsApp
+from andromede.iam.policy.actions import known_action
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.settings import Settings
+from andromede.wiring.events import EventsParts, EventTargets
+from support.json_client import JsonReply, Signers, signed_json_post
+from support.schema import migrated_sqlite
+
+REGION = "eu-fr-1"
+
+
+@dataclass
+class Harness(Signers):
+    app: EventsApp
+    identity: IdentityService
+    credentials: Credentials | None
+    tenant_id: str
+    audit_store: MemoryAuditStore
+    billing: BillingService
+    audit: AuditService
+
+    async def call(self, action: str, payload: dict[str, Any] | bytes | None = None) -> JsonReply:
+        return await signed_json_post(
+            self.app,
+            f"AWSEvents.{action}",
+            payload,
+            content_type=CONTENT_TYPE,
+            credentials=self.credentials,
+            service="events",
+            region=REGION,
+        )
+
+    async def ok(self, action: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply = await self.call(action, payload)
+        assert reply.status == 200, reply.body
+        return reply.json()
+
+    async def error(self, action: str, payload: dict[str, Any] | bytes | None) -> str:
+        reply = await self.call(action, payload)
+        assert 400 <= reply.status < 500, reply.body
+        return str(reply.error_fields()["__type"])
+
+
+@pytest.fixture
+async def events(tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = Settings(
+        data_dir=tmp_path,
+        region=REGION,
+        events_max_put_entries=3,
+        events_max_rules=2,
+        events_max_targets=1,
+        events_max_pattern_length=200,
+        events_max_body_size=4096,
+        events_list_page=1,
+        events_max_buses=1,
+        events_max_put_size=3200,
+        events_max_input=50,
+    )
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    # No queue or topic behind the targets: deliveries are the service tests' and e2e's.
+    targets: Any = EventTargets(None, None, None)  # type: ignore[arg-type]
+    parts = EventsParts(settings, db, targets)
+    try:
+        yield Harness(
+            parts.api(identity, audit, None, billing),
+            identity,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            boot.tenant.id,
+            audit_store,
+            billing,
+            audit,
+        )
+    finally:
+        await parts.deliveries.close()
+        await billing.close()
+        await audit.close()
+        await db.close()
+
+
+BAD_INPUTS: list[tuple[str, dict[str, Any] | bytes, str]] = [
+    ("PutRule", b"not json", "SerializationException"),
+    ("PutRule", b"[1, 2]", "SerializationException"),
+    ("PutRule", {}, "ValidationException"),
+    ("PutRule", {"Name": 5, "EventPattern": "{}"}, "ValidationException"),
+    ("PutRule", {"Name": "x" * 65, "EventPattern": "{}"}, "ValidationException"),
+    ("PutRule", {"Name": "r", "EventPattern": '{"a": 1}'}, "InvalidEventPatternException"),
+    ("PutRule", {"Name": "r", "EventPattern": "{" * 1000}, "InvalidEventPatternException"),
+    ("PutRule", {"Name": "r", "EventPattern": "{}", "Tags": "x"}, "ValidationException"),
+    ("PutRule", {"Name": "r", "EventPattern": "{}", "Tags": [{"Key": 1}]}, "ValidationException"),
+    ("PutRule", {"Name": "r", "ScheduleExpression": "cron(x)"}, "ValidationException"),
+    ("PutRule", {"Name": "r", "EventPattern": "{}", "EventBusName": 7}, "ValidationException"),
+    (
+        "PutRule",
+        {"Name": "r", "EventPattern": "{}", "EventBusName": "arn:aws:x"},
+        "ValidationException",
+    ),
+    ("DescribeRule", {"Name": "missing"}, "ResourceNotFoundException"),
+    ("PutTargets", {"Rule": "missing", "Targets": "x"}, "ValidationException"),
+    ("PutTargets", {"Rule": "missing", "Targets": [1]}, "ValidationException"),
+    ("PutTargets", {"Rule": "missing", "Targets": [{"Id": "a", "Arn": 1}]}, "ValidationException"),
+    ("RemoveTargets", {"Rule": "r", "Ids": [1]}, "ValidationException"),
+    ("ListRules", {"Limit": 0}, "ValidationException"),
+    ("ListRules", {"Limit": "ten"}, "ValidationException"),
+    ("ListRules", {"EventBusName": "nope"}, "ResourceNotFoundException"),
+    ("PutEvents", {"Entries": "x"}, "ValidationException"),
+    ("PutEvents", {"Entries": [1]}, "ValidationException"),
+    ("PutEvents", {"Entries": []}, "ValidationException"),
+    ("TestEventPattern", {"EventPattern": "{}", "Event": "[" * 3000}, "ValidationException"),
+    ("TestEventPattern", {"EventPattern": "{}"}, "ValidationException"),
+    ("CreateEventBus", {"Name": "default"}, "ValidationException"),
+    ("CreateEventBus", {"Name": "b", "KmsKeyIdentifier": "k"}, "ValidationException"),
+    ("DeleteEventBus", {"Name": "default"}, "ValidationException"),
+    ("DescribeEventBus", {"Name": "nope"}, "ResourceNotFoundException"),
+    (
+        "TagResource",
+        {"ResourceARN": "arn:aws:events:eu-fr-1:1:rule/r", "Tags": []},
+        "ResourceNotFoundException",
+    ),
+    ("ListTagsForResource", {"ResourceARN": "nonsense"}, "ResourceNotFoundException"),
+    ("UntagResource", {"ResourceARN": "x", "TagKeys": "k"}, "ValidationException"),
+    ("StartReplay", {}, "UnsupportedOperation"),
+    ("Nonsense", {}, "UnknownOperationException"),
+]
+
+
+@pytest.mark.parametrize(("action", "payload", "wanted"), BAD_INPUTS)
+async def test_bad_input_gets_eventbridges_errors(
+    events: Harness, action: str, payload: dict[str, Any] | bytes, wanted: str
+) -> None:
+    assert await events.error(action, payload) == wanted
+
+
+async def test_put_events_entry_shapes_never_fail_the_call(events: Harness) -> None:
+    answer = await events.ok(
+        "PutEvents",
+        {
+            "Entries": [
+                {"Source": "a", "DetailType": "b", "Detail": "{", "EventBusName": 5},
+                {"Source": ["a"], "DetailType": "b", "Detail": "{}", "Time": "yesterday"},
+                {"Source": "a", "DetailType": "b", "Detail": "[" * 1500 + "]" * 1500},
+            ]
+        },
+    )
+    assert answer["FailedEntryCount"] == 3
+    assert [e["ErrorCode"] for e in answer["Entries"]] == [
+        "MalformedDetail",
+        "InvalidArgument",
+        "MalformedDetail",
+    ]
+
+
+async def test_settings_bound_the_calls(events: Harness) -> None:
+    entry = {"Source": "a", "DetailType": "b", "Detail": "{}"}
+    assert await events.error("PutEvents", {"Entries": [entry] * 4}) == "ValidationException"
+    assert (await events.ok("PutEvents", {"Entries": [entry] * 3}))["FailedEntryCount"] == 0
+    long_pattern = '{"source": ["' + "x" * 200 + '"]}'
+    assert (
+        await events.error("PutRule", {"Name": "r", "EventPattern": long_pattern})
+        == "InvalidEventPatternException"
+    )
+    for name in ("r1", "r2"):
+        await events.ok("PutRule", {"Name": name, "EventPattern": "{}"})
+    assert (
+        await events.error("PutRule", {"Name": "r3", "EventPattern": "{}"})
+        == "LimitExceededException"
+    )
+    queue = f"arn:aws:sqs:{REGION}:{events.tenant_id}:q"
+    targets = [{"Id": "a", "Arn": queue}, {"Id": "b", "Arn": queue}]
+    assert (
+        await events.error("PutTargets", {"Rule": "r1", "Targets": targets})
+        == "LimitExceededException"
+    )
+    too_large = await events.call("PutEvents", {"Entries": [dict(entry, Detail="x" * 5000)]})
+    assert too_large.status == 413
+    big = dict(entry, Detail='{"x": "' + "y" * 3200 + '"}')
+    assert await events.error("PutEvents", {"Entries": [big]}) == "ValidationException"
+    page = await events.ok("ListRules")
+    assert [r["Name"] for r in page["Rules"]] == ["r1"] and page["NextToken"]
+    await events.ok("CreateEventBus", {"Name": "one"})
+    assert await events.error("CreateEventBus", {"Name": "two"}) == "LimitExceededException"
+    constant = [{"Id": "a", "Arn": queue, "Input": '"' + "z" * 60 + '"'}]
+    assert (
+        await events.error("PutTargets", {"Rule": "r1", "Targets": constant})
+        == "ValidationException"
+    )
+
+
+async def test_identity_policies_audit_and_metering(events: Harness) -> None:
+    user = await events.iam_user("dev")
+    assert await user.error("ListRules", {}) == "AccessDeniedException"
+    assert await events.anonymous().error("ListRules", {}) == "MissingAuthenticationTokenException"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["events:PutRule", "events:ListRules"],
+                "Resource": f"arn:aws:events:{REGION}:{events.tenant_id}:rule/app-*",
+            },
+            {"Effect": "Allow", "Action": "events:ListRules", "Resource": "*"},
+        ],
+    }
+    await events.identity.put_user_policy(events.tenant_id, "dev", "events", json.dumps(policy))
+    await user.ok("PutRule", {"Name": "app-orders", "EventPattern": "{}"})
+    assert await user.error("PutRule", {"Name": "other", "EventPattern": "{}"}) == (
+        "AccessDeniedException"
+    )
+    assert [r["Name"] for r in (await user.ok("ListRules"))["Rules"]] == ["app-orders"]
+    entries = [{"Source": "a", "DetailType": "b", "Detail": "{}"}] * 2
+    await events.ok("PutEvents", {"Entries": [*entries, {**entries[0], "Source": "aws.x"}]})
+    await events.billing.flush()
+    month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+    report = await events.billing.usage_report(events.tenant_id, month)
+    assert sum(line.quantity for line in report.lines if line.meter == "events.published") == 2
+    await events.audit.flush()
+    audited = [e for _, e in await events.audit_store.list_events(None, after_id=0, limit=100)]
+    put_rules = [e for e in audited if e.action == "events:PutRule"]
+    assert [(e.outcome.value, e.resource.rsplit("/", 1)[1]) for e in put_rules] == [
+        ("success", "app-orders"),
+        ("failure", "other"),
+    ]
+
+
+def test_every_operation_is_in_the_action_catalogue() -> None:
+    """A policy naming any EventBridge action, served or not yet, is accepted when written."""
+    names = set(ACTIONS) | set(NOT_SERVED)
+    assert sorted(name for name in names if not known_action("events", name)) == []
+    assert not known_action("events", "PutEvent")
+
+
+def test_every_operation_of_botocores_model_is_served_or_refused_by_name() -> None:
+    model = botocore.session.get_session().get_service_model("events")
+    assert (model.metadata["targetPrefix"], model.metadata["jsonVersion"]) == ("AWSEvents", "1.1")
+    assert set(model.operation_names) == set(ACTIONS) | set(NOT_SERVED)
+    assert not set(ACTIONS) & set(NOT_SERVED)
