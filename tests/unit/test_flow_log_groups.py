@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.credentials import Credentials
 
 from andromede.app import storage_limits
 from andromede.compute.flow_log import (
@@ -34,7 +35,7 @@ from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
-from support.ec2app import REGION, ApiError, World, ec2_world
+from support.ec2app import REGION, ApiError, Client, World, ec2_world
 from support.keys import cipher_in
 from support.logsapp import LogsWorld, logs_world
 
@@ -159,6 +160,42 @@ async def test_create_and_describe_to_a_log_group(world: tuple[World, LogsWorld]
     ):
         found = await c.call("DescribeFlowLogs", Filter=[{"Name": name, "Values": [value]}])
         assert len(found["FlowLogs"]) == count, (name, value)
+
+
+async def test_the_caller_must_be_allowed_to_pass_the_role(
+    world: tuple[World, LogsWorld],
+) -> None:
+    """AWS's rule: CreateFlowLogs with a role needs ``iam:PassRole`` on it, to the flow logs
+    service, beside ``ec2:CreateFlowLogs``."""
+    ec2, _ = world
+    vpc = (await ec2.root.call("CreateVpc", CidrBlock="10.64.0.0/16"))["Vpc"]["VpcId"]
+    role = f"arn:aws:iam::{ec2.tenant_id}:role/flow-logs"
+    params = {
+        "ResourceType": "VPC", "ResourceIds": [vpc], "TrafficType": "ALL",
+        "LogGroupName": GROUP, "DeliverLogsPermissionArn": role,
+    }  # fmt: skip
+
+    async def user(name: str, policy: str) -> Client:
+        await ec2.identity.create_user(ec2.tenant_id, name)
+        await ec2.identity.put_user_policy(ec2.tenant_id, name, "p", policy)
+        made = await ec2.identity.create_access_key(ec2.tenant_id, name)
+        return Client(ec2.app, Credentials(made.key.access_key_id, made.secret_access_key))
+
+    ec2_only = await user("net", _allow("ec2:*"))
+    assert await _code(ec2_only.call("CreateFlowLogs", **params)) == "UnauthorizedOperation"
+    to_ec2 = {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": role,
+        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+    }
+    passes = json.loads(_allow("ec2:*"))
+    passes["Statement"].append(to_ec2)
+    elsewhere = await user("elsewhere", json.dumps(passes))
+    assert await _code(elsewhere.call("CreateFlowLogs", **params)) == "UnauthorizedOperation"
+    to_ec2["Condition"]["StringEquals"]["iam:PassedToService"] = "vpc-flow-logs.amazonaws.com"
+    allowed = await user("ops", json.dumps(passes))
+    assert len((await allowed.call("CreateFlowLogs", **params))["FlowLogIds"]) == 1
 
 
 @pytest.mark.parametrize(

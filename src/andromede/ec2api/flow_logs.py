@@ -7,6 +7,9 @@
 ``resource-id``, ``traffic-type``, ``log-destination-type``, ``deliver-log-status`` and
 tags, ``MaxResults`` with ``NextToken``) and DeleteFlowLogs.
 
+A flow log to CloudWatch Logs asks ``iam:PassRole`` on its role (to
+``vpc-flow-logs.amazonaws.com``) beside ``ec2:CreateFlowLogs``, as AWS does.
+
 A resource CreateFlowLogs cannot serve and a flow log DeleteFlowLogs does not find are
 items of the answer's ``unsuccessful`` set, with EC2's error code, not errors of the call.
 Kinesis Data Firehose destinations and ``DeliverCrossAccountRole`` are refused: the platform
@@ -112,6 +115,14 @@ async def create_flow_logs(call: Call) -> None:
         account=call.tenant_id,
     )
     check_options(destination, bool(options.names()))
+    if destination.role_arn:
+        # As AWS: the caller hands the role to the flow logs service, so it must be allowed
+        # to pass it (to that service) beside ec2:CreateFlowLogs.
+        await call.allow(
+            "iam:PassRole",
+            [destination.role_arn],
+            {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"},
+        )
     made, refused = await call.compute.create_flow_logs(
         call.tenant_id,
         p.get("ResourceType"),
