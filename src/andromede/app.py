@@ -126,7 +126,7 @@ from andromede.wiring.deployment import (
 from andromede.wiring.events import events_parts
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
-from andromede.wiring.logs import logs_api
+from andromede.wiring.logs import flow_log_groups, logs_api
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
@@ -648,7 +648,7 @@ class Application:
                 name="s3-storage-metrics",
             ),
         ]
-        # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets.
+        # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         # Their pass gathers the hosts' network meters too (decision 0176).
         # And (decision 0181) each NAT gateway's AWS/NATGateway metrics.
         flow_logs = FlowLogDelivery(
@@ -657,6 +657,8 @@ class Application:
             settings.region,
             meter=traffic_meter(billing, settings.region),
             gateway_metrics=nat_gateway_metrics(metrics_sink),
+            # Flow logs to CloudWatch Logs (decision 0153's session-48 addendum).
+            groups=flow_log_groups(settings, identity, logs.service, billing, audit),
         )
         background.append(
             asyncio.create_task(

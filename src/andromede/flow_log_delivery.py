@@ -13,6 +13,12 @@ is the bucket policy AWS asks its customers to give ``delivery.logs.amazonaws.co
 that does not exist, or is another account's, is never written to: the flow log's
 ``DeliverLogsStatus`` says ``FAILED`` with EC2's ``Access error``, until a delivery succeeds.
 
+A flow log to a CloudWatch Logs group (decision 0153's session-48 addendum) has its records
+handed, as events per interface's stream (``flow_log_files.log_events``), to ``groups``: the
+:class:`LogGroupDelivery` port, which the wiring fills with ``flow_log_groups.FlowLogGroups``
+(the Logs service, written into as the flow log's role); what it answers is the flow log's
+``DeliverLogsStatus``.
+
 Best effort, as EC2's and as access logs': a delivery that fails is not retried; an interval
 with nothing to say writes nothing.
 
@@ -29,12 +35,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from andromede.compute.flow_log import FlowLog
 from andromede.compute.flow_log_files import (
     FlowRecord,
     InterfaceContext,
     log_body,
+    log_events,
     log_key,
     log_rows,
 )
@@ -48,7 +56,7 @@ from andromede.storage.integrity import BodyIntegrity
 from andromede.storage.model import ContentHeaders
 from andromede.storage.service import ObjectService
 
-__all__ = ["ACCESS_ERROR", "FlowLogDelivery"]
+__all__ = ["ACCESS_ERROR", "FlowLogDelivery", "LogGroupDelivery"]
 
 # EC2's deliverLogsErrorMessage for a destination the service may not write to.
 ACCESS_ERROR = "Access error"
@@ -56,6 +64,17 @@ ACCESS_ERROR = "Access error"
 _CONTENT_TYPES = {"plain-text": "application/x-gzip", "parquet": "application/octet-stream"}
 
 _log = logging.getLogger(__name__)
+
+
+class LogGroupDelivery(Protocol):
+    """Where the flow logs to CloudWatch Logs deliver (``flow_log_groups.FlowLogGroups``)."""
+
+    async def deliver(
+        self, flow_log: FlowLog, streams: Mapping[str, Sequence[tuple[int, str]]]
+    ) -> str | None:
+        """Each stream's (timestamp in ms, message) events into the flow log's group; None,
+        or EC2's ``deliverLogsErrorMessage`` (``Access error``…) when it could not."""
+        ...
 
 
 def _body(flow_log: FlowLog, rows: list[list[str]]) -> bytes:
@@ -81,6 +100,7 @@ class FlowLogDelivery:
         clock: Callable[[], datetime] = _utcnow,
         meter: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
         gateway_metrics: Callable[[Mapping[tuple[str, str], GatewayBytes]], None] | None = None,
+        groups: LogGroupDelivery | None = None,
     ) -> None:
         self._compute = compute
         self._objects = objects
@@ -88,6 +108,7 @@ class FlowLogDelivery:
         self._clock = clock
         self._meter = meter
         self._gateway_metrics = gateway_metrics
+        self._groups = groups
 
     async def deliver(
         self,
@@ -96,8 +117,8 @@ class FlowLogDelivery:
         skipped: Mapping[str, tuple[int, int]],
         when: datetime,
     ) -> list[str]:
-        """One object per flow log with something to say for this interval; the keys
-        written."""
+        """One object per flow log to S3 with something to say for this interval (the keys
+        written), its events for one to CloudWatch Logs."""
         by_id = {f.flow_log_id: f for f in await self._compute.active_flow_logs()}
         covered: dict[str, dict[str, InterfaceContext]] = {}
         for interface in captured:
@@ -108,6 +129,11 @@ class FlowLogDelivery:
             flow_log = by_id.get(flow_log_id)
             if flow_log is None:
                 continue  # deleted since the hosts were told
+            if flow_log.destination.log_group:
+                streams = log_events(flow_log, self._region, records, skipped, contexts)
+                if streams:
+                    await self._to_group(flow_log, streams)
+                continue
             rows = log_rows(flow_log, self._region, records, skipped, contexts)
             if not rows:
                 continue  # nothing happened on its interfaces
@@ -143,6 +169,19 @@ class FlowLogDelivery:
                 await self.deliver_once()
             except AndromedeError:
                 _log.warning("flow log pass failed; the next one retries", exc_info=True)
+
+    async def _to_group(
+        self, flow_log: FlowLog, streams: Mapping[str, Sequence[tuple[int, str]]]
+    ) -> None:
+        if self._groups is None:  # a deployment without CloudWatch Logs
+            await self._compute.record_delivery(flow_log, "Unknown error")
+            return
+        try:
+            error = await self._groups.deliver(flow_log, streams)
+        except AndromedeError:
+            _log.warning("flow log delivery for %s failed", flow_log.flow_log_id, exc_info=True)
+            error = "Unknown error"
+        await self._compute.record_delivery(flow_log, error)
 
     async def _write(self, flow_log: FlowLog, body: bytes, when: datetime) -> str | None:
         key = log_key(flow_log, self._region, when, body)

@@ -50,6 +50,7 @@ __all__ = [
     "BATCH_OPERATIONS_SESSION",
     "REPLICATION_SESSION",
     "S3ReplicationGrants",
+    "role_trusts",
 ]
 
 # The session name of the role's sessions that copy (what the destination's trail shows).
@@ -125,7 +126,7 @@ class S3ReplicationGrants:
             role = await self._identity.get_role_by_arn(role_arn)
         except IamError:
             return False
-        if role.tenant_id != source_tenant or not _trusts(
+        if role.tenant_id != source_tenant or not role_trusts(
             role.assume_role_policy_document, self._service
         ):
             return False
@@ -163,7 +164,7 @@ def _session_arn(role_arn: str | None, account: str, session_name: str) -> str:
     return f"arn:aws:sts::{account}:assumed-role/{name}/{session_name}"[:256]
 
 
-def _trusts(trust_policy: str, service: str) -> bool:
+def role_trusts(trust_policy: str, service: str) -> bool:
     """Whether a role's trust policy lets ``service`` assume it."""
     try:
         trust = load_policy(trust_policy, kind=PolicyKind.TRUST)

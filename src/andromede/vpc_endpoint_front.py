@@ -20,10 +20,10 @@ The gateway's :class:`EndpointGate` checks the attestation (a forged, altered or
 its policy and its service) and runs the API the request is for — chosen as the gateway's
 main front chooses it, by the SigV4 credential scope (``api_routing.api_service``) — inside
 :func:`~andromede.iam.endpoint_origin.through_endpoint`, when that API is the endpoint's
-service (decision 0174: S3, KMS, SQS, SNS or STS, and since its session-48 addendum EC2,
-CloudWatch and Auto Scaling — :data:`SERVED`; a gateway endpoint's is S3). Any other request
-through an endpoint — another API than the endpoint's, one an endpoint never serves (IAM, S3
-Control) — is refused in the words of the API it names.
+service (decision 0174: S3, KMS, SQS, SNS or STS, and since its session-48 addenda EC2,
+CloudWatch, Auto Scaling, CloudWatch Logs and Secrets Manager — :data:`SERVED`; a gateway
+endpoint's is S3). Any other request through an endpoint — another API than the endpoint's,
+one an endpoint never serves (IAM, S3 Control) — is refused in the words of the API it names.
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ SERVED: Final[Mapping[str, str]] = INTERFACE_SERVICES
 _REFUSED = "The request did not come through a VPC endpoint of this service"
 # The APIs whose refusals are their own (JSON, Query or EC2's XML) rather than S3's XML.
 _OWN_WORDS: Final = frozenset(
-    {"kms", "sqs", "sns", "sts", "iam", "ec2", "monitoring", "autoscaling"}
-)
+    {"kms", "sqs", "sns", "sts", "iam", "ec2", "monitoring", "autoscaling", "logs",
+     "secretsmanager"}
+)  # fmt: skip
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -141,6 +142,8 @@ def _refusal(service: str, scope: Scope, request_id: str) -> Response:
         return _ec2_refusal(request_id)
     if service == "monitoring":
         return _cloudwatch_refusal(scope, request_id)
+    if service in ("logs", "secretsmanager"):
+        return _json_api_refusal(service)
     from andromede.iamapi.autoscaling import NAMESPACE as AUTOSCALING_NAMESPACE
     from andromede.iamapi.errors import QueryError
     from andromede.iamapi.iam import IAM
@@ -206,6 +209,23 @@ def _cloudwatch_refusal(scope: Scope, request_id: str) -> Response:
     }
     wire, _ = wire_of(str(scope.get("path") or "/"), headers)
     return cloudwatch_error(wire, CloudWatchError("AccessDenied", _REFUSED), request_id)
+
+
+def _json_api_refusal(service: str) -> Response:
+    """CloudWatch Logs' or Secrets Manager's ``AccessDeniedException`` (400, their JSON
+    error shape: Logs spells ``message``, Secrets Manager ``Message``), as their apps word a
+    refused call."""
+    if service == "logs":
+        from andromede.logsapi.app import CONTENT_TYPE as LOGS_CONTENT_TYPE
+        from andromede.logsapi.errors import LogsWireError
+
+        logs = LogsWireError("AccessDeniedException", _REFUSED)
+        return _json(logs.status, LOGS_CONTENT_TYPE, logs.payload(), logs.headers())
+    from andromede.secretsapi.app import CONTENT_TYPE as SECRETS_CONTENT_TYPE
+    from andromede.secretsapi.errors import SecretsWireError
+
+    secrets = SecretsWireError("AccessDeniedException", _REFUSED)
+    return _json(secrets.status, SECRETS_CONTENT_TYPE, secrets.payload(), secrets.headers())
 
 
 def _json(

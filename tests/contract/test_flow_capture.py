@@ -4,6 +4,9 @@ records (both directions, with bytes), one to a port it refuses as a REJECT reco
 is counted for an interface no flow log captures, and past the flow cap the interface's
 interval is reported skipped (SKIPDATA). A bridge-mode QEMU driver's ``collect_flows`` captures
 what it is told on the routers it holds, and drops a router's flow table with its last capture.
+The kernel's records of a flow log to CloudWatch Logs (decision 0153's session-48 addendum)
+are delivered as the flow log's role into a group of the in-process Logs service, and read
+back with botocore's FilterLogEvents: one stream per interface, one event a record.
 
 As in test_icmp_rules.py, a "guest" is a network namespace of its own whose ``eth0`` is one
 end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
@@ -11,20 +14,33 @@ end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from andromede.compute.driver import FirewallRule, HostFlows, InstanceFirewall, NetworkSpec, NicSpec
 from andromede.compute.driver import FlowCapture as DriverCapture
-from andromede.compute.flow_log_files import FlowRecord
+from andromede.compute.flow_log import (
+    DEFAULT_FORMAT,
+    Destination,
+    FlowLog,
+    ResourceType,
+    TrafficType,
+)
+from andromede.compute.flow_log_files import FlowRecord, InterfaceContext, log_events
+from andromede.flow_log_groups import FlowLogGroups
 from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCounters
 from andromede.hypervisor.netns_commands import _run
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.kmskit import REGION
+from support.logsapp import harness_over, logs_world
 from support.tenant_networks import (
     guest,
     needs_root_and_tools,
@@ -76,6 +92,45 @@ def _of(records: list[FlowRecord], interface: str, action: str, port: int) -> li
     ]
 
 
+def _statement(principal: str | None, action: str) -> dict[str, object]:
+    statement: dict[str, object] = {"Effect": "Allow", "Action": action}
+    if principal is None:
+        return {**statement, "Resource": "*"}
+    return {**statement, "Principal": {"Service": principal}}
+
+
+async def _through_a_log_group(records: list[FlowRecord]) -> list[tuple[str, str]]:
+    """The records of ``eni-b`` delivered into a CloudWatch Logs group as a flow log's role
+    (decision 0153's session-48 addendum), read back with FilterLogEvents: (stream, message)
+    of the REJECT events."""
+    with tempfile.TemporaryDirectory(prefix="p48-flows-") as folder:
+        for world in logs_world(Path(folder) / "logs"):
+            world.clock.now = int(time.time() * 1000)
+            logs = await harness_over(world, Path(folder))
+            try:
+                trust = {"Statement": [_statement("vpc-flow-logs.amazonaws.com", "sts:AssumeRole")]}
+                await logs.identity.create_role(logs.tenant_id, "flows", json.dumps(trust))
+                allow = {"Statement": [_statement(None, "logs:*")]}
+                await logs.identity.put_role_policy(logs.tenant_id, "flows", "p", json.dumps(allow))
+                role = f"arn:aws:iam::{logs.tenant_id}:role/flows"
+                flow_log = FlowLog(
+                    "fl-0123456789abcdef0", logs.tenant_id, ResourceType.NETWORK_INTERFACE,
+                    "eni-b", TrafficType.ALL, Destination(log_group="/vpc/flows", role_arn=role),
+                    DEFAULT_FORMAT, 60, datetime.now(UTC),
+                )  # fmt: skip
+                streams = log_events(flow_log, REGION, records, {}, {"eni-b": InterfaceContext()})
+                delivered = FlowLogGroups(logs.identity, world.service)
+                assert await delivered.deliver(flow_log, streams) is None
+                got = await logs.ok(
+                    "FilterLogEvents", {"logGroupName": "/vpc/flows", "filterPattern": "REJECT"}
+                )
+                return [(e["logStreamName"], e["message"]) for e in got["events"]]
+            finally:
+                await logs.audit.close()
+                await logs.billing.close()
+    raise AssertionError("no Logs world")
+
+
 async def test_allowed_tcp_is_accepted_with_bytes_and_a_refused_port_rejected(
     networks: TenantNetworks,
 ) -> None:
@@ -117,6 +172,13 @@ async def test_allowed_tcp_is_accepted_with_bytes_and_a_refused_port_rejected(
         assert refused[0].packets >= 1
         assert not _of(records, "eni-b", "ACCEPT", CLOSED)
         assert report.skipped == {}
+        # To CloudWatch Logs: the refused connection is one event of eni-b's stream.
+        [(stream, message)] = await _through_a_log_group(records)
+        assert stream == "eni-b"
+        fields = message.split()
+        assert (fields[2], fields[4], fields[6], fields[12]) == (
+            "eni-b", b_nic.private_ip, str(CLOSED), "REJECT",
+        )  # fmt: skip
         # The next interval reports only what is new: nothing.
         again = await capture.collect(netns)
         assert again.records == []

@@ -187,6 +187,53 @@ def test_an_unsigned_call_is_refused_in_logs_words(server: ServerProcess) -> Non
     assert json.loads(caught.value.read())["__type"] == "MissingAuthenticationTokenException"
 
 
+def test_a_vpc_flow_log_to_a_log_group(server: ServerProcess) -> None:
+    """Decision 0153's session-48 addendum: boto3 makes the flow log's role (trusting
+    ``vpc-flow-logs.amazonaws.com``) and a VPC flow log to a CloudWatch Logs group, as AWS's
+    guide does; DescribeFlowLogs shows the group, the role and the type; a cross-account role
+    is refused in EC2's words. (The records' delivery is the contract test's, on the kernel.)"""
+    iam, ec2 = client(server, "iam"), client(server, "ec2")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="flow-logs", AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = role["Role"]["Arn"]
+    vpc = ec2.create_vpc(CidrBlock="10.94.0.0/16")["Vpc"]["VpcId"]
+    made = ec2.create_flow_logs(
+        ResourceType="VPC",
+        ResourceIds=[vpc],
+        TrafficType="ALL",
+        LogGroupName="/vpc/flows",
+        DeliverLogsPermissionArn=role_arn,
+    )
+    [flow_log] = ec2.describe_flow_logs(FlowLogIds=made["FlowLogIds"])["FlowLogs"]
+    assert flow_log["LogDestinationType"] == "cloud-watch-logs"
+    assert (flow_log["LogGroupName"], flow_log["DeliverLogsPermissionArn"]) == (
+        "/vpc/flows",
+        role_arn,
+    )
+    assert flow_log["LogDestination"].endswith(":log-group:/vpc/flows")
+    with pytest.raises(ClientError) as refused:
+        ec2.create_flow_logs(
+            ResourceType="VPC",
+            ResourceIds=[vpc],
+            TrafficType="REJECT",
+            LogGroupName="/vpc/flows",
+            DeliverLogsPermissionArn=role_arn,
+            DeliverCrossAccountRole=role_arn,
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert refused.value.response["ResponseMetadata"]["RequestId"]
+    ec2.delete_flow_logs(FlowLogIds=made["FlowLogIds"])
+
+
 def test_retention_sweep_and_no_event_in_clear(server: ServerProcess) -> None:
     logs = client(server, "logs")
     logs.create_log_group(logGroupName="short")

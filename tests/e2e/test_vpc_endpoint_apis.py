@@ -163,3 +163,62 @@ def test_ec2_cloudwatch_and_auto_scaling_through_their_endpoints(server: ServerP
         _client(server, "autoscaling", origin["ec2"]).describe_auto_scaling_groups()
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     ec2.delete_vpc_endpoints(VpcEndpointIds=list(endpoints.values()))
+
+
+def test_logs_and_secrets_manager_through_their_endpoints(server: ServerProcess) -> None:
+    """Decision 0174's session-48 addendum: what an instance of a private subnet calls — the
+    CloudWatch agent's PutLogEvents, an application's GetSecretValue — through their
+    endpoints, bounded by their policies; each at the other's endpoint refused in its words."""
+    ec2 = _client(server, "ec2", None)
+    vpc = ec2.create_vpc(CidrBlock="10.93.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.93.1.0/24")["Subnet"]["SubnetId"]
+    endpoints = {
+        service: ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface",
+            VpcId=vpc,
+            ServiceName=f"com.amazonaws.{REGION}.{service}",
+            SubnetIds=[subnet],
+            PrivateDnsEnabled=False,
+            PolicyDocument=json.dumps(
+                {
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": "*", "Action": action, "Resource": "*"}
+                    ]
+                }
+            ),
+        )["VpcEndpoint"]["VpcEndpointId"]
+        for service, action in (
+            ("logs", ["logs:CreateLog*", "logs:PutLogEvents"]),
+            ("secretsmanager", "secretsmanager:GetSecretValue"),
+        )
+    }
+    origin = {service: (vpc, endpoint, "10.93.1.40") for service, endpoint in endpoints.items()}
+    logs = _client(server, "logs", origin["logs"])
+    logs.create_log_group(logGroupName="/vpce/agent")
+    logs.create_log_stream(logGroupName="/vpce/agent", logStreamName="i-0")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName="/vpce/agent",
+        logStreamName="i-0",
+        logEvents=[{"timestamp": now, "message": "through the endpoint"}],
+    )
+    with pytest.raises(ClientError) as refused:
+        logs.delete_log_group(logGroupName="/vpce/agent")
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "no VPC endpoint policy allows" in refused.value.response["Error"]["Message"]
+    read = _client(server, "logs", None).filter_log_events(logGroupName="/vpce/agent")
+    assert [e["message"] for e in read["events"]] == ["through the endpoint"]
+    _client(server, "secretsmanager", None).create_secret(Name="vpce-db", SecretString="pw")
+    secrets = _client(server, "secretsmanager", origin["secretsmanager"])
+    assert secrets.get_secret_value(SecretId="vpce-db")["SecretString"] == "pw"
+    with pytest.raises(ClientError) as refused:
+        secrets.list_secrets()
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    # Each at the other's endpoint: the gate's refusal, in the words of the API it names.
+    with pytest.raises(ClientError) as refused:
+        _client(server, "secretsmanager", origin["logs"]).get_secret_value(SecretId="vpce-db")
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as refused:
+        _client(server, "logs", origin["secretsmanager"]).describe_log_groups()
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    ec2.delete_vpc_endpoints(VpcEndpointIds=list(endpoints.values()))

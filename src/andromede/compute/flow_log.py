@@ -2,7 +2,9 @@
 
 A **flow log** (``fl-…``) asks the hosts to record the IP traffic of the network interfaces
 of a VPC, a subnet or one interface, and the platform to deliver it, as gzip files of one
-record a line, into one of the tenant's buckets. It names what to record (``TrafficType``
+record a line, into one of the tenant's buckets — or (session 48) as one event a record into
+a CloudWatch Logs group of the account, one stream per interface, through an IAM role the
+flow log names (``DeliverLogsPermissionArn``). It names what to record (``TrafficType``
 ACCEPT, REJECT or ALL), the record's fields (``LogFormat``, EC2's ``${field}`` list; the
 version-2 fields by default), how long a host aggregates before it reports
 (``MaxAggregationInterval``, 60 or 600 seconds) and how the objects are written and named
@@ -25,6 +27,7 @@ from andromede.compute.errors import InvalidParameterValue, MissingParameter
 from andromede.compute.resource_ids import FORMAT_VERSION, Tags
 
 __all__ = [
+    "CLOUD_WATCH_LOGS",
     "DEFAULT_FORMAT",
     "FIELDS",
     "FILE_FORMATS",
@@ -35,6 +38,7 @@ __all__ = [
     "TrafficType",
     "check_aggregation",
     "check_file_format",
+    "check_options",
     "check_resources",
     "check_traffic",
     "parse_destination",
@@ -97,20 +101,47 @@ _FIELD = re.compile(r"^\$\{([a-z0-9-]+)\}$")
 _FORMAT_MAX: Final = 4096
 _PREFIX_MAX: Final = 512
 _BUCKET_ARN = re.compile(r"^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?$")
+# The destination types: an S3 bucket, or (session 48) a CloudWatch Logs group, EC2's default.
+S3: Final = "s3"
+CLOUD_WATCH_LOGS: Final = "cloud-watch-logs"
+# CloudWatch Logs' rule for a group's name (compute does not import the logs context).
+_GROUP_NAME = re.compile(r"[.\-_/#A-Za-z0-9]{1,512}")
+_GROUP_ARN = re.compile(r"^arn:aws:logs:([a-z0-9-]+):([^:]+):log-group:([^:]+)(?::\*)?$")
+_ROLE_ARN = re.compile(r"^arn:aws:iam::[^:/]+:role/[\w+=,.@/-]{1,512}$")
 
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """An S3 destination: the bucket and the key prefix (``""`` or ending with ``/``)."""
+    """An S3 destination: the bucket and the key prefix (``""`` or ending with ``/``); or a
+    CloudWatch Logs one (session 48): the log group's name and the role delivery assumes."""
 
-    bucket: str
+    bucket: str = ""
     prefix: str = ""
+    log_group: str = ""
+    role_arn: str = ""
+
+    @property
+    def kind(self) -> str:
+        """EC2's ``LogDestinationType``."""
+        return CLOUD_WATCH_LOGS if self.log_group else S3
 
     @property
     def arn(self) -> str:
+        """The bucket's ARN (with the prefix); a log group's is :meth:`arn_in`'s."""
         return f"arn:aws:s3:::{self.bucket}" + (
             f"/{self.prefix.rstrip('/')}" if self.prefix else ""
         )
+
+    def arn_in(self, region: str, account: str) -> str:
+        """EC2's ``LogDestination``: the bucket's ARN, or the log group's in ``account``."""
+        if self.log_group:
+            return f"arn:aws:logs:{region}:{account}:log-group:{self.log_group}"
+        return self.arn
+
+    @property
+    def identity(self) -> str:
+        """What makes two destinations one (a request's digest): S3's is its ARN, as it was."""
+        return f"logs:{self.log_group} {self.role_arn}" if self.log_group else self.arn
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,16 +198,38 @@ def parse_format(text: str | None) -> tuple[str, ...]:
     return tuple(fields)
 
 
-def parse_destination(destination_type: str | None, destination: str | None) -> Destination:
-    """``LogDestinationType`` (s3 only here) and ``LogDestination``, a bucket's ARN with an
-    optional key prefix, which may not name the ``AWSLogs`` folder itself."""
-    if destination_type not in (None, "s3"):
+def parse_destination(
+    destination_type: str | None,
+    destination: str | None,
+    *,
+    log_group_name: str | None = None,
+    role_arn: str | None = None,
+    cross_account_role: str | None = None,
+    region: str = "",
+    account: str = "",
+) -> Destination:
+    """``LogDestinationType`` (``cloud-watch-logs``, EC2's default, or ``s3``) and where:
+    for S3, ``LogDestination``, a bucket's ARN with an optional key prefix, which may not
+    name the ``AWSLogs`` folder itself; for CloudWatch Logs, ``LogGroupName`` or
+    ``LogDestination`` (a group's ARN, of ``account`` in ``region``) and the role
+    ``DeliverLogsPermissionArn``. ``DeliverCrossAccountRole`` is refused: a flow log delivers
+    into its own account only."""
+    if cross_account_role:
         raise InvalidParameterValue(
-            f"LogDestinationType '{(destination_type or '')[:32]}' is not supported:"
-            " flow logs are delivered to S3 buckets"
+            "DeliverCrossAccountRole is not supported: flow logs are delivered into their"
+            " own account"
         )
-    if destination_type is None:
-        raise MissingParameter("The request must contain the parameter LogDestinationType")
+    kind = CLOUD_WATCH_LOGS if destination_type is None else destination_type
+    if kind == CLOUD_WATCH_LOGS:
+        return _log_group_destination(destination, log_group_name, role_arn, region, account)
+    if kind != S3:
+        raise InvalidParameterValue(
+            f"LogDestinationType '{kind[:32]}' is not supported:"
+            " flow logs are delivered to S3 buckets or CloudWatch Logs groups"
+        )
+    for name, value in (("DeliverLogsPermissionArn", role_arn), ("LogGroupName", log_group_name)):
+        if value:
+            raise InvalidParameterValue(f"{name} is not applicable for s3 delivery")
     if not destination:
         raise MissingParameter("The request must contain the parameter LogDestination")
     match = _BUCKET_ARN.match(destination)
@@ -192,6 +245,43 @@ def parse_destination(destination_type: str | None, destination: str | None) -> 
     return Destination(match.group(1), f"{prefix}/" if prefix else "")
 
 
+def _log_group_destination(
+    destination: str | None,
+    log_group_name: str | None,
+    role_arn: str | None,
+    region: str,
+    account: str,
+) -> Destination:
+    if destination and log_group_name:
+        raise InvalidParameterValue(
+            "Please only provide LogGroupName or only provide LogDestination."
+        )
+    if not destination and not log_group_name:
+        raise MissingParameter("The request must contain the parameter LogGroupName")
+    name = log_group_name or ""
+    if destination:
+        match = _GROUP_ARN.match(destination)
+        if match is None:
+            raise InvalidParameterValue(
+                f"LogDestination: '{destination[:128]}' is not a valid CloudWatch Logs log"
+                " group ARN"
+            )
+        if match.group(1) != region or match.group(2) != account:
+            raise InvalidParameterValue(
+                "LogDestination must be a log group of this account and region"
+            )
+        name = match.group(3)
+    if _GROUP_NAME.fullmatch(name) is None:
+        raise InvalidParameterValue(f"Invalid LogGroupName '{name[:128]}'")
+    if not role_arn:
+        raise MissingParameter("The request must contain the parameter DeliverLogsPermissionArn")
+    if _ROLE_ARN.match(role_arn) is None:
+        raise InvalidParameterValue(
+            f"DeliverLogsPermissionArn: '{role_arn[:128]}' is not a valid IAM role ARN"
+        )
+    return Destination(log_group=name, role_arn=role_arn)
+
+
 def check_aggregation(value: int | None) -> int:
     if value is None:
         return 600
@@ -200,6 +290,12 @@ def check_aggregation(value: int | None) -> int:
             f"Invalid value {value} for MaxAggregationInterval: it must be 60 or 600"
         )
     return value
+
+
+def check_options(destination: Destination, given: bool) -> None:
+    """``DestinationOptions`` are S3's (EC2 answers them for no other destination)."""
+    if given and destination.kind != S3:
+        raise InvalidParameterValue("DestinationOptions is only applicable for s3 delivery")
 
 
 def check_file_format(value: str | None) -> str:

@@ -14,13 +14,17 @@ Parquet file, ``flow_log_parquet.py``, ``.log.parquet``), named
 ``<prefix>AWSLogs/<account>/vpcflowlogs/<region>/<yyyy>/<mm>/<dd>/[<hh>/]<account>_vpcflowlogs_
 <region>_<flow-log-id>_<yyyymmddThhmmZ>_<hash>.log.gz`` (or with Hive-style ``name=value``
 folders).
+
+A flow log to CloudWatch Logs (session 48) has the same records as events
+(:func:`log_events`): one event a record, its message the record's line (no header line), its
+timestamp the record's start, in one stream per network interface, named by its id.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -32,6 +36,7 @@ __all__ = [
     "FlowRecord",
     "InterfaceContext",
     "log_body",
+    "log_events",
     "log_key",
     "log_lines",
     "log_rows",
@@ -176,6 +181,29 @@ def _skipdata(
     }
 
 
+def _records(
+    flow_log: FlowLog,
+    region: str,
+    records: Iterable[FlowRecord],
+    skipped: Mapping[str, tuple[int, int]],
+    contexts: Mapping[str, InterfaceContext],
+) -> Iterator[tuple[str, int, list[str]]]:
+    """Each record of the flow log's interfaces and traffic type (others are left out), then a
+    ``SKIPDATA`` one per interface of its with skipped flows: its interface, its start, and
+    its values in the flow log's format, ``-`` for what a record does not have."""
+    for record in records:
+        ctx = contexts.get(record.key.interface_id)
+        if ctx is None or not flow_log.traffic_type.records(record.key.action):
+            continue
+        values = _values(flow_log, region, record, ctx)
+        row = [values.get(name, "-") for name in flow_log.log_format]
+        yield record.key.interface_id, record.start, row
+    for interface_id, span in sorted(skipped.items()):
+        if interface_id in contexts:
+            values = _skipdata(flow_log, region, interface_id, span)
+            yield interface_id, span[0], [values.get(name, "-") for name in flow_log.log_format]
+
+
 def log_rows(
     flow_log: FlowLog,
     region: str,
@@ -186,18 +214,22 @@ def log_rows(
     """The flow log's records for its interfaces and traffic type (others are left out), a
     ``SKIPDATA`` record per interface of its with skipped flows: each its values in the flow
     log's format, ``-`` for what a record does not have."""
-    rows = []
-    for record in records:
-        ctx = contexts.get(record.key.interface_id)
-        if ctx is None or not flow_log.traffic_type.records(record.key.action):
-            continue
-        values = _values(flow_log, region, record, ctx)
-        rows.append([values.get(name, "-") for name in flow_log.log_format])
-    for interface_id, span in sorted(skipped.items()):
-        if interface_id in contexts:
-            values = _skipdata(flow_log, region, interface_id, span)
-            rows.append([values.get(name, "-") for name in flow_log.log_format])
-    return rows
+    return [row for _, _, row in _records(flow_log, region, records, skipped, contexts)]
+
+
+def log_events(
+    flow_log: FlowLog,
+    region: str,
+    records: Iterable[FlowRecord],
+    skipped: Mapping[str, tuple[int, int]],
+    contexts: Mapping[str, InterfaceContext],
+) -> dict[str, list[tuple[int, str]]]:
+    """The records as CloudWatch Logs events, per stream (the interface's id): each its
+    timestamp in milliseconds (the record's start) and its line, in time order."""
+    streams: dict[str, list[tuple[int, str]]] = {}
+    for interface_id, start, row in _records(flow_log, region, records, skipped, contexts):
+        streams.setdefault(interface_id, []).append((start * 1000, " ".join(row)))
+    return {name: sorted(events, key=lambda e: e[0]) for name, events in sorted(streams.items())}
 
 
 def log_lines(

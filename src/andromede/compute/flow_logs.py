@@ -4,8 +4,9 @@ interfaces the hosts capture for them; their deliveries' status.
 CreateFlowLogs makes one flow log per resource named. A resource that is not the tenant's,
 or that already has a flow log of the same traffic type to the same destination, is an
 *unsuccessful item* of the answer, as EC2's, not a failure of the call: the other resources
-still get theirs. The destination bucket is the platform's to check when it delivers
-(``DeliverLogsStatus``), since buckets belong to the storage context.
+still get theirs. The destination bucket — or log group and role — is the platform's to check
+when it delivers (``DeliverLogsStatus``), since buckets, groups and roles belong to other
+contexts.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class FlowLogsMixin(ServiceCore):
         asked = {
             "type": kind.value,
             "traffic": traffic_type.value,
-            "destination": destination.arn,
+            "destination": destination.identity,
             "format": log_format,
             "interval": max_aggregation_interval,
             "hive": hive_compatible_partitions,

@@ -14,7 +14,8 @@ interface (type ``vpc_endpoint``) in each subnet it is given, under security gro
 the VPC sends to those addresses (TCP 80 and 443) reaches the same listener and gate as a
 gateway endpoint's (:func:`interface_endpoint_routes`), and with private DNS on the VPC's
 resolver answers the platform's names with them. Its service is the object store, KMS, SQS,
-SNS, STS (decision 0174), EC2, CloudWatch or Auto Scaling (its session-48 addendum):
+SNS, STS (decision 0174), EC2, CloudWatch, Auto Scaling, CloudWatch Logs or Secrets Manager
+(its session-48 addenda):
 :data:`INTERFACE_SERVICES`, whose requests the gateway's gate hands to that API only.
 ``GatewayLoadBalancer`` endpoints are refused (EC2's ``InvalidParameterValue`` naming the
 type).
@@ -84,6 +85,9 @@ INTERFACE_SERVICES: Final[Mapping[str, str]] = MappingProxyType(
         "ec2": "ec2",
         "monitoring": "cloudwatch",
         "autoscaling": "autoscaling",
+        # Session 48 (decisions 0186 and 0190's APIs): their scope and prefix are one name.
+        "logs": "logs",
+        "secretsmanager": "secretsmanager",
     }
 )
 # The ``interfaceType`` of an Interface endpoint's network interfaces, as EC2 shows it.

@@ -1,14 +1,19 @@
 """EC2's VPC flow logs (decision 0153): CreateFlowLogs (``ResourceType``, ``ResourceId.N``,
-``TrafficType``, ``LogDestinationType`` ``s3`` and ``LogDestination``, ``LogFormat``,
+``TrafficType``, ``LogDestinationType`` ``s3`` and ``LogDestination``, or (session 48)
+``cloud-watch-logs`` with ``LogGroupName`` or ``LogDestination`` and
+``DeliverLogsPermissionArn``, ``LogFormat``,
 ``MaxAggregationInterval``, ``DestinationOptions``, ``TagSpecification`` of type
 ``vpc-flow-log``, ``ClientToken``), DescribeFlowLogs (ids, filters ``flow-log-id``,
 ``resource-id``, ``traffic-type``, ``log-destination-type``, ``deliver-log-status`` and
 tags, ``MaxResults`` with ``NextToken``) and DeleteFlowLogs.
 
+A flow log to CloudWatch Logs asks ``iam:PassRole`` on its role (to
+``vpc-flow-logs.amazonaws.com``) beside ``ec2:CreateFlowLogs``, as AWS does.
+
 A resource CreateFlowLogs cannot serve and a flow log DeleteFlowLogs does not find are
 items of the answer's ``unsuccessful`` set, with EC2's error code, not errors of the call.
-CloudWatch Logs and Kinesis destinations (``LogGroupName``, ``DeliverLogsPermissionArn``)
-are refused: the platform delivers into its own buckets.
+Kinesis Data Firehose destinations and ``DeliverCrossAccountRole`` are refused: the platform
+delivers into the flow log's own account's buckets and log groups.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from andromede.compute.flow_log import (
     FlowLog,
     check_aggregation,
     check_file_format,
+    check_options,
     check_traffic,
     parse_destination,
     parse_format,
@@ -45,11 +51,15 @@ _HANDLED = frozenset(
         "DestinationOptions",
         "TagSpecification",
         "ClientToken",
+        "LogGroupName",
+        "DeliverLogsPermissionArn",
+        "DeliverCrossAccountRole",
     }
 )
 
 
-def _write_flow_log(xml: XmlWriter, flow_log: FlowLog) -> None:
+def _write_flow_log(xml: XmlWriter, flow_log: FlowLog, region: str) -> None:
+    destination = flow_log.destination
     xml.open("item")
     xml.element("creationTime", iso8601(flow_log.created))
     xml.element("deliverLogsStatus", flow_log.deliver_status.value)
@@ -58,11 +68,16 @@ def _write_flow_log(xml: XmlWriter, flow_log: FlowLog) -> None:
     xml.element("flowLogStatus", "ACTIVE")
     xml.element("resourceId", flow_log.target_id)
     xml.element("trafficType", flow_log.traffic_type.value)
-    xml.element("logDestinationType", "s3")
-    xml.element("logDestination", flow_log.destination.arn)
+    xml.element("logDestinationType", destination.kind)
+    xml.element("logDestination", destination.arn_in(region, flow_log.tenant_id))
+    xml.element("logGroupName", destination.log_group or None)
+    xml.element("deliverLogsPermissionArn", destination.role_arn or None)
     xml.element("logFormat", flow_log.format_text)
     write_tags(xml, flow_log.tags)
     xml.element("maxAggregationInterval", flow_log.max_aggregation_interval)
+    if destination.log_group:
+        xml.close("item")
+        return
     xml.open("destinationOptions")
     xml.element("fileFormat", flow_log.file_format)
     xml.element("hiveCompatiblePartitions", flow_log.hive_compatible_partitions)
@@ -90,12 +105,30 @@ async def create_flow_logs(call: Call) -> None:
     p.refuse_unhandled("CreateFlowLogs", _HANDLED)
     options = p.view("DestinationOptions.")
     file_format = check_file_format(options.get("FileFormat"))
+    destination = parse_destination(
+        p.get("LogDestinationType"),
+        p.get("LogDestination"),
+        log_group_name=p.get("LogGroupName"),
+        role_arn=p.get("DeliverLogsPermissionArn"),
+        cross_account_role=p.get("DeliverCrossAccountRole"),
+        region=call.region,
+        account=call.tenant_id,
+    )
+    check_options(destination, bool(options.names()))
+    if destination.role_arn:
+        # As AWS: the caller hands the role to the flow logs service, so it must be allowed
+        # to pass it (to that service) beside ec2:CreateFlowLogs.
+        await call.allow(
+            "iam:PassRole",
+            [destination.role_arn],
+            {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"},
+        )
     made, refused = await call.compute.create_flow_logs(
         call.tenant_id,
         p.get("ResourceType"),
         p.values("ResourceId"),
         check_traffic(p.get("TrafficType")),
-        parse_destination(p.get("LogDestinationType"), p.get("LogDestination")),
+        destination,
         parse_format(p.get("LogFormat")),
         check_aggregation(p.integer("MaxAggregationInterval")),
         hive_compatible_partitions=options.boolean("HiveCompatiblePartitions", default=False),
@@ -121,10 +154,11 @@ def _filter(name: str) -> Callable[[object], list[str]] | None:
         "flow-log-id": of(lambda o: [o.flow_log_id]),
         "resource-id": of(lambda o: [o.target_id]),
         "traffic-type": of(lambda o: [o.traffic_type.value]),
-        "log-destination-type": of(lambda o: ["s3"]),
+        "log-destination-type": of(lambda o: [o.destination.kind]),
         "deliver-log-status": of(lambda o: [o.deliver_status.value]),
-        # CloudWatch Logs' log group: no flow log here has one, so the filter matches none.
-        "log-group-name": of(lambda o: []),
+        "log-group-name": of(
+            lambda o: [o.destination.log_group] if o.destination.log_group else []
+        ),
     }
     return with_tags(fields)(name)
 
@@ -145,7 +179,7 @@ async def describe_flow_logs(call: Call) -> None:
     xml = call.result
     xml.open("flowLogSet")
     for flow_log in chosen:
-        _write_flow_log(xml, flow_log)
+        _write_flow_log(xml, flow_log, call.region)
     xml.close("flowLogSet")
     xml.element("nextToken", token)
 

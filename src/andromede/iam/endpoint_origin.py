@@ -1,6 +1,6 @@
 """Which VPC endpoint a request came through, if any (decisions 0160, 0174), for every API
-that an endpoint serves: S3, KMS, SQS, SNS and STS, and EC2, CloudWatch and Auto Scaling
-(0174's session-48 addendum).
+that an endpoint serves: S3, KMS, SQS, SNS and STS, and EC2, CloudWatch, Auto Scaling,
+CloudWatch Logs and Secrets Manager (0174's session-48 addenda).
 
 A host's endpoint listener knows it from where the connection came — the router's transit
 link it arrived on and the instance's translated address (and source port, for an Interface

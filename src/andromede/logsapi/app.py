@@ -114,13 +114,17 @@ class LogsApp(JsonEndpoint[LogsCall]):
                 region=self._logs.region,
                 keys=principal_keys(policies),
             )
-            if endpoint_refusal(context) is not None or not policies_allow(context, policies):
-                raise LogsWireError(
-                    "AccessDeniedException",
-                    f"User: {principal.arn} is not authorized to perform: {action} on "
-                    f"resource: {resource} because no identity-based policy allows the "
-                    f"{action} action",
-                )
+            # Through a Logs endpoint its policy bounds every call (decision 0174's
+            # session-48 addendum): no identity policy makes up for it.
+            refusal = endpoint_refusal(context)
+            if refusal is None and policies_allow(context, policies):
+                return
+            why = refusal or f"because no identity-based policy allows the {action} action"
+            raise LogsWireError(
+                "AccessDeniedException",
+                f"User: {principal.arn} is not authorized to perform: {action} on "
+                f"resource: {resource} {why}",
+            )
 
         request.context = LogsCall(params, principal.tenant_id, self._logs, authorise)
         result = await ACTIONS[action_name](request.context)

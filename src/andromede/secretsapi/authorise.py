@@ -117,8 +117,11 @@ class SecretsAuthoriser:
             region=self._region,
             keys=keys,
         )
-        if endpoint_refusal(context) is not None:
-            raise _denied(principal, action, resource)
+        # Through a Secrets Manager endpoint its policy bounds every call (decision 0174's
+        # session-48 addendum): no identity or secret policy makes up for it.
+        refusal = endpoint_refusal(context)
+        if refusal is not None:
+            raise _denied(principal, action, resource, refusal)
         text = None if secret is None else secret.policy
         if not policies_allow(
             context,
@@ -129,9 +132,12 @@ class SecretsAuthoriser:
             raise _denied(principal, action, resource)
 
 
-def _denied(principal: Principal, action: str, resource: str) -> SecretsWireError:
+def _denied(
+    principal: Principal, action: str, resource: str, why: str | None = None
+) -> SecretsWireError:
+    """AccessDeniedException in AWS's words; ``why`` the endpoint policy's refusal."""
     return SecretsWireError(
         "AccessDeniedException",
         f"User: {principal.arn} is not authorized to perform: {action} on resource: "
-        f"{resource} because no identity-based policy allows the {action} action",
+        f"{resource} " + (why or f"because no identity-based policy allows the {action} action"),
     )

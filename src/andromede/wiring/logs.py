@@ -32,6 +32,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.flow_log_groups import FlowLogGroups
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
@@ -45,7 +46,7 @@ from andromede.logs.store_sql import SqlLogStore
 from andromede.logsapi.app import LogsApp
 from andromede.settings import Settings
 
-__all__ = ["LogKeySealer", "logs_api", "logs_retention", "logs_service"]
+__all__ = ["LogKeySealer", "flow_log_groups", "logs_api", "logs_retention", "logs_service"]
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,23 @@ def logs_api(
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
     app = LogsApp(logs, identity, audit, settings, rate_limiter, billing=billing)
     return app, asyncio.create_task(logs_retention(settings, logs), name="logs-retention")
+
+
+def flow_log_groups(
+    settings: Settings,
+    identity: IdentityService,
+    logs: LogsService,
+    billing: BillingService | None,
+    audit: AuditService | None,
+) -> FlowLogGroups:
+    """The VPC flow logs' CloudWatch Logs destination (decision 0153's session-48 addendum):
+    what it delivers counted in the group's account's ``logs.ingested``, as vended logs."""
+
+    def ingested(tenant_id: str, size: int) -> None:
+        if billing is not None:
+            billing.count(tenant_id, settings.region, "logs.ingested", size)
+
+    return FlowLogGroups(identity, logs, ingested=ingested, audit=audit)
 
 
 async def logs_retention(settings: Settings, logs: LogsService) -> None:

@@ -137,7 +137,7 @@ async def test_subnets_interfaces_and_unsuccessful_items(world: World) -> None:
         ({"LogFormat": "${version}  ${srcaddr}"}, "InvalidParameterValue"),
         ({"LogFormat": "${version} ${version}"}, "InvalidParameterValue"),
         ({"LogFormat": "$" + "{srcaddr} " * 2000}, "InvalidParameterValue"),
-        ({"LogGroupName": "my-group"}, "UnsupportedOperation"),
+        ({"LogGroupName": "my-group"}, "InvalidParameterValue"),
         ({"ResourceIds": []}, "MissingParameter"),
         (
             {"TagSpecifications": [{"ResourceType": "vpc", "Tags": [{"Key": "a"}]}]},
