@@ -44,7 +44,6 @@ from andromede.console.wire_secrets import SecretsWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
 from andromede.ec2api.app import Ec2App
-from andromede.flow_log_delivery import FlowLogDelivery
 from andromede.http.outbound import TlsContextOnDemand
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
@@ -71,7 +70,6 @@ from andromede.platform_metrics import (
     MeteredQueueStore,
     PlatformMetrics,
     QueueActivity,
-    nat_gateway_metrics,
 )
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp
@@ -102,13 +100,13 @@ from andromede.wiring.billing import (
     billing_service,
     delivery_meter,
     instance_meter,
-    traffic_meter,
     usage_sampler,
 )
 from andromede.wiring.compute import (
     autoscaling_reconciler,
     autoscaling_service,
     endpoint_gate,
+    flow_log_task,
     open_instance_metadata,
     run_hypervisor_agent,
     start_compute,
@@ -649,22 +647,8 @@ class Application:
             ),
         ]
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
-        # Their pass gathers the hosts' network meters too (decision 0176).
-        # And (decision 0181) each NAT gateway's AWS/NATGateway metrics.
-        flow_logs = FlowLogDelivery(
-            compute,
-            objects,
-            settings.region,
-            meter=traffic_meter(billing, settings.region),
-            gateway_metrics=nat_gateway_metrics(metrics_sink),
-            # Flow logs to CloudWatch Logs (decision 0153's session-48 addendum).
-            groups=flow_log_groups(settings, identity, logs.service, billing, audit),
-        )
-        background.append(
-            asyncio.create_task(
-                flow_logs.run_forever(settings.flow_log_delivery_interval), name="flow-logs"
-            )
-        )
+        groups = flow_log_groups(settings, identity, logs.service, billing, audit)
+        background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes
         )

@@ -1,7 +1,7 @@
 """Compute's wiring: the compute service over the hypervisors the settings name, reconciled
 at start, and the hypervisor host's side, its agent and the instance metadata service it serves
 to its guests (decisions 0021 and 0022), and the gate of the requests its agents forward from
-VPC endpoints (decision 0166)."""
+VPC endpoints (decision 0166), and the VPC flow-log pass (decision 0153)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from andromede.compute_adapters import (
 )
 from andromede.db.database import Database
 from andromede.errors import ConfigurationError
+from andromede.flow_log_delivery import FlowLogDelivery, LogGroupDelivery
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
 from andromede.iam.errors import NoSuchTenant
@@ -47,12 +48,14 @@ from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
 from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.service import TopicService
+from andromede.platform_metrics import nat_gateway_metrics
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
-from andromede.wiring.billing import instance_meter
+from andromede.wiring.billing import instance_meter, traffic_meter
 from andromede.wiring.deployment import open_metadata_database
 from andromede.wiring.identity import identity_service
 
@@ -282,4 +285,29 @@ def endpoint_gate(settings: Settings, compute: ComputeService | None) -> Endpoin
         lookup,
         max_age=settings.vpc_endpoint_origin_max_age,
         clock=time.time,
+    )
+
+
+def flow_log_task(
+    settings: Settings,
+    compute: ComputeService,
+    objects: ObjectService,
+    billing: BillingService,
+    sink: MetricsSink,
+    groups: LogGroupDelivery | None,
+) -> asyncio.Task[None]:
+    """The VPC flow-log pass of ``serve`` (decision 0153), started: every
+    ``flow_log_delivery_interval`` the hosts' counts into the tenants' buckets or log groups
+    (``groups``, decision 0153's session-48 addendum). It gathers the hosts' network meters too
+    (decision 0176) and each NAT gateway's ``AWS/NATGateway`` metrics (decision 0181)."""
+    delivery = FlowLogDelivery(
+        compute,
+        objects,
+        settings.region,
+        meter=traffic_meter(billing, settings.region),
+        gateway_metrics=nat_gateway_metrics(sink),
+        groups=groups,
+    )
+    return asyncio.create_task(
+        delivery.run_forever(settings.flow_log_delivery_interval), name="flow-logs"
     )
