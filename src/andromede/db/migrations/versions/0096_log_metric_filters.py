@@ -1,0 +1,50 @@
+"""CloudWatch Logs metric filters (decision 0186, session 48 addendum): ``log_metric_filters``,
+each group's filters with their transformation. Nothing to backfill: PutMetricFilter was
+not served before.
+
+Revision ID: 0096
+Revises: 0087
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from andromede.db.types import key_text
+
+revision: str = "0096"
+down_revision: str | None = "0087"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "log_metric_filters",
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("group_name", key_text(), nullable=False),
+        sa.Column("filter_name", key_text(), nullable=False),
+        sa.Column("filter_pattern", sa.Text(), nullable=False),
+        sa.Column("metric_name", key_text(), nullable=False),
+        sa.Column("metric_namespace", key_text(), nullable=False),
+        sa.Column("transformation", sa.Text(), nullable=False),
+        sa.Column("created", sa.BigInteger(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "group_name", "filter_name", name="pk_log_metric_filters"
+        ),
+    )
+    op.create_index(
+        "ix_log_metric_filters_metric",
+        "log_metric_filters",
+        ["tenant_id", "metric_namespace", "metric_name"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_log_metric_filters_metric", table_name="log_metric_filters")
+    op.drop_table("log_metric_filters")
