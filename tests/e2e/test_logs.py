@@ -103,7 +103,7 @@ def test_boto3_groups_streams_events_and_filters(server: ServerProcess) -> None:
     assert len([e for page in pages for e in page["events"]]) == 16
     assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"] == {"team": "web"}
     with pytest.raises(logs.exceptions.InvalidParameterException):
-        logs.filter_log_events(logGroupName="/app/web", filterPattern="[ip, user]")
+        logs.filter_log_events(logGroupName="/app/web", filterPattern="%ERROR%")
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_log_events(logGroupName="/app/web", logStreamName="missing")
     with pytest.raises(ClientError) as caught:
