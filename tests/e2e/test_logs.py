@@ -3,8 +3,9 @@
 paginator stopping on AWS's repeated token, FilterLogEvents with a JSON pattern, tags, a
 group under a customer-managed KMS key), by the aws CLI's ``aws logs`` (awscli v1 has no
 ``tail``: ``filter-log-events`` is what it runs, see the decision), an unsigned call refused
-in Logs' words, the retention sweep (every half second here) emptying a group, and no event
-in clear anywhere in the data folder."""
+in Logs' words, the retention sweep (every half second here) emptying a group, no event
+in clear anywhere in the data folder, and (session 48) a metric filter over space-delimited
+lines whose values CloudWatch's GetMetricStatistics reads back."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,11 @@ CANARY = "canary-" + uuid.uuid4().hex
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("logs") / "data"
-    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_LOGS_RETENTION_INTERVAL": "0.5"}
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_LOGS_RETENTION_INTERVAL": "0.5",
+        "ANDROMEDE_LOGS_METRIC_FLUSH_INTERVAL": "0.5",
+    }
     with running_server(data_dir, extra_env=env) as started:
         yield started
 
@@ -225,3 +231,64 @@ def test_retention_sweep_and_no_event_in_clear(server: ServerProcess) -> None:
         if path.is_file() and any(n in path.read_bytes() for n in needles)
     ]
     assert found == []
+
+
+def test_a_metric_filter_feeds_cloudwatch(server: ServerProcess) -> None:
+    logs, cloudwatch = client(server, "logs"), client(server, "cloudwatch")
+    logs.create_log_group(logGroupName="/app/access")
+    logs.create_log_stream(logGroupName="/app/access", logStreamName="web-1")
+    pattern = "[ip, user, username, timestamp, request, status = 4*, size]"
+    logs.put_metric_filter(
+        logGroupName="/app/access",
+        filterName="4xx-bytes",
+        filterPattern=pattern,
+        metricTransformations=[
+            {
+                "metricName": "ErrorBytes",
+                "metricNamespace": "Web",
+                "metricValue": "$size",
+                "dimensions": {"Status": "$status"},
+                "unit": "Bytes",
+            }
+        ],
+    )
+    [described] = logs.describe_metric_filters(logGroupName="/app/access")["metricFilters"]
+    assert described["metricTransformations"][0]["dimensions"] == {"Status": "$status"}
+    line = '10.0.0.{} - - [05/Dec/2026:10:00:00 +0000] "GET /x HTTP/1.1" {} {}'
+    tested = logs.test_metric_filter(
+        filterPattern=pattern, logEventMessages=[line.format(1, 404, 10), line.format(2, 200, 5)]
+    )
+    assert [(m["eventNumber"], m["extractedValues"]["$size"]) for m in tested["matches"]] == [
+        (1, "10")
+    ]
+    at = now_ms() - 60_000
+    logs.put_log_events(
+        logGroupName="/app/access",
+        logStreamName="web-1",
+        logEvents=[
+            {"timestamp": at, "message": line.format(1, 404, 100)},
+            {"timestamp": at + 1, "message": line.format(2, 200, 999)},
+            {"timestamp": at + 2, "message": line.format(3, 404, 300)},
+        ],
+    )
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/app/access")["logGroups"]
+    assert group["metricFilterCount"] == 1
+    start = datetime.fromtimestamp(at / 1000 - 600, UTC)
+    deadline = time.monotonic() + 20
+    points: list[dict[str, Any]] = []
+    while not points and time.monotonic() < deadline:
+        time.sleep(0.5)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="Web",
+            MetricName="ErrorBytes",
+            Dimensions=[{"Name": "Status", "Value": "404"}],
+            StartTime=start,
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum", "SampleCount"],
+        )["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in points] == [(400.0, 2.0, "Bytes")]
+    expected_minute = datetime.fromtimestamp(at // 60_000 * 60, UTC)
+    assert points[0]["Timestamp"] == expected_minute  # the events' minute, as AWS stamps it
+    logs.delete_metric_filter(logGroupName="/app/access", filterName="4xx-bytes")
+    assert logs.describe_metric_filters(logGroupName="/app/access")["metricFilters"] == []
