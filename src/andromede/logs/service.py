@@ -137,6 +137,7 @@ class LogsService:
         check_group_name(name)
         if not await self._store.delete_group(tenant_id, name):
             raise ResourceNotFound("The specified log group does not exist.")
+        self._filters.pop((tenant_id, name), None)  # its filters went with it
 
     async def describe_groups(
         self, tenant_id: str, prefix: str, pattern: str, limit: int | None, token: str | None
