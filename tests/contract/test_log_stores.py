@@ -18,6 +18,7 @@ from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, Resource
 from andromede.logs.memory import MemoryLogStore
 from andromede.logs.metric_filters import MetricFilter, MetricTransformation
 from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
+from andromede.logs.resource_policies import ResourcePolicy
 from andromede.logs.store import EventQuery, FilterQuery, LogStore
 from andromede.logs.store_sql import SqlLogStore
 from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_url
@@ -180,3 +181,21 @@ async def test_metric_filters(store: LogStore) -> None:
     assert not await store.delete_metric_filter("t1", "g", "f2")
     assert await store.delete_group("t1", "g")
     assert [f.group for f in await store.list_metric_filters(FilterQuery("t1"))] == ["h"]
+
+
+async def test_resource_policies(store: LogStore) -> None:
+    """Session 48: an account's policies made, replaced, bounded, listed by name, deleted."""
+    await store.put_resource_policy(ResourcePolicy("t1", "b", "{}", T0), 2)
+    await store.put_resource_policy(ResourcePolicy("t1", "a", "{}", T0), 2)
+    await store.put_resource_policy(ResourcePolicy("t1", "b", '{"v": 2}', T0 + 1), 2)
+    with pytest.raises(LimitExceeded):
+        await store.put_resource_policy(ResourcePolicy("t1", "c", "{}", T0), 2)
+    await store.put_resource_policy(ResourcePolicy("t2", "c", "{}", T0), 2)
+    assert await store.list_resource_policies("t1", "", 10) == [
+        ResourcePolicy("t1", "a", "{}", T0),
+        ResourcePolicy("t1", "b", '{"v": 2}', T0 + 1),
+    ]
+    assert [p.name for p in await store.list_resource_policies("t1", "a", 10)] == ["b"]
+    assert await store.delete_resource_policy("t1", "a")
+    assert not await store.delete_resource_policy("t1", "a")
+    assert [p.name for p in await store.list_resource_policies("t1", "", 10)] == ["b"]

@@ -147,7 +147,13 @@ from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
 from andromede.db.tables_secrets import secret_versions, secrets
 from andromede.db.tables_anomaly import metric_anomaly_detectors
-from andromede.db.tables_logs import log_events, log_groups, log_metric_filters, log_streams
+from andromede.db.tables_logs import (
+    log_events,
+    log_groups,
+    log_metric_filters,
+    log_resource_policies,
+    log_streams,
+)
 # isort: on
 
 __all__ = [
@@ -225,6 +231,7 @@ __all__ = [
     "log_events",
     "log_groups",
     "log_metric_filters",
+    "log_resource_policies",
     "log_streams",
     "login_profiles",
     "managed_policies",

@@ -2,7 +2,8 @@
 account: retention, KMS key, tags, stored bytes), ``log_streams`` (their streams' times and
 bytes) and ``log_events`` (each event, its message sealed; ``seq`` the order of storing);
 ``log_metric_filters`` (migration 0096: each group's metric filters, their transformation
-as JSON, the metric's name and namespace as columns to list them by).
+as JSON, the metric's name and namespace as columns to list them by) and
+``log_resource_policies`` (each account's resource policies for services).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -15,7 +16,13 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import big_id, key_text
 
-__all__ = ["log_events", "log_groups", "log_metric_filters", "log_streams"]
+__all__ = [
+    "log_events",
+    "log_groups",
+    "log_metric_filters",
+    "log_resource_policies",
+    "log_streams",
+]
 
 log_groups = sa.Table(
     "log_groups",
@@ -73,4 +80,14 @@ log_metric_filters = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_log_metric_filters_metric", "tenant_id", "metric_namespace", "metric_name"),
+)
+
+log_resource_policies = sa.Table(
+    "log_resource_policies",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("policy_name", key_text(), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
 )

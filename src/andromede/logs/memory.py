@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.metric_filters import MetricFilter
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
+from andromede.logs.resource_policies import ResourcePolicy
 from andromede.logs.store import EventQuery, FilterQuery
 
 __all__ = ["MemoryLogStore"]
@@ -24,6 +25,7 @@ class MemoryLogStore:
         self._events: dict[tuple[str, str, str], list[StoredEvent]] = {}
         self._seq = itertools.count(1)
         self._filters: dict[tuple[str, str, str], MetricFilter] = {}
+        self._policies: dict[tuple[str, str], ResourcePolicy] = {}
 
     async def create_group(self, group: LogGroup, max_groups: int) -> None:
         if (group.tenant_id, group.name) in self._groups:
@@ -215,3 +217,22 @@ class MemoryLogStore:
             if t == tenant_id and g in wanted:
                 counts[g] = counts.get(g, 0) + 1
         return counts
+
+    async def put_resource_policy(self, policy: ResourcePolicy, max_policies: int) -> None:
+        key = (policy.tenant_id, policy.name)
+        if key not in self._policies:
+            if sum(1 for t, _ in self._policies if t == policy.tenant_id) >= max_policies:
+                raise LimitExceeded("Resource limit exceeded.")
+        self._policies[key] = policy
+
+    async def list_resource_policies(
+        self, tenant_id: str, after: str, limit: int
+    ) -> list[ResourcePolicy]:
+        found = sorted(
+            (p for (t, name), p in self._policies.items() if t == tenant_id and name > after),
+            key=lambda p: p.name,
+        )
+        return found[:limit]
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> bool:
+        return self._policies.pop((tenant_id, name), None) is not None

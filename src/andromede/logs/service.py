@@ -42,6 +42,7 @@ from andromede.logs.model import (
     parse_position_token,
     position_token,
 )
+from andromede.logs.resource_policies import ResourcePolicy, check_policy
 from andromede.logs.sealing import LogSealer, event_context
 from andromede.logs.store import EventQuery, FilterQuery, LogStore
 
@@ -70,6 +71,7 @@ class LogsLimits:
     max_metric_filters: int = 100
     metric_filter_cache_ms: int = 5_000
     metric_tally_keys: int = 100_000
+    max_resource_policies: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,7 +552,38 @@ class LogsService:
             for group in page:
                 await self._store.delete_group(tenant_id, group.name)
                 count += 1
+        while policies := await self._store.list_resource_policies(tenant_id, "", 1000):
+            for policy in policies:
+                await self._store.delete_resource_policy(tenant_id, policy.name)
         return count
+
+    # Resource policies (session 48): kept and answered; see logs.resource_policies.
+
+    async def put_resource_policy(
+        self, tenant_id: str, name: object, document: object
+    ) -> ResourcePolicy:
+        checked_name, checked_document = check_policy(name, document)
+        policy = ResourcePolicy(tenant_id, checked_name, checked_document, self._clock())
+        await self._store.put_resource_policy(policy, self.limits.max_resource_policies)
+        return policy
+
+    async def describe_resource_policies(
+        self, tenant_id: str, limit: int | None, token: str | None
+    ) -> tuple[list[ResourcePolicy], str | None]:
+        size = self._page_size(limit, _FILTERS_PAGE)
+        after = ""
+        if token is not None:
+            if not token.startswith("p/"):
+                raise InvalidParameter("The specified nextToken is invalid.")
+            after = token[2:]
+        found = await self._store.list_resource_policies(tenant_id, after, size + 1)
+        more = len(found) > size
+        found = found[:size]
+        return found, (f"p/{found[-1].name}" if more and found else None)
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> None:
+        if not await self._store.delete_resource_policy(tenant_id, name):
+            raise ResourceNotFound("Policy with name [" + name[:256] + "] does not exist")
 
     async def expire(self, batch: int) -> int:
         """One retention pass: up to ``batch`` events past their group's retention deleted."""

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from andromede.logs.metric_filters import MetricFilter
 from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
+from andromede.logs.resource_policies import ResourcePolicy
 
 __all__ = ["EventQuery", "FilterQuery", "LogStore"]
 
@@ -111,3 +112,14 @@ class LogStore(Protocol):
     async def count_metric_filters(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
         """How many filters each of ``groups`` has (absent: none)."""
         ...
+
+    async def put_resource_policy(self, policy: ResourcePolicy, max_policies: int) -> None:
+        """Make or replace the account's policy of that name; LimitExceeded when a new one
+        would pass ``max_policies``."""
+        ...
+
+    async def list_resource_policies(
+        self, tenant_id: str, after: str, limit: int
+    ) -> list[ResourcePolicy]: ...
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> bool: ...

@@ -18,6 +18,7 @@ from andromede.db.database import Database
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.metric_filters import MetricFilter, MetricTransformation
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
+from andromede.logs.resource_policies import ResourcePolicy
 from andromede.logs.store import EventQuery, FilterQuery
 
 __all__ = ["SqlLogStore"]
@@ -26,6 +27,7 @@ _G = tables.log_groups
 _S = tables.log_streams
 _E = tables.log_events
 _F = tables.log_metric_filters
+_P = tables.log_resource_policies
 FORMAT_VERSION: Final = 1
 _DAY_MS: Final = 86_400_000
 
@@ -459,3 +461,53 @@ class SqlLogStore:
             return {name: int(count) for name, count in conn.execute(select).all()}
 
         return await self._db.read(work)
+
+    async def put_resource_policy(self, policy: ResourcePolicy, max_policies: int) -> None:
+        key = (_P.c.tenant_id == policy.tenant_id, _P.c.policy_name == policy.name)
+        values = {"document": policy.document, "updated": policy.updated}
+
+        def work(conn: Connection) -> None:
+            if conn.execute(sa.update(_P).where(*key).values(**values)).rowcount:
+                return
+            count = sa.select(sa.func.count()).select_from(_P).where(key[0])
+            if int(conn.execute(count).scalar_one()) >= max_policies:
+                raise LimitExceeded("Resource limit exceeded.")
+            conn.execute(
+                sa.insert(_P).values(
+                    tenant_id=policy.tenant_id,
+                    policy_name=policy.name,
+                    format_version=FORMAT_VERSION,
+                    **values,
+                )
+            )
+
+        try:
+            await self._db.write(work)
+        except sa.exc.IntegrityError:  # made by another gateway meanwhile: nothing written
+            raise LimitExceeded("The resource policy was changed concurrently; retry.") from None
+
+    async def list_resource_policies(
+        self, tenant_id: str, after: str, limit: int
+    ) -> list[ResourcePolicy]:
+        select = (
+            sa.select(_P)
+            .where(_P.c.tenant_id == tenant_id, _P.c.policy_name > after)
+            .order_by(_P.c.policy_name)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[ResourcePolicy]:
+            return [
+                ResourcePolicy(r.tenant_id, r.policy_name, r.document, int(r.updated))
+                for r in conn.execute(select).all()
+            ]
+
+        return await self._db.read(work)
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> bool:
+        statement = sa.delete(_P).where(_P.c.tenant_id == tenant_id, _P.c.policy_name == name)
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)

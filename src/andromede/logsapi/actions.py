@@ -20,7 +20,7 @@ from andromede.logs.model import (
 )
 from andromede.logs.service import LogEvent
 from andromede.logsapi.action_call import LogsCall
-from andromede.logsapi.metric_filter_actions import METRIC_FILTER_ACTIONS
+from andromede.logsapi.metric_filter_actions import FILTER_AND_POLICY_ACTIONS
 from andromede.logsapi.params import (
     boolean,
     integer,
@@ -342,7 +342,7 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     "TagLogGroup": tag_log_group,
     "UntagLogGroup": untag_log_group,
     "ListTagsLogGroup": list_tags_log_group,
-    **METRIC_FILTER_ACTIONS,
+    **FILTER_AND_POLICY_ACTIONS,
 }
 
 # Data events, not audited (as decision 0172 for metric calls: AWS's trail keeps them only
@@ -355,13 +355,13 @@ NOT_SERVED: Final = frozenset(
     CreateScheduledQuery DeleteAccountPolicy DeleteDataProtectionPolicy DeleteDelivery
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
     DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
-    DeleteLookupTable DeleteQueryDefinition DeleteResourcePolicy
+    DeleteLookupTable DeleteQueryDefinition
     DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
     DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
     DescribeExportTasks DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
     DescribeIndexPolicies DescribeLookupTables DescribeQueries
-    DescribeQueryDefinitions DescribeResourcePolicies DescribeSubscriptionFilters
+    DescribeQueryDefinitions DescribeSubscriptionFilters
     DisassociateSourceFromS3TableIntegration GetDataProtectionPolicy GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
     GetLogAnomalyDetector GetLogFields GetLogGroupFields GetLogObject GetLogRecord
@@ -372,7 +372,7 @@ NOT_SERVED: Final = frozenset(
     PutAccountPolicy PutBearerTokenAuthentication PutDataProtectionPolicy
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
     PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
-    PutQueryDefinition PutResourcePolicy PutStorageTierPolicy
+    PutQueryDefinition PutStorageTierPolicy
     PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail StartQuery
     StopQuery TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
     UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery""".split()

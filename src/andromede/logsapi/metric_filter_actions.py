@@ -1,8 +1,9 @@
-"""CloudWatch Logs' metric filter operations (decision 0186, session 48 addendum):
-PutMetricFilter, DescribeMetricFilters, DeleteMetricFilter and TestMetricFilter, shaped as
-AWS answers them. PutMetricFilter and DeleteMetricFilter authorise ``logs:<Op>`` on the
-group's ARN, DescribeMetricFilters on the group's (or every group's, ``*``), and
-TestMetricFilter, which touches no resource, on ``*`` as AWS's model has it."""
+"""CloudWatch Logs' metric filter and resource policy operations (decision 0186, session 48
+addendum): PutMetricFilter, DescribeMetricFilters, DeleteMetricFilter, TestMetricFilter,
+PutResourcePolicy, DescribeResourcePolicies and DeleteResourcePolicy, shaped as AWS answers
+them. PutMetricFilter and DeleteMetricFilter authorise ``logs:<Op>`` on the group's ARN,
+DescribeMetricFilters on the group's (or every group's, ``*``); TestMetricFilter and the
+account's resource policies, which name no log group, on ``*`` as AWS's model has it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from andromede.logs.model import check_group_name
 from andromede.logsapi.action_call import LogsCall
 from andromede.logsapi.params import integer, optional_str, required_str, strings
 
-__all__ = ["METRIC_FILTER_ACTIONS"]
+__all__ = ["FILTER_AND_POLICY_ACTIONS"]
 
 
 async def put_metric_filter(call: LogsCall) -> dict[str, Any]:
@@ -90,9 +91,51 @@ async def test_metric_filter(call: LogsCall) -> dict[str, Any]:
     }
 
 
-METRIC_FILTER_ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
+async def put_resource_policy(call: LogsCall) -> dict[str, Any]:
+    await call.allow("PutResourcePolicy", "*")
+    for unserved in ("resourceArn", "expectedRevisionId"):
+        if call.params.get(unserved) is not None:
+            raise InvalidParameter(
+                f"{unserved}: only account-level resource policies are served (decision 0186)"
+            )
+    policy = await call.logs.put_resource_policy(
+        call.tenant_id,
+        required_str(call.params, "policyName"),
+        required_str(call.params, "policyDocument"),
+    )
+    return {"resourcePolicy": policy.shape()}
+
+
+async def describe_resource_policies(call: LogsCall) -> dict[str, Any]:
+    await call.allow("DescribeResourcePolicies", "*")
+    scope = optional_str(call.params, "policyScope")
+    if scope not in (None, "ACCOUNT"):
+        raise InvalidParameter("policyScope: only ACCOUNT policies are served (decision 0186)")
+    found, token = await call.logs.describe_resource_policies(
+        call.tenant_id, integer(call.params, "limit"), optional_str(call.params, "nextToken")
+    )
+    answer: dict[str, Any] = {"resourcePolicies": [p.shape() for p in found]}
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def delete_resource_policy(call: LogsCall) -> dict[str, Any]:
+    await call.allow("DeleteResourcePolicy", "*")
+    if call.params.get("resourceArn") is not None:
+        raise InvalidParameter(
+            "resourceArn: only account-level policies are served (decision 0186)"
+        )
+    await call.logs.delete_resource_policy(call.tenant_id, required_str(call.params, "policyName"))
+    return {}
+
+
+FILTER_AND_POLICY_ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     "PutMetricFilter": put_metric_filter,
     "DeleteMetricFilter": delete_metric_filter,
     "DescribeMetricFilters": describe_metric_filters,
     "TestMetricFilter": test_metric_filter,
+    "PutResourcePolicy": put_resource_policy,
+    "DescribeResourcePolicies": describe_resource_policies,
+    "DeleteResourcePolicy": delete_resource_policy,
 }

@@ -94,3 +94,9 @@ class LogsSettings(BaseModel):
         description="Minutes of metric filter series a gateway tallies at most between two "
         "writes; beyond, new ones are dropped and logged (decision 0186, session 48).",
     )
+    logs_max_resource_policies: int = Field(
+        default=10,
+        gt=0,
+        description="CloudWatch Logs resource policies an account may have (AWS: 10 a region) "
+        "(decision 0186, session 48).",
+    )

@@ -244,6 +244,7 @@ def logs_service(
             max_metric_filters=settings.logs_max_metric_filters,
             metric_filter_cache_ms=int(settings.logs_metric_filter_cache * 1000),
             metric_tally_keys=settings.logs_metric_tally_keys,
+            max_resource_policies=settings.logs_max_resource_policies,
         ),
     )
 

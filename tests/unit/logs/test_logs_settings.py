@@ -25,6 +25,7 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "LOGS_MAX_METRIC_FILTERS": "3",
         "LOGS_METRIC_FILTER_CACHE": "0.25",
         "LOGS_METRIC_TALLY_KEYS": "11",
+        "LOGS_MAX_RESOURCE_POLICIES": "2",
     }.items():
         monkeypatch.setenv(f"ANDROMEDE_{name}", value)
     settings = Settings(data_dir=tmp_path)
@@ -35,6 +36,7 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert limits.max_response_bytes == 4096
     assert (limits.max_metric_filters, limits.metric_filter_cache_ms) == (3, 250)
     assert limits.metric_tally_keys == service.tally._max_keys == 11
+    assert limits.max_resource_policies == 2
 
 
 @pytest.mark.parametrize(
@@ -48,6 +50,7 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "logs_metric_filter_cache",
         "logs_metric_flush_interval",
         "logs_metric_tally_keys",
+        "logs_max_resource_policies",
     ],
 )
 def test_not_positive_is_refused(tmp_path: Path, name: str) -> None:

@@ -229,3 +229,15 @@ async def test_tally_written_into_the_account_metrics(world: LogsWorld) -> None:
     )
     assert point.statistics == {"SampleCount": 200.0, "Sum": 199_000.0, "Maximum": 1990.0}
     assert point.unit == "Milliseconds"
+
+
+async def test_closing_a_tenant_forgets_its_filters_and_resource_policies(world: LogsWorld) -> None:
+    logs = world.service
+    await logs.create_group(ACCOUNT_A, "g", None, {})
+    await logs.put_metric_filter(ACCOUNT_A, "g", "f", "", transformation())
+    await logs.put_resource_policy(ACCOUNT_A, "p", '{"Statement": []}')
+    assert await logs.forget_tenant(ACCOUNT_A) == 1
+    assert (await logs.describe_metric_filters(ACCOUNT_A, None, "", None, None, None, None))[
+        0
+    ] == []
+    assert (await logs.describe_resource_policies(ACCOUNT_A, None, None))[0] == []

@@ -394,3 +394,49 @@ async def test_metric_filters_in_aws_shapes_and_audited(logs: Harness) -> None:
     actions = {(e.action, e.resource) for e in events}
     arn = f"arn:aws:logs:eu-fr-1:{logs.tenant_id}:log-group:web"
     assert {("logs:PutMetricFilter", arn), ("logs:DeleteMetricFilter", arn)} <= actions
+
+
+async def test_account_resource_policies(logs: Harness) -> None:
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+    put = await logs.ok("PutResourcePolicy", {"policyName": "events", "policyDocument": document})
+    assert put == {
+        "resourcePolicy": {
+            "policyName": "events",
+            "policyDocument": document,
+            "lastUpdatedTime": NOW,
+            "policyScope": "ACCOUNT",
+        }
+    }
+    await logs.ok("PutResourcePolicy", {"policyName": "other", "policyDocument": document})
+    first = await logs.ok("DescribeResourcePolicies", {"limit": 1})
+    assert [p["policyName"] for p in first["resourcePolicies"]] == ["events"]
+    rest = await logs.ok("DescribeResourcePolicies", {"nextToken": first["nextToken"]})
+    assert [p["policyName"] for p in rest["resourcePolicies"]] == ["other"]
+    assert "nextToken" not in rest
+    for params in (
+        {"policyName": "x", "policyDocument": "not json"},
+        {"policyName": "x", "policyDocument": "[]"},
+        {"policyName": "x", "policyDocument": "x" * 5121},
+        {"policyName": "", "policyDocument": document},
+        {"policyName": "x", "policyDocument": document, "resourceArn": "arn:aws:logs:x"},
+    ):
+        reply = await logs.call("PutResourcePolicy", params)
+        assert reply.error_fields()["__type"] == "InvalidParameterException", params
+    await logs.ok("DeleteResourcePolicy", {"policyName": "events"})
+    reply = await logs.call("DeleteResourcePolicy", {"policyName": "events"})
+    assert reply.error_fields()["__type"] == "ResourceNotFoundException"
+    await logs.audit.flush()
+    events = [e for _, e in await logs.audit_store.list_events(None, after_id=0, limit=100)]
+    assert {"logs:PutResourcePolicy", "logs:DeleteResourcePolicy"} <= {e.action for e in events}

@@ -1,6 +1,7 @@
-"""CloudWatch Logs metric filters (decision 0186, session 48 addendum): ``log_metric_filters``,
-each group's filters with their transformation. Nothing to backfill: PutMetricFilter was
-not served before.
+"""CloudWatch Logs metric filters and resource policies (decision 0186, session 48 addendum):
+``log_metric_filters``, each group's filters with their transformation, and
+``log_resource_policies``, each account's policies for services. Nothing to backfill:
+neither was served before.
 
 Revision ID: 0096
 Revises: 0087
@@ -44,7 +45,18 @@ def upgrade() -> None:
         ["tenant_id", "metric_namespace", "metric_name"],
     )
 
+    op.create_table(
+        "log_resource_policies",
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("policy_name", key_text(), nullable=False),
+        sa.Column("document", sa.Text(), nullable=False),
+        sa.Column("updated", sa.BigInteger(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "policy_name", name="pk_log_resource_policies"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("log_resource_policies")
     op.drop_index("ix_log_metric_filters_metric", table_name="log_metric_filters")
     op.drop_table("log_metric_filters")
