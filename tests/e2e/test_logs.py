@@ -5,7 +5,8 @@ group under a customer-managed KMS key), by the aws CLI's ``aws logs`` (awscli v
 ``tail``: ``filter-log-events`` is what it runs, see the decision), an unsigned call refused
 in Logs' words, the retention sweep (every half second here) emptying a group, no event
 in clear anywhere in the data folder, and (session 48) a metric filter over space-delimited
-lines whose values CloudWatch's GetMetricStatistics reads back."""
+lines whose values CloudWatch's GetMetricStatistics reads back, and an account's resource
+policy."""
 
 from __future__ import annotations
 
@@ -292,3 +293,28 @@ def test_a_metric_filter_feeds_cloudwatch(server: ServerProcess) -> None:
     assert points[0]["Timestamp"] == expected_minute  # the events' minute, as AWS stamps it
     logs.delete_metric_filter(logGroupName="/app/access", filterName="4xx-bytes")
     assert logs.describe_metric_filters(logGroupName="/app/access")["metricFilters"] == []
+
+
+def test_account_resource_policies(server: ServerProcess) -> None:
+    logs = client(server, "logs")
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+    made = logs.put_resource_policy(policyName="events-to-logs", policyDocument=document)
+    assert made["resourcePolicy"]["policyName"] == "events-to-logs"
+    [policy] = logs.describe_resource_policies()["resourcePolicies"]
+    assert json.loads(policy["policyDocument"]) == json.loads(document)
+    logs.delete_resource_policy(policyName="events-to-logs")
+    assert logs.describe_resource_policies()["resourcePolicies"] == []
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.delete_resource_policy(policyName="events-to-logs")

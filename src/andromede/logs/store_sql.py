@@ -483,8 +483,10 @@ class SqlLogStore:
 
         try:
             await self._db.write(work)
-        except sa.exc.IntegrityError:  # made by another gateway meanwhile: nothing written
-            raise LimitExceeded("The resource policy was changed concurrently; retry.") from None
+        except sa.exc.IntegrityError:
+            # Made by another gateway meanwhile: this one's put now replaces it, as a later
+            # PutResourcePolicy of the same name does.
+            await self._db.write(work)
 
     async def list_resource_policies(
         self, tenant_id: str, after: str, limit: int
