@@ -85,6 +85,7 @@ class FilterPattern:
     text: str
     _extract: Callable[[str], PatternMatch | None]
     delimited: bool = False
+    json: bool = False  # a JSON pattern: its metric filters may select ``$.field`` values
 
     def matches(self, message: str) -> bool:
         return self._extract(message) is not None
@@ -118,7 +119,7 @@ def compile_pattern(text: str) -> FilterPattern:
             extracted = {p: v for p in paths if (v := shown.selected(p)) is not None}
             return PatternMatch(extracted, document)
 
-        return FilterPattern(text, json_match)
+        return FilterPattern(text, json_match, json=True)
     if stripped.startswith("["):
         delimited = compile_delimited(text, stripped)
 

@@ -110,6 +110,10 @@ def _metric_text(value: object, parameter: str) -> str:
 def _selector(value: str, pattern: FilterPattern, parameter: str) -> str:
     if _SELECTOR.fullmatch(value) is None:
         raise InvalidParameter(f"{parameter} {value[:100]!r} is neither a number nor a selector")
+    if not (pattern.delimited or pattern.json):
+        raise InvalidParameter(
+            f"{parameter} {value[:100]!r}: a selector needs a JSON or space-delimited pattern"
+        )
     if value.startswith("$.") == pattern.delimited:
         kind = "a space-delimited pattern's $name" if pattern.delimited else "a JSON $.field"
         raise InvalidParameter(f"{parameter} {value[:100]!r} must be {kind} selector")

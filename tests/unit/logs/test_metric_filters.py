@@ -49,6 +49,7 @@ def world(tmp_path: Path) -> Iterator[LogsWorld]:
         ("f", "", transformation(metricName="a$b"), "metricName"),
         ("f", "", transformation(metricValue="many"), "neither a number nor a selector"),
         ("f", "{ $.a = 1 }", transformation(metricValue="$size"), "JSON"),
+        ("f", "ERROR", transformation(metricValue="$.size"), "needs a JSON or space-delimited"),
         ("f", "[a, size]", transformation(metricValue="$.size"), "space-delimited"),
         ("f", "", transformation(defaultValue="0"), "defaultValue"),
         ("f", "[a, b]", transformation(dimensions={"A": "$a"}, defaultValue=0), "default value"),
