@@ -281,7 +281,7 @@ _VALUES: Final = 150
 
 async def write_metric_samples(metrics: MetricsService, samples: Sequence[MetricSample]) -> int:
     """The tallied minutes into their accounts' metrics; how many metric data were written.
-    A refused call (a minute gone past the metrics' age, say) is logged and dropped."""
+    A refused datum (a minute gone past the metrics' age, say) is logged and dropped."""
     calls: dict[tuple[str, str], list[MetricDatum]] = {}
     for sample in samples:
         at = datetime.fromtimestamp(sample.minute, UTC)
@@ -300,12 +300,21 @@ async def write_metric_samples(metrics: MetricsService, samples: Sequence[Metric
     written = 0
     for (tenant_id, namespace), data in calls.items():
         for start in range(0, len(data), _DATUMS):
+            chunk = data[start : start + _DATUMS]
             try:
-                await metrics.put_metric_data(tenant_id, namespace, data[start : start + _DATUMS])
-            except MetricsError:
-                log.warning("metric filter values of %s refused by the metrics", tenant_id)
+                await metrics.put_metric_data(tenant_id, namespace, chunk)
+                written += len(chunk)
                 continue
-            written += len(data[start : start + _DATUMS])
+            except MetricsError:
+                pass
+            # One datum refused (a minute past the metrics' 14 days, say) must not cost the
+            # others theirs: the chunk again a datum at a time, the refused ones dropped.
+            for datum in chunk:
+                try:
+                    await metrics.put_metric_data(tenant_id, namespace, [datum])
+                    written += 1
+                except MetricsError:
+                    log.warning("a metric filter value of %s refused by the metrics", tenant_id)
     return written
 
 

@@ -242,3 +242,18 @@ async def test_closing_a_tenant_forgets_its_filters_and_resource_policies(world:
         0
     ] == []
     assert (await logs.describe_resource_policies(ACCOUNT_A, None, None))[0] == []
+
+
+async def test_a_refused_minute_costs_the_others_nothing() -> None:
+    now = datetime.fromtimestamp(NOW / 1000, UTC)
+    metrics = MetricsService(MemoryMetricStore(), clock=lambda: now)
+    tally = MetricTally()
+    made = metric_filter(ACCOUNT_A, "g", "f", "", transformation(), NOW)
+    tally.add(ACCOUNT_A, made.transformation, (), NOW - 15 * 86_400_000, 1.0)  # too old now
+    tally.add(ACCOUNT_A, made.transformation, (), NOW - MINUTE, 1.0)
+    assert await write_metric_samples(metrics, tally.drain()) == 1
+    start = datetime.fromtimestamp((NOW - 5 * MINUTE) / 1000, UTC)
+    [point] = await metrics.get_metric_statistics(
+        ACCOUNT_A, "App", "Errors", [], start, now, 300, ["SampleCount"], [], None
+    )
+    assert point.statistics == {"SampleCount": 1.0}
