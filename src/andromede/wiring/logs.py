@@ -300,16 +300,16 @@ async def write_metric_samples(metrics: MetricsService, samples: Sequence[Metric
     written = 0
     for (tenant_id, namespace), data in calls.items():
         for start in range(0, len(data), _DATUMS):
-            chunk = data[start : start + _DATUMS]
+            batch = data[start : start + _DATUMS]
             try:
-                await metrics.put_metric_data(tenant_id, namespace, chunk)
-                written += len(chunk)
+                await metrics.put_metric_data(tenant_id, namespace, batch)
+                written += len(batch)
                 continue
             except MetricsError:
                 pass
             # One datum refused (a minute past the metrics' 14 days, say) must not cost the
             # others theirs: the chunk again a datum at a time, the refused ones dropped.
-            for datum in chunk:
+            for datum in batch:
                 try:
                     await metrics.put_metric_data(tenant_id, namespace, [datum])
                     written += 1
