@@ -24,6 +24,7 @@ upkeep task of :func:`logs_api`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import struct
@@ -277,6 +278,8 @@ def logs_api(
 # PutMetricData's bounds the written data keeps to: metrics a call, values a metric.
 _DATUMS: Final = 1000
 _VALUES: Final = 150
+# How long a stopping ``serve`` waits for the tally's last write.
+_LAST_FLUSH_SECONDS: Final = 5.0
 
 
 async def write_metric_samples(metrics: MetricsService, samples: Sequence[MetricSample]) -> int:
@@ -319,18 +322,26 @@ async def write_metric_samples(metrics: MetricsService, samples: Sequence[Metric
 
 
 async def logs_metric_flush(settings: Settings, logs: LogsService, metrics: MetricsService) -> None:
-    """Every ``logs_metric_flush_interval``: the metric filters' tally written."""
-    while True:
-        await asyncio.sleep(settings.logs_metric_flush_interval)
-        try:
-            if logs.tally.dropped:
-                log.warning(
-                    "%d metric filter values dropped: the tally was full", logs.tally.dropped
-                )
-                logs.tally.dropped = 0
-            await write_metric_samples(metrics, logs.drain_metrics())
-        except Exception:  # a failed round must not end the loop
-            log.exception("writing the metric filters' values failed")
+    """Every ``logs_metric_flush_interval``: the metric filters' tally written; once more when
+    ``serve`` stops (the task cancelled), so a gateway shut down in order loses nothing."""
+    try:
+        while True:
+            await asyncio.sleep(settings.logs_metric_flush_interval)
+            try:
+                await _flush_tally(logs, metrics)
+            except Exception:  # a failed round must not end the loop
+                log.exception("writing the metric filters' values failed")
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_flush_tally(logs, metrics), _LAST_FLUSH_SECONDS)
+        raise
+
+
+async def _flush_tally(logs: LogsService, metrics: MetricsService) -> None:
+    if logs.tally.dropped:
+        log.warning("%d metric filter values dropped: the tally was full", logs.tally.dropped)
+        logs.tally.dropped = 0
+    await write_metric_samples(metrics, logs.drain_metrics())
 
 
 async def logs_retention(settings: Settings, logs: LogsService) -> None:

@@ -6,6 +6,8 @@ tally written into a real metrics service, read back with GetMetricStatistics.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +22,8 @@ from andromede.logs.model import InputEvent
 from andromede.logs.service import LogsLimits
 from andromede.metrics.service import MetricsService
 from andromede.metrics.store import MemoryMetricStore
-from andromede.wiring.logs import write_metric_samples
+from andromede.settings import Settings
+from andromede.wiring.logs import logs_metric_flush, write_metric_samples
 from support.kmskit import ACCOUNT_A
 from support.logsapp import NOW, LogsWorld, logs_world
 
@@ -252,6 +255,27 @@ async def test_a_refused_minute_costs_the_others_nothing() -> None:
     tally.add(ACCOUNT_A, made.transformation, (), NOW - 15 * 86_400_000, 1.0)  # too old now
     tally.add(ACCOUNT_A, made.transformation, (), NOW - MINUTE, 1.0)
     assert await write_metric_samples(metrics, tally.drain()) == 1
+    start = datetime.fromtimestamp((NOW - 5 * MINUTE) / 1000, UTC)
+    [point] = await metrics.get_metric_statistics(
+        ACCOUNT_A, "App", "Errors", [], start, now, 300, ["SampleCount"], [], None
+    )
+    assert point.statistics == {"SampleCount": 1.0}
+
+
+async def test_a_stopping_serve_writes_the_tally_once_more(
+    world: LogsWorld, tmp_path: Path
+) -> None:
+    now = datetime.fromtimestamp(NOW / 1000, UTC)
+    metrics = MetricsService(MemoryMetricStore(), clock=lambda: now)
+    settings = Settings(data_dir=tmp_path, logs_metric_flush_interval=3600)
+    task = asyncio.create_task(logs_metric_flush(settings, world.service, metrics))
+    await asyncio.sleep(0)
+    made = metric_filter(ACCOUNT_A, "g", "f", "", transformation(), NOW)
+    world.service.tally.add(ACCOUNT_A, made.transformation, (), NOW - MINUTE, 1.0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled() and len(world.service.tally) == 0
     start = datetime.fromtimestamp((NOW - 5 * MINUTE) / 1000, UTC)
     [point] = await metrics.get_metric_statistics(
         ACCOUNT_A, "App", "Errors", [], start, now, 300, ["SampleCount"], [], None
