@@ -538,9 +538,9 @@ class Application:
         )
         apis[secrets.name] = secrets
         background.append(purge)
-        # CloudWatch Logs (decision 0186): its API and its retention sweep.
+        # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
         logs, sweep = logs_api(
-            settings, db, keys, customer_keys, identity, audit, rate_limiter, billing
+            settings, db, keys, customer_keys, identity, audit, rate_limiter, billing, metrics
         )
         apis[logs.name] = logs
         background.append(sweep)

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import open_database
-from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists
+from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.memory import MemoryLogStore
+from andromede.logs.metric_filters import MetricFilter, MetricTransformation
 from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
-from andromede.logs.store import EventQuery, LogStore
+from andromede.logs.resource_policies import ResourcePolicy
+from andromede.logs.store import EventQuery, FilterQuery, LogStore
 from andromede.logs.store_sql import SqlLogStore
 from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_url
 
@@ -142,3 +144,58 @@ async def test_two_gateways_sweep_once(url: str) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+def metric_filter(group: str, name: str, metric: str = "M", created: int = T0) -> MetricFilter:
+    transformation = MetricTransformation(metric, "App", "$size", None, {"S": "$status"}, "Bytes")
+    return MetricFilter("t1", group, name, "[ip, status, size]", transformation, created)
+
+
+async def test_metric_filters(store: LogStore) -> None:
+    """Session 48: made, replaced (creation time kept), bounded per group, listed by group
+    and name under a prefix or by metric, counted per group, deleted with their group."""
+    with pytest.raises(ResourceNotFound):
+        await store.put_metric_filter(metric_filter("g", "f"), 2)
+    for group in ("g", "h"):
+        await store.create_group(LogGroup("t1", group, T0), 10)
+    await store.put_metric_filter(metric_filter("g", "f1"), 2)
+    await store.put_metric_filter(metric_filter("g", "f2", "Other"), 2)
+    await store.put_metric_filter(metric_filter("g", "f1", "New", created=T0 + 5), 2)  # replaced
+    with pytest.raises(LimitExceeded):
+        await store.put_metric_filter(metric_filter("g", "f3"), 2)
+    await store.put_metric_filter(metric_filter("h", "f1"), 2)
+    listed = await store.list_metric_filters(FilterQuery("t1"))
+    assert [(f.group, f.name) for f in listed] == [("g", "f1"), ("g", "f2"), ("h", "f1")]
+    assert listed[0].transformation == metric_filter("g", "f1", "New").transformation
+    assert listed[0].created == T0
+    after = await store.list_metric_filters(FilterQuery("t1", after=("g", "f1"), limit=1))
+    assert [(f.group, f.name) for f in after] == [("g", "f2")]
+    by_metric = await store.list_metric_filters(FilterQuery("t1", metric_name="M", namespace="App"))
+    assert [(f.group, f.name) for f in by_metric] == [("h", "f1")]
+    in_g = await store.list_metric_filters(FilterQuery("t1", group="g", prefix="f2"))
+    assert [f.name for f in in_g] == ["f2"]
+    assert await store.list_metric_filters(FilterQuery("t2")) == []
+    assert await store.count_metric_filters("t1", ["g", "h", "x"]) == {"g": 2, "h": 1}
+    assert await store.count_metric_filters("t1", []) == {}
+    assert await store.delete_metric_filter("t1", "g", "f2")
+    assert not await store.delete_metric_filter("t1", "g", "f2")
+    assert await store.delete_group("t1", "g")
+    assert [f.group for f in await store.list_metric_filters(FilterQuery("t1"))] == ["h"]
+
+
+async def test_resource_policies(store: LogStore) -> None:
+    """Session 48: an account's policies made, replaced, bounded, listed by name, deleted."""
+    await store.put_resource_policy(ResourcePolicy("t1", "b", "{}", T0), 2)
+    await store.put_resource_policy(ResourcePolicy("t1", "a", "{}", T0), 2)
+    await store.put_resource_policy(ResourcePolicy("t1", "b", '{"v": 2}', T0 + 1), 2)
+    with pytest.raises(LimitExceeded):
+        await store.put_resource_policy(ResourcePolicy("t1", "c", "{}", T0), 2)
+    await store.put_resource_policy(ResourcePolicy("t2", "c", "{}", T0), 2)
+    assert await store.list_resource_policies("t1", "", 10) == [
+        ResourcePolicy("t1", "a", "{}", T0),
+        ResourcePolicy("t1", "b", '{"v": 2}', T0 + 1),
+    ]
+    assert [p.name for p in await store.list_resource_policies("t1", "a", 10)] == ["b"]
+    assert await store.delete_resource_policy("t1", "a")
+    assert not await store.delete_resource_policy("t1", "a")
+    assert [p.name for p in await store.list_resource_policies("t1", "", 10)] == ["b"]

@@ -3,8 +3,10 @@
 paginator stopping on AWS's repeated token, FilterLogEvents with a JSON pattern, tags, a
 group under a customer-managed KMS key), by the aws CLI's ``aws logs`` (awscli v1 has no
 ``tail``: ``filter-log-events`` is what it runs, see the decision), an unsigned call refused
-in Logs' words, the retention sweep (every half second here) emptying a group, and no event
-in clear anywhere in the data folder."""
+in Logs' words, the retention sweep (every half second here) emptying a group, no event
+in clear anywhere in the data folder, and (session 48) a metric filter over space-delimited
+lines whose values CloudWatch's GetMetricStatistics reads back, and an account's resource
+policy."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,11 @@ CANARY = "canary-" + uuid.uuid4().hex
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("logs") / "data"
-    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_LOGS_RETENTION_INTERVAL": "0.5"}
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_LOGS_RETENTION_INTERVAL": "0.5",
+        "ANDROMEDE_LOGS_METRIC_FLUSH_INTERVAL": "0.5",
+    }
     with running_server(data_dir, extra_env=env) as started:
         yield started
 
@@ -103,7 +110,7 @@ def test_boto3_groups_streams_events_and_filters(server: ServerProcess) -> None:
     assert len([e for page in pages for e in page["events"]]) == 16
     assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"] == {"team": "web"}
     with pytest.raises(logs.exceptions.InvalidParameterException):
-        logs.filter_log_events(logGroupName="/app/web", filterPattern="[ip, user]")
+        logs.filter_log_events(logGroupName="/app/web", filterPattern="%ERROR%")
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_log_events(logGroupName="/app/web", logStreamName="missing")
     with pytest.raises(ClientError) as caught:
@@ -272,3 +279,89 @@ def test_retention_sweep_and_no_event_in_clear(server: ServerProcess) -> None:
         if path.is_file() and any(n in path.read_bytes() for n in needles)
     ]
     assert found == []
+
+
+def test_a_metric_filter_feeds_cloudwatch(server: ServerProcess) -> None:
+    logs, cloudwatch = client(server, "logs"), client(server, "cloudwatch")
+    logs.create_log_group(logGroupName="/app/access")
+    logs.create_log_stream(logGroupName="/app/access", logStreamName="web-1")
+    pattern = "[ip, user, username, timestamp, request, status = 4*, size]"
+    logs.put_metric_filter(
+        logGroupName="/app/access",
+        filterName="4xx-bytes",
+        filterPattern=pattern,
+        metricTransformations=[
+            {
+                "metricName": "ErrorBytes",
+                "metricNamespace": "Web",
+                "metricValue": "$size",
+                "dimensions": {"Status": "$status"},
+                "unit": "Bytes",
+            }
+        ],
+    )
+    [described] = logs.describe_metric_filters(logGroupName="/app/access")["metricFilters"]
+    assert described["metricTransformations"][0]["dimensions"] == {"Status": "$status"}
+    line = '10.0.0.{} - - [05/Dec/2026:10:00:00 +0000] "GET /x HTTP/1.1" {} {}'
+    tested = logs.test_metric_filter(
+        filterPattern=pattern, logEventMessages=[line.format(1, 404, 10), line.format(2, 200, 5)]
+    )
+    assert [(m["eventNumber"], m["extractedValues"]["$size"]) for m in tested["matches"]] == [
+        (1, "10")
+    ]
+    at = now_ms() - 60_000
+    logs.put_log_events(
+        logGroupName="/app/access",
+        logStreamName="web-1",
+        logEvents=[
+            {"timestamp": at, "message": line.format(1, 404, 100)},
+            {"timestamp": at + 1, "message": line.format(2, 200, 999)},
+            {"timestamp": at + 2, "message": line.format(3, 404, 300)},
+        ],
+    )
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/app/access")["logGroups"]
+    assert group["metricFilterCount"] == 1
+    start = datetime.fromtimestamp(at / 1000 - 600, UTC)
+    deadline = time.monotonic() + 20
+    points: list[dict[str, Any]] = []
+    while not points and time.monotonic() < deadline:
+        time.sleep(0.5)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="Web",
+            MetricName="ErrorBytes",
+            Dimensions=[{"Name": "Status", "Value": "404"}],
+            StartTime=start,
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum", "SampleCount"],
+        )["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in points] == [(400.0, 2.0, "Bytes")]
+    expected_minute = datetime.fromtimestamp(at // 60_000 * 60, UTC)
+    assert points[0]["Timestamp"] == expected_minute  # the events' minute, as AWS stamps it
+    logs.delete_metric_filter(logGroupName="/app/access", filterName="4xx-bytes")
+    assert logs.describe_metric_filters(logGroupName="/app/access")["metricFilters"] == []
+
+
+def test_account_resource_policies(server: ServerProcess) -> None:
+    logs = client(server, "logs")
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+    made = logs.put_resource_policy(policyName="events-to-logs", policyDocument=document)
+    assert made["resourcePolicy"]["policyName"] == "events-to-logs"
+    [policy] = logs.describe_resource_policies()["resourcePolicies"]
+    assert json.loads(policy["policyDocument"]) == json.loads(document)
+    logs.delete_resource_policy(policyName="events-to-logs")
+    assert logs.describe_resource_policies()["resourcePolicies"] == []
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.delete_resource_policy(policyName="events-to-logs")

@@ -22,7 +22,8 @@ dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185), and a databas
 Secrets Manager (``aws_secretsmanager_secret`` under the data key and its
 ``aws_secretsmanager_secret_version``: decision 0190), and an anomaly detection
 alarm (``threshold_metric_id``: decision 0189), and a log group under a
-KMS key (``aws_cloudwatch_log_group``: decision 0186), and an EventBridge rule
+KMS key (``aws_cloudwatch_log_group``: decision 0186) with a metric filter
+(``aws_cloudwatch_log_metric_filter``, its session 48 addendum), and an EventBridge rule
 sending to a queue through an input transformer (``aws_cloudwatch_event_rule``,
 ``aws_cloudwatch_event_target``, ``aws_sqs_queue_policy``: decision 0192).
 
@@ -470,6 +471,19 @@ resource "aws_cloudwatch_log_group" "orders" {
   kms_key_id        = aws_kms_key.data.arn
   tags              = { team = "orders" }
 }
+# Its 5xx lines counted into a metric (decision 0186, session 48).
+resource "aws_cloudwatch_log_metric_filter" "orders_5xx" {
+  name           = "orders-5xx"
+  log_group_name = aws_cloudwatch_log_group.orders.name
+  pattern        = "[ip, user, username, timestamp, request, status = 5*, size]"
+  metric_transformation {
+    name          = "Errors5xx"
+    namespace     = "Orders"
+    value         = "1"
+    default_value = "0"
+    unit          = "Count"
+  }
+}
 # A dashboard beside the alarm (decision 0185): a metric widget and an alarm widget.
 resource "aws_cloudwatch_dashboard" "orders" {
   dashboard_name = "%(bucket)s-orders"
@@ -714,6 +728,20 @@ def test_terraform_applies_converges_and_destroys(
     assert (group["retentionInDays"], group["kmsKeyId"]) == (14, outputs["data_key_arn"])
     tags = logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]
     assert tags == {"team": "orders"}
+    # aws_cloudwatch_log_metric_filter (session 48): counted by DescribeLogGroups too.
+    [metric_filter] = logs.describe_metric_filters(logGroupName=group["logGroupName"])[
+        "metricFilters"
+    ]
+    assert metric_filter["metricTransformations"] == [
+        {
+            "metricName": "Errors5xx",
+            "metricNamespace": "Orders",
+            "metricValue": "1",
+            "defaultValue": 0.0,
+            "unit": "Count",
+        }
+    ]
+    assert group["metricFilterCount"] == 1
 
     # aws_cloudwatch_event_rule and _target (decision 0192): an event PutEvents puts reaches
     # the queue through the rule's input transformer.

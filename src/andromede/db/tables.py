@@ -150,7 +150,13 @@ from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
 from andromede.db.tables_secrets import secret_versions, secrets
 from andromede.db.tables_anomaly import metric_anomaly_detectors
-from andromede.db.tables_logs import log_events, log_groups, log_streams
+from andromede.db.tables_logs import (
+    log_events,
+    log_groups,
+    log_metric_filters,
+    log_resource_policies,
+    log_streams,
+)
 from andromede.db.tables_events import events_buses, events_rules, events_targets
 # isort: on
 
@@ -233,6 +239,8 @@ __all__ = [
     "kms_keys",
     "log_events",
     "log_groups",
+    "log_metric_filters",
+    "log_resource_policies",
     "log_streams",
     "login_profiles",
     "managed_policies",

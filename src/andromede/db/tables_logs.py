@@ -1,6 +1,9 @@
 """CloudWatch Logs (decision 0186, migration 0087): ``log_groups`` (one row per group of an
 account: retention, KMS key, tags, stored bytes), ``log_streams`` (their streams' times and
-bytes) and ``log_events`` (each event, its message sealed; ``seq`` the order of storing).
+bytes) and ``log_events`` (each event, its message sealed; ``seq`` the order of storing);
+``log_metric_filters`` (migration 0090: each group's metric filters, their transformation
+as JSON, the metric's name and namespace as columns to list them by) and
+``log_resource_policies`` (each account's resource policies for services).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -13,7 +16,13 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import big_id, key_text
 
-__all__ = ["log_events", "log_groups", "log_streams"]
+__all__ = [
+    "log_events",
+    "log_groups",
+    "log_metric_filters",
+    "log_resource_policies",
+    "log_streams",
+]
 
 log_groups = sa.Table(
     "log_groups",
@@ -56,4 +65,29 @@ log_events = sa.Table(
     sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Index("ix_log_events_stream_time", "tenant_id", "group_name", "stream_name", "timestamp"),
     sa.Index("ix_log_events_group_time", "tenant_id", "group_name", "timestamp"),
+)
+
+log_metric_filters = sa.Table(
+    "log_metric_filters",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("group_name", key_text(), primary_key=True),
+    sa.Column("filter_name", key_text(), primary_key=True),
+    sa.Column("filter_pattern", sa.Text, nullable=False),
+    sa.Column("metric_name", key_text(), nullable=False),
+    sa.Column("metric_namespace", key_text(), nullable=False),
+    sa.Column("transformation", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_log_metric_filters_metric", "tenant_id", "metric_namespace", "metric_name"),
+)
+
+log_resource_policies = sa.Table(
+    "log_resource_policies",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("policy_name", key_text(), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
 )

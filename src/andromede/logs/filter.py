@@ -8,11 +8,16 @@ event's message. The subset served:
 - JSON: ``{ $.field = value }`` over a message that is a JSON object, with ``=``, ``!=``,
   ``<``, ``>``, ``<=``, ``>=``; strings quoted or bare, ``*`` a wildcard in ``=`` and ``!=``;
   numbers compared as numbers; ``IS NULL``, ``IS TRUE``, ``IS FALSE``, ``EXISTS`` and
-  ``NOT EXISTS``; ``&&``, ``||`` and parentheses; paths ``$.a.b``, ``$.a[0]``, ``$.a[*]``.
+  ``NOT EXISTS``; ``&&``, ``||`` and parentheses; paths ``$.a.b``, ``$.a[0]``, ``$.a[*]``;
+- space-delimited: ``[ip, user, ..., status = 4*, size > 1000]``
+  (:mod:`andromede.logs.filter_delimited`, session 48).
 
-Refused with InvalidParameter: space-delimited patterns (``[ip, user, ...]``), regular
-expressions (``%…%``), metric-filter-only syntax, and anything else this parser does not
-read.
+:meth:`FilterPattern.extract` answers a :class:`PatternMatch`: the values TestMetricFilter
+shows (``$name`` of the named fields of a space-delimited pattern, each selector of a JSON
+pattern) and the means to read a metric filter's ``$.field`` / ``$name`` selectors.
+
+Refused with InvalidParameter: regular expressions (``%…%``) and anything else this parser
+does not read.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from andromede.logs.errors import InvalidParameter
+from andromede.logs.filter_delimited import compile_delimited
 
-__all__ = ["FilterPattern", "compile_pattern"]
+__all__ = ["FilterPattern", "PatternMatch", "compile_pattern", "selector_steps"]
 
 _MISSING: Final = object()
 _TOKEN = re.compile(
@@ -45,36 +51,87 @@ def _refuse(pattern: str, why: str) -> InvalidParameter:
 
 
 @dataclass(frozen=True, slots=True)
+class PatternMatch:
+    """A message a pattern matched: ``extracted`` the values AWS shows for it, ``document``
+    the message's JSON object when the pattern is a JSON one."""
+
+    extracted: dict[str, str]
+    document: Any = None
+
+    def selected(self, selector: str) -> str | None:
+        """The text a metric filter's selector reads: ``$.a.b`` in the JSON document,
+        ``$name`` a named field of a space-delimited pattern; None when absent."""
+        if selector.startswith("$."):
+            if self.document is None:
+                return None
+            for value in _values(self.document, selector_steps(selector)):
+                if value is not _MISSING and not isinstance(value, dict | list):
+                    return _shown(value)
+            return None
+        return self.extracted.get(selector)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
 class FilterPattern:
-    """A compiled pattern: :meth:`matches` says whether a message passes it."""
+    """A compiled pattern: :meth:`matches` says whether a message passes it,
+    :meth:`extract` what it extracts from one it matches (None when it does not)."""
 
     text: str
-    _match: Callable[[str], bool]
+    _extract: Callable[[str], PatternMatch | None]
+    delimited: bool = False
+    json: bool = False  # a JSON pattern: its metric filters may select ``$.field`` values
 
     def matches(self, message: str) -> bool:
-        return self._match(message)
+        return self._extract(message) is not None
+
+    def extract(self, message: str) -> PatternMatch | None:
+        return self._extract(message)
+
+
+_NOTHING: Final = PatternMatch({})
 
 
 def compile_pattern(text: str) -> FilterPattern:
     stripped = text.strip()
     if not stripped:
-        return FilterPattern(text, lambda _m: True)
+        return FilterPattern(text, lambda _m: _NOTHING)
     if stripped.startswith("{"):
         if not stripped.endswith("}"):
             raise _refuse(text, "a JSON pattern ends with '}'")
-        predicate = _JsonParser(text, stripped[1:-1]).parse()
+        parser = _JsonParser(text, stripped[1:-1])
+        predicate = parser.parse()
+        paths = list(dict.fromkeys(parser.paths))
 
-        def json_match(message: str) -> bool:
+        def json_match(message: str) -> PatternMatch | None:
             try:
                 document = json.loads(message)
             except ValueError:
-                return False
-            return predicate(document)
+                return None
+            if not predicate(document):
+                return None
+            shown = PatternMatch({}, document)
+            extracted = {p: v for p in paths if (v := shown.selected(p)) is not None}
+            return PatternMatch(extracted, document)
 
-        return FilterPattern(text, json_match)
-    if stripped.startswith("[") or stripped.startswith("%"):
-        raise _refuse(text, "space-delimited and regular-expression patterns are not served")
-    return FilterPattern(text, _terms(text, stripped))
+        return FilterPattern(text, json_match, json=True)
+    if stripped.startswith("["):
+        delimited = compile_delimited(text, stripped)
+
+        def fields_match(message: str) -> PatternMatch | None:
+            fields = delimited(message)
+            return None if fields is None else PatternMatch(fields)
+
+        return FilterPattern(text, fields_match, delimited=True)
+    if stripped.startswith("%"):
+        raise _refuse(text, "regular-expression patterns are not served")
+    terms = _terms(text, stripped)
+    return FilterPattern(text, lambda m: _NOTHING if terms(m) else None)
 
 
 def _terms(text: str, stripped: str) -> Callable[[str], bool]:
@@ -112,6 +169,7 @@ class _JsonParser:
             self._tokens.append((kind, found.group(kind)))
             pos = found.end()
         self._at = 0
+        self.paths: list[str] = []
 
     def parse(self) -> Callable[[Any], bool]:
         if not self._tokens:
@@ -154,7 +212,8 @@ class _JsonParser:
             return inner
         if kind != "path":
             raise _refuse(self._text, f"a selector ($.field) is expected, not {value!r}")
-        steps = _steps(value)
+        steps = selector_steps(value)
+        self.paths.append(value)
         kind, op = self._take()
         if kind == "word" and op.upper() in ("IS", "NOT", "EXISTS"):
             return self._keyword(steps, op.upper())
@@ -180,7 +239,7 @@ class _JsonParser:
         return lambda d: any(v is target for v in _values(d, steps))
 
 
-def _steps(path: str) -> list[str | int | None]:
+def selector_steps(path: str) -> list[str | int | None]:
     steps: list[str | int | None] = []
     for name, index in re.findall(r"\.([^.\[]+)|\[(\d+|\*)\]", path[1:]):
         if name:

@@ -7,9 +7,11 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 
-from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists
+from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
+from andromede.logs.metric_filters import MetricFilter
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
-from andromede.logs.store import EventQuery
+from andromede.logs.resource_policies import ResourcePolicy
+from andromede.logs.store import EventQuery, FilterQuery
 
 __all__ = ["MemoryLogStore"]
 
@@ -22,6 +24,8 @@ class MemoryLogStore:
         self._streams: dict[tuple[str, str, str], LogStream] = {}
         self._events: dict[tuple[str, str, str], list[StoredEvent]] = {}
         self._seq = itertools.count(1)
+        self._filters: dict[tuple[str, str, str], MetricFilter] = {}
+        self._policies: dict[tuple[str, str], ResourcePolicy] = {}
 
     async def create_group(self, group: LogGroup, max_groups: int) -> None:
         if (group.tenant_id, group.name) in self._groups:
@@ -62,6 +66,8 @@ class MemoryLogStore:
         for key in [k for k in self._streams if k[:2] == (tenant_id, name)]:
             del self._streams[key]
             self._events.pop(key, None)
+        for key in [k for k in self._filters if k[:2] == (tenant_id, name)]:
+            del self._filters[key]
         return True
 
     async def create_stream(self, stream: LogStream) -> None:
@@ -171,3 +177,62 @@ class MemoryLogStore:
             if removed >= batch:
                 break
         return removed
+
+    async def put_metric_filter(self, metric_filter: MetricFilter, max_per_group: int) -> None:
+        tenant_id, group = metric_filter.tenant_id, metric_filter.group
+        if (tenant_id, group) not in self._groups:
+            raise ResourceNotFound("The specified log group does not exist.")
+        key = (tenant_id, group, metric_filter.name)
+        held = self._filters.get(key)
+        if held is None:
+            if sum(1 for k in self._filters if k[:2] == (tenant_id, group)) >= max_per_group:
+                raise LimitExceeded("Resource limit exceeded.")
+            self._filters[key] = metric_filter
+        else:  # replaced, as AWS's PutMetricFilter: its creation time kept
+            self._filters[key] = dataclasses.replace(metric_filter, created=held.created)
+
+    async def list_metric_filters(self, query: FilterQuery) -> list[MetricFilter]:
+        found = sorted(
+            (
+                f
+                for (t, g, name), f in self._filters.items()
+                if t == query.tenant_id
+                and (query.group is None or g == query.group)
+                and name.startswith(query.prefix)
+                and (query.after is None or (g, name) > query.after)
+                and (query.metric_name is None or f.transformation.metric_name == query.metric_name)
+                and (query.namespace is None or f.transformation.namespace == query.namespace)
+            ),
+            key=lambda f: (f.group, f.name),
+        )
+        return found[: query.limit]
+
+    async def delete_metric_filter(self, tenant_id: str, group: str, name: str) -> bool:
+        return self._filters.pop((tenant_id, group, name), None) is not None
+
+    async def count_metric_filters(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
+        wanted = set(groups)
+        counts: dict[str, int] = {}
+        for t, g, _ in self._filters:
+            if t == tenant_id and g in wanted:
+                counts[g] = counts.get(g, 0) + 1
+        return counts
+
+    async def put_resource_policy(self, policy: ResourcePolicy, max_policies: int) -> None:
+        key = (policy.tenant_id, policy.name)
+        if key not in self._policies:
+            if sum(1 for t, _ in self._policies if t == policy.tenant_id) >= max_policies:
+                raise LimitExceeded("Resource limit exceeded.")
+        self._policies[key] = policy
+
+    async def list_resource_policies(
+        self, tenant_id: str, after: str, limit: int
+    ) -> list[ResourcePolicy]:
+        found = sorted(
+            (p for (t, name), p in self._policies.items() if t == tenant_id and name > after),
+            key=lambda p: p.name,
+        )
+        return found[:limit]
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> bool:
+        return self._policies.pop((tenant_id, name), None) is not None

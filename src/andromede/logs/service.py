@@ -1,18 +1,33 @@
 """The CloudWatch Logs service (decision 0186), the only public entry of the context: groups
 with their retention, KMS key and tags; streams; events appended under AWS's batch rules,
 sealed at rest, read back by position (GetLogEvents) or by pattern (FilterLogEvents); and
-the retention sweep ``serve`` runs. Authorisation is the wire layer's; ``tenant_id`` is the
-account the caller acts in."""
+the retention sweep ``serve`` runs; the groups' metric filters (session 48), matched against
+every accepted event at PutLogEvents — the filters of a group read from a cache kept
+``metric_filter_cache_ms``, so the hot path reads no table per call — their values tallied
+per minute for :meth:`LogsService.drain_metrics`, which the wiring writes into the account's
+metrics. Authorisation is the wire layer's; ``tenant_id`` is the account the caller acts
+in."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
-from andromede.logs.filter import compile_pattern
+from andromede.logs.filter import FilterPattern, compile_pattern
+from andromede.logs.metric_filters import (
+    MetricFilter,
+    MetricSample,
+    MetricTally,
+    check_filter_name,
+    metric_filter,
+    observe,
+)
 from andromede.logs.model import (
     RETENTION_DAYS,
     Batch,
@@ -27,8 +42,9 @@ from andromede.logs.model import (
     parse_position_token,
     position_token,
 )
+from andromede.logs.resource_policies import ResourcePolicy, check_policy
 from andromede.logs.sealing import LogSealer, event_context
-from andromede.logs.store import EventQuery, LogStore
+from andromede.logs.store import EventQuery, FilterQuery, LogStore
 
 __all__ = ["LogEvent", "LogsLimits", "LogsService"]
 
@@ -36,6 +52,9 @@ _MAX_TAGS = 50
 # Events read from the store at a time: memory stays bounded by this many messages.
 _CHUNK = 100
 _MAX_FILTER_STREAMS = 100  # AWS's bound on FilterLogEvents' logStreamNames
+_MAX_TEST_MESSAGES = 50  # AWS's bound on TestMetricFilter's logEventMessages
+_FILTERS_PAGE = 50  # DescribeMetricFilters' limit: its default and ceiling, as AWS's
+_CACHED_GROUPS = 10_000  # groups whose filters a gateway keeps at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +68,10 @@ class LogsLimits:
     max_age_ms: int = 14 * 86_400_000
     max_ahead_ms: int = 2 * 3_600_000
     max_response_bytes: int = 1_048_576
+    max_metric_filters: int = 100
+    metric_filter_cache_ms: int = 5_000
+    metric_tally_keys: int = 100_000
+    max_resource_policies: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +110,9 @@ class LogsService:
         self.region = region
         self.limits = limits or LogsLimits()
         self._clock = clock
+        self._filters: dict[tuple[str, str], tuple[int, list[tuple[MetricFilter, FilterPattern]]]]
+        self._filters = {}
+        self.tally = MetricTally(self.limits.metric_tally_keys)
 
     # Groups.
 
@@ -113,6 +139,7 @@ class LogsService:
         check_group_name(name)
         if not await self._store.delete_group(tenant_id, name):
             raise ResourceNotFound("The specified log group does not exist.")
+        self._filters.pop((tenant_id, name), None)  # its filters went with it
 
     async def describe_groups(
         self, tenant_id: str, prefix: str, pattern: str, limit: int | None, token: str | None
@@ -247,6 +274,7 @@ class LogsService:
         ]
         if not await self._store.append(tenant_id, group_name, stream_name, stored):
             raise ResourceNotFound("The specified log stream does not exist.")
+        await self._tally(tenant_id, group_name, batch.accepted)
         return batch
 
     async def _open(
@@ -402,6 +430,120 @@ class LogsService:
             if scanned >= self.limits.filter_scan and after is not None:
                 return found, position_token("f", after)
 
+    # Metric filters.
+
+    async def put_metric_filter(
+        self, tenant_id: str, group: str, name: object, pattern: object, transformations: object
+    ) -> None:
+        made = metric_filter(tenant_id, group, name, pattern, transformations, self._clock())
+        await self.group(tenant_id, group)
+        await self._store.put_metric_filter(made, self.limits.max_metric_filters)
+        self._filters.pop((tenant_id, group), None)
+
+    async def delete_metric_filter(self, tenant_id: str, group: str, name: object) -> None:
+        filter_name = check_filter_name(name)
+        await self.group(tenant_id, group)
+        if not await self._store.delete_metric_filter(tenant_id, group, filter_name):
+            raise ResourceNotFound("The specified metric filter does not exist.")
+        self._filters.pop((tenant_id, group), None)
+
+    async def describe_metric_filters(
+        self,
+        tenant_id: str,
+        group: str | None,
+        prefix: str,
+        metric_name: str | None,
+        namespace: str | None,
+        limit: int | None,
+        token: str | None,
+    ) -> tuple[list[MetricFilter], str | None]:
+        if prefix and group is None:
+            raise InvalidParameter("filterNamePrefix is only valid with a logGroupName.")
+        if metric_name is not None and namespace is None:
+            raise InvalidParameter(
+                "If you specify metricName, you must also specify metricNamespace."
+            )
+        if group is not None:
+            await self.group(tenant_id, group)
+        size = self._page_size(limit, _FILTERS_PAGE)
+        after = None if token is None else _filters_position(token)
+        found = await self._store.list_metric_filters(
+            FilterQuery(tenant_id, group, prefix, metric_name, namespace, after, size + 1)
+        )
+        more = len(found) > size
+        found = found[:size]
+        if not more or not found:
+            return found, None
+        last = json.dumps([found[-1].group, found[-1].name]).encode()
+        return found, base64.urlsafe_b64encode(last).decode()
+
+    async def filter_counts(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
+        """``metricFilterCount`` of each group."""
+        return await self._store.count_metric_filters(tenant_id, groups)
+
+    @staticmethod
+    def test_metric_filter(
+        pattern: str, messages: Sequence[str]
+    ) -> list[tuple[int, str, dict[str, str]]]:
+        """TestMetricFilter: (event number from 1, message, extracted values) of each match."""
+        if not 1 <= len(messages) <= _MAX_TEST_MESSAGES:
+            raise InvalidParameter(
+                f"logEventMessages must hold between 1 and {_MAX_TEST_MESSAGES} messages"
+            )
+        if any(not m for m in messages):
+            raise InvalidParameter("A log event message must not be empty")
+        compiled = compile_pattern(pattern)
+        matches = []
+        for number, message in enumerate(messages, start=1):
+            found = compiled.extract(message)
+            if found is not None:
+                matches.append((number, message, found.extracted))
+        return matches
+
+    async def _group_filters(
+        self, tenant_id: str, group: str
+    ) -> list[tuple[MetricFilter, FilterPattern]]:
+        """The group's filters, compiled, from the cache while they are fresh: a filter put
+        or deleted through another gateway applies here within the cache's time."""
+        now = self._clock()
+        cached = self._filters.get((tenant_id, group))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self._store.list_metric_filters(
+            FilterQuery(tenant_id, group, limit=self.limits.max_metric_filters)
+        )
+        compiled = [(f, compile_pattern(f.pattern)) for f in found]
+        if len(self._filters) >= _CACHED_GROUPS:
+            self._filters.clear()
+        self._filters[(tenant_id, group)] = (now + self.limits.metric_filter_cache_ms, compiled)
+        return compiled
+
+    async def _tally(self, tenant_id: str, group: str, events: Sequence[InputEvent]) -> None:
+        """Each accepted event against each filter of its group, its value counted in the
+        minute of its own timestamp; a filter's default value in a minute where none of
+        the group's events it took matched."""
+        filters = await self._group_filters(tenant_id, group)
+        for found_filter, compiled in filters:
+            transformation = found_filter.transformation
+            minutes: dict[int, bool] = {}
+            for event in events:
+                minute = event.timestamp // 60_000
+                found = compiled.extract(event.message)
+                observed = None if found is None else observe(transformation, found)
+                if observed is not None:
+                    value, dimensions = observed
+                    self.tally.add(tenant_id, transformation, dimensions, event.timestamp, value)
+                    minutes[minute] = True
+                else:
+                    minutes.setdefault(minute, False)
+            for minute, matched in minutes.items():
+                if not matched:
+                    self.tally.add_default(tenant_id, transformation, minute * 60_000)
+
+    def drain_metrics(self) -> list[MetricSample]:
+        """The tallied minutes since the last call, to write into the accounts' metrics."""
+        return self.tally.drain()
+
     async def forget_tenant(self, tenant_id: str) -> int:
         """Delete every log group of a tenant being closed, with its streams and events
         (already unreadable: its key ring and KMS keys were destroyed first); how many."""
@@ -410,7 +552,38 @@ class LogsService:
             for group in page:
                 await self._store.delete_group(tenant_id, group.name)
                 count += 1
+        while policies := await self._store.list_resource_policies(tenant_id, "", 1000):
+            for policy in policies:
+                await self._store.delete_resource_policy(tenant_id, policy.name)
         return count
+
+    # Resource policies (session 48): kept and answered; see logs.resource_policies.
+
+    async def put_resource_policy(
+        self, tenant_id: str, name: object, document: object
+    ) -> ResourcePolicy:
+        checked_name, checked_document = check_policy(name, document)
+        policy = ResourcePolicy(tenant_id, checked_name, checked_document, self._clock())
+        await self._store.put_resource_policy(policy, self.limits.max_resource_policies)
+        return policy
+
+    async def describe_resource_policies(
+        self, tenant_id: str, limit: int | None, token: str | None
+    ) -> tuple[list[ResourcePolicy], str | None]:
+        size = self._page_size(limit, _FILTERS_PAGE)
+        after = ""
+        if token is not None:
+            if not token.startswith("p/"):
+                raise InvalidParameter("The specified nextToken is invalid.")
+            after = token[2:]
+        found = await self._store.list_resource_policies(tenant_id, after, size + 1)
+        more = len(found) > size
+        found = found[:size]
+        return found, (f"p/{found[-1].name}" if more and found else None)
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> None:
+        if not await self._store.delete_resource_policy(tenant_id, name):
+            raise ResourceNotFound("Policy with name [" + name[:256] + "] does not exist")
 
     async def expire(self, batch: int) -> int:
         """One retention pass: up to ``batch`` events past their group's retention deleted."""
@@ -423,3 +596,13 @@ class LogsService:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= ceiling:
             raise InvalidParameter(f"limit must be between 1 and {ceiling}")
         return limit
+
+
+def _filters_position(token: str) -> tuple[str, str]:
+    try:
+        group, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        raise InvalidParameter("The specified nextToken is invalid.") from None
+    if not isinstance(group, str) or not isinstance(name, str):
+        raise InvalidParameter("The specified nextToken is invalid.")
+    return group, name

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from andromede.logs.metric_filters import MetricFilter
 from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
+from andromede.logs.resource_policies import ResourcePolicy
 
-__all__ = ["EventQuery", "LogStore"]
+__all__ = ["EventQuery", "FilterQuery", "LogStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,21 @@ class EventQuery:
     before: Position | None = None
     descending: bool = False
     limit: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class FilterQuery:
+    """Which metric filters of an account to list, by (group, name) after ``after``: of
+    ``group`` (all groups when None) under ``prefix``, of one metric when ``metric_name`` and
+    ``namespace`` are given."""
+
+    tenant_id: str
+    group: str | None = None
+    prefix: str = ""
+    metric_name: str | None = None
+    namespace: str | None = None
+    after: tuple[str, str] | None = None
+    limit: int = 50
 
 
 class LogStore(Protocol):
@@ -82,3 +99,27 @@ class LogStore(Protocol):
     async def expire(self, now: int, batch: int) -> int:
         """Delete up to ``batch`` events older than their group's retention; how many."""
         ...
+
+    async def put_metric_filter(self, metric_filter: MetricFilter, max_per_group: int) -> None:
+        """Make or replace the group's filter of that name; LimitExceeded when a new one
+        would pass ``max_per_group``; ResourceNotFound when the group is gone."""
+        ...
+
+    async def list_metric_filters(self, query: FilterQuery) -> list[MetricFilter]: ...
+
+    async def delete_metric_filter(self, tenant_id: str, group: str, name: str) -> bool: ...
+
+    async def count_metric_filters(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
+        """How many filters each of ``groups`` has (absent: none)."""
+        ...
+
+    async def put_resource_policy(self, policy: ResourcePolicy, max_policies: int) -> None:
+        """Make or replace the account's policy of that name; LimitExceeded when a new one
+        would pass ``max_policies``."""
+        ...
+
+    async def list_resource_policies(
+        self, tenant_id: str, after: str, limit: int
+    ) -> list[ResourcePolicy]: ...
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> bool: ...

@@ -15,15 +15,19 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists
+from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
+from andromede.logs.metric_filters import MetricFilter, MetricTransformation
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
-from andromede.logs.store import EventQuery
+from andromede.logs.resource_policies import ResourcePolicy
+from andromede.logs.store import EventQuery, FilterQuery
 
 __all__ = ["SqlLogStore"]
 
 _G = tables.log_groups
 _S = tables.log_streams
 _E = tables.log_events
+_F = tables.log_metric_filters
+_P = tables.log_resource_policies
 FORMAT_VERSION: Final = 1
 _DAY_MS: Final = 86_400_000
 
@@ -50,6 +54,25 @@ def _stream(m: Any) -> LogStream:
         m["last_event"],
         m["last_ingestion"],
         int(m["stored_bytes"]),
+    )
+
+
+def _metric_filter(m: Any) -> MetricFilter:
+    raw = json.loads(m["transformation"])
+    return MetricFilter(
+        m["tenant_id"],
+        m["group_name"],
+        m["filter_name"],
+        m["filter_pattern"],
+        MetricTransformation(
+            m["metric_name"],
+            m["metric_namespace"],
+            raw["value"],
+            raw.get("default"),
+            dict(raw.get("dimensions", {})),
+            raw.get("unit"),
+        ),
+        int(m["created"]),
     )
 
 
@@ -140,6 +163,7 @@ class SqlLogStore:
             ).rowcount
             conn.execute(sa.delete(_S).where(_S.c.tenant_id == tenant_id, _S.c.group_name == name))
             conn.execute(sa.delete(_E).where(_E.c.tenant_id == tenant_id, _E.c.group_name == name))
+            conn.execute(sa.delete(_F).where(_F.c.tenant_id == tenant_id, _F.c.group_name == name))
             return bool(deleted)
 
         return await self._db.write(work)
@@ -343,5 +367,149 @@ class SqlLogStore:
                 self._add_group_bytes(conn, tenant_id, group, -sum(sizes.values()))
                 removed += len(gone)
             return removed
+
+        return await self._db.write(work)
+
+    async def put_metric_filter(self, metric_filter: MetricFilter, max_per_group: int) -> None:
+        f, t = metric_filter, metric_filter.transformation
+        values = {
+            "filter_pattern": f.pattern,
+            "metric_name": t.metric_name,
+            "metric_namespace": t.namespace,
+            "transformation": json.dumps(
+                {
+                    "value": t.value,
+                    "default": t.default_value,
+                    "dimensions": t.dimensions,
+                    "unit": t.unit,
+                }
+            ),
+            "format_version": FORMAT_VERSION,
+        }
+        group_key = (_G.c.tenant_id == f.tenant_id, _G.c.group_name == f.group)
+        filters_of_group = (_F.c.tenant_id == f.tenant_id, _F.c.group_name == f.group)
+
+        def work(conn: Connection) -> None:
+            # The group's row locked: two gateways adding filters count one after the other.
+            if (
+                conn.execute(sa.select(_G.c.group_name).where(*group_key).with_for_update()).first()
+                is None
+            ):
+                raise ResourceNotFound("The specified log group does not exist.")
+            held = sa.select(_F.c.filter_name).where(*filters_of_group, _F.c.filter_name == f.name)
+            if conn.execute(held).first() is not None:
+                conn.execute(
+                    sa.update(_F)
+                    .where(*filters_of_group, _F.c.filter_name == f.name)
+                    .values(**values)
+                )
+                return
+            count = sa.select(sa.func.count()).select_from(_F).where(*filters_of_group)
+            if int(conn.execute(count).scalar_one()) >= max_per_group:
+                raise LimitExceeded("Resource limit exceeded.")
+            conn.execute(
+                sa.insert(_F).values(
+                    tenant_id=f.tenant_id,
+                    group_name=f.group,
+                    filter_name=f.name,
+                    created=f.created,
+                    **values,
+                )
+            )
+
+        await self._db.write(work)
+
+    async def list_metric_filters(self, query: FilterQuery) -> list[MetricFilter]:
+        select = sa.select(_F).where(_F.c.tenant_id == query.tenant_id)
+        if query.group is not None:
+            select = select.where(_F.c.group_name == query.group)
+        if query.prefix:
+            select = select.where(_prefixed(_F.c.filter_name, query.prefix))
+        if query.metric_name is not None:
+            select = select.where(_F.c.metric_name == query.metric_name)
+        if query.namespace is not None:
+            select = select.where(_F.c.metric_namespace == query.namespace)
+        if query.after is not None:
+            select = select.where(sa.tuple_(_F.c.group_name, _F.c.filter_name) > query.after)
+        select = select.order_by(_F.c.group_name, _F.c.filter_name).limit(query.limit)
+
+        def work(conn: Connection) -> list[MetricFilter]:
+            return [_metric_filter(r._mapping) for r in conn.execute(select).all()]
+
+        return await self._db.read(work)
+
+    async def delete_metric_filter(self, tenant_id: str, group: str, name: str) -> bool:
+        statement = sa.delete(_F).where(
+            _F.c.tenant_id == tenant_id, _F.c.group_name == group, _F.c.filter_name == name
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
+
+    async def count_metric_filters(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
+        if not groups:
+            return {}
+        select = (
+            sa.select(_F.c.group_name, sa.func.count())
+            .where(_F.c.tenant_id == tenant_id, _F.c.group_name.in_(list(groups)))
+            .group_by(_F.c.group_name)
+        )
+
+        def work(conn: Connection) -> dict[str, int]:
+            return {name: int(count) for name, count in conn.execute(select).all()}
+
+        return await self._db.read(work)
+
+    async def put_resource_policy(self, policy: ResourcePolicy, max_policies: int) -> None:
+        key = (_P.c.tenant_id == policy.tenant_id, _P.c.policy_name == policy.name)
+        values = {"document": policy.document, "updated": policy.updated}
+
+        def work(conn: Connection) -> None:
+            if conn.execute(sa.update(_P).where(*key).values(**values)).rowcount:
+                return
+            count = sa.select(sa.func.count()).select_from(_P).where(key[0])
+            if int(conn.execute(count).scalar_one()) >= max_policies:
+                raise LimitExceeded("Resource limit exceeded.")
+            conn.execute(
+                sa.insert(_P).values(
+                    tenant_id=policy.tenant_id,
+                    policy_name=policy.name,
+                    format_version=FORMAT_VERSION,
+                    **values,
+                )
+            )
+
+        try:
+            await self._db.write(work)
+        except sa.exc.IntegrityError:
+            # Made by another gateway meanwhile: this one's put now replaces it, as a later
+            # PutResourcePolicy of the same name does.
+            await self._db.write(work)
+
+    async def list_resource_policies(
+        self, tenant_id: str, after: str, limit: int
+    ) -> list[ResourcePolicy]:
+        select = (
+            sa.select(_P)
+            .where(_P.c.tenant_id == tenant_id, _P.c.policy_name > after)
+            .order_by(_P.c.policy_name)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[ResourcePolicy]:
+            return [
+                ResourcePolicy(r.tenant_id, r.policy_name, r.document, int(r.updated))
+                for r in conn.execute(select).all()
+            ]
+
+        return await self._db.read(work)
+
+    async def delete_resource_policy(self, tenant_id: str, name: str) -> bool:
+        statement = sa.delete(_P).where(_P.c.tenant_id == tenant_id, _P.c.policy_name == name)
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
 
         return await self._db.write(work)

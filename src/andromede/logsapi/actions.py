@@ -6,10 +6,9 @@ answer UnsupportedOperationException (501)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from andromede.logs.errors import InvalidParameter, ResourceNotFound
+from andromede.logs.errors import InvalidParameter
 from andromede.logs.model import (
     EVENT_OVERHEAD,
     InputEvent,
@@ -17,10 +16,11 @@ from andromede.logs.model import (
     LogStream,
     check_group_name,
     check_stream_name,
-    group_arn,
     stream_arn,
 )
-from andromede.logs.service import LogEvent, LogsService
+from andromede.logs.service import LogEvent
+from andromede.logsapi.action_call import LogsCall
+from andromede.logsapi.metric_filter_actions import FILTER_AND_POLICY_ACTIONS
 from andromede.logsapi.params import (
     boolean,
     integer,
@@ -32,63 +32,13 @@ from andromede.logsapi.params import (
 
 __all__ = ["ACTIONS", "DATA_ACTIONS", "NOT_SERVED", "LogsCall"]
 
-Authorise = Callable[[str, str], Awaitable[None]]
 
-
-@dataclass(slots=True)
-class LogsCall:
-    """One call's parameters, its account and the means to authorise; ``resources`` are
-    the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took;
-    ``denied`` whether its authorisation refused it (a refused data call is audited too)."""
-
-    params: dict[str, Any]
-    tenant_id: str
-    logs: LogsService
-    authorise: Authorise
-    resources: list[str] = field(default_factory=list)
-    ingested: int = 0
-    denied: bool = False
-
-    def group_arn(self, name: str) -> str:
-        return group_arn(self.logs.region, self.tenant_id, name)
-
-    async def allow(self, action: str, arn: str) -> None:
-        self.resources.append(arn)
-        try:
-            await self.authorise(f"logs:{action}", arn)
-        except Exception:
-            self.denied = True
-            raise
-
-    def group_name(self) -> str:
-        """``logGroupName``, or the name in ``logGroupIdentifier`` (a name or an ARN)."""
-        identifier = optional_str(self.params, "logGroupIdentifier")
-        name = optional_str(self.params, "logGroupName")
-        if identifier is not None and name is not None:
-            raise InvalidParameter(
-                "LogGroup name and LogGroup identifier are mutually exclusive parameters."
-            )
-        if identifier is not None:
-            return self.name_from_arn(identifier) if identifier.startswith("arn:") else identifier
-        return check_group_name(required_str(self.params, "logGroupName"))
-
-    def name_from_arn(self, arn: str) -> str:
-        """The group a log group ARN (``…:log-group:<name>`` with or without ``:*``) names in
-        the caller's own account and region."""
-        prefix = f"arn:aws:logs:{self.logs.region}:{self.tenant_id}:log-group:"
-        if not arn.startswith(prefix):
-            if arn.startswith("arn:aws:logs:"):
-                raise ResourceNotFound("The specified log group does not exist.")
-            raise InvalidParameter(f"Invalid resource ARN {arn[:256]!r}")
-        return check_group_name(arn[len(prefix) :].removesuffix(":*"), "resourceArn")
-
-
-def _group_shape(call: LogsCall, group: LogGroup) -> dict[str, Any]:
+def _group_shape(call: LogsCall, group: LogGroup, counts: dict[str, int]) -> dict[str, Any]:
     arn = call.group_arn(group.name)
     shape: dict[str, Any] = {
         "logGroupName": group.name,
         "creationTime": group.created,
-        "metricFilterCount": 0,
+        "metricFilterCount": counts.get(group.name, 0),
         "arn": f"{arn}:*",
         "logGroupArn": arn,
         "storedBytes": group.stored_bytes,
@@ -153,7 +103,8 @@ async def describe_log_groups(call: LogsCall) -> dict[str, Any]:
         integer(call.params, "limit"),
         optional_str(call.params, "nextToken"),
     )
-    answer: dict[str, Any] = {"logGroups": [_group_shape(call, g) for g in groups]}
+    counts = await call.logs.filter_counts(call.tenant_id, [g.name for g in groups])
+    answer: dict[str, Any] = {"logGroups": [_group_shape(call, g, counts) for g in groups]}
     if token is not None:
         answer["nextToken"] = token
     return answer
@@ -391,6 +342,7 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     "TagLogGroup": tag_log_group,
     "UntagLogGroup": untag_log_group,
     "ListTagsLogGroup": list_tags_log_group,
+    **FILTER_AND_POLICY_ACTIONS,
 }
 
 # Data events, not audited (as decision 0172 for metric calls: AWS's trail keeps them only
@@ -403,13 +355,13 @@ NOT_SERVED: Final = frozenset(
     CreateScheduledQuery DeleteAccountPolicy DeleteDataProtectionPolicy DeleteDelivery
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
     DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
-    DeleteLookupTable DeleteMetricFilter DeleteQueryDefinition DeleteResourcePolicy
+    DeleteLookupTable DeleteQueryDefinition
     DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
     DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
     DescribeExportTasks DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
-    DescribeIndexPolicies DescribeLookupTables DescribeMetricFilters DescribeQueries
-    DescribeQueryDefinitions DescribeResourcePolicies DescribeSubscriptionFilters
+    DescribeIndexPolicies DescribeLookupTables DescribeQueries
+    DescribeQueryDefinitions DescribeSubscriptionFilters
     DisassociateSourceFromS3TableIntegration GetDataProtectionPolicy GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
     GetLogAnomalyDetector GetLogFields GetLogGroupFields GetLogObject GetLogRecord
@@ -420,8 +372,8 @@ NOT_SERVED: Final = frozenset(
     PutAccountPolicy PutBearerTokenAuthentication PutDataProtectionPolicy
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
     PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
-    PutMetricFilter PutQueryDefinition PutResourcePolicy PutStorageTierPolicy
+    PutQueryDefinition PutStorageTierPolicy
     PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail StartQuery
-    StopQuery TestMetricFilter TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
+    StopQuery TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
     UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery""".split()
 )

@@ -70,3 +70,33 @@ class LogsSettings(BaseModel):
         gt=0,
         description="Events one pass of the log retention sweep deletes at most (decision 0186).",
     )
+    logs_max_metric_filters: int = Field(
+        default=100,
+        gt=0,
+        description="Metric filters a log group may have (AWS: 100) (decision 0186, session 48).",
+    )
+    logs_metric_filter_cache: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a gateway keeps a log group's metric filters before reading them "
+        "again: a filter put through another gateway applies within this time "
+        "(decision 0186, session 48).",
+    )
+    logs_metric_flush_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between two writes of the metric filters' tallied values into "
+        "the accounts' metrics (decision 0186, session 48).",
+    )
+    logs_metric_tally_keys: int = Field(
+        default=100_000,
+        gt=0,
+        description="Minutes of metric filter series a gateway tallies at most between two "
+        "writes; beyond, new ones are dropped and logged (decision 0186, session 48).",
+    )
+    logs_max_resource_policies: int = Field(
+        default=10,
+        gt=0,
+        description="CloudWatch Logs resource policies an account may have (AWS: 10 a region) "
+        "(decision 0186, session 48).",
+    )

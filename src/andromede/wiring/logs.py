@@ -13,16 +13,24 @@ its deletion stops the group's writes and reads at the next call. Each use of a 
 data key made for a batch, or opened for a read) is a KMS request the group's account pays
 (``kms.requests``) and an audit record (``kms:GenerateDataKey`` / ``kms:Decrypt`` on the key,
 ``invoked_by`` ``logs.amazonaws.com``), as the key uses SQS makes (decision 0165); a refused
-use is audited, never counted."""
+use is audited, never counted.
+
+**Metric filters** (session 48): the service tallies per minute what its groups' filters
+match at PutLogEvents; every ``logs_metric_flush_interval`` the tally is written into the
+accounts' metrics through :meth:`MetricsService.put_metric_data` (values with their counts,
+stamped with the events' minute, as AWS stamps them), beside the retention sweep in the one
+upkeep task of :func:`logs_api`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import struct
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -40,13 +48,24 @@ from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
 from andromede.logs.errors import KmsKeyUnusable
+from andromede.logs.metric_filters import MetricSample
 from andromede.logs.model import LogGroup
 from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store_sql import SqlLogStore
 from andromede.logsapi.app import LogsApp
+from andromede.metrics.errors import MetricsError
+from andromede.metrics.service import MetricDatum, MetricsService
 from andromede.settings import Settings
 
-__all__ = ["LogKeySealer", "flow_log_groups", "logs_api", "logs_retention", "logs_service"]
+__all__ = [
+    "LogKeySealer",
+    "flow_log_groups",
+    "logs_api",
+    "logs_metric_flush",
+    "logs_retention",
+    "logs_service",
+    "write_metric_samples",
+]
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +244,10 @@ def logs_service(
             events_page=settings.logs_events_page,
             filter_scan=settings.logs_filter_scan,
             max_response_bytes=settings.logs_max_response_size,
+            max_metric_filters=settings.logs_max_metric_filters,
+            metric_filter_cache_ms=int(settings.logs_metric_filter_cache * 1000),
+            metric_tally_keys=settings.logs_metric_tally_keys,
+            max_resource_policies=settings.logs_max_resource_policies,
         ),
     )
 
@@ -238,11 +261,89 @@ def logs_api(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
     billing: BillingService | None,
+    metrics: MetricsService | None = None,
 ) -> tuple[LogsApp, asyncio.Task[None]]:
-    """The Logs API app of ``serve`` and its retention sweep, started."""
+    """The Logs API app of ``serve`` and its upkeep started: the retention sweep and, with
+    ``metrics``, the metric filters' writes."""
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
     app = LogsApp(logs, identity, audit, settings, rate_limiter, billing=billing)
-    return app, asyncio.create_task(logs_retention(settings, logs), name="logs-retention")
+
+    async def upkeep() -> None:
+        loops = [logs_retention(settings, logs)]
+        if metrics is not None:
+            loops.append(logs_metric_flush(settings, logs, metrics))
+        await asyncio.gather(*loops)
+
+    return app, asyncio.create_task(upkeep(), name="logs-upkeep")
+
+
+# PutMetricData's bounds the written data keeps to: metrics a call, values a metric.
+_DATUMS: Final = 1000
+_VALUES: Final = 150
+# How long a stopping ``serve`` waits for the tally's last write.
+_LAST_FLUSH_SECONDS: Final = 5.0
+
+
+async def write_metric_samples(metrics: MetricsService, samples: Sequence[MetricSample]) -> int:
+    """The tallied minutes into their accounts' metrics; how many metric data were written.
+    A refused datum (a minute gone past the metrics' age, say) is logged and dropped."""
+    calls: dict[tuple[str, str], list[MetricDatum]] = {}
+    for sample in samples:
+        at = datetime.fromtimestamp(sample.minute, UTC)
+        for start in range(0, len(sample.values), _VALUES):
+            chunk = sample.values[start : start + _VALUES]
+            calls.setdefault((sample.tenant_id, sample.namespace), []).append(
+                MetricDatum(
+                    sample.name,
+                    sample.dimensions,
+                    at,
+                    values=tuple(v for v, _ in chunk),
+                    counts=tuple(c for _, c in chunk),
+                    unit=sample.unit,
+                )
+            )
+    written = 0
+    for (tenant_id, namespace), data in calls.items():
+        for start in range(0, len(data), _DATUMS):
+            batch = data[start : start + _DATUMS]
+            try:
+                await metrics.put_metric_data(tenant_id, namespace, batch)
+                written += len(batch)
+                continue
+            except MetricsError:
+                pass
+            # One datum refused (a minute past the metrics' 14 days, say) must not cost the
+            # others theirs: the chunk again a datum at a time, the refused ones dropped.
+            for datum in batch:
+                try:
+                    await metrics.put_metric_data(tenant_id, namespace, [datum])
+                    written += 1
+                except MetricsError:
+                    log.warning("a metric filter value of %s refused by the metrics", tenant_id)
+    return written
+
+
+async def logs_metric_flush(settings: Settings, logs: LogsService, metrics: MetricsService) -> None:
+    """Every ``logs_metric_flush_interval``: the metric filters' tally written; once more when
+    ``serve`` stops (the task cancelled), so a gateway shut down in order loses nothing."""
+    try:
+        while True:
+            await asyncio.sleep(settings.logs_metric_flush_interval)
+            try:
+                await _flush_tally(logs, metrics)
+            except Exception:  # a failed round must not end the loop
+                log.exception("writing the metric filters' values failed")
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_flush_tally(logs, metrics), _LAST_FLUSH_SECONDS)
+        raise
+
+
+async def _flush_tally(logs: LogsService, metrics: MetricsService) -> None:
+    if logs.tally.dropped:
+        log.warning("%d metric filter values dropped: the tally was full", logs.tally.dropped)
+        logs.tally.dropped = 0
+    await write_metric_samples(metrics, logs.drain_metrics())
 
 
 def flow_log_groups(

@@ -86,7 +86,11 @@ def test_json_pattern_never_matches_text() -> None:
 @pytest.mark.parametrize(
     "pattern",
     [
-        "[ip, user, status = 404]",  # space-delimited: not served
+        "[ip, user, status = 404",  # space-delimited: closed by ']'
+        "[ip, ip]",
+        "[ip, status > high]",
+        "[ip, status = 1 && other = 2]",
+        "[ip, , status]",
         "%ERROR [0-9]+%",  # regular expressions: not served
         "{ $.level = ERROR",
         "{ }",
@@ -102,3 +106,56 @@ def test_json_pattern_never_matches_text() -> None:
 def test_refused_patterns(pattern: str) -> None:
     with pytest.raises(InvalidParameter, match="decision 0186"):
         compile_pattern(pattern)
+
+
+APACHE = '127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 404 1534'
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("[ip, user, username, timestamp, request, status_code, bytes]", True),
+        ("[ip, user, username, timestamp, request, status_code]", False),  # one field short
+        ("[ip, user, username, timestamp, request, status_code = 4*, bytes > 1000]", True),
+        ("[ip, user, username, timestamp, request, status_code = 4*, bytes > 2000]", False),
+        ("[..., status_code = 404, bytes]", True),
+        ("[..., status_code != 404, bytes]", False),
+        ("[ip = 127.*, ...]", True),
+        ('[ip, ..., request = "*.gif*", ...]', True),
+        ('[ip, ..., request = "*.png*", ...]', False),
+        ("[..., status_code = 5* || status_code = 4*, bytes]", True),
+        ("[..., status_code >= 400 && status_code < 500, bytes]", True),
+        ("[..., status_code = 2* || status_code = 3*, bytes]", False),
+        ("[...]", True),
+        ("[a, ..., b, ..., c]", True),
+    ],
+)
+def test_space_delimited_patterns(pattern: str, expected: bool) -> None:
+    assert compile_pattern(pattern).matches(APACHE) is expected
+
+
+def test_space_delimited_extracts_named_fields_without_quotes_or_brackets() -> None:
+    found = compile_pattern("[ip, user, username, timestamp, request, status_code, bytes]")
+    match = found.extract(APACHE)
+    assert match is not None
+    assert match.extracted == {
+        "$ip": "127.0.0.1",
+        "$user": "-",
+        "$username": "frank",
+        "$timestamp": "10/Oct/2000:13:25:15 -0700",
+        "$request": "GET /apache_pb.gif HTTP/1.0",
+        "$status_code": "404",
+        "$bytes": "1534",
+    }
+    ellipsis = compile_pattern("[..., status, size]").extract(APACHE)
+    assert ellipsis is not None and ellipsis.extracted == {"$status": "404", "$size": "1534"}
+
+
+def test_json_patterns_extract_their_selectors() -> None:
+    match = compile_pattern("{ $.latency > 100 && $.user.id = u-* }").extract(EVENT)
+    assert match is not None
+    assert match.extracted == {"$.latency": "250", "$.user.id": "u-1234"}
+    assert match.selected("$.ratio") == "0.5" and match.selected("$.missing") is None
+    assert match.selected("$.user") is None  # an object is no value
+    term = compile_pattern("ERROR").extract("an ERROR")
+    assert term is not None and term.extracted == {}

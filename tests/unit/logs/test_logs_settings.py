@@ -22,6 +22,10 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "LOGS_EVENTS_PAGE": "6",
         "LOGS_FILTER_SCAN": "60",
         "LOGS_MAX_RESPONSE_SIZE": "4096",
+        "LOGS_MAX_METRIC_FILTERS": "3",
+        "LOGS_METRIC_FILTER_CACHE": "0.25",
+        "LOGS_METRIC_TALLY_KEYS": "11",
+        "LOGS_MAX_RESOURCE_POLICIES": "2",
     }.items():
         monkeypatch.setenv(f"ANDROMEDE_{name}", value)
     settings = Settings(data_dir=tmp_path)
@@ -30,11 +34,24 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (limits.max_groups, limits.max_events, limits.max_batch_bytes) == (7, 8, 9000)
     assert (limits.page, limits.events_page, limits.filter_scan) == (5, 6, 60)
     assert limits.max_response_bytes == 4096
+    assert (limits.max_metric_filters, limits.metric_filter_cache_ms) == (3, 250)
+    assert limits.metric_tally_keys == service.tally._max_keys == 11
+    assert limits.max_resource_policies == 2
 
 
 @pytest.mark.parametrize(
     "name",
-    ["logs_max_groups", "logs_max_events", "logs_retention_interval", "logs_retention_batch"],
+    [
+        "logs_max_groups",
+        "logs_max_events",
+        "logs_retention_interval",
+        "logs_retention_batch",
+        "logs_max_metric_filters",
+        "logs_metric_filter_cache",
+        "logs_metric_flush_interval",
+        "logs_metric_tally_keys",
+        "logs_max_resource_policies",
+    ],
 )
 def test_not_positive_is_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValidationError):

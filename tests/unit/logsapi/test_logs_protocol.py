@@ -133,7 +133,7 @@ async def test_groups_streams_events_in_aws_shapes(logs: Harness) -> None:
         ),
         (
             "FilterLogEvents",
-            {"logGroupName": "g", "filterPattern": "[ip, user]"},
+            {"logGroupName": "g", "filterPattern": "%ERROR%"},
             "InvalidParameterException",
             400,
         ),
@@ -152,7 +152,20 @@ async def test_groups_streams_events_in_aws_shapes(logs: Harness) -> None:
         ),
         ("CreateLogGroup", {"logGroupName": "g"}, "ResourceAlreadyExistsException", 400),
         ("StartQuery", {}, "UnsupportedOperationException", 501),
-        ("PutMetricFilter", {}, "UnsupportedOperationException", 501),
+        ("PutSubscriptionFilter", {}, "UnsupportedOperationException", 501),
+        (
+            "PutMetricFilter",
+            {"logGroupName": "g", "filterName": "f", "filterPattern": "%x%"},
+            "InvalidParameterException",
+            400,
+        ),
+        (
+            "DeleteMetricFilter",
+            {"logGroupName": "g", "filterName": "f"},
+            "ResourceNotFoundException",
+            400,
+        ),
+        ("TestMetricFilter", {"filterPattern": "x"}, "InvalidParameterException", 400),
         ("Nonsense", {}, "UnknownOperationException", 400),
     ],
 )
@@ -329,3 +342,101 @@ async def test_another_account_sees_none_of_the_groups(logs: Harness) -> None:
         assert reply.error_fields()["__type"] == "ResourceNotFoundException", operation
     await other.ok("CreateLogGroup", {"logGroupName": "mine"})  # its own, of the same name
     assert (await logs.ok("ListTagsLogGroup", {"logGroupName": "mine"}))["tags"] == {"k": "v"}
+
+
+async def test_metric_filters_in_aws_shapes_and_audited(logs: Harness) -> None:
+    await logs.ok("CreateLogGroup", {"logGroupName": "web"})
+    transformation = {
+        "metricName": "Bytes",
+        "metricNamespace": "App",
+        "metricValue": "$size",
+        "dimensions": {"Status": "$status"},
+        "unit": "Bytes",
+    }
+    put = {
+        "logGroupName": "web",
+        "filterName": "4xx-bytes",
+        "filterPattern": "[ip, ..., status = 4*, size]",
+        "metricTransformations": [transformation],
+    }
+    assert await logs.ok("PutMetricFilter", put) == {}
+    [described] = (await logs.ok("DescribeMetricFilters", {"logGroupName": "web"}))["metricFilters"]
+    assert described == {
+        "filterName": "4xx-bytes",
+        "filterPattern": "[ip, ..., status = 4*, size]",
+        "metricTransformations": [transformation],
+        "creationTime": NOW,
+        "logGroupName": "web",
+        "applyOnTransformedLogs": False,
+    }
+    [group] = (await logs.ok("DescribeLogGroups", {}))["logGroups"]
+    assert group["metricFilterCount"] == 1
+    tested = await logs.ok(
+        "TestMetricFilter",
+        {
+            "filterPattern": "[ip, ..., status = 4*, size]",
+            "logEventMessages": ["1.2.3.4 x 404 9", "nope"],
+        },
+    )
+    assert tested == {
+        "matches": [
+            {
+                "eventNumber": 1,
+                "eventMessage": "1.2.3.4 x 404 9",
+                "extractedValues": {"$ip": "1.2.3.4", "$status": "404", "$size": "9"},
+            }
+        ]
+    }
+    await logs.ok("DeleteMetricFilter", {"logGroupName": "web", "filterName": "4xx-bytes"})
+    assert (await logs.ok("DescribeMetricFilters", {}))["metricFilters"] == []
+    await logs.audit.flush()
+    events = [e for _, e in await logs.audit_store.list_events(None, after_id=0, limit=100)]
+    actions = {(e.action, e.resource) for e in events}
+    arn = f"arn:aws:logs:eu-fr-1:{logs.tenant_id}:log-group:web"
+    assert {("logs:PutMetricFilter", arn), ("logs:DeleteMetricFilter", arn)} <= actions
+
+
+async def test_account_resource_policies(logs: Harness) -> None:
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+    put = await logs.ok("PutResourcePolicy", {"policyName": "events", "policyDocument": document})
+    assert put == {
+        "resourcePolicy": {
+            "policyName": "events",
+            "policyDocument": document,
+            "lastUpdatedTime": NOW,
+            "policyScope": "ACCOUNT",
+        }
+    }
+    await logs.ok("PutResourcePolicy", {"policyName": "other", "policyDocument": document})
+    first = await logs.ok("DescribeResourcePolicies", {"limit": 1})
+    assert [p["policyName"] for p in first["resourcePolicies"]] == ["events"]
+    rest = await logs.ok("DescribeResourcePolicies", {"nextToken": first["nextToken"]})
+    assert [p["policyName"] for p in rest["resourcePolicies"]] == ["other"]
+    assert "nextToken" not in rest
+    for params in (
+        {"policyName": "x", "policyDocument": "not json"},
+        {"policyName": "x", "policyDocument": "[]"},
+        {"policyName": "x", "policyDocument": "x" * 5121},
+        {"policyName": "", "policyDocument": document},
+        {"policyName": "x", "policyDocument": document, "resourceArn": "arn:aws:logs:x"},
+    ):
+        reply = await logs.call("PutResourcePolicy", params)
+        assert reply.error_fields()["__type"] == "InvalidParameterException", params
+    await logs.ok("DeleteResourcePolicy", {"policyName": "events"})
+    reply = await logs.call("DeleteResourcePolicy", {"policyName": "events"})
+    assert reply.error_fields()["__type"] == "ResourceNotFoundException"
+    await logs.audit.flush()
+    events = [e for _, e in await logs.audit_store.list_events(None, after_id=0, limit=100)]
+    assert {"logs:PutResourcePolicy", "logs:DeleteResourcePolicy"} <= {e.action for e in events}
