@@ -40,6 +40,8 @@ from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
+from andromede.console.wire_events import EventsWire
+from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_secrets import SecretsWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
@@ -701,6 +703,8 @@ class Application:
                 sqs=SqsWire(apis[SqsApp.name]),
                 metrics=CloudWatchWire(apis[CloudWatchApp.name]),
                 secrets=SecretsWire(secrets),
+                logs=LogsWire(logs),
+                events=EventsWire(apis["events"]),
             )
         )
         self._running = _Running(
