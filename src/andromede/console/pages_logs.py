@@ -94,7 +94,7 @@ async def _list_page(
                 next_href = f"{_GROUPS_URL}?{urlencode(query)}"
     keys: list[tuple[str, str]] = []
     if wire is not None and console.kms is not None:
-        keys = await console.kms.key_choices(
+        keys = await console.kms.key_arn_choices(
             request.scope, session.principal, limit=console.settings.console_page_size
         )
     return console.render(
@@ -106,7 +106,7 @@ async def _list_page(
         groups=rows,
         prefix=prefix,
         next_href=next_href,
-        kms_keys=[k for k in keys if not k[0].startswith("alias/aws/")],
+        kms_keys=keys,
         retention_days=RETENTION_DAYS,
         form=form or {},
         error=error,

@@ -72,6 +72,21 @@ async def test_a_group_made_changed_searched_and_deleted(console: ConsoleHarness
         for name in ("/app/api", "/other"):
             made = await client.post("/log-groups", data={"csrf": token, "name": name})
             assert made.status_code == 303
+        # A key of the account's, offered by ARN (Logs takes only ARNs), seals a group.
+        assert (await client.post("/keys", data={"csrf": token})).status_code == 303
+        form = (await client.get("/log-groups")).text.split('name="kms_key">', 1)[1]
+        key_arn = form.split('<option value="', 2)[2].split('"', 1)[0]
+        assert key_arn.startswith("arn:aws:kms:eu-fr-1:") and ":key/" in key_arn
+        sealed = await client.post(
+            "/log-groups", data={"csrf": token, "name": "/sealed", "kms_key": key_arn}
+        )
+        assert sealed.status_code == 303, _alert(sealed)
+        page = await client.get("/log-groups/group?name=/sealed")
+        assert f"<code>{key_arn}</code>" in page.text
+        deleted = await client.post(
+            "/log-groups/group/delete", data={"csrf": token, "name": "/sealed", "confirm": "yes"}
+        )
+        assert deleted.status_code == 303
         listed = await client.get("/log-groups?prefix=/app/")
         assert listed.text.count('class="log-group"') == 2  # a page of two
         assert "7 days" in listed.text and "Never expire" in listed.text
