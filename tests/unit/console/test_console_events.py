@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from andromede.console.pages_events import SAMPLE_EVENT
-from support.console import ConsoleHarness, csrf, sign_in_root
+from support.console import ConsoleHarness, csrf, log_in, sign_in_root
 
 _SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 
@@ -209,3 +209,29 @@ async def test_test_pattern(console: ConsoleHarness) -> None:
             "/event-rules/test", data={"pattern": "{}", "event": SAMPLE_EVENT}
         )
         assert forged.status_code == 403
+
+
+async def test_a_user_without_policies_is_refused_in_the_services_words(
+    console: ConsoleHarness,
+) -> None:
+    """The pages decide nothing: a user whose policies allow neither Logs nor EventBridge
+    reads their refusals, and a form it posts changes nothing."""
+    async with console.client() as client:
+        await console.user_with_password(console.admin_tenant_id, "nobody")
+        assert (await log_in(client, "admin", "nobody")).status_code == 303
+        token = await csrf(client, "/event-rules")
+        rules = await client.get("/event-rules")
+        assert rules.status_code in (400, 403)
+        assert "(AccessDeniedException)" in _alert(rules)
+        groups = await client.get("/log-groups")
+        assert groups.status_code in (400, 403) and "(AccessDeniedException)" in _alert(groups)
+        made = await client.post("/log-groups", data={"csrf": token, "name": "nope"})
+        assert "(AccessDeniedException)" in _alert(made)
+        rule = await client.post(
+            "/event-rules", data={"csrf": token, "name": "nope", "schedule": "rate(1 hour)"}
+        )
+        assert "(AccessDeniedException)" in _alert(rule)
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        assert "No log groups yet." in (await client.get("/log-groups")).text
+        assert "No rules on this bus yet." in (await client.get("/event-rules")).text
