@@ -36,7 +36,9 @@ from andromede.compute.service import ComputeService
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
+from andromede.console.wire_events import EventsWire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
@@ -701,6 +703,8 @@ class Application:
                 sqs=SqsWire(apis[SqsApp.name]),
                 metrics=CloudWatchWire(apis[CloudWatchApp.name]),
                 secrets=SecretsWire(secrets),
+                logs=LogsWire(logs),
+                events=EventsWire(apis["events"]),
             )
         )
         self._running = _Running(

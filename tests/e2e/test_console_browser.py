@@ -2,7 +2,8 @@
 ``andromede serve`` — log in, create a bucket, upload a file, see it listed, download it and
 compare the bytes, switch to French, log out; a bucket's notification filters shown and the
 default subnet made again from the VPCs page; the account's Block Public Access set from its
-page; a secret stored, its value retrieved and the secret deleted from the Secrets pages.
+page; a secret stored, its value retrieved and the secret deleted from the Secrets pages; a log
+group made and its events read, and an EventBridge rule made.
 
 Without Chromium (``apt-get install chromium``, scripts/install-system-deps.sh) or the
 ``playwright`` package the test skips; ``ANDROMEDE_TEST_REQUIRE_ALL=1`` makes that a failure.
@@ -673,3 +674,74 @@ def test_a_secret_stored_read_and_deleted_in_the_browser(
     assert described["Description"] == "the API's token" and "DeletedDate" in described
     assert sm.list_secrets()["SecretList"] == []  # marked for deletion: not listed by default
     assert server.log_path is not None and value not in server.log_path.read_text()
+
+
+def test_a_log_group_read_and_a_rule_made_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """CloudWatch Logs' and EventBridge's pages as a user drives them (session 48): a log
+    group made from its page, events put with boto3 (one holding HTML) read on the stream's
+    page as text, a rule made with an event pattern — each checked with boto3, with no script
+    error or CSP violation."""
+    tenant = new_tenant(server, "console-logs")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName="watcher")
+    iam.put_user_policy(
+        UserName="watcher",
+        PolicyName="logs",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["logs:*", "events:*", "kms:List*", "sqs:List*", "sns:List*", '
+        '"s3:ListAllMyBuckets"], "Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName="watcher", Password=PASSWORD)
+    logs = client_for(server, "logs", tenant.access_key_id, tenant.secret_access_key)
+    events = client_for(server, "events", tenant.access_key_id, tenant.secret_access_key)
+    message = '<b id="injected">bold</b> ERROR disk full'
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda m: reported.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "watcher")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+        page.click("header nav >> text=Log groups")
+        page.wait_for_url(f"{console}/log-groups")
+        page.fill("#create-log-group-form input[name=name]", "/app/web")
+        page.select_option("#create-log-group-form select[name=retention]", "14")
+        page.click("#create-log-group")
+        page.wait_for_url(f"{console}/log-groups/group?name=%2Fapp%2Fweb")
+        assert "14 days" in page.inner_text("#log-group-retention")
+        logs.create_log_stream(logGroupName="/app/web", logStreamName="web-1")
+        logs.put_log_events(
+            logGroupName="/app/web",
+            logStreamName="web-1",
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": message}],
+        )
+        page.reload()
+        page.click("#log-streams >> text=web-1")
+        page.wait_for_selector("#log-events")
+        assert message in page.inner_text("#log-events")  # shown as text, not markup
+        assert page.query_selector("#injected") is None
+        page.click("header nav >> text=EventBridge rules")
+        page.wait_for_url(f"{console}/event-rules")
+        page.fill("#create-rule-form input[name=name]", "uploads")
+        page.fill("#create-rule-form textarea[name=pattern]", '{"source": ["aws.s3"]}')
+        page.click("#create-rule")
+        page.wait_for_url(f"{console}/event-rules/rule?bus=default&name=uploads")
+        assert page.inner_text("#event-rule-state") == "ENABLED"
+        assert reported == [], reported
+    finally:
+        context.close()
+        print(f"logs and rules browser flow: {time.monotonic() - started:.1f} s")
+    group = logs.describe_log_groups(logGroupNamePrefix="/app/web")["logGroups"][0]
+    assert group["retentionInDays"] == 14
+    rule = events.describe_rule(Name="uploads")
+    assert json.loads(rule["EventPattern"]) == {"source": ["aws.s3"]} and rule["State"] == "ENABLED"

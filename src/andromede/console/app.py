@@ -38,12 +38,14 @@ from andromede.console import (
     pages_compute,
     pages_dashboard_edit,
     pages_dashboards,
+    pages_events,
     pages_flow_logs,
     pages_iam,
     pages_iam_oidc,
     pages_image_sharing,
     pages_invoices,
     pages_keys,
+    pages_logs,
     pages_metrics,
     pages_nat_gateways,
     pages_network,
@@ -74,7 +76,9 @@ from andromede.console.session import (
 )
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_ec2 import Ec2Wire
+from andromede.console.wire_events import EventsWire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
@@ -173,11 +177,14 @@ class Console:
         sqs: SqsWire | None = None,
         metrics: CloudWatchWire | None = None,
         secrets: SecretsWire | None = None,
+        logs: LogsWire | None = None,
+        events: EventsWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
-        Manager): those APIs in process, as ``kms`` (None: a server that serves none, whose
-        page says so); ``sts``: STS, for SAML sign-in (None: none offered);
+        Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge): those APIs in
+        process, as ``kms`` (None: a server that serves none, whose page says so);
+        ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
         the tenant's records that the management API serves too (None: a server that keeps
         none)."""
@@ -196,6 +203,8 @@ class Console:
         self.sqs = sqs
         self.metrics = metrics
         self.secrets = secrets
+        self.logs = logs
+        self.events = events
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -455,6 +464,8 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_secrets.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_logs.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_topics.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_subscriptions.ROUTES),

@@ -524,6 +524,26 @@ class KmsWire(JsonWire):
             choices.extend((str(k["KeyId"]), str(k["KeyId"])) for k in listed.get("Keys", []))
         return choices
 
+    async def key_arn_choices(
+        self, origin: Scope, principal: Principal, *, limit: int
+    ) -> list[tuple[str, str]]:
+        """As :meth:`key_choices`, by ARN, for a service that takes only ARNs (CloudWatch
+        Logs' ``kmsKeyId``); the AWS-managed aliases (``alias/aws/…``) left out."""
+        choices: list[tuple[str, str]] = []
+        with suppress(WireError):
+            listed = await self._json(origin, principal, "ListAliases", {"Limit": limit})
+            for alias in listed.get("Aliases", []):
+                name, arn = str(alias.get("AliasName", "")), str(alias.get("AliasArn", ""))
+                if arn and not name.startswith("alias/aws/"):
+                    choices.append((arn, name))
+        with suppress(WireError):
+            listed = await self._json(origin, principal, "ListKeys", {"Limit": limit})
+            keys = [
+                (str(k.get("KeyArn", "")), str(k.get("KeyId", ""))) for k in listed.get("Keys", [])
+            ]
+            choices.extend(key for key in keys if key[0])
+        return choices
+
     async def create_key(self, origin: Scope, principal: Principal, description: str) -> str:
         created = await self._json(origin, principal, "CreateKey", {"Description": description})
         return str(created.get("KeyMetadata", {}).get("KeyId", ""))

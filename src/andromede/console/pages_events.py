@@ -1,0 +1,298 @@
+"""EventBridge (decision 0192) in the console (decision 0111, session 48): the account's
+buses (the default one and the custom ones, made and deleted) and a bus's rules (listed,
+made with an event pattern or a schedule, a description and a state, enabled, disabled,
+deleted); a rule's targets (an SQS queue or an SNS topic of the account chosen from lists,
+the event as is or a constant JSON sent instead) added and removed; "Test pattern"
+(TestEventPattern) with a sample event — EventBridge's calls as the signed-in principal
+(``wire_events.EventsWire``), so its IAM decisions and its words answer them.
+
+A bus and a rule travel in the query or the form (a bus's name may be an ARN-like path).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_events import DEFAULT_BUS, BusRow, RuleRow, TargetRow
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES", "SAMPLE_EVENT"]
+
+_RULES_URL: Final = f"{CONSOLE_PATH}/event-rules"
+_MAX_RESULTS: Final = 100  # ListRules' and ListEventBuses' Limit bound (AWS's)
+_RULE_ACTIONS: Final = frozenset({"enable", "disable", "delete", "put-target", "remove-target"})
+_FIELDS: Final = 12
+# The sample event "Test pattern" starts from: an event as EventBridge delivers one.
+SAMPLE_EVENT: Final = """{
+  "version": "0",
+  "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+  "detail-type": "Object Created",
+  "source": "aws.s3",
+  "account": "000000000000",
+  "time": "2026-12-05T12:00:00Z",
+  "region": "eu-fr-1",
+  "resources": [],
+  "detail": {"bucket": {"name": "photos"}, "object": {"key": "cat.jpg", "size": 1024}}
+}"""
+_TARGET_ID: Final = re.compile(r"[^\w.-]+")
+
+
+class _FormError(Exception):
+    """A form the page refuses before any call (its words, translated)."""
+
+
+def rule_url(bus: str, name: str) -> str:
+    return f"{_RULES_URL}/rule?{urlencode({'bus': bus, 'name': name})}"
+
+
+def _bus_url(bus: str) -> str:
+    return _RULES_URL if bus == DEFAULT_BUS else f"{_RULES_URL}?{urlencode({'bus': bus})}"
+
+
+def _page_size(console: Console) -> int:
+    return max(1, min(console.settings.console_page_size, _MAX_RESULTS))
+
+
+async def _rules_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    bus: str,
+    *,
+    form: dict[str, str] | None = None,
+    tested: bool | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    wire = console.events
+    buses: list[BusRow] = []
+    rules: list[RuleRow] = []
+    next_href = None
+    if wire is None:
+        error, status = _("This server serves no EventBridge."), 404
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            buses = await wire.buses(origin, principal, limit=_page_size(console))
+            rules, token = await wire.rules(
+                origin, principal, bus,
+                limit=_page_size(console), token=request.query_params.get("token") or None,
+            )  # fmt: skip
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        else:
+            if token:
+                next_href = f"{_RULES_URL}?{urlencode({'bus': bus, 'token': token})}"
+    return console.render(
+        request,
+        "event_rules.html",
+        session=session,
+        status=status,
+        title=_("EventBridge rules"),
+        bus=bus,
+        default_bus=DEFAULT_BUS,
+        buses=buses,
+        rules=rules,
+        next_href=next_href,
+        form=form or {},
+        sample_event=(form or {}).get("event") or SAMPLE_EVENT,
+        tested=tested,
+        error=error,
+    )
+
+
+def _bus_of(request: Request, fields: dict[str, str] | None = None) -> str:
+    typed = (fields or {}).get("bus") or request.query_params.get("bus") or DEFAULT_BUS
+    return typed.strip()[:1600] or DEFAULT_BUS
+
+
+async def event_rules(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _rules_page(console, request, session, _bus_of(request))
+
+
+async def post(console: Console, request: Request) -> Response:
+    """A POST of the rules' page: a rule made (``/event-rules``), a pattern tested, a bus
+    made or deleted (``/event-rules/{action}``)."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session, max_fields=_FIELDS)
+    if fields is None:
+        return console.refused_form(request, session)
+    bus = _bus_of(request, fields)
+    wire = console.events
+    action = request.path_params.get("action", "create-rule")
+    if wire is None or action not in ("create-rule", "test", "create-bus", "delete-bus"):
+        return await _rules_page(console, request, session, bus)
+    _ = console.catalogue(request).gettext
+    origin, principal = request.scope, session.principal
+    try:
+        if action == "test":
+            matched = await wire.test_pattern(
+                origin, principal, fields.get("pattern", ""), fields.get("event", "")
+            )
+            return await _rules_page(console, request, session, bus, form=fields, tested=matched)
+        if action == "create-bus":
+            name = fields.get("bus_name", "").strip()
+            await wire.create_bus(origin, principal, name, fields.get("description", ""))
+            return RedirectResponse(_bus_url(name), status_code=303)
+        if action == "delete-bus":
+            if fields.get("confirm") != "yes":
+                raise _FormError(_("Tick the box to confirm the deletion."))
+            await wire.delete_bus(origin, principal, bus)
+            return RedirectResponse(_RULES_URL, status_code=303)
+        name = fields.get("name", "").strip()
+        await wire.put_rule(
+            origin, principal, bus, name,
+            pattern=fields.get("pattern", "").strip(),
+            schedule=fields.get("schedule", "").strip(),
+            description=fields.get("description", ""),
+            enabled=fields.get("state", "ENABLED") == "ENABLED",
+        )  # fmt: skip
+    except _FormError as exc:
+        return await _rules_page(
+            console, request, session, bus, form=fields, error=str(exc), status=400
+        )
+    except WireError as exc:
+        return await _rules_page(
+            console, request, session, bus, form=fields,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(rule_url(bus, name), status_code=303)
+
+
+async def _choices(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
+    """The targets a rule's form offers: the account's queues and topics, as SQS and SNS list
+    them to the signed-in principal (none where one refuses)."""
+    choices: list[tuple[str, str]] = []
+    origin, principal = request.scope, session.principal
+    if console.sqs is not None:
+        try:
+            queues = await console.sqs.list_queues(origin, principal)
+        except WireError:
+            queues = []
+        choices.extend((q.arn, f"SQS: {q.name}") for q in queues if q.arn)
+    if console.sns is not None:
+        try:
+            topics = await console.sns.topic_arns(origin, principal)
+        except WireError:
+            topics = []
+        choices.extend((arn, f"SNS: {arn.rsplit(':', 1)[-1]}") for arn in topics if arn)
+    return choices
+
+
+async def _rule_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    bus: str,
+    name: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    wire = console.events
+    rule: RuleRow | None = None
+    targets: list[TargetRow] = []
+    if wire is None:
+        error, status = _("This server serves no EventBridge."), 404
+    else:
+        try:
+            rule = await wire.rule(request.scope, session.principal, bus, name)
+            targets = await wire.targets(request.scope, session.principal, bus, name)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    return console.render(
+        request,
+        "event_rule.html",
+        session=session,
+        status=status,
+        title=name,
+        bus=bus,
+        bus_href=_bus_url(bus),
+        name=name,
+        rule=rule,
+        targets=targets,
+        choices=await _choices(console, request, session) if rule else [],
+        error=error,
+    )
+
+
+async def event_rule(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    name = request.query_params.get("name", "")[:64]
+    if not name:
+        return RedirectResponse(_RULES_URL, status_code=303)
+    return await _rule_page(console, request, session, _bus_of(request), name)
+
+
+async def change(console: Console, request: Request) -> Response:
+    """One POST of a rule's page (bus and rule as form fields): the change, then back to the
+    rule's page (303), or to its bus's rules after a deletion."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session, max_fields=_FIELDS)
+    if fields is None:
+        return console.refused_form(request, session)
+    bus, name = _bus_of(request, fields), fields.get("name", "")[:64]
+    action = request.path_params.get("action", "")
+    wire = console.events
+    if wire is None or action not in _RULE_ACTIONS or not name:
+        return await _rules_page(console, request, session, bus)
+    _ = console.catalogue(request).gettext
+    origin, principal = request.scope, session.principal
+    try:
+        if action in ("enable", "disable"):
+            await wire.set_enabled(origin, principal, bus, name, action == "enable")
+        elif action == "delete":
+            await wire.delete_rule(origin, principal, bus, name)
+            return RedirectResponse(_bus_url(bus), status_code=303)
+        elif action == "remove-target":
+            await wire.remove_target(origin, principal, bus, name, fields.get("target_id", ""))
+        else:
+            arn = fields.get("target_arn", "").strip()
+            constant = fields.get("input", "").strip() if fields.get("mode") == "constant" else ""
+            if fields.get("mode") == "constant" and not constant:
+                raise _FormError(_("Type the constant JSON to send."))
+            # The target's id, as AWS's console makes one: the target's name, made safe.
+            target_id = (
+                fields.get("target_id", "").strip()
+                or _TARGET_ID.sub("-", arn.rsplit(":", 1)[-1])[:64]
+            )
+            await wire.put_target(origin, principal, bus, name, TargetRow(target_id, arn, constant))
+    except _FormError as exc:
+        return await _rule_page(console, request, session, bus, name, error=str(exc), status=400)
+    except WireError as exc:
+        return await _rule_page(
+            console, request, session, bus, name,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(rule_url(bus, name), status_code=303)
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/event-rules", event_rules, ["GET"]),
+    ("/event-rules", post, ["POST"]),
+    ("/event-rules/rule", event_rule, ["GET"]),
+    ("/event-rules/rule/{action}", change, ["POST"]),
+    ("/event-rules/{action}", post, ["POST"]),
+]

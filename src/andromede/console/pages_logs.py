@@ -1,0 +1,355 @@
+"""CloudWatch Logs (decision 0186) in the console (decision 0111, session 48): the log groups'
+list (a name prefix, pages, retention, stored bytes, KMS key), a group's creation (retention,
+a key among the account's, tags), a group's page (its retention changed, its metric filters
+listed, made and deleted, its streams newest first), a stream's events (GetLogEvents' pages,
+newer and older), a search across the group (FilterLogEvents with a typed pattern) and a
+group's deletion — Logs' own calls as the signed-in principal (``wire_logs.LogsWire``), so
+its IAM decisions and its words answer them.
+
+A group's name may hold "/" (``/aws/lambda/x``): it travels in the query or the form, never
+as a path segment, so no name can be read as another page. Events' messages are customer
+data, shown as text (the templates autoescape), never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.pages_alarms import parse_tags
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_logs import FilterRow, GroupRow
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["RETENTION_DAYS", "ROUTES"]
+
+_GROUPS_URL: Final = f"{CONSOLE_PATH}/log-groups"
+# PutRetentionPolicy's allowed values (AWS's list); the empty choice keeps events forever.
+RETENTION_DAYS: Final = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+_MAX_GROUPS: Final = 50  # DescribeLogGroups' limit bound (AWS's)
+_ACTIONS: Final = frozenset({"retention", "put-filter", "delete-filter", "delete"})
+
+
+class _FormError(Exception):
+    """A form the page refuses before any call (its words, translated)."""
+
+
+def group_url(name: str) -> str:
+    return f"{_GROUPS_URL}/group?{urlencode({'name': name})}"
+
+
+def _retention(typed: str, _: Any) -> int | None:
+    typed = typed.strip()
+    if not typed:
+        return None
+    if not typed.isdigit() or int(typed) not in RETENTION_DAYS:
+        raise _FormError(_("Choose a retention among the offered ones."))
+    return int(typed)
+
+
+def _page_size(console: Console) -> int:
+    return max(1, min(console.settings.console_page_size, _MAX_GROUPS))
+
+
+async def _list_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    wire = console.logs
+    rows: list[GroupRow] = []
+    next_href = None
+    prefix = request.query_params.get("prefix", "")[:512]
+    if wire is None:
+        error, status = _("This server serves no CloudWatch Logs."), 404
+    else:
+        try:
+            rows, token = await wire.list_groups(
+                request.scope,
+                session.principal,
+                prefix=prefix,
+                limit=_page_size(console),
+                token=request.query_params.get("token") or None,
+            )
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        else:
+            if token:
+                query = {"token": token, **({"prefix": prefix} if prefix else {})}
+                next_href = f"{_GROUPS_URL}?{urlencode(query)}"
+    keys: list[tuple[str, str]] = []
+    if wire is not None and console.kms is not None:
+        keys = await console.kms.key_arn_choices(
+            request.scope, session.principal, limit=console.settings.console_page_size
+        )
+    return console.render(
+        request,
+        "log_groups.html",
+        session=session,
+        status=status,
+        title=_("Log groups"),
+        groups=rows,
+        prefix=prefix,
+        next_href=next_href,
+        kms_keys=keys,
+        retention_days=RETENTION_DAYS,
+        form=form or {},
+        error=error,
+    )
+
+
+async def log_groups(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    return await _list_page(console, request, session)
+
+
+async def create(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    wire = console.logs
+    if wire is None:
+        return await _list_page(console, request, session)
+    _ = console.catalogue(request).gettext
+    name = fields.get("name", "").strip()
+    origin, principal = request.scope, session.principal
+    try:
+        days = _retention(fields.get("retention", ""), _)
+        await wire.create_group(
+            origin, principal, name,
+            kms_key_id=fields.get("kms_key", "").strip(),
+            tags=parse_tags(fields.get("tags", "")),
+        )  # fmt: skip
+        if days is not None:
+            await wire.set_retention(origin, principal, name, days)
+    except _FormError as exc:
+        return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
+    except WireError as exc:
+        return await _list_page(
+            console, request, session, form=fields,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(group_url(name), status_code=303)
+
+
+async def _group_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    name: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    wire = console.logs
+    group: GroupRow | None = None
+    filters: list[FilterRow] = []
+    streams: list[Any] = []
+    next_href = None
+    origin, principal = request.scope, session.principal
+    if wire is None:
+        error, status = _("This server serves no CloudWatch Logs."), 404
+    else:
+        try:
+            group = await wire.group(origin, principal, name)
+            if group is None:
+                error, status = _("No such log group in your account."), 404
+            else:
+                filters = await wire.metric_filters(origin, principal, name)
+                streams, token = await wire.streams(
+                    origin, principal, name,
+                    limit=_page_size(console),
+                    token=request.query_params.get("token") or None,
+                )  # fmt: skip
+                if token:
+                    next_href = f"{group_url(name)}&{urlencode({'token': token})}"
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    return console.render(
+        request,
+        "log_group.html",
+        session=session,
+        status=status,
+        title=name,
+        name=name,
+        group=group,
+        filters=filters,
+        streams=streams,
+        next_href=next_href,
+        retention_days=RETENTION_DAYS,
+        error=error,
+    )
+
+
+async def log_group(console: Console, request: Request) -> Response:
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    name = request.query_params.get("name", "")[:512]
+    if not name:
+        return RedirectResponse(_GROUPS_URL, status_code=303)
+    return await _group_page(console, request, session, name)
+
+
+async def change(console: Console, request: Request) -> Response:
+    """One POST of a group's page (its name a form field): the change, then back to the
+    group's page (303), or the list after a deletion; a refusal shown on the group's page."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    action = request.path_params.get("action", "")
+    fields = await console.form(request, session)
+    if fields is None:
+        return console.refused_form(request, session)
+    name = fields.get("name", "")[:512]
+    wire = console.logs
+    if wire is None or action not in _ACTIONS or not name:
+        return await _list_page(console, request, session)
+    _ = console.catalogue(request).gettext
+    origin, principal = request.scope, session.principal
+    try:
+        if action == "retention":
+            await wire.set_retention(origin, principal, name, _retention(fields.get("days", ""), _))
+        elif action == "put-filter":
+            row = FilterRow(
+                fields.get("filter_name", "").strip(),
+                fields.get("pattern", ""),
+                fields.get("metric_namespace", "").strip(),
+                fields.get("metric_name", "").strip(),
+                fields.get("metric_value", "").strip() or "1",
+            )
+            await wire.put_metric_filter(origin, principal, name, row)
+        elif action == "delete-filter":
+            await wire.delete_metric_filter(origin, principal, name, fields.get("filter_name", ""))
+        else:
+            if fields.get("confirm") != "yes":
+                raise _FormError(_("Tick the box to confirm the deletion."))
+            await wire.delete_group(origin, principal, name)
+            return RedirectResponse(_GROUPS_URL, status_code=303)
+    except _FormError as exc:
+        return await _group_page(console, request, session, name, error=str(exc), status=400)
+    except WireError as exc:
+        return await _group_page(
+            console, request, session, name,
+            error=console.error_text(request, exc), status=exc.status,
+        )  # fmt: skip
+    return RedirectResponse(group_url(name), status_code=303)
+
+
+async def log_stream(console: Console, request: Request) -> Response:
+    """A stream's events, a page of GetLogEvents: the newest without a token; "Newer" and
+    "Older" follow its forward and backward tokens."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    _ = console.catalogue(request).gettext
+    group = request.query_params.get("group", "")[:512]
+    stream = request.query_params.get("stream", "")[:512]
+    wire, error, status = console.logs, None, 200
+    events: list[Any] = []
+    newer = older = None
+    if wire is None:
+        error, status = _("This server serves no CloudWatch Logs."), 404
+    else:
+        token = request.query_params.get("token") or None
+        try:
+            events, forward, backward = await wire.events(
+                request.scope, session.principal, group, stream,
+                limit=console.settings.console_page_size, token=token,
+            )  # fmt: skip
+        except WireError as exc:
+            error, status = console.error_text(request, exc), exc.status
+        else:
+            base = f"{_GROUPS_URL}/stream?{urlencode({'group': group, 'stream': stream})}"
+            # An empty page at either end still answers a token: offered when it moves.
+            if forward and forward != token:
+                newer = f"{base}&{urlencode({'token': forward})}"
+            if backward and backward != token:
+                older = f"{base}&{urlencode({'token': backward})}"
+    return console.render(
+        request,
+        "log_stream.html",
+        session=session,
+        status=status,
+        title=stream,
+        group=group,
+        group_href=group_url(group),
+        stream=stream,
+        events=events,
+        newer_href=newer,
+        older_href=older,
+        error=error,
+    )
+
+
+async def search(console: Console, request: Request) -> Response:
+    """FilterLogEvents across the group's streams with the typed pattern, paged."""
+    session = await console.session(request)
+    if session is None:
+        return console.to_login()
+    _ = console.catalogue(request).gettext
+    group = request.query_params.get("group", "")[:512]
+    pattern = request.query_params.get("pattern", "")[:1024]
+    wire, error, status = console.logs, None, 200
+    events: list[Any] = []
+    next_href = None
+    if wire is None:
+        error, status = _("This server serves no CloudWatch Logs."), 404
+    else:
+        try:
+            events, token = await wire.search(
+                request.scope, session.principal, group, pattern=pattern,
+                limit=console.settings.console_page_size,
+                token=request.query_params.get("token") or None,
+            )  # fmt: skip
+        except WireError as exc:
+            error, status = console.error_text(request, exc), exc.status
+        else:
+            if token:
+                query = {"group": group, "pattern": pattern, "token": token}
+                next_href = f"{_GROUPS_URL}/search?{urlencode(query)}"
+    return console.render(
+        request,
+        "log_search.html",
+        session=session,
+        status=status,
+        title=_("Search {group}").format(group=group),
+        group=group,
+        group_href=group_url(group),
+        pattern=pattern,
+        events=events,
+        next_href=next_href,
+        error=error,
+    )
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/log-groups", log_groups, ["GET"]),
+    ("/log-groups", create, ["POST"]),
+    ("/log-groups/group", log_group, ["GET"]),
+    ("/log-groups/stream", log_stream, ["GET"]),
+    ("/log-groups/search", search, ["GET"]),
+    ("/log-groups/group/{action}", change, ["POST"]),
+]

@@ -1,0 +1,276 @@
+"""The CloudWatch Logs calls (decision 0186) the console's log group pages make, in process as
+the signed-in principal through Logs' JSON protocol (``logsapi.app``): its authorisation
+(``logs:<Action>`` on the group's or stream's ARN), checks, audit and errors answer them. Each
+answer is read into the small rows the pages show; nothing here decides what Logs allows.
+
+Events' messages are the customer's data: they are handed to the templates as text, which
+autoescape, and never read as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from andromede.console.wire import JsonWire
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
+
+__all__ = ["EventRow", "FilterRow", "GroupRow", "LogsWire", "StreamRow"]
+
+
+def _when(value: Any) -> str:
+    """An epoch-milliseconds timestamp as the pages show it ("" when absent)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return ""
+    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    name: str
+    arn: str
+    created: str
+    retention_days: int | None  # None: kept forever
+    stored_bytes: int
+    kms_key_id: str
+    metric_filters: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRow:
+    name: str
+    created: str
+    last_event: str
+    stored_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    timestamp: str
+    message: str  # customer data: rendered as text only
+    stream: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FilterRow:
+    name: str
+    pattern: str
+    metric_namespace: str
+    metric_name: str
+    metric_value: str
+
+
+def _group(item: dict[str, Any]) -> GroupRow:
+    retention = item.get("retentionInDays")
+    stored = item.get("storedBytes")
+    count = item.get("metricFilterCount")
+    return GroupRow(
+        name=str(item.get("logGroupName", "")),
+        arn=str(item.get("logGroupArn", "")),
+        created=_when(item.get("creationTime")),
+        retention_days=retention if isinstance(retention, int) else None,
+        stored_bytes=stored if isinstance(stored, int) else 0,
+        kms_key_id=str(item.get("kmsKeyId") or ""),
+        metric_filters=count if isinstance(count, int) else 0,
+    )
+
+
+def _event(item: dict[str, Any]) -> EventRow:
+    return EventRow(
+        _when(item.get("timestamp")),
+        str(item.get("message", "")),
+        str(item.get("logStreamName", "")),
+    )
+
+
+class LogsWire(JsonWire):
+    """The log calls the console makes (``Logs_20140328`` JSON 1.1), as ``principal``."""
+
+    target_prefix = "Logs_20140328."
+    content_type = "application/x-amz-json-1.1"
+    internal_error = "ServiceUnavailableException"
+
+    async def list_groups(
+        self,
+        origin: Scope,
+        principal: Principal,
+        *,
+        prefix: str,
+        limit: int,
+        token: str | None,
+    ) -> tuple[list[GroupRow], str | None]:
+        """One page of DescribeLogGroups, filtered by a name prefix when given."""
+        payload: dict[str, Any] = {"limit": limit}
+        if prefix:
+            payload["logGroupNamePrefix"] = prefix
+        if token:
+            payload["nextToken"] = token
+        answer = await self._json(origin, principal, "DescribeLogGroups", payload)
+        rows = [_group(g) for g in answer.get("logGroups", []) if isinstance(g, dict)]
+        following = answer.get("nextToken")
+        return rows, str(following) if following else None
+
+    async def group(self, origin: Scope, principal: Principal, name: str) -> GroupRow | None:
+        """The group of that exact name (DescribeLogGroups has no single-group call), None
+        when the account has none."""
+        token: str | None = None
+        for _ in range(20):  # a prefix shared by more than 1,000 groups: give up, "no such"
+            rows, token = await self.list_groups(
+                origin, principal, prefix=name, limit=50, token=token
+            )
+            for row in rows:
+                if row.name == name:
+                    return row
+            if token is None:
+                break
+        return None
+
+    async def create_group(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        *,
+        kms_key_id: str,
+        tags: Sequence[tuple[str, str]],
+    ) -> None:
+        """CreateLogGroup; an empty key is not sent (the group is then sealed under the
+        platform's keys)."""
+        payload: dict[str, Any] = {"logGroupName": name}
+        if kms_key_id:
+            payload["kmsKeyId"] = kms_key_id
+        if tags:
+            payload["tags"] = dict(tags)
+        await self._json(origin, principal, "CreateLogGroup", payload)
+
+    async def set_retention(
+        self, origin: Scope, principal: Principal, name: str, days: int | None
+    ) -> None:
+        """PutRetentionPolicy, or DeleteRetentionPolicy (kept forever) for ``None``."""
+        if days is None:
+            await self._json(origin, principal, "DeleteRetentionPolicy", {"logGroupName": name})
+            return
+        payload = {"logGroupName": name, "retentionInDays": days}
+        await self._json(origin, principal, "PutRetentionPolicy", payload)
+
+    async def delete_group(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._json(origin, principal, "DeleteLogGroup", {"logGroupName": name})
+
+    async def streams(
+        self, origin: Scope, principal: Principal, group: str, *, limit: int, token: str | None
+    ) -> tuple[list[StreamRow], str | None]:
+        """One page of DescribeLogStreams, the stream with the latest event first."""
+        payload: dict[str, Any] = {
+            "logGroupName": group,
+            "orderBy": "LastEventTime",
+            "descending": True,
+            "limit": limit,
+        }
+        if token:
+            payload["nextToken"] = token
+        answer = await self._json(origin, principal, "DescribeLogStreams", payload)
+        rows = [
+            StreamRow(
+                str(s.get("logStreamName", "")),
+                _when(s.get("creationTime")),
+                _when(s.get("lastEventTimestamp")),
+                int(s.get("storedBytes") or 0),
+            )
+            for s in answer.get("logStreams", [])
+            if isinstance(s, dict)
+        ]
+        following = answer.get("nextToken")
+        return rows, str(following) if following else None
+
+    async def events(
+        self,
+        origin: Scope,
+        principal: Principal,
+        group: str,
+        stream: str,
+        *,
+        limit: int,
+        token: str | None,
+    ) -> tuple[list[EventRow], str, str]:
+        """One page of GetLogEvents (the newest without a token, as AWS's default) and its
+        (newer, older) tokens."""
+        payload: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "limit": limit}
+        if token:
+            payload["nextToken"] = token
+        answer = await self._json(origin, principal, "GetLogEvents", payload)
+        rows = [_event(e) for e in answer.get("events", []) if isinstance(e, dict)]
+        return (
+            rows,
+            str(answer.get("nextForwardToken") or ""),
+            str(answer.get("nextBackwardToken") or ""),
+        )
+
+    async def search(
+        self,
+        origin: Scope,
+        principal: Principal,
+        group: str,
+        *,
+        pattern: str,
+        limit: int,
+        token: str | None,
+    ) -> tuple[list[EventRow], str | None]:
+        """One page of FilterLogEvents across the group's streams with ``pattern``."""
+        payload: dict[str, Any] = {"logGroupName": group, "limit": limit}
+        if pattern:
+            payload["filterPattern"] = pattern
+        if token:
+            payload["nextToken"] = token
+        answer = await self._json(origin, principal, "FilterLogEvents", payload)
+        rows = [_event(e) for e in answer.get("events", []) if isinstance(e, dict)]
+        following = answer.get("nextToken")
+        return rows, str(following) if following else None
+
+    async def metric_filters(
+        self, origin: Scope, principal: Principal, group: str
+    ) -> list[FilterRow]:
+        """The group's metric filters (DescribeMetricFilters, its first 50)."""
+        payload = {"logGroupName": group, "limit": 50}
+        answer = await self._json(origin, principal, "DescribeMetricFilters", payload)
+        rows: list[FilterRow] = []
+        for item in answer.get("metricFilters", []):
+            if not isinstance(item, dict):
+                continue
+            listed = item.get("metricTransformations") or [{}]
+            first = listed[0] if isinstance(listed, list) and isinstance(listed[0], dict) else {}
+            rows.append(
+                FilterRow(
+                    str(item.get("filterName", "")),
+                    str(item.get("filterPattern", "")),
+                    str(first.get("metricNamespace", "")),
+                    str(first.get("metricName", "")),
+                    str(first.get("metricValue", "")),
+                )
+            )
+        return rows
+
+    async def put_metric_filter(
+        self, origin: Scope, principal: Principal, group: str, row: FilterRow
+    ) -> None:
+        payload = {
+            "logGroupName": group,
+            "filterName": row.name,
+            "filterPattern": row.pattern,
+            "metricTransformations": [
+                {
+                    "metricNamespace": row.metric_namespace,
+                    "metricName": row.metric_name,
+                    "metricValue": row.metric_value,
+                }
+            ],
+        }
+        await self._json(origin, principal, "PutMetricFilter", payload)
+
+    async def delete_metric_filter(
+        self, origin: Scope, principal: Principal, group: str, name: str
+    ) -> None:
+        payload = {"logGroupName": group, "filterName": name}
+        await self._json(origin, principal, "DeleteMetricFilter", payload)
