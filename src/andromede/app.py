@@ -611,9 +611,9 @@ class Application:
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
         )
-        eventbridge = events_parts(settings, db, queues, topics, pubsub)  # decision 0192
+        eventbridge = events_parts(settings, db, queues, topics, pubsub, event_sealer)  # 0192
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
-        background.append(eventbridge.schedules(reconciler.owner))
+        background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)
         platform = PlatformMetrics(
             metrics_sink,

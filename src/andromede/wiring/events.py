@@ -21,6 +21,8 @@ from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
 from andromede.compute.service_core import TransitionListener
 from andromede.db.database import Database
+from andromede.db.notification_events import EventSealer
+from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
 from andromede.events.service import EventsLimits, EventsService
@@ -171,17 +173,29 @@ class EventTargets:
 
 
 class EventsParts:
-    """EventBridge as ``serve`` runs it: the service over the SQL store and its deliveries,
-    then the API (:meth:`api`) and the scheduled rules' dispatcher (:meth:`schedules`)."""
+    """EventBridge as ``serve`` runs it: the service over the SQL store and its durable
+    deliveries (sealed by ``sealer``, the notification events' sealer), then the API
+    (:meth:`api`), the scheduled rules' dispatcher and the deliveries' worker
+    (:meth:`background`)."""
 
-    def __init__(self, settings: Settings, db: Database, targets: EventTargets) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        targets: EventTargets,
+        sealer: EventSealer | None = None,
+    ) -> None:
         self._settings = settings
         self._db = db
         self.store = SqlEventsStore(db, settings.region)
         self.deliveries = Deliveries(
             targets,
+            SqlDeliveryQueue(db, sealer),
             max_attempts=settings.events_delivery_max_attempts,
             retry_base=settings.events_delivery_retry_base,
+            lease=settings.events_delivery_lease,
+            batch=settings.events_delivery_batch,
+            poll_interval=settings.events_delivery_poll_interval,
         )
         self.service = EventsService(
             self.store,
@@ -212,9 +226,9 @@ class EventsParts:
     def instance_events(self, previous: TransitionListener | None) -> TransitionListener:
         return instance_state_events(self.service, self._settings.region, previous)
 
-    def schedules(self, holder: str) -> asyncio.Task[None]:
-        """The dispatcher's task; ``holder``: this gateway's name in the schedules' claims
-        (the autoscaling reconciler's owner name)."""
+    def background(self, holder: str) -> list[asyncio.Task[None]]:
+        """The dispatcher's and the deliveries' worker's tasks; ``holder``: this gateway's
+        name in the schedules' claims (the autoscaling reconciler's owner name)."""
         scheduler = Scheduler(
             self.store,
             SqlMetricRuns(self._db),
@@ -222,7 +236,10 @@ class EventsParts:
             holder=holder,
             interval=self._settings.events_schedule_interval,
         )
-        return asyncio.create_task(scheduler.run_forever(), name="events-schedules")
+        return [
+            asyncio.create_task(scheduler.run_forever(), name="events-schedules"),
+            asyncio.create_task(self.deliveries.run_forever(), name="events-deliveries"),
+        ]
 
 
 def events_parts(
@@ -231,8 +248,9 @@ def events_parts(
     queues: QueueService,
     topics: TopicService,
     pubsub: PubSubService,
+    sealer: EventSealer | None = None,
 ) -> EventsParts:
-    return EventsParts(settings, db, EventTargets(queues, topics, pubsub))
+    return EventsParts(settings, db, EventTargets(queues, topics, pubsub), sealer)
 
 
 def instance_state_events(
