@@ -469,12 +469,14 @@ class Application:
         pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues, archive)
         upkeep = archive_upkeep(settings, archive, topics, pubsub)
         background.append(asyncio.create_task(upkeep.run_forever(), name="sns-archive"))
+        eventbridge = events_parts(settings, db, queues, topics, pubsub, event_sealer)  # 0192
         deliverer = Deliverer(
             events,
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
             queues=MeteredQueueSink(event_queues, billing),
+            bus=eventbridge.bucket_events(),  # buckets' EventBridgeConfiguration
             subscribers=pubsub,
             shredded=shredded_event_recorder(audit),
             on_delivered=delivery_meter(billing, settings.region),
@@ -611,7 +613,6 @@ class Application:
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
         )
-        eventbridge = events_parts(settings, db, queues, topics, pubsub, event_sealer)  # 0192
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)

@@ -13,6 +13,7 @@ rule's pattern can match events of every source of the account.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from andromede.db.notification_events import EventSealer
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
+from andromede.events.s3_events import s3_bus_events
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
@@ -43,6 +45,7 @@ from andromede.settings import Settings
 
 __all__ = [
     "EVENTS_PRINCIPAL",
+    "BucketEventBus",
     "EventTargets",
     "EventsParts",
     "events_parts",
@@ -172,6 +175,26 @@ class EventTargets:
             raise DeliveryRefused("SNSParameterError", str(exc)) from exc
 
 
+class BucketEventBus:
+    """The buckets' ``EventBridgeConfiguration`` (decision 0192's session 48 addendum): the
+    notification deliverer's ``bus`` sink. Each S3 record the bucket's events queue holds
+    becomes S3's bus event, routed into the owner's default bus (its deliveries written
+    before the record leaves the notification queue: at least once end to end)."""
+
+    def __init__(self, service: EventsService) -> None:
+        self._service = service
+
+    async def deliver(self, tenant_id: str, destination: str, message: str) -> bool:
+        try:
+            records = json.loads(message)
+        except ValueError:
+            return False  # never routable: dropped
+        events = s3_bus_events(tenant_id, records)
+        if events:
+            await self._service.route(tenant_id, DEFAULT_BUS, events)
+        return True
+
+
 class EventsParts:
     """EventBridge as ``serve`` runs it: the service over the SQL store and its durable
     deliveries (sealed by ``sealer``, the notification events' sealer), then the API
@@ -222,6 +245,9 @@ class EventsParts:
         return EventsApp(
             self.service, identity, audit, self._settings, rate_limiter, billing=billing
         )
+
+    def bucket_events(self) -> BucketEventBus:
+        return BucketEventBus(self.service)
 
     def instance_events(self, previous: TransitionListener | None) -> TransitionListener:
         return instance_state_events(self.service, self._settings.region, previous)
