@@ -587,6 +587,7 @@ class Application:
         scaling = autoscaling_service(settings, db, compute, audit, topics)
         # CloudWatch alarms (decision 0177): SNS and scaling policies their actions.
         alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling, identity)
+        alarms.state_events = eventbridge.alarm_events()  # "CloudWatch Alarm State Change"
         apis["autoscaling"] = QueryApp(
             autoscaling_spec(scaling, settings.region, tracking),
             identity,

@@ -17,6 +17,7 @@ import json
 import uuid
 from datetime import datetime
 
+from andromede.alarm_adapters import AlarmStateEventSender
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
@@ -245,6 +246,10 @@ class EventsParts:
         return EventsApp(
             self.service, identity, audit, self._settings, rate_limiter, billing=billing
         )
+
+    def alarm_events(self) -> AlarmStateEventSender:
+        """CloudWatch's alarm state changes into the accounts' default buses."""
+        return AlarmStateEventSender(self.service, self._settings.region)
 
     def bucket_events(self) -> BucketEventBus:
         return BucketEventBus(self.service)

@@ -2,18 +2,27 @@
 S3's records, as a bucket with ``EventBridgeConfiguration`` queues them, turned into S3's bus
 events (AWS's detail-types, detail members and reasons) and routed by ``BucketEventBus`` into
 the owner's default bus, where a rule on ``aws.s3`` takes them; S3's test event and
-unparsable messages give none."""
+unparsable messages give none. CloudWatch's alarms' state changes (SetAlarmState, and a
+composite alarm following its child) as "CloudWatch Alarm State Change" events in AWS's
+shape, through the alarm service's port, into the account's default bus."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from andromede.alarm_adapters import AlarmStateEventSender
 from andromede.events.dispatcher import Deliveries
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.s3_events import s3_bus_events
 from andromede.events.service import EventsService
+from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.alarm_store import MemoryAlarmStore
+from andromede.metrics.alarms import Alarm
+from andromede.metrics.service import MetricsService
+from andromede.metrics.store import MemoryMetricStore
 from andromede.storage.notification import (
     EventBatch,
     EventSource,
@@ -130,3 +139,72 @@ async def test_bucket_events_routed_into_the_owners_default_bus() -> None:
     [(arn, message)] = sink.sent
     assert arn == queue
     assert json.loads(message)["detail"]["object"]["key"] == "k"
+
+
+def cpu_alarm(name: str) -> Alarm:
+    return Alarm(
+        tenant_id=ACCOUNT,
+        name=name,
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions=(("InstanceId", "i-1"),),
+        period=86400,  # not due during the test: SetAlarmState moves it
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        threshold=80.0,
+        comparison="GreaterThanThreshold",
+        statistic="Average",
+        description="CPU too high",
+    )
+
+
+async def test_alarm_state_changes_reach_the_default_bus() -> None:
+    sink = Sink()
+    deliveries = Deliveries(sink)
+    events = EventsService(MemoryEventsStore(), deliveries, region=REGION)
+    pattern = {"source": ["aws.cloudwatch"], "detail": {"state": {"value": ["ALARM"]}}}
+    await events.put_rule(ACCOUNT, "alarms", "default", event_pattern=json.dumps(pattern))
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:alarms"
+    await events.put_targets(ACCOUNT, "alarms", "default", [{"Id": "q", "Arn": queue}])
+    clock = lambda: NOW  # noqa: E731
+    alarms = AlarmService(
+        MemoryAlarmStore(), MetricsService(MemoryMetricStore(), clock=clock), REGION, clock=clock
+    )
+    alarms.state_events = AlarmStateEventSender(events, REGION)
+    await alarms.put_alarm(cpu_alarm("cpu"))
+    await alarms.put_composite(replace(cpu_alarm("any"), rule="ALARM(cpu)", description=None))
+    await alarms.set_state(ACCOUNT, "cpu", "ALARM", "by hand", '{"why": 1}')
+    await alarms.set_state(ACCOUNT, "cpu", "OK", "back", None)  # not matched: OK
+    await deliveries.drain()
+    received = {json.loads(m)["detail"]["alarmName"]: json.loads(m) for _, m in sink.sent}
+    assert sorted(received) == ["any", "cpu"]  # the composite followed its child
+    event = received["cpu"]
+    assert (event["source"], event["detail-type"], event["account"], event["region"]) == (
+        "aws.cloudwatch",
+        "CloudWatch Alarm State Change",
+        ACCOUNT,
+        REGION,
+    )
+    assert event["resources"] == [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:cpu"]
+    detail = event["detail"]
+    assert detail["state"] == {
+        "value": "ALARM",
+        "reason": "by hand",
+        "reasonData": '{"why": 1}',
+        "timestamp": "2026-12-05T12:00:00.123+0000",
+    }
+    assert detail["previousState"]["value"] == "INSUFFICIENT_DATA"
+    assert detail["previousState"]["reason"] == "Unchecked: Initial alarm creation"
+    [metric] = detail["configuration"]["metrics"]
+    assert detail["configuration"]["description"] == "CPU too high"
+    assert metric["metricStat"] == {
+        "metric": {
+            "dimensions": {"InstanceId": "i-1"},
+            "name": "CPUUtilization",
+            "namespace": "AWS/EC2",
+        },
+        "period": 86400,
+        "stat": "Average",
+    }
+    assert metric["returnData"] is True and len(metric["id"]) == 36
+    assert received["any"]["detail"]["configuration"] == {"alarmRule": "ALARM(cpu)"}
