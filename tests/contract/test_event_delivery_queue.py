@@ -6,8 +6,11 @@ the first left after failing — a restart loses none."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,9 @@ from andromede.events.delivery_queue import DeliveryQueue, MemoryDeliveryQueue, 
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.events.dispatcher import Deliveries
 from andromede.events.model import Rule, Target
+from andromede.events.store_sql import SqlEventsStore
+from andromede.settings import Settings
+from andromede.wiring.events import EventsParts
 from andromede.wiring.queues import EventKeySealer
 from support.keys import key_service_in
 from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_database
@@ -118,3 +124,87 @@ async def test_a_second_gateway_delivers_what_the_first_left(
     assert sink.sent == [(target.arn, '{"k":1}')]
     assert await queue.waiting() == 0
     assert json.loads(sink.sent[0][1]) == {"k": 1}
+
+
+async def test_shredded_and_closed_tenants_deliveries_go(sql_db: Database, tmp_path: Path) -> None:
+    """A tenant whose key is destroyed: its deliveries never open, dropped unsent. A closed
+    tenant: its queued deliveries go with its buses (the events store's forget_tenant)."""
+    keys = key_service_in(tmp_path / "keys")
+    queue = SqlDeliveryQueue(sql_db, EventKeySealer(keys))
+    rule = Rule("t1", REGION, "default", "r", created=NOW)
+    target = Target("q", f"arn:aws:sqs:{REGION}:t1:q", {"Id": "q", "Arn": "x"})
+    sink = Sink(down=False)
+    deliveries = Deliveries(sink, queue)
+    await deliveries.submit("t1", [(rule, target, {"id": "e1"})])
+    await deliveries.submit("t2", [(replace(rule, tenant_id="t2"), target, {"id": "e2"})])
+    keys.destroy_tenant_key("t1")
+    assert await deliveries.run_once() == 2
+    assert [json.loads(message)["id"] for _, message in sink.sent] == ["e2"]
+    assert await queue.waiting() == 0  # the shredded one dropped unsent
+    await deliveries.submit("t2", [(replace(rule, tenant_id="t2"), target, {"id": "e3"})])
+    await SqlEventsStore(sql_db, REGION).forget_tenant("t2")
+    assert await queue.waiting() == 0
+
+
+async def test_the_delivery_settings_reach_the_worker(sql_db: Database, tmp_path: Path) -> None:
+    """``events_delivery_batch``, ``events_delivery_lease`` and
+    ``events_delivery_poll_interval`` as ``serve`` wires them (``EventsParts``)."""
+    settings = Settings(
+        data_dir=tmp_path,
+        region=REGION,
+        events_delivery_batch=1,
+        events_delivery_lease=7,
+        events_delivery_poll_interval=0.05,
+    )
+    sink = LeaseReader(sql_db)
+    parts = EventsParts(settings, sql_db, sink)  # type: ignore[arg-type]
+    rule = Rule("t1", REGION, "default", "r", created=NOW)
+    target = Target("q", f"arn:aws:sqs:{REGION}:t1:q", {"Id": "q", "Arn": "x"})
+    await parts.deliveries.submit("t1", [(rule, target, {"id": f"e{i}"}) for i in range(2)])
+    assert await parts.deliveries.run_once() == 1  # the batch: one row a claim
+    # While it was sent, its row was leased for the setting's seconds, the other not.
+    [leased, waiting] = sorted(sink.leases, key=lambda pair: pair[0] is None)
+    assert waiting[0] is None
+    assert 6 < (leased[0] - leased[1]).total_seconds() < 30
+    await parts.deliveries.drain()
+    # An idle worker finds a row another gateway queued (no wake-up here) at its next poll,
+    # well before the default poll interval (a second) would.
+    worker = asyncio.create_task(parts.deliveries.run_forever())
+    try:
+        await asyncio.sleep(0.1)
+        await parts.deliveries.queue.add(
+            "t1", [NewDelivery(rule.arn, "q", json.dumps(_document(target, "e9")))], NOW
+        )
+        for _ in range(30):
+            if "e9" in {json.loads(m)["id"] for _, m in sink.sent}:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    assert [json.loads(m)["id"] for _, m in sink.sent] == ["e0", "e1", "e9"]
+
+
+class LeaseReader(Sink):
+    """Reads the rows' leases while it sends."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(down=False)
+        self._db = db
+        self.leases: list[tuple[Any, Any]] = []
+
+    async def send(self, tenant_id: str, arn: str, message: str, **_: Any) -> None:
+        d = tables.events_deliveries
+        query = sa.select(d.c.lease_until, d.c.created_at)
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        self.leases = [(row.lease_until, row.created_at) for row in rows]
+        await super().send(tenant_id, arn, message)
+
+
+def _document(target: Target, event_id: str) -> dict[str, Any]:
+    return {
+        "target": {"Id": target.id, "Arn": target.arn, "Spec": target.spec},
+        "event": {"id": event_id},
+        "message": json.dumps({"id": event_id}),
+    }
