@@ -144,6 +144,10 @@ async def test_shredded_and_closed_tenants_deliveries_go(sql_db: Database, tmp_p
     await deliveries.submit("t2", [(replace(rule, tenant_id="t2"), target, {"id": "e3"})])
     await SqlEventsStore(sql_db, REGION).forget_tenant("t2")
     assert await queue.waiting() == 0
+    # A row that is not a delivery's document is dropped rather than claimed forever.
+    await queue.add("t3", [NewDelivery(RULE, "q", "not json")], NOW)
+    assert await deliveries.run_once() == 1
+    assert await queue.waiting() == 0
 
 
 async def test_the_delivery_settings_reach_the_worker(sql_db: Database, tmp_path: Path) -> None:

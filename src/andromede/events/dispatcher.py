@@ -177,10 +177,15 @@ class Deliveries:
                 later = now + timedelta(seconds=self._retry_base)
                 await self.queue.retry(delivery, later, delivery.unopened)
             return
-        document = json.loads(delivery.message)
-        given = document["target"]
-        target = Target(given["Id"], given["Arn"], given["Spec"])
-        event: dict[str, Any] = document["event"]
+        try:
+            document = json.loads(delivery.message)
+            given = document["target"]
+            target = Target(given["Id"], given["Arn"], given["Spec"])
+            event: dict[str, Any] = document["event"]
+        except (ValueError, KeyError, TypeError):  # never deliverable: not kept forever
+            log.warning("event delivery %d dropped: malformed", delivery.delivery_id)
+            await self.queue.complete(delivery)
+            return
         done = delivery.attempts - 1  # the retries before this attempt
         try:
             await self._sink.send(
