@@ -471,12 +471,14 @@ class Application:
         pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues, archive)
         upkeep = archive_upkeep(settings, archive, topics, pubsub)
         background.append(asyncio.create_task(upkeep.run_forever(), name="sns-archive"))
+        eventbridge = events_parts(settings, db, queues, topics, pubsub, event_sealer)  # 0192
         deliverer = Deliverer(
             events,
             topics,
             delivery_policy(settings),
             tls=TlsContextOnDemand(None).get,
             queues=MeteredQueueSink(event_queues, billing),
+            bus=eventbridge.bucket_events(),  # buckets' EventBridgeConfiguration
             subscribers=pubsub,
             shredded=shredded_event_recorder(audit),
             on_delivered=delivery_meter(billing, settings.region),
@@ -587,6 +589,7 @@ class Application:
         scaling = autoscaling_service(settings, db, compute, audit, topics)
         # CloudWatch alarms (decision 0177): SNS and scaling policies their actions.
         alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling, identity)
+        alarms.state_events = eventbridge.alarm_events()  # "CloudWatch Alarm State Change"
         apis["autoscaling"] = QueryApp(
             autoscaling_spec(scaling, settings.region, tracking),
             identity,
@@ -613,9 +616,8 @@ class Application:
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
         )
-        eventbridge = events_parts(settings, db, queues, topics, pubsub)  # decision 0192
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
-        background.append(eventbridge.schedules(reconciler.owner))
+        background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)
         platform = PlatformMetrics(
             metrics_sink,

@@ -343,3 +343,43 @@ def test_instance_state_changes_reach_a_rule(
     assert {(e["source"], e["region"]) for e in received} == {("aws.ec2", REGION)}
     assert received[0]["resources"][0].endswith(f":instance/{instance_id}")
     ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def test_s3_events_reach_a_rule_on_aws_s3(server: ServerProcess) -> None:
+    """Session 48: a bucket's ``EventBridgeConfiguration`` sends its PutObject, in S3's
+    EventBridge shape, to the owner's default bus, where a rule on ``aws.s3`` takes it."""
+    events, sqs = clients(server)
+    s3 = client_for(server, "s3", *server.credentials())
+    s3.create_bucket(Bucket="eb-bucket")
+    s3.put_bucket_notification_configuration(
+        Bucket="eb-bucket", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    shown = s3.get_bucket_notification_configuration(Bucket="eb-bucket")
+    assert shown["EventBridgeConfiguration"] == {}
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["eb-bucket"]}, "object": {"key": [{"prefix": "in/"}]}},
+    }
+    rule_arn = events.put_rule(Name="s3-created", EventPattern=json.dumps(pattern))["RuleArn"]
+    url, arn = queue(sqs, "s3-created", rule_arn)
+    events.put_targets(Rule="s3-created", Targets=[{"Id": "q", "Arn": arn}])
+    s3.put_object(Bucket="eb-bucket", Key="out/skip.txt", Body=b"no")
+    put = s3.put_object(Bucket="eb-bucket", Key="in/a b.txt", Body=b"hello")
+    [message] = receive(sqs, url)
+    event = json.loads(message["Body"])
+    account = rule_arn.split(":")[4]
+    assert (event["source"], event["detail-type"], event["account"]) == (
+        "aws.s3",
+        "Object Created",
+        account,
+    )
+    assert event["resources"] == ["arn:aws:s3:::eb-bucket"]
+    detail = event["detail"]
+    assert detail["bucket"] == {"name": "eb-bucket"}
+    assert detail["object"]["key"] == "in/a b.txt"
+    assert detail["object"]["size"] == 5
+    assert detail["object"]["etag"] == put["ETag"].strip('"')
+    assert detail["reason"] == "PutObject"
+    assert {"request-id", "requester", "source-ip-address", "version"} <= set(detail)
+    assert receive(sqs, url, wait=2) == []  # the other key did not match

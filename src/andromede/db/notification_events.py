@@ -18,6 +18,7 @@ import json
 from typing import Final, Protocol
 
 __all__ = [
+    "EVENTBRIDGE_DESTINATION",
     "LEGACY_FORMAT",
     "SEALED_FORMAT",
     "EventSealer",
@@ -28,6 +29,10 @@ __all__ = [
 ]
 
 LEGACY_FORMAT: Final = 1
+# The destination of a bucket's ``EventBridgeConfiguration`` (decision 0192's session 48
+# addendum): its events go to the default event bus of the row's tenant, the bucket's owner.
+# Not a real bus ARN (no region nor account): the tenant and the gateway's region say which.
+EVENTBRIDGE_DESTINATION: Final = "arn:aws:events:::event-bus/default"
 SEALED_FORMAT: Final = 2
 _PURPOSE: Final = b"andromede:notification-event\x00"
 

@@ -157,7 +157,12 @@ from andromede.db.tables_logs import (
     log_resource_policies,
     log_streams,
 )
-from andromede.db.tables_events import events_buses, events_rules, events_targets
+from andromede.db.tables_events import (
+    events_buses,
+    events_deliveries,
+    events_rules,
+    events_targets,
+)
 # isort: on
 
 __all__ = [
@@ -219,6 +224,7 @@ __all__ = [
     "compute_vpcs",
     "console_sessions",
     "events_buses",
+    "events_deliveries",
     "events_rules",
     "events_targets",
     "group_members",

@@ -1,16 +1,18 @@
 """Delivery of matched events to their targets, and the firing of scheduled rules (decision
 0192).
 
-:class:`Deliveries` sends each (event, target) in the background, at least once: the
-message is what the target's input settings make of the event; a failure the sink calls
-transient is tried again with exponential back-off (``retry_base`` doubling, capped at a
-minute) until the target's ``RetryPolicy`` (its attempts, bounded by the gateway's
-``max_attempts``, and its ``MaximumEventAgeInSeconds``) is spent; a permanent one (the queue
-gone, its policy not letting EventBridge in) is not tried again. Either way an undelivered
-event goes to the target's dead-letter queue, when it has one, with the attributes AWS adds
-(``RULE_ARN``, ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``,
-``EXHAUSTED_RETRY_CONDITION``, ``RETRY_ATTEMPTS``). Retries live in the gateway's memory:
-a gateway that stops loses the retries it held (decision 0192's limits).
+:class:`Deliveries` sends each (event, target) at least once: :meth:`Deliveries.submit`
+writes them into the delivery queue (:mod:`.delivery_queue`; durable and sealed over SQL,
+session 48 addendum) before PutEvents answers, and every gateway's worker claims them under a
+lease. The message is what the target's input settings make of the event when it is
+accepted; a failure the sink calls transient is tried again with exponential back-off
+(``retry_base`` doubling, capped at a minute) until the target's ``RetryPolicy`` (its
+attempts, bounded by the gateway's ``max_attempts``, and its ``MaximumEventAgeInSeconds``
+counted from the event's acceptance) is spent; a permanent one (the queue gone, its policy not
+letting EventBridge in) is not tried again. Either way an undelivered event goes to the
+target's dead-letter queue, when it has one, with the attributes AWS adds (``RULE_ARN``,
+``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
+``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
 
 :class:`Scheduler` runs in every gateway: each pass reads the scheduled rules and, for each
 period ("slot") due, claims it (``RunClaims``, the ``metric_runs`` table of decision 0181)
@@ -22,13 +24,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from andromede.events.delivery_queue import (
+    DeliveryQueue,
+    MemoryDeliveryQueue,
+    NewDelivery,
+    QueuedDelivery,
+)
 from andromede.events.errors import EventsError, ValidationError
 from andromede.events.model import Rule, Target, event_envelope
 from andromede.events.schedule import Cron, parse_schedule
@@ -71,112 +77,168 @@ class TargetSink(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Job:
-    tenant_id: str
-    rule: Rule
-    target: Target
-    event: dict[str, Any]
-    message: str
-    started: float
-
-
 class Deliveries:
+    """The deliveries' queue and its worker: :meth:`submit` queues (durably, with an SQL
+    queue) before the caller answers; :meth:`run_forever` is every gateway's worker."""
+
     def __init__(
         self,
         sink: TargetSink,
+        queue: DeliveryQueue | None = None,
         *,
         max_attempts: int = 185,
         retry_base: float = 1.0,
+        lease: float = 60.0,
+        batch: int = 50,
+        poll_interval: float = 1.0,
         on_result: Callable[[str, bool], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sink = sink
+        self.queue: DeliveryQueue = MemoryDeliveryQueue() if queue is None else queue
         self._max_attempts = max_attempts
         self._retry_base = retry_base
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._lease = timedelta(seconds=lease)
+        self._batch = batch
+        self._poll_interval = poll_interval
+        self._clock = clock
+        # Set by a submit: this gateway's worker looks at once rather than at its next poll.
+        self._wake = asyncio.Event()
         # Told (tenant, delivered) of each finished delivery: the metering hook.
         self._on_result = on_result
 
-    def submit(self, tenant_id: str, rule: Rule, target: Target, event: dict[str, Any]) -> None:
-        message = render_input(
-            event,
-            constant=target.input,
-            input_path=target.input_path,
-            transformer=target.input_transformer,
-            rule_arn=rule.arn,
-            rule_name=rule.name,
-        )
-        job = _Job(tenant_id, rule, target, event, message, time.monotonic())
-        task = asyncio.get_running_loop().create_task(self._deliver(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def submit(
+        self, tenant_id: str, matched: Sequence[tuple[Rule, Target, dict[str, Any]]]
+    ) -> None:
+        """Queue each (rule, target, event) in one write; the target's input rendered now,
+        as the rule and target stand when the event is accepted."""
+        new = [
+            NewDelivery(
+                rule.arn,
+                target.id,
+                json.dumps(
+                    {
+                        "target": {"Id": target.id, "Arn": target.arn, "Spec": target.spec},
+                        "event": event,
+                        "message": render_input(
+                            event,
+                            constant=target.input,
+                            input_path=target.input_path,
+                            transformer=target.input_transformer,
+                            rule_arn=rule.arn,
+                            rule_name=rule.name,
+                        ),
+                    },
+                    separators=(",", ":"),
+                ),
+            )
+            for rule, target, event in matched
+        ]
+        if new:
+            await self.queue.add(tenant_id, new, self._clock())
+            self._wake.set()
 
-    async def drain(self) -> None:
-        """Wait for the deliveries under way (tests; a gateway's stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def _deliver(self, job: _Job) -> None:
-        target = job.target
-        retries = min(target.maximum_retry_attempts, self._max_attempts)
-        attempt = 0
+    async def run_forever(self) -> None:
         while True:
+            self._wake.clear()
             try:
-                await self._sink.send(
-                    job.tenant_id,
-                    target.arn,
-                    job.message,
-                    rule_arn=job.rule.arn,
-                    group_id=target.message_group_id,
-                    dedup_id=str(job.event.get("id", uuid.uuid4())),
-                )
-            except DeliveryRefused as exc:
-                await self._dead_letter(job, exc.code, str(exc), attempt, "")
-                return
+                taken = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                log.info("delivery to %s failed (attempt %d): %r", target.arn, attempt + 1, exc)
-                age = time.monotonic() - job.started
-                if attempt >= retries:
-                    await self._dead_letter(
-                        job, "InternalFailure", type(exc).__name__, attempt, "MaximumRetryAttempts"
-                    )
-                    return
-                delay = min(self._retry_base * 2**attempt, 60.0)
-                if age + delay > target.maximum_event_age:
-                    await self._dead_letter(
-                        job,
-                        "InternalFailure",
-                        type(exc).__name__,
-                        attempt,
-                        "MaximumEventAgeInSeconds",
-                    )
-                    return
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
-            if self._on_result is not None:
-                self._on_result(job.tenant_id, True)
+            except Exception:
+                log.exception("event deliveries pass failed")
+                taken = 0
+            if not taken:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """Claim a batch and deliver it; how many were claimed."""
+        claimed = await self.queue.claim(self._clock(), lease=self._lease, limit=self._batch)
+        for delivery in claimed:
+            await self._deliver(delivery)
+        return len(claimed)
+
+    async def drain(self) -> None:
+        """Deliver until nothing waits (tests)."""
+        while await self.queue.waiting():
+            if not await self.run_once():
+                await asyncio.sleep(min(self._retry_base, 0.05))
+
+    async def _deliver(self, delivery: QueuedDelivery) -> None:
+        now = self._clock()
+        if delivery.unopened is not None:
+            if delivery.shredded:  # its tenant's key is gone: it never will open
+                log.info("event delivery %d dropped: %s", delivery.delivery_id, delivery.unopened)
+                await self.queue.complete(delivery)
+            else:
+                later = now + timedelta(seconds=self._retry_base)
+                await self.queue.retry(delivery, later, delivery.unopened)
             return
+        try:
+            document = json.loads(delivery.message)
+            given = document["target"]
+            target = Target(given["Id"], given["Arn"], given["Spec"])
+            event: dict[str, Any] = document["event"]
+        except (ValueError, KeyError, TypeError):  # never deliverable: not kept forever
+            log.warning("event delivery %d dropped: malformed", delivery.delivery_id)
+            await self.queue.complete(delivery)
+            return
+        done = delivery.attempts - 1  # the retries before this attempt
+        try:
+            await self._sink.send(
+                delivery.tenant_id,
+                target.arn,
+                document["message"],
+                rule_arn=delivery.rule_arn,
+                group_id=target.message_group_id,
+                dedup_id=str(event.get("id", uuid.uuid4())),
+            )
+        except DeliveryRefused as exc:
+            await self._dead_letter(delivery, target, event, exc.code, str(exc), done, "")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("delivery to %s failed (attempt %d): %r", target.arn, done + 1, exc)
+            error = type(exc).__name__
+            delay = min(self._retry_base * 2**done, 60.0)
+            age = (now - delivery.created).total_seconds()
+            if done >= min(target.maximum_retry_attempts, self._max_attempts):
+                condition = "MaximumRetryAttempts"
+            elif age + delay > target.maximum_event_age:
+                condition = "MaximumEventAgeInSeconds"
+            else:
+                await self.queue.retry(delivery, now + timedelta(seconds=delay), repr(exc))
+                return
+            await self._dead_letter(
+                delivery, target, event, "InternalFailure", error, done, condition
+            )
+        else:
+            if self._on_result is not None:
+                self._on_result(delivery.tenant_id, True)
+        await self.queue.complete(delivery)
 
     async def _dead_letter(
-        self, job: _Job, code: str, message: str, attempts: int, condition: str
+        self,
+        delivery: QueuedDelivery,
+        target: Target,
+        event: dict[str, Any],
+        code: str,
+        message: str,
+        attempts: int,
+        condition: str,
     ) -> None:
         if self._on_result is not None:
-            self._on_result(job.tenant_id, False)
-        dlq = job.target.dead_letter_arn
+            self._on_result(delivery.tenant_id, False)
+        dlq = target.dead_letter_arn
         if dlq is None:
-            log.info("event %s to %s dropped: %s", job.event.get("id"), job.target.arn, code)
+            log.info("event %s to %s dropped: %s", event.get("id"), target.arn, code)
             return
         attributes = {
-            "RULE_ARN": job.rule.arn,
-            "TARGET_ARN": job.target.arn,
+            "RULE_ARN": delivery.rule_arn,
+            "TARGET_ARN": target.arn,
             "ERROR_CODE": code,
             "ERROR_MESSAGE": message[:256],
             "RETRY_ATTEMPTS": str(attempts),
@@ -185,16 +247,16 @@ class Deliveries:
             attributes["EXHAUSTED_RETRY_CONDITION"] = condition
         try:
             await self._sink.send(
-                job.tenant_id,
+                delivery.tenant_id,
                 dlq,
-                json.dumps(job.event, separators=(",", ":")),
-                rule_arn=job.rule.arn,
+                json.dumps(event, separators=(",", ":")),
+                rule_arn=delivery.rule_arn,
                 group_id=None,
-                dedup_id=str(job.event.get("id")),
+                dedup_id=str(event.get("id")),
                 attributes=attributes,
             )
         except Exception as exc:  # the dead-letter queue is gone or refuses: nothing left
-            log.info("dead letter of %s to %s dropped: %r", job.event.get("id"), dlq, exc)
+            log.info("dead letter of %s to %s dropped: %r", event.get("id"), dlq, exc)
 
 
 class RunClaims(Protocol):
@@ -280,8 +342,7 @@ class Scheduler:
                 resources=[rule.arn],
                 detail={},
             )
-            for target in targets:
-                self._deliveries.submit(rule.tenant_id, rule, target, event)
+            await self._deliveries.submit(rule.tenant_id, [(rule, t, event) for t in targets])
         # Marked done once handed over; a gateway dying before leaves it to the next after
         # the lease.
         await self._claims.done(name, slot, self._holder)

@@ -61,8 +61,10 @@ class EntryResult:
 
 
 class TargetDeliveries(Protocol):
-    def submit(self, tenant_id: str, rule: Rule, target: Target, event: dict[str, Any]) -> None:
-        """Deliver ``event`` to ``target`` of ``rule``, at least once, in the background."""
+    async def submit(
+        self, tenant_id: str, matched: Sequence[tuple[Rule, Target, dict[str, Any]]]
+    ) -> None:
+        """Queue each ``event`` for ``target`` of ``rule``, delivered at least once after."""
         ...
 
 
@@ -326,7 +328,7 @@ class EventsService:
             for rule in await self.store.list_rules(tenant_id, bus, "", "", self._limits.max_rules)
             if rule.enabled and rule.event_pattern is not None and rule.name in targets
         ]
-        handed = 0
+        handed: list[tuple[Rule, Target, dict[str, Any]]] = []
         for event in events:
             for rule in rules:
                 try:
@@ -334,10 +336,10 @@ class EventsService:
                 except InvalidEventPattern:
                     continue  # a pattern stored before a stricter check: matches nothing
                 if matched:
-                    for target in targets[rule.name]:
-                        self._deliveries.submit(tenant_id, rule, target, event)
-                        handed += 1
-        return handed
+                    handed += [(rule, target, event) for target in targets[rule.name]]
+        # Queued before the caller answers: an accepted event's deliveries are not lost.
+        await self._deliveries.submit(tenant_id, handed)
+        return len(handed)
 
     async def _event_of(
         self, tenant_id: str, entry: Mapping[str, Any]

@@ -23,6 +23,7 @@ __all__ = ["SqlEventsStore"]
 _B = tables.events_buses
 _R = tables.events_rules
 _T = tables.events_targets
+_D = tables.events_deliveries
 FORMAT_VERSION: Final = 1
 
 
@@ -292,6 +293,8 @@ class SqlEventsStore:
             conn.execute(sa.delete(_T).where(_T.c.tenant_id == tenant_id))
             gone = conn.execute(sa.delete(_R).where(_R.c.tenant_id == tenant_id)).rowcount
             conn.execute(sa.delete(_B).where(_B.c.tenant_id == tenant_id))
+            # Its deliveries still queued (session 48) go with it.
+            conn.execute(sa.delete(_D).where(_D.c.tenant_id == tenant_id))
             return int(gone or 0)
 
         return await self._db.write(work)

@@ -82,6 +82,14 @@ class AlarmActions(Protocol):
         ...
 
 
+class AlarmStateEvents(Protocol):
+    """Where an alarm's state changes are told as events (the wiring's adapter into
+    EventBridge's default bus: "CloudWatch Alarm State Change", decision 0192's session 48
+    addendum); ``before``: the alarm as it stood, for the previous state's reason."""
+
+    async def state_changed(self, alarm: Alarm, old: AlarmState, before: Alarm | None) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmLimits:
     max_alarms: int = 5000
@@ -212,6 +220,7 @@ class AlarmService:
         self.limits = limits or AlarmLimits()
         self.clock = clock
         self.actions: AlarmActions | None = None
+        self.state_events: AlarmStateEvents | None = None
         # Whether an account is open: a suspended or closed account's alarms keep their state
         # and act on nothing until it is active again (their periods still pass).
         self.active = active
@@ -392,7 +401,7 @@ class AlarmService:
                 state_updated=self.clock(),
             )
             if await self.store.change(changed):
-                await self.changed(alarm.state, changed, None)
+                await self.changed(alarm.state, changed, None, before=alarm)
                 return
         raise InvalidParameterValue(f"Alarm {name[:255]} is being changed; retry.")
 
@@ -532,17 +541,24 @@ class AlarmService:
             )
             if not await self.store.change(changed):
                 return  # changed meanwhile (PutMetricAlarm, SetAlarmState): next period
-            await self.changed(alarm.state, changed, last)
+            await self.changed(alarm.state, changed, last, before=alarm)
         elif alarm.actions_enabled and self.actions is not None:
             for arn in alarm.actions_for(alarm.state):
                 if ":autoscaling:" in arn:  # repeated while the state lasts, as AWS does
                     await self.actions.scale(alarm.tenant_id, arn, alarm, last)
 
     async def changed(
-        self, old: AlarmState, alarm: Alarm, last: float | None, depth: int = 0
+        self,
+        old: AlarmState,
+        alarm: Alarm,
+        last: float | None,
+        depth: int = 0,
+        *,
+        before: Alarm | None = None,
     ) -> None:
-        """A state change written: its history, its actions (a composite's unless its
-        suppressor holds them back, decision 0184), then the composites naming the alarm."""
+        """A state change written: its history, its event (whatever its actions), its actions
+        (a composite's unless its suppressor holds them back, decision 0184), then the
+        composites naming the alarm."""
         await self.store.add_history(
             HistoryItem(
                 alarm.tenant_id,
@@ -553,6 +569,11 @@ class AlarmService:
                 _history_data(old, alarm),
             )
         )
+        if self.state_events is not None:
+            try:
+                await self.state_events.state_changed(alarm, old, before)
+            except Exception:  # the evaluation goes on; the state change is in the history
+                log.exception("state change event of alarm %s not sent", alarm.name)
         if alarm.composite and alarm.suppressor is not None:
             suppressor = await self.store.get(alarm.tenant_id, alarm.suppressor)
             if await composite_alarms.suppressed(self, alarm):

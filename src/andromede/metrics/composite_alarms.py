@@ -175,7 +175,7 @@ async def _evaluate(
         state_updated=now,
     )
     if await service.store.change(changed):
-        await service.changed(composite.state, changed, None, depth + 1)
+        await service.changed(composite.state, changed, None, depth + 1, before=composite)
 
 
 async def parents_changed(service: AlarmService, child: Alarm, depth: int) -> None:

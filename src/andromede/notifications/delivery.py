@@ -15,7 +15,9 @@ S3's event JSON, to its topic's push endpoint.
   the connection goes to a checked address (``http.outbound.pin``), never to a second
   resolution. Redirects are not followed.
 - **Queues.** An event whose destination is an SQS-style queue (decision 0158) is sent into
-  it through a :class:`QueueSink`, settled as a push is.
+  it through a :class:`QueueSink`, settled as a push is; one for a bucket's
+  ``EventBridgeConfiguration`` (``EVENTBRIDGE_DESTINATION``) goes, likewise, through the
+  ``bus`` sink into its owner's default event bus (decision 0192's session 48 addendum).
 - **Subscriptions** (decision 0163). An event for a topic is also fanned out to the topic's
   subscriptions (queued anew, one per subscriber, on the first attempt only); a queued
   message whose destination is a subscription's ARN is sent into its queue, or POSTed with
@@ -60,6 +62,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from andromede.db.notification_events import EVENTBRIDGE_DESTINATION
 from andromede.http.outbound import Network, OutboundError, pin
 from andromede.notifications.deliverypolicy import EffectivePolicy
 from andromede.notifications.mails import EMAIL_PROTOCOLS, MailRefused, build_mail
@@ -134,6 +137,7 @@ class Deliverer:
         tls: Callable[[], ssl.SSLContext] | None = None,
         clock: Callable[[], datetime] = _utcnow,
         queues: QueueSink | None = None,
+        bus: QueueSink | None = None,
         subscribers: Subscribers | None = None,
         shredded: Callable[[QueuedEvent], None] | None = None,
         on_delivered: Callable[[Delivery], None] | None = None,
@@ -147,6 +151,9 @@ class Deliverer:
         self._shredded = shredded
         self._subscribers = subscribers
         self._queues = queues
+        # EventBridge's default buses, for the buckets' EventBridgeConfiguration (decision
+        # 0192's session 48 addendum): a port, the events context being another's.
+        self._bus = bus
         self._topics = topics
         self._policy = policy
         self._tls = tls
@@ -228,7 +235,10 @@ class Deliverer:
             await self._unopened(event)
             return
         if event.topic_arn.startswith(_QUEUE_ARN):
-            await self._deliver_to_queue(event)
+            await self._deliver_to_queue(event, self._queues)
+            return
+        if event.topic_arn == EVENTBRIDGE_DESTINATION:
+            await self._deliver_to_queue(event, self._bus)
             return
         if is_subscription_arn(event.topic_arn):
             await self._deliver_to_subscriber(client, event)
@@ -459,11 +469,12 @@ class Deliverer:
         self.delivered += 1
         await self._queue.complete(event)
 
-    async def _deliver_to_queue(self, event: QueuedEvent) -> None:
-        """Into an SQS-style queue of the same platform: no network, the same at-least-once
-        settlement (a failure is tried again with the same backoff)."""
+    async def _deliver_to_queue(self, event: QueuedEvent, sink: QueueSink | None) -> None:
+        """Into an SQS-style queue of the same platform, or the owner's default event bus:
+        no network, the same at-least-once settlement (a failure is tried again with the
+        same backoff)."""
         try:
-            sent = self._queues is not None and await self._queues.deliver(
+            sent = sink is not None and await sink.deliver(
                 event.tenant_id, event.topic_arn, event.message
             )
         except Exception as exc:

@@ -78,6 +78,27 @@ class EventsSettings(BaseModel):
         description="Seconds before a delivery's first retry, doubling at each next one up to "
         "a minute (decision 0192).",
     )
+    events_delivery_lease: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a gateway's worker holds the deliveries it claimed; one stopped "
+        "mid-delivery leaves them to the others after it (decision 0192, session 48).",
+    )
+    events_delivery_batch: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Deliveries a worker claims at once from the durable queue "
+        "(decision 0192, session 48).",
+    )
+    events_delivery_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between two looks of an idle delivery worker at the durable "
+        "queue; a PutEvents of its own gateway wakes it at once (decision 0192, session 48).",
+    )
     events_schedule_interval: float = Field(
         default=10.0,
         gt=0,

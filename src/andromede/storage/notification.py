@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote_plus
 
-from andromede.db.notification_events import EventSealer, seal_message
+from andromede.db.notification_events import EVENTBRIDGE_DESTINATION, EventSealer, seal_message
 
 __all__ = [
     "ACL_EVENTS",
@@ -54,6 +54,7 @@ __all__ = [
     "TopicRule",
     "attribute_filtered_removals",
     "event_time",
+    "eventbridge_rule",
     "lifecycle_source",
     "overlapping",
 ]
@@ -156,6 +157,17 @@ class TopicRule:
             and all(metadata.get(_metadata_name(name)) == value for name, value in self.metadata)
             and all(pair in tags for pair in self.tags)
         )
+
+
+def eventbridge_rule() -> TopicRule:
+    """A bucket's ``EventBridgeConfiguration`` (decision 0192's session 48 addendum): every
+    event the bucket emits, unfiltered, to its owner's default bus, kept as one more rule."""
+    families = ("ObjectCreated", "ObjectRemoved", "ObjectTagging", "LifecycleExpiration")
+    return TopicRule(
+        "EventBridgeConfiguration",
+        EVENTBRIDGE_DESTINATION,
+        (*(f"s3:{family}:*" for family in families), *(f"s3:{e}" for e in ACL_EVENTS)),
+    )
 
 
 def _metadata_name(name: str) -> str:

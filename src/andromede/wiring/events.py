@@ -13,16 +13,21 @@ rule's pattern can match events of every source of the account.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import datetime
 
+from andromede.alarm_adapters import AlarmStateEventSender
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
 from andromede.compute.service_core import TransitionListener
 from andromede.db.database import Database
+from andromede.db.notification_events import EventSealer
+from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
+from andromede.events.s3_events import s3_bus_events
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
@@ -41,6 +46,7 @@ from andromede.settings import Settings
 
 __all__ = [
     "EVENTS_PRINCIPAL",
+    "BucketEventBus",
     "EventTargets",
     "EventsParts",
     "events_parts",
@@ -170,18 +176,50 @@ class EventTargets:
             raise DeliveryRefused("SNSParameterError", str(exc)) from exc
 
 
-class EventsParts:
-    """EventBridge as ``serve`` runs it: the service over the SQL store and its deliveries,
-    then the API (:meth:`api`) and the scheduled rules' dispatcher (:meth:`schedules`)."""
+class BucketEventBus:
+    """The buckets' ``EventBridgeConfiguration`` (decision 0192's session 48 addendum): the
+    notification deliverer's ``bus`` sink. Each S3 record the bucket's events queue holds
+    becomes S3's bus event, routed into the owner's default bus (its deliveries written
+    before the record leaves the notification queue: at least once end to end)."""
 
-    def __init__(self, settings: Settings, db: Database, targets: EventTargets) -> None:
+    def __init__(self, service: EventsService) -> None:
+        self._service = service
+
+    async def deliver(self, tenant_id: str, destination: str, message: str) -> bool:
+        try:
+            records = json.loads(message)
+        except ValueError:
+            return False  # never routable: dropped
+        events = s3_bus_events(tenant_id, records)
+        if events:
+            await self._service.route(tenant_id, DEFAULT_BUS, events)
+        return True
+
+
+class EventsParts:
+    """EventBridge as ``serve`` runs it: the service over the SQL store and its durable
+    deliveries (sealed by ``sealer``, the notification events' sealer), then the API
+    (:meth:`api`), the scheduled rules' dispatcher and the deliveries' worker
+    (:meth:`background`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        targets: EventTargets,
+        sealer: EventSealer | None = None,
+    ) -> None:
         self._settings = settings
         self._db = db
         self.store = SqlEventsStore(db, settings.region)
         self.deliveries = Deliveries(
             targets,
+            SqlDeliveryQueue(db, sealer),
             max_attempts=settings.events_delivery_max_attempts,
             retry_base=settings.events_delivery_retry_base,
+            lease=settings.events_delivery_lease,
+            batch=settings.events_delivery_batch,
+            poll_interval=settings.events_delivery_poll_interval,
         )
         self.service = EventsService(
             self.store,
@@ -209,12 +247,19 @@ class EventsParts:
             self.service, identity, audit, self._settings, rate_limiter, billing=billing
         )
 
+    def alarm_events(self) -> AlarmStateEventSender:
+        """CloudWatch's alarm state changes into the accounts' default buses."""
+        return AlarmStateEventSender(self.service, self._settings.region)
+
+    def bucket_events(self) -> BucketEventBus:
+        return BucketEventBus(self.service)
+
     def instance_events(self, previous: TransitionListener | None) -> TransitionListener:
         return instance_state_events(self.service, self._settings.region, previous)
 
-    def schedules(self, holder: str) -> asyncio.Task[None]:
-        """The dispatcher's task; ``holder``: this gateway's name in the schedules' claims
-        (the autoscaling reconciler's owner name)."""
+    def background(self, holder: str) -> list[asyncio.Task[None]]:
+        """The dispatcher's and the deliveries' worker's tasks; ``holder``: this gateway's
+        name in the schedules' claims (the autoscaling reconciler's owner name)."""
         scheduler = Scheduler(
             self.store,
             SqlMetricRuns(self._db),
@@ -222,7 +267,10 @@ class EventsParts:
             holder=holder,
             interval=self._settings.events_schedule_interval,
         )
-        return asyncio.create_task(scheduler.run_forever(), name="events-schedules")
+        return [
+            asyncio.create_task(scheduler.run_forever(), name="events-schedules"),
+            asyncio.create_task(self.deliveries.run_forever(), name="events-deliveries"),
+        ]
 
 
 def events_parts(
@@ -231,8 +279,9 @@ def events_parts(
     queues: QueueService,
     topics: TopicService,
     pubsub: PubSubService,
+    sealer: EventSealer | None = None,
 ) -> EventsParts:
-    return EventsParts(settings, db, EventTargets(queues, topics, pubsub))
+    return EventsParts(settings, db, EventTargets(queues, topics, pubsub), sealer)
 
 
 def instance_state_events(

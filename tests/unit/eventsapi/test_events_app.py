@@ -106,7 +106,6 @@ async def events(tmp_path: Path) -> AsyncIterator[Harness]:
             audit,
         )
     finally:
-        await parts.deliveries.close()
         await billing.close()
         await audit.close()
         await db.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from andromede.db.notification_events import EVENTBRIDGE_DESTINATION
 from support.s3app import Client, in_process_client
 
 B = "/watched"
@@ -190,7 +191,17 @@ async def test_a_rule_without_id_gets_one(client: Client) -> None:
             "NotImplemented",
             "CloudFunctionConfiguration",
         ),
-        (lambda arn: ["<EventBridgeConfiguration/>"], "NotImplemented", "EventBridge"),
+        # EventBridge's configuration is an empty element, given once (session 48).
+        (
+            lambda arn: ["<EventBridgeConfiguration/>", "<EventBridgeConfiguration/>"],
+            "MalformedXML",
+            None,
+        ),
+        (
+            lambda arn: ["<EventBridgeConfiguration><Id>x</Id></EventBridgeConfiguration>"],
+            "MalformedXML",
+            None,
+        ),
     ],
 )
 async def test_configurations_s3_refuses_are_refused_and_nothing_kept(
@@ -321,3 +332,35 @@ async def test_a_version_deleted_for_good_is_an_object_removed_delete(client: Cl
     (event,) = queued(client)
     assert event["eventName"] == "ObjectRemoved:Delete"
     assert event["s3"]["object"]["versionId"] == version
+
+
+async def test_eventbridge_beside_a_topic_takes_every_event_of_the_bucket(client: Client) -> None:
+    """Decision 0192's session 48 addendum: ``EventBridgeConfiguration`` kept beside a topic
+    rule it overlaps (outside S3's overlap check), shown back, and every event of the bucket
+    queued for the owner's default bus too, filters or not; no test event for the bus."""
+    arn = await topic(client)
+    body = configuration(
+        topic_rule(arn, "s3:ObjectCreated:*", prefix="images/"), "<EventBridgeConfiguration/>"
+    )
+    assert (await put(client, body)).status == 200
+    shown = (await client.request("GET", f"{B}?notification")).body.decode()
+    assert shown.index("</TopicConfiguration>") < shown.index("<EventBridgeConfiguration")
+    assert shown.count("<TopicConfiguration>") == 1
+    assert client.store is not None
+    outbox = client.store.notification_outbox
+    assert EVENTBRIDGE_DESTINATION not in {destination for _, destination, _ in outbox}
+    outbox.clear()
+    for key in ("images/a.jpg", "notes/b.txt"):
+        assert (await client.request("PUT", f"{B}/{key}", b"abc")).status == 200
+    assert (await client.request("DELETE", f"{B}/notes/b.txt")).status == 204
+    to_bus = [json.loads(m)["Records"][0] for _, d, m in outbox if d == EVENTBRIDGE_DESTINATION]
+    assert [(r["eventName"], r["s3"]["object"]["key"]) for r in to_bus] == [
+        ("ObjectCreated:Put", "images/a.jpg"),
+        ("ObjectCreated:Put", "notes/b.txt"),
+        ("ObjectRemoved:Delete", "notes/b.txt"),
+    ]
+    assert [d for _, d, _ in outbox].count(arn) == 1  # the topic's filter still applies
+    # Without it, the bus gets nothing more.
+    assert (await put(client, configuration(topic_rule(arn, "s3:ObjectCreated:*")))).status == 200
+    shown = (await client.request("GET", f"{B}?notification")).body
+    assert b"EventBridgeConfiguration" not in shown

@@ -22,8 +22,12 @@ name twice in a filter (RGW keeps the first), a rule with them naming removal ev
 object's attributes are not known when a removal is queued: decision 0132) are
 ``InvalidArgument``; a rule ``Type`` other than ``IN`` (RGW's newer negative filters):
 ``NotImplemented``. RGW's ``regex`` key rule is refused as S3 refuses any other name.
-``CloudFunctionConfiguration`` (Lambda) and ``EventBridgeConfiguration`` are
-``NotImplemented``, never kept silently.
+``CloudFunctionConfiguration`` (Lambda) is ``NotImplemented``, never kept silently.
+
+``EventBridgeConfiguration`` (decision 0192's session 48 addendum), an empty element, once at
+most (else ``MalformedXML``): every event of the bucket also goes to its owner's default event
+bus, kept as one more rule (``eventbridge_rule``) outside the overlap check, as S3 keeps it
+beside the other destinations; no test event is sent to it, as S3 sends none.
 
 ``QueueConfiguration`` (decision 0158) names an SQS-style queue (``andromede.queues``) by its
 ARN in ``Queue``: accepted when it is a queue of the bucket owner's account whose policy lets
@@ -37,6 +41,7 @@ from __future__ import annotations
 import secrets
 from xml.etree.ElementTree import Element
 
+from andromede.db.notification_events import EVENTBRIDGE_DESTINATION
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, addressed_bucket, xml_response
@@ -48,12 +53,14 @@ from andromede.storage.notification import (
     NotificationConfiguration,
     TopicRule,
     attribute_filtered_removals,
+    eventbridge_rule,
     overlapping,
 )
 
 __all__ = ["get_bucket_notification_configuration", "put_bucket_notification_configuration"]
 
-_NOT_IMPLEMENTED = frozenset({"CloudFunctionConfiguration", "EventBridgeConfiguration"})
+_NOT_IMPLEMENTED = frozenset({"CloudFunctionConfiguration"})
+_EVENTBRIDGE = "EventBridgeConfiguration"
 _QUEUE_ARN = "arn:aws:sqs:"
 # Configuration element → its destination element.
 _DESTINATIONS = {"TopicConfiguration": "Topic", "QueueConfiguration": "Queue"}
@@ -70,7 +77,9 @@ async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     config = await svc.objects.get_bucket_notification(ctx.bucket)
     xml = XmlWriter("NotificationConfiguration")
     rules = () if config is None else config.rules
-    # S3's order: the topics' configurations, then the queues'.
+    to_bus = any(rule.topic_arn == EVENTBRIDGE_DESTINATION for rule in rules)
+    rules = tuple(rule for rule in rules if rule.topic_arn != EVENTBRIDGE_DESTINATION)
+    # S3's order: the topics' configurations, then the queues', then EventBridge's.
     for rule in sorted(rules, key=lambda r: r.topic_arn.startswith(_QUEUE_ARN)):
         queue = rule.topic_arn.startswith(_QUEUE_ARN)
         element = "QueueConfiguration" if queue else "TopicConfiguration"
@@ -96,6 +105,9 @@ async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
                     _write_filter_rules(xml, container, pairs)
             xml.close("Filter")
         xml.close(element)
+    if to_bus:
+        xml.open(_EVENTBRIDGE)
+        xml.close(_EVENTBRIDGE)
     return xml_response(xml)
 
 
@@ -116,17 +128,21 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     if refused:
         raise S3Error(
             "NotImplemented",
-            "Only TopicConfiguration (SNS-style topics with an HTTP push endpoint) and "
-            "QueueConfiguration (SQS-style queues) are implemented: " + ", ".join(refused),
+            "Only TopicConfiguration (SNS-style topics with an HTTP push endpoint), "
+            "QueueConfiguration (SQS-style queues) and EventBridgeConfiguration are "
+            "implemented: " + ", ".join(refused),
         )
-    if names - set(_DESTINATIONS):
+    if names - {*_DESTINATIONS, _EVENTBRIDGE}:
+        raise S3Error("MalformedXML")
+    buses = [element for element in root if local_name(element) == _EVENTBRIDGE]
+    if len(buses) > 1 or any(len(element) for element in buses):
         raise S3Error("MalformedXML")
     configured = [
         (element, _DESTINATIONS[local_name(element)])
         for element in root
         if local_name(element) in _DESTINATIONS
     ]
-    if configured and svc.topics is None:
+    if (configured or buses) and svc.topics is None:
         raise S3Error("NotImplemented", "Event notifications are not served by this endpoint")
     if svc.queues is None and any(d == "Queue" for _, d in configured):
         raise S3Error(
@@ -139,9 +155,14 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
         raise S3Error("InvalidArgument", "Configuration IDs must be unique", ArgumentName="Id")
     if overlapping(rules):
         raise S3Error("InvalidArgument", _AMBIGUOUS)
+    tested = [rule.topic_arn for rule in rules]
+    if buses:  # beside the others, outside their overlap check, as S3 keeps it
+        rules.append(eventbridge_rule())
     bucket = await addressed_bucket(ctx, svc) if rules else None
     if bucket is not None:
         for rule in rules:
+            if rule.topic_arn == EVENTBRIDGE_DESTINATION:
+                continue  # the owner's own default bus: always there
             if rule.topic_arn.startswith(_QUEUE_ARN):
                 if svc.queues is None or not await svc.queues.accepts_bucket_events(
                     bucket.tenant_id, rule.topic_arn, bucket.name
@@ -170,9 +191,7 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
         # As S3: each destination of the accepted configuration is sent s3:TestEvent, through
         # the queue of every event. After the commit: a crash between the two loses only this
         # message, which tells of no write.
-        await svc.topics.send_test_events(
-            bucket.tenant_id, bucket.name, (rule.topic_arn for rule in rules), ctx.request_id
-        )
+        await svc.topics.send_test_events(bucket.tenant_id, bucket.name, tested, ctx.request_id)
     return Response()
 
 
