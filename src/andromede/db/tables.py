@@ -154,6 +154,7 @@ from andromede.db.tables_logs import (
     log_events,
     log_groups,
     log_metric_filters,
+    log_queries,
     log_resource_policies,
     log_streams,
 )
@@ -240,6 +241,7 @@ __all__ = [
     "log_events",
     "log_groups",
     "log_metric_filters",
+    "log_queries",
     "log_resource_policies",
     "log_streams",
     "login_profiles",
