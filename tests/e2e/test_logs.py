@@ -137,7 +137,8 @@ def test_a_logs_insights_query(server: ServerProcess) -> None:
         logGroupName="/app/insights",
         startTime=minute // 1000 - 60,
         endTime=now_ms() // 1000,
-        queryString="fields @timestamp, @message | filter status >= 500 | stats count(*) by bin(1m)",
+        queryString="fields @timestamp, @message | filter status >= 500 "
+        "| stats count(*) by bin(1m)",
     )["queryId"]
     deadline = time.monotonic() + 30
     while True:

@@ -177,8 +177,8 @@ def test_sort_limit_dedup() -> None:
     messages = [json.dumps({"k": k, "v": v}) for k, v in [("x", 3), ("y", 1), ("x", 2), ("z", 5)]]
     assert [r["v"] for r in run("fields v | sort v", messages)] == ["5", "3", "2", "1"]
     assert [r["v"] for r in run("fields v | sort v asc | limit 2", messages)] == ["1", "2"]
-    assert [r["v"] for r in run("fields k, v | sort v desc | dedup k", messages)] == ["5", "3",
-                                                                                        "1"]  # fmt: skip
+    deduplicated = run("fields k, v | sort v desc | dedup k", messages)
+    assert [r["v"] for r in deduplicated] == ["5", "3", "1"]
     assert [r["v"] for r in run("fields v | limit 3 | sort v asc", messages)] == ["1", "2", "3"]
     assert len(run("fields v", messages, limit=2)) == 2
     # A sort followed only by limit keeps the rows it answers, whatever the events' count.
