@@ -155,6 +155,7 @@ from andromede.db.tables_logs import (
     log_groups,
     log_metric_filters,
     log_queries,
+    log_query_definitions,
     log_resource_policies,
     log_streams,
 )
@@ -242,6 +243,7 @@ __all__ = [
     "log_groups",
     "log_metric_filters",
     "log_queries",
+    "log_query_definitions",
     "log_resource_policies",
     "log_streams",
     "login_profiles",

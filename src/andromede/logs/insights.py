@@ -5,7 +5,8 @@ FilterLogEvents opens them) so memory stays bounded; its end (Complete, Failed, 
 results written to the store, where every gateway reads them. StopQuery marks the query
 Cancelled in the store and cancels the task when it runs here; a task running elsewhere
 sees the mark at its next chunk. A query whose gateway stopped stays Running in the store
-until ``timeout_ms`` after its start, when any gateway answers it Timeout."""
+until ``timeout_ms`` after its start, when any gateway answers it Timeout. Saved queries
+(PutQueryDefinition) are kept in the same store, their query parsed when put."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from andromede.logs.errors import InvalidParameter, LogsError, ResourceNotFound
 from andromede.logs.insights_query import Query, parse_query
 from andromede.logs.insights_run import QueryRun, event_record
 from andromede.logs.model import EVENT_OVERHEAD, check_group_name
-from andromede.logs.queries import ACTIVE, QueryRecord, QueryStatus, QueryStore
+from andromede.logs.queries import ACTIVE, QueryDefinition, QueryRecord, QueryStatus, QueryStore
 from andromede.logs.service import LogsService
 
 __all__ = ["InsightsLimits", "InsightsService"]
@@ -47,6 +48,7 @@ class InsightsLimits:
     max_groups: int = 10_000
     max_rows: int = 100_000
     chunk: int = 1000
+    max_definitions: int = 1000
 
 
 class _Stopped(Exception):
@@ -221,10 +223,13 @@ class InsightsService:
         size = limit if limit is not None else _DESCRIBE_PAGE
         if not 1 <= size <= _DESCRIBE_PAGE:
             raise InvalidParameter(f"maxResults must be between 1 and {_DESCRIBE_PAGE}")
-        before = _position(token) if token is not None else None
+        before: tuple[int, str] | None = None
+        if token is not None:
+            created, query_id = _position(token)
+            before = (int(created), query_id)
         found: list[QueryRecord] = []
         while len(found) < size:
-            page = await self._store.list(tenant_id, wanted, before, size)
+            page = await self._store.recent(tenant_id, wanted, before, size)
             found += [q for q in page if group is None or group in q.groups]
             if len(page) < size:
                 return found[:size], None
@@ -235,6 +240,59 @@ class InsightsService:
 
     async def expire(self) -> int:
         return await self._store.expire(self._clock() - self.limits.retention_ms)
+
+    # Saved queries.
+
+    async def put_definition(
+        self,
+        tenant_id: str,
+        name: str,
+        query_string: str,
+        groups: Sequence[str],
+        definition_id: str | None,
+    ) -> str:
+        if not 1 <= len(name) <= 255:
+            raise InvalidParameter("name must be between 1 and 255 characters")
+        if len(groups) > _MAX_GROUPS:
+            raise InvalidParameter(f"A query definition names at most {_MAX_GROUPS} log groups.")
+        for group in groups:
+            check_group_name(group, "logGroupNames")
+        parse_query(query_string)
+        if definition_id is not None and not 1 <= len(definition_id) <= 256:
+            raise InvalidParameter("queryDefinitionId must be between 1 and 256 characters")
+        definition = QueryDefinition(
+            tenant_id,
+            definition_id or str(uuid.uuid4()),
+            name,
+            query_string,
+            tuple(groups),
+            self._clock(),
+        )
+        if not await self._store.put_definition(
+            definition, self.limits.max_definitions, must_exist=definition_id is not None
+        ):
+            raise ResourceNotFound("The specified query definition does not exist.")
+        return definition.definition_id
+
+    async def describe_definitions(
+        self, tenant_id: str, prefix: str, limit: int | None, token: str | None
+    ) -> tuple[list[QueryDefinition], str | None]:
+        size = limit if limit is not None else _DESCRIBE_PAGE
+        if not 1 <= size <= _DESCRIBE_PAGE:
+            raise InvalidParameter(f"maxResults must be between 1 and {_DESCRIBE_PAGE}")
+        after: tuple[str, str] | None = None
+        if token is not None:
+            name, definition_id = _position(token, str)
+            after = (str(name), definition_id)
+        found = await self._store.list_definitions(tenant_id, prefix, after, size + 1)
+        more = len(found) > size
+        found = found[:size]
+        last = found[-1] if found else None
+        return found, (_token((last.name, last.definition_id)) if more and last else None)
+
+    async def delete_definition(self, tenant_id: str, definition_id: str) -> None:
+        if not await self._store.delete_definition(tenant_id, definition_id):
+            raise ResourceNotFound("The specified query definition does not exist.")
 
     async def close(self) -> None:
         """``serve`` stopping: the queries running here cancelled (and written Failed)."""
@@ -254,15 +312,16 @@ def _statistics(run: QueryRun) -> dict[str, float]:
     }
 
 
-def _token(position: tuple[int, str]) -> str:
+def _token(position: tuple[int | str, str]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode()
 
 
-def _position(token: str) -> tuple[int, str]:
+def _position(token: str, first: type[int] | type[str] = int) -> tuple[int | str, str]:
+    """A page token's (created or name, id); InvalidParameter for anything else."""
     try:
-        created, query_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        key, identifier = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, TypeError, binascii.Error, UnicodeError):
         raise InvalidParameter("The specified nextToken is invalid.") from None
-    if not isinstance(created, int) or not isinstance(query_id, str):
+    if type(key) is not first or not isinstance(identifier, str):
         raise InvalidParameter("The specified nextToken is invalid.")
-    return created, query_id
+    return key, identifier

@@ -18,6 +18,7 @@ from andromede.logs.errors import LimitExceeded
 __all__ = [
     "ACTIVE",
     "MemoryQueryStore",
+    "QueryDefinition",
     "QueryRecord",
     "QueryStatus",
     "QueryStore",
@@ -53,6 +54,18 @@ class QueryRecord:
     statistics: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class QueryDefinition:
+    """A saved query (PutQueryDefinition): its name may hold ``/`` folders, as the console's."""
+
+    tenant_id: str
+    definition_id: str
+    name: str
+    query_string: str
+    groups: tuple[str, ...]
+    modified: int  # milliseconds
+
+
 class QueryStore(Protocol):
     async def create(self, record: QueryRecord, max_active: int) -> None:
         """Keep a new query; LimitExceeded when its account has ``max_active`` queries
@@ -74,7 +87,7 @@ class QueryStore(Protocol):
         ``only_from``; whether it did — a query stopped elsewhere is never overwritten."""
         ...
 
-    async def list(
+    async def recent(
         self,
         tenant_id: str,
         status: QueryStatus | None,
@@ -88,10 +101,26 @@ class QueryStore(Protocol):
         """Delete the queries made before ``created_before`` (ms); how many."""
         ...
 
+    async def put_definition(
+        self, definition: QueryDefinition, max_definitions: int, must_exist: bool
+    ) -> bool:
+        """Make or replace the account's definition of that id; False when ``must_exist``
+        and it does not; LimitExceeded when a new one would pass ``max_definitions``."""
+        ...
+
+    async def list_definitions(
+        self, tenant_id: str, prefix: str, after: tuple[str, str] | None, limit: int
+    ) -> list[QueryDefinition]:
+        """By (name, id) strictly after ``after``, names starting with ``prefix``."""
+        ...
+
+    async def delete_definition(self, tenant_id: str, definition_id: str) -> bool: ...
+
 
 class MemoryQueryStore:
     def __init__(self) -> None:
         self._queries: dict[tuple[str, str], QueryRecord] = {}
+        self._definitions: dict[tuple[str, str], QueryDefinition] = {}
 
     async def create(self, record: QueryRecord, max_active: int) -> None:
         active = sum(
@@ -128,7 +157,7 @@ class MemoryQueryStore:
         )
         return True
 
-    async def list(
+    async def recent(
         self,
         tenant_id: str,
         status: QueryStatus | None,
@@ -150,3 +179,34 @@ class MemoryQueryStore:
         for key in gone:
             del self._queries[key]
         return len(gone)
+
+    async def put_definition(
+        self, definition: QueryDefinition, max_definitions: int, must_exist: bool
+    ) -> bool:
+        key = (definition.tenant_id, definition.definition_id)
+        if key not in self._definitions:
+            if must_exist:
+                return False
+            held = sum(1 for t, _ in self._definitions if t == definition.tenant_id)
+            if held >= max_definitions:
+                raise LimitExceeded("Resource limit exceeded.")
+        self._definitions[key] = definition
+        return True
+
+    async def list_definitions(
+        self, tenant_id: str, prefix: str, after: tuple[str, str] | None, limit: int
+    ) -> list[QueryDefinition]:
+        found = sorted(
+            (
+                d
+                for (t, _), d in self._definitions.items()
+                if t == tenant_id
+                and d.name.startswith(prefix)
+                and (after is None or (d.name, d.definition_id) > after)
+            ),
+            key=lambda d: (d.name, d.definition_id),
+        )
+        return found[:limit]
+
+    async def delete_definition(self, tenant_id: str, definition_id: str) -> bool:
+        return self._definitions.pop((tenant_id, definition_id), None) is not None

@@ -1,7 +1,8 @@
 """Logs Insights queries over the metadata database (SQLite or PostgreSQL), the table of
-migration 0092 (decision 0186, session-48 addendum). A query's end is written only from the
-statuses it may leave (an ``UPDATE … WHERE status IN …``), so a StopQuery through one gateway
-is never overwritten by the gateway that ran the query. The account's bound on running
+migration 0092 (decision 0186, session-48 addendum), and the saved query definitions. A
+query's end is written only from the statuses it may leave (an ``UPDATE … WHERE status IN
+…``), so a StopQuery through one gateway is never overwritten by the gateway that ran the
+query. The account's bound on running
 queries is counted before the insert: two gateways starting a query at the same instant may
 pass it by one each, which the decision accepts (AWS's bound is a quota, not a guarantee)."""
 
@@ -17,11 +18,12 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.logs.errors import LimitExceeded
-from andromede.logs.queries import ACTIVE, QueryRecord, QueryStatus, Row
+from andromede.logs.queries import ACTIVE, QueryDefinition, QueryRecord, QueryStatus, Row
 
 __all__ = ["SqlQueryStore"]
 
 _Q = tables.log_queries
+_D = tables.log_query_definitions
 FORMAT_VERSION: Final = 1
 
 
@@ -117,7 +119,7 @@ class SqlQueryStore:
 
         return await self._db.write(work)
 
-    async def list(
+    async def recent(
         self,
         tenant_id: str,
         status: QueryStatus | None,
@@ -146,5 +148,80 @@ class SqlQueryStore:
 
         def work(conn: Connection) -> int:
             return int(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
+
+    async def put_definition(
+        self, definition: QueryDefinition, max_definitions: int, must_exist: bool
+    ) -> bool:
+        key = (
+            _D.c.tenant_id == definition.tenant_id,
+            _D.c.definition_id == definition.definition_id,
+        )
+        values = {
+            "name": definition.name,
+            "query_string": definition.query_string,
+            "group_names": json.dumps(list(definition.groups)),
+            "modified": definition.modified,
+        }
+        count = sa.select(sa.func.count()).select_from(_D).where(key[0])
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(sa.update(_D).where(*key).values(**values)).rowcount:
+                return True
+            if must_exist:
+                return False
+            if int(conn.execute(count).scalar_one()) >= max_definitions:
+                raise LimitExceeded("Resource limit exceeded.")
+            conn.execute(
+                sa.insert(_D).values(
+                    tenant_id=definition.tenant_id,
+                    definition_id=definition.definition_id,
+                    format_version=FORMAT_VERSION,
+                    **values,
+                )
+            )
+            return True
+
+        return await self._db.write(work)
+
+    async def list_definitions(
+        self, tenant_id: str, prefix: str, after: tuple[str, str] | None, limit: int
+    ) -> list[QueryDefinition]:
+        query = sa.select(_D).where(_D.c.tenant_id == tenant_id)
+        if prefix:
+            # Not LIKE: SQLite's is case-insensitive, and AWS's prefixes are not.
+            query = query.where(sa.func.substr(_D.c.name, 1, len(prefix)) == prefix)
+        if after is not None:
+            query = query.where(
+                sa.or_(
+                    _D.c.name > after[0],
+                    sa.and_(_D.c.name == after[0], _D.c.definition_id > after[1]),
+                )
+            )
+        query = query.order_by(_D.c.name, _D.c.definition_id).limit(limit)
+
+        def work(conn: Connection) -> list[QueryDefinition]:
+            return [
+                QueryDefinition(
+                    r.tenant_id,
+                    r.definition_id,
+                    r.name,
+                    r.query_string,
+                    tuple(json.loads(r.group_names)),
+                    int(r.modified),
+                )
+                for r in conn.execute(query)
+            ]
+
+        return await self._db.read(work)
+
+    async def delete_definition(self, tenant_id: str, definition_id: str) -> bool:
+        statement = sa.delete(_D).where(
+            _D.c.tenant_id == tenant_id, _D.c.definition_id == definition_id
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
 
         return await self._db.write(work)

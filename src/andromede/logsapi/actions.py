@@ -360,13 +360,13 @@ NOT_SERVED: Final = frozenset(
     CreateScheduledQuery DeleteAccountPolicy DeleteDataProtectionPolicy DeleteDelivery
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
     DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
-    DeleteLookupTable DeleteQueryDefinition
+    DeleteLookupTable
     DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
     DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
     DescribeExportTasks DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
-    DescribeIndexPolicies DescribeLookupTables 
-    DescribeQueryDefinitions DescribeSubscriptionFilters
+    DescribeIndexPolicies DescribeLookupTables
+    DescribeSubscriptionFilters
     DisassociateSourceFromS3TableIntegration GetDataProtectionPolicy GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
     GetLogAnomalyDetector GetLogFields GetLogGroupFields GetLogObject GetLogRecord
@@ -377,8 +377,8 @@ NOT_SERVED: Final = frozenset(
     PutAccountPolicy PutBearerTokenAuthentication PutDataProtectionPolicy
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
     PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
-    PutQueryDefinition PutStorageTierPolicy
-    PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail 
+    PutStorageTierPolicy
+    PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail
     TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
     UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery""".split()
 )

@@ -1,6 +1,7 @@
 """CloudWatch Logs Insights' operations (decision 0186, session-48 addendum): StartQuery,
-GetQueryResults, StopQuery and DescribeQueries over :class:`InsightsService`, shaped as AWS
-answers them. StartQuery authorises ``logs:StartQuery`` on each group's ARN; the others,
+GetQueryResults, StopQuery and DescribeQueries over :class:`InsightsService`, and the saved
+queries' PutQueryDefinition, DescribeQueryDefinitions and DeleteQueryDefinition, shaped as
+AWS answers them. StartQuery authorises ``logs:StartQuery`` on each group's ARN; the others,
 which name a query rather than a group, ``logs:<Op>`` on ``*`` as AWS's model has it."""
 
 from __future__ import annotations
@@ -145,9 +146,62 @@ async def describe_queries(call: LogsCall) -> dict[str, Any]:
     return answer
 
 
+async def put_query_definition(call: LogsCall) -> dict[str, Any]:
+    insights = _insights(call)
+    await call.allow("PutQueryDefinition", "*")
+    _language(call)
+    optional_str(call.params, "clientToken")  # accepted: a put is idempotent by its id
+    definition_id = await insights.put_definition(
+        call.tenant_id,
+        required_str(call.params, "name"),
+        required_str(call.params, "queryString"),
+        strings(call.params, "logGroupNames") or [],
+        optional_str(call.params, "queryDefinitionId"),
+    )
+    return {"queryDefinitionId": definition_id}
+
+
+async def describe_query_definitions(call: LogsCall) -> dict[str, Any]:
+    insights = _insights(call)
+    await call.allow("DescribeQueryDefinitions", "*")
+    _language(call)
+    found, token = await insights.describe_definitions(
+        call.tenant_id,
+        optional_str(call.params, "queryDefinitionNamePrefix") or "",
+        integer(call.params, "maxResults"),
+        optional_str(call.params, "nextToken"),
+    )
+    answer: dict[str, Any] = {
+        "queryDefinitions": [
+            {
+                "queryLanguage": _LANGUAGE,
+                "queryDefinitionId": d.definition_id,
+                "name": d.name,
+                "queryString": d.query_string,
+                "lastModified": d.modified,
+                "logGroupNames": list(d.groups),
+            }
+            for d in found
+        ]
+    }
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def delete_query_definition(call: LogsCall) -> dict[str, Any]:
+    insights = _insights(call)
+    await call.allow("DeleteQueryDefinition", "*")
+    await insights.delete_definition(call.tenant_id, required_str(call.params, "queryDefinitionId"))
+    return {"success": True}
+
+
 QUERY_ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     "StartQuery": start_query,
     "GetQueryResults": get_query_results,
     "StopQuery": stop_query,
     "DescribeQueries": describe_queries,
+    "PutQueryDefinition": put_query_definition,
+    "DescribeQueryDefinitions": describe_query_definitions,
+    "DeleteQueryDefinition": delete_query_definition,
 }

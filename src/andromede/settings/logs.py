@@ -131,3 +131,9 @@ class LogsSettings(BaseModel):
         "deduplicate or take percentiles of; a query needing more fails "
         "(decision 0186, session 48).",
     )
+    logs_max_query_definitions: int = Field(
+        default=1000,
+        gt=0,
+        description="Saved Logs Insights query definitions an account may have "
+        "(decision 0186, session 48).",
+    )

@@ -56,6 +56,7 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "logs_query_retention",
         "logs_query_max_groups",
         "logs_query_max_rows",
+        "logs_max_query_definitions",
     ],
 )
 def test_not_positive_is_refused(tmp_path: Path, name: str) -> None:
@@ -70,10 +71,11 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
         "LOGS_QUERY_RETENTION": "60",
         "LOGS_QUERY_MAX_GROUPS": "4",
         "LOGS_QUERY_MAX_ROWS": "5",
+        "LOGS_MAX_QUERY_DEFINITIONS": "6",
     }.items():
         monkeypatch.setenv(f"ANDROMEDE_{name}", value)
     settings = Settings(data_dir=tmp_path)
     logs = logs_service(settings, None, key_service_in(tmp_path / "keys"), None)  # type: ignore[arg-type]
     limits = insights_service(settings, None, logs, None).limits  # type: ignore[arg-type]
     assert (limits.max_concurrent, limits.timeout_ms, limits.retention_ms) == (3, 1500, 60_000)
-    assert (limits.max_groups, limits.max_rows) == (4, 5)
+    assert (limits.max_groups, limits.max_rows, limits.max_definitions) == (4, 5, 6)

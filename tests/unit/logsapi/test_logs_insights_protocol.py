@@ -1,7 +1,8 @@
 """Logs Insights' operations in process (decision 0186, session-48 addendum): botocore's
 StartQuery, GetQueryResults, StopQuery and DescribeQueries answered in AWS's shapes; a
 malformed query's ``queryCompileError``; StartQuery authorised on each group's ARN; Start
-and Stop audited, the polls not; the bytes a query read metered in ``logs.scanned``."""
+and Stop audited, the polls not; the bytes a query read metered in ``logs.scanned``; saved
+query definitions put, replaced, listed by prefix and page, deleted."""
 
 from __future__ import annotations
 
@@ -138,3 +139,52 @@ async def test_start_query_is_authorised_on_each_group(logs: Harness) -> None:
     reply = await user.call("StartQuery", {"logGroupNames": ["/open"], **params})
     assert reply.status == 200
     assert (await results(user, reply.json()["queryId"]))["status"] == "Complete"
+
+
+async def test_query_definitions(logs: Harness) -> None:
+    made = await logs.ok(
+        "PutQueryDefinition",
+        {"name": "ops/errors", "queryString": "filter level = 'ERROR'", "logGroupNames": ["/a"]},
+    )
+    definition_id = made["queryDefinitionId"]
+    await logs.ok("PutQueryDefinition", {"name": "ops/latency", "queryString": "stats avg(t)"})
+    await logs.ok(
+        "PutQueryDefinition",
+        {"name": "ops/errors", "queryString": "fields a", "queryDefinitionId": definition_id},
+    )
+    page = await logs.ok(
+        "DescribeQueryDefinitions", {"queryDefinitionNamePrefix": "ops/", "maxResults": 1}
+    )
+    assert page["queryDefinitions"] == [
+        {
+            "queryLanguage": "CWLI",
+            "queryDefinitionId": definition_id,
+            "name": "ops/errors",
+            "queryString": "fields a",
+            "lastModified": NOW,
+            "logGroupNames": [],
+        }
+    ]
+    rest = await logs.ok("DescribeQueryDefinitions", {"nextToken": page["nextToken"]})
+    assert [d["name"] for d in rest["queryDefinitions"]] == ["ops/latency"]
+    assert "nextToken" not in rest
+    assert await logs.ok("DeleteQueryDefinition", {"queryDefinitionId": definition_id}) == {
+        "success": True
+    }
+    missing = "ResourceNotFoundException"
+    invalid = "InvalidParameterException"
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("DeleteQueryDefinition", {"queryDefinitionId": definition_id}, missing),
+        (
+            "PutQueryDefinition",
+            {"name": "x", "queryString": "fields a", "queryDefinitionId": "gone"},
+            missing,
+        ),
+        ("PutQueryDefinition", {"name": "", "queryString": "fields a"}, invalid),
+        ("DescribeQueryDefinitions", {"nextToken": "bad"}, invalid),
+    ]
+    for operation, params, error in cases:
+        reply = await logs.call(operation, params)
+        assert reply.error_fields()["__type"] == error, (operation, params)
+    reply = await logs.call("PutQueryDefinition", {"name": "x", "queryString": "nope"})
+    assert reply.json()["__type"] == "MalformedQueryException"

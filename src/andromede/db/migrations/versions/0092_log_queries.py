@@ -1,6 +1,7 @@
 """CloudWatch Logs Insights queries (decision 0186, session-48 addendum): ``log_queries``,
 each account's queries with their status and, once finished, their results, so that any
-gateway answers GetQueryResults. Nothing to backfill: queries were not served before.
+gateway answers GetQueryResults; ``log_query_definitions``, the saved queries. Nothing to
+backfill: neither was served before.
 
 Revision ID: 0092
 Revises: 0090
@@ -41,7 +42,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_log_queries_created", "log_queries", ["tenant_id", "created"])
 
+    op.create_table(
+        "log_query_definitions",
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("definition_id", key_text(), nullable=False),
+        sa.Column("name", key_text(), nullable=False),
+        sa.Column("query_string", sa.Text(), nullable=False),
+        sa.Column("group_names", sa.Text(), nullable=False),
+        sa.Column("modified", sa.BigInteger(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "definition_id", name="pk_log_query_definitions"),
+    )
+    op.create_index("ix_log_query_definitions_name", "log_query_definitions", ["tenant_id", "name"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_log_query_definitions_name", table_name="log_query_definitions")
+    op.drop_table("log_query_definitions")
     op.drop_index("ix_log_queries_created", table_name="log_queries")
     op.drop_table("log_queries")
