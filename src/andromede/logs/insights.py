@@ -111,8 +111,14 @@ class InsightsService:
         await self._store.create(record, self.limits.max_concurrent)
         task = asyncio.create_task(self._run(record, query), name=f"logs-query-{record.query_id}")
         self._tasks[record.query_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(record.query_id, None))
+        task.add_done_callback(self._forget)
         return record.query_id
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task.get_name().removeprefix("logs-query-"), None)
+        if not task.cancelled() and task.exception() is not None:
+            # The store refused the end: the query stays Running until its timeout.
+            log.warning("query task %s failed: %r", task.get_name(), task.exception())
 
     async def _run(self, record: QueryRecord, query: Query) -> None:
         run = QueryRun(query, record.limit, self.limits.max_groups, self.limits.max_rows)

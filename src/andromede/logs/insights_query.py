@@ -315,6 +315,11 @@ class _Parser:
             raise _unexpected(self.token)
         self.next()
 
+    def text_since(self, start: int) -> str:
+        """The query's text from ``start`` to the end of the last token read."""
+        last = self.tokens[self.at - 1]
+        return self.source[start : last.at + len(last.text)]
+
     def field_name(self) -> str:
         token = self.token
         if token.kind == "name" and token.text.lower() not in ("and", "or", "not", "as", "by"):
@@ -374,16 +379,11 @@ class _Parser:
         while True:
             start = self.token.at
             expr = self.expr()
-            name = self.source[
-                start : self.tokens[self.at - 1].at + len(self.tokens[self.at - 1].text)
-            ]
+            # An expression's column is named by its text, as AWS names it, unless ``as``.
+            name = expr.name if isinstance(expr, Field) else self.text_since(start)
             if self.is_word("as"):
                 self.next()
                 name = self.field_name()
-            elif not isinstance(expr, Field):
-                name = name.strip()
-            else:
-                name = expr.name
             items.append((name, expr))
             if not self.is_op(","):
                 return Fields(tuple(items))
@@ -418,8 +418,7 @@ class _Parser:
         while True:
             start = self.token.at
             aggregate = self.aggregate()
-            last = self.tokens[self.at - 1]
-            name = self.source[start : last.at + len(last.text)]
+            name = self.text_since(start)
             if self.is_word("as"):
                 self.next()
                 name = self.field_name()
@@ -445,7 +444,7 @@ class _Parser:
                     if int(amount) == 0:
                         raise _unexpected(period)
                     group = Bin(int(amount) * _UNITS[unit])
-                    name = self.source[start : self.tokens[self.at - 1].at + 1]
+                    name = self.text_since(start)
                 else:
                     group = Field(self.field_name())
                     name = group.name
