@@ -24,7 +24,7 @@ Grammar (commands joined by ``|``)::
                                                         | min(f) | max(f) | pct(f, n)
 
 Fields are names (``a.b.c`` for a JSON message's nested fields), ``@``-names, or
-back-quoted. Functions: ``ispresent``, ``isempty``, ``tolower``, ``toupper``, ``strlen``.
+back-quoted; ``#`` comments out the rest of a line, as AWS's. Functions: ``ispresent``, ``isempty``, ``tolower``, ``toupper``, ``strlen``.
 Anything else is a :class:`MalformedQuery` worded as AWS's (``unexpected symbol found …
 at line 1 and position N``) with its character offsets."""
 
@@ -211,7 +211,7 @@ class Query:
 
 _TOKEN: Final = re.compile(
     r"""
-    (?P<ws>\s+)
+    (?P<ws>\s+|\#[^\n]*)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<regex>/(?:[^/\\\n]|\\.)+/)
   | (?P<period>\d+(?:ms|s|m|h|d)\b)

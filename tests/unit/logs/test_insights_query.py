@@ -73,7 +73,7 @@ def test_the_pipeline_parsed() -> None:
         ("filter x in [1,", "unexpected symbol found <EOF> at line 1 and position 16", 15),
         ("stats count(*) by bin(0m)", "unexpected symbol found 0m at line 1 and position 23", 22),
         ("fields a | limit 0", "limit must be between 1 and 10000 at line 1 and position 18", 17),
-        ("filter a # b", "unexpected symbol found # at line 1 and position 10", 9),
+        ("filter a ~ b", "unexpected symbol found ~ at line 1 and position 10", 9),
         ("filter datefloor(a)", "unexpected symbol found datefloor at line 1 and position 8", 7),
     ],
 )
@@ -91,6 +91,22 @@ def test_other_refusals() -> None:
         parse_query('parse @message "a*b*" as x')
     with pytest.raises(MalformedQuery, match="invalid regular expression"):
         parse_query("filter a like /(/")
+
+
+def test_the_consoles_queries() -> None:
+    lines = [json.dumps({"level": lv, "ms": n}) for n, lv in enumerate(["INFO", "ERROR"] * 3)]
+    query = (
+        "# the console's default, with a comment\n"
+        "fields @timestamp, @message, @logStream, @log\n| sort @timestamp desc\n| limit 20"
+    )
+    rows = run(query, lines)
+    assert [r["@timestamp"][-12:] for r in rows][:2] == ["08:01:40.000", "08:01:20.000"]
+    assert list(rows[0]) == ["@timestamp", "@message", "@logStream", "@log", "@ptr"]
+    assert run("stats count(*) by @logStream", lines) == [
+        {"@logStream": "s0", "count(*)": "3"},
+        {"@logStream": "s1", "count(*)": "3"},
+    ]
+    assert len(run("filter @message like /ERROR/", lines)) == 3
 
 
 def test_fields_and_json_discovery() -> None:
