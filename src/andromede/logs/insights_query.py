@@ -24,9 +24,10 @@ Grammar (commands joined by ``|``)::
                                                         | min(f) | max(f) | pct(f, n)
 
 Fields are names (``a.b.c`` for a JSON message's nested fields), ``@``-names, or
-back-quoted; ``#`` comments out the rest of a line, as AWS's. Functions: ``ispresent``, ``isempty``, ``tolower``, ``toupper``, ``strlen``.
+back-quoted; ``#`` comments out the rest of a line, as AWS's. Functions: ``ispresent``,
+``isempty``, ``tolower``, ``toupper``, ``strlen``.
 Anything else is a :class:`MalformedQuery` worded as AWS's (``unexpected symbol found …
-at line 1 and position N``) with its character offsets."""
+at line L and position P``) with its character offsets."""
 
 from __future__ import annotations
 
@@ -231,12 +232,19 @@ class _Token:
     kind: str  # string regex period number quoted name op end
     text: str
     at: int
+    where: str = ""  # "line L and position P", as AWS's messages place it
+
+
+def _where(source: str, at: int) -> str:
+    line = source.count("\n", 0, at) + 1
+    column = at - (source.rfind("\n", 0, at) + 1) + 1
+    return f"line {line} and position {column}"
 
 
 def _unexpected(token: _Token) -> MalformedQuery:
     shown = token.text if token.kind != "end" else "<EOF>"
     return MalformedQuery(
-        f"unexpected symbol found {shown} at line 1 and position {token.at + 1}",
+        f"unexpected symbol found {shown} at {token.where}",
         token.at,
         token.at + max(len(token.text), 1) - 1,
     )
@@ -253,16 +261,16 @@ def _tokens(source: str) -> list[_Token]:
             and (found[-1].kind in _SLASH_DIVIDES or found[-1].text == ")")
             and found[-1].text.lower() not in _KEYWORDS
         ):
-            found.append(_Token("op", "/", at))
+            found.append(_Token("op", "/", at, _where(source, at)))
             at += 1
             continue
         match = _TOKEN.match(source, at)
         if match is None or match.lastgroup is None:
-            raise _unexpected(_Token("op", source[at], at))
+            raise _unexpected(_Token("op", source[at], at, _where(source, at)))
         if match.lastgroup != "ws":
-            found.append(_Token(match.lastgroup, match.group(), at))
+            found.append(_Token(match.lastgroup, match.group(), at, _where(source, at)))
         at = match.end()
-    found.append(_Token("end", "", len(source)))
+    found.append(_Token("end", "", len(source), _where(source, len(source))))
     return found
 
 
@@ -407,7 +415,7 @@ class _Parser:
         if len(names) != pattern.groups:
             raise MalformedQuery(
                 f"parse: the pattern has {pattern.groups} wildcards but {len(names)} names "
-                f"follow at line 1 and position {token.at + 1}",
+                f"follow at {token.where}",
                 token.at,
                 token.at + len(token.text) - 1,
             )
@@ -496,7 +504,7 @@ class _Parser:
         count = self.number()
         if not 1 <= count <= 10_000:
             raise MalformedQuery(
-                f"limit must be between 1 and 10000 at line 1 and position {token.at + 1}",
+                f"limit must be between 1 and 10000 at {token.where}",
                 token.at,
                 token.at + len(token.text) - 1,
             )
@@ -562,8 +570,7 @@ class _Parser:
             return re.compile(token.text[1:-1])
         except re.error as exc:
             raise MalformedQuery(
-                f"invalid regular expression {token.text[:64]} ({exc.msg}) at line 1 and "
-                f"position {token.at + 1}",
+                f"invalid regular expression {token.text[:64]} ({exc.msg}) at {token.where}",
                 token.at,
                 token.at + len(token.text) - 1,
             ) from None
@@ -623,7 +630,7 @@ class _Parser:
             self.expect_op(")")
             if len(args) != 1:
                 raise MalformedQuery(
-                    f"{name} takes one argument at line 1 and position {token.at + 1}",
+                    f"{name} takes one argument at {token.where}",
                     token.at,
                     token.at + len(token.text) - 1,
                 )

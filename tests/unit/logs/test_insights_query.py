@@ -83,6 +83,13 @@ def test_malformed_queries_in_aws_words(query: str, message: str, start: int) ->
     assert (caught.value.message, caught.value.start) == (message, start)
 
 
+def test_a_refusal_on_a_later_line() -> None:
+    with pytest.raises(MalformedQuery) as caught:
+        parse_query("fields a\n| sort a\n| oops")
+    assert caught.value.message == "unexpected symbol found oops at line 3 and position 3"
+    assert caught.value.start == 20
+
+
 def test_other_refusals() -> None:
     for query in ("", "  ", "x" * 10_001, "stats count(*) | stats count(*)"):
         with pytest.raises(MalformedQuery):
