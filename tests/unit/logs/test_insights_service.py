@@ -164,3 +164,14 @@ async def test_describe_queries_and_expiry(world: LogsWorld) -> None:
     world.clock.now = NOW + 7 * 86_400_000 + 2
     assert await service.expire() == 2
     await service.close()
+
+
+async def test_a_stopping_gateway_ends_its_queries_failed(world: LogsWorld) -> None:
+    await filled(world, "/a", 300)
+    store = MemoryQueryStore()
+    service, _ = insights(world, store, chunk=1)
+    query_id = await service.start_query(T, ["/a"], *SECONDS, "stats count(*)", None)
+    await asyncio.sleep(0.01)
+    await service.close()
+    record = await store.get(T, query_id)
+    assert record is not None and record.status is QueryStatus.FAILED
