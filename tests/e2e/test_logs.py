@@ -114,10 +114,55 @@ def test_boto3_groups_streams_events_and_filters(server: ServerProcess) -> None:
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_log_events(logGroupName="/app/web", logStreamName="missing")
     with pytest.raises(ClientError) as caught:
-        logs.start_query(
-            logGroupName="/app/web", startTime=0, endTime=1, queryString="fields @message"
-        )
+        logs.describe_export_tasks()
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+
+
+def test_a_logs_insights_query(server: ServerProcess) -> None:
+    """Session 48: boto3's start_query, get_query_results polled to Complete, a malformed
+    query refused in AWS's words, DescribeQueries and StopQuery."""
+    logs = client(server, "logs")
+    logs.create_log_group(logGroupName="/app/insights")
+    logs.create_log_stream(logGroupName="/app/insights", logStreamName="s")
+    minute = (now_ms() // 60_000 - 5) * 60_000
+    events = [
+        {
+            "timestamp": minute + (n // 4) * 60_000 + n,
+            "message": json.dumps({"status": 500 if n % 2 else 200, "path": f"/p{n % 3}"}),
+        }
+        for n in range(8)
+    ]
+    logs.put_log_events(logGroupName="/app/insights", logStreamName="s", logEvents=events)
+    query_id = logs.start_query(
+        logGroupName="/app/insights",
+        startTime=minute // 1000 - 60,
+        endTime=now_ms() // 1000,
+        queryString="fields @timestamp, @message | filter status >= 500 "
+        "| stats count(*) by bin(1m)",
+    )["queryId"]
+    deadline = time.monotonic() + 30
+    while True:
+        answer = logs.get_query_results(queryId=query_id)
+        if answer["status"] not in ("Scheduled", "Running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert answer["status"] == "Complete"
+    stamp = datetime.fromtimestamp(minute / 1000, UTC).strftime("%Y-%m-%d %H:%M:00.000")
+    later = datetime.fromtimestamp(minute / 1000 + 60, UTC).strftime("%Y-%m-%d %H:%M:00.000")
+    assert answer["results"] == [
+        [{"field": "bin(1m)", "value": stamp}, {"field": "count(*)", "value": "2"}],
+        [{"field": "bin(1m)", "value": later}, {"field": "count(*)", "value": "2"}],
+    ]
+    assert answer["statistics"]["recordsScanned"] == 8
+    assert answer["statistics"]["recordsMatched"] == 4
+    with pytest.raises(logs.exceptions.MalformedQueryException) as caught:
+        logs.start_query(
+            logGroupName="/app/insights", startTime=0, endTime=1, queryString="fields | oops"
+        )
+    assert "unexpected symbol found |" in caught.value.response["Error"]["Message"]
+    listed = logs.describe_queries(logGroupName="/app/insights")["queries"]
+    assert [(q["queryId"], q["status"]) for q in listed] == [(query_id, "Complete")]
+    assert logs.stop_query(queryId=query_id)["success"] is False
 
 
 def test_a_group_under_a_customer_key(server: ServerProcess) -> None:

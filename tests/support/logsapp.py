@@ -19,7 +19,9 @@ from andromede.billing.store import MemoryBillingStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.logs.insights import InsightsService
 from andromede.logs.memory import MemoryLogStore
+from andromede.logs.queries import MemoryQueryStore
 from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store import LogStore
 from andromede.logsapi.app import CONTENT_TYPE, LogsApp
@@ -71,6 +73,7 @@ class Harness(Signers):
     billing: BillingService
     credentials: Credentials | None
     tenant_id: str
+    insights: InsightsService | None = None
 
     async def call(self, operation: str, params: dict[str, Any] | bytes) -> JsonReply:
         return await signed_json_post(
@@ -97,7 +100,14 @@ async def harness_over(world: LogsWorld, tmp_path: Path) -> Harness:
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
-    app = LogsApp(world.service, identity, audit, settings, billing=billing)
+    # Logs Insights over an in-memory query store, its read bytes metered as the wiring does.
+    insights = InsightsService(
+        world.service,
+        MemoryQueryStore(),
+        scanned=lambda tenant, size: billing.count(tenant, REGION, "logs.scanned", size),
+        clock=world.clock,
+    )
+    app = LogsApp(world.service, identity, audit, settings, billing=billing, insights=insights)
     return Harness(
         app,
         identity,
@@ -107,4 +117,5 @@ async def harness_over(world: LogsWorld, tmp_path: Path) -> Harness:
         billing,
         Credentials(boot.access_key_id, boot.secret_access_key),
         boot.tenant.id,
+        insights,
     )

@@ -108,6 +108,8 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     Meter("logs.requests", "requests", "1000 requests", 1000, "CloudWatch Logs API requests"),
     Meter("logs.ingested", "bytes", "GiB", _GIB,
           "Bytes of log events ingested (each message and 26 bytes, as AWS counts them)"),
+    Meter("logs.scanned", "bytes", "GiB", _GIB,
+          "Bytes of log events Logs Insights queries read (each message and 26 bytes)"),
     Meter("ec2.snapshot", "GiB-seconds", "GiB-month", _PER_MONTH_SECONDS,
           "EBS snapshots (AMIs' included) by their volume's size over time"),
     Meter("ec2.public-ipv4", "address-seconds", "hour", 3600,

@@ -154,6 +154,8 @@ from andromede.db.tables_logs import (
     log_events,
     log_groups,
     log_metric_filters,
+    log_queries,
+    log_query_definitions,
     log_resource_policies,
     log_streams,
 )
@@ -246,6 +248,8 @@ __all__ = [
     "log_events",
     "log_groups",
     "log_metric_filters",
+    "log_queries",
+    "log_query_definitions",
     "log_resource_policies",
     "log_streams",
     "login_profiles",

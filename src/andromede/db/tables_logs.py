@@ -3,7 +3,10 @@ account: retention, KMS key, tags, stored bytes), ``log_streams`` (their streams
 bytes) and ``log_events`` (each event, its message sealed; ``seq`` the order of storing);
 ``log_metric_filters`` (migration 0090: each group's metric filters, their transformation
 as JSON, the metric's name and namespace as columns to list them by) and
-``log_resource_policies`` (each account's resource policies for services).
+``log_resource_policies`` (each account's resource policies for services);
+``log_queries`` (migration 0092: each account's Logs Insights queries, their status and,
+once finished, their results as JSON, so any gateway answers GetQueryResults) and
+``log_query_definitions`` (the saved queries of PutQueryDefinition).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -20,6 +23,8 @@ __all__ = [
     "log_events",
     "log_groups",
     "log_metric_filters",
+    "log_queries",
+    "log_query_definitions",
     "log_resource_policies",
     "log_streams",
 ]
@@ -90,4 +95,35 @@ log_resource_policies = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
     sa.Column("updated", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+log_queries = sa.Table(
+    "log_queries",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("query_id", key_text(), primary_key=True),
+    sa.Column("group_names", sa.Text, nullable=False),  # JSON list
+    sa.Column("query_string", sa.Text, nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),  # seconds, as StartQuery's
+    sa.Column("end_time", sa.BigInteger, nullable=False),
+    sa.Column("query_limit", sa.Integer, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # milliseconds
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("results", sa.Text, nullable=True),  # JSON rows of [field, value]
+    sa.Column("statistics", sa.Text, nullable=True),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_log_queries_created", "tenant_id", "created"),
+)
+
+log_query_definitions = sa.Table(
+    "log_query_definitions",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("definition_id", key_text(), primary_key=True),
+    sa.Column("name", key_text(), nullable=False),
+    sa.Column("query_string", sa.Text, nullable=False),
+    sa.Column("group_names", sa.Text, nullable=False),  # JSON list
+    sa.Column("modified", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_log_query_definitions_name", "tenant_id", "name"),
 )

@@ -15,7 +15,7 @@ import binascii
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
@@ -429,6 +429,23 @@ class LogsService:
                 return found, None
             if scanned >= self.limits.filter_scan and after is not None:
                 return found, position_token("f", after)
+
+    async def scan(
+        self, tenant_id: str, group_name: str, start: int, end: int, chunk: int
+    ) -> AsyncIterator[list[LogEvent]]:
+        """A group's events with timestamps in ``[start, end)``, in time order, opened a
+        chunk at a time as FilterLogEvents opens them (Logs Insights reads through it)."""
+        group = await self.group(tenant_id, group_name)
+        after: Position | None = None
+        while True:
+            stored = await self._store.read(
+                EventQuery(tenant_id, group_name, start=start, end=end, after=after, limit=chunk)
+            )
+            if stored:
+                yield await self._open(tenant_id, group, stored)
+            if len(stored) < chunk:
+                return
+            after = stored[-1].position
 
     # Metric filters.
 

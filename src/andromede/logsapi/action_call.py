@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
+from andromede.logs.insights import InsightsService
 from andromede.logs.model import check_group_name, group_arn
 from andromede.logs.service import LogsService
 from andromede.logsapi.params import optional_str, required_str
@@ -23,7 +24,8 @@ Authorise = Callable[[str, str], Awaitable[None]]
 class LogsCall:
     """One call's parameters, its account and the means to authorise; ``resources`` are
     the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took;
-    ``denied`` whether its authorisation refused it (a refused data call is audited too)."""
+    ``denied`` whether its authorisation refused it (a refused data call is audited too);
+    ``insights`` the Logs Insights queries' service, when the deployment serves them."""
 
     params: dict[str, Any]
     tenant_id: str
@@ -32,6 +34,7 @@ class LogsCall:
     resources: list[str] = field(default_factory=list)
     ingested: int = 0
     denied: bool = False
+    insights: InsightsService | None = None
 
     def group_arn(self, name: str) -> str:
         return group_arn(self.logs.region, self.tenant_id, name)

@@ -29,6 +29,7 @@ from andromede.logsapi.params import (
     required_str,
     strings,
 )
+from andromede.logsapi.query_actions import QUERY_ACTIONS
 
 __all__ = ["ACTIONS", "DATA_ACTIONS", "NOT_SERVED", "LogsCall"]
 
@@ -343,11 +344,15 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     "UntagLogGroup": untag_log_group,
     "ListTagsLogGroup": list_tags_log_group,
     **FILTER_AND_POLICY_ACTIONS,
+    **QUERY_ACTIONS,
 }
 
 # Data events, not audited (as decision 0172 for metric calls: AWS's trail keeps them only
-# as data events, off by default): the events written and read.
-DATA_ACTIONS: Final = frozenset({"PutLogEvents", "GetLogEvents", "FilterLogEvents"})
+# as data events, off by default): the events written and read, and a query's results
+# (polled until the query ends: StartQuery and StopQuery are audited, the polls are not).
+DATA_ACTIONS: Final = frozenset(
+    {"PutLogEvents", "GetLogEvents", "FilterLogEvents", "GetQueryResults"}
+)
 
 NOT_SERVED: Final = frozenset(
     """AssociateSourceToS3TableIntegration CancelExportTask CancelImportTask CreateDelivery
@@ -355,25 +360,25 @@ NOT_SERVED: Final = frozenset(
     CreateScheduledQuery DeleteAccountPolicy DeleteDataProtectionPolicy DeleteDelivery
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
     DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
-    DeleteLookupTable DeleteQueryDefinition
+    DeleteLookupTable
     DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
     DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
     DescribeExportTasks DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
-    DescribeIndexPolicies DescribeLookupTables DescribeQueries
-    DescribeQueryDefinitions DescribeSubscriptionFilters
+    DescribeIndexPolicies DescribeLookupTables
+    DescribeSubscriptionFilters
     DisassociateSourceFromS3TableIntegration GetDataProtectionPolicy GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
     GetLogAnomalyDetector GetLogFields GetLogGroupFields GetLogObject GetLogRecord
-    GetLookupTable GetQueryResults GetScheduledQuery GetScheduledQueryHistory
+    GetLookupTable GetScheduledQuery GetScheduledQueryHistory
     GetStorageTierPolicy GetTransformer ListAggregateLogGroupSummaries ListAnomalies
     ListIntegrations ListLogAnomalyDetectors ListLogGroups ListLogGroupsForQuery
     ListScheduledQueries ListSourcesForS3TableIntegration ListSyslogConfigurations
     PutAccountPolicy PutBearerTokenAuthentication PutDataProtectionPolicy
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
     PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
-    PutQueryDefinition PutStorageTierPolicy
-    PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail StartQuery
-    StopQuery TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
+    PutStorageTierPolicy
+    PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail
+    TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
     UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery""".split()
 )

@@ -8,7 +8,9 @@ answer, then the audit event and the access-log line. Control calls are audited 
 ``logs:<Op>``, resource the ARN); PutLogEvents, GetLogEvents and FilterLogEvents are data
 events and are not, as decision 0172 does for metric calls, unless refused. Every served
 call counts one ``logs.requests``; PutLogEvents counts its accepted bytes (messages and 26
-bytes an event, as AWS bills ingestion) in ``logs.ingested``. Operations of AWS's model not
+bytes an event, as AWS bills ingestion) in ``logs.ingested``; a Logs Insights query, when it
+ends, the bytes it read in ``logs.scanned`` (the wiring's callback). StartQuery and StopQuery
+are audited; GetQueryResults, polled, is a data event. Operations of AWS's model not
 served here answer UnsupportedOperationException (501) in the same JSON shape.
 """
 
@@ -24,6 +26,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.logs.insights import InsightsService
 from andromede.logs.service import LogsService
 from andromede.logsapi.actions import ACTIONS, DATA_ACTIONS, NOT_SERVED, LogsCall
 from andromede.logsapi.errors import LogsWireError, to_logs_error
@@ -66,6 +69,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         rate_limiter: RateLimiter | None = None,
         *,
         billing: BillingService | None = None,
+        insights: InsightsService | None = None,
     ) -> None:
         super().__init__(
             identity, audit, settings, rate_limiter, body_limit=settings.logs_max_body_size
@@ -73,6 +77,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         self._logs = logs
         self._identity = identity
         self._billing = billing
+        self.insights = insights
         self._ingested: dict[str, int] = {}
 
     @property
@@ -126,7 +131,9 @@ class LogsApp(JsonEndpoint[LogsCall]):
                 f"resource: {resource} {why}",
             )
 
-        request.context = LogsCall(params, principal.tenant_id, self._logs, authorise)
+        request.context = LogsCall(
+            params, principal.tenant_id, self._logs, authorise, insights=self.insights
+        )
         result = await ACTIONS[action_name](request.context)
         if request.context.ingested:
             self._ingested[request.request_id] = request.context.ingested

@@ -6,7 +6,7 @@ served here, 500 for a fault carrying nothing but the request id)."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
@@ -19,6 +19,7 @@ from andromede.logs.errors import (
     ResourceAlreadyExists,
     ResourceNotFound,
 )
+from andromede.logs.insights_query import MalformedQuery
 
 __all__ = ["CATALOGUE", "LogsWireError", "to_logs_error"]
 
@@ -42,6 +43,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
                                   "the signature you provided."),
     "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "ThrottlingException": (400, "Rate exceeded"),
+    "MalformedQueryException": (400, "The query string is not valid."),
     "RequestEntityTooLargeException": (413, "The request body is larger than this endpoint "
                                        "accepts."),
     "UnsupportedOperationException": (501, "The operation is not served here."),
@@ -53,6 +55,24 @@ class LogsWireError(JsonWireError):
     def __init__(self, error_type: str, message: str | None = None) -> None:
         status, default = CATALOGUE[error_type]
         super().__init__(error_type, status, message if message is not None else default)
+
+
+class MalformedQueryError(LogsWireError):
+    """MalformedQueryException with its ``queryCompileError``: where the query went wrong."""
+
+    def __init__(self, exc: MalformedQuery) -> None:
+        super().__init__("MalformedQueryException", exc.message)
+        self.start = exc.start
+        self.end = exc.end
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            **super().payload(),
+            "queryCompileError": {
+                "location": {"startCharOffset": self.start, "endCharOffset": self.end},
+                "message": self.message,
+            },
+        }
 
 
 _DOMAIN: Final[dict[type[AndromedeError], str]] = {
@@ -70,6 +90,8 @@ def to_logs_error(exc: AndromedeError) -> LogsWireError | None:
     """The wire error for a domain or authentication error; None for unexpected ones."""
     if isinstance(exc, LogsWireError):
         return exc
+    if isinstance(exc, MalformedQuery):
+        return MalformedQueryError(exc)
     for kind, name in _DOMAIN.items():
         if isinstance(exc, kind):
             return LogsWireError(name, str(exc) or None)

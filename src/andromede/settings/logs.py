@@ -100,3 +100,40 @@ class LogsSettings(BaseModel):
         description="CloudWatch Logs resource policies an account may have (AWS: 10 a region) "
         "(decision 0186, session 48).",
     )
+    logs_query_max_concurrent: int = Field(
+        default=30,
+        gt=0,
+        description="Logs Insights queries an account may have Scheduled or Running at once "
+        "(AWS: 30) (decision 0186, session 48).",
+    )
+    logs_query_timeout: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a Logs Insights query may run before it ends Timeout "
+        "(AWS: 60 minutes) (decision 0186, session 48).",
+    )
+    logs_query_retention: float = Field(
+        default=7 * 86_400.0,
+        gt=0,
+        description="Seconds a Logs Insights query's status and results are kept after it "
+        "starts (AWS: 7 days) (decision 0186, session 48).",
+    )
+    logs_query_max_groups: int = Field(
+        default=10_000,
+        gt=0,
+        description="Groups one Logs Insights stats command may make; a query making more "
+        "fails (decision 0186, session 48).",
+    )
+    logs_query_max_rows: int = Field(
+        default=100_000,
+        gt=0,
+        description="Rows (or pct values) a Logs Insights query may hold in memory to sort, "
+        "deduplicate or take percentiles of; a query needing more fails "
+        "(decision 0186, session 48).",
+    )
+    logs_max_query_definitions: int = Field(
+        default=1000,
+        gt=0,
+        description="Saved Logs Insights query definitions an account may have "
+        "(decision 0186, session 48).",
+    )

@@ -48,8 +48,10 @@ from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
 from andromede.logs.errors import KmsKeyUnusable
+from andromede.logs.insights import InsightsLimits, InsightsService
 from andromede.logs.metric_filters import MetricSample
 from andromede.logs.model import LogGroup
+from andromede.logs.queries_sql import SqlQueryStore
 from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store_sql import SqlLogStore
 from andromede.logsapi.app import LogsApp
@@ -60,6 +62,7 @@ from andromede.settings import Settings
 __all__ = [
     "LogKeySealer",
     "flow_log_groups",
+    "insights_service",
     "logs_api",
     "logs_metric_flush",
     "logs_retention",
@@ -252,6 +255,30 @@ def logs_service(
     )
 
 
+def insights_service(
+    settings: Settings, db: Database, logs: LogsService, billing: BillingService | None
+) -> InsightsService:
+    """Logs Insights over the queries' table, each query's read bytes in ``logs.scanned``."""
+
+    def scanned(tenant_id: str, size: int) -> None:
+        if billing is not None and size:
+            billing.count(tenant_id, settings.region, "logs.scanned", size)
+
+    return InsightsService(
+        logs,
+        SqlQueryStore(db),
+        InsightsLimits(
+            max_concurrent=settings.logs_query_max_concurrent,
+            timeout_ms=int(settings.logs_query_timeout * 1000),
+            retention_ms=int(settings.logs_query_retention * 1000),
+            max_groups=settings.logs_query_max_groups,
+            max_rows=settings.logs_query_max_rows,
+            max_definitions=settings.logs_max_query_definitions,
+        ),
+        scanned,
+    )
+
+
 def logs_api(
     settings: Settings,
     db: Database,
@@ -266,13 +293,17 @@ def logs_api(
     """The Logs API app of ``serve`` and its upkeep started: the retention sweep and, with
     ``metrics``, the metric filters' writes."""
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
-    app = LogsApp(logs, identity, audit, settings, rate_limiter, billing=billing)
+    insights = insights_service(settings, db, logs, billing)
+    app = LogsApp(logs, identity, audit, settings, rate_limiter, billing=billing, insights=insights)
 
     async def upkeep() -> None:
-        loops = [logs_retention(settings, logs)]
+        loops = [logs_retention(settings, logs, insights)]
         if metrics is not None:
             loops.append(logs_metric_flush(settings, logs, metrics))
-        await asyncio.gather(*loops)
+        try:
+            await asyncio.gather(*loops)
+        finally:  # serve stopping: the queries running here end Failed, not Running
+            await insights.close()
 
     return app, asyncio.create_task(upkeep(), name="logs-upkeep")
 
@@ -363,14 +394,19 @@ def flow_log_groups(
     return FlowLogGroups(identity, logs, ingested=ingested, audit=audit)
 
 
-async def logs_retention(settings: Settings, logs: LogsService) -> None:
+async def logs_retention(
+    settings: Settings, logs: LogsService, insights: InsightsService | None = None
+) -> None:
     """Every ``logs_retention_interval``: events past their group's retention deleted, a
-    batch at a time until none is left. Every gateway may run it: the rows are deleted under
+    batch at a time until none is left, and Logs Insights queries past
+    ``logs_query_retention``. Every gateway may run it: the rows are deleted under
     their locks (SKIP LOCKED on PostgreSQL), so none is deleted twice."""
     while True:
         await asyncio.sleep(settings.logs_retention_interval)
         try:
             while await logs.expire(settings.logs_retention_batch) >= settings.logs_retention_batch:
                 await asyncio.sleep(0)
+            if insights is not None:
+                await insights.expire()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("the log retention sweep failed")

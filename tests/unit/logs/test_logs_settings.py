@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from andromede.settings import Settings
-from andromede.wiring.logs import logs_service
+from andromede.wiring.logs import insights_service, logs_service
 from support.keys import key_service_in
 
 
@@ -51,8 +51,31 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "logs_metric_flush_interval",
         "logs_metric_tally_keys",
         "logs_max_resource_policies",
+        "logs_query_max_concurrent",
+        "logs_query_timeout",
+        "logs_query_retention",
+        "logs_query_max_groups",
+        "logs_query_max_rows",
+        "logs_max_query_definitions",
     ],
 )
 def test_not_positive_is_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, **{name: 0})
+
+
+def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "LOGS_QUERY_MAX_CONCURRENT": "3",
+        "LOGS_QUERY_TIMEOUT": "1.5",
+        "LOGS_QUERY_RETENTION": "60",
+        "LOGS_QUERY_MAX_GROUPS": "4",
+        "LOGS_QUERY_MAX_ROWS": "5",
+        "LOGS_MAX_QUERY_DEFINITIONS": "6",
+    }.items():
+        monkeypatch.setenv(f"ANDROMEDE_{name}", value)
+    settings = Settings(data_dir=tmp_path)
+    logs = logs_service(settings, None, key_service_in(tmp_path / "keys"), None)  # type: ignore[arg-type]
+    limits = insights_service(settings, None, logs, None).limits  # type: ignore[arg-type]
+    assert (limits.max_concurrent, limits.timeout_ms, limits.retention_ms) == (3, 1500, 60_000)
+    assert (limits.max_groups, limits.max_rows, limits.max_definitions) == (4, 5, 6)

@@ -151,7 +151,9 @@ async def test_groups_streams_events_in_aws_shapes(logs: Harness) -> None:
             400,
         ),
         ("CreateLogGroup", {"logGroupName": "g"}, "ResourceAlreadyExistsException", 400),
-        ("StartQuery", {}, "UnsupportedOperationException", 501),
+        ("DescribeExportTasks", {}, "UnsupportedOperationException", 501),
+        ("StartQuery", {"logGroupName": "g"}, "InvalidParameterException", 400),
+        ("GetQueryResults", {"queryId": "nope"}, "ResourceNotFoundException", 400),
         ("PutSubscriptionFilter", {}, "UnsupportedOperationException", 501),
         (
             "PutMetricFilter",

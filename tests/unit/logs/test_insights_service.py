@@ -1,0 +1,177 @@
+"""Logs Insights queries run (decision 0186, session-48 addendum): StartQuery's checks, a
+query run as a task over a group's sealed events a chunk at a time to Complete with its
+statistics and metered bytes; several groups; StopQuery here and through another gateway
+(a second service over the same store); the account's bound on running queries; the
+timeout, a query whose gateway went away answered Timeout, a query too large Failed;
+DescribeQueries by group, status and pages; results expired."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from andromede.logs.errors import InvalidParameter, LimitExceeded, ResourceNotFound
+from andromede.logs.insights import InsightsLimits, InsightsService
+from andromede.logs.insights_query import MalformedQuery
+from andromede.logs.model import InputEvent
+from andromede.logs.queries import MemoryQueryStore, QueryRecord, QueryStatus
+from support.logsapp import NOW, LogsWorld, logs_world
+
+T = "000000000001"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[LogsWorld]:
+    yield from logs_world(tmp_path / "w")
+
+
+async def filled(world: LogsWorld, group: str, count: int) -> None:
+    await world.service.create_group(T, group, None, {})
+    await world.service.create_stream(T, group, "s")
+    events = [InputEvent(NOW - 60_000 + n, json.dumps({"n": n})) for n in range(count)]
+    await world.service.put_events(T, group, "s", events)
+
+
+async def ended(service: InsightsService, query_id: str) -> QueryRecord:
+    for _ in range(500):
+        record = await service.get_results(T, query_id)
+        if record.status not in (QueryStatus.SCHEDULED, QueryStatus.RUNNING):
+            return record
+        await asyncio.sleep(0.01)
+    raise AssertionError("the query did not end")
+
+
+def insights(world: LogsWorld, store: MemoryQueryStore | None = None, **limits: int) -> tuple[
+    InsightsService, list[tuple[str, int]]
+]:  # fmt: skip
+    metered: list[tuple[str, int]] = []
+    service = InsightsService(
+        world.service,
+        store or MemoryQueryStore(),
+        InsightsLimits(**{"chunk": 7, **limits}),
+        lambda tenant, size: metered.append((tenant, size)),
+        world.clock,
+    )
+    return service, metered
+
+
+SECONDS = ((NOW - 120_000) // 1000, NOW // 1000)
+
+
+async def test_a_query_runs_to_complete(world: LogsWorld) -> None:
+    await filled(world, "/a", 30)
+    await filled(world, "/b", 5)
+    service, metered = insights(world)
+    query_id = await service.start_query(
+        T, ["/a", "/b"], *SECONDS, "filter n >= 3 | stats count(*) as c, sum(n) as s", None
+    )
+    record = await ended(service, query_id)
+    assert record.status is QueryStatus.COMPLETE
+    # /a: 3..29 (27 events, sum 432); /b: 3, 4.
+    assert record.results == ([("c", "29"), ("s", "439")],)
+    assert record.statistics["recordsScanned"] == 35.0
+    assert record.statistics["recordsMatched"] == 29.0
+    assert metered == [(T, int(record.statistics["bytesScanned"]))] and metered[0][1] > 35 * 26
+    # The range is in seconds, endTime included; before it nothing is read.
+    early = await service.start_query(T, ["/a"], 0, SECONDS[0] - 60, "fields n", 5)
+    assert (await ended(service, early)).results == ()
+
+
+async def test_start_query_checks(world: LogsWorld) -> None:
+    await filled(world, "/a", 1)
+    service, _ = insights(world)
+    with pytest.raises(MalformedQuery):
+        await service.start_query(T, ["/a"], 0, 1, "fields |", None)
+    with pytest.raises(ResourceNotFound):
+        await service.start_query(T, ["/a", "/missing"], 0, 1, "fields n", None)
+    for groups, start, end, limit in (([], 0, 1, None), (["/a"], 5, 1, None),
+                                      (["/a"], 0, 1, 0), (["/a"] * 51, 0, 1, None)):  # fmt: skip
+        with pytest.raises(InvalidParameter):
+            await service.start_query(T, groups, start, end, "fields n", limit)
+    with pytest.raises(ResourceNotFound):
+        await service.get_results(T, "nope")
+
+
+async def test_stop_here_and_through_another_gateway(world: LogsWorld) -> None:
+    await filled(world, "/a", 200)
+    store = MemoryQueryStore()
+    here, _ = insights(world, store, chunk=1)
+    there, _ = insights(world, store)
+    first = await here.start_query(T, ["/a"], *SECONDS, "stats count(*)", None)
+    assert await here.stop_query(T, first)
+    assert (await ended(here, first)).status is QueryStatus.CANCELLED
+    assert not await here.stop_query(T, first)
+    second = await here.start_query(T, ["/a"], *SECONDS, "stats count(*)", None)
+    await asyncio.sleep(0.01)  # running, a chunk of one event at a time
+    assert await there.stop_query(T, second)
+    for _ in range(200):
+        if not here._tasks:
+            break
+        await asyncio.sleep(0.01)
+    assert not here._tasks  # the task saw the stop in the store and ended
+    assert (await store.get(T, second)).status is QueryStatus.CANCELLED  # type: ignore[union-attr]
+
+
+async def test_bound_timeout_and_failure(world: LogsWorld) -> None:
+    await filled(world, "/a", 50)
+    store = MemoryQueryStore()
+    service, _ = insights(world, store, max_concurrent=1, max_groups=5)
+    # A query the gateway that took it never ran (it stopped): Running in the store.
+    orphan = QueryRecord(T, "orphan", ("/a",), "fields n", 0, 1, 10, NOW,
+                         QueryStatus.RUNNING)  # fmt: skip
+    await store.create(orphan, 1)
+    with pytest.raises(LimitExceeded):
+        await service.start_query(T, ["/a"], *SECONDS, "fields n", None)
+    world.clock.now = NOW + 3_600_001
+    assert (await service.get_results(T, "orphan")).status is QueryStatus.TIMEOUT
+    world.clock.now = NOW
+    too_many = await service.start_query(T, ["/a"], *SECONDS, "stats count(*) by n", None)
+    record = await ended(service, too_many)
+    assert record.status is QueryStatus.FAILED and record.results == ()
+    slow, _ = insights(world, store, timeout_ms=0)
+    timed = await slow.start_query(T, ["/a"], *SECONDS, "fields n", None)
+    assert (await ended(slow, timed)).status is QueryStatus.TIMEOUT
+
+
+async def test_describe_queries_and_expiry(world: LogsWorld) -> None:
+    await filled(world, "/a", 3)
+    await filled(world, "/b", 3)
+    service, _ = insights(world)
+    made = []
+    for n, group in enumerate(["/a", "/b", "/a", "/a"]):
+        world.clock.now = NOW + n
+        made.append(await service.start_query(T, [group], *SECONDS, "fields n", None))
+        await ended(service, made[-1])
+    await service.describe_queries(T, None, None, None, None)
+    found, token = await service.describe_queries(T, "/a", "Complete", 2, None)
+    assert [q.query_id for q in found] == [made[3], made[2]] and token is not None
+    found, token = await service.describe_queries(T, "/a", None, 2, token)
+    assert [q.query_id for q in found] == [made[0]] and token is None
+    assert await service.describe_queries(T, None, "Running", None, None) == ([], None)
+    for bad in ({"status": "Nope"}, {"limit": 0}, {"token": "!!"}):
+        with pytest.raises(InvalidParameter):
+            await service.describe_queries(
+                T,
+                None,
+                bad.get("status"),
+                bad.get("limit"),
+                bad.get("token"),  # type: ignore[arg-type]
+            )
+    world.clock.now = NOW + 7 * 86_400_000 + 2
+    assert await service.expire() == 2
+    await service.close()
+
+
+async def test_a_stopping_gateway_ends_its_queries_failed(world: LogsWorld) -> None:
+    await filled(world, "/a", 300)
+    store = MemoryQueryStore()
+    service, _ = insights(world, store, chunk=1)
+    query_id = await service.start_query(T, ["/a"], *SECONDS, "stats count(*)", None)
+    await asyncio.sleep(0.01)
+    await service.close()
+    record = await store.get(T, query_id)
+    assert record is not None and record.status is QueryStatus.FAILED
