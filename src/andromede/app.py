@@ -125,6 +125,7 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
+from andromede.wiring.loadbalancing import elb_app
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
@@ -574,6 +575,8 @@ class Application:
             settings,
             rate_limiter,
         )
+        # Network Load Balancers (decision 0191).
+        apis["elasticloadbalancing"] = elb_app(settings, db, compute, identity, audit, rate_limiter)
         reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(
             asyncio.create_task(autoscaling_upkeep(settings, reconciler), name="autoscaling")

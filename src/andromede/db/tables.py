@@ -9,9 +9,9 @@ replication and notification queues), ``tables_access_points`` (S3 access points
 ``tables_kms`` (customer-managed keys' metadata, the key material lives in the root-key
 provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
 sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
-(CloudWatch-style metrics), ``tables_alarms`` (their alarms) and ``tables_dashboards``
-(their dashboards). This module re-exports every
-table and ``metadata``: the stores and the migrations use ``tables.<name>``.
+(CloudWatch-style metrics), ``tables_alarms`` (their alarms), ``tables_dashboards``
+(their dashboards) and ``tables_loadbalancing`` (Network Load Balancers). This module
+re-exports every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -143,6 +143,7 @@ from andromede.db.tables_queues import (
 from andromede.db.tables_metrics import metric_datapoints, metric_runs, metric_series
 from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
+from andromede.db.tables_loadbalancing import lb_resources
 # isort: on
 
 __all__ = [
@@ -217,6 +218,7 @@ __all__ = [
     "kms_grants",
     "kms_key_rotations",
     "kms_keys",
+    "lb_resources",
     "login_profiles",
     "managed_policies",
     "metadata",

@@ -14,7 +14,8 @@ listeners, workers, logging), ``s3`` (the S3 domains and request limits), ``stor
 blob backend, durability, lifecycle, replication), ``notifications``, ``identity`` (IAM, console
 sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit``, ``billing``,
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
-elastic IPs), ``hosts`` (hypervisor agents) and ``metrics`` (CloudWatch metrics). What
+elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics) and ``loadbalancing``
+(Network Load Balancers). What
 reads fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -39,6 +40,7 @@ from andromede.settings.compute import ComputeSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
 from andromede.settings.identity import IdentitySettings
 from andromede.settings.kms import KmsSettings
+from andromede.settings.loadbalancing import LoadBalancingSettings
 from andromede.settings.metrics import MetricsSettings
 from andromede.settings.network import NetworkSettings
 from andromede.settings.notifications import NotificationSettings
@@ -64,6 +66,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    LoadBalancingSettings,
     MetricsSettings,
     HostSettings,
     NetworkSettings,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.wildcard import compile_wildcard
 
 __all__ = ["ACTIONS", "action_pattern_matches_any", "known_action", "known_service"]
@@ -695,6 +696,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "sqs": _SQS,
     "autoscaling": _AUTOSCALING,
     "cloudwatch": _CLOUDWATCH,
+    "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }
 
