@@ -125,7 +125,7 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
-from andromede.wiring.loadbalancing import elb_app
+from andromede.wiring.loadbalancing import elb_app, load_balancing_service
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
@@ -576,7 +576,8 @@ class Application:
             rate_limiter,
         )
         # Network Load Balancers (decision 0191).
-        apis["elasticloadbalancing"] = elb_app(settings, db, compute, identity, audit, rate_limiter)
+        balancers = load_balancing_service(settings, db, compute)
+        apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
         reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(
             asyncio.create_task(autoscaling_upkeep(settings, reconciler), name="autoscaling")
@@ -642,8 +643,9 @@ class Application:
             )
         )
         sampler = usage_sampler(
-            settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes
-        )
+            settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,
+            balancers.count_by_tenant,
+        )  # fmt: skip
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:
             background.append(

@@ -115,6 +115,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "Bytes NAT gateways processed, both directions"),
     Meter("ec2.transfer.out", "bytes", "GiB", _GIB,
           "Bytes instances sent to the internet (outside the platform's own ranges)"),
+    # Decision 0191: Network Load Balancers held (their LCUs: not yet).
+    Meter("elb.network-load-balancer", "lb-seconds", "hour", 3600,
+          "Network Load Balancers held, over time"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

@@ -196,6 +196,13 @@ class LoadBalancingService(TargetGroupsMixin):
             return chosen
         return every
 
+    async def count_by_tenant(self) -> dict[str, int]:
+        """Each account's load balancers, for metering (decision 0191)."""
+        counts: dict[str, int] = {}
+        for row in await self.store.list(None, "loadbalancer"):
+            counts[row.tenant_id] = counts.get(row.tenant_id, 0) + 1
+        return counts
+
     def state(self, lb: LoadBalancer) -> str:
         return lb.state(self.clock(), self.limits.provisioning)
 

@@ -42,14 +42,12 @@ def load_balancing_service(
 
 def elb_app(
     settings: Settings,
-    db: Database,
-    compute: ComputeService,
+    service: LoadBalancingService,
     identity: IdentityService,
     audit: AuditService,
     rate_limiter: RateLimiter | None,
 ) -> QueryApp:
     """The ``elasticloadbalancing`` Query app (credential scope service of that name)."""
-    service = load_balancing_service(settings, db, compute)
     return QueryApp(
         elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
     )
