@@ -8,14 +8,15 @@ the flow on the target chosen. The targets are the healthy ones, or every regist
 none is (AWS's fail-open; :func:`andromede.loadbalancing.model.forwarding` chooses them).
 
 The client's address is preserved, as an NLB does for instance targets: the target's own
-security groups see it, and its reply returns through the router, the gateway of its subnet —
-unless client and target share a subnet, where the reply would go straight back on the link
-and miss the translation: that one connection is masqueraded to the router's address on the
-subnet (the "hairpin" case AWS documents for client IP preservation).
+security groups, judged in the router's forward chain after the DNAT, see it; the reply comes
+back through the router even when client and target share a subnet, since a router's bridge
+keeps its instances apart at layer 2 and routes every packet between them (its ports are
+isolated, the bridge answers ARP for them), so connection tracking undoes the DNAT — the
+"hairpin" AWS documents for client IP preservation does not arise here.
 
 The table is the router's ``ip andromede_nlb``, replaced whole on each change (``nft -f``
-runs a script atomically), beside the router's own ``andromede`` tables: its chains run just
-before theirs (priorities ``dstnat - 5``, ``srcnat - 5``).
+runs a script atomically), beside the router's own ``andromede`` tables: its chain runs just
+before their DNAT (priority ``dstnat - 5``).
 """
 
 from __future__ import annotations
@@ -56,14 +57,11 @@ def _dnat(view: ForwardingView) -> list[str]:
     return [f"{match} dnat ip to numgen random mod {len(view.targets)} map {{ {elements} }}"]
 
 
-def render_load_balancers(
-    views: Sequence[ForwardingView], subnets: Sequence[LoadBalancerSubnet]
-) -> str:
+def render_load_balancers(views: Sequence[ForwardingView]) -> str:
     """The ``nft -f`` script that replaces the router's load balancer table with the
-    listeners of ``views`` (its VPC's), hairpin masquerading on ``subnets``."""
+    listeners of ``views`` (its VPC's)."""
     ordered = sorted(views, key=lambda v: (v.addresses, v.port))
     dnats = [line for view in ordered for line in _dnat(view)]
-    addresses = sorted({a for view in ordered for a in view.addresses})
     lines = [
         f"table ip {TABLE}",
         f"delete table ip {TABLE}",
@@ -72,16 +70,8 @@ def render_load_balancers(
         "    type nat hook prerouting priority dstnat - 5; policy accept;",
         *dnats,
         "  }",
-        "  chain postrouting {",
-        "    type nat hook postrouting priority srcnat - 5; policy accept;",
+        "}",
     ]
-    if addresses:
-        for subnet in sorted(subnets, key=lambda s: s.cidr):
-            lines.append(
-                f'    oifname "{subnet.link}" ct status dnat ct original ip daddr '
-                f"{_set(addresses)} ip saddr {subnet.cidr} ip daddr {subnet.cidr} masquerade"
-            )
-    lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
 
 
