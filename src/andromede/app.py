@@ -125,7 +125,11 @@ from andromede.wiring.deployment import (
 )
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
-from andromede.wiring.loadbalancing import elb_app, load_balancing_service
+from andromede.wiring.loadbalancing import (
+    elb_app,
+    load_balancer_upkeep,
+    load_balancing_service,
+)
 from andromede.wiring.metrics import (
     alarm_service,
     alarm_upkeep,
@@ -578,6 +582,8 @@ class Application:
         # Network Load Balancers (decision 0191).
         balancers = load_balancing_service(settings, db, compute)
         apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
+        lb_upkeep = load_balancer_upkeep(settings, balancers, compute)
+        background.append(asyncio.create_task(lb_upkeep, name="load-balancers"))
         reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(
             asyncio.create_task(autoscaling_upkeep(settings, reconciler), name="autoscaling")

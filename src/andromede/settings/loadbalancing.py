@@ -59,6 +59,14 @@ class LoadBalancingSettings(BaseModel):
         description="Seconds a new load balancer shows State provisioning before active "
         "(decision 0191).",
     )
+    elb_upkeep_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds between two rounds, in a process driving a local QEMU host, of "
+        "applying the listeners to its VPC routers and probing the targets due (decision "
+        "0191).",
+    )
     elb_dns_domain: str = Field(
         default="amazonaws.com",
         max_length=150,

@@ -4,6 +4,8 @@ on the shared endpoint."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
 
 from andromede.audit.service import AuditService
@@ -11,15 +13,20 @@ from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.elbapi.spec import elb_spec
 from andromede.http.ratelimit import RateLimiter
+from andromede.hypervisor.qemu import QemuDriver
+from andromede.hypervisor.target_probes import HealthChecker
 from andromede.iam.service import IdentityService
 from andromede.iamapi.app import QueryApp
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.loadbalancing.store_sql import SqlLbStore
+from andromede.loadbalancing.target_groups import Probe
 from andromede.loadbalancing_adapters import ComputeNetwork
 from andromede.settings import Settings
 
-__all__ = ["elb_app", "load_balancing_service"]
+__all__ = ["elb_app", "load_balancer_upkeep", "load_balancing_service"]
+
+log = logging.getLogger(__name__)
 
 
 def load_balancing_service(
@@ -51,3 +58,36 @@ def elb_app(
     return QueryApp(
         elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
     )
+
+
+async def load_balancer_upkeep(
+    settings: Settings, service: LoadBalancingService, compute: ComputeService
+) -> None:
+    """Every ``elb_upkeep_interval``, on the QEMU hosts this process drives itself (the
+    embedded mode, bridge networking): every listener applied to the host's VPC routers, and
+    the targets due probed from them, their outcomes recorded. Hosts behind an agent are not
+    told yet (decision 0191's limits)."""
+    checkers: dict[str, HealthChecker] = {}
+
+    async def record(probe: Probe, ok: bool, timed_out: bool) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out)
+
+    while True:
+        await asyncio.sleep(settings.elb_upkeep_interval)
+        try:
+            hosts = [d for d in compute.drivers.values() if isinstance(d, QemuDriver)]
+            if not hosts:
+                continue
+            views = await service.forwarding_views()
+            probes = await service.probes()
+            for driver in hosts:
+                balancers = await driver.load_balancers()
+                if balancers is None:
+                    continue
+                await balancers.apply(views)
+                checker = checkers.get(driver.host)
+                if checker is None:
+                    checker = checkers[driver.host] = HealthChecker(balancers.namespace_of, record)
+                await checker.run_once(probes)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("load balancer upkeep failed")

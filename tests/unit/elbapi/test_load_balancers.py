@@ -285,6 +285,7 @@ def test_the_limits_are_settings() -> None:
     assert settings.elb_max_load_balancers_per_tenant == 50
     assert settings.elb_max_target_groups_per_tenant == 3000
     assert settings.elb_dns_domain == "amazonaws.com"
+    assert settings.elb_upkeep_interval == 5.0
     tuned = Settings(
         data_dir=Path("/tmp/j48-unused"),
         elb_max_listeners_per_load_balancer=3,
@@ -294,7 +295,7 @@ def test_the_limits_are_settings() -> None:
     assert tuned.elb_dns_domain == "cloud.example"
     service = load_balancing_service(tuned, None, None)  # type: ignore[arg-type]
     assert (service.limits.max_listeners, service.limits.max_targets) == (3, 7)
-    for bad in ({"elb_max_tags": 0}, {"elb_dns_domain": "-bad-"}):
+    for bad in ({"elb_max_tags": 0}, {"elb_dns_domain": "-bad-"}, {"elb_upkeep_interval": 0}):
         try:
             Settings(data_dir=Path("/tmp/j48-unused"), **bad)  # type: ignore[arg-type]
         except pydantic.ValidationError:
