@@ -29,7 +29,7 @@ from andromede.elbapi.wire import (
 )
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec
-from andromede.loadbalancing.model import LB_ATTRIBUTES
+from andromede.loadbalancing.model import LB_ATTRIBUTES, LISTENER_ATTRIBUTES
 from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 
 __all__ = ["ACTIONS", "elb_spec", "refuse_unhandled"]
@@ -43,6 +43,7 @@ ACTIONS: Final = (
     "DeleteLoadBalancer",
     "DeleteTargetGroup",
     "DeregisterTargets",
+    "DescribeListenerAttributes",
     "DescribeListeners",
     "DescribeLoadBalancerAttributes",
     "DescribeLoadBalancers",
@@ -50,6 +51,7 @@ ACTIONS: Final = (
     "DescribeTargetGroupAttributes",
     "DescribeTargetGroups",
     "DescribeTargetHealth",
+    "ModifyListenerAttributes",
     "ModifyLoadBalancerAttributes",
     "ModifyTargetGroup",
     "ModifyTargetGroupAttributes",
@@ -145,7 +147,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
     async def create_listener(call: Call) -> None:
         refuse_unhandled(
             call,
-            r"LoadBalancerArn|Protocol|Port|DefaultActions\.member\.1\.(Type|TargetGroupArn"
+            r"LoadBalancerArn|Protocol|Port|DefaultActions\.member\.1\.(Type|TargetGroupArn|Order"
             r"|ForwardConfig\.TargetGroups\.member\.1\.(TargetGroupArn|Weight))"
             r"|Tags\.member\.\d+\.(Key|Value)",
         )
@@ -202,6 +204,16 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
     async def delete_listener(call: Call) -> None:
         await service.delete_listener(call.tenant_id, call.required("ListenerArn"))
 
+    async def listener_attributes(call: Call) -> None:
+        arn = call.required("ListenerArn")
+        if call.action == "ModifyListenerAttributes":
+            listener = await service.modify_listener_attributes(
+                call.tenant_id, arn, attributes(call)
+            )
+        else:
+            listener = await service.listener(call.tenant_id, arn)
+        write_attributes(call.result, [(k, listener.attribute(k)) for k in LISTENER_ATTRIBUTES])
+
     async def add_tags(call: Call) -> None:
         added = tags(call)
         if not added:
@@ -250,6 +262,8 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         "CreateListener": (create_listener, True, "LoadBalancerArn"),
         "DescribeListeners": (describe_listeners, False, None),
         "DeleteListener": (delete_listener, True, "ListenerArn"),
+        "DescribeListenerAttributes": (listener_attributes, False, "ListenerArn"),
+        "ModifyListenerAttributes": (listener_attributes, True, "ListenerArn"),
         "AddTags": (add_tags, True, "ResourceArns.member.1"),
         "RemoveTags": (remove_tags, True, "ResourceArns.member.1"),
         "DescribeTags": (describe_tags, False, None),

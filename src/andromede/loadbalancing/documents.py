@@ -143,6 +143,7 @@ def listener_document(listener: Listener) -> dict[str, Any]:
         "tg_id": listener.tg_id,
         "created_at": listener.created_at.isoformat(),
         "tags": [list(t) for t in listener.tags],
+        "attributes": [list(a) for a in listener.attributes],
     }
 
 
@@ -156,4 +157,5 @@ def listener_from(tenant_id: str, listener_id: str, doc: dict[str, Any]) -> List
         tg_id=doc["tg_id"],
         created_at=datetime.fromisoformat(doc["created_at"]),
         tags=_pairs(doc.get("tags")),
+        attributes=_pairs(doc.get("attributes")),
     )

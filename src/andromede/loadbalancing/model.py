@@ -19,6 +19,7 @@ from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationErr
 
 __all__ = [
     "LB_ATTRIBUTES",
+    "LISTENER_ATTRIBUTES",
     "TG_ATTRIBUTES",
     "HealthCheck",
     "HealthState",
@@ -159,6 +160,10 @@ class Listener:
     tg_id: str
     created_at: datetime
     tags: Tags = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def attribute(self, key: str) -> str:
+        return dict(self.attributes).get(key, LISTENER_ATTRIBUTES[key])
 
 
 # -- ARNs ------------------------------------------------------------------------------------
@@ -214,6 +219,8 @@ LB_ATTRIBUTES: Final[Mapping[str, str]] = {
     "ipv6.deny_all_igw_traffic": "false",
     "zonal_shift.config.enabled": "false",
 }
+# A TCP listener's (an NLB's listeners have this one key).
+LISTENER_ATTRIBUTES: Final[Mapping[str, str]] = {"tcp.idle_timeout.seconds": "350"}
 # A TCP target group's (instance targets: the client's address is preserved).
 TG_ATTRIBUTES: Final[Mapping[str, str]] = {
     "deregistration_delay.timeout_seconds": "300",
@@ -243,7 +250,7 @@ _NOT_YET: Final[Mapping[str, str]] = {
 
 
 def _check_value(key: str, value: str) -> None:
-    default = LB_ATTRIBUTES.get(key, TG_ATTRIBUTES.get(key, ""))
+    default = LB_ATTRIBUTES.get(key, TG_ATTRIBUTES.get(key, LISTENER_ATTRIBUTES.get(key, "")))
     if default in _BOOLEAN and value not in _BOOLEAN:
         raise LbValidationError(f"The value of attribute '{key}' must be 'true' or 'false'")
     if key == "deregistration_delay.timeout_seconds" and not (
@@ -257,6 +264,10 @@ def _check_value(key: str, value: str) -> None:
     ):
         raise LbValidationError(
             f"The value of '{key}' must be between 0 and 360000",
+        )
+    if key == "tcp.idle_timeout.seconds" and not (value.isdigit() and 60 <= int(value) <= 6000):
+        raise LbValidationError(
+            "The value of 'tcp.idle_timeout.seconds' must be between 60 and 6000"
         )
     if key == "stickiness.type" and value != "source_ip":
         raise LbValidationError("The value of 'stickiness.type' must be 'source_ip'")

@@ -31,6 +31,7 @@ from andromede.loadbalancing.errors import (
 )
 from andromede.loadbalancing.model import (
     LB_ATTRIBUTES,
+    LISTENER_ATTRIBUTES,
     Listener,
     LoadBalancer,
     NodeMapping,
@@ -331,6 +332,24 @@ class LoadBalancingService(TargetGroupsMixin):
         others = await self.listeners(tenant_id, lb_id=listener.lb_id)
         if not any(o.tg_id == listener.tg_id for o in others):
             await self.use_group(tenant_id, listener.tg_id, "")
+
+    async def listener(self, tenant_id: str, arn: str) -> Listener:
+        listener_id = await self.id_of(tenant_id, "listener", arn)
+        stored = await self.held(tenant_id, "listener", listener_id)
+        return listener_from(tenant_id, listener_id, stored.document)
+
+    async def modify_listener_attributes(
+        self, tenant_id: str, arn: str, changes: Mapping[str, str]
+    ) -> Listener:
+        listener_id = await self.id_of(tenant_id, "listener", arn)
+
+        def change(stored: Stored) -> dict[str, Any]:
+            listener = listener_from(tenant_id, listener_id, stored.document)
+            merged = check_attributes(LISTENER_ATTRIBUTES, changes, listener.attributes)
+            return listener_document(replace(listener, attributes=merged))
+
+        await self.mutate(tenant_id, "listener", listener_id, change)
+        return await self.listener(tenant_id, arn)
 
     async def listener_owner(self, tenant_id: str, listener: Listener) -> LoadBalancer:
         return await self.load_balancer(tenant_id, listener.lb_id)

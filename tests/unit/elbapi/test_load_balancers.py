@@ -177,7 +177,7 @@ async def test_listeners_forward_to_one_target_group(tmp_path: Path) -> None:
             LoadBalancerArn=lb["LoadBalancerArn"],
             Protocol="TCP",
             Port=80,
-            DefaultActions=action,
+            DefaultActions=[{**action[0], "Order": 1}],  # as Terraform's provider sends it
         )
         listener = made["Listeners"][0]
         assert listener["Port"] == 80 and listener["Protocol"] == "TCP"
@@ -220,6 +220,20 @@ async def test_listeners_forward_to_one_target_group(tmp_path: Path) -> None:
             Port=80,
             DefaultActions=action,
         )
+        arn = listener["ListenerArn"]
+        shown = await world.client.call("DescribeListenerAttributes", ListenerArn=arn)
+        assert shown["Attributes"] == [{"Key": "tcp.idle_timeout.seconds", "Value": "350"}]
+        await world.client.call(
+            "ModifyListenerAttributes",
+            ListenerArn=arn,
+            Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "600"}],
+        )
+        shown = await world.client.call("DescribeListenerAttributes", ListenerArn=arn)
+        assert shown["Attributes"] == [{"Key": "tcp.idle_timeout.seconds", "Value": "600"}]
+        await refused(
+            world.client, "ModifyListenerAttributes", "ValidationError", ListenerArn=arn,
+            Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "59"}],
+        )  # fmt: skip
         described = await world.client.call(
             "DescribeListeners", LoadBalancerArn=lb["LoadBalancerArn"]
         )
