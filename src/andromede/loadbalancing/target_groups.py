@@ -334,6 +334,23 @@ class TargetGroupsMixin(LbCore):
 
         await self.mutate(tenant_id, "targetgroup", tg_id, change)
 
+    async def reconcile_instances(
+        self, tenant_id: str, arn: str, wanted: Sequence[str], leaving: Sequence[str]
+    ) -> None:
+        """An Auto Scaling group's part of a target group (decision 0191): each instance of
+        ``wanted`` registered on the group's port, each of ``leaving`` deregistered (draining
+        as any deregistration); the targets registered otherwise are left alone."""
+        group = await self.target_group(tenant_id, await self.id_of(tenant_id, "targetgroup", arn))
+        held = {
+            t.target_id for t in self._live(group.targets) if t.state is not HealthState.DRAINING
+        }
+        missing = [i for i in dict.fromkeys(wanted) if i not in held]
+        gone = [i for i in dict.fromkeys(leaving) if i in held and i not in wanted]
+        if missing:
+            await self.register_targets(tenant_id, arn, [(i, None) for i in missing])
+        if gone:
+            await self.deregister_targets(tenant_id, arn, [(i, None) for i in gone])
+
     def _live(self, targets: Sequence[Target]) -> list[Target]:
         """``targets`` less those whose draining is over."""
         now = self.clock()

@@ -192,3 +192,20 @@ async def test_ip_targets_and_the_targets_limit(tmp_path: Path) -> None:
                       Targets=[{"Id": "8.8.8.8"}])  # fmt: skip
         await refused(world.client, "RegisterTargets", "InvalidTarget", TargetGroupArn=arn,
                       Targets=[{"Id": "i-0123456789abcdef0"}])  # fmt: skip
+
+
+async def test_an_auto_scaling_groups_part_is_reconciled(tmp_path: Path) -> None:
+    """What the upkeep does for an Auto Scaling group naming the target group: its
+    instances registered, those leaving deregistered, the others' targets left alone."""
+    async with elb_world(tmp_path) as world:
+        first, second, own = await world.instance(), await world.instance(), await world.instance()
+        arn = (await world.target_group())["TargetGroupArn"]
+        await world.client.call("RegisterTargets", TargetGroupArn=arn, Targets=[{"Id": own}])
+        await world.service.reconcile_instances(world.tenant_id, arn, [first, second], [])
+        assert set(await _health(world, arn)) == {first, second, own}
+        await world.service.reconcile_instances(world.tenant_id, arn, [first], [second, "i-x"])
+        # Not used by a load balancer: the deregistered leave at once; the target registered
+        # by hand stays.
+        assert set(await _health(world, arn)) == {first, own}
+        await world.service.reconcile_instances(world.tenant_id, arn, [first], [])
+        assert set(await _health(world, arn)) == {first, own}
