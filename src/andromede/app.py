@@ -582,7 +582,7 @@ class Application:
         # Network Load Balancers (decision 0191).
         balancers = load_balancing_service(settings, db, compute)
         apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
-        lb_upkeep = load_balancer_upkeep(settings, balancers, compute)
+        lb_upkeep = load_balancer_upkeep(settings, balancers, compute, scaling)
         background.append(asyncio.create_task(lb_upkeep, name="load-balancers"))
         reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(

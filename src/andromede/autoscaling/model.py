@@ -95,6 +95,8 @@ class Group:
     # meanwhile, so that it neither launches nor scales in for the moment between.
     attaching: tuple[str, ...] = ()
     detaching: tuple[str, ...] = ()
+    # Decision 0191: the Elastic Load Balancing target groups (ARNs) its instances join.
+    target_groups: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -146,6 +148,7 @@ class Group:
         data["enabled_metrics"] = tuple(data.get("enabled_metrics", ()))
         data["attaching"] = tuple(data.get("attaching", ()))
         data["detaching"] = tuple(data.get("detaching", ()))
+        data["target_groups"] = tuple(data.get("target_groups", ()))  # decision 0191
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

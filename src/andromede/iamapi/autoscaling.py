@@ -32,6 +32,7 @@ from andromede.iamapi import (
     autoscaling_refresh,
     autoscaling_schedules,
     autoscaling_tags,
+    autoscaling_target_groups,
 )
 from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
 from andromede.iamapi.autoscaling_wire import page as paged
@@ -45,6 +46,7 @@ ACTIONS: Final = (
     "BatchDeleteScheduledAction",
     "BatchPutScheduledUpdateGroupAction",
     "AttachInstances",
+    "AttachLoadBalancerTargetGroups",
     "CancelInstanceRefresh",
     "CompleteLifecycleAction",
     "CreateAutoScalingGroup",
@@ -60,6 +62,7 @@ ACTIONS: Final = (
     "DescribeInstanceRefreshes",
     "DescribeLifecycleHookTypes",
     "DescribeLifecycleHooks",
+    "DescribeLoadBalancerTargetGroups",
     "DescribeMetricCollectionTypes",
     "DescribePolicies",
     "DescribeScalingActivities",
@@ -67,6 +70,7 @@ ACTIONS: Final = (
     "DescribeScheduledActions",
     "DescribeTags",
     "DetachInstances",
+    "DetachLoadBalancerTargetGroups",
     "DisableMetricsCollection",
     "EnableMetricsCollection",
     "EnterStandby",
@@ -99,6 +103,7 @@ _NAMED_GROUP: Final = (
     "CancelInstanceRefresh",
     "PutScalingPolicy",
     *autoscaling_controls.NAMED_GROUP,
+    *autoscaling_target_groups.NAMED_GROUP,
 )
 Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
@@ -214,6 +219,8 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.open("LoadBalancerNames")
     xml.close("LoadBalancerNames")
     xml.open("TargetGroupARNs")
+    for arn in group.target_groups:
+        xml.element("member", arn)
     xml.close("TargetGroupARNs")
     xml.element("HealthCheckType", group.health_check_type)
     xml.element("HealthCheckGracePeriod", group.health_check_grace_period)
@@ -291,7 +298,9 @@ def autoscaling_spec(
     tracking policies put their alarms through ``alarms``."""
 
     async def create_group(call: Call) -> None:
-        refuse_unhandled(call, _GROUP_PARAMS)
+        listed = [n for n in call.params if autoscaling_target_groups.TARGET_GROUP_PARAM.match(n)]
+        refuse_unhandled(call, (*_GROUP_PARAMS, *listed))
+        arns = autoscaling_target_groups.target_group_arns(call, region, required=False)
         call.required("MinSize")
         call.required("MaxSize")
         spec = GroupSpec(
@@ -312,6 +321,10 @@ def autoscaling_spec(
             new_instances_protected=call.boolean("NewInstancesProtectedFromScaleIn", default=False),
         )
         await guarded(service.create_group(call.tenant_id, spec))
+        if arns:  # decision 0191
+            await autoscaling_target_groups.set_target_groups(
+                service, call.tenant_id, spec.name, lambda _: tuple(arns)
+            )
 
     async def update_group(call: Call) -> None:
         refuse_unhandled(call, _GROUP_PARAMS)
@@ -457,6 +470,7 @@ def autoscaling_spec(
         autoscaling_controls,
     ):
         handlers.update(more.handlers(service, region))
+    handlers.update(autoscaling_target_groups.handlers(service, region))
     handlers.update(autoscaling_policies.handlers(service, region, alarms))
     resources = {
         "CreateAutoScalingGroup": named_group,
