@@ -10,9 +10,8 @@ hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
 ``autoscaling_hooks``, ``autoscaling_refresh`` and ``autoscaling_tags``; scaling policies
 (decision 0177) in ``autoscaling_policies``; instance protection, standby, attach/detach,
 suspended processes and metrics collection (decision 0182) in ``autoscaling_controls``;
-target groups (decision 0191) in ``autoscaling_target_groups``. A
-parameter of a
-feature not here (launch configurations, mixed instances, Classic Load Balancers…) is refused with
+target groups (decision 0191) in ``autoscaling_target_groups``. A parameter of a feature not
+here (launch configurations, mixed instances, Classic Load Balancers…) is refused with
 ``ValidationError`` rather than ignored.
 """
 
