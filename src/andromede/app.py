@@ -126,6 +126,11 @@ from andromede.wiring.deployment import (
 from andromede.wiring.events import events_parts
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
+from andromede.wiring.loadbalancing import (
+    elb_app,
+    load_balancer_upkeep,
+    load_balancing_service,
+)
 from andromede.wiring.logs import flow_log_groups, logs_api
 from andromede.wiring.metrics import (
     alarm_service,
@@ -597,6 +602,11 @@ class Application:
             settings,
             rate_limiter,
         )
+        # Network Load Balancers (decision 0191).
+        balancers = load_balancing_service(settings, db, compute)
+        apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
+        lb_upkeep = load_balancer_upkeep(settings, balancers, compute, scaling)
+        background.append(asyncio.create_task(lb_upkeep, name="load-balancers"))
         reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(
             asyncio.create_task(autoscaling_upkeep(settings, reconciler), name="autoscaling")
@@ -654,8 +664,9 @@ class Application:
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
         sampler = usage_sampler(
-            settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes
-        )
+            settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,
+            balancers.count_by_tenant,
+        )  # fmt: skip
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:
             background.append(

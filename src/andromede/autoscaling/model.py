@@ -105,6 +105,8 @@ class Group:
     warm_pool: WarmPool | None = None
     warmed: tuple[str, ...] = ()
     default_instance_warmup: int | None = None
+    # Decision 0191: the Elastic Load Balancing target groups (ARNs) its instances join.
+    target_groups: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -167,6 +169,7 @@ class Group:
         pool = data.get("warm_pool")
         data["warm_pool"] = revive(WarmPool, pool) if pool else None
         data["warmed"] = tuple(data.get("warmed", ()))
+        data["target_groups"] = tuple(data.get("target_groups", ()))  # decision 0191
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

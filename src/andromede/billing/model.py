@@ -127,6 +127,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0192: EventBridge's custom events.
     Meter("events.published", "events", "1000000 events", 1_000_000,
           "EventBridge events published by PutEvents, one per 64 KiB chunk begun"),
+    # Decision 0191: Network Load Balancers held (their LCUs: not yet).
+    Meter("elb.network-load-balancer", "lb-seconds", "hour", 3600,
+          "Network Load Balancers held, over time"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from andromede.billing.service import (
     KMS_KEY_SAMPLER,
+    LOAD_BALANCER_SAMPLER,
     NAT_GATEWAY_SAMPLER,
     PUBLIC_IPV4_SAMPLER,
     SNAPSHOT_SAMPLER,
@@ -50,6 +51,7 @@ class UsageSampler:
         public_ipv4: Amounts | None = None,
         nat_gateways: Amounts | None = None,
         sns_archive_bytes: Amounts | None = None,
+        load_balancers: Amounts | None = None,
         running_instances: RunningInstances | None = None,
     ) -> None:
         self._billing = billing
@@ -64,6 +66,7 @@ class UsageSampler:
                 (PUBLIC_IPV4_SAMPLER, public_ipv4),
                 (NAT_GATEWAY_SAMPLER, nat_gateways),
                 (SNS_ARCHIVE_SAMPLER, sns_archive_bytes),
+                (LOAD_BALANCER_SAMPLER, load_balancers),
             )
             if reading is not None
         }

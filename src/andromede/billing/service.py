@@ -62,6 +62,8 @@ KMS_KEY_SAMPLER = "kms.keys"
 SNAPSHOT_SAMPLER = "ec2.snapshot"
 PUBLIC_IPV4_SAMPLER = "ec2.public-ipv4"
 NAT_GATEWAY_SAMPLER = "ec2.nat-gateway"
+# Decision 0191: Network Load Balancers held, per second.
+LOAD_BALANCER_SAMPLER = "elb.network-load-balancer"
 # Decision 0175: SNS FIFO topics' archived bytes, byte-hours as storage.
 SNS_ARCHIVE_SAMPLER = "sns.archive"
 _BYTE_HOURS = frozenset({STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER})
@@ -75,6 +77,7 @@ _SAMPLED_METERS = frozenset(
         PUBLIC_IPV4_SAMPLER,
         NAT_GATEWAY_SAMPLER,
         SNS_ARCHIVE_SAMPLER,
+        LOAD_BALANCER_SAMPLER,
     }
 )
 

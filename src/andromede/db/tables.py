@@ -13,8 +13,8 @@ sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_me
 (their dashboards), ``tables_secrets`` (Secrets Manager's secrets and their sealed
 versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs``
 (CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
-rules and targets). This module re-exports every table and ``metadata``: the stores and the
-migrations use ``tables.<name>``.
+rules and targets), ``tables_loadbalancing`` (Network Load Balancers). This module re-exports
+every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -165,6 +165,7 @@ from andromede.db.tables_events import (
     events_rules,
     events_targets,
 )
+from andromede.db.tables_loadbalancing import lb_resources
 # isort: on
 
 __all__ = [
@@ -245,6 +246,7 @@ __all__ = [
     "kms_grants",
     "kms_key_rotations",
     "kms_keys",
+    "lb_resources",
     "log_events",
     "log_groups",
     "log_metric_filters",

@@ -32,6 +32,7 @@ from andromede.compute.driver import (
 )
 from andromede.compute.flow_log_files import FlowRecord
 from andromede.hypervisor.errors import AddressRefused, HypervisorError, InstanceNotRunning
+from andromede.hypervisor.load_balancers import RouterLoadBalancers
 from andromede.hypervisor.metadata_listeners import AsgiApp, ListenerTls, MetadataListeners
 from andromede.hypervisor.process import QemuProcess
 from andromede.hypervisor.qemu_core import QemuDriverCore
@@ -45,6 +46,17 @@ logger = logging.getLogger("andromede.hypervisor.qemu")
 
 class NetworkingMixin(QemuDriverCore):
     """The tenant networks' settings, the metadata service, security groups, Elastic IPs."""
+
+    _balancers: RouterLoadBalancers | None = None
+
+    async def load_balancers(self) -> RouterLoadBalancers | None:
+        """Bridge mode: the Network Load Balancers of this host's routers (decision 0191).
+        User mode has no router: None."""
+        if await self.networking() is not NetworkMode.BRIDGE:
+            return None
+        if self._balancers is None:
+            self._balancers = RouterLoadBalancers(self._networks)
+        return self._balancers
 
     async def set_network_peers(
         self,

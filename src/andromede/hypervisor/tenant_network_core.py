@@ -70,6 +70,11 @@ class TenantNetworksCore:
         record = self._state.networks.get(network_id)
         return None if record is None else self.netns(record.router)
 
+    def router_bridges(self, router_id: str) -> list[tuple[str, str]]:
+        """Each subnet of a router built here: its block and its bridge (decision 0191's
+        load balancer table and node addresses go on them); none for a router not here."""
+        return [(r.cidr, r.bridge) for r in self._members(router_id)]
+
     def exec_prefix(self, network_id: str) -> list[str]:
         """The command prefix that runs a program inside the network's namespace."""
         record = self._state.networks.get(network_id)

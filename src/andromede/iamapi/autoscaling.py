@@ -11,9 +11,9 @@ hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
 (decision 0177) in ``autoscaling_policies``; instance protection, standby, attach/detach,
 suspended processes and metrics collection (decision 0182) in ``autoscaling_controls``;
 notification configurations (decision 0188) in ``autoscaling_notifications``; warm pools
-(decision 0194) in ``autoscaling_warm_pool``. A
-parameter of a
-feature not here (launch configurations, mixed instances, load balancers…) is refused with
+(decision 0194) in ``autoscaling_warm_pool``; target groups (decision 0191) in
+``autoscaling_target_groups``. A parameter of a feature not here (launch configurations,
+mixed instances, Classic Load Balancers…) is refused with
 ``ValidationError`` rather than ignored.
 """
 
@@ -36,6 +36,7 @@ from andromede.iamapi import (
     autoscaling_refresh,
     autoscaling_schedules,
     autoscaling_tags,
+    autoscaling_target_groups,
     autoscaling_warm_pool,
 )
 from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
@@ -50,6 +51,7 @@ ACTIONS: Final = (
     "BatchDeleteScheduledAction",
     "BatchPutScheduledUpdateGroupAction",
     "AttachInstances",
+    "AttachLoadBalancerTargetGroups",
     "CancelInstanceRefresh",
     "CompleteLifecycleAction",
     "CreateAutoScalingGroup",
@@ -68,6 +70,7 @@ ACTIONS: Final = (
     "DescribeInstanceRefreshes",
     "DescribeLifecycleHookTypes",
     "DescribeLifecycleHooks",
+    "DescribeLoadBalancerTargetGroups",
     "DescribeMetricCollectionTypes",
     "DescribeNotificationConfigurations",
     "DescribePolicies",
@@ -77,6 +80,7 @@ ACTIONS: Final = (
     "DescribeTags",
     "DescribeWarmPool",
     "DetachInstances",
+    "DetachLoadBalancerTargetGroups",
     "DisableMetricsCollection",
     "EnableMetricsCollection",
     "EnterStandby",
@@ -113,6 +117,7 @@ _NAMED_GROUP: Final = (
     *autoscaling_controls.NAMED_GROUP,
     *autoscaling_notifications.NAMED_GROUP,
     *autoscaling_warm_pool.NAMED_GROUP,
+    *autoscaling_target_groups.NAMED_GROUP,
 )
 Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
@@ -238,6 +243,8 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.open("LoadBalancerNames")
     xml.close("LoadBalancerNames")
     xml.open("TargetGroupARNs")
+    for arn in group.target_groups:
+        xml.element("member", arn)
     xml.close("TargetGroupARNs")
     xml.element("HealthCheckType", group.health_check_type)
     xml.element("HealthCheckGracePeriod", group.health_check_grace_period)
@@ -324,7 +331,9 @@ def autoscaling_spec(
     tracking policies put their alarms through ``alarms``."""
 
     async def create_group(call: Call) -> None:
-        refuse_unhandled(call, _GROUP_PARAMS)
+        listed = [n for n in call.params if autoscaling_target_groups.TARGET_GROUP_PARAM.match(n)]
+        refuse_unhandled(call, (*_GROUP_PARAMS, *listed))
+        arns = autoscaling_target_groups.target_group_arns(call, region, required=False)
         call.required("MinSize")
         call.required("MaxSize")
         spec = GroupSpec(
@@ -346,6 +355,10 @@ def autoscaling_spec(
             default_instance_warmup=_warmup(call),
         )
         await guarded(service.create_group(call.tenant_id, spec))
+        if arns:  # decision 0191
+            await autoscaling_target_groups.set_target_groups(
+                service, call.tenant_id, spec.name, lambda _: tuple(arns)
+            )
 
     async def update_group(call: Call) -> None:
         refuse_unhandled(call, _GROUP_PARAMS)
@@ -494,6 +507,7 @@ def autoscaling_spec(
         autoscaling_warm_pool,
     ):
         handlers.update(more.handlers(service, region))
+    handlers.update(autoscaling_target_groups.handlers(service, region))
     handlers.update(autoscaling_policies.handlers(service, region, alarms))
     resources = {
         "CreateAutoScalingGroup": named_group,

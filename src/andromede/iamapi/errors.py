@@ -95,6 +95,26 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ReportExpired": (410, "The request was rejected because the most recent credential "
                       "report has expired. To generate a new credential report, use "
                       "GenerateCredentialReport."),
+    # Elastic Load Balancing's (decision 0191), all 400 as botocore's model has them.
+    "LoadBalancerNotFound": (400, "The specified load balancer does not exist."),
+    "TargetGroupNotFound": (400, "The specified target group does not exist."),
+    "ListenerNotFound": (400, "The specified listener does not exist."),
+    "SubnetNotFound": (400, "The specified subnet does not exist."),
+    "DuplicateLoadBalancerName": (400, "A load balancer with the specified name exists."),
+    "DuplicateTargetGroupName": (400, "A target group with the specified name exists."),
+    "DuplicateListener": (400, "A listener with the specified port already exists."),
+    "DuplicateTagKeys": (400, "A tag key was specified more than once."),
+    "TooManyLoadBalancers": (400, "You've reached the limit on the number of load balancers."),
+    "TooManyTargetGroups": (400, "You've reached the limit on the number of target groups."),
+    "TooManyListeners": (400, "You've reached the limit on the number of listeners."),
+    "TooManyTargets": (400, "You've reached the limit on the number of targets."),
+    "TooManyTags": (400, "You've reached the limit on the number of tags."),
+    "TargetGroupAssociationLimit": (400, "You've reached the limit on the number of load "
+                                    "balancers per target group."),
+    "InvalidTarget": (400, "The specified target does not exist or is not in the same VPC."),
+    "InvalidConfigurationRequest": (400, "The requested configuration is not valid."),
+    "InvalidSubnet": (400, "The specified subnet is out of available addresses."),
+    "OperationNotPermitted": (400, "This operation is not allowed."),
 }  # fmt: skip
 
 

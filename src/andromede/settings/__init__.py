@@ -15,8 +15,9 @@ blob backend, durability, lifecycle, replication), ``notifications``, ``identity
 sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit``, ``billing``,
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
 elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
-(Secrets Manager), ``logs`` (CloudWatch Logs) and ``events`` (EventBridge). What
-reads fields of two groups, the sources and ``load_settings`` stay here.
+(Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge) and
+``loadbalancing`` (Network Load Balancers). What reads fields of two groups, the sources and
+``load_settings`` stay here.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from andromede.settings.events import EventsSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
 from andromede.settings.identity import IdentitySettings
 from andromede.settings.kms import KmsSettings
+from andromede.settings.loadbalancing import LoadBalancingSettings
 from andromede.settings.logs import LogsSettings
 from andromede.settings.metrics import MetricsSettings
 from andromede.settings.network import NetworkSettings
@@ -71,6 +73,7 @@ class Settings(
     SecretsSettings,
     LogsSettings,
     EventsSettings,
+    LoadBalancingSettings,
     MetricsSettings,
     HostSettings,
     NetworkSettings,

@@ -156,9 +156,11 @@ def usage_sampler(
     customer_keys: CustomerKeyService,
     identity: IdentityService,
     sns_archive_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
+    load_balancers: Callable[[], Awaitable[dict[str, int]]] | None = None,
 ) -> UsageSampler:
     """What tenants hold, read through each context's service, sampled for billing;
-    ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175)."""
+    ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175);
+    ``load_balancers``: each tenant's Network Load Balancers (decision 0191)."""
     region = settings.region
 
     async def stored_bytes() -> dict[tuple[str, str], int]:
@@ -201,5 +203,6 @@ def usage_sampler(
         public_ipv4=in_region(compute.public_ipv4_by_tenant),
         nat_gateways=in_region(compute.nat_gateways_by_tenant),
         sns_archive_bytes=None if sns_archive_bytes is None else in_region(sns_archive_bytes),
+        load_balancers=None if load_balancers is None else in_region(load_balancers),
         running_instances=running_instances,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
 from andromede.iam.policy.wildcard import compile_wildcard
@@ -728,6 +729,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "cloudwatch": _CLOUDWATCH,
     "logs": LOGS_ACTIONS,  # decision 0186
     "events": EVENTS_ACTIONS,  # decision 0192
+    "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }
 

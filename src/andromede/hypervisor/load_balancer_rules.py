@@ -1,0 +1,90 @@
+"""A VPC router's nftables table for its Network Load Balancers (decision 0191), pure.
+
+Each listener is its load balancer's node addresses (one per subnet, held by the router on
+that subnet's bridge as a /32, so the router answers ARP for it) and a TCP port. A new
+connection to one of them is DNAT'ed to one of the listener's targets, chosen by
+``numgen random`` over a map of ``address . port`` — connection tracking keeps the rest of
+the flow on the target chosen. The targets are the healthy ones, or every registered one when
+none is (AWS's fail-open; :func:`andromede.loadbalancing.model.forwarding` chooses them).
+
+The client's address is preserved, as an NLB does for instance targets: the target's own
+security groups, judged in the router's forward chain after the DNAT, see it; the reply comes
+back through the router even when client and target share a subnet, since a router's bridge
+keeps its instances apart at layer 2 and routes every packet between them (its ports are
+isolated, the bridge answers ARP for them), so connection tracking undoes the DNAT — the
+"hairpin" AWS documents for client IP preservation does not arise here.
+
+The table is the router's ``ip andromede_nlb``, replaced whole on each change (``nft -f``
+runs a script atomically), beside the router's own ``andromede`` tables: its chain runs just
+before their DNAT (priority ``dstnat - 5``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from andromede.loadbalancing.model import ForwardingView
+
+__all__ = ["TABLE", "LoadBalancerSubnet", "listener_addresses", "render_load_balancers"]
+
+TABLE: Final = "andromede_nlb"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadBalancerSubnet:
+    """A subnet of the router's VPC: its block and the bridge link it is on."""
+
+    cidr: str
+    link: str
+
+
+def _set(values: Sequence[str]) -> str:
+    ordered = sorted(set(values), key=lambda v: (ipaddress.IPv4Address(v), v))
+    return ordered[0] if len(ordered) == 1 else "{ " + ", ".join(ordered) + " }"
+
+
+def _dnat(view: ForwardingView) -> list[str]:
+    if not view.addresses or not view.targets:
+        return []  # nothing to forward to: the node's port stays closed (a reset)
+    match = f"    ip daddr {_set(view.addresses)} tcp dport {view.port}"
+    if len(view.targets) == 1:
+        address, port = view.targets[0]
+        return [f"{match} dnat ip to {address}:{port}"]
+    elements = ", ".join(f"{i} : {a} . {p}" for i, (a, p) in enumerate(view.targets))
+    return [f"{match} dnat ip to numgen random mod {len(view.targets)} map {{ {elements} }}"]
+
+
+def render_load_balancers(views: Sequence[ForwardingView]) -> str:
+    """The ``nft -f`` script that replaces the router's load balancer table with the
+    listeners of ``views`` (its VPC's)."""
+    ordered = sorted(views, key=lambda v: (v.addresses, v.port))
+    dnats = [line for view in ordered for line in _dnat(view)]
+    lines = [
+        f"table ip {TABLE}",
+        f"delete table ip {TABLE}",
+        f"table ip {TABLE} {{",
+        "  chain prerouting {",
+        "    type nat hook prerouting priority dstnat - 5; policy accept;",
+        *dnats,
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def listener_addresses(
+    views: Sequence[ForwardingView], subnets: Sequence[LoadBalancerSubnet]
+) -> dict[str, list[str]]:
+    """The /32 addresses the router holds on each subnet's link: every node address in
+    that subnet."""
+    held: dict[str, list[str]] = {s.link: [] for s in subnets}
+    for view in views:
+        for address in view.addresses:
+            value = ipaddress.IPv4Address(address)
+            for subnet in subnets:
+                if value in ipaddress.IPv4Network(subnet.cidr):
+                    held[subnet.link].append(address)
+    return {link: sorted(set(found)) for link, found in held.items()}

@@ -1,0 +1,115 @@
+"""What the load balancing service's parts share (decision 0191): the store, the network
+port, the limits and clock, the lookup of a resource by id or ARN, the conditional write, and
+the name and tag rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from andromede.loadbalancing.errors import (
+    ConcurrentChange,
+    Duplicate,
+    LbValidationError,
+    NotFound,
+    TooMany,
+)
+from andromede.loadbalancing.model import Tags, parse_arn
+from andromede.loadbalancing.network import Network
+from andromede.loadbalancing.store import LbStore, Stored
+
+__all__ = ["LbCore", "LbLimits", "check_name", "check_tags"]
+
+_NAME: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+_ATTEMPTS: Final = 8
+NOT_FOUND: Final = {
+    "loadbalancer": ("LoadBalancerNotFound", "One or more load balancers not found"),
+    "targetgroup": ("TargetGroupNotFound", "One or more target groups not found"),
+    "listener": ("ListenerNotFound", "One or more listeners not found"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LbLimits:
+    max_load_balancers: int = 50
+    max_target_groups: int = 3000
+    max_listeners: int = 50
+    max_targets: int = 500
+    max_tags: int = 50
+    provisioning: timedelta = timedelta(seconds=2)
+
+
+def check_name(name: str, what: str) -> None:
+    """ELBv2's names: 1 to 32 letters, digits and hyphens, no hyphen at either end."""
+    if not _NAME.fullmatch(name):
+        raise LbValidationError(
+            f"{what} name '{name[:64]}' can have a maximum of 32 characters, can contain only "
+            "alphanumeric characters or hyphens, and cannot begin or end with a hyphen"
+        )
+    if name.lower().startswith("internal-"):
+        raise LbValidationError(f"{what} name '{name}' cannot begin with 'internal-'")
+
+
+def check_tags(tags: Tags, limit: int) -> None:
+    keys = [k for k, _ in tags]
+    if len(set(keys)) != len(keys):
+        raise Duplicate("DuplicateTagKeys", "Tag keys must be unique")
+    if len(keys) > limit:
+        raise TooMany("TooManyTags", f"A resource can have at most {limit} tags")
+    for key, value in tags:
+        if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise LbValidationError(f"Tag key '{key[:128]}' is invalid")
+        if len(value) > 256:
+            raise LbValidationError("Tag value must be at most 256 characters")
+
+
+class LbCore:
+    def __init__(
+        self,
+        store: LbStore,
+        network: Network,
+        region: str,
+        limits: LbLimits,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.network = network
+        self.region = region
+        self.limits = limits
+        self.clock = clock
+
+    async def held(self, tenant_id: str, kind: str, resource_id: str) -> Stored:
+        stored = await self.store.get(tenant_id, kind, resource_id)
+        if stored is None:
+            raise NotFound(*NOT_FOUND[kind])
+        return stored
+
+    async def id_of(self, tenant_id: str, kind: str, arn: str) -> str:
+        """The id an ARN of the account names; NotFound (or ValidationError when it is no
+        ARN of ``kind``) otherwise."""
+        parsed = parse_arn(arn)
+        if parsed is None or parsed.kind != kind:
+            raise LbValidationError(f"'{arn[:256]}' is not a valid {kind} ARN")
+        if parsed.tenant_id != tenant_id:
+            raise NotFound(*NOT_FOUND[kind])
+        return parsed.resource_id
+
+    async def mutate(
+        self,
+        tenant_id: str,
+        kind: str,
+        resource_id: str,
+        change: Callable[[Stored], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Apply ``change`` to the resource's document and write it conditionally, again on
+        a lost race."""
+        for _ in range(_ATTEMPTS):
+            stored = await self.held(tenant_id, kind, resource_id)
+            document = change(stored)
+            if await self.store.replace(stored, document):
+                return document
+        raise ConcurrentChange(f"{kind} {resource_id} changed concurrently; retry")

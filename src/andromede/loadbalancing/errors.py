@@ -1,0 +1,86 @@
+"""Load balancing's domain errors, in the order ELBv2 names them; the wire (``elbapi``) maps
+each to AWS's code. No HTTP here.
+
+    LoadBalancingError
+    ├── LbValidationError            ValidationError
+    ├── InvalidConfiguration         InvalidConfigurationRequest
+    ├── NotFound                     LoadBalancerNotFound, TargetGroupNotFound, ListenerNotFound,
+    │                                SubnetNotFound (by ``code``)
+    ├── Duplicate                    DuplicateLoadBalancerName, DuplicateTargetGroupName,
+    │                                DuplicateListener, DuplicateTagKeys (by ``code``)
+    ├── TooMany                      TooManyLoadBalancers, TooManyTargetGroups, TooManyListeners,
+    │                                TooManyTargets, TooManyTags (by ``code``)
+    ├── InvalidTarget                InvalidTarget
+    ├── InvalidSubnet                InvalidSubnet
+    ├── ResourceInUse                ResourceInUse
+    ├── NotPermitted                 OperationNotPermitted
+    └── ConcurrentChange             (retried by the service; never reaches the wire)
+"""
+
+from __future__ import annotations
+
+from andromede.errors import AndromedeError
+
+__all__ = [
+    "ConcurrentChange",
+    "Duplicate",
+    "InvalidConfiguration",
+    "InvalidSubnet",
+    "InvalidTarget",
+    "LbValidationError",
+    "LoadBalancingError",
+    "NotFound",
+    "NotPermitted",
+    "ResourceInUse",
+    "TooMany",
+]
+
+
+class LoadBalancingError(AndromedeError):
+    """Any refusal of a load balancing call."""
+
+
+class LbValidationError(LoadBalancingError):
+    """A parameter outside its constraints."""
+
+
+class InvalidConfiguration(LoadBalancingError):
+    """A combination ELBv2 refuses (or one not served here yet)."""
+
+
+class _Coded(LoadBalancingError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NotFound(_Coded):
+    """A resource named that the account does not hold."""
+
+
+class Duplicate(_Coded):
+    """A name (or listener port, or tag key) already taken."""
+
+
+class TooMany(_Coded):
+    """A limit of the account or of a resource reached."""
+
+
+class InvalidTarget(LoadBalancingError):
+    """A target that cannot be registered in the group."""
+
+
+class InvalidSubnet(LoadBalancingError):
+    """A subnet that cannot hold the load balancer's node."""
+
+
+class ResourceInUse(LoadBalancingError):
+    """A resource another one still uses."""
+
+
+class ConcurrentChange(LoadBalancingError):
+    """A conditional write lost to another writer."""
+
+
+class NotPermitted(LoadBalancingError):
+    """An operation a setting of the resource forbids (deletion protection)."""

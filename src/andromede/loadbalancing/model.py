@@ -1,0 +1,356 @@
+"""The pure core of Network Load Balancers (decision 0191): the resources, their ARNs, the
+attributes ELBv2 documents, and the health state machine of a target. No I/O here.
+
+A load balancer has one node per subnet mapping, at an address of the subnet; a listener
+forwards a TCP port of every node to one target group; a target group holds its targets and
+each target's health, moved by :func:`next_health` from the probes' outcomes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationError
+
+__all__ = [
+    "LB_ATTRIBUTES",
+    "LISTENER_ATTRIBUTES",
+    "TG_ATTRIBUTES",
+    "HealthCheck",
+    "HealthState",
+    "Listener",
+    "LoadBalancer",
+    "NodeMapping",
+    "Target",
+    "TargetGroup",
+    "check_attributes",
+    "listener_arn",
+    "load_balancer_arn",
+    "new_resource_id",
+    "next_health",
+    "parse_arn",
+    "target_group_arn",
+]
+
+Tags = tuple[tuple[str, str], ...]
+
+
+class HealthState(StrEnum):
+    INITIAL = "initial"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    UNUSED = "unused"
+    DRAINING = "draining"
+
+
+# AWS's reason codes and descriptions (DescribeTargetHealth's TargetHealth).
+REASONS: Final[Mapping[str, str]] = {
+    "Elb.RegistrationInProgress": "Target registration is in progress",
+    "Elb.InitialHealthChecking": "Initial health checks in progress",
+    "Target.FailedHealthChecks": "Health checks failed",
+    "Target.Timeout": "Request timed out",
+    "Target.NotInUse": "Target group is not configured to receive traffic from the load balancer",
+    "Target.NotRegistered": "Target is not registered to the target group",
+    "Target.InvalidState": "Target is in the stopped state",
+    "Target.DeregistrationInProgress": "Target deregistration is in progress",
+}
+
+
+def new_resource_id() -> str:
+    """ELBv2's resource ids: 16 hex digits."""
+    return secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeMapping:
+    """One node of a load balancer: its subnet and zone, its address in the subnet, and the
+    interface holding that address (a requester-managed ``ELB net/…`` interface)."""
+
+    subnet_id: str
+    availability_zone: str
+    address: str
+    interface_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadBalancer:
+    tenant_id: str
+    lb_id: str
+    name: str
+    vpc_id: str
+    scheme: str
+    nodes: tuple[NodeMapping, ...]
+    created_at: datetime
+    tags: Tags = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def attribute(self, key: str) -> str:
+        return dict(self.attributes).get(key, LB_ATTRIBUTES[key])
+
+    def state(self, now: datetime, provisioning: timedelta) -> str:
+        """``provisioning`` for the settings' delay after creation, then ``active``."""
+        return "provisioning" if now < self.created_at + provisioning else "active"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    protocol: str = "TCP"
+    port: str = "traffic-port"
+    interval: int = 30
+    timeout: int = 10
+    healthy_threshold: int = 5
+    unhealthy_threshold: int = 2
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A registered target (an instance id or an IPv4 address) and its port, with its
+    health: the state, AWS's reason code, the consecutive probe outcomes counted toward a
+    threshold, and, while draining, when it leaves."""
+
+    target_id: str
+    port: int
+    address: str
+    availability_zone: str = ""
+    state: HealthState = HealthState.INITIAL
+    reason: str = "Elb.RegistrationInProgress"
+    streak: int = 0
+    probed: bool = False
+    draining_until: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.target_id, self.port)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGroup:
+    tenant_id: str
+    tg_id: str
+    name: str
+    protocol: str
+    port: int
+    vpc_id: str
+    target_type: str
+    health_check: HealthCheck
+    created_at: datetime
+    targets: tuple[Target, ...] = ()
+    tags: Tags = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+    # The load balancer whose listener forwards to it ("" when none): an NLB's group serves one.
+    lb_id: str = ""
+
+    def attribute(self, key: str) -> str:
+        return dict(self.attributes).get(key, TG_ATTRIBUTES[key])
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    tenant_id: str
+    listener_id: str
+    lb_id: str
+    protocol: str
+    port: int
+    tg_id: str
+    created_at: datetime
+    tags: Tags = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def attribute(self, key: str) -> str:
+        return dict(self.attributes).get(key, LISTENER_ATTRIBUTES[key])
+
+
+# -- ARNs ------------------------------------------------------------------------------------
+
+
+def load_balancer_arn(region: str, tenant_id: str, name: str, lb_id: str) -> str:
+    return f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:loadbalancer/net/{name}/{lb_id}"
+
+
+def target_group_arn(region: str, tenant_id: str, name: str, tg_id: str) -> str:
+    return f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:targetgroup/{name}/{tg_id}"
+
+
+def listener_arn(region: str, tenant_id: str, lb_name: str, lb_id: str, listener_id: str) -> str:
+    return (
+        f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:listener/net/{lb_name}/{lb_id}/"
+        f"{listener_id}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedArn:
+    kind: str  # loadbalancer, targetgroup, listener
+    tenant_id: str
+    resource_id: str
+
+
+def parse_arn(arn: str) -> ParsedArn | None:
+    """The kind, account and id an ELBv2 ARN names; None when it is no such ARN."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "elasticloadbalancing"]:
+        return None
+    path = parts[5].split("/")
+    if path[:2] == ["loadbalancer", "net"] and len(path) == 4:
+        return ParsedArn("loadbalancer", parts[4], path[3])
+    if path[0] == "targetgroup" and len(path) == 3:
+        return ParsedArn("targetgroup", parts[4], path[2])
+    if path[:2] == ["listener", "net"] and len(path) == 5:
+        return ParsedArn("listener", parts[4], path[4])
+    return None
+
+
+# -- attributes ------------------------------------------------------------------------------
+
+# ELBv2's documented keys of a network load balancer and their defaults.
+LB_ATTRIBUTES: Final[Mapping[str, str]] = {
+    "deletion_protection.enabled": "false",
+    "load_balancing.cross_zone.enabled": "false",
+    "access_logs.s3.enabled": "false",
+    "access_logs.s3.bucket": "",
+    "access_logs.s3.prefix": "",
+    "dns_record.client_routing_policy": "any_availability_zone",
+    "ipv6.deny_all_igw_traffic": "false",
+    "zonal_shift.config.enabled": "false",
+}
+# A TCP listener's (an NLB's listeners have this one key).
+LISTENER_ATTRIBUTES: Final[Mapping[str, str]] = {"tcp.idle_timeout.seconds": "350"}
+# A TCP target group's (instance targets: the client's address is preserved).
+TG_ATTRIBUTES: Final[Mapping[str, str]] = {
+    "deregistration_delay.timeout_seconds": "300",
+    "deregistration_delay.connection_termination.enabled": "false",
+    "preserve_client_ip.enabled": "true",
+    "proxy_protocol_v2.enabled": "false",
+    "stickiness.enabled": "false",
+    "stickiness.type": "source_ip",
+    "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+    "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
+    "target_group_health.dns_failover.minimum_healthy_targets.percentage": "off",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": "1",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": "off",
+    "target_health_state.unhealthy.connection_termination.enabled": "true",
+    "target_health_state.unhealthy.draining_interval_seconds": "0",
+}
+_BOOLEAN: Final = ("true", "false")
+# Values a key takes whose behaviour is not here yet (decision 0191): refused, not stored.
+_NOT_YET: Final[Mapping[str, str]] = {
+    "access_logs.s3.enabled": "true",
+    "proxy_protocol_v2.enabled": "true",
+    "preserve_client_ip.enabled": "false",
+    "stickiness.enabled": "true",
+    "ipv6.deny_all_igw_traffic": "true",
+    "zonal_shift.config.enabled": "true",
+}
+
+
+def _check_value(key: str, value: str) -> None:
+    default = LB_ATTRIBUTES.get(key, TG_ATTRIBUTES.get(key, LISTENER_ATTRIBUTES.get(key, "")))
+    if default in _BOOLEAN and value not in _BOOLEAN:
+        raise LbValidationError(f"The value of attribute '{key}' must be 'true' or 'false'")
+    if key == "deregistration_delay.timeout_seconds" and not (
+        value.isdigit() and 0 <= int(value) <= 3600
+    ):
+        raise LbValidationError(
+            "The value of 'deregistration_delay.timeout_seconds' must be between 0 and 3600"
+        )
+    if key == "target_health_state.unhealthy.draining_interval_seconds" and not (
+        value.isdigit() and 0 <= int(value) <= 360000
+    ):
+        raise LbValidationError(
+            f"The value of '{key}' must be between 0 and 360000",
+        )
+    if key == "tcp.idle_timeout.seconds" and not (value.isdigit() and 60 <= int(value) <= 6000):
+        raise LbValidationError(
+            "The value of 'tcp.idle_timeout.seconds' must be between 60 and 6000"
+        )
+    if key == "stickiness.type" and value != "source_ip":
+        raise LbValidationError("The value of 'stickiness.type' must be 'source_ip'")
+    if default == "use_load_balancer_configuration" and value not in (default, *_BOOLEAN):
+        raise LbValidationError(f"The value of attribute '{key}' is invalid")
+    if key == "dns_record.client_routing_policy" and value not in (
+        "any_availability_zone",
+        "availability_zone_affinity",
+        "partial_availability_zone_affinity",
+    ):
+        raise LbValidationError(f"The value of attribute '{key}' is invalid")
+    if _NOT_YET.get(key) == value:
+        raise InvalidConfiguration(
+            f"Attribute '{key}' set to '{value}' is not supported here yet (decision 0191)"
+        )
+
+
+def check_attributes(
+    known: Mapping[str, str], changes: Mapping[str, str], held: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """``held`` with ``changes`` applied, each key one of ``known`` and its value valid."""
+    for key, value in changes.items():
+        if key not in known:
+            raise LbValidationError(f"Attribute key '{key[:128]}' is not recognized")
+        _check_value(key, value)
+    merged = dict(held) | dict(changes)
+    return tuple(sorted(merged.items()))
+
+
+# -- health ------------------------------------------------------------------------------------
+
+
+def next_health(target: Target, ok: bool, *, timed_out: bool, check: HealthCheck) -> Target:
+    """The target after one probe: ``healthy_threshold`` successes in a row make it
+    healthy, ``unhealthy_threshold`` failures unhealthy (AWS's reason: timed out or failed);
+    a draining or unused target is not probed."""
+    if target.state in (HealthState.DRAINING, HealthState.UNUSED):
+        return target
+    same_way = (target.streak > 0) == ok and target.streak != 0
+    streak = (abs(target.streak) + 1 if same_way else 1) * (1 if ok else -1)
+    if ok and streak >= check.healthy_threshold:
+        return replace(target, state=HealthState.HEALTHY, reason="", streak=streak, probed=True)
+    if not ok and -streak >= check.unhealthy_threshold:
+        reason = "Target.Timeout" if timed_out else "Target.FailedHealthChecks"
+        return replace(
+            target, state=HealthState.UNHEALTHY, reason=reason, streak=streak, probed=True
+        )
+    reason = target.reason
+    if target.state is HealthState.INITIAL:
+        reason = "Elb.InitialHealthChecking"
+    return replace(target, streak=streak, probed=True, reason=reason)
+
+
+def draining(target: Target, until: datetime) -> Target:
+    return replace(
+        target,
+        state=HealthState.DRAINING,
+        reason="Target.DeregistrationInProgress",
+        draining_until=until,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardingView:
+    """What a router renders for one listener (decision 0191): its addresses and port, and
+    the targets flows go to — the healthy ones, or every registered one when none is
+    (AWS's fail-open)."""
+
+    listener_id: str
+    vpc_id: str
+    addresses: tuple[str, ...]
+    port: int
+    targets: tuple[tuple[str, int], ...] = field(default=())
+
+
+def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> ForwardingView:
+    live = [t for t in group.targets if t.state is not HealthState.DRAINING]
+    healthy = [t for t in live if t.state is HealthState.HEALTHY]
+    chosen = healthy or [t for t in live if t.state is not HealthState.UNUSED]
+    return ForwardingView(
+        listener_id=listener.listener_id,
+        vpc_id=lb.vpc_id,
+        addresses=tuple(n.address for n in lb.nodes),
+        port=listener.port,
+        targets=tuple(sorted((t.address, t.port) for t in chosen)),
+    )

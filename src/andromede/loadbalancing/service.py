@@ -1,0 +1,395 @@
+"""Network Load Balancers' orchestration (decision 0191), the context's only public entry:
+load balancers and their nodes in the VPC's subnets, listeners, tags and attributes. Target
+groups, targets and their health are :mod:`andromede.loadbalancing.target_groups`' part of
+the same service. Every change is a conditional write of one document, retried when another
+writer got there first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from andromede.loadbalancing.core import NOT_FOUND, LbLimits, check_name, check_tags
+from andromede.loadbalancing.documents import (
+    listener_document,
+    listener_from,
+    load_balancer_document,
+    load_balancer_from,
+)
+from andromede.loadbalancing.errors import (
+    ConcurrentChange,
+    Duplicate,
+    InvalidConfiguration,
+    InvalidSubnet,
+    LbValidationError,
+    NotFound,
+    NotPermitted,
+    TooMany,
+)
+from andromede.loadbalancing.model import (
+    LB_ATTRIBUTES,
+    LISTENER_ATTRIBUTES,
+    Listener,
+    LoadBalancer,
+    NodeMapping,
+    Tags,
+    check_attributes,
+    listener_arn,
+    load_balancer_arn,
+    new_resource_id,
+    parse_arn,
+)
+from andromede.loadbalancing.store import Stored
+from andromede.loadbalancing.target_groups import TargetGroupsMixin
+
+__all__ = ["LbLimits", "LbSpec", "LoadBalancingService"]
+
+_NOT_FOUND: Final = NOT_FOUND
+
+
+@dataclass(frozen=True, slots=True)
+class LbSpec:
+    name: str
+    scheme: str
+    lb_type: str
+    # (subnet, address asked or None), one per zone.
+    mappings: tuple[tuple[str, str | None], ...]
+    tags: Tags = ()
+
+
+class LoadBalancingService(TargetGroupsMixin):
+    """Network Load Balancers of every account (decision 0191)."""
+
+    def lb_arn(self, lb: LoadBalancer) -> str:
+        return load_balancer_arn(self.region, lb.tenant_id, lb.name, lb.lb_id)
+
+    def listener_arn(self, lb: LoadBalancer, listener: Listener) -> str:
+        return listener_arn(self.region, lb.tenant_id, lb.name, lb.lb_id, listener.listener_id)
+
+    # -- load balancers -------------------------------------------------------------------------
+
+    async def create_load_balancer(self, tenant_id: str, spec: LbSpec) -> LoadBalancer:
+        check_name(spec.name, "Load balancer")
+        if spec.lb_type != "network":
+            raise InvalidConfiguration(
+                f"Load balancer type '{spec.lb_type[:32]}' is not supported here yet; only "
+                "'network' is (decision 0191)"
+            )
+        if spec.scheme == "internet-facing":
+            raise InvalidConfiguration(
+                "Internet-facing Network Load Balancers are not supported yet; use scheme "
+                "'internal' (decision 0191)"
+            )
+        if spec.scheme != "internal":
+            raise LbValidationError(
+                f"Scheme '{spec.scheme[:32]}' must be one of: internet-facing, internal"
+            )
+        if not spec.mappings:
+            raise LbValidationError("At least one subnet must be specified")
+        check_tags(spec.tags, self.limits.max_tags)
+        subnet_ids = [s for s, _ in spec.mappings]
+        if len(set(subnet_ids)) != len(subnet_ids):
+            raise InvalidConfiguration("The same subnet is specified more than once")
+        subnets = await self.network.subnets(tenant_id, subnet_ids)
+        if len({s.vpc_id for s in subnets}) != 1:
+            raise InvalidSubnet("The subnets of a load balancer must belong to one VPC")
+        zones = [s.availability_zone for s in subnets]
+        if len(set(zones)) != len(zones):
+            raise InvalidConfiguration(
+                "A load balancer cannot be attached to multiple subnets in the same "
+                "Availability Zone"
+            )
+        for subnet, (_, address) in zip(subnets, spec.mappings, strict=True):
+            if address is not None and not _within(address, subnet.cidr):
+                raise InvalidConfiguration(
+                    f"Private IPv4 address '{address[:64]}' is not in subnet '{subnet.subnet_id}'"
+                )
+        existing = await self.store.by_name(tenant_id, "loadbalancer", spec.name)
+        if existing is not None:
+            held = load_balancer_from(tenant_id, existing.resource_id, spec.name, existing.document)
+            if {n.subnet_id for n in held.nodes} == set(subnet_ids):
+                return held  # ELBv2's create is idempotent for the same settings
+            raise Duplicate(
+                "DuplicateLoadBalancerName",
+                f"A load balancer with the same name '{spec.name}' exists, but with "
+                "different settings",
+            )
+        lb_id = new_resource_id()
+        nodes: list[NodeMapping] = []
+        try:
+            for subnet, (_, address) in zip(subnets, spec.mappings, strict=True):
+                interface_id, taken = await self.network.reserve(
+                    tenant_id, subnet.subnet_id, address, f"ELB net/{spec.name}/{lb_id}"
+                )
+                nodes.append(
+                    NodeMapping(subnet.subnet_id, subnet.availability_zone, taken, interface_id)
+                )
+            lb = LoadBalancer(
+                tenant_id=tenant_id,
+                lb_id=lb_id,
+                name=spec.name,
+                vpc_id=subnets[0].vpc_id,
+                scheme=spec.scheme,
+                nodes=tuple(nodes),
+                created_at=self.clock(),
+                tags=spec.tags,
+            )
+            outcome = await self.store.insert(
+                tenant_id,
+                "loadbalancer",
+                lb_id,
+                spec.name,
+                "",
+                load_balancer_document(lb),
+                limit=self.limits.max_load_balancers,
+            )
+        except BaseException:
+            await self._release(tenant_id, nodes)
+            raise
+        if outcome != "ok":
+            await self._release(tenant_id, nodes)
+        if outcome == "duplicate":
+            raise Duplicate(
+                "DuplicateLoadBalancerName",
+                f"A load balancer with the same name '{spec.name}' exists, but with "
+                "different settings",
+            )
+        if outcome == "limit":
+            raise TooMany(
+                "TooManyLoadBalancers",
+                f"The quota of {self.limits.max_load_balancers} load balancers is reached",
+            )
+        return lb
+
+    async def _release(self, tenant_id: str, nodes: Sequence[NodeMapping]) -> None:
+        for node in nodes:
+            await self.network.release(tenant_id, node.interface_id)
+
+    async def load_balancer(self, tenant_id: str, lb_id: str) -> LoadBalancer:
+        stored = await self.held(tenant_id, "loadbalancer", lb_id)
+        return load_balancer_from(tenant_id, lb_id, stored.name, stored.document)
+
+    async def load_balancers(
+        self, tenant_id: str, arns: Sequence[str] = (), names: Sequence[str] = ()
+    ) -> list[LoadBalancer]:
+        """The account's load balancers by name; those named (by ARN or name) only, each
+        one missing ``LoadBalancerNotFound``."""
+        if arns and names:
+            raise LbValidationError("LoadBalancerArns and Names cannot be specified together")
+        every = [
+            load_balancer_from(tenant_id, s.resource_id, s.name, s.document)
+            for s in await self.store.list(tenant_id, "loadbalancer")
+        ]
+        if arns:
+            ids = [await self.id_of(tenant_id, "loadbalancer", a) for a in arns]
+            chosen = [lb for lb in every if lb.lb_id in ids]
+            if len(chosen) != len(set(ids)):
+                raise NotFound(*_NOT_FOUND["loadbalancer"])
+            return chosen
+        if names:
+            chosen = [lb for lb in every if lb.name in names]
+            if len(chosen) != len(set(names)):
+                missing = sorted(set(names) - {lb.name for lb in chosen})
+                raise NotFound("LoadBalancerNotFound", f"Load balancers '{missing}' not found")
+            return chosen
+        return every
+
+    async def count_by_tenant(self) -> dict[str, int]:
+        """Each account's load balancers, for metering (decision 0191)."""
+        counts: dict[str, int] = {}
+        for row in await self.store.list(None, "loadbalancer"):
+            counts[row.tenant_id] = counts.get(row.tenant_id, 0) + 1
+        return counts
+
+    def state(self, lb: LoadBalancer) -> str:
+        return lb.state(self.clock(), self.limits.provisioning)
+
+    async def delete_load_balancer(self, tenant_id: str, arn: str) -> None:
+        lb = await self.load_balancer(tenant_id, await self.id_of(tenant_id, "loadbalancer", arn))
+        if lb.attribute("deletion_protection.enabled") == "true":
+            raise NotPermitted(
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+            )
+        for listener in await self.listeners(tenant_id, lb_id=lb.lb_id):
+            await self._drop_listener(tenant_id, listener)
+        stored = await self.held(tenant_id, "loadbalancer", lb.lb_id)
+        if not await self.store.delete(stored):
+            raise ConcurrentChange(f"load balancer {lb.lb_id} changed concurrently; retry")
+        await self._release(tenant_id, lb.nodes)
+
+    async def modify_load_balancer_attributes(
+        self, tenant_id: str, arn: str, changes: Mapping[str, str]
+    ) -> LoadBalancer:
+        lb_id = await self.id_of(tenant_id, "loadbalancer", arn)
+
+        def change(stored: Stored) -> dict[str, Any]:
+            lb = load_balancer_from(tenant_id, lb_id, stored.name, stored.document)
+            merged = check_attributes(LB_ATTRIBUTES, changes, lb.attributes)
+            return load_balancer_document(replace(lb, attributes=merged))
+
+        await self.mutate(tenant_id, "loadbalancer", lb_id, change)
+        return await self.load_balancer(tenant_id, lb_id)
+
+    # -- listeners ------------------------------------------------------------------------------
+
+    async def create_listener(
+        self,
+        tenant_id: str,
+        lb_arn: str,
+        protocol: str,
+        port: int,
+        tg_arn: str,
+        tags: Tags = (),
+    ) -> tuple[LoadBalancer, Listener]:
+        if protocol != "TCP":
+            raise InvalidConfiguration(
+                f"Listener protocol '{protocol[:16]}' is not supported here yet; only TCP is "
+                "(decision 0191)"
+            )
+        check_tags(tags, self.limits.max_tags)
+        lb_id = await self.id_of(tenant_id, "loadbalancer", lb_arn)
+        lb = await self.load_balancer(tenant_id, lb_id)
+        group = await self.target_group(
+            tenant_id, await self.id_of(tenant_id, "targetgroup", tg_arn)
+        )
+        if group.vpc_id != lb.vpc_id:
+            raise InvalidConfiguration(
+                f"The target group '{tg_arn}' is not in the load balancer's VPC '{lb.vpc_id}'"
+            )
+        if group.protocol != protocol:
+            raise InvalidConfiguration(
+                f"Listener protocol '{protocol}' is not compatible with target group protocol "
+                f"'{group.protocol}'"
+            )
+        if group.lb_id not in ("", lb.lb_id):
+            raise TooMany(
+                "TargetGroupAssociationLimit",
+                f"The target group '{tg_arn}' is already associated with another load "
+                "balancer; a Network Load Balancer's target group serves one",
+            )
+        listener = Listener(
+            tenant_id=tenant_id,
+            listener_id=new_resource_id(),
+            lb_id=lb.lb_id,
+            protocol=protocol,
+            port=port,
+            tg_id=group.tg_id,
+            created_at=self.clock(),
+            tags=tags,
+        )
+        outcome = await self.store.insert(
+            tenant_id,
+            "listener",
+            listener.listener_id,
+            f"{lb.lb_id}/{port}",
+            lb.lb_id,
+            listener_document(listener),
+            limit=self.limits.max_listeners,
+        )
+        if outcome == "duplicate":
+            raise Duplicate(
+                "DuplicateListener",
+                f"A listener already exists on port {port} of load balancer '{lb_arn}'",
+            )
+        if outcome == "limit":
+            raise TooMany(
+                "TooManyListeners",
+                f"A load balancer can have at most {self.limits.max_listeners} listeners",
+            )
+        await self.use_group(tenant_id, group.tg_id, lb.lb_id)
+        return lb, listener
+
+    async def listeners(
+        self, tenant_id: str, *, lb_id: str | None = None, arns: Sequence[str] = ()
+    ) -> list[Listener]:
+        ids = [await self.id_of(tenant_id, "listener", a) for a in arns]
+        every = [
+            listener_from(tenant_id, s.resource_id, s.document)
+            for s in await self.store.list(tenant_id, "listener")
+        ]
+        chosen = [
+            listener
+            for listener in every
+            if (lb_id is None or listener.lb_id == lb_id)
+            and (not ids or listener.listener_id in ids)
+        ]
+        if ids and len(chosen) != len(set(ids)):
+            raise NotFound(*_NOT_FOUND["listener"])
+        return sorted(chosen, key=lambda listener: listener.port)
+
+    async def delete_listener(self, tenant_id: str, arn: str) -> None:
+        listener_id = await self.id_of(tenant_id, "listener", arn)
+        stored = await self.held(tenant_id, "listener", listener_id)
+        await self._drop_listener(tenant_id, listener_from(tenant_id, listener_id, stored.document))
+
+    async def _drop_listener(self, tenant_id: str, listener: Listener) -> None:
+        stored = await self.held(tenant_id, "listener", listener.listener_id)
+        if not await self.store.delete(stored):
+            raise ConcurrentChange(f"listener {listener.listener_id} changed concurrently")
+        others = await self.listeners(tenant_id, lb_id=listener.lb_id)
+        if not any(o.tg_id == listener.tg_id for o in others):
+            await self.use_group(tenant_id, listener.tg_id, "")
+
+    async def listener(self, tenant_id: str, arn: str) -> Listener:
+        listener_id = await self.id_of(tenant_id, "listener", arn)
+        stored = await self.held(tenant_id, "listener", listener_id)
+        return listener_from(tenant_id, listener_id, stored.document)
+
+    async def modify_listener_attributes(
+        self, tenant_id: str, arn: str, changes: Mapping[str, str]
+    ) -> Listener:
+        listener_id = await self.id_of(tenant_id, "listener", arn)
+
+        def change(stored: Stored) -> dict[str, Any]:
+            listener = listener_from(tenant_id, listener_id, stored.document)
+            merged = check_attributes(LISTENER_ATTRIBUTES, changes, listener.attributes)
+            return listener_document(replace(listener, attributes=merged))
+
+        await self.mutate(tenant_id, "listener", listener_id, change)
+        return await self.listener(tenant_id, arn)
+
+    async def listener_owner(self, tenant_id: str, listener: Listener) -> LoadBalancer:
+        return await self.load_balancer(tenant_id, listener.lb_id)
+
+    # -- tags -----------------------------------------------------------------------------------
+
+    async def tags_of(self, tenant_id: str, arn: str) -> Tags:
+        parsed = parse_arn(arn)
+        if parsed is None:
+            raise LbValidationError(f"'{arn[:256]}' is not a valid resource ARN")
+        stored = await self.held(
+            tenant_id, parsed.kind, await self.id_of(tenant_id, parsed.kind, arn)
+        )
+        return tuple((str(k), str(v)) for k, v in stored.document.get("tags", ()))
+
+    async def change_tags(
+        self, tenant_id: str, arn: str, add: Tags = (), remove: Sequence[str] = ()
+    ) -> None:
+        parsed = parse_arn(arn)
+        if parsed is None:
+            raise LbValidationError(f"'{arn[:256]}' is not a valid resource ARN")
+        resource_id = await self.id_of(tenant_id, parsed.kind, arn)
+        keys = [k for k, _ in add]
+        if len(set(keys)) != len(keys):
+            raise Duplicate("DuplicateTagKeys", "Tag keys must be unique")
+
+        def change(stored: Stored) -> dict[str, Any]:
+            held = dict((str(k), str(v)) for k, v in stored.document.get("tags", ()))
+            held.update(add)
+            for key in remove:
+                held.pop(key, None)
+            tags = tuple(held.items())
+            check_tags(tags, self.limits.max_tags)
+            return {**stored.document, "tags": [list(t) for t in tags]}
+
+        await self.mutate(tenant_id, parsed.kind, resource_id, change)
+
+
+def _within(address: str, cidr: str) -> bool:
+    try:
+        return ipaddress.IPv4Address(address) in ipaddress.IPv4Network(cidr)
+    except ValueError:
+        return False

@@ -1,0 +1,92 @@
+"""Load balancing's view of the VPCs over the compute service (decision 0191): the adapter
+between bounded contexts, which do not import each other.
+
+A load balancer's node holds its address as a requester-managed network interface of the
+subnet described ``ELB net/<name>/<id>``, so no instance, endpoint or other node is given it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from andromede.compute import errors as compute_errors
+from andromede.compute.model import Instance, InstanceState
+from andromede.compute.network_interfaces import InterfaceRequest
+from andromede.compute.service import ComputeService
+from andromede.loadbalancing.errors import InvalidConfiguration, InvalidSubnet, NotFound
+from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
+
+__all__ = ["ComputeNetwork"]
+
+
+class ComputeNetwork:
+    """:class:`~andromede.loadbalancing.network.Network` over the compute service."""
+
+    def __init__(self, compute: ComputeService) -> None:
+        self._compute = compute
+
+    async def subnets(self, tenant_id: str, subnet_ids: Sequence[str]) -> list[SubnetFacts]:
+        try:
+            found = await self._compute.describe_subnets(tenant_id, list(subnet_ids))
+        except (compute_errors.NotFound, compute_errors.InvalidId) as exc:
+            raise NotFound("SubnetNotFound", f"The specified subnet does not exist: {exc}") from exc
+        by_id = {s.subnet_id: s for s in found}
+        return [
+            SubnetFacts(s, by_id[s].vpc_id, by_id[s].cidr, by_id[s].availability_zone)
+            for s in subnet_ids
+        ]
+
+    async def vpc_exists(self, tenant_id: str, vpc_id: str) -> bool:
+        try:
+            return bool(await self._compute.describe_vpcs(tenant_id, [vpc_id]))
+        except (compute_errors.NotFound, compute_errors.InvalidId):
+            return False
+
+    async def reserve(
+        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+    ) -> tuple[str, str]:
+        try:
+            interface = await self._compute.create_network_interface(
+                tenant_id,
+                InterfaceRequest(subnet_id=subnet_id, private_ip=address, description=description),
+            )
+        except compute_errors.ResourceInUse as exc:
+            raise InvalidConfiguration(f"The address {address} is in use in {subnet_id}") from exc
+        except compute_errors.NetworkLimitExceeded as exc:
+            raise InvalidSubnet(f"Not enough free addresses in subnet '{subnet_id}'") from exc
+        except compute_errors.ComputeError as exc:
+            raise InvalidConfiguration(str(exc)) from exc
+        return interface.interface_id, interface.private_ip
+
+    async def release(self, tenant_id: str, interface_id: str) -> None:
+        try:
+            await self._compute.delete_network_interface(tenant_id, interface_id)
+        except compute_errors.NotFound:
+            return  # gone already
+
+    async def instances(self, tenant_id: str, ids: Sequence[str]) -> dict[str, InstanceFacts]:
+        found: dict[str, InstanceFacts] = {}
+        for instance_id in dict.fromkeys(ids):
+            try:
+                held = await self._compute.describe_instances(tenant_id, [instance_id])
+            except (compute_errors.NotFound, compute_errors.InvalidId):
+                continue
+            for instance in held:
+                fact = _facts(instance)
+                if fact is not None:
+                    found[instance.instance_id] = fact
+        return found
+
+
+def _facts(instance: Instance) -> InstanceFacts | None:
+    if instance.vpc_id is None or instance.private_ip is None:
+        return None
+    if instance.state is InstanceState.TERMINATED:
+        return None
+    return InstanceFacts(
+        instance.instance_id,
+        instance.vpc_id,
+        instance.private_ip,
+        instance.availability_zone,
+        instance.state is InstanceState.RUNNING,
+    )

@@ -1,0 +1,83 @@
+"""Elastic Load Balancing's Network Load Balancers (decision 0191): the account's and each
+resource's limits, the DNS domain of the load balancers' names, and the health checker.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field, field_validator
+
+_DNS_DOMAIN = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
+class LoadBalancingSettings(BaseModel):
+    """Network Load Balancers' limits and names."""
+
+    elb_max_load_balancers_per_tenant: int = Field(
+        default=50,
+        ge=1,
+        le=100000,
+        description="Most Network Load Balancers one tenant may hold (AWS's quota: 50; "
+        "TooManyLoadBalancers above) (decision 0191).",
+    )
+    elb_max_target_groups_per_tenant: int = Field(
+        default=3000,
+        ge=1,
+        le=100000,
+        description="Most target groups one tenant may hold (AWS's quota: 3,000; "
+        "TooManyTargetGroups above) (decision 0191).",
+    )
+    elb_max_listeners_per_load_balancer: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most listeners one load balancer may have (AWS's quota: 50; "
+        "TooManyListeners above) (decision 0191).",
+    )
+    elb_max_targets_per_target_group: int = Field(
+        default=500,
+        ge=1,
+        le=100000,
+        description="Most targets one target group may hold (TooManyTargets above) "
+        "(decision 0191).",
+    )
+    elb_max_tags: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most tags one load balancer, target group or listener may carry (AWS: 50; "
+        "TooManyTags above) (decision 0191).",
+    )
+    elb_provisioning_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="Seconds a new load balancer shows State provisioning before active "
+        "(decision 0191).",
+    )
+    elb_upkeep_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds between two rounds, in a process driving a local QEMU host, of "
+        "applying the listeners to its VPC routers and probing the targets due (decision "
+        "0191).",
+    )
+    elb_dns_domain: str = Field(
+        default="amazonaws.com",
+        max_length=150,
+        description="The domain under which load balancers get their DNSName, "
+        "<name>-<id>.elb.<region>.<elb_dns_domain> (decision 0191).",
+    )
+
+    @field_validator("elb_dns_domain")
+    @classmethod
+    def _elb_dns_domain(cls, value: str) -> str:
+        domain = value.strip().lower().removesuffix(".")
+        if not _DNS_DOMAIN.fullmatch(domain):
+            raise ValueError(f"elb_dns_domain: {value!r} is no DNS domain name")
+        return domain

@@ -1,0 +1,161 @@
+"""Elastic Load Balancing's wiring (decision 0191): the load balancing service over the
+metadata database and the compute service's VPCs, and its ``elasticloadbalancing`` Query app
+on the shared endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from andromede.audit.service import AuditService
+from andromede.autoscaling.service import AutoScalingService
+from andromede.compute.service import ComputeService
+from andromede.db.database import Database
+from andromede.elbapi.spec import elb_spec
+from andromede.http.ratelimit import RateLimiter
+from andromede.hypervisor.qemu import QemuDriver
+from andromede.hypervisor.target_probes import HealthChecker
+from andromede.iam.service import IdentityService
+from andromede.iamapi.app import QueryApp
+from andromede.loadbalancing.core import LbLimits
+from andromede.loadbalancing.errors import LoadBalancingError, NotFound
+from andromede.loadbalancing.service import LoadBalancingService
+from andromede.loadbalancing.store_sql import SqlLbStore
+from andromede.loadbalancing.target_groups import Probe
+from andromede.loadbalancing_adapters import ComputeNetwork
+from andromede.settings import Settings
+
+__all__ = [
+    "Registered",
+    "elb_app",
+    "load_balancer_upkeep",
+    "load_balancing_service",
+    "sync_auto_scaling_groups",
+]
+
+log = logging.getLogger(__name__)
+
+
+def load_balancing_service(
+    settings: Settings, db: Database, compute: ComputeService
+) -> LoadBalancingService:
+    return LoadBalancingService(
+        SqlLbStore(db),
+        ComputeNetwork(compute),
+        settings.region,
+        LbLimits(
+            max_load_balancers=settings.elb_max_load_balancers_per_tenant,
+            max_target_groups=settings.elb_max_target_groups_per_tenant,
+            max_listeners=settings.elb_max_listeners_per_load_balancer,
+            max_targets=settings.elb_max_targets_per_target_group,
+            max_tags=settings.elb_max_tags,
+            provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
+        ),
+    )
+
+
+def elb_app(
+    settings: Settings,
+    service: LoadBalancingService,
+    identity: IdentityService,
+    audit: AuditService,
+    rate_limiter: RateLimiter | None,
+) -> QueryApp:
+    """The ``elasticloadbalancing`` Query app (credential scope service of that name)."""
+    return QueryApp(
+        elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
+    )
+
+
+async def load_balancer_upkeep(
+    settings: Settings,
+    service: LoadBalancingService,
+    compute: ComputeService,
+    scaling: AutoScalingService,
+) -> None:
+    """Every ``elb_upkeep_interval``: the Auto Scaling groups' instances registered in their
+    target groups; and, on the QEMU hosts this process drives itself (the embedded mode,
+    bridge networking), every listener applied to the host's VPC routers and the targets due
+    probed from them, their outcomes recorded. Hosts behind an agent are not told yet
+    (decision 0191's limits)."""
+    checkers: dict[str, HealthChecker] = {}
+    registered: Registered = {}
+
+    async def record(probe: Probe, ok: bool, timed_out: bool) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out)
+
+    while True:
+        await asyncio.sleep(settings.elb_upkeep_interval)
+        try:
+            await sync_auto_scaling_groups(scaling, service, registered)
+            hosts = [d for d in compute.drivers.values() if isinstance(d, QemuDriver)]
+            if not hosts:
+                continue
+            views = await service.forwarding_views()
+            probes = await service.probes()
+            for driver in hosts:
+                balancers = await driver.load_balancers()
+                if balancers is None:
+                    continue
+                await balancers.apply(views)
+                checker = checkers.get(driver.host)
+                if checker is None:
+                    checker = checkers[driver.host] = HealthChecker(balancers.namespace_of, record)
+                await checker.run_once(probes)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("load balancer upkeep failed")
+
+
+# (tenant, Auto Scaling group, target group ARN) → the instances last registered for it.
+Registered = dict[tuple[str, str, str], set[str]]
+
+
+async def sync_auto_scaling_groups(
+    scaling: AutoScalingService, service: LoadBalancingService, registered: Registered
+) -> None:
+    """Each Auto Scaling group's running instances registered in the target groups it names
+    (decision 0191), and deregistered once they leave it — stopped, terminated, in Standby,
+    detaching — or the group lets go of the target group or goes. What a gateway registered
+    is remembered in ``registered`` (the instances that left while no gateway ran stay
+    registered, shown unused once stopped)."""
+    held: set[tuple[str, str]] = set()
+    for group in await scaling.store.groups(None):
+        held.add((group.tenant_id, group.name))
+        members = await scaling.fleet.members(group.tenant_id, group.name)
+        away = {*group.standby, *group.detaching}
+        running = [
+            m.instance_id for m in members if m.state == "running" and m.instance_id not in away
+        ]
+        attached = set() if group.deleting else set(group.target_groups)
+        before_arns = {k[2] for k in registered if k[:2] == (group.tenant_id, group.name)}
+        for arn in sorted(attached | before_arns):
+            await _sync_one(
+                service,
+                registered,
+                (group.tenant_id, group.name, arn),
+                running if arn in attached else [],
+            )
+    for key in [k for k in registered if k[:2] not in held]:
+        await _sync_one(service, registered, key, [])
+
+
+async def _sync_one(
+    service: LoadBalancingService,
+    registered: Registered,
+    key: tuple[str, str, str],
+    wanted: list[str],
+) -> None:
+    before = registered.get(key, set())
+    try:
+        await service.reconcile_instances(key[0], key[2], wanted, sorted(before - set(wanted)))
+    except NotFound:
+        registered.pop(key, None)  # the target group went, and its targets with it
+        return
+    except LoadBalancingError as exc:  # an instance stopped meanwhile: the next round
+        log.warning("Auto Scaling group %s: target group %s: %s", key[1], key[2], exc)
+        return
+    if wanted:
+        registered[key] = set(wanted)
+    else:
+        registered.pop(key, None)

@@ -1,0 +1,62 @@
+"""Decision 0191's load balancing store over every implementation (memory, SQLite,
+PostgreSQL): a resource inserted once per name and kind, within its limit (per parent for
+listeners); read by id and by name, listed per account or for all; replaced and deleted only
+at the revision read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from andromede.loadbalancing.store import LbStore, MemoryLbStore
+from andromede.loadbalancing.store_sql import SqlLbStore
+from support.store_backends import BACKENDS, backend_database
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LbStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryLbStore() if db is None else SqlLbStore(db)
+
+
+async def test_insert_once_per_name_within_the_limit(store: LbStore) -> None:
+    doc = {"vpc_id": "vpc-1", "nodes": [["subnet-1", "z", "10.0.0.5", "eni-1"]], "é": "✓"}
+    assert await store.insert("t1", "loadbalancer", "a1", "web", "", doc, limit=2) == "ok"
+    assert await store.insert("t1", "loadbalancer", "a2", "web", "", doc, limit=2) == "duplicate"
+    # Another kind or account may take the name.
+    assert await store.insert("t1", "targetgroup", "g1", "web", "", {}, limit=2) == "ok"
+    assert await store.insert("t2", "loadbalancer", "b1", "web", "", doc, limit=2) == "ok"
+    assert await store.insert("t1", "loadbalancer", "a3", "api", "", doc, limit=2) == "ok"
+    assert await store.insert("t1", "loadbalancer", "a4", "db", "", doc, limit=2) == "limit"
+    # A listener's limit counts its load balancer's only.
+    for index in range(2):
+        made = await store.insert("t1", "listener", f"l{index}", f"a1/{index}", "a1", {}, limit=2)
+        assert made == "ok"
+    assert await store.insert("t1", "listener", "l9", "a1/9", "a1", {}, limit=2) == "limit"
+    assert await store.insert("t1", "listener", "m1", "a3/1", "a3", {}, limit=2) == "ok"
+    held = await store.get("t1", "loadbalancer", "a1")
+    assert held is not None and held.document == doc and held.revision == 0
+    assert (await store.by_name("t1", "loadbalancer", "api")) is not None
+    assert await store.by_name("t1", "loadbalancer", "nope") is None
+    assert [s.name for s in await store.list("t1", "loadbalancer")] == ["api", "web"]
+    assert [(s.tenant_id, s.name) for s in await store.list(None, "loadbalancer")] == [
+        ("t1", "api"),
+        ("t1", "web"),
+        ("t2", "web"),
+    ]
+
+
+async def test_replace_and_delete_at_the_revision_read(store: LbStore) -> None:
+    assert await store.insert("t1", "targetgroup", "g1", "web", "", {"n": 0}, limit=9) == "ok"
+    read = await store.get("t1", "targetgroup", "g1")
+    assert read is not None
+    assert await store.replace(read, {"n": 1})
+    assert not await store.replace(read, {"n": 2})  # another writer got there first
+    now = await store.get("t1", "targetgroup", "g1")
+    assert now is not None and now.document == {"n": 1} and now.revision == 1
+    assert not await store.delete(read)
+    assert await store.delete(now)
+    assert await store.get("t1", "targetgroup", "g1") is None
+    assert await store.insert("t1", "targetgroup", "g2", "web", "", {}, limit=9) == "ok"

@@ -1,0 +1,169 @@
+"""A Network Load Balancer in a real VPC router (decision 0191): the host's tenant networks
+(``TenantNetworks``) build a VPC of two subnets with namespace guests — a client in each, two
+targets in the second — and :class:`RouterLoadBalancers` applies the service's listener to
+the router: its node address on the first subnet's bridge, its table beside the router's
+own. The targets' security groups, judged by the router after the translation, see the
+client's own address: a group letting the VPC in lets both clients reach both targets — the
+one in the targets' own subnet too, its replies routed back through the router —; the health
+checker probes from the router's namespace; a target whose server stopped is probed unhealthy
+and left; a group letting in only another range keeps the client out. Needs root, ``ip``,
+``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+
+import pytest
+
+from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.hypervisor.load_balancers import RouterLoadBalancers
+from andromede.hypervisor.target_probes import HealthChecker
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.loadbalancing.core import LbLimits
+from andromede.loadbalancing.model import HealthCheck
+from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
+from andromede.loadbalancing.service import LbSpec, LoadBalancingService
+from andromede.loadbalancing.store import MemoryLbStore
+from andromede.loadbalancing.target_groups import Probe, TgSpec
+from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
+
+__all__ = ["needs_root_and_tools", "networks"]
+
+TENANT = "111111111111"
+VPC = "vpc-" + secrets.token_hex(4)
+NODE = "10.0.1.200"
+PORT = 7000
+TARGETS = {"i-nlb-t1": "10.0.2.11", "i-nlb-t2": "10.0.2.12"}
+
+
+_SERVER = """
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[2]))); s.listen(64)
+print("ready", flush=True)
+while True:
+    c, peer = s.accept(); c.sendall(f"{sys.argv[1]} {peer[0]}".encode()); c.close()
+"""
+
+
+@contextmanager
+def named_server(netns: str, name: str) -> Iterator[None]:
+    """A TCP server on PORT in ``netns`` answering its name and the peer it saw."""
+    with subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", _SERVER, name, str(PORT)],
+        stdout=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+def _answers(client: Guest, count: int) -> set[str]:
+    return {client.reach(NODE, 80) for _ in range(count)}
+
+
+@pytest.fixture
+def layout() -> NetworkLayout:
+    return random_layout("b")
+
+
+class VpcFacts:
+    """The :class:`~andromede.loadbalancing.network.Network` of the test's VPC."""
+
+    def __init__(self, first: NetworkSpec) -> None:
+        self._first = first
+
+    async def subnets(self, tenant_id: str, subnet_ids: Sequence[str]) -> list[SubnetFacts]:
+        return [SubnetFacts(s, VPC, self._first.cidr, "eu-fr-1a") for s in subnet_ids]
+
+    async def vpc_exists(self, tenant_id: str, vpc_id: str) -> bool:
+        return vpc_id == VPC
+
+    async def reserve(
+        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+    ) -> tuple[str, str]:
+        return "eni-0nlb", address or NODE
+
+    async def release(self, tenant_id: str, interface_id: str) -> None:
+        return None
+
+    async def instances(self, tenant_id: str, ids: Sequence[str]) -> dict[str, InstanceFacts]:
+        return {i: InstanceFacts(i, VPC, TARGETS[i], "eu-fr-1a", True) for i in ids}
+
+
+async def test_a_listener_in_the_vpc_router(networks: TenantNetworks) -> None:
+    first = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    second = replace(first, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    service = LoadBalancingService(MemoryLbStore(), VpcFacts(first), "eu-fr-1", LbLimits())
+    lb = await service.create_load_balancer(
+        TENANT, LbSpec("web", "internal", "network", ((first.network_id, NODE),))
+    )
+    group = await service.create_target_group(
+        TENANT,
+        TgSpec("web", "TCP", PORT, VPC, "instance",
+               HealthCheck(interval=5, timeout=2, healthy_threshold=2, unhealthy_threshold=2)),
+    )  # fmt: skip
+    tg_arn = service.tg_arn(group)
+    await service.register_targets(TENANT, tg_arn, [(i, None) for i in TARGETS])
+    await service.create_listener(TENANT, service.lb_arn(lb), "TCP", 80, tg_arn)
+    balancers = RouterLoadBalancers(networks)
+
+    async def record(probe: Probe, ok: bool, timed_out: bool) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out)
+
+    checker = HealthChecker(balancers.namespace_of, record)
+    vpc_in = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, PORT, "10.0.0.0/16"),))
+    async with (
+        guest(networks, "i-nlb-c1", NicSpec(first, "02:00:00:00:01:1a", "10.0.1.11",
+                                             public_address=False)) as client,
+        guest(networks, "i-nlb-c2", NicSpec(second, "02:00:00:00:02:1c", "10.0.2.13",
+                                             public_address=False)) as neighbour,
+        guest(networks, "i-nlb-t1", NicSpec(second, "02:00:00:00:02:1a", TARGETS["i-nlb-t1"],
+                                             public_address=False)) as t1,
+        guest(networks, "i-nlb-t2", NicSpec(second, "02:00:00:00:02:1b", TARGETS["i-nlb-t2"],
+                                             public_address=False)) as t2,
+    ):  # fmt: skip
+        for target in TARGETS:
+            assert await networks.set_instance_firewall(target, vpc_in)
+        assert balancers.namespace_of(VPC) == networks.netns(VPC)
+        with named_server(t1.netns, "t1"):
+            with named_server(t2.netns, "t2"):
+                for _ in range(2):
+                    assert await checker.run_once(await service.probes(), force=True) == 2
+                health = await service.target_health(TENANT, tg_arn)
+                assert {str(t.state) for t in health} == {"healthy"}
+                await balancers.apply(await service.forwarding_views())
+                # Both targets answer, each seeing the client's own address.
+                assert _answers(client, 16) == {"t1 10.0.1.11", "t2 10.0.1.11"}
+                # A client of the targets' own subnet too: the router routes its replies.
+                assert {a.split()[1] for a in _answers(neighbour, 6)} == {"10.0.2.13"}
+            # The second target's server is gone: probed unhealthy, left.
+            for _ in range(2):
+                await checker.run_once(await service.probes(), force=True)
+            health = await service.target_health(TENANT, tg_arn)
+            assert {t.target_id: str(t.state) for t in health} == {
+                "i-nlb-t1": "healthy",
+                "i-nlb-t2": "unhealthy",
+            }
+            await balancers.apply(await service.forwarding_views())
+            assert _answers(client, 8) == {"t1 10.0.1.11"}
+            # A group letting in another range only: the client (its own address) is kept out.
+            other = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, PORT, "10.9.0.0/16"),))
+            assert await networks.set_instance_firewall("i-nlb-t1", other)
+            assert client.connect(NODE, 80) == ""
+        # No listener left: the node address and the table go.
+        await service.delete_load_balancer(TENANT, service.lb_arn(lb))
+        await balancers.apply(await service.forwarding_views())
+        assert client.connect(NODE, 80) == ""

@@ -1,0 +1,131 @@
+"""Network Load Balancers with boto3 against a real ``andromede serve`` (hypervisor = memory),
+decision 0191: an internal NLB in a subnet of a VPC made through EC2, waited for with boto3's
+``load_balancer_available`` waiter, a TCP target group of ip targets, a listener forwarding to
+it; DescribeTargetHealth, draining on deregistration, tags and attributes; ELBv2's refusals
+(internet-facing, a listener's port taken, a group in use) in its own codes; everything
+deleted, the node's address given back to the subnet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from support.server import REGION, ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_HYPERVISOR": "memory",
+        "ANDROMEDE_ELB_PROVISIONING_SECONDS": "1",
+    }
+    with running_server(tmp_path_factory.mktemp("elb") / "data", extra_env=env) as started:
+        yield started
+
+
+def _client(server: ServerProcess, service: str) -> Any:
+    access_key, secret_key = server.credentials()
+    session = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
+    )
+    return session.client(
+        service, endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1})
+    )
+
+
+def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(error.value.response["Error"]["Code"])
+
+
+def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerProcess) -> None:
+    ec2 = _client(server, "ec2")
+    elb = _client(server, "elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
+    with pytest.raises(ClientError) as refused:
+        elb.create_load_balancer(Name="web", Type="network", Subnets=[subnet])
+    assert _code(refused) == "InvalidConfigurationRequest"
+    assert "Internet-facing" in str(refused.value)
+    lb = elb.create_load_balancer(
+        Name="web",
+        Type="network",
+        Scheme="internal",
+        SubnetMappings=[{"SubnetId": subnet, "PrivateIPv4Address": "10.30.1.100"}],
+        Tags=[{"Key": "team", "Value": "web"}],
+    )["LoadBalancers"][0]
+    lb_arn = lb["LoadBalancerArn"]
+    assert lb["State"]["Code"] == "provisioning"
+    elb.get_waiter("load_balancer_available").wait(
+        LoadBalancerArns=[lb_arn], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+    )
+    shown = elb.describe_load_balancers(Names=["web"])["LoadBalancers"][0]
+    assert shown["State"]["Code"] == "active"
+    assert shown["AvailabilityZones"][0]["LoadBalancerAddresses"][0]["PrivateIPv4Address"] == (
+        "10.30.1.100"
+    )
+    interfaces = ec2.describe_network_interfaces()["NetworkInterfaces"]
+    assert any(i["PrivateIpAddress"] == "10.30.1.100" for i in interfaces)
+
+    group = elb.create_target_group(
+        Name="web",
+        Protocol="TCP",
+        Port=8080,
+        VpcId=vpc,
+        TargetType="ip",
+        HealthCheckIntervalSeconds=10,
+        HealthyThresholdCount=3,
+    )["TargetGroups"][0]
+    tg_arn = group["TargetGroupArn"]
+    elb.register_targets(
+        TargetGroupArn=tg_arn, Targets=[{"Id": "10.30.1.10"}, {"Id": "10.30.1.11"}]
+    )
+    listener = elb.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="TCP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+    )["Listeners"][0]
+    with pytest.raises(ClientError) as refused:
+        elb.create_listener(
+            LoadBalancerArn=lb_arn,
+            Protocol="TCP",
+            Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+        )
+    assert _code(refused) == "DuplicateListener"
+    health = elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+    assert {(h["Target"]["Id"], h["TargetHealth"]["State"]) for h in health} == {
+        ("10.30.1.10", "initial"),
+        ("10.30.1.11", "initial"),
+    }
+    assert {h["TargetHealth"]["Reason"] for h in health} == {"Elb.RegistrationInProgress"}
+    elb.modify_target_group_attributes(
+        TargetGroupArn=tg_arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+    )
+    elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.30.1.11"}])
+    health = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": "10.30.1.11"}])
+    assert health["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "draining"
+    tags = elb.describe_tags(ResourceArns=[lb_arn, tg_arn])["TagDescriptions"]
+    assert tags[0]["Tags"] == [{"Key": "team", "Value": "web"}] and tags[1]["Tags"] == []
+    listed = elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
+    assert [x["ListenerArn"] for x in listed] == [listener["ListenerArn"]]
+    with pytest.raises(ClientError) as refused:
+        elb.delete_target_group(TargetGroupArn=tg_arn)
+    assert _code(refused) == "ResourceInUse"
+
+    elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+    elb.delete_target_group(TargetGroupArn=tg_arn)
+    with pytest.raises(ClientError) as refused:
+        elb.describe_load_balancers(LoadBalancerArns=[lb_arn])
+    assert _code(refused) == "LoadBalancerNotFound"
+    interfaces = ec2.describe_network_interfaces()["NetworkInterfaces"]
+    assert not any(i["PrivateIpAddress"] == "10.30.1.100" for i in interfaces)
