@@ -13,8 +13,9 @@ A change of one tag, one lifecycle rule or one notification rule is S3's whole-d
 the document is read, changed and put back. Lifecycle and notification rules are put back as
 S3 answered them (namespace aside), so the parts the page does not show (tag and size filters,
 dates, delete markers) are kept; so are a notification configuration's queue rules and its
-``EventBridgeConfiguration``, which the page shows as an On/Off setting of its own. As with any S3 client, two people changing the same document
-at once can lose one change: S3 has no conditional write for bucket configurations.
+``EventBridgeConfiguration``, which the page shows as an On/Off setting of its own. As with
+any S3 client, two people changing the same document at once can lose one change: S3 has no
+conditional write for bucket configurations.
 """
 
 from __future__ import annotations
