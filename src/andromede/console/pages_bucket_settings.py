@@ -414,6 +414,15 @@ async def _delete_notification_rule(
     await settings.remove_notification_rule(fields.get("notification_id", ""))
 
 
+async def _put_eventbridge(settings: BucketSettings, fields: Mapping[str, str], _: Gettext) -> None:
+    """AWS's console's "Send notifications to Amazon EventBridge for all events in this
+    bucket" switch: the rules are left as they are."""
+    state = fields.get("eventbridge", "")
+    if state not in ("on", "off"):
+        raise _FormError(_("Choose On or Off."))
+    await settings.put_eventbridge(on=state == "on")
+
+
 # -- S3 Inventory (decision 0154) ----------------------------------------------------------------
 async def _put_inventory(settings: BucketSettings, fields: Mapping[str, str], _: Gettext) -> None:
     """One configuration put (its id's replaced), in the format chosen (CSV, ORC, Parquet): the
@@ -542,6 +551,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
         ["POST"],
     ),
     (f"{_BUCKET}/notification/delete", _form("notification", _delete_notification_rule), ["POST"]),
+    (f"{_BUCKET}/notification/eventbridge", _form("notification", _put_eventbridge), ["POST"]),
     (
         f"{_BUCKET}/inventory",
         _form("inventory", _put_inventory, max_fields=10 + len(OPTIONAL_FIELDS)),

@@ -1,8 +1,10 @@
 """VPC flow logs (decision 0153): list the account's flow logs (resource, traffic type,
-destination, aggregation, file format, the last delivery's status); create one for a VPC or a
-subnet of the account's, delivered into a bucket (its ARN and an optional key prefix) as plain
-text or Parquet (decision 0170), with a Name and a ClientToken so that the form sent twice
-makes one; delete one after a ticked box.
+destination, aggregation, file format or log group and role, the last delivery's status);
+create one for a VPC or a subnet of the account's, delivered into a bucket (its ARN and an
+optional key prefix) as plain text or Parquet (decision 0170), or (session 48) into one of the
+account's CloudWatch Logs groups by one of its IAM roles (DescribeLogGroups and ListRoles, as
+the signed-in principal, offer them; EC2 decides, ``iam:PassRole`` included), with a Name and a
+ClientToken so that the form sent twice makes one; delete one after a ticked box.
 
 Every read and change is EC2's own call, made as the signed-in principal
 (``wire_flow_logs`` over ``wire_ec2.Ec2Wire``), so EC2's policies, checks and errors decide
@@ -28,6 +30,7 @@ from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SubnetRow, VpcRow
 from andromede.console.wire_flow_logs import FlowLogRow
+from andromede.console.wire_iam import RoleRow
 from andromede.iam.model import Principal
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["ROUTES"]
 
 _FLOW_LOGS_URL: Final = f"{CONSOLE_PATH}/flow-logs"
+_ROLES_OFFERED: Final = 1000  # IAM's largest page: the role field's choices
 
 
 async def _flow_logs_page(
@@ -52,6 +56,8 @@ async def _flow_logs_page(
     rows: list[FlowLogRow] = []
     vpcs: list[VpcRow] = []
     subnets: list[SubnetRow] = []
+    log_groups: list[str] = []
+    roles: list[RoleRow] = []
     if console.ec2 is None:
         error, status = no_ec2(console, request)
     else:
@@ -66,6 +72,7 @@ async def _flow_logs_page(
             vpcs = await console.ec2.describe_vpcs(origin, principal)
         with suppress(WireError):
             subnets = await console.ec2.describe_subnets(origin, principal)
+        log_groups, roles = await _log_choices(console, request, session)
     return console.render(
         request,
         "ec2_flow_logs.html",
@@ -78,10 +85,34 @@ async def _flow_logs_page(
         traffic_types=flow_logs.TRAFFIC_TYPES,
         intervals=flow_logs.AGGREGATION_INTERVALS,
         file_formats=flow_logs.FILE_FORMATS,
+        destination_types=flow_logs.DESTINATION_TYPES,
+        log_groups=log_groups,
+        roles=roles,
         client_token=client_token(),
         typed=(typed or {}).get("create", {}),
         error=error,
     )
+
+
+async def _log_choices(
+    console: Console, request: Request, session: Session
+) -> tuple[list[str], list[RoleRow]]:
+    """The CloudWatch Logs destination's choices: the account's log groups and IAM roles as
+    the signed-in principal may list them; none where the service is not served or refuses
+    (the form's choices only: CreateFlowLogs decides)."""
+    origin, principal = request.scope, session.principal
+    groups: list[str] = []
+    roles: list[RoleRow] = []
+    if console.logs is not None:
+        with suppress(WireError):
+            groups = await console.logs.group_names(origin, principal)
+    if console.iam is not None:
+        with suppress(WireError):
+            listed = await console.iam.list_roles(
+                origin, principal, marker=None, page_size=_ROLES_OFFERED
+            )
+            roles = listed.rows
+    return groups, roles
 
 
 def _destination(bucket_arn: str, prefix: str) -> str:
@@ -94,6 +125,15 @@ def _destination(bucket_arn: str, prefix: str) -> str:
 
 
 async def _create(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
+    if field(f, "destination_type") == flow_logs.CLOUD_WATCH_LOGS:
+        # No DestinationOptions: EC2 answers them for S3 only.
+        await flow_logs.create_flow_log(
+            ec2, request.scope, who, field(f, "resource_id"), field(f, "traffic_type"),
+            field(f, "log_group"), field(f, "max_aggregation_interval"), name=field(f, "name"),
+            token=field(f, "client_token"), destination_type=flow_logs.CLOUD_WATCH_LOGS,
+            role_arn=field(f, "role_arn"),
+        )  # fmt: skip
+        return _FLOW_LOGS_URL
     await flow_logs.create_flow_log(
         ec2, request.scope, who, field(f, "resource_id"), field(f, "traffic_type"),
         _destination(field(f, "bucket_arn"), field(f, "prefix")),

@@ -12,8 +12,10 @@ refusal is S3's ``WireError``, raised.
 A change of one tag, one lifecycle rule or one notification rule is S3's whole-document call:
 the document is read, changed and put back. Lifecycle and notification rules are put back as
 S3 answered them (namespace aside), so the parts the page does not show (tag and size filters,
-dates, delete markers) are kept. As with any S3 client, two people changing the same document
-at once can lose one change: S3 has no conditional write for bucket configurations.
+dates, delete markers) are kept; so are a notification configuration's queue rules and its
+``EventBridgeConfiguration``, which the page shows as an On/Off setting of its own. As with
+any S3 client, two people changing the same document at once can lose one change: S3 has no
+conditional write for bucket configurations.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "NewLifecycleRule",
     "NewNotificationRule",
     "NotificationRuleRow",
+    "Notifications",
     "ObjectLockSettings",
     "Replication",
     "ReplicationRuleRow",
@@ -93,6 +96,16 @@ class NotificationRuleRow:
     # have among its user metadata (names ``x-amz-meta-*``) and its tags.
     metadata: tuple[tuple[str, str], ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    """A bucket's notification configuration as the page shows it: the rules (topics' and
+    queues'), and whether every event also goes to EventBridge, which S3 answers as an empty
+    ``EventBridgeConfiguration`` element, an On/Off setting rather than a rule."""
+
+    rules: list[NotificationRuleRow]
+    eventbridge: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,32 +317,45 @@ class BucketSettings:
         await self._put("lifecycle", _xml(root), extra=extra)
 
     # -- event notifications (decision 0132) -----------------------------------------------------
-    async def notification(self) -> list[NotificationRuleRow]:
-        return [_notification_row(rule) for rule in await self._notification_rules()]
+    async def notification(self) -> Notifications:
+        rules, eventbridge = await self._notification_rules()
+        return Notifications([_notification_row(rule) for rule in rules], eventbridge is not None)
 
     async def add_notification_rule(self, new: NewNotificationRule) -> None:
         """The rule appended to the bucket's rules, the whole configuration put back: S3
         checks the topic, the event names and the overlap with the other rules."""
-        rules = await self._notification_rules()
-        await self._put_notification([*rules, _notification_rule(new)])
+        rules, eventbridge = await self._notification_rules()
+        await self._put_notification([*rules, _notification_rule(new)], eventbridge)
 
     async def remove_notification_rule(self, rule_id: str) -> None:
         """The rule ``rule_id`` taken out (the last one out: an empty configuration, which
         turns notifications off); no call when there is no such rule (gone already)."""
-        rules = await self._notification_rules()
+        rules, eventbridge = await self._notification_rules()
         kept = [rule for rule in rules if _find_text(rule, "Id") != rule_id]
         if rule_id and len(kept) != len(rules):
-            await self._put_notification(kept)
+            await self._put_notification(kept, eventbridge)
 
-    async def _notification_rules(self) -> list[Element]:
-        """The ``TopicConfiguration`` rules as S3 answered them (an empty configuration when
-        none was put: S3 answers no error for it)."""
+    async def put_eventbridge(self, *, on: bool) -> None:
+        """EventBridge turned on or off, the rules put back as S3 answered them; no call when
+        it is so already."""
+        rules, eventbridge = await self._notification_rules()
+        if on != (eventbridge is not None):
+            await self._put_notification(rules, Element("EventBridgeConfiguration") if on else None)
+
+    async def _notification_rules(self) -> tuple[list[Element], Element | None]:
+        """The topics' and queues' rules as S3 answered them (an empty configuration when none
+        was put: S3 answers no error for it), and its ``EventBridgeConfiguration`` if any.
+        Both kinds of rule are put back, so that a change made here never drops the queues'
+        rules nor EventBridge, which the S3 API sets beside them."""
         root, _ = await self._get("notification")
-        return root.findall("TopicConfiguration")
+        rules = [e for e in root if e.tag in ("TopicConfiguration", "QueueConfiguration")]
+        return rules, root.find("EventBridgeConfiguration")
 
-    async def _put_notification(self, rules: list[Element]) -> None:
+    async def _put_notification(self, rules: list[Element], eventbridge: Element | None) -> None:
         root = _document("NotificationConfiguration")
         root.extend(rules)
+        if eventbridge is not None:  # last, in S3's order
+            root.append(eventbridge)
         await self._put("notification", _xml(root))
 
     # -- read only -------------------------------------------------------------------------------
@@ -496,7 +522,8 @@ def _notification_filter(rule: Element, name: str) -> str:
 def _notification_row(rule: Element) -> NotificationRuleRow:
     return NotificationRuleRow(
         rule_id=_find_text(rule, "Id"),
-        topic_arn=_find_text(rule, "Topic"),
+        # A queue's rule names its queue where a topic's names its topic (decision 0158).
+        topic_arn=_find_text(rule, "Topic") or _find_text(rule, "Queue"),
         events=tuple((e.text or "").strip() for e in rule.findall("Event")),
         prefix=_notification_filter(rule, "prefix"),
         suffix=_notification_filter(rule, "suffix"),

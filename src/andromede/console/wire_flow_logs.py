@@ -22,6 +22,8 @@ from andromede.iam.model import Principal
 
 __all__ = [
     "AGGREGATION_INTERVALS",
+    "CLOUD_WATCH_LOGS",
+    "DESTINATION_TYPES",
     "FILE_FORMATS",
     "TRAFFIC_TYPES",
     "FlowLogRow",
@@ -33,6 +35,8 @@ __all__ = [
 TRAFFIC_TYPES: Final = ("ALL", "ACCEPT", "REJECT")
 AGGREGATION_INTERVALS: Final = ("600", "60")  # EC2's default first
 FILE_FORMATS: Final = ("plain-text", "parquet")  # EC2's default first (decision 0170)
+CLOUD_WATCH_LOGS: Final = "cloud-watch-logs"
+DESTINATION_TYPES: Final = ("s3", CLOUD_WATCH_LOGS)  # the form's first: its S3 fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +44,15 @@ class FlowLogRow:
     flow_log_id: str
     resource_id: str
     traffic_type: str
-    destination: str  # the bucket's ARN, with the key prefix when there is one
+    destination: str  # the bucket's ARN with the key prefix, or the log group's ARN
     max_aggregation_interval: str
     file_format: str  # DestinationOptions.FileFormat: plain-text or parquet
     deliver_status: str  # SUCCESS or FAILED (the last delivery's)
     deliver_error: str
     created: str
+    destination_type: str = "s3"  # LogDestinationType: s3 or cloud-watch-logs
+    log_group: str = ""  # a CloudWatch Logs flow log's group and the role delivering to it
+    role_arn: str = ""
 
 
 def _flow_log(item: Element) -> FlowLogRow:
@@ -59,6 +66,9 @@ def _flow_log(item: Element) -> FlowLogRow:
         deliver_status=text(item, "deliverLogsStatus"),
         deliver_error=text(item, "deliverLogsErrorMessage"),
         created=_when(text(item, "creationTime")),
+        destination_type=text(item, "logDestinationType") or "s3",
+        log_group=text(item, "logGroupName"),
+        role_arn=text(item, "deliverLogsPermissionArn"),
     )
 
 
@@ -95,20 +105,29 @@ async def create_flow_log(
     name: str = "",
     token: str = "",
     file_format: str = "",
+    destination_type: str = "s3",
+    role_arn: str = "",
 ) -> str:
     """The new flow log's id: ``resource_id``'s (a VPC's or a subnet's, told by its id)
     traffic of ``traffic_type`` delivered to ``destination``, a bucket's ARN with an optional
-    key prefix, in ``file_format`` (EC2's default, plain text, when ""). ``token``: the form's
+    key prefix, in ``file_format`` (EC2's default, plain text, when ""); or, with
+    ``destination_type`` ``cloud-watch-logs``, to the log group named ``destination`` by the
+    role ``role_arn`` (each left out when "", for EC2's own words). ``token``: the form's
     ClientToken, so that the form sent twice makes one."""
     params = {
         "ResourceType": "Subnet" if resource_id.startswith("subnet-") else "VPC",
         "ResourceId.1": resource_id,
         "TrafficType": traffic_type,
-        "LogDestinationType": "s3",
-        "LogDestination": destination,
         "MaxAggregationInterval": max_aggregation_interval,
         **tagged("vpc-flow-log", name),
     }
+    params["LogDestinationType"] = destination_type
+    if destination_type == CLOUD_WATCH_LOGS:
+        for name, value in (("LogGroupName", destination), ("DeliverLogsPermissionArn", role_arn)):
+            if value:
+                params[name] = value
+    else:
+        params["LogDestination"] = destination
     if token:
         params["ClientToken"] = token
     if file_format:

@@ -113,6 +113,20 @@ class LogsWire(JsonWire):
         following = answer.get("nextToken")
         return rows, str(following) if following else None
 
+    async def group_names(self, origin: Scope, principal: Principal) -> list[str]:
+        """The account's groups' names, a form's choices (the flow logs page's): the first
+        1,000 (20 of DescribeLogGroups' largest pages), in its order."""
+        names: list[str] = []
+        token: str | None = None
+        for _ in range(20):
+            rows, token = await self.list_groups(
+                origin, principal, prefix="", limit=50, token=token
+            )
+            names.extend(row.name for row in rows)
+            if token is None:
+                break
+        return names
+
     async def group(self, origin: Scope, principal: Principal, name: str) -> GroupRow | None:
         """The group of that exact name (DescribeLogGroups has no single-group call), None
         when the account has none."""

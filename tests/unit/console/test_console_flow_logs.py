@@ -174,3 +174,51 @@ async def test_the_file_format_chosen_sent_and_listed(console: ConsoleHarness) -
     assert '<td class="file-format">parquet</td>' in page.text
     assert '<td class="file-format">plain-text</td>' in page.text
     assert "Format de fichier" in french.text
+
+
+async def test_a_flow_log_to_a_log_group_chosen_among_the_accounts(
+    console: ConsoleHarness,
+) -> None:
+    """Session 48: "CloudWatch Logs" as the destination, its group among DescribeLogGroups'
+    and its role among ListRoles'; EC2's words for a group or role left out; the list shows
+    the group and the role, not an empty file format."""
+    compute = running_compute(console)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                       "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}}],
+    }  # fmt: skip
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        vpc_id = (await compute.default_network(tenant)).vpc.vpc_id
+        bare = await client.get("/flow-logs")
+        made_group = await client.post(
+            "/log-groups", data={"csrf": csrf_of(bare), "name": "/vpc/flows"}
+        )
+        role = await console.identity.create_role(tenant, "flow-logs", json.dumps(trust))
+        page = await client.get("/flow-logs")
+        cwl = {"destination_type": "cloud-watch-logs", "resource_id": vpc_id}
+        no_role = await client.post(
+            "/flow-logs", data=await _form(client, **cwl, log_group="/vpc/flows")
+        )
+        made = await client.post(
+            "/flow-logs",
+            data=await _form(client, **cwl, log_group="/vpc/flows", role_arn=role.arn),
+        )
+        [held] = await compute.describe_flow_logs(tenant, [])
+        listing = await client.get("/flow-logs")
+    assert "No log group to deliver to." in bare.text and "No role to deliver by." in bare.text
+    assert made_group.status_code == 303, made_group.text
+    assert '<option value="cloud-watch-logs">CloudWatch Logs</option>' in page.text
+    assert '<option value="/vpc/flows">/vpc/flows</option>' in page.text
+    assert f'<option value="{role.arn}">flow-logs</option>' in page.text
+    assert "No log group to deliver to." not in page.text
+    assert no_role.status_code == 400 and "DeliverLogsPermissionArn" in no_role.text
+    assert '<option value="cloud-watch-logs" selected>' in no_role.text  # the form as sent
+    assert made.status_code == 303, made.text
+    assert held.destination.log_group == "/vpc/flows"
+    assert held.destination.role_arn == role.arn
+    row = _row(listing, held.flow_log_id)
+    assert 'href="/console/log-groups/group?name=/vpc/flows"><code>/vpc/flows</code>' in row
+    assert f'<code class="role">{role.arn}</code>' in row
+    assert '<td class="file-format"></td>' not in row
