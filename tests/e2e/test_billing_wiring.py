@@ -178,7 +178,10 @@ def test_queue_and_topic_requests_and_an_idle_elastic_ip_are_metered(
     time.sleep(5 * SAMPLE_INTERVAL)
     held = usage(sampled, tenant).get("ec2.public-ipv4", 0)
     elapsed = time.monotonic() - allocated_at
-    assert elapsed - SLACK <= held <= elapsed + 1
+    # Within the sampler's slack both ways, as the other meters here: a loaded machine's late
+    # sample counts the seconds up to its own tick, after this test's clock read (8 s held
+    # against 6.75 s elapsed in session 48's loaded run).
+    assert elapsed - SLACK <= held <= elapsed + SLACK
     ec2.release_address(AllocationId=allocation)
 
 
