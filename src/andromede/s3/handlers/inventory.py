@@ -11,13 +11,17 @@ KMS key ARN; a bucket holds at most ``inventory_max_configurations`` (S3's 1,000
 
 from __future__ import annotations
 
-import re
 from typing import Final
 from xml.etree.ElementTree import Element
 
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, addressed_bucket, xml_response
+from andromede.s3.handlers.configuration_ids import (
+    CONFIGURATION_ID,
+    configuration_id,
+    configurations_page,
+)
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, children, only_child, parse_xml, stripped_child_text
 from andromede.storage.errors import NoSuchBucket
@@ -30,26 +34,13 @@ __all__ = [
     "put_bucket_inventory_configuration",
 ]
 
-_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _ARN_PREFIX: Final = "arn:aws:s3:::"
 _FORMATS: Final = ("CSV", "ORC", "Parquet")
 _VERSIONS: Final = ("All", "Current")
-_LIST_PAGE: Final = 100  # S3 lists 100 configurations a page
-
-
-def _config_id(ctx: S3Context) -> str:
-    config_id = ctx.query.get("id")
-    if not config_id:
-        raise S3Error(
-            "InvalidArgument", "Inventory configuration id is required", ArgumentName="id"
-        )
-    if not _ID.fullmatch(config_id):
-        raise S3Error("InvalidArgument", "Invalid ID", ArgumentName="id", ArgumentValue=config_id)
-    return config_id
 
 
 async def get_bucket_inventory_configuration(ctx: S3Context, svc: S3Services) -> Response:
-    config_id = _config_id(ctx)
+    config_id = configuration_id(ctx, "Inventory")
     for config in await svc.objects.get_inventory_configurations(ctx.bucket):
         if config.config_id == config_id:
             xml = XmlWriter("InventoryConfiguration")
@@ -59,20 +50,10 @@ async def get_bucket_inventory_configuration(ctx: S3Context, svc: S3Services) ->
 
 
 async def list_bucket_inventory_configurations(ctx: S3Context, svc: S3Services) -> Response:
-    configs = sorted(
-        await svc.objects.get_inventory_configurations(ctx.bucket), key=lambda c: c.config_id
-    )
     token = ctx.query.get("continuation-token")
-    if token is not None:
-        if not _ID.fullmatch(token):
-            raise S3Error(
-                "InvalidArgument",
-                "The continuation token provided is incorrect",
-                ArgumentName="continuation-token",
-            )
-        configs = [c for c in configs if c.config_id > token]
-    page = configs[:_LIST_PAGE]
-    truncated = len(configs) > _LIST_PAGE
+    page, truncated = configurations_page(
+        await svc.objects.get_inventory_configurations(ctx.bucket), token
+    )
     xml = XmlWriter("ListInventoryConfigurationsResult")
     if token is not None:
         xml.element("ContinuationToken", token)
@@ -87,7 +68,7 @@ async def list_bucket_inventory_configurations(ctx: S3Context, svc: S3Services) 
 
 
 async def delete_bucket_inventory_configuration(ctx: S3Context, svc: S3Services) -> Response:
-    config_id = _config_id(ctx)
+    config_id = configuration_id(ctx, "Inventory")
 
     def without(configs: list[InventoryConfiguration]) -> list[InventoryConfiguration]:
         kept = [c for c in configs if c.config_id != config_id]
@@ -101,7 +82,7 @@ async def delete_bucket_inventory_configuration(ctx: S3Context, svc: S3Services)
 
 
 async def put_bucket_inventory_configuration(ctx: S3Context, svc: S3Services) -> Response:
-    config_id = _config_id(ctx)
+    config_id = configuration_id(ctx, "Inventory")
     root = parse_xml(await ctx.read_xml_body(), "InventoryConfiguration")
     config = _parse(root)
     if config.config_id != config_id:
@@ -160,7 +141,7 @@ def _parse(root: Element) -> InventoryConfiguration:
     destination = only_child(root, "Destination")
     if not config_id or enabled not in ("true", "false") or destination is None:
         raise S3Error("MalformedXML")
-    if not _ID.fullmatch(config_id):
+    if not CONFIGURATION_ID.fullmatch(config_id):
         raise S3Error("InvalidArgument", "Invalid ID", ArgumentName="Id", ArgumentValue=config_id)
     target = only_child(destination, "S3BucketDestination")
     if target is None:

@@ -18,6 +18,11 @@ from xml.etree.ElementTree import Element
 from andromede.http.response import Response
 from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services, xml_response
+from andromede.s3.handlers.configuration_ids import (
+    CONFIGURATION_ID,
+    configuration_id,
+    configurations_page,
+)
 from andromede.s3.request import S3Context
 from andromede.s3.xml import XmlWriter, children, local_name, only_child, parse_xml
 from andromede.storage.metrics_configuration import MetricsConfiguration
@@ -30,23 +35,12 @@ __all__ = [
     "put_bucket_metrics_configuration",
 ]
 
-_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _ACCESS_POINT_ARN = re.compile(r"arn:aws:s3:[a-z0-9\-]+:\d{12}:accesspoint/[a-z0-9\-]{3,50}")
-_LIST_PAGE: Final = 100  # S3 lists 100 configurations a page
 _FILTER_PARTS: Final = ("Prefix", "Tag", "AccessPointArn", "And")
 
 
-def _config_id(ctx: S3Context) -> str:
-    config_id = ctx.query.get("id")
-    if not config_id:
-        raise S3Error("InvalidArgument", "Metrics configuration id is required", ArgumentName="id")
-    if not _ID.fullmatch(config_id):
-        raise S3Error("InvalidArgument", "Invalid ID", ArgumentName="id", ArgumentValue=config_id)
-    return config_id
-
-
 async def get_bucket_metrics_configuration(ctx: S3Context, svc: S3Services) -> Response:
-    config_id = _config_id(ctx)
+    config_id = configuration_id(ctx, "Metrics")
     for config in await svc.objects.get_metrics_configurations(ctx.bucket):
         if config.config_id == config_id:
             xml = XmlWriter("MetricsConfiguration")
@@ -56,20 +50,10 @@ async def get_bucket_metrics_configuration(ctx: S3Context, svc: S3Services) -> R
 
 
 async def list_bucket_metrics_configurations(ctx: S3Context, svc: S3Services) -> Response:
-    configs = sorted(
-        await svc.objects.get_metrics_configurations(ctx.bucket), key=lambda c: c.config_id
-    )
     token = ctx.query.get("continuation-token")
-    if token is not None:
-        if not _ID.fullmatch(token):
-            raise S3Error(
-                "InvalidArgument",
-                "The continuation token provided is incorrect",
-                ArgumentName="continuation-token",
-            )
-        configs = [c for c in configs if c.config_id > token]
-    page = configs[:_LIST_PAGE]
-    truncated = len(configs) > _LIST_PAGE
+    page, truncated = configurations_page(
+        await svc.objects.get_metrics_configurations(ctx.bucket), token
+    )
     xml = XmlWriter("ListMetricsConfigurationsResult")
     xml.element("IsTruncated", truncated)
     if token is not None:
@@ -84,7 +68,7 @@ async def list_bucket_metrics_configurations(ctx: S3Context, svc: S3Services) ->
 
 
 async def delete_bucket_metrics_configuration(ctx: S3Context, svc: S3Services) -> Response:
-    config_id = _config_id(ctx)
+    config_id = configuration_id(ctx, "Metrics")
 
     def without(configs: list[MetricsConfiguration]) -> list[MetricsConfiguration]:
         kept = [c for c in configs if c.config_id != config_id]
@@ -100,7 +84,7 @@ async def delete_bucket_metrics_configuration(ctx: S3Context, svc: S3Services) -
 
 
 async def put_bucket_metrics_configuration(ctx: S3Context, svc: S3Services) -> Response:
-    config_id = _config_id(ctx)
+    config_id = configuration_id(ctx, "Metrics")
     config = parse_metrics_configuration(
         parse_xml(await ctx.read_xml_body(), "MetricsConfiguration")
     )
@@ -135,7 +119,7 @@ def parse_metrics_configuration(root: Element) -> MetricsConfiguration:
     if len(ids) != 1 or not (ids[0].text or "").strip():
         raise S3Error("MalformedXML")
     config_id = (ids[0].text or "").strip()
-    if not _ID.fullmatch(config_id):
+    if not CONFIGURATION_ID.fullmatch(config_id):
         raise S3Error("InvalidArgument", "Invalid ID", ArgumentName="Id", ArgumentValue=config_id)
     for child in root:
         if local_name(child) not in ("Id", "Filter"):
