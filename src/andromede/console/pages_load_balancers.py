@@ -149,7 +149,7 @@ async def _load_balancer_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     name = request.path_params["name"]
-    lb, listeners, groups, protected = None, [], [], ""
+    lb, listeners, groups, protected, tags = None, [], [], "", []
     if console.elb is None:
         error, status = _no_elb(console, request)
     else:
@@ -159,6 +159,7 @@ async def _load_balancer_page(
             listeners = await console.elb.listeners(origin, who, lb.arn)
             attributes = await console.elb.load_balancer_attributes(origin, who, lb.arn)
             protected = attributes.get(DELETION_PROTECTION, "")
+            tags = await console.elb.tags(origin, who, lb.arn)
         except WireError as exc:
             if error is None:
                 error, status = console.error_text(request, exc), exc.status
@@ -175,6 +176,7 @@ async def _load_balancer_page(
         listeners=listeners,
         target_groups=[g for g in groups if lb is None or g.vpc_id == lb.vpc_id],
         protected=protected == "true",
+        tags=tags,
         typed=(typed or {}).get("listener", {}),
         error=error,
     )

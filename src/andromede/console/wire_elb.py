@@ -178,6 +178,13 @@ class ElbWire(QueryWire):
         )
         return {_text(m, "Key"): _text(m, "Value") for m in root.iterfind(".//Attributes/member")}
 
+    async def tags(self, origin: Scope, who: Principal, arn: str) -> list[tuple[str, str]]:
+        root = await self.call(origin, who, "DescribeTags", {"ResourceArns.member.1": arn})
+        return [
+            (_text(m, "Key"), _text(m, "Value"))
+            for m in root.iterfind(".//TagDescriptions/member/Tags/member")
+        ]
+
     async def listeners(self, origin: Scope, who: Principal, lb_arn: str) -> list[ListenerRow]:
         roots = await self._every(origin, who, "DescribeListeners", {"LoadBalancerArn": lb_arn})
         return [
