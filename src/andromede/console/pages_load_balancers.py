@@ -24,7 +24,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.pages_ec2 import field, viewer
+from andromede.console.pages_ec2 import Handler, Page, field, viewer
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import InstanceRow, SubnetRow
@@ -47,7 +47,7 @@ def _no_elb(console: Console, request: Request) -> tuple[str, int]:
     return _("This server serves no Elastic Load Balancing."), 404
 
 
-def _action(page: Any, change: Change, *, form: str = "", confirmed: bool = False) -> Any:
+def _action(page: Page, change: Change, *, form: str = "", confirmed: bool = False) -> Handler:
     """A POST of ``page``'s: ELBv2's call, then a redirect (303); or ``page`` again with
     ELBv2's refusal and, for the ``form`` of that name, its fields as typed. A ``confirmed``
     action (a deletion) is sent only once the form's box is ticked."""
@@ -61,16 +61,16 @@ def _action(page: Any, change: Change, *, form: str = "", confirmed: bool = Fals
             return console.refused_form(request, session)
         if confirmed and fields.get("confirm") != "yes":
             _ = console.catalogue(request).gettext
-            return await page(  # type: ignore[no-any-return]
+            return await page(
                 console, request, session, error=_("Tick the box to confirm the deletion."),
                 status=400,
             )  # fmt: skip
         if console.elb is None:
-            return await page(console, request, session)  # type: ignore[no-any-return]
+            return await page(console, request, session)
         try:
             target = await change(console.elb, request, session, fields)
         except WireError as exc:
-            return await page(  # type: ignore[no-any-return]
+            return await page(
                 console, request, session, typed={form: fields} if form else {},
                 error=console.error_text(request, exc), status=exc.status,
             )  # fmt: skip

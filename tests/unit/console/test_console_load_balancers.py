@@ -107,18 +107,30 @@ async def test_a_target_group_created_its_targets_registered_and_deleted(
         assert gone.status_code == 303
         assert _TARGET_ROW.findall((await client.get("/target-groups/web")).text) == []
 
+        # An ip group's page takes an address in place of an instance.
+        ip_group = await _target_group(client, vpc_id, name="db", port="5432", target_type="ip")
+        assert ip_group.status_code == 303, ip_group.text
+        page = await client.get("/target-groups/db")
+        assert 'name="target_id" required' in _form(page, "register-target-form")
+        sent = await client.post(
+            "/target-groups/db/register", data={"csrf": token, "target_id": "10.0.0.9", "port": ""}
+        )
+        assert sent.status_code == 303, sent.text
+        page = await client.get("/target-groups/db")
+        assert 'id="target-10.0.0.9-5432"' in page.text and "<code>10.0.0.9</code>" in page.text
+
         # Deleted once the box is ticked.
         unticked = await client.post("/target-groups/web/delete", data={"csrf": token})
         assert unticked.status_code == 400 and _TG_ROW.findall(
             (await client.get("/target-groups")).text
-        ) == ["web"]
+        ) == ["db", "web"]
         deleted = await client.post(
             "/target-groups/web/delete", data={"csrf": token, "confirm": "yes"}
         )
         assert (
             deleted.status_code == 303 and deleted.headers["location"] == "/console/target-groups"
         )
-        assert "No target groups." in (await client.get("/target-groups")).text
+        assert _TG_ROW.findall((await client.get("/target-groups")).text) == ["db"]
         missing = await client.get("/target-groups/web")
         assert missing.status_code == 400 and "(TargetGroupNotFound)" in missing.text
         actions = {e.action.rsplit(":", 1)[-1] for e in await logged_events(console, tenant)}
