@@ -36,6 +36,7 @@ from andromede.compute.service import ComputeService
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_ec2 import Ec2Wire
+from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
 from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_logs import LogsWire
@@ -718,6 +719,7 @@ class Application:
                 secrets=SecretsWire(secrets),
                 logs=LogsWire(logs),
                 events=EventsWire(apis["events"]),
+                elb=ElbWire(apis["elasticloadbalancing"]),
             )
         )
         self._running = _Running(

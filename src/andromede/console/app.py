@@ -45,6 +45,7 @@ from andromede.console import (
     pages_image_sharing,
     pages_invoices,
     pages_keys,
+    pages_load_balancers,
     pages_logs,
     pages_metrics,
     pages_nat_gateways,
@@ -76,6 +77,7 @@ from andromede.console.session import (
 )
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_ec2 import Ec2Wire
+from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
 from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_logs import LogsWire
@@ -179,11 +181,12 @@ class Console:
         secrets: SecretsWire | None = None,
         logs: LogsWire | None = None,
         events: EventsWire | None = None,
+        elb: ElbWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
-        Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge): those APIs in
-        process, as ``kms`` (None: a server that serves none, whose page says so);
+        Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2):
+        those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
         the tenant's records that the management API serves too (None: a server that keeps
@@ -205,6 +208,7 @@ class Console:
         self.secrets = secrets
         self.logs = logs
         self.events = events
+        self.elb = elb
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -483,6 +487,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_routing.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_nat_gateways.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_load_balancers.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_prefix_lists.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_flow_logs.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_vpc_endpoints.ROUTES),

@@ -1,0 +1,377 @@
+"""Network load balancers and their target groups (decision 0191 served, 0111 shown): list
+the account's load balancers (name, DNS name, state, scheme, VPC, subnets) and create an
+internal one in subnets of one VPC, with tags; a load balancer's page lists its listeners,
+creates a TCP listener forwarding to a target group, deletes one, shows its deletion
+protection and deletes it after a ticked box. Target groups: list, create (TCP port, VPC,
+target type, health check interval and thresholds), delete after a ticked box; a target
+group's page lists its targets with DescribeTargetHealth's state and reason, registers an
+instance of its VPC on a port, and deregisters one.
+
+Every read and change is ELBv2's own call, made as the signed-in principal (``wire_elb``),
+so ELBv2's policies, checks and errors decide — subnets of two VPCs, a duplicate name, a port
+in use, deletion protection, an instance of another VPC — in its code and words, and ELBv2
+audits the changes as it audits boto3's. A refused change shows the page again with the error
+and the form as it was sent. Pages are addressed by name, unique per account as on AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.pages_ec2 import Handler, Page, field, viewer
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_ec2 import InstanceRow, SubnetRow
+from andromede.console.wire_elb import DELETION_PROTECTION, ElbWire, TargetGroupRow
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES"]
+
+_LBS_URL: Final = f"{CONSOLE_PATH}/load-balancers"
+_TGS_URL: Final = f"{CONSOLE_PATH}/target-groups"
+_MAX_TAGS: Final = 3  # tag rows on the create form
+_INSTANCES_SHOWN: Final = 1000  # DescribeInstances' largest page, for the register form
+Change = Callable[[ElbWire, Request, "Session", dict[str, str]], Awaitable[str]]
+
+
+def _no_elb(console: Console, request: Request) -> tuple[str, int]:
+    _ = console.catalogue(request).gettext
+    return _("This server serves no Elastic Load Balancing."), 404
+
+
+def _action(page: Page, change: Change, *, form: str = "", confirmed: bool = False) -> Handler:
+    """A POST of ``page``'s: ELBv2's call, then a redirect (303); or ``page`` again with
+    ELBv2's refusal and, for the ``form`` of that name, its fields as typed. A ``confirmed``
+    action (a deletion) is sent only once the form's box is ticked."""
+
+    async def handler(console: Console, request: Request) -> Response:
+        session = await console.session(request)
+        if session is None:
+            return console.to_login()
+        fields = await console.form(request, session, max_fields=24)
+        if fields is None:
+            return console.refused_form(request, session)
+        if confirmed and fields.get("confirm") != "yes":
+            _ = console.catalogue(request).gettext
+            return await page(
+                console, request, session, error=_("Tick the box to confirm the deletion."),
+                status=400,
+            )  # fmt: skip
+        if console.elb is None:
+            return await page(console, request, session)
+        try:
+            target = await change(console.elb, request, session, fields)
+        except WireError as exc:
+            return await page(
+                console, request, session, typed={form: fields} if form else {},
+                error=console.error_text(request, exc), status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse(target, status_code=303)
+
+    return handler
+
+
+async def _subnets(console: Console, request: Request, session: Session) -> list[SubnetRow]:
+    """The account's subnets, a form's choices only: ELBv2 decides what it accepts."""
+    if console.ec2 is None:
+        return []
+    with suppress(WireError):
+        return await console.ec2.describe_subnets(request.scope, session.principal)
+    return []
+
+
+async def _load_balancers_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    rows = []
+    if console.elb is None:
+        error, status = _no_elb(console, request)
+    else:
+        try:
+            rows = await console.elb.load_balancers(request.scope, session.principal)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+    return console.render(
+        request,
+        "elb_load_balancers.html",
+        session=session,
+        status=status,
+        title=_("Load balancers"),
+        load_balancers=rows,
+        subnets=await _subnets(console, request, session),
+        tag_rows=range(1, _MAX_TAGS + 1),
+        typed=(typed or {}).get("create", {}),
+        error=error,
+    )
+
+
+def _subnets_chosen(f: Mapping[str, str]) -> list[str]:
+    """The ticked subnets: the form's ``subnet_<id>`` boxes, in the form's order."""
+    return [k.removeprefix("subnet_") for k, v in f.items() if k.startswith("subnet_") and v]
+
+
+async def _create_lb(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
+    tags = [
+        (field(f, f"tag_key_{n}"), field(f, f"tag_value_{n}"))
+        for n in range(1, _MAX_TAGS + 1)
+        if field(f, f"tag_key_{n}")
+    ]
+    await elb.create_load_balancer(
+        request.scope, session.principal, field(f, "name"), _subnets_chosen(f), tags
+    )
+    return f"{_LBS_URL}/{quote(field(f, 'name'), safe='')}"
+
+
+async def _load_balancer_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    name = request.path_params["name"]
+    lb, listeners, groups, protected, tags = None, [], [], "", []
+    if console.elb is None:
+        error, status = _no_elb(console, request)
+    else:
+        origin, who = request.scope, session.principal
+        try:
+            [lb] = await console.elb.load_balancers(origin, who, [name])
+            listeners = await console.elb.listeners(origin, who, lb.arn)
+            attributes = await console.elb.load_balancer_attributes(origin, who, lb.arn)
+            protected = attributes.get(DELETION_PROTECTION, "")
+            tags = await console.elb.tags(origin, who, lb.arn)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        with suppress(WireError):  # the listener form's choices only
+            groups = await console.elb.target_groups(origin, who)
+    return console.render(
+        request,
+        "elb_load_balancer.html",
+        session=session,
+        status=status,
+        title=_("Load balancer") + f" {name}",
+        name=name,
+        lb=lb,
+        listeners=listeners,
+        target_groups=[g for g in groups if lb is None or g.vpc_id == lb.vpc_id],
+        protected=protected == "true",
+        tags=tags,
+        typed=(typed or {}).get("listener", {}),
+        error=error,
+    )
+
+
+async def _lb_arn(elb: ElbWire, request: Request, session: Session) -> str:
+    [lb] = await elb.load_balancers(request.scope, session.principal, [request.path_params["name"]])
+    return lb.arn
+
+
+def _lb_url(request: Request) -> str:
+    return f"{_LBS_URL}/{quote(request.path_params['name'], safe='')}"
+
+
+async def _create_listener(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    arn = await _lb_arn(elb, request, session)
+    await elb.create_listener(
+        request.scope, session.principal, arn, field(f, "port"), field(f, "target_group_arn")
+    )
+    return _lb_url(request)
+
+
+async def _delete_listener(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    await elb.delete_listener(request.scope, session.principal, field(f, "listener_arn"))
+    return _lb_url(request)
+
+
+async def _delete_lb(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
+    arn = await _lb_arn(elb, request, session)
+    await elb.delete_load_balancer(request.scope, session.principal, arn)
+    return _LBS_URL
+
+
+async def _target_groups_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    rows: list[TargetGroupRow] = []
+    vpcs = []
+    if console.elb is None:
+        error, status = _no_elb(console, request)
+    else:
+        try:
+            rows = await console.elb.target_groups(request.scope, session.principal)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        if console.ec2 is not None:
+            with suppress(WireError):  # the create form's choices only
+                vpcs = await console.ec2.describe_vpcs(request.scope, session.principal)
+    return console.render(
+        request,
+        "elb_target_groups.html",
+        session=session,
+        status=status,
+        title=_("Target groups"),
+        target_groups=rows,
+        vpcs=vpcs,
+        typed=(typed or {}).get("create", {}),
+        error=error,
+    )
+
+
+_GROUP_FIELDS: Final = {
+    "name": "Name",
+    "port": "Port",
+    "vpc_id": "VpcId",
+    "target_type": "TargetType",
+    "interval": "HealthCheckIntervalSeconds",
+    "healthy_threshold": "HealthyThresholdCount",
+    "unhealthy_threshold": "UnhealthyThresholdCount",
+}
+
+
+async def _create_tg(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
+    params = {wire: field(f, name) for name, wire in _GROUP_FIELDS.items()}
+    await elb.create_target_group(request.scope, session.principal, params)
+    return f"{_TGS_URL}/{quote(field(f, 'name'), safe='')}"
+
+
+async def _group_arn(elb: ElbWire, request: Request, session: Session) -> str:
+    [group] = await elb.target_groups(
+        request.scope, session.principal, [request.path_params["name"]]
+    )
+    return group.arn
+
+
+async def _delete_tg(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
+    arn = await _group_arn(elb, request, session)
+    await elb.delete_target_group(request.scope, session.principal, arn)
+    return _TGS_URL
+
+
+async def _vpc_instances(
+    console: Console, request: Request, session: Session, vpc_id: str
+) -> list[InstanceRow]:
+    """The account's instances in ``vpc_id``'s subnets: the register form's choices only."""
+    if console.ec2 is None:
+        return []
+    with suppress(WireError):
+        subnets = {s.subnet_id for s in await _subnets(console, request, session)
+                   if s.vpc_id == vpc_id}  # fmt: skip
+        found = await console.ec2.describe_instances(
+            request.scope, session.principal, token=None, page_size=_INSTANCES_SHOWN
+        )
+        return [i for i in found.instances if i.subnet_id in subnets]
+    return []
+
+
+async def _target_group_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    name = request.path_params["name"]
+    group, targets, instances = None, [], []
+    if console.elb is None:
+        error, status = _no_elb(console, request)
+    else:
+        try:
+            [group] = await console.elb.target_groups(request.scope, session.principal, [name])
+            targets = await console.elb.target_health(request.scope, session.principal, group.arn)
+        except WireError as exc:
+            if error is None:
+                error, status = console.error_text(request, exc), exc.status
+        if group is not None and group.target_type == "instance":
+            instances = await _vpc_instances(console, request, session, group.vpc_id)
+    return console.render(
+        request,
+        "elb_target_group.html",
+        session=session,
+        status=status,
+        title=_("Target group") + f" {name}",
+        name=name,
+        group=group,
+        targets=targets,
+        instances=instances,
+        typed=(typed or {}).get("register", {}),
+        error=error,
+    )
+
+
+def _tg_url(request: Request) -> str:
+    return f"{_TGS_URL}/{quote(request.path_params['name'], safe='')}"
+
+
+async def _register(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
+    arn = await _group_arn(elb, request, session)
+    await elb.change_targets(
+        request.scope, session.principal, "RegisterTargets", arn,
+        field(f, "target_id"), field(f, "port"),
+    )  # fmt: skip
+    return _tg_url(request)
+
+
+async def _deregister(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
+    arn = await _group_arn(elb, request, session)
+    await elb.change_targets(
+        request.scope, session.principal, "DeregisterTargets", arn,
+        field(f, "target_id"), field(f, "port"),
+    )  # fmt: skip
+    return _tg_url(request)
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/load-balancers", viewer(_load_balancers_page), ["GET"]),
+    ("/load-balancers", _action(_load_balancers_page, _create_lb, form="create"), ["POST"]),
+    ("/load-balancers/{name}", viewer(_load_balancer_page), ["GET"]),
+    ("/load-balancers/{name}/listeners",
+     _action(_load_balancer_page, _create_listener, form="listener"), ["POST"]),
+    ("/load-balancers/{name}/listeners/delete",
+     _action(_load_balancer_page, _delete_listener), ["POST"]),
+    ("/load-balancers/{name}/delete",
+     _action(_load_balancer_page, _delete_lb, confirmed=True), ["POST"]),
+    ("/target-groups", viewer(_target_groups_page), ["GET"]),
+    ("/target-groups", _action(_target_groups_page, _create_tg, form="create"), ["POST"]),
+    ("/target-groups/{name}", viewer(_target_group_page), ["GET"]),
+    ("/target-groups/{name}/delete",
+     _action(_target_group_page, _delete_tg, confirmed=True), ["POST"]),
+    ("/target-groups/{name}/register",
+     _action(_target_group_page, _register, form="register"), ["POST"]),
+    ("/target-groups/{name}/deregister", _action(_target_group_page, _deregister), ["POST"]),
+]  # fmt: skip

@@ -1,0 +1,256 @@
+"""Elastic Load Balancing's calls (decision 0191) the console's load balancer and target
+group pages make, in process as the signed-in principal through the Query machinery
+(``wire.QueryWire``): ELBv2's own authorisation (``elasticloadbalancing:<Action>``), checks,
+audit and errors answer them. Each answer is read into the small rows the pages show; nothing
+here decides what ELBv2 allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+from xml.etree.ElementTree import Element
+
+from andromede.console.wire import QueryWire
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
+
+__all__ = [
+    "DELETION_PROTECTION",
+    "ElbWire",
+    "ListenerRow",
+    "LoadBalancerRow",
+    "TargetGroupRow",
+    "TargetRow",
+]
+
+DELETION_PROTECTION: Final = "deletion_protection.enabled"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadBalancerRow:
+    arn: str
+    name: str
+    dns_name: str
+    state: str
+    scheme: str
+    vpc_id: str
+    subnets: tuple[str, ...]
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerRow:
+    arn: str
+    protocol: str
+    port: str
+    target_group_arn: str
+
+    @property
+    def target_group_name(self) -> str:
+        """The name inside the ARN (``…:targetgroup/NAME/ID``), for the link to its page."""
+        parts = self.target_group_arn.rsplit(":", 1)[-1].split("/")
+        return parts[1] if len(parts) == 3 else self.target_group_arn
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGroupRow:
+    arn: str
+    name: str
+    protocol: str
+    port: str
+    vpc_id: str
+    target_type: str
+    interval: str
+    healthy_threshold: str
+    unhealthy_threshold: str
+    load_balancers: tuple[str, ...]  # their ARNs
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    target_id: str
+    port: str
+    state: str
+    reason: str
+    description: str
+
+
+def _text(element: Element, path: str) -> str:
+    return element.findtext(path) or ""
+
+
+def _load_balancer(item: Element) -> LoadBalancerRow:
+    return LoadBalancerRow(
+        arn=_text(item, "LoadBalancerArn"),
+        name=_text(item, "LoadBalancerName"),
+        dns_name=_text(item, "DNSName"),
+        state=_text(item, "State/Code"),
+        scheme=_text(item, "Scheme"),
+        vpc_id=_text(item, "VpcId"),
+        subnets=tuple(_text(z, "SubnetId") for z in item.iterfind("AvailabilityZones/member")),
+        created=_text(item, "CreatedTime").replace("T", " ")[:19],
+    )
+
+
+def _group(item: Element) -> TargetGroupRow:
+    return TargetGroupRow(
+        arn=_text(item, "TargetGroupArn"),
+        name=_text(item, "TargetGroupName"),
+        protocol=_text(item, "Protocol"),
+        port=_text(item, "Port"),
+        vpc_id=_text(item, "VpcId"),
+        target_type=_text(item, "TargetType"),
+        interval=_text(item, "HealthCheckIntervalSeconds"),
+        healthy_threshold=_text(item, "HealthyThresholdCount"),
+        unhealthy_threshold=_text(item, "UnhealthyThresholdCount"),
+        load_balancers=tuple(m.text or "" for m in item.iterfind("LoadBalancerArns/member")),
+    )
+
+
+def _members(name: str, values: Sequence[str]) -> dict[str, str]:
+    return {f"{name}.member.{n}": v for n, v in enumerate(values, start=1)}
+
+
+def _tags(tags: Sequence[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for n, (key, value) in enumerate(tags, start=1):
+        params[f"Tags.member.{n}.Key"] = key
+        params[f"Tags.member.{n}.Value"] = value
+    return params
+
+
+class ElbWire(QueryWire):
+    """The ELBv2 calls the console makes, as ``principal``, for the request ``origin``."""
+
+    version = "2015-12-01"
+
+    async def _every(
+        self, origin: Scope, who: Principal, action: str, params: Mapping[str, str]
+    ) -> list[Element]:
+        """Every page of a Describe call (its NextMarker followed)."""
+        roots: list[Element] = []
+        marker = ""
+        while True:
+            sent = {**params, **({"Marker": marker} if marker else {})}
+            root = await self.call(origin, who, action, sent)
+            roots.append(root)
+            marker = _text(root, ".//NextMarker")
+            if not marker:
+                return roots
+
+    async def load_balancers(
+        self, origin: Scope, who: Principal, names: Sequence[str] = ()
+    ) -> list[LoadBalancerRow]:
+        """The caller's load balancers (those named, when ``names``: LoadBalancerNotFound
+        for one that is not)."""
+        roots = await self._every(origin, who, "DescribeLoadBalancers", _members("Names", names))
+        return [_load_balancer(m) for r in roots for m in r.iterfind(".//LoadBalancers/member")]
+
+    async def create_load_balancer(
+        self,
+        origin: Scope,
+        who: Principal,
+        name: str,
+        subnets: Sequence[str],
+        tags: Sequence[tuple[str, str]],
+    ) -> str:
+        """The new internal network load balancer's ARN."""
+        params = {
+            "Name": name,
+            "Type": "network",
+            "Scheme": "internal",
+            **_members("Subnets", subnets),
+            **_tags(tags),
+        }
+        root = await self.call(origin, who, "CreateLoadBalancer", params)
+        return _text(root, ".//LoadBalancers/member/LoadBalancerArn")
+
+    async def delete_load_balancer(self, origin: Scope, who: Principal, arn: str) -> None:
+        await self.call(origin, who, "DeleteLoadBalancer", {"LoadBalancerArn": arn})
+
+    async def load_balancer_attributes(
+        self, origin: Scope, who: Principal, arn: str
+    ) -> dict[str, str]:
+        root = await self.call(
+            origin, who, "DescribeLoadBalancerAttributes", {"LoadBalancerArn": arn}
+        )
+        return {_text(m, "Key"): _text(m, "Value") for m in root.iterfind(".//Attributes/member")}
+
+    async def tags(self, origin: Scope, who: Principal, arn: str) -> list[tuple[str, str]]:
+        root = await self.call(origin, who, "DescribeTags", {"ResourceArns.member.1": arn})
+        return [
+            (_text(m, "Key"), _text(m, "Value"))
+            for m in root.iterfind(".//TagDescriptions/member/Tags/member")
+        ]
+
+    async def listeners(self, origin: Scope, who: Principal, lb_arn: str) -> list[ListenerRow]:
+        roots = await self._every(origin, who, "DescribeListeners", {"LoadBalancerArn": lb_arn})
+        return [
+            ListenerRow(
+                arn=_text(m, "ListenerArn"),
+                protocol=_text(m, "Protocol"),
+                port=_text(m, "Port"),
+                target_group_arn=_text(m, "DefaultActions/member/TargetGroupArn"),
+            )
+            for r in roots
+            for m in r.iterfind(".//Listeners/member")
+        ]
+
+    async def create_listener(
+        self, origin: Scope, who: Principal, lb_arn: str, port: str, tg_arn: str
+    ) -> None:
+        """A TCP listener on ``port`` forwarding to the target group ``tg_arn``."""
+        params = {
+            "LoadBalancerArn": lb_arn,
+            "Protocol": "TCP",
+            "Port": port,
+            "DefaultActions.member.1.Type": "forward",
+            "DefaultActions.member.1.TargetGroupArn": tg_arn,
+        }
+        await self.call(origin, who, "CreateListener", params)
+
+    async def delete_listener(self, origin: Scope, who: Principal, arn: str) -> None:
+        await self.call(origin, who, "DeleteListener", {"ListenerArn": arn})
+
+    async def target_groups(
+        self, origin: Scope, who: Principal, names: Sequence[str] = ()
+    ) -> list[TargetGroupRow]:
+        roots = await self._every(origin, who, "DescribeTargetGroups", _members("Names", names))
+        return [_group(m) for r in roots for m in r.iterfind(".//TargetGroups/member")]
+
+    async def create_target_group(
+        self, origin: Scope, who: Principal, fields: Mapping[str, str]
+    ) -> str:
+        """The new TCP target group's ARN. ``fields``: ELBv2's parameters (Name, Port, VpcId,
+        TargetType, the health check's); empty ones are not sent (ELBv2's defaults)."""
+        params = {"Protocol": "TCP", **{k: v for k, v in fields.items() if v}}
+        root = await self.call(origin, who, "CreateTargetGroup", params)
+        return _text(root, ".//TargetGroups/member/TargetGroupArn")
+
+    async def delete_target_group(self, origin: Scope, who: Principal, arn: str) -> None:
+        await self.call(origin, who, "DeleteTargetGroup", {"TargetGroupArn": arn})
+
+    async def target_health(self, origin: Scope, who: Principal, arn: str) -> list[TargetRow]:
+        root = await self.call(origin, who, "DescribeTargetHealth", {"TargetGroupArn": arn})
+        return [
+            TargetRow(
+                target_id=_text(m, "Target/Id"),
+                port=_text(m, "Target/Port"),
+                state=_text(m, "TargetHealth/State"),
+                reason=_text(m, "TargetHealth/Reason"),
+                description=_text(m, "TargetHealth/Description"),
+            )
+            for m in root.iterfind(".//TargetHealthDescriptions/member")
+        ]
+
+    async def change_targets(
+        self, origin: Scope, who: Principal, action: str, arn: str, target_id: str, port: str
+    ) -> None:
+        """``action``: RegisterTargets or DeregisterTargets, of one target (``port`` "":
+        the group's)."""
+        params = {"TargetGroupArn": arn, "Targets.member.1.Id": target_id}
+        if port:
+            params["Targets.member.1.Port"] = port
+        await self.call(origin, who, action, params)

@@ -1,0 +1,217 @@
+"""The console's load balancer and target group pages (decisions 0111, 0191): each read and
+change ELBv2's own call as the signed-in user, so ELBv2's checks and errors answer, in its
+code and words, and every form needs the session's CSRF token."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from andromede.compute.service import RunRequest
+from support.console import ConsoleHarness, csrf_of, logged_events, running_compute, sign_in_root
+
+_TG_ROW = re.compile(r'<tr class="target-group" id="target-group-([\w-]+)">')
+_LB_ROW = re.compile(r'<tr class="load-balancer" id="load-balancer-([\w-]+)">')
+_TARGET_ROW = re.compile(r'<tr class="target" id="target-(i-[0-9a-f]+)-(\d+)">')
+
+
+def _row(page: httpx.Response, row_id: str) -> str:
+    start = page.text.index(f'id="{row_id}"')
+    return page.text[start : page.text.index("</tr>", start)]
+
+
+def _form(page: httpx.Response, form_id: str) -> str:
+    return page.text.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
+
+
+async def _instance(console: ConsoleHarness, tmp_path: Path, tenant: str) -> str:
+    compute = running_compute(console)
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(b"\0" * 4096)
+    image = await compute.import_image_file(disk, name="debian-12", owner_id=None)
+    [instance] = await compute.run_instances(
+        tenant, RunRequest(image.image_id, "t3.nano", instance_tags=(("Name", "web-1"),))
+    )
+    await compute.settle()
+    return instance.instance_id
+
+
+async def _target_group(client: httpx.AsyncClient, vpc_id: str, **fields: str) -> httpx.Response:
+    listing = await client.get("/target-groups")
+    form = {"csrf": csrf_of(listing), "name": "web", "port": "80", "vpc_id": vpc_id,
+            "target_type": "instance", **fields}  # fmt: skip
+    return await client.post("/target-groups", data=form)
+
+
+async def test_a_target_group_created_its_targets_registered_and_deleted(
+    console: ConsoleHarness, tmp_path: Path
+) -> None:
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        vpc_id = (await compute.default_network(tenant)).vpc.vpc_id
+        instances = await client.get("/instances")
+        assert 'href="/console/target-groups"' in instances.text
+        empty = await client.get("/target-groups")
+        assert empty.status_code == 200 and "No target groups." in empty.text
+        assert f'<option value="{vpc_id}">' in _form(empty, "create-target-group-form")
+
+        # ELBv2's own range check, in its code and words; the form kept as typed.
+        refused = await _target_group(client, vpc_id, interval="4", healthy_threshold="3")
+        assert refused.status_code == 400 and "(ValidationError)" in refused.text
+        assert 'name="interval" type="number" size="4" value="4"' in refused.text
+        # No CSRF token: refused, nothing sent.
+        forged = await client.post("/target-groups", data={"name": "web", "port": "80"})
+        assert forged.status_code == 403
+
+        made = await _target_group(
+            client, vpc_id, interval="10", healthy_threshold="3", unhealthy_threshold="2"
+        )
+        assert made.status_code == 303, made.text
+        assert made.headers["location"] == "/console/target-groups/web"
+        listing = await client.get("/target-groups")
+        assert _TG_ROW.findall(listing.text) == ["web"]
+        row = _row(listing, "target-group-web")
+        assert '<td class="port">80</td>' in row and "10 s · 3 / 2" in row
+        assert '<td class="target-type">instance</td>' in row
+        duplicate = await _target_group(client, vpc_id, port="81")
+        assert duplicate.status_code == 400 and "(DuplicateTargetGroupName)" in duplicate.text
+
+        # Its VPC's instance registered on a port; DescribeTargetHealth's state and reason.
+        instance_id = await _instance(console, tmp_path, tenant)
+        page = await client.get("/target-groups/web")
+        assert "No targets." in page.text
+        register = _form(page, "register-target-form")
+        assert f'<option value="{instance_id}">{instance_id} (web-1)' in register
+        token = csrf_of(page)
+        sent = await client.post(
+            "/target-groups/web/register",
+            data={"csrf": token, "target_id": instance_id, "port": "8080"},
+        )
+        assert sent.status_code == 303, sent.text
+        page = await client.get("/target-groups/web")
+        assert _TARGET_ROW.findall(page.text) == [(instance_id, "8080")]
+        target = _row(page, f"target-{instance_id}-8080")
+        assert '<td class="state">unused</td>' in target
+        assert "Target.NotInUse: " in target
+        unknown = await client.post(
+            "/target-groups/web/register", data={"csrf": token, "target_id": "i-0000", "port": ""}
+        )
+        assert unknown.status_code == 400 and "(InvalidTarget)" in unknown.text
+        gone = await client.post(
+            "/target-groups/web/deregister",
+            data={"csrf": token, "target_id": instance_id, "port": "8080"},
+        )
+        assert gone.status_code == 303
+        assert _TARGET_ROW.findall((await client.get("/target-groups/web")).text) == []
+
+        # An ip group's page takes an address in place of an instance.
+        ip_group = await _target_group(client, vpc_id, name="db", port="5432", target_type="ip")
+        assert ip_group.status_code == 303, ip_group.text
+        page = await client.get("/target-groups/db")
+        assert 'name="target_id" required' in _form(page, "register-target-form")
+        sent = await client.post(
+            "/target-groups/db/register", data={"csrf": token, "target_id": "10.0.0.9", "port": ""}
+        )
+        assert sent.status_code == 303, sent.text
+        page = await client.get("/target-groups/db")
+        assert 'id="target-10.0.0.9-5432"' in page.text and "<code>10.0.0.9</code>" in page.text
+
+        # Deleted once the box is ticked.
+        unticked = await client.post("/target-groups/web/delete", data={"csrf": token})
+        assert unticked.status_code == 400 and _TG_ROW.findall(
+            (await client.get("/target-groups")).text
+        ) == ["db", "web"]
+        deleted = await client.post(
+            "/target-groups/web/delete", data={"csrf": token, "confirm": "yes"}
+        )
+        assert (
+            deleted.status_code == 303 and deleted.headers["location"] == "/console/target-groups"
+        )
+        assert _TG_ROW.findall((await client.get("/target-groups")).text) == ["db"]
+        missing = await client.get("/target-groups/web")
+        assert missing.status_code == 400 and "(TargetGroupNotFound)" in missing.text
+        actions = {e.action.rsplit(":", 1)[-1] for e in await logged_events(console, tenant)}
+        assert {"CreateTargetGroup", "RegisterTargets", "DeleteTargetGroup"} <= actions
+
+
+async def test_a_load_balancer_created_with_a_listener_then_deleted(
+    console: ConsoleHarness,
+) -> None:
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        default = await compute.default_network(tenant)
+        assert default.subnet is not None
+        vpc_id, subnet_id = default.vpc.vpc_id, default.subnet.subnet_id
+        buckets = await client.get("/buckets")
+        assert 'id="menu-load-balancers"' in buckets.text
+        empty = await client.get("/load-balancers")
+        assert empty.status_code == 200 and "No load balancers." in empty.text
+        create = _form(empty, "create-load-balancer-form")
+        assert f'name="subnet_{subnet_id}"' in create
+        token = csrf_of(empty)
+        assert (await _target_group(client, vpc_id)).status_code == 303
+
+        # No subnet ticked: ELBv2's refusal, in its words.
+        bare = await client.post("/load-balancers", data={"csrf": token, "name": "front"})
+        assert bare.status_code == 400 and "(ValidationError)" in bare.text
+        made = await client.post(
+            "/load-balancers",
+            data={"csrf": token, "name": "front", f"subnet_{subnet_id}": "yes",
+                  "tag_key_1": "team", "tag_value_1": "web <ops>"},
+        )  # fmt: skip
+        assert made.status_code == 303, made.text
+        assert made.headers["location"] == "/console/load-balancers/front"
+        listing = await client.get("/load-balancers")
+        assert _LB_ROW.findall(listing.text) == ["front"]
+        row = _row(listing, "load-balancer-front")
+        assert '<td class="scheme">internal</td>' in row and "front-" in row
+        assert f'href="/console/vpcs#vpc-{vpc_id}"' in row
+        assert f'href="/console/vpcs#subnet-{subnet_id}"' in row
+        assert re.search(r'<td class="state">(provisioning|active)</td>', row)
+
+        page = await client.get("/load-balancers/front")
+        assert "No listeners." in page.text and "team=web &lt;ops&gt;" in page.text
+        assert '<dd class="deletion-protection">disabled</dd>' in page.text
+        listener_form = _form(page, "create-listener-form")
+        assert "web (TCP 80)" in listener_form
+        tg_arn = re.search(r'<option value="([^"]+)">web', listener_form)
+        assert tg_arn is not None
+        for _ in range(2):  # the second: the port is taken, ELBv2's DuplicateListener
+            added = await client.post(
+                "/load-balancers/front/listeners",
+                data={"csrf": token, "port": "443", "target_group_arn": tg_arn.group(1)},
+            )
+        assert added.status_code == 400 and "(DuplicateListener)" in added.text
+        page = await client.get("/load-balancers/front")
+        listener = _row(page, "listener-443")
+        assert 'href="/console/target-groups/web"' in listener
+        arn = re.search(r'name="listener_arn" value="([^"]+)"', listener)
+        assert arn is not None
+        # The target group in use by the listener: ELBv2 refuses its deletion.
+        in_use = await client.post(
+            "/target-groups/web/delete", data={"csrf": token, "confirm": "yes"}
+        )
+        assert in_use.status_code == 400 and "(ResourceInUse)" in in_use.text
+        dropped = await client.post(
+            "/load-balancers/front/listeners/delete",
+            data={"csrf": token, "listener_arn": arn.group(1)},
+        )
+        assert dropped.status_code == 303
+        assert "No listeners." in (await client.get("/load-balancers/front")).text
+
+        unticked = await client.post("/load-balancers/front/delete", data={"csrf": token})
+        assert unticked.status_code == 400
+        forged = await client.post("/load-balancers/front/delete", data={"confirm": "yes"})
+        assert forged.status_code == 403
+        deleted = await client.post(
+            "/load-balancers/front/delete", data={"csrf": token, "confirm": "yes"}
+        )
+        assert deleted.status_code == 303
+        assert deleted.headers["location"] == "/console/load-balancers"
+        assert "No load balancers." in (await client.get("/load-balancers")).text
+        actions = {e.action.rsplit(":", 1)[-1] for e in await logged_events(console, tenant)}
+        assert {"CreateLoadBalancer", "CreateListener", "DeleteLoadBalancer"} <= actions
