@@ -18,6 +18,7 @@ class MemoryEventsStore:
         self._buses: dict[tuple[str, str], EventBus] = {}
         self._rules: dict[_RuleKey, Rule] = {}
         self._targets: dict[_RuleKey, dict[str, Target]] = {}
+        self._policies: dict[tuple[str, str], str] = {}
 
     async def create_bus(self, bus: EventBus, *, limit: int) -> None:
         if (bus.tenant_id, bus.name) in self._buses:
@@ -41,8 +42,22 @@ class MemoryEventsStore:
         )
         return [self._buses[tenant_id, name] for name in names[:limit]]
 
+    async def update_bus(self, bus: EventBus) -> None:
+        if (bus.tenant_id, bus.name) in self._buses:
+            self._buses[bus.tenant_id, bus.name] = bus
+
+    async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
+        return self._policies.get((tenant_id, name))
+
+    async def set_bus_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
+        if policy is None:
+            self._policies.pop((tenant_id, name), None)
+        else:
+            self._policies[tenant_id, name] = policy
+
     async def delete_bus(self, tenant_id: str, name: str) -> None:
         self._buses.pop((tenant_id, name), None)
+        self._policies.pop((tenant_id, name), None)
         for key in [k for k in self._rules if k[:2] == (tenant_id, name)]:
             del self._rules[key]
             self._targets.pop(key, None)
@@ -116,6 +131,8 @@ class MemoryEventsStore:
             del self._targets[key]
         for bus in [bus for bus in self._buses if bus[0] == tenant_id]:
             del self._buses[bus]
+        for bus in [bus for bus in self._policies if bus[0] == tenant_id]:
+            del self._policies[bus]
         return len(rules)
 
     async def rules_by_target(

@@ -28,8 +28,21 @@ class EventsStore(Protocol):
         self, tenant_id: str, prefix: str, after: str, limit: int
     ) -> list[EventBus]: ...
 
+    async def update_bus(self, bus: EventBus) -> None:
+        """Replace a custom bus's description and tags (UpdateEventBus, TagResource)."""
+        ...
+
     async def delete_bus(self, tenant_id: str, name: str) -> None:
-        """The bus, its rules and their targets (nothing when there is no such bus)."""
+        """The bus, its rules, their targets and its policy (nothing when there is no such
+        bus)."""
+        ...
+
+    async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
+        """The bus's resource policy (session 48), the default bus's included."""
+        ...
+
+    async def set_bus_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
+        """Replace the bus's resource policy; None removes it."""
         ...
 
     async def put_rule(self, rule: Rule, *, limit: int) -> None:
@@ -72,7 +85,7 @@ class EventsStore(Protocol):
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:
-        """Delete every bus, rule and target of a closed tenant; how many rules went."""
+        """Delete every bus, policy, rule and target of a closed tenant; how many rules went."""
         ...
 
     async def rules_by_target(

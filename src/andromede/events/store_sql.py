@@ -1,6 +1,7 @@
 """The EventBridge store over the metadata database (SQLite or PostgreSQL), the tables of
-migration 0089 (decision 0192). A limit is counted in the transaction that would pass it; a
-rule is deleted only in the transaction that finds it without targets."""
+migration 0089 (decision 0192), the bus policies' of migration 0094. A limit is counted in the
+transaction that would pass it; a rule is deleted only in the transaction that finds it
+without targets."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ _B = tables.events_buses
 _R = tables.events_rules
 _T = tables.events_targets
 _D = tables.events_deliveries
+_P = tables.events_bus_policies
 FORMAT_VERSION: Final = 1
 
 
@@ -108,9 +110,45 @@ class SqlEventsStore:
 
         return await self._db.read(work)
 
+    async def update_bus(self, bus: EventBus) -> None:
+        query = (
+            sa.update(_B)
+            .where(_B.c.tenant_id == bus.tenant_id, _B.c.bus_name == bus.name)
+            .values(description=bus.description, tags=json.dumps(bus.tags))
+        )
+
+        def work(conn: Connection) -> None:
+            conn.execute(query)
+
+        await self._db.write(work)
+
+    async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
+        query = sa.select(_P.c.policy).where(_P.c.tenant_id == tenant_id, _P.c.bus_name == name)
+
+        def work(conn: Connection) -> str | None:
+            found = conn.execute(query).scalar_one_or_none()
+            return None if found is None else str(found)
+
+        return await self._db.read(work)
+
+    async def set_bus_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id, _P.c.bus_name == name))
+            if policy is not None:
+                conn.execute(
+                    sa.insert(_P).values(
+                        tenant_id=tenant_id,
+                        bus_name=name,
+                        policy=policy,
+                        format_version=FORMAT_VERSION,
+                    )
+                )
+
+        await self._db.write(work)
+
     async def delete_bus(self, tenant_id: str, name: str) -> None:
         def work(conn: Connection) -> None:
-            for table in (_T, _R, _B):
+            for table in (_T, _R, _B, _P):
                 conn.execute(
                     sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.bus_name == name)
                 )
@@ -293,6 +331,7 @@ class SqlEventsStore:
             conn.execute(sa.delete(_T).where(_T.c.tenant_id == tenant_id))
             gone = conn.execute(sa.delete(_R).where(_R.c.tenant_id == tenant_id)).rowcount
             conn.execute(sa.delete(_B).where(_B.c.tenant_id == tenant_id))
+            conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id))
             # Its deliveries still queued (session 48) go with it.
             conn.execute(sa.delete(_D).where(_D.c.tenant_id == tenant_id))
             return int(gone or 0)
