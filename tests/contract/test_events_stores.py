@@ -2,7 +2,9 @@
 buses created once, counted against their limit, listed by name after a name and under a
 case-sensitive prefix, deleted with their rules and targets; rules replaced whole, listed per
 bus, the scheduled ones found across accounts, deleted only without targets; targets added,
-replaced by id, bounded per rule, removed, found by ARN."""
+replaced by id, bounded per rule, removed, found by ARN; a bus's description and tags
+updated, its policy (the default bus's too) replaced, removed, gone with the bus or the
+tenant (session 48)."""
 
 from __future__ import annotations
 
@@ -108,6 +110,32 @@ async def test_targets(store: EventsStore) -> None:
     assert await store.rules_by_target("t1", "default", QUEUE, "", 10) == ["r2"]
     assert await store.rules_by_target("t1", "default", QUEUE, "r2", 10) == []
     assert await store.targets_by_rule("t2", "default") == {}
+
+
+async def test_bus_updates_and_policies(store: EventsStore) -> None:
+    await store.create_bus(bus("b"), limit=5)
+    changed = EventBus("t1", REGION, "b", "new é", T0, {"env": "p"})
+    await store.update_bus(changed)
+    assert await store.get_bus("t1", "b") == changed
+    await store.update_bus(EventBus("t1", REGION, "missing", None, T0, {}))
+    assert await store.get_bus("t1", "missing") is None
+    policy = '{"Version":"2012-10-17","Statement":[]}'
+    for name in ("b", "default"):
+        assert await store.get_bus_policy("t1", name) is None
+        await store.set_bus_policy("t1", name, policy)
+        assert await store.get_bus_policy("t1", name) == policy
+    await store.set_bus_policy("t1", "b", policy + " ")
+    assert await store.get_bus_policy("t1", "b") == policy + " "
+    assert await store.get_bus_policy("t2", "b") is None
+    await store.set_bus_policy("t1", "default", None)
+    assert await store.get_bus_policy("t1", "default") is None
+    await store.delete_bus("t1", "b")
+    assert await store.get_bus_policy("t1", "b") is None
+    await store.set_bus_policy("t1", "default", policy)
+    await store.set_bus_policy("t2", "default", policy)
+    await store.forget_tenant("t1")
+    assert await store.get_bus_policy("t1", "default") is None
+    assert await store.get_bus_policy("t2", "default") == policy
 
 
 async def test_a_closed_tenant_is_forgotten(store: EventsStore) -> None:
