@@ -69,7 +69,7 @@ class EventsSettings(BaseModel):
     events_max_policy_size: int = Field(
         default=10240,
         gt=0,
-        description="Largest event bus policy in characters, PutPermission's whole Policy or "
+        description="Largest event bus policy in bytes, PutPermission's whole Policy or "
         "the statements it adds up to (AWS: 10 KB) (decision 0192, session 48).",
     )
     events_delivery_max_attempts: int = Field(
