@@ -8,13 +8,18 @@ tenant (session 48)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
+from andromede.events.errors import (
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ValidationError,
+)
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.model import EventBus, Rule, RuleState, Target
 from andromede.events.store import EventsStore
@@ -120,19 +125,39 @@ async def test_bus_updates_and_policies(store: EventsStore) -> None:
     await store.update_bus(EventBus("t1", REGION, "missing", None, T0, {}))
     assert await store.get_bus("t1", "missing") is None
     policy = '{"Version":"2012-10-17","Statement":[]}'
+    seen: list[str | None] = []
+
+    def to(value: str | None) -> Callable[[str | None], str | None]:
+        def change(held: str | None) -> str | None:
+            seen.append(held)
+            return value
+
+        return change
+
     for name in ("b", "default"):
         assert await store.get_bus_policy("t1", name) is None
-        await store.set_bus_policy("t1", name, policy)
+        await store.change_bus_policy("t1", name, to(policy))
         assert await store.get_bus_policy("t1", name) == policy
-    await store.set_bus_policy("t1", "b", policy + " ")
+    await store.change_bus_policy("t1", "b", to(policy + " "))
+    assert seen == [None, None, policy]
     assert await store.get_bus_policy("t1", "b") == policy + " "
     assert await store.get_bus_policy("t2", "b") is None
-    await store.set_bus_policy("t1", "default", None)
+
+    def refuse(held: str | None) -> str | None:
+        raise ValidationError("no")
+
+    with pytest.raises(ValidationError):  # a change that raises writes nothing
+        await store.change_bus_policy("t1", "b", refuse)
+    assert await store.get_bus_policy("t1", "b") == policy + " "
+    with pytest.raises(ResourceNotFound):  # a custom bus that is not there takes none
+        await store.change_bus_policy("t1", "missing", to(policy))
+    assert await store.get_bus_policy("t1", "missing") is None
+    await store.change_bus_policy("t1", "default", to(None))
     assert await store.get_bus_policy("t1", "default") is None
     await store.delete_bus("t1", "b")
     assert await store.get_bus_policy("t1", "b") is None
-    await store.set_bus_policy("t1", "default", policy)
-    await store.set_bus_policy("t2", "default", policy)
+    await store.change_bus_policy("t1", "default", to(policy))
+    await store.change_bus_policy("t2", "default", to(policy))
     await store.forget_tenant("t1")
     assert await store.get_bus_policy("t1", "default") is None
     assert await store.get_bus_policy("t2", "default") == policy

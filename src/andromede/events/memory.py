@@ -3,10 +3,15 @@ tests and as the contract suite's reference."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
-from andromede.events.model import EventBus, Rule, Target
+from andromede.events.errors import (
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ValidationError,
+)
+from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
 
 __all__ = ["MemoryEventsStore"]
 
@@ -49,7 +54,12 @@ class MemoryEventsStore:
     async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
         return self._policies.get((tenant_id, name))
 
-    async def set_bus_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
+    async def change_bus_policy(
+        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
+    ) -> None:
+        if name != DEFAULT_BUS and (tenant_id, name) not in self._buses:
+            raise ResourceNotFound(f"Event bus {name} does not exist.")
+        policy = change(self._policies.get((tenant_id, name)))
         if policy is None:
             self._policies.pop((tenant_id, name), None)
         else:

@@ -174,9 +174,11 @@ class EventsService:
         """The bus's resource policy, None when it has none or the bus does not exist."""
         return await self.store.get_bus_policy(tenant_id, name)
 
-    async def set_bus_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
-        await self._existing_bus(tenant_id, name)
-        await self.store.set_bus_policy(tenant_id, name, policy)
+    async def change_bus_policy(
+        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
+    ) -> None:
+        """The bus's policy replaced by ``change(held)`` in one transaction with the bus."""
+        await self.store.change_bus_policy(tenant_id, name, change)
 
     async def delete_bus(self, tenant_id: str, name: str) -> None:
         if name == DEFAULT_BUS:

@@ -9,7 +9,7 @@ is checked in the transaction that would exceed it, so two gateways cannot both 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from andromede.events.model import EventBus, Rule, Target
@@ -41,8 +41,13 @@ class EventsStore(Protocol):
         """The bus's resource policy (session 48), the default bus's included."""
         ...
 
-    async def set_bus_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
-        """Replace the bus's resource policy; None removes it."""
+    async def change_bus_policy(
+        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
+    ) -> None:
+        """Replace the bus's resource policy by ``change(held)`` (None removes it), in one
+        transaction with the bus's existence: ResourceNotFound for a custom bus that is not
+        there, so a policy never outlives its bus; ConcurrentModification when another
+        gateway wrote the first policy of the bus meanwhile. ``change`` may raise."""
         ...
 
     async def put_rule(self, rule: Rule, *, limit: int) -> None:

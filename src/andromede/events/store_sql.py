@@ -6,7 +6,7 @@ without targets."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -16,8 +16,14 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
-from andromede.events.model import EventBus, Rule, Target
+from andromede.events.errors import (
+    ConcurrentModification,
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ValidationError,
+)
+from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
 
 __all__ = ["SqlEventsStore"]
 
@@ -131,9 +137,24 @@ class SqlEventsStore:
 
         return await self._db.read(work)
 
-    async def set_bus_policy(self, tenant_id: str, name: str, policy: str | None) -> None:
+    async def change_bus_policy(
+        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
+    ) -> None:
+        key = (_P.c.tenant_id == tenant_id, _P.c.bus_name == name)
+
         def work(conn: Connection) -> None:
-            conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id, _P.c.bus_name == name))
+            if name != DEFAULT_BUS:
+                # The bus row locked: a DeleteEventBus meanwhile waits, then takes the policy.
+                held_bus = conn.execute(
+                    sa.select(_B.c.bus_name)
+                    .where(_B.c.tenant_id == tenant_id, _B.c.bus_name == name)
+                    .with_for_update()
+                ).first()
+                if held_bus is None:
+                    raise ResourceNotFound(f"Event bus {name} does not exist.")
+            held = conn.execute(sa.select(_P.c.policy).where(*key).with_for_update()).first()
+            policy = change(None if held is None else str(held[0]))
+            conn.execute(sa.delete(_P).where(*key))
             if policy is not None:
                 conn.execute(
                     sa.insert(_P).values(
@@ -144,7 +165,10 @@ class SqlEventsStore:
                     )
                 )
 
-        await self._db.write(work)
+        try:
+            await self._db.write(work)
+        except IntegrityError as exc:  # another gateway wrote the bus's first policy meanwhile
+            raise ConcurrentModification("The event bus's policy changed meanwhile.") from exc
 
     async def delete_bus(self, tenant_id: str, name: str) -> None:
         def work(conn: Connection) -> None:

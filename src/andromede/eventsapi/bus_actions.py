@@ -79,6 +79,14 @@ def _checked(call: EventsCall, text: str) -> str:
     return text
 
 
+def _statements(held: str) -> tuple[dict[str, Any], list[Any]]:
+    document: dict[str, Any] = json.loads(held)
+    statements = document.get("Statement")
+    if not isinstance(statements, list):  # a whole Policy with one statement as an object
+        statements = [] if statements is None else [statements]
+    return document, statements
+
+
 async def put_permission(call: EventsCall) -> dict[str, Any]:
     bus, arn = await _policy_bus(call, "PutPermission")
     whole = call.text("Policy", limit=call.max_policy_size)
@@ -88,23 +96,25 @@ async def put_permission(call: EventsCall) -> dict[str, Any]:
                 "ValidationException",
                 "Policy cannot be given with Action, Principal or StatementId.",
             )
-        await call.events.set_bus_policy(call.tenant_id, bus, _checked(call, whole))
+        text = _checked(call, whole)
+        await call.events.change_bus_policy(call.tenant_id, bus, lambda _held: text)
         return {}
     statement = _statement(call, arn)
-    held = await call.events.bus_policy(call.tenant_id, bus)
-    document: dict[str, Any] = (
-        json.loads(held) if held else {"Version": "2012-10-17", "Statement": []}
-    )
-    statements = document.get("Statement")
-    if not isinstance(statements, list):  # a whole Policy with one statement as an object
-        statements = [] if statements is None else [statements]
-    if any(isinstance(s, dict) and s.get("Sid") == statement["Sid"] for s in statements):
-        raise EventsWireError(
-            "ResourceAlreadyExistsException", "Statement with the provided id already exists."
-        )
-    document["Statement"] = [*statements, statement]
-    text = _checked(call, json.dumps(document, separators=(",", ":")))
-    await call.events.set_bus_policy(call.tenant_id, bus, text)
+
+    def added(held: str | None) -> str:
+        if held is None:
+            document: dict[str, Any] = {"Version": "2012-10-17"}
+            statements: list[Any] = []
+        else:
+            document, statements = _statements(held)
+        if any(isinstance(s, dict) and s.get("Sid") == statement["Sid"] for s in statements):
+            raise EventsWireError(
+                "ResourceAlreadyExistsException", "Statement with the provided id already exists."
+            )
+        document["Statement"] = [*statements, statement]
+        return _checked(call, json.dumps(document, separators=(",", ":")))
+
+    await call.events.change_bus_policy(call.tenant_id, bus, added)
     return {}
 
 
@@ -115,27 +125,26 @@ async def remove_permission(call: EventsCall) -> dict[str, Any]:
         raise EventsWireError("ValidationException", "RemoveAllPermissions must be a boolean.")
     sid = call.text("StatementId", limit=64)
     if remove_all:
-        await call.events.set_bus_policy(call.tenant_id, bus, None)
+        await call.events.change_bus_policy(call.tenant_id, bus, lambda _held: None)
         return {}
     if sid is None:
         raise EventsWireError(
             "ValidationException", "Parameter StatementId is required unless RemoveAllPermissions."
         )
-    held = await call.events.bus_policy(call.tenant_id, bus)
-    if held is None:
-        raise EventsWireError("ResourceNotFoundException", "EventBus does not have a policy.")
-    document = json.loads(held)
-    statements = document.get("Statement")
-    if not isinstance(statements, list):
-        statements = [statements]
-    kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
-    if len(kept) == len(statements):
-        raise EventsWireError(
-            "ResourceNotFoundException", "Statement with the provided id does not exist."
-        )
-    document["Statement"] = kept
-    text = json.dumps(document, separators=(",", ":")) if kept else None
-    await call.events.set_bus_policy(call.tenant_id, bus, text)
+
+    def removed(held: str | None) -> str | None:
+        if held is None:
+            raise EventsWireError("ResourceNotFoundException", "EventBus does not have a policy.")
+        document, statements = _statements(held)
+        kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
+        if len(kept) == len(statements):
+            raise EventsWireError(
+                "ResourceNotFoundException", "Statement with the provided id does not exist."
+            )
+        document["Statement"] = kept
+        return json.dumps(document, separators=(",", ":")) if kept else None
+
+    await call.events.change_bus_policy(call.tenant_id, bus, removed)
     return {}
 
 
