@@ -120,9 +120,24 @@ async def test_targets(store: EventsStore) -> None:
 async def test_bus_updates_and_policies(store: EventsStore) -> None:
     await store.create_bus(bus("b"), limit=5)
     changed = EventBus("t1", REGION, "b", "new é", T0, {"env": "p"})
-    await store.update_bus(changed)
+    held: list[EventBus] = []
+
+    def to_changed(bus: EventBus) -> EventBus:
+        held.append(bus)
+        return changed
+
+    assert await store.change_bus("t1", "b", to_changed) == changed
+    assert held == [bus("b")]
     assert await store.get_bus("t1", "b") == changed
-    await store.update_bus(EventBus("t1", REGION, "missing", None, T0, {}))
+
+    def refuse_bus(bus: EventBus) -> EventBus:
+        raise ValidationError("no")
+
+    with pytest.raises(ValidationError):  # a change that raises writes nothing
+        await store.change_bus("t1", "b", refuse_bus)
+    assert await store.get_bus("t1", "b") == changed
+    with pytest.raises(ResourceNotFound):
+        await store.change_bus("t1", "missing", to_changed)
     assert await store.get_bus("t1", "missing") is None
     policy = '{"Version":"2012-10-17","Statement":[]}'
     seen: list[str | None] = []

@@ -4,6 +4,7 @@ tests and as the contract suite's reference."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from andromede.events.errors import (
     LimitExceeded,
@@ -47,9 +48,15 @@ class MemoryEventsStore:
         )
         return [self._buses[tenant_id, name] for name in names[:limit]]
 
-    async def update_bus(self, bus: EventBus) -> None:
-        if (bus.tenant_id, bus.name) in self._buses:
-            self._buses[bus.tenant_id, bus.name] = bus
+    async def change_bus(
+        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+    ) -> EventBus:
+        held = self._buses.get((tenant_id, name))
+        if held is None:
+            raise ResourceNotFound(f"Event bus {name} does not exist.")
+        bus = change(held)
+        self._buses[tenant_id, name] = replace(held, description=bus.description, tags=bus.tags)
+        return self._buses[tenant_id, name]
 
     async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
         return self._policies.get((tenant_id, name))

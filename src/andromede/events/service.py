@@ -156,19 +156,21 @@ class EventsService:
         row to hold them here (decision 0192, session 48)."""
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
-        bus = await self.describe_bus(tenant_id, name)
         if name == DEFAULT_BUS:
             raise ValidationError(
                 "The default event bus takes no description or tags here (decision 0192)."
             )
-        tags = {k: v for k, v in {**bus.tags, **(add_tags or {})}.items() if k not in remove_tags}
-        if len(tags) > 50:
-            raise ValidationError("An event bus holds at most 50 tags.")
-        bus = replace(
-            bus, description=bus.description if description is None else description, tags=tags
-        )
-        await self.store.update_bus(bus)
-        return bus
+
+        def change(bus: EventBus) -> EventBus:
+            tags = {
+                k: v for k, v in {**bus.tags, **(add_tags or {})}.items() if k not in remove_tags
+            }
+            if len(tags) > 50:
+                raise ValidationError("An event bus holds at most 50 tags.")
+            kept = bus.description if description is None else description
+            return replace(bus, description=kept, tags=tags)
+
+        return await self.store.change_bus(tenant_id, name, change)
 
     async def bus_policy(self, tenant_id: str, name: str) -> str | None:
         """The bus's resource policy, None when it has none or the bus does not exist."""

@@ -28,8 +28,12 @@ class EventsStore(Protocol):
         self, tenant_id: str, prefix: str, after: str, limit: int
     ) -> list[EventBus]: ...
 
-    async def update_bus(self, bus: EventBus) -> None:
-        """Replace a custom bus's description and tags (UpdateEventBus, TagResource)."""
+    async def change_bus(
+        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+    ) -> EventBus:
+        """A custom bus's description and tags replaced by ``change(held)``'s, in one
+        transaction (UpdateEventBus, TagResource); ResourceNotFound when there is no such bus.
+        ``change`` may raise."""
         ...
 
     async def delete_bus(self, tenant_id: str, name: str) -> None:

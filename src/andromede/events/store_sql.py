@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -116,17 +117,25 @@ class SqlEventsStore:
 
         return await self._db.read(work)
 
-    async def update_bus(self, bus: EventBus) -> None:
-        query = (
-            sa.update(_B)
-            .where(_B.c.tenant_id == bus.tenant_id, _B.c.bus_name == bus.name)
-            .values(description=bus.description, tags=json.dumps(bus.tags))
-        )
+    async def change_bus(
+        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+    ) -> EventBus:
+        key = (_B.c.tenant_id == tenant_id, _B.c.bus_name == name)
 
-        def work(conn: Connection) -> None:
-            conn.execute(query)
+        def work(conn: Connection) -> EventBus:
+            row = conn.execute(sa.select(_B).where(*key).with_for_update()).first()
+            if row is None:
+                raise ResourceNotFound(f"Event bus {name} does not exist.")
+            held = self._bus(row._mapping)
+            bus = change(held)
+            conn.execute(
+                sa.update(_B)
+                .where(*key)
+                .values(description=bus.description, tags=json.dumps(bus.tags))
+            )
+            return replace(held, description=bus.description, tags=dict(bus.tags))
 
-        await self._db.write(work)
+        return await self._db.write(work)
 
     async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
         query = sa.select(_P.c.policy).where(_P.c.tenant_id == tenant_id, _P.c.bus_name == name)
