@@ -2,17 +2,24 @@
 buses created once, counted against their limit, listed by name after a name and under a
 case-sensitive prefix, deleted with their rules and targets; rules replaced whole, listed per
 bus, the scheduled ones found across accounts, deleted only without targets; targets added,
-replaced by id, bounded per rule, removed, found by ARN."""
+replaced by id, bounded per rule, removed, found by ARN; a bus's description and tags
+updated, its policy (the default bus's too) replaced, removed, gone with the bus or the
+tenant (session 48)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
+from andromede.events.errors import (
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ValidationError,
+)
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.model import EventBus, Rule, RuleState, Target
 from andromede.events.store import EventsStore
@@ -108,6 +115,67 @@ async def test_targets(store: EventsStore) -> None:
     assert await store.rules_by_target("t1", "default", QUEUE, "", 10) == ["r2"]
     assert await store.rules_by_target("t1", "default", QUEUE, "r2", 10) == []
     assert await store.targets_by_rule("t2", "default") == {}
+
+
+async def test_bus_updates_and_policies(store: EventsStore) -> None:
+    await store.create_bus(bus("b"), limit=5)
+    changed = EventBus("t1", REGION, "b", "new é", T0, {"env": "p"})
+    held: list[EventBus] = []
+
+    def to_changed(bus: EventBus) -> EventBus:
+        held.append(bus)
+        return changed
+
+    assert await store.change_bus("t1", "b", to_changed) == changed
+    assert held == [bus("b")]
+    assert await store.get_bus("t1", "b") == changed
+
+    def refuse_bus(bus: EventBus) -> EventBus:
+        raise ValidationError("no")
+
+    with pytest.raises(ValidationError):  # a change that raises writes nothing
+        await store.change_bus("t1", "b", refuse_bus)
+    assert await store.get_bus("t1", "b") == changed
+    with pytest.raises(ResourceNotFound):
+        await store.change_bus("t1", "missing", to_changed)
+    assert await store.get_bus("t1", "missing") is None
+    policy = '{"Version":"2012-10-17","Statement":[]}'
+    seen: list[str | None] = []
+
+    def to(value: str | None) -> Callable[[str | None], str | None]:
+        def change(held: str | None) -> str | None:
+            seen.append(held)
+            return value
+
+        return change
+
+    for name in ("b", "default"):
+        assert await store.get_bus_policy("t1", name) is None
+        await store.change_bus_policy("t1", name, to(policy))
+        assert await store.get_bus_policy("t1", name) == policy
+    await store.change_bus_policy("t1", "b", to(policy + " "))
+    assert seen == [None, None, policy]
+    assert await store.get_bus_policy("t1", "b") == policy + " "
+    assert await store.get_bus_policy("t2", "b") is None
+
+    def refuse(held: str | None) -> str | None:
+        raise ValidationError("no")
+
+    with pytest.raises(ValidationError):  # a change that raises writes nothing
+        await store.change_bus_policy("t1", "b", refuse)
+    assert await store.get_bus_policy("t1", "b") == policy + " "
+    with pytest.raises(ResourceNotFound):  # a custom bus that is not there takes none
+        await store.change_bus_policy("t1", "missing", to(policy))
+    assert await store.get_bus_policy("t1", "missing") is None
+    await store.change_bus_policy("t1", "default", to(None))
+    assert await store.get_bus_policy("t1", "default") is None
+    await store.delete_bus("t1", "b")
+    assert await store.get_bus_policy("t1", "b") is None
+    await store.change_bus_policy("t1", "default", to(policy))
+    await store.change_bus_policy("t2", "default", to(policy))
+    await store.forget_tenant("t1")
+    assert await store.get_bus_policy("t1", "default") is None
+    assert await store.get_bus_policy("t2", "default") == policy
 
 
 async def test_a_closed_tenant_is_forgotten(store: EventsStore) -> None:

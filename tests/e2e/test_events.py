@@ -10,7 +10,9 @@ A custom bus gets its own rule. The errors come in EventBridge's words: a missin
 invalid pattern, a rule deleted while it has targets, an ``aws.`` source refused per entry,
 ``KmsKeyIdentifier`` refused. Listing, paging, tags, TestEventPattern too. An instance run
 and stopped on the memory hypervisor sends EC2's "EC2 Instance State-change Notification"
-events through a rule. Schedules are tested in process (``tests/unit/events``): a minute's
+events through a rule. A second account's PutEvents onto the first's bus (named by ARN) is
+refused until the bus's owner grants it with PutPermission, then reaches the owner's rule
+(session 48). Schedules are tested in process (``tests/unit/events``): a minute's
 period is too slow here.
 """
 
@@ -26,7 +28,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e.iam_helpers import client_for
+from e2e.iam_helpers import client_for, new_tenant
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -383,3 +385,50 @@ def test_s3_events_reach_a_rule_on_aws_s3(server: ServerProcess) -> None:
     assert detail["reason"] == "PutObject"
     assert {"request-id", "requester", "source-ip-address", "version"} <= set(detail)
     assert receive(sqs, url, wait=2) == []  # the other key did not match
+
+
+def test_put_permission_lets_another_account_put_events(server: ServerProcess) -> None:
+    """Decision 0192, session 48: refused (AccessDeniedException) before PutPermission, taken
+    and routed to the owner's rule after it, refused again after RemovePermission."""
+    events, sqs = clients(server)
+    bus_arn = events.create_event_bus(Name="partners")["EventBusArn"]
+    owner = bus_arn.split(":")[4]
+    rule_arn = events.put_rule(
+        Name="from-partners", EventBusName="partners", EventPattern='{"source": ["partner"]}'
+    )["RuleArn"]
+    url, arn = queue(sqs, "from-partners", rule_arn)
+    events.put_targets(
+        Rule="from-partners", EventBusName="partners", Targets=[{"Id": "q", "Arn": arn}]
+    )
+    other = new_tenant(server, "events")
+    sender = client_for(server, "events", other.access_key_id, other.secret_access_key)
+    entry = {"Source": "partner", "DetailType": "hello", "Detail": "{}", "EventBusName": bus_arn}
+    with pytest.raises(ClientError) as caught:
+        sender.put_events(Entries=[entry])
+    assert code(caught) == "AccessDeniedException"
+    assert "no resource-based policy allows the events:PutEvents action" in str(caught.value)
+
+    events.put_permission(
+        EventBusName="partners",
+        Action="events:PutEvents",
+        Principal=other.account,
+        StatementId="partner",
+    )
+    policy = json.loads(events.describe_event_bus(Name="partners")["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{other.account}:root"}
+    answer = sender.put_events(Entries=[entry])
+    assert answer["FailedEntryCount"] == 0
+    (message,) = receive(sqs, url)
+    event = json.loads(message["Body"])
+    # On the owner's bus, in the owner's region; its account the sender's, as on AWS.
+    assert (event["source"], event["account"], event["id"]) == (
+        "partner",
+        other.account,
+        answer["Entries"][0]["EventId"],
+    )
+    assert owner != other.account
+
+    events.remove_permission(EventBusName="partners", StatementId="partner")
+    with pytest.raises(ClientError) as caught:
+        sender.put_events(Entries=[entry])
+    assert code(caught) == "AccessDeniedException"

@@ -160,6 +160,7 @@ from andromede.db.tables_logs import (
     log_streams,
 )
 from andromede.db.tables_events import (
+    events_bus_policies,
     events_buses,
     events_deliveries,
     events_rules,
@@ -226,6 +227,7 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "events_bus_policies",
     "events_buses",
     "events_deliveries",
     "events_rules",

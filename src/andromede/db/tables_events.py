@@ -5,7 +5,8 @@ apart) and ``events_targets`` (one row per target of a rule, its definition as P
 gave it, its ARN a column for ListRuleNamesByTarget), and ``events_deliveries`` (migration
 0091, session 48: one row per matched event and target waiting for its delivery, written in
 PutEvents' transaction, sealed as ``notification_events`` are, leased by the gateways'
-workers).
+workers), and ``events_bus_policies`` (migration 0094, session 48: a bus's resource policy,
+PutPermission's statements or PutPermission's whole ``Policy``; the default bus has one too).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -18,7 +19,13 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import UtcDateTime, big_id, key_text
 
-__all__ = ["events_buses", "events_deliveries", "events_rules", "events_targets"]
+__all__ = [
+    "events_bus_policies",
+    "events_buses",
+    "events_deliveries",
+    "events_rules",
+    "events_targets",
+]
 
 events_buses = sa.Table(
     "events_buses",
@@ -29,6 +36,15 @@ events_buses = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),
     # Microseconds since the epoch.
     sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+events_bus_policies = sa.Table(
+    "events_bus_policies",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("bus_name", key_text(), primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
 )
 

@@ -3,10 +3,16 @@ tests and as the contract suite's reference."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
-from andromede.events.model import EventBus, Rule, Target
+from andromede.events.errors import (
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ValidationError,
+)
+from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
 
 __all__ = ["MemoryEventsStore"]
 
@@ -18,6 +24,7 @@ class MemoryEventsStore:
         self._buses: dict[tuple[str, str], EventBus] = {}
         self._rules: dict[_RuleKey, Rule] = {}
         self._targets: dict[_RuleKey, dict[str, Target]] = {}
+        self._policies: dict[tuple[str, str], str] = {}
 
     async def create_bus(self, bus: EventBus, *, limit: int) -> None:
         if (bus.tenant_id, bus.name) in self._buses:
@@ -41,8 +48,33 @@ class MemoryEventsStore:
         )
         return [self._buses[tenant_id, name] for name in names[:limit]]
 
+    async def change_bus(
+        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+    ) -> EventBus:
+        held = self._buses.get((tenant_id, name))
+        if held is None:
+            raise ResourceNotFound(f"Event bus {name} does not exist.")
+        bus = change(held)
+        self._buses[tenant_id, name] = replace(held, description=bus.description, tags=bus.tags)
+        return self._buses[tenant_id, name]
+
+    async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
+        return self._policies.get((tenant_id, name))
+
+    async def change_bus_policy(
+        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
+    ) -> None:
+        if name != DEFAULT_BUS and (tenant_id, name) not in self._buses:
+            raise ResourceNotFound(f"Event bus {name} does not exist.")
+        policy = change(self._policies.get((tenant_id, name)))
+        if policy is None:
+            self._policies.pop((tenant_id, name), None)
+        else:
+            self._policies[tenant_id, name] = policy
+
     async def delete_bus(self, tenant_id: str, name: str) -> None:
         self._buses.pop((tenant_id, name), None)
+        self._policies.pop((tenant_id, name), None)
         for key in [k for k in self._rules if k[:2] == (tenant_id, name)]:
             del self._rules[key]
             self._targets.pop(key, None)
@@ -116,6 +148,8 @@ class MemoryEventsStore:
             del self._targets[key]
         for bus in [bus for bus in self._buses if bus[0] == tenant_id]:
             del self._buses[bus]
+        for bus in [bus for bus in self._policies if bus[0] == tenant_id]:
+            del self._policies[bus]
         return len(rules)
 
     async def rules_by_target(

@@ -9,7 +9,7 @@ is checked in the transaction that would exceed it, so two gateways cannot both 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from andromede.events.model import EventBus, Rule, Target
@@ -28,8 +28,30 @@ class EventsStore(Protocol):
         self, tenant_id: str, prefix: str, after: str, limit: int
     ) -> list[EventBus]: ...
 
+    async def change_bus(
+        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+    ) -> EventBus:
+        """A custom bus's description and tags replaced by ``change(held)``'s, in one
+        transaction (UpdateEventBus, TagResource); ResourceNotFound when there is no such bus.
+        ``change`` may raise."""
+        ...
+
     async def delete_bus(self, tenant_id: str, name: str) -> None:
-        """The bus, its rules and their targets (nothing when there is no such bus)."""
+        """The bus, its rules, their targets and its policy (nothing when there is no such
+        bus)."""
+        ...
+
+    async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
+        """The bus's resource policy (session 48), the default bus's included."""
+        ...
+
+    async def change_bus_policy(
+        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
+    ) -> None:
+        """Replace the bus's resource policy by ``change(held)`` (None removes it), in one
+        transaction with the bus's existence: ResourceNotFound for a custom bus that is not
+        there, so a policy never outlives its bus; ConcurrentModification when another
+        gateway wrote the first policy of the bus meanwhile. ``change`` may raise."""
         ...
 
     async def put_rule(self, rule: Rule, *, limit: int) -> None:
@@ -72,7 +94,7 @@ class EventsStore(Protocol):
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:
-        """Delete every bus, rule and target of a closed tenant; how many rules went."""
+        """Delete every bus, policy, rule and target of a closed tenant; how many rules went."""
         ...
 
     async def rules_by_target(

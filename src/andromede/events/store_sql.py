@@ -1,11 +1,13 @@
 """The EventBridge store over the metadata database (SQLite or PostgreSQL), the tables of
-migration 0089 (decision 0192). A limit is counted in the transaction that would pass it; a
-rule is deleted only in the transaction that finds it without targets."""
+migration 0089 (decision 0192), the bus policies' of migration 0094. A limit is counted in the
+transaction that would pass it; a rule is deleted only in the transaction that finds it
+without targets."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -15,8 +17,14 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.events.errors import LimitExceeded, ResourceAlreadyExists, ValidationError
-from andromede.events.model import EventBus, Rule, Target
+from andromede.events.errors import (
+    ConcurrentModification,
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ValidationError,
+)
+from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
 
 __all__ = ["SqlEventsStore"]
 
@@ -24,6 +32,7 @@ _B = tables.events_buses
 _R = tables.events_rules
 _T = tables.events_targets
 _D = tables.events_deliveries
+_P = tables.events_bus_policies
 FORMAT_VERSION: Final = 1
 
 
@@ -108,9 +117,71 @@ class SqlEventsStore:
 
         return await self._db.read(work)
 
+    async def change_bus(
+        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+    ) -> EventBus:
+        key = (_B.c.tenant_id == tenant_id, _B.c.bus_name == name)
+
+        def work(conn: Connection) -> EventBus:
+            row = conn.execute(sa.select(_B).where(*key).with_for_update()).first()
+            if row is None:
+                raise ResourceNotFound(f"Event bus {name} does not exist.")
+            held = self._bus(row._mapping)
+            bus = change(held)
+            conn.execute(
+                sa.update(_B)
+                .where(*key)
+                .values(description=bus.description, tags=json.dumps(bus.tags))
+            )
+            return replace(held, description=bus.description, tags=dict(bus.tags))
+
+        return await self._db.write(work)
+
+    async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
+        query = sa.select(_P.c.policy).where(_P.c.tenant_id == tenant_id, _P.c.bus_name == name)
+
+        def work(conn: Connection) -> str | None:
+            found = conn.execute(query).scalar_one_or_none()
+            return None if found is None else str(found)
+
+        return await self._db.read(work)
+
+    async def change_bus_policy(
+        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
+    ) -> None:
+        key = (_P.c.tenant_id == tenant_id, _P.c.bus_name == name)
+
+        def work(conn: Connection) -> None:
+            if name != DEFAULT_BUS:
+                # The bus row locked: a DeleteEventBus meanwhile waits, then takes the policy.
+                held_bus = conn.execute(
+                    sa.select(_B.c.bus_name)
+                    .where(_B.c.tenant_id == tenant_id, _B.c.bus_name == name)
+                    .with_for_update()
+                ).first()
+                if held_bus is None:
+                    raise ResourceNotFound(f"Event bus {name} does not exist.")
+            held = conn.execute(sa.select(_P.c.policy).where(*key).with_for_update()).first()
+            policy = change(None if held is None else str(held[0]))
+            conn.execute(sa.delete(_P).where(*key))
+            if policy is not None:
+                conn.execute(
+                    sa.insert(_P).values(
+                        tenant_id=tenant_id,
+                        bus_name=name,
+                        policy=policy,
+                        format_version=FORMAT_VERSION,
+                    )
+                )
+
+        try:
+            await self._db.write(work)
+        except IntegrityError as exc:  # another gateway wrote the bus's first policy meanwhile
+            raise ConcurrentModification("The event bus's policy changed meanwhile.") from exc
+
     async def delete_bus(self, tenant_id: str, name: str) -> None:
         def work(conn: Connection) -> None:
-            for table in (_T, _R, _B):
+            for table in (_T, _R, _B, _P):
                 conn.execute(
                     sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.bus_name == name)
                 )
@@ -293,6 +364,7 @@ class SqlEventsStore:
             conn.execute(sa.delete(_T).where(_T.c.tenant_id == tenant_id))
             gone = conn.execute(sa.delete(_R).where(_R.c.tenant_id == tenant_id)).rowcount
             conn.execute(sa.delete(_B).where(_B.c.tenant_id == tenant_id))
+            conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id))
             # Its deliveries still queued (session 48) go with it.
             conn.execute(sa.delete(_D).where(_D.c.tenant_id == tenant_id))
             return int(gone or 0)

@@ -1,7 +1,8 @@
 """EventBridge's actions (decision 0192): one handler per operation, each reading its JSON
 parameters, authorising the resource it names (``events:<Action>`` on the bus's or the rule's
 ARN, ``*`` for the lists and TestEventPattern), calling :class:`EventsService` and writing
-EventBridge's answer. The table :data:`ACTIONS` is the served operations; those of
+EventBridge's answer. The table :data:`ACTIONS` is the served operations (the bus policies'
+and UpdateEventBus are :mod:`.bus_actions`'); those of
 EventBridge not served are :data:`NOT_SERVED`, answered ``UnsupportedOperation``.
 """
 
@@ -9,14 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
 from andromede.events.service import EventsService
 from andromede.eventsapi.errors import EventsWireError
 
-__all__ = ["ACTIONS", "NOT_SERVED", "EventsCall"]
+__all__ = ["ACTIONS", "NOT_SERVED", "Authorise", "EventsCall", "tag_list", "tags_of"]
+
+
+class Authorise(Protocol):
+    async def __call__(
+        self, action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+    ) -> None:
+        """AccessDeniedException unless the caller may do ``action`` on ``resource``, its
+        identity policies or ``policy`` (the resource policy of ``owner``'s bus) allowing."""
+        ...
 
 
 @dataclass(slots=True)
@@ -24,15 +34,21 @@ class EventsCall:
     params: dict[str, Any]
     tenant_id: str
     events: EventsService
-    authorise: Callable[[str, str], Awaitable[None]]
+    authorise: Authorise
     list_page: int
+    max_policy_size: int = 10240
     resources: list[str] = field(default_factory=list)
     # PutEvents' billed events: its entries taken, one per 64 KiB chunk begun.
     published: int = 0
 
-    async def allow(self, action: str, resource: str) -> None:
+    async def allow(
+        self, action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+    ) -> None:
         self.resources.append(resource)
-        await self.authorise(f"events:{action}", resource)
+        await self.authorise(f"events:{action}", resource, policy=policy, owner=owner)
+
+    def bus_arn(self, bus: str, owner: str | None = None) -> str:
+        return bus_arn(self.events.region, owner or self.tenant_id, bus)
 
     def text(self, name: str, *, required: bool = False, limit: int = 2048) -> str | None:
         value = self.params.get(name)
@@ -66,7 +82,7 @@ class EventsCall:
         return Rule(self.tenant_id, self.events.region, bus, name).arn
 
 
-def _tags(value: Any) -> dict[str, str]:
+def tags_of(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, list) or len(value) > 50:
@@ -85,7 +101,7 @@ def _tags(value: Any) -> dict[str, str]:
     return tags
 
 
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
 
 
@@ -133,7 +149,7 @@ async def create_event_bus(call: EventsCall) -> dict[str, Any]:
         call.tenant_id,
         name,
         description=call.text("Description", limit=512),
-        tags=_tags(call.params.get("Tags")),
+        tags=tags_of(call.params.get("Tags")),
     )
     answer: dict[str, Any] = {"EventBusArn": bus.arn}
     if bus.description is not None:
@@ -144,7 +160,11 @@ async def create_event_bus(call: EventsCall) -> dict[str, Any]:
 async def describe_event_bus(call: EventsCall) -> dict[str, Any]:
     name = call.bus("Name")
     await call.allow("DescribeEventBus", bus_arn(call.events.region, call.tenant_id, name))
-    return _bus_shape(await call.events.describe_bus(call.tenant_id, name))
+    shape = _bus_shape(await call.events.describe_bus(call.tenant_id, name))
+    policy = await call.events.bus_policy(call.tenant_id, name)
+    if policy is not None:
+        shape["Policy"] = policy
+    return shape
 
 
 async def delete_event_bus(call: EventsCall) -> dict[str, Any]:
@@ -169,15 +189,18 @@ async def put_events(call: EventsCall) -> dict[str, Any]:
     entries = call.params.get("Entries")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise EventsWireError("ValidationException", "Entries must be a list of entries.")
-    buses: dict[str, None] = {}
+    buses: dict[tuple[str, str], None] = {}
     for entry in entries:
         try:
-            buses[call.events.bus_name(call.tenant_id, entry.get("EventBusName") or None)] = None
+            buses[call.events.bus_owner(call.tenant_id, entry.get("EventBusName") or None)] = None
         except EventsError:
             continue  # the entry's own failure, answered in its place
-    for bus in buses:
-        await call.allow("PutEvents", bus_arn(call.events.region, call.tenant_id, bus))
-    results = await call.events.put_events(call.tenant_id, entries)
+    for owner, bus in buses:
+        # Another account's bus (named by ARN) opens only by its policy; the caller's own
+        # bus may be opened by its policy too, as on AWS.
+        policy = await call.events.bus_policy(owner, bus)
+        await call.allow("PutEvents", call.bus_arn(bus, owner), policy=policy, owner=owner)
+    results = await call.events.put_events(call.tenant_id, entries, other_accounts=True)
     shaped: list[dict[str, str]] = []
     for result in results:
         if result.event_id is not None:
@@ -213,7 +236,7 @@ async def put_rule(call: EventsCall) -> dict[str, Any]:
         state=call.text("State", limit=64),
         description=call.text("Description", limit=512),
         role_arn=call.text("RoleArn", limit=1600),
-        tags=_tags(call.params.get("Tags")),
+        tags=tags_of(call.params.get("Tags")),
     )
     return {"RuleArn": rule.arn}
 
@@ -310,15 +333,17 @@ async def test_event_pattern(call: EventsCall) -> dict[str, Any]:
     return {"Result": call.events.test_event_pattern(pattern, event)}
 
 
-def _rule_of(call: EventsCall, arn: str) -> tuple[str, str]:
-    """(bus, rule name) of a rule ARN of the caller's account."""
+def _resource_of(call: EventsCall, arn: str) -> tuple[str, str | None]:
+    """(bus, rule name or None for the bus itself) of an ARN of the caller's account."""
     parts = parse_arn(arn)
     if parts is None or parts[0] != "events" or parts[2] != call.tenant_id:
         raise EventsWireError("ResourceNotFoundException", f"Resource {arn[:256]} does not exist.")
     resource = parts[3]
+    if resource.startswith("event-bus/"):
+        return call.events.bus_name(call.tenant_id, arn), None
     if not resource.startswith("rule/"):
         raise EventsWireError(
-            "ValidationException", "Tags are served on rules here (decision 0192)."
+            "ValidationException", "Tags are served on buses and rules here (decision 0192)."
         )
     path = resource.removeprefix("rule/").split("/")
     return (DEFAULT_BUS, path[0]) if len(path) == 1 else (path[0], path[1])
@@ -327,19 +352,21 @@ def _rule_of(call: EventsCall, arn: str) -> tuple[str, str]:
 async def list_tags_for_resource(call: EventsCall) -> dict[str, Any]:
     arn = call.text("ResourceARN", required=True, limit=1600) or ""
     await call.allow("ListTagsForResource", arn)
-    parts = parse_arn(arn)
-    if parts is not None and parts[3].startswith("event-bus/") and parts[2] == call.tenant_id:
-        found = await call.events.describe_bus(call.tenant_id, parts[3].removeprefix("event-bus/"))
-        return {"Tags": _tag_list(found.tags)}
-    bus, name = _rule_of(call, arn)
-    return {"Tags": _tag_list((await call.events.describe_rule(call.tenant_id, name, bus)).tags)}
+    bus, name = _resource_of(call, arn)
+    if name is None:
+        return {"Tags": tag_list((await call.events.describe_bus(call.tenant_id, bus)).tags)}
+    return {"Tags": tag_list((await call.events.describe_rule(call.tenant_id, name, bus)).tags)}
 
 
 async def tag_resource(call: EventsCall) -> dict[str, Any]:
     arn = call.text("ResourceARN", required=True, limit=1600) or ""
     await call.allow("TagResource", arn)
-    bus, name = _rule_of(call, arn)
-    await call.events.tag_rule(call.tenant_id, name, bus, _tags(call.params.get("Tags")), [])
+    bus, name = _resource_of(call, arn)
+    tags = tags_of(call.params.get("Tags"))
+    if name is None:
+        await call.events.update_bus(call.tenant_id, bus, add_tags=tags)
+    else:
+        await call.events.tag_rule(call.tenant_id, name, bus, tags, [])
     return {}
 
 
@@ -349,8 +376,11 @@ async def untag_resource(call: EventsCall) -> dict[str, Any]:
     keys = call.params.get("TagKeys")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise EventsWireError("ValidationException", "TagKeys must be a list of keys.")
-    bus, name = _rule_of(call, arn)
-    await call.events.tag_rule(call.tenant_id, name, bus, {}, keys)
+    bus, name = _resource_of(call, arn)
+    if name is None:
+        await call.events.update_bus(call.tenant_id, bus, remove_tags=keys)
+    else:
+        await call.events.tag_rule(call.tenant_id, name, bus, {}, keys)
     return {}
 
 
@@ -378,9 +408,6 @@ ACTIONS: Final[dict[str, Callable[[EventsCall], Awaitable[dict[str, Any]]]]] = {
 
 NOT_SERVED: Final = frozenset(
     {
-        "UpdateEventBus",
-        "PutPermission",
-        "RemovePermission",
         "CreateArchive",
         "DescribeArchive",
         "ListArchives",

@@ -13,7 +13,7 @@ metered as ``events.published``, one per 64 KiB chunk of an entry begun, as AWS 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
@@ -21,17 +21,20 @@ from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.events.service import EventsService
 from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, EventsCall
+from andromede.eventsapi.bus_actions import BUS_ACTIONS
 from andromede.eventsapi.errors import EventsWireError, to_events_error
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import Principal
+from andromede.iam.policy import PolicyKind, load_policy
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 
-__all__ = ["CONTENT_TYPE", "EventsApp"]
+__all__ = ["CONTENT_TYPE", "SERVED", "EventsApp"]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
+SERVED: Final = {**ACTIONS, **BUS_ACTIONS}
 
 
 class EventsApp(JsonEndpoint[EventsCall]):
@@ -79,20 +82,24 @@ class EventsApp(JsonEndpoint[EventsCall]):
             raise EventsWireError(
                 "UnsupportedOperation", f"{action_name} is not implemented (decision 0192)"
             )
-        if action_name not in ACTIONS:
+        if action_name not in SERVED:
             raise EventsWireError(
                 "UnknownOperationException", f"Unknown operation {request.target[:128]!r}"
             )
         scope = request.scope
         client = scope.get("client")
 
-        async def authorise(action: str, resource: str) -> None:
+        async def authorise(
+            action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+        ) -> None:
             await self._authorise(
                 principal,
                 action,
                 resource,
                 source_ip=client[0] if client else None,
                 secure=scope.get("scheme") == "https",
+                policy=policy,
+                owner=owner,
             )
 
         request.context = EventsCall(
@@ -101,8 +108,9 @@ class EventsApp(JsonEndpoint[EventsCall]):
             events=self._events,
             authorise=authorise,
             list_page=self._settings.events_list_page,
+            max_policy_size=self._settings.events_max_policy_size,
         )
-        return await ACTIONS[action_name](request.context)
+        return await SERVED[action_name](request.context)
 
     async def _authorise(
         self,
@@ -112,9 +120,13 @@ class EventsApp(JsonEndpoint[EventsCall]):
         *,
         source_ip: str | None,
         secure: bool,
+        policy: str | None = None,
+        owner: str | None = None,
     ) -> None:
-        """AccessDeniedException unless the caller's identity policies allow ``action`` on
-        ``resource`` (buses have no resource policy here: decision 0192)."""
+        """AccessDeniedException unless the caller's identity policies or ``policy``, the
+        resource policy of ``owner``'s bus, allow ``action`` on ``resource``, as the engine
+        judges it: another account needs both its own identity policies and the bus's policy
+        (decision 0192, session 48)."""
         policies = await self._identity.policies_for(principal)
         context = principal_context(
             principal,
@@ -125,16 +137,23 @@ class EventsApp(JsonEndpoint[EventsCall]):
             region=self._settings.region,
             keys=principal_keys(policies),
         )
-        if endpoint_refusal(context) is None and policies_allow(context, policies):
+        resource_policy = None if policy is None else load_policy(policy, kind=PolicyKind.RESOURCE)
+        if endpoint_refusal(context) is None and policies_allow(
+            context,
+            policies,
+            resource_policy=resource_policy,
+            resource_account=owner,
+        ):
             return
+        kind = "identity" if owner in (None, principal.tenant_id) else "resource"
         raise EventsWireError(
             "AccessDeniedException",
             f"User: {principal.arn} is not authorized to perform: {action} on resource: "
-            f"{resource} because no identity-based policy allows the {action} action",
+            f"{resource} because no {kind}-based policy allows the {action} action",
         )
 
     def audited(self, request: JsonRequest[EventsCall]) -> list[str] | None:
-        if request.principal.tenant_id is None or request.action_name not in ACTIONS:
+        if request.principal.tenant_id is None or request.action_name not in SERVED:
             return None
         return [] if request.context is None else request.context.resources
 

@@ -66,6 +66,12 @@ class EventsSettings(BaseModel):
         description="Buses, rules, targets or rule names one List call answers at most, its "
         "Limit's ceiling (AWS: 100) (decision 0192).",
     )
+    events_max_policy_size: int = Field(
+        default=10240,
+        gt=0,
+        description="Largest event bus policy in bytes, PutPermission's whole Policy or "
+        "the statements it adds up to (AWS: 10 KB) (decision 0192, session 48).",
+    )
     events_delivery_max_attempts: int = Field(
         default=185,
         ge=0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.db.database import open_database
 from andromede.eventsapi.actions import ACTIONS, NOT_SERVED
-from andromede.eventsapi.app import CONTENT_TYPE, EventsApp
+from andromede.eventsapi.app import CONTENT_TYPE, SERVED, EventsApp
 from andromede.iam.policy.actions import known_action
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -69,6 +69,12 @@ class Harness(Signers):
         assert 400 <= reply.status < 500, reply.body
         return str(reply.error_fields()["__type"])
 
+    async def other_account(self) -> tuple[Harness, str]:
+        """The same app called by a second tenant's root, and that tenant's id."""
+        created = await self.identity.create_tenant("other")
+        other = Credentials(created.access_key_id, created.secret_access_key)
+        return replace(self, credentials=other, tenant_id=created.tenant.id), created.tenant.id
+
 
 @pytest.fixture
 async def events(tmp_path: Path) -> AsyncIterator[Harness]:
@@ -84,6 +90,7 @@ async def events(tmp_path: Path) -> AsyncIterator[Harness]:
         events_max_buses=1,
         events_max_put_size=3200,
         events_max_input=50,
+        events_max_policy_size=1000,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -257,7 +264,7 @@ async def test_identity_policies_audit_and_metering(events: Harness) -> None:
 
 def test_every_operation_is_in_the_action_catalogue() -> None:
     """A policy naming any EventBridge action, served or not yet, is accepted when written."""
-    names = set(ACTIONS) | set(NOT_SERVED)
+    names = set(SERVED) | set(NOT_SERVED)
     assert sorted(name for name in names if not known_action("events", name)) == []
     assert not known_action("events", "PutEvent")
 
@@ -265,5 +272,204 @@ def test_every_operation_is_in_the_action_catalogue() -> None:
 def test_every_operation_of_botocores_model_is_served_or_refused_by_name() -> None:
     model = botocore.session.get_session().get_service_model("events")
     assert (model.metadata["targetPrefix"], model.metadata["jsonVersion"]) == ("AWSEvents", "1.1")
-    assert set(model.operation_names) == set(ACTIONS) | set(NOT_SERVED)
-    assert not set(ACTIONS) & set(NOT_SERVED)
+    assert set(model.operation_names) == set(SERVED) | set(NOT_SERVED)
+    assert not set(SERVED) & set(NOT_SERVED)
+    assert set(ACTIONS) <= set(SERVED)
+
+
+ENTRY = {"Source": "shop", "DetailType": "order", "Detail": "{}"}
+
+
+async def test_put_permission_opens_a_bus_to_another_account(events: Harness) -> None:
+    """Decision 0192, session 48: another account's PutEvents (the bus named by ARN) is judged
+    by the engine against the bus's policy: refused before PutPermission and after
+    RemovePermission, taken between; DescribeEventBus shows the policy."""
+    other, other_id = await events.other_account()
+    await events.ok("CreateEventBus", {"Name": "shared"})
+    arn = f"arn:aws:events:{REGION}:{events.tenant_id}:event-bus/shared"
+    entry = {**ENTRY, "EventBusName": arn}
+    reply = await other.call("PutEvents", {"Entries": [entry]})
+    assert reply.status == 400
+    fields = reply.error_fields()
+    assert fields["__type"] == "AccessDeniedException"
+    assert f"is not authorized to perform: events:PutEvents on resource: {arn}" in str(
+        fields["message"]
+    )
+    assert "no resource-based policy allows" in str(fields["message"])
+    assert "Policy" not in await events.ok("DescribeEventBus", {"Name": "shared"})
+
+    grant = {
+        "EventBusName": "shared",
+        "Action": "events:PutEvents",
+        "Principal": other_id,
+        "StatementId": "other",
+    }
+    assert await events.ok("PutPermission", grant) == {}
+    assert await events.error("PutPermission", grant) == "ResourceAlreadyExistsException"
+    policy = json.loads((await events.ok("DescribeEventBus", {"Name": "shared"}))["Policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "other",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{other_id}:root"},
+            "Action": "events:PutEvents",
+            "Resource": arn,
+        }
+    ]
+    answer = await other.ok("PutEvents", {"Entries": [entry]})
+    assert answer["FailedEntryCount"] == 0 and "EventId" in answer["Entries"][0]
+    # The grant is the bus's alone: the owner's default bus stays closed.
+    default = f"arn:aws:events:{REGION}:{events.tenant_id}:event-bus/default"
+    assert (
+        await other.error("PutEvents", {"Entries": [{**ENTRY, "EventBusName": default}]})
+        == "AccessDeniedException"
+    )
+    # Another account's bus by name alone is the caller's own bus, never the owner's.
+    assert await other.error("DescribeEventBus", {"Name": arn}) == "ResourceNotFoundException"
+
+    assert (
+        await events.error("RemovePermission", {"EventBusName": "shared", "StatementId": "x"})
+        == "ResourceNotFoundException"
+    )
+    await events.ok("RemovePermission", {"EventBusName": "shared", "StatementId": "other"})
+    assert "Policy" not in await events.ok("DescribeEventBus", {"Name": "shared"})
+    assert await other.error("PutEvents", {"Entries": [entry]}) == "AccessDeniedException"
+    assert (
+        await events.error("RemovePermission", {"EventBusName": "shared", "StatementId": "other"})
+        == "ResourceNotFoundException"
+    )
+    # The audit names the bus of each PutPermission, taken or refused.
+    await events.audit.flush()
+    audited = [e for _, e in await events.audit_store.list_events(None, after_id=0, limit=100)]
+    assert [e.resource for e in audited if e.action == "events:PutPermission"] == [arn, arn]
+
+
+async def test_a_whole_policy_and_remove_all_permissions(events: Harness) -> None:
+    other, _ = await events.other_account()
+    arn = f"arn:aws:events:{REGION}:{events.tenant_id}:event-bus/default"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "all", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents",
+             "Resource": arn},
+        ],
+    }  # fmt: skip
+    await events.ok("PutPermission", {"Policy": json.dumps(document)})
+    assert json.loads((await events.ok("DescribeEventBus", {}))["Policy"]) == document
+    entry = {**ENTRY, "EventBusName": arn}
+    assert (await other.ok("PutEvents", {"Entries": [entry]}))["FailedEntryCount"] == 0
+    # A statement added to a whole policy goes beside its own.
+    await events.ok(
+        "PutPermission", {"Action": "events:PutEvents", "Principal": "*", "StatementId": "more"}
+    )
+    sids = [s["Sid"] for s in json.loads((await events.ok("DescribeEventBus", {}))["Policy"])[
+        "Statement"]]  # fmt: skip
+    assert sids == ["all", "more"]
+    await events.ok("RemovePermission", {"RemoveAllPermissions": True})
+    assert "Policy" not in await events.ok("DescribeEventBus", {})
+    assert await other.error("PutEvents", {"Entries": [entry]}) == "AccessDeniedException"
+    assert await events.error("RemovePermission", {"StatementId": "all"}) == (
+        "ResourceNotFoundException"
+    )
+
+
+async def test_an_explicit_deny_in_the_bus_policy_wins_for_the_owners_users(
+    events: Harness,
+) -> None:
+    """Within the account the bus policy counts too: its Deny beats an identity Allow."""
+    arn = f"arn:aws:events:{REGION}:{events.tenant_id}:event-bus/default"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "events:PutEvents", "Resource": arn}
+        ],
+    }
+    await events.ok("PutPermission", {"Policy": json.dumps(document)})
+    assert await events.error("PutEvents", {"Entries": [ENTRY]}) == "AccessDeniedException"
+
+
+PERMISSION = {"Action": "events:PutEvents", "Principal": "123456789012", "StatementId": "s"}
+BAD_PERMISSIONS: list[tuple[str, dict[str, Any], str]] = [
+    ("PutPermission", {**PERMISSION, "Action": "events:PutRule"}, "ValidationException"),
+    ("PutPermission", {**PERMISSION, "Principal": "12345"}, "ValidationException"),
+    ("PutPermission", {**PERMISSION, "Principal": 5}, "ValidationException"),
+    ("PutPermission", {**PERMISSION, "StatementId": "a b"}, "ValidationException"),
+    ("PutPermission", {"Action": "events:PutEvents", "Principal": "*"}, "ValidationException"),
+    (
+        "PutPermission",
+        {
+            **PERMISSION,
+            "Principal": "*",
+            "Condition": {"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": "o-1"},
+        },
+        "ValidationException",
+    ),
+    ("PutPermission", {"Policy": "{"}, "ValidationException"),
+    ("PutPermission", {"Policy": '{"Statement": []}'}, "ValidationException"),
+    ("PutPermission", {"Policy": "{}", "StatementId": "s"}, "ValidationException"),
+    ("PutPermission", {**PERMISSION, "EventBusName": "nope"}, "ResourceNotFoundException"),
+    ("RemovePermission", {}, "ValidationException"),
+    ("RemovePermission", {"RemoveAllPermissions": "yes"}, "ValidationException"),
+    ("RemovePermission", {"StatementId": "s"}, "ResourceNotFoundException"),
+    ("RemovePermission", {"EventBusName": "nope", "StatementId": "s"}, "ResourceNotFoundException"),
+    ("UpdateEventBus", {"Name": "nope", "Description": "d"}, "ResourceNotFoundException"),
+    ("UpdateEventBus", {"Description": "d"}, "ValidationException"),
+    ("UpdateEventBus", {"Name": "default", "KmsKeyIdentifier": "k"}, "ValidationException"),
+    ("UpdateEventBus", {"Name": "default", "DeadLetterConfig": {}}, "ValidationException"),
+    ("UpdateEventBus", {"Description": 5}, "ValidationException"),
+]
+
+
+@pytest.mark.parametrize(("action", "payload", "wanted"), BAD_PERMISSIONS)
+async def test_bad_permissions_get_eventbridges_errors(
+    events: Harness, action: str, payload: dict[str, Any], wanted: str
+) -> None:
+    assert await events.error(action, payload) == wanted
+
+
+async def test_the_policy_size_is_a_setting(events: Harness) -> None:
+    """events_max_policy_size (1000 here): the statements PutPermission adds count."""
+    refused = None
+    for number in range(10):
+        reply = await events.call("PutPermission", {**PERMISSION, "StatementId": f"s{number}"})
+        if reply.status != 200:
+            refused = number, reply.error_fields()["__type"]
+            break
+    assert refused is not None and refused[0] > 2 and refused[1] == "ValidationException"
+    held = (await events.ok("DescribeEventBus", {}))["Policy"]
+    assert len(held) <= 1000 and len(json.loads(held)["Statement"]) == refused[0]
+    assert await events.error("PutPermission", {"Policy": " " * 1001}) == "ValidationException"
+
+
+async def test_update_event_bus_and_bus_tags(events: Harness) -> None:
+    arn = (await events.ok("CreateEventBus", {"Name": "orders", "Tags": [
+        {"Key": "team", "Value": "a"}]}))["EventBusArn"]  # fmt: skip
+    answer = await events.ok("UpdateEventBus", {"Name": "orders", "Description": "Orders"})
+    assert answer == {"Arn": arn, "Name": "orders", "Description": "Orders"}
+    assert (await events.ok("DescribeEventBus", {"Name": "orders"}))["Description"] == "Orders"
+    await events.ok("TagResource", {"ResourceARN": arn, "Tags": [{"Key": "env", "Value": "p"}]})
+    tags = (await events.ok("ListTagsForResource", {"ResourceARN": arn}))["Tags"]
+    assert tags == [{"Key": "env", "Value": "p"}, {"Key": "team", "Value": "a"}]
+    await events.ok("UntagResource", {"ResourceARN": arn, "TagKeys": ["team"]})
+    assert (await events.ok("ListTagsForResource", {"ResourceARN": arn}))["Tags"] == [
+        {"Key": "env", "Value": "p"}
+    ]
+    # The description is kept by a tag change and an update without one.
+    await events.ok("UpdateEventBus", {"Name": "orders"})
+    assert (await events.ok("DescribeEventBus", {"Name": "orders"}))["Description"] == "Orders"
+    default = f"arn:aws:events:{REGION}:{events.tenant_id}:event-bus/default"
+    assert (await events.ok("ListTagsForResource", {"ResourceARN": default}))["Tags"] == []
+    assert (
+        await events.error("TagResource", {"ResourceARN": default, "Tags": []})
+        == "ValidationException"
+    )
+    other, _ = await events.other_account()
+    assert (
+        await other.error("TagResource", {"ResourceARN": arn, "Tags": []})
+        == "ResourceNotFoundException"
+    )
+    await events.ok("DeleteEventBus", {"Name": "orders"})
+    assert (
+        await events.error("ListTagsForResource", {"ResourceARN": arn})
+        == "ResourceNotFoundException"
+    )
