@@ -210,11 +210,11 @@ async def test_another_tenants_users_are_out_of_reach(console: ConsoleHarness) -
 async def test_forms_without_the_sessions_token_are_refused(console: ConsoleHarness) -> None:
     async with console.client() as client:
         await _as_root(console, client)
-        forged = await client.post("/iam/users", data={"csrf": "forged", "name": "eve"})
+        forged = await client.post("/iam/users", data={"csrf": "forged", "name": "forged-user-zq"})
         keyless = await client.post("/iam/users/root/access-keys", data={})
         listing = await client.get("/iam/users")
     assert forged.status_code == 403 and keyless.status_code == 403
-    assert "eve" not in listing.text
+    assert "forged-user-zq" not in listing.text
 
 
 async def test_the_iam_pages_speak_french(console: ConsoleHarness) -> None:
