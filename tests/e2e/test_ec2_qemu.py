@@ -311,7 +311,12 @@ def _assert_guest_metrics(server: ServerProcess, instance_id: str, root_volume: 
             Dimensions=[{"Name": dimension[0], "Value": dimension[1]}], Period=300,
             Statistics=[statistic],
         )["Datapoints"]  # fmt: skip
-        return sum(p[statistic] for p in found) if found else -1.0
+        if not found:
+            return -1.0
+        # A period's Sum adds up across periods; its Maximum does not (a guest whose run
+        # crossed a 5-minute boundary has two: 94 + 94 was read as 188 % once).
+        values = [p[statistic] for p in found]
+        return max(values) if statistic == "Maximum" else sum(values)
 
     instance = ("InstanceId", instance_id)
     volume = ("VolumeId", root_volume)
