@@ -314,7 +314,7 @@ def _assert_guest_metrics(server: ServerProcess, instance_id: str, root_volume: 
         if not found:
             return -1.0
         # A period's Sum adds up across periods; its Maximum does not (a guest whose run
-        # crossed a 5-minute boundary has two: 94 + 94 was read as 188 % once).
+        # crossed a 5-minute boundary has two, whose maxima once summed to 188 %).
         values = [p[statistic] for p in found]
         return max(values) if statistic == "Maximum" else sum(values)
 
