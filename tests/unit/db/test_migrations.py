@@ -169,6 +169,24 @@ def test_a_fresh_database_is_the_migrated_schema(empty_url: str, second_empty_ur
     assert _inspect(empty_url)[2] == HEAD
 
 
+def test_alembic_reads_the_stamp_of_a_created_database(empty_url: str) -> None:
+    # upgrade writes the version table of a database it creates itself, without Alembic: Alembic
+    # must read it as its own, and find nothing to do.
+    from alembic.runtime.migration import MigrationContext
+
+    upgrade(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
+    finally:
+        engine.dispose()
+    upgrade(empty_url, replay=True)  # Alembic's own upgrade from that stamp: a no-op
+    diff, _, version = _inspect(empty_url)
+    assert diff == []
+    assert version == HEAD
+
+
 def test_the_whole_schema_comparison_sees_a_missing_index(empty_url: str) -> None:
     # Guard against a comparison that cannot fail (the test above compares with it).
     upgrade(empty_url, replay=True)
