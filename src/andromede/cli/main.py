@@ -6,6 +6,8 @@ their own HSM."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +24,14 @@ from andromede.errors import ConfigurationError
 from andromede.settings import load_settings
 
 __all__ = ["app"]
+
+# At exit, the heap out of the collector's reach: the interpreter's finalisation collected the
+# whole application's objects (some 250,000) several times over, 0.5 s of CPU at the end of
+# every command and every server's stop, for memory the process hands back as it ends. Objects
+# still get their explicit clean-up (atexit handlers registered after this one run before it;
+# logging's, registered at its import, after it and still flushes); only a cycle's ``__del__``
+# no longer runs at exit, and nothing here relies on one to write anything.
+atexit.register(gc.freeze)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Andromède sovereign cloud.")
 console = Console(stderr=True)
