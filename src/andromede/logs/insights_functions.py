@@ -259,8 +259,8 @@ FUNCTIONS: Final[dict[str, Function]] = {
     "abs": Function(1, 1, _numeric(abs)),
     "ceil": Function(1, 1, _numeric(lambda a: float(math.ceil(a)))),
     "floor": Function(1, 1, _numeric(lambda a: float(math.floor(a)))),
-    "greatest": Function(1, None, _extreme(max)),
-    "least": Function(1, None, _extreme(min)),
+    "greatest": Function(1, None, _extreme(max), general=True),  # missing ones skipped
+    "least": Function(1, None, _extreme(min), general=True),
     "log": Function(1, 1, _numeric(_log)),
     "sqrt": Function(1, 1, _numeric(_sqrt)),
     # Times.
