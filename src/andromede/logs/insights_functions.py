@@ -43,7 +43,10 @@ class Stamp(int):
 
 def format_value(value: Value) -> str:
     if isinstance(value, Stamp):
-        moment = datetime.fromtimestamp(int(value) / 1000, UTC)
+        try:
+            moment = datetime.fromtimestamp(int(value) / 1000, UTC)
+        except (ValueError, OverflowError, OSError):
+            return str(int(value))  # a time past year 9999 (fromMillis of any number)
         return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{int(value) % 1000:03d}"
     if isinstance(value, float):
         if math.isfinite(value) and value.is_integer():
@@ -107,7 +110,7 @@ def _millis(value: Argument) -> int | None:
             moment = datetime.fromisoformat(value.replace(" ", "T"))
         except ValueError:
             moment = None
-        if moment is not None:
+        if moment is not None:  # a time as text, as AWS writes one
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
             return int(moment.timestamp() * 1000)
@@ -206,7 +209,10 @@ def _time(run: Callable[[int, Period], int]) -> Implementation:
         at, period = _millis(args[0]), args[1]
         if at is None or not isinstance(period, Period):
             return None
-        return Stamp(run(at, period))
+        try:
+            return Stamp(run(at, period))
+        except (ValueError, OverflowError, OSError):
+            return None  # beyond the calendar's years
 
     return call
 

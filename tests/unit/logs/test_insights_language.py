@@ -107,6 +107,8 @@ EVENT = {"n": -7.5, "s": "  Hello World  ", "ip": "10.1.2.3", "ip6": "2001:db8::
         ("datefloor(@timestamp, 2yrs)", "2026-01-01 00:00:00.000"),
         ("datefloor(@timestamp, 90mins)", "2027-01-15 07:30:00.000"),
         ("datefloor(missing, 1h)", None),
+        ("fromMillis(10 ^ 17)", "100000000000000000"),  # past year 9999: the number
+        ("datefloor(10 ^ 17, 1y)", None),
     ],
 )
 def test_an_expression(expression: str, value: str | None) -> None:
