@@ -36,7 +36,7 @@ __all__ = ["InsightsLimits", "InsightsService"]
 log = logging.getLogger(__name__)
 
 _MAX_GROUPS: Final = 50  # AWS's bound on StartQuery's log groups
-_DEFAULT_LIMIT: Final = 1000  # StartQuery's limit when none is given, as AWS's
+_DEFAULT_LIMIT: Final = 10_000  # StartQuery's limit when none is given: AWS's default
 _MAX_LIMIT: Final = 10_000
 _DESCRIBE_PAGE: Final = 1000  # DescribeQueries' maxResults: its default and ceiling
 _ENDED: Final = frozenset({QueryStatus.RUNNING})

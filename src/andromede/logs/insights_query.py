@@ -10,6 +10,7 @@ Grammar (commands joined by ``|``)::
                | 'display' field (',' field)*
                | 'filter' expr
                | 'parse' field STRING 'as' name (',' name)*      (glob: each ``*`` a capture)
+               | 'parse' field REGEX                  (each named group ``(?<name>…)`` a field)
                | 'stats' item (',' item)* ['by' item (',' item)*]   (items over aggregations)
                | 'sort' field ['asc'|'desc'] (',' …)*
                | 'limit' NUMBER
@@ -234,6 +235,17 @@ class _Parser:
     def parse(self) -> Parse:
         source = self.field_name()
         token = self.token
+        if token.kind == "regex":
+            # AWS's regex form: each named group (Java's ``(?<name>…)``) makes a field.
+            self.next()
+            regex = self._regex(token, re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", token.text))
+            if not regex.groupindex:
+                raise MalformedQuery(
+                    f"parse: the regular expression names no group at {token.where}",
+                    token.at,
+                    token.at + len(token.text) - 1,
+                )
+            return Parse(source, regex, tuple(regex.groupindex))
         if token.kind != "string":
             raise unexpected(token)
         self.next()
@@ -389,9 +401,9 @@ class _Parser:
             raise unexpected(self.token)
         return left
 
-    def _regex(self, token: Token) -> re.Pattern[str]:
+    def _regex(self, token: Token, text: str | None = None) -> re.Pattern[str]:
         try:
-            return re.compile(token.text[1:-1])
+            return re.compile((text or token.text)[1:-1])
         except re.error as exc:
             raise MalformedQuery(
                 f"invalid regular expression {token.text[:64]} ({exc.msg}) at {token.where}",

@@ -102,8 +102,11 @@ def _apply(command: Command, record: Record, visible: list[str]) -> bool:
             text = record.get(source)
             match = pattern.search(str(text)) if text is not None else None
             if match is not None:
-                for name, value in zip(names, match.groups(), strict=True):
-                    record[name] = value
+                # A regex's named groups, a glob's captures in order.
+                found = [match.group(n) for n in names] if pattern.groupindex else match.groups()
+                for name, value in zip(names, found, strict=True):
+                    if value is not None:  # an optional group that took nothing
+                        record[name] = value
     return True
 
 

@@ -281,6 +281,8 @@ def tokens(source: str) -> list[Token]:
             and found
             and (found[-1].kind in _SLASH_DIVIDES or found[-1].text == ")")
             and found[-1].text.lower() not in _KEYWORDS
+            # ``parse <field> /regex/``: the field is no operand of a division.
+            and not (len(found) >= 2 and found[-2].text.lower() == "parse")
         ):
             found.append(Token("op", "/", at, _where(source, at)))
             at += 1

@@ -194,6 +194,23 @@ def test_two_stats_as_aws_allows() -> None:
             parse_query(query)
 
 
+def test_parse_with_a_regex() -> None:
+    lines = ["GET /a 200 12ms", "POST /b 503 7ms", "noise"]
+    query = r"parse @message /(?<verb>[A-Z]+) (?<path>\S+) (?<code>\d+)( (?<ms>\d+)ms)?/"
+    rows = run(f"{query} | filter code >= 500 or ms > 10 | display verb, path, code, ms", lines)
+    assert rows == [
+        {"verb": "GET", "path": "/a", "code": "200", "ms": "12"},
+        {"verb": "POST", "path": "/b", "code": "503", "ms": "7"},
+    ]
+    assert run("parse @message /x(?<rest>.*)/ | stats count(rest) as n", ["xa", "b"]) == [
+        {"n": "1"}
+    ]
+    with pytest.raises(MalformedQuery, match="names no group"):
+        parse_query("parse @message /(a)/")
+    with pytest.raises(MalformedQuery, match="invalid regular expression"):
+        parse_query("parse @message /(?<a>/")
+
+
 def test_partial_rows_only_without_stats() -> None:
     plain = QueryRun(parse_query("fields n | sort n asc"), 1000, 10, 10)
     counted = QueryRun(parse_query("stats count(*)"), 1000, 10, 10)

@@ -97,6 +97,9 @@ async def test_start_query_checks(world: LogsWorld) -> None:
             await service.start_query(T, groups, start, end, "fields n", limit)
     with pytest.raises(ResourceNotFound):
         await service.get_results(T, "nope")
+    # Without a limit, AWS's 10,000 rows (session 49; session 48 answered 1,000).
+    query_id = await service.start_query(T, ["/a"], 0, 1, "fields n", None)
+    assert (await service.get_results(T, query_id)).limit == 10_000
 
 
 async def test_stop_here_and_through_another_gateway(world: LogsWorld) -> None:
