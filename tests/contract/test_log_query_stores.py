@@ -53,6 +53,13 @@ async def test_create_get_finish(store: QueryStore) -> None:
     assert (await store.get("t1", "q1")).status is QueryStatus.CANCELLED  # type: ignore[union-attr]
     await store.create(record("q2"), 2)
     await store.finish("t1", "q2", QueryStatus.RUNNING, [], {}, running)
+    # Session 49: partial rows and statistics written while it runs, read by any gateway.
+    assert await store.finish(
+        "t1", "q2", QueryStatus.RUNNING, rows[:1], {"recordsScanned": 1.0}, ended
+    )
+    partial = await store.get("t1", "q2")
+    assert partial is not None and partial.status is QueryStatus.RUNNING
+    assert (partial.results, partial.statistics) == ((rows[0],), {"recordsScanned": 1.0})
     assert await store.finish("t1", "q2", QueryStatus.COMPLETE, rows, stats, ended)
     assert await store.get("t1", "q2") == dataclasses.replace(
         record("q2"), status=QueryStatus.COMPLETE, results=tuple(rows), statistics=stats

@@ -120,7 +120,8 @@ def test_boto3_groups_streams_events_and_filters(server: ServerProcess) -> None:
 
 def test_a_logs_insights_query(server: ServerProcess) -> None:
     """Session 48: boto3's start_query, get_query_results polled to Complete, a malformed
-    query refused in AWS's words, DescribeQueries and StopQuery."""
+    query refused in AWS's words, DescribeQueries and StopQuery; session 49: a query of
+    functions, new aggregations and two stats."""
     logs = client(server, "logs")
     logs.create_log_group(logGroupName="/app/insights")
     logs.create_log_stream(logGroupName="/app/insights", logStreamName="s")
@@ -155,13 +156,32 @@ def test_a_logs_insights_query(server: ServerProcess) -> None:
     ]
     assert answer["statistics"]["recordsScanned"] == 8
     assert answer["statistics"]["recordsMatched"] == 4
+    # Session 49: functions, the new aggregations and a second stats over the first's rows.
+    query_id = logs.start_query(
+        logGroupName="/app/insights",
+        startTime=minute // 1000 - 60,
+        endTime=now_ms() // 1000,
+        queryString='fields concat(toupper(substr(path, 1)), "-", status) as key '
+        '| filter isIpInSubnet("10.0.0.1", "10.0.0.0/8") and status ^ 1 >= 200 '
+        "| stats count_distinct(key) as keys, stddev(status) as sd by bin(1m) "
+        "| stats sum(keys) as total, max(sd) as worst",
+    )["queryId"]
+    for _ in range(300):
+        answer = logs.get_query_results(queryId=query_id)
+        if answer["status"] not in ("Scheduled", "Running"):
+            break
+        time.sleep(0.1)
+    assert answer["results"] == [
+        [{"field": "total", "value": "8"}, {"field": "worst", "value": "173.20508075688772"}]
+    ]
     with pytest.raises(logs.exceptions.MalformedQueryException) as caught:
         logs.start_query(
             logGroupName="/app/insights", startTime=0, endTime=1, queryString="fields | oops"
         )
     assert "unexpected symbol found |" in caught.value.response["Error"]["Message"]
     listed = logs.describe_queries(logGroupName="/app/insights")["queries"]
-    assert [(q["queryId"], q["status"]) for q in listed] == [(query_id, "Complete")]
+    assert [q["status"] for q in listed] == ["Complete", "Complete"]
+    assert listed[0]["queryId"] == query_id
     assert logs.stop_query(queryId=query_id)["success"] is False
 
 

@@ -4,7 +4,9 @@ reading the groups' events a chunk at a time through :meth:`LogsService.scan` (o
 FilterLogEvents opens them) so memory stays bounded; its end (Complete, Failed, Timeout) and
 results written to the store, where every gateway reads them. StopQuery marks the query
 Cancelled in the store and cancels the task when it runs here; a task running elsewhere
-sees the mark at its next chunk. A query whose gateway stopped stays Running in the store
+sees the mark at its next chunk. While it runs, the rows found so far (a query without
+``stats``) and its statistics are written every ``partial_interval`` seconds, as AWS's
+GetQueryResults answers partial results. A query whose gateway stopped stays Running in the store
 until ``timeout_ms`` after its start, when any gateway answers it Timeout. Saved queries
 (PutQueryDefinition) are kept in the same store, their query parsed when put."""
 
@@ -34,7 +36,7 @@ __all__ = ["InsightsLimits", "InsightsService"]
 log = logging.getLogger(__name__)
 
 _MAX_GROUPS: Final = 50  # AWS's bound on StartQuery's log groups
-_DEFAULT_LIMIT: Final = 1000  # StartQuery's limit when none is given, as AWS's
+_DEFAULT_LIMIT: Final = 10_000  # StartQuery's limit when none is given: AWS's default
 _MAX_LIMIT: Final = 10_000
 _DESCRIBE_PAGE: Final = 1000  # DescribeQueries' maxResults: its default and ceiling
 _ENDED: Final = frozenset({QueryStatus.RUNNING})
@@ -48,6 +50,7 @@ class InsightsLimits:
     max_groups: int = 10_000
     max_rows: int = 100_000
     chunk: int = 1000
+    partial_interval: float = 1.0  # seconds between two writes of the rows found so far
     max_definitions: int = 1000
 
 
@@ -160,6 +163,7 @@ class InsightsService:
 
     async def _evaluate(self, record: QueryRecord, run: QueryRun) -> None:
         start, end = record.start * 1000, record.end * 1000 + 1000  # endTime is inclusive
+        published = time.monotonic()
         for group in record.groups:
             async for events in self._logs.scan(
                 record.tenant_id, group, start, end, self.limits.chunk
@@ -179,10 +183,23 @@ class InsightsService:
                     )
                 if run.done:
                     return
-                # A StopQuery through another gateway shows in the store.
-                now = await self._store.get(record.tenant_id, record.query_id)
-                if now is None or now.status is not QueryStatus.RUNNING:
-                    raise _Stopped
+                # A StopQuery through another gateway shows in the store: the partial write
+                # (only from Running) or the read that stands for it between two finds it.
+                if time.monotonic() - published >= self.limits.partial_interval:
+                    published = time.monotonic()
+                    if not await self._store.finish(
+                        record.tenant_id,
+                        record.query_id,
+                        QueryStatus.RUNNING,
+                        run.partial_rows(),
+                        _statistics(run),
+                        _ENDED,
+                    ):
+                        raise _Stopped
+                else:
+                    now = await self._store.get(record.tenant_id, record.query_id)
+                    if now is None or now.status is not QueryStatus.RUNNING:
+                        raise _Stopped
                 await asyncio.sleep(0)
 
     async def get_results(self, tenant_id: str, query_id: str) -> QueryRecord:

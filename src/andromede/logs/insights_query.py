@@ -1,5 +1,6 @@
-"""The Logs Insights query language, the subset decision 0186's session-48 addendum serves,
-parsed by a small recursive-descent parser into a typed pipeline (no I/O, no evaluation:
+"""The Logs Insights query language, the subset decision 0186 serves (its session-48 and
+session-49 addenda), parsed by a small recursive-descent parser into the typed pipeline of
+:mod:`andromede.logs.insights_syntax` (no I/O, no evaluation:
 :mod:`andromede.logs.insights_run` runs it).
 
 Grammar (commands joined by ``|``)::
@@ -9,7 +10,8 @@ Grammar (commands joined by ``|``)::
                | 'display' field (',' field)*
                | 'filter' expr
                | 'parse' field STRING 'as' name (',' name)*      (glob: each ``*`` a capture)
-               | 'stats' agg ['as' name] (',' agg ['as' name])* ['by' group (',' group)*]
+               | 'parse' field REGEX                  (each named group ``(?<name>…)`` a field)
+               | 'stats' item (',' item)* ['by' item (',' item)*]   (items over aggregations)
                | 'sort' field ['asc'|'desc'] (',' …)*
                | 'limit' NUMBER
                | 'dedup' field (',' field)*
@@ -18,30 +20,60 @@ Grammar (commands joined by ``|``)::
     not       := 'not' not | compare
     compare   := sum [('='|'=='|'!='|'<'|'<='|'>'|'>=') sum
                       | ['not'] 'like' (REGEX|STRING) | '=~' REGEX | ['not'] 'in' '[' … ']']
-    sum       := term (('+'|'-') term)*             term := unary (('*'|'/'|'%') unary)*
-    primary   := NUMBER | STRING | field | call | '(' expr ')'
-    group     := field | 'bin' '(' PERIOD ')'      agg := count(*) | count(f) | sum(f) | avg(f)
-                                                        | min(f) | max(f) | pct(f, n)
+    sum       := term (('+'|'-') term)*             term := power (('*'|'/'|'%') power)*
+    power     := unary ['^' power]                  unary := '-' unary | primary
+    primary   := NUMBER | STRING | PERIOD | field | function '(' args ')' | '(' expr ')'
+               | aggregate '(' ('*' | expr [',' NUMBER]) ')'             (in stats only)
 
 Fields are names (``a.b.c`` for a JSON message's nested fields), ``@``-names, or
-back-quoted; ``#`` comments out the rest of a line, as AWS's. Functions: ``ispresent``,
-``isempty``, ``tolower``, ``toupper``, ``strlen``.
-Anything else is a :class:`MalformedQuery` worded as AWS's (``unexpected symbol found …
-at line L and position P``) with its character offsets."""
+back-quoted; ``#`` comments out the rest of a line, as AWS's. The functions and their
+arities are :data:`andromede.logs.insights_functions.FUNCTIONS`'; the aggregations
+:data:`AGGREGATES`. A query holds at most two ``stats``, the second reading only the names
+the first (or a ``fields`` after it) made, as AWS's. Anything else is a
+:class:`MalformedQuery` worded as AWS's (``unexpected symbol found … at line L and position
+P``) with its character offsets."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Final
 
-from andromede.logs.errors import LogsError
+from andromede.logs.insights_functions import FUNCTIONS
+from andromede.logs.insights_syntax import (
+    Aggregate,
+    Arith,
+    Call,
+    Command,
+    Compare,
+    Dedup,
+    Display,
+    Expr,
+    Field,
+    Fields,
+    Filter,
+    InList,
+    Like,
+    Limit,
+    Literal,
+    Logical,
+    MalformedQuery,
+    Not,
+    Parse,
+    Period,
+    Query,
+    Sort,
+    Stats,
+    Token,
+    period,
+    tokens,
+    unexpected,
+    unquote,
+)
 
 __all__ = [
     "Aggregate",
     "Arith",
-    "Bin",
     "Call",
     "Command",
     "Compare",
@@ -59,224 +91,19 @@ __all__ = [
     "MalformedQuery",
     "Not",
     "Parse",
+    "Period",
     "Query",
     "Sort",
     "Stats",
     "parse_query",
 ]
 
-FUNCTIONS: Final = frozenset({"ispresent", "isempty", "tolower", "toupper", "strlen"})
-AGGREGATES: Final = frozenset({"count", "sum", "avg", "min", "max", "pct"})
-_UNITS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+AGGREGATES: Final = frozenset(
+    {"avg", "count", "count_distinct", "max", "min", "sum", "stddev", "pct", "earliest",
+     "latest", "sortsfirst", "sortslast"}
+)  # fmt: skip
 MAX_QUERY_LENGTH: Final = 10_000  # AWS's bound on queryString
-
-
-class MalformedQuery(LogsError):
-    """A query outside the subset; ``start``/``end`` the offending characters."""
-
-    def __init__(self, message: str, start: int, end: int) -> None:
-        super().__init__(message)
-        self.start = start
-        self.end = end
-
-
-# Expressions.
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Literal:
-    value: str | float | int
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    name: str
-    args: tuple[Expr, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Arith:
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Like:
-    subject: Expr
-    pattern: re.Pattern[str] | str  # a regex, or a substring
-    negated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class InList:
-    subject: Expr
-    values: tuple[str | float | int, ...]
-    negated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Logical:
-    op: str  # "and" | "or"
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    operand: Expr
-
-
-Expr = Field | Literal | Call | Arith | Compare | Like | InList | Logical | Not
-
-
-# Commands.
-
-
-@dataclass(frozen=True, slots=True)
-class Fields:
-    items: tuple[tuple[str, Expr], ...]  # (output name, expression)
-
-
-@dataclass(frozen=True, slots=True)
-class Display:
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    condition: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Parse:
-    source: str
-    pattern: re.Pattern[str]
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Bin:
-    period_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Aggregate:
-    function: str
-    field: str | None  # None: count(*)
-    percentile: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    aggregates: tuple[tuple[str, Aggregate], ...]
-    groups: tuple[tuple[str, Field | Bin], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Sort:
-    keys: tuple[tuple[str, bool], ...]  # (field, descending)
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Dedup:
-    names: tuple[str, ...]
-
-
-Command = Fields | Display | Filter | Parse | Stats | Sort | Limit | Dedup
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    commands: tuple[Command, ...]
-
-
-# Tokens.
-
-_TOKEN: Final = re.compile(
-    r"""
-    (?P<ws>\s+|\#[^\n]*)
-  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-  | (?P<regex>/(?:[^/\\\n]|\\.)+/)
-  | (?P<period>\d+(?:ms|s|m|h|d)\b)
-  | (?P<number>\d+(?:\.\d+)?)
-  | (?P<quoted>`[^`]+`)
-  | (?P<name>@?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)
-  | (?P<op>==|!=|<=|>=|=~|[=<>|,()\[\]*+\-%])
-    """,
-    re.VERBOSE,
-)
-_SLASH_DIVIDES: Final = frozenset({"number", "name", "quoted"})
-_KEYWORDS: Final = frozenset({"like", "and", "or", "not", "in", "filter", "by", "as"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # string regex period number quoted name op end
-    text: str
-    at: int
-    where: str = ""  # "line L and position P", as AWS's messages place it
-
-
-def _where(source: str, at: int) -> str:
-    line = source.count("\n", 0, at) + 1
-    column = at - (source.rfind("\n", 0, at) + 1) + 1
-    return f"line {line} and position {column}"
-
-
-def _unexpected(token: _Token) -> MalformedQuery:
-    shown = token.text if token.kind != "end" else "<EOF>"
-    return MalformedQuery(
-        f"unexpected symbol found {shown} at {token.where}",
-        token.at,
-        token.at + max(len(token.text), 1) - 1,
-    )
-
-
-def _tokens(source: str) -> list[_Token]:
-    found: list[_Token] = []
-    at = 0
-    while at < len(source):
-        # A slash after an operand divides; elsewhere it opens a regex.
-        if (
-            source[at] == "/"
-            and found
-            and (found[-1].kind in _SLASH_DIVIDES or found[-1].text == ")")
-            and found[-1].text.lower() not in _KEYWORDS
-        ):
-            found.append(_Token("op", "/", at, _where(source, at)))
-            at += 1
-            continue
-        match = _TOKEN.match(source, at)
-        if match is None or match.lastgroup is None:
-            raise _unexpected(_Token("op", source[at], at, _where(source, at)))
-        if match.lastgroup != "ws":
-            found.append(_Token(match.lastgroup, match.group(), at, _where(source, at)))
-        at = match.end()
-    found.append(_Token("end", "", len(source), _where(source, len(source))))
-    return found
-
-
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+MAX_STATS: Final = 2  # AWS's: "up to two stats commands"
 
 
 def _glob(pattern: str, start: int) -> re.Pattern[str]:
@@ -295,14 +122,16 @@ def _glob(pattern: str, start: int) -> re.Pattern[str]:
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
-        self.tokens = _tokens(source)
+        self.tokens = tokens(source)
         self.at = 0
+        self.aggregating = False  # aggregations are read where a stats item is
+        self.aggregates: list[Aggregate] = []
 
     @property
-    def token(self) -> _Token:
+    def token(self) -> Token:
         return self.tokens[self.at]
 
-    def next(self) -> _Token:
+    def next(self) -> Token:
         token = self.tokens[self.at]
         self.at += 1
         return token
@@ -313,14 +142,14 @@ class _Parser:
     def is_op(self, *ops: str) -> bool:
         return self.token.kind == "op" and self.token.text in ops
 
-    def expect_op(self, op: str) -> _Token:
+    def expect_op(self, op: str) -> Token:
         if not self.is_op(op):
-            raise _unexpected(self.token)
+            raise unexpected(self.token)
         return self.next()
 
     def expect_word(self, word: str) -> None:
         if not self.is_word(word):
-            raise _unexpected(self.token)
+            raise unexpected(self.token)
         self.next()
 
     def text_since(self, start: int) -> str:
@@ -336,12 +165,12 @@ class _Parser:
         if token.kind == "quoted":
             self.next()
             return token.text[1:-1]
-        raise _unexpected(token)
+        raise unexpected(token)
 
     def number(self) -> int:
         token = self.token
         if token.kind != "number" or "." in token.text:
-            raise _unexpected(token)
+            raise unexpected(token)
         self.next()
         return int(token.text)
 
@@ -353,7 +182,7 @@ class _Parser:
             self.next()
             commands.append(self.command())
         if self.token.kind != "end":
-            raise _unexpected(self.token)
+            raise unexpected(self.token)
         return Query(tuple(commands))
 
     def command(self) -> Command:
@@ -371,7 +200,7 @@ class _Parser:
         }
         handler = handlers.get(word)
         if handler is None:
-            raise _unexpected(token)
+            raise unexpected(token)
         self.next()
         return handler()
 
@@ -406,10 +235,21 @@ class _Parser:
     def parse(self) -> Parse:
         source = self.field_name()
         token = self.token
+        if token.kind == "regex":
+            # AWS's regex form: each named group (Java's ``(?<name>…)``) makes a field.
+            self.next()
+            regex = self._regex(token, re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", token.text))
+            if not regex.groupindex:
+                raise MalformedQuery(
+                    f"parse: the regular expression names no group at {token.where}",
+                    token.at,
+                    token.at + len(token.text) - 1,
+                )
+            return Parse(source, regex, tuple(regex.groupindex))
         if token.kind != "string":
-            raise _unexpected(token)
+            raise unexpected(token)
         self.next()
-        pattern = _glob(_unquote(token.text), token.at)
+        pattern = _glob(unquote(token.text), token.at)
         self.expect_word("as")
         names = self.names()
         if len(names) != pattern.groups:
@@ -422,70 +262,66 @@ class _Parser:
         return Parse(source, pattern, names)
 
     def stats(self) -> Stats:
-        aggregates: list[tuple[str, Aggregate]] = []
+        self.aggregates = []
+        items = self.items(aggregating=True)
+        groups: tuple[tuple[str, Expr], ...] = ()
+        if self.is_word("by"):
+            self.next()
+            groups = self.items(aggregating=False)
+        return Stats(items, groups, tuple(self.aggregates))
+
+    def items(self, aggregating: bool) -> tuple[tuple[str, Expr], ...]:
+        """``stats`` items (each over at least one aggregation) or its ``by`` groups."""
+        items: list[tuple[str, Expr]] = []
         while True:
-            start = self.token.at
-            aggregate = self.aggregate()
-            name = self.text_since(start)
+            start = self.token
+            before = len(self.aggregates)
+            self.aggregating = aggregating
+            try:
+                expr = self.expr()
+            finally:
+                self.aggregating = False
+            if aggregating and len(self.aggregates) == before:
+                raise unexpected(start)  # an item aggregates, as AWS's stats items do
+            name = expr.name if isinstance(expr, Field) else self.text_since(start.at)
             if self.is_word("as"):
                 self.next()
                 name = self.field_name()
-            aggregates.append((name, aggregate))
+            items.append((name, expr))
             if not self.is_op(","):
-                break
+                return tuple(items)
             self.next()
-        groups: list[tuple[str, Field | Bin]] = []
-        if self.is_word("by"):
-            self.next()
-            while True:
-                start = self.token.at
-                group: Field | Bin
-                if self.is_word("bin") and self.tokens[self.at + 1].text == "(":
-                    self.next()
-                    self.expect_op("(")
-                    period = self.token
-                    if period.kind != "period":
-                        raise _unexpected(period)
-                    self.next()
-                    self.expect_op(")")
-                    amount, unit = re.fullmatch(r"(\d+)(ms|s|m|h|d)", period.text).groups()  # type: ignore[union-attr]
-                    if int(amount) == 0:
-                        raise _unexpected(period)
-                    group = Bin(int(amount) * _UNITS[unit])
-                    name = self.text_since(start)
-                else:
-                    group = Field(self.field_name())
-                    name = group.name
-                if self.is_word("as"):
-                    self.next()
-                    name = self.field_name()
-                groups.append((name, group))
-                if not self.is_op(","):
-                    break
-                self.next()
-        return Stats(tuple(aggregates), tuple(groups))
 
     def aggregate(self) -> Aggregate:
-        token = self.token
-        if token.kind != "name" or token.text.lower() not in AGGREGATES:
-            raise _unexpected(token)
+        token = self.next()
         function = token.text.lower()
-        self.next()
         self.expect_op("(")
-        if function == "count" and self.is_op("*"):
-            self.next()
+        if function == "count" and self.is_op("*", ")"):
+            if self.is_op("*"):
+                self.next()
             self.expect_op(")")
-            return Aggregate("count", None)
-        field = self.field_name()
+            return self.slot(Aggregate("count", None))
+        self.aggregating = False  # no aggregation inside another
+        try:
+            argument = self.expr()
+        finally:
+            self.aggregating = True
         percentile = 0.0
         if function == "pct":
             self.expect_op(",")
             at = self.token
             if at.kind != "number" or not 0 <= float(at.text) <= 100:
-                raise _unexpected(at)
+                raise unexpected(at)
             percentile = float(self.next().text)
         self.expect_op(")")
-        return Aggregate(function, field, percentile)
+        return self.slot(Aggregate(function, argument, percentile))
+
+    def slot(self, aggregate: Aggregate) -> Aggregate:
+        placed = Aggregate(
+            aggregate.function, aggregate.argument, aggregate.percentile, len(self.aggregates)
+        )
+        self.aggregates.append(placed)
+        return placed
 
     def sort(self) -> Sort:
         keys: list[tuple[str, bool]] = []
@@ -550,8 +386,8 @@ class _Parser:
             if token.kind == "regex":
                 return Like(left, self._regex(token), negated)
             if token.kind == "string" and not regex_only:
-                return Like(left, _unquote(token.text), negated)
-            raise _unexpected(token)
+                return Like(left, unquote(token.text), negated)
+            raise unexpected(token)
         if self.is_word("in"):
             self.next()
             self.expect_op("[")
@@ -562,12 +398,12 @@ class _Parser:
             self.expect_op("]")
             return InList(left, tuple(values), negated)
         if negated:
-            raise _unexpected(self.token)
+            raise unexpected(self.token)
         return left
 
-    def _regex(self, token: _Token) -> re.Pattern[str]:
+    def _regex(self, token: Token, text: str | None = None) -> re.Pattern[str]:
         try:
-            return re.compile(token.text[1:-1])
+            return re.compile((text or token.text)[1:-1])
         except re.error as exc:
             raise MalformedQuery(
                 f"invalid regular expression {token.text[:64]} ({exc.msg}) at {token.where}",
@@ -578,13 +414,13 @@ class _Parser:
     def constant(self) -> str | float | int:
         token = self.next()
         if token.kind == "string":
-            return _unquote(token.text)
+            return unquote(token.text)
         if token.kind == "number":
             return float(token.text) if "." in token.text else int(token.text)
         if token.kind == "op" and token.text == "-" and self.token.kind == "number":
             value = self.next().text
             return -(float(value) if "." in value else int(value))
-        raise _unexpected(token)
+        raise unexpected(token)
 
     def sum(self) -> Expr:
         left = self.term()
@@ -594,11 +430,18 @@ class _Parser:
         return left
 
     def term(self) -> Expr:
-        left = self.unary()
+        left = self.power()
         while self.is_op("*", "/", "%"):
             op = self.next().text
-            left = Arith(op, left, self.unary())
+            left = Arith(op, left, self.power())
         return left
+
+    def power(self) -> Expr:
+        base = self.unary()
+        if self.is_op("^"):
+            self.next()
+            return Arith("^", base, self.power())  # right-associative, as usual
+        return base
 
     def unary(self) -> Expr:
         if self.is_op("-"):
@@ -610,6 +453,9 @@ class _Parser:
         token = self.token
         if token.kind in ("string", "number"):
             return Literal(self.constant())
+        if token.kind == "period":
+            self.next()
+            return period(token)
         if self.is_op("("):
             self.next()
             inner = self.expr()
@@ -617,25 +463,96 @@ class _Parser:
             return inner
         if token.kind == "name" and self.tokens[self.at + 1].text == "(":
             name = token.text.lower()
-            if name not in FUNCTIONS:
-                raise _unexpected(token)
-            self.next()
-            self.next()
-            args: list[Expr] = []
-            if not self.is_op(")"):
+            if self.aggregating and name in AGGREGATES:
+                return self.aggregate()
+            return self.call(token)
+        return Field(self.field_name())
+
+    def call(self, token: Token) -> Call:
+        name = token.text.lower()
+        function = FUNCTIONS.get(name)
+        if function is None:
+            raise unexpected(token)
+        self.next()
+        self.next()
+        args: list[Expr] = []
+        if not self.is_op(")"):
+            args.append(self.expr())
+            while self.is_op(","):
+                self.next()
                 args.append(self.expr())
-                while self.is_op(","):
-                    self.next()
-                    args.append(self.expr())
-            self.expect_op(")")
-            if len(args) != 1:
+        self.expect_op(")")
+        if len(args) < function.least or (function.most is not None and len(args) > function.most):
+            most = "any number of" if function.most is None else f"at most {function.most}"
+            raise MalformedQuery(
+                f"{token.text} takes at least {function.least} and {most} arguments "
+                f"at {token.where}",
+                token.at,
+                token.at + len(token.text) - 1,
+            )
+        for position in function.periods:
+            if position < len(args) and not isinstance(args[position], Period):
                 raise MalformedQuery(
-                    f"{name} takes one argument at {token.where}",
+                    f"{token.text} takes a time period (5m, 1h…) as argument {position + 1} "
+                    f"at {token.where}",
                     token.at,
                     token.at + len(token.text) - 1,
                 )
-            return Call(name, tuple(args))
-        return Field(self.field_name())
+        return Call(name, tuple(args))
+
+
+def _names(expr: Expr) -> Iterator[str]:
+    """The fields an expression reads."""
+    match expr:
+        case Field(name):
+            yield name
+        case Call(name, args):
+            if name == "bin":
+                yield "@timestamp"
+            for arg in args:
+                yield from _names(arg)
+        case Aggregate(argument=argument) if argument is not None:
+            yield from _names(argument)
+        case Arith(_, left, right) | Compare(_, left, right) | Logical(_, left, right):
+            yield from _names(left)
+            yield from _names(right)
+        case Like(subject) | InList(subject):
+            yield from _names(subject)
+        case Not(operand):
+            yield from _names(operand)
+
+
+def _check_stats(query: Query, source: str) -> None:
+    """At most two ``stats``; the second reads only what the first (or a later ``fields``
+    or ``parse``) made, as AWS's second ``stats`` reads the first's output."""
+    stats = [i for i, c in enumerate(query.commands) if isinstance(c, Stats)]
+    if len(stats) > MAX_STATS:
+        raise MalformedQuery(
+            f"A query may hold at most {MAX_STATS} stats commands.", 0, len(source) - 1
+        )
+    if len(stats) < 2:
+        return
+    first, second = stats
+    made: set[str] = set()
+    for command in query.commands[first:second]:
+        match command:
+            case Stats(items, groups):
+                made.update(n for n, _ in (*items, *groups))
+            case Fields(items):
+                made.update(n for n, _ in items)
+            case Parse(names=names):
+                made.update(names)
+    last = query.commands[second]
+    checked = (*last.items, *last.groups) if isinstance(last, Stats) else ()
+    for _, expr in checked:
+        for name in _names(expr):
+            if name not in made:
+                raise MalformedQuery(
+                    f"The second stats command reads {name[:64]}, which the first stats "
+                    "command does not make.",
+                    0,
+                    len(source) - 1,
+                )
 
 
 def parse_query(source: str) -> Query:
@@ -647,8 +564,5 @@ def parse_query(source: str) -> Query:
             f"The query string is longer than {MAX_QUERY_LENGTH} characters.", 0, len(source)
         )
     query = _Parser(source).query()
-    if sum(isinstance(c, Stats) for c in query.commands) > 1:
-        raise MalformedQuery(
-            "Only one stats command is served in a query (decision 0186)", 0, len(source) - 1
-        )
+    _check_stats(query, source)
     return query

@@ -14,63 +14,29 @@ from __future__ import annotations
 
 import base64
 import json
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Final
 
-from andromede.logs.errors import LogsError
+from andromede.logs.insights_eval import evaluate, holds
+from andromede.logs.insights_functions import Record, Stamp, format_value, order_key
 from andromede.logs.insights_query import (
-    Aggregate,
-    Arith,
-    Bin,
-    Call,
     Command,
-    Compare,
     Dedup,
     Display,
-    Expr,
-    Field,
     Fields,
     Filter,
-    InList,
-    Like,
     Limit,
-    Literal,
-    Logical,
-    Not,
     Parse,
     Query,
     Sort,
     Stats,
 )
+from andromede.logs.insights_stats import Aggregator, QueryTooLarge
 
 __all__ = ["QueryRun", "QueryTooLarge", "Stamp", "event_record", "format_value"]
 
-Value = str | int | float
-Record = dict[str, Value]
 _MAX_DISCOVERED: Final = 1000  # JSON fields discovered per event at most (AWS: 1000)
 _STANDARD: Final = ("@timestamp", "@message", "@logStream", "@log")
-
-
-class QueryTooLarge(LogsError):
-    """The query would hold more groups or rows than its bounds."""
-
-
-class Stamp(int):
-    """Milliseconds since the epoch, answered as AWS writes a time."""
-
-
-def format_value(value: Value) -> str:
-    if isinstance(value, Stamp):
-        moment = datetime.fromtimestamp(int(value) / 1000, UTC)
-        return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{int(value) % 1000:03d}"
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            return str(int(value))
-        return repr(value)
-    return str(value)
 
 
 def _flatten(prefix: str, value: object, into: Record) -> None:
@@ -119,211 +85,6 @@ def event_record(
     return record
 
 
-# Expressions.
-
-
-def _number(value: Value | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _compare(op: str, left: Value | None, right: Value | None) -> bool:
-    if left is None or right is None:
-        return False
-    a, b = _number(left), _number(right)
-    pair: tuple[float, float] | tuple[str, str]
-    pair = (a, b) if a is not None and b is not None else (str(left), str(right))
-    x, y = pair
-    match op:
-        case "=":
-            return x == y
-        case "!=":
-            return x != y
-        case "<":
-            return x < y  # type: ignore[operator]
-        case "<=":
-            return x <= y  # type: ignore[operator]
-        case ">":
-            return x > y  # type: ignore[operator]
-        case _:
-            return x >= y  # type: ignore[operator]
-
-
-def evaluate(expr: Expr, record: Mapping[str, Value]) -> Value | None:
-    match expr:
-        case Field(name):
-            return record.get(name)
-        case Literal(value):
-            return value
-        case Arith(op, left, right):
-            a, b = _number(evaluate(left, record)), _number(evaluate(right, record))
-            if a is None or b is None:
-                return None
-            if op in ("/", "%") and b == 0:
-                return None
-            result = {"+": a + b, "-": a - b, "*": a * b}.get(op)
-            if result is None:
-                result = a / b if op == "/" else math.fmod(a, b)
-            return result
-        case Call(name, (argument,)):
-            found = evaluate(argument, record)
-            if name == "ispresent":
-                return 1 if found is not None else 0
-            if name == "isempty":
-                return 1 if found is None or found == "" else 0
-            if found is None:
-                return None
-            if name == "strlen":
-                return len(str(found))
-            return str(found).lower() if name == "tolower" else str(found).upper()
-        case _:
-            return 1 if holds(expr, record) else 0
-
-
-def holds(expr: Expr, record: Mapping[str, Value]) -> bool:
-    match expr:
-        case Logical("and", left, right):
-            return holds(left, record) and holds(right, record)
-        case Logical(_, left, right):
-            return holds(left, record) or holds(right, record)
-        case Not(operand):
-            return not holds(operand, record)
-        case Compare(op, left, right):
-            return _compare(op, evaluate(left, record), evaluate(right, record))
-        case Like(subject, pattern, negated):
-            value = evaluate(subject, record)
-            if value is None:
-                return False
-            text = format_value(value)
-            found = pattern in text if isinstance(pattern, str) else bool(pattern.search(text))
-            return found != negated
-        case InList(subject, values, negated):
-            value = evaluate(subject, record)
-            if value is None:
-                return False
-            return any(_compare("=", value, v) for v in values) != negated
-        case _:
-            value = evaluate(expr, record)
-            if value is None:
-                return False
-            number = _number(value)
-            return number != 0 if number is not None else value != ""
-
-
-# Aggregation.
-
-
-@dataclass(slots=True)
-class _Tally:
-    count: int = 0
-    total: float = 0.0
-    low: float | None = None
-    high: float | None = None
-    values: list[float] = field(default_factory=list)
-
-
-def _aggregate_value(aggregate: Aggregate, tally: _Tally) -> Value | None:
-    match aggregate.function:
-        case "count":
-            return tally.count
-        case "sum":
-            return tally.total if tally.count else None
-        case "avg":
-            return tally.total / tally.count if tally.count else None
-        case "min":
-            return tally.low
-        case "max":
-            return tally.high
-        case _:
-            if not tally.values:
-                return None
-            ordered = sorted(tally.values)
-            # Nearest rank, as a percentile of the values seen.
-            rank = max(1, math.ceil(aggregate.percentile / 100 * len(ordered)))
-            return ordered[rank - 1]
-
-
-class _Aggregator:
-    def __init__(self, stats: Stats, max_groups: int, max_values: int) -> None:
-        self.stats = stats
-        self.groups: dict[tuple[Value | None, ...], list[_Tally]] = {}
-        self.max_groups = max_groups
-        self.max_values = max_values
-        self.values = 0
-
-    def add(self, record: Record) -> None:
-        key: list[Value | None] = []
-        for _, group in self.stats.groups:
-            if isinstance(group, Bin):
-                at = record.get("@timestamp")
-                key.append(
-                    None if at is None else Stamp(int(at) // group.period_ms * group.period_ms)
-                )
-            else:
-                key.append(record.get(group.name))
-        tallies = self.groups.get(tuple(key))
-        if tallies is None:
-            if len(self.groups) >= self.max_groups:
-                raise QueryTooLarge(f"The query's stats make more than {self.max_groups} groups.")
-            tallies = [_Tally() for _ in self.stats.aggregates]
-            self.groups[tuple(key)] = tallies
-        for (_, aggregate), tally in zip(self.stats.aggregates, tallies, strict=True):
-            if aggregate.field is None:
-                tally.count += 1
-                continue
-            value = record.get(aggregate.field)
-            if value is None:
-                continue
-            if aggregate.function == "count":
-                tally.count += 1
-                continue
-            number = _number(value)
-            if number is None:
-                continue
-            tally.count += 1
-            tally.total += number
-            tally.low = number if tally.low is None else min(tally.low, number)
-            tally.high = number if tally.high is None else max(tally.high, number)
-            if aggregate.function == "pct":
-                if self.values >= self.max_values:
-                    raise QueryTooLarge(
-                        f"The query's pct holds more than {self.max_values} values."
-                    )
-                tally.values.append(number)
-                self.values += 1
-
-    def rows(self) -> list[Record]:
-        rows: list[Record] = []
-        for key in sorted(self.groups, key=lambda k: tuple(_order_key(v) for v in k)):
-            row: Record = {}
-            for (name, _), value in zip(self.stats.groups, key, strict=True):
-                if value is not None:
-                    row[name] = value
-            for (name, aggregate), tally in zip(
-                self.stats.aggregates, self.groups[key], strict=True
-            ):
-                result = _aggregate_value(aggregate, tally)
-                if result is not None:
-                    row[name] = result
-            rows.append(row)
-        return rows
-
-
-def _order_key(value: Value | None) -> tuple[int, float, str]:
-    """Absent first, then numbers by value, then text."""
-    if value is None:
-        return (0, 0.0, "")
-    number = _number(value)
-    return (1, number, "") if number is not None else (2, 0.0, str(value))
-
-
 # The pipeline.
 
 
@@ -341,8 +102,11 @@ def _apply(command: Command, record: Record, visible: list[str]) -> bool:
             text = record.get(source)
             match = pattern.search(str(text)) if text is not None else None
             if match is not None:
-                for name, value in zip(names, match.groups(), strict=True):
-                    record[name] = value
+                # A regex's named groups, a glob's captures in order.
+                found = [match.group(n) for n in names] if pattern.groupindex else match.groups()
+                for name, value in zip(names, found, strict=True):
+                    if value is not None:  # an optional group that took nothing
+                        record[name] = value
     return True
 
 
@@ -354,8 +118,8 @@ def _visible_after(command: Command, visible: list[str] | None) -> list[str] | N
             return names
         case Display(names):
             return list(names)
-        case Stats(aggregates, groups):
-            return [n for n, _ in groups] + [n for n, _ in aggregates]
+        case Stats(items, groups):
+            return [n for n, _ in groups] + [n for n, _ in items]
     return visible
 
 
@@ -386,7 +150,7 @@ class QueryRun:
         self.max_rows = max_rows
         self.stats = Statistics()
         self.aggregator = (
-            _Aggregator(self.gather, max_groups, max_rows)
+            Aggregator(self.gather, max_groups, max_rows)
             if isinstance(self.gather, Stats)
             else None
         )
@@ -450,6 +214,12 @@ class QueryRun:
         rows = rows[: self.limit]
         return [self._shape(row) for row in rows]
 
+    def partial_rows(self) -> list[list[tuple[str, str]]]:
+        """The rows found so far, for GetQueryResults while the query runs: a query without
+        ``stats`` only, as AWS answers partial results (an aggregation's rows change until
+        the last event is read)."""
+        return [] if self.has_stats else self.rows()
+
     def _shape(self, row: Record) -> list[tuple[str, str]]:
         names: list[str]
         if self.visible is None:
@@ -469,7 +239,7 @@ def _sorted(rows: list[Record], sort: Sort) -> list[Record]:
     for name, descending in reversed(sort.keys):
         present = [r for r in ordered if name in r]
         absent = [r for r in ordered if name not in r]
-        present.sort(key=lambda r: _order_key(r[name]), reverse=descending)
+        present.sort(key=lambda r: order_key(r[name]), reverse=descending)
         ordered = present + absent
     return ordered
 
@@ -490,7 +260,7 @@ def _gathered(command: Command, rows: list[Record]) -> list[Record]:
         case Limit(count):
             return rows[:count]
         case Stats():
-            aggregator = _Aggregator(command, len(rows) + 1, len(rows) + 1)
+            aggregator = Aggregator(command, len(rows) + 1, len(rows) + 1)
             for row in rows:
                 aggregator.add(row)
             return aggregator.rows()

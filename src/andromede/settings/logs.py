@@ -131,6 +131,13 @@ class LogsSettings(BaseModel):
         "deduplicate or take percentiles of; a query needing more fails "
         "(decision 0186, session 48).",
     )
+    logs_query_partial_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds between two writes of a running Logs Insights query's partial "
+        "results and statistics, which GetQueryResults answers while it runs "
+        "(decision 0186, session 49).",
+    )
     logs_max_query_definitions: int = Field(
         default=1000,
         gt=0,

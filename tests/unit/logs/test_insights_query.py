@@ -11,7 +11,7 @@ import pytest
 
 from andromede.logs.insights_query import (
     Aggregate,
-    Bin,
+    Call,
     Compare,
     Field,
     Filter,
@@ -21,6 +21,7 @@ from andromede.logs.insights_query import (
     Logical,
     MalformedQuery,
     Not,
+    Period,
     Sort,
     Stats,
     parse_query,
@@ -55,9 +56,11 @@ def test_the_pipeline_parsed() -> None:
         ),
         Not(Like(Field("c"), condition.condition.right.operand.pattern)),  # type: ignore[union-attr]
     )
+    count, pct = Aggregate("count", None), Aggregate("pct", Field("t"), 90.0, 1)
     assert stats == Stats(
-        (("n", Aggregate("count", None)), ("pct(t, 90)", Aggregate("pct", "t", 90.0))),
-        (("bin(5m)", Bin(300_000)), ("host", Field("host"))),
+        (("n", count), ("pct(t, 90)", pct)),
+        (("bin(5m)", Call("bin", (Period(5, "m"),))), ("host", Field("host"))),
+        (count, pct),
     )
     assert sort == Sort((("n", True),)) and limit == Limit(3)
 
@@ -69,12 +72,15 @@ def test_the_pipeline_parsed() -> None:
         ("bogus x", "unexpected symbol found bogus at line 1 and position 1", 0),
         ("fields a | oops", "unexpected symbol found oops at line 1 and position 12", 11),
         ("stats median(x)", "unexpected symbol found median at line 1 and position 7", 6),
+        ("stats x", "unexpected symbol found x at line 1 and position 7", 6),
+        ("fields count(x)", "unexpected symbol found count at line 1 and position 8", 7),
+        ("stats sum(count(x))", "unexpected symbol found count at line 1 and position 11", 10),
         ("filter a like", "unexpected symbol found <EOF> at line 1 and position 14", 13),
         ("filter x in [1,", "unexpected symbol found <EOF> at line 1 and position 16", 15),
         ("stats count(*) by bin(0m)", "unexpected symbol found 0m at line 1 and position 23", 22),
         ("fields a | limit 0", "limit must be between 1 and 10000 at line 1 and position 18", 17),
         ("filter a ~ b", "unexpected symbol found ~ at line 1 and position 10", 9),
-        ("filter datefloor(a)", "unexpected symbol found datefloor at line 1 and position 8", 7),
+        ("filter nosuch(a)", "unexpected symbol found nosuch at line 1 and position 8", 7),
     ],
 )
 def test_malformed_queries_in_aws_words(query: str, message: str, start: int) -> None:
@@ -91,7 +97,7 @@ def test_a_refusal_on_a_later_line() -> None:
 
 
 def test_other_refusals() -> None:
-    for query in ("", "  ", "x" * 10_001, "stats count(*) | stats count(*)"):
+    for query in ("", "  ", "x" * 10_001, "stats count(*) | stats count(*) | stats count(*)"):
         with pytest.raises(MalformedQuery):
             parse_query(query)
     with pytest.raises(MalformedQuery, match="2 wildcards but 1 names"):

@@ -1,15 +1,16 @@
-"""Logs Insights queries run (decision 0186, session-48 addendum): StartQuery's checks, a
+"""Logs Insights queries run (decision 0186, session-48 and -49 addenda): StartQuery's checks, a
 query run as a task over a group's sealed events a chunk at a time to Complete with its
 statistics and metered bytes; several groups; StopQuery here and through another gateway
 (a second service over the same store); the account's bound on running queries; the
 timeout, a query whose gateway went away answered Timeout, a query too large Failed;
-DescribeQueries by group, status and pages; results expired."""
+DescribeQueries by group, status and pages; results expired; partial results while a
+query runs, over the memory and SQLite stores."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,10 @@ from andromede.logs.errors import InvalidParameter, LimitExceeded, ResourceNotFo
 from andromede.logs.insights import InsightsLimits, InsightsService
 from andromede.logs.insights_query import MalformedQuery
 from andromede.logs.model import InputEvent
-from andromede.logs.queries import MemoryQueryStore, QueryRecord, QueryStatus
+from andromede.logs.queries import MemoryQueryStore, QueryRecord, QueryStatus, QueryStore
+from andromede.logs.queries_sql import SqlQueryStore
 from support.logsapp import NOW, LogsWorld, logs_world
+from support.store_backends import backend_database
 
 T = "000000000001"
 
@@ -94,6 +97,9 @@ async def test_start_query_checks(world: LogsWorld) -> None:
             await service.start_query(T, groups, start, end, "fields n", limit)
     with pytest.raises(ResourceNotFound):
         await service.get_results(T, "nope")
+    # Without a limit, AWS's 10,000 rows (session 49; session 48 answered 1,000).
+    query_id = await service.start_query(T, ["/a"], 0, 1, "fields n", None)
+    assert (await service.get_results(T, query_id)).limit == 10_000
 
 
 async def test_stop_here_and_through_another_gateway(world: LogsWorld) -> None:
@@ -175,3 +181,43 @@ async def test_a_stopping_gateway_ends_its_queries_failed(world: LogsWorld) -> N
     await service.close()
     record = await store.get(T, query_id)
     assert record is not None and record.status is QueryStatus.FAILED
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def query_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[QueryStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryQueryStore() if db is None else SqlQueryStore(db)
+
+
+async def test_partial_results_while_running(world: LogsWorld, query_store: QueryStore) -> None:
+    """Session 49: GetQueryResults answers the rows found so far and the statistics while
+    the query runs (written every ``partial_interval``: here after every chunk of 7)."""
+    await filled(world, "/a", 300)
+    service = InsightsService(
+        world.service, query_store, InsightsLimits(chunk=7, partial_interval=0), None, world.clock
+    )
+    query_id = await service.start_query(T, ["/a"], *SECONDS, "filter n % 2 = 0 | fields n", None)
+    partial: QueryRecord | None = None
+    for _ in range(5000):
+        record = await service.get_results(T, query_id)
+        assert record.status is not QueryStatus.COMPLETE, "the query ended before it was seen"
+        if record.status is QueryStatus.RUNNING and record.results:
+            partial = record
+            break
+        await asyncio.sleep(0)
+    assert partial is not None
+    scanned = partial.statistics["recordsScanned"]
+    assert 7 <= scanned < 300 and scanned % 7 == 0
+    assert partial.statistics["recordsMatched"] == len(partial.results) == (scanned + 1) // 2
+    assert [row[0] for row in partial.results] == [
+        ("n", str(2 * i)) for i in range(len(partial.results))
+    ]
+    # A stop through another gateway: the next partial write finds it and the task ends.
+    other = InsightsService(world.service, query_store, InsightsLimits(), None, world.clock)
+    assert await other.stop_query(T, query_id)
+    await asyncio.sleep(0.05)
+    assert (await service.get_results(T, query_id)).status is QueryStatus.CANCELLED
+    assert not service._tasks
+    # To the end, the rows complete; an aggregation's rows only when it completes.
+    finished = await ended(service, await service.start_query(T, ["/a"], *SECONDS, "fields n", 500))
+    assert len(finished.results) == 300 and finished.statistics["recordsScanned"] == 300

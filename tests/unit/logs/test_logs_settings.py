@@ -72,6 +72,7 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
         "LOGS_QUERY_MAX_GROUPS": "4",
         "LOGS_QUERY_MAX_ROWS": "5",
         "LOGS_MAX_QUERY_DEFINITIONS": "6",
+        "LOGS_QUERY_PARTIAL_INTERVAL": "0.25",
     }.items():
         monkeypatch.setenv(f"ANDROMEDE_{name}", value)
     settings = Settings(data_dir=tmp_path)
@@ -79,3 +80,10 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
     limits = insights_service(settings, None, logs, None).limits  # type: ignore[arg-type]
     assert (limits.max_concurrent, limits.timeout_ms, limits.retention_ms) == (3, 1500, 60_000)
     assert (limits.max_groups, limits.max_rows, limits.max_definitions) == (4, 5, 6)
+    assert limits.partial_interval == 0.25
+    # Zero writes the partial results after every chunk; below zero is refused.
+    assert (
+        Settings(data_dir=tmp_path, logs_query_partial_interval=0).logs_query_partial_interval == 0
+    )
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, logs_query_partial_interval=-1)

@@ -1,4 +1,4 @@
-"""Logs Insights' operations in process (decision 0186, session-48 addendum): botocore's
+"""Logs Insights' operations in process (decision 0186, session-48 and -49 addenda): botocore's
 StartQuery, GetQueryResults, StopQuery and DescribeQueries answered in AWS's shapes; a
 malformed query's ``queryCompileError``; StartQuery authorised on each group's ARN; Start
 and Stop audited, the polls not; the bytes a query read metered in ``logs.scanned``; saved
@@ -105,6 +105,16 @@ async def test_a_malformed_query_and_bad_parameters(logs: Harness) -> None:
     assert fields["__type"] == "MalformedQueryException" and reply.status == 400
     assert fields["message"] == "unexpected symbol found nope at line 1 and position 12"
     assert fields["queryCompileError"]["location"] == {"startCharOffset": 11, "endCharOffset": 14}
+    # Session 49's refusals (an arity, a second stats reading what the first did not make)
+    # travel the same way, with their location.
+    for query, start in (("fields substr(a)", 7), ("stats count(*) as c | stats sum(n)", 0)):
+        reply = await logs.call(
+            "StartQuery",
+            {"logGroupName": "/app", "startTime": 0, "endTime": 1, "queryString": query},
+        )
+        fields = reply.json()
+        assert (fields["__type"], reply.status) == ("MalformedQueryException", 400), query
+        assert fields["queryCompileError"]["location"]["startCharOffset"] == start
     for params in (
         {"startTime": 0, "endTime": 1, "queryString": "fields a"},  # no group
         {"logGroupName": "/app", "logGroupNames": ["/app"], "startTime": 0, "endTime": 1,
