@@ -18,10 +18,16 @@ import pytest
 
 from andromede.autoscaling import predictive
 from andromede.autoscaling.errors import ScalingValidationError
-from andromede.autoscaling.forecast import bounded, capacity_for, due_hour
+from andromede.autoscaling.forecast import (
+    LoadForecast,
+    LoadMetric,
+    bounded,
+    capacity_for,
+    due_hour,
+)
 from andromede.metrics.anomaly_model import hourly_forecast
 from andromede.metrics.model import Aggregate, Series
-from andromede.metrics.service import MetricsService
+from andromede.metrics.service import MetricDatum, MetricsService
 from andromede.metrics.store import MemoryMetricStore, Point
 from andromede.scaling_forecasts import MetricForecaster
 from support.autoscalingapp import Clock, World, autoscaling_world, refused
@@ -107,14 +113,23 @@ def test_the_hour_in_force_starts_a_buffer_early() -> None:
 
 # --- the configuration's checks ----------------------------------------------------------------
 
-PAIR = {"TargetValue": 50, "PredefinedMetricPairSpecification": {"PredefinedMetricType": "ASGCPUUtilization"}}  # fmt: skip
+KIND = "PredefinedMetricType"
+PAIR = {"TargetValue": 50, "PredefinedMetricPairSpecification": {KIND: "ASGCPUUtilization"}}
+REQUESTS = {"Namespace": "App", "MetricName": "Requests"}
+STAT = {"Id": "load", "MetricStat": {"Metric": REQUESTS, "Stat": "Sum"}}
 
 
 def custom(*queries: dict[str, Any]) -> dict[str, Any]:
     return {"MetricDataQueries": list(queries)}
 
 
-STAT = {"Id": "load", "MetricStat": {"Metric": {"Namespace": "App", "MetricName": "Requests"}, "Stat": "Sum"}}  # fmt: skip
+def one(target: float = 5, **members: Any) -> dict[str, Any]:
+    """A configuration of one metric specification."""
+    return {"MetricSpecifications": [{"TargetValue": target, **members}]}
+
+
+def split(scaling: dict[str, Any], load: dict[str, Any]) -> dict[str, Any]:
+    return one(CustomizedScalingMetricSpecification=scaling, CustomizedLoadMetricSpecification=load)
 
 
 def test_the_configuration_defaults() -> None:
@@ -133,26 +148,42 @@ def test_the_configuration_defaults() -> None:
     assert predictive.load_metric(config).predefined == "ASGTotalCPUUtilization"
 
 
-@pytest.mark.parametrize(
-    ("raw", "says"),
-    [
-        ({}, "MetricSpecifications must be a list"),
-        ({"MetricSpecifications": [PAIR, PAIR]}, "exactly one metric specification"),
-        ({"MetricSpecifications": [{"TargetValue": 0, **{k: v for k, v in PAIR.items() if k != "TargetValue"}}]}, "greater than zero"),  # fmt: skip
-        ({"MetricSpecifications": [{"TargetValue": 50}]}, "one scaling metric and one load"),
-        ({"MetricSpecifications": [{"TargetValue": 5, "PredefinedMetricPairSpecification": {"PredefinedMetricType": "ALBRequestCount"}}]}, "Application Load Balancer"),  # fmt: skip
-        ({"MetricSpecifications": [{**PAIR, "PredefinedLoadMetricSpecification": {"PredefinedMetricType": "ASGTotalCPUUtilization"}}]}, "given alone"),  # fmt: skip
-        ({"MetricSpecifications": [{"TargetValue": 5, "PredefinedScalingMetricSpecification": {"PredefinedMetricType": "ASGTotalCPUUtilization"}, "PredefinedLoadMetricSpecification": {"PredefinedMetricType": "ASGTotalCPUUtilization"}}]}, "must be one of"),  # fmt: skip
-        ({"MetricSpecifications": [PAIR], "Mode": "Sometimes"}, "Mode"),
-        ({"MetricSpecifications": [PAIR], "SchedulingBufferTime": 3601}, "between 0 and 3600"),
-        ({"MetricSpecifications": [PAIR], "MaxCapacityBreachBehavior": "IncreaseMaxCapacity"}, "required with IncreaseMaxCapacity"),  # fmt: skip
-        ({"MetricSpecifications": [PAIR], "MaxCapacityBuffer": 10}, "only for IncreaseMaxCapacity"),  # fmt: skip
-        ({"MetricSpecifications": [PAIR], "MaxCapacityBreachBehavior": "IncreaseMaxCapacity", "MaxCapacityBuffer": 101}, "between 0 and 100"),  # fmt: skip
-        ({"MetricSpecifications": [{"TargetValue": 5, "CustomizedScalingMetricSpecification": custom(STAT), "CustomizedLoadMetricSpecification": custom({**STAT, "ReturnData": "false"})}]}, "exactly one query must have ReturnData"),  # fmt: skip
-        ({"MetricSpecifications": [{"TargetValue": 5, "CustomizedScalingMetricSpecification": custom(STAT), "CustomizedLoadMetricSpecification": custom({"Id": "Bad", "Expression": "m1"})}]}, "lowercase"),  # fmt: skip
-        ({"MetricSpecifications": [PAIR], "Surprise": "1"}, "Unknown parameter"),
-    ],
-)
+INCREASE = {"MaxCapacityBreachBehavior": "IncreaseMaxCapacity"}
+REFUSALS = [
+    ({}, "MetricSpecifications must be a list"),
+    ({"MetricSpecifications": [PAIR, PAIR]}, "exactly one metric specification"),
+    (one(0, PredefinedMetricPairSpecification={KIND: "ASGCPUUtilization"}), "greater than zero"),
+    (one(), "one scaling metric and one load"),
+    (one(PredefinedMetricPairSpecification={KIND: "ALBRequestCount"}), "Application Load"),
+    (
+        one(
+            PredefinedMetricPairSpecification={KIND: "ASGCPUUtilization"},
+            PredefinedLoadMetricSpecification={KIND: "ASGTotalCPUUtilization"},
+        ),
+        "given alone",
+    ),
+    (
+        one(
+            PredefinedScalingMetricSpecification={KIND: "ASGTotalCPUUtilization"},
+            PredefinedLoadMetricSpecification={KIND: "ASGTotalCPUUtilization"},
+        ),
+        "must be one of",
+    ),
+    ({"MetricSpecifications": [PAIR], "Mode": "Sometimes"}, "Mode"),
+    ({"MetricSpecifications": [PAIR], "SchedulingBufferTime": 3601}, "between 0 and 3600"),
+    ({"MetricSpecifications": [PAIR], **INCREASE}, "required with IncreaseMaxCapacity"),
+    ({"MetricSpecifications": [PAIR], "MaxCapacityBuffer": 10}, "only for IncreaseMaxCapacity"),
+    ({"MetricSpecifications": [PAIR], **INCREASE, "MaxCapacityBuffer": 101}, "0 and 100"),
+    (
+        split(custom(STAT), custom({**STAT, "ReturnData": "false"})),
+        "exactly one query must have ReturnData",
+    ),
+    (split(custom(STAT), custom({"Id": "Bad", "Expression": "m1"})), "lowercase"),
+    ({"MetricSpecifications": [PAIR], "Surprise": "1"}, "Unknown parameter"),
+]
+
+
+@pytest.mark.parametrize(("raw", "says"), REFUSALS)
 def test_the_configuration_refusals(raw: dict[str, Any], says: str) -> None:
     with pytest.raises(ScalingValidationError, match=says):
         predictive.check_config(raw)
@@ -161,11 +192,23 @@ def test_the_configuration_refusals(raw: dict[str, Any], says: str) -> None:
 # --- through the Query API --------------------------------------------------------------------
 
 
+class CountingForecaster(MetricForecaster):
+    """The platform's forecaster, counting the forecasts it makes."""
+
+    reads = 0
+
+    async def forecast(
+        self, tenant_id: str, group_name: str, load: LoadMetric, now: datetime
+    ) -> LoadForecast | None:
+        self.reads += 1
+        return await super().forecast(tenant_id, group_name, load, now)
+
+
 @pytest.fixture
 async def metered(tmp_path: Path) -> AsyncIterator[tuple[World, MetricsService, Clock]]:
     metrics = MetricsService(MemoryMetricStore())
     async with autoscaling_world(tmp_path) as world:
-        world.service.forecaster = MetricForecaster(metrics, sample_interval=300.0)
+        world.service.forecaster = CountingForecaster(metrics, sample_interval=300.0)
         clock = world.service.clock = Clock(NOW)
         yield world, metrics, clock
 
@@ -201,7 +244,13 @@ async def test_put_and_describe_as_aws(metered: tuple[World, MetricsService, Clo
     custom_spec = {
         "TargetValue": 1000,
         "CustomizedScalingMetricSpecification": custom(
-            {"Id": "per", "MetricStat": {"Metric": {"Namespace": "App", "MetricName": "Requests", "Dimensions": [{"Name": "Group", "Value": "web"}]}, "Stat": "Average"}}  # fmt: skip
+            {
+                "Id": "per",
+                "MetricStat": {
+                    "Metric": {**REQUESTS, "Dimensions": [{"Name": "Group", "Value": "web"}]},
+                    "Stat": "Average",
+                },
+            }
         ),
         "CustomizedLoadMetricSpecification": custom(
             {**STAT, "ReturnData": False},
@@ -339,7 +388,12 @@ async def test_the_reconciler_scales_ahead_of_each_hour(
                           AdjustmentType="ChangeInCapacity", ScalingAdjustment=-3)  # fmt: skip
     await world.root.call("ExecutePolicy", AutoScalingGroupName="web", PolicyName="down")
     assert (await desired_and_max(world))[0] == 4
-    # Read once per hour: one entry, for 03:00.
+    # Read once per hour: one entry, for 03:00, and no second read for it.
+    forecaster = world.service.forecaster
+    assert isinstance(forecaster, CountingForecaster)
+    reads = forecaster.reads
+    await world.reconciler().run_once()
+    assert forecaster.reads == reads
     group = await world.service.group(world.tenant_id, "web")
     assert [e[:2] for e in group.forecast_floor] == [("scale", "2026-12-01T03:00:00Z")]
     # The hour after, its own forecast; once the policy is ForecastOnly, no floor is kept.
@@ -350,3 +404,43 @@ async def test_the_reconciler_scales_ahead_of_each_hour(
     assert (await world.service.group(world.tenant_id, "web")).forecast_floor == ()
     await world.root.call("ExecutePolicy", AutoScalingGroupName="web", PolicyName="down")
     assert (await desired_and_max(world))[0] == 1
+
+
+async def test_a_custom_load_metric_with_metric_math(
+    metered: tuple[World, MetricsService, Clock],
+) -> None:
+    world, metrics, _ = metered
+    await world.create_group(MinSize=0, MaxSize=20)
+    end = int(NOW.timestamp())
+    # An application's requests, 600 every 5 minutes on the hour's first ten minutes only:
+    # the hour's Sum is 1,200; the load read is twice it through the expression.
+    for day in range(2):
+        await metrics.put_metric_data(
+            world.tenant_id,
+            "App",
+            [
+                MetricDatum("Requests", timestamp=datetime.fromtimestamp(at, UTC), value=600.0)
+                for hour in range(24)
+                for at in (
+                    end - (day + 1) * 86400 + hour * HOUR,
+                    end - (day + 1) * 86400 + hour * HOUR + 300,
+                )
+            ],
+        )
+    load = {
+        "TargetValue": 1000,
+        "PredefinedScalingMetricSpecification": {KIND: "ASGAverageCPUUtilization"},
+        "CustomizedLoadMetricSpecification": custom(
+            {**STAT, "ReturnData": False},
+            {"Id": "twice", "Expression": "load * 2"},
+        ),
+    }  # fmt: skip
+    await world.root.call("PutScalingPolicy", AutoScalingGroupName="web", PolicyName="app",
+                          PolicyType="PredictiveScaling",
+                          PredictiveScalingConfiguration={"MetricSpecifications": [load]},
+                          )  # fmt: skip
+    found = await world.root.call("GetPredictiveScalingForecast", AutoScalingGroupName="web",
+                                  PolicyName="app", StartTime=NOW,
+                                  EndTime=NOW + timedelta(hours=2))  # fmt: skip
+    assert found["LoadForecast"][0]["Values"] == [2400.0, 2400.0]
+    assert found["CapacityForecast"]["Values"] == [3.0, 3.0]  # 2,400 / 1,000 up
