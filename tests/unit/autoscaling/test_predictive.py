@@ -25,12 +25,16 @@ from andromede.autoscaling.forecast import (
     capacity_for,
     due_hour,
 )
+from andromede.db.database import open_database
 from andromede.metrics.anomaly_model import hourly_forecast
 from andromede.metrics.model import Aggregate, Series
 from andromede.metrics.service import MetricDatum, MetricsService
 from andromede.metrics.store import MemoryMetricStore, Point
 from andromede.scaling_forecasts import MetricForecaster
+from andromede.settings import Settings
+from andromede.wiring.compute import autoscaling_service
 from support.autoscalingapp import Clock, World, autoscaling_world, refused
+from support.schema import migrated_sqlite
 
 HOUR = 3600
 # A Monday noon: the history is the days before it.
@@ -444,3 +448,42 @@ async def test_a_custom_load_metric_with_metric_math(
                                   EndTime=NOW + timedelta(hours=2))  # fmt: skip
     assert found["LoadForecast"][0]["Values"] == [2400.0, 2400.0]
     assert found["CapacityForecast"]["Values"] == [3.0, 3.0]  # 2,400 / 1,000 up
+
+
+async def test_the_settings_bound_the_forecast(
+    metered: tuple[World, MetricsService, Clock], tmp_path: Path
+) -> None:
+    """A serve's forecaster (the wiring) reads ``predictive_scaling_history_days`` of
+    history, needs ``predictive_scaling_min_history_hours`` of it, and forecasts
+    ``predictive_scaling_forecast_hours`` ahead."""
+    world, metrics, _ = metered
+    await load_history(metrics, world.tenant_id, 3)
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+
+        def forecaster(**settings: Any) -> MetricForecaster:
+            made = autoscaling_service(
+                Settings(data_dir=tmp_path / "data", instance_metrics_interval=300, **settings),
+                db,
+                world.compute,
+                world.audit,
+                metrics=metrics,
+            ).forecaster
+            assert isinstance(made, MetricForecaster)
+            return made
+
+        cpu = LoadMetric(predefined="ASGTotalCPUUtilization")
+        shaped = await forecaster(predictive_scaling_forecast_hours=6).forecast(
+            world.tenant_id, "web", cpu, NOW
+        )
+        assert shaped is not None and len(shaped.values) == 6
+        assert shaped.values[0] == pytest.approx(daily(int(NOW.timestamp())), abs=10)
+        needy = forecaster(predictive_scaling_min_history_hours=73)  # 72 hours held
+        assert await needy.forecast(world.tenant_id, "web", cpu, NOW) is None
+        short = forecaster(
+            predictive_scaling_history_days=1, predictive_scaling_min_history_hours=25
+        )
+        assert await short.forecast(world.tenant_id, "web", cpu, NOW) is None
+        assert await forecaster().forecast(world.tenant_id, "other", cpu, NOW) is None
+    finally:
+        await db.close()
