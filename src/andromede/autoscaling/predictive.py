@@ -255,7 +255,9 @@ def check_config(raw: Any) -> dict[str, Any]:
     HonorMaxCapacity), numbers and booleans typed; AWS's refusals otherwise."""
     where = "PredictiveScalingConfiguration"
     held = _struct(raw, "", "")
-    specifications = _list(held.get("MetricSpecifications"), where + ".MetricSpecifications")
+    if "MetricSpecifications" not in held:
+        raise _fail(f"{where}.MetricSpecifications is required")
+    specifications = _list(held["MetricSpecifications"], where + ".MetricSpecifications")
     if len(specifications) != 1:
         raise _fail(f"{where}.MetricSpecifications must hold exactly one metric specification")
     config: dict[str, Any] = {
@@ -316,18 +318,16 @@ class Forecast:
         self.config = config
         target = float(config["MetricSpecifications"][0]["TargetValue"])
         self.hours: list[tuple[datetime, float, int, int]] = []
-        for hour in load.hours() if load is not None else []:
-            value = load.at(hour) if load is not None else None
-            wanted = capacity_for(value or 0.0, target)
+        for hour, value in zip(load.hours(), load.values, strict=True) if load else ():
             capacity, highest = bounded(
-                wanted,
+                capacity_for(value, target),
                 group.min_size,
                 group.max_size,
                 config["MaxCapacityBreachBehavior"],
                 config.get("MaxCapacityBuffer"),
                 ceiling,
             )
-            self.hours.append((hour, value or 0.0, capacity, highest))
+            self.hours.append((hour, value, capacity, highest))
 
     def at(self, hour: datetime) -> tuple[int, int] | None:
         """The capacity and the maximum for ``hour``; None outside the forecast."""

@@ -8,6 +8,7 @@ scale-in stops at the forecast)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,8 @@ from andromede.autoscaling.forecast import (
     capacity_for,
     due_hour,
 )
+from andromede.autoscaling.model import Group
+from andromede.autoscaling.records import ScalingPolicy
 from andromede.db.database import open_database
 from andromede.metrics.anomaly_model import hourly_forecast
 from andromede.metrics.model import Aggregate, Series
@@ -152,9 +155,36 @@ def test_the_configuration_defaults() -> None:
     assert predictive.load_metric(config).predefined == "ASGTotalCPUUtilization"
 
 
+def test_the_group_document_keeps_the_policy_and_the_forecast_in_force() -> None:
+    policy = ScalingPolicy(
+        name="p",
+        policy_id="id",
+        policy_type="PredictiveScaling",
+        predictive=json.dumps(predictive.check_config({"MetricSpecifications": [PAIR]})),
+    )
+    group = Group(
+        tenant_id="t",
+        name="web",
+        group_id="g",
+        template_id="lt",
+        template_name="web",
+        template_version="$Latest",
+        min_size=0,
+        max_size=4,
+        desired_capacity=1,
+        subnets=(),
+        created_at=NOW,
+        policies=(policy,),
+        forecast_floor=(("p", "2026-11-30T12:00:00Z", 3),),
+    )
+    assert Group.from_document(group.document(), 0) == group
+    assert predictive.floor(group, NOW) == 0  # ForecastOnly: no floor
+
+
 INCREASE = {"MaxCapacityBreachBehavior": "IncreaseMaxCapacity"}
 REFUSALS = [
-    ({}, "MetricSpecifications must be a list"),
+    ({}, "MetricSpecifications is required"),
+    ({"MetricSpecifications": "all"}, "MetricSpecifications must be a list"),
     ({"MetricSpecifications": [PAIR, PAIR]}, "exactly one metric specification"),
     (one(0, PredefinedMetricPairSpecification={KIND: "ASGCPUUtilization"}), "greater than zero"),
     (one(), "one scaling metric and one load"),
