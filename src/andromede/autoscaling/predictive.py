@@ -51,7 +51,7 @@ __all__ = [
 PREDICTIVE: Final = "PredictiveScaling"
 FORECAST_ONLY: Final = "ForecastOnly"
 FORECAST_AND_SCALE: Final = "ForecastAndScale"
-_MAX_BUFFER_TIME: Final = 3600
+_MAX_BUFFER_TIME: Final = 3599  # AWS: less than the forecast's hour
 _PAIRS: Final = {
     "ASGCPUUtilization": ("ASGAverageCPUUtilization", "ASGTotalCPUUtilization"),
     "ASGNetworkIn": ("ASGAverageNetworkIn", "ASGTotalNetworkIn"),

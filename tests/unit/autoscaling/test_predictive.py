@@ -204,7 +204,7 @@ REFUSALS = [
         "must be one of",
     ),
     ({"MetricSpecifications": [PAIR], "Mode": "Sometimes"}, "Mode"),
-    ({"MetricSpecifications": [PAIR], "SchedulingBufferTime": 3601}, "between 0 and 3600"),
+    ({"MetricSpecifications": [PAIR], "SchedulingBufferTime": 3600}, "between 0 and 3599"),
     ({"MetricSpecifications": [PAIR], **INCREASE}, "required with IncreaseMaxCapacity"),
     ({"MetricSpecifications": [PAIR], "MaxCapacityBuffer": 10}, "only for IncreaseMaxCapacity"),
     ({"MetricSpecifications": [PAIR], **INCREASE, "MaxCapacityBuffer": 101}, "0 and 100"),
