@@ -592,7 +592,7 @@ class Application:
         )
         # EC2 Auto Scaling (decision 0156): its calls, and its reconciler in every gateway,
         # each group converged by the one holding its lease.
-        scaling = autoscaling_service(settings, db, compute, audit, topics)
+        scaling = autoscaling_service(settings, db, compute, audit, topics, metrics)
         # CloudWatch alarms (decision 0177): SNS and scaling policies their actions.
         alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling, identity)
         alarms.state_events = eventbridge.alarm_events()  # "CloudWatch Alarm State Change"

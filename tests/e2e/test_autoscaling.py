@@ -8,7 +8,8 @@ template's next version; (decision 0182) a protected instance outlives a scale-i
 suspended Launch launches nothing, Standby and DetachInstances take an instance out;
 (decision 0188) a notification configuration sends the launches and terminations to an SQS
 queue subscribed to its SNS topic; (decision 0194) a warm pool is put, kept stopped, drawn on
-by a scale-out and deleted; the aws CLI creates, describes and deletes a group."""
+by a scale-out and deleted; the aws CLI creates, describes and deletes a group; (decision
+0197) a predictive scaling policy forecasts from a load put into CloudWatch."""
 
 from __future__ import annotations
 
@@ -380,3 +381,55 @@ def test_aws_cli_creates_describes_and_deletes_a_group(
     aws("autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", "cli")
     described = aws("autoscaling", "describe-auto-scaling-groups")
     assert described["AutoScalingGroups"] == []
+
+
+def test_boto3_predictive_scaling_forecasts_from_cloudwatch(server: ServerProcess) -> None:
+    """Decision 0197: a predictive policy over a custom load the account put into CloudWatch
+    (30 hours of it, one sum an hour), its forecast 48 hours ahead through the serving
+    process's metrics."""
+    ec2, scaling = _client(server, "ec2"), _client(server, "autoscaling")
+    cloudwatch = _client(server, "cloudwatch")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="asg-predictive", LaunchTemplateData={"ImageId": "ami-0123456789abcdef0"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    scaling.create_auto_scaling_group(
+        AutoScalingGroupName="predicted", LaunchTemplate={"LaunchTemplateId": template},
+        MinSize=0, MaxSize=5,
+    )  # fmt: skip
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    cloudwatch.put_metric_data(
+        Namespace="Shop",
+        MetricData=[
+            {"MetricName": "Orders", "Timestamp": hour - timedelta(hours=h), "Value": 250.0}
+            for h in range(1, 31)
+        ],
+    )
+    load = {"Id": "orders", "MetricStat": {
+        "Metric": {"Namespace": "Shop", "MetricName": "Orders"}, "Stat": "Sum"}}  # fmt: skip
+    scaling.put_scaling_policy(
+        AutoScalingGroupName="predicted",
+        PolicyName="orders",
+        PolicyType="PredictiveScaling",
+        PredictiveScalingConfiguration={
+            "MetricSpecifications": [
+                {
+                    "TargetValue": 100,
+                    "PredefinedScalingMetricSpecification": {
+                        "PredefinedMetricType": "ASGAverageCPUUtilization"
+                    },
+                    "CustomizedLoadMetricSpecification": {"MetricDataQueries": [load]},
+                }
+            ],
+        },
+    )
+    [policy] = scaling.describe_policies(AutoScalingGroupName="predicted")["ScalingPolicies"]
+    assert policy["PredictiveScalingConfiguration"]["Mode"] == "ForecastOnly"
+    found = scaling.get_predictive_scaling_forecast(
+        AutoScalingGroupName="predicted",
+        PolicyName="orders",
+        StartTime=hour,
+        EndTime=hour + timedelta(days=2),
+    )
+    assert found["LoadForecast"][0]["Values"] == [250.0] * 48
+    assert found["CapacityForecast"]["Values"] == [3.0] * 48  # 250 / 100 up
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="predicted")

@@ -107,6 +107,9 @@ class Group:
     default_instance_warmup: int | None = None
     # Decision 0191: the Elastic Load Balancing target groups (ARNs) its instances join.
     target_groups: tuple[str, ...] = ()
+    # Decision 0197: each ForecastAndScale policy's forecast capacity for the hour it was
+    # last read for (policy name, the hour's start in ISO 8601, capacity).
+    forecast_floor: tuple[tuple[str, str, int], ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -124,6 +127,7 @@ class Group:
         data["warmed"] = list(self.warmed)
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         data["suspended"] = [list(pair) for pair in self.suspended]
+        data["forecast_floor"] = [list(entry) for entry in self.forecast_floor]
         del data["revision"]
         return json.dumps(data, sort_keys=True)
 
@@ -170,6 +174,9 @@ class Group:
         data["warm_pool"] = revive(WarmPool, pool) if pool else None
         data["warmed"] = tuple(data.get("warmed", ()))
         data["target_groups"] = tuple(data.get("target_groups", ()))  # decision 0191
+        data["forecast_floor"] = tuple(  # decision 0197
+            (str(n), str(h), int(c)) for n, h, c in data.get("forecast_floor", ())
+        )
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

@@ -20,6 +20,10 @@ Target tracking policies own two CloudWatch alarms, created and deleted through 
 :class:`PolicyAlarms` port (the contexts do not import each other): AlarmHigh (metric above
 the target, 3 of 3 minutes) and AlarmLow (below 90 % of it, 15 of 15 minutes), named as
 AWS names them.
+
+Predictive scaling policies (decision 0197) are checked, forecast and applied in
+``predictive``; here they are stored like the others, cannot be executed, and the capacity
+they hold the group at bounds the others' scale-in.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Final, Protocol
 
 from andromede.autoscaling.errors import GroupLimitExceeded, NoSuchGroup, ScalingValidationError
 from andromede.autoscaling.model import ActivityStatus, Group, Member
+from andromede.autoscaling.predictive import PREDICTIVE, check_config, floor
 from andromede.autoscaling.records import ScalingPolicy
 from andromede.autoscaling.service import AutoScalingService, iso
 
@@ -56,7 +61,7 @@ __all__ = [
 ]
 
 ADJUSTMENT_TYPES: Final = ("ChangeInCapacity", "ExactCapacity", "PercentChangeInCapacity")
-POLICY_TYPES: Final = ("SimpleScaling", "StepScaling", "TargetTrackingScaling")
+POLICY_TYPES: Final = ("SimpleScaling", "StepScaling", "TargetTrackingScaling", PREDICTIVE)
 _PREDEFINED: Final = {
     "ASGAverageCPUUtilization": ("AWS/EC2", "CPUUtilization", "Percent"),
     "ASGAverageNetworkIn": ("AWS/EC2", "NetworkIn", "Bytes"),
@@ -122,6 +127,8 @@ class PolicySpec:
     customized_metric: str | None = None  # JSON: Namespace, MetricName, Dimensions…
     disable_scale_in: bool = False
     enabled: bool = True
+    # Decision 0197: PredictiveScalingConfiguration in AWS's shape (checked by ``_check``).
+    predictive: dict[str, object] | None = None
 
 
 # --- the arithmetic ------------------------------------------------------------------------
@@ -176,13 +183,37 @@ def _check_steps(steps: Sequence[Step]) -> None:
             raise ScalingValidationError("Step adjustment bounds must not overlap or leave gaps")
 
 
+def _check_alone(spec: PolicySpec) -> None:
+    """A predictive policy takes none of the other types' parameters."""
+    others = (
+        spec.adjustment_type,
+        spec.scaling_adjustment,
+        spec.min_adjustment_magnitude,
+        spec.cooldown,
+        spec.metric_aggregation_type,
+        spec.estimated_instance_warmup,
+        spec.target_value,
+        spec.predefined_metric,
+        spec.customized_metric,
+    )
+    if any(v is not None for v in others) or spec.step_adjustments or spec.disable_scale_in:
+        raise ScalingValidationError(
+            "A PredictiveScaling policy takes only PredictiveScalingConfiguration"
+        )
+
+
 def _check(spec: PolicySpec) -> None:
     if not 1 <= len(spec.name) <= _MAX_NAME or ":" in spec.name:
         raise ScalingValidationError(f"PolicyName must be 1 to {_MAX_NAME} characters without ':'")
-    if spec.policy_type == "PredictiveScaling":
-        raise ScalingValidationError("PredictiveScaling policies are not supported yet (0177)")
     if spec.policy_type not in POLICY_TYPES:
         raise ScalingValidationError(f"Invalid PolicyType: {spec.policy_type[:64]}")
+    if (spec.policy_type == PREDICTIVE) != (spec.predictive is not None):
+        raise ScalingValidationError(
+            "PredictiveScalingConfiguration is required for, and only for, PredictiveScaling"
+        )
+    if spec.policy_type == PREDICTIVE:
+        _check_alone(spec)
+        return
     if spec.policy_type == "TargetTrackingScaling":
         if spec.target_value is None:
             raise ScalingValidationError("TargetTrackingConfiguration needs a TargetValue")
@@ -280,6 +311,9 @@ async def put_policy(
     """Create the policy, or replace the group's policy of that name; a target tracking
     policy's alarms put (again) after."""
     _check(spec)
+    predictive = None
+    if spec.predictive is not None:
+        predictive = json.dumps(check_config(spec.predictive), sort_keys=True)
     if spec.policy_type == "TargetTrackingScaling" and alarms is None:
         raise ScalingValidationError("Target tracking needs CloudWatch alarms, not wired here")
     made: list[ScalingPolicy] = []
@@ -327,6 +361,7 @@ async def put_policy(
             disable_scale_in=spec.disable_scale_in,
             alarm_names=names,
             enabled=spec.enabled,
+            predictive=predictive,
         )
         made[:] = [policy]
         held[spec.name] = policy
@@ -404,6 +439,8 @@ async def execute_policy(
         if policy is None:
             raise ScalingValidationError(f"Policy {name[:255]} not found")
         policy_used[:] = [policy]
+        if policy.policy_type == PREDICTIVE:
+            raise ScalingValidationError("A PredictiveScaling policy cannot be executed")
         if not policy.enabled:
             return None
         current = group.desired_capacity
@@ -425,7 +462,10 @@ async def execute_policy(
                 return None
         if policy.policy_type == "TargetTrackingScaling" and policy.disable_scale_in:
             wanted = max(wanted, current)
-        desired = min(max(wanted, group.min_size), group.max_size)
+        # Decision 0197: no scale-in below the capacity predictive scaling holds for the
+        # hour (the larger of the two wins, as AWS says).
+        lowest = max(group.min_size, min(floor(group, now), group.max_size))
+        desired = min(max(wanted, lowest), group.max_size)
         if desired == current:
             return None
         outcome.append((current, desired))

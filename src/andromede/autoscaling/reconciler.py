@@ -18,6 +18,8 @@ group's name to its desired capacity:
 - (decision 0159) due scheduled actions fire first; lifecycle hooks hold a launched instance
   in Pending:Wait and a leaving one in Terminating:Wait until their actions complete or time
   out; an active instance refresh retires its next batch when the group is back in shape;
+- (decision 0197) predictive scaling policies in ForecastAndScale mode raise the desired
+  capacity to their forecast capacity before each hour;
 - (decision 0194) the warm pool's instances are out of the capacity; a scale-out takes
   warmed instances before launching, a scale-in with ReuseOnScaleIn returns instances to
   the pool, and ``warm_pool.tend`` keeps the pool at its size and in its state.
@@ -35,7 +37,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from andromede.autoscaling import schedules, warm_pool
+from andromede.autoscaling import predictive, schedules, warm_pool
 from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
@@ -117,6 +119,8 @@ class Reconciler:
             group = await schedules.skip_due(service, group)
         else:
             group = await schedules.fire_due(service, group)
+        # Decision 0197: the capacity predictive scaling forecasts for the coming hour.
+        group = await predictive.scale(service, group)
         members = await service.fleet.members(group.tenant_id, group.name)
         group = await self._forget_gone(group, members)
         group, gone = await self._lifecycle(group, members)

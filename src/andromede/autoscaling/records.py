@@ -144,9 +144,10 @@ class Refresh:
 
 @dataclass(frozen=True, slots=True)
 class ScalingPolicy:
-    """A simple, step or target tracking scaling policy (decision 0177). Step adjustments
-    are (lower bound, upper bound, adjustment) triples, the bounds relative to the alarm's
-    threshold, None unbounded; a target tracking policy names the two alarms it owns."""
+    """A simple, step, target tracking (decision 0177) or predictive (decision 0197) scaling
+    policy. Step adjustments are (lower bound, upper bound, adjustment) triples, the bounds
+    relative to the alarm's threshold, None unbounded; a target tracking policy names the
+    two alarms it owns."""
 
     name: str
     policy_id: str
@@ -166,6 +167,9 @@ class ScalingPolicy:
     disable_scale_in: bool = False
     alarm_names: tuple[str, ...] = ()
     enabled: bool = True
+    # Decision 0197: a predictive scaling policy's PredictiveScalingConfiguration, checked,
+    # as JSON in AWS's shape.
+    predictive: str | None = None
 
 
 _DATES: Final = {

@@ -20,6 +20,7 @@ from andromede.autoscaling.errors import (
     ScalingValidationError,
 )
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
+from andromede.autoscaling.forecast import LoadForecaster
 from andromede.autoscaling.model import (
     Activity,
     ActivityStatus,
@@ -158,6 +159,9 @@ class AutoScalingService:
         # Where lifecycle hooks with a target send their notifications (decision 0159); None:
         # a hook naming a target is refused.
         self.notifier: Notifier | None = None
+        # Where predictive scaling policies read their load forecasts (decision 0197); None:
+        # no forecast (GetPredictiveScalingForecast answers empty ones).
+        self.forecaster: LoadForecaster | None = None
 
     # -- the account's calls ---------------------------------------------------------------
 

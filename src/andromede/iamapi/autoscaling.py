@@ -33,6 +33,7 @@ from andromede.iamapi import (
     autoscaling_hooks,
     autoscaling_notifications,
     autoscaling_policies,
+    autoscaling_predictive,
     autoscaling_refresh,
     autoscaling_schedules,
     autoscaling_tags,
@@ -86,6 +87,7 @@ ACTIONS: Final = (
     "EnterStandby",
     "ExecutePolicy",
     "ExitStandby",
+    "GetPredictiveScalingForecast",
     "PutLifecycleHook",
     "PutNotificationConfiguration",
     "PutScalingPolicy",
@@ -509,6 +511,7 @@ def autoscaling_spec(
         handlers.update(more.handlers(service, region))
     handlers.update(autoscaling_target_groups.handlers(service, region))
     handlers.update(autoscaling_policies.handlers(service, region, alarms))
+    handlers.update(autoscaling_predictive.handlers(service))  # decision 0197
     resources = {
         "CreateAutoScalingGroup": named_group,
         "DeleteAutoScalingGroup": named_group,

@@ -1,6 +1,8 @@
 """Auto Scaling's scaling policies on the wire (decision 0177): PutScalingPolicy,
 DescribePolicies, DeletePolicy, ExecutePolicy, DescribeAdjustmentTypes and
-DescribeMetricCollectionTypes, in AWS's shapes; the rules are ``autoscaling.policies``'."""
+DescribeMetricCollectionTypes, in AWS's shapes; the rules are ``autoscaling.policies``'.
+A predictive policy's configuration (decision 0197) is read and written by
+``autoscaling_predictive``."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from andromede.autoscaling.policies import (
 from andromede.autoscaling.records import ScalingPolicy
 from andromede.autoscaling.service import AutoScalingService
 from andromede.http.xml import XmlWriter
+from andromede.iamapi.autoscaling_predictive import PREFIX, structure, write_structure
 from andromede.iamapi.autoscaling_wire import guarded, page, refuse_unhandled
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call
@@ -117,10 +120,8 @@ def _customized(call: Call) -> str | None:
 
 def _spec(call: Call) -> PolicySpec:
     handled = [*_PARAMS]
-    handled += [k for k in call.params if k.startswith(("StepAdjustments.", _TRACKING))]
+    handled += [k for k in call.params if k.startswith(("StepAdjustments.", _TRACKING, PREFIX))]
     refuse_unhandled(call, handled)
-    if any(k.startswith("PredictiveScalingConfiguration.") for k in call.params):
-        raise QueryError("ValidationError", "PredictiveScaling is not supported yet (0177)")
     if any(
         k.startswith(_TRACKING)
         and not k.startswith(
@@ -153,6 +154,7 @@ def _spec(call: Call) -> PolicySpec:
         customized_metric=_customized(call),
         disable_scale_in=call.boolean(_TRACKING + "DisableScaleIn", default=False),
         enabled=call.boolean("Enabled", default=True),
+        predictive=structure(dict(call.params), PREFIX),
     )
 
 
@@ -224,6 +226,8 @@ def _write(
         xml.element("TargetValue", repr(policy.target_value))
         xml.element("DisableScaleIn", "true" if policy.disable_scale_in else "false")
         xml.close("TargetTrackingConfiguration")
+    if policy.predictive is not None:
+        write_structure(xml, "PredictiveScalingConfiguration", json.loads(policy.predictive))
     xml.element("Enabled", "true" if policy.enabled else "false")
 
 

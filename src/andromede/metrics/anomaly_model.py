@@ -16,6 +16,11 @@ This one is documented and deterministic, so that a band can be explained and te
 - ``PeriodicSpikes`` (MetricCharacteristics) set: a bucket's band reaches at least its
   highest value seen, so that a spike that recurs in that hour is not an anomaly;
 - fewer than ``minimum`` values in the history: the model is not trained (no band).
+
+Auto Scaling's predictive scaling (decision 0197) reuses the same buckets as its load
+forecast (:func:`hourly_forecast`: a bucket's median), asking for different bucket
+minimums: the hour of the week once two weeks hold it, else the hour of the day from one
+day on.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ __all__ = [
     "Model",
     "band_of",
     "check_detector",
+    "expected_value",
+    "hourly_forecast",
     "train",
 ]
 
@@ -234,9 +241,13 @@ def train(
     timezone: str | None = None,
     periodic_spikes: bool = False,
     minimum: int = 24,
+    weekly_minimum: int = BUCKET_MINIMUM,
+    daily_minimum: int = BUCKET_MINIMUM,
 ) -> Model:
     """The model of ``history`` (timestamp, value): its buckets, or its state only when the
-    history holds fewer than ``minimum`` values (none: PENDING_TRAINING)."""
+    history holds fewer than ``minimum`` values (none: PENDING_TRAINING). A bucket of the
+    hour of the week (of the day) is kept when it holds ``weekly_minimum``
+    (``daily_minimum``) values."""
     zone = ZoneInfo(timezone) if timezone else None
     kept = [
         (at, v)
@@ -257,8 +268,8 @@ def train(
         DetectorState.TRAINED,
         zone,
         periodic_spikes,
-        {k: _bucket(v) for k, v in weekly.items() if len(v) >= BUCKET_MINIMUM},
-        {k: _bucket(v) for k, v in daily.items() if len(v) >= BUCKET_MINIMUM},
+        {k: _bucket(v) for k, v in weekly.items() if len(v) >= weekly_minimum},
+        {k: _bucket(v) for k, v in daily.items() if len(v) >= daily_minimum},
         _bucket([v for _, v in kept]),
     )
 
@@ -275,3 +286,26 @@ def band_of(model: Model, at: int, stddevs: float) -> Band | None:
     if model.periodic_spikes:
         upper = max(upper, bucket.highest)
     return Band(lower, upper)
+
+
+def expected_value(model: Model, at: int) -> float | None:
+    """The value the model expects at ``at`` (its bucket's median): None where it is not
+    trained."""
+    if model.state is not DetectorState.TRAINED:
+        return None
+    bucket = model.expected(at)
+    return None if bucket is None else bucket.median
+
+
+def hourly_forecast(
+    history: Iterable[tuple[int, float]], first: int, hours: int, *, minimum: int = 24
+) -> list[float] | None:
+    """Auto Scaling's load forecast (decision 0197): ``hours`` hourly values from ``first``
+    (an hour's start), each the median the model of the hourly ``history`` expects — the
+    same hour of the week once two weeks hold it, else the same hour of the day, else the
+    whole history's; None when the history holds fewer than ``minimum`` hours."""
+    model = train(history, minimum=minimum, weekly_minimum=2, daily_minimum=1)
+    if model.state is not DetectorState.TRAINED:
+        return None
+    values = [expected_value(model, first + i * 3600) for i in range(hours)]
+    return [v if v is not None else 0.0 for v in values]

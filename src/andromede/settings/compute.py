@@ -222,6 +222,27 @@ class ComputeSettings(BaseModel):
         description="Most instances one Auto Scaling group's warm pool keeps, whatever AWS's "
         "formula asks (a larger warm pool MinSize: LimitExceeded) (decision 0194).",
     )
+    predictive_scaling_history_days: int = Field(
+        default=14,
+        ge=1,
+        le=28,
+        description="Days of a load metric's hourly history a predictive scaling policy's "
+        "forecast reads (AWS: 14) (decision 0197).",
+    )
+    predictive_scaling_min_history_hours: int = Field(
+        default=24,
+        ge=1,
+        le=672,
+        description="Hours of load history with data a predictive scaling forecast needs; "
+        "fewer: no forecast (AWS: 24) (decision 0197).",
+    )
+    predictive_scaling_forecast_hours: int = Field(
+        default=48,
+        ge=2,
+        le=168,
+        description="Hours ahead a predictive scaling forecast covers, from the current "
+        "hour (AWS: 48) (decision 0197).",
+    )
     autoscaling_interval: float = Field(
         default=10.0,
         ge=0.1,

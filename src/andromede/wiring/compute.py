@@ -48,10 +48,12 @@ from andromede.imds.app import ImdsLimits, MetadataApp, create_metadata_app
 from andromede.imds.directory import ComputeInstanceDirectory
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.service import TopicService
 from andromede.platform_metrics import nat_gateway_metrics
 from andromede.s3.authorise import S3Authoriser
+from andromede.scaling_forecasts import MetricForecaster
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
@@ -119,10 +121,12 @@ def autoscaling_service(
     compute: ComputeService,
     audit: AuditService,
     topics: TopicService | None = None,
+    metrics: MetricsService | None = None,
 ) -> AutoScalingService:
     """EC2 Auto Scaling over the metadata database, launching through ``compute`` (decision
     0156); each scaling activity an event of the group's account's log, by Auto Scaling's
-    service-linked role as AWS's CloudTrail names it."""
+    service-linked role as AWS's CloudTrail names it; predictive scaling's load forecasts
+    read from ``metrics`` (decision 0197)."""
     service = AutoScalingService(
         SqlGroupStore(db),
         ComputeFleet(compute),
@@ -175,6 +179,14 @@ def autoscaling_service(
     service.on_activity = audited
     if topics is not None:  # lifecycle hooks' targets: the account's topics (decision 0159)
         service.notifier = TopicNotifier(topics)
+    if metrics is not None:
+        service.forecaster = MetricForecaster(
+            metrics,
+            sample_interval=settings.instance_metrics_interval,
+            history_days=settings.predictive_scaling_history_days,
+            minimum_hours=settings.predictive_scaling_min_history_hours,
+            hours=settings.predictive_scaling_forecast_hours,
+        )
     return service
 
 
