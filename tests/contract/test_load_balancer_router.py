@@ -21,7 +21,12 @@ from dataclasses import replace
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
 from andromede.hypervisor.load_balancers import RouterLoadBalancers
 from andromede.hypervisor.target_probes import HealthChecker
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
