@@ -107,6 +107,9 @@ class Group:
     default_instance_warmup: int | None = None
     # Decision 0191: the Elastic Load Balancing target groups (ARNs) its instances join.
     target_groups: tuple[str, ...] = ()
+    # Decision 0198: the instances its ELB health check marked Unhealthy (replaced unless
+    # ReplaceUnhealthy is suspended; dropped once gone).
+    unhealthy: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -122,6 +125,7 @@ class Group:
         data["notifications"] = [plain(n) for n in self.notifications]
         data["warm_pool"] = plain(self.warm_pool) if self.warm_pool else None
         data["warmed"] = list(self.warmed)
+        data["unhealthy"] = list(self.unhealthy)
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         data["suspended"] = [list(pair) for pair in self.suspended]
         del data["revision"]
@@ -170,6 +174,7 @@ class Group:
         data["warm_pool"] = revive(WarmPool, pool) if pool else None
         data["warmed"] = tuple(data.get("warmed", ()))
         data["target_groups"] = tuple(data.get("target_groups", ()))  # decision 0191
+        data["unhealthy"] = tuple(data.get("unhealthy", ()))  # decision 0198
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

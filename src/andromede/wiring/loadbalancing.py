@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from andromede.audit.service import AuditService
 from andromede.autoscaling.service import AutoScalingService
+from andromede.autoscaling_adapters import TargetGroupHealth
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.elbapi.spec import elb_spec
@@ -38,9 +39,14 @@ log = logging.getLogger(__name__)
 
 
 def load_balancing_service(
-    settings: Settings, db: Database, compute: ComputeService
+    settings: Settings,
+    db: Database,
+    compute: ComputeService,
+    scaling: AutoScalingService | None = None,
 ) -> LoadBalancingService:
-    return LoadBalancingService(
+    """The load balancing service; with ``scaling``, Auto Scaling's ELB health checks read
+    its target groups' health (decision 0198: the two contexts meet here)."""
+    balancers = LoadBalancingService(
         SqlLbStore(db),
         ComputeNetwork(compute),
         settings.region,
@@ -53,6 +59,9 @@ def load_balancing_service(
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
         ),
     )
+    if scaling is not None:
+        scaling.target_health = TargetGroupHealth(balancers)
+    return balancers
 
 
 def elb_app(
