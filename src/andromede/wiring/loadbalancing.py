@@ -16,7 +16,7 @@ from andromede.db.database import Database
 from andromede.elbapi.spec import elb_spec
 from andromede.http.ratelimit import RateLimiter
 from andromede.hypervisor.qemu import QemuDriver
-from andromede.hypervisor.target_probes import HealthChecker
+from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
 from andromede.iam.service import IdentityService
 from andromede.iamapi.app import QueryApp
 from andromede.loadbalancing.core import LbLimits
@@ -91,8 +91,10 @@ async def load_balancer_upkeep(
     checkers: dict[str, HealthChecker] = {}
     registered: Registered = {}
 
-    async def record(probe: Probe, ok: bool, timed_out: bool) -> None:
-        await service.record_probe(probe, ok, timed_out=timed_out)
+    async def record(probe: Probe, outcome: ProbeOutcome) -> None:
+        await service.record_probe(
+            probe, outcome.ok, timed_out=outcome.timed_out, code=outcome.code
+        )
 
     while True:
         await asyncio.sleep(settings.elb_upkeep_interval)
