@@ -604,7 +604,7 @@ class Application:
             rate_limiter,
         )
         # Network Load Balancers (decision 0191).
-        balancers = load_balancing_service(settings, db, compute)
+        balancers = load_balancing_service(settings, db, compute, scaling)
         apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
         lb_upkeep = load_balancer_upkeep(settings, balancers, compute, scaling)
         background.append(asyncio.create_task(lb_upkeep, name="load-balancers"))

@@ -1,5 +1,6 @@
-"""Auto Scaling's fleet over the compute service (decision 0156), and its lifecycle
-notifications over the notification topics (decision 0159): the adapters between bounded
+"""Auto Scaling's fleet over the compute service (decision 0156), its lifecycle
+notifications over the notification topics (decision 0159) and its ELB health checks over the
+load balancing service's target health (decision 0198): the adapters between bounded
 contexts, which do not import each other.
 
 A group's launch is RunInstances from its launch template's version, as the group's account:
@@ -24,9 +25,12 @@ from andromede.compute.launch_templates import TemplateRef
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.service import ComputeService
 from andromede.errors import AndromedeError
+from andromede.loadbalancing.errors import LoadBalancingError
+from andromede.loadbalancing.model import HealthState
+from andromede.loadbalancing.service import LoadBalancingService
 from andromede.notifications.service import TopicService
 
-__all__ = ["ComputeFleet"]
+__all__ = ["ComputeFleet", "TargetGroupHealth", "TopicNotifier"]
 
 # Template parameters a group's launch reads (patterns over RunInstances' parameter names),
 # and those it may ignore with no effect a client could miss.
@@ -224,3 +228,30 @@ class TopicNotifier:
 
     async def send(self, tenant_id: str, arn: str, message: str) -> bool:
         return await self._topics.publish(tenant_id, arn, message)
+
+
+class TargetGroupHealth:
+    """The :class:`~andromede.autoscaling.health.TargetHealth` over the load balancing
+    service: each target group's health as DescribeTargetHealth shows it, so a target
+    ``initial``, ``draining`` or ``unused`` (no load balancer, a stopped instance) is no
+    verdict; only ``unhealthy`` is."""
+
+    def __init__(self, balancers: LoadBalancingService) -> None:
+        self._balancers = balancers
+
+    async def unhealthy(
+        self, tenant_id: str, target_group_arns: Sequence[str], instance_ids: Sequence[str]
+    ) -> set[str]:
+        wanted = set(instance_ids)
+        found: set[str] = set()
+        for arn in target_group_arns:
+            try:
+                targets = await self._balancers.target_health(tenant_id, arn)
+            except LoadBalancingError:
+                continue  # the target group went (or never was the account's): no verdict
+            found.update(
+                t.target_id
+                for t in targets
+                if t.state is HealthState.UNHEALTHY and t.target_id in wanted
+            )
+        return found

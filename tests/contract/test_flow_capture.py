@@ -24,8 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, HostFlows, InstanceFirewall, NetworkSpec, NicSpec
-from andromede.compute.driver import FlowCapture as DriverCapture
+from andromede.compute.driver_network import (
+    FirewallRule,
+    HostFlows,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
+from andromede.compute.driver_network import (
+    FlowCapture as DriverCapture,
+)
 from andromede.compute.flow_log import (
     DEFAULT_FORMAT,
     Destination,

@@ -38,17 +38,19 @@ import pytest
 
 from andromede.compute.driver import (
     AttachedVolume,
-    FirewallRule,
-    InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
-    NetworkSpec,
-    NicSpec,
     PortForward,
     RuntimeState,
     SeedSpec,
     VolumeSpec,
+)
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
 )
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor import QemuDriver, QemuDriverConfig

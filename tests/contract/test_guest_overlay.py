@@ -35,16 +35,18 @@ import pytest
 
 from andromede.compute.driver import (
     AttachedVolume,
-    FirewallRule,
-    InstanceFirewall,
     InstanceSpec,
     NetworkMode,
+    SeedSpec,
+    VolumeSpec,
+)
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
     NetworkPeer,
     NetworkSpec,
     NicSpec,
     PeeringLink,
-    SeedSpec,
-    VolumeSpec,
 )
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor import QemuDriver, QemuDriverConfig

@@ -33,30 +33,32 @@ import pytest
 
 from andromede.compute.driver import (
     Accelerator,
-    AclEntry,
     AttachedVolume,
-    FirewallRule,
     HypervisorDriver,
     ImageBacking,
-    InstanceFirewall,
     InstanceSpec,
     InterfaceSpec,
-    NatRoute,
-    NatSource,
     NetworkMode,
-    NetworkPeer,
-    NetworkSpec,
-    NicSpec,
-    PeeringLink,
     PortForward,
     RuntimeState,
     SeedSpec,
     SnapshotBacking,
-    SubnetAcl,
     VolumeSpec,
-    VpcDns,
 )
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    AclEntry,
+    FirewallRule,
+    InstanceFirewall,
+    NatRoute,
+    NatSource,
+    NetworkPeer,
+    NetworkSpec,
+    NicSpec,
+    PeeringLink,
+    SubnetAcl,
+    VpcDns,
+)
 from andromede.compute.errors import HypervisorFailed
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig
 from andromede.hypervisor.agent import agent_ready, serve_agent

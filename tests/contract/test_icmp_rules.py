@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,

@@ -6,7 +6,10 @@ own. The targets' security groups, judged by the router after the translation, s
 client's own address: a group letting the VPC in lets both clients reach both targets — the
 one in the targets' own subnet too, its replies routed back through the router —; the health
 checker probes from the router's namespace; a target whose server stopped is probed unhealthy
-and left; a group letting in only another range keeps the client out. Needs root, ``ip``,
+and left; (decision 0198) an HTTP check of the group, against a real HTTP server in the first
+target's namespace, makes it healthy on a 200 and unhealthy on a 404 outside the matcher
+(``Target.ResponseCodeMismatch``); a group letting in only another range keeps the client
+out. Needs root, ``ip``,
 ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
@@ -18,12 +21,18 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
 from andromede.hypervisor.load_balancers import RouterLoadBalancers
-from andromede.hypervisor.target_probes import HealthChecker
+from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.model import HealthCheck
@@ -39,6 +48,7 @@ TENANT = "111111111111"
 VPC = "vpc-" + secrets.token_hex(4)
 NODE = "10.0.1.200"
 PORT = 7000
+HTTP_PORT = 7001
 TARGETS = {"i-nlb-t1": "10.0.2.11", "i-nlb-t2": "10.0.2.12"}
 
 
@@ -62,6 +72,23 @@ def named_server(netns: str, name: str) -> Iterator[None]:
         try:
             assert process.stdout is not None
             assert process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+@contextmanager
+def http_server(netns: str, root: Path) -> Iterator[None]:
+    """Python's HTTP server on HTTP_PORT in ``netns``, serving ``root`` (GET / is a 200, an
+    absent file a 404)."""
+    command = [sys.executable, "-u", "-m", "http.server", str(HTTP_PORT), "--directory", root]
+    with subprocess.Popen(
+        ["ip", "netns", "exec", netns, *map(str, command)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("Serving HTTP")
             yield
         finally:
             process.kill()
@@ -100,7 +127,7 @@ class VpcFacts:
         return {i: InstanceFacts(i, VPC, TARGETS[i], "eu-fr-1a", True) for i in ids}
 
 
-async def test_a_listener_in_the_vpc_router(networks: TenantNetworks) -> None:
+async def test_a_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: Path) -> None:
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -120,11 +147,13 @@ async def test_a_listener_in_the_vpc_router(networks: TenantNetworks) -> None:
     await service.create_listener(TENANT, service.lb_arn(lb), "TCP", 80, tg_arn)
     balancers = RouterLoadBalancers(networks)
 
-    async def record(probe: Probe, ok: bool, timed_out: bool) -> None:
-        await service.record_probe(probe, ok, timed_out=timed_out)
+    async def record(probe: Probe, outcome: ProbeOutcome) -> None:
+        await service.record_probe(
+            probe, outcome.ok, timed_out=outcome.timed_out, code=outcome.code
+        )
 
     checker = HealthChecker(balancers.namespace_of, record)
-    vpc_in = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, PORT, "10.0.0.0/16"),))
+    vpc_in = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, HTTP_PORT, "10.0.0.0/16"),))
     async with (
         guest(networks, "i-nlb-c1", NicSpec(first, "02:00:00:00:01:1a", "10.0.1.11",
                                              public_address=False)) as client,
@@ -159,6 +188,26 @@ async def test_a_listener_in_the_vpc_router(networks: TenantNetworks) -> None:
             }
             await balancers.apply(await service.forwarding_views())
             assert _answers(client, 8) == {"t1 10.0.1.11"}
+            # HTTP checks on another port: the first target's HTTP server answers / with a
+            # 200 (healthy), /missing with a 404 outside the matcher (unhealthy, the code
+            # named); the second has none (refused: failed).
+            http = {"protocol": "HTTP", "port": str(HTTP_PORT), "path": "/", "matcher": "200"}
+            with http_server(t1.netns, tmp_path):
+                for changes in (http, {"path": "/missing"}):
+                    await service.modify_target_group(TENANT, tg_arn, changes)
+                    for _ in range(2):
+                        await checker.run_once(await service.probes(), force=True)
+                    health = {t.target_id: t for t in await service.target_health(TENANT, tg_arn)}
+                    assert health["i-nlb-t2"].reason == "Target.FailedHealthChecks"
+                    assert health["i-nlb-t1"].state == (
+                        "healthy" if changes is http else "unhealthy"
+                    )
+                assert (
+                    health["i-nlb-t1"].description == "Health checks failed with these codes: [404]"
+                )
+            await service.modify_target_group(
+                TENANT, tg_arn, {"protocol": "TCP", "port": "traffic-port"}
+            )
             # A group letting in another range only: the client (its own address) is kept out.
             other = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, PORT, "10.9.0.0/16"),))
             assert await networks.set_instance_firewall("i-nlb-t1", other)

@@ -22,7 +22,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
 from andromede.hypervisor.metadata_listeners import MetadataListeners
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.imds.app import ImdsLimits, MetadataApp

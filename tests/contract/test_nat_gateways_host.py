@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     FirewallRule,
     HostFlows,
     InstanceFirewall,
@@ -31,7 +31,9 @@ from andromede.compute.driver import (
     NetworkSpec,
     NicSpec,
 )
-from andromede.compute.driver import FlowCapture as DriverCapture
+from andromede.compute.driver_network import (
+    FlowCapture as DriverCapture,
+)
 from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY, NAT_GATEWAY_IN, TrafficCount
 from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.flow_capture import FlowCounters

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,

@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from andromede.compute.driver import (
+    InterfaceSpec,
+)
+from andromede.compute.driver_network import (
     FirewallRule,
     InstanceFirewall,
     InterfaceRoute,
-    InterfaceSpec,
     NetworkSpec,
     NicSpec,
 )

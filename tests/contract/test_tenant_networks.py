@@ -22,7 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
 from andromede.hypervisor.elastic_ips import render_uplink_guard
 from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.router_firewall import render_firewall

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NetworkSpec, NicSpec, VpcDns
+from andromede.compute.driver_network import (
+    NetworkSpec,
+    NicSpec,
+    VpcDns,
+)
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.tenant_networks import (
     Guest,

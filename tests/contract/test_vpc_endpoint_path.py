@@ -38,7 +38,7 @@ import pytest
 import trustme
 
 from andromede.api_routing import api_service
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     EndpointRoute,
     FirewallRule,
     InstanceFirewall,

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import pytest
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,

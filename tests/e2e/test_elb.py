@@ -1,7 +1,8 @@
 """Network Load Balancers with boto3 against a real ``andromede serve`` (hypervisor = memory),
 decision 0191: an internal NLB in a subnet of a VPC made through EC2, waited for with boto3's
 ``load_balancer_available`` waiter, a TCP target group of ip targets, a listener forwarding to
-it; DescribeTargetHealth, draining on deregistration, tags and attributes; ELBv2's refusals
+it; DescribeTargetHealth, draining on deregistration, an HTTP health check (decision 0198),
+tags and attributes; ELBv2's refusals
 (internet-facing, a listener's port taken, a group in use) in its own codes; everything
 deleted, the node's address given back to the subnet."""
 
@@ -114,6 +115,18 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
     elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.30.1.11"}])
     health = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": "10.30.1.11"}])
     assert health["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "draining"
+    # Decision 0198: an HTTP health check, its path and matcher; HTTPS refused.
+    http = elb.modify_target_group(
+        TargetGroupArn=tg_arn,
+        HealthCheckProtocol="HTTP",
+        HealthCheckPath="/healthz",
+        Matcher={"HttpCode": "200-299"},
+    )["TargetGroups"][0]
+    assert (http["HealthCheckProtocol"], http["HealthCheckPath"]) == ("HTTP", "/healthz")
+    assert http["Matcher"] == {"HttpCode": "200-299"}
+    with pytest.raises(ClientError) as refused:
+        elb.modify_target_group(TargetGroupArn=tg_arn, HealthCheckProtocol="HTTPS")
+    assert _code(refused) == "InvalidConfigurationRequest"
     tags = elb.describe_tags(ResourceArns=[lb_arn, tg_arn])["TagDescriptions"]
     assert tags[0]["Tags"] == [{"Key": "team", "Value": "web"}] and tags[1]["Tags"] == []
     listed = elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]

@@ -16,7 +16,12 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
-from andromede.compute.driver import InterfaceSpec, NicSpec
+from andromede.compute.driver import (
+    InterfaceSpec,
+)
+from andromede.compute.driver_network import (
+    NicSpec,
+)
 from andromede.hypervisor.tenant_network import TenantNetworks
 
 __all__ = ["namespace_guest", "network_behind"]

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NetworkPeer, NicSpec
+from andromede.compute.driver_network import (
+    NetworkPeer,
+    NicSpec,
+)
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.hypervisor_agents import underlay_pair
 from support.netns_guest import namespace_guest

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import InterfaceSpec, NicSpec
+from andromede.compute.driver import (
+    InterfaceSpec,
+)
+from andromede.compute.driver_network import (
+    NicSpec,
+)
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.netns_guest import namespace_guest
 

@@ -23,7 +23,11 @@ import pytest
 from andromede.app import storage_limits
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
-from andromede.compute.driver import WIRE_OMITTED_AT_DEFAULT, FlowCapture, HostFlows
+from andromede.compute.driver_network import (
+    WIRE_OMITTED_AT_DEFAULT,
+    FlowCapture,
+    HostFlows,
+)
 from andromede.compute.flow_log_files import _WIRE_OMITTED, FlowKey, FlowRecord
 from andromede.compute.traffic import (
     INTERNET_OUT,

@@ -110,6 +110,9 @@ class Group:
     # Decision 0197: each ForecastAndScale policy's forecast capacity for the hour it was
     # last read for (policy name, the hour's start in ISO 8601, capacity).
     forecast_floor: tuple[tuple[str, str, int], ...] = ()
+    # Decision 0198: the instances its ELB health check marked Unhealthy (replaced unless
+    # ReplaceUnhealthy is suspended; dropped once gone).
+    unhealthy: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -125,6 +128,7 @@ class Group:
         data["notifications"] = [plain(n) for n in self.notifications]
         data["warm_pool"] = plain(self.warm_pool) if self.warm_pool else None
         data["warmed"] = list(self.warmed)
+        data["unhealthy"] = list(self.unhealthy)
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         data["suspended"] = [list(pair) for pair in self.suspended]
         data["forecast_floor"] = [list(entry) for entry in self.forecast_floor]
@@ -177,6 +181,7 @@ class Group:
         data["forecast_floor"] = tuple(  # decision 0197
             (str(n), str(h), int(c)) for n, h, c in data.get("forecast_floor", ())
         )
+        data["unhealthy"] = tuple(data.get("unhealthy", ()))  # decision 0198
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

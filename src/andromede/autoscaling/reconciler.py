@@ -4,7 +4,9 @@ gateway converges a group at a time), then for each compares the instances tagge
 group's name to its desired capacity:
 
 - a stopped or stopping instance is unhealthy under the EC2 health check: terminated, and
-  replaced like any missing one;
+  replaced like any missing one; (decision 0198) under the ELB health check, so is an
+  InService instance past the grace period that a target group of the group reports
+  unhealthy (marked Unhealthy in the group first);
 - missing instances are launched from the group's launch template version, each in the
   group's subnet holding the fewest of its instances (the zones balanced, simplified);
 - extra instances are terminated: those of the oldest launch template version first, then
@@ -40,6 +42,7 @@ from typing import Final
 from andromede.autoscaling import predictive, schedules, warm_pool
 from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.fleet import LaunchFailed
+from andromede.autoscaling.health import elb_verdicts
 from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
 from andromede.autoscaling.notify import EVENT_LAUNCH
 from andromede.autoscaling.records import HOOK_LAUNCHING, HOOK_TERMINATING, Waiting
@@ -128,6 +131,7 @@ class Reconciler:
         # Decision 0194: the warm pool's instances are out of the group's capacity.
         pool = [m for m in members if m.instance_id in group.warmed]
         members = [m for m in members if m.instance_id not in group.warmed]
+        group = await self._check_targets(group, members)
         group = await self._capacity(group, members, pool)
         if group.warm_pool is None and not group.warmed:
             return
@@ -160,21 +164,33 @@ class Reconciler:
         replacing = not any(
             group.suspends(p) for p in ("HealthCheck", "ReplaceUnhealthy", "Terminate")
         )
-        unhealthy = [m for m in staying if m.state in ("stopping", "stopped")]
+        failed_ec2 = [m for m in staying if m.state in ("stopping", "stopped")]
+        # Decision 0198: those the ELB health check marked, still running.
+        failed_elb = [
+            m for m in staying if m.instance_id in group.unhealthy and m not in failed_ec2
+        ]
+        unhealthy = failed_ec2 + failed_elb
         if unhealthy and replacing:
             group = await self._retire(
                 group,
-                unhealthy,
+                failed_ec2,
                 f"At {now} an instance was taken out of service in response to an EC2 "
                 "instance status check failure.",
+            )
+            group = await self._retire(
+                group,
+                failed_elb,
+                f"At {now} an instance was taken out of service in response to an ELB "
+                "system health check failure.",
             )
         if not group.suspends("InstanceRefresh") and await self._refresh(group, counted):
             return group  # the batch retired: the next rounds launch its replacements
         alive = [
             m
             for m in staying
-            if (m.alive or (not replacing and m in unhealthy))
-            and m.instance_id not in group.detaching
+            # An unhealthy instance is counted only while it is not being replaced.
+            if (m.alive and m not in unhealthy) or (not replacing and m in unhealthy)
+            if m.instance_id not in group.detaching
         ]
         # Being attached: counted already, whether or not compute has tagged it yet.
         present = {m.instance_id for m in members}
@@ -210,10 +226,24 @@ class Reconciler:
             )
         return group
 
+    async def _check_targets(self, group: Group, members: list[Member]) -> Group:
+        """The ELB health check's round (decision 0198): the InService instances past the
+        grace period that a target group reports unhealthy are marked Unhealthy."""
+        service = self.service
+        found = await elb_verdicts(service.target_health, group, members, service.clock())
+        if not found:
+            return group
+
+        def mark(g: Group) -> Group | None:
+            marked = tuple(sorted({*g.unhealthy, *found}))
+            return None if marked == g.unhealthy else replace(g, unhealthy=marked)
+
+        return await service.mutate(group.tenant_id, group.name, mark)
+
     async def _forget_gone(self, group: Group, members: list[Member]) -> Group:
-        """Protection, Standby and warm pool places of instances no longer the group's are
-        dropped."""
-        if not group.protected and not group.standby and not group.warmed:
+        """Protection, Standby, warm pool places and Unhealthy marks of instances no longer
+        the group's are dropped."""
+        if not (group.protected or group.standby or group.warmed or group.unhealthy):
             return group
         present = {m.instance_id for m in members}
 
@@ -221,9 +251,17 @@ class Reconciler:
             protected = tuple(i for i in g.protected if i in present)
             standby = tuple(i for i in g.standby if i in present)
             warmed = tuple(i for i in g.warmed if i in present)
-            if (protected, standby, warmed) == (g.protected, g.standby, g.warmed):
+            unhealthy = tuple(i for i in g.unhealthy if i in present)
+            if (protected, standby, warmed, unhealthy) == (
+                g.protected,
+                g.standby,
+                g.warmed,
+                g.unhealthy,
+            ):
                 return None
-            return replace(g, protected=protected, standby=standby, warmed=warmed)
+            return replace(
+                g, protected=protected, standby=standby, warmed=warmed, unhealthy=unhealthy
+            )
 
         return await self.service.mutate(group.tenant_id, group.name, tidy)
 

@@ -21,6 +21,7 @@ from andromede.autoscaling.errors import (
 )
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
 from andromede.autoscaling.forecast import LoadForecaster
+from andromede.autoscaling.health import HEALTH_CHECK_TYPES, TargetHealth
 from andromede.autoscaling.model import (
     Activity,
     ActivityStatus,
@@ -48,7 +49,6 @@ _log = logging.getLogger(__name__)
 _ATTEMPTS = 8
 _MAX_NAME = 255
 _MAX_TAGS = 50
-HEALTH_CHECK_TYPES = ("EC2",)
 
 
 def iso(moment: datetime) -> str:
@@ -134,7 +134,7 @@ def _check_name(name: str) -> str:
 def _check_health(kind: str) -> str:
     if kind not in HEALTH_CHECK_TYPES:
         raise ScalingValidationError(
-            f"HealthCheckType {kind!r} is not supported here: only EC2 (decision 0156)"
+            f"HealthCheckType {kind!r} is not supported here: only EC2 and ELB (decision 0198)"
         )
     return kind
 
@@ -162,6 +162,9 @@ class AutoScalingService:
         # Where predictive scaling policies read their load forecasts (decision 0197); None:
         # no forecast (GetPredictiveScalingForecast answers empty ones).
         self.forecaster: LoadForecaster | None = None
+        # What the groups' target groups report of their instances (decision 0198: the ELB
+        # health check); None: no load balancing here, an ELB group is checked as EC2.
+        self.target_health: TargetHealth | None = None
 
     # -- the account's calls ---------------------------------------------------------------
 

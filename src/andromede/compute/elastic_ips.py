@@ -11,9 +11,10 @@ twice (the loser takes the next).
 
 The hosts follow the records: a running instance's host is told at once (and its firewall,
 which confines what an instance reaches to its routes, recomputed: an address may be what
-lets it out), a stopped one's at its next start (:class:`~andromede.compute.driver.NicSpec`),
-and :meth:`resync_hosts` tells every host again each interval, so a push lost to a host
-away or a gateway dying converges. A terminated instance lets go of its address, as on EC2.
+lets it out), a stopped one's at its next start
+(:class:`~andromede.compute.driver_network.NicSpec`), and :meth:`resync_hosts` tells every
+host again each interval, so a push lost to a host away or a gateway dying converges. A
+terminated instance lets go of its address, as on EC2.
 """
 
 from __future__ import annotations

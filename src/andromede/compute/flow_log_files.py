@@ -61,7 +61,8 @@ class FlowKey:
     # The packet's own addresses where the interface's differ (a NAT gateway's, decision
     # 0176: the instance's and the internet host's); "" = the interface's. Left out of the
     # agent wire while empty, so an older gateway still reads a record
-    # (``andromede.compute.driver.WIRE_OMITTED_AT_DEFAULT``, which this module cannot import).
+    # (``andromede.compute.driver_network.WIRE_OMITTED_AT_DEFAULT``, which this module cannot
+    # import).
     pkt_srcaddr: str = field(default="", metadata={_WIRE_OMITTED: True})
     pkt_dstaddr: str = field(default="", metadata={_WIRE_OMITTED: True})
 

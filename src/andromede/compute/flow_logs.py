@@ -15,7 +15,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from andromede.compute.driver import FlowCapture
+from andromede.compute.driver_network import (
+    FlowCapture,
+)
 from andromede.compute.errors import (
     ComputeError,
     Duplicate,

@@ -14,7 +14,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import EndpointRoute, FirewallRule, VpcDns
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    FirewallRule,
+    VpcDns,
+)
 from andromede.compute.errors import (
     DifferentNetworks,
     Duplicate,

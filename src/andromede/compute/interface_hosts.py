@@ -13,7 +13,13 @@ import logging
 from collections.abc import Collection
 from dataclasses import replace
 
-from andromede.compute.driver import InstanceFirewall, InterfaceSpec, NicSpec
+from andromede.compute.driver import (
+    InterfaceSpec,
+)
+from andromede.compute.driver_network import (
+    InstanceFirewall,
+    NicSpec,
+)
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import NotFound
 from andromede.compute.instance_attributes import InstanceAttributesMixin

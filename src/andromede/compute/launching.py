@@ -24,12 +24,14 @@ from andromede.compute.dhcp_options_sets import DhcpOptionsMixin
 from andromede.compute.driver import (
     AttachedVolume,
     ImageBacking,
-    InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
     PortForward,
     SnapshotBacking,
     VolumeSpec,
+)
+from andromede.compute.driver_network import (
+    InstanceFirewall,
 )
 from andromede.compute.elastic_ips import ElasticIpsMixin
 from andromede.compute.errors import (

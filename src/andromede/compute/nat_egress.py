@@ -3,8 +3,8 @@
 
 A NAT gateway's address is seen from one place: one host of the VPC — its *egress host* —
 translates for every instance routed to it, the others send it that traffic over the overlay
-(:class:`~andromede.compute.driver.NatRoute`). The egress host is chosen among the hosts that
-hold instances routed to the gateway, by rendezvous hashing on the gateway's id
+(:class:`~andromede.compute.driver_network.NatRoute`). The egress host is chosen among the
+hosts that hold instances routed to the gateway, by rendezvous hashing on the gateway's id
 (:func:`egress_host`): every gateway process computes the same one from the same records, it
 moves only when that host's last such instance goes (then its connections through the
 gateway are cut, as those through a failed EC2 NAT gateway are), and gateways spread over the
@@ -24,7 +24,10 @@ import hashlib
 import ipaddress
 from collections.abc import Collection, Mapping, Sequence
 
-from andromede.compute.driver import NatRoute, NatSource
+from andromede.compute.driver_network import (
+    NatRoute,
+    NatSource,
+)
 from andromede.compute.model import Instance
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import Subnet

@@ -31,7 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkPeer,
+)
 from andromede.compute.errors import CidrConflict, InvalidParameterValue, InvalidRange
 from andromede.compute.model import FORMAT_VERSION, ElasticIpRef, Rule, SecurityGroup, Tags
 

@@ -27,7 +27,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from andromede.compute.driver import AclEntry, SubnetAcl
+from andromede.compute.driver_network import (
+    AclEntry,
+    SubnetAcl,
+)
 from andromede.compute.errors import InvalidParameterValue, MissingParameter, Unsupported
 from andromede.compute.model import FORMAT_VERSION, Tags
 from andromede.compute.network import Subnet, Vpc
@@ -72,7 +75,7 @@ _PROTOCOLS: Final = {
     "1": ICMP,
     "icmp": ICMP,
 }
-# The hosts' names for them (``compute.driver.AclEntry``).
+# The hosts' names for them (``compute.driver_network.AclEntry``).
 _HOST_PROTOCOLS: Final = {ALL: "-1", TCP: "tcp", UDP: "udp", ICMP: "icmp"}
 
 

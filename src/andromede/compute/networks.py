@@ -34,9 +34,11 @@ from andromede.compute.dhcp_options import (
     default_dhcp_options_id,
 )
 from andromede.compute.driver import (
+    InstanceNetwork,
+)
+from andromede.compute.driver_network import (
     EndpointRoute,
     InstanceFirewall,
-    InstanceNetwork,
     NetworkSpec,
     VpcDns,
 )

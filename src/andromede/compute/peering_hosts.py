@@ -6,7 +6,7 @@ their own; a host holding one side's instances, while the other side's (or its o
 run on other hosts too, joins the connection's own VXLAN segment (:func:`peering_vni`) and
 routes each of the other side's instances elsewhere to its host's router on that segment. So
 a connection is told, with the other hosts holding each side's instances
-(:class:`~andromede.compute.driver.NetworkPeer`: their overlay endpoints and the private
+(:class:`~andromede.compute.driver_network.NetworkPeer`: their overlay endpoints and the private
 addresses), to every host holding both sides, and to every host holding one side while the
 other side runs on another host it can reach (both with an overlay endpoint).
 """
@@ -18,7 +18,10 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from andromede.compute.driver import NetworkPeer, PeeringLink
+from andromede.compute.driver_network import (
+    NetworkPeer,
+    PeeringLink,
+)
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
 __all__ = ["links_by_host", "peering_vni"]

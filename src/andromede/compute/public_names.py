@@ -1,7 +1,7 @@
 """The instances' public DNS names in the compute service (decision 0151): which instances
 have one (DescribeInstances' ``dnsName``, the interface association's ``publicDnsName``),
 what each VPC's resolver answers of them (their private addresses, with the rest of the VPC's
-DNS, :class:`~andromede.compute.driver.VpcDns`), and every name with its public address for
+DNS, :class:`~andromede.compute.driver_network.VpcDns`), and every name with its public address for
 the operator's authoritative DNS (``andromede admin dns zone``).
 
 A name comes and goes with the public address and the VPC's DNS attributes: a start gives
@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import VpcDns
+from andromede.compute.driver_network import (
+    VpcDns,
+)
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.network import Vpc
 from andromede.compute.public_dns import named_address, public_dns_suffix

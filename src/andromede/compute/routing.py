@@ -50,7 +50,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, InterfaceRoute
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    InterfaceRoute,
+)
 from andromede.compute.errors import InvalidParameterValue
 from andromede.compute.model import FORMAT_VERSION, Instance, Tags
 from andromede.compute.nat_gateway import NatGateway

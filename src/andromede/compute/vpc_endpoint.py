@@ -32,7 +32,10 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
-from andromede.compute.driver import EndpointRoute, FirewallRule
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    FirewallRule,
+)
 from andromede.compute.endpoint_ports import INTERFACE_SLOTS
 from andromede.compute.errors import InvalidParameterValue, MissingParameter
 from andromede.compute.network import NetworkInterface, Subnet

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import EndpointRoute
+from andromede.compute.driver_network import (
+    EndpointRoute,
+)
 from andromede.compute.errors import (
     ComputeError,
     DifferentNetworks,

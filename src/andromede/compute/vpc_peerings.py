@@ -28,7 +28,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import VpcDns
+from andromede.compute.driver_network import (
+    VpcDns,
+)
 from andromede.compute.errors import (
     IncorrectState,
     InvalidParameterValue,

@@ -27,7 +27,10 @@ Handler = Callable[[Call], Awaitable[None]]
 _HEALTH: Final = (
     r"HealthCheckProtocol|HealthCheckPort|HealthCheckEnabled|HealthCheckIntervalSeconds"
     r"|HealthCheckTimeoutSeconds|HealthyThresholdCount|UnhealthyThresholdCount"
+    r"|HealthCheckPath|Matcher\.HttpCode"
 )
+# ELBv2's default timeout of an NLB's HTTP health check (10 s for TCP and HTTPS).
+_HTTP_TIMEOUT: Final = 6
 
 
 def _refuse(call: Call, handled: str) -> None:
@@ -48,6 +51,10 @@ def _health_changes(call: Call) -> dict[str, Any]:
         found["protocol"] = protocol
     if (port := call.get("HealthCheckPort")) is not None:
         found["port"] = port
+    if (path := call.get("HealthCheckPath")) is not None:
+        found["path"] = path
+    if (matcher := call.get("Matcher.HttpCode")) is not None:
+        found["matcher"] = matcher
     if call.get("HealthCheckEnabled") is not None:
         found["enabled"] = call.boolean("HealthCheckEnabled", default=True)
     for name, field, low, high in (
@@ -99,7 +106,10 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
                 "InvalidConfigurationRequest", "Only the ipv4 address type is supported yet"
             )
         call.required("Port")
-        check = HealthCheck(**_health_changes(call))
+        changes = _health_changes(call)
+        if changes.get("protocol") == "HTTP":
+            changes.setdefault("timeout", _HTTP_TIMEOUT)
+        check = HealthCheck(**changes)
         group = await service.create_target_group(
             call.tenant_id,
             TgSpec(
@@ -110,6 +120,7 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
                 target_type=call.get("TargetType") or "instance",
                 health_check=check,
                 tags=tags(call),
+                given=frozenset(changes),
             ),
         )
         await write_groups(call, [group])

@@ -24,7 +24,6 @@ from andromede.loadbalancing.errors import (
     TooMany,
 )
 from andromede.loadbalancing.model import (
-    REASONS,
     Listener,
     LoadBalancer,
     Tags,
@@ -175,6 +174,11 @@ def write_group(
     xml.element("HealthCheckTimeoutSeconds", check.timeout)
     xml.element("HealthyThresholdCount", check.healthy_threshold)
     xml.element("UnhealthyThresholdCount", check.unhealthy_threshold)
+    if check.protocol == "HTTP":  # shown for HTTP checks only, as ELBv2 does (decision 0198)
+        xml.element("HealthCheckPath", check.path)
+        xml.open("Matcher")
+        xml.element("HttpCode", check.matcher)
+        xml.close("Matcher")
     xml.open("LoadBalancerArns")
     for arn in lb_arns:
         xml.element("member", arn)
@@ -220,6 +224,6 @@ def write_health(xml: XmlWriter, group: TargetGroup, target: Target) -> None:
     xml.element("State", str(target.state))
     if target.reason:
         xml.element("Reason", target.reason)
-        xml.element("Description", REASONS.get(target.reason, target.reason))
+        xml.element("Description", target.description)
     xml.close("TargetHealth")
     xml.close("member")

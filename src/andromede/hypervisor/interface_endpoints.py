@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from andromede.compute.driver import EndpointRoute, FirewallRule
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    FirewallRule,
+)
 from andromede.compute.endpoint_ports import interface_source_ports
 
 __all__ = ["interface_accepts", "interface_dnats", "interface_guard", "interface_snats"]

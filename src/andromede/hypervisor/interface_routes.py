@@ -42,7 +42,9 @@ import ipaddress
 from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
-from andromede.compute.driver import InterfaceRoute
+from andromede.compute.driver_network import (
+    InterfaceRoute,
+)
 
 __all__ = [
     "EXEMPT_PRIORITY",

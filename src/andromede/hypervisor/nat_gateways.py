@@ -1,6 +1,7 @@
 """NAT gateways on a host (decision 0129): the rules a VPC's router adds for them, pure.
 
-A NAT gateway is applied by the routers of its VPC (:class:`~andromede.compute.driver.NatRoute`).
+A NAT gateway is applied by the routers of its VPC
+(:class:`~andromede.compute.driver_network.NatRoute`).
 One host — the gateway's *egress host* — translates: its router SNATs what the source subnets
 send to the route's destinations to the gateway's Elastic IP as it leaves through the transit
 link, lets it past the "no public address, nothing out" drop, and lets replies back by
@@ -31,7 +32,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from andromede.compute.driver import NatRoute
+from andromede.compute.driver_network import (
+    NatRoute,
+)
 
 __all__ = [
     "FORWARD_MARK",

@@ -35,7 +35,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from andromede.compute.driver import AclEntry, SubnetAcl
+from andromede.compute.driver_network import (
+    AclEntry,
+    SubnetAcl,
+)
 
 __all__ = ["ACL_CHAIN", "AclRules", "icmp_match", "render_network_acls"]
 

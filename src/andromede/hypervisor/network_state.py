@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     AclEntry,
     FirewallRule,
     InstanceFirewall,

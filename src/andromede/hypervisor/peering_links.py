@@ -26,7 +26,9 @@ import hashlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from andromede.compute.driver import PeeringLink
+from andromede.compute.driver_network import (
+    PeeringLink,
+)
 
 __all__ = [
     "LinkEnd",

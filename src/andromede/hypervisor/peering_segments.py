@@ -39,7 +39,10 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from andromede.compute.driver import NetworkPeer, PeeringLink
+from andromede.compute.driver_network import (
+    NetworkPeer,
+    PeeringLink,
+)
 from andromede.hypervisor.netns_commands import NetworkCommandError
 from andromede.hypervisor.peering_links import link_name
 

@@ -61,9 +61,11 @@ from andromede.compute.driver import (
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
-    NicSpec,
     PortForward,
     RuntimeState,
+)
+from andromede.compute.driver_network import (
+    NicSpec,
 )
 from andromede.hypervisor.accelerator import probe_accelerator
 from andromede.hypervisor.errors import (

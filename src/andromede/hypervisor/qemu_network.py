@@ -14,18 +14,20 @@ from __future__ import annotations
 import logging
 
 from andromede.compute.driver import (
+    InstanceNetwork,
+    NetworkMode,
+    PortForward,
+)
+from andromede.compute.driver_network import (
     EndpointRoute,
     FlowCapture,
     HostFlows,
     InstanceFirewall,
-    InstanceNetwork,
     InterfaceRoute,
     NatRoute,
-    NetworkMode,
     NetworkPeer,
     NetworkSpec,
     PeeringLink,
-    PortForward,
     SkippedFlows,
     SubnetAcl,
     VpcDns,

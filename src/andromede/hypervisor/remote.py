@@ -23,22 +23,24 @@ import httpx
 
 from andromede.compute.driver import (
     AttachedVolume,
-    EndpointRoute,
-    FlowCapture,
     HostCapacity,
-    HostFlows,
-    InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
-    InterfaceRoute,
     InterfaceSpec,
+    RuntimeState,
+    VolumeSpec,
+)
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    FlowCapture,
+    HostFlows,
+    InstanceFirewall,
+    InterfaceRoute,
     NatRoute,
     NetworkPeer,
     NetworkSpec,
     PeeringLink,
-    RuntimeState,
     SubnetAcl,
-    VolumeSpec,
     VpcDns,
 )
 from andromede.compute.errors import HostUnreachable

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     EndpointRoute,
     FirewallRule,
     InstanceFirewall,

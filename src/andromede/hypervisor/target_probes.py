@@ -3,6 +3,9 @@ target's health port, opened from the VPC router's network namespace (the router
 gateway of every subnet, so any target of the VPC is reachable from it, and the probe comes
 from the router's address on the target's subnet, which the target's security groups must
 let in), every ``HealthCheckIntervalSeconds``, given up after ``HealthCheckTimeoutSeconds``.
+An ``HTTP`` check (decision 0198) sends a minimal HTTP/1.1 GET of its path over that
+connection and passes when the answer's status code is one its matcher accepts; the
+connection, the request and the status line all within the timeout.
 
 The socket is made inside the namespace by a thread that enters it (a socket stays in the
 namespace it was made in), then connected from the event loop. The outcome goes back to the
@@ -14,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from andromede.hypervisor.netns_commands import _in_netns
+from andromede.loadbalancing.model import code_matches
 from andromede.loadbalancing.target_groups import Probe
 
 __all__ = ["HealthChecker", "ProbeOutcome", "probe_target", "socket_in"]
@@ -27,10 +33,17 @@ __all__ = ["HealthChecker", "ProbeOutcome", "probe_target", "socket_in"]
 log = logging.getLogger(__name__)
 
 
+# The most of an answer read for its status line: a longer first line is a failure.
+_STATUS_LINE_MAX: Final = 8192
+_STATUS: Final = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: |\r)")
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeOutcome:
     ok: bool
     timed_out: bool = False
+    # An HTTP check's answer's status code (None: no answer, or a TCP check).
+    code: int | None = None
 
 
 async def socket_in(namespace: str | None) -> socket.socket:
@@ -50,23 +63,57 @@ async def socket_in(namespace: str | None) -> socket.socket:
 
 
 async def probe_target(
-    namespace: str | None, address: str, port: int, timeout: float
+    namespace: str | None,
+    address: str,
+    port: int,
+    timeout: float,
+    *,
+    path: str | None = None,
+    matcher: str = "200-399",
 ) -> ProbeOutcome:
-    """Whether a TCP connection to ``address:port`` from ``namespace`` opens in time."""
+    """Whether a TCP connection to ``address:port`` from ``namespace`` opens in time; with
+    ``path`` (an HTTP check), whether a GET of it is answered in time with a code
+    ``matcher`` accepts."""
     sock = await socket_in(namespace)
     try:
         loop = asyncio.get_running_loop()
-        await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout)
+        async with asyncio.timeout(timeout):
+            await loop.sock_connect(sock, (address, port))
+            if path is None:
+                return ProbeOutcome(True)
+            code = await _http_status(loop, sock, address, port, path)
     except TimeoutError:
         return ProbeOutcome(False, timed_out=True)
     except OSError:
         return ProbeOutcome(False)
     finally:
         sock.close()
-    return ProbeOutcome(True)
+    if code is None:  # not an HTTP answer
+        return ProbeOutcome(False)
+    return ProbeOutcome(code_matches(matcher, code), code=code)
 
 
-Record = Callable[[Probe, bool, bool], Awaitable[None]]
+async def _http_status(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, address: str, port: int, path: str
+) -> int | None:
+    """The status code of the answer to a GET of ``path`` (None: no HTTP status line). The
+    path was checked printable ASCII without spaces when the check was set."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {address}:{port}\r\n"
+        "User-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+    await loop.sock_sendall(sock, request.encode("ascii"))
+    answer = b""
+    while b"\n" not in answer and len(answer) < _STATUS_LINE_MAX:
+        chunk = await loop.sock_recv(sock, 4096)
+        if not chunk:
+            break
+        answer += chunk
+    found = _STATUS.match(answer)
+    return int(found.group(1)) if found else None
+
+
+Record = Callable[[Probe, ProbeOutcome], Awaitable[None]]
 
 
 class HealthChecker:
@@ -100,12 +147,22 @@ class HealthChecker:
             self._last[key] = now
             due.append((probe, namespace))
         outcomes = await asyncio.gather(
-            *(probe_target(ns, p.address, p.health_port, p.timeout) for p, ns in due),
+            *(
+                probe_target(
+                    ns,
+                    p.address,
+                    p.health_port,
+                    p.timeout,
+                    path=p.path if p.protocol == "HTTP" else None,
+                    matcher=p.matcher,
+                )
+                for p, ns in due
+            ),
             return_exceptions=True,
         )
         for (probe, _), outcome in zip(due, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 log.warning("health probe of %s failed to run: %s", probe.address, outcome)
                 continue
-            await self._record(probe, outcome.ok, outcome.timed_out)
+            await self._record(probe, outcome)
         return len(due)

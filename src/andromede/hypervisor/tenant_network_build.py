@@ -16,7 +16,9 @@ import itertools
 import logging
 from collections.abc import Collection
 
-from andromede.compute.driver import NetworkSpec
+from andromede.compute.driver_network import (
+    NetworkSpec,
+)
 from andromede.hypervisor.dnsmasq_process import stop_pidfile
 from andromede.hypervisor.elastic_ips import uplink_guard_table
 from andromede.hypervisor.netns_commands import (

@@ -16,7 +16,12 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
-from andromede.compute.driver import EndpointRoute, InterfaceRoute, PeeringLink, VpcDns
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    InterfaceRoute,
+    PeeringLink,
+    VpcDns,
+)
 from andromede.hypervisor.elastic_ips import check_elastic_ip
 from andromede.hypervisor.netns_commands import NetworkCommandError, _run
 from andromede.hypervisor.network_guards import router_mac

@@ -13,7 +13,9 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from andromede.compute.driver import VpcDns
+from andromede.compute.driver_network import (
+    VpcDns,
+)
 from andromede.hypervisor.dnsmasq_process import ours_running, stop_pidfile
 from andromede.hypervisor.netns_commands import _all, _namespace_exists, _run
 from andromede.hypervisor.network_state import NetworkRecord

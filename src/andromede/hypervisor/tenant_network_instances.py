@@ -19,7 +19,10 @@ import struct
 from collections.abc import Mapping
 from dataclasses import replace
 
-from andromede.compute.driver import InstanceFirewall, NicSpec
+from andromede.compute.driver_network import (
+    InstanceFirewall,
+    NicSpec,
+)
 from andromede.hypervisor.netns_commands import (
     NetworkCommandError,
     _all,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from andromede.compute.driver import (
+from andromede.compute.driver_network import (
     EndpointRoute,
     InterfaceRoute,
     NatRoute,

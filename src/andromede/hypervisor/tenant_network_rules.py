@@ -16,7 +16,12 @@ import ipaddress
 import json
 from collections.abc import Collection, Sequence
 
-from andromede.compute.driver import EndpointRoute, InstanceFirewall, NatRoute, SubnetAcl
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    InstanceFirewall,
+    NatRoute,
+    SubnetAcl,
+)
 from andromede.hypervisor.elastic_ips import render_uplink_guard
 from andromede.hypervisor.interface_routes import (
     EXEMPT_PRIORITY,

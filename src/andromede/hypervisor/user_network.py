@@ -11,7 +11,7 @@ forwards still work), which only a new start changes.
 
 Network ACLs in user mode: none. Each guest is a slirp network of its own, nothing is routed
 between subnets and there is no subnet boundary to judge at, so ``QemuDriver.set_network_acl``
-records nothing and does nothing (a :class:`~andromede.compute.driver.NetworkSpec`'s ``acl``
+records nothing and does nothing (a :class:`~andromede.compute.driver_network.NetworkSpec`'s ``acl``
 is ignored likewise); the security groups, as above, are all that applies.
 """
 
@@ -20,7 +20,14 @@ from __future__ import annotations
 import socket
 from ipaddress import IPv4Network, ip_address
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, InstanceSpec, PortForward
+from andromede.compute.driver import (
+    InstanceSpec,
+    PortForward,
+)
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+)
 from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.monitor import Monitor
 

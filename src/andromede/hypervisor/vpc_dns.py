@@ -37,7 +37,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from andromede.compute.driver import VpcDns
+from andromede.compute.driver_network import (
+    VpcDns,
+)
 
 __all__ = [
     "AMAZON_PROVIDED_DNS",

@@ -24,24 +24,26 @@ from pathlib import Path
 from typing import Any
 
 from andromede.compute.driver import (
-    WIRE_OMITTED_AT_DEFAULT,
     AttachedVolume,
-    EndpointRoute,
-    FlowCapture,
     HostCapacity,
-    HostFlows,
-    InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
-    InterfaceRoute,
     InterfaceSpec,
+    RuntimeState,
+    VolumeSpec,
+)
+from andromede.compute.driver_network import (
+    WIRE_OMITTED_AT_DEFAULT,
+    EndpointRoute,
+    FlowCapture,
+    HostFlows,
+    InstanceFirewall,
+    InterfaceRoute,
     NatRoute,
     NetworkPeer,
     NetworkSpec,
     PeeringLink,
-    RuntimeState,
     SubnetAcl,
-    VolumeSpec,
     VpcDns,
 )
 from andromede.compute.instance_stats import InstanceStats

@@ -195,8 +195,8 @@ def _lifecycle(group: Group, member: Member) -> tuple[str, str]:
         return f"{phase}:{step}", "Healthy" if launching else "Unhealthy"
     if member.state == "pending":
         return "Pending", "Healthy"
-    if member.state == "running":
-        return "InService", "Healthy"
+    if member.state == "running":  # marked by the ELB health check (decision 0198)
+        return "InService", "Unhealthy" if member.instance_id in group.unhealthy else "Healthy"
     if member.state == "shutting-down":
         return "Terminating", "Unhealthy"
     return "InService", "Unhealthy"

@@ -66,6 +66,7 @@ def _target_document(t: Target) -> dict[str, Any]:
         "streak": t.streak,
         "probed": t.probed,
         "draining_until": t.draining_until.isoformat() if t.draining_until else None,
+        "code": t.code,
     }
 
 
@@ -81,6 +82,7 @@ def _target_from(doc: dict[str, Any]) -> Target:
         streak=int(doc.get("streak", 0)),
         probed=bool(doc.get("probed", False)),
         draining_until=datetime.fromisoformat(until) if until else None,
+        code=int(doc.get("code", 0)),  # absent before decision 0198
     )
 
 
@@ -99,6 +101,8 @@ def group_document(group: TargetGroup) -> dict[str, Any]:
             "healthy": check.healthy_threshold,
             "unhealthy": check.unhealthy_threshold,
             "enabled": check.enabled,
+            "path": check.path,
+            "matcher": check.matcher,
         },
         "created_at": group.created_at.isoformat(),
         "targets": [_target_document(t) for t in group.targets],
@@ -126,6 +130,9 @@ def group_from(tenant_id: str, tg_id: str, name: str, doc: dict[str, Any]) -> Ta
             healthy_threshold=int(check["healthy"]),
             unhealthy_threshold=int(check["unhealthy"]),
             enabled=bool(check.get("enabled", True)),
+            # Absent before decision 0198: the defaults.
+            path=check.get("path", "/"),
+            matcher=check.get("matcher", "200-399"),
         ),
         created_at=datetime.fromisoformat(doc["created_at"]),
         targets=tuple(_target_from(t) for t in doc.get("targets", ())),

@@ -29,6 +29,8 @@ __all__ = [
     "Target",
     "TargetGroup",
     "check_attributes",
+    "code_matches",
+    "http_codes",
     "listener_arn",
     "load_balancer_arn",
     "new_resource_id",
@@ -54,6 +56,9 @@ REASONS: Final[Mapping[str, str]] = {
     "Elb.InitialHealthChecking": "Initial health checks in progress",
     "Target.FailedHealthChecks": "Health checks failed",
     "Target.Timeout": "Request timed out",
+    # Decision 0198: an HTTP check's answer outside its matcher; the description names the
+    # code (``description``).
+    "Target.ResponseCodeMismatch": "Health checks failed with these codes: [{code}]",
     "Target.NotInUse": "Target group is not configured to receive traffic from the load balancer",
     "Target.NotRegistered": "Target is not registered to the target group",
     "Target.InvalidState": "Target is in the stopped state",
@@ -106,6 +111,10 @@ class HealthCheck:
     healthy_threshold: int = 5
     unhealthy_threshold: int = 2
     enabled: bool = True
+    # Decision 0198, HTTP checks only: the path asked and the codes that pass (an NLB's
+    # matcher: codes 200 to 599, "200", "200,202" or "200-299"; 200-399 by default).
+    path: str = "/"
+    matcher: str = "200-399"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +132,17 @@ class Target:
     streak: int = 0
     probed: bool = False
     draining_until: datetime | None = None
+    # Decision 0198: the HTTP code of the answer that made it unhealthy (0: none).
+    code: int = 0
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.target_id, self.port)
+
+    @property
+    def description(self) -> str:
+        """AWS's description of its reason."""
+        return REASONS.get(self.reason, self.reason).replace("{code}", str(self.code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,10 +316,35 @@ def check_attributes(
 # -- health ------------------------------------------------------------------------------------
 
 
-def next_health(target: Target, ok: bool, *, timed_out: bool, check: HealthCheck) -> Target:
+def http_codes(matcher: str) -> list[tuple[int, int]]:
+    """The ranges of an NLB's HTTP matcher ("200", "200,202", "200-299"), each within 200
+    to 599 (decision 0198); a malformed one raises LbValidationError."""
+    ranges = []
+    for part in matcher.split(","):
+        low, _, high = part.strip().partition("-")
+        if not (low.isdigit() and (not high or high.isdigit())):
+            raise LbValidationError(f"Health check matcher HTTP code '{matcher[:32]}' is invalid")
+        first, last = int(low), int(high or low)
+        if not 200 <= first <= last <= 599:
+            raise LbValidationError(
+                "Health check matcher HTTP code must be in the range 200 to 599 for a Network "
+                "Load Balancer"
+            )
+        ranges.append((first, last))
+    return ranges
+
+
+def code_matches(matcher: str, code: int) -> bool:
+    return any(first <= code <= last for first, last in http_codes(matcher))
+
+
+def next_health(
+    target: Target, ok: bool, *, timed_out: bool, check: HealthCheck, code: int | None = None
+) -> Target:
     """The target after one probe: ``healthy_threshold`` successes in a row make it
-    healthy, ``unhealthy_threshold`` failures unhealthy (AWS's reason: timed out or failed);
-    a draining or unused target is not probed."""
+    healthy, ``unhealthy_threshold`` failures unhealthy (AWS's reason: timed out, an HTTP
+    answer's ``code`` outside the matcher, or failed); a draining or unused target is not
+    probed."""
     if target.state in (HealthState.DRAINING, HealthState.UNUSED):
         return target
     same_way = (target.streak > 0) == ok and target.streak != 0
@@ -312,8 +353,15 @@ def next_health(target: Target, ok: bool, *, timed_out: bool, check: HealthCheck
         return replace(target, state=HealthState.HEALTHY, reason="", streak=streak, probed=True)
     if not ok and -streak >= check.unhealthy_threshold:
         reason = "Target.Timeout" if timed_out else "Target.FailedHealthChecks"
+        if code is not None and not timed_out:
+            reason = "Target.ResponseCodeMismatch"
         return replace(
-            target, state=HealthState.UNHEALTHY, reason=reason, streak=streak, probed=True
+            target,
+            state=HealthState.UNHEALTHY,
+            reason=reason,
+            streak=streak,
+            probed=True,
+            code=code or 0,
         )
     reason = target.reason
     if target.state is HealthState.INITIAL:

@@ -6,7 +6,7 @@ each listener forwards to."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final
@@ -38,6 +38,7 @@ from andromede.loadbalancing.model import (
     check_attributes,
     draining,
     forwarding,
+    http_codes,
     new_resource_id,
     next_health,
     target_group_arn,
@@ -63,6 +64,9 @@ class TgSpec:
     target_type: str
     health_check: HealthCheck
     tags: Tags = ()
+    # The health check's fields the call gave (HealthCheck's names): a path or matcher given
+    # for a TCP check is refused, as ELBv2 does (decision 0198).
+    given: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +83,33 @@ class Probe:
     health_port: int
     timeout: int
     interval: int
+    # Decision 0198: "HTTP" checks ask ``path`` and pass on a code ``matcher`` accepts.
+    protocol: str = "TCP"
+    path: str = "/"
+    matcher: str = "200-399"
 
 
-def check_health_check(check: HealthCheck) -> None:
-    if check.protocol != "TCP":
+def check_health_check(check: HealthCheck, given: Collection[str] = ()) -> None:
+    if check.protocol not in ("TCP", "HTTP"):
         raise InvalidConfiguration(
-            f"Health check protocol '{check.protocol[:16]}' is not supported here yet; only "
-            "TCP is (decision 0191)"
+            f"Health check protocol '{check.protocol[:16]}' is not supported here yet; TCP "
+            "and HTTP are (decision 0198)"
         )
+    if check.protocol == "TCP":
+        for field, words in (("path", "paths"), ("matcher", "matchers")):
+            if field in given:
+                raise InvalidConfiguration(
+                    f"Custom health check {words} are not supported for health checks with "
+                    "the protocol 'TCP'"
+                )
+    if not (1 <= len(check.path) <= 1024 and check.path.startswith("/")) or any(
+        not 0x21 <= ord(c) <= 0x7E for c in check.path
+    ):
+        raise LbValidationError(
+            "Health check path must begin with '/' and be 1 to 1024 printable characters "
+            "without spaces"
+        )
+    http_codes(check.matcher)  # raises LbValidationError on a bad matcher
     numeric = check.port.isdigit() and 1 <= int(check.port) <= 65535
     if check.port != "traffic-port" and not numeric:
         raise LbValidationError("Health check port must be 'traffic-port' or 1 to 65535")
@@ -114,7 +137,7 @@ class TargetGroupsMixin(LbCore):
                 f"Target type '{spec.target_type[:16]}' is not supported here yet; instance and "
                 "ip are (decision 0191)"
             )
-        check_health_check(spec.health_check)
+        check_health_check(spec.health_check, spec.given)
         check_tags(spec.tags, self.limits.max_tags)
         if not await self.network.vpc_exists(tenant_id, spec.vpc_id):
             raise LbValidationError(f"The VPC ID '{spec.vpc_id[:64]}' is not found")
@@ -200,7 +223,7 @@ class TargetGroupsMixin(LbCore):
         def change(stored: Stored) -> dict[str, Any]:
             group = group_from(tenant_id, tg_id, stored.name, stored.document)
             check = replace(group.health_check, **changes)
-            check_health_check(check)
+            check_health_check(check, changes.keys())
             return group_document(replace(group, health_check=check))
 
         await self.mutate(tenant_id, "targetgroup", tg_id, change)
@@ -445,17 +468,23 @@ class TargetGroupsMixin(LbCore):
                         port,
                         check.timeout,
                         check.interval,
+                        check.protocol,
+                        check.path,
+                        check.matcher,
                     )
                 )
         return found
 
-    async def record_probe(self, probe: Probe, ok: bool, *, timed_out: bool) -> None:
-        """One probe's outcome, moving the target's health by the group's thresholds."""
+    async def record_probe(
+        self, probe: Probe, ok: bool, *, timed_out: bool, code: int | None = None
+    ) -> None:
+        """One probe's outcome (``code``: an HTTP check's answer), moving the target's health
+        by the group's thresholds."""
 
         def change(stored: Stored) -> dict[str, Any]:
             group = group_from(probe.tenant_id, probe.tg_id, stored.name, stored.document)
             targets = tuple(
-                next_health(t, ok, timed_out=timed_out, check=group.health_check)
+                next_health(t, ok, timed_out=timed_out, check=group.health_check, code=code)
                 if t.key == (probe.target_id, probe.port)
                 else t
                 for t in group.targets

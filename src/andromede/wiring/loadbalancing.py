@@ -10,12 +10,13 @@ from datetime import timedelta
 
 from andromede.audit.service import AuditService
 from andromede.autoscaling.service import AutoScalingService
+from andromede.autoscaling_adapters import TargetGroupHealth
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.elbapi.spec import elb_spec
 from andromede.http.ratelimit import RateLimiter
 from andromede.hypervisor.qemu import QemuDriver
-from andromede.hypervisor.target_probes import HealthChecker
+from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
 from andromede.iam.service import IdentityService
 from andromede.iamapi.app import QueryApp
 from andromede.loadbalancing.core import LbLimits
@@ -38,9 +39,14 @@ log = logging.getLogger(__name__)
 
 
 def load_balancing_service(
-    settings: Settings, db: Database, compute: ComputeService
+    settings: Settings,
+    db: Database,
+    compute: ComputeService,
+    scaling: AutoScalingService | None = None,
 ) -> LoadBalancingService:
-    return LoadBalancingService(
+    """The load balancing service; with ``scaling``, Auto Scaling's ELB health checks read
+    its target groups' health (decision 0198: the two contexts meet here)."""
+    balancers = LoadBalancingService(
         SqlLbStore(db),
         ComputeNetwork(compute),
         settings.region,
@@ -53,6 +59,9 @@ def load_balancing_service(
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
         ),
     )
+    if scaling is not None:
+        scaling.target_health = TargetGroupHealth(balancers)
+    return balancers
 
 
 def elb_app(
@@ -82,8 +91,10 @@ async def load_balancer_upkeep(
     checkers: dict[str, HealthChecker] = {}
     registered: Registered = {}
 
-    async def record(probe: Probe, ok: bool, timed_out: bool) -> None:
-        await service.record_probe(probe, ok, timed_out=timed_out)
+    async def record(probe: Probe, outcome: ProbeOutcome) -> None:
+        await service.record_probe(
+            probe, outcome.ok, timed_out=outcome.timed_out, code=outcome.code
+        )
 
     while True:
         await asyncio.sleep(settings.elb_upkeep_interval)

@@ -81,7 +81,7 @@ async def test_a_groups_life(world: World) -> None:
     [
         ({"MinSize": 3, "MaxSize": 1}, "ValidationError", "min bound"),
         ({"MinSize": 1, "MaxSize": 3, "DesiredCapacity": 5}, "ValidationError", "between"),
-        ({"MinSize": 0, "MaxSize": 1, "HealthCheckType": "ELB"}, "ValidationError", "EC2"),
+        ({"MinSize": 0, "MaxSize": 1, "HealthCheckType": "EBS"}, "ValidationError", "EC2"),
         ({"MinSize": 0, "MaxSize": 1, "LoadBalancerNames": ["lb"]}, "ValidationError", "Load"),
         ({"MinSize": 0, "MaxSize": 500}, "LimitExceeded", "at most"),
     ],

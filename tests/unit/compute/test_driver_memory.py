@@ -13,13 +13,9 @@ import pytest
 
 from andromede.compute.driver import (
     AttachedVolume,
-    FirewallRule,
     ImageBacking,
-    InstanceFirewall,
     InstanceSpec,
     NetworkMode,
-    NetworkSpec,
-    NicSpec,
     PortForward,
     RuntimeState,
     SeedSpec,
@@ -27,6 +23,12 @@ from andromede.compute.driver import (
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
 from andromede.compute.errors import HypervisorFailed
 from andromede.compute.model import new_id
 

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NatRoute, NatSource
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    NatRoute,
+    NatSource,
+)
 from andromede.compute.images import ImageFiles
 from andromede.compute.nat_egress import egress_host
 from andromede.compute.nat_gateway import NatGateway

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import AclEntry, SubnetAcl
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    AclEntry,
+    SubnetAcl,
+)
 from andromede.compute.errors import InvalidParameterValue, MissingParameter, Unsupported
 from andromede.compute.images import ImageFiles
 from andromede.compute.network import Vpc

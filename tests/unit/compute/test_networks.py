@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 
 from andromede.compute.driver import (
-    FirewallRule,
-    InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
     PortForward,
 )
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+)
 from andromede.compute.errors import CannotDelete, NotFound, ReservedName, ResourceInUse
 from andromede.compute.images import ImageFiles
 from andromede.compute.model import (

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import HostCapacity, InstanceFirewall, NetworkPeer
+from andromede.compute.driver import (
+    HostCapacity,
+)
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    InstanceFirewall,
+    NetworkPeer,
+)
 from andromede.compute.errors import Duplicate, HypervisorFailed
 from andromede.compute.images import ImageFiles
 from andromede.compute.model import Instance, InstanceState

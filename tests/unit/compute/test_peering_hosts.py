@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NetworkPeer, PeeringLink
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    NetworkPeer,
+    PeeringLink,
+)
 from andromede.compute.images import ImageFiles
 from andromede.compute.peering_hosts import links_by_host, peering_vni
 from andromede.compute.service import ComputeService, RunRequest

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import VpcDns
+from andromede.compute.driver_network import (
+    VpcDns,
+)
 from andromede.compute.network import default_ids
 from support.ec2app import REGION, ApiError, Client, World, ec2_world
 

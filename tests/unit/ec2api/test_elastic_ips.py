@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from andromede.compute.driver import FirewallRule
+from andromede.compute.driver_network import (
+    FirewallRule,
+)
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.model import InstanceState
 from andromede.compute_adapters import compute_limits

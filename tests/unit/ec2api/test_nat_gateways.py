@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import FirewallRule
+from andromede.compute.driver_network import (
+    FirewallRule,
+)
 from andromede.compute.nat_gateway import NatGateway, NatGatewayState
 from andromede.compute.network import NetworkInterface
 from support.ec2app import ApiError, Client, World, ec2_world

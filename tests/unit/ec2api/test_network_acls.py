@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import AclEntry, SubnetAcl
+from andromede.compute.driver_network import (
+    AclEntry,
+    SubnetAcl,
+)
 from andromede.compute.errors import HostUnreachable
 from andromede.compute.network import Subnet, Vpc
 from andromede.compute.network_acl import (

@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.compute.driver import FirewallRule, InstanceNetwork, InstanceSpec
+from andromede.compute.driver import (
+    InstanceNetwork,
+    InstanceSpec,
+)
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    FirewallRule,
+)
 from andromede.compute.images import ImageFiles
 from andromede.compute.network import default_ids
 from andromede.compute.service import ComputeService, RunRequest

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import FirewallRule
+from andromede.compute.driver_network import (
+    FirewallRule,
+)
 from andromede.compute.errors import NotFound, ResourceInUse
 from andromede.compute.model import parse_rule
 from andromede.compute.prefix_list import ManagedPrefixList

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import FirewallRule
+from andromede.compute.driver_network import (
+    FirewallRule,
+)
 from andromede.compute.network import default_ids
 from support.ec2app import ApiError, World
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from andromede.compute.driver import VpcDns
+from andromede.compute.driver_network import (
+    VpcDns,
+)
 from andromede.compute.network import default_ids, private_dns_name, region_domain
 from support.ec2app import REGION, World
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import FirewallRule
+from andromede.compute.driver_network import (
+    FirewallRule,
+)
 from andromede.compute.vpc_endpoint import DEFAULT_POLICY
 from support.ec2app import REGION, ApiError, Client, World, ec2_world
 

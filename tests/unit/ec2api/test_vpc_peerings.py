@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, PeeringLink
+from andromede.compute.driver_network import (
+    FirewallRule,
+    PeeringLink,
+)
 from andromede.compute.routing import LOCAL, InternetGateway, Route, RouteTable, RoutingView
 from andromede.compute.vpc_peering import PeeringState, VpcPeeringConnection
 from support.ec2app import ApiError, Client, World, ec2_world

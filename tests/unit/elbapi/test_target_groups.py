@@ -1,6 +1,7 @@
 """ELBv2's target group calls in process (decision 0191): creation with the health check's
-parameters, registration of instance and ip targets, DescribeTargetHealth's states and AWS's
-reason codes as probes come in, draining for ``deregistration_delay.timeout_seconds``."""
+parameters (HTTP checks' path and matcher too, decision 0198), registration of instance and
+ip targets, DescribeTargetHealth's states and AWS's reason codes as probes come in, draining
+for ``deregistration_delay.timeout_seconds``."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ async def test_a_target_group_with_its_health_check(tmp_path: Path) -> None:
         )  # fmt: skip
         await refused(
             world.client, "ModifyTargetGroup", "InvalidConfigurationRequest",
-            TargetGroupArn=group["TargetGroupArn"], HealthCheckProtocol="HTTP",
+            TargetGroupArn=group["TargetGroupArn"], HealthCheckProtocol="HTTPS",
         )  # fmt: skip
         await refused(world.client, "CreateTargetGroup", "DuplicateTargetGroupName",
                       Name="web", Protocol="TCP", Port=81, VpcId=world.vpc_id)  # fmt: skip
@@ -70,6 +71,66 @@ async def test_a_target_group_with_its_health_check(tmp_path: Path) -> None:
                       VpcId=world.vpc_id)  # fmt: skip
         await world.client.call("DeleteTargetGroup", TargetGroupArn=group["TargetGroupArn"])
         assert (await world.client.call("DescribeTargetGroups"))["TargetGroups"] == []
+
+
+async def test_http_health_checks(tmp_path: Path) -> None:
+    async with elb_world(tmp_path) as world:
+        group = await world.target_group(HealthCheckProtocol="HTTP")
+        arn = group["TargetGroupArn"]
+        # ELBv2's defaults for an NLB's HTTP check: "/", 200-399, a 6-second timeout.
+        assert (group["HealthCheckProtocol"], group["HealthCheckPath"]) == ("HTTP", "/")
+        assert (group["Matcher"]["HttpCode"], group["HealthCheckTimeoutSeconds"]) == ("200-399", 6)
+        changed = await world.client.call(
+            "ModifyTargetGroup", TargetGroupArn=arn, HealthCheckPath="/healthz",
+            Matcher={"HttpCode": "200,202-204"},
+        )  # fmt: skip
+        shown = changed["TargetGroups"][0]
+        assert (shown["HealthCheckPath"], shown["Matcher"]["HttpCode"]) == (
+            "/healthz",
+            "200,202-204",
+        )
+        # The probes are told the check.
+        await world.load_balancer()
+        lb = (await world.client.call("DescribeLoadBalancers"))["LoadBalancers"][0]
+        await world.client.call(
+            "CreateListener", LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+        )  # fmt: skip
+        instance = await world.instance()
+        await world.client.call("RegisterTargets", TargetGroupArn=arn, Targets=[{"Id": instance}])
+        [probe] = await world.service.probes()
+        assert (probe.protocol, probe.path, probe.matcher) == ("HTTP", "/healthz", "200,202-204")
+        for _ in range(2):
+            await world.service.record_probe(probe, False, timed_out=False, code=500)
+        answer = await world.client.call("DescribeTargetHealth", TargetGroupArn=arn)
+        health = answer["TargetHealthDescriptions"][0]["TargetHealth"]
+        assert health == {
+            "State": "unhealthy",
+            "Reason": "Target.ResponseCodeMismatch",
+            "Description": "Health checks failed with these codes: [500]",
+        }
+        # Back to TCP: path and matcher no longer shown.
+        tcp = await world.client.call("ModifyTargetGroup", TargetGroupArn=arn,
+                                      HealthCheckProtocol="TCP")  # fmt: skip
+        assert "HealthCheckPath" not in tcp["TargetGroups"][0]
+        for params, code in (
+            ({"HealthCheckProtocol": "HTTPS"}, "InvalidConfigurationRequest"),
+            ({"HealthCheckPath": "/x"}, "InvalidConfigurationRequest"),  # TCP check
+            ({"Matcher": {"HttpCode": "200"}}, "InvalidConfigurationRequest"),
+            ({"HealthCheckProtocol": "HTTP", "HealthCheckPath": "health"}, "ValidationError"),
+            ({"HealthCheckProtocol": "HTTP", "HealthCheckPath": "/a b"}, "ValidationError"),
+            (
+                {"HealthCheckProtocol": "HTTP", "Matcher": {"HttpCode": "100-200"}},
+                "ValidationError",
+            ),
+            ({"HealthCheckProtocol": "HTTP", "Matcher": {"HttpCode": "2xx"}}, "ValidationError"),
+            ({"HealthCheckProtocol": "HTTP", "Matcher": {"GrpcCode": "0"}}, "ValidationError"),
+        ):
+            await refused(world.client, "ModifyTargetGroup", code, TargetGroupArn=arn, **params)
+            await refused(world.client, "CreateTargetGroup", code, Name="bad", Protocol="TCP",
+                          Port=80, VpcId=world.vpc_id, **params)  # fmt: skip
+        assert [g["TargetGroupName"] for g in (await world.client.call("DescribeTargetGroups"))[
+            "TargetGroups"]] == ["web"]  # fmt: skip
 
 
 async def test_target_health_from_registration_to_healthy_and_unhealthy(tmp_path: Path) -> None:

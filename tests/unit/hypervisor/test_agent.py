@@ -20,13 +20,9 @@ import pytest
 from andromede.compute.driver import (
     Accelerator,
     AttachedVolume,
-    FirewallRule,
     HostCapacity,
     ImageBacking,
-    InstanceFirewall,
     InstanceSpec,
-    NetworkSpec,
-    NicSpec,
     PortForward,
     RuntimeState,
     SeedSpec,
@@ -34,6 +30,12 @@ from andromede.compute.driver import (
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
+)
 from andromede.hypervisor.agent import (
     AgentAlreadyRunning,
     _quiet_server,

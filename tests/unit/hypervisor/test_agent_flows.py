@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FlowCapture, HostFlows, SkippedFlows
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    FlowCapture,
+    HostFlows,
+    SkippedFlows,
+)
 from andromede.compute.flow_log_files import FlowKey, FlowRecord
 from andromede.compute.traffic import INTERNET_OUT, TrafficCount
 from andromede.hypervisor.agent import agent_ready, serve_agent

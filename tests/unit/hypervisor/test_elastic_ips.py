@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from andromede.compute.driver import InstanceFirewall
+from andromede.compute.driver_network import (
+    InstanceFirewall,
+)
 from andromede.hypervisor.elastic_ips import check_elastic_ip, render_uplink_guard
 from andromede.hypervisor.errors import AddressRefused
 from andromede.hypervisor.router_firewall import render_firewall

@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from andromede.compute.driver import EndpointRoute, FirewallRule, InstanceFirewall
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    FirewallRule,
+    InstanceFirewall,
+)
 from andromede.compute_adapters import compute_limits, hypervisor_host_driver
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.endpoint_redirect import egress_guard, endpoint_accepts, endpoint_dnats

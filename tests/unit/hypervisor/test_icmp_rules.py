@@ -13,7 +13,12 @@ from typing import Any
 
 import pytest
 
-from andromede.compute.driver import AclEntry, FirewallRule, InstanceFirewall, SubnetAcl
+from andromede.compute.driver_network import (
+    AclEntry,
+    FirewallRule,
+    InstanceFirewall,
+    SubnetAcl,
+)
 from andromede.hypervisor.network_acls import icmp_match, render_network_acls
 from andromede.hypervisor.network_state import load_state, save_state
 from andromede.hypervisor.router_firewall import render_firewall

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from andromede.compute.driver import EndpointRoute, FirewallRule
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    EndpointRoute,
+    FirewallRule,
+)
 from andromede.compute.endpoint_ports import (
     INTERFACE_PORT_BASE,
     interface_slot_of_port,

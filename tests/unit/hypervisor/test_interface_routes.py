@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, InterfaceRoute
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    InterfaceRoute,
+)
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.interface_routes import (
     EXEMPT_PRIORITY,

@@ -12,18 +12,20 @@ from typing import Any
 import pytest
 
 from andromede.compute.driver import (
-    AclEntry,
     AttachedVolume,
-    InstanceFirewall,
     InstanceSpec,
-    NetworkPeer,
-    NetworkSpec,
-    NicSpec,
     SeedSpec,
-    SubnetAcl,
     VolumeSpec,
 )
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    AclEntry,
+    InstanceFirewall,
+    NetworkPeer,
+    NetworkSpec,
+    NicSpec,
+    SubnetAcl,
+)
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.network_acls import AclRules, render_network_acls
 from andromede.hypervisor.remote import RemoteDriver

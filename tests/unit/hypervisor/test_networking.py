@@ -22,15 +22,17 @@ import pytest
 
 from andromede.compute.driver import (
     AttachedVolume,
-    FirewallRule,
-    InstanceFirewall,
     InstanceNetwork,
     InstanceSpec,
     NetworkMode,
-    NetworkSpec,
-    NicSpec,
     PortForward,
     SeedSpec,
+)
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkSpec,
+    NicSpec,
 )
 from andromede.http.response import Receive, Scope, Send
 from andromede.hypervisor import HypervisorError, QemuDriver, QemuDriverConfig

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer, NetworkSpec
 from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkPeer,
+    NetworkSpec,
+)
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.router_firewall import render_firewall

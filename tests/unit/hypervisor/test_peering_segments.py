@@ -5,7 +5,12 @@ so an older agent still reads a connection within one host)."""
 
 from __future__ import annotations
 
-from andromede.compute.driver import FirewallRule, InstanceFirewall, NetworkPeer, PeeringLink
+from andromede.compute.driver_network import (
+    FirewallRule,
+    InstanceFirewall,
+    NetworkPeer,
+    PeeringLink,
+)
 from andromede.hypervisor.peering_links import link_name
 from andromede.hypervisor.peering_segments import (
     PORT_OFFSET,

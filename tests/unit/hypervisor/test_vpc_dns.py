@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from andromede.compute.driver import NetworkSpec, VpcDns
+from andromede.compute.driver_network import (
+    NetworkSpec,
+    VpcDns,
+)
 from andromede.hypervisor.network_state import NetworkState, load_state, save_state
 from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import NetworkLayout
