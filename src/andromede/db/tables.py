@@ -160,9 +160,12 @@ from andromede.db.tables_logs import (
     log_streams,
 )
 from andromede.db.tables_events import (
+    events_archive_events,
+    events_archives,
     events_bus_policies,
     events_buses,
     events_deliveries,
+    events_replays,
     events_rules,
     events_targets,
 )
@@ -227,9 +230,12 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "events_archive_events",
+    "events_archives",
     "events_bus_policies",
     "events_buses",
     "events_deliveries",
+    "events_replays",
     "events_rules",
     "events_targets",
     "group_members",
