@@ -13,8 +13,8 @@ and stopped on the memory hypervisor sends EC2's "EC2 Instance State-change Noti
 events through a rule. A second account's PutEvents onto the first's bus (named by ARN) is
 refused until the bus's owner grants it with PutPermission, then reaches the owner's rule
 (session 48). A custom bus's archive takes its events, and a replay of a window sends them
-again to its rule's queue with ``replay-name`` (decision 0196). Schedules are tested in process (``tests/unit/events``): a minute's
-period is too slow here.
+again to its rule's queue with ``replay-name`` (decision 0196). Schedules are tested in
+process (``tests/unit/events``): a minute's period is too slow here.
 """
 
 from __future__ import annotations

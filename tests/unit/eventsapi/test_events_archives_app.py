@@ -279,6 +279,12 @@ BAD: list[tuple[str, dict[str, Any] | bytes, str]] = [
         "ValidationException",
     ),
     ("CreateArchive", {"ArchiveName": "a", "EventSourceArn": "BUS/x"}, "ResourceNotFoundException"),
+    (
+        "CreateArchive",
+        {"ArchiveName": "a", "EventSourceArn": "BUS", "KmsKeyIdentifier": "alias/k"},
+        "ValidationException",
+    ),
+    ("UpdateArchive", {"ArchiveName": "archive", "KmsKeyIdentifier": "k"}, "ValidationException"),
     ("DescribeArchive", {"ArchiveName": "nope"}, "ResourceNotFoundException"),
     ("UpdateArchive", {"ArchiveName": "nope", "Description": "d"}, "ResourceNotFoundException"),
     ("DeleteArchive", {"ArchiveName": "nope"}, "ResourceNotFoundException"),
