@@ -128,6 +128,8 @@ async def test_archives(store: ArchiveStore) -> None:
 async def test_events_window_cursor_and_expiry(store: ArchiveStore) -> None:
     await store.create_archive(archive("a", retention_days=1), limit=10)
     await store.create_archive(archive("forever"), limit=10)
+    await store.create_archive(archive("longest", retention_days=2**31 - 1), limit=10)
+    await store.add_events("t1", "longest", [(T0, "{}")], T0 - timedelta(days=400))
     s = timedelta(seconds=1)
     # Arrival order is not time order: a PutEvents may carry an older Time.
     await store.add_events("t1", "a", [(T0 + 2 * s, '{"n":2}'), (T0, '{"n":0}')], T0)
@@ -159,6 +161,8 @@ async def test_events_window_cursor_and_expiry(store: ArchiveStore) -> None:
     assert await window((0, 0)) == []
     kept = await store.get_archive("t1", "forever")
     assert kept is not None and kept.event_count == 1  # RetentionDays 0: forever
+    longest = await store.get_archive("t1", "longest")
+    assert longest is not None and longest.event_count == 1  # no overflow, kept
 
 
 async def test_replays(store: ArchiveStore) -> None:

@@ -129,7 +129,7 @@ events_archive_events = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_events_archive_events_time", "tenant_id", "archive_name", "event_time", "id"),
-    sa.Index("ix_events_archive_events_archived_at", "archived_at"),
+    sa.Index("ix_events_archive_events_archived", "tenant_id", "archive_name", "archived_at"),
 )
 
 # A replay: where it is in its archive (``cursor_time``, ``cursor_id``) and who works it.

@@ -282,7 +282,10 @@ class MemoryArchiveStore:
             days = self._archives[key].retention_days
             if not days:
                 continue
-            horizon = now - timedelta(days=days)
+            try:
+                horizon = now - timedelta(days=days)
+            except OverflowError:  # a retention longer than the calendar keeps everything
+                continue
             expired = {i.event.event_id for i in stored if i.arrived < horizon}
             expired = set(sorted(expired)[: limit - gone])  # bounded: the rest next pass
             if expired:

@@ -54,7 +54,9 @@ def upgrade() -> None:
         ["tenant_id", "archive_name", "event_time", "id"],
     )
     op.create_index(
-        "ix_events_archive_events_archived_at", "events_archive_events", ["archived_at"]
+        "ix_events_archive_events_archived",
+        "events_archive_events",
+        ["tenant_id", "archive_name", "archived_at"],
     )
     op.create_table(
         "events_replays",
@@ -80,7 +82,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_events_replays_state", table_name="events_replays")
     op.drop_table("events_replays")
-    op.drop_index("ix_events_archive_events_archived_at", table_name="events_archive_events")
+    op.drop_index("ix_events_archive_events_archived", table_name="events_archive_events")
     op.drop_index("ix_events_archive_events_time", table_name="events_archive_events")
     op.drop_table("events_archive_events")
     op.drop_index("ix_events_archives_bus", table_name="events_archives")
