@@ -339,10 +339,9 @@ BAD: list[tuple[str, dict[str, Any] | bytes, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("action", "params", "expected"), BAD)
-async def test_bad_input_gets_eventbridges_errors(
-    events: Harness, action: str, params: dict[str, Any] | bytes, expected: str
-) -> None:
+async def test_bad_input_gets_eventbridges_errors(events: Harness) -> None:
+    """One harness for all the cases (none leaves anything behind): a fixture each would
+    cost a migrated database each."""
     await events.ok(
         "CreateArchive",
         {"ArchiveName": "archive", "EventSourceArn": events.arn("event-bus", "default")},
@@ -357,11 +356,17 @@ async def test_bad_input_gets_eventbridges_errors(
             text = text.replace(key, value)
         return text
 
-    if isinstance(params, bytes):
-        params = filled(params.decode()).encode()
-    else:
-        params = {k: filled(v) if isinstance(v, str) else v for k, v in params.items()}
-    assert await events.error(action, params) == expected
+    answered = []
+    for action, params, _ in BAD:
+        if isinstance(params, bytes):
+            params = filled(params.decode()).encode()
+        else:
+            params = {k: filled(v) if isinstance(v, str) else v for k, v in params.items()}
+        answered.append((action, params, await events.error(action, params)))
+    assert [answer for _, _, answer in answered] == [expected for _, _, expected in BAD]
+    assert [a["ArchiveName"] for a in (await events.ok("ListArchives", {}))["Archives"]] == [
+        "archive"
+    ]
 
 
 async def test_identity_policies_and_audit(events: Harness) -> None:
