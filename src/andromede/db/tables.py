@@ -13,8 +13,9 @@ sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_me
 (their dashboards), ``tables_secrets`` (Secrets Manager's secrets and their sealed
 versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs``
 (CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
-rules and targets), ``tables_loadbalancing`` (Network Load Balancers). This module re-exports
-every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
+rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Network Load
+Balancers). This module re-exports every table and ``metadata``: the stores and the
+migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
