@@ -8,10 +8,13 @@ all gone; over SQL, the events sealed at rest and a shredded tenant's never open
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +31,8 @@ from andromede.events.errors import (
     ResourceNotFound,
 )
 from andromede.events.store_sql import SqlEventsStore
+from andromede.settings import Settings
+from andromede.wiring.events import EventsParts
 from andromede.wiring.queues import EventKeySealer
 from support.keys import key_service_in
 from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_database
@@ -268,3 +273,61 @@ async def test_sealed_at_rest_and_shredded(sql_db: Database, tmp_path: Path) -> 
     assert await store.get_replay("t2", "r") is None
     counted = sa.select(sa.func.count()).select_from(tables.events_archive_events)
     assert await sql_db.read(lambda conn: conn.scalar(counted)) == 1  # t1's
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, tenant_id: str, arn: str, message: str, **_: Any) -> None:
+        self.sent.append(json.loads(message))
+
+
+async def test_a_second_gateway_resumes_a_replay(sql_db: Database, tmp_path: Path) -> None:
+    """Two gateways as ``serve`` wires them (``EventsParts``, sealed over the same keys): the
+    first takes a replay one event (``events_replay_batch``) then stops; the second cannot
+    take it while the first's lease (``events_replay_lease``) runs, then resumes from the
+    cursor — nothing replayed twice, nothing lost."""
+    settings = Settings(
+        data_dir=tmp_path, region=REGION, events_replay_batch=1, events_replay_lease=0.3
+    )
+    sinks = [_Sink(), _Sink()]
+    gateways = [
+        EventsParts(settings, sql_db, sink, EventKeySealer(key_service_in(tmp_path / "keys")))  # type: ignore[arg-type]
+        for sink in sinks
+    ]
+    service = gateways[0].service
+    await service.put_rule("t1", "r", "default", event_pattern='{"source": ["app"]}')
+    await service.put_targets(
+        "t1", "r", "default", [{"Id": "q", "Arn": f"arn:aws:sqs:{REGION}:t1:q"}]
+    )
+    await gateways[0].archives.create_archive("t1", "a", BUS)
+    now = datetime.now(UTC).replace(microsecond=0)
+    entries = [
+        {
+            "Source": "app",
+            "DetailType": "t",
+            "Detail": json.dumps({"n": n}),
+            "Time": (now - timedelta(minutes=3 - n)).timestamp(),
+        }
+        for n in range(3)
+    ]
+    await service.put_events("t1", entries)
+    await gateways[0].deliveries.drain()
+    sinks[0].sent.clear()
+    archive_arn = (await gateways[0].archives.describe_archive("t1", "a")).arn
+    await gateways[0].archives.start_replay(
+        "t1", "p", archive_arn, now - timedelta(hours=1), now, BUS
+    )
+    first, second = (parts.replays(f"gw-{i}") for i, parts in enumerate(gateways))
+    assert await first.run_once() == 1  # STARTING → RUNNING
+    assert await first.run_once() == 1  # event 0
+    assert await second.run_once() == 0  # the first's lease
+    await asyncio.sleep(0.35)
+    await second.drain()
+    for parts in gateways:
+        await parts.deliveries.drain()
+    replayed = sorted(e["detail"]["n"] for sink in sinks for e in sink.sent)
+    assert replayed == [0, 1, 2]
+    assert all(e["replay-name"] == "p" for sink in sinks for e in sink.sent)
+    assert (await gateways[1].archives.describe_replay("t1", "p")).state == "COMPLETED"
