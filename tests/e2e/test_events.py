@@ -12,8 +12,9 @@ invalid pattern, a rule deleted while it has targets, an ``aws.`` source refused
 and stopped on the memory hypervisor sends EC2's "EC2 Instance State-change Notification"
 events through a rule. A second account's PutEvents onto the first's bus (named by ARN) is
 refused until the bus's owner grants it with PutPermission, then reaches the owner's rule
-(session 48). Schedules are tested in process (``tests/unit/events``): a minute's
-period is too slow here.
+(session 48). A custom bus's archive takes its events, and a replay of a window sends them
+again to its rule's queue with ``replay-name`` (decision 0196). Schedules are tested in
+process (``tests/unit/events``): a minute's period is too slow here.
 """
 
 from __future__ import annotations
@@ -432,3 +433,68 @@ def test_put_permission_lets_another_account_put_events(server: ServerProcess) -
     with pytest.raises(ClientError) as caught:
         sender.put_events(Entries=[entry])
     assert code(caught) == "AccessDeniedException"
+
+
+def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
+    """Decision 0196: a bus's archive takes the events PutEvents puts on it (its pattern's);
+    a replay of a window sends those of the window, in time order, to the FilterArns' rule's
+    queue with ``replay-name``; they are not archived again."""
+    events, sqs = clients(server)
+    bus_arn = events.create_event_bus(Name="archived")["EventBusArn"]
+    rule_arn = events.put_rule(
+        Name="keep", EventBusName="archived", EventPattern='{"source": ["orders"]}'
+    )["RuleArn"]
+    url, arn = queue(sqs, "replayed", rule_arn)
+    events.put_targets(Rule="keep", EventBusName="archived", Targets=[{"Id": "q", "Arn": arn}])
+    archive_arn = events.create_archive(
+        ArchiveName="orders",
+        EventSourceArn=bus_arn,
+        EventPattern='{"source": ["orders"]}',
+        RetentionDays=1,
+    )["ArchiveArn"]
+    now = int(time.time())
+    entries = [
+        {
+            "Source": source,
+            "DetailType": "order",
+            "Detail": json.dumps({"n": n}),
+            "Time": now - 120 + 60 * n,
+            "EventBusName": "archived",
+        }
+        for n, source in ((0, "orders"), (1, "orders"), (2, "orders"), (3, "other"))
+    ]
+    assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+    assert len(receive(sqs, url, wanted=3)) == 3  # the live deliveries
+    described = events.describe_archive(ArchiveName="orders")
+    assert (described["EventCount"], described["State"], described["RetentionDays"]) == (
+        3,
+        "ENABLED",
+        1,
+    )
+    events.start_replay(
+        ReplayName="again",
+        EventSourceArn=archive_arn,
+        EventStartTime=now - 90,
+        EventEndTime=now + 60,
+        Destination={"Arn": bus_arn, "FilterArns": [rule_arn]},
+    )
+    deadline = time.monotonic() + 15
+    while (state := events.describe_replay(ReplayName="again")["State"]) != "COMPLETED":
+        assert state in ("STARTING", "RUNNING") and time.monotonic() < deadline
+        time.sleep(0.1)
+    bodies = [json.loads(m["Body"]) for m in receive(sqs, url, wanted=2)]
+    assert sorted((b["detail"]["n"], b["replay-name"]) for b in bodies) == [
+        (1, "again"),
+        (2, "again"),
+    ]
+    assert events.describe_archive(ArchiveName="orders")["EventCount"] == 3
+    assert [
+        r["ReplayName"] for r in events.list_replays(EventSourceArn=archive_arn)["Replays"]
+    ] == ["again"]
+    with pytest.raises(ClientError) as caught:
+        events.cancel_replay(ReplayName="again")
+    assert code(caught) == "IllegalStatusException"
+    events.delete_archive(ArchiveName="orders")
+    with pytest.raises(ClientError) as caught:
+        events.describe_archive(ArchiveName="orders")
+    assert code(caught) == "ResourceNotFoundException"

@@ -13,8 +13,9 @@ sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_me
 (their dashboards), ``tables_secrets`` (Secrets Manager's secrets and their sealed
 versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs``
 (CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
-rules and targets), ``tables_loadbalancing`` (Network Load Balancers). This module re-exports
-every table and ``metadata``: the stores and the migrations use ``tables.<name>``.
+rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Network Load
+Balancers). This module re-exports every table and ``metadata``: the stores and the
+migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
 """
@@ -160,9 +161,12 @@ from andromede.db.tables_logs import (
     log_streams,
 )
 from andromede.db.tables_events import (
+    events_archive_events,
+    events_archives,
     events_bus_policies,
     events_buses,
     events_deliveries,
+    events_replays,
     events_rules,
     events_targets,
 )
@@ -227,9 +231,12 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "events_archive_events",
+    "events_archives",
     "events_bus_policies",
     "events_buses",
     "events_deliveries",
+    "events_replays",
     "events_rules",
     "events_targets",
     "group_members",

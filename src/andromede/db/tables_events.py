@@ -6,7 +6,11 @@ gave it, its ARN a column for ListRuleNamesByTarget), and ``events_deliveries`` 
 0091, session 48: one row per matched event and target waiting for its delivery, written in
 PutEvents' transaction, sealed as ``notification_events`` are, leased by the gateways'
 workers), and ``events_bus_policies`` (migration 0094, session 48: a bus's resource policy,
-PutPermission's statements or PutPermission's whole ``Policy``; the default bus has one too).
+PutPermission's statements or PutPermission's whole ``Policy``; the default bus has one too),
+and the archives of decision 0196 (migration 0095): ``events_archives`` (one row per archive
+of a bus), ``events_archive_events`` (one row per archived event, sealed as the deliveries
+are, its event time and arrival in microseconds since the epoch) and ``events_replays`` (one
+row per replay, its cursor and the lease of the gateway working it).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -20,9 +24,12 @@ from andromede.db.metadata import metadata
 from andromede.db.types import UtcDateTime, big_id, key_text
 
 __all__ = [
+    "events_archive_events",
+    "events_archives",
     "events_bus_policies",
     "events_buses",
     "events_deliveries",
+    "events_replays",
     "events_rules",
     "events_targets",
 ]
@@ -90,4 +97,58 @@ events_deliveries = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
+)
+
+# Decision 0196: an archive of a bus; its pattern and description in ``document``.
+events_archives = sa.Table(
+    "events_archives",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("archive_name", key_text(), primary_key=True),
+    sa.Column("bus_name", key_text(), nullable=False),
+    sa.Column("source_arn", sa.Text, nullable=False),
+    sa.Column("retention_days", sa.Integer, nullable=False),
+    # Microseconds since the epoch.
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_events_archives_bus", "tenant_id", "bus_name"),
+)
+
+# One archived event: ``message`` sealed, its AAD binding the tenant and the archive's ARN;
+# ``event_time`` (the event's own time) and ``archived_at`` in microseconds since the epoch.
+events_archive_events = sa.Table(
+    "events_archive_events",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("archive_name", key_text(), nullable=False),
+    sa.Column("event_time", sa.BigInteger, nullable=False),
+    sa.Column("archived_at", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_events_archive_events_time", "tenant_id", "archive_name", "event_time", "id"),
+    sa.Index("ix_events_archive_events_archived", "tenant_id", "archive_name", "archived_at"),
+)
+
+# A replay: where it is in its archive (``cursor_time``, ``cursor_id``) and who works it.
+events_replays = sa.Table(
+    "events_replays",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("replay_name", key_text(), primary_key=True),
+    sa.Column("archive_name", key_text(), nullable=False),
+    sa.Column("source_arn", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("state_reason", sa.Text, nullable=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("cursor_time", sa.BigInteger, nullable=False),
+    sa.Column("cursor_id", sa.BigInteger, nullable=False),
+    sa.Column("last_replayed", sa.BigInteger, nullable=True),
+    sa.Column("ended", sa.BigInteger, nullable=True),
+    sa.Column("holder", sa.Text, nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_events_replays_state", "state"),
 )

@@ -6,8 +6,9 @@ own error types, which the wire adapter (``andromede.eventsapi.errors``) maps to
     ├── ResourceAlreadyExists      a bus of that name already
     ├── ValidationError            a parameter refused (ValidationException)
     ├── InvalidEventPattern        an EventPattern that is no valid pattern
-    ├── LimitExceeded              too many buses, rules or targets
-    └── ConcurrentModification     the bus or rule changed under the call
+    ├── LimitExceeded              too many buses, rules, targets, archives or replays
+    ├── ConcurrentModification     the bus or rule changed under the call
+    └── IllegalStatus              a replay no longer cancellable (decision 0196)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from andromede.errors import AndromedeError
 __all__ = [
     "ConcurrentModification",
     "EventsError",
+    "IllegalStatus",
     "InvalidEventPattern",
     "LimitExceeded",
     "ResourceAlreadyExists",
@@ -55,4 +57,8 @@ class LimitExceeded(EventsError):
 
 
 class ConcurrentModification(EventsError):
+    pass
+
+
+class IllegalStatus(EventsError):
     pass

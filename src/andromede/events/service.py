@@ -35,7 +35,7 @@ from andromede.events.schedule import parse_schedule
 from andromede.events.store import EventsStore
 from andromede.events.targets import check_target
 
-__all__ = ["EntryResult", "EventsLimits", "EventsService", "TargetDeliveries"]
+__all__ = ["EntryResult", "EventArchiver", "EventsLimits", "EventsService", "TargetDeliveries"]
 
 _EVENT_MEMBERS: Final = ("id", "account", "source", "time", "region", "detail-type")
 # Time takes 14 bytes of an entry's size, as AWS counts it ("Calculating PutEvents entry size").
@@ -68,6 +68,12 @@ class TargetDeliveries(Protocol):
         ...
 
 
+class EventArchiver(Protocol):
+    async def archive(self, tenant_id: str, bus: str, events: Sequence[dict[str, Any]]) -> int:
+        """Keep each event in the bus's archives it belongs to (decision 0196)."""
+        ...
+
+
 class EventsService:
     def __init__(
         self,
@@ -85,6 +91,8 @@ class EventsService:
         self._clock = clock
         # Compiled patterns by their text: PutEvents reads them on every call.
         self._patterns: dict[str, EventPattern] = {}
+        # The bus's archives (decision 0196), told of every event routed, before its rules.
+        self.archiver: EventArchiver | None = None
 
     # -- buses
 
@@ -378,16 +386,30 @@ class EventsService:
             await self.route(owner, bus, events)
         return results
 
-    async def route(self, tenant_id: str, bus: str, events: Sequence[dict[str, Any]]) -> int:
-        """Hand each event to the targets of the bus's enabled rules it matches; how many
-        deliveries that made. The platform's own events come in here too."""
+    async def route(
+        self,
+        tenant_id: str,
+        bus: str,
+        events: Sequence[dict[str, Any]],
+        *,
+        rule_arns: frozenset[str] | None = None,
+    ) -> int:
+        """Hand each event to the targets of the bus's enabled rules it matches (of
+        ``rule_arns`` only when given: a replay's FilterArns); how many deliveries that made.
+        The platform's own events come in here too, and replays' (decision 0196); each is
+        archived first, as its bus's archives say."""
+        if self.archiver is not None:
+            await self.archiver.archive(tenant_id, bus, events)
         targets = await self.store.targets_by_rule(tenant_id, bus)
         if not targets:
             return 0
         rules = [
             rule
             for rule in await self.store.list_rules(tenant_id, bus, "", "", self._limits.max_rules)
-            if rule.enabled and rule.event_pattern is not None and rule.name in targets
+            if rule.enabled
+            and rule.event_pattern is not None
+            and rule.name in targets
+            and (rule_arns is None or rule.arn in rule_arns)
         ]
         handed: list[tuple[Rule, Target, dict[str, Any]]] = []
         for event in events:

@@ -367,6 +367,13 @@ class SqlEventsStore:
             conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id))
             # Its deliveries still queued (session 48) go with it.
             conn.execute(sa.delete(_D).where(_D.c.tenant_id == tenant_id))
+            # Its archives, their events and its replays (decision 0196) too.
+            for table in (
+                tables.events_archive_events,
+                tables.events_replays,
+                tables.events_archives,
+            ):
+                conn.execute(sa.delete(table).where(table.c.tenant_id == tenant_id))
             return int(gone or 0)
 
         return await self._db.write(work)

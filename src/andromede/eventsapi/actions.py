@@ -2,7 +2,8 @@
 parameters, authorising the resource it names (``events:<Action>`` on the bus's or the rule's
 ARN, ``*`` for the lists and TestEventPattern), calling :class:`EventsService` and writing
 EventBridge's answer. The table :data:`ACTIONS` is the served operations (the bus policies'
-and UpdateEventBus are :mod:`.bus_actions`'); those of
+and UpdateEventBus are :mod:`.bus_actions`', the archives' and replays'
+:mod:`.archive_actions`'); those of
 EventBridge not served are :data:`NOT_SERVED`, answered ``UnsupportedOperation``.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from andromede.events.archives import ArchiveService
 from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
 from andromede.events.service import EventsService
@@ -37,6 +39,8 @@ class EventsCall:
     authorise: Authorise
     list_page: int
     max_policy_size: int = 10240
+    # The archives and replays (decision 0196); None where they are not served.
+    archives: ArchiveService | None = None
     resources: list[str] = field(default_factory=list)
     # PutEvents' billed events: its entries taken, one per 64 KiB chunk begun.
     published: int = 0
@@ -408,15 +412,6 @@ ACTIONS: Final[dict[str, Callable[[EventsCall], Awaitable[dict[str, Any]]]]] = {
 
 NOT_SERVED: Final = frozenset(
     {
-        "CreateArchive",
-        "DescribeArchive",
-        "ListArchives",
-        "UpdateArchive",
-        "DeleteArchive",
-        "StartReplay",
-        "DescribeReplay",
-        "ListReplays",
-        "CancelReplay",
         "CreateApiDestination",
         "DescribeApiDestination",
         "ListApiDestinations",

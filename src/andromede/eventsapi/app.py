@@ -19,8 +19,10 @@ from andromede.audit.service import AuditService
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
+from andromede.events.archives import ArchiveService
 from andromede.events.service import EventsService
 from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, EventsCall
+from andromede.eventsapi.archive_actions import ARCHIVE_ACTIONS
 from andromede.eventsapi.bus_actions import BUS_ACTIONS
 from andromede.eventsapi.errors import EventsWireError, to_events_error
 from andromede.http.ratelimit import RateLimiter
@@ -34,7 +36,7 @@ from andromede.settings import Settings
 __all__ = ["CONTENT_TYPE", "SERVED", "EventsApp"]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-SERVED: Final = {**ACTIONS, **BUS_ACTIONS}
+SERVED: Final = {**ACTIONS, **BUS_ACTIONS, **ARCHIVE_ACTIONS}
 
 
 class EventsApp(JsonEndpoint[EventsCall]):
@@ -59,6 +61,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         rate_limiter: RateLimiter | None = None,
         *,
         billing: BillingService | None = None,
+        archives: ArchiveService | None = None,
     ) -> None:
         super().__init__(
             identity, audit, settings, rate_limiter, body_limit=settings.events_max_body_size
@@ -66,6 +69,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         self._events = events
         self._identity = identity
         self._billing = billing
+        self._archives = archives
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return EventsWireError(error_type, message)
@@ -109,6 +113,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             authorise=authorise,
             list_page=self._settings.events_list_page,
             max_policy_size=self._settings.events_max_policy_size,
+            archives=self._archives,
         )
         return await SERVED[action_name](request.context)
 

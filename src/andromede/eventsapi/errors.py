@@ -25,6 +25,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidEventPatternException": (400, "Event pattern is not valid."),
     "LimitExceededException": (400, "The limit was reached."),
     "ConcurrentModificationException": (400, "The resource changed under the request."),
+    "IllegalStatusException": (400, "The replay is not in a state that allows this."),
     "UnknownOperationException": (400, "The operation is not known to this service."),
     "UnsupportedOperation": (400, "The operation is not served here."),
     "SerializationException": (400, "The request body is not valid JSON for this operation."),
@@ -50,6 +51,7 @@ _DOMAIN: Final = {
     events_errors.InvalidEventPattern: "InvalidEventPatternException",
     events_errors.LimitExceeded: "LimitExceededException",
     events_errors.ConcurrentModification: "ConcurrentModificationException",
+    events_errors.IllegalStatus: "IllegalStatusException",
 }
 
 

@@ -1,6 +1,6 @@
 """EventBridge (decision 0192): the limits of its calls (buses, rules, targets, PutEvents'
-entries and size, patterns), the retries of its deliveries and the pace of its scheduled
-rules' dispatcher.
+entries and size, patterns), the retries of its deliveries, the pace of its scheduled
+rules' dispatcher, and its archives and replays (decision 0196).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -110,4 +110,50 @@ class EventsSettings(BaseModel):
         gt=0,
         description="Seconds between two passes of the scheduled rules' dispatcher, which "
         "every gateway runs, each period fired by one (decision 0192).",
+    )
+    events_max_archives: int = Field(
+        default=10,
+        gt=0,
+        description="Archives an account may have, all its buses together (decision 0196).",
+    )
+    events_max_active_replays: int = Field(
+        default=10,
+        gt=0,
+        description="Replays an account may have not finished (STARTING, RUNNING or "
+        "CANCELLING) at once (decision 0196).",
+    )
+    events_replay_batch: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Archived events one step of a replay re-sends; a shorter step ends it "
+        "(decision 0196).",
+    )
+    events_replay_lease: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a gateway holds the replays it works; one stopped mid-replay "
+        "leaves them to another after it, which resumes from the replay's cursor "
+        "(decision 0196).",
+    )
+    events_replay_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between two looks of an idle replay runner; a StartReplay of its "
+        "own gateway wakes it at once (decision 0196).",
+    )
+    events_archive_expiry_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between two sweeps of the archives' events past their "
+        "RetentionDays, which every gateway runs (decision 0196).",
+    )
+    events_archive_expiry_batch: int = Field(
+        default=1000,
+        ge=1,
+        le=100000,
+        description="Expired archived events one sweep step deletes at most, a few steps a "
+        "sweep (decision 0196).",
     )

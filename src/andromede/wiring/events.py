@@ -1,6 +1,7 @@
 """EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
-(the platform's SQS queues and SNS topics), the scheduled rules' dispatcher, the API, and
-the instances' state changes as EC2's events into their owner's default bus.
+(the platform's SQS queues and SNS topics), the scheduled rules' dispatcher, the archives and
+their replays' runner (decision 0196), the API, and the instances' state changes as EC2's
+events into their owner's default bus.
 
 A delivery is EventBridge's service principal ``events.amazonaws.com`` writing into the
 target, as on AWS: the queue's ``Policy`` (or the topic's) must let it ``sqs:SendMessage``
@@ -24,9 +25,12 @@ from andromede.compute.model import Instance
 from andromede.compute.service_core import TransitionListener
 from andromede.db.database import Database
 from andromede.db.notification_events import EventSealer
+from andromede.events.archive_store_sql import SqlArchiveStore
+from andromede.events.archives import ArchiveLimits, ArchiveService
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
+from andromede.events.replays import ReplayPolicy, ReplayRunner
 from andromede.events.s3_events import s3_bus_events
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
@@ -235,6 +239,17 @@ class EventsParts:
                 max_input=settings.events_max_input,
             ),
         )
+        # Archives (decision 0196): sealed as the deliveries are, told of every routed event.
+        self.archive_store = SqlArchiveStore(db, settings.region, sealer)
+        self.archives = ArchiveService(
+            self.archive_store,
+            self.service,
+            limits=ArchiveLimits(
+                max_archives=settings.events_max_archives,
+                max_active_replays=settings.events_max_active_replays,
+            ),
+        )
+        self.service.archiver = self.archives
 
     def api(
         self,
@@ -244,7 +259,13 @@ class EventsParts:
         billing: BillingService | None,
     ) -> EventsApp:
         return EventsApp(
-            self.service, identity, audit, self._settings, rate_limiter, billing=billing
+            self.service,
+            identity,
+            audit,
+            self._settings,
+            rate_limiter,
+            billing=billing,
+            archives=self.archives,
         )
 
     def alarm_events(self) -> AlarmStateEventSender:
@@ -257,9 +278,29 @@ class EventsParts:
     def instance_events(self, previous: TransitionListener | None) -> TransitionListener:
         return instance_state_events(self.service, self._settings.region, previous)
 
+    def replays(self, holder: str) -> ReplayRunner:
+        """The replays' runner and archives' sweeper of this gateway (decision 0196), woken
+        by its own StartReplay calls."""
+        settings = self._settings
+        runner = ReplayRunner(
+            self.archive_store,
+            self.service,
+            holder=holder,
+            policy=ReplayPolicy(
+                batch=settings.events_replay_batch,
+                lease=settings.events_replay_lease,
+                interval=settings.events_replay_interval,
+                expiry_interval=settings.events_archive_expiry_interval,
+                expiry_batch=settings.events_archive_expiry_batch,
+            ),
+        )
+        self.archives.on_replay = runner.wake
+        return runner
+
     def background(self, holder: str) -> list[asyncio.Task[None]]:
-        """The dispatcher's and the deliveries' worker's tasks; ``holder``: this gateway's
-        name in the schedules' claims (the autoscaling reconciler's owner name)."""
+        """The dispatcher's, the deliveries' worker's and the replays' runner's tasks;
+        ``holder``: this gateway's name in the schedules' claims and the replays' leases (the
+        autoscaling reconciler's owner name)."""
         scheduler = Scheduler(
             self.store,
             SqlMetricRuns(self._db),
@@ -270,6 +311,7 @@ class EventsParts:
         return [
             asyncio.create_task(scheduler.run_forever(), name="events-schedules"),
             asyncio.create_task(self.deliveries.run_forever(), name="events-deliveries"),
+            asyncio.create_task(self.replays(holder).run_forever(), name="events-replays"),
         ]
 
 

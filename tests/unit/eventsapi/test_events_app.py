@@ -159,7 +159,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any] | bytes, str]] = [
     ),
     ("ListTagsForResource", {"ResourceARN": "nonsense"}, "ResourceNotFoundException"),
     ("UntagResource", {"ResourceARN": "x", "TagKeys": "k"}, "ValidationException"),
-    ("StartReplay", {}, "UnsupportedOperation"),
+    ("CreateApiDestination", {}, "UnsupportedOperation"),
     ("Nonsense", {}, "UnknownOperationException"),
 ]
 

@@ -1,0 +1,292 @@
+"""EventBridge's archives and replays (decision 0196), the service the API calls for them.
+
+An archive belongs to one bus of the account. :meth:`ArchiveService.archive` is the events
+service's archiver: each event routed onto a bus (PutEvents', the schedules' and the
+platform's alike) that matches an archive's pattern (or every event, without one) is written
+to that archive, sealed, with its own ``time``, before the caller answers — except a
+replayed event (it carries ``replay-name``), which AWS does not archive again. A replay is a
+row the replays' runner (:mod:`.replays`) works; this module checks and records it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from andromede.events.archive_model import (
+    REPLAY_NAME_HEADER,
+    Archive,
+    Replay,
+    ReplayState,
+    archive_arn,
+    check_archive_name,
+    check_replay_name,
+)
+from andromede.events.archive_store import ArchiveStore
+from andromede.events.errors import (
+    InvalidEventPattern,
+    ResourceNotFound,
+    ValidationError,
+)
+from andromede.events.model import parse_arn, rule_arn
+from andromede.events.service import EventsService
+
+__all__ = ["ArchiveLimits", "ArchiveService"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    max_archives: int = 10  # events_max_archives
+    max_active_replays: int = 10  # events_max_active_replays
+
+
+class ArchiveService:
+    def __init__(
+        self,
+        store: ArchiveStore,
+        events: EventsService,
+        *,
+        limits: ArchiveLimits | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self._events = events
+        self._limits = limits or ArchiveLimits()
+        self._clock = clock
+        # Told of each replay started: this gateway's runner looks at once (``ReplayRunner``).
+        self.on_replay: Callable[[], None] | None = None
+
+    @property
+    def region(self) -> str:
+        return self._events.region
+
+    # -- archives
+
+    def _source_bus(self, tenant_id: str, source_arn: str) -> str:
+        parts = parse_arn(source_arn)
+        if parts is None or parts[0] != "events" or not parts[3].startswith("event-bus/"):
+            raise ValidationError(f"Parameter EventSourceArn is not valid: {source_arn[:256]}.")
+        if parts[1] != self.region or parts[2] != tenant_id:
+            raise ResourceNotFound(f"Event bus {source_arn[:256]} does not exist.")
+        return self._events.bus_name(tenant_id, source_arn)
+
+    def _checked(
+        self, pattern: str | None, description: str | None, retention_days: int | None
+    ) -> None:
+        if pattern is not None:
+            self._events.pattern(pattern)  # InvalidEventPattern
+        if description is not None and len(description) > 512:
+            raise ValidationError("Description must be at most 512 characters.")
+        if retention_days is not None and retention_days < 0:
+            raise ValidationError(
+                "1 validation error detected: Value at 'retentionDays' failed to satisfy "
+                "constraint: Member must have value greater than or equal to 0"
+            )
+
+    async def create_archive(
+        self,
+        tenant_id: str,
+        name: str,
+        source_arn: str,
+        *,
+        event_pattern: str | None = None,
+        description: str | None = None,
+        retention_days: int | None = None,
+    ) -> Archive:
+        check_archive_name(name)
+        bus = self._source_bus(tenant_id, source_arn)
+        self._checked(event_pattern, description, retention_days)
+        held = await self._events.describe_bus(tenant_id, bus)  # ResourceNotFound
+        archive = Archive(
+            tenant_id,
+            self.region,
+            name,
+            bus,
+            held.arn,
+            event_pattern=event_pattern,
+            description=description,
+            retention_days=retention_days or 0,
+            created=self._clock(),
+        )
+        await self.store.create_archive(archive, limit=self._limits.max_archives)
+        return archive
+
+    async def describe_archive(self, tenant_id: str, name: str) -> Archive:
+        found = await self.store.get_archive(tenant_id, check_archive_name(name))
+        if found is None:
+            raise ResourceNotFound(f"Archive {name} does not exist.")
+        return found
+
+    async def list_archives(
+        self,
+        tenant_id: str,
+        *,
+        prefix: str,
+        source_arn: str | None,
+        state: str | None,
+        after: str,
+        limit: int,
+    ) -> list[Archive]:
+        return await self.store.list_archives(
+            tenant_id, prefix=prefix, source_arn=source_arn, state=state, after=after, limit=limit
+        )
+
+    async def update_archive(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        event_pattern: str | None = None,
+        description: str | None = None,
+        retention_days: int | None = None,
+    ) -> Archive:
+        """The members given replaced; the others kept."""
+        check_archive_name(name)
+        self._checked(event_pattern, description, retention_days)
+
+        def change(held: Archive) -> Archive:
+            return replace(
+                held,
+                event_pattern=held.event_pattern if event_pattern is None else event_pattern,
+                description=held.description if description is None else description,
+                retention_days=held.retention_days if retention_days is None else retention_days,
+            )
+
+        return await self.store.change_archive(tenant_id, name, change)
+
+    async def delete_archive(self, tenant_id: str, name: str) -> None:
+        await self.store.delete_archive(tenant_id, check_archive_name(name))
+
+    async def archive(self, tenant_id: str, bus: str, events: Sequence[dict[str, Any]]) -> int:
+        """Write each event of ``bus`` to the bus's archives whose pattern it matches; how
+        many were written. Replayed events are left out, as on AWS."""
+        fresh = [event for event in events if REPLAY_NAME_HEADER not in event]
+        if not fresh:
+            return 0
+        written = 0
+        now = self._clock()
+        for archive in await self.store.bus_archives(tenant_id, bus):
+            try:
+                pattern = (
+                    None
+                    if archive.event_pattern is None
+                    else self._events.pattern(archive.event_pattern)
+                )
+            except InvalidEventPattern:
+                continue  # stored before a stricter check: matches nothing
+            kept = [
+                (_event_time(event, now), json.dumps(event, separators=(",", ":")))
+                for event in fresh
+                if pattern is None or pattern.matches(event)
+            ]
+            if kept:
+                await self.store.add_events(tenant_id, archive.name, kept, now)
+                written += len(kept)
+        return written
+
+    # -- replays
+
+    def _archive_name(self, tenant_id: str, source_arn: str) -> str:
+        parts = parse_arn(source_arn)
+        if parts is None or parts[0] != "events" or not parts[3].startswith("archive/"):
+            raise ValidationError(f"Parameter EventSourceArn is not valid: {source_arn[:256]}.")
+        name = parts[3].removeprefix("archive/")
+        if parts[1] != self.region or parts[2] != tenant_id:
+            raise ResourceNotFound(f"Archive {name[:64]} does not exist.")
+        return check_archive_name(name)
+
+    async def start_replay(
+        self,
+        tenant_id: str,
+        name: str,
+        source_arn: str,
+        start: datetime,
+        end: datetime,
+        destination: str,
+        *,
+        filter_arns: Sequence[str] = (),
+        description: str | None = None,
+    ) -> Replay:
+        check_replay_name(name)
+        if description is not None and len(description) > 512:
+            raise ValidationError("Description must be at most 512 characters.")
+        if start >= end:
+            raise ValidationError(
+                "Parameter EventStartTime is not valid. Reason: EventStartTime must be before "
+                "EventEndTime."
+            )
+        archive = await self.describe_archive(tenant_id, self._archive_name(tenant_id, source_arn))
+        if destination != archive.source_arn:
+            raise ValidationError(
+                "Parameter Destination.Arn is not valid. Reason: Cross event bus replay is not "
+                "permitted."
+            )
+        prefix = rule_arn(self.region, tenant_id, archive.bus_name, "")
+        for arn in filter_arns:
+            rest = arn.removeprefix(prefix) if arn.startswith(prefix) else ""
+            if not rest or "/" in rest:
+                raise ValidationError(
+                    f"Parameter Destination.FilterArns is not valid: {arn[:256]} is no rule of "
+                    f"the event bus {archive.bus_name}."
+                )
+        replay = Replay(
+            tenant_id,
+            self.region,
+            name,
+            archive.name,
+            archive.arn,
+            start,
+            end,
+            destination,
+            tuple(dict.fromkeys(filter_arns)),
+            description,
+            ReplayState.STARTING,
+            created=self._clock(),
+        )
+        await self.store.create_replay(replay, limit=self._limits.max_active_replays)
+        if self.on_replay is not None:
+            self.on_replay()
+        return replay
+
+    async def describe_replay(self, tenant_id: str, name: str) -> Replay:
+        found = await self.store.get_replay(tenant_id, check_replay_name(name))
+        if found is None:
+            raise ResourceNotFound(f"Replay {name} does not exist.")
+        return found
+
+    async def list_replays(
+        self,
+        tenant_id: str,
+        *,
+        prefix: str,
+        source_arn: str | None,
+        state: str | None,
+        after: str,
+        limit: int,
+    ) -> list[Replay]:
+        if state is not None and state not in ReplayState.ALL:
+            raise ValidationError(
+                f"1 validation error detected: Value '{state[:64]}' at 'state' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [STARTING, RUNNING, "
+                "CANCELLING, COMPLETED, CANCELLED, FAILED]"
+            )
+        return await self.store.list_replays(
+            tenant_id, prefix=prefix, source_arn=source_arn, state=state, after=after, limit=limit
+        )
+
+    async def cancel_replay(self, tenant_id: str, name: str) -> Replay:
+        return await self.store.cancel_replay(tenant_id, check_replay_name(name), self._clock())
+
+    def archive_arn(self, tenant_id: str, name: str) -> str:
+        return archive_arn(self.region, tenant_id, name)
+
+
+def _event_time(event: dict[str, Any], fallback: datetime) -> datetime:
+    """The event's own ``time`` (what a replay's window selects on)."""
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return fallback

@@ -1,0 +1,165 @@
+"""The runner of EventBridge's replays and the sweeper of its archives' retention (decision
+0196), in every gateway.
+
+Each pass claims the replays not finished under a lease (one gateway works a replay at a
+time; a gateway that stops leaves it to another once the lease ends) and moves each one
+step: STARTING → RUNNING; RUNNING: up to ``batch`` archived events of its window after its
+cursor, in (event time, archived id) order, each given ``replay-name`` and routed onto the
+destination bus's rules (its FilterArns' only, when given) through the durable delivery
+queue, then the cursor and ``EventLastReplayedTime`` written with a compare-and-set on the
+state read — so a CancelReplay in between wins, and a gateway restarting resumes from the
+cursor (a batch handed over just before a crash may go twice: EventBridge's at-least-once).
+A batch shorter than ``batch`` ends the replay COMPLETED; CANCELLING becomes CANCELLED; an
+archive gone fails it. The sweeper deletes, in bounded batches, events past their
+archive's ``RetentionDays`` (0 keeps them forever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from andromede.events.archive_model import REPLAY_NAME_HEADER, Replay, ReplayState, micros
+from andromede.events.archive_store import ArchiveStore
+from andromede.events.service import EventsService
+
+__all__ = ["ReplayPolicy", "ReplayRunner"]
+
+log = logging.getLogger(__name__)
+_EXPIRY_STEPS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPolicy:
+    batch: int = 100  # events_replay_batch
+    lease: float = 60.0  # events_replay_lease
+    interval: float = 1.0  # events_replay_interval
+    expiry_interval: float = 300.0  # events_archive_expiry_interval
+    expiry_batch: int = 1000  # events_archive_expiry_batch
+
+
+class ReplayRunner:
+    def __init__(
+        self,
+        store: ArchiveStore,
+        events: EventsService,
+        *,
+        holder: str,
+        policy: ReplayPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._events = events
+        self._holder = holder
+        self._policy = policy or ReplayPolicy()
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._next_expiry = 0.0
+
+    def wake(self) -> None:
+        """A replay was started here: look at once rather than at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                worked = await self.run_once()
+                if time.monotonic() >= self._next_expiry:
+                    self._next_expiry = time.monotonic() + self._policy.expiry_interval
+                    await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event replays pass failed")
+                worked = 0
+            if not worked:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._policy.interval)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """One step of each replay this gateway may work; how many replays moved."""
+        lease = timedelta(seconds=self._policy.lease)
+        claimed = await self._store.claim_replays(
+            self._clock(), holder=self._holder, lease=lease, limit=self._policy.batch
+        )
+        moved = 0
+        for replay in claimed:
+            try:
+                moved += await self._step(replay)
+            except Exception:  # one replay's failure must not stop the others'
+                log.exception("replay %s/%s step failed", replay.tenant_id, replay.name)
+        return moved
+
+    async def drain(self) -> None:
+        """Run until no replay moves (tests)."""
+        while await self.run_once():
+            pass
+
+    async def sweep(self) -> int:
+        """Delete events past their retention, a few bounded batches; how many."""
+        gone = 0
+        for _ in range(_EXPIRY_STEPS):
+            step = await self._store.expire(self._clock(), limit=self._policy.expiry_batch)
+            gone += step
+            if step < self._policy.expiry_batch:
+                break
+        return gone
+
+    async def _advance(self, held: Replay, new: Replay) -> int:
+        return int(await self._store.advance_replay(held, new, holder=self._holder))
+
+    async def _step(self, replay: Replay) -> int:
+        now = self._clock()
+        if replay.state == ReplayState.CANCELLING:
+            return await self._advance(replay, replay.moved(ReplayState.CANCELLED, now))
+        if replay.state == ReplayState.STARTING:
+            return await self._advance(replay, replay.moved(ReplayState.RUNNING, now))
+        archive = await self._store.get_archive(replay.tenant_id, replay.archive_name)
+        if archive is None:
+            failed = replay.moved(
+                ReplayState.FAILED, now, f"Archive {replay.archive_name} does not exist."
+            )
+            return await self._advance(replay, failed)
+        found = await self._store.events(
+            replay.tenant_id,
+            replay.archive_name,
+            start=replay.start,
+            end=replay.end,
+            after=replay.cursor,
+            limit=self._policy.batch,
+        )
+        events: list[dict[str, Any]] = []
+        for archived in found:
+            if not archived.event:  # never opens again (its tenant's key destroyed)
+                continue
+            try:
+                event = json.loads(archived.event)
+            except ValueError:
+                continue
+            event[REPLAY_NAME_HEADER] = replay.name
+            events.append(event)
+        if events:
+            await self._events.route(
+                replay.tenant_id,
+                archive.bus_name,
+                events,
+                rule_arns=frozenset(replay.filter_arns) if replay.filter_arns else None,
+            )
+        new = replay
+        if found:
+            last = found[-1]
+            new = replace(
+                replay, cursor=(micros(last.time), last.event_id), last_replayed=last.time
+            )
+        if len(found) < self._policy.batch:
+            new = new.moved(ReplayState.COMPLETED, now)
+        return await self._advance(replay, new)
