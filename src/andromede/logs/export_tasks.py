@@ -75,19 +75,28 @@ class _Lost(Exception):
 
 
 class _GzipObject:
-    """One object's gzip member being made; ``size`` the compressed bytes so far."""
+    """One object's gzip member being made. ``size`` bounds what it will weigh: the bytes
+    compressed so far, plus the lines zlib still holds uncompressed (it answers output a
+    deflate block at a time, so this overestimates by less than one block)."""
 
     def __init__(self) -> None:
         self._compressor = zlib.compressobj(6, zlib.DEFLATED, _GZIP)
         self._parts: list[bytes] = []
-        self.size = 0
+        self._compressed = 0
+        self._held = 0
         self.lines = 0
+
+    @property
+    def size(self) -> int:
+        return self._compressed + self._held
 
     def add(self, line: bytes) -> None:
         out = self._compressor.compress(line)
         if out:
             self._parts.append(out)
-            self.size += len(out)
+            self._compressed += len(out)
+            self._held = 0
+        self._held += len(line)
         self.lines += 1
 
     def close(self) -> bytes:
