@@ -115,7 +115,7 @@ def test_boto3_groups_streams_events_and_filters(server: ServerProcess) -> None:
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_log_events(logGroupName="/app/web", logStreamName="missing")
     with pytest.raises(ClientError) as caught:
-        logs.describe_export_tasks()
+        logs.describe_subscription_filters(logGroupName="/app/web")
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
