@@ -9,6 +9,7 @@ tasks deleted; and GetLogRecord / GetLogGroupFields."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
@@ -33,13 +34,15 @@ from andromede.logs.exports import ExportStatus, ExportTask, MemoryExportStore
 from andromede.logs.insights_run import event_record
 from andromede.logs.model import InputEvent
 from andromede.logs.records import RecordService
+from andromede.object_keys import KmsObjectCipher
+from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.blob_local import LocalBlobStore
+from andromede.storage.model import BucketEncryption
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from support.batch_world import LIMITS, read
-from support.keys import cipher_in
-from support.kmskit import REGION
+from support.kmskit import REGION, root
 from support.logsapp import NOW, LogsWorld, logs_world
 from support.schema import migrated_sqlite
 
@@ -95,11 +98,13 @@ class World:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     blobs = RegionalBlobs({REGION: LocalBlobStore(tmp_path / "objects", fsync=False)}, REGION)
-    objects = ObjectService(SqlMetadataStore(db), blobs, LIMITS, cipher_in(tmp_path / "keys"))
-    await objects.create_bucket("exports", tenant_id=T, owner_id="o1", region=REGION)
-    await objects.set_bucket_policy("exports", policy())
     try:
         for logs in logs_world(tmp_path / "w"):
+            # Objects sealed under the same key service as the KMS keys (SSE-KMS defaults).
+            cipher = KmsObjectCipher(logs.kit.keys, inline=True)
+            objects = ObjectService(SqlMetadataStore(db), blobs, LIMITS, cipher)
+            await objects.create_bucket("exports", tenant_id=T, owner_id="o1", region=REGION)
+            await objects.set_bucket_policy("exports", policy())
             await logs.service.create_group(T, "/app", None, {})
             for stream in ("web/1", "web/2", "db"):
                 await logs.service.create_stream(T, "/app", stream)
@@ -327,3 +332,46 @@ async def test_get_log_record_and_group_fields(world: World) -> None:
     }
     # 15 minutes before ``time``: nothing then.
     assert await records.group_fields(T, "/app", (NOW - 3_600_000) // 1000) == []
+
+
+async def test_a_stopping_gateway_gives_its_lease_up(world: World) -> None:
+    await put(world, "db", (NOW - 1_000, "kept"))
+    stopping = world.service()
+    task_id = await world.create(stopping)
+    writing = asyncio.Event()
+
+    class Stalls(BucketExportDestination):
+        async def put(self, task: ExportTask, key: str, body: bytes, content_type: str) -> None:
+            writing.set()
+            await asyncio.Event().wait()  # until serve stops
+
+    stopping._destination = Stalls(world.objects, REGION)
+    running = asyncio.create_task(stopping.run_once())
+    await writing.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    # Taken over at once, not a lease later.
+    survivor = world.service()
+    assert await survivor.run_once()
+    task = await world.store.get(T, task_id)
+    assert task is not None and task.status is ExportStatus.COMPLETED
+
+
+async def test_the_bucket_default_kms_key_seals_the_objects(world: World) -> None:
+    await put(world, "db", (NOW - 1_000, "sealed under the bucket's key"))
+    key = await world.logs.kit.service.create_key(root(T))
+    await world.objects.set_bucket_encryption(
+        "exports", BucketEncryption("aws:kms", key.key_id, False)
+    )
+    service = world.service()
+    service._destination = BucketExportDestination(
+        world.objects, REGION, ReplicaKmsKeys(world.logs.kit.service, None)
+    )
+    task_id = await world.create(service)
+    assert await service.run_once()
+    record = await world.objects.head_object("exports", f"exportedlogs/{task_id}/db/000000.gz")
+    assert record.kms_key_arn == key.arn
+    assert await lines(world, f"exportedlogs/{task_id}/db/000000.gz") == [
+        "2027-01-15T07:59:59.000Z sealed under the bucket's key"
+    ]
