@@ -18,7 +18,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0099"
-down_revision: str | None = "0094"
+down_revision: str | None = "0098"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
