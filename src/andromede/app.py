@@ -550,8 +550,9 @@ class Application:
         background.append(purge)
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
         logs, sweep = logs_api(
-            settings, db, keys, customer_keys, identity, audit, rate_limiter, billing, metrics
-        )
+            settings, db, keys, customer_keys, identity, audit, rate_limiter, billing, metrics,
+            objects, ReplicaKmsKeys(customer_keys, audit, billing),
+        )  # fmt: skip
         apis[logs.name] = logs
         background.append(sweep)
         compute = await start_compute(

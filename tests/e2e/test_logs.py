@@ -6,11 +6,12 @@ group under a customer-managed KMS key), by the aws CLI's ``aws logs`` (awscli v
 in Logs' words, the retention sweep (every half second here) emptying a group, no event
 in clear anywhere in the data folder, and (session 48) a metric filter over space-delimited
 lines whose values CloudWatch's GetMetricStatistics reads back, and an account's resource
-policy."""
+policy; (session 49) a group exported into a bucket under its policy and read back."""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import time
 import urllib.error
@@ -114,7 +115,7 @@ def test_boto3_groups_streams_events_and_filters(server: ServerProcess) -> None:
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.get_log_events(logGroupName="/app/web", logStreamName="missing")
     with pytest.raises(ClientError) as caught:
-        logs.describe_export_tasks()
+        logs.describe_subscription_filters(logGroupName="/app/web")
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
@@ -430,3 +431,95 @@ def test_account_resource_policies(server: ServerProcess) -> None:
     assert logs.describe_resource_policies()["resourcePolicies"] == []
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.delete_resource_policy(policyName="events-to-logs")
+
+
+def test_an_export_task_to_a_bucket(server: ServerProcess) -> None:
+    """Session 49: a group exported into a bucket whose policy lets
+    ``logs.<region>.amazonaws.com`` in, as AWS's guide writes it; refused in AWS's words
+    without it; the gzip object read back with boto3; GetLogGroupFields; a finished task
+    cannot be cancelled."""
+    logs = client(server, "logs")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=server.credentials()[0],
+        aws_secret_access_key=server.credentials()[1],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    account = client(server, "sts").get_caller_identity()["Account"]
+    s3.create_bucket(Bucket="log-exports", CreateBucketConfiguration={"LocationConstraint": REGION})
+    logs.create_log_group(logGroupName="/export/app")
+    logs.create_log_stream(logGroupName="/export/app", logStreamName="web")
+    start = now_ms() - 30_000
+    messages = [json.dumps({"n": n, "path": f"/p{n}"}) for n in range(5)]
+    logs.put_log_events(
+        logGroupName="/export/app",
+        logStreamName="web",
+        logEvents=[{"timestamp": start + n, "message": m} for n, m in enumerate(messages)],
+    )
+    task = {
+        "taskName": "e2e",
+        "logGroupName": "/export/app",
+        "fromTime": start,
+        "to": start + 10_000,
+        "destination": "log-exports",
+        "destinationPrefix": "cw",
+    }
+    with pytest.raises(ClientError) as refused:
+        logs.create_export_task(**task)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "InvalidParameterException"
+    assert error["Message"].startswith("GetBucketAcl call on the given bucket failed.")
+    service = {"Service": f"logs.{REGION}.amazonaws.com"}
+    condition = {"StringEquals": {"aws:SourceAccount": account}}
+    s3.put_bucket_policy(
+        Bucket="log-exports",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": service,
+                        "Action": "s3:GetBucketAcl",
+                        "Resource": "arn:aws:s3:::log-exports",
+                        "Condition": condition,
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Principal": service,
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::log-exports/*",
+                        "Condition": {
+                            "StringEquals": {
+                                "s3:x-amz-acl": "bucket-owner-full-control",
+                                "aws:SourceAccount": account,
+                            }
+                        },
+                    },
+                ],
+            }
+        ),
+    )
+    task_id = logs.create_export_task(**task)["taskId"]
+    for _ in range(200):
+        [found] = logs.describe_export_tasks(taskId=task_id)["exportTasks"]
+        if found["status"]["code"] not in ("PENDING", "RUNNING"):
+            break
+        time.sleep(0.05)
+    assert found["status"] == {"code": "COMPLETED", "message": "Completed successfully"}
+    assert (found["taskName"], found["destinationPrefix"]) == ("e2e", "cw")
+    assert found["executionInfo"]["completionTime"] >= found["executionInfo"]["creationTime"]
+    test_object = s3.get_object(Bucket="log-exports", Key="cw/aws-logs-write-test")
+    assert test_object["Body"].read() == b"Permission Check Successful"
+    body = s3.get_object(Bucket="log-exports", Key=f"cw/{task_id}/web/000000.gz")["Body"].read()
+    lines = gzip.decompress(body).decode().splitlines()
+    stamp = datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    assert lines[0] == f"{stamp}.{start % 1000:03d}Z {messages[0]}"
+    assert [line.split(" ", 1)[1] for line in lines] == messages
+    with pytest.raises(logs.exceptions.InvalidOperationException):
+        logs.cancel_export_task(taskId=task_id)
+    fields = logs.get_log_group_fields(logGroupName="/export/app", time=start // 1000 + 60)
+    shares = {f["name"]: f["percent"] for f in fields["logGroupFields"]}
+    assert shares["path"] == 100 and shares["@message"] == 100

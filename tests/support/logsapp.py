@@ -19,6 +19,7 @@ from andromede.billing.store import MemoryBillingStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.logs.export_tasks import ExportService
 from andromede.logs.insights import InsightsService
 from andromede.logs.memory import MemoryLogStore
 from andromede.logs.queries import MemoryQueryStore
@@ -92,7 +93,9 @@ class Harness(Signers):
         return reply.json()
 
 
-async def harness_over(world: LogsWorld, tmp_path: Path) -> Harness:
+async def harness_over(
+    world: LogsWorld, tmp_path: Path, exports: ExportService | None = None
+) -> Harness:
     settings = Settings(data_dir=tmp_path, region=REGION, logs_max_body_size=256 * 1024)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -107,7 +110,15 @@ async def harness_over(world: LogsWorld, tmp_path: Path) -> Harness:
         scanned=lambda tenant, size: billing.count(tenant, REGION, "logs.scanned", size),
         clock=world.clock,
     )
-    app = LogsApp(world.service, identity, audit, settings, billing=billing, insights=insights)
+    app = LogsApp(
+        world.service,
+        identity,
+        audit,
+        settings,
+        billing=billing,
+        insights=insights,
+        exports=exports,
+    )
     return Harness(
         app,
         identity,

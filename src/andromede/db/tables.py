@@ -153,6 +153,7 @@ from andromede.db.tables_secrets import secret_versions, secrets
 from andromede.db.tables_anomaly import metric_anomaly_detectors
 from andromede.db.tables_logs import (
     log_events,
+    log_export_tasks,
     log_groups,
     log_metric_filters,
     log_queries,
@@ -257,6 +258,7 @@ __all__ = [
     "kms_keys",
     "lb_resources",
     "log_events",
+    "log_export_tasks",
     "log_groups",
     "log_metric_filters",
     "log_queries",

@@ -6,7 +6,9 @@ as JSON, the metric's name and namespace as columns to list them by) and
 ``log_resource_policies`` (each account's resource policies for services);
 ``log_queries`` (migration 0092: each account's Logs Insights queries, their status and,
 once finished, their results as JSON, so any gateway answers GetQueryResults) and
-``log_query_definitions`` (the saved queries of PutQueryDefinition).
+``log_query_definitions`` (the saved queries of PutQueryDefinition); ``log_export_tasks``
+(migration 0096: each account's export tasks to S3, their status and the lease of the gateway
+running one).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -21,6 +23,7 @@ from andromede.db.types import big_id, key_text
 
 __all__ = [
     "log_events",
+    "log_export_tasks",
     "log_groups",
     "log_metric_filters",
     "log_queries",
@@ -126,4 +129,27 @@ log_query_definitions = sa.Table(
     sa.Column("modified", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_log_query_definitions_name", "tenant_id", "name"),
+)
+
+log_export_tasks = sa.Table(
+    "log_export_tasks",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("task_id", key_text(), primary_key=True),
+    sa.Column("task_name", key_text(), nullable=False),
+    sa.Column("group_name", key_text(), nullable=False),
+    sa.Column("stream_prefix", key_text(), nullable=False),
+    sa.Column("start_time", sa.BigInteger, nullable=False),  # ms, inclusive
+    sa.Column("end_time", sa.BigInteger, nullable=False),  # ms, inclusive
+    sa.Column("bucket", key_text(), nullable=False),
+    sa.Column("prefix", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("completed", sa.BigInteger, nullable=True),
+    sa.Column("lease_owner", key_text(), nullable=True),
+    sa.Column("lease_until", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_log_export_tasks_status", "status", "created"),
+    sa.Index("ix_log_export_tasks_created", "tenant_id", "created"),
 )

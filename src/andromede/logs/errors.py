@@ -6,8 +6,14 @@ exception names, which ``andromede.logsapi.errors`` maps to the JSON protocol's 
     ├── ResourceAlreadyExists    a group or stream of that name exists
     ├── ResourceNotFound         a group or stream the account does not have
     ├── LimitExceeded            the account's groups are at their bound
-    └── KmsKeyUnusable           the group's KMS key cannot seal or open (AWS words it as an
-                                 InvalidParameterException on create, AccessDenied on use)
+    ├── InvalidOperation         not valid in the resource's state (cancelling a finished
+    │                            export task)
+    ├── KmsKeyUnusable           the group's KMS key cannot seal or open (AWS words it as an
+    │                            InvalidParameterException on create, AccessDenied on use)
+    └── ExportRefused            an export's bucket cannot be written (missing, another
+                                 region, or its policy does not let Logs in): an
+                                 InvalidParameterException at CreateExportTask, the FAILED
+                                 task's message later
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "ExportRefused",
+    "InvalidOperation",
     "InvalidParameter",
     "KmsKeyUnusable",
     "LimitExceeded",
@@ -49,4 +57,12 @@ class LimitExceeded(LogsError):
 
 
 class KmsKeyUnusable(LogsError):
+    pass
+
+
+class InvalidOperation(LogsError):
+    pass
+
+
+class ExportRefused(LogsError):
     pass

@@ -15,7 +15,7 @@ import binascii
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
@@ -113,6 +113,9 @@ class LogsService:
         self._filters: dict[tuple[str, str], tuple[int, list[tuple[MetricFilter, FilterPattern]]]]
         self._filters = {}
         self.tally = MetricTally(self.limits.metric_tally_keys)
+        # What else a closed tenant leaves in the context's other stores (its export
+        # tasks): the wiring adds their deletions, run by forget_tenant.
+        self.forgetters: list[Callable[[str], Awaitable[int]]] = []
 
     # Groups.
 
@@ -431,21 +434,59 @@ class LogsService:
                 return found, position_token("f", after)
 
     async def scan(
-        self, tenant_id: str, group_name: str, start: int, end: int, chunk: int
+        self,
+        tenant_id: str,
+        group_name: str,
+        start: int,
+        end: int,
+        chunk: int,
+        streams: Sequence[str] | None = None,
     ) -> AsyncIterator[list[LogEvent]]:
-        """A group's events with timestamps in ``[start, end)``, in time order, opened a
-        chunk at a time as FilterLogEvents opens them (Logs Insights reads through it)."""
+        """A group's events (of ``streams`` when given) with timestamps in ``[start, end)``,
+        in time order, opened a chunk at a time as FilterLogEvents opens them (Logs Insights
+        and the export tasks read through it)."""
         group = await self.group(tenant_id, group_name)
         after: Position | None = None
         while True:
             stored = await self._store.read(
-                EventQuery(tenant_id, group_name, start=start, end=end, after=after, limit=chunk)
+                EventQuery(
+                    tenant_id, group_name, streams, start=start, end=end, after=after, limit=chunk
+                )
             )
             if stored:
                 yield await self._open(tenant_id, group, stored)
             if len(stored) < chunk:
                 return
             after = stored[-1].position
+
+    async def event_at(
+        self, tenant_id: str, group_name: str, stream: str, position: Position
+    ) -> LogEvent | None:
+        """The event at ``position`` of a stream, opened (GetLogRecord); None when it is gone."""
+        group = await self.group(tenant_id, group_name)
+        stored = await self._store.read(
+            EventQuery(
+                tenant_id,
+                group_name,
+                [stream],
+                start=position.timestamp,
+                end=position.timestamp + 1,
+                after=Position(position.timestamp, position.seq - 1),
+                limit=1,
+            )
+        )
+        if not stored or stored[0].position != position:
+            return None
+        return (await self._open(tenant_id, group, stored))[0]
+
+    async def latest_events(
+        self, tenant_id: str, group_name: str, start: int, end: int, size: int
+    ) -> list[LogEvent]:
+        """Up to ``size`` of a group's latest events in ``[start, end)``, newest first, within
+        ``max_response_bytes`` of messages (GetLogGroupFields' sample)."""
+        group = await self.group(tenant_id, group_name)
+        query = EventQuery(tenant_id, group_name, start=start, end=end, descending=True)
+        return await self._open(tenant_id, group, await self._read_bounded(query, size))
 
     # Metric filters.
 
@@ -572,6 +613,8 @@ class LogsService:
         while policies := await self._store.list_resource_policies(tenant_id, "", 1000):
             for policy in policies:
                 await self._store.delete_resource_policy(tenant_id, policy.name)
+        for forget in self.forgetters:
+            await forget(tenant_id)
         return count
 
     # Resource policies (session 48): kept and answered; see logs.resource_policies.

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
+from andromede.logs.export_tasks import ExportService
 from andromede.logs.insights import InsightsService
 from andromede.logs.model import check_group_name, group_arn
 from andromede.logs.service import LogsService
@@ -25,7 +26,8 @@ class LogsCall:
     """One call's parameters, its account and the means to authorise; ``resources`` are
     the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took;
     ``denied`` whether its authorisation refused it (a refused data call is audited too);
-    ``insights`` the Logs Insights queries' service, when the deployment serves them."""
+    ``insights`` the Logs Insights queries' service and ``exports`` the export tasks', when
+    the deployment serves them; ``fields_sample`` GetLogGroupFields' sample of events."""
 
     params: dict[str, Any]
     tenant_id: str
@@ -35,6 +37,8 @@ class LogsCall:
     ingested: int = 0
     denied: bool = False
     insights: InsightsService | None = None
+    exports: ExportService | None = None
+    fields_sample: int = 1000
 
     def group_arn(self, name: str) -> str:
         return group_arn(self.logs.region, self.tenant_id, name)

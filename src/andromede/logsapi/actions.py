@@ -20,6 +20,7 @@ from andromede.logs.model import (
 )
 from andromede.logs.service import LogEvent
 from andromede.logsapi.action_call import LogsCall
+from andromede.logsapi.export_actions import EXPORT_ACTIONS
 from andromede.logsapi.metric_filter_actions import FILTER_AND_POLICY_ACTIONS
 from andromede.logsapi.params import (
     boolean,
@@ -345,18 +346,20 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     "ListTagsLogGroup": list_tags_log_group,
     **FILTER_AND_POLICY_ACTIONS,
     **QUERY_ACTIONS,
+    **EXPORT_ACTIONS,
 }
 
 # Data events, not audited (as decision 0172 for metric calls: AWS's trail keeps them only
 # as data events, off by default): the events written and read, and a query's results
-# (polled until the query ends: StartQuery and StopQuery are audited, the polls are not).
+# (polled until the query ends: StartQuery and StopQuery are audited, the polls are not),
+# and GetLogRecord, which reads one event's content as GetLogEvents does.
 DATA_ACTIONS: Final = frozenset(
-    {"PutLogEvents", "GetLogEvents", "FilterLogEvents", "GetQueryResults"}
+    {"PutLogEvents", "GetLogEvents", "FilterLogEvents", "GetQueryResults", "GetLogRecord"}
 )
 
 NOT_SERVED: Final = frozenset(
-    """AssociateSourceToS3TableIntegration CancelExportTask CancelImportTask CreateDelivery
-    CreateExportTask CreateImportTask CreateLogAnomalyDetector CreateLookupTable
+    """AssociateSourceToS3TableIntegration CancelImportTask CreateDelivery
+    CreateImportTask CreateLogAnomalyDetector CreateLookupTable
     CreateScheduledQuery DeleteAccountPolicy DeleteDataProtectionPolicy DeleteDelivery
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
     DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
@@ -364,12 +367,12 @@ NOT_SERVED: Final = frozenset(
     DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
     DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
-    DescribeExportTasks DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
+    DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
     DescribeIndexPolicies DescribeLookupTables
     DescribeSubscriptionFilters
     DisassociateSourceFromS3TableIntegration GetDataProtectionPolicy GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
-    GetLogAnomalyDetector GetLogFields GetLogGroupFields GetLogObject GetLogRecord
+    GetLogAnomalyDetector GetLogFields GetLogObject
     GetLookupTable GetScheduledQuery GetScheduledQueryHistory
     GetStorageTierPolicy GetTransformer ListAggregateLogGroupSummaries ListAnomalies
     ListIntegrations ListLogAnomalyDetectors ListLogGroups ListLogGroupsForQuery

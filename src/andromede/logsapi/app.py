@@ -10,7 +10,9 @@ events and are not, as decision 0172 does for metric calls, unless refused. Ever
 call counts one ``logs.requests``; PutLogEvents counts its accepted bytes (messages and 26
 bytes an event, as AWS bills ingestion) in ``logs.ingested``; a Logs Insights query, when it
 ends, the bytes it read in ``logs.scanned`` (the wiring's callback). StartQuery and StopQuery
-are audited; GetQueryResults, polled, is a data event. Operations of AWS's model not
+are audited; GetQueryResults, polled, is a data event, as GetLogRecord (an event's content);
+CreateExportTask, DescribeExportTasks, CancelExportTask and GetLogGroupFields are control
+calls. Operations of AWS's model not
 served here answer UnsupportedOperationException (501) in the same JSON shape.
 """
 
@@ -26,6 +28,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.logs.export_tasks import ExportService
 from andromede.logs.insights import InsightsService
 from andromede.logs.service import LogsService
 from andromede.logsapi.actions import ACTIONS, DATA_ACTIONS, NOT_SERVED, LogsCall
@@ -70,6 +73,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         *,
         billing: BillingService | None = None,
         insights: InsightsService | None = None,
+        exports: ExportService | None = None,
     ) -> None:
         super().__init__(
             identity, audit, settings, rate_limiter, body_limit=settings.logs_max_body_size
@@ -78,7 +82,9 @@ class LogsApp(JsonEndpoint[LogsCall]):
         self._identity = identity
         self._billing = billing
         self.insights = insights
+        self.exports = exports
         self._ingested: dict[str, int] = {}
+        self._fields_sample = settings.logs_record_fields_sample
 
     @property
     def service(self) -> LogsService:
@@ -132,7 +138,13 @@ class LogsApp(JsonEndpoint[LogsCall]):
             )
 
         request.context = LogsCall(
-            params, principal.tenant_id, self._logs, authorise, insights=self.insights
+            params,
+            principal.tenant_id,
+            self._logs,
+            authorise,
+            insights=self.insights,
+            exports=self.exports,
+            fields_sample=self._fields_sample,
         )
         result = await ACTIONS[action_name](request.context)
         if request.context.ingested:

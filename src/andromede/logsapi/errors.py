@@ -13,6 +13,8 @@ from andromede.errors import AndromedeError
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam_errors
 from andromede.logs.errors import (
+    ExportRefused,
+    InvalidOperation,
     InvalidParameter,
     KmsKeyUnusable,
     LimitExceeded,
@@ -44,6 +46,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "ThrottlingException": (400, "Rate exceeded"),
     "MalformedQueryException": (400, "The query string is not valid."),
+    "InvalidOperationException": (400, "The operation is not valid on the specified resource."),
     "RequestEntityTooLargeException": (413, "The request body is larger than this endpoint "
                                        "accepts."),
     "UnsupportedOperationException": (501, "The operation is not served here."),
@@ -83,6 +86,8 @@ _DOMAIN: Final[dict[type[AndromedeError], str]] = {
     # AWS Logs words an unusable key of a group as an InvalidParameterException on create
     # and associate, and refuses the events' writes and reads alike.
     KmsKeyUnusable: "InvalidParameterException",
+    InvalidOperation: "InvalidOperationException",
+    ExportRefused: "InvalidParameterException",
 }
 
 

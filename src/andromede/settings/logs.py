@@ -144,3 +144,35 @@ class LogsSettings(BaseModel):
         description="Saved Logs Insights query definitions an account may have "
         "(decision 0186, session 48).",
     )
+    logs_export_batch: int = Field(
+        default=1000,
+        gt=0,
+        description="Events an export task reads from the store at a time, so a gateway holds "
+        "one batch whatever the group's size (decision 0186, session 49).",
+    )
+    logs_export_max_object_size: int = Field(
+        default=8 * MIB,
+        gt=0,
+        description="Compressed bytes past which an export task cuts a stream's object and "
+        "begins the next (000000.gz, 000001.gz…); a gateway holds one such object at a time "
+        "(decision 0186, session 49).",
+    )
+    logs_export_lease: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a gateway's claim on a running export task lasts between two "
+        "renewals; a task whose gateway stopped is taken over after it "
+        "(decision 0186, session 49).",
+    )
+    logs_export_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between two looks of a gateway for export tasks to run (one "
+        "created through it starts at once) (decision 0186, session 49).",
+    )
+    logs_record_fields_sample: int = Field(
+        default=1000,
+        gt=0,
+        description="Recent events GetLogGroupFields reads to name a group's fields and "
+        "their percentages (decision 0186, session 49).",
+    )

@@ -19,7 +19,11 @@ use is audited, never counted.
 match at PutLogEvents; every ``logs_metric_flush_interval`` the tally is written into the
 accounts' metrics through :meth:`MetricsService.put_metric_data` (values with their counts,
 stamped with the events' minute, as AWS stamps them), beside the retention sweep in the one
-upkeep task of :func:`logs_api`."""
+upkeep task of :func:`logs_api`.
+
+**Export tasks** (session 49): every ``serve`` runs the export tasks' runner beside them,
+claiming the tasks any gateway was asked for and writing them into their buckets through
+``log_export_delivery`` (the bucket policy must let ``logs.<region>.amazonaws.com`` in)."""
 
 from __future__ import annotations
 
@@ -47,7 +51,10 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
+from andromede.log_export_delivery import BucketExportDestination
 from andromede.logs.errors import KmsKeyUnusable
+from andromede.logs.export_tasks import ExportLimits, ExportService
+from andromede.logs.exports_sql import SqlExportStore
 from andromede.logs.insights import InsightsLimits, InsightsService
 from andromede.logs.metric_filters import MetricSample
 from andromede.logs.model import LogGroup
@@ -58,9 +65,12 @@ from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
 from andromede.settings import Settings
+from andromede.sse_kms_keys import ReplicaKmsKeys
+from andromede.storage.service import ObjectService
 
 __all__ = [
     "LogKeySealer",
+    "export_service",
     "flow_log_groups",
     "insights_service",
     "logs_api",
@@ -235,7 +245,8 @@ def logs_service(
     audit: AuditService | None = None,
     billing: BillingService | None = None,
 ) -> LogsService:
-    return LogsService(
+    """The service; closing a tenant deletes its export tasks too (session 49)."""
+    service = LogsService(
         SqlLogStore(db),
         LogKeySealer(keys, customer_keys, audit, billing, settings.region),
         settings.region,
@@ -251,6 +262,29 @@ def logs_service(
             metric_filter_cache_ms=int(settings.logs_metric_filter_cache * 1000),
             metric_tally_keys=settings.logs_metric_tally_keys,
             max_resource_policies=settings.logs_max_resource_policies,
+        ),
+    )
+    service.forgetters.append(SqlExportStore(db).forget_tenant)
+    return service
+
+
+def export_service(
+    settings: Settings,
+    db: Database,
+    logs: LogsService,
+    objects: ObjectService,
+    kms_keys: ReplicaKmsKeys | None,
+) -> ExportService:
+    """Export tasks over their table, writing into buckets as ``logs.<region>.amazonaws.com``
+    (``log_export_delivery``) under the bucket policy's say."""
+    return ExportService(
+        logs,
+        SqlExportStore(db),
+        BucketExportDestination(objects, settings.region, kms_keys),
+        ExportLimits(
+            batch=settings.logs_export_batch,
+            max_object_size=settings.logs_export_max_object_size,
+            lease_ms=int(settings.logs_export_lease * 1000),
         ),
     )
 
@@ -290,17 +324,31 @@ def logs_api(
     rate_limiter: RateLimiter | None,
     billing: BillingService | None,
     metrics: MetricsService | None = None,
+    objects: ObjectService | None = None,
+    kms_keys: ReplicaKmsKeys | None = None,
 ) -> tuple[LogsApp, asyncio.Task[None]]:
-    """The Logs API app of ``serve`` and its upkeep started: the retention sweep and, with
-    ``metrics``, the metric filters' writes."""
+    """The Logs API app of ``serve`` and its upkeep started: the retention sweep, with
+    ``metrics`` the metric filters' writes, with ``objects`` the export tasks' runner."""
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
     insights = insights_service(settings, db, logs, billing)
-    app = LogsApp(logs, identity, audit, settings, rate_limiter, billing=billing, insights=insights)
+    exports = None if objects is None else export_service(settings, db, logs, objects, kms_keys)
+    app = LogsApp(
+        logs,
+        identity,
+        audit,
+        settings,
+        rate_limiter,
+        billing=billing,
+        insights=insights,
+        exports=exports,
+    )
 
     async def upkeep() -> None:
         loops = [logs_retention(settings, logs, insights)]
         if metrics is not None:
             loops.append(logs_metric_flush(settings, logs, metrics))
+        if exports is not None:
+            loops.append(exports.run_forever(settings.logs_export_interval))
         try:
             await asyncio.gather(*loops)
         finally:  # serve stopping: the queries running here end Failed, not Running

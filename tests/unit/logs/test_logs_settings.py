@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from andromede.settings import Settings
-from andromede.wiring.logs import insights_service, logs_service
+from andromede.wiring.logs import export_service, insights_service, logs_service
 from support.keys import key_service_in
 
 
@@ -87,3 +87,33 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
     )
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, logs_query_partial_interval=-1)
+
+
+def test_export_and_record_settings_reach_their_services(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 49: the export tasks' batch, object size and lease, and GetLogGroupFields'
+    sample, from ``ANDROMEDE_LOGS_*``; zero and negative refused."""
+    for name, value in {
+        "LOGS_EXPORT_BATCH": "7",
+        "LOGS_EXPORT_MAX_OBJECT_SIZE": "4096",
+        "LOGS_EXPORT_LEASE": "2.5",
+        "LOGS_EXPORT_INTERVAL": "0.5",
+        "LOGS_RECORD_FIELDS_SAMPLE": "9",
+    }.items():
+        monkeypatch.setenv(f"ANDROMEDE_{name}", value)
+    settings = Settings(data_dir=tmp_path)
+    logs = logs_service(settings, None, key_service_in(tmp_path / "keys"), None)  # type: ignore[arg-type]
+    exports = export_service(settings, None, logs, None, None)  # type: ignore[arg-type]
+    assert (exports.limits.batch, exports.limits.max_object_size) == (7, 4096)
+    assert exports.limits.lease_ms == 2500
+    assert (settings.logs_export_interval, settings.logs_record_fields_sample) == (0.5, 9)
+    for name in (
+        "logs_export_batch",
+        "logs_export_max_object_size",
+        "logs_export_lease",
+        "logs_export_interval",
+        "logs_record_fields_sample",
+    ):
+        with pytest.raises(ValidationError):
+            Settings(data_dir=tmp_path, **{name: 0})

@@ -17,9 +17,19 @@ import pytest
 from andromede.api_routing import api_service
 from andromede.billing.model import parse_month
 from andromede.db.database import open_database
+from andromede.log_export_delivery import BucketExportDestination
+from andromede.logs.export_tasks import ExportService
+from andromede.logs.exports_sql import SqlExportStore
 from andromede.logs.service import LogsLimits
 from andromede.logs.store_sql import SqlLogStore
 from andromede.logsapi.actions import ACTIONS
+from andromede.storage.blob_local import LocalBlobStore
+from andromede.storage.regions import RegionalBlobs
+from andromede.storage.service import ObjectService
+from andromede.storage.store_sql import SqlMetadataStore
+from support.batch_world import LIMITS
+from support.keys import cipher_in
+from support.kmskit import REGION
 from support.logsapp import NOW, Harness, LogsWorld, harness_over, logs_world
 from support.schema import migrated_sqlite
 
@@ -151,7 +161,7 @@ async def test_groups_streams_events_in_aws_shapes(logs: Harness) -> None:
             400,
         ),
         ("CreateLogGroup", {"logGroupName": "g"}, "ResourceAlreadyExistsException", 400),
-        ("DescribeExportTasks", {}, "UnsupportedOperationException", 501),
+        ("DescribeSubscriptionFilters", {}, "UnsupportedOperationException", 501),
         ("StartQuery", {"logGroupName": "g"}, "InvalidParameterException", 400),
         ("GetQueryResults", {"queryId": "nope"}, "ResourceNotFoundException", 400),
         ("PutSubscriptionFilter", {}, "UnsupportedOperationException", 501),
@@ -271,8 +281,16 @@ async def test_no_odd_parameter_reaches_a_500(tmp_path: Path) -> None:
     SQLite store: the answer is Logs' own error (or a success), never a fault."""
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     try:
+        blobs = RegionalBlobs({REGION: LocalBlobStore(tmp_path / "blobs", fsync=False)}, REGION)
+        objects = ObjectService(SqlMetadataStore(db), blobs, LIMITS, cipher_in(tmp_path / "k"))
         for world in logs_world(tmp_path / "w", store=SqlLogStore(db)):
-            harness = await harness_over(world, tmp_path)
+            # Session 49: the export tasks served too, into a bucket of another account.
+            await objects.create_bucket(
+                "odd-bucket", tenant_id="other", owner_id="o", region=REGION
+            )
+            destination = BucketExportDestination(objects, REGION)
+            exports = ExportService(world.service, SqlExportStore(db), destination)
+            harness = await harness_over(world, tmp_path, exports)
             try:
                 await _odd_parameters(harness)
             finally:
