@@ -223,6 +223,8 @@ def secrets_service(
             max_secrets=settings.secrets_max_secrets,
             max_versions=settings.secrets_max_versions,
             max_tags=settings.secrets_max_tags,
+            version_grace=settings.secrets_version_grace,
+            max_versions_held=settings.secrets_max_versions_held,
         ),
     )
 
@@ -244,12 +246,16 @@ def secrets_api(
 
 
 async def secrets_upkeep(settings: Settings, secrets: SecretService) -> None:
-    """Every ``secrets_sweep_interval``: purge the secrets whose recovery window is over. Every
-    gateway runs it; the store's purge skips the rows another one holds."""
+    """Every ``secrets_sweep_interval``: purge the secrets whose recovery window is over, and
+    remove the versions beyond the kept number whose grace is over. Every gateway runs it; the
+    store's purge skips the rows another one holds, a version removal is a revision-checked
+    write (two gateways at once: one writes, the other skips)."""
     while True:
         try:
             for arn in await secrets.purge_due():
                 log.info("secret %s: recovery window over, deleted", arn)
+            if removed := await secrets.prune_versions():
+                log.info("secrets: %d versions past their grace removed", removed)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("Secrets Manager sweep failed")
         await asyncio.sleep(settings.secrets_sweep_interval)
