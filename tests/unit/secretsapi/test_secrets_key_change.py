@@ -178,6 +178,12 @@ async def test_the_secrets_held_are_sampled_as_secret_months(sm: Harness) -> Non
         ("secretsmanager.secrets", 9): 2 * 1800,
         ("secretsmanager.secrets", 10): 2 * 900,
     }
+    # A line of the account's usage report, priced as the operator sets it.
+    await billing.set_price(REGION, "secretsmanager.secrets", "0.40")
+    report = await billing.usage_report(sm.tenant_id, december)
+    [line] = [x for x in report.lines if x.meter == "secretsmanager.secrets"]
+    assert (line.quantity, line.unit, line.price_unit) == (5400, "secret-seconds", "secret-month")
+    assert line.unit_price == Decimal("0.40")
     # Priced per secret-month (730 h), as AWS's USD 0.40: a secret a whole month.
     meter = catalogue([])["secretsmanager.secrets"]
     usage, net, _ = line_amounts(730 * 3600, meter, Decimal("0.40"), Decimal(0))
