@@ -2,7 +2,8 @@
 UpdateSecret with a new ``KmsKeyId`` re-encrypts the versions labelled ``AWSCURRENT``,
 ``AWSPENDING`` and ``AWSPREVIOUS`` under the new key (the others keep the old one), as the
 caller; a caller who cannot use the old key, or an old key disabled, leaves the versions as
-they were while the key changes all the same (AWS's documented behaviour). And the secrets
+they were while the key changes all the same (AWS's documented behaviour); a write landing
+meanwhile makes the change read and re-encrypt again. And the secrets
 held, those marked for deletion not counted, sampled as ``secretsmanager.secrets``."""
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from andromede.billing.model import catalogue, line_amounts, parse_month
 from andromede.billing.sampler import UsageSampler
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
-from andromede.secrets.model import Secret
-from andromede.secrets.service import Actor
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.secrets.memory import MemorySecretStore
+from andromede.secrets.model import Secret, SecretVersion
+from andromede.secrets.service import Actor, SecretService, SecretValue
+from andromede.secretsapi.authorise import KeyUser
+from andromede.wiring.secrets import KmsSecretSealer
 from support.secretsapp import REGION, Harness
 
 
@@ -189,3 +194,51 @@ async def test_the_secrets_held_are_sampled_as_secret_months(sm: Harness) -> Non
     usage, net, _ = line_amounts(730 * 3600, meter, Decimal("0.40"), Decimal(0))
     assert (usage, net) == (Decimal(1), Decimal("0.40"))
     await billing.close()
+
+
+class _RacingSealer:
+    """The real sealer, but the first time it seals under ``key``, another writer's
+    PutSecretValue lands first (between the re-encryption's reads and its write)."""
+
+    def __init__(self, inner: KmsSecretSealer, key: str) -> None:
+        self._inner = inner
+        self._key = key
+        self.service: SecretService | None = None
+        self.actor: Actor | None = None
+
+    async def seal(
+        self, secret: Secret, version_id: str, plaintext: bytes, caller: object
+    ) -> bytes:
+        if secret.kms_key_id == self._key and self.service is not None:
+            service, actor, self.service = self.service, self.actor, None
+            assert actor is not None
+            await service.put_value(actor, secret.arn, SecretValue(b"raced", binary=False))
+        return await self._inner.seal(secret, version_id, plaintext, caller)
+
+    async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes:
+        return await self._inner.open(secret, version, caller)
+
+
+async def test_a_write_meanwhile_is_re_encrypted_too(sm: Harness) -> None:
+    # The key change writes against the revision it read: a PutSecretValue landing between
+    # its reads and its write makes it read and re-encrypt again, so the raced version (made
+    # under the old key) does not stay AWSCURRENT under it.
+    old = await sm.keys.create_key(sm.key_caller())
+    new = await sm.keys.create_key(sm.key_caller())
+    sealer = _RacingSealer(KmsSecretSealer(sm.keys, REGION), new.arn)
+    service = SecretService(MemorySecretStore(), sealer)
+    root = Principal(
+        sm.tenant_id, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{sm.tenant_id}:root"
+    )
+    actor = Actor(sm.tenant_id, REGION, _anyone, KeyUser(root, None, False, "r1"))
+    await service.create(actor, "r", SecretValue(b"v0", binary=False), kms_key_id=old.arn)
+    sealer.service, sealer.actor = service, actor
+    await service.update(actor, "r", kms_key_id=new.arn)
+    assert sealer.service is None  # the race happened
+    _, versions = await service.list_versions(actor, "r")
+    assert sorted(v.stages for v in versions) == [("AWSCURRENT",), ("AWSPREVIOUS",)]
+    for version in versions:
+        (size,) = struct.unpack(">H", version.sealed[1:3])
+        assert json.loads(version.sealed[3 : 3 + size])["k"] == new.arn
+    _, _, value = await service.get_value(actor, "r")
+    assert value == b"raced"

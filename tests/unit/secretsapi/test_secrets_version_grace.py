@@ -3,10 +3,13 @@ service over the real KMS sealer. Beyond ``max_versions``, the oldest versions w
 label are removed only once ``version_grace`` has passed since their creation (AWS: "it
 does not remove versions created less than 24 hours ago"): a write removes what it can, the
 sweeper's pass the rest; a labelled version is never removed; and a secret the grace keeps
-too full refuses a new version (``LimitExceeded``) rather than grow without bound."""
+too full refuses a new version (``LimitExceeded``) rather than grow without bound; the
+sweeper loop of ``serve`` makes the pass."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +31,8 @@ from andromede.secrets.memory import MemorySecretStore
 from andromede.secrets.model import CURRENT, PREVIOUS, Secret
 from andromede.secrets.service import Actor, SecretLimits, SecretService, SecretValue
 from andromede.secretsapi.authorise import KeyUser
-from andromede.wiring.secrets import KmsSecretSealer
+from andromede.settings import Settings
+from andromede.wiring.secrets import KmsSecretSealer, secrets_upkeep
 
 T0 = datetime(2026, 12, 5, 12, tzinfo=UTC)
 REGION = "eu-fr-1"
@@ -116,4 +120,36 @@ async def test_no_grace_removes_at_once(customer_keys: CustomerKeyService) -> No
         await service.put_value(actor, "s", SecretValue(b"v%d" % n, binary=False))
     _, versions = await service.list_versions(actor, "s")
     # Two versions made at the same instant list in their ids' order: compare as a set.
+    assert sorted(v.stages for v in versions) == [(CURRENT,), (PREVIOUS,)]
+
+
+async def test_the_sweeper_removes_the_ripe_versions(
+    customer_keys: CustomerKeyService, tmp_path: Path
+) -> None:
+    now = [T0]
+    service = SecretService(
+        MemorySecretStore(),
+        KmsSecretSealer(customer_keys, REGION),
+        SecretLimits(max_versions=2, version_grace=86400, max_versions_held=10),
+        clock=lambda: now[0],
+    )
+    root = Principal(ACCOUNT, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{ACCOUNT}:root")
+    actor = Actor(ACCOUNT, REGION, _anyone, KeyUser(root, None, False, "r1"))
+    await service.create(actor, "s", SecretValue(b"v0", binary=False))
+    for n in range(1, 4):
+        await service.put_value(actor, "s", SecretValue(b"v%d" % n, binary=False))
+    now[0] = T0 + timedelta(days=1)
+    sweeper = asyncio.create_task(
+        secrets_upkeep(Settings(data_dir=tmp_path, secrets_sweep_interval=3600), service)
+    )
+    try:
+        for _ in range(100):  # one pass, then the sweeper sleeps an hour
+            _, versions = await service.list_versions(actor, "s")
+            if len(versions) == 2:
+                break
+            await asyncio.sleep(0)
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
     assert sorted(v.stages for v in versions) == [(CURRENT,), (PREVIOUS,)]
