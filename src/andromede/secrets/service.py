@@ -72,6 +72,13 @@ class SecretSealer(Protocol):
 
     async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes: ...
 
+    async def reseal(
+        self, secret: Secret, version: SecretVersion, plaintext: bytes, caller: object
+    ) -> bytes:
+        """``version``'s value (``plaintext``) sealed under ``secret``'s new key, the
+        version's present sealing kept beside it (AWS keeps the previous key's)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SecretValue:
@@ -413,7 +420,7 @@ class SecretService:
         try:
             opened = [(v, await self._sealer.open(before, v, actor.caller)) for v in versions]
             return {
-                v.version_id: await self._sealer.seal(after, v.version_id, plain, actor.caller)
+                v.version_id: await self._sealer.reseal(after, v, plain, actor.caller)
                 for v, plain in opened
             }
         except _KEY_FAILURES:

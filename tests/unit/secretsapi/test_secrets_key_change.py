@@ -9,7 +9,6 @@ held, those marked for deletion not counted, sampled as ``secretsmanager.secrets
 from __future__ import annotations
 
 import json
-import struct
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +21,7 @@ from andromede.secrets.memory import MemorySecretStore
 from andromede.secrets.model import Secret, SecretVersion
 from andromede.secrets.service import Actor, SecretService, SecretValue
 from andromede.secretsapi.authorise import KeyUser
-from andromede.wiring.secrets import KmsSecretSealer
+from andromede.wiring.secrets import KmsSecretSealer, envelope_key, envelopes
 from support.secretsapp import REGION, Harness
 
 
@@ -30,14 +29,10 @@ async def _anyone(action: str, secret: Secret | None) -> None:
     return None
 
 
-async def _keys_of(sm: Harness, name: str) -> dict[str, str]:
-    """Each version's key ARN, read from its sealed form's header (the envelope's key)."""
+async def _keys_of(sm: Harness, name: str) -> dict[str, tuple[str, ...]]:
+    """Each version's keys, its envelopes' (the newest first), read from the sealed form."""
     _, versions = await sm.secrets.describe(Actor(sm.tenant_id, REGION, _anyone), name)
-    keys = {}
-    for version in versions:
-        (size,) = struct.unpack(">H", version.sealed[1:3])
-        keys[version.version_id] = str(json.loads(version.sealed[3 : 3 + size])["k"])
-    return keys
+    return {v.version_id: tuple(map(envelope_key, envelopes(v.sealed))) for v in versions}
 
 
 async def _value(sm: Harness, name: str, version_id: str) -> str:
@@ -69,16 +64,22 @@ async def test_a_new_key_re_encrypts_the_labelled_versions_only(sm: Harness) -> 
         ids[3]: ["AWSCURRENT"],
     }
     before = await _keys_of(sm, "db")
-    assert set(before.values()) == {old.arn}
+    assert set(before.values()) == {(old.arn,)}
 
     await sm.ok("UpdateSecret", {"SecretId": "db", "KmsKeyId": new.arn})
+    # The labelled ones under the new key, their old envelope kept (AWS: they decrypt "with
+    # the previous key or the new key"); the others under the old key only.
     after = await _keys_of(sm, "db")
-    assert after == {ids[0]: old.arn, ids[1]: old.arn, ids[2]: new.arn, ids[3]: new.arn}
+    both = (new.arn, old.arn)
+    assert after == {ids[0]: (old.arn,), ids[1]: (old.arn,), ids[2]: both, ids[3]: both}
     described = await sm.ok("DescribeSecret", {"SecretId": "db"})
     assert described["KmsKeyId"] == new.arn
     # Each value reads back the same; with the old key disabled, the re-encrypted ones still
     # open, the others no longer (AWS: re-create them under the new key to keep them).
     assert [await _value(sm, "db", v) for v in ids] == ["v0", "v1", "v2", "v3"]
+    await sm.keys.disable_key(sm.key_caller(), new.key_id)
+    assert await _value(sm, "db", ids[3]) == "v3"  # through the previous key's envelope
+    await sm.keys.enable_key(sm.key_caller(), new.key_id)
     await sm.keys.disable_key(sm.key_caller(), old.key_id)
     assert await _value(sm, "db", ids[3]) == "v3"
     assert await _value(sm, "db", ids[2]) == "v2"
@@ -106,12 +107,12 @@ async def test_an_old_key_disabled_leaves_the_versions_as_they_were(sm: Harness)
     # AWS: "Secrets Manager can't decrypt the secret versions to re-encrypt them. In this
     # case, the existing versions are not re-encrypted." The key changes all the same.
     await sm.ok("UpdateSecret", {"SecretId": "k", "KmsKeyId": new.key_id})
-    assert set((await _keys_of(sm, "k")).values()) == {old.arn}
+    assert set((await _keys_of(sm, "k")).values()) == {(old.arn,)}
     assert (await sm.ok("DescribeSecret", {"SecretId": "k"}))["KmsKeyId"] == new.key_id
     await sm.fails("GetSecretValue", {"SecretId": "k"}, "DecryptionFailure")
     # New versions go under the new key; the old one, enabled again, opens the old versions.
     await sm.ok("PutSecretValue", {"SecretId": "k", "SecretString": "v1"})
-    assert new.arn in (await _keys_of(sm, "k")).values()
+    assert (new.arn,) in (await _keys_of(sm, "k")).values()
     await sm.keys.enable_key(sm.key_caller(), old.key_id)
     got = await sm.ok("GetSecretValue", {"SecretId": "k", "VersionStage": "AWSPREVIOUS"})
     assert got["SecretString"] == "v0"
@@ -136,13 +137,14 @@ async def test_the_caller_needs_decrypt_on_the_old_key(sm: Harness) -> None:
     await sm.identity.put_user_policy(sm.tenant_id, "rekeyer", "p", json.dumps(policy))
     # The user may use the new key only: nothing is re-encrypted, the key changes.
     await user.ok("UpdateSecret", {"SecretId": "u", "KmsKeyId": new.arn})
-    assert set((await _keys_of(sm, "u")).values()) == {old.arn}
+    assert set((await _keys_of(sm, "u")).values()) == {(old.arn,)}
     await user.fails("GetSecretValue", {"SecretId": "u"}, "AccessDeniedException")
-    # The account's root may use both: the same change again re-encrypts nothing (the key
-    # did not change); to another key and back it does.
+    # The account's root may use both: back to the old key (one envelope: the same key's
+    # twice is once), then to the new one, the old one's kept.
     await sm.ok("UpdateSecret", {"SecretId": "u", "KmsKeyId": old.arn})
+    assert set((await _keys_of(sm, "u")).values()) == {(old.arn,)}
     await sm.ok("UpdateSecret", {"SecretId": "u", "KmsKeyId": new.arn})
-    assert set((await _keys_of(sm, "u")).values()) == {new.arn}
+    assert set((await _keys_of(sm, "u")).values()) == {(new.arn, old.arn)}
     assert (await user.ok("GetSecretValue", {"SecretId": "u"}))["SecretString"] == "v0"
 
 
@@ -152,7 +154,7 @@ async def test_a_new_key_with_a_new_value(sm: Harness) -> None:
     await sm.ok("CreateSecret", {"Name": "b", "SecretString": "v0", "KmsKeyId": old.key_id})
     done = await sm.ok("UpdateSecret", {"SecretId": "b", "KmsKeyId": new.arn, "SecretString": "v1"})
     keys = await _keys_of(sm, "b")
-    assert set(keys.values()) == {new.arn}  # AWSPREVIOUS re-encrypted, the new one under it
+    assert sorted(keys.values()) == [(new.arn,), (new.arn, old.arn)]  # the new one, v0
     assert (await sm.ok("GetSecretValue", {"SecretId": "b"}))["VersionId"] == done["VersionId"]
 
 
@@ -197,26 +199,29 @@ async def test_the_secrets_held_are_sampled_as_secret_months(sm: Harness) -> Non
 
 
 class _RacingSealer:
-    """The real sealer, but the first time it seals under ``key``, another writer's
-    PutSecretValue lands first (between the re-encryption's reads and its write)."""
+    """The real sealer, but the first time a version is re-encrypted, another writer's
+    PutSecretValue lands first (between the key change's reads and its write)."""
 
-    def __init__(self, inner: KmsSecretSealer, key: str) -> None:
+    def __init__(self, inner: KmsSecretSealer) -> None:
         self._inner = inner
-        self._key = key
         self.service: SecretService | None = None
         self.actor: Actor | None = None
 
     async def seal(
         self, secret: Secret, version_id: str, plaintext: bytes, caller: object
     ) -> bytes:
-        if secret.kms_key_id == self._key and self.service is not None:
-            service, actor, self.service = self.service, self.actor, None
-            assert actor is not None
-            await service.put_value(actor, secret.arn, SecretValue(b"raced", binary=False))
         return await self._inner.seal(secret, version_id, plaintext, caller)
 
     async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes:
         return await self._inner.open(secret, version, caller)
+
+    async def reseal(
+        self, secret: Secret, version: SecretVersion, plaintext: bytes, caller: object
+    ) -> bytes:
+        if self.service is not None and self.actor is not None:
+            service, self.service = self.service, None
+            await service.put_value(self.actor, secret.arn, SecretValue(b"raced", binary=False))
+        return await self._inner.reseal(secret, version, plaintext, caller)
 
 
 async def test_a_write_meanwhile_is_re_encrypted_too(sm: Harness) -> None:
@@ -225,7 +230,7 @@ async def test_a_write_meanwhile_is_re_encrypted_too(sm: Harness) -> None:
     # under the old key) does not stay AWSCURRENT under it.
     old = await sm.keys.create_key(sm.key_caller())
     new = await sm.keys.create_key(sm.key_caller())
-    sealer = _RacingSealer(KmsSecretSealer(sm.keys, REGION), new.arn)
+    sealer = _RacingSealer(KmsSecretSealer(sm.keys, REGION))
     service = SecretService(MemorySecretStore(), sealer)
     root = Principal(
         sm.tenant_id, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{sm.tenant_id}:root"
@@ -238,7 +243,6 @@ async def test_a_write_meanwhile_is_re_encrypted_too(sm: Harness) -> None:
     _, versions = await service.list_versions(actor, "r")
     assert sorted(v.stages for v in versions) == [("AWSCURRENT",), ("AWSPREVIOUS",)]
     for version in versions:
-        (size,) = struct.unpack(">H", version.sealed[1:3])
-        assert json.loads(version.sealed[3 : 3 + size])["k"] == new.arn
+        assert envelope_key(envelopes(version.sealed)[0]) == new.arn
     _, _, value = await service.get_value(actor, "r")
     assert value == b"raced"
