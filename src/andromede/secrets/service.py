@@ -347,7 +347,8 @@ class SecretService:
         if adding and held > max(self.limits.max_versions_held, self.limits.max_versions):
             raise LimitExceeded(
                 "You have exceeded the maximum number of versions of this secret: versions "
-                "without a staging label are removed only 24 hours after their creation."
+                "without a staging label are removed only "
+                f"{self.limits.version_grace:g} seconds after their creation."
             )
         return drop
 

@@ -84,7 +84,7 @@ async def test_versions_are_kept_a_day_then_removed_beyond_the_limit(
     # v0, v2 and v3 have lost their labels; all six are younger than a day: none removed,
     # and a seventh would hold more than the secret may: refused.
     assert len(await labels()) == 6
-    with pytest.raises(LimitExceeded):
+    with pytest.raises(LimitExceeded, match="only 86400 seconds after their creation"):
         await put(6)
     assert len(await labels()) == 6
 
