@@ -308,9 +308,9 @@ class SecretService:
             relabelled: dict[str, tuple[str, ...]] = {**held, version_id: ()}
             for label in labels:
                 relabelled = move_stage(relabelled, label, version_id)
+            drop = self._overflow(versions, relabelled, adding=1)  # refused before any KMS use
             new = await self._version(actor, secret, version_id, value, relabelled[version_id])
             changes = {v: s for v, s in relabelled.items() if v != version_id and s != held[v]}
-            drop = self._overflow(versions, relabelled, adding=1)
             try:
                 await self._store.write_versions(
                     replace(secret, last_changed=self._clock()),
