@@ -667,7 +667,7 @@ class Application:
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,
-            balancers.count_by_tenant,
+            balancers.count_by_tenant, secrets.service.held,
         )  # fmt: skip
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:

@@ -94,6 +94,37 @@ async def test_versions_written_against_the_revision(store: SecretStore) -> None
     assert [v.last_accessed for v in await store.versions(ARN)] == [day, None]
 
 
+async def test_resealed_crowded_and_held(store: SecretStore) -> None:
+    # Session 49: a key change writes new sealed values in the revision-checked write.
+    await store.create(secret(), version("v1", (PREVIOUS,)))
+    held = await store.get("111122223333", "eu-fr-1", "db")
+    assert held is not None
+    await store.write_versions(held, 0, version("v2", (CURRENT,), 1), {})
+    with pytest.raises(Conflict):  # a stale re-encryption changes nothing
+        await store.write_versions(held, 0, None, {}, resealed={"v1": b"stale"})
+    moved = await store.write_versions(
+        replace(held, kms_key_id="alias/new"), 1, None, {}, resealed={"v1": b"\x01new", "v9": b""}
+    )
+    assert moved.revision == 2
+    assert [(v.version_id, v.sealed, v.stages) for v in await store.versions(ARN)] == [
+        ("v1", b"\x01new", (PREVIOUS,)),
+        ("v2", b"\x00sealedv2", (CURRENT,)),
+    ]
+    stored = await store.get("111122223333", "eu-fr-1", "db")
+    assert stored is not None and stored.kms_key_id == "alias/new"
+    # Crowded: the secrets with more versions than a number, whole.
+    await store.create(secret("other", arn="arn:other"), None)
+    assert [s.arn for s in await store.crowded(1, 10)] == [ARN]
+    assert await store.crowded(1, 10) == [stored]
+    assert await store.crowded(2, 10) == []
+    assert await store.crowded(1, 0) == []
+    # Held: per account and region, a secret marked for deletion not counted.
+    await store.create(secret("elsewhere", arn="arn:e", tenant="444455556666"), None)
+    assert await store.held() == {("111122223333", "eu-fr-1"): 2, ("444455556666", "eu-fr-1"): 1}
+    await store.update(replace(stored, deleted_date=T0), stored.revision)
+    assert await store.held() == {("111122223333", "eu-fr-1"): 1, ("444455556666", "eu-fr-1"): 1}
+
+
 async def test_purge_due(store: SecretStore) -> None:
     await store.create(replace(secret(), deleted_date=T0), version("v1", (CURRENT,)))
     await store.create(secret("later", arn="arn:later"), None)

@@ -3,7 +3,8 @@
 AWS-managed key, read, new versions and their labels, rolled back, deleted and restored,
 force-deleted), another account reading a secret under a customer-managed key once the
 secret's resource policy and the key's policy allow it, and the aws CLI's
-``aws secretsmanager get-secret-value``. Terraform's ``aws_secretsmanager_secret`` and
+``aws secretsmanager get-secret-value``; a new ``KmsKeyId`` re-encrypting the labelled
+versions (session 49). Terraform's ``aws_secretsmanager_secret`` and
 ``aws_secretsmanager_secret_version`` are in ``test_terraform.py``'s configuration."""
 
 from __future__ import annotations
@@ -80,6 +81,23 @@ def test_boto3_life_of_a_secret(server: ServerProcess) -> None:
     assert error_code(gone) == "ResourceNotFoundException"
     password = sm.get_random_password(PasswordLength=24, ExcludePunctuation=True)
     assert len(password["RandomPassword"]) == 24 and password["RandomPassword"].isalnum()
+
+
+def test_a_new_key_re_encrypts_the_labelled_versions(server: ServerProcess) -> None:
+    # Decision 0190, session 49: UpdateSecret's KmsKeyId re-encrypts AWSCURRENT and
+    # AWSPREVIOUS under the new key, so the old key disabled, both still read.
+    sm: Any = client_for(server, "secretsmanager", *server.credentials())
+    kms: Any = client_for(server, "kms", *server.credentials())
+    old, new = (kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2))
+    arn = sm.create_secret(Name="rekeyed", SecretString="v0", KmsKeyId=old)["ARN"]
+    sm.put_secret_value(SecretId=arn, SecretString="v1")
+    sm.update_secret(SecretId=arn, KmsKeyId=new)
+    kms.disable_key(KeyId=old)
+    assert sm.describe_secret(SecretId=arn)["KmsKeyId"] == new
+    assert sm.get_secret_value(SecretId=arn)["SecretString"] == "v1"
+    previous = sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")
+    assert previous["SecretString"] == "v0"
+    sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
 
 
 def test_another_account_through_the_resource_policy(server: ServerProcess) -> None:

@@ -123,7 +123,10 @@ async def harness(tmp_path: Path, store: SecretStore | None = None) -> AsyncIter
     service = SecretService(
         store or MemorySecretStore(),
         KmsSecretSealer(customer_keys, REGION, audit),
-        SecretLimits(max_value_size=1024, max_secrets=5, max_versions=4, max_tags=3),
+        # No grace: a version beyond the 4 kept goes at once (the grace is tested on its own).
+        SecretLimits(
+            max_value_size=1024, max_secrets=5, max_versions=4, max_tags=3, version_grace=0
+        ),
     )
     try:
         yield Harness(

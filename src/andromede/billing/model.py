@@ -124,6 +124,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0190: Secrets Manager's calls (AWS prices them per 10,000).
     Meter("secretsmanager.requests", "requests", "10000 requests", 10_000,
           "Secrets Manager API requests"),
+    # Decision 0190 (session 49): AWS's secret-month, pro rata.
+    Meter("secretsmanager.secrets", "secret-seconds", "secret-month", _PER_MONTH_SECONDS,
+          "Secrets held, those marked for deletion not counted, over time (pro rata)"),
     # Decision 0192: EventBridge's custom events.
     Meter("events.published", "events", "1000000 events", 1_000_000,
           "EventBridge events published by PutEvents, one per 64 KiB chunk begun"),

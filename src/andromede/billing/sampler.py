@@ -3,7 +3,7 @@
 Every ``interval`` it reads, through the other contexts' services, each tenant's stored bytes
 (noncurrent versions included), volume sizes, customer-managed KMS keys, and (decision 0169)
 snapshot sizes, public IPv4 addresses and NAT gateways, and (decision 0175) SNS FIFO
-topics' archived bytes, and bills them as
+topics' archived bytes, and (decision 0190) the secrets held, and bills them as
 held since the last sample (the store's watermark: several gateways sampling bill each
 interval once); then it bills the running instances up to now. A failed reading skips its
 meter this round: the next sample covers the interval (the amount read then is taken as held
@@ -21,6 +21,7 @@ from andromede.billing.service import (
     LOAD_BALANCER_SAMPLER,
     NAT_GATEWAY_SAMPLER,
     PUBLIC_IPV4_SAMPLER,
+    SECRETS_SAMPLER,
     SNAPSHOT_SAMPLER,
     SNS_ARCHIVE_SAMPLER,
     STORAGE_SAMPLER,
@@ -52,6 +53,7 @@ class UsageSampler:
         nat_gateways: Amounts | None = None,
         sns_archive_bytes: Amounts | None = None,
         load_balancers: Amounts | None = None,
+        secrets: Amounts | None = None,
         running_instances: RunningInstances | None = None,
     ) -> None:
         self._billing = billing
@@ -67,6 +69,7 @@ class UsageSampler:
                 (NAT_GATEWAY_SAMPLER, nat_gateways),
                 (SNS_ARCHIVE_SAMPLER, sns_archive_bytes),
                 (LOAD_BALANCER_SAMPLER, load_balancers),
+                (SECRETS_SAMPLER, secrets),
             )
             if reading is not None
         }

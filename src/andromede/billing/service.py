@@ -66,6 +66,7 @@ NAT_GATEWAY_SAMPLER = "ec2.nat-gateway"
 LOAD_BALANCER_SAMPLER = "elb.network-load-balancer"
 # Decision 0175: SNS FIFO topics' archived bytes, byte-hours as storage.
 SNS_ARCHIVE_SAMPLER = "sns.archive"
+SECRETS_SAMPLER = "secretsmanager.secrets"  # decision 0190, session 49
 _BYTE_HOURS = frozenset({STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER})
 # Each sampler's meter (its own name): storage is byte-hours, the others unit-seconds.
 _SAMPLED_METERS = frozenset(
@@ -78,6 +79,7 @@ _SAMPLED_METERS = frozenset(
         NAT_GATEWAY_SAMPLER,
         SNS_ARCHIVE_SAMPLER,
         LOAD_BALANCER_SAMPLER,
+        SECRETS_SAMPLER,
     }
 )
 

@@ -70,6 +70,8 @@ class MemorySecretStore:
         new: SecretVersion | None,
         stages: Mapping[str, tuple[str, ...]],
         drop: Sequence[str] = (),
+        *,
+        resealed: Mapping[str, bytes] | None = None,
     ) -> Secret:
         self._check(secret, expected_revision)
         versions = self._versions[secret.arn]
@@ -78,9 +80,24 @@ class MemorySecretStore:
         for version_id, held in stages.items():
             if version_id in versions:
                 versions[version_id] = replace(versions[version_id], stages=tuple(held))
+        for version_id, sealed in (resealed or {}).items():
+            if version_id in versions:
+                versions[version_id] = replace(versions[version_id], sealed=sealed)
         for version_id in drop:
             versions.pop(version_id, None)
         return await self.update(secret, expected_revision)
+
+    async def crowded(self, more_than: int, limit: int) -> list[Secret]:
+        crowded = [a for a, held in self._versions.items() if len(held) > more_than]
+        return [self._secrets[arn] for arn in sorted(crowded)[:limit]]
+
+    async def held(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for secret in self._secrets.values():
+            if secret.deleted_date is None:
+                where = (secret.tenant_id, secret.region)
+                counts[where] = counts.get(where, 0) + 1
+        return counts
 
     async def touch(self, arn: str, version_id: str, when: datetime) -> None:
         if arn in self._secrets:

@@ -18,6 +18,7 @@ from andromede.secrets.errors import InvalidParameter
 __all__ = [
     "CURRENT",
     "FILTER_KEYS",
+    "PENDING",
     "PREVIOUS",
     "Secret",
     "SecretVersion",
@@ -30,6 +31,7 @@ __all__ = [
 
 CURRENT: Final = "AWSCURRENT"
 PREVIOUS: Final = "AWSPREVIOUS"
+PENDING: Final = "AWSPENDING"
 _NAME: Final = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 _SUFFIX_CHARS: Final = string.ascii_letters + string.digits
 _ARN: Final = re.compile(r"arn:aws:secretsmanager:([a-z0-9-]+):(\d{12}|[^:]+):secret:(.+)")

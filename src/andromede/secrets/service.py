@@ -4,6 +4,12 @@ caller's :class:`Actor` to authorise each action on it, seals each new value thr
 injected :class:`SecretSealer` (an envelope under the secret's KMS key, ``wiring.secrets``)
 and keeps the staging labels' rules of :mod:`andromede.secrets.model`.
 
+Versions without a label are removed beyond ``max_versions``, the oldest first, once
+``version_grace`` has passed since their creation (AWS's 24 hours); a write removes what it
+can and the sweeper's :meth:`SecretService.prune_versions` the rest. A change of ``KmsKeyId``
+re-encrypts the versions labelled ``AWSCURRENT``, ``AWSPENDING`` and ``AWSPREVIOUS`` under the
+new key in the write that changes it (decision 0190, session 49).
+
 A write reads the secret's revision and writes against it; a concurrent writer's
 :class:`Conflict` makes it read and try again, a few times."""
 
@@ -18,14 +24,19 @@ from typing import Final, Protocol
 
 from andromede.secrets.errors import (
     Conflict,
+    DecryptionFailure,
+    EncryptionFailure,
     InvalidParameter,
     InvalidRequest,
+    KmsAccessDenied,
     LimitExceeded,
     SecretExists,
     SecretNotFound,
 )
 from andromede.secrets.model import (
     CURRENT,
+    PENDING,
+    PREVIOUS,
     Secret,
     SecretVersion,
     check_name,
@@ -43,6 +54,11 @@ _MARKED: Final = (
     "You can't perform this operation on the secret because it was marked for deletion."
 )
 _NOT_FOUND: Final = "Secrets Manager can't find the specified secret."
+# The versions AWS re-encrypts when a secret's key changes; the others keep their old key.
+_RESEALED: Final = frozenset({CURRENT, PENDING, PREVIOUS})
+# A failure to open a version under the old key or seal it under the new one: AWS then leaves
+# the versions as they were and changes the key all the same.
+_KEY_FAILURES: Final = (DecryptionFailure, EncryptionFailure, KmsAccessDenied)
 
 
 class SecretSealer(Protocol):
@@ -55,6 +71,13 @@ class SecretSealer(Protocol):
     ) -> bytes: ...
 
     async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes: ...
+
+    async def reseal(
+        self, secret: Secret, version: SecretVersion, plaintext: bytes, caller: object
+    ) -> bytes:
+        """``version``'s value (``plaintext``) sealed under ``secret``'s new key, the
+        version's present sealing kept beside it (AWS keeps the previous key's)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,8 @@ class SecretLimits:
     max_secrets: int = 500_000
     max_versions: int = 100
     max_tags: int = 50
+    version_grace: float = 86400.0  # seconds a version is kept after its creation
+    max_versions_held: int = 500  # versions at once, those within the grace included
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,9 +308,9 @@ class SecretService:
             relabelled: dict[str, tuple[str, ...]] = {**held, version_id: ()}
             for label in labels:
                 relabelled = move_stage(relabelled, label, version_id)
+            drop = self._overflow(versions, relabelled, adding=1)  # refused before any KMS use
             new = await self._version(actor, secret, version_id, value, relabelled[version_id])
             changes = {v: s for v, s in relabelled.items() if v != version_id and s != held[v]}
-            drop = self._overflow(versions, relabelled)
             try:
                 await self._store.write_versions(
                     replace(secret, last_changed=self._clock()),
@@ -300,14 +325,32 @@ class SecretService:
         raise InvalidRequest("The secret is being changed by another request; try again.")
 
     def _overflow(
-        self, versions: Sequence[SecretVersion], stages: Mapping[str, tuple[str, ...]]
+        self,
+        versions: Sequence[SecretVersion],
+        stages: Mapping[str, tuple[str, ...]],
+        *,
+        adding: int,
     ) -> list[str]:
-        """The oldest versions without a label beyond the kept number (AWS keeps about 100)."""
-        excess = len(versions) + 1 - self.limits.max_versions
+        """The oldest versions without a label beyond the kept number (AWS: 100) and older
+        than the grace (AWS does not remove a version created less than 24 hours ago), once
+        ``adding`` more are written; ``LimitExceeded`` if the secret would then hold more
+        than ``max_versions_held``, the grace keeping too many."""
+        excess = len(versions) + adding - self.limits.max_versions
         if excess <= 0:
             return []
-        unlabelled = [v.version_id for v in versions if not stages.get(v.version_id)]
-        return unlabelled[:excess]
+        ripe = self._clock() - timedelta(seconds=self.limits.version_grace)
+        unlabelled = [
+            v.version_id for v in versions if not stages.get(v.version_id) and v.created <= ripe
+        ]
+        drop = unlabelled[:excess]
+        held = len(versions) + adding - len(drop)
+        if adding and held > max(self.limits.max_versions_held, self.limits.max_versions):
+            raise LimitExceeded(
+                "You have exceeded the maximum number of versions of this secret: versions "
+                "without a staging label are removed only "
+                f"{self.limits.version_grace:g} seconds after their creation."
+            )
+        return drop
 
     # --- metadata ----------------------------------------------------------------------
 
@@ -321,23 +364,68 @@ class SecretService:
         value: SecretValue | None = None,
         token: str | None = None,
     ) -> tuple[Secret, str | None]:
-        """UpdateSecret: the description and the key of new versions, and a new value."""
-        secret = await self._change(
-            actor,
-            secret_id,
-            "secretsmanager:UpdateSecret",
-            lambda s: replace(
-                s,
-                description=s.description if description is None else description,
-                kms_key_id=s.kms_key_id if kms_key_id is None else kms_key_id,
-            ),
-        )
+        """UpdateSecret: the description, the key (the labelled versions re-encrypted under a
+        new one), and a new value."""
+        if kms_key_id is None:
+            secret = await self._change(
+                actor,
+                secret_id,
+                "secretsmanager:UpdateSecret",
+                lambda s: replace(
+                    s, description=s.description if description is None else description
+                ),
+            )
+        else:
+            secret = await self._rekey(actor, secret_id, kms_key_id, description)
         if value is None:
             return secret, None
         secret, version_id, _ = await self.put_value(
             actor, secret.arn, value, token=token, action="secretsmanager:UpdateSecret"
         )
         return secret, version_id
+
+    async def _rekey(
+        self, actor: Actor, secret_id: str, kms_key_id: str, description: str | None
+    ) -> Secret:
+        """The secret under ``kms_key_id``, its ``AWSCURRENT``, ``AWSPENDING`` and
+        ``AWSPREVIOUS`` versions re-encrypted under it (the caller's Decrypt on the old key,
+        GenerateDataKey on the new), all in one write against the revision read."""
+        for _ in range(_TRIES):
+            secret = self._live(
+                await self._authorised(actor, "secretsmanager:UpdateSecret", secret_id)
+            )
+            changed = replace(
+                secret,
+                description=secret.description if description is None else description,
+                kms_key_id=kms_key_id,
+                last_changed=self._clock(),
+            )
+            resealed: dict[str, bytes] = {}
+            if kms_key_id != secret.kms_key_id:
+                resealed = await self._reseal(actor, secret, changed)
+            try:
+                return await self._store.write_versions(
+                    changed, secret.revision, None, {}, resealed=resealed
+                )
+            except Conflict:
+                continue
+        raise InvalidRequest("The secret is being changed by another request; try again.")
+
+    async def _reseal(self, actor: Actor, before: Secret, after: Secret) -> dict[str, bytes]:
+        """Each labelled version's value sealed under ``after``'s key; none if one cannot be
+        opened or sealed as the caller (a disabled old key, no Decrypt or no Encrypt right):
+        AWS then keeps the versions under their old key and changes the key all the same."""
+        versions = [
+            v for v in await self._store.versions(before.arn) if _RESEALED.intersection(v.stages)
+        ]
+        try:
+            opened = [(v, await self._sealer.open(before, v, actor.caller)) for v in versions]
+            return {
+                v.version_id: await self._sealer.reseal(after, v, plain, actor.caller)
+                for v, plain in opened
+            }
+        except _KEY_FAILURES:
+            return {}
 
     async def _change(
         self,
@@ -499,6 +587,29 @@ class SecretService:
         )
 
     # --- upkeep ------------------------------------------------------------------------
+
+    async def prune_versions(self, batch: int = 1000) -> int:
+        """Remove the versions without a label beyond ``max_versions`` whose grace is over,
+        of secrets a write has not trimmed (AWS removes deprecated versions in the
+        background); the number removed. A secret changed meanwhile waits for the next pass."""
+        removed = 0
+        for secret in await self._store.crowded(self.limits.max_versions, batch):
+            versions = await self._store.versions(secret.arn)
+            held = {v.version_id: v.stages for v in versions}
+            drop = self._overflow(versions, held, adding=0)
+            if not drop:
+                continue
+            try:
+                await self._store.write_versions(secret, secret.revision, None, {}, drop)
+            except Conflict:
+                continue
+            removed += len(drop)
+        return removed
+
+    async def held(self) -> dict[tuple[str, str], int]:
+        """The secrets each (account, region) holds, those marked for deletion not counted
+        (AWS bills a secret-month, nothing for a secret marked for deletion)."""
+        return await self._store.held()
 
     async def purge_due(self, batch: int = 100) -> list[str]:
         """Forget the secrets whose recovery window is over (the sweeper's pass)."""

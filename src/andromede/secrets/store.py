@@ -46,9 +46,20 @@ class SecretStore(Protocol):
         new: SecretVersion | None,
         stages: Mapping[str, tuple[str, ...]],
         drop: Sequence[str] = (),
+        *,
+        resealed: Mapping[str, bytes] | None = None,
     ) -> Secret:
         """In one transaction: the secret's metadata, ``new`` inserted, each version of
-        ``stages`` relabelled, the versions ``drop`` deleted."""
+        ``stages`` relabelled, each of ``resealed`` given its value sealed anew (under the
+        secret's new key), the versions ``drop`` deleted."""
+        ...
+
+    async def crowded(self, more_than: int, limit: int) -> list[Secret]:
+        """Up to ``limit`` secrets holding more than ``more_than`` versions."""
+        ...
+
+    async def held(self) -> dict[tuple[str, str], int]:
+        """The secrets not marked for deletion, per (account, region)."""
         ...
 
     async def touch(self, arn: str, version_id: str, when: datetime) -> None:

@@ -186,6 +186,8 @@ class SqlSecretStore:
         new: SecretVersion | None,
         stages: Mapping[str, tuple[str, ...]],
         drop: Sequence[str] = (),
+        *,
+        resealed: Mapping[str, bytes] | None = None,
     ) -> Secret:
         def work(conn: Connection) -> None:
             self._replace(conn, secret, expected_revision)
@@ -197,6 +199,12 @@ class SqlSecretStore:
                     .where(_V.c.secret_arn == secret.arn, _V.c.version_id == version_id)
                     .values(stages=json.dumps(list(held)))
                 )
+            for version_id, sealed in (resealed or {}).items():
+                conn.execute(
+                    sa.update(_V)
+                    .where(_V.c.secret_arn == secret.arn, _V.c.version_id == version_id)
+                    .values(sealed=sealed)
+                )
             if drop:
                 conn.execute(
                     sa.delete(_V).where(_V.c.secret_arn == secret.arn, _V.c.version_id.in_(drop))
@@ -204,6 +212,33 @@ class SqlSecretStore:
 
         await self._db.write(work)
         return _with_revision(secret, expected_revision + 1)
+
+    async def crowded(self, more_than: int, limit: int) -> list[Secret]:
+        crowded = (
+            sa.select(_V.c.secret_arn)
+            .group_by(_V.c.secret_arn)
+            .having(sa.func.count() > more_than)
+            .order_by(_V.c.secret_arn)
+            .limit(limit)
+        )
+        query = sa.select(_S).where(_S.c.arn.in_(crowded)).order_by(_S.c.arn)
+
+        def work(conn: Connection) -> list[Secret]:
+            return [_secret(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def held(self) -> dict[tuple[str, str], int]:
+        query = (
+            sa.select(_S.c.tenant_id, _S.c.region, sa.func.count())
+            .where(_S.c.deleted_date.is_(None))
+            .group_by(_S.c.tenant_id, _S.c.region)
+        )
+
+        def work(conn: Connection) -> dict[tuple[str, str], int]:
+            return {(str(t), str(r)): int(n) for t, r, n in conn.execute(query).all()}
+
+        return await self._db.read(work)
 
     async def touch(self, arn: str, version_id: str, when: datetime) -> None:
         at = _us(when)

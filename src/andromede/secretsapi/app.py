@@ -74,6 +74,11 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
         self._billing = billing
         self._authoriser = SecretsAuthoriser(identity, settings.region)
 
+    @property
+    def service(self) -> SecretService:
+        """The secrets service it serves (the billing sampler reads the secrets held)."""
+        return self._secrets
+
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return SecretsWireError(error_type, message)
 

@@ -30,6 +30,20 @@ class SecretsSettings(BaseModel):
         description="Versions a secret keeps: beyond, the oldest without a staging label are "
         "removed (AWS: about 100) (decision 0190).",
     )
+    secrets_version_grace: float = Field(
+        default=86400.0,
+        ge=0,
+        description="Seconds a version without a staging label is kept after its creation "
+        "before it may be removed beyond secrets_max_versions (AWS: 24 hours) (decision 0190, "
+        "session 49).",
+    )
+    secrets_max_versions_held: int = Field(
+        default=500,
+        ge=2,
+        description="Versions a secret may hold at once, those kept by the grace included: "
+        "beyond, a new version is LimitExceededException (AWS's quota on versions, its number "
+        "unpublished) (decision 0190, session 49).",
+    )
     secrets_max_tags: int = Field(
         default=50,
         gt=0,

@@ -157,10 +157,13 @@ def usage_sampler(
     identity: IdentityService,
     sns_archive_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
     load_balancers: Callable[[], Awaitable[dict[str, int]]] | None = None,
+    secrets: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None = None,
 ) -> UsageSampler:
     """What tenants hold, read through each context's service, sampled for billing;
     ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175);
-    ``load_balancers``: each tenant's Network Load Balancers (decision 0191)."""
+    ``load_balancers``: each tenant's Network Load Balancers (decision 0191); ``secrets``:
+    the secrets each (tenant, region) holds, those marked for deletion not counted (decision
+    0190; a secret carries its region, so no gateway's region is assumed)."""
     region = settings.region
 
     async def stored_bytes() -> dict[tuple[str, str], int]:
@@ -204,5 +207,6 @@ def usage_sampler(
         nat_gateways=in_region(compute.nat_gateways_by_tenant),
         sns_archive_bytes=None if sns_archive_bytes is None else in_region(sns_archive_bytes),
         load_balancers=None if load_balancers is None else in_region(load_balancers),
+        secrets=secrets,
         running_instances=running_instances,
     )

@@ -14,6 +14,11 @@ audited (``kms:GenerateDataKey`` / ``kms:Decrypt`` on the key, ``invoked_by``
 ``secretsmanager.amazonaws.com``); refusals map to Secrets Manager's errors: the caller not
 allowed → ``AccessDeniedException`` ("Access to KMS is not allowed"), any other →
 ``EncryptionFailure`` / ``DecryptionFailure``.
+
+A version re-encrypted under a secret's new key keeps its previous envelope too, as AWS
+"keeps all existing versions encrypted with the previous key" (decision 0190, session 49): its
+sealed form is then the new envelope and the previous one, and a read opens the first that
+KMS lets it.
 """
 
 from __future__ import annotations
@@ -46,11 +51,12 @@ from andromede.secretsapi.app import SecretsApp
 from andromede.secretsapi.authorise import KeyUser
 from andromede.settings import Settings
 
-__all__ = ["KmsSecretSealer", "secrets_service", "secrets_upkeep"]
+__all__ = ["KmsSecretSealer", "envelope_key", "envelopes", "secrets_service", "secrets_upkeep"]
 
 log = logging.getLogger(__name__)
 
 _FORMAT: Final = b"\x01"
+_FORMAT_KEPT: Final = b"\x02"  # the new envelope, then the previous one kept
 _NONCE: Final = 12
 _SERVICE: Final = "secretsmanager.amazonaws.com"
 AWS_MANAGED_ALIAS: Final = "alias/aws/secretsmanager"
@@ -101,9 +107,33 @@ class KmsSecretSealer:
             )
         )
 
+    async def reseal(
+        self, secret: Secret, version: SecretVersion, plaintext: bytes, caller: object
+    ) -> bytes:
+        """``version``'s value sealed under ``secret``'s (new) key, its present envelope kept
+        after the new one (the previous envelope of an earlier change is not kept)."""
+        fresh = await self.seal(secret, version.version_id, plaintext, caller)
+        previous = envelopes(version.sealed)[0]
+        if envelope_key(previous) == envelope_key(fresh):
+            return fresh
+        return b"".join((_FORMAT_KEPT, struct.pack(">I", len(fresh)), fresh, previous))
+
     async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes:
+        try:
+            sealed = envelopes(version.sealed)
+        except (struct.error, ValueError) as exc:
+            raise DecryptionFailure("The secret version's sealed form is not readable.") from exc
+        first: DecryptionFailure | KmsAccessDenied | None = None
+        for envelope in sealed:
+            try:
+                return await self._open(secret, version.version_id, envelope, caller)
+            except (DecryptionFailure, KmsAccessDenied) as exc:
+                first = first or exc  # the newest key's refusal is the one to tell
+        assert first is not None  # noqa: S101 (a sealed form has one envelope at least)
+        raise first
+
+    async def _open(self, secret: Secret, version_id: str, sealed: bytes, caller: object) -> bytes:
         action = "kms:Decrypt"
-        sealed = version.sealed
         try:
             if sealed[:1] != _FORMAT:
                 raise ValueError("unknown sealed form")
@@ -117,7 +147,7 @@ class KmsSecretSealer:
             body = sealed[start + wrapped_size + _NONCE :]
         except (struct.error, ValueError, KeyError, TypeError) as exc:
             raise DecryptionFailure("The secret version's sealed form is not readable.") from exc
-        context = _context(secret, version.version_id)
+        context = _context(secret, version_id)
         try:
             data_key, _ = await self._keys.decrypt(
                 self._caller(caller), wrapped, context, key_ref=named
@@ -132,7 +162,7 @@ class KmsSecretSealer:
             ) from None
         self._record(caller, secret, action, named, None)
         try:
-            return AESGCM(data_key).decrypt(nonce, body, _aad(secret, version.version_id, header))
+            return AESGCM(data_key).decrypt(nonce, body, _aad(secret, version_id, header))
         except InvalidTag:
             raise DecryptionFailure("The secret version does not open under its key.") from None
 
@@ -200,6 +230,26 @@ def _refused(exc: KmsError, key: str, caller: object) -> bool:
     )
 
 
+def envelopes(sealed: bytes) -> list[bytes]:
+    """A sealed form's envelopes, the newest first: one, or the new and the previous one
+    after a change of key. ``ValueError`` for a form of no known format."""
+    if sealed[:1] == _FORMAT_KEPT:
+        (size,) = struct.unpack(">I", sealed[1:5])
+        fresh, previous = sealed[5 : 5 + size], sealed[5 + size :]
+        if fresh[:1] != _FORMAT or previous[:1] != _FORMAT:
+            raise ValueError("unknown sealed form")
+        return [fresh, previous]
+    if sealed[:1] != _FORMAT:
+        raise ValueError("unknown sealed form")
+    return [sealed]
+
+
+def envelope_key(sealed: bytes) -> str:
+    """The ARN of the key an envelope's data key is wrapped under (its header's)."""
+    (size,) = struct.unpack(">H", sealed[1:3])
+    return str(json.loads(sealed[3 : 3 + size])["k"])
+
+
 def _context(secret: Secret, version_id: str) -> dict[str, str]:
     return {"SecretARN": secret.arn, "SecretVersionId": version_id}
 
@@ -223,6 +273,8 @@ def secrets_service(
             max_secrets=settings.secrets_max_secrets,
             max_versions=settings.secrets_max_versions,
             max_tags=settings.secrets_max_tags,
+            version_grace=settings.secrets_version_grace,
+            max_versions_held=settings.secrets_max_versions_held,
         ),
     )
 
@@ -244,12 +296,16 @@ def secrets_api(
 
 
 async def secrets_upkeep(settings: Settings, secrets: SecretService) -> None:
-    """Every ``secrets_sweep_interval``: purge the secrets whose recovery window is over. Every
-    gateway runs it; the store's purge skips the rows another one holds."""
+    """Every ``secrets_sweep_interval``: purge the secrets whose recovery window is over, and
+    remove the versions beyond the kept number whose grace is over. Every gateway runs it; the
+    store's purge skips the rows another one holds, a version removal is a revision-checked
+    write (two gateways at once: one writes, the other skips)."""
     while True:
         try:
             for arn in await secrets.purge_due():
                 log.info("secret %s: recovery window over, deleted", arn)
+            if removed := await secrets.prune_versions():
+                log.info("secrets: %d versions past their grace removed", removed)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("Secrets Manager sweep failed")
         await asyncio.sleep(settings.secrets_sweep_interval)

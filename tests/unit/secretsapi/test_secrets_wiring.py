@@ -46,12 +46,14 @@ async def test_settings_reach_the_limits(tmp_path: Path) -> None:
         secrets_max_secrets=2,
         secrets_max_versions=3,
         secrets_max_tags=4,
+        secrets_version_grace=60,
+        secrets_max_versions_held=7,
     )
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     keys, customer_keys = _customer_keys(tmp_path)
     try:
         service = secrets_service(settings, db, customer_keys)
-        assert service.limits == SecretLimits(10, 2, 3, 4)
+        assert service.limits == SecretLimits(10, 2, 3, 4, version_grace=60, max_versions_held=7)
     finally:
         keys.close()
         await db.close()
