@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from andromede.compute import errors as compute_errors
-from andromede.compute.model import Instance, InstanceState
+from andromede.compute.model import Instance, InstanceState, SecurityGroup
+from andromede.compute.network import merge_firewall
 from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService
 from andromede.loadbalancing.errors import InvalidConfiguration, InvalidSubnet, NotFound
@@ -76,6 +77,29 @@ class ComputeNetwork:
                 if fact is not None:
                     found[instance.instance_id] = fact
         return found
+
+    async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+        held = await self._compute.store.list(SecurityGroup, tenant_id)
+        return {g.group_id: g.vpc_id or "" for g in held if g.group_id in group_ids}
+
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        held = await self._compute.store.list(SecurityGroup, tenant_id)
+        groups = [g for g in held if g.group_id in group_ids]
+        members: dict[str, list[str]] = {}
+        for instance in await self._compute.store.list(Instance, tenant_id):
+            if instance.private_ip is None or instance.state not in _HOLDS_ADDRESS:
+                continue
+            for group_id in instance.security_group_ids:
+                members.setdefault(group_id, []).append(instance.private_ip)
+        lists = await self._compute.prefix_list_cidrs(tenant_id)
+        merged = merge_firewall(groups, members, lists)
+        return [(r.protocol, r.from_port, r.to_port, r.cidr) for r in merged.ingress]
+
+
+# An instance holds its address (a group's rule naming it admits it) while pending or running.
+_HOLDS_ADDRESS = frozenset({InstanceState.PENDING, InstanceState.RUNNING})
 
 
 def _facts(instance: Instance) -> InstanceFacts | None:

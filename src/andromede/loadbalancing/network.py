@@ -48,3 +48,15 @@ class Network(Protocol):
     async def instances(self, tenant_id: str, ids: Sequence[str]) -> dict[str, InstanceFacts]:
         """The account's instances among ``ids`` (the others left out)."""
         ...
+
+    async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+        """The account's security groups among ``group_ids``: id → its VPC (session 49)."""
+        ...
+
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        """The groups' ingress rules merged, as (protocol, from port, to port, IPv4 CIDR):
+        a rule naming a group turned into its members' addresses, a prefix list into its
+        CIDRs, as an instance's firewall is (session 49)."""
+        ...
