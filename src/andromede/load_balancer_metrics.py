@@ -73,8 +73,8 @@ class HostCounts:
         """This minute's counts written if this gateway claims it first: the number of
         points; None when tried already, or another gateway has it or did it."""
         minute = now - now % _MINUTE
-        if minute == self._tried:
-            return None
+        if minute == self._tried or not counts:
+            return None  # no listener anywhere: the minute left to a gateway that sees one
         self._tried = minute
         # A claim holds one minute: a gateway that died before writing leaves no other the
         # minute (a host count is a sample; the next minute has its own).

@@ -244,6 +244,8 @@ class LoadBalancingService(TargetGroupsMixin):
                 f"A load balancer can have at most {self.limits.max_security_groups} security "
                 "groups"
             )
+        if not group_ids:
+            return
         held = await self.network.security_groups(tenant_id, group_ids)
         for group_id in group_ids:
             if held.get(group_id) != vpc_id:
