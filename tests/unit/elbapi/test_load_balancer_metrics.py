@@ -11,6 +11,9 @@ from pathlib import Path
 
 from andromede.db.database import open_database
 from andromede.load_balancer_metrics import NETWORK_ELB, FlowCounts, HostCounts
+from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.alarm_store import MemoryAlarmStore
+from andromede.metrics.alarms import Alarm, AlarmState
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import BufferedSink
@@ -87,6 +90,31 @@ async def test_host_counts_once_a_minute_across_gateways(tmp_path: Path) -> None
             60, ["Average"], [], None,
         )  # fmt: skip
         assert other == []  # the load balancer's account's only
+        # An alarm on UnHealthyHostCount (AWS's usual one) reads it and goes into ALARM.
+        minute = now - now % 60
+        alarms, at = MemoryAlarmStore(), [minute + 1]
+        evaluator = AlarmService(
+            alarms, metrics, "eu-fr-1", clock=lambda: datetime.fromtimestamp(at[0], UTC)
+        )
+        await evaluator.put_alarm(
+            Alarm(
+                tenant_id=world.tenant_id,
+                name="unhealthy",
+                namespace=NETWORK_ELB,
+                metric_name="UnHealthyHostCount",
+                dimensions=(("LoadBalancer", lb_name), ("TargetGroup", tg_name)),
+                period=60,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                threshold=0.0,
+                comparison="GreaterThanThreshold",
+                statistic="Maximum",
+            )
+        )
+        at[0] = minute + 61  # the minute ended: the alarm is due
+        assert await evaluator.evaluate_due() == 1
+        [held] = await alarms.alarms(world.tenant_id)
+        assert held.state is AlarmState.ALARM
 
 
 async def test_flow_counters_become_flow_and_byte_metrics(tmp_path: Path) -> None:
