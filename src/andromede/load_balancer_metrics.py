@@ -142,6 +142,8 @@ class FlowCounts:
     def record(self, host: str, views: Sequence[ForwardingView], counters: Counters) -> int:
         """The values given to the sink for ``host``'s routers' ``counters``."""
         deltas: dict[tuple[str, str, int], tuple[int, int]] = {}
+        for gone in [k for k in self._last if k[0] == host and k[1] not in counters]:
+            del self._last[gone]  # a listener gone, or its router
         for key, (flows, processed) in counters.items():
             before = self._last.get((host, key))
             self._last[(host, key)] = (flows, processed)

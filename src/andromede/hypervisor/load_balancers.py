@@ -106,6 +106,9 @@ class RouterLoadBalancers:
                     self._carried[key] = (held[0] + value[0], held[1] + value[1])
             await _run("ip", "netns", "exec", namespace, "nft", "-f", "-", stdin=script)
             self._scripts[vpc_id] = script
+        listening = {(vpc_id, a, v.port) for v in views for a in v.addresses}
+        for key in [k for k in self._carried if k[0] == vpc_id and k not in listening]:
+            del self._carried[key]  # a listener gone: its counts with it
         if views:  # its table stays until a later apply finds no listener left
             self._held[vpc_id] = {b: a for b, a in wanted.items() if a}
         else:

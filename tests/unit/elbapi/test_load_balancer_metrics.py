@@ -131,6 +131,9 @@ async def test_flow_counters_become_flow_and_byte_metrics(tmp_path: Path) -> Non
         assert flows.record("h2", [view], {key: (2, 50)}) == 0  # another host's first read
         assert flows.record("h2", [view], {key: (5, 80)}) == 8
         assert flows.record("h2", [view], {key: (5, 80)}) == 0  # nothing new
+        # A counter gone (its listener deleted) is forgotten: back, it is a first read again.
+        assert flows.record("h2", [view], {}) == 0
+        assert flows.record("h2", [view], {key: (1, 10)}) == 0
         await sink.flush()
         now = datetime.now(UTC)
 
