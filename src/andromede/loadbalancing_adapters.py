@@ -14,7 +14,12 @@ from andromede.compute.model import Instance, InstanceState, SecurityGroup
 from andromede.compute.network import merge_firewall
 from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService
-from andromede.loadbalancing.errors import InvalidConfiguration, InvalidSubnet, NotFound
+from andromede.loadbalancing.errors import (
+    InvalidConfiguration,
+    InvalidSecurityGroup,
+    InvalidSubnet,
+    NotFound,
+)
 from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
 
 __all__ = ["ComputeNetwork"]
@@ -44,13 +49,23 @@ class ComputeNetwork:
             return False
 
     async def reserve(
-        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        address: str | None,
+        description: str,
+        group_ids: Sequence[str] = (),
     ) -> tuple[str, str]:
+        # The load balancer's groups on its nodes' interfaces, as AWS's: DeleteSecurityGroup
+        # refuses a group an NLB still has (DependencyViolation).
+        request = InterfaceRequest(
+            subnet_id=subnet_id,
+            private_ip=address,
+            description=description,
+            group_ids=tuple(group_ids),
+        )
         try:
-            interface = await self._compute.create_network_interface(
-                tenant_id,
-                InterfaceRequest(subnet_id=subnet_id, private_ip=address, description=description),
-            )
+            interface = await self._compute.create_network_interface(tenant_id, request)
         except compute_errors.ResourceInUse as exc:
             raise InvalidConfiguration(f"The address {address} is in use in {subnet_id}") from exc
         except compute_errors.NetworkLimitExceeded as exc:
@@ -58,6 +73,18 @@ class ComputeNetwork:
         except compute_errors.ComputeError as exc:
             raise InvalidConfiguration(str(exc)) from exc
         return interface.interface_id, interface.private_ip
+
+    async def set_interface_groups(
+        self, tenant_id: str, interface_id: str, group_ids: Sequence[str]
+    ) -> None:
+        try:
+            await self._compute.modify_network_interface(
+                tenant_id, interface_id, group_ids=group_ids
+            )
+        except compute_errors.NotFound:
+            return  # the node's interface is gone: nothing to hold the groups
+        except compute_errors.ComputeError as exc:
+            raise InvalidSecurityGroup(str(exc)) from exc
 
     async def release(self, tenant_id: str, interface_id: str) -> None:
         try:

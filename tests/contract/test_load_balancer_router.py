@@ -120,9 +120,19 @@ class VpcFacts:
         return vpc_id == VPC
 
     async def reserve(
-        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        address: str | None,
+        description: str,
+        group_ids: Sequence[str] = (),
     ) -> tuple[str, str]:
         return "eni-0nlb", address or NODE
+
+    async def set_interface_groups(
+        self, tenant_id: str, interface_id: str, group_ids: Sequence[str]
+    ) -> None:
+        return None
 
     async def release(self, tenant_id: str, interface_id: str) -> None:
         return None

@@ -37,10 +37,22 @@ class Network(Protocol):
     async def vpc_exists(self, tenant_id: str, vpc_id: str) -> bool: ...
 
     async def reserve(
-        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        address: str | None,
+        description: str,
+        group_ids: Sequence[str] = (),
     ) -> tuple[str, str]:
         """Hold ``address`` (the subnet's lowest free one when None) for a load balancer's
-        node, as a requester-managed interface: its id and the address."""
+        node, as a requester-managed interface in ``group_ids`` (the load balancer's
+        security groups; none: the VPC's default): its id and the address."""
+        ...
+
+    async def set_interface_groups(
+        self, tenant_id: str, interface_id: str, group_ids: Sequence[str]
+    ) -> None:
+        """A node's interface now in ``group_ids`` (SetSecurityGroups, session 49)."""
         ...
 
     async def release(self, tenant_id: str, interface_id: str) -> None: ...

@@ -125,7 +125,11 @@ class LoadBalancingService(TargetGroupsMixin):
         try:
             for subnet, (_, address) in zip(subnets, spec.mappings, strict=True):
                 interface_id, taken = await self.network.reserve(
-                    tenant_id, subnet.subnet_id, address, f"ELB net/{spec.name}/{lb_id}"
+                    tenant_id,
+                    subnet.subnet_id,
+                    address,
+                    f"ELB net/{spec.name}/{lb_id}",
+                    tuple(dict.fromkeys(spec.security_groups)),
                 )
                 nodes.append(
                     NodeMapping(subnet.subnet_id, subnet.availability_zone, taken, interface_id)
@@ -288,6 +292,10 @@ class LoadBalancingService(TargetGroupsMixin):
             )
 
         await self.mutate(tenant_id, "loadbalancer", lb_id, change)
+        for node in lb.nodes:  # the nodes' interfaces hold them too (DeleteSecurityGroup)
+            await self.network.set_interface_groups(
+                tenant_id, node.interface_id, tuple(dict.fromkeys(group_ids))
+            )
         return await self.load_balancer(tenant_id, lb_id)
 
     # -- listeners ------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from andromede.loadbalancing.core import LbLimits
+from support.ec2app import ApiError
 from support.elbapp import ElbWorld, elb_world, refused
 
 
@@ -27,6 +30,12 @@ async def _group(world: ElbWorld, name: str, cidr: str | None = None, vpc: str =
             ],
         )  # fmt: skip
     return group_id
+
+
+async def _node_groups(world: ElbWorld) -> set[str]:
+    found = await world.ec2.root.call("DescribeNetworkInterfaces")
+    (node,) = [i for i in found["NetworkInterfaces"] if i["Description"].startswith("ELB net/")]
+    return {g["GroupId"] for g in node["Groups"]}
 
 
 async def test_groups_given_at_creation_are_shown_and_replaced(tmp_path: Path) -> None:
@@ -50,6 +59,18 @@ async def test_groups_given_at_creation_are_shown_and_replaced(tmp_path: Path) -
         ][0]
         assert found["SecurityGroups"] == [first, second]
         assert found["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] == "off"
+        # The node's interface holds them: EC2 refuses to delete a group an NLB has, as AWS.
+        assert await _node_groups(world) == {first, second}
+        with pytest.raises(ApiError) as held:
+            await world.ec2.root.call("DeleteSecurityGroup", GroupId=second)
+        assert held.value.code == "DependencyViolation"
+        await world.client.call("SetSecurityGroups", LoadBalancerArn=arn, SecurityGroups=[first])
+        assert await _node_groups(world) == {first}
+        await world.ec2.root.call("DeleteSecurityGroup", GroupId=second)  # no longer held
+        third = await _group(world, "nlb-c", "192.168.7.0/24")
+        await world.client.call(
+            "SetSecurityGroups", LoadBalancerArn=arn, SecurityGroups=[first, third]
+        )
         # Never down to none, as AWS's NLBs.
         error = await refused(
             world.client,
