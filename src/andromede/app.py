@@ -128,6 +128,7 @@ from andromede.wiring.events import events_parts
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.loadbalancing import (
+    LbMetrics,
     elb_app,
     load_balancer_upkeep,
     load_balancing_service,
@@ -607,7 +608,8 @@ class Application:
         # Network Load Balancers (decision 0191).
         balancers = load_balancing_service(settings, db, compute, scaling)
         apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
-        lb_upkeep = load_balancer_upkeep(settings, balancers, compute, scaling)
+        lb_metrics = LbMetrics.over(db, metrics, metrics_sink)  # AWS/NetworkELB
+        lb_upkeep = load_balancer_upkeep(settings, balancers, compute, scaling, lb_metrics)
         background.append(asyncio.create_task(lb_upkeep, name="load-balancers"))
         reconciler = autoscaling_reconciler(settings, scaling, identity)
         background.append(

@@ -10,10 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from andromede.compute import errors as compute_errors
-from andromede.compute.model import Instance, InstanceState
+from andromede.compute.model import Instance, InstanceState, SecurityGroup
+from andromede.compute.network import merge_firewall
 from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService
-from andromede.loadbalancing.errors import InvalidConfiguration, InvalidSubnet, NotFound
+from andromede.loadbalancing.errors import (
+    InvalidConfiguration,
+    InvalidSecurityGroup,
+    InvalidSubnet,
+    NotFound,
+)
 from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
 
 __all__ = ["ComputeNetwork"]
@@ -43,13 +49,23 @@ class ComputeNetwork:
             return False
 
     async def reserve(
-        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        address: str | None,
+        description: str,
+        group_ids: Sequence[str] = (),
     ) -> tuple[str, str]:
+        # The load balancer's groups on its nodes' interfaces, as AWS's: DeleteSecurityGroup
+        # refuses a group an NLB still has (DependencyViolation).
+        request = InterfaceRequest(
+            subnet_id=subnet_id,
+            private_ip=address,
+            description=description,
+            group_ids=tuple(group_ids),
+        )
         try:
-            interface = await self._compute.create_network_interface(
-                tenant_id,
-                InterfaceRequest(subnet_id=subnet_id, private_ip=address, description=description),
-            )
+            interface = await self._compute.create_network_interface(tenant_id, request)
         except compute_errors.ResourceInUse as exc:
             raise InvalidConfiguration(f"The address {address} is in use in {subnet_id}") from exc
         except compute_errors.NetworkLimitExceeded as exc:
@@ -57,6 +73,18 @@ class ComputeNetwork:
         except compute_errors.ComputeError as exc:
             raise InvalidConfiguration(str(exc)) from exc
         return interface.interface_id, interface.private_ip
+
+    async def set_interface_groups(
+        self, tenant_id: str, interface_id: str, group_ids: Sequence[str]
+    ) -> None:
+        try:
+            await self._compute.modify_network_interface(
+                tenant_id, interface_id, group_ids=group_ids
+            )
+        except compute_errors.NotFound:
+            return  # the node's interface is gone: nothing to hold the groups
+        except compute_errors.ComputeError as exc:
+            raise InvalidSecurityGroup(str(exc)) from exc
 
     async def release(self, tenant_id: str, interface_id: str) -> None:
         try:
@@ -76,6 +104,29 @@ class ComputeNetwork:
                 if fact is not None:
                     found[instance.instance_id] = fact
         return found
+
+    async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+        held = await self._compute.store.list(SecurityGroup, tenant_id)
+        return {g.group_id: g.vpc_id or "" for g in held if g.group_id in group_ids}
+
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        held = await self._compute.store.list(SecurityGroup, tenant_id)
+        groups = [g for g in held if g.group_id in group_ids]
+        members: dict[str, list[str]] = {}
+        for instance in await self._compute.store.list(Instance, tenant_id):
+            if instance.private_ip is None or instance.state not in _HOLDS_ADDRESS:
+                continue
+            for group_id in instance.security_group_ids:
+                members.setdefault(group_id, []).append(instance.private_ip)
+        lists = await self._compute.prefix_list_cidrs(tenant_id)
+        merged = merge_firewall(groups, members, lists)
+        return [(r.protocol, r.from_port, r.to_port, r.cidr) for r in merged.ingress]
+
+
+# An instance holds its address (a group's rule naming it admits it) while pending or running.
+_HOLDS_ADDRESS = frozenset({InstanceState.PENDING, InstanceState.RUNNING})
 
 
 def _facts(instance: Instance) -> InstanceFacts | None:

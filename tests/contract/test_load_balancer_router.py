@@ -9,7 +9,9 @@ checker probes from the router's namespace; a target whose server stopped is pro
 and left; (decision 0198) an HTTP check of the group, against a real HTTP server in the first
 target's namespace, makes it healthy on a 200 and unhealthy on a 404 outside the matcher
 (``Target.ResponseCodeMismatch``); a group letting in only another range keeps the client
-out. Needs root, ``ip``,
+out. Session 49: the load balancer's own security group, judged by the router before the
+translation, drops a client it does not admit while another still gets through; the router's
+counters count each new flow and its bytes. Needs root, ``ip``,
 ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
@@ -108,6 +110,8 @@ class VpcFacts:
 
     def __init__(self, first: NetworkSpec) -> None:
         self._first = first
+        # The load balancer's group "sg-nlb": its ingress, changed by the test.
+        self.ingress = [("tcp", 80, 80, "10.0.0.0/16")]
 
     async def subnets(self, tenant_id: str, subnet_ids: Sequence[str]) -> list[SubnetFacts]:
         return [SubnetFacts(s, VPC, self._first.cidr, "eu-fr-1a") for s in subnet_ids]
@@ -116,15 +120,33 @@ class VpcFacts:
         return vpc_id == VPC
 
     async def reserve(
-        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        address: str | None,
+        description: str,
+        group_ids: Sequence[str] = (),
     ) -> tuple[str, str]:
         return "eni-0nlb", address or NODE
+
+    async def set_interface_groups(
+        self, tenant_id: str, interface_id: str, group_ids: Sequence[str]
+    ) -> None:
+        return None
 
     async def release(self, tenant_id: str, interface_id: str) -> None:
         return None
 
     async def instances(self, tenant_id: str, ids: Sequence[str]) -> dict[str, InstanceFacts]:
         return {i: InstanceFacts(i, VPC, TARGETS[i], "eu-fr-1a", True) for i in ids}
+
+    async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+        return {g: VPC for g in group_ids if g == "sg-nlb"}
+
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        return list(self.ingress)
 
 
 async def test_a_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: Path) -> None:
@@ -133,10 +155,13 @@ async def test_a_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: 
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
     )  # fmt: skip
     second = replace(first, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
-    service = LoadBalancingService(MemoryLbStore(), VpcFacts(first), "eu-fr-1", LbLimits())
+    facts = VpcFacts(first)
+    service = LoadBalancingService(MemoryLbStore(), facts, "eu-fr-1", LbLimits())
     lb = await service.create_load_balancer(
-        TENANT, LbSpec("web", "internal", "network", ((first.network_id, NODE),))
-    )
+        TENANT,
+        LbSpec("web", "internal", "network", ((first.network_id, NODE),),
+               security_groups=("sg-nlb",)),
+    )  # fmt: skip
     group = await service.create_target_group(
         TENANT,
         TgSpec("web", "TCP", PORT, VPC, "instance",
@@ -178,6 +203,19 @@ async def test_a_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: 
                 assert _answers(client, 16) == {"t1 10.0.1.11", "t2 10.0.1.11"}
                 # A client of the targets' own subnet too: the router routes its replies.
                 assert {a.split()[1] for a in _answers(neighbour, 6)} == {"10.0.2.13"}
+                # Each new flow counted once, and its bytes both ways (the answers' too).
+                flows, processed = (await balancers.counters())[(VPC, NODE, 80)]
+                assert flows == 16 + 6
+                assert processed > (16 + 6) * 3 * 40  # at least a handshake's packets each
+                # The load balancer's group admits the targets' subnet only: the first
+                # client is dropped before the translation, the neighbour still gets in.
+                facts.ingress = [("tcp", 80, 80, "10.0.2.0/24")]
+                await balancers.apply(await service.forwarding_views())
+                assert client.connect(NODE, 80) == ""
+                assert _answers(neighbour, 1) <= {"t1 10.0.2.13", "t2 10.0.2.13"}
+                assert (await balancers.counters())[(VPC, NODE, 80)][0] == flows + 1
+                facts.ingress = [("-1", 0, 65535, "10.0.0.0/16")]
+                await balancers.apply(await service.forwarding_views())
             # The second target's server is gone: probed unhealthy, left.
             for _ in range(2):
                 await checker.run_once(await service.probes(), force=True)

@@ -2,13 +2,17 @@
 decision 0191: an internal NLB in a subnet of a VPC made through EC2, waited for with boto3's
 ``load_balancer_available`` waiter, a TCP target group of ip targets, a listener forwarding to
 it; DescribeTargetHealth, draining on deregistration, an HTTP health check (decision 0198),
-tags and attributes; ELBv2's refusals
+tags and attributes; (session 49) the load balancer's security groups, replaced by
+SetSecurityGroups, and ``AWS/NetworkELB``'s ``HealthyHostCount`` read with GetMetricStatistics
+(the memory hypervisor probes nothing: the targets stay initial, a count of 0); ELBv2's refusals
 (internet-facing, a listener's port taken, a group in use) in its own codes; everything
 deleted, the node's address given back to the subnet."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -27,6 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "ANDROMEDE_WORKERS": "1",
         "ANDROMEDE_HYPERVISOR": "memory",
         "ANDROMEDE_ELB_PROVISIONING_SECONDS": "1",
+        "ANDROMEDE_ELB_UPKEEP_INTERVAL": "0.5",
     }
     with running_server(tmp_path_factory.mktemp("elb") / "data", extra_env=env) as started:
         yield started
@@ -51,6 +56,10 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
     elb = _client(server, "elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
+    groups = [
+        ec2.create_security_group(GroupName=f"nlb-{i}", Description="nlb", VpcId=vpc)["GroupId"]
+        for i in range(2)
+    ]
     with pytest.raises(ClientError) as refused:
         elb.create_load_balancer(Name="web", Type="network", Subnets=[subnet])
     assert _code(refused) == "InvalidConfigurationRequest"
@@ -61,8 +70,19 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
         Scheme="internal",
         SubnetMappings=[{"SubnetId": subnet, "PrivateIPv4Address": "10.30.1.100"}],
         Tags=[{"Key": "team", "Value": "web"}],
+        SecurityGroups=groups[:1],
     )["LoadBalancers"][0]
     lb_arn = lb["LoadBalancerArn"]
+    assert lb["SecurityGroups"] == groups[:1]
+    replaced = elb.set_security_groups(
+        LoadBalancerArn=lb_arn,
+        SecurityGroups=groups,
+        EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic="off",
+    )
+    assert replaced["SecurityGroupIds"] == groups
+    with pytest.raises(ClientError) as refused:
+        elb.set_security_groups(LoadBalancerArn=lb_arn, SecurityGroups=[])
+    assert _code(refused) == "InvalidConfigurationRequest"
     assert lb["State"]["Code"] == "provisioning"
     elb.get_waiter("load_balancer_available").wait(
         LoadBalancerArns=[lb_arn], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
@@ -135,6 +155,30 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
         elb.delete_target_group(TargetGroupArn=tg_arn)
     assert _code(refused) == "ResourceInUse"
 
+    # AWS/NetworkELB: the upkeep writes the minute's host counts once a listener exists.
+    cloudwatch = _client(server, "cloudwatch")
+    dimensions = [
+        {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/", 1)[1]},
+        {"Name": "TargetGroup", "Value": tg_arn.split(":", 5)[5]},
+    ]
+    points: list[Any] = []
+    for _ in range(40):
+        now = datetime.now(UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/NetworkELB",
+            MetricName="HealthyHostCount",
+            Dimensions=dimensions,
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        if points:
+            break
+        time.sleep(0.25)
+    assert points and {p["Maximum"] for p in points} == {0.0}
+    assert shown_groups(elb, lb_arn) == groups
+
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
     elb.delete_target_group(TargetGroupArn=tg_arn)
     with pytest.raises(ClientError) as refused:
@@ -142,3 +186,8 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
     assert _code(refused) == "LoadBalancerNotFound"
     interfaces = ec2.describe_network_interfaces()["NetworkInterfaces"]
     assert not any(i["PrivateIpAddress"] == "10.30.1.100" for i in interfaces)
+
+
+def shown_groups(elb: Any, lb_arn: str) -> list[str]:
+    found = elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0]
+    return list(found["SecurityGroups"])

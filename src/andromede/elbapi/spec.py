@@ -5,9 +5,10 @@ check on the resource's ARN (``*`` for creations and Describe calls, as AWS's au
 reference has most of them), the audit record of each mutating call, the error envelope.
 
 Served here: Create/Describe/DeleteLoadBalancer, Create/Describe/DeleteListener,
-Add/Remove/DescribeTags, Describe/ModifyLoadBalancerAttributes; the target groups' calls in
-``elbapi.target_groups``. A parameter of a feature not here (security groups,
-internet-facing, other types and protocols, rules…) is refused, never dropped.
+Add/Remove/DescribeTags, Describe/ModifyLoadBalancerAttributes, SetSecurityGroups (session
+49); the target groups' calls in
+``elbapi.target_groups``. A parameter of a feature not here (internet-facing, other types
+and protocols, rules…) is refused, never dropped.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ ACTIONS: Final = (
     "ModifyTargetGroupAttributes",
     "RegisterTargets",
     "RemoveTags",
+    "SetSecurityGroups",
 )
 Handler = Callable[[Call], Awaitable[None]]
 
@@ -93,7 +95,8 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         refuse_unhandled(
             call,
             r"Name|Subnets|Subnets\.member\.\d+|SubnetMappings\.member\.\d+\.(SubnetId|PrivateIPv4Address)"
-            r"|Scheme|Type|IpAddressType|Tags\.member\.\d+\.(Key|Value)",
+            r"|Scheme|Type|IpAddressType|Tags\.member\.\d+\.(Key|Value)"
+            r"|SecurityGroups|SecurityGroups\.member\.\d+",
         )
         if (call.get("IpAddressType") or "ipv4") != "ipv4":
             raise QueryError(
@@ -107,6 +110,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
                 lb_type=call.get("Type") or "application",
                 mappings=_mappings(call),
                 tags=tags(call),
+                security_groups=tuple(call.members("SecurityGroups")),
             ),
         )
         call.result.open("LoadBalancers")
@@ -143,6 +147,26 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
             lb_id = await service.id_of(call.tenant_id, "loadbalancer", arn)
             lb = await service.load_balancer(call.tenant_id, lb_id)
         write_attributes(call.result, [(k, lb.attribute(k)) for k in LB_ATTRIBUTES])
+
+    async def set_security_groups(call: Call) -> None:
+        refuse_unhandled(
+            call,
+            r"LoadBalancerArn|SecurityGroups|SecurityGroups\.member\.\d+"
+            r"|EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
+        )
+        lb = await service.set_security_groups(
+            call.tenant_id,
+            call.required("LoadBalancerArn"),
+            call.members("SecurityGroups"),
+            call.get("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"),
+        )
+        call.result.open("SecurityGroupIds")
+        for group_id in lb.security_groups:
+            call.result.element("member", group_id)
+        call.result.close("SecurityGroupIds")
+        call.result.element(
+            "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", lb.enforce_private_link
+        )
 
     async def create_listener(call: Call) -> None:
         refuse_unhandled(
@@ -259,6 +283,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         "DeleteLoadBalancer": (delete_load_balancer, True, "LoadBalancerArn"),
         "DescribeLoadBalancerAttributes": (lb_attributes, False, "LoadBalancerArn"),
         "ModifyLoadBalancerAttributes": (lb_attributes, True, "LoadBalancerArn"),
+        "SetSecurityGroups": (set_security_groups, True, "LoadBalancerArn"),
         "CreateListener": (create_listener, True, "LoadBalancerArn"),
         "DescribeListeners": (describe_listeners, False, None),
         "DeleteListener": (delete_listener, True, "ListenerArn"),

@@ -15,6 +15,7 @@ from andromede.iamapi.protocol import Call, iso8601
 from andromede.loadbalancing.errors import (
     Duplicate,
     InvalidConfiguration,
+    InvalidSecurityGroup,
     InvalidSubnet,
     InvalidTarget,
     LoadBalancingError,
@@ -55,6 +56,7 @@ def wire_error(exc: LoadBalancingError) -> QueryError:
         (InvalidConfiguration, "InvalidConfigurationRequest"),
         (InvalidTarget, "InvalidTarget"),
         (InvalidSubnet, "InvalidSubnet"),
+        (InvalidSecurityGroup, "InvalidSecurityGroup"),
         (ResourceInUse, "ResourceInUse"),
         (NotPermitted, "OperationNotPermitted"),
     ):
@@ -155,6 +157,12 @@ def write_load_balancer(
         xml.close("LoadBalancerAddresses")
         xml.close("member")
     xml.close("AvailabilityZones")
+    if lb.security_groups:  # session 49: shown when it has some, as AWS's
+        xml.open("SecurityGroups")
+        for group_id in lb.security_groups:
+            xml.element("member", group_id)
+        xml.close("SecurityGroups")
+        xml.element("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", lb.enforce_private_link)
     xml.element("IpAddressType", "ipv4")
 
 

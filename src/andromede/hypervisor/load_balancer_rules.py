@@ -14,6 +14,13 @@ keeps its instances apart at layer 2 and routes every packet between them (its p
 isolated, the bridge answers ARP for them), so connection tracking undoes the DNAT — the
 "hairpin" AWS documents for client IP preservation does not arise here.
 
+Session 49: a load balancer with security groups has a ``guard`` chain (a filter at
+prerouting, before the DNAT) dropping a new connection to a listener from a source its groups'
+ingress rules do not admit on the listener's port. Each node address and port has two named
+counters the upkeep reads for ``AWS/NetworkELB``: ``f_…`` counts the new flows (the nat chain
+sees a flow's first packet only), ``b_…`` every byte of the flows translated, both ways (a
+filter at forward, matching the connection's original destination).
+
 The table is the router's ``ip andromede_nlb``, replaced whole on each change (``nft -f``
 runs a script atomically), beside the router's own ``andromede`` tables: its chain runs just
 before their DNAT (priority ``dstnat - 5``).
@@ -28,7 +35,14 @@ from typing import Final
 
 from andromede.loadbalancing.model import ForwardingView
 
-__all__ = ["TABLE", "LoadBalancerSubnet", "listener_addresses", "render_load_balancers"]
+__all__ = [
+    "TABLE",
+    "LoadBalancerSubnet",
+    "counter_name",
+    "listener_addresses",
+    "parse_counter_name",
+    "render_load_balancers",
+]
 
 TABLE: Final = "andromede_nlb"
 
@@ -57,18 +71,78 @@ def _dnat(view: ForwardingView) -> list[str]:
     return [f"{match} dnat ip to numgen random mod {len(view.targets)} map {{ {elements} }}"]
 
 
+def counter_name(kind: str, address: str, port: int) -> str:
+    """A named counter of the table: ``f`` (new flows) or ``b`` (bytes) of a node address
+    and port."""
+    return f"{kind}_{address.replace('.', '_')}_{port}"
+
+
+def parse_counter_name(name: str) -> tuple[str, str, int] | None:
+    """The kind, address and port a counter's name holds (None: not one of ours)."""
+    parts = name.split("_")
+    if len(parts) != 6 or parts[0] not in ("f", "b") or not all(p.isdigit() for p in parts[1:]):
+        return None
+    return parts[0], ".".join(parts[1:5]), int(parts[5])
+
+
+def _admitted(view: ForwardingView) -> list[str]:
+    """The sources the groups admit on the listener's port, merged (an anonymous set's
+    intervals must not overlap)."""
+    cidrs = [
+        ipaddress.IPv4Network(cidr)
+        for protocol, low, high, cidr in view.allowed or ()
+        if protocol == "-1" or (protocol == "tcp" and low <= view.port <= high)
+    ]
+    return [str(n) for n in ipaddress.collapse_addresses(cidrs)]
+
+
+def _guard(view: ForwardingView) -> list[str]:
+    if view.allowed is None or not view.addresses:
+        return []  # no security groups: every client reaches the listener (AWS's NLB)
+    match = f"    ip daddr {_set(view.addresses)} tcp dport {view.port} ct state new"
+    admitted = _admitted(view)
+    if "0.0.0.0/0" in admitted:
+        return []
+    if not admitted:
+        return [f"{match} drop"]
+    return [f"{match} ip saddr != {{ {', '.join(admitted)} }} drop"]
+
+
+def _counted(view: ForwardingView) -> list[str]:
+    return [] if not view.targets else sorted(view.addresses)
+
+
 def render_load_balancers(views: Sequence[ForwardingView]) -> str:
     """The ``nft -f`` script that replaces the router's load balancer table with the
     listeners of ``views`` (its VPC's)."""
     ordered = sorted(views, key=lambda v: (v.addresses, v.port))
     dnats = [line for view in ordered for line in _dnat(view)]
+    guards = [line for view in ordered for line in _guard(view)]
+    counted = [(a, v.port) for v in ordered for a in _counted(v)]
     lines = [
         f"table ip {TABLE}",
         f"delete table ip {TABLE}",
         f"table ip {TABLE} {{",
+        *(f"  counter {counter_name(k, a, p)} {{ }}" for a, p in counted for k in ("f", "b")),
+        "  chain guard {",
+        "    type filter hook prerouting priority dstnat - 10; policy accept;",
+        *guards,
+        "  }",
         "  chain prerouting {",
         "    type nat hook prerouting priority dstnat - 5; policy accept;",
+        *(
+            f'    ip daddr {a} tcp dport {p} counter name "{counter_name("f", a, p)}"'
+            for a, p in counted
+        ),
         *dnats,
+        "  }",
+        "  chain processed {",
+        "    type filter hook forward priority filter - 5; policy accept;",
+        *(
+            f"    ct original ip daddr {a} ct original protocol tcp ct original proto-dst {p}"
+            f' counter name "{counter_name("b", a, p)}"'
+            for a, p in counted
+        ),
         "  }",
         "}",
     ]

@@ -114,6 +114,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidTarget": (400, "The specified target does not exist or is not in the same VPC."),
     "InvalidConfigurationRequest": (400, "The requested configuration is not valid."),
     "InvalidSubnet": (400, "The specified subnet is out of available addresses."),
+    "InvalidSecurityGroup": (400, "One or more security groups are invalid."),
     "OperationNotPermitted": (400, "This operation is not allowed."),
 }  # fmt: skip
 

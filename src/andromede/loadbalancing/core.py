@@ -39,6 +39,7 @@ class LbLimits:
     max_listeners: int = 50
     max_targets: int = 500
     max_tags: int = 50
+    max_security_groups: int = 5
     provisioning: timedelta = timedelta(seconds=2)
 
 

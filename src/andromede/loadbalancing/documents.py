@@ -38,6 +38,8 @@ def load_balancer_document(lb: LoadBalancer) -> dict[str, Any]:
         "created_at": lb.created_at.isoformat(),
         "tags": [list(t) for t in lb.tags],
         "attributes": [list(a) for a in lb.attributes],
+        "security_groups": list(lb.security_groups),
+        "enforce_private_link": lb.enforce_private_link,
     }
 
 
@@ -52,6 +54,9 @@ def load_balancer_from(tenant_id: str, lb_id: str, name: str, doc: dict[str, Any
         created_at=datetime.fromisoformat(doc["created_at"]),
         tags=_pairs(doc.get("tags")),
         attributes=_pairs(doc.get("attributes")),
+        # Absent before session 49: none, "on".
+        security_groups=tuple(doc.get("security_groups", ())),
+        enforce_private_link=doc.get("enforce_private_link", "on"),
     )
 
 

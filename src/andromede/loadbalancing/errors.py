@@ -74,6 +74,10 @@ class InvalidSubnet(LoadBalancingError):
     """A subnet that cannot hold the load balancer's node."""
 
 
+class InvalidSecurityGroup(LoadBalancingError):
+    """A security group that is not the account's or not in the load balancer's VPC."""
+
+
 class ResourceInUse(LoadBalancingError):
     """A resource another one still uses."""
 

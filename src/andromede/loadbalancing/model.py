@@ -93,6 +93,11 @@ class LoadBalancer:
     created_at: datetime
     tags: Tags = ()
     attributes: tuple[tuple[str, str], ...] = ()
+    # Session 49: its security groups (none: it was created without, and never gets any, as
+    # AWS's NLBs) and EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic, stored ("on" by
+    # default as AWS's; no PrivateLink here to enforce it on).
+    security_groups: tuple[str, ...] = ()
+    enforce_private_link: str = "on"
 
     def attribute(self, key: str) -> str:
         return dict(self.attributes).get(key, LB_ATTRIBUTES[key])
@@ -389,6 +394,15 @@ class ForwardingView:
     addresses: tuple[str, ...]
     port: int
     targets: tuple[tuple[str, int], ...] = field(default=())
+    # Session 49: the load balancer's security groups' ingress as (protocol, from port, to
+    # port, CIDR) — None when it has no groups (every client reaches the listener).
+    allowed: tuple[tuple[str, int, int, str], ...] | None = None
+    # The zone of each node address, for the flow metrics' AvailabilityZone dimension.
+    zones: tuple[tuple[str, str], ...] = ()
+    # What its metrics name: the tenant, ``net/NAME/ID`` and ``targetgroup/NAME/ID``.
+    tenant_id: str = ""
+    lb_dimension: str = ""
+    tg_dimension: str = ""
 
 
 def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> ForwardingView:
@@ -401,4 +415,8 @@ def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> Forw
         addresses=tuple(n.address for n in lb.nodes),
         port=listener.port,
         targets=tuple(sorted((t.address, t.port) for t in chosen)),
+        zones=tuple((n.address, n.availability_zone) for n in lb.nodes),
+        tenant_id=lb.tenant_id,
+        lb_dimension=f"net/{lb.name}/{lb.lb_id}",
+        tg_dimension=f"targetgroup/{group.name}/{group.tg_id}",
     )

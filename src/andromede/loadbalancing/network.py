@@ -37,14 +37,38 @@ class Network(Protocol):
     async def vpc_exists(self, tenant_id: str, vpc_id: str) -> bool: ...
 
     async def reserve(
-        self, tenant_id: str, subnet_id: str, address: str | None, description: str
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        address: str | None,
+        description: str,
+        group_ids: Sequence[str] = (),
     ) -> tuple[str, str]:
         """Hold ``address`` (the subnet's lowest free one when None) for a load balancer's
-        node, as a requester-managed interface: its id and the address."""
+        node, as a requester-managed interface in ``group_ids`` (the load balancer's
+        security groups; none: the VPC's default): its id and the address."""
+        ...
+
+    async def set_interface_groups(
+        self, tenant_id: str, interface_id: str, group_ids: Sequence[str]
+    ) -> None:
+        """A node's interface now in ``group_ids`` (SetSecurityGroups, session 49)."""
         ...
 
     async def release(self, tenant_id: str, interface_id: str) -> None: ...
 
     async def instances(self, tenant_id: str, ids: Sequence[str]) -> dict[str, InstanceFacts]:
         """The account's instances among ``ids`` (the others left out)."""
+        ...
+
+    async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+        """The account's security groups among ``group_ids``: id → its VPC (session 49)."""
+        ...
+
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        """The groups' ingress rules merged, as (protocol, from port, to port, IPv4 CIDR):
+        a rule naming a group turned into its members' addresses, a prefix list into its
+        CIDRs, as an instance's firewall is (session 49)."""
         ...

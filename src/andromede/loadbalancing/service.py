@@ -23,6 +23,7 @@ from andromede.loadbalancing.errors import (
     ConcurrentChange,
     Duplicate,
     InvalidConfiguration,
+    InvalidSecurityGroup,
     InvalidSubnet,
     LbValidationError,
     NotFound,
@@ -58,6 +59,7 @@ class LbSpec:
     # (subnet, address asked or None), one per zone.
     mappings: tuple[tuple[str, str | None], ...]
     tags: Tags = ()
+    security_groups: tuple[str, ...] = ()
 
 
 class LoadBalancingService(TargetGroupsMixin):
@@ -107,6 +109,7 @@ class LoadBalancingService(TargetGroupsMixin):
                 raise InvalidConfiguration(
                     f"Private IPv4 address '{address[:64]}' is not in subnet '{subnet.subnet_id}'"
                 )
+        await self._check_groups(tenant_id, subnets[0].vpc_id, spec.security_groups)
         existing = await self.store.by_name(tenant_id, "loadbalancer", spec.name)
         if existing is not None:
             held = load_balancer_from(tenant_id, existing.resource_id, spec.name, existing.document)
@@ -122,7 +125,11 @@ class LoadBalancingService(TargetGroupsMixin):
         try:
             for subnet, (_, address) in zip(subnets, spec.mappings, strict=True):
                 interface_id, taken = await self.network.reserve(
-                    tenant_id, subnet.subnet_id, address, f"ELB net/{spec.name}/{lb_id}"
+                    tenant_id,
+                    subnet.subnet_id,
+                    address,
+                    f"ELB net/{spec.name}/{lb_id}",
+                    tuple(dict.fromkeys(spec.security_groups)),
                 )
                 nodes.append(
                     NodeMapping(subnet.subnet_id, subnet.availability_zone, taken, interface_id)
@@ -136,6 +143,7 @@ class LoadBalancingService(TargetGroupsMixin):
                 nodes=tuple(nodes),
                 created_at=self.clock(),
                 tags=spec.tags,
+                security_groups=tuple(dict.fromkeys(spec.security_groups)),
             )
             outcome = await self.store.insert(
                 tenant_id,
@@ -231,6 +239,63 @@ class LoadBalancingService(TargetGroupsMixin):
             return load_balancer_document(replace(lb, attributes=merged))
 
         await self.mutate(tenant_id, "loadbalancer", lb_id, change)
+        return await self.load_balancer(tenant_id, lb_id)
+
+    async def _check_groups(self, tenant_id: str, vpc_id: str, group_ids: Sequence[str]) -> None:
+        """Security groups of the account in the load balancer's VPC, at most the limit."""
+        if len(set(group_ids)) > self.limits.max_security_groups:
+            raise LbValidationError(
+                f"A load balancer can have at most {self.limits.max_security_groups} security "
+                "groups"
+            )
+        if not group_ids:
+            return
+        held = await self.network.security_groups(tenant_id, group_ids)
+        for group_id in group_ids:
+            if held.get(group_id) != vpc_id:
+                raise InvalidSecurityGroup(
+                    f"Security group '{group_id[:64]}' does not exist or is not in VPC '{vpc_id}'"
+                )
+
+    async def set_security_groups(
+        self, tenant_id: str, arn: str, group_ids: Sequence[str], enforce: str | None
+    ) -> LoadBalancer:
+        """SetSecurityGroups (session 49): the groups replace the load balancer's; an NLB
+        created without groups gets none later, and one with groups keeps at least one, as
+        AWS's. ``enforce``: EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic, stored."""
+        if enforce not in (None, "on", "off"):
+            raise LbValidationError(
+                "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic must be 'on' or 'off'"
+            )
+        lb_id = await self.id_of(tenant_id, "loadbalancer", arn)
+        lb = await self.load_balancer(tenant_id, lb_id)
+        if not lb.security_groups:
+            raise InvalidConfiguration(
+                "You cannot set security groups on a Network Load Balancer which was created "
+                "without any security groups"
+            )
+        if not group_ids:
+            raise InvalidConfiguration(
+                "You cannot remove every security group from a Network Load Balancer which was "
+                "created with security groups"
+            )
+        await self._check_groups(tenant_id, lb.vpc_id, group_ids)
+
+        def change(stored: Stored) -> dict[str, Any]:
+            held = load_balancer_from(tenant_id, lb_id, stored.name, stored.document)
+            return load_balancer_document(
+                replace(
+                    held,
+                    security_groups=tuple(dict.fromkeys(group_ids)),
+                    enforce_private_link=enforce or held.enforce_private_link,
+                )
+            )
+
+        await self.mutate(tenant_id, "loadbalancer", lb_id, change)
+        for node in lb.nodes:  # the nodes' interfaces hold them too (DeleteSecurityGroup)
+            await self.network.set_interface_groups(
+                tenant_id, node.interface_id, tuple(dict.fromkeys(group_ids))
+            )
         return await self.load_balancer(tenant_id, lb_id)
 
     # -- listeners ------------------------------------------------------------------------------

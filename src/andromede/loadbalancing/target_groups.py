@@ -27,6 +27,7 @@ from andromede.loadbalancing.errors import (
     ResourceInUse,
     TooMany,
 )
+from andromede.loadbalancing.health_counts import HealthCount, health_counts
 from andromede.loadbalancing.model import (
     TG_ATTRIBUTES,
     ForwardingView,
@@ -442,8 +443,36 @@ class TargetGroupsMixin(LbCore):
                 row.tenant_id, group_row.resource_id, group_row.name, group_row.document
             )
             live = replace(group, targets=tuple(self._live(group.targets)))
-            views.append(forwarding(lb, listener, live))
+            view = forwarding(lb, listener, live)
+            if lb.security_groups:  # session 49: the groups' ingress, judged by the router
+                allowed = await self.network.group_ingress(lb.tenant_id, lb.security_groups)
+                view = replace(view, allowed=tuple(allowed))
+            views.append(view)
         return views
+
+    async def health_counts(self) -> list[HealthCount]:
+        """Each load balancer's target groups' healthy and unhealthy targets (session 49),
+        for ``AWS/NetworkELB``'s host counts: the groups a listener forwards to."""
+        groups = {
+            (s.tenant_id, s.resource_id): s for s in await self.store.list(None, "targetgroup")
+        }
+        lbs = {(s.tenant_id, s.resource_id): s for s in await self.store.list(None, "loadbalancer")}
+        counts: list[HealthCount] = []
+        seen: set[tuple[str, str, str]] = set()
+        for row in await self.store.list(None, "listener"):
+            listener = listener_from(row.tenant_id, row.resource_id, row.document)
+            lb_row = lbs.get((row.tenant_id, listener.lb_id))
+            group_row = groups.get((row.tenant_id, listener.tg_id))
+            key = (row.tenant_id, listener.lb_id, listener.tg_id)
+            if lb_row is None or group_row is None or key in seen:
+                continue
+            seen.add(key)
+            lb = load_balancer_from(row.tenant_id, lb_row.resource_id, lb_row.name, lb_row.document)
+            group = group_from(
+                row.tenant_id, group_row.resource_id, group_row.name, group_row.document
+            )
+            counts += health_counts(lb, replace(group, targets=tuple(self._live(group.targets))))
+        return counts
 
     async def probes(self) -> list[Probe]:
         """The probes due for every target of a group a load balancer uses."""

@@ -52,6 +52,13 @@ class LoadBalancingSettings(BaseModel):
         description="Most tags one load balancer, target group or listener may carry (AWS: 50; "
         "TooManyTags above) (decision 0191).",
     )
+    elb_max_security_groups: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Most security groups one Network Load Balancer may have (AWS's quota: "
+        "5; ValidationError above) (decision 0191, session 49).",
+    )
     elb_provisioning_seconds: float = Field(
         default=2.0,
         ge=0,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from andromede.audit.service import AuditService
 from andromede.autoscaling.service import AutoScalingService
@@ -19,15 +21,20 @@ from andromede.hypervisor.qemu import QemuDriver
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
 from andromede.iam.service import IdentityService
 from andromede.iamapi.app import QueryApp
+from andromede.load_balancer_metrics import FlowCounts, HostCounts
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.errors import LoadBalancingError, NotFound
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.loadbalancing.store_sql import SqlLbStore
 from andromede.loadbalancing.target_groups import Probe
 from andromede.loadbalancing_adapters import ComputeNetwork
+from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.metrics.service import MetricsService
+from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
 
 __all__ = [
+    "LbMetrics",
     "Registered",
     "elb_app",
     "load_balancer_upkeep",
@@ -56,6 +63,7 @@ def load_balancing_service(
             max_listeners=settings.elb_max_listeners_per_load_balancer,
             max_targets=settings.elb_max_targets_per_target_group,
             max_tags=settings.elb_max_tags,
+            max_security_groups=settings.elb_max_security_groups,
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
         ),
     )
@@ -77,17 +85,33 @@ def elb_app(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LbMetrics:
+    """Where the upkeep writes ``AWS/NetworkELB`` (session 49): the host counts once a
+    minute across gateways, the routers' flow counters through the platform's sink."""
+
+    hosts: HostCounts
+    flows: FlowCounts
+
+    @classmethod
+    def over(cls, db: Database, metrics: MetricsService, sink: MetricsSink) -> LbMetrics:
+        holder = f"elb-{secrets.token_hex(6)}"  # this gateway, in the minutes' claims
+        return cls(HostCounts(metrics, SqlMetricRuns(db), holder), FlowCounts(sink))
+
+
 async def load_balancer_upkeep(
     settings: Settings,
     service: LoadBalancingService,
     compute: ComputeService,
     scaling: AutoScalingService,
+    metrics: LbMetrics | None = None,
 ) -> None:
     """Every ``elb_upkeep_interval``: the Auto Scaling groups' instances registered in their
-    target groups; and, on the QEMU hosts this process drives itself (the embedded mode,
-    bridge networking), every listener applied to the host's VPC routers and the targets due
-    probed from them, their outcomes recorded. Hosts behind an agent are not told yet
-    (decision 0191's limits)."""
+    target groups; with ``metrics``, the host counts of the minute (once across gateways);
+    and, on the QEMU hosts this process drives itself (the embedded mode, bridge
+    networking), every listener applied to the host's VPC routers, their flow counters read,
+    and the targets due probed from them, their outcomes recorded. Hosts behind an agent are
+    not told yet (decision 0191's limits)."""
     checkers: dict[str, HealthChecker] = {}
     registered: Registered = {}
 
@@ -100,6 +124,9 @@ async def load_balancer_upkeep(
         await asyncio.sleep(settings.elb_upkeep_interval)
         try:
             await sync_auto_scaling_groups(scaling, service, registered)
+            if metrics is not None:
+                now = int(datetime.now(UTC).timestamp())
+                await metrics.hosts.run_once(now, await service.health_counts())
             hosts = [d for d in compute.drivers.values() if isinstance(d, QemuDriver)]
             if not hosts:
                 continue
@@ -110,6 +137,8 @@ async def load_balancer_upkeep(
                 if balancers is None:
                     continue
                 await balancers.apply(views)
+                if metrics is not None:
+                    metrics.flows.record(driver.host, views, await balancers.counters())
                 checker = checkers.get(driver.host)
                 if checker is None:
                     checker = checkers[driver.host] = HealthChecker(balancers.namespace_of, record)

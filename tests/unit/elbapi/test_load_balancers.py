@@ -120,11 +120,11 @@ async def test_refusals_in_elbv2_words(tmp_path: Path) -> None:
         await refused(
             world.client,
             "CreateLoadBalancer",
-            "ValidationError",
+            "InvalidSecurityGroup",
             Name="web",
             Type="network",
             Scheme="internal",
-            Subnets=world.subnets,
+            Subnets=world.subnets[:1],
             SecurityGroups=["sg-0123456789abcdef0"],
         )
         await refused(

@@ -1,0 +1,158 @@
+"""Network Load Balancers' CloudWatch metrics (session 49's addendum to decision 0191), in the
+``AWS/NetworkELB`` namespace of each load balancer's account. An adapter between the load
+balancing and metrics contexts, which do not import each other.
+
+- ``HealthyHostCount`` and ``UnHealthyHostCount`` (Count) per ``LoadBalancer`` and
+  ``TargetGroup``, and per ``AvailabilityZone`` of the targets as well, from the health the
+  checker recorded in the target groups' documents: once a minute across every gateway — the
+  minute is claimed in ``metric_runs`` (decision 0181's claims), so the gateway that claims it
+  writes it and no other does —, one value a minute, at the minute's start.
+- ``NewFlowCount_TCP``/``NewFlowCount`` (Count) and ``ProcessedBytes_TCP``/``ProcessedBytes``
+  (Bytes) per ``LoadBalancer`` and per ``AvailabilityZone`` and ``LoadBalancer``: what the
+  routers' counters on each node address counted since the last read, given to the
+  platform's sink (summed across routers and hosts, each counting the flows it translated).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from andromede.loadbalancing.health_counts import HealthCount
+from andromede.loadbalancing.model import ForwardingView
+from andromede.metrics.model import Aggregate, Series
+from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.metrics.service import MetricsService
+from andromede.metrics.sink import MetricsSink
+from andromede.metrics.store import Point
+
+__all__ = [
+    "NETWORK_ELB",
+    "FlowCounts",
+    "HostCounts",
+    "flow_values",
+    "health_points",
+]
+
+log = logging.getLogger(__name__)
+
+NETWORK_ELB: Final = "AWS/NetworkELB"
+_MINUTE: Final = 60
+_JOB: Final = "elb-host-counts"
+
+
+def health_points(counts: Sequence[HealthCount], minute: int) -> list[Point]:
+    """The host counts' points for the minute starting at ``minute`` (epoch seconds)."""
+    points = []
+    for count in counts:
+        dimensions = [("LoadBalancer", count.load_balancer), ("TargetGroup", count.target_group)]
+        if count.zone:
+            dimensions.append(("AvailabilityZone", count.zone))
+        for name, value in (
+            ("HealthyHostCount", count.healthy),
+            ("UnHealthyHostCount", count.unhealthy),
+        ):
+            series = Series.of(count.tenant_id, NETWORK_ELB, name, dimensions)
+            aggregate = Aggregate.of_values([(float(value), 1.0)])
+            points.append(Point(series, _MINUTE, minute, "Count", aggregate))
+    return points
+
+
+class HostCounts:
+    """Writes the host counts once a minute across the gateways sharing ``runs``."""
+
+    def __init__(self, metrics: MetricsService, runs: SqlMetricRuns, holder: str) -> None:
+        self._metrics = metrics
+        self._runs = runs
+        self._holder = holder
+        self._tried = -1  # the last minute this gateway tried to claim
+
+    async def run_once(self, now: int, counts: Sequence[HealthCount]) -> int | None:
+        """This minute's counts written if this gateway claims it first: the number of
+        points; None when tried already, or another gateway has it or did it."""
+        minute = now - now % _MINUTE
+        if minute == self._tried or not counts:
+            return None  # no listener anywhere: the minute left to a gateway that sees one
+        self._tried = minute
+        # A claim holds one minute: a gateway that died before writing leaves no other the
+        # minute (a host count is a sample; the next minute has its own).
+        if not await self._runs.claim(_JOB, minute // _MINUTE, self._holder, now, _MINUTE):
+            return None
+        points = health_points(counts, minute)
+        if points:
+            await self._metrics.put_platform(points)
+        await self._runs.done(_JOB, minute // _MINUTE, self._holder)
+        return len(points)
+
+
+# (VPC, node address, port) → (new flows, bytes) a router counted, as it read them.
+Counters = Mapping[tuple[str, str, int], tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowValue:
+    tenant_id: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    value: float
+    unit: str
+
+
+def flow_values(views: Sequence[ForwardingView], deltas: Counters) -> list[FlowValue]:
+    """The flow metrics of what the counters counted (``deltas``: since the last read), per
+    load balancer and per zone of the node; a listener of none counted, nothing."""
+    totals: dict[tuple[str, tuple[tuple[str, str], ...], str, str], float] = {}
+    for view in views:
+        zones = dict(view.zones)
+        for address in view.addresses:
+            flows, processed = deltas.get((view.vpc_id, address, view.port), (0, 0))
+            if not flows and not processed:
+                continue
+            for dimensions in (
+                (("LoadBalancer", view.lb_dimension),),
+                (("AvailabilityZone", zones.get(address, "")), ("LoadBalancer", view.lb_dimension)),
+            ):
+                if ("AvailabilityZone", "") in dimensions:
+                    continue
+                for name, unit, value in (
+                    ("NewFlowCount_TCP", "Count", flows),
+                    ("NewFlowCount", "Count", flows),
+                    ("ProcessedBytes_TCP", "Bytes", processed),
+                    ("ProcessedBytes", "Bytes", processed),
+                ):
+                    key = (view.tenant_id, dimensions, name, unit)
+                    totals[key] = totals.get(key, 0.0) + value
+    return [
+        FlowValue(tenant, name, dimensions, value, unit)
+        for (tenant, dimensions, name, unit), value in sorted(totals.items())
+    ]
+
+
+class FlowCounts:
+    """Gives the sink what the routers counted since the last read (their counters only
+    grow: :class:`~andromede.hypervisor.load_balancers.RouterLoadBalancers` carries a
+    replaced table's counts over)."""
+
+    def __init__(self, sink: MetricsSink) -> None:
+        self._sink = sink
+        self._last: dict[tuple[str, tuple[str, str, int]], tuple[int, int]] = {}
+
+    def record(self, host: str, views: Sequence[ForwardingView], counters: Counters) -> int:
+        """The values given to the sink for ``host``'s routers' ``counters``."""
+        deltas: dict[tuple[str, str, int], tuple[int, int]] = {}
+        for gone in [k for k in self._last if k[0] == host and k[1] not in counters]:
+            del self._last[gone]  # a listener gone, or its router
+        for key, (flows, processed) in counters.items():
+            before = self._last.get((host, key))
+            self._last[(host, key)] = (flows, processed)
+            if before is None:
+                continue  # the first read of a counter: its start, not a minute's flows
+            deltas[key] = (max(0, flows - before[0]), max(0, processed - before[1]))
+        values = flow_values(views, deltas)
+        for value in values:
+            self._sink.record(
+                value.tenant_id, NETWORK_ELB, value.name, value.dimensions, value.value, value.unit
+            )
+        return len(values)
