@@ -29,6 +29,7 @@ from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_alarms
 from andromede.console.alarm_band import band_of, band_series
+from andromede.console.handlers import posted, signed_in
 from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw, draw_series
 from andromede.console.pages_metrics import graph_href, number_text, parse_dimensions
 from andromede.console.session import CONSOLE_PATH
@@ -141,10 +142,8 @@ def alarm_definition(fields: Mapping[str, str]) -> dict[str, Any]:
     return definition
 
 
-async def alarms_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def alarms_page(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     query = request.query_params
     state = query.get("state", "") if query.get("state", "") in STATES else ""
@@ -369,11 +368,7 @@ def _when_text(at: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
 
 
-async def alarm_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _alarm_page(console, request, session)
+alarm_page = signed_in(_alarm_page)
 
 
 def _change(kind: str) -> Any:
@@ -529,10 +524,8 @@ async def _new_page(
     )
 
 
-async def new_alarm_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def new_alarm_page(console: Console, request: Request, session: Session) -> Response:
     name = request.query_params.get("edit")
     if name is None:
         return await _new_page(console, request, session, _typed_from_query(request))
@@ -589,13 +582,10 @@ async def _retag_edited(
     await wire_alarms.retag(console.metrics, origin, principal, alarm.arn, before, after)
 
 
-async def create_alarm(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_FORM_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted(max_fields=_FORM_FIELDS)
+async def create_alarm(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     if console.metrics is None:
         return await _new_page(console, request, session, fields)
     definition = alarm_definition(fields)

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.audit.model import Outcome
+from andromede.console.handlers import posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
@@ -200,10 +201,8 @@ async def _settings_page(
     )
 
 
-async def bucket_settings(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def bucket_settings(console: Console, request: Request, session: Session) -> Response:
     return await _settings_page(console, request, session, request.path_params["bucket"])
 
 
@@ -483,15 +482,12 @@ async def _data_events(
     return _Shown(found.data_reads_logged)
 
 
-async def put_data_events(console: Console, request: Request) -> Response:
+@posted()
+async def put_data_events(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     """Turn the logging of the bucket's data reads on or off, decided and recorded as the
     management API's ``PUT …/data-events`` is (the change is itself an event)."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     bucket = request.path_params["bucket"]
     account = session.principal.tenant_id or "-"
     refused = await console.authorise(

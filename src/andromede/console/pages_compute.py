@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_addresses as addresses
+from andromede.console.handlers import Handler, posted, signed_in
 from andromede.console.instance_monitoring import (
     InstanceCharts,
     instance_charts,
@@ -115,10 +116,8 @@ async def _instances_page(
     )
 
 
-async def instances(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def instances(console: Console, request: Request, session: Session) -> Response:
     token = request.query_params.get("token")
     return await _instances_page(console, request, session, token=token)
 
@@ -157,23 +156,18 @@ async def _launch_page(
     )
 
 
-async def launch_form(console: Console, request: Request) -> Response:
+@signed_in
+async def launch_form(console: Console, request: Request, session: Session) -> Response:
     """The form, its image chosen when the link named one (the images page's "Launch")."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     image_id = request.query_params.get("image_id", "")
     chosen = Launch(image_id, "", "1", "", "", (), "", "")
     return await _launch_page(console, request, session, chosen=chosen)
 
 
-async def launch(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_LAUNCH_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted(max_fields=_LAUNCH_FIELDS)
+async def launch(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     form = await request.form()  # the same form, parsed once: the groups are a repeated field
     if console.ec2 is None:
         return await _instances_page(console, request, session, token=None)
@@ -253,22 +247,15 @@ async def _instance_page(
     )
 
 
-async def instance(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _instance_page(console, request, session)
+instance = signed_in(_instance_page)
 
 
-async def set_monitoring(console: Console, request: Request) -> Response:
+@posted()
+async def set_monitoring(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     """Detailed monitoring on (``enabled=yes``) or off: EC2's MonitorInstances or
     UnmonitorInstances as the user; its refusal, the instance's page again with it."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     if console.ec2 is None:
         return await _instance_page(console, request, session)
     instance_id = request.path_params["instance_id"]
@@ -283,43 +270,40 @@ async def set_monitoring(console: Console, request: Request) -> Response:
     return RedirectResponse(f"{_INSTANCES_URL}/{quote(instance_id, safe='')}", status_code=303)
 
 
-async def _change_state(console: Console, request: Request, operation: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    if await console.form(request, session) is None:
-        return console.refused_form(request, session)
-    if console.ec2 is None:
-        return await _instances_page(console, request, session, token=None)
-    try:
-        await console.ec2.change_state(
-            request.scope,
-            session.principal,
-            _OPERATION_ACTIONS[operation],
-            request.path_params["instance_id"],
-        )
-    except WireError as exc:
-        return await _instances_page(
-            console, request, session, token=None,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(_INSTANCES_URL, status_code=303)
+def _change_state(operation: str) -> Handler:
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
+        if console.ec2 is None:
+            return await _instances_page(console, request, session, token=None)
+        try:
+            await console.ec2.change_state(
+                request.scope,
+                session.principal,
+                _OPERATION_ACTIONS[operation],
+                request.path_params["instance_id"],
+            )
+        except WireError as exc:
+            return await _instances_page(
+                console, request, session, token=None,
+                error=console.error_text(request, exc), status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse(_INSTANCES_URL, status_code=303)
+
+    return handler
 
 
-async def start_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "start")
+start_instance = _change_state("start")
 
 
-async def stop_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "stop")
+stop_instance = _change_state("stop")
 
 
-async def reboot_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "reboot")
+reboot_instance = _change_state("reboot")
 
 
-async def terminate_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "terminate")
+terminate_instance = _change_state("terminate")
 
 
 # -- volumes ---------------------------------------------------------------------------------
@@ -370,63 +354,58 @@ async def _volumes_page(
     )
 
 
-async def volumes(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def volumes(console: Console, request: Request, session: Session) -> Response:
     token = request.query_params.get("token")
     return await _volumes_page(console, request, session, token=token)
 
 
-async def _change_volume(console: Console, request: Request, operation: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    ec2 = console.ec2
-    if ec2 is None:
-        return await _volumes_page(console, request, session, token=None)
-    origin, principal = request.scope, session.principal
-    volume_id = request.path_params.get("volume_id", "")
-    try:
-        if operation == "create":
-            await ec2.create_volume(
-                origin, principal,
-                size_gib=fields.get("size", "").strip(), zone=fields.get("zone", ""),
-                name=fields.get("name", "").strip(), client_token=fields.get("client_token", ""),
+def _change_volume(operation: str) -> Handler:
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
+        ec2 = console.ec2
+        if ec2 is None:
+            return await _volumes_page(console, request, session, token=None)
+        origin, principal = request.scope, session.principal
+        volume_id = request.path_params.get("volume_id", "")
+        try:
+            if operation == "create":
+                await ec2.create_volume(
+                    origin, principal,
+                    size_gib=fields.get("size", "").strip(), zone=fields.get("zone", ""),
+                    name=fields.get("name", "").strip(),
+                    client_token=fields.get("client_token", ""),
+                )  # fmt: skip
+            elif operation == "attach":
+                instance_id = fields.get("instance_id", "").strip()
+                device = fields.get("device", "").strip()
+                await ec2.attach_volume(origin, principal, volume_id, instance_id, device)
+            elif operation == "detach":
+                await ec2.detach_volume(origin, principal, volume_id)
+            else:
+                await ec2.delete_volume(origin, principal, volume_id)
+        except WireError as exc:
+            return await _volumes_page(
+                console, request, session, token=None,
+                error=console.error_text(request, exc), status=exc.status,
             )  # fmt: skip
-        elif operation == "attach":
-            instance_id = fields.get("instance_id", "").strip()
-            device = fields.get("device", "").strip()
-            await ec2.attach_volume(origin, principal, volume_id, instance_id, device)
-        elif operation == "detach":
-            await ec2.detach_volume(origin, principal, volume_id)
-        else:
-            await ec2.delete_volume(origin, principal, volume_id)
-    except WireError as exc:
-        return await _volumes_page(
-            console, request, session, token=None,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(_VOLUMES_URL, status_code=303)
+        return RedirectResponse(_VOLUMES_URL, status_code=303)
+
+    return handler
 
 
-async def create_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "create")
+create_volume = _change_volume("create")
 
 
-async def attach_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "attach")
+attach_volume = _change_volume("attach")
 
 
-async def detach_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "detach")
+detach_volume = _change_volume("detach")
 
 
-async def delete_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "delete")
+delete_volume = _change_volume("delete")
 
 
 # -- key pairs -------------------------------------------------------------------------------
@@ -462,21 +441,14 @@ async def _key_pairs_page(
     )
 
 
-async def key_pairs(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _key_pairs_page(console, request, session)
+key_pairs = signed_in(_key_pairs_page)
 
 
-async def create_key_pair(console: Console, request: Request) -> Response:
+@posted()
+async def create_key_pair(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     """CreateKeyPair, answered with the private key: shown this once, kept nowhere."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     if console.ec2 is None:
         return await _key_pairs_page(console, request, session)
     _ = console.catalogue(request).gettext
@@ -500,36 +472,34 @@ async def create_key_pair(console: Console, request: Request) -> Response:
     )
 
 
-async def _change_key_pair(console: Console, request: Request, operation: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    ec2 = console.ec2
-    if ec2 is None:
-        return await _key_pairs_page(console, request, session)
-    origin, principal = request.scope, session.principal
-    try:
-        if operation == "import":
-            name, public_key = fields.get("name", "").strip(), fields.get("public_key", "")
-            await ec2.import_key_pair(origin, principal, name, public_key)
-        else:
-            await ec2.delete_key_pair(origin, principal, request.path_params["key_pair_id"])
-    except WireError as exc:
-        return await _key_pairs_page(
-            console, request, session, error=console.error_text(request, exc), status=exc.status
-        )
-    return RedirectResponse(_KEY_PAIRS_URL, status_code=303)
+def _change_key_pair(operation: str) -> Handler:
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
+        ec2 = console.ec2
+        if ec2 is None:
+            return await _key_pairs_page(console, request, session)
+        origin, principal = request.scope, session.principal
+        try:
+            if operation == "import":
+                name, public_key = fields.get("name", "").strip(), fields.get("public_key", "")
+                await ec2.import_key_pair(origin, principal, name, public_key)
+            else:
+                await ec2.delete_key_pair(origin, principal, request.path_params["key_pair_id"])
+        except WireError as exc:
+            return await _key_pairs_page(
+                console, request, session, error=console.error_text(request, exc), status=exc.status
+            )
+        return RedirectResponse(_KEY_PAIRS_URL, status_code=303)
+
+    return handler
 
 
-async def import_key_pair(console: Console, request: Request) -> Response:
-    return await _change_key_pair(console, request, "import")
+import_key_pair = _change_key_pair("import")
 
 
-async def delete_key_pair(console: Console, request: Request) -> Response:
-    return await _change_key_pair(console, request, "delete")
+delete_key_pair = _change_key_pair("delete")
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

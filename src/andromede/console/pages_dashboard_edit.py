@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_dashboards
+from andromede.console.handlers import signed_in
 from andromede.console.pages_dashboards import dashboard_url
 from andromede.console.wire import WireError
 
@@ -99,19 +100,15 @@ async def _form_page(
     )
 
 
-async def new_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def new_page(console: Console, request: Request, session: Session) -> Response:
     return await _form_page(console, request, session, name="", body=STARTING_BODY, creating=True)
 
 
-async def edit_page(console: Console, request: Request) -> Response:
+@signed_in
+async def edit_page(console: Console, request: Request, session: Session) -> Response:
     """The form with the dashboard's body; GetDashboard's refusal (none of that name:
     ``ResourceNotFound``, 404) shown without a form."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     name = request.path_params["name"]
     if console.metrics is None:
         return await _form_page(

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_dashboards
+from andromede.console.handlers import posted, signed_in
 from andromede.console.markdown_text import render_markdown
 from andromede.console.metric_chart import STATISTICS, Chart, auto_period, draw_series
 from andromede.console.pages_metrics import graph_href, number_text
@@ -319,10 +320,8 @@ def dashboard_url(name: str) -> str:
     return f"{_LIST}/{quote(name, safe='')}"
 
 
-async def dashboards_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def dashboards_page(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     token = request.query_params.get("token") or None
     error, status = None, 200
@@ -446,22 +445,15 @@ async def _widget_data(
     return charts, states
 
 
-async def dashboard_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _dashboard_page(console, request, session)
+dashboard_page = signed_in(_dashboard_page)
 
 
-async def delete_dashboard(console: Console, request: Request) -> Response:
+@posted()
+async def delete_dashboard(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     """Its deletion once its box is ticked (unticked: the page again, 400, nothing sent);
     CloudWatch's refusal: the page again with it."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     _ = console.catalogue(request).gettext
     if fields.get("confirm") != "yes":
         return await _dashboard_page(

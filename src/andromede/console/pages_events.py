@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import DEFAULT_BUS, BusRow, RuleRow, TargetRow
@@ -117,22 +118,17 @@ def _bus_of(request: Request, fields: dict[str, str] | None = None) -> str:
     return typed.strip()[:1600] or DEFAULT_BUS
 
 
-async def event_rules(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def event_rules(console: Console, request: Request, session: Session) -> Response:
     return await _rules_page(console, request, session, _bus_of(request))
 
 
-async def post(console: Console, request: Request) -> Response:
+@posted(max_fields=_FIELDS)
+async def post(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     """A POST of the rules' page: a rule made (``/event-rules``), a pattern tested, a bus
     made or deleted (``/event-rules/{action}``)."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
     bus = _bus_of(request, fields)
     wire = console.events
     action = request.path_params.get("action", "create-rule")
@@ -234,25 +230,20 @@ async def _rule_page(
     )
 
 
-async def event_rule(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def event_rule(console: Console, request: Request, session: Session) -> Response:
     name = request.query_params.get("name", "")[:64]
     if not name:
         return RedirectResponse(_RULES_URL, status_code=303)
     return await _rule_page(console, request, session, _bus_of(request), name)
 
 
-async def change(console: Console, request: Request) -> Response:
+@posted(max_fields=_FIELDS)
+async def change(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     """One POST of a rule's page (bus and rule as form fields): the change, then back to the
     rule's page (303), or to its bus's rules after a deletion."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
     bus, name = _bus_of(request, fields), fields.get("name", "")[:64]
     action = request.path_params.get("action", "")
     wire = console.events

@@ -25,6 +25,7 @@ from andromede.billing.errors import NoEInvoice, NoSuchCreditNote, NoSuchInvoice
 from andromede.billing.facturx import credit_note_xml, has_e_invoice, invoice_xml
 from andromede.billing.invoice import Invoice
 from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
+from andromede.console.handlers import signed_in
 from andromede.iam.tenant_actions import Action, invoice_arn
 
 if TYPE_CHECKING:
@@ -45,10 +46,8 @@ def _absent(
     )
 
 
-async def invoices(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def invoices(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     title = _("Invoices")
     billing = console.billing

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import Handler, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import KeyRow, WireError
 
@@ -56,57 +57,51 @@ async def _keys_page(
     )
 
 
-async def keys(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def keys(console: Console, request: Request, session: Session) -> Response:
     return await _keys_page(console, request, session, marker=request.query_params.get("marker"))
 
 
-async def _change(console: Console, request: Request, action: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    kms = console.kms
-    if kms is None:
-        return await _keys_page(console, request, session, marker=None)
-    key_id = request.path_params.get("key_id", "")
-    origin, principal = request.scope, session.principal
-    try:
-        if action == "create":
-            await kms.create_key(origin, principal, fields.get("description", "")[:8192])
-        elif action in ("enable", "disable"):
-            await kms.set_enabled(origin, principal, key_id, enabled=action == "enable")
-        else:
-            days = fields.get("days", "30")
-            await kms.schedule_deletion(
-                origin, principal, key_id, int(days) if days.isdigit() else 0
-            )
-    except WireError as exc:
-        return await _keys_page(
-            console, request, session, marker=None,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(_KEYS_URL, status_code=303)
+def _change(action: str) -> Handler:
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
+        kms = console.kms
+        if kms is None:
+            return await _keys_page(console, request, session, marker=None)
+        key_id = request.path_params.get("key_id", "")
+        origin, principal = request.scope, session.principal
+        try:
+            if action == "create":
+                await kms.create_key(origin, principal, fields.get("description", "")[:8192])
+            elif action in ("enable", "disable"):
+                await kms.set_enabled(origin, principal, key_id, enabled=action == "enable")
+            else:
+                days = fields.get("days", "30")
+                await kms.schedule_deletion(
+                    origin, principal, key_id, int(days) if days.isdigit() else 0
+                )
+        except WireError as exc:
+            return await _keys_page(
+                console, request, session, marker=None,
+                error=console.error_text(request, exc), status=exc.status,
+            )  # fmt: skip
+        return RedirectResponse(_KEYS_URL, status_code=303)
+
+    return handler
 
 
-async def create_key(console: Console, request: Request) -> Response:
-    return await _change(console, request, "create")
+create_key = _change("create")
 
 
-async def enable_key(console: Console, request: Request) -> Response:
-    return await _change(console, request, "enable")
+enable_key = _change("enable")
 
 
-async def disable_key(console: Console, request: Request) -> Response:
-    return await _change(console, request, "disable")
+disable_key = _change("disable")
 
 
-async def schedule_deletion(console: Console, request: Request) -> Response:
-    return await _change(console, request, "schedule-deletion")
+schedule_deletion = _change("schedule-deletion")
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

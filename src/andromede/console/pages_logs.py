@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -113,20 +114,13 @@ async def _list_page(
     )
 
 
-async def log_groups(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _list_page(console, request, session)
+log_groups = signed_in(_list_page)
 
 
-async def create(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted()
+async def create(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     wire = console.logs
     if wire is None:
         return await _list_page(console, request, session)
@@ -203,22 +197,18 @@ async def _group_page(
     )
 
 
-async def log_group(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def log_group(console: Console, request: Request, session: Session) -> Response:
     name = request.query_params.get("name", "")[:512]
     if not name:
         return RedirectResponse(_GROUPS_URL, status_code=303)
     return await _group_page(console, request, session, name)
 
 
-async def change(console: Console, request: Request) -> Response:
+@signed_in
+async def change(console: Console, request: Request, session: Session) -> Response:
     """One POST of a group's page (its name a form field): the change, then back to the
     group's page (303), or the list after a deletion; a refusal shown on the group's page."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     action = request.path_params.get("action", "")
     fields = await console.form(request, session)
     if fields is None:
@@ -258,12 +248,10 @@ async def change(console: Console, request: Request) -> Response:
     return RedirectResponse(group_url(name), status_code=303)
 
 
-async def log_stream(console: Console, request: Request) -> Response:
+@signed_in
+async def log_stream(console: Console, request: Request, session: Session) -> Response:
     """A stream's events, a page of GetLogEvents: the newest without a token; "Newer" and
     "Older" follow its forward and backward tokens."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     _ = console.catalogue(request).gettext
     group = request.query_params.get("group", "")[:512]
     stream = request.query_params.get("stream", "")[:512]
@@ -304,11 +292,9 @@ async def log_stream(console: Console, request: Request) -> Response:
     )
 
 
-async def search(console: Console, request: Request) -> Response:
+@signed_in
+async def search(console: Console, request: Request, session: Session) -> Response:
     """FilterLogEvents across the group's streams with the typed pattern, paged."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     _ = console.catalogue(request).gettext
     group = request.query_params.get("group", "")[:512]
     pattern = request.query_params.get("pattern", "")[:1024]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_s3control import SWITCHES, AccountBlock
@@ -65,11 +66,7 @@ async def _page(
     )
 
 
-async def _view(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _page(console, request, session)
+_view = signed_in(_page)
 
 
 async def _change(console: Console, request: Request, *, remove: bool) -> Response:

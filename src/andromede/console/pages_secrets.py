@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -131,20 +132,13 @@ async def _list_page(
     )
 
 
-async def secrets(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _list_page(console, request, session)
+secrets = signed_in(_list_page)
 
 
-async def create(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_MAX_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted(max_fields=_MAX_FIELDS)
+async def create(
+    console: Console, request: Request, session: Session, fields: dict[str, str]
+) -> Response:
     wire = _wire(console)
     if wire is None:
         return await _list_page(console, request, session)
@@ -215,22 +209,18 @@ async def _secret_page(
     )
 
 
-async def secret(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def secret(console: Console, request: Request, session: Session) -> Response:
     name = request.path_params.get("name", "")
     if not name:
         return RedirectResponse(_SECRETS_URL, status_code=303)
     return await _secret_page(console, request, session, name)
 
 
-async def change(console: Console, request: Request) -> Response:
+@signed_in
+async def change(console: Console, request: Request, session: Session) -> Response:
     """One POST of a secret's page: ``value`` answers the page with the value; the others
     change the secret and go back to its page (303), or show the refusal there."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
     if action not in _ACTIONS:
         return await _secret_page(console, request, session, name)

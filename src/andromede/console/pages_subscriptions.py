@@ -20,6 +20,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_queues import QueueRow
@@ -99,11 +100,7 @@ async def _page(
     )
 
 
-async def topic_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _page(console, request, session)
+topic_page = signed_in(_page)
 
 
 def _subscription(f: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
