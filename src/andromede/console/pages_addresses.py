@@ -31,7 +31,8 @@ from starlette.responses import Response
 
 from andromede.console import wire_addresses as addresses
 from andromede.console import wire_nat_gateways as nat_gateways
-from andromede.console.pages_ec2 import action, field, no_ec2, viewer
+from andromede.console.handlers import signed_in
+from andromede.console.pages_ec2 import action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_addresses import AddressRow
@@ -124,7 +125,7 @@ async def _release(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, 
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/elastic-ips", viewer(_addresses_page), ["GET"]),
+    ("/elastic-ips", signed_in(_addresses_page), ["GET"]),
     ("/elastic-ips", action(_addresses_page, _allocate, form="allocate"), ["POST"]),
     ("/elastic-ips/{allocation_id}/associate",
      action(_addresses_page, _associate, form="associate"), ["POST"]),

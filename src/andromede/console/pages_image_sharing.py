@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.pages_ec2 import action, field, no_ec2, viewer
+from andromede.console.handlers import signed_in
+from andromede.console.pages_ec2 import action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, ImageRow
@@ -97,7 +98,7 @@ async def _unshare(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, 
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/images/{image_id}/sharing", viewer(_sharing_page), ["GET"]),
+    ("/images/{image_id}/sharing", signed_in(_sharing_page), ["GET"]),
     ("/images/{image_id}/sharing/add", action(_sharing_page, _share, form="share"), ["POST"]),
     ("/images/{image_id}/sharing/remove", action(_sharing_page, _unshare), ["POST"]),
 ]

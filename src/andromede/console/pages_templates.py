@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.pages_ec2 import action, client_token, field, no_ec2, viewer
+from andromede.console.handlers import signed_in
+from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, LaunchChoices, VolumeRow
@@ -294,16 +295,16 @@ async def _launch(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/snapshots", viewer(_snapshots_page), ["GET"]),
+    ("/snapshots", signed_in(_snapshots_page), ["GET"]),
     ("/snapshots", action(_snapshots_page, _create_snapshot, form="create"), ["POST"]),
     ("/snapshots/{snapshot_id}/delete", action(_snapshots_page, _delete_snapshot), ["POST"]),
     ("/snapshots/{snapshot_id}/volume", action(_snapshots_page, _volume_from_snapshot),
      ["POST"]),
-    ("/launch-templates", viewer(_templates_page), ["GET"]),
+    ("/launch-templates", signed_in(_templates_page), ["GET"]),
     ("/launch-templates",
      action(_templates_page, _create_template, form="create", max_fields=_TEMPLATE_FIELDS),
      ["POST"]),
-    ("/launch-templates/{template_id}", viewer(_template_page), ["GET"]),
+    ("/launch-templates/{template_id}", signed_in(_template_page), ["GET"]),
     ("/launch-templates/{template_id}/delete", action(_templates_page, _delete_template),
      ["POST"]),
     ("/launch-templates/{template_id}/versions",

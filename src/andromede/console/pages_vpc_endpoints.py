@@ -32,7 +32,8 @@ from starlette.responses import Response
 
 from andromede.console import wire_routing as routing
 from andromede.console import wire_vpc_endpoints as endpoints
-from andromede.console.pages_ec2 import action, client_token, field, no_ec2, viewer
+from andromede.console.handlers import signed_in
+from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SecurityGroupRow, SubnetRow, VpcRow
@@ -261,10 +262,10 @@ async def _delete(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/vpc-endpoints", viewer(_endpoints_page), ["GET"]),
+    ("/vpc-endpoints", signed_in(_endpoints_page), ["GET"]),
     ("/vpc-endpoints",
      action(_endpoints_page, _create, form="create", max_fields=_MAX_FIELDS), ["POST"]),
-    ("/vpc-endpoints/{endpoint_id}", viewer(_endpoint_page), ["GET"]),
+    ("/vpc-endpoints/{endpoint_id}", signed_in(_endpoint_page), ["GET"]),
     ("/vpc-endpoints/{endpoint_id}/modify",
      action(_endpoint_page, _modify, form="modify", max_fields=_MAX_FIELDS), ["POST"]),
     ("/vpc-endpoints/{endpoint_id}/delete",

@@ -36,7 +36,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_vpc_peerings as peerings
-from andromede.console.pages_ec2 import action, field, no_ec2, viewer
+from andromede.console.handlers import signed_in
+from andromede.console.pages_ec2 import action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, VpcRow
@@ -132,7 +133,7 @@ async def _delete(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/peering-connections", viewer(_peerings_page), ["GET"]),
+    ("/peering-connections", signed_in(_peerings_page), ["GET"]),
     ("/peering-connections", action(_peerings_page, _create, form="create"), ["POST"]),
     ("/peering-connections/{peering_id}/accept", action(_peerings_page, _accept), ["POST"]),
     ("/peering-connections/{peering_id}/reject", action(_peerings_page, _reject), ["POST"]),
