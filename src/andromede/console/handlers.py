@@ -13,7 +13,8 @@ module writes its view without that preamble and wraps it:
   again with the fields as typed. A ``confirmed`` action (a deletion) is sent only once its
   box is ticked; unticked, the page again (400), nothing sent. Where the server does not
   serve the API, the page again (it says so).
-- ``refusal``: an API's refusal as a page shows it, its text and its status.
+- ``refusal``: an API's refusal as a page shows it, its text and its status;
+  ``first_refusal``: the same for a page's reading, unless the page shows an action's.
 
 The views keep the console's one calling convention, ``(console, request, session)``, that
 the pages' own render functions already take, with the checked ``fields`` for a form.
@@ -40,6 +41,7 @@ __all__ = [
     "Page",
     "View",
     "action",
+    "first_refusal",
     "posted",
     "refusal",
     "signed_in",
@@ -73,6 +75,14 @@ class Page(Protocol):
 def refusal(console: Console, request: Request, exc: WireError) -> tuple[str, int]:
     """The API's refusal as a page shows it: its text in the reader's language, its status."""
     return console.error_text(request, exc), exc.status
+
+
+def first_refusal(
+    console: Console, request: Request, exc: WireError, error: str | None, status: int
+) -> tuple[str | None, int]:
+    """The refusal a page shows: the one it was given (an action's, shown before any of its
+    own reading's), else the API's refusal of its reading."""
+    return (error, status) if error is not None else refusal(console, request, exc)
 
 
 def signed_in(view: View) -> Handler:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Handler, action, signed_in
+from andromede.console.handlers import Handler, action, first_refusal, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 
@@ -76,8 +76,7 @@ class ListPage(Generic[W]):
             try:
                 rows = await self.rows(wire, request, session)
             except WireError as exc:
-                if error is None:
-                    error, status = console.error_text(request, exc), exc.status
+                error, status = first_refusal(console, request, exc, error, status)
         listed: dict[str, Any] = {self.rows_name: rows}
         if self.choices is not None:
             listed.update(await self.choices(console, request, session))

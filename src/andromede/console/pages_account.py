@@ -304,11 +304,7 @@ def _decide(decision: str) -> Handler:
 
 
 approve = _decide("approve")
-
-
 refuse = _decide("refuse")
-
-
 revoke = _decide("revoke")
 
 

@@ -29,7 +29,7 @@ from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_alarms
 from andromede.console.alarm_band import band_of, band_series
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import Handler, first_refusal, posted, signed_in
 from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw, draw_series
 from andromede.console.pages_metrics import graph_href, number_text, parse_dimensions
 from andromede.console.session import CONSOLE_PATH
@@ -242,8 +242,7 @@ async def _alarm_page(
             elif alarm.threshold_metric_id:  # the band and its metric (decision 0189)
                 banded = await band_series(console.metrics, origin, principal, alarm, (start, end))
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     drawn = _drawn(points, alarm.unit if alarm else "")
     chart = None
     band = band_of(alarm, _) if alarm is not None else None
@@ -371,19 +370,16 @@ def _when_text(at: int) -> str:
 alarm_page = signed_in(_alarm_page)
 
 
-def _change(kind: str) -> Any:
+def _change(kind: str) -> Handler:
     """A POST of an alarm's page: ``actions`` (enable or disable its actions), ``state``
     (SetAlarmState with the state and reason typed) or ``delete`` (once its box is ticked;
     unticked, the page again, 400, nothing sent). CloudWatch's refusal: the page again with
     it."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
         _ = console.catalogue(request).gettext
         name = request.path_params["name"]
         if kind == "delete" and fields.get("confirm") != "yes":

@@ -22,7 +22,6 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from urllib.parse import quote
 
@@ -30,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.audit.model import Outcome
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import Handler, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
@@ -230,35 +229,29 @@ async def _topic_choices(console: Console, request: Request, session: Session) -
         return []
 
 
-async def _change(
-    console: Console,
-    request: Request,
-    *,
-    section: str,
-    change: _Change,
-    max_fields: int = 16,
-) -> Response:
+def _form(section: str, change: _Change, *, max_fields: int = 16) -> Handler:
     """One section's form: S3's call made, then back to the section; or the page with S3's
     refusal (or the form's fault) and the fields as the user typed them."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=max_fields)
-    if fields is None:
-        return console.refused_form(request, session)
-    bucket = request.path_params["bucket"]
-    settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
-    try:
-        await change(settings, fields, console.catalogue(request).gettext)
-    except WireError as exc:
-        text, status = console.error_text(request, exc), exc.status
-    except _FormError as exc:
-        text, status = exc.message, exc.status
-    else:
-        return RedirectResponse(_settings_url(bucket, section), status_code=303)
-    return await _settings_page(
-        console, request, session, bucket, error=text, status=status, typed=fields
-    )
+
+    @posted(max_fields=max_fields)
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
+        bucket = request.path_params["bucket"]
+        settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
+        try:
+            await change(settings, fields, console.catalogue(request).gettext)
+        except WireError as exc:
+            text, status = console.error_text(request, exc), exc.status
+        except _FormError as exc:
+            text, status = exc.message, exc.status
+        else:
+            return RedirectResponse(_settings_url(bucket, section), status_code=303)
+        return await _settings_page(
+            console, request, session, bucket, error=text, status=status, typed=fields
+        )
+
+    return handler
 
 
 def _whole(fields: Mapping[str, str], name: str, _: Gettext) -> int | None:
@@ -518,10 +511,6 @@ async def put_data_events(
         details={"read": "true" if read else "false"},
     )
     return RedirectResponse(_settings_url(bucket, "data-events"), status_code=303)
-
-
-def _form(section: str, change: _Change, *, max_fields: int = 16) -> Any:
-    return partial(_change, section=section, change=change, max_fields=max_fields)
 
 
 _BUCKET: Final = "/buckets/{bucket}/settings"

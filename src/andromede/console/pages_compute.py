@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_addresses as addresses
-from andromede.console.handlers import Handler, posted, signed_in
+from andromede.console.handlers import Handler, first_refusal, posted, signed_in
 from andromede.console.instance_monitoring import (
     InstanceCharts,
     instance_charts,
@@ -94,8 +94,7 @@ async def _instances_page(
                 page_size=console.settings.console_page_size,
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     next_url = f"{_INSTANCES_URL}?{urlencode({'token': page.next_token})}"
     return console.render(
         request,
@@ -141,8 +140,7 @@ async def _launch_page(
         try:
             choices = await console.ec2.launch_choices(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "instances_launch.html",
@@ -220,8 +218,7 @@ async def _instance_page(
             else:
                 output = await console.ec2.console_output(origin, principal, instance_id)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if found is not None:
             # Its Elastic IP, for the link to it: a caller not allowed DescribeAddresses still
             # reads the instance (its public address is DescribeInstances' own).
@@ -295,14 +292,8 @@ def _change_state(operation: str) -> Handler:
 
 
 start_instance = _change_state("start")
-
-
 stop_instance = _change_state("stop")
-
-
 reboot_instance = _change_state("reboot")
-
-
 terminate_instance = _change_state("terminate")
 
 
@@ -333,8 +324,7 @@ async def _volumes_page(
             )
             zones = await console.ec2.availability_zones(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only suggestions for the attach field, which takes any id typed: AttachVolume's own
         # answer decides, so a caller who may not list instances may still attach.
         with suppress(WireError):
@@ -397,14 +387,8 @@ def _change_volume(operation: str) -> Handler:
 
 
 create_volume = _change_volume("create")
-
-
 attach_volume = _change_volume("attach")
-
-
 detach_volume = _change_volume("detach")
-
-
 delete_volume = _change_volume("delete")
 
 
@@ -427,8 +411,7 @@ async def _key_pairs_page(
         try:
             rows = await console.ec2.describe_key_pairs(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "key_pairs.html",
@@ -497,8 +480,6 @@ def _change_key_pair(operation: str) -> Handler:
 
 
 import_key_pair = _change_key_pair("import")
-
-
 delete_key_pair = _change_key_pair("delete")
 
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_dashboards
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import Handler, posted, signed_in
 from andromede.console.pages_dashboards import dashboard_url
 from andromede.console.wire import WireError
 
@@ -124,18 +124,15 @@ async def edit_page(console: Console, request: Request, session: Session) -> Res
     return await _form_page(console, request, session, name=name, body=body, creating=False)
 
 
-def _save(creating: bool) -> Any:
+def _save(creating: bool) -> Handler:
     """PutDashboard of the form's body (a creation's name typed, an edit's the path's): then
     the dashboard's page (303), or the form with CloudWatch's warnings, or with its refusal
     and the body as typed."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
         name = fields.get("name", "").strip() if creating else request.path_params["name"]
         body = fields.get("body", "")
         if console.metrics is None:

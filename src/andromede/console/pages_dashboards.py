@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_dashboards
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import first_refusal, posted, signed_in
 from andromede.console.markdown_text import render_markdown
 from andromede.console.metric_chart import STATISTICS, Chart, auto_period, draw_series
 from andromede.console.pages_metrics import graph_href, number_text
@@ -374,8 +374,7 @@ async def _dashboard_page(
             )
         except WireError as exc:
             body = None
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if body is not None:
             found, widgets = True, widgets_of(body)
             start, end = time_range(body, int(time.time()))

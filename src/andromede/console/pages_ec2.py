@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import handlers
-from andromede.console.handlers import Handler, Page, signed_in
+from andromede.console.handlers import Handler, Page, first_refusal, signed_in
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, VpcRow
 from andromede.iam.model import Principal
@@ -88,8 +88,7 @@ async def vpc_scoped_list(
             found = await describe(console.ec2, origin, principal, vpc_id=vpc_id or None)
             vpcs = await console.ec2.describe_vpcs(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     listed: dict[str, Any] = {rows: found}
     return console.render(
         request,

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import DEFAULT_BUS, BusRow, RuleRow, TargetRow
@@ -90,8 +90,7 @@ async def _rules_page(
                 limit=_page_size(console), token=request.query_params.get("token") or None,
             )  # fmt: skip
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         else:
             if token:
                 next_href = f"{_RULES_URL}?{urlencode({'bus': bus, 'token': token})}"
@@ -212,8 +211,7 @@ async def _rule_page(
             rule = await wire.rule(request.scope, session.principal, bus, name)
             targets = await wire.targets(request.scope, session.principal, bus, name)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "event_rule.html",

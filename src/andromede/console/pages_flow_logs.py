@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_flow_logs as flow_logs
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import first_refusal, signed_in
 from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -66,8 +66,7 @@ async def _flow_logs_page(
         try:
             rows = await flow_logs.describe_flow_logs(console.ec2, origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only the create form's choices: CreateFlowLogs decides.
         with suppress(WireError):
             vpcs = await console.ec2.describe_vpcs(origin, principal)

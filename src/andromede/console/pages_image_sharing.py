@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import first_refusal, signed_in
 from andromede.console.pages_ec2 import action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -59,8 +59,7 @@ async def _sharing_page(
             accounts = await more.image_launch_permissions(console.ec2, origin, principal, image_id)
             found = True
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if found:
             # Only the page's heading: the attribute's answer already said the image is the
             # caller's.

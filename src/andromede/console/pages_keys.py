@@ -93,14 +93,8 @@ def _change(action: str) -> Handler:
 
 
 create_key = _change("create")
-
-
 enable_key = _change("enable")
-
-
 disable_key = _change("disable")
-
-
 schedule_deletion = _change("schedule-deletion")
 
 

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Change, Handler, Page, action, signed_in
+from andromede.console.handlers import Change, Handler, Page, action, first_refusal, signed_in
 from andromede.console.pages_ec2 import field
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -84,8 +84,7 @@ async def _load_balancers_page(
         try:
             rows = await console.elb.load_balancers(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "elb_load_balancers.html",
@@ -140,8 +139,7 @@ async def _load_balancer_page(
             protected = attributes.get(DELETION_PROTECTION, "")
             tags = await console.elb.tags(origin, who, lb.arn)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         with suppress(WireError):  # the listener form's choices only
             groups = await console.elb.target_groups(origin, who)
     return console.render(
@@ -211,8 +209,7 @@ async def _target_groups_page(
         try:
             rows = await console.elb.target_groups(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if console.ec2 is not None:
             with suppress(WireError):  # the create form's choices only
                 vpcs = await console.ec2.describe_vpcs(request.scope, session.principal)
@@ -294,8 +291,7 @@ async def _target_group_page(
             [group] = await console.elb.target_groups(request.scope, session.principal, [name])
             targets = await console.elb.target_health(request.scope, session.principal, group.arn)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if group is not None and group.target_type == "instance":
             instances = await _vpc_instances(console, request, session, group.vpc_id)
     return console.render(

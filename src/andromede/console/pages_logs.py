@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import first_refusal, posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -87,8 +87,7 @@ async def _list_page(
                 token=request.query_params.get("token") or None,
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         else:
             if token:
                 query = {"token": token, **({"prefix": prefix} if prefix else {})}
@@ -179,8 +178,7 @@ async def _group_page(
                 if token:
                     next_href = f"{group_url(name)}&{urlencode({'token': token})}"
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "log_group.html",

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import first_refusal, signed_in
 from andromede.console.pages_ec2 import Change, action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -81,8 +81,7 @@ async def _groups_page(
             groups = await console.ec2.describe_security_groups(origin, principal)
             vpcs = await console.ec2.describe_vpcs(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "security_groups.html",
@@ -118,8 +117,7 @@ async def _group_page(
         try:
             group = await console.ec2.describe_security_group(origin, principal, group_id)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if group is None and error is None:
             error, status = _("No such security group."), 404
         if group is not None:
@@ -204,8 +202,7 @@ async def _images_page(
         try:
             images = await console.ec2.describe_images(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only suggestions for the snapshot and instance fields: RegisterImage's and
         # CreateImage's own answers decide.
         with suppress(WireError):
@@ -281,8 +278,7 @@ async def _vpcs_page(
             subnets = await console.ec2.describe_subnets(origin, principal)
             zones = await console.ec2.availability_zones(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "vpcs.html",

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_network_acls as acls
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import first_refusal, signed_in
 from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_list
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -91,8 +91,7 @@ async def _acl_page(
         try:
             acl = await acls.describe_network_acl(console.ec2, origin, principal, network_acl_id)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if acl is None and error is None:
             error, status = _("No such network ACL."), 404
         if acl is not None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import Handler, first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_s3control import SWITCHES, AccountBlock
@@ -46,8 +46,7 @@ async def _page(
         try:
             block = await console.s3control.account_block(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     labels = {
         "BlockPublicAcls": _("Block new public ACLs"),
         "IgnorePublicAcls": _("Ignore every public ACL"),
@@ -69,41 +68,37 @@ async def _page(
 _view = signed_in(_page)
 
 
-async def _change(console: Console, request: Request, *, remove: bool) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    if remove and fields.get("confirm") != "yes":
-        _ = console.catalogue(request).gettext
-        return await _page(
-            console, request, session, error=_("Tick the box to confirm the deletion."),
-            status=400,
-        )  # fmt: skip
-    if console.s3control is None:
-        return await _page(console, request, session)
-    origin, principal = request.scope, session.principal
-    try:
-        if remove:
-            await console.s3control.delete_account_block(origin, principal)
-        else:
-            switches = {name: fields.get(name) == "yes" for name in SWITCHES}
-            await console.s3control.put_account_block(origin, principal, switches)
-    except WireError as exc:
-        return await _page(
-            console, request, session, error=console.error_text(request, exc), status=exc.status
-        )
-    return RedirectResponse(_URL, status_code=303)
+def _change(*, remove: bool) -> Handler:
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
+        if remove and fields.get("confirm") != "yes":
+            _ = console.catalogue(request).gettext
+            return await _page(
+                console, request, session, error=_("Tick the box to confirm the deletion."),
+                status=400,
+            )  # fmt: skip
+        if console.s3control is None:
+            return await _page(console, request, session)
+        origin, principal = request.scope, session.principal
+        try:
+            if remove:
+                await console.s3control.delete_account_block(origin, principal)
+            else:
+                switches = {name: fields.get(name) == "yes" for name in SWITCHES}
+                await console.s3control.put_account_block(origin, principal, switches)
+        except WireError as exc:
+            return await _page(
+                console, request, session, error=console.error_text(request, exc), status=exc.status
+            )
+        return RedirectResponse(_URL, status_code=303)
+
+    return handler
 
 
-async def _put(console: Console, request: Request) -> Response:
-    return await _change(console, request, remove=False)
-
-
-async def _delete(console: Console, request: Request) -> Response:
-    return await _change(console, request, remove=True)
+_put = _change(remove=False)
+_delete = _change(remove=True)
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

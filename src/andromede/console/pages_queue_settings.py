@@ -23,7 +23,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import first_refusal, posted, signed_in
 from andromede.console.pages_queues import key_choices
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -155,8 +155,7 @@ async def _page(
             url = await console.sqs.queue_url(origin, principal, name)
             attributes = await console.sqs.attributes(origin, principal, url)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if url:
             # Only the form's choices: SetQueueAttributes decides (a dead-letter queue of the
             # other type, or one the caller may not use, is SQS's refusal).

@@ -28,7 +28,7 @@ from starlette.responses import Response
 from andromede.console import wire_nat_gateways as nat_gateways
 from andromede.console import wire_routing as routing
 from andromede.console import wire_vpc_peerings as peerings
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import first_refusal, signed_in
 from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_list
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -78,8 +78,7 @@ async def _gateways_page(
             )
             vpcs = await console.ec2.describe_vpcs(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "ec2_internet_gateways.html",
@@ -166,8 +165,7 @@ async def _table_page(
                 console.ec2, origin, principal, route_table_id
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if table is None and error is None:
             error, status = _("No such route table."), 404
         if table is not None:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import Handler, first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_queues import QueueRow
@@ -72,8 +72,7 @@ async def _page(
             arn = await _topic_arn(console.sns, request, session)
             rows = await console.sns.subscriptions(request.scope, session.principal, arn)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if arn and console.sqs is not None:
             # Only the form's choices: Subscribe decides (a queue of the other type, or one
             # that is not the caller's, is SNS's refusal).
@@ -140,18 +139,15 @@ async def _unsubscribe(
     await sns.unsubscribe(request.scope, session.principal, f.get("subscription_arn", ""))
 
 
-def _action(change: Any, form: str, *, confirmed: bool = False) -> Any:
+def _action(change: Any, form: str, *, confirmed: bool = False) -> Handler:
     """A POST of the topic's page: SNS's call, then a redirect to the page (303); or the page
     again with SNS's refusal and the form as typed. A ``confirmed`` action is sent only once
     its box is ticked; unticked, the page again (400) and nothing sent."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: dict[str, str]
+    ) -> Response:
         _ = console.catalogue(request).gettext
         if confirmed and fields.get("confirm") != "yes":
             return await _page(

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import first_refusal, signed_in
 from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -75,8 +75,7 @@ async def _snapshots_page(
         try:
             snapshots = await more.describe_snapshots(console.ec2, origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only suggestions for the forms' fields: CreateSnapshot's and CreateVolume's own
         # answers decide.
         with suppress(WireError):
@@ -182,8 +181,7 @@ async def _templates_page(
                 console.ec2, request.scope, session.principal
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "launch_templates.html",
@@ -226,8 +224,7 @@ async def _template_page(
                     console.ec2, origin, principal, template_id
                 )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if template is None and error is None:
             error, status = _("No such launch template."), 404
     latest = versions[0] if versions else None
