@@ -36,9 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Change",
+    "Form",
     "FormView",
     "Handler",
     "Page",
+    "Typed",
     "View",
     "action",
     "first_refusal",
@@ -49,16 +51,19 @@ __all__ = [
 
 W = TypeVar("W")
 
+Form = dict[str, str]  # a form's fields, its CSRF token checked
+Typed = Mapping[str, Mapping[str, str]]  # a refused form's fields as typed, by the form's name
 Handler = Callable[["Console", Request], Awaitable[Response]]
 View = Callable[["Console", Request, "Session"], Awaitable[Response]]
-FormView = Callable[["Console", Request, "Session", dict[str, str]], Awaitable[Response]]
+FormView = Callable[["Console", Request, "Session", Form], Awaitable[Response]]
 # A change: the API's call with the form's fields, answering where the browser goes next.
-Change = Callable[[W, Request, "Session", dict[str, str]], Awaitable[str]]
+Change = Callable[[W, Request, "Session", Form], Awaitable[str]]
 
 
 class Page(Protocol):
     """A page shown again after a form: with the API's refusal (``error``, ``status``) and
-    the fields typed in the refused form (``typed``, by the form's name)."""
+    the fields typed in the refused form (``typed``, by the form's name; a page whose forms
+    are only buttons takes them and shows nothing of them)."""
 
     def __call__(
         self,
@@ -66,7 +71,7 @@ class Page(Protocol):
         request: Request,
         session: Session,
         *,
-        typed: Mapping[str, Mapping[str, str]] | None = ...,
+        typed: Typed | None = ...,
         error: str | None = ...,
         status: int = ...,
     ) -> Awaitable[Response]: ...
@@ -134,7 +139,7 @@ def action(
 
     @posted(max_fields=max_fields)
     async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
+        console: Console, request: Request, session: Session, fields: Form
     ) -> Response:
         if confirmed and fields.get("confirm") != "yes":
             _ = console.catalogue(request).gettext

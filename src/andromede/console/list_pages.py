@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Handler, action, first_refusal, signed_in
+from andromede.console.handlers import Form, Handler, action, first_refusal, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 
@@ -95,9 +95,7 @@ class ListPage(Generic[W]):
         """A POST of the page (``handlers.action``): the API's call, then the page's own
         address (303); or the page again with the API's refusal and the form as typed."""
 
-        async def redirected(
-            wire: W, request: Request, session: Session, fields: dict[str, str]
-        ) -> str:
+        async def redirected(wire: W, request: Request, session: Session, fields: Form) -> str:
             await change(wire, request, session, fields)
             return f"{CONSOLE_PATH}{self.path}"
 

@@ -22,7 +22,7 @@ from andromede.audit.errors import InvalidTreeRange, NoSuchAccessRequest, NotCos
 from andromede.billing.errors import InvalidPeriod
 from andromede.billing.export import usage_csv_text
 from andromede.billing.model import parse_month
-from andromede.console.handlers import Handler, posted, signed_in
+from andromede.console.handlers import Form, Handler, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.errors import AndromedeError
 from andromede.iam.tenant_actions import (
@@ -263,7 +263,7 @@ _DECISIONS: Final = {
 def _decide(decision: str) -> Handler:
     @posted()
     async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
+        console: Console, request: Request, session: Session, fields: Form
     ) -> Response:
         service = console.operator_access
         principal = session.principal

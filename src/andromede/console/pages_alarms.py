@@ -29,7 +29,15 @@ from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_alarms
 from andromede.console.alarm_band import band_of, band_series
-from andromede.console.handlers import Handler, first_refusal, posted, signed_in
+from andromede.console.handlers import (
+    Form,
+    Handler,
+    Typed,
+    action,
+    first_refusal,
+    posted,
+    signed_in,
+)
 from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw, draw_series
 from andromede.console.pages_metrics import graph_href, number_text, parse_dimensions
 from andromede.console.session import CONSOLE_PATH
@@ -198,6 +206,7 @@ async def _alarm_page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -370,46 +379,30 @@ def _when_text(at: int) -> str:
 alarm_page = signed_in(_alarm_page)
 
 
+def _metrics(console: Console) -> CloudWatchWire | None:
+    return console.metrics
+
+
 def _change(kind: str) -> Handler:
-    """A POST of an alarm's page: ``actions`` (enable or disable its actions), ``state``
-    (SetAlarmState with the state and reason typed) or ``delete`` (once its box is ticked;
-    unticked, the page again, 400, nothing sent). CloudWatch's refusal: the page again with
-    it."""
+    """A POST of an alarm's page (``handlers.action``): ``actions`` (enable or disable its
+    actions), ``state`` (SetAlarmState with the state and reason typed) or ``delete`` (once its
+    box is ticked). CloudWatch's refusal: the page again with it."""
 
-    @posted()
-    async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
-    ) -> Response:
-        _ = console.catalogue(request).gettext
-        name = request.path_params["name"]
-        if kind == "delete" and fields.get("confirm") != "yes":
-            return await _alarm_page(
-                console, request, session, error=_("Tick the box to confirm the deletion."),
-                status=400,
-            )  # fmt: skip
-        if console.metrics is None:
-            return await _alarm_page(console, request, session)
-        origin, principal = request.scope, session.principal
-        try:
-            if kind == "delete":
-                await wire_alarms.delete(console.metrics, origin, principal, name)
-            elif kind == "state":
-                # Sent as typed: CloudWatch refuses an unknown state or an empty reason.
-                await wire_alarms.set_state(
-                    console.metrics, origin, principal, name, fields.get("state", ""),
-                    fields.get("reason", "").strip(),
-                )  # fmt: skip
-            else:
-                enabled = fields.get("enabled") == "yes"
-                await wire_alarms.set_actions(console.metrics, origin, principal, name, enabled)
-        except WireError as exc:
-            return await _alarm_page(
-                console, request, session, error=console.error_text(request, exc),
-                status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(_LIST if kind == "delete" else _alarm_url(name), status_code=303)
+    async def change(wire: CloudWatchWire, request: Request, session: Session, f: Form) -> str:
+        name, origin, principal = request.path_params["name"], request.scope, session.principal
+        if kind == "delete":
+            await wire_alarms.delete(wire, origin, principal, name)
+            return _LIST
+        if kind == "state":
+            # Sent as typed: CloudWatch refuses an unknown state or an empty reason.
+            state, reason = f.get("state", ""), f.get("reason", "").strip()
+            await wire_alarms.set_state(wire, origin, principal, name, state, reason)
+        else:
+            enabled = f.get("enabled") == "yes"
+            await wire_alarms.set_actions(wire, origin, principal, name, enabled)
+        return _alarm_url(name)
 
-    return handler
+    return action(_alarm_page, change, wire=_metrics, confirmed=kind == "delete")
 
 
 def _typed_from_query(request: Request) -> dict[str, str]:
@@ -580,7 +573,7 @@ async def _retag_edited(
 
 @posted(max_fields=_FORM_FIELDS)
 async def create_alarm(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
+    console: Console, request: Request, session: Session, fields: Form
 ) -> Response:
     if console.metrics is None:
         return await _new_page(console, request, session, fields)

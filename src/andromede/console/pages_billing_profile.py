@@ -39,7 +39,7 @@ from andromede.billing.profile import (
     MAX_TYPED_VAT_NUMBER,
     BillingProfile,
 )
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import Form, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.iam.tenant_actions import Action, billing_profile_arn
 
@@ -220,7 +220,7 @@ async def billing_profile(console: Console, request: Request, session: Session) 
 
 @posted(max_fields=_MAX_FIELDS)
 async def put_billing_profile(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
+    console: Console, request: Request, session: Session, fields: Form
 ) -> Response:
     """Save the form as the tenant's profile, whole, as the API's PUT does."""
     billing = console.billing

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.audit.model import Outcome
-from andromede.console.handlers import Handler, posted, signed_in
+from andromede.console.handlers import Form, Handler, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
@@ -235,7 +235,7 @@ def _form(section: str, change: _Change, *, max_fields: int = 16) -> Handler:
 
     @posted(max_fields=max_fields)
     async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
+        console: Console, request: Request, session: Session, fields: Form
     ) -> Response:
         bucket = request.path_params["bucket"]
         settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
@@ -477,7 +477,7 @@ async def _data_events(
 
 @posted()
 async def put_data_events(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
+    console: Console, request: Request, session: Session, fields: Form
 ) -> Response:
     """Turn the logging of the bucket's data reads on or off, decided and recorded as the
     management API's ``PUT …/data-events`` is (the change is itself an event)."""

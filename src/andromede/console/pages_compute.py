@@ -18,18 +18,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_addresses as addresses
-from andromede.console.handlers import Handler, first_refusal, posted, signed_in
+from andromede.console.handlers import Form, Handler, Typed, first_refusal, posted, signed_in
 from andromede.console.instance_monitoring import (
     InstanceCharts,
     instance_charts,
     metrics_href,
     switch,
 )
-from andromede.console.pages_ec2 import client_token, no_ec2
+from andromede.console.pages_ec2 import action, client_token, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_addresses import AddressRow
 from andromede.console.wire_ec2 import (
+    Ec2Wire,
     InstancePage,
     InstanceRow,
     KeyPairRow,
@@ -38,6 +39,7 @@ from andromede.console.wire_ec2 import (
     StateChange,
     VolumeRow,
 )
+from andromede.iam.model import Principal
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -76,7 +78,8 @@ async def _instances_page(
     request: Request,
     session: Session,
     *,
-    token: str | None,
+    token: str | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -163,9 +166,7 @@ async def launch_form(console: Console, request: Request, session: Session) -> R
 
 
 @posted(max_fields=_LAUNCH_FIELDS)
-async def launch(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
-) -> Response:
+async def launch(console: Console, request: Request, session: Session, fields: Form) -> Response:
     form = await request.form()  # the same form, parsed once: the groups are a repeated field
     if console.ec2 is None:
         return await _instances_page(console, request, session, token=None)
@@ -196,6 +197,7 @@ async def _instance_page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -247,48 +249,24 @@ async def _instance_page(
 instance = signed_in(_instance_page)
 
 
-@posted()
-async def set_monitoring(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
-) -> Response:
+async def _switch_monitoring(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
     """Detailed monitoring on (``enabled=yes``) or off: EC2's MonitorInstances or
     UnmonitorInstances as the user; its refusal, the instance's page again with it."""
-    if console.ec2 is None:
-        return await _instance_page(console, request, session)
     instance_id = request.path_params["instance_id"]
-    enabled = fields.get("enabled") == "yes"
-    try:
-        await switch(console.ec2, request.scope, session.principal, instance_id, enabled)
-    except WireError as exc:
-        return await _instance_page(
-            console, request, session, error=console.error_text(request, exc),
-            status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(f"{_INSTANCES_URL}/{quote(instance_id, safe='')}", status_code=303)
+    await switch(ec2, request.scope, who, instance_id, fields.get("enabled") == "yes")
+    return f"{_INSTANCES_URL}/{quote(instance_id, safe='')}"
+
+
+set_monitoring = action(_instance_page, _switch_monitoring)
 
 
 def _change_state(operation: str) -> Handler:
-    @posted()
-    async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
-    ) -> Response:
-        if console.ec2 is None:
-            return await _instances_page(console, request, session, token=None)
-        try:
-            await console.ec2.change_state(
-                request.scope,
-                session.principal,
-                _OPERATION_ACTIONS[operation],
-                request.path_params["instance_id"],
-            )
-        except WireError as exc:
-            return await _instances_page(
-                console, request, session, token=None,
-                error=console.error_text(request, exc), status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(_INSTANCES_URL, status_code=303)
+    async def change(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
+        instance_id = request.path_params["instance_id"]
+        await ec2.change_state(request.scope, who, _OPERATION_ACTIONS[operation], instance_id)
+        return _INSTANCES_URL
 
-    return handler
+    return action(_instances_page, change)
 
 
 start_instance = _change_state("start")
@@ -305,7 +283,8 @@ async def _volumes_page(
     request: Request,
     session: Session,
     *,
-    token: str | None,
+    token: str | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -351,39 +330,26 @@ async def volumes(console: Console, request: Request, session: Session) -> Respo
 
 
 def _change_volume(operation: str) -> Handler:
-    @posted()
-    async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
-    ) -> Response:
-        ec2 = console.ec2
-        if ec2 is None:
-            return await _volumes_page(console, request, session, token=None)
-        origin, principal = request.scope, session.principal
+    async def change(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
+        origin = request.scope
         volume_id = request.path_params.get("volume_id", "")
-        try:
-            if operation == "create":
-                await ec2.create_volume(
-                    origin, principal,
-                    size_gib=fields.get("size", "").strip(), zone=fields.get("zone", ""),
-                    name=fields.get("name", "").strip(),
-                    client_token=fields.get("client_token", ""),
-                )  # fmt: skip
-            elif operation == "attach":
-                instance_id = fields.get("instance_id", "").strip()
-                device = fields.get("device", "").strip()
-                await ec2.attach_volume(origin, principal, volume_id, instance_id, device)
-            elif operation == "detach":
-                await ec2.detach_volume(origin, principal, volume_id)
-            else:
-                await ec2.delete_volume(origin, principal, volume_id)
-        except WireError as exc:
-            return await _volumes_page(
-                console, request, session, token=None,
-                error=console.error_text(request, exc), status=exc.status,
+        if operation == "create":
+            await ec2.create_volume(
+                origin, who,
+                size_gib=fields.get("size", "").strip(), zone=fields.get("zone", ""),
+                name=fields.get("name", "").strip(), client_token=fields.get("client_token", ""),
             )  # fmt: skip
-        return RedirectResponse(_VOLUMES_URL, status_code=303)
+        elif operation == "attach":
+            instance_id = fields.get("instance_id", "").strip()
+            device = fields.get("device", "").strip()
+            await ec2.attach_volume(origin, who, volume_id, instance_id, device)
+        elif operation == "detach":
+            await ec2.detach_volume(origin, who, volume_id)
+        else:
+            await ec2.delete_volume(origin, who, volume_id)
+        return _VOLUMES_URL
 
-    return handler
+    return action(_volumes_page, change)
 
 
 create_volume = _change_volume("create")
@@ -400,6 +366,7 @@ async def _key_pairs_page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -429,7 +396,7 @@ key_pairs = signed_in(_key_pairs_page)
 
 @posted()
 async def create_key_pair(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
+    console: Console, request: Request, session: Session, fields: Form
 ) -> Response:
     """CreateKeyPair, answered with the private key: shown this once, kept nowhere."""
     if console.ec2 is None:
@@ -456,27 +423,15 @@ async def create_key_pair(
 
 
 def _change_key_pair(operation: str) -> Handler:
-    @posted()
-    async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
-    ) -> Response:
-        ec2 = console.ec2
-        if ec2 is None:
-            return await _key_pairs_page(console, request, session)
-        origin, principal = request.scope, session.principal
-        try:
-            if operation == "import":
-                name, public_key = fields.get("name", "").strip(), fields.get("public_key", "")
-                await ec2.import_key_pair(origin, principal, name, public_key)
-            else:
-                await ec2.delete_key_pair(origin, principal, request.path_params["key_pair_id"])
-        except WireError as exc:
-            return await _key_pairs_page(
-                console, request, session, error=console.error_text(request, exc), status=exc.status
-            )
-        return RedirectResponse(_KEY_PAIRS_URL, status_code=303)
+    async def change(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
+        if operation == "import":
+            name, public_key = fields.get("name", "").strip(), fields.get("public_key", "")
+            await ec2.import_key_pair(request.scope, who, name, public_key)
+        else:
+            await ec2.delete_key_pair(request.scope, who, request.path_params["key_pair_id"])
+        return _KEY_PAIRS_URL
 
-    return handler
+    return action(_key_pairs_page, change)
 
 
 import_key_pair = _change_key_pair("import")

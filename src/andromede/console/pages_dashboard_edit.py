@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_dashboards
-from andromede.console.handlers import Handler, posted, signed_in
+from andromede.console.handlers import Form, Handler, posted, signed_in
 from andromede.console.pages_dashboards import dashboard_url
 from andromede.console.wire import WireError
 
@@ -131,7 +131,7 @@ def _save(creating: bool) -> Handler:
 
     @posted()
     async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
+        console: Console, request: Request, session: Session, fields: Form
     ) -> Response:
         name = fields.get("name", "").strip() if creating else request.path_params["name"]
         body = fields.get("body", "")

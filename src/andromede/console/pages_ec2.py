@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import handlers
-from andromede.console.handlers import Handler, Page, first_refusal, signed_in
+from andromede.console.handlers import Form, Handler, Page, first_refusal, signed_in
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, VpcRow
 from andromede.iam.model import Principal
@@ -153,9 +153,7 @@ def action(
     (``handlers.action``). A form past ``max_fields`` fields is not read (a form repeating
     its security groups needs more than the console's usual 16)."""
 
-    async def as_caller(
-        ec2: Ec2Wire, request: Request, session: Session, fields: dict[str, str]
-    ) -> str:
+    async def as_caller(ec2: Ec2Wire, request: Request, session: Session, fields: Form) -> str:
         return await change(ec2, request, session.principal, fields)
 
     return handlers.action(

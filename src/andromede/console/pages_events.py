@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import first_refusal, posted, signed_in
+from andromede.console.handlers import Form, first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import DEFAULT_BUS, BusRow, RuleRow, TargetRow
@@ -123,9 +123,7 @@ async def event_rules(console: Console, request: Request, session: Session) -> R
 
 
 @posted(max_fields=_FIELDS)
-async def post(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
-) -> Response:
+async def post(console: Console, request: Request, session: Session, fields: Form) -> Response:
     """A POST of the rules' page: a rule made (``/event-rules``), a pattern tested, a bus
     made or deleted (``/event-rules/{action}``)."""
     bus = _bus_of(request, fields)
@@ -237,9 +235,7 @@ async def event_rule(console: Console, request: Request, session: Session) -> Re
 
 
 @posted(max_fields=_FIELDS)
-async def change(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
-) -> Response:
+async def change(console: Console, request: Request, session: Session, fields: Form) -> Response:
     """One POST of a rule's page (bus and rule as form fields): the change, then back to the
     rule's page (303), or to its bus's rules after a deletion."""
     bus, name = _bus_of(request, fields), fields.get("name", "")[:64]

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from andromede.console.handlers import Handler, posted, signed_in
+from andromede.console.handlers import Form, Handler, Typed, action, signed_in
 from andromede.console.session import CONSOLE_PATH
-from andromede.console.wire import KeyRow, WireError
+from andromede.console.wire import KeyRow, KmsWire, WireError
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -26,7 +26,8 @@ async def _keys_page(
     request: Request,
     session: Session,
     *,
-    marker: str | None,
+    marker: str | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -62,34 +63,26 @@ async def keys(console: Console, request: Request, session: Session) -> Response
     return await _keys_page(console, request, session, marker=request.query_params.get("marker"))
 
 
-def _change(action: str) -> Handler:
-    @posted()
-    async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
-    ) -> Response:
-        kms = console.kms
-        if kms is None:
-            return await _keys_page(console, request, session, marker=None)
+def _kms(console: Console) -> KmsWire | None:
+    return console.kms
+
+
+def _change(operation: str) -> Handler:
+    async def change(kms: KmsWire, request: Request, session: Session, fields: Form) -> str:
         key_id = request.path_params.get("key_id", "")
         origin, principal = request.scope, session.principal
-        try:
-            if action == "create":
-                await kms.create_key(origin, principal, fields.get("description", "")[:8192])
-            elif action in ("enable", "disable"):
-                await kms.set_enabled(origin, principal, key_id, enabled=action == "enable")
-            else:
-                days = fields.get("days", "30")
-                await kms.schedule_deletion(
-                    origin, principal, key_id, int(days) if days.isdigit() else 0
-                )
-        except WireError as exc:
-            return await _keys_page(
-                console, request, session, marker=None,
-                error=console.error_text(request, exc), status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(_KEYS_URL, status_code=303)
+        if operation == "create":
+            await kms.create_key(origin, principal, fields.get("description", "")[:8192])
+        elif operation in ("enable", "disable"):
+            await kms.set_enabled(origin, principal, key_id, enabled=operation == "enable")
+        else:
+            days = fields.get("days", "30")
+            await kms.schedule_deletion(
+                origin, principal, key_id, int(days) if days.isdigit() else 0
+            )
+        return _KEYS_URL
 
-    return handler
+    return action(_keys_page, change, wire=_kms)
 
 
 create_key = _change("create")

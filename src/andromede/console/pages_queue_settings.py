@@ -23,7 +23,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import first_refusal, posted, signed_in
+from andromede.console.handlers import Form, first_refusal, posted, signed_in
 from andromede.console.pages_queues import key_choices
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -222,9 +222,7 @@ async def save_settings(console: Console, request: Request, session: Session) ->
 
 
 @posted()
-async def purge(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
-) -> Response:
+async def purge(console: Console, request: Request, session: Session, fields: Form) -> Response:
     """PurgeQueue once the form's box is ticked (unticked: the page again, 400, nothing sent)."""
     _ = console.catalogue(request).gettext
     if fields.get("confirm") != "yes":

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import first_refusal, posted, signed_in
+from andromede.console.handlers import Form, first_refusal, posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -135,9 +135,7 @@ secrets = signed_in(_list_page)
 
 
 @posted(max_fields=_MAX_FIELDS)
-async def create(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
-) -> Response:
+async def create(console: Console, request: Request, session: Session, fields: Form) -> Response:
     wire = _wire(console)
     if wire is None:
         return await _list_page(console, request, session)

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from andromede.audit.model import Outcome
-from andromede.console.handlers import posted
+from andromede.console.handlers import Form, posted
 from andromede.console.i18n import LOCALES
 from andromede.console.oidc_logout import issuer_logout
 from andromede.console.session import (
@@ -296,9 +296,7 @@ def _saml_refused(console: Console, request: Request, code: str, status: int) ->
 
 
 @posted()
-async def logout(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
-) -> Response:
+async def logout(console: Console, request: Request, session: Session, fields: Form) -> Response:
     await console.identity.revoke_console_session(session.token)
     # A session an OIDC sign-in opened goes on to end at the issuer too, when it has an end.
     at_issuer = issuer_logout(console, request, session.token)

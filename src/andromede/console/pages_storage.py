@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import posted, signed_in
+from andromede.console.handlers import Form, posted, signed_in
 from andromede.console.session import CONSOLE_PATH, tokens_match
 from andromede.console.upload import FormError, PartedUpload, StreamedForm
 from andromede.console.wire import ObjectPage, WireError
@@ -61,7 +61,7 @@ async def buckets(console: Console, request: Request, session: Session) -> Respo
 
 @posted()
 async def create_bucket(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
+    console: Console, request: Request, session: Session, fields: Form
 ) -> Response:
     name = fields.get("name", "").strip()
     region = fields.get("region", console.settings.region)
@@ -75,7 +75,7 @@ async def create_bucket(
 
 @posted()
 async def delete_bucket(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
+    console: Console, request: Request, session: Session, fields: Form
 ) -> Response:
     bucket = request.path_params["bucket"]
     try:
@@ -277,7 +277,7 @@ class _Forwarded(Response):
 
 @posted()
 async def delete_object(
-    console: Console, request: Request, session: Session, fields: dict[str, str]
+    console: Console, request: Request, session: Session, fields: Form
 ) -> Response:
     bucket = request.path_params["bucket"]
     key = fields.get("key", "")

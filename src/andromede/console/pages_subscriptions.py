@@ -20,7 +20,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import Handler, first_refusal, posted, signed_in
+from andromede.console.handlers import Form, Handler, first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_queues import QueueRow
@@ -146,7 +146,7 @@ def _action(change: Any, form: str, *, confirmed: bool = False) -> Handler:
 
     @posted()
     async def handler(
-        console: Console, request: Request, session: Session, fields: dict[str, str]
+        console: Console, request: Request, session: Session, fields: Form
     ) -> Response:
         _ = console.catalogue(request).gettext
         if confirmed and fields.get("confirm") != "yes":
