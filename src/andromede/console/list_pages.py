@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Form, Handler, action, first_refusal, signed_in
+from andromede.console.handlers import Form, Handler, Typed, action, first_refusal, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 
@@ -32,6 +32,7 @@ W = TypeVar("W")
 # A change: the API's call with the form's fields.
 Change = Callable[[W, Request, "Session", Mapping[str, str]], Awaitable[None]]
 Route = tuple[str, Any, list[str]]
+_SENT: Final = "sent"  # the name the page's forms' fields are shown again under, when refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +64,11 @@ class ListPage(Generic[W]):
         request: Request,
         session: Session,
         *,
-        typed: Mapping[str, str] | None = None,
+        typed: Typed | None = None,
         error: str | None = None,
         status: int = 200,
     ) -> Response:
+        """The page; ``typed``: a refused form's fields (``_SENT``'s, whichever form it was)."""
         title, not_served = self.texts(console.catalogue(request).gettext)
         rows: Sequence[Any] = []
         wire = self.wire(console)
@@ -86,7 +88,7 @@ class ListPage(Generic[W]):
             session=session,
             status=status,
             title=title,
-            typed=typed or {},
+            typed=(typed or {}).get(_SENT, {}),
             error=error,
             **listed,
         )
@@ -99,18 +101,4 @@ class ListPage(Generic[W]):
             await change(wire, request, session, fields)
             return f"{CONSOLE_PATH}{self.path}"
 
-        async def again(
-            console: Console,
-            request: Request,
-            session: Session,
-            *,
-            typed: Mapping[str, Mapping[str, str]] | None = None,
-            error: str | None = None,
-            status: int = 200,
-        ) -> Response:
-            shown = (typed or {}).get("sent")
-            return await self.render(
-                console, request, session, typed=shown, error=error, status=status
-            )
-
-        return action(again, redirected, wire=self.wire, form="sent", confirmed=confirmed)
+        return action(self.render, redirected, wire=self.wire, form=_SENT, confirmed=confirmed)
