@@ -127,13 +127,14 @@ def action(
     change: Change[W],
     *,
     wire: Callable[[Console], W | None],
-    form: str = "",
+    form: str | Callable[[Form], str] = "",
     max_fields: int = 16,
     confirmed: bool = False,
 ) -> Handler:
     """A POST of ``page``'s: ``change`` made with the API ``wire`` gives (None: not served),
     then a redirect (303) to where it answers; or ``page`` again with the API's refusal and,
-    when the post was the ``form`` of that name, its fields as typed. A ``confirmed`` action
+    when the post was the ``form`` of that name (a function of the fields where a page has one
+    such form per row), its fields as typed. A ``confirmed`` action
     (a deletion) is sent only once the form's box is ticked (``confirm=yes``); unticked, the
     page again (400) and nothing sent."""
 
@@ -154,8 +155,9 @@ def action(
             target = await change(api, request, session, fields)
         except WireError as exc:
             error, status = refusal(console, request, exc)
+            name = form(fields) if callable(form) else form
             return await page(
-                console, request, session, typed={form: fields} if form else {},
+                console, request, session, typed={name: fields} if name else {},
                 error=error, status=status,
             )  # fmt: skip
         return RedirectResponse(target, status_code=303)
