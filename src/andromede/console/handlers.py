@@ -13,6 +13,8 @@ module writes its view without that preamble and wraps it:
   again with the fields as typed. A ``confirmed`` action (a deletion) is sent only once its
   box is ticked; unticked, the page again (400), nothing sent. Where the server does not
   serve the API, the page again (it says so).
+- ``FormFault``: a form a page refuses before any call (its words, translated), which the
+  page shows as it shows an API's refusal.
 - ``refusal``: an API's refusal as a page shows it, its text and its status;
   ``first_refusal``: the same for a page's reading, unless the page shows an action's.
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Change",
     "Form",
+    "FormFault",
     "FormView",
     "Handler",
     "Page",
@@ -58,6 +61,16 @@ View = Callable[["Console", Request, "Session"], Awaitable[Response]]
 FormView = Callable[["Console", Request, "Session", Form], Awaitable[Response]]
 # A change: the API's call with the form's fields, answering where the browser goes next.
 Change = Callable[[W, Request, "Session", Form], Awaitable[str]]
+
+
+class FormFault(Exception):
+    """A form the page refuses before any call, its ``message`` in the reader's language
+    (a value typed both ways, a retention not offered); 400 unless said otherwise."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
 
 
 class Page(Protocol):
@@ -134,9 +147,9 @@ def action(
     """A POST of ``page``'s: ``change`` made with the API ``wire`` gives (None: not served),
     then a redirect (303) to where it answers; or ``page`` again with the API's refusal and,
     when the post was the ``form`` of that name (a function of the fields where a page has one
-    such form per row), its fields as typed. A ``confirmed`` action
-    (a deletion) is sent only once the form's box is ticked (``confirm=yes``); unticked, the
-    page again (400) and nothing sent."""
+    such form per row), its fields as typed. A ``confirmed`` action (a deletion) is sent only
+    once the form's box is ticked (``confirm=yes``); unticked, the page again (400) and nothing
+    sent."""
 
     @posted(max_fields=max_fields)
     async def handler(

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import Form, first_refusal, posted, signed_in
+from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import DEFAULT_BUS, BusRow, RuleRow, TargetRow
@@ -45,10 +45,6 @@ SAMPLE_EVENT: Final = """{
   "detail": {"bucket": {"name": "photos"}, "object": {"key": "cat.jpg", "size": 1024}}
 }"""
 _TARGET_ID: Final = re.compile(r"[^\w.-]+")
-
-
-class _FormError(Exception):
-    """A form the page refuses before any call (its words, translated)."""
 
 
 def rule_url(bus: str, name: str) -> str:
@@ -145,7 +141,7 @@ async def post(console: Console, request: Request, session: Session, fields: For
             return RedirectResponse(_bus_url(name), status_code=303)
         if action == "delete-bus":
             if fields.get("confirm") != "yes":
-                raise _FormError(_("Tick the box to confirm the deletion."))
+                raise FormFault(_("Tick the box to confirm the deletion."))
             await wire.delete_bus(origin, principal, bus)
             return RedirectResponse(_RULES_URL, status_code=303)
         name = fields.get("name", "").strip()
@@ -156,7 +152,7 @@ async def post(console: Console, request: Request, session: Session, fields: For
             description=fields.get("description", ""),
             enabled=fields.get("state", "ENABLED") == "ENABLED",
         )  # fmt: skip
-    except _FormError as exc:
+    except FormFault as exc:
         return await _rules_page(
             console, request, session, bus, form=fields, error=str(exc), status=400
         )
@@ -257,14 +253,14 @@ async def change(console: Console, request: Request, session: Session, fields: F
             arn = fields.get("target_arn", "").strip()
             constant = fields.get("input", "").strip() if fields.get("mode") == "constant" else ""
             if fields.get("mode") == "constant" and not constant:
-                raise _FormError(_("Type the constant JSON to send."))
+                raise FormFault(_("Type the constant JSON to send."))
             # The target's id, as AWS's console makes one: the target's name, made safe.
             target_id = (
                 fields.get("target_id", "").strip()
                 or _TARGET_ID.sub("-", arn.rsplit(":", 1)[-1])[:64]
             )
             await wire.put_target(origin, principal, bus, name, TargetRow(target_id, arn, constant))
-    except _FormError as exc:
+    except FormFault as exc:
         return await _rule_page(console, request, session, bus, name, error=str(exc), status=400)
     except WireError as exc:
         return await _rule_page(

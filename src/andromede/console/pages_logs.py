@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import Form, first_refusal, posted, signed_in
+from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -40,10 +40,6 @@ _MAX_GROUPS: Final = 50  # DescribeLogGroups' limit bound (AWS's)
 _ACTIONS: Final = frozenset({"retention", "put-filter", "delete-filter", "delete"})
 
 
-class _FormError(Exception):
-    """A form the page refuses before any call (its words, translated)."""
-
-
 def group_url(name: str) -> str:
     return f"{_GROUPS_URL}/group?{urlencode({'name': name})}"
 
@@ -53,7 +49,7 @@ def _retention(typed: str, _: Any) -> int | None:
     if not typed:
         return None
     if not typed.isdigit() or int(typed) not in RETENTION_DAYS:
-        raise _FormError(_("Choose a retention among the offered ones."))
+        raise FormFault(_("Choose a retention among the offered ones."))
     return int(typed)
 
 
@@ -133,7 +129,7 @@ async def create(console: Console, request: Request, session: Session, fields: F
         )  # fmt: skip
         if days is not None:
             await wire.set_retention(origin, principal, name, days)
-    except _FormError as exc:
+    except FormFault as exc:
         return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
     except WireError as exc:
         return await _list_page(
@@ -231,10 +227,10 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             await wire.delete_metric_filter(origin, principal, name, fields.get("filter_name", ""))
         else:
             if fields.get("confirm") != "yes":
-                raise _FormError(_("Tick the box to confirm the deletion."))
+                raise FormFault(_("Tick the box to confirm the deletion."))
             await wire.delete_group(origin, principal, name)
             return RedirectResponse(_GROUPS_URL, status_code=303)
-    except _FormError as exc:
+    except FormFault as exc:
         return await _group_page(console, request, session, name, error=str(exc), status=400)
     except WireError as exc:
         return await _group_page(

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import Form, first_refusal, posted, signed_in
+from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -39,10 +39,6 @@ PAIRS: Final = 5  # key/value rows the forms offer (a value as JSON); more: type
 _MAX_RESULTS: Final = 100
 _MAX_FIELDS: Final = 8 + 2 * PAIRS
 _ACTIONS: Final = frozenset({"value", "put-value", "update", "delete", "restore"})
-
-
-class _FormError(Exception):
-    """A form the page refuses before any call (its words, translated)."""
 
 
 def _wire(console: Console) -> SecretsWire | None:
@@ -63,7 +59,7 @@ def _value_of(fields: Mapping[str, str], _: Callable[[str], str]) -> str:
         if fields.get(f"pair_key_{n}", "").strip()
     }
     if pairs and text:
-        raise _FormError(_("Give the value as text or as key/value pairs, not both."))
+        raise FormFault(_("Give the value as text or as key/value pairs, not both."))
     return json.dumps(pairs) if pairs else text
 
 
@@ -151,7 +147,7 @@ async def create(console: Console, request: Request, session: Session, fields: F
             kms_key_id=fields.get("kms_key", "").strip(),
             tags=parse_tags(fields.get("tags", "")),
         )
-    except _FormError as exc:
+    except FormFault as exc:
         return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
     except WireError as exc:
         return await _list_page(
@@ -243,12 +239,12 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             )  # fmt: skip
         elif action == "delete":
             if fields.get("confirm") != "yes":
-                raise _FormError(_("Tick the box to confirm the deletion."))
+                raise FormFault(_("Tick the box to confirm the deletion."))
             days = fields.get("days", "30").strip()
             await wire.delete(origin, principal, name, int(days) if days.isdigit() else 0)
         else:
             await wire.restore(origin, principal, name)
-    except _FormError as exc:
+    except FormFault as exc:
         return await _secret_page(console, request, session, name, error=str(exc), status=400)
     except WireError as exc:
         return await _secret_page(
