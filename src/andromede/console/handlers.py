@@ -120,17 +120,15 @@ def posted(*, max_fields: int = 16) -> Callable[[FormView], Handler]:
     """``view`` given a signed-in caller's form once its CSRF token is the session's."""
 
     def wrap(view: FormView) -> Handler:
+        @signed_in
         @wraps(view)
-        async def handler(console: Console, request: Request) -> Response:
-            session = await console.session(request)
-            if session is None:
-                return console.to_login()
+        async def checked(console: Console, request: Request, session: Session) -> Response:
             fields = await console.form(request, session, max_fields=max_fields)
             if fields is None:
                 return console.refused_form(request, session)
             return await view(console, request, session, fields)
 
-        return handler
+        return checked
 
     return wrap
 
