@@ -3,20 +3,22 @@ account's resources in a table, a form that creates one, and a deletion sent onc
 ticked — each the API's own call, made as the signed-in principal.
 
 Owns that page's flow, which each such page had copied: the page (or 404 where the server does
-not serve the API), a POST answered by a redirect (303) or by the page again with the API's
-refusal, its status and the form as typed, and the unticked deletion answered 400 with
-nothing sent. A page module says what differs: its path, template, texts and the API's calls.
+not serve the API), and its POSTs made through ``handlers.action`` (a redirect (303) or the
+page again with the API's refusal, its status and the form as typed; an unticked deletion
+answered 400 with nothing sent). A page module says what differs: its path, template, texts
+and the API's calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
+from andromede.console.handlers import Form, Handler, Typed, action, first_refusal, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 
@@ -30,6 +32,7 @@ W = TypeVar("W")
 # A change: the API's call with the form's fields.
 Change = Callable[[W, Request, "Session", Mapping[str, str]], Awaitable[None]]
 Route = tuple[str, Any, list[str]]
+_SENT: Final = "sent"  # the name the page's forms' fields are shown again under, when refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +53,10 @@ class ListPage(Generic[W]):
 
     def routes(self, *, create: Change[W], delete: Change[W]) -> list[Route]:
         return [
-            (self.path, self.page, ["GET"]),
+            (self.path, signed_in(self.render), ["GET"]),
             (self.path, self.action(create), ["POST"]),
             (f"{self.path}/delete", self.action(delete, confirmed=True), ["POST"]),
         ]
-
-    async def page(self, console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        return await self.render(console, request, session)
 
     async def render(
         self,
@@ -67,10 +64,11 @@ class ListPage(Generic[W]):
         request: Request,
         session: Session,
         *,
-        typed: Mapping[str, str] | None = None,
+        typed: Typed | None = None,
         error: str | None = None,
         status: int = 200,
     ) -> Response:
+        """The page; ``typed``: a refused form's fields (``_SENT``'s, whichever form it was)."""
         title, not_served = self.texts(console.catalogue(request).gettext)
         rows: Sequence[Any] = []
         wire = self.wire(console)
@@ -80,8 +78,7 @@ class ListPage(Generic[W]):
             try:
                 rows = await self.rows(wire, request, session)
             except WireError as exc:
-                if error is None:
-                    error, status = console.error_text(request, exc), exc.status
+                error, status = first_refusal(console, request, exc, error, status)
         listed: dict[str, Any] = {self.rows_name: rows}
         if self.choices is not None:
             listed.update(await self.choices(console, request, session))
@@ -91,39 +88,17 @@ class ListPage(Generic[W]):
             session=session,
             status=status,
             title=title,
-            typed=typed or {},
+            typed=(typed or {}).get(_SENT, {}),
             error=error,
             **listed,
         )
 
-    def action(self, change: Change[W], *, confirmed: bool = False) -> Any:
-        """A POST of the page: the API's call, then a redirect (303); or the page again with
-        the API's refusal and the form as typed. A ``confirmed`` action (a deletion) is sent
-        only once the form's box is ticked; unticked, the page again (400) and nothing sent."""
+    def action(self, change: Change[W], *, confirmed: bool = False) -> Handler:
+        """A POST of the page (``handlers.action``): the API's call, then the page's own
+        address (303); or the page again with the API's refusal and the form as typed."""
 
-        async def handler(console: Console, request: Request) -> Response:
-            session = await console.session(request)
-            if session is None:
-                return console.to_login()
-            fields = await console.form(request, session)
-            if fields is None:
-                return console.refused_form(request, session)
-            _ = console.catalogue(request).gettext
-            if confirmed and fields.get("confirm") != "yes":
-                return await self.render(
-                    console, request, session, error=_("Tick the box to confirm the deletion."),
-                    status=400,
-                )  # fmt: skip
-            wire = self.wire(console)
-            if wire is None:
-                return await self.render(console, request, session)
-            try:
-                await change(wire, request, session, fields)
-            except WireError as exc:
-                return await self.render(
-                    console, request, session, typed=fields,
-                    error=console.error_text(request, exc), status=exc.status,
-                )  # fmt: skip
-            return RedirectResponse(f"{CONSOLE_PATH}{self.path}", status_code=303)
+        async def redirected(wire: W, request: Request, session: Session, fields: Form) -> str:
+            await change(wire, request, session, fields)
+            return f"{CONSOLE_PATH}{self.path}"
 
-        return handler
+        return action(self.render, redirected, wire=self.wire, form=_SENT, confirmed=confirmed)

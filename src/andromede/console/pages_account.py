@@ -22,6 +22,7 @@ from andromede.audit.errors import InvalidTreeRange, NoSuchAccessRequest, NotCos
 from andromede.billing.errors import InvalidPeriod
 from andromede.billing.export import usage_csv_text
 from andromede.billing.model import parse_month
+from andromede.console.handlers import Form, Handler, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.errors import AndromedeError
 from andromede.iam.tenant_actions import (
@@ -91,10 +92,8 @@ def _absent(console: Console, request: Request, session: Session, title: str) ->
     )
 
 
-async def audit(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def audit(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     title = _("Audit trail")
     trail = console.trail
@@ -141,13 +140,11 @@ _DOWNLOAD_ACTIONS: Final = (
 )
 
 
-async def audit_download(console: Console, request: Request) -> Response:
+@signed_in
+async def audit_download(console: Console, request: Request, session: Session) -> Response:
     """The tenant's log as the JSON trail ``andromede audit verify`` checks offline, streamed
     page by page as the trail reads it; with ``since`` (the size of a trail verified before),
     with the consistency proof ``verify --trusted`` checks against that trail."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     trail = console.trail
     account = session.principal.tenant_id
     if trail is None or account is None:
@@ -192,11 +189,9 @@ async def audit_download(console: Console, request: Request) -> Response:
     )
 
 
-async def audit_public_key(console: Console, request: Request) -> Response:
+@signed_in
+async def audit_public_key(console: Console, request: Request, session: Session) -> Response:
     """The region's verifier key, the file ``verify --public-key`` takes (``audit-log.pub``)."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     if console.trail is None:
         return _absent(console, request, session, console.catalogue(request).gettext("Audit trail"))
     return PlainTextResponse(
@@ -221,10 +216,8 @@ def _entry(text: str) -> dict[str, Any]:
     }
 
 
-async def access_requests(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def access_requests(console: Console, request: Request, session: Session) -> Response:
     return await _access_page(console, request, session, error=None, status=200)
 
 
@@ -267,63 +260,56 @@ _DECISIONS: Final = {
 }
 
 
-async def _decide(console: Console, request: Request, decision: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    if await console.form(request, session) is None:
-        return console.refused_form(request, session)
-    service = console.operator_access
-    principal = session.principal
-    if service is None or principal.tenant_id is None:
-        return await _access_page(console, request, session, error=None, status=404)
-    actor = Actor(principal.arn, tenant_id=principal.tenant_id)
-    access_request = request.path_params["access_request"]
-    request_id = console.request_id(request)
-    try:
-        # Another tenant's request is not found, as on the API, before anything is decided.
-        found = await service.get(actor, access_request)
-    except NoSuchAccessRequest:
-        _ = console.catalogue(request).gettext
-        return console.render(
-            request, "message.html", session=session, status=404, title=_("Operator access"),
-            error=_("No such access request."),
-        )  # fmt: skip
-    refused = await console.authorise(
-        request,
-        session,
-        (_DECISIONS[decision],),
-        operator_access_arn(found.tenant_id, found.id),
-        account=found.tenant_id,
-        keys=operator_access_keys(found),
-    )
-    if refused is not None:
-        return refused
-    act = {"approve": service.approve, "refuse": service.refuse, "revoke": service.revoke}[decision]
-    try:
-        await act(actor, access_request, request_id=request_id)
-    except AndromedeError as exc:
-        text = f"{exc} ({type(exc).__name__})"
-        return await _access_page(console, request, session, error=text, status=409)
-    return RedirectResponse(_ACCESS_URL, status_code=303)
+def _decide(decision: str) -> Handler:
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: Form
+    ) -> Response:
+        service = console.operator_access
+        principal = session.principal
+        if service is None or principal.tenant_id is None:
+            return await _access_page(console, request, session, error=None, status=404)
+        actor = Actor(principal.arn, tenant_id=principal.tenant_id)
+        access_request = request.path_params["access_request"]
+        request_id = console.request_id(request)
+        try:
+            # Another tenant's request is not found, as on the API, before anything is decided.
+            found = await service.get(actor, access_request)
+        except NoSuchAccessRequest:
+            _ = console.catalogue(request).gettext
+            return console.render(
+                request, "message.html", session=session, status=404, title=_("Operator access"),
+                error=_("No such access request."),
+            )  # fmt: skip
+        refused = await console.authorise(
+            request,
+            session,
+            (_DECISIONS[decision],),
+            operator_access_arn(found.tenant_id, found.id),
+            account=found.tenant_id,
+            keys=operator_access_keys(found),
+        )
+        if refused is not None:
+            return refused
+        acts = {"approve": service.approve, "refuse": service.refuse, "revoke": service.revoke}
+        act = acts[decision]
+        try:
+            await act(actor, access_request, request_id=request_id)
+        except AndromedeError as exc:
+            text = f"{exc} ({type(exc).__name__})"
+            return await _access_page(console, request, session, error=text, status=409)
+        return RedirectResponse(_ACCESS_URL, status_code=303)
+
+    return handler
 
 
-async def approve(console: Console, request: Request) -> Response:
-    return await _decide(console, request, "approve")
+approve = _decide("approve")
+refuse = _decide("refuse")
+revoke = _decide("revoke")
 
 
-async def refuse(console: Console, request: Request) -> Response:
-    return await _decide(console, request, "refuse")
-
-
-async def revoke(console: Console, request: Request) -> Response:
-    return await _decide(console, request, "revoke")
-
-
-async def usage(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def usage(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     title = _("Usage and cost")
     billing = console.billing

@@ -31,7 +31,8 @@ from starlette.responses import Response
 
 from andromede.console import wire_addresses as addresses
 from andromede.console import wire_nat_gateways as nat_gateways
-from andromede.console.pages_ec2 import action, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_addresses import AddressRow
@@ -68,8 +69,7 @@ async def _addresses_page(
         try:
             rows = await addresses.describe_addresses(console.ec2, origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only the associate form's choices and the instances' names: the association's own
         # call decides (EC2 refuses a terminated instance, or one that is not the caller's).
         with suppress(WireError):
@@ -124,7 +124,7 @@ async def _release(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, 
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/elastic-ips", viewer(_addresses_page), ["GET"]),
+    ("/elastic-ips", signed_in(_addresses_page), ["GET"]),
     ("/elastic-ips", action(_addresses_page, _allocate, form="allocate"), ["POST"]),
     ("/elastic-ips/{allocation_id}/associate",
      action(_addresses_page, _associate, form="associate"), ["POST"]),

@@ -29,6 +29,15 @@ from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_alarms
 from andromede.console.alarm_band import band_of, band_series
+from andromede.console.handlers import (
+    Form,
+    Handler,
+    Typed,
+    action,
+    first_refusal,
+    posted,
+    signed_in,
+)
 from andromede.console.metric_chart import RANGES, STATISTICS, auto_period, draw, draw_series
 from andromede.console.pages_metrics import graph_href, number_text, parse_dimensions
 from andromede.console.session import CONSOLE_PATH
@@ -141,10 +150,8 @@ def alarm_definition(fields: Mapping[str, str]) -> dict[str, Any]:
     return definition
 
 
-async def alarms_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def alarms_page(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     query = request.query_params
     state = query.get("state", "") if query.get("state", "") in STATES else ""
@@ -199,6 +206,7 @@ async def _alarm_page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -243,8 +251,7 @@ async def _alarm_page(
             elif alarm.threshold_metric_id:  # the band and its metric (decision 0189)
                 banded = await band_series(console.metrics, origin, principal, alarm, (start, end))
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     drawn = _drawn(points, alarm.unit if alarm else "")
     chart = None
     band = band_of(alarm, _) if alarm is not None else None
@@ -369,56 +376,33 @@ def _when_text(at: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
 
 
-async def alarm_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _alarm_page(console, request, session)
+alarm_page = signed_in(_alarm_page)
 
 
-def _change(kind: str) -> Any:
-    """A POST of an alarm's page: ``actions`` (enable or disable its actions), ``state``
-    (SetAlarmState with the state and reason typed) or ``delete`` (once its box is ticked;
-    unticked, the page again, 400, nothing sent). CloudWatch's refusal: the page again with
-    it."""
+def _metrics(console: Console) -> CloudWatchWire | None:
+    return console.metrics
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
-        _ = console.catalogue(request).gettext
-        name = request.path_params["name"]
-        if kind == "delete" and fields.get("confirm") != "yes":
-            return await _alarm_page(
-                console, request, session, error=_("Tick the box to confirm the deletion."),
-                status=400,
-            )  # fmt: skip
-        if console.metrics is None:
-            return await _alarm_page(console, request, session)
-        origin, principal = request.scope, session.principal
-        try:
-            if kind == "delete":
-                await wire_alarms.delete(console.metrics, origin, principal, name)
-            elif kind == "state":
-                # Sent as typed: CloudWatch refuses an unknown state or an empty reason.
-                await wire_alarms.set_state(
-                    console.metrics, origin, principal, name, fields.get("state", ""),
-                    fields.get("reason", "").strip(),
-                )  # fmt: skip
-            else:
-                enabled = fields.get("enabled") == "yes"
-                await wire_alarms.set_actions(console.metrics, origin, principal, name, enabled)
-        except WireError as exc:
-            return await _alarm_page(
-                console, request, session, error=console.error_text(request, exc),
-                status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(_LIST if kind == "delete" else _alarm_url(name), status_code=303)
 
-    return handler
+def _change(kind: str) -> Handler:
+    """A POST of an alarm's page (``handlers.action``): ``actions`` (enable or disable its
+    actions), ``state`` (SetAlarmState with the state and reason typed) or ``delete`` (once its
+    box is ticked). CloudWatch's refusal: the page again with it."""
+
+    async def change(wire: CloudWatchWire, request: Request, session: Session, f: Form) -> str:
+        name, origin, principal = request.path_params["name"], request.scope, session.principal
+        if kind == "delete":
+            await wire_alarms.delete(wire, origin, principal, name)
+            return _LIST
+        if kind == "state":
+            # Sent as typed: CloudWatch refuses an unknown state or an empty reason.
+            state, reason = f.get("state", ""), f.get("reason", "").strip()
+            await wire_alarms.set_state(wire, origin, principal, name, state, reason)
+        else:
+            enabled = f.get("enabled") == "yes"
+            await wire_alarms.set_actions(wire, origin, principal, name, enabled)
+        return _alarm_url(name)
+
+    return action(_alarm_page, change, wire=_metrics, confirmed=kind == "delete")
 
 
 def _typed_from_query(request: Request) -> dict[str, str]:
@@ -529,10 +513,8 @@ async def _new_page(
     )
 
 
-async def new_alarm_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def new_alarm_page(console: Console, request: Request, session: Session) -> Response:
     name = request.query_params.get("edit")
     if name is None:
         return await _new_page(console, request, session, _typed_from_query(request))
@@ -589,13 +571,10 @@ async def _retag_edited(
     await wire_alarms.retag(console.metrics, origin, principal, alarm.arn, before, after)
 
 
-async def create_alarm(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_FORM_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted(max_fields=_FORM_FIELDS)
+async def create_alarm(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
     if console.metrics is None:
         return await _new_page(console, request, session, fields)
     definition = alarm_definition(fields)

@@ -39,6 +39,7 @@ from andromede.billing.profile import (
     MAX_TYPED_VAT_NUMBER,
     BillingProfile,
 )
+from andromede.console.handlers import Form, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.iam.tenant_actions import Action, billing_profile_arn
 
@@ -192,10 +193,8 @@ def _absent(console: Console, request: Request, session: Session) -> Response:
     )  # fmt: skip
 
 
-async def billing_profile(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def billing_profile(console: Console, request: Request, session: Session) -> Response:
     billing = console.billing
     account = session.principal.tenant_id
     if billing is None or account is None:
@@ -219,14 +218,11 @@ async def billing_profile(console: Console, request: Request) -> Response:
     )
 
 
-async def put_billing_profile(console: Console, request: Request) -> Response:
+@posted(max_fields=_MAX_FIELDS)
+async def put_billing_profile(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
     """Save the form as the tenant's profile, whole, as the API's PUT does."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_MAX_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
     billing = console.billing
     account = session.principal.tenant_id
     if billing is None or account is None:

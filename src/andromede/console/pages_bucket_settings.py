@@ -22,7 +22,6 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from urllib.parse import quote
 
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.audit.model import Outcome
+from andromede.console.handlers import Form, FormFault, Handler, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
@@ -69,16 +69,6 @@ _NOTIFICATION_EVENTS: Final = tuple(
         ),
     )
 )
-
-
-class _FormError(Exception):
-    """A form the console cannot turn into S3's call (the message is in the reader's
-    language)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +190,8 @@ async def _settings_page(
     )
 
 
-async def bucket_settings(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def bucket_settings(console: Console, request: Request, session: Session) -> Response:
     return await _settings_page(console, request, session, request.path_params["bucket"])
 
 
@@ -231,35 +219,29 @@ async def _topic_choices(console: Console, request: Request, session: Session) -
         return []
 
 
-async def _change(
-    console: Console,
-    request: Request,
-    *,
-    section: str,
-    change: _Change,
-    max_fields: int = 16,
-) -> Response:
+def _form(section: str, change: _Change, *, max_fields: int = 16) -> Handler:
     """One section's form: S3's call made, then back to the section; or the page with S3's
     refusal (or the form's fault) and the fields as the user typed them."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=max_fields)
-    if fields is None:
-        return console.refused_form(request, session)
-    bucket = request.path_params["bucket"]
-    settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
-    try:
-        await change(settings, fields, console.catalogue(request).gettext)
-    except WireError as exc:
-        text, status = console.error_text(request, exc), exc.status
-    except _FormError as exc:
-        text, status = exc.message, exc.status
-    else:
-        return RedirectResponse(_settings_url(bucket, section), status_code=303)
-    return await _settings_page(
-        console, request, session, bucket, error=text, status=status, typed=fields
-    )
+
+    @posted(max_fields=max_fields)
+    async def handler(
+        console: Console, request: Request, session: Session, fields: Form
+    ) -> Response:
+        bucket = request.path_params["bucket"]
+        settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
+        try:
+            await change(settings, fields, console.catalogue(request).gettext)
+        except WireError as exc:
+            text, status = console.error_text(request, exc), exc.status
+        except FormFault as exc:
+            text, status = exc.message, exc.status
+        else:
+            return RedirectResponse(_settings_url(bucket, section), status_code=303)
+        return await _settings_page(
+            console, request, session, bucket, error=text, status=status, typed=fields
+        )
+
+    return handler
 
 
 def _whole(fields: Mapping[str, str], name: str, _: Gettext) -> int | None:
@@ -268,7 +250,7 @@ def _whole(fields: Mapping[str, str], name: str, _: Gettext) -> int | None:
     if not text:
         return None
     if not _WHOLE.fullmatch(text):
-        raise _FormError(_("Enter a whole number of days or years, such as 30."))
+        raise FormFault(_("Enter a whole number of days or years, such as 30."))
     return int(text)
 
 
@@ -337,7 +319,7 @@ async def _locked(settings: BucketSettings, _: Gettext) -> None:
     """A retention change is no request to turn Object Lock on, which S3 would do in the same
     call for a versioned bucket and which can never be undone: refused unless it is on."""
     if not (await settings.object_lock()).enabled:
-        raise _FormError(_("Object Lock is not enabled on this bucket."), status=409)
+        raise FormFault(_("Object Lock is not enabled on this bucket."), status=409)
 
 
 async def _put_default_retention(
@@ -345,7 +327,7 @@ async def _put_default_retention(
 ) -> None:
     period = _whole(fields, "lock_period", _)
     if period is None:
-        raise _FormError(_("Enter a whole number of days or years, such as 30."))
+        raise FormFault(_("Enter a whole number of days or years, such as 30."))
     await _locked(settings, _)
     mode = fields.get("lock_mode", "")
     if fields.get("lock_unit") == "Years":
@@ -365,7 +347,7 @@ async def _enable_object_lock(
     settings: BucketSettings, fields: Mapping[str, str], _: Gettext
 ) -> None:
     if fields.get("confirm") != "yes":
-        raise _FormError(_("Tick the box to confirm: Object Lock can never be turned off."))
+        raise FormFault(_("Tick the box to confirm: Object Lock can never be turned off."))
     # Put again on a bucket that has it, the configuration would lose its default retention.
     if not (await settings.object_lock()).enabled:
         await settings.put_object_lock()
@@ -397,7 +379,7 @@ async def _add_notification_rule(
     after it), its topic and filters; S3 checks the rest and answers in its words."""
     events = tuple(e for e in _NOTIFICATION_EVENTS if fields.get(e) == "yes")
     if not events:
-        raise _FormError(_("Tick at least one event type."))
+        raise FormFault(_("Tick at least one event type."))
     rule = NewNotificationRule(
         rule_id=fields.get("notification_id", "").strip(),
         topic_arn=fields.get("topic_arn", "").strip(),
@@ -419,7 +401,7 @@ async def _put_eventbridge(settings: BucketSettings, fields: Mapping[str, str], 
     bucket" switch: the rules are left as they are."""
     state = fields.get("eventbridge", "")
     if state not in ("on", "off"):
-        raise _FormError(_("Choose On or Off."))
+        raise FormFault(_("Choose On or Off."))
     await settings.put_eventbridge(on=state == "on")
 
 
@@ -483,15 +465,12 @@ async def _data_events(
     return _Shown(found.data_reads_logged)
 
 
-async def put_data_events(console: Console, request: Request) -> Response:
+@posted()
+async def put_data_events(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
     """Turn the logging of the bucket's data reads on or off, decided and recorded as the
     management API's ``PUT …/data-events`` is (the change is itself an event)."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     bucket = request.path_params["bucket"]
     account = session.principal.tenant_id or "-"
     refused = await console.authorise(
@@ -522,10 +501,6 @@ async def put_data_events(console: Console, request: Request) -> Response:
         details={"read": "true" if read else "false"},
     )
     return RedirectResponse(_settings_url(bucket, "data-events"), status_code=303)
-
-
-def _form(section: str, change: _Change, *, max_fields: int = 16) -> Any:
-    return partial(_change, section=section, change=change, max_fields=max_fields)
 
 
 _BUCKET: Final = "/buckets/{bucket}/settings"

@@ -18,17 +18,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_addresses as addresses
+from andromede.console.handlers import Form, Handler, Typed, first_refusal, posted, signed_in
 from andromede.console.instance_monitoring import (
     InstanceCharts,
     instance_charts,
     metrics_href,
     switch,
 )
-from andromede.console.pages_ec2 import client_token, no_ec2
+from andromede.console.pages_ec2 import action, client_token, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_addresses import AddressRow
 from andromede.console.wire_ec2 import (
+    Ec2Wire,
     InstancePage,
     InstanceRow,
     KeyPairRow,
@@ -37,6 +39,7 @@ from andromede.console.wire_ec2 import (
     StateChange,
     VolumeRow,
 )
+from andromede.iam.model import Principal
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -75,7 +78,8 @@ async def _instances_page(
     request: Request,
     session: Session,
     *,
-    token: str | None,
+    token: str | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -93,8 +97,7 @@ async def _instances_page(
                 page_size=console.settings.console_page_size,
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     next_url = f"{_INSTANCES_URL}?{urlencode({'token': page.next_token})}"
     return console.render(
         request,
@@ -115,10 +118,8 @@ async def _instances_page(
     )
 
 
-async def instances(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def instances(console: Console, request: Request, session: Session) -> Response:
     token = request.query_params.get("token")
     return await _instances_page(console, request, session, token=token)
 
@@ -142,8 +143,7 @@ async def _launch_page(
         try:
             choices = await console.ec2.launch_choices(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "instances_launch.html",
@@ -157,23 +157,16 @@ async def _launch_page(
     )
 
 
-async def launch_form(console: Console, request: Request) -> Response:
+@signed_in
+async def launch_form(console: Console, request: Request, session: Session) -> Response:
     """The form, its image chosen when the link named one (the images page's "Launch")."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     image_id = request.query_params.get("image_id", "")
     chosen = Launch(image_id, "", "1", "", "", (), "", "")
     return await _launch_page(console, request, session, chosen=chosen)
 
 
-async def launch(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_LAUNCH_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted(max_fields=_LAUNCH_FIELDS)
+async def launch(console: Console, request: Request, session: Session, fields: Form) -> Response:
     form = await request.form()  # the same form, parsed once: the groups are a repeated field
     if console.ec2 is None:
         return await _instances_page(console, request, session, token=None)
@@ -204,6 +197,7 @@ async def _instance_page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -226,8 +220,7 @@ async def _instance_page(
             else:
                 output = await console.ec2.console_output(origin, principal, instance_id)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if found is not None:
             # Its Elastic IP, for the link to it: a caller not allowed DescribeAddresses still
             # reads the instance (its public address is DescribeInstances' own).
@@ -253,73 +246,33 @@ async def _instance_page(
     )
 
 
-async def instance(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _instance_page(console, request, session)
+instance = signed_in(_instance_page)
 
 
-async def set_monitoring(console: Console, request: Request) -> Response:
+async def _switch_monitoring(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
     """Detailed monitoring on (``enabled=yes``) or off: EC2's MonitorInstances or
     UnmonitorInstances as the user; its refusal, the instance's page again with it."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    if console.ec2 is None:
-        return await _instance_page(console, request, session)
     instance_id = request.path_params["instance_id"]
-    enabled = fields.get("enabled") == "yes"
-    try:
-        await switch(console.ec2, request.scope, session.principal, instance_id, enabled)
-    except WireError as exc:
-        return await _instance_page(
-            console, request, session, error=console.error_text(request, exc),
-            status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(f"{_INSTANCES_URL}/{quote(instance_id, safe='')}", status_code=303)
+    await switch(ec2, request.scope, who, instance_id, fields.get("enabled") == "yes")
+    return f"{_INSTANCES_URL}/{quote(instance_id, safe='')}"
 
 
-async def _change_state(console: Console, request: Request, operation: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    if await console.form(request, session) is None:
-        return console.refused_form(request, session)
-    if console.ec2 is None:
-        return await _instances_page(console, request, session, token=None)
-    try:
-        await console.ec2.change_state(
-            request.scope,
-            session.principal,
-            _OPERATION_ACTIONS[operation],
-            request.path_params["instance_id"],
-        )
-    except WireError as exc:
-        return await _instances_page(
-            console, request, session, token=None,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(_INSTANCES_URL, status_code=303)
+set_monitoring = action(_instance_page, _switch_monitoring)
 
 
-async def start_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "start")
+def _change_state(operation: str) -> Handler:
+    async def change(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
+        instance_id = request.path_params["instance_id"]
+        await ec2.change_state(request.scope, who, _OPERATION_ACTIONS[operation], instance_id)
+        return _INSTANCES_URL
+
+    return action(_instances_page, change)
 
 
-async def stop_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "stop")
-
-
-async def reboot_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "reboot")
-
-
-async def terminate_instance(console: Console, request: Request) -> Response:
-    return await _change_state(console, request, "terminate")
+start_instance = _change_state("start")
+stop_instance = _change_state("stop")
+reboot_instance = _change_state("reboot")
+terminate_instance = _change_state("terminate")
 
 
 # -- volumes ---------------------------------------------------------------------------------
@@ -330,7 +283,8 @@ async def _volumes_page(
     request: Request,
     session: Session,
     *,
-    token: str | None,
+    token: str | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -349,8 +303,7 @@ async def _volumes_page(
             )
             zones = await console.ec2.availability_zones(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only suggestions for the attach field, which takes any id typed: AttachVolume's own
         # answer decides, so a caller who may not list instances may still attach.
         with suppress(WireError):
@@ -370,63 +323,39 @@ async def _volumes_page(
     )
 
 
-async def volumes(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def volumes(console: Console, request: Request, session: Session) -> Response:
     token = request.query_params.get("token")
     return await _volumes_page(console, request, session, token=token)
 
 
-async def _change_volume(console: Console, request: Request, operation: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    ec2 = console.ec2
-    if ec2 is None:
-        return await _volumes_page(console, request, session, token=None)
-    origin, principal = request.scope, session.principal
-    volume_id = request.path_params.get("volume_id", "")
-    try:
+def _change_volume(operation: str) -> Handler:
+    async def change(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
+        origin = request.scope
+        volume_id = request.path_params.get("volume_id", "")
         if operation == "create":
             await ec2.create_volume(
-                origin, principal,
+                origin, who,
                 size_gib=fields.get("size", "").strip(), zone=fields.get("zone", ""),
                 name=fields.get("name", "").strip(), client_token=fields.get("client_token", ""),
             )  # fmt: skip
         elif operation == "attach":
             instance_id = fields.get("instance_id", "").strip()
             device = fields.get("device", "").strip()
-            await ec2.attach_volume(origin, principal, volume_id, instance_id, device)
+            await ec2.attach_volume(origin, who, volume_id, instance_id, device)
         elif operation == "detach":
-            await ec2.detach_volume(origin, principal, volume_id)
+            await ec2.detach_volume(origin, who, volume_id)
         else:
-            await ec2.delete_volume(origin, principal, volume_id)
-    except WireError as exc:
-        return await _volumes_page(
-            console, request, session, token=None,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(_VOLUMES_URL, status_code=303)
+            await ec2.delete_volume(origin, who, volume_id)
+        return _VOLUMES_URL
+
+    return action(_volumes_page, change)
 
 
-async def create_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "create")
-
-
-async def attach_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "attach")
-
-
-async def detach_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "detach")
-
-
-async def delete_volume(console: Console, request: Request) -> Response:
-    return await _change_volume(console, request, "delete")
+create_volume = _change_volume("create")
+attach_volume = _change_volume("attach")
+detach_volume = _change_volume("detach")
+delete_volume = _change_volume("delete")
 
 
 # -- key pairs -------------------------------------------------------------------------------
@@ -437,6 +366,7 @@ async def _key_pairs_page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -448,8 +378,7 @@ async def _key_pairs_page(
         try:
             rows = await console.ec2.describe_key_pairs(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "key_pairs.html",
@@ -462,21 +391,14 @@ async def _key_pairs_page(
     )
 
 
-async def key_pairs(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _key_pairs_page(console, request, session)
+key_pairs = signed_in(_key_pairs_page)
 
 
-async def create_key_pair(console: Console, request: Request) -> Response:
+@posted()
+async def create_key_pair(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
     """CreateKeyPair, answered with the private key: shown this once, kept nowhere."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     if console.ec2 is None:
         return await _key_pairs_page(console, request, session)
     _ = console.catalogue(request).gettext
@@ -500,36 +422,20 @@ async def create_key_pair(console: Console, request: Request) -> Response:
     )
 
 
-async def _change_key_pair(console: Console, request: Request, operation: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    ec2 = console.ec2
-    if ec2 is None:
-        return await _key_pairs_page(console, request, session)
-    origin, principal = request.scope, session.principal
-    try:
+def _change_key_pair(operation: str) -> Handler:
+    async def change(ec2: Ec2Wire, request: Request, who: Principal, fields: Form) -> str:
         if operation == "import":
             name, public_key = fields.get("name", "").strip(), fields.get("public_key", "")
-            await ec2.import_key_pair(origin, principal, name, public_key)
+            await ec2.import_key_pair(request.scope, who, name, public_key)
         else:
-            await ec2.delete_key_pair(origin, principal, request.path_params["key_pair_id"])
-    except WireError as exc:
-        return await _key_pairs_page(
-            console, request, session, error=console.error_text(request, exc), status=exc.status
-        )
-    return RedirectResponse(_KEY_PAIRS_URL, status_code=303)
+            await ec2.delete_key_pair(request.scope, who, request.path_params["key_pair_id"])
+        return _KEY_PAIRS_URL
+
+    return action(_key_pairs_page, change)
 
 
-async def import_key_pair(console: Console, request: Request) -> Response:
-    return await _change_key_pair(console, request, "import")
-
-
-async def delete_key_pair(console: Console, request: Request) -> Response:
-    return await _change_key_pair(console, request, "delete")
+import_key_pair = _change_key_pair("import")
+delete_key_pair = _change_key_pair("delete")
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

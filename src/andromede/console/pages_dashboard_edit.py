@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import wire_dashboards
+from andromede.console.handlers import Form, Handler, posted, signed_in
 from andromede.console.pages_dashboards import dashboard_url
 from andromede.console.wire import WireError
 
@@ -99,19 +100,15 @@ async def _form_page(
     )
 
 
-async def new_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def new_page(console: Console, request: Request, session: Session) -> Response:
     return await _form_page(console, request, session, name="", body=STARTING_BODY, creating=True)
 
 
-async def edit_page(console: Console, request: Request) -> Response:
+@signed_in
+async def edit_page(console: Console, request: Request, session: Session) -> Response:
     """The form with the dashboard's body; GetDashboard's refusal (none of that name:
     ``ResourceNotFound``, 404) shown without a form."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     name = request.path_params["name"]
     if console.metrics is None:
         return await _form_page(
@@ -127,18 +124,15 @@ async def edit_page(console: Console, request: Request) -> Response:
     return await _form_page(console, request, session, name=name, body=body, creating=False)
 
 
-def _save(creating: bool) -> Any:
+def _save(creating: bool) -> Handler:
     """PutDashboard of the form's body (a creation's name typed, an edit's the path's): then
     the dashboard's page (303), or the form with CloudWatch's warnings, or with its refusal
     and the body as typed."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
+    @posted()
+    async def handler(
+        console: Console, request: Request, session: Session, fields: Form
+    ) -> Response:
         name = fields.get("name", "").strip() if creating else request.path_params["name"]
         body = fields.get("body", "")
         if console.metrics is None:

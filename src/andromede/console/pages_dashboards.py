@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from andromede.console import wire_dashboards
+from andromede.console.handlers import Form, Typed, action, first_refusal, signed_in
 from andromede.console.markdown_text import render_markdown
 from andromede.console.metric_chart import STATISTICS, Chart, auto_period, draw_series
 from andromede.console.pages_metrics import graph_href, number_text
@@ -319,10 +320,8 @@ def dashboard_url(name: str) -> str:
     return f"{_LIST}/{quote(name, safe='')}"
 
 
-async def dashboards_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def dashboards_page(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     token = request.query_params.get("token") or None
     error, status = None, 200
@@ -356,6 +355,7 @@ async def _dashboard_page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -375,8 +375,7 @@ async def _dashboard_page(
             )
         except WireError as exc:
             body = None
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if body is not None:
             found, widgets = True, widgets_of(body)
             start, end = time_range(body, int(time.time()))
@@ -446,39 +445,22 @@ async def _widget_data(
     return charts, states
 
 
-async def dashboard_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _dashboard_page(console, request, session)
+dashboard_page = signed_in(_dashboard_page)
 
 
-async def delete_dashboard(console: Console, request: Request) -> Response:
-    """Its deletion once its box is ticked (unticked: the page again, 400, nothing sent);
-    CloudWatch's refusal: the page again with it."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    _ = console.catalogue(request).gettext
-    if fields.get("confirm") != "yes":
-        return await _dashboard_page(
-            console, request, session, error=_("Tick the box to confirm the deletion."),
-            status=400,
-        )  # fmt: skip
-    if console.metrics is None:
-        return await _dashboard_page(console, request, session)
-    try:
-        await wire_dashboards.delete(
-            console.metrics, request.scope, session.principal, request.path_params["name"]
-        )
-    except WireError as exc:
-        return await _dashboard_page(
-            console, request, session, error=console.error_text(request, exc), status=exc.status
-        )
-    return RedirectResponse(_LIST, status_code=303)
+def _metrics(console: Console) -> CloudWatchWire | None:
+    return console.metrics
+
+
+async def _delete(wire: CloudWatchWire, request: Request, session: Session, fields: Form) -> str:
+    name = request.path_params["name"]
+    await wire_dashboards.delete(wire, request.scope, session.principal, name)
+    return _LIST
+
+
+# Its deletion once its box is ticked (unticked: the page again, 400, nothing sent);
+# CloudWatch's refusal: the page again with it.
+delete_dashboard = action(_dashboard_page, _delete, wire=_metrics, confirmed=True)
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

@@ -1,8 +1,8 @@
-"""The EC2 pages' plumbing, shared by the instances, network and templates pages: a page's
-protocol (EC2's answers for the caller, with an action's refusal and the fields typed in the
-refused form), a viewer that renders it for a signed-in caller, and an action that makes
-EC2's call from a CSRF-checked form, then redirects (303) or shows the page again with EC2's
-refusal and status."""
+"""The EC2 pages' plumbing, shared by the instances, network and templates pages: the page
+shown where the server serves no EC2, a form's idempotency token, a VPC-scoped list page, a
+read-only list page, and an action that makes EC2's call as the signed-in principal from a
+CSRF-checked form (``handlers.action``: a redirect (303), or the page again with EC2's
+refusal and status)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
+from andromede.console import handlers
+from andromede.console.handlers import Form, Handler, Page, first_refusal, signed_in
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, VpcRow
 from andromede.iam.model import Principal
@@ -22,37 +24,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Change",
-    "Handler",
-    "Page",
     "VpcScoped",
     "action",
     "client_token",
     "field",
     "no_ec2",
     "read_only_list",
-    "viewer",
     "vpc_scoped_list",
 ]
 
-Handler = Callable[["Console", Request], Awaitable[Response]]
 # A change: EC2's call with the form's fields, answering where the browser goes next.
 Change = Callable[[Ec2Wire, Request, Principal, dict[str, str]], Awaitable[str]]
-
-
-class Page(Protocol):
-    """A page: EC2's answers for the caller, with an action's refusal (``error``, ``status``)
-    and the fields typed in the refused form (``typed``, by the form's name)."""
-
-    def __call__(
-        self,
-        console: Console,
-        request: Request,
-        session: Session,
-        *,
-        typed: Mapping[str, Mapping[str, str]] | None = ...,
-        error: str | None = ...,
-        status: int = ...,
-    ) -> Awaitable[Response]: ...
 
 
 def field(fields: Mapping[str, str], name: str) -> str:
@@ -106,8 +88,7 @@ async def vpc_scoped_list(
             found = await describe(console.ec2, origin, principal, vpc_id=vpc_id or None)
             vpcs = await console.ec2.describe_vpcs(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     listed: dict[str, Any] = {rows: found}
     return console.render(
         request,
@@ -135,10 +116,8 @@ def read_only_list(
     ``template``, titled ``title`` in the request's language) and changes nothing: those
     resources are made and changed with the EC2 API (prefix lists)."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
+    @signed_in
+    async def handler(console: Console, request: Request, session: Session) -> Response:
         listed: Sequence[Any] = []
         error: str | None = None
         status = 200
@@ -163,47 +142,20 @@ def read_only_list(
     return handler
 
 
-def viewer(page: Page) -> Handler:
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        return await page(console, request, session)
-
-    return handler
+def _ec2(console: Console) -> Ec2Wire | None:
+    return console.ec2
 
 
 def action(
     page: Page, change: Change, *, form: str = "", max_fields: int = 16, confirmed: bool = False
 ) -> Handler:
-    """A POST of ``page``'s: EC2's call, then a redirect (303); or ``page`` again with EC2's
-    refusal and, when the post was the ``form`` of that name, its fields as typed. A form
-    past ``max_fields`` fields is not read (a form repeating its security groups needs more
-    than the console's usual 16). A ``confirmed`` action (a deletion) is sent only once the
-    form's box is ticked (``confirm=yes``); unticked, the page again (400) and nothing sent."""
+    """A POST of ``page``'s that makes EC2's call as the signed-in principal
+    (``handlers.action``). A form past ``max_fields`` fields is not read (a form repeating
+    its security groups needs more than the console's usual 16)."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session, max_fields=max_fields)
-        if fields is None:
-            return console.refused_form(request, session)
-        if confirmed and fields.get("confirm") != "yes":
-            _ = console.catalogue(request).gettext
-            return await page(
-                console, request, session, error=_("Tick the box to confirm the deletion."),
-                status=400,
-            )  # fmt: skip
-        if console.ec2 is None:
-            return await page(console, request, session)
-        try:
-            target = await change(console.ec2, request, session.principal, fields)
-        except WireError as exc:
-            return await page(
-                console, request, session, typed={form: fields} if form else {},
-                error=console.error_text(request, exc), status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(target, status_code=303)
+    async def as_caller(ec2: Ec2Wire, request: Request, session: Session, fields: Form) -> str:
+        return await change(ec2, request, session.principal, fields)
 
-    return handler
+    return handlers.action(
+        page, as_caller, wire=_ec2, form=form, max_fields=max_fields, confirmed=confirmed
+    )

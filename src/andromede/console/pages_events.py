@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import DEFAULT_BUS, BusRow, RuleRow, TargetRow
@@ -44,10 +45,6 @@ SAMPLE_EVENT: Final = """{
   "detail": {"bucket": {"name": "photos"}, "object": {"key": "cat.jpg", "size": 1024}}
 }"""
 _TARGET_ID: Final = re.compile(r"[^\w.-]+")
-
-
-class _FormError(Exception):
-    """A form the page refuses before any call (its words, translated)."""
 
 
 def rule_url(bus: str, name: str) -> str:
@@ -89,8 +86,7 @@ async def _rules_page(
                 limit=_page_size(console), token=request.query_params.get("token") or None,
             )  # fmt: skip
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         else:
             if token:
                 next_href = f"{_RULES_URL}?{urlencode({'bus': bus, 'token': token})}"
@@ -117,22 +113,15 @@ def _bus_of(request: Request, fields: dict[str, str] | None = None) -> str:
     return typed.strip()[:1600] or DEFAULT_BUS
 
 
-async def event_rules(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def event_rules(console: Console, request: Request, session: Session) -> Response:
     return await _rules_page(console, request, session, _bus_of(request))
 
 
-async def post(console: Console, request: Request) -> Response:
+@posted(max_fields=_FIELDS)
+async def post(console: Console, request: Request, session: Session, fields: Form) -> Response:
     """A POST of the rules' page: a rule made (``/event-rules``), a pattern tested, a bus
     made or deleted (``/event-rules/{action}``)."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
     bus = _bus_of(request, fields)
     wire = console.events
     action = request.path_params.get("action", "create-rule")
@@ -152,7 +141,7 @@ async def post(console: Console, request: Request) -> Response:
             return RedirectResponse(_bus_url(name), status_code=303)
         if action == "delete-bus":
             if fields.get("confirm") != "yes":
-                raise _FormError(_("Tick the box to confirm the deletion."))
+                raise FormFault(_("Tick the box to confirm the deletion."))
             await wire.delete_bus(origin, principal, bus)
             return RedirectResponse(_RULES_URL, status_code=303)
         name = fields.get("name", "").strip()
@@ -163,7 +152,7 @@ async def post(console: Console, request: Request) -> Response:
             description=fields.get("description", ""),
             enabled=fields.get("state", "ENABLED") == "ENABLED",
         )  # fmt: skip
-    except _FormError as exc:
+    except FormFault as exc:
         return await _rules_page(
             console, request, session, bus, form=fields, error=str(exc), status=400
         )
@@ -216,8 +205,7 @@ async def _rule_page(
             rule = await wire.rule(request.scope, session.principal, bus, name)
             targets = await wire.targets(request.scope, session.principal, bus, name)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "event_rule.html",
@@ -234,25 +222,18 @@ async def _rule_page(
     )
 
 
-async def event_rule(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def event_rule(console: Console, request: Request, session: Session) -> Response:
     name = request.query_params.get("name", "")[:64]
     if not name:
         return RedirectResponse(_RULES_URL, status_code=303)
     return await _rule_page(console, request, session, _bus_of(request), name)
 
 
-async def change(console: Console, request: Request) -> Response:
+@posted(max_fields=_FIELDS)
+async def change(console: Console, request: Request, session: Session, fields: Form) -> Response:
     """One POST of a rule's page (bus and rule as form fields): the change, then back to the
     rule's page (303), or to its bus's rules after a deletion."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
     bus, name = _bus_of(request, fields), fields.get("name", "")[:64]
     action = request.path_params.get("action", "")
     wire = console.events
@@ -272,14 +253,14 @@ async def change(console: Console, request: Request) -> Response:
             arn = fields.get("target_arn", "").strip()
             constant = fields.get("input", "").strip() if fields.get("mode") == "constant" else ""
             if fields.get("mode") == "constant" and not constant:
-                raise _FormError(_("Type the constant JSON to send."))
+                raise FormFault(_("Type the constant JSON to send."))
             # The target's id, as AWS's console makes one: the target's name, made safe.
             target_id = (
                 fields.get("target_id", "").strip()
                 or _TARGET_ID.sub("-", arn.rsplit(":", 1)[-1])[:64]
             )
             await wire.put_target(origin, principal, bus, name, TargetRow(target_id, arn, constant))
-    except _FormError as exc:
+    except FormFault as exc:
         return await _rule_page(console, request, session, bus, name, error=str(exc), status=400)
     except WireError as exc:
         return await _rule_page(

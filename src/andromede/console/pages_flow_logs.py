@@ -25,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_flow_logs as flow_logs
-from andromede.console.pages_ec2 import action, client_token, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SubnetRow, VpcRow
@@ -65,8 +66,7 @@ async def _flow_logs_page(
         try:
             rows = await flow_logs.describe_flow_logs(console.ec2, origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only the create form's choices: CreateFlowLogs decides.
         with suppress(WireError):
             vpcs = await console.ec2.describe_vpcs(origin, principal)
@@ -149,7 +149,7 @@ async def _delete(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/flow-logs", viewer(_flow_logs_page), ["GET"]),
+    ("/flow-logs", signed_in(_flow_logs_page), ["GET"]),
     ("/flow-logs", action(_flow_logs_page, _create, form="create"), ["POST"]),
     ("/flow-logs/{flow_log_id}/delete",
      action(_flow_logs_page, _delete, confirmed=True), ["POST"]),

@@ -19,6 +19,7 @@ from qrcode.image.svg import SvgPathImage
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import Handler, first_refusal, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_iam import IamWire, NewAccessKey
@@ -43,25 +44,49 @@ def _url(*parts: str, **query: str) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
-Handler = Callable[["Console", Request], Awaitable[Response]]
 Change = Callable[[IamWire, Scope, "Session", dict[str, str]], Awaitable[Any]]
 
 
-async def _wire_or_page(console: Console, request: Request) -> tuple[Session, IamWire] | Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    if console.iam is None:
-        _ = console.catalogue(request).gettext
-        return console.render(
-            request,
-            "message.html",
-            session=session,
-            status=404,
-            title=_("IAM"),
-            error=_("This server serves no IAM."),
-        )
-    return session, console.iam
+IamView = Callable[["Console", Request, "Session", IamWire], Awaitable[Response]]
+IamFormView = Callable[
+    ["Console", Request, "Session", IamWire, dict[str, str]], Awaitable[Response]
+]
+
+
+def _with_iam(view: IamView) -> Handler:
+    """``view`` for a signed-in caller (``handlers.signed_in``) on a server that serves IAM;
+    a 404 page otherwise."""
+
+    @signed_in
+    async def handler(console: Console, request: Request, session: Session) -> Response:
+        if console.iam is None:
+            _ = console.catalogue(request).gettext
+            return console.render(
+                request,
+                "message.html",
+                session=session,
+                status=404,
+                title=_("IAM"),
+                error=_("This server serves no IAM."),
+            )
+        return await view(console, request, session, console.iam)
+
+    return handler
+
+
+def _iam_form(view: IamFormView) -> Handler:
+    """``view`` given the form once its CSRF token is the session's, as ``handlers.posted``
+    does, but checked once IAM is found served: a server without IAM answers 404 first."""
+
+    async def checked(
+        console: Console, request: Request, session: Session, iam: IamWire
+    ) -> Response:
+        fields = await console.form(request, session)
+        if fields is None:
+            return console.refused_form(request, session)
+        return await view(console, request, session, iam, fields)
+
+    return _with_iam(checked)
 
 
 def _refusal(console: Console, request: Request, session: Session, exc: WireError) -> Response:
@@ -116,8 +141,7 @@ async def _list_page(
         )
         rows, next_marker = page.rows, page.next_marker
     except WireError as exc:
-        if error is None:
-            error, status = console.error_text(request, exc), exc.status
+        error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         template,
@@ -133,11 +157,10 @@ async def _list_page(
 
 
 def _lister(what: str) -> Handler:
-    async def handler(console: Console, request: Request) -> Response:
-        found = await _wire_or_page(console, request)
-        if isinstance(found, Response):
-            return found
-        session, iam = found
+    @_with_iam
+    async def handler(
+        console: Console, request: Request, session: Session, iam: IamWire
+    ) -> Response:
         marker = request.query_params.get("marker")
         return await _list_page(console, request, session, iam, what, marker=marker)
 
@@ -148,14 +171,10 @@ def _list_change(what: str, change: Change, *, keep_form: bool = False) -> Handl
     """A change made from a list page: back to the list (303), or the list again with IAM's
     refusal (and, for a create, the fields typed, so a long document is not lost)."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        found = await _wire_or_page(console, request)
-        if isinstance(found, Response):
-            return found
-        session, iam = found
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
+    @_iam_form
+    async def handler(
+        console: Console, request: Request, session: Session, iam: IamWire, fields: dict[str, str]
+    ) -> Response:
         try:
             await change(iam, request.scope, session, fields)
         except WireError as exc:
@@ -284,11 +303,10 @@ async def _choices(
 
 
 def _detail(what: str) -> Handler:
-    async def handler(console: Console, request: Request) -> Response:
-        found = await _wire_or_page(console, request)
-        if isinstance(found, Response):
-            return found
-        session, iam = found
+    @_with_iam
+    async def handler(
+        console: Console, request: Request, session: Session, iam: IamWire
+    ) -> Response:
         name = (
             request.query_params.get("arn", "")
             if what == "policies"
@@ -308,14 +326,10 @@ def _detail_change(what: str, change: DetailChange) -> Handler:
     """A change made on a user's, group's or role's page: back to it (303), or the page again
     with IAM's refusal and IAM's status. A new access key is shown on this answer (200)."""
 
-    async def handler(console: Console, request: Request) -> Response:
-        found = await _wire_or_page(console, request)
-        if isinstance(found, Response):
-            return found
-        session, iam = found
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
+    @_iam_form
+    async def handler(
+        console: Console, request: Request, session: Session, iam: IamWire, fields: dict[str, str]
+    ) -> Response:
         name = request.path_params["name"]
         try:
             new_key = await change(iam, request.scope, session, name, fields)
@@ -430,15 +444,11 @@ async def _deactivate_mfa(
     await iam.deactivate_mfa_device(origin, session.principal, name, _field(f, "serial", 256))
 
 
-async def delete_user_entirely(console: Console, request: Request) -> Response:
+@_iam_form
+async def delete_user_entirely(
+    console: Console, request: Request, session: Session, iam: IamWire, fields: dict[str, str]
+) -> Response:
     """The user and everything IAM would refuse its deletion for, after a confirmation."""
-    found = await _wire_or_page(console, request)
-    if isinstance(found, Response):
-        return found
-    session, iam = found
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     name = request.path_params["name"]
     if fields.get("confirm") != "yes":
         _ = console.catalogue(request).gettext
@@ -456,18 +466,14 @@ async def delete_user_entirely(console: Console, request: Request) -> Response:
     return RedirectResponse(_url("users"), status_code=303)
 
 
-async def create_user(console: Console, request: Request) -> Response:
+@_iam_form
+async def create_user(
+    console: Console, request: Request, session: Session, iam: IamWire, fields: dict[str, str]
+) -> Response:
     """A user, and in the same form, as the AWS console's wizard: a group to join, a console
     password, an access key — each IAM's own call, in that order. The user made, a later
     refusal shows on the user's page (what was made stays, as in the AWS console); a new
     key's secret is on that answer, as when it is made from the user's page."""
-    found = await _wire_or_page(console, request)
-    if isinstance(found, Response):
-        return found
-    session, iam = found
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     origin, principal, name = request.scope, session.principal, _field(fields, "name")
     try:
         await iam.create_user(origin, principal, name)
@@ -528,13 +534,10 @@ async def _mfa_page(
     )
 
 
-async def create_mfa(console: Console, request: Request) -> Response:
-    found = await _wire_or_page(console, request)
-    if isinstance(found, Response):
-        return found
-    session, iam = found
-    if await console.form(request, session) is None:
-        return console.refused_form(request, session)
+@_iam_form
+async def create_mfa(
+    console: Console, request: Request, session: Session, iam: IamWire, fields: dict[str, str]
+) -> Response:
     name = request.path_params["name"]
     try:
         serial, seed = await iam.create_virtual_mfa_device(request.scope, session.principal, name)
@@ -546,14 +549,10 @@ async def create_mfa(console: Console, request: Request) -> Response:
     return await _mfa_page(console, request, session, name, serial, seed)
 
 
-async def enable_mfa(console: Console, request: Request) -> Response:
-    found = await _wire_or_page(console, request)
-    if isinstance(found, Response):
-        return found
-    session, iam = found
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
+@_iam_form
+async def enable_mfa(
+    console: Console, request: Request, session: Session, iam: IamWire, fields: dict[str, str]
+) -> Response:
     name = request.path_params["name"]
     serial, seed = _field(fields, "serial", 256), _field(fields, "seed", 128)
     try:

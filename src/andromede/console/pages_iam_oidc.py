@@ -19,12 +19,13 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from andromede.console.handlers import signed_in
 from andromede.console.oidc_logout import login_uri
 from andromede.console.pages_oidc import CALLBACK
 from andromede.console.wire import WireError
 
 if TYPE_CHECKING:
-    from andromede.console.app import Console
+    from andromede.console.app import Console, Session
 
 __all__ = ["ROUTES"]
 
@@ -32,10 +33,8 @@ _ROLE_NAME: Final = re.compile(r"[\w+=,.@-]{1,64}")
 _ROLES_OFFERED: Final = 1000  # IAM's largest page: the role field's suggestions
 
 
-async def sign_in_link(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def sign_in_link(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     account = session.principal.tenant_id or ""
     provider = request.query_params.get("provider", "").strip()

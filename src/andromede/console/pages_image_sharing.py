@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.pages_ec2 import action, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, ImageRow
@@ -58,8 +59,7 @@ async def _sharing_page(
             accounts = await more.image_launch_permissions(console.ec2, origin, principal, image_id)
             found = True
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if found:
             # Only the page's heading: the attribute's answer already said the image is the
             # caller's.
@@ -97,7 +97,7 @@ async def _unshare(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, 
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/images/{image_id}/sharing", viewer(_sharing_page), ["GET"]),
+    ("/images/{image_id}/sharing", signed_in(_sharing_page), ["GET"]),
     ("/images/{image_id}/sharing/add", action(_sharing_page, _share, form="share"), ["POST"]),
     ("/images/{image_id}/sharing/remove", action(_sharing_page, _unshare), ["POST"]),
 ]

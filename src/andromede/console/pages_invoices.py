@@ -25,6 +25,7 @@ from andromede.billing.errors import NoEInvoice, NoSuchCreditNote, NoSuchInvoice
 from andromede.billing.facturx import credit_note_xml, has_e_invoice, invoice_xml
 from andromede.billing.invoice import Invoice
 from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
+from andromede.console.handlers import signed_in
 from andromede.iam.tenant_actions import Action, invoice_arn
 
 if TYPE_CHECKING:
@@ -45,10 +46,8 @@ def _absent(
     )
 
 
-async def invoices(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def invoices(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     title = _("Invoices")
     billing = console.billing
@@ -100,20 +99,21 @@ def _row(invoice: Invoice, notes: list[CreditNote]) -> dict[str, Any]:
     }
 
 
-async def invoice_document(console: Console, request: Request) -> Response:
+@signed_in
+async def invoice_document(console: Console, request: Request, session: Session) -> Response:
     """One invoice as a PDF, in the console's language (the PDF speaks English or French)."""
-    return await _invoice_document(console, request, as_xml=False)
+    return await _invoice_document(console, request, session, as_xml=False)
 
 
-async def invoice_xml_document(console: Console, request: Request) -> Response:
+@signed_in
+async def invoice_xml_document(console: Console, request: Request, session: Session) -> Response:
     """One invoice's Factur-X XML alone, its notes in the console's language."""
-    return await _invoice_document(console, request, as_xml=True)
+    return await _invoice_document(console, request, session, as_xml=True)
 
 
-async def _invoice_document(console: Console, request: Request, *, as_xml: bool) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+async def _invoice_document(
+    console: Console, request: Request, session: Session, *, as_xml: bool
+) -> Response:
     words = console.catalogue(request)
     _ = words.gettext
     title = _("Invoices")
@@ -144,20 +144,23 @@ async def _invoice_document(console: Console, request: Request, *, as_xml: bool)
     )
 
 
-async def credit_note_document(console: Console, request: Request) -> Response:
+@signed_in
+async def credit_note_document(console: Console, request: Request, session: Session) -> Response:
     """One credit note as a PDF, in the console's language, read as its invoice is."""
-    return await _credit_note_document(console, request, as_xml=False)
+    return await _credit_note_document(console, request, session, as_xml=False)
 
 
-async def credit_note_xml_document(console: Console, request: Request) -> Response:
+@signed_in
+async def credit_note_xml_document(
+    console: Console, request: Request, session: Session
+) -> Response:
     """One credit note's Factur-X XML alone, read as its invoice is."""
-    return await _credit_note_document(console, request, as_xml=True)
+    return await _credit_note_document(console, request, session, as_xml=True)
 
 
-async def _credit_note_document(console: Console, request: Request, *, as_xml: bool) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+async def _credit_note_document(
+    console: Console, request: Request, session: Session, *, as_xml: bool
+) -> Response:
     words = console.catalogue(request)
     _ = words.gettext
     title = _("Invoices")

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
+from andromede.console.handlers import Form, Handler, Typed, action, signed_in
 from andromede.console.session import CONSOLE_PATH
-from andromede.console.wire import KeyRow, WireError
+from andromede.console.wire import KeyRow, KmsWire, WireError
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -25,7 +26,8 @@ async def _keys_page(
     request: Request,
     session: Session,
     *,
-    marker: str | None,
+    marker: str | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -56,57 +58,37 @@ async def _keys_page(
     )
 
 
-async def keys(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def keys(console: Console, request: Request, session: Session) -> Response:
     return await _keys_page(console, request, session, marker=request.query_params.get("marker"))
 
 
-async def _change(console: Console, request: Request, action: str) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    kms = console.kms
-    if kms is None:
-        return await _keys_page(console, request, session, marker=None)
-    key_id = request.path_params.get("key_id", "")
-    origin, principal = request.scope, session.principal
-    try:
-        if action == "create":
+def _kms(console: Console) -> KmsWire | None:
+    return console.kms
+
+
+def _change(operation: str) -> Handler:
+    async def change(kms: KmsWire, request: Request, session: Session, fields: Form) -> str:
+        key_id = request.path_params.get("key_id", "")
+        origin, principal = request.scope, session.principal
+        if operation == "create":
             await kms.create_key(origin, principal, fields.get("description", "")[:8192])
-        elif action in ("enable", "disable"):
-            await kms.set_enabled(origin, principal, key_id, enabled=action == "enable")
+        elif operation in ("enable", "disable"):
+            await kms.set_enabled(origin, principal, key_id, enabled=operation == "enable")
         else:
             days = fields.get("days", "30")
             await kms.schedule_deletion(
                 origin, principal, key_id, int(days) if days.isdigit() else 0
             )
-    except WireError as exc:
-        return await _keys_page(
-            console, request, session, marker=None,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(_KEYS_URL, status_code=303)
+        return _KEYS_URL
+
+    return action(_keys_page, change, wire=_kms)
 
 
-async def create_key(console: Console, request: Request) -> Response:
-    return await _change(console, request, "create")
-
-
-async def enable_key(console: Console, request: Request) -> Response:
-    return await _change(console, request, "enable")
-
-
-async def disable_key(console: Console, request: Request) -> Response:
-    return await _change(console, request, "disable")
-
-
-async def schedule_deletion(console: Console, request: Request) -> Response:
-    return await _change(console, request, "schedule-deletion")
+create_key = _change("create")
+enable_key = _change("enable")
+disable_key = _change("disable")
+schedule_deletion = _change("schedule-deletion")
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

@@ -16,15 +16,16 @@ and the form as it was sent. Pages are addressed by name, unique per account as 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from andromede.console.pages_ec2 import Handler, Page, field, viewer
+from andromede.console.handlers import Change, Handler, Page, action, first_refusal, signed_in
+from andromede.console.pages_ec2 import field
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import InstanceRow, SubnetRow
@@ -39,7 +40,6 @@ _LBS_URL: Final = f"{CONSOLE_PATH}/load-balancers"
 _TGS_URL: Final = f"{CONSOLE_PATH}/target-groups"
 _MAX_TAGS: Final = 3  # tag rows on the create form
 _INSTANCES_SHOWN: Final = 1000  # DescribeInstances' largest page, for the register form
-Change = Callable[[ElbWire, Request, "Session", dict[str, str]], Awaitable[str]]
 
 
 def _no_elb(console: Console, request: Request) -> tuple[str, int]:
@@ -47,36 +47,15 @@ def _no_elb(console: Console, request: Request) -> tuple[str, int]:
     return _("This server serves no Elastic Load Balancing."), 404
 
 
-def _action(page: Page, change: Change, *, form: str = "", confirmed: bool = False) -> Handler:
-    """A POST of ``page``'s: ELBv2's call, then a redirect (303); or ``page`` again with
-    ELBv2's refusal and, for the ``form`` of that name, its fields as typed. A ``confirmed``
-    action (a deletion) is sent only once the form's box is ticked."""
+def _elb(console: Console) -> ElbWire | None:
+    return console.elb
 
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session, max_fields=24)
-        if fields is None:
-            return console.refused_form(request, session)
-        if confirmed and fields.get("confirm") != "yes":
-            _ = console.catalogue(request).gettext
-            return await page(
-                console, request, session, error=_("Tick the box to confirm the deletion."),
-                status=400,
-            )  # fmt: skip
-        if console.elb is None:
-            return await page(console, request, session)
-        try:
-            target = await change(console.elb, request, session, fields)
-        except WireError as exc:
-            return await page(
-                console, request, session, typed={form: fields} if form else {},
-                error=console.error_text(request, exc), status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(target, status_code=303)
 
-    return handler
+def _action(
+    page: Page, change: Change[ElbWire], *, form: str = "", confirmed: bool = False
+) -> Handler:
+    """A POST of ``page``'s: ELBv2's call (``handlers.action``); its forms hold tag rows."""
+    return action(page, change, wire=_elb, form=form, max_fields=24, confirmed=confirmed)
 
 
 async def _subnets(console: Console, request: Request, session: Session) -> list[SubnetRow]:
@@ -105,8 +84,7 @@ async def _load_balancers_page(
         try:
             rows = await console.elb.load_balancers(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "elb_load_balancers.html",
@@ -161,8 +139,7 @@ async def _load_balancer_page(
             protected = attributes.get(DELETION_PROTECTION, "")
             tags = await console.elb.tags(origin, who, lb.arn)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         with suppress(WireError):  # the listener form's choices only
             groups = await console.elb.target_groups(origin, who)
     return console.render(
@@ -232,8 +209,7 @@ async def _target_groups_page(
         try:
             rows = await console.elb.target_groups(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if console.ec2 is not None:
             with suppress(WireError):  # the create form's choices only
                 vpcs = await console.ec2.describe_vpcs(request.scope, session.principal)
@@ -315,8 +291,7 @@ async def _target_group_page(
             [group] = await console.elb.target_groups(request.scope, session.principal, [name])
             targets = await console.elb.target_health(request.scope, session.principal, group.arn)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if group is not None and group.target_type == "instance":
             instances = await _vpc_instances(console, request, session, group.vpc_id)
     return console.render(
@@ -357,18 +332,18 @@ async def _deregister(elb: ElbWire, request: Request, session: Session, f: dict[
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/load-balancers", viewer(_load_balancers_page), ["GET"]),
+    ("/load-balancers", signed_in(_load_balancers_page), ["GET"]),
     ("/load-balancers", _action(_load_balancers_page, _create_lb, form="create"), ["POST"]),
-    ("/load-balancers/{name}", viewer(_load_balancer_page), ["GET"]),
+    ("/load-balancers/{name}", signed_in(_load_balancer_page), ["GET"]),
     ("/load-balancers/{name}/listeners",
      _action(_load_balancer_page, _create_listener, form="listener"), ["POST"]),
     ("/load-balancers/{name}/listeners/delete",
      _action(_load_balancer_page, _delete_listener), ["POST"]),
     ("/load-balancers/{name}/delete",
      _action(_load_balancer_page, _delete_lb, confirmed=True), ["POST"]),
-    ("/target-groups", viewer(_target_groups_page), ["GET"]),
+    ("/target-groups", signed_in(_target_groups_page), ["GET"]),
     ("/target-groups", _action(_target_groups_page, _create_tg, form="create"), ["POST"]),
-    ("/target-groups/{name}", viewer(_target_group_page), ["GET"]),
+    ("/target-groups/{name}", signed_in(_target_group_page), ["GET"]),
     ("/target-groups/{name}/delete",
      _action(_target_group_page, _delete_tg, confirmed=True), ["POST"]),
     ("/target-groups/{name}/register",

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -39,10 +40,6 @@ _MAX_GROUPS: Final = 50  # DescribeLogGroups' limit bound (AWS's)
 _ACTIONS: Final = frozenset({"retention", "put-filter", "delete-filter", "delete"})
 
 
-class _FormError(Exception):
-    """A form the page refuses before any call (its words, translated)."""
-
-
 def group_url(name: str) -> str:
     return f"{_GROUPS_URL}/group?{urlencode({'name': name})}"
 
@@ -52,7 +49,7 @@ def _retention(typed: str, _: Any) -> int | None:
     if not typed:
         return None
     if not typed.isdigit() or int(typed) not in RETENTION_DAYS:
-        raise _FormError(_("Choose a retention among the offered ones."))
+        raise FormFault(_("Choose a retention among the offered ones."))
     return int(typed)
 
 
@@ -86,8 +83,7 @@ async def _list_page(
                 token=request.query_params.get("token") or None,
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         else:
             if token:
                 query = {"token": token, **({"prefix": prefix} if prefix else {})}
@@ -113,20 +109,11 @@ async def _list_page(
     )
 
 
-async def log_groups(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _list_page(console, request, session)
+log_groups = signed_in(_list_page)
 
 
-async def create(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted()
+async def create(console: Console, request: Request, session: Session, fields: Form) -> Response:
     wire = console.logs
     if wire is None:
         return await _list_page(console, request, session)
@@ -142,7 +129,7 @@ async def create(console: Console, request: Request) -> Response:
         )  # fmt: skip
         if days is not None:
             await wire.set_retention(origin, principal, name, days)
-    except _FormError as exc:
+    except FormFault as exc:
         return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
     except WireError as exc:
         return await _list_page(
@@ -185,8 +172,7 @@ async def _group_page(
                 if token:
                     next_href = f"{group_url(name)}&{urlencode({'token': token})}"
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "log_group.html",
@@ -203,22 +189,18 @@ async def _group_page(
     )
 
 
-async def log_group(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def log_group(console: Console, request: Request, session: Session) -> Response:
     name = request.query_params.get("name", "")[:512]
     if not name:
         return RedirectResponse(_GROUPS_URL, status_code=303)
     return await _group_page(console, request, session, name)
 
 
-async def change(console: Console, request: Request) -> Response:
+@signed_in
+async def change(console: Console, request: Request, session: Session) -> Response:
     """One POST of a group's page (its name a form field): the change, then back to the
     group's page (303), or the list after a deletion; a refusal shown on the group's page."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     action = request.path_params.get("action", "")
     fields = await console.form(request, session)
     if fields is None:
@@ -245,10 +227,10 @@ async def change(console: Console, request: Request) -> Response:
             await wire.delete_metric_filter(origin, principal, name, fields.get("filter_name", ""))
         else:
             if fields.get("confirm") != "yes":
-                raise _FormError(_("Tick the box to confirm the deletion."))
+                raise FormFault(_("Tick the box to confirm the deletion."))
             await wire.delete_group(origin, principal, name)
             return RedirectResponse(_GROUPS_URL, status_code=303)
-    except _FormError as exc:
+    except FormFault as exc:
         return await _group_page(console, request, session, name, error=str(exc), status=400)
     except WireError as exc:
         return await _group_page(
@@ -258,12 +240,10 @@ async def change(console: Console, request: Request) -> Response:
     return RedirectResponse(group_url(name), status_code=303)
 
 
-async def log_stream(console: Console, request: Request) -> Response:
+@signed_in
+async def log_stream(console: Console, request: Request, session: Session) -> Response:
     """A stream's events, a page of GetLogEvents: the newest without a token; "Newer" and
     "Older" follow its forward and backward tokens."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     _ = console.catalogue(request).gettext
     group = request.query_params.get("group", "")[:512]
     stream = request.query_params.get("stream", "")[:512]
@@ -304,11 +284,9 @@ async def log_stream(console: Console, request: Request) -> Response:
     )
 
 
-async def search(console: Console, request: Request) -> Response:
+@signed_in
+async def search(console: Console, request: Request, session: Session) -> Response:
     """FilterLogEvents across the group's streams with the typed pattern, paged."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     _ = console.catalogue(request).gettext
     group = request.query_params.get("group", "")[:512]
     pattern = request.query_params.get("pattern", "")[:1024]

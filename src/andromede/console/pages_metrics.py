@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from andromede.console.handlers import signed_in
 from andromede.console.metric_chart import (
     RANGES,
     STATISTICS,
@@ -34,7 +35,7 @@ from andromede.console.wire import WireError
 from andromede.console.wire_metrics import MetricPage, MetricPoint, MetricRow
 
 if TYPE_CHECKING:
-    from andromede.console.app import Console
+    from andromede.console.app import Console, Session
 
 __all__ = ["ROUTES", "graph_href", "grouped", "parse_dimensions"]
 
@@ -83,10 +84,8 @@ def grouped(rows: Sequence[MetricRow]) -> list[tuple[str, list[MetricRow]]]:
     return sorted(groups.items(), key=lambda item: _namespace_order(item[0]))
 
 
-async def metrics_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def metrics_page(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     query = request.query_params
     namespace = query.get("namespace", "").strip()
@@ -166,10 +165,8 @@ def _chart_values(
     return units, chosen, [p for p in points if p.unit == chosen]
 
 
-async def graph_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def graph_page(console: Console, request: Request, session: Session) -> Response:
     _ = console.catalogue(request).gettext
     texts = {
         "1h": _("1 hour"),

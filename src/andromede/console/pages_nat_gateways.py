@@ -30,7 +30,8 @@ from starlette.responses import Response
 
 from andromede.console import wire_addresses as addresses
 from andromede.console import wire_nat_gateways as nat_gateways
-from andromede.console.pages_ec2 import action, client_token, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_addresses import AddressRow
@@ -70,8 +71,7 @@ async def _nat_gateways_page(
                 console.ec2, origin, principal, vpc_id=vpc_id or None
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only the create form's choices: CreateNatGateway decides (EC2 refuses a subnet or
         # an address that is not the caller's, or one associated meanwhile).
         with suppress(WireError):
@@ -111,7 +111,7 @@ async def _delete(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/nat-gateways", viewer(_nat_gateways_page), ["GET"]),
+    ("/nat-gateways", signed_in(_nat_gateways_page), ["GET"]),
     ("/nat-gateways", action(_nat_gateways_page, _create, form="create"), ["POST"]),
     ("/nat-gateways/{nat_gateway_id}/delete",
      action(_nat_gateways_page, _delete, confirmed=True), ["POST"]),

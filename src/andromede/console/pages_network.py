@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.pages_ec2 import Change, action, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import Change, action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import (
@@ -80,8 +81,7 @@ async def _groups_page(
             groups = await console.ec2.describe_security_groups(origin, principal)
             vpcs = await console.ec2.describe_vpcs(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "security_groups.html",
@@ -117,8 +117,7 @@ async def _group_page(
         try:
             group = await console.ec2.describe_security_group(origin, principal, group_id)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if group is None and error is None:
             error, status = _("No such security group."), 404
         if group is not None:
@@ -203,8 +202,7 @@ async def _images_page(
         try:
             images = await console.ec2.describe_images(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only suggestions for the snapshot and instance fields: RegisterImage's and
         # CreateImage's own answers decide.
         with suppress(WireError):
@@ -280,8 +278,7 @@ async def _vpcs_page(
             subnets = await console.ec2.describe_subnets(origin, principal)
             zones = await console.ec2.availability_zones(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "vpcs.html",
@@ -350,9 +347,9 @@ async def _delete_subnet(ec2: Ec2Wire, request: Request, who: Principal, f: dict
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/security-groups", viewer(_groups_page), ["GET"]),
+    ("/security-groups", signed_in(_groups_page), ["GET"]),
     ("/security-groups", action(_groups_page, _create_group, form="create"), ["POST"]),
-    ("/security-groups/{group_id}", viewer(_group_page), ["GET"]),
+    ("/security-groups/{group_id}", signed_in(_group_page), ["GET"]),
     ("/security-groups/{group_id}/delete", action(_groups_page, _delete_group), ["POST"]),
     ("/security-groups/{group_id}/inbound/add",
      action(_group_page, _rule_change("inbound", add=True), form="inbound"), ["POST"]),
@@ -362,11 +359,11 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      action(_group_page, _rule_change("outbound", add=True), form="outbound"), ["POST"]),
     ("/security-groups/{group_id}/outbound/remove",
      action(_group_page, _rule_change("outbound", add=False)), ["POST"]),
-    ("/images", viewer(_images_page), ["GET"]),
+    ("/images", signed_in(_images_page), ["GET"]),
     ("/images", action(_images_page, _register_image, form="register"), ["POST"]),
     ("/images/create", action(_images_page, _create_image, form="create"), ["POST"]),
     ("/images/{image_id}/deregister", action(_images_page, _deregister_image), ["POST"]),
-    ("/vpcs", viewer(_vpcs_page), ["GET"]),
+    ("/vpcs", signed_in(_vpcs_page), ["GET"]),
     ("/vpcs", action(_vpcs_page, _create_vpc, form="vpc"), ["POST"]),
     ("/vpcs/create-default", action(_vpcs_page, _create_default_vpc), ["POST"]),
     ("/vpcs/{vpc_id}/delete", action(_vpcs_page, _delete_vpc, confirmed=True), ["POST"]),

@@ -27,14 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_network_acls as acls
-from andromede.console.pages_ec2 import (
-    Change,
-    action,
-    field,
-    no_ec2,
-    viewer,
-    vpc_scoped_list,
-)
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_list
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SubnetRow
@@ -97,8 +91,7 @@ async def _acl_page(
         try:
             acl = await acls.describe_network_acl(console.ec2, origin, principal, network_acl_id)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if acl is None and error is None:
             error, status = _("No such network ACL."), 404
         if acl is not None:
@@ -195,9 +188,9 @@ async def _associate(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/network-acls", viewer(_acls_page), ["GET"]),
+    ("/network-acls", signed_in(_acls_page), ["GET"]),
     ("/network-acls", action(_acls_page, _create, form="create"), ["POST"]),
-    ("/network-acls/{network_acl_id}", viewer(_acl_page), ["GET"]),
+    ("/network-acls/{network_acl_id}", signed_in(_acl_page), ["GET"]),
     ("/network-acls/{network_acl_id}/delete",
      action(_acl_page, _delete, confirmed=True), ["POST"]),
     ("/network-acls/{network_acl_id}/entries/add",

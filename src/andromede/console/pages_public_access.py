@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
+from andromede.console.handlers import Form, Typed, action, first_refusal, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_s3control import SWITCHES, AccountBlock
+from andromede.console.wire_s3control import SWITCHES, AccountBlock, S3ControlWire
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -34,6 +35,7 @@ async def _page(
     request: Request,
     session: Session,
     *,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -45,8 +47,7 @@ async def _page(
         try:
             block = await console.s3control.account_block(request.scope, session.principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     labels = {
         "BlockPublicAcls": _("Block new public ACLs"),
         "IgnorePublicAcls": _("Ignore every public ACL"),
@@ -65,48 +66,28 @@ async def _page(
     )
 
 
-async def _view(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _page(console, request, session)
+_view = signed_in(_page)
 
 
-async def _change(console: Console, request: Request, *, remove: bool) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
-    if remove and fields.get("confirm") != "yes":
-        _ = console.catalogue(request).gettext
-        return await _page(
-            console, request, session, error=_("Tick the box to confirm the deletion."),
-            status=400,
-        )  # fmt: skip
-    if console.s3control is None:
-        return await _page(console, request, session)
-    origin, principal = request.scope, session.principal
-    try:
-        if remove:
-            await console.s3control.delete_account_block(origin, principal)
-        else:
-            switches = {name: fields.get(name) == "yes" for name in SWITCHES}
-            await console.s3control.put_account_block(origin, principal, switches)
-    except WireError as exc:
-        return await _page(
-            console, request, session, error=console.error_text(request, exc), status=exc.status
-        )
-    return RedirectResponse(_URL, status_code=303)
+def _s3control(console: Console) -> S3ControlWire | None:
+    return console.s3control
 
 
-async def _put(console: Console, request: Request) -> Response:
-    return await _change(console, request, remove=False)
+async def _put_block(wire: S3ControlWire, request: Request, session: Session, fields: Form) -> str:
+    switches = {name: fields.get(name) == "yes" for name in SWITCHES}
+    await wire.put_account_block(request.scope, session.principal, switches)
+    return _URL
 
 
-async def _delete(console: Console, request: Request) -> Response:
-    return await _change(console, request, remove=True)
+async def _delete_block(
+    wire: S3ControlWire, request: Request, session: Session, fields: Form
+) -> str:
+    await wire.delete_account_block(request.scope, session.principal)
+    return _URL
+
+
+_put = action(_page, _put_block, wire=_s3control)
+_delete = action(_page, _delete_block, wire=_s3control, confirmed=True)
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

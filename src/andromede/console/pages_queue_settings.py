@@ -23,6 +23,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import Form, first_refusal, posted, signed_in
 from andromede.console.pages_queues import key_choices
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -154,8 +155,7 @@ async def _page(
             url = await console.sqs.queue_url(origin, principal, name)
             attributes = await console.sqs.attributes(origin, principal, url)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if url:
             # Only the form's choices: SetQueueAttributes decides (a dead-letter queue of the
             # other type, or one the caller may not use, is SQS's refusal).
@@ -191,18 +191,12 @@ async def _page(
     )
 
 
-async def queue_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _page(console, request, session)
+queue_page = signed_in(_page)
 
 
-async def save_settings(console: Console, request: Request) -> Response:
+@signed_in
+async def save_settings(console: Console, request: Request, session: Session) -> Response:
     """SetQueueAttributes from the settings form; the page again with SQS's refusal."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     fields = await console.form(
         request, session, max_fields=_FIELDS + console.settings.console_page_size
     )
@@ -227,14 +221,9 @@ async def save_settings(console: Console, request: Request) -> Response:
     return RedirectResponse(_queue_url(name), status_code=303)
 
 
-async def purge(console: Console, request: Request) -> Response:
+@posted()
+async def purge(console: Console, request: Request, session: Session, fields: Form) -> Response:
     """PurgeQueue once the form's box is ticked (unticked: the page again, 400, nothing sent)."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
     _ = console.catalogue(request).gettext
     if fields.get("confirm") != "yes":
         return await _page(

@@ -28,14 +28,8 @@ from starlette.responses import Response
 from andromede.console import wire_nat_gateways as nat_gateways
 from andromede.console import wire_routing as routing
 from andromede.console import wire_vpc_peerings as peerings
-from andromede.console.pages_ec2 import (
-    Change,
-    action,
-    field,
-    no_ec2,
-    viewer,
-    vpc_scoped_list,
-)
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_list
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SubnetRow, VpcRow
@@ -84,8 +78,7 @@ async def _gateways_page(
             )
             vpcs = await console.ec2.describe_vpcs(origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "ec2_internet_gateways.html",
@@ -172,8 +165,7 @@ async def _table_page(
                 console.ec2, origin, principal, route_table_id
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if table is None and error is None:
             error, status = _("No such route table."), 404
         if table is not None:
@@ -275,15 +267,15 @@ async def _make_main(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/internet-gateways", viewer(_gateways_page), ["GET"]),
+    ("/internet-gateways", signed_in(_gateways_page), ["GET"]),
     ("/internet-gateways", action(_gateways_page, _create_gateway, form="create"), ["POST"]),
     ("/internet-gateways/{gateway_id}/attach", action(_gateways_page, _attach_gateway), ["POST"]),
     ("/internet-gateways/{gateway_id}/detach", action(_gateways_page, _detach_gateway), ["POST"]),
     ("/internet-gateways/{gateway_id}/delete",
      action(_gateways_page, _delete_gateway, confirmed=True), ["POST"]),
-    ("/route-tables", viewer(_tables_page), ["GET"]),
+    ("/route-tables", signed_in(_tables_page), ["GET"]),
     ("/route-tables", action(_tables_page, _create_table, form="create"), ["POST"]),
-    ("/route-tables/{route_table_id}", viewer(_table_page), ["GET"]),
+    ("/route-tables/{route_table_id}", signed_in(_table_page), ["GET"]),
     ("/route-tables/{route_table_id}/delete",
      action(_table_page, _delete_table, confirmed=True), ["POST"]),
     ("/route-tables/{route_table_id}/routes/add",

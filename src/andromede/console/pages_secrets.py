@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -38,10 +39,6 @@ PAIRS: Final = 5  # key/value rows the forms offer (a value as JSON); more: type
 _MAX_RESULTS: Final = 100
 _MAX_FIELDS: Final = 8 + 2 * PAIRS
 _ACTIONS: Final = frozenset({"value", "put-value", "update", "delete", "restore"})
-
-
-class _FormError(Exception):
-    """A form the page refuses before any call (its words, translated)."""
 
 
 def _wire(console: Console) -> SecretsWire | None:
@@ -62,7 +59,7 @@ def _value_of(fields: Mapping[str, str], _: Callable[[str], str]) -> str:
         if fields.get(f"pair_key_{n}", "").strip()
     }
     if pairs and text:
-        raise _FormError(_("Give the value as text or as key/value pairs, not both."))
+        raise FormFault(_("Give the value as text or as key/value pairs, not both."))
     return json.dumps(pairs) if pairs else text
 
 
@@ -106,8 +103,7 @@ async def _list_page(
                 next_token=request.query_params.get("token") or None,
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         else:
             rows = page.secrets
             if page.next_token:
@@ -131,20 +127,11 @@ async def _list_page(
     )
 
 
-async def secrets(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _list_page(console, request, session)
+secrets = signed_in(_list_page)
 
 
-async def create(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session, max_fields=_MAX_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted(max_fields=_MAX_FIELDS)
+async def create(console: Console, request: Request, session: Session, fields: Form) -> Response:
     wire = _wire(console)
     if wire is None:
         return await _list_page(console, request, session)
@@ -160,7 +147,7 @@ async def create(console: Console, request: Request) -> Response:
             kms_key_id=fields.get("kms_key", "").strip(),
             tags=parse_tags(fields.get("tags", "")),
         )
-    except _FormError as exc:
+    except FormFault as exc:
         return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
     except WireError as exc:
         return await _list_page(
@@ -215,22 +202,18 @@ async def _secret_page(
     )
 
 
-async def secret(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def secret(console: Console, request: Request, session: Session) -> Response:
     name = request.path_params.get("name", "")
     if not name:
         return RedirectResponse(_SECRETS_URL, status_code=303)
     return await _secret_page(console, request, session, name)
 
 
-async def change(console: Console, request: Request) -> Response:
+@signed_in
+async def change(console: Console, request: Request, session: Session) -> Response:
     """One POST of a secret's page: ``value`` answers the page with the value; the others
     change the secret and go back to its page (303), or show the refusal there."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
     if action not in _ACTIONS:
         return await _secret_page(console, request, session, name)
@@ -256,12 +239,12 @@ async def change(console: Console, request: Request) -> Response:
             )  # fmt: skip
         elif action == "delete":
             if fields.get("confirm") != "yes":
-                raise _FormError(_("Tick the box to confirm the deletion."))
+                raise FormFault(_("Tick the box to confirm the deletion."))
             days = fields.get("days", "30").strip()
             await wire.delete(origin, principal, name, int(days) if days.isdigit() else 0)
         else:
             await wire.restore(origin, principal, name)
-    except _FormError as exc:
+    except FormFault as exc:
         return await _secret_page(console, request, session, name, error=str(exc), status=400)
     except WireError as exc:
         return await _secret_page(

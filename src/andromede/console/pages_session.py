@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from andromede.audit.model import Outcome
+from andromede.console.handlers import Form, posted
 from andromede.console.i18n import LOCALES
 from andromede.console.oidc_logout import issuer_logout
 from andromede.console.session import (
@@ -39,7 +40,7 @@ from andromede.iam.errors import InvalidInput, LoginLocked
 from andromede.iam.saml import offered_roles
 
 if TYPE_CHECKING:
-    from andromede.console.app import Console
+    from andromede.console.app import Console, Session
 
 __all__ = ["ROUTES", "login_form", "signed_in"]
 
@@ -294,12 +295,8 @@ def _saml_refused(console: Console, request: Request, code: str, status: int) ->
     return login_form(console, request, status=status, error=text.format(code=code))
 
 
-async def logout(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    if await console.form(request, session) is None:
-        return console.refused_form(request, session)
+@posted()
+async def logout(console: Console, request: Request, session: Session, fields: Form) -> Response:
     await console.identity.revoke_console_session(session.token)
     # A session an OIDC sign-in opened goes on to end at the issuer too, when it has an end.
     at_issuer = issuer_logout(console, request, session.token)

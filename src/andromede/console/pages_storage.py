@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.handlers import Form, posted, signed_in
 from andromede.console.session import CONSOLE_PATH, tokens_match
 from andromede.console.upload import FormError, PartedUpload, StreamedForm
 from andromede.console.wire import ObjectPage, WireError
@@ -53,20 +54,15 @@ async def _buckets_page(
     )
 
 
-async def buckets(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def buckets(console: Console, request: Request, session: Session) -> Response:
     return await _buckets_page(console, request, session, error=None, status=200)
 
 
-async def create_bucket(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted()
+async def create_bucket(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
     name = fields.get("name", "").strip()
     region = fields.get("region", console.settings.region)
     try:
@@ -77,12 +73,10 @@ async def create_bucket(console: Console, request: Request) -> Response:
     return RedirectResponse(_buckets_url(), status_code=303)
 
 
-async def delete_bucket(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    if await console.form(request, session) is None:
-        return console.refused_form(request, session)
+@posted()
+async def delete_bucket(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
     bucket = request.path_params["bucket"]
     try:
         await console.s3.delete_bucket(request.scope, session.principal, bucket)
@@ -160,10 +154,8 @@ def _breadcrumbs(prefix: str) -> list[tuple[str, str]]:
     return crumbs
 
 
-async def objects(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def objects(console: Console, request: Request, session: Session) -> Response:
     return await _objects_page(
         console,
         request,
@@ -174,13 +166,11 @@ async def objects(console: Console, request: Request) -> Response:
     )
 
 
-async def upload(console: Console, request: Request) -> Response:
+@signed_in
+async def upload(console: Console, request: Request, session: Session) -> Response:
     """The browser's multipart form, parsed as it arrives (``console.upload``): the CSRF
     token and the folder first, then the file, whose bytes go to S3 a part at a time and are
     never written to the server's disk."""
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
     bucket = request.path_params["bucket"]
     _ = console.catalogue(request).gettext
     writer: PartedUpload | None = None
@@ -243,10 +233,8 @@ def _closing(response: Response) -> Response:
     return response
 
 
-async def download(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
+@signed_in
+async def download(console: Console, request: Request, session: Session) -> Response:
     bucket = request.path_params["bucket"]
     key = request.query_params.get("key", "")
     filename = key.rsplit("/", 1)[-1] or "download"
@@ -287,13 +275,10 @@ class _Forwarded(Response):
             await page(scope, receive, send)
 
 
-async def delete_object(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    fields = await console.form(request, session)
-    if fields is None:
-        return console.refused_form(request, session)
+@posted()
+async def delete_object(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
     bucket = request.path_params["bucket"]
     key = fields.get("key", "")
     prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""

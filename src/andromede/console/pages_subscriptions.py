@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
+from andromede.console.handlers import Form, Typed, action, first_refusal, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_queues import QueueRow
@@ -53,7 +54,7 @@ async def _page(
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -71,8 +72,7 @@ async def _page(
             arn = await _topic_arn(console.sns, request, session)
             rows = await console.sns.subscriptions(request.scope, session.principal, arn)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if arn and console.sqs is not None:
             # Only the form's choices: Subscribe decides (a queue of the other type, or one
             # that is not the caller's, is SNS's refusal).
@@ -99,11 +99,7 @@ async def _page(
     )
 
 
-async def topic_page(console: Console, request: Request) -> Response:
-    session = await console.session(request)
-    if session is None:
-        return console.to_login()
-    return await _page(console, request, session)
+topic_page = signed_in(_page)
 
 
 def _subscription(f: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
@@ -117,17 +113,14 @@ def _subscription(f: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
     return protocol, endpoint, attributes
 
 
-async def _subscribe(
-    sns: SnsWire, request: Request, session: Session, f: Mapping[str, str]
-) -> None:
+async def _subscribe(sns: SnsWire, request: Request, session: Session, f: Form) -> str:
     arn = await _topic_arn(sns, request, session)
     protocol, endpoint, attributes = _subscription(f)
     await sns.subscribe(request.scope, session.principal, arn, protocol, endpoint, attributes)
+    return _topic_url(request.path_params["name"])
 
 
-async def _set_filter(
-    sns: SnsWire, request: Request, session: Session, f: Mapping[str, str]
-) -> None:
+async def _set_filter(sns: SnsWire, request: Request, session: Session, f: Form) -> str:
     """The filter policy, then its scope where the form changed it (an empty policy: none)."""
     arn, policy = f.get("subscription_arn", ""), f.get("filter_policy", "").strip()
     origin, principal = request.scope, session.principal
@@ -135,50 +128,32 @@ async def _set_filter(
     scope = f.get("filter_policy_scope", "").strip()
     if policy and scope and scope != f.get("scope_was", ""):
         await sns.set_subscription_attribute(origin, principal, arn, FILTER_POLICY_SCOPE, scope)
+    return _topic_url(request.path_params["name"])
 
 
-async def _unsubscribe(
-    sns: SnsWire, request: Request, session: Session, f: Mapping[str, str]
-) -> None:
+async def _unsubscribe(sns: SnsWire, request: Request, session: Session, f: Form) -> str:
     await sns.unsubscribe(request.scope, session.principal, f.get("subscription_arn", ""))
+    return _topic_url(request.path_params["name"])
 
 
-def _action(change: Any, form: str, *, confirmed: bool = False) -> Any:
-    """A POST of the topic's page: SNS's call, then a redirect to the page (303); or the page
-    again with SNS's refusal and the form as typed. A ``confirmed`` action is sent only once
-    its box is ticked; unticked, the page again (400) and nothing sent."""
-
-    async def handler(console: Console, request: Request) -> Response:
-        session = await console.session(request)
-        if session is None:
-            return console.to_login()
-        fields = await console.form(request, session)
-        if fields is None:
-            return console.refused_form(request, session)
-        _ = console.catalogue(request).gettext
-        if confirmed and fields.get("confirm") != "yes":
-            return await _page(
-                console, request, session, error=_("Tick the box to confirm the deletion."),
-                status=400,
-            )  # fmt: skip
-        if console.sns is None:
-            return await _page(console, request, session)
-        try:
-            await change(console.sns, request, session, fields)
-        except WireError as exc:
-            key = fields.get("subscription_arn", "") if form == "filter" else form
-            return await _page(
-                console, request, session, typed={key: fields},
-                error=console.error_text(request, exc), status=exc.status,
-            )  # fmt: skip
-        return RedirectResponse(_topic_url(request.path_params["name"]), status_code=303)
-
-    return handler
+def _sns(console: Console) -> SnsWire | None:
+    return console.sns
 
 
+def _filter_form(f: Form) -> str:
+    """A subscription's filter form is one per row: its fields shown again under its ARN."""
+    return f.get("subscription_arn", "")
+
+
+# Each POST is SNS's call, then the topic's page (303), or the page again with SNS's refusal
+# and the form as typed (``handlers.action``); an unsubscription only once its box is ticked.
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/topics/{name}", topic_page, ["GET"]),
-    ("/topics/{name}/subscribe", _action(_subscribe, "subscribe"), ["POST"]),
-    ("/topics/{name}/filter", _action(_set_filter, "filter"), ["POST"]),
-    ("/topics/{name}/unsubscribe", _action(_unsubscribe, "unsubscribe", confirmed=True), ["POST"]),
+    ("/topics/{name}/subscribe", action(_page, _subscribe, wire=_sns, form="subscribe"), ["POST"]),
+    ("/topics/{name}/filter", action(_page, _set_filter, wire=_sns, form=_filter_form), ["POST"]),
+    (
+        "/topics/{name}/unsubscribe",
+        action(_page, _unsubscribe, wire=_sns, form="unsubscribe", confirmed=True),
+        ["POST"],
+    ),
 ]

@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_ec2_more as more
-from andromede.console.pages_ec2 import action, client_token, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, LaunchChoices, VolumeRow
@@ -74,8 +75,7 @@ async def _snapshots_page(
         try:
             snapshots = await more.describe_snapshots(console.ec2, origin, principal)
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only suggestions for the forms' fields: CreateSnapshot's and CreateVolume's own
         # answers decide.
         with suppress(WireError):
@@ -181,8 +181,7 @@ async def _templates_page(
                 console.ec2, request.scope, session.principal
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
     return console.render(
         request,
         "launch_templates.html",
@@ -225,8 +224,7 @@ async def _template_page(
                     console.ec2, origin, principal, template_id
                 )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if template is None and error is None:
             error, status = _("No such launch template."), 404
     latest = versions[0] if versions else None
@@ -294,16 +292,16 @@ async def _launch(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/snapshots", viewer(_snapshots_page), ["GET"]),
+    ("/snapshots", signed_in(_snapshots_page), ["GET"]),
     ("/snapshots", action(_snapshots_page, _create_snapshot, form="create"), ["POST"]),
     ("/snapshots/{snapshot_id}/delete", action(_snapshots_page, _delete_snapshot), ["POST"]),
     ("/snapshots/{snapshot_id}/volume", action(_snapshots_page, _volume_from_snapshot),
      ["POST"]),
-    ("/launch-templates", viewer(_templates_page), ["GET"]),
+    ("/launch-templates", signed_in(_templates_page), ["GET"]),
     ("/launch-templates",
      action(_templates_page, _create_template, form="create", max_fields=_TEMPLATE_FIELDS),
      ["POST"]),
-    ("/launch-templates/{template_id}", viewer(_template_page), ["GET"]),
+    ("/launch-templates/{template_id}", signed_in(_template_page), ["GET"]),
     ("/launch-templates/{template_id}/delete", action(_templates_page, _delete_template),
      ["POST"]),
     ("/launch-templates/{template_id}/versions",

@@ -32,7 +32,8 @@ from starlette.responses import Response
 
 from andromede.console import wire_routing as routing
 from andromede.console import wire_vpc_endpoints as endpoints
-from andromede.console.pages_ec2 import action, client_token, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import action, client_token, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SecurityGroupRow, SubnetRow, VpcRow
@@ -115,8 +116,7 @@ async def _endpoints_page(
                 console.ec2, request.scope, session.principal
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         choices = await _choices(console.ec2, request, session)
         if typed and "create" in typed:
             names = ("route_table_id", "subnet_id", "security_group_id")
@@ -159,8 +159,7 @@ async def _endpoint_page(
                 console.ec2, request.scope, session.principal, endpoint_id
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         if endpoint is None and error is None:
             error, status = _("No such VPC endpoint."), 404
         if endpoint is not None:
@@ -261,10 +260,10 @@ async def _delete(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/vpc-endpoints", viewer(_endpoints_page), ["GET"]),
+    ("/vpc-endpoints", signed_in(_endpoints_page), ["GET"]),
     ("/vpc-endpoints",
      action(_endpoints_page, _create, form="create", max_fields=_MAX_FIELDS), ["POST"]),
-    ("/vpc-endpoints/{endpoint_id}", viewer(_endpoint_page), ["GET"]),
+    ("/vpc-endpoints/{endpoint_id}", signed_in(_endpoint_page), ["GET"]),
     ("/vpc-endpoints/{endpoint_id}/modify",
      action(_endpoint_page, _modify, form="modify", max_fields=_MAX_FIELDS), ["POST"]),
     ("/vpc-endpoints/{endpoint_id}/delete",

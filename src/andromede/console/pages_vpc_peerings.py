@@ -36,7 +36,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import wire_vpc_peerings as peerings
-from andromede.console.pages_ec2 import action, field, no_ec2, viewer
+from andromede.console.handlers import first_refusal, signed_in
+from andromede.console.pages_ec2 import action, field, no_ec2
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, VpcRow
@@ -78,8 +79,7 @@ async def _peerings_page(
                 console.ec2, origin, principal, vpc_id=vpc_id or None
             )
         except WireError as exc:
-            if error is None:
-                error, status = console.error_text(request, exc), exc.status
+            error, status = first_refusal(console, request, exc, error, status)
         # Only the create form's choice: CreateVpcPeeringConnection decides (EC2 refuses a
         # VPC that is not the caller's).
         with suppress(WireError):
@@ -132,7 +132,7 @@ async def _delete(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, s
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/peering-connections", viewer(_peerings_page), ["GET"]),
+    ("/peering-connections", signed_in(_peerings_page), ["GET"]),
     ("/peering-connections", action(_peerings_page, _create, form="create"), ["POST"]),
     ("/peering-connections/{peering_id}/accept", action(_peerings_page, _accept), ["POST"]),
     ("/peering-connections/{peering_id}/reject", action(_peerings_page, _reject), ["POST"]),
