@@ -62,7 +62,6 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.kmsapi.app import KmsApp
 from andromede.logconfig import configure_logging
-from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.sink import BufferedSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
@@ -88,7 +87,6 @@ from andromede.storage.replication_queue_sql import SqlReplicationQueue
 from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
-from andromede.storage_metrics import StorageMetrics
 from andromede.vpc_endpoint_front import EndpointGate
 from andromede.wiring.audit import (
     audit_key_files,
@@ -136,14 +134,10 @@ from andromede.wiring.loadbalancing import (
 from andromede.wiring.logs import flow_log_groups, logs_api
 from andromede.wiring.metrics import (
     alarm_service,
-    alarm_upkeep,
     anomaly_service,
     dashboard_service,
-    instance_metrics_upkeep,
-    metrics_rollup,
     metrics_service,
-    platform_metrics_upkeep,
-    storage_metrics_upkeep,
+    metrics_tasks,
 )
 from andromede.wiring.operator_cli import (
     open_billing,
@@ -640,30 +634,10 @@ class Application:
             scaling=scaling,
             owner=reconciler.owner,
         )
-        background += [
-            asyncio.create_task(metrics_rollup(settings, metrics), name="metrics-rollup"),
-            asyncio.create_task(platform_metrics_upkeep(settings, platform), name="metrics"),
-            # The instances' AWS/EC2 and AWS/EBS metrics (decision 0178).
-            asyncio.create_task(
-                instance_metrics_upkeep(settings, compute, metrics_sink), name="instance-metrics"
-            ),
-            asyncio.create_task(alarm_upkeep(settings, alarms), name="alarms"),
-            # The buckets' daily AWS/S3 storage metrics, by one gateway a day (decision 0181).
-            asyncio.create_task(
-                storage_metrics_upkeep(
-                    settings,
-                    StorageMetrics(
-                        objects,
-                        metrics,
-                        SqlMetricRuns(db),
-                        holder=reconciler.owner,
-                        hour=settings.s3_storage_metrics_hour,
-                        interval=settings.s3_storage_metrics_interval,
-                    ),
-                ),
-                name="s3-storage-metrics",
-            ),
-        ]
+        background += metrics_tasks(
+            settings, db, metrics, metrics_sink, platform, compute, alarms, objects,
+            reconciler.owner,
+        )  # fmt: skip
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))

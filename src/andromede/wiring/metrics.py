@@ -23,12 +23,14 @@ from andromede.metrics.anomaly import AnomalyLimits, AnomalyService
 from andromede.metrics.anomaly_store_sql import SqlDetectorStore
 from andromede.metrics.dashboards import DashboardLimits, DashboardService
 from andromede.metrics.dashboards_sql import SqlDashboardStore
+from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.metrics.store_sql import SqlMetricStore
 from andromede.notifications.pubsub import PubSubService
 from andromede.platform_metrics import PlatformMetrics
 from andromede.settings import Settings
+from andromede.storage.service import ObjectService
 from andromede.storage_metrics import StorageMetrics
 
 __all__ = [
@@ -197,3 +199,36 @@ async def alarm_upkeep(settings: Settings, alarms: AlarmService) -> None:
                 await alarms.forget_history()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("alarm evaluation failed")
+
+
+def metrics_tasks(
+    settings: Settings,
+    db: Database,
+    metrics: MetricsService,
+    sink: MetricsSink,
+    platform: PlatformMetrics,
+    compute: ComputeService,
+    alarms: AlarmService,
+    objects: ObjectService,
+    owner: str,
+) -> list[asyncio.Task[None]]:
+    """The metrics' loops of a gateway: the roll-up, the platform's own metrics, the
+    instances' AWS/EC2 and AWS/EBS metrics (decision 0178), the alarms' evaluation and the
+    buckets' daily AWS/S3 storage metrics, written by one gateway a day (decision 0181)."""
+    storage = StorageMetrics(
+        objects,
+        metrics,
+        SqlMetricRuns(db),
+        holder=owner,
+        hour=settings.s3_storage_metrics_hour,
+        interval=settings.s3_storage_metrics_interval,
+    )
+    return [
+        asyncio.create_task(metrics_rollup(settings, metrics), name="metrics-rollup"),
+        asyncio.create_task(platform_metrics_upkeep(settings, platform), name="metrics"),
+        asyncio.create_task(
+            instance_metrics_upkeep(settings, compute, sink), name="instance-metrics"
+        ),
+        asyncio.create_task(alarm_upkeep(settings, alarms), name="alarms"),
+        asyncio.create_task(storage_metrics_upkeep(settings, storage), name="s3-storage-metrics"),
+    ]
