@@ -40,7 +40,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
-from andromede.events.connection_model import AuthType, Connection
+from andromede.events.connection_model import AuthType, Connection, ConnectionState
 from andromede.events.connections import ConnectionService
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.errors import EventsError
@@ -107,7 +107,7 @@ class ApiDestinationInvoker:
                 "NoPermissions",
                 f"the target's role may not events:InvokeApiDestination on {destination.arn}",
             )
-        if connection.auth is None:
+        if connection.auth is None or connection.state == ConnectionState.DEAUTHORIZED:
             raise DeliveryRefused("ConnectionDeauthorized", f"{connection.arn} is deauthorized")
         params = target.spec.get("HttpParameters") or {}
         url = _url(destination.endpoint, params, connection)

@@ -2,11 +2,12 @@
 :class:`andromede.events.connection_store.ConnectionStore`.
 
 A BASIC or API_KEY connection is AUTHORIZED once made; an OAuth one is AUTHORIZING until its
-first token comes from its AuthorizationEndpoint (the invoker's :meth:`ConnectionService.
-authorized`), DEAUTHORIZED with a StateReason when the endpoint refuses. DeauthorizeConnection
-drops the credentials (AWS deletes them), and an UpdateConnection giving new ones authorizes it
-again. An API destination names its connection by ARN (its uuid: a connection made again is
-another) and is invoked only while that connection is authorized.
+first token comes from its AuthorizationEndpoint (the invoker's
+:meth:`ConnectionService.authorized`), DEAUTHORIZED with a StateReason when the endpoint
+refuses. DeauthorizeConnection drops the credentials (AWS deletes them; the invocation
+parameters stay), and an UpdateConnection giving new ones authorizes it again. An API
+destination names its connection by ARN (its uuid: a connection made again is another) and is
+invoked only while that connection is authorized.
 """
 
 from __future__ import annotations
@@ -168,9 +169,11 @@ class ConnectionService:
         now = self._clock()
 
         def change(held: Connection) -> Connection:
+            # The credentials go (AWS deletes them); the invocation parameters stay, so that
+            # an UpdateConnection giving new credentials only authorizes it again.
+            kept = {k: v for k, v in (held.auth or {}).items() if k == "InvocationHttpParameters"}
             return replace(
-                held,
-                auth=None,
+                held.with_auth(kept),
                 state=ConnectionState.DEAUTHORIZED,
                 state_reason="Deauthorized by DeauthorizeConnection",
                 modified=now,

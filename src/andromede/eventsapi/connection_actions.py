@@ -24,14 +24,14 @@ def _service(call: EventsCall) -> ConnectionService:
     return call.connections
 
 
-def _times(connection: Connection) -> dict[str, Any]:
+def _times(connection: Connection, *, authorized: bool = True) -> dict[str, Any]:
     shape: dict[str, Any] = {
         "ConnectionArn": connection.arn,
         "ConnectionState": connection.state,
         "CreationTime": connection.created.timestamp(),
         "LastModifiedTime": connection.modified.timestamp(),
     }
-    if connection.last_authorized is not None:
+    if authorized and connection.last_authorized is not None:
         shape["LastAuthorizedTime"] = connection.last_authorized.timestamp()
     return shape
 
@@ -90,7 +90,7 @@ async def create_connection(call: EventsCall) -> dict[str, Any]:
         description=call.text("Description", limit=512),
     )
     call.resources[-1] = connection.arn
-    return _times(connection)
+    return _times(connection, authorized=False)
 
 
 async def describe_connection(call: EventsCall) -> dict[str, Any]:
