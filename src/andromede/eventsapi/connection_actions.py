@@ -69,6 +69,16 @@ def _destination_shape(destination: ApiDestination, *, full: bool) -> dict[str, 
     return shape
 
 
+def _not_served(call: EventsCall) -> None:
+    for member in ("InvocationConnectivityParameters", "KmsKeyIdentifier"):
+        if call.params.get(member) is not None:
+            raise EventsWireError(
+                "ValidationException",
+                f"{member} is not supported here (decision 0200): connections reach public "
+                "endpoints, their credentials sealed under the tenant's platform key.",
+            )
+
+
 def _rate(call: EventsCall) -> int | None:
     value = call.params.get("InvocationRateLimitPerSecond")
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -82,6 +92,7 @@ async def create_connection(call: EventsCall) -> dict[str, Any]:
     service = _service(call)
     name = call.text("Name", required=True, limit=64) or ""
     await call.allow("CreateConnection", service.connection_arn(call.tenant_id, name))
+    _not_served(call)
     connection = await service.create_connection(
         call.tenant_id,
         name,
@@ -123,6 +134,7 @@ async def update_connection(call: EventsCall) -> dict[str, Any]:
     service = _service(call)
     name = call.text("Name", required=True, limit=64) or ""
     await call.allow("UpdateConnection", service.connection_arn(call.tenant_id, name))
+    _not_served(call)
     connection = await service.update_connection(
         call.tenant_id,
         name,

@@ -376,6 +376,10 @@ async def test_bad_input_and_the_settings_bounds(events: Harness, tmp_path: Path
         ("CreateApiDestination", {"Name": "d", "ConnectionArn": "arn:aws:events:eu-fr-1:1:x",
                                   "InvocationEndpoint": "https://a.example", "HttpMethod": "POST"},
          "ValidationException"),
+        ("CreateConnection", {"Name": "x", "AuthorizationType": "BASIC", "AuthParameters": BASIC,
+                              "KmsKeyIdentifier": "alias/k"}, "ValidationException"),
+        ("CreateConnection", {"Name": "x", "AuthorizationType": "BASIC", "AuthParameters": {
+            **BASIC, "ConnectivityParameters": {}}}, "ValidationException"),
         ("DescribeApiDestination", {"Name": "none"}, "ResourceNotFoundException"),
         ("DeleteConnection", {"Name": "none"}, "ResourceNotFoundException"),
     ]  # fmt: skip
