@@ -19,7 +19,7 @@ it over HTTP as EventBridge does.
   kept in this gateway until its ``expires_in`` (a minute early), and fetched again once when
   the endpoint answers 401. A refusal of the authorization endpoint deauthorizes the
   connection, as AWS does.
-- **Outcomes.** 2xx delivered; 429, 408, 5xx and transport failures retried by the queue per
+- **Outcomes.** 2xx delivered; 408, 409, 429, 5xx and transport failures retried by the queue per
   the target's RetryPolicy; any other 4xx refused for good (AWS: not retried), to the DLQ.
 - **Rate.** Each destination's ``InvocationRateLimitPerSecond`` paces this gateway's
   invocations (the next free slot taken, then awaited, as SNS's ``maxReceivesPerSecond``
@@ -136,7 +136,7 @@ class ApiDestinationInvoker:
                 break
         if 200 <= status < 300:
             return
-        if status in (408, 429) or status >= 500:
+        if status in (408, 409, 429) or status >= 500:
             raise _Retryable(status)
         raise DeliveryRefused(f"HTTP{status}", f"the endpoint answered {status}")
 
