@@ -45,7 +45,7 @@ from andromede.events.connections import ConnectionService
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.errors import EventsError
 from andromede.events.model import Target
-from andromede.http.outbound import Network, OutboundError, pin
+from andromede.http.outbound import Network, OutboundError, TlsContextOnDemand, pin
 
 __all__ = ["ApiDestinationInvoker", "InvocationPolicy", "RoleAllows"]
 
@@ -81,13 +81,13 @@ class ApiDestinationInvoker:
         connections: ConnectionService,
         role_allows: RoleAllows | None,
         policy: InvocationPolicy | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._connections = connections
         self._role_allows = role_allows
         self._policy = policy or InvocationPolicy()
-        self._transport = transport
+        # One verification context for every invocation (loading the CA store costs tens of
+        # milliseconds: not once per request), made at the first https one.
+        self._tls = TlsContextOnDemand(None)
         # OAuth tokens of this gateway: connection ARN → (token, monotonic expiry).
         self._tokens: dict[str, tuple[str, float]] = {}
         # Each destination's next free slot (monotonic seconds) under its rate.
@@ -121,10 +121,14 @@ class ApiDestinationInvoker:
             body = _body(message, connection).encode()
             headers["Content-Type"] = "application/json; charset=utf-8"
         await self._pace(destination.arn, destination.rate)
+        oauth = (connection.auth or {}).get("OAuthParameters") or {}
+        https = any(
+            str(each).startswith("https:") for each in (url, oauth.get("AuthorizationEndpoint"))
+        )
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(self._policy.timeout),
-            transport=self._transport,
             follow_redirects=False,
+            verify=self._tls.get() if https else False,
         ) as client:
             for fresh in (False, True):
                 auth = await self._authorization(client, connection, fresh=fresh)

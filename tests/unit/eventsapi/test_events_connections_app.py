@@ -79,6 +79,7 @@ class Endpoint:
     tokens: list[str] = field(default_factory=list)
     token_requests: list[Received] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
+    delay: float = 0.0
 
     @property
     def base(self) -> str:
@@ -109,6 +110,7 @@ def endpoint() -> Iterator[Endpoint]:
                 self._answer(200, json.dumps({"access_token": token, "expires_in": 3600}))
                 return
             state.received.append(seen)
+            time.sleep(state.delay)
             bearer = seen.headers.get("authorization", "").removeprefix("Bearer ")
             if bearer in state.revoked:
                 self._answer(401, "")
@@ -197,18 +199,17 @@ class Harness:
 
 
 def _settings(tmp_path: Path, **kw: Any) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        region=REGION,
-        events_list_page=1,
-        events_delivery_retry_base=0.01,
-        events_api_destination_allow_http=True,
-        events_api_destination_allow_cidrs=("127.0.0.0/8",),
-        events_max_connections=3,
-        events_max_api_destinations=3,
-        events_max_http_parameters=2,
+    given: dict[str, Any] = {
+        "events_list_page": 1,
+        "events_delivery_retry_base": 0.01,
+        "events_api_destination_allow_http": True,
+        "events_api_destination_allow_cidrs": ("127.0.0.0/8",),
+        "events_max_connections": 3,
+        "events_max_api_destinations": 3,
+        "events_max_http_parameters": 2,
         **kw,
-    )
+    }
+    return Settings(data_dir=tmp_path, region=REGION, **given)
 
 
 @pytest.fixture
@@ -596,3 +597,53 @@ async def test_the_rate_paces_invocations(events: Harness, endpoint: Endpoint) -
     assert len(times) == 5
     # 10 a second: 4 gaps of 100 ms (less the first request's own connection time).
     assert times[-1] - times[0] >= 0.3
+
+
+async def test_the_timeout_the_networks_and_the_token_answer_bound(
+    events: Harness, endpoint: Endpoint, tmp_path: Path
+) -> None:
+    """``events_api_destination_timeout``: a slow endpoint is a failure retried, then the
+    DLQ; ``events_api_destination_allow_cidrs``: the loopback refused without it, for good;
+    ``events_api_destination_max_response``: a token answer over it deauthorizes."""
+    dlq = f"arn:aws:sqs:{REGION}:{events.tenant_id}:dlq"
+    retry = {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60}
+    arn = await _destination(events, endpoint, "slow", "BASIC", BASIC, path="/s")
+    await _rule_to(events, arn, RetryPolicy=retry, DeadLetterConfig={"Arn": dlq})
+
+    def gateway(**kw: Any) -> EventsParts:
+        settings = _settings(tmp_path, **kw)
+        return EventsParts(settings, events.db, events.dead, identity=events.identity)  # type: ignore[arg-type]
+
+    events.parts = gateway(events_api_destination_timeout=0.2)
+    endpoint.delay = 0.5
+    await _put(events, {"n": 1})
+    endpoint.delay = 0.0
+    assert len(endpoint.received) == 2  # tried, then once more
+    [(_, _, attrs)] = events.dead.sent
+    assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert attrs["ERROR_MESSAGE"] == "ReadTimeout"
+    events.parts = gateway(events_api_destination_allow_cidrs=())
+    await _put(events, {"n": 2})
+    assert len(endpoint.received) == 2  # never sent: the loopback is internal
+    assert events.dead.sent[-1][2]["ERROR_CODE"] == "InvalidEndpoint"
+    assert "RETRY_ATTEMPTS" in events.dead.sent[-1][2]
+    events.parts = gateway(events_api_destination_max_response=10)
+    oauth = {
+        "OAuthParameters": {
+            "ClientParameters": {"ClientID": "c", "ClientSecret": "s"},
+            "AuthorizationEndpoint": endpoint.base + "/token",
+            "HttpMethod": "GET",
+        }
+    }
+    arn = await _destination(events, endpoint, "o", "OAUTH_CLIENT_CREDENTIALS", oauth, path="/o")
+    target = {"Id": "api", "Arn": arn, "RoleArn": events.role, "DeadLetterConfig": {"Arn": dlq}}
+    await events.ok("PutTargets", {"Rule": "r", "Targets": [target]})
+    await _put(events, {"n": 3})
+    assert [r.path.split("?")[0] for r in endpoint.token_requests] == ["/token"]
+    assert "grant_type=client_credentials" in endpoint.token_requests[0].path  # GET: in the query
+    assert len(endpoint.received) == 2
+    assert events.dead.sent[-1][2]["ERROR_CODE"] == "ConnectionDeauthorized"
+    described = await events.ok("DescribeConnection", {"Name": "o"})
+    assert (
+        described["ConnectionState"] == "DEAUTHORIZED" and "too large" in described["StateReason"]
+    )
