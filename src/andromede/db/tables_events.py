@@ -182,4 +182,5 @@ events_api_destinations = sa.Table(
     sa.Column("connection_name", key_text(), nullable=False),
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
 )

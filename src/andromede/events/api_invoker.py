@@ -182,7 +182,11 @@ class ApiDestinationInvoker:
                 last = exc
                 continue
             return response.status_code
-        raise last if last is not None else _Retryable(0)
+        if last is None:
+            raise _Retryable(0)
+        # Its kind only: httpx may put the URL, the connection's query parameters with it,
+        # in a message the queue keeps as the delivery's last error and the log shows.
+        raise type(last)(type(last).__name__) from None
 
     async def _authorization(
         self, client: httpx.AsyncClient, connection: Connection, *, fresh: bool
@@ -237,13 +241,16 @@ class ApiDestinationInvoker:
         except OutboundError as exc:
             raise _TokenRefused(f"the authorization endpoint is refused: {exc}") from exc
         https = urlsplit(url).scheme == "https"
-        response = await client.request(
-            method,
-            pinned.targets[0],
-            content=body,
-            headers={**headers, "Host": pinned.host},
-            extensions=pinned.extensions if https else {},
-        )
+        try:
+            response = await client.request(
+                method,
+                pinned.targets[0],
+                content=body,
+                headers={**headers, "Host": pinned.host},
+                extensions=pinned.extensions if https else {},
+            )
+        except httpx.TransportError as exc:  # its kind only, as in _request
+            raise type(exc)(type(exc).__name__) from None
         if response.status_code in (408, 429) or response.status_code >= 500:
             raise _Retryable(response.status_code)  # the endpoint's trouble: try later
         if not 200 <= response.status_code < 300:

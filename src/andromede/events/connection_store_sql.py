@@ -46,6 +46,8 @@ _C = tables.events_connections
 _D = tables.events_api_destinations
 # Format 1: the credentials in clear (a store built without a sealer: tests of the store).
 CLEAR_FORMAT: Final = 1
+# An API destination's document, as :meth:`ApiDestination.document` writes it.
+DESTINATION_FORMAT: Final = 1
 
 
 def _micros(moment: datetime) -> int:
@@ -208,6 +210,7 @@ class SqlConnectionStore:
             "connection_name": destination.connection_name,
             "created": _micros(destination.created),
             "document": destination.document(),
+            "format_version": DESTINATION_FORMAT,
         }
         count = sa.select(sa.func.count()).where(_D.c.tenant_id == destination.tenant_id)
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("connection_name", key_text(), nullable=False),
         sa.Column("created", sa.BigInteger(), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "destination_name", name="pk_events_api_destinations"),
     )
 
