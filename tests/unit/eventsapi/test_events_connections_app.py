@@ -231,6 +231,9 @@ async def events(tmp_path: Path) -> AsyncIterator[Harness]:
     }
     await identity.put_role_policy(tenant, "invoker", "invoke", json.dumps(policy))
     await identity.create_role(tenant, "weak", TRUST)
+    # Allowed, but trusting another service than EventBridge.
+    await identity.create_role(tenant, "elsewhere", TRUST.replace("events.", "ec2."))
+    await identity.put_role_policy(tenant, "elsewhere", "invoke", json.dumps(policy))
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
@@ -586,6 +589,13 @@ async def test_retries_dead_letters_and_roles(events: Harness, endpoint: Endpoin
         {"Id": "api", "Arn": arn, "RoleArn": weak, "DeadLetterConfig": {"Arn": dlq}}]})  # fmt: skip
     await _put(events, {"n": 4})
     assert len(endpoint.received) == 7
+    assert events.dead.sent[-1][2]["ERROR_CODE"] == "NoPermissions"
+    # Nor may a role EventBridge cannot assume, whatever its policies.
+    elsewhere = f"arn:aws:iam::{events.tenant_id}:role/elsewhere"
+    spec = {"Id": "api", "Arn": arn, "RoleArn": elsewhere, "DeadLetterConfig": {"Arn": dlq}}
+    await events.ok("PutTargets", {"Rule": "r", "Targets": [spec]})
+    await _put(events, {"n": 5})
+    assert len(endpoint.received) == 7 and len(events.dead.sent) == 4
     assert events.dead.sent[-1][2]["ERROR_CODE"] == "NoPermissions"
 
 
