@@ -472,7 +472,9 @@ class Application:
         pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues, archive)
         upkeep = archive_upkeep(settings, archive, topics, pubsub)
         background.append(asyncio.create_task(upkeep.run_forever(), name="sns-archive"))
-        eventbridge = events_parts(settings, db, queues, topics, pubsub, event_sealer)  # 0192
+        eventbridge = events_parts(  # decisions 0192, 0200
+            settings, db, queues, topics, pubsub, event_sealer, identity
+        )
         deliverer = Deliverer(
             events,
             topics,

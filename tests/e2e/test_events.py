@@ -13,7 +13,10 @@ and stopped on the memory hypervisor sends EC2's "EC2 Instance State-change Noti
 events through a rule. A second account's PutEvents onto the first's bus (named by ARN) is
 refused until the bus's owner grants it with PutPermission, then reaches the owner's rule
 (session 48). A custom bus's archive takes its events, and a replay of a window sends them
-again to its rule's queue with ``replay-name`` (decision 0196). Schedules are tested in
+again to its rule's queue with ``replay-name`` (decision 0196). A rule whose target is an API
+destination (decision 0200) POSTs its transformed events, with the connection's API key, to
+an HTTP server the test runs on the loopback, as an IAM role allowed
+``events:InvokeApiDestination``. Schedules are tested in
 process (``tests/unit/events``): a minute's period is too slow here.
 """
 
@@ -22,8 +25,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -41,6 +46,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     env = {
         "ANDROMEDE_WORKERS": "1",
         "ANDROMEDE_EVENTS_DELIVERY_RETRY_BASE": "0.05",
+        # API destinations on the test's loopback server (decision 0200).
+        "ANDROMEDE_EVENTS_API_DESTINATION_ALLOW_HTTP": "true",
+        "ANDROMEDE_EVENTS_API_DESTINATION_ALLOW_CIDRS": '["127.0.0.0/8"]',
         # The memory hypervisor: instances' state changes without guests (test_ec2's).
         "ANDROMEDE_HYPERVISOR": "memory",
     }
@@ -498,3 +506,100 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
     with pytest.raises(ClientError) as caught:
         events.describe_archive(ArchiveName="orders")
     assert code(caught) == "ResourceNotFoundException"
+
+
+def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
+    received: list[tuple[str, dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        credentials = server.credentials()
+        events = client_for(server, "events", *credentials)
+        iam = client_for(server, "iam", *credentials)
+        made = events.create_connection(
+            Name="hooks",
+            AuthorizationType="API_KEY",
+            AuthParameters={
+                "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-secret"}
+            },
+        )
+        assert made["ConnectionState"] == "AUTHORIZED"
+        shown = events.describe_connection(Name="hooks")
+        assert "k-secret" not in json.dumps(shown, default=str)
+        destination = events.create_api_destination(
+            Name="orders-hook",
+            ConnectionArn=made["ConnectionArn"],
+            InvocationEndpoint=f"http://127.0.0.1:{http.server_address[1]}/orders/*",
+            HttpMethod="POST",
+            InvocationRateLimitPerSecond=10,
+        )["ApiDestinationArn"]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = iam.create_role(RoleName="invoke-hooks", AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(
+            RoleName="invoke-hooks",
+            PolicyName="invoke",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "events:InvokeApiDestination",
+                            "Resource": destination,
+                        }
+                    ],
+                }
+            ),
+        )
+        events.put_rule(Name="to-hook", EventPattern=json.dumps({"source": ["shop.hooks"]}))
+        events.put_targets(
+            Rule="to-hook",
+            Targets=[
+                {
+                    "Id": "hook",
+                    "Arn": destination,
+                    "RoleArn": role["Role"]["Arn"],
+                    "HttpParameters": {"PathParameterValues": ["eu"]},
+                    "InputTransformer": {
+                        "InputPathsMap": {"id": "$.detail.id"},
+                        "InputTemplate": '{"order": <id>}',
+                    },
+                }
+            ],
+        )
+        entry = {"Source": "shop.hooks", "DetailType": "o", "Detail": json.dumps({"id": 7})}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        deadline = time.monotonic() + 15
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [(path, headers, body)] = received
+        assert path == "/orders/eu" and headers["x-api-key"] == "k-secret"
+        assert json.loads(body) == {"order": 7}
+        listed = events.list_api_destinations(ConnectionArn=made["ConnectionArn"])
+        assert [d["Name"] for d in listed["ApiDestinations"]] == ["orders-hook"]
+    finally:
+        http.shutdown()
+        http.server_close()
+        thread.join()

@@ -10,7 +10,9 @@ PutPermission's statements or PutPermission's whole ``Policy``; the default bus 
 and the archives of decision 0196 (migration 0095): ``events_archives`` (one row per archive
 of a bus), ``events_archive_events`` (one row per archived event, sealed as the deliveries
 are, its event time and arrival in microseconds since the epoch) and ``events_replays`` (one
-row per replay, its cursor and the lease of the gateway working it).
+row per replay, its cursor and the lease of the gateway working it), and the connections and
+API destinations of decision 0200 (migration 0100): ``events_connections`` (one row per
+connection, its credentials sealed in ``secret``) and ``events_api_destinations``.
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -24,10 +26,12 @@ from andromede.db.metadata import metadata
 from andromede.db.types import UtcDateTime, big_id, key_text
 
 __all__ = [
+    "events_api_destinations",
     "events_archive_events",
     "events_archives",
     "events_bus_policies",
     "events_buses",
+    "events_connections",
     "events_deliveries",
     "events_replays",
     "events_rules",
@@ -151,4 +155,32 @@ events_replays = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_events_replays_state", "state"),
+)
+
+# A connection (decision 0200): ``document`` what may be shown, ``secret`` its AuthParameters
+# sealed under the tenant's key (NULL once deauthorized), times in microseconds.
+events_connections = sa.Table(
+    "events_connections",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("connection_name", key_text(), primary_key=True),
+    sa.Column("uuid", sa.Text, nullable=False),
+    sa.Column("auth_type", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=True),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+events_api_destinations = sa.Table(
+    "events_api_destinations",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("destination_name", key_text(), primary_key=True),
+    sa.Column("uuid", sa.Text, nullable=False),
+    sa.Column("connection_name", key_text(), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
 )

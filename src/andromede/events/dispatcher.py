@@ -42,6 +42,7 @@ from andromede.events.store import EventsStore
 from andromede.events.transform import render_input
 
 __all__ = [
+    "ApiSink",
     "Deliveries",
     "DeliveryRefused",
     "RunClaims",
@@ -77,6 +78,13 @@ class TargetSink(Protocol):
         ...
 
 
+class ApiSink(Protocol):
+    async def send(self, tenant_id: str, target: Target, message: str) -> None:
+        """Invoke the API destination ``target`` names (decision 0200); DeliveryRefused when
+        no retry can succeed, any other exception for a failure worth another."""
+        ...
+
+
 class Deliveries:
     """The deliveries' queue and its worker: :meth:`submit` queues (durably, with an SQL
     queue) before the caller answers; :meth:`run_forever` is every gateway's worker."""
@@ -93,8 +101,11 @@ class Deliveries:
         poll_interval: float = 1.0,
         on_result: Callable[[str, bool], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        api: ApiSink | None = None,
     ) -> None:
         self._sink = sink
+        # API destinations' invoker (decision 0200); None where they are not served.
+        self.api = api
         self.queue: DeliveryQueue = MemoryDeliveryQueue() if queue is None else queue
         self._max_attempts = max_attempts
         self._retry_base = retry_base
@@ -188,14 +199,19 @@ class Deliveries:
             return
         done = delivery.attempts - 1  # the retries before this attempt
         try:
-            await self._sink.send(
-                delivery.tenant_id,
-                target.arn,
-                document["message"],
-                rule_arn=delivery.rule_arn,
-                group_id=target.message_group_id,
-                dedup_id=str(event.get("id", uuid.uuid4())),
-            )
+            if ":api-destination/" in target.arn:
+                if self.api is None:
+                    raise DeliveryRefused("ResourceNotFound", "API destinations are not served")
+                await self.api.send(delivery.tenant_id, target, document["message"])
+            else:
+                await self._sink.send(
+                    delivery.tenant_id,
+                    target.arn,
+                    document["message"],
+                    rule_arn=delivery.rule_arn,
+                    group_id=target.message_group_id,
+                    dedup_id=str(event.get("id", uuid.uuid4())),
+                )
         except DeliveryRefused as exc:
             await self._dead_letter(delivery, target, event, exc.code, str(exc), done, "")
         except asyncio.CancelledError:

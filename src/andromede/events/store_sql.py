@@ -367,11 +367,14 @@ class SqlEventsStore:
             conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id))
             # Its deliveries still queued (session 48) go with it.
             conn.execute(sa.delete(_D).where(_D.c.tenant_id == tenant_id))
-            # Its archives, their events and its replays (decision 0196) too.
+            # Its archives, their events and its replays (decision 0196), its connections
+            # (their sealed credentials) and API destinations (decision 0200) too.
             for table in (
                 tables.events_archive_events,
                 tables.events_replays,
                 tables.events_archives,
+                tables.events_api_destinations,
+                tables.events_connections,
             ):
                 conn.execute(sa.delete(table).where(table.c.tenant_id == tenant_id))
             return int(gone or 0)

@@ -1,5 +1,6 @@
-"""PutTargets' checks of one target (decision 0192): its id, an ARN of an SQS queue or an
-SNS topic of the caller's account and region (the only targets served), one at most of
+"""PutTargets' checks of one target (decision 0192): its id, an ARN of an SQS queue, an
+SNS topic or an API destination (decision 0200, with its ``RoleArn`` and ``HttpParameters``)
+of the caller's account and region (the only targets served), one at most of
 ``Input``, ``InputPath`` and ``InputTransformer``, a FIFO queue's ``MessageGroupId``, a
 ``RetryPolicy`` within AWS's ranges and a ``DeadLetterConfig`` naming an SQS queue. Members of
 targets not served here (``EcsParameters``, ``HttpParameters``…) are refused by name rather
@@ -9,6 +10,7 @@ than stored and ignored. Pure: no I/O.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -17,6 +19,8 @@ from andromede.events.model import Target, check_target_id, parse_arn
 from andromede.events.transform import check_path, check_transformer
 
 __all__ = ["check_target"]
+
+_API_DESTINATION: Final = re.compile(r"api-destination/[\.\-_A-Za-z0-9]{1,64}/[\-A-Za-z0-9]+")
 
 _KNOWN: Final = frozenset(
     {
@@ -27,6 +31,7 @@ _KNOWN: Final = frozenset(
         "InputPath",
         "InputTransformer",
         "SqsParameters",
+        "HttpParameters",
         "RetryPolicy",
         "DeadLetterConfig",
     }
@@ -50,10 +55,14 @@ def check_target(
     if unknown:
         raise ValidationError(
             f"Parameter {unknown[0][:64]} is not supported for target {target_id}: only SQS "
-            "queue and SNS topic targets are served (decision 0192)."
+            "queue, SNS topic and API destination targets are served (decisions 0192, 0200)."
         )
     service = _service_of(arn, tenant_id=tenant_id, region=region, target_id=target_id)
     _check_input(spec, target_id, max_input)
+    if service == "events":
+        _check_api_destination(spec, target_id)
+    elif "HttpParameters" in spec:
+        raise ValidationError(f"HttpParameters is only for API destination targets ({target_id}).")
     for member in ("SqsParameters", "RetryPolicy", "DeadLetterConfig", "InputTransformer"):
         if member in spec and not isinstance(spec[member], dict):
             raise ValidationError(f"{member} of {target_id} must be an object.")
@@ -84,16 +93,48 @@ def _service_of(arn: str, *, tenant_id: str, region: str, target_id: str) -> str
             f"Parameter {arn[:256]} is not valid. Reason: Provided Arn is not in correct format."
         )
     service, arn_region, account, resource = parts
-    if service not in ("sqs", "sns") or ":" in resource or "/" in resource:
+    destination = service == "events" and _API_DESTINATION.fullmatch(resource) is not None
+    if not destination and (service not in ("sqs", "sns") or ":" in resource or "/" in resource):
         raise ValidationError(
-            f"Target {target_id}: only SQS queues and SNS topics are served as targets "
-            "(decision 0192)."
+            f"Target {target_id}: only SQS queues, SNS topics and API destinations are served "
+            "as targets (decisions 0192, 0200)."
         )
     if arn_region != region or account != tenant_id:
         raise ValidationError(
             f"Target {target_id}: the queue or topic must be of this account and region."
         )
     return service
+
+
+def _check_api_destination(spec: Mapping[str, Any], target_id: str) -> None:
+    """AWS invokes an API destination as the target's role: it must be given."""
+    role = spec.get("RoleArn")
+    if not isinstance(role, str) or (parse_arn(role) or ("",))[0] != "iam":
+        raise ValidationError(
+            f"RoleArn is required for target {target_id}: an API destination is invoked as a "
+            "role allowed events:InvokeApiDestination."
+        )
+    params = spec.get("HttpParameters")
+    if params is None:
+        return
+    if not isinstance(params, dict) or set(params) - {
+        "PathParameterValues",
+        "HeaderParameters",
+        "QueryStringParameters",
+    }:
+        raise ValidationError(f"HttpParameters of {target_id} is not valid.")
+    values = params.get("PathParameterValues", [])
+    if not isinstance(values, list) or not all(
+        isinstance(v, str) and len(v) <= 512 for v in values
+    ):
+        raise ValidationError(f"PathParameterValues of {target_id} must be a list of strings.")
+    for member in ("HeaderParameters", "QueryStringParameters"):
+        pairs = params.get(member, {})
+        if not isinstance(pairs, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 512 and len(v) <= 512
+            for k, v in pairs.items()
+        ):
+            raise ValidationError(f"{member} of {target_id} must map strings to strings.")
 
 
 def _check_input(spec: Mapping[str, Any], target_id: str, max_input: int) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from andromede.events.archives import ArchiveService
+from andromede.events.connections import ConnectionService
 from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
 from andromede.events.service import EventsService
@@ -41,6 +42,8 @@ class EventsCall:
     max_policy_size: int = 10240
     # The archives and replays (decision 0196); None where they are not served.
     archives: ArchiveService | None = None
+    # The connections and API destinations (decision 0200); None where not served.
+    connections: ConnectionService | None = None
     resources: list[str] = field(default_factory=list)
     # PutEvents' billed events: its entries taken, one per 64 KiB chunk begun.
     published: int = 0
@@ -412,17 +415,6 @@ ACTIONS: Final[dict[str, Callable[[EventsCall], Awaitable[dict[str, Any]]]]] = {
 
 NOT_SERVED: Final = frozenset(
     {
-        "CreateApiDestination",
-        "DescribeApiDestination",
-        "ListApiDestinations",
-        "UpdateApiDestination",
-        "DeleteApiDestination",
-        "CreateConnection",
-        "DescribeConnection",
-        "ListConnections",
-        "UpdateConnection",
-        "DeleteConnection",
-        "DeauthorizeConnection",
         "CreateEndpoint",
         "DescribeEndpoint",
         "ListEndpoints",

@@ -20,10 +20,12 @@ from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.events.archives import ArchiveService
+from andromede.events.connections import ConnectionService
 from andromede.events.service import EventsService
 from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, EventsCall
 from andromede.eventsapi.archive_actions import ARCHIVE_ACTIONS
 from andromede.eventsapi.bus_actions import BUS_ACTIONS
+from andromede.eventsapi.connection_actions import CONNECTION_ACTIONS
 from andromede.eventsapi.errors import EventsWireError, to_events_error
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.endpoint_origin import endpoint_refusal
@@ -36,7 +38,7 @@ from andromede.settings import Settings
 __all__ = ["CONTENT_TYPE", "SERVED", "EventsApp"]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-SERVED: Final = {**ACTIONS, **BUS_ACTIONS, **ARCHIVE_ACTIONS}
+SERVED: Final = {**ACTIONS, **BUS_ACTIONS, **ARCHIVE_ACTIONS, **CONNECTION_ACTIONS}
 
 
 class EventsApp(JsonEndpoint[EventsCall]):
@@ -62,6 +64,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         *,
         billing: BillingService | None = None,
         archives: ArchiveService | None = None,
+        connections: ConnectionService | None = None,
     ) -> None:
         super().__init__(
             identity, audit, settings, rate_limiter, body_limit=settings.events_max_body_size
@@ -70,6 +73,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         self._identity = identity
         self._billing = billing
         self._archives = archives
+        self._connections = connections
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return EventsWireError(error_type, message)
@@ -114,6 +118,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             list_page=self._settings.events_list_page,
             max_policy_size=self._settings.events_max_policy_size,
             archives=self._archives,
+            connections=self._connections,
         )
         return await SERVED[action_name](request.context)
 

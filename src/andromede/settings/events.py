@@ -1,6 +1,7 @@
 """EventBridge (decision 0192): the limits of its calls (buses, rules, targets, PutEvents'
 entries and size, patterns), the retries of its deliveries, the pace of its scheduled
-rules' dispatcher, and its archives and replays (decision 0196).
+rules' dispatcher, its archives and replays (decision 0196), and its connections and API
+destinations (decision 0200).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -8,8 +9,9 @@ their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from andromede.settings.cidr import cidr_networks
 from andromede.settings.units import KIB
 
 
@@ -157,3 +159,52 @@ class EventsSettings(BaseModel):
         description="Expired archived events one sweep step deletes at most, a few steps a "
         "sweep (decision 0196).",
     )
+    events_max_connections: int = Field(
+        default=50,
+        gt=0,
+        description="Connections an account may have (AWS: 50) (decision 0200).",
+    )
+    events_max_api_destinations: int = Field(
+        default=3000,
+        gt=0,
+        description="API destinations an account may have (AWS: 3,000) (decision 0200).",
+    )
+    events_max_http_parameters: int = Field(
+        default=100,
+        gt=0,
+        le=1000,
+        description="Header, query string and body parameters a connection's "
+        "InvocationHttpParameters (or OAuthHttpParameters) may hold, each kind (decision 0200).",
+    )
+    events_api_destination_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds an API destination's invocation (or an OAuth token request) may "
+        "take, connection included, before it fails and is retried (AWS: 5) (decision 0200).",
+    )
+    events_api_destination_max_response: int = Field(
+        default=64 * KIB,
+        gt=0,
+        description="Bytes of an OAuth authorization endpoint's answer read at most; a longer "
+        "one fails the authorization (decision 0200).",
+    )
+    events_api_destination_allow_http: bool = Field(
+        default=False,
+        description="Whether an API destination's InvocationEndpoint (and an OAuth "
+        "AuthorizationEndpoint) may be http:// (AWS: https only); for loopback tests "
+        "(decision 0200).",
+    )
+    events_api_destination_allow_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) an API destination or OAuth endpoint may be on beside "
+        "public unicast addresses; the host is resolved at each invocation and refused if an "
+        "address is internal and in none of these (decision 0200).",
+    )
+
+    @field_validator("events_api_destination_allow_cidrs")
+    @classmethod
+    def _api_destination_networks(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        return cidr_networks(value, info)

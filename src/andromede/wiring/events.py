@@ -1,5 +1,6 @@
 """EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
-(the platform's SQS queues and SNS topics), the scheduled rules' dispatcher, the archives and
+(the platform's SQS queues and SNS topics; API destinations over HTTP, decision 0200, their
+targets' roles judged by :class:`RoleInvokes`), the scheduled rules' dispatcher, the archives and
 their replays' runner (decision 0196), the API, and the instances' state changes as EC2's
 events into their owner's default bus.
 
@@ -25,8 +26,11 @@ from andromede.compute.model import Instance
 from andromede.compute.service_core import TransitionListener
 from andromede.db.database import Database
 from andromede.db.notification_events import EventSealer
+from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
 from andromede.events.archive_store_sql import SqlArchiveStore
 from andromede.events.archives import ArchiveLimits, ArchiveService
+from andromede.events.connection_store_sql import SqlConnectionStore
+from andromede.events.connections import ConnectionLimits, ConnectionService
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
@@ -35,8 +39,12 @@ from andromede.events.s3_events import s3_bus_events
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
+from andromede.http.outbound import networks
 from andromede.http.ratelimit import RateLimiter
+from andromede.iam.errors import IamError
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy.service_grants import service_may
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.notifications.errors import NotificationError
@@ -46,6 +54,7 @@ from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute
 from andromede.queues.service import QueueService
+from andromede.replication_grants import role_trusts
 from andromede.settings import Settings
 
 __all__ = [
@@ -180,6 +189,45 @@ class EventTargets:
             raise DeliveryRefused("SNSParameterError", str(exc)) from exc
 
 
+class RoleInvokes:
+    """Whether a rule target's role may invoke an API destination (decision 0200): a role of
+    the target's account, trusting ``events.amazonaws.com``, whose identity policies allow
+    ``events:InvokeApiDestination`` on the destination's ARN — what AWS requires."""
+
+    def __init__(self, identity: IdentityService, region: str) -> None:
+        self._identity = identity
+        self._region = region
+
+    async def __call__(self, tenant_id: str, role_arn: str, destination_arn: str) -> bool:
+        try:
+            role = await self._identity.get_role_by_arn(role_arn)
+        except IamError:
+            return False
+        if role.tenant_id != tenant_id or not role_trusts(
+            role.assume_role_policy_document, EVENTS_PRINCIPAL
+        ):
+            return False
+        session = Principal(
+            tenant_id=role.tenant_id,
+            user_id=role.id,
+            user_name=role.name,
+            kind=PrincipalKind.ROLE_SESSION,
+            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/eventbridge",
+            session_name="eventbridge",
+        )
+        policies = await self._identity.policies_for(session)
+        context = principal_context(
+            session,
+            action="events:InvokeApiDestination",
+            resource=destination_arn,
+            source_ip=None,
+            secure=True,
+            region=self._region,
+            keys=principal_keys(policies),
+        )
+        return policies_allow(context, policies)
+
+
 class BucketEventBus:
     """The buckets' ``EventBridgeConfiguration`` (decision 0192's session 48 addendum): the
     notification deliverer's ``bus`` sink. Each S3 record the bucket's events queue holds
@@ -212,10 +260,32 @@ class EventsParts:
         db: Database,
         targets: EventTargets,
         sealer: EventSealer | None = None,
+        identity: IdentityService | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self.store = SqlEventsStore(db, settings.region)
+        # Connections and API destinations (decision 0200): credentials sealed as deliveries.
+        self.connections = ConnectionService(
+            SqlConnectionStore(db, settings.region, sealer),
+            region=settings.region,
+            limits=ConnectionLimits(
+                max_connections=settings.events_max_connections,
+                max_destinations=settings.events_max_api_destinations,
+                max_parameters=settings.events_max_http_parameters,
+                allow_http=settings.events_api_destination_allow_http,
+            ),
+        )
+        self.invoker = ApiDestinationInvoker(
+            self.connections,
+            None if identity is None else RoleInvokes(identity, settings.region),
+            InvocationPolicy(
+                timeout=settings.events_api_destination_timeout,
+                max_response=settings.events_api_destination_max_response,
+                allowed=networks(settings.events_api_destination_allow_cidrs),
+                allow_http=settings.events_api_destination_allow_http,
+            ),
+        )
         self.deliveries = Deliveries(
             targets,
             SqlDeliveryQueue(db, sealer),
@@ -224,6 +294,7 @@ class EventsParts:
             lease=settings.events_delivery_lease,
             batch=settings.events_delivery_batch,
             poll_interval=settings.events_delivery_poll_interval,
+            api=self.invoker,
         )
         self.service = EventsService(
             self.store,
@@ -266,6 +337,7 @@ class EventsParts:
             rate_limiter,
             billing=billing,
             archives=self.archives,
+            connections=self.connections,
         )
 
     def alarm_events(self) -> AlarmStateEventSender:
@@ -322,8 +394,9 @@ def events_parts(
     topics: TopicService,
     pubsub: PubSubService,
     sealer: EventSealer | None = None,
+    identity: IdentityService | None = None,
 ) -> EventsParts:
-    return EventsParts(settings, db, EventTargets(queues, topics, pubsub), sealer)
+    return EventsParts(settings, db, EventTargets(queues, topics, pubsub), sealer, identity)
 
 
 def instance_state_events(

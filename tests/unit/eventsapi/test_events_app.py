@@ -159,7 +159,8 @@ BAD_INPUTS: list[tuple[str, dict[str, Any] | bytes, str]] = [
     ),
     ("ListTagsForResource", {"ResourceARN": "nonsense"}, "ResourceNotFoundException"),
     ("UntagResource", {"ResourceARN": "x", "TagKeys": "k"}, "ValidationException"),
-    ("CreateApiDestination", {}, "UnsupportedOperation"),
+    ("CreateApiDestination", {}, "ValidationException"),  # served: decision 0200
+    ("CreateEndpoint", {}, "UnsupportedOperation"),
     ("Nonsense", {}, "UnknownOperationException"),
 ]
 
