@@ -11,7 +11,7 @@ and the archives of decision 0196 (migration 0095): ``events_archives`` (one row
 of a bus), ``events_archive_events`` (one row per archived event, sealed as the deliveries
 are, its event time and arrival in microseconds since the epoch) and ``events_replays`` (one
 row per replay, its cursor and the lease of the gateway working it), and the connections and
-API destinations of decision 0200 (migration 0100): ``events_connections`` (one row per
+API destinations of decision 0200 (migration 0097): ``events_connections`` (one row per
 connection, its credentials sealed in ``secret``) and ``events_api_destinations``.
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports

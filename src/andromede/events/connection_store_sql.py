@@ -1,5 +1,5 @@
 """EventBridge's connections and API destinations over the metadata database (SQLite or
-PostgreSQL), the tables of migration 0100 (decision 0200).
+PostgreSQL), the tables of migration 0097 (decision 0200).
 
 A connection's AuthParameters (its password, API key or OAuth client secret, and its secret
 parameters) are sealed before the write as the bus's deliveries are (decision 0192's session

@@ -3,8 +3,8 @@ row per connection, its AuthParameters sealed under the tenant's key in ``secret
 ``events_api_destinations`` (one row per API destination). Nothing to backfill: neither
 existed before.
 
-Revision ID: 0100
-Revises: 0095 (the head of this branch; re-chained after the session's others at merge)
+Revision ID: 0097
+Revises: 0096
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0100"
-down_revision: str | None = "0095"
+revision: str = "0097"
+down_revision: str | None = "0096"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
