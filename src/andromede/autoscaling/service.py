@@ -292,9 +292,10 @@ class AutoScalingService:
         show now of ``members`` (decision 0201; the load balancers' upkeep calls it after
         registering them); written only when one changed."""
         port = self.target_health
-        if port is None or group.deleting:
-            return group
-        seen = {a: await port.targets(group.tenant_id, a) for a, _ in listed(group)}
+        attachments = listed(group)
+        if port is None or group.deleting or not attachments:
+            return group  # nothing to advance: no read of the group again
+        seen = {a: await port.targets(group.tenant_id, a) for a, _ in attachments}
 
         def change(current: Group) -> Group | None:
             states = advanced(current, members, seen)
