@@ -1,6 +1,7 @@
 """Auto Scaling's fleet over the compute service (decision 0156), its lifecycle
 notifications over the notification topics (decision 0159) and its ELB health checks over the
-load balancing service's target health (decision 0198): the adapters between bounded
+load balancing service's target health (decision 0198; and the attachment states,
+decision 0201): the adapters between bounded
 contexts, which do not import each other.
 
 A group's launch is RunInstances from its launch template's version, as the group's account:
@@ -254,4 +255,15 @@ class TargetGroupHealth:
                 for t in targets
                 if t.state is HealthState.UNHEALTHY and t.target_id in wanted
             )
+        return found
+
+    async def targets(self, tenant_id: str, target_group_arn: str) -> dict[str, str] | None:
+        try:
+            shown = await self._balancers.target_health(tenant_id, target_group_arn)
+        except LoadBalancingError:
+            return None  # gone (or never the account's): decision 0201's Removing ends
+        found: dict[str, str] = {}
+        for target in shown:  # an instance on two ports: the one not draining tells
+            if found.get(target.target_id) in (None, HealthState.DRAINING.value):
+                found[target.target_id] = target.state.value
         return found

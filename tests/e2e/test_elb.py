@@ -6,7 +6,8 @@ tags and attributes; (session 49) the load balancer's security groups, replaced 
 SetSecurityGroups, and ``AWS/NetworkELB``'s ``HealthyHostCount`` read with GetMetricStatistics
 (the memory hypervisor probes nothing: the targets stay initial, a count of 0); ELBv2's refusals
 (internet-facing, a listener's port taken, a group in use) in its own codes; everything
-deleted, the node's address given back to the subnet."""
+deleted, the node's address given back to the subnet; (decision 0201) an Auto Scaling group's
+traffic source's states advanced by the serving process's upkeep."""
 
 from __future__ import annotations
 
@@ -191,3 +192,59 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
 def shown_groups(elb: Any, lb_arn: str) -> list[str]:
     found = elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0]
     return list(found["SecurityGroups"])
+
+
+def test_boto3_auto_scaling_traffic_source_states(server: ServerProcess) -> None:
+    """Decision 0201 through the serving process's upkeep: an empty group's traffic source
+    goes Adding → Added (no instance to register), is shown by the target group API too,
+    and once detached is Removing until the upkeep's next round, then gone (the states with
+    instances, health and draining: tests/unit/elbapi/test_autoscaling_traffic_sources.py)."""
+    ec2, elb = _client(server, "ec2"), _client(server, "elbv2")
+    scaling = _client(server, "autoscaling")
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.31.1.0/24")["Subnet"]["SubnetId"]
+    ec2.create_launch_template(
+        LaunchTemplateName="asg", LaunchTemplateData={"ImageId": "ami-00000000000000001"}
+    )
+    tg_arn = elb.create_target_group(Name="asg", Protocol="TCP", Port=80, VpcId=vpc)[
+        "TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+    scaling.create_auto_scaling_group(
+        AutoScalingGroupName="asg",
+        LaunchTemplate={"LaunchTemplateName": "asg"},
+        MinSize=0,
+        MaxSize=1,
+        VPCZoneIdentifier=subnet,
+    )
+    scaling.attach_traffic_sources(
+        AutoScalingGroupName="asg", TrafficSources=[{"Identifier": tg_arn, "Type": "elbv2"}]
+    )
+
+    def states() -> list[tuple[str, str]]:
+        found = scaling.describe_traffic_sources(AutoScalingGroupName="asg")["TrafficSources"]
+        return [(s["Identifier"], s["State"]) for s in found]
+
+    # The upkeep (every 0.5 s here) may have run between the two calls: Added already.
+    assert states() in ([(tg_arn, "Adding")], [(tg_arn, "Added")])
+    for _ in range(40):
+        if states() != [(tg_arn, "Adding")]:
+            break
+        time.sleep(0.1)
+    assert states() == [(tg_arn, "Added")]
+    shown = scaling.describe_load_balancer_target_groups(AutoScalingGroupName="asg")
+    assert [g["State"] for g in shown["LoadBalancerTargetGroups"]] == ["Added"]
+    with pytest.raises(ClientError) as refused:
+        scaling.attach_traffic_sources(
+            AutoScalingGroupName="asg", TrafficSources=[{"Identifier": "classic", "Type": "elb"}]
+        )
+    assert _code(refused) == "ValidationError"
+    scaling.detach_traffic_sources(
+        AutoScalingGroupName="asg", TrafficSources=[{"Identifier": tg_arn}]
+    )
+    assert states() in ([(tg_arn, "Removing")], [])  # likewise: gone already
+    for _ in range(40):
+        if not states():
+            break
+        time.sleep(0.1)
+    assert states() == []
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="asg", ForceDelete=True)
+    elb.delete_target_group(TargetGroupArn=tg_arn)

@@ -7,8 +7,9 @@ stopping, as under ``EC2``) or when any target group of the group reports it ``u
 (``initial``, ``draining`` and ``unused`` are no verdict on the instance), once the
 instance is past ``HealthCheckGracePeriod``. Marked Unhealthy it stays so until it is gone
 (AWS never brings a marked instance back) and is replaced as an EC2-unhealthy one is.
-The adapter over the load balancing service is ``andromede.autoscaling_adapters``'s
-(bounded contexts do not import each other).
+The port also shows a target group's targets, from which ``traffic`` advances the group's
+attachment states (decision 0201). The adapter over the load balancing service is
+``andromede.autoscaling_adapters``'s (bounded contexts do not import each other).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ class TargetHealth(Protocol):
     ) -> set[str]:
         """The instances of ``instance_ids`` that any of the target groups reports
         ``unhealthy``; a target group gone meanwhile reports nothing."""
+        ...
+
+    async def targets(self, tenant_id: str, target_group_arn: str) -> dict[str, str] | None:
+        """Each instance the target group holds as a target, with its state as
+        DescribeTargetHealth shows it (``initial``, ``healthy``, ``unhealthy``, ``unused``,
+        ``draining``); None when the target group is gone (decision 0201's attachment
+        states)."""
         ...
 
 

@@ -113,6 +113,10 @@ class Group:
     # Decision 0198: the instances its ELB health check marked Unhealthy (replaced unless
     # ReplaceUnhealthy is suspended; dropped once gone).
     unhealthy: tuple[str, ...] = ()
+    # Decision 0201: each target group attachment's state (ARN, Adding, Added, InService or
+    # Removing): the attached ones (``target_groups``; one without a state is Added, as
+    # documents before it read) and those detached still deregistering (Removing).
+    attachment_states: tuple[tuple[str, str], ...] = ()
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -132,6 +136,7 @@ class Group:
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         data["suspended"] = [list(pair) for pair in self.suspended]
         data["forecast_floor"] = [list(entry) for entry in self.forecast_floor]
+        data["attachment_states"] = [list(pair) for pair in self.attachment_states]
         del data["revision"]
         return json.dumps(data, sort_keys=True)
 
@@ -182,6 +187,9 @@ class Group:
             (str(n), str(h), int(c)) for n, h, c in data.get("forecast_floor", ())
         )
         data["unhealthy"] = tuple(data.get("unhealthy", ()))  # decision 0198
+        data["attachment_states"] = tuple(  # decision 0201
+            (str(a), str(s)) for a, s in data.get("attachment_states", ())
+        )
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)

@@ -39,6 +39,7 @@ from andromede.autoscaling.notify import (
 )
 from andromede.autoscaling.records import HOOK_TERMINATING
 from andromede.autoscaling.store import GroupStore
+from andromede.autoscaling.traffic import advanced, listed
 from andromede.autoscaling.waits import hold
 
 __all__ = ["AutoScalingService", "GroupSpec", "GroupUpdate", "ScalingLimits", "iso"]
@@ -285,6 +286,24 @@ class AutoScalingService:
             if await self.store.change(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise ResourceContention(f"AutoScalingGroup {name} is being changed; retry")
+
+    async def advance_attachments(self, group: Group, members: Sequence[Member]) -> Group:
+        """The group's target group attachments' states advanced from what the target groups
+        show now of ``members`` (decision 0201; the load balancers' upkeep calls it after
+        registering them); written only when one changed."""
+        port = self.target_health
+        attachments = listed(group)
+        if port is None or group.deleting or not attachments:
+            return group  # nothing to advance: no read of the group again
+        seen = {a: await port.targets(group.tenant_id, a) for a, _ in attachments}
+
+        def change(current: Group) -> Group | None:
+            states = advanced(current, members, seen)
+            return None if states == current.attachment_states else (
+                replace(current, attachment_states=states)
+            )  # fmt: skip
+
+        return await self.mutate(group.tenant_id, group.name, change)
 
     async def hold(
         self, tenant_id: str, name: str, instance_ids: Sequence[str], transition: str

@@ -12,9 +12,9 @@ hooks, instance refreshes and tags (decision 0159) in ``autoscaling_schedules``,
 suspended processes and metrics collection (decision 0182) in ``autoscaling_controls``;
 notification configurations (decision 0188) in ``autoscaling_notifications``; warm pools
 (decision 0194) in ``autoscaling_warm_pool``; target groups (decision 0191) in
-``autoscaling_target_groups``. A parameter of a feature not here (launch configurations,
-mixed instances, Classic Load Balancers…) is refused with
-``ValidationError`` rather than ignored.
+``autoscaling_target_groups``, traffic sources (decision 0201) in ``autoscaling_traffic``.
+A parameter of a feature not here (launch configurations, mixed instances, Classic Load
+Balancers…) is refused with ``ValidationError`` rather than ignored.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from andromede.autoscaling.model import Group, GroupTag, Member, group_arn
 from andromede.autoscaling.policies import PolicyAlarms
 from andromede.autoscaling.records import HOOK_LAUNCHING
 from andromede.autoscaling.service import AutoScalingService, GroupSpec, GroupUpdate
+from andromede.autoscaling.traffic import IN_SERVICE
 from andromede.autoscaling.warm_pool import warm_state
 from andromede.http.xml import XmlWriter
 from andromede.iamapi import (
@@ -38,6 +39,7 @@ from andromede.iamapi import (
     autoscaling_schedules,
     autoscaling_tags,
     autoscaling_target_groups,
+    autoscaling_traffic,
     autoscaling_warm_pool,
 )
 from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
@@ -53,6 +55,7 @@ ACTIONS: Final = (
     "BatchPutScheduledUpdateGroupAction",
     "AttachInstances",
     "AttachLoadBalancerTargetGroups",
+    "AttachTrafficSources",
     "CancelInstanceRefresh",
     "CompleteLifecycleAction",
     "CreateAutoScalingGroup",
@@ -79,9 +82,11 @@ ACTIONS: Final = (
     "DescribeScalingProcessTypes",
     "DescribeScheduledActions",
     "DescribeTags",
+    "DescribeTrafficSources",
     "DescribeWarmPool",
     "DetachInstances",
     "DetachLoadBalancerTargetGroups",
+    "DetachTrafficSources",
     "DisableMetricsCollection",
     "EnableMetricsCollection",
     "EnterStandby",
@@ -120,6 +125,7 @@ _NAMED_GROUP: Final = (
     *autoscaling_notifications.NAMED_GROUP,
     *autoscaling_warm_pool.NAMED_GROUP,
     *autoscaling_target_groups.NAMED_GROUP,
+    *autoscaling_traffic.NAMED_GROUP,
 )
 Handler = tuple[Callable[[Call], Awaitable[None]], bool, bool]
 _MAX_SIZE = 1_000_000  # the wire's bound; the setting bounds MaxSize below it
@@ -248,6 +254,7 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     for arn in group.target_groups:
         xml.element("member", arn)
     xml.close("TargetGroupARNs")
+    autoscaling_traffic.write_sources(xml, group)  # decision 0201
     xml.element("HealthCheckType", group.health_check_type)
     xml.element("HealthCheckGracePeriod", group.health_check_grace_period)
     xml.open("Instances")
@@ -333,9 +340,15 @@ def autoscaling_spec(
     tracking policies put their alarms through ``alarms``."""
 
     async def create_group(call: Call) -> None:
-        listed = [n for n in call.params if autoscaling_target_groups.TARGET_GROUP_PARAM.match(n)]
+        listed = [
+            n
+            for n in call.params
+            if autoscaling_target_groups.TARGET_GROUP_PARAM.match(n)
+            or autoscaling_traffic.TRAFFIC_PARAM.match(n)
+        ]
         refuse_unhandled(call, (*_GROUP_PARAMS, *listed))
-        arns = autoscaling_target_groups.target_group_arns(call, region, required=False)
+        arns = autoscaling_target_groups.target_group_arns(call, region, required=False) or []
+        arns = list(dict.fromkeys((*arns, *autoscaling_traffic.traffic_sources(call, region))))
         call.required("MinSize")
         call.required("MaxSize")
         spec = GroupSpec(
@@ -357,9 +370,9 @@ def autoscaling_spec(
             default_instance_warmup=_warmup(call),
         )
         await guarded(service.create_group(call.tenant_id, spec))
-        if arns:  # decision 0191
+        if arns:  # decision 0191; InService at once, as AWS's reference says (decision 0201)
             await autoscaling_target_groups.set_target_groups(
-                service, call.tenant_id, spec.name, lambda _: tuple(arns)
+                service, call.tenant_id, spec.name, lambda _: tuple(arns), joined=IN_SERVICE
             )
 
     async def update_group(call: Call) -> None:
@@ -510,6 +523,7 @@ def autoscaling_spec(
     ):
         handlers.update(more.handlers(service, region))
     handlers.update(autoscaling_target_groups.handlers(service, region))
+    handlers.update(autoscaling_traffic.handlers(service, region))  # decision 0201
     handlers.update(autoscaling_policies.handlers(service, region, alarms))
     handlers.update(autoscaling_predictive.handlers(service))  # decision 0197
     resources = {

@@ -3,17 +3,19 @@ DetachLoadBalancerTargetGroups and DescribeLoadBalancerTargetGroups, and the
 ``TargetGroupARNs`` of Create/UpdateAutoScalingGroup. The group keeps the ARNs; the load
 balancers' upkeep registers its running instances in each and deregisters those leaving
 (``wiring.loadbalancing``). An ARN must be an Elastic Load Balancing target group's of the
-caller's account and Region; one that names no group is skipped by the upkeep, with a log."""
+caller's account and Region; one that names no group is skipped by the upkeep, with a log.
+Each attachment's state (decision 0201: Adding, Added, InService, Removing) is
+``autoscaling.traffic``'s, shown here and by DescribeTrafficSources alike."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Final
 
 from andromede.autoscaling.model import Group
 from andromede.autoscaling.service import AutoScalingService
+from andromede.autoscaling.traffic import ADDING, listed, with_target_groups
 from andromede.iamapi.autoscaling_wire import guarded
 from andromede.iamapi.autoscaling_wire import page as paged
 from andromede.iamapi.errors import QueryError
@@ -22,6 +24,7 @@ from andromede.iamapi.protocol import Call
 __all__ = [
     "NAMED_GROUP",
     "TARGET_GROUP_PARAM",
+    "check_target_group",
     "handlers",
     "set_target_groups",
     "target_group_arns",
@@ -47,12 +50,15 @@ def target_group_arns(call: Call, region: str, *, required: bool) -> list[str] |
             )
         return None
     for arn in arns:
-        found = _ARN.match(arn)
-        if found is None or found["region"] != region or found["account"] != call.tenant_id:
-            raise QueryError(
-                "ValidationError", f"Provided Target Groups may not be valid: {arn[:256]}"
-            )
+        check_target_group(arn, region, call.tenant_id)
     return arns
+
+
+def check_target_group(arn: str, region: str, tenant_id: str) -> None:
+    """``arn`` names a target group of ``tenant_id`` in ``region``, else AWS's refusal."""
+    found = _ARN.match(arn)
+    if found is None or found["region"] != region or found["account"] != tenant_id:
+        raise QueryError("ValidationError", f"Provided Target Groups may not be valid: {arn[:256]}")
 
 
 async def set_target_groups(
@@ -60,14 +66,19 @@ async def set_target_groups(
     tenant_id: str,
     name: str,
     change: Callable[[tuple[str, ...]], tuple[str, ...]],
+    *,
+    joined: str = ADDING,
 ) -> Group:
+    """The group's target groups ``change(held)``: one new there ``joined`` (Adding; a
+    creation's InService, as AWS's), one let go Removing (decision 0201)."""
+
     def apply(group: Group) -> Group | None:
         wanted = change(group.target_groups)
         if len(wanted) > _PER_GROUP:
             raise QueryError(
                 "LimitExceeded", f"A group can name at most {_PER_GROUP} target groups"
             )
-        return None if wanted == group.target_groups else replace(group, target_groups=wanted)
+        return with_target_groups(group, wanted, joined=joined)
 
     return await guarded(service.mutate(tenant_id, name, apply))
 
@@ -95,12 +106,12 @@ def handlers(
 
     async def describe(call: Call) -> None:
         group = await guarded(service.group(call.tenant_id, call.required("AutoScalingGroupName")))
-        chosen, token = paged(call, list(group.target_groups), lambda arn: arn)
+        chosen, token = paged(call, sorted(listed(group)), lambda pair: pair[0])
         call.result.open("LoadBalancerTargetGroups")
-        for arn in chosen:
+        for arn, state in chosen:
             call.result.open("member")
             call.result.element("LoadBalancerTargetGroupARN", arn)
-            call.result.element("State", "Added")
+            call.result.element("State", state)
             call.result.close("member")
         call.result.close("LoadBalancerTargetGroups")
         if token is not None:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from andromede.audit.service import AuditService
+from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.service import AutoScalingService
+from andromede.autoscaling.traffic import REMOVING, listed, serving
 from andromede.autoscaling_adapters import TargetGroupHealth
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
@@ -156,26 +158,33 @@ async def sync_auto_scaling_groups(
 ) -> None:
     """Each Auto Scaling group's running instances registered in the target groups it names
     (decision 0191), and deregistered once they leave it — stopped, terminated, in Standby,
-    detaching — or the group lets go of the target group or goes. What a gateway registered
-    is remembered in ``registered`` (the instances that left while no gateway ran stay
-    registered, shown unused once stopped)."""
+    the warm pool, detaching — or the group lets go of the target group or goes. What a
+    gateway registered is remembered in ``registered``; from a target group the group is
+    Removing, every instance of the group is deregistered (so that one registered by another
+    gateway leaves too); then the group's attachment states are advanced from what its target
+    groups show (decision 0201). The instances that left while no gateway ran stay
+    registered, shown unused once stopped."""
     held: set[tuple[str, str]] = set()
     for group in await scaling.store.groups(None):
         held.add((group.tenant_id, group.name))
         members = await scaling.fleet.members(group.tenant_id, group.name)
-        away = {*group.standby, *group.detaching}
-        running = [
-            m.instance_id for m in members if m.state == "running" and m.instance_id not in away
-        ]
+        running = serving(group, members)
         attached = set() if group.deleting else set(group.target_groups)
+        removing = {a for a, s in listed(group) if s == REMOVING and not group.deleting}
+        everyone = [m.instance_id for m in members]
         before_arns = {k[2] for k in registered if k[:2] == (group.tenant_id, group.name)}
-        for arn in sorted(attached | before_arns):
+        for arn in sorted(attached | before_arns | removing):
             await _sync_one(
                 service,
                 registered,
                 (group.tenant_id, group.name, arn),
                 running if arn in attached else [],
+                everyone if arn in removing else [],
             )
+        try:
+            await scaling.advance_attachments(group, members)
+        except AutoScalingError as exc:  # gone or contended meanwhile: the next round
+            log.warning("Auto Scaling group %s: attachment states: %s", group.name, exc)
     for key in [k for k in registered if k[:2] not in held]:
         await _sync_one(service, registered, key, [])
 
@@ -185,10 +194,12 @@ async def _sync_one(
     registered: Registered,
     key: tuple[str, str, str],
     wanted: list[str],
+    also_leaving: list[str] | None = None,
 ) -> None:
     before = registered.get(key, set())
+    leaving = (before | set(also_leaving or ())) - set(wanted)
     try:
-        await service.reconcile_instances(key[0], key[2], wanted, sorted(before - set(wanted)))
+        await service.reconcile_instances(key[0], key[2], wanted, sorted(leaving))
     except NotFound:
         registered.pop(key, None)  # the target group went, and its targets with it
         return

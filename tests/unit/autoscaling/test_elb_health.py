@@ -94,6 +94,9 @@ class Reports:
         self.asked.append((tenant_id, tuple(target_group_arns), tuple(instance_ids)))
         return self.verdicts & set(instance_ids)
 
+    async def targets(self, tenant_id: str, target_group_arn: str) -> dict[str, str] | None:
+        return None  # the attachment states' part of the port (decision 0201): not here
+
 
 async def test_the_verdicts_are_asked_of_the_port_for_the_instances_looked_at() -> None:
     port = Reports({"i-old", "i-young"})

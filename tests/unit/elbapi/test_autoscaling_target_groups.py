@@ -12,7 +12,7 @@ from pathlib import Path
 from andromede.autoscaling.reconciler import Reconciler
 from andromede.autoscaling.service import AutoScalingService, ScalingLimits
 from andromede.autoscaling.store import MemoryGroupStore
-from andromede.autoscaling_adapters import ComputeFleet
+from andromede.autoscaling_adapters import ComputeFleet, TargetGroupHealth
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.autoscaling import autoscaling_spec
 from andromede.settings import Settings
@@ -27,6 +27,7 @@ async def test_a_groups_instances_follow_its_target_groups(tmp_path: Path) -> No
         scaling = AutoScalingService(
             MemoryGroupStore(), ComputeFleet(compute), ScalingLimits(max_groups_per_tenant=5)
         )
+        scaling.target_health = TargetGroupHealth(world.service)
         settings = Settings(data_dir=tmp_path / "asg", region=REGION)
         app = QueryApp(autoscaling_spec(scaling, REGION), world.ec2.identity, world.audit, settings)
         asg = autoscaling_client(app, world.client.credentials)
@@ -64,11 +65,18 @@ async def test_a_groups_instances_follow_its_target_groups(tmp_path: Path) -> No
         await asg.call(
             "DetachLoadBalancerTargetGroups", AutoScalingGroupName="web", TargetGroupARNs=[arn]
         )
+        # Decision 0201: the detached one Removing until its instances are deregistered.
         shown = await asg.call("DescribeLoadBalancerTargetGroups", AutoScalingGroupName="web")
-        assert [g["LoadBalancerTargetGroupARN"] for g in shown["LoadBalancerTargetGroups"]] == [
-            other
-        ]
+        assert {
+            g["LoadBalancerTargetGroupARN"]: g["State"] for g in shown["LoadBalancerTargetGroups"]
+        } == {other: "Adding", arn: "Removing"}
+        assert (await asg.call("DescribeAutoScalingGroups"))["AutoScalingGroups"][0][
+            "TargetGroupARNs"] == [other]  # fmt: skip
         await sync_auto_scaling_groups(scaling, world.service, registered)
+        # No load balancer uses them: deregistered at once, registered ``unused`` (Added).
+        shown = await asg.call("DescribeLoadBalancerTargetGroups", AutoScalingGroupName="web")
+        assert [(g["LoadBalancerTargetGroupARN"], g["State"]) for g in shown[
+            "LoadBalancerTargetGroups"]] == [(other, "Added")]  # fmt: skip
         health = await world.client.call("DescribeTargetHealth", TargetGroupArn=arn)
         assert health["TargetHealthDescriptions"] == []
         health = await world.client.call("DescribeTargetHealth", TargetGroupArn=other)
