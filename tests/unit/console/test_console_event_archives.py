@@ -6,6 +6,7 @@ CSRF-checked."""
 
 from __future__ import annotations
 
+import json
 from html import unescape
 from typing import Any
 
@@ -173,3 +174,67 @@ async def test_connections_and_api_destinations(console: ConsoleHarness) -> None
             )
             assert deleted.status_code == 303
         assert (await _events(console, client, "ListConnections"))["Connections"] == []
+
+
+_LOGS_MAY_WRITE = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "logs.eu-fr-1.amazonaws.com"},
+                "Action": ["s3:GetBucketAcl", "s3:PutObject"],
+                "Resource": ["arn:aws:s3:::exports", "arn:aws:s3:::exports/*"],
+            }
+        ],
+    }
+)
+
+
+async def test_a_log_groups_export_tasks(console: ConsoleHarness) -> None:
+    """Decision 0186's session-49 addendum shown: a group's export tasks made, listed with
+    their status and cancelled; Logs' refusals and the page's own, in the reader's words."""
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        token = await csrf(client, "/log-groups")
+        assert (await client.post("/log-groups", data={"csrf": token, "name": "/app"})).is_redirect
+        group = await client.get("/log-groups/group?name=%2Fapp")
+        assert 'href="/console/log-exports?group=/app"' in group.text
+        page = await client.get("/log-exports?group=%2Fapp")
+        assert page.status_code == 200 and "No export tasks for this group." in page.text
+        made = await client.post(
+            "/buckets", data={"csrf": token, "name": "exports", "region": "eu-fr-1"}
+        )
+        assert made.is_redirect
+        task = {
+            "csrf": token, "group": "/app", "name": "nightly", "bucket": "exports",
+            "start": "2026-12-05T00:00", "end": "2026-12-05T12:00",
+        }  # fmt: skip
+        refused = await client.post("/log-exports", data=task)  # no policy lets Logs write
+        assert refused.status_code == 400 and "InvalidParameterException" in _alert(refused)
+        assert 'value="nightly"' in refused.text
+        fault = await client.post(
+            "/log-exports", data={**task, "start": "yesterday"}, headers={"accept-language": "fr"}
+        )
+        assert _alert(fault) == "Saisissez l'heure sous la forme AAAA-MM-JJTHH:MM (UTC)."
+        policy = await client.post(
+            "/buckets/exports/settings/policy", data={"csrf": token, "policy": _LOGS_MAY_WRITE}
+        )
+        assert policy.is_redirect, policy.text
+        exported = await client.post("/log-exports", data=task)
+        assert exported.status_code == 303, exported.text
+        assert exported.headers["location"] == "/console/log-exports?group=%2Fapp"
+        page = await client.get("/log-exports?group=%2Fapp")
+        row = page.text.split('class="export-task"', 1)[1].split("</tr>", 1)[0]
+        assert "nightly" in row and "2026-12-05 00:00" in row and "s3://exports/" in row
+        task_id = row.split('id="export-', 1)[1].split('"', 1)[0]
+        cancelled = await client.post(
+            "/log-exports/cancel", data={"csrf": token, "group": "/app", "task_id": task_id}
+        )
+        page = await client.get("/log-exports?group=%2Fapp")
+        status = page.text.split('class="status">', 1)[1].split("<", 1)[0]
+        if cancelled.status_code == 303:
+            assert status.startswith("CANCELLED")
+        else:  # the task finished before the click: Logs says so
+            assert status.startswith(("COMPLETED", "FAILED")) and "Exception" in _alert(cancelled)
+        assert (await client.get("/log-exports?group=%2Fother")).text.count("export-task") == 0
