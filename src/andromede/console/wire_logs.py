@@ -79,7 +79,8 @@ class ExportRow:
 
 
 def _export(item: dict[str, Any]) -> ExportRow:
-    status = item.get("status") if isinstance(item.get("status"), dict) else {}
+    found = item.get("status")
+    status: dict[str, Any] = found if isinstance(found, dict) else {}
     return ExportRow(
         task_id=str(item.get("taskId", "")),
         name=str(item.get("taskName", "")),
