@@ -35,6 +35,7 @@ from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.compute.service import ComputeService
 from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
+from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
@@ -699,6 +700,7 @@ class Application:
                 logs=LogsWire(logs),
                 events=EventsWire(apis["events"]),
                 elb=ElbWire(apis["elasticloadbalancing"]),
+                autoscaling=AutoScalingWire(apis["autoscaling"]),
             )
         )
         self._running = _Running(

@@ -33,11 +33,14 @@ from andromede.console import (
     pages_account,
     pages_addresses,
     pages_alarms,
+    pages_autoscaling,
     pages_billing_profile,
     pages_bucket_settings,
     pages_compute,
+    pages_connections,
     pages_dashboard_edit,
     pages_dashboards,
+    pages_event_archives,
     pages_events,
     pages_flow_logs,
     pages_iam,
@@ -46,6 +49,7 @@ from andromede.console import (
     pages_invoices,
     pages_keys,
     pages_load_balancers,
+    pages_log_exports,
     pages_logs,
     pages_metrics,
     pages_nat_gateways,
@@ -76,6 +80,7 @@ from andromede.console.session import (
     tokens_match,
 )
 from andromede.console.wire import KmsWire, S3Wire, WireError
+from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
@@ -182,10 +187,12 @@ class Console:
         logs: LogsWire | None = None,
         events: EventsWire | None = None,
         elb: ElbWire | None = None,
+        autoscaling: AutoScalingWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
-        Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2):
+        Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2),
+        ``autoscaling`` (EC2 Auto Scaling):
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -209,6 +216,7 @@ class Console:
         self.logs = logs
         self.events = events
         self.elb = elb
+        self.autoscaling = autoscaling
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -469,7 +477,10 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_secrets.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_logs.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_log_exports.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_event_archives.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_topics.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_subscriptions.ROUTES),
@@ -488,6 +499,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_nat_gateways.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_load_balancers.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_autoscaling.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_prefix_lists.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_flow_logs.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_vpc_endpoints.ROUTES),

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from andromede.console.i18n import catalogue, choose_locale
+from andromede.console.session import LANGUAGE_COOKIE
 from andromede.console.wire import WireError
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ __all__ = [
     "posted",
     "refusal",
     "signed_in",
+    "words",
 ]
 
 W = TypeVar("W")
@@ -88,6 +91,15 @@ class Page(Protocol):
         error: str | None = ...,
         status: int = ...,
     ) -> Awaitable[Response]: ...
+
+
+def words(request: Request) -> Callable[[str], str]:
+    """The reader's catalogue's ``gettext``, for a change's ``FormFault`` (a change is given
+    the API, not the console)."""
+    chosen = choose_locale(
+        request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language", "")
+    )
+    return catalogue(chosen).gettext
 
 
 def refusal(console: Console, request: Request, exc: WireError) -> tuple[str, int]:
@@ -143,7 +155,8 @@ def action(
     confirmed: bool = False,
 ) -> Handler:
     """A POST of ``page``'s: ``change`` made with the API ``wire`` gives (None: not served),
-    then a redirect (303) to where it answers; or ``page`` again with the API's refusal and,
+    then a redirect (303) to where it answers; or ``page`` again with the API's refusal (or
+    the ``FormFault`` ``change`` raised before calling, ``words`` translating it) and,
     when the post was the ``form`` of that name (a function of the fields where a page has one
     such form per row), its fields as typed. A ``confirmed`` action (a deletion) is sent only
     once the form's box is ticked (``confirm=yes``); unticked, the page again (400) and nothing
@@ -164,8 +177,12 @@ def action(
             return await page(console, request, session)
         try:
             target = await change(api, request, session, fields)
-        except WireError as exc:
-            error, status = refusal(console, request, exc)
+        except (WireError, FormFault) as exc:
+            error, status = (
+                (exc.message, exc.status)
+                if isinstance(exc, FormFault)
+                else refusal(console, request, exc)
+            )
             name = form(fields) if callable(form) else form
             return await page(
                 console, request, session, typed={name: fields} if name else {},

@@ -28,7 +28,7 @@ from andromede.console.handlers import Change, Handler, Page, action, first_refu
 from andromede.console.pages_ec2 import field
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_ec2 import InstanceRow, SubnetRow
+from andromede.console.wire_ec2 import InstanceRow, SecurityGroupRow, SubnetRow
 from andromede.console.wire_elb import DELETION_PROTECTION, ElbWire, TargetGroupRow
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ async def _load_balancers_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     rows = []
+    security_groups: list[SecurityGroupRow] = []
     if console.elb is None:
         error, status = _no_elb(console, request)
     else:
@@ -85,6 +86,11 @@ async def _load_balancers_page(
             rows = await console.elb.load_balancers(request.scope, session.principal)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
+        if console.ec2 is not None:
+            with suppress(WireError):  # the create form's choices only
+                security_groups = await console.ec2.describe_security_groups(
+                    request.scope, session.principal
+                )
     return console.render(
         request,
         "elb_load_balancers.html",
@@ -93,15 +99,16 @@ async def _load_balancers_page(
         title=_("Load balancers"),
         load_balancers=rows,
         subnets=await _subnets(console, request, session),
+        security_groups=security_groups,
         tag_rows=range(1, _MAX_TAGS + 1),
         typed=(typed or {}).get("create", {}),
         error=error,
     )
 
 
-def _subnets_chosen(f: Mapping[str, str]) -> list[str]:
-    """The ticked subnets: the form's ``subnet_<id>`` boxes, in the form's order."""
-    return [k.removeprefix("subnet_") for k, v in f.items() if k.startswith("subnet_") and v]
+def _ticked(f: Mapping[str, str], prefix: str) -> list[str]:
+    """The ticked boxes: the form's ``<prefix><id>`` fields, in the form's order."""
+    return [k.removeprefix(prefix) for k, v in f.items() if k.startswith(prefix) and v]
 
 
 async def _create_lb(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
@@ -111,8 +118,9 @@ async def _create_lb(elb: ElbWire, request: Request, session: Session, f: dict[s
         if field(f, f"tag_key_{n}")
     ]
     await elb.create_load_balancer(
-        request.scope, session.principal, field(f, "name"), _subnets_chosen(f), tags
-    )
+        request.scope, session.principal, field(f, "name"), _ticked(f, "subnet_"), tags,
+        security_groups=_ticked(f, "sg_"),
+    )  # fmt: skip
     return f"{_LBS_URL}/{quote(field(f, 'name'), safe='')}"
 
 
@@ -127,7 +135,7 @@ async def _load_balancer_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     name = request.path_params["name"]
-    lb, listeners, groups, protected, tags = None, [], [], "", []
+    lb, listeners, groups, protected, tags, security_groups = None, [], [], "", [], []
     if console.elb is None:
         error, status = _no_elb(console, request)
     else:
@@ -142,6 +150,11 @@ async def _load_balancer_page(
             error, status = first_refusal(console, request, exc, error, status)
         with suppress(WireError):  # the listener form's choices only
             groups = await console.elb.target_groups(origin, who)
+        if lb is not None and console.ec2 is not None:
+            with suppress(WireError):  # the security groups form's choices only
+                security_groups = await console.ec2.describe_security_groups(
+                    origin, who, vpc_id=lb.vpc_id
+                )
     return console.render(
         request,
         "elb_load_balancer.html",
@@ -154,6 +167,7 @@ async def _load_balancer_page(
         target_groups=[g for g in groups if lb is None or g.vpc_id == lb.vpc_id],
         protected=protected == "true",
         tags=tags,
+        security_groups=security_groups,
         typed=(typed or {}).get("listener", {}),
         error=error,
     )
@@ -182,6 +196,15 @@ async def _delete_listener(
     elb: ElbWire, request: Request, session: Session, f: dict[str, str]
 ) -> str:
     await elb.delete_listener(request.scope, session.principal, field(f, "listener_arn"))
+    return _lb_url(request)
+
+
+async def _set_security_groups(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    """SetSecurityGroups with the ticked groups (the form's ``sg_<id>`` boxes)."""
+    arn = await _lb_arn(elb, request, session)
+    await elb.set_security_groups(request.scope, session.principal, arn, _ticked(f, "sg_"))
     return _lb_url(request)
 
 
@@ -234,6 +257,9 @@ _GROUP_FIELDS: Final = {
     "interval": "HealthCheckIntervalSeconds",
     "healthy_threshold": "HealthyThresholdCount",
     "unhealthy_threshold": "UnhealthyThresholdCount",
+    "check_protocol": "HealthCheckProtocol",
+    "check_path": "HealthCheckPath",
+    "matcher": "Matcher.HttpCode",
 }
 
 
@@ -339,6 +365,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      _action(_load_balancer_page, _create_listener, form="listener"), ["POST"]),
     ("/load-balancers/{name}/listeners/delete",
      _action(_load_balancer_page, _delete_listener), ["POST"]),
+    ("/load-balancers/{name}/security-groups",
+     _action(_load_balancer_page, _set_security_groups), ["POST"]),
     ("/load-balancers/{name}/delete",
      _action(_load_balancer_page, _delete_lb, confirmed=True), ["POST"]),
     ("/target-groups", signed_in(_target_groups_page), ["GET"]),

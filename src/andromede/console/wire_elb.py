@@ -38,6 +38,7 @@ class LoadBalancerRow:
     vpc_id: str
     subnets: tuple[str, ...]
     created: str
+    security_groups: tuple[str, ...] = ()  # session 49 (decision 0191 addendum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,10 @@ class TargetGroupRow:
     healthy_threshold: str
     unhealthy_threshold: str
     load_balancers: tuple[str, ...]  # their ARNs
+    # The health check's protocol (TCP or HTTP), and an HTTP check's path and codes (0198).
+    check_protocol: str = "TCP"
+    check_path: str = ""
+    matcher: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ def _load_balancer(item: Element) -> LoadBalancerRow:
         vpc_id=_text(item, "VpcId"),
         subnets=tuple(_text(z, "SubnetId") for z in item.iterfind("AvailabilityZones/member")),
         created=_text(item, "CreatedTime").replace("T", " ")[:19],
+        security_groups=tuple(m.text or "" for m in item.iterfind("SecurityGroups/member")),
     )
 
 
@@ -106,6 +112,9 @@ def _group(item: Element) -> TargetGroupRow:
         healthy_threshold=_text(item, "HealthyThresholdCount"),
         unhealthy_threshold=_text(item, "UnhealthyThresholdCount"),
         load_balancers=tuple(m.text or "" for m in item.iterfind("LoadBalancerArns/member")),
+        check_protocol=_text(item, "HealthCheckProtocol"),
+        check_path=_text(item, "HealthCheckPath"),
+        matcher=_text(item, "Matcher/HttpCode"),
     )
 
 
@@ -155,13 +164,17 @@ class ElbWire(QueryWire):
         name: str,
         subnets: Sequence[str],
         tags: Sequence[tuple[str, str]],
+        *,
+        security_groups: Sequence[str] = (),
     ) -> str:
-        """The new internal network load balancer's ARN."""
+        """The new internal network load balancer's ARN (with ``security_groups``, which
+        an NLB made without can never have: ELBv2 then refuses SetSecurityGroups)."""
         params = {
             "Name": name,
             "Type": "network",
             "Scheme": "internal",
             **_members("Subnets", subnets),
+            **_members("SecurityGroups", security_groups),
             **_tags(tags),
         }
         root = await self.call(origin, who, "CreateLoadBalancer", params)
@@ -177,6 +190,13 @@ class ElbWire(QueryWire):
             origin, who, "DescribeLoadBalancerAttributes", {"LoadBalancerArn": arn}
         )
         return {_text(m, "Key"): _text(m, "Value") for m in root.iterfind(".//Attributes/member")}
+
+    async def set_security_groups(
+        self, origin: Scope, who: Principal, arn: str, group_ids: Sequence[str]
+    ) -> None:
+        """SetSecurityGroups: the load balancer's whole set (decision 0191 addendum)."""
+        params = {"LoadBalancerArn": arn, **_members("SecurityGroups", group_ids)}
+        await self.call(origin, who, "SetSecurityGroups", params)
 
     async def tags(self, origin: Scope, who: Principal, arn: str) -> list[tuple[str, str]]:
         root = await self.call(origin, who, "DescribeTags", {"ResourceArns.member.1": arn})

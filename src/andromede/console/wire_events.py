@@ -7,13 +7,24 @@ read into the small rows the pages show; nothing here decides what EventBridge a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["DEFAULT_BUS", "BusRow", "EventsWire", "RuleRow", "TargetRow"]
+__all__ = [
+    "DEFAULT_BUS",
+    "ArchiveRow",
+    "BusRow",
+    "ConnectionRow",
+    "DestinationRow",
+    "EventsWire",
+    "ReplayRow",
+    "RuleRow",
+    "TargetRow",
+]
 
 DEFAULT_BUS: Final = "default"
 
@@ -41,6 +52,61 @@ class TargetRow:
     id: str
     arn: str
     input: str  # the constant JSON sent instead of the event, "" for the event as is
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRow:
+    name: str
+    source_arn: str  # the bus it records
+    state: str
+    retention_days: int  # 0: kept forever
+    event_count: int
+
+    @property
+    def bus(self) -> str:
+        return self.source_arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRow:
+    name: str
+    archive: str
+    state: str
+    start: str  # the window replayed, UTC
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRow:
+    """A connection as ListConnections tells it: never its credentials."""
+
+    name: str
+    arn: str
+    auth_type: str
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationRow:
+    name: str
+    connection: str
+    endpoint: str
+    method: str
+    rate: int  # invocations a second, 0: not limited
+    state: str
+
+
+def _when(value: object) -> str:
+    """A JSON timestamp (epoch seconds) as the pages show one, UTC to the minute."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M")
+    return ""
+
+
+def _connection_name(arn: str) -> str:
+    """A connection's name from its ARN (``…:connection/NAME/UUID``)."""
+    return arn.split(":connection/", 1)[-1].split("/", 1)[0]
 
 
 def _rule(item: dict[str, Any]) -> RuleRow:
@@ -174,3 +240,177 @@ class EventsWire(JsonWire):
         payload = {"EventPattern": pattern, "Event": event}
         answer = await self._json(origin, principal, "TestEventPattern", payload)
         return answer.get("Result") is True
+
+    # Archives and replays (decision 0196), connections and API destinations (decision 0200).
+
+    async def archives(
+        self, origin: Scope, principal: Principal, *, limit: int
+    ) -> list[ArchiveRow]:
+        """The account's archives (ListArchives, its first ``limit``)."""
+        answer = await self._json(origin, principal, "ListArchives", {"Limit": limit})
+        return [
+            ArchiveRow(
+                name=str(a.get("ArchiveName", "")),
+                source_arn=str(a.get("EventSourceArn", "")),
+                state=str(a.get("State", "")),
+                retention_days=int(a.get("RetentionDays") or 0),
+                event_count=int(a.get("EventCount") or 0),
+            )
+            for a in answer.get("Archives", [])
+            if isinstance(a, dict)
+        ]
+
+    async def create_archive(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        source_arn: str,
+        *,
+        pattern: str,
+        retention_days: int | None,
+    ) -> None:
+        """CreateArchive; no pattern archives every event, no retention keeps them forever."""
+        payload: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": source_arn}
+        if pattern:
+            payload["EventPattern"] = pattern
+        if retention_days is not None:
+            payload["RetentionDays"] = retention_days
+        await self._json(origin, principal, "CreateArchive", payload)
+
+    async def archive_source(
+        self, origin: Scope, principal: Principal, name: str
+    ) -> tuple[str, str]:
+        """An archive's ARN and the bus it records (DescribeArchive)."""
+        answer = await self._json(origin, principal, "DescribeArchive", {"ArchiveName": name})
+        return str(answer.get("ArchiveArn", "")), str(answer.get("EventSourceArn", ""))
+
+    async def delete_archive(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._json(origin, principal, "DeleteArchive", {"ArchiveName": name})
+
+    async def replays(self, origin: Scope, principal: Principal, *, limit: int) -> list[ReplayRow]:
+        """The account's replays (ListReplays, its first ``limit``), with their state."""
+        answer = await self._json(origin, principal, "ListReplays", {"Limit": limit})
+        return [
+            ReplayRow(
+                name=str(r.get("ReplayName", "")),
+                archive=str(r.get("EventSourceArn", "")).rsplit("/", 1)[-1],
+                state=str(r.get("State", "")),
+                start=_when(r.get("EventStartTime")),
+                end=_when(r.get("EventEndTime")),
+            )
+            for r in answer.get("Replays", [])
+            if isinstance(r, dict)
+        ]
+
+    async def start_replay(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        archive_arn: str,
+        bus_arn: str,
+        window: tuple[datetime, datetime],
+    ) -> None:
+        """StartReplay of ``window`` from the archive to ``bus_arn``."""
+        payload = {
+            "ReplayName": name,
+            "EventSourceArn": archive_arn,
+            "EventStartTime": window[0].timestamp(),
+            "EventEndTime": window[1].timestamp(),
+            "Destination": {"Arn": bus_arn},
+        }
+        await self._json(origin, principal, "StartReplay", payload)
+
+    async def cancel_replay(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._json(origin, principal, "CancelReplay", {"ReplayName": name})
+
+    async def connections(
+        self, origin: Scope, principal: Principal, *, limit: int
+    ) -> list[ConnectionRow]:
+        """The account's connections (ListConnections: no credentials in its answer)."""
+        answer = await self._json(origin, principal, "ListConnections", {"Limit": limit})
+        return [
+            ConnectionRow(
+                name=str(c.get("Name", "")),
+                arn=str(c.get("ConnectionArn", "")),
+                auth_type=str(c.get("AuthorizationType", "")),
+                state=str(c.get("ConnectionState", "")),
+                reason=str(c.get("StateReason") or ""),
+            )
+            for c in answer.get("Connections", [])
+            if isinstance(c, dict)
+        ]
+
+    async def create_connection(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        auth_type: str,
+        credentials: tuple[str, str],
+        description: str,
+    ) -> None:
+        """CreateConnection: BASIC's user name and password, or API_KEY's header name and
+        value (``credentials``); any other type sent as typed, for EventBridge to refuse."""
+        first, second = credentials
+        params: dict[str, Any] = (
+            {"BasicAuthParameters": {"Username": first, "Password": second}}
+            if auth_type == "BASIC"
+            else {"ApiKeyAuthParameters": {"ApiKeyName": first, "ApiKeyValue": second}}
+        )
+        payload: dict[str, Any] = {
+            "Name": name,
+            "AuthorizationType": auth_type,
+            "AuthParameters": params,
+        }
+        if description:
+            payload["Description"] = description
+        await self._json(origin, principal, "CreateConnection", payload)
+
+    async def delete_connection(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._json(origin, principal, "DeleteConnection", {"Name": name})
+
+    async def deauthorize_connection(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._json(origin, principal, "DeauthorizeConnection", {"Name": name})
+
+    async def api_destinations(
+        self, origin: Scope, principal: Principal, *, limit: int
+    ) -> list[DestinationRow]:
+        """The account's API destinations (ListApiDestinations)."""
+        answer = await self._json(origin, principal, "ListApiDestinations", {"Limit": limit})
+        return [
+            DestinationRow(
+                name=str(d.get("Name", "")),
+                connection=_connection_name(str(d.get("ConnectionArn", ""))),
+                endpoint=str(d.get("InvocationEndpoint", "")),
+                method=str(d.get("HttpMethod", "")),
+                rate=int(d.get("InvocationRateLimitPerSecond") or 0),
+                state=str(d.get("ApiDestinationState", "")),
+            )
+            for d in answer.get("ApiDestinations", [])
+            if isinstance(d, dict)
+        ]
+
+    async def create_api_destination(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        connection_arn: str,
+        endpoint: str,
+        method: str,
+        rate: int | None,
+    ) -> None:
+        payload: dict[str, Any] = {
+            "Name": name,
+            "ConnectionArn": connection_arn,
+            "InvocationEndpoint": endpoint,
+            "HttpMethod": method,
+        }
+        if rate is not None:
+            payload["InvocationRateLimitPerSecond"] = rate
+        await self._json(origin, principal, "CreateApiDestination", payload)
+
+    async def delete_api_destination(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._json(origin, principal, "DeleteApiDestination", {"Name": name})

@@ -18,7 +18,7 @@ from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["EventRow", "FilterRow", "GroupRow", "LogsWire", "StreamRow"]
+__all__ = ["EventRow", "ExportRow", "FilterRow", "GroupRow", "LogsWire", "StreamRow"]
 
 
 def _when(value: Any) -> str:
@@ -61,6 +61,37 @@ class FilterRow:
     metric_namespace: str
     metric_name: str
     metric_value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """An export task (decision 0186, session 49) as DescribeExportTasks tells it."""
+
+    task_id: str
+    name: str
+    group: str
+    start: str  # the window exported, UTC
+    end: str
+    bucket: str
+    prefix: str
+    status: str
+    message: str
+
+
+def _export(item: dict[str, Any]) -> ExportRow:
+    found = item.get("status")
+    status: dict[str, Any] = found if isinstance(found, dict) else {}
+    return ExportRow(
+        task_id=str(item.get("taskId", "")),
+        name=str(item.get("taskName", "")),
+        group=str(item.get("logGroupName", "")),
+        start=_when(item.get("from"))[:16],
+        end=_when(item.get("to"))[:16],
+        bucket=str(item.get("destination", "")),
+        prefix=str(item.get("destinationPrefix", "")),
+        status=str(status.get("code", "")),
+        message=str(status.get("message") or ""),
+    )
 
 
 def _group(item: dict[str, Any]) -> GroupRow:
@@ -288,3 +319,40 @@ class LogsWire(JsonWire):
     ) -> None:
         payload = {"logGroupName": group, "filterName": name}
         await self._json(origin, principal, "DeleteMetricFilter", payload)
+
+    # Export tasks (decision 0186, session 49).
+
+    async def export_tasks(
+        self, origin: Scope, principal: Principal, *, limit: int
+    ) -> list[ExportRow]:
+        """The account's latest export tasks (DescribeExportTasks, its first ``limit``)."""
+        answer = await self._json(origin, principal, "DescribeExportTasks", {"limit": limit})
+        tasks = answer.get("exportTasks", [])
+        return [_export(t) for t in tasks if isinstance(t, dict)]
+
+    async def create_export_task(
+        self,
+        origin: Scope,
+        principal: Principal,
+        group: str,
+        window: tuple[datetime, datetime],
+        bucket: str,
+        *,
+        prefix: str,
+        name: str,
+    ) -> None:
+        """CreateExportTask of the group's events in ``window`` into ``bucket``."""
+        payload: dict[str, Any] = {
+            "logGroupName": group,
+            "from": int(window[0].timestamp() * 1000),
+            "to": int(window[1].timestamp() * 1000),
+            "destination": bucket,
+        }
+        if prefix:
+            payload["destinationPrefix"] = prefix
+        if name:
+            payload["taskName"] = name
+        await self._json(origin, principal, "CreateExportTask", payload)
+
+    async def cancel_export_task(self, origin: Scope, principal: Principal, task_id: str) -> None:
+        await self._json(origin, principal, "CancelExportTask", {"taskId": task_id})

@@ -215,3 +215,58 @@ async def test_a_load_balancer_created_with_a_listener_then_deleted(
         assert "No load balancers." in (await client.get("/load-balancers")).text
         actions = {e.action.rsplit(":", 1)[-1] for e in await logged_events(console, tenant)}
         assert {"CreateLoadBalancer", "CreateListener", "DeleteLoadBalancer"} <= actions
+
+
+async def test_security_groups_and_http_health_checks(console: ConsoleHarness) -> None:
+    """Session 49 (decisions 0191 addendum, 0198): an NLB made with a security group shows
+    it and SetSecurityGroups changes the set; one made without is refused it in ELBv2's
+    words (in French for a French reader); an HTTP health check's path and codes are sent
+    and shown."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        default = await compute.default_network(tenant)
+        assert default.subnet is not None
+        vpc_id, subnet_id = default.vpc.vpc_id, default.subnet.subnet_id
+        page = await client.get("/load-balancers")
+        token = csrf_of(page)
+        sg = re.search(r'name="sg_(sg-[0-9a-f]+)"', _form(page, "create-load-balancer-form"))
+        assert sg is not None
+        sg_id = sg.group(1)
+        lb = {"csrf": token, f"subnet_{subnet_id}": "yes"}
+        assert (await client.post("/load-balancers", data={**lb, "name": "bare"})).is_redirect
+        guarded = await client.post(
+            "/load-balancers", data={**lb, "name": "guarded", f"sg_{sg_id}": "yes"}
+        )
+        assert guarded.status_code == 303, guarded.text
+        shown = await client.get("/load-balancers/guarded")
+        assert f'<a href="/console/security-groups/{sg_id}"><code>{sg_id}</code></a>' in shown.text
+        assert f'name="sg_{sg_id}" value="yes" checked' in shown.text
+        kept = await client.post(
+            "/load-balancers/guarded/security-groups", data={"csrf": token, f"sg_{sg_id}": "yes"}
+        )
+        assert kept.status_code == 303
+        refused = await client.post(
+            "/load-balancers/bare/security-groups",
+            data={"csrf": token, f"sg_{sg_id}": "yes"},
+            headers={"accept-language": "fr"},
+        )
+        assert refused.status_code == 400
+        assert "(InvalidConfigurationRequest)" in refused.text and 'lang="fr"' in refused.text
+        assert "created without any security groups" in refused.text
+        forged = await client.post("/load-balancers/guarded/security-groups", data={})
+        assert forged.status_code == 403
+
+        http = await _target_group(
+            client, vpc_id, name="api", check_protocol="HTTP", check_path="/health",
+            matcher="200-299",
+        )  # fmt: skip
+        assert http.status_code == 303, http.text
+        bad = await _target_group(client, vpc_id, name="bad", check_protocol="HTTP", matcher="x")
+        assert bad.status_code == 400 and "(ValidationError)" in bad.text
+        assert 'name="matcher" maxlength="64" placeholder="200-399" value="x"' in bad.text
+        listing = await client.get("/target-groups")
+        check = _row(listing, "target-group-api").split('class="health-check">', 1)[1]
+        assert check.startswith("HTTP <code>/health</code> (200-299)")
+        group = await client.get("/target-groups/api")
+        assert "HTTP <code>/health</code> (200-299)" in group.text

@@ -1,0 +1,158 @@
+"""EventBridge archives and replays in the console (decision 0196 served, 0111 shown): the
+account's archives (name, bus, state, retention, events kept), one made from a bus with an
+optional event pattern and retention in days, one deleted after a ticked box; its replays
+(name, archive, the window replayed, state), one started of a window (UTC) from an archive
+to the bus it records, one cancelled.
+
+Every read and change is EventBridge's own call as the signed-in principal
+(``wire_events.EventsWire``), so its policies, checks and words decide — an archive named
+twice, a window that ends before it starts, a replay no longer running — and a refused form
+shows the page again with its error and the fields as typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from andromede.console.handlers import (
+    Change,
+    Form,
+    FormFault,
+    Handler,
+    Page,
+    action,
+    first_refusal,
+    signed_in,
+    words,
+)
+from andromede.console.session import CONSOLE_PATH
+from andromede.console.wire import WireError
+from andromede.console.wire_events import ArchiveRow, BusRow, EventsWire, ReplayRow
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES", "form_time", "no_events"]
+
+_ARCHIVES_URL: Final = f"{CONSOLE_PATH}/event-archives"
+_LISTED: Final = 100  # ListArchives' and ListReplays' Limit bound (AWS's)
+_TIME_FORMATS: Final = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+def no_events(console: Console, request: Request) -> tuple[str, int]:
+    _ = console.catalogue(request).gettext
+    return _("This server serves no EventBridge."), 404
+
+
+def _events(console: Console) -> EventsWire | None:
+    return console.events
+
+
+def _action(page: Page, change: Change[EventsWire], *, form: str = "", confirmed: bool = False
+            ) -> Handler:  # fmt: skip
+    return action(page, change, wire=_events, form=form, confirmed=confirmed)
+
+
+def form_time(request: Request, value: str) -> datetime:
+    """A form's time (a ``datetime-local`` field, read as UTC); a FormFault for anything else."""
+    for layout in _TIME_FORMATS:
+        with suppress(ValueError):
+            return datetime.strptime(value.strip(), layout).replace(tzinfo=UTC)
+    _ = words(request)
+    raise FormFault(_("Type the time as YYYY-MM-DDTHH:MM (UTC)."))
+
+
+async def _archives_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Mapping[str, Mapping[str, str]] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    archives: list[ArchiveRow] = []
+    replays: list[ReplayRow] = []
+    buses: list[BusRow] = []
+    wire = console.events
+    if wire is None:
+        error, status = no_events(console, request)
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            archives = await wire.archives(origin, principal, limit=_LISTED)
+            replays = await wire.replays(origin, principal, limit=_LISTED)
+        except WireError as exc:
+            error, status = first_refusal(console, request, exc, error, status)
+        with suppress(WireError):  # the create form's choices only: CreateArchive decides
+            buses = await wire.buses(origin, principal, limit=_LISTED)
+    typed = typed or {}
+    return console.render(
+        request,
+        "event_archives.html",
+        session=session,
+        status=status,
+        title=_("Archives and replays"),
+        archives=archives,
+        replays=replays,
+        buses=buses,
+        archive_typed=typed.get("archive", {}),
+        replay_typed=typed.get("replay", {}),
+        error=error,
+    )
+
+
+def _retention(request: Request, value: str) -> int | None:
+    """The form's retention: empty for forever, else a whole number of days."""
+    if not value.strip():
+        return None
+    if not value.strip().isdigit():
+        _ = words(request)
+        raise FormFault(_("The retention is a whole number of days."))
+    return int(value)
+
+
+async def _create(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+    await wire.create_archive(
+        request.scope, session.principal, f.get("name", "").strip(), f.get("bus_arn", ""),
+        pattern=f.get("pattern", "").strip(),
+        retention_days=_retention(request, f.get("retention", "")),
+    )  # fmt: skip
+    return _ARCHIVES_URL
+
+
+async def _delete(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+    await wire.delete_archive(request.scope, session.principal, request.path_params["name"])
+    return _ARCHIVES_URL
+
+
+async def _replay(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+    """StartReplay of the window typed, from the archive chosen to the bus it records."""
+    window = form_time(request, f.get("start", "")), form_time(request, f.get("end", ""))
+    origin, principal = request.scope, session.principal
+    archive_arn, bus_arn = await wire.archive_source(origin, principal, f.get("archive", ""))
+    await wire.start_replay(
+        origin, principal, f.get("name", "").strip(), archive_arn, bus_arn, window
+    )
+    return _ARCHIVES_URL
+
+
+async def _cancel(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+    await wire.cancel_replay(request.scope, session.principal, request.path_params["name"])
+    return _ARCHIVES_URL
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/event-archives", signed_in(_archives_page), ["GET"]),
+    ("/event-archives", _action(_archives_page, _create, form="archive"), ["POST"]),
+    ("/event-archives/{name}/delete", _action(_archives_page, _delete, confirmed=True), ["POST"]),
+    ("/event-archives/replays", _action(_archives_page, _replay, form="replay"), ["POST"]),
+    ("/event-archives/replays/{name}/cancel", _action(_archives_page, _cancel), ["POST"]),
+]

@@ -1,0 +1,115 @@
+"""The console's Auto Scaling pages (decision 0111, session 49; decisions 0156, 0197, 0198):
+the groups listed with their health check type, a group's page with its predictive scaling
+policies and their forecast — each Auto Scaling's own call as the signed-in user, its
+refusals in its words."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from andromede.console.wire_autoscaling import AutoScalingWire
+from andromede.metrics.model import Aggregate, Series
+from andromede.metrics.service import MetricsService
+from andromede.metrics.store import Point
+from support.console import ConsoleHarness, log_in, running_compute, sign_in_root
+
+_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
+_PREDICTIVE = "PredictiveScalingConfiguration.MetricSpecifications.member.1"
+
+
+async def _as_root(
+    console: ConsoleHarness, client: httpx.AsyncClient, action: str, params: dict[str, str]
+) -> None:
+    """An Auto Scaling call as the client's signed-in user, as the console's are made."""
+    running = console.application._running
+    assert running is not None
+    wire = running.console.console.autoscaling
+    assert isinstance(wire, AutoScalingWire)
+    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
+    await wire.call(_SCOPE, principal, action, params)
+
+
+async def _cpu_history(console: ConsoleHarness, tenant: str, *, percent: float, days: int) -> None:
+    """The group's CPU as the platform writes it (``AWS/EC2`` by AutoScalingGroupName), every
+    sampling interval over the last ``days``."""
+    running = console.application._running
+    assert running is not None
+    metrics = running.apis["monitoring"]._metrics  # type: ignore[attr-defined]
+    assert isinstance(metrics, MetricsService)
+    step = int(console.application.settings.instance_metrics_interval)
+    series = Series.of(tenant, "AWS/EC2", "CPUUtilization", [("AutoScalingGroupName", "web")])
+    end = int(time.time()) // step * step
+    await metrics.put_platform(
+        [
+            Point(series, step, at, "Percent", Aggregate.of_values([(percent, 1.0)]))
+            for at in range(end - days * 86400, end, step)
+        ]
+    )
+
+
+async def test_groups_health_check_type_and_predictive_policies(
+    console: ConsoleHarness, tmp_path: Path
+) -> None:
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        empty = await client.get("/auto-scaling-groups")
+        assert empty.status_code == 200 and "No Auto Scaling groups." in empty.text
+        assert 'id="menu-auto-scaling"' in empty.text
+        disk = tmp_path / "disk.raw"
+        disk.write_bytes(b"\0" * 4096)
+        image = await compute.import_image_file(disk, name="debian-12", owner_id=None)
+        template, _ = await compute.create_launch_template(
+            tenant, name="web", created_by="test",
+            parameters=(("ImageId", image.image_id), ("InstanceType", "t3.nano")),
+        )  # fmt: skip
+        await _as_root(console, client, "CreateAutoScalingGroup", {
+            "AutoScalingGroupName": "web", "MinSize": "0", "MaxSize": "3",
+            "LaunchTemplate.LaunchTemplateId": template.template_id,
+            "LaunchTemplate.Version": "$Latest",
+            "HealthCheckType": "ELB", "HealthCheckGracePeriod": "120",
+        })  # fmt: skip
+        await _as_root(console, client, "PutScalingPolicy", {
+            "AutoScalingGroupName": "web", "PolicyName": "daily",
+            "PolicyType": "PredictiveScaling",
+            f"{_PREDICTIVE}.TargetValue": "50",
+            f"{_PREDICTIVE}.PredefinedMetricPairSpecification.PredefinedMetricType":
+                "ASGCPUUtilization",
+        })  # fmt: skip
+        listed = await client.get("/auto-scaling-groups")
+        row = listed.text.split('id="group-web"', 1)[1].split("</tr>", 1)[0]
+        assert 'href="/console/auto-scaling-groups/web"' in row
+        assert '<td class="health-check-type">ELB</td>' in row
+
+        page = await client.get("/auto-scaling-groups/web", headers={"accept-language": "fr"})
+        assert page.status_code == 200
+        assert '<dd class="health-check-type">ELB — une instance que ses groupes' in page.text
+        assert '<dd class="grace-period">120</dd>' in page.text
+        policy = page.text.split('id="policy-daily"', 1)[1].split("</section>", 1)[0]
+        assert "ForecastOnly · ASGCPUUtilization · cible 50" in policy
+        # A group with no metrics yet: no forecast, as AWS answers (under 24 hours).
+        assert "Pas encore de prévision" in policy and 'class="forecast"' not in policy
+
+        # Two days of the group's CPU at 40 %: the next hours' table, 40 % a target of 50 %.
+        await _cpu_history(console, tenant, percent=40.0, days=2)
+        page = await client.get("/auto-scaling-groups/web")
+        policy = page.text.split('id="policy-daily"', 1)[1].split("</section>", 1)[0]
+        assert "Forecast for the next 12 hours (UTC)" in policy
+        assert policy.count('class="forecast-hour"') == 12
+        assert '<td class="load">40.0</td><td class="capacity">1.0</td>' in policy
+
+        missing = await client.get("/auto-scaling-groups/nope")
+        assert missing.status_code == 404 and "No Auto Scaling group named nope." in missing.text
+
+
+async def test_a_user_without_policies_reads_the_refusal(console: ConsoleHarness) -> None:
+    async with console.client() as client:
+        await console.user_with_password(console.admin_tenant_id, "nobody")
+        assert (await log_in(client, "admin", "nobody")).status_code == 303
+        groups = await client.get("/auto-scaling-groups")
+        assert groups.status_code == 403 and "(AccessDenied)" in groups.text
+        group = await client.get("/auto-scaling-groups/web")
+        assert group.status_code == 403 and "(AccessDenied)" in group.text
