@@ -18,13 +18,14 @@ allowed → ``AccessDeniedException`` ("Access to KMS is not allowed"), any othe
 **Metering** (decision 0190, session 49). Each KMS call the sealer makes on a customer's behalf
 is a KMS request, as AWS bills Secrets Manager's GenerateDataKey and Decrypt calls (under the
 AWS-managed ``alias/aws/secretsmanager`` key as under a customer-managed one): one
-``kms.requests`` for the account that owns the key, in the key's region, counted once the call
-succeeded, through the same ``BillingService.count`` S3's, SQS's and Logs's key uses go through
-(decision 0150). A refused or failed call (no right, a disabled key: ``AccessDeniedException``,
-``EncryptionFailure``, ``DecryptionFailure``) is no request billed, as the KMS API does not bill
-them; the platform's making of the AWS-managed key is not counted. There is no data key cache,
-so every read is one Decrypt counted; a read that tries a kept previous envelope after the
-new one was refused counts the one call that succeeded.
+``kms.requests`` for the account of the caller Secrets Manager calls KMS for (AWS charges "the
+AWS account that makes the API request", under another account's key too), in the key's
+region, once the call succeeded, through the ``BillingService.count`` S3's, SQS's and Logs's
+key uses go through (decision 0150). A refused or failed call (no right, a disabled key:
+``AccessDeniedException``, ``EncryptionFailure``, ``DecryptionFailure``) is no request billed,
+as the KMS API does not bill them; the platform's making of the AWS-managed key is not
+counted. There is no data key cache, so every read is one Decrypt counted; a read that tries a
+kept previous envelope after the new one was refused counts the one call that succeeded.
 
 A version re-encrypted under a secret's new key keeps its previous envelope too, as AWS
 "keeps all existing versions encrypted with the previous key" (decision 0190, session 49): its
@@ -107,7 +108,7 @@ class KmsSecretSealer:
                 "state."
             ) from None
         self._record(caller, secret, action, made.key.arn, None)
-        self._count(made.key.arn)
+        self._count(caller, made.key.arn)
         assert made.plaintext is not None  # noqa: S101 (GenerateDataKey with plaintext)
         header = json.dumps({"k": made.key.arn}, separators=(",", ":")).encode()
         nonce = os.urandom(_NONCE)
@@ -179,7 +180,7 @@ class KmsSecretSealer:
                 "KMS key."
             ) from None
         self._record(caller, secret, action, named, None)
-        self._count(named)
+        self._count(caller, named)
         try:
             return AESGCM(data_key).decrypt(nonce, body, _aad(secret, version_id, header))
         except InvalidTag:
@@ -199,16 +200,17 @@ class KmsSecretSealer:
             return alias_arn(region, owner, ref)
         return key_arn(region, owner, ref)
 
-    def _count(self, key: str) -> None:
-        """One KMS request for the account that owns ``key`` (an ARN), in its region: the call
-        succeeded (decision 0150's ``kms.requests``)."""
-        if self._billing is None:
+    def _count(self, caller: object, key: str) -> None:
+        """One KMS request for the account whose caller Secrets Manager called KMS for (AWS:
+        "the AWS account that makes the API request is charged for the key use", another
+        account's key included), in the key's region (decision 0150's ``kms.requests``)."""
+        if self._billing is None or not isinstance(caller, KeyUser):
             return
         parts = key.split(":")
-        if len(parts) < 6 or not parts[4]:
-            log.warning("secrets: a KMS call under %r not metered (no key ARN)", key[:256])
-            return
-        self._billing.count(parts[4], parts[3] or self._region, _KMS_REQUESTS)
+        region = parts[3] if len(parts) >= 6 and parts[3] else self._region
+        account = caller.principal.tenant_id or (parts[4] if len(parts) >= 6 else "")
+        if account:
+            self._billing.count(account, region, _KMS_REQUESTS)
 
     def _caller(self, caller: object) -> Caller:
         if not isinstance(caller, KeyUser):

@@ -1,6 +1,7 @@
 """Secrets Manager's KMS calls metered as ``kms.requests`` (decision 0190, session 49): over the
 in-process app, its real envelope sealer and the memory billing store. One count per KMS call
-that succeeded, for the account that owns the key; none for a refused or failed call."""
+that succeeded, for the caller's account (AWS charges the account that makes the request, under
+another account's key too); none for a refused or failed call."""
 
 from __future__ import annotations
 
@@ -99,9 +100,16 @@ async def test_a_key_change_counts_its_decrypts_and_generate_data_keys(sm: Harne
     assert await sm.usage(KMS) == 6
     assert (await sm.ok("GetSecretValue", {"SecretId": "r"}))["SecretString"] == "b"
     assert await sm.usage(KMS) == 7
+    # The new key disabled: its Decrypt fails (not counted), the kept previous envelope opens
+    # under the old key (one counted).
+    await sm.keys.disable_key(sm.key_caller(), key.key_id)
+    assert (await sm.ok("GetSecretValue", {"SecretId": "r"}))["SecretString"] == "b"
+    assert await sm.usage(KMS) == 8
 
 
-async def test_another_accounts_read_counts_for_the_keys_owner(sm: Harness) -> None:
+async def test_another_accounts_read_counts_for_the_reader(sm: Harness) -> None:
+    # AWS: "When you use a KMS key in a different AWS account, the AWS account that makes the
+    # API request is charged for the key use" — the reader's, not the key's owner.
     other = await sm.other_tenant("reader")
     key = await sm.keys.create_key(sm.key_caller())
     key_policy = {"Version": "2012-10-17", "Statement": [
@@ -120,8 +128,8 @@ async def test_another_accounts_read_counts_for_the_keys_owner(sm: Harness) -> N
     await sm.ok("PutResourcePolicy", {"SecretId": arn, "ResourcePolicy": json.dumps(grant)})
     for _ in range(3):
         assert (await other.ok("GetSecretValue", {"SecretId": arn}))["SecretString"] == "v"
-    assert await sm.usage(KMS) == 4
-    assert await other.usage(KMS) == 0
+    assert await sm.usage(KMS) == 1  # its CreateSecret's GenerateDataKey
+    assert await other.usage(KMS) == 3
 
 
 async def test_serves_wiring_meters_the_sealers_calls(tmp_path: Path) -> None:
