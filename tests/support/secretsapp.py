@@ -1,7 +1,8 @@
 """The Secrets Manager JSON protocol app in process (decision 0190): SecretsApp over the
 in-memory identity store and a secret store (memory by default), each value sealed by the real
 KMS envelope sealer over a CustomerKeyService with its in-memory key store and a key-file
-provider, and a client signing with botocore's SigV4 for service ``secretsmanager``."""
+provider (its KMS calls metered as ``kms.requests`` in the harness's memory billing), and a
+client signing with botocore's SigV4 for service ``secretsmanager``."""
 
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ async def harness(tmp_path: Path, store: SecretStore | None = None) -> AsyncIter
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     service = SecretService(
         store or MemorySecretStore(),
-        KmsSecretSealer(customer_keys, REGION, audit),
+        KmsSecretSealer(customer_keys, REGION, audit, billing),
         # No grace: a version beyond the 4 kept goes at once (the grace is tested on its own).
         SecretLimits(
             max_value_size=1024, max_secrets=5, max_versions=4, max_tags=3, version_grace=0

@@ -15,6 +15,18 @@ audited (``kms:GenerateDataKey`` / ``kms:Decrypt`` on the key, ``invoked_by``
 allowed → ``AccessDeniedException`` ("Access to KMS is not allowed"), any other →
 ``EncryptionFailure`` / ``DecryptionFailure``.
 
+**Metering** (decision 0190, session 49). Each KMS call the sealer makes on a customer's behalf
+is a KMS request, as AWS bills Secrets Manager's GenerateDataKey and Decrypt calls (under the
+AWS-managed ``alias/aws/secretsmanager`` key as under a customer-managed one): one
+``kms.requests`` for the account of the caller Secrets Manager calls KMS for (AWS charges "the
+AWS account that makes the API request", under another account's key too), in the key's
+region, once the call succeeded, through the ``BillingService.count`` S3's, SQS's and Logs's
+key uses go through (decision 0150). A refused or failed call (no right, a disabled key:
+``AccessDeniedException``, ``EncryptionFailure``, ``DecryptionFailure``) is no request billed,
+as the KMS API does not bill them; the platform's making of the AWS-managed key is not
+counted. There is no data key cache, so every read is one Decrypt counted; a read that tries a
+kept previous envelope after the new one was refused counts the one call that succeeded.
+
 A version re-encrypted under a secret's new key keeps its previous envelope too, as AWS
 "keeps all existing versions encrypted with the previous key" (decision 0190, session 49): its
 sealed form is then the new envelope and the previous one, and a read opens the first that
@@ -60,17 +72,23 @@ _FORMAT_KEPT: Final = b"\x02"  # the new envelope, then the previous one kept
 _NONCE: Final = 12
 _SERVICE: Final = "secretsmanager.amazonaws.com"
 AWS_MANAGED_ALIAS: Final = "alias/aws/secretsmanager"
+_KMS_REQUESTS: Final = "kms.requests"
 
 
 class KmsSecretSealer:
     """``secrets.service.SecretSealer`` over the customer-managed keys."""
 
     def __init__(
-        self, customer_keys: CustomerKeyService, region: str, audit: AuditService | None = None
+        self,
+        customer_keys: CustomerKeyService,
+        region: str,
+        audit: AuditService | None = None,
+        billing: BillingService | None = None,
     ) -> None:
         self._keys = customer_keys
         self._region = region
         self._audit = audit
+        self._billing = billing
 
     async def seal(
         self, secret: Secret, version_id: str, plaintext: bytes, caller: object
@@ -90,6 +108,7 @@ class KmsSecretSealer:
                 "state."
             ) from None
         self._record(caller, secret, action, made.key.arn, None)
+        self._count(caller, made.key.arn)
         assert made.plaintext is not None  # noqa: S101 (GenerateDataKey with plaintext)
         header = json.dumps({"k": made.key.arn}, separators=(",", ":")).encode()
         nonce = os.urandom(_NONCE)
@@ -161,6 +180,7 @@ class KmsSecretSealer:
                 "KMS key."
             ) from None
         self._record(caller, secret, action, named, None)
+        self._count(caller, named)
         try:
             return AESGCM(data_key).decrypt(nonce, body, _aad(secret, version_id, header))
         except InvalidTag:
@@ -179,6 +199,18 @@ class KmsSecretSealer:
         if ref.startswith(ALIAS_PREFIX):
             return alias_arn(region, owner, ref)
         return key_arn(region, owner, ref)
+
+    def _count(self, caller: object, key: str) -> None:
+        """One KMS request for the account whose caller Secrets Manager called KMS for (AWS:
+        "the AWS account that makes the API request is charged for the key use", another
+        account's key included), in the key's region (decision 0150's ``kms.requests``)."""
+        if self._billing is None or not isinstance(caller, KeyUser):
+            return
+        parts = key.split(":")
+        region = parts[3] if len(parts) >= 6 and parts[3] else self._region
+        account = caller.principal.tenant_id or (parts[4] if len(parts) >= 6 else "")
+        if account:
+            self._billing.count(account, region, _KMS_REQUESTS)
 
     def _caller(self, caller: object) -> Caller:
         if not isinstance(caller, KeyUser):
@@ -263,11 +295,13 @@ def secrets_service(
     db: Database,
     customer_keys: CustomerKeyService,
     audit: AuditService | None = None,
+    billing: BillingService | None = None,
 ) -> SecretService:
-    """The secrets service of ``serve``, over the metadata database."""
+    """The secrets service of ``serve``, over the metadata database, its KMS calls metered
+    when ``billing`` is given."""
     return SecretService(
         SqlSecretStore(db),
-        KmsSecretSealer(customer_keys, settings.region, audit),
+        KmsSecretSealer(customer_keys, settings.region, audit, billing),
         SecretLimits(
             max_value_size=settings.secrets_max_value_size,
             max_secrets=settings.secrets_max_secrets,
@@ -290,7 +324,7 @@ def secrets_api(
 ) -> tuple[SecretsApp, asyncio.Task[None]]:
     """The Secrets Manager API app of ``serve`` and its sweep of the secrets past their
     recovery window, started."""
-    secrets = secrets_service(settings, db, customer_keys, audit)
+    secrets = secrets_service(settings, db, customer_keys, audit, billing)
     app = SecretsApp(secrets, identity, audit, settings, rate_limiter, billing=billing)
     return app, asyncio.create_task(secrets_upkeep(settings, secrets), name="secrets")
 
