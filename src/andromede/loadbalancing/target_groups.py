@@ -92,9 +92,9 @@ class Probe:
 
 
 # ELBv2's ProtocolEnum: what a health check may name; an NLB's TCP group checks by the first
-# three (TLS, UDP, TCP_UDP and GENEVE are no health check protocols).
+# three (TLS, UDP, TCP_UDP, GENEVE, QUIC and TCP_QUIC are no health check protocols).
 _CHECK_PROTOCOLS: Final = ("TCP", "HTTP", "HTTPS")
-_OTHER_PROTOCOLS: Final = ("TLS", "UDP", "TCP_UDP", "GENEVE")
+_OTHER_PROTOCOLS: Final = ("TLS", "UDP", "TCP_UDP", "GENEVE", "QUIC", "TCP_QUIC")
 
 
 def check_health_check(
@@ -110,8 +110,8 @@ def check_health_check(
     if check.protocol not in _CHECK_PROTOCOLS:
         raise LbValidationError(
             f"Value '{check.protocol[:16]}' at 'healthCheckProtocol' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [TCP, HTTP, HTTPS, TLS, UDP, "
-            "TCP_UDP, GENEVE]"
+            "constraint: Member must satisfy enum value set: [HTTP, HTTPS, TCP, TLS, UDP, "
+            "TCP_UDP, GENEVE, QUIC, TCP_QUIC]"
         )
     if check.protocol == "TCP":
         for field, words in (("path", "paths"), ("matcher", "matchers")):
