@@ -136,7 +136,7 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
     elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.30.1.11"}])
     health = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": "10.30.1.11"}])
     assert health["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "draining"
-    # Decision 0198: an HTTP health check, its path and matcher; HTTPS refused.
+    # Decision 0198: an HTTP health check, its path and matcher.
     http = elb.modify_target_group(
         TargetGroupArn=tg_arn,
         HealthCheckProtocol="HTTP",
@@ -145,9 +145,9 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
     )["TargetGroups"][0]
     assert (http["HealthCheckProtocol"], http["HealthCheckPath"]) == ("HTTP", "/healthz")
     assert http["Matcher"] == {"HttpCode": "200-299"}
-    with pytest.raises(ClientError) as refused:
-        elb.modify_target_group(TargetGroupArn=tg_arn, HealthCheckProtocol="HTTPS")
-    assert _code(refused) == "InvalidConfigurationRequest"
+    # Session 49: HTTPS checks too, keeping the path and matcher set.
+    https = elb.modify_target_group(TargetGroupArn=tg_arn, HealthCheckProtocol="HTTPS")
+    assert https["TargetGroups"][0]["HealthCheckPath"] == "/healthz"
     tags = elb.describe_tags(ResourceArns=[lb_arn, tg_arn])["TagDescriptions"]
     assert tags[0]["Tags"] == [{"Key": "team", "Value": "web"}] and tags[1]["Tags"] == []
     listed = elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]

@@ -107,7 +107,7 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
             )
         call.required("Port")
         changes = _health_changes(call)
-        if changes.get("protocol") == "HTTP":
+        if changes.get("protocol") == "HTTP":  # HTTPS keeps TCP's 10 s, as ELBv2 does
             changes.setdefault("timeout", _HTTP_TIMEOUT)
         check = HealthCheck(**changes)
         group = await service.create_target_group(

@@ -182,7 +182,7 @@ def write_group(
     xml.element("HealthCheckTimeoutSeconds", check.timeout)
     xml.element("HealthyThresholdCount", check.healthy_threshold)
     xml.element("UnhealthyThresholdCount", check.unhealthy_threshold)
-    if check.protocol == "HTTP":  # shown for HTTP checks only, as ELBv2 does (decision 0198)
+    if check.protocol != "TCP":  # shown for HTTP(S) checks only, as ELBv2 does (decision 0198)
         xml.element("HealthCheckPath", check.path)
         xml.open("Matcher")
         xml.element("HttpCode", check.matcher)

@@ -5,7 +5,10 @@ from the router's address on the target's subnet, which the target's security gr
 let in), every ``HealthCheckIntervalSeconds``, given up after ``HealthCheckTimeoutSeconds``.
 An ``HTTP`` check (decision 0198) sends a minimal HTTP/1.1 GET of its path over that
 connection and passes when the answer's status code is one its matcher accepts; the
-connection, the request and the status line all within the timeout.
+connection, the request and the status line all within the timeout. An ``HTTPS`` check
+(session 49) does the same over TLS: a handshake without SNI and without verifying the
+target's certificate (ELBv2's health checks do not validate it: a self-signed or expired one
+passes), then the same GET, the handshake counted in the timeout too.
 
 The socket is made inside the namespace by a thread that enters it (a socket stays in the
 namespace it was made in), then connected from the event loop. The outcome goes back to the
@@ -19,6 +22,7 @@ import asyncio
 import logging
 import re
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +40,19 @@ log = logging.getLogger(__name__)
 # The most of an answer read for its status line: a longer first line is a failure.
 _STATUS_LINE_MAX: Final = 8192
 _STATUS: Final = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: |\r)")
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The client side of an HTTPS check: TLS 1.2 or later, the target's certificate and
+    name not verified (ELBv2's health checks accept any certificate, decision 0198)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_TLS: Final = _tls_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +87,11 @@ async def probe_target(
     *,
     path: str | None = None,
     matcher: str = "200-399",
+    tls: bool = False,
 ) -> ProbeOutcome:
     """Whether a TCP connection to ``address:port`` from ``namespace`` opens in time; with
     ``path`` (an HTTP check), whether a GET of it is answered in time with a code
-    ``matcher`` accepts."""
+    ``matcher`` accepts; with ``tls`` too (an HTTPS check), that GET over TLS."""
     sock = await socket_in(namespace)
     try:
         loop = asyncio.get_running_loop()
@@ -81,7 +99,10 @@ async def probe_target(
             await loop.sock_connect(sock, (address, port))
             if path is None:
                 return ProbeOutcome(True)
-            code = await _http_status(loop, sock, address, port, path)
+            if tls:
+                code = await _https_status(sock, address, port, path)
+            else:
+                code = await _http_status(loop, sock, address, port, path)
     except TimeoutError:
         return ProbeOutcome(False, timed_out=True)
     except OSError:
@@ -96,19 +117,46 @@ async def probe_target(
 async def _http_status(
     loop: asyncio.AbstractEventLoop, sock: socket.socket, address: str, port: int, path: str
 ) -> int | None:
-    """The status code of the answer to a GET of ``path`` (None: no HTTP status line). The
-    path was checked printable ASCII without spaces when the check was set."""
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {address}:{port}\r\n"
-        "User-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    )
-    await loop.sock_sendall(sock, request.encode("ascii"))
+    """The status code of the answer to a GET of ``path`` (None: no HTTP status line)."""
+    await loop.sock_sendall(sock, _request(address, port, path))
     answer = b""
     while b"\n" not in answer and len(answer) < _STATUS_LINE_MAX:
         chunk = await loop.sock_recv(sock, 4096)
         if not chunk:
             break
         answer += chunk
+    return _status_of(answer)
+
+
+async def _https_status(sock: socket.socket, address: str, port: int, path: str) -> int | None:
+    """:func:`_http_status` over TLS on the connected ``sock`` (no SNI: ``server_hostname``
+    empty); a failed handshake raises ``ssl.SSLError``, an OSError."""
+    reader, writer = await asyncio.open_connection(sock=sock, ssl=_TLS, server_hostname="")
+    try:
+        writer.write(_request(address, port, path))
+        await writer.drain()
+        answer = b""
+        while b"\n" not in answer and len(answer) < _STATUS_LINE_MAX:
+            chunk = await reader.read(4096)
+            if not chunk:
+                break
+            answer += chunk
+        return _status_of(answer)
+    finally:
+        # No close_notify exchange: a target that never answers it must not hold the probe.
+        writer.transport.abort()
+
+
+def _request(address: str, port: int, path: str) -> bytes:
+    """The GET of a check's path; the path was checked printable ASCII without spaces when
+    the check was set, so it cannot break the request line."""
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {address}:{port}\r\n"
+        "User-Agent: ELB-HealthChecker/2.0\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("ascii")
+
+
+def _status_of(answer: bytes) -> int | None:
     found = _STATUS.match(answer)
     return int(found.group(1)) if found else None
 
@@ -153,8 +201,9 @@ class HealthChecker:
                     p.address,
                     p.health_port,
                     p.timeout,
-                    path=p.path if p.protocol == "HTTP" else None,
+                    path=p.path if p.protocol in ("HTTP", "HTTPS") else None,
                     matcher=p.matcher,
+                    tls=p.protocol == "HTTPS",
                 )
                 for p, ns in due
             ),

@@ -84,17 +84,34 @@ class Probe:
     health_port: int
     timeout: int
     interval: int
-    # Decision 0198: "HTTP" checks ask ``path`` and pass on a code ``matcher`` accepts.
+    # Decision 0198: "HTTP" and "HTTPS" checks ask ``path`` and pass on a code ``matcher``
+    # accepts.
     protocol: str = "TCP"
     path: str = "/"
     matcher: str = "200-399"
 
 
-def check_health_check(check: HealthCheck, given: Collection[str] = ()) -> None:
-    if check.protocol not in ("TCP", "HTTP"):
+# ELBv2's ProtocolEnum: what a health check may name; an NLB's TCP group checks by the first
+# three (TLS, UDP, TCP_UDP, GENEVE, QUIC and TCP_QUIC are no health check protocols).
+_CHECK_PROTOCOLS: Final = ("TCP", "HTTP", "HTTPS")
+_OTHER_PROTOCOLS: Final = ("TLS", "UDP", "TCP_UDP", "GENEVE", "QUIC", "TCP_QUIC")
+
+
+def check_health_check(
+    check: HealthCheck, given: Collection[str] = (), target_type: str = "instance"
+) -> None:
+    """ELBv2's validation of a TCP target group's health check as a whole (decisions 0191,
+    0198): ``given`` names the fields the call set, ``target_type`` is the group's."""
+    if check.protocol in _OTHER_PROTOCOLS:
         raise InvalidConfiguration(
-            f"Health check protocol '{check.protocol[:16]}' is not supported here yet; TCP "
-            "and HTTP are (decision 0198)"
+            f"Health check protocol '{check.protocol}' is not supported; a TCP target group's "
+            "health check protocol must be TCP, HTTP or HTTPS"
+        )
+    if check.protocol not in _CHECK_PROTOCOLS:
+        raise LbValidationError(
+            f"Value '{check.protocol[:16]}' at 'healthCheckProtocol' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [HTTP, HTTPS, TCP, TLS, UDP, "
+            "TCP_UDP, GENEVE, QUIC, TCP_QUIC]"
         )
     if check.protocol == "TCP":
         for field, words in (("path", "paths"), ("matcher", "matchers")):
@@ -103,6 +120,10 @@ def check_health_check(check: HealthCheck, given: Collection[str] = ()) -> None:
                     f"Custom health check {words} are not supported for health checks with "
                     "the protocol 'TCP'"
                 )
+    if not check.enabled and target_type in ("instance", "ip"):
+        raise InvalidConfiguration(
+            f"Health check enabled must be true for target groups with target type '{target_type}'"
+        )
     if not (1 <= len(check.path) <= 1024 and check.path.startswith("/")) or any(
         not 0x21 <= ord(c) <= 0x7E for c in check.path
     ):
@@ -138,7 +159,7 @@ class TargetGroupsMixin(LbCore):
                 f"Target type '{spec.target_type[:16]}' is not supported here yet; instance and "
                 "ip are (decision 0191)"
             )
-        check_health_check(spec.health_check, spec.given)
+        check_health_check(spec.health_check, spec.given, spec.target_type)
         check_tags(spec.tags, self.limits.max_tags)
         if not await self.network.vpc_exists(tenant_id, spec.vpc_id):
             raise LbValidationError(f"The VPC ID '{spec.vpc_id[:64]}' is not found")
@@ -218,13 +239,18 @@ class TargetGroupsMixin(LbCore):
     async def modify_target_group(
         self, tenant_id: str, arn: str, changes: Mapping[str, Any]
     ) -> TargetGroup:
-        """Change the health check's fields named in ``changes`` (HealthCheck's names)."""
+        """Change the health check's fields named in ``changes`` (HealthCheck's names),
+        validated with the fields kept as one check; the probes read it at their next round.
+        A check turned TCP drops its path and matcher (a TCP check has none: turned HTTP
+        again, it starts from ELBv2's defaults)."""
         tg_id = await self.id_of(tenant_id, "targetgroup", arn)
 
         def change(stored: Stored) -> dict[str, Any]:
             group = group_from(tenant_id, tg_id, stored.name, stored.document)
             check = replace(group.health_check, **changes)
-            check_health_check(check, changes.keys())
+            if check.protocol == "TCP":
+                check = replace(check, path="/", matcher="200-399")
+            check_health_check(check, changes.keys(), group.target_type)
             return group_document(replace(group, health_check=check))
 
         await self.mutate(tenant_id, "targetgroup", tg_id, change)

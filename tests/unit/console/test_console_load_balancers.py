@@ -270,3 +270,9 @@ async def test_security_groups_and_http_health_checks(console: ConsoleHarness) -
         assert check.startswith("HTTP <code>/health</code> (200-299)")
         group = await client.get("/target-groups/api")
         assert "HTTP <code>/health</code> (200-299)" in group.text
+        # Session 49: HTTPS checks offered and shown with their path.
+        assert '<option value="HTTPS">HTTPS</option>' in listing.text
+        https = await _target_group(client, vpc_id, name="tls", check_protocol="HTTPS")
+        assert https.status_code == 303, https.text
+        tls = await client.get("/target-groups/tls")
+        assert "HTTPS <code>/</code> (200-399)" in tls.text

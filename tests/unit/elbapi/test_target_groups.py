@@ -1,5 +1,6 @@
 """ELBv2's target group calls in process (decision 0191): creation with the health check's
-parameters (HTTP checks' path and matcher too, decision 0198), registration of instance and
+parameters (HTTP and HTTPS checks' path and matcher too, decision 0198; every field
+changed by ModifyTargetGroup, validated as one check, session 49), registration of instance and
 ip targets, DescribeTargetHealth's states and AWS's reason codes as probes come in, draining
 for ``deregistration_delay.timeout_seconds``."""
 
@@ -58,7 +59,7 @@ async def test_a_target_group_with_its_health_check(tmp_path: Path) -> None:
         )  # fmt: skip
         await refused(
             world.client, "ModifyTargetGroup", "InvalidConfigurationRequest",
-            TargetGroupArn=group["TargetGroupArn"], HealthCheckProtocol="HTTPS",
+            TargetGroupArn=group["TargetGroupArn"], HealthCheckProtocol="UDP",
         )  # fmt: skip
         await refused(world.client, "CreateTargetGroup", "DuplicateTargetGroupName",
                       Name="web", Protocol="TCP", Port=81, VpcId=world.vpc_id)  # fmt: skip
@@ -114,7 +115,7 @@ async def test_http_health_checks(tmp_path: Path) -> None:
                                       HealthCheckProtocol="TCP")  # fmt: skip
         assert "HealthCheckPath" not in tcp["TargetGroups"][0]
         for params, code in (
-            ({"HealthCheckProtocol": "HTTPS"}, "InvalidConfigurationRequest"),
+            ({"HealthCheckProtocol": "TLS"}, "InvalidConfigurationRequest"),
             ({"HealthCheckPath": "/x"}, "InvalidConfigurationRequest"),  # TCP check
             ({"Matcher": {"HttpCode": "200"}}, "InvalidConfigurationRequest"),
             ({"HealthCheckProtocol": "HTTP", "HealthCheckPath": "health"}, "ValidationError"),
@@ -131,6 +132,66 @@ async def test_http_health_checks(tmp_path: Path) -> None:
                           Port=80, VpcId=world.vpc_id, **params)  # fmt: skip
         assert [g["TargetGroupName"] for g in (await world.client.call("DescribeTargetGroups"))[
             "TargetGroups"]] == ["web"]  # fmt: skip
+
+
+async def test_https_checks_and_every_field_modified(tmp_path: Path) -> None:
+    async with elb_world(tmp_path) as world:
+        group = await world.target_group(HealthCheckProtocol="HTTPS")
+        arn = group["TargetGroupArn"]
+        # ELBv2's defaults for an NLB's HTTPS check: "/", 200-399, TCP's 10-second timeout.
+        assert (group["HealthCheckPath"], group["Matcher"]) == ("/", {"HttpCode": "200-399"})
+        assert group["HealthCheckTimeoutSeconds"] == 10
+        lb = await world.load_balancer()
+        await world.client.call(
+            "CreateListener", LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+        )  # fmt: skip
+        await world.client.call(
+            "RegisterTargets", TargetGroupArn=arn, Targets=[{"Id": await world.instance()}]
+        )
+        [probe] = await world.service.probes()
+        assert (probe.protocol, probe.path, probe.timeout) == ("HTTPS", "/", 10)
+        # Every field at once; the probes' next round reads the new check.
+        fields = {
+            "HealthCheckProtocol": "HTTP", "HealthCheckPort": "8443", "HealthCheckPath": "/up",
+            "Matcher": {"HttpCode": "200-204"}, "HealthCheckIntervalSeconds": 60,
+            "HealthCheckTimeoutSeconds": 20, "HealthyThresholdCount": 4,
+            "UnhealthyThresholdCount": 6, "HealthCheckEnabled": True,
+        }  # fmt: skip
+        shown = (await world.client.call("ModifyTargetGroup", TargetGroupArn=arn, **fields))[
+            "TargetGroups"
+        ][0]
+        assert {k: shown[k] for k in fields} == fields
+        [probe] = await world.service.probes()
+        assert (probe.protocol, probe.health_port, probe.path, probe.matcher) == (
+            "HTTP", 8443, "/up", "200-204",
+        )  # fmt: skip
+        assert (probe.interval, probe.timeout) == (60, 20)
+        # Turned TCP, the check drops its path and matcher; HTTPS again starts from defaults.
+        tcp = await world.client.call("ModifyTargetGroup", TargetGroupArn=arn,
+                                      HealthCheckProtocol="TCP")  # fmt: skip
+        assert "Matcher" not in tcp["TargetGroups"][0]
+        https = await world.client.call("ModifyTargetGroup", TargetGroupArn=arn,
+                                        HealthCheckProtocol="HTTPS")  # fmt: skip
+        assert (https["TargetGroups"][0]["HealthCheckPath"], https["TargetGroups"][0][
+            "Matcher"]) == ("/", {"HttpCode": "200-399"})  # fmt: skip
+        # Validated as a whole with the fields kept (interval 60, timeout 20).
+        for params, code in (
+            ({"HealthCheckTimeoutSeconds": 61}, "ValidationError"),
+            ({"HealthCheckIntervalSeconds": 10}, "ValidationError"),
+            ({"HealthCheckEnabled": False}, "InvalidConfigurationRequest"),
+            ({"HealthCheckProtocol": "TCP", "HealthCheckPath": "/"}, "InvalidConfigurationRequest"),
+            ({"HealthCheckProtocol": "GENEVE"}, "InvalidConfigurationRequest"),
+            ({"HealthCheckProtocol": "FTP"}, "ValidationError"),
+            ({"HealthCheckPort": "0"}, "ValidationError"),
+            ({"HealthyThresholdCount": 11}, "ValidationError"),
+        ):
+            await refused(world.client, "ModifyTargetGroup", code, TargetGroupArn=arn, **params)
+        [probe] = await world.service.probes()
+        assert (probe.protocol, probe.interval, probe.timeout) == ("HTTPS", 60, 20)
+        await refused(world.client, "CreateTargetGroup", "InvalidConfigurationRequest",
+                      Name="off", Protocol="TCP", Port=80, VpcId=world.vpc_id,
+                      HealthCheckEnabled=False)  # fmt: skip
 
 
 async def test_target_health_from_registration_to_healthy_and_unhealthy(tmp_path: Path) -> None:
