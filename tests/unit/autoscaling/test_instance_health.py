@@ -2,15 +2,17 @@
 ``autoscaling`` model, and the reconciler on the memory hypervisor under a fake clock: the
 mark and its replacement with AWS's user health-check cause, the grace period respected or
 not, the mark cleared, a replacement under way kept, ReplaceUnhealthy suspended, refusals,
-the audit record on the group's ARN."""
+the audit record and the authorisation on the instance's group's ARN."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from botocore.credentials import Credentials
+
 from andromede.audit.model import Outcome
 from andromede.compute.model import InstanceState
-from support.autoscalingapp import Clock, World, refused
+from support.autoscalingapp import Clock, World, autoscaling_client, refused
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 
@@ -155,3 +157,32 @@ async def test_refusals(world: World) -> None:
     )
     assert "No managed instance found" in error.message
     assert (await health(world))[first] == ("InService", "HEALTHY")
+
+
+async def test_authorised_on_the_instances_group(world: World) -> None:
+    _, [first] = await started(world, desired=1)
+    await world.identity.create_user(world.tenant_id, "ops")
+    prefix = f"arn:aws:autoscaling:eu-fr-1:{world.tenant_id}:autoScalingGroup:*"
+    await world.identity.put_user_policy(
+        world.tenant_id,
+        "ops",
+        "health",
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Action":"autoscaling:SetInstanceHealth",'
+        f'"Resource":"{prefix}:autoScalingGroupName/other"}}]}}',
+    )
+    key = await world.identity.create_access_key(world.tenant_id, "ops")
+    ops = autoscaling_client(world.app, Credentials(key.key.access_key_id, key.secret_access_key))
+    await refused(
+        ops, "SetInstanceHealth", "AccessDenied", InstanceId=first, HealthStatus="Unhealthy"
+    )
+    await world.identity.put_user_policy(
+        world.tenant_id,
+        "ops",
+        "health",
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"Action":"autoscaling:SetInstanceHealth",'
+        f'"Resource":"{prefix}:autoScalingGroupName/web"}}]}}',
+    )
+    await ops.call("SetInstanceHealth", InstanceId=first, HealthStatus="Unhealthy")
+    assert (await health(world))[first] == ("InService", "UNHEALTHY")
