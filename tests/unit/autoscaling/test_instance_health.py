@@ -6,11 +6,13 @@ the audit record and the authorisation on the instance's group's ARN."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from botocore.credentials import Credentials
 
 from andromede.audit.model import Outcome
+from andromede.autoscaling.model import Group
 from andromede.compute.model import InstanceState
 from support.autoscalingapp import Clock, World, autoscaling_client, refused
 
@@ -63,9 +65,12 @@ async def test_an_instance_marked_unhealthy_is_replaced(world: World) -> None:
         f"At {moment} an instance was taken out of service in response to a user health-check."
         in await causes(world)
     )
-    # The mark went with the instance.
+    # The mark went with the instance; a document keeps and reads the marks.
     group = await world.service.group(world.tenant_id, "web")
     assert (group.unhealthy, group.marked_by_user) == ((), ())
+    marked = replace(group, unhealthy=(first,), marked_by_user=(first,))
+    again = Group.from_document(marked.document(), marked.revision)
+    assert (again.unhealthy, again.marked_by_user) == ((first,), (first,))
     await world.audit.flush()
     events = [e for _, e in await world.audit_store.list_events(None, after_id=0, limit=99)]
     [event] = [e for e in events if e.action == "autoscaling:SetInstanceHealth"]
