@@ -46,7 +46,7 @@ async def set_instance_health(
     owned = [(g, m) for g, m in await service.instances(tenant_id) if m.instance_id == instance_id]
     if not owned:
         raise ScalingValidationError(
-            f"Instance Id not found - No managed instance found for instance ID: {instance_id}"
+            f"Instance Id not found - No managed instance found for instance ID: {instance_id[:64]}"
         )
     group, member = owned[0]
     grace = timedelta(seconds=group.health_check_grace_period)
