@@ -119,6 +119,10 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
     activities = scaling.describe_scaling_activities(AutoScalingGroupName="web")["Activities"]
     assert sum(a["Description"].startswith("Launching") for a in activities) == 3
     assert sum(a["Description"].startswith("Terminating") for a in activities) == 2
+    # SetInstanceHealth on the wire (decision 0198, session 49): an unmarked instance set
+    # Healthy is left as it is (the marking and its replacement are the unit tests').
+    [kept] = members()
+    scaling.set_instance_health(InstanceId=kept["InstanceId"], HealthStatus="Healthy")
     _notifications(server, scaling, members)
     _hooks_schedules_and_refresh(ec2, scaling, template, image_id, members)
     _protection_suspension_standby_detach(ec2, scaling, members)

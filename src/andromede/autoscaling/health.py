@@ -6,7 +6,8 @@ Under ``HealthCheckType`` ``ELB`` an instance is unhealthy when EC2 says so (sto
 stopping, as under ``EC2``) or when any target group of the group reports it ``unhealthy``
 (``initial``, ``draining`` and ``unused`` are no verdict on the instance), once the
 instance is past ``HealthCheckGracePeriod``. Marked Unhealthy it stays so until it is gone
-(AWS never brings a marked instance back) and is replaced as an EC2-unhealthy one is.
+(the check never brings a marked instance back; only the account's SetInstanceHealth
+``Healthy`` does, ``instance_health``) and is replaced as an EC2-unhealthy one is.
 The port also shows a target group's targets, from which ``traffic`` advances the group's
 attachment states (decision 0201). The adapter over the load balancing service is
 ``andromede.autoscaling_adapters``'s (bounded contexts do not import each other).

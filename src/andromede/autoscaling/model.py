@@ -113,6 +113,9 @@ class Group:
     # Decision 0198: the instances its ELB health check marked Unhealthy (replaced unless
     # ReplaceUnhealthy is suspended; dropped once gone).
     unhealthy: tuple[str, ...] = ()
+    # Decision 0198's session-49 addendum: those of ``unhealthy`` SetInstanceHealth marked
+    # (their replacement's cause is AWS's user health-check, not the ELB one).
+    marked_by_user: tuple[str, ...] = ()
     # Decision 0201: each target group attachment's state (ARN, Adding, Added, InService or
     # Removing): the attached ones (``target_groups``; one without a state is Added, as
     # documents before it read) and those detached still deregistering (Removing).
@@ -133,6 +136,7 @@ class Group:
         data["warm_pool"] = plain(self.warm_pool) if self.warm_pool else None
         data["warmed"] = list(self.warmed)
         data["unhealthy"] = list(self.unhealthy)
+        data["marked_by_user"] = list(self.marked_by_user)
         data["cooldown_until"] = self.cooldown_until.isoformat() if self.cooldown_until else None
         data["suspended"] = [list(pair) for pair in self.suspended]
         data["forecast_floor"] = [list(entry) for entry in self.forecast_floor]
@@ -187,6 +191,7 @@ class Group:
             (str(n), str(h), int(c)) for n, h, c in data.get("forecast_floor", ())
         )
         data["unhealthy"] = tuple(data.get("unhealthy", ()))  # decision 0198
+        data["marked_by_user"] = tuple(data.get("marked_by_user", ()))  # 0198, session 49
         data["attachment_states"] = tuple(  # decision 0201
             (str(a), str(s)) for a, s in data.get("attachment_states", ())
         )

@@ -6,7 +6,8 @@ group's name to its desired capacity:
 - a stopped or stopping instance is unhealthy under the EC2 health check: terminated, and
   replaced like any missing one; (decision 0198) under the ELB health check, so is an
   InService instance past the grace period that a target group of the group reports
-  unhealthy (marked Unhealthy in the group first);
+  unhealthy (marked Unhealthy in the group first), and (its session-49 addendum) one the
+  account marked Unhealthy by SetInstanceHealth;
 - missing instances are launched from the group's launch template version, each in the
   group's subnet holding the fewest of its instances (the zones balanced, simplified);
 - extra instances are terminated: those of the oldest launch template version first, then
@@ -177,11 +178,19 @@ class Reconciler:
                 f"At {now} an instance was taken out of service in response to an EC2 "
                 "instance status check failure.",
             )
+            by_user = [m for m in failed_elb if m.instance_id in group.marked_by_user]
             group = await self._retire(
                 group,
-                failed_elb,
+                [m for m in failed_elb if m not in by_user],
                 f"At {now} an instance was taken out of service in response to an ELB "
                 "system health check failure.",
+            )
+            # SetInstanceHealth's marks (decision 0198, session 49): AWS's cause for them.
+            group = await self._retire(
+                group,
+                by_user,
+                f"At {now} an instance was taken out of service in response to a user "
+                "health-check.",
             )
         if not group.suspends("InstanceRefresh") and await self._refresh(group, counted):
             return group  # the batch retired: the next rounds launch its replacements
@@ -252,15 +261,22 @@ class Reconciler:
             standby = tuple(i for i in g.standby if i in present)
             warmed = tuple(i for i in g.warmed if i in present)
             unhealthy = tuple(i for i in g.unhealthy if i in present)
-            if (protected, standby, warmed, unhealthy) == (
+            by_user = tuple(i for i in g.marked_by_user if i in present)
+            if (protected, standby, warmed, unhealthy, by_user) == (
                 g.protected,
                 g.standby,
                 g.warmed,
                 g.unhealthy,
+                g.marked_by_user,
             ):
                 return None
             return replace(
-                g, protected=protected, standby=standby, warmed=warmed, unhealthy=unhealthy
+                g,
+                protected=protected,
+                standby=standby,
+                warmed=warmed,
+                unhealthy=unhealthy,
+                marked_by_user=by_user,
             )
 
         return await self.service.mutate(group.tenant_id, group.name, tidy)

@@ -501,6 +501,14 @@ def autoscaling_spec(
         group = await service.store.get(call.tenant_id, name)
         return group_arn(region, call.tenant_id, group.group_id if group else "*", name)
 
+    async def instance_group(call: Call) -> str:
+        # SetInstanceHealth names an instance, AWS authorises it on the instance's group.
+        wanted = call.get("InstanceId")
+        for group, member in await service.instances(call.tenant_id) if wanted else []:
+            if member.instance_id == wanted:
+                return group_arn(region, call.tenant_id, group.group_id, group.name)
+        return group_arn(region, call.tenant_id, "*", "*")
+
     handlers: dict[str, Handler] = {
         "CreateAutoScalingGroup": (create_group, True, False),
         "DeleteAutoScalingGroup": (delete_group, True, False),
@@ -532,6 +540,7 @@ def autoscaling_spec(
         "SetDesiredCapacity": named_group,
         "UpdateAutoScalingGroup": named_group,
         **{name: named_group for name in _NAMED_GROUP},
+        "SetInstanceHealth": instance_group,  # decision 0198, session 49
     }
     return ServiceSpec(
         name="autoscaling",

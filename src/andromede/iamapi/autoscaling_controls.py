@@ -1,7 +1,8 @@
 """Auto Scaling's instance and process controls on the wire (decision 0182):
 SetInstanceProtection, EnterStandby, ExitStandby, AttachInstances, DetachInstances,
 SuspendProcesses, ResumeProcesses, DescribeScalingProcessTypes, EnableMetricsCollection and
-DisableMetricsCollection, in AWS's shapes; the rules are ``autoscaling.controls``'."""
+DisableMetricsCollection, in AWS's shapes; the rules are ``autoscaling.controls``'. And
+(decision 0198's session-49 addendum) SetInstanceHealth, ``autoscaling.instance_health``'s."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from andromede.autoscaling import controls
+from andromede.autoscaling.instance_health import set_instance_health
 from andromede.autoscaling.model import Activity
 from andromede.autoscaling.service import AutoScalingService
 from andromede.iamapi.autoscaling_wire import guarded, write_activity
@@ -118,6 +120,17 @@ def handlers(
 
         return handler
 
+    async def set_health(call: Call) -> None:
+        await guarded(
+            set_instance_health(
+                service,
+                call.tenant_id,
+                call.required("InstanceId"),
+                call.required("HealthStatus"),
+                respect_grace_period=call.boolean("ShouldRespectGracePeriod", default=True),
+            )
+        )
+
     async def process_types(call: Call) -> None:
         call.result.open("Processes")
         for name in controls.PROCESSES:
@@ -159,6 +172,7 @@ def handlers(
         "SuspendProcesses": (processes(True), True, False),
         "ResumeProcesses": (processes(False), True, False),
         "DescribeScalingProcessTypes": (process_types, False, True),
+        "SetInstanceHealth": (set_health, True, False),
         "EnableMetricsCollection": (enable_metrics, True, False),
         "DisableMetricsCollection": (disable_metrics, True, False),
     }
