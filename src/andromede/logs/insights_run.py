@@ -36,18 +36,21 @@ from andromede.logs.insights_stats import Aggregator, QueryTooLarge
 __all__ = ["QueryRun", "QueryTooLarge", "Stamp", "event_record", "format_value"]
 
 _MAX_DISCOVERED: Final = 1000  # JSON fields discovered per event at most (AWS: 1000)
+# Deeper values are not discovered (still read by jsonParse): the walk recurses, and a
+# 256 KB message may nest 100,000 deep.
+_MAX_DEPTH: Final = 100
 _STANDARD: Final = ("@timestamp", "@message", "@logStream", "@log")
 
 
-def _flatten(prefix: str, value: object, into: Record) -> None:
-    if len(into) >= _MAX_DISCOVERED:
+def _flatten(prefix: str, value: object, into: Record, depth: int = 0) -> None:
+    if len(into) >= _MAX_DISCOVERED or depth > _MAX_DEPTH:
         return
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into)
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _flatten(f"{prefix}.{index}", item, into)
+            _flatten(f"{prefix}.{index}", item, into, depth + 1)
     elif isinstance(value, bool):
         into[prefix] = "true" if value else "false"
     elif isinstance(value, int | float):
@@ -68,7 +71,7 @@ def event_record(
     if text.startswith("{"):
         try:
             parsed = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the parser goes
             parsed = None
         if isinstance(parsed, dict):
             _flatten("", parsed, record)

@@ -160,3 +160,13 @@ def test_refused_by_name(query: str, message: str, start: int, end: int) -> None
     with pytest.raises(MalformedQuery) as caught:
         parse_query(query)
     assert (caught.value.message, caught.value.start, caught.value.end) == (message, start, end)
+
+
+def test_deeply_nested_messages() -> None:
+    """A message nested deeper than the parser goes is text, not a failed query; one within
+    it is discovered to 100 levels and parsed whole by jsonParse."""
+    query = "fields x, jsonStringify(jsonParse(@message)) as s | display x, s"
+    nested = '{"x":1,"a":' + "[" * 150 + "]" * 150 + "}"
+    assert run(query, [nested]) == [{"x": "1", "s": nested}]
+    too_deep = '{"x":1,"a":' + "[" * 5000 + "]" * 5000 + "}"
+    assert run(query, [too_deep]) == [{}]
