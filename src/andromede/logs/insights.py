@@ -4,8 +4,8 @@ reading the groups' events a chunk at a time through :meth:`LogsService.scan` (o
 FilterLogEvents opens them) so memory stays bounded; its end (Complete, Failed, Timeout) and
 results written to the store, where every gateway reads them. StopQuery marks the query
 Cancelled in the store and cancels the task when it runs here; a task running elsewhere
-sees the mark at its next chunk. While it runs, the rows found so far (a query without
-``stats``) and its statistics are written every ``partial_interval`` seconds, as AWS's
+sees the mark at its next chunk. While it runs, the rows found so far (with ``stats``, the
+aggregation so far) and its statistics are written every ``partial_interval`` seconds, as AWS's
 GetQueryResults answers partial results. A query whose gateway stopped stays Running in the store
 until ``timeout_ms`` after its start, when any gateway answers it Timeout. Saved queries
 (PutQueryDefinition) are kept in the same store, their query parsed when put."""

@@ -1,7 +1,8 @@
 """Evaluating a Logs Insights expression over one record (decision 0186): arithmetic,
 comparisons (numbers when both sides read as numbers, text otherwise), ``like``/``=~``,
-``in``, ``and``/``or``/``not`` and the functions of :mod:`andromede.logs.insights_functions`.
-Pure. A ``stats`` item's aggregations are read from the row's slots (:func:`slot_name`)."""
+``in``, ``and``/``or``/``not`` and the functions of :mod:`andromede.logs.insights_functions`;
+a dotted field reads into a map or list ``jsonParse`` made (:func:`lookup`). Pure. A
+``stats`` item's aggregations are read from the row's slots (:func:`slot_name`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import math
 from collections.abc import Mapping
 from typing import Final
 
-from andromede.logs.insights_functions import FUNCTIONS, Value, format_value, number
+from andromede.logs.insights_functions import (
+    FUNCTIONS,
+    Json,
+    Value,
+    format_value,
+    json_path,
+    number,
+)
 from andromede.logs.insights_syntax import (
     Aggregate,
     Arith,
@@ -25,7 +33,7 @@ from andromede.logs.insights_syntax import (
     Period,
 )
 
-__all__ = ["evaluate", "holds", "slot_name"]
+__all__ = ["evaluate", "holds", "lookup", "slot_name"]
 
 _MAX_POWER: Final = 1e308  # beyond, a power is no finite number: answered as nothing
 
@@ -34,6 +42,20 @@ def slot_name(slot: int) -> str:
     """The key under which a stats row holds its ``slot``-th aggregation: no field's name
     holds a NUL, so none is shadowed."""
     return f"\x00{slot}"
+
+
+def lookup(record: Mapping[str, Value], name: str) -> Value | None:
+    """A field's value: the record's own, else — ``j.a.0`` after ``jsonParse(…) as j`` — the
+    path read into the longest leading name that holds a parsed map or list."""
+    value = record.get(name)
+    if value is not None or "." not in name:
+        return value
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = record.get(".".join(parts[:cut]))
+        if isinstance(head, Json):
+            return json_path(head, parts[cut:])
+    return None
 
 
 def _compare(op: str, left: Value | None, right: Value | None) -> bool:
@@ -84,7 +106,7 @@ def _arith(op: str, a: float, b: float) -> float | None:
 def evaluate(expr: Expr, record: Mapping[str, Value]) -> Value | None:
     match expr:
         case Field(name):
-            return record.get(name)
+            return lookup(record, name)
         case Literal(value):
             return value
         case Period():

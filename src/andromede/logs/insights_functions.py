@@ -2,7 +2,8 @@
 addendum): a record's values (text, numbers, :class:`Stamp` times), how they are written in
 results and ordered, and each function AWS's "Boolean, comparison, numeric, datetime, and
 other functions" page lists that the platform serves — general (``ispresent``, ``isempty``,
-``isblank``, ``coalesce``), string, numeric, datetime and IP — with its arity, pure.
+``isblank``, ``coalesce``), string, numeric, datetime, IP and JSON (``jsonParse``,
+``jsonStringify``: a parsed map or list is a :class:`Json`) — with its arity, pure.
 
 A function of a missing value answers nothing (the field stays absent), as AWS's do, except
 the general ones, which exist to look at missing values; predicates answer 1 or 0."""
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import ipaddress
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,10 +24,13 @@ from andromede.logs.insights_syntax import CALENDAR_MONTHS, FIXED_UNITS_MS, Peri
 __all__ = [
     "FUNCTIONS",
     "Function",
+    "Json",
     "Record",
     "Stamp",
     "Value",
     "format_value",
+    "json_path",
+    "json_value",
     "number",
     "order_key",
     "time_ceil",
@@ -39,6 +44,43 @@ Argument = Value | Period | None
 
 class Stamp(int):
     """Milliseconds since the epoch, answered as AWS writes a time."""
+
+
+class Json(str):
+    """A map or list ``jsonParse`` made: its text is its compact JSON (how it is written in
+    results and compared), ``data`` the structure a dotted field or ``[n]`` reads into."""
+
+    data: dict[str, object] | list[object]
+
+    def __new__(cls, data: dict[str, object] | list[object]) -> Json:
+        made = super().__new__(cls, json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+        made.data = data
+        return made
+
+
+def json_value(value: object) -> Value | None:
+    """A JSON value as a query's value: maps and lists stay :class:`Json`, booleans are
+    written ``true``/``false`` as discovered fields are, ``null`` is absent."""
+    if isinstance(value, dict | list):
+        return Json(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return value
+    return None
+
+
+def json_path(value: Json, path: Sequence[str]) -> Value | None:
+    """What ``path`` (map keys, list indexes as digits) reads in a parsed value."""
+    found: object = value.data
+    for step in path:
+        if isinstance(found, dict):
+            found = found.get(step)
+        elif isinstance(found, list) and step.isdigit() and int(step) < len(found):
+            found = found[int(step)]
+        else:
+            return None
+    return json_value(found)
 
 
 def format_value(value: Value) -> str:
@@ -244,6 +286,23 @@ def _extreme(pick: Callable[[list[float]], float]) -> Implementation:
     return call
 
 
+def _json_parse(text: str) -> Value | None:
+    """A map or list from its text; anything else (a scalar, invalid JSON) answers nothing."""
+    if isinstance(text, Json):
+        return text
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return None
+    return Json(parsed) if isinstance(parsed, dict | list) else None
+
+
+def _json_stringify(args: Sequence[Argument]) -> Value | None:
+    # AWS's takes a parsed map or list: other values answer nothing.
+    value = args[0]
+    return str(value) if isinstance(value, Json) else None
+
+
 FUNCTIONS: Final[dict[str, Function]] = {
     # General.
     "ispresent": Function(1, 1, lambda a: _flag(a[0] is not None), general=True),
@@ -282,4 +341,7 @@ FUNCTIONS: Final[dict[str, Function]] = {
     "isipinsubnet": Function(2, 2, _in_subnet(None)),
     "isipv4insubnet": Function(2, 2, _in_subnet(4)),
     "isipv6insubnet": Function(2, 2, _in_subnet(6)),
+    # JSON.
+    "jsonparse": Function(1, 1, lambda a: _json_parse(a[0]) if isinstance(a[0], str) else None),
+    "jsonstringify": Function(1, 1, _json_stringify),
 }

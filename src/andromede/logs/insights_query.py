@@ -12,7 +12,7 @@ Grammar (commands joined by ``|``)::
                | 'parse' field STRING 'as' name (',' name)*      (glob: each ``*`` a capture)
                | 'parse' field REGEX                  (each named group ``(?<name>…)`` a field)
                | 'stats' item (',' item)* ['by' item (',' item)*]   (items over aggregations)
-               | 'sort' field ['asc'|'desc'] (',' …)*
+               | 'sort' key ['asc'|'desc'] (',' …)*      key := field | a stats item's call
                | 'limit' NUMBER
                | 'dedup' field (',' field)*
     expr      := and ('or' and)*
@@ -25,13 +25,14 @@ Grammar (commands joined by ``|``)::
     primary   := NUMBER | STRING | PERIOD | field | function '(' args ')' | '(' expr ')'
                | aggregate '(' ('*' | expr [',' NUMBER]) ')'             (in stats only)
 
-Fields are names (``a.b.c`` for a JSON message's nested fields), ``@``-names, or
-back-quoted; ``#`` comments out the rest of a line, as AWS's. The functions and their
-arities are :data:`andromede.logs.insights_functions.FUNCTIONS`'; the aggregations
-:data:`AGGREGATES`. A query holds at most two ``stats``, the second reading only the names
-the first (or a ``fields`` after it) made, as AWS's. Anything else is a
-:class:`MalformedQuery` worded as AWS's (``unexpected symbol found … at line L and position
-P``) with its character offsets."""
+Fields are names (``a.b.c`` for a JSON message's nested fields or a ``jsonParse``'d map's,
+``a[0]`` a list's item, read ``a.0``), ``@``-names, or back-quoted; ``#`` comments out the
+rest of a line, as AWS's. The functions and their arities are
+:data:`andromede.logs.insights_functions.FUNCTIONS`'; the aggregations :data:`AGGREGATES`.
+A query holds at most two ``stats``, the second reading only the names the first (or a
+``fields`` after it) made, as AWS's. ``unmask``, ``filterIndex`` and ``SOURCE`` are refused
+by name. Anything else is a :class:`MalformedQuery` worded as AWS's (``unexpected symbol
+found … at line L and position P``) with its character offsets."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from typing import Final
 
 from andromede.logs.insights_functions import FUNCTIONS
 from andromede.logs.insights_syntax import (
+    REFUSED_COMMANDS,
     Aggregate,
     Arith,
     Call,
@@ -65,7 +67,9 @@ from andromede.logs.insights_syntax import (
     Sort,
     Stats,
     Token,
+    field_path,
     period,
+    refused,
     tokens,
     unexpected,
     unquote,
@@ -161,7 +165,7 @@ class _Parser:
         token = self.token
         if token.kind == "name" and token.text.lower() not in ("and", "or", "not", "as", "by"):
             self.next()
-            return token.text
+            return field_path(token.text)
         if token.kind == "quoted":
             self.next()
             return token.text[1:-1]
@@ -200,7 +204,7 @@ class _Parser:
         }
         handler = handlers.get(word)
         if handler is None:
-            raise unexpected(token)
+            raise refused(token) if word in REFUSED_COMMANDS else unexpected(token)
         self.next()
         return handler()
 
@@ -326,7 +330,7 @@ class _Parser:
     def sort(self) -> Sort:
         keys: list[tuple[str, bool]] = []
         while True:
-            name = self.field_name()
+            name = self.sort_key()
             descending = True  # AWS's default order
             if self.is_word("asc", "desc"):
                 descending = self.next().text.lower() == "desc"
@@ -334,6 +338,22 @@ class _Parser:
             if not self.is_op(","):
                 return Sort(tuple(keys))
             self.next()
+
+    def sort_key(self) -> str:
+        """A field, or a call written as a ``stats`` item is (``sort count(*) desc``): the
+        column that item made is named by its text, as AWS names it."""
+        if not (self.token.kind == "name" and self.tokens[self.at + 1].text == "("):
+            return self.field_name()
+        start = self.token.at
+        self.next()
+        depth = 0
+        while True:
+            token = self.next()
+            if token.kind == "end":
+                raise unexpected(token)
+            depth += {"(": 1, ")": -1}.get(token.text, 0) if token.kind == "op" else 0
+            if depth == 0:
+                return self.text_since(start)
 
     def limit(self) -> Limit:
         token = self.token
@@ -472,7 +492,8 @@ class _Parser:
         name = token.text.lower()
         function = FUNCTIONS.get(name)
         if function is None:
-            raise unexpected(token)
+            # ``unmask(@message)`` is written as a call: refused by name as the command is.
+            raise refused(token) if name in REFUSED_COMMANDS else unexpected(token)
         self.next()
         self.next()
         args: list[Expr] = []
@@ -563,6 +584,9 @@ def parse_query(source: str) -> Query:
         raise MalformedQuery(
             f"The query string is longer than {MAX_QUERY_LENGTH} characters.", 0, len(source)
         )
+    start = re.match(r"\s*(source)\b", source, re.IGNORECASE)
+    if start is not None:  # its ``logGroups(namePrefix: […])`` holds no token of ours
+        raise refused(tokens(source[: start.end(1)])[0])
     query = _Parser(source).query()
     _check_stats(query, source)
     return query

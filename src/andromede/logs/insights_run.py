@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-from andromede.logs.insights_eval import evaluate, holds
+from andromede.logs.insights_eval import evaluate, holds, lookup
 from andromede.logs.insights_functions import Record, Stamp, format_value, order_key
 from andromede.logs.insights_query import (
     Command,
@@ -36,18 +36,21 @@ from andromede.logs.insights_stats import Aggregator, QueryTooLarge
 __all__ = ["QueryRun", "QueryTooLarge", "Stamp", "event_record", "format_value"]
 
 _MAX_DISCOVERED: Final = 1000  # JSON fields discovered per event at most (AWS: 1000)
+# Deeper values are not discovered (still read by jsonParse): the walk recurses, and a
+# 256 KB message may nest 100,000 deep.
+_MAX_DEPTH: Final = 100
 _STANDARD: Final = ("@timestamp", "@message", "@logStream", "@log")
 
 
-def _flatten(prefix: str, value: object, into: Record) -> None:
-    if len(into) >= _MAX_DISCOVERED:
+def _flatten(prefix: str, value: object, into: Record, depth: int = 0) -> None:
+    if len(into) >= _MAX_DISCOVERED or depth > _MAX_DEPTH:
         return
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into)
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, into, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _flatten(f"{prefix}.{index}", item, into)
+            _flatten(f"{prefix}.{index}", item, into, depth + 1)
     elif isinstance(value, bool):
         into[prefix] = "true" if value else "false"
     elif isinstance(value, int | float):
@@ -68,7 +71,7 @@ def event_record(
     if text.startswith("{"):
         try:
             parsed = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the parser goes
             parsed = None
         if isinstance(parsed, dict):
             _flatten("", parsed, record)
@@ -215,10 +218,10 @@ class QueryRun:
         return [self._shape(row) for row in rows]
 
     def partial_rows(self) -> list[list[tuple[str, str]]]:
-        """The rows found so far, for GetQueryResults while the query runs: a query without
-        ``stats`` only, as AWS answers partial results (an aggregation's rows change until
-        the last event is read)."""
-        return [] if self.has_stats else self.rows()
+        """The rows found so far, for GetQueryResults while the query runs, as AWS answers
+        partial results: with ``stats``, the aggregation of the events read so far (its
+        rows change until the last one), through the commands after it and the limit."""
+        return self.rows()
 
     def _shape(self, row: Record) -> list[tuple[str, str]]:
         names: list[str]
@@ -227,7 +230,8 @@ class QueryRun:
             names += [n for n in row if n not in names and not n.startswith("@")]
         else:
             names = self.visible
-        shaped: list[tuple[str, str]] = [(n, format_value(row[n])) for n in names if n in row]
+        values = [(n, lookup(row, n)) for n in names]
+        shaped = [(n, format_value(v)) for n, v in values if v is not None]
         if not self.has_stats and "@ptr" in row and all(n != "@ptr" for n, _ in shaped):
             shaped.append(("@ptr", str(row["@ptr"])))
         return shaped
@@ -237,10 +241,11 @@ def _sorted(rows: list[Record], sort: Sort) -> list[Record]:
     ordered = list(rows)
     # Stable sorts from the last key to the first; absent values last either way.
     for name, descending in reversed(sort.keys):
-        present = [r for r in ordered if name in r]
-        absent = [r for r in ordered if name not in r]
-        present.sort(key=lambda r: order_key(r[name]), reverse=descending)
-        ordered = present + absent
+        keyed = [(lookup(r, name), r) for r in ordered]
+        present = [(v, r) for v, r in keyed if v is not None]
+        absent = [r for v, r in keyed if v is None]
+        present.sort(key=lambda pair: order_key(pair[0]), reverse=descending)
+        ordered = [r for _, r in present] + absent
     return ordered
 
 
@@ -252,7 +257,8 @@ def _gathered(command: Command, rows: list[Record]) -> list[Record]:
             seen: set[tuple[str | None, ...]] = set()
             kept: list[Record] = []
             for row in rows:
-                key = tuple(format_value(row[n]) if n in row else None for n in names)
+                values = [lookup(row, n) for n in names]
+                key = tuple(format_value(v) if v is not None else None for v in values)
                 if key not in seen:
                     seen.add(key)
                     kept.append(row)

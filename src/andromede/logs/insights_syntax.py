@@ -12,6 +12,7 @@ from typing import Final
 from andromede.logs.errors import LogsError
 
 __all__ = [
+    "REFUSED_COMMANDS",
     "Aggregate",
     "Arith",
     "Call",
@@ -36,7 +37,9 @@ __all__ = [
     "Sort",
     "Stats",
     "Token",
+    "field_path",
     "period",
+    "refused",
     "tokens",
     "unexpected",
     "unquote",
@@ -239,7 +242,7 @@ _TOKEN: Final = re.compile(
   | (?P<period>\d+(?:{_UNIT_PATTERN})\b)
   | (?P<number>\d+(?:\.\d+)?)
   | (?P<quoted>`[^`]+`)
-  | (?P<name>@?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)
+  | (?P<name>(?i:in)(?=\[)|@?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+|\[\d+\])*)
   | (?P<op>==|!=|<=|>=|=~|[=<>|,()\[\]*+\-%^])
     """,
     re.VERBOSE,
@@ -304,6 +307,30 @@ def period(token: Token) -> Period:
     if int(amount) == 0:
         raise unexpected(token)
     return Period(int(amount), PERIOD_UNITS[name])
+
+
+def field_path(text: str) -> str:
+    """A name token as a field's name: a list index ``a[0].b`` read as ``a.0.b``, the name
+    AWS discovers a JSON list's items by."""
+    return re.sub(r"\[(\d+)\]", r".\1", text)
+
+
+# AWS commands the platform does not serve, refused by name rather than as any unknown
+# word: why each cannot run here.
+REFUSED_COMMANDS: Final = {
+    "unmask": "no log group has a data protection policy here, so nothing is masked",
+    "filterindex": "field indexes are not served; use filter",
+    "source": "name the log groups in StartQuery's logGroupNames or logGroupIdentifiers",
+}
+
+
+def refused(token: Token) -> MalformedQuery:
+    """A command AWS has and the platform does not serve, refused where it stands."""
+    return MalformedQuery(
+        f"{token.text} is not supported: {REFUSED_COMMANDS[token.text.lower()]} at {token.where}",
+        token.at,
+        token.at + len(token.text) - 1,
+    )
 
 
 def unquote(text: str) -> str:

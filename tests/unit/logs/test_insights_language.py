@@ -211,14 +211,14 @@ def test_parse_with_a_regex() -> None:
         parse_query("parse @message /(?<a>/")
 
 
-def test_partial_rows_only_without_stats() -> None:
+def test_partial_rows_with_and_without_stats() -> None:
     plain = QueryRun(parse_query("fields n | sort n asc"), 1000, 10, 10)
     counted = QueryRun(parse_query("stats count(*)"), 1000, 10, 10)
     for job in (plain, counted):
         for n in (3, 1):
             job.feed(event_record("1", "/g", "s", T0 + n, T0, json.dumps({"n": n}), n), 10)
     assert [row[0] for row in plain.partial_rows()] == [("n", "1"), ("n", "3")]
-    assert counted.partial_rows() == [] and counted.rows() == [[("count(*)", "2")]]
+    assert counted.partial_rows() == counted.rows() == [[("count(*)", "2")]]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ statistics and metered bytes; several groups; StopQuery here and through another
 (a second service over the same store); the account's bound on running queries; the
 timeout, a query whose gateway went away answered Timeout, a query too large Failed;
 DescribeQueries by group, status and pages; results expired; partial results while a
-query runs, over the memory and SQLite stores."""
+query runs (with ``stats``, the aggregation so far), over the memory and SQLite stores."""
 
 from __future__ import annotations
 
@@ -221,3 +221,35 @@ async def test_partial_results_while_running(world: LogsWorld, query_store: Quer
     # To the end, the rows complete; an aggregation's rows only when it completes.
     finished = await ended(service, await service.start_query(T, ["/a"], *SECONDS, "fields n", 500))
     assert len(finished.results) == 300 and finished.statistics["recordsScanned"] == 300
+
+
+async def test_partial_stats_while_running(world: LogsWorld, query_store: QueryStore) -> None:
+    """Session 49: a query with ``stats`` answers the aggregation of the events read so far
+    while it runs, then the whole one."""
+    await filled(world, "/a", 300)
+    service = InsightsService(
+        world.service, query_store, InsightsLimits(chunk=7, partial_interval=0), None, world.clock
+    )
+    query = "stats count(*) as c, max(n) as top by n % 2 as odd | sort odd asc"
+    query_id = await service.start_query(T, ["/a"], *SECONDS, query, None)
+    partial: QueryRecord | None = None
+    for _ in range(5000):
+        record = await service.get_results(T, query_id)
+        assert record.status is not QueryStatus.COMPLETE, "the query ended before it was seen"
+        if record.status is QueryStatus.RUNNING and record.results:
+            partial = record
+            break
+        await asyncio.sleep(0)
+    assert partial is not None
+    scanned = int(partial.statistics["recordsScanned"])
+    assert 7 <= scanned < 300 and scanned % 7 == 0
+    assert [list(map(tuple, row)) for row in partial.results] == [
+        [("odd", "0"), ("c", str((scanned + 1) // 2)), ("top", str((scanned - 1) // 2 * 2))],
+        [("odd", "1"), ("c", str(scanned // 2)), ("top", str(scanned // 2 * 2 - 1))],
+    ]
+    finished = await ended(service, query_id)
+    assert [list(map(tuple, row)) for row in finished.results] == [
+        [("odd", "0"), ("c", "150"), ("top", "298")],
+        [("odd", "1"), ("c", "150"), ("top", "299")],
+    ]
+    await service.close()

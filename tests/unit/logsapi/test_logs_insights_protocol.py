@@ -106,8 +106,13 @@ async def test_a_malformed_query_and_bad_parameters(logs: Harness) -> None:
     assert fields["message"] == "unexpected symbol found nope at line 1 and position 12"
     assert fields["queryCompileError"]["location"] == {"startCharOffset": 11, "endCharOffset": 14}
     # Session 49's refusals (an arity, a second stats reading what the first did not make)
-    # travel the same way, with their location.
-    for query, start in (("fields substr(a)", 7), ("stats count(*) as c | stats sum(n)", 0)):
+    # travel the same way, with their location, as do the commands refused by name.
+    for query, start in (
+        ("fields substr(a)", 7),
+        ("stats count(*) as c | stats sum(n)", 0),
+        ("fields a | unmask(@message)", 11),
+        ('SOURCE logGroups(namePrefix: ["/app"]) | fields a', 0),
+    ):
         reply = await logs.call(
             "StartQuery",
             {"logGroupName": "/app", "startTime": 0, "endTime": 1, "queryString": query},
