@@ -25,7 +25,11 @@ alarm (``threshold_metric_id``: decision 0189), and a log group under a
 KMS key (``aws_cloudwatch_log_group``: decision 0186) with a metric filter
 (``aws_cloudwatch_log_metric_filter``, its session 48 addendum), and an EventBridge rule
 sending to a queue through an input transformer (``aws_cloudwatch_event_rule``,
-``aws_cloudwatch_event_target``, ``aws_sqs_queue_policy``: decision 0192).
+``aws_cloudwatch_event_target``, ``aws_sqs_queue_policy``: decision 0192), an archive of a
+custom bus (``aws_cloudwatch_event_bus``, ``aws_cloudwatch_event_archive`` with a pattern and a
+retention: decision 0196), and an API destination behind an API key connection, a rule's
+target through a role (``aws_cloudwatch_event_connection``,
+``aws_cloudwatch_event_api_destination``, ``aws_iam_role``: decision 0200).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -67,7 +71,16 @@ CONFIGURATION = (
     # resolves nowhere here: the provider sends through the server itself as its proxy,
     # which serves the absolute-form request target with the signed Host (decision 0152).
     aws_provider(
-        "cloudwatch", "events", "kms", "logs", "s3", "s3control", "secretsmanager", "sqs", "sts"
+        "cloudwatch",
+        "events",
+        "iam",
+        "kms",
+        "logs",
+        "s3",
+        "s3control",
+        "secretsmanager",
+        "sqs",
+        "sts",
     ).replace("  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1)
     + """
 data "aws_caller_identity" "me" {}
@@ -408,6 +421,82 @@ resource "aws_cloudwatch_event_target" "big_orders" {
   }
 }
 output "big_orders_url" { value = aws_sqs_queue.big_orders.url }
+# An archive of the orders bus's big orders, kept 30 days (decision 0196).
+resource "aws_cloudwatch_event_bus" "orders" {
+  name = "%(bucket)s-orders"
+}
+resource "aws_cloudwatch_event_archive" "big_orders" {
+  name             = "%(bucket)s-big-orders"
+  event_source_arn = aws_cloudwatch_event_bus.orders.arn
+  description      = "Orders over 100"
+  retention_days   = 30
+  event_pattern = jsonencode({
+    source = ["shop.orders"]
+    detail = { amount = [{ numeric = [">", 100] }] }
+  })
+}
+# An API destination behind an API key connection (decision 0200), a rule's target through a
+# role EventBridge assumes.
+resource "aws_cloudwatch_event_connection" "crm" {
+  name               = "%(bucket)s-crm"
+  description        = "The CRM's webhook key"
+  authorization_type = "API_KEY"
+  auth_parameters {
+    api_key {
+      key   = "x-api-key"
+      value = "crm-secret-value"
+    }
+  }
+}
+resource "aws_cloudwatch_event_api_destination" "crm" {
+  name                             = "%(bucket)s-crm"
+  description                      = "The CRM's order hook"
+  connection_arn                   = aws_cloudwatch_event_connection.crm.arn
+  invocation_endpoint              = "https://crm.example.test/hooks/orders"
+  http_method                      = "POST"
+  invocation_rate_limit_per_second = 20
+}
+resource "aws_iam_role" "crm" {
+  name = "%(bucket)s-crm-invoker"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_role_policy" "crm" {
+  name = "invoke"
+  role = aws_iam_role.crm.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "events:InvokeApiDestination"
+      Resource = aws_cloudwatch_event_api_destination.crm.arn
+    }]
+  })
+}
+# On the orders bus, where this test puts nothing: no invocation of the unreachable host.
+resource "aws_cloudwatch_event_rule" "crm" {
+  name           = "%(bucket)s-crm"
+  event_bus_name = aws_cloudwatch_event_bus.orders.name
+  event_pattern  = jsonencode({ source = ["shop.orders"] })
+}
+resource "aws_cloudwatch_event_target" "crm" {
+  rule           = aws_cloudwatch_event_rule.crm.name
+  event_bus_name = aws_cloudwatch_event_bus.orders.name
+  target_id = "crm"
+  arn       = aws_cloudwatch_event_api_destination.crm.arn
+  role_arn  = aws_iam_role.crm.arn
+  http_target {
+    header_parameters = { "x-source" = "terraform" }
+  }
+}
+output "crm_destination_arn" { value = aws_cloudwatch_event_api_destination.crm.arn }
+output "crm_connection_arn" { value = aws_cloudwatch_event_connection.crm.arn }
 # A metric math alarm (decision 0183): the orders' error rate from two MetricStats.
 resource "aws_cloudwatch_metric_alarm" "error_rate" {
   alarm_name          = "%(bucket)s-error-rate"
@@ -756,6 +845,26 @@ def test_terraform_applies_converges_and_destroys(
     )
     got = sqs.receive_message(QueueUrl=outputs["big_orders_url"], WaitTimeSeconds=10)
     assert [json.loads(m["Body"]) for m in got["Messages"]] == [{"amount": 250}]
+    # aws_cloudwatch_event_archive (decision 0196) on the orders bus, its pattern as written.
+    archive = events.describe_archive(ArchiveName=f"{bucket}-big-orders")
+    assert (archive["State"], archive["RetentionDays"]) == ("ENABLED", 30)
+    assert archive["EventSourceArn"].endswith(f":event-bus/{bucket}-orders")
+    assert json.loads(archive["EventPattern"])["source"] == ["shop.orders"]
+    # aws_cloudwatch_event_connection and _api_destination (decision 0200): authorized at
+    # once, the key's value never shown; a rule's target through the role.
+    connection = events.describe_connection(Name=f"{bucket}-crm")
+    assert connection["ConnectionState"] == "AUTHORIZED"
+    assert connection["AuthParameters"]["ApiKeyAuthParameters"] == {"ApiKeyName": "x-api-key"}
+    destination = events.describe_api_destination(Name=f"{bucket}-crm")
+    assert (destination["ApiDestinationState"], destination["ConnectionArn"]) == (
+        "ACTIVE",
+        outputs["crm_connection_arn"],
+    )
+    [crm] = events.list_targets_by_rule(Rule=f"{bucket}-crm", EventBusName=f"{bucket}-orders")[
+        "Targets"
+    ]
+    assert crm["Arn"] == outputs["crm_destination_arn"]
+    assert crm["HttpParameters"]["HeaderParameters"] == {"x-source": "terraform"}
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
@@ -789,6 +898,9 @@ def test_terraform_applies_converges_and_destroys(
     assert f"{bucket}/db" not in [s["Name"] for s in listed]
     assert logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"] == []
     assert events.list_rules(NamePrefix=bucket)["Rules"] == []
+    assert events.list_archives(NamePrefix=bucket)["Archives"] == []
+    assert events.list_connections(NamePrefix=bucket)["Connections"] == []
+    assert events.list_api_destinations(NamePrefix=bucket)["ApiDestinations"] == []
 
 
 BACKEND = """

@@ -1,7 +1,8 @@
 """Terraform's AWS provider against a real ``andromede serve``: a VPC lab launched from a launch
 template (its networks, gateways, addresses, ACLs, groups, endpoints, an Auto Scaling group and
 a second interface; a step scaling policy and the CloudWatch alarm invoking it, decision
-0177), with two more VPCs peered in its configuration. A module of its own, so
+0177; a predictive scaling policy that only forecasts, decision 0197), with two more VPCs
+peered in its configuration. A module of its own, so
 that a parallel run gives it a worker of its own: most of its time is the provider's waiting,
 above all ``aws_network_interface_attachment``'s destroy, whose detach waiter counts twenty
 "not found" reads of the detached attachment (10 s apart once its backoff has grown) before it
@@ -124,6 +125,21 @@ resource "aws_autoscaling_schedule" "evenings" {
   min_size               = 0
   max_size               = 2
   desired_capacity       = 0
+}
+# A predictive policy that only forecasts, from the group's CPU (decision 0197).
+resource "aws_autoscaling_policy" "forecast" {
+  name                   = "forecast"
+  autoscaling_group_name = aws_autoscaling_group.pool.name
+  policy_type            = "PredictiveScaling"
+  predictive_scaling_configuration {
+    mode = "ForecastOnly"
+    metric_specification {
+      target_value = 40
+      predefined_metric_pair_specification {
+        predefined_metric_type = "ASGCPUUtilization"
+      }
+    }
+  }
 }
 # A step policy and the alarm that invokes it (decision 0177).
 resource "aws_autoscaling_policy" "out" {
@@ -895,9 +911,9 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"]) == ("drain", 60)
     # aws_autoscaling_policy and aws_cloudwatch_metric_alarm (decision 0177): the alarm
     # invokes the step policy, both as the provider wrote them.
-    [policy] = autoscaling.describe_policies(AutoScalingGroupName=pool["AutoScalingGroupName"])[
-        "ScalingPolicies"
-    ]
+    [policy] = autoscaling.describe_policies(
+        AutoScalingGroupName=pool["AutoScalingGroupName"], PolicyNames=["out"]
+    )["ScalingPolicies"]
     assert (policy["PolicyType"], policy["MetricAggregationType"]) == ("StepScaling", "Maximum")
     assert policy["StepAdjustments"] == [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}]
     cloudwatch = client_for(ec2_server, "cloudwatch", *ec2_server.credentials())
@@ -906,6 +922,18 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     assert (alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (1, "notBreaching")
     tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
     assert {t["Key"]: t["Value"] for t in tags} == DEFAULT_TAGS
+    # aws_autoscaling_policy of type PredictiveScaling, ForecastOnly (decision 0197).
+    [forecast] = autoscaling.describe_policies(
+        AutoScalingGroupName=pool["AutoScalingGroupName"], PolicyNames=["forecast"]
+    )["ScalingPolicies"]
+    predictive = forecast["PredictiveScalingConfiguration"]
+    assert (forecast["PolicyType"], predictive["Mode"]) == ("PredictiveScaling", "ForecastOnly")
+    assert "SchedulingBufferTime" not in predictive  # not given: AWS shows none (no drift)
+    [specification] = predictive["MetricSpecifications"]
+    assert specification["TargetValue"] == 40.0
+    assert specification["PredefinedMetricPairSpecification"] == {
+        "PredefinedMetricType": "ASGCPUUtilization"
+    }
     # aws_vpc_endpoint and its aws_vpc_endpoint_route_table_association (decision 0160): the
     # route to the object store's managed list is in the private table, as EC2 shows it.
     endpoint = outputs["endpoint"]

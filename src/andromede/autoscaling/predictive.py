@@ -52,6 +52,7 @@ PREDICTIVE: Final = "PredictiveScaling"
 FORECAST_ONLY: Final = "ForecastOnly"
 FORECAST_AND_SCALE: Final = "ForecastAndScale"
 _MAX_BUFFER_TIME: Final = 3599  # AWS: less than the forecast's hour
+DEFAULT_BUFFER_TIME: Final = 300  # AWS's, when a policy gives none
 _PAIRS: Final = {
     "ASGCPUUtilization": ("ASGAverageCPUUtilization", "ASGTotalCPUUtilization"),
     "ASGNetworkIn": ("ASGAverageNetworkIn", "ASGTotalNetworkIn"),
@@ -251,8 +252,9 @@ def _specification(value: Any, where: str) -> dict[str, Any]:
 
 
 def check_config(raw: Any) -> dict[str, Any]:
-    """The configuration checked, its defaults filled (Mode ForecastOnly, a 300 s buffer,
-    HonorMaxCapacity), numbers and booleans typed; AWS's refusals otherwise."""
+    """The configuration checked, its defaults filled (Mode ForecastOnly, HonorMaxCapacity;
+    not the buffer, see ``buffer_time``), numbers and booleans typed; AWS's refusals
+    otherwise."""
     where = "PredictiveScalingConfiguration"
     held = _struct(raw, "", "")
     if "MetricSpecifications" not in held:
@@ -265,14 +267,15 @@ def check_config(raw: Any) -> dict[str, Any]:
             _specification(specifications[0], where + ".MetricSpecifications.1")
         ],
         "Mode": held.get("Mode", FORECAST_ONLY),
-        "SchedulingBufferTime": _integer(
-            held.get("SchedulingBufferTime", 300),
-            where + ".SchedulingBufferTime",
-            0,
-            _MAX_BUFFER_TIME,
-        ),
         "MaxCapacityBreachBehavior": held.get("MaxCapacityBreachBehavior", HONOR),
     }
+    # Kept only when given: AWS's DescribePolicies omits the buffer it was not sent (300 s
+    # applies), and Terraform's provider, whose attribute is not computed, reads a 300 it was
+    # not sent as drift on every plan.
+    if "SchedulingBufferTime" in held:
+        config["SchedulingBufferTime"] = _integer(
+            held["SchedulingBufferTime"], where + ".SchedulingBufferTime", 0, _MAX_BUFFER_TIME
+        )
     if config["Mode"] not in (FORECAST_ONLY, FORECAST_AND_SCALE):
         raise _fail(f"{where}.Mode must be ForecastOnly or ForecastAndScale")
     behavior = config["MaxCapacityBreachBehavior"]
@@ -293,6 +296,11 @@ def check_config(raw: Any) -> dict[str, Any]:
 
 def config_of(policy: ScalingPolicy) -> dict[str, Any]:
     return dict(json.loads(policy.predictive or "{}"))
+
+
+def buffer_time(policy: ScalingPolicy) -> int:
+    """The policy's SchedulingBufferTime, AWS's default when it was not given."""
+    return int(config_of(policy).get("SchedulingBufferTime", DEFAULT_BUFFER_TIME))
 
 
 def load_metric(config: dict[str, Any]) -> LoadMetric:
@@ -356,9 +364,7 @@ def _scaling(policy: ScalingPolicy) -> bool:
 def floor(group: Group, now: datetime) -> int:
     """The capacity predictive scaling holds the group at now: the largest forecast
     capacity in force of its ForecastAndScale policies (0: none)."""
-    buffers = {
-        p.name: int(config_of(p)["SchedulingBufferTime"]) for p in group.policies if _scaling(p)
-    }
+    buffers = {p.name: buffer_time(p) for p in group.policies if _scaling(p)}
     return max(
         (
             capacity
@@ -383,7 +389,7 @@ async def scale(service: AutoScalingService, group: Group) -> Group:
     held = {name: (hour, capacity) for name, hour, capacity in group.forecast_floor}
     entries: dict[str, tuple[str, int, int]] = {}
     for policy in scaling:
-        hour = due_hour(now, int(config_of(policy)["SchedulingBufferTime"]))
+        hour = due_hour(now, buffer_time(policy))
         if held.get(policy.name, ("", 0))[0] == iso(hour):
             continue
         found = (await forecast(service, group, policy)).at(hour)

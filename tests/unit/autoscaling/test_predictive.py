@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,6 @@ def test_the_configuration_defaults() -> None:
             }
         ],
         "Mode": "ForecastOnly",
-        "SchedulingBufferTime": 300,
         "MaxCapacityBreachBehavior": "HonorMaxCapacity",
     }
     assert predictive.load_metric(config).predefined == "ASGTotalCPUUtilization"
@@ -179,6 +179,10 @@ def test_the_group_document_keeps_the_policy_and_the_forecast_in_force() -> None
     )
     assert Group.from_document(group.document(), 0) == group
     assert predictive.floor(group, NOW) == 0  # ForecastOnly: no floor
+    # No buffer given: none shown (AWS's answer, no drift for Terraform), AWS's 300 s applied.
+    assert predictive.buffer_time(policy) == 300
+    given = predictive.check_config({"MetricSpecifications": [PAIR], "SchedulingBufferTime": 0})
+    assert predictive.buffer_time(replace(policy, predictive=json.dumps(given))) == 0
 
 
 INCREASE = {"MaxCapacityBreachBehavior": "IncreaseMaxCapacity"}
@@ -316,7 +320,6 @@ async def test_put_and_describe_as_aws(metered: tuple[World, MetricsService, Clo
             }
         ],
         "Mode": "ForecastOnly",
-        "SchedulingBufferTime": 300,
         "MaxCapacityBreachBehavior": "HonorMaxCapacity",
     }
     shown = listed[0]["PredictiveScalingConfiguration"]
