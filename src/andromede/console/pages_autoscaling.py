@@ -4,7 +4,8 @@ the account (its ``$Default`` or ``$Latest`` version, sizes, subnets ticked); a 
 its health check type and grace period (ELB: its target groups' health counts, decision
 0198), its target groups, and its predictive scaling policies (decision 0197), each with the
 next hours' forecast (GetPredictiveScalingForecast) as a small table of load and capacity —
-with its sizes changed and the group deleted (``ForceDelete`` when ticked) after a ticked box.
+with its sizes changed, each instance's health set (SetInstanceHealth, Healthy or Unhealthy)
+and the group deleted (``ForceDelete`` when ticked) after a ticked box.
 
 Every read and change is Auto Scaling's own call as the signed-in principal
 (``wire_autoscaling``), so its policies, checks and words decide (a minimum over the maximum,
@@ -58,6 +59,7 @@ FORECAST_HOURS: Final = 12
 _GROUPS_URL: Final = f"{CONSOLE_PATH}/auto-scaling-groups"
 # The template versions the create form offers: the two a group follows as they move.
 _VERSIONS: Final = ("$Default", "$Latest")
+_HEALTH: Final = ("Healthy", "Unhealthy")  # SetInstanceHealth's two
 # The create form's fields: its own, then one box per subnet of the account.
 _CREATE_FIELDS: Final = 64
 
@@ -181,6 +183,7 @@ async def _group_page(
         forecasts=forecasts,
         forecast_hours=FORECAST_HOURS,
         typed=(typed or {}).get("sizes", {}),
+        health_choices=_HEALTH,
         error=error,
     )
 
@@ -209,6 +212,14 @@ async def _update(wire: AutoScalingWire, request: Request, session: Session, f: 
     return f"{_GROUPS_URL}/{quote(name, safe='')}"
 
 
+async def _health(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    name = request.path_params["name"]
+    await wire.set_health(
+        request.scope, session.principal, field(f, "instance_id"), field(f, "health")
+    )
+    return f"{_GROUPS_URL}/{quote(name, safe='')}"
+
+
 async def _delete(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
     name = request.path_params["name"]
     await wire.delete_group(request.scope, session.principal, name, force=bool(f.get("force")))
@@ -220,6 +231,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/auto-scaling-groups", _action(_groups_page, _create, form="create"), ["POST"]),
     ("/auto-scaling-groups/{name}", signed_in(_group_page), ["GET"]),
     ("/auto-scaling-groups/{name}/sizes", _action(_group_page, _update, form="sizes"), ["POST"]),
+    ("/auto-scaling-groups/{name}/health", _action(_group_page, _health), ["POST"]),
     (
         "/auto-scaling-groups/{name}/delete",
         _action(_group_page, _delete, confirmed=True),

@@ -6,7 +6,7 @@ read into the small rows the pages show; nothing here decides what Auto Scaling 
 Session 49: the groups (sizes, health check type and grace period, target groups), a
 group's predictive scaling policies (decision 0197) and their forecast
 (GetPredictiveScalingForecast), hour by hour; a group made from a launch template, its sizes
-changed, deleted (``ForceDelete``).
+changed, deleted (``ForceDelete``), an instance's health set (SetInstanceHealth).
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from andromede.console.wire import QueryWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["AutoScalingWire", "ForecastHour", "GroupRow", "PredictivePolicyRow"]
+__all__ = ["AutoScalingWire", "ForecastHour", "GroupRow", "MemberRow", "PredictivePolicyRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    instance_id: str
+    lifecycle: str  # InService, Pending, Terminating…
+    health: str  # Healthy or Unhealthy
+    zone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,7 @@ class GroupRow:
     instances: int
     target_groups: tuple[str, ...]  # their ARNs
     created: str
+    members: tuple[MemberRow, ...] = ()
 
     @property
     def target_group_names(self) -> tuple[str, ...]:
@@ -76,6 +85,15 @@ def _group(item: Element) -> GroupRow:
         instances=len(item.findall("Instances/member")),
         target_groups=tuple(m.text or "" for m in item.iterfind("TargetGroupARNs/member")),
         created=_text(item, "CreatedTime").replace("T", " ")[:16],
+        members=tuple(
+            MemberRow(
+                instance_id=_text(m, "InstanceId"),
+                lifecycle=_text(m, "LifecycleState"),
+                health=_text(m, "HealthStatus"),
+                zone=_text(m, "AvailabilityZone"),
+            )
+            for m in item.iterfind("Instances/member")
+        ),
     )
 
 
@@ -206,3 +224,11 @@ class AutoScalingWire(QueryWire):
         if force:
             params["ForceDelete"] = "true"
         await self.call(origin, who, "DeleteAutoScalingGroup", params)
+
+    async def set_health(
+        self, origin: Scope, who: Principal, instance_id: str, status: str
+    ) -> None:
+        """SetInstanceHealth (``Healthy`` or ``Unhealthy``), the group's grace period respected
+        (Auto Scaling's default)."""
+        params = {"InstanceId": instance_id, "HealthStatus": status}
+        await self.call(origin, who, "SetInstanceHealth", params)

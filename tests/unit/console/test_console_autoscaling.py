@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from andromede.compute.service import RunRequest
 from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.metrics.model import Aggregate, Series
 from andromede.metrics.service import MetricsService
@@ -207,3 +208,43 @@ async def test_a_group_made_resized_and_deleted(console: ConsoleHarness, tmp_pat
         assert await _group_read(console, client, "web") == []
         listed = await client.get("/auto-scaling-groups")
         assert 'id="group-web"' not in listed.text
+
+
+async def test_an_instance_health_set_from_its_row(console: ConsoleHarness, tmp_path: Path) -> None:
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        disk = tmp_path / "disk.raw"
+        disk.write_bytes(b"\0" * 4096)
+        image = await compute.import_image_file(disk, name="debian-12", owner_id=None)
+        template, _ = await compute.create_launch_template(
+            tenant, name="web", created_by="test",
+            parameters=(("ImageId", image.image_id), ("InstanceType", "t3.nano")),
+        )  # fmt: skip
+        await _as_root(console, client, "CreateAutoScalingGroup", {
+            "AutoScalingGroupName": "web", "MinSize": "0", "MaxSize": "2",
+            "LaunchTemplate.LaunchTemplateId": template.template_id,
+        })  # fmt: skip
+        empty = await client.get("/auto-scaling-groups/web")
+        assert "No instances in the group." in empty.text
+        [instance] = await compute.run_instances(tenant, RunRequest(image.image_id, "t3.nano"))
+        await compute.settle()
+        await _as_root(console, client, "AttachInstances", {
+            "AutoScalingGroupName": "web", "InstanceIds.member.1": instance.instance_id,
+        })  # fmt: skip
+        page = await client.get("/auto-scaling-groups/web")
+        row = page.text.split(f'id="instance-{instance.instance_id}"', 1)[1].split("</tr>", 1)[0]
+        assert '<td class="health">Healthy</td>' in row
+        token = csrf_of(page)
+        form = {"csrf": token, "instance_id": instance.instance_id, "health": "Unhealthy"}
+        forged = await client.post("/auto-scaling-groups/web/health", data={**form, "csrf": "x"})
+        assert forged.status_code == 403
+        marked = await client.post("/auto-scaling-groups/web/health", data=form)
+        assert marked.status_code == 303
+        assert marked.headers["location"] == "/console/auto-scaling-groups/web"
+        page = await client.get("/auto-scaling-groups/web")
+        row = page.text.split(f'id="instance-{instance.instance_id}"', 1)[1].split("</tr>", 1)[0]
+        assert '<td class="health">Unhealthy</td>' in row
+        # A status Auto Scaling does not know: its refusal, in its words.
+        bad = await client.post("/auto-scaling-groups/web/health", data={**form, "health": "Sick"})
+        assert bad.status_code == 400 and "(ValidationError)" in bad.text
