@@ -1,7 +1,8 @@
 """The console's Auto Scaling pages (decision 0111, session 49; decisions 0156, 0197, 0198):
 the groups listed with their health check type, a group's page with its predictive scaling
-policies and their forecast — each Auto Scaling's own call as the signed-in user, its
-refusals in its words."""
+policies and their forecast; a group made, resized, deleted and an instance's health set from
+the pages' forms — each Auto Scaling's own call as the signed-in user, its refusals in its
+words."""
 
 from __future__ import annotations
 
