@@ -1,24 +1,52 @@
-"""EC2 Auto Scaling in the console (decision 0156 served, 0111 shown; session 49, read
-only): the account's groups (sizes, instances, health check type) and a group's page — its
-health check type and grace period (ELB: its target groups' health counts, decision 0198),
-its target groups, and its predictive scaling policies (decision 0197), each with the next
-hours' forecast (GetPredictiveScalingForecast) as a small table of load and capacity.
+"""EC2 Auto Scaling in the console (decision 0156 served, 0111 shown; session 49): the
+account's groups (sizes, instances, health check type), one made from a launch template of
+the account (its ``$Default`` or ``$Latest`` version, sizes, subnets ticked); a group's page —
+its health check type and grace period (ELB: its target groups' health counts, decision
+0198), its target groups, and its predictive scaling policies (decision 0197), each with the
+next hours' forecast (GetPredictiveScalingForecast) as a small table of load and capacity —
+with its sizes changed, each instance's health set (SetInstanceHealth, Healthy or Unhealthy)
+and the group deleted (``ForceDelete`` when ticked) after a ticked box.
 
-Every read is Auto Scaling's own call as the signed-in principal (``wire_autoscaling``), so
-its policies and words decide; a forecast it refuses shows its refusal in the policy's place.
+Every read and change is Auto Scaling's own call as the signed-in principal
+(``wire_autoscaling``), so its policies, checks and words decide (a minimum over the maximum,
+a name taken, a group still holding instances); a refused form shows the page again with its
+error and the fields as typed; a forecast it refuses shows its refusal in the policy's place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import first_refusal, refusal, signed_in
+from andromede.console import wire_ec2_more as more
+from andromede.console.handlers import (
+    Change,
+    Form,
+    Handler,
+    Page,
+    Typed,
+    action,
+    first_refusal,
+    refusal,
+    signed_in,
+)
+from andromede.console.pages_ec2 import field
+from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_autoscaling import ForecastHour, GroupRow, PredictivePolicyRow
+from andromede.console.wire_autoscaling import (
+    AutoScalingWire,
+    ForecastHour,
+    GroupRow,
+    PredictivePolicyRow,
+)
+from andromede.console.wire_ec2 import SubnetRow
+from andromede.console.wire_ec2_more import TemplateRow
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -28,6 +56,12 @@ __all__ = ["FORECAST_HOURS", "ROUTES"]
 # The hours a policy's forecast table shows, from the current hour: a glance, not a chart
 # (AWS's console charts the forecast's 48 hours; GetPredictiveScalingForecast serves them).
 FORECAST_HOURS: Final = 12
+_GROUPS_URL: Final = f"{CONSOLE_PATH}/auto-scaling-groups"
+# The template versions the create form offers: the two a group follows as they move.
+_VERSIONS: Final = ("$Default", "$Latest")
+_HEALTH: Final = ("Healthy", "Unhealthy")  # SetInstanceHealth's two
+# The create form's fields: its own, then one box per subnet of the account.
+_CREATE_FIELDS: Final = 64
 
 
 def _no_autoscaling(console: Console, request: Request) -> tuple[str, int]:
@@ -35,18 +69,56 @@ def _no_autoscaling(console: Console, request: Request) -> tuple[str, int]:
     return _("This server serves no EC2 Auto Scaling."), 404
 
 
-@signed_in
-async def _groups_page(console: Console, request: Request, session: Session) -> Response:
+def _autoscaling(console: Console) -> AutoScalingWire | None:
+    return console.autoscaling
+
+
+def _action(
+    page: Page, change: Change[AutoScalingWire], *, form: str = "", confirmed: bool = False
+) -> Handler:
+    return action(
+        page, change, wire=_autoscaling, form=form, max_fields=_CREATE_FIELDS, confirmed=confirmed
+    )
+
+
+async def _choices(
+    console: Console, request: Request, session: Session
+) -> tuple[list[TemplateRow], list[SubnetRow]]:
+    """The account's launch templates and subnets, the create form's choices only: Auto
+    Scaling decides what it accepts."""
+    templates: list[TemplateRow] = []
+    subnets: list[SubnetRow] = []
+    if console.ec2 is not None:
+        with suppress(WireError):
+            templates = await more.describe_launch_templates(
+                console.ec2, request.scope, session.principal
+            )
+        with suppress(WireError):
+            subnets = await console.ec2.describe_subnets(request.scope, session.principal)
+    return templates, subnets
+
+
+async def _groups_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Typed | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     _ = console.catalogue(request).gettext
     rows: list[GroupRow] = []
-    error, status = None, 200
+    templates: list[TemplateRow] = []
+    subnets: list[SubnetRow] = []
     if console.autoscaling is None:
         error, status = _no_autoscaling(console, request)
     else:
         try:
             rows = await console.autoscaling.groups(request.scope, session.principal)
         except WireError as exc:
-            error, status = refusal(console, request, exc)
+            error, status = first_refusal(console, request, exc, error, status)
+        templates, subnets = await _choices(console, request, session)
     return console.render(
         request,
         "autoscaling_groups.html",
@@ -54,18 +126,28 @@ async def _groups_page(console: Console, request: Request, session: Session) -> 
         status=status,
         title=_("Auto Scaling groups"),
         groups=rows,
+        templates=templates,
+        versions=_VERSIONS,
+        subnets=subnets,
+        typed=(typed or {}).get("create", {}),
         error=error,
     )
 
 
-@signed_in
-async def _group_page(console: Console, request: Request, session: Session) -> Response:
+async def _group_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    *,
+    typed: Typed | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     _ = console.catalogue(request).gettext
     name = request.path_params["name"]
     group: GroupRow | None = None
     forecasts: list[tuple[PredictivePolicyRow, list[ForecastHour], str | None]] = []
-    error: str | None = None
-    status = 200
+    policies: list[PredictivePolicyRow] = []
     wire = console.autoscaling
     if wire is None:
         error, status = _no_autoscaling(console, request)
@@ -80,7 +162,7 @@ async def _group_page(console: Console, request: Request, session: Session) -> R
                 policies = await wire.predictive_policies(origin, who, name)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
-        if group is not None and error is None:
+        if group is not None:
             start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
             window = start, start + timedelta(hours=FORECAST_HOURS)
             for policy in policies:
@@ -100,11 +182,59 @@ async def _group_page(console: Console, request: Request, session: Session) -> R
         group=group,
         forecasts=forecasts,
         forecast_hours=FORECAST_HOURS,
+        typed=(typed or {}).get("sizes", {}),
+        health_choices=_HEALTH,
         error=error,
     )
 
 
+def _ticked(f: Mapping[str, str], prefix: str) -> list[str]:
+    """The ticked boxes: the form's ``<prefix><id>`` fields, in the form's order."""
+    return [k.removeprefix(prefix) for k, v in f.items() if k.startswith(prefix) and v]
+
+
+def _sizes(f: Form) -> tuple[str, str, str]:
+    return field(f, "min_size"), field(f, "max_size"), field(f, "desired")
+
+
+async def _create(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    name = field(f, "name")
+    template = field(f, "template"), field(f, "version")
+    await wire.create_group(
+        request.scope, session.principal, name, template, _sizes(f), _ticked(f, "subnet_")
+    )
+    return f"{_GROUPS_URL}/{quote(name, safe='')}"
+
+
+async def _update(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    name = request.path_params["name"]
+    await wire.update_sizes(request.scope, session.principal, name, _sizes(f))
+    return f"{_GROUPS_URL}/{quote(name, safe='')}"
+
+
+async def _health(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    name = request.path_params["name"]
+    await wire.set_health(
+        request.scope, session.principal, field(f, "instance_id"), field(f, "health")
+    )
+    return f"{_GROUPS_URL}/{quote(name, safe='')}"
+
+
+async def _delete(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    name = request.path_params["name"]
+    await wire.delete_group(request.scope, session.principal, name, force=bool(f.get("force")))
+    return _GROUPS_URL
+
+
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
-    ("/auto-scaling-groups", _groups_page, ["GET"]),
-    ("/auto-scaling-groups/{name}", _group_page, ["GET"]),
+    ("/auto-scaling-groups", signed_in(_groups_page), ["GET"]),
+    ("/auto-scaling-groups", _action(_groups_page, _create, form="create"), ["POST"]),
+    ("/auto-scaling-groups/{name}", signed_in(_group_page), ["GET"]),
+    ("/auto-scaling-groups/{name}/sizes", _action(_group_page, _update, form="sizes"), ["POST"]),
+    ("/auto-scaling-groups/{name}/health", _action(_group_page, _health), ["POST"]),
+    (
+        "/auto-scaling-groups/{name}/delete",
+        _action(_group_page, _delete, confirmed=True),
+        ["POST"],
+    ),
 ]

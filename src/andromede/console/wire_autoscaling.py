@@ -3,9 +3,10 @@ as the signed-in principal through the Query machinery (``wire.QueryWire``): Aut
 own authorisation (``autoscaling:<Action>``), checks and errors answer them. Each answer is
 read into the small rows the pages show; nothing here decides what Auto Scaling allows.
 
-Read only (session 49): the groups (sizes, health check type and grace period, target
-groups), a group's predictive scaling policies (decision 0197) and their forecast
-(GetPredictiveScalingForecast), hour by hour.
+Session 49: the groups (sizes, health check type and grace period, target groups), a
+group's predictive scaling policies (decision 0197) and their forecast
+(GetPredictiveScalingForecast), hour by hour; a group made from a launch template, its sizes
+changed, deleted (``ForceDelete``), an instance's health set (SetInstanceHealth).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from andromede.console.wire import QueryWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["AutoScalingWire", "ForecastHour", "GroupRow", "PredictivePolicyRow"]
+__all__ = ["AutoScalingWire", "ForecastHour", "GroupRow", "MemberRow", "PredictivePolicyRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    instance_id: str
+    lifecycle: str  # InService, Pending, Terminating…
+    health: str  # Healthy or Unhealthy
+    zone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,7 @@ class GroupRow:
     instances: int
     target_groups: tuple[str, ...]  # their ARNs
     created: str
+    members: tuple[MemberRow, ...] = ()
 
     @property
     def target_group_names(self) -> tuple[str, ...]:
@@ -75,6 +85,15 @@ def _group(item: Element) -> GroupRow:
         instances=len(item.findall("Instances/member")),
         target_groups=tuple(m.text or "" for m in item.iterfind("TargetGroupARNs/member")),
         created=_text(item, "CreatedTime").replace("T", " ")[:16],
+        members=tuple(
+            MemberRow(
+                instance_id=_text(m, "InstanceId"),
+                lifecycle=_text(m, "LifecycleState"),
+                health=_text(m, "HealthStatus"),
+                zone=_text(m, "AvailabilityZone"),
+            )
+            for m in item.iterfind("Instances/member")
+        ),
     )
 
 
@@ -162,3 +181,54 @@ class AutoScalingWire(QueryWire):
             ForecastHour(hour.replace("T", " ")[:16], _number(value), _number(count))
             for hour, value, count in zip(hours, loads, capacities, strict=False)
         ]
+
+    async def create_group(
+        self,
+        origin: Scope,
+        who: Principal,
+        name: str,
+        template: tuple[str, str],
+        sizes: tuple[str, str, str],
+        subnets: Sequence[str],
+    ) -> None:
+        """CreateAutoScalingGroup from the launch template ``(id, version)``, its
+        ``(min, max, desired)`` as typed (an empty desired: Auto Scaling's default), in
+        ``subnets`` (none: Auto Scaling's answer)."""
+        minimum, maximum, desired = sizes
+        params = {
+            "AutoScalingGroupName": name,
+            "LaunchTemplate.LaunchTemplateId": template[0],
+            "LaunchTemplate.Version": template[1],
+            "MinSize": minimum,
+            "MaxSize": maximum,
+        }
+        if desired:
+            params["DesiredCapacity"] = desired
+        if subnets:
+            params["VPCZoneIdentifier"] = ",".join(subnets)
+        await self.call(origin, who, "CreateAutoScalingGroup", params)
+
+    async def update_sizes(
+        self, origin: Scope, who: Principal, name: str, sizes: tuple[str, str, str]
+    ) -> None:
+        """UpdateAutoScalingGroup's ``(min, max, desired)``, each sent only when typed."""
+        params = {"AutoScalingGroupName": name}
+        for key, value in zip(("MinSize", "MaxSize", "DesiredCapacity"), sizes, strict=True):
+            if value:
+                params[key] = value
+        await self.call(origin, who, "UpdateAutoScalingGroup", params)
+
+    async def delete_group(self, origin: Scope, who: Principal, name: str, *, force: bool) -> None:
+        """DeleteAutoScalingGroup; ``force``: its instances terminated first (ForceDelete)."""
+        params = {"AutoScalingGroupName": name}
+        if force:
+            params["ForceDelete"] = "true"
+        await self.call(origin, who, "DeleteAutoScalingGroup", params)
+
+    async def set_health(
+        self, origin: Scope, who: Principal, instance_id: str, status: str
+    ) -> None:
+        """SetInstanceHealth (``Healthy`` or ``Unhealthy``), the group's grace period respected
+        (Auto Scaling's default)."""
+        params = {"InstanceId": instance_id, "HealthStatus": status}
+        await self.call(origin, who, "SetInstanceHealth", params)

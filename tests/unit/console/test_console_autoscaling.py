@@ -1,7 +1,8 @@
 """The console's Auto Scaling pages (decision 0111, session 49; decisions 0156, 0197, 0198):
 the groups listed with their health check type, a group's page with its predictive scaling
-policies and their forecast — each Auto Scaling's own call as the signed-in user, its
-refusals in its words."""
+policies and their forecast; a group made, resized, deleted and an instance's health set from
+the pages' forms — each Auto Scaling's own call as the signed-in user, its refusals in its
+words."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from andromede.compute.service import RunRequest
 from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.metrics.model import Aggregate, Series
 from andromede.metrics.service import MetricsService
 from andromede.metrics.store import Point
-from support.console import ConsoleHarness, log_in, running_compute, sign_in_root
+from support.console import ConsoleHarness, csrf_of, log_in, running_compute, sign_in_root
 
 _SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 _PREDICTIVE = "PredictiveScalingConfiguration.MetricSpecifications.member.1"
@@ -113,3 +115,137 @@ async def test_a_user_without_policies_reads_the_refusal(console: ConsoleHarness
         assert groups.status_code == 403 and "(AccessDenied)" in groups.text
         group = await client.get("/auto-scaling-groups/web")
         assert group.status_code == 403 and "(AccessDenied)" in group.text
+
+
+async def _group_read(console: ConsoleHarness, client: httpx.AsyncClient, name: str) -> list[str]:
+    """The group as Auto Scaling answers it: its min, max, desired and subnets ([] if gone)."""
+    running = console.application._running
+    assert running is not None
+    wire = running.console.console.autoscaling
+    assert isinstance(wire, AutoScalingWire)
+    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
+    root = await wire.call(
+        _SCOPE, principal, "DescribeAutoScalingGroups", {"AutoScalingGroupNames.member.1": name}
+    )
+    item = root.find(".//AutoScalingGroups/member")
+    if item is None:
+        return []
+    return [item.findtext(k) or "" for k in ("MinSize", "MaxSize", "DesiredCapacity")] + [
+        item.findtext("VPCZoneIdentifier") or ""
+    ]
+
+
+async def test_a_group_made_resized_and_deleted(console: ConsoleHarness, tmp_path: Path) -> None:
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        none_yet = await client.get("/auto-scaling-groups")
+        assert 'id="create-group-form"' not in none_yet.text
+        assert 'href="/console/launch-templates"' in none_yet.text
+        disk = tmp_path / "disk.raw"
+        disk.write_bytes(b"\0" * 4096)
+        image = await compute.import_image_file(disk, name="debian-12", owner_id=None)
+        template, _ = await compute.create_launch_template(
+            tenant, name="web", created_by="test",
+            parameters=(("ImageId", image.image_id), ("InstanceType", "t3.nano")),
+        )  # fmt: skip
+        vpc = await compute.create_vpc(tenant, "10.7.0.0/16")
+        subnet = await compute.create_subnet(tenant, vpc.vpc_id, "10.7.1.0/24")
+        page = await client.get("/auto-scaling-groups")
+        assert f'<option value="{template.template_id}">web ({template.template_id})' in page.text
+        assert f'name="subnet_{subnet.subnet_id}"' in page.text
+        token = csrf_of(page)
+        form = {
+            "csrf": token, "name": "web", "template": template.template_id,
+            "version": "$Latest", "min_size": "0", "max_size": "2", "desired": "0",
+            f"subnet_{subnet.subnet_id}": "yes",
+        }  # fmt: skip
+
+        # Without the session's CSRF token: refused, nothing made.
+        forged = await client.post("/auto-scaling-groups", data={**form, "csrf": "forged"})
+        assert forged.status_code == 403
+        assert await _group_read(console, client, "web") == []
+
+        # A minimum over the maximum: Auto Scaling's refusal, in French, the form as typed.
+        bad = await client.post(
+            "/auto-scaling-groups", data={**form, "min_size": "3"},
+            headers={"accept-language": "fr"},
+        )  # fmt: skip
+        assert bad.status_code == 400 and "(ValidationError)" in bad.text
+        assert "Créer un groupe Auto Scaling" in bad.text
+        assert 'name="min_size" size="4" required value="3"' in bad.text
+        assert f'name="subnet_{subnet.subnet_id}" value="yes" checked' in bad.text
+        assert await _group_read(console, client, "web") == []
+
+        made = await client.post("/auto-scaling-groups", data=form)
+        assert made.status_code == 303
+        assert made.headers["location"] == "/console/auto-scaling-groups/web"
+        assert await _group_read(console, client, "web") == ["0", "2", "0", subnet.subnet_id]
+
+        # The sizes changed; a maximum under the minimum refused, as typed.
+        group = await client.get("/auto-scaling-groups/web")
+        assert 'id="sizes-form"' in group.text and 'value="2"' in group.text
+        # (Desired 0 throughout: nothing launched, so the deletion below is immediate.)
+        sizes = {"csrf": token, "min_size": "0", "max_size": "4", "desired": ""}
+        resized = await client.post("/auto-scaling-groups/web/sizes", data=sizes)
+        assert resized.status_code == 303
+        assert (await _group_read(console, client, "web"))[:3] == ["0", "4", "0"]
+        refused = await client.post(
+            "/auto-scaling-groups/web/sizes", data={**sizes, "min_size": "5"}
+        )
+        assert refused.status_code == 400 and "(ValidationError)" in refused.text
+        assert 'name="min_size" size="4" value="5"' in refused.text
+        assert (await _group_read(console, client, "web"))[:3] == ["0", "4", "0"]
+
+        # Deleted: only once the box is ticked, ForceDelete sent when asked.
+        unticked = await client.post("/auto-scaling-groups/web/delete", data={"csrf": token})
+        assert unticked.status_code == 400 and await _group_read(console, client, "web")
+        gone = await client.post(
+            "/auto-scaling-groups/web/delete",
+            data={"csrf": token, "confirm": "yes", "force": "yes"},
+        )
+        assert gone.status_code == 303
+        assert gone.headers["location"] == "/console/auto-scaling-groups"
+        assert await _group_read(console, client, "web") == []
+        listed = await client.get("/auto-scaling-groups")
+        assert 'id="group-web"' not in listed.text
+
+
+async def test_an_instance_health_set_from_its_row(console: ConsoleHarness, tmp_path: Path) -> None:
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        disk = tmp_path / "disk.raw"
+        disk.write_bytes(b"\0" * 4096)
+        image = await compute.import_image_file(disk, name="debian-12", owner_id=None)
+        template, _ = await compute.create_launch_template(
+            tenant, name="web", created_by="test",
+            parameters=(("ImageId", image.image_id), ("InstanceType", "t3.nano")),
+        )  # fmt: skip
+        await _as_root(console, client, "CreateAutoScalingGroup", {
+            "AutoScalingGroupName": "web", "MinSize": "0", "MaxSize": "2",
+            "LaunchTemplate.LaunchTemplateId": template.template_id,
+        })  # fmt: skip
+        empty = await client.get("/auto-scaling-groups/web")
+        assert "No instances in the group." in empty.text
+        [instance] = await compute.run_instances(tenant, RunRequest(image.image_id, "t3.nano"))
+        await compute.settle()
+        await _as_root(console, client, "AttachInstances", {
+            "AutoScalingGroupName": "web", "InstanceIds.member.1": instance.instance_id,
+        })  # fmt: skip
+        page = await client.get("/auto-scaling-groups/web")
+        row = page.text.split(f'id="instance-{instance.instance_id}"', 1)[1].split("</tr>", 1)[0]
+        assert '<td class="health">Healthy</td>' in row
+        token = csrf_of(page)
+        form = {"csrf": token, "instance_id": instance.instance_id, "health": "Unhealthy"}
+        forged = await client.post("/auto-scaling-groups/web/health", data={**form, "csrf": "x"})
+        assert forged.status_code == 403
+        marked = await client.post("/auto-scaling-groups/web/health", data=form)
+        assert marked.status_code == 303
+        assert marked.headers["location"] == "/console/auto-scaling-groups/web"
+        page = await client.get("/auto-scaling-groups/web")
+        row = page.text.split(f'id="instance-{instance.instance_id}"', 1)[1].split("</tr>", 1)[0]
+        assert '<td class="health">Unhealthy</td>' in row
+        # A status Auto Scaling does not know: its refusal, in its words.
+        bad = await client.post("/auto-scaling-groups/web/health", data={**form, "health": "Sick"})
+        assert bad.status_code == 400 and "(ValidationError)" in bad.text
