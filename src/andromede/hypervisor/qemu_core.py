@@ -128,6 +128,11 @@ class QemuDriverCore:
         self._traffic = TrafficMeters(self._root / "networks" / "traffic.json")
         # The guests' last counters read for their metrics (decision 0178), in memory.
         self._sampler = Sampler()
+        # One gathering at a time: two gateways' calls overlapping here would each skip the
+        # disks the other's monitor call holds, and the later reading, taken first, would
+        # discard the earlier one's disks as read before its base — for as long as the two
+        # callers' loops stay in step, no volume counted at all.
+        self._metrics_lock = asyncio.Lock()
 
     @property
     def host(self) -> str:

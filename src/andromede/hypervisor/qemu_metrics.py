@@ -36,7 +36,11 @@ class MetricsMixin(QemuDriverCore):
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         """What each running guest used since the previous call; a guest seen for the first
         time counts from its start when it started after this driver's sampler, else its
-        reading is the base of the next call."""
+        reading is the base of the next call. Calls are taken one after the other."""
+        async with self._metrics_lock:
+            return await self._collect_metrics()
+
+    async def _collect_metrics(self) -> tuple[InstanceStats, ...]:
         bridged = await self.networking() is NetworkMode.BRIDGE
         links: dict[str, dict[str, _Counters]] = {}
         readings: dict[str, CounterReading] = {}
