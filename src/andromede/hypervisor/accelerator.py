@@ -30,9 +30,28 @@ __all__ = ["AcceleratorProbe", "probe_accelerator", "probe_command"]
 logger = logging.getLogger(__name__)
 
 PROBE_BYTE = b"K"
-# mov dx, 0x3f8; mov al, 'K'; out dx, al; cli; hlt; jmp $ — then the boot signature.
-_BOOT_CODE = bytes([0xBA, 0xF8, 0x03, 0xB0, PROBE_BYTE[0], 0xEE, 0xFA, 0xF4, 0xEB, 0xFE])
-BOOT_SECTOR = _BOOT_CODE + bytes(510 - len(_BOOT_CODE)) + b"\x55\xaa"
+# Loaded at 0x7c00 by the BIOS. It goes into 32-bit protected mode without paging and returns
+# from an interrupt frame (``iret``) before writing the byte: what a real boot loader does
+# (syslinux's first ``iret``), and what a nested KVM lacking "unrestricted guest" can only
+# emulate — its emulator takes ``iret`` in real mode only, and stops the guest with "KVM
+# internal error ... emulation failure" (decision 0117's addendum).
+_BOOT_CODE = bytes.fromhex(
+    "fa"  # 7c00 cli
+    "31c0 8ed8 8ed0 bc007c"  # xor ax,ax; mov ds,ax; mov ss,ax; mov sp,0x7c00
+    "660f0116607c"  # lgdt [0x7c60]
+    "0f20c0 0c01 0f22c0"  # mov eax,cr0; or al,1; mov cr0,eax: protected mode
+    "66ea207c00000800"  # jmp dword 0x08:0x7c20, into the 32-bit code segment
+    "66b81000 8ed8 8ec0 8ed0 bc007c0000"  # 7c20 ds = es = ss = 0x10; mov esp,0x7c00
+    "9c 6a08 68387c0000 cf"  # pushfd; push 0x08; push 0x7c38; iretd
+    "66baf803 b04b ee f4 ebfe"  # 7c38 mov dx,0x3f8; mov al,'K'; out dx,al; hlt; jmp $
+)
+_GDT = bytes.fromhex(
+    "0000000000000000"  # 7c48 the null descriptor
+    "ffff0000009acf00"  # 0x08: code, base 0, limit 4 GiB, 32-bit
+    "ffff00000092cf00"  # 0x10: data, the same span
+    "1700487c0000"  # 7c60 its descriptor: limit 23, base 0x7c48
+)
+BOOT_SECTOR = _BOOT_CODE.ljust(0x48, b"\0") + _GDT + bytes(510 - 0x48 - len(_GDT)) + b"\x55\xaa"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +116,8 @@ async def _probe(qemu_binary: str, timeout: float, kvm_device: str) -> Accelerat
             )
         except OSError as exc:
             return AcceleratorProbe(Accelerator.TCG, f"cannot run {qemu_binary}: {exc}")
-        stdout = process.stdout
         try:
-            output = await asyncio.wait_for(stdout.read(1), timeout) if stdout else b""
-        except TimeoutError:
-            output = b""
+            output, said = await _first_word(process, timeout)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -110,6 +126,49 @@ async def _probe(qemu_binary: str, timeout: float, kvm_device: str) -> Accelerat
         os.close(disk)
     if output == PROBE_BYTE:
         return AcceleratorProbe(Accelerator.KVM, "a probe guest ran under -accel kvm -cpu host")
-    detail = stderr.decode(errors="replace").strip().splitlines()
+    detail = (said + stderr).decode(errors="replace").strip().splitlines()
     why = detail[0] if detail else f"no output within {timeout:g} s"
     return AcceleratorProbe(Accelerator.TCG, f"KVM cannot run a guest here ({why})")
+
+
+async def _first_word(process: asyncio.subprocess.Process, timeout: float) -> tuple[bytes, bytes]:
+    """The guest's first byte (empty if none came), and what QEMU said on its standard error
+    meanwhile. KVM's internal errors pause the guest rather than end QEMU: waiting for the
+    byte alone would take the whole timeout on such a host."""
+    if process.stdout is None or process.stderr is None:  # both piped by the caller
+        return b"", b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    said = b""
+    byte = asyncio.ensure_future(process.stdout.read(1))
+    complaint = asyncio.ensure_future(process.stderr.readline())
+    try:
+        while True:
+            done, _ = await asyncio.wait(
+                {byte, complaint}, timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )  # fmt: skip
+            if byte in done and byte.result():
+                return byte.result(), said
+            if byte in done:
+                # Its output closed without a byte: QEMU ended; the rest of what it said is
+                # read after, but not the line already being read here.
+                with contextlib.suppress(TimeoutError):
+                    said += await asyncio.wait_for(complaint, max(0.0, deadline - loop.time()))
+                return b"", said
+            if not done:
+                return b"", said
+            line = complaint.result()
+            said += line
+            if b"KVM internal error" in line:
+                return b"", said
+            if not line:
+                # Its standard error closed: QEMU ended, and its output ends with it.
+                left = max(0.0, deadline - loop.time())
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(byte, left), said
+                return b"", said
+            complaint = asyncio.ensure_future(process.stderr.readline())
+    finally:
+        for task in (byte, complaint):
+            task.cancel()

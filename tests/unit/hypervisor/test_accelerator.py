@@ -8,6 +8,7 @@ import os
 import select
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,19 @@ async def test_tcg_when_qemu_aborts_and_the_reason_is_logged(
     assert probe.accelerator is Accelerator.TCG
     assert "MSR 0x10a" in probe.reason
     assert "TCG" in caplog.text and "MSR 0x10a" in caplog.text
+
+
+async def test_tcg_at_once_when_kvm_pauses_the_guest_on_an_internal_error(tmp_path: Path) -> None:
+    # A nested KVM without "unrestricted guest" cannot emulate the sector's protected-mode
+    # iret: QEMU says so and pauses, it does not end (decision 0117's addendum).
+    binary = fake_qemu(
+        tmp_path, "echo 'KVM internal error. Suberror: 1' >&2; echo 'extra data' >&2; sleep 30"
+    )
+    started = time.monotonic()
+    probe = await probe_accelerator(binary, timeout=20, kvm_device=readable_device(tmp_path))
+    assert probe.accelerator is Accelerator.TCG
+    assert "KVM internal error" in probe.reason
+    assert time.monotonic() - started < 10
 
 
 async def test_tcg_when_the_guest_hangs(tmp_path: Path) -> None:
