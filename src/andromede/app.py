@@ -161,6 +161,7 @@ from andromede.wiring.pubsub import (
 from andromede.wiring.queues import (
     BucketEventQueues,
     EventKeySealer,
+    KeySealer,
     message_mover,
     queue_service,
 )
@@ -359,6 +360,7 @@ class Application:
         # The writes' notification events sealed under their tenants' keys (decision 0163's
         # addendum), before each write's transaction.
         event_sealer = EventKeySealer(keys)
+        identity.certificate_sealer = KeySealer(keys)  # IAM server certificates' keys (0205)
         store = SqlMetadataStore(
             db, row_memo_size=settings.opened_headers_cache_size, event_sealer=event_sealer
         )

@@ -53,6 +53,7 @@ from e2e.iam_helpers import client_for
 from e2e.terraform_kit import DESTROY_AFTER_PLAN, Terraform, aws_provider
 from e2e.test_kms_api import kms_client
 from e2e.test_s3control import s3control_client
+from support.iam_recipes import server_certificate
 from support.server import REGION, ServerProcess
 
 if TYPE_CHECKING:
@@ -479,6 +480,16 @@ resource "aws_iam_role_policy" "crm" {
     }]
   })
 }
+# An IAM server certificate (decision 0205): its key goes in, never comes back.
+resource "aws_iam_server_certificate" "web" {
+  name             = "%(bucket)s-web"
+  path             = "/web/"
+  certificate_body = <<EOT
+%(certificate)sEOT
+  private_key      = <<EOT
+%(certificate_key)sEOT
+  tags = { team = "web" }
+}
 # On the orders bus, where this test puts nothing: no invocation of the unreachable host.
 resource "aws_cloudwatch_event_rule" "crm" {
   name           = "%(bucket)s-crm"
@@ -619,6 +630,7 @@ def test_terraform_applies_converges_and_destroys(
 ) -> None:
     bucket = unique_bucket("tf")
     valid_to = (datetime.now(UTC) + timedelta(days=100)).replace(microsecond=0)
+    certificate_body, certificate_key = server_certificate()
     (terraform.work / "main.tf").write_text(
         CONFIGURATION
         % {
@@ -628,6 +640,8 @@ def test_terraform_applies_converges_and_destroys(
             "bucket": bucket,
             "material": MATERIAL,
             "valid_to": valid_to.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "certificate": certificate_body,
+            "certificate_key": certificate_key,
         }
     )
     terraform("init", "-input=false")
@@ -865,6 +879,12 @@ def test_terraform_applies_converges_and_destroys(
     ]
     assert crm["Arn"] == outputs["crm_destination_arn"]
     assert crm["HttpParameters"]["HeaderParameters"] == {"x-source": "terraform"}
+
+    iam = client_for(server, "iam", *server.credentials())
+    web = iam.get_server_certificate(ServerCertificateName=f"{bucket}-web")["ServerCertificate"]
+    assert web["ServerCertificateMetadata"]["Path"] == "/web/"
+    assert web["CertificateBody"].strip() == certificate_body.strip()
+    assert web["Tags"] == [{"Key": "team", "Value": "web"}]
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)

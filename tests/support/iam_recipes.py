@@ -8,7 +8,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from support.saml import IdentityProvider
 
@@ -49,6 +55,34 @@ def saml_metadata() -> str:
 
 # Filled in where the recipes are used: a SAML metadata document (1,000 characters at least).
 METADATA = "{saml-metadata}"
+# And a server certificate with its private key (decision 0205).
+CERTIFICATE = "{certificate}"
+PRIVATE_KEY = "{private-key}"
+
+
+@functools.cache
+def server_certificate() -> tuple[str, str]:
+    """A self-signed certificate valid around now, and its PEM key (one per test process)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "victim.example")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), pem.decode()
+
 
 # action -> the parameters naming the victim's things
 RECIPES: dict[str, dict[str, Any]] = {
@@ -209,6 +243,24 @@ RECIPES: dict[str, dict[str, Any]] = {
     "TagSAMLProvider": {"SAMLProviderArn": SAML_ARN, "Tags": [{"Key": "owner", "Value": "x"}]},
     "UntagSAMLProvider": {"SAMLProviderArn": SAML_ARN, "TagKeys": ["team"]},
     "ListSAMLProviderTags": {"SAMLProviderArn": SAML_ARN},
+    "UploadServerCertificate": {
+        "ServerCertificateName": "victim-cert",
+        "CertificateBody": CERTIFICATE,
+        "PrivateKey": PRIVATE_KEY,
+    },
+    "GetServerCertificate": {"ServerCertificateName": "victim-cert"},
+    "ListServerCertificates": {},
+    "UpdateServerCertificate": {
+        "ServerCertificateName": "victim-cert",
+        "NewServerCertificateName": "renamed",
+    },
+    "DeleteServerCertificate": {"ServerCertificateName": "victim-cert"},
+    "TagServerCertificate": {
+        "ServerCertificateName": "victim-cert",
+        "Tags": [{"Key": "owner", "Value": "intruder"}],
+    },
+    "UntagServerCertificate": {"ServerCertificateName": "victim-cert", "TagKeys": ["team"]},
+    "ListServerCertificateTags": {"ServerCertificateName": "victim-cert"},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {
@@ -246,6 +298,8 @@ def fill(params: dict[str, Any], account: str, key: str) -> dict[str, Any]:
         .replace("{key}", key)
         .replace('"ACCOUNT"', f'"{account}"')
         .replace(METADATA, saml_metadata())
+        .replace(CERTIFICATE, server_certificate()[0])
+        .replace(PRIVATE_KEY, server_certificate()[1])
         if isinstance(value, str)
         else value
         for name, value in params.items()
@@ -300,6 +354,14 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
     await call(
         "CreateSAMLProvider", Name="victim-idp", SAMLMetadataDocument=saml_metadata(), Tags=team
     )
+    body, private_key = server_certificate()
+    await call(
+        "UploadServerCertificate",
+        ServerCertificateName="victim-cert",
+        CertificateBody=body,
+        PrivateKey=private_key,
+        Tags=team,
+    )
     return {
         "account": account,
         "key": key["AccessKeyId"],
@@ -340,4 +402,6 @@ def snapshot_reads(account: str) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("ListSAMLProviders", {}),
         ("GetSAMLProvider", {"SAMLProviderArn": SAML_ARN.replace("{account}", account)}),
+        ("ListServerCertificates", {}),
+        ("GetServerCertificate", {"ServerCertificateName": "victim-cert"}),
     ]

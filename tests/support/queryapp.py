@@ -32,8 +32,10 @@ from andromede.iamapi.sts import STS
 from andromede.notifications.memory import MemoryTopicStore
 from andromede.notifications.service import TopicService
 from andromede.settings import Settings
+from andromede.wiring.queues import KeySealer
 from support.asgi import post
 from support.clock import Clock
+from support.keys import key_service_in
 from support.query_wire import Answer, service_model
 
 REGION = "eu-fr-1"
@@ -141,6 +143,8 @@ async def query_world(
         clock=clock,
         web_identity_keys=web_identity_keys,
     )
+    # IAM server certificates' keys under the account's key ring, as served (decision 0205).
+    identity.certificate_sealer = KeySealer(key_service_in(data_dir / "keys"))
     configured = Settings(data_dir=data_dir, region=REGION, **settings)
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from andromede.db.metadata import metadata
-from andromede.db.types import UtcDateTime
+from andromede.db.types import UtcDateTime, key_text
 
 __all__ = [
     "access_keys",
@@ -24,6 +24,7 @@ __all__ = [
     "iam_roles",
     "iam_saml_assertions",
     "iam_saml_providers",
+    "iam_server_certificates",
     "inline_policies",
     "instance_profile_roles",
     "instance_profiles",
@@ -228,6 +229,23 @@ iam_oidc_providers = sa.Table(
     sa.Column("client_ids", sa.Text, nullable=False),  # JSON list, in the order added
     sa.Column("thumbprints", sa.Text, nullable=False),  # JSON list of 40-hex SHA-1s
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
+)
+
+# IAM server certificates (decision 0205): one per name per account. The PEM body and chain
+# as given; the private key sealed under the account's key ring (never in clear).
+iam_server_certificates = sa.Table(
+    "iam_server_certificates",
+    metadata,
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("certificate_id", sa.Text, nullable=False, unique=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("chain", sa.Text, nullable=True),
+    sa.Column("sealed_private_key", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_at", UtcDateTime, nullable=False),
+    sa.Column("expiration", UtcDateTime, nullable=False),
     sa.Column("tags", sa.Text, nullable=True),  # as for users (0074)
 )
 

@@ -104,6 +104,14 @@ class MalformedPolicyDocument(IamError):
     pass
 
 
+class MalformedCertificate(IamError):
+    """A server certificate, its chain or its private key that cannot be read, or expired."""
+
+
+class KeyPairMismatch(IamError):
+    """A server certificate whose public key is not its private key's."""
+
+
 class PackedPolicyTooLarge(IamError):
     """AssumeRole's session policies exceed what a session carries (STS's own code)."""
 

@@ -49,6 +49,7 @@ __all__ = [
     "PrincipalKind",
     "Role",
     "SamlProvider",
+    "ServerCertificate",
     "SessionCredentials",
     "SessionSource",
     "Tags",
@@ -69,6 +70,7 @@ __all__ = [
     "policy_arn",
     "role_arn",
     "saml_provider_arn",
+    "server_certificate_arn",
     "user_arn",
     "valid_path",
     "valid_source_identity",
@@ -300,6 +302,29 @@ class SamlProvider:
     @property
     def arn(self) -> str:
         return saml_provider_arn(self.tenant_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCertificate:
+    """A TLS server certificate the account uploaded (decision 0205): its PEM body and chain
+    as given, its private key sealed under the account's key ring (never answered), and what
+    was read from the body. ``certificate_id`` is IAM's ``ServerCertificateId`` (``ASCA`` and
+    17 more); ``expiration`` the certificate's ``notAfter``."""
+
+    tenant_id: str
+    name: str
+    path: str
+    certificate_id: str
+    body: str
+    chain: str | None
+    sealed_private_key: bytes
+    uploaded_at: datetime
+    expiration: datetime
+    tags: Tags = ()
+
+    @property
+    def arn(self) -> str:
+        return server_certificate_arn(self.tenant_id, self.path, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -608,6 +633,10 @@ def instance_profile_arn(tenant_id: str, path: str, name: str) -> str:
 
 def oidc_provider_arn(tenant_id: str, url: str) -> str:
     return f"arn:aws:iam::{tenant_id}:oidc-provider/{url}"
+
+
+def server_certificate_arn(tenant_id: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{tenant_id}:server-certificate{path}{name}"
 
 
 def saml_provider_arn(tenant_id: str, name: str) -> str:

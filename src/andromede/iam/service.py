@@ -30,6 +30,7 @@ from andromede.iam.oidc_providers import OidcProvidersMixin
 from andromede.iam.oidc_signin import OidcSignInMixin
 from andromede.iam.policies import PoliciesMixin
 from andromede.iam.saml_providers import SamlProvidersMixin
+from andromede.iam.server_certificates import ServerCertificatesMixin
 from andromede.iam.service_access import ServiceAccessMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
 from andromede.iam.simulation_sources import SimulationSourcesMixin
@@ -88,6 +89,7 @@ class IdentityService(
     OidcProvidersMixin,
     OidcSignInMixin,
     SamlProvidersMixin,
+    ServerCertificatesMixin,
     CredentialsMixin,
     PoliciesMixin,
     MfaMixin,

@@ -79,6 +79,8 @@ class IdentityLimits:
         "https://signin.aws.amazon.com/saml",
         "urn:amazon:webservices",
     )
+    # IAM server certificates an account may hold (decision 0205; AWS's default quota).
+    server_certificates_per_account: int = 20
     saml_clock_skew: float = 60.0
     saml_max_metadata_size: int = 256 << 10
 

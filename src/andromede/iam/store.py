@@ -33,6 +33,7 @@ from andromede.iam.model import (
     PolicyVersion,
     Role,
     SamlProvider,
+    ServerCertificate,
     SessionCredentials,
     Tags,
     Tenant,
@@ -184,6 +185,26 @@ class IdentityStore(Protocol):
         """Remember that an assertion was used, until ``expires_at``: False when it already
         was (a replay), across every gateway sharing the store. Forgets those expired by
         ``now`` on the way."""
+
+    # -- server certificates (decision 0205) ----------------------------------------------------
+    async def create_server_certificate(self, certificate: ServerCertificate) -> None:
+        """EntityAlreadyExists if the tenant has a certificate of that name."""
+
+    async def get_server_certificate(self, tenant_id: str, name: str) -> ServerCertificate | None:
+        """By its name, as given (names are compared as given)."""
+
+    async def list_server_certificates(self, tenant_id: str) -> list[ServerCertificate]:
+        """The tenant's certificates, by name."""
+
+    async def update_server_certificate(
+        self, certificate: ServerCertificate, read: ServerCertificate
+    ) -> bool:
+        """Write the name, path and tags of the certificate ``read`` was, if they are still
+        ``read``'s (False: another request changed them since). EntityAlreadyExists when the
+        new name is another certificate's; NoSuchEntity when it is gone."""
+
+    async def delete_server_certificate(self, tenant_id: str, name: str) -> bool:
+        """False when there was none."""
 
     # -- group membership ----------------------------------------------------------------------
     async def add_group_member(self, group_id: str, user_id: str) -> None:

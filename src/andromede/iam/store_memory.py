@@ -36,6 +36,7 @@ from andromede.iam.model import (
     PolicyVersion,
     Role,
     SamlProvider,
+    ServerCertificate,
     SessionCredentials,
     Tags,
     Tenant,
@@ -44,6 +45,7 @@ from andromede.iam.model import (
     User,
 )
 from andromede.iam.store import Entity
+from andromede.iam.store_memory_certificates import MemoryServerCertificatesMixin
 
 __all__ = ["MemoryIdentityStore"]
 
@@ -51,7 +53,7 @@ _Named = User | Group | Role | ManagedPolicy
 _KINDS: tuple[type[_Named], ...] = (User, Group, Role, ManagedPolicy)
 
 
-class MemoryIdentityStore:
+class MemoryIdentityStore(MemoryServerCertificatesMixin):
     def __init__(self) -> None:
         self._tenants: dict[str, Tenant] = {}
         self._quotas: dict[str, TenantQuota] = {}
@@ -74,6 +76,7 @@ class MemoryIdentityStore:
         self._profile_roles: set[tuple[str, str]] = set()  # (profile id, role id)
         self._oidc: dict[tuple[str, str], OidcProvider] = {}  # (tenant, url) -> provider
         self._saml: dict[tuple[str, str], SamlProvider] = {}  # (tenant, name) -> provider
+        self._certificates: dict[tuple[str, str], ServerCertificate] = {}
         # (tenant, assertion key) -> until when a used SAML assertion is remembered
         self._saml_used: dict[tuple[str, str], datetime] = {}
         self._reports: dict[str, tuple[datetime, str]] = {}  # tenant -> last credential report

@@ -38,6 +38,7 @@ from andromede.iam.model import (
     User,
 )
 from andromede.iam.store import Entity
+from andromede.iam.store_sql_certificates import SqlServerCertificatesMixin
 from andromede.iam.store_sql_grants import SqlGrantsMixin
 from andromede.iam.store_sql_oidc import SqlOidcProvidersMixin
 from andromede.iam.store_sql_profiles import SqlInstanceProfilesMixin, stored_tags, tags_text
@@ -170,6 +171,7 @@ class SqlIdentityStore(
     SqlInstanceProfilesMixin,
     SqlOidcProvidersMixin,
     SqlSamlProvidersMixin,
+    SqlServerCertificatesMixin,
     SqlCredentialReportsMixin,
 ):
     def __init__(self, db: Database) -> None:

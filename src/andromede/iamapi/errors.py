@@ -43,6 +43,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidParameterValue": (400, "An invalid or out-of-range value was supplied."),
     "LimitExceeded": (409, "The request exceeds a limit of the account."),
     "MalformedPolicyDocument": (400, "The policy document is malformed."),
+    "MalformedCertificate": (400, "The certificate is malformed or expired."),
+    "KeyPairMismatch": (400, "The public key certificate and the private key do not match."),
     "MalformedQueryString": (404, "The query string is malformed or not UTF-8."),
     "MissingAction": (400, "The request is missing an action or a required parameter."),
     "MissingAuthenticationToken": (
@@ -153,6 +155,8 @@ _FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
     (iam_errors.LimitExceeded, "LimitExceeded"),
     (iam_errors.InvalidInput, "InvalidInput"),
     (iam_errors.MalformedPolicyDocument, "MalformedPolicyDocument"),
+    (iam_errors.MalformedCertificate, "MalformedCertificate"),
+    (iam_errors.KeyPairMismatch, "KeyPairMismatch"),
     (iam_errors.PackedPolicyTooLarge, "PackedPolicyTooLarge"),
     (iam_errors.InvalidIdentityToken, "InvalidIdentityToken"),
     (iam_errors.ExpiredIdentityToken, "ExpiredTokenException"),

@@ -13,6 +13,7 @@ from typing import Final
 
 from andromede.iam.model import EntityType
 from andromede.iamapi import iam_access as access
+from andromede.iamapi import iam_certificates as cert
 from andromede.iamapi import iam_credentials as c
 from andromede.iamapi import iam_directory as d
 from andromede.iamapi import iam_governance as gov
@@ -333,6 +334,41 @@ ACTIONS: Final[Mapping[str, Action]] = {
         sim.get_context_keys_for_custom_policy, False, resource=None
     ),
     # OpenID Connect providers (decision 0087)
+    # Server certificates (decision 0205).
+    "UploadServerCertificate": Action(
+        cert.upload_server_certificate, True, resource=cert.server_certificate_resource
+    ),
+    "GetServerCertificate": Action(
+        cert.get_server_certificate, False, resource=cert.server_certificate_resource
+    ),
+    "ListServerCertificates": Action(cert.list_server_certificates, False, resource=None),
+    "UpdateServerCertificate": Action(
+        cert.update_server_certificate,
+        True,
+        resource=cert.server_certificate_resource,
+        has_result=False,
+    ),
+    "DeleteServerCertificate": Action(
+        cert.delete_server_certificate,
+        True,
+        resource=cert.server_certificate_resource,
+        has_result=False,
+    ),
+    "TagServerCertificate": Action(
+        cert.tag_server_certificate,
+        True,
+        resource=cert.server_certificate_resource,
+        has_result=False,
+    ),
+    "UntagServerCertificate": Action(
+        cert.untag_server_certificate,
+        True,
+        resource=cert.server_certificate_resource,
+        has_result=False,
+    ),
+    "ListServerCertificateTags": Action(
+        cert.list_server_certificate_tags, False, resource=cert.server_certificate_resource
+    ),
     "CreateOpenIDConnectProvider": Action(
         o.create_open_id_connect_provider, True, resource=o.oidc_provider_resource
     ),

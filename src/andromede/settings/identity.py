@@ -39,6 +39,12 @@ class IdentitySettings(BaseModel):
         le=20,
         description="Most managed policies attached to one user, group or role (AWS: 10).",
     )
+    max_server_certificates_per_tenant: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Most IAM server certificates one account holds (AWS's default quota: 20).",
+    )
     credential_report_lifetime: float = Field(
         default=14400.0,
         gt=0,

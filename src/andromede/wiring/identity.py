@@ -38,6 +38,7 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         cache_ttl=settings.identity_cache_ttl,
         key_usage_flush_interval=settings.key_usage_flush_interval,
         max_policies_per_entity=settings.max_policies_per_entity,
+        server_certificates_per_account=settings.max_server_certificates_per_tenant,
         password_min_length=settings.password_min_length,
         credential_report_lifetime=settings.credential_report_lifetime,
         simulation_max_evaluations=settings.simulation_max_evaluations,
