@@ -2,9 +2,9 @@
 buses (the default one and the custom ones, made and deleted) and a bus's rules (listed,
 made with an event pattern or a schedule, a description and a state, enabled, disabled,
 deleted; session 50: edited — its pattern or schedule, description and state, PutRule with its
-role kept); a rule's targets (an SQS queue, an SNS topic or, session 50, an API destination
-with the role it is invoked as, all of the account chosen from lists; the event as is or a
-constant JSON sent instead) added and removed; "Test pattern"
+role kept); a rule's targets (an SQS queue — a FIFO one in a message group —, an SNS topic or,
+session 50, an API destination with the role it is invoked as, all of the account chosen from
+lists; the event as is or a constant JSON sent instead) added and removed; "Test pattern"
 (TestEventPattern) with a sample event — EventBridge's calls as the signed-in principal
 (``wire_events.EventsWire``), so its IAM decisions and its words answer them.
 
@@ -298,9 +298,11 @@ async def change(console: Console, request: Request, session: Session, fields: F
                 fields.get("target_id", "").strip()
                 or _TARGET_ID.sub("-", arn.rsplit(":", 1)[-1])[:64]
             )
-            # A role only for an API destination: EventBridge invokes one as it.
+            # A role only for an API destination (EventBridge invokes one as it), a message
+            # group only for a FIFO queue (EventBridge requires one there, refuses it elsewhere).
             role = fields.get("role_arn", "").strip() if ":api-destination/" in arn else ""
-            target = TargetRow(target_id, arn, constant, role)
+            group = fields.get("message_group", "").strip() if arn.endswith(".fifo") else ""
+            target = TargetRow(target_id, arn, constant, role, group)
             await wire.put_target(origin, principal, bus, name, target)
     except FormFault as exc:
         return await _rule_page(

@@ -54,6 +54,7 @@ class TargetRow:
     arn: str
     input: str  # the constant JSON sent instead of the event, "" for the event as is
     role_arn: str = ""  # the role EventBridge invokes an API destination as
+    message_group: str = ""  # a FIFO queue's MessageGroupId (SqsParameters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +220,7 @@ class EventsWire(JsonWire):
                 str(t.get("Arn", "")),
                 str(t.get("Input") or ""),
                 str(t.get("RoleArn") or ""),
+                str((t.get("SqsParameters") or {}).get("MessageGroupId") or ""),
             )
             for t in answer.get("Targets", [])
             if isinstance(t, dict)
@@ -233,12 +235,15 @@ class EventsWire(JsonWire):
         target: TargetRow,
     ) -> None:
         """PutTargets of one target: the event as is, or ``target.input`` when given; as its
-        role when given (an API destination's)."""
+        role when given (an API destination's); in its message group when given (a FIFO
+        queue's)."""
         spec: dict[str, Any] = {"Id": target.id, "Arn": target.arn}
         if target.input:
             spec["Input"] = target.input
         if target.role_arn:
             spec["RoleArn"] = target.role_arn
+        if target.message_group:
+            spec["SqsParameters"] = {"MessageGroupId": target.message_group}
         payload = {"EventBusName": bus, "Rule": rule, "Targets": [spec]}
         await self._json(origin, principal, "PutTargets", payload)
 

@@ -107,6 +107,27 @@ async def test_a_rule_edited_and_an_api_destination_target(console: ConsoleHarne
         listed = await _events(console, client, "ListTargetsByRule", {"Rule": "uploads"})
         assert [t["RoleArn"] for t in listed["Targets"]] == [role]
 
+        # A FIFO queue: EventBridge requires its message group; the role is not sent there.
+        sqs = running.console.console.sqs
+        assert sqs is not None
+        queue = {"QueueName": "jobs.fifo", "Attributes": {"FifoQueue": "true"}}
+        await sqs._json(_SCOPE, principal, "CreateQueue", queue)
+        page = await client.get(_RULE)
+        fifo = page.text.split(">SQS: jobs.fifo</option>", 1)[0].rsplit('value="', 1)[1]
+        fifo = fifo.split('"', 1)[0]
+        target = {**target, "target_arn": fifo, "role_arn": role, "message_group": "g1"}
+        ungrouped = await client.post(
+            "/event-rules/rule/put-target", data={**target, "message_group": ""}
+        )
+        assert ungrouped.status_code == 400 and "SqsParameters" in _alert(ungrouped)
+        grouped = await client.post("/event-rules/rule/put-target", data=target)
+        assert grouped.status_code == 303
+        listed = await _events(console, client, "ListTargetsByRule", {"Rule": "uploads"})
+        [queued] = [t for t in listed["Targets"] if t["Arn"] == fifo]
+        assert queued["SqsParameters"] == {"MessageGroupId": "g1"} and "RoleArn" not in queued
+        page = await client.get(_RULE)
+        assert '<span class="message-group">Message group g1</span>' in page.text
+
 
 async def test_archive_connection_and_destination_updated(console: ConsoleHarness) -> None:
     async with console.client() as client:

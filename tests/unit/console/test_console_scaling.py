@@ -14,7 +14,7 @@ from andromede.console import wire_alarms
 from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.iam.model import Principal
-from support.console import ConsoleHarness, csrf_of, running_compute, sign_in_root
+from support.console import ConsoleHarness, csrf_of, log_in, running_compute, sign_in_root
 
 _SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 _PAGE = "/auto-scaling-groups/web/scaling"
@@ -202,3 +202,17 @@ async def test_scheduled_actions_and_hooks(console: ConsoleHarness, tmp_path: Pa
         assert 'id="schedule-mornings"' not in page.text and 'id="schedule-launch"' in page.text
         missing = await client.get("/auto-scaling-groups/nope/scaling")
         assert missing.status_code == 404 and "No Auto Scaling group named nope." in missing.text
+
+
+async def test_a_user_without_policies_reads_the_refusal(console: ConsoleHarness) -> None:
+    async with console.client() as client:
+        await console.user_with_password(console.admin_tenant_id, "nobody")
+        assert (await log_in(client, "admin", "nobody")).status_code == 303
+        page = await client.get(_PAGE)
+        assert page.status_code == 403 and "(AccessDenied)" in page.text
+        token = csrf_of(page)
+        put = await client.post(
+            "/auto-scaling-groups/web/scheduled-actions",
+            data={"csrf": token, "action": "nightly", "recurrence": "0 1 * * *"},
+        )
+        assert put.status_code == 403 and "(AccessDenied)" in put.text
