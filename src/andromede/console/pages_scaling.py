@@ -215,7 +215,7 @@ async def _put_step(wires: _Wires, request: Request, session: Session, f: Form) 
 
 async def _delete_policy(wires: _Wires, request: Request, session: Session, f: Form
                          ) -> str:  # fmt: skip
-    policy = request.path_params["policy"]
+    policy = field(f, "policy")
     await wire_scaling.delete_policy(*_whom(wires, request, session), policy)
     return _scaling_url(request)
 
@@ -237,7 +237,7 @@ async def _put_schedule(wires: _Wires, request: Request, session: Session, f: Fo
 
 async def _delete_schedule(wires: _Wires, request: Request, session: Session, f: Form
                            ) -> str:  # fmt: skip
-    name = request.path_params["action"]
+    name = field(f, "action")
     await wire_scaling.delete_scheduled_action(*_whom(wires, request, session), name)
     return _scaling_url(request)
 
@@ -249,10 +249,10 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      _action(_scaling_page, _put_tracking, form="tracking"), ["POST"]),
     (f"{_GROUP}/policies/simple", _action(_scaling_page, _put_simple, form="simple"), ["POST"]),
     (f"{_GROUP}/policies/step", _action(_scaling_page, _put_step, form="step"), ["POST"]),
-    (f"{_GROUP}/policies/{{policy}}/delete",
+    (f"{_GROUP}/policies/delete",
      _action(_scaling_page, _delete_policy, confirmed=True), ["POST"]),
     (f"{_GROUP}/scheduled-actions",
      _action(_scaling_page, _put_schedule, form="schedule"), ["POST"]),
-    (f"{_GROUP}/scheduled-actions/{{action}}/delete",
+    (f"{_GROUP}/scheduled-actions/delete",
      _action(_scaling_page, _delete_schedule, confirmed=True), ["POST"]),
 ]  # fmt: skip

@@ -145,11 +145,12 @@ async def test_policies_put_linked_and_deleted(console: ConsoleHarness, tmp_path
 
         # Deleted only once ticked.
         unticked = await client.post(
-            "/auto-scaling-groups/web/policies/up/delete", data={"csrf": token}
+            "/auto-scaling-groups/web/policies/delete", data={"csrf": token, "policy": "up"}
         )
         assert unticked.status_code == 400 and 'id="policy-up"' in unticked.text
         gone = await client.post(
-            "/auto-scaling-groups/web/policies/up/delete", data={"csrf": token, "confirm": "yes"}
+            "/auto-scaling-groups/web/policies/delete",
+            data={"csrf": token, "confirm": "yes", "policy": "up"},
         )
         assert gone.status_code == 303
         page = await client.get(_PAGE)
@@ -194,8 +195,8 @@ async def test_scheduled_actions_and_hooks(console: ConsoleHarness, tmp_path: Pa
         page = await client.get(_PAGE)
         assert '<td class="next-time">2099-01-02 03:04</td>' in _row(page.text, "schedule-launch")
         gone = await client.post(
-            "/auto-scaling-groups/web/scheduled-actions/mornings/delete",
-            data={"csrf": token, "confirm": "yes"},
+            "/auto-scaling-groups/web/scheduled-actions/delete",
+            data={"csrf": token, "confirm": "yes", "action": "mornings"},
         )
         assert gone.status_code == 303
         page = await client.get(_PAGE)
