@@ -737,6 +737,12 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
         page.click("#create-rule")
         page.wait_for_url(f"{console}/event-rules/rule?bus=default&name=uploads")
         assert page.inner_text("#event-rule-state") == "ENABLED"
+        # Session 50: the rule edited from its page (the form folded under "Edit the rule").
+        page.click("#edit-rule summary")
+        page.fill("#edit-rule-form input[name=description]", "uploads to S3")
+        page.select_option("#edit-rule-form select[name=state]", "DISABLED")
+        page.click("#save-rule")
+        page.wait_for_selector("#event-rule-state:has-text('DISABLED')")
         assert reported == [], reported
     finally:
         context.close()
@@ -744,4 +750,5 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
     group = logs.describe_log_groups(logGroupNamePrefix="/app/web")["logGroups"][0]
     assert group["retentionInDays"] == 14
     rule = events.describe_rule(Name="uploads")
-    assert json.loads(rule["EventPattern"]) == {"source": ["aws.s3"]} and rule["State"] == "ENABLED"
+    assert json.loads(rule["EventPattern"]) == {"source": ["aws.s3"]}
+    assert rule["State"] == "DISABLED" and rule["Description"] == "uploads to S3"

@@ -5,7 +5,8 @@ its health check type and grace period (ELB: its target groups' health counts, d
 0198), its target groups, and its predictive scaling policies (decision 0197), each with the
 next hours' forecast (GetPredictiveScalingForecast) as a small table of load and capacity —
 with its sizes changed, each instance's health set (SetInstanceHealth, Healthy or Unhealthy)
-and the group deleted (``ForceDelete`` when ticked) after a ticked box.
+and the group deleted (``ForceDelete`` when ticked) after a ticked box. Its scaling policies,
+scheduled actions and lifecycle hooks have their own page (``pages_scaling``, session 50).
 
 Every read and change is Auto Scaling's own call as the signed-in principal
 (``wire_autoscaling``), so its policies, checks and words decide (a minimum over the maximum,

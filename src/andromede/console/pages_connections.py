@@ -2,7 +2,10 @@
 shown): the account's connections (name, authorization type, state and its reason), one made
 with BASIC's user name and password or API_KEY's header name and value, deauthorized, or
 deleted after a ticked box; its API destinations (name, connection, endpoint, method, rate,
-state), one made on a connection, one deleted after a ticked box.
+state), one made on a connection, one deleted after a ticked box. Session 50: a connection's
+authorization updated (UpdateConnection: the credentials typed replace the stored ones, a
+field left blank keeps its own), an API destination's endpoint, method and rate updated
+(UpdateApiDestination), each from its row.
 
 A connection's credentials go to EventBridge and never come back: ListConnections does not
 answer them, and a refused form is shown again without them (the secret fields empty).
@@ -67,6 +70,12 @@ async def _connections_page(
     connection_typed = {
         k: v for k, v in typed.get("connection", {}).items() if k not in _SECRET_FIELDS
     }
+    # A refused row's update form, open again as typed (never its credentials).
+    updates = {
+        form: {k: v for k, v in fields.items() if k not in _SECRET_FIELDS}
+        for form, fields in typed.items()
+        if form.startswith("update:")
+    }
     return console.render(
         request,
         "event_connections.html",
@@ -79,6 +88,7 @@ async def _connections_page(
         methods=METHODS,
         connection_typed=connection_typed,
         destination_typed=typed.get("destination", {}),
+        updates=updates,
         error=error,
     )
 
@@ -104,6 +114,43 @@ async def _create(wire: EventsWire, request: Request, session: Session, f: Form)
     return _URL
 
 
+def _rate(request: Request, f: Form) -> int | None:
+    """The form's rate: empty for none given, else a whole number a second."""
+    rate = f.get("rate", "").strip()
+    if rate and not rate.isdigit():
+        _ = words(request)
+        raise FormFault(_("The rate is a whole number of invocations a second."))
+    return int(rate) if rate else None
+
+
+async def _update(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+    """UpdateConnection of its own authorization type: blank credentials keep the stored."""
+    auth = f.get("auth_type", "")
+    credentials = (
+        (f.get("username", ""), f.get("password", ""))
+        if auth == "BASIC"
+        else (f.get("api_key_name", "").strip(), f.get("api_key_value", ""))
+    )
+    await wire.update_connection(
+        request.scope, session.principal, request.path_params["name"], auth, credentials,
+        f.get("description", "").strip(),
+    )  # fmt: skip
+    return _URL
+
+
+async def _update_destination(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+    await wire.update_api_destination(
+        request.scope, session.principal, request.path_params["name"],
+        f.get("endpoint", "").strip(), f.get("method", ""), _rate(request, f),
+    )  # fmt: skip
+    return _URL
+
+
+def _row_form(f: Form) -> str:
+    """A row's update form, by the row's kind and name (hidden fields)."""
+    return f"update:{f.get('kind', '')}:{f.get('row', '')}"
+
+
 async def _delete(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
     await wire.delete_connection(request.scope, session.principal, request.path_params["name"])
     return _URL
@@ -116,13 +163,9 @@ async def _deauthorize(wire: EventsWire, request: Request, session: Session, f: 
 
 
 async def _create_destination(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
-    rate = f.get("rate", "").strip()
-    if rate and not rate.isdigit():
-        _ = words(request)
-        raise FormFault(_("The rate is a whole number of invocations a second."))
     await wire.create_api_destination(
         request.scope, session.principal, f.get("name", "").strip(), f.get("connection_arn", ""),
-        f.get("endpoint", "").strip(), f.get("method", ""), int(rate) if rate else None,
+        f.get("endpoint", "").strip(), f.get("method", ""), _rate(request, f),
     )  # fmt: skip
     return _URL
 
@@ -139,6 +182,10 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      action(_connections_page, _create, wire=_events, form="connection"), ["POST"]),
     ("/event-connections/{name}/delete",
      action(_connections_page, _delete, wire=_events, confirmed=True), ["POST"]),
+    ("/event-connections/{name}/update",
+     action(_connections_page, _update, wire=_events, form=_row_form), ["POST"]),
+    ("/event-connections/destinations/{name}/update",
+     action(_connections_page, _update_destination, wire=_events, form=_row_form), ["POST"]),
     ("/event-connections/{name}/deauthorize",
      action(_connections_page, _deauthorize, wire=_events), ["POST"]),
     ("/event-connections/destinations",

@@ -2,7 +2,8 @@
 account's archives (name, bus, state, retention, events kept), one made from a bus with an
 optional event pattern and retention in days, one deleted after a ticked box; its replays
 (name, archive, the window replayed, state), one started of a window (UTC) from an archive
-to the bus it records, one cancelled.
+to the bus it records, one cancelled. Session 50: an archive edited (``?edit=NAME``: its
+description, pattern and retention read by DescribeArchive, sent by UpdateArchive).
 
 Every read and change is EventBridge's own call as the signed-in principal
 (``wire_events.EventsWire``), so its policies, checks and words decide — an archive named
@@ -81,6 +82,10 @@ async def _archives_page(
     archives: list[ArchiveRow] = []
     replays: list[ReplayRow] = []
     buses: list[BusRow] = []
+    typed = typed or {}
+    # The archive whose edit form is open: the link's, or the refused edit's.
+    editing = request.query_params.get("edit", "")[:64] or typed.get("update", {}).get("archive")
+    edited: dict[str, str] = {}
     wire = console.events
     if wire is None:
         error, status = no_events(console, request)
@@ -89,11 +94,16 @@ async def _archives_page(
         try:
             archives = await wire.archives(origin, principal, limit=_LISTED)
             replays = await wire.replays(origin, principal, limit=_LISTED)
+            held = next((a for a in archives if a.name == editing), None)
+            if held is not None:
+                description, pattern = await wire.archive_settings(origin, principal, held.name)
+                retention = str(held.retention_days or "")
+                edited = {"archive": held.name, "description": description, "pattern": pattern}
+                edited |= {"retention": retention, **typed.get("update", {})}
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
         with suppress(WireError):  # the create form's choices only: CreateArchive decides
             buses = await wire.buses(origin, principal, limit=_LISTED)
-    typed = typed or {}
     return console.render(
         request,
         "event_archives.html",
@@ -105,6 +115,7 @@ async def _archives_page(
         buses=buses,
         archive_typed=typed.get("archive", {}),
         replay_typed=typed.get("replay", {}),
+        edited=edited,
         error=error,
     )
 
@@ -124,6 +135,17 @@ async def _create(wire: EventsWire, request: Request, session: Session, f: Form)
         request.scope, session.principal, f.get("name", "").strip(), f.get("bus_arn", ""),
         pattern=f.get("pattern", "").strip(),
         retention_days=_retention(request, f.get("retention", "")),
+    )  # fmt: skip
+    return _ARCHIVES_URL
+
+
+async def _update(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+    """UpdateArchive: an empty retention is forever (AWS's 0), an empty pattern keeps the
+    archive's (EventBridge takes none to mean "unchanged")."""
+    await wire.update_archive(
+        request.scope, session.principal, request.path_params["name"],
+        description=f.get("description", "").strip(), pattern=f.get("pattern", "").strip(),
+        retention_days=_retention(request, f.get("retention", "")) or 0,
     )  # fmt: skip
     return _ARCHIVES_URL
 
@@ -153,6 +175,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/event-archives", signed_in(_archives_page), ["GET"]),
     ("/event-archives", _action(_archives_page, _create, form="archive"), ["POST"]),
     ("/event-archives/{name}/delete", _action(_archives_page, _delete, confirmed=True), ["POST"]),
+    ("/event-archives/{name}/update", _action(_archives_page, _update, form="update"), ["POST"]),
     ("/event-archives/replays", _action(_archives_page, _replay, form="replay"), ["POST"]),
     ("/event-archives/replays/{name}/cancel", _action(_archives_page, _cancel), ["POST"]),
 ]

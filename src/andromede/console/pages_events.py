@@ -1,8 +1,10 @@
 """EventBridge (decision 0192) in the console (decision 0111, session 48): the account's
 buses (the default one and the custom ones, made and deleted) and a bus's rules (listed,
 made with an event pattern or a schedule, a description and a state, enabled, disabled,
-deleted); a rule's targets (an SQS queue or an SNS topic of the account chosen from lists,
-the event as is or a constant JSON sent instead) added and removed; "Test pattern"
+deleted; session 50: edited — its pattern or schedule, description and state, PutRule with its
+role kept); a rule's targets (an SQS queue — a FIFO one in a message group —, an SNS topic or,
+session 50, an API destination with the role it is invoked as, all of the account chosen from
+lists; the event as is or a constant JSON sent instead) added and removed; "Test pattern"
 (TestEventPattern) with a sample event — EventBridge's calls as the signed-in principal
 (``wire_events.EventsWire``), so its IAM decisions and its words answer them.
 
@@ -12,6 +14,7 @@ A bus and a rule travel in the query or the form (a bus's name may be an ARN-lik
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
@@ -30,8 +33,11 @@ __all__ = ["ROUTES", "SAMPLE_EVENT"]
 
 _RULES_URL: Final = f"{CONSOLE_PATH}/event-rules"
 _MAX_RESULTS: Final = 100  # ListRules' and ListEventBuses' Limit bound (AWS's)
-_RULE_ACTIONS: Final = frozenset({"enable", "disable", "delete", "put-target", "remove-target"})
+_RULE_ACTIONS: Final = frozenset(
+    {"edit", "enable", "disable", "delete", "put-target", "remove-target"}
+)
 _FIELDS: Final = 12
+_ROLES_OFFERED: Final = 100  # an API destination target's role choices: ListRoles' first page
 # The sample event "Test pattern" starts from: an event as EventBridge delivers one.
 SAMPLE_EVENT: Final = """{
   "version": "0",
@@ -165,8 +171,9 @@ async def post(console: Console, request: Request, session: Session, fields: For
 
 
 async def _choices(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
-    """The targets a rule's form offers: the account's queues and topics, as SQS and SNS list
-    them to the signed-in principal (none where one refuses)."""
+    """The targets a rule's form offers — the kinds EventBridge serves: the account's queues,
+    topics and API destinations, as SQS, SNS and EventBridge list them to the signed-in
+    principal (none where one refuses)."""
     choices: list[tuple[str, str]] = []
     origin, principal = request.scope, session.principal
     if console.sqs is not None:
@@ -181,7 +188,26 @@ async def _choices(console: Console, request: Request, session: Session) -> list
         except WireError:
             topics = []
         choices.extend((arn, f"SNS: {arn.rsplit(':', 1)[-1]}") for arn in topics if arn)
+    if console.events is not None:
+        with suppress(WireError):
+            destinations = await console.events.api_destinations(
+                origin, principal, limit=_MAX_RESULTS
+            )
+            choices.extend((d.arn, f"API destination: {d.name}") for d in destinations if d.arn)
     return choices
+
+
+async def _roles(console: Console, request: Request, session: Session) -> list[str]:
+    """The account's roles' ARNs, an API destination target's choices (none where IAM
+    refuses: EventBridge then says the role is required)."""
+    if console.iam is None:
+        return []
+    with suppress(WireError):
+        listed = await console.iam.list_roles(
+            request.scope, session.principal, marker=None, page_size=_ROLES_OFFERED
+        )
+        return [role.arn for role in listed.rows]
+    return []
 
 
 async def _rule_page(
@@ -191,6 +217,7 @@ async def _rule_page(
     bus: str,
     name: str,
     *,
+    form: Form | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -218,6 +245,8 @@ async def _rule_page(
         rule=rule,
         targets=targets,
         choices=await _choices(console, request, session) if rule else [],
+        roles=await _roles(console, request, session) if rule else [],
+        form=form or {},
         error=error,
     )
 
@@ -242,7 +271,17 @@ async def change(console: Console, request: Request, session: Session, fields: F
     _ = console.catalogue(request).gettext
     origin, principal = request.scope, session.principal
     try:
-        if action in ("enable", "disable"):
+        if action == "edit":
+            held = await wire.rule(origin, principal, bus, name)
+            await wire.put_rule(
+                origin, principal, bus, name,
+                pattern=fields.get("pattern", "").strip(),
+                schedule=fields.get("schedule", "").strip(),
+                description=fields.get("description", "").strip(),
+                enabled=fields.get("state") == "ENABLED",
+                role_arn=held.role_arn,
+            )  # fmt: skip
+        elif action in ("enable", "disable"):
             await wire.set_enabled(origin, principal, bus, name, action == "enable")
         elif action == "delete":
             await wire.delete_rule(origin, principal, bus, name)
@@ -259,12 +298,19 @@ async def change(console: Console, request: Request, session: Session, fields: F
                 fields.get("target_id", "").strip()
                 or _TARGET_ID.sub("-", arn.rsplit(":", 1)[-1])[:64]
             )
-            await wire.put_target(origin, principal, bus, name, TargetRow(target_id, arn, constant))
+            # A role only for an API destination (EventBridge invokes one as it), a message
+            # group only for a FIFO queue (EventBridge requires one there, refuses it elsewhere).
+            role = fields.get("role_arn", "").strip() if ":api-destination/" in arn else ""
+            group = fields.get("message_group", "").strip() if arn.endswith(".fifo") else ""
+            target = TargetRow(target_id, arn, constant, role, group)
+            await wire.put_target(origin, principal, bus, name, target)
     except FormFault as exc:
-        return await _rule_page(console, request, session, bus, name, error=str(exc), status=400)
+        return await _rule_page(
+            console, request, session, bus, name, form=fields, error=str(exc), status=400
+        )
     except WireError as exc:
         return await _rule_page(
-            console, request, session, bus, name,
+            console, request, session, bus, name, form=fields,
             error=console.error_text(request, exc), status=exc.status,
         )  # fmt: skip
     return RedirectResponse(rule_url(bus, name), status_code=303)

@@ -45,6 +45,7 @@ class RuleRow:
     pattern: str
     schedule: str
     description: str
+    role_arn: str = ""  # kept by an edit: PutRule replaces the whole rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ class TargetRow:
     id: str
     arn: str
     input: str  # the constant JSON sent instead of the event, "" for the event as is
+    role_arn: str = ""  # the role EventBridge invokes an API destination as
+    message_group: str = ""  # a FIFO queue's MessageGroupId (SqsParameters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ class DestinationRow:
     method: str
     rate: int  # invocations a second, 0: not limited
     state: str
+    arn: str = ""
 
 
 def _when(value: object) -> str:
@@ -118,6 +122,7 @@ def _rule(item: dict[str, Any]) -> RuleRow:
         pattern=str(item.get("EventPattern") or ""),
         schedule=str(item.get("ScheduleExpression") or ""),
         description=str(item.get("Description") or ""),
+        role_arn=str(item.get("RoleArn") or ""),
     )
 
 
@@ -174,8 +179,10 @@ class EventsWire(JsonWire):
         schedule: str,
         description: str,
         enabled: bool,
+        role_arn: str = "",
     ) -> None:
-        """PutRule; an empty pattern, schedule or description is not sent (EventBridge then
+        """PutRule (a rule made, or an existing one replaced whole: an edit gives its role
+        again); an empty pattern, schedule, description or role is not sent (EventBridge then
         refuses a rule with neither pattern nor schedule in its words)."""
         payload: dict[str, Any] = {
             "EventBusName": bus,
@@ -186,6 +193,7 @@ class EventsWire(JsonWire):
             ("EventPattern", pattern),
             ("ScheduleExpression", schedule),
             ("Description", description),
+            ("RoleArn", role_arn),
         ):
             if value:
                 payload[member] = value
@@ -207,7 +215,13 @@ class EventsWire(JsonWire):
         payload = {"EventBusName": bus, "Rule": rule, "Limit": 100}
         answer = await self._json(origin, principal, "ListTargetsByRule", payload)
         return [
-            TargetRow(str(t.get("Id", "")), str(t.get("Arn", "")), str(t.get("Input") or ""))
+            TargetRow(
+                str(t.get("Id", "")),
+                str(t.get("Arn", "")),
+                str(t.get("Input") or ""),
+                str(t.get("RoleArn") or ""),
+                str((t.get("SqsParameters") or {}).get("MessageGroupId") or ""),
+            )
             for t in answer.get("Targets", [])
             if isinstance(t, dict)
         ]
@@ -220,10 +234,16 @@ class EventsWire(JsonWire):
         rule: str,
         target: TargetRow,
     ) -> None:
-        """PutTargets of one target: the event as is, or ``target.input`` when given."""
+        """PutTargets of one target: the event as is, or ``target.input`` when given; as its
+        role when given (an API destination's); in its message group when given (a FIFO
+        queue's)."""
         spec: dict[str, Any] = {"Id": target.id, "Arn": target.arn}
         if target.input:
             spec["Input"] = target.input
+        if target.role_arn:
+            spec["RoleArn"] = target.role_arn
+        if target.message_group:
+            spec["SqsParameters"] = {"MessageGroupId": target.message_group}
         payload = {"EventBusName": bus, "Rule": rule, "Targets": [spec]}
         await self._json(origin, principal, "PutTargets", payload)
 
@@ -284,6 +304,34 @@ class EventsWire(JsonWire):
         """An archive's ARN and the bus it records (DescribeArchive)."""
         answer = await self._json(origin, principal, "DescribeArchive", {"ArchiveName": name})
         return str(answer.get("ArchiveArn", "")), str(answer.get("EventSourceArn", ""))
+
+    async def archive_settings(
+        self, origin: Scope, principal: Principal, name: str
+    ) -> tuple[str, str]:
+        """An archive's description and event pattern (DescribeArchive), for its edit form."""
+        answer = await self._json(origin, principal, "DescribeArchive", {"ArchiveName": name})
+        return str(answer.get("Description") or ""), str(answer.get("EventPattern") or "")
+
+    async def update_archive(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        *,
+        description: str,
+        pattern: str,
+        retention_days: int,
+    ) -> None:
+        """UpdateArchive: the description and retention (0: forever) as given, the pattern
+        when given (an empty one is not sent: EventBridge keeps the archive's)."""
+        payload: dict[str, Any] = {
+            "ArchiveName": name,
+            "Description": description,
+            "RetentionDays": retention_days,
+        }
+        if pattern:
+            payload["EventPattern"] = pattern
+        await self._json(origin, principal, "UpdateArchive", payload)
 
     async def delete_archive(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteArchive", {"ArchiveName": name})
@@ -368,6 +416,29 @@ class EventsWire(JsonWire):
             payload["Description"] = description
         await self._json(origin, principal, "CreateConnection", payload)
 
+    async def update_connection(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        auth_type: str,
+        credentials: tuple[str, str],
+        description: str,
+    ) -> None:
+        """UpdateConnection of the connection's own authorization type: only the credentials
+        typed are sent (EventBridge keeps the others), the description when typed; nothing
+        typed at all still sends the name (EventBridge answers)."""
+        first, second = credentials
+        names = ("Username", "Password") if auth_type == "BASIC" else ("ApiKeyName", "ApiKeyValue")
+        given = {k: v for k, v in zip(names, (first, second), strict=True) if v}
+        payload: dict[str, Any] = {"Name": name}
+        if given:
+            member = "BasicAuthParameters" if auth_type == "BASIC" else "ApiKeyAuthParameters"
+            payload["AuthParameters"] = {member: given}
+        if description:
+            payload["Description"] = description
+        await self._json(origin, principal, "UpdateConnection", payload)
+
     async def delete_connection(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteConnection", {"Name": name})
 
@@ -387,6 +458,7 @@ class EventsWire(JsonWire):
                 method=str(d.get("HttpMethod", "")),
                 rate=int(d.get("InvocationRateLimitPerSecond") or 0),
                 state=str(d.get("ApiDestinationState", "")),
+                arn=str(d.get("ApiDestinationArn", "")),
             )
             for d in answer.get("ApiDestinations", [])
             if isinstance(d, dict)
@@ -411,6 +483,25 @@ class EventsWire(JsonWire):
         if rate is not None:
             payload["InvocationRateLimitPerSecond"] = rate
         await self._json(origin, principal, "CreateApiDestination", payload)
+
+    async def update_api_destination(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        endpoint: str,
+        method: str,
+        rate: int | None,
+    ) -> None:
+        """UpdateApiDestination of its endpoint, method and rate (None: not sent, kept)."""
+        payload: dict[str, Any] = {
+            "Name": name,
+            "InvocationEndpoint": endpoint,
+            "HttpMethod": method,
+        }
+        if rate is not None:
+            payload["InvocationRateLimitPerSecond"] = rate
+        await self._json(origin, principal, "UpdateApiDestination", payload)
 
     async def delete_api_destination(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteApiDestination", {"Name": name})
