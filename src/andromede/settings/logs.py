@@ -131,6 +131,13 @@ class LogsSettings(BaseModel):
         "deduplicate or take percentiles of; a query needing more fails "
         "(decision 0186, session 48).",
     )
+    logs_query_max_patterns: int = Field(
+        default=1000,
+        gt=0,
+        description="Patterns one Logs Insights pattern or diff command may make (each holds "
+        "at most 100 tokens and 5 values of each); a query making more fails "
+        "(decision 0186, session 50).",
+    )
     logs_query_partial_interval: float = Field(
         default=1.0,
         ge=0,

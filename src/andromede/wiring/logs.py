@@ -307,6 +307,7 @@ def insights_service(
             retention_ms=int(settings.logs_query_retention * 1000),
             max_groups=settings.logs_query_max_groups,
             max_rows=settings.logs_query_max_rows,
+            max_patterns=settings.logs_query_max_patterns,
             partial_interval=settings.logs_query_partial_interval,
             max_definitions=settings.logs_max_query_definitions,
         ),

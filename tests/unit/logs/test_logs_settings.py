@@ -56,6 +56,7 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "logs_query_retention",
         "logs_query_max_groups",
         "logs_query_max_rows",
+        "logs_query_max_patterns",
         "logs_max_query_definitions",
     ],
 )
@@ -73,6 +74,7 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
         "LOGS_QUERY_MAX_ROWS": "5",
         "LOGS_MAX_QUERY_DEFINITIONS": "6",
         "LOGS_QUERY_PARTIAL_INTERVAL": "0.25",
+        "LOGS_QUERY_MAX_PATTERNS": "7",
     }.items():
         monkeypatch.setenv(f"ANDROMEDE_{name}", value)
     settings = Settings(data_dir=tmp_path)
@@ -80,7 +82,7 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
     limits = insights_service(settings, None, logs, None).limits  # type: ignore[arg-type]
     assert (limits.max_concurrent, limits.timeout_ms, limits.retention_ms) == (3, 1500, 60_000)
     assert (limits.max_groups, limits.max_rows, limits.max_definitions) == (4, 5, 6)
-    assert limits.partial_interval == 0.25
+    assert (limits.partial_interval, limits.max_patterns) == (0.25, 7)
     # Zero writes the partial results after every chunk; below zero is refused.
     assert (
         Settings(data_dir=tmp_path, logs_query_partial_interval=0).logs_query_partial_interval == 0
