@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from andromede.settings import Settings
-from andromede.wiring.logs import export_service, insights_service, logs_service
+from andromede.wiring.logs import export_service, insights_service, live_tails, logs_service
 from support.keys import key_service_in
 
 
@@ -57,6 +57,8 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "logs_query_max_groups",
         "logs_query_max_rows",
         "logs_query_max_patterns",
+        "logs_live_tail_max_sessions",
+        "logs_live_tail_max_session",
         "logs_max_query_definitions",
     ],
 )
@@ -89,6 +91,25 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
     )
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, logs_query_partial_interval=-1)
+
+
+def test_live_tail_settings_reach_its_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 50: the live tail's bound of sessions and their length, from the environment."""
+    monkeypatch.setenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSIONS", "3")
+    monkeypatch.setenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSION", "60.5")
+    settings = Settings(data_dir=tmp_path)
+    logs = logs_service(settings, None, key_service_in(tmp_path / "keys"), None)  # type: ignore[arg-type]
+    limits = live_tails(settings, logs).limits
+    assert (limits.max_sessions, limits.max_session, limits.interval) == (3, 60.5, 1.0)
+    monkeypatch.delenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSIONS")
+    monkeypatch.delenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSION")
+    defaults = Settings(data_dir=tmp_path / "d")
+    assert (defaults.logs_live_tail_max_sessions, defaults.logs_live_tail_max_session) == (
+        15,
+        10_800.0,
+    )
 
 
 def test_export_and_record_settings_reach_their_services(
