@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
@@ -78,11 +79,11 @@ def live_tail_answer(session: LiveTailSession, request_id: str, receive: Receive
     """The event stream of an opened session; the session's place freed when it ends or
     the client goes (``receive`` answers ``http.disconnect``: a server writing to a gone
     client is not told so)."""
-    return Response(
-        status=200,
-        headers=[("Content-Type", CONTENT_TYPE)],
-        stream=_stream(session, request_id, receive),
-    )
+    stream = _stream(session, request_id, receive)
+    # A stream never started (the client gone before the status line) runs no ``finally``:
+    # its place is freed when it is collected.
+    weakref.finalize(stream, session.close)
+    return Response(status=200, headers=[("Content-Type", CONTENT_TYPE)], stream=stream)
 
 
 async def _gone(receive: Receive) -> None:

@@ -1,11 +1,13 @@
 """Decision 0186's session-50 addendum: StartLiveTail on the wire — its refusals in Logs'
 words with a request id, per-group authorisation and its audit, and the answer an event
 stream (initial-response, sessionStart, sessionUpdate with the events put meanwhile, then
-SessionTimeoutException) that botocore's decoder reads."""
+SessionTimeoutException) that botocore's decoder reads; the session's place freed when the
+client goes, even before the stream started."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,8 +18,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.eventstream import EventStreamBuffer
 
+from andromede.logs.filter import compile_pattern
 from andromede.logs.model import InputEvent
 from andromede.logsapi.app import CONTENT_TYPE
+from andromede.logsapi.live_tail import live_tail_answer
 from support.kmskit import REGION
 from support.logsapp import NOW, Harness, LogsWorld, harness_over, logs_world
 
@@ -195,3 +199,14 @@ async def test_authorised_per_group_and_audited(logs: Harness) -> None:
     audited = [(e.action, e.resource, e.outcome.value) for e in events]
     assert ("logs:StartLiveTail", arn(logs, "g"), "failure") in audited
     assert ("logs:StartLiveTail", arn(logs, "g"), "success") in audited
+
+
+async def test_a_stream_never_started_frees_its_place(logs: Harness) -> None:
+    tails = logs.app.live_tails
+    assert tails is not None
+    session = await tails.open(logs.tenant_id, [("g", "g")], None, None, compile_pattern(""))
+    answer = live_tail_answer(session, "r", lambda: asyncio.sleep(0))  # type: ignore[arg-type,return-value]
+    assert tails.open_sessions(logs.tenant_id) == 1
+    del answer
+    gc.collect()
+    assert tails.open_sessions(logs.tenant_id) == 0
