@@ -199,3 +199,36 @@ async def test_resource_policies(store: LogStore) -> None:
     assert await store.delete_resource_policy("t1", "a")
     assert not await store.delete_resource_policy("t1", "a")
     assert [p.name for p in await store.list_resource_policies("t1", "", 10)] == ["b"]
+
+
+async def test_events_stored_since(store: LogStore) -> None:
+    """Session 50 (live tail): the ``seq`` stored last, any group's, and a group's events
+    stored after a ``seq`` in the order stored — whatever their timestamps — of given
+    streams, another group's and account's left out."""
+    assert await store.last_seq() == 0
+    for tenant, group in (("t1", "g"), ("t1", "h"), ("t2", "g")):
+        await store.create_group(LogGroup(tenant, group, T0), 10)
+        for name in ("s1", "s2"):
+            await store.create_stream(LogStream(tenant, group, name, T0))
+    assert await store.append("t1", "g", "s1", [event("s1", T0 + 50)])
+    start = await store.last_seq()
+    assert start > 0
+    assert await store.append("t1", "g", "s2", [event("s2", T0 + 9), event("s2", T0 + 1)])
+    assert await store.append("t2", "g", "s1", [event("s1", T0 + 3)])
+    assert await store.append("t1", "h", "s1", [event("s1", T0 + 4)])
+    assert await store.append("t1", "g", "s1", [event("s1", T0 - 5)])
+    assert await store.last_seq() > start
+    since = await store.read(EventQuery("t1", "g", stored_after=start))
+    assert [(e.stream, e.timestamp) for e in since] == [
+        ("s2", T0 + 9),
+        ("s2", T0 + 1),
+        ("s1", T0 - 5),
+    ]
+    assert [e.seq for e in since] == sorted(e.seq for e in since)
+    assert all(e.seq > start for e in since)
+    first = await store.read(EventQuery("t1", "g", stored_after=start, limit=1))
+    rest = await store.read(EventQuery("t1", "g", stored_after=first[0].seq))
+    assert first + rest == since
+    only = await store.read(EventQuery("t1", "g", ["s1"], stored_after=start))
+    assert [(e.stream, e.timestamp) for e in only] == [("s1", T0 - 5)]
+    assert await store.read(EventQuery("t1", "g", stored_after=since[-1].seq)) == []

@@ -6,7 +6,8 @@ group under a customer-managed KMS key), by the aws CLI's ``aws logs`` (awscli v
 in Logs' words, the retention sweep (every half second here) emptying a group, no event
 in clear anywhere in the data folder, and (session 48) a metric filter over space-delimited
 lines whose values CloudWatch's GetMetricStatistics reads back, and an account's resource
-policy; (session 49) a group exported into a bucket under its policy and read back."""
+policy; (session 49) a group exported into a bucket under its policy and read back;
+(session 50) a pattern query and a live tail session."""
 
 from __future__ import annotations
 
@@ -175,15 +176,81 @@ def test_a_logs_insights_query(server: ServerProcess) -> None:
     assert answer["results"] == [
         [{"field": "total", "value": "8"}, {"field": "worst", "value": "173.20508075688772"}]
     ]
+    # Session 50: the events' patterns.
+    query_id = logs.start_query(
+        logGroupName="/app/insights",
+        startTime=minute // 1000 - 60,
+        endTime=now_ms() // 1000,
+        queryString="pattern @message | sort @sampleCount desc",
+    )["queryId"]
+    for _ in range(300):
+        answer = logs.get_query_results(queryId=query_id)
+        if answer["status"] not in ("Scheduled", "Running"):
+            break
+        time.sleep(0.1)
+    rows = [{f["field"]: f["value"] for f in row} for row in answer["results"]]
+    assert [(r["@pattern"], r["@sampleCount"], r["@ratio"]) for r in rows] == [
+        ('{"status": <*> "path": <*>', "8", "1")
+    ]
     with pytest.raises(logs.exceptions.MalformedQueryException) as caught:
         logs.start_query(
             logGroupName="/app/insights", startTime=0, endTime=1, queryString="fields | oops"
         )
     assert "unexpected symbol found |" in caught.value.response["Error"]["Message"]
     listed = logs.describe_queries(logGroupName="/app/insights")["queries"]
-    assert [q["status"] for q in listed] == ["Complete", "Complete"]
+    assert [q["status"] for q in listed] == ["Complete"] * 3
     assert listed[0]["queryId"] == query_id
     assert logs.stop_query(queryId=query_id)["success"] is False
+
+
+def test_a_live_tail_session(server: ServerProcess) -> None:
+    """Session 50: boto3's start_live_tail (host prefix injection off, as any endpoint
+    that is not AWS's needs): sessionStart, then the events put meanwhile that match the
+    filter pattern in a sessionUpdate, read from the event stream until the client closes
+    it; a missing group refused in AWS's words."""
+    access_key, secret_key = server.credentials()
+    make: Any = boto3.client
+    logs = make(
+        "logs",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
+    )
+    logs.create_log_group(logGroupName="/app/tail")
+    logs.create_log_stream(logGroupName="/app/tail", logStreamName="web-1")
+    arn = logs.describe_log_groups(logGroupNamePrefix="/app/tail")["logGroups"][0]["arn"]
+    stream = logs.start_live_tail(
+        logGroupIdentifiers=[arn.removesuffix(":*")],
+        logStreamNamePrefixes=["web-"],
+        logEventFilterPattern="ERROR",
+    )["responseStream"]
+    found: list[dict[str, Any]] = []
+    started: dict[str, Any] = {}
+    deadline = time.monotonic() + 20
+    for item in stream:
+        if "sessionStart" in item:
+            started = item["sessionStart"]
+            logs.put_log_events(
+                logGroupName="/app/tail",
+                logStreamName="web-1",
+                logEvents=[
+                    {"timestamp": now_ms(), "message": "ERROR upstream timed out"},
+                    {"timestamp": now_ms(), "message": "INFO all good"},
+                ],
+            )
+        elif "sessionUpdate" in item:
+            found += item["sessionUpdate"]["sessionResults"]
+        if found or time.monotonic() > deadline:
+            break
+    stream.close()
+    assert started["logStreamNamePrefixes"] == ["web-"] and started["sessionId"]
+    assert [(e["logStreamName"], e["message"]) for e in found] == [
+        ("web-1", "ERROR upstream timed out")
+    ]
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.start_live_tail(logGroupIdentifiers=["/app/none"])
 
 
 def test_a_group_under_a_customer_key(server: ServerProcess) -> None:

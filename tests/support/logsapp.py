@@ -21,6 +21,7 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.logs.export_tasks import ExportService
 from andromede.logs.insights import InsightsService
+from andromede.logs.live_tail import LiveTailLimits, LiveTails
 from andromede.logs.memory import MemoryLogStore
 from andromede.logs.queries import MemoryQueryStore
 from andromede.logs.service import LogsLimits, LogsService
@@ -118,6 +119,8 @@ async def harness_over(
         billing=billing,
         insights=insights,
         exports=exports,
+        # Live tail sessions short enough for a call to read the whole stream.
+        live_tails=LiveTails(world.service, LiveTailLimits(max_session=0.3, interval=0.02)),
     )
     return Harness(
         app,

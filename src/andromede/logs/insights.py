@@ -26,7 +26,7 @@ from typing import Final
 
 from andromede.logs.errors import InvalidParameter, LogsError, ResourceNotFound
 from andromede.logs.insights_query import Query, parse_query
-from andromede.logs.insights_run import QueryRun, event_record
+from andromede.logs.insights_run import QueryRun, compared_window, event_record
 from andromede.logs.model import EVENT_OVERHEAD, check_group_name
 from andromede.logs.queries import ACTIVE, QueryDefinition, QueryRecord, QueryStatus, QueryStore
 from andromede.logs.service import LogsService
@@ -49,6 +49,7 @@ class InsightsLimits:
     retention_ms: int = 7 * 86_400_000
     max_groups: int = 10_000
     max_rows: int = 100_000
+    max_patterns: int = 1000
     chunk: int = 1000
     partial_interval: float = 1.0  # seconds between two writes of the rows found so far
     max_definitions: int = 1000
@@ -124,7 +125,14 @@ class InsightsService:
             log.warning("query task %s failed: %r", task.get_name(), task.exception())
 
     async def _run(self, record: QueryRecord, query: Query) -> None:
-        run = QueryRun(query, record.limit, self.limits.max_groups, self.limits.max_rows)
+        run = QueryRun(
+            query,
+            record.limit,
+            self.limits.max_groups,
+            self.limits.max_rows,
+            self.limits.max_patterns,
+            (record.start * 1000, record.end * 1000 + 999),  # endTime is inclusive
+        )
         scheduled = frozenset({QueryStatus.SCHEDULED})
         if not await self._store.finish(
             record.tenant_id, record.query_id, QueryStatus.RUNNING, [], {}, scheduled
@@ -164,43 +172,55 @@ class InsightsService:
     async def _evaluate(self, record: QueryRecord, run: QueryRun) -> None:
         start, end = record.start * 1000, record.end * 1000 + 1000  # endTime is inclusive
         published = time.monotonic()
-        for group in record.groups:
-            async for events in self._logs.scan(
-                record.tenant_id, group, start, end, self.limits.chunk
+        windows = [(start, end, run.feed)]
+        if run.diff is not None:
+            # diff: the compared window after the query's, its events counted in the
+            # patterns the query's made (and its scan in the statistics, as AWS bills it).
+            before, last = compared_window(record.start, record.end, run.diff.period)
+            windows.append((before, last + 1, run.feed_previous))
+        for first, stop, feed in windows:
+            for group in record.groups:
+                async for events in self._logs.scan(
+                    record.tenant_id, group, first, stop, self.limits.chunk
+                ):
+                    for event in events:
+                        feed(
+                            event_record(
+                                record.tenant_id,
+                                group,
+                                event.stream,
+                                event.timestamp,
+                                event.ingestion,
+                                event.message,
+                                event.seq,
+                            ),
+                            len(event.message.encode()) + EVENT_OVERHEAD,
+                        )
+                    if run.done:
+                        return
+                    published = await self._between_chunks(record, run, published)
+
+    async def _between_chunks(self, record: QueryRecord, run: QueryRun, published: float) -> float:
+        """The partial rows written, or the query's status read: a StopQuery through another
+        gateway shows in the store, the partial write (only from Running) or the read that
+        stands for it between two failing. Answers when the rows were last written."""
+        if time.monotonic() - published >= self.limits.partial_interval:
+            published = time.monotonic()
+            if not await self._store.finish(
+                record.tenant_id,
+                record.query_id,
+                QueryStatus.RUNNING,
+                run.partial_rows(),
+                _statistics(run),
+                _ENDED,
             ):
-                for event in events:
-                    run.feed(
-                        event_record(
-                            record.tenant_id,
-                            group,
-                            event.stream,
-                            event.timestamp,
-                            event.ingestion,
-                            event.message,
-                            event.seq,
-                        ),
-                        len(event.message.encode()) + EVENT_OVERHEAD,
-                    )
-                if run.done:
-                    return
-                # A StopQuery through another gateway shows in the store: the partial write
-                # (only from Running) or the read that stands for it between two finds it.
-                if time.monotonic() - published >= self.limits.partial_interval:
-                    published = time.monotonic()
-                    if not await self._store.finish(
-                        record.tenant_id,
-                        record.query_id,
-                        QueryStatus.RUNNING,
-                        run.partial_rows(),
-                        _statistics(run),
-                        _ENDED,
-                    ):
-                        raise _Stopped
-                else:
-                    now = await self._store.get(record.tenant_id, record.query_id)
-                    if now is None or now.status is not QueryStatus.RUNNING:
-                        raise _Stopped
-                await asyncio.sleep(0)
+                raise _Stopped
+        else:
+            now = await self._store.get(record.tenant_id, record.query_id)
+            if now is None or now.status is not QueryStatus.RUNNING:
+                raise _Stopped
+        await asyncio.sleep(0)
+        return published
 
     async def get_results(self, tenant_id: str, query_id: str) -> QueryRecord:
         record = await self._query(tenant_id, query_id)

@@ -13,8 +13,12 @@ Grammar (commands joined by ``|``)::
                | 'parse' field REGEX                  (each named group ``(?<name>…)`` a field)
                | 'stats' item (',' item)* ['by' item (',' item)*]   (items over aggregations)
                | 'sort' key ['asc'|'desc'] (',' …)*      key := field | a stats item's call
-               | 'limit' NUMBER
+               | 'limit' ['any'] NUMBER               (``any``: the scan stops at N events)
                | 'dedup' field (',' field)*
+               | 'unnest' field 'into' name           (one row per item of a parsed list)
+               | 'pattern' expr                       (rows clustered into patterns)
+               | 'diff' ['previousDay'|'previousWeek'|'previousMonth']
+               | 'anomaly'                            (after pattern: the unusual patterns)
     expr      := and ('or' and)*
     and       := not ('and' not)*
     not       := 'not' not | compare
@@ -30,7 +34,8 @@ Fields are names (``a.b.c`` for a JSON message's nested fields or a ``jsonParse`
 rest of a line, as AWS's. The functions and their arities are
 :data:`andromede.logs.insights_functions.FUNCTIONS`'; the aggregations :data:`AGGREGATES`.
 A query holds at most two ``stats``, the second reading only the names the first (or a
-``fields`` after it) made, as AWS's. ``unmask``, ``filterIndex`` and ``SOURCE`` are refused
+``fields`` after it) made, as AWS's; at most one ``pattern``, ``diff`` and ``anomaly``, the
+last after a ``pattern``. ``unmask``, ``filterIndex``, ``lookup`` and ``SOURCE`` are refused
 by name. Anything else is a :class:`MalformedQuery` worded as AWS's (``unexpected symbol
 found … at line L and position P``) with its character offsets."""
 
@@ -42,13 +47,16 @@ from typing import Final
 
 from andromede.logs.insights_functions import FUNCTIONS
 from andromede.logs.insights_syntax import (
+    DIFF_SHIFTS,
     REFUSED_COMMANDS,
     Aggregate,
+    Anomaly,
     Arith,
     Call,
     Command,
     Compare,
     Dedup,
+    Diff,
     Display,
     Expr,
     Field,
@@ -62,11 +70,13 @@ from andromede.logs.insights_syntax import (
     MalformedQuery,
     Not,
     Parse,
+    Pattern,
     Period,
     Query,
     Sort,
     Stats,
     Token,
+    Unnest,
     field_path,
     period,
     refused,
@@ -77,11 +87,13 @@ from andromede.logs.insights_syntax import (
 
 __all__ = [
     "Aggregate",
+    "Anomaly",
     "Arith",
     "Call",
     "Command",
     "Compare",
     "Dedup",
+    "Diff",
     "Display",
     "Expr",
     "Field",
@@ -95,10 +107,12 @@ __all__ = [
     "MalformedQuery",
     "Not",
     "Parse",
+    "Pattern",
     "Period",
     "Query",
     "Sort",
     "Stats",
+    "Unnest",
     "parse_query",
 ]
 
@@ -108,6 +122,7 @@ AGGREGATES: Final = frozenset(
 )  # fmt: skip
 MAX_QUERY_LENGTH: Final = 10_000  # AWS's bound on queryString
 MAX_STATS: Final = 2  # AWS's: "up to two stats commands"
+MAX_LIMIT: Final = 100_000  # the limit command's bound (StartQuery's own limit is 10,000)
 
 
 def _glob(pattern: str, start: int) -> re.Pattern[str]:
@@ -201,6 +216,10 @@ class _Parser:
             "sort": self.sort,
             "limit": self.limit,
             "dedup": self.dedup,
+            "unnest": self.unnest,
+            "pattern": self.pattern,
+            "diff": self.diff,
+            "anomaly": Anomaly,
         }
         handler = handlers.get(word)
         if handler is None:
@@ -356,18 +375,34 @@ class _Parser:
                 return self.text_since(start)
 
     def limit(self) -> Limit:
+        scan_stops = self.is_word("any") and self.tokens[self.at + 1].kind == "number"
+        if scan_stops:
+            self.next()
         token = self.token
         count = self.number()
-        if not 1 <= count <= 10_000:
+        if not 1 <= count <= MAX_LIMIT:
             raise MalformedQuery(
-                f"limit must be between 1 and 10000 at {token.where}",
+                f"limit must be between 1 and {MAX_LIMIT} at {token.where}",
                 token.at,
                 token.at + len(token.text) - 1,
             )
-        return Limit(count)
+        return Limit(count, scan_stops)
 
     def dedup(self) -> Dedup:
         return Dedup(self.names())
+
+    def unnest(self) -> Unnest:
+        source = self.field_name()
+        self.expect_word("into")
+        return Unnest(source, self.field_name())
+
+    def pattern(self) -> Pattern:
+        return Pattern(self.expr())
+
+    def diff(self) -> Diff:
+        if self.token.kind == "name" and self.token.text.lower() in DIFF_SHIFTS:
+            return Diff(DIFF_SHIFTS[self.next().text.lower()])
+        return Diff()
 
     # Expressions.
 
@@ -576,6 +611,41 @@ def _check_stats(query: Query, source: str) -> None:
                 )
 
 
+def _check_patterns(query: Query, source: str) -> None:
+    """``pattern`` (or a ``diff`` standing for ``pattern @message``) is the query's first
+    gathering command, once; a ``diff`` follows its ``pattern`` at once, an ``anomaly`` its
+    ``pattern`` or that ``diff``: both read the patterns' counts over time, which the rows
+    do not hold."""
+    kinds = [type(c) for c in query.commands]
+
+    def refuse(why: str) -> MalformedQuery:
+        return MalformedQuery(why, 0, len(source) - 1)
+
+    for kind in (Pattern, Diff, Anomaly):
+        if kinds.count(kind) > 1:
+            raise refuse(f"A query may hold at most one {kind.__name__.lower()} command.")
+    mined = [i for i, k in enumerate(kinds) if k in (Pattern, Diff)]
+    if not mined:
+        if Anomaly in kinds:
+            raise refuse("The anomaly command reads the patterns of a pattern command before it.")
+        return
+    first = mined[0]
+    if any(k in (Stats, Sort, Dedup) for k in kinds[:first]):
+        raise refuse(
+            "The pattern and diff commands read events: no stats, sort or dedup before them."
+        )
+    if kinds[first] is Diff and Pattern in kinds:
+        raise refuse("The diff command follows its pattern command at once.")
+    if len(mined) == 2 and mined[1] != first + 1:
+        raise refuse("The diff command follows its pattern command at once.")
+    if Anomaly in kinds:
+        at = kinds.index(Anomaly)
+        if kinds[first] is not Pattern or at != mined[-1] + 1:
+            raise refuse(
+                "The anomaly command follows its pattern (or that pattern's diff) at once."
+            )
+
+
 def parse_query(source: str) -> Query:
     """The query's pipeline, or :class:`MalformedQuery`."""
     if not source.strip():
@@ -589,4 +659,5 @@ def parse_query(source: str) -> Query:
         raise refused(tokens(source[: start.end(1)])[0])
     query = _Parser(source).query()
     _check_stats(query, source)
+    _check_patterns(query, source)
     return query

@@ -12,13 +12,16 @@ from typing import Final
 from andromede.logs.errors import LogsError
 
 __all__ = [
+    "DIFF_SHIFTS",
     "REFUSED_COMMANDS",
     "Aggregate",
+    "Anomaly",
     "Arith",
     "Call",
     "Command",
     "Compare",
     "Dedup",
+    "Diff",
     "Display",
     "Expr",
     "Field",
@@ -32,11 +35,13 @@ __all__ = [
     "MalformedQuery",
     "Not",
     "Parse",
+    "Pattern",
     "Period",
     "Query",
     "Sort",
     "Stats",
     "Token",
+    "Unnest",
     "field_path",
     "period",
     "refused",
@@ -213,7 +218,43 @@ class Sort:
 
 @dataclass(frozen=True, slots=True)
 class Limit:
+    """``limit N``, or ``limit any N``: the scan stops once N events have passed."""
+
     count: int
+    any: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unnest:
+    """``unnest <field> into <name>``: one row per item of a parsed list."""
+
+    source: str
+    into: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """``pattern <expr>``: the rows clustered into patterns of their text."""
+
+    source: Expr
+
+
+# ``diff``'s modifiers: how far back the compared window starts (a month by the calendar).
+DIFF_SHIFTS: Final = {"previousday": "day", "previousweek": "week", "previousmonth": "month"}
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """``diff [previousDay|previousWeek|previousMonth]``: the patterns of the query's window
+    compared with those of an earlier window of the same length (``period`` the window
+    just before when empty)."""
+
+    period: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """``anomaly``: the patterns before it, kept when unusual."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +262,10 @@ class Dedup:
     names: tuple[str, ...]
 
 
-Command = Fields | Display | Filter | Parse | Stats | Sort | Limit | Dedup
+Command = (
+    Fields | Display | Filter | Parse | Stats | Sort | Limit | Dedup | Unnest | Pattern | Diff
+    | Anomaly
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +365,7 @@ REFUSED_COMMANDS: Final = {
     "unmask": "no log group has a data protection policy here, so nothing is masked",
     "filterindex": "field indexes are not served; use filter",
     "source": "name the log groups in StartQuery's logGroupNames or logGroupIdentifiers",
+    "lookup": "lookup tables (CreateLookupTable) are not served yet",
 }
 
 

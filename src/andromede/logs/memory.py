@@ -151,9 +151,16 @@ class MemoryLogStore:
                 and (query.end is None or e.timestamp < query.end)
                 and (query.after is None or e.position > query.after)
                 and (query.before is None or e.position < query.before)
+                and (query.stored_after is None or e.seq > query.stored_after)
             )
-        found.sort(key=lambda e: e.position, reverse=query.descending)
+        if query.stored_after is not None:
+            found.sort(key=lambda e: e.seq)
+        else:
+            found.sort(key=lambda e: e.position, reverse=query.descending)
         return found[: query.limit]
+
+    async def last_seq(self) -> int:
+        return max((e.seq for events in self._events.values() for e in events), default=0)
 
     async def expire(self, now: int, batch: int) -> int:
         removed = 0

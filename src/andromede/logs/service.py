@@ -15,7 +15,7 @@ import binascii
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
@@ -478,6 +478,32 @@ class LogsService:
         if not stored or stored[0].position != position:
             return None
         return (await self._open(tenant_id, group, stored))[0]
+
+    async def last_seq(self) -> int:
+        """Where a live tail starts: the ``seq`` of the event stored last, any group's."""
+        return await self._store.last_seq()
+
+    async def stored_since(
+        self,
+        tenant_id: str,
+        group_name: str,
+        after: int,
+        limit: int,
+        streams: Sequence[str] | None = None,
+        skip: Collection[int] = (),
+    ) -> tuple[list[LogEvent], int, int]:
+        """Up to ``limit`` of a group's events (of ``streams`` when given) stored after the
+        ``seq`` ``after``, in the order they were stored, opened as FilterLogEvents opens
+        them but for those whose ``seq`` is in ``skip`` (a live tail's reading). Answers the
+        events opened, how many were read and the last ``seq`` read (``after`` if none)."""
+        group = await self.group(tenant_id, group_name)
+        stored = await self._store.read(
+            EventQuery(tenant_id, group_name, streams, stored_after=after, limit=limit)
+        )
+        last = stored[-1].seq if stored else after
+        wanted = [e for e in stored if e.seq not in skip]
+        opened = await self._open(tenant_id, group, wanted) if wanted else []
+        return opened, len(stored), last
 
     async def latest_events(
         self, tenant_id: str, group_name: str, start: int, end: int, size: int

@@ -20,7 +20,8 @@ __all__ = ["EventQuery", "FilterQuery", "LogStore"]
 class EventQuery:
     """Which events of a group to read: of ``streams`` (all when None), timestamps in
     ``[start, end)``, strictly after ``after`` (ascending) or strictly before ``before``
-    (descending, the store answering the latest first)."""
+    (descending, the store answering the latest first). With ``stored_after``, the events
+    stored after that ``seq``, in the order they were stored (live tail's reading)."""
 
     tenant_id: str
     group: str
@@ -32,6 +33,7 @@ class EventQuery:
     before: Position | None = None
     descending: bool = False
     limit: int = 10_000
+    stored_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,11 @@ class LogStore(Protocol):
         ...
 
     async def read(self, query: EventQuery) -> list[StoredEvent]: ...
+
+    async def last_seq(self) -> int:
+        """The ``seq`` of the event stored last in any group (0 when none): where a live
+        tail starts reading."""
+        ...
 
     async def expire(self, now: int, batch: int) -> int:
         """Delete up to ``batch`` events older than their group's retention; how many."""

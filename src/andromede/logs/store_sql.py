@@ -314,8 +314,12 @@ class SqlLogStore:
             select = select.where(
                 sa.tuple_(_E.c.timestamp, _E.c.seq) < (query.before.timestamp, query.before.seq)
             )
-        order = (_E.c.timestamp, _E.c.seq)
-        select = select.order_by(*(c.desc() if query.descending else c for c in order))
+        if query.stored_after is not None:
+            # The key's range: what was stored since, across accounts, filtered.
+            select = select.where(_E.c.seq > query.stored_after).order_by(_E.c.seq)
+        else:
+            order = (_E.c.timestamp, _E.c.seq)
+            select = select.order_by(*(c.desc() if query.descending else c for c in order))
         select = select.limit(query.limit)
 
         def work(conn: Connection) -> list[StoredEvent]:
@@ -323,6 +327,12 @@ class SqlLogStore:
                 StoredEvent(r.stream_name, r.timestamp, r.ingestion, r.size, r.sealed, r.seq)
                 for r in conn.execute(select).all()
             ]
+
+        return await self._db.read(work)
+
+    async def last_seq(self) -> int:
+        def work(conn: Connection) -> int:
+            return int(conn.execute(sa.select(sa.func.max(_E.c.seq))).scalar() or 0)
 
         return await self._db.read(work)
 

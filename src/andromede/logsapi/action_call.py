@@ -12,6 +12,7 @@ from typing import Any
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
 from andromede.logs.export_tasks import ExportService
 from andromede.logs.insights import InsightsService
+from andromede.logs.live_tail import LiveTails, LiveTailSession
 from andromede.logs.model import check_group_name, group_arn
 from andromede.logs.service import LogsService
 from andromede.logsapi.params import optional_str, required_str
@@ -27,7 +28,9 @@ class LogsCall:
     the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took;
     ``denied`` whether its authorisation refused it (a refused data call is audited too);
     ``insights`` the Logs Insights queries' service and ``exports`` the export tasks', when
-    the deployment serves them; ``fields_sample`` GetLogGroupFields' sample of events."""
+    the deployment serves them; ``fields_sample`` GetLogGroupFields' sample of events;
+    ``live_tails`` the gateway's live tail sessions and ``live_tail`` the one StartLiveTail
+    opened, whose event stream is the answer."""
 
     params: dict[str, Any]
     tenant_id: str
@@ -39,6 +42,8 @@ class LogsCall:
     insights: InsightsService | None = None
     exports: ExportService | None = None
     fields_sample: int = 1000
+    live_tails: LiveTails | None = None
+    live_tail: LiveTailSession | None = None
 
     def group_arn(self, name: str) -> str:
         return group_arn(self.logs.region, self.tenant_id, name)

@@ -21,6 +21,7 @@ from andromede.logs.model import (
 from andromede.logs.service import LogEvent
 from andromede.logsapi.action_call import LogsCall
 from andromede.logsapi.export_actions import EXPORT_ACTIONS
+from andromede.logsapi.live_tail import start_live_tail
 from andromede.logsapi.metric_filter_actions import FILTER_AND_POLICY_ACTIONS
 from andromede.logsapi.params import (
     boolean,
@@ -347,6 +348,7 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     **FILTER_AND_POLICY_ACTIONS,
     **QUERY_ACTIONS,
     **EXPORT_ACTIONS,
+    "StartLiveTail": start_live_tail,
 }
 
 # Data events, not audited (as decision 0172 for metric calls: AWS's trail keeps them only
@@ -381,7 +383,7 @@ NOT_SERVED: Final = frozenset(
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
     PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
     PutStorageTierPolicy
-    PutSubscriptionFilter PutSyslogConfiguration PutTransformer StartLiveTail
+    PutSubscriptionFilter PutSyslogConfiguration PutTransformer
     TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
     UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery""".split()
 )

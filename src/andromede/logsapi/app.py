@@ -12,33 +12,47 @@ bytes an event, as AWS bills ingestion) in ``logs.ingested``; a Logs Insights qu
 ends, the bytes it read in ``logs.scanned`` (the wiring's callback). StartQuery and StopQuery
 are audited; GetQueryResults, polled, is a data event, as GetLogRecord (an event's content);
 CreateExportTask, DescribeExportTasks, CancelExportTask and GetLogGroupFields are control
-calls. Operations of AWS's model not
+calls, as StartLiveTail, whose answer is an event stream (:mod:`andromede.logsapi.live_tail`,
+through :class:`LogsWire`). Operations of AWS's model not
 served here answer UnsupportedOperationException (501) in the same JSON shape.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from andromede.audit.service import AuditService
-from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
+from andromede.awsjson.endpoint import (
+    JsonEndpoint,
+    JsonErrorTypes,
+    JsonRequest,
+    JsonWire,
+    JsonWireError,
+    RequestWire,
+)
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Response, Scope, Send
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.logs.export_tasks import ExportService
 from andromede.logs.insights import InsightsService
+from andromede.logs.live_tail import LiveTails
 from andromede.logs.service import LogsService
 from andromede.logsapi.actions import ACTIONS, DATA_ACTIONS, NOT_SERVED, LogsCall
 from andromede.logsapi.errors import LogsWireError, to_logs_error
+from andromede.logsapi.live_tail import live_tail_answer
 from andromede.settings import Settings
 
 __all__ = ["CONTENT_TYPE", "LogsApp", "is_logs_call"]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "Logs_20140328."
+# The request's ASGI ``receive``: a live tail's stream listens on it for the client going.
+_RECEIVE: ContextVar[Receive] = ContextVar("logs_receive")
 
 
 def is_logs_call(raw_headers: list[tuple[bytes, bytes]]) -> bool:
@@ -47,6 +61,16 @@ def is_logs_call(raw_headers: list[tuple[bytes, bytes]]) -> bool:
         name.lower() == b"x-amz-target" and value.startswith(TARGET_PREFIX.encode())
         for name, value in raw_headers
     )
+
+
+class LogsWire(JsonWire[LogsCall]):
+    """The JSON protocol, but for StartLiveTail's answer: the session's event stream."""
+
+    def answer(self, request: JsonRequest[LogsCall], result: dict[str, Any]) -> Response:
+        call = request.context
+        if call is not None and call.live_tail is not None:
+            return live_tail_answer(call.live_tail, request.request_id, _RECEIVE.get())
+        return super().answer(request, result)
 
 
 class LogsApp(JsonEndpoint[LogsCall]):
@@ -74,6 +98,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         billing: BillingService | None = None,
         insights: InsightsService | None = None,
         exports: ExportService | None = None,
+        live_tails: LiveTails | None = None,
     ) -> None:
         super().__init__(
             identity, audit, settings, rate_limiter, body_limit=settings.logs_max_body_size
@@ -83,8 +108,18 @@ class LogsApp(JsonEndpoint[LogsCall]):
         self._billing = billing
         self.insights = insights
         self.exports = exports
+        self.live_tails = live_tails
+        self._wire = LogsWire(self)
         self._ingested: dict[str, int] = {}
         self._fields_sample = settings.logs_record_fields_sample
+
+    def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[LogsCall]:
+        return self._wire
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Each request runs in its own task: the variable is this request's.
+        _RECEIVE.set(receive)
+        await super().__call__(scope, receive, send)
 
     @property
     def service(self) -> LogsService:
@@ -145,6 +180,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
             insights=self.insights,
             exports=self.exports,
             fields_sample=self._fields_sample,
+            live_tails=self.live_tails,
         )
         result = await ACTIONS[action_name](request.context)
         if request.context.ingested:

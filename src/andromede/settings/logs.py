@@ -131,6 +131,26 @@ class LogsSettings(BaseModel):
         "deduplicate or take percentiles of; a query needing more fails "
         "(decision 0186, session 48).",
     )
+    logs_query_max_patterns: int = Field(
+        default=1000,
+        gt=0,
+        description="Patterns one Logs Insights pattern or diff command may make (each holds "
+        "at most 100 tokens and 5 values of each); a query making more fails "
+        "(decision 0186, session 50).",
+    )
+    logs_live_tail_max_sessions: int = Field(
+        default=15,
+        gt=0,
+        description="Live tail sessions (StartLiveTail) an account may hold open through one "
+        "gateway (AWS's quota: 15); one more is LimitExceededException "
+        "(decision 0186, session 50).",
+    )
+    logs_live_tail_max_session: float = Field(
+        default=10_800.0,
+        gt=0,
+        description="Seconds a live tail session lasts before it ends with "
+        "SessionTimeoutException (AWS: three hours) (decision 0186, session 50).",
+    )
     logs_query_partial_interval: float = Field(
         default=1.0,
         ge=0,

@@ -56,6 +56,7 @@ from andromede.logs.errors import KmsKeyUnusable
 from andromede.logs.export_tasks import ExportLimits, ExportService
 from andromede.logs.exports_sql import SqlExportStore
 from andromede.logs.insights import InsightsLimits, InsightsService
+from andromede.logs.live_tail import LiveTailLimits, LiveTails
 from andromede.logs.metric_filters import MetricSample
 from andromede.logs.model import LogGroup
 from andromede.logs.queries_sql import SqlQueryStore
@@ -289,6 +290,17 @@ def export_service(
     )
 
 
+def live_tails(settings: Settings, logs: LogsService) -> LiveTails:
+    """The gateway's live tail sessions, bounded per account and in time."""
+    return LiveTails(
+        logs,
+        LiveTailLimits(
+            max_sessions=settings.logs_live_tail_max_sessions,
+            max_session=settings.logs_live_tail_max_session,
+        ),
+    )
+
+
 def insights_service(
     settings: Settings, db: Database, logs: LogsService, billing: BillingService | None
 ) -> InsightsService:
@@ -307,6 +319,7 @@ def insights_service(
             retention_ms=int(settings.logs_query_retention * 1000),
             max_groups=settings.logs_query_max_groups,
             max_rows=settings.logs_query_max_rows,
+            max_patterns=settings.logs_query_max_patterns,
             partial_interval=settings.logs_query_partial_interval,
             max_definitions=settings.logs_max_query_definitions,
         ),
@@ -341,6 +354,7 @@ def logs_api(
         billing=billing,
         insights=insights,
         exports=exports,
+        live_tails=live_tails(settings, logs),
     )
 
     async def upkeep() -> None:

@@ -78,7 +78,7 @@ def test_the_pipeline_parsed() -> None:
         ("filter a like", "unexpected symbol found <EOF> at line 1 and position 14", 13),
         ("filter x in [1,", "unexpected symbol found <EOF> at line 1 and position 16", 15),
         ("stats count(*) by bin(0m)", "unexpected symbol found 0m at line 1 and position 23", 22),
-        ("fields a | limit 0", "limit must be between 1 and 10000 at line 1 and position 18", 17),
+        ("fields a | limit 0", "limit must be between 1 and 100000 at line 1 and position 18", 17),
         ("filter a ~ b", "unexpected symbol found ~ at line 1 and position 10", 9),
         ("filter nosuch(a)", "unexpected symbol found nosuch at line 1 and position 8", 7),
     ],

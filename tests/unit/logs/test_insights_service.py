@@ -253,3 +253,32 @@ async def test_partial_stats_while_running(world: LogsWorld, query_store: QueryS
         [("odd", "1"), ("c", "150"), ("top", "299")],
     ]
     await service.close()
+
+
+async def test_diff_scans_the_compared_window(world: LogsWorld) -> None:
+    """Session 50: ``diff`` reads the window of the same length just before the query's (its
+    events scanned and billed too) and answers each pattern's change; ``pattern`` answers the
+    patterns of the query's window only."""
+    await world.service.create_group(T, "/d", None, {})
+    await world.service.create_stream(T, "/d", "s")
+    start, end = SECONDS
+    before = [InputEvent(NOW - 200_000 + n, "job 7 failed on node 2") for n in range(4)]
+    now = [InputEvent(NOW - 60_000 + n, f"job {n} failed on node 3") for n in range(2)]
+    now += [InputEvent(NOW - 50_000, "cache warmed")]
+    await world.service.put_events(T, "/d", "s", before + now)
+    service, metered = insights(world)
+    record = await ended(service, await service.start_query(T, ["/d"], start, end, "diff", None))
+    assert record.status is QueryStatus.COMPLETE
+    rows = [dict(row) for row in record.results]
+    assert [(r["@pattern"], r["@diffStatus"], r["@diffSampleCount"]) for r in rows] == [
+        ("job <*> failed on node <*>", "Decreased", "-2"),
+        ("cache warmed", "New", "1"),
+    ]
+    assert record.statistics["recordsScanned"] == 7.0
+    assert record.statistics["recordsMatched"] == 3.0
+    assert sum(size for _, size in metered) == sum(len(e.message) + 26 for e in before + now)
+    plain = await ended(
+        service, await service.start_query(T, ["/d"], start, end, "pattern @message", None)
+    )
+    assert [dict(row)["@sampleCount"] for row in plain.results] == ["2", "1"]
+    await service.close()

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from andromede.settings import Settings
-from andromede.wiring.logs import export_service, insights_service, logs_service
+from andromede.wiring.logs import export_service, insights_service, live_tails, logs_service
 from support.keys import key_service_in
 
 
@@ -56,6 +56,9 @@ def test_limits_reach_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "logs_query_retention",
         "logs_query_max_groups",
         "logs_query_max_rows",
+        "logs_query_max_patterns",
+        "logs_live_tail_max_sessions",
+        "logs_live_tail_max_session",
         "logs_max_query_definitions",
     ],
 )
@@ -73,6 +76,7 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
         "LOGS_QUERY_MAX_ROWS": "5",
         "LOGS_MAX_QUERY_DEFINITIONS": "6",
         "LOGS_QUERY_PARTIAL_INTERVAL": "0.25",
+        "LOGS_QUERY_MAX_PATTERNS": "7",
     }.items():
         monkeypatch.setenv(f"ANDROMEDE_{name}", value)
     settings = Settings(data_dir=tmp_path)
@@ -80,13 +84,32 @@ def test_query_limits_reach_logs_insights(tmp_path: Path, monkeypatch: pytest.Mo
     limits = insights_service(settings, None, logs, None).limits  # type: ignore[arg-type]
     assert (limits.max_concurrent, limits.timeout_ms, limits.retention_ms) == (3, 1500, 60_000)
     assert (limits.max_groups, limits.max_rows, limits.max_definitions) == (4, 5, 6)
-    assert limits.partial_interval == 0.25
+    assert (limits.partial_interval, limits.max_patterns) == (0.25, 7)
     # Zero writes the partial results after every chunk; below zero is refused.
     assert (
         Settings(data_dir=tmp_path, logs_query_partial_interval=0).logs_query_partial_interval == 0
     )
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, logs_query_partial_interval=-1)
+
+
+def test_live_tail_settings_reach_its_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 50: the live tail's bound of sessions and their length, from the environment."""
+    monkeypatch.setenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSIONS", "3")
+    monkeypatch.setenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSION", "60.5")
+    settings = Settings(data_dir=tmp_path)
+    logs = logs_service(settings, None, key_service_in(tmp_path / "keys"), None)  # type: ignore[arg-type]
+    limits = live_tails(settings, logs).limits
+    assert (limits.max_sessions, limits.max_session, limits.interval) == (3, 60.5, 1.0)
+    monkeypatch.delenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSIONS")
+    monkeypatch.delenv("ANDROMEDE_LOGS_LIVE_TAIL_MAX_SESSION")
+    defaults = Settings(data_dir=tmp_path / "d")
+    assert (defaults.logs_live_tail_max_sessions, defaults.logs_live_tail_max_session) == (
+        15,
+        10_800.0,
+    )
 
 
 def test_export_and_record_settings_reach_their_services(
