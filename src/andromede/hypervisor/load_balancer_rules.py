@@ -1,11 +1,13 @@
 """A VPC router's nftables table for its Network Load Balancers (decision 0191), pure.
 
 Each listener is its load balancer's node addresses (one per subnet, held by the router on
-that subnet's bridge as a /32, so the router answers ARP for it) and a TCP port. A new
-connection to one of them is DNAT'ed to one of the listener's targets, chosen by
-``numgen random`` over a map of ``address . port`` — connection tracking keeps the rest of
-the flow on the target chosen. The targets are the healthy ones, or every registered one when
-none is (AWS's fail-open; :func:`andromede.loadbalancing.model.forwarding` chooses them).
+that subnet's bridge as a /32, so the router answers ARP for it) and a port, over TCP, UDP
+or both (session 50: a TCP_UDP listener, one rule per transport). A new flow (a connection,
+or a UDP flow: the datagrams of one source address and port) to one of them is DNAT'ed to
+one of the listener's targets, chosen by ``numgen random`` over a map of ``address .
+port`` — connection tracking keeps the rest of the flow on the target chosen. The targets
+are the healthy ones, or every registered one when none is (AWS's fail-open;
+:func:`andromede.loadbalancing.model.forwarding` chooses them).
 
 The client's address is preserved, as an NLB does for instance targets: the target's own
 security groups, judged in the router's forward chain after the DNAT, see it; the reply comes
@@ -20,6 +22,13 @@ ingress rules do not admit on the listener's port. Each node address and port ha
 counters the upkeep reads for ``AWS/NetworkELB``: ``f_…`` counts the new flows (the nat chain
 sees a flow's first packet only), ``b_…`` every byte of the flows translated, both ways (a
 filter at forward, matching the connection's original destination).
+
+Session 50: a new flow's connection tracking mark is set to its node's address
+(:func:`flow_mark`); a target's ingress rule on a single address — what a rule naming the
+load balancer's security group becomes — also admits the flows carrying that address's mark
+(:func:`translated_by`, rendered by the router's firewall), so a target admitting the load
+balancer's group receives the clients' flows with their own addresses and nothing sent to it
+directly. Counters are per transport too (a UDP one's kind ends in ``u``).
 
 The table is the router's ``ip andromede_nlb``, replaced whole on each change (``nft -f``
 runs a script atomically), beside the router's own ``andromede`` tables: its chain runs just

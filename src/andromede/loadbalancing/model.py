@@ -35,6 +35,7 @@ __all__ = [
     "code_matches",
     "http_codes",
     "listener_arn",
+    "listener_keys",
     "load_balancer_arn",
     "new_resource_id",
     "next_health",
@@ -246,6 +247,14 @@ LB_ATTRIBUTES: Final[Mapping[str, str]] = {
 }
 # A TCP listener's (an NLB's listeners have this one key).
 LISTENER_ATTRIBUTES: Final[Mapping[str, str]] = {"tcp.idle_timeout.seconds": "350"}
+
+
+def listener_keys(protocol: str) -> Mapping[str, str]:
+    """The attributes a listener of ``protocol`` has: a UDP one none (session 50: its TCP
+    idle timeout is not there, as ELBv2's console shows no attributes for it)."""
+    return {} if protocol == "UDP" else LISTENER_ATTRIBUTES
+
+
 # A TCP target group's (instance targets: the client's address is preserved).
 TG_ATTRIBUTES: Final[Mapping[str, str]] = {
     "deregistration_delay.timeout_seconds": "300",

@@ -32,7 +32,6 @@ from andromede.loadbalancing.errors import (
 )
 from andromede.loadbalancing.model import (
     LB_ATTRIBUTES,
-    LISTENER_ATTRIBUTES,
     LISTENER_GROUPS,
     NLB_PROTOCOLS,
     Listener,
@@ -41,6 +40,7 @@ from andromede.loadbalancing.model import (
     Tags,
     check_attributes,
     listener_arn,
+    listener_keys,
     load_balancer_arn,
     new_resource_id,
     parse_arn,
@@ -422,7 +422,8 @@ class LoadBalancingService(TargetGroupsMixin):
 
         def change(stored: Stored) -> dict[str, Any]:
             listener = listener_from(tenant_id, listener_id, stored.document)
-            merged = check_attributes(LISTENER_ATTRIBUTES, changes, listener.attributes)
+            known = listener_keys(listener.protocol)
+            merged = check_attributes(known, changes, listener.attributes)
             return listener_document(replace(listener, attributes=merged))
 
         await self.mutate(tenant_id, "listener", listener_id, change)

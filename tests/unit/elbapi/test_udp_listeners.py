@@ -81,3 +81,20 @@ async def test_listeners_forward_to_the_groups_their_protocol_allows(tmp_path: P
         # The routers translate each listener's transports.
         views = {v.port: v.protocols for v in await world.service.forwarding_views()}
         assert views == {53: ("udp",), 54: ("tcp", "udp"), 55: ("tcp",)}
+
+
+async def test_a_udp_listener_has_no_tcp_idle_timeout(tmp_path: Path) -> None:
+    async with elb_world(tmp_path) as world:
+        lb_arn = (await world.load_balancer())["LoadBalancerArn"]
+        udp = (await world.target_group("udp", Protocol="UDP", Port=53))["TargetGroupArn"]
+        made = await world.client.call(
+            "CreateListener", LoadBalancerArn=lb_arn, Protocol="UDP", Port=53,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": udp}],
+        )  # fmt: skip
+        arn = made["Listeners"][0]["ListenerArn"]
+        described = await world.client.call("DescribeListenerAttributes", ListenerArn=arn)
+        assert described["Attributes"] == []
+        await refused(
+            world.client, "ModifyListenerAttributes", "ValidationError", ListenerArn=arn,
+            Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "500"}],
+        )  # fmt: skip
