@@ -269,6 +269,13 @@ class TargetGroupsMixin(LbCore):
 
         def change(stored: Stored) -> dict[str, Any]:
             group = group_from(tenant_id, tg_id, stored.name, stored.document)
+            udp = group.protocol in ("UDP", "TCP_UDP")
+            if udp and changes.get("preserve_client_ip.enabled") == "false":
+                # ELBv2: a UDP flow's client address is always kept (session 50).
+                raise InvalidConfiguration(
+                    "Client IP preservation cannot be disabled for target groups with the "
+                    f"protocol '{group.protocol}'"
+                )
             merged = check_attributes(TG_ATTRIBUTES, changes, group.attributes)
             return group_document(replace(group, attributes=merged))
 

@@ -35,6 +35,14 @@ async def test_udp_and_tcp_udp_target_groups_are_checked_over_tcp_or_http(
             world.client, "ModifyTargetGroup", "InvalidConfigurationRequest",
             TargetGroupArn=udp["TargetGroupArn"], HealthCheckProtocol="UDP",
         )  # fmt: skip
+        error = await refused(
+            world.client, "ModifyTargetGroupAttributes", "InvalidConfigurationRequest",
+            TargetGroupArn=udp["TargetGroupArn"],
+            Attributes=[{"Key": "preserve_client_ip.enabled", "Value": "false"}],
+        )  # fmt: skip
+        assert error.message == (
+            "Client IP preservation cannot be disabled for target groups with the protocol 'UDP'"
+        )
         # TLS groups are not here yet; a protocol outside ELBv2's list is refused.
         await refused(world.client, "CreateTargetGroup", "InvalidConfigurationRequest",
                       Name="tls", Protocol="TLS", Port=443, VpcId=world.vpc_id)  # fmt: skip
