@@ -25,7 +25,7 @@ replacement is lost: the metrics are best effort, as AWS's).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from andromede.hypervisor.load_balancer_rules import (
@@ -150,8 +150,8 @@ class RouterLoadBalancers:
             if namespace is None:
                 continue
             found.update(dict.fromkeys((k for k in self._listening if k[0] == vpc_id), 0))
-            table = await _in_netns(namespace, _conntrack_table)
-            for (address, port, protocol), count in tracked_flows(table).items():
+            counted = await _in_netns(namespace, _tracked_here)
+            for (address, port, protocol), count in counted.items():
                 key = (vpc_id, address, port, protocol)
                 if key in self._listening:
                     found[key] = found.get(key, 0) + count
@@ -199,22 +199,23 @@ def _no_bridged_ip_hooks() -> None:
 _ENDED: Final = ("TIME_WAIT", "CLOSE")
 
 
-def _conntrack_table() -> str:
-    """Run in the router's namespace: its connection tracking table, as the kernel lists it
-    (this thread's namespace's: ``/proc/net`` would be the process's)."""
+def _tracked_here() -> dict[tuple[str, int, str], int]:
+    """Run in the router's namespace: :func:`tracked_flows` of its connection tracking table,
+    read line by line as the kernel lists it (this thread's namespace's: ``/proc/net`` would
+    be the process's), so a large table is never held whole."""
     try:
         with open("/proc/thread-self/net/nf_conntrack") as table:
-            return table.read()
+            return tracked_flows(table)
     except FileNotFoundError:
-        return ""  # a kernel without the table's procfs view: no active flows read
+        return {}  # a kernel without the table's procfs view: no active flows read
 
 
-def tracked_flows(table: str) -> dict[tuple[str, int, str], int]:
+def tracked_flows(table: Iterable[str]) -> dict[tuple[str, int, str], int]:
     """(original destination address, port, transport) → the tracked TCP and UDP flows of
     ``table`` (``/proc/net/nf_conntrack``'s lines: the original tuple's ``dst=`` and
     ``dport=`` come first), a TCP one closed or in ``TIME_WAIT`` left out."""
     counts: dict[tuple[str, int, str], int] = {}
-    for line in table.splitlines():
+    for line in table:
         fields = line.split()
         if len(fields) < 6 or fields[2] not in ("tcp", "udp"):
             continue

@@ -156,7 +156,10 @@ def test_tracked_flows_are_counted_by_original_destination() -> None:
             "garbage",
         ]
     )
-    assert tracked_flows(table) == {("10.0.1.200", 80, "tcp"): 1, ("10.0.1.200", 53, "udp"): 2}
+    assert tracked_flows(table.splitlines()) == {
+        ("10.0.1.200", 80, "tcp"): 1,
+        ("10.0.1.200", 53, "udp"): 2,
+    }
 
 
 def test_a_target_s_ingress_chain_admits_the_marked_flows_of_a_rule_s_address() -> None:
