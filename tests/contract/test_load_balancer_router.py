@@ -11,8 +11,11 @@ target's namespace, makes it healthy on a 200 and unhealthy on a 404 outside the
 (``Target.ResponseCodeMismatch``); a group letting in only another range keeps the client
 out. Session 49: the load balancer's own security group, judged by the router before the
 translation, drops a client it does not admit while another still gets through; the router's
-counters count each new flow and its bytes. Needs root, ``ip``,
-``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
+counters count each new flow and its bytes. Session 50: a TCP_UDP listener carries
+datagrams and connections to targets admitting only the load balancer's group (the node's
+address, and the flows it marked), which a client sending to them directly does not reach;
+the UDP flows are counted and seen active in the router's connection tracking. Needs root,
+``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
 from __future__ import annotations
