@@ -128,6 +128,27 @@ def datagram(client: Guest, address: str, port: int, timeout: float = 2.0) -> st
 
 
 @contextmanager
+def held_connection(client: Guest, address: str, port: int) -> Iterator[None]:
+    """A TCP connection from ``client`` to address:port, its answer read and the socket kept
+    open until the block ends."""
+    code = (
+        "import socket,time\n"
+        f"s=socket.create_connection(({address!r},{port}),timeout=5)\n"
+        "print(s.recv(200).decode(), flush=True); time.sleep(60)\n"
+    )
+    with subprocess.Popen(
+        ["ip", "netns", "exec", client.netns, sys.executable, "-c", code],
+        stdout=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip()
+            yield
+        finally:
+            process.kill()
+
+
+@contextmanager
 def http_server(netns: str, root: Path) -> Iterator[None]:
     """Python's HTTP server on HTTP_PORT in ``netns``, serving ``root`` (GET / is a 200, an
     absent file a 404)."""
@@ -343,9 +364,9 @@ async def _udp_and_the_load_balancers_group(
     assert {str(t.state) for t in await service.target_health(TENANT, arn)} == {"healthy"}
     await balancers.apply(await service.forwarding_views())
     with both_server(targets[0].netns, "t1"), both_server(targets[1].netns, "t2"):
-        answers = {datagram(client, NODE, 53) for _ in range(12)}
+        answers = {datagram(client, NODE, 53) for _ in range(14)}
         assert answers == {"t1 10.0.1.11 udp", "t2 10.0.1.11 udp"}
-        assert {client.reach(NODE, 53) for _ in range(12)} == {
+        assert {client.reach(NODE, 53) for _ in range(14)} == {
             "t1 10.0.1.11 tcp",
             "t2 10.0.1.11 tcp",
         }
@@ -354,11 +375,13 @@ async def _udp_and_the_load_balancers_group(
         assert client.connect(TARGETS["i-nlb-t1"], BOTH_PORT) == ""
         counted = await balancers.counters()
         flows, processed = counted[(VPC, NODE, 53, "udp")]
-        assert flows == 12  # each datagram from its own socket: a flow each
-        assert processed >= 12 * 2 * (20 + 8 + 4)  # the datagram and its answer, headers in
-        assert counted[(VPC, NODE, 53, "tcp")][0] == 12
+        assert flows == 14  # each datagram from its own socket: a flow each
+        assert processed >= 14 * 2 * (20 + 8 + 4)  # the datagram and its answer, headers in
+        assert counted[(VPC, NODE, 53, "tcp")][0] == 14
         active = await balancers.active_flows()
-        assert active[(VPC, NODE, 53, "udp")] == 12  # UDP flows live on for 30 s
-        assert active[(VPC, NODE, 80, "tcp")] == 0  # closed: TIME_WAIT is no active flow
+        assert active[(VPC, NODE, 53, "udp")] == 14  # UDP flows live on for 30 s
+        assert active[(VPC, NODE, 53, "tcp")] == 0  # closed: TIME_WAIT is no active flow
+        with held_connection(client, NODE, 53):  # one connection the client keeps open
+            assert (await balancers.active_flows())[(VPC, NODE, 53, "tcp")] == 1
     (both,) = [x for x in await service.listeners(TENANT, lb_id=lb.lb_id) if x.port == 53]
     await service.delete_listener(TENANT, service.listener_arn(lb, both))
