@@ -7,16 +7,21 @@ balancing and metrics contexts, which do not import each other.
   checker recorded in the target groups' documents: once a minute across every gateway — the
   minute is claimed in ``metric_runs`` (decision 0181's claims), so the gateway that claims it
   writes it and no other does —, one value a minute, at the minute's start.
-- ``NewFlowCount_TCP``/``NewFlowCount`` (Count) and ``ProcessedBytes_TCP``/``ProcessedBytes``
-  (Bytes) per ``LoadBalancer`` and per ``AvailabilityZone`` and ``LoadBalancer``: what the
-  routers' counters on each node address counted since the last read, given to the
-  platform's sink (summed across routers and hosts, each counting the flows it translated).
+- ``NewFlowCount_TCP``/``_UDP``/``NewFlowCount`` (Count) and ``ProcessedBytes_TCP``/``_UDP``/
+  ``ProcessedBytes`` (Bytes) per ``LoadBalancer`` and per ``AvailabilityZone`` and
+  ``LoadBalancer``: what the routers' counters on each node address counted since the last
+  read, given to the platform's sink (summed across routers and hosts, each counting the
+  flows it translated).
+- ``ActiveFlowCount``, ``ActiveFlowCount_TCP`` and ``ActiveFlowCount_UDP`` (Count, session
+  50), the same dimensions: the flows the routers' connection tracking holds for each
+  listener at each round, one sample per round and host (a host's routers summed; with
+  several hosts, each host's value is a sample of its own, not added to the others').
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -32,6 +37,7 @@ __all__ = [
     "NETWORK_ELB",
     "FlowCounts",
     "HostCounts",
+    "active_values",
     "flow_values",
     "health_points",
 ]
@@ -87,8 +93,10 @@ class HostCounts:
         return len(points)
 
 
-# (VPC, node address, port) → (new flows, bytes) a router counted, as it read them.
-Counters = Mapping[tuple[str, str, int], tuple[int, int]]
+# (VPC, node address, port, transport) → (new flows, bytes) a router counted, as it read them.
+Counters = Mapping[tuple[str, str, int, str], tuple[int, int]]
+# (VPC, node address, port, transport) → the flows a host's routers track now.
+Active = Mapping[tuple[str, str, int, str], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,34 +108,77 @@ class FlowValue:
     unit: str
 
 
-def flow_values(views: Sequence[ForwardingView], deltas: Counters) -> list[FlowValue]:
-    """The flow metrics of what the counters counted (``deltas``: since the last read), per
-    load balancer and per zone of the node; a listener of none counted, nothing."""
+def _dimensions(view: ForwardingView, address: str) -> list[tuple[tuple[str, str], ...]]:
+    """The load balancer's, and its node's zone and the load balancer's when known."""
+    zone = dict(view.zones).get(address, "")
+    found: list[tuple[tuple[str, str], ...]] = [(("LoadBalancer", view.lb_dimension),)]
+    if zone:
+        found.append((("AvailabilityZone", zone), ("LoadBalancer", view.lb_dimension)))
+    return found
+
+
+def _summed(
+    views: Sequence[ForwardingView],
+    per_node: Callable[[ForwardingView, str, str], list[tuple[str, str, float]] | None],
+) -> list[FlowValue]:
+    """The values ``per_node`` gives of each view's node address and transport — (metric,
+    unit, value), None for none — summed per account, metric and dimensions."""
     totals: dict[tuple[str, tuple[tuple[str, str], ...], str, str], float] = {}
     for view in views:
-        zones = dict(view.zones)
         for address in view.addresses:
-            flows, processed = deltas.get((view.vpc_id, address, view.port), (0, 0))
-            if not flows and not processed:
-                continue
-            for dimensions in (
-                (("LoadBalancer", view.lb_dimension),),
-                (("AvailabilityZone", zones.get(address, "")), ("LoadBalancer", view.lb_dimension)),
-            ):
-                if ("AvailabilityZone", "") in dimensions:
+            for transport in view.protocols:
+                values = per_node(view, address, transport)
+                if values is None:
                     continue
-                for name, unit, value in (
-                    ("NewFlowCount_TCP", "Count", flows),
-                    ("NewFlowCount", "Count", flows),
-                    ("ProcessedBytes_TCP", "Bytes", processed),
-                    ("ProcessedBytes", "Bytes", processed),
-                ):
-                    key = (view.tenant_id, dimensions, name, unit)
-                    totals[key] = totals.get(key, 0.0) + value
+                for dimensions in _dimensions(view, address):
+                    for name, unit, value in values:
+                        key = (view.tenant_id, dimensions, name, unit)
+                        totals[key] = totals.get(key, 0.0) + value
     return [
         FlowValue(tenant, name, dimensions, value, unit)
         for (tenant, dimensions, name, unit), value in sorted(totals.items())
     ]
+
+
+def flow_values(views: Sequence[ForwardingView], deltas: Counters) -> list[FlowValue]:
+    """The flow metrics of what the counters counted (``deltas``: since the last read), per
+    load balancer and per zone of the node, per transport (``…_TCP``, ``…_UDP``) and in all
+    (``NewFlowCount``, ``ProcessedBytes``: session 50, UDP's included); a listener of none
+    counted, nothing."""
+
+    def per_node(
+        view: ForwardingView, address: str, transport: str
+    ) -> list[tuple[str, str, float]] | None:
+        flows, processed = deltas.get((view.vpc_id, address, view.port, transport), (0, 0))
+        if not flows and not processed:
+            return None
+        suffix = transport.upper()
+        return [
+            (f"NewFlowCount_{suffix}", "Count", flows),
+            ("NewFlowCount", "Count", flows),
+            (f"ProcessedBytes_{suffix}", "Bytes", processed),
+            ("ProcessedBytes", "Bytes", processed),
+        ]
+
+    return _summed(views, per_node)
+
+
+def active_values(views: Sequence[ForwardingView], active: Active) -> list[FlowValue]:
+    """``ActiveFlowCount``, ``ActiveFlowCount_TCP`` and ``ActiveFlowCount_UDP`` (session 50):
+    the flows tracked now, per load balancer and per zone of the node, for the listeners
+    ``active`` names (a router here holds them; 0 counted as a value, a gauge's sample)."""
+
+    def per_node(
+        view: ForwardingView, address: str, transport: str
+    ) -> list[tuple[str, str, float]] | None:
+        count = active.get((view.vpc_id, address, view.port, transport))
+        if count is None:
+            return None
+        values = [("ActiveFlowCount", "Count", float(count))]
+        values.append((f"ActiveFlowCount_{transport.upper()}", "Count", float(count)))
+        return values
+
+    return _summed(views, per_node)
 
 
 class FlowCounts:
@@ -137,11 +188,11 @@ class FlowCounts:
 
     def __init__(self, sink: MetricsSink) -> None:
         self._sink = sink
-        self._last: dict[tuple[str, tuple[str, str, int]], tuple[int, int]] = {}
+        self._last: dict[tuple[str, tuple[str, str, int, str]], tuple[int, int]] = {}
 
     def record(self, host: str, views: Sequence[ForwardingView], counters: Counters) -> int:
         """The values given to the sink for ``host``'s routers' ``counters``."""
-        deltas: dict[tuple[str, str, int], tuple[int, int]] = {}
+        deltas: dict[tuple[str, str, int, str], tuple[int, int]] = {}
         for gone in [k for k in self._last if k[0] == host and k[1] not in counters]:
             del self._last[gone]  # a listener gone, or its router
         for key, (flows, processed) in counters.items():
@@ -150,7 +201,14 @@ class FlowCounts:
             if before is None:
                 continue  # the first read of a counter: its start, not a minute's flows
             deltas[key] = (max(0, flows - before[0]), max(0, processed - before[1]))
-        values = flow_values(views, deltas)
+        return self._give(flow_values(views, deltas))
+
+    def record_active(self, views: Sequence[ForwardingView], active: Active) -> int:
+        """The values given to the sink for one host's routers' ``active`` flows, a sample
+        of each gauge per round (session 50)."""
+        return self._give(active_values(views, active))
+
+    def _give(self, values: Sequence[FlowValue]) -> int:
         for value in values:
             self._sink.record(
                 value.tenant_id, NETWORK_ELB, value.name, value.dimensions, value.value, value.unit

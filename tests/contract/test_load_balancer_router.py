@@ -11,8 +11,11 @@ target's namespace, makes it healthy on a 200 and unhealthy on a 404 outside the
 (``Target.ResponseCodeMismatch``); a group letting in only another range keeps the client
 out. Session 49: the load balancer's own security group, judged by the router before the
 translation, drops a client it does not admit while another still gets through; the router's
-counters count each new flow and its bytes. Needs root, ``ip``,
-``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
+counters count each new flow and its bytes. Session 50: a TCP_UDP listener carries
+datagrams and connections to targets admitting only the load balancer's group (the node's
+address, and the flows it marked), which a client sending to them directly does not reach;
+the UDP flows are counted and seen active in the router's connection tracking. Needs root,
+``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ VPC = "vpc-" + secrets.token_hex(4)
 NODE = "10.0.1.200"
 PORT = 7000
 HTTP_PORT = 7001
+BOTH_PORT = 7002  # session 50: the TCP_UDP group's
 TARGETS = {"i-nlb-t1": "10.0.2.11", "i-nlb-t2": "10.0.2.12"}
 
 
@@ -74,6 +78,71 @@ def named_server(netns: str, name: str) -> Iterator[None]:
         try:
             assert process.stdout is not None
             assert process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+_BOTH_SERVER = """
+import socket, sys, threading
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("0.0.0.0", int(sys.argv[2]))); t.listen(64)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", int(sys.argv[2])))
+def datagrams():
+    while True:
+        _, peer = u.recvfrom(512); u.sendto(f"{sys.argv[1]} {peer[0]} udp".encode(), peer)
+threading.Thread(target=datagrams, daemon=True).start()
+print("ready", flush=True)
+while True:
+    c, peer = t.accept(); c.sendall(f"{sys.argv[1]} {peer[0]} tcp".encode()); c.close()
+"""
+
+
+@contextmanager
+def both_server(netns: str, name: str) -> Iterator[None]:
+    """Session 50: a TCP and a UDP server on BOTH_PORT in ``netns``, answering their name,
+    the peer they saw and the transport."""
+    with subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", _BOTH_SERVER, name, str(BOTH_PORT)],
+        stdout=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+def datagram(client: Guest, address: str, port: int, timeout: float = 2.0) -> str:
+    """One UDP datagram from ``client`` to address:port, and the answer ("" when none came
+    within ``timeout``)."""
+    code = (
+        "import socket\n"
+        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(" + repr(timeout) + ")\n"
+        "try:\n"
+        f"  s.sendto(b'ping', ({address!r},{port})); print(s.recv(200).decode(), end='')\n"
+        "except OSError: print('', end='')\n"
+    )
+    return client.run(sys.executable, "-c", code, timeout=timeout + 5).stdout
+
+
+@contextmanager
+def held_connection(client: Guest, address: str, port: int) -> Iterator[None]:
+    """A TCP connection from ``client`` to address:port, its answer read and the socket kept
+    open until the block ends."""
+    code = (
+        "import socket,time\n"
+        f"s=socket.create_connection(({address!r},{port}),timeout=5)\n"
+        "print(s.recv(200).decode(), flush=True); time.sleep(60)\n"
+    )
+    with subprocess.Popen(
+        ["ip", "netns", "exec", client.netns, sys.executable, "-c", code],
+        stdout=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip()
             yield
         finally:
             process.kill()
@@ -204,7 +273,7 @@ async def test_a_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: 
                 # A client of the targets' own subnet too: the router routes its replies.
                 assert {a.split()[1] for a in _answers(neighbour, 6)} == {"10.0.2.13"}
                 # Each new flow counted once, and its bytes both ways (the answers' too).
-                flows, processed = (await balancers.counters())[(VPC, NODE, 80)]
+                flows, processed = (await balancers.counters())[(VPC, NODE, 80, "tcp")]
                 assert flows == 16 + 6
                 assert processed > (16 + 6) * 3 * 40  # at least a handshake's packets each
                 # The load balancer's group admits the targets' subnet only: the first
@@ -213,9 +282,12 @@ async def test_a_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: 
                 await balancers.apply(await service.forwarding_views())
                 assert client.connect(NODE, 80) == ""
                 assert _answers(neighbour, 1) <= {"t1 10.0.2.13", "t2 10.0.2.13"}
-                assert (await balancers.counters())[(VPC, NODE, 80)][0] == flows + 1
+                assert (await balancers.counters())[(VPC, NODE, 80, "tcp")][0] == flows + 1
                 facts.ingress = [("-1", 0, 65535, "10.0.0.0/16")]
                 await balancers.apply(await service.forwarding_views())
+                await _udp_and_the_load_balancers_group(
+                    networks, service, balancers, checker, client, (t1, t2)
+                )
             # The second target's server is gone: probed unhealthy, left.
             for _ in range(2):
                 await checker.run_once(await service.probes(), force=True)
@@ -254,3 +326,62 @@ async def test_a_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: 
         await service.delete_load_balancer(TENANT, service.lb_arn(lb))
         await balancers.apply(await service.forwarding_views())
         assert client.connect(NODE, 80) == ""
+
+
+async def _udp_and_the_load_balancers_group(
+    networks: TenantNetworks,
+    service: LoadBalancingService,
+    balancers: RouterLoadBalancers,
+    checker: HealthChecker,
+    client: Guest,
+    targets: tuple[Guest, Guest],
+) -> None:
+    """Session 50: a TCP_UDP listener on port 53 forwarding both transports to a TCP_UDP
+    group (checked over TCP on the first server's port), each target's group admitting on
+    BOTH_PORT only the load balancer's group — which compute turns into the node's address:
+    a datagram and a connection through the node reach both targets with the client's own
+    address; the same sent to a target directly are dropped; the router counts the UDP flows
+    and their bytes, and its connection tracking holds the UDP flows still open."""
+    lb = (await service.load_balancers(TENANT))[0]
+    group = await service.create_target_group(
+        TENANT,
+        TgSpec("both", "TCP_UDP", BOTH_PORT, VPC, "instance",
+               HealthCheck(port=str(PORT), interval=5, timeout=2, healthy_threshold=2)),
+    )  # fmt: skip
+    arn = service.tg_arn(group)
+    await service.register_targets(TENANT, arn, [(i, None) for i in TARGETS])
+    await service.create_listener(TENANT, service.lb_arn(lb), "TCP_UDP", 53, arn)
+    through_group = tuple(
+        FirewallRule(transport, BOTH_PORT, BOTH_PORT, f"{NODE}/32") for transport in ("tcp", "udp")
+    )
+    firewall = InstanceFirewall(
+        ingress=(FirewallRule("tcp", PORT, HTTP_PORT, "10.0.0.0/16"), *through_group)
+    )
+    for target in TARGETS:
+        assert await networks.set_instance_firewall(target, firewall)
+    for _ in range(2):
+        await checker.run_once(await service.probes(), force=True)
+    assert {str(t.state) for t in await service.target_health(TENANT, arn)} == {"healthy"}
+    await balancers.apply(await service.forwarding_views())
+    with both_server(targets[0].netns, "t1"), both_server(targets[1].netns, "t2"):
+        answers = {datagram(client, NODE, 53) for _ in range(14)}
+        assert answers == {"t1 10.0.1.11 udp", "t2 10.0.1.11 udp"}
+        assert {client.reach(NODE, 53) for _ in range(14)} == {
+            "t1 10.0.1.11 tcp",
+            "t2 10.0.1.11 tcp",
+        }
+        # Straight to a target, not through the load balancer: its group keeps it out.
+        assert datagram(client, TARGETS["i-nlb-t1"], BOTH_PORT, timeout=1.0) == ""
+        assert client.connect(TARGETS["i-nlb-t1"], BOTH_PORT) == ""
+        counted = await balancers.counters()
+        flows, processed = counted[(VPC, NODE, 53, "udp")]
+        assert flows == 14  # each datagram from its own socket: a flow each
+        assert processed >= 14 * 2 * (20 + 8 + 4)  # the datagram and its answer, headers in
+        assert counted[(VPC, NODE, 53, "tcp")][0] == 14
+        active = await balancers.active_flows()
+        assert active[(VPC, NODE, 53, "udp")] == 14  # UDP flows live on for 30 s
+        assert active[(VPC, NODE, 53, "tcp")] == 0  # closed: TIME_WAIT is no active flow
+        with held_connection(client, NODE, 53):  # one connection the client keeps open
+            assert (await balancers.active_flows())[(VPC, NODE, 53, "tcp")] == 1
+    (both,) = [x for x in await service.listeners(TENANT, lb_id=lb.lb_id) if x.port == 53]
+    await service.delete_listener(TENANT, service.listener_arn(lb, both))

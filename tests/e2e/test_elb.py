@@ -123,6 +123,23 @@ def test_boto3_internal_nlb_with_a_target_group_and_a_listener(server: ServerPro
             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
         )
     assert _code(refused) == "DuplicateListener"
+    # Session 50: a TCP_UDP group (checked over TCP) behind a TCP_UDP listener; a UDP health
+    # check refused.
+    both = elb.create_target_group(Name="dns", Protocol="TCP_UDP", Port=53, VpcId=vpc)
+    both_arn = both["TargetGroups"][0]["TargetGroupArn"]
+    assert both["TargetGroups"][0]["HealthCheckProtocol"] == "TCP"
+    with pytest.raises(ClientError) as refused:
+        elb.modify_target_group(TargetGroupArn=both_arn, HealthCheckProtocol="UDP")
+    assert _code(refused) == "InvalidConfigurationRequest"
+    dns = elb.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="TCP_UDP",
+        Port=53,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": both_arn}],
+    )["Listeners"][0]
+    assert dns["Protocol"] == "TCP_UDP"
+    elb.delete_listener(ListenerArn=dns["ListenerArn"])
+    elb.delete_target_group(TargetGroupArn=both_arn)
     health = elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
     assert {(h["Target"]["Id"], h["TargetHealth"]["State"]) for h in health} == {
         ("10.30.1.10", "initial"),

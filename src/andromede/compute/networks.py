@@ -744,8 +744,9 @@ def with_wiring(instance: Instance, network: InstanceNetwork) -> Instance:
 def _members(
     instances: Sequence[Instance], interfaces: Sequence[NetworkInterface] = ()
 ) -> dict[str, list[str]]:
-    """Group id → its members' addresses: the instances' primary addresses, and (decision
-    0161) the addresses of the interfaces attached beyond a primary, in their own groups."""
+    """Group id → its members' addresses: the instances' primary addresses, (decision 0161)
+    the addresses of the interfaces attached beyond a primary, in their own groups, and
+    (session 50) the node addresses of Network Load Balancers in theirs."""
     members: dict[str, list[str]] = {}
     holding = set()
     for instance in instances:
@@ -755,7 +756,11 @@ def _members(
         for group_id in instance.security_group_ids:
             members.setdefault(group_id, []).append(instance.private_ip)
     for interface in interfaces:
-        if interface.device_index == 0 or interface.instance_id not in holding:
+        # Session 50 (decision 0191): a Network Load Balancer's node is a member of the load
+        # balancer's groups — a rule naming one admits its address, and the hosts' routers
+        # also admit the flows that node translated (the client's address preserved).
+        node = not interface.instance_id and interface.description.startswith("ELB net/")
+        if not node and (interface.device_index == 0 or interface.instance_id not in holding):
             continue
         for group_id in interface.group_ids:
             members.setdefault(group_id, []).append(interface.private_ip)

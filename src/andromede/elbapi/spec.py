@@ -30,7 +30,7 @@ from andromede.elbapi.wire import (
 )
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec
-from andromede.loadbalancing.model import LB_ATTRIBUTES, LISTENER_ATTRIBUTES
+from andromede.loadbalancing.model import LB_ATTRIBUTES, listener_keys
 from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 
 __all__ = ["ACTIONS", "elb_spec", "refuse_unhandled"]
@@ -236,7 +236,8 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
             )
         else:
             listener = await service.listener(call.tenant_id, arn)
-        write_attributes(call.result, [(k, listener.attribute(k)) for k in LISTENER_ATTRIBUTES])
+        keys = listener_keys(listener.protocol)
+        write_attributes(call.result, [(k, listener.attribute(k)) for k in keys])
 
     async def add_tags(call: Call) -> None:
         added = tags(call)

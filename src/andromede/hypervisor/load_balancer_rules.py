@@ -1,11 +1,13 @@
 """A VPC router's nftables table for its Network Load Balancers (decision 0191), pure.
 
 Each listener is its load balancer's node addresses (one per subnet, held by the router on
-that subnet's bridge as a /32, so the router answers ARP for it) and a TCP port. A new
-connection to one of them is DNAT'ed to one of the listener's targets, chosen by
-``numgen random`` over a map of ``address . port`` — connection tracking keeps the rest of
-the flow on the target chosen. The targets are the healthy ones, or every registered one when
-none is (AWS's fail-open; :func:`andromede.loadbalancing.model.forwarding` chooses them).
+that subnet's bridge as a /32, so the router answers ARP for it) and a port, over TCP, UDP
+or both (session 50: a TCP_UDP listener, one rule per transport). A new flow (a connection,
+or a UDP flow: the datagrams of one source address and port) to one of them is DNAT'ed to
+one of the listener's targets, chosen by ``numgen random`` over a map of ``address .
+port`` — connection tracking keeps the rest of the flow on the target chosen. The targets
+are the healthy ones, or every registered one when none is (AWS's fail-open;
+:func:`andromede.loadbalancing.model.forwarding` chooses them).
 
 The client's address is preserved, as an NLB does for instance targets: the target's own
 security groups, judged in the router's forward chain after the DNAT, see it; the reply comes
@@ -21,6 +23,13 @@ counters the upkeep reads for ``AWS/NetworkELB``: ``f_…`` counts the new flows
 sees a flow's first packet only), ``b_…`` every byte of the flows translated, both ways (a
 filter at forward, matching the connection's original destination).
 
+Session 50: a new flow's connection tracking mark is set to its node's address
+(:func:`flow_mark`); a target's ingress rule on a single address — what a rule naming the
+load balancer's security group becomes — also admits the flows carrying that address's mark
+(:func:`translated_by`, rendered by the router's firewall), so a target admitting the load
+balancer's group receives the clients' flows with their own addresses and nothing sent to it
+directly. Counters are per transport too (a UDP one's kind ends in ``u``).
+
 The table is the router's ``ip andromede_nlb``, replaced whole on each change (``nft -f``
 runs a script atomically), beside the router's own ``andromede`` tables: its chain runs just
 before their DNAT (priority ``dstnat - 5``).
@@ -33,15 +42,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from andromede.compute.driver_network import FirewallRule
 from andromede.loadbalancing.model import ForwardingView
 
 __all__ = [
     "TABLE",
     "LoadBalancerSubnet",
     "counter_name",
+    "flow_mark",
     "listener_addresses",
     "parse_counter_name",
     "render_load_balancers",
+    "translated_by",
 ]
 
 TABLE: Final = "andromede_nlb"
@@ -63,35 +75,63 @@ def _set(values: Sequence[str]) -> str:
 def _dnat(view: ForwardingView) -> list[str]:
     if not view.addresses or not view.targets:
         return []  # nothing to forward to: the node's port stays closed (a reset)
-    match = f"    ip daddr {_set(view.addresses)} tcp dport {view.port}"
     if len(view.targets) == 1:
         address, port = view.targets[0]
-        return [f"{match} dnat ip to {address}:{port}"]
-    elements = ", ".join(f"{i} : {a} . {p}" for i, (a, p) in enumerate(view.targets))
-    return [f"{match} dnat ip to numgen random mod {len(view.targets)} map {{ {elements} }}"]
+        target = f"{address}:{port}"
+    else:
+        elements = ", ".join(f"{i} : {a} . {p}" for i, (a, p) in enumerate(view.targets))
+        target = f"numgen random mod {len(view.targets)} map {{ {elements} }}"
+    return [
+        f"    ip daddr {_set(view.addresses)} {protocol} dport {view.port} dnat ip to {target}"
+        for protocol in view.protocols
+    ]
 
 
-def counter_name(kind: str, address: str, port: int) -> str:
-    """A named counter of the table: ``f`` (new flows) or ``b`` (bytes) of a node address
-    and port."""
-    return f"{kind}_{address.replace('.', '_')}_{port}"
+def flow_mark(address: str) -> str:
+    """The connection mark of a flow a listener of the node ``address`` translated (session
+    50): the address itself, as a 32-bit number, so a target's security group rule naming
+    the load balancer's group — compute turns it into the node addresses — admits it."""
+    return f"0x{int(ipaddress.IPv4Address(address)):08x}"
 
 
-def parse_counter_name(name: str) -> tuple[str, str, int] | None:
-    """The kind, address and port a counter's name holds (None: not one of ours)."""
-    parts = name.split("_")
-    if len(parts) != 6 or parts[0] not in ("f", "b") or not all(p.isdigit() for p in parts[1:]):
+def translated_by(rule: FirewallRule) -> str | None:
+    """The match, in a target's ingress rules, of the flows a load balancer's node at the
+    rule's single address translated (``ct mark`` of :func:`flow_mark`); None when the rule
+    names a range or ICMP (no listener forwards ICMP)."""
+    network = ipaddress.IPv4Network(rule.cidr)
+    if network.prefixlen != 32 or rule.protocol == "icmp":
         return None
-    return parts[0], ".".join(parts[1:5]), int(parts[5])
+    return f"ct mark {flow_mark(str(network.network_address))}"
 
 
-def _admitted(view: ForwardingView) -> list[str]:
-    """The sources the groups admit on the listener's port, merged (an anonymous set's
-    intervals must not overlap)."""
+def counter_name(kind: str, address: str, port: int, protocol: str = "tcp") -> str:
+    """A named counter of the table: ``f`` (new flows) or ``b`` (bytes) of a node address
+    and port, a UDP one's kind ending in ``u`` (session 50)."""
+    suffix = "u" if protocol == "udp" else ""
+    return f"{kind}{suffix}_{address.replace('.', '_')}_{port}"
+
+
+def parse_counter_name(name: str) -> tuple[str, str, int, str] | None:
+    """The kind, address, port and transport a counter's name holds (None: not one of
+    ours)."""
+    parts = name.split("_")
+    if (
+        len(parts) != 6
+        or parts[0] not in ("f", "b", "fu", "bu")
+        or not all(p.isdigit() for p in parts[1:])
+    ):
+        return None
+    protocol = "udp" if parts[0].endswith("u") else "tcp"
+    return parts[0][0], ".".join(parts[1:5]), int(parts[5]), protocol
+
+
+def _admitted(view: ForwardingView, transport: str) -> list[str]:
+    """The sources the groups admit on the listener's port over ``transport``, merged (an
+    anonymous set's intervals must not overlap)."""
     cidrs = [
         ipaddress.IPv4Network(cidr)
         for protocol, low, high, cidr in view.allowed or ()
-        if protocol == "-1" or (protocol == "tcp" and low <= view.port <= high)
+        if protocol == "-1" or (protocol == transport and low <= view.port <= high)
     ]
     return [str(n) for n in ipaddress.collapse_addresses(cidrs)]
 
@@ -99,17 +139,24 @@ def _admitted(view: ForwardingView) -> list[str]:
 def _guard(view: ForwardingView) -> list[str]:
     if view.allowed is None or not view.addresses:
         return []  # no security groups: every client reaches the listener (AWS's NLB)
-    match = f"    ip daddr {_set(view.addresses)} tcp dport {view.port} ct state new"
-    admitted = _admitted(view)
-    if "0.0.0.0/0" in admitted:
+    lines = []
+    for transport in view.protocols:
+        match = f"    ip daddr {_set(view.addresses)} {transport} dport {view.port} ct state new"
+        admitted = _admitted(view, transport)
+        if "0.0.0.0/0" in admitted:
+            continue
+        if not admitted:
+            lines.append(f"{match} drop")
+        else:
+            lines.append(f"{match} ip saddr != {{ {', '.join(admitted)} }} drop")
+    return lines
+
+
+def _counted(view: ForwardingView) -> list[tuple[str, int, str]]:
+    """The (node address, port, transport) whose flows are counted: those forwarded."""
+    if not view.targets:
         return []
-    if not admitted:
-        return [f"{match} drop"]
-    return [f"{match} ip saddr != {{ {', '.join(admitted)} }} drop"]
-
-
-def _counted(view: ForwardingView) -> list[str]:
-    return [] if not view.targets else sorted(view.addresses)
+    return [(a, view.port, p) for a in sorted(view.addresses) for p in view.protocols]
 
 
 def render_load_balancers(views: Sequence[ForwardingView]) -> str:
@@ -118,30 +165,32 @@ def render_load_balancers(views: Sequence[ForwardingView]) -> str:
     ordered = sorted(views, key=lambda v: (v.addresses, v.port))
     dnats = [line for view in ordered for line in _dnat(view)]
     guards = [line for view in ordered for line in _guard(view)]
-    counted = [(a, v.port) for v in ordered for a in _counted(v)]
+    counted = [key for v in ordered for key in _counted(v)]
     lines = [
         f"table ip {TABLE}",
         f"delete table ip {TABLE}",
         f"table ip {TABLE} {{",
-        *(f"  counter {counter_name(k, a, p)} {{ }}" for a, p in counted for k in ("f", "b")),
+        *(f"  counter {counter_name(k, a, p, t)} {{ }}" for a, p, t in counted for k in ("f", "b")),
         "  chain guard {",
         "    type filter hook prerouting priority dstnat - 10; policy accept;",
         *guards,
         "  }",
         "  chain prerouting {",
         "    type nat hook prerouting priority dstnat - 5; policy accept;",
+        # A new flow counted, and marked with the node's address (session 50).
         *(
-            f'    ip daddr {a} tcp dport {p} counter name "{counter_name("f", a, p)}"'
-            for a, p in counted
+            f'    ip daddr {a} {t} dport {p} counter name "{counter_name("f", a, p, t)}"'
+            f" ct mark set {flow_mark(a)}"
+            for a, p, t in counted
         ),
         *dnats,
         "  }",
         "  chain processed {",
         "    type filter hook forward priority filter - 5; policy accept;",
         *(
-            f"    ct original ip daddr {a} ct original protocol tcp ct original proto-dst {p}"
-            f' counter name "{counter_name("b", a, p)}"'
-            for a, p in counted
+            f"    ct original ip daddr {a} ct original protocol {t} ct original proto-dst {p}"
+            f' counter name "{counter_name("b", a, p, t)}"'
+            for a, p, t in counted
         ),
         "  }",
         "}",

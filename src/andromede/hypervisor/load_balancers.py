@@ -25,7 +25,8 @@ replacement is lost: the metrics are best effort, as AWS's).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Final
 
 from andromede.hypervisor.load_balancer_rules import (
     TABLE,
@@ -38,7 +39,10 @@ from andromede.hypervisor.netns_commands import _in_netns, _run
 from andromede.hypervisor.tenant_network import TenantNetworks
 from andromede.loadbalancing.model import ForwardingView
 
-__all__ = ["RouterLoadBalancers"]
+__all__ = ["CounterKey", "RouterLoadBalancers", "tracked_flows"]
+
+# (VPC, node address, port, transport): what a listener's counters and flows are kept by.
+CounterKey = tuple[str, str, int, str]
 
 
 class RouterLoadBalancers:
@@ -50,7 +54,9 @@ class RouterLoadBalancers:
         self._held: dict[str, dict[str, list[str]]] = {}
         # VPC → the script applied last, and the counts of tables it replaced.
         self._scripts: dict[str, str] = {}
-        self._carried: dict[tuple[str, str, int], tuple[int, int]] = {}
+        self._carried: dict[CounterKey, tuple[int, int]] = {}
+        # What the listeners applied last listen on, for the active flows.
+        self._listening: set[CounterKey] = set()
 
     def namespace_of(self, vpc_id: str) -> str | None:
         """The namespace of the VPC's router when it is built here (None: not here)."""
@@ -67,6 +73,7 @@ class RouterLoadBalancers:
             namespace = self.namespace_of(vpc_id)
             if namespace is None:
                 self._held.pop(vpc_id, None)  # its router went, and everything in it
+                self._listening = {k for k in self._listening if k[0] != vpc_id}
                 continue
             await self._apply_router(vpc_id, namespace, by_vpc.get(vpc_id, []))
 
@@ -106,7 +113,10 @@ class RouterLoadBalancers:
                     self._carried[key] = (held[0] + value[0], held[1] + value[1])
             await _run("ip", "netns", "exec", namespace, "nft", "-f", "-", stdin=script)
             self._scripts[vpc_id] = script
-        listening = {(vpc_id, a, v.port) for v in views for a in v.addresses}
+        listening = {
+            (vpc_id, a, v.port, p) for v in views for a in v.addresses for p in v.protocols
+        }
+        self._listening = {k for k in self._listening if k[0] != vpc_id} | listening
         for key in [k for k in self._carried if k[0] == vpc_id and k not in listening]:
             del self._carried[key]  # a listener gone: its counts with it
         if views:  # its table stays until a later apply finds no listener left
@@ -115,9 +125,10 @@ class RouterLoadBalancers:
             self._held.pop(vpc_id, None)
             self._scripts.pop(vpc_id, None)
 
-    async def counters(self) -> dict[tuple[str, str, int], tuple[int, int]]:
-        """(VPC, node address, port) → the new flows and bytes its routers here counted,
-        since this object applied its first table (session 49's ``AWS/NetworkELB``)."""
+    async def counters(self) -> dict[CounterKey, tuple[int, int]]:
+        """(VPC, node address, port, transport) → the new flows and bytes its routers here
+        counted, since this object applied its first table (session 49's ``AWS/NetworkELB``;
+        session 50: per transport)."""
         found = dict(self._carried)
         for vpc_id in sorted(self._scripts):
             namespace = self.namespace_of(vpc_id)
@@ -128,15 +139,31 @@ class RouterLoadBalancers:
                 found[key] = (held[0] + value[0], held[1] + value[1])
         return found
 
-    async def _read(
-        self, vpc_id: str, namespace: str
-    ) -> dict[tuple[str, str, int], tuple[int, int]] | None:
+    async def active_flows(self) -> dict[CounterKey, int]:
+        """(VPC, node address, port, transport) → the flows its routers here track now
+        (session 50's ``ActiveFlowCount``), every listener of a router here named (0: none):
+        their connection tracking tables' entries whose original destination is a
+        listener's, a TCP one neither closed nor waiting out its ``TIME_WAIT``."""
+        found: dict[CounterKey, int] = {}
+        for vpc_id in sorted(self._scripts):
+            namespace = self.namespace_of(vpc_id)
+            if namespace is None:
+                continue
+            found.update(dict.fromkeys((k for k in self._listening if k[0] == vpc_id), 0))
+            counted = await _in_netns(namespace, _tracked_here)
+            for (address, port, protocol), count in counted.items():
+                key = (vpc_id, address, port, protocol)
+                if key in self._listening:
+                    found[key] = found.get(key, 0) + count
+        return found
+
+    async def _read(self, vpc_id: str, namespace: str) -> dict[CounterKey, tuple[int, int]] | None:
         """The table's counters by (VPC, address, port); None when it has no table."""
         listed = await _run(
             "ip", "netns", "exec", namespace, "nft", "-j", "list", "counters", "table", "ip",
             TABLE, check=False,
         )  # fmt: skip
-        read: dict[tuple[str, str, int], tuple[int, int]] = {}
+        read: dict[CounterKey, tuple[int, int]] = {}
         try:
             entries = json.loads(listed).get("nftables", [])
         except ValueError:
@@ -146,13 +173,13 @@ class RouterLoadBalancers:
             parsed = parse_counter_name(str(counter.get("name", ""))) if counter else None
             if counter is None or parsed is None:
                 continue
-            kind, address, port = parsed
-            flows, processed = read.get((vpc_id, address, port), (0, 0))
+            kind, address, port, protocol = parsed
+            flows, processed = read.get((vpc_id, address, port, protocol), (0, 0))
             if kind == "f":
                 flows += int(counter.get("packets", 0))
             else:
                 processed += int(counter.get("bytes", 0))
-            read[(vpc_id, address, port)] = (flows, processed)
+            read[(vpc_id, address, port, protocol)] = (flows, processed)
         return read
 
 
@@ -166,3 +193,40 @@ def _no_bridged_ip_hooks() -> None:
             entry.write("0")
     except FileNotFoundError:
         return  # br_netfilter is not loaded: bridged frames meet no IP hook anyway
+
+
+# The TCP states of a flow no longer carrying data (closed, or its last packets awaited).
+_ENDED: Final = ("TIME_WAIT", "CLOSE")
+
+
+def _tracked_here() -> dict[tuple[str, int, str], int]:
+    """Run in the router's namespace: :func:`tracked_flows` of its connection tracking table,
+    read line by line as the kernel lists it (this thread's namespace's: ``/proc/net`` would
+    be the process's), so a large table is never held whole."""
+    try:
+        with open("/proc/thread-self/net/nf_conntrack") as table:
+            return tracked_flows(table)
+    except FileNotFoundError:
+        return {}  # a kernel without the table's procfs view: no active flows read
+
+
+def tracked_flows(table: Iterable[str]) -> dict[tuple[str, int, str], int]:
+    """(original destination address, port, transport) → the tracked TCP and UDP flows of
+    ``table`` (``/proc/net/nf_conntrack``'s lines: the original tuple's ``dst=`` and
+    ``dport=`` come first), a TCP one closed or in ``TIME_WAIT`` left out."""
+    counts: dict[tuple[str, int, str], int] = {}
+    for line in table:
+        fields = line.split()
+        if len(fields) < 6 or fields[2] not in ("tcp", "udp"):
+            continue
+        if fields[2] == "tcp" and fields[5] in _ENDED:
+            continue
+        found: dict[str, str] = {}
+        for field in fields:
+            name, _, value = field.partition("=")
+            if name in ("dst", "dport") and name not in found:
+                found[name] = value
+        if "dst" in found and found.get("dport", "").isdigit():
+            key = (found["dst"], int(found["dport"]), fields[2])
+            counts[key] = counts.get(key, 0) + 1
+    return counts

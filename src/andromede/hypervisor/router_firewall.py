@@ -29,6 +29,7 @@ from andromede.hypervisor.interface_endpoints import (
     interface_snats,
 )
 from andromede.hypervisor.interface_routes import ON_PATH, ingress_lines, mark_lines
+from andromede.hypervisor.load_balancer_rules import translated_by
 from andromede.hypervisor.nat_gateways import (
     FORWARD_MARK,
     NAT_MARK,
@@ -300,7 +301,16 @@ def render_firewall(
         egress += [_rule_line(rule, "daddr", "return") for rule in firewall.egress]
         egress += ["    drop", "  }"]
         ingress = [f"  chain ingress_{number} {{"]
-        ingress += [_rule_line(rule, "saddr", "accept") for rule in firewall.ingress]
+        for rule in firewall.ingress:
+            ingress.append(_rule_line(rule, "saddr", "accept"))
+            # A single address may be a load balancer's node (its group named as a source):
+            # what that node translated keeps the client's address, and carries the node's
+            # mark (session 50's addendum to decision 0191).
+            through = translated_by(rule)
+            if through is not None:
+                ingress.append(
+                    _rule_line(rule, "saddr", "accept").replace(f"ip saddr {rule.cidr}", through, 1)
+                )
         ingress += ["    drop", "  }"]
         chains += egress + ingress
     if remote and any(r.translated_here for r in nat_routes):

@@ -2,7 +2,8 @@
 attributes ELBv2 documents, and the health state machine of a target. No I/O here.
 
 A load balancer has one node per subnet mapping, at an address of the subnet; a listener
-forwards a TCP port of every node to one target group; a target group holds its targets and
+forwards a TCP, UDP or TCP_UDP port (session 50: both transports) of every node to one
+target group; a target group holds its targets and
 each target's health, moved by :func:`next_health` from the probes' outcomes.
 """
 
@@ -20,6 +21,8 @@ from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationErr
 __all__ = [
     "LB_ATTRIBUTES",
     "LISTENER_ATTRIBUTES",
+    "LISTENER_GROUPS",
+    "NLB_PROTOCOLS",
     "TG_ATTRIBUTES",
     "HealthCheck",
     "HealthState",
@@ -32,11 +35,13 @@ __all__ = [
     "code_matches",
     "http_codes",
     "listener_arn",
+    "listener_keys",
     "load_balancer_arn",
     "new_resource_id",
     "next_health",
     "parse_arn",
     "target_group_arn",
+    "transports",
 ]
 
 Tags = tuple[tuple[str, str], ...]
@@ -242,6 +247,14 @@ LB_ATTRIBUTES: Final[Mapping[str, str]] = {
 }
 # A TCP listener's (an NLB's listeners have this one key).
 LISTENER_ATTRIBUTES: Final[Mapping[str, str]] = {"tcp.idle_timeout.seconds": "350"}
+
+
+def listener_keys(protocol: str) -> Mapping[str, str]:
+    """The attributes a listener of ``protocol`` has: a UDP one none (session 50: its TCP
+    idle timeout is not there, as ELBv2's console shows no attributes for it)."""
+    return {} if protocol == "UDP" else LISTENER_ATTRIBUTES
+
+
 # A TCP target group's (instance targets: the client's address is preserved).
 TG_ATTRIBUTES: Final[Mapping[str, str]] = {
     "deregistration_delay.timeout_seconds": "300",
@@ -383,6 +396,28 @@ def draining(target: Target, until: datetime) -> Target:
     )
 
 
+# Session 50: the protocols of an NLB's listeners and target groups here, the transports
+# each carries, and the target groups' protocols a listener of each may forward to (ELBv2:
+# "A TCP_UDP listener must be associated with a TCP_UDP target group"; a TCP_UDP group takes
+# a TCP or a UDP listener's flows too, which then carry that listener's transport only).
+NLB_PROTOCOLS: Final = ("TCP", "UDP", "TCP_UDP")
+_TRANSPORTS: Final[Mapping[str, tuple[str, ...]]] = {
+    "TCP": ("tcp",),
+    "UDP": ("udp",),
+    "TCP_UDP": ("tcp", "udp"),
+}
+LISTENER_GROUPS: Final[Mapping[str, tuple[str, ...]]] = {
+    "TCP": ("TCP", "TCP_UDP"),
+    "UDP": ("UDP", "TCP_UDP"),
+    "TCP_UDP": ("TCP_UDP",),
+}
+
+
+def transports(protocol: str) -> tuple[str, ...]:
+    """The transports (nftables' ``tcp``, ``udp``) a listener's protocol carries."""
+    return _TRANSPORTS.get(protocol, ("tcp",))
+
+
 @dataclass(frozen=True, slots=True)
 class ForwardingView:
     """What a router renders for one listener (decision 0191): its addresses and port, and
@@ -403,6 +438,8 @@ class ForwardingView:
     tenant_id: str = ""
     lb_dimension: str = ""
     tg_dimension: str = ""
+    # Session 50: the transports the listener carries (``tcp``, ``udp`` or both).
+    protocols: tuple[str, ...] = ("tcp",)
 
 
 def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> ForwardingView:
@@ -419,4 +456,5 @@ def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> Forw
         tenant_id=lb.tenant_id,
         lb_dimension=f"net/{lb.name}/{lb.lb_id}",
         tg_dimension=f"targetgroup/{group.name}/{group.tg_id}",
+        protocols=transports(listener.protocol),
     )

@@ -32,13 +32,15 @@ from andromede.loadbalancing.errors import (
 )
 from andromede.loadbalancing.model import (
     LB_ATTRIBUTES,
-    LISTENER_ATTRIBUTES,
+    LISTENER_GROUPS,
+    NLB_PROTOCOLS,
     Listener,
     LoadBalancer,
     NodeMapping,
     Tags,
     check_attributes,
     listener_arn,
+    listener_keys,
     load_balancer_arn,
     new_resource_id,
     parse_arn,
@@ -309,10 +311,10 @@ class LoadBalancingService(TargetGroupsMixin):
         tg_arn: str,
         tags: Tags = (),
     ) -> tuple[LoadBalancer, Listener]:
-        if protocol != "TCP":
+        if protocol not in NLB_PROTOCOLS:
             raise InvalidConfiguration(
-                f"Listener protocol '{protocol[:16]}' is not supported here yet; only TCP is "
-                "(decision 0191)"
+                f"Listener protocol '{protocol[:16]}' is not supported here yet; TCP, UDP and "
+                "TCP_UDP are (decision 0191)"
             )
         check_tags(tags, self.limits.max_tags)
         lb_id = await self.id_of(tenant_id, "loadbalancer", lb_arn)
@@ -324,10 +326,12 @@ class LoadBalancingService(TargetGroupsMixin):
             raise InvalidConfiguration(
                 f"The target group '{tg_arn}' is not in the load balancer's VPC '{lb.vpc_id}'"
             )
-        if group.protocol != protocol:
+        if group.protocol not in LISTENER_GROUPS[protocol]:
             raise InvalidConfiguration(
-                f"Listener protocol '{protocol}' is not compatible with target group protocol "
-                f"'{group.protocol}'"
+                "A TCP_UDP listener must be associated with a TCP_UDP target group"
+                if protocol == "TCP_UDP"
+                else f"Listener protocol '{protocol}' is not compatible with target group "
+                f"protocol '{group.protocol}'"
             )
         if group.lb_id not in ("", lb.lb_id):
             raise TooMany(
@@ -355,9 +359,17 @@ class LoadBalancingService(TargetGroupsMixin):
             limit=self.limits.max_listeners,
         )
         if outcome == "duplicate":
+            held = [o for o in await self.listeners(tenant_id, lb_id=lb.lb_id) if o.port == port]
+            both = {protocol, *(o.protocol for o in held)} == {"TCP", "UDP"}
             raise Duplicate(
                 "DuplicateListener",
-                f"A listener already exists on port {port} of load balancer '{lb_arn}'",
+                f"A listener already exists on port {port} of load balancer '{lb_arn}'"
+                # Session 50: one listener a port, as ELBv2; both transports are one TCP_UDP.
+                + (
+                    "; to listen for TCP and UDP on one port, use a TCP_UDP listener"
+                    if both
+                    else ""
+                ),
             )
         if outcome == "limit":
             raise TooMany(
@@ -410,7 +422,8 @@ class LoadBalancingService(TargetGroupsMixin):
 
         def change(stored: Stored) -> dict[str, Any]:
             listener = listener_from(tenant_id, listener_id, stored.document)
-            merged = check_attributes(LISTENER_ATTRIBUTES, changes, listener.attributes)
+            known = listener_keys(listener.protocol)
+            merged = check_attributes(known, changes, listener.attributes)
             return listener_document(replace(listener, attributes=merged))
 
         await self.mutate(tenant_id, "listener", listener_id, change)

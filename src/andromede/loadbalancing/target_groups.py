@@ -29,6 +29,7 @@ from andromede.loadbalancing.errors import (
 )
 from andromede.loadbalancing.health_counts import HealthCount, health_counts
 from andromede.loadbalancing.model import (
+    NLB_PROTOCOLS,
     TG_ATTRIBUTES,
     ForwardingView,
     HealthCheck,
@@ -91,21 +92,26 @@ class Probe:
     matcher: str = "200-399"
 
 
-# ELBv2's ProtocolEnum: what a health check may name; an NLB's TCP group checks by the first
-# three (TLS, UDP, TCP_UDP, GENEVE, QUIC and TCP_QUIC are no health check protocols).
+# ELBv2's ProtocolEnum: what a health check may name; an NLB's TCP, UDP and TCP_UDP groups
+# check by the first three (TLS, UDP, TCP_UDP, GENEVE, QUIC and TCP_QUIC are no health check
+# protocols: a UDP target cannot be asked whether it is alive, so it is asked over TCP or HTTP).
 _CHECK_PROTOCOLS: Final = ("TCP", "HTTP", "HTTPS")
 _OTHER_PROTOCOLS: Final = ("TLS", "UDP", "TCP_UDP", "GENEVE", "QUIC", "TCP_QUIC")
 
 
 def check_health_check(
-    check: HealthCheck, given: Collection[str] = (), target_type: str = "instance"
+    check: HealthCheck,
+    given: Collection[str] = (),
+    target_type: str = "instance",
+    group_protocol: str = "TCP",
 ) -> None:
-    """ELBv2's validation of a TCP target group's health check as a whole (decisions 0191,
-    0198): ``given`` names the fields the call set, ``target_type`` is the group's."""
+    """ELBv2's validation of an NLB target group's health check as a whole (decisions 0191,
+    0198): ``given`` names the fields the call set, ``target_type`` and ``group_protocol``
+    are the group's."""
     if check.protocol in _OTHER_PROTOCOLS:
         raise InvalidConfiguration(
-            f"Health check protocol '{check.protocol}' is not supported; a TCP target group's "
-            "health check protocol must be TCP, HTTP or HTTPS"
+            f"Health check protocol '{check.protocol}' is not supported for target groups with "
+            f"the protocol '{group_protocol}'; it must be TCP, HTTP or HTTPS"
         )
     if check.protocol not in _CHECK_PROTOCOLS:
         raise LbValidationError(
@@ -149,17 +155,17 @@ class TargetGroupsMixin(LbCore):
 
     async def create_target_group(self, tenant_id: str, spec: TgSpec) -> TargetGroup:
         check_name(spec.name, "Target group")
-        if spec.protocol != "TCP":
+        if spec.protocol not in NLB_PROTOCOLS:
             raise InvalidConfiguration(
-                f"Target group protocol '{spec.protocol[:16]}' is not supported here yet; only "
-                "TCP is (decision 0191)"
+                f"Target group protocol '{spec.protocol[:16]}' is not supported here yet; TCP, "
+                "UDP and TCP_UDP are (decision 0191)"
             )
         if spec.target_type not in ("instance", "ip"):
             raise InvalidConfiguration(
                 f"Target type '{spec.target_type[:16]}' is not supported here yet; instance and "
                 "ip are (decision 0191)"
             )
-        check_health_check(spec.health_check, spec.given, spec.target_type)
+        check_health_check(spec.health_check, spec.given, spec.target_type, spec.protocol)
         check_tags(spec.tags, self.limits.max_tags)
         if not await self.network.vpc_exists(tenant_id, spec.vpc_id):
             raise LbValidationError(f"The VPC ID '{spec.vpc_id[:64]}' is not found")
@@ -250,7 +256,7 @@ class TargetGroupsMixin(LbCore):
             check = replace(group.health_check, **changes)
             if check.protocol == "TCP":
                 check = replace(check, path="/", matcher="200-399")
-            check_health_check(check, changes.keys(), group.target_type)
+            check_health_check(check, changes.keys(), group.target_type, group.protocol)
             return group_document(replace(group, health_check=check))
 
         await self.mutate(tenant_id, "targetgroup", tg_id, change)
@@ -263,6 +269,13 @@ class TargetGroupsMixin(LbCore):
 
         def change(stored: Stored) -> dict[str, Any]:
             group = group_from(tenant_id, tg_id, stored.name, stored.document)
+            udp = group.protocol in ("UDP", "TCP_UDP")
+            if udp and changes.get("preserve_client_ip.enabled") == "false":
+                # ELBv2: a UDP flow's client address is always kept (session 50).
+                raise InvalidConfiguration(
+                    "Client IP preservation cannot be disabled for target groups with the "
+                    f"protocol '{group.protocol}'"
+                )
             merged = check_attributes(TG_ATTRIBUTES, changes, group.attributes)
             return group_document(replace(group, attributes=merged))
 

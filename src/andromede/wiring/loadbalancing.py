@@ -111,9 +111,9 @@ async def load_balancer_upkeep(
     """Every ``elb_upkeep_interval``: the Auto Scaling groups' instances registered in their
     target groups; with ``metrics``, the host counts of the minute (once across gateways);
     and, on the QEMU hosts this process drives itself (the embedded mode, bridge
-    networking), every listener applied to the host's VPC routers, their flow counters read,
-    and the targets due probed from them, their outcomes recorded. Hosts behind an agent are
-    not told yet (decision 0191's limits)."""
+    networking), every listener applied to the host's VPC routers, their flow counters and
+    tracked flows read, and the targets due probed from them, their outcomes recorded. Hosts
+    behind an agent are not told yet (decision 0191's limits)."""
     checkers: dict[str, HealthChecker] = {}
     registered: Registered = {}
 
@@ -141,6 +141,7 @@ async def load_balancer_upkeep(
                 await balancers.apply(views)
                 if metrics is not None:
                     metrics.flows.record(driver.host, views, await balancers.counters())
+                    metrics.flows.record_active(views, await balancers.active_flows())
                 checker = checkers.get(driver.host)
                 if checker is None:
                     checker = checkers[driver.host] = HealthChecker(balancers.namespace_of, record)

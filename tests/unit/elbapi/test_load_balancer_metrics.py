@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from andromede.db.database import open_database
-from andromede.load_balancer_metrics import NETWORK_ELB, FlowCounts, HostCounts
+from andromede.load_balancer_metrics import (
+    NETWORK_ELB,
+    FlowCounts,
+    HostCounts,
+    active_values,
+    flow_values,
+)
+from andromede.loadbalancing.model import ForwardingView
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarm_store import MemoryAlarmStore
 from andromede.metrics.alarms import Alarm, AlarmState
@@ -127,7 +134,7 @@ async def test_flow_counters_become_flow_and_byte_metrics(tmp_path: Path) -> Non
         metrics = MetricsService(MemoryMetricStore())
         sink = BufferedSink(metrics)
         flows = FlowCounts(sink)
-        key = (view.vpc_id, address, 80)
+        key = (view.vpc_id, address, 80, "tcp")
         assert flows.record("h1", [view], {key: (7, 700)}) == 0  # a counter's first read
         assert flows.record("h1", [view], {key: (10, 1000)}) == 8  # 4 metrics, 2 dimension sets
         assert flows.record("h2", [view], {key: (2, 50)}) == 0  # another host's first read
@@ -150,3 +157,40 @@ async def test_flow_counters_become_flow_and_byte_metrics(tmp_path: Path) -> Non
         assert await total("NewFlowCount") == 6
         assert await total("ProcessedBytes_TCP") == 300 + 30
         assert await total("ProcessedBytes", ("AvailabilityZone", "eu-fr-1a")) == 330
+
+
+def test_udp_flows_and_active_flows_per_transport_and_in_all() -> None:
+    """Session 50: a TCP_UDP listener's counters per transport give ``…_TCP``, ``…_UDP`` and
+    totals of both; the tracked flows give ``ActiveFlowCount`` (0 a value too) per transport
+    and in all, per load balancer and zone."""
+    view = ForwardingView(
+        "l1", "vpc-1", ("10.0.1.200", "10.0.2.200"), 53, (("10.0.2.11", 53),),
+        zones=(("10.0.1.200", "eu-fr-1a"), ("10.0.2.200", "eu-fr-1b")),
+        tenant_id="111111111111", lb_dimension="net/dns/0123", protocols=("tcp", "udp"),
+    )  # fmt: skip
+    deltas = {
+        ("vpc-1", "10.0.1.200", 53, "tcp"): (2, 200),
+        ("vpc-1", "10.0.1.200", 53, "udp"): (5, 500),
+        ("vpc-1", "10.0.2.200", 53, "udp"): (1, 64),
+    }
+    lb = (("LoadBalancer", "net/dns/0123"),)
+    zone_a = (("AvailabilityZone", "eu-fr-1a"), ("LoadBalancer", "net/dns/0123"))
+    values = {(v.name, v.dimensions): v.value for v in flow_values([view], deltas)}
+    assert values[("NewFlowCount_TCP", lb)] == 2
+    assert values[("NewFlowCount_UDP", lb)] == 6
+    assert values[("NewFlowCount", lb)] == 8
+    assert values[("ProcessedBytes_UDP", zone_a)] == 500
+    assert values[("ProcessedBytes", lb)] == 764
+    active = {
+        ("vpc-1", "10.0.1.200", 53, "tcp"): 3,
+        ("vpc-1", "10.0.1.200", 53, "udp"): 4,
+        ("vpc-1", "10.0.2.200", 53, "udp"): 0,
+    }
+    gauges = {(v.name, v.dimensions): v.value for v in active_values([view], active)}
+    assert gauges[("ActiveFlowCount_TCP", lb)] == 3
+    assert gauges[("ActiveFlowCount_UDP", lb)] == 4
+    assert gauges[("ActiveFlowCount", lb)] == 7
+    zone_b = (("AvailabilityZone", "eu-fr-1b"), ("LoadBalancer", "net/dns/0123"))
+    assert gauges[("ActiveFlowCount_UDP", zone_b)] == 0  # tracked by a router here, none open
+    assert ("ActiveFlowCount_TCP", zone_b) not in gauges  # no router here named it
+    assert active_values([view], {}) == []

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.compute.driver_network import FirewallRule
 from andromede.loadbalancing.core import LbLimits
 from support.ec2app import ApiError
 from support.elbapp import ElbWorld, elb_world, refused
@@ -161,3 +162,37 @@ async def test_groups_must_be_the_accounts_in_the_vpc_and_few(tmp_path: Path) ->
             LoadBalancerArn=lb["LoadBalancerArn"],
             SecurityGroups=["sg-0123456789abcdef0"],
         )
+
+
+async def test_a_target_s_rule_naming_the_load_balancer_s_group_admits_its_nodes(
+    tmp_path: Path,
+) -> None:
+    """Session 50: AWS's recommended pattern — a target's group admits the load balancer's
+    group — becomes a rule on the node's address in the target's firewall, which the routers
+    also match against what that node translated (``ct mark``, the client's address kept)."""
+    async with elb_world(tmp_path) as world:
+        nlb_group = await _group(world, "nlb", "10.0.0.0/16")
+        targets = await _group(world, "targets")
+        await world.ec2.root.call(
+            "AuthorizeSecurityGroupIngress",
+            GroupId=targets,
+            IpPermissions=[
+                {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
+                 "UserIdGroupPairs": [{"GroupId": nlb_group}]},
+            ],
+        )  # fmt: skip
+        lb = await world.load_balancer(SecurityGroups=[nlb_group])
+        (node,) = [
+            a["PrivateIPv4Address"]
+            for z in lb["AvailabilityZones"]
+            for a in z["LoadBalancerAddresses"]
+        ]
+        target = await world.instance()
+        await world.ec2.root.call("ModifyInstanceAttribute", InstanceId=target, Groups=[targets])
+        await world.ec2.compute.settle()
+        firewall = world.ec2.driver.instances[target].firewall
+        assert FirewallRule("udp", 53, 53, f"{node}/32") in firewall.ingress
+        # Without the load balancer, its group has no member: the rule admits nothing.
+        await world.client.call("DeleteLoadBalancer", LoadBalancerArn=lb["LoadBalancerArn"])
+        await world.ec2.compute.resync_hosts()
+        assert all(r.protocol != "udp" for r in world.ec2.driver.instances[target].firewall.ingress)
