@@ -546,6 +546,7 @@ class Application:
         )
         apis[secrets.name] = secrets
         background.append(purge)
+        eventbridge.keep_credentials_in(secrets.service)  # connections' secrets (0204)
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
         logs, sweep = logs_api(
             settings, db, keys, customer_keys, identity, audit, rate_limiter, billing, metrics,

@@ -16,7 +16,8 @@ refused until the bus's owner grants it with PutPermission, then reaches the own
 again to its rule's queue with ``replay-name`` (decision 0196). A rule whose target is an API
 destination (decision 0200) POSTs its transformed events, with the connection's API key, to
 an HTTP server the test runs on the loopback, as an IAM role allowed
-``events:InvokeApiDestination``. Schedules are tested in
+``events:InvokeApiDestination``; the key is in a Secrets Manager secret EventBridge manages,
+deleted with its connection (decision 0204). Schedules are tested in
 process (``tests/unit/events``): a minute's period is too slow here.
 """
 
@@ -599,6 +600,21 @@ def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
         assert json.loads(body) == {"order": 7}
         listed = events.list_api_destinations(ConnectionArn=made["ConnectionArn"])
         assert [d["Name"] for d in listed["ApiDestinations"]] == ["orders-hook"]
+        # The key lives in a real Secrets Manager secret EventBridge manages (decision 0204).
+        secrets = client_for(server, "secretsmanager", *credentials)
+        secret = secrets.describe_secret(SecretId=shown["SecretArn"])
+        assert secret["OwningService"] == "events"
+        assert secret["Name"].startswith("events!connection/hooks/")
+        value = json.loads(secrets.get_secret_value(SecretId=shown["SecretArn"])["SecretString"])
+        assert value["ApiKeyAuthParameters"]["ApiKeyValue"] == "k-secret"
+        with pytest.raises(ClientError) as caught:
+            secrets.delete_secret(SecretId=shown["SecretArn"], ForceDeleteWithoutRecovery=True)
+        assert code(caught) == "InvalidRequestException"
+        events.delete_api_destination(Name="orders-hook")
+        events.delete_connection(Name="hooks")
+        with pytest.raises(ClientError) as caught:
+            secrets.describe_secret(SecretId=shown["SecretArn"])
+        assert code(caught) == "ResourceNotFoundException"
     finally:
         http.shutdown()
         http.server_close()

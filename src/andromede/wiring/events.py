@@ -24,6 +24,7 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
 from andromede.compute.service_core import TransitionListener
+from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db.database import Database
 from andromede.db.notification_events import EventSealer
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
@@ -55,6 +56,7 @@ from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
+from andromede.secrets.service import SecretService
 from andromede.settings import Settings
 
 __all__ = [
@@ -321,6 +323,15 @@ class EventsParts:
             ),
         )
         self.service.archiver = self.archives
+
+    def keep_credentials_in(self, secrets: SecretService) -> None:
+        """The connections' credentials in Secrets Manager secrets of their accounts
+        (decision 0204) rather than sealed in the events store."""
+        self.connections.secrets = SecretsManagerConnectionSecrets(
+            secrets,
+            self._settings.region,
+            cache_ttl=self._settings.events_connection_secret_cache,
+        )
 
     def api(
         self,
