@@ -447,7 +447,9 @@ def test_put_permission_lets_another_account_put_events(server: ServerProcess) -
 def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
     """Decision 0196: a bus's archive takes the events PutEvents puts on it (its pattern's);
     a replay of a window sends those of the window, in time order, to the FilterArns' rule's
-    queue with ``replay-name``; they are not archived again."""
+    queue with ``replay-name``; they are not archived again. The archive is under a customer
+    key whose policy lets ``events.amazonaws.com`` in (decision 0204); one that does not is
+    refused."""
     events, sqs = clients(server)
     bus_arn = events.create_event_bus(Name="archived")["EventBusArn"]
     rule_arn = events.put_rule(
@@ -455,11 +457,39 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
     )["RuleArn"]
     url, arn = queue(sqs, "replayed", rule_arn)
     events.put_targets(Rule="keep", EventBusName="archived", Targets=[{"Id": "q", "Arn": arn}])
+    # Under a customer's KMS key whose policy lets EventBridge in for the bus (decision 0204).
+    kms = client_for(server, "kms", *server.credentials())
+    account = bus_arn.split(":")[4]
+    root = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}
+    closed = kms.create_key(
+        Policy=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{**root, "Action": "kms:*", "Resource": "*"}]}
+        )
+    )["KeyMetadata"]["KeyId"]
+    with pytest.raises(ClientError) as caught:
+        events.create_archive(ArchiveName="orders", EventSourceArn=bus_arn, KmsKeyIdentifier=closed)
+    assert code(caught) == "ValidationException"
+    for_events = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:events:event-bus:arn": bus_arn}},
+    }
+    key = kms.create_key(
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{**root, "Action": "kms:*", "Resource": "*"}, for_events],
+            }
+        )
+    )["KeyMetadata"]["Arn"]
     archive_arn = events.create_archive(
         ArchiveName="orders",
         EventSourceArn=bus_arn,
         EventPattern='{"source": ["orders"]}',
         RetentionDays=1,
+        KmsKeyIdentifier=key,
     )["ArchiveArn"]
     now = int(time.time())
     entries = [
@@ -480,6 +510,7 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
         "ENABLED",
         1,
     )
+    assert described["KmsKeyIdentifier"] == key
     events.start_replay(
         ReplayName="again",
         EventSourceArn=archive_arn,

@@ -131,6 +131,7 @@ class Archive:
     state: str = ArchiveState.ENABLED
     event_count: int = 0
     size_bytes: int = 0
+    kms_key: str | None = None  # KmsKeyIdentifier, as given (decision 0204)
 
     @property
     def arn(self) -> str:
@@ -142,6 +143,7 @@ class Archive:
                 "EventPattern": self.event_pattern,
                 "Description": self.description,
                 "State": self.state,
+                "KmsKeyIdentifier": self.kms_key,
             },
             separators=(",", ":"),
         )
@@ -160,6 +162,7 @@ class Archive:
             retention_days=int(m["retention_days"]),
             created=from_micros(int(m["created"])),
             state=doc.get("State", ArchiveState.ENABLED),
+            kms_key=doc.get("KmsKeyIdentifier"),
         )
 
 

@@ -20,6 +20,7 @@ import uuid
 from datetime import datetime
 
 from andromede.alarm_adapters import AlarmStateEventSender
+from andromede.archive_key_adapters import KmsArchiveKeys
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
@@ -47,6 +48,8 @@ from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.service import KeyService
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
@@ -324,13 +327,24 @@ class EventsParts:
         )
         self.service.archiver = self.archives
 
-    def keep_credentials_in(self, secrets: SecretService) -> None:
-        """The connections' credentials in Secrets Manager secrets of their accounts
-        (decision 0204) rather than sealed in the events store."""
+    def under_customer_keys(
+        self,
+        secrets: SecretService,
+        keys: KeyService,
+        customer_keys: CustomerKeyService,
+        audit: AuditService | None = None,
+        billing: BillingService | None = None,
+    ) -> None:
+        """Decision 0204: the connections' credentials in Secrets Manager secrets of their
+        accounts rather than sealed in the events store, and the archives' events under their
+        ``KmsKeyIdentifier`` (used as ``events.amazonaws.com``, metered and audited)."""
         self.connections.secrets = SecretsManagerConnectionSecrets(
             secrets,
             self._settings.region,
             cache_ttl=self._settings.events_connection_secret_cache,
+        )
+        self.archives.keys = KmsArchiveKeys(
+            keys, customer_keys, self._settings.region, audit, billing
         )
 
     def api(
@@ -376,6 +390,7 @@ class EventsParts:
                 expiry_interval=settings.events_archive_expiry_interval,
                 expiry_batch=settings.events_archive_expiry_batch,
             ),
+            keys=self.archives.keys,
         )
         self.archives.on_replay = runner.wake
         return runner

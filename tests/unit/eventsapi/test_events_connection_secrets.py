@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from botocore.credentials import Credentials
 from botocore.serialize import create_serializer
 
+from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db import tables
 from andromede.db.database import Database, open_database
 from andromede.eventsapi.app import CONTENT_TYPE
@@ -158,7 +159,9 @@ async def both(tmp_path: Path) -> AsyncIterator[Both]:
         )
         db = open_database(migrated_sqlite(tmp_path / "meta.db"))
         parts = EventsParts(settings, db, NoTargets(), identity=sm.identity)  # type: ignore[arg-type]
-        parts.keep_credentials_in(sm.secrets)
+        parts.connections.secrets = SecretsManagerConnectionSecrets(
+            sm.secrets, REGION, cache_ttl=settings.events_connection_secret_cache
+        )
         assert sm.credentials is not None
         try:
             yield Both(sm, parts, db, sm.credentials, role.arn)
