@@ -118,14 +118,12 @@ class KmsArchiveKeys:
                 f"KMS key {ref[:256]} does not exist or is not a key of the archive's account."
             )
         try:
-            key, policy = await self._customer_keys.key_and_policy_for_service_use(
-                wanted, alias_arn=True
-            )
+            key = await self._customer_keys.key_record_for_service_use(wanted, alias_arn=True)
         except KmsError as exc:
             self._used(archive, action, wanted, type(exc).__name__)
             raise ArchiveKeyUnusable(f"KMS key {ref[:256]} is not usable: {exc}") from None
         allowed = service_may(
-            policy,
+            key.policy,
             service=EVENTS_SERVICE,
             action=action,
             resource=key.arn,
@@ -141,13 +139,13 @@ class KmsArchiveKeys:
                 f"The key policy of KMS key {key.arn} does not allow {EVENTS_SERVICE} to "
                 f"perform {action} for the event bus {archive.source_arn}."
             )
-        if key.external:
+        if key.in_external_key_store:
             self._used(archive, action, key.arn, "UnsupportedOperationException")
             raise ArchiveKeyUnusable(
                 f"KMS key {key.arn} is in an external key store, which archives do not use."
             )
         self._used(archive, action, key.arn, None)
-        return key.key_ring_id, key.arn
+        return key.key_id, key.arn
 
     async def check(self, archive: Archive) -> None:
         assert archive.kms_key is not None  # noqa: S101 (the service checked)

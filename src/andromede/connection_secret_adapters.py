@@ -10,7 +10,9 @@ sealer under the connection's ``KmsKeyIdentifier`` (the account's ``aws/secretsm
 when it has none), on behalf of the EventBridge request's caller at Create, Update and
 DeauthorizeConnection — so the caller's ``kms:*`` rights, the key's policy and state decide
 as for a Secrets Manager call, ``kms:ViaService`` ``secretsmanager.<region>.amazonaws.com``,
-each KMS use audited and metered as Secrets Manager's are. The deliveries read it on the
+each KMS use audited and metered as Secrets Manager's are. A customer key must carry the tag
+``EventBridgeApiDestinations`` = ``true``, as AWS requires (checked on the key's record, in
+the connection's account, before any secret is written). The deliveries read it on the
 account's behalf (its root principal: a key policy that lets the account use the key lets
 EventBridge's reads through), the value kept ``cache_ttl`` seconds per gateway; a change made
 through this gateway forgets it at once.
@@ -29,6 +31,9 @@ from andromede.events.connection_model import Connection
 from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.errors import KmsAccessDenied, ValidationError
 from andromede.iam.model import Principal, PrincipalKind
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.errors import KmsError
+from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
 from andromede.secrets.errors import (
     DecryptionFailure,
     EncryptionFailure,
@@ -46,6 +51,9 @@ log = logging.getLogger(__name__)
 
 OWNING_SERVICE: Final = "events"
 _DEFAULT_KEY: Final = "alias/aws/secretsmanager"
+# AWS: "For EventBridge to use a customer managed key, you must add a resource tag to the key
+# with a key of EventBridgeApiDestinations and a value of true."
+KEY_TAG: Final = ("EventBridgeApiDestinations", "true")
 
 
 async def _eventbridge_may(action: str, secret: Secret | None) -> None:
@@ -61,7 +69,9 @@ class SecretsManagerConnectionSecrets:
         *,
         cache_ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        customer_keys: CustomerKeyService | None = None,
     ) -> None:
+        self._customer_keys = customer_keys
         self._secrets = secrets
         self._region = region
         self._ttl = cache_ttl
@@ -91,6 +101,8 @@ class SecretsManagerConnectionSecrets:
     async def write(
         self, connection: Connection, auth: dict[str, Any], caller: ConnectionCaller | None
     ) -> str:
+        if connection.kms_key is not None:
+            await self._check_tag(connection, connection.kms_key)
         actor = self._actor(connection.tenant_id, caller)
         value = SecretValue(json.dumps(auth, separators=(",", ":")).encode(), binary=False)
         try:
@@ -117,6 +129,33 @@ class SecretsManagerConnectionSecrets:
                 f"{connection.kms_key or _DEFAULT_KEY}: {exc}"
             ) from None
         return secret.arn
+
+    async def _check_tag(self, connection: Connection, ref: str) -> None:
+        """``ValidationError`` unless the key ``ref`` names in the connection's account is
+        usable and tagged as AWS requires (where the key records are wired)."""
+        if self._customer_keys is None:
+            return
+        region, account = self._region, connection.tenant_id
+        if ref.startswith("arn:"):
+            wanted = ref
+        elif ref.startswith(ALIAS_PREFIX):
+            wanted = alias_arn(region, account, ref)
+        else:
+            wanted = key_arn(region, account, ref)
+        parts = wanted.split(":")
+        if len(parts) < 6 or parts[2] != "kms" or parts[4] != account:
+            raise ValidationError(
+                f"KMS key {ref[:256]} does not exist or is not a key of the connection's account."
+            )
+        try:
+            key = await self._customer_keys.key_record_for_service_use(wanted, alias_arn=True)
+        except KmsError as exc:
+            raise ValidationError(f"KMS key {ref[:256]} is not usable: {exc}") from None
+        if KEY_TAG not in key.tags:
+            raise ValidationError(
+                f"KMS key {ref[:256]} must carry the tag {KEY_TAG[0]}={KEY_TAG[1]} for "
+                "EventBridge to use it."
+            )
 
     async def _rewrite(
         self, actor: Actor, connection: Connection, value: SecretValue

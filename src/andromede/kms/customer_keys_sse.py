@@ -145,15 +145,15 @@ class ServiceUseMixin(CustomerKeysCore):
         key = await self._service_key(key_arn, alias_arn=alias_arn)
         return SseKey(key.key_id, key.arn, key.key_id, key.in_external_key_store)
 
-    async def key_and_policy_for_service_use(
+    async def key_record_for_service_use(
         self, key_arn: str, *, alias_arn: bool = False
-    ) -> tuple[SseKey, str]:
-        """:meth:`key_for_service_use` and the key's policy, for a service that must find
-        its own service principal allowed there before it uses the key (EventBridge's
-        archives, decision 0204: AWS requires the key policy to let ``events.amazonaws.com``
-        in). Same errors."""
-        key = await self._service_key(key_arn, alias_arn=alias_arn)
-        return SseKey(key.key_id, key.arn, key.key_id, key.in_external_key_store), key.policy
+    ) -> CustomerKey:
+        """:meth:`key_for_service_use`'s key as its whole record (its policy and tags), for a
+        service that must find its own service principal allowed by the key's policy before
+        it uses the key, or a tag on it (EventBridge, decision 0204: AWS requires the policy
+        to let ``events.amazonaws.com`` in for archives, the tag
+        ``EventBridgeApiDestinations=true`` for connections). Same errors."""
+        return await self._service_key(key_arn, alias_arn=alias_arn)
 
     async def _service_key(self, key_arn: str, *, alias_arn: bool) -> CustomerKey:
         reference = parse_key_reference(key_arn)

@@ -342,6 +342,7 @@ class EventsParts:
             secrets,
             self._settings.region,
             cache_ttl=self._settings.events_connection_secret_cache,
+            customer_keys=customer_keys,
         )
         self.archives.keys = KmsArchiveKeys(
             keys, customer_keys, self._settings.region, audit, billing

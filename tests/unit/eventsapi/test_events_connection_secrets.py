@@ -52,6 +52,7 @@ TRUST = json.dumps(
     }
 )
 BASIC = {"BasicAuthParameters": {"Username": "ann", "Password": "s3cret"}}
+TAG = ("EventBridgeApiDestinations", "true")
 
 
 @dataclass
@@ -160,7 +161,10 @@ async def both(tmp_path: Path) -> AsyncIterator[Both]:
         db = open_database(migrated_sqlite(tmp_path / "meta.db"))
         parts = EventsParts(settings, db, NoTargets(), identity=sm.identity)  # type: ignore[arg-type]
         parts.connections.secrets = SecretsManagerConnectionSecrets(
-            sm.secrets, REGION, cache_ttl=settings.events_connection_secret_cache
+            sm.secrets,
+            REGION,
+            cache_ttl=settings.events_connection_secret_cache,
+            customer_keys=sm.keys,
         )
         assert sm.credentials is not None
         try:
@@ -291,7 +295,17 @@ async def test_update_deauthorize_and_delete_go_through_the_secret(
 
 
 async def test_a_customer_key_with_the_caller_s_rights(both: Both, endpoint: Endpoint) -> None:
-    key = await both.sm.keys.create_key(both.sm.key_caller())
+    untagged = await both.sm.keys.create_key(both.sm.key_caller())
+    params = {
+        "Name": "k0",
+        "AuthorizationType": "BASIC",
+        "AuthParameters": BASIC,
+        "KmsKeyIdentifier": untagged.key_id,
+    }
+    message = await both.fails("CreateConnection", params, "ValidationException")
+    assert "EventBridgeApiDestinations=true" in message  # as AWS requires
+    assert (await both.sm.ok("ListSecrets", {}))["SecretList"] == []
+    key = await both.sm.keys.create_key(both.sm.key_caller(), tags=[TAG])
     made = await both.ok(
         "CreateConnection",
         {
@@ -311,7 +325,7 @@ async def test_a_customer_key_with_the_caller_s_rights(both: Both, endpoint: End
     assert uses and uses[-1].details["invoked_by"] == "secretsmanager.amazonaws.com"
     assert await _deliver(both, endpoint, made["ConnectionArn"]) == _basic("ann", "s3cret")
     # Another key, by alias: the secret moves under it.
-    other = await both.sm.keys.create_key(both.sm.key_caller())
+    other = await both.sm.keys.create_key(both.sm.key_caller(), tags=[TAG])
     await both.sm.keys.create_alias(both.sm.key_caller(), "alias/conn", other.key_id)
     await both.ok("UpdateConnection", {"Name": "k1", "KmsKeyIdentifier": "alias/conn"})
     assert (await both.ok("DescribeConnection", {"Name": "k1"}))["KmsKeyIdentifier"] == (
