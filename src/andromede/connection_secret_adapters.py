@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from andromede.events.connection_model import Connection
 from andromede.events.connection_secrets import ConnectionCaller
-from andromede.events.errors import KmsAccessDenied, ValidationError
+from andromede.events.errors import KmsAccessDenied, LimitExceeded, ValidationError
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import KmsError
@@ -41,6 +41,7 @@ from andromede.secrets.errors import (
     SecretsError,
 )
 from andromede.secrets.errors import KmsAccessDenied as SecretKmsDenied
+from andromede.secrets.errors import LimitExceeded as SecretLimit
 from andromede.secrets.model import Secret
 from andromede.secrets.service import Actor, SecretService, SecretValue
 from andromede.secretsapi.authorise import KeyUser
@@ -128,6 +129,10 @@ class SecretsManagerConnectionSecrets:
                 f"The connection's secret cannot be sealed under the KMS key "
                 f"{connection.kms_key or _DEFAULT_KEY}: {exc}"
             ) from None
+        except SecretLimit as exc:  # the account's secrets quota (secrets_max_secrets)
+            raise LimitExceeded(f"The connection's secret cannot be made: {exc}") from None
+        except SecretsError as exc:  # any other refusal of Secrets Manager, in its words
+            raise ValidationError(f"The connection's secret cannot be written: {exc}") from None
         return secret.arn
 
     async def _check_tag(self, connection: Connection, ref: str) -> None:

@@ -392,3 +392,12 @@ async def test_kms_key_identifier_is_refused_without_secrets(both: Both) -> None
         "ValidationException",
     )
     assert "Secrets Manager" in message
+
+
+async def test_the_account_s_secrets_quota_applies(both: Both) -> None:
+    for n in range(5):  # the harness's secrets_max_secrets
+        await both.sm.ok("CreateSecret", {"Name": f"s{n}", "SecretString": "v"})
+    params = {"Name": "q", "AuthorizationType": "BASIC", "AuthParameters": BASIC}
+    message = await both.fails("CreateConnection", params, "LimitExceededException")
+    assert "secret" in message
+    await both.fails("DescribeConnection", {"Name": "q"}, "ResourceNotFoundException")
