@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.events.errors import ValidationError
+from andromede.events.event_keys import KeyScope
 
 __all__ = [
     "REPLAY_NAME_HEADER",
@@ -136,6 +137,11 @@ class Archive:
     @property
     def arn(self) -> str:
         return archive_arn(self.region, self.tenant_id, self.name)
+
+    @property
+    def key_scope(self) -> KeyScope:
+        """Its events' use of its KMS key (decision 0204)."""
+        return KeyScope(self.tenant_id, self.kms_key, self.source_arn, self.arn)
 
     def document(self) -> str:
         return json.dumps(

@@ -8,7 +8,7 @@ replayed event (it carries ``replay-name``), which AWS does not archive again. A
 row the replays' runner (:mod:`.replays`) works; this module checks and records it.
 
 An archive may name a customer's KMS key (``KmsKeyIdentifier``, decision 0204): its events
-are then sealed through :class:`~andromede.events.archive_keys.ArchiveKeys` before the store
+are then sealed through :class:`~andromede.events.event_keys.EventKeys` before the store
 keeps them, the key checked usable by EventBridge at CreateArchive and UpdateArchive; when
 the key refuses later (disabled, deleted, its policy changed), the events routed meanwhile
 are not archived, as on AWS, and a warning is logged.
@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from andromede.events.archive_keys import ArchiveKeys, ArchiveKeyUnusable
 from andromede.events.archive_model import (
     REPLAY_NAME_HEADER,
     Archive,
@@ -39,6 +38,7 @@ from andromede.events.errors import (
     ResourceNotFound,
     ValidationError,
 )
+from andromede.events.event_keys import EventKeys, KeyUnusable
 from andromede.events.model import parse_arn, rule_arn
 from andromede.events.service import EventsService
 
@@ -69,7 +69,7 @@ class ArchiveService:
         # Told of each replay started: this gateway's runner looks at once (``ReplayRunner``).
         self.on_replay: Callable[[], None] | None = None
         # Customer KMS keys for archives (decision 0204); None where not served.
-        self.keys: ArchiveKeys | None = None
+        self.keys: EventKeys | None = None
 
     async def _check_key(self, archive: Archive) -> None:
         if archive.kms_key is None:
@@ -79,8 +79,8 @@ class ArchiveService:
         if self.keys is None:
             raise ValidationError("KmsKeyIdentifier is not supported by this deployment.")
         try:
-            await self.keys.check(archive)
-        except ArchiveKeyUnusable as exc:
+            await self.keys.check(archive.key_scope)
+        except KeyUnusable as exc:
             raise ValidationError(exc.message) from None
 
     @property
@@ -231,8 +231,8 @@ class ArchiveService:
         if self.keys is None:
             return []
         try:
-            sealed = await self.keys.seal(archive, [text for _, text in kept])
-        except ArchiveKeyUnusable as exc:
+            sealed = await self.keys.seal(archive.key_scope, [text for _, text in kept])
+        except KeyUnusable as exc:
             log.warning("archive %s: events not archived: %s", archive.arn, exc.message)
             return []
         return [(moment, text) for (moment, _), text in zip(kept, sealed, strict=True)]

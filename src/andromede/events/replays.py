@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from andromede.events.archive_keys import ArchiveKeys, ArchiveKeyUnusable
 from andromede.events.archive_model import (
     REPLAY_NAME_HEADER,
     Archive,
@@ -37,6 +36,7 @@ from andromede.events.archive_model import (
     micros,
 )
 from andromede.events.archive_store import ArchiveStore
+from andromede.events.event_keys import EventKeys, KeyUnusable
 from andromede.events.service import EventsService
 
 __all__ = ["ReplayPolicy", "ReplayRunner"]
@@ -63,7 +63,7 @@ class ReplayRunner:
         holder: str,
         policy: ReplayPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        keys: ArchiveKeys | None = None,
+        keys: EventKeys | None = None,
     ) -> None:
         self.keys = keys
         self._store = store
@@ -134,7 +134,7 @@ class ReplayRunner:
             return texts
         at = [n for n, text in enumerate(texts) if text and keys.sealed(text)]
         if at:
-            opened = await keys.open(archive, [texts[n] for n in at])
+            opened = await keys.open(archive.key_scope, [texts[n] for n in at])
             for n, text in zip(at, opened, strict=True):
                 texts[n] = text
         return texts
@@ -164,7 +164,7 @@ class ReplayRunner:
         )
         try:
             texts = await self._opened(archive, found)
-        except ArchiveKeyUnusable as exc:
+        except KeyUnusable as exc:
             return await self._advance(replay, replay.moved(ReplayState.FAILED, now, exc.message))
         events: list[dict[str, Any]] = []
         for text in texts:

@@ -20,7 +20,6 @@ import uuid
 from datetime import datetime
 
 from andromede.alarm_adapters import AlarmStateEventSender
-from andromede.archive_key_adapters import KmsArchiveKeys
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
@@ -28,6 +27,7 @@ from andromede.compute.service_core import TransitionListener
 from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db.database import Database
 from andromede.db.notification_events import EventSealer
+from andromede.event_key_adapters import KmsEventKeys
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
 from andromede.events.archive_store_sql import SqlArchiveStore
 from andromede.events.archives import ArchiveLimits, ArchiveService
@@ -344,7 +344,7 @@ class EventsParts:
             cache_ttl=self._settings.events_connection_secret_cache,
             customer_keys=customer_keys,
         )
-        self.archives.keys = KmsArchiveKeys(
+        self.archives.keys = KmsEventKeys(
             keys, customer_keys, self._settings.region, audit, billing
         )
 

@@ -1,20 +1,20 @@
-"""EventBridge's archives under a customer's KMS key (decision 0204): the events context's
-:class:`~andromede.events.archive_keys.ArchiveKeys` over the KMS context.
+"""EventBridge's archives and buses under a customer's KMS key (decision 0204): the events
+context's :class:`~andromede.events.event_keys.EventKeys` over the KMS context.
 
 The key is used by EventBridge's service principal, as on AWS: it must exist in the
-archive's account and be usable (Enabled, not pending deletion), and its key policy must let
+resource's account and be usable (Enabled, not pending deletion), and its key policy must let
 ``events.amazonaws.com`` do ``kms:GenerateDataKey`` (sealing) and ``kms:Decrypt`` (opening),
-judged with ``aws:SourceArn`` the archive's bus, ``aws:SourceAccount`` its account and
+judged with ``aws:SourceArn`` the bus, ``aws:SourceAccount`` its account and
 ``kms:EncryptionContext:aws:events:event-bus:arn`` the bus's ARN — AWS's encryption context for
-archives. A key id, an alias name or an ARN of either is taken (an alias resolved at each
-use). One data key under the key's ring seals a batch of events (a PutEvents' events matching
-the archive), each event AES-256-GCM with its own nonce, its AAD the bus's and archive's ARNs
-and the key's ARN; the sealed text names the key's ARN and the wrapped data key, so an event
-keeps the key it was sealed under whatever the archive says since. Each use (a batch sealed,
-a key opened for a replay's batch) is a KMS request billed to the archive's account
-(``kms.requests``) and an audit record (``kms:GenerateDataKey`` / ``kms:Decrypt`` on the key,
-``invoked_by`` ``events.amazonaws.com``), a refusal audited too and never billed, as the
-key uses Secrets Manager and Logs make.
+buses and archives. A key id, an alias name or an ARN of either is taken (an alias resolved at
+each use). One data key under the key's ring seals a batch of events (a PutEvents' events
+matching an archive, or the deliveries of a bus's events), each event AES-256-GCM with its own
+nonce, its AAD the bus's and the resource's ARNs and the key's ARN; the sealed text names the
+key's ARN and the wrapped data key, so an event keeps the key it was sealed under whatever the
+resource says since. Each use (a batch sealed, a key opened for a batch) is a KMS request
+billed to the account (``kms.requests``) and an audit record (``kms:GenerateDataKey`` /
+``kms:Decrypt`` on the key, ``invoked_by`` ``events.amazonaws.com``), a refusal audited too and
+never billed, as the key uses Secrets Manager and Logs make.
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
-from andromede.events.archive_keys import ArchiveKeyUnusable
-from andromede.events.archive_model import Archive
+from andromede.events.event_keys import KeyScope, KeyUnusable
 from andromede.iam.policy.service_grants import service_may
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
 from andromede.kms.service import KeyService
 
-__all__ = ["EVENTS_SERVICE", "KmsArchiveKeys"]
+__all__ = ["EVENTS_SERVICE", "KmsEventKeys"]
 
 EVENTS_SERVICE: Final = "events.amazonaws.com"
 _PREFIX: Final = "kms1."
@@ -63,11 +62,11 @@ def _unpack(data: bytes, count: int) -> tuple[list[bytes], bytes]:
     return parts, data[at:]
 
 
-def _aad(archive: Archive, key: str) -> bytes:
-    return "\n".join((archive.source_arn, archive.arn, key)).encode()
+def _aad(scope: KeyScope, key: str) -> bytes:
+    return "\n".join((scope.bus_arn, scope.resource_arn, key)).encode()
 
 
-class KmsArchiveKeys:
+class KmsEventKeys:
     def __init__(
         self,
         keys: KeyService,
@@ -82,24 +81,24 @@ class KmsArchiveKeys:
         self._audit = audit
         self._billing = billing
 
-    def _arn_of(self, archive: Archive, ref: str) -> str:
+    def _arn_of(self, scope: KeyScope, ref: str) -> str:
         if ref.startswith("arn:"):
             return ref
         if ref.startswith(ALIAS_PREFIX):
-            return alias_arn(self._region, archive.tenant_id, ref)
-        return key_arn(self._region, archive.tenant_id, ref)
+            return alias_arn(self._region, scope.tenant_id, ref)
+        return key_arn(self._region, scope.tenant_id, ref)
 
-    def _used(self, archive: Archive, action: str, key: str, error: str | None) -> None:
+    def _used(self, scope: KeyScope, action: str, key: str, error: str | None) -> None:
         if error is None and self._billing is not None:
-            self._billing.count(archive.tenant_id, self._region, "kms.requests")
+            self._billing.count(scope.tenant_id, self._region, "kms.requests")
         if self._audit is None:
             return
-        details = {"via": "events", "invoked_by": EVENTS_SERVICE, "archive": archive.arn}
+        details = {"via": "events", "invoked_by": EVENTS_SERVICE, "resource": scope.resource_arn}
         if error is not None:
             details["error"] = error
         self._audit.record(
             request_id=uuid.uuid4().hex.upper()[:16],
-            tenant_id=archive.tenant_id,
+            tenant_id=scope.tenant_id,
             principal=EVENTS_SERVICE,
             action=action,
             resource=key[:2048],
@@ -107,58 +106,56 @@ class KmsArchiveKeys:
             details=details,
         )
 
-    async def _ring(self, archive: Archive, ref: str, action: str) -> tuple[str, str]:
+    async def _ring(self, scope: KeyScope, ref: str, action: str) -> tuple[str, str]:
         """(the key's ring, its ARN) if EventBridge may do ``action`` with it now; the use
         recorded either way."""
-        wanted = self._arn_of(archive, ref)
+        wanted = self._arn_of(scope, ref)
         parts = wanted.split(":")
-        if len(parts) < 6 or parts[2] != "kms" or parts[4] != archive.tenant_id:
-            self._used(archive, action, wanted, "NotFoundException")
-            raise ArchiveKeyUnusable(
-                f"KMS key {ref[:256]} does not exist or is not a key of the archive's account."
-            )
+        if len(parts) < 6 or parts[2] != "kms" or parts[4] != scope.tenant_id:
+            self._used(scope, action, wanted, "NotFoundException")
+            raise KeyUnusable(f"KMS key {ref[:256]} does not exist or is not a key of the account.")
         try:
             key = await self._customer_keys.key_record_for_service_use(wanted, alias_arn=True)
         except KmsError as exc:
-            self._used(archive, action, wanted, type(exc).__name__)
-            raise ArchiveKeyUnusable(f"KMS key {ref[:256]} is not usable: {exc}") from None
+            self._used(scope, action, wanted, type(exc).__name__)
+            raise KeyUnusable(f"KMS key {ref[:256]} is not usable: {exc}") from None
         allowed = service_may(
             key.policy,
             service=EVENTS_SERVICE,
             action=action,
             resource=key.arn,
-            resource_account=archive.tenant_id,
-            source_arn=archive.source_arn,
-            source_account=archive.tenant_id,
+            resource_account=scope.tenant_id,
+            source_arn=scope.bus_arn,
+            source_account=scope.tenant_id,
             region=self._region,
-            keys={_CONTEXT_KEY: archive.source_arn},
+            keys={_CONTEXT_KEY: scope.bus_arn},
         )
         if not allowed:
-            self._used(archive, action, key.arn, "AccessDeniedException")
-            raise ArchiveKeyUnusable(
+            self._used(scope, action, key.arn, "AccessDeniedException")
+            raise KeyUnusable(
                 f"The key policy of KMS key {key.arn} does not allow {EVENTS_SERVICE} to "
-                f"perform {action} for the event bus {archive.source_arn}."
+                f"perform {action} for the event bus {scope.bus_arn}."
             )
         if key.in_external_key_store:
-            self._used(archive, action, key.arn, "UnsupportedOperationException")
-            raise ArchiveKeyUnusable(
-                f"KMS key {key.arn} is in an external key store, which archives do not use."
+            self._used(scope, action, key.arn, "UnsupportedOperationException")
+            raise KeyUnusable(
+                f"KMS key {key.arn} is in an external key store, which EventBridge does not use."
             )
-        self._used(archive, action, key.arn, None)
+        self._used(scope, action, key.arn, None)
         return key.key_id, key.arn
 
-    async def check(self, archive: Archive) -> None:
-        assert archive.kms_key is not None  # noqa: S101 (the service checked)
+    async def check(self, scope: KeyScope) -> None:
+        assert scope.key is not None  # noqa: S101 (the service checked)
         for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-            await self._ring(archive, archive.kms_key, action)
+            await self._ring(scope, scope.key, action)
 
     def sealed(self, stored: str) -> bool:
         return stored.startswith(_PREFIX)
 
-    async def seal(self, archive: Archive, events: Sequence[str]) -> list[str]:
-        assert archive.kms_key is not None  # noqa: S101 (the service checked)
-        ring, arn = await self._ring(archive, archive.kms_key, "kms:GenerateDataKey")
-        aad = _aad(archive, arn)
+    async def seal(self, scope: KeyScope, events: Sequence[str]) -> list[str]:
+        assert scope.key is not None  # noqa: S101 (the service checked)
+        ring, arn = await self._ring(scope, scope.key, "kms:GenerateDataKey")
+        aad = _aad(scope, arn)
 
         def work() -> list[str]:
             new = self._keys.new_data_key(ring)
@@ -176,9 +173,9 @@ class KmsArchiveKeys:
         try:
             return await asyncio.to_thread(work)
         except (KeyDestroyed, KeyNotFound) as exc:
-            raise ArchiveKeyUnusable(f"KMS key {arn} is not usable: {exc}") from None
+            raise KeyUnusable(f"KMS key {arn} is not usable: {exc}") from None
 
-    async def open(self, archive: Archive, sealed: Sequence[str]) -> list[str]:
+    async def open(self, scope: KeyScope, sealed: Sequence[str]) -> list[str]:
         rings: dict[bytes, str] = {}
         parsed: list[tuple[str, bytes, bytes, bytes, bytes]] = []
         for text in sealed:
@@ -186,12 +183,10 @@ class KmsArchiveKeys:
                 raw = base64.b64decode(text.removeprefix(_PREFIX), validate=True)
                 (arn_raw, wrapped), rest = _unpack(raw, 2)
             except (ValueError, struct.error) as exc:
-                raise ArchiveKeyUnusable(
-                    "An archived event's sealed form is not readable."
-                ) from exc
+                raise KeyUnusable("A stored event's sealed form is not readable.") from exc
             if arn_raw not in rings:
-                rings[arn_raw] = (await self._ring(archive, arn_raw.decode(), "kms:Decrypt"))[0]
-            aad = _aad(archive, arn_raw.decode())
+                rings[arn_raw] = (await self._ring(scope, arn_raw.decode(), "kms:Decrypt"))[0]
+            aad = _aad(scope, arn_raw.decode())
             parsed.append((rings[arn_raw], wrapped, rest[:_NONCE], rest[_NONCE:], aad))
 
         def work() -> list[str]:
@@ -207,6 +202,6 @@ class KmsArchiveKeys:
         try:
             return await asyncio.to_thread(work)
         except (KeyDestroyed, KeyNotFound, InvalidWrappedKey, InvalidTag) as exc:
-            raise ArchiveKeyUnusable(
-                f"The archived events cannot be opened: {type(exc).__name__}"
+            raise KeyUnusable(
+                f"The stored events cannot be opened: {type(exc).__name__}"
             ) from None
