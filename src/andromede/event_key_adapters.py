@@ -202,6 +202,4 @@ class KmsEventKeys:
         try:
             return await asyncio.to_thread(work)
         except (KeyDestroyed, KeyNotFound, InvalidWrappedKey, InvalidTag) as exc:
-            raise KeyUnusable(
-                f"The stored events cannot be opened: {type(exc).__name__}"
-            ) from None
+            raise KeyUnusable(f"The stored events cannot be opened: {type(exc).__name__}") from None
