@@ -548,6 +548,8 @@ class Application:
         )
         apis[secrets.name] = secrets
         background.append(purge)
+        # Connections' secrets in Secrets Manager, archives under KMS keys (decision 0204).
+        eventbridge.under_customer_keys(secrets.service, keys, customer_keys, audit, billing)
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
         logs, sweep = logs_api(
             settings, db, keys, customer_keys, identity, audit, rate_limiter, billing, metrics,

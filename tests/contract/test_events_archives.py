@@ -331,3 +331,25 @@ async def test_a_second_gateway_resumes_a_replay(sql_db: Database, tmp_path: Pat
     assert replayed == [0, 1, 2]
     assert all(e["replay-name"] == "p" for sink in sinks for e in sink.sent)
     assert (await gateways[1].archives.describe_replay("t1", "p")).state == "COMPLETED"
+
+
+async def test_an_archive_s_customer_key_kept(store: ArchiveStore) -> None:
+    """Decision 0204: KmsKeyIdentifier kept, listed, changed; the events the port sealed kept
+    as the opaque texts they are."""
+    await store.create_archive(archive("k", kms_key="alias/mine"), limit=9)
+    held = await store.get_archive("t1", "k")
+    assert held is not None and held.kms_key == "alias/mine"
+    [listed] = await store.list_archives(
+        "t1", prefix="k", source_arn=None, state=None, after="", limit=9
+    )
+    assert listed.kms_key == "alias/mine"
+    [on_bus] = await store.bus_archives("t1", "default")
+    assert on_bus.kms_key == "alias/mine"
+    changed = await store.change_archive("t1", "k", lambda a: replace(a, kms_key="key-2"))
+    assert changed.kms_key == "key-2"
+    await store.add_events("t1", "k", [(T0, "kms1.c2VhbGVk")], T0)
+    [event] = await store.events("t1", "k", start=T0 - LEASE, end=T0 + LEASE, after=(0, 0), limit=9)
+    assert event.event == "kms1.c2VhbGVk"
+    await store.create_archive(archive("plain"), limit=9)
+    plain = await store.get_archive("t1", "plain")
+    assert plain is not None and plain.kms_key is None

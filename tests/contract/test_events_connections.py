@@ -189,3 +189,27 @@ async def test_sealed_at_rest_raced_and_shredded(sql_db: Database, tmp_path: Pat
     assert await store.get_connection("t2", "c") is None
     assert await store.get_destination("t2", "d") is None
     assert await store.get_connection("t1", "c") is not None
+
+
+async def test_a_connection_whose_credentials_are_in_a_secret(store: ConnectionStore) -> None:
+    """Decision 0204: the store keeps the secret's ARN and the KMS key, no credentials."""
+    secret = f"arn:aws:secretsmanager:{REGION}:t1:secret:events!connection/s/uuid-s-AbCdEf"
+    made = replace(connection("s", secret_ref=secret, kms_key="alias/mine"), auth=None)
+    await store.create_connection(made, limit=9)
+    held = await store.get_connection("t1", "s")
+    assert held is not None and held.auth is None
+    assert (held.secret_ref, held.secret_arn, held.kms_key) == (secret, secret, "alias/mine")
+    assert held.shown == {"BasicAuthParameters": {"Username": "u"}}
+    [listed] = await store.list_connections("t1", prefix="s", state=None, after="", limit=9)
+    assert listed.secret_ref == secret and listed.kms_key == "alias/mine"
+    changed = await store.change_connection(
+        "t1", "s", lambda c: replace(c, kms_key=None, description="d")
+    )
+    assert changed.kms_key is None
+    held = await store.get_connection("t1", "s")
+    assert held is not None and held.kms_key is None and held.secret_ref == secret
+    assert held.description == "d" and held.auth is None
+    # A connection of before decision 0204: AWS's shape of ARN, no secret behind it.
+    old = connection("o")
+    assert old.secret_ref is None
+    assert old.secret_arn.endswith(":secret:events!connection/o/uuid-o-uuid-o")

@@ -16,7 +16,8 @@ refused until the bus's owner grants it with PutPermission, then reaches the own
 again to its rule's queue with ``replay-name`` (decision 0196). A rule whose target is an API
 destination (decision 0200) POSTs its transformed events, with the connection's API key, to
 an HTTP server the test runs on the loopback, as an IAM role allowed
-``events:InvokeApiDestination``. Schedules are tested in
+``events:InvokeApiDestination``; the key is in a Secrets Manager secret EventBridge manages,
+deleted with its connection (decision 0204). Schedules are tested in
 process (``tests/unit/events``): a minute's period is too slow here.
 """
 
@@ -446,7 +447,9 @@ def test_put_permission_lets_another_account_put_events(server: ServerProcess) -
 def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
     """Decision 0196: a bus's archive takes the events PutEvents puts on it (its pattern's);
     a replay of a window sends those of the window, in time order, to the FilterArns' rule's
-    queue with ``replay-name``; they are not archived again."""
+    queue with ``replay-name``; they are not archived again. The archive is under a customer
+    key whose policy lets ``events.amazonaws.com`` in (decision 0204); one that does not is
+    refused."""
     events, sqs = clients(server)
     bus_arn = events.create_event_bus(Name="archived")["EventBusArn"]
     rule_arn = events.put_rule(
@@ -454,11 +457,39 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
     )["RuleArn"]
     url, arn = queue(sqs, "replayed", rule_arn)
     events.put_targets(Rule="keep", EventBusName="archived", Targets=[{"Id": "q", "Arn": arn}])
+    # Under a customer's KMS key whose policy lets EventBridge in for the bus (decision 0204).
+    kms = client_for(server, "kms", *server.credentials())
+    account = bus_arn.split(":")[4]
+    root = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}
+    closed = kms.create_key(
+        Policy=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{**root, "Action": "kms:*", "Resource": "*"}]}
+        )
+    )["KeyMetadata"]["KeyId"]
+    with pytest.raises(ClientError) as caught:
+        events.create_archive(ArchiveName="orders", EventSourceArn=bus_arn, KmsKeyIdentifier=closed)
+    assert code(caught) == "ValidationException"
+    for_events = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:events:event-bus:arn": bus_arn}},
+    }
+    key = kms.create_key(
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{**root, "Action": "kms:*", "Resource": "*"}, for_events],
+            }
+        )
+    )["KeyMetadata"]["Arn"]
     archive_arn = events.create_archive(
         ArchiveName="orders",
         EventSourceArn=bus_arn,
         EventPattern='{"source": ["orders"]}',
         RetentionDays=1,
+        KmsKeyIdentifier=key,
     )["ArchiveArn"]
     now = int(time.time())
     entries = [
@@ -479,6 +510,7 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
         "ENABLED",
         1,
     )
+    assert described["KmsKeyIdentifier"] == key
     events.start_replay(
         ReplayName="again",
         EventSourceArn=archive_arn,
@@ -599,6 +631,21 @@ def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
         assert json.loads(body) == {"order": 7}
         listed = events.list_api_destinations(ConnectionArn=made["ConnectionArn"])
         assert [d["Name"] for d in listed["ApiDestinations"]] == ["orders-hook"]
+        # The key lives in a real Secrets Manager secret EventBridge manages (decision 0204).
+        secrets = client_for(server, "secretsmanager", *credentials)
+        secret = secrets.describe_secret(SecretId=shown["SecretArn"])
+        assert secret["OwningService"] == "events"
+        assert secret["Name"].startswith("events!connection/hooks/")
+        value = json.loads(secrets.get_secret_value(SecretId=shown["SecretArn"])["SecretString"])
+        assert value["ApiKeyAuthParameters"]["ApiKeyValue"] == "k-secret"
+        with pytest.raises(ClientError) as caught:
+            secrets.delete_secret(SecretId=shown["SecretArn"], ForceDeleteWithoutRecovery=True)
+        assert code(caught) == "InvalidRequestException"
+        events.delete_api_destination(Name="orders-hook")
+        events.delete_connection(Name="hooks")
+        with pytest.raises(ClientError) as caught:
+            secrets.describe_secret(SecretId=shown["SecretArn"])
+        assert code(caught) == "ResourceNotFoundException"
     finally:
         http.shutdown()
         http.server_close()

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.events.errors import ValidationError
+from andromede.events.event_keys import KeyScope
 
 __all__ = [
     "REPLAY_NAME_HEADER",
@@ -131,10 +132,16 @@ class Archive:
     state: str = ArchiveState.ENABLED
     event_count: int = 0
     size_bytes: int = 0
+    kms_key: str | None = None  # KmsKeyIdentifier, as given (decision 0204)
 
     @property
     def arn(self) -> str:
         return archive_arn(self.region, self.tenant_id, self.name)
+
+    @property
+    def key_scope(self) -> KeyScope:
+        """Its events' use of its KMS key (decision 0204)."""
+        return KeyScope(self.tenant_id, self.kms_key, self.source_arn, self.arn)
 
     def document(self) -> str:
         return json.dumps(
@@ -142,6 +149,7 @@ class Archive:
                 "EventPattern": self.event_pattern,
                 "Description": self.description,
                 "State": self.state,
+                "KmsKeyIdentifier": self.kms_key,
             },
             separators=(",", ":"),
         )
@@ -160,6 +168,7 @@ class Archive:
             retention_days=int(m["retention_days"]),
             created=from_micros(int(m["created"])),
             state=doc.get("State", ArchiveState.ENABLED),
+            kms_key=doc.get("KmsKeyIdentifier"),
         )
 
 

@@ -76,7 +76,7 @@ class ArchiveStore(Protocol):
     async def change_archive(
         self, tenant_id: str, name: str, change: Callable[[Archive], Archive]
     ) -> Archive:
-        """Description, pattern and retention replaced by ``change(held)``'s in one
+        """Description, pattern, retention and KMS key replaced by ``change(held)``'s in one
         transaction; ResourceNotFound when there is no such archive."""
         ...
 
@@ -229,6 +229,7 @@ class MemoryArchiveStore:
             description=changed.description,
             event_pattern=changed.event_pattern,
             retention_days=changed.retention_days,
+            kms_key=changed.kms_key,
         )
         return self._counted(self._archives[tenant_id, name])
 

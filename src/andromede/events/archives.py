@@ -6,11 +6,18 @@ platform's alike) that matches an archive's pattern (or every event, without one
 to that archive, sealed, with its own ``time``, before the caller answers — except a
 replayed event (it carries ``replay-name``), which AWS does not archive again. A replay is a
 row the replays' runner (:mod:`.replays`) works; this module checks and records it.
+
+An archive may name a customer's KMS key (``KmsKeyIdentifier``, decision 0204): its events
+are then sealed through :class:`~andromede.events.event_keys.EventKeys` before the store
+keeps them, the key checked usable by EventBridge at CreateArchive and UpdateArchive; when
+the key refuses later (disabled, deleted, its policy changed), the events routed meanwhile
+are not archived, as on AWS, and a warning is logged.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -31,10 +38,13 @@ from andromede.events.errors import (
     ResourceNotFound,
     ValidationError,
 )
+from andromede.events.event_keys import EventKeys, KeyUnusable
 from andromede.events.model import parse_arn, rule_arn
 from andromede.events.service import EventsService
 
 __all__ = ["ArchiveLimits", "ArchiveService"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,20 @@ class ArchiveService:
         self._clock = clock
         # Told of each replay started: this gateway's runner looks at once (``ReplayRunner``).
         self.on_replay: Callable[[], None] | None = None
+        # Customer KMS keys for archives (decision 0204); None where not served.
+        self.keys: EventKeys | None = None
+
+    async def _check_key(self, archive: Archive) -> None:
+        if archive.kms_key is None:
+            return
+        if not 1 <= len(archive.kms_key) <= 2048:
+            raise ValidationError("KmsKeyIdentifier must be 1 to 2048 characters.")
+        if self.keys is None:
+            raise ValidationError("KmsKeyIdentifier is not supported by this deployment.")
+        try:
+            await self.keys.check(archive.key_scope)
+        except KeyUnusable as exc:
+            raise ValidationError(exc.message) from None
 
     @property
     def region(self) -> str:
@@ -95,6 +119,7 @@ class ArchiveService:
         event_pattern: str | None = None,
         description: str | None = None,
         retention_days: int | None = None,
+        kms_key: str | None = None,
     ) -> Archive:
         check_archive_name(name)
         bus = self._source_bus(tenant_id, source_arn)
@@ -110,7 +135,9 @@ class ArchiveService:
             description=description,
             retention_days=retention_days or 0,
             created=self._clock(),
+            kms_key=kms_key,
         )
+        await self._check_key(archive)
         await self.store.create_archive(archive, limit=self._limits.max_archives)
         return archive
 
@@ -142,10 +169,16 @@ class ArchiveService:
         event_pattern: str | None = None,
         description: str | None = None,
         retention_days: int | None = None,
+        kms_key: str | None = None,
     ) -> Archive:
-        """The members given replaced; the others kept."""
+        """The members given replaced; the others kept. A new key seals the events archived
+        from now on; those archived before keep the key they were sealed under."""
         check_archive_name(name)
         self._checked(event_pattern, description, retention_days)
+        if kms_key is not None:
+            await self._check_key(
+                replace(await self.describe_archive(tenant_id, name), kms_key=kms_key)
+            )
 
         def change(held: Archive) -> Archive:
             return replace(
@@ -153,6 +186,7 @@ class ArchiveService:
                 event_pattern=held.event_pattern if event_pattern is None else event_pattern,
                 description=held.description if description is None else description,
                 retention_days=held.retention_days if retention_days is None else retention_days,
+                kms_key=held.kms_key if kms_key is None else kms_key,
             )
 
         return await self.store.change_archive(tenant_id, name, change)
@@ -182,10 +216,26 @@ class ArchiveService:
                 for event in fresh
                 if pattern is None or pattern.matches(event)
             ]
+            if kept and archive.kms_key is not None:
+                kept = await self._sealed(archive, kept)
             if kept:
                 await self.store.add_events(tenant_id, archive.name, kept, now)
                 written += len(kept)
         return written
+
+    async def _sealed(
+        self, archive: Archive, kept: list[tuple[datetime, str]]
+    ) -> list[tuple[datetime, str]]:
+        """``kept`` sealed under the archive's key; none when the key refuses (AWS does not
+        archive what it cannot seal) or no key service is wired."""
+        if self.keys is None:
+            return []
+        try:
+            sealed = await self.keys.seal(archive.key_scope, [text for _, text in kept])
+        except KeyUnusable as exc:
+            log.warning("archive %s: events not archived: %s", archive.arn, exc.message)
+            return []
+        return [(moment, text) for (moment, _), text in zip(kept, sealed, strict=True)]
 
     # -- replays
 

@@ -255,14 +255,26 @@ class Connection:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     modified: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_authorized: datetime | None = None
+    # The Secrets Manager secret holding the AuthParameters (decision 0204); None: a
+    # connection of before it, its credentials still sealed in the events store until its
+    # next UpdateConnection or DeauthorizeConnection moves them into a secret.
+    secret_ref: str | None = None
+    kms_key: str | None = None  # KmsKeyIdentifier, as given
 
     @property
     def arn(self) -> str:
         return f"arn:aws:events:{self.region}:{self.tenant_id}:connection/{self.name}/{self.uuid}"
 
     @property
+    def secret_name(self) -> str:
+        """The name AWS gives the connection's secret in the customer's Secrets Manager."""
+        return f"events!connection/{self.name}/{self.uuid}"
+
+    @property
     def secret_arn(self) -> str:
-        return (
+        if self.secret_ref is not None:
+            return self.secret_ref
+        return (  # a connection of before decision 0204: AWS's shape, no secret behind it
             f"arn:aws:secretsmanager:{self.region}:{self.tenant_id}:secret:events!connection/"
             f"{self.name}/{self.uuid}-{self.uuid[:6]}"
         )
@@ -282,6 +294,8 @@ class Connection:
                 "LastAuthorized": None
                 if self.last_authorized is None
                 else self.last_authorized.timestamp(),
+                "SecretArn": self.secret_ref,
+                "KmsKeyIdentifier": self.kms_key,
             },
             separators=(",", ":"),
         )
@@ -304,6 +318,8 @@ class Connection:
             created=datetime.fromtimestamp(m["created"] / 1e6, UTC),
             modified=datetime.fromtimestamp(float(data["Modified"]), UTC),
             last_authorized=None if last is None else datetime.fromtimestamp(float(last), UTC),
+            secret_ref=data.get("SecretArn"),
+            kms_key=data.get("KmsKeyIdentifier"),
         )
 
 

@@ -8,6 +8,14 @@ refuses. DeauthorizeConnection drops the credentials (AWS deletes them; the invo
 parameters stay), and an UpdateConnection giving new ones authorizes it again. An API
 destination names its connection by ARN (its uuid: a connection made again is another) and is
 invoked only while that connection is authorized.
+
+Where a :class:`~andromede.events.connection_secrets.ConnectionSecrets` is given (``serve``,
+decision 0204), the credentials live in the account's Secrets Manager secret
+``events!connection/<name>/<uuid>`` and the store keeps its ARN only: a change reads the
+held credentials from it, writes the new ones into it (the caller's KMS rights deciding), then
+writes the connection against the row it read (ConcurrentModification if another change came
+between). A connection of before that decision keeps its credentials in the store until its
+next change moves them into a secret.
 """
 
 from __future__ import annotations
@@ -30,15 +38,23 @@ from andromede.events.connection_model import (
     merge_auth,
     split_auth,
 )
+from andromede.events.connection_secrets import ConnectionCaller, ConnectionSecrets
 from andromede.events.connection_store import (
     ConnectionStore,
     connection_missing,
     destination_missing,
 )
-from andromede.events.errors import ResourceNotFound, ValidationError
+from andromede.events.errors import ConcurrentModification, ResourceNotFound, ValidationError
 from andromede.events.model import parse_arn
 
-__all__ = ["ConnectionLimits", "ConnectionService"]
+__all__ = ["ConnectionLimits", "ConnectionService", "check_kms_key"]
+
+
+def check_kms_key(value: str | None) -> None:
+    """KmsKeyIdentifier: a key id, key ARN, alias name or alias ARN of 2,048 characters at
+    most (AWS's constraint); whether the key exists and may be used is KMS's to say."""
+    if value is not None and not 1 <= len(value) <= 2048:
+        raise ValidationError("KmsKeyIdentifier must be 1 to 2048 characters.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +73,13 @@ class ConnectionService:
         region: str,
         limits: ConnectionLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        secrets: ConnectionSecrets | None = None,
     ) -> None:
         self.store = store
         self.region = region
         self.limits = limits or ConnectionLimits()
         self._clock = clock
+        self.secrets = secrets
 
     def connection_arn(self, tenant_id: str, name: str) -> str:
         """The ARN IAM judges a call on (its uuid unknown before the read: ``*``)."""
@@ -69,6 +87,14 @@ class ConnectionService:
 
     def destination_arn(self, tenant_id: str, name: str) -> str:
         return f"arn:aws:events:{self.region}:{tenant_id}:api-destination/{name}"
+
+    def _key(self, kms_key: str | None) -> None:
+        check_kms_key(kms_key)
+        if kms_key is not None and self.secrets is None:
+            raise ValidationError(
+                "KmsKeyIdentifier needs the connections' credentials in Secrets Manager, "
+                "which this deployment does not serve."
+            )
 
     def _auth(self, auth_type: str, params: Any, *, partial: bool = False) -> dict[str, Any]:
         if auth_type not in AuthType.ALL:
@@ -95,8 +121,11 @@ class ConnectionService:
         auth_params: Any,
         *,
         description: str | None = None,
+        kms_key: str | None = None,
+        caller: ConnectionCaller | None = None,
     ) -> Connection:
         check_resource_name(name)
+        self._key(kms_key)
         auth = self._auth(auth_type, auth_params)
         now = self._clock()
         oauth = auth_type == AuthType.OAUTH
@@ -113,9 +142,19 @@ class ConnectionService:
             created=now,
             modified=now,
             last_authorized=None if oauth else now,
+            kms_key=kms_key,
         )
-        await self.store.create_connection(connection, limit=self.limits.max_connections)
-        return connection
+        if self.secrets is None:
+            await self.store.create_connection(connection, limit=self.limits.max_connections)
+            return connection
+        arn = await self.secrets.write(connection, auth, caller)
+        kept = replace(connection, auth=None, secret_ref=arn)
+        try:
+            await self.store.create_connection(kept, limit=self.limits.max_connections)
+        except Exception:  # the name taken, the limit reached: the secret made goes again
+            await self.secrets.delete(kept)
+            raise
+        return replace(kept, auth=auth)
 
     async def describe_connection(self, tenant_id: str, name: str) -> Connection:
         found = await self.store.get_connection(tenant_id, check_resource_name(name))
@@ -140,8 +179,11 @@ class ConnectionService:
         auth_type: str | None,
         auth_params: Any,
         description: str | None,
+        kms_key: str | None = None,
+        caller: ConnectionCaller | None = None,
     ) -> Connection:
         check_resource_name(name)
+        self._key(kms_key)
         now = self._clock()
 
         def change(held: Connection) -> Connection:
@@ -149,6 +191,8 @@ class ConnectionService:
             changed = replace(held, modified=now, auth_type=kind)
             if description is not None:
                 changed = replace(changed, description=description)
+            if kms_key is not None:
+                changed = replace(changed, kms_key=kms_key)
             if auth_params is None and kind == held.auth_type:
                 return changed
             given = self._auth(kind, auth_params or {}, partial=kind == held.auth_type)
@@ -162,9 +206,11 @@ class ConnectionService:
                 last_authorized=held.last_authorized if oauth else now,
             )
 
-        return await self.store.change_connection(tenant_id, name, change)
+        return await self._change(tenant_id, name, change, caller)
 
-    async def deauthorize_connection(self, tenant_id: str, name: str) -> Connection:
+    async def deauthorize_connection(
+        self, tenant_id: str, name: str, *, caller: ConnectionCaller | None = None
+    ) -> Connection:
         check_resource_name(name)
         now = self._clock()
 
@@ -179,10 +225,45 @@ class ConnectionService:
                 modified=now,
             )
 
-        return await self.store.change_connection(tenant_id, name, change)
+        return await self._change(tenant_id, name, change, caller)
+
+    async def _change(
+        self,
+        tenant_id: str,
+        name: str,
+        change: Callable[[Connection], Connection],
+        caller: ConnectionCaller | None,
+    ) -> Connection:
+        """``change`` applied to the held connection, its credentials read from and written
+        into its secret (where secrets are served) before the row is written against the one
+        read; a connection of before decision 0204 gets its secret now."""
+        if self.secrets is None:
+            return await self.store.change_connection(tenant_id, name, change)
+        held = await self.store.get_connection(tenant_id, name)
+        if held is None:
+            raise connection_missing(name)
+        if held.secret_ref is not None:
+            held = replace(held, auth=await self.secrets.read(held))
+        changed = change(held)
+        arn = held.secret_ref
+        moved = arn is None or changed.auth != held.auth or changed.kms_key != held.kms_key
+        if moved:
+            arn = await self.secrets.write(changed, changed.auth or {}, caller)
+        kept = replace(changed, auth=None, secret_ref=arn)
+
+        def against(current: Connection) -> Connection:
+            if current.uuid != held.uuid or current.modified != held.modified:
+                raise ConcurrentModification(f"Connection {name} changed meanwhile; try again.")
+            return kept
+
+        await self.store.change_connection(tenant_id, name, against)
+        return replace(changed, secret_ref=arn)
 
     async def delete_connection(self, tenant_id: str, name: str) -> Connection:
-        return await self.store.delete_connection(tenant_id, check_resource_name(name))
+        deleted = await self.store.delete_connection(tenant_id, check_resource_name(name))
+        if self.secrets is not None and deleted.secret_ref is not None:
+            await self.secrets.delete(deleted)  # AWS deletes the connection's secret with it
+        return deleted
 
     async def authorized(self, connection: Connection, reason: str | None) -> None:
         """The invoker's word on an OAuth connection's token: fetched (``reason`` None) or
@@ -339,4 +420,6 @@ class ConnectionService:
         connection = await self.store.get_connection(tenant_id, destination.connection_name)
         if connection is None or connection.arn != destination.connection_arn:
             raise connection_missing(destination.connection_name)
+        if self.secrets is not None and connection.secret_ref is not None:
+            connection = replace(connection, auth=await self.secrets.read(connection))
         return destination, connection

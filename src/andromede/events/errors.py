@@ -8,7 +8,8 @@ own error types, which the wire adapter (``andromede.eventsapi.errors``) maps to
     ├── InvalidEventPattern        an EventPattern that is no valid pattern
     ├── LimitExceeded              too many buses, rules, targets, archives or replays
     ├── ConcurrentModification     the bus or rule changed under the call
-    └── IllegalStatus              a replay no longer cancellable (decision 0196)
+    ├── IllegalStatus              a replay no longer cancellable (decision 0196)
+    └── KmsAccessDenied            a KMS key the caller may not use (AccessDeniedException)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "EventsError",
     "IllegalStatus",
     "InvalidEventPattern",
+    "KmsAccessDenied",
     "LimitExceeded",
     "ResourceAlreadyExists",
     "ResourceNotFound",
@@ -62,3 +64,7 @@ class ConcurrentModification(EventsError):
 
 class IllegalStatus(EventsError):
     pass
+
+
+class KmsAccessDenied(EventsError):
+    """The caller may not use the KMS key a resource is to be sealed under (decision 0204)."""

@@ -10,8 +10,10 @@ queue, then the cursor and ``EventLastReplayedTime`` written with a compare-and-
 state read — so a CancelReplay in between wins, and a gateway restarting resumes from the
 cursor (a batch handed over just before a crash may go twice: EventBridge's at-least-once).
 A batch shorter than ``batch`` ends the replay COMPLETED; CANCELLING becomes CANCELLED; an
-archive gone fails it. The sweeper deletes, in bounded batches, events past their
-archive's ``RetentionDays`` (0 keeps them forever).
+archive gone fails it, and so does an event sealed under a customer's KMS key that no longer
+opens (decision 0204: the key disabled, deleted, or its policy changed), with the reason.
+The sweeper deletes, in bounded batches, events past their archive's ``RetentionDays`` (0
+keeps them forever).
 """
 
 from __future__ import annotations
@@ -25,8 +27,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from andromede.events.archive_model import REPLAY_NAME_HEADER, Replay, ReplayState, micros
+from andromede.events.archive_model import (
+    REPLAY_NAME_HEADER,
+    Archive,
+    ArchivedEvent,
+    Replay,
+    ReplayState,
+    micros,
+)
 from andromede.events.archive_store import ArchiveStore
+from andromede.events.event_keys import EventKeys, KeyUnusable
 from andromede.events.service import EventsService
 
 __all__ = ["ReplayPolicy", "ReplayRunner"]
@@ -53,7 +63,9 @@ class ReplayRunner:
         holder: str,
         policy: ReplayPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keys: EventKeys | None = None,
     ) -> None:
+        self.keys = keys
         self._store = store
         self._events = events
         self._holder = holder
@@ -114,6 +126,19 @@ class ReplayRunner:
                 break
         return gone
 
+    async def _opened(self, archive: Archive, found: list[ArchivedEvent]) -> list[str]:
+        """The archived events' texts, those sealed under a customer's key opened."""
+        texts = [archived.event for archived in found]
+        keys = self.keys
+        if keys is None:
+            return texts
+        at = [n for n, text in enumerate(texts) if text and keys.sealed(text)]
+        if at:
+            opened = await keys.open(archive.key_scope, [texts[n] for n in at])
+            for n, text in zip(at, opened, strict=True):
+                texts[n] = text
+        return texts
+
     async def _advance(self, held: Replay, new: Replay) -> int:
         return int(await self._store.advance_replay(held, new, holder=self._holder))
 
@@ -137,12 +162,16 @@ class ReplayRunner:
             after=replay.cursor,
             limit=self._policy.batch,
         )
+        try:
+            texts = await self._opened(archive, found)
+        except KeyUnusable as exc:
+            return await self._advance(replay, replay.moved(ReplayState.FAILED, now, exc.message))
         events: list[dict[str, Any]] = []
-        for archived in found:
-            if not archived.event:  # never opens again (its tenant's key destroyed)
+        for text in texts:
+            if not text:  # never opens again (its tenant's key destroyed)
                 continue
             try:
-                event = json.loads(archived.event)
+                event = json.loads(text)
             except ValueError:
                 continue
             event[REPLAY_NAME_HEADER] = replay.name

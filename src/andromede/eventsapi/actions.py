@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from andromede.events.archives import ArchiveService
+from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.connections import ConnectionService
 from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
@@ -44,6 +45,8 @@ class EventsCall:
     archives: ArchiveService | None = None
     # The connections and API destinations (decision 0200); None where not served.
     connections: ConnectionService | None = None
+    # Who calls, for the KMS keys used on the caller's behalf (decision 0204).
+    caller: ConnectionCaller | None = None
     resources: list[str] = field(default_factory=list)
     # PutEvents' billed events: its entries taken, one per 64 KiB chunk begun.
     published: int = 0

@@ -20,6 +20,7 @@ from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.events.archives import ArchiveService
+from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.connections import ConnectionService
 from andromede.events.service import EventsService
 from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, EventsCall
@@ -119,6 +120,12 @@ class EventsApp(JsonEndpoint[EventsCall]):
             max_policy_size=self._settings.events_max_policy_size,
             archives=self._archives,
             connections=self._connections,
+            caller=ConnectionCaller(
+                principal,
+                client[0] if client else None,
+                scope.get("scheme") == "https",
+                request.request_id,
+            ),
         )
         return await SERVED[action_name](request.context)
 

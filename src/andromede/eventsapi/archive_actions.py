@@ -37,13 +37,9 @@ def _time(call: EventsCall, member: str) -> datetime:
         raise EventsWireError("ValidationException", f"{member} is out of range.") from exc
 
 
-def _no_customer_key(call: EventsCall) -> None:
-    if call.params.get("KmsKeyIdentifier") is not None:
-        raise EventsWireError(
-            "ValidationException",
-            "KmsKeyIdentifier is not supported here yet (decision 0196): archived events are "
-            "sealed under the tenant's platform key.",
-        )
+def _key(call: EventsCall) -> str | None:
+    """KmsKeyIdentifier (decision 0204): a key id, key ARN, alias or alias ARN."""
+    return call.text("KmsKeyIdentifier", limit=2048)
 
 
 def _retention(call: EventsCall) -> int | None:
@@ -73,6 +69,8 @@ def _archive_shape(archive: Archive, *, full: bool) -> dict[str, Any]:
             shape["Description"] = archive.description
         if archive.event_pattern is not None:
             shape["EventPattern"] = archive.event_pattern
+        if archive.kms_key is not None:
+            shape["KmsKeyIdentifier"] = archive.kms_key
     return shape
 
 
@@ -106,7 +104,6 @@ async def create_archive(call: EventsCall) -> dict[str, Any]:
     archives = _service(call)
     name = call.text("ArchiveName", required=True, limit=64) or ""
     await call.allow("CreateArchive", archives.archive_arn(call.tenant_id, name))
-    _no_customer_key(call)
     archive = await archives.create_archive(
         call.tenant_id,
         name,
@@ -114,6 +111,7 @@ async def create_archive(call: EventsCall) -> dict[str, Any]:
         event_pattern=call.text("EventPattern", limit=1 << 20),
         description=call.text("Description", limit=1024),
         retention_days=_retention(call),
+        kms_key=_key(call),
     )
     return {
         "ArchiveArn": archive.arn,
@@ -160,13 +158,13 @@ async def update_archive(call: EventsCall) -> dict[str, Any]:
     archives = _service(call)
     name = call.text("ArchiveName", required=True, limit=64) or ""
     await call.allow("UpdateArchive", archives.archive_arn(call.tenant_id, name))
-    _no_customer_key(call)
     archive = await archives.update_archive(
         call.tenant_id,
         name,
         event_pattern=call.text("EventPattern", limit=1 << 20),
         description=call.text("Description", limit=1024),
         retention_days=_retention(call),
+        kms_key=_key(call),
     )
     return {
         "ArchiveArn": archive.arn,

@@ -47,6 +47,8 @@ def _connection_shape(connection: Connection, *, full: bool) -> dict[str, Any]:
     if full:
         shape["SecretArn"] = connection.secret_arn
         shape["AuthParameters"] = connection.shown
+        if connection.kms_key is not None:
+            shape["KmsKeyIdentifier"] = connection.kms_key
         if connection.description is not None:
             shape["Description"] = connection.description
     return shape
@@ -70,13 +72,12 @@ def _destination_shape(destination: ApiDestination, *, full: bool) -> dict[str, 
 
 
 def _not_served(call: EventsCall) -> None:
-    for member in ("InvocationConnectivityParameters", "KmsKeyIdentifier"):
-        if call.params.get(member) is not None:
-            raise EventsWireError(
-                "ValidationException",
-                f"{member} is not supported here (decision 0200): connections reach public "
-                "endpoints, their credentials sealed under the tenant's platform key.",
-            )
+    if call.params.get("InvocationConnectivityParameters") is not None:
+        raise EventsWireError(
+            "ValidationException",
+            "InvocationConnectivityParameters is not supported here (decision 0200): "
+            "connections reach public endpoints.",
+        )
 
 
 def _rate(call: EventsCall) -> int | None:
@@ -99,6 +100,8 @@ async def create_connection(call: EventsCall) -> dict[str, Any]:
         call.text("AuthorizationType", required=True, limit=64) or "",
         call.params.get("AuthParameters"),
         description=call.text("Description", limit=512),
+        kms_key=call.text("KmsKeyIdentifier", limit=2048),
+        caller=call.caller,
     )
     call.resources[-1] = connection.arn
     return _times(connection, authorized=False)
@@ -141,6 +144,8 @@ async def update_connection(call: EventsCall) -> dict[str, Any]:
         auth_type=call.text("AuthorizationType", limit=64),
         auth_params=call.params.get("AuthParameters"),
         description=call.text("Description", limit=512),
+        kms_key=call.text("KmsKeyIdentifier", limit=2048),
+        caller=call.caller,
     )
     return _times(connection)
 
@@ -156,7 +161,7 @@ async def deauthorize_connection(call: EventsCall) -> dict[str, Any]:
     service = _service(call)
     name = call.text("Name", required=True, limit=64) or ""
     await call.allow("DeauthorizeConnection", service.connection_arn(call.tenant_id, name))
-    return _times(await service.deauthorize_connection(call.tenant_id, name))
+    return _times(await service.deauthorize_connection(call.tenant_id, name, caller=call.caller))
 
 
 def _destination_answer(destination: ApiDestination) -> dict[str, Any]:

@@ -52,6 +52,7 @@ _DOMAIN: Final = {
     events_errors.LimitExceeded: "LimitExceededException",
     events_errors.ConcurrentModification: "ConcurrentModificationException",
     events_errors.IllegalStatus: "IllegalStatusException",
+    events_errors.KmsAccessDenied: "AccessDeniedException",
 }
 
 

@@ -142,6 +142,20 @@ class ServiceUseMixin(CustomerKeysCore):
         The key is always the one of the ARN's account.
 
         Raises ``CmkNotFound`` (deleted, or not a key ARN), ``CmkDisabled``, ``CmkInvalidState``."""
+        key = await self._service_key(key_arn, alias_arn=alias_arn)
+        return SseKey(key.key_id, key.arn, key.key_id, key.in_external_key_store)
+
+    async def key_record_for_service_use(
+        self, key_arn: str, *, alias_arn: bool = False
+    ) -> CustomerKey:
+        """:meth:`key_for_service_use`'s key as its whole record (its policy and tags), for a
+        service that must find its own service principal allowed by the key's policy before
+        it uses the key, or a tag on it (EventBridge, decision 0204: AWS requires the policy
+        to let ``events.amazonaws.com`` in for archives, the tag
+        ``EventBridgeApiDestinations=true`` for connections). Same errors."""
+        return await self._service_key(key_arn, alias_arn=alias_arn)
+
+    async def _service_key(self, key_arn: str, *, alias_arn: bool) -> CustomerKey:
         reference = parse_key_reference(key_arn)
         kinds = (
             (ReferenceKind.KEY_ARN, ReferenceKind.ALIAS_ARN)
@@ -159,8 +173,7 @@ class ServiceUseMixin(CustomerKeysCore):
         key = None if key_id is None else await self._store.get_key(key_id)
         if key is None or key.tenant_id != reference.account or key.region != reference.region:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
-        key = self._one_layer(self._encrypting(key))
-        return SseKey(key.key_id, key.arn, key.key_id, key.in_external_key_store)
+        return self._one_layer(self._encrypting(key))
 
     def _one_layer(self, key: CustomerKey) -> CustomerKey:
         """A key of an external key store wraps the data keys of S3 objects and EBS volumes in

@@ -26,6 +26,7 @@ __all__ = [
     "matches",
     "move_stage",
     "new_arn",
+    "owning_service",
     "parse_arn",
 ]
 
@@ -44,6 +45,14 @@ def check_name(name: str) -> str:
             "the following: -/_+=.@!"
         )
     return name
+
+
+def owning_service(secret: Secret) -> str | None:
+    """The service that manages ``secret`` (AWS's ``OwningService``): the prefix of a name
+    ``<service>!…``. A customer's name cannot hold ``!`` (:func:`check_name`), so only a
+    service's call through :meth:`SecretService.create`'s ``owner`` makes one."""
+    head, bang, _ = secret.name.partition("!")
+    return head if bang and head else None
 
 
 def new_arn(region: str, account: str, name: str) -> str:
@@ -129,7 +138,7 @@ def _filter_matches(secret: Secret, key: str, value: str) -> bool:
     if key == "primary-region":
         return False  # no secret here is a replica of another region's
     if key == "owning-service":
-        return False  # no secret here is made by another service
+        return _prefixed([owning_service(secret) or ""], value, fold=False)
     words = [secret.name, secret.description or "", *(t for pair in secret.tags for t in pair)]
     return all(
         _prefixed([w for text in words for w in re.split(r"[\s/_+=.@-]+", text)], word, fold=True)

@@ -43,6 +43,7 @@ from andromede.secrets.model import (
     matches,
     move_stage,
     new_arn,
+    owning_service,
     parse_arn,
 )
 from andromede.secrets.store import SecretStore
@@ -105,6 +106,9 @@ class Actor:
     region: str
     authorise: Callable[[str, Secret | None], Awaitable[None]]
     caller: object = None
+    # The service acting (``events`` for EventBridge's connections): it alone may change or
+    # delete the secrets it manages (their names ``<service>!…``, decision 0204).
+    service: str | None = None
 
 
 def _now() -> datetime:
@@ -151,6 +155,18 @@ class SecretService:
         return secret
 
     @staticmethod
+    def _own(actor: Actor, secret: Secret) -> Secret:
+        """``secret`` if ``actor`` may change it: a secret another service manages is changed
+        and deleted through that service only (AWS's ``InvalidRequestException``)."""
+        owner = owning_service(secret)
+        if owner is not None and owner != actor.service:
+            raise InvalidRequest(
+                f"You can't perform this operation on the secret because it's managed by "
+                f"{owner}. Use {owner} to change or delete it."
+            )
+        return secret
+
+    @staticmethod
     def _live(secret: Secret) -> Secret:
         if secret.deleted_date is not None:
             raise InvalidRequest(_MARKED)
@@ -191,8 +207,15 @@ class SecretService:
         token: str | None = None,
     ) -> tuple[Secret, str | None]:
         """A new secret (and its first version, ``AWSCURRENT``); the same call again with its
-        ``token`` and value answers the same."""
-        check_name(name)
+        ``token`` and value answers the same. An ``actor`` that is a service (its
+        ``service``) makes the secrets it manages, named ``<service>!…``."""
+        if actor.service is not None:
+            prefix = f"{actor.service}!"
+            if not name.startswith(prefix):
+                raise InvalidParameter(f"A secret {actor.service} manages is named {prefix}….")
+            check_name(name.removeprefix(prefix))
+        else:
+            check_name(name)
         self._check_tags(tags)
         if value is not None:
             self._check_value(value)
@@ -295,7 +318,7 @@ class SecretService:
         labels = tuple(dict.fromkeys(stages)) if stages is not None else (CURRENT,)
         version_id = token or str(uuid.uuid4())
         for _ in range(_TRIES):
-            secret = self._live(await self._authorised(actor, action, secret_id))
+            secret = self._own(actor, self._live(await self._authorised(actor, action, secret_id)))
             versions = await self._store.versions(secret.arn)
             for version in versions:
                 if version.version_id == version_id:
@@ -391,8 +414,9 @@ class SecretService:
         ``AWSPREVIOUS`` versions re-encrypted under it (the caller's Decrypt on the old key,
         GenerateDataKey on the new), all in one write against the revision read."""
         for _ in range(_TRIES):
-            secret = self._live(
-                await self._authorised(actor, "secretsmanager:UpdateSecret", secret_id)
+            secret = self._own(
+                actor,
+                self._live(await self._authorised(actor, "secretsmanager:UpdateSecret", secret_id)),
             )
             changed = replace(
                 secret,
@@ -435,9 +459,14 @@ class SecretService:
         change: Callable[[Secret], Secret],
         *,
         live: bool = True,
+        managed: bool = False,
     ) -> Secret:
+        """``managed``: a change the customer may make to a secret a service manages (its
+        tags); the others are the managing service's alone."""
         for _ in range(_TRIES):
             secret = await self._authorised(actor, action, secret_id)
+            if not managed:
+                self._own(actor, secret)
             if live:
                 self._live(secret)
             changed = replace(change(secret), last_changed=self._clock())
@@ -481,8 +510,13 @@ class SecretService:
         move_to: str | None,
     ) -> Secret:
         for _ in range(_TRIES):
-            secret = self._live(
-                await self._authorised(actor, "secretsmanager:UpdateSecretVersionStage", secret_id)
+            secret = self._own(
+                actor,
+                self._live(
+                    await self._authorised(
+                        actor, "secretsmanager:UpdateSecretVersionStage", secret_id
+                    )
+                ),
             )
             versions = await self._store.versions(secret.arn)
             held = {v.version_id: v.stages for v in versions}
@@ -522,7 +556,9 @@ class SecretService:
         if not 7 <= days <= 30:
             raise InvalidParameter("RecoveryWindowInDays value must be between 7 and 30 days.")
         if force:
-            secret = await self._authorised(actor, "secretsmanager:DeleteSecret", secret_id)
+            secret = self._own(
+                actor, await self._authorised(actor, "secretsmanager:DeleteSecret", secret_id)
+            )
             await self._store.delete(secret.arn)
             return secret, self._clock()
         when = self._clock() + timedelta(days=days)
@@ -559,13 +595,17 @@ class SecretService:
             self._check_tags(list(merged.items()))
             return replace(secret, tags=tuple(merged.items()))
 
-        return await self._change(actor, secret_id, "secretsmanager:TagResource", change)
+        return await self._change(
+            actor, secret_id, "secretsmanager:TagResource", change, managed=True
+        )
 
     async def untag(self, actor: Actor, secret_id: str, keys: Sequence[str]) -> Secret:
         def change(secret: Secret) -> Secret:
             return replace(secret, tags=tuple((k, v) for k, v in secret.tags if k not in keys))
 
-        return await self._change(actor, secret_id, "secretsmanager:UntagResource", change)
+        return await self._change(
+            actor, secret_id, "secretsmanager:UntagResource", change, managed=True
+        )
 
     async def put_policy(self, actor: Actor, secret_id: str, policy: str) -> Secret:
         return await self._change(

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from andromede.errors import AndromedeError
-from andromede.secrets.model import Secret, SecretVersion
+from andromede.secrets.model import Secret, SecretVersion, owning_service
 from andromede.secretsapi.authorise import check_policy, validation_errors
 from andromede.secretsapi.call import SecretsCall, epoch, invalid, next_token
 from andromede.secretsapi.errors import SecretsWireError, to_secrets_error
@@ -45,6 +45,7 @@ def _described(secret: Secret, versions: list[SecretVersion]) -> dict[str, Any]:
         "KmsKeyId": secret.kms_key_id,
         "LastAccessedDate": epoch(secret.last_accessed),
         "DeletedDate": epoch(secret.deleted_date),
+        "OwningService": owning_service(secret),
     }
     answer.update({k: v for k, v in optional.items() if v is not None})
     if secret.tags:

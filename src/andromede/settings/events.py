@@ -183,6 +183,14 @@ class EventsSettings(BaseModel):
         description="Seconds an API destination's invocation (or an OAuth token request) may "
         "take, connection included, before it fails and is retried (AWS: 5) (decision 0200).",
     )
+    events_connection_secret_cache: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="Seconds a gateway keeps a connection's credentials read from its Secrets "
+        "Manager secret for the API destinations' deliveries; 0 reads the secret at every "
+        "invocation (decision 0204).",
+    )
     events_api_destination_max_response: int = Field(
         default=64 * KIB,
         gt=0,

@@ -24,8 +24,10 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
 from andromede.compute.service_core import TransitionListener
+from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db.database import Database
 from andromede.db.notification_events import EventSealer
+from andromede.event_key_adapters import KmsEventKeys
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
 from andromede.events.archive_store_sql import SqlArchiveStore
 from andromede.events.archives import ArchiveLimits, ArchiveService
@@ -46,6 +48,8 @@ from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.service import KeyService
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
@@ -55,6 +59,7 @@ from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
+from andromede.secrets.service import SecretService
 from andromede.settings import Settings
 
 __all__ = [
@@ -322,6 +327,27 @@ class EventsParts:
         )
         self.service.archiver = self.archives
 
+    def under_customer_keys(
+        self,
+        secrets: SecretService,
+        keys: KeyService,
+        customer_keys: CustomerKeyService,
+        audit: AuditService | None = None,
+        billing: BillingService | None = None,
+    ) -> None:
+        """Decision 0204: the connections' credentials in Secrets Manager secrets of their
+        accounts rather than sealed in the events store, and the archives' events under their
+        ``KmsKeyIdentifier`` (used as ``events.amazonaws.com``, metered and audited)."""
+        self.connections.secrets = SecretsManagerConnectionSecrets(
+            secrets,
+            self._settings.region,
+            cache_ttl=self._settings.events_connection_secret_cache,
+            customer_keys=customer_keys,
+        )
+        self.archives.keys = KmsEventKeys(
+            keys, customer_keys, self._settings.region, audit, billing
+        )
+
     def api(
         self,
         identity: IdentityService,
@@ -365,6 +391,7 @@ class EventsParts:
                 expiry_interval=settings.events_archive_expiry_interval,
                 expiry_batch=settings.events_archive_expiry_batch,
             ),
+            keys=self.archives.keys,
         )
         self.archives.on_replay = runner.wake
         return runner
