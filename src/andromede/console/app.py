@@ -63,6 +63,7 @@ from andromede.console import (
     pages_routing,
     pages_scaling,
     pages_secrets,
+    pages_server_certificates,
     pages_session,
     pages_storage,
     pages_subscriptions,
@@ -493,6 +494,10 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_dashboard_edit.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam_oidc.ROUTES),
+        *(
+            page(path, handler, methods)
+            for path, handler, methods in pages_server_certificates.ROUTES
+        ),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_image_sharing.ROUTES),
