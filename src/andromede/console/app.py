@@ -50,6 +50,7 @@ from andromede.console import (
     pages_keys,
     pages_load_balancers,
     pages_log_exports,
+    pages_log_insights,
     pages_logs,
     pages_metrics,
     pages_nat_gateways,
@@ -63,6 +64,7 @@ from andromede.console import (
     pages_routing,
     pages_scaling,
     pages_secrets,
+    pages_server_certificates,
     pages_session,
     pages_storage,
     pages_subscriptions,
@@ -479,6 +481,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_secrets.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_logs.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_log_exports.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_log_insights.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_event_archives.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),
@@ -493,6 +496,10 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_dashboard_edit.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_iam_oidc.ROUTES),
+        *(
+            page(path, handler, methods)
+            for path, handler, methods in pages_server_certificates.ROUTES
+        ),
         *(page(path, handler, methods) for path, handler, methods in pages_compute.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_network.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_image_sharing.ROUTES),

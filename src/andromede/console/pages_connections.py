@@ -5,7 +5,10 @@ deleted after a ticked box; its API destinations (name, connection, endpoint, me
 state), one made on a connection, one deleted after a ticked box. Session 50: a connection's
 authorization updated (UpdateConnection: the credentials typed replace the stored ones, a
 field left blank keeps its own), an API destination's endpoint, method and rate updated
-(UpdateApiDestination), each from its row.
+(UpdateApiDestination), each from its row. Session 50, later (decision 0204): each
+connection's Secrets Manager secret (DescribeConnection's ``SecretArn``) linked from its row
+to the secret's page — read only there, as EventBridge manages it — with the customer key it
+is under, chosen at creation among the account's KMS keys.
 
 A connection's credentials go to EventBridge and never come back: ListConnections does not
 answer them, and a refused form is shown again without them (the secret fields empty).
@@ -16,13 +19,14 @@ checks and words decide.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console.handlers import Form, FormFault, action, first_refusal, signed_in, words
-from andromede.console.pages_event_archives import no_events
+from andromede.console.pages_event_archives import customer_key_choices, no_events
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import ConnectionRow, DestinationRow, EventsWire
@@ -56,6 +60,7 @@ async def _connections_page(
     _ = console.catalogue(request).gettext
     connections: list[ConnectionRow] = []
     destinations: list[DestinationRow] = []
+    secrets: dict[str, tuple[str, str]] = {}  # by connection: its secret's ARN, its key
     wire = console.events
     if wire is None:
         error, status = no_events(console, request)
@@ -66,6 +71,11 @@ async def _connections_page(
             destinations = await wire.api_destinations(origin, principal, limit=_LISTED)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
+        for connection in connections:
+            with suppress(WireError):  # a row without its secret rather than no page
+                secrets[connection.name] = await wire.connection_secret(
+                    origin, principal, connection.name
+                )
     typed = typed or {}
     connection_typed = {
         k: v for k, v in typed.get("connection", {}).items() if k not in _SECRET_FIELDS
@@ -84,6 +94,9 @@ async def _connections_page(
         title=_("Connections and API destinations"),
         connections=connections,
         destinations=destinations,
+        secrets=secrets,
+        secrets_served=console.secrets is not None,
+        key_choices=await customer_key_choices(console, request, session),
         auth_types=AUTH_TYPES,
         methods=METHODS,
         connection_typed=connection_typed,
@@ -109,7 +122,7 @@ async def _create(wire: EventsWire, request: Request, session: Session, f: Form)
         )
     await wire.create_connection(
         request.scope, session.principal, f.get("name", "").strip(), auth, credentials,
-        f.get("description", "").strip(),
+        f.get("description", "").strip(), kms_key=f.get("kms_key", "").strip(),
     )  # fmt: skip
     return _URL
 

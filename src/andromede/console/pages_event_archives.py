@@ -3,7 +3,9 @@ account's archives (name, bus, state, retention, events kept), one made from a b
 optional event pattern and retention in days, one deleted after a ticked box; its replays
 (name, archive, the window replayed, state), one started of a window (UTC) from an archive
 to the bus it records, one cancelled. Session 50: an archive edited (``?edit=NAME``: its
-description, pattern and retention read by DescribeArchive, sent by UpdateArchive).
+description, pattern and retention read by DescribeArchive, sent by UpdateArchive); its
+customer key (``KmsKeyIdentifier``, decision 0204) chosen among the account's KMS keys at
+creation and edit, and shown in its row (DescribeArchive: ListArchives does not answer it).
 
 Every read and change is EventBridge's own call as the signed-in principal
 (``wire_events.EventsWire``), so its policies, checks and words decide — an archive named
@@ -39,7 +41,7 @@ from andromede.console.wire_events import ArchiveRow, BusRow, EventsWire, Replay
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ROUTES", "form_time", "no_events"]
+__all__ = ["ROUTES", "customer_key_choices", "form_time", "no_events"]
 
 _ARCHIVES_URL: Final = f"{CONSOLE_PATH}/event-archives"
 _LISTED: Final = 100  # ListArchives' and ListReplays' Limit bound (AWS's)
@@ -58,6 +60,20 @@ def _events(console: Console) -> EventsWire | None:
 def _action(page: Page, change: Change[EventsWire], *, form: str = "", confirmed: bool = False
             ) -> Handler:  # fmt: skip
     return action(page, change, wire=_events, form=form, confirmed=confirmed)
+
+
+async def customer_key_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
+    """The customer keys a form offers (KMS's aliases, then key ids, as KMS lists them to the
+    signed-in principal; none where KMS is not served or refuses). The AWS managed aliases
+    (``alias/aws/…``) are left out: EventBridge can use only a key whose policy lets it."""
+    if console.kms is None:
+        return []
+    listed = await console.kms.key_choices(
+        request.scope, session.principal, limit=console.settings.console_page_size
+    )
+    return [choice for choice in listed if not choice[0].startswith("alias/aws/")]
 
 
 def form_time(request: Request, value: str) -> datetime:
@@ -86,6 +102,7 @@ async def _archives_page(
     # The archive whose edit form is open: the link's, or the refused edit's.
     editing = request.query_params.get("edit", "")[:64] or typed.get("update", {}).get("archive")
     edited: dict[str, str] = {}
+    keys: dict[str, str] = {}  # each archive's customer key, "" for EventBridge's own
     wire = console.events
     if wire is None:
         error, status = no_events(console, request)
@@ -96,10 +113,17 @@ async def _archives_page(
             replays = await wire.replays(origin, principal, limit=_LISTED)
             held = next((a for a in archives if a.name == editing), None)
             if held is not None:
-                description, pattern = await wire.archive_settings(origin, principal, held.name)
+                description, pattern, key = await wire.archive_settings(
+                    origin, principal, held.name
+                )
                 retention = str(held.retention_days or "")
                 edited = {"archive": held.name, "description": description, "pattern": pattern}
-                edited |= {"retention": retention, **typed.get("update", {})}
+                edited |= {"retention": retention, "key": key, **typed.get("update", {})}
+            for archive in archives:
+                with suppress(WireError):  # a row without its key rather than no page
+                    keys[archive.name] = (
+                        await wire.archive_settings(origin, principal, archive.name)
+                    )[2]
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
         with suppress(WireError):  # the create form's choices only: CreateArchive decides
@@ -116,6 +140,8 @@ async def _archives_page(
         archive_typed=typed.get("archive", {}),
         replay_typed=typed.get("replay", {}),
         edited=edited,
+        keys=keys,
+        key_choices=await customer_key_choices(console, request, session),
         error=error,
     )
 
@@ -135,6 +161,7 @@ async def _create(wire: EventsWire, request: Request, session: Session, f: Form)
         request.scope, session.principal, f.get("name", "").strip(), f.get("bus_arn", ""),
         pattern=f.get("pattern", "").strip(),
         retention_days=_retention(request, f.get("retention", "")),
+        kms_key=f.get("kms_key", "").strip(),
     )  # fmt: skip
     return _ARCHIVES_URL
 
@@ -146,6 +173,7 @@ async def _update(wire: EventsWire, request: Request, session: Session, f: Form)
         request.scope, session.principal, request.path_params["name"],
         description=f.get("description", "").strip(), pattern=f.get("pattern", "").strip(),
         retention_days=_retention(request, f.get("retention", "")) or 0,
+        kms_key=f.get("kms_key", "").strip(),
     )  # fmt: skip
     return _ARCHIVES_URL
 

@@ -1,9 +1,10 @@
 """Network load balancers and their target groups (decision 0191 served, 0111 shown): list
 the account's load balancers (name, DNS name, state, scheme, VPC, subnets) and create an
 internal one in subnets of one VPC, with tags; a load balancer's page lists its listeners,
-creates a TCP listener forwarding to a target group, deletes one, shows its deletion
-protection and deletes it after a ticked box. Target groups: list, create (TCP port, VPC,
-target type, health check interval and thresholds), delete after a ticked box; a target
+creates a TCP, UDP or TCP_UDP listener forwarding to a target group, deletes one, shows its
+deletion protection and deletes it after a ticked box. Target groups: list, create (TCP, UDP
+or TCP_UDP and a port, VPC, target type, health check protocol, interval and thresholds),
+delete after a ticked box; a target
 group's page lists its targets with DescribeTargetHealth's state and reason, registers an
 instance of its VPC on a port, and deregisters one.
 
@@ -36,6 +37,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTES"]
 
+# An NLB's listener and target group protocols here (decision 0191's session 50), the
+# groups each listener protocol forwards to, and the health checks of every one of these
+# group protocols — as ELBv2 allows them ("The GENEVE, TLS, UDP, and TCP_UDP protocols are
+# not supported for health checks"): ELBv2 decides, the forms only offer and say so.
+PROTOCOLS: Final = ("TCP", "UDP", "TCP_UDP")
+LISTENER_GROUPS: Final = {"TCP": ("TCP", "TCP_UDP"), "UDP": ("UDP", "TCP_UDP"),
+                          "TCP_UDP": ("TCP_UDP",)}  # fmt: skip
+HEALTH_CHECKS: Final = ("TCP", "HTTP", "HTTPS")
 _LBS_URL: Final = f"{CONSOLE_PATH}/load-balancers"
 _TGS_URL: Final = f"{CONSOLE_PATH}/target-groups"
 _MAX_TAGS: Final = 3  # tag rows on the create form
@@ -169,6 +178,8 @@ async def _load_balancer_page(
         tags=tags,
         security_groups=security_groups,
         typed=(typed or {}).get("listener", {}),
+        protocols=PROTOCOLS,
+        listener_groups=LISTENER_GROUPS,
         error=error,
     )
 
@@ -187,8 +198,9 @@ async def _create_listener(
 ) -> str:
     arn = await _lb_arn(elb, request, session)
     await elb.create_listener(
-        request.scope, session.principal, arn, field(f, "port"), field(f, "target_group_arn")
-    )
+        request.scope, session.principal, arn, field(f, "port"), field(f, "target_group_arn"),
+        field(f, "protocol") or "TCP",
+    )  # fmt: skip
     return _lb_url(request)
 
 
@@ -244,6 +256,8 @@ async def _target_groups_page(
         title=_("Target groups"),
         target_groups=rows,
         vpcs=vpcs,
+        protocols=PROTOCOLS,
+        health_checks=HEALTH_CHECKS,
         typed=(typed or {}).get("create", {}),
         error=error,
     )
@@ -251,6 +265,7 @@ async def _target_groups_page(
 
 _GROUP_FIELDS: Final = {
     "name": "Name",
+    "protocol": "Protocol",
     "port": "Port",
     "vpc_id": "VpcId",
     "target_type": "TargetType",

@@ -219,12 +219,19 @@ class ElbWire(QueryWire):
         ]
 
     async def create_listener(
-        self, origin: Scope, who: Principal, lb_arn: str, port: str, tg_arn: str
+        self,
+        origin: Scope,
+        who: Principal,
+        lb_arn: str,
+        port: str,
+        tg_arn: str,
+        protocol: str = "TCP",
     ) -> None:
-        """A TCP listener on ``port`` forwarding to the target group ``tg_arn``."""
+        """A ``protocol`` (TCP, UDP, TCP_UDP) listener on ``port`` forwarding to the target
+        group ``tg_arn`` (ELBv2 decides which groups a protocol may forward to)."""
         params = {
             "LoadBalancerArn": lb_arn,
-            "Protocol": "TCP",
+            "Protocol": protocol or "TCP",
             "Port": port,
             "DefaultActions.member.1.Type": "forward",
             "DefaultActions.member.1.TargetGroupArn": tg_arn,
@@ -243,8 +250,9 @@ class ElbWire(QueryWire):
     async def create_target_group(
         self, origin: Scope, who: Principal, fields: Mapping[str, str]
     ) -> str:
-        """The new TCP target group's ARN. ``fields``: ELBv2's parameters (Name, Port, VpcId,
-        TargetType, the health check's); empty ones are not sent (ELBv2's defaults)."""
+        """The new target group's ARN. ``fields``: ELBv2's parameters (Name, Protocol — TCP
+        when not given —, Port, VpcId, TargetType, the health check's); empty ones are not sent
+        (ELBv2's defaults)."""
         params = {"Protocol": "TCP", **{k: v for k, v in fields.items() if v}}
         root = await self.call(origin, who, "CreateTargetGroup", params)
         return _text(root, ".//TargetGroups/member/TargetGroupArn")

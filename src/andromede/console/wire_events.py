@@ -289,13 +289,17 @@ class EventsWire(JsonWire):
         *,
         pattern: str,
         retention_days: int | None,
+        kms_key: str = "",
     ) -> None:
-        """CreateArchive; no pattern archives every event, no retention keeps them forever."""
+        """CreateArchive; no pattern archives every event, no retention keeps them forever,
+        no key (``KmsKeyIdentifier``, decision 0204) leaves them under EventBridge's own."""
         payload: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": source_arn}
         if pattern:
             payload["EventPattern"] = pattern
         if retention_days is not None:
             payload["RetentionDays"] = retention_days
+        if kms_key:
+            payload["KmsKeyIdentifier"] = kms_key
         await self._json(origin, principal, "CreateArchive", payload)
 
     async def archive_source(
@@ -307,10 +311,15 @@ class EventsWire(JsonWire):
 
     async def archive_settings(
         self, origin: Scope, principal: Principal, name: str
-    ) -> tuple[str, str]:
-        """An archive's description and event pattern (DescribeArchive), for its edit form."""
+    ) -> tuple[str, str, str]:
+        """An archive's description, event pattern and customer key (``KmsKeyIdentifier``,
+        "" for none) as DescribeArchive answers them, for its edit form and its row."""
         answer = await self._json(origin, principal, "DescribeArchive", {"ArchiveName": name})
-        return str(answer.get("Description") or ""), str(answer.get("EventPattern") or "")
+        return (
+            str(answer.get("Description") or ""),
+            str(answer.get("EventPattern") or ""),
+            str(answer.get("KmsKeyIdentifier") or ""),
+        )
 
     async def update_archive(
         self,
@@ -321,9 +330,10 @@ class EventsWire(JsonWire):
         description: str,
         pattern: str,
         retention_days: int,
+        kms_key: str = "",
     ) -> None:
         """UpdateArchive: the description and retention (0: forever) as given, the pattern
-        when given (an empty one is not sent: EventBridge keeps the archive's)."""
+        and the key when given (empty ones are not sent: EventBridge keeps the archive's)."""
         payload: dict[str, Any] = {
             "ArchiveName": name,
             "Description": description,
@@ -331,6 +341,8 @@ class EventsWire(JsonWire):
         }
         if pattern:
             payload["EventPattern"] = pattern
+        if kms_key:
+            payload["KmsKeyIdentifier"] = kms_key
         await self._json(origin, principal, "UpdateArchive", payload)
 
     async def delete_archive(self, origin: Scope, principal: Principal, name: str) -> None:
@@ -398,9 +410,11 @@ class EventsWire(JsonWire):
         auth_type: str,
         credentials: tuple[str, str],
         description: str,
+        kms_key: str = "",
     ) -> None:
         """CreateConnection: BASIC's user name and password, or API_KEY's header name and
-        value (``credentials``); any other type sent as typed, for EventBridge to refuse."""
+        value (``credentials``); any other type sent as typed, for EventBridge to refuse.
+        A ``kms_key`` puts the connection's secret under that customer key (decision 0204)."""
         first, second = credentials
         params: dict[str, Any] = (
             {"BasicAuthParameters": {"Username": first, "Password": second}}
@@ -414,7 +428,18 @@ class EventsWire(JsonWire):
         }
         if description:
             payload["Description"] = description
+        if kms_key:
+            payload["KmsKeyIdentifier"] = kms_key
         await self._json(origin, principal, "CreateConnection", payload)
+
+    async def connection_secret(
+        self, origin: Scope, principal: Principal, name: str
+    ) -> tuple[str, str]:
+        """The ARN of the Secrets Manager secret holding a connection's credentials and the
+        customer key it is under ("" for the account's default), as DescribeConnection
+        answers them (decision 0204; ListConnections answers neither)."""
+        answer = await self._json(origin, principal, "DescribeConnection", {"Name": name})
+        return str(answer.get("SecretArn") or ""), str(answer.get("KmsKeyIdentifier") or "")
 
     async def update_connection(
         self,

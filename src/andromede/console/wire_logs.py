@@ -18,7 +18,15 @@ from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["EventRow", "ExportRow", "FilterRow", "GroupRow", "LogsWire", "StreamRow"]
+__all__ = [
+    "EventRow",
+    "ExportRow",
+    "FilterRow",
+    "GroupRow",
+    "LogsWire",
+    "StreamRow",
+    "event_row",
+]
 
 
 def _when(value: Any) -> str:
@@ -109,7 +117,7 @@ def _group(item: dict[str, Any]) -> GroupRow:
     )
 
 
-def _event(item: dict[str, Any]) -> EventRow:
+def event_row(item: dict[str, Any]) -> EventRow:
     return EventRow(
         _when(item.get("timestamp")),
         str(item.get("message", "")),
@@ -246,7 +254,7 @@ class LogsWire(JsonWire):
         if token:
             payload["nextToken"] = token
         answer = await self._json(origin, principal, "GetLogEvents", payload)
-        rows = [_event(e) for e in answer.get("events", []) if isinstance(e, dict)]
+        rows = [event_row(e) for e in answer.get("events", []) if isinstance(e, dict)]
         return (
             rows,
             str(answer.get("nextForwardToken") or ""),
@@ -270,7 +278,7 @@ class LogsWire(JsonWire):
         if token:
             payload["nextToken"] = token
         answer = await self._json(origin, principal, "FilterLogEvents", payload)
-        rows = [_event(e) for e in answer.get("events", []) if isinstance(e, dict)]
+        rows = [event_row(e) for e in answer.get("events", []) if isinstance(e, dict)]
         following = answer.get("nextToken")
         return rows, str(following) if following else None
 

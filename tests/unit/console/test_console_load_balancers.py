@@ -276,3 +276,52 @@ async def test_security_groups_and_http_health_checks(console: ConsoleHarness) -
         assert https.status_code == 303, https.text
         tls = await client.get("/target-groups/tls")
         assert "HTTPS <code>/</code> (200-399)" in tls.text
+
+
+async def test_udp_and_tcp_udp_listeners_and_groups(console: ConsoleHarness) -> None:
+    """Session 50 (decision 0191's UDP and TCP_UDP): both offered in the target group and
+    listener forms; a UDP health check refused by ELBv2, a UDP group checked over TCP; a UDP
+    listener to a TCP group refused in ELBv2's words, a TCP_UDP one to a TCP_UDP group made."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        default = await compute.default_network(tenant)
+        assert default.subnet is not None
+        vpc_id, subnet_id = default.vpc.vpc_id, default.subnet.subnet_id
+        listing = await client.get("/target-groups")
+        create = _form(listing, "create-target-group-form")
+        for kind in ("TCP", "UDP", "TCP_UDP"):
+            assert f'<option value="{kind}">{kind}</option>' in create.split('name="port"')[0]
+        assert '<option value="UDP">' not in create.split('name="check_protocol"')[1]
+        udp_check = await _target_group(
+            client, vpc_id, name="dns", protocol="UDP", port="53", check_protocol="UDP"
+        )
+        assert udp_check.status_code == 400
+        assert "(InvalidConfigurationRequest)" in udp_check.text
+        assert '<option value="UDP" selected>UDP</option>' in udp_check.text
+        for name, protocol in (("dns", "UDP"), ("both", "TCP_UDP"), ("web", "TCP")):
+            made = await _target_group(client, vpc_id, name=name, protocol=protocol, port="53")
+            assert made.status_code == 303, made.text
+        listing = await client.get("/target-groups")
+        row = _row(listing, "target-group-dns")
+        assert "<td>UDP</td>" in row and 'class="health-check">TCP' in row
+
+        token = csrf_of(listing)
+        made = await client.post(
+            "/load-balancers", data={"csrf": token, "name": "edge", f"subnet_{subnet_id}": "yes"}
+        )
+        assert made.status_code == 303, made.text
+        page = await client.get("/load-balancers/edge")
+        form = _form(page, "create-listener-form")
+        assert '<option value="TCP_UDP">TCP_UDP</option>' in form
+        assert "dns (UDP 53)" in form and "both (TCP_UDP 53)" in form
+        groups = dict(re.findall(r'<option value="([^"]+)">(\w+) \(', form))
+        arns = {name: arn for arn, name in groups.items()}
+        listener = {"csrf": token, "protocol": "UDP", "port": "53", "target_group_arn": arns["web"]}
+        mismatched = await client.post("/load-balancers/edge/listeners", data=listener)
+        assert mismatched.status_code == 400 and "(InvalidConfigurationRequest)" in mismatched.text
+        assert '<option value="UDP" selected>UDP</option>' in mismatched.text
+        both = {**listener, "protocol": "TCP_UDP", "target_group_arn": arns["both"]}
+        assert (await client.post("/load-balancers/edge/listeners", data=both)).status_code == 303
+        page = await client.get("/load-balancers/edge")
+        assert "<td>TCP_UDP</td>" in _row(page, "listener-53")
