@@ -132,6 +132,12 @@ async def test_the_role_is_only_modifiable_by_its_service(root: Client) -> None:
             "this role is only modifiable by AWS"
         ), action
     assert (await root.call("iam", "ListRolePolicies", RoleName=ASG_ROLE))["PolicyNames"] == []
+    # Nothing but its service acts as it: no instance profile holds it.
+    await root.call("iam", "CreateInstanceProfile", InstanceProfileName="web")
+    await expect(
+        "UnmodifiableEntity", root, "AddRoleToInstanceProfile", InstanceProfileName="web",
+        RoleName=ASG_ROLE,
+    )  # fmt: skip
     # Its description may change, as on AWS.
     await root.call("iam", "UpdateRole", RoleName=ASG_ROLE, Description="ours")
     # The AWS-managed policy is its role's alone.
