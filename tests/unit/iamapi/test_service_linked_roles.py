@@ -69,6 +69,9 @@ async def test_a_service_linked_role_is_made_with_its_trust_and_aws_managed_poli
     entities = await root.call("iam", "ListEntitiesForPolicy", PolicyArn=ASG_POLICY)
     assert [r["RoleName"] for r in entities["PolicyRoles"]] == [ASG_ROLE]
 
+    details = await root.call("iam", "GetAccountAuthorizationDetails", Filter=["Role"])
+    [detail] = details["RoleDetailList"]
+    assert detail["AttachedManagedPolicies"] == attached
     # The role's sessions act with the policy (what the service does in the account).
     held = await world.identity._entity_policies(PrincipalKind.ROLE_SESSION, role["RoleId"])
     assert held.documents == (SERVICES[ASG].document,)
