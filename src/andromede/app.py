@@ -54,6 +54,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import BootstrapResult, IdentityService
 from andromede.iamapi.app import QueryApp
 from andromede.iamapi.autoscaling import autoscaling_spec
+from andromede.iamapi.autoscaling_linked_role import role_users
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sns import sns_spec
 from andromede.iamapi.sns_certificate import SnsCertificateApp
@@ -596,6 +597,7 @@ class Application:
         # EC2 Auto Scaling (decision 0156): its calls, and its reconciler in every gateway,
         # each group converged by the one holding its lease.
         scaling = autoscaling_service(settings, db, compute, audit, topics, metrics)
+        identity.linked_role_users = role_users(scaling, settings.region)  # decision 0208
         # CloudWatch alarms (decision 0177): SNS and scaling policies their actions.
         alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling, identity)
         alarms.state_events = eventbridge.alarm_events()  # "CloudWatch Alarm State Change"

@@ -490,6 +490,12 @@ resource "aws_iam_server_certificate" "web" {
 %(certificate_key)sEOT
   tags = { team = "web" }
 }
+# A service-linked role (decision 0208): Auto Scaling's, with a suffix of its own.
+resource "aws_iam_service_linked_role" "fleet" {
+  aws_service_name = "autoscaling.amazonaws.com"
+  custom_suffix    = "%(bucket)s"
+  description      = "the fleet's"
+}
 # On the orders bus, where this test puts nothing: no invocation of the unreachable host.
 resource "aws_cloudwatch_event_rule" "crm" {
   name           = "%(bucket)s-crm"
@@ -885,6 +891,9 @@ def test_terraform_applies_converges_and_destroys(
     assert web["ServerCertificateMetadata"]["Path"] == "/web/"
     assert web["CertificateBody"].strip() == certificate_body.strip()
     assert web["Tags"] == [{"Key": "team", "Value": "web"}]
+    fleet = iam.get_role(RoleName=f"AWSServiceRoleForAutoScaling_{bucket}")["Role"]
+    assert fleet["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+    assert fleet["Description"] == "the fleet's"
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
@@ -921,6 +930,9 @@ def test_terraform_applies_converges_and_destroys(
     assert events.list_archives(NamePrefix=bucket)["Archives"] == []
     assert events.list_connections(NamePrefix=bucket)["Connections"] == []
     assert events.list_api_destinations(NamePrefix=bucket)["ApiDestinations"] == []
+    with pytest.raises(ClientError) as unlinked:  # deleted through DeleteServiceLinkedRole
+        iam.get_role(RoleName=f"AWSServiceRoleForAutoScaling_{bucket}")
+    assert unlinked.value.response["Error"]["Code"] == "NoSuchEntity"
 
 
 BACKEND = """

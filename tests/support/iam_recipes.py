@@ -58,6 +58,11 @@ METADATA = "{saml-metadata}"
 # And a server certificate with its private key (decision 0205).
 CERTIFICATE = "{certificate}"
 PRIVATE_KEY = "{private-key}"
+LINKED_ROLE = "AWSServiceRoleForAutoScaling"
+LINKED_TASK = (
+    "task/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling/"
+    "AROAVICTIMROLE0000000-3f2c1b9e-8d4a-4c6b-9e1f-0a2b3c4d5e6f"
+)
 
 
 @functools.cache
@@ -261,6 +266,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "UntagServerCertificate": {"ServerCertificateName": "victim-cert", "TagKeys": ["team"]},
     "ListServerCertificateTags": {"ServerCertificateName": "victim-cert"},
+    # Service-linked roles (decision 0208): the victim has Auto Scaling's.
+    "CreateServiceLinkedRole": {
+        "AWSServiceName": "autoscaling.amazonaws.com",
+        "CustomSuffix": "intruder",
+    },
+    "DeleteServiceLinkedRole": {"RoleName": LINKED_ROLE},
+    "GetServiceLinkedRoleDeletionStatus": {"DeletionTaskId": LINKED_TASK},
 }
 STS_RECIPES: dict[str, dict[str, Any]] = {
     "AssumeRole": {
@@ -362,6 +374,7 @@ async def victim_account(call: Call, account: str) -> dict[str, str]:
         PrivateKey=private_key,
         Tags=team,
     )
+    await call("CreateServiceLinkedRole", AWSServiceName="autoscaling.amazonaws.com")
     return {
         "account": account,
         "key": key["AccessKeyId"],
@@ -404,4 +417,5 @@ def snapshot_reads(account: str) -> list[tuple[str, dict[str, Any]]]:
         ("GetSAMLProvider", {"SAMLProviderArn": SAML_ARN.replace("{account}", account)}),
         ("ListServerCertificates", {}),
         ("GetServerCertificate", {"ServerCertificateName": "victim-cert"}),
+        ("GetRole", {"RoleName": LINKED_ROLE}),
     ]

@@ -120,6 +120,9 @@ class Group:
     # Removing): the attached ones (``target_groups``; one without a state is Added, as
     # documents before it read) and those detached still deregistering (Removing).
     attachment_states: tuple[tuple[str, str], ...] = ()
+    # Decision 0208: the service-linked role the group acts as (its ARN; None: the account's
+    # default AWSServiceRoleForAutoScaling, as in documents written before).
+    service_linked_role: str | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

@@ -84,6 +84,7 @@ class GroupSpec:
     new_instances_protected: bool = False
     # Decision 0194: None or -1, not set.
     default_instance_warmup: int | None = None
+    service_linked_role: str | None = None  # decision 0208: None, the default role
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ class AutoScalingService:
             default_instance_warmup=(
                 None if spec.default_instance_warmup in (None, -1) else spec.default_instance_warmup
             ),
+            service_linked_role=spec.service_linked_role,
         )
         if not await self.store.insert(group):
             raise AlreadyExists(f"AutoScalingGroup by this name already exists - {spec.name}")

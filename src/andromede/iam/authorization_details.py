@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from andromede.iam.linked_services import service_of
 from andromede.iam.model import (
     EntityType,
     Group,
@@ -132,11 +133,15 @@ class AuthorizationDetailsMixin(ServiceCore):
                 tuple(await store.list_attached_policies(EntityType.GROUP, entity.id)),
             )
         if isinstance(entity, Role):
+            attached = tuple(await store.list_attached_policies(EntityType.ROLE, entity.id))
+            service = service_of(entity)
+            if service is not None:  # a service-linked role holds its service's (0208)
+                attached = (service.policy, *attached)
             return RoleDetail(
                 entity,
                 tuple(await store.list_instance_profiles_for_role(entity.id)),
                 tuple(await store.list_inline_policies(EntityType.ROLE, entity.id)),
-                tuple(await store.list_attached_policies(EntityType.ROLE, entity.id)),
+                attached,
             )
         return PolicyDetail(
             entity,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from andromede.iam.errors import InvalidInput, NoSuchEntity
+from andromede.iam.linked_services import LINKED_PATH, refuse_linked
 from andromede.iam.model import Group, Page, Role, Tags, User, new_entity_id
 from andromede.iam.service_core import (
     PolicyKind,
@@ -196,6 +197,8 @@ class DirectoryMixin(ServiceCore):
         permissions_boundary: str | None = None,
         tags: Tags = (),
     ) -> Role:
+        if path.startswith(LINKED_PATH):  # only CreateServiceLinkedRole makes roles there
+            raise InvalidInput(f"The path {LINKED_PATH} is reserved for service-linked roles")
         role = Role(
             id=new_entity_id("AROA"),
             tenant_id=tenant_id,
@@ -264,6 +267,7 @@ class DirectoryMixin(ServiceCore):
         self, tenant_id: str, role_name: str, policy_document: str
     ) -> Role:
         role = await self.get_role(tenant_id, role_name)
+        refuse_linked(role)
         updated = replace(
             role,
             assume_role_policy_document=self._validate_policy(policy_document, PolicyKind.TRUST),
@@ -273,8 +277,10 @@ class DirectoryMixin(ServiceCore):
 
     async def delete_role(self, tenant_id: str, role_name: str) -> None:
         """DeleteConflict while the role has policies or is in an instance profile. Its sessions
-        end within the cache time."""
+        end within the cache time. UnmodifiableEntity for a service-linked role, which only
+        DeleteServiceLinkedRole deletes."""
         role = await self.get_role(tenant_id, role_name)
+        refuse_linked(role)
         await self._store.delete_entity(Role, role.id)
         self.invalidate_caches()
 

@@ -14,6 +14,7 @@ AndromedeError
     ├── EntityAlreadyExists      a user, group, role, policy, device… of that name exists
     ├── NoSuchEntity             no user, group, role, policy, version, key or device
     ├── DeleteConflict           the entity still has things attached (keys, members, versions…)
+    ├── UnmodifiableEntity       a service-linked role: only its service changes it (0208)
     ├── LimitExceeded            a quota: two keys per user, five versions, attached policies
     ├── InvalidInput             a malformed name, path, duration, status…
     ├── MalformedPolicyDocument  a policy document that is not a JSON object
@@ -90,6 +91,10 @@ class ConcurrentModification(IamError):
 
 class DeleteConflict(IamError):
     pass
+
+
+class UnmodifiableEntity(IamError):
+    """A change to a service-linked role, which only its service may make (decision 0208)."""
 
 
 class LimitExceeded(IamError):

@@ -22,6 +22,7 @@ from andromede.iam.credentials import (
     check_session_name,
 )
 from andromede.iam.errors import AccessDenied, InvalidInput, NoSuchEntity
+from andromede.iam.linked_services import refuse_linked
 from andromede.iam.model import (
     InstanceProfile,
     Page,
@@ -118,9 +119,11 @@ class InstanceProfilesMixin(CredentialsMixin):
     async def add_role_to_instance_profile(
         self, tenant_id: str, instance_profile_name: str, role_name: str
     ) -> None:
-        """LimitExceeded when the profile already holds a role (AWS allows one)."""
+        """LimitExceeded when the profile already holds a role (AWS allows one);
+        UnmodifiableEntity for a service-linked role, which only its service acts as."""
         profile = await self.get_instance_profile(tenant_id, instance_profile_name)
         role = await self._role(tenant_id, role_name)
+        refuse_linked(role)
         await self._store.add_role_to_instance_profile(profile.id, role.id)
 
     async def remove_role_from_instance_profile(

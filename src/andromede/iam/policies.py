@@ -2,9 +2,11 @@
 apply to a principal (part of IdentityService).
 
 Managed policies are addressed by ARN as in the IAM API; an ARN of another account is
-NoSuchEntity (AWS-managed policies do not exist here). ``policies_for`` is what the authoriser
-evaluates for an identity: cached per worker for ``cache_ttl`` seconds, like keys, and dropped
-on this worker whenever something here changes.
+NoSuchEntity. The only AWS-managed policies are the service-linked roles' (decision 0208,
+``linked_services``): readable, never attachable, held by those roles alone.
+
+``policies_for`` is what the authoriser evaluates for an identity: cached per worker for
+``cache_ttl`` seconds, like keys, and dropped on this worker whenever something here changes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import replace
 
 from andromede.iam import policy as policy_engine
 from andromede.iam.errors import DeleteConflict, InvalidInput, NoSuchEntity, PackedPolicyTooLarge
+from andromede.iam.linked_services import aws_policy, refuse_linked, service_of
 from andromede.iam.model import (
     POLICY_VERSIONS_MAX,
     EntityType,
@@ -100,7 +103,16 @@ class PoliciesMixin(ServiceCore):
         return policy
 
     async def get_policy(self, tenant_id: str, policy_arn: str) -> ManagedPolicy:
+        service = aws_policy(policy_arn)
+        if service is not None:  # AWS-managed (decision 0208): how many of the account's roles
+            linked = await self._linked_roles(tenant_id, service.principal)
+            return replace(service.policy, attachment_count=len(linked))
         return await self._policy(tenant_id, policy_arn)
+
+    async def _linked_roles(self, tenant_id: str, principal: str) -> list[Role]:
+        return await self._store.list_entities(
+            Role, tenant_id, f"/aws-service-role/{principal}/", None, 1000
+        )
 
     async def tag_policy(self, tenant_id: str, policy_arn: str, tags: Tags) -> None:
         """As TagUser (decision 0074): merged, keys regardless of case, 50 at most."""
@@ -174,6 +186,8 @@ class PoliciesMixin(ServiceCore):
         """Set (None: remove) a user's or role's boundary. NoSuchEntity for no such user or
         role (the root user has none) or no such policy."""
         entity = await self._user_or_role(kind, tenant_id, name)
+        if isinstance(entity, Role):
+            refuse_linked(entity)
         boundary = None if policy_arn is None else await self.boundary_policy(tenant_id, policy_arn)
         await self._store.update_entity(replace(entity, permissions_boundary=boundary))
         self._policy_cache.clear()
@@ -244,6 +258,11 @@ class PoliciesMixin(ServiceCore):
     async def get_policy_version(
         self, tenant_id: str, policy_arn: str, version_id: str
     ) -> PolicyVersion:
+        service = aws_policy(policy_arn)
+        if service is not None:
+            if version_id != service.version.version_id:
+                raise NoSuchEntity(f"Policy {policy_arn} version {version_id} does not exist.")
+            return service.version
         policy = await self._policy(tenant_id, policy_arn)
         version = await self._store.get_policy_version(policy.id, version_id)
         if version is None:
@@ -251,6 +270,9 @@ class PoliciesMixin(ServiceCore):
         return version
 
     async def list_policy_versions(self, tenant_id: str, policy_arn: str) -> list[PolicyVersion]:
+        service = aws_policy(policy_arn)
+        if service is not None:
+            return [service.version]
         policy = await self._policy(tenant_id, policy_arn)
         return await self._store.list_policy_versions(policy.id)
 
@@ -267,7 +289,10 @@ class PoliciesMixin(ServiceCore):
         self._policy_cache.clear()
 
     # -- attachments --------------------------------------------------------------------------
-    async def _entity_id(self, tenant_id: str, entity_type: EntityType, name: str) -> str:
+    async def _entity_id(
+        self, tenant_id: str, entity_type: EntityType, name: str, *, changing: bool = False
+    ) -> str:
+        """``changing``: UnmodifiableEntity for a service-linked role (decision 0208)."""
         entity: User | Group | Role | None
         if entity_type is EntityType.USER:
             entity = await self._store.get_entity(User, tenant_id, name)
@@ -277,17 +302,19 @@ class PoliciesMixin(ServiceCore):
             entity = await self._store.get_entity(Role, tenant_id, name)
         if entity is None or (isinstance(entity, User) and entity.is_root):
             raise NoSuchEntity(f"The {entity_type.value} with name {name} cannot be found.")
+        if changing and isinstance(entity, Role):
+            refuse_linked(entity)
         return entity.id
 
     async def _attach(self, tenant_id: str, entity_type: EntityType, name: str, arn: str) -> None:
-        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        entity_id = await self._entity_id(tenant_id, entity_type, name, changing=True)
         policy = await self._policy(tenant_id, arn)
         limit = self._limits.max_policies_per_entity
         await self._store.attach_policy(entity_type, entity_id, policy.id, limit)
         self._policy_cache.clear()
 
     async def _detach(self, tenant_id: str, entity_type: EntityType, name: str, arn: str) -> None:
-        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        entity_id = await self._entity_id(tenant_id, entity_type, name, changing=True)
         policy = await self._policy(tenant_id, arn)
         if not await self._store.detach_policy(entity_type, entity_id, policy.id):
             raise NoSuchEntity(f"Policy {arn} was not found attached to {name}.")
@@ -298,6 +325,11 @@ class PoliciesMixin(ServiceCore):
     ) -> list[ManagedPolicy]:
         entity_id = await self._entity_id(tenant_id, entity_type, name)
         policies = await self._store.list_attached_policies(entity_type, entity_id)
+        if entity_type is EntityType.ROLE:  # a service-linked role holds its service's
+            role = await self._store.get_entity_by_id(Role, entity_id)
+            service = None if role is None else service_of(role)
+            if service is not None:
+                policies = [service.policy, *policies]
         return [p for p in policies if p.path.startswith(path_prefix)]
 
     async def attach_user_policy(self, tenant_id: str, user_name: str, policy_arn: str) -> None:
@@ -337,8 +369,13 @@ class PoliciesMixin(ServiceCore):
         self, tenant_id: str, policy_arn: str
     ) -> dict[EntityType, list[str]]:
         """The names of the users, groups and roles the policy is attached to."""
-        policy = await self._policy(tenant_id, policy_arn)
         result: dict[EntityType, list[str]] = {t: [] for t in EntityType}
+        service = aws_policy(policy_arn)
+        if service is not None:  # the service-linked roles hold it (decision 0208)
+            linked = await self._linked_roles(tenant_id, service.principal)
+            result[EntityType.ROLE] = [r.name for r in linked]
+            return result
+        policy = await self._policy(tenant_id, policy_arn)
         for entity_type, entity_id in await self._store.list_policy_attachments(policy.id):
             entity: User | Group | Role | None
             if entity_type is EntityType.USER:
@@ -355,7 +392,7 @@ class PoliciesMixin(ServiceCore):
     async def _put_inline(
         self, tenant_id: str, entity_type: EntityType, name: str, policy_name: str, document: str
     ) -> None:
-        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        entity_id = await self._entity_id(tenant_id, entity_type, name, changing=True)
         text = self._validate_policy(document, PolicyKind.IDENTITY, _INLINE_MAX[entity_type])
         check_name("policyName", policy_name, 128)
         await self._store.put_inline_policy(InlinePolicy(entity_type, entity_id, policy_name, text))
@@ -377,7 +414,7 @@ class PoliciesMixin(ServiceCore):
     async def _delete_inline(
         self, tenant_id: str, entity_type: EntityType, name: str, policy_name: str
     ) -> None:
-        entity_id = await self._entity_id(tenant_id, entity_type, name)
+        entity_id = await self._entity_id(tenant_id, entity_type, name, changing=True)
         if not await self._store.delete_inline_policy(entity_type, entity_id, policy_name):
             raise NoSuchEntity(f"The {entity_type.value} policy {policy_name} cannot be found.")
         self._policy_cache.clear()
@@ -474,6 +511,9 @@ class PoliciesMixin(ServiceCore):
             entities += [(EntityType.GROUP, g.id) for g in groups]
             holder = await self._store.get_entity_by_id(User, entity_id)
         documents: Sequence[str] = await self._store.policy_documents_for(entities)
+        service = service_of(holder) if isinstance(holder, Role) else None
+        if service is not None:  # a service-linked role's permissions (decision 0208)
+            documents = (*documents, service.document)
         if isinstance(holder, User) and holder.is_root:
             # Only a federated user of root's own gets here (root itself has no identity
             # policies to read): it may do what root may in its account, within its session

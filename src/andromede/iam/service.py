@@ -33,6 +33,7 @@ from andromede.iam.saml_providers import SamlProvidersMixin
 from andromede.iam.server_certificates import ServerCertificatesMixin
 from andromede.iam.service_access import ServiceAccessMixin
 from andromede.iam.service_core import IdentityLimits, PolicyKind
+from andromede.iam.service_linked_roles import ServiceLinkedRolesMixin
 from andromede.iam.simulation_sources import SimulationSourcesMixin
 from andromede.iam.tags import TagsMixin
 
@@ -90,6 +91,7 @@ class IdentityService(
     OidcSignInMixin,
     SamlProvidersMixin,
     ServerCertificatesMixin,
+    ServiceLinkedRolesMixin,
     CredentialsMixin,
     PoliciesMixin,
     MfaMixin,

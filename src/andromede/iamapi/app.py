@@ -393,6 +393,8 @@ class QueryApp:
         policy_arn = params.get("PolicyArn")
         if policy_arn is not None and action_name.startswith(("Attach", "Detach")):
             keys["iam:PolicyARN"] = policy_arn
+        if action_name == "CreateServiceLinkedRole":  # decision 0208
+            keys["iam:AWSServiceName"] = params.get("AWSServiceName", "")
         if action_name in _TAGGING:
             # aws:RequestTag/<key> and aws:TagKeys: a policy may govern which tags are set.
             tags = request_tags(call)

@@ -32,6 +32,7 @@ from andromede.http.xml import XmlWriter
 from andromede.iamapi import (
     autoscaling_controls,
     autoscaling_hooks,
+    autoscaling_linked_role,
     autoscaling_notifications,
     autoscaling_policies,
     autoscaling_predictive,
@@ -298,6 +299,10 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.element(
         "NewInstancesProtectedFromScaleIn", "true" if group.new_instances_protected else "false"
     )
+    xml.element(
+        "ServiceLinkedRoleARN",
+        group.service_linked_role or autoscaling_linked_role.default_role_arn(group.tenant_id),
+    )
     # Decision 0194: the warm pool, its instances (those the fleet still lists), the warm-up.
     if group.warm_pool is not None:
         xml.open("WarmPoolConfiguration")
@@ -346,7 +351,7 @@ def autoscaling_spec(
             if autoscaling_target_groups.TARGET_GROUP_PARAM.match(n)
             or autoscaling_traffic.TRAFFIC_PARAM.match(n)
         ]
-        refuse_unhandled(call, (*_GROUP_PARAMS, *listed))
+        refuse_unhandled(call, (*_GROUP_PARAMS, *listed, "ServiceLinkedRoleARN"))
         arns = autoscaling_target_groups.target_group_arns(call, region, required=False) or []
         arns = list(dict.fromkeys((*arns, *autoscaling_traffic.traffic_sources(call, region))))
         call.required("MinSize")
@@ -368,8 +373,11 @@ def autoscaling_spec(
             ),
             new_instances_protected=call.boolean("NewInstancesProtectedFromScaleIn", default=False),
             default_instance_warmup=_warmup(call),
+            service_linked_role=await autoscaling_linked_role.group_role(call),  # decision 0208
         )
         await guarded(service.create_group(call.tenant_id, spec))
+        if spec.service_linked_role is None:
+            await autoscaling_linked_role.made_on_first_use(call)
         if arns:  # decision 0191; InService at once, as AWS's reference says (decision 0201)
             await autoscaling_target_groups.set_target_groups(
                 service, call.tenant_id, spec.name, lambda _: tuple(arns), joined=IN_SERVICE

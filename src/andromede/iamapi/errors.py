@@ -22,6 +22,7 @@ __all__ = ["QueryError", "to_query_error"]
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDenied": (403, "User is not authorized to perform this action."),
     "DeleteConflict": (409, "The entity cannot be deleted while it is in use."),
+    "UnmodifiableEntity": (400, "Only the service that owns this entity may modify it."),
     "EntityAlreadyExists": (409, "The entity already exists."),
     "ConcurrentModification": (
         409,
@@ -152,6 +153,7 @@ _FROM_IDENTITY: Final[tuple[tuple[type[iam_errors.IamError], str], ...]] = (
     (iam_errors.ConcurrentModification, "ConcurrentModification"),
     (iam_errors.NoSuchEntity, "NoSuchEntity"),
     (iam_errors.DeleteConflict, "DeleteConflict"),
+    (iam_errors.UnmodifiableEntity, "UnmodifiableEntity"),
     (iam_errors.LimitExceeded, "LimitExceeded"),
     (iam_errors.InvalidInput, "InvalidInput"),
     (iam_errors.MalformedPolicyDocument, "MalformedPolicyDocument"),

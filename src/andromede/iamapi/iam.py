@@ -17,6 +17,7 @@ from andromede.iamapi import iam_certificates as cert
 from andromede.iamapi import iam_credentials as c
 from andromede.iamapi import iam_directory as d
 from andromede.iamapi import iam_governance as gov
+from andromede.iamapi import iam_linked_roles as slr
 from andromede.iamapi import iam_oidc as o
 from andromede.iamapi import iam_policies as p
 from andromede.iamapi import iam_profiles as ip
@@ -333,7 +334,14 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "GetContextKeysForCustomPolicy": Action(
         sim.get_context_keys_for_custom_policy, False, resource=None
     ),
-    # OpenID Connect providers (decision 0087)
+    # Service-linked roles (decision 0208).
+    "CreateServiceLinkedRole": Action(
+        slr.create_service_linked_role, True, resource=slr.linked_role_resource
+    ),
+    "DeleteServiceLinkedRole": Action(slr.delete_service_linked_role, True, resource=role_resource),
+    "GetServiceLinkedRoleDeletionStatus": Action(
+        slr.get_service_linked_role_deletion_status, False, resource=slr.deletion_task_resource
+    ),
     # Server certificates (decision 0205).
     "UploadServerCertificate": Action(
         cert.upload_server_certificate, True, resource=cert.server_certificate_resource
@@ -369,6 +377,7 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "ListServerCertificateTags": Action(
         cert.list_server_certificate_tags, False, resource=cert.server_certificate_resource
     ),
+    # OpenID Connect providers (decision 0087)
     "CreateOpenIDConnectProvider": Action(
         o.create_open_id_connect_provider, True, resource=o.oidc_provider_resource
     ),

@@ -284,7 +284,8 @@ def write_policy(
     xml.element("DefaultVersionId", policy.default_version_id)
     xml.element("AttachmentCount", policy.attachment_count)
     xml.element("PermissionsBoundaryUsageCount", boundary_usage)
-    xml.element("IsAttachable", True)
+    # The AWS-managed policies of service-linked roles are their roles' alone (decision 0208).
+    xml.element("IsAttachable", policy.tenant_id != "aws")
     if policy.description:
         xml.element("Description", policy.description)
     xml.element("CreateDate", iso8601(policy.created_at))

@@ -1,8 +1,9 @@
 """IAM handlers for policies: managed policies and their versions, attaching them to users,
 groups and roles, and inline policies embedded in those.
 
-Managed policies here are the tenant's own (Scope=Local); AWS-managed policies do not exist on
-this platform, so ``Scope=AWS`` lists none and their ARNs are NoSuchEntity.
+Managed policies are the tenant's own (Scope=Local) and the platform's AWS-managed ones, those
+of the service-linked roles (Scope=AWS, decision 0208), listed after the tenant's for
+Scope=All: a marker ``aws-managed:<name>`` continues among them.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _SCOPES = ("All", "Local", "AWS")
+_AWS_MARK = "aws-managed:"
 _ENTITY_FILTERS = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
 
 
@@ -92,12 +94,17 @@ async def list_policies(call: Call) -> None:
     xml = call.result
     xml.open("Policies")
     marker = None
-    if scope != "AWS":  # no AWS-managed policies here
+    limit = call.integer("MaxItems", minimum=1, maximum=1000, default=100)
+    given = call.get("Marker")
+    path_prefix = call.get("PathPrefix") or "/"
+    shown = 0
+    local_done = scope == "AWS" or (scope == "All" and (given or "").startswith(_AWS_MARK))
+    if not local_done:
         found = await call.identity.list_policies(
             call.tenant_id,
-            call.get("PathPrefix") or "/",
-            call.get("Marker"),
-            call.integer("MaxItems", minimum=1, maximum=1000, default=100),
+            path_prefix,
+            given,
+            limit,
             only_attached=call.boolean("OnlyAttached", default=False),
         )
         usage = await call.identity.boundary_usage(call.tenant_id)
@@ -106,7 +113,25 @@ async def list_policies(call: Call) -> None:
             # page may then hold fewer than MaxItems, as AWS's may).
             if not as_boundaries or usage.get(policy.arn):
                 write_policy(xml, policy, "member", boundary_usage=usage.get(policy.arn, 0))
-        marker = found.marker
+        shown, marker = len(found.items), found.marker
+        local_done = marker is None and scope == "All"
+        given = None
+    if local_done and not as_boundaries and shown < limit:
+        # The AWS-managed policies, after the tenant's (none is anyone's boundary here).
+        after = (given or _AWS_MARK).removeprefix(_AWS_MARK)
+        only_attached = call.boolean("OnlyAttached", default=False)
+        managed = [
+            p
+            for p in await call.identity.aws_managed_policies(call.tenant_id, path_prefix)
+            if p.name > after and (p.attachment_count or not only_attached)
+        ]
+        room = limit - shown
+        for policy in managed[:room]:
+            write_policy(xml, policy, "member")
+        if len(managed) > room:
+            marker = f"{_AWS_MARK}{managed[room - 1].name}"
+    elif local_done and not as_boundaries and marker is None:
+        marker = _AWS_MARK  # the page is full: the AWS-managed ones follow
     xml.close("Policies")
     write_truncation(xml, marker)
 

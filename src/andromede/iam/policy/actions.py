@@ -194,6 +194,7 @@ _IAM = (
     "GetSAMLProvider",
     "GetServerCertificate",
     "GetServiceLastAccessedDetails",
+    "GetServiceLinkedRoleDeletionStatus",
     "GetUser",
     "GetUserPolicy",
     "ListAccessKeys",
