@@ -128,6 +128,17 @@ class SpotMarketMixin(ServiceCore):
                 gone += 1
         return gone
 
+    async def spot_charges_by_tenant(self) -> dict[str, int]:
+        """What each tenant's running Spot Instances cost per hour now, at the current Spot
+        prices, in millionths of EUR (metering's ``ec2.spot``, decision 0202)."""
+        prices = await self.spot_prices()
+        held: dict[str, int] = {}
+        for instance in await self.store.list(Instance, None):
+            if instance.lifecycle == "spot" and instance.state is InstanceState.RUNNING:
+                price = prices.get(instance.instance_type, Decimal(0))
+                held[instance.tenant_id] = held.get(instance.tenant_id, 0) + int(price * 1_000_000)
+        return held
+
     # -- admission -----------------------------------------------------------------------------
 
     async def check_spot_quota(self, tenant_id: str, more: int) -> None:

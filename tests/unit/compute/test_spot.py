@@ -409,3 +409,37 @@ async def test_request_with_bad_parameters_keeps_nothing(
         r.spot_instance_request_id for r in first
     ]
     assert len(await compute.describe_instances(TENANT, [])) == 1
+
+
+async def test_spot_charges_by_tenant_at_the_current_spot_price(
+    compute: ComputeService, image: Image
+) -> None:
+    await compute.run_instances(TENANT, launch(image, spot=SpotOptions()))
+    await compute.run_instances(TENANT, launch(image))  # on-demand: not a Spot charge
+    await compute.settle()
+    price = (await compute.spot_prices())["t3.nano"]
+    assert await compute.spot_charges_by_tenant() == {TENANT: int(price * 1_000_000)}
+
+
+async def test_billing_wiring_prices_spot_from_the_card_and_meters_it_apart(
+    compute: ComputeService, image: Image
+) -> None:
+    """The on-demand card is the catalogue's ``ec2.instance.<type>`` prices; a Spot
+    Instance opens no on-demand run (the ``ec2.spot`` sampler meters it)."""
+    from andromede.billing.service import BillingService
+    from andromede.billing.store import MemoryBillingStore
+    from andromede.wiring.billing import instance_meter, on_demand_card
+
+    store = MemoryBillingStore()
+    billing = BillingService(store, region="eu-fr-1", instance_types=["t3.nano", "t3.micro"])
+    await billing.set_price("eu-fr-1", "ec2.instance.t3.nano", "0.0104")
+    await billing.set_price("eu-fr-1", "ec2.volume", "0.08")
+    compute.on_demand_prices = on_demand_card(billing, "eu-fr-1")
+    assert await compute.on_demand_price("t3.nano") == Decimal("0.0104")
+    assert await compute.on_demand_price("t3.micro") == Decimal(0)
+    compute.on_transition = instance_meter(billing)
+    [spot] = await compute.run_instances(TENANT, launch(image, spot=SpotOptions()))
+    [on_demand] = await compute.run_instances(TENANT, launch(image))
+    await compute.settle()
+    assert [run.resource_id for run in await store.open_runs()] == [on_demand.instance_id]
+    assert spot.lifecycle == "spot"
