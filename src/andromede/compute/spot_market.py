@@ -63,6 +63,8 @@ class SpotMarketMixin(ServiceCore):
 
     on_demand_prices: OnDemandPrices | None = None
     spot_warning: SpotWarning | None = None
+    # When this gateway last read the prices, and the latest of each type then.
+    _spot_cache: tuple[datetime, dict[str, SpotPrice]] | None = None
 
     # -- prices --------------------------------------------------------------------------------
 
@@ -73,14 +75,18 @@ class SpotMarketMixin(ServiceCore):
     async def spot_prices(self) -> dict[str, Decimal]:
         """The current Spot price of every instance type in the zone: the last recorded, and
         a new one recorded when it is older than ``spot_price_interval`` and the model now
-        gives another (so a price changes at most that often)."""
+        gives another (so a price changes at most that often). This gateway reads the history
+        and runs the model at most once an interval (every launch and upkeep round asks)."""
         zone = self.limits.availability_zone
+        now = self.clock()
+        interval = timedelta(seconds=self.limits.spot_price_interval)
+        cached = self._spot_cache
+        if cached is not None and now - cached[0] < interval:
+            return {name: point.price for name, point in cached[1].items()}
         latest: dict[str, SpotPrice] = {}
         for point in await self.store.list(SpotPrice, None):
             if point.availability_zone == zone:
                 latest[point.instance_type] = point  # in time order: the last stays
-        now = self.clock()
-        interval = timedelta(seconds=self.limits.spot_price_interval)
         if any(
             t.name not in latest or now - latest[t.name].at >= interval
             for t in self.limits.instance_types
@@ -95,6 +101,8 @@ class SpotMarketMixin(ServiceCore):
                 except Duplicate:  # another gateway recorded this instant's price
                     pass
                 latest[name] = point
+            await self.prune_spot_prices()
+        self._spot_cache = (now, latest)
         return {name: point.price for name, point in latest.items()}
 
     async def _modelled_prices(self) -> dict[str, Decimal]:

@@ -26,12 +26,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from andromede.compute.errors import (
     ComputeError,
     IncorrectInstanceState,
+    InstanceLimitExceeded,
     InsufficientCapacity,
     NotFound,
     SpotMaxPriceTooLow,
@@ -67,6 +68,7 @@ _STOPPED_REASON = "Server.SpotInstanceShutdown: Spot instance shutdown"
 _GONE = (InstanceState.SHUTTING_DOWN, InstanceState.TERMINATED)
 _HALTED = (InstanceState.STOPPING, InstanceState.STOPPED)
 _ATTEMPTS = 16
+_ENDED = frozenset({SpotRequestState.CLOSED, SpotRequestState.CANCELLED, SpotRequestState.FAILED})
 
 
 class SpotRequestsMixin(LaunchingMixin):
@@ -226,6 +228,10 @@ class SpotRequestsMixin(LaunchingMixin):
             [instance] = await self.run_instances(request.tenant_id, launch)
         except InsufficientCapacity:
             return await self._set_status(request, "capacity-not-available", now)
+        except InstanceLimitExceeded as exc:  # the account's quota: it waits, as for room
+            return await self._set_status(
+                request, "capacity-not-available", now, message=str(exc)[:256]
+            )
         except SpotMaxPriceTooLow as exc:
             return await self._set_status(request, "price-too-low", now, message=str(exc))
         return await self._set_status(request, "fulfilled", now, instance_id=instance.instance_id)
@@ -285,7 +291,6 @@ class SpotRequestsMixin(LaunchingMixin):
     async def spot_upkeep(self) -> None:
         """One round of the Spot upkeep (see the module's docstring)."""
         prices = await self.spot_prices()
-        await self.prune_spot_prices()
         now = self.clock()
         requests = {
             r.spot_instance_request_id: r for r in await self.store.list(SpotInstanceRequest, None)
@@ -312,6 +317,7 @@ class SpotRequestsMixin(LaunchingMixin):
             ):
                 await self._interrupt_now(instance, requests.get(instance.spot_request_id or ""))
         await self._follow_instances(now)
+        await self._forget_ended_requests(now)
         for request in await self.store.list(SpotInstanceRequest, None):
             until = request.options.valid_until
             if request.state in (_R.OPEN, _R.DISABLED) and until is not None and until <= now:
@@ -377,3 +383,17 @@ class SpotRequestsMixin(LaunchingMixin):
                 InstanceState.RUNNING,
             ):
                 await self._set_status(request, "fulfilled", now)
+
+    async def _forget_ended_requests(self, now: datetime) -> None:
+        """Requests closed, cancelled or failed longer ago than the terminated instances'
+        retention are forgotten (EC2 shows them for about four hours); a cancelled one whose
+        instance still lives is kept while it does."""
+        horizon = now - timedelta(seconds=self.limits.terminated_retention)
+        for request in await self.store.list(SpotInstanceRequest, None):
+            if request.state not in _ENDED or request.status_updated_at >= horizon:
+                continue
+            if request.instance_id is not None and request.state is _R.CANCELLED:
+                instance = await self.store.get(Instance, request.instance_id)
+                if instance is not None and instance.state is not InstanceState.TERMINATED:
+                    continue
+            await self.store.delete(SpotInstanceRequest, request.spot_instance_request_id)

@@ -443,3 +443,19 @@ async def test_billing_wiring_prices_spot_from_the_card_and_meters_it_apart(
     await compute.settle()
     assert [run.resource_id for run in await store.open_runs()] == [on_demand.instance_id]
     assert spot.lifecycle == "spot"
+
+
+async def test_ended_requests_are_forgotten_after_the_retention(
+    compute: ComputeService, image: Image, clock: Clock
+) -> None:
+    held = await compute.run_instances(OTHER, launch(image, min_count=4, max_count=4))
+    await compute.settle()
+    [waiting] = await compute.request_spot_instances(TENANT, launch(image), SpotOptions(), 1)
+    await compute.cancel_spot_instance_requests(TENANT, [waiting.spot_instance_request_id])
+    clock.advance(3599)
+    await compute.spot_upkeep()
+    assert len(await compute.describe_spot_instance_requests(TENANT, [])) == 1
+    clock.advance(2)
+    await compute.spot_upkeep()
+    assert await compute.describe_spot_instance_requests(TENANT, []) == []
+    assert all(i.lifecycle is None for i in held)
