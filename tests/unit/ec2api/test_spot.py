@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -357,3 +358,16 @@ async def test_launch_template_keeps_market_options(world: World) -> None:
         },
     )
     assert refused[0] == "InvalidParameterValue"
+
+
+async def test_the_spot_request_quota_is_the_setting(tmp_path: Path) -> None:
+    from support.ec2app import ec2_world
+
+    async with ec2_world(tmp_path, max_spot_requests_per_tenant=2) as small:
+        spec = {"ImageId": small.image.image_id, "InstanceType": "t3.nano"}
+        await small.root.call("RequestSpotInstances", LaunchSpecification=spec, InstanceCount=2)
+        status, parsed = await small.root.raw(
+            "RequestSpotInstances", LaunchSpecification=spec, InstanceCount=1
+        )
+        assert (status, parsed["Error"]["Code"]) == (400, "MaxSpotInstanceCountExceeded")
+        assert "allows 2" in parsed["Error"]["Message"]
