@@ -48,6 +48,7 @@ from andromede.compute.model import (
     Event,
     Instance,
     InstanceState,
+    InstanceType,
     Snapshot,
     Volume,
     VolumeState,
@@ -110,7 +111,13 @@ class ComputeService(SpotRequestsMixin):
                     for i in await self.store.list(Instance, None)
                     if i.state is not InstanceState.TERMINATED
                 ]
-                if not place(free_room([capacity], live), instance.vcpus, instance.memory_mib, 1):
+                if not place(
+                    free_room([capacity], live), instance.vcpus, instance.memory_mib, 1
+                ) and (
+                    instance.lifecycle == "spot"
+                    # An on-demand start takes Spot capacity back too (decision 0202).
+                    or not await self.reclaim_spot([capacity], live, _held_type(instance), 1, 1)
+                ):
                     raise InsufficientCapacity(
                         f"Insufficient capacity to start {instance.instance_id} on its host"
                     )
@@ -385,3 +392,9 @@ class ComputeService(SpotRequestsMixin):
         await self.settle()
         for driver in self.drivers.values():
             await driver.close()
+
+
+def _held_type(instance: Instance) -> InstanceType:
+    """The size the instance holds on its host (fixed at launch, whatever the catalogue says
+    now)."""
+    return InstanceType(instance.instance_type, instance.vcpus, instance.memory_mib, 0)

@@ -459,3 +459,18 @@ async def test_ended_requests_are_forgotten_after_the_retention(
     await compute.spot_upkeep()
     assert await compute.describe_spot_instance_requests(TENANT, []) == []
     assert all(i.lifecycle is None for i in held)
+
+
+async def test_an_on_demand_start_takes_spot_capacity_back(
+    compute: ComputeService, image: Image
+) -> None:
+    [stopped] = await compute.run_instances(OTHER, launch(image))
+    await compute.settle()
+    await compute.stop_instances(OTHER, [stopped.instance_id])
+    await compute.settle()
+    await compute.run_instances(TENANT, launch(image, spot=SpotOptions(), min_count=4, max_count=4))
+    await compute.settle()
+    [change] = await compute.start_instances(OTHER, [stopped.instance_id])
+    assert change.current is S.PENDING
+    marked = [i for i in await compute.store.list(Instance, TENANT) if i.spot_interruption]
+    assert len(marked) == 1
