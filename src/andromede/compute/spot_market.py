@@ -193,30 +193,28 @@ class SpotMarketMixin(ServiceCore):
         """Hosts for an on-demand launch that found no room, counting the Spot Instances as
         free; the Spot Instances it displaces are marked for interruption (their capacity
         reclaimed). Fewer than ``min_count`` hosts: nothing is marked."""
-        spot = {i.instance_id for i in live if i.lifecycle == "spot" and i.state in ON_HOST}
+        spot = [i for i in live if i.lifecycle == "spot" and i.state in ON_HOST]
         if not spot:
             return []
-        others = [i for i in live if i.instance_id not in spot]
+        # The room once the Spot Instances are gone; those already under notice are going
+        # (another launch may have counted on their room already): never counted again.
+        others = [i for i in live if i.lifecycle != "spot"]
         hosts = place(free_room(capacities, others), itype.vcpus, itype.memory_mib, count)
         if len(hosts) < min_count:
             return hosts
-        rooms = {r.host: r for r in free_room(capacities, live)}
+        staying = [i for i in spot if i.spot_interruption is None]
+        rooms = {r.host: r for r in free_room(capacities, [*others, *staying])}
         for host in hosts:
             rooms[host].vcpus -= itype.vcpus
             rooms[host].memory_mib -= itype.memory_mib
-        # Those already under notice leave anyway: counted first; then the latest launched.
-        candidates = sorted(
-            (i for i in live if i.instance_id in spot),
-            key=lambda i: (i.spot_interruption is None, -i.launch_time.timestamp()),
-        )
-        for instance in candidates:
+        # The latest launched go first.
+        for instance in sorted(staying, key=lambda i: i.launch_time, reverse=True):
             room = rooms.get(instance.host)
             if room is None or (room.vcpus >= 0 and room.memory_mib >= 0):
                 continue
             room.vcpus += instance.vcpus
             room.memory_mib += instance.memory_mib
-            if instance.spot_interruption is None:
-                await self.interrupt_spot(instance.instance_id, "capacity")
+            await self.interrupt_spot(instance.instance_id, "capacity")
         return hosts
 
     # -- interruption notices ------------------------------------------------------------------

@@ -131,10 +131,15 @@ class SpotRequestsMixin(LaunchingMixin):
         ]
         await self.store.insert(*requests)
         fulfilled = []
-        for request in requests:
+        for index, request in enumerate(requests):
             try:
                 fulfilled.append(await self._fulfil(request, caller=launch.caller))
-            except ComputeError:
+            except ComputeError as exc:
+                if index:  # the first launched: this one failed, the others stand
+                    message = str(exc)[:256]
+                    failed = await self._set_status(request, "bad-parameters", now, message=message)
+                    fulfilled.append(failed)
+                    continue
                 # Its parameters are refused: no request of this call is kept.
                 for made in requests:
                     await self.store.delete(SpotInstanceRequest, made.spot_instance_request_id)
