@@ -220,6 +220,8 @@ class SpotOptions:
     request_type: str = "one-time"
     interruption_behavior: str = "terminate"
     valid_until: datetime | None = None
+    # RequestSpotInstances' ValidFrom: not fulfilled before it (None: at once).
+    valid_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

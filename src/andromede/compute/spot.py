@@ -73,6 +73,7 @@ _R = SpotRequestState
 # the request's type (an instance gone) are resolved by :func:`with_status`.
 _STATUS_STATE: Final[dict[str, SpotRequestState | None]] = {
     "pending-evaluation": _R.OPEN,
+    "not-scheduled-yet": _R.OPEN,
     "pending-fulfillment": _R.OPEN,
     "price-too-low": _R.OPEN,
     "capacity-not-available": _R.OPEN,
@@ -95,6 +96,7 @@ _MESSAGES: Final = {
     "pending-evaluation": "Your Spot request has been submitted for review, and is pending "
     "evaluation.",
     "pending-fulfillment": "Your Spot request is pending fulfillment.",
+    "not-scheduled-yet": "Your Spot request will not be evaluated until the scheduled date.",
     "price-too-low": "Your Spot request price is lower than the minimum required Spot request "
     "fulfillment price.",
     "capacity-not-available": "There is no capacity available that matches your request.",
@@ -164,6 +166,14 @@ def check_spot_options(options: SpotOptions, *, run_instances: bool, now: dateti
             "For RunInstances, persistent Spot Instance requests are only supported when the "
             "instance interruption behavior is either hibernate or stop"
         )
+    if options.valid_from is not None and run_instances:
+        raise InvalidParameterValue("ValidFrom is not supported by RunInstances")
+    if (
+        options.valid_from is not None
+        and options.valid_until is not None
+        and options.valid_until <= options.valid_from
+    ):
+        raise InvalidParameterValue("ValidUntil must be after ValidFrom")
     if options.valid_until is not None:
         if not persistent:
             raise InvalidParameterValue(

@@ -223,6 +223,11 @@ class SpotRequestsMixin(LaunchingMixin):
             except (InsufficientCapacity, SpotMaxPriceTooLow, IncorrectInstanceState):
                 return request  # stays disabled, its instance stopped, until they allow
             return await self._set_status(request, "fulfilled", now)
+        start = request.options.valid_from
+        if start is not None and now < start:
+            if request.status_code == "not-scheduled-yet":
+                return request
+            return await self._set_status(request, "not-scheduled-yet", now)
         try:
             launch = replace(
                 request.launch,

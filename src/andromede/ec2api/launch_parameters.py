@@ -367,11 +367,13 @@ def spot_options(
     price_name, type_name, behavior_name, until_name = names
     raw_price = p.get(price_name)
     raw_until = p.get(until_name)
+    raw_from = None if run_instances else p.get("ValidFrom")
     options = SpotOptions(
         max_price=parse_max_price(raw_price) if raw_price else None,
         request_type=p.get(type_name) or "one-time",
         interruption_behavior=p.get(behavior_name) or "terminate",
         valid_until=_timestamp(raw_until, until_name) if raw_until else None,
+        valid_from=_timestamp(raw_from, "ValidFrom") if raw_from else None,
     )
     return check_spot_options(options, run_instances=run_instances, now=now)
 

@@ -37,7 +37,8 @@ _MOST_PRICES: Final = 1000
 _MOST_INSTANCES: Final = 100  # InstanceCount: EC2 takes what the quota allows
 _REQUEST_HANDLED: Final = frozenset(
     {
-        "SpotPrice", "InstanceCount", "Type", "ValidUntil", "InstanceInterruptionBehavior",
+        "SpotPrice", "InstanceCount", "Type", "ValidFrom", "ValidUntil",
+        "InstanceInterruptionBehavior",
         "ClientToken", "LaunchSpecification", "TagSpecification",
     }
 )  # fmt: skip
@@ -91,6 +92,8 @@ async def _write_requests(call: Call, requests: Sequence[SpotInstanceRequest]) -
         xml.element("updateTime", iso8601(request.status_updated_at))
         xml.element("message", request.message)
         xml.close("status")
+        if request.options.valid_from is not None:
+            xml.element("validFrom", iso8601(request.options.valid_from))
         if request.options.valid_until is not None:
             xml.element("validUntil", iso8601(request.options.valid_until))
         xml.open("launchSpecification")

@@ -479,3 +479,27 @@ async def test_an_on_demand_start_takes_spot_capacity_back(
     assert change.current is S.PENDING
     marked = [i for i in await compute.store.list(Instance, TENANT) if i.spot_interruption]
     assert len(marked) == 1
+
+
+async def test_valid_from_holds_a_request_until_its_date(
+    compute: ComputeService, image: Image, clock: Clock
+) -> None:
+    options = SpotOptions(valid_from=START + timedelta(hours=1))
+    [request] = await compute.request_spot_instances(TENANT, launch(image), options, 1)
+    assert (request.state, request.status_code) == (R.OPEN, "not-scheduled-yet")
+    assert await compute.describe_instances(TENANT, []) == []
+    clock.advance(3599)
+    await compute.spot_upkeep()
+    assert (await request_of(compute, request.spot_instance_request_id)).instance_id is None
+    clock.advance(1)
+    await compute.spot_upkeep()
+    fulfilled = await request_of(compute, request.spot_instance_request_id)
+    assert (fulfilled.state, fulfilled.status_code) == (R.ACTIVE, "fulfilled")
+    with pytest.raises(InvalidParameterValue, match="after ValidFrom"):
+        check_spot_options(
+            SpotOptions(
+                request_type="persistent", valid_from=START, valid_until=START - timedelta(1)
+            ),
+            run_instances=False,
+            now=START - timedelta(2),
+        )

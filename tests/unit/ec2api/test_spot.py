@@ -153,6 +153,7 @@ async def test_request_describe_cancel_spot_instance_requests(world: World) -> N
         InstanceCount=6,
         Type="persistent",
         InstanceInterruptionBehavior="stop",
+        ValidFrom=datetime(2020, 1, 1, tzinfo=UTC),
         ValidUntil=datetime.now(UTC) + timedelta(days=1),
         LaunchSpecification={"ImageId": world.image.image_id, "InstanceType": "t3.nano"},
         TagSpecifications=[
@@ -166,6 +167,7 @@ async def test_request_describe_cancel_spot_instance_requests(world: World) -> N
     assert states == [("active", "fulfilled")] * 4 + [("open", "capacity-not-available")] * 2
     assert all(r["Tags"] == [{"Key": "team", "Value": "ml"}] for r in requests)
     assert requests[0]["SpotPrice"] == "0.005200"  # no MaxPrice: the on-demand price
+    assert requests[0]["ValidFrom"] == datetime(2020, 1, 1, tzinfo=UTC)
     first = await world.root.call("DescribeSpotInstanceRequests", MaxResults=5)
     assert len(first["SpotInstanceRequests"]) == 5
     rest = await world.root.call(
