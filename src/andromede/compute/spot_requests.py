@@ -306,6 +306,8 @@ class SpotRequestsMixin(LaunchingMixin):
             r.spot_instance_request_id: r for r in await self.store.list(SpotInstanceRequest, None)
         }
         spot = [i for i in await self.store.list(Instance, None) if i.lifecycle == "spot"]
+        if not requests and not spot:
+            return  # no Spot in the region: the prices alone (recorded above when due)
         for instance in spot:
             request = requests.get(instance.spot_request_id or "")
             if (
@@ -318,7 +320,7 @@ class SpotRequestsMixin(LaunchingMixin):
                     ceiling = await self.on_demand_price(instance.instance_type)
                 if prices.get(instance.instance_type, ceiling) > ceiling:
                     await self.interrupt_spot(instance.instance_id, "price")
-        for instance in await self.store.list(Instance, None):
+        for instance in spot:
             interruption = instance.spot_interruption
             if (
                 interruption is not None

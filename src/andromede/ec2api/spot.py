@@ -40,6 +40,8 @@ _REQUEST_HANDLED: Final = frozenset(
         "SpotPrice", "InstanceCount", "Type", "ValidFrom", "ValidUntil",
         "InstanceInterruptionBehavior",
         "ClientToken", "LaunchSpecification", "TagSpecification",
+        # Every instance of a request in one zone: what this one-zone region does anyway.
+        "AvailabilityZoneGroup",
     }
 )  # fmt: skip
 # A launch specification is RunInstances' parameters under another prefix, less these.
