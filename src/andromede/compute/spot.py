@@ -205,6 +205,9 @@ class SpotInstanceRequest:
     by_run_instances: bool = False
     # The maximum price the request was refused at last (price-too-low's message).
     fault_message: str = ""
+    # RequestSpotInstances' ClientToken: a digest of what it asked (the same token with
+    # other parameters is IdempotentParameterMismatch).
+    request_digest: str = ""
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from andromede.compute.errors import (
     ComputeError,
+    IdempotentParameterMismatch,
     IncorrectInstanceState,
     InstanceLimitExceeded,
     InsufficientCapacity,
@@ -38,7 +39,7 @@ from andromede.compute.errors import (
     SpotMaxPriceTooLow,
     Unsupported,
 )
-from andromede.compute.launch_request import RunRequest
+from andromede.compute.launch_request import RunRequest, run_request_digest
 from andromede.compute.launching import LaunchingMixin
 from andromede.compute.model import (
     Event,
@@ -48,6 +49,7 @@ from andromede.compute.model import (
     Tags,
     check_id,
     check_tags,
+    request_digest,
 )
 from andromede.compute.spot import (
     SpotInstanceRequest,
@@ -97,6 +99,18 @@ class SpotRequestsMixin(LaunchingMixin):
         check_spot_options(options, run_instances=False, now=now)
         check_tags(tags)
         self.instance_type(launch.instance_type)
+        digest = (
+            request_digest(
+                {
+                    "launch": run_request_digest(launch),
+                    "options": options,
+                    "count": count,
+                    "tags": tags,
+                }
+            )
+            if client_token is not None
+            else ""
+        )
         if client_token is not None:
             earlier = [
                 r
@@ -110,6 +124,11 @@ class SpotRequestsMixin(LaunchingMixin):
                 and r.tenant_id == tenant_id
             ]
             if earlier:
+                if any(r.request_digest != digest for r in earlier):
+                    raise IdempotentParameterMismatch(
+                        f"The client token '{client_token[:64]}' was already used for another "
+                        "request"
+                    )
                 return earlier
         await self.check_spot_quota(tenant_id, count)
         stored = replace(
@@ -126,6 +145,7 @@ class SpotRequestsMixin(LaunchingMixin):
                 status_updated_at=now,
                 created_at=now,
                 tags=tags,
+                request_digest=digest,
             )
             for index in range(count)
         ]

@@ -15,6 +15,7 @@ import pytest
 from andromede.compute.driver import Accelerator, HostCapacity
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import (
+    IdempotentParameterMismatch,
     InvalidParameterValue,
     MaxSpotInstanceCountExceeded,
     NotFound,
@@ -414,6 +415,14 @@ async def test_request_with_bad_parameters_keeps_nothing(
         r.spot_instance_request_id for r in first
     ]
     assert len(await compute.describe_instances(TENANT, [])) == 1
+    with pytest.raises(IdempotentParameterMismatch):
+        await compute.request_spot_instances(
+            TENANT,
+            launch(image),
+            SpotOptions(max_price=Decimal("0.5")),
+            1,
+            client_token=token,
+        )
 
 
 async def test_spot_charges_by_tenant_at_the_current_spot_price(
