@@ -636,6 +636,7 @@ class Application:
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)
+        compute.spot_warning = eventbridge.spot_warnings()  # decision 0202
         platform = PlatformMetrics(
             metrics_sink,
             queues=queue_store,

@@ -955,3 +955,51 @@ async def test_a_route_to_an_interface_and_an_interfaces_elastic_ip_round_trip(
     )
     await store.insert(held)
     assert await store.get(NetworkInterface, held.interface_id) == held
+
+
+async def test_spot_requests_and_prices_round_trip(store: ComputeStore) -> None:
+    """Decision 0202: a Spot Instance request inserted with its instance (RunInstances'
+    transaction), its status and the instance's interruption changed together at their
+    revisions; the price history listed in zone, type and time order, no tenant's."""
+    from decimal import Decimal
+
+    from andromede.compute.launch_request import RunRequest
+    from andromede.compute.model import SpotInterruption, SpotOptions
+    from andromede.compute.spot import SpotInstanceRequest, SpotPrice, SpotRequestState
+
+    at = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    instance = Instance(
+        "i-0123456789abcdef9", TENANT, "r-0123456789abcdef9", "ami-0123456789abcdef0",
+        "t3.nano", InstanceState.RUNNING, "host-a", at, "vol-0123456789abcdef9", "eu-fr-1a",
+        vcpus=2, memory_mib=512, lifecycle="spot", spot_request_id="sir-0a1b2c3d",
+    )  # fmt: skip
+    options = SpotOptions(Decimal("0.050000"), "persistent", "stop", at.replace(year=2027))
+    request = SpotInstanceRequest(
+        "sir-0a1b2c3d", TENANT, options,
+        RunRequest("ami-0123456789abcdef0", "t3.nano", security_group_ids=("sg-1",)),
+        SpotRequestState.ACTIVE, "fulfilled", at, at, instance_id=instance.instance_id,
+        tags=(("team", "batch"),),
+    )  # fmt: skip
+    await store.insert(instance, request)
+    assert await store.get(SpotInstanceRequest, request.spot_instance_request_id) == request
+    assert await store.list(SpotInstanceRequest, TENANT) == [request]
+    assert await store.list(SpotInstanceRequest, OTHER) == []
+    marked = replace(instance, spot_interruption=SpotInterruption("stop", at, "capacity"))
+    noticed = replace(request, status_code="marked-for-stop")
+    stale = replace(noticed, revision=3)
+    assert not await store.change(marked, replace=[stale])
+    assert await store.change(marked, replace=[noticed])
+    assert await store.get(Instance, instance.instance_id) == replace(marked, revision=1)
+    assert await store.get(SpotInstanceRequest, request.spot_instance_request_id) == replace(
+        noticed, revision=1
+    )
+    later = SpotPrice("eu-fr-1a", "t3.nano", Decimal("0.004000"), at.replace(hour=13))
+    earlier = SpotPrice("eu-fr-1a", "t3.nano", Decimal("0.003000"), at)
+    micro = SpotPrice("eu-fr-1a", "t3.micro", Decimal("0.006000"), at)
+    await store.insert(later)
+    await store.insert(earlier, micro)
+    with pytest.raises(Duplicate):
+        await store.insert(earlier)
+    assert await store.list(SpotPrice, None) == [micro, earlier, later]
+    await store.delete(SpotPrice, earlier.resource_id)
+    assert await store.list(SpotPrice, None) == [micro, later]

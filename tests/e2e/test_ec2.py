@@ -38,6 +38,9 @@ def ec2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
         "ANDROMEDE_MEMORY_HYPERVISOR_VCPUS": "16",
         "ANDROMEDE_MEMORY_HYPERVISOR_MEMORY_MIB": "16384",
         "ANDROMEDE_MAX_INSTANCES_PER_TENANT": "12",
+        # Spot (decision 0202): a short interruption notice, noticed at once.
+        "ANDROMEDE_SPOT_INTERRUPTION_NOTICE": "2",
+        "ANDROMEDE_INSTANCE_SHUTDOWN_CHECK_INTERVAL": "1",
     }
     with running_server(tmp_path_factory.mktemp("ec2") / "data", extra_env=env) as server:
         yield server
@@ -734,3 +737,83 @@ def test_a_tenant_deletes_its_default_subnet_and_makes_a_new_one(
     ec2.get_waiter("instance_terminated").wait(
         InstanceIds=[instance["InstanceId"]], WaiterConfig=FAST
     )
+
+
+def test_spot_instances_requests_prices_and_capacity_taken_back(
+    ec2: Any, ec2_server: ServerProcess, image_id: str
+) -> None:
+    """Decision 0202 with boto3: a Spot launch and a Spot request (botocore's waiter), the
+    requests and the price history paginated, and an on-demand launch of another account on a
+    host full of Spot Instances: it succeeds, one Spot Instance is marked, then terminated
+    after its notice, its request saying why."""
+    market = {"MarketType": "spot", "SpotOptions": {"SpotInstanceType": "one-time"}}
+    run = ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1,
+        InstanceMarketOptions=market,
+    )  # fmt: skip
+    [spot] = run["Instances"]
+    assert spot["InstanceLifecycle"] == "spot"
+    made = ec2.request_spot_instances(
+        InstanceCount=1,
+        LaunchSpecification={"ImageId": image_id, "InstanceType": "t3.nano"},
+    )
+    request_id = made["SpotInstanceRequests"][0]["SpotInstanceRequestId"]
+    ec2.get_waiter("spot_instance_request_fulfilled").wait(
+        SpotInstanceRequestIds=[request_id], WaiterConfig=FAST
+    )
+    pages = ec2.get_paginator("describe_spot_instance_requests").paginate(
+        PaginationConfig={"PageSize": 5}
+    )
+    requests = [r for page in pages for r in page["SpotInstanceRequests"]]
+    assert {r["SpotInstanceRequestId"] for r in requests} >= {
+        request_id,
+        spot["SpotInstanceRequestId"],
+    }
+    history = ec2.get_paginator("describe_spot_price_history").paginate(
+        InstanceTypes=["t3.nano"], ProductDescriptions=["Linux/UNIX"]
+    )
+    prices = [p for page in history for p in page["SpotPriceHistory"]]
+    assert prices and {p["InstanceType"] for p in prices} == {"t3.nano"}
+    lifecycle = [{"Name": "instance-lifecycle", "Values": ["spot"]}]
+    # Fill the host (16 vCPUs: eight t3.nano) with Spot Instances.
+    ec2.run_instances(
+        ImageId=image_id, InstanceType="t3.nano", MinCount=6, MaxCount=6,
+        InstanceMarketOptions=market,
+    )  # fmt: skip
+    spots = [
+        i["InstanceId"]
+        for r in ec2.describe_instances(Filters=lifecycle)["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] in ("pending", "running")
+    ]
+    assert len(spots) == 8
+    ec2.get_waiter("instance_running").wait(InstanceIds=spots, WaiterConfig=FAST)
+    tenant = new_tenant(ec2_server, "spot-taker")
+    other = ec2_client(ec2_server, (tenant.access_key_id, tenant.secret_access_key))
+    taken = other.run_instances(ImageId=image_id, InstanceType="t3.nano", MinCount=1, MaxCount=1)
+    try:
+        marked = ec2.describe_spot_instance_requests(
+            Filters=[
+                {
+                    "Name": "status-code",
+                    "Values": ["marked-for-termination", "instance-terminated-no-capacity"],
+                }
+            ]
+        )["SpotInstanceRequests"]
+        assert len(marked) == 1
+        victim = marked[0]["InstanceId"]
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=[victim], WaiterConfig=FAST)
+        [after] = ec2.describe_spot_instance_requests(
+            SpotInstanceRequestIds=[marked[0]["SpotInstanceRequestId"]]
+        )["SpotInstanceRequests"]
+        assert (after["State"], after["Status"]["Code"]) == (
+            "closed",
+            "instance-terminated-no-capacity",
+        )
+        [gone] = ec2.describe_instances(InstanceIds=[victim])["Reservations"][0]["Instances"]
+        assert gone["StateReason"]["Code"] == "Server.SpotInstanceTermination"
+        cancelled = ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=[request_id])
+        assert cancelled["CancelledSpotInstanceRequests"][0]["State"] == "cancelled"
+    finally:
+        _terminate_everything(other)
+        assert "InstanceLifecycle" not in taken["Instances"][0]

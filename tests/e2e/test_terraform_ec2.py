@@ -1,6 +1,7 @@
 """Terraform's AWS provider against a real ``andromede serve`` for EC2: an EBS volume under a
 KMS key (``aws_ebs_volume`` ``kms_key_id``) and an instance with block devices
-(``aws_instance``) imaged by ``aws_ami_from_instance``, with IAM users and roles with a
+(``aws_instance``) imaged by ``aws_ami_from_instance``, a Spot Instance request
+(``aws_spot_instance_request``, decision 0202), with IAM users and roles with a
 ``permissions_boundary`` in the same configuration; and the default VPC and subnet with
 ``force_destroy``, adopted, deleted and made again (decision 0137). The VPC lab launched from a
 launch template is ``test_terraform_vpc_lab.py``, in a module of its own so that a parallel run
@@ -132,6 +133,16 @@ resource "aws_ami_from_instance" "db" {
   description        = "the database server"
   source_instance_id = aws_instance.db.id
 }
+# A one-time Spot Instance request (decision 0202), fulfilled before the apply returns.
+resource "aws_spot_instance_request" "batch" {
+  ami                  = "%(image)s"
+  instance_type        = "t3.nano"
+  spot_type            = "one-time"
+  wait_for_fulfillment = true
+  tags                 = { Name = "batch" }
+}
+output "spot_request_id" { value = aws_spot_instance_request.batch.id }
+output "spot_instance_id" { value = aws_spot_instance_request.batch.spot_instance_id }
 output "volume_id" { value = aws_ebs_volume.data.id }
 output "key_arn" { value = aws_kms_key.disks.arn }
 output "instance_id" { value = aws_instance.db.id }
@@ -221,6 +232,15 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
 
     assert attribute("disableApiTermination") is True
     assert attribute("instanceInitiatedShutdownBehavior") == "terminate"
+    # aws_spot_instance_request (decision 0202): its instance a Spot Instance of the request.
+    [spot_reservation] = ec2.describe_instances(InstanceIds=[outputs["spot_instance_id"]])[
+        "Reservations"
+    ]
+    spot = spot_reservation["Instances"][0]
+    assert (spot["InstanceLifecycle"], spot["SpotInstanceRequestId"]) == (
+        "spot",
+        outputs["spot_request_id"],
+    )
     with pytest.raises(ClientError) as refused:
         ec2.terminate_instances(InstanceIds=[outputs["instance_id"]])
     assert refused.value.response["Error"]["Code"] == "OperationNotPermitted"
@@ -295,6 +315,10 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
     terraform(*DESTROY_AFTER_PLAN)
     assert ec2.describe_volumes()["Volumes"] == []
+    [request] = ec2.describe_spot_instance_requests(
+        SpotInstanceRequestIds=[outputs["spot_request_id"]]
+    )["SpotInstanceRequests"]
+    assert request["State"] == "cancelled"
     # The provider deregistered the image and deleted the snapshots it made.
     assert ec2.describe_images(Owners=["self"])["Images"] == []
     assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []

@@ -133,6 +133,10 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0191: Network Load Balancers held (their LCUs: not yet).
     Meter("elb.network-load-balancer", "lb-seconds", "hour", 3600,
           "Network Load Balancers held, over time"),
+    # Decision 0202: Spot Instances, at the Spot price of each sampled period. Its usage is
+    # already money (millionths of EUR per hour, over seconds): the operator prices it 1.
+    Meter("ec2.spot", "micro-EUR-per-hour-seconds", "EUR", 3600 * 1_000_000,
+          "Spot Instances' running time at the Spot price of each period, in EUR (price 1)"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

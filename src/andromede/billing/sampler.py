@@ -24,6 +24,7 @@ from andromede.billing.service import (
     SECRETS_SAMPLER,
     SNAPSHOT_SAMPLER,
     SNS_ARCHIVE_SAMPLER,
+    SPOT_SAMPLER,
     STORAGE_SAMPLER,
     VOLUME_SAMPLER,
     BillingService,
@@ -54,6 +55,7 @@ class UsageSampler:
         sns_archive_bytes: Amounts | None = None,
         load_balancers: Amounts | None = None,
         secrets: Amounts | None = None,
+        spot_charges: Amounts | None = None,
         running_instances: RunningInstances | None = None,
     ) -> None:
         self._billing = billing
@@ -70,6 +72,7 @@ class UsageSampler:
                 (SNS_ARCHIVE_SAMPLER, sns_archive_bytes),
                 (LOAD_BALANCER_SAMPLER, load_balancers),
                 (SECRETS_SAMPLER, secrets),
+                (SPOT_SAMPLER, spot_charges),
             )
             if reading is not None
         }

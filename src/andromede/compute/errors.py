@@ -34,6 +34,8 @@
     ├── PeeringExists                a VPC peering connection of the same two VPCs already
     ├── InsufficientCapacity         no host has room
     ├── InstanceLimitExceeded        the tenant's quota is reached
+    ├── MaxSpotInstanceCountExceeded the tenant's quota of Spot Instance requests is reached
+    ├── SpotMaxPriceTooLow           a Spot launch's maximum price below the Spot price
     ├── ResourceLimitExceeded        too many launch templates, or versions of one
     ├── NetworkLimitExceeded         too many VPCs, subnets, gateways, tables, routes, ACLs
     ├── AddressLimitExceeded         the tenant's Elastic IP quota is reached
@@ -267,6 +269,14 @@ class ResourceLimitExceeded(ComputeError):
     pass
 
 
+class MaxSpotInstanceCountExceeded(ComputeError):
+    """The tenant's quota of Spot Instance requests (decision 0202)."""
+
+
+class SpotMaxPriceTooLow(ComputeError):
+    """A Spot launch whose maximum price is below the current Spot price (decision 0202)."""
+
+
 class PrefixListVersionMismatch(ComputeError):
     """A managed prefix list's change naming a current version it has moved past (decision
     0149): EC2's ``PrefixListVersionMismatch``, on which Terraform reads the list again."""
@@ -462,6 +472,7 @@ class HostUnreachable(HypervisorFailed):
 
 _NOUNS = {
     "i": "instance ID",
+    "sir": "Spot Instance request ID",
     "ami": "image id",
     "vol": "volume",
     "snap": "snapshot",

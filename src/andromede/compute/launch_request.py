@@ -12,14 +12,15 @@ from andromede.compute.errors import (
     MissingParameter,
 )
 from andromede.compute.model import (
+    MAX_VOLUME_GIB,
     Image,
     InstanceProfileRef,
     MetadataOptions,
     Snapshot,
+    SpotOptions,
     Tags,
     request_digest,
 )
-from andromede.compute.volumes import MAX_VOLUME_GIB
 
 __all__ = [
     "ROOT_DEVICE",
@@ -95,6 +96,11 @@ class RunRequest:
     metadata_options: MetadataOptions = field(default_factory=MetadataOptions)
     # Detailed monitoring (Monitoring.Enabled, decision 0178).
     monitoring: bool = False
+    # A Spot launch (decision 0202): its options (RunInstances' InstanceMarketOptions; None:
+    # on-demand), and the Spot Instance request it fulfils (None: RunInstances makes one per
+    # instance, with the instances).
+    spot: SpotOptions | None = None
+    spot_request_id: str | None = None
 
 
 def root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:
@@ -189,4 +195,6 @@ _DIGEST_DEFAULTS: dict[str, object] = {
     "disable_api_stop": False,
     "shutdown_behavior": "stop",
     "metadata_options": MetadataOptions(),
+    "spot": None,
+    "spot_request_id": None,
 }

@@ -98,6 +98,8 @@ from andromede.compute.public_names import PublicNamesMixin
 from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.security_group_rules import SecurityGroupRulesMixin
 from andromede.compute.seed import build_seed
+from andromede.compute.spot import SpotInstanceRequest, spot_launched
+from andromede.compute.spot_market import SpotMarketMixin
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volume_modifications import VolumeModificationsMixin
 from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin, key_kept
@@ -143,6 +145,7 @@ class LaunchingMixin(
     DhcpOptionsMixin,
     NetworksMixin,
     LaunchTemplatesMixin,
+    SpotMarketMixin,
 ):
     """RunInstances and the steps the lifecycle shares with it, over the other mixins."""
 
@@ -251,12 +254,12 @@ class LaunchingMixin(
             for snapshot in launch_snapshots.values():
                 # Likewise for the further volumes copied from snapshots.
                 capacities = in_storage_domain(capacities, snapshot.storage_domain or snapshot.host)
-            hosts = place(
-                free_room(capacities, live),
-                itype.vcpus,
-                itype.memory_mib,
-                min(request.max_count, room_in_quota),
-            )
+            await self.admit_spot(tenant_id, request, itype)  # decision 0202
+            count = min(request.max_count, room_in_quota)
+            hosts = place(free_room(capacities, live), itype.vcpus, itype.memory_mib, count)
+            if len(hosts) < request.min_count and request.spot is None:
+                # An on-demand launch takes Spot Instances' capacity back (decision 0202).
+                hosts = await self.reclaim_spot(capacities, live, itype, request.min_count, count)
             if len(hosts) < request.min_count:
                 raise InsufficientCapacity(
                     f"We currently do not have sufficient {itype.name} capacity in the "
@@ -347,13 +350,16 @@ class LaunchingMixin(
                         autoscaling_group=request.autoscaling_group,
                     )
                 )
+            instances, spot_requests = spot_launched(tenant_id, request, instances, now)
             made = [v for instance in instances for v in further[instance.instance_id]]
             if adopted:
                 instances = await self.insert_with_interface(
-                    subnet, instances, [*volumes, *made], adopted[1], request
+                    subnet, instances, [*volumes, *made, *spot_requests], adopted[1], request
                 )
             else:
-                instances = await self._insert_with_addresses(subnet, instances, volumes, made)
+                instances = await self._insert_with_addresses(
+                    subnet, instances, volumes, [*made, *spot_requests]
+                )
         self._push_later(tenant_id, group_ids)
         for instance, volume in zip(instances, volumes, strict=True):
             self._spawn(
@@ -494,7 +500,7 @@ class LaunchingMixin(
         subnet: Subnet,
         instances: list[Instance],
         volumes: list[Volume],
-        further: list[Volume],
+        further: Sequence[Volume | SpotInstanceRequest],
     ) -> list[Instance]:
         """Insert the reservation's records with an interface each, in one transaction that
         moves the subnet's revision on (so a DeleteSubnet counting its interfaces meanwhile

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Final
 
 from andromede.compute.errors import IncorrectInstanceState
@@ -48,6 +49,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ID_PREFIXES",
     "MAX_TAGS",
+    "MAX_VOLUME_GIB",
     "MODIFICATION_TRANSITIONS",
     "TRANSITIONS",
     "Attachment",
@@ -66,6 +68,8 @@ __all__ = [
     "Rule",
     "SecurityGroup",
     "Snapshot",
+    "SpotInterruption",
+    "SpotOptions",
     "Tags",
     "Volume",
     "VolumeModification",
@@ -82,6 +86,8 @@ __all__ = [
     "stable_rule_id",
     "token_id",
 ]
+
+MAX_VOLUME_GIB: Final = 16384  # EC2's gp3 limit
 
 # -- instances ---------------------------------------------------------------------------------
 
@@ -206,6 +212,30 @@ class ElasticIpRef:
 
 
 @dataclass(frozen=True, slots=True)
+class SpotOptions:
+    """What a Spot request asks: its maximum hourly price (None: the on-demand price), its
+    type, what an interruption does, and until when it may be fulfilled (persistent)."""
+
+    max_price: Decimal | None = None
+    request_type: str = "one-time"
+    interruption_behavior: str = "terminate"
+    valid_until: datetime | None = None
+    # RequestSpotInstances' ValidFrom: not fulfilled before it (None: at once).
+    valid_from: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpotInterruption:
+    """A Spot Instance's interruption under way (decision 0202): what will be done
+    (``terminate`` or ``stop``) at ``time``, and why (``price`` or ``capacity``) — the
+    metadata service's ``spot/instance-action``."""
+
+    action: str
+    time: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     instance_id: str
     tenant_id: str
@@ -278,6 +308,11 @@ class Instance:
     # Detailed monitoring (decision 0178): its AWS/EC2 metrics every minute rather than every
     # five (RunInstances' Monitoring.Enabled, MonitorInstances); records from before: basic.
     monitoring: bool = False
+    # Spot (decision 0202): "spot" for a Spot Instance (None: on-demand), the Spot Instance
+    # request it fulfils, and the interruption under way during its notice (None: none).
+    lifecycle: str | None = None
+    spot_request_id: str | None = None
+    spot_interruption: SpotInterruption | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

@@ -12,6 +12,7 @@ lock per process, and RunInstances writes all its records in one transaction: it
 MinCount instances or none. At start-up :meth:`ComputeService.reconcile` compares the database
 with what the hosts actually run.
 
+Spot Instance requests are the ``spot_requests`` mixin over ``launching`` (decision 0202);
 RunInstances and the steps the lifecycle shares with it are the ``launching`` mixin (the
 request itself is ``launch_request``'s); volumes, snapshots, images, key pairs, security groups,
 tags and launch templates are mixins of their own (``volumes``, ``image_library``, ``access``,
@@ -43,11 +44,11 @@ from andromede.compute.instance_options import (
     refuse_protected,
 )
 from andromede.compute.launch_request import ROOT_DEVICE, LaunchVolume, RunRequest
-from andromede.compute.launching import LaunchingMixin
 from andromede.compute.model import (
     Event,
     Instance,
     InstanceState,
+    InstanceType,
     Snapshot,
     Volume,
     VolumeState,
@@ -55,6 +56,8 @@ from andromede.compute.model import (
 )
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.scheduler import free_room, place
+from andromede.compute.spot import SpotInstanceRequest
+from andromede.compute.spot_requests import SpotRequestsMixin
 
 __all__ = ["ROOT_DEVICE", "ComputeService", "LaunchVolume", "RunRequest", "StateChange"]
 
@@ -68,7 +71,7 @@ class StateChange:
     current: InstanceState
 
 
-class ComputeService(LaunchingMixin):
+class ComputeService(SpotRequestsMixin):
     """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
     tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""
 
@@ -108,7 +111,13 @@ class ComputeService(LaunchingMixin):
                     for i in await self.store.list(Instance, None)
                     if i.state is not InstanceState.TERMINATED
                 ]
-                if not place(free_room([capacity], live), instance.vcpus, instance.memory_mib, 1):
+                if not place(
+                    free_room([capacity], live), instance.vcpus, instance.memory_mib, 1
+                ) and (
+                    instance.lifecycle == "spot"
+                    # An on-demand start takes Spot capacity back too (decision 0202).
+                    or not await self.reclaim_spot([capacity], live, _held_type(instance), 1, 1)
+                ):
                     raise InsufficientCapacity(
                         f"Insufficient capacity to start {instance.instance_id} on its host"
                     )
@@ -129,6 +138,11 @@ class ComputeService(LaunchingMixin):
         a tenant's stop tells CreateImage's work not to (decision 0148)."""
         instances = [await self._owned(Instance, tenant_id, i, "i") for i in dict.fromkeys(ids)]
         refuse_protected(instances, stop=True)
+        held = [i.spot_request_id for i in instances if i.spot_request_id is not None]
+        self.refuse_spot_stop(
+            instances,
+            {r: s for r in held if (s := await self.store.get(SpotInstanceRequest, r)) is not None},
+        )
         for instance in instances:
             if instance.state not in (InstanceState.STOPPED, InstanceState.STOPPING):
                 next_state(instance.state, Event.STOP, instance.instance_id)
@@ -378,3 +392,9 @@ class ComputeService(LaunchingMixin):
         await self.settle()
         for driver in self.drivers.values():
             await driver.close()
+
+
+def _held_type(instance: Instance) -> InstanceType:
+    """The size the instance holds on its host (fixed at launch, whatever the catalogue says
+    now)."""
+    return InstanceType(instance.instance_type, instance.vcpus, instance.memory_mib, 0)

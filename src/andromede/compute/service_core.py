@@ -194,6 +194,14 @@ class ComputeLimits:
     public_dns_domain: str = ""
     # How long a gateway holds a CreateImage's background work before another may claim it.
     image_creation_lease: float = 60.0
+    # Spot Instances (decision 0202): how often a Spot price may change, its least share of
+    # the on-demand price, the interruption notice, EC2's quota of Spot Instance requests per
+    # account (open, active or disabled), and how long the price history is kept.
+    spot_price_interval: float = 300.0
+    spot_price_floor_ratio: float = 0.3
+    spot_interruption_notice: float = 120.0
+    max_spot_requests_per_tenant: int = 20
+    spot_price_history_days: int = 90
 
 
 @dataclass(frozen=True, slots=True)

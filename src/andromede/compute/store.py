@@ -4,7 +4,8 @@ One store for every kind of record (instances, volumes, snapshots, images, key p
 groups, import tasks, launch templates and their versions, VPCs, subnets, interfaces and their
 secondary private addresses, internet gateways, route tables, network ACLs, Elastic IPs, NAT
 gateways, VPC peering connections, DHCP options sets, managed prefix lists, flow logs, VPC
-endpoints, which VPC is a tenant's default, its instance metadata defaults), addressed by the
+endpoints, which VPC is a tenant's default, its instance metadata defaults, Spot Instance
+requests and the Spot price history), addressed by the
 record's class and id: the records share one shape (an id, an owning tenant, a revision, a
 format version) and the service never needs a join.
 Implementations: :class:`andromede.compute.store_memory.MemoryComputeStore` (tests) and
@@ -46,6 +47,7 @@ from andromede.compute.network import (
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
+from andromede.compute.spot import SpotInstanceRequest, SpotPrice
 from andromede.compute.vpc_endpoint import VpcEndpoint
 from andromede.compute.vpc_peering import VpcPeeringConnection
 
@@ -77,6 +79,8 @@ Record = (
     | FlowLog
     | VpcEndpoint
     | PrivateAddress
+    | SpotInstanceRequest
+    | SpotPrice
 )
 RecordT = TypeVar("RecordT", bound=Record)
 
@@ -106,6 +110,8 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     FlowLog,
     VpcEndpoint,
     PrivateAddress,
+    SpotInstanceRequest,
+    SpotPrice,
 )
 
 

@@ -43,6 +43,7 @@ from andromede.compute.network import (
 from andromede.compute.network_acl import NetworkAcl
 from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.routing import InternetGateway, RouteTable
+from andromede.compute.spot import SpotInstanceRequest, SpotPrice
 from andromede.compute.store import Record, RecordT
 from andromede.compute.vpc_endpoint import VpcEndpoint
 from andromede.compute.vpc_peering import VpcPeeringConnection
@@ -79,6 +80,8 @@ _TABLES: dict[type[Any], sa.Table] = {
     FlowLog: tables.compute_flow_logs,
     VpcEndpoint: tables.compute_vpc_endpoints,
     PrivateAddress: tables.compute_private_addresses,
+    SpotInstanceRequest: tables.compute_spot_requests,
+    SpotPrice: tables.compute_spot_prices,
 }
 
 

@@ -25,6 +25,7 @@ from andromede.compute.errors import (
     ResourceInUse,
 )
 from andromede.compute.model import (
+    MAX_VOLUME_GIB,
     Attachment,
     Image,
     ImageState,
@@ -46,8 +47,6 @@ from andromede.compute.service_core import NAME_MAX, ServiceCore
 __all__ = ["MAX_VOLUME_GIB", "VolumesMixin", "key_kept"]
 
 log = logging.getLogger(__name__)
-
-MAX_VOLUME_GIB = 16384  # EC2's gp3 limit
 
 
 def key_kept(tenant_id: str, snapshot: Snapshot | None) -> str | None:

@@ -35,6 +35,8 @@ __all__ = [
     "compute_route_tables",
     "compute_security_groups",
     "compute_snapshots",
+    "compute_spot_prices",
+    "compute_spot_requests",
     "compute_subnets",
     "compute_volumes",
     "compute_vpc_endpoints",
@@ -165,6 +167,11 @@ compute_flow_logs = _compute_table("compute_flow_logs")
 
 # VPC gateway endpoints (decision 0160, migration 0072): JSON documents, one per endpoint.
 compute_vpc_endpoints = _compute_table("compute_vpc_endpoints")
+
+# Spot Instance requests and the Spot price history (decision 0202, migration 0099): JSON
+# documents, a request each, a price point each (the platform's: no tenant).
+compute_spot_requests = _compute_table("compute_spot_requests")
+compute_spot_prices = _compute_table("compute_spot_prices")
 
 
 # EC2 Auto Scaling (decision 0156, migration 0069): a group by account and name, its JSON

@@ -40,6 +40,7 @@ from andromede.ec2api.profiles import PROFILE_ACTIONS
 from andromede.ec2api.protocol import NAMESPACE, VERSION, Action, Call, Params
 from andromede.ec2api.routing import ROUTING_ACTIONS
 from andromede.ec2api.security_group_rules import RULE_ACTIONS
+from andromede.ec2api.spot import SPOT_ACTIONS
 from andromede.ec2api.tags import TAG_ACTIONS
 from andromede.ec2api.volume_modifications import MODIFICATION_ACTIONS
 from andromede.ec2api.volumes import VOLUME_ACTIONS
@@ -105,6 +106,7 @@ ACTIONS: dict[str, Action] = {
     **PROFILE_ACTIONS,
     **LAUNCH_TEMPLATE_ACTIONS,
     **COPY_ACTIONS,
+    **SPOT_ACTIONS,
 }
 
 

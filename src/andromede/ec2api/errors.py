@@ -192,6 +192,16 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "MissingAuthenticationToken": (401, "The request must contain valid credentials."),
     "MissingInput": (400, "No subnet was given and none can be chosen."),
     "MissingParameter": (400, "A required parameter is missing."),
+    "MaxSpotInstanceCountExceeded": (
+        400,
+        "You have exceeded your maximum number of Spot Instance requests.",
+    ),
+    "SpotMaxPriceTooLow": (400, "Your Spot request price is lower than the Spot price."),
+    "InvalidSpotInstanceRequestID.NotFound": (
+        400,
+        "The Spot Instance request ID does not exist.",
+    ),
+    "InvalidSpotInstanceRequestID.Malformed": (400, "The Spot Instance request ID is malformed."),
     "OperationNotPermitted": (400, "The operation is not permitted."),
     "RequestExpired": (400, "The request reached the service too late."),
     "RequestLimitExceeded": (503, "Request limit exceeded."),
@@ -222,6 +232,7 @@ class Ec2Error(AndromedeError):
 
 _NOT_FOUND: Final = {
     "i": "InvalidInstanceID.NotFound",
+    "sir": "InvalidSpotInstanceRequestID.NotFound",
     "ami": "InvalidAMIID.NotFound",
     "vol": "InvalidVolume.NotFound",
     "volume-modification": "InvalidVolumeModification.NotFound",
@@ -267,6 +278,7 @@ _NOT_FOUND: Final = {
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
+    "sir": "InvalidSpotInstanceRequestID.Malformed",
     "ami": "InvalidAMIID.Malformed",
     "vol": "InvalidVolumeID.Malformed",
     "snap": "InvalidSnapshotID.Malformed",
@@ -356,6 +368,8 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.CannotDelete, "CannotDelete"),
     (compute.InsufficientCapacity, "InsufficientInstanceCapacity"),
     (compute.InstanceLimitExceeded, "InstanceLimitExceeded"),
+    (compute.MaxSpotInstanceCountExceeded, "MaxSpotInstanceCountExceeded"),
+    (compute.SpotMaxPriceTooLow, "SpotMaxPriceTooLow"),
     (compute.ResourceLimitExceeded, "ResourceLimitExceeded"),
     (compute.PrefixListVersionMismatch, "PrefixListVersionMismatch"),
     (compute.PrefixListModification, "InvalidPrefixListModification"),

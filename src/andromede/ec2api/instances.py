@@ -18,6 +18,7 @@ from andromede.compute.model import (
     Volume,
 )
 from andromede.compute.network import NetworkInterface, private_dns_name
+from andromede.compute.network_interfaces import FurtherInterface
 from andromede.compute.service import ROOT_DEVICE, RunRequest, StateChange
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
@@ -28,9 +29,14 @@ from andromede.ec2api.launch_parameters import (
     launch_interface,
     launch_mappings,
     launch_options,
+    market_options,
     merged,
 )
-from andromede.ec2api.launch_templates import launch_template_of, launch_template_resources
+from andromede.ec2api.launch_templates import (
+    Chosen,
+    launch_template_of,
+    launch_template_resources,
+)
 from andromede.ec2api.metadata_options import METADATA_OPTIONS_ACTIONS, write_metadata_options
 from andromede.ec2api.network_interfaces import launch_further_interfaces
 from andromede.ec2api.networks import public_ip_of, system_tags, write_interface
@@ -181,6 +187,8 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
     xml.element("rootDeviceName", ROOT_DEVICE)
     _write_mappings(xml, known.volumes.get(instance.instance_id, ()))
     xml.element("virtualizationType", "hvm")
+    xml.element("instanceLifecycle", instance.lifecycle)  # decision 0202: "spot", or none
+    xml.element("spotInstanceRequestId", instance.spot_request_id)
     xml.element("hypervisor", "xen")  # botocore's enum has no "kvm"; "xen" is what SDKs expect
     if instance.iam_instance_profile is not None:
         xml.open("iamInstanceProfile")
@@ -243,6 +251,30 @@ async def run_instances(call: Call) -> None:
         }
         p = Params(merged(template[1].parameters, own, merge_lists=True))
         p.refuse_unhandled("RunInstances", RUN_HANDLED, RUN_HARMLESS)
+    request, further = await launch_request_of(call, p, template)
+    instances = await call.compute.run_instances(call.tenant_id, request)
+    call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
+    await call.compute.attach_launch_interfaces(call.tenant_id, instances, further)
+    xml = call.result
+    xml.element("reservationId", instances[0].reservation_id)
+    xml.element("ownerId", call.tenant_id)
+    xml.open("groupSet")
+    xml.close("groupSet")
+    xml.open("instancesSet")
+    known = await _known(call, instances)
+    for instance in instances:
+        _write_instance(xml, call, instance, known)
+    xml.close("instancesSet")
+
+
+async def launch_request_of(
+    call: Call,
+    p: Params,
+    template: Chosen | None = None,
+) -> tuple[RunRequest, list[FurtherInterface]]:
+    """The compute request a RunInstances (its parameters ``p``, a template's merged in)
+    makes, and its further interfaces; RequestSpotInstances' launch specification is read
+    through it too (decision 0202)."""
     mappings = launch_mappings(p)
     options = launch_options(p, (await call.compute.metadata_defaults(call.tenant_id)).chosen())
     min_count = p.integer("MinCount", minimum=1, maximum=_MAX_RUN)
@@ -298,20 +330,9 @@ async def run_instances(call: Call) -> None:
         shutdown_behavior=options.shutdown_behavior,
         metadata_options=options.metadata_options,
         monitoring=options.monitoring,
+        spot=market_options(p, call.compute.clock()),
     )
-    instances = await call.compute.run_instances(call.tenant_id, request)
-    call.context["resources"] = [call.arn("instance", i.instance_id) for i in instances]
-    await call.compute.attach_launch_interfaces(call.tenant_id, instances, further)
-    xml = call.result
-    xml.element("reservationId", instances[0].reservation_id)
-    xml.element("ownerId", call.tenant_id)
-    xml.open("groupSet")
-    xml.close("groupSet")
-    xml.open("instancesSet")
-    known = await _known(call, instances)
-    for instance in instances:
-        _write_instance(xml, call, instance, known)
-    xml.close("instancesSet")
+    return request, further
 
 
 # -- DescribeInstances -----------------------------------------------------------------------
@@ -329,6 +350,9 @@ def _instance_filter(name: str) -> Callable[[Instance], list[str]] | None:
         "availability-zone": lambda i: [i.availability_zone],
         "reservation-id": lambda i: [i.reservation_id],
         "client-token": lambda i: [i.client_token] if i.client_token else [],
+        # Decision 0202: "spot" for a Spot Instance; an on-demand one has none, as on EC2.
+        "instance-lifecycle": lambda i: [i.lifecycle] if i.lifecycle else [],
+        "spot-instance-request-id": lambda i: [i.spot_request_id] if i.spot_request_id else [],
         "instance.group-id": lambda i: list(i.security_group_ids),
         "group-id": lambda i: list(i.security_group_ids),
         "private-ip-address": lambda i: [i.private_ip] if i.private_ip else [],

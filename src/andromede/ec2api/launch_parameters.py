@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Final
 
 from andromede.compute.instance_options import check_metadata_options, check_shutdown_behavior
-from andromede.compute.model import MetadataOptions
+from andromede.compute.model import MetadataOptions, SpotOptions
 from andromede.compute.service import LaunchVolume
+from andromede.compute.spot import check_spot_options, parse_max_price
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.protocol import Params
 
@@ -39,12 +41,14 @@ __all__ = [
     "launch_interface",
     "launch_mappings",
     "launch_options",
+    "market_options",
     "merged",
     "metadata_changes",
+    "spot_options",
 ]
 
 # RunInstances: what it acts on, and what it takes as asked because the value is what is done
-# anyway. Everything else (spot, more network interfaces, IPv6, CPU options…) is refused, so
+# anyway. Everything else (more network interfaces, IPv6, CPU options…) is refused, so
 # that no instance is started differently from what was asked (decision 0060).
 RUN_HANDLED: Final = frozenset(
     {
@@ -61,6 +65,8 @@ RUN_HANDLED: Final = frozenset(
         "MetadataOptions",
         # Detailed monitoring: its metrics every minute (decision 0178).
         "Monitoring.Enabled",
+        # A Spot launch (decision 0202, market_options).
+        "InstanceMarketOptions",
     }
 )  # fmt: skip
 RUN_HARMLESS: Final = {
@@ -314,3 +320,69 @@ def _merged_tags(base: Params, over: Params) -> dict[str, str]:
             result[f"TagSpecification.{n}.Tag.{m}.Key"] = key
             result[f"TagSpecification.{n}.Tag.{m}.Value"] = value
     return result
+
+
+# InstanceMarketOptions (decision 0202): a Spot launch. Spot blocks (BlockDurationMinutes) are
+# refused as EC2 refuses them since 2022; hibernation is refused by compute (not offered).
+_MARKET_HANDLED: Final = frozenset(
+    {
+        "MarketType", "SpotOptions.MaxPrice", "SpotOptions.SpotInstanceType",
+        "SpotOptions.InstanceInterruptionBehavior", "SpotOptions.ValidUntil",
+    }
+)  # fmt: skip
+
+
+def market_options(p: Params, now: datetime) -> SpotOptions | None:
+    """RunInstances' ``InstanceMarketOptions``: the Spot options it asks (None: on-demand),
+    checked as EC2 checks them."""
+    market = p.view("InstanceMarketOptions.")
+    if not market.names():
+        return None
+    if market.get("SpotOptions.BlockDurationMinutes") is not None:
+        raise Ec2Error("InvalidParameterValue", "BlockDurationMinutes is not a valid parameter.")
+    market.refuse_unhandled("RunInstances InstanceMarketOptions", _MARKET_HANDLED)
+    kind = market.get("MarketType") or "spot"
+    if kind != "spot":
+        raise Ec2Error(
+            "InvalidParameterValue",
+            f"Invalid value '{kind[:32]}' for MarketType; the valid value is spot",
+        )
+    return spot_options(market.view("SpotOptions."), now, run_instances=True)
+
+
+def spot_options(
+    p: Params,
+    now: datetime,
+    *,
+    run_instances: bool,
+    names: tuple[str, str, str, str] = (
+        "MaxPrice",
+        "SpotInstanceType",
+        "InstanceInterruptionBehavior",
+        "ValidUntil",
+    ),
+) -> SpotOptions:
+    """Spot options under their names in ``p`` (RunInstances' ``SpotOptions.*``, or
+    RequestSpotInstances' own ``SpotPrice``, ``Type``…), checked as EC2 checks them."""
+    price_name, type_name, behavior_name, until_name = names
+    raw_price = p.get(price_name)
+    raw_until = p.get(until_name)
+    raw_from = None if run_instances else p.get("ValidFrom")
+    options = SpotOptions(
+        max_price=parse_max_price(raw_price) if raw_price else None,
+        request_type=p.get(type_name) or "one-time",
+        interruption_behavior=p.get(behavior_name) or "terminate",
+        valid_until=_timestamp(raw_until, until_name) if raw_until else None,
+        valid_from=_timestamp(raw_from, "ValidFrom") if raw_from else None,
+    )
+    return check_spot_options(options, run_instances=run_instances, now=now)
+
+
+def _timestamp(raw: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Ec2Error("InvalidParameterValue", f"Invalid value '{raw[:40]}' for {name}") from None
+    if moment.tzinfo is None:
+        raise Ec2Error("InvalidParameterValue", f"{name} must be a UTC timestamp")
+    return moment

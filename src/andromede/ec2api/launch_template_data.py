@@ -17,6 +17,7 @@ from typing import Any, Final
 from andromede.compute.errors import ComputeError, MissingParameter
 from andromede.compute.launch_template import LaunchParameters
 from andromede.compute.model import Instance, check_tags
+from andromede.compute.spot import SpotInstanceRequest
 from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.launch_parameters import (
     RUN_HARMLESS,
@@ -24,6 +25,7 @@ from andromede.ec2api.launch_parameters import (
     launch_interface,
     launch_mappings,
     launch_options,
+    market_options,
 )
 from andromede.ec2api.network_interfaces import launch_further_interfaces
 from andromede.ec2api.protocol import Call, Params
@@ -52,6 +54,7 @@ def _check_data(call: Call, data: Params, action: str) -> None:
     launch_interface(data)
     launch_further_interfaces(data)
     launch_options(data)  # the protection flags' and metadata options' form
+    market_options(data, call.compute.clock())  # a Spot launch's options (decision 0202)
     data.boolean("EbsOptimized", default=False)
     for spec in data.structs("TagSpecification"):
         kind = spec.required("ResourceType")
@@ -185,6 +188,30 @@ def _write_interfaces(xml: XmlWriter, p: Params) -> None:
     xml.close("networkInterfaceSet")
 
 
+# InstanceMarketOptions.SpotOptions' members as EC2 shows them (decision 0202).
+_SPOT_FIELDS: Final = {
+    "MaxPrice": "maxPrice",
+    "SpotInstanceType": "spotInstanceType",
+    "InstanceInterruptionBehavior": "instanceInterruptionBehavior",
+    "ValidUntil": "validUntil",
+}
+
+
+def _write_market_options(xml: XmlWriter, p: Params) -> None:
+    market = p.view("InstanceMarketOptions.")
+    if not market.names():
+        return
+    xml.open("instanceMarketOptions")
+    xml.element("marketType", market.get("MarketType") or "spot")
+    spot = [(tag, market.get(f"SpotOptions.{name}")) for name, tag in _SPOT_FIELDS.items()]
+    if any(value is not None for _, value in spot):
+        xml.open("spotOptions")
+        for tag, value in spot:
+            xml.element(tag, value)
+        xml.close("spotOptions")
+    xml.close("instanceMarketOptions")
+
+
 def write_data(xml: XmlWriter, parameters: LaunchParameters) -> None:
     """A version's parameters as EC2's ``launchTemplateData``."""
     p = Params(dict(parameters))
@@ -218,6 +245,7 @@ def write_data(xml: XmlWriter, parameters: LaunchParameters) -> None:
             xml.close("item")
         xml.close("blockDeviceMappingSet")
     _write_interfaces(xml, p)
+    _write_market_options(xml, p)
     for name, tag in (
         ("SecurityGroupId", "securityGroupIdSet"),
         ("SecurityGroup", "securityGroupSet"),
@@ -292,6 +320,22 @@ async def instance_parameters(call: Call, instance: Instance) -> LaunchParameter
         )
         if volume.kms_key_arn:
             found.append((prefix + "Ebs.KmsKeyId", volume.kms_key_arn))
+    if instance.lifecycle == "spot":  # decision 0202: its request's options, as EC2 gives them
+        found.append(("InstanceMarketOptions.MarketType", "spot"))
+        request = await call.compute.store.get(SpotInstanceRequest, instance.spot_request_id or "")
+        if request is not None:
+            spot = request.options
+            if spot.max_price is not None:
+                found.append(
+                    ("InstanceMarketOptions.SpotOptions.MaxPrice", f"{spot.max_price:.6f}")
+                )
+            found.append(("InstanceMarketOptions.SpotOptions.SpotInstanceType", spot.request_type))
+            found.append(
+                (
+                    "InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior",
+                    spot.interruption_behavior,
+                )
+            )
     if instance.tags:
         found.append(("TagSpecification.1.ResourceType", "instance"))
         for n, (key, value) in enumerate(instance.tags, start=1):

@@ -142,4 +142,9 @@ def instance_metadata(
         endpoint_enabled=options.http_endpoint == "enabled",
         tags=instance.tags if options.instance_metadata_tags == "enabled" else None,
         put_response_hop_limit=options.hop_limit,
+        spot_action=(
+            (interruption.action, interruption.time)
+            if (interruption := instance.spot_interruption) is not None
+            else None
+        ),
     )

@@ -81,6 +81,9 @@ class InstanceMetadata:
     put_response_hop_limit: int = 1
     # Its network interfaces in device order (decision 0161); none: no ``network/`` tree.
     interfaces: tuple[InterfaceMetadata, ...] = ()
+    # A Spot Instance's interruption under way (decision 0202): the action ("terminate" or
+    # "stop") and when; None: ``spot/`` answers 404, as on EC2 before a notice.
+    spot_action: tuple[str, datetime] | None = None
 
 
 @dataclass(frozen=True, slots=True)

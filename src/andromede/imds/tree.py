@@ -148,6 +148,16 @@ def metadata_tree(instance: InstanceMetadata, credentials: RoleCredentials | Non
         meta["public-keys"] = _public_keys(instance)
     if instance.interfaces:
         meta["network"] = _network(instance)
+    if instance.spot_action is not None:
+        # EC2's interruption notice (decision 0202); termination-time is its older form,
+        # given for a termination only.
+        action, moment = instance.spot_action
+        spot: dict[str, Node] = {
+            "instance-action": json.dumps({"action": action, "time": _time(moment)}).encode()
+        }
+        if action == "terminate":
+            spot["termination-time"] = _text(_time(moment))
+        meta["spot"] = Directory(spot)
     if instance.tags is not None:
         # EC2 lists the keys, each a leaf holding its value; a key holding "/" could not be
         # reached as a path (EC2 refuses to show tags while one exists), so it is left out.

@@ -165,6 +165,43 @@ class ComputeSettings(BaseModel):
             "launchPermission; EC2's quota: 1,000)."
         ),
     )
+    # Spot Instances (decision 0202).
+    spot_price_interval: float = Field(
+        default=300.0,
+        ge=1,
+        le=86400,
+        description="Least seconds between two changes of an instance type's Spot price "
+        "(decision 0202); the price is the on-demand price of the billing catalogue times a "
+        "ratio rising with the hosts' fill.",
+    )
+    spot_price_floor_ratio: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="The Spot price's share of the on-demand price on empty hosts; it rises "
+        "with the square of the hosts' fill to 1 (decision 0202).",
+    )
+    spot_interruption_notice: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="Seconds between a Spot Instance's interruption notice (metadata "
+        "spot/instance-action, its request marked, the EventBridge warning) and its "
+        "termination or stop (EC2: two minutes; decision 0202).",
+    )
+    max_spot_requests_per_tenant: int = Field(
+        default=20,
+        ge=0,
+        description="Most Spot Instance requests one tenant may hold open, active or disabled "
+        "(decision 0202).",
+    )
+    spot_price_history_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days of Spot price history kept for DescribeSpotPriceHistory (EC2: 90); "
+        "each type's current price is kept whatever its age.",
+    )
     max_launch_templates_per_tenant: int = Field(
         default=5000,
         ge=1,

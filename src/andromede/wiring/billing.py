@@ -6,16 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 
 from andromede.billing.invoice import Issuer
 from andromede.billing.invoices_store import SqlInvoiceStore
-from andromede.billing.model import payload_requests
+from andromede.billing.model import INSTANCE_METER_PREFIX, payload_requests
 from andromede.billing.profiles_store import SqlBillingProfileStore
 from andromede.billing.sampler import UsageSampler
 from andromede.billing.service import BillingService, RunningInstance
 from andromede.billing.store_sql import SqlBillingStore
 from andromede.compute.model import Instance, InstanceState
 from andromede.compute.service import ComputeService
+from andromede.compute.spot_market import OnDemandPrices
 from andromede.compute.traffic import INTERNET_OUT, NAT_GATEWAY
 from andromede.db.database import Database
 from andromede.iam.service import IdentityService
@@ -32,6 +34,7 @@ __all__ = [
     "billing_service",
     "delivery_meter",
     "instance_meter",
+    "on_demand_card",
     "traffic_meter",
     "usage_sampler",
 ]
@@ -68,6 +71,8 @@ def instance_meter(
     closes it (billed to then, a minute at least)."""
 
     async def on_transition(before: Instance, after: Instance, at: datetime) -> None:
+        if after.lifecycle == "spot":
+            return  # metered at its Spot price by the sampler's ec2.spot (decision 0202)
         if after.state is InstanceState.RUNNING:
             await billing.instance_started(
                 after.instance_id,
@@ -80,6 +85,21 @@ def instance_meter(
             await billing.instance_stopped(after.instance_id, at)
 
     return on_transition
+
+
+def on_demand_card(billing: BillingService, region: str) -> OnDemandPrices:
+    """The operator's on-demand prices per instance type (EUR per hour, the catalogue's
+    ``ec2.instance.<type>`` meters of the region): what Spot prices are modelled from and
+    what a Spot request's maximum price defaults to (decision 0202)."""
+
+    async def card() -> dict[str, Decimal]:
+        return {
+            price.meter.removeprefix(INSTANCE_METER_PREFIX): price.unit_price
+            for price in await billing.prices(region)
+            if price.meter.startswith(INSTANCE_METER_PREFIX)
+        }
+
+    return card
 
 
 def delivery_meter(billing: BillingService, region: str) -> Callable[[Delivery], None]:
@@ -194,6 +214,7 @@ def usage_sampler(
                 i.instance_id, i.tenant_id, i.instance_type, i.last_launch_time, i.stopped_at
             )
             for i in await compute.running_instances()
+            if i.lifecycle != "spot"  # the ec2.spot sampler's (decision 0202)
         ]
 
     return UsageSampler(
@@ -208,5 +229,6 @@ def usage_sampler(
         sns_archive_bytes=None if sns_archive_bytes is None else in_region(sns_archive_bytes),
         load_balancers=None if load_balancers is None else in_region(load_balancers),
         secrets=secrets,
+        spot_charges=in_region(compute.spot_charges_by_tenant),
         running_instances=running_instances,
     )

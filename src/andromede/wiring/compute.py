@@ -57,7 +57,7 @@ from andromede.scaling_forecasts import MetricForecaster
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attestation_key
-from andromede.wiring.billing import instance_meter, traffic_meter
+from andromede.wiring.billing import instance_meter, on_demand_card, traffic_meter
 from andromede.wiring.deployment import open_metadata_database
 from andromede.wiring.identity import identity_service
 
@@ -101,6 +101,7 @@ async def start_compute(
     )
     if billing is not None:
         compute.on_transition = instance_meter(billing)
+        compute.on_demand_prices = on_demand_card(billing, settings.region)  # decision 0202
     if settings.hypervisor == "memory" and settings.workers > 1:
         log.warning(
             "hypervisor = memory keeps its instances in each worker process: with %d workers "

@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from andromede.alarm_adapters import AlarmStateEventSender
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.model import Instance
 from andromede.compute.service_core import TransitionListener
+from andromede.compute.spot_market import SpotWarning
 from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db.database import Database
 from andromede.db.notification_events import EventSealer
@@ -69,6 +70,7 @@ __all__ = [
     "EventsParts",
     "events_parts",
     "instance_state_events",
+    "spot_interruption_warnings",
 ]
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
@@ -376,6 +378,9 @@ class EventsParts:
     def instance_events(self, previous: TransitionListener | None) -> TransitionListener:
         return instance_state_events(self.service, self._settings.region, previous)
 
+    def spot_warnings(self) -> SpotWarning:
+        return spot_interruption_warnings(self.service, self._settings.region)
+
     def replays(self, holder: str) -> ReplayRunner:
         """The replays' runner and archives' sweeper of this gateway (decision 0196), woken
         by its own StartReplay calls."""
@@ -450,3 +455,29 @@ def instance_state_events(
         await service.route(tenant, DEFAULT_BUS, [event])
 
     return on_transition
+
+
+def spot_interruption_warnings(service: EventsService, region: str) -> SpotWarning:
+    """EC2's "EC2 Spot Instance Interruption Warning" into the instance owner's default bus
+    when its interruption is noticed (decision 0202), in AWS's shape: ``source`` ``aws.ec2``,
+    the instance's ARN its resource, ``detail`` its id and the action to come."""
+
+    async def warn(instance: Instance, at: datetime) -> None:
+        interruption = instance.spot_interruption
+        tenant = instance.tenant_id
+        event = event_envelope(
+            event_id=str(uuid.uuid4()),
+            detail_type="EC2 Spot Instance Interruption Warning",
+            source="aws.ec2",
+            account=tenant,
+            moment=datetime.now(UTC),
+            region=region,
+            resources=[f"arn:aws:ec2:{region}:{tenant}:instance/{instance.instance_id}"],
+            detail={
+                "instance-id": instance.instance_id,
+                "instance-action": interruption.action if interruption else "terminate",
+            },
+        )
+        await service.route(tenant, DEFAULT_BUS, [event])
+
+    return warn

@@ -85,7 +85,8 @@ async def lapse_access_requests(settings: Settings, service: OperatorAccessServi
 async def compute_upkeep(settings: Settings, compute: ComputeService) -> None:
     """Purge the records of instances terminated longer ago than the retention, bring every
     host's firewalls and overlay peers back to the records every ``compute_resync_interval``,
-    and stop or terminate the instances whose guest powered off (decision 0145)."""
+    and stop or terminate the instances whose guest powered off (decision 0145); Spot prices,
+    interruptions and requests follow at the same pace (decision 0202)."""
     loop = asyncio.get_running_loop()
     next_purge = loop.time() + settings.sweeper_interval
     next_resync = loop.time() + settings.compute_resync_interval
@@ -97,6 +98,7 @@ async def compute_upkeep(settings: Settings, compute: ComputeService) -> None:
                 next_check = loop.time() + settings.instance_shutdown_check_interval
                 await compute.notice_guest_shutdowns()
                 await compute.resume_image_creations()  # decision 0148
+                await compute.spot_upkeep()  # decision 0202
             if loop.time() >= next_purge:
                 next_purge = loop.time() + settings.sweeper_interval
                 await compute.purge_terminated()

@@ -117,3 +117,35 @@ async def test_held_meters_are_unit_seconds_cut_at_each_hour() -> None:
     assert not await billing.sample_amounts(SNAPSHOT_SAMPLER, held[SNAPSHOT_SAMPLER])
     with pytest.raises(ValueError, match="no sampler"):
         await billing.sample_amounts("ec2.elsewhere", {})
+
+
+async def test_spot_instances_are_billed_at_the_spot_price_of_each_period() -> None:
+    """Decision 0202: the ``ec2.spot`` sampler holds what the tenant's Spot Instances cost per
+    hour (millionths of EUR) over each period; priced 1, its line is that money in EUR."""
+    from andromede.billing.service import SPOT_SAMPLER
+
+    clock = Clock()
+    store = MemoryBillingStore()
+    billing = BillingService(store, region="eu-fr-1", instance_types=["t3.nano"], clock=clock)
+    charges = {("t1", "eu-fr-1"): 3_000}  # one Spot Instance at EUR 0.003 an hour
+
+    async def read() -> dict[tuple[str, str], int]:
+        return charges
+
+    sampler = UsageSampler(billing, interval=60, spot_charges=read)
+    await sampler.sample()
+    clock.now = T0 + timedelta(hours=2)  # two hours at 0.003
+    await sampler.sample()
+    charges[("t1", "eu-fr-1")] = 6_000  # the Spot price doubled for the next hour
+    clock.now = T0 + timedelta(hours=3)
+    await sampler.sample()
+    meters = catalogue(["t3.nano"])
+    total = sum(
+        i.quantity
+        for i in await store.usage_by_hour("t1", DECEMBER.start, DECEMBER.end)
+        if i.meter == SPOT_SAMPLER
+    )
+    usage, net, _ = line_amounts(total, meters[SPOT_SAMPLER], Decimal(1), Decimal(0))
+    assert usage == Decimal("0.012")  # 2 h x 0.003 + 1 h x 0.006, in EUR
+    assert net == Decimal("0.01")
+    assert "Spot" in meters[SPOT_SAMPLER].description

@@ -63,3 +63,37 @@ async def test_state_changes_become_ec2_events(compute: ComputeService, image: I
         "0",
     )
     assert first["resources"] == [f"arn:aws:ec2:{REGION}:{TENANT}:instance/{instance.instance_id}"]
+
+
+async def test_spot_interruption_warning_becomes_an_ec2_event(
+    compute: ComputeService, image: Image
+) -> None:
+    """Decision 0202: a Spot Instance's interruption notice reaches its owner's default bus
+    as EC2's "EC2 Spot Instance Interruption Warning", its action in the detail."""
+    from andromede.compute.model import SpotOptions
+    from andromede.wiring.events import spot_interruption_warnings
+
+    sink = Sink()
+    deliveries = Deliveries(sink)
+    events = EventsService(MemoryEventsStore(), deliveries, region=REGION)
+    pattern = {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}
+    await events.put_rule(TENANT, "spot", "default", event_pattern=json.dumps(pattern))
+    queue = f"arn:aws:sqs:{REGION}:{TENANT}:spot"
+    await events.put_targets(TENANT, "spot", "default", [{"Id": "q", "Arn": queue}])
+    compute.spot_warning = spot_interruption_warnings(events, REGION)
+    [instance] = await compute.run_instances(
+        TENANT, RunRequest(image.image_id, "t3.nano", spot=SpotOptions())
+    )
+    await compute.settle()
+    assert await compute.interrupt_spot(instance.instance_id, "capacity") is not None
+    assert await compute.interrupt_spot(instance.instance_id, "capacity") is None  # once
+    await deliveries.drain()
+    [warning] = [json.loads(message) for message in sink.messages]
+    assert warning["detail-type"] == "EC2 Spot Instance Interruption Warning"
+    assert warning["detail"] == {
+        "instance-id": instance.instance_id,
+        "instance-action": "terminate",
+    }
+    assert warning["resources"] == [
+        f"arn:aws:ec2:{REGION}:{TENANT}:instance/{instance.instance_id}"
+    ]

@@ -384,7 +384,17 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
         # Metadata options, protection and the shutdown behaviour are handled since decision
         # 0145; an IPv6 endpoint or an option EC2 does not have is not.
         {"MetadataOptions": {"HttpProtocolIpv6": "enabled"}},
-        {"InstanceMarketOptions": {"MarketType": "spot"}},
+        # A Spot Instance hibernated at its interruption (decision 0202: Spot is offered,
+        # hibernation is not).
+        {
+            "InstanceMarketOptions": {
+                "MarketType": "spot",
+                "SpotOptions": {
+                    "SpotInstanceType": "persistent",
+                    "InstanceInterruptionBehavior": "hibernate",
+                },
+            }
+        },
         {"Placement": {"Tenancy": "dedicated"}},
         # Handled since decision 0106 with AssociatePublicIpAddress; a chosen address is not.
         {"NetworkInterfaces": [{"DeviceIndex": 0, "PrivateIpAddress": "172.31.0.9"}]},

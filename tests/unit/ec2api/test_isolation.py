@@ -46,6 +46,7 @@ PL = "{pl}"
 FL = "{fl}"
 VPCE = "{vpce}"
 ENI, ENI_ATTACH = "{eni}", "{eni-attach}"
+SIR = "{sir}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -69,6 +70,11 @@ TRUST_EC2 = json.dumps(
 )
 
 RECIPES: dict[str, dict[str, Any]] = {
+    # Spot (decision 0202): the victim's request waits for capacity (an m5.large fits no more).
+    "RequestSpotInstances": {"LaunchSpecification": {"ImageId": AMI, "InstanceType": "t3.nano"}},
+    "DescribeSpotInstanceRequests": {"SpotInstanceRequestIds": [SIR]},
+    "CancelSpotInstanceRequests": {"SpotInstanceRequestIds": [SIR]},
+    "DescribeSpotPriceHistory": {},
     # Elastic network interfaces (decision 0161): the victim's attached interface and its
     # instance must be neither found nor changed; the intruder's own would be in its subnet.
     "CreateNetworkInterface": {"SubnetId": SUBNET},
@@ -384,6 +390,7 @@ class Victim:
             ("DescribeAccountAttributes", {"AttributeNames": ["default-vpc"]}),
             ("DescribeVpcAttribute", {"VpcId": self.ids[VPC], "Attribute": "enableDnsHostnames"}),
             ("DescribeLaunchTemplateVersions", {"Versions": ["$Latest", "$Default"]}),
+            ("DescribeSpotInstanceRequests", {}),
         ]
         state = []
         for action, params in reads:
@@ -588,7 +595,16 @@ async def build_victim(world: World) -> Victim:
             "AttachNetworkInterface", NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1
         )
     )["AttachmentId"]
+    # A Spot request left open: no host has room for an m5.large beside the victim's instance.
+    [spot] = (
+        await c.call(
+            "RequestSpotInstances",
+            LaunchSpecification={"ImageId": world.image.image_id, "InstanceType": "m5.large"},
+        )
+    )["SpotInstanceRequests"]
+    assert spot["State"] == "open", spot
     ids = {
+        SIR: spot["SpotInstanceRequestId"],
         VPCE: endpoint,
         ENI: eni,
         ENI_ATTACH: eni_attach,

@@ -171,7 +171,16 @@ async def test_create_refuses_what_ec2_refuses(
     "data",
     [
         # Features RunInstances here does not have are refused, never kept and dropped later.
-        {"InstanceMarketOptions": {"MarketType": "spot"}},
+        # Spot is kept (decision 0202); hibernating at an interruption is not offered.
+        {
+            "InstanceMarketOptions": {
+                "MarketType": "spot",
+                "SpotOptions": {
+                    "SpotInstanceType": "persistent",
+                    "InstanceInterruptionBehavior": "hibernate",
+                },
+            }
+        },
         {"MetadataOptions": {"HttpProtocolIpv6": "enabled"}},
         {"CpuOptions": {"CoreCount": 2}},
         {"NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6AddressCount": 1}]},

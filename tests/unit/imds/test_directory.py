@@ -9,6 +9,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 from uuid import uuid4
 
@@ -18,7 +19,7 @@ import pytest
 from andromede.app import identity_service, migrate, open_instance_metadata
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.images import ImageFiles
-from andromede.compute.model import Instance, InstanceProfileRef
+from andromede.compute.model import Instance, InstanceProfileRef, SpotOptions
 from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService, RunRequest
 from andromede.compute.store_memory import MemoryComputeStore
@@ -225,3 +226,26 @@ async def test_the_guest_reads_every_interface_by_its_mac(
     assert find(tree, primary + "device-number") == b"0"
     assert find(tree, primary + "local-ipv4s") == b"172.31.0.4\n172.31.0.5"
     assert find(tree, primary + "vpc-ipv4-cidr-block") == b"172.31.0.0/16"
+
+
+async def test_a_spot_instance_reads_its_interruption_notice(
+    compute: ComputeService, driver: MemoryDriver, tmp_path: Path
+) -> None:
+    """``spot/instance-action`` (decision 0202): absent (404) until the notice, then the action
+    and its time as EC2 gives them; ``termination-time`` for a termination."""
+    instance = await launch(compute, tmp_path, spot=SpotOptions())
+    assert instance.public_ip is not None and instance.lifecycle == "spot"
+    directory = ComputeInstanceDirectory(compute.store, driver, "eu-fr-1")
+    found = await directory.by_address(instance.public_ip)
+    assert found is not None
+    assert find(metadata_tree(found, None), "latest/meta-data/spot/instance-action") is None
+    marked = await compute.interrupt_spot(instance.instance_id, "capacity")
+    assert marked is not None and marked.spot_interruption is not None
+    found = await directory.by_address(instance.public_ip)
+    assert found is not None
+    tree = metadata_tree(found, None)
+    notice = find(tree, "latest/meta-data/spot/instance-action")
+    assert isinstance(notice, bytes)
+    when = marked.spot_interruption.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert json.loads(notice) == {"action": "terminate", "time": when}
+    assert find(tree, "latest/meta-data/spot/termination-time") == when.encode()
