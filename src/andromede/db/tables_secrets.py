@@ -65,5 +65,6 @@ secret_replicas = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("generation", sa.BigInteger, nullable=False),
     sa.Column("overwrite", sa.Boolean, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_secret_replicas_due", "region", "due"),
 )

@@ -382,6 +382,7 @@ def _replica_row(replica: Replica) -> dict[str, Any]:
         "attempts": replica.attempts,
         "generation": replica.generation,
         "overwrite": replica.overwrite,
+        "format_version": FORMAT_VERSION,
     }
 
 

@@ -173,6 +173,15 @@ async def test_the_replica_s_key_is_of_its_region_and_a_failure_is_told(two: Har
     (status,) = (await two.ok("DescribeSecret", {"SecretId": "db"}))["ReplicationStatus"]
     assert status["Status"] == "InSync" and "StatusMessage" not in status
     assert (await de.ok("GetSecretValue", {"SecretId": "db"}))["SecretString"] == "v2"
+    # Asked again with Berlin's aws/secretsmanager: every replicated version sealed anew.
+    await two.ok(
+        "ReplicateSecretToRegions", {"SecretId": "db", "AddReplicaRegions": [{"Region": BERLIN}]}
+    )
+    (managed,) = await _key_of(two, BERLIN, "db")
+    assert managed != berlin_key.arn and f":{BERLIN}:" in managed
+    await two.keys.in_region(BERLIN).disable_key(two.key_caller(), berlin_key.key_id)
+    previous = await de.ok("GetSecretValue", {"SecretId": "db", "VersionStage": "AWSPREVIOUS"})
+    assert previous["SecretString"] == "v1"
 
 
 async def test_regions_not_declared_or_not_allowed_are_refused(two: Harness) -> None:

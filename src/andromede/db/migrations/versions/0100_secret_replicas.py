@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("generation", sa.BigInteger(), nullable=False),
         sa.Column("overwrite", sa.Boolean(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("primary_arn", "region", name="pk_secret_replicas"),
     )
     op.create_index("ix_secret_replicas_due", "secret_replicas", ["region", "due"])
