@@ -121,6 +121,12 @@ class ReplicaSync:
                     f"The KMS key of a replica in {region} must be a key of that Region."
                 )
 
+    async def check_home(self, account: str, region: str) -> None:
+        """A secret made in ``region`` must be in the account's allowed regions too."""
+        allowed = await self._allowed(account)
+        if allowed and region not in allowed:
+            raise RegionRefused(f"Your account may not hold secrets in {region}")
+
     async def _allowed(self, account: str) -> frozenset[str]:
         return frozenset() if self.policy.allowed is None else await self.policy.allowed(account)
 
@@ -163,7 +169,10 @@ class ReplicaSync:
         await self._store.mark_due(primary.arn, self._clock())
         for replica in await self._store.replicas(primary.arn):
             if replica.region in self.policy.served:
-                await self.sync(replica, caller)
+                try:
+                    await self.sync(replica, caller)
+                except Exception:  # the primary's write stands; the row stays due for the task
+                    log.exception("secret replication to %s failed", replica.region)
 
     async def remove(self, primary: Secret, regions: Sequence[str]) -> Secret:
         """Delete ``primary``'s replicas in ``regions`` (at once, as AWS) and forget their

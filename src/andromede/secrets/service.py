@@ -237,6 +237,9 @@ class SecretService:
         if value is not None:
             self._check_value(value)
         await actor.authorise("secretsmanager:CreateSecret", None)
+        # The operator's allow-list for the account, now that every served region is an
+        # endpoint (decision 0207), as CreateBucket applies it.
+        await self.replication.check_home(actor.account, actor.region)
         if replicas:
             await self.replication.check_regions(actor.account, actor.region, replicas)
         existing = await self._store.get(actor.account, actor.region, name)

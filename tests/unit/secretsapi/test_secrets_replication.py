@@ -209,6 +209,11 @@ async def test_regions_not_declared_or_not_allowed_are_refused(two: Harness) -> 
     )
     assert ROME in message
     await two.fails("DescribeSecret", {"SecretId": "it"}, "ResourceNotFoundException")
+    # Nor is a secret made there directly, through Rome's endpoint.
+    message = await two.in_region(ROME).fails(
+        "CreateSecret", {"Name": "it", "SecretString": "v"}, "AccessDeniedException"
+    )
+    assert ROME in message
     await two.ok(
         "ReplicateSecretToRegions", {"SecretId": "db", "AddReplicaRegions": [{"Region": BERLIN}]}
     )
