@@ -32,6 +32,7 @@ from andromede.secrets.errors import (
     DecryptionFailure,
     EncryptionFailure,
     InvalidParameter,
+    InvalidRequest,
     KmsAccessDenied,
     RegionRefused,
     SecretExists,
@@ -156,10 +157,7 @@ class ReplicaSync:
                     overwrite=overwrite,
                 )
             )
-        if primary.primary_region != primary.region:
-            primary = await self._store.update(
-                replace(primary, primary_region=primary.region), primary.revision
-            )
+        primary = await self._primary_region(primary, primary.region)
         await self.propagate(primary, caller)
         return primary
 
@@ -182,10 +180,8 @@ class ReplicaSync:
             found = await self._store.get(primary.tenant_id, region, primary.name)
             if found is not None and self._mine(primary, found):
                 await self._store.delete(found.arn)
-        if not await self._store.replicas(primary.arn) and primary.primary_region is not None:
-            primary = await self._store.update(
-                replace(primary, primary_region=None), primary.revision
-            )
+        if not await self._store.replicas(primary.arn):
+            primary = await self._primary_region(primary, None)
         return primary
 
     async def stop(self, replica: Secret) -> Secret:
@@ -193,11 +189,26 @@ class ReplicaSync:
         replicates to it."""
         assert replica.primary_region is not None  # noqa: S101 (the caller checked)
         primary_arn = replica_arn(replica.arn, replica.primary_region)
-        standalone = await self._store.update(
-            replace(replica, primary_region=None), replica.revision
-        )
+        standalone = await self._primary_region(replica, None)
         await self._store.drop_replica(primary_arn, replica.region)
         return standalone
+
+    async def _primary_region(self, secret: Secret, region: str | None) -> Secret:
+        """``secret`` with ``primary_region`` ``region``, written against its revision (a
+        concurrent writer's change read again, a few times)."""
+        for _ in range(5):
+            if secret.primary_region == region:
+                return secret
+            try:
+                return await self._store.update(
+                    replace(secret, primary_region=region), secret.revision
+                )
+            except Conflict:
+                fresh = await self._store.get(secret.tenant_id, secret.region, secret.name)
+                if fresh is None or fresh.arn != secret.arn:
+                    break
+                secret = fresh
+        raise InvalidRequest("The secret is being changed by another request; try again.")
 
     async def statuses(self, primary: Secret) -> list[tuple[Replica, datetime | None]]:
         """Each replication of ``primary`` and its replica's last access."""

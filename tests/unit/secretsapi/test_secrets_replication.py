@@ -400,3 +400,15 @@ async def test_botocore_reads_the_replication_answers(two: Harness) -> None:
     assert [s["Region"] for s in removed["ReplicationStatus"]] == [BERLIN]
     stopped = await _boto(two.in_region(BERLIN), "StopReplicationToReplica", {"SecretId": "db"})
     assert f":{BERLIN}:" in stopped["ARN"]
+
+
+async def test_a_primary_changed_meanwhile_is_read_again(two: Harness) -> None:
+    await two.ok("CreateSecret", {"Name": "db", "SecretString": "v1"})
+    stale = await two.secrets.resolve(Actor(two.tenant_id, REGION, _anyone), "db")
+    await two.ok("PutSecretValue", {"SecretId": "db", "SecretString": "v2"})
+    primary = await two.secrets.replication.add(
+        stale, [(BERLIN, None)], overwrite=False, caller=as_secrets_manager(two.tenant_id)
+    )
+    assert primary.primary_region == REGION and primary.revision == stale.revision + 2
+    got = await two.in_region(BERLIN).ok("GetSecretValue", {"SecretId": "db"})
+    assert got["SecretString"] == "v2"
