@@ -412,3 +412,42 @@ async def test_a_primary_changed_meanwhile_is_read_again(two: Harness) -> None:
     assert primary.primary_region == REGION and primary.revision == stale.revision + 2
     got = await two.in_region(BERLIN).ok("GetSecretValue", {"SecretId": "db"})
     assert got["SecretString"] == "v2"
+
+
+async def test_iam_conditions_guard_replication(two: Harness) -> None:
+    await two.ok("CreateSecret", {"Name": "db", "SecretString": "v1"})
+    user = await two.iam_user("ops")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": REGION}},
+            },
+            {  # AWS's example: no call may add replica regions but towards Berlin
+                "Effect": "Deny",
+                "Action": "secretsmanager:*",
+                "Resource": "*",
+                "Condition": {
+                    "ForAnyValue:StringNotEquals": {"secretsmanager:AddReplicaRegions": BERLIN}
+                },
+            },
+        ],
+    }
+    await two.identity.put_user_policy(two.tenant_id, "ops", "p", json.dumps(policy))
+    await user.fails(
+        "ReplicateSecretToRegions",
+        {"SecretId": "db", "AddReplicaRegions": [{"Region": ROME}]},
+        "AccessDeniedException",
+    )
+    await user.ok(
+        "ReplicateSecretToRegions", {"SecretId": "db", "AddReplicaRegions": [{"Region": BERLIN}]}
+    )
+    # Berlin's endpoint is another region for aws:RequestedRegion: the user may not read there.
+    await user.in_region(BERLIN).fails(
+        "GetSecretValue", {"SecretId": "db"}, "AccessDeniedException"
+    )
+    got = await two.in_region(BERLIN).ok("GetSecretValue", {"SecretId": "db"})
+    assert got["SecretString"] == "v1"
