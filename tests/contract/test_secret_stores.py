@@ -1,8 +1,10 @@
 """Decision 0190's secret store over every implementation (memory, SQLite, PostgreSQL): a
 secret created once per name, read back whole; its versions written against the revision
 read (a stale writer changes nothing); relabelled and dropped in one write; touched;
-listed per account and region; purged once due. And the canary: through the real service and
-KMS envelope over a SQLite file, no byte of a value reaches the database in clear."""
+listed per account and region; purged once due; a primary's replications (decision 0207:
+their durable task due, settled only by a sync of the latest change). And the canary:
+through the real service and KMS envelope over a SQLite file, no byte of a value reaches the
+database in clear."""
 
 from __future__ import annotations
 
@@ -17,7 +19,16 @@ import pytest
 from andromede.db.database import open_database
 from andromede.secrets.errors import Conflict, SecretExists
 from andromede.secrets.memory import MemorySecretStore
-from andromede.secrets.model import CURRENT, PREVIOUS, Secret, SecretVersion
+from andromede.secrets.model import (
+    CURRENT,
+    PREVIOUS,
+    REPLICA_FAILED,
+    REPLICA_IN_PROGRESS,
+    REPLICA_IN_SYNC,
+    Replica,
+    Secret,
+    SecretVersion,
+)
 from andromede.secrets.store import SecretStore
 from andromede.secrets.store_sql import SqlSecretStore
 from support.schema import migrated_sqlite
@@ -138,6 +149,65 @@ async def test_purge_due(store: SecretStore) -> None:
     assert [s.name for s in await store.list_all("111122223333", "eu-fr-1")] == ["later"]
     assert await store.delete("arn:later") is True
     assert await store.delete("arn:later") is False
+
+
+async def test_replications_and_their_durable_task(store: SecretStore) -> None:
+    primary = replace(secret(), primary_region="eu-fr-1")
+    await store.create(primary, version("v1", (CURRENT,)))
+    held = await store.get("111122223333", "eu-fr-1", "db")
+    assert held == primary and held.primary_region == "eu-fr-1" and not held.is_replica
+    # A replica: its region, the primary's; its versions added several in one write.
+    copy_arn = ARN.replace("eu-fr-1", "eu-de-1")
+    copy = replace(primary, arn=copy_arn, region="eu-de-1")
+    await store.create(copy, None)
+    got = await store.get("111122223333", "eu-de-1", "db")
+    assert got is not None and got.is_replica and got.primary_region == "eu-fr-1"
+    added = [
+        replace(version(v, s, n), secret_arn=copy_arn)
+        for n, (v, s) in enumerate([("v0", ()), ("v1", (CURRENT,))])
+    ]
+    await store.write_versions(got, 0, None, {}, added=added)
+    assert [v.version_id for v in await store.versions(copy_arn)] == ["v0", "v1"]
+    with pytest.raises(Conflict):  # a version of that id again: nothing written
+        await store.write_versions(replace(got, revision=1), 1, None, {}, added=added[:1])
+    assert (await store.get("111122223333", "eu-de-1", "db")).revision == 1  # type: ignore[union-attr]
+
+    for region in ("eu-de-1", "eu-it-1"):
+        await store.put_replica(
+            Replica(ARN, "111122223333", region, None, REPLICA_IN_PROGRESS, due=T0)
+        )
+    keyed = Replica(ARN, "111122223333", "eu-de-1", "alias/de", REPLICA_IN_SYNC, overwrite=True)
+    await store.put_replica(keyed)  # replaces the region's row
+    assert [r.region for r in await store.replicas(ARN)] == ["eu-de-1", "eu-it-1"]
+    assert (await store.replicas(ARN))[0] == keyed
+    assert await store.due_replicas(["eu-de-1", "eu-it-1"], T0, 10) == [
+        Replica(ARN, "111122223333", "eu-it-1", None, REPLICA_IN_PROGRESS, due=T0)
+    ]
+    # A change of the primary: every replication due, in progress, one generation more.
+    later = T0 + timedelta(seconds=5)
+    await store.mark_due(ARN, later)
+    marked = await store.replicas(ARN)
+    assert {(r.status, r.due, r.generation, r.attempts) for r in marked} == {
+        (REPLICA_IN_PROGRESS, later, 1, 0)
+    }
+    assert await store.due_replicas(["eu-de-1"], T0, 10) == []  # not yet
+    assert [r.region for r in await store.due_replicas(["eu-de-1"], later, 10)] == ["eu-de-1"]
+    # A sync of an older generation settles nothing; of the latest, it does.
+    failed = replace(marked[0], status=REPLICA_FAILED, message="m", due=later, attempts=1)
+    assert not await store.settle(failed, 0)
+    assert (await store.replicas(ARN))[0].status == REPLICA_IN_PROGRESS
+    assert await store.settle(failed, 1)
+    assert (await store.replicas(ARN))[0] == failed
+    synced = replace(failed, status=REPLICA_IN_SYNC, message=None, due=None, attempts=0)
+    assert await store.settle(synced, 1)
+    assert [r.region for r in await store.due_replicas(["eu-de-1", "eu-it-1"], later, 10)] == [
+        "eu-it-1"
+    ]
+    assert await store.drop_replica(ARN, "eu-it-1")
+    assert not await store.drop_replica(ARN, "eu-it-1")
+    # The primary forgotten: its replications with it.
+    assert await store.delete(ARN)
+    assert await store.replicas(ARN) == []
 
 
 async def test_no_value_reaches_the_database_in_clear(tmp_path: Path) -> None:

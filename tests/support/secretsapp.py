@@ -2,12 +2,15 @@
 in-memory identity store and a secret store (memory by default), each value sealed by the real
 KMS envelope sealer over a CustomerKeyService with its in-memory key store and a key-file
 provider (its KMS calls metered as ``kms.requests`` in the harness's memory billing), and a
-client signing with botocore's SigV4 for service ``secretsmanager``."""
+client signing with botocore's SigV4 for service ``secretsmanager``. With ``regions``, the
+deployment declares them beside ``REGION`` (decision 0207's replication), each an endpoint of
+its own (``Harness.in_region``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +38,7 @@ from andromede.secrets.service import SecretLimits, SecretService
 from andromede.secrets.store import SecretStore
 from andromede.secretsapi.app import CONTENT_TYPE, SecretsApp
 from andromede.settings import Settings
-from andromede.wiring.secrets import KmsSecretSealer
+from andromede.wiring.secrets import KmsSecretSealer, replication_policy
 from support.json_client import JsonReply, Signers, signed_json_post
 
 REGION = "eu-fr-1"
@@ -65,6 +68,11 @@ class Harness(Signers):
     keys: CustomerKeyService
     secrets: SecretService
     billing: BillingService
+    region: str = REGION
+
+    def in_region(self, region: str) -> Harness:
+        """The same harness, signing for ``region``'s endpoint."""
+        return dataclasses.replace(self, region=region)
 
     async def usage(self, meter: str) -> int:
         await self.billing.flush()
@@ -86,7 +94,7 @@ class Harness(Signers):
             content_type=CONTENT_TYPE,
             credentials=self.credentials,
             service="secretsmanager",
-            region=REGION,
+            region=self.region,
         )
         return Reply(reply.status, reply.headers, reply.body)
 
@@ -103,20 +111,36 @@ class Harness(Signers):
         return str(reply.error_fields()["Message"])
 
 
-async def harness(tmp_path: Path, store: SecretStore | None = None) -> AsyncIterator[Harness]:
+async def harness(
+    tmp_path: Path,
+    store: SecretStore | None = None,
+    *,
+    regions: Sequence[str] = (),
+    served: Sequence[str] = (),
+    retry_interval: float = 5.0,
+) -> AsyncIterator[Harness]:
+    """``regions``: declared beside ``REGION``; ``served``: those this gateway serves (none
+    said: every one)."""
     settings = Settings(
         data_dir=tmp_path,
         region=REGION,
         max_api_body_size=4096,
         secrets_max_value_size=1024,
         secrets_max_versions=4,
+        regions=[{"name": r} for r in (REGION, *regions)] if regions else [],
+        served_regions=tuple(served),
+        secrets_replication_retry_interval=retry_interval,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
     assert boot is not None
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
     customer_keys = CustomerKeyService(
-        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+        MemoryCustomerKeyStore(),
+        keys,
+        KmsAuthoriser(identity.policies_for, REGION),
+        region=REGION,
+        regions=(REGION, *regions),
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
@@ -128,6 +152,7 @@ async def harness(tmp_path: Path, store: SecretStore | None = None) -> AsyncIter
         SecretLimits(
             max_value_size=1024, max_secrets=5, max_versions=4, max_tags=3, version_grace=0
         ),
+        replication=replication_policy(settings, identity),
     )
     try:
         yield Harness(

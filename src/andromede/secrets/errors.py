@@ -14,6 +14,7 @@ AWS Secrets Manager's error type.
     ├── EncryptionFailure       the KMS key refused to make a data key
     ├── DecryptionFailure       the KMS key refused to open a version's data key
     ├── KmsAccessDenied         the caller may not use the secret's KMS key
+    ├── RegionRefused           the account may not hold data in the region (allow-list)
     └── Conflict                another writer changed the secret meanwhile (retried)
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "LimitExceeded",
     "MalformedPolicy",
     "PublicPolicy",
+    "RegionRefused",
     "SecretExists",
     "SecretNotFound",
     "SecretsError",
@@ -83,3 +85,8 @@ class Conflict(SecretsError):
 
 class KmsAccessDenied(SecretsError):
     pass
+
+
+class RegionRefused(SecretsError):
+    """The account's allow-list of regions (the operator's data-residency guardrail) does not
+    hold the region asked for (decision 0207)."""

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from andromede.secrets.errors import Conflict, SecretExists
-from andromede.secrets.model import Secret, SecretVersion
+from andromede.secrets.model import REPLICA_IN_PROGRESS, Replica, Secret, SecretVersion
 
 __all__ = ["MemorySecretStore"]
 
@@ -17,6 +17,7 @@ class MemorySecretStore:
     def __init__(self) -> None:
         self._secrets: dict[str, Secret] = {}
         self._versions: dict[str, dict[str, SecretVersion]] = {}
+        self._replicas: dict[tuple[str, str], Replica] = {}
 
     def _named(self, tenant_id: str, region: str, name: str) -> Secret | None:
         return next(
@@ -72,11 +73,15 @@ class MemorySecretStore:
         drop: Sequence[str] = (),
         *,
         resealed: Mapping[str, bytes] | None = None,
+        added: Sequence[SecretVersion] = (),
     ) -> Secret:
         self._check(secret, expected_revision)
         versions = self._versions[secret.arn]
-        if new is not None:
-            versions[new.version_id] = new
+        for version in (*added, *(() if new is None else (new,))):
+            if version.version_id in versions:
+                raise Conflict(f"{secret.arn} has version {version.version_id} already")
+        for version in (*added, *(() if new is None else (new,))):
+            versions[version.version_id] = version
         for version_id, held in stages.items():
             if version_id in versions:
                 versions[version_id] = replace(versions[version_id], stages=tuple(held))
@@ -108,6 +113,8 @@ class MemorySecretStore:
 
     async def delete(self, arn: str) -> bool:
         self._versions.pop(arn, None)
+        for key in [k for k in self._replicas if k[0] == arn]:
+            del self._replicas[key]
         return self._secrets.pop(arn, None) is not None
 
     async def purge_due(self, now: datetime, limit: int) -> list[str]:
@@ -119,3 +126,52 @@ class MemorySecretStore:
         for arn in due:
             await self.delete(arn)
         return due
+
+    async def replicas(self, primary_arn: str) -> list[Replica]:
+        return sorted(
+            (r for (arn, _), r in self._replicas.items() if arn == primary_arn),
+            key=lambda r: r.region,
+        )
+
+    async def put_replica(self, replica: Replica) -> None:
+        self._replicas[replica.primary_arn, replica.region] = replica
+
+    async def drop_replica(self, primary_arn: str, region: str) -> bool:
+        return self._replicas.pop((primary_arn, region), None) is not None
+
+    async def mark_due(self, primary_arn: str, when: datetime) -> None:
+        for key, held in self._replicas.items():
+            if key[0] == primary_arn:
+                self._replicas[key] = replace(
+                    held,
+                    status=REPLICA_IN_PROGRESS,
+                    message=None,
+                    due=when,
+                    attempts=0,
+                    generation=held.generation + 1,
+                )
+
+    async def settle(self, replica: Replica, generation: int) -> bool:
+        key = (replica.primary_arn, replica.region)
+        held = self._replicas.get(key)
+        if held is None or held.generation != generation:
+            return False
+        self._replicas[key] = replace(
+            held,
+            status=replica.status,
+            message=replica.message,
+            due=replica.due,
+            attempts=replica.attempts,
+        )
+        return True
+
+    async def due_replicas(
+        self, regions: Sequence[str], now: datetime, limit: int
+    ) -> list[Replica]:
+        due = [
+            r
+            for r in self._replicas.values()
+            if r.region in regions and r.due is not None and r.due <= now
+        ]
+        due.sort(key=lambda r: (r.due or now, r.primary_arn, r.region))
+        return due[:limit]

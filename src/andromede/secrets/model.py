@@ -20,6 +20,10 @@ __all__ = [
     "FILTER_KEYS",
     "PENDING",
     "PREVIOUS",
+    "REPLICA_FAILED",
+    "REPLICA_IN_PROGRESS",
+    "REPLICA_IN_SYNC",
+    "Replica",
     "Secret",
     "SecretVersion",
     "check_name",
@@ -28,11 +32,16 @@ __all__ = [
     "new_arn",
     "owning_service",
     "parse_arn",
+    "replica_arn",
 ]
 
 CURRENT: Final = "AWSCURRENT"
 PREVIOUS: Final = "AWSPREVIOUS"
 PENDING: Final = "AWSPENDING"
+# A replica's ReplicationStatus (decision 0207).
+REPLICA_IN_SYNC: Final = "InSync"
+REPLICA_IN_PROGRESS: Final = "InProgress"
+REPLICA_FAILED: Final = "Failed"
 _NAME: Final = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 _SUFFIX_CHARS: Final = string.ascii_letters + string.digits
 _ARN: Final = re.compile(r"arn:aws:secretsmanager:([a-z0-9-]+):(\d{12}|[^:]+):secret:(.+)")
@@ -60,6 +69,13 @@ def new_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
 
 
+def replica_arn(primary_arn: str, region: str) -> str:
+    """The ARN of ``primary_arn``'s replica in ``region``: the same name and random suffix,
+    as AWS names a replica."""
+    head, _, rest = primary_arn.partition(":secretsmanager:")
+    return f"{head}:secretsmanager:{region}:{rest.partition(':')[2]}"
+
+
 def parse_arn(text: str) -> tuple[str, str, str] | None:
     """(region, account, name part) of a secret's ARN, full or partial; None if no ARN."""
     match = _ARN.fullmatch(text)
@@ -85,6 +101,33 @@ class Secret:
     last_accessed: datetime | None = None
     deleted_date: datetime | None = None
     revision: int = 0
+    # The region of the primary this secret is a replica of, or its own region for a primary
+    # that has replicas (AWS's ``PrimaryRegion``); None for a secret not replicated.
+    primary_region: str | None = None
+
+    @property
+    def is_replica(self) -> bool:
+        return self.primary_region is not None and self.primary_region != self.region
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """A primary secret's replication to one region (decision 0207): the key its replica is
+    sealed under there (None: that region's ``aws/secretsmanager``), its status as
+    DescribeSecret tells it, and the durable task that brings the replica up to date —
+    ``due`` (None: nothing to do) and ``attempts`` (the backoff's count). ``generation`` grows
+    at each change to propagate, so a sync that read an older primary settles nothing."""
+
+    primary_arn: str
+    tenant_id: str
+    region: str
+    kms_key_id: str | None
+    status: str
+    message: str | None = None
+    due: datetime | None = None
+    attempts: int = 0
+    generation: int = 0
+    overwrite: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +179,7 @@ def _filter_matches(secret: Secret, key: str, value: str) -> bool:
     if key == "tag-value":
         return _prefixed([v for _, v in secret.tags], value, fold=False)
     if key == "primary-region":
-        return False  # no secret here is a replica of another region's
+        return _prefixed([secret.primary_region or ""], value, fold=False)
     if key == "owning-service":
         return _prefixed([owning_service(secret) or ""], value, fold=False)
     words = [secret.name, secret.description or "", *(t for pair in secret.tags for t in pair)]

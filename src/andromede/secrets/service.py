@@ -11,7 +11,11 @@ re-encrypts the versions labelled ``AWSCURRENT``, ``AWSPENDING`` and ``AWSPREVIO
 new key in the write that changes it (decision 0190, session 49).
 
 A write reads the secret's revision and writes against it; a concurrent writer's
-:class:`Conflict` makes it read and try again, a few times."""
+:class:`Conflict` makes it read and try again, a few times.
+
+Replication to other regions (decision 0207) is :class:`~andromede.secrets.replication.
+ReplicaSync`'s: each change of a primary secret is propagated to its replicas, which are
+read-only."""
 
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from andromede.secrets.model import (
     CURRENT,
     PENDING,
     PREVIOUS,
+    Replica,
     Secret,
     SecretVersion,
     check_name,
@@ -46,6 +51,7 @@ from andromede.secrets.model import (
     owning_service,
     parse_arn,
 )
+from andromede.secrets.replication import ReplicaSync, ReplicationPolicy
 from andromede.secrets.store import SecretStore
 
 __all__ = ["Actor", "SecretLimits", "SecretSealer", "SecretService", "SecretValue"]
@@ -55,6 +61,9 @@ _MARKED: Final = (
     "You can't perform this operation on the secret because it was marked for deletion."
 )
 _NOT_FOUND: Final = "Secrets Manager can't find the specified secret."
+_REPLICA: Final = (
+    "Operation not permitted on a replica secret. Call must be made in primary secret's region."
+)
 # The versions AWS re-encrypts when a secret's key changes; the others keep their old key.
 _RESEALED: Final = frozenset({CURRENT, PENDING, PREVIOUS})
 # A failure to open a version under the old key or seal it under the new one: AWS then leaves
@@ -122,11 +131,13 @@ class SecretService:
         sealer: SecretSealer,
         limits: SecretLimits | None = None,
         clock: Callable[[], datetime] = _now,
+        replication: ReplicationPolicy | None = None,
     ) -> None:
         self._store = store
         self._sealer = sealer
         self.limits = limits or SecretLimits()
         self._clock = clock
+        self.replication = ReplicaSync(store, sealer, replication or ReplicationPolicy(), clock)
 
     # --- resolving ---------------------------------------------------------------------
 
@@ -157,7 +168,10 @@ class SecretService:
     @staticmethod
     def _own(actor: Actor, secret: Secret) -> Secret:
         """``secret`` if ``actor`` may change it: a secret another service manages is changed
-        and deleted through that service only (AWS's ``InvalidRequestException``)."""
+        and deleted through that service only (AWS's ``InvalidRequestException``), a replica
+        through its primary only."""
+        if secret.is_replica:
+            raise InvalidRequest(_REPLICA)
         owner = owning_service(secret)
         if owner is not None and owner != actor.service:
             raise InvalidRequest(
@@ -205,10 +219,13 @@ class SecretService:
         description: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
         token: str | None = None,
+        replicas: Sequence[tuple[str, str | None]] = (),
+        overwrite: bool = False,
     ) -> tuple[Secret, str | None]:
         """A new secret (and its first version, ``AWSCURRENT``); the same call again with its
         ``token`` and value answers the same. An ``actor`` that is a service (its
-        ``service``) makes the secrets it manages, named ``<service>!…``."""
+        ``service``) makes the secrets it manages, named ``<service>!…``. ``replicas``
+        (region, key) replicate it at once (decision 0207)."""
         if actor.service is not None:
             prefix = f"{actor.service}!"
             if not name.startswith(prefix):
@@ -220,6 +237,11 @@ class SecretService:
         if value is not None:
             self._check_value(value)
         await actor.authorise("secretsmanager:CreateSecret", None)
+        # The operator's allow-list for the account, now that every served region is an
+        # endpoint (decision 0207), as CreateBucket applies it.
+        await self.replication.check_home(actor.account, actor.region)
+        if replicas:
+            await self.replication.check_regions(actor.account, actor.region, replicas)
         existing = await self._store.get(actor.account, actor.region, name)
         if existing is not None:
             return await self._create_again(actor, existing, value, token)
@@ -249,6 +271,10 @@ class SecretService:
             if raced is None:
                 raise
             return await self._create_again(actor, raced, value, token)
+        if replicas:
+            secret = await self.replication.add(
+                secret, replicas, overwrite=overwrite, caller=actor.caller
+            )
         return secret, None if version is None else version.version_id
 
     async def _create_again(
@@ -335,7 +361,7 @@ class SecretService:
             new = await self._version(actor, secret, version_id, value, relabelled[version_id])
             changes = {v: s for v, s in relabelled.items() if v != version_id and s != held[v]}
             try:
-                await self._store.write_versions(
+                written = await self._store.write_versions(
                     replace(secret, last_changed=self._clock()),
                     secret.revision,
                     new,
@@ -344,6 +370,7 @@ class SecretService:
                 )
             except Conflict:
                 continue
+            await self._propagate(actor, written)
             return secret, version_id, relabelled[version_id]
         raise InvalidRequest("The secret is being changed by another request; try again.")
 
@@ -428,11 +455,13 @@ class SecretService:
             if kms_key_id != secret.kms_key_id:
                 resealed = await self._reseal(actor, secret, changed)
             try:
-                return await self._store.write_versions(
+                written = await self._store.write_versions(
                     changed, secret.revision, None, {}, resealed=resealed
                 )
             except Conflict:
                 continue
+            await self._propagate(actor, written)
+            return written
         raise InvalidRequest("The secret is being changed by another request; try again.")
 
     async def _reseal(self, actor: Actor, before: Secret, after: Secret) -> dict[str, bytes]:
@@ -469,11 +498,15 @@ class SecretService:
                 self._own(actor, secret)
             if live:
                 self._live(secret)
+            if secret.is_replica:
+                raise InvalidRequest(_REPLICA)
             changed = replace(change(secret), last_changed=self._clock())
             try:
-                return await self._store.update(changed, secret.revision)
+                written = await self._store.update(changed, secret.revision)
             except Conflict:
                 continue
+            await self._propagate(actor, written)
+            return written
         raise InvalidRequest("The secret is being changed by another request; try again.")
 
     async def describe(self, actor: Actor, secret_id: str) -> tuple[Secret, list[SecretVersion]]:
@@ -538,11 +571,13 @@ class SecretService:
             relabelled = move_stage(held, stage, move_to)
             changes = {v: s for v, s in relabelled.items() if s != held[v]}
             try:
-                return await self._store.write_versions(
+                written = await self._store.write_versions(
                     replace(secret, last_changed=self._clock()), secret.revision, None, changes
                 )
             except Conflict:
                 continue
+            await self._propagate(actor, written)
+            return written
         raise InvalidRequest("The secret is being changed by another request; try again.")
 
     async def delete(
@@ -555,10 +590,17 @@ class SecretService:
         days = 30 if window_days is None else window_days
         if not 7 <= days <= 30:
             raise InvalidParameter("RecoveryWindowInDays value must be between 7 and 30 days.")
-        if force:
-            secret = self._own(
-                actor, await self._authorised(actor, "secretsmanager:DeleteSecret", secret_id)
+        secret = self._own(
+            actor, await self._authorised(actor, "secretsmanager:DeleteSecret", secret_id)
+        )
+        held = await self.replication.statuses(secret) if secret.primary_region else []
+        if held:
+            regions = ", ".join(r.region for r, _ in held)
+            raise InvalidRequest(
+                f"You can't delete secret {secret.name} that still has replica regions "
+                f"[{regions}]: remove them with RemoveRegionsFromReplication first."
             )
+        if force:
             await self._store.delete(secret.arn)
             return secret, self._clock()
         when = self._clock() + timedelta(days=days)
@@ -625,6 +667,65 @@ class SecretService:
             "secretsmanager:DeleteResourcePolicy",
             lambda s: replace(s, policy=None),
         )
+
+    # --- replication (decision 0207) ------------------------------------------------------
+
+    async def _propagate(self, actor: Actor, secret: Secret) -> None:
+        """A primary's change carried to its replicas (in this call for the regions this
+        gateway serves)."""
+        if secret.primary_region is not None and not secret.is_replica:
+            await self.replication.propagate(secret, actor.caller)
+
+    async def replicate(
+        self,
+        actor: Actor,
+        secret_id: str,
+        replicas: Sequence[tuple[str, str | None]],
+        *,
+        overwrite: bool,
+    ) -> tuple[Secret, list[tuple[Replica, datetime | None]]]:
+        """ReplicateSecretToRegions: the secret replicated to ``replicas`` (region, key)."""
+        secret = self._own(
+            actor,
+            self._live(
+                await self._authorised(actor, "secretsmanager:ReplicateSecretToRegions", secret_id)
+            ),
+        )
+        await self.replication.check_regions(actor.account, secret.region, replicas)
+        secret = await self.replication.add(
+            secret, replicas, overwrite=overwrite, caller=actor.caller
+        )
+        return secret, await self.replication.statuses(secret)
+
+    async def remove_regions(
+        self, actor: Actor, secret_id: str, regions: Sequence[str]
+    ) -> tuple[Secret, list[tuple[Replica, datetime | None]]]:
+        """RemoveRegionsFromReplication: the replicas in ``regions`` deleted."""
+        secret = self._own(
+            actor,
+            await self._authorised(actor, "secretsmanager:RemoveRegionsFromReplication", secret_id),
+        )
+        held = {r.region for r, _ in await self.replication.statuses(secret)}
+        unknown = [r for r in regions if r not in held]
+        if unknown:
+            raise InvalidParameter(f"The secret is not replicated to {', '.join(sorted(unknown))}.")
+        secret = await self.replication.remove(secret, regions)
+        return secret, await self.replication.statuses(secret)
+
+    async def stop_replication(self, actor: Actor, secret_id: str) -> Secret:
+        """StopReplicationToReplica, called in the replica's region: it becomes standalone."""
+        secret = await self._authorised(actor, "secretsmanager:StopReplicationToReplica", secret_id)
+        if not secret.is_replica:
+            raise InvalidRequest(
+                "StopReplicationToReplica is called on a replica secret, in its Region: this "
+                "secret is not a replica."
+            )
+        return await self.replication.stop(secret)
+
+    async def replication_statuses(self, secret: Secret) -> list[tuple[Replica, datetime | None]]:
+        if secret.primary_region is None or secret.is_replica:
+            return []
+        return await self.replication.statuses(secret)
 
     # --- upkeep ------------------------------------------------------------------------
 

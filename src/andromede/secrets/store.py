@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from andromede.secrets.model import Secret, SecretVersion
+from andromede.secrets.model import Replica, Secret, SecretVersion
 
 __all__ = ["SecretStore"]
 
@@ -48,10 +48,11 @@ class SecretStore(Protocol):
         drop: Sequence[str] = (),
         *,
         resealed: Mapping[str, bytes] | None = None,
+        added: Sequence[SecretVersion] = (),
     ) -> Secret:
-        """In one transaction: the secret's metadata, ``new`` inserted, each version of
-        ``stages`` relabelled, each of ``resealed`` given its value sealed anew (under the
-        secret's new key), the versions ``drop`` deleted."""
+        """In one transaction: the secret's metadata, ``new`` and ``added`` inserted, each
+        version of ``stages`` relabelled, each of ``resealed`` given its value sealed anew
+        (under the secret's new key), the versions ``drop`` deleted."""
         ...
 
     async def crowded(self, more_than: int, limit: int) -> list[Secret]:
@@ -73,4 +74,32 @@ class SecretStore(Protocol):
     async def purge_due(self, now: datetime, limit: int) -> list[str]:
         """Delete up to ``limit`` secrets whose deletion date is past; their ARNs. Gateways
         may run it at once: a row one of them holds is skipped by the others."""
+        ...
+
+    # --- replication (decision 0207) ----------------------------------------------------
+
+    async def replicas(self, primary_arn: str) -> list[Replica]:
+        """The primary's replications, by region."""
+        ...
+
+    async def put_replica(self, replica: Replica) -> None:
+        """Insert or replace the primary's replication to ``replica.region``."""
+        ...
+
+    async def drop_replica(self, primary_arn: str, region: str) -> bool: ...
+
+    async def mark_due(self, primary_arn: str, when: datetime) -> None:
+        """Every replication of the primary due at ``when``, ``InProgress``, its generation
+        one more (a change of the primary to propagate)."""
+        ...
+
+    async def settle(self, replica: Replica, generation: int) -> bool:
+        """Record ``replica``'s status, message, due time and attempts if its generation is
+        still ``generation`` (no change of the primary since the sync read it)."""
+        ...
+
+    async def due_replicas(
+        self, regions: Sequence[str], now: datetime, limit: int
+    ) -> list[Replica]:
+        """Up to ``limit`` replications into ``regions`` due by ``now``, the oldest first."""
         ...

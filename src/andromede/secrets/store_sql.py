@@ -18,12 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.secrets.errors import Conflict, SecretExists
-from andromede.secrets.model import Secret, SecretVersion
+from andromede.secrets.model import REPLICA_IN_PROGRESS, Replica, Secret, SecretVersion
 
 __all__ = ["SqlSecretStore"]
 
 _S = tables.secrets
 _V = tables.secret_versions
+_R = tables.secret_replicas
 FORMAT_VERSION: Final = 1
 
 
@@ -51,6 +52,7 @@ def _secret_row(secret: Secret, revision: int) -> dict[str, Any]:
         "deleted_date": _us(secret.deleted_date),
         "revision": revision,
         "format_version": FORMAT_VERSION,
+        "primary_region": secret.primary_region,
     }
 
 
@@ -71,6 +73,7 @@ def _secret(m: Any) -> Secret:
         last_accessed=_when(m["last_accessed"]),
         deleted_date=_when(m["deleted_date"]),
         revision=int(m["revision"]),
+        primary_region=m["primary_region"],
     )
 
 
@@ -188,11 +191,12 @@ class SqlSecretStore:
         drop: Sequence[str] = (),
         *,
         resealed: Mapping[str, bytes] | None = None,
+        added: Sequence[SecretVersion] = (),
     ) -> Secret:
         def work(conn: Connection) -> None:
             self._replace(conn, secret, expected_revision)
-            if new is not None:
-                conn.execute(sa.insert(_V).values(**_version_row(new)))
+            for version in (*added, *(() if new is None else (new,))):
+                conn.execute(sa.insert(_V).values(**_version_row(version)))
             for version_id, held in stages.items():
                 conn.execute(
                     sa.update(_V)
@@ -210,7 +214,10 @@ class SqlSecretStore:
                     sa.delete(_V).where(_V.c.secret_arn == secret.arn, _V.c.version_id.in_(drop))
                 )
 
-        await self._db.write(work)
+        try:
+            await self._db.write(work)
+        except IntegrityError:  # a version written meanwhile under the same id
+            raise Conflict(f"{secret.arn} changed meanwhile") from None
         return _with_revision(secret, expected_revision + 1)
 
     async def crowded(self, more_than: int, limit: int) -> list[Secret]:
@@ -256,6 +263,7 @@ class SqlSecretStore:
     async def delete(self, arn: str) -> bool:
         def work(conn: Connection) -> bool:
             conn.execute(sa.delete(_V).where(_V.c.secret_arn == arn))
+            conn.execute(sa.delete(_R).where(_R.c.primary_arn == arn))
             return bool(conn.execute(sa.delete(_S).where(_S.c.arn == arn)).rowcount)
 
         return await self._db.write(work)
@@ -277,6 +285,120 @@ class SqlSecretStore:
             return arns
 
         return await self._db.write(work)
+
+    # --- replication (decision 0207) ----------------------------------------------------
+
+    async def replicas(self, primary_arn: str) -> list[Replica]:
+        query = sa.select(_R).where(_R.c.primary_arn == primary_arn).order_by(_R.c.region)
+
+        def work(conn: Connection) -> list[Replica]:
+            return [_replica(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def put_replica(self, replica: Replica) -> None:
+        row = _replica_row(replica)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                sa.delete(_R).where(
+                    _R.c.primary_arn == replica.primary_arn, _R.c.region == replica.region
+                )
+            )
+            conn.execute(sa.insert(_R).values(**row))
+
+        await self._db.write(work)
+
+    async def drop_replica(self, primary_arn: str, region: str) -> bool:
+        def work(conn: Connection) -> bool:
+            done = conn.execute(
+                sa.delete(_R).where(_R.c.primary_arn == primary_arn, _R.c.region == region)
+            )
+            return bool(done.rowcount)
+
+        return await self._db.write(work)
+
+    async def mark_due(self, primary_arn: str, when: datetime) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(
+                sa.update(_R)
+                .where(_R.c.primary_arn == primary_arn)
+                .values(
+                    status=REPLICA_IN_PROGRESS,
+                    message=None,
+                    due=_us(when),
+                    attempts=0,
+                    generation=_R.c.generation + 1,
+                )
+            )
+
+        await self._db.write(work)
+
+    async def settle(self, replica: Replica, generation: int) -> bool:
+        def work(conn: Connection) -> bool:
+            done = conn.execute(
+                sa.update(_R)
+                .where(
+                    _R.c.primary_arn == replica.primary_arn,
+                    _R.c.region == replica.region,
+                    _R.c.generation == generation,
+                )
+                .values(
+                    status=replica.status,
+                    message=replica.message,
+                    due=_us(replica.due),
+                    attempts=replica.attempts,
+                )
+            )
+            return bool(done.rowcount)
+
+        return await self._db.write(work)
+
+    async def due_replicas(
+        self, regions: Sequence[str], now: datetime, limit: int
+    ) -> list[Replica]:
+        query = (
+            sa.select(_R)
+            .where(_R.c.region.in_(list(regions)), _R.c.due.is_not(None), _R.c.due <= _us(now))
+            .order_by(_R.c.due, _R.c.primary_arn, _R.c.region)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[Replica]:
+            return [_replica(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+
+def _replica_row(replica: Replica) -> dict[str, Any]:
+    return {
+        "primary_arn": replica.primary_arn,
+        "region": replica.region,
+        "tenant_id": replica.tenant_id,
+        "kms_key_id": replica.kms_key_id,
+        "status": replica.status,
+        "message": replica.message,
+        "due": _us(replica.due),
+        "attempts": replica.attempts,
+        "generation": replica.generation,
+        "overwrite": replica.overwrite,
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def _replica(m: Any) -> Replica:
+    return Replica(
+        primary_arn=m["primary_arn"],
+        tenant_id=m["tenant_id"],
+        region=m["region"],
+        kms_key_id=m["kms_key_id"],
+        status=m["status"],
+        message=m["message"],
+        due=_when(m["due"]),
+        attempts=int(m["attempts"]),
+        generation=int(m["generation"]),
+        overwrite=bool(m["overwrite"]),
+    )
 
 
 def _with_revision(secret: Secret, revision: int) -> Secret:

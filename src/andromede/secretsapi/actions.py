@@ -1,7 +1,9 @@
 """The Secrets Manager actions served (decision 0190): each parses its parameters, calls the
 secrets service and writes AWS's answer. Rotation needs AWS Lambda, which this platform does
-not offer: RotateSecret and CancelRotateSecret are refused in AWS's words; replication to
-other regions answers 501 (``NOT_SERVED``)."""
+not offer: RotateSecret and CancelRotateSecret are refused in AWS's words. Replication to
+the deployment's other regions (decision 0207): CreateSecret's ``AddReplicaRegions``,
+ReplicateSecretToRegions, RemoveRegionsFromReplication, StopReplicationToReplica, and
+DescribeSecret's ``PrimaryRegion`` and ``ReplicationStatus``."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ import base64
 import secrets as random
 import string
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Final
 
 from andromede.errors import AndromedeError
-from andromede.secrets.model import Secret, SecretVersion, owning_service
+from andromede.secrets.model import Replica, Secret, SecretVersion, owning_service
 from andromede.secretsapi.authorise import check_policy, validation_errors
 from andromede.secretsapi.call import SecretsCall, epoch, invalid, next_token
 from andromede.secretsapi.errors import SecretsWireError, to_secrets_error
@@ -56,6 +59,29 @@ def _described(secret: Secret, versions: list[SecretVersion]) -> dict[str, Any]:
     return answer
 
 
+def _replication(statuses: list[tuple[Replica, datetime | None]]) -> list[dict[str, Any]]:
+    """``ReplicationStatus``: each replica's region, key, status and last access."""
+    answer = []
+    for replica, accessed in statuses:
+        entry: dict[str, Any] = {"Region": replica.region, "Status": replica.status}
+        optional = {
+            "KmsKeyId": replica.kms_key_id or "alias/aws/secretsmanager",
+            "StatusMessage": replica.message,
+            "LastAccessedDate": epoch(accessed),
+        }
+        entry.update({k: v for k, v in optional.items() if v is not None})
+        answer.append(entry)
+    return answer
+
+
+async def _with_replication(call: SecretsCall, secret: Secret, answer: dict[str, Any]) -> None:
+    if secret.primary_region is not None:
+        answer["PrimaryRegion"] = secret.primary_region
+    statuses = await call.secrets.replication_statuses(secret)
+    if statuses:
+        answer["ReplicationStatus"] = _replication(statuses)
+
+
 def _value(secret: Secret, version: SecretVersion, plaintext: bytes) -> dict[str, Any]:
     answer = {
         **_named(secret),
@@ -73,8 +99,7 @@ def _value(secret: Secret, version: SecretVersion, plaintext: bytes) -> dict[str
 async def create_secret(call: SecretsCall) -> dict[str, Any]:
     name = call.string("Name", required=True, min_length=1, max_length=512)
     assert name is not None  # noqa: S101 (required)
-    if call.params.get("AddReplicaRegions"):
-        raise SecretsWireError("NotImplemented", "Replication to other regions is not offered.")
+    replicas = call.replica_regions(required=False)
     secret, version_id = await call.secrets.create(
         call.actor,
         name,
@@ -83,11 +108,16 @@ async def create_secret(call: SecretsCall) -> dict[str, Any]:
         description=call.string("Description", max_length=2048),
         tags=call.tags(),
         token=call.token(),
+        replicas=replicas,
+        overwrite=bool(call.boolean("ForceOverwriteReplicaSecret")),
     )
     call.resources.append(secret.arn)
     answer = _named(secret)
     if version_id is not None:
         answer["VersionId"] = version_id
+    statuses = await call.secrets.replication_statuses(secret)
+    if statuses:
+        answer["ReplicationStatus"] = _replication(statuses)
     return answer
 
 
@@ -168,7 +198,9 @@ async def update_secret(call: SecretsCall) -> dict[str, Any]:
 async def describe_secret(call: SecretsCall) -> dict[str, Any]:
     secret, versions = await call.secrets.describe(call.actor, call.secret_id())
     call.resources.append(secret.arn)
-    return _described(secret, versions)
+    answer = _described(secret, versions)
+    await _with_replication(call, secret, answer)
+    return answer
 
 
 async def list_secrets(call: SecretsCall) -> dict[str, Any]:
@@ -187,6 +219,8 @@ async def list_secrets(call: SecretsCall) -> dict[str, Any]:
     for secret, versions in page:
         entry = _described(secret, versions)
         entry["SecretVersionsToStages"] = entry.pop("VersionIdsToStages", {})
+        if secret.primary_region is not None:
+            entry["PrimaryRegion"] = secret.primary_region
         entries.append(entry)
     return {"SecretList": entries, **next_token(offset, size, len(listed))}
 
@@ -334,6 +368,32 @@ async def get_random_password(call: SecretsCall) -> dict[str, Any]:
             return {"RandomPassword": password}
 
 
+async def replicate_secret_to_regions(call: SecretsCall) -> dict[str, Any]:
+    secret, statuses = await call.secrets.replicate(
+        call.actor,
+        call.secret_id(),
+        call.replica_regions(required=True),
+        overwrite=bool(call.boolean("ForceOverwriteReplicaSecret")),
+    )
+    call.resources.append(secret.arn)
+    return {"ARN": secret.arn, "ReplicationStatus": _replication(statuses)}
+
+
+async def remove_regions_from_replication(call: SecretsCall) -> dict[str, Any]:
+    regions = call.strings("RemoveReplicaRegions", max_items=100, max_length=128)
+    if not regions:
+        raise invalid("RemoveReplicaRegions", "Member must have length greater than or equal to 1")
+    secret, statuses = await call.secrets.remove_regions(call.actor, call.secret_id(), regions)
+    call.resources.append(secret.arn)
+    return {"ARN": secret.arn, "ReplicationStatus": _replication(statuses)}
+
+
+async def stop_replication_to_replica(call: SecretsCall) -> dict[str, Any]:
+    secret = await call.secrets.stop_replication(call.actor, call.secret_id())
+    call.resources.append(secret.arn)
+    return {"ARN": secret.arn}
+
+
 def _refuse_rotation(action: str) -> Action:
     async def refuse(call: SecretsCall) -> dict[str, Any]:
         secret = await call.secrets.resolve(call.actor, call.secret_id())
@@ -361,7 +421,10 @@ ACTIONS: Final[dict[str, Action]] = {
     "ListSecrets": list_secrets,
     "PutResourcePolicy": put_resource_policy,
     "PutSecretValue": put_secret_value,
+    "RemoveRegionsFromReplication": remove_regions_from_replication,
+    "ReplicateSecretToRegions": replicate_secret_to_regions,
     "RestoreSecret": restore_secret,
+    "StopReplicationToReplica": stop_replication_to_replica,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "UpdateSecret": update_secret,
@@ -373,6 +436,5 @@ REFUSED: Final[dict[str, Action]] = {
     "RotateSecret": _refuse_rotation("RotateSecret"),
     "CancelRotateSecret": _refuse_rotation("CancelRotateSecret"),
 }
-NOT_SERVED: Final = frozenset(
-    {"ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica"}
-)
+# Served elsewhere than here: nothing (the 501 stays for an operation to come).
+NOT_SERVED: Final[frozenset[str]] = frozenset()

@@ -69,6 +69,9 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
             rate_limiter,
             body_limit=_JSON_EXPANSION * settings.secrets_max_value_size
             + settings.max_api_body_size,
+            # Each served region is an endpoint of its own (decision 0207, as KMS's 0138): the
+            # SigV4 scope's region is the region of the secrets a call sees.
+            also_accepted_regions=settings.served_region_names,
         )
         self._secrets = secrets
         self._billing = billing
@@ -98,6 +101,8 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
                 "UnknownOperationException", f"Unknown operation {request.target[:128]!r}"
             )
         params = self.params(request)
+        signed = None if request.authenticated is None else request.authenticated.signed
+        region = self._settings.region if signed is None else signed.region
         client = request.scope.get("client")
         user = KeyUser(
             principal,
@@ -108,11 +113,11 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
         request_keys = _request_keys(name, params)
 
         async def authorise(iam_action: str, secret: Secret | None) -> None:
-            await self._authoriser.authorise(user, iam_action, secret, request_keys)
+            await self._authoriser.authorise(user, iam_action, secret, request_keys, region)
 
         request.context = SecretsCall(
             params=params,
-            actor=Actor(principal.tenant_id, self._settings.region, authorise, user),
+            actor=Actor(principal.tenant_id, region, authorise, user),
             secrets=self._secrets,
             max_policy_size=self._settings.secrets_max_policy_size,
         )
@@ -137,7 +142,9 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
         ):
             # As KMS's (decision 0108): billed to the caller's account; server faults are
             # not counted.
-            self._billing.count(tenant_id, self._settings.region, "secretsmanager.requests")
+            signed = None if request.authenticated is None else request.authenticated.signed
+            region = self._settings.region if signed is None else signed.region
+            self._billing.count(tenant_id, region, "secretsmanager.requests")
         super().finish(request, status, error_type)
 
 
@@ -147,6 +154,17 @@ def _request_keys(action: str, params: dict[str, Any]) -> dict[str, ContextValue
     keys: dict[str, ContextValue] = {}
     if action == "CreateSecret" and isinstance(params.get("Name"), str):
         keys["secretsmanager:Name"] = params["Name"]
+    replicas = params.get("AddReplicaRegions")
+    if action in ("CreateSecret", "ReplicateSecretToRegions") and isinstance(replicas, list):
+        # AWS's keys for guarding replication (decision 0207).
+        keys["secretsmanager:AddReplicaRegions"] = [
+            r["Region"]
+            for r in replicas
+            if isinstance(r, dict) and isinstance(r.get("Region"), str)
+        ]
+        keys["secretsmanager:ForceOverwriteReplicaSecret"] = str(
+            params.get("ForceOverwriteReplicaSecret") is True
+        ).lower()
     tags = params.get("Tags") if action in ("CreateSecret", "TagResource") else None
     if isinstance(tags, list):
         pairs = [

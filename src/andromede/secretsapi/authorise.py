@@ -96,6 +96,7 @@ class SecretsAuthoriser:
         action: str,
         secret: Secret | None,
         request_keys: Mapping[str, ContextValue] | None = None,
+        region: str | None = None,
     ) -> None:
         """AccessDeniedException unless ``user`` may do ``action`` on ``secret`` (None:
         ``*``), its identity policies or the secret's policy allowing."""
@@ -114,7 +115,7 @@ class SecretsAuthoriser:
             resource=resource,
             source_ip=user.source_ip,
             secure=user.secure,
-            region=self._region,
+            region=region or self._region,
             keys=keys,
         )
         # Through a Secrets Manager endpoint its policy bounds every call (decision 0174's

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,9 @@ from andromede.secretsapi.errors import SecretsWireError
 __all__ = ["SecretsCall", "epoch", "invalid", "next_token"]
 
 MAX_ID: Final = 2048
+
+
+_REGION: Final = re.compile(r"([a-z]+-)+\d+")
 
 
 def invalid(name: str, constraint: str) -> SecretsWireError:
@@ -147,6 +151,30 @@ class SecretsCall:
         ):
             raise SecretsWireError("SerializationException", f"{name} must be a list of Key/Value")
         return [(t["Key"], t["Value"]) for t in raw]
+
+    def replica_regions(self, *, required: bool) -> list[tuple[str, str | None]]:
+        """``AddReplicaRegions``: (Region, KmsKeyId) of each replica asked for."""
+        raw = self.params.get("AddReplicaRegions")
+        if raw is None:
+            if required:
+                raise invalid("AddReplicaRegions", "Member must not be null")
+            return []
+        if not isinstance(raw, list) or not raw:
+            raise invalid("AddReplicaRegions", "Member must have length greater than or equal to 1")
+        found: list[tuple[str, str | None]] = []
+        for item in raw:
+            region = item.get("Region") if isinstance(item, dict) else None
+            key = item.get("KmsKeyId") if isinstance(item, dict) else None
+            if not isinstance(region, str) or not isinstance(key, str | None):
+                raise SecretsWireError(
+                    "SerializationException", "AddReplicaRegions must be a list of RegionType"
+                )
+            if not _REGION.fullmatch(region):
+                raise invalid(
+                    "AddReplicaRegions.member.Region", "Member must satisfy regular expression"
+                )
+            found.append((region, key or None))
+        return found
 
     def filters(self) -> list[tuple[str, list[str]]]:
         raw = self.params.get("Filters")

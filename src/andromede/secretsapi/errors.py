@@ -2,8 +2,8 @@
 
 AWS answers ``{"__type": "ResourceNotFoundException", "Message": "…"}`` with status 400 (500
 for ``InternalServiceError``) and the ``x-amzn-RequestId`` header; botocore raises
-``ClientError`` whose code is the ``__type``. The operations this platform does not serve
-(replication to other regions) answer 501 ``NotImplemented``.
+``ClientError`` whose code is the ``__type``. An operation this platform does not serve
+answers 501 ``NotImplemented``.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (s.EncryptionFailure, "EncryptionFailure"),
     (s.DecryptionFailure, "DecryptionFailure"),
     (s.KmsAccessDenied, "AccessDeniedException"),
+    (s.RegionRefused, "AccessDeniedException"),
 )
 
 _FROM_SIGV4: Final[dict[str, str]] = {

@@ -60,3 +60,16 @@ class SecretsSettings(BaseModel):
         description="Seconds between the passes that purge the secrets whose recovery window "
         "is over, in every gateway (decision 0190).",
     )
+    secrets_replication_retry_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between the passes that sync the replicas due in the regions a "
+        "gateway serves, and the first delay of a failed sync's exponential backoff "
+        "(decision 0207).",
+    )
+    secrets_replication_max_backoff: float = Field(
+        default=900.0,
+        gt=0,
+        description="Longest wait in seconds before a failed replica sync is tried again "
+        "(decision 0207).",
+    )

@@ -31,6 +31,13 @@ A version re-encrypted under a secret's new key keeps its previous envelope too,
 "keeps all existing versions encrypted with the previous key" (decision 0190, session 49): its
 sealed form is then the new envelope and the previous one, and a read opens the first that
 KMS lets it.
+
+**Regions** (decision 0207). A secret's key is a key of the secret's own region: the sealer
+asks that region's KMS (``CustomerKeyService.in_region``), whose ``aws/secretsmanager`` it
+makes there, with ``kms:ViaService`` ``secretsmanager.<the secret's region>.amazonaws.com``
+— so a replica is sealed under a key of the replica's region. The replication's durable task
+runs in :func:`secrets_upkeep` every ``secrets_replication_retry_interval``, as Secrets
+Manager acting for the account (its root principal, decision 0204's convention).
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.http.ratelimit import RateLimiter
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.errors import KmsError
@@ -57,6 +65,7 @@ from andromede.kms.keys_errors import CmkAccessDenied, CmkNotFound
 from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
 from andromede.secrets.errors import DecryptionFailure, EncryptionFailure, KmsAccessDenied
 from andromede.secrets.model import Secret, SecretVersion
+from andromede.secrets.replication import ReplicationPolicy
 from andromede.secrets.service import SecretLimits, SecretService
 from andromede.secrets.store_sql import SqlSecretStore
 from andromede.secretsapi.app import SecretsApp
@@ -89,6 +98,14 @@ class KmsSecretSealer:
         self._region = region
         self._audit = audit
         self._billing = billing
+        self._regional: dict[str, CustomerKeyService] = {customer_keys.region: customer_keys}
+
+    def _kms(self, region: str) -> CustomerKeyService:
+        """The KMS endpoint of ``region``: a secret's keys are keys of its own region."""
+        found = self._regional.get(region)
+        if found is None:
+            found = self._regional[region] = self._keys.in_region(region)
+        return found
 
     async def seal(
         self, secret: Secret, version_id: str, plaintext: bytes, caller: object
@@ -97,7 +114,9 @@ class KmsSecretSealer:
         key_ref = await self._key_ref(secret)
         context = _context(secret, version_id)
         try:
-            made = await self._keys.generate_data_key(self._caller(caller), key_ref, 32, context)
+            made = await self._kms(secret.region).generate_data_key(
+                self._caller(caller, secret.region), key_ref, 32, context
+            )
         except KmsError as exc:
             self._record(caller, secret, action, key_ref, type(exc).__name__)
             if _refused(exc, key_ref, caller):
@@ -168,8 +187,8 @@ class KmsSecretSealer:
             raise DecryptionFailure("The secret version's sealed form is not readable.") from exc
         context = _context(secret, version_id)
         try:
-            data_key, _ = await self._keys.decrypt(
-                self._caller(caller), wrapped, context, key_ref=named
+            data_key, _ = await self._kms(secret.region).decrypt(
+                self._caller(caller, secret.region), wrapped, context, key_ref=named
             )
         except KmsError as exc:
             self._record(caller, secret, action, named, type(exc).__name__)
@@ -192,7 +211,7 @@ class KmsSecretSealer:
         ref = secret.kms_key_id
         owner, region = secret.tenant_id, secret.region
         if ref is None or ref in (AWS_MANAGED_ALIAS, alias_arn(region, owner, AWS_MANAGED_ALIAS)):
-            made, _ = await self._keys.aws_managed_key(owner, "secretsmanager")
+            made, _ = await self._kms(region).aws_managed_key(owner, "secretsmanager")
             return made.arn
         if ref.startswith("arn:"):
             return ref
@@ -212,7 +231,7 @@ class KmsSecretSealer:
         if account:
             self._billing.count(account, region, _KMS_REQUESTS)
 
-    def _caller(self, caller: object) -> Caller:
+    def _caller(self, caller: object, region: str) -> Caller:
         if not isinstance(caller, KeyUser):
             raise TypeError("a secret's key is used on behalf of a request's caller")
         principal = caller.principal
@@ -222,9 +241,9 @@ class KmsSecretSealer:
             principal=principal,
             source_ip=caller.source_ip,
             secure=caller.secure,
-            via_service=f"secretsmanager.{self._region}.amazonaws.com",
+            via_service=f"secretsmanager.{region}.amazonaws.com",
             request_id=caller.request_id,
-            region=self._region,
+            region=region,
         )
 
     def _record(
@@ -290,15 +309,40 @@ def _aad(secret: Secret, version_id: str, header: bytes) -> bytes:
     return b"\n".join((secret.arn.encode(), version_id.encode(), header))
 
 
+def as_secrets_manager(account: str) -> KeyUser:
+    """The caller Secrets Manager's background replication uses a key for: the account's root
+    principal (a key whose policy lets the account use it lets the replication through),
+    audited ``invoked_by`` ``secretsmanager.amazonaws.com`` by the sealer."""
+    root = Principal(account, None, None, PrincipalKind.ROOT, f"arn:aws:iam::{account}:root")
+    return KeyUser(root, None, True, f"secretsmanager-replication-{os.urandom(8).hex()}")
+
+
+def replication_policy(
+    settings: Settings, identity: IdentityService | None = None
+) -> ReplicationPolicy:
+    """Where replicas may go (the declared regions, the account's allow-list) and how the
+    durable task retries, from the settings (decision 0207)."""
+    return ReplicationPolicy(
+        regions=frozenset(r.name for r in settings.declared_regions),
+        served=settings.served_region_names,
+        allowed=None if identity is None else identity.allowed_regions,
+        background_caller=as_secrets_manager,
+        retry_interval=settings.secrets_replication_retry_interval,
+        max_backoff=settings.secrets_replication_max_backoff,
+    )
+
+
 def secrets_service(
     settings: Settings,
     db: Database,
     customer_keys: CustomerKeyService,
     audit: AuditService | None = None,
     billing: BillingService | None = None,
+    identity: IdentityService | None = None,
 ) -> SecretService:
     """The secrets service of ``serve``, over the metadata database, its KMS calls metered
-    when ``billing`` is given."""
+    when ``billing`` is given, its replicas kept to the account's allowed regions when
+    ``identity`` is given."""
     return SecretService(
         SqlSecretStore(db),
         KmsSecretSealer(customer_keys, settings.region, audit, billing),
@@ -310,6 +354,7 @@ def secrets_service(
             version_grace=settings.secrets_version_grace,
             max_versions_held=settings.secrets_max_versions_held,
         ),
+        replication=replication_policy(settings, identity),
     )
 
 
@@ -324,7 +369,7 @@ def secrets_api(
 ) -> tuple[SecretsApp, asyncio.Task[None]]:
     """The Secrets Manager API app of ``serve`` and its sweep of the secrets past their
     recovery window, started."""
-    secrets = secrets_service(settings, db, customer_keys, audit, billing)
+    secrets = secrets_service(settings, db, customer_keys, audit, billing, identity)
     app = SecretsApp(secrets, identity, audit, settings, rate_limiter, billing=billing)
     return app, asyncio.create_task(secrets_upkeep(settings, secrets), name="secrets")
 
@@ -333,7 +378,26 @@ async def secrets_upkeep(settings: Settings, secrets: SecretService) -> None:
     """Every ``secrets_sweep_interval``: purge the secrets whose recovery window is over, and
     remove the versions beyond the kept number whose grace is over. Every gateway runs it; the
     store's purge skips the rows another one holds, a version removal is a revision-checked
-    write (two gateways at once: one writes, the other skips)."""
+    write (two gateways at once: one writes, the other skips). Beside it, the replication's
+    durable task (decision 0207)."""
+    await asyncio.gather(_sweep(settings, secrets), secrets_replication(settings, secrets))
+
+
+async def secrets_replication(settings: Settings, secrets: SecretService) -> None:
+    """Every ``secrets_replication_retry_interval``: sync the replicas due in the regions this
+    gateway serves (changes made through a gateway not serving them, and failed syncs whose
+    backoff is over). A replica written by two gateways at once: one wins, the other's
+    revision-checked write retries later."""
+    while True:
+        try:
+            if synced := await secrets.replication.run_due():
+                log.info("secrets: %d replicas brought in sync", synced)
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("Secrets Manager replication failed")
+        await asyncio.sleep(settings.secrets_replication_retry_interval)
+
+
+async def _sweep(settings: Settings, secrets: SecretService) -> None:
     while True:
         try:
             for arn in await secrets.purge_due():

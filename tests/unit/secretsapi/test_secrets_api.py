@@ -384,10 +384,17 @@ async def test_refused_and_unknown_calls(sm: Harness) -> None:
     arn = (await sm.ok("DescribeSecret", {"SecretId": "r"}))["ARN"]
     intruder = await sm.other_tenant("intruder")  # learns nothing of another's secret
     await intruder.fails("CancelRotateSecret", {"SecretId": arn}, "AccessDeniedException")
+    # Replication (decision 0207): a region this deployment does not declare is refused.
+    message = await sm.fails(
+        "ReplicateSecretToRegions",
+        {"SecretId": "r", "AddReplicaRegions": [{"Region": "us-east-1"}]},
+        "InvalidParameterException",
+    )
+    assert "us-east-1" in message
     await sm.fails(
         "ReplicateSecretToRegions",
         {"SecretId": "r", "AddReplicaRegions": [{"Region": "x"}]},
-        "NotImplemented",
+        "ValidationException",
     )
     await sm.fails("Nonsense", {}, "UnknownOperationException")
     reply = await sm.anonymous().call("ListSecrets", {})

@@ -48,12 +48,21 @@ async def test_settings_reach_the_limits(tmp_path: Path) -> None:
         secrets_max_tags=4,
         secrets_version_grace=60,
         secrets_max_versions_held=7,
+        regions=[{"name": REGION}, {"name": "eu-de-1"}, {"name": "eu-it-1"}],
+        served_regions=(REGION, "eu-de-1"),
+        secrets_replication_retry_interval=2.5,
+        secrets_replication_max_backoff=40,
     )
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     keys, customer_keys = _customer_keys(tmp_path)
     try:
         service = secrets_service(settings, db, customer_keys)
         assert service.limits == SecretLimits(10, 2, 3, 4, version_grace=60, max_versions_held=7)
+        # Decision 0207: where replicas go, which this gateway syncs, how it retries.
+        policy = service.replication.policy
+        assert policy.regions == {REGION, "eu-de-1", "eu-it-1"}
+        assert policy.served == {REGION, "eu-de-1"}
+        assert (policy.retry_interval, policy.max_backoff) == (2.5, 40)
     finally:
         keys.close()
         await db.close()
