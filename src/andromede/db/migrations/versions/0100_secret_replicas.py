@@ -2,7 +2,7 @@
 ``secret_replicas``. Nothing to backfill: no secret was replicated before.
 
 Revision ID: 0100
-Revises: 0098
+Revises: 0099
 Create Date: 2026-12-06
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0100"
-down_revision: str | None = "0098"
+down_revision: str | None = "0099"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
