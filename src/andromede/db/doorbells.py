@@ -57,7 +57,8 @@ class Doorbells:
         """``queue``'s bell, made on first use (by the loop or by a commit, either first)."""
         bell = self._bells.get(queue)
         if bell is None:
-            bell = self._bells[queue] = Doorbell()
+            # setdefault, one step under the GIL: SQLite's writer thread may make it meanwhile.
+            bell = self._bells.setdefault(queue, Doorbell())
         return bell
 
     def committed(self, conn: Connection) -> None:
