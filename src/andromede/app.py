@@ -47,6 +47,7 @@ from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
 from andromede.console.wire_topics import SnsWire
 from andromede.db.database import Database
+from andromede.db.doorbells import NOTIFICATIONS, REPLICATION, SNS_REPLAYS
 from andromede.ec2api.app import Ec2App
 from andromede.http.outbound import TlsContextOnDemand
 from andromede.http.ratelimit import RateLimiter
@@ -453,6 +454,7 @@ class Application:
             SqlReplicationQueue(db),
             ReplicaKmsKeys(customer_keys, audit, billing),
             grants,
+            db.doorbells.of(REPLICATION),  # rung by this process's commits (decision 0206)
         )
         background.append(asyncio.create_task(replicator.run_forever(), name="replication"))
         events = SqlEventQueue(db, event_sealer)
@@ -474,7 +476,9 @@ class Application:
         # FIFO topics' archives and replays (decision 0175), sealed as the events are.
         archive = SqlArchiveStore(db, event_sealer)
         pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues, archive)
-        upkeep = archive_upkeep(settings, archive, topics, pubsub)
+        upkeep = archive_upkeep(
+            settings, archive, topics, pubsub, doorbell=db.doorbells.of(SNS_REPLAYS)
+        )
         background.append(asyncio.create_task(upkeep.run_forever(), name="sns-archive"))
         eventbridge = events_parts(  # decisions 0192, 0200
             settings, db, queues, topics, pubsub, event_sealer, identity
@@ -490,6 +494,7 @@ class Application:
             shredded=shredded_event_recorder(audit),
             on_delivered=delivery_meter(billing, settings.region),
             mailer=sns_mailer(settings),  # SNS email subscriptions (decision 0180)
+            doorbell=db.doorbells.of(NOTIFICATIONS),
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)

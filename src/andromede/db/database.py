@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from andromede.db.doorbells import Doorbells
 from andromede.db.postgres import PostgresDatabase, create_postgres_engine, sync_postgres_url
 from andromede.db.sqlite import SqliteDatabase, create_sqlite_engine
 from andromede.db.statements import RowQuery, RowStatement
@@ -46,6 +47,8 @@ DEFAULT_TIMEOUT = 10.0
 class Database(Protocol):
     dialect: str
     """``sqlite`` or ``postgresql``: for the few statements that only one of them has."""
+    doorbells: Doorbells
+    """The background loops' doorbells, rung after the commits that queued their work."""
 
     async def read(self, function: Callable[[Connection], _T]) -> _T:
         """Run ``function`` over a connection that sees committed data; it must not write."""

@@ -58,6 +58,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from andromede.db.doorbells import Doorbells, taken
 from andromede.db.errors import DatabaseUnavailable
 from andromede.db.statements import RowQuery, RowStatement
 
@@ -183,6 +184,7 @@ class PostgresDatabase:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = "postgresql"
+        self.doorbells = Doorbells()  # rung after the commits that queued work (decision 0206)
         pool = engine.pool
         # Every connection in use or kept idle here is checked out of the engine's pool: with
         # at most pool_size permits, a permit holder's checkout never waits on the pool.
@@ -400,13 +402,15 @@ class PostgresDatabase:
             try:
                 if single_statement:
                     async with self._connection(_READ) as connection:
-                        result = await connection.run_sync(function)
+                        result, marks = await connection.run_sync(_marked, function)
+                    self.doorbells.ring(marks)
                     return result
                 async with self._connection(_WRITE) as connection:
                     async with connection.begin() as transaction:
-                        result = await connection.run_sync(function)
+                        result, marks = await connection.run_sync(_marked, function)
                         committing = True
                         await transaction.commit()
+                self.doorbells.ring(marks)  # after the commit: the loop's claim finds the rows
                 return result
             except Exception as exc:
                 if attempt < _MAX_WRITE_ATTEMPTS and (
@@ -438,3 +442,10 @@ class PostgresDatabase:
             with contextlib.suppress(Exception):  # a dead one is disposed of all the same
                 await connection.close()
         await self.engine.dispose()
+
+
+def _marked(conn: Connection, function: Callable[[Connection], _T]) -> tuple[_T, set[str]]:
+    """``function``'s result and the work queues it marked (``db.doorbells``); marks a failed
+    transaction left on the connection are dropped first."""
+    taken(conn)
+    return function(conn), taken(conn)

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from andromede.db.doorbells import Doorbells
 from andromede.db.statements import RowQuery, RowStatement
 
 __all__ = ["SqliteDatabase", "create_sqlite_engine"]
@@ -71,6 +72,7 @@ class SqliteDatabase:
     def __init__(self, engine: Engine, *, max_batch: int = 128) -> None:
         self.engine = engine
         self.dialect = "sqlite"
+        self.doorbells = Doorbells()  # rung after the commits that queued work (decision 0206)
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: stop
         self._writer = threading.Thread(
@@ -176,8 +178,10 @@ class SqliteDatabase:
                 with connection.begin():
                     results = [job.function(connection) for job in batch]
             except Exception:
+                self.doorbells.rolled_back(connection)
                 log.debug("a batch of %d writes failed; replaying them one by one", len(batch))
             else:
+                self.doorbells.committed(connection)
                 for job, result in zip(batch, results, strict=True):
                     job.loop.call_soon_threadsafe(_resolve, job.future, result, None)
                 return
@@ -186,8 +190,10 @@ class SqliteDatabase:
                 with connection.begin():
                     result = job.function(connection)
             except Exception as exc:
+                self.doorbells.rolled_back(connection)
                 job.loop.call_soon_threadsafe(_resolve, job.future, None, exc)
             else:
+                self.doorbells.committed(connection)
                 job.loop.call_soon_threadsafe(_resolve, job.future, result, None)
 
 

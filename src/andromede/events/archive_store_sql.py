@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import EVENT_REPLAYS, queued
 from andromede.db.notification_events import (
     SEALED_FORMAT,
     EventSealer,
@@ -344,6 +345,7 @@ class SqlArchiveStore:
             if int(conn.scalar(active) or 0) >= limit:
                 raise limit_error(limit)
             conn.execute(_R.insert().values(row))
+            queued(conn, EVENT_REPLAYS)
 
         try:
             await self._db.write(work)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import EVENT_DELIVERIES, queued
 from andromede.db.notification_events import (
     SEALED_FORMAT,
     EventSealer,
@@ -69,7 +70,12 @@ class SqlDeliveryQueue:
                     "last_error": None,
                 }
             )
-        await self._db.write(lambda conn: conn.execute(_D.insert(), rows))
+
+        def work(conn: Connection) -> None:
+            conn.execute(_D.insert(), rows)
+            queued(conn, EVENT_DELIVERIES)
+
+        await self._db.write(work)
 
     async def claim(self, now: datetime, *, lease: timedelta, limit: int) -> list[QueuedDelivery]:
         due = (

@@ -40,6 +40,7 @@ from andromede.events.model import Rule, Target, event_envelope
 from andromede.events.schedule import Cron, parse_schedule
 from andromede.events.store import EventsStore
 from andromede.events.transform import render_input
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = [
     "ApiSink",
@@ -102,7 +103,11 @@ class Deliveries:
         on_result: Callable[[str, bool], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         api: ApiSink | None = None,
+        idle_poll_max: float | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
+        """``doorbell``: rung after the commits that queued deliveries in this process; idle,
+        the worker backs off from ``poll_interval`` to ``idle_poll_max`` (decision 0206)."""
         self._sink = sink
         # API destinations' invoker (decision 0200); None where they are not served.
         self.api = api
@@ -111,10 +116,10 @@ class Deliveries:
         self._retry_base = retry_base
         self._lease = timedelta(seconds=lease)
         self._batch = batch
-        self._poll_interval = poll_interval
         self._clock = clock
-        # Set by a submit: this gateway's worker looks at once rather than at its next poll.
-        self._wake = asyncio.Event()
+        # Rung by a submit too (a memory queue has no commit): this gateway's worker looks at
+        # once rather than at its next poll.
+        self._pacer = Pacer(poll_interval, idle_poll_max, doorbell)
         # Told (tenant, delivered) of each finished delivery: the metering hook.
         self._on_result = on_result
 
@@ -147,11 +152,10 @@ class Deliveries:
         ]
         if new:
             await self.queue.add(tenant_id, new, self._clock())
-            self._wake.set()
+            self._pacer.doorbell.ring()
 
     async def run_forever(self) -> None:
         while True:
-            self._wake.clear()
             try:
                 taken = await self.run_once()
             except asyncio.CancelledError:
@@ -160,10 +164,9 @@ class Deliveries:
                 log.exception("event deliveries pass failed")
                 taken = 0
             if not taken:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass
+                await self._pacer.pause(worked=False)
+            else:
+                self._pacer.reset()
 
     async def run_once(self) -> int:
         """Claim a batch and deliver it; how many were claimed."""

@@ -38,6 +38,7 @@ from andromede.events.archive_model import (
 from andromede.events.archive_store import ArchiveStore
 from andromede.events.event_keys import EventKeys, KeyUnusable
 from andromede.events.service import EventsService
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["ReplayPolicy", "ReplayRunner"]
 
@@ -52,6 +53,7 @@ class ReplayPolicy:
     interval: float = 1.0  # events_replay_interval
     expiry_interval: float = 300.0  # events_archive_expiry_interval
     expiry_batch: int = 1000  # events_archive_expiry_batch
+    idle_poll_max: float | None = None  # background_idle_poll_max (decision 0206)
 
 
 class ReplayRunner:
@@ -64,23 +66,25 @@ class ReplayRunner:
         policy: ReplayPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         keys: EventKeys | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
+        """``doorbell``: rung after the commits that started replays in this process
+        (decision 0206)."""
         self.keys = keys
         self._store = store
         self._events = events
         self._holder = holder
         self._policy = policy or ReplayPolicy()
         self._clock = clock
-        self._wake = asyncio.Event()
+        self._pacer = Pacer(self._policy.interval, self._policy.idle_poll_max, doorbell)
         self._next_expiry = 0.0
 
     def wake(self) -> None:
         """A replay was started here: look at once rather than at the next poll."""
-        self._wake.set()
+        self._pacer.doorbell.ring()
 
     async def run_forever(self) -> None:
         while True:
-            self._wake.clear()
             try:
                 worked = await self.run_once()
                 if time.monotonic() >= self._next_expiry:
@@ -92,10 +96,9 @@ class ReplayRunner:
                 log.exception("event replays pass failed")
                 worked = 0
             if not worked:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._policy.interval)
-                except TimeoutError:
-                    pass
+                await self._pacer.pause(worked=False)
+            else:
+                self._pacer.reset()
 
     async def run_once(self) -> int:
         """One step of each replay this gateway may work; how many replays moved."""

@@ -72,6 +72,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.smtp import MailDeferred, SmtpMailer
 from andromede.notifications.store import EventQueue, QueuedEvent
 from andromede.notifications.subscriptions import is_subscription_arn
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["Deliverer", "DeliveryPolicy", "QueueSink", "Subscribers"]
 
@@ -91,6 +92,8 @@ class DeliveryPolicy:
     timeout: float = 10.0  # seconds for each of connect, write and read
     allowed: Sequence[Network] = ()
     sweep_interval: float = 300.0  # seconds between sweeps of expired pending subscriptions
+    # The longest pause an idle worker backs off to (decision 0206); None: ``interval`` always.
+    idle_poll_max: float | None = None
 
 
 class QueueSink(Protocol):
@@ -142,8 +145,11 @@ class Deliverer:
         shredded: Callable[[QueuedEvent], None] | None = None,
         on_delivered: Callable[[Delivery], None] | None = None,
         mailer: SmtpMailer | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
+        """``doorbell``: rung when this process queued events (decision 0206)."""
         self._queue = queue
+        self._pacer = Pacer(policy.interval, policy.idle_poll_max, doorbell)
         # The operator's SMTP relay (decision 0180); None: none set.
         self._mailer = mailer
         # Told of each message a subscriber took, to meter it (decision 0169).
@@ -187,7 +193,9 @@ class Deliverer:
                 log.exception("event notification delivery pass failed")
                 done = 0
             if done < self._policy.batch:
-                await asyncio.sleep(self._policy.interval)
+                await self._pacer.pause(worked=done > 0)
+            else:
+                self._pacer.reset()  # a full batch: the next at once, more may wait
 
     async def deliver_once(self) -> int:
         """Claim and push one batch; how many events were claimed."""

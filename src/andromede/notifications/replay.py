@@ -35,6 +35,7 @@ from andromede.notifications.archive import (
 from andromede.notifications.pubsub import PubSubService
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import ArchiveStore
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["ArchiveUpkeep", "UpkeepPolicy"]
 
@@ -52,6 +53,7 @@ class UpkeepPolicy:
     batch: int = 100  # sns_archive_batch
     interval: float = 1.0  # sns_replay_interval
     expiry_interval: float = 300.0  # sns_archive_expiry_interval
+    idle_poll_max: float | None = None  # background_idle_poll_max (decision 0206)
 
 
 class ArchiveUpkeep:
@@ -63,8 +65,11 @@ class ArchiveUpkeep:
         policy: UpkeepPolicy,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        doorbell: Doorbell | None = None,
     ) -> None:
+        """``doorbell``: rung when this process started a replay (decision 0206)."""
         self._archive = archive
+        self._pacer = Pacer(policy.interval, policy.idle_poll_max, doorbell)
         self._topics = topics
         self._pubsub = pubsub
         self._policy = policy
@@ -151,9 +156,10 @@ class ArchiveUpkeep:
                     gone = await self.expire_once()
                     if gone:
                         log.info("%d archived SNS messages expired", gone)
-                await self.replay_once()
+                queued = await self.replay_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("SNS archive upkeep pass failed")
-            await asyncio.sleep(self._policy.interval)
+                queued = 0
+            await self._pacer.pause(worked=queued > 0)

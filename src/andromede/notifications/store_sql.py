@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import NOTIFICATIONS, queued
 from andromede.db.notification_events import (
     LEGACY_FORMAT,
     SEALED_FORMAT,
@@ -345,6 +346,7 @@ class SqlEventQueue:
             if int(conn.scalar(count) or 0) >= bound:
                 return False
             conn.execute(_E.insert().values(**row))
+            queued(conn, NOTIFICATIONS)
             return True
 
         return await self._db.write(work)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import SNS_REPLAYS, queued
 from andromede.db.notification_events import (
     SEALED_FORMAT,
     EventSealer,
@@ -182,6 +183,7 @@ class SqlArchiveStore:
             )
             if updated.rowcount == 0:
                 conn.execute(_R.insert().values(subscription_arn=replay.subscription_arn, **values))
+            queued(conn, SNS_REPLAYS)
 
         await self._db.write(work)
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import MESSAGE_MOVES, queued
 from andromede.db.types import utc_from_stored
 from andromede.queues.move_tasks import CANCELLED, RUNNING, MoveTask
 
@@ -71,6 +72,7 @@ class SqlMoveTaskStore:
             if held is not None:
                 return False
             conn.execute(_T.insert().values(task_id=task.task_id, **_values(task)))
+            queued(conn, MESSAGE_MOVES)
             return True
 
         try:

@@ -14,7 +14,6 @@ gateway resumes them at its first pass.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import uuid
@@ -37,6 +36,7 @@ from andromede.queues.move_tasks import (
     parse_task_handle,
 )
 from andromede.queues.store import QueueStore
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["MessageMover"]
 
@@ -60,12 +60,17 @@ class MessageMover:
         max_rate: int = 500,
         interval: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
+        idle_poll_max: float | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
+        """``doorbell``: rung when this process started a task; with no task running the
+        passes back off from ``interval`` to ``idle_poll_max`` (decision 0206)."""
         self._store = store
         self._tasks = tasks
         self._region = region
         self._max_rate = max_rate
         self._interval = interval
+        self._pacer = Pacer(interval, idle_poll_max, doorbell)
         self._clock = clock
 
     async def queue(self, tenant_id: str, arn: str, name: str = "SourceArn") -> Queue:
@@ -155,16 +160,25 @@ class MessageMover:
 
     async def run_forever(self) -> None:
         while True:
+            running = False
             try:
-                await self.run_pass()
+                running = await self._running_pass() is not None
             except Exception:  # one failed pass must not end the loop: logged, tried again
                 _log.exception("message move pass failed")
-            await asyncio.sleep(self._interval)
+            # A running task is work even when its rate let it move nothing this pass.
+            await self._pacer.pause(worked=running)
 
     async def run_pass(self) -> int:
         """One pass over the running tasks; how many messages it moved."""
+        return await self._running_pass() or 0
+
+    async def _running_pass(self) -> int | None:
+        """:meth:`run_pass`; None when no task was running."""
+        tasks = await self._tasks.running(_PASS_TASKS)
+        if not tasks:
+            return None
         moved = 0
-        for task in await self._tasks.running(_PASS_TASKS):
+        for task in tasks:
             moved += await self._step(task)
         return moved
 

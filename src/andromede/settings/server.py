@@ -101,6 +101,16 @@ class ServerSettings(BaseModel):
         description="Seconds a log line may wait to be written with others (WARNING and"
         " worse are written at once; every line is written at a clean stop).",
     )
+    background_idle_poll_max: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="Longest pause, in seconds, that a background queue's loop (replication, event"
+        " notifications, SQS message moves, EventBridge deliveries and replays, SNS"
+        " replays) backs off to while it finds no work: work queued by this process wakes"
+        " it at once, work queued by another gateway is seen within this (decision 0206);"
+        " at or below a loop's own interval, no back-off.",
+    )
     log_buffer_lines: int = Field(
         default=512,
         ge=1,

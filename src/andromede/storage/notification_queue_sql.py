@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andromede.db import tables
+from andromede.db.doorbells import NOTIFICATIONS, queued
 from andromede.db.notification_events import SEALED_FORMAT, EventSealer, with_version
 from andromede.storage.notification import EVENT_FORMAT_VERSION, EventBatch
 
@@ -73,3 +74,4 @@ def queue_events(conn: Connection, batch: EventBatch | None, version_id: str | N
         )
     if rows:
         conn.execute(_E.insert(), rows)
+        queued(conn, NOTIFICATIONS)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import REPLICATION, queued
 from andromede.db.statements import Upsert
 from andromede.storage.replication import ReplicationStatus, ReplicationTarget
 from andromede.storage.replication_queue import ReplicationTask
@@ -103,6 +104,7 @@ def queue_in_transaction(
     region = conn.scalar(_DESTINATION_REGION, {"name": target.destination_bucket})
     task = ReplicationTask.of_version(target, source_bucket, key, version_id, region)
     conn.execute(_T.insert(), [_task_row(task, now)])
+    queued(conn, REPLICATION)
     _set_status(conn, source_bucket, key, version_id, target.queued_status)
 
 
@@ -117,6 +119,7 @@ class SqlReplicationQueue:
 
         def work(conn: Connection) -> None:
             conn.execute(_T.insert(), rows)
+            queued(conn, REPLICATION)
             for t in tasks:
                 _set_status(conn, t.source_bucket, t.key, t.version_id, ReplicationStatus.PENDING)
 

@@ -40,7 +40,6 @@ the versions queued for it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
@@ -63,6 +62,7 @@ from andromede.storage.replication import (
 )
 from andromede.storage.replication_queue import ReplicationQueue, ReplicationTask
 from andromede.storage.service import ObjectService
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["Replicator"]
 
@@ -88,17 +88,21 @@ class Replicator:
         replica_keys: ReplicaKeys | None = None,
         grants: ReplicationGrants | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        idle_poll_max: float | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         """``regions``: those this gateway serves (None: every one). ``replica_keys``: the
         KMS keys replicas of versions under a KMS key are sealed under (None: such versions
         fail, never copied under other keys). ``grants``: who may copy into another tenant's
-        bucket (None: nobody; such copies fail)."""
+        bucket (None: nobody; such copies fail). ``doorbell``: rung when this process queued
+        tasks; between rings the worker polls every ``interval``, backing off to
+        ``idle_poll_max`` while idle (decision 0206)."""
         self._objects = objects
         self._replica_keys = replica_keys
         self._grants = grants
         self._queue = queue
         self._regions = None if regions is None else frozenset(regions)
-        self._interval = interval
+        self._pacer = Pacer(interval, idle_poll_max, doorbell)
         self._batch = batch
         self._lease = timedelta(seconds=lease)
         self._max_attempts = max_attempts
@@ -108,13 +112,14 @@ class Replicator:
     # -- the worker ---------------------------------------------------------------------------
     async def run_forever(self) -> None:
         while True:
+            worked = False
             try:
-                await self.backfill_once()
+                worked = await self.backfill_once() > 0
                 while await self.run_once():
-                    pass
+                    worked = True
             except AndromedeError:
                 _log.warning("replication pass failed; the next one retries", exc_info=True)
-            await asyncio.sleep(self._interval)
+            await self._pacer.pause(worked)
 
     async def backfill_once(self) -> int:
         """One step of every pass over a bucket's existing versions that this gateway's

@@ -27,6 +27,7 @@ from andromede.compute.service_core import TransitionListener
 from andromede.compute.spot_market import SpotWarning
 from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db.database import Database
+from andromede.db.doorbells import EVENT_DELIVERIES, EVENT_REPLAYS
 from andromede.db.notification_events import EventSealer
 from andromede.event_key_adapters import KmsEventKeys
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
@@ -302,6 +303,8 @@ class EventsParts:
             batch=settings.events_delivery_batch,
             poll_interval=settings.events_delivery_poll_interval,
             api=self.invoker,
+            idle_poll_max=settings.background_idle_poll_max,
+            doorbell=db.doorbells.of(EVENT_DELIVERIES),
         )
         self.service = EventsService(
             self.store,
@@ -395,8 +398,10 @@ class EventsParts:
                 interval=settings.events_replay_interval,
                 expiry_interval=settings.events_archive_expiry_interval,
                 expiry_batch=settings.events_archive_expiry_batch,
+                idle_poll_max=settings.background_idle_poll_max,
             ),
             keys=self.archives.keys,
+            doorbell=self._db.doorbells.of(EVENT_REPLAYS),
         )
         self.archives.on_replay = runner.wake
         return runner

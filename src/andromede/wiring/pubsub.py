@@ -37,6 +37,7 @@ from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute, Queue, parse_queue_arn
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
+from andromede.wakeup import Doorbell
 
 __all__ = [
     "StoredSigningKeys",
@@ -297,9 +298,11 @@ def archive_upkeep(
     pubsub: PubSubService,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    doorbell: Doorbell | None = None,
 ) -> ArchiveUpkeep:
     """FIFO topics' archives kept up (decision 0175): replays advanced, expired messages
-    deleted; a topic's archive ended with its ArchivePolicy or the topic."""
+    deleted; a topic's archive ended with its ArchivePolicy or the topic. ``doorbell``: rung
+    when this process started a replay (decision 0206)."""
     upkeep = ArchiveUpkeep(
         archive,
         topics,
@@ -308,8 +311,10 @@ def archive_upkeep(
             batch=settings.sns_archive_batch,
             interval=settings.sns_replay_interval,
             expiry_interval=settings.sns_archive_expiry_interval,
+            idle_poll_max=settings.background_idle_poll_max,
         ),
         clock=clock,
+        doorbell=doorbell,
     )
 
     topics.on_archive_ended = archive_ender(archive, clock)

@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.db.doorbells import MESSAGE_MOVES
 from andromede.db.notification_events import Unreadable
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
@@ -146,6 +147,8 @@ def message_mover(settings: Settings, db: Database) -> MessageMover:
         region=settings.region,
         max_rate=settings.queue_move_task_max_rate,
         interval=settings.queue_move_task_interval,
+        idle_poll_max=settings.background_idle_poll_max,
+        doorbell=db.doorbells.of(MESSAGE_MOVES),
     )
 
 

@@ -42,6 +42,7 @@ from andromede.storage.replication_queue import ReplicationQueue
 from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService, StorageLimits
 from andromede.storage.store import MetadataStore
+from andromede.wakeup import Doorbell
 
 __all__ = [
     "LIFECYCLE_PRINCIPAL",
@@ -193,6 +194,7 @@ def replicator_for(
     queue: ReplicationQueue,
     replica_keys: ReplicaKeys | None = None,
     grants: ReplicationGrants | None = None,
+    doorbell: Doorbell | None = None,
 ) -> Replicator:
     """Bucket replication's queueing and worker (decision 0112), claiming only the tasks
     whose two regions this gateway serves; ``replica_keys`` seal the replicas of versions
@@ -208,6 +210,8 @@ def replicator_for(
         retry_base=settings.replication_retry_base,
         replica_keys=replica_keys,
         grants=grants,
+        idle_poll_max=settings.background_idle_poll_max,
+        doorbell=doorbell,
     )
 
 
@@ -237,6 +241,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
         timeout=settings.notification_timeout,
         allowed=networks(settings.notification_endpoint_allow_cidrs),
         sweep_interval=settings.sns_pending_sweep_interval,
+        idle_poll_max=settings.background_idle_poll_max,
     )
 
 

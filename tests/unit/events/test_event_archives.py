@@ -6,7 +6,10 @@ sweep, and the checks of each call."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -225,3 +228,33 @@ async def test_checks(world: World) -> None:
         await archives.start_replay(ACCOUNT, name, arn, T0, T0 + MINUTE, BUS)
     with pytest.raises(LimitExceeded):  # events_max_active_replays
         await archives.start_replay(ACCOUNT, "r3", arn, T0, T0 + MINUTE, BUS)
+
+
+async def test_a_replay_started_here_is_run_at_once_by_a_runner_polling_every_minute(
+    world: World,
+) -> None:
+    """Decision 0206: StartReplay rings the runner of its gateway (and the SQL store's commit
+    rings it too, tests/contract/test_queue_doorbells.py): a runner whose pause is a minute
+    replays at once."""
+    runner = ReplayRunner(
+        world.store,
+        world.events,
+        holder="gw",
+        policy=ReplayPolicy(batch=10, lease=30, interval=60, idle_poll_max=60),
+        clock=lambda: world.now,
+    )
+    world.archives.on_replay = runner.wake  # as the wiring does
+    task = asyncio.create_task(runner.run_forever())
+    try:
+        await asyncio.sleep(0.2)  # its first pass found nothing: it now waits a minute
+        arn = (await world.archives.describe_archive(ACCOUNT, "all")).arn
+        await world.archives.start_replay(ACCOUNT, "now", arn, T0, T0 + 3 * MINUTE, BUS)
+        started = time.monotonic()
+        while (await world.archives.describe_replay(ACCOUNT, "now")).state != "COMPLETED":
+            assert time.monotonic() - started < 5, "the rung runner did not replay"
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert sorted(await world.sent()) == sorted((q, n, "now") for q in (Q1, Q2) for n in (0, 1, 2))

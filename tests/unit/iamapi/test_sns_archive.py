@@ -5,7 +5,10 @@ worker and archive upkeep)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +19,10 @@ from botocore.credentials import Credentials
 
 from andromede.notifications.archive import format_time
 from andromede.queues.model import Queue
-from support.queryapp import Client
+from andromede.settings import Settings
+from andromede.wakeup import Doorbell
+from andromede.wiring.pubsub import archive_upkeep
+from support.queryapp import REGION, Client
 from support.snsworld import Sns, refused, sns_world
 
 
@@ -547,3 +553,56 @@ async def test_the_archive_expires_and_ends_with_its_policy(sns: Sns, clock: Mov
     await publish(sns, closing, "m", "a", "d")
     assert await sns.topics.forget_tenant(sns.world.tenant_id) >= 1
     assert await sns.upkeep.expire_once() == 1
+
+
+async def test_a_replay_started_is_run_at_once_by_an_upkeep_rung(
+    sns: Sns, clock: Moving, tmp_path: Path
+) -> None:
+    """Decision 0206: an archive upkeep whose interval is a minute runs a replay at once when
+    rung (as the SQL store's commit of the replay rings it, tests/contract/
+    test_queue_doorbells.py); unrung, the replay waits for its next pass."""
+    arn, before, _ = await _replayed_topic(sns, clock)
+    queue = await _fifo_queue(sns, "rung.fifo")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        region=REGION,
+        sns_replay_interval=60,
+        background_idle_poll_max=60,
+    )
+    bell = Doorbell()
+    upkeep = archive_upkeep(
+        settings, sns.archive, sns.topics, sns.pubsub, clock=clock, doorbell=bell
+    )
+    task = asyncio.create_task(upkeep.run_forever())
+    try:
+        await asyncio.sleep(0.2)  # its first pass found nothing: it now waits a minute
+        replay = {"PointType": "Timestamp", "StartingPoint": format_time(before)}
+        subscription = (
+            await sns.root.call(
+                "sns",
+                "Subscribe",
+                TopicArn=arn,
+                Protocol="sqs",
+                Endpoint=queue.arn,
+                Attributes={"ReplayPolicy": json.dumps(replay)},
+                ReturnSubscriptionArn=True,
+            )
+        )["SubscriptionArn"]
+
+        async def status() -> str:
+            shown = await sns.root.call(
+                "sns", "GetSubscriptionAttributes", SubscriptionArn=subscription
+            )
+            return str(shown["Attributes"]["ReplayStatus"])
+
+        await asyncio.sleep(0.3)
+        assert await status() == "Pending"
+        bell.ring()
+        started = time.monotonic()
+        while await status() != "Completed":
+            assert time.monotonic() - started < 5, "the rung upkeep did not replay"
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -7,12 +7,15 @@ and then FAILED, delete markers as the rule says, SSE-C and replicas never copie
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +50,7 @@ from andromede.storage.replication_queue import MemoryReplicationQueue
 from andromede.storage.replicator import Replicator
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
+from andromede.wakeup import Doorbell
 from support.keys import key_service_in
 from support.s3app import Client, Reply
 
@@ -1686,3 +1690,30 @@ async def test_a_sync_back_into_another_tenant_is_authorised_as_the_forward_copy
     replica = await other.request("HEAD", f"/their-copy/ledger?versionId={version}", region=BERLIN)
     assert replica.headers["x-amz-replication-status"] == "FAILED"
     assert b"<Value>yes</Value>" in await _tags_of(c, "source", "ledger", version)
+
+
+async def test_a_worker_polling_every_minute_copies_at_once_when_rung(world: World) -> None:
+    """Decision 0206: rung (as the SQL store's commit of the version rings it, see
+    tests/contract/test_queue_doorbells.py), a worker whose pause is a minute copies at once;
+    unrung, the version waits for its next poll."""
+    c = world.client
+    assert (
+        await put(c, document(v2_rule(filter_xml="<Filter><Prefix></Prefix></Filter>")))
+    ).status == 200
+    bell = Doorbell()
+    worker = Replicator(world.objects, world.queue, interval=60, idle_poll_max=60, doorbell=bell)
+    task = asyncio.create_task(worker.run_forever())
+    try:
+        await asyncio.sleep(0.2)  # its first pass found nothing: it now waits a minute
+        assert (await c.request("PUT", "/source/a", b"x", region=PARIS)).status == 200
+        await asyncio.sleep(0.3)
+        assert (await head(c, "source", "a")).headers["x-amz-replication-status"] == "PENDING"
+        bell.ring()
+        started = time.monotonic()
+        while (await head(c, "source", "a")).headers["x-amz-replication-status"] != "COMPLETED":
+            assert time.monotonic() - started < 5, "the rung worker did not copy"
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,139 @@
+"""Decision 0206's doorbells over every SQL database (SQLite, PostgreSQL): a write transaction
+that marks a work queue rings that queue's bell once it committed — never before, never when it
+rolled back — and each writer of a background loop's queue marks it (replication tasks, event
+notifications, SQS message move tasks, EventBridge deliveries and replays, SNS replays), so a
+loop of the same process picks the work at once rather than at its next poll."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import doorbells, tables
+from andromede.db.database import Database
+from andromede.events.archive_model import Replay as EventReplay
+from andromede.events.archive_store_sql import SqlArchiveStore as SqlEventArchiveStore
+from andromede.events.delivery_queue import NewDelivery
+from andromede.events.delivery_queue_sql import SqlDeliveryQueue
+from andromede.notifications.archive import REPLAY_PENDING, Replay
+from andromede.notifications.store_sql import SqlEventQueue
+from andromede.notifications.store_sql_archive import SqlArchiveStore
+from andromede.queues.move_tasks import MoveTask
+from andromede.queues.move_tasks_sql import SqlMoveTaskStore
+from andromede.storage.replication_queue import ReplicationTask
+from andromede.storage.replication_queue_sql import SqlReplicationQueue
+from support.store_backends import SQL_BACKENDS, sql_database
+
+NOW = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+QUEUE = "a-queue"
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with sql_database(request, tmp_path) as database:
+        yield database
+
+
+def insert_bucket(
+    name: str, *, mark: bool = True, fail: bool = False
+) -> Callable[[Connection], None]:
+    def work(conn: Connection) -> None:
+        conn.execute(
+            tables.buckets.insert().values(
+                name=name, tenant_id="t", owner_id="o", region="r", created_at=NOW
+            )
+        )
+        if mark:
+            doorbells.queued(conn, QUEUE)
+        if fail:
+            raise RuntimeError("rolled back")
+
+    return work
+
+
+async def test_a_commit_rings_the_queues_it_marked_and_only_them(db: Database) -> None:
+    bell, other = db.doorbells.of(QUEUE), db.doorbells.of("another")
+    await db.write(insert_bucket("b1", mark=False))
+    assert not bell.rung
+    await db.write(insert_bucket("b2"))
+    assert bell.rung and not other.rung
+    assert await bell.wait(0) and not bell.rung  # seen: quiet again
+    await db.write_statement(insert_bucket("b3"))  # PostgreSQL: autocommit, no transaction
+    assert bell.rung
+
+
+async def test_a_rolled_back_write_rings_nothing_and_leaves_no_mark(db: Database) -> None:
+    bell = db.doorbells.of(QUEUE)
+    with pytest.raises(RuntimeError):
+        await db.write(insert_bucket("b1", fail=True))
+    assert not bell.rung
+    await db.write(insert_bucket("b2", mark=False))  # the same connection, most likely
+    assert not bell.rung
+
+
+async def test_the_bell_rings_after_the_commit_not_before(db: Database) -> None:
+    """The loop woken claims at once: the row must be visible to another connection then."""
+    bell = db.doorbells.of(QUEUE)
+    seen: list[int] = []
+
+    async def waiter() -> None:
+        assert await bell.wait(10)
+        count = sa.select(sa.func.count()).select_from(tables.buckets)
+        seen.append(int(await db.read(lambda conn: conn.scalar(count) or 0)))
+
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    await asyncio.gather(*(db.write(insert_bucket(f"b{i}")) for i in range(5)))
+    await asyncio.wait_for(task, 10)
+    assert seen and seen[0] >= 1
+
+
+def _writers() -> dict[str, Callable[[Database], Awaitable[object]]]:
+    async def replication(db: Database) -> object:
+        task = ReplicationTask("src", "k", "v1", "dst", "rule", "r", "r")
+        return await SqlReplicationQueue(db).enqueue([task], NOW)
+
+    async def notification(db: Database) -> object:
+        return await SqlEventQueue(db).add("t1", "arn:aws:sns:r:t1:topic", "{}", NOW, bound=10)
+
+    async def move(db: Database) -> object:
+        task = MoveTask(
+            "task-1", "t1", "arn:aws:sqs:r:t1:dlq", None, None, "RUNNING", 0, 1, NOW, NOW
+        )
+        return await SqlMoveTaskStore(db).start(task)
+
+    async def event_delivery(db: Database) -> object:
+        queue = SqlDeliveryQueue(db)
+        return await queue.add("t1", [NewDelivery("arn:aws:events:r:t1:rule/r", "x", "{}")], NOW)
+
+    async def sns_replay(db: Database) -> object:
+        replay = Replay("arn:sub", "arn:aws:sns:r:t1:t.fifo", "t1", NOW, None, 0, REPLAY_PENDING)
+        return await SqlArchiveStore(db).put_replay(replay)
+
+    async def event_replay(db: Database) -> object:
+        replay = EventReplay(
+            "t1", "r", "rp", "ar", "arn:aws:events:r:t1:archive/ar", NOW, NOW, "arn:bus"
+        )
+        return await SqlEventArchiveStore(db, "r").create_replay(replay, limit=10)
+
+    return {
+        doorbells.REPLICATION: replication,
+        doorbells.NOTIFICATIONS: notification,
+        doorbells.MESSAGE_MOVES: move,
+        doorbells.EVENT_DELIVERIES: event_delivery,
+        doorbells.SNS_REPLAYS: sns_replay,
+        doorbells.EVENT_REPLAYS: event_replay,
+    }
+
+
+@pytest.mark.parametrize("queue", sorted(_writers()))
+async def test_each_loops_writer_rings_its_queue(db: Database, queue: str) -> None:
+    bells = {name: db.doorbells.of(name) for name in _writers()}
+    await _writers()[queue](db)
+    assert [name for name, bell in bells.items() if bell.rung] == [queue]
