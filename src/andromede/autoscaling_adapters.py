@@ -61,6 +61,7 @@ def _member(instance: Instance) -> Member:
         instance_type=instance.instance_type,
         protected=instance.disable_api_termination,
         lifecycle=instance.lifecycle,
+        interrupted=instance.spot_interruption is not None,
     )
 
 

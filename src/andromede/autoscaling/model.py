@@ -261,6 +261,9 @@ class Member:
     instance_type: str
     protected: bool = field(default=False)
     lifecycle: str | None = None  # EC2's InstanceLifecycle: "spot", or None (On-Demand)
+    # A Spot Instance under its interruption notice (decision 0202): replaced at once by a
+    # group with CapacityRebalance (decision 0209).
+    interrupted: bool = False
 
     @property
     def alive(self) -> bool:

@@ -207,6 +207,9 @@ class Reconciler:
             # An unhealthy instance is counted only while it is not being replaced.
             if (m.alive and m not in unhealthy) or (not replacing and m in unhealthy)
             if m.instance_id not in group.detaching
+            # CapacityRebalance (decision 0209): a Spot Instance under its interruption notice
+            # is replaced now rather than once gone (compute ends it when the notice does).
+            if not (group.capacity_rebalance and m.interrupted)
         ]
         # Being attached: counted already, whether or not compute has tagged it yet.
         present = {m.instance_id for m in members}
