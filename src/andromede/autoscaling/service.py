@@ -110,6 +110,8 @@ class GroupUpdate:
     default_instance_warmup: int | None = None
     mixed: MixedPolicy | None = None  # decision 0209
     capacity_rebalance: bool | None = None
+    # A LaunchTemplate given instead: the group leaves its mixed instances policy, as on AWS.
+    drop_mixed: bool = False
 
 
 def _check_sizes(limits: ScalingLimits, low: int, high: int, desired: int) -> None:
@@ -284,6 +286,8 @@ class AutoScalingService:
                     )
                 await self._check_mixed(update.mixed)
                 changed = replace(changed, mixed=update.mixed)
+            if update.drop_mixed:
+                changed = replace(changed, mixed=None)
             if update.capacity_rebalance is not None:
                 changed = replace(changed, capacity_rebalance=update.capacity_rebalance)
             if update.subnets is not None:

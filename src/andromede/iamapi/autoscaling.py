@@ -415,6 +415,7 @@ def autoscaling_spec(
                 mixed.template_version if mixed else call.get("LaunchTemplate.Version")
             ),
             mixed=mixed.policy if mixed else None,
+            drop_mixed=_names_template(call),
             capacity_rebalance=(
                 call.boolean("CapacityRebalance", default=False)
                 if call.get("CapacityRebalance") is not None

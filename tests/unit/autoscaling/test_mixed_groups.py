@@ -178,5 +178,15 @@ async def test_refusals(world: World, template: str) -> None:
         **base,
         MixedInstancesPolicy=policy(template, ("t3.micro", None)),
     )
-    await refused(world.root, "PutWarmPool", "ValidationError", AutoScalingGroupName="web")
+    pool = await refused(world.root, "PutWarmPool", "ValidationError", AutoScalingGroupName="web")
+    assert "mixed instances policy" in str(pool)
     assert (await world.root.call("DescribeAutoScalingGroups"))["AutoScalingGroups"]
+    # A LaunchTemplate given: the group leaves its policy, as on AWS.
+    await world.root.call(
+        "UpdateAutoScalingGroup",
+        AutoScalingGroupName="web",
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+    )
+    group = (await world.root.call("DescribeAutoScalingGroups"))["AutoScalingGroups"][0]
+    assert "MixedInstancesPolicy" not in group
+    assert group["LaunchTemplate"]["LaunchTemplateId"] == template
