@@ -190,3 +190,35 @@ async def test_refusals(world: World, template: str) -> None:
     group = (await world.root.call("DescribeAutoScalingGroups"))["AutoScalingGroups"][0]
     assert "MixedInstancesPolicy" not in group
     assert group["LaunchTemplate"]["LaunchTemplateId"] == template
+
+
+async def test_scale_in_keeps_the_split(world: World, template: str) -> None:
+    await world.root.call(
+        "CreateAutoScalingGroup",
+        AutoScalingGroupName="web",
+        MinSize=0,
+        MaxSize=6,
+        DesiredCapacity=4,
+        MixedInstancesPolicy=policy(
+            template, ("t3.micro", None), OnDemandPercentageAboveBaseCapacity=50
+        ),
+    )
+    await world.converge()
+    assert sorted(i.lifecycle or "on-demand" for i in await live(world)) == [
+        "on-demand",
+        "on-demand",
+        "spot",
+        "spot",
+    ]
+    # 3 units: ceil(1.5) = 2 On-Demand stay, a Spot Instance goes.
+    await world.root.call("SetDesiredCapacity", AutoScalingGroupName="web", DesiredCapacity=3)
+    await world.converge()
+    assert sorted(i.lifecycle or "on-demand" for i in await live(world)) == [
+        "on-demand",
+        "on-demand",
+        "spot",
+    ]
+    # 2 units: 1 On-Demand, so an On-Demand instance goes.
+    await world.root.call("SetDesiredCapacity", AutoScalingGroupName="web", DesiredCapacity=2)
+    await world.converge()
+    assert sorted(i.lifecycle or "on-demand" for i in await live(world)) == ["on-demand", "spot"]

@@ -3,6 +3,8 @@ the desired capacity, and the choice of types by each allocation strategy."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -18,6 +20,7 @@ from andromede.autoscaling.mixed import (
     plan_launch,
     weight_of,
 )
+from andromede.autoscaling.model import Group
 
 MARKETS = {
     # on-demand, spot, room
@@ -149,3 +152,29 @@ def test_the_policy_survives_its_document() -> None:
     )
     check_policy(policy)
     assert MixedPolicy.revive(policy.plain()) == policy
+
+
+def test_a_group_keeps_its_policy_in_its_document() -> None:
+    policy = MixedPolicy((Override("m5.large", 4),), spot_strategy="capacity-optimized")
+    group = Group(
+        tenant_id="t",
+        name="web",
+        group_id="g",
+        template_id="lt-1",
+        template_name="web",
+        template_version="$Latest",
+        min_size=0,
+        max_size=4,
+        desired_capacity=2,
+        subnets=(),
+        created_at=datetime(2026, 12, 6, tzinfo=UTC),
+        mixed=policy,
+        capacity_rebalance=True,
+    )
+    again = Group.from_document(group.document(), 3)
+    assert again.mixed == policy and again.capacity_rebalance
+    # A document written before decision 0209: no policy.
+    plain = json.loads(group.document())
+    del plain["mixed"], plain["capacity_rebalance"]
+    older = Group.from_document(json.dumps(plain), 1)
+    assert older.mixed is None and not older.capacity_rebalance
