@@ -56,16 +56,10 @@ def read_mixed(call: Call, *, launch_template_given: bool) -> MixedRequest | Non
         )
     template_id = call.get(_SPEC + "LaunchTemplateId")
     template_name = call.get(_SPEC + "LaunchTemplateName")
-    if not template_id and not template_name:
+    if bool(template_id) == bool(template_name):  # neither or both: AWS's one sentence
         raise QueryError(
             "ValidationError",
-            "Valid requests must contain either launchTemplateId or LaunchTemplateName in "
-            "MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.",
-        )
-    if template_id and template_name:
-        raise QueryError(
-            "ValidationError",
-            "Valid requests must contain either launchTemplateId or LaunchTemplateName, not both.",
+            "Valid requests must contain either launchTemplateId or LaunchTemplateName",
         )
     overrides = []
     index = 1

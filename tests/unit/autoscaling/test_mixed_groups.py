@@ -158,6 +158,12 @@ async def test_refusals(world: World, template: str) -> None:
         MixedInstancesPolicy=policy(template, ("t3.micro", None)),
     )
     assert "either LaunchTemplate" in str(both)
+    spec = policy(template, ("t3.micro", None))
+    spec["LaunchTemplate"]["LaunchTemplateSpecification"]["LaunchTemplateName"] = "web"
+    named_twice = await refused(
+        world.root, "CreateAutoScalingGroup", "ValidationError", **base, MixedInstancesPolicy=spec
+    )
+    assert "either launchTemplateId or LaunchTemplateName" in str(named_twice)
     unknown = await refused(
         world.root,
         "CreateAutoScalingGroup",
