@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
 from typing import Final
 
 from andromede.autoscaling.fleet import Adoptable, LaunchFailed, TemplateChoice
+from andromede.autoscaling.mixed import TypeMarket
 from andromede.autoscaling.model import GROUP_TAG, Member
 from andromede.compute.launch_request import RunRequest
 from andromede.compute.launch_templates import TemplateRef
-from andromede.compute.model import Instance, InstanceState
+from andromede.compute.model import Instance, InstanceState, SpotOptions
 from andromede.compute.service import ComputeService
 from andromede.errors import AndromedeError
 from andromede.loadbalancing.errors import LoadBalancingError
@@ -57,6 +60,8 @@ def _member(instance: Instance) -> Member:
         template_version=instance.launch_template_version,
         instance_type=instance.instance_type,
         protected=instance.disable_api_termination,
+        lifecycle=instance.lifecycle,
+        interrupted=instance.spot_interruption is not None,
     )
 
 
@@ -155,6 +160,10 @@ class ComputeFleet:
         version: str,
         subnet_id: str | None,
         tags: Sequence[tuple[str, str]],
+        *,
+        instance_type: str | None = None,
+        spot: bool = False,
+        spot_max_price: Decimal | None = None,
     ) -> Member:
         try:
             template, chosen = await self._compute.launch_template_version(
@@ -163,10 +172,24 @@ class ComputeFleet:
             request = run_request(
                 dict(chosen.parameters), template.template_id, chosen.number, subnet_id, tags
             )
+            # Decision 0209: a mixed instances policy's type, and Spot through compute's
+            # own Spot path (RunInstances' InstanceMarketOptions, decision 0202).
+            if instance_type is not None:
+                request = replace(request, instance_type=instance_type)
+            if spot:
+                request = replace(request, spot=SpotOptions(max_price=spot_max_price))
             launched = await self._compute.run_instances(tenant_id, request)
         except AndromedeError as exc:
             raise LaunchFailed(str(exc)) from exc
         return _member(launched[0])
+
+    async def market(self) -> dict[str, TypeMarket]:
+        spot_prices = await self._compute.spot_prices()
+        room = await self._compute.room_by_type()
+        return {
+            name: TypeMarket(await self._compute.on_demand_price(name), price, room.get(name, 0))
+            for name, price in spot_prices.items()
+        }
 
     async def members(self, tenant_id: str, group_name: str) -> list[Member]:
         return [

@@ -437,3 +437,71 @@ def test_boto3_predictive_scaling_forecasts_from_cloudwatch(server: ServerProces
     assert found["LoadForecast"][0]["Values"] == [250.0] * 48
     assert found["CapacityForecast"]["Values"] == [3.0] * 48  # 250 / 100 up
     scaling.delete_auto_scaling_group(AutoScalingGroupName="predicted")
+
+
+def _image(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory, ec2: Any) -> str:
+    """The module's image (imported by the first test), imported when that one did not run."""
+    found = ec2.describe_images(Filters=[{"Name": "name", "Values": ["debian-test"]}])["Images"]
+    if found:
+        return str(found[0]["ImageId"])
+    disk = tmp_path_factory.mktemp("image-mixed") / "disk.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = subprocess.run(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "debian-test",
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    return str(json.loads(done.stdout)["image_id"])
+
+
+def test_boto3_mixed_instances_policy_launches_on_demand_and_spot(
+    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Decision 0209: the On-Demand base, then Spot through EC2's Spot path, as boto3 sees."""
+    ec2 = _client(server, "ec2")
+    scaling = _client(server, "autoscaling")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="asg-mixed",
+        LaunchTemplateData={"ImageId": _image(server, tmp_path_factory, ec2)},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    scaling.create_auto_scaling_group(
+        AutoScalingGroupName="mixed",
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": template},
+                "Overrides": [{"InstanceType": "t3.nano"}, {"InstanceType": "t3.micro"}],
+            },
+            "InstancesDistribution": {
+                "OnDemandBaseCapacity": 1,
+                "OnDemandPercentageAboveBaseCapacity": 0,
+                "SpotAllocationStrategy": "price-capacity-optimized",
+            },
+        },
+        MinSize=0,
+        MaxSize=3,
+        DesiredCapacity=2,
+    )
+
+    def members() -> list[dict[str, Any]]:
+        found = ec2.describe_instances(
+            Filters=[
+                {"Name": "tag:aws:autoscaling:groupName", "Values": ["mixed"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+            ]
+        )
+        return [i for r in found["Reservations"] for i in r["Instances"]]
+
+    _until(lambda: len(members()) == 2, "two instances")
+    assert sorted(i.get("InstanceLifecycle", "on-demand") for i in members()) == [
+        "on-demand",
+        "spot",
+    ]
+    group = scaling.describe_auto_scaling_groups(AutoScalingGroupNames=["mixed"])[
+        "AutoScalingGroups"
+    ][0]
+    assert group["MixedInstancesPolicy"]["InstancesDistribution"]["OnDemandBaseCapacity"] == 1
+    with pytest.raises(ClientError) as refused:
+        scaling.put_warm_pool(AutoScalingGroupName="mixed")
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="mixed", ForceDelete=True)

@@ -1,6 +1,7 @@
 """What Auto Scaling needs of compute, as a port: resolve a launch template, launch one
 instance from it as the group's account, list the account's instances carrying a group's tag,
-terminate some, and (decision 0194: the warm pool) stop and start some. The adapter over
+terminate some, tell the prices and room of each instance type (decision 0209),
+and (decision 0194: the warm pool) stop and start some. The adapter over
 the compute service is ``andromede.autoscaling_adapters``'s
 (bounded contexts do not import each other)."""
 
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
+from andromede.autoscaling.mixed import TypeMarket
 from andromede.autoscaling.model import Member
 
 __all__ = ["Adoptable", "Fleet", "LaunchFailed", "TemplateChoice"]
@@ -48,8 +51,18 @@ class Fleet(Protocol):
         version: str,
         subnet_id: str | None,
         tags: Sequence[tuple[str, str]],
+        *,
+        instance_type: str | None = None,
+        spot: bool = False,
+        spot_max_price: Decimal | None = None,
     ) -> Member:
-        """One instance from the template's version, in ``subnet_id``, tagged ``tags``."""
+        """One instance from the template's version, in ``subnet_id``, tagged ``tags``; of
+        ``instance_type`` instead of the template's when given, and a Spot Instance (at most
+        ``spot_max_price``, else the On-Demand price) when ``spot`` (decision 0209)."""
+        ...
+
+    async def market(self) -> dict[str, TypeMarket]:
+        """Each instance type's On-Demand and Spot price and the room for more of it."""
         ...
 
     async def members(self, tenant_id: str, group_name: str) -> list[Member]:

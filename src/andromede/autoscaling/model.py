@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from andromede.autoscaling.mixed import MixedPolicy
 from andromede.autoscaling.records import (
     LifecycleHook,
     NotificationConfig,
@@ -123,6 +124,10 @@ class Group:
     # Decision 0208: the service-linked role the group acts as (its ARN; None: the account's
     # default AWSServiceRoleForAutoScaling, as in documents written before).
     service_linked_role: str | None = None
+    # Decision 0209: the mixed instances policy (None: every launch is the template's, On-
+    # Demand) and CapacityRebalance (kept and shown).
+    mixed: MixedPolicy | None = None
+    capacity_rebalance: bool = False
     format_version: int = FORMAT_VERSION
     revision: int = 0
 
@@ -144,6 +149,7 @@ class Group:
         data["suspended"] = [list(pair) for pair in self.suspended]
         data["forecast_floor"] = [list(entry) for entry in self.forecast_floor]
         data["attachment_states"] = [list(pair) for pair in self.attachment_states]
+        data["mixed"] = self.mixed.plain() if self.mixed else None
         del data["revision"]
         return json.dumps(data, sort_keys=True)
 
@@ -198,6 +204,8 @@ class Group:
         data["attachment_states"] = tuple(  # decision 0201
             (str(a), str(s)) for a, s in data.get("attachment_states", ())
         )
+        mixed = data.get("mixed")  # decision 0209
+        data["mixed"] = MixedPolicy.revive(mixed) if mixed else None
         cooled = data.get("cooldown_until")
         data["cooldown_until"] = datetime.fromisoformat(cooled) if cooled else None
         return cls(**data, revision=revision)
@@ -252,6 +260,10 @@ class Member:
     template_version: int | None
     instance_type: str
     protected: bool = field(default=False)
+    lifecycle: str | None = None  # EC2's InstanceLifecycle: "spot", or None (On-Demand)
+    # A Spot Instance under its interruption notice (decision 0202): replaced at once by a
+    # group with CapacityRebalance (decision 0209).
+    interrupted: bool = False
 
     @property
     def alive(self) -> bool:

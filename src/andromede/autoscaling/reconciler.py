@@ -44,6 +44,13 @@ from andromede.autoscaling import predictive, schedules, warm_pool
 from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.health import elb_verdicts
+from andromede.autoscaling.mixed import (
+    Launch,
+    next_is_spot,
+    on_demand_share,
+    plan_launch,
+    weight_of,
+)
 from andromede.autoscaling.model import GROUP_TAG, ActivityStatus, Group, Member
 from andromede.autoscaling.notify import EVENT_LAUNCH
 from andromede.autoscaling.records import HOOK_LAUNCHING, HOOK_TERMINATING, Waiting
@@ -200,10 +207,16 @@ class Reconciler:
             # An unhealthy instance is counted only while it is not being replaced.
             if (m.alive and m not in unhealthy) or (not replacing and m in unhealthy)
             if m.instance_id not in group.detaching
+            # CapacityRebalance (decision 0209): a Spot Instance under its interruption notice
+            # is replaced now rather than once gone (compute ends it when the notice does).
+            if not (group.capacity_rebalance and m.interrupted)
         ]
         # Being attached: counted already, whether or not compute has tagged it yet.
         present = {m.instance_id for m in members}
-        count = len(alive) + sum(i not in present for i in group.attaching)
+        # Decision 0209: each instance counts for its type's weight (1 without a policy).
+        count = sum(_units(group, m) for m in alive) + sum(
+            i not in present for i in group.attaching
+        )
         if count < group.desired_capacity:
             if group.suspends("Launch"):
                 return group
@@ -222,7 +235,7 @@ class Reconciler:
             # they are left, the group stays above its desired capacity, as on AWS.
             kept = {*group.protected, *group.attaching}
             free = [m for m in alive if m.instance_id not in kept]
-            extra = sorted(free, key=_termination_order)[: count - group.desired_capacity]
+            extra = _scale_in(group, free, alive, count)
             config = group.warm_pool
             if config is not None and config.reuse_on_scale_in and not config.deleting:
                 return await warm_pool.give_back(service, group, extra, count)
@@ -393,13 +406,22 @@ class Reconciler:
 
     async def _launch(self, group: Group, alive: list[Member], missing: int, count: int) -> None:
         service = self.service
-        held = Counter(m.subnet_id for m in alive)
+        held_in = Counter(m.subnet_id for m in alive)
         tags = [(GROUP_TAG, group.name)] + [
             (t.key, t.value) for t in group.tags if t.propagate_at_launch
         ]
-        for step in range(missing):
+        mixed = group.mixed
+        markets = await service.fleet.market() if mixed is not None and mixed.overrides else {}
+        held = [(m.instance_type, m.lifecycle == "spot") for m in alive]
+        have = count
+        while have < count + missing:
+            plan = (
+                plan_launch(mixed, group.desired_capacity, held, markets)
+                if mixed is not None
+                else Launch(None, False, 1)
+            )
             subnet = (
-                min(group.subnets, key=lambda s: (held[s], group.subnets.index(s)))
+                min(group.subnets, key=lambda s: (held_in[s], group.subnets.index(s)))
                 if group.subnets
                 else None
             )
@@ -407,11 +429,20 @@ class Reconciler:
             cause = (
                 f"At {iso(started)} an instance was started in response to a difference between "
                 f"desired and actual capacity, increasing the capacity from "
-                f"{count + step} to {group.desired_capacity}."
+                f"{have} to {group.desired_capacity}."
             )
             try:
+                if plan is None:
+                    raise LaunchFailed(_unlaunchable(group, alive))
                 member = await service.fleet.launch(
-                    group.tenant_id, group.template_id, group.template_version, subnet, tags
+                    group.tenant_id,
+                    group.template_id,
+                    group.template_version,
+                    subnet,
+                    tags,
+                    instance_type=plan.instance_type,
+                    spot=plan.spot,
+                    spot_max_price=plan.max_price,
                 )
             except LaunchFailed as exc:
                 await service.record(
@@ -427,7 +458,14 @@ class Reconciler:
                 self._back_off((group.tenant_id, group.name), started)
                 return
             self._backoff.pop((group.tenant_id, group.name), None)
-            held[subnet] += 1
+            held_in[subnet] += 1
+            have += plan.weight
+            held.append((member.instance_type, plan.spot))
+            alive = [*alive, member]
+            if plan.instance_type in markets:  # one fewer of its room, as the hosts see it
+                markets[plan.instance_type] = replace(
+                    markets[plan.instance_type], room=markets[plan.instance_type].room - 1
+                )
             if group.new_instances_protected:
 
                 def protect(g: Group, launched: str = member.instance_id) -> Group:
@@ -458,3 +496,48 @@ def _termination_order(member: Member) -> tuple[int, float, str]:
         member.launch_time.timestamp(),
         member.instance_id,
     )
+
+
+def _units(group: Group, member: Member) -> int:
+    """The capacity units ``member`` counts for in ``group`` (decision 0209)."""
+    return weight_of(group.mixed, member.instance_type) if group.mixed is not None else 1
+
+
+def _on_demand(group: Group, members: list[Member]) -> int:
+    return sum(_units(group, m) for m in members if m.lifecycle != "spot")
+
+
+def _unlaunchable(group: Group, alive: list[Member]) -> str:
+    """Why no type of the group's policy could be launched (an activity's status)."""
+    policy = group.mixed
+    if policy is not None and next_is_spot(
+        policy, group.desired_capacity, _on_demand(group, alive)
+    ):
+        return (
+            "Could not launch Spot Instances. There is no Spot capacity available that "
+            "matches your request, or your maximum price is below the Spot price."
+        )
+    return (
+        "We currently do not have sufficient capacity for any of the instance types in the "
+        "request. Launching EC2 instance failed."
+    )
+
+
+def _scale_in(group: Group, free: list[Member], alive: list[Member], count: int) -> list[Member]:
+    """The instances a scale-in terminates: by the termination order, never taking the
+    capacity below the desired one (weights counted); with a mixed instances policy, those
+    of the market above its share first, so the On-Demand/Spot split holds (decision 0209)."""
+    ordered = sorted(free, key=_termination_order)
+    if group.mixed is not None:
+        spot_first = _on_demand(group, alive) <= on_demand_share(
+            group.mixed, group.desired_capacity
+        )
+        ordered.sort(key=lambda m: (m.lifecycle == "spot") != spot_first)
+    chosen = []
+    left = count
+    for member in ordered:
+        units = _units(group, member)
+        if left - units >= group.desired_capacity:
+            chosen.append(member)
+            left -= units
+    return chosen

@@ -22,6 +22,7 @@ from andromede.autoscaling.errors import (
 from andromede.autoscaling.fleet import Fleet, LaunchFailed, TemplateChoice
 from andromede.autoscaling.forecast import LoadForecaster
 from andromede.autoscaling.health import HEALTH_CHECK_TYPES, TargetHealth
+from andromede.autoscaling.mixed import MixedPolicy, check_policy
 from andromede.autoscaling.model import (
     Activity,
     ActivityStatus,
@@ -85,6 +86,9 @@ class GroupSpec:
     # Decision 0194: None or -1, not set.
     default_instance_warmup: int | None = None
     service_linked_role: str | None = None  # decision 0208: None, the default role
+    # Decision 0209: the mixed instances policy (its template is the fields above).
+    mixed: MixedPolicy | None = None
+    capacity_rebalance: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,10 @@ class GroupUpdate:
     new_instances_protected: bool | None = None
     # -1 removes it, as AWS's.
     default_instance_warmup: int | None = None
+    mixed: MixedPolicy | None = None  # decision 0209
+    capacity_rebalance: bool | None = None
+    # A LaunchTemplate given instead: the group leaves its mixed instances policy, as on AWS.
+    drop_mixed: bool = False
 
 
 def _check_sizes(limits: ScalingLimits, low: int, high: int, desired: int) -> None:
@@ -187,6 +195,8 @@ class AutoScalingService:
             )
         version = spec.template_version or "$Default"
         choice = await self._template(tenant_id, spec.template_id, spec.template_name, version)
+        if spec.mixed is not None:
+            await self._check_mixed(spec.mixed)
         group = Group(
             tenant_id=tenant_id,
             name=spec.name,
@@ -208,10 +218,24 @@ class AutoScalingService:
                 None if spec.default_instance_warmup in (None, -1) else spec.default_instance_warmup
             ),
             service_linked_role=spec.service_linked_role,
+            mixed=spec.mixed,
+            capacity_rebalance=spec.capacity_rebalance,
         )
         if not await self.store.insert(group):
             raise AlreadyExists(f"AutoScalingGroup by this name already exists - {spec.name}")
         return group
+
+    async def _check_mixed(self, policy: MixedPolicy) -> None:
+        """AWS's checks of a mixed instances policy, its types offered here included."""
+        check_policy(policy)
+        if policy.overrides:
+            offered = await self.fleet.market()
+            for override in policy.overrides:
+                if override.instance_type not in offered:
+                    raise ScalingValidationError(
+                        f"The instance type '{override.instance_type[:64]}' is not supported "
+                        "in this Region."
+                    )
 
     async def group(self, tenant_id: str, name: str) -> Group:
         group = await self.store.get(tenant_id, name)
@@ -254,6 +278,18 @@ class AutoScalingService:
                     template_name=choice.template_name,
                     template_version=version,
                 )
+            if update.mixed is not None:  # decision 0209
+                if group.warm_pool is not None:
+                    raise ScalingValidationError(
+                        "You can't add a mixed instances policy to an Auto Scaling group that "
+                        "has a warm pool."
+                    )
+                await self._check_mixed(update.mixed)
+                changed = replace(changed, mixed=update.mixed)
+            if update.drop_mixed:
+                changed = replace(changed, mixed=None)
+            if update.capacity_rebalance is not None:
+                changed = replace(changed, capacity_rebalance=update.capacity_rebalance)
             if update.subnets is not None:
                 changed = replace(changed, subnets=update.subnets)
             if update.default_cooldown is not None:

@@ -84,6 +84,12 @@ async def put_warm_pool(
 
     def change(group: Group) -> Group:
         pool = group.warm_pool or WarmPool()
+        if group.mixed is not None:  # decision 0209, as AWS refuses it
+            raise ScalingValidationError(
+                "You can't add a warm pool to an Auto Scaling group that has a mixed "
+                "instances policy or a launch template or launch configuration that requests "
+                "Spot Instances."
+            )
         if pool.deleting:
             raise ScalingValidationError(
                 f"The warm pool of Auto Scaling group {group.name} is being deleted "

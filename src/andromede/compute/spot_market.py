@@ -105,6 +105,17 @@ class SpotMarketMixin(ServiceCore):
         self._spot_cache = (now, latest)
         return {name: point.price for name, point in latest.items()}
 
+    async def room_by_type(self) -> dict[str, int]:
+        """How many more instances of each type the answering hosts have room for now (an
+        Auto Scaling group's capacity-optimized choices, decision 0209)."""
+        capacities = await self._answering_capacities()
+        live = [i for i in await self.store.list(Instance, None) if i.state in ON_HOST]
+        most = self.limits.max_instances_per_tenant
+        return {
+            t.name: len(place(free_room(capacities, live), t.vcpus, t.memory_mib, most))
+            for t in self.limits.instance_types
+        }
+
     async def _modelled_prices(self) -> dict[str, Decimal]:
         """What the price model gives now, from the hosts' fill and the price card."""
         capacities = await self._answering_capacities()

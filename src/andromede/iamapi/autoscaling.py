@@ -13,8 +13,9 @@ suspended processes and metrics collection (decision 0182) in ``autoscaling_cont
 notification configurations (decision 0188) in ``autoscaling_notifications``; warm pools
 (decision 0194) in ``autoscaling_warm_pool``; target groups (decision 0191) in
 ``autoscaling_target_groups``, traffic sources (decision 0201) in ``autoscaling_traffic``.
-A parameter of a feature not here (launch configurations, mixed instances, Classic Load
-Balancers…) is refused with ``ValidationError`` rather than ignored.
+Mixed instances policies (decision 0209) in ``autoscaling_mixed``.
+A parameter of a feature not here (launch configurations, Classic Load Balancers…) is
+refused with ``ValidationError`` rather than ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from andromede.autoscaling.mixed import weight_of
 from andromede.autoscaling.model import Group, GroupTag, Member, group_arn
 from andromede.autoscaling.policies import PolicyAlarms
 from andromede.autoscaling.records import HOOK_LAUNCHING
@@ -43,6 +45,7 @@ from andromede.iamapi import (
     autoscaling_traffic,
     autoscaling_warm_pool,
 )
+from andromede.iamapi.autoscaling_mixed import MIXED_PARAM, read_mixed, write_mixed
 from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
 from andromede.iamapi.autoscaling_wire import page as paged
 from andromede.iamapi.errors import QueryError
@@ -209,6 +212,10 @@ def _lifecycle(group: Group, member: Member) -> tuple[str, str]:
     return "InService", "Unhealthy"
 
 
+def _names_template(call: Call) -> bool:
+    return any(n.startswith("LaunchTemplate.") for n in call.params)
+
+
 def _write_template(xml: XmlWriter, group: Group) -> None:
     xml.open("LaunchTemplate")
     xml.element("LaunchTemplateId", group.template_id)
@@ -223,6 +230,8 @@ def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: b
     if with_group:
         xml.element("AutoScalingGroupName", group.name)
     xml.element("InstanceType", member.instance_type)
+    if group.mixed is not None and any(o.weight for o in group.mixed.overrides):
+        xml.element("WeightedCapacity", str(weight_of(group.mixed, member.instance_type)))
     xml.element("AvailabilityZone", member.availability_zone)
     xml.element("LifecycleState", state)
     xml.element("HealthStatus", health.upper() if with_group else health)
@@ -240,7 +249,9 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.element(
         "AutoScalingGroupARN", group_arn(region, group.tenant_id, group.group_id, group.name)
     )
-    _write_template(xml, group)
+    if group.mixed is None:
+        _write_template(xml, group)
+    write_mixed(xml, group)  # decision 0209
     xml.element("MinSize", group.min_size)
     xml.element("MaxSize", group.max_size)
     xml.element("DesiredCapacity", group.desired_capacity)
@@ -299,6 +310,7 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     xml.element(
         "NewInstancesProtectedFromScaleIn", "true" if group.new_instances_protected else "false"
     )
+    xml.element("CapacityRebalance", "true" if group.capacity_rebalance else "false")
     xml.element(
         "ServiceLinkedRoleARN",
         group.service_linked_role or autoscaling_linked_role.default_role_arn(group.tenant_id),
@@ -350,17 +362,25 @@ def autoscaling_spec(
             for n in call.params
             if autoscaling_target_groups.TARGET_GROUP_PARAM.match(n)
             or autoscaling_traffic.TRAFFIC_PARAM.match(n)
+            or MIXED_PARAM.match(n)
         ]
         refuse_unhandled(call, (*_GROUP_PARAMS, *listed, "ServiceLinkedRoleARN"))
+        mixed = read_mixed(call, launch_template_given=_names_template(call))
         arns = autoscaling_target_groups.target_group_arns(call, region, required=False) or []
         arns = list(dict.fromkeys((*arns, *autoscaling_traffic.traffic_sources(call, region))))
         call.required("MinSize")
         call.required("MaxSize")
         spec = GroupSpec(
             name=call.required("AutoScalingGroupName"),
-            template_id=call.get("LaunchTemplate.LaunchTemplateId"),
-            template_name=call.get("LaunchTemplate.LaunchTemplateName"),
-            template_version=call.get("LaunchTemplate.Version"),
+            template_id=mixed.template_id if mixed else call.get("LaunchTemplate.LaunchTemplateId"),
+            template_name=(
+                mixed.template_name if mixed else call.get("LaunchTemplate.LaunchTemplateName")
+            ),
+            template_version=(
+                mixed.template_version if mixed else call.get("LaunchTemplate.Version")
+            ),
+            mixed=mixed.policy if mixed else None,
+            capacity_rebalance=call.boolean("CapacityRebalance", default=False),
             min_size=call.integer("MinSize", minimum=0, maximum=_MAX_SIZE, default=-1),
             max_size=call.integer("MaxSize", minimum=0, maximum=_MAX_SIZE, default=-1),
             desired_capacity=_size(call, "DesiredCapacity"),
@@ -384,11 +404,23 @@ def autoscaling_spec(
             )
 
     async def update_group(call: Call) -> None:
-        refuse_unhandled(call, _GROUP_PARAMS)
+        refuse_unhandled(call, (*_GROUP_PARAMS, *(n for n in call.params if MIXED_PARAM.match(n))))
+        mixed = read_mixed(call, launch_template_given=_names_template(call))
         update = GroupUpdate(
-            template_id=call.get("LaunchTemplate.LaunchTemplateId"),
-            template_name=call.get("LaunchTemplate.LaunchTemplateName"),
-            template_version=call.get("LaunchTemplate.Version"),
+            template_id=mixed.template_id if mixed else call.get("LaunchTemplate.LaunchTemplateId"),
+            template_name=(
+                mixed.template_name if mixed else call.get("LaunchTemplate.LaunchTemplateName")
+            ),
+            template_version=(
+                mixed.template_version if mixed else call.get("LaunchTemplate.Version")
+            ),
+            mixed=mixed.policy if mixed else None,
+            drop_mixed=_names_template(call),
+            capacity_rebalance=(
+                call.boolean("CapacityRebalance", default=False)
+                if call.get("CapacityRebalance") is not None
+                else None
+            ),
             min_size=_size(call, "MinSize"),
             max_size=_size(call, "MaxSize"),
             desired_capacity=_size(call, "DesiredCapacity"),
