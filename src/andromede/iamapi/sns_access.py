@@ -190,6 +190,7 @@ _DEFAULT_ACTIONS: Final = (
     "SNS:Subscribe",
     "SNS:ListSubscriptionsByTopic",
     "SNS:Publish",
+    "SNS:Receive",
 )
 
 
