@@ -29,7 +29,9 @@ sending to a queue through an input transformer (``aws_cloudwatch_event_rule``,
 custom bus (``aws_cloudwatch_event_bus``, ``aws_cloudwatch_event_archive`` with a pattern and a
 retention: decision 0196), and an API destination behind an API key connection, a rule's
 target through a role (``aws_cloudwatch_event_connection``,
-``aws_cloudwatch_event_api_destination``, ``aws_iam_role``: decision 0200).
+``aws_cloudwatch_event_api_destination``, ``aws_iam_role``: decision 0200), and SNS topics
+(``aws_sns_topic`` standard and FIFO, ``aws_sns_topic_policy``, ``aws_sns_topic_subscription``
+raw into queues through a filter policy: decision 0163's session 50 addendum).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -80,6 +82,7 @@ CONFIGURATION = (
         "s3",
         "s3control",
         "secretsmanager",
+        "sns",
         "sqs",
         "sts",
     ).replace("  endpoints {", '  http_proxy = "%(endpoint)s"\n  endpoints {', 1)
@@ -409,6 +412,12 @@ resource "aws_sqs_queue_policy" "big_orders" {
       Action    = "sqs:SendMessage"
       Resource  = aws_sqs_queue.big_orders.arn
       Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.big_orders.arn } }
+      }, {
+      Effect    = "Allow"
+      Principal = { Service = "sns.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.big_orders.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.alerts.arn } }
     }]
   })
 }
@@ -422,6 +431,61 @@ resource "aws_cloudwatch_event_target" "big_orders" {
   }
 }
 output "big_orders_url" { value = aws_sqs_queue.big_orders.url }
+# SNS (decisions 0132, 0163, 0175): a tagged topic with a display name and a policy of its
+# own, its big alerts raw into the big orders queue through a filter policy; a FIFO topic
+# into the FIFO orders queue, whose policy lets SNS in for it.
+resource "aws_sns_topic" "alerts" {
+  name         = "%(bucket)s-alerts"
+  display_name = "Order alerts"
+  tags         = { team = "orders" }
+}
+resource "aws_sns_topic_policy" "alerts" {
+  arn = aws_sns_topic.alerts.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "owner"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }
+      Action    = ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes"]
+      Resource  = aws_sns_topic.alerts.arn
+    }]
+  })
+}
+resource "aws_sns_topic_subscription" "big_alerts" {
+  topic_arn            = aws_sns_topic.alerts.arn
+  protocol             = "sqs"
+  endpoint             = aws_sqs_queue.big_orders.arn
+  raw_message_delivery = true
+  filter_policy        = jsonencode({ severity = ["high"] })
+}
+resource "aws_sns_topic" "order_events" {
+  name                        = "%(bucket)s-order-events.fifo"
+  fifo_topic                  = true
+  content_based_deduplication = true
+}
+resource "aws_sqs_queue_policy" "orders" {
+  queue_url = aws_sqs_queue.orders.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "sns.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.orders.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.order_events.arn } }
+    }]
+  })
+}
+resource "aws_sns_topic_subscription" "order_events" {
+  topic_arn            = aws_sns_topic.order_events.arn
+  protocol             = "sqs"
+  endpoint             = aws_sqs_queue.orders.arn
+  raw_message_delivery = true
+}
+output "alerts_arn" { value = aws_sns_topic.alerts.arn }
+output "order_events_arn" { value = aws_sns_topic.order_events.arn }
+output "big_alerts_subscription" { value = aws_sns_topic_subscription.big_alerts.arn }
 # An archive of the orders bus's big orders, kept 30 days (decision 0196).
 resource "aws_cloudwatch_event_bus" "orders" {
   name = "%(bucket)s-orders"
@@ -865,6 +929,36 @@ def test_terraform_applies_converges_and_destroys(
     )
     got = sqs.receive_message(QueueUrl=outputs["big_orders_url"], WaitTimeSeconds=10)
     assert [json.loads(m["Body"]) for m in got["Messages"]] == [{"amount": 250}]
+    sqs.delete_message(
+        QueueUrl=outputs["big_orders_url"], ReceiptHandle=got["Messages"][0]["ReceiptHandle"]
+    )
+    # aws_sns_topic, _topic_policy and _topic_subscription (decision 0163's session 50
+    # addendum): what the provider wrote is served, and a high alert, only it, reaches the
+    # queue raw through the filter policy.
+    sns = client_for(server, "sns", *server.credentials())
+    topic = sns.get_topic_attributes(TopicArn=outputs["alerts_arn"])["Attributes"]
+    assert (topic["DisplayName"], topic["SubscriptionsConfirmed"]) == ("Order alerts", "1")
+    assert json.loads(topic["Policy"])["Statement"][0]["Sid"] == "owner"
+    assert sns.list_tags_for_resource(ResourceArn=outputs["alerts_arn"])["Tags"] == [
+        {"Key": "team", "Value": "orders"}
+    ]
+    subscription = sns.get_subscription_attributes(
+        SubscriptionArn=outputs["big_alerts_subscription"]
+    )["Attributes"]
+    assert (subscription["RawMessageDelivery"], subscription["PendingConfirmation"]) == (
+        "true",
+        "false",
+    )
+    for severity in ("low", "high"):
+        sns.publish(
+            TopicArn=outputs["alerts_arn"],
+            Message=f"{severity} alert",
+            MessageAttributes={"severity": {"DataType": "String", "StringValue": severity}},
+        )
+    got = sqs.receive_message(QueueUrl=outputs["big_orders_url"], WaitTimeSeconds=15)
+    assert [m["Body"] for m in got["Messages"]] == ["high alert"]
+    fifo = sns.get_topic_attributes(TopicArn=outputs["order_events_arn"])["Attributes"]
+    assert (fifo["FifoTopic"], fifo["ContentBasedDeduplication"]) == ("true", "true")
     # aws_cloudwatch_event_archive (decision 0196) on the orders bus, its pattern as written.
     archive = events.describe_archive(ArchiveName=f"{bucket}-big-orders")
     assert (archive["State"], archive["RetentionDays"]) == ("ENABLED", 30)
@@ -928,6 +1022,7 @@ def test_terraform_applies_converges_and_destroys(
     assert logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"] == []
     assert events.list_rules(NamePrefix=bucket)["Rules"] == []
     assert events.list_archives(NamePrefix=bucket)["Archives"] == []
+    assert [t for t in sns.list_topics()["Topics"] if bucket in t["TopicArn"]] == []
     assert events.list_connections(NamePrefix=bucket)["Connections"] == []
     assert events.list_api_destinations(NamePrefix=bucket)["ApiDestinations"] == []
     with pytest.raises(ClientError) as unlinked:  # deleted through DeleteServiceLinkedRole

@@ -30,6 +30,7 @@ from andromede.iamapi.sns_access import (
     TopicAccess,
     add_permission,
     check_topic_policy,
+    default_topic_policy,
     remove_permission,
     request_tag_keys,
 )
@@ -106,7 +107,7 @@ def _attributes(call: Call) -> dict[str, str]:
 
 
 def _write_attributes(
-    call: Call, topic: Topic, attributes: dict[str, str], effective: str | None
+    call: Call, topic: Topic, attributes: dict[str, str], counted: dict[str, str]
 ) -> None:
     xml = call.result
     shown = {
@@ -118,8 +119,9 @@ def _write_attributes(
         "EndpointAddress": topic.push_endpoint or "",
         **attributes,
     }
-    if effective is not None:
-        shown["EffectiveDeliveryPolicy"] = effective
+    shown.update(counted)
+    if not shown.get("Policy"):
+        shown["Policy"] = default_topic_policy(topic)
     xml.open("Attributes")
     for key, value in shown.items():
         xml.open("entry")
@@ -214,8 +216,18 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
 
         async def work() -> None:
             topic = await topics.get_topic(account, arn)
-            effective = None if pubsub is None else pubsub.topic_delivery_policy(topic)
-            _write_attributes(call, topic, topics.shown_attributes(topic), effective)
+            counted: dict[str, str] = {}
+            if pubsub is not None:
+                # SNS shows what the topic's subscriptions get and how many it holds;
+                # deleted ones are gone at once here, never counted.
+                counted["EffectiveDeliveryPolicy"] = pubsub.topic_delivery_policy(topic)
+                confirmed, pending = await pubsub.subscription_counts(topic.arn)
+                counted |= {
+                    "SubscriptionsConfirmed": str(confirmed),
+                    "SubscriptionsPending": str(pending),
+                    "SubscriptionsDeleted": "0",
+                }
+            _write_attributes(call, topic, topics.shown_attributes(topic), counted)
 
         await guarded(work())
 

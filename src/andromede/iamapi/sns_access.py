@@ -48,6 +48,7 @@ __all__ = [
     "TopicAccess",
     "add_permission",
     "check_topic_policy",
+    "default_topic_policy",
     "remove_permission",
     "request_tag_keys",
     "resource_tag_keys",
@@ -176,6 +177,44 @@ def check_topic_policy(text: str) -> None:
         parse_policy(text, kind=PolicyKind.RESOURCE)
     except MalformedPolicy as exc:
         raise QueryError("InvalidParameter", f"Invalid parameter: Policy Error: {exc}") from exc
+
+
+# What SNS shows as a new topic's Policy (Terraform's provider parses it on every read, and
+# writes it back when an aws_sns_topic_policy is destroyed).
+_DEFAULT_ACTIONS: Final = (
+    "SNS:GetTopicAttributes",
+    "SNS:SetTopicAttributes",
+    "SNS:AddPermission",
+    "SNS:RemovePermission",
+    "SNS:DeleteTopic",
+    "SNS:Subscribe",
+    "SNS:ListSubscriptionsByTopic",
+    "SNS:Publish",
+    "SNS:Receive",
+)
+
+
+def default_topic_policy(topic: Topic) -> str:
+    """AWS's default policy of a topic without one, shown by GetTopicAttributes only: it is
+    not evaluated (a topic without a policy is the owner's account's alone, each caller by
+    its IAM policies), so the display grants nothing the platform would not."""
+    return json.dumps(
+        {
+            "Version": "2008-10-17",
+            "Id": "__default_policy_ID",
+            "Statement": [
+                {
+                    "Sid": "__default_statement_ID",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": list(_DEFAULT_ACTIONS),
+                    "Resource": topic.arn,
+                    "Condition": {"StringEquals": {"AWS:SourceOwner": topic.tenant_id}},
+                }
+            ],
+        },
+        separators=(",", ":"),
+    )
 
 
 def _document(topic: Topic) -> dict[str, object]:

@@ -86,6 +86,16 @@ THROUGHPUT_SCOPE: Final = "FifoThroughputScope"
 # Attributes of FIFO topics only (SNS refuses them on the others).
 _FIFO_ONLY: Final = (CONTENT_DEDUP, THROUGHPUT_SCOPE, ARCHIVE_POLICY)
 _FIFO_SUFFIX: Final = ".fifo"
+# SNS's delivery status logging (to CloudWatch Logs through a role), per protocol. Not done
+# here: a sample rate of 0 (what Terraform's aws_sns_topic sends for each when none is
+# configured) is kept, as it asks for nothing; another rate or a role is refused.
+_FEEDBACK_PROTOCOLS: Final = ("Application", "Firehose", "HTTP", "Lambda", "SQS")
+_SAMPLE_RATES: Final = frozenset(f"{p}SuccessFeedbackSampleRate" for p in _FEEDBACK_PROTOCOLS)
+_FEEDBACK_ROLES: Final = frozenset(
+    f"{p}{outcome}FeedbackRoleArn"
+    for p in _FEEDBACK_PROTOCOLS
+    for outcome in ("Success", "Failure")
+)
 _NOT_IMPLEMENTED: Final = frozenset(
     {
         "amqp-exchange",
@@ -151,6 +161,13 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     for name, value in attributes.items():
         if name in _NOT_IMPLEMENTED:
             raise InvalidTopic(f"Invalid parameter: {name} is not implemented (HTTP push only)")
+        if name in _FEEDBACK_ROLES or (name in _SAMPLE_RATES and value.strip() != "0"):
+            raise InvalidTopic(
+                f"Invalid parameter: {name}: delivery status logging is not implemented"
+            )
+        if name in _SAMPLE_RATES:
+            kept[name] = "0"
+            continue
         if name not in _TAKEN:
             raise InvalidTopic(f"Invalid parameter: AttributeName {name[:64]}")
         allowed = _TAKEN[name]

@@ -494,6 +494,21 @@ class PubSubService:
         )
         return page, (page[-1].arn if len(page) == _PAGE else None)
 
+    async def subscription_counts(self, topic_arn: str) -> tuple[int, int]:
+        """(confirmed, pending) subscriptions of the topic, for GetTopicAttributes'
+        ``SubscriptionsConfirmed`` and ``SubscriptionsPending`` (Terraform reads them); an
+        expired pending one is not counted. Paged through the store: a topic holds at most
+        ``sns_max_subscriptions_per_topic``."""
+        confirmed = pending = 0
+        after = ""
+        while page := await self._store.list_subscriptions(
+            topic_arn=topic_arn, after=after, limit=_PAGE
+        ):
+            confirmed += sum(1 for held in page if held.confirmed)
+            pending += sum(1 for held in page if not held.confirmed and not self._expired(held))
+            after = page[-1].arn
+        return confirmed, pending
+
     async def forget_topic(self, topic_arn: str) -> int:
         return await self._store.delete_topic_subscriptions(topic_arn)
 

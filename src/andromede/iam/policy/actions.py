@@ -535,6 +535,9 @@ _SNS = (
     "ListTagsForResource",
     "ListTopics",
     "Publish",
+    # A legacy action no call authorises, still in AWS's default topic policy (Terraform's
+    # provider writes that policy back when an aws_sns_topic_policy is destroyed).
+    "Receive",
     "RemovePermission",
     "SetSubscriptionAttributes",
     "SetTopicAttributes",
