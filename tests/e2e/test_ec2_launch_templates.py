@@ -85,7 +85,16 @@ def test_boto3_creates_versions_launches_and_deletes_a_template(ec2: Any, image_
     with pytest.raises(ClientError) as raised:
         ec2.create_launch_template(
             LaunchTemplateName=f"{name}-spot",
-            LaunchTemplateData={"InstanceMarketOptions": {"MarketType": "spot"}},
+            # Spot is kept (decision 0202); hibernating at an interruption is not offered.
+            LaunchTemplateData={
+                "InstanceMarketOptions": {
+                    "MarketType": "spot",
+                    "SpotOptions": {
+                        "SpotInstanceType": "persistent",
+                        "InstanceInterruptionBehavior": "hibernate",
+                    },
+                }
+            },
         )
     assert _code(raised) == "UnsupportedOperation"
     deleted = ec2.delete_launch_template_versions(LaunchTemplateId=template_id, Versions=["1", "2"])
