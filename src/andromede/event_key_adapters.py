@@ -37,6 +37,7 @@ from andromede.events.event_keys import KeyScope, KeyUnusable
 from andromede.iam.policy.service_grants import service_may
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound, KmsError
+from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.keys_model import ALIAS_PREFIX, alias_arn, key_arn
 from andromede.kms.service import KeyService
 
@@ -46,20 +47,6 @@ EVENTS_SERVICE: Final = "events.amazonaws.com"
 _PREFIX: Final = "kms1."
 _NONCE: Final = 12
 _CONTEXT_KEY: Final = "kms:EncryptionContext:aws:events:event-bus:arn"
-
-
-def _pack(*parts: bytes) -> bytes:
-    return b"".join(struct.pack(">H", len(p)) + p for p in parts)
-
-
-def _unpack(data: bytes, count: int) -> tuple[list[bytes], bytes]:
-    parts: list[bytes] = []
-    at = 0
-    for _ in range(count):
-        (size,) = struct.unpack(">H", data[at : at + 2])
-        parts.append(data[at + 2 : at + 2 + size])
-        at += 2 + size
-    return parts, data[at:]
 
 
 def _aad(scope: KeyScope, key: str) -> bytes:
@@ -160,7 +147,7 @@ class KmsEventKeys:
         def work() -> list[str]:
             new = self._keys.new_data_key(ring)
             try:
-                head = _pack(arn.encode(), new.wrapped)
+                head = pack_fields(arn.encode(), new.wrapped)
                 out = []
                 for event in events:
                     nonce = os.urandom(_NONCE)
@@ -181,7 +168,7 @@ class KmsEventKeys:
         for text in sealed:
             try:
                 raw = base64.b64decode(text.removeprefix(_PREFIX), validate=True)
-                (arn_raw, wrapped), rest = _unpack(raw, 2)
+                (arn_raw, wrapped), rest = unpack_fields(raw, 2)
             except (ValueError, struct.error) as exc:
                 raise KeyUnusable("A stored event's sealed form is not readable.") from exc
             if arn_raw not in rings:

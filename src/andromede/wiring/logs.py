@@ -49,6 +49,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
+from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
 from andromede.log_export_delivery import BucketExportDestination
@@ -87,20 +88,6 @@ _TENANT: Final = b"\x01"
 _KMS: Final = b"\x02"
 _NONCE: Final = 12
 _LOGS_SERVICE: Final = "logs.amazonaws.com"
-
-
-def _pack(*parts: bytes) -> bytes:
-    return b"".join(struct.pack(">H", len(p)) + p for p in parts)
-
-
-def _unpack(data: bytes, count: int) -> tuple[list[bytes], bytes]:
-    parts: list[bytes] = []
-    at = 0
-    for _ in range(count):
-        (size,) = struct.unpack(">H", data[at : at + 2])
-        parts.append(data[at + 2 : at + 2 + size])
-        at += 2 + size
-    return parts, data[at:]
 
 
 class LogKeySealer:
@@ -178,7 +165,7 @@ class LogKeySealer:
     async def seal(self, group: LogGroup, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
         if group.kms_key_id is not None:
             ring, arn = await self._group_ring(group, group.kms_key_id, "kms:GenerateDataKey")
-            head = _KMS + _pack(ring.encode(), arn.encode())
+            head = _KMS + pack_fields(ring.encode(), arn.encode())
         else:
             ring, head = group.tenant_id, _TENANT
 
@@ -188,7 +175,7 @@ class LogKeySealer:
                 self._tenants_with_keys.add(ring)
             new = self._keys.new_data_key(ring)
             try:
-                prefix = head + _pack(new.wrapped)
+                prefix = head + pack_fields(new.wrapped)
                 sealed = []
                 for plaintext, context in items:
                     nonce = os.urandom(_NONCE)
@@ -205,13 +192,13 @@ class LogKeySealer:
         for sealed, context in items:
             try:
                 if sealed[:1] == _KMS:
-                    (_ring, arn_raw, wrapped), rest = _unpack(sealed[1:], 3)
+                    (_ring, arn_raw, wrapped), rest = unpack_fields(sealed[1:], 3)
                     if arn_raw not in rings:
                         used = await self._group_ring(group, arn_raw.decode(), "kms:Decrypt")
                         rings[arn_raw] = used[0]
                     ring = rings[arn_raw]
                 elif sealed[:1] == _TENANT:
-                    (wrapped,), rest = _unpack(sealed[1:], 1)
+                    (wrapped,), rest = unpack_fields(sealed[1:], 1)
                     ring = group.tenant_id
                 else:
                     raise ValueError("unknown sealed event format")
