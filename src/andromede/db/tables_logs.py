@@ -8,7 +8,7 @@ as JSON, the metric's name and namespace as columns to list them by) and
 once finished, their results as JSON, so any gateway answers GetQueryResults) and
 ``log_query_definitions`` (the saved queries of PutQueryDefinition); ``log_export_tasks``
 (migration 0096: each account's export tasks to S3, their status and the lease of the gateway
-running one); ``log_account_policies`` (migration 0105: each account's account-level
+running one); ``log_account_policies`` (migration 0101: each account's account-level
 policies, DATA_PROTECTION_POLICY the one type served). A group's own data protection policy
 is two columns of ``log_groups``, and the spans of what it found in an event ``masks`` of
 ``log_events`` (decision 0211).

@@ -3,7 +3,7 @@
 account-level policies (``log_account_policies``). Nothing to backfill: events ingested
 before a policy are not masked, as on AWS.
 
-Revision ID: 0105
+Revision ID: 0101
 Revises: 0100
 Create Date: 2026-12-06
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0105"
+revision: str = "0101"
 down_revision: str | None = "0100"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
