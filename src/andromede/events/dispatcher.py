@@ -13,6 +13,10 @@ letting EventBridge in) is not tried again. Either way an undelivered event goes
 target's dead-letter queue, when it has one, with the attributes AWS adds (``RULE_ARN``,
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
+A bus under a customer's KMS key (decision 0213) has its deliveries sealed under a data key of
+that key before they are queued; one that no longer opens (the key disabled or closed) goes,
+as the event's metadata with the reason, to the bus's dead-letter queue (the target's when the
+bus has none).
 
 :class:`Scheduler` runs in every gateway: each pass reads the scheduled rules and, for each
 period ("slot") due, claims it (``RunClaims``, the ``metric_runs`` table of decision 0181)
