@@ -280,3 +280,34 @@ async def test_a_disabled_key_fails_puts_and_dead_letters_what_waits(buses: Bus)
     await events.parts.deliveries.drain()
     assert buses.sink.sent[-1].arn == buses.queue("target-dlq")
     assert buses.sink.sent[-1].source_arn.endswith(":rule/orders/r")
+
+
+async def test_a_refusing_key_keeps_nothing_and_fails_replays(buses: Bus) -> None:
+    """With no rule matching, the key still seals the bus's events: a disabled key fails the
+    entry, the bus's archive (without a key of its own) keeps nothing of it, and a replay onto
+    the bus goes FAILED naming the key."""
+    events = buses.events
+    key = await events.key(bus=buses.arn("quiet"))
+    await events.ok("CreateEventBus", {"Name": "quiet", "KmsKeyIdentifier": key})
+    archive = {"ArchiveName": "kept", "EventSourceArn": buses.arn("quiet")}
+    archive_arn = (await events.ok("CreateArchive", archive))["ArchiveArn"]
+    assert (await buses.put("quiet", "4111-secret"))["FailedEntryCount"] == 0
+    await events.keys.disable_key(events.root(), key)
+    refused = await buses.put("quiet", "5500-secret")
+    assert refused["Entries"][0]["ErrorCode"] == "AccessDeniedException"
+    assert (await events.ok("DescribeArchive", {"ArchiveName": "kept"}))["EventCount"] == 1
+    now = datetime.now(UTC)
+    await events.ok(
+        "StartReplay",
+        {
+            "ReplayName": "dark",
+            "EventSourceArn": archive_arn,
+            "EventStartTime": now - timedelta(hours=1),
+            "EventEndTime": now + timedelta(minutes=1),
+            "Destination": {"Arn": buses.arn("quiet")},
+        },
+    )
+    await events.parts.replays("gw").drain()
+    replay = await events.ok("DescribeReplay", {"ReplayName": "dark"})
+    assert replay["State"] == "FAILED" and key in replay["StateReason"], replay
+    assert buses.sink.sent == [] and await events.parts.deliveries.queue.waiting() == 0
