@@ -1,8 +1,8 @@
 """EventBridge buses under a customer's KMS key, with a dead-letter queue (decision 0213):
 ``events_buses.config``. Nothing to backfill: no bus had either before.
 
-Revision ID: 0103
-Revises: 0100
+Revision ID: 0102
+Revises: 0101
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0103"
-down_revision: str | None = "0100"
+revision: str = "0102"
+down_revision: str | None = "0101"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
