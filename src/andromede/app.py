@@ -159,6 +159,7 @@ from andromede.wiring.pubsub import (
     shredded_event_recorder,
     signing_keys,
     sns_mailer,
+    topic_sealer,
 )
 from andromede.wiring.queues import (
     BucketEventQueues,
@@ -476,6 +477,7 @@ class Application:
         # FIFO topics' archives and replays (decision 0175), sealed as the events are.
         archive = SqlArchiveStore(db, event_sealer)
         pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues, archive)
+        pubsub.sealer = topic_sealer(settings, keys, customer_keys, audit, billing)  # 0212
         upkeep = archive_upkeep(
             settings, archive, topics, pubsub, doorbell=db.doorbells.of(SNS_REPLAYS)
         )

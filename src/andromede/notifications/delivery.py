@@ -36,6 +36,9 @@ S3's event JSON, to its topic's push endpoint.
   its tenant's key; one whose key was destroyed (a closed tenant: crypto-shredding) never
   will, and is dropped with ``shredded`` called (an audit event), not tried forever; one the
   key provider could not open now is tried again as a failed push is.
+- **Topic keys** (decision 0212). A delivery of a topic under a KMS key opens at each
+  attempt; a key disabled or pending deletion since Publish fails the attempt (retried, then
+  given up and logged, the refusal audited by the key service), never sent in clear.
 - **Mail** (decision 0180). An ``email``/``email-json`` subscription's messages are mailed
   through the operator's SMTP relay (``notifications.smtp``), at most ``per_subscription``
   mails a second to one address and ``per_tenant`` for one tenant's, from this gateway (a
@@ -65,6 +68,7 @@ import httpx
 from andromede.db.notification_events import EVENTBRIDGE_DESTINATION
 from andromede.http.outbound import Network, OutboundError, pin
 from andromede.notifications.deliverypolicy import EffectivePolicy
+from andromede.notifications.errors import TopicKeyError
 from andromede.notifications.mails import EMAIL_PROTOCOLS, MailRefused, build_mail
 from andromede.notifications.model import Topic
 from andromede.notifications.pubsub import Delivery
@@ -304,11 +308,22 @@ class Deliverer:
         await self._settle(event, "-", fail())
 
     async def _deliver_to_subscriber(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
-        delivery = (
-            None
-            if self._subscribers is None
-            else await self._subscribers.delivery(event.topic_arn, event.message)
-        )
+        try:
+            delivery = (
+                None
+                if self._subscribers is None
+                else await self._subscribers.delivery(event.topic_arn, event.message)
+            )
+        except TopicKeyError as exc:
+            # The topic's KMS key unusable since Publish (decision 0212): a failed attempt,
+            # tried again on the schedule, then given up and logged; never sent in clear.
+            reason = f"{exc.code}: {exc}"
+
+            async def fail() -> None:
+                raise _NotOpened(reason)
+
+            await self._settle(event, "kms", fail())
+            return
         if delivery is None:
             log.info("message for %s dropped: no such subscription", event.topic_arn)
             self.dropped += 1

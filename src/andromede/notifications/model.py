@@ -14,7 +14,8 @@ creation only; both are kept filled in on a FIFO topic, and absent on the others
 ``FifoThroughputScope`` (``Topic`` or ``MessageGroup``: what a deduplication id is unique
 within), ``ArchivePolicy`` (FIFO topics only, decision 0175; ``BeginningArchiveTime`` kept
 beside it by the service, never set by a caller) and ``DisplayName`` (SNS's: up to 100 ASCII
-printable characters, the From name of the topic's mails, decision 0180's addendum). AMQP
+printable characters, the From name of the topic's mails, decision 0180's addendum) and
+``KmsMasterKeyId`` (the KMS key its messages are sealed under at rest, decision 0212). AMQP
 and Kafka endpoints, and their attributes, are refused as not implemented.
 
 A topic's tags (decision 0175) are kept in its document beside its attributes.
@@ -75,6 +76,7 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     ARCHIVE_POLICY: None,
     BEGINNING_ARCHIVE_TIME: None,
     "DisplayName": None,
+    "KmsMasterKeyId": None,
 }
 # SNS's DisplayName: at most 100 printable ASCII characters (spaces, hyphens, underscores
 # among them). No control character (AWS's console lets a tab in; not here), so nothing a
@@ -185,12 +187,25 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
             raise InvalidTopic(
                 "Invalid parameter: DisplayName must be at most 100 printable ASCII characters"
             )
+        elif name == "KmsMasterKeyId":
+            value = _key_reference(value)
+            if not value:
+                continue  # no key: the topic's new messages are not sealed under one
         elif name == ARCHIVE_POLICY:
             value = check_archive_policy(value)
             if value == "{}":
                 continue  # no archive: the attribute goes (and the archive with it)
         kept[name] = value
     return kept
+
+
+def _key_reference(value: str) -> str:
+    """``KmsMasterKeyId`` (decision 0212): a reference KMS could resolve, not looked up when
+    set (as SQS's); a missing key fails each Publish with KMSNotFound."""
+    value = value.strip()
+    if len(value) > 2048 or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise InvalidTopic("Invalid parameter: KmsMasterKeyId")
+    return value
 
 
 def check_fifo(
