@@ -134,7 +134,7 @@ from andromede.wiring.loadbalancing import (
     load_balancer_upkeep,
     load_balancing_service,
 )
-from andromede.wiring.logs import flow_log_groups, logs_api
+from andromede.wiring.logs import flow_log_groups, logs_api, sns_status_logger
 from andromede.wiring.metrics import (
     alarm_service,
     anomaly_service,
@@ -657,6 +657,7 @@ class Application:
         )  # fmt: skip
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
+        deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,

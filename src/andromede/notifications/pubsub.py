@@ -65,6 +65,7 @@ from andromede.notifications.errors import (
     NotSubscribable,
     TopicKeyInvalidState,
 )
+from andromede.notifications.feedback import is_feedback
 from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids, sequence_number
 from andromede.notifications.mails import EMAIL_PROTOCOLS
 from andromede.notifications.messages import check_publish, event_subject, passes
@@ -649,6 +650,7 @@ class PubSubService:
         if subscription.raw:
             headers["x-amz-sns-rawdelivery"] = "true"
         content: dict[str, object] = {"body": body, "headers": headers}
+        content["at"] = self._clock().isoformat()  # the status log's dwell time (0212)
         if attributes:
             content["attributes"] = {name: list(pair) for name, pair in attributes.items()}
         if ids is not None:
@@ -692,7 +694,7 @@ class PubSubService:
             policy = effective_policy(
                 topic.delivery_policy, subscription.delivery_policy, self._limits.default_retry
             )
-        group, dedup = data.get("group"), data.get("dedup")
+        group, dedup, at = data.get("group"), data.get("dedup"), data.get("at")
         return Delivery(
             subscription,
             str(data["body"]),
@@ -702,6 +704,8 @@ class PubSubService:
             None if group is None else str(group),
             None if dedup is None else str(dedup),
             topic.display_name,
+            {k: v for k, v in topic.attributes.items() if is_feedback(k)},
+            None if at is None else datetime.fromisoformat(str(at)),
         )
 
     async def dead_letter(self, delivery: Delivery) -> bool:

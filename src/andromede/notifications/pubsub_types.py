@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from andromede.notifications.deliverypolicy import EffectivePolicy, RetryPolicy
@@ -83,6 +83,10 @@ class Delivery:
     dedup_id: str | None = None
     # The topic's DisplayName when sent (the From name of a mail, decision 0180's addendum).
     display_name: str | None = None
+    # The topic's delivery status logging attributes (decision 0212), and when the message
+    # was queued (the status log's dwell time; None: queued before decision 0212).
+    feedback: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
