@@ -32,7 +32,11 @@ queue's own URL and a presigned GET, as scripts do.
 
 Decision 0180: an email subscription through a real SMTP server started by the test
 (``support.smtp_sink``, the server's relay): its confirmation mail's link followed with httpx,
-a Publish arriving as a mail with its Subject, the unsubscribe link of its footer followed."""
+a Publish arriving as a mail with its Subject, the unsubscribe link of its footer followed.
+
+Decision 0212: an SNS topic under a customer key delivering into a queue, refused with
+``KMSDisabledException`` while the key is disabled, and its delivery's status read back from
+CloudWatch Logs, written as the topic's feedback role."""
 
 from __future__ import annotations
 
