@@ -277,6 +277,13 @@ class Deliverer:
         if topic is not None and self._subscribers is not None and event.attempts == 1:
             try:
                 await self._subscribers.fan_out_event(topic, event.message)
+            except TopicKeyError as exc:
+                # The topic's KMS key unusable (decision 0212): the event is given up, as a
+                # Publish would be refused; the refused key use is in the tenant's audit log.
+                log.warning("event for %s dropped: its topic's key: %s", event.topic_arn, exc)
+                self.dropped += 1
+                await self._queue.drop(event)
+                return
             except Exception:
                 # Queued again as new, so that its next first attempt fans it out.
                 log.exception("event for %s not fanned out: queued again", event.topic_arn)

@@ -35,6 +35,10 @@ queues and HTTP(S) endpoints.
   While a replay without an end runs, the subscription's live messages are left to it (they
   are in the archive), so it receives them after the older ones, in order; a replay with an
   end takes the subscription off the live messages, as SNS.
+- **Topic keys** (decision 0212): a topic's ``KmsMasterKeyId`` has each notification queued
+  and each archived message sealed under it (``notifications.topic_keys``), the publisher
+  first allowed to use the key; a delivery carries its topic's delivery status logging
+  attributes and its queueing time, for the worker's status logs.
 """
 
 from __future__ import annotations

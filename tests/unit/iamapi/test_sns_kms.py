@@ -207,3 +207,20 @@ async def test_a_publisher_needs_the_kms_permissions(sns: Sns) -> None:
         "iam", "PutUserPolicy", UserName="app", PolicyName="p", PolicyDocument=json.dumps(both)
     )
     await app.call("sns", "Publish", TopicArn=arn, Message="m")
+
+
+async def test_a_platform_event_for_a_topic_whose_key_is_disabled_is_given_up(
+    sns: Sns,
+) -> None:
+    key = await kms(sns).create_key(root_caller(sns))
+    arn = await encrypted_topic(sns, key.key_id)
+    queue = await subscribed_queue(sns, arn)
+    await kms(sns).disable_key(root_caller(sns), key.key_id)
+    # An Auto Scaling or alarm notification, queued for the topic as the platform's own.
+    assert await sns.topics.publish(sns.world.tenant_id, arn, "scaled out")
+    assert await sns.received(queue) == []  # type: ignore[arg-type]
+    assert await sns.events.waiting(sns.world.tenant_id) == 0  # given up, not spinning
+    assert sns.deliverer.dropped == 1
+    await sns.world.audit.flush()
+    events = [e for _, e in await sns.world.audit_store.list_events(None, after_id=0, limit=500)]
+    assert any(e.action == "kms:GenerateDataKey" and e.outcome.value != "success" for e in events)
