@@ -209,7 +209,7 @@ class InstanceSpec:
     """Everything a host needs to start one instance."""
 
     instance_id: str
-    vcpus: int
+    vcpus: int  # active: cores x threads per core (decision 0214)
     memory_mib: int
     root: AttachedVolume
     seed: SeedSpec
@@ -225,6 +225,9 @@ class InstanceSpec:
     interfaces: tuple[InterfaceSpec, ...] = field(
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )
+    # Its vCPUs' threads per core (decision 0214): the guest sees vcpus / threads_per_core
+    # cores of that many threads. Left out of the wire form at 1, as for the interfaces.
+    threads_per_core: int = field(default=1, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 class HypervisorDriver(Protocol):
