@@ -30,6 +30,12 @@ from andromede.compute.driver import (
     RuntimeState,
     VolumeSpec,
 )
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
 from andromede.compute.driver_network import (
     EndpointRoute,
     FlowCapture,
@@ -287,6 +293,14 @@ class RemoteDriver:
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         result: tuple[InstanceStats, ...] = await self._call("collect_metrics")
+        return result
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        result: BalancerReport = await self._call("set_load_balancers", listeners)
+        return result
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        result: tuple[ProbeResult, ...] = await self._call("probe_targets", probes)
         return result
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:
