@@ -430,7 +430,7 @@ async def test_a_tcp_udp_listener_through_the_agent(
     admitting on BOTH_PORT only that group (the node's address), probed healthy from the
     router; a datagram and a connection through the node reach both targets with the
     client's own address, straight to a target they are dropped; the host's counters come
-    back over the wire; the load balancer gone, the node answers nothing."""
+    back over the wire, each count once; the load balancer gone, the node answers nothing."""
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -501,6 +501,9 @@ async def test_a_tcp_udp_listener_through_the_agent(
             assert report.routers == (VPC,)
             counted = {(c.address, c.port, c.transport): c.flows for c in report.counters}
             assert counted == {(NODE, 53, "udp"): 10, (NODE, 53, "tcp"): 10}
+            # Each count reported once (another gateway asking next gets none of them).
+            again = await remote.set_load_balancers(views)
+            assert {c.flows for c in again.counters} == {0}
             active = {(a.address, a.transport): a.count for a in report.active}
             assert active == {(NODE, "udp"): 10, (NODE, "tcp"): 0}
             await service.delete_load_balancer(TENANT, service.lb_arn(lb))

@@ -104,8 +104,10 @@ class ProbeResult:
 
 @dataclass(frozen=True, slots=True)
 class ListenerCounter:
-    """What a host's routers counted for one listener's node address and transport since they
-    first applied it: the new flows, and the bytes processed (``AWS/NetworkELB``)."""
+    """What a host's routers counted for one listener's node address and transport since the
+    host's previous report (whichever gateway it went to: each count is reported once): the
+    new flows, and the bytes processed (``AWS/NetworkELB``). Every listener of a router here
+    is listed, 0 when nothing was counted."""
 
     vpc_id: str
     address: str

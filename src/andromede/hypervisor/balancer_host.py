@@ -6,7 +6,9 @@ answered, and the probes it is asked run when due from the routers
 
 The host keeps when it last probed each target, not the gateway: every gateway's upkeep asks
 the host that probes a VPC, and a target is still probed once per its interval — the
-thresholds count one series of probes, whichever gateway records them.
+thresholds count one series of probes, whichever gateway records them. Likewise it answers
+its counters as what was counted since its previous report, so that several gateways asking
+add up to the flows once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from andromede.compute.driver_balancing import (
     ProbeResult,
     TargetProbe,
 )
-from andromede.hypervisor.load_balancers import RouterLoadBalancers
+from andromede.hypervisor.load_balancers import CounterKey, RouterLoadBalancers
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
@@ -72,21 +74,33 @@ class HostBalancers:
         self._routers = routers
         self._applying = asyncio.Lock()
         self._probing = asyncio.Lock()
+        self._reported: dict[CounterKey, tuple[int, int]] = {}
         self._asked: dict[tuple[str, str, str, int], TargetProbe] = {}
         self._outcomes: list[ProbeResult] = []
         self._checker = HealthChecker(routers.namespace_of, self._record, clock=clock)
 
     async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Apply ``listeners`` (every router here forwards its VPC's, and only them) and
-        report the routers here and what they counted."""
+        report the routers here and what they counted since the previous report."""
         async with self._applying:
             await self._routers.apply([forwarding_view(listener) for listener in listeners])
             counters = await self._routers.counters()
             active = await self._routers.active_flows()
+            # Each report carries what was counted since the previous one: every gateway
+            # asks, and each count must reach the metrics once.
+            since = {
+                key: (flows - self._reported.get(key, (0, 0))[0],
+                      processed - self._reported.get(key, (0, 0))[1])
+                for key, (flows, processed) in counters.items()
+            }  # fmt: skip
+            self._reported = counters
         vpcs = {listener.vpc_id for listener in listeners}
         return BalancerReport(
             routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),
-            counters=tuple(ListenerCounter(*key, *pair) for key, pair in sorted(counters.items())),
+            counters=tuple(
+                ListenerCounter(*key, max(0, flows), max(0, processed))
+                for key, (flows, processed) in sorted(since.items())
+            ),
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
         )
 

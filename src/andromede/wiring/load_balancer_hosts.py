@@ -29,7 +29,17 @@ from andromede.load_balancer_metrics import FlowCounts
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
 
-__all__ = ["Record", "balanced_listener", "drive_hosts", "primaries", "target_probe"]
+__all__ = [
+    "HostFlowTotals",
+    "Record",
+    "balanced_listener",
+    "drive_hosts",
+    "primaries",
+    "target_probe",
+]
+
+# (VPC, node address, port, transport): what a listener's counts are kept by.
+CounterKey = tuple[str, str, int, str]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,29 @@ def target_probe(probe: Probe) -> TargetProbe:
     )
 
 
+class HostFlowTotals:
+    """Each host's counters summed from the reports (each carries what the host counted since
+    its previous one, to whichever gateway), as running totals for
+    :class:`~andromede.load_balancer_metrics.FlowCounts`, which takes a minute's flows as
+    the difference of two reads; and its tracked flows, a gauge's sample each round."""
+
+    def __init__(self, flows: FlowCounts) -> None:
+        self._flows = flows
+        self._totals: dict[str, dict[CounterKey, tuple[int, int]]] = {}
+
+    def record(self, host: str, views: Sequence[ForwardingView], report: BalancerReport) -> None:
+        before = self._totals.get(host, {})
+        totals: dict[CounterKey, tuple[int, int]] = {}
+        for counter in report.counters:
+            key = (counter.vpc_id, counter.address, counter.port, counter.transport)
+            flows, processed = before.get(key, (0, 0))
+            totals[key] = (flows + counter.flows, processed + counter.processed_bytes)
+        self._totals[host] = totals  # a listener no longer listed: its total goes
+        self._flows.record(host, views, totals)
+        active = {(a.vpc_id, a.address, a.port, a.transport): a.count for a in report.active}
+        self._flows.record_active(views, active)
+
+
 def primaries(reports: dict[str, BalancerReport]) -> dict[str, str]:
     """VPC → the host that probes its targets: the lowest name of those holding its router."""
     chosen: dict[str, str] = {}
@@ -81,7 +114,7 @@ async def drive_hosts(
     views: Sequence[ForwardingView],
     probes: Sequence[Probe],
     record: Record,
-    flows: FlowCounts | None = None,
+    flows: HostFlowTotals | None = None,
 ) -> None:
     """One round: ``views`` applied on every host of ``drivers`` (at once), their counters
     given to ``flows``, then each VPC's probes asked of its primary host, each outcome
@@ -97,13 +130,7 @@ async def drive_hosts(
             continue
         reports[driver.host] = answer
         if flows is not None:
-            counters = {
-                (c.vpc_id, c.address, c.port, c.transport): (c.flows, c.processed_bytes)
-                for c in answer.counters
-            }
-            flows.record(driver.host, views, counters)
-            active = {(a.vpc_id, a.address, a.port, a.transport): a.count for a in answer.active}
-            flows.record_active(views, active)
+            flows.record(driver.host, views, answer)
     primary = primaries(reports)
     asked = {
         driver: tuple(target_probe(p) for p in probes if primary.get(p.vpc_id) == driver.host)

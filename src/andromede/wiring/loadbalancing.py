@@ -32,7 +32,7 @@ from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
-from andromede.wiring.load_balancer_hosts import drive_hosts
+from andromede.wiring.load_balancer_hosts import HostFlowTotals, drive_hosts
 
 __all__ = [
     "LbMetrics",
@@ -119,6 +119,7 @@ async def load_balancer_upkeep(
         await service.record_probe(probe, ok, timed_out=timed_out, code=code)
 
     registered: Registered = {}
+    totals = HostFlowTotals(metrics.flows) if metrics is not None else None
     while True:
         await asyncio.sleep(settings.elb_upkeep_interval)
         try:
@@ -131,8 +132,7 @@ async def load_balancer_upkeep(
                 continue
             views = await service.forwarding_views()
             probes = await service.probes()
-            flows = metrics.flows if metrics is not None else None
-            await drive_hosts(hosts, views, probes, record, flows)
+            await drive_hosts(hosts, views, probes, record, totals)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("load balancer upkeep failed")
 

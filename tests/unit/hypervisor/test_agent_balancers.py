@@ -36,7 +36,7 @@ from andromede.hypervisor.wire import CALLS, decode, encode
 from andromede.load_balancer_metrics import FlowCounts
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
-from andromede.wiring.load_balancer_hosts import drive_hosts, primaries
+from andromede.wiring.load_balancer_hosts import HostFlowTotals, drive_hosts, primaries
 
 KEY = b"k" * 32
 TENANT = "111111111111"
@@ -235,7 +235,8 @@ def test_the_primary_is_the_lowest_name_holding_the_router() -> None:
 
 
 class Counting(MemoryDriver):
-    """A host whose routers counted flows (a memory host's count nothing)."""
+    """A host whose routers counted flows since its previous report (a memory host's count
+    nothing)."""
 
     counted = (0, 0)
 
@@ -260,12 +261,12 @@ async def test_a_hosts_counters_reach_the_flow_metrics() -> None:
     host = Counting("host-a")
     await run_in(host, "i-a", "vpc-a", "10.0.1.11")
     sink = Sink()
-    flows = FlowCounts(sink)  # type: ignore[arg-type]
-    host.counted = (5, 1000)
+    flows = HostFlowTotals(FlowCounts(sink))  # type: ignore[arg-type]
+    host.counted = (5, 1000)  # what the host counted before: the start, not a minute's
     await drive_hosts([host], [VIEW], [], Recorded(), flows)
-    host.counted = (8, 1600)
+    host.counted = (3, 600)  # since its previous report
     await drive_hosts([host], [VIEW], [], Recorded(), flows)
-    assert sink.values["NewFlowCount_UDP"] == {3}  # the second read less the first
+    assert sink.values["NewFlowCount_UDP"] == {3}
     assert sink.values["ProcessedBytes_UDP"] == {600}
     assert sink.values["ActiveFlowCount_UDP"] == {4}
 
