@@ -6,7 +6,8 @@ interval however often it is asked, only from a router it holds; a malformed lis
 refused before the driver. The upkeep's round (``drive_hosts``) hands every host the
 listeners, asks each VPC's probes of its primary only (the lowest host name holding its
 router, the next one when that host is unreachable) and records their outcomes; a host's
-counters reach the ``AWS/NetworkELB`` flow metrics."""
+counters reach the ``AWS/NetworkELB`` flow metrics; a host slow to answer is given up on
+after the query timeout."""
 
 from __future__ import annotations
 
@@ -153,6 +154,27 @@ async def test_a_failure_on_the_host_comes_back(agent: tuple[RemoteDriver, Memor
     driver.set_load_balancers = broken  # type: ignore[method-assign]
     with pytest.raises(AgentCallFailed, match="nft said no"):
         await remote.set_load_balancers((BOTH,))
+
+
+async def test_a_host_slow_to_apply_is_given_up_on_as_a_query_is(
+    agent: tuple[RemoteDriver, MemoryDriver], tmp_path: Path
+) -> None:
+    """The round waits for every host before probing: a host gone silent holds it for the
+    query timeout only, not for the long timeout of calls such as a stop."""
+    _, driver = agent
+
+    async def slow(listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        await asyncio.sleep(1.0)
+        return BalancerReport()
+
+    driver.set_load_balancers = slow  # type: ignore[method-assign]
+    socket_path = tmp_path / "agent" / "agent.sock"
+    impatient = RemoteDriver(socket_path, host="host-a", query_timeout=0.2)
+    try:
+        with pytest.raises(HostUnreachable):
+            await impatient.set_load_balancers((BOTH,))
+    finally:
+        await impatient.close()
 
 
 def test_the_wire_keeps_every_field() -> None:
