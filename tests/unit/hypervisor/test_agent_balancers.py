@@ -12,6 +12,7 @@ after the query timeout."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,19 @@ from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.driver_network import NetworkSpec, NicSpec
 from andromede.compute.errors import HostUnreachable
 from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.balancer_host import forwarding_view, probe_of
 from andromede.hypervisor.remote import AgentCallFailed, RemoteDriver
 from andromede.hypervisor.wire import CALLS, decode, encode
 from andromede.load_balancer_metrics import FlowCounts
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
-from andromede.wiring.load_balancer_hosts import HostFlowTotals, drive_hosts, primaries
+from andromede.wiring.load_balancer_hosts import (
+    HostFlowTotals,
+    balanced_listener,
+    drive_hosts,
+    primaries,
+    target_probe,
+)
 
 KEY = b"k" * 32
 TENANT = "111111111111"
@@ -175,6 +183,20 @@ async def test_a_host_slow_to_apply_is_given_up_on_as_a_query_is(
             await impatient.set_load_balancers((BOTH,))
     finally:
         await impatient.close()
+
+
+def test_the_port_carries_every_field_a_router_and_a_probe_use() -> None:
+    """The port's types are the load balancing views' copies (the contexts stay apart): a
+    field added to a view must be carried to the hosts too, or left out here on purpose."""
+    gateway_only = {"zones", "tenant_id", "lb_dimension", "tg_dimension"}  # the metrics'
+    view_fields = {f.name for f in dataclasses.fields(ForwardingView)} - gateway_only
+    assert view_fields == {f.name for f in dataclasses.fields(BalancedListener)}
+    probe_fields = {f.name for f in dataclasses.fields(Probe)}
+    assert probe_fields == {f.name for f in dataclasses.fields(TargetProbe)}
+    assert forwarding_view(balanced_listener(VIEW)) == dataclasses.replace(
+        VIEW, zones=(), tenant_id="", lb_dimension="", tg_dimension=""
+    )
+    assert probe_of(target_probe(SERVICE_PROBE)) == SERVICE_PROBE
 
 
 def test_the_wire_keeps_every_field() -> None:
