@@ -57,6 +57,7 @@ class NetworkingMixin(QemuDriverCore):
     """The tenant networks' settings, the metadata service, security groups, Elastic IPs."""
 
     _balancers: RouterLoadBalancers | None = None
+    _host_side: HostBalancers | None = None
 
     async def load_balancers(self) -> RouterLoadBalancers | None:
         """Bridge mode: the Network Load Balancers of this host's routers (decision 0191).
@@ -78,8 +79,6 @@ class NetworkingMixin(QemuDriverCore):
         """Bridge mode: the due probes run from their VPCs' routers here. User mode: none."""
         balancers = await self._host_balancers()
         return () if balancers is None else await balancers.probe(probes)
-
-    _host_side: HostBalancers | None = None
 
     async def _host_balancers(self) -> HostBalancers | None:
         routers = await self.load_balancers()

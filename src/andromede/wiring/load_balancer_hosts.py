@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.driver_balancing import (
@@ -42,6 +43,9 @@ __all__ = [
 CounterKey = tuple[str, str, int, str]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_U = TypeVar("_U")
 
 # Hands a probe's outcome to the service: (probe, ok, timed out, HTTP code).
 Record = Callable[[Probe, bool, bool, int | None], Awaitable[None]]
@@ -119,7 +123,7 @@ async def drive_hosts(
     """One round: ``views`` applied on every host of ``drivers`` (at once), their counters
     given to ``flows``, then each VPC's probes asked of its primary host, each outcome
     handed to ``record``. A host that fails is logged and left out of the round."""
-    listeners = tuple(balanced_listener(view) for view in views)
+    listeners = tuple(_carried(balanced_listener, views))
     answers = await asyncio.gather(
         *(driver.set_load_balancers(listeners) for driver in drivers), return_exceptions=True
     )
@@ -133,7 +137,9 @@ async def drive_hosts(
             flows.record(driver.host, views, answer)
     primary = primaries(reports)
     asked = {
-        driver: tuple(target_probe(p) for p in probes if primary.get(p.vpc_id) == driver.host)
+        driver: tuple(
+            _carried(target_probe, [p for p in probes if primary.get(p.vpc_id) == driver.host])
+        )
         for driver in drivers
     }
     asked = {driver: wanted for driver, wanted in asked.items() if wanted}
@@ -148,6 +154,18 @@ async def drive_hosts(
             continue
         for outcome in result:
             await _record_one(by_key, outcome, record)
+
+
+def _carried(copy: Callable[[_T], _U], items: Sequence[_T]) -> list[_U]:
+    """The port's copies of ``items``; one the port refuses (an address or a port out of its
+    checks) is logged and left out, not the round: the other listeners still forward."""
+    copies = []
+    for item in items:
+        try:
+            copies.append(copy(item))
+        except ValueError as exc:
+            log.error("not handed to the hosts: %r: %s", item, exc)
+    return copies
 
 
 async def _record_one(

@@ -269,6 +269,13 @@ async def test_every_host_forwards_and_the_primary_alone_probes() -> None:
     assert len(record.outcomes) == 2
 
 
+async def test_a_listener_the_port_refuses_is_left_out_not_the_round() -> None:
+    host = MemoryDriver("host-a")
+    bad = dataclasses.replace(VIEW, listener_id="listener-bad", targets=(("fe80::1", 53),))
+    await drive_hosts([host], [bad, VIEW], [], Recorded())
+    assert host.balanced == (BOTH_VIEW,)
+
+
 def test_the_primary_is_the_lowest_name_holding_the_router() -> None:
     reports = {
         "host-b": BalancerReport(("vpc-a", "vpc-b")),
