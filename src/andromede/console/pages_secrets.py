@@ -22,7 +22,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import handlers
-from andromede.console.handlers import Form, FormFault, Typed, first_refusal, signed_in, words
+from andromede.console.handlers import (
+    Form,
+    FormFault,
+    Typed,
+    fault_or_refusal,
+    first_refusal,
+    signed_in,
+    words,
+)
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -240,13 +248,9 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             await wire.delete(origin, principal, name, int(days) if days.isdigit() else 0)
         else:
             await wire.restore(origin, principal, name)
-    except FormFault as exc:
-        return await _secret_page(console, request, session, name, error=str(exc), status=400)
-    except WireError as exc:
-        return await _secret_page(
-            console, request, session, name,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
+    except (FormFault, WireError) as exc:
+        error, status = fault_or_refusal(console, request, exc)
+        return await _secret_page(console, request, session, name, error=error, status=status)
     return RedirectResponse(_secret_url(name), status_code=303)
 
 
