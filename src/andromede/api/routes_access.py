@@ -15,7 +15,8 @@ Every step is an event of the tenant's transparency log (``audit/access_service.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Path, Request
 
@@ -159,12 +160,7 @@ async def approve(
     allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestView:
-    service = _service(ctx)
-    await _tenants_request(service, allow, access_request, Action.APPROVE_OPERATOR_ACCESS)
-    decided = await service.approve(
-        actor(allow.who.principal), access_request, request_id=ctx.request_id(request)
-    )
-    return _view(service, decided)
+    return await _decide(ctx, allow, request, access_request, Action.APPROVE_OPERATOR_ACCESS)
 
 
 @router.post(
@@ -177,12 +173,7 @@ async def refuse(
     allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestView:
-    service = _service(ctx)
-    await _tenants_request(service, allow, access_request, Action.REFUSE_OPERATOR_ACCESS)
-    decided = await service.refuse(
-        actor(allow.who.principal), access_request, request_id=ctx.request_id(request)
-    )
-    return _view(service, decided)
+    return await _decide(ctx, allow, request, access_request, Action.REFUSE_OPERATOR_ACCESS)
 
 
 @router.post(
@@ -196,12 +187,7 @@ async def revoke(
     allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AccessRequestView:
-    service = _service(ctx)
-    await _tenants_request(service, allow, access_request, Action.REVOKE_OPERATOR_ACCESS)
-    decided = await service.revoke(
-        actor(allow.who.principal), access_request, request_id=ctx.request_id(request)
-    )
-    return _view(service, decided)
+    return await _decide(ctx, allow, request, access_request, Action.REVOKE_OPERATOR_ACCESS)
 
 
 @router.post(
@@ -238,6 +224,40 @@ async def credentials(
 
 def _view(service: OperatorAccessService, request: AccessRequest) -> AccessRequestView:
     return AccessRequestView.of(request, service.now(), service.lapses_at(request))
+
+
+class _Decision(Protocol):
+    """One of the service's decisions on a request, as an unbound method."""
+
+    def __call__(
+        self,
+        service: OperatorAccessService,
+        caller: Actor,
+        access_request_id: str,
+        /,
+        *,
+        request_id: str,
+    ) -> Awaitable[AccessRequest]: ...
+
+
+_DECISIONS: dict[Action, _Decision] = {
+    Action.APPROVE_OPERATOR_ACCESS: OperatorAccessService.approve,
+    Action.REFUSE_OPERATOR_ACCESS: OperatorAccessService.refuse,
+    Action.REVOKE_OPERATOR_ACCESS: OperatorAccessService.revoke,
+}
+
+
+async def _decide(
+    ctx: ApiContext, allow: Authorizer, request: Request, access_request: str, action: Action
+) -> AccessRequestView:
+    """Approve, refuse or revoke: the caller allowed ``action`` on the request (as
+    :func:`_tenants_request` checks), then the service's decision that ``action`` names."""
+    service = _service(ctx)
+    await _tenants_request(service, allow, access_request, action)
+    decided = await _DECISIONS[action](
+        service, actor(allow.who.principal), access_request, request_id=ctx.request_id(request)
+    )
+    return _view(service, decided)
 
 
 async def _tenants_request(

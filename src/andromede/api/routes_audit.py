@@ -31,7 +31,7 @@ from andromede.api.schemas import (
     AuditPublicKey,
 )
 from andromede.audit.model import PLATFORM_LOG
-from andromede.audit.trail import AuditTrail
+from andromede.audit.trail import AuditTrail, SignedCheckpoint
 from andromede.iam.errors import NoSuchTenant
 
 __all__ = ["router"]
@@ -58,8 +58,16 @@ def _trail(ctx: ApiContext) -> AuditTrail:
     return ctx.trail
 
 
-async def _readable_log(ctx: ApiContext, allow: Authorizer, reference: str, action: Action) -> str:
-    """The log id named by ``reference`` if the caller may read it with ``action``."""
+async def _readable_log(
+    ctx: ApiContext, allow: Authorizer, reference: str, action: Action
+) -> tuple[AuditTrail, str]:
+    """The trail and the log id named by ``reference`` if the caller may read it with
+    ``action``."""
+    trail = _trail(ctx)
+    return trail, await _log_id(ctx, allow, reference, action)
+
+
+async def _log_id(ctx: ApiContext, allow: Authorizer, reference: str, action: Action) -> str:
     principal = allow.who.principal
     hidden = ApiProblem("no-such-log", 404, "No such log", f"No audit log {reference}.")
     if reference == PLATFORM_LOG:
@@ -82,6 +90,20 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+async def _checkpoint_fields(
+    trail: AuditTrail, log_id: str, signed: SignedCheckpoint
+) -> dict[str, Any]:
+    """What a checkpoint, cosigned or not, tells of ``signed``."""
+    return {
+        "log": log_id,
+        "origin": signed.origin,
+        "size": signed.size,
+        "root_hash": _b64(signed.root_hash),
+        "checkpoint": signed.note,
+        "key_transitions": await trail.key_transitions(log_id),
+    }
+
+
 @router.get("/public-key", summary="The region's log signing key (no authentication)")
 async def public_key(ctx: Annotated[ApiContext, Depends(context)]) -> AuditPublicKey:
     key = await _trail(ctx).signing_key()  # the current one, after a rotation (0140)
@@ -98,17 +120,9 @@ async def checkpoint(
     allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AuditCheckpoint:
-    trail = _trail(ctx)
-    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_CHECKPOINT)
+    trail, log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_CHECKPOINT)
     signed = await trail.checkpoint(log_id)
-    return AuditCheckpoint(
-        log=log_id,
-        origin=signed.origin,
-        size=signed.size,
-        root_hash=_b64(signed.root_hash),
-        checkpoint=signed.note,
-        key_transitions=await trail.key_transitions(log_id),
-    )
+    return AuditCheckpoint(**await _checkpoint_fields(trail, log_id, signed))
 
 
 @router.get(
@@ -123,8 +137,7 @@ async def cosigned_checkpoint(
 ) -> AuditCosignedCheckpoint:
     """What ``andromede audit download --cosigned`` fetches (decision 0122): 404
     ``not-cosigned`` until a witness of ``audit_witnesses`` has cosigned the log."""
-    trail = _trail(ctx)
-    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_CHECKPOINT)
+    trail, log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_CHECKPOINT)
     found = await trail.cosigned_checkpoint(log_id)
     if found is None:
         raise ApiProblem(
@@ -132,13 +145,7 @@ async def cosigned_checkpoint(
         )
     signed, witnesses = found
     return AuditCosignedCheckpoint(
-        log=log_id,
-        origin=signed.origin,
-        size=signed.size,
-        root_hash=_b64(signed.root_hash),
-        checkpoint=signed.note,
-        key_transitions=await trail.key_transitions(log_id),
-        witnesses=witnesses,
+        **await _checkpoint_fields(trail, log_id, signed), witnesses=witnesses
     )
 
 
@@ -150,8 +157,7 @@ async def entries(
     start: Annotated[int, _SIZE],
     end: Annotated[int, _SIZE],
 ) -> AuditEntries:
-    trail = _trail(ctx)
-    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_ENTRIES)
+    trail, log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_ENTRIES)
     return AuditEntries(log=log_id, start=start, entries=await trail.entries(log_id, start, end))
 
 
@@ -165,8 +171,7 @@ async def pruned(
     allow: Annotated[Authorizer, Depends(authorizer)],
     ctx: Annotated[ApiContext, Depends(context)],
 ) -> AuditPruned:
-    trail = _trail(ctx)
-    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PRUNED_HASHES)
+    trail, log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PRUNED_HASHES)
     size, hashes = await trail.pruned(log_id)
     return AuditPruned(log=log_id, size=size, hashes=[_b64(h) for h in hashes])
 
@@ -183,8 +188,7 @@ async def inclusion_proof(
     index: Annotated[int, _SIZE],
     size: Annotated[int, _SIZE],
 ) -> AuditProof:
-    trail = _trail(ctx)
-    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PROOF)
+    trail, log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PROOF)
     proof = await trail.inclusion_proof(log_id, index, size)
     return AuditProof(log=log_id, hashes=[_b64(h) for h in proof])
 
@@ -201,7 +205,6 @@ async def consistency_proof(
     first: Annotated[int, _SIZE],
     second: Annotated[int, _SIZE],
 ) -> AuditProof:
-    trail = _trail(ctx)
-    log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PROOF)
+    trail, log_id = await _readable_log(ctx, allow, log, Action.GET_AUDIT_PROOF)
     proof = await trail.consistency_proof(log_id, first, second)
     return AuditProof(log=log_id, hashes=[_b64(h) for h in proof])

@@ -31,7 +31,6 @@ from typing import NamedTuple
 from andromede.compute.errors import (
     AlreadyAssociated,
     AmbiguousInstance,
-    Duplicate,
     GatewayNotAttached,
     IncorrectState,
     InvalidParameterValue,
@@ -46,12 +45,9 @@ from andromede.compute.model import (
     Instance,
     InstanceState,
     Tags,
-    check_client_token,
     check_id,
     check_tags,
     new_id,
-    request_digest,
-    token_id,
 )
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
@@ -65,8 +61,9 @@ from andromede.compute.routing import (
     destination_cidr,
     routes_weight,
 )
+from andromede.compute.vpc_members import VpcMembersMixin
 from andromede.compute.vpc_peering import VpcPeeringConnection, peering_route_target
-from andromede.compute.vpcs import VpcsMixin, chosen
+from andromede.compute.vpcs import chosen
 
 __all__ = ["RoutingMixin"]
 
@@ -102,7 +99,7 @@ def _destination(cidr: str | None, prefix_list_id: str | None) -> tuple[str | No
     return destination_cidr(cidr or ""), None
 
 
-class RoutingMixin(VpcsMixin):
+class RoutingMixin(VpcMembersMixin):
     # -- internet gateways -------------------------------------------------------------------
 
     async def create_internet_gateway(self, tenant_id: str, tags: Tags = ()) -> InternetGateway:
@@ -221,23 +218,19 @@ class RoutingMixin(VpcsMixin):
         """A table with the VPC's local route. With a client token (Terraform sends one), at
         most once per account and token: its id is derived from them, so the same request
         on two gateways writes one row and both answer it."""
-        check_tags(tags)
-        table_id, digest = new_id("rtb"), ""
-        if client_token is not None:
-            check_client_token(client_token)
-            table_id = token_id("rtb", tenant_id, client_token)
-            digest = request_digest({"vpc": vpc_id, "tags": tags})
-        for _ in range(_ATTEMPTS):
-            earlier = await self._table_of_token(tenant_id, table_id, digest)
-            if earlier is not None:
-                return earlier
-            vpc = await self.routed(await self.owned_vpc(tenant_id, vpc_id))
-            held = [t for t in await self.store.list(RouteTable, tenant_id) if t.vpc_id == vpc_id]
-            if len(held) >= self.limits.max_route_tables_per_vpc:
-                raise NetworkLimitExceeded(
-                    "rtb", "The maximum number of route tables has been reached for this VPC."
-                )
-            table = RouteTable(
+        return await self._add_to_vpc(
+            RouteTable,
+            "rtb",
+            tenant_id,
+            vpc_id,
+            tags,
+            client_token,
+            ready=self.routed,
+            quota=(
+                self.limits.max_route_tables_per_vpc,
+                "The maximum number of route tables has been reached for this VPC.",
+            ),
+            made=lambda table_id, vpc, digest: RouteTable(
                 table_id,
                 tenant_id,
                 vpc_id,
@@ -245,22 +238,8 @@ class RoutingMixin(VpcsMixin):
                 tags=tags,
                 client_token=client_token,
                 request_digest=digest,
-            )
-            try:
-                if await self.store.change(vpc, insert=[table]):
-                    return table
-            except Duplicate:
-                if client_token is None:
-                    raise
-                # The same request on another gateway or worker wrote it first: read it.
-        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
-
-    async def _table_of_token(
-        self, tenant_id: str, table_id: str, digest: str
-    ) -> RouteTable | None:
-        if not digest:
-            return None
-        return await self._made_with_token(RouteTable, tenant_id, table_id, digest)
+            ),
+        )
 
     async def delete_route_table(self, tenant_id: str, route_table_id: str) -> None:
         """DependencyViolation for the main table and for one with associations, as EC2."""

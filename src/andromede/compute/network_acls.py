@@ -23,7 +23,6 @@ from dataclasses import replace
 from andromede.compute.errors import (
     AclEntryExists,
     AclEntryNotFound,
-    Duplicate,
     IncorrectState,
     InvalidParameterValue,
     NetworkLimitExceeded,
@@ -32,12 +31,8 @@ from andromede.compute.errors import (
 )
 from andromede.compute.model import (
     Tags,
-    check_client_token,
     check_id,
-    check_tags,
     new_id,
-    request_digest,
-    token_id,
 )
 from andromede.compute.network import Subnet
 from andromede.compute.network_acl import (
@@ -47,14 +42,15 @@ from andromede.compute.network_acl import (
     NetworkAclAssociation,
     NetworkAclEntry,
 )
-from andromede.compute.vpcs import VpcsMixin, chosen
+from andromede.compute.vpc_members import VpcMembersMixin
+from andromede.compute.vpcs import chosen
 
 __all__ = ["NetworkAclsMixin"]
 
 _ATTEMPTS = 8
 
 
-class NetworkAclsMixin(VpcsMixin):
+class NetworkAclsMixin(VpcMembersMixin):
     async def describe_network_acls(self, tenant_id: str, ids: Sequence[str]) -> list[NetworkAcl]:
         """The tenant's ACLs in id order, or those ``ids`` name (each must be one)."""
         await self._acls_made(tenant_id)
@@ -78,43 +74,27 @@ class NetworkAclsMixin(VpcsMixin):
         """An ACL of the VPC with no entry: the ``*`` rule denies everything until entries
         allow it, as on EC2. With a client token (Terraform sends one), at most once per
         account and token: its id is derived from them, as CreateRouteTable's."""
-        check_tags(tags)
-        acl_id, digest = new_id("acl"), ""
-        if client_token is not None:
-            check_client_token(client_token)
-            acl_id = token_id("acl", tenant_id, client_token)
-            digest = request_digest({"vpc": vpc_id, "tags": tags})
-        for _ in range(_ATTEMPTS):
-            earlier = await self._acl_of_token(tenant_id, acl_id, digest)
-            if earlier is not None:
-                return earlier
-            vpc = await self.acl_made(await self.owned_vpc(tenant_id, vpc_id))
-            held = [a for a in await self.store.list(NetworkAcl, tenant_id) if a.vpc_id == vpc_id]
-            if len(held) >= self.limits.max_network_acls_per_vpc:
-                raise NetworkLimitExceeded(
-                    "acl", "The maximum number of network ACLs has been reached for this VPC."
-                )
-            acl = NetworkAcl(
+        return await self._add_to_vpc(
+            NetworkAcl,
+            "acl",
+            tenant_id,
+            vpc_id,
+            tags,
+            client_token,
+            ready=self.acl_made,
+            quota=(
+                self.limits.max_network_acls_per_vpc,
+                "The maximum number of network ACLs has been reached for this VPC.",
+            ),
+            made=lambda acl_id, _vpc, digest: NetworkAcl(
                 acl_id,
                 tenant_id,
                 vpc_id,
                 tags=tags,
                 client_token=client_token,
                 request_digest=digest,
-            )
-            try:
-                if await self.store.change(vpc, insert=[acl]):
-                    return acl
-            except Duplicate:
-                if client_token is None:
-                    raise
-                # The same request on another gateway or worker wrote it first: read it.
-        raise IncorrectState(f"{vpc_id} changed concurrently; retry")
-
-    async def _acl_of_token(self, tenant_id: str, acl_id: str, digest: str) -> NetworkAcl | None:
-        if not digest:
-            return None
-        return await self._made_with_token(NetworkAcl, tenant_id, acl_id, digest)
+            ),
+        )
 
     async def delete_network_acl(self, tenant_id: str, network_acl_id: str) -> None:
         """Not a VPC's default ACL (it goes with its VPC), nor one a subnet is associated

@@ -107,6 +107,16 @@ def refusal(console: Console, request: Request, exc: WireError) -> tuple[str, in
     return console.error_text(request, exc), exc.status
 
 
+def fault_or_refusal(
+    console: Console, request: Request, exc: WireError | FormFault
+) -> tuple[str, int]:
+    """What a page shows of a POST refused: the form's fault (already in the reader's
+    language) or the API's refusal, and its status."""
+    if isinstance(exc, FormFault):
+        return exc.message, exc.status
+    return refusal(console, request, exc)
+
+
 def first_refusal(
     console: Console, request: Request, exc: WireError, error: str | None, status: int
 ) -> tuple[str | None, int]:
@@ -178,11 +188,7 @@ def action(
         try:
             target = await change(api, request, session, fields)
         except (WireError, FormFault) as exc:
-            error, status = (
-                (exc.message, exc.status)
-                if isinstance(exc, FormFault)
-                else refusal(console, request, exc)
-            )
+            error, status = fault_or_refusal(console, request, exc)
             name = form(fields) if callable(form) else form
             return await page(
                 console, request, session, typed={name: fields} if name else {},

@@ -29,7 +29,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.audit.model import Outcome
-from andromede.console.handlers import Form, FormFault, Handler, posted, signed_in
+from andromede.console.handlers import (
+    Form,
+    FormFault,
+    Handler,
+    fault_or_refusal,
+    posted,
+    signed_in,
+)
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_bucket import BucketSettings, NewLifecycleRule, NewNotificationRule
@@ -231,10 +238,8 @@ def _form(section: str, change: _Change, *, max_fields: int = 16) -> Handler:
         settings = BucketSettings(console.s3, request.scope, session.principal, bucket)
         try:
             await change(settings, fields, console.catalogue(request).gettext)
-        except WireError as exc:
-            text, status = console.error_text(request, exc), exc.status
-        except FormFault as exc:
-            text, status = exc.message, exc.status
+        except (WireError, FormFault) as exc:
+            text, status = fault_or_refusal(console, request, exc)
         else:
             return RedirectResponse(_settings_url(bucket, section), status_code=303)
         return await _settings_page(

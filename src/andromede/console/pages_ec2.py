@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import handlers
-from andromede.console.handlers import Form, Handler, Page, first_refusal, signed_in
+from andromede.console.handlers import Form, Handler, Page, Typed, first_refusal, signed_in
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, VpcRow
 from andromede.iam.model import Principal
@@ -30,7 +30,7 @@ __all__ = [
     "field",
     "no_ec2",
     "read_only_list",
-    "vpc_scoped_list",
+    "vpc_scoped_page",
 ]
 
 # A change: EC2's call with the form's fields, answering where the browser goes next.
@@ -62,47 +62,50 @@ class VpcScoped(Protocol):
     ) -> Awaitable[Sequence[Any]]: ...
 
 
-async def vpc_scoped_list(
-    console: Console,
-    request: Request,
-    session: Session,
-    *,
-    describe: VpcScoped,
-    template: str,
-    title: str,
-    rows: str,
-    typed: Mapping[str, Mapping[str, str]] | None,
-    error: str | None,
-    status: int,
-) -> Response:
-    """A list page of the caller's VPC resources (``?vpc_id=``: that VPC's), given to
-    ``template`` as ``rows`` with the VPCs, a create form's ClientToken and fields as typed."""
-    vpc_id = request.query_params.get("vpc_id", "")
-    found: Sequence[Any] = []
-    vpcs: list[VpcRow] = []
-    if console.ec2 is None:
-        error, status = no_ec2(console, request)
-    else:
-        origin, principal = request.scope, session.principal
-        try:
-            found = await describe(console.ec2, origin, principal, vpc_id=vpc_id or None)
-            vpcs = await console.ec2.describe_vpcs(origin, principal)
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-    listed: dict[str, Any] = {rows: found}
-    return console.render(
-        request,
-        template,
-        session=session,
-        status=status,
-        title=title,
-        client_token=client_token(),
-        vpcs=vpcs,
-        vpc_id=vpc_id,
-        typed=(typed or {}).get("create", {}),
-        error=error,
-        **listed,
-    )
+def vpc_scoped_page(
+    template: str, rows: str, title: Callable[[Callable[[str], str]], str], describe: VpcScoped
+) -> Page:
+    """A list page of the caller's VPC resources (``?vpc_id=``: that VPC's, as ``describe``
+    answers them), given to ``template`` as ``rows`` with the VPCs, a create form's
+    ClientToken and its fields as typed, titled ``title`` in the request's language."""
+
+    async def page(
+        console: Console,
+        request: Request,
+        session: Session,
+        *,
+        typed: Typed | None = None,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        vpc_id = request.query_params.get("vpc_id", "")
+        found: Sequence[Any] = []
+        vpcs: list[VpcRow] = []
+        if console.ec2 is None:
+            error, status = no_ec2(console, request)
+        else:
+            origin, principal = request.scope, session.principal
+            try:
+                found = await describe(console.ec2, origin, principal, vpc_id=vpc_id or None)
+                vpcs = await console.ec2.describe_vpcs(origin, principal)
+            except WireError as exc:
+                error, status = first_refusal(console, request, exc, error, status)
+        listed: dict[str, Any] = {rows: found}
+        return console.render(
+            request,
+            template,
+            session=session,
+            status=status,
+            title=title(console.catalogue(request).gettext),
+            client_token=client_token(),
+            vpcs=vpcs,
+            vpc_id=vpc_id,
+            typed=(typed or {}).get("create", {}),
+            error=error,
+            **listed,
+        )
+
+    return page
 
 
 # EC2's listing of a kind of the caller's resources, every page of it.

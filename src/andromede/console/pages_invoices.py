@@ -132,16 +132,7 @@ async def _invoice_document(
         invoice = await billing.invoice(account, number)
     except NoSuchInvoice:
         return _absent(console, request, session, title, _("No such invoice."))
-    language = "fr" if words.locale == "fr" else "en"
-    if as_xml:
-        return _xml(console, request, session, invoice, language)
-    # fpdf2 lays the pages out in Python: a thread, so the event loop goes on meanwhile.
-    document = await asyncio.to_thread(invoice_pdf, invoice, language=language)
-    return Response(
-        document,
-        media_type="application/pdf",
-        headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'},
-    )
+    return await _download(console, request, session, invoice, words.locale, as_xml=as_xml)
 
 
 @signed_in
@@ -184,14 +175,33 @@ async def _credit_note_document(
         note = await billing.credit_note(account, number, credit_note)
     except NoSuchCreditNote:
         return _absent(console, request, session, title, _("No such credit note."))
-    language = "fr" if words.locale == "fr" else "en"
+    return await _download(console, request, session, note, words.locale, as_xml=as_xml)
+
+
+async def _download(
+    console: Console,
+    request: Request,
+    session: Session,
+    document: Invoice | CreditNote,
+    locale: str,
+    *,
+    as_xml: bool,
+) -> Response:
+    """``document`` as a PDF or its Factur-X XML, in French for a French reader and in
+    English otherwise (the languages the documents speak)."""
+    language = "fr" if locale == "fr" else "en"
     if as_xml:
-        return _xml(console, request, session, note, language)
-    document = await asyncio.to_thread(credit_note_pdf, note, language=language)
+        return _xml(console, request, session, document, language)
+    # fpdf2 lays the pages out in Python: a thread, so the event loop goes on meanwhile.
+    pdf = await (
+        asyncio.to_thread(credit_note_pdf, document, language=language)
+        if isinstance(document, CreditNote)
+        else asyncio.to_thread(invoice_pdf, document, language=language)
+    )
     return Response(
-        document,
+        pdf,
         media_type="application/pdf",
-        headers={"content-disposition": f'attachment; filename="{note.number}.pdf"'},
+        headers={"content-disposition": f'attachment; filename="{document.number}.pdf"'},
     )
 
 

@@ -19,11 +19,20 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
+from andromede.console import handlers
+from andromede.console.handlers import (
+    Form,
+    FormFault,
+    Typed,
+    fault_or_refusal,
+    first_refusal,
+    signed_in,
+    words,
+)
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_logs import FilterRow, GroupRow
+from andromede.console.wire_logs import FilterRow, GroupRow, LogsWire
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -31,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["RETENTION_DAYS", "ROUTES"]
 
 _GROUPS_URL: Final = f"{CONSOLE_PATH}/log-groups"
+_CREATE: Final = "create"  # the list page's form, shown again as typed when refused
 # PutRetentionPolicy's allowed values (AWS's list); the empty choice keeps events forever.
 RETENTION_DAYS: Final = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -62,7 +72,7 @@ async def _list_page(
     request: Request,
     session: Session,
     *,
-    form: dict[str, str] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -104,7 +114,7 @@ async def _list_page(
         next_href=next_href,
         kms_keys=keys,
         retention_days=RETENTION_DAYS,
-        form=form or {},
+        form=(typed or {}).get(_CREATE, {}),
         error=error,
     )
 
@@ -112,31 +122,25 @@ async def _list_page(
 log_groups = signed_in(_list_page)
 
 
-@posted()
-async def create(console: Console, request: Request, session: Session, fields: Form) -> Response:
-    wire = console.logs
-    if wire is None:
-        return await _list_page(console, request, session)
-    _ = console.catalogue(request).gettext
+async def _create(wire: LogsWire, request: Request, session: Session, fields: Form) -> str:
     name = fields.get("name", "").strip()
     origin, principal = request.scope, session.principal
-    try:
-        days = _retention(fields.get("retention", ""), _)
-        await wire.create_group(
-            origin, principal, name,
-            kms_key_id=fields.get("kms_key", "").strip(),
-            tags=parse_tags(fields.get("tags", "")),
-        )  # fmt: skip
-        if days is not None:
-            await wire.set_retention(origin, principal, name, days)
-    except FormFault as exc:
-        return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
-    except WireError as exc:
-        return await _list_page(
-            console, request, session, form=fields,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(group_url(name), status_code=303)
+    days = _retention(fields.get("retention", ""), words(request))
+    await wire.create_group(
+        origin, principal, name,
+        kms_key_id=fields.get("kms_key", "").strip(),
+        tags=parse_tags(fields.get("tags", "")),
+    )  # fmt: skip
+    if days is not None:
+        await wire.set_retention(origin, principal, name, days)
+    return group_url(name)
+
+
+def _wire(console: Console) -> LogsWire | None:
+    return console.logs
+
+
+create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE)
 
 
 async def _group_page(
@@ -230,13 +234,9 @@ async def change(console: Console, request: Request, session: Session) -> Respon
                 raise FormFault(_("Tick the box to confirm the deletion."))
             await wire.delete_group(origin, principal, name)
             return RedirectResponse(_GROUPS_URL, status_code=303)
-    except FormFault as exc:
-        return await _group_page(console, request, session, name, error=str(exc), status=400)
-    except WireError as exc:
-        return await _group_page(
-            console, request, session, name,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
+    except (FormFault, WireError) as exc:
+        error, status = fault_or_refusal(console, request, exc)
+        return await _group_page(console, request, session, name, error=error, status=status)
     return RedirectResponse(group_url(name), status_code=303)
 
 

@@ -28,7 +28,7 @@ from starlette.responses import Response
 
 from andromede.console import wire_network_acls as acls
 from andromede.console.handlers import first_refusal, signed_in
-from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_list
+from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_page
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import Ec2Wire, SubnetRow
@@ -50,22 +50,10 @@ def _acl_url(network_acl_id: str) -> str:
     return f"{_ACLS_URL}/{quote(network_acl_id, safe='')}"
 
 
-async def _acls_page(
-    console: Console,
-    request: Request,
-    session: Session,
-    *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
-    error: str | None = None,
-    status: int = 200,
-) -> Response:
-    """The account's ACLs; with ``?vpc_id=``, that VPC's."""
-    _ = console.catalogue(request).gettext
-    return await vpc_scoped_list(
-        console, request, session, describe=acls.describe_network_acls,
-        template="ec2_network_acls.html", title=_("Network ACLs"), rows="acls",
-        typed=typed, error=error, status=status,
-    )  # fmt: skip
+# The account's ACLs; with ``?vpc_id=``, that VPC's.
+_acls_page = vpc_scoped_page(
+    "ec2_network_acls.html", "acls", lambda _: _("Network ACLs"), acls.describe_network_acls
+)
 
 
 async def _acl_page(

@@ -29,10 +29,10 @@ from andromede.console import wire_nat_gateways as nat_gateways
 from andromede.console import wire_routing as routing
 from andromede.console import wire_vpc_peerings as peerings
 from andromede.console.handlers import first_refusal, signed_in
-from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_list
+from andromede.console.pages_ec2 import Change, action, field, no_ec2, vpc_scoped_page
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_ec2 import Ec2Wire, SubnetRow, VpcRow
+from andromede.console.wire_ec2 import Ec2Wire, SubnetRow
 from andromede.console.wire_nat_gateways import NatGatewayRow
 from andromede.console.wire_routing import GatewayRow, RouteChange, RouteTableRow
 from andromede.console.wire_vpc_peerings import PeeringRow
@@ -54,43 +54,13 @@ def _table_url(route_table_id: str) -> str:
 # -- internet gateways -----------------------------------------------------------------------
 
 
-async def _gateways_page(
-    console: Console,
-    request: Request,
-    session: Session,
-    *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
-    error: str | None = None,
-    status: int = 200,
-) -> Response:
-    """The account's gateways; with ``?vpc_id=``, the one attached to that VPC."""
-    _ = console.catalogue(request).gettext
-    vpc_id = request.query_params.get("vpc_id", "")
-    gateways: list[GatewayRow] = []
-    vpcs: list[VpcRow] = []
-    if console.ec2 is None:
-        error, status = no_ec2(console, request)
-    else:
-        origin, principal = request.scope, session.principal
-        try:
-            gateways = await routing.describe_internet_gateways(
-                console.ec2, origin, principal, vpc_id=vpc_id or None
-            )
-            vpcs = await console.ec2.describe_vpcs(origin, principal)
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-    return console.render(
-        request,
-        "ec2_internet_gateways.html",
-        session=session,
-        status=status,
-        title=_("Internet gateways"),
-        gateways=gateways,
-        vpcs=vpcs,
-        vpc_id=vpc_id,
-        typed=(typed or {}).get("create", {}),
-        error=error,
-    )
+# The account's gateways; with ``?vpc_id=``, the one attached to that VPC.
+_gateways_page = vpc_scoped_page(
+    "ec2_internet_gateways.html",
+    "gateways",
+    lambda _: _("Internet gateways"),
+    routing.describe_internet_gateways,
+)
 
 
 async def _create_gateway(ec2: Ec2Wire, request: Request, who: Principal, f: dict[str, str]) -> str:
@@ -120,22 +90,10 @@ async def _delete_gateway(ec2: Ec2Wire, request: Request, who: Principal, f: dic
 # -- route tables ----------------------------------------------------------------------------
 
 
-async def _tables_page(
-    console: Console,
-    request: Request,
-    session: Session,
-    *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
-    error: str | None = None,
-    status: int = 200,
-) -> Response:
-    """The account's route tables; with ``?vpc_id=``, that VPC's."""
-    _ = console.catalogue(request).gettext
-    return await vpc_scoped_list(
-        console, request, session, describe=routing.describe_route_tables,
-        template="ec2_route_tables.html", title=_("Route tables"), rows="tables",
-        typed=typed, error=error, status=status,
-    )  # fmt: skip
+# The account's route tables; with ``?vpc_id=``, that VPC's.
+_tables_page = vpc_scoped_page(
+    "ec2_route_tables.html", "tables", lambda _: _("Route tables"), routing.describe_route_tables
+)
 
 
 async def _table_page(

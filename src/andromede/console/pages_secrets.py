@@ -21,7 +21,16 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
+from andromede.console import handlers
+from andromede.console.handlers import (
+    Form,
+    FormFault,
+    Typed,
+    fault_or_refusal,
+    first_refusal,
+    signed_in,
+    words,
+)
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -33,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_KEY", "PAIRS", "ROUTES"]
 
 _SECRETS_URL: Final = f"{CONSOLE_PATH}/secrets"
+_CREATE: Final = "create"  # the list page's form, shown again as typed when refused
 DEFAULT_KEY: Final = "aws/secretsmanager"  # the account's key when none is chosen, as AWS's
 PAIRS: Final = 5  # key/value rows the forms offer (a value as JSON); more: type the JSON
 # ListSecrets' MaxResults bound (AWS's): a longer console page is asked in pages of this.
@@ -82,7 +92,7 @@ async def _list_page(
     request: Request,
     session: Session,
     *,
-    form: Mapping[str, str] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -122,7 +132,11 @@ async def _list_page(
         default_key=DEFAULT_KEY,
         pairs=PAIRS,
         # What a refused form had, but its value: a secret is typed again, never echoed.
-        form={k: v for k, v in (form or {}).items() if k in ("name", "description", "tags")},
+        form={
+            k: v
+            for k, v in (typed or {}).get(_CREATE, {}).items()
+            if k in ("name", "description", "tags")
+        },
         error=error,
     )
 
@@ -130,31 +144,21 @@ async def _list_page(
 secrets = signed_in(_list_page)
 
 
-@posted(max_fields=_MAX_FIELDS)
-async def create(console: Console, request: Request, session: Session, fields: Form) -> Response:
-    wire = _wire(console)
-    if wire is None:
-        return await _list_page(console, request, session)
-    _ = console.catalogue(request).gettext
+async def _create(wire: SecretsWire, request: Request, session: Session, fields: Form) -> str:
     name = fields.get("name", "").strip()
-    try:
-        await wire.create(
-            request.scope,
-            session.principal,
-            name,
-            value=_value_of(fields, _),
-            description=fields.get("description", ""),
-            kms_key_id=fields.get("kms_key", "").strip(),
-            tags=parse_tags(fields.get("tags", "")),
-        )
-    except FormFault as exc:
-        return await _list_page(console, request, session, form=fields, error=str(exc), status=400)
-    except WireError as exc:
-        return await _list_page(
-            console, request, session, form=fields,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
-    return RedirectResponse(_secret_url(name), status_code=303)
+    await wire.create(
+        request.scope,
+        session.principal,
+        name,
+        value=_value_of(fields, words(request)),
+        description=fields.get("description", ""),
+        kms_key_id=fields.get("kms_key", "").strip(),
+        tags=parse_tags(fields.get("tags", "")),
+    )
+    return _secret_url(name)
+
+
+create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE, max_fields=_MAX_FIELDS)
 
 
 async def _secret_page(
@@ -244,13 +248,9 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             await wire.delete(origin, principal, name, int(days) if days.isdigit() else 0)
         else:
             await wire.restore(origin, principal, name)
-    except FormFault as exc:
-        return await _secret_page(console, request, session, name, error=str(exc), status=400)
-    except WireError as exc:
-        return await _secret_page(
-            console, request, session, name,
-            error=console.error_text(request, exc), status=exc.status,
-        )  # fmt: skip
+    except (FormFault, WireError) as exc:
+        error, status = fault_or_refusal(console, request, exc)
+        return await _secret_page(console, request, session, name, error=error, status=status)
     return RedirectResponse(_secret_url(name), status_code=303)
 
 

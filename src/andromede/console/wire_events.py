@@ -113,6 +113,17 @@ def _connection_name(arn: str) -> str:
     return arn.split(":connection/", 1)[-1].split("/", 1)[0]
 
 
+def _items(answer: dict[str, Any], member: str) -> list[dict[str, Any]]:
+    """The objects of a list member of an answer (anything else in it passed over)."""
+    return [item for item in answer.get(member, []) if isinstance(item, dict)]
+
+
+def _given(members: dict[str, Any]) -> dict[str, Any]:
+    """The members that have a value: an empty one (``""`` or None) is not sent, and
+    EventBridge keeps (an update) or defaults (a creation) what is not sent."""
+    return {member: value for member, value in members.items() if value not in ("", None)}
+
+
 def _rule(item: dict[str, Any]) -> RuleRow:
     return RuleRow(
         name=str(item.get("Name", "")),
@@ -124,6 +135,17 @@ def _rule(item: dict[str, Any]) -> RuleRow:
         description=str(item.get("Description") or ""),
         role_arn=str(item.get("RoleArn") or ""),
     )
+
+
+def _destination(name: str, endpoint: str, method: str, rate: int | None) -> dict[str, Any]:
+    """What CreateApiDestination and UpdateApiDestination both send (a rate of None: not
+    sent, EventBridge's default or the destination's own kept)."""
+    return {
+        "Name": name,
+        "InvocationEndpoint": endpoint,
+        "HttpMethod": method,
+        **_given({"InvocationRateLimitPerSecond": rate}),
+    }
 
 
 class EventsWire(JsonWire):
@@ -138,15 +160,14 @@ class EventsWire(JsonWire):
         answer = await self._json(origin, principal, "ListEventBuses", {"Limit": limit})
         rows = [
             BusRow(str(b.get("Name", "")), str(b.get("Arn", "")), str(b.get("Description") or ""))
-            for b in answer.get("EventBuses", [])
-            if isinstance(b, dict)
+            for b in _items(answer, "EventBuses")
         ]
         return sorted(rows, key=lambda row: (row.name != DEFAULT_BUS, row.name))
 
     async def create_bus(
         self, origin: Scope, principal: Principal, name: str, description: str
     ) -> None:
-        payload = {"Name": name, **({"Description": description} if description else {})}
+        payload = {"Name": name, **_given({"Description": description})}
         await self._json(origin, principal, "CreateEventBus", payload)
 
     async def delete_bus(self, origin: Scope, principal: Principal, name: str) -> None:
@@ -160,7 +181,7 @@ class EventsWire(JsonWire):
         if token:
             payload["NextToken"] = token
         answer = await self._json(origin, principal, "ListRules", payload)
-        rows = [_rule(r) for r in answer.get("Rules", []) if isinstance(r, dict)]
+        rows = [_rule(r) for r in _items(answer, "Rules")]
         following = answer.get("NextToken")
         return rows, str(following) if following else None
 
@@ -184,19 +205,19 @@ class EventsWire(JsonWire):
         """PutRule (a rule made, or an existing one replaced whole: an edit gives its role
         again); an empty pattern, schedule, description or role is not sent (EventBridge then
         refuses a rule with neither pattern nor schedule in its words)."""
-        payload: dict[str, Any] = {
+        payload = {
             "EventBusName": bus,
             "Name": name,
             "State": "ENABLED" if enabled else "DISABLED",
+            **_given(
+                {
+                    "EventPattern": pattern,
+                    "ScheduleExpression": schedule,
+                    "Description": description,
+                    "RoleArn": role_arn,
+                }
+            ),
         }
-        for member, value in (
-            ("EventPattern", pattern),
-            ("ScheduleExpression", schedule),
-            ("Description", description),
-            ("RoleArn", role_arn),
-        ):
-            if value:
-                payload[member] = value
         await self._json(origin, principal, "PutRule", payload)
 
     async def set_enabled(
@@ -222,8 +243,7 @@ class EventsWire(JsonWire):
                 str(t.get("RoleArn") or ""),
                 str((t.get("SqsParameters") or {}).get("MessageGroupId") or ""),
             )
-            for t in answer.get("Targets", [])
-            if isinstance(t, dict)
+            for t in _items(answer, "Targets")
         ]
 
     async def put_target(
@@ -237,13 +257,12 @@ class EventsWire(JsonWire):
         """PutTargets of one target: the event as is, or ``target.input`` when given; as its
         role when given (an API destination's); in its message group when given (a FIFO
         queue's)."""
-        spec: dict[str, Any] = {"Id": target.id, "Arn": target.arn}
-        if target.input:
-            spec["Input"] = target.input
-        if target.role_arn:
-            spec["RoleArn"] = target.role_arn
-        if target.message_group:
-            spec["SqsParameters"] = {"MessageGroupId": target.message_group}
+        group = {"MessageGroupId": target.message_group} if target.message_group else None
+        spec = {
+            "Id": target.id,
+            "Arn": target.arn,
+            **_given({"Input": target.input, "RoleArn": target.role_arn, "SqsParameters": group}),
+        }
         payload = {"EventBusName": bus, "Rule": rule, "Targets": [spec]}
         await self._json(origin, principal, "PutTargets", payload)
 
@@ -276,8 +295,7 @@ class EventsWire(JsonWire):
                 retention_days=int(a.get("RetentionDays") or 0),
                 event_count=int(a.get("EventCount") or 0),
             )
-            for a in answer.get("Archives", [])
-            if isinstance(a, dict)
+            for a in _items(answer, "Archives")
         ]
 
     async def create_archive(
@@ -293,13 +311,12 @@ class EventsWire(JsonWire):
     ) -> None:
         """CreateArchive; no pattern archives every event, no retention keeps them forever,
         no key (``KmsKeyIdentifier``, decision 0204) leaves them under EventBridge's own."""
-        payload: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": source_arn}
-        if pattern:
-            payload["EventPattern"] = pattern
-        if retention_days is not None:
-            payload["RetentionDays"] = retention_days
-        if kms_key:
-            payload["KmsKeyIdentifier"] = kms_key
+        optional = {
+            "EventPattern": pattern,
+            "RetentionDays": retention_days,
+            "KmsKeyIdentifier": kms_key,
+        }
+        payload = {"ArchiveName": name, "EventSourceArn": source_arn, **_given(optional)}
         await self._json(origin, principal, "CreateArchive", payload)
 
     async def archive_source(
@@ -334,15 +351,12 @@ class EventsWire(JsonWire):
     ) -> None:
         """UpdateArchive: the description and retention (0: forever) as given, the pattern
         and the key when given (empty ones are not sent: EventBridge keeps the archive's)."""
-        payload: dict[str, Any] = {
+        payload = {
             "ArchiveName": name,
             "Description": description,
             "RetentionDays": retention_days,
+            **_given({"EventPattern": pattern, "KmsKeyIdentifier": kms_key}),
         }
-        if pattern:
-            payload["EventPattern"] = pattern
-        if kms_key:
-            payload["KmsKeyIdentifier"] = kms_key
         await self._json(origin, principal, "UpdateArchive", payload)
 
     async def delete_archive(self, origin: Scope, principal: Principal, name: str) -> None:
@@ -359,8 +373,7 @@ class EventsWire(JsonWire):
                 start=_when(r.get("EventStartTime")),
                 end=_when(r.get("EventEndTime")),
             )
-            for r in answer.get("Replays", [])
-            if isinstance(r, dict)
+            for r in _items(answer, "Replays")
         ]
 
     async def start_replay(
@@ -398,8 +411,7 @@ class EventsWire(JsonWire):
                 state=str(c.get("ConnectionState", "")),
                 reason=str(c.get("StateReason") or ""),
             )
-            for c in answer.get("Connections", [])
-            if isinstance(c, dict)
+            for c in _items(answer, "Connections")
         ]
 
     async def create_connection(
@@ -421,15 +433,12 @@ class EventsWire(JsonWire):
             if auth_type == "BASIC"
             else {"ApiKeyAuthParameters": {"ApiKeyName": first, "ApiKeyValue": second}}
         )
-        payload: dict[str, Any] = {
+        payload = {
             "Name": name,
             "AuthorizationType": auth_type,
             "AuthParameters": params,
+            **_given({"Description": description, "KmsKeyIdentifier": kms_key}),
         }
-        if description:
-            payload["Description"] = description
-        if kms_key:
-            payload["KmsKeyIdentifier"] = kms_key
         await self._json(origin, principal, "CreateConnection", payload)
 
     async def connection_secret(
@@ -453,15 +462,11 @@ class EventsWire(JsonWire):
         """UpdateConnection of the connection's own authorization type: only the credentials
         typed are sent (EventBridge keeps the others), the description when typed; nothing
         typed at all still sends the name (EventBridge answers)."""
-        first, second = credentials
         names = ("Username", "Password") if auth_type == "BASIC" else ("ApiKeyName", "ApiKeyValue")
-        given = {k: v for k, v in zip(names, (first, second), strict=True) if v}
-        payload: dict[str, Any] = {"Name": name}
-        if given:
-            member = "BasicAuthParameters" if auth_type == "BASIC" else "ApiKeyAuthParameters"
-            payload["AuthParameters"] = {member: given}
-        if description:
-            payload["Description"] = description
+        given = _given(dict(zip(names, credentials, strict=True)))
+        member = "BasicAuthParameters" if auth_type == "BASIC" else "ApiKeyAuthParameters"
+        auth = {member: given} if given else None
+        payload = {"Name": name, **_given({"AuthParameters": auth, "Description": description})}
         await self._json(origin, principal, "UpdateConnection", payload)
 
     async def delete_connection(self, origin: Scope, principal: Principal, name: str) -> None:
@@ -485,8 +490,7 @@ class EventsWire(JsonWire):
                 state=str(d.get("ApiDestinationState", "")),
                 arn=str(d.get("ApiDestinationArn", "")),
             )
-            for d in answer.get("ApiDestinations", [])
-            if isinstance(d, dict)
+            for d in _items(answer, "ApiDestinations")
         ]
 
     async def create_api_destination(
@@ -499,14 +503,7 @@ class EventsWire(JsonWire):
         method: str,
         rate: int | None,
     ) -> None:
-        payload: dict[str, Any] = {
-            "Name": name,
-            "ConnectionArn": connection_arn,
-            "InvocationEndpoint": endpoint,
-            "HttpMethod": method,
-        }
-        if rate is not None:
-            payload["InvocationRateLimitPerSecond"] = rate
+        payload = {"ConnectionArn": connection_arn, **_destination(name, endpoint, method, rate)}
         await self._json(origin, principal, "CreateApiDestination", payload)
 
     async def update_api_destination(
@@ -519,13 +516,7 @@ class EventsWire(JsonWire):
         rate: int | None,
     ) -> None:
         """UpdateApiDestination of its endpoint, method and rate (None: not sent, kept)."""
-        payload: dict[str, Any] = {
-            "Name": name,
-            "InvocationEndpoint": endpoint,
-            "HttpMethod": method,
-        }
-        if rate is not None:
-            payload["InvocationRateLimitPerSecond"] = rate
+        payload = _destination(name, endpoint, method, rate)
         await self._json(origin, principal, "UpdateApiDestination", payload)
 
     async def delete_api_destination(self, origin: Scope, principal: Principal, name: str) -> None:

@@ -104,8 +104,7 @@ async def get_federation_token(call: Call) -> None:
             "Member must be 2 to 32 characters of [\\w+=,.@-]",
         )
     duration = _duration(call, SESSION_TOKEN_MIN, SESSION_TOKEN_MAX)
-    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
-    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    session_policy = _session_policy(call)
     asked_tags = check_tags(request_tags(call))
     principal = call.principal
     if principal.session_expires_at is not None or principal.kind not in (
@@ -116,15 +115,11 @@ async def get_federation_token(call: Call) -> None:
         raise QueryError("AccessDenied", "Cannot call GetFederationToken with session credentials")
     federated_arn = federated_user_arn(call.tenant_id, name)
     call.context["resource"] = federated_arn
-    keys: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in asked_tags}
-    if asked_tags:
-        keys["aws:TagKeys"] = [key for key, _ in asked_tags]
+    keys = _request_tag_keys(asked_tags)
     session_tags = SessionTags(asked_tags, ()) if asked_tags else None
     for action in trust_actions("sts:GetFederationToken", session_tags, None):
         await call.allow(action, federated_arn, keys)
-    packed = None
-    if session_policy is not None or session_tags is not None:
-        packed = await call.identity.check_session(call.tenant_id, session_policy, session_tags)
+    packed = await _packed_size(call, call.tenant_id, session_policy, session_tags)
     issued = await call.identity.get_federation_token(
         principal,
         name,
@@ -143,8 +138,7 @@ async def get_federation_token(call: Call) -> None:
 
 async def assume_role(call: Call) -> None:
     refuse_unsupported(call, "ProvidedContexts")
-    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
-    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    session_policy = _session_policy(call)
     asked_tags = check_tags(request_tags(call))
     session_tags = _session_tags(call, asked_tags)
     external_id = _external_id(call)
@@ -164,10 +158,10 @@ async def assume_role(call: Call) -> None:
     # A trust policy's condition on sts:ExternalId (the confused-deputy guard of roles third
     # parties assume) sees what the caller sent; without one, the key is absent. The tags the
     # request sets are aws:RequestTag/<key> and aws:TagKeys, as for IAM's tagging calls.
-    keys: dict[str, ContextValue] = {} if external_id is None else {"sts:ExternalId": external_id}
-    keys.update({f"aws:RequestTag/{key}": value for key, value in asked_tags})
-    if asked_tags:
-        keys["aws:TagKeys"] = [key for key, _ in asked_tags]
+    keys: dict[str, ContextValue] = {}
+    if external_id is not None:
+        keys["sts:ExternalId"] = external_id
+    keys.update(_request_tag_keys(asked_tags))
     if source_identity is not None:
         keys["sts:SourceIdentity"] = source_identity
     for action in trust_actions("sts:AssumeRole", session_tags, source_identity):
@@ -179,9 +173,7 @@ async def assume_role(call: Call) -> None:
             keys=keys,
             action=action,
         )
-    packed = None
-    if session_policy is not None or session_tags is not None:
-        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
+    packed = await _packed_size(call, role.tenant_id, session_policy, session_tags)
     issued = await call.identity.assume_role(
         call.principal,
         role,
@@ -194,13 +186,8 @@ async def assume_role(call: Call) -> None:
         source_identity=source_identity,
     )
     _write_credentials(call, issued)
-    xml = call.result
-    xml.open("AssumedRoleUser")
-    xml.element("AssumedRoleId", issued.principal.aws_user_id)
-    xml.element("Arn", issued.principal.arn)
-    xml.close("AssumedRoleUser")
-    xml.element("PackedPolicySize", packed)
-    xml.element("SourceIdentity", source_identity)
+    _write_assumed_role_user(call, issued, packed)
+    call.result.element("SourceIdentity", source_identity)
 
 
 _ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[!-~]*/)?([\w+=,.@-]{1,64})")
@@ -237,23 +224,15 @@ async def assume_role_with_web_identity(call: Call) -> None:
             f"constraint: Member must have length between {_TOKEN_MIN} and {_TOKEN_MAX}",
         )
     duration = _duration(call, ROLE_SESSION_MIN, ROLE_SESSION_MAX)
-    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
-    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
+    session_policy = _session_policy(call)
     asked_identity = _source_identity(call)
-    matched = _ROLE_ARN.fullmatch(role_arn)
-    if matched is None:
-        raise QueryError("ValidationError", f"{role_arn} is not a valid role ARN")
-    account = matched.group(1)
+    account = _role_account(role_arn)
     identity = await call.identity.verify_web_identity(account, token)
     provider = identity.provider
     # From here the issuer is known to be a provider of the account: its audit trail gets it.
-    call.context[UNSIGNED_TENANT] = account
-    call.context[UNSIGNED_PRINCIPAL] = provider.arn
-    call.context[UNSIGNED_DETAILS] = {
-        "issuer": provider.issuer,
-        "subject": identity.subject,
-        "audience": identity.audience,
-    }
+    _audited_issuer(
+        call, account, provider.arn, provider.issuer, identity.subject, identity.audience
+    )
     source_identity = _token_source_identity(identity.source_identity, asked_identity)
     # The token's tags follow IAM's rules as AssumeRole's do; a claim of the wrong shape was
     # refused with the token.
@@ -280,16 +259,10 @@ async def assume_role_with_web_identity(call: Call) -> None:
         session_tags=session_tags,
         source_identity=source_identity,
     )
-    call.context[UNSIGNED_DETAILS]["session"] = issued.principal.arn
-    call.context[UNSIGNED_DETAILS].update(issued.principal.audit_details)
-    _write_credentials(call, issued)
+    _write_federated_credentials(call, issued)
     xml = call.result
     xml.element("SubjectFromWebIdentityToken", identity.subject)
-    xml.open("AssumedRoleUser")
-    xml.element("AssumedRoleId", issued.principal.aws_user_id)
-    xml.element("Arn", issued.principal.arn)
-    xml.close("AssumedRoleUser")
-    xml.element("PackedPolicySize", packed)
+    _write_assumed_role_user(call, issued, packed)
     xml.element("Provider", provider.url)
     xml.element("Audience", identity.audience)
     xml.element("SourceIdentity", source_identity)
@@ -308,15 +281,11 @@ async def assume_role_with_saml(call: Call) -> None:
     principal_arn = call.required("PrincipalArn")
     assertion = call.required("SAMLAssertion")
     duration = _duration(call, ROLE_SESSION_MIN, ROLE_SESSION_MAX)
-    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
-    session_policy = SessionPolicy(inline, arns) if inline is not None or arns else None
-    matched = _ROLE_ARN.fullmatch(role_arn)
-    if matched is None:
-        raise QueryError("ValidationError", f"{role_arn} is not a valid role ARN")
+    session_policy = _session_policy(call)
+    account = _role_account(role_arn)
     provider = parse_saml_provider_arn(principal_arn)
     if provider is None:
         raise QueryError("ValidationError", f"{principal_arn} is not a valid SAML provider ARN")
-    account = matched.group(1)
     if provider[0] != account:
         # A provider is trusted only by the roles of its own account.
         raise QueryError(
@@ -325,13 +294,9 @@ async def assume_role_with_saml(call: Call) -> None:
     identity = await call.identity.verify_saml_assertion(account, provider[1], assertion)
     # From here the assertion is known to be signed by a provider of the account: its audit
     # trail gets it.
-    call.context[UNSIGNED_TENANT] = account
-    call.context[UNSIGNED_PRINCIPAL] = identity.provider.arn
-    call.context[UNSIGNED_DETAILS] = {
-        "issuer": identity.issuer,
-        "subject": identity.subject,
-        "audience": identity.recipient,
-    }
+    _audited_issuer(
+        call, account, identity.provider.arn, identity.issuer, identity.subject, identity.recipient
+    )
     if not _pair_asserted(identity, role_arn, identity.provider.arn):
         raise QueryError(
             "AccessDenied",
@@ -361,15 +326,9 @@ async def assume_role_with_saml(call: Call) -> None:
         session_tags=session_tags,
         source_identity=source_identity,
     )
-    call.context[UNSIGNED_DETAILS]["session"] = issued.principal.arn
-    call.context[UNSIGNED_DETAILS].update(issued.principal.audit_details)
-    _write_credentials(call, issued)
+    _write_federated_credentials(call, issued)
+    _write_assumed_role_user(call, issued, packed)
     xml = call.result
-    xml.open("AssumedRoleUser")
-    xml.element("AssumedRoleId", issued.principal.aws_user_id)
-    xml.element("Arn", issued.principal.arn)
-    xml.close("AssumedRoleUser")
-    xml.element("PackedPolicySize", packed)
     xml.element("Subject", identity.subject)
     xml.element("SubjectType", identity.subject_type)
     xml.element("Issuer", identity.issuer)
@@ -387,15 +346,76 @@ async def _checked_session(
 ) -> int | None:
     """The packed size of the session's policy and tags (checked, or None without either),
     and the duration checked against the role's maximum, for a federated session."""
-    packed = None
-    if session_policy is not None or session_tags is not None:
-        packed = await call.identity.check_session(role.tenant_id, session_policy, session_tags)
+    packed = await _packed_size(call, role.tenant_id, session_policy, session_tags)
     if duration is not None and duration > role.max_session_duration:
         raise QueryError(
             "ValidationError",
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         )
     return packed
+
+
+async def _packed_size(
+    call: Call,
+    tenant_id: str,
+    session_policy: SessionPolicy | None,
+    session_tags: SessionTags | None,
+) -> int | None:
+    """The packed size of the session's policies and tags, checked against the tenant's
+    managed policies and IAM's limits; None without either (no PackedPolicySize)."""
+    if session_policy is None and session_tags is None:
+        return None
+    return await call.identity.check_session(tenant_id, session_policy, session_tags)
+
+
+def _session_policy(call: Call) -> SessionPolicy | None:
+    """The session policies the request passes (``Policy``, ``PolicyArns``), None for none."""
+    inline, arns = call.get("Policy"), tuple(call.members("PolicyArns", "arn"))
+    return SessionPolicy(inline, arns) if inline is not None or arns else None
+
+
+def _request_tag_keys(asked: Tags) -> dict[str, ContextValue]:
+    """The condition keys of the tags a request sets: ``aws:RequestTag/<key>`` for each and
+    ``aws:TagKeys`` when there are any, as for IAM's tagging calls."""
+    keys: dict[str, ContextValue] = {f"aws:RequestTag/{key}": value for key, value in asked}
+    if asked:
+        keys["aws:TagKeys"] = [key for key, _ in asked]
+    return keys
+
+
+def _role_account(role_arn: str) -> str:
+    """The account of a role ARN a federated caller names (before any of its providers is
+    known: only its form is checked)."""
+    matched = _ROLE_ARN.fullmatch(role_arn)
+    if matched is None:
+        raise QueryError("ValidationError", f"{role_arn} is not a valid role ARN")
+    return matched.group(1)
+
+
+def _audited_issuer(
+    call: Call, account: str, provider_arn: str, issuer: str, subject: str, audience: str
+) -> None:
+    """An unsigned call's audit record, once its token or assertion is verified: the account
+    and the provider that vouched, with the issuer, subject and audience it vouched with."""
+    call.context[UNSIGNED_TENANT] = account
+    call.context[UNSIGNED_PRINCIPAL] = provider_arn
+    call.context[UNSIGNED_DETAILS] = {"issuer": issuer, "subject": subject, "audience": audience}
+
+
+def _write_federated_credentials(call: Call, issued: IssuedCredentials) -> None:
+    """A federated session's credentials, and its session in the call's audit record."""
+    call.context[UNSIGNED_DETAILS]["session"] = issued.principal.arn
+    call.context[UNSIGNED_DETAILS].update(issued.principal.audit_details)
+    _write_credentials(call, issued)
+
+
+def _write_assumed_role_user(call: Call, issued: IssuedCredentials, packed: int | None) -> None:
+    xml = call.result
+    xml.open("AssumedRoleUser")
+    xml.element("AssumedRoleId", issued.principal.aws_user_id)
+    xml.element("Arn", issued.principal.arn)
+    xml.close("AssumedRoleUser")
+    xml.element("PackedPolicySize", packed)
 
 
 def _pair_asserted(identity: VerifiedSamlAssertion, role_arn: str, provider_arn: str) -> bool:

@@ -30,7 +30,9 @@ class _Row:
     dead_letter_source: str | None = None  # the queue it was dead-lettered from
 
 
-def _received(row: _Row) -> ReceivedMessage:
+def _received(row: _Row, *, with_sequence: bool = True) -> ReceivedMessage:
+    """The message as received; ``with_sequence``: its order of sends as its sequence (a
+    FIFO queue's SequenceNumber), 0 otherwise, as the SQL stores answer."""
     return ReceivedMessage(
         row.message.message_id,
         row.message.sealed,
@@ -38,8 +40,34 @@ def _received(row: _Row) -> ReceivedMessage:
         row.receipt or "",
         row.receive_count,
         row.first_received_at or row.message.sent_at,
-        row.seq,
+        row.seq if with_sequence else 0,
     )
+
+
+def _room(
+    rows: dict[str, _Row], now: datetime, limit: int, in_flight_limit: int, receipts: int
+) -> int:
+    """Delete the queue's expired messages (``rows``), then how many a receive may take: at
+    most ``limit`` and ``receipts``, and what the queue's in-flight ceiling leaves
+    (OverLimit once it is reached, as SQS) — ``store_sql_rows.room``'s twin."""
+    for message_id in [i for i, row in rows.items() if row.message.expires_at <= now]:
+        del rows[message_id]
+    in_flight = sum(1 for r in rows.values() if r.receipt is not None and r.visible_at > now)
+    if in_flight >= in_flight_limit:
+        raise OverLimit("Too many messages in flight.")
+    return min(limit, in_flight_limit - in_flight, receipts)
+
+
+def _hand_out(
+    row: _Row, receipt: str, now: datetime, visible_until: datetime, *, with_sequence: bool
+) -> ReceivedMessage:
+    """Hide the message until ``visible_until`` under ``receipt`` and count this receive —
+    ``store_sql_rows.hand_out``'s twin."""
+    row.receive_count += 1
+    row.first_received_at = row.first_received_at or now
+    row.receipt = receipt
+    row.visible_at = visible_until
+    return _received(row, with_sequence=with_sequence)
 
 
 class MemoryQueueStore:
@@ -108,16 +136,9 @@ class MemoryQueueStore:
         in_flight_limit: int,
     ) -> list[ReceivedMessage]:
         rows = self._messages.get((tenant_id, name), {})
-        for message_id in [i for i, row in rows.items() if row.message.expires_at <= now]:
-            del rows[message_id]
-        in_flight = sum(1 for r in rows.values() if r.receipt is not None and r.visible_at > now)
-        if in_flight >= in_flight_limit:
-            raise OverLimit("Too many messages in flight.")
-        limit = min(limit, in_flight_limit - in_flight, len(receipts))
+        limit = _room(rows, now, limit, in_flight_limit, len(receipts))
         due = sorted((r for r in rows.values() if r.visible_at <= now), key=lambda r: r.seq)
-        target = None
-        if redrive is not None:
-            target = self._messages.get((redrive.tenant_id, redrive.queue_name))
+        target = self._redrive_target(redrive)
         received: list[ReceivedMessage] = []
         for row in due:
             if len(received) >= limit:
@@ -132,21 +153,15 @@ class MemoryQueueStore:
                 self._seq += 1
                 target[message_id] = _Row(self._seq, row.message, now, dead_letter_source=name)
                 continue
-            row.receive_count += 1
-            row.first_received_at = row.first_received_at or now
-            row.receipt = receipts[len(received)]
-            row.visible_at = visible_until
-            received.append(
-                ReceivedMessage(
-                    message_id,
-                    row.message.sealed,
-                    row.message.sent_at,
-                    row.receipt,
-                    row.receive_count,
-                    row.first_received_at,
-                )
-            )
+            receipt = receipts[len(received)]
+            received.append(_hand_out(row, receipt, now, visible_until, with_sequence=False))
         return received
+
+    def _redrive_target(self, redrive: Redrive | None) -> dict[str, _Row] | None:
+        """The messages of the queue ``redrive`` names, if it exists."""
+        if redrive is None:
+            return None
+        return self._messages.get((redrive.tenant_id, redrive.queue_name))
 
     async def send_fifo(
         self,
@@ -205,21 +220,14 @@ class MemoryQueueStore:
                     row.visible_at = visible_until
                 if again:
                     return [_received(row) for row in again]
-        for message_id in [i for i, row in rows.items() if row.message.expires_at <= now]:
-            del rows[message_id]
-        in_flight = sum(1 for r in rows.values() if r.receipt is not None and r.visible_at > now)
-        if in_flight >= in_flight_limit:
-            raise OverLimit("Too many messages in flight.")
-        limit = min(limit, in_flight_limit - in_flight, len(receipts))
+        limit = _room(rows, now, limit, in_flight_limit, len(receipts))
         # Each group in the order of its oldest message; from a group with no message in
         # flight, its visible messages in order up to the first one that is not, as many as
         # the limit allows (SQS returns as many of one group as it can).
         groups: dict[str | None, list[_Row]] = {}
         for row in sorted(rows.values(), key=lambda r: r.seq):
             groups.setdefault(row.message.group_key, []).append(row)
-        target = None
-        if redrive is not None:
-            target = self._messages.get((redrive.tenant_id, redrive.queue_name))
+        target = self._redrive_target(redrive)
         received: list[ReceivedMessage] = []
         for members in groups.values():
             if any(r.receipt is not None and r.visible_at > now for r in members):
@@ -239,11 +247,8 @@ class MemoryQueueStore:
                         row.seq, row.message, now, dead_letter_source=name
                     )
                     break
-                row.receive_count += 1
-                row.first_received_at = row.first_received_at or now
-                row.receipt = receipts[len(received)]
-                row.visible_at = visible_until
-                received.append(_received(row))
+                receipt = receipts[len(received)]
+                received.append(_hand_out(row, receipt, now, visible_until, with_sequence=True))
         if attempt is not None and attempt_until is not None and received:
             self._attempts[(tenant_id, name, attempt)] = (
                 [(m.message_id, m.receipt) for m in received],

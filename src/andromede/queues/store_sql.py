@@ -29,7 +29,7 @@ from andromede.queues.store import (
     StoredMessage,
 )
 from andromede.queues.store_sql_fifo import forget_fifo_state, receive_fifo, send_fifo
-from andromede.queues.store_sql_rows import dead_letter, hand_out, room
+from andromede.queues.store_sql_rows import dead_letter, hand_out, redrive_exists, room
 
 __all__ = ["SqlQueueStore"]
 
@@ -176,14 +176,7 @@ class SqlQueueStore:
                 .limit(take)
                 .with_for_update(skip_locked=True)
             ).all()
-            target_exists = redrive is not None and (
-                conn.execute(
-                    sa.select(_Q.c.name).where(
-                        _Q.c.tenant_id == redrive.tenant_id, _Q.c.name == redrive.queue_name
-                    )
-                ).first()
-                is not None
-            )
+            target_exists = redrive_exists(conn, redrive)
             received: list[ReceivedMessage] = []
             for row in rows:
                 m = row._mapping

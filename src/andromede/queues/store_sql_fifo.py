@@ -49,7 +49,7 @@ from andromede.db import tables
 from andromede.db.types import utc_from_stored
 from andromede.queues.model import FORMAT_VERSION
 from andromede.queues.store import ReceivedMessage, Redrive, StoredMessage
-from andromede.queues.store_sql_rows import dead_letter, hand_out, room
+from andromede.queues.store_sql_rows import dead_letter, hand_out, redrive_exists, room
 
 __all__ = ["forget_fifo_state", "receive_fifo", "send_fifo", "sweep_dedup_keys"]
 
@@ -276,14 +276,7 @@ def receive_fifo(
         .limit(take)
         .with_for_update(skip_locked=True, of=_M)
     ).all()
-    target_exists = redrive is not None and (
-        conn.execute(
-            sa.select(_Q.c.name).where(
-                _Q.c.tenant_id == redrive.tenant_id, _Q.c.name == redrive.queue_name
-            )
-        ).first()
-        is not None
-    )
+    target_exists = redrive_exists(conn, redrive)
     received: list[ReceivedMessage] = []
     for head_id, group in heads:
         if len(received) >= take:

@@ -1,7 +1,7 @@
 """What a receive does to the rows of one queue, on the SQL stores' standard and FIFO paths
 alike (decisions 0158, 0164, 0165): how many it may hand out, expired messages gone first;
-hand one out under a new receipt until ``visible_until``, or move it to its dead-letter queue,
-recording the queue it came from for a message move task back."""
+hand one out under a new receipt until ``visible_until``, or move it to its dead-letter queue
+(if that exists), recording the queue it came from for a message move task back."""
 
 from __future__ import annotations
 
@@ -15,9 +15,23 @@ from andromede.db.types import utc_from_stored
 from andromede.queues.errors import OverLimit
 from andromede.queues.store import ReceivedMessage, Redrive
 
-__all__ = ["dead_letter", "hand_out", "room"]
+__all__ = ["dead_letter", "hand_out", "redrive_exists", "room"]
 
 _M = tables.queue_messages
+_Q = tables.queues
+
+
+def redrive_exists(conn: Connection, redrive: Redrive | None) -> bool:
+    """Whether there is a ``redrive`` and its queue exists (a message is dead-lettered only
+    into a queue that does)."""
+    if redrive is None:
+        return False
+    found = conn.execute(
+        sa.select(_Q.c.name).where(
+            _Q.c.tenant_id == redrive.tenant_id, _Q.c.name == redrive.queue_name
+        )
+    ).first()
+    return found is not None
 
 
 def dead_letter(

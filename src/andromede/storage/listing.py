@@ -7,9 +7,11 @@ every key under it).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from andromede.storage.model import MultipartUpload, ObjectSummary
+from andromede.storage.model import ListPage, MultipartUpload, ObjectSummary
 from andromede.storage.store import MetadataStore
 from andromede.storage.versioning import VersionEntry, shown_version_id
 
@@ -120,51 +122,23 @@ async def page_uploads(
 ) -> UploadListing:
     """Uploads by (key, initiated, upload id) after the markers; with ``delimiter``, keys
     rolled up into common prefixes as in :func:`page_objects`."""
-    if max_uploads <= 0:
-        return UploadListing((), (), False, None, None)
-    uploads: list[MultipartUpload] = []
-    prefixes: list[str] = []
-    cursor_key = key_marker
-    cursor_id = upload_id_marker if key_marker is not None else None
-    skip: str | None = None  # the last common prefix returned
-    if delimiter and key_marker is not None:
-        seek = _seek_past_prefix(key_marker, prefix, delimiter)
-        if seek != key_marker:
-            cursor_key, cursor_id, skip = seek, None, key_marker
-    last: tuple[str, str | None] | None = None
-    truncated = False
-    while not truncated:
-        remaining = max_uploads - len(uploads) - len(prefixes)
-        page = await store.list_uploads(
-            bucket,
-            prefix=prefix,
-            after_key=cursor_key,
-            after_upload_id=cursor_id,
-            limit=remaining + 1,
+
+    async def fetch(
+        after_key: str | None, after_id: str | None, limit: int
+    ) -> ListPage[MultipartUpload]:
+        return await store.list_uploads(
+            bucket, prefix=prefix, after_key=after_key, after_upload_id=after_id, limit=limit
         )
-        seek_ahead = False
-        for upload in page.items:
-            common = _common_prefix(upload.key, prefix, delimiter) if delimiter else None
-            if common is not None and common == skip:
-                cursor_key, cursor_id = upload.key, upload.upload_id
-                continue
-            if len(uploads) + len(prefixes) == max_uploads:
-                truncated = True
-                break
-            if common is None:
-                uploads.append(upload)
-                cursor_key, cursor_id = upload.key, upload.upload_id
-                last = (upload.key, upload.upload_id)
-            else:
-                prefixes.append(common)
-                skip = common
-                last = (common, None)
-                cursor_key, cursor_id = common + _SENTINEL, None
-                seek_ahead = True
-                break
-        if not seek_ahead and not page.truncated:
-            break
-    next_key, next_id = last if truncated and last is not None else (None, None)
+
+    uploads, prefixes, truncated, next_key, next_id = await _page_two_markers(
+        fetch,
+        lambda upload: (upload.key, upload.upload_id),
+        lambda upload: upload.upload_id,
+        prefix=prefix,
+        delimiter=delimiter,
+        markers=(key_marker, upload_id_marker),
+        max_items=max_uploads,
+    )
     return UploadListing(tuple(uploads), tuple(prefixes), truncated, next_key, next_id)
 
 
@@ -180,52 +154,85 @@ async def page_versions(
 ) -> VersionListing:
     """A versioned bucket's versions by (key, newest first) after the markers; with
     ``delimiter``, keys rolled up into common prefixes as in :func:`page_uploads`."""
-    if max_keys <= 0:
-        return VersionListing((), (), False, None, None)
-    versions: list[VersionEntry] = []
+
+    async def fetch(
+        after_key: str | None, after_version: str | None, limit: int
+    ) -> ListPage[VersionEntry]:
+        return await store.list_object_versions(
+            bucket, prefix=prefix, after_key=after_key, after_version=after_version, limit=limit
+        )
+
+    versions, prefixes, truncated, next_key, next_version = await _page_two_markers(
+        fetch,
+        lambda entry: (entry.key, entry.sort_id),
+        lambda entry: shown_version_id(entry.version_id),
+        prefix=prefix,
+        delimiter=delimiter,
+        markers=(key_marker, version_marker),
+        max_items=max_keys,
+    )
+    return VersionListing(tuple(versions), tuple(prefixes), truncated, next_key, next_version)
+
+
+_Entry = TypeVar("_Entry", MultipartUpload, VersionEntry)
+
+
+async def _page_two_markers(
+    fetch: Callable[[str | None, str | None, int], Awaitable[ListPage[_Entry]]],
+    cursor_of: Callable[[_Entry], tuple[str, str]],
+    marker_of: Callable[[_Entry], str],
+    *,
+    prefix: str,
+    delimiter: str | None,
+    markers: tuple[str | None, str | None],
+    max_items: int,
+) -> tuple[list[_Entry], list[str], bool, str | None, str | None]:
+    """A listing whose entries the store pages by (key, a second marker): uploads and
+    versions. ``fetch(after key, after second, limit)`` pages the store, ``cursor_of`` an
+    entry's place in it, ``marker_of`` the second marker an answer shows for it. The entries
+    and common prefixes, whether truncated, and then the next key and second markers."""
+    if max_items <= 0:
+        return [], [], False, None, None
+    entries: list[_Entry] = []
     prefixes: list[str] = []
+    key_marker, second_marker = markers
     cursor_key = key_marker
-    cursor_version = version_marker if key_marker is not None else None
-    skip: str | None = None
+    cursor_second = second_marker if key_marker is not None else None
+    skip: str | None = None  # the last common prefix returned
     if delimiter and key_marker is not None:
         seek = _seek_past_prefix(key_marker, prefix, delimiter)
         if seek != key_marker:
-            cursor_key, cursor_version, skip = seek, None, key_marker
+            cursor_key, cursor_second, skip = seek, None, key_marker
     last: tuple[str, str | None] | None = None
     truncated = False
     while not truncated:
-        remaining = max_keys - len(versions) - len(prefixes)
-        page = await store.list_object_versions(
-            bucket,
-            prefix=prefix,
-            after_key=cursor_key,
-            after_version=cursor_version,
-            limit=remaining + 1,
-        )
+        remaining = max_items - len(entries) - len(prefixes)
+        page = await fetch(cursor_key, cursor_second, remaining + 1)
         seek_ahead = False
         for entry in page.items:
-            common = _common_prefix(entry.key, prefix, delimiter) if delimiter else None
+            key = cursor_of(entry)[0]
+            common = _common_prefix(key, prefix, delimiter) if delimiter else None
             if common is not None and common == skip:
-                cursor_key, cursor_version = entry.key, entry.sort_id
+                cursor_key, cursor_second = cursor_of(entry)
                 continue
-            if len(versions) + len(prefixes) == max_keys:
+            if len(entries) + len(prefixes) == max_items:
                 truncated = True
                 break
             if common is None:
-                versions.append(entry)
-                cursor_key, cursor_version = entry.key, entry.sort_id
-                last = (entry.key, shown_version_id(entry.version_id))
+                entries.append(entry)
+                cursor_key, cursor_second = cursor_of(entry)
+                last = (key, marker_of(entry))
             else:
                 prefixes.append(common)
                 skip = common
                 last = (common, None)
-                cursor_key, cursor_version = common + _SENTINEL, None
+                cursor_key, cursor_second = common + _SENTINEL, None
                 seek_ahead = True
                 break
         if not seek_ahead and not page.truncated:
             break
-    next_key, next_version = last if truncated and last is not None else (None, None)
-    return VersionListing(tuple(versions), tuple(prefixes), truncated, next_key, next_version)
+    next_key, next_second = last if truncated and last is not None else (None, None)
+    return entries, prefixes, truncated, next_key, next_second
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
