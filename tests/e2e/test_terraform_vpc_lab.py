@@ -117,6 +117,37 @@ resource "aws_autoscaling_group" "pool" {
     propagate_at_launch = true
   }
 }
+# A second group, empty (no instance to boot), whose mixed instances policy weighs two types
+# and splits On-Demand and Spot (decision 0209 and its session-51 addendum).
+resource "aws_autoscaling_group" "mixed" {
+  name                = "%(name)s-mixed"
+  min_size            = 0
+  max_size            = 4
+  desired_capacity    = 0
+  vpc_zone_identifier = [aws_subnet.data.id]
+  capacity_rebalance  = true
+  mixed_instances_policy {
+    launch_template {
+      launch_template_specification {
+        launch_template_id = aws_launch_template.pool.id
+        version            = "$Latest"
+      }
+      override {
+        instance_type     = "t3.nano"
+        weighted_capacity = "1"
+      }
+      override {
+        instance_type     = "t3.micro"
+        weighted_capacity = "2"
+      }
+    }
+    instances_distribution {
+      on_demand_base_capacity                  = 1
+      on_demand_percentage_above_base_capacity = 25
+      spot_allocation_strategy                 = "capacity-optimized"
+    }
+  }
+}
 resource "aws_autoscaling_schedule" "evenings" {
   scheduled_action_name  = "evenings"
   autoscaling_group_name = aws_autoscaling_group.pool.name
@@ -909,6 +940,25 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         AutoScalingGroupName=pool["AutoScalingGroupName"]
     )["LifecycleHooks"]
     assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"]) == ("drain", 60)
+    # aws_autoscaling_group with a mixed_instances_policy (decision 0209): read back as written.
+    [mixed] = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{values['name']}-mixed"]
+    )["AutoScalingGroups"]
+    assert "LaunchTemplate" not in mixed and mixed["CapacityRebalance"] is True
+    policy_template = mixed["MixedInstancesPolicy"]["LaunchTemplate"]
+    mixed_template = policy_template["LaunchTemplateSpecification"]
+    assert mixed_template["LaunchTemplateId"] == outputs["pool"]["template_id"]
+    assert [(o["InstanceType"], o["WeightedCapacity"]) for o in policy_template["Overrides"]] == [
+        ("t3.nano", "1"),
+        ("t3.micro", "2"),
+    ]
+    distribution = mixed["MixedInstancesPolicy"]["InstancesDistribution"]
+    assert (
+        distribution["OnDemandBaseCapacity"],
+        distribution["OnDemandPercentageAboveBaseCapacity"],
+        distribution["SpotAllocationStrategy"],
+    ) == (1, 25, "capacity-optimized")
+    assert mixed["Instances"] == []
     # aws_autoscaling_policy and aws_cloudwatch_metric_alarm (decision 0177): the alarm
     # invokes the step policy, both as the provider wrote them.
     [policy] = autoscaling.describe_policies(
