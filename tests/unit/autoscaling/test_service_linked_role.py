@@ -48,6 +48,7 @@ async def test_groups_act_as_the_role_they_name_or_the_default(world: World) -> 
     identity.linked_role_users = role_users(world.service, REGION)
     for role, group in ((blue, "blue"), (default, "web")):
         task = await identity.delete_service_linked_role(tenant, role.name)
+        await identity.settle_linked_role_deletions()
         status = await identity.service_linked_role_deletion_status(tenant, task)
         assert status.status == "FAILED"
         assert [r.rsplit("/", 1)[-1] for r in status.resources] == [group]
