@@ -1,7 +1,8 @@
 """Terraform's AWS provider against a real ``andromede serve``: a VPC lab launched from a launch
 template (its networks, gateways, addresses, ACLs, groups, endpoints, an Auto Scaling group and
 a second interface; a step scaling policy and the CloudWatch alarm invoking it, decision
-0177; a predictive scaling policy that only forecasts, decision 0197), with two more VPCs
+0177; a predictive scaling policy that only forecasts, decision 0197; a second, empty group
+with a mixed instances policy, decision 0209), with two more VPCs
 peered in its configuration. A module of its own, so
 that a parallel run gives it a worker of its own: most of its time is the provider's waiting,
 above all ``aws_network_interface_attachment``'s destroy, whose detach waiter counts twenty
@@ -639,7 +640,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
     0153), an ``aws_autoscaling_group`` of one instance over its own launch template (its
     instances protected from scale-in, AZRebalance suspended, two metrics collected: decision
-    0182) with
+    0182) and a second, empty one with a ``mixed_instances_policy`` (weighted overrides, an
+    On-Demand base and percentage, a Spot strategy, ``capacity_rebalance``: decision 0209) with
     an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
     0159), an ``aws_vpc_endpoint`` to the object store routed in the private table by an
     ``aws_vpc_endpoint_route_table_association`` (decision 0160), an Interface

@@ -143,7 +143,7 @@ class ServiceLinkedRolesMixin(ServiceCore):
         return task
 
     async def settle_linked_role_deletions(self) -> None:
-        """Wait for this worker's deletion tasks to end (tests, and a worker stopping)."""
+        """Wait for this worker's deletion tasks to end (what a test waits for)."""
         jobs = [d.job for d in self._deletions().values() if d.job is not None]
         await asyncio.gather(*jobs, return_exceptions=True)
 
