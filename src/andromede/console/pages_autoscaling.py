@@ -11,7 +11,8 @@ Session 51: a group's mixed instances policy (decision 0209) shown — its insta
 weights, the On-Demand base and percentage above it, the allocation strategies, capacity
 rebalancing, each instance's type — and given or changed from a form of rows (one instance
 type and its weight each) and the distribution's fields; the create form takes the same
-fields, a group made with a mixed instances policy once an instance type is typed.
+fields, a group made with a mixed instances policy once an instance type is typed; the policy
+dropped (the group back to its launch template alone) after a ticked box.
 
 Every read and change is Auto Scaling's own call as the signed-in principal
 (``wire_autoscaling``), so its policies, checks and words decide (a minimum over the maximum,
@@ -289,6 +290,15 @@ async def _set_mixed(wire: AutoScalingWire, request: Request, session: Session, 
     return f"{_GROUPS_URL}/{quote(name, safe='')}"
 
 
+async def _drop_mixed(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    """The group back to its plain launch template (the policy's), its policy dropped."""
+    name = request.path_params["name"]
+    found = await wire.groups(request.scope, session.principal, [name])
+    template = (found[0].template_id, found[0].template_version) if found else ("", "")
+    await wire.use_template(request.scope, session.principal, name, template)
+    return f"{_GROUPS_URL}/{quote(name, safe='')}"
+
+
 async def _health(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
     name = request.path_params["name"]
     await wire.set_health(
@@ -313,6 +323,11 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/auto-scaling-groups/{name}", signed_in(_group_page), ["GET"]),
     ("/auto-scaling-groups/{name}/sizes", _action(_group_page, _update, form="sizes"), ["POST"]),
     ("/auto-scaling-groups/{name}/health", _action(_group_page, _health), ["POST"]),
+    (
+        "/auto-scaling-groups/{name}/plain",
+        _action(_group_page, _drop_mixed, confirmed=True),
+        ["POST"],
+    ),
     (
         "/auto-scaling-groups/{name}/mixed",
         _action(_group_page, _set_mixed, form="mixed", max_fields=_MIXED_FIELDS),

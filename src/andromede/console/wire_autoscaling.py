@@ -10,7 +10,8 @@ changed, deleted (``ForceDelete``), an instance's health set (SetInstanceHealth)
 
 Session 51: a group's mixed instances policy (decision 0209) read — its overrides, On-Demand
 base and percentage, allocation strategies, ``CapacityRebalance``, each instance's type and
-weight — and sent, on CreateAutoScalingGroup or UpdateAutoScalingGroup, as typed.
+weight — and sent, on CreateAutoScalingGroup or UpdateAutoScalingGroup, as typed, or dropped
+for the group's plain launch template.
 """
 
 from __future__ import annotations
@@ -329,6 +330,18 @@ class AutoScalingWire(QueryWire):
         """UpdateAutoScalingGroup's mixed instances policy, over the group's launch template
         ``(id, version)``: the policy given replaces the group's (or its plain template)."""
         params = {"AutoScalingGroupName": name, **mixed.params(template)}
+        await self.call(origin, who, "UpdateAutoScalingGroup", params)
+
+    async def use_template(
+        self, origin: Scope, who: Principal, name: str, template: tuple[str, str]
+    ) -> None:
+        """UpdateAutoScalingGroup's plain ``LaunchTemplate`` ``(id, version)``: the group's
+        mixed instances policy dropped, as Auto Scaling does for it."""
+        params = {
+            "AutoScalingGroupName": name,
+            "LaunchTemplate.LaunchTemplateId": template[0],
+            "LaunchTemplate.Version": template[1],
+        }
         await self.call(origin, who, "UpdateAutoScalingGroup", params)
 
     async def delete_group(self, origin: Scope, who: Principal, name: str, *, force: bool) -> None:

@@ -267,8 +267,9 @@ async def test_a_mixed_instances_policy_made_shown_and_changed(
     console: ConsoleHarness, tmp_path: Path
 ) -> None:
     """Session 51 (decision 0209): a group made with a mixed instances policy from the create
-    form's rows, its policy shown on its page, changed from its form, a plain group given one,
-    and Auto Scaling's refusal (a weight on some overrides only) shown with the rows as typed."""
+    form's rows, its policy shown on its page, changed from its form, a plain group given one
+    and then dropped, and Auto Scaling's refusal (a weight on some overrides only) shown with
+    the rows as typed."""
     compute = running_compute(console)
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
@@ -349,4 +350,18 @@ async def test_a_mixed_instances_policy_made_shown_and_changed(
         assert given.status_code == 303, given.text
         group = await _policy_read(console, client, "plain")
         assert group.mixed.overrides == (("t3.nano", ""),)
+        assert (group.template_id, group.template_version) == (template.template_id, "$Latest")
+
+        # And dropped again, once the box is ticked: the group's launch template alone.
+        after = await client.get("/auto-scaling-groups/plain")
+        assert 'id="drop-mixed-form"' in after.text
+        unticked = await client.post("/auto-scaling-groups/plain/plain", data={"csrf": token})
+        assert unticked.status_code == 400
+        assert (await _policy_read(console, client, "plain")).mixed is not None
+        dropped = await client.post(
+            "/auto-scaling-groups/plain/plain", data={"csrf": token, "confirm": "yes"}
+        )
+        assert dropped.status_code == 303, dropped.text
+        group = await _policy_read(console, client, "plain")
+        assert group.mixed is None
         assert (group.template_id, group.template_version) == (template.template_id, "$Latest")
