@@ -47,6 +47,7 @@ async def test_a_service_linked_role_is_kept_found_and_deleted(identity: Identit
         await identity.create_service_linked_role(tenant, ASG)
 
     task = await identity.delete_service_linked_role(tenant, blue.name)
+    await identity.settle_linked_role_deletions()
     assert (await identity.service_linked_role_deletion_status(tenant, task)).status == "SUCCEEDED"
     with pytest.raises(NoSuchEntity):
         await identity.get_role(tenant, blue.name)

@@ -3,7 +3,8 @@
 compare the bytes, switch to French, log out; a bucket's notification filters shown and the
 default subnet made again from the VPCs page; the account's Block Public Access set from its
 page; a secret stored, its value retrieved and the secret deleted from the Secrets pages; a log
-group made and its events read, and an EventBridge rule made.
+group made and its events read, and an EventBridge rule made; an Auto Scaling group made with
+a mixed instances policy and the policy changed (session 51).
 
 Without Chromium (``apt-get install chromium``, scripts/install-system-deps.sh) or the
 ``playwright`` package the test skips; ``ANDROMEDE_TEST_REQUIRE_ALL=1`` makes that a failure.
@@ -752,3 +753,90 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
     rule = events.describe_rule(Name="uploads")
     assert json.loads(rule["EventPattern"]) == {"source": ["aws.s3"]}
     assert rule["State"] == "DISABLED" and rule["Description"] == "uploads to S3"
+
+
+def test_a_mixed_instances_policy_made_and_changed_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Auto Scaling's console pages as a user drives them (session 51, decision 0209): a group
+    made, empty, from the create form with two weighted instance type rows, an On-Demand base
+    and percentage and a Spot strategy; its policy shown on its page, then changed from the
+    page's form — each checked with boto3, with no script error or CSP violation. The user
+    may make the account's Auto Scaling service-linked role (decision 0208's addendum)."""
+    tenant = new_tenant(server, "console-mixed")
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName="fleet")
+    statements = [
+        {"Effect": "Allow", "Action": ["autoscaling:*", "ec2:Describe*", "s3:ListAllMyBuckets"],
+         "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:AWSServiceName": "autoscaling.amazonaws.com"}}},
+    ]  # fmt: skip
+    iam.put_user_policy(
+        UserName="fleet",
+        PolicyName="fleet",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    iam.create_login_profile(UserName="fleet", Password=PASSWORD)
+    ec2 = client_for(server, "ec2", tenant.access_key_id, tenant.secret_access_key)
+    template = ec2.create_launch_template(
+        LaunchTemplateName="fleet",
+        LaunchTemplateData={"ImageId": "ami-0123456789abcdef0", "InstanceType": "t3.nano"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    scaling = client_for(server, "autoscaling", tenant.access_key_id, tenant.secret_access_key)
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "fleet")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+        page.goto(f"{console}/auto-scaling-groups")
+        form = "#create-group-form"
+        page.fill(f"{form} input[name=name]", "fleet")
+        page.select_option(f"{form} select[name=template]", template)
+        page.select_option(f"{form} select[name=version]", "$Latest")
+        page.fill(f"{form} input[name=max_size]", "4")
+        page.fill(f"{form} input[name=desired]", "0")
+        page.fill(f"{form} input[name=override_type_1]", "t3.nano")
+        page.fill(f"{form} input[name=override_weight_1]", "1")
+        page.fill(f"{form} input[name=override_type_2]", "t3.micro")
+        page.fill(f"{form} input[name=override_weight_2]", "2")
+        page.fill(f"{form} input[name=on_demand_base]", "1")
+        page.fill(f"{form} input[name=on_demand_percentage]", "25")
+        page.select_option(f"{form} select[name=spot_strategy]", "capacity-optimized")
+        page.check(f"{form} input[name=capacity_rebalance]")
+        page.click("#create-group")
+        page.wait_for_url(f"{console}/auto-scaling-groups/fleet")
+        shown = page.inner_text("#mixed-policy")
+        assert "t3.micro" in shown and "capacity-optimized" in shown
+        mixed = "#mixed-form"
+        page.fill(f"{mixed} input[name=override_type_2]", "")
+        page.fill(f"{mixed} input[name=override_weight_1]", "")
+        page.fill(f"{mixed} input[name=override_weight_2]", "")
+        page.fill(f"{mixed} input[name=on_demand_percentage]", "50")
+        page.select_option(f"{mixed} select[name=spot_strategy]", "lowest-price")
+        page.fill(f"{mixed} input[name=spot_pools]", "3")
+        page.click("#set-mixed")
+        page.wait_for_url(f"{console}/auto-scaling-groups/fleet")
+        assert page.inner_text("#mixed-policy .on-demand-percentage") == "50"
+        assert reported == [], reported
+    finally:
+        context.close()
+        print(f"mixed instances browser flow: {time.monotonic() - started:.1f} s")
+    [group] = scaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    policy = group["MixedInstancesPolicy"]
+    assert policy["LaunchTemplate"]["Overrides"] == [{"InstanceType": "t3.nano"}]
+    distribution = policy["InstancesDistribution"]
+    assert (distribution["OnDemandBaseCapacity"], distribution["SpotInstancePools"]) == (1, 3)
+    assert distribution["OnDemandPercentageAboveBaseCapacity"] == 50
+    assert group["CapacityRebalance"] is True  # the change form holds the box ticked
+    scaling.delete_auto_scaling_group(AutoScalingGroupName="fleet")

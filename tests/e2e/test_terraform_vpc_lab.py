@@ -1,7 +1,8 @@
 """Terraform's AWS provider against a real ``andromede serve``: a VPC lab launched from a launch
 template (its networks, gateways, addresses, ACLs, groups, endpoints, an Auto Scaling group and
 a second interface; a step scaling policy and the CloudWatch alarm invoking it, decision
-0177; a predictive scaling policy that only forecasts, decision 0197), with two more VPCs
+0177; a predictive scaling policy that only forecasts, decision 0197; a second, empty group
+with a mixed instances policy, decision 0209), with two more VPCs
 peered in its configuration. A module of its own, so
 that a parallel run gives it a worker of its own: most of its time is the provider's waiting,
 above all ``aws_network_interface_attachment``'s destroy, whose detach waiter counts twenty
@@ -115,6 +116,37 @@ resource "aws_autoscaling_group" "pool" {
     key                 = "role"
     value               = "pool"
     propagate_at_launch = true
+  }
+}
+# A second group, empty (no instance to boot), whose mixed instances policy weighs two types
+# and splits On-Demand and Spot (decision 0209 and its session-51 addendum).
+resource "aws_autoscaling_group" "mixed" {
+  name                = "%(name)s-mixed"
+  min_size            = 0
+  max_size            = 4
+  desired_capacity    = 0
+  vpc_zone_identifier = [aws_subnet.data.id]
+  capacity_rebalance  = true
+  mixed_instances_policy {
+    launch_template {
+      launch_template_specification {
+        launch_template_id = aws_launch_template.pool.id
+        version            = "$Latest"
+      }
+      override {
+        instance_type     = "t3.nano"
+        weighted_capacity = "1"
+      }
+      override {
+        instance_type     = "t3.micro"
+        weighted_capacity = "2"
+      }
+    }
+    instances_distribution {
+      on_demand_base_capacity                  = 1
+      on_demand_percentage_above_base_capacity = 25
+      spot_allocation_strategy                 = "capacity-optimized"
+    }
   }
 }
 resource "aws_autoscaling_schedule" "evenings" {
@@ -608,7 +640,8 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     addendum), an ``aws_flow_log`` of the lab's VPC into an ``aws_s3_bucket`` (decision
     0153), an ``aws_autoscaling_group`` of one instance over its own launch template (its
     instances protected from scale-in, AZRebalance suspended, two metrics collected: decision
-    0182) with
+    0182) and a second, empty one with a ``mixed_instances_policy`` (weighted overrides, an
+    On-Demand base and percentage, a Spot strategy, ``capacity_rebalance``: decision 0209) with
     an ``aws_autoscaling_schedule`` and an ``aws_autoscaling_lifecycle_hook`` (decisions 0156,
     0159), an ``aws_vpc_endpoint`` to the object store routed in the private table by an
     ``aws_vpc_endpoint_route_table_association`` (decision 0160), an Interface
@@ -909,6 +942,25 @@ def test_terraform_launches_an_instance_from_a_launch_template(
         AutoScalingGroupName=pool["AutoScalingGroupName"]
     )["LifecycleHooks"]
     assert (hook["LifecycleHookName"], hook["HeartbeatTimeout"]) == ("drain", 60)
+    # aws_autoscaling_group with a mixed_instances_policy (decision 0209): read back as written.
+    [mixed] = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{values['name']}-mixed"]
+    )["AutoScalingGroups"]
+    assert "LaunchTemplate" not in mixed and mixed["CapacityRebalance"] is True
+    policy_template = mixed["MixedInstancesPolicy"]["LaunchTemplate"]
+    mixed_template = policy_template["LaunchTemplateSpecification"]
+    assert mixed_template["LaunchTemplateId"] == outputs["pool"]["template_id"]
+    assert [(o["InstanceType"], o["WeightedCapacity"]) for o in policy_template["Overrides"]] == [
+        ("t3.nano", "1"),
+        ("t3.micro", "2"),
+    ]
+    distribution = mixed["MixedInstancesPolicy"]["InstancesDistribution"]
+    assert (
+        distribution["OnDemandBaseCapacity"],
+        distribution["OnDemandPercentageAboveBaseCapacity"],
+        distribution["SpotAllocationStrategy"],
+    ) == (1, 25, "capacity-optimized")
+    assert mixed["Instances"] == []
     # aws_autoscaling_policy and aws_cloudwatch_metric_alarm (decision 0177): the alarm
     # invokes the step policy, both as the provider wrote them.
     [policy] = autoscaling.describe_policies(

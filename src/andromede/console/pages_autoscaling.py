@@ -7,6 +7,12 @@ next hours' forecast (GetPredictiveScalingForecast) as a small table of load and
 with its sizes changed, each instance's health set (SetInstanceHealth, Healthy or Unhealthy)
 and the group deleted (``ForceDelete`` when ticked) after a ticked box. Its scaling policies,
 scheduled actions and lifecycle hooks have their own page (``pages_scaling``, session 50).
+Session 51: a group's mixed instances policy (decision 0209) shown — its instance types and
+weights, the On-Demand base and percentage above it, the allocation strategies, capacity
+rebalancing, each instance's type — and given or changed from a form of rows (one instance
+type and its weight each) and the distribution's fields; the create form takes the same
+fields, a group made with a mixed instances policy once an instance type is typed; the policy
+dropped (the group back to its launch template alone) after a ticked box.
 
 Every read and change is Auto Scaling's own call as the signed-in principal
 (``wire_autoscaling``), so its policies, checks and words decide (a minimum over the maximum,
@@ -44,6 +50,7 @@ from andromede.console.wire_autoscaling import (
     AutoScalingWire,
     ForecastHour,
     GroupRow,
+    MixedForm,
     PredictivePolicyRow,
 )
 from andromede.console.wire_ec2 import SubnetRow
@@ -52,7 +59,7 @@ from andromede.console.wire_ec2_more import TemplateRow
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["FORECAST_HOURS", "ROUTES"]
+__all__ = ["FORECAST_HOURS", "ON_DEMAND_STRATEGIES", "ROUTES", "SPOT_STRATEGIES"]
 
 # The hours a policy's forecast table shows, from the current hour: a glance, not a chart
 # (AWS's console charts the forecast's 48 hours; GetPredictiveScalingForecast serves them).
@@ -63,6 +70,19 @@ _VERSIONS: Final = ("$Default", "$Latest")
 _HEALTH: Final = ("Healthy", "Unhealthy")  # SetInstanceHealth's two
 # The create form's fields: its own, then one box per subnet of the account.
 _CREATE_FIELDS: Final = 64
+# A mixed instances policy's (decision 0209): AWS's 40 overrides, two fields each, and the
+# distribution's; the form shows the policy's rows and two empty ones, three at least.
+_MAX_OVERRIDES: Final = 40
+_MIXED_FIELDS: Final = 2 * _MAX_OVERRIDES + 16
+_OVERRIDE_ROWS: Final = 3
+# The choices the forms offer (Auto Scaling's enumerations; it checks them again).
+ON_DEMAND_STRATEGIES: Final = ("prioritized", "lowest-price")
+SPOT_STRATEGIES: Final = (
+    "lowest-price",
+    "capacity-optimized",
+    "capacity-optimized-prioritized",
+    "price-capacity-optimized",
+)
 
 
 def _no_autoscaling(console: Console, request: Request) -> tuple[str, int]:
@@ -75,10 +95,45 @@ def _autoscaling(console: Console) -> AutoScalingWire | None:
 
 
 def _action(
-    page: Page, change: Change[AutoScalingWire], *, form: str = "", confirmed: bool = False
+    page: Page,
+    change: Change[AutoScalingWire],
+    *,
+    form: str = "",
+    confirmed: bool = False,
+    max_fields: int = _CREATE_FIELDS,
 ) -> Handler:
     return action(
-        page, change, wire=_autoscaling, form=form, max_fields=_CREATE_FIELDS, confirmed=confirmed
+        page, change, wire=_autoscaling, form=form, max_fields=max_fields, confirmed=confirmed
+    )
+
+
+def _override_rows(typed: Mapping[str, str], shown: int) -> int:
+    """How many instance type rows a form shows: those typed or held, and two empty ones."""
+    typed_rows = [
+        int(k.removeprefix("override_type_"))
+        for k in typed
+        if k.startswith("override_type_") and k.removeprefix("override_type_").isdigit()
+    ]
+    held = max([shown, *typed_rows])
+    return min(max(held + 2, _OVERRIDE_ROWS), _MAX_OVERRIDES)
+
+
+def _mixed_form(f: Form) -> MixedForm:
+    """The policy the form's fields type: its rows with an instance type, in order."""
+    overrides = []
+    for n in range(1, _MAX_OVERRIDES + 1):
+        instance_type = field(f, f"override_type_{n}")
+        if instance_type:
+            overrides.append((instance_type, field(f, f"override_weight_{n}")))
+    return MixedForm(
+        overrides=tuple(overrides),
+        on_demand_strategy=field(f, "on_demand_strategy"),
+        on_demand_base=field(f, "on_demand_base"),
+        on_demand_percentage=field(f, "on_demand_percentage"),
+        spot_strategy=field(f, "spot_strategy"),
+        spot_pools=field(f, "spot_pools"),
+        spot_max_price=field(f, "spot_max_price"),
+        capacity_rebalance=bool(f.get("capacity_rebalance")),
     )
 
 
@@ -131,6 +186,9 @@ async def _groups_page(
         versions=_VERSIONS,
         subnets=subnets,
         typed=(typed or {}).get("create", {}),
+        override_rows=_override_rows((typed or {}).get("create", {}), 0),
+        on_demand_strategies=ON_DEMAND_STRATEGIES,
+        spot_strategies=SPOT_STRATEGIES,
         error=error,
     )
 
@@ -184,6 +242,13 @@ async def _group_page(
         forecasts=forecasts,
         forecast_hours=FORECAST_HOURS,
         typed=(typed or {}).get("sizes", {}),
+        mixed_typed=(typed or {}).get("mixed", {}),
+        override_rows=_override_rows(
+            (typed or {}).get("mixed", {}),
+            len(group.mixed.overrides) if group and group.mixed else 0,
+        ),
+        on_demand_strategies=ON_DEMAND_STRATEGIES,
+        spot_strategies=SPOT_STRATEGIES,
         health_choices=_HEALTH,
         error=error,
     )
@@ -201,15 +266,36 @@ def _sizes(f: Form) -> tuple[str, str, str]:
 async def _create(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
     name = field(f, "name")
     template = field(f, "template"), field(f, "version")
+    mixed = _mixed_form(f)
     await wire.create_group(
-        request.scope, session.principal, name, template, _sizes(f), _ticked(f, "subnet_")
-    )
+        request.scope, session.principal, name, template, _sizes(f), _ticked(f, "subnet_"),
+        mixed if mixed.overrides else None,
+    )  # fmt: skip
     return f"{_GROUPS_URL}/{quote(name, safe='')}"
 
 
 async def _update(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
     name = request.path_params["name"]
     await wire.update_sizes(request.scope, session.principal, name, _sizes(f))
+    return f"{_GROUPS_URL}/{quote(name, safe='')}"
+
+
+async def _set_mixed(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    """The group's mixed instances policy, over its own launch template as Auto Scaling
+    answers it now (not a field of the form)."""
+    name = request.path_params["name"]
+    found = await wire.groups(request.scope, session.principal, [name])
+    template = (found[0].template_id, found[0].template_version) if found else ("", "")
+    await wire.set_mixed(request.scope, session.principal, name, template, _mixed_form(f))
+    return f"{_GROUPS_URL}/{quote(name, safe='')}"
+
+
+async def _drop_mixed(wire: AutoScalingWire, request: Request, session: Session, f: Form) -> str:
+    """The group back to its plain launch template (the policy's), its policy dropped."""
+    name = request.path_params["name"]
+    found = await wire.groups(request.scope, session.principal, [name])
+    template = (found[0].template_id, found[0].template_version) if found else ("", "")
+    await wire.use_template(request.scope, session.principal, name, template)
     return f"{_GROUPS_URL}/{quote(name, safe='')}"
 
 
@@ -229,10 +315,24 @@ async def _delete(wire: AutoScalingWire, request: Request, session: Session, f: 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/auto-scaling-groups", signed_in(_groups_page), ["GET"]),
-    ("/auto-scaling-groups", _action(_groups_page, _create, form="create"), ["POST"]),
+    (
+        "/auto-scaling-groups",
+        _action(_groups_page, _create, form="create", max_fields=_CREATE_FIELDS + _MIXED_FIELDS),
+        ["POST"],
+    ),
     ("/auto-scaling-groups/{name}", signed_in(_group_page), ["GET"]),
     ("/auto-scaling-groups/{name}/sizes", _action(_group_page, _update, form="sizes"), ["POST"]),
     ("/auto-scaling-groups/{name}/health", _action(_group_page, _health), ["POST"]),
+    (
+        "/auto-scaling-groups/{name}/plain",
+        _action(_group_page, _drop_mixed, confirmed=True),
+        ["POST"],
+    ),
+    (
+        "/auto-scaling-groups/{name}/mixed",
+        _action(_group_page, _set_mixed, form="mixed", max_fields=_MIXED_FIELDS),
+        ["POST"],
+    ),
     (
         "/auto-scaling-groups/{name}/delete",
         _action(_group_page, _delete, confirmed=True),

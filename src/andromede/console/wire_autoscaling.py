@@ -7,6 +7,11 @@ Session 49: the groups (sizes, health check type and grace period, target groups
 group's predictive scaling policies (decision 0197) and their forecast
 (GetPredictiveScalingForecast), hour by hour; a group made from a launch template, its sizes
 changed, deleted (``ForceDelete``), an instance's health set (SetInstanceHealth).
+
+Session 51: a group's mixed instances policy (decision 0209) read — its overrides, On-Demand
+base and percentage, allocation strategies, ``CapacityRebalance``, each instance's type and
+weight — and sent, on CreateAutoScalingGroup or UpdateAutoScalingGroup, as typed, or dropped
+for the group's plain launch template.
 """
 
 from __future__ import annotations
@@ -20,7 +25,18 @@ from andromede.console.wire import QueryWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["AutoScalingWire", "ForecastHour", "GroupRow", "MemberRow", "PredictivePolicyRow"]
+__all__ = [
+    "AutoScalingWire",
+    "ForecastHour",
+    "GroupRow",
+    "MemberRow",
+    "MixedForm",
+    "MixedRow",
+    "PredictivePolicyRow",
+]
+
+_MIXED = "MixedInstancesPolicy"
+_DISTRIBUTION = f"{_MIXED}/InstancesDistribution"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +45,62 @@ class MemberRow:
     lifecycle: str  # InService, Pending, Terminating…
     health: str  # Healthy or Unhealthy
     zone: str
+    instance_type: str = ""
+    weight: str = ""  # its WeightedCapacity, under a weighted mixed instances policy
+
+
+@dataclass(frozen=True, slots=True)
+class MixedRow:
+    """A group's mixed instances policy as DescribeAutoScalingGroups shows it (decision 0209)."""
+
+    overrides: tuple[tuple[str, str], ...]  # (instance type, WeightedCapacity or "")
+    on_demand_strategy: str
+    on_demand_base: str
+    on_demand_percentage: str
+    spot_strategy: str
+    spot_pools: str  # only with the lowest-price Spot strategy
+    spot_max_price: str  # "": capped at the On-Demand price
+
+
+@dataclass(frozen=True, slots=True)
+class MixedForm:
+    """A mixed instances policy as a form typed it: the fields left empty are not sent, so
+    Auto Scaling's defaults and checks decide."""
+
+    overrides: tuple[tuple[str, str], ...]  # (instance type, weight as typed, "" for none)
+    on_demand_strategy: str = ""
+    on_demand_base: str = ""
+    on_demand_percentage: str = ""
+    spot_strategy: str = ""
+    spot_pools: str = ""
+    spot_max_price: str = ""
+    capacity_rebalance: bool = False
+
+    def params(self, template: tuple[str, str]) -> dict[str, str]:
+        """The call's ``MixedInstancesPolicy.*`` and ``CapacityRebalance`` parameters over the
+        launch template ``(id, version)``."""
+        spec = f"{_MIXED}.LaunchTemplate.LaunchTemplateSpecification"
+        params = {f"{spec}.LaunchTemplateId": template[0]}
+        if template[1]:
+            params[f"{spec}.Version"] = template[1]
+        for n, (instance_type, weight) in enumerate(self.overrides, 1):
+            override = f"{_MIXED}.LaunchTemplate.Overrides.member.{n}"
+            params[f"{override}.InstanceType"] = instance_type
+            if weight:
+                params[f"{override}.WeightedCapacity"] = weight
+        distribution = f"{_MIXED}.InstancesDistribution"
+        for name, value in (
+            ("OnDemandAllocationStrategy", self.on_demand_strategy),
+            ("OnDemandBaseCapacity", self.on_demand_base),
+            ("OnDemandPercentageAboveBaseCapacity", self.on_demand_percentage),
+            ("SpotAllocationStrategy", self.spot_strategy),
+            ("SpotInstancePools", self.spot_pools),
+            ("SpotMaxPrice", self.spot_max_price),
+        ):
+            if value:
+                params[f"{distribution}.{name}"] = value
+        params["CapacityRebalance"] = "true" if self.capacity_rebalance else "false"
+        return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +115,10 @@ class GroupRow:
     target_groups: tuple[str, ...]  # their ARNs
     created: str
     members: tuple[MemberRow, ...] = ()
+    template_id: str = ""  # the group's launch template, its own or its policy's
+    template_version: str = ""
+    mixed: MixedRow | None = None
+    capacity_rebalance: bool = False
 
     @property
     def target_group_names(self) -> tuple[str, ...]:
@@ -74,7 +150,30 @@ def _text(element: Element, path: str) -> str:
     return element.findtext(path) or ""
 
 
+def _mixed(item: Element) -> MixedRow | None:
+    if item.find(_MIXED) is None:
+        return None
+    overrides = tuple(
+        (_text(o, "InstanceType"), _text(o, "WeightedCapacity"))
+        for o in item.iterfind(f"{_MIXED}/LaunchTemplate/Overrides/member")
+    )
+    return MixedRow(
+        overrides=overrides,
+        on_demand_strategy=_text(item, f"{_DISTRIBUTION}/OnDemandAllocationStrategy"),
+        on_demand_base=_text(item, f"{_DISTRIBUTION}/OnDemandBaseCapacity"),
+        on_demand_percentage=_text(item, f"{_DISTRIBUTION}/OnDemandPercentageAboveBaseCapacity"),
+        spot_strategy=_text(item, f"{_DISTRIBUTION}/SpotAllocationStrategy"),
+        spot_pools=_text(item, f"{_DISTRIBUTION}/SpotInstancePools"),
+        spot_max_price=_text(item, f"{_DISTRIBUTION}/SpotMaxPrice"),
+    )
+
+
 def _group(item: Element) -> GroupRow:
+    template = (
+        f"{_MIXED}/LaunchTemplate/LaunchTemplateSpecification"
+        if item.find(_MIXED) is not None
+        else "LaunchTemplate"
+    )
     return GroupRow(
         name=_text(item, "AutoScalingGroupName"),
         min_size=_text(item, "MinSize"),
@@ -91,9 +190,15 @@ def _group(item: Element) -> GroupRow:
                 lifecycle=_text(m, "LifecycleState"),
                 health=_text(m, "HealthStatus"),
                 zone=_text(m, "AvailabilityZone"),
+                instance_type=_text(m, "InstanceType"),
+                weight=_text(m, "WeightedCapacity"),
             )
             for m in item.iterfind("Instances/member")
         ),
+        template_id=_text(item, f"{template}/LaunchTemplateId"),
+        template_version=_text(item, f"{template}/Version"),
+        mixed=_mixed(item),
+        capacity_rebalance=_text(item, "CapacityRebalance") == "true",
     )
 
 
@@ -190,18 +295,19 @@ class AutoScalingWire(QueryWire):
         template: tuple[str, str],
         sizes: tuple[str, str, str],
         subnets: Sequence[str],
+        mixed: MixedForm | None = None,
     ) -> None:
         """CreateAutoScalingGroup from the launch template ``(id, version)``, its
         ``(min, max, desired)`` as typed (an empty desired: Auto Scaling's default), in
-        ``subnets`` (none: Auto Scaling's answer)."""
+        ``subnets`` (none: Auto Scaling's answer); with ``mixed``, the template is the mixed
+        instances policy's."""
         minimum, maximum, desired = sizes
-        params = {
-            "AutoScalingGroupName": name,
-            "LaunchTemplate.LaunchTemplateId": template[0],
-            "LaunchTemplate.Version": template[1],
-            "MinSize": minimum,
-            "MaxSize": maximum,
-        }
+        params = {"AutoScalingGroupName": name, "MinSize": minimum, "MaxSize": maximum}
+        if mixed is None:
+            params["LaunchTemplate.LaunchTemplateId"] = template[0]
+            params["LaunchTemplate.Version"] = template[1]
+        else:
+            params.update(mixed.params(template))
         if desired:
             params["DesiredCapacity"] = desired
         if subnets:
@@ -216,6 +322,26 @@ class AutoScalingWire(QueryWire):
         for key, value in zip(("MinSize", "MaxSize", "DesiredCapacity"), sizes, strict=True):
             if value:
                 params[key] = value
+        await self.call(origin, who, "UpdateAutoScalingGroup", params)
+
+    async def set_mixed(
+        self, origin: Scope, who: Principal, name: str, template: tuple[str, str], mixed: MixedForm
+    ) -> None:
+        """UpdateAutoScalingGroup's mixed instances policy, over the group's launch template
+        ``(id, version)``: the policy given replaces the group's (or its plain template)."""
+        params = {"AutoScalingGroupName": name, **mixed.params(template)}
+        await self.call(origin, who, "UpdateAutoScalingGroup", params)
+
+    async def use_template(
+        self, origin: Scope, who: Principal, name: str, template: tuple[str, str]
+    ) -> None:
+        """UpdateAutoScalingGroup's plain ``LaunchTemplate`` ``(id, version)``: the group's
+        mixed instances policy dropped, as Auto Scaling does for it."""
+        params = {
+            "AutoScalingGroupName": name,
+            "LaunchTemplate.LaunchTemplateId": template[0],
+            "LaunchTemplate.Version": template[1],
+        }
         await self.call(origin, who, "UpdateAutoScalingGroup", params)
 
     async def delete_group(self, origin: Scope, who: Principal, name: str, *, force: bool) -> None:

@@ -59,6 +59,8 @@ class IdentityLimits:
     password_min_length: int = 12
     # How long a credential report is served before ReportExpired (decision 0193).
     credential_report_lifetime: float = 14400.0
+    # How long a service-linked role's deletion task may run (session 51, decision 0208).
+    linked_role_deletion_timeout: float = 60.0
     # The most actions times resources one policy simulation evaluates (decision 0193).
     simulation_max_evaluations: int = 1000
     login_max_failures: int = 5

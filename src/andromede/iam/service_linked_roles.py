@@ -2,15 +2,23 @@
 DeleteServiceLinkedRole and GetServiceLinkedRoleDeletionStatus, the role a service makes for
 itself on first use, and the AWS-managed policies those roles hold (read-only).
 
-A deletion is decided when it is asked: the role goes at once if no resource of its service
-uses it, and stays otherwise (the task FAILED, its reason naming the resources). The task id
-carries the role's id, so its status is read back from the role itself, with no task stored:
-the role gone (or another one made since under its name) is SUCCEEDED, the same role still
-there is FAILED.
+A deletion is a task, as on AWS (session 51): DeleteServiceLinkedRole answers its id at once
+and a job of the worker that took the call carries it out — it asks the role's service which
+resources use the role, and deletes the role if none does. Its status follows AWS's sequence:
+NOT_STARTED until the job runs, IN_PROGRESS while it does, then SUCCEEDED (the role gone) or
+FAILED (the role kept, the reason naming the resources using it). Nothing is stored: the task
+id carries the role's id and the moment the task began (a time-ordered UUID), so any worker
+reads the status back from the role — the role gone (or another one made since under its
+name) is SUCCEEDED; the same role still there and in use is FAILED; still there and unused is
+IN_PROGRESS while the task is younger than ``linked_role_deletion_timeout`` (its job, perhaps
+in another worker, has not decided yet; the job gives up at that age), FAILED after.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,10 +40,11 @@ __all__ = [
     "ServiceLinkedRolesMixin",
 ]
 
+_LOG = logging.getLogger(__name__)
 # (tenant, service principal, role ARN) -> the ARNs of the resources using the role.
 LinkedRoleUsers = Callable[[str, str, str], Awaitable[list[str]]]
 _SUFFIX = re.compile(r"[\w+=,.@-]{1,64}")
-_TASK = re.compile(r"task/aws-service-role/([\w.-]+)/([\w+=,.@-]+)/(AROA[A-Z0-9]+)-[0-9a-f-]{36}")
+_TASK = re.compile(r"task/aws-service-role/([\w.-]+)/([\w+=,.@-]+)/(AROA[A-Z0-9]+)-([0-9a-f-]{36})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +56,19 @@ class DeletionStatus:
     resources: tuple[str, ...] = ()
 
 
+@dataclass(slots=True)
+class _Deletion:
+    """A deletion task this worker runs: NOT_STARTED until its job runs, IN_PROGRESS after."""
+
+    status: str = "NOT_STARTED"
+    job: asyncio.Task[None] | None = None
+
+
 class ServiceLinkedRolesMixin(ServiceCore):
     # Set by the wiring: which resources use a service's role (None: nothing uses any).
     linked_role_users: LinkedRoleUsers | None = None
+    # This worker's running deletion tasks by id (made on first use; each leaves when done).
+    _linked_role_deletions: dict[str, _Deletion]
 
     async def create_service_linked_role(
         self,
@@ -111,16 +130,43 @@ class ServiceLinkedRolesMixin(ServiceCore):
         return role
 
     async def delete_service_linked_role(self, tenant_id: str, role_name: str) -> str:
-        """The deletion task's id. The role goes now unless a resource uses it."""
+        """The deletion task's id; its job runs once the call has answered."""
         role = await self._role_named(tenant_id, role_name)
         service = service_of(role)
         if service is None:
             raise InvalidInput(f"Role {role.name} is not a service-linked role.")
-        task = f"task/aws-service-role/{service.principal}/{role.name}/{role.id}-{uuid.uuid4()}"
-        if not await self._linked_role_users(tenant_id, service, role):
-            await self._store.delete_entity(Role, role.id)
-            self.invalidate_caches()
+        began = _timed_uuid(self._clock())
+        task = f"task/aws-service-role/{service.principal}/{role.name}/{role.id}-{began}"
+        deletion = _Deletion()
+        self._deletions()[task] = deletion
+        deletion.job = asyncio.create_task(self._run_deletion(task, deletion, service, role))
         return task
+
+    async def settle_linked_role_deletions(self) -> None:
+        """Wait for this worker's deletion tasks to end (what a test waits for)."""
+        jobs = [d.job for d in self._deletions().values() if d.job is not None]
+        await asyncio.gather(*jobs, return_exceptions=True)
+
+    async def _run_deletion(
+        self, task: str, deletion: _Deletion, service: LinkedService, role: Role
+    ) -> None:
+        deletion.status = "IN_PROGRESS"
+        try:
+            async with asyncio.timeout(self._limits.linked_role_deletion_timeout):
+                if not await self._linked_role_users(role.tenant_id, service, role):
+                    await self._store.delete_entity(Role, role.id)
+                    self.invalidate_caches()
+        except Exception:  # the role kept: the status reads FAILED once the task is old enough
+            _LOG.warning("service-linked role deletion %s did not complete", task, exc_info=True)
+        finally:
+            self._deletions().pop(task, None)
+
+    def _deletions(self) -> dict[str, _Deletion]:
+        try:
+            return self._linked_role_deletions
+        except AttributeError:
+            self._linked_role_deletions = {}
+            return self._linked_role_deletions
 
     async def service_linked_role_deletion_status(
         self, tenant_id: str, deletion_task_id: str
@@ -128,16 +174,26 @@ class ServiceLinkedRolesMixin(ServiceCore):
         match = _TASK.fullmatch(deletion_task_id)
         if match is None or match[1] not in SERVICES:
             raise InvalidInput(f"Deletion task id {deletion_task_id[:256]} is not valid")
+        running = self._deletions().get(deletion_task_id)
+        if running is not None:
+            return DeletionStatus(running.status)
         service = SERVICES[match[1]]
         role = await self._store.get_entity(Role, tenant_id, match[2])
         if role is None or role.id != match[3] or service_of(role) is not service:
             return DeletionStatus("SUCCEEDED")
         users = await self._linked_role_users(tenant_id, service, role)
+        if users:
+            return DeletionStatus(
+                "FAILED",
+                f"The role {role.name} is in use by resources of {service.principal}: delete "
+                "them first, then delete the role again.",
+                tuple(users),
+            )
+        began = _began(match[4])
+        if began is not None and self._clock() - began < self._limits.linked_role_deletion_timeout:
+            return DeletionStatus("IN_PROGRESS")  # its job (another worker's) has not decided
         return DeletionStatus(
-            "FAILED",
-            f"The role {role.name} is in use by resources of {service.principal}: delete them "
-            "first, then delete the role again.",
-            tuple(users),
+            "FAILED", f"The deletion of the role {role.name} did not complete: delete it again."
         )
 
     async def _linked_role_users(
@@ -176,3 +232,21 @@ def _service(aws_service_name: str) -> LinkedService:
             f"one of {', '.join(sorted(SERVICES))}"
         )
     return service
+
+
+def _timed_uuid(now: float) -> str:
+    """A version 7 UUID (RFC 9562): the unix time in milliseconds, then random bits."""
+    milliseconds = int(now * 1000) & ((1 << 48) - 1)
+    noise = int.from_bytes(os.urandom(10), "big")
+    value = (milliseconds << 80) | (7 << 76) | ((noise >> 62) & 0xFFF) << 64
+    value |= (0b10 << 62) | (noise & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+def _began(task_uuid: str) -> float | None:
+    """When a task began, from its id's UUID (None for a task id of another form)."""
+    try:
+        parsed = uuid.UUID(task_uuid)
+    except ValueError:
+        return None
+    return (parsed.int >> 80) / 1000 if parsed.version == 7 else None

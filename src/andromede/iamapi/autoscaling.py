@@ -395,8 +395,11 @@ def autoscaling_spec(
             default_instance_warmup=_warmup(call),
             service_linked_role=await autoscaling_linked_role.group_role(call),  # decision 0208
         )
+        make_default = spec.service_linked_role is None and (
+            await autoscaling_linked_role.may_make_default(call)  # before the group: refused
+        )
         await guarded(service.create_group(call.tenant_id, spec))
-        if spec.service_linked_role is None:
+        if make_default:
             await autoscaling_linked_role.made_on_first_use(call)
         if arns:  # decision 0191; InService at once, as AWS's reference says (decision 0201)
             await autoscaling_target_groups.set_target_groups(

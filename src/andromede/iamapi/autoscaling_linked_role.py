@@ -1,7 +1,8 @@
 """The service-linked role of an Auto Scaling group (decision 0208): CreateAutoScalingGroup's
 ``ServiceLinkedRoleARN``, which must name a role of ``autoscaling.amazonaws.com`` in the
 account, the default ``AWSServiceRoleForAutoScaling`` made on the account's first group (as
-AWS makes it), and which groups use a role (what keeps DeleteServiceLinkedRole from deleting
+AWS makes it, and only for a caller who may ``iam:CreateServiceLinkedRole`` it, as on AWS),
+and which groups use a role (what keeps DeleteServiceLinkedRole from deleting
 it).
 """
 
@@ -16,7 +17,14 @@ from andromede.iam.service_linked_roles import LinkedRoleUsers
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call
 
-__all__ = ["AUTOSCALING", "default_role_arn", "group_role", "made_on_first_use", "role_users"]
+__all__ = [
+    "AUTOSCALING",
+    "default_role_arn",
+    "group_role",
+    "made_on_first_use",
+    "may_make_default",
+    "role_users",
+]
 
 AUTOSCALING = "autoscaling.amazonaws.com"
 
@@ -39,6 +47,20 @@ async def group_role(call: Call) -> str | None:
             f"{AUTOSCALING} in this account",
         ) from exc
     return arn
+
+
+async def may_make_default(call: Call) -> bool:
+    """Whether the account's default role is still to be made, once the caller may make it:
+    AWS asks the caller creating a group for ``iam:CreateServiceLinkedRole`` on the role when
+    it is not there yet, and refuses the group with that AccessDenied otherwise (its
+    documented "required permissions from other APIs")."""
+    arn = default_role_arn(call.tenant_id)
+    try:
+        await call.identity.linked_role_of(call.tenant_id, AUTOSCALING, arn)
+    except NoSuchEntity:
+        await call.allow("iam:CreateServiceLinkedRole", arn, {"iam:AWSServiceName": AUTOSCALING})
+        return True
+    return False
 
 
 async def made_on_first_use(call: Call) -> None:

@@ -50,6 +50,12 @@ class IdentitySettings(BaseModel):
         gt=0,
         description="Seconds a credential report is served before ReportExpired (AWS: 4 hours).",
     )
+    linked_role_deletion_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a service-linked role's deletion task may run before it fails.",
+    )
     simulation_max_evaluations: int = Field(
         default=1000,
         ge=1,

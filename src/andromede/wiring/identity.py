@@ -41,6 +41,7 @@ def identity_service(settings: Settings, db: Database) -> IdentityService:
         server_certificates_per_account=settings.max_server_certificates_per_tenant,
         password_min_length=settings.password_min_length,
         credential_report_lifetime=settings.credential_report_lifetime,
+        linked_role_deletion_timeout=settings.linked_role_deletion_timeout,
         simulation_max_evaluations=settings.simulation_max_evaluations,
         login_max_failures=settings.login_max_failures,
         login_backoff_max=settings.login_backoff_max,

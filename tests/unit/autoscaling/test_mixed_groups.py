@@ -228,3 +228,45 @@ async def test_scale_in_keeps_the_split(world: World, template: str) -> None:
     await world.root.call("SetDesiredCapacity", AutoScalingGroupName="web", DesiredCapacity=2)
     await world.converge()
     assert sorted(i.lifecycle or "on-demand" for i in await live(world)) == ["on-demand", "spot"]
+
+
+async def test_the_policy_as_terraform_writes_and_reads_it(world: World, template: str) -> None:
+    """Session 51: what the provider (5.100) sends for a ``mixed_instances_policy`` — an empty
+    ``SpotMaxPrice`` when none is configured, its ``$Default`` version when none is given,
+    ``CapacityRebalance`` — and what it reads back to plan nothing: the policy instead of a
+    ``LaunchTemplate``, no ``SpotMaxPrice``, no ``SpotInstancePools`` beside a strategy
+    other than lowest-price, each distribution field with its value or AWS's default."""
+    written = policy(
+        template, ("t3.nano", 1), ("t3.micro", 2),
+        OnDemandBaseCapacity=1, OnDemandPercentageAboveBaseCapacity=25,
+        SpotAllocationStrategy="capacity-optimized", SpotMaxPrice="",
+    )  # fmt: skip
+    written["LaunchTemplate"]["LaunchTemplateSpecification"]["Version"] = "$Default"
+    await world.root.call(
+        "CreateAutoScalingGroup", AutoScalingGroupName="web", MinSize=0, MaxSize=4,
+        DesiredCapacity=0, CapacityRebalance=True, MixedInstancesPolicy=written,
+    )  # fmt: skip
+    [group] = (await world.root.call("DescribeAutoScalingGroups"))["AutoScalingGroups"]
+    assert "LaunchTemplate" not in group and group["CapacityRebalance"] is True
+    read = group["MixedInstancesPolicy"]
+    assert read["LaunchTemplate"]["LaunchTemplateSpecification"] == {
+        "LaunchTemplateId": template, "LaunchTemplateName": "web", "Version": "$Default",
+    }  # fmt: skip
+    assert read["LaunchTemplate"]["Overrides"] == [
+        {"InstanceType": "t3.nano", "WeightedCapacity": "1"},
+        {"InstanceType": "t3.micro", "WeightedCapacity": "2"},
+    ]
+    assert read["InstancesDistribution"] == {
+        "OnDemandAllocationStrategy": "prioritized",
+        "OnDemandBaseCapacity": 1,
+        "OnDemandPercentageAboveBaseCapacity": 25,
+        "SpotAllocationStrategy": "capacity-optimized",
+    }
+    # The same policy sent again by an update (the provider's, for any other change) keeps it.
+    await world.root.call(
+        "UpdateAutoScalingGroup", AutoScalingGroupName="web", MaxSize=5,
+        MixedInstancesPolicy=written,
+    )  # fmt: skip
+    [group] = (await world.root.call("DescribeAutoScalingGroups"))["AutoScalingGroups"]
+    assert group["MixedInstancesPolicy"] == read and group["MaxSize"] == 5
+    assert group["CapacityRebalance"] is True

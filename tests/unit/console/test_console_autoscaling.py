@@ -2,12 +2,13 @@
 the groups listed with their health check type, a group's page with its predictive scaling
 policies and their forecast; a group made, resized, deleted and an instance's health set from
 the pages' forms — each Auto Scaling's own call as the signed-in user, its refusals in its
-words."""
+words; a group's mixed instances policy made, shown and changed (session 51)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -249,3 +250,118 @@ async def test_an_instance_health_set_from_its_row(console: ConsoleHarness, tmp_
         # A status Auto Scaling does not know: its refusal, in its words.
         bad = await client.post("/auto-scaling-groups/web/health", data={**form, "health": "Sick"})
         assert bad.status_code == 400 and "(ValidationError)" in bad.text
+
+
+async def _policy_read(console: ConsoleHarness, client: httpx.AsyncClient, name: str) -> Any:
+    """The group's mixed instances policy as Auto Scaling answers it, in the wire's row."""
+    running = console.application._running
+    assert running is not None
+    wire = running.console.console.autoscaling
+    assert isinstance(wire, AutoScalingWire)
+    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
+    [group] = await wire.groups(_SCOPE, principal, [name])
+    return group
+
+
+async def test_a_mixed_instances_policy_made_shown_and_changed(
+    console: ConsoleHarness, tmp_path: Path
+) -> None:
+    """Session 51 (decision 0209): a group made with a mixed instances policy from the create
+    form's rows, its policy shown on its page, changed from its form, a plain group given one
+    and then dropped, and Auto Scaling's refusal (a weight on some overrides only) shown with
+    the rows as typed."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        disk = tmp_path / "disk.raw"
+        disk.write_bytes(b"\0" * 4096)
+        image = await compute.import_image_file(disk, name="debian-12", owner_id=None)
+        template, _ = await compute.create_launch_template(
+            tenant, name="web", created_by="test",
+            parameters=(("ImageId", image.image_id), ("InstanceType", "t3.nano")),
+        )  # fmt: skip
+        page = await client.get("/auto-scaling-groups")
+        assert 'id="create-mixed"' in page.text and 'name="override_type_3"' in page.text
+        token = csrf_of(page)
+        form = {
+            "csrf": token, "name": "fleet", "template": template.template_id,
+            "version": "$Latest", "min_size": "0", "max_size": "4", "desired": "0",
+            "override_type_1": "t3.nano", "override_weight_1": "1",
+            "override_type_2": "t3.micro", "override_weight_2": "2",
+            "on_demand_base": "1", "on_demand_percentage": "25",
+            "on_demand_strategy": "prioritized", "spot_strategy": "capacity-optimized",
+            "capacity_rebalance": "yes",
+        }  # fmt: skip
+        made = await client.post("/auto-scaling-groups", data=form)
+        assert made.status_code == 303, made.text
+        group = await _policy_read(console, client, "fleet")
+        assert group.mixed.overrides == (("t3.nano", "1"), ("t3.micro", "2"))
+        assert (group.mixed.on_demand_base, group.mixed.on_demand_percentage) == ("1", "25")
+        assert group.mixed.spot_strategy == "capacity-optimized" and group.capacity_rebalance
+        assert group.template_id == template.template_id
+
+        listed = await client.get("/auto-scaling-groups")
+        assert '<td class="instance-types">t3.nano, t3.micro</td>' in listed.text
+        shown = await client.get("/auto-scaling-groups/fleet")
+        assert 'id="mixed-policy"' in shown.text
+        assert '<td class="instance-type">t3.micro</td><td class="weight">2</td>' in shown.text
+        assert '<dd class="on-demand-percentage">25</dd>' in shown.text
+        assert '<dd class="spot-strategy">capacity-optimized</dd>' in shown.text
+        assert '<dd class="capacity-rebalance">on</dd>' in shown.text
+        assert 'name="override_type_2" size="14" aria-label="Instance type 2" value="t3.micro"' in (
+            shown.text
+        )  # the change form holds the policy, and two empty rows
+        assert 'name="override_type_4"' in shown.text
+
+        # Changed: one type, no weights, half On-Demand, Spot over three cheapest pools.
+        change = {
+            "csrf": token, "override_type_1": "t3.micro",
+            "on_demand_base": "0", "on_demand_percentage": "50",
+            "on_demand_strategy": "lowest-price", "spot_strategy": "lowest-price",
+            "spot_pools": "3",
+        }  # fmt: skip
+        changed = await client.post("/auto-scaling-groups/fleet/mixed", data=change)
+        assert changed.status_code == 303, changed.text
+        group = await _policy_read(console, client, "fleet")
+        assert group.mixed.overrides == (("t3.micro", ""),)
+        assert (group.mixed.on_demand_percentage, group.mixed.spot_pools) == ("50", "3")
+        assert group.mixed.on_demand_strategy == "lowest-price"
+        assert not group.capacity_rebalance
+
+        # A weight on one override only: Auto Scaling's refusal, the rows as typed.
+        refused = await client.post(
+            "/auto-scaling-groups/fleet/mixed",
+            data={**change, "override_type_2": "t3.small", "override_weight_2": "2"},
+        )
+        assert refused.status_code == 400 and "(ValidationError)" in refused.text
+        assert 'aria-label="Instance type 2" value="t3.small"' in refused.text
+        assert (await _policy_read(console, client, "fleet")).mixed.overrides == (("t3.micro", ""),)
+
+        # A plain group given a policy over its own template.
+        plain = {k: v for k, v in form.items() if not k.startswith(("override", "on_", "spot"))}
+        await client.post("/auto-scaling-groups", data={**plain, "name": "plain"})
+        before = await client.get("/auto-scaling-groups/plain")
+        assert 'id="no-mixed-policy"' in before.text
+        assert "Use a mixed instances policy" in before.text
+        given = await client.post(
+            "/auto-scaling-groups/plain/mixed",
+            data={"csrf": token, "override_type_1": "t3.nano", "spot_strategy": "lowest-price"},
+        )
+        assert given.status_code == 303, given.text
+        group = await _policy_read(console, client, "plain")
+        assert group.mixed.overrides == (("t3.nano", ""),)
+        assert (group.template_id, group.template_version) == (template.template_id, "$Latest")
+
+        # And dropped again, once the box is ticked: the group's launch template alone.
+        after = await client.get("/auto-scaling-groups/plain")
+        assert 'id="drop-mixed-form"' in after.text
+        unticked = await client.post("/auto-scaling-groups/plain/plain", data={"csrf": token})
+        assert unticked.status_code == 400
+        assert (await _policy_read(console, client, "plain")).mixed is not None
+        dropped = await client.post(
+            "/auto-scaling-groups/plain/plain", data={"csrf": token, "confirm": "yes"}
+        )
+        assert dropped.status_code == 303, dropped.text
+        group = await _policy_read(console, client, "plain")
+        assert group.mixed is None
+        assert (group.template_id, group.template_version) == (template.template_id, "$Latest")

@@ -1,10 +1,12 @@
 """IAM service-linked roles in process, through botocore's serializer and parser (decision
 0208): the role's name, path, trust and AWS-managed policy, the refusals in IAM's words, the
-protected role (UnmodifiableEntity), deletion and its status while resources use the role,
+protected role (UnmodifiableEntity), deletion — a task, NOT_STARTED, IN_PROGRESS, then SUCCEEDED
+or FAILED (session 51) — and its status while resources use the role,
 ListPolicies' AWS scope, and ``iam:AWSServiceName`` in the policy engine's hands."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -167,6 +169,7 @@ async def test_deletion_waits_for_the_resources_using_the_role(world: World, roo
     world.identity.linked_role_users = users
     task = (await root.call("iam", "DeleteServiceLinkedRole", RoleName=ASG_ROLE))["DeletionTaskId"]
     assert task.startswith(f"task/aws-service-role/{ASG}/{ASG_ROLE}/")
+    await world.identity.settle_linked_role_deletions()  # the task's job has run
     status = await root.call("iam", "GetServiceLinkedRoleDeletionStatus", DeletionTaskId=task)
     assert status["Status"] == "FAILED"
     assert status["Reason"]["RoleUsageList"] == [{"Region": "eu-fr-1", "Resources": [group]}]
@@ -176,6 +179,7 @@ async def test_deletion_waits_for_the_resources_using_the_role(world: World, roo
     in_use.clear()
     again = (await root.call("iam", "DeleteServiceLinkedRole", RoleName=ASG_ROLE))["DeletionTaskId"]
     assert again != task
+    await world.identity.settle_linked_role_deletions()
     status = await root.call("iam", "GetServiceLinkedRoleDeletionStatus", DeletionTaskId=again)
     assert status["Status"] == "SUCCEEDED" and "Reason" not in status
     await expect("NoSuchEntity", root, "GetRole", RoleName=ASG_ROLE)
@@ -192,6 +196,36 @@ async def test_deletion_waits_for_the_resources_using_the_role(world: World, roo
     await expect(
         "InvalidInput", root, "GetServiceLinkedRoleDeletionStatus", DeletionTaskId="task/x"
     )
+
+
+async def test_a_deletion_task_is_not_started_then_in_progress_then_succeeded(
+    world: World, root: Client
+) -> None:
+    """AWS's sequence (session 51): the task's job runs after the call has answered; while it
+    asks which resources use the role, the status is IN_PROGRESS and the role still there."""
+    await root.call("iam", "CreateServiceLinkedRole", AWSServiceName=ASG)
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def users(tenant_id: str, principal: str, arn: str) -> list[str]:
+        asked.set()
+        await release.wait()
+        return []
+
+    world.identity.linked_role_users = users
+    identity, tenant = world.identity, world.tenant_id
+    task = await identity.delete_service_linked_role(tenant, ASG_ROLE)
+    assert (await identity.service_linked_role_deletion_status(tenant, task)).status == (
+        "NOT_STARTED"
+    )
+    await asked.wait()
+    status = await root.call("iam", "GetServiceLinkedRoleDeletionStatus", DeletionTaskId=task)
+    assert status["Status"] == "IN_PROGRESS" and "Reason" not in status
+    await root.call("iam", "GetRole", RoleName=ASG_ROLE)  # not deleted yet
+    release.set()
+    await identity.settle_linked_role_deletions()
+    status = await root.call("iam", "GetServiceLinkedRoleDeletionStatus", DeletionTaskId=task)
+    assert status["Status"] == "SUCCEEDED"
+    await expect("NoSuchEntity", root, "GetRole", RoleName=ASG_ROLE)
 
 
 async def test_list_policies_lists_the_aws_managed_after_the_accounts(root: Client) -> None:
