@@ -29,7 +29,7 @@ from andromede.loadbalancing.errors import LoadBalancingError, NotFound
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.loadbalancing.store_sql import SqlLbStore
 from andromede.loadbalancing.target_groups import Probe
-from andromede.loadbalancing_adapters import ComputeNetwork
+from andromede.loadbalancing_adapters import ComputeNetwork, IdentityCertificates
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import MetricsSink
@@ -66,6 +66,7 @@ def load_balancing_service(
             max_targets=settings.elb_max_targets_per_target_group,
             max_tags=settings.elb_max_tags,
             max_security_groups=settings.elb_max_security_groups,
+            max_certificates=settings.elb_max_certificates_per_listener,
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
         ),
     )
@@ -81,7 +82,11 @@ def elb_app(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
 ) -> QueryApp:
-    """The ``elasticloadbalancing`` Query app (credential scope service of that name)."""
+    """The ``elasticloadbalancing`` Query app (credential scope service of that name); its
+    TLS listeners present the account's IAM server certificates, which IAM then refuses to
+    delete while one does (decision 0210)."""
+    service.certificates = IdentityCertificates(identity)
+    identity.certificate_users = service.certificate_users
     return QueryApp(
         elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
     )
