@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.documents import listener_document, listener_from, load_balancer_from
 from andromede.loadbalancing.errors import (
     InvalidConfiguration,
@@ -222,6 +223,12 @@ class ListenerTlsMixin(TargetGroupsMixin):
             return listener_document(replace(now, certificates=kept))
 
         await self.mutate(tenant_id, "listener", listener_id, apply)
+
+    async def certificate_material(self, tenant_id: str, arn: str) -> CertificateMaterial:
+        """A listener's certificate with its opened key, for the routers' TLS terminators."""
+        if self.certificates is None:
+            raise NotFound("CertificateNotFound", f"Certificate '{arn[:512]}' not found")
+        return await self.certificates.material(tenant_id, arn)
 
     async def certificate_users(self, tenant_id: str, certificate_arn: str) -> list[str]:
         """The ARNs of the account's listeners that present ``certificate_arn``."""

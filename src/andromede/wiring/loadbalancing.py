@@ -21,6 +21,7 @@ from andromede.elbapi.spec import elb_spec
 from andromede.http.ratelimit import RateLimiter
 from andromede.hypervisor.qemu import QemuDriver
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
+from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators
 from andromede.iam.service import IdentityService
 from andromede.iamapi.app import QueryApp
 from andromede.load_balancer_metrics import FlowCounts, HostCounts
@@ -116,10 +117,13 @@ async def load_balancer_upkeep(
     """Every ``elb_upkeep_interval``: the Auto Scaling groups' instances registered in their
     target groups; with ``metrics``, the host counts of the minute (once across gateways);
     and, on the QEMU hosts this process drives itself (the embedded mode, bridge
-    networking), every listener applied to the host's VPC routers, their flow counters and
+    networking), every listener applied to the host's VPC routers (a TLS listener's
+    terminator started there, decision 0210), their flow counters and
     tracked flows read, and the targets due probed from them, their outcomes recorded. Hosts
     behind an agent are not told yet (decision 0191's limits)."""
     checkers: dict[str, HealthChecker] = {}
+    terminators: dict[str, TlsTerminators] = {}  # decision 0210: TLS listeners, by host
+    limits = TerminatorLimits(settings.elb_tls_max_connections, settings.elb_tls_buffer_bytes)
     registered: Registered = {}
 
     async def record(probe: Probe, outcome: ProbeOutcome) -> None:
@@ -144,6 +148,12 @@ async def load_balancer_upkeep(
                 if balancers is None:
                     continue
                 await balancers.apply(views)
+                terminator = terminators.get(driver.host)
+                if terminator is None:
+                    terminator = terminators[driver.host] = TlsTerminators(
+                        balancers.namespace_of, service.certificate_material, limits
+                    )
+                await terminator.apply(views)
                 if metrics is not None:
                     metrics.flows.record(driver.host, views, await balancers.counters())
                     metrics.flows.record_active(views, await balancers.active_flows())
