@@ -258,7 +258,8 @@ async def _pipe(
     source: asyncio.StreamReader, sink: asyncio.StreamWriter, limits: TerminatorLimits
 ) -> None:
     """``source`` into ``sink`` until its end, a bounded read at a time, each sent before
-    the next read; then the sink's write side closed (a half close, as TCP's)."""
+    the next read; then the sink's write side closed (a half close, as TCP's), or the sink
+    closed when it is a TLS session."""
     while True:
         data = await asyncio.wait_for(source.read(limits.buffer_bytes), IDLE_TIMEOUT)
         if not data:
@@ -268,6 +269,8 @@ async def _pipe(
     if sink.can_write_eof():
         with contextlib.suppress(OSError, RuntimeError):
             sink.write_eof()
+    else:  # TLS has no half close: the session ends, and the other direction with it
+        sink.close()
 
 
 class TlsTerminators:
