@@ -1,6 +1,7 @@
 """TLS listeners' part of the load balancing service (decision 0210): the certificates, the
-security policy and the ALPN policy of a listener checked as ELBv2 checks them, ModifyListener,
-and the SNI certificates' calls (Add/Remove/DescribeListenerCertificates).
+security policy and the ALPN policy of a listener checked as ELBv2 checks them, ModifyListener
+(its port too: the listener's row renamed), and the SNI certificates' calls
+(Add/Remove/DescribeListenerCertificates).
 
 A certificate is an IAM server certificate of the account, named by its ARN (the
 :class:`~andromede.loadbalancing.certificates.Certificates` port answers whether it is one);
@@ -10,13 +11,15 @@ deleting a certificate, so one in use is IAM's ``DeleteConflict``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.documents import listener_document, listener_from, load_balancer_from
 from andromede.loadbalancing.errors import (
+    ConcurrentChange,
+    Duplicate,
     InvalidConfiguration,
     LbValidationError,
     NotFound,
@@ -30,6 +33,7 @@ from andromede.loadbalancing.tls import ALPN_POLICIES, DEFAULT_SSL_POLICY, SSL_P
 
 __all__ = ["NO_TLS", "ListenerChange", "ListenerTlsMixin", "TlsRequest"]
 
+_ATTEMPTS: Final = 8  # as the core's conditional writes
 # The protocols a listener's protocol may be changed to and from (UDP's and TCP_UDP's flows
 # are another transport: ELBv2 refuses those changes on an NLB too).
 _CHANGEABLE = ("TCP", "TLS")
@@ -117,11 +121,6 @@ class ListenerTlsMixin(TargetGroupsMixin):
 
     async def modify_listener(self, tenant_id: str, arn: str, change: ListenerChange) -> Listener:
         listener_id, held = await self._listener_row(tenant_id, arn)
-        if change.port is not None and change.port != held.port:
-            raise InvalidConfiguration(
-                "Changing a listener's port is not supported here yet; create a listener on "
-                "the new port (decision 0210)"
-            )
         protocol = change.protocol or held.protocol
         if protocol != held.protocol and not {protocol, held.protocol} <= set(_CHANGEABLE):
             raise InvalidConfiguration(
@@ -162,7 +161,10 @@ class ListenerTlsMixin(TargetGroupsMixin):
                 )
             )
 
-        await self.mutate(tenant_id, "listener", listener_id, apply)
+        if change.port is not None and change.port != held.port:
+            await self._move(tenant_id, listener_id, change.port, apply)
+        else:
+            await self.mutate(tenant_id, "listener", listener_id, apply)
         if group.tg_id != held.tg_id:
             await self.use_group(tenant_id, group.tg_id, held.lb_id)
             others = await self.store.list(tenant_id, "listener")
@@ -173,6 +175,28 @@ class ListenerTlsMixin(TargetGroupsMixin):
                 await self.use_group(tenant_id, held.tg_id, "")
         _, changed = await self._listener_row(tenant_id, arn)
         return changed
+
+    async def _move(
+        self,
+        tenant_id: str,
+        listener_id: str,
+        port: int,
+        apply: Callable[[Stored], dict[str, Any]],
+    ) -> None:
+        """The listener on ``port`` (its row's name is its load balancer and port: renamed,
+        ``DuplicateListener`` when another listener has the port), again on a lost race."""
+        for _ in range(_ATTEMPTS):
+            stored = await self.held(tenant_id, "listener", listener_id)
+            document = {**apply(stored), "port": port}
+            outcome = await self.store.rename(stored, f"{stored.parent}/{port}", document)
+            if outcome == "duplicate":
+                raise Duplicate(
+                    "DuplicateListener",
+                    f"A listener already exists on port {port} of this load balancer",
+                )
+            if outcome == "ok":
+                return
+        raise ConcurrentChange(f"listener {listener_id} changed concurrently; retry")
 
     # -- certificates for SNI ---------------------------------------------------------------
 

@@ -163,6 +163,19 @@ async def test_sni_certificates_and_modify_listener(tmp_path: Path) -> None:
         assert listener["Certificates"] == [{"CertificateArn": third}]
         assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-3-2021-06"
         assert listener["AlpnPolicy"] == ["HTTP1Only"]
+        # Another port: the same listener (its ARN), not one already taken.
+        moved = await world.client.call("ModifyListener", ListenerArn=arn, Port=8443)
+        assert moved["Listeners"][0]["Port"] == 8443
+        assert moved["Listeners"][0]["ListenerArn"] == arn
+        other = await world.target_group("other", Protocol="TCP", Port=80)
+        await world.client.call(
+            "CreateListener", LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=443,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": other["TargetGroupArn"]}],
+        )  # fmt: skip
+        await refused(world.client, "ModifyListener", "DuplicateListener", ListenerArn=arn,
+                      Port=443)  # fmt: skip
+        shown = await world.client.call("DescribeListeners", LoadBalancerArn=lb["LoadBalancerArn"])
+        assert sorted(x["Port"] for x in shown["Listeners"]) == [443, 8443]
         await world.ec2.identity.delete_server_certificate(world.tenant_id, "www")
         await refused(
             world.client, "ModifyListener", "SSLPolicyNotFound", ListenerArn=arn,
