@@ -36,6 +36,7 @@ import os
 import random
 import socket
 import ssl
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,11 +50,12 @@ from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.tls import SSL_POLICIES, TlsSettings, alpn_protocols
 
-__all__ = ["IDLE_TIMEOUT", "TerminatorLimits", "TlsTerminators", "server_context"]
+__all__ = ["IDLE_TIMEOUT", "RETRY_AFTER", "TerminatorLimits", "TlsTerminators", "server_context"]
 
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT: Final = 350.0  # seconds: an NLB TLS listener's idle timeout
+RETRY_AFTER: Final = 60.0  # seconds before a listener that failed to start is tried again
 _HANDSHAKE_TIMEOUT: Final = 10.0
 _CONNECT_TIMEOUT: Final = 10.0
 _IP_FREEBIND: Final = 15  # <linux/in.h>: bind to an address not (yet) held
@@ -281,11 +283,16 @@ class TlsTerminators:
         namespace_of: Callable[[str], str | None],
         material: Material,
         limits: TerminatorLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._namespace_of = namespace_of
         self._material = material
         self._limits = limits or TerminatorLimits()
         self._running: dict[tuple[str, str], _Listener] = {}
+        # A listener that could not start, by its settings: when it may be tried again (not
+        # every round: opening its keys asks the key service, and each failure is logged).
+        self._failed: dict[tuple[str, str], tuple[tuple[object, ...], float]] = {}
+        self._clock = clock
 
     @property
     def listening(self) -> set[tuple[str, str]]:
@@ -312,6 +319,10 @@ class TlsTerminators:
                 continue
             if running is not None:
                 await self._running.pop(key).close()
+            failed = self._failed.get(key)
+            if failed is not None and failed[0] == signature and self._clock() < failed[1]:
+                continue
+            self._failed[key] = (signature, self._clock() + RETRY_AFTER)
             try:
                 context = await self._context(view.tenant_id, tls)
             except Exception as exc:  # a certificate gone or unreadable: that listener only
@@ -332,6 +343,9 @@ class TlsTerminators:
                 log.warning("TLS listener %s: cannot listen: %s", key[1], exc)
                 continue
             self._running[key] = started
+            del self._failed[key]
+        for key in [k for k in self._failed if k not in wanted]:
+            del self._failed[key]
 
     async def _context(self, tenant_id: str, tls: TlsSettings) -> ssl.SSLContext:
         loaded = [await self._material(tenant_id, arn) for arn in tls.certificates]

@@ -97,3 +97,27 @@ def test_the_key_is_loaded_from_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert len(paths) == 1 and paths[0].startswith("/proc/self/fd/")
     assert isinstance(context, ssl.SSLContext)
+
+
+async def test_a_listener_whose_certificate_fails_is_retried_later_not_every_round() -> None:
+    from andromede.hypervisor.tls_terminators import RETRY_AFTER, TlsTerminators
+    from andromede.loadbalancing.errors import NotFound
+
+    asked: list[str] = []
+    now = [100.0]
+
+    async def material(tenant_id: str, arn: str) -> CertificateMaterial:
+        asked.append(arn)
+        raise NotFound("CertificateNotFound", "gone")
+
+    terminators = TlsTerminators(lambda vpc: "netns-x", material, clock=lambda: now[0])
+    view = ForwardingView("l1", "vpc-1", ("10.0.1.200",), 443, (), tenant_id="1", tls=TLS)
+    await terminators.apply([view])
+    await terminators.apply([view])
+    assert len(asked) == 1 and terminators.listening == set()
+    now[0] += RETRY_AFTER
+    await terminators.apply([view])
+    assert len(asked) == 2
+    # Changed settings are tried at once.
+    await terminators.apply([replace(view, port=8443)])
+    assert len(asked) == 3
