@@ -134,7 +134,7 @@ from andromede.wiring.loadbalancing import (
     load_balancer_upkeep,
     load_balancing_service,
 )
-from andromede.wiring.logs import flow_log_groups, logs_api
+from andromede.wiring.logs import flow_log_groups, logs_api, sns_status_logger
 from andromede.wiring.metrics import (
     alarm_service,
     anomaly_service,
@@ -159,6 +159,7 @@ from andromede.wiring.pubsub import (
     shredded_event_recorder,
     signing_keys,
     sns_mailer,
+    topic_sealer,
 )
 from andromede.wiring.queues import (
     BucketEventQueues,
@@ -476,6 +477,7 @@ class Application:
         # FIFO topics' archives and replays (decision 0175), sealed as the events are.
         archive = SqlArchiveStore(db, event_sealer)
         pubsub = pubsub_service(settings, topics, subscriptions, events, sns_keys, queues, archive)
+        pubsub.sealer = topic_sealer(settings, keys, customer_keys, audit, billing)  # 0212
         upkeep = archive_upkeep(
             settings, archive, topics, pubsub, doorbell=db.doorbells.of(SNS_REPLAYS)
         )
@@ -655,6 +657,7 @@ class Application:
         )  # fmt: skip
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
+        deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,

@@ -136,6 +136,20 @@ class KmsEventKeys:
         for action in ("kms:GenerateDataKey", "kms:Decrypt"):
             await self._ring(scope, scope.key, action)
 
+    async def key_arn(self, scope: KeyScope) -> str:
+        assert scope.key is not None  # noqa: S101 (the service checked)
+        wanted = self._arn_of(scope, scope.key)
+        parts = wanted.split(":")
+        if len(parts) < 6 or parts[2] != "kms" or parts[4] != scope.tenant_id:
+            raise KeyUnusable(
+                f"KMS key {scope.key[:256]} does not exist or is not a key of the account."
+            )
+        try:
+            key = await self._customer_keys.key_record_for_service_use(wanted, alias_arn=True)
+        except KmsError as exc:
+            raise KeyUnusable(f"KMS key {scope.key[:256]} is not usable: {exc}") from None
+        return key.arn
+
     def sealed(self, stored: str) -> bool:
         return stored.startswith(_PREFIX)
 

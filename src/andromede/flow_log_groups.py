@@ -4,51 +4,32 @@ compute, identity and logs contexts meet: :class:`FlowLogGroups` is the port
 log's events to.
 
 As on AWS, the platform delivers as the flow log's role (``DeliverLogsPermissionArn``), never
-as itself: the role must be of the flow log's account and trust ``vpc-flow-logs.amazonaws.com``
-(its trust policy, as AWS's service assumes it), and its identity policies — within its
-permissions boundary, by the same engine as every request — must allow ``logs:PutLogEvents``
-on each interface's stream, ``logs:CreateLogStream`` on a stream that does not exist yet, and
-``logs:CreateLogGroup`` on a group that does not (AWS creates a missing group when the role
-may). A role that does not, or is gone, gives the flow log ``DeliverLogsStatus`` FAILED with
-EC2's ``Access error``; the account at its bound of log groups, ``Rate limited``.
+as itself, through ``role_log_groups`` (shared with SNS's delivery status logs): the role must
+be of the flow log's account and trust ``vpc-flow-logs.amazonaws.com``, and may
+``logs:PutLogEvents`` (``logs:CreateLogStream``, ``logs:CreateLogGroup`` for what does not
+exist yet). A role that does not, or is gone, gives the flow log ``DeliverLogsStatus`` FAILED
+with EC2's ``Access error``; the account at its bound of log groups, ``Rate limited``.
 
 One stream per network interface, named by its id; one event a record, timestamped with the
-record's start (``compute.flow_log_files.log_events``), in PutLogEvents batches bounded by the
-Logs service's own limits. What is delivered is metered as AWS meters vended logs: the bytes
-ingested (each message and 26 bytes an event, as PutLogEvents counts them) into the group's
-account's ``logs.ingested``, through ``ingested`` (billing's counter, given by the wiring);
-no ``logs.requests``, AWS charging none for vended delivery. The groups and streams made here
-are audited as the role's session's ``logs:CreateLogGroup`` / ``logs:CreateLogStream``.
+record's start (``compute.flow_log_files.log_events``). Metered and audited as
+``role_log_groups`` says.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.compute.flow_log import FlowLog
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
-from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
-from andromede.logs.model import InputEvent, group_arn, stream_arn
 from andromede.logs.service import LogsService
-from andromede.replication_grants import role_trusts
+from andromede.role_log_groups import ACCESS_ERROR, RATE_LIMITED, RoleLogGroups
 
 __all__ = ["ACCESS_ERROR", "RATE_LIMITED", "VPC_FLOW_LOGS_SERVICE", "FlowLogGroups"]
 
 # The principal a flow log's role must trust (AWS's VPC user guide).
 VPC_FLOW_LOGS_SERVICE: Final = "vpc-flow-logs.amazonaws.com"
-# EC2's deliverLogsErrorMessage words.
-ACCESS_ERROR: Final = "Access error"
-RATE_LIMITED: Final = "Rate limited"
-_SESSION: Final = "vpc-flow-logs"
-# What PutLogEvents counts per event beside its message (AWS's batch size rule).
-_EVENT_OVERHEAD: Final = 26
 
 
 class FlowLogGroups:
@@ -60,117 +41,23 @@ class FlowLogGroups:
         ingested: Callable[[str, int], None] | None = None,
         audit: AuditService | None = None,
     ) -> None:
-        self._identity = identity
-        self._logs = logs
-        self._ingested = ingested
-        self._audit = audit
+        self._groups = RoleLogGroups(
+            identity,
+            logs,
+            service=VPC_FLOW_LOGS_SERVICE,
+            session_name="vpc-flow-logs",
+            ingested=ingested,
+            audit=audit,
+        )
 
     async def deliver(
         self, flow_log: FlowLog, streams: Mapping[str, Sequence[tuple[int, str]]]
     ) -> str | None:
         """Each stream's events into the flow log's group as its role; None, or EC2's
         ``deliverLogsErrorMessage`` when the role may not (nothing more is tried then)."""
-        session = await self._session(flow_log)
-        if session is None:
-            return ACCESS_ERROR
-        tenant_id, name = flow_log.tenant_id, flow_log.destination.log_group
-        region = self._logs.region
-        try:
-            await self._logs.group(tenant_id, name)
-        except ResourceNotFound:
-            arn = group_arn(region, tenant_id, name)
-            if not await self._allows(session, "logs:CreateLogGroup", arn):
-                return ACCESS_ERROR
-            try:
-                await self._logs.create_group(tenant_id, name, None, {})
-                self._record(session, "logs:CreateLogGroup", arn)
-            except ResourceAlreadyExists:
-                pass  # another gateway's pass made it meanwhile
-            except LimitExceeded:
-                return RATE_LIMITED
-        for stream, events in streams.items():
-            arn = stream_arn(region, tenant_id, name, stream)
-            if not await self._allows(session, "logs:PutLogEvents", arn):
-                return ACCESS_ERROR
-            try:
-                await self._logs.stream(tenant_id, name, stream)
-            except ResourceNotFound:
-                if not await self._allows(session, "logs:CreateLogStream", arn):
-                    return ACCESS_ERROR
-                try:
-                    await self._logs.create_stream(tenant_id, name, stream)
-                    self._record(session, "logs:CreateLogStream", arn)
-                except ResourceAlreadyExists:
-                    pass
-            for batch in self._batches(events):
-                taken = await self._logs.put_events(tenant_id, name, stream, batch)
-                if self._ingested is not None and taken.accepted:
-                    self._ingested(
-                        tenant_id,
-                        sum(len(e.message.encode()) + _EVENT_OVERHEAD for e in taken.accepted),
-                    )
-        return None
-
-    def _batches(self, events: Sequence[tuple[int, str]]) -> Iterator[list[InputEvent]]:
-        """The events in PutLogEvents batches within the Logs service's bounds."""
-        limits = self._logs.limits
-        batch: list[InputEvent] = []
-        size = 0
-        for timestamp, message in events:
-            weight = len(message.encode()) + _EVENT_OVERHEAD
-            if batch and (
-                len(batch) >= limits.max_events or size + weight > limits.max_batch_bytes
-            ):
-                yield batch
-                batch, size = [], 0
-            batch.append(InputEvent(timestamp, message))
-            size += weight
-        if batch:
-            yield batch
-
-    async def _session(self, flow_log: FlowLog) -> Principal | None:
-        """The role's session the service delivers as; None when the role is not the flow
-        log's account's, is gone, or does not trust the flow logs service."""
-        role_arn = flow_log.destination.role_arn
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != flow_log.tenant_id or not role_trusts(
-            role.assume_role_policy_document, VPC_FLOW_LOGS_SERVICE
-        ):
-            return None
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
-            session_name=_SESSION,
-        )
-
-    async def _allows(self, session: Principal, action: str, resource: str) -> bool:
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action=action,
-            resource=resource,
-            source_ip=None,
-            secure=True,
-            region=self._logs.region,
-            keys=principal_keys(policies),
-        )
-        return policies_allow(context, policies)
-
-    def _record(self, session: Principal, action: str, resource: str) -> None:
-        if self._audit is None or session.tenant_id is None:
-            return
-        self._audit.record(
-            request_id=uuid.uuid4().hex.upper()[:16],
-            tenant_id=session.tenant_id,
-            principal=session.arn,
-            action=action,
-            resource=resource[:2048],
-            outcome=Outcome.SUCCESS,
-            details={"via": "vpc-flow-logs", "invoked_by": VPC_FLOW_LOGS_SERVICE},
+        return await self._groups.deliver(
+            flow_log.tenant_id,
+            flow_log.destination.role_arn,
+            flow_log.destination.log_group,
+            streams,
         )

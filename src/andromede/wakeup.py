@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 __all__ = ["Doorbell", "Pacer"]
 
@@ -26,9 +27,10 @@ __all__ = ["Doorbell", "Pacer"]
 class Doorbell:
     """Rung when work was queued; kept rung until a waiter sees it, so none is lost."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_wait: Callable[[], None] | None = None) -> None:
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_wait = on_wait  # told of every wait, on the waiter's loop (db.doorbells)
 
     def ring(self) -> None:
         loop = self._loop
@@ -46,6 +48,8 @@ class Doorbell:
     async def wait(self, timeout: float) -> bool:
         """Until rung (True, and the bell is quiet again) or ``timeout`` seconds (False)."""
         self._loop = asyncio.get_running_loop()
+        if self._on_wait is not None:
+            self._on_wait()
         if not self._event.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout)

@@ -16,6 +16,7 @@ from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVers
 from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
     Attachment,
+    CpuOptions,
     ElasticIpRef,
     Image,
     ImageBlockDevice,
@@ -651,6 +652,7 @@ async def test_a_tenants_metadata_defaults_and_instance_options_round_trip(
         disable_api_stop=True,
         shutdown_behavior="terminate",
         metadata_options=MetadataOptions(http_tokens="optional", hop_limit=2),
+        cpu_options=CpuOptions(core_count=1, threads_per_core=2),  # decision 0214
     )
     await store.insert(guarded)
     assert await store.get(Instance, guarded.instance_id) == guarded

@@ -9,6 +9,7 @@ tenant (session 48)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -191,3 +192,27 @@ async def test_a_closed_tenant_is_forgotten(store: EventsStore) -> None:
     assert await store.targets_by_rule("t1", "b") == {}
     assert [r.tenant_id for r in await store.scheduled_rules()] == ["t2"]
     assert [t.id for t in await store.list_targets("t2", "b", "r")] == ["q"]
+
+
+async def test_a_bus_s_key_and_dead_letter_queue_kept(store: EventsStore) -> None:
+    """Decision 0213: KmsKeyIdentifier and DeadLetterConfig through create, read, list, a
+    change of them, a change of tags alone (kept), and their removal."""
+    dlq = f"arn:aws:sqs:{REGION}:t1:bus-dlq"
+    made = replace(bus("sealed"), kms_key="alias/é-key", dead_letter_arn=dlq)
+    await store.create_bus(made, limit=10)
+    await store.create_bus(bus("plain"), limit=10)
+    assert await store.get_bus("t1", "sealed") == made
+    listed = {b.name: b for b in await store.list_buses("t1", "", "", 10)}
+    assert listed["sealed"] == made and listed["plain"].kms_key is None
+    assert listed["plain"].dead_letter_arn is None
+    key_arn = f"arn:aws:kms:{REGION}:t1:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    changed = await store.change_bus(
+        "t1", "sealed", lambda b: replace(b, kms_key=key_arn, dead_letter_arn=None)
+    )
+    assert (changed.kms_key, changed.dead_letter_arn) == (key_arn, None)
+    assert await store.get_bus("t1", "sealed") == changed
+    await store.change_bus("t1", "sealed", lambda b: replace(b, tags={"k": "v"}))
+    held = await store.get_bus("t1", "sealed")
+    assert held is not None and (held.kms_key, held.tags) == (key_arn, {"k": "v"})
+    await store.change_bus("t1", "sealed", lambda b: replace(b, kms_key=None))
+    assert await store.get_bus("t1", "sealed") == replace(changed, kms_key=None, tags={"k": "v"})

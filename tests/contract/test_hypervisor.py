@@ -45,6 +45,7 @@ from andromede.compute.driver import (
     SnapshotBacking,
     VolumeSpec,
 )
+from andromede.compute.driver_balancing import BalancedListener, BalancerReport, TargetProbe
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.driver_network import (
     AclEntry,
@@ -959,6 +960,31 @@ async def test_peering_links_for_vpcs_not_here_are_accepted(image_host: Host) ->
     await image_host.driver.set_peering_links(())
     if isinstance(image_host.driver, MemoryDriver):
         assert image_host.driver.peering_links == ()
+
+
+async def test_load_balancers_and_probes_of_a_vpc_not_here(image_host: Host) -> None:
+    """Session 51: every driver — behind the agent's wire too — takes the region's listeners
+    (a TCP_UDP one behind a security group) for a VPC it has no router of, twice alike,
+    applies none and reports no router nor count; a probe of that VPC is not run, so not
+    answered. These QEMU hosts have user-mode networking (no router at all); the memory
+    twin keeps the listeners. A bridged host's routers: test_load_balancer_router.py."""
+    vpc_id = "vpc-" + secrets.token_hex(4)
+    listener = BalancedListener(
+        "listener-" + secrets.token_hex(4),
+        vpc_id,
+        ("10.33.1.200",),
+        53,
+        (("10.33.1.11", 53),),
+        (("udp", 53, 53, "10.33.0.0/16"),),
+        ("tcp", "udp"),
+    )
+    for _ in range(2):
+        assert await image_host.driver.set_load_balancers((listener,)) == BalancerReport()
+    if isinstance(image_host.driver, MemoryDriver):
+        assert image_host.driver.balanced == (listener,)
+    probe = TargetProbe("111111111111", "tg-1", vpc_id, "10.33.1.11", 53, "10.33.1.11", 53, 2, 5)
+    assert await image_host.driver.probe_targets((probe,)) == ()
+    assert await image_host.driver.set_load_balancers(()) == BalancerReport()
 
 
 async def test_a_bridged_host_keeps_a_network_acl_and_enforces_it_when_the_subnet_comes(

@@ -20,6 +20,7 @@ the UDP flows are counted and seen active in the router's connection tracking. N
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 import sys
@@ -30,13 +31,23 @@ from pathlib import Path
 
 import pytest
 
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
+from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.driver_network import (
     FirewallRule,
     InstanceFirewall,
     NetworkSpec,
     NicSpec,
 )
+from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.balancer_host import HostBalancers
 from andromede.hypervisor.load_balancers import RouterLoadBalancers
+from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.loadbalancing.core import LbLimits
@@ -45,6 +56,7 @@ from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
 from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 from andromede.loadbalancing.store import MemoryLbStore
 from andromede.loadbalancing.target_groups import Probe, TgSpec
+from andromede.wiring.load_balancer_hosts import balanced_listener, drive_hosts
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 
 __all__ = ["needs_root_and_tools", "networks"]
@@ -385,3 +397,119 @@ async def _udp_and_the_load_balancers_group(
             assert (await balancers.active_flows())[(VPC, NODE, 53, "tcp")] == 1
     (both,) = [x for x in await service.listeners(TENANT, lb_id=lb.lb_id) if x.port == 53]
     await service.delete_listener(TENANT, service.listener_arn(lb, both))
+
+
+class RouterHost(MemoryDriver):
+    """Session 51: a host whose load balancer calls are a bridged QEMU host's over the test's
+    tenant networks (what :class:`~andromede.hypervisor.qemu.QemuDriver` answers them with),
+    the rest the memory twin's, served by a real agent. Its clock moves a minute at each
+    read: every probe asked is due."""
+
+    def __init__(self, networks: TenantNetworks) -> None:
+        super().__init__("host-nlb")
+        self.minutes = 0.0
+
+        def clock() -> float:
+            self.minutes += 60.0
+            return self.minutes
+
+        self._side = HostBalancers(RouterLoadBalancers(networks), clock=clock)
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        return await self._side.apply(listeners)
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        return await self._side.probe(probes)
+
+
+async def test_a_tcp_udp_listener_through_the_agent(
+    networks: TenantNetworks, tmp_path: Path
+) -> None:
+    """Session 51: the upkeep's round (``drive_hosts``) drives a host through its agent's
+    socket: a TCP_UDP listener behind the load balancer's security group, to targets
+    admitting on BOTH_PORT only that group (the node's address), probed healthy from the
+    router; a datagram and a connection through the node reach both targets with the
+    client's own address, straight to a target they are dropped; the host's counters come
+    back over the wire, each count once; the load balancer gone, the node answers nothing."""
+    first = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    second = replace(first, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    facts = VpcFacts(first)
+    facts.ingress = [("-1", 0, 65535, "10.0.0.0/16")]
+    service = LoadBalancingService(MemoryLbStore(), facts, "eu-fr-1", LbLimits())
+    lb = await service.create_load_balancer(
+        TENANT,
+        LbSpec("dns", "internal", "network", ((first.network_id, NODE),),
+               security_groups=("sg-nlb",)),
+    )  # fmt: skip
+    group = await service.create_target_group(
+        TENANT,
+        TgSpec("both", "TCP_UDP", BOTH_PORT, VPC, "instance",
+               HealthCheck(port=str(PORT), interval=5, timeout=2, healthy_threshold=2)),
+    )  # fmt: skip
+    arn = service.tg_arn(group)
+    await service.register_targets(TENANT, arn, [(i, None) for i in TARGETS])
+    await service.create_listener(TENANT, service.lb_arn(lb), "TCP_UDP", 53, arn)
+    through_group = tuple(
+        FirewallRule(transport, BOTH_PORT, BOTH_PORT, f"{NODE}/32") for transport in ("tcp", "udp")
+    )
+    firewall = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, PORT, "10.0.0.0/16"),
+                                         *through_group))  # fmt: skip
+
+    async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out, code=code)
+
+    async def round_() -> None:
+        await drive_hosts(
+            [remote], await service.forwarding_views(), await service.probes(), record
+        )
+
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_agent(RouterHost(networks), socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    remote = RemoteDriver(socket_path, host="host-nlb")
+    try:
+        async with (
+            guest(networks, "i-nlb-c1", NicSpec(first, "02:00:00:00:01:1a", "10.0.1.11",
+                                                 public_address=False)) as client,
+            guest(networks, "i-nlb-t1", NicSpec(second, "02:00:00:00:02:1a",
+                                                 TARGETS["i-nlb-t1"], public_address=False)) as t1,
+            guest(networks, "i-nlb-t2", NicSpec(second, "02:00:00:00:02:1b",
+                                                 TARGETS["i-nlb-t2"], public_address=False)) as t2,
+        ):  # fmt: skip
+            for target in TARGETS:
+                assert await networks.set_instance_firewall(target, firewall)
+            with named_server(t1.netns, "t1"), named_server(t2.netns, "t2"):
+                for _ in range(2):
+                    await round_()
+                health = await service.target_health(TENANT, arn)
+                assert {str(t.state) for t in health} == {"healthy"}
+                with both_server(t1.netns, "t1"), both_server(t2.netns, "t2"):
+                    answers = {datagram(client, NODE, 53) for _ in range(10)}
+                    assert answers == {"t1 10.0.1.11 udp", "t2 10.0.1.11 udp"}
+                    assert {client.reach(NODE, 53) for _ in range(10)} == {
+                        "t1 10.0.1.11 tcp",
+                        "t2 10.0.1.11 tcp",
+                    }
+                    assert datagram(client, TARGETS["i-nlb-t1"], BOTH_PORT, timeout=1.0) == ""
+                    assert client.connect(TARGETS["i-nlb-t1"], BOTH_PORT) == ""
+            views = tuple(balanced_listener(v) for v in await service.forwarding_views())
+            report = await remote.set_load_balancers(views)
+            assert report.routers == (VPC,)
+            counted = {(c.address, c.port, c.transport): c.flows for c in report.counters}
+            assert counted == {(NODE, 53, "udp"): 10, (NODE, 53, "tcp"): 10}
+            # Each count reported once (another gateway asking next gets none of them).
+            again = await remote.set_load_balancers(views)
+            assert {c.flows for c in again.counters} == {0}
+            active = {(a.address, a.transport): a.count for a in report.active}
+            assert active == {(NODE, "udp"): 10, (NODE, "tcp"): 0}
+            await service.delete_load_balancer(TENANT, service.lb_arn(lb))
+            await round_()
+            assert client.connect(NODE, 53) == ""
+    finally:
+        await remote.close()
+        stop.set()
+        await serving

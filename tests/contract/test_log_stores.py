@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from andromede.db.database import open_database
+from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.memory import MemoryLogStore
 from andromede.logs.metric_filters import MetricFilter, MetricTransformation
@@ -232,3 +233,40 @@ async def test_events_stored_since(store: LogStore) -> None:
     only = await store.read(EventQuery("t1", "g", ["s1"], stored_after=start))
     assert [(e.stream, e.timestamp) for e in only] == [("s1", T0 - 5)]
     assert await store.read(EventQuery("t1", "g", stored_after=since[-1].seq)) == []
+
+
+async def test_data_protection_policies_and_masked_spans(store: LogStore) -> None:
+    """Decision 0211: a group's policy set and removed on its own (a group's other writes
+    leave it), the spans kept with each event, the account's policies per type and name."""
+    group = LogGroup("t1", "g", T0)
+    await store.create_group(group, 10)
+    assert await store.set_data_protection("t1", "g", '{"Name": "p"}', T0 + 1)
+    assert not await store.set_data_protection("t1", "absent", "{}", T0)
+    await store.put_group(dataclasses.replace(group, retention_days=7))
+    held = await store.get_group("t1", "g")
+    assert held is not None
+    assert (held.data_protection, held.data_protection_updated, held.retention_days) == (
+        '{"Name": "p"}',
+        T0 + 1,
+        7,
+    )
+    assert await store.set_data_protection("t1", "g", None, None)
+    assert (await store.get_group("t1", "g")) == dataclasses.replace(group, retention_days=7)
+    await store.create_stream(LogStream("t1", "g", "s", T0))
+    masked = dataclasses.replace(event("s", T0), masks="0-5,9-12")
+    assert await store.append("t1", "g", "s", [masked, event("s", T0 + 1)])
+    read = await store.read(EventQuery("t1", "g", ["s"]))
+    assert [e.masks for e in read] == ["0-5,9-12", None]
+    kind = "DATA_PROTECTION_POLICY"
+    first = AccountPolicy("t1", kind, "acct", "{}", "ALL", T0)
+    await store.put_account_policy(first)
+    await store.put_account_policy(dataclasses.replace(first, document='{"v": 2}', updated=T0 + 5))
+    await store.put_account_policy(dataclasses.replace(first, tenant_id="t2"))
+    assert await store.list_account_policies("t1", kind) == [
+        dataclasses.replace(first, document='{"v": 2}', updated=T0 + 5)
+    ]
+    assert await store.list_account_policies("t1", "OTHER") == []
+    assert await store.delete_account_policy("t1", kind, "acct")
+    assert not await store.delete_account_policy("t1", kind, "acct")
+    assert await store.list_account_policies("t1", kind) == []
+    assert len(await store.list_account_policies("t2", kind)) == 1

@@ -449,7 +449,7 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
     a replay of a window sends those of the window, in time order, to the FilterArns' rule's
     queue with ``replay-name``; they are not archived again. The archive is under a customer
     key whose policy lets ``events.amazonaws.com`` in (decision 0204); one that does not is
-    refused."""
+    refused. The bus is under that key too (decision 0213): its deliveries still arrive."""
     events, sqs = clients(server)
     bus_arn = events.create_event_bus(Name="archived")["EventBusArn"]
     rule_arn = events.put_rule(
@@ -484,6 +484,12 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
             }
         )
     )["KeyMetadata"]["Arn"]
+    # The bus itself under the same key (decision 0213): its deliveries sealed under it.
+    updated = events.update_event_bus(
+        Name="archived", KmsKeyIdentifier=key, DeadLetterConfig={"Arn": arn}
+    )
+    assert (updated["KmsKeyIdentifier"], updated["DeadLetterConfig"]) == (key, {"Arn": arn})
+    assert events.describe_event_bus(Name="archived")["KmsKeyIdentifier"] == key
     archive_arn = events.create_archive(
         ArchiveName="orders",
         EventSourceArn=bus_arn,

@@ -500,6 +500,58 @@ def test_account_resource_policies(server: ServerProcess) -> None:
         logs.delete_resource_policy(policyName="events-to-logs")
 
 
+def test_a_data_protection_policy_masks_what_boto3_reads(server: ServerProcess) -> None:
+    """Decision 0211 through boto3 and a real serve: the address masked, unmasked on request
+    (the account's root may), a findings report in the findings group, the policy read back."""
+    logs = client(server, "logs")
+    for group in ("protected", "protected-findings"):
+        logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName="protected", logStreamName="s")
+    identifiers = ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"]
+    document = json.dumps(
+        {
+            "Name": "pii",
+            "Version": "2021-06-01",
+            "Statement": [
+                {
+                    "DataIdentifier": identifiers,
+                    "Operation": {
+                        "Audit": {
+                            "FindingsDestination": {
+                                "CloudWatchLogs": {"LogGroup": "protected-findings"}
+                            }
+                        }
+                    },
+                },
+                {
+                    "DataIdentifier": identifiers,
+                    "Operation": {"Deidentify": {"MaskConfig": {}}},
+                },
+            ],
+        }
+    )
+    logs.put_data_protection_policy(logGroupIdentifier="protected", policyDocument=document)
+    got = logs.get_data_protection_policy(logGroupIdentifier="protected")
+    assert got["policyDocument"] == document
+    logs.put_log_events(
+        logGroupName="protected",
+        logStreamName="s",
+        logEvents=[{"timestamp": now_ms(), "message": "mail jane@example.fr"}],
+    )
+    read = logs.get_log_events(logGroupName="protected", logStreamName="s")
+    assert [e["message"] for e in read["events"]] == ["mail " + "*" * 15]
+    read = logs.get_log_events(logGroupName="protected", logStreamName="s", unmask=True)
+    assert [e["message"] for e in read["events"]] == ["mail jane@example.fr"]
+    [report] = logs.get_log_events(logGroupName="protected-findings", logStreamName="protected")[
+        "events"
+    ]
+    found = json.loads(report["message"])["dataIdentifiers"]
+    assert found == [{"name": "EmailAddress", "count": 1, "detections": [{"start": 5, "end": 20}]}]
+    [group] = logs.describe_log_groups(logGroupNamePrefix="protected-")["logGroups"]
+    assert "dataProtectionStatus" not in group
+    logs.delete_data_protection_policy(logGroupIdentifier="protected")
+
+
 def test_an_export_task_to_a_bucket(server: ServerProcess) -> None:
     """Session 49: a group exported into a bucket whose policy lets
     ``logs.<region>.amazonaws.com`` in, as AWS's guide writes it; refused in AWS's words

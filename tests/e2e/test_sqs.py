@@ -32,7 +32,11 @@ queue's own URL and a presigned GET, as scripts do.
 
 Decision 0180: an email subscription through a real SMTP server started by the test
 (``support.smtp_sink``, the server's relay): its confirmation mail's link followed with httpx,
-a Publish arriving as a mail with its Subject, the unsubscribe link of its footer followed."""
+a Publish arriving as a mail with its Subject, the unsubscribe link of its footer followed.
+
+Decision 0212: an SNS topic under a customer key delivering into a queue, refused with
+``KMSDisabledException`` while the key is disabled, and its delivery's status read back from
+CloudWatch Logs, written as the topic's feedback role."""
 
 from __future__ import annotations
 
@@ -618,6 +622,60 @@ def test_a_queue_under_a_customer_key(server: ServerProcess) -> None:
         if path.is_file() and secret.encode() in path.read_bytes()
     ]
     assert found == []
+
+
+def test_sns_topic_under_a_customer_key_with_delivery_status_logs(server: ServerProcess) -> None:
+    sns, sqs, kms = client(server, "sns"), client(server, "sqs"), client(server, "kms")
+    iam, logs = client(server, "iam"), client(server, "logs")
+    key = kms.create_key(Description="topic key")["KeyMetadata"]
+    topic = sns.create_topic(Name="sealed-topic", Attributes={"KmsMasterKeyId": key["KeyId"]})[
+        "TopicArn"
+    ]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="sns-status", AssumeRolePolicyDocument=json.dumps(trust))
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName="sns-status", PolicyName="logs", PolicyDocument=json.dumps(allow))
+    for name, value in (
+        ("SQSSuccessFeedbackRoleArn", role["Role"]["Arn"]),
+        ("SQSSuccessFeedbackSampleRate", "100"),
+    ):
+        sns.set_topic_attributes(TopicArn=topic, AttributeName=name, AttributeValue=value)
+    url = sqs.create_queue(QueueName="sealed-topic-q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    secret = CANARY + "-topic-kms"
+    message_id = sns.publish(TopicArn=topic, Message=secret)["MessageId"]
+    assert [b["Message"] for b in _received(sqs, url, 1)] == [secret]
+    kms.disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as refused:
+        sns.publish(TopicArn=topic, Message="not now")
+    assert isinstance(refused.value, sns.exceptions.KMSDisabledException)
+    kms.enable_key(KeyId=key["KeyId"])
+    group = f"sns/{REGION}/{topic.split(':')[4]}/sealed-topic"
+    deadline, events = time.monotonic() + 10, []
+    while not events and time.monotonic() < deadline:
+        try:
+            events = logs.filter_log_events(logGroupName=group)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            time.sleep(0.2)
+    record = json.loads(events[0]["message"])
+    assert record["status"] == "SUCCESS" and record["notification"]["messageId"] == message_id
+    assert record["delivery"]["destination"] == arn
+    sns.delete_topic(TopicArn=topic)
 
 
 def test_another_tenant_uses_a_queue_shared_with_add_permission(server: ServerProcess) -> None:

@@ -17,7 +17,8 @@ through :meth:`HypervisorDriver.put_image`, verified against their SHA-256 and k
 own cache until :meth:`HypervisorDriver.forget_image` (docs/decisions/0023-images-on-hosts.md).
 
 What a host is told of tenant networks (subnets, NICs, ACLs, routes, security-group rules,
-flow captures) is :mod:`andromede.compute.driver_network`'s (decision 0198's split).
+flow captures) is :mod:`andromede.compute.driver_network`'s (decision 0198's split); of
+Network Load Balancers, :mod:`andromede.compute.driver_balancing`'s.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
 from andromede.compute.driver_network import (
     WIRE_OMITTED_AT_DEFAULT,
     EndpointRoute,
@@ -209,7 +216,7 @@ class InstanceSpec:
     """Everything a host needs to start one instance."""
 
     instance_id: str
-    vcpus: int
+    vcpus: int  # active: cores x threads per core (decision 0214)
     memory_mib: int
     root: AttachedVolume
     seed: SeedSpec
@@ -225,6 +232,9 @@ class InstanceSpec:
     interfaces: tuple[InterfaceSpec, ...] = field(
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )
+    # Its vCPUs' threads per core (decision 0214): the guest sees vcpus / threads_per_core
+    # cores of that many threads. Left out of the wire form at 1, as for the interfaces.
+    threads_per_core: int = field(default=1, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 class HypervisorDriver(Protocol):
@@ -421,6 +431,22 @@ class HypervisorDriver(Protocol):
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         """What each running instance used since the previous call (decision 0178)."""
+        ...
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        """Make every VPC router here forward exactly the listeners of ``listeners`` of its
+        VPC (decision 0191, session 51: every host of the region is handed them all), at once;
+        a listener of a VPC without a router here is not applied (its router, once built,
+        gets it at the next call). Answers which VPCs have a router here and what they
+        counted (:class:`BalancerReport`). A host without tenant networks (user-mode
+        networking) applies nothing and answers an empty report."""
+        ...
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        """Run the probes of ``probes`` that are due — each target once per its
+        ``interval``, however many gateways ask — from the router of its VPC, and answer
+        their outcomes; a probe of a VPC without a router here, or not due, is not run and
+        not answered. A host without tenant networks probes nothing."""
         ...
 
     async def close(self) -> None:

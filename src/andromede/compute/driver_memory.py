@@ -26,6 +26,7 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 
@@ -42,6 +43,14 @@ from andromede.compute.driver import (
     RuntimeState,
     SnapshotBacking,
     VolumeSpec,
+)
+from andromede.compute.driver_balancing import (
+    ActiveFlows,
+    BalancedListener,
+    BalancerReport,
+    ListenerCounter,
+    ProbeResult,
+    TargetProbe,
 )
 from andromede.compute.driver_network import (
     EndpointRoute,
@@ -164,6 +173,13 @@ class MemoryDriver:
         # router id → the VPC endpoints its subnets are redirected to (decision 0160).
         self.endpoint_routes: dict[str, tuple[EndpointRoute, ...]] = {}
         self.interface_routes: dict[str, tuple[InterfaceRoute, ...]] = {}
+        # Network Load Balancers (session 51): the listeners last handed, what the tests say
+        # a probe of (address, health port) finds (a memory guest runs nothing: a target no
+        # test names is not probed, and stays ``initial``), and when each target was probed.
+        self.balanced: tuple[BalancedListener, ...] = ()
+        self.probe_answers: dict[tuple[str, int], bool] = {}
+        self.probes_run = 0
+        self._probed: dict[tuple[str, str, str, int], float] = {}
 
     @property
     def host(self) -> str:
@@ -386,6 +402,45 @@ class MemoryDriver:
         self.counted_flows = []
         traffic, self.counted_traffic = tuple(self.counted_traffic), []
         return HostFlows(counted, traffic=traffic)
+
+    def _routers(self) -> set[str]:
+        """The VPCs whose router is built here: those of the running instances' NICs."""
+        return {
+            nic.network.router_id
+            for instance in self.instances.values()
+            if instance.state is RuntimeState.RUNNING
+            for nic in (instance.spec.nic, *(i.nic for i in instance.interfaces.values()))
+            if nic is not None
+        }
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        """Kept as told; the routers here are the running instances' VPCs, whose listeners
+        count nothing (no packet crosses a memory host)."""
+        self.balanced = listeners
+        routers = self._routers()
+        here = [listener for listener in listeners if listener.vpc_id in routers]
+        keys = sorted(
+            {(lb.vpc_id, a, lb.port, t) for lb in here for a in lb.addresses for t in lb.protocols}
+        )
+        return BalancerReport(
+            routers=tuple(sorted({listener.vpc_id for listener in here})),
+            counters=tuple(ListenerCounter(*key, 0, 0) for key in keys),
+            active=tuple(ActiveFlows(*key, 0) for key in keys),
+        )
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        """The due probes of the VPCs routed here whose answer a test gave."""
+        routers, now, results = self._routers(), time.monotonic(), []
+        for probe in probes:
+            answer = self.probe_answers.get((probe.address, probe.health_port))
+            if probe.vpc_id not in routers or answer is None:
+                continue
+            if now - self._probed.get(probe.key, float("-inf")) < probe.interval:
+                continue
+            self._probed[probe.key] = now
+            self.probes_run += 1
+            results.append(ProbeResult(probe, answer))
+        return tuple(results)
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         """:data:`MEMORY_STATS` for each running instance (at its vCPUs and root volume)."""

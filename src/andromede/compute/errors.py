@@ -178,12 +178,13 @@ class IdempotentParameterMismatch(ComputeError):
 
 
 class IncorrectInstanceState(ComputeError):
-    def __init__(self, instance_id: str, state: str, event: str) -> None:
+    def __init__(self, instance_id: str, state: str, event: str, message: str = "") -> None:
         self.instance_id = instance_id
         self.state = state
         verb = _PAST.get(event, event)
         super().__init__(
-            f"The instance '{instance_id}' is not in a state from which it can be {verb}."
+            message
+            or f"The instance '{instance_id}' is not in a state from which it can be {verb}."
         )
 
 

@@ -1,6 +1,7 @@
 """An instance's termination and stop protection, what its guest's own power-off does, and
 its metadata options (decision 0145): checked here when a launch asks for them, changed here
-afterwards (ModifyInstanceAttribute, ModifyInstanceMetadataOptions), and the protection's
+afterwards (ModifyInstanceAttribute, ModifyInstanceMetadataOptions; and its CPU options,
+ModifyInstanceCpuOptions, decision 0214), and the protection's
 check that TerminateInstances and StopInstances make before touching anything.
 
 Protection guards the API only, as on EC2: a guest powering itself off with the
@@ -14,10 +15,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
+from andromede.compute.cpu_options import CpuOptionsRequest, check_cpu_options
 from andromede.compute.errors import (
     Duplicate,
+    IncorrectInstanceState,
     IncorrectState,
     InvalidParameterValue,
+    MissingParameter,
     OperationNotPermitted,
     Unsupported,
 )
@@ -194,6 +198,31 @@ class InstanceOptionsMixin(ServiceCore):
             asked = replace(instance.metadata_options, **changes)  # type: ignore[arg-type]
             options = check_metadata_options(asked)
             changed = replace(instance, metadata_options=options)
+            if await self.store.replace(changed):
+                return replace(changed, revision=changed.revision + 1)
+        raise IncorrectState(f"{instance_id} changed concurrently; retry")
+
+    async def set_cpu_options(
+        self, tenant_id: str, instance_id: str, core_count: int | None, threads_per_core: int | None
+    ) -> Instance:
+        """ModifyInstanceCpuOptions: the stopped instance's topology, both counts given, as
+        EC2 asks; its guest has it from its next start (decision 0214)."""
+        if core_count is None or threads_per_core is None:
+            raise MissingParameter(
+                "When specifying CpuOptions you must specify both CoreCount and ThreadsPerCore."
+            )
+        for _ in range(10):
+            instance = await self._owned(Instance, tenant_id, instance_id, "i")
+            if instance.state is not InstanceState.STOPPED:
+                raise IncorrectInstanceState(
+                    instance_id,
+                    instance.state.label,
+                    "modify",
+                    f"The instance '{instance_id}' is not in the 'stopped' state.",
+                )
+            asked = CpuOptionsRequest(core_count, threads_per_core)
+            chosen = check_cpu_options(instance.instance_type, instance.vcpus, asked)
+            changed = replace(instance, cpu_options=chosen)
             if await self.store.replace(changed):
                 return replace(changed, revision=changed.revision + 1)
         raise IncorrectState(f"{instance_id} changed concurrently; retry")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
+from andromede.compute.cpu_options import CpuOptionsRequest
 from andromede.compute.errors import (
     InvalidBlockDeviceMapping,
     InvalidParameterValue,
@@ -101,6 +102,8 @@ class RunRequest:
     # instance, with the instances).
     spot: SpotOptions | None = None
     spot_request_id: str | None = None
+    # RunInstances' CpuOptions (decision 0214; None: the type's default topology).
+    cpu_options: CpuOptionsRequest | None = None
 
 
 def root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:
@@ -197,4 +200,5 @@ _DIGEST_DEFAULTS: dict[str, object] = {
     "metadata_options": MetadataOptions(),
     "spot": None,
     "spot_request_id": None,
+    "cpu_options": None,
 }

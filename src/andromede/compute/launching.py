@@ -20,6 +20,7 @@ from datetime import datetime
 
 from andromede.compute.access import AccessMixin
 from andromede.compute.copies import CopiesMixin
+from andromede.compute.cpu_options import CpuOptionsRequest, check_cpu_options, instance_cpu
 from andromede.compute.dhcp_options_sets import DhcpOptionsMixin
 from andromede.compute.driver import (
     AttachedVolume,
@@ -197,6 +198,8 @@ class LaunchingMixin(
         image = await self._usable_image(tenant_id, asked.image_id)
         request = image_devices_taken(root_mapping_taken(asked, image), image)
         itype = self.instance_type(request.instance_type)
+        asked_cpu = request.cpu_options or CpuOptionsRequest()
+        cpu_options = check_cpu_options(itype.name, itype.vcpus, asked_cpu)  # decision 0214
         check_shutdown_behavior(request.shutdown_behavior)
         check_metadata_options(request.metadata_options)
         user_data = self._user_data(request.user_data_base64)
@@ -345,6 +348,7 @@ class LaunchingMixin(
                         shutdown_behavior=request.shutdown_behavior,
                         metadata_options=request.metadata_options,
                         monitoring=request.monitoring,
+                        cpu_options=cpu_options,
                         launch_template_id=request.launch_template_id,
                         launch_template_version=request.launch_template_version,
                         autoscaling_group=request.autoscaling_group,
@@ -608,7 +612,8 @@ class LaunchingMixin(
             wired = await driver.start(
                 InstanceSpec(
                     instance_id=instance.instance_id,
-                    vcpus=instance.vcpus,
+                    vcpus=(cpu := instance_cpu(instance)).vcpus,
+                    threads_per_core=cpu.threads_per_core,
                     memory_mib=instance.memory_mib,
                     root=AttachedVolume(root.volume_id, ROOT_DEVICE, key),
                     seed=build_seed(instance, public_keys),

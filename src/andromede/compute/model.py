@@ -53,6 +53,7 @@ __all__ = [
     "MODIFICATION_TRANSITIONS",
     "TRANSITIONS",
     "Attachment",
+    "CpuOptions",
     "ElasticIpRef",
     "Event",
     "Image",
@@ -173,6 +174,19 @@ class InstanceType:
     vcpus: int
     memory_mib: int
     root_disk_gib: int
+
+
+@dataclass(frozen=True, slots=True)
+class CpuOptions:
+    """An instance's CPU topology (decision 0214): its active cores and threads per core, as
+    EC2's ``CpuOptions``; its guest sees ``core_count`` times ``threads_per_core`` vCPUs."""
+
+    core_count: int
+    threads_per_core: int
+
+    @property
+    def vcpus(self) -> int:
+        return self.core_count * self.threads_per_core
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +327,9 @@ class Instance:
     lifecycle: str | None = None
     spot_request_id: str | None = None
     spot_interruption: SpotInterruption | None = None
+    # Its CPU topology (decision 0214): the launch's CpuOptions or ModifyInstanceCpuOptions';
+    # None: its type's default (compute.cpu_options.instance_cpu), as every record before.
+    cpu_options: CpuOptions | None = None
     format_version: int = FORMAT_VERSION
     revision: int = 0
 

@@ -5,13 +5,14 @@ A writer that queues work for a background loop (a replication task, an event no
 a message move task, an EventBridge delivery or replay, an SNS replay) marks its transaction
 with :func:`queued`; the database rings that queue's :class:`~andromede.wakeup.Doorbell` after
 the commit, never before (the loop's claim must find the row), and forgets the mark when the
-transaction rolls back. The bells are this process's: a queue filled by another gateway on a
-shared PostgreSQL is found by the loop's polling, within ``background_idle_poll_max``.
+transaction rolls back. The bells are this process's; on a shared PostgreSQL, another gateway's
+commits ring them too, through ``db.postgres_doorbells``'s notifications (which start listening
+when a loop first waits: :meth:`Doorbells.when_waited`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection
 
@@ -52,14 +53,24 @@ class Doorbells:
 
     def __init__(self) -> None:
         self._bells: dict[str, Doorbell] = {}
+        self._on_wait: Callable[[], None] | None = None
+
+    def when_waited(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` (on the waiter's event loop) whenever a loop waits on one of these
+        bells: PostgreSQL's listener starts there, in processes that run loops only."""
+        self._on_wait = hook
 
     def of(self, queue: str) -> Doorbell:
         """``queue``'s bell, made on first use (by the loop or by a commit, either first)."""
         bell = self._bells.get(queue)
         if bell is None:
             # setdefault, one step under the GIL: SQLite's writer thread may make it meanwhile.
-            bell = self._bells.setdefault(queue, Doorbell())
+            bell = self._bells.setdefault(queue, Doorbell(on_wait=self._waited))
         return bell
+
+    def names(self) -> list[str]:
+        """The queues whose bells were made so far."""
+        return list(self._bells)
 
     def committed(self, conn: Connection) -> None:
         """The transaction on ``conn`` committed: ring the queues it added to."""
@@ -72,6 +83,17 @@ class Doorbells:
     def ring(self, queues: Iterable[str]) -> None:
         for queue in queues:
             self.of(queue).ring()
+
+    def ring_known(self, queue: str) -> None:
+        """Ring ``queue``'s bell if this process made one (a notification names any queue:
+        none is made for a loop this process does not run)."""
+        bell = self._bells.get(queue)
+        if bell is not None:
+            bell.ring()
+
+    def _waited(self) -> None:
+        if self._on_wait is not None:
+            self._on_wait()
 
 
 def taken(conn: Connection) -> set[str]:

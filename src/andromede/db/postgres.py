@@ -60,6 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from andromede.db.doorbells import Doorbells, taken
 from andromede.db.errors import DatabaseUnavailable
+from andromede.db.postgres_doorbells import NotifyListener, notify_queued
 from andromede.db.statements import RowQuery, RowStatement
 
 __all__ = ["PostgresDatabase", "create_postgres_engine", "sync_postgres_url"]
@@ -185,6 +186,9 @@ class PostgresDatabase:
         self.engine = engine
         self.dialect = "postgresql"
         self.doorbells = Doorbells()  # rung after the commits that queued work (decision 0206)
+        # ... and after other gateways' such commits, heard from PostgreSQL (session 51).
+        self.listener = NotifyListener(self._listening_connection, self.doorbells)
+        self.doorbells.when_waited(self.listener.start)
         pool = engine.pool
         # Every connection in use or kept idle here is checked out of the engine's pool: with
         # at most pool_size permits, a permit holder's checkout never waits on the pool.
@@ -400,14 +404,15 @@ class PostgresDatabase:
             # A lone statement in autocommit is its own COMMIT from the moment it is sent.
             committing = single_statement
             try:
+                token = self.listener.token
                 if single_statement:
                     async with self._connection(_READ) as connection:
-                        result, marks = await connection.run_sync(_marked, function)
+                        result, marks = await connection.run_sync(_marked, function, token)
                     self.doorbells.ring(marks)
                     return result
                 async with self._connection(_WRITE) as connection:
                     async with connection.begin() as transaction:
-                        result, marks = await connection.run_sync(_marked, function)
+                        result, marks = await connection.run_sync(_marked, function, token)
                         committing = True
                         await transaction.commit()
                 self.doorbells.ring(marks)  # after the commit: the loop's claim finds the rows
@@ -430,10 +435,21 @@ class PostgresDatabase:
                     raise DatabaseUnavailable("the metadata database is unavailable") from exc
                 raise
 
+    async def _listening_connection(self) -> asyncpg.Connection:
+        """A connection of the listener's own, outside the pool (``db.postgres_doorbells``)."""
+        dialect = self.engine.sync_engine.dialect
+        _args, params = dialect.create_connect_args(self.engine.url)
+        return await asyncpg.connect(
+            **params,
+            timeout=self._pool_timeout,
+            server_settings={"application_name": "andromede-doorbells"},
+        )
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        await self.listener.close()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         idle = [*self._idle[_READ], *self._idle[_WRITE]]
@@ -444,8 +460,15 @@ class PostgresDatabase:
         await self.engine.dispose()
 
 
-def _marked(conn: Connection, function: Callable[[Connection], _T]) -> tuple[_T, set[str]]:
-    """``function``'s result and the work queues it marked (``db.doorbells``); marks a failed
-    transaction left on the connection are dropped first."""
+def _marked(
+    conn: Connection, function: Callable[[Connection], _T], token: str
+) -> tuple[_T, set[str]]:
+    """``function``'s result and the work queues it marked (``db.doorbells``), announced to the
+    other gateways (delivered at the commit; a lone autocommit statement has committed by
+    then); marks a failed transaction left on the connection are dropped first."""
     taken(conn)
-    return function(conn), taken(conn)
+    result = function(conn)
+    marks = taken(conn)
+    if marks:
+        notify_queued(conn, marks, token)
+    return result, marks

@@ -155,6 +155,7 @@ from andromede.db.tables_dashboards import metric_dashboards
 from andromede.db.tables_secrets import secret_replicas, secret_versions, secrets
 from andromede.db.tables_anomaly import metric_anomaly_detectors
 from andromede.db.tables_logs import (
+    log_account_policies,
     log_events,
     log_export_tasks,
     log_groups,
@@ -267,6 +268,7 @@ __all__ = [
     "kms_key_rotations",
     "kms_keys",
     "lb_resources",
+    "log_account_policies",
     "log_events",
     "log_export_tasks",
     "log_groups",

@@ -48,6 +48,9 @@ events_buses = sa.Table(
     # Microseconds since the epoch.
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    # Migration 0102 (decision 0213): the bus's KmsKeyIdentifier and dead-letter queue, JSON;
+    # NULL for a bus with neither.
+    sa.Column("config", sa.Text, nullable=True),
 )
 
 events_bus_policies = sa.Table(

@@ -8,7 +8,10 @@ as JSON, the metric's name and namespace as columns to list them by) and
 once finished, their results as JSON, so any gateway answers GetQueryResults) and
 ``log_query_definitions`` (the saved queries of PutQueryDefinition); ``log_export_tasks``
 (migration 0096: each account's export tasks to S3, their status and the lease of the gateway
-running one).
+running one); ``log_account_policies`` (migration 0101: each account's account-level
+policies, DATA_PROTECTION_POLICY the one type served). A group's own data protection policy
+is two columns of ``log_groups``, and the spans of what it found in an event ``masks`` of
+``log_events`` (decision 0211).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -22,6 +25,7 @@ from andromede.db.metadata import metadata
 from andromede.db.types import big_id, key_text
 
 __all__ = [
+    "log_account_policies",
     "log_events",
     "log_export_tasks",
     "log_groups",
@@ -44,6 +48,9 @@ log_groups = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("stored_bytes", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    # The group's data protection policy document and when it was put (decision 0211).
+    sa.Column("data_protection", sa.Text, nullable=True),
+    sa.Column("data_protection_updated", sa.BigInteger, nullable=True),
 )
 
 log_streams = sa.Table(
@@ -71,6 +78,9 @@ log_events = sa.Table(
     sa.Column("ingestion", sa.BigInteger, nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("sealed", sa.LargeBinary, nullable=False),
+    # Character spans ("start-end,…") of the sensitive terms found at ingestion (decision
+    # 0211): where a reader sees asterisks. Offsets only, nothing of the terms.
+    sa.Column("masks", sa.Text, nullable=True),
     sa.Index("ix_log_events_stream_time", "tenant_id", "group_name", "stream_name", "timestamp"),
     sa.Index("ix_log_events_group_time", "tenant_id", "group_name", "timestamp"),
 )
@@ -96,6 +106,18 @@ log_resource_policies = sa.Table(
     sa.Column("tenant_id", key_text(), primary_key=True),
     sa.Column("policy_name", key_text(), primary_key=True),
     sa.Column("document", sa.Text, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+log_account_policies = sa.Table(
+    "log_account_policies",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("policy_type", key_text(), primary_key=True),
+    sa.Column("policy_name", key_text(), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("scope", key_text(), nullable=False),
     sa.Column("updated", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
 )

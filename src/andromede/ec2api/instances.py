@@ -20,12 +20,14 @@ from andromede.compute.model import (
 from andromede.compute.network import NetworkInterface, private_dns_name
 from andromede.compute.network_interfaces import FurtherInterface
 from andromede.compute.service import ROOT_DEVICE, RunRequest, StateChange
+from andromede.ec2api.cpu_options import CPU_OPTIONS_ACTIONS, write_instance_cpu, write_vcpu_info
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
 from andromede.ec2api.interface_xml import write_secondary_interface
 from andromede.ec2api.launch_parameters import (
     RUN_HANDLED,
     RUN_HARMLESS,
+    cpu_options,
     launch_interface,
     launch_mappings,
     launch_options,
@@ -207,10 +209,7 @@ def _write_instance(xml: XmlWriter, call: Call, instance: Instance, known: _Know
                 write_secondary_interface(xml, call, interface, instance, group_names, nested=True)
     xml.close("networkInterfaceSet")
     write_tags(xml, system_tags(instance))
-    xml.open("cpuOptions")
-    xml.element("coreCount", instance.vcpus)
-    xml.element("threadsPerCore", 1)
-    xml.close("cpuOptions")
+    write_instance_cpu(xml, instance)
     write_metadata_options(xml, "metadataOptions", instance.metadata_options)
     xml.close("item")
 
@@ -331,6 +330,7 @@ async def launch_request_of(
         metadata_options=options.metadata_options,
         monitoring=options.monitoring,
         spot=market_options(p, call.compute.clock()),
+        cpu_options=cpu_options(p),
     )
     return request, further
 
@@ -530,11 +530,7 @@ def _write_type(xml: XmlWriter, itype: InstanceType) -> None:
     xml.element("item", "x86_64")
     xml.close("supportedArchitectures")
     xml.close("processorInfo")
-    xml.open("vCpuInfo")
-    xml.element("defaultVCpus", itype.vcpus)
-    xml.element("defaultCores", itype.vcpus)
-    xml.element("defaultThreadsPerCore", 1)
-    xml.close("vCpuInfo")
+    write_vcpu_info(xml, itype)
     xml.open("memoryInfo")
     xml.element("sizeInMiB", itype.memory_mib)
     xml.close("memoryInfo")
@@ -690,4 +686,5 @@ INSTANCE_ACTIONS: dict[str, Action] = {
     "DescribeRegions": Action(describe_regions, mutating=False),
     "DescribeAvailabilityZones": Action(describe_availability_zones, mutating=False),
     **METADATA_OPTIONS_ACTIONS,
+    **CPU_OPTIONS_ACTIONS,
 }

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
+from andromede.compute.cpu_options import CpuOptionsRequest
 from andromede.compute.instance_options import check_metadata_options, check_shutdown_behavior
 from andromede.compute.model import MetadataOptions, SpotOptions
 from andromede.compute.service import LaunchVolume
@@ -38,6 +39,7 @@ __all__ = [
     "TEMPLATE_HANDLED",
     "LaunchInterface",
     "LaunchOptions",
+    "cpu_options",
     "launch_interface",
     "launch_mappings",
     "launch_options",
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 # RunInstances: what it acts on, and what it takes as asked because the value is what is done
-# anyway. Everything else (more network interfaces, IPv6, CPU options…) is refused, so
+# anyway. Everything else (more network interfaces, IPv6, hibernation…) is refused, so
 # that no instance is started differently from what was asked (decision 0060).
 RUN_HANDLED: Final = frozenset(
     {
@@ -67,6 +69,8 @@ RUN_HANDLED: Final = frozenset(
         "Monitoring.Enabled",
         # A Spot launch (decision 0202, market_options).
         "InstanceMarketOptions",
+        # The guest's cores and threads per core (decision 0214, cpu_options).
+        "CpuOptions",
     }
 )  # fmt: skip
 RUN_HARMLESS: Final = {
@@ -221,6 +225,23 @@ def launch_options(p: Params, defaults: Mapping[str, str | int] | None = None) -
         ),
         metadata_options=check_metadata_options(asked),
         monitoring=p.boolean("Monitoring.Enabled", default=False),
+    )
+
+
+_CPU_MEMBERS: Final = frozenset({"CoreCount", "ThreadsPerCore", "AmdSevSnp"})
+
+
+def cpu_options(p: Params, action: str = "RunInstances") -> CpuOptionsRequest | None:
+    """A launch's ``CpuOptions`` as asked (None: none); compute checks them against the
+    instance type (decision 0214)."""
+    cpu = p.view("CpuOptions.")
+    if not cpu.names():
+        return None
+    cpu.refuse_unhandled(f"{action} CpuOptions", _CPU_MEMBERS)
+    return CpuOptionsRequest(
+        core_count=cpu.integer("CoreCount", minimum=1),
+        threads_per_core=cpu.integer("ThreadsPerCore", minimum=1),
+        amd_sev_snp=cpu.get("AmdSevSnp"),
     )
 
 

@@ -22,6 +22,7 @@ from andromede.ec2api.errors import Ec2Error, to_ec2_error
 from andromede.ec2api.launch_parameters import (
     RUN_HARMLESS,
     TEMPLATE_HANDLED,
+    cpu_options,
     launch_interface,
     launch_mappings,
     launch_options,
@@ -55,6 +56,7 @@ def _check_data(call: Call, data: Params, action: str) -> None:
     launch_further_interfaces(data)
     launch_options(data)  # the protection flags' and metadata options' form
     market_options(data, call.compute.clock())  # a Spot launch's options (decision 0202)
+    cpu_options(data, action)  # their form; the type's counts at launch (decision 0214)
     data.boolean("EbsOptimized", default=False)
     for spec in data.structs("TagSpecification"):
         kind = spec.required("ResourceType")
@@ -123,6 +125,10 @@ _STRUCTS: Final = {
     "Monitoring": ("monitoring", {"Enabled": "enabled"}),
     "CreditSpecification": ("creditSpecification", {"CpuCredits": "cpuCredits"}),
     "HibernationOptions": ("hibernationOptions", {"Configured": "configured"}),
+    "CpuOptions": (
+        "cpuOptions",
+        {"CoreCount": "coreCount", "ThreadsPerCore": "threadsPerCore", "AmdSevSnp": "amdSevSnp"},
+    ),
     "MetadataOptions": (
         "metadataOptions",
         {
@@ -336,6 +342,9 @@ async def instance_parameters(call: Call, instance: Instance) -> LaunchParameter
                     spot.interruption_behavior,
                 )
             )
+    if instance.cpu_options is not None:  # decision 0214: a topology chosen, not the default
+        found.append(("CpuOptions.CoreCount", str(instance.cpu_options.core_count)))
+        found.append(("CpuOptions.ThreadsPerCore", str(instance.cpu_options.threads_per_core)))
     if instance.tags:
         found.append(("TagSpecification.1.ResourceType", "instance"))
         for n, (key, value) in enumerate(instance.tags, start=1):

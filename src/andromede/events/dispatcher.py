@@ -13,6 +13,10 @@ letting EventBridge in) is not tried again. Either way an undelivered event goes
 target's dead-letter queue, when it has one, with the attributes AWS adds (``RULE_ARN``,
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
+A bus under a customer's KMS key (decision 0213) has its deliveries sealed under a data key of
+that key before they are queued; one that no longer opens (the key disabled or closed) goes,
+as the event's metadata with the reason, to the bus's dead-letter queue (the target's when the
+bus has none).
 
 :class:`Scheduler` runs in every gateway: each pass reads the scheduled rules and, for each
 period ("slot") due, claims it (``RunClaims``, the ``metric_runs`` table of decision 0181)
@@ -36,7 +40,8 @@ from andromede.events.delivery_queue import (
     QueuedDelivery,
 )
 from andromede.events.errors import EventsError, ValidationError
-from andromede.events.model import Rule, Target, event_envelope
+from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
+from andromede.events.model import EventBus, Rule, Target, event_envelope
 from andromede.events.schedule import Cron, parse_schedule
 from andromede.events.store import EventsStore
 from andromede.events.transform import render_input
@@ -122,16 +127,26 @@ class Deliveries:
         self._pacer = Pacer(poll_interval, idle_poll_max, doorbell)
         # Told (tenant, delivered) of each finished delivery: the metering hook.
         self._on_result = on_result
+        # Customer KMS keys of buses (decision 0213); None where not served.
+        self.keys: EventKeys | None = None
 
     async def submit(
-        self, tenant_id: str, matched: Sequence[tuple[Rule, Target, dict[str, Any]]]
+        self,
+        tenant_id: str,
+        matched: Sequence[tuple[Rule, Target, dict[str, Any]]],
+        *,
+        bus: EventBus | None = None,
     ) -> None:
         """Queue each (rule, target, event) in one write; the target's input rendered now,
-        as the rule and target stand when the event is accepted."""
-        new = [
-            NewDelivery(
-                rule.arn,
-                target.id,
+        as the rule and target stand when the event is accepted. Under ``bus``'s key when it
+        has one (decision 0213): the event, the target's settings and the rendered input
+        sealed with one data key, only the event's metadata (which AWS does not encrypt
+        either), the target's ARN and the dead-letter queues left readable."""
+        documents = [
+            (
+                rule,
+                target,
+                event,
                 json.dumps(
                     {
                         "target": {"Id": target.id, "Arn": target.arn, "Spec": target.spec},
@@ -150,9 +165,39 @@ class Deliveries:
             )
             for rule, target, event in matched
         ]
+        if bus is not None and bus.kms_key is not None:
+            documents = await self._sealed(bus, documents)
+        new = [NewDelivery(rule.arn, target.id, text) for rule, target, _, text in documents]
         if new:
             await self.queue.add(tenant_id, new, self._clock())
             self._pacer.doorbell.ring()
+
+    async def _sealed(
+        self, bus: EventBus, documents: list[tuple[Rule, Target, dict[str, Any], str]]
+    ) -> list[tuple[Rule, Target, dict[str, Any], str]]:
+        if self.keys is None:
+            raise KeyUnusable("Customer KMS keys are not served by this deployment.")
+        scope = KeyScope(bus.tenant_id, bus.kms_key, bus.arn, bus.arn)
+        sealed = await self.keys.seal(scope, [text for *_, text in documents])
+        return [
+            (
+                rule,
+                target,
+                event,
+                json.dumps(
+                    {
+                        "sealed": text,
+                        "bus": bus.arn,
+                        "bus_dead_letter": bus.dead_letter_arn,
+                        "target": {"Id": target.id, "Arn": target.arn},
+                        "target_dead_letter": target.dead_letter_arn,
+                        "metadata": {k: v for k, v in event.items() if k != "detail"},
+                    },
+                    separators=(",", ":"),
+                ),
+            )
+            for (rule, target, event, _), text in zip(documents, sealed, strict=True)
+        ]
 
     async def run_forever(self) -> None:
         while True:
@@ -193,6 +238,12 @@ class Deliveries:
             return
         try:
             document = json.loads(delivery.message)
+            if "sealed" in document:
+                opened = await self._opened(delivery, document)
+                if opened is None:
+                    await self.queue.complete(delivery)
+                    return
+                document = opened
             given = document["target"]
             target = Target(given["Id"], given["Arn"], given["Spec"])
             event: dict[str, Any] = document["event"]
@@ -238,6 +289,62 @@ class Deliveries:
             if self._on_result is not None:
                 self._on_result(delivery.tenant_id, True)
         await self.queue.complete(delivery)
+
+    async def _opened(
+        self, delivery: QueuedDelivery, document: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A delivery sealed under its bus's key, opened; None when the key refuses (decision
+        0213): then, as AWS documents for a non-retriable decryption error, the event's
+        readable metadata goes to the bus's dead-letter queue (the target's when the bus has
+        none) with the reason, and the delivery is not tried again."""
+        bus = str(document["bus"])
+        scope = KeyScope(delivery.tenant_id, None, bus, bus)
+        if self.keys is None:
+            error = KeyUnusable("Customer KMS keys are not served by this deployment.")
+        else:
+            try:
+                opened: dict[str, Any] = json.loads(
+                    (await self.keys.open(scope, [str(document["sealed"])]))[0]
+                )
+                return opened
+            except KeyUnusable as exc:
+                error = exc
+        if self._on_result is not None:
+            self._on_result(delivery.tenant_id, False)
+        metadata = document.get("metadata") or {}
+        target = document["target"]
+        dlq, source = document.get("bus_dead_letter"), bus
+        if dlq is None:
+            dlq, source = document.get("target_dead_letter"), delivery.rule_arn
+        log.warning(
+            "sealed event %s of %s not opened (%s): %s",
+            metadata.get("id"),
+            bus,
+            type(error).__name__,
+            "dead-lettered" if dlq else "dropped",
+        )
+        if dlq is None:
+            return None
+        attributes = {
+            "RULE_ARN": delivery.rule_arn,
+            "TARGET_ARN": str(target.get("Arn")),
+            "ERROR_CODE": "AccessDeniedException",
+            "ERROR_MESSAGE": error.message[:256],
+            "RETRY_ATTEMPTS": str(delivery.attempts - 1),
+        }
+        try:
+            await self._sink.send(
+                delivery.tenant_id,
+                str(dlq),
+                json.dumps(metadata, separators=(",", ":")),
+                rule_arn=source,
+                group_id=None,
+                dedup_id=str(metadata.get("id", uuid.uuid4())),
+                attributes=attributes,
+            )
+        except Exception as exc:  # the dead-letter queue is gone or refuses: nothing left
+            log.info("dead letter of %s to %s dropped: %r", metadata.get("id"), dlq, exc)
+        return None
 
     async def _dead_letter(
         self,

@@ -44,6 +44,12 @@ class EventKeys(Protocol):
         (CreateArchive, UpdateArchive, CreateEventBus and UpdateEventBus refuse such a key)."""
         ...
 
+    async def key_arn(self, scope: KeyScope) -> str:
+        """The ARN of the key ``scope.key`` names now (an alias resolved): what the caller of
+        CreateEventBus or UpdateEventBus must be allowed ``kms:DescribeKey`` on (decision
+        0213). ``KeyUnusable`` when no such key of the account exists. Not a use of the key."""
+        ...
+
     async def seal(self, scope: KeyScope, events: Sequence[str]) -> list[str]:
         """``events`` sealed under ``scope.key`` (one data key for them all)."""
         ...

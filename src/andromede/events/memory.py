@@ -55,7 +55,13 @@ class MemoryEventsStore:
         if held is None:
             raise ResourceNotFound(f"Event bus {name} does not exist.")
         bus = change(held)
-        self._buses[tenant_id, name] = replace(held, description=bus.description, tags=bus.tags)
+        self._buses[tenant_id, name] = replace(
+            held,
+            description=bus.description,
+            tags=bus.tags,
+            kms_key=bus.kms_key,
+            dead_letter_arn=bus.dead_letter_arn,
+        )
         return self._buses[tenant_id, name]
 
     async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:

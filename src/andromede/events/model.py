@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -104,10 +104,30 @@ class EventBus:
     description: str | None = None
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     tags: dict[str, str] = field(default_factory=dict)
+    # Decision 0213: the customer key its events are sealed under at rest (as given: id,
+    # ARN, alias or alias ARN), and the SQS queue its undeliverable sealed events go to.
+    kms_key: str | None = None
+    dead_letter_arn: str | None = None
 
     @property
     def arn(self) -> str:
         return bus_arn(self.region, self.tenant_id, self.name)
+
+    def config_document(self) -> str | None:
+        """The key and dead-letter queue as the store keeps them (None: neither)."""
+        if self.kms_key is None and self.dead_letter_arn is None:
+            return None
+        return json.dumps(
+            {"KmsKeyIdentifier": self.kms_key, "DeadLetterArn": self.dead_letter_arn},
+            separators=(",", ":"),
+        )
+
+    def with_config(self, document: str | None) -> EventBus:
+        """This bus with the key and dead-letter queue :meth:`config_document` wrote."""
+        data = json.loads(document) if document else {}
+        return replace(
+            self, kms_key=data.get("KmsKeyIdentifier"), dead_letter_arn=data.get("DeadLetterArn")
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,12 +180,16 @@ class ReplayRunner:
             event[REPLAY_NAME_HEADER] = replay.name
             events.append(event)
         if events:
-            await self._events.route(
-                replay.tenant_id,
-                archive.bus_name,
-                events,
-                rule_arns=frozenset(replay.filter_arns) if replay.filter_arns else None,
-            )
+            try:
+                await self._events.route(
+                    replay.tenant_id,
+                    archive.bus_name,
+                    events,
+                    rule_arns=frozenset(replay.filter_arns) if replay.filter_arns else None,
+                )
+            except KeyUnusable as exc:  # the bus's own key refuses (decision 0213)
+                failed = replay.moved(ReplayState.FAILED, now, exc.message)
+                return await self._advance(replay, failed)
         new = replay
         if found:
             last = found[-1]

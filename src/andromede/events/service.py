@@ -19,6 +19,7 @@ from andromede.events.errors import (
     ResourceNotFound,
     ValidationError,
 )
+from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
 from andromede.events.model import (
     DEFAULT_BUS,
     EventBus,
@@ -62,9 +63,16 @@ class EntryResult:
 
 class TargetDeliveries(Protocol):
     async def submit(
-        self, tenant_id: str, matched: Sequence[tuple[Rule, Target, dict[str, Any]]]
+        self,
+        tenant_id: str,
+        matched: Sequence[tuple[Rule, Target, dict[str, Any]]],
+        *,
+        bus: EventBus | None = None,
     ) -> None:
-        """Queue each ``event`` for ``target`` of ``rule``, delivered at least once after."""
+        """Queue each ``event`` for ``target`` of ``rule``, delivered at least once after;
+        sealed under ``bus``'s key when it has one (decision 0213: ``KeyUnusable``, nothing
+        queued, when the key refuses — even with nothing matched, as the bus holds its events
+        under it)."""
         ...
 
 
@@ -93,6 +101,8 @@ class EventsService:
         self._patterns: dict[str, EventPattern] = {}
         # The bus's archives (decision 0196), told of every event routed, before its rules.
         self.archiver: EventArchiver | None = None
+        # Customer KMS keys for buses (decision 0213); None where not served.
+        self.keys: EventKeys | None = None
 
     # -- buses
 
@@ -118,13 +128,66 @@ class EventsService:
         *,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
+        kms_key: str | None = None,
+        dead_letter_arn: str | None = None,
     ) -> EventBus:
         check_bus_name(name, custom=True)
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
-        bus = EventBus(tenant_id, self.region, name, description, self._clock(), dict(tags or {}))
+        bus = EventBus(
+            tenant_id,
+            self.region,
+            name,
+            description,
+            self._clock(),
+            dict(tags or {}),
+            kms_key=kms_key,
+            dead_letter_arn=dead_letter_arn,
+        )
+        await self._check_config(bus)
         await self.store.create_bus(bus, limit=self._limits.max_buses)
         return bus
+
+    def key_scope(self, bus: EventBus) -> KeyScope:
+        """What the bus's key seals (decision 0213): its events, the bus their encryption
+        context, as AWS's ``aws:events:event-bus:arn``."""
+        return KeyScope(bus.tenant_id, bus.kms_key, bus.arn, bus.arn)
+
+    async def bus_key_arn(self, bus: EventBus) -> str:
+        """The ARN of the key the bus would name (an alias resolved), for the caller's
+        ``kms:DescribeKey``; ValidationError when there is no such key."""
+        if self.keys is None:
+            raise ValidationError("KmsKeyIdentifier is not supported by this deployment.")
+        try:
+            return await self.keys.key_arn(self.key_scope(bus))
+        except KeyUnusable as exc:
+            raise ValidationError(exc.message) from exc
+
+    async def _check_config(self, bus: EventBus) -> None:
+        """A bus's key usable by EventBridge now and its dead-letter queue an SQS queue of
+        the account and region, as CreateEventBus and UpdateEventBus require."""
+        if bus.dead_letter_arn is not None:
+            parts = parse_arn(bus.dead_letter_arn)
+            if parts is None or parts[0] != "sqs" or ":" in parts[3]:
+                raise ValidationError(
+                    f"Parameter DeadLetterConfig.Arn is not valid: {bus.dead_letter_arn[:1600]} "
+                    "is not the ARN of an Amazon SQS queue."
+                )
+            if parts[1] != self.region or parts[2] != bus.tenant_id:
+                raise ValidationError(
+                    "Parameter DeadLetterConfig.Arn is not valid: the queue must be in the event "
+                    "bus's account and Region."
+                )
+        if bus.kms_key is None:
+            return
+        if not 1 <= len(bus.kms_key) <= 2048:
+            raise ValidationError("KmsKeyIdentifier must be 1 to 2048 characters.")
+        if self.keys is None:
+            raise ValidationError("KmsKeyIdentifier is not supported by this deployment.")
+        try:
+            await self.keys.check(self.key_scope(bus))
+        except KeyUnusable as exc:
+            raise ValidationError(exc.message) from exc
 
     async def describe_bus(self, tenant_id: str, name: str) -> EventBus:
         if name == DEFAULT_BUS:
@@ -177,6 +240,38 @@ class EventsService:
                 raise ValidationError("An event bus holds at most 50 tags.")
             kept = bus.description if description is None else description
             return replace(bus, description=kept, tags=tags)
+
+        return await self.store.change_bus(tenant_id, name, change)
+
+    async def configure_bus(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        description: str | None,
+        kms_key: str | None,
+        dead_letter_arn: str | None,
+    ) -> EventBus:
+        """UpdateEventBus (decision 0213): the key and dead-letter queue replaced by those
+        given — none given is EventBridge's own key and no queue, as AWS documents — and the
+        description when given. The new key seals what comes after; the deliveries queued
+        under the former key keep it."""
+        if description is not None and len(description) > 512:
+            raise ValidationError("Description must be at most 512 characters.")
+        if name == DEFAULT_BUS:
+            if kms_key is None and dead_letter_arn is None and description is None:
+                return await self.describe_bus(tenant_id, name)
+            raise ValidationError(
+                "The default event bus takes no description, KMS key or dead-letter queue here "
+                "(decisions 0192, 0213)."
+            )
+        held = await self.describe_bus(tenant_id, name)
+        wanted = replace(held, kms_key=kms_key, dead_letter_arn=dead_letter_arn)
+        await self._check_config(wanted)
+
+        def change(bus: EventBus) -> EventBus:
+            kept = bus.description if description is None else description
+            return replace(bus, description=kept, kms_key=kms_key, dead_letter_arn=dead_letter_arn)
 
         return await self.store.change_bus(tenant_id, name, change)
 
@@ -383,7 +478,18 @@ class EventsService:
             by_bus.setdefault(place, []).append(event)
             results.append(EntryResult(event["id"]))
         for (owner, bus), events in by_bus.items():
-            await self.route(owner, bus, events)
+            try:
+                await self.route(owner, bus, events)
+            except KeyUnusable as exc:
+                # Decision 0213: the bus's key refuses (disabled, deleted, its policy closed):
+                # its entries fail with AWS's non-retryable AccessDeniedException, none kept.
+                unkept = {event["id"] for event in events}
+                results = [
+                    EntryResult(None, "AccessDeniedException", exc.message)
+                    if result.event_id in unkept
+                    else result
+                    for result in results
+                ]
         return results
 
     async def route(
@@ -398,10 +504,15 @@ class EventsService:
         ``rule_arns`` only when given: a replay's FilterArns); how many deliveries that made.
         The platform's own events come in here too, and replays' (decision 0196); each is
         archived first, as its bus's archives say."""
-        if self.archiver is not None:
-            await self.archiver.archive(tenant_id, bus, events)
+        keyed = None if bus == DEFAULT_BUS else await self.store.get_bus(tenant_id, bus)
+        if keyed is not None and keyed.kms_key is None:
+            keyed = None
         targets = await self.store.targets_by_rule(tenant_id, bus)
         if not targets:
+            if keyed is not None:  # the key must seal the bus's events even when none match
+                await self._deliveries.submit(tenant_id, [], bus=keyed)
+            if self.archiver is not None:
+                await self.archiver.archive(tenant_id, bus, events)
             return 0
         rules = [
             rule
@@ -420,8 +531,11 @@ class EventsService:
                     continue  # a pattern stored before a stricter check: matches nothing
                 if matched:
                     handed += [(rule, target, event) for target in targets[rule.name]]
-        # Queued before the caller answers: an accepted event's deliveries are not lost.
-        await self._deliveries.submit(tenant_id, handed)
+        # Queued before the caller answers: an accepted event's deliveries are not lost. A
+        # bus's key refusing stops here, before the archives keep what the bus refused.
+        await self._deliveries.submit(tenant_id, handed, bus=keyed)
+        if self.archiver is not None:
+            await self.archiver.archive(tenant_id, bus, events)
         return len(handed)
 
     async def _event_of(

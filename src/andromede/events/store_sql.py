@@ -58,7 +58,7 @@ class SqlEventsStore:
             m["description"],
             datetime.fromtimestamp(int(m["created"]) / 1_000_000, UTC),
             dict(json.loads(m["tags"])),
-        )
+        ).with_config(m["config"])
 
     def _rule(self, m: Any) -> Rule:
         return Rule.from_document(
@@ -85,6 +85,7 @@ class SqlEventsStore:
                     bus_name=bus.name,
                     description=bus.description,
                     tags=json.dumps(bus.tags),
+                    config=bus.config_document(),
                     created=int(bus.created.timestamp() * 1_000_000),
                     format_version=FORMAT_VERSION,
                 )
@@ -131,9 +132,19 @@ class SqlEventsStore:
             conn.execute(
                 sa.update(_B)
                 .where(*key)
-                .values(description=bus.description, tags=json.dumps(bus.tags))
+                .values(
+                    description=bus.description,
+                    tags=json.dumps(bus.tags),
+                    config=bus.config_document(),
+                )
             )
-            return replace(held, description=bus.description, tags=dict(bus.tags))
+            return replace(
+                held,
+                description=bus.description,
+                tags=dict(bus.tags),
+                kms_key=bus.kms_key,
+                dead_letter_arn=bus.dead_letter_arn,
+            )
 
         return await self._db.write(work)
 

@@ -21,7 +21,17 @@ from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_a
 from andromede.events.service import EventsService
 from andromede.eventsapi.errors import EventsWireError
 
-__all__ = ["ACTIONS", "NOT_SERVED", "Authorise", "EventsCall", "tag_list", "tags_of"]
+__all__ = [
+    "ACTIONS",
+    "NOT_SERVED",
+    "Authorise",
+    "EventsCall",
+    "allow_key",
+    "bus_config",
+    "bus_config_shape",
+    "tag_list",
+    "tags_of",
+]
 
 
 class Authorise(Protocol):
@@ -127,6 +137,41 @@ def _bus_shape(bus: EventBus) -> dict[str, Any]:
     return shape
 
 
+def bus_config(call: EventsCall) -> tuple[str | None, str | None]:
+    """(KmsKeyIdentifier, DeadLetterConfig.Arn) of CreateEventBus or UpdateEventBus
+    (decision 0213)."""
+    key = call.text("KmsKeyIdentifier", limit=2048)
+    given = call.params.get("DeadLetterConfig")
+    if given is None:
+        return key, None
+    arn = given.get("Arn") if isinstance(given, dict) else None
+    if arn is not None and (not isinstance(arn, str) or not 1 <= len(arn) <= 1600):
+        raise EventsWireError(
+            "ValidationException", "DeadLetterConfig.Arn must be 1 to 1600 characters."
+        )
+    if not isinstance(given, dict):
+        raise EventsWireError("ValidationException", "DeadLetterConfig must be an object.")
+    return key, arn
+
+
+async def allow_key(call: EventsCall, bus: EventBus) -> None:
+    """The caller must be allowed ``kms:DescribeKey`` on the bus's key, as AWS requires of
+    whoever names a customer key for a bus (decision 0213)."""
+    if bus.kms_key is not None:
+        key_arn = await call.events.bus_key_arn(bus)
+        call.resources.append(key_arn)
+        await call.authorise("kms:DescribeKey", key_arn)
+
+
+def bus_config_shape(bus: EventBus) -> dict[str, Any]:
+    shape: dict[str, Any] = {}
+    if bus.kms_key is not None:
+        shape["KmsKeyIdentifier"] = bus.kms_key
+    if bus.dead_letter_arn is not None:
+        shape["DeadLetterConfig"] = {"Arn": bus.dead_letter_arn}
+    return shape
+
+
 def _rule_shape(rule: Rule) -> dict[str, Any]:
     shape: dict[str, Any] = {
         "Name": rule.name,
@@ -148,20 +193,25 @@ def _rule_shape(rule: Rule) -> dict[str, Any]:
 async def create_event_bus(call: EventsCall) -> dict[str, Any]:
     name = call.text("Name", required=True, limit=256) or ""
     await call.allow("CreateEventBus", bus_arn(call.events.region, call.tenant_id, name))
-    for refused in ("KmsKeyIdentifier", "EventSourceName", "DeadLetterConfig"):
-        if call.params.get(refused) is not None:
-            raise EventsWireError(
-                "ValidationException",
-                f"{refused} is not supported here yet (decision 0192): event buses are sealed "
-                "under the platform's keys.",
-            )
+    if call.params.get("EventSourceName") is not None:
+        raise EventsWireError(
+            "ValidationException",
+            "EventSourceName is not supported here (decision 0192): the platform has no "
+            "partner event sources.",
+        )
+    kms_key, dead_letter = bus_config(call)
+    if kms_key is not None:
+        wanted = EventBus(call.tenant_id, call.events.region, name, kms_key=kms_key)
+        await allow_key(call, wanted)
     bus = await call.events.create_bus(
         call.tenant_id,
         name,
         description=call.text("Description", limit=512),
         tags=tags_of(call.params.get("Tags")),
+        kms_key=kms_key,
+        dead_letter_arn=dead_letter,
     )
-    answer: dict[str, Any] = {"EventBusArn": bus.arn}
+    answer: dict[str, Any] = {"EventBusArn": bus.arn, **bus_config_shape(bus)}
     if bus.description is not None:
         answer["Description"] = bus.description
     return answer
@@ -170,7 +220,8 @@ async def create_event_bus(call: EventsCall) -> dict[str, Any]:
 async def describe_event_bus(call: EventsCall) -> dict[str, Any]:
     name = call.bus("Name")
     await call.allow("DescribeEventBus", bus_arn(call.events.region, call.tenant_id, name))
-    shape = _bus_shape(await call.events.describe_bus(call.tenant_id, name))
+    bus = await call.events.describe_bus(call.tenant_id, name)
+    shape = {**_bus_shape(bus), **bus_config_shape(bus)}
     policy = await call.events.bus_policy(call.tenant_id, name)
     if policy is not None:
         shape["Policy"] = policy

@@ -1,6 +1,8 @@
 """EventBridge's bus-level actions of decision 0192's session 48 addendum: a bus's resource
 policy (PutPermission, RemovePermission; DescribeEventBus shows it), and UpdateEventBus (the
-custom buses' tags are served with the rules' by :mod:`.actions`). A bus policy is an IAM
+custom buses' tags are served with the rules' by :mod:`.actions`): its description, and its
+customer KMS key and dead-letter queue (decision 0213), which it replaces as AWS documents —
+none given is EventBridge's own key and no queue. A bus policy is an IAM
 resource policy, judged by the platform's engine when another account's PutEvents names the
 bus by ARN.
 
@@ -17,7 +19,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from andromede.eventsapi.actions import EventsCall
+from andromede.events.model import DEFAULT_BUS, EventBus
+from andromede.eventsapi.actions import EventsCall, allow_key, bus_config, bus_config_shape
 from andromede.eventsapi.errors import EventsWireError
 from andromede.iam.policy import MalformedPolicy, PolicyKind, parse_policy
 
@@ -151,17 +154,25 @@ async def remove_permission(call: EventsCall) -> dict[str, Any]:
 async def update_event_bus(call: EventsCall) -> dict[str, Any]:
     bus = call.bus("Name")
     await call.allow("UpdateEventBus", call.bus_arn(bus))
-    for refused in ("KmsKeyIdentifier", "DeadLetterConfig"):
-        if call.params.get(refused) is not None:
-            raise EventsWireError(
-                "ValidationException",
-                f"{refused} is not supported here yet (decision 0192): event buses are sealed "
-                "under the platform's keys.",
-            )
-    found = await call.events.update_bus(
-        call.tenant_id, bus, description=call.text("Description", limit=512)
+    kms_key, dead_letter = bus_config(call)
+    if bus == DEFAULT_BUS and any(
+        call.params.get(m) is not None for m in ("KmsKeyIdentifier", "DeadLetterConfig")
+    ):
+        raise EventsWireError(
+            "ValidationException",
+            "The default event bus takes no KMS key or dead-letter queue here (decision 0213).",
+        )
+    if kms_key is not None:
+        wanted = EventBus(call.tenant_id, call.events.region, bus, kms_key=kms_key)
+        await allow_key(call, wanted)
+    found = await call.events.configure_bus(
+        call.tenant_id,
+        bus,
+        description=call.text("Description", limit=512),
+        kms_key=kms_key,
+        dead_letter_arn=dead_letter,
     )
-    answer: dict[str, Any] = {"Arn": found.arn, "Name": found.name}
+    answer: dict[str, Any] = {"Arn": found.arn, "Name": found.name, **bus_config_shape(found)}
     if found.description is not None:
         answer["Description"] = found.description
     return answer

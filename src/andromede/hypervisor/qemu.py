@@ -77,7 +77,7 @@ from andromede.hypervisor.errors import (
 from andromede.hypervisor.images import option_path
 from andromede.hypervisor.network_probe import probe_bridging, probe_underlay
 from andromede.hypervisor.process import QemuProcess
-from andromede.hypervisor.qemu_core import QemuDriverConfig, _add_secret
+from andromede.hypervisor.qemu_core import QemuDriverConfig, _add_secret, smp_option
 from andromede.hypervisor.qemu_interfaces import InterfacesMixin
 from andromede.hypervisor.qemu_metrics import MetricsMixin
 from andromede.hypervisor.qemu_network import NetworkingMixin
@@ -298,7 +298,7 @@ class QemuDriver(StorageMixin, NetworkingMixin, InterfacesMixin, MetricsMixin):
             self._config.qemu_binary,
             "-name", f"guest={spec.instance_id}",
             "-machine", f"{self._config.machine},accel={accelerator}",
-            "-smp", str(spec.vcpus), "-m", str(spec.memory_mib),
+            "-smp", smp_option(spec), "-m", str(spec.memory_mib),
             "-nodefaults", "-no-user-config", "-display", "none",
             "-S", "-daemonize", "-pidfile", str(process.pidfile),
             "-qmp", f"unix:{option_path(process.socket)},server=on,wait=off",

@@ -1,7 +1,8 @@
 """What the parts of :class:`~andromede.hypervisor.qemu.QemuDriver` share: its settings
 (:class:`QemuDriverConfig`) and :class:`QemuDriverCore` — the state directory, the volume
 backend, the image copies, the tenant networks, one lock per instance, an instance's process
-files and its QMP monitor — and a key given to QEMU as a ``secret`` object (:func:`_add_secret`).
+files and its QMP monitor — a key given to QEMU as a ``secret`` object (:func:`_add_secret`),
+and the guest's CPU topology as QEMU's ``-smp`` (:func:`smp_option`).
 
 Split off :mod:`~andromede.hypervisor.qemu` for size (STYLE §10); callers import from there.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from andromede.compute.driver import NetworkMode
+from andromede.compute.driver import InstanceSpec, NetworkMode
 from andromede.hypervisor.errors import HypervisorError
 from andromede.hypervisor.flow_capture import FlowCounters
 from andromede.hypervisor.image_cache import HostImages
@@ -32,7 +33,17 @@ from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.hypervisor.traffic_meters import TrafficMeters
 from andromede.hypervisor.volumes import FileVolumes, VolumeBackend, safe_id
 
-__all__ = ["QemuDriverConfig", "QemuDriverCore"]
+__all__ = ["QemuDriverConfig", "QemuDriverCore", "smp_option"]
+
+
+def smp_option(spec: InstanceSpec) -> str:
+    """``-smp``'s value: the active vCPUs first (what ``instance_readings.smp_of`` reads
+    back), in one socket of ``vcpus / threads_per_core`` cores (decision 0214), so the guest
+    sees EC2's topology (``/proc/cpuinfo``'s "cpu cores" and "siblings")."""
+    threads = max(1, spec.threads_per_core)
+    cores = max(1, spec.vcpus // threads)
+    return f"{cores * threads},sockets=1,cores={cores},threads={threads}"
+
 
 # AF_UNIX paths are limited to 107 bytes; the socket sits at instances/<id>/qmp.sock.
 _SOCKET_PATH_MAX = 107

@@ -18,6 +18,12 @@ from andromede.compute.driver import (
     NetworkMode,
     PortForward,
 )
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
 from andromede.compute.driver_network import (
     EndpointRoute,
     FlowCapture,
@@ -33,6 +39,7 @@ from andromede.compute.driver_network import (
     VpcDns,
 )
 from andromede.compute.flow_log_files import FlowRecord
+from andromede.hypervisor.balancer_host import HostBalancers
 from andromede.hypervisor.errors import AddressRefused, HypervisorError, InstanceNotRunning
 from andromede.hypervisor.load_balancers import RouterLoadBalancers
 from andromede.hypervisor.metadata_listeners import AsgiApp, ListenerTls, MetadataListeners
@@ -50,6 +57,7 @@ class NetworkingMixin(QemuDriverCore):
     """The tenant networks' settings, the metadata service, security groups, Elastic IPs."""
 
     _balancers: RouterLoadBalancers | None = None
+    _host_side: HostBalancers | None = None
 
     async def load_balancers(self) -> RouterLoadBalancers | None:
         """Bridge mode: the Network Load Balancers of this host's routers (decision 0191).
@@ -59,6 +67,26 @@ class NetworkingMixin(QemuDriverCore):
         if self._balancers is None:
             self._balancers = RouterLoadBalancers(self._networks)
         return self._balancers
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        """Bridge mode: every router here forwards its VPC's listeners (session 51: the
+        port's call, whether a gateway drives this host in its own process or through its
+        agent). User mode has no router: nothing applied, an empty report."""
+        balancers = await self._host_balancers()
+        return BalancerReport() if balancers is None else await balancers.apply(listeners)
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        """Bridge mode: the due probes run from their VPCs' routers here. User mode: none."""
+        balancers = await self._host_balancers()
+        return () if balancers is None else await balancers.probe(probes)
+
+    async def _host_balancers(self) -> HostBalancers | None:
+        routers = await self.load_balancers()
+        if routers is None:
+            return None
+        if self._host_side is None:
+            self._host_side = HostBalancers(routers)
+        return self._host_side
 
     async def set_network_peers(
         self,

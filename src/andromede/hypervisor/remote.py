@@ -30,6 +30,12 @@ from andromede.compute.driver import (
     RuntimeState,
     VolumeSpec,
 )
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
 from andromede.compute.driver_network import (
     EndpointRoute,
     FlowCapture,
@@ -74,6 +80,9 @@ _HOST_HEADER = "x-andromede-host"
 _KEEPALIVE_EXPIRY = KEEP_ALIVE_SECONDS / 2
 # The port's calls that only read the host's state.
 _QUERIES = frozenset({"capacity", "running", "state", "network", "console_output"})
+# Calls that act but return at once on a live host, bounded as the queries are, not retried:
+# the load balancers' round waits for every host's answer before it probes (session 51).
+_QUICK = frozenset({"set_load_balancers"})
 
 
 class AgentError(HypervisorError):
@@ -141,6 +150,10 @@ class RemoteDriver:
         try:
             if name in _QUERIES:
                 response = await self._ask(name, document)
+            elif name in _QUICK:
+                response = await self._client.post(
+                    f"/v1/{name}", json=document, timeout=self._query_timeout
+                )
             else:
                 response = await self._client.post(f"/v1/{name}", json=document)
         except httpx.TransportError as exc:  # timeouts included
@@ -287,6 +300,14 @@ class RemoteDriver:
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         result: tuple[InstanceStats, ...] = await self._call("collect_metrics")
+        return result
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        result: BalancerReport = await self._call("set_load_balancers", listeners)
+        return result
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        result: tuple[ProbeResult, ...] = await self._call("probe_targets", probes)
         return result
 
     async def stop(self, instance_id: str, *, timeout: float) -> None:

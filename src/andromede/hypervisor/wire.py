@@ -32,6 +32,12 @@ from andromede.compute.driver import (
     RuntimeState,
     VolumeSpec,
 )
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
 from andromede.compute.driver_network import (
     WIRE_OMITTED_AT_DEFAULT,
     EndpointRoute,
@@ -125,6 +131,8 @@ CALLS: dict[str, Call] = {
     "network": Call((("instance_id", str),), InstanceNetwork | None),
     "collect_flows": Call((("captures", tuple[FlowCapture, ...]),), HostFlows),
     "collect_metrics": Call((), tuple[InstanceStats, ...]),
+    "set_load_balancers": Call((("listeners", tuple[BalancedListener, ...]),), BalancerReport),
+    "probe_targets": Call((("probes", tuple[TargetProbe, ...]),), tuple[ProbeResult, ...]),
 }
 
 
@@ -167,8 +175,12 @@ def decode(kind: Any, value: Any) -> Any:
                 continue
         raise WireError(f"a value matches none of {kind}")  # never echoed: it may be a key
     if origin is tuple:
-        item_kind = typing.get_args(kind)[0]
-        return tuple(decode(item_kind, item) for item in _expect(list, value))
+        kinds, items = typing.get_args(kind), _expect(list, value)
+        if len(kinds) == 2 and kinds[1] is Ellipsis:
+            return tuple(decode(kinds[0], item) for item in items)
+        if len(items) != len(kinds):  # a fixed tuple: (address, port), a rule's four fields
+            raise WireError(f"expected {len(kinds)} items, got {len(items)}")
+        return tuple(decode(k, item) for k, item in zip(kinds, items, strict=True))
     if origin is dict:
         key_kind, item_kind = typing.get_args(kind)
         return {

@@ -75,6 +75,14 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     # SNS's, for subscriptions and Publish (decision 0163).
     "AuthorizationError": (403, "Authorization error"),
     "SubscriptionLimitExceeded": (403, "Exceeded subscription limit."),
+    # A topic's KMS key unusable at Publish (decision 0212).
+    "KMSAccessDenied": (
+        400,
+        "The ciphertext references a key that doesn't exist or that you don't have access to.",
+    ),
+    "KMSDisabled": (400, "The request was rejected because the specified KMS key isn't enabled."),
+    "KMSInvalidState": (400, "The state of the specified KMS key isn't valid for this request."),
+    "KMSNotFound": (400, "The specified KMS key can't be found."),
     "EmptyBatchRequest": (400, "The batch request doesn't contain any entries."),
     "TooManyEntriesInBatchRequest": (400, "The batch request contains too many entries."),
     "BatchEntryIdsNotDistinct": (400, "Two or more batch entries in the request have one Id."),

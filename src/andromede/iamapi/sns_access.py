@@ -84,6 +84,10 @@ class TopicAccess:
         self._topics = topics
         self._region = region
 
+    @property
+    def region(self) -> str:
+        return self._region
+
     async def authorise(
         self,
         call: Call,

@@ -25,12 +25,14 @@ from andromede.iamapi.protocol import (
     Call,
 )
 from andromede.iamapi.sns_access import TopicAccess
+from andromede.kms.keys_interface import Caller
 from andromede.notifications.errors import (
     InvalidTopic,
     NoSuchSubscription,
     NoSuchTopic,
     NotSubscribable,
     SubscriptionLimitExceeded,
+    TopicKeyError,
 )
 from andromede.notifications.pubsub import Published, PubSubService, check_publish
 from andromede.notifications.subscriptions import Subscription
@@ -59,7 +61,22 @@ _ERRORS = (
     NoSuchSubscription,
     NotSubscribable,
     SubscriptionLimitExceeded,
+    TopicKeyError,
 )
+
+
+def _publisher(call: Call, region: str) -> Caller:
+    """The caller of a Publish as KMS judges it, for a topic under a KMS key (decision
+    0212): it must be let ``kms:GenerateDataKey`` and ``kms:Decrypt`` through SNS."""
+    return Caller(
+        account_id=call.tenant_id,
+        arn=call.principal.arn,
+        principal=call.principal,
+        source_ip=call.source_ip or None,
+        secure=call.secure,
+        via_service=f"sns.{region}.amazonaws.com",
+        request_id=call.request_id,
+    )
 
 
 def _wire(exc: AndromedeError) -> QueryError:
@@ -71,6 +88,8 @@ def _wire(exc: AndromedeError) -> QueryError:
         return QueryError("AuthorizationError", str(exc))
     if isinstance(exc, SubscriptionLimitExceeded):
         return QueryError("SubscriptionLimitExceeded")
+    if isinstance(exc, TopicKeyError):
+        return QueryError(exc.code, str(exc))
     return QueryError("InvalidParameter", str(exc))
 
 
@@ -249,6 +268,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                 call.get("MessageStructure"),
                 group_id=call.get("MessageGroupId"),
                 dedup_id=call.get("MessageDeduplicationId"),
+                publisher=_publisher(call, access.region),
             )
             call.result.element("MessageId", published.message_id)
             if published.sequence_number is not None:
@@ -294,9 +314,13 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                         structure,
                         group_id=call.get(f"{base}.MessageGroupId"),
                         dedup_id=call.get(f"{base}.MessageDeduplicationId"),
+                        publisher=_publisher(call, access.region),
                     )
                 except (InvalidTopic, QueryError) as exc:
                     failed.append((entry_id, "InvalidParameter", str(exc)))
+                    continue
+                except TopicKeyError as exc:
+                    failed.append((entry_id, exc.code, str(exc)))
                     continue
                 succeeded.append((entry_id, published))
 

@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 
+from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.metric_filters import MetricFilter
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
@@ -26,6 +27,7 @@ class MemoryLogStore:
         self._seq = itertools.count(1)
         self._filters: dict[tuple[str, str, str], MetricFilter] = {}
         self._policies: dict[tuple[str, str], ResourcePolicy] = {}
+        self._account_policies: dict[tuple[str, str, str], AccountPolicy] = {}
 
     async def create_group(self, group: LogGroup, max_groups: int) -> None:
         if (group.tenant_id, group.name) in self._groups:
@@ -40,8 +42,13 @@ class MemoryLogStore:
     async def put_group(self, group: LogGroup) -> None:
         held = self._groups.get((group.tenant_id, group.name))
         if held is not None:
+            # As the SQL store: the policy is set_data_protection's alone.
             self._groups[(group.tenant_id, group.name)] = dataclasses.replace(
-                group, stored_bytes=held.stored_bytes, created=held.created
+                group,
+                stored_bytes=held.stored_bytes,
+                created=held.created,
+                data_protection=held.data_protection,
+                data_protection_updated=held.data_protection_updated,
             )
 
     async def list_groups(
@@ -243,3 +250,30 @@ class MemoryLogStore:
 
     async def delete_resource_policy(self, tenant_id: str, name: str) -> bool:
         return self._policies.pop((tenant_id, name), None) is not None
+
+    async def set_data_protection(
+        self, tenant_id: str, group: str, document: str | None, updated: int | None
+    ) -> bool:
+        held = self._groups.get((tenant_id, group))
+        if held is None:
+            return False
+        self._groups[(tenant_id, group)] = dataclasses.replace(
+            held, data_protection=document, data_protection_updated=updated
+        )
+        return True
+
+    async def put_account_policy(self, policy: AccountPolicy) -> None:
+        self._account_policies[(policy.tenant_id, policy.policy_type, policy.name)] = policy
+
+    async def list_account_policies(self, tenant_id: str, policy_type: str) -> list[AccountPolicy]:
+        return sorted(
+            (
+                p
+                for (t, kind, _), p in self._account_policies.items()
+                if (t, kind) == (tenant_id, policy_type)
+            ),
+            key=lambda p: p.name,
+        )
+
+    async def delete_account_policy(self, tenant_id: str, policy_type: str, name: str) -> bool:
+        return self._account_policies.pop((tenant_id, policy_type, name), None) is not None

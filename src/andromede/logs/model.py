@@ -77,6 +77,9 @@ class LogGroup:
     kms_key_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     stored_bytes: int = 0
+    # Its data protection policy document and when it was put (decision 0211).
+    data_protection: str | None = None
+    data_protection_updated: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class StoredEvent:
     size: int
     sealed: bytes
     seq: int = 0
+    masks: str | None = None  # the spans a data protection policy found (decision 0211)
 
     @property
     def position(self) -> Position:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from andromede.logs.errors import InvalidParameter, ResourceNotFound
+from andromede.logs.data_protection import Finding, encode_spans, findings_report, mask
+from andromede.logs.errors import InvalidParameter, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.filter import FilterPattern, compile_pattern
 from andromede.logs.metric_filters import (
     MetricFilter,
@@ -42,6 +44,7 @@ from andromede.logs.model import (
     parse_position_token,
     position_token,
 )
+from andromede.logs.protection import FINDINGS_METRIC, DataProtection, GroupProtection, audit_time
 from andromede.logs.resource_policies import ResourcePolicy, check_policy
 from andromede.logs.sealing import LogSealer, event_context
 from andromede.logs.store import EventQuery, FilterQuery, LogStore
@@ -116,6 +119,8 @@ class LogsService:
         # What else a closed tenant leaves in the context's other stores (its export
         # tasks): the wiring adds their deletions, run by forget_tenant.
         self.forgetters: list[Callable[[str], Awaitable[int]]] = []
+        # Data protection policies (decision 0211): the account's cached as the filters are.
+        self.protection = DataProtection(store, clock, self.limits.metric_filter_cache_ms)
 
     # Groups.
 
@@ -263,26 +268,91 @@ class LogsService:
         )
         if not batch.accepted:
             return batch
-        plain = [e.message.encode() for e in batch.accepted]
+        protection = await self.protection.for_group(group)
+        found: list[list[Finding]] = [
+            protection.detector.find(e.message) if protection else [] for e in batch.accepted
+        ]
+        masks = [encode_spans(f) for f in found]
+        await self._append(group, stream_name, batch.accepted, masks, now)
+        # Metric filters see what every reader sees: the terms masked (AWS's egress rule).
+        shown = [
+            InputEvent(e.timestamp, mask(e.message, m)) if m else e
+            for e, m in zip(batch.accepted, masks, strict=True)
+        ]
+        await self._tally(tenant_id, group_name, shown)
+        if protection is not None and any(found):
+            await self._audit(group, batch.accepted, found, protection, now)
+        return batch
+
+    async def _append(
+        self,
+        group: LogGroup,
+        stream_name: str,
+        events: Sequence[InputEvent],
+        masks: Sequence[str | None],
+        now: int,
+    ) -> None:
+        plain = [e.message.encode() for e in events]
         sealed = await self._sealer.seal(
             group,
             [
-                (text, event_context(tenant_id, group_name, stream_name, e.timestamp))
-                for text, e in zip(plain, batch.accepted, strict=True)
+                (text, event_context(group.tenant_id, group.name, stream_name, e.timestamp))
+                for text, e in zip(plain, events, strict=True)
             ],
         )
         stored = [
-            StoredEvent(stream_name, e.timestamp, now, len(text), box)
-            for e, text, box in zip(batch.accepted, plain, sealed, strict=True)
+            StoredEvent(stream_name, e.timestamp, now, len(text), box, masks=kept)
+            for e, text, box, kept in zip(events, plain, sealed, masks, strict=True)
         ]
-        if not await self._store.append(tenant_id, group_name, stream_name, stored):
+        if not await self._store.append(group.tenant_id, group.name, stream_name, stored):
             raise ResourceNotFound("The specified log stream does not exist.")
-        await self._tally(tenant_id, group_name, batch.accepted)
-        return batch
+
+    async def _audit(
+        self,
+        group: LogGroup,
+        events: Sequence[InputEvent],
+        found: Sequence[Sequence[Finding]],
+        protection: GroupProtection,
+        now: int,
+    ) -> None:
+        """The audit of a batch with findings: ``LogEventsWithFindings`` counted per event,
+        and each event's findings report into the policies' findings log groups, in a stream
+        named after the audited group (offsets only: nothing of the terms themselves)."""
+        arn = f"arn:aws:logs:{self.region}:{group.tenant_id}:log-group:{group.name}:*"
+        reports: list[InputEvent] = []
+        for event, findings in zip(events, found, strict=True):
+            if not findings:
+                continue
+            self.tally.add(
+                group.tenant_id,
+                FINDINGS_METRIC,
+                (("LogGroupName", group.name),),
+                event.timestamp,
+                1.0,
+            )
+            report = findings_report(findings, arn, audit_time(now))
+            reports.append(InputEvent(now, json.dumps(report, separators=(",", ":"))))
+        for name in protection.findings_groups:
+            destination = await self._store.get_group(group.tenant_id, name)
+            if destination is None:
+                continue  # deleted since the policy was put: AWS drops the findings too
+            stream = group.name.replace(":", "_").replace("*", "_")
+            if await self._store.get_stream(group.tenant_id, name, stream) is None:
+                with contextlib.suppress(ResourceAlreadyExists):  # another gateway made it
+                    await self._store.create_stream(LogStream(group.tenant_id, name, stream, now))
+            # Written as they are: a findings group's own policy does not audit the reports.
+            await self._append(destination, stream, reports, [None] * len(reports), now)
 
     async def _open(
-        self, tenant_id: str, group: LogGroup, events: Sequence[StoredEvent]
+        self,
+        tenant_id: str,
+        group: LogGroup,
+        events: Sequence[StoredEvent],
+        *,
+        unmask: bool = False,
     ) -> list[LogEvent]:
+        """The events' messages, their sensitive terms masked unless ``unmask`` (a caller the
+        wire layer allowed ``logs:Unmask``)."""
         opened = await self._sealer.open(
             group,
             [
@@ -291,7 +361,13 @@ class LogsService:
             ],
         )
         return [
-            LogEvent(e.stream, e.timestamp, e.ingestion, text.decode(), e.seq)
+            LogEvent(
+                e.stream,
+                e.timestamp,
+                e.ingestion,
+                text.decode() if unmask or not e.masks else mask(text.decode(), e.masks),
+                e.seq,
+            )
             for e, text in zip(events, opened, strict=True)
         ]
 
@@ -306,6 +382,7 @@ class LogsService:
         start_from_head: bool,
         limit: int | None,
         token: str | None,
+        unmask: bool = False,
     ) -> tuple[list[LogEvent], str, str]:
         """The events and the next forward and backward tokens; at either end the token
         given comes back, as AWS does (which is how clients know to stop)."""
@@ -325,7 +402,7 @@ class LogsService:
         stored = await self._read_bounded(query, size)
         if query.descending:
             stored.reverse()
-        events = await self._open(tenant_id, group, stored)
+        events = await self._open(tenant_id, group, stored, unmask=unmask)
         if events:
             first, last = stored[0].position, stored[-1].position
         elif token is not None:
@@ -377,6 +454,7 @@ class LogsService:
         pattern: str,
         limit: int | None,
         token: str | None,
+        unmask: bool = False,
     ) -> tuple[list[LogEvent], str | None]:
         """The matching events in time order, at most ``limit``; a token when more may
         match (a page that scanned ``filter_scan`` events without filling may be empty)."""
@@ -414,7 +492,7 @@ class LogsService:
                     limit=chunk,
                 )
             )
-            for event in await self._open(tenant_id, group, stored):
+            for event in await self._open(tenant_id, group, stored, unmask=unmask):
                 if not matcher.matches(event.message):
                     after = Position(event.timestamp, event.seq)
                     scanned += 1
@@ -639,6 +717,7 @@ class LogsService:
         while policies := await self._store.list_resource_policies(tenant_id, "", 1000):
             for policy in policies:
                 await self._store.delete_resource_policy(tenant_id, policy.name)
+        await self.protection.forget_tenant(tenant_id)
         for forget in self.forgetters:
             await forget(tenant_id)
         return count

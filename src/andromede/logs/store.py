@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.metric_filters import MetricFilter
 from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
 from andromede.logs.resource_policies import ResourcePolicy
@@ -130,3 +131,19 @@ class LogStore(Protocol):
     ) -> list[ResourcePolicy]: ...
 
     async def delete_resource_policy(self, tenant_id: str, name: str) -> bool: ...
+
+    async def set_data_protection(
+        self, tenant_id: str, group: str, document: str | None, updated: int | None
+    ) -> bool:
+        """Put (or, with None, delete) the group's data protection policy; False: no group."""
+        ...
+
+    async def put_account_policy(self, policy: AccountPolicy) -> None:
+        """Make or replace the account's policy of that type and name."""
+        ...
+
+    async def list_account_policies(self, tenant_id: str, policy_type: str) -> list[AccountPolicy]:
+        """The account's policies of that type, by name."""
+        ...
+
+    async def delete_account_policy(self, tenant_id: str, policy_type: str, name: str) -> bool: ...

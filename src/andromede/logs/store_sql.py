@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.metric_filters import MetricFilter, MetricTransformation
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
@@ -28,6 +29,7 @@ _S = tables.log_streams
 _E = tables.log_events
 _F = tables.log_metric_filters
 _P = tables.log_resource_policies
+_A = tables.log_account_policies
 FORMAT_VERSION: Final = 1
 _DAY_MS: Final = 86_400_000
 
@@ -41,6 +43,8 @@ def _group(m: Any) -> LogGroup:
         m["kms_key_id"],
         dict(json.loads(m["tags"])),
         int(m["stored_bytes"]),
+        m["data_protection"],
+        m["data_protection_updated"],
     )
 
 
@@ -262,6 +266,7 @@ class SqlLogStore:
                 "ingestion": e.ingestion,
                 "size": e.size,
                 "sealed": e.sealed,
+                "masks": e.masks,
             }
             for e in events
         ]
@@ -296,7 +301,13 @@ class SqlLogStore:
 
     async def read(self, query: EventQuery) -> list[StoredEvent]:
         select = sa.select(
-            _E.c.seq, _E.c.stream_name, _E.c.timestamp, _E.c.ingestion, _E.c.size, _E.c.sealed
+            _E.c.seq,
+            _E.c.stream_name,
+            _E.c.timestamp,
+            _E.c.ingestion,
+            _E.c.size,
+            _E.c.sealed,
+            _E.c.masks,
         ).where(_E.c.tenant_id == query.tenant_id, _E.c.group_name == query.group)
         if query.streams is not None:
             select = select.where(_E.c.stream_name.in_(list(query.streams)))
@@ -324,7 +335,9 @@ class SqlLogStore:
 
         def work(conn: Connection) -> list[StoredEvent]:
             return [
-                StoredEvent(r.stream_name, r.timestamp, r.ingestion, r.size, r.sealed, r.seq)
+                StoredEvent(
+                    r.stream_name, r.timestamp, r.ingestion, r.size, r.sealed, r.seq, r.masks
+                )
                 for r in conn.execute(select).all()
             ]
 
@@ -518,6 +531,73 @@ class SqlLogStore:
 
     async def delete_resource_policy(self, tenant_id: str, name: str) -> bool:
         statement = sa.delete(_P).where(_P.c.tenant_id == tenant_id, _P.c.policy_name == name)
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
+
+    async def set_data_protection(
+        self, tenant_id: str, group: str, document: str | None, updated: int | None
+    ) -> bool:
+        statement = (
+            sa.update(_G)
+            .where(_G.c.tenant_id == tenant_id, _G.c.group_name == group)
+            .values(data_protection=document, data_protection_updated=updated)
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
+
+    async def put_account_policy(self, policy: AccountPolicy) -> None:
+        key = (
+            _A.c.tenant_id == policy.tenant_id,
+            _A.c.policy_type == policy.policy_type,
+            _A.c.policy_name == policy.name,
+        )
+        values = {"document": policy.document, "scope": policy.scope, "updated": policy.updated}
+
+        def work(conn: Connection) -> None:
+            if conn.execute(sa.update(_A).where(*key).values(**values)).rowcount:
+                return
+            conn.execute(
+                sa.insert(_A).values(
+                    tenant_id=policy.tenant_id,
+                    policy_type=policy.policy_type,
+                    policy_name=policy.name,
+                    format_version=FORMAT_VERSION,
+                    **values,
+                )
+            )
+
+        try:
+            await self._db.write(work)
+        except sa.exc.IntegrityError:  # made by another gateway meanwhile: replaced now
+            await self._db.write(work)
+
+    async def list_account_policies(self, tenant_id: str, policy_type: str) -> list[AccountPolicy]:
+        select = (
+            sa.select(_A)
+            .where(_A.c.tenant_id == tenant_id, _A.c.policy_type == policy_type)
+            .order_by(_A.c.policy_name)
+        )
+
+        def work(conn: Connection) -> list[AccountPolicy]:
+            return [
+                AccountPolicy(
+                    r.tenant_id, r.policy_type, r.policy_name, r.document, r.scope, int(r.updated)
+                )
+                for r in conn.execute(select).all()
+            ]
+
+        return await self._db.read(work)
+
+    async def delete_account_policy(self, tenant_id: str, policy_type: str, name: str) -> bool:
+        statement = sa.delete(_A).where(
+            _A.c.tenant_id == tenant_id, _A.c.policy_type == policy_type, _A.c.policy_name == name
+        )
 
         def work(conn: Connection) -> bool:
             return bool(conn.execute(statement).rowcount)

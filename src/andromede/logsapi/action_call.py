@@ -68,6 +68,10 @@ class LogsCall:
             return self.name_from_arn(identifier) if identifier.startswith("arn:") else identifier
         return check_group_name(required_str(self.params, "logGroupName"))
 
+    @staticmethod
+    def group_name_checked(name: str) -> str:
+        return check_group_name(name, "logGroupIdentifier")
+
     def name_from_arn(self, arn: str) -> str:
         """The group a log group ARN (``…:log-group:<name>`` with or without ``:*``) names in
         the caller's own account and region."""

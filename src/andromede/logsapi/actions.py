@@ -31,6 +31,7 @@ from andromede.logsapi.params import (
     required_str,
     strings,
 )
+from andromede.logsapi.protection_actions import PROTECTION_ACTIONS
 from andromede.logsapi.query_actions import QUERY_ACTIONS
 
 __all__ = ["ACTIONS", "DATA_ACTIONS", "NOT_SERVED", "LogsCall"]
@@ -51,6 +52,8 @@ def _group_shape(call: LogsCall, group: LogGroup, counts: dict[str, int]) -> dic
         shape["retentionInDays"] = group.retention_days
     if group.kms_key_id is not None:
         shape["kmsKeyId"] = group.kms_key_id
+    if group.data_protection is not None:
+        shape["dataProtectionStatus"] = "ACTIVATED"
     return shape
 
 
@@ -233,9 +236,19 @@ def _event_shape(event: LogEvent) -> dict[str, Any]:
     }
 
 
+async def _unmask(call: LogsCall, group: str) -> bool:
+    """``unmask``: the terms a data protection policy masked shown, to a caller allowed
+    ``logs:Unmask`` on the group (decision 0211)."""
+    unmask = boolean(call.params, "unmask", False)
+    if unmask:
+        await call.allow("Unmask", call.group_arn(group))
+    return unmask
+
+
 async def get_log_events(call: LogsCall) -> dict[str, Any]:
     group, stream = call.group_name(), _stream_name(call)
     await call.allow("GetLogEvents", _stream_arn(call, group, stream))
+    unmask = await _unmask(call, group)
     events, forward, backward = await call.logs.get_events(
         call.tenant_id,
         group,
@@ -245,6 +258,7 @@ async def get_log_events(call: LogsCall) -> dict[str, Any]:
         start_from_head=boolean(call.params, "startFromHead", False),
         limit=integer(call.params, "limit"),
         token=optional_str(call.params, "nextToken"),
+        unmask=unmask,
     )
     return {
         "events": [_event_shape(e) for e in events],
@@ -256,6 +270,7 @@ async def get_log_events(call: LogsCall) -> dict[str, Any]:
 async def filter_log_events(call: LogsCall) -> dict[str, Any]:
     group = call.group_name()
     await call.allow("FilterLogEvents", call.group_arn(group))
+    unmask = await _unmask(call, group)
     if call.params.get("interleaved") is not None:
         boolean(call.params, "interleaved", True)  # deprecated: always interleaved
     events, token = await call.logs.filter_events(
@@ -268,6 +283,7 @@ async def filter_log_events(call: LogsCall) -> dict[str, Any]:
         pattern=optional_str(call.params, "filterPattern") or "",
         limit=integer(call.params, "limit"),
         token=optional_str(call.params, "nextToken"),
+        unmask=unmask,
     )
     answer: dict[str, Any] = {
         "events": [
@@ -348,6 +364,7 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     **FILTER_AND_POLICY_ACTIONS,
     **QUERY_ACTIONS,
     **EXPORT_ACTIONS,
+    **PROTECTION_ACTIONS,
     "StartLiveTail": start_live_tail,
 }
 
@@ -362,24 +379,24 @@ DATA_ACTIONS: Final = frozenset(
 NOT_SERVED: Final = frozenset(
     """AssociateSourceToS3TableIntegration CancelImportTask CreateDelivery
     CreateImportTask CreateLogAnomalyDetector CreateLookupTable
-    CreateScheduledQuery DeleteAccountPolicy DeleteDataProtectionPolicy DeleteDelivery
+    CreateScheduledQuery DeleteDelivery
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
     DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
     DeleteLookupTable
     DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
-    DescribeAccountPolicies DescribeConfigurationTemplates DescribeDeliveries
+    DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
     DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
     DescribeIndexPolicies DescribeLookupTables
     DescribeSubscriptionFilters
-    DisassociateSourceFromS3TableIntegration GetDataProtectionPolicy GetDelivery
+    DisassociateSourceFromS3TableIntegration GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
     GetLogAnomalyDetector GetLogFields GetLogObject
     GetLookupTable GetScheduledQuery GetScheduledQueryHistory
     GetStorageTierPolicy GetTransformer ListAggregateLogGroupSummaries ListAnomalies
     ListIntegrations ListLogAnomalyDetectors ListLogGroups ListLogGroupsForQuery
     ListScheduledQueries ListSourcesForS3TableIntegration ListSyslogConfigurations
-    PutAccountPolicy PutBearerTokenAuthentication PutDataProtectionPolicy
+    PutBearerTokenAuthentication
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
     PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
     PutStorageTierPolicy

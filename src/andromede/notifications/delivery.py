@@ -36,6 +36,9 @@ S3's event JSON, to its topic's push endpoint.
   its tenant's key; one whose key was destroyed (a closed tenant: crypto-shredding) never
   will, and is dropped with ``shredded`` called (an audit event), not tried forever; one the
   key provider could not open now is tried again as a failed push is.
+- **Topic keys** (decision 0212). A delivery of a topic under a KMS key opens at each
+  attempt; a key disabled or pending deletion since Publish fails the attempt (retried, then
+  given up and logged, the refusal audited by the key service), never sent in clear.
 - **Mail** (decision 0180). An ``email``/``email-json`` subscription's messages are mailed
   through the operator's SMTP relay (``notifications.smtp``), at most ``per_subscription``
   mails a second to one address and ``per_tenant`` for one tenant's, from this gateway (a
@@ -64,7 +67,9 @@ import httpx
 
 from andromede.db.notification_events import EVENTBRIDGE_DESTINATION
 from andromede.http.outbound import Network, OutboundError, pin
+from andromede.notifications.delivery_status import DeliveryOutcome
 from andromede.notifications.deliverypolicy import EffectivePolicy
+from andromede.notifications.errors import TopicKeyError
 from andromede.notifications.mails import EMAIL_PROTOCOLS, MailRefused, build_mail
 from andromede.notifications.model import Topic
 from andromede.notifications.pubsub import Delivery
@@ -79,6 +84,8 @@ __all__ = ["Deliverer", "DeliveryPolicy", "QueueSink", "Subscribers"]
 log = logging.getLogger(__name__)
 
 _SETTING = "notification_endpoint_allow_cidrs"
+# How much of an endpoint's answer a delivery status log keeps (decision 0212).
+_RESPONSE_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +176,9 @@ class Deliverer:
         self._gate = _RateGate()
         # Events put back by this pass: when each is tried again (for FIFO chains).
         self._put_back: dict[int, datetime] = {}
+        # Told of each subscriber's delivery delivered or given up, for SNS's delivery status
+        # logs (decision 0212; ``delivery_status.DeliveryStatusLogger``), set by the wiring.
+        self.on_status: Callable[[Delivery, DeliveryOutcome], Awaitable[None]] | None = None
         self._next_sweep = 0.0
 
     async def sweep(self) -> int:
@@ -267,6 +277,13 @@ class Deliverer:
         if topic is not None and self._subscribers is not None and event.attempts == 1:
             try:
                 await self._subscribers.fan_out_event(topic, event.message)
+            except TopicKeyError as exc:
+                # The topic's KMS key unusable (decision 0212): the event is given up, as a
+                # Publish would be refused; the refused key use is in the tenant's audit log.
+                log.warning("event for %s dropped: its topic's key: %s", event.topic_arn, exc)
+                self.dropped += 1
+                await self._queue.drop(event)
+                return
             except Exception:
                 # Queued again as new, so that its next first attempt fans it out.
                 log.exception("event for %s not fanned out: queued again", event.topic_arn)
@@ -304,25 +321,42 @@ class Deliverer:
         await self._settle(event, "-", fail())
 
     async def _deliver_to_subscriber(self, client: httpx.AsyncClient, event: QueuedEvent) -> None:
-        delivery = (
-            None
-            if self._subscribers is None
-            else await self._subscribers.delivery(event.topic_arn, event.message)
-        )
+        try:
+            delivery = (
+                None
+                if self._subscribers is None
+                else await self._subscribers.delivery(event.topic_arn, event.message)
+            )
+        except TopicKeyError as exc:
+            # The topic's KMS key unusable since Publish (decision 0212): a failed attempt,
+            # tried again on the schedule, then given up and logged; never sent in clear.
+            reason = f"{exc.code}: {exc}"
+
+            async def fail() -> None:
+                raise _NotOpened(reason)
+
+            await self._settle(event, "kms", fail())
+            return
         if delivery is None:
             log.info("message for %s dropped: no such subscription", event.topic_arn)
             self.dropped += 1
             await self._queue.drop(event)
             return
+        exchange = _Exchange()
         if delivery.subscription.protocol == "sqs":
             subscribers = self._subscribers
 
             async def send() -> None:
                 if subscribers is None or not await subscribers.send_to_queue(delivery):
                     raise _Undeliverable("no such queue")
+                exchange.status = 200
 
             await self._settle(
-                event, "sqs", self._counted(delivery, send()), self._dead_letter(delivery)
+                event,
+                "sqs",
+                self._counted(delivery, send()),
+                self._dead_letter(delivery),
+                status=self._reporter(delivery, exchange),
             )
             return
         if delivery.subscription.protocol in EMAIL_PROTOCOLS:
@@ -342,9 +376,12 @@ class Deliverer:
         await self._settle(
             event,
             urlsplit(endpoint).hostname or "-",
-            self._counted(delivery, self._push(client, endpoint, delivery.body.encode(), headers)),
+            self._counted(
+                delivery, self._push(client, endpoint, delivery.body.encode(), headers, exchange)
+            ),
             self._dead_letter(delivery),
             policy,
+            status=self._reporter(delivery, exchange),
         )
 
     async def _wait_turn(self, event: QueuedEvent, wait: float) -> bool:
@@ -420,6 +457,27 @@ class Deliverer:
 
         return send
 
+    def _reporter(
+        self, delivery: Delivery, exchange: _Exchange
+    ) -> Callable[[QueuedEvent, bool, str], Awaitable[None]] | None:
+        """What tells ``on_status`` how the delivery ended (decision 0212); None when no one
+        listens or its topic logs no status."""
+        on_status = self.on_status
+        if on_status is None or not delivery.feedback:
+            return None
+
+        async def report(event: QueuedEvent, success: bool, reason: str) -> None:
+            response = exchange.response if success or exchange.response else reason
+            outcome = DeliveryOutcome(
+                success, exchange.status, response, event.attempts, self._clock()
+            )
+            try:
+                await on_status(delivery, outcome)
+            except Exception:  # an observer: the delivery stands
+                log.exception("delivery status of %s not told", delivery.subscription.arn)
+
+        return report
+
     async def _settle(
         self,
         event: QueuedEvent,
@@ -427,15 +485,20 @@ class Deliverer:
         attempt: Awaitable[None],
         given_up: Callable[[], Awaitable[None]] | None = None,
         policy: EffectivePolicy | None = None,
+        *,
+        status: Callable[[QueuedEvent, bool, str], Awaitable[None]] | None = None,
     ) -> None:
         """``given_up``: called before an event is dropped as undeliverable (a
         subscription's dead-letter queue, decision 0163); ``policy``: a subscription's
-        DeliveryPolicy, whose retries replace the platform's (decision 0168)."""
+        DeliveryPolicy, whose retries replace the platform's (decision 0168); ``status``:
+        told of the delivery delivered or given up (decision 0212)."""
         try:
             await attempt
         except _Undeliverable as exc:
             log.warning("event for %s to host %s dropped: %s", event.topic_arn, host, exc)
             self.dropped += 1
+            if status is not None:
+                await status(event, False, str(exc))
             if given_up is not None:
                 await given_up()
             await self._queue.drop(event)
@@ -454,6 +517,8 @@ class Deliverer:
                     reason,
                 )
                 self.dropped += 1
+                if status is not None:
+                    await status(event, False, reason)
                 if given_up is not None:
                     await given_up()
                 await self._queue.drop(event)
@@ -475,6 +540,8 @@ class Deliverer:
             await self._queue.retry(event, again, reason)
             return
         self.delivered += 1
+        if status is not None:
+            await status(event, True, "")
         await self._queue.complete(event)
 
     async def _deliver_to_queue(self, event: QueuedEvent, sink: QueueSink | None) -> None:
@@ -506,8 +573,15 @@ class Deliverer:
         await self._queue.complete(event)
 
     async def _push(
-        self, client: httpx.AsyncClient, endpoint: str, body: bytes, extra: dict[str, str]
+        self,
+        client: httpx.AsyncClient,
+        endpoint: str,
+        body: bytes,
+        extra: dict[str, str],
+        exchange: _Exchange | None = None,
     ) -> None:
+        """POST ``body``; ``exchange``: where the endpoint's answer is noted (its status and
+        the start of its body, for the delivery status logs)."""
         try:
             pinned = await pin(endpoint, self._policy.allowed, _SETTING, schemes=("http", "https"))
         except OutboundError as exc:
@@ -526,6 +600,9 @@ class Deliverer:
             except httpx.TransportError as exc:
                 last = exc
                 continue
+            if exchange is not None:
+                exchange.status = response.status_code
+                exchange.response = response.text[:_RESPONSE_KEPT]
             if 200 <= response.status_code < 300:
                 return
             raise _Refused(response.status_code)
@@ -547,6 +624,14 @@ class _RateGate:
         if len(self._next) > 10_000:  # forget the idle ones
             self._next = {k: v for k, v in self._next.items() if v > now}
         return slot - now
+
+
+@dataclass(slots=True)
+class _Exchange:
+    """What a subscriber answered (decision 0212's status logs)."""
+
+    status: int | None = None
+    response: str = ""
 
 
 class _NotOpened(Exception):

@@ -7,7 +7,9 @@ NotificationError
 ├── TagLimitExceeded     the topic would hold more tags than it may
 ├── SubscriptionLimitExceeded  the topic holds as many subscriptions as it may
 ├── NoSuchSubscription   no subscription of that ARN (the caller's to see)
-└── NotSubscribable      the caller may not act so (AWS's AuthorizationError)
+├── NotSubscribable      the caller may not act so (AWS's AuthorizationError)
+└── TopicKeyError        the topic's KMS key cannot be used (decision 0212): its
+    ├── TopicKeyDisabled, TopicKeyInvalidState, TopicKeyNotFound, TopicKeyAccessDenied
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ __all__ = [
     "NotificationError",
     "SubscriptionLimitExceeded",
     "TagLimitExceeded",
+    "TopicKeyAccessDenied",
+    "TopicKeyDisabled",
+    "TopicKeyError",
+    "TopicKeyInvalidState",
+    "TopicKeyNotFound",
     "TopicLimitExceeded",
 ]
 
@@ -56,3 +63,25 @@ class NoSuchSubscription(NotificationError):
 
 class NotSubscribable(NotificationError):
     pass
+
+
+class TopicKeyError(NotificationError):
+    """The topic's KMS key cannot be used now (SNS's ``KMS*`` errors); ``code`` is SNS's."""
+
+    code = "KMSInvalidState"
+
+
+class TopicKeyDisabled(TopicKeyError):
+    code = "KMSDisabled"
+
+
+class TopicKeyInvalidState(TopicKeyError):
+    code = "KMSInvalidState"
+
+
+class TopicKeyNotFound(TopicKeyError):
+    code = "KMSNotFound"
+
+
+class TopicKeyAccessDenied(TopicKeyError):
+    code = "KMSAccessDenied"

@@ -14,7 +14,9 @@ creation only; both are kept filled in on a FIFO topic, and absent on the others
 ``FifoThroughputScope`` (``Topic`` or ``MessageGroup``: what a deduplication id is unique
 within), ``ArchivePolicy`` (FIFO topics only, decision 0175; ``BeginningArchiveTime`` kept
 beside it by the service, never set by a caller) and ``DisplayName`` (SNS's: up to 100 ASCII
-printable characters, the From name of the topic's mails, decision 0180's addendum). AMQP
+printable characters, the From name of the topic's mails, decision 0180's addendum) and
+``KmsMasterKeyId`` (the KMS key its messages are sealed under at rest, decision 0212), and
+the delivery status logging attributes (``notifications.feedback``, decision 0212). AMQP
 and Kafka endpoints, and their attributes, are refused as not implemented.
 
 A topic's tags (decision 0175) are kept in its document beside its attributes.
@@ -41,6 +43,7 @@ from andromede.notifications.archive import (
 )
 from andromede.notifications.deliverypolicy import check_topic_policy
 from andromede.notifications.errors import InvalidTopic
+from andromede.notifications.feedback import check_feedback, is_feedback
 
 __all__ = [
     "FORMAT_VERSION",
@@ -75,6 +78,7 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     ARCHIVE_POLICY: None,
     BEGINNING_ARCHIVE_TIME: None,
     "DisplayName": None,
+    "KmsMasterKeyId": None,
 }
 # SNS's DisplayName: at most 100 printable ASCII characters (spaces, hyphens, underscores
 # among them). No control character (AWS's console lets a tab in; not here), so nothing a
@@ -86,16 +90,6 @@ THROUGHPUT_SCOPE: Final = "FifoThroughputScope"
 # Attributes of FIFO topics only (SNS refuses them on the others).
 _FIFO_ONLY: Final = (CONTENT_DEDUP, THROUGHPUT_SCOPE, ARCHIVE_POLICY)
 _FIFO_SUFFIX: Final = ".fifo"
-# SNS's delivery status logging (to CloudWatch Logs through a role), per protocol. Not done
-# here: a sample rate of 0 (what Terraform's aws_sns_topic sends for each when none is
-# configured) is kept, as it asks for nothing; another rate or a role is refused.
-_FEEDBACK_PROTOCOLS: Final = ("Application", "Firehose", "HTTP", "Lambda", "SQS")
-_SAMPLE_RATES: Final = frozenset(f"{p}SuccessFeedbackSampleRate" for p in _FEEDBACK_PROTOCOLS)
-_FEEDBACK_ROLES: Final = frozenset(
-    f"{p}{outcome}FeedbackRoleArn"
-    for p in _FEEDBACK_PROTOCOLS
-    for outcome in ("Success", "Failure")
-)
 _NOT_IMPLEMENTED: Final = frozenset(
     {
         "amqp-exchange",
@@ -161,12 +155,10 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     for name, value in attributes.items():
         if name in _NOT_IMPLEMENTED:
             raise InvalidTopic(f"Invalid parameter: {name} is not implemented (HTTP push only)")
-        if name in _FEEDBACK_ROLES or (name in _SAMPLE_RATES and value.strip() != "0"):
-            raise InvalidTopic(
-                f"Invalid parameter: {name}: delivery status logging is not implemented"
-            )
-        if name in _SAMPLE_RATES:
-            kept[name] = "0"
+        if is_feedback(name):
+            # Delivery status logging (decision 0212); an empty value: none.
+            if value.strip():
+                kept[name] = check_feedback(name, value)
             continue
         if name not in _TAKEN:
             raise InvalidTopic(f"Invalid parameter: AttributeName {name[:64]}")
@@ -185,12 +177,25 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
             raise InvalidTopic(
                 "Invalid parameter: DisplayName must be at most 100 printable ASCII characters"
             )
+        elif name == "KmsMasterKeyId":
+            value = _key_reference(value)
+            if not value:
+                continue  # no key: the topic's new messages are not sealed under one
         elif name == ARCHIVE_POLICY:
             value = check_archive_policy(value)
             if value == "{}":
                 continue  # no archive: the attribute goes (and the archive with it)
         kept[name] = value
     return kept
+
+
+def _key_reference(value: str) -> str:
+    """``KmsMasterKeyId`` (decision 0212): a reference KMS could resolve, not looked up when
+    set (as SQS's); a missing key fails each Publish with KMSNotFound."""
+    value = value.strip()
+    if len(value) > 2048 or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise InvalidTopic("Invalid parameter: KmsMasterKeyId")
+    return value
 
 
 def check_fifo(

@@ -35,6 +35,10 @@ queues and HTTP(S) endpoints.
   While a replay without an end runs, the subscription's live messages are left to it (they
   are in the archive), so it receives them after the older ones, in order; a replay with an
   end takes the subscription off the live messages, as SNS.
+- **Topic keys** (decision 0212): a topic's ``KmsMasterKeyId`` has each notification queued
+  and each archived message sealed under it (``notifications.topic_keys``), the publisher
+  first allowed to use the key; a delivery carries its topic's delivery status logging
+  attributes and its queueing time, for the worker's status logs.
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from andromede.notifications.archive import (
     REPLAY_PENDING,
@@ -58,17 +61,26 @@ from andromede.notifications.archive import (
     ReplayWindow,
     check_replay_policy,
 )
-from andromede.notifications.deliverypolicy import EffectivePolicy, RetryPolicy, effective_policy
-from andromede.notifications.envelope import SigningKey, confirmation, notification
+from andromede.notifications.deliverypolicy import effective_policy
+from andromede.notifications.envelope import confirmation, notification
 from andromede.notifications.errors import (
     InvalidTopic,
     NoSuchSubscription,
     NotSubscribable,
+    TopicKeyInvalidState,
 )
+from andromede.notifications.feedback import is_feedback
 from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids, sequence_number
 from andromede.notifications.mails import EMAIL_PROTOCOLS
 from andromede.notifications.messages import check_publish, event_subject, passes
 from andromede.notifications.model import Topic
+from andromede.notifications.pubsub_types import (
+    Delivery,
+    Published,
+    PubSubLimits,
+    SigningKeys,
+    SubscriberQueues,
+)
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import ArchiveStore, EventQueue, SubscriptionStore
 from andromede.notifications.subscriptions import (
@@ -77,6 +89,7 @@ from andromede.notifications.subscriptions import (
     check_endpoint,
     check_subscription_attributes,
 )
+from andromede.notifications.topic_keys import TopicSealer, kms_key_of, opened_text, sealed_text
 
 __all__ = [
     "Delivery",
@@ -90,81 +103,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
-_PLATFORM_RETRY = RetryPolicy(2, 3600, 9, backoff="exponential")
-
-
-class SubscriberQueues(Protocol):
-    """The platform's SQS-style queues as subscribers (decision 0158)."""
-
-    async def may_subscribe(self, tenant_id: str, queue_arn: str, *, fifo: bool = False) -> bool:
-        """Whether ``queue_arn`` is an existing queue of ``tenant_id`` in this region, a FIFO
-        queue when ``fifo`` (a FIFO topic's) and a standard one otherwise."""
-
-    async def send(
-        self,
-        owner: str,
-        queue_arn: str,
-        body: str,
-        attributes: Mapping[str, tuple[str, str]] | None = None,
-        *,
-        topic_arn: str,
-        group_id: str | None = None,
-        dedup_id: str | None = None,
-    ) -> bool:
-        """Send ``body`` (with SQS message ``attributes``: name → (DataType, value)), from
-        ``topic_arn``'s subscription of ``owner``; False when it never can be (the queue
-        gone, or of another account than the topic's and its policy not letting SNS send
-        from this topic). ``group_id``, ``dedup_id``: a FIFO topic's message's (decision
-        0171), for a FIFO queue."""
-
-
-class SigningKeys(Protocol):
-    async def key(self) -> SigningKey: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PubSubLimits:
-    base_url: str  # the shared endpoint as subscribers reach it (SubscribeURL, certificate)
-    max_subscriptions: int = 12_500_000
-    max_message_size: int = 256 * 1024
-    queue_bound: int = 100_000
-    # sns_pending_subscription_ttl: an unconfirmed subscription's life.
-    pending_ttl: timedelta = timedelta(days=3)
-    # The platform's retry schedule in SNS's terms, shown as a subscription's
-    # EffectiveDeliveryPolicy when no DeliveryPolicy applies.
-    default_retry: RetryPolicy = _PLATFORM_RETRY
-    # Whether the operator set an SMTP relay (sns_smtp_host): email subscriptions taken.
-    email: bool = False
-    # sns_email_confirmation_resend_interval: the least time between two confirmations
-    # mailed to one pending email subscription (decision 0180's addendum).
-    confirmation_resend: timedelta = timedelta(seconds=60)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A queued message to a subscriber: what the worker sends."""
-
-    subscription: Subscription
-    body: str
-    headers: Mapping[str, str]
-    # A raw message's attributes, which an sqs subscription passes on as SQS's (as SNS).
-    attributes: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
-    # An http(s) subscription's DeliveryPolicy (its own or its topic's); None: the
-    # platform's schedule.
-    policy: EffectivePolicy | None = None
-    # A FIFO topic's message's group and deduplication ids (decision 0171).
-    group_id: str | None = None
-    dedup_id: str | None = None
-    # The topic's DisplayName when sent (the From name of a mail, decision 0180's addendum).
-    display_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """Publish's answer: the message id, and a FIFO topic's sequence number."""
-
-    message_id: str
-    sequence_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +136,13 @@ class PubSubService:
         *,
         clock: Callable[[], datetime] = _utcnow,
         archive: ArchiveStore | None = None,
+        sealer: TopicSealer | None = None,
     ) -> None:
         """``archive``: where FIFO topics' archives and replays are kept (decision 0175);
-        None: ``ArchivePolicy`` and ``ReplayPolicy`` are refused."""
+        None: ``ArchivePolicy`` and ``ReplayPolicy`` are refused. ``sealer``: a topic's KMS
+        key at work (decision 0212; settable by the wiring); None: a topic under a key refuses
+        Publish."""
+        self.sealer = sealer
         self._archive = archive
         self._topics = topics
         self._store = store
@@ -523,11 +465,20 @@ class PubSubService:
         *,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        publisher: object | None = None,
     ) -> Published:
         """Publish to the caller's topic: the message id (and, on a FIFO topic, its sequence
-        number; a duplicate's are the first message's, and it is not queued again)."""
+        number; a duplicate's are the first message's, and it is not queued again).
+        ``publisher``: the wire layer's caller, who must be let use the topic's KMS key
+        (decision 0212; None: the platform's own publish)."""
         topic = await self._topics.get_topic(tenant_id, topic_arn)
         check_publish(message, subject, attributes, structure, self._limits.max_message_size)
+        key = kms_key_of(topic)
+        if key is not None:
+            if self.sealer is None:
+                raise TopicKeyInvalidState("Topics under a KMS key are not offered here.")
+            if publisher is not None:
+                await self.sealer.authorise(topic, key, publisher)
         ids = publish_ids(topic, message, group_id, dedup_id)
         if ids is None:
             return Published(await self.fan_out(topic, message, subject, attributes, structure))
@@ -547,6 +498,7 @@ class PubSubService:
                 record = ArchivedMessage(
                     message_id, number, ids[0], ids[1], message, subject, attributes, structure, now
                 ).record()
+                record = await sealed_text(self.sealer, topic, record, topic.arn)
                 await self._archive.archive(
                     topic.tenant_id, topic.arn, record, now, now + timedelta(days=days)
                 )
@@ -641,7 +593,7 @@ class PubSubService:
         # A standard queue of a FIFO topic takes no group nor deduplication id (decision 0175).
         ids = fifo[0] if fifo is not None and _fifo_endpoint("sqs", subscription.endpoint) else None
         return await self._enqueue(
-            subscription, body, "Notification", outgoing.message_id, attributes, ids
+            subscription, body, "Notification", outgoing.message_id, attributes, ids, topic
         )
 
     async def replay_to(
@@ -661,6 +613,10 @@ class PubSubService:
             replayed=True,
         )
         return await self._send(topic, subscription, outgoing)
+
+    async def archived(self, topic: Topic, record: str) -> ArchivedMessage:
+        """An archive record of ``topic``, opened (decision 0212)."""
+        return ArchivedMessage.of_record(await opened_text(self.sealer, topic, record, topic.arn))
 
     async def subscription(self, arn: str) -> Subscription | None:
         """The subscription of that ARN, whoever's (for the archive's replays)."""
@@ -685,7 +641,9 @@ class PubSubService:
         message_id: str,
         attributes: Mapping[str, tuple[str, str]] | None = None,
         ids: tuple[str, str] | None = None,
+        topic: Topic | None = None,
     ) -> bool:
+        """``topic``: a notification's, sealed under its KMS key if it has one."""
         headers = {
             "x-amz-sns-message-type": kind,
             "x-amz-sns-message-id": message_id,
@@ -696,12 +654,15 @@ class PubSubService:
         if subscription.raw:
             headers["x-amz-sns-rawdelivery"] = "true"
         content: dict[str, object] = {"body": body, "headers": headers}
+        content["at"] = self._clock().isoformat()  # the status log's dwell time (0212)
         if attributes:
             content["attributes"] = {name: list(pair) for name, pair in attributes.items()}
         if ids is not None:
             # Sealed with the body (customer data): the FIFO queue's group and dedup ids.
             content["group"], content["dedup"] = ids
         wrapped = json.dumps(content, separators=(",", ":"))
+        if topic is not None:
+            wrapped = await sealed_text(self.sealer, topic, wrapped, subscription.arn)
         queued = await self._queue.add(
             subscription.tenant_id,
             subscription.arn,
@@ -727,7 +688,8 @@ class PubSubService:
         if topic is None:
             await self._store.delete_subscription(arn)
             return None
-        data = json.loads(message)
+        # Opened at each attempt: a topic key disabled since fails it (decision 0212).
+        data = json.loads(await opened_text(self.sealer, topic, message, arn))
         attributes = {str(n): (str(k), str(v)) for n, (k, v) in data.get("attributes", {}).items()}
         policy = None
         if subscription.protocol != "sqs" and (
@@ -736,7 +698,7 @@ class PubSubService:
             policy = effective_policy(
                 topic.delivery_policy, subscription.delivery_policy, self._limits.default_retry
             )
-        group, dedup = data.get("group"), data.get("dedup")
+        group, dedup, at = data.get("group"), data.get("dedup"), data.get("at")
         return Delivery(
             subscription,
             str(data["body"]),
@@ -746,6 +708,8 @@ class PubSubService:
             None if group is None else str(group),
             None if dedup is None else str(dedup),
             topic.display_name,
+            {k: v for k, v in topic.attributes.items() if is_feedback(k)},
+            None if at is None else datetime.fromisoformat(str(at)),
         )
 
     async def dead_letter(self, delivery: Delivery) -> bool:

@@ -78,9 +78,9 @@ class LogsSettings(BaseModel):
     logs_metric_filter_cache: float = Field(
         default=5.0,
         gt=0,
-        description="Seconds a gateway keeps a log group's metric filters before reading them "
-        "again: a filter put through another gateway applies within this time "
-        "(decision 0186, session 48).",
+        description="Seconds a gateway keeps a log group's metric filters, and an account's "
+        "account-level data protection policy, before reading them again: a filter or policy "
+        "put through another gateway applies within this time (decisions 0186 and 0211).",
     )
     logs_metric_flush_interval: float = Field(
         default=10.0,

@@ -107,9 +107,11 @@ class ServerSettings(BaseModel):
         le=300,
         description="Longest pause, in seconds, that a background queue's loop (replication, event"
         " notifications, SQS message moves, EventBridge deliveries and replays, SNS"
-        " replays) backs off to while it finds no work: work queued by this process wakes"
-        " it at once, work queued by another gateway is seen within this (decision 0206);"
-        " at or below a loop's own interval, no back-off.",
+        " replays) backs off to while it finds no work: work queued by this process, or by"
+        " another gateway on a shared PostgreSQL (its notifications), wakes it at once; work"
+        " queued by another `serve` on the same SQLite file, a lapsed lease or a retry come"
+        " due is seen within this (decision 0206); at or below a loop's own interval, no"
+        " back-off.",
     )
     log_buffer_lines: int = Field(
         default=512,

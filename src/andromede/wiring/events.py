@@ -352,6 +352,8 @@ class EventsParts:
         self.archives.keys = KmsEventKeys(
             keys, customer_keys, self._settings.region, audit, billing
         )
+        # Decision 0213: the buses' KmsKeyIdentifier, their queued deliveries sealed under it.
+        self.service.keys = self.deliveries.keys = self.archives.keys
 
     def api(
         self,

@@ -19,9 +19,6 @@ from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.elbapi.spec import elb_spec
 from andromede.http.ratelimit import RateLimiter
-from andromede.hypervisor.qemu import QemuDriver
-from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
-from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators
 from andromede.iam.service import IdentityService
 from andromede.iamapi.app import QueryApp
 from andromede.load_balancer_metrics import FlowCounts, HostCounts
@@ -35,6 +32,7 @@ from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
+from andromede.wiring.load_balancer_hosts import HostFlowTotals, drive_hosts
 
 __all__ = [
     "LbMetrics",
@@ -116,21 +114,17 @@ async def load_balancer_upkeep(
 ) -> None:
     """Every ``elb_upkeep_interval``: the Auto Scaling groups' instances registered in their
     target groups; with ``metrics``, the host counts of the minute (once across gateways);
-    and, on the QEMU hosts this process drives itself (the embedded mode, bridge
-    networking), every listener applied to the host's VPC routers (a TLS listener's
-    terminator started there, decision 0210), their flow counters and
-    tracked flows read, and the targets due probed from them, their outcomes recorded. Hosts
-    behind an agent are not told yet (decision 0191's limits)."""
-    checkers: dict[str, HealthChecker] = {}
-    terminators: dict[str, TlsTerminators] = {}  # decision 0210: TLS listeners, by host
-    limits = TerminatorLimits(settings.elb_tls_max_connections, settings.elb_tls_buffer_bytes)
+    and on every host the compute service drives — in this process or behind an agent, on
+    this machine or another — every listener applied to the host's VPC routers, their flow
+    counters and tracked flows read, and the targets due probed by each VPC's primary host,
+    their outcomes recorded (:func:`~andromede.wiring.load_balancer_hosts.drive_hosts`,
+    session 51)."""
+
+    async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out, code=code)
+
     registered: Registered = {}
-
-    async def record(probe: Probe, outcome: ProbeOutcome) -> None:
-        await service.record_probe(
-            probe, outcome.ok, timed_out=outcome.timed_out, code=outcome.code
-        )
-
+    totals = HostFlowTotals(metrics.flows) if metrics is not None else None
     while True:
         await asyncio.sleep(settings.elb_upkeep_interval)
         try:
@@ -138,29 +132,12 @@ async def load_balancer_upkeep(
             if metrics is not None:
                 now = int(datetime.now(UTC).timestamp())
                 await metrics.hosts.run_once(now, await service.health_counts())
-            hosts = [d for d in compute.drivers.values() if isinstance(d, QemuDriver)]
+            hosts = list(compute.drivers.values())
             if not hosts:
                 continue
             views = await service.forwarding_views()
             probes = await service.probes()
-            for driver in hosts:
-                balancers = await driver.load_balancers()
-                if balancers is None:
-                    continue
-                await balancers.apply(views)
-                terminator = terminators.get(driver.host)
-                if terminator is None:
-                    terminator = terminators[driver.host] = TlsTerminators(
-                        balancers.namespace_of, service.certificate_material, limits
-                    )
-                await terminator.apply(views)
-                if metrics is not None:
-                    metrics.flows.record(driver.host, views, await balancers.counters())
-                    metrics.flows.record_active(views, await balancers.active_flows())
-                checker = checkers.get(driver.host)
-                if checker is None:
-                    checker = checkers[driver.host] = HealthChecker(balancers.namespace_of, record)
-                await checker.run_once(probes)
+            await drive_hosts(hosts, views, probes, record, totals)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("load balancer upkeep failed")
 

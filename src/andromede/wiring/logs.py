@@ -33,7 +33,7 @@ import logging
 import os
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -66,6 +66,8 @@ from andromede.logs.store_sql import SqlLogStore
 from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
+from andromede.notifications.delivery_status import DeliveryStatusLogger
+from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.service import ObjectService
@@ -79,6 +81,7 @@ __all__ = [
     "logs_metric_flush",
     "logs_retention",
     "logs_service",
+    "sns_status_logger",
     "write_metric_samples",
 ]
 
@@ -436,12 +439,35 @@ def flow_log_groups(
 ) -> FlowLogGroups:
     """The VPC flow logs' CloudWatch Logs destination (decision 0153's session-48 addendum):
     what it delivers counted in the group's account's ``logs.ingested``, as vended logs."""
+    return FlowLogGroups(identity, logs, ingested=_ingested(settings, billing), audit=audit)
 
+
+def sns_status_logger(
+    settings: Settings,
+    identity: IdentityService,
+    logs: LogsService,
+    billing: BillingService | None,
+    audit: AuditService | None,
+) -> DeliveryStatusLogger:
+    """SNS's delivery status logs (decision 0212): written as the topic's feedback role, which
+    must trust ``sns.amazonaws.com``; counted in ``logs.ingested`` as vended logs."""
+    groups = RoleLogGroups(
+        identity,
+        logs,
+        service="sns.amazonaws.com",
+        session_name="sns-delivery-status",
+        ingested=_ingested(settings, billing),
+        audit=audit,
+    )
+    return DeliveryStatusLogger(groups)
+
+
+def _ingested(settings: Settings, billing: BillingService | None) -> Callable[[str, int], None]:
     def ingested(tenant_id: str, size: int) -> None:
         if billing is not None:
             billing.count(tenant_id, settings.region, "logs.ingested", size)
 
-    return FlowLogGroups(identity, logs, ingested=ingested, audit=audit)
+    return ingested
 
 
 async def logs_retention(

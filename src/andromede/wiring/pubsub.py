@@ -15,9 +15,12 @@ from urllib.parse import urlsplit
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
 from andromede.errors import ConfigurationError
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.secrets import SecretSealer
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.service import KeyService
 from andromede.notifications.deliverypolicy import RetryPolicy
 from andromede.notifications.envelope import SigningKey, load_signing_key, new_signing_key
 from andromede.notifications.errors import InvalidTopic
@@ -38,6 +41,7 @@ from andromede.queues.model import MessageAttribute, Queue, parse_queue_arn
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 from andromede.wakeup import Doorbell
+from andromede.wiring.topic_keys import TopicKmsSealer
 
 __all__ = [
     "StoredSigningKeys",
@@ -49,6 +53,7 @@ __all__ = [
     "signing_keys",
     "sns_base_url",
     "sns_mailer",
+    "topic_sealer",
 ]
 
 log = logging.getLogger(__name__)
@@ -276,6 +281,20 @@ def pubsub_service(
             confirmation_resend=timedelta(seconds=settings.sns_email_confirmation_resend_interval),
         ),
         archive=archive,
+    )
+
+
+def topic_sealer(
+    settings: Settings,
+    keys: KeyService,
+    customer_keys: CustomerKeyService,
+    audit: AuditService | None,
+    billing: BillingService | None,
+) -> TopicKmsSealer:
+    """Topics under customer-managed KMS keys (decision 0212), with the queues' data key
+    cache bound (``queue_kms_data_key_cache_size``)."""
+    return TopicKmsSealer(
+        customer_keys, keys, audit, billing, cache_size=settings.queue_kms_data_key_cache_size
     )
 
 

@@ -400,7 +400,8 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
         {"NetworkInterfaces": [{"DeviceIndex": 0, "PrivateIpAddress": "172.31.0.9"}]},
         {"Ipv6AddressCount": 1},
         {"HibernationOptions": {"Configured": True}},
-        {"CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 1}},
+        # CpuOptions are handled since decision 0214; AMD SEV-SNP is not (no type has it).
+        {"CpuOptions": {"AmdSevSnp": "enabled"}},
     ],
 )
 async def test_run_instances_refuses_what_it_would_not_do(

@@ -271,6 +271,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ImportKeyPair": {"KeyName": KEY_NAME, "PublicKeyMaterial": PUBLIC_KEY},
     "ModifyInstanceAttribute": {"InstanceId": INSTANCE, "Groups": [SG]},
     "ModifyInstanceMetadataOptions": {"InstanceId": INSTANCE, "HttpEndpoint": "disabled"},
+    "ModifyInstanceCpuOptions": {"InstanceId": INSTANCE, "CoreCount": 1, "ThreadsPerCore": 1},
     "ModifyInstanceMetadataDefaults": {"HttpTokens": "optional"},
     "ModifyLaunchTemplate": {"LaunchTemplateId": LT, "DefaultVersion": "2"},
     "ModifySubnetAttribute": {"SubnetId": SUBNET, "MapPublicIpOnLaunch": {"Value": True}},

@@ -182,7 +182,6 @@ async def test_create_refuses_what_ec2_refuses(
             }
         },
         {"MetadataOptions": {"HttpProtocolIpv6": "enabled"}},
-        {"CpuOptions": {"CoreCount": 2}},
         {"NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6AddressCount": 1}]},
         {"Placement": {"Tenancy": "dedicated"}},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"Iops": 4000}}]},

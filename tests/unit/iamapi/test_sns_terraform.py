@@ -3,7 +3,7 @@ the wire with botocore's SNS model and the real services: GetTopicAttributes cou
 topic's confirmed and pending subscriptions and AWS's default ``Policy`` until one is set (the
 provider parses it on every read), as the provider and the console show them; the
 delivery status sample rates of 0 the provider sets on every topic it makes are taken (nothing
-is logged), another rate or a feedback role refused."""
+is logged), a malformed rate or a role of a protocol not delivered refused."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ async def test_topic_attributes_count_its_subscriptions(sns: Sns) -> None:
     assert await counts(sns, arn) == ("0", "1", "0")
 
 
-async def test_a_zero_delivery_status_sample_rate_is_taken_and_logging_refused(sns: Sns) -> None:
+async def test_zero_sample_rates_taken_and_undelivered_protocols_refused(sns: Sns) -> None:
     made = await sns.root.call(
         "sns",
         "CreateTopic",
@@ -66,13 +66,13 @@ async def test_a_zero_delivery_status_sample_rate_is_taken_and_logging_refused(s
         "0",
         "0",
     ]
+    # Logging of the protocols delivered here is decision 0212's (test_sns_delivery_status).
     for name, value in (
-        ("SQSSuccessFeedbackSampleRate", "50"),
+        ("SQSSuccessFeedbackSampleRate", "150"),
         ("HTTPSuccessFeedbackSampleRate", "zero"),
-        ("SQSFailureFeedbackRoleArn", "arn:aws:iam::123456789012:role/feedback"),
         ("FirehoseSuccessFeedbackRoleArn", "arn:aws:iam::123456789012:role/feedback"),
     ):
-        error = await refused(
+        await refused(
             sns.root,
             "SetTopicAttributes",
             "InvalidParameter",
@@ -80,7 +80,6 @@ async def test_a_zero_delivery_status_sample_rate_is_taken_and_logging_refused(s
             AttributeName=name,
             AttributeValue=value,
         )
-        assert "delivery status logging is not implemented" in str(error)
     await refused(
         sns.root,
         "CreateTopic",

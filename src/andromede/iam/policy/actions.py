@@ -462,6 +462,7 @@ _EC2 = (
     "ImportKeyPair",
     "ModifyImageAttribute",
     "ModifyInstanceAttribute",
+    "ModifyInstanceCpuOptions",
     "ModifyInstanceMetadataDefaults",
     "ModifyInstanceMetadataOptions",
     "ModifyLaunchTemplate",

@@ -37,7 +37,7 @@ LOGS_ACTIONS = tuple(
     PutLogGroupDeletionProtection PutMetricFilter PutQueryDefinition PutResourcePolicy
     PutRetentionPolicy PutStorageTierPolicy PutSubscriptionFilter PutSyslogConfiguration
     PutTransformer StartLiveTail StartQuery StopQuery TagLogGroup TagResource TestMetricFilter
-    TestTransformer UntagLogGroup UntagResource UpdateAnomaly UpdateDeliveryConfiguration
+    TestTransformer Unmask UntagLogGroup UntagResource UpdateAnomaly UpdateDeliveryConfiguration
     UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery
     """.split()
 )

@@ -1,0 +1,138 @@
+"""What a host is told of Network Load Balancers, and what it answers (session 51's addendum to
+decision 0191): the listeners its VPC routers forward (:class:`BalancedListener`), the health
+probes it runs from them (:class:`TargetProbe`) and their outcomes (:class:`ProbeResult`), and
+what its routers hold and counted (:class:`BalancerReport`).
+
+The load balancing context's own views (``ForwardingView``, ``Probe``) are not the port's
+types: the compute context does not know that one (the two contexts stay independent), so
+the gateway's wiring copies them into these and the host copies them back. The fields are
+those a host needs: a view's metric dimensions stay with the gateway, which records them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+__all__ = [
+    "ActiveFlows",
+    "BalancedListener",
+    "BalancerReport",
+    "ListenerCounter",
+    "ProbeResult",
+    "TargetProbe",
+]
+
+_TRANSPORTS = ("tcp", "udp")
+
+
+@dataclass(frozen=True, slots=True)
+class BalancedListener:
+    """One listener as a VPC's routers forward it: its node ``addresses`` and ``port``, the
+    ``targets`` flows go to (address, port), the transports it carries (``tcp``, ``udp`` or
+    both), and its load balancer's security groups' ingress as (protocol, from port, to port,
+    CIDR), None when it has no groups (every client reaches it)."""
+
+    listener_id: str
+    vpc_id: str
+    addresses: tuple[str, ...]
+    port: int
+    targets: tuple[tuple[str, int], ...] = ()
+    allowed: tuple[tuple[str, int, int, str], ...] | None = None
+    protocols: tuple[str, ...] = ("tcp",)
+
+    def __post_init__(self) -> None:
+        # Every field goes into the router's ruleset: nothing but addresses and numbers.
+        for address in (*self.addresses, *(a for a, _ in self.targets)):
+            ipaddress.IPv4Address(address)  # raises ValueError on a bad address
+        for port in (self.port, *(p for _, p in self.targets)):
+            if not 1 <= port <= 65535:
+                raise ValueError(f"port {port} out of range")
+        for protocol, from_port, to_port, cidr in self.allowed or ():
+            ipaddress.IPv4Network(cidr)
+            if protocol not in ("tcp", "udp", "icmp", "-1") or not (
+                -1 <= from_port <= 65535 and -1 <= to_port <= 65535
+            ):
+                raise ValueError(f"bad security group rule {protocol} {from_port}-{to_port}")
+        if not self.protocols or set(self.protocols) - set(_TRANSPORTS):
+            raise ValueError(f"bad transports {self.protocols!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class TargetProbe:
+    """One health probe of a target from its VPC's router: ``address`` at ``health_port``,
+    given up after ``timeout`` seconds, due every ``interval`` seconds; an ``HTTP`` or
+    ``HTTPS`` check asks ``path`` and passes on a code ``matcher`` accepts. The tenant, group,
+    target and port name the target whose health the outcome moves."""
+
+    tenant_id: str
+    tg_id: str
+    vpc_id: str
+    target_id: str
+    port: int
+    address: str
+    health_port: int
+    timeout: int
+    interval: int
+    protocol: str = "TCP"
+    path: str = "/"
+    matcher: str = "200-399"
+
+    def __post_init__(self) -> None:
+        ipaddress.IPv4Address(self.address)  # raises ValueError on a bad address
+        if not 1 <= self.health_port <= 65535 or self.timeout < 1 or self.interval < 1:
+            raise ValueError("bad health check port, timeout or interval")
+        if self.protocol not in ("TCP", "HTTP", "HTTPS"):
+            raise ValueError(f"unsupported health check protocol {self.protocol!r}")
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        """What names the target probed: (tenant, target group, target, port)."""
+        return (self.tenant_id, self.tg_id, self.target_id, self.port)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The outcome of one probe the host ran: ``ok``, whether it gave up on the timeout, and
+    an HTTP check's answer's status code (None: no answer, or a TCP check)."""
+
+    probe: TargetProbe
+    ok: bool
+    timed_out: bool = False
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerCounter:
+    """What a host's routers counted for one listener's node address and transport since the
+    host's previous report (whichever gateway it went to: each count is reported once): the
+    new flows, and the bytes processed (``AWS/NetworkELB``). Every listener of a router here
+    is listed, 0 when nothing was counted."""
+
+    vpc_id: str
+    address: str
+    port: int
+    transport: str
+    flows: int
+    processed_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFlows:
+    """The flows a host's routers track now for one listener's node address and transport."""
+
+    vpc_id: str
+    address: str
+    port: int
+    transport: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalancerReport:
+    """A host's answer to the listeners it was handed: the VPCs whose router is built here
+    (the hosts that may probe them), and its routers' counters and tracked flows."""
+
+    routers: tuple[str, ...] = ()
+    counters: tuple[ListenerCounter, ...] = ()
+    active: tuple[ActiveFlows, ...] = ()

@@ -1,0 +1,120 @@
+"""A QEMU host's side of the Network Load Balancer calls of the hypervisor port (session 51's
+addendum to decision 0191): the listeners a gateway hands it applied to its VPC routers
+(:class:`~andromede.hypervisor.load_balancers.RouterLoadBalancers`), what they counted
+answered, and the probes it is asked run when due from the routers
+(:class:`~andromede.hypervisor.target_probes.HealthChecker`), their outcomes answered.
+
+The host keeps when it last probed each target, not the gateway: every gateway's upkeep asks
+the host that probes a VPC, and a target is still probed once per its interval — the
+thresholds count one series of probes, whichever gateway records them. Likewise it answers
+its counters as what was counted since its previous report, so that several gateways asking
+add up to the flows once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from andromede.compute.driver_balancing import (
+    ActiveFlows,
+    BalancedListener,
+    BalancerReport,
+    ListenerCounter,
+    ProbeResult,
+    TargetProbe,
+)
+from andromede.hypervisor.load_balancers import CounterKey, RouterLoadBalancers
+from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
+from andromede.loadbalancing.model import ForwardingView
+from andromede.loadbalancing.target_groups import Probe
+
+__all__ = ["HostBalancers", "forwarding_view", "probe_of"]
+
+
+def forwarding_view(listener: BalancedListener) -> ForwardingView:
+    """The router's view of a listener the port carried (its metric dimensions stay with the
+    gateway: a host records no metric)."""
+    return ForwardingView(
+        listener_id=listener.listener_id,
+        vpc_id=listener.vpc_id,
+        addresses=listener.addresses,
+        port=listener.port,
+        targets=listener.targets,
+        allowed=listener.allowed,
+        protocols=listener.protocols,
+    )
+
+
+def probe_of(probe: TargetProbe) -> Probe:
+    """The health checker's probe of one the port carried, field for field."""
+    return Probe(
+        tenant_id=probe.tenant_id,
+        tg_id=probe.tg_id,
+        vpc_id=probe.vpc_id,
+        target_id=probe.target_id,
+        port=probe.port,
+        address=probe.address,
+        health_port=probe.health_port,
+        timeout=probe.timeout,
+        interval=probe.interval,
+        protocol=probe.protocol,
+        path=probe.path,
+        matcher=probe.matcher,
+    )
+
+
+class HostBalancers:
+    """The load balancers of one host's routers, as the port drives them."""
+
+    def __init__(
+        self, routers: RouterLoadBalancers, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._routers = routers
+        self._applying = asyncio.Lock()
+        self._probing = asyncio.Lock()
+        self._reported: dict[CounterKey, tuple[int, int]] = {}
+        self._asked: dict[tuple[str, str, str, int], TargetProbe] = {}
+        self._outcomes: list[ProbeResult] = []
+        self._checker = HealthChecker(routers.namespace_of, self._record, clock=clock)
+
+    async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        """Apply ``listeners`` (every router here forwards its VPC's, and only them) and
+        report the routers here and what they counted since the previous report."""
+        async with self._applying:
+            await self._routers.apply([forwarding_view(listener) for listener in listeners])
+            counters = await self._routers.counters()
+            active = await self._routers.active_flows()
+            # Each report carries what was counted since the previous one: every gateway
+            # asks, and each count must reach the metrics once.
+            since = {
+                key: (flows - self._reported.get(key, (0, 0))[0],
+                      processed - self._reported.get(key, (0, 0))[1])
+                for key, (flows, processed) in counters.items()
+            }  # fmt: skip
+            self._reported = counters
+        vpcs = {listener.vpc_id for listener in listeners}
+        return BalancerReport(
+            routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),
+            counters=tuple(
+                ListenerCounter(*key, max(0, flows), max(0, processed))
+                for key, (flows, processed) in sorted(since.items())
+            ),
+            active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
+        )
+
+    async def probe(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        """Run the due ones of ``probes`` from their VPCs' routers here; their outcomes."""
+        async with self._probing:
+            self._asked = {probe.key: probe for probe in probes}
+            self._outcomes = []
+            await self._checker.run_once([probe_of(probe) for probe in probes])
+            outcomes, self._outcomes = tuple(self._outcomes), []
+        return outcomes
+
+    async def _record(self, probe: Probe, outcome: ProbeOutcome) -> None:
+        asked = self._asked[(probe.tenant_id, probe.tg_id, probe.target_id, probe.port)]
+        self._outcomes.append(
+            ProbeResult(asked, outcome.ok, timed_out=outcome.timed_out, code=outcome.code)
+        )

@@ -1,0 +1,72 @@
+"""CloudWatch Logs' account-level policies (decision 0211): PutAccountPolicy's name, type and
+scope as AWS checks them. ``DATA_PROTECTION_POLICY`` is the type served (its document checked
+by ``logs.data_protection``); AWS's other types (subscription filters, field indexes,
+transformers, metric extraction) name features not served here, and are refused as such."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from andromede.logs.errors import InvalidParameter
+
+__all__ = ["DATA_PROTECTION", "POLICY_TYPES", "AccountPolicy", "check_account_policy"]
+
+DATA_PROTECTION: Final = "DATA_PROTECTION_POLICY"
+POLICY_TYPES: Final = (
+    DATA_PROTECTION,
+    "SUBSCRIPTION_FILTER_POLICY",
+    "FIELD_INDEX_POLICY",
+    "TRANSFORMER_POLICY",
+    "METRIC_EXTRACTION_POLICY",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPolicy:
+    tenant_id: str
+    policy_type: str
+    name: str
+    document: str
+    scope: str  # ALL, the one scope AWS has
+    updated: int  # milliseconds since the epoch, AWS's lastUpdatedTime
+
+    def shape(self) -> dict[str, Any]:
+        return {
+            "policyName": self.name,
+            "policyDocument": self.document,
+            "lastUpdatedTime": self.updated,
+            "policyType": self.policy_type,
+            "scope": self.scope,
+            "accountId": self.tenant_id,
+        }
+
+
+def check_policy_type(policy_type: object) -> str:
+    if not isinstance(policy_type, str) or policy_type not in POLICY_TYPES:
+        raise InvalidParameter(
+            "1 validation error detected: Value at 'policyType' failed to satisfy constraint:"
+            f" Member must satisfy enum value set: [{', '.join(POLICY_TYPES)}]"
+        )
+    if policy_type != DATA_PROTECTION:
+        raise InvalidParameter(
+            f"{policy_type} account policies are not served here: DATA_PROTECTION_POLICY only"
+            " (decision 0211)"
+        )
+    return policy_type
+
+
+def check_account_policy(name: object, policy_type: object, scope: object) -> tuple[str, str, str]:
+    """PutAccountPolicy's name, type and scope (the document is the type's to check)."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 256:
+        raise InvalidParameter(
+            "1 validation error detected: Value at 'policyName' failed to satisfy constraint: "
+            "Member must have length between 1 and 256"
+        )
+    checked = check_policy_type(policy_type)
+    if scope not in (None, "ALL"):
+        raise InvalidParameter(
+            "1 validation error detected: Value at 'scope' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [ALL]"
+        )
+    return name, checked, "ALL"

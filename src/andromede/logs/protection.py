@@ -1,0 +1,170 @@
+"""Data protection in the Logs service (decision 0211): a group's policy and the account's
+policy kept, their identifiers applied to each event ingested, the spans found kept with the
+event, and the audit: a findings report per event with findings into the policy's findings
+log group and a ``LogEventsWithFindings`` count (``AWS/Logs``, by ``LogGroupName``).
+
+The policies of a group are read with it at PutLogEvents (the group's own is a column of the
+group's row); the account's are cached ``account_cache_ms`` per account, so the hot path reads
+no further table per call and a policy put through another gateway applies within that time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from andromede.logs.account_policies import (
+    DATA_PROTECTION,
+    AccountPolicy,
+    check_account_policy,
+    check_policy_type,
+)
+from andromede.logs.data_protection import (
+    Detector,
+    Finding,
+    ProtectionPolicy,
+    check_document,
+    combined,
+)
+from andromede.logs.errors import LimitExceeded, ResourceNotFound
+from andromede.logs.metric_filters import MetricTransformation
+from andromede.logs.model import LogGroup
+from andromede.logs.store import LogStore
+
+__all__ = ["DataProtection", "GroupProtection"]
+
+FINDINGS_METRIC = MetricTransformation("LogEventsWithFindings", "AWS/Logs", "1", None, {}, "Count")
+_CACHED_ACCOUNTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class GroupProtection:
+    """What applies to a group's events now: the detector and the findings log groups."""
+
+    detector: Detector
+    findings_groups: tuple[str, ...]
+
+
+class DataProtection:
+    def __init__(
+        self, store: LogStore, clock: Callable[[], int], account_cache_ms: int = 5_000
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._cache_ms = account_cache_ms
+        self._accounts: dict[str, tuple[int, list[ProtectionPolicy]]] = {}
+
+    # The group's own policy.
+
+    async def put_group_policy(self, group: LogGroup, document: object) -> tuple[str, int]:
+        policy = check_document(document)
+        await self._check_destination(group.tenant_id, policy)
+        updated = self._clock()
+        if not await self._store.set_data_protection(
+            group.tenant_id, group.name, policy.document, updated
+        ):
+            raise ResourceNotFound("The specified log group does not exist.")
+        return policy.document, updated
+
+    async def delete_group_policy(self, group: LogGroup) -> None:
+        if group.data_protection is None:
+            raise ResourceNotFound("No data protection policy is attached to the log group.")
+        await self._store.set_data_protection(group.tenant_id, group.name, None, None)
+
+    # The account's policies.
+
+    async def put_account_policy(
+        self,
+        tenant_id: str,
+        name: object,
+        document: object,
+        policy_type: object,
+        scope: object,
+        *,
+        dry_run: bool = False,
+    ) -> AccountPolicy:
+        """Make or replace the account's policy; ``dry_run``: checked, not kept (AWS's
+        ``dryRun``)."""
+        checked_name, checked_type, checked_scope = check_account_policy(name, policy_type, scope)
+        policy = check_document(document)
+        await self._check_destination(tenant_id, policy)
+        held = await self._store.list_account_policies(tenant_id, checked_type)
+        if any(p.name != checked_name for p in held):
+            # AWS keeps one account-level data protection policy an account.
+            raise LimitExceeded(
+                "An account can have only one account-level data protection policy; "
+                f"delete {held[0].name} first."
+            )
+        account_policy = AccountPolicy(
+            tenant_id, checked_type, checked_name, policy.document, checked_scope, self._clock()
+        )
+        if not dry_run:
+            await self._store.put_account_policy(account_policy)
+            self._accounts.pop(tenant_id, None)
+        return account_policy
+
+    async def describe_account_policies(
+        self, tenant_id: str, policy_type: object, name: str | None
+    ) -> list[AccountPolicy]:
+        found = await self._store.list_account_policies(tenant_id, check_policy_type(policy_type))
+        return [p for p in found if name is None or p.name == name]
+
+    async def delete_account_policy(
+        self, tenant_id: str, name: object, policy_type: object
+    ) -> None:
+        checked_type = check_policy_type(policy_type)
+        if not isinstance(name, str) or not await self._store.delete_account_policy(
+            tenant_id, checked_type, name
+        ):
+            raise ResourceNotFound("Policy with the specified name does not exist.")
+        self._accounts.pop(tenant_id, None)
+
+    async def forget_tenant(self, tenant_id: str) -> None:
+        for policy in await self._store.list_account_policies(tenant_id, DATA_PROTECTION):
+            await self._store.delete_account_policy(tenant_id, DATA_PROTECTION, policy.name)
+        self._accounts.pop(tenant_id, None)
+
+    # Ingestion.
+
+    async def for_group(self, group: LogGroup) -> GroupProtection | None:
+        """What applies to ``group``'s events now; None: no policy, nothing to look for."""
+        policies = list(await self._account(group.tenant_id))
+        if group.data_protection is not None:
+            policies.append(check_document(group.data_protection))
+        detector = combined(policies)
+        if detector is None:
+            return None
+        destinations = tuple(
+            dict.fromkeys(p.findings_log_group for p in policies if p.findings_log_group)
+        )
+        return GroupProtection(detector, destinations)
+
+    async def _account(self, tenant_id: str) -> list[ProtectionPolicy]:
+        now = self._clock()
+        cached = self._accounts.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        held = await self._store.list_account_policies(tenant_id, DATA_PROTECTION)
+        policies = [check_document(p.document) for p in held]
+        if len(self._accounts) >= _CACHED_ACCOUNTS:
+            self._accounts.clear()
+        self._accounts[tenant_id] = (now + self._cache_ms, policies)
+        return policies
+
+    async def _check_destination(self, tenant_id: str, policy: ProtectionPolicy) -> None:
+        """AWS's rule: a findings destination must already exist."""
+        name = policy.findings_log_group
+        if name is not None and await self._store.get_group(tenant_id, name) is None:
+            raise ResourceNotFound(
+                f"The findings destination log group {name[:512]} does not exist."
+            )
+
+
+def audit_time(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+def with_findings(found: Sequence[Sequence[Finding]]) -> list[int]:
+    """The indexes of the events that had findings."""
+    return [index for index, findings in enumerate(found) if findings]
