@@ -299,11 +299,15 @@ class TlsTerminators:
         """The (VPC, listener id) served here."""
         return set(self._running)
 
-    async def apply(self, views: Sequence[ForwardingView]) -> None:
-        """Serve the TLS listeners of ``views`` whose router is built here, and only them;
-        a listener whose addresses, port, certificates or policies changed is served anew,
-        one whose targets changed keeps its connections and sends new ones to the new
-        targets."""
+    async def apply(
+        self,
+        views: Sequence[ForwardingView],
+        limits_of: Callable[[ForwardingView], TerminatorLimits] | None = None,
+    ) -> None:
+        """Serve the TLS listeners of ``views`` whose router is built here, and only them,
+        each within ``limits_of`` it (the terminators' own limits without); a listener whose
+        addresses, port, certificates, policies or limits changed is served anew, one whose
+        targets changed keeps its connections and sends new ones to the new targets."""
         wanted: dict[tuple[str, str], tuple[ForwardingView, TlsSettings, str]] = {}
         for view in views:
             namespace = self._namespace_of(view.vpc_id)
@@ -312,7 +316,8 @@ class TlsTerminators:
         for key in [k for k in self._running if k not in wanted]:
             await self._running.pop(key).close()
         for key, (view, tls, namespace) in sorted(wanted.items()):
-            signature = (view.addresses, view.port, tls, namespace, view.tenant_id)
+            limits = self._limits if limits_of is None else limits_of(view)
+            signature = (view.addresses, view.port, tls, namespace, view.tenant_id, limits)
             running = self._running.get(key)
             if running is not None and running.signature == signature:
                 running.targets = view.targets
@@ -333,9 +338,7 @@ class TlsTerminators:
                     type(exc).__name__,
                 )
                 continue
-            started = _Listener(
-                key, signature, namespace, view.targets, tls.target_tls, self._limits
-            )
+            started = _Listener(key, signature, namespace, view.targets, tls.target_tls, limits)
             try:
                 await started.serve(context, view.addresses, view.port)
             except OSError as exc:

@@ -32,7 +32,11 @@ from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
-from andromede.wiring.load_balancer_hosts import HostFlowTotals, drive_hosts
+from andromede.wiring.load_balancer_hosts import (
+    HostFlowTotals,
+    ListenerCertificates,
+    drive_hosts,
+)
 
 __all__ = [
     "LbMetrics",
@@ -118,13 +122,20 @@ async def load_balancer_upkeep(
     this machine or another — every listener applied to the host's VPC routers, their flow
     counters and tracked flows read, and the targets due probed by each VPC's primary host,
     their outcomes recorded (:func:`~andromede.wiring.load_balancer_hosts.drive_hosts`,
-    session 51)."""
+    session 51); a TLS listener with its certificates, whose keys the hosts' terminators
+    present (decision 0210)."""
 
     async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
         await service.record_probe(probe, ok, timed_out=timed_out, code=code)
 
     registered: Registered = {}
     totals = HostFlowTotals(metrics.flows) if metrics is not None else None
+    # Decision 0210: TLS listeners reach the hosts with their certificates, opened here.
+    certificates = ListenerCertificates(
+        service.certificate_material,
+        settings.elb_tls_max_connections,
+        settings.elb_tls_buffer_bytes,
+    )
     while True:
         await asyncio.sleep(settings.elb_upkeep_interval)
         try:
@@ -137,7 +148,7 @@ async def load_balancer_upkeep(
                 continue
             views = await service.forwarding_views()
             probes = await service.probes()
-            await drive_hosts(hosts, views, probes, record, totals)
+            await drive_hosts(hosts, views, probes, record, totals, certificates)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("load balancer upkeep failed")
 
