@@ -1,7 +1,10 @@
 """A Network Load Balancer's TLS listener in a real VPC router (decision 0210): the host's
 tenant networks (``TenantNetworks``) build a VPC of two subnets with namespace guests — a
-client in the first, two targets in the second —; :class:`RouterLoadBalancers` holds the node
-address and the table, :class:`TlsTerminators` serves the listener in the router's namespace.
+client in the first, two targets in the second —; the upkeep's round (``drive_hosts``) hands
+the listeners, their certificates opened on the gateway's side, to the host through a real
+agent's socket, and the bridged QEMU host's side of the port (:class:`HostBalancers`: the
+router's node address and table, its :class:`TlsTerminators` in the router's namespace)
+serves them, within the bounds the gateway's settings gave; no log holds the key.
 A real TLS client (Python's ``ssl``, verifying against the test CA and the name it asks for)
 reaches both targets' plaintext servers through the listener, the targets seeing the node's
 address; SNI picks the second certificate for its name, the default otherwise; a TLS target
@@ -13,6 +16,8 @@ connection beyond it; deleting the listener stops its server. Needs root, ``ip``
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 import secrets
 import subprocess
 import sys
@@ -23,11 +28,19 @@ from pathlib import Path
 
 import pytest
 
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
+from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.driver_network import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.balancer_host import HostBalancers
 from andromede.hypervisor.load_balancers import RouterLoadBalancers
-from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
+from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
-from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.errors import NotFound
@@ -37,6 +50,7 @@ from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
 from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 from andromede.loadbalancing.store import MemoryLbStore
 from andromede.loadbalancing.target_groups import Probe, TgSpec
+from andromede.wiring.load_balancer_hosts import ListenerCertificates, drive_hosts
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 from support.tls_certificates import Issued, TestCa
 
@@ -164,7 +178,33 @@ class VpcFacts:
         return []
 
 
-async def test_a_tls_listener_in_the_vpc_router(networks: TenantNetworks, tmp_path: Path) -> None:
+class RouterHost(MemoryDriver):
+    """A host whose load balancer calls are a bridged QEMU host's over the test's tenant
+    networks (what :class:`~andromede.hypervisor.qemu.QemuDriver` answers them with), the
+    rest the memory twin's, served by a real agent. Its clock moves a minute at each read:
+    every probe asked is due."""
+
+    def __init__(self, networks: TenantNetworks) -> None:
+        super().__init__("host-tls")
+        self.minutes = 0.0
+
+        def clock() -> float:
+            self.minutes += 60.0
+            return self.minutes
+
+        self.side = HostBalancers(RouterLoadBalancers(networks), clock=clock)
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        return await self.side.apply(listeners)
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        return await self.side.probe(probes)
+
+
+async def test_a_tls_listener_in_the_vpc_router_through_the_agent(
+    networks: TenantNetworks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -201,15 +241,22 @@ async def test_a_tls_listener_in_the_vpc_router(networks: TenantNetworks, tmp_pa
         TENANT, service.lb_arn(lb), "TLS", 8443, service.tg_arn(secure),
         tls=TlsRequest(certificates=(www,)),
     )  # fmt: skip
-    balancers = RouterLoadBalancers(networks)
-    terminators = TlsTerminators(
-        balancers.namespace_of, service.certificate_material, TerminatorLimits(max_connections=1)
-    )
+    # The gateway's bounds (elb_tls_max_connections 1 here) travel with the listeners.
+    opened = ListenerCertificates(service.certificate_material, 1, 65536)
 
-    async def record(probe: Probe, outcome: ProbeOutcome) -> None:
-        await service.record_probe(probe, outcome.ok, timed_out=outcome.timed_out)
+    async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out, code=code)
 
-    checker = HealthChecker(balancers.namespace_of, record)
+    async def round_() -> None:
+        views, probes = await service.forwarding_views(), await service.probes()
+        await drive_hosts([remote], views, probes, record, certificates=opened)
+
+    host = RouterHost(networks)
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_agent(host, socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    remote = RemoteDriver(socket_path, host="host-tls")
     vpc_in = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, TLS_PORT, "10.0.0.0/16"),))
     target_pem = tmp_path / "target.pem"
     issued = ca.issue("target.internal")
@@ -230,12 +277,9 @@ async def test_a_tls_listener_in_the_vpc_router(networks: TenantNetworks, tmp_pa
                 server(t1.netns, "s1", TLS_PORT, target_pem),
                 server(t2.netns, "s2", TLS_PORT, target_pem),
             ):  # fmt: skip
-                for _ in range(2):
-                    await checker.run_once(await service.probes(), force=True)
-                views = await service.forwarding_views()
-                await balancers.apply(views)
-                await terminators.apply(views)
-                assert len(terminators.listening) == 2
+                for _ in range(3):  # applied, then probed twice: healthy
+                    await round_()
+                assert len(host.side.terminating) == 2
                 # The default certificate, verified by the client; both targets reached,
                 # each seeing the node's address and the client's bytes.
                 answers = {await tls_client(client, ca_file, 443, "www.example.test")
@@ -285,12 +329,19 @@ async def test_a_tls_listener_in_the_vpc_router(networks: TenantNetworks, tmp_pa
                 )
                 # The listener deleted: its server stops, the other goes on.
                 await service.delete_listener(TENANT, service.listener_arn(lb, listener))
-                views = await service.forwarding_views()
-                await balancers.apply(views)
-                await terminators.apply(views)
-                assert len(terminators.listening) == 1
+                await round_()
+                assert len(host.side.terminating) == 1
                 assert await tls_client(client, ca_file, 443, "www.example.test") == ""
+            await service.delete_load_balancer(TENANT, service.lb_arn(lb))
+            await round_()
+            assert host.side.terminating == set()
         finally:
-            await terminators.close()
-        await service.delete_load_balancer(TENANT, service.lb_arn(lb))
-        await balancers.apply(await service.forwarding_views())
+            await host.side.close()
+            await remote.close()
+            stop.set()
+            await serving
+    # The keys went over the agent's socket (base64 in its JSON) and were logged nowhere.
+    for issued in certificates.held.values():
+        secret = issued.key.splitlines()[1]
+        assert secret not in caplog.text
+        assert base64.b64encode(issued.key.encode()).decode()[:40] not in caplog.text

@@ -144,6 +144,11 @@ class HostBalancers:
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
         )
 
+    @property
+    def terminating(self) -> set[tuple[str, str]]:
+        """The TLS listeners served here, as (VPC, listener id)."""
+        return self._terminators.listening
+
     async def close(self) -> None:
         """Stop the TLS listeners' servers (the routers' rules stay, as the guests do)."""
         async with self._applying:
