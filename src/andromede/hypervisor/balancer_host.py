@@ -110,10 +110,12 @@ class HostBalancers:
         async with self._applying:
             views = [forwarding_view(listener) for listener in listeners]
             await self._routers.apply(views)
+            # Only the keys of listeners a router here serves are kept (every host is handed
+            # every listener: the others' are dropped with the hand-over).
             self._certificates = {
                 c.arn: CertificateMaterial(c.arn, c.body, c.chain, c.private_key)
                 for listener in listeners
-                if listener.tls is not None
+                if listener.tls is not None and self._routers.namespace_of(listener.vpc_id)
                 for c in listener.tls.certificates
             }
             bounds = {

@@ -86,14 +86,16 @@ class LoadBalancingSettings(BaseModel):
         ge=1,
         le=1000000,
         description="Connections a TLS listener's terminator holds at once on one host; "
-        "beyond, a new one is closed as soon as accepted (decision 0210).",
+        "beyond, a new one is closed as soon as accepted (the gateway's setting, handed to "
+        "every host with the listener; decision 0210).",
     )
     elb_tls_buffer_bytes: int = Field(
         default=65536,
         ge=4096,
         le=16777216,
         description="Bytes a TLS listener's terminator reads or holds unsent at once for "
-        "each direction of a connection (decision 0210).",
+        "each direction of a connection (the gateway's setting, handed to every host with "
+        "the listener; decision 0210).",
     )
     elb_dns_domain: str = Field(
         default="amazonaws.com",
