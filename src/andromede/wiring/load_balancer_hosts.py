@@ -38,6 +38,8 @@ from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
 
 __all__ = [
+    "MATERIAL_KEPT",
+    "RETRY_AFTER",
     "HostFlowTotals",
     "ListenerCertificates",
     "Record",
