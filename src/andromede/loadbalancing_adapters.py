@@ -14,6 +14,9 @@ from andromede.compute.model import Instance, InstanceState, SecurityGroup
 from andromede.compute.network import merge_firewall
 from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService
+from andromede.iam import errors as iam_errors
+from andromede.iam.service import IdentityService
+from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.errors import (
     InvalidConfiguration,
     InvalidSecurityGroup,
@@ -22,7 +25,7 @@ from andromede.loadbalancing.errors import (
 )
 from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
 
-__all__ = ["ComputeNetwork"]
+__all__ = ["ComputeNetwork", "IdentityCertificates"]
 
 
 class ComputeNetwork:
@@ -141,3 +144,34 @@ def _facts(instance: Instance) -> InstanceFacts | None:
         instance.availability_zone,
         instance.state is InstanceState.RUNNING,
     )
+
+
+class IdentityCertificates:
+    """:class:`~andromede.loadbalancing.certificates.Certificates` over IAM's server
+    certificates (decision 0210): an ARN names one when it is the account's and its path and
+    name are a stored certificate's (a renamed certificate has a new ARN, as in IAM)."""
+
+    def __init__(self, identity: IdentityService) -> None:
+        self._identity = identity
+
+    async def _found(self, tenant_id: str, arn: str) -> str | None:
+        prefix = f"arn:aws:iam::{tenant_id}:server-certificate/"
+        if not arn.startswith(prefix):
+            return None
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            found = await self._identity.get_server_certificate(tenant_id, name)
+        except iam_errors.NoSuchEntity:
+            return None
+        return name if found.arn == arn else None
+
+    async def exists(self, tenant_id: str, arn: str) -> bool:
+        return await self._found(tenant_id, arn) is not None
+
+    async def material(self, tenant_id: str, arn: str) -> CertificateMaterial:
+        name = await self._found(tenant_id, arn)
+        if name is None:
+            raise NotFound("CertificateNotFound", f"Certificate '{arn[:512]}' not found")
+        found = await self._identity.get_server_certificate(tenant_id, name)
+        key = await self._identity.server_certificate_private_key(tenant_id, name)
+        return CertificateMaterial(arn, found.body, found.chain or "", key)

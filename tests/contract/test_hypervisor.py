@@ -45,7 +45,13 @@ from andromede.compute.driver import (
     SnapshotBacking,
     VolumeSpec,
 )
-from andromede.compute.driver_balancing import BalancedListener, BalancerReport, TargetProbe
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancedTls,
+    BalancerReport,
+    ServedCertificate,
+    TargetProbe,
+)
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.driver_network import (
     AclEntry,
@@ -80,6 +86,7 @@ from support.guest_images import (
 from support.host_images import file_chunks, file_sha256, put_file_image
 from support.rbd import RbdNamespace
 from support.tenant_networks import random_ranges
+from support.tls_certificates import TestCa
 
 pytestmark = pytest.mark.slow
 
@@ -967,7 +974,11 @@ async def test_load_balancers_and_probes_of_a_vpc_not_here(image_host: Host) -> 
     (a TCP_UDP one behind a security group) for a VPC it has no router of, twice alike,
     applies none and reports no router nor count; a probe of that VPC is not run, so not
     answered. These QEMU hosts have user-mode networking (no router at all); the memory
-    twin keeps the listeners. A bridged host's routers: test_load_balancer_router.py."""
+    twin keeps the listeners. A bridged host's routers: test_load_balancer_router.py. A TLS
+    listener (decision 0210) goes with its certificate and key, its policies and bounds: the
+    memory twin keeps it whole, a QEMU host behind its agent takes it over the wire; a
+    bridged host's terminators:
+    test_tls_listener_router.py."""
     vpc_id = "vpc-" + secrets.token_hex(4)
     listener = BalancedListener(
         "listener-" + secrets.token_hex(4),
@@ -978,10 +989,20 @@ async def test_load_balancers_and_probes_of_a_vpc_not_here(image_host: Host) -> 
         (("udp", 53, 53, "10.33.0.0/16"),),
         ("tcp", "udp"),
     )
+    issued = TestCa().issue("www.example.test")
+    served = ServedCertificate(
+        "arn:aws:iam::111111111111:server-certificate/www", issued.body, "", issued.key.encode()
+    )
+    secure = BalancedListener(
+        "listener-" + secrets.token_hex(4), vpc_id, ("10.33.1.200",), 443,
+        (("10.33.1.11", 8443),),
+        tls=BalancedTls((served,), "ELBSecurityPolicy-TLS13-1-2-2021-06", "HTTP2Optional",
+                        target_tls=True, max_connections=100, buffer_bytes=4096),
+    )  # fmt: skip
     for _ in range(2):
-        assert await image_host.driver.set_load_balancers((listener,)) == BalancerReport()
+        assert await image_host.driver.set_load_balancers((listener, secure)) == BalancerReport()
     if isinstance(image_host.driver, MemoryDriver):
-        assert image_host.driver.balanced == (listener,)
+        assert image_host.driver.balanced == (listener, secure)
     probe = TargetProbe("111111111111", "tg-1", vpc_id, "10.33.1.11", 53, "10.33.1.11", 53, 2, 5)
     assert await image_host.driver.probe_targets((probe,)) == ()
     assert await image_host.driver.set_load_balancers(()) == BalancerReport()

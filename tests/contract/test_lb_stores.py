@@ -60,3 +60,20 @@ async def test_replace_and_delete_at_the_revision_read(store: LbStore) -> None:
     assert await store.delete(now)
     assert await store.get("t1", "targetgroup", "g1") is None
     assert await store.insert("t1", "targetgroup", "g2", "web", "", {}, limit=9) == "ok"
+
+
+async def test_rename_at_the_revision_read_unless_the_name_is_taken(store: LbStore) -> None:
+    """Decision 0210: a listener moved to another port is its row renamed."""
+    for resource_id, name in (("l1", "lb1/80"), ("l2", "lb1/443")):
+        assert await store.insert("t1", "listener", resource_id, name, "lb1", {}, limit=9) == "ok"
+    assert await store.insert("t2", "listener", "l3", "lb1/8443", "lb1", {}, limit=9) == "ok"
+    read = await store.get("t1", "listener", "l1")
+    assert read is not None
+    assert await store.rename(read, "lb1/443", {"port": 443}) == "duplicate"
+    assert await store.rename(read, "lb1/8443", {"port": 8443}) == "ok"  # t2's name is t2's
+    assert await store.rename(read, "lb1/81", {"port": 81}) == "changed"  # read is stale
+    now = await store.by_name("t1", "listener", "lb1/8443")
+    assert now is not None and now.resource_id == "l1" and now.document == {"port": 8443}
+    assert now.revision == 1 and now.parent == "lb1"
+    assert await store.by_name("t1", "listener", "lb1/80") is None
+    assert await store.insert("t1", "listener", "l4", "lb1/80", "lb1", {}, limit=9) == "ok"

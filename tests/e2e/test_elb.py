@@ -7,7 +7,9 @@ SetSecurityGroups, and ``AWS/NetworkELB``'s ``HealthyHostCount`` read with GetMe
 (the memory hypervisor probes nothing: the targets stay initial, a count of 0); ELBv2's refusals
 (internet-facing, a listener's port taken, a group in use) in its own codes; everything
 deleted, the node's address given back to the subnet; (decision 0201) an Auto Scaling group's
-traffic source's states advanced by the serving process's upkeep."""
+traffic source's states advanced by the serving process's upkeep; (decision 0210) a TLS
+listener presenting an IAM server certificate uploaded with boto3, which IAM then refuses to
+delete, and DescribeSSLPolicies."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from support.server import REGION, ServerProcess, running_server
+from support.tls_certificates import TestCa
 
 pytestmark = pytest.mark.e2e
 
@@ -264,4 +267,40 @@ def test_boto3_auto_scaling_traffic_source_states(server: ServerProcess) -> None
         time.sleep(0.1)
     assert states() == []
     scaling.delete_auto_scaling_group(AutoScalingGroupName="asg", ForceDelete=True)
+    elb.delete_target_group(TargetGroupArn=tg_arn)
+
+
+def test_boto3_tls_listener_with_an_iam_server_certificate(server: ServerProcess) -> None:
+    """Decision 0210 through the real wiring: the listener finds the certificate IAM keeps
+    (sealed under the account's keys), IAM's DeleteServerCertificate is DeleteConflict while
+    the listener presents it and succeeds once it is gone."""
+    ec2, elb, iam = (_client(server, s) for s in ("ec2", "elbv2", "iam"))
+    issued = TestCa().issue("www.tls.example")
+    arn = iam.upload_server_certificate(
+        ServerCertificateName="tls-www", CertificateBody=issued.body, PrivateKey=issued.key
+    )["ServerCertificateMetadata"]["Arn"]
+    vpc = ec2.create_vpc(CidrBlock="10.32.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.32.1.0/24")["Subnet"]["SubnetId"]
+    lb_arn = elb.create_load_balancer(
+        Name="tls", Type="network", Scheme="internal", Subnets=[subnet]
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    tg_arn = elb.create_target_group(Name="tls", Protocol="TLS", Port=443, VpcId=vpc)[
+        "TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+    listener = elb.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="TLS",
+        Port=443,
+        Certificates=[{"CertificateArn": arn}],
+        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+    )["Listeners"][0]
+    assert listener["Certificates"] == [{"CertificateArn": arn}]
+    policies = elb.describe_ssl_policies(Names=["ELBSecurityPolicy-TLS13-1-2-2021-06"])
+    assert "TLSv1.3" in policies["SslPolicies"][0]["SslProtocols"]
+    with pytest.raises(ClientError) as refused:
+        iam.delete_server_certificate(ServerCertificateName="tls-www")
+    assert _code(refused) == "DeleteConflict"
+    elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    iam.delete_server_certificate(ServerCertificateName="tls-www")
+    elb.delete_load_balancer(LoadBalancerArn=lb_arn)
     elb.delete_target_group(TargetGroupArn=tg_arn)

@@ -26,11 +26,13 @@ from andromede.iamapi.app import QueryApp
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.loadbalancing.store import LbStore, MemoryLbStore
-from andromede.loadbalancing_adapters import ComputeNetwork
+from andromede.loadbalancing_adapters import ComputeNetwork, IdentityCertificates
 from andromede.settings import Settings
+from andromede.wiring.queues import KeySealer
 from support.asgi import post
 from support.ec2app import REGION, ApiError, Client, ec2_world
 from support.ec2app import World as Ec2World
+from support.keys import key_service_in
 from support.query_wire import Answer, service_model
 
 __all__ = ["REGION", "ElbClient", "ElbWorld", "elb_world", "refused"]
@@ -146,6 +148,10 @@ async def elb_world(
             limits or LbLimits(provisioning=timedelta(seconds=5)),
             clock=clock,
         )
+        # TLS listeners present IAM server certificates (decision 0210), as the wiring does.
+        ec2.identity.certificate_sealer = KeySealer(key_service_in(tmp_path / "keys"))
+        service.certificates = IdentityCertificates(ec2.identity)
+        ec2.identity.certificate_users = service.certificate_users
         audit_store = MemoryAuditStore()
         audit = AuditService(audit_store)
         settings = (make_settings or (lambda p: Settings(data_dir=p / "data", region=REGION)))(

@@ -1,7 +1,10 @@
 """What a host is told of Network Load Balancers, and what it answers (session 51's addendum to
 decision 0191): the listeners its VPC routers forward (:class:`BalancedListener`), the health
 probes it runs from them (:class:`TargetProbe`) and their outcomes (:class:`ProbeResult`), and
-what its routers hold and counted (:class:`BalancerReport`).
+what its routers hold and counted (:class:`BalancerReport`). A TLS listener (decision 0210)
+carries what the host's terminator presents (:class:`BalancedTls`): its certificates with their
+PEM chains and private keys, which travel only over the agent's authenticated channel (its
+unix socket or mutual-TLS listener) and are shown by no ``repr``.
 
 The load balancing context's own views (``ForwardingView``, ``Probe``) are not the port's
 types: the compute context does not know that one (the two contexts stay independent), so
@@ -12,18 +15,63 @@ those a host needs: a view's metric dimensions stay with the gateway, which reco
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ActiveFlows",
     "BalancedListener",
+    "BalancedTls",
     "BalancerReport",
     "ListenerCounter",
     "ProbeResult",
+    "ServedCertificate",
     "TargetProbe",
 ]
 
 _TRANSPORTS = ("tcp", "udp")
+_ALPN_POLICIES = ("None", "HTTP1Only", "HTTP2Only", "HTTP2Optional", "HTTP2Preferred")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedCertificate:
+    """A certificate a TLS listener presents: its ARN (what names it), its PEM body and
+    chain, and its PEM private key — the key never shown by ``repr`` (nor by an error: the
+    checks below name no value)."""
+
+    arn: str
+    body: str
+    chain: str
+    private_key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.arn or not self.body.strip() or not self.private_key.strip():
+            raise ValueError("a served certificate needs its ARN, body and private key")
+
+
+@dataclass(frozen=True, slots=True)
+class BalancedTls:
+    """What a host's TLS terminator needs of a TLS listener (decision 0210): its
+    ``certificates`` (the default first, then those offered by SNI), its security policy's
+    name and its ALPN policy, whether its target group speaks TLS, and the gateway's bounds
+    on it: at most ``max_connections`` connections at once on a host, ``buffer_bytes`` read
+    or held a direction at a time (``elb_tls_max_connections``, ``elb_tls_buffer_bytes``)."""
+
+    certificates: tuple[ServedCertificate, ...]
+    ssl_policy: str
+    alpn_policy: str = "None"
+    target_tls: bool = False
+    max_connections: int = 10000
+    buffer_bytes: int = 65536
+
+    def __post_init__(self) -> None:
+        if not self.certificates:
+            raise ValueError("a TLS listener presents at least one certificate")
+        if not (0 < len(self.ssl_policy) <= 128 and self.ssl_policy.isprintable()):
+            raise ValueError("bad security policy name")
+        if self.alpn_policy not in _ALPN_POLICIES:
+            raise ValueError("unknown ALPN policy")
+        if self.max_connections < 1 or self.buffer_bytes < 1:
+            raise ValueError("bad TLS listener bounds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +79,8 @@ class BalancedListener:
     """One listener as a VPC's routers forward it: its node ``addresses`` and ``port``, the
     ``targets`` flows go to (address, port), the transports it carries (``tcp``, ``udp`` or
     both), and its load balancer's security groups' ingress as (protocol, from port, to port,
-    CIDR), None when it has no groups (every client reaches it)."""
+    CIDR), None when it has no groups (every client reaches it); a TLS listener's ``tls``
+    (its flows accepted by the router's TLS terminator, not translated)."""
 
     listener_id: str
     vpc_id: str
@@ -40,6 +89,7 @@ class BalancedListener:
     targets: tuple[tuple[str, int], ...] = ()
     allowed: tuple[tuple[str, int, int, str], ...] | None = None
     protocols: tuple[str, ...] = ("tcp",)
+    tls: BalancedTls | None = None
 
     def __post_init__(self) -> None:
         # Every field goes into the router's ruleset: nothing but addresses and numbers.

@@ -6,23 +6,23 @@ reference has most of them), the audit record of each mutating call, the error e
 
 Served here: Create/Describe/DeleteLoadBalancer, Create/Describe/DeleteListener,
 Add/Remove/DescribeTags, Describe/ModifyLoadBalancerAttributes, SetSecurityGroups (session
-49); the target groups' calls in
+49); TLS listeners' calls in ``elbapi.listeners`` (decision 0210); the target groups' calls in
 ``elbapi.target_groups``. A parameter of a feature not here (internet-facing, other types
 and protocols, rules…) is refused, never dropped.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-from andromede.elbapi import target_groups
+from andromede.elbapi import listeners, target_groups
 from andromede.elbapi.wire import (
     NAMESPACE,
     attributes,
     guarded,
     page,
+    refuse_unhandled,
     tags,
     write_attributes,
     write_listener,
@@ -36,6 +36,7 @@ from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 __all__ = ["ACTIONS", "elb_spec", "refuse_unhandled"]
 
 ACTIONS: Final = (
+    "AddListenerCertificates",
     "AddTags",
     "CreateListener",
     "CreateLoadBalancer",
@@ -45,34 +46,26 @@ ACTIONS: Final = (
     "DeleteTargetGroup",
     "DeregisterTargets",
     "DescribeListenerAttributes",
+    "DescribeListenerCertificates",
     "DescribeListeners",
     "DescribeLoadBalancerAttributes",
     "DescribeLoadBalancers",
+    "DescribeSSLPolicies",
     "DescribeTags",
     "DescribeTargetGroupAttributes",
     "DescribeTargetGroups",
     "DescribeTargetHealth",
+    "ModifyListener",
     "ModifyListenerAttributes",
     "ModifyLoadBalancerAttributes",
     "ModifyTargetGroup",
     "ModifyTargetGroupAttributes",
     "RegisterTargets",
+    "RemoveListenerCertificates",
     "RemoveTags",
     "SetSecurityGroups",
 )
 Handler = Callable[[Call], Awaitable[None]]
-
-
-def refuse_unhandled(call: Call, handled: str) -> None:
-    """ValidationError for a parameter outside ``handled`` (a regular expression)."""
-    pattern = re.compile(rf"^(Action|Version|{handled})$")
-    for name in call.params:
-        if not pattern.match(name):
-            raise QueryError(
-                "ValidationError",
-                f"{call.action}: the parameter {name[:64]} is not supported here yet "
-                "(decision 0191)",
-            )
 
 
 def _mappings(call: Call) -> tuple[tuple[str, str | None], ...]:
@@ -173,7 +166,8 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
             call,
             r"LoadBalancerArn|Protocol|Port|DefaultActions\.member\.1\.(Type|TargetGroupArn|Order"
             r"|ForwardConfig\.TargetGroups\.member\.1\.(TargetGroupArn|Weight))"
-            r"|Tags\.member\.\d+\.(Key|Value)",
+            r"|Tags\.member\.\d+\.(Key|Value)"
+            rf"|{listeners.TLS_PARAMETERS}",
         )
         kind = call.required("DefaultActions.member.1.Type")
         if kind != "forward":
@@ -194,6 +188,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
             call.integer("Port", minimum=1, maximum=65535, default=0),
             tg_arn,
             tags(call),
+            listeners.tls_request(call),
         )
         call.result.open("Listeners")
         call.result.open("member")
@@ -294,6 +289,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         "RemoveTags": (remove_tags, True, "ResourceArns.member.1"),
         "DescribeTags": (describe_tags, False, None),
         **target_groups.handlers(service),
+        **listeners.handlers(service),
     }
 
     def resource_of(parameter: str) -> Callable[[Call], Awaitable[str]]:

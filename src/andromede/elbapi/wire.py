@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, TypeVar
 
@@ -37,6 +38,7 @@ __all__ = [
     "NAMESPACE",
     "guarded",
     "page",
+    "refuse_unhandled",
     "tags",
     "write_group",
     "write_health",
@@ -63,6 +65,18 @@ def wire_error(exc: LoadBalancingError) -> QueryError:
         if isinstance(exc, kind):
             return QueryError(code, str(exc))
     return QueryError("ValidationError", str(exc))
+
+
+def refuse_unhandled(call: Call, handled: str) -> None:
+    """ValidationError for a parameter outside ``handled`` (a regular expression)."""
+    pattern = re.compile(rf"^(Action|Version|{handled})$")
+    for name in call.params:
+        if not pattern.match(name):
+            raise QueryError(
+                "ValidationError",
+                f"{call.action}: the parameter {name[:64]} is not supported here yet "
+                "(decisions 0191, 0210)",
+            )
 
 
 def guarded(handler: Callable[[Call], Awaitable[None]]) -> Callable[[Call], Awaitable[None]]:
@@ -202,6 +216,16 @@ def write_listener(
     xml.element("LoadBalancerArn", service.lb_arn(lb))
     xml.element("Port", listener.port)
     xml.element("Protocol", listener.protocol)
+    if listener.protocol == "TLS":  # decision 0210: the default certificate only, as ELBv2
+        xml.open("Certificates")
+        xml.open("member")
+        xml.element("CertificateArn", listener.certificates[0] if listener.certificates else "")
+        xml.close("member")
+        xml.close("Certificates")
+        xml.element("SslPolicy", listener.ssl_policy)
+        xml.open("AlpnPolicy")
+        xml.element("member", listener.alpn_policy or "None")
+        xml.close("AlpnPolicy")
     xml.open("DefaultActions")
     xml.open("member")
     xml.element("Type", "forward")

@@ -2,7 +2,11 @@
 addendum to decision 0191): the listeners a gateway hands it applied to its VPC routers
 (:class:`~andromede.hypervisor.load_balancers.RouterLoadBalancers`), what they counted
 answered, and the probes it is asked run when due from the routers
-(:class:`~andromede.hypervisor.target_probes.HealthChecker`), their outcomes answered.
+(:class:`~andromede.hypervisor.target_probes.HealthChecker`), their outcomes answered; a TLS
+listener served by a terminator in its router's namespace
+(:class:`~andromede.hypervisor.tls_terminators.TlsTerminators`, decision 0210), with the
+certificates and keys the gateway handed over and within the bounds it gave — the keys held
+in memory only, for as long as a listener presents them.
 
 The host keeps when it last probed each target, not the gateway: every gateway's upkeep asks
 the host that probes a VPC, and a target is still probed once per its interval — the
@@ -20,6 +24,7 @@ from collections.abc import Callable
 from andromede.compute.driver_balancing import (
     ActiveFlows,
     BalancedListener,
+    BalancedTls,
     BalancerReport,
     ListenerCounter,
     ProbeResult,
@@ -27,8 +32,12 @@ from andromede.compute.driver_balancing import (
 )
 from andromede.hypervisor.load_balancers import CounterKey, RouterLoadBalancers
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
+from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators
+from andromede.loadbalancing.certificates import CertificateMaterial
+from andromede.loadbalancing.errors import NotFound
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
+from andromede.loadbalancing.tls import TlsSettings
 
 __all__ = ["HostBalancers", "forwarding_view", "probe_of"]
 
@@ -44,6 +53,18 @@ def forwarding_view(listener: BalancedListener) -> ForwardingView:
         targets=listener.targets,
         allowed=listener.allowed,
         protocols=listener.protocols,
+        tls=None if listener.tls is None else tls_settings(listener.tls),
+    )
+
+
+def tls_settings(tls: BalancedTls) -> TlsSettings:
+    """The terminator's settings of a TLS listener the port carried: its certificates by
+    ARN (their material is looked up by it), its policies."""
+    return TlsSettings(
+        certificates=tuple(c.arn for c in tls.certificates),
+        ssl_policy=tls.ssl_policy,
+        alpn_policy=tls.alpn_policy,
+        target_tls=tls.target_tls,
     )
 
 
@@ -78,12 +99,33 @@ class HostBalancers:
         self._asked: dict[tuple[str, str, str, int], TargetProbe] = {}
         self._outcomes: list[ProbeResult] = []
         self._checker = HealthChecker(routers.namespace_of, self._record, clock=clock)
+        # The certificates of the TLS listeners last handed over, by ARN: what the
+        # terminators load (nothing else keeps a key, and a listener gone takes it away).
+        self._certificates: dict[str, CertificateMaterial] = {}
+        self._terminators = TlsTerminators(routers.namespace_of, self._material)
 
     async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Apply ``listeners`` (every router here forwards its VPC's, and only them) and
         report the routers here and what they counted since the previous report."""
         async with self._applying:
-            await self._routers.apply([forwarding_view(listener) for listener in listeners])
+            views = [forwarding_view(listener) for listener in listeners]
+            await self._routers.apply(views)
+            # Only the keys of listeners a router here serves are kept (every host is handed
+            # every listener: the others' are dropped with the hand-over).
+            self._certificates = {
+                c.arn: CertificateMaterial(c.arn, c.body, c.chain, c.private_key)
+                for listener in listeners
+                if listener.tls is not None and self._routers.namespace_of(listener.vpc_id)
+                for c in listener.tls.certificates
+            }
+            bounds = {
+                listener.listener_id: TerminatorLimits(
+                    listener.tls.max_connections, listener.tls.buffer_bytes
+                )
+                for listener in listeners
+                if listener.tls is not None
+            }
+            await self._terminators.apply(views, lambda view: bounds[view.listener_id])
             counters = await self._routers.counters()
             active = await self._routers.active_flows()
             # Each report carries what was counted since the previous one: every gateway
@@ -103,6 +145,22 @@ class HostBalancers:
             ),
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
         )
+
+    @property
+    def terminating(self) -> set[tuple[str, str]]:
+        """The TLS listeners served here, as (VPC, listener id)."""
+        return self._terminators.listening
+
+    async def close(self) -> None:
+        """Stop the TLS listeners' servers (the routers' rules stay, as the guests do)."""
+        async with self._applying:
+            await self._terminators.close()
+            self._certificates = {}
+
+    async def _material(self, tenant_id: str, arn: str) -> CertificateMaterial:
+        if arn not in self._certificates:  # never: each listener carries its own
+            raise NotFound("CertificateNotFound", "certificate not handed over")
+        return self._certificates[arn]
 
     async def probe(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
         """Run the due ones of ``probes`` from their VPCs' routers here; their outcomes."""

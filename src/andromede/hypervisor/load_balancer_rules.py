@@ -30,6 +30,11 @@ load balancer's security group becomes — also admits the flows carrying that a
 balancer's group receives the clients' flows with their own addresses and nothing sent to it
 directly. Counters are per transport too (a UDP one's kind ends in ``u``).
 
+Decision 0210: a TLS listener is not translated: its new connections get the connection mark
+:data:`TERMINATED`, which the router's ``input`` chain accepts, and the router's TLS
+terminator (:mod:`andromede.hypervisor.tls_terminators`) listening on the node address answers
+them; the ``guard`` chain judges them as any listener's.
+
 The table is the router's ``ip andromede_nlb``, replaced whole on each change (``nft -f``
 runs a script atomically), beside the router's own ``andromede`` tables: its chain runs just
 before their DNAT (priority ``dstnat - 5``).
@@ -47,6 +52,7 @@ from andromede.loadbalancing.model import ForwardingView
 
 __all__ = [
     "TABLE",
+    "TERMINATED",
     "LoadBalancerSubnet",
     "counter_name",
     "flow_mark",
@@ -57,6 +63,10 @@ __all__ = [
 ]
 
 TABLE: Final = "andromede_nlb"
+# Decision 0210: the connection mark of a flow to a TLS listener, which the router's input
+# chain accepts (the terminator listens in the router's namespace). No node address maps to
+# it (``flow_mark`` of 0.0.0.1).
+TERMINATED: Final = "0x00000001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,13 @@ def _set(values: Sequence[str]) -> str:
 
 
 def _dnat(view: ForwardingView) -> list[str]:
+    if view.tls is not None:
+        # Decision 0210: the router's TLS terminator accepts it; marked for its input chain.
+        return (
+            [f"    ip daddr {_set(view.addresses)} tcp dport {view.port} ct mark set {TERMINATED}"]
+            if view.addresses
+            else []
+        )
     if not view.addresses or not view.targets:
         return []  # nothing to forward to: the node's port stays closed (a reset)
     if len(view.targets) == 1:
@@ -153,8 +170,9 @@ def _guard(view: ForwardingView) -> list[str]:
 
 
 def _counted(view: ForwardingView) -> list[tuple[str, int, str]]:
-    """The (node address, port, transport) whose flows are counted: those forwarded."""
-    if not view.targets:
+    """The (node address, port, transport) whose flows are counted: those forwarded (not
+    yet a TLS listener's, which the terminator answers)."""
+    if not view.targets or view.tls is not None:
         return []
     return [(a, view.port, p) for a in sorted(view.addresses) for p in view.protocols]
 

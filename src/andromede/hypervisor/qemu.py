@@ -433,6 +433,9 @@ class QemuDriver(StorageMixin, NetworkingMixin, InterfacesMixin, MetricsMixin):
         if self._endpoints is not None:
             await self._endpoints.close()
             self._endpoints = None
+        if self._host_side is not None:  # the TLS listeners' servers (decision 0210)
+            await self._host_side.close()
+            self._host_side = None
         self._locks.clear()
         await self._volumes.close()
 

@@ -29,7 +29,7 @@ from andromede.hypervisor.interface_endpoints import (
     interface_snats,
 )
 from andromede.hypervisor.interface_routes import ON_PATH, ingress_lines, mark_lines
-from andromede.hypervisor.load_balancer_rules import translated_by
+from andromede.hypervisor.load_balancer_rules import TERMINATED, translated_by
 from andromede.hypervisor.nat_gateways import (
     FORWARD_MARK,
     NAT_MARK,
@@ -369,6 +369,8 @@ def render_firewall(
         "    type filter hook input priority filter; policy drop;",
         "    ct state established,related accept",
         '    iifname "lo" accept',
+        # A Network Load Balancer's TLS listener, answered by the router (decision 0210).
+        f"    ct mark {TERMINATED} accept",
         # DHCP and ARP-level needs of the instances; nothing else of the namespace is a service.
         f"    iifname {ports} udp dport 67 accept",
         f"    iifname {ports} ip protocol icmp accept",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final, Protocol
@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from andromede.iam.errors import (
     ConcurrentModification,
+    DeleteConflict,
     EntityAlreadyExists,
     InvalidInput,
     KeyPairMismatch,
@@ -131,6 +132,9 @@ def _private_key(pem: str, certificate: x509.Certificate) -> None:
 class ServerCertificatesMixin(ServiceCore):
     # Set by the wiring (over the key service); None where certificates cannot be kept.
     certificate_sealer: CertificateSealer | None = None
+    # Decision 0210, set by the wiring: the ARNs of what presents a certificate (the load
+    # balancers' TLS listeners), so one in use is not deleted (IAM's DeleteConflict).
+    certificate_users: Callable[[str, str], Awaitable[list[str]]] | None = None
 
     def _certificate_sealer(self) -> CertificateSealer:
         if self.certificate_sealer is None:
@@ -228,6 +232,15 @@ class ServerCertificatesMixin(ServiceCore):
         )
 
     async def delete_server_certificate(self, tenant_id: str, name: str) -> None:
+        if self.certificate_users is not None:
+            found = await self.get_server_certificate(tenant_id, name)
+            users = await self.certificate_users(tenant_id, found.arn)
+            if users:
+                # IAM's words when a load balancer still presents it.
+                raise DeleteConflict(
+                    f"Certificate: {found.certificate_id} is currently in use by {users[0]}. "
+                    "Please remove it first before deleting it from IAM."
+                )
         if not await self._store.delete_server_certificate(tenant_id, name):
             raise _not_found(name)
 

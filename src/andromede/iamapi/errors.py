@@ -127,6 +127,11 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidSubnet": (400, "The specified subnet is out of available addresses."),
     "InvalidSecurityGroup": (400, "One or more security groups are invalid."),
     "OperationNotPermitted": (400, "This operation is not allowed."),
+    # TLS listeners' (decision 0210).
+    "CertificateNotFound": (400, "The specified certificate does not exist."),
+    "SSLPolicyNotFound": (400, "The specified SSL policy does not exist."),
+    "TooManyCertificates": (400, "You've reached the limit on the number of certificates per "
+                            "load balancer."),
 }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from andromede.loadbalancing.certificates import Certificates
 from andromede.loadbalancing.errors import (
     ConcurrentChange,
     Duplicate,
@@ -40,6 +41,8 @@ class LbLimits:
     max_targets: int = 500
     max_tags: int = 50
     max_security_groups: int = 5
+    # Decision 0210: a TLS listener's certificates, the default one included (AWS's 25).
+    max_certificates: int = 25
     provisioning: timedelta = timedelta(seconds=2)
 
 
@@ -82,6 +85,9 @@ class LbCore:
         self.region = region
         self.limits = limits
         self.clock = clock
+        # Decision 0210: the account's certificates, for TLS listeners (wired over IAM's
+        # server certificates; None: no TLS listener can be made).
+        self.certificates: Certificates | None = None
 
     async def held(self, tenant_id: str, kind: str, resource_id: str) -> Stored:
         stored = await self.store.get(tenant_id, kind, resource_id)

@@ -156,6 +156,10 @@ def listener_document(listener: Listener) -> dict[str, Any]:
         "created_at": listener.created_at.isoformat(),
         "tags": [list(t) for t in listener.tags],
         "attributes": [list(a) for a in listener.attributes],
+        # Decision 0210 (absent: none, a listener of before TLS).
+        "certificates": list(listener.certificates),
+        "ssl_policy": listener.ssl_policy,
+        "alpn_policy": listener.alpn_policy,
     }
 
 
@@ -170,4 +174,7 @@ def listener_from(tenant_id: str, listener_id: str, doc: dict[str, Any]) -> List
         created_at=datetime.fromisoformat(doc["created_at"]),
         tags=_pairs(doc.get("tags")),
         attributes=_pairs(doc.get("attributes")),
+        certificates=tuple(str(a) for a in doc.get("certificates") or ()),
+        ssl_policy=str(doc.get("ssl_policy") or ""),
+        alpn_policy=str(doc.get("alpn_policy") or ""),
     )

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Final
 
 from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationError
+from andromede.loadbalancing.tls import DEFAULT_SSL_POLICY, TlsSettings
 
 __all__ = [
     "LB_ATTRIBUTES",
@@ -187,6 +188,11 @@ class Listener:
     created_at: datetime
     tags: Tags = ()
     attributes: tuple[tuple[str, str], ...] = ()
+    # Decision 0210, a TLS listener's: its certificates' ARNs (the default first, then those
+    # added for SNI), its security policy and its ALPN policy ("" for the other protocols).
+    certificates: tuple[str, ...] = ()
+    ssl_policy: str = ""
+    alpn_policy: str = ""
 
     def attribute(self, key: str) -> str:
         return dict(self.attributes).get(key, LISTENER_ATTRIBUTES[key])
@@ -252,7 +258,7 @@ LISTENER_ATTRIBUTES: Final[Mapping[str, str]] = {"tcp.idle_timeout.seconds": "35
 def listener_keys(protocol: str) -> Mapping[str, str]:
     """The attributes a listener of ``protocol`` has: a UDP one none (session 50: its TCP
     idle timeout is not there, as ELBv2's console shows no attributes for it)."""
-    return {} if protocol == "UDP" else LISTENER_ATTRIBUTES
+    return {} if protocol in ("UDP", "TLS") else LISTENER_ATTRIBUTES
 
 
 # A TCP target group's (instance targets: the client's address is preserved).
@@ -400,9 +406,12 @@ def draining(target: Target, until: datetime) -> Target:
 # each carries, and the target groups' protocols a listener of each may forward to (ELBv2:
 # "A TCP_UDP listener must be associated with a TCP_UDP target group"; a TCP_UDP group takes
 # a TCP or a UDP listener's flows too, which then carry that listener's transport only).
-NLB_PROTOCOLS: Final = ("TCP", "UDP", "TCP_UDP")
+# Decision 0210: TLS, terminated by the router (a TLS listener forwards to a TCP or a TLS
+# group; a TLS group is forwarded to by TLS listeners only).
+NLB_PROTOCOLS: Final = ("TCP", "UDP", "TCP_UDP", "TLS")
 _TRANSPORTS: Final[Mapping[str, tuple[str, ...]]] = {
     "TCP": ("tcp",),
+    "TLS": ("tcp",),
     "UDP": ("udp",),
     "TCP_UDP": ("tcp", "udp"),
 }
@@ -410,6 +419,7 @@ LISTENER_GROUPS: Final[Mapping[str, tuple[str, ...]]] = {
     "TCP": ("TCP", "TCP_UDP"),
     "UDP": ("UDP", "TCP_UDP"),
     "TCP_UDP": ("TCP_UDP",),
+    "TLS": ("TCP", "TLS"),
 }
 
 
@@ -440,6 +450,9 @@ class ForwardingView:
     tg_dimension: str = ""
     # Session 50: the transports the listener carries (``tcp``, ``udp`` or both).
     protocols: tuple[str, ...] = ("tcp",)
+    # Decision 0210: a TLS listener's settings — its flows are not translated by the kernel
+    # but accepted by the router's TLS terminator, which forwards them to ``targets``.
+    tls: TlsSettings | None = None
 
 
 def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> ForwardingView:
@@ -457,4 +470,12 @@ def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> Forw
         lb_dimension=f"net/{lb.name}/{lb.lb_id}",
         tg_dimension=f"targetgroup/{group.name}/{group.tg_id}",
         protocols=transports(listener.protocol),
+        tls=TlsSettings(
+            certificates=listener.certificates,
+            ssl_policy=listener.ssl_policy or DEFAULT_SSL_POLICY,
+            alpn_policy=listener.alpn_policy or "None",
+            target_tls=group.protocol == "TLS",
+        )
+        if listener.protocol == "TLS"
+        else None,
     )

@@ -30,6 +30,7 @@ from andromede.loadbalancing.errors import (
     NotPermitted,
     TooMany,
 )
+from andromede.loadbalancing.listener_tls import NO_TLS, ListenerTlsMixin, TlsRequest
 from andromede.loadbalancing.model import (
     LB_ATTRIBUTES,
     LISTENER_GROUPS,
@@ -46,7 +47,6 @@ from andromede.loadbalancing.model import (
     parse_arn,
 )
 from andromede.loadbalancing.store import Stored
-from andromede.loadbalancing.target_groups import TargetGroupsMixin
 
 __all__ = ["LbLimits", "LbSpec", "LoadBalancingService"]
 
@@ -64,7 +64,7 @@ class LbSpec:
     security_groups: tuple[str, ...] = ()
 
 
-class LoadBalancingService(TargetGroupsMixin):
+class LoadBalancingService(ListenerTlsMixin):
     """Network Load Balancers of every account (decision 0191)."""
 
     def lb_arn(self, lb: LoadBalancer) -> str:
@@ -310,11 +310,12 @@ class LoadBalancingService(TargetGroupsMixin):
         port: int,
         tg_arn: str,
         tags: Tags = (),
+        tls: TlsRequest = NO_TLS,
     ) -> tuple[LoadBalancer, Listener]:
         if protocol not in NLB_PROTOCOLS:
             raise InvalidConfiguration(
-                f"Listener protocol '{protocol[:16]}' is not supported here yet; TCP, UDP and "
-                "TCP_UDP are (decision 0191)"
+                f"Listener protocol '{protocol[:16]}' is not supported here yet; TCP, UDP, "
+                "TCP_UDP and TLS are (decisions 0191, 0210)"
             )
         check_tags(tags, self.limits.max_tags)
         lb_id = await self.id_of(tenant_id, "loadbalancer", lb_arn)
@@ -333,6 +334,7 @@ class LoadBalancingService(TargetGroupsMixin):
                 else f"Listener protocol '{protocol}' is not compatible with target group "
                 f"protocol '{group.protocol}'"
             )
+        certificates, ssl_policy, alpn_policy = await self.checked_tls(tenant_id, protocol, tls)
         if group.lb_id not in ("", lb.lb_id):
             raise TooMany(
                 "TargetGroupAssociationLimit",
@@ -348,6 +350,9 @@ class LoadBalancingService(TargetGroupsMixin):
             tg_id=group.tg_id,
             created_at=self.clock(),
             tags=tags,
+            certificates=certificates,
+            ssl_policy=ssl_policy,
+            alpn_policy=alpn_policy,
         )
         outcome = await self.store.insert(
             tenant_id,

@@ -55,6 +55,12 @@ class LbStore(Protocol):
         """Write ``document`` if the row is still at ``stored.revision``."""
         ...
 
+    async def rename(self, stored: Stored, name: str, document: dict[str, Any]) -> str:
+        """Write ``document`` under ``name`` if the row is still at ``stored.revision``:
+        ``"ok"``, ``"duplicate"`` (another row has the name) or ``"changed"`` (decision
+        0210: a listener's port is its name)."""
+        ...
+
     async def delete(self, stored: Stored) -> bool:
         """Remove the row if it is still at ``stored.revision``."""
         ...
@@ -120,6 +126,19 @@ class MemoryLbStore:
             stored.revision + 1,
         )
         return True
+
+    async def rename(self, stored: Stored, name: str, document: dict[str, Any]) -> str:
+        key = (stored.tenant_id, stored.kind, stored.resource_id)
+        held = self._rows.get(key)
+        if held is None or held.revision != stored.revision:
+            return "changed"
+        for other, row in self._rows.items():
+            if other != key and (row.tenant_id, row.kind, row.name) == (*key[:2], name):
+                return "duplicate"
+        self._rows[key] = Stored(
+            *key, name, stored.parent, json.loads(json.dumps(document)), stored.revision + 1
+        )
+        return "ok"
 
     async def delete(self, stored: Stored) -> bool:
         key = (stored.tenant_id, stored.kind, stored.resource_id)

@@ -131,6 +131,36 @@ class SqlLbStore:
         )
         return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
+    async def rename(self, stored: Stored, name: str, document: dict[str, Any]) -> str:
+        taken = sa.select(_R.c.resource_id).where(
+            _R.c.tenant_id == stored.tenant_id,
+            _R.c.kind == stored.kind,
+            _R.c.name == name,
+            _R.c.resource_id != stored.resource_id,
+        )
+        statement = (
+            _R.update()
+            .where(*self._this(stored))
+            .values(
+                name=name,
+                body=json.dumps(document, sort_keys=True),
+                revision=stored.revision + 1,
+                format_version=FORMAT_VERSION,
+            )
+        )
+
+        def work(conn: Connection) -> str:
+            if conn.execute(taken).first() is not None:
+                return "duplicate"
+            try:
+                with conn.begin_nested():
+                    written = conn.execute(statement).rowcount == 1
+            except IntegrityError:  # the name taken meanwhile (the unique index)
+                return "duplicate"
+            return "ok" if written else "changed"
+
+        return await self._db.write(work)
+
     async def delete(self, stored: Stored) -> bool:
         statement = _R.delete().where(*self._this(stored))
         return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)

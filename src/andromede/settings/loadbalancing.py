@@ -74,6 +74,29 @@ class LoadBalancingSettings(BaseModel):
         "applying the listeners to its VPC routers and probing the targets due (decision "
         "0191).",
     )
+    elb_max_certificates_per_listener: int = Field(
+        default=25,
+        ge=1,
+        le=100,
+        description="Certificates a TLS listener can present, its default one included "
+        "(AWS's 25; decision 0210).",
+    )
+    elb_tls_max_connections: int = Field(
+        default=10000,
+        ge=1,
+        le=1000000,
+        description="Connections a TLS listener's terminator holds at once on one host; "
+        "beyond, a new one is closed as soon as accepted (the gateway's setting, handed to "
+        "every host with the listener; decision 0210).",
+    )
+    elb_tls_buffer_bytes: int = Field(
+        default=65536,
+        ge=4096,
+        le=16777216,
+        description="Bytes a TLS listener's terminator reads or holds unsent at once for "
+        "each direction of a connection (the gateway's setting, handed to every host with "
+        "the listener; decision 0210).",
+    )
     elb_dns_domain: str = Field(
         default="amazonaws.com",
         max_length=150,

@@ -9,29 +9,39 @@ one probes). Every host with the router forwards, so a client's flow is translat
 host's router; only the probes are one host's, so the thresholds count one series.
 
 Here the two contexts meet: the service's views are copied into the port's types
-(:mod:`andromede.compute.driver_balancing`), the counters back into the metrics' keys.
+(:mod:`andromede.compute.driver_balancing`), the counters back into the metrics' keys. A TLS
+listener's certificates are opened here, on the gateway (IAM's sealer), and handed to the
+hosts with the listener (decision 0210): :class:`ListenerCertificates` keeps them opened
+while listeners present them, so a key is not asked of the key service every round.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.driver_balancing import (
     BalancedListener,
+    BalancedTls,
     BalancerReport,
     ProbeResult,
+    ServedCertificate,
     TargetProbe,
 )
 from andromede.load_balancer_metrics import FlowCounts
+from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
 
 __all__ = [
+    "MATERIAL_KEPT",
+    "RETRY_AFTER",
     "HostFlowTotals",
+    "ListenerCertificates",
     "Record",
     "balanced_listener",
     "drive_hosts",
@@ -49,10 +59,21 @@ _U = TypeVar("_U")
 
 # Hands a probe's outcome to the service: (probe, ok, timed out, HTTP code).
 Record = Callable[[Probe, bool, bool, int | None], Awaitable[None]]
+# The load balancing service's ``certificate_material``: (tenant, ARN) → the opened certificate.
+Material = Callable[[str, str], Awaitable[CertificateMaterial]]
+
+# How long an opened certificate is kept: an IAM server certificate's ARN names one body and
+# key (IAM refuses deleting one a listener presents; a rename is a new ARN), so this bounds
+# only how long a key stays in the gateway's memory between two openings.
+MATERIAL_KEPT = 600.0
+RETRY_AFTER = 60.0  # seconds before a certificate that could not be opened is asked again
 
 
-def balanced_listener(view: ForwardingView) -> BalancedListener:
-    """What a host needs of a listener's view: everything but its metric dimensions."""
+def balanced_listener(view: ForwardingView, tls: BalancedTls | None = None) -> BalancedListener:
+    """What a host needs of a listener's view: everything but its metric dimensions, and for
+    a TLS listener ``tls``, its settings with the certificates' material."""
+    if (view.tls is None) != (tls is None):
+        raise ValueError("a TLS listener is handed with its certificates, only it")
     return BalancedListener(
         listener_id=view.listener_id,
         vpc_id=view.vpc_id,
@@ -61,7 +82,69 @@ def balanced_listener(view: ForwardingView) -> BalancedListener:
         targets=view.targets,
         allowed=view.allowed,
         protocols=view.protocols,
+        tls=tls,
     )
+
+
+class ListenerCertificates:
+    """The TLS listeners' certificates opened for the hosts, each within the gateway's
+    bounds (``elb_tls_max_connections``, ``elb_tls_buffer_bytes``). A certificate is kept
+    opened :data:`MATERIAL_KEPT` seconds at most, and only while a listener presents it; one
+    that cannot be opened (gone, its key unreadable) is asked again after
+    :data:`RETRY_AFTER` seconds, its listener left out of the hosts meanwhile."""
+
+    def __init__(
+        self,
+        material: Material,
+        max_connections: int,
+        buffer_bytes: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._material = material
+        self._max_connections = max_connections
+        self._buffer_bytes = buffer_bytes
+        self._clock = clock
+        self._opened: dict[tuple[str, str], tuple[ServedCertificate, float]] = {}
+        self._failed: dict[tuple[str, str], float] = {}
+
+    async def tls_of(self, views: Sequence[ForwardingView]) -> dict[str, BalancedTls | None]:
+        """Listener id → what a host needs to terminate it (None: a certificate could not
+        be opened), for the TLS listeners of ``views``."""
+        now = self._clock()
+        wanted = {(v.tenant_id, arn) for v in views if v.tls for arn in v.tls.certificates}
+        self._opened = {k: v for k, v in self._opened.items() if k in wanted and v[1] > now}
+        self._failed = {k: t for k, t in self._failed.items() if k in wanted and t > now}
+        for key in sorted(wanted - set(self._opened) - set(self._failed)):
+            try:
+                opened = await self._material(*key)
+                served = ServedCertificate(
+                    opened.arn, opened.body, opened.chain, opened.private_key
+                )
+            except Exception as exc:  # that listener only; its type alone: nothing of a key
+                log.warning(
+                    "TLS certificate %s could not be opened (%s)", key[1], type(exc).__name__
+                )
+                self._failed[key] = now + RETRY_AFTER
+                continue
+            self._opened[key] = (served, now + MATERIAL_KEPT)
+        answer: dict[str, BalancedTls | None] = {}
+        for view in views:
+            if view.tls is None:
+                continue
+            keys = [(view.tenant_id, arn) for arn in view.tls.certificates]
+            if not keys or any(key not in self._opened for key in keys):
+                answer[view.listener_id] = None
+                continue
+            answer[view.listener_id] = BalancedTls(
+                certificates=tuple(self._opened[key][0] for key in keys),
+                ssl_policy=view.tls.ssl_policy,
+                alpn_policy=view.tls.alpn_policy,
+                target_tls=view.tls.target_tls,
+                max_connections=self._max_connections,
+                buffer_bytes=self._buffer_bytes,
+            )
+        return answer
 
 
 def target_probe(probe: Probe) -> TargetProbe:
@@ -119,11 +202,21 @@ async def drive_hosts(
     probes: Sequence[Probe],
     record: Record,
     flows: HostFlowTotals | None = None,
+    certificates: ListenerCertificates | None = None,
 ) -> None:
-    """One round: ``views`` applied on every host of ``drivers`` (at once), their counters
-    given to ``flows``, then each VPC's probes asked of its primary host, each outcome
-    handed to ``record``. A host that fails is logged and left out of the round."""
-    listeners = tuple(_carried(balanced_listener, views))
+    """One round: ``views`` applied on every host of ``drivers`` (at once) — a TLS
+    listener's with its ``certificates``, left out when they cannot be opened —, their
+    counters given to ``flows``, then each VPC's probes asked of its primary host, each
+    outcome handed to ``record``. A host that fails is logged and left out of the round."""
+    tls = {} if certificates is None else await certificates.tls_of(views)
+
+    def carried(view: ForwardingView) -> BalancedListener:
+        served = tls.get(view.listener_id)
+        if view.tls is not None and served is None:
+            raise ValueError("its certificates could not be opened")
+        return balanced_listener(view, served)
+
+    listeners = tuple(_carried(carried, views))
     answers = await asyncio.gather(
         *(driver.set_load_balancers(listeners) for driver in drivers), return_exceptions=True
     )

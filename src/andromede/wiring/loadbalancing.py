@@ -27,12 +27,16 @@ from andromede.loadbalancing.errors import LoadBalancingError, NotFound
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.loadbalancing.store_sql import SqlLbStore
 from andromede.loadbalancing.target_groups import Probe
-from andromede.loadbalancing_adapters import ComputeNetwork
+from andromede.loadbalancing_adapters import ComputeNetwork, IdentityCertificates
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
-from andromede.wiring.load_balancer_hosts import HostFlowTotals, drive_hosts
+from andromede.wiring.load_balancer_hosts import (
+    HostFlowTotals,
+    ListenerCertificates,
+    drive_hosts,
+)
 
 __all__ = [
     "LbMetrics",
@@ -65,6 +69,7 @@ def load_balancing_service(
             max_targets=settings.elb_max_targets_per_target_group,
             max_tags=settings.elb_max_tags,
             max_security_groups=settings.elb_max_security_groups,
+            max_certificates=settings.elb_max_certificates_per_listener,
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
         ),
     )
@@ -80,7 +85,11 @@ def elb_app(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
 ) -> QueryApp:
-    """The ``elasticloadbalancing`` Query app (credential scope service of that name)."""
+    """The ``elasticloadbalancing`` Query app (credential scope service of that name); its
+    TLS listeners present the account's IAM server certificates, which IAM then refuses to
+    delete while one does (decision 0210)."""
+    service.certificates = IdentityCertificates(identity)
+    identity.certificate_users = service.certificate_users
     return QueryApp(
         elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
     )
@@ -113,13 +122,20 @@ async def load_balancer_upkeep(
     this machine or another — every listener applied to the host's VPC routers, their flow
     counters and tracked flows read, and the targets due probed by each VPC's primary host,
     their outcomes recorded (:func:`~andromede.wiring.load_balancer_hosts.drive_hosts`,
-    session 51)."""
+    session 51); a TLS listener with its certificates, whose keys the hosts' terminators
+    present (decision 0210)."""
 
     async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
         await service.record_probe(probe, ok, timed_out=timed_out, code=code)
 
     registered: Registered = {}
     totals = HostFlowTotals(metrics.flows) if metrics is not None else None
+    # Decision 0210: TLS listeners reach the hosts with their certificates, opened here.
+    certificates = ListenerCertificates(
+        service.certificate_material,
+        settings.elb_tls_max_connections,
+        settings.elb_tls_buffer_bytes,
+    )
     while True:
         await asyncio.sleep(settings.elb_upkeep_interval)
         try:
@@ -132,7 +148,7 @@ async def load_balancer_upkeep(
                 continue
             views = await service.forwarding_views()
             probes = await service.probes()
-            await drive_hosts(hosts, views, probes, record, totals)
+            await drive_hosts(hosts, views, probes, record, totals, certificates)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("load balancer upkeep failed")
 

@@ -24,9 +24,11 @@ from andromede.compute.driver import AttachedVolume, InstanceSpec, SeedSpec, Vol
 from andromede.compute.driver_balancing import (
     ActiveFlows,
     BalancedListener,
+    BalancedTls,
     BalancerReport,
     ListenerCounter,
     ProbeResult,
+    ServedCertificate,
     TargetProbe,
 )
 from andromede.compute.driver_memory import MemoryDriver
@@ -39,6 +41,7 @@ from andromede.hypervisor.wire import CALLS, decode, encode
 from andromede.load_balancer_metrics import FlowCounts
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
+from andromede.loadbalancing.tls import TlsSettings
 from andromede.wiring.load_balancer_hosts import (
     HostFlowTotals,
     balanced_listener,
@@ -196,6 +199,20 @@ def test_the_port_carries_every_field_a_router_and_a_probe_use() -> None:
     assert forwarding_view(balanced_listener(VIEW)) == dataclasses.replace(
         VIEW, zones=(), tenant_id="", lb_dimension="", tg_dimension=""
     )
+    # Decision 0210: a TLS listener's settings, its certificates by ARN with their material.
+    arns = ("arn:aws:iam::1:server-certificate/a", "arn:aws:iam::1:server-certificate/b")
+    settings = TlsSettings(arns, "ELBSecurityPolicy-TLS13-1-2-2021-06", "HTTP2Preferred", True)
+    assert {f.name for f in dataclasses.fields(TlsSettings)} - {"certificates"} < {
+        f.name for f in dataclasses.fields(BalancedTls)
+    }
+    served = tuple(ServedCertificate(arn, "BODY", "", b"KEY") for arn in settings.certificates)
+    tls = BalancedTls(served, settings.ssl_policy, settings.alpn_policy, settings.target_tls)
+    secure = dataclasses.replace(VIEW, tls=settings)
+    assert forwarding_view(balanced_listener(secure, tls)) == dataclasses.replace(
+        secure, zones=(), tenant_id="", lb_dimension="", tg_dimension=""
+    )
+    with pytest.raises(ValueError):
+        balanced_listener(secure)  # a TLS listener never goes without its certificates
     assert probe_of(target_probe(SERVICE_PROBE)) == SERVICE_PROBE
 
 

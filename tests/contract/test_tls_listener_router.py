@@ -1,0 +1,347 @@
+"""A Network Load Balancer's TLS listener in a real VPC router (decision 0210): the host's
+tenant networks (``TenantNetworks``) build a VPC of two subnets with namespace guests — a
+client in the first, two targets in the second —; the upkeep's round (``drive_hosts``) hands
+the listeners, their certificates opened on the gateway's side, to the host through a real
+agent's socket, and the bridged QEMU host's side of the port (:class:`HostBalancers`: the
+router's node address and table, its :class:`TlsTerminators` in the router's namespace)
+serves them, within the bounds the gateway's settings gave; no log holds the key.
+A real TLS client (Python's ``ssl``, verifying against the test CA and the name it asks for)
+reaches both targets' plaintext servers through the listener, the targets seeing the node's
+address; SNI picks the second certificate for its name, the default otherwise; a TLS target
+group's target gets a TLS session of its own; the listener's connection limit closes a
+connection beyond it; deleting the listener stops its server. Needs root, ``ip``, ``nft``,
+``dnsmasq`` and ``busybox``, as the other tenant-network tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from andromede.compute.driver_balancing import (
+    BalancedListener,
+    BalancerReport,
+    ProbeResult,
+    TargetProbe,
+)
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.driver_network import FirewallRule, InstanceFirewall, NetworkSpec, NicSpec
+from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.balancer_host import HostBalancers
+from andromede.hypervisor.load_balancers import RouterLoadBalancers
+from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.loadbalancing.certificates import CertificateMaterial
+from andromede.loadbalancing.core import LbLimits
+from andromede.loadbalancing.errors import NotFound
+from andromede.loadbalancing.listener_tls import TlsRequest
+from andromede.loadbalancing.model import HealthCheck
+from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
+from andromede.loadbalancing.service import LbSpec, LoadBalancingService
+from andromede.loadbalancing.store import MemoryLbStore
+from andromede.loadbalancing.target_groups import Probe, TgSpec
+from andromede.wiring.load_balancer_hosts import ListenerCertificates, drive_hosts
+from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
+from support.tls_certificates import Issued, TestCa
+
+__all__ = ["needs_root_and_tools", "networks"]
+
+TENANT = "222222222222"
+VPC = "vpc-" + secrets.token_hex(4)
+NODE = "10.0.1.200"
+PORT = 7100
+TLS_PORT = 7101
+TARGETS = {"i-tls-t1": "10.0.2.11", "i-tls-t2": "10.0.2.12"}
+
+_SERVER = """
+import socket, ssl, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[2]))); s.listen(64)
+context = None
+if len(sys.argv) > 3:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); context.load_cert_chain(sys.argv[3])
+print("ready", flush=True)
+while True:
+    c, peer = s.accept()
+    try:
+        if context is not None:
+            c = context.wrap_socket(c, server_side=True)
+        asked = c.recv(100).decode()
+        c.sendall(f"{sys.argv[1]} {peer[0]} {asked}".encode()); c.close()
+    except OSError:
+        pass
+"""
+
+_CLIENT = """
+import socket, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=10) as raw:
+    with context.wrap_socket(raw, server_hostname=sys.argv[4]) as s:
+        name = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+        s.sendall(b"hello"); print(name, s.recv(200).decode(), end="")
+"""
+
+
+@contextmanager
+def server(netns: str, name: str, port: int, pem: Path | None = None) -> Iterator[None]:
+    """A server on ``port`` in ``netns`` answering its name, the peer it saw and what it
+    was sent; over TLS with ``pem``."""
+    command = [sys.executable, "-c", _SERVER, name, str(port), *([str(pem)] if pem else [])]
+    with subprocess.Popen(
+        ["ip", "netns", "exec", netns, *command], stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+async def tls_client(client: Guest, ca: Path, port: int, name: str) -> str:
+    """What a verifying TLS client in ``client`` asking for ``name`` gets through the
+    listener: the certificate's common name, then the target's answer ("" when refused)."""
+    done = await asyncio.to_thread(
+        client.run, sys.executable, "-c", _CLIENT, str(ca), NODE, str(port), name, timeout=20
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def layout() -> NetworkLayout:
+    return random_layout("s")
+
+
+class HeldCertificates:
+    """The :class:`~andromede.loadbalancing.certificates.Certificates` of the test."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, Issued] = {}
+
+    async def exists(self, tenant_id: str, arn: str) -> bool:
+        return arn in self.held
+
+    async def material(self, tenant_id: str, arn: str) -> CertificateMaterial:
+        if arn not in self.held:
+            raise NotFound("CertificateNotFound", "gone")
+        issued = self.held[arn]
+        return CertificateMaterial(arn, issued.body, "", issued.key.encode())
+
+
+class VpcFacts:
+    def __init__(self, first: NetworkSpec) -> None:
+        self._first = first
+
+    async def subnets(self, tenant_id: str, subnet_ids: Sequence[str]) -> list[SubnetFacts]:
+        return [SubnetFacts(s, VPC, self._first.cidr, "eu-fr-1a") for s in subnet_ids]
+
+    async def vpc_exists(self, tenant_id: str, vpc_id: str) -> bool:
+        return vpc_id == VPC
+
+    async def reserve(
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        address: str | None,
+        description: str,
+        group_ids: Sequence[str] = (),
+    ) -> tuple[str, str]:
+        return "eni-0tls", address or NODE
+
+    async def set_interface_groups(
+        self, tenant_id: str, interface_id: str, group_ids: Sequence[str]
+    ) -> None:
+        return None
+
+    async def release(self, tenant_id: str, interface_id: str) -> None:
+        return None
+
+    async def instances(self, tenant_id: str, ids: Sequence[str]) -> dict[str, InstanceFacts]:
+        return {i: InstanceFacts(i, VPC, TARGETS[i], "eu-fr-1a", True) for i in ids}
+
+    async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+        return {}
+
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        return []
+
+
+class RouterHost(MemoryDriver):
+    """A host whose load balancer calls are a bridged QEMU host's over the test's tenant
+    networks (what :class:`~andromede.hypervisor.qemu.QemuDriver` answers them with), the
+    rest the memory twin's, served by a real agent. Its clock moves a minute at each read:
+    every probe asked is due."""
+
+    def __init__(self, networks: TenantNetworks) -> None:
+        super().__init__("host-tls")
+        self.minutes = 0.0
+
+        def clock() -> float:
+            self.minutes += 60.0
+            return self.minutes
+
+        self.side = HostBalancers(RouterLoadBalancers(networks), clock=clock)
+
+    async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
+        return await self.side.apply(listeners)
+
+    async def probe_targets(self, probes: tuple[TargetProbe, ...]) -> tuple[ProbeResult, ...]:
+        return await self.side.probe(probes)
+
+
+async def test_a_tls_listener_in_the_vpc_router_through_the_agent(
+    networks: TenantNetworks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    second = replace(first, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    ca = TestCa()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(ca.pem)
+    certificates = HeldCertificates()
+    www = f"arn:aws:iam::{TENANT}:server-certificate/www"
+    api = f"arn:aws:iam::{TENANT}:server-certificate/api"
+    certificates.held[www] = ca.issue("www.example.test")
+    certificates.held[api] = ca.issue("api.example.test", "*.api.example.test")
+    service = LoadBalancingService(MemoryLbStore(), VpcFacts(first), "eu-fr-1", LbLimits())
+    service.certificates = certificates
+    lb = await service.create_load_balancer(
+        TENANT, LbSpec("web", "internal", "network", ((first.network_id, NODE),))
+    )
+    check = HealthCheck(interval=5, timeout=2, healthy_threshold=2, unhealthy_threshold=2)
+    plain = await service.create_target_group(
+        TENANT, TgSpec("plain", "TCP", PORT, VPC, "instance", check)
+    )
+    secure = await service.create_target_group(
+        TENANT, TgSpec("secure", "TLS", TLS_PORT, VPC, "instance", check)
+    )
+    for group in (plain, secure):
+        await service.register_targets(TENANT, service.tg_arn(group), [(i, None) for i in TARGETS])
+    _, listener = await service.create_listener(
+        TENANT, service.lb_arn(lb), "TLS", 443, service.tg_arn(plain),
+        tls=TlsRequest(certificates=(www,), ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06"),
+    )  # fmt: skip
+    await service.add_listener_certificates(TENANT, service.listener_arn(lb, listener), [api])
+    await service.create_listener(
+        TENANT, service.lb_arn(lb), "TLS", 8443, service.tg_arn(secure),
+        tls=TlsRequest(certificates=(www,)),
+    )  # fmt: skip
+    # The gateway's bounds (elb_tls_max_connections 1 here) travel with the listeners.
+    opened = ListenerCertificates(service.certificate_material, 1, 65536)
+
+    async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out, code=code)
+
+    async def round_() -> None:
+        views, probes = await service.forwarding_views(), await service.probes()
+        await drive_hosts([remote], views, probes, record, certificates=opened)
+
+    host = RouterHost(networks)
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_agent(host, socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    remote = RemoteDriver(socket_path, host="host-tls")
+    vpc_in = InstanceFirewall(ingress=(FirewallRule("tcp", PORT, TLS_PORT, "10.0.0.0/16"),))
+    target_pem = tmp_path / "target.pem"
+    issued = ca.issue("target.internal")
+    target_pem.write_text(issued.body + issued.key)
+    async with (
+        guest(networks, "i-tls-c1", NicSpec(first, "02:00:00:00:11:1a", "10.0.1.11",
+                                             public_address=False)) as client,
+        guest(networks, "i-tls-t1", NicSpec(second, "02:00:00:00:12:1a", TARGETS["i-tls-t1"],
+                                             public_address=False)) as t1,
+        guest(networks, "i-tls-t2", NicSpec(second, "02:00:00:00:12:1b", TARGETS["i-tls-t2"],
+                                             public_address=False)) as t2,
+    ):  # fmt: skip
+        for target in TARGETS:
+            assert await networks.set_instance_firewall(target, vpc_in)
+        try:
+            with (
+                server(t1.netns, "t1", PORT), server(t2.netns, "t2", PORT),
+                server(t1.netns, "s1", TLS_PORT, target_pem),
+                server(t2.netns, "s2", TLS_PORT, target_pem),
+            ):  # fmt: skip
+                for _ in range(3):  # applied, then probed twice: healthy
+                    await round_()
+                assert len(host.side.terminating) == 2
+                # The default certificate, verified by the client; both targets reached,
+                # each seeing the node's address and the client's bytes.
+                answers = {await tls_client(client, ca_file, 443, "www.example.test")
+                           for _ in range(10)}  # fmt: skip
+                assert answers == {
+                    f"www.example.test t1 {NODE} hello",
+                    f"www.example.test t2 {NODE} hello",
+                }
+                # SNI: the second certificate for its names (its wildcard too).
+                assert (await tls_client(client, ca_file, 443, "api.example.test")).startswith(
+                    "api.example.test "
+                )
+                assert (await tls_client(client, ca_file, 443, "v2.api.example.test")).startswith(
+                    "api.example.test "
+                )
+                # A name no certificate has: the default one, which the client refuses.
+                assert await tls_client(client, ca_file, 443, "other.example.test") == ""
+                # A TLS group: re-encrypted to the target's own TLS server.
+                answers = {await tls_client(client, ca_file, 8443, "www.example.test")
+                           for _ in range(8)}  # fmt: skip
+                assert answers == {
+                    f"www.example.test s1 {NODE} hello",
+                    f"www.example.test s2 {NODE} hello",
+                }
+                # The connection limit (1 here): a second connection while one is held is
+                # closed.
+                holder = await asyncio.create_subprocess_exec(
+                    "ip", "netns", "exec", client.netns, sys.executable, "-c",
+                    "import socket,ssl,sys,time\n"
+                    f"c=ssl.create_default_context(cafile={str(ca_file)!r})\n"
+                    f"s=c.wrap_socket(socket.create_connection(({NODE!r},443)),"
+                    "server_hostname='www.example.test')\n"
+                    "print('held', flush=True); time.sleep(30)\n",
+                    stdout=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                try:
+                    assert holder.stdout is not None
+                    assert (await holder.stdout.readline()).strip() == b"held"
+                    await asyncio.sleep(0.3)
+                    assert await tls_client(client, ca_file, 443, "www.example.test") == ""
+                finally:
+                    holder.kill()
+                    await holder.wait()
+                await asyncio.sleep(0.3)
+                assert (await tls_client(client, ca_file, 443, "www.example.test")).startswith(
+                    "www.example.test "
+                )
+                # The listener deleted: its server stops, the other goes on.
+                await service.delete_listener(TENANT, service.listener_arn(lb, listener))
+                await round_()
+                assert len(host.side.terminating) == 1
+                assert await tls_client(client, ca_file, 443, "www.example.test") == ""
+            await service.delete_load_balancer(TENANT, service.lb_arn(lb))
+            await round_()
+            assert host.side.terminating == set()
+        finally:
+            await host.side.close()
+            await remote.close()
+            stop.set()
+            await serving
+    # The keys went over the agent's socket (base64 in its JSON) and were logged nowhere.
+    for issued in certificates.held.values():
+        secret = issued.key.splitlines()[1]
+        assert secret not in caplog.text
+        assert base64.b64encode(issued.key.encode()).decode()[:40] not in caplog.text
