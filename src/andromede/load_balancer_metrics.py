@@ -16,6 +16,11 @@ balancing and metrics contexts, which do not import each other.
   50), the same dimensions: the flows the routers' connection tracking holds for each
   listener at each round, one sample per round and host (a host's routers summed; with
   several hosts, each host's value is a sample of its own, not added to the others').
+- A TLS listener's (decision 0210, session 51 later): ``NewFlowCount_TLS``,
+  ``ProcessedBytes_TLS`` and ``ActiveFlowCount_TLS`` — counted in the totals as the other
+  transports' —, ``ClientTLSNegotiationErrorCount`` and ``TargetTLSNegotiationErrorCount``
+  (Count, given when not 0, as AWS reports them), the same dimensions, from the hosts' TLS
+  terminators' counts (transport ``tls``), read and summed as the routers' counters.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from andromede.metrics.store import Point
 __all__ = [
     "NETWORK_ELB",
     "FlowCounts",
+    "FlowTally",
     "HostCounts",
     "active_values",
     "flow_values",
@@ -93,8 +99,11 @@ class HostCounts:
         return len(points)
 
 
-# (VPC, node address, port, transport) → (new flows, bytes) a router counted, as it read them.
-Counters = Mapping[tuple[str, str, int, str], tuple[int, int]]
+# What a host counted on a listener's node address and transport: new flows, bytes, and a TLS
+# listener's handshakes failed with clients and with targets.
+FlowTally = tuple[int, int, int, int]
+# (VPC, node address, port, transport) → what a host counted, as it read it: only grows.
+Counters = Mapping[tuple[str, str, int, str], FlowTally]
 # (VPC, node address, port, transport) → the flows a host's routers track now.
 Active = Mapping[tuple[str, str, int, str], int]
 
@@ -117,6 +126,12 @@ def _dimensions(view: ForwardingView, address: str) -> list[tuple[tuple[str, str
     return found
 
 
+def _transports(view: ForwardingView) -> tuple[str, ...]:
+    """What a listener's counts are kept by: ``tls`` for a TLS listener (its terminators'),
+    its transports else."""
+    return ("tls",) if view.tls is not None else view.protocols
+
+
 def _summed(
     views: Sequence[ForwardingView],
     per_node: Callable[[ForwardingView, str, str], list[tuple[str, str, float]] | None],
@@ -126,7 +141,7 @@ def _summed(
     totals: dict[tuple[str, tuple[tuple[str, str], ...], str, str], float] = {}
     for view in views:
         for address in view.addresses:
-            for transport in view.protocols:
+            for transport in _transports(view):
                 values = per_node(view, address, transport)
                 if values is None:
                     continue
@@ -142,29 +157,36 @@ def _summed(
 
 def flow_values(views: Sequence[ForwardingView], deltas: Counters) -> list[FlowValue]:
     """The flow metrics of what the counters counted (``deltas``: since the last read), per
-    load balancer and per zone of the node, per transport (``…_TCP``, ``…_UDP``) and in all
-    (``NewFlowCount``, ``ProcessedBytes``: session 50, UDP's included); a listener of none
-    counted, nothing."""
+    load balancer and per zone of the node, per transport (``…_TCP``, ``…_UDP``, ``…_TLS``)
+    and in all (``NewFlowCount``, ``ProcessedBytes``: session 50, UDP's and TLS's included);
+    a TLS listener's failed handshakes when there were some; a listener of none counted,
+    nothing."""
 
     def per_node(
         view: ForwardingView, address: str, transport: str
     ) -> list[tuple[str, str, float]] | None:
-        flows, processed = deltas.get((view.vpc_id, address, view.port, transport), (0, 0))
-        if not flows and not processed:
+        key = (view.vpc_id, address, view.port, transport)
+        flows, processed, client_errors, target_errors = deltas.get(key, (0, 0, 0, 0))
+        if not (flows or processed or client_errors or target_errors):
             return None
         suffix = transport.upper()
-        return [
+        values: list[tuple[str, str, float]] = [
             (f"NewFlowCount_{suffix}", "Count", flows),
             ("NewFlowCount", "Count", flows),
             (f"ProcessedBytes_{suffix}", "Bytes", processed),
             ("ProcessedBytes", "Bytes", processed),
         ]
+        if client_errors:
+            values.append(("ClientTLSNegotiationErrorCount", "Count", client_errors))
+        if target_errors:
+            values.append(("TargetTLSNegotiationErrorCount", "Count", target_errors))
+        return values
 
     return _summed(views, per_node)
 
 
 def active_values(views: Sequence[ForwardingView], active: Active) -> list[FlowValue]:
-    """``ActiveFlowCount``, ``ActiveFlowCount_TCP`` and ``ActiveFlowCount_UDP`` (session 50):
+    """``ActiveFlowCount``, ``ActiveFlowCount_TCP``, ``_UDP`` (session 50) and ``_TLS``:
     the flows tracked now, per load balancer and per zone of the node, for the listeners
     ``active`` names (a router here holds them; 0 counted as a value, a gauge's sample)."""
 
@@ -188,19 +210,22 @@ class FlowCounts:
 
     def __init__(self, sink: MetricsSink) -> None:
         self._sink = sink
-        self._last: dict[tuple[str, tuple[str, str, int, str]], tuple[int, int]] = {}
+        self._last: dict[tuple[str, tuple[str, str, int, str]], FlowTally] = {}
 
     def record(self, host: str, views: Sequence[ForwardingView], counters: Counters) -> int:
         """The values given to the sink for ``host``'s routers' ``counters``."""
-        deltas: dict[tuple[str, str, int, str], tuple[int, int]] = {}
+        deltas: dict[tuple[str, str, int, str], FlowTally] = {}
         for gone in [k for k in self._last if k[0] == host and k[1] not in counters]:
             del self._last[gone]  # a listener gone, or its router
-        for key, (flows, processed) in counters.items():
+        for key, counted in counters.items():
             before = self._last.get((host, key))
-            self._last[(host, key)] = (flows, processed)
+            self._last[(host, key)] = counted
             if before is None:
                 continue  # the first read of a counter: its start, not a minute's flows
-            deltas[key] = (max(0, flows - before[0]), max(0, processed - before[1]))
+            flows, processed, client_errors, target_errors = (
+                max(0, now - then) for now, then in zip(counted, before, strict=True)
+            )
+            deltas[key] = (flows, processed, client_errors, target_errors)
         return self._give(flow_values(views, deltas))
 
     def record_active(self, views: Sequence[ForwardingView], active: Active) -> int:

@@ -975,9 +975,9 @@ async def test_load_balancers_and_probes_of_a_vpc_not_here(image_host: Host) -> 
     applies none and reports no router nor count; a probe of that VPC is not run, so not
     answered. These QEMU hosts have user-mode networking (no router at all); the memory
     twin keeps the listeners. A bridged host's routers: test_load_balancer_router.py. A TLS
-    listener (decision 0210) goes with its certificate and key, its policies and bounds: the
-    memory twin keeps it whole, a QEMU host behind its agent takes it over the wire; a
-    bridged host's terminators:
+    listener (decision 0210) goes with its certificate and key, its policies and bounds, or
+    with its keys withheld: the memory twin keeps it whole, a QEMU host behind its agent
+    takes it over the wire; a bridged host's terminators:
     test_tls_listener_router.py."""
     vpc_id = "vpc-" + secrets.token_hex(4)
     listener = BalancedListener(
@@ -999,10 +999,17 @@ async def test_load_balancers_and_probes_of_a_vpc_not_here(image_host: Host) -> 
         tls=BalancedTls((served,), "ELBSecurityPolicy-TLS13-1-2-2021-06", "HTTP2Optional",
                         target_tls=True, max_connections=100, buffer_bytes=4096),
     )  # fmt: skip
+    # Session 51 later: a host not holding the router is told a TLS listener without keys.
+    assert secure.tls is not None
+    keyless = replace(secure, listener_id="listener-" + secrets.token_hex(4), port=8443,
+                      tls=secure.tls.without_keys())  # fmt: skip
     for _ in range(2):
-        assert await image_host.driver.set_load_balancers((listener, secure)) == BalancerReport()
+        assert (
+            await image_host.driver.set_load_balancers((listener, secure, keyless))
+            == BalancerReport()
+        )
     if isinstance(image_host.driver, MemoryDriver):
-        assert image_host.driver.balanced == (listener, secure)
+        assert image_host.driver.balanced == (listener, secure, keyless)
     probe = TargetProbe("111111111111", "tg-1", vpc_id, "10.33.1.11", 53, "10.33.1.11", 53, 2, 5)
     assert await image_host.driver.probe_targets((probe,)) == ()
     assert await image_host.driver.set_load_balancers(()) == BalancerReport()

@@ -9,8 +9,11 @@ A real TLS client (Python's ``ssl``, verifying against the test CA and the name 
 reaches both targets' plaintext servers through the listener, the targets seeing the node's
 address; SNI picks the second certificate for its name, the default otherwise; a TLS target
 group's target gets a TLS session of its own; the listener's connection limit closes a
-connection beyond it; deleting the listener stops its server. Needs root, ``ip``, ``nft``,
-``dnsmasq`` and ``busybox``, as the other tenant-network tests.
+connection beyond it; deleting the listener stops its server. The terminators' counts reach
+``AWS/NetworkELB``'s ``NewFlowCount_TLS``, ``ProcessedBytes_TLS`` and
+``ClientTLSNegotiationErrorCount`` (the client refusing the default certificate), and the
+router's ``ActiveFlowCount_TCP`` leaves the TLS listener's connections out. Needs root, ``ip``,
+``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +45,7 @@ from andromede.hypervisor.balancer_host import HostBalancers
 from andromede.hypervisor.load_balancers import RouterLoadBalancers
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.load_balancer_metrics import FlowCounts
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.errors import NotFound
@@ -50,7 +55,7 @@ from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
 from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 from andromede.loadbalancing.store import MemoryLbStore
 from andromede.loadbalancing.target_groups import Probe, TgSpec
-from andromede.wiring.load_balancer_hosts import ListenerCertificates, drive_hosts
+from andromede.wiring.load_balancer_hosts import HostFlowTotals, ListenerCertificates, drive_hosts
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 from support.tls_certificates import Issued, TestCa
 
@@ -120,6 +125,18 @@ async def tls_client(client: Guest, ca: Path, port: int, name: str) -> str:
 @pytest.fixture
 def layout() -> NetworkLayout:
     return random_layout("s")
+
+
+class Sink:
+    """The platform's metrics sink: what was given, summed by metric name."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+
+    def record(self, tenant_id: str, namespace: str, name: str, dimensions: Any, value: float,
+               unit: str) -> None:  # fmt: skip
+        if dimensions == (("LoadBalancer", dimensions[0][1]),):
+            self.sums[name] = self.sums.get(name, 0.0) + value
 
 
 class HeldCertificates:
@@ -247,9 +264,12 @@ async def test_a_tls_listener_in_the_vpc_router_through_the_agent(
     async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
         await service.record_probe(probe, ok, timed_out=timed_out, code=code)
 
+    sink = Sink()
+    flows = HostFlowTotals(FlowCounts(sink))  # type: ignore[arg-type]
+
     async def round_() -> None:
         views, probes = await service.forwarding_views(), await service.probes()
-        await drive_hosts([remote], views, probes, record, certificates=opened)
+        await drive_hosts([remote], views, probes, record, flows, certificates=opened)
 
     host = RouterHost(networks)
     socket_path = tmp_path / "agent" / "agent.sock"
@@ -297,6 +317,15 @@ async def test_a_tls_listener_in_the_vpc_router_through_the_agent(
                 )
                 # A name no certificate has: the default one, which the client refuses.
                 assert await tls_client(client, ca_file, 443, "other.example.test") == ""
+                # What the terminator counted, at the next round: 13 flows, "hello" and
+                # each answer's bytes, the refused default certificate a failed handshake;
+                # no TCP flow of the router (its connections were the terminator's).
+                await round_()
+                assert sink.sums["NewFlowCount_TLS"] == 13
+                assert sink.sums["ProcessedBytes_TLS"] >= 12 * len(b"hello")
+                assert sink.sums["ClientTLSNegotiationErrorCount"] == 1
+                assert "NewFlowCount_TCP" not in sink.sums
+                assert "ActiveFlowCount_TCP" not in sink.sums and "ActiveFlowCount_TLS" in sink.sums
                 # A TLS group: re-encrypted to the target's own TLS server.
                 answers = {await tls_client(client, ca_file, 8443, "www.example.test")
                            for _ in range(8)}  # fmt: skip

@@ -4,7 +4,9 @@ probes it runs from them (:class:`TargetProbe`) and their outcomes (:class:`Prob
 what its routers hold and counted (:class:`BalancerReport`). A TLS listener (decision 0210)
 carries what the host's terminator presents (:class:`BalancedTls`): its certificates with their
 PEM chains and private keys, which travel only over the agent's authenticated channel (its
-unix socket or mutual-TLS listener) and are shown by no ``repr``.
+unix socket or mutual-TLS listener) and are shown by no ``repr`` — and only to a host whose
+previous report named the listener's VPC router: another is told the listener with its keys
+withheld (``BalancedTls.withheld``).
 
 The load balancing context's own views (``ForwardingView``, ``Probe``) are not the port's
 types: the compute context does not know that one (the two contexts stay independent), so
@@ -15,7 +17,9 @@ those a host needs: a view's metric dimensions stay with the gateway, which reco
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from andromede.compute.driver_network import WIRE_OMITTED_AT_DEFAULT
 
 __all__ = [
     "ActiveFlows",
@@ -29,6 +33,8 @@ __all__ = [
 ]
 
 _TRANSPORTS = ("tcp", "udp")
+# A report's transports: a TLS listener's flows are its terminators' (decision 0210).
+_COUNTED = ("tcp", "udp", "tls")
 _ALPN_POLICIES = ("None", "HTTP1Only", "HTTP2Only", "HTTP2Optional", "HTTP2Preferred")
 
 
@@ -54,7 +60,12 @@ class BalancedTls:
     ``certificates`` (the default first, then those offered by SNI), its security policy's
     name and its ALPN policy, whether its target group speaks TLS, and the gateway's bounds
     on it: at most ``max_connections`` connections at once on a host, ``buffer_bytes`` read
-    or held a direction at a time (``elb_tls_max_connections``, ``elb_tls_buffer_bytes``)."""
+    or held a direction at a time (``elb_tls_max_connections``, ``elb_tls_buffer_bytes``).
+
+    ``withheld``: the certificates are not handed to this host (none given), since its
+    previous report did not name the listener's VPC router (decision 0210, session 51
+    later): its router marks the listener's connections for a terminator it does not start,
+    until a hand-over with the keys."""
 
     certificates: tuple[ServedCertificate, ...]
     ssl_policy: str
@@ -62,9 +73,12 @@ class BalancedTls:
     target_tls: bool = False
     max_connections: int = 10000
     buffer_bytes: int = 65536
+    withheld: bool = field(default=False, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
-        if not self.certificates:
+        if self.withheld and self.certificates:
+            raise ValueError("a TLS listener with its keys withheld carries no certificate")
+        if not self.withheld and not self.certificates:
             raise ValueError("a TLS listener presents at least one certificate")
         if not (0 < len(self.ssl_policy) <= 128 and self.ssl_policy.isprintable()):
             raise ValueError("bad security policy name")
@@ -72,6 +86,10 @@ class BalancedTls:
             raise ValueError("unknown ALPN policy")
         if self.max_connections < 1 or self.buffer_bytes < 1:
             raise ValueError("bad TLS listener bounds")
+
+    def without_keys(self) -> BalancedTls:
+        """The same listener for a host not serving it: its settings, no certificate."""
+        return replace(self, certificates=(), withheld=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +175,9 @@ class ListenerCounter:
     """What a host's routers counted for one listener's node address and transport since the
     host's previous report (whichever gateway it went to: each count is reported once): the
     new flows, and the bytes processed (``AWS/NetworkELB``). Every listener of a router here
-    is listed, 0 when nothing was counted."""
+    is listed, 0 when nothing was counted. A TLS listener's (transport ``tls``) are its
+    terminators' counts, with the TLS handshakes that failed with clients and with targets
+    (``ClientTLSNegotiationErrorCount``, ``TargetTLSNegotiationErrorCount``)."""
 
     vpc_id: str
     address: str
@@ -165,11 +185,18 @@ class ListenerCounter:
     transport: str
     flows: int
     processed_bytes: int
+    client_tls_errors: int = field(default=0, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    target_tls_errors: int = field(default=0, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+
+    def __post_init__(self) -> None:
+        if self.transport not in _COUNTED:
+            raise ValueError(f"bad transport {self.transport!r}")
 
 
 @dataclass(frozen=True, slots=True)
 class ActiveFlows:
-    """The flows a host's routers track now for one listener's node address and transport."""
+    """The flows a host's routers track now for one listener's node address and transport
+    (``tls``: the connections its TLS terminators hold)."""
 
     vpc_id: str
     address: str

@@ -415,12 +415,18 @@ class MemoryDriver:
 
     async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Kept as told; the routers here are the running instances' VPCs, whose listeners
-        count nothing (no packet crosses a memory host)."""
+        count nothing (no packet crosses a memory host; a TLS listener's counts are its
+        terminators', transport ``tls``)."""
         self.balanced = listeners
         routers = self._routers()
         here = [listener for listener in listeners if listener.vpc_id in routers]
         keys = sorted(
-            {(lb.vpc_id, a, lb.port, t) for lb in here for a in lb.addresses for t in lb.protocols}
+            {
+                (lb.vpc_id, a, lb.port, t)
+                for lb in here
+                for a in lb.addresses
+                for t in (lb.protocols if lb.tls is None else ("tls",))
+            }
         )
         return BalancerReport(
             routers=tuple(sorted({listener.vpc_id for listener in here})),

@@ -6,7 +6,12 @@ answered, and the probes it is asked run when due from the routers
 listener served by a terminator in its router's namespace
 (:class:`~andromede.hypervisor.tls_terminators.TlsTerminators`, decision 0210), with the
 certificates and keys the gateway handed over and within the bounds it gave — the keys held
-in memory only, for as long as a listener presents them.
+in memory only, for as long as a listener presents them. A gateway hands a listener's keys
+only to a host whose last answer named its VPC router (decision 0210's session 51 later
+addendum); told a listener with its keys withheld, a host starts no terminator for it, and
+one already serving it goes on with the keys it holds (the gateway, not having heard this
+host yet, hands them again in the same round). The terminators' counts are answered with
+the routers' (transport ``tls``).
 
 The host keeps when it last probed each target, not the gateway: every gateway's upkeep asks
 the host that probes a VPC, and a target is still probed once per its interval — the
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from andromede.compute.driver_balancing import (
     ActiveFlows,
@@ -95,56 +101,88 @@ class HostBalancers:
         self._routers = routers
         self._applying = asyncio.Lock()
         self._probing = asyncio.Lock()
-        self._reported: dict[CounterKey, tuple[int, int]] = {}
+        # (new flows, bytes, client and target TLS handshakes failed) as last reported.
+        self._reported: dict[CounterKey, tuple[int, int, int, int]] = {}
         self._asked: dict[tuple[str, str, str, int], TargetProbe] = {}
         self._outcomes: list[ProbeResult] = []
         self._checker = HealthChecker(routers.namespace_of, self._record, clock=clock)
         # The certificates of the TLS listeners last handed over, by ARN: what the
         # terminators load (nothing else keeps a key, and a listener gone takes it away).
         self._certificates: dict[str, CertificateMaterial] = {}
+        self._served: dict[str, BalancedListener] = {}
         self._terminators = TlsTerminators(routers.namespace_of, self._material)
 
     async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Apply ``listeners`` (every router here forwards its VPC's, and only them) and
         report the routers here and what they counted since the previous report."""
         async with self._applying:
+            listeners = tuple(self._with_keys_held(listener) for listener in listeners)
             views = [forwarding_view(listener) for listener in listeners]
             await self._routers.apply(views)
-            # Only the keys of listeners a router here serves are kept (every host is handed
-            # every listener: the others' are dropped with the hand-over).
+            served = [
+                listener
+                for listener in listeners
+                if listener.tls is not None
+                and not listener.tls.withheld
+                and self._routers.namespace_of(listener.vpc_id)
+            ]
+            # Only the keys of listeners a router here serves are kept (a gateway hands the
+            # keys to the hosts whose last answer named the router; any other is dropped).
+            self._served = {listener.listener_id: listener for listener in served}
             self._certificates = {
                 c.arn: CertificateMaterial(c.arn, c.body, c.chain, c.private_key)
-                for listener in listeners
-                if listener.tls is not None and self._routers.namespace_of(listener.vpc_id)
+                for listener in served
+                if listener.tls is not None
                 for c in listener.tls.certificates
             }
             bounds = {
                 listener.listener_id: TerminatorLimits(
                     listener.tls.max_connections, listener.tls.buffer_bytes
                 )
-                for listener in listeners
+                for listener in served
                 if listener.tls is not None
             }
-            await self._terminators.apply(views, lambda view: bounds[view.listener_id])
-            counters = await self._routers.counters()
+            await self._terminators.apply(
+                [forwarding_view(listener) for listener in served],
+                lambda view: bounds[view.listener_id],
+            )
+            counters = {
+                key: (flows, processed, 0, 0)
+                for key, (flows, processed) in (await self._routers.counters()).items()
+            }
+            counters.update(self._terminators.counters())
             active = await self._routers.active_flows()
+            active.update(self._terminators.active_flows())
             # Each report carries what was counted since the previous one: every gateway
             # asks, and each count must reach the metrics once.
             since = {
-                key: (flows - self._reported.get(key, (0, 0))[0],
-                      processed - self._reported.get(key, (0, 0))[1])
-                for key, (flows, processed) in counters.items()
-            }  # fmt: skip
+                key: tuple(
+                    max(0, now - before)
+                    for now, before in zip(
+                        counted, self._reported.get(key, (0, 0, 0, 0)), strict=True
+                    )
+                )
+                for key, counted in counters.items()
+            }
             self._reported = counters
         vpcs = {listener.vpc_id for listener in listeners}
         return BalancerReport(
             routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),
-            counters=tuple(
-                ListenerCounter(*key, max(0, flows), max(0, processed))
-                for key, (flows, processed) in sorted(since.items())
-            ),
+            counters=tuple(ListenerCounter(*key, *counts) for key, counts in sorted(since.items())),
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
         )
+
+    def _with_keys_held(self, listener: BalancedListener) -> BalancedListener:
+        """A TLS listener told with its keys withheld (a gateway that has not yet heard this
+        host name its router) that a terminator here serves with the keys of an earlier
+        hand-over: kept as it was, not stopped — the gateway hands its keys over again in
+        the same round."""
+        if listener.tls is None or not listener.tls.withheld:
+            return listener
+        earlier = self._served.get(listener.listener_id)
+        if earlier is None or earlier.vpc_id != listener.vpc_id:
+            return listener
+        return replace(listener, tls=earlier.tls)
 
     @property
     def terminating(self) -> set[tuple[str, str]]:
@@ -156,6 +194,7 @@ class HostBalancers:
         async with self._applying:
             await self._terminators.close()
             self._certificates = {}
+            self._served = {}
 
     async def _material(self, tenant_id: str, arn: str) -> CertificateMaterial:
         if arn not in self._certificates:  # never: each listener carries its own

@@ -55,7 +55,7 @@ class RouterLoadBalancers:
         # VPC → the script applied last, and the counts of tables it replaced.
         self._scripts: dict[str, str] = {}
         self._carried: dict[CounterKey, tuple[int, int]] = {}
-        # What the listeners applied last listen on, for the active flows.
+        # What the listeners applied last listen on, for the active flows (not TLS ones).
         self._listening: set[CounterKey] = set()
 
     def namespace_of(self, vpc_id: str) -> str | None:
@@ -113,8 +113,14 @@ class RouterLoadBalancers:
                     self._carried[key] = (held[0] + value[0], held[1] + value[1])
             await _run("ip", "netns", "exec", namespace, "nft", "-f", "-", stdin=script)
             self._scripts[vpc_id] = script
+        # A TLS listener's connections are its terminator's to count (decision 0210): not
+        # the routers' TCP flows.
         listening = {
-            (vpc_id, a, v.port, p) for v in views for a in v.addresses for p in v.protocols
+            (vpc_id, a, v.port, p)
+            for v in views
+            if v.tls is None
+            for a in v.addresses
+            for p in v.protocols
         }
         self._listening = {k for k in self._listening if k[0] != vpc_id} | listening
         for key in [k for k in self._carried if k[0] == vpc_id and k not in listening]:

@@ -25,6 +25,13 @@ new TLS session (the target's certificate not verified, as AWS's) to a TLS group
   beyond is closed once accepted); each direction reads at most ``buffer_bytes`` at a time
   and waits for the other side to take what it holds before reading more; a connection idle
   for :data:`IDLE_TIMEOUT` seconds (AWS's, fixed for TLS listeners) is closed.
+- **Counts** (``AWS/NetworkELB``'s TLS metrics, session 51 later): per listener and node
+  address, the connections taken (within the bound: ``NewFlowCount_TLS``), the bytes moved
+  both ways (the plaintext, ``ProcessedBytes_TLS``), the handshakes that failed with the
+  client (``ClientTLSNegotiationErrorCount``) and with a TLS group's target
+  (``TargetTLSNegotiationErrorCount``), and the connections held now
+  (``ActiveFlowCount_TLS``). The counts only grow while the listener is served here (a
+  restart keeps them), and go with it.
 """
 
 from __future__ import annotations
@@ -50,7 +57,15 @@ from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.tls import SSL_POLICIES, TlsSettings, alpn_protocols
 
-__all__ = ["IDLE_TIMEOUT", "RETRY_AFTER", "TerminatorLimits", "TlsTerminators", "server_context"]
+__all__ = [
+    "IDLE_TIMEOUT",
+    "RETRY_AFTER",
+    "TRANSPORT",
+    "TerminatorLimits",
+    "TlsCounts",
+    "TlsTerminators",
+    "server_context",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +82,23 @@ _VERSIONS: Final = {
 }
 
 Material = Callable[[str, str], Awaitable[CertificateMaterial]]
+TRANSPORT: Final = "tls"  # a TLS listener's counts' transport, beside the routers' tcp/udp
+# (VPC, node address, port, transport): what a listener's counts are kept by.
+CounterKey = tuple[str, str, int, str]
+
+
+@dataclass(slots=True)
+class TlsCounts:
+    """What a TLS listener's terminator counted on one node address, since it was first
+    served here."""
+
+    flows: int = 0
+    processed_bytes: int = 0
+    client_tls_errors: int = 0
+    target_tls_errors: int = 0
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.flows, self.processed_bytes, self.client_tls_errors, self.target_tls_errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +190,16 @@ class _Listener:
     targets: tuple[tuple[str, int], ...]
     target_tls: bool
     limits: TerminatorLimits
+    counted: dict[str, TlsCounts]  # by node address
+    addresses: tuple[str, ...]
+    port: int
     servers: list[asyncio.Server] = field(default_factory=list)
-    active: set[asyncio.Task[None]] = field(default_factory=set)
+    # The connections held, by the node address each reached.
+    active: dict[asyncio.Task[None], str] = field(default_factory=dict)
 
-    async def serve(self, context: ssl.SSLContext, addresses: Sequence[str], port: int) -> None:
-        for address in addresses:
+    async def serve(self, context: ssl.SSLContext) -> None:
+        port = self.port
+        for address in self.addresses:
 
             def make(address: str = address) -> int:
                 made = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -197,17 +234,26 @@ class _Listener:
         if len(self.active) >= self.limits.max_connections or not self.targets or task is None:
             writer.close()
             return
-        self.active.add(task)
+        address = str(writer.get_extra_info("sockname")[0])
+        counted = self.counted.setdefault(address, TlsCounts())
+        counted.flows += 1
+        self.active[task] = address
         try:
-            await writer.start_tls(context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT)
-            await self._forward(reader, writer)
+            try:
+                await writer.start_tls(context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT)
+            except (OSError, ssl.SSLError, TimeoutError):
+                counted.client_tls_errors += 1
+                raise
+            await self._forward(reader, writer, counted)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             log.debug("TLS listener %s: connection ended: %s", self.key[1], exc)
         finally:
-            self.active.discard(task)
+            self.active.pop(task, None)
             writer.close()
 
-    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _forward(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counted: TlsCounts
+    ) -> None:
         address, port = random.choice(self.targets)  # noqa: S311 - a spread, not a secret
         local = writer.get_extra_info("sockname")[0]
 
@@ -227,20 +273,26 @@ class _Listener:
         except BaseException:
             upstream.close()
             raise
-        to_reader, to_writer = await asyncio.wait_for(
-            asyncio.open_connection(
-                sock=upstream,
-                ssl=_TO_TARGET if self.target_tls else None,
-                server_hostname="" if self.target_tls else None,
-                limit=self.limits.buffer_bytes,
-            ),
-            _CONNECT_TIMEOUT,
-        )
+        try:  # connected: with a TLS group, the target's handshake
+            to_reader, to_writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    sock=upstream,
+                    ssl=_TO_TARGET if self.target_tls else None,
+                    server_hostname="" if self.target_tls else None,
+                    limit=self.limits.buffer_bytes,
+                ),
+                _CONNECT_TIMEOUT,
+            )
+        except (OSError, ssl.SSLError, TimeoutError):
+            if self.target_tls:
+                counted.target_tls_errors += 1
+            raise
         try:
             for side in (writer, to_writer):
                 side.transport.set_write_buffer_limits(high=self.limits.buffer_bytes)
             await asyncio.gather(
-                _pipe(reader, to_writer, self.limits), _pipe(to_reader, writer, self.limits)
+                _pipe(reader, to_writer, self.limits, counted),
+                _pipe(to_reader, writer, self.limits, counted),
             )
         finally:
             to_writer.close()
@@ -257,7 +309,10 @@ class _Listener:
 
 
 async def _pipe(
-    source: asyncio.StreamReader, sink: asyncio.StreamWriter, limits: TerminatorLimits
+    source: asyncio.StreamReader,
+    sink: asyncio.StreamWriter,
+    limits: TerminatorLimits,
+    counted: TlsCounts,
 ) -> None:
     """``source`` into ``sink`` until its end, a bounded read at a time, each sent before
     the next read; then the sink's write side closed (a half close, as TCP's), or the sink
@@ -266,6 +321,7 @@ async def _pipe(
         data = await asyncio.wait_for(source.read(limits.buffer_bytes), IDLE_TIMEOUT)
         if not data:
             break
+        counted.processed_bytes += len(data)
         sink.write(data)
         await sink.drain()
     if sink.can_write_eof():
@@ -293,6 +349,7 @@ class TlsTerminators:
         # every round: opening its keys asks the key service, and each failure is logged).
         self._failed: dict[tuple[str, str], tuple[tuple[object, ...], float]] = {}
         self._clock = clock
+        self._counted: dict[CounterKey, TlsCounts] = {}
 
     @property
     def listening(self) -> set[tuple[str, str]]:
@@ -338,9 +395,16 @@ class TlsTerminators:
                     type(exc).__name__,
                 )
                 continue
-            started = _Listener(key, signature, namespace, view.targets, tls.target_tls, limits)
+            counted = {
+                a: self._counted.setdefault((view.vpc_id, a, view.port, TRANSPORT), TlsCounts())
+                for a in view.addresses
+            }
+            started = _Listener(
+                key, signature, namespace, view.targets, tls.target_tls, limits, counted,
+                view.addresses, view.port,
+            )  # fmt: skip
             try:
-                await started.serve(context, view.addresses, view.port)
+                await started.serve(context)
             except OSError as exc:
                 await started.close()
                 log.warning("TLS listener %s: cannot listen: %s", key[1], exc)
@@ -349,6 +413,30 @@ class TlsTerminators:
             del self._failed[key]
         for key in [k for k in self._failed if k not in wanted]:
             del self._failed[key]
+        served = {
+            (vpc_id, address, view.port, TRANSPORT)
+            for (vpc_id, _), (view, _, _) in wanted.items()
+            if (vpc_id, view.listener_id) in self._running
+            for address in view.addresses
+        }
+        self._counted = {k: v for k, v in self._counted.items() if k in served}
+
+    def counters(self) -> dict[CounterKey, tuple[int, int, int, int]]:
+        """(VPC, node address, port, ``tls``) → the new flows, bytes and failed client and
+        target handshakes the listeners served here counted since they were first served."""
+        return {key: counts.as_tuple() for key, counts in self._counted.items()}
+
+    def active_flows(self) -> dict[CounterKey, int]:
+        """(VPC, node address, port, ``tls``) → the connections held now, every node address
+        of a listener served here named (0: none)."""
+        found: dict[CounterKey, int] = {}
+        for (vpc_id, _), running in self._running.items():
+            for address in running.addresses:
+                found[(vpc_id, address, running.port, TRANSPORT)] = 0
+            for address in running.active.values():
+                key = (vpc_id, address, running.port, TRANSPORT)
+                found[key] = found.get(key, 0) + 1
+        return found
 
     async def _context(self, tenant_id: str, tls: TlsSettings) -> ssl.SSLContext:
         loaded = [await self._material(tenant_id, arn) for arn in tls.certificates]

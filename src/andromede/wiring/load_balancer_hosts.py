@@ -12,7 +12,12 @@ Here the two contexts meet: the service's views are copied into the port's types
 (:mod:`andromede.compute.driver_balancing`), the counters back into the metrics' keys. A TLS
 listener's certificates are opened here, on the gateway (IAM's sealer), and handed to the
 hosts with the listener (decision 0210): :class:`ListenerCertificates` keeps them opened
-while listeners present them, so a key is not asked of the key service every round.
+while listeners present them, so a key is not asked of the key service every round, and
+remembers which VPC routers each host reported: a listener's keys go only to the hosts
+holding its VPC's router, the others told it with its keys withheld (decision 0210's session
+51 later addendum). A host whose answer names a router it was not known to hold — newly
+built, or a host this gateway had not heard from — is handed the keys at once, in a second
+call of the same round, so a new router's TLS listeners are served without waiting a round.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from andromede.compute.driver import HypervisorDriver
@@ -28,11 +34,12 @@ from andromede.compute.driver_balancing import (
     BalancedListener,
     BalancedTls,
     BalancerReport,
+    ListenerCounter,
     ProbeResult,
     ServedCertificate,
     TargetProbe,
 )
-from andromede.load_balancer_metrics import FlowCounts
+from andromede.load_balancer_metrics import FlowCounts, FlowTally
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
@@ -91,7 +98,10 @@ class ListenerCertificates:
     bounds (``elb_tls_max_connections``, ``elb_tls_buffer_bytes``). A certificate is kept
     opened :data:`MATERIAL_KEPT` seconds at most, and only while a listener presents it; one
     that cannot be opened (gone, its key unreadable) is asked again after
-    :data:`RETRY_AFTER` seconds, its listener left out of the hosts meanwhile."""
+    :data:`RETRY_AFTER` seconds, its listener left out of the hosts meanwhile.
+
+    It also remembers the VPC routers each host named in its last answer: a TLS listener's
+    keys are handed only to the hosts holding its VPC's router (:meth:`routers_of`)."""
 
     def __init__(
         self,
@@ -107,6 +117,23 @@ class ListenerCertificates:
         self._clock = clock
         self._opened: dict[tuple[str, str], tuple[ServedCertificate, float]] = {}
         self._failed: dict[tuple[str, str], float] = {}
+        self._routers: dict[str, frozenset[str]] = {}
+
+    def routers_of(self, host: str) -> frozenset[str]:
+        """The VPCs whose router ``host`` named in its last answer (none when unheard of)."""
+        return self._routers.get(host, frozenset())
+
+    def heard(self, host: str, routers: Sequence[str] | None) -> None:
+        """``host``'s answer named ``routers``; None: it failed, and is unheard of again (its
+        next answer decides, not a router it may have lost meanwhile)."""
+        if routers is None:
+            self._routers.pop(host, None)
+        else:
+            self._routers[host] = frozenset(routers)
+
+    def forget_others(self, hosts: Sequence[str]) -> None:
+        """Only the hosts of the region are remembered."""
+        self._routers = {h: r for h, r in self._routers.items() if h in hosts}
 
     async def tls_of(self, views: Sequence[ForwardingView]) -> dict[str, BalancedTls | None]:
         """Listener id → what a host needs to terminate it (None: a certificate could not
@@ -172,15 +199,20 @@ class HostFlowTotals:
 
     def __init__(self, flows: FlowCounts) -> None:
         self._flows = flows
-        self._totals: dict[str, dict[CounterKey, tuple[int, int]]] = {}
+        self._totals: dict[str, dict[CounterKey, FlowTally]] = {}
 
     def record(self, host: str, views: Sequence[ForwardingView], report: BalancerReport) -> None:
         before = self._totals.get(host, {})
-        totals: dict[CounterKey, tuple[int, int]] = {}
+        totals: dict[CounterKey, FlowTally] = {}
         for counter in report.counters:
             key = (counter.vpc_id, counter.address, counter.port, counter.transport)
-            flows, processed = before.get(key, (0, 0))
-            totals[key] = (flows + counter.flows, processed + counter.processed_bytes)
+            flows, processed, client_errors, target_errors = before.get(key, (0, 0, 0, 0))
+            totals[key] = (
+                flows + counter.flows,
+                processed + counter.processed_bytes,
+                client_errors + counter.client_tls_errors,
+                target_errors + counter.target_tls_errors,
+            )
         self._totals[host] = totals  # a listener no longer listed: its total goes
         self._flows.record(host, views, totals)
         active = {(a.vpc_id, a.address, a.port, a.transport): a.count for a in report.active}
@@ -205,9 +237,10 @@ async def drive_hosts(
     certificates: ListenerCertificates | None = None,
 ) -> None:
     """One round: ``views`` applied on every host of ``drivers`` (at once) — a TLS
-    listener's with its ``certificates``, left out when they cannot be opened —, their
-    counters given to ``flows``, then each VPC's probes asked of its primary host, each
-    outcome handed to ``record``. A host that fails is logged and left out of the round."""
+    listener's with its ``certificates`` to the hosts holding its VPC's router, with them
+    withheld to the others, left out when they cannot be opened —, their counters given to
+    ``flows``, then each VPC's probes asked of its primary host, each outcome handed to
+    ``record``. A host that fails is logged and left out of the round."""
     tls = {} if certificates is None else await certificates.tls_of(views)
 
     def carried(view: ForwardingView) -> BalancedListener:
@@ -217,13 +250,18 @@ async def drive_hosts(
         return balanced_listener(view, served)
 
     listeners = tuple(_carried(carried, views))
+    if certificates is not None:
+        certificates.forget_others([driver.host for driver in drivers])
     answers = await asyncio.gather(
-        *(driver.set_load_balancers(listeners) for driver in drivers), return_exceptions=True
+        *(_hand_over(driver, listeners, certificates) for driver in drivers),
+        return_exceptions=True,
     )
     reports: dict[str, BalancerReport] = {}
     for driver, answer in zip(drivers, answers, strict=True):
         if isinstance(answer, BaseException):
             log.warning("load balancers on host %s: %s", driver.host, answer)
+            if certificates is not None:
+                certificates.heard(driver.host, None)
             continue
         reports[driver.host] = answer
         if flows is not None:
@@ -247,6 +285,64 @@ async def drive_hosts(
             continue
         for outcome in result:
             await _record_one(by_key, outcome, record)
+
+
+async def _hand_over(
+    driver: HypervisorDriver,
+    listeners: tuple[BalancedListener, ...],
+    certificates: ListenerCertificates | None,
+) -> BalancerReport:
+    """``listeners`` handed to ``driver``'s host, a TLS listener's keys only if the host held
+    its VPC's router at its last answer; when this answer names a router of a TLS listener
+    the host was not known to hold, a second call hands it those keys at once (its counts
+    since the first answer added to the first's)."""
+    if certificates is None:
+        return await driver.set_load_balancers(listeners)
+    held = certificates.routers_of(driver.host)
+    report = await driver.set_load_balancers(_keys_where_served(listeners, held))
+    certificates.heard(driver.host, report.routers)
+    secure = {listener.vpc_id for listener in listeners if listener.tls is not None}
+    if not (secure & set(report.routers)) - held:
+        return report
+    try:
+        served = await driver.set_load_balancers(
+            _keys_where_served(listeners, frozenset(report.routers))
+        )
+    except Exception as exc:  # the keys at the next round; this round's counts stand
+        log.warning("TLS keys to host %s: %s", driver.host, exc)
+        return report
+    certificates.heard(driver.host, served.routers)
+    return _added(report, served)
+
+
+def _keys_where_served(
+    listeners: tuple[BalancedListener, ...], routers: frozenset[str]
+) -> tuple[BalancedListener, ...]:
+    """``listeners`` as told to a host holding ``routers``: a TLS listener of another VPC
+    without its certificates."""
+    return tuple(
+        listener
+        if listener.tls is None or listener.vpc_id in routers
+        else replace(listener, tls=listener.tls.without_keys())
+        for listener in listeners
+    )
+
+
+def _added(first: BalancerReport, second: BalancerReport) -> BalancerReport:
+    """Two answers of one round as one: the second's routers and tracked flows, the counts
+    of both (each counts since the answer before it)."""
+    counted: dict[CounterKey, ListenerCounter] = {}
+    for counter in (*first.counters, *second.counters):
+        key = (counter.vpc_id, counter.address, counter.port, counter.transport)
+        before = counted.get(key)
+        counted[key] = counter if before is None else replace(
+            counter,
+            flows=before.flows + counter.flows,
+            processed_bytes=before.processed_bytes + counter.processed_bytes,
+            client_tls_errors=before.client_tls_errors + counter.client_tls_errors,
+            target_tls_errors=before.target_tls_errors + counter.target_tls_errors,
+        )  # fmt: skip
+    return BalancerReport(second.routers, tuple(counted.values()), second.active)
 
 
 def _carried(copy: Callable[[_T], _U], items: Sequence[_T]) -> list[_U]:

@@ -2,7 +2,8 @@
 balancer's target group per ``LoadBalancer`` and ``TargetGroup`` (and zone), written once a
 minute across two gateways into a memory metrics store and read back as
 GetMetricStatistics reads them; the routers' flow counters turned into ``NewFlowCount_TCP``
-and ``ProcessedBytes_TCP`` per load balancer and zone through the platform's sink."""
+and ``ProcessedBytes_TCP`` per load balancer and zone through the platform's sink; a TLS
+listener's terminators' counts into the ``…_TLS`` metrics and the failed handshakes'."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from andromede.load_balancer_metrics import (
     flow_values,
 )
 from andromede.loadbalancing.model import ForwardingView
+from andromede.loadbalancing.tls import TlsSettings
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarm_store import MemoryAlarmStore
 from andromede.metrics.alarms import Alarm, AlarmState
@@ -135,14 +137,15 @@ async def test_flow_counters_become_flow_and_byte_metrics(tmp_path: Path) -> Non
         sink = BufferedSink(metrics)
         flows = FlowCounts(sink)
         key = (view.vpc_id, address, 80, "tcp")
-        assert flows.record("h1", [view], {key: (7, 700)}) == 0  # a counter's first read
-        assert flows.record("h1", [view], {key: (10, 1000)}) == 8  # 4 metrics, 2 dimension sets
-        assert flows.record("h2", [view], {key: (2, 50)}) == 0  # another host's first read
-        assert flows.record("h2", [view], {key: (5, 80)}) == 8
-        assert flows.record("h2", [view], {key: (5, 80)}) == 0  # nothing new
+        assert flows.record("h1", [view], {key: (7, 700, 0, 0)}) == 0  # a counter's first read
+        # 4 metrics, 2 dimension sets
+        assert flows.record("h1", [view], {key: (10, 1000, 0, 0)}) == 8
+        assert flows.record("h2", [view], {key: (2, 50, 0, 0)}) == 0  # another host's first read
+        assert flows.record("h2", [view], {key: (5, 80, 0, 0)}) == 8
+        assert flows.record("h2", [view], {key: (5, 80, 0, 0)}) == 0  # nothing new
         # A counter gone (its listener deleted) is forgotten: back, it is a first read again.
         assert flows.record("h2", [view], {}) == 0
-        assert flows.record("h2", [view], {key: (1, 10)}) == 0
+        assert flows.record("h2", [view], {key: (1, 10, 0, 0)}) == 0
         await sink.flush()
         now = datetime.now(UTC)
 
@@ -169,9 +172,9 @@ def test_udp_flows_and_active_flows_per_transport_and_in_all() -> None:
         tenant_id="111111111111", lb_dimension="net/dns/0123", protocols=("tcp", "udp"),
     )  # fmt: skip
     deltas = {
-        ("vpc-1", "10.0.1.200", 53, "tcp"): (2, 200),
-        ("vpc-1", "10.0.1.200", 53, "udp"): (5, 500),
-        ("vpc-1", "10.0.2.200", 53, "udp"): (1, 64),
+        ("vpc-1", "10.0.1.200", 53, "tcp"): (2, 200, 0, 0),
+        ("vpc-1", "10.0.1.200", 53, "udp"): (5, 500, 0, 0),
+        ("vpc-1", "10.0.2.200", 53, "udp"): (1, 64, 0, 0),
     }
     lb = (("LoadBalancer", "net/dns/0123"),)
     zone_a = (("AvailabilityZone", "eu-fr-1a"), ("LoadBalancer", "net/dns/0123"))
@@ -194,3 +197,39 @@ def test_udp_flows_and_active_flows_per_transport_and_in_all() -> None:
     assert gauges[("ActiveFlowCount_UDP", zone_b)] == 0  # tracked by a router here, none open
     assert ("ActiveFlowCount_TCP", zone_b) not in gauges  # no router here named it
     assert active_values([view], {}) == []
+
+
+def test_a_tls_listener_s_counts_are_its_tls_metrics() -> None:
+    """Decision 0210, session 51 later: a TLS listener's counts (transport ``tls``) give
+    ``NewFlowCount_TLS``, ``ProcessedBytes_TLS``, ``ActiveFlowCount_TLS`` — in the totals
+    too —, and ``ClientTLSNegotiationErrorCount``/``TargetTLSNegotiationErrorCount`` only
+    when handshakes failed; none of its TCP metrics."""
+    view = ForwardingView(
+        "l1", "vpc-1", ("10.0.1.200",), 443, (("10.0.2.11", 80),),
+        zones=(("10.0.1.200", "eu-fr-1a"),), tenant_id="111111111111",
+        lb_dimension="net/web/0123", tls=TlsSettings(("arn:aws:iam::1:server-certificate/a",)),
+    )  # fmt: skip
+    lb = (("LoadBalancer", "net/web/0123"),)
+    zone = (("AvailabilityZone", "eu-fr-1a"), ("LoadBalancer", "net/web/0123"))
+    key = ("vpc-1", "10.0.1.200", 443, "tls")
+    values = {(v.name, v.dimensions): v.value for v in flow_values([view], {key: (4, 900, 1, 2)})}
+    assert values[("NewFlowCount_TLS", lb)] == values[("NewFlowCount", zone)] == 4
+    assert values[("ProcessedBytes_TLS", zone)] == values[("ProcessedBytes", lb)] == 900
+    assert values[("ClientTLSNegotiationErrorCount", lb)] == 1
+    assert values[("TargetTLSNegotiationErrorCount", zone)] == 2
+    assert not any(name.endswith("_TCP") for name, _ in values)
+    # No failed handshake: those two are not given (AWS reports them when not 0).
+    quiet = {v.name for v in flow_values([view], {key: (1, 10, 0, 0)})}
+    assert quiet == {"NewFlowCount_TLS", "NewFlowCount", "ProcessedBytes_TLS", "ProcessedBytes"}
+    # A failed handshake alone (a flow counted earlier) is still given.
+    assert {v.name for v in flow_values([view], {key: (0, 0, 1, 0)})} >= {
+        "ClientTLSNegotiationErrorCount"
+    }
+    # The routers' TCP counts of the listener's port are not its (its flows are the
+    # terminators').
+    assert flow_values([view], {("vpc-1", "10.0.1.200", 443, "tcp"): (3, 30, 0, 0)}) == []
+    gauges = {(v.name, v.dimensions): v.value for v in active_values([view], {key: 2})}
+    assert gauges == {
+        ("ActiveFlowCount", lb): 2, ("ActiveFlowCount_TLS", lb): 2,
+        ("ActiveFlowCount", zone): 2, ("ActiveFlowCount_TLS", zone): 2,
+    }  # fmt: skip

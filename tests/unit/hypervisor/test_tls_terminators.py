@@ -2,16 +2,22 @@
 listener's connections for its input chain instead of translating them, and counts none; the
 router's input chain accepts that mark; each security policy becomes an ``ssl`` context of its
 protocol versions, its ciphers and the ALPN policy's protocols; SNI's choice of a certificate
-by its names; the key loaded from memory only."""
+by its names; the key loaded from memory only; what a terminator counts for
+``AWS/NetworkELB`` (its flows, bytes, failed handshakes with clients and targets, and the
+connections it holds), over loopback in this process."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
 from andromede.compute.driver_network import InstanceFirewall
+from andromede.hypervisor import tls_terminators
 from andromede.hypervisor.load_balancer_rules import TERMINATED, render_load_balancers
 from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tls_terminators import _choose, _names, server_context
@@ -121,3 +127,91 @@ async def test_a_listener_whose_certificate_fails_is_retried_later_not_every_rou
     # Changed settings are tried at once.
     await terminators.apply([replace(view, port=8443)])
     assert len(asked) == 3
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _settled(
+    terminators: tls_terminators.TlsTerminators, key: tuple[str, str, int, str], flows: int
+) -> tuple[int, int, int, int]:
+    """The listener's counts once its ``flows`` connections ended."""
+    for _ in range(250):
+        counted = terminators.counters().get(key)
+        if counted and counted[0] == flows and not terminators.active_flows().get(key):
+            return counted
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not settled: {terminators.counters()}")
+
+
+async def test_a_terminator_counts_flows_bytes_failed_handshakes_and_held_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In this process's namespace (the namespace's thread run in place): a verifying TLS
+    client through the listener to a plaintext target counts a flow and its bytes both ways,
+    and is an active flow while it holds the connection; a client speaking no TLS a flow
+    and a failed client handshake; a TLS group's target that speaks no TLS a failed target
+    handshake. A listener gone takes its counts."""
+
+    async def in_place(namespace: str, work: Callable[[], int]) -> int:
+        return work()
+
+    monkeypatch.setattr(tls_terminators, "_in_netns", in_place)
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"echo " + await reader.read(100))
+        await writer.drain()
+        writer.close()
+
+    target = await asyncio.start_server(echo, "127.0.0.1", 0)
+    target_port = int(target.sockets[0].getsockname()[1])
+    ca = TestCa()
+    issued = ca.issue("www.example.test")
+
+    async def material(tenant_id: str, arn: str) -> CertificateMaterial:
+        return CertificateMaterial(arn, issued.body, "", issued.key.encode())
+
+    plain_port, secure_port = _free_port(), _free_port()
+    plain = ForwardingView(
+        "l1", "vpc-1", ("127.0.0.1",), plain_port, (("127.0.0.1", target_port),),
+        tenant_id="1", tls=TLS,
+    )  # fmt: skip
+    secure = replace(plain, listener_id="l2", port=secure_port, tls=replace(TLS, target_tls=True))
+    terminators = tls_terminators.TlsTerminators(lambda vpc: "in-place", material)
+    client = ssl.create_default_context(cadata=ca.pem)
+    key = ("vpc-1", "127.0.0.1", plain_port, "tls")
+    try:
+        await terminators.apply([plain, secure])
+        assert terminators.active_flows() == {key: 0, (*key[:2], secure_port, "tls"): 0}
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", plain_port, ssl=client, server_hostname="www.example.test"
+        )
+        assert terminators.active_flows()[key] == 1
+        writer.write(b"hello")
+        assert await reader.read(100) == b"echo hello"
+        writer.close()
+        assert await _settled(terminators, key, 1) == (1, 5 + 10, 0, 0)
+        # No TLS from the client: a flow, a failed client handshake.
+        reader, writer = await asyncio.open_connection("127.0.0.1", plain_port)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        assert await reader.read() == b""
+        writer.close()
+        assert await _settled(terminators, key, 2) == (2, 15, 1, 0)
+        # A TLS group's target that speaks no TLS: a failed target handshake.
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", secure_port, ssl=client, server_hostname="www.example.test"
+        )
+        writer.write(b"hello")
+        assert await reader.read(100) == b""
+        writer.close()
+        secure_key = ("vpc-1", "127.0.0.1", secure_port, "tls")
+        assert (await _settled(terminators, secure_key, 1))[2:] == (0, 1)
+        await terminators.apply([secure])
+        assert key not in terminators.counters() and key not in terminators.active_flows()
+    finally:
+        await terminators.close()
+        target.close()
+        await target.wait_closed()
