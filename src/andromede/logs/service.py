@@ -84,6 +84,9 @@ class LogEvent:
     ingestion: int
     message: str
     seq: int
+    # The message as ingested beside its masked ``message``, when a reader asked for both
+    # (Logs Insights' ``unmask``) and a term was masked.
+    unmasked: str | None = None
 
 
 def _now_ms() -> int:
@@ -350,9 +353,11 @@ class LogsService:
         events: Sequence[StoredEvent],
         *,
         unmask: bool = False,
+        reveal: bool = False,
     ) -> list[LogEvent]:
         """The events' messages, their sensitive terms masked unless ``unmask`` (a caller the
-        wire layer allowed ``logs:Unmask``)."""
+        wire layer allowed ``logs:Unmask``); ``reveal`` (allowed as ``unmask``): masked, the
+        unmasked text beside."""
         opened = await self._sealer.open(
             group,
             [
@@ -367,6 +372,7 @@ class LogsService:
                 e.ingestion,
                 text.decode() if unmask or not e.masks else mask(text.decode(), e.masks),
                 e.seq,
+                text.decode() if reveal and e.masks else None,
             )
             for e, text in zip(events, opened, strict=True)
         ]
@@ -519,10 +525,12 @@ class LogsService:
         end: int,
         chunk: int,
         streams: Sequence[str] | None = None,
+        reveal: bool = False,
     ) -> AsyncIterator[list[LogEvent]]:
         """A group's events (of ``streams`` when given) with timestamps in ``[start, end)``,
         in time order, opened a chunk at a time as FilterLogEvents opens them (Logs Insights
-        and the export tasks read through it)."""
+        and the export tasks read through it); ``reveal``: the unmasked text beside, for a
+        caller the wire layer allowed ``logs:Unmask``."""
         group = await self.group(tenant_id, group_name)
         after: Position | None = None
         while True:
@@ -532,13 +540,19 @@ class LogsService:
                 )
             )
             if stored:
-                yield await self._open(tenant_id, group, stored)
+                yield await self._open(tenant_id, group, stored, reveal=reveal)
             if len(stored) < chunk:
                 return
             after = stored[-1].position
 
     async def event_at(
-        self, tenant_id: str, group_name: str, stream: str, position: Position
+        self,
+        tenant_id: str,
+        group_name: str,
+        stream: str,
+        position: Position,
+        *,
+        unmask: bool = False,
     ) -> LogEvent | None:
         """The event at ``position`` of a stream, opened (GetLogRecord); None when it is gone."""
         group = await self.group(tenant_id, group_name)
@@ -555,7 +569,7 @@ class LogsService:
         )
         if not stored or stored[0].position != position:
             return None
-        return (await self._open(tenant_id, group, stored))[0]
+        return (await self._open(tenant_id, group, stored, unmask=unmask))[0]
 
     async def last_seq(self) -> int:
         """Where a live tail starts: the ``seq`` of the event stored last, any group's."""
