@@ -123,7 +123,7 @@ class LogsService:
         # tasks): the wiring adds their deletions, run by forget_tenant.
         self.forgetters: list[Callable[[str], Awaitable[int]]] = []
         # Data protection policies (decision 0211): the account's cached as the filters are.
-        self.protection = DataProtection(store, clock, self.limits.metric_filter_cache_ms)
+        self.protection = DataProtection(store, clock, self.limits.metric_filter_cache_ms, region)
 
     # Groups.
 
@@ -320,7 +320,8 @@ class LogsService:
     ) -> None:
         """The audit of a batch with findings: ``LogEventsWithFindings`` counted per event,
         and each event's findings report into the policies' findings log groups, in a stream
-        named after the audited group (offsets only: nothing of the terms themselves)."""
+        named after the audited group, and into their findings buckets, one object for the
+        batch (offsets only: nothing of the terms themselves)."""
         arn = f"arn:aws:logs:{self.region}:{group.tenant_id}:log-group:{group.name}:*"
         reports: list[InputEvent] = []
         for event, findings in zip(events, found, strict=True):
@@ -345,6 +346,10 @@ class LogsService:
                     await self._store.create_stream(LogStream(group.tenant_id, name, stream, now))
             # Written as they are: a findings group's own policy does not audit the reports.
             await self._append(destination, stream, reports, [None] * len(reports), now)
+        texts = [r.message for r in reports]
+        await self.protection.deliver(
+            group.tenant_id, group.name, texts, protection.findings_buckets
+        )
 
     async def _open(
         self,
