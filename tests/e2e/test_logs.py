@@ -502,8 +502,20 @@ def test_account_resource_policies(server: ServerProcess) -> None:
 
 def test_a_data_protection_policy_masks_what_boto3_reads(server: ServerProcess) -> None:
     """Decision 0211 through boto3 and a real serve: the address masked, unmasked on request
-    (the account's root may), a findings report in the findings group, the policy read back."""
+    (the account's root may), a findings report in the findings group and (session 51) in the
+    findings bucket, Logs Insights' unmask(@message), the policy read back."""
     logs = client(server, "logs")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=server.credentials()[0],
+        aws_secret_access_key=server.credentials()[1],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    s3.create_bucket(
+        Bucket="protected-findings", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
     for group in ("protected", "protected-findings"):
         logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName="protected", logStreamName="s")
@@ -518,7 +530,8 @@ def test_a_data_protection_policy_masks_what_boto3_reads(server: ServerProcess) 
                     "Operation": {
                         "Audit": {
                             "FindingsDestination": {
-                                "CloudWatchLogs": {"LogGroup": "protected-findings"}
+                                "CloudWatchLogs": {"LogGroup": "protected-findings"},
+                                "S3": {"Bucket": "protected-findings"},
                             }
                         }
                     },
@@ -547,6 +560,23 @@ def test_a_data_protection_policy_masks_what_boto3_reads(server: ServerProcess) 
     ]
     found = json.loads(report["message"])["dataIdentifiers"]
     assert found == [{"name": "EmailAddress", "count": 1, "detections": [{"start": 5, "end": 20}]}]
+    [stored] = s3.list_objects_v2(Bucket="protected-findings", Prefix="AWSLogs/")["Contents"]
+    body = s3.get_object(Bucket="protected-findings", Key=stored["Key"])["Body"].read()
+    assert json.loads(body)["dataIdentifiers"] == found
+    query_id = logs.start_query(
+        logGroupName="protected",
+        startTime=now_ms() // 1000 - 60,
+        endTime=now_ms() // 1000 + 1,
+        queryString="fields @message, unmask(@message) as plain",
+    )["queryId"]
+    deadline = time.monotonic() + 30
+    while True:
+        answer = logs.get_query_results(queryId=query_id)
+        if answer["status"] not in ("Scheduled", "Running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    [row] = [{f["field"]: f["value"] for f in r} for r in answer["results"]]
+    assert (row["@message"], row["plain"]) == ("mail " + "*" * 15, "mail jane@example.fr")
     [group] = logs.describe_log_groups(logGroupNamePrefix="protected-")["logGroups"]
     assert "dataProtectionStatus" not in group
     logs.delete_data_protection_policy(logGroupIdentifier="protected")

@@ -218,6 +218,7 @@ class ProtectionPolicy:
     identifiers: tuple[str, ...]  # managed names and custom names, as listed
     custom: tuple[tuple[str, str], ...]
     findings_log_group: str | None
+    findings_bucket: str | None = None
 
     @property
     def detector(self) -> Detector:
@@ -237,6 +238,10 @@ def combined(policies: Iterable[ProtectionPolicy]) -> Detector | None:
     if not managed and not custom:
         return None
     return Detector(tuple(managed), tuple(custom))
+
+
+# A bucket's name as S3 allows it; whether it exists is the service's to check.
+_BUCKET_NAME: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def _invalid(reason: str) -> InvalidParameter:
@@ -271,7 +276,7 @@ def check_document(document: object) -> ProtectionPolicy:
         raise _invalid("Statement must hold an Audit statement and a Deidentify statement")
     audits: list[tuple[str, ...]] = []
     masks: list[tuple[str, ...]] = []
-    destination: str | None = None
+    destination: tuple[str | None, str | None] = (None, None)
     for statement in statements:
         identifiers, operation, body = _statement(statement, {n for n, _ in custom})
         if operation == "Audit":
@@ -287,7 +292,7 @@ def check_document(document: object) -> ProtectionPolicy:
         raise _invalid(
             "the DataIdentifier of a Deidentify statement must match the Audit statement's"
         )
-    return ProtectionPolicy(name, document, audits[0], custom, destination)
+    return ProtectionPolicy(name, document, audits[0], custom, *destination)
 
 
 def _custom_identifiers(configuration: object) -> tuple[tuple[str, str], ...]:
@@ -349,24 +354,32 @@ def _statement(statement: object, custom: set[str]) -> tuple[tuple[str, ...], st
     return tuple(dict.fromkeys(names)), kind, body
 
 
-def _findings_destination(audit: object) -> str | None:
+def _findings_destination(audit: object) -> tuple[str | None, str | None]:
+    """The findings log group and the findings bucket an Audit operation names."""
     if not isinstance(audit, dict) or not isinstance(audit.get("FindingsDestination"), dict):
         raise _invalid("an Audit operation holds a FindingsDestination")
     destination: dict[str, Any] = audit["FindingsDestination"]
     group: str | None = None
+    bucket: str | None = None
     for kind, target in destination.items():
         if kind == "CloudWatchLogs":
             name = target.get("LogGroup") if isinstance(target, dict) else None
             if not isinstance(name, str) or not name:
                 raise _invalid("a CloudWatchLogs findings destination names its LogGroup")
             group = name
-        elif kind in ("S3", "Firehose"):
+        elif kind == "S3":
+            name = target.get("Bucket") if isinstance(target, dict) else None
+            if not isinstance(name, str) or not _BUCKET_NAME.fullmatch(name):
+                raise _invalid("an S3 findings destination names its Bucket")
+            bucket = name
+        elif kind == "Firehose":
             raise _invalid(
-                f"{kind} findings destinations are not served here yet: use CloudWatchLogs"
+                "Firehose findings destinations are not served here (no Firehose): "
+                "use CloudWatchLogs or S3"
             )
         else:
             raise _invalid(f"unknown findings destination {str(kind)[:64]}")
-    return group
+    return group, bucket
 
 
 # What is kept with an event, and what a reader sees.

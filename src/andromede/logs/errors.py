@@ -10,9 +10,10 @@ exception names, which ``andromede.logsapi.errors`` maps to the JSON protocol's 
     │                            export task)
     ├── KmsKeyUnusable           the group's KMS key cannot seal or open (AWS words it as an
     │                            InvalidParameterException on create, AccessDenied on use)
-    └── ExportRefused            an export's bucket cannot be written (missing, another
-                                 region, or its policy does not let Logs in): an
-                                 InvalidParameterException at CreateExportTask, the FAILED
+    └── ExportRefused            an export's (or a findings destination's) bucket cannot be
+                                 written (missing, another region, or its policy does not
+                                 let Logs in): an InvalidParameterException at
+                                 CreateExportTask or PutDataProtectionPolicy, the FAILED
                                  task's message later
 """
 

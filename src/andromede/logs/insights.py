@@ -90,7 +90,11 @@ class InsightsService:
         end: int,
         query_string: str,
         limit: int | None,
+        *,
+        may_unmask: bool = False,
     ) -> str:
+        """A new query's id, its run begun. ``may_unmask``: the wire layer allowed the caller
+        ``logs:Unmask`` on every group; without it ``unmask(@message)`` reads the masked text."""
         if not 1 <= len(groups) <= _MAX_GROUPS:
             raise InvalidParameter(f"A query names between 1 and {_MAX_GROUPS} log groups.")
         if start < 0 or end < 0:
@@ -113,7 +117,10 @@ class InsightsService:
             self._clock(),
         )
         await self._store.create(record, self.limits.max_concurrent)
-        task = asyncio.create_task(self._run(record, query), name=f"logs-query-{record.query_id}")
+        reveal = query.unmasks and may_unmask
+        task = asyncio.create_task(
+            self._run(record, query, reveal), name=f"logs-query-{record.query_id}"
+        )
         self._tasks[record.query_id] = task
         task.add_done_callback(self._forget)
         return record.query_id
@@ -124,7 +131,7 @@ class InsightsService:
             # The store refused the end: the query stays Running until its timeout.
             log.warning("query task %s failed: %r", task.get_name(), task.exception())
 
-    async def _run(self, record: QueryRecord, query: Query) -> None:
+    async def _run(self, record: QueryRecord, query: Query, reveal: bool) -> None:
         run = QueryRun(
             query,
             record.limit,
@@ -140,7 +147,9 @@ class InsightsService:
             return  # stopped before it began
         status = QueryStatus.COMPLETE
         try:
-            await asyncio.wait_for(self._evaluate(record, run), self.limits.timeout_ms / 1000)
+            await asyncio.wait_for(
+                self._evaluate(record, run, reveal), self.limits.timeout_ms / 1000
+            )
         except TimeoutError:
             status = QueryStatus.TIMEOUT
         except _Stopped:
@@ -169,7 +178,7 @@ class InsightsService:
             record.tenant_id, record.query_id, status, rows, _statistics(run), _ENDED
         )
 
-    async def _evaluate(self, record: QueryRecord, run: QueryRun) -> None:
+    async def _evaluate(self, record: QueryRecord, run: QueryRun, reveal: bool) -> None:
         start, end = record.start * 1000, record.end * 1000 + 1000  # endTime is inclusive
         published = time.monotonic()
         windows = [(start, end, run.feed)]
@@ -181,7 +190,7 @@ class InsightsService:
         for first, stop, feed in windows:
             for group in record.groups:
                 async for events in self._logs.scan(
-                    record.tenant_id, group, first, stop, self.limits.chunk
+                    record.tenant_id, group, first, stop, self.limits.chunk, reveal=reveal
                 ):
                     for event in events:
                         feed(
@@ -193,6 +202,7 @@ class InsightsService:
                                 event.ingestion,
                                 event.message,
                                 event.seq,
+                                event.unmasked,
                             ),
                             len(event.message.encode()) + EVENT_OVERHEAD,
                         )

@@ -19,6 +19,7 @@ from andromede.logs.insights_functions import (
     number,
 )
 from andromede.logs.insights_syntax import (
+    UNMASKED,
     Aggregate,
     Arith,
     Call,
@@ -119,6 +120,10 @@ def evaluate(expr: Expr, record: Mapping[str, Value]) -> Value | None:
                 return None
             result = _arith(op, a, b)
             return result if result is None or math.isfinite(result) else None
+        case Call("unmask"):
+            # The message as ingested, held only when the query unmasks (decision 0211).
+            unmasked = record.get(UNMASKED)
+            return unmasked if unmasked is not None else record.get("@message")
         case Call(name, args):
             function = FUNCTIONS[name]
             values = [a if isinstance(a, Period) else evaluate(a, record) for a in args]

@@ -35,8 +35,10 @@ rest of a line, as AWS's. The functions and their arities are
 :data:`andromede.logs.insights_functions.FUNCTIONS`'; the aggregations :data:`AGGREGATES`.
 A query holds at most two ``stats``, the second reading only the names the first (or a
 ``fields`` after it) made, as AWS's; at most one ``pattern``, ``diff`` and ``anomaly``, the
-last after a ``pattern``. ``unmask``, ``filterIndex``, ``lookup`` and ``SOURCE`` are refused
-by name. Anything else is a :class:`MalformedQuery` worded as AWS's (``unexpected symbol
+last after a ``pattern``. ``unmask(@message)`` (decision 0211) is a command — ``@message``
+unmasked for the commands after it — and a function (``fields unmask(@message) as m``); the
+query then says it :attr:`Query.unmasks`. ``filterIndex``, ``lookup`` and ``SOURCE`` are
+refused by name. Anything else is a :class:`MalformedQuery` worded as AWS's (``unexpected symbol
 found … at line L and position P``) with its character offsets."""
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ from andromede.logs.insights_syntax import (
     Sort,
     Stats,
     Token,
+    Unmask,
     Unnest,
     field_path,
     period,
@@ -112,6 +115,7 @@ __all__ = [
     "Query",
     "Sort",
     "Stats",
+    "Unmask",
     "Unnest",
     "parse_query",
 ]
@@ -145,6 +149,7 @@ class _Parser:
         self.at = 0
         self.aggregating = False  # aggregations are read where a stats item is
         self.aggregates: list[Aggregate] = []
+        self.unmasks = False
 
     @property
     def token(self) -> Token:
@@ -202,7 +207,7 @@ class _Parser:
             commands.append(self.command())
         if self.token.kind != "end":
             raise unexpected(self.token)
-        return Query(tuple(commands))
+        return Query(tuple(commands), self.unmasks)
 
     def command(self) -> Command:
         token = self.token
@@ -220,12 +225,30 @@ class _Parser:
             "pattern": self.pattern,
             "diff": self.diff,
             "anomaly": Anomaly,
+            "unmask": self.unmask,
         }
         handler = handlers.get(word)
         if handler is None:
             raise refused(token) if word in REFUSED_COMMANDS else unexpected(token)
         self.next()
         return handler()
+
+    def unmask(self) -> Unmask:
+        self.expect_op("(")
+        self.unmask_argument()
+        return Unmask()
+
+    def unmask_argument(self) -> None:
+        """``unmask``'s argument, after its ``(``: AWS's reads ``@message`` only."""
+        token = self.token
+        if self.field_name() != "@message":
+            raise MalformedQuery(
+                f"unmask takes @message as its argument at {token.where}",
+                token.at,
+                token.at + len(token.text) - 1,
+            )
+        self.expect_op(")")
+        self.unmasks = True
 
     def names(self) -> tuple[str, ...]:
         names = [self.field_name()]
@@ -526,8 +549,12 @@ class _Parser:
     def call(self, token: Token) -> Call:
         name = token.text.lower()
         function = FUNCTIONS.get(name)
+        if name == "unmask":
+            self.next()
+            self.next()
+            self.unmask_argument()
+            return Call(name, (Field("@message"),))
         if function is None:
-            # ``unmask(@message)`` is written as a call: refused by name as the command is.
             raise refused(token) if name in REFUSED_COMMANDS else unexpected(token)
         self.next()
         self.next()

@@ -53,9 +53,11 @@ from andromede.logs.insights_query import (
     Query,
     Sort,
     Stats,
+    Unmask,
     Unnest,
 )
 from andromede.logs.insights_stats import Aggregator, QueryTooLarge
+from andromede.logs.insights_syntax import UNMASKED
 
 __all__ = [
     "QueryRun",
@@ -92,8 +94,18 @@ def _flatten(prefix: str, value: object, into: Record, depth: int = 0) -> None:
 
 
 def event_record(
-    account: str, group: str, stream: str, timestamp: int, ingestion: int, message: str, seq: int
+    account: str,
+    group: str,
+    stream: str,
+    timestamp: int,
+    ingestion: int,
+    message: str,
+    seq: int,
+    unmasked: str | None = None,
 ) -> Record:
+    """An event's record; ``message`` as the reader is shown it (masked), so the JSON fields
+    discovered never hold a masked term; ``unmasked``, given only to a query that unmasks, is
+    held apart for ``unmask(@message)`` to read."""
     pointer = base64.urlsafe_b64encode(
         json.dumps([group, stream, timestamp, seq]).encode()
     ).decode()
@@ -116,6 +128,8 @@ def event_record(
             "@ptr": pointer,
         }
     )
+    if unmasked is not None:
+        record[UNMASKED] = unmasked
     return record
 
 
@@ -125,6 +139,10 @@ def event_record(
 def _apply(command: Command, record: Record) -> bool:
     """One per-row command on ``record``; False when the row is dropped."""
     match command:
+        case Unmask():
+            unmasked = record.get(UNMASKED)
+            if unmasked is not None:
+                record["@message"] = unmasked
         case Filter(condition):
             return holds(condition, record)
         case Fields(items):
@@ -380,7 +398,7 @@ class QueryRun:
         names: list[str]
         if self.visible is None:
             names = [n for n in _STANDARD if n in row]
-            names += [n for n in row if n not in names and not n.startswith("@")]
+            names += [n for n in row if n not in names and not n.startswith(("@", "\x00"))]
         else:
             names = self.visible
         values = [(n, lookup(row, n)) for n in names]

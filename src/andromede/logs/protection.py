@@ -3,6 +3,13 @@ policy kept, their identifiers applied to each event ingested, the spans found k
 event, and the audit: a findings report per event with findings into the policy's findings
 log group and a ``LogEventsWithFindings`` count (``AWS/Logs``, by ``LogGroupName``).
 
+A policy's S3 findings destination (session-51 addendum) gets the reports of one PutLogEvents
+call as one object, one report a line, under :func:`findings_key`, written through a
+:class:`FindingsBuckets` the wiring gives (``log_export_delivery``: the bucket must be the
+account's own or let Logs in by its policy, checked when the policy is put and at each
+write). A write refused later (the bucket gone, its policy changed) drops those reports, as
+a findings log group deleted since does: ingestion never fails for its audit.
+
 The policies of a group are read with it at PutLogEvents (the group's own is a column of the
 group's row); the account's are cached ``account_cache_ms`` per account, so the hot path reads
 no further table per call and a policy put through another gateway applies within that time.
@@ -10,10 +17,14 @@ no further table per call and a policy put through another gateway applies withi
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from andromede.errors import AndromedeError
 from andromede.logs.account_policies import (
     DATA_PROTECTION,
     AccountPolicy,
@@ -27,12 +38,14 @@ from andromede.logs.data_protection import (
     check_document,
     combined,
 )
-from andromede.logs.errors import LimitExceeded, ResourceNotFound
+from andromede.logs.errors import InvalidParameter, LimitExceeded, ResourceNotFound
 from andromede.logs.metric_filters import MetricTransformation
 from andromede.logs.model import LogGroup
 from andromede.logs.store import LogStore
 
-__all__ = ["DataProtection", "GroupProtection"]
+__all__ = ["DataProtection", "FindingsBuckets", "GroupProtection", "findings_key"]
+
+log = logging.getLogger(__name__)
 
 FINDINGS_METRIC = MetricTransformation("LogEventsWithFindings", "AWS/Logs", "1", None, {}, "Count")
 _CACHED_ACCOUNTS = 10_000
@@ -44,22 +57,55 @@ class GroupProtection:
 
     detector: Detector
     findings_groups: tuple[str, ...]
+    findings_buckets: tuple[str, ...] = ()
+
+
+class FindingsBuckets(Protocol):
+    """Where the storage context takes the findings objects (``log_export_delivery``)."""
+
+    async def check(self, tenant_id: str, bucket: str, group: str | None) -> None:
+        """Whether Logs may write ``group``'s findings (None: an account policy's) into
+        ``bucket``; ExportRefused saying why not."""
+        ...
+
+    async def write(self, tenant_id: str, bucket: str, group: str, key: str, body: bytes) -> None:
+        """One findings object; ExportRefused when the bucket no longer takes it."""
+        ...
+
+
+def findings_key(account: str, region: str, group: str, now_ms: int) -> str:
+    """A findings object's key: AWS's vended-log layout (``AWSLogs/<account>/<kind>/<region>/``
+    and the hour), the audited group's name as folders, unique within its second."""
+    moment = time.gmtime(now_ms / 1000)
+    folders = group.strip("/") or "_"
+    return (
+        f"AWSLogs/{account}/DataProtection/{region}/{folders}/"
+        f"{time.strftime('%Y/%m/%d/%H', moment)}/"
+        f"{time.strftime('%Y%m%dT%H%M%SZ', moment)}_{uuid.uuid4().hex}.json"
+    )
 
 
 class DataProtection:
     def __init__(
-        self, store: LogStore, clock: Callable[[], int], account_cache_ms: int = 5_000
+        self,
+        store: LogStore,
+        clock: Callable[[], int],
+        account_cache_ms: int = 5_000,
+        region: str = "",
     ) -> None:
         self._store = store
         self._clock = clock
         self._cache_ms = account_cache_ms
+        self._region = region
         self._accounts: dict[str, tuple[int, list[ProtectionPolicy]]] = {}
+        # S3 findings destinations: None where the deployment serves no buckets.
+        self.buckets: FindingsBuckets | None = None
 
     # The group's own policy.
 
     async def put_group_policy(self, group: LogGroup, document: object) -> tuple[str, int]:
         policy = check_document(document)
-        await self._check_destination(group.tenant_id, policy)
+        await self._check_destination(group.tenant_id, policy, group.name)
         updated = self._clock()
         if not await self._store.set_data_protection(
             group.tenant_id, group.name, policy.document, updated
@@ -88,7 +134,7 @@ class DataProtection:
         ``dryRun``)."""
         checked_name, checked_type, checked_scope = check_account_policy(name, policy_type, scope)
         policy = check_document(document)
-        await self._check_destination(tenant_id, policy)
+        await self._check_destination(tenant_id, policy, None)
         held = await self._store.list_account_policies(tenant_id, checked_type)
         if any(p.name != checked_name for p in held):
             # AWS keeps one account-level data protection policy an account.
@@ -138,7 +184,8 @@ class DataProtection:
         destinations = tuple(
             dict.fromkeys(p.findings_log_group for p in policies if p.findings_log_group)
         )
-        return GroupProtection(detector, destinations)
+        buckets = tuple(dict.fromkeys(p.findings_bucket for p in policies if p.findings_bucket))
+        return GroupProtection(detector, destinations, buckets)
 
     async def _account(self, tenant_id: str) -> list[ProtectionPolicy]:
         now = self._clock()
@@ -152,13 +199,43 @@ class DataProtection:
         self._accounts[tenant_id] = (now + self._cache_ms, policies)
         return policies
 
-    async def _check_destination(self, tenant_id: str, policy: ProtectionPolicy) -> None:
-        """AWS's rule: a findings destination must already exist."""
+    async def _check_destination(
+        self, tenant_id: str, policy: ProtectionPolicy, group: str | None
+    ) -> None:
+        """AWS's rule: a findings destination must already exist (and a bucket take the
+        findings of ``group``, None for an account policy)."""
         name = policy.findings_log_group
         if name is not None and await self._store.get_group(tenant_id, name) is None:
             raise ResourceNotFound(
                 f"The findings destination log group {name[:512]} does not exist."
             )
+        if policy.findings_bucket is not None:
+            if self.buckets is None:
+                raise InvalidParameter(
+                    "S3 findings destinations are not served by this deployment (no buckets)."
+                )
+            await self.buckets.check(tenant_id, policy.findings_bucket, group)
+
+    async def deliver(
+        self, tenant_id: str, group: str, reports: Sequence[str], buckets: Sequence[str]
+    ) -> None:
+        """One PutLogEvents call's findings reports, one object into each findings bucket;
+        a bucket refusing drops them (logged without their content)."""
+        if self.buckets is None or not reports:
+            return
+        body = "".join(f"{report}\n" for report in reports).encode()
+        for bucket in buckets:
+            key = findings_key(tenant_id, self._region, group, self._clock())
+            try:
+                await self.buckets.write(tenant_id, bucket, group, key, body)
+            except AndromedeError as exc:
+                log.warning(
+                    "findings of %s:%s not written into bucket %s: %s",
+                    tenant_id,
+                    group[:512],
+                    bucket,
+                    type(exc).__name__,
+                )
 
 
 def audit_time(ms: int) -> str:

@@ -74,11 +74,14 @@ class RecordService:
         self._sample = sample
         self._clock = clock
 
-    async def log_record(self, tenant_id: str, pointer: str) -> dict[str, str]:
+    async def log_record(
+        self, tenant_id: str, pointer: str, *, unmask: bool = False
+    ) -> dict[str, str]:
         """The fields of the event a pointer names, as strings; ``@timestamp`` and
-        ``@ingestionTime`` in milliseconds, as AWS's GetLogRecord."""
+        ``@ingestionTime`` in milliseconds, as AWS's GetLogRecord. Masked as every reading
+        unless ``unmask`` (a caller the wire layer allowed ``logs:Unmask``)."""
         group, stream, position = parse_pointer(pointer)
-        event = await self._logs.event_at(tenant_id, group, stream, position)
+        event = await self._logs.event_at(tenant_id, group, stream, position, unmask=unmask)
         if event is None:
             raise ResourceNotFound("The specified log record does not exist.")
         fields: dict[str, str] = {}

@@ -84,6 +84,9 @@ class LogEvent:
     ingestion: int
     message: str
     seq: int
+    # The message as ingested beside its masked ``message``, when a reader asked for both
+    # (Logs Insights' ``unmask``) and a term was masked.
+    unmasked: str | None = None
 
 
 def _now_ms() -> int:
@@ -120,7 +123,7 @@ class LogsService:
         # tasks): the wiring adds their deletions, run by forget_tenant.
         self.forgetters: list[Callable[[str], Awaitable[int]]] = []
         # Data protection policies (decision 0211): the account's cached as the filters are.
-        self.protection = DataProtection(store, clock, self.limits.metric_filter_cache_ms)
+        self.protection = DataProtection(store, clock, self.limits.metric_filter_cache_ms, region)
 
     # Groups.
 
@@ -317,7 +320,8 @@ class LogsService:
     ) -> None:
         """The audit of a batch with findings: ``LogEventsWithFindings`` counted per event,
         and each event's findings report into the policies' findings log groups, in a stream
-        named after the audited group (offsets only: nothing of the terms themselves)."""
+        named after the audited group, and into their findings buckets, one object for the
+        batch (offsets only: nothing of the terms themselves)."""
         arn = f"arn:aws:logs:{self.region}:{group.tenant_id}:log-group:{group.name}:*"
         reports: list[InputEvent] = []
         for event, findings in zip(events, found, strict=True):
@@ -342,6 +346,10 @@ class LogsService:
                     await self._store.create_stream(LogStream(group.tenant_id, name, stream, now))
             # Written as they are: a findings group's own policy does not audit the reports.
             await self._append(destination, stream, reports, [None] * len(reports), now)
+        texts = [r.message for r in reports]
+        await self.protection.deliver(
+            group.tenant_id, group.name, texts, protection.findings_buckets
+        )
 
     async def _open(
         self,
@@ -350,9 +358,11 @@ class LogsService:
         events: Sequence[StoredEvent],
         *,
         unmask: bool = False,
+        reveal: bool = False,
     ) -> list[LogEvent]:
         """The events' messages, their sensitive terms masked unless ``unmask`` (a caller the
-        wire layer allowed ``logs:Unmask``)."""
+        wire layer allowed ``logs:Unmask``); ``reveal`` (allowed as ``unmask``): masked, the
+        unmasked text beside."""
         opened = await self._sealer.open(
             group,
             [
@@ -367,6 +377,7 @@ class LogsService:
                 e.ingestion,
                 text.decode() if unmask or not e.masks else mask(text.decode(), e.masks),
                 e.seq,
+                text.decode() if reveal and e.masks else None,
             )
             for e, text in zip(events, opened, strict=True)
         ]
@@ -519,10 +530,12 @@ class LogsService:
         end: int,
         chunk: int,
         streams: Sequence[str] | None = None,
+        reveal: bool = False,
     ) -> AsyncIterator[list[LogEvent]]:
         """A group's events (of ``streams`` when given) with timestamps in ``[start, end)``,
         in time order, opened a chunk at a time as FilterLogEvents opens them (Logs Insights
-        and the export tasks read through it)."""
+        and the export tasks read through it); ``reveal``: the unmasked text beside, for a
+        caller the wire layer allowed ``logs:Unmask``."""
         group = await self.group(tenant_id, group_name)
         after: Position | None = None
         while True:
@@ -532,13 +545,19 @@ class LogsService:
                 )
             )
             if stored:
-                yield await self._open(tenant_id, group, stored)
+                yield await self._open(tenant_id, group, stored, reveal=reveal)
             if len(stored) < chunk:
                 return
             after = stored[-1].position
 
     async def event_at(
-        self, tenant_id: str, group_name: str, stream: str, position: Position
+        self,
+        tenant_id: str,
+        group_name: str,
+        stream: str,
+        position: Position,
+        *,
+        unmask: bool = False,
     ) -> LogEvent | None:
         """The event at ``position`` of a stream, opened (GetLogRecord); None when it is gone."""
         group = await self.group(tenant_id, group_name)
@@ -555,7 +574,7 @@ class LogsService:
         )
         if not stored or stored[0].position != position:
             return None
-        return (await self._open(tenant_id, group, stored))[0]
+        return (await self._open(tenant_id, group, stored, unmask=unmask))[0]
 
     async def last_seq(self) -> int:
         """Where a live tail starts: the ``seq`` of the event stored last, any group's."""

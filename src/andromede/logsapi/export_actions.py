@@ -97,11 +97,12 @@ async def cancel_export_task(call: LogsCall) -> dict[str, Any]:
 async def get_log_record(call: LogsCall) -> dict[str, Any]:
     records = RecordService(call.logs)
     pointer = required_str(call.params, "logRecordPointer")
-    if boolean(call.params, "unmask", False):
-        raise InvalidParameter("unmask is not served: no data protection policies (decision 0186)")
     group, _stream, _position = parse_pointer(pointer)
     await call.allow("GetLogRecord", call.group_arn(group))
-    return {"logRecord": await records.log_record(call.tenant_id, pointer)}
+    unmask = boolean(call.params, "unmask", False)
+    if unmask:  # every field as ingested, its JSON fields too (decision 0211)
+        await call.allow("Unmask", call.group_arn(group))
+    return {"logRecord": await records.log_record(call.tenant_id, pointer, unmask=unmask)}
 
 
 async def get_log_group_fields(call: LogsCall) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """CloudWatch Logs Insights' operations (decision 0186, session-48 addendum): StartQuery,
 GetQueryResults, StopQuery and DescribeQueries over :class:`InsightsService`, and the saved
 queries' PutQueryDefinition, DescribeQueryDefinitions and DeleteQueryDefinition, shaped as
-AWS answers them. StartQuery authorises ``logs:StartQuery`` on each group's ARN; the others,
+AWS answers them. StartQuery authorises ``logs:StartQuery`` on each group's ARN (and
+``logs:Unmask`` when the query holds ``unmask(@message)``, decision 0211); the others,
 which name a query rather than a group, ``logs:<Op>`` on ``*`` as AWS's model has it."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Final
 
 from andromede.logs.errors import InvalidParameter
 from andromede.logs.insights import InsightsService
+from andromede.logs.insights_query import parse_query
 from andromede.logs.model import check_group_name
 from andromede.logs.queries import QueryRecord
 from andromede.logsapi.action_call import LogsCall
@@ -75,13 +77,21 @@ async def start_query(call: LogsCall) -> dict[str, Any]:
     for group in groups:
         await call.allow("StartQuery", call.group_arn(group))
     _language(call)
+    query_string = required_str(call.params, "queryString")
+    unmasks = parse_query(query_string).unmasks
+    if unmasks:
+        # ``unmask(@message)`` shows what data protection masked: the caller must hold
+        # logs:Unmask on every group queried, checked before any event is read (0211).
+        for group in groups:
+            await call.allow("Unmask", call.group_arn(group))
     query_id = await insights.start_query(
         call.tenant_id,
         groups,
         _seconds(call, "startTime"),
         _seconds(call, "endTime"),
-        required_str(call.params, "queryString"),
+        query_string,
         integer(call.params, "limit"),
+        may_unmask=unmasks,
     )
     return {"queryId": query_id}
 

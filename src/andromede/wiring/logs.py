@@ -52,7 +52,7 @@ from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
-from andromede.log_export_delivery import BucketExportDestination
+from andromede.log_export_delivery import BucketExportDestination, FindingsBucketDestination
 from andromede.logs.errors import KmsKeyUnusable
 from andromede.logs.export_tasks import ExportLimits, ExportService
 from andromede.logs.exports_sql import SqlExportStore
@@ -335,6 +335,8 @@ def logs_api(
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
     insights = insights_service(settings, db, logs, billing)
     exports = None if objects is None else export_service(settings, db, logs, objects, kms_keys)
+    if objects is not None:  # data protection's S3 findings destinations (decision 0211)
+        logs.protection.buckets = FindingsBucketDestination(objects, settings.region, kms_keys)
     app = LogsApp(
         logs,
         identity,

@@ -1,8 +1,8 @@
 """Decision 0186's session-49 addendum, its last part: Logs Insights' JSON functions
 (``jsonParse``, ``jsonStringify``) and the fields and list items read into what they parse;
 ``limit``, ``sort`` on an aggregation's name or text and ``display`` after ``stats``; the
-aggregation so far answered while a query runs; ``unmask``, ``filterIndex`` and ``SOURCE``
-refused by name where they stand."""
+aggregation so far answered while a query runs; ``filterIndex`` and ``SOURCE`` refused by
+name where they stand; ``unmask`` (decision 0211) reading ``@message`` only."""
 
 from __future__ import annotations
 
@@ -137,10 +137,10 @@ def test_stats_rows_while_running() -> None:
 @pytest.mark.parametrize(
     ("query", "message", "start", "end"),
     [
-        ("fields @message | unmask(@message)", "unmask is not supported: no log group has a "
-         "data protection policy here, so nothing is masked at line 1 and position 19", 18, 23),
-        ("fields unmask(@message)", "unmask is not supported: no log group has a data "
-         "protection policy here, so nothing is masked at line 1 and position 8", 7, 12),
+        ("fields @message | unmask(a)", "unmask takes @message as its argument at line 1 "
+         "and position 26", 25, 25),
+        ("fields unmask(@logStream)", "unmask takes @message as its argument at line 1 and "
+         "position 15", 14, 23),
         ("fields a\n| filterIndex a = 1", "filterIndex is not supported: field indexes are "
          "not served; use filter at line 2 and position 3", 11, 21),
         ('SOURCE logGroups(namePrefix: ["app"]) | fields a', "SOURCE is not supported: name "
@@ -170,3 +170,18 @@ def test_deeply_nested_messages() -> None:
     assert run(query, [nested]) == [{"x": "1", "s": nested}]
     too_deep = '{"x":1,"a":' + "[" * 5000 + "]" * 5000 + "}"
     assert run(query, [too_deep]) == [{}]
+
+
+@pytest.mark.parametrize(
+    ("query", "unmasks"),
+    [
+        ("fields @message | unmask(@message)", True),
+        ("fields unmask(@message) as m", True),
+        ("filter strlen(unmask(@message)) > 3", True),
+        ("stats count(*) by unmask(@message)", True),
+        ("fields @message | filter @message like /unmask/", False),
+        ("fields `unmask`", False),
+    ],
+)
+def test_a_query_says_whether_it_unmasks(query: str, unmasks: bool) -> None:
+    assert parse_query(query).unmasks is unmasks

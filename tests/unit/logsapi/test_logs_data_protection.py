@@ -121,7 +121,13 @@ async def test_a_groups_policy_put_read_and_deleted_in_aws_shapes(logs: Harness)
         (policy("EmailAddress", findings="absent"), "ResourceNotFoundException"),
         (
             policy("EmailAddress").replace(
-                '"FindingsDestination": {}', '"FindingsDestination": {"S3": {"Bucket": "b"}}'
+                '"FindingsDestination": {}', '"FindingsDestination": {"Firehose": {"D": "d"}}'
+            ),
+            "InvalidParameterException",
+        ),
+        (  # a deployment without buckets: S3 destinations refused (session-51 addendum)
+            policy("EmailAddress").replace(
+                '"FindingsDestination": {}', '"FindingsDestination": {"S3": {"Bucket": "bkt"}}'
             ),
             "InvalidParameterException",
         ),

@@ -110,7 +110,7 @@ async def test_a_malformed_query_and_bad_parameters(logs: Harness) -> None:
     for query, start in (
         ("fields substr(a)", 7),
         ("stats count(*) as c | stats sum(n)", 0),
-        ("fields a | unmask(@message)", 11),
+        ("fields a | unmask(a)", 18),
         ('SOURCE logGroups(namePrefix: ["/app"]) | fields a', 0),
     ):
         reply = await logs.call(
