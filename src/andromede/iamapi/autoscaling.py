@@ -20,9 +20,10 @@ refused with ``ValidationError`` rather than ignored.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Final
 
+from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.mixed import weight_of
 from andromede.autoscaling.model import Group, GroupTag, Member, group_arn
 from andromede.autoscaling.policies import PolicyAlarms
@@ -224,7 +225,30 @@ def _write_template(xml: XmlWriter, group: Group) -> None:
     xml.close("LaunchTemplate")
 
 
-def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: bool) -> None:
+async def _template_names(
+    service: AutoScalingService, tenant_id: str, found: Iterable[tuple[Group, Member]]
+) -> dict[str, str]:
+    """The names of the launch templates the instances were launched from: the group's own,
+    and those of the instances launched before the group moved to another template."""
+    names = {g.template_id: g.template_name for g, _ in found}
+    for other in {m.template_id for _, m in found if m.template_id} - names.keys():
+        try:
+            names[other] = (
+                await service.fleet.template(tenant_id, other, None, "$Default")
+            ).template_name
+        except LaunchFailed:
+            continue  # the template deleted since: its id and version still tell
+    return names
+
+
+def _write_member(
+    xml: XmlWriter,
+    group: Group,
+    member: Member,
+    names: Mapping[str, str],
+    *,
+    with_group: bool,
+) -> None:
     state, health = _lifecycle(group, member)
     xml.element("InstanceId", member.instance_id)
     if with_group:
@@ -235,16 +259,26 @@ def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: b
     xml.element("AvailabilityZone", member.availability_zone)
     xml.element("LifecycleState", state)
     xml.element("HealthStatus", health.upper() if with_group else health)
-    xml.open("LaunchTemplate")
-    xml.element("LaunchTemplateId", group.template_id)
-    xml.element("LaunchTemplateName", group.template_name)
-    xml.element("Version", str(member.template_version or group.template_version))
-    xml.close("LaunchTemplate")
+    if member.template_id is not None:
+        # The template and version the instance was launched from, as Auto Scaling answers
+        # it (an instance attached from no template has none).
+        xml.open("LaunchTemplate")
+        xml.element("LaunchTemplateId", member.template_id)
+        if member.template_id in names:
+            xml.element("LaunchTemplateName", names[member.template_id])
+        xml.element("Version", str(member.template_version or group.template_version))
+        xml.close("LaunchTemplate")
     protected = member.instance_id in group.protected
     xml.element("ProtectedFromScaleIn", "true" if protected else "false")
 
 
-def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member]) -> None:
+def _write_group(
+    xml: XmlWriter,
+    region: str,
+    group: Group,
+    members: list[Member],
+    names: Mapping[str, str],
+) -> None:
     xml.element("AutoScalingGroupName", group.name)
     xml.element(
         "AutoScalingGroupARN", group_arn(region, group.tenant_id, group.group_id, group.name)
@@ -273,7 +307,7 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     own = [m for m in members if m.instance_id not in group.warmed]
     for member in own:
         xml.open("member")
-        _write_member(xml, group, member, with_group=False)
+        _write_member(xml, group, member, names, with_group=False)
         xml.close("member")
     xml.close("Instances")
     xml.element("CreatedTime", iso8601(group.created_at))
@@ -457,9 +491,12 @@ def autoscaling_spec(
         page, token = paged(call, chosen, lambda item: item[0].name)
         xml = call.result
         xml.open("AutoScalingGroups")
+        templates = await _template_names(
+            service, call.tenant_id, [(g, m) for g, members in page for m in members]
+        )
         for group, members in page:
             xml.open("member")
-            _write_group(xml, region, group, members)
+            _write_group(xml, region, group, members, templates)
             xml.close("member")
         xml.close("AutoScalingGroups")
         if token is not None:
@@ -497,11 +534,12 @@ def autoscaling_spec(
         ]
         found.sort(key=lambda item: item[1].instance_id)
         page, token = paged(call, found, lambda item: item[1].instance_id)
+        names = await _template_names(service, call.tenant_id, page)
         xml = call.result
         xml.open("AutoScalingInstances")
         for group, member in page:
             xml.open("member")
-            _write_member(xml, group, member, with_group=True)
+            _write_member(xml, group, member, names, with_group=True)
             xml.close("member")
         xml.close("AutoScalingInstances")
         if token is not None:
