@@ -20,10 +20,9 @@ refused with ``ValidationError`` rather than ignored.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
-from andromede.autoscaling.fleet import LaunchFailed
 from andromede.autoscaling.mixed import weight_of
 from andromede.autoscaling.model import Group, GroupTag, Member, group_arn
 from andromede.autoscaling.policies import PolicyAlarms
@@ -47,7 +46,13 @@ from andromede.iamapi import (
     autoscaling_warm_pool,
 )
 from andromede.iamapi.autoscaling_mixed import MIXED_PARAM, read_mixed, write_mixed
-from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
+from andromede.iamapi.autoscaling_wire import (
+    guarded,
+    refuse_unhandled,
+    template_names,
+    write_activity,
+    write_member_template,
+)
 from andromede.iamapi.autoscaling_wire import page as paged
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
@@ -225,22 +230,6 @@ def _write_template(xml: XmlWriter, group: Group) -> None:
     xml.close("LaunchTemplate")
 
 
-async def _template_names(
-    service: AutoScalingService, tenant_id: str, found: Iterable[tuple[Group, Member]]
-) -> dict[str, str]:
-    """The names of the launch templates the instances were launched from: the group's own,
-    and those of the instances launched before the group moved to another template."""
-    names = {g.template_id: g.template_name for g, _ in found}
-    for other in {m.template_id for _, m in found if m.template_id} - names.keys():
-        try:
-            names[other] = (
-                await service.fleet.template(tenant_id, other, None, "$Default")
-            ).template_name
-        except LaunchFailed:
-            continue  # the template deleted since: its id and version still tell
-    return names
-
-
 def _write_member(
     xml: XmlWriter,
     group: Group,
@@ -259,15 +248,7 @@ def _write_member(
     xml.element("AvailabilityZone", member.availability_zone)
     xml.element("LifecycleState", state)
     xml.element("HealthStatus", health.upper() if with_group else health)
-    if member.template_id is not None:
-        # The template and version the instance was launched from, as Auto Scaling answers
-        # it (an instance attached from no template has none).
-        xml.open("LaunchTemplate")
-        xml.element("LaunchTemplateId", member.template_id)
-        if member.template_id in names:
-            xml.element("LaunchTemplateName", names[member.template_id])
-        xml.element("Version", str(member.template_version or group.template_version))
-        xml.close("LaunchTemplate")
+    write_member_template(xml, group, member, names)
     protected = member.instance_id in group.protected
     xml.element("ProtectedFromScaleIn", "true" if protected else "false")
 
@@ -491,7 +472,7 @@ def autoscaling_spec(
         page, token = paged(call, chosen, lambda item: item[0].name)
         xml = call.result
         xml.open("AutoScalingGroups")
-        templates = await _template_names(
+        templates = await template_names(
             service, call.tenant_id, [(g, m) for g, members in page for m in members]
         )
         for group, members in page:
@@ -534,7 +515,7 @@ def autoscaling_spec(
         ]
         found.sort(key=lambda item: item[1].instance_id)
         page, token = paged(call, found, lambda item: item[1].instance_id)
-        names = await _template_names(service, call.tenant_id, page)
+        names = await template_names(service, call.tenant_id, page)
         xml = call.result
         xml.open("AutoScalingInstances")
         for group, member in page:

@@ -113,3 +113,31 @@ async def test_an_instance_attached_from_no_template_shows_none(world: World) ->
     assert [i["InstanceId"] for i in described] == [outside.instance_id]
     assert "LaunchTemplate" not in described[0] and "LaunchTemplate" not in in_group[0]
     assert described[0]["InstanceType"] == "t3.micro"
+
+
+async def test_a_warm_pool_s_instances_show_the_template_they_were_launched_from(
+    world: World,
+) -> None:
+    first = await world.template(world.tenant_id, name="first")
+    await world.root.call(
+        "CreateAutoScalingGroup",
+        AutoScalingGroupName="web",
+        LaunchTemplate={"LaunchTemplateId": first},
+        MinSize=0,
+        MaxSize=1,
+    )
+    await world.root.call("PutWarmPool", AutoScalingGroupName="web", MinSize=1)
+    for _ in range(3):
+        await world.converge()
+    await world.template(world.tenant_id, name="second")
+    await world.root.call(
+        "UpdateAutoScalingGroup",
+        AutoScalingGroupName="web",
+        LaunchTemplate={"LaunchTemplateName": "second"},
+    )
+    [warm] = (await world.root.call("DescribeWarmPool", AutoScalingGroupName="web"))["Instances"]
+    assert warm["LaunchTemplate"] == {
+        "LaunchTemplateId": first,
+        "LaunchTemplateName": "first",
+        "Version": "1",
+    }
