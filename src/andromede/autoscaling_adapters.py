@@ -8,9 +8,11 @@ A group's launch is RunInstances from its launch template's version, as the grou
 the template's parameters (kept in RunInstances' own form, decision 0092) are read into a
 :class:`RunRequest` here. The parameters this first increment translates are the image, the
 type, the key pair, the user data, the security groups (by id), the subnet and public address
-of the first interface, the placement zone and the instance and volume tags; a template asking
-for more (block device mappings, an instance profile, metadata options…) is refused with a
-failed scaling activity rather than launched without it.
+of the first interface, the placement zone, the instance and volume tags and the CPU options
+(decision 0214, checked against the type launched: a mixed instances policy's override type
+that does not admit them fails that launch as EC2 Fleet reports it, and the group tries its
+next type); a template asking for more (block device mappings, an instance profile, metadata
+options…) is refused with a failed scaling activity rather than launched without it.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Final
 from andromede.autoscaling.fleet import Adoptable, LaunchFailed, TemplateChoice
 from andromede.autoscaling.mixed import TypeMarket
 from andromede.autoscaling.model import GROUP_TAG, Member
+from andromede.compute.cpu_options import CpuOptionsRequest, check_cpu_options
 from andromede.compute.launch_request import RunRequest
 from andromede.compute.launch_templates import TemplateRef
 from andromede.compute.model import Instance, InstanceState, SpotOptions
 from andromede.compute.service import ComputeService
+from andromede.ec2api.errors import to_ec2_error
 from andromede.errors import AndromedeError
 from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.model import HealthState
@@ -42,7 +46,7 @@ _READ: Final = re.compile(
     r"^(ImageId|InstanceType|KeyName|UserData|SecurityGroupId\.\d+|SubnetId"
     r"|Placement\.AvailabilityZone|TagSpecification\.\d+\.(ResourceType|Tag\.\d+\.(Key|Value))"
     r"|NetworkInterface\.1\.(SubnetId|SecurityGroupId\.\d+|AssociatePublicIpAddress"
-    r"|DeviceIndex)|Monitoring\.Enabled)$"
+    r"|DeviceIndex)|Monitoring\.Enabled|CpuOptions\.(CoreCount|ThreadsPerCore|AmdSevSnp))$"
 )
 _HARMLESS: Final = re.compile(r"^(EbsOptimized|CreditSpecification\..*)$")
 
@@ -85,6 +89,40 @@ def _tag_specifications(params: dict[str, str], kind: str) -> list[tuple[str, st
                 index += 1
         spec += 1
     return tags
+
+
+def _count(params: dict[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:  # the template took its form (decision 0214): not reached
+        raise LaunchFailed(f"Invalid value '{value[:32]}' for {name}") from exc
+
+
+def cpu_request(params: dict[str, str]) -> CpuOptionsRequest | None:
+    """The template's ``CpuOptions`` as RunInstances takes them (None: none)."""
+    if not any(name.startswith("CpuOptions.") for name in params):
+        return None
+    return CpuOptionsRequest(
+        core_count=_count(params, "CpuOptions.CoreCount"),
+        threads_per_core=_count(params, "CpuOptions.ThreadsPerCore"),
+        amd_sev_snp=params.get("CpuOptions.AmdSevSnp"),
+    )
+
+
+def fleet_failure(exc: AndromedeError, spot: bool) -> str:
+    """A mixed group's refused launch as Auto Scaling reports an EC2 Fleet launch's error:
+    "Could not launch On-Demand Instances. <code> - <message>. Launching EC2 instance
+    failed." (the code EC2's RunInstances answers for the same refusal)."""
+    wire = to_ec2_error(exc)
+    code = wire.code if wire is not None else "InternalError"
+    message = (wire.message if wire is not None else str(exc)).rstrip(".")
+    market = "Spot" if spot else "On-Demand"
+    return (
+        f"Could not launch {market} Instances. {code} - {message}. Launching EC2 instance failed."
+    )
 
 
 def run_request(
@@ -131,6 +169,8 @@ def run_request(
         autoscaling_group=group,
         # Detailed monitoring, its metrics every minute (decision 0178).
         monitoring=(params.get("Monitoring.Enabled") or "").lower() == "true",
+        # Checked against the type launched, by compute as for RunInstances (decision 0214).
+        cpu_options=cpu_request(params),
     )
 
 
@@ -178,9 +218,23 @@ class ComputeFleet:
                 request = replace(request, instance_type=instance_type)
             if spot:
                 request = replace(request, spot=SpotOptions(max_price=spot_max_price))
-            launched = await self._compute.run_instances(tenant_id, request)
         except AndromedeError as exc:
             raise LaunchFailed(str(exc)) from exc
+        mixed = instance_type is not None or spot
+        if mixed and request.cpu_options is not None:
+            # The template's CPU options against the override's type first: a type that
+            # does not admit them fails this launch, and only this type (decision 0214).
+            try:
+                kind = self._compute.instance_type(request.instance_type)
+                check_cpu_options(kind.name, kind.vcpus, request.cpu_options)
+            except AndromedeError as exc:
+                raise LaunchFailed(
+                    fleet_failure(exc, spot), refused_type=request.instance_type
+                ) from exc
+        try:
+            launched = await self._compute.run_instances(tenant_id, request)
+        except AndromedeError as exc:
+            raise LaunchFailed(fleet_failure(exc, spot) if mixed else str(exc)) from exc
         return _member(launched[0])
 
     async def market(self) -> dict[str, TypeMarket]:

@@ -19,7 +19,13 @@ __all__ = ["Adoptable", "Fleet", "LaunchFailed", "TemplateChoice"]
 
 
 class LaunchFailed(Exception):
-    """A launch or a termination compute refused, with compute's message (the activity's)."""
+    """A launch or a termination compute refused, with compute's message (the activity's).
+    ``refused_type``: a mixed instances policy's override type that cannot take the launch
+    template as it is (its CPU options, decision 0214): the group's next type may."""
+
+    def __init__(self, message: str, *, refused_type: str | None = None) -> None:
+        super().__init__(message)
+        self.refused_type = refused_type
 
 
 @dataclass(frozen=True, slots=True)

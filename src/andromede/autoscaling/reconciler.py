@@ -414,12 +414,16 @@ class Reconciler:
         markets = await service.fleet.market() if mixed is not None and mixed.overrides else {}
         held = [(m.instance_type, m.lifecycle == "spot") for m in alive]
         have = count
+        refused = False  # an override type refused the template this round (decision 0214)
         while have < count + missing:
             plan = (
                 plan_launch(mixed, group.desired_capacity, held, markets)
                 if mixed is not None
                 else Launch(None, False, 1)
             )
+            if plan is None and refused:  # its failure recorded: no capacity message too
+                self._back_off((group.tenant_id, group.name), service.clock())
+                return
             subnet = (
                 min(group.subnets, key=lambda s: (held_in[s], group.subnets.index(s)))
                 if group.subnets
@@ -455,6 +459,10 @@ class Reconciler:
                     subnet=subnet,
                     event=EVENT_LAUNCH,
                 )
+                if exc.refused_type is not None and exc.refused_type in markets:
+                    del markets[exc.refused_type]  # as EC2 Fleet: the policy's next type
+                    refused = True
+                    continue
                 self._back_off((group.tenant_id, group.name), started)
                 return
             self._backoff.pop((group.tenant_id, group.name), None)

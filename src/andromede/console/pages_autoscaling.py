@@ -207,6 +207,7 @@ async def _group_page(
     group: GroupRow | None = None
     forecasts: list[tuple[PredictivePolicyRow, list[ForecastHour], str | None]] = []
     policies: list[PredictivePolicyRow] = []
+    markets: dict[str, str] = {}  # each instance's, as EC2 answers it (Auto Scaling does not)
     wire = console.autoscaling
     if wire is None:
         error, status = _no_autoscaling(console, request)
@@ -221,6 +222,12 @@ async def _group_page(
                 policies = await wire.predictive_policies(origin, who, name)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
+        if group is not None and console.ec2 is not None:
+            ids = [m.instance_id for m in group.members]
+            try:
+                markets = await console.ec2.lifecycles(origin, who, ids)
+            except WireError:
+                pass  # not the user's to read from EC2: the column says "-"
         if group is not None:
             start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
             window = start, start + timedelta(hours=FORECAST_HOURS)
@@ -240,6 +247,7 @@ async def _group_page(
         name=name,
         group=group,
         forecasts=forecasts,
+        markets=markets,
         forecast_hours=FORECAST_HOURS,
         typed=(typed or {}).get("sizes", {}),
         mixed_typed=(typed or {}).get("mixed", {}),

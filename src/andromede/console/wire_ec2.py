@@ -72,6 +72,10 @@ class InstanceRow:
     volumes: tuple[tuple[str, str], ...]  # (device, volume id)
     tags: tuple[tuple[str, str], ...]
     monitoring: str = "disabled"  # DescribeInstances' Monitoring.State (decision 0178)
+    lifecycle: str = ""  # InstanceLifecycle: "spot", or "" for an On-Demand Instance
+    # CpuOptions (decision 0214): its cores and threads per core ("" if EC2 answers none).
+    core_count: str = ""
+    threads_per_core: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +267,9 @@ def _instance(item: Element) -> InstanceRow:
         ),
         tags=tags,
         monitoring=text(item, "monitoring/state") or "disabled",
+        lifecycle=text(item, "instanceLifecycle"),
+        core_count=text(item, "cpuOptions/coreCount"),
+        threads_per_core=text(item, "cpuOptions/threadsPerCore"),
     )
 
 
@@ -411,6 +418,18 @@ class Ec2Wire(QueryWire):
             origin, principal, "DescribeInstances", {"InstanceId.1": instance_id}
         )
         return next(iter(_instances(root)), None)
+
+    async def lifecycles(
+        self, origin: Scope, principal: Principal, instance_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Each instance's market, "spot" or "" (On-Demand), by EC2's instance-id filter
+        (an instance gone meanwhile is left out, where InstanceId would refuse the call)."""
+        if not instance_ids:
+            return {}
+        root = await self.call(
+            origin, principal, "DescribeInstances", filter_params("instance-id", instance_ids)
+        )
+        return {row.instance_id: row.lifecycle for row in _instances(root)}
 
     async def live_instances(self, origin: Scope, principal: Principal) -> list[InstanceRow]:
         """The instances a volume may be attached to: all but the terminated and dying."""

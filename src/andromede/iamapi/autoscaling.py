@@ -20,7 +20,7 @@ refused with ``ValidationError`` rather than ignored.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from andromede.autoscaling.mixed import weight_of
@@ -46,7 +46,13 @@ from andromede.iamapi import (
     autoscaling_warm_pool,
 )
 from andromede.iamapi.autoscaling_mixed import MIXED_PARAM, read_mixed, write_mixed
-from andromede.iamapi.autoscaling_wire import guarded, refuse_unhandled, write_activity
+from andromede.iamapi.autoscaling_wire import (
+    guarded,
+    refuse_unhandled,
+    template_names,
+    write_activity,
+    write_member_template,
+)
 from andromede.iamapi.autoscaling_wire import page as paged
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec, iso8601
@@ -224,7 +230,14 @@ def _write_template(xml: XmlWriter, group: Group) -> None:
     xml.close("LaunchTemplate")
 
 
-def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: bool) -> None:
+def _write_member(
+    xml: XmlWriter,
+    group: Group,
+    member: Member,
+    names: Mapping[str, str],
+    *,
+    with_group: bool,
+) -> None:
     state, health = _lifecycle(group, member)
     xml.element("InstanceId", member.instance_id)
     if with_group:
@@ -235,16 +248,18 @@ def _write_member(xml: XmlWriter, group: Group, member: Member, *, with_group: b
     xml.element("AvailabilityZone", member.availability_zone)
     xml.element("LifecycleState", state)
     xml.element("HealthStatus", health.upper() if with_group else health)
-    xml.open("LaunchTemplate")
-    xml.element("LaunchTemplateId", group.template_id)
-    xml.element("LaunchTemplateName", group.template_name)
-    xml.element("Version", str(member.template_version or group.template_version))
-    xml.close("LaunchTemplate")
+    write_member_template(xml, group, member, names)
     protected = member.instance_id in group.protected
     xml.element("ProtectedFromScaleIn", "true" if protected else "false")
 
 
-def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member]) -> None:
+def _write_group(
+    xml: XmlWriter,
+    region: str,
+    group: Group,
+    members: list[Member],
+    names: Mapping[str, str],
+) -> None:
     xml.element("AutoScalingGroupName", group.name)
     xml.element(
         "AutoScalingGroupARN", group_arn(region, group.tenant_id, group.group_id, group.name)
@@ -273,7 +288,7 @@ def _write_group(xml: XmlWriter, region: str, group: Group, members: list[Member
     own = [m for m in members if m.instance_id not in group.warmed]
     for member in own:
         xml.open("member")
-        _write_member(xml, group, member, with_group=False)
+        _write_member(xml, group, member, names, with_group=False)
         xml.close("member")
     xml.close("Instances")
     xml.element("CreatedTime", iso8601(group.created_at))
@@ -457,9 +472,12 @@ def autoscaling_spec(
         page, token = paged(call, chosen, lambda item: item[0].name)
         xml = call.result
         xml.open("AutoScalingGroups")
+        templates = await template_names(
+            service, call.tenant_id, [(g, m) for g, members in page for m in members]
+        )
         for group, members in page:
             xml.open("member")
-            _write_group(xml, region, group, members)
+            _write_group(xml, region, group, members, templates)
             xml.close("member")
         xml.close("AutoScalingGroups")
         if token is not None:
@@ -497,11 +515,12 @@ def autoscaling_spec(
         ]
         found.sort(key=lambda item: item[1].instance_id)
         page, token = paged(call, found, lambda item: item[1].instance_id)
+        names = await template_names(service, call.tenant_id, page)
         xml = call.result
         xml.open("AutoScalingInstances")
         for group, member in page:
             xml.open("member")
-            _write_member(xml, group, member, with_group=True)
+            _write_member(xml, group, member, names, with_group=True)
             xml.close("member")
         xml.close("AutoScalingInstances")
         if token is not None:

@@ -11,7 +11,13 @@ from andromede.autoscaling.records import WarmPool
 from andromede.autoscaling.service import AutoScalingService
 from andromede.autoscaling.warm_pool import delete_warm_pool, put_warm_pool, warm_state
 from andromede.http.xml import XmlWriter
-from andromede.iamapi.autoscaling_wire import guarded, page, refuse_unhandled
+from andromede.iamapi.autoscaling_wire import (
+    guarded,
+    page,
+    refuse_unhandled,
+    template_names,
+    write_member_template,
+)
 from andromede.iamapi.protocol import Call
 
 __all__ = ["NAMED_GROUP", "handlers", "write_configuration"]
@@ -91,6 +97,7 @@ def handlers(
         ]
         members.sort(key=lambda m: m.instance_id)
         chosen, token = page(call, members, lambda m: m.instance_id)
+        names = await template_names(service, call.tenant_id, [(group, m) for m in chosen])
         xml = call.result
         if group.warm_pool is not None:
             xml.open("WarmPoolConfiguration")
@@ -105,11 +112,7 @@ def handlers(
             xml.element("AvailabilityZone", member.availability_zone)
             xml.element("LifecycleState", state)
             xml.element("HealthStatus", health)
-            xml.open("LaunchTemplate")
-            xml.element("LaunchTemplateId", group.template_id)
-            xml.element("LaunchTemplateName", group.template_name)
-            xml.element("Version", str(member.template_version or group.template_version))
-            xml.close("LaunchTemplate")
+            write_member_template(xml, group, member, names)
             xml.element("ProtectedFromScaleIn", "false")
             xml.close("member")
         xml.close("Instances")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
 from andromede.autoscaling.errors import (
@@ -17,12 +17,22 @@ from andromede.autoscaling.errors import (
     ResourceContention,
     ResourceInUse,
 )
-from andromede.autoscaling.model import Activity
+from andromede.autoscaling.fleet import LaunchFailed
+from andromede.autoscaling.model import Activity, Group, Member
+from andromede.autoscaling.service import AutoScalingService
 from andromede.http.xml import XmlWriter
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call, iso8601
 
-__all__ = ["guarded", "page", "refuse_unhandled", "wire_error", "write_activity"]
+__all__ = [
+    "guarded",
+    "page",
+    "refuse_unhandled",
+    "template_names",
+    "wire_error",
+    "write_activity",
+    "write_member_template",
+]
 
 # Parameters tools send with their defaults, which mean what this increment does anyway.
 _HARMLESS: Final = {
@@ -100,3 +110,34 @@ def write_activity(xml: XmlWriter, activity: Activity) -> None:
         xml.element("StatusMessage", activity.status_message)
     xml.element("Progress", activity.progress)
     xml.element("Details", activity.details)
+
+
+async def template_names(
+    service: AutoScalingService, tenant_id: str, found: Sequence[tuple[Group, Member]]
+) -> dict[str, str]:
+    """The names of the launch templates the instances were launched from: the group's own,
+    and those of the instances launched before the group moved to another template."""
+    names = {g.template_id: g.template_name for g, _ in found}
+    for other in {m.template_id for _, m in found if m.template_id} - names.keys():
+        try:
+            names[other] = (
+                await service.fleet.template(tenant_id, other, None, "$Default")
+            ).template_name
+        except LaunchFailed:
+            continue  # the template deleted since: its id and version still tell
+    return names
+
+
+def write_member_template(
+    xml: XmlWriter, group: Group, member: Member, names: Mapping[str, str]
+) -> None:
+    """The template and version the instance was launched from, as Auto Scaling answers it
+    (an instance attached from no template has none)."""
+    if member.template_id is None:
+        return
+    xml.open("LaunchTemplate")
+    xml.element("LaunchTemplateId", member.template_id)
+    if member.template_id in names:
+        xml.element("LaunchTemplateName", names[member.template_id])
+    xml.element("Version", str(member.template_version or group.template_version))
+    xml.close("LaunchTemplate")

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from andromede.compute.cpu_options import CpuOptionsRequest
+from andromede.compute.model import SpotOptions
 from andromede.compute.service import RunRequest
 from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.metrics.model import Aggregate, Series
@@ -230,13 +232,31 @@ async def test_an_instance_health_set_from_its_row(console: ConsoleHarness, tmp_
         empty = await client.get("/auto-scaling-groups/web")
         assert "No instances in the group." in empty.text
         [instance] = await compute.run_instances(tenant, RunRequest(image.image_id, "t3.nano"))
+        # A Spot Instance of one core and one thread beside it (decisions 0209 and 0214).
+        spot = RunRequest(
+            image.image_id, "t3.nano", spot=SpotOptions(),
+            cpu_options=CpuOptionsRequest(core_count=1, threads_per_core=1),
+        )  # fmt: skip
+        [spotted] = await compute.run_instances(tenant, spot)
         await compute.settle()
         await _as_root(console, client, "AttachInstances", {
             "AutoScalingGroupName": "web", "InstanceIds.member.1": instance.instance_id,
+            "InstanceIds.member.2": spotted.instance_id,
         })  # fmt: skip
         page = await client.get("/auto-scaling-groups/web")
+        assert '<th scope="col">Purchase option</th>' in page.text
         row = page.text.split(f'id="instance-{instance.instance_id}"', 1)[1].split("</tr>", 1)[0]
         assert '<td class="health">Healthy</td>' in row
+        assert '<td class="market">On-Demand</td>' in row
+        row = page.text.split(f'id="instance-{spotted.instance_id}"', 1)[1].split("</tr>", 1)[0]
+        assert '<td class="market">Spot</td>' in row
+        french = await client.get("/auto-scaling-groups/web", headers={"Accept-Language": "fr"})
+        assert '<td class="market">À la demande</td>' in french.text
+        detail = await client.get(f"/instances/{spotted.instance_id}")
+        assert '<td id="market">Spot</td>' in detail.text
+        assert '<td id="cpu-options">1 \u00d7 1 (cores \u00d7 threads per core)</td>' in detail.text
+        detail = await client.get(f"/instances/{instance.instance_id}")
+        assert '<td id="cpu-options">1 \u00d7 2 (cores \u00d7 threads per core)</td>' in detail.text
         token = csrf_of(page)
         form = {"csrf": token, "instance_id": instance.instance_id, "health": "Unhealthy"}
         forged = await client.post("/auto-scaling-groups/web/health", data={**form, "csrf": "x"})

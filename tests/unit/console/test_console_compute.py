@@ -132,6 +132,9 @@ async def test_an_instances_life(console: ConsoleHarness, tmp_path: Path) -> Non
         assert detail.status_code == 200 and "web-1" in detail.text
         output = detail.text.split('<pre id="console-output">', 1)[1].split("</pre>", 1)[0]
         assert "booted" in output  # GetConsoleOutput's base64, decoded
+        # Its market and its CPU options (decision 0214): a t2.nano's one core of one thread.
+        assert '<td id="market">On-Demand</td>' in detail.text
+        assert '<td id="cpu-options">1 \u00d7 1 (cores \u00d7 threads per core)</td>' in detail.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt; \ufffd" in output
         assert "<script>alert" not in detail.text
 

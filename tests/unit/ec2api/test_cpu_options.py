@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from defusedxml import ElementTree
 
-from andromede.compute.model import Instance
+from andromede.autoscaling_adapters import run_request
+from andromede.compute.cpu_options import CpuOptionsRequest
+from andromede.compute.launch_templates import TemplateRef
+from andromede.compute.model import CpuOptions, Instance
 from support.ec2app import ApiError, World, ec2_world
 
 # EC2's vCPU counts, with memory the in-memory host (8 vCPUs, 8 GiB) holds.
@@ -254,3 +257,21 @@ async def test_describe_instances_answers_the_shape_terraform_reads(world: World
         ("coreCount", "2"),
         ("threadsPerCore", "1"),
     ]
+
+
+async def test_an_auto_scaling_launch_reads_the_template_s_cpu_options(world: World) -> None:
+    """Decision 0214's session-51 addendum: the template as CreateLaunchTemplate keeps it is
+    what an Auto Scaling group's launch reads, its CPU options in the RunInstances request."""
+    cpu = {"CoreCount": 3, "ThreadsPerCore": 1, "AmdSevSnp": "disabled"}
+    data = {"ImageId": world.image.image_id, "InstanceType": "m5.2xlarge", "CpuOptions": cpu}
+    made = await world.root.call(
+        "CreateLaunchTemplate", LaunchTemplateName="fleet", LaunchTemplateData=data
+    )
+    template_id = made["LaunchTemplate"]["LaunchTemplateId"]
+    template, version = await world.compute.launch_template_version(
+        world.tenant_id, TemplateRef(template_id=template_id), "$Latest"
+    )
+    request = run_request(dict(version.parameters), template.template_id, version.number, None, ())
+    assert request.cpu_options == CpuOptionsRequest(3, 1, "disabled")
+    [launched] = await world.compute.run_instances(world.tenant_id, request)
+    assert launched.cpu_options == CpuOptions(3, 1)
