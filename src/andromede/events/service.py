@@ -227,8 +227,9 @@ class EventsService:
         add_tags: Mapping[str, str] | None = None,
         remove_tags: Sequence[str] = (),
     ) -> EventBus:
-        """A custom bus's description (when given) and tags changed; the default bus has no
-        row to hold them here (decision 0192, session 48)."""
+        """A custom bus's description (when given) and tags changed (TagResource,
+        UntagResource); the default bus's tags are not served (decision 0192, session 48; its
+        description goes through :meth:`configure_bus`)."""
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
         if name == DEFAULT_BUS:
