@@ -216,3 +216,32 @@ async def test_a_bus_s_key_and_dead_letter_queue_kept(store: EventsStore) -> Non
     assert held is not None and (held.kms_key, held.tags) == (key_arn, {"k": "v"})
     await store.change_bus("t1", "sealed", lambda b: replace(b, kms_key=None))
     assert await store.get_bus("t1", "sealed") == replace(changed, kms_key=None, tags={"k": "v"})
+
+
+async def test_the_default_bus_s_row_made_by_its_first_configuration(store: EventsStore) -> None:
+    """Decision 0213's session 51 addendum: without a row, a change of the default bus with
+    ``blank`` makes it (from the blank, its creation time kept), a second change updates it,
+    a change without ``blank`` of a missing bus is refused, and the row counts neither
+    against the custom buses' limit nor twice in the list; it goes with the tenant."""
+    blank = EventBus("t1", REGION, "default", created=T0)
+    with pytest.raises(ResourceNotFound):
+        await store.change_bus("t1", "default", lambda b: b)
+    key = "alias/bus-key"
+    made = await store.change_bus(
+        "t1", "default", lambda b: replace(b, kms_key=key, description="é"), blank=blank
+    )
+    assert made == replace(blank, kms_key=key, description="é")
+    assert await store.get_bus("t1", "default") == made
+    assert await store.get_bus("t2", "default") is None
+    dlq = f"arn:aws:sqs:{REGION}:t1:dlq"
+    later = replace(blank, created=datetime(2030, 1, 1, tzinfo=UTC))
+    changed = await store.change_bus(
+        "t1", "default", lambda b: replace(b, dead_letter_arn=dlq), blank=later
+    )
+    assert changed == replace(made, dead_letter_arn=dlq)  # the row's, not the blank's
+    await store.create_bus(bus("a"), limit=1)  # the default bus's row is not counted
+    with pytest.raises(LimitExceeded):
+        await store.create_bus(bus("b"), limit=1)
+    assert [b.name for b in await store.list_buses("t1", "", "", 10)] == ["a", "default"]
+    await store.forget_tenant("t1")
+    assert await store.get_bus("t1", "default") is None

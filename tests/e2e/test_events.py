@@ -10,7 +10,9 @@ A custom bus gets its own rule. The errors come in EventBridge's words: a missin
 invalid pattern, a rule deleted while it has targets, an ``aws.`` source refused per entry,
 ``KmsKeyIdentifier`` refused. Listing, paging, tags, TestEventPattern too. An instance run
 and stopped on the memory hypervisor sends EC2's "EC2 Instance State-change Notification"
-events through a rule. A second account's PutEvents onto the first's bus (named by ARN) is
+events through a rule. S3's events still reach their rule while the default bus's customer
+key is disabled and the customer's own PutEvents fail (decision 0213, session 51). A second
+account's PutEvents onto the first's bus (named by ARN) is
 refused until the bus's owner grants it with PutPermission, then reaches the owner's rule
 (session 48). A custom bus's archive takes its events, and a replay of a window sends them
 again to its rule's queue with ``replay-name`` (decision 0196). A rule whose target is an API
@@ -359,8 +361,48 @@ def test_instance_state_changes_reach_a_rule(
 
 def test_s3_events_reach_a_rule_on_aws_s3(server: ServerProcess) -> None:
     """Session 48: a bucket's ``EventBridgeConfiguration`` sends its PutObject, in S3's
-    EventBridge shape, to the owner's default bus, where a rule on ``aws.s3`` takes it."""
+    EventBridge shape, to the owner's default bus, where a rule on ``aws.s3`` takes it. The
+    default bus under a customer key, disabled (decision 0213, session 51): the customer's
+    PutEvents fail, S3's events (an AWS service's, not under the bus's key) still arrive."""
     events, sqs = clients(server)
+    default_arn = events.describe_event_bus(Name="default")["Arn"]
+    kms = client_for(server, "kms", *server.credentials())
+    account = default_arn.split(":")[4]
+    statements = [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:EncryptionContext:aws:events:event-bus:arn": default_arn}
+            },
+        },
+    ]
+    key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    key_arn = key["KeyMetadata"]["Arn"]
+    try:
+        _s3_events_under_a_disabled_default_bus_key(server, events, sqs, kms, key_arn)
+    finally:
+        events.update_event_bus(Name="default")  # the other tests' default bus as it was
+
+
+def _s3_events_under_a_disabled_default_bus_key(
+    server: ServerProcess, events: Any, sqs: Any, kms: Any, key_arn: str
+) -> None:
+    updated = events.update_event_bus(Name="default", KmsKeyIdentifier=key_arn)
+    assert updated["KmsKeyIdentifier"] == key_arn
+    assert events.describe_event_bus(Name="default")["KmsKeyIdentifier"] == key_arn
+    kms.disable_key(KeyId=key_arn)
+    entry = {"Source": "shop", "DetailType": "order", "Detail": "{}"}
+    refused = events.put_events(Entries=[entry])["Entries"][0]
+    assert refused["ErrorCode"] == "AccessDeniedException"
     s3 = client_for(server, "s3", *server.credentials())
     s3.create_bucket(Bucket="eb-bucket")
     s3.put_bucket_notification_configuration(

@@ -1,5 +1,6 @@
 """EventBridge (decision 0192, migration 0089): ``events_buses`` (an account's custom event
-buses; the default bus is implicit and has no row), ``events_rules`` (one row per rule of a
+buses; the default bus is implicit and has a row only once UpdateEventBus configured it,
+decision 0213's session 51 addendum), ``events_rules`` (one row per rule of a
 bus, its definition a JSON document, ``scheduled`` telling the schedule dispatcher's rules
 apart) and ``events_targets`` (one row per target of a rule, its definition as PutTargets
 gave it, its ARN a column for ListRuleNamesByTarget), and ``events_deliveries`` (migration

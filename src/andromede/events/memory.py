@@ -29,7 +29,10 @@ class MemoryEventsStore:
     async def create_bus(self, bus: EventBus, *, limit: int) -> None:
         if (bus.tenant_id, bus.name) in self._buses:
             raise ResourceAlreadyExists(f"Event bus {bus.name} already exists.")
-        if sum(1 for tenant, _ in self._buses if tenant == bus.tenant_id) >= limit:
+        custom = sum(
+            1 for tenant, name in self._buses if tenant == bus.tenant_id and name != DEFAULT_BUS
+        )
+        if custom >= limit:
             raise LimitExceeded(
                 f"The requested resource exceeds the maximum number allowed ({limit})."
             )
@@ -49,9 +52,14 @@ class MemoryEventsStore:
         return [self._buses[tenant_id, name] for name in names[:limit]]
 
     async def change_bus(
-        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+        self,
+        tenant_id: str,
+        name: str,
+        change: Callable[[EventBus], EventBus],
+        *,
+        blank: EventBus | None = None,
     ) -> EventBus:
-        held = self._buses.get((tenant_id, name))
+        held = self._buses.get((tenant_id, name), blank)
         if held is None:
             raise ResourceNotFound(f"Event bus {name} does not exist.")
         bus = change(held)

@@ -41,6 +41,8 @@ __all__ = ["EntryResult", "EventArchiver", "EventsLimits", "EventsService", "Tar
 _EVENT_MEMBERS: Final = ("id", "account", "source", "time", "region", "detail-type")
 # Time takes 14 bytes of an entry's size, as AWS counts it ("Calculating PutEvents entry size").
 _TIME_SIZE: Final = 14
+# The default bus's creation time until its first configuration makes its row.
+_DEFAULT_BUS_CREATED: Final = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,15 +191,17 @@ class EventsService:
         except KeyUnusable as exc:
             raise ValidationError(exc.message) from exc
 
+    def _default_bus(self, tenant_id: str) -> EventBus:
+        """The account's default bus as it stands before any UpdateEventBus made its row."""
+        return EventBus(tenant_id, self.region, DEFAULT_BUS, created=_DEFAULT_BUS_CREATED)
+
     async def describe_bus(self, tenant_id: str, name: str) -> EventBus:
-        if name == DEFAULT_BUS:
-            return EventBus(
-                tenant_id, self.region, DEFAULT_BUS, created=datetime(2020, 1, 1, tzinfo=UTC)
-            )
         found = await self.store.get_bus(tenant_id, name)
-        if found is None:
-            raise ResourceNotFound(f"Event bus {name} does not exist.")
-        return found
+        if found is not None:
+            return found
+        if name == DEFAULT_BUS:
+            return self._default_bus(tenant_id)
+        raise ResourceNotFound(f"Event bus {name} does not exist.")
 
     def bus_owner(self, tenant_id: str, given: str | None) -> tuple[str, str]:
         """(account, bus) a PutEvents entry names: an ARN of this region may name another
@@ -223,8 +227,9 @@ class EventsService:
         add_tags: Mapping[str, str] | None = None,
         remove_tags: Sequence[str] = (),
     ) -> EventBus:
-        """A custom bus's description (when given) and tags changed; the default bus has no
-        row to hold them here (decision 0192, session 48)."""
+        """A custom bus's description (when given) and tags changed (TagResource,
+        UntagResource); the default bus's tags are not served (decision 0192, session 48; its
+        description goes through :meth:`configure_bus`)."""
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
         if name == DEFAULT_BUS:
@@ -255,16 +260,10 @@ class EventsService:
         """UpdateEventBus (decision 0213): the key and dead-letter queue replaced by those
         given — none given is EventBridge's own key and no queue, as AWS documents — and the
         description when given. The new key seals what comes after; the deliveries queued
-        under the former key keep it."""
+        under the former key keep it. The default bus's first configuration makes its row
+        (session 51 addendum); until then it is EventBridge's own key and no queue."""
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
-        if name == DEFAULT_BUS:
-            if kms_key is None and dead_letter_arn is None and description is None:
-                return await self.describe_bus(tenant_id, name)
-            raise ValidationError(
-                "The default event bus takes no description, KMS key or dead-letter queue here "
-                "(decisions 0192, 0213)."
-            )
         held = await self.describe_bus(tenant_id, name)
         wanted = replace(held, kms_key=kms_key, dead_letter_arn=dead_letter_arn)
         await self._check_config(wanted)
@@ -273,7 +272,8 @@ class EventsService:
             kept = bus.description if description is None else description
             return replace(bus, description=kept, kms_key=kms_key, dead_letter_arn=dead_letter_arn)
 
-        return await self.store.change_bus(tenant_id, name, change)
+        blank = self._default_bus(tenant_id) if name == DEFAULT_BUS else None
+        return await self.store.change_bus(tenant_id, name, change, blank=blank)
 
     async def bus_policy(self, tenant_id: str, name: str) -> str | None:
         """The bus's resource policy, None when it has none or the bus does not exist."""
@@ -295,8 +295,12 @@ class EventsService:
     ) -> list[EventBus]:
         """A page of the account's buses in name order, the default bus among them."""
         found = await self.store.list_buses(tenant_id, prefix, after, limit)
-        if DEFAULT_BUS.startswith(prefix) and DEFAULT_BUS > after:
-            found.append(await self.describe_bus(tenant_id, DEFAULT_BUS))
+        if (
+            DEFAULT_BUS.startswith(prefix)
+            and DEFAULT_BUS > after
+            and all(bus.name != DEFAULT_BUS for bus in found)
+        ):
+            found.append(self._default_bus(tenant_id))
             found.sort(key=lambda bus: bus.name.encode())
         return found[:limit]
 
@@ -503,13 +507,19 @@ class EventsService:
         """Hand each event to the targets of the bus's enabled rules it matches (of
         ``rule_arns`` only when given: a replay's FilterArns); how many deliveries that made.
         The platform's own events come in here too, and replays' (decision 0196); each is
-        archived first, as its bus's archives say."""
-        keyed = None if bus == DEFAULT_BUS else await self.store.get_bus(tenant_id, bus)
+        archived after its deliveries are queued, as its bus's archives say.
+
+        A bus's customer key (the default bus's too) seals its customers' events only: the
+        platform's own (an ``aws.`` source, which PutEvents refuses to customers) stay under
+        the platform's key, as AWS keeps its services' events under an AWS owned key — so a
+        disabled key never stops them (decision 0213, session 51 addendum)."""
+        keyed = await self.store.get_bus(tenant_id, bus)
         if keyed is not None and keyed.kms_key is None:
             keyed = None
+        sealing = keyed is not None and any(_customers(event) for event in events)
         targets = await self.store.targets_by_rule(tenant_id, bus)
         if not targets:
-            if keyed is not None:  # the key must seal the bus's events even when none match
+            if sealing:  # the key must seal the bus's events even when none match
                 await self._deliveries.submit(tenant_id, [], bus=keyed)
             if self.archiver is not None:
                 await self.archiver.archive(tenant_id, bus, events)
@@ -533,7 +543,12 @@ class EventsService:
                     handed += [(rule, target, event) for target in targets[rule.name]]
         # Queued before the caller answers: an accepted event's deliveries are not lost. A
         # bus's key refusing stops here, before the archives keep what the bus refused.
-        await self._deliveries.submit(tenant_id, handed, bus=keyed)
+        sealed = [match for match in handed if sealing and _customers(match[2])]
+        if sealing:
+            await self._deliveries.submit(tenant_id, sealed, bus=keyed)
+        if len(sealed) < len(handed) or not sealing:
+            plain = [match for match in handed if not (sealing and _customers(match[2]))]
+            await self._deliveries.submit(tenant_id, plain)
         if self.archiver is not None:
             await self.archiver.archive(tenant_id, bus, events)
         return len(handed)
@@ -577,6 +592,11 @@ class EventsService:
             detail=parsed,
         )
         return event, (owner, bus)
+
+
+def _customers(event: Mapping[str, Any]) -> bool:
+    """Whether an event is a customer's (PutEvents'), not one of the platform's services'."""
+    return not str(event.get("source", "")).startswith("aws.")
 
 
 def _required(entry: Mapping[str, Any], member: str) -> str:

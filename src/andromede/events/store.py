@@ -19,21 +19,31 @@ __all__ = ["EventsStore"]
 
 class EventsStore(Protocol):
     async def create_bus(self, bus: EventBus, *, limit: int) -> None:
-        """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit`` buses."""
+        """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit`` custom buses
+        (the default bus's row, when it has one, is not counted)."""
         ...
 
     async def get_bus(self, tenant_id: str, name: str) -> EventBus | None: ...
 
     async def list_buses(
         self, tenant_id: str, prefix: str, after: str, limit: int
-    ) -> list[EventBus]: ...
+    ) -> list[EventBus]:
+        """The buses with a row, the default bus's among them once configured."""
+        ...
 
     async def change_bus(
-        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+        self,
+        tenant_id: str,
+        name: str,
+        change: Callable[[EventBus], EventBus],
+        *,
+        blank: EventBus | None = None,
     ) -> EventBus:
-        """A custom bus's description and tags replaced by ``change(held)``'s, in one
-        transaction (UpdateEventBus, TagResource); ResourceNotFound when there is no such bus.
-        ``change`` may raise."""
+        """A bus's description, tags, key and dead-letter queue replaced by ``change(held)``'s,
+        in one transaction (UpdateEventBus, TagResource); ResourceNotFound when there is no
+        such bus, unless ``blank`` is given: then ``change`` starts from it and the row is
+        made (the default bus's first configuration, decision 0213's session 51 addendum; two
+        gateways making it at once both land, one after the other). ``change`` may raise."""
         ...
 
     async def delete_bus(self, tenant_id: str, name: str) -> None:

@@ -68,7 +68,9 @@ class SqlEventsStore:
     async def create_bus(self, bus: EventBus, *, limit: int) -> None:
         def work(conn: Connection) -> None:
             held = conn.execute(
-                sa.select(sa.func.count()).select_from(_B).where(_B.c.tenant_id == bus.tenant_id)
+                sa.select(sa.func.count())
+                .select_from(_B)
+                .where(_B.c.tenant_id == bus.tenant_id, _B.c.bus_name != DEFAULT_BUS)
             ).scalar_one()
             taken = conn.execute(
                 sa.select(_B.c.bus_name).where(
@@ -119,25 +121,41 @@ class SqlEventsStore:
         return await self._db.read(work)
 
     async def change_bus(
-        self, tenant_id: str, name: str, change: Callable[[EventBus], EventBus]
+        self,
+        tenant_id: str,
+        name: str,
+        change: Callable[[EventBus], EventBus],
+        *,
+        blank: EventBus | None = None,
     ) -> EventBus:
         key = (_B.c.tenant_id == tenant_id, _B.c.bus_name == name)
 
         def work(conn: Connection) -> EventBus:
             row = conn.execute(sa.select(_B).where(*key).with_for_update()).first()
-            if row is None:
+            if row is not None:
+                held = self._bus(row._mapping)
+            elif blank is not None:
+                held = blank
+            else:
                 raise ResourceNotFound(f"Event bus {name} does not exist.")
-            held = self._bus(row._mapping)
             bus = change(held)
-            conn.execute(
-                sa.update(_B)
-                .where(*key)
-                .values(
-                    description=bus.description,
-                    tags=json.dumps(bus.tags),
-                    config=bus.config_document(),
+            values = {
+                "description": bus.description,
+                "tags": json.dumps(bus.tags),
+                "config": bus.config_document(),
+            }
+            if row is None:
+                conn.execute(
+                    sa.insert(_B).values(
+                        tenant_id=tenant_id,
+                        bus_name=name,
+                        created=int(held.created.timestamp() * 1_000_000),
+                        format_version=FORMAT_VERSION,
+                        **values,
+                    )
                 )
-            )
+            else:
+                conn.execute(sa.update(_B).where(*key).values(**values))
             return replace(
                 held,
                 description=bus.description,
@@ -146,7 +164,13 @@ class SqlEventsStore:
                 dead_letter_arn=bus.dead_letter_arn,
             )
 
-        return await self._db.write(work)
+        try:
+            return await self._db.write(work)
+        except IntegrityError:
+            if blank is None:
+                raise
+            # Another gateway made the row meanwhile: this change applies over its row.
+            return await self._db.write(work)
 
     async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
         query = sa.select(_P.c.policy).where(_P.c.tenant_id == tenant_id, _P.c.bus_name == name)

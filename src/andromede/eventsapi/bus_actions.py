@@ -2,7 +2,8 @@
 policy (PutPermission, RemovePermission; DescribeEventBus shows it), and UpdateEventBus (the
 custom buses' tags are served with the rules' by :mod:`.actions`): its description, and its
 customer KMS key and dead-letter queue (decision 0213), which it replaces as AWS documents —
-none given is EventBridge's own key and no queue. A bus policy is an IAM
+none given is EventBridge's own key and no queue —, the default bus's as well (its first
+configuration makes its row, session 51 addendum). A bus policy is an IAM
 resource policy, judged by the platform's engine when another account's PutEvents names the
 bus by ARN.
 
@@ -19,7 +20,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from andromede.events.model import DEFAULT_BUS, EventBus
+from andromede.events.model import EventBus
 from andromede.eventsapi.actions import EventsCall, allow_key, bus_config, bus_config_shape
 from andromede.eventsapi.errors import EventsWireError
 from andromede.iam.policy import MalformedPolicy, PolicyKind, parse_policy
@@ -155,13 +156,6 @@ async def update_event_bus(call: EventsCall) -> dict[str, Any]:
     bus = call.bus("Name")
     await call.allow("UpdateEventBus", call.bus_arn(bus))
     kms_key, dead_letter = bus_config(call)
-    if bus == DEFAULT_BUS and any(
-        call.params.get(m) is not None for m in ("KmsKeyIdentifier", "DeadLetterConfig")
-    ):
-        raise EventsWireError(
-            "ValidationException",
-            "The default event bus takes no KMS key or dead-letter queue here (decision 0213).",
-        )
     if kms_key is not None:
         wanted = EventBus(call.tenant_id, call.events.region, bus, kms_key=kms_key)
         await allow_key(call, wanted)

@@ -414,9 +414,8 @@ BAD_PERMISSIONS: list[tuple[str, dict[str, Any], str]] = [
     ("RemovePermission", {"StatementId": "s"}, "ResourceNotFoundException"),
     ("RemovePermission", {"EventBusName": "nope", "StatementId": "s"}, "ResourceNotFoundException"),
     ("UpdateEventBus", {"Name": "nope", "Description": "d"}, "ResourceNotFoundException"),
-    ("UpdateEventBus", {"Description": "d"}, "ValidationException"),
     ("UpdateEventBus", {"Name": "default", "KmsKeyIdentifier": "k"}, "ValidationException"),
-    ("UpdateEventBus", {"Name": "default", "DeadLetterConfig": {}}, "ValidationException"),
+    ("UpdateEventBus", {"Name": "default", "Description": "d" * 513}, "ValidationException"),
     ("UpdateEventBus", {"Description": 5}, "ValidationException"),
 ]
 
