@@ -74,6 +74,7 @@ from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids,
 from andromede.notifications.mails import EMAIL_PROTOCOLS
 from andromede.notifications.messages import check_publish, event_subject, passes
 from andromede.notifications.model import Topic
+from andromede.notifications.protected_messages import Caller, MessageGuard
 from andromede.notifications.pubsub_types import (
     Delivery,
     Published,
@@ -143,6 +144,7 @@ class PubSubService:
         key at work (decision 0212; settable by the wiring); None: a topic under a key refuses
         Publish."""
         self.sealer = sealer
+        self.guard = MessageGuard(clock)  # its findings writer set by the wiring (0215)
         self._archive = archive
         self._topics = topics
         self._store = store
@@ -466,13 +468,40 @@ class PubSubService:
         group_id: str | None = None,
         dedup_id: str | None = None,
         publisher: object | None = None,
+        caller: Caller | None = None,
     ) -> Published:
         """Publish to the caller's topic: the message id (and, on a FIFO topic, its sequence
         number; a duplicate's are the first message's, and it is not queued again).
         ``publisher``: the wire layer's caller, who must be let use the topic's KMS key
-        (decision 0212; None: the platform's own publish)."""
+        (decision 0212; None: the platform's own publish). ``caller``: the publisher, whom
+        the topic's data protection policy judges (decision 0215)."""
         topic = await self._topics.get_topic(tenant_id, topic_arn)
         check_publish(message, subject, attributes, structure, self._limits.max_message_size)
+        caller = caller or (None, tenant_id)
+        published = await self._publish(
+            topic,
+            self.guard.inbound(topic, message, structure, caller),
+            subject,
+            attributes,
+            structure,
+            group_id,
+            dedup_id,
+            publisher,
+        )
+        await self.guard.audit(topic, message, structure, caller, published.message_id)
+        return published
+
+    async def _publish(
+        self,
+        topic: Topic,
+        message: str,
+        subject: str | None,
+        attributes: Mapping[str, tuple[str, str]],
+        structure: str | None,
+        group_id: str | None,
+        dedup_id: str | None,
+        publisher: object | None,
+    ) -> Published:
         key = kms_key_of(topic)
         if key is not None:
             if self.sealer is None:
@@ -566,6 +595,10 @@ class PubSubService:
             text = str(per_protocol.get(subscription.protocol, per_protocol["default"]))
         if not subscription.confirmed or not passes(subscription, text, outgoing.attributes):
             return True
+        protected = self.guard.outbound(topic, subscription, text)
+        if protected is None:
+            return True  # an outbound Deny of the topic's data protection policy (0215)
+        text = protected
         fifo = outgoing.fifo
         if subscription.raw:
             body = text

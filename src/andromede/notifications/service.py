@@ -23,6 +23,7 @@ from andromede.notifications.archive import (
     format_time,
 )
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic
+from andromede.notifications.message_protection import DATA_PROTECTION_POLICY
 from andromede.notifications.model import (
     FIFO_TOPIC,
     THROUGHPUT_SCOPE,
@@ -143,6 +144,8 @@ class TopicService:
         """The attributes as GetTopicAttributes shows them: ``BeginningArchiveTime`` moving
         with the retention period once the archive is older than it."""
         shown = dict(topic.attributes)
+        # Its own call shows it (GetDataProtectionPolicy), not the attributes (decision 0215).
+        shown.pop(DATA_PROTECTION_POLICY, None)
         if topic.fifo:
             shown.setdefault(THROUGHPUT_SCOPE, "Topic")  # a topic kept before decision 0175
         started, days = shown.get(BEGINNING_ARCHIVE_TIME), topic.archive_days

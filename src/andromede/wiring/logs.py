@@ -71,6 +71,7 @@ from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.service import ObjectService
+from andromede.vended_log_groups import VendedLogGroups
 
 __all__ = [
     "LogKeySealer",
@@ -81,6 +82,7 @@ __all__ = [
     "logs_metric_flush",
     "logs_retention",
     "logs_service",
+    "sns_findings_logs",
     "sns_status_logger",
     "write_metric_samples",
 ]
@@ -460,6 +462,14 @@ def sns_status_logger(
         audit=audit,
     )
     return DeliveryStatusLogger(groups)
+
+
+def sns_findings_logs(
+    settings: Settings, logs: LogsService, billing: BillingService | None
+) -> VendedLogGroups:
+    """SNS message data protection's audit findings (decision 0215): vended logs into the
+    topic owner's ``/aws/vendedlogs/`` group, counted in ``logs.ingested``."""
+    return VendedLogGroups(logs, ingested=_ingested(settings, billing))
 
 
 def _ingested(settings: Settings, billing: BillingService | None) -> Callable[[str, int], None]:
