@@ -72,6 +72,10 @@ async def test_put_get_and_remove_a_policy(sns: Sns) -> None:
         AttributeName="DataProtectionPolicy",
         AttributeValue=document,
     )
+    # CreateTopic again (an idempotent deployment) does not lift it.
+    await sns.root.call("sns", "CreateTopic", Name="pii")
+    answer = await sns.root.call("sns", "GetDataProtectionPolicy", ResourceArn=arn)
+    assert answer["DataProtectionPolicy"] == document
     await sns.root.call("sns", "PutDataProtectionPolicy", ResourceArn=arn, DataProtectionPolicy="")
     answer = await sns.root.call("sns", "GetDataProtectionPolicy", ResourceArn=arn)
     assert answer.get("DataProtectionPolicy", "") == ""
