@@ -166,6 +166,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                 call.get("Endpoint") or "",
                 _map(call, "Attributes"),
                 topic_account=account,
+                principal=call.principal.arn,
             )
             returned = call.boolean("ReturnSubscriptionArn", default=False)
             call.result.element("SubscriptionArn", held.arn if returned else _shown_arn(held))

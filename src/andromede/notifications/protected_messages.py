@@ -74,14 +74,14 @@ class MessageGuard:
 
     def outbound(self, topic: Topic, subscription: Subscription, text: str) -> str | None:
         """What ``subscription`` receives of ``text``; None: a Deny statement keeps it from
-        its subscriber (the subscription's account)."""
+        its subscriber (the principal that subscribed, in the subscription's account)."""
         policy = policy_of(topic.attributes)
         if policy is None:
             return text
-        account = subscription.owner
-        if denied(policy.of("Outbound", "Deny"), text, None, account) is not None:
+        principal, account = subscription.principal, subscription.owner
+        if denied(policy.of("Outbound", "Deny"), text, principal, account) is not None:
             return None
-        return deidentify(policy.of("Outbound", "Deidentify"), text, None, account)
+        return deidentify(policy.of("Outbound", "Deidentify"), text, principal, account)
 
     async def audit(
         self, topic: Topic, message: str, structure: str | None, caller: Caller, message_id: str

@@ -86,6 +86,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.store import ArchiveStore, EventQueue, SubscriptionStore
 from andromede.notifications.subscriptions import (
     REDRIVE_POLICY,
+    SUBSCRIPTION_PRINCIPAL,
     Subscription,
     check_endpoint,
     check_subscription_attributes,
@@ -171,9 +172,11 @@ class PubSubService:
         attributes: Mapping[str, str],
         *,
         topic_account: str | None = None,
+        principal: str | None = None,
     ) -> Subscription:
         """``tenant_id`` subscribes (the subscription's owner); ``topic_account``: the
-        topic's account when the SNS API let another account's caller in (decision 0168)."""
+        topic's account when the SNS API let another account's caller in (decision 0168);
+        ``principal``: the caller's ARN, its ``SubscriptionPrincipal`` (decision 0215)."""
         topic = await self._topics.get_topic(topic_account or tenant_id, topic_arn)
         if protocol in EMAIL_PROTOCOLS and not self._limits.email:
             # Refused, never taken and silently not mailed (decision 0180).
@@ -183,6 +186,8 @@ class PubSubService:
             )
         endpoint = check_endpoint(protocol, endpoint)
         kept = check_subscription_attributes(attributes, protocol)
+        if principal:
+            kept[SUBSCRIPTION_PRINCIPAL] = principal
         if topic.fifo and protocol != "sqs":
             raise InvalidTopic(
                 f"Invalid parameter: Invalid protocol type: {protocol} Reason: FIFO topics "
@@ -382,7 +387,12 @@ class PubSubService:
         attributes = {**held.attributes, name: value}
         if value == "" and name != "FilterPolicy":
             attributes.pop(name)
+        if name == SUBSCRIPTION_PRINCIPAL:  # Subscribe's, read-only
+            raise InvalidTopic(f"Invalid parameter: AttributeName {name}")
+        attributes.pop(SUBSCRIPTION_PRINCIPAL, None)
         kept = check_subscription_attributes(attributes, held.protocol)
+        if held.principal is not None:
+            kept[SUBSCRIPTION_PRINCIPAL] = held.principal
         await self._check_dead_letter(
             tenant_id, kept, fifo=_fifo_endpoint(held.protocol, held.endpoint)
         )

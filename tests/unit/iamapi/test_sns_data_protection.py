@@ -158,6 +158,22 @@ async def test_outbound_statements_follow_the_subscriber(sns: Sns) -> None:
         Attributes={"RawMessageDelivery": "true"},
     )
     own = sns.world.tenant_id
+    # The principal that subscribed is the subscription's, shown and never set by hand.
+    (held,) = (await sns.root.call("sns", "ListSubscriptionsByTopic", TopicArn=arn))[
+        "Subscriptions"
+    ]
+    shown = await sns.root.call(
+        "sns", "GetSubscriptionAttributes", SubscriptionArn=held["SubscriptionArn"]
+    )
+    assert shown["Attributes"]["SubscriptionPrincipal"] == f"arn:aws:iam::{own}:root"
+    await refused(
+        sns.root,
+        "SetSubscriptionAttributes",
+        "InvalidParameter",
+        SubscriptionArn=held["SubscriptionArn"],
+        AttributeName="SubscriptionPrincipal",
+        AttributeValue="arn:aws:iam::999999999999:root",
+    )
     await sns.root.call(
         "sns",
         "PutDataProtectionPolicy",

@@ -24,6 +24,7 @@ from andromede.notifications.message_protection import (
 )
 from andromede.notifications.model import Topic, check_attributes
 from andromede.notifications.protected_messages import MessageGuard
+from andromede.notifications.subscriptions import SUBSCRIPTION_PRINCIPAL, Subscription
 
 EMAIL = "arn:aws:dataprotection::aws:data-identifier/EmailAddress"
 CARD = "arn:aws:dataprotection::aws:data-identifier/CreditCardNumber"
@@ -214,3 +215,33 @@ def test_a_json_structure_is_protected_per_protocol() -> None:
     protected = json.loads(guard.inbound(topic, message, "json", (PUBLISHER, ACCOUNT)))
     assert protected == {"default": "******", "sqs": "****** x"}
     assert policy_of(topic.attributes) is policy_of(dict(topic.attributes))  # parsed once
+
+
+def test_outbound_statements_judge_the_principal_that_subscribed() -> None:
+    subscriber = f"arn:aws:iam::{ACCOUNT}:role/reader"
+    guard = MessageGuard(lambda: datetime.now(UTC))
+    topic = topic_with(
+        document(
+            statement({"Deny": {}}, DataDirection="Outbound", Principal=[subscriber]),
+            statement({"Deidentify": {"MaskConfig": {}}}, DataDirection="Outbound"),
+        )
+    )
+
+    def subscription(principal: str | None) -> Subscription:
+        attributes = {} if principal is None else {SUBSCRIPTION_PRINCIPAL: principal}
+        return Subscription(
+            arn=topic.arn + ":s",
+            topic_arn=topic.arn,
+            tenant_id=ACCOUNT,
+            owner=ACCOUNT,
+            protocol="sqs",
+            endpoint=f"arn:aws:sqs:eu:{ACCOUNT}:q",
+            attributes=attributes,
+            token=None,
+            created_at=datetime(2026, 12, 6, tzinfo=UTC),
+        )
+
+    text = "to ana@example.com"
+    assert guard.outbound(topic, subscription(subscriber), text) is None
+    assert guard.outbound(topic, subscription(PUBLISHER), text) == "to ***************"
+    assert guard.outbound(topic, subscription(None), "nothing") == "nothing"
