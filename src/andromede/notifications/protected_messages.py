@@ -5,7 +5,9 @@ subscriber), for ``notifications.pubsub``.
 A ``json`` message structure has each protocol's message protected on its own. Audit
 reports go to the tenant's vended Logs group through :class:`FindingsLogs` (``wiring``); a
 report that cannot be written is logged by the platform and never fails the Publish: audit
-is an observer, as on AWS.
+is an observer, as on AWS. Each audited message also counts in the topic owner's ``AWS/SNS``
+``MessagesWithFindings`` or ``MessagesWithNoFindings`` (Count, dimension ``TopicName``), as
+SNS gives them to an audit with a findings destination.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Final, Protocol
 
 from andromede.notifications.message_protection import (
     FindingsLogs,
@@ -27,7 +30,9 @@ from andromede.notifications.message_protection import (
 from andromede.notifications.model import Topic
 from andromede.notifications.subscriptions import Subscription
 
-__all__ = ["Caller", "MessageGuard"]
+__all__ = ["Caller", "MessageGuard", "MetricRecorder"]
+
+NAMESPACE: Final = "AWS/SNS"
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,19 @@ def _each_text(message: str, structure: str | None, change: Callable[[str], str]
     return json.dumps({k: change(v) if isinstance(v, str) else v for k, v in parsed.items()})
 
 
+class MetricRecorder(Protocol):
+    def record(
+        self,
+        tenant_id: str,
+        namespace: str,
+        name: str,
+        dimensions: Sequence[tuple[str, str]],
+        value: float,
+        unit: str = "None",
+    ) -> None:
+        """One datum into the tenant's metrics (the platform's buffered sink)."""
+
+
 class MessageGuard:
     def __init__(
         self,
@@ -49,9 +67,11 @@ class MessageGuard:
         *,
         draw: Callable[[], float] = random.random,
     ) -> None:
-        """``findings``: where audit reports are written (settable by the wiring); None: the
-        audit reports are not written (the rest of the policy applies)."""
+        """``findings``: where audit reports are written, ``metrics``: where the audit's
+        metrics are counted (both settable by the wiring); None: not written (the rest of
+        the policy applies)."""
         self.findings: FindingsLogs | None = None
+        self.metrics: MetricRecorder | None = None
         self._clock = clock
         self._draw = draw
 
@@ -89,7 +109,7 @@ class MessageGuard:
         """The audit report of a published message, if the policy audits and it is sampled."""
         policy: MessagePolicy | None = policy_of(topic.attributes)
         statement = None if policy is None else policy.audit
-        if statement is None or self.findings is None:
+        if statement is None:
             return
         arn, account = caller
         if not statement.applies_to(arn, account):
@@ -104,8 +124,13 @@ class MessageGuard:
 
         _each_text(message, structure, seen)
         found = [f for t in texts for f in statement.detector.find(t)]
+        if self.metrics is not None:
+            name = "MessagesWithFindings" if found else "MessagesWithNoFindings"
+            self.metrics.record(
+                topic.tenant_id, NAMESPACE, name, [("TopicName", topic.name)], 1, "Count"
+            )
         group = statement.findings_group if found else statement.no_findings_group
-        if group is None:
+        if group is None or self.findings is None:
             return
         now = self._clock()
         report = findings_report(

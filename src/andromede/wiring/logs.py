@@ -67,6 +67,7 @@ from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
 from andromede.notifications.delivery_status import DeliveryStatusLogger
+from andromede.notifications.protected_messages import MessageGuard, MetricRecorder
 from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
@@ -82,7 +83,7 @@ __all__ = [
     "logs_metric_flush",
     "logs_retention",
     "logs_service",
-    "sns_findings_logs",
+    "sns_protection",
     "sns_status_logger",
     "write_metric_samples",
 ]
@@ -464,12 +465,18 @@ def sns_status_logger(
     return DeliveryStatusLogger(groups)
 
 
-def sns_findings_logs(
-    settings: Settings, logs: LogsService, billing: BillingService | None
-) -> VendedLogGroups:
-    """SNS message data protection's audit findings (decision 0215): vended logs into the
-    topic owner's ``/aws/vendedlogs/`` group, counted in ``logs.ingested``."""
-    return VendedLogGroups(logs, ingested=_ingested(settings, billing))
+def sns_protection(
+    guard: MessageGuard,
+    settings: Settings,
+    logs: LogsService,
+    billing: BillingService | None,
+    metrics: MetricRecorder,
+) -> None:
+    """SNS message data protection's audit (decision 0215): its reports as vended logs into
+    the topic owner's ``/aws/vendedlogs/`` group, counted in ``logs.ingested``; its
+    ``AWS/SNS`` metrics into the platform's buffered sink."""
+    guard.findings = VendedLogGroups(logs, ingested=_ingested(settings, billing))
+    guard.metrics = metrics
 
 
 def _ingested(settings: Settings, billing: BillingService | None) -> Callable[[str, int], None]:

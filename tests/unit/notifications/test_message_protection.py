@@ -8,6 +8,7 @@ findings or the no-findings group."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,6 +171,22 @@ class Findings:
         self.written.append((tenant_id, group, stream, event))
 
 
+class Metrics:
+    def __init__(self) -> None:
+        self.recorded: list[tuple[Any, ...]] = []
+
+    def record(
+        self,
+        tenant_id: str,
+        namespace: str,
+        name: str,
+        dimensions: Sequence[tuple[str, str]],
+        value: float,
+        unit: str = "None",
+    ) -> None:
+        self.recorded.append((tenant_id, namespace, name, list(dimensions), value, unit))
+
+
 def topic_with(text: str) -> Topic:
     return Topic(
         tenant_id=ACCOUNT,
@@ -184,8 +201,8 @@ async def test_audit_reports_are_snss_sampled_at_the_rate() -> None:
     now = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
     draws = iter([0.5, 0.5, 0.995])
     guard = MessageGuard(lambda: now, draw=lambda: next(draws))
-    findings = Findings()
-    guard.findings = findings
+    findings, metrics = Findings(), Metrics()
+    guard.findings, guard.metrics = findings, metrics
     topic = topic_with(document(statement(AUDIT)))
     caller = (PUBLISHER, ACCOUNT)
     await guard.audit(topic, "to ana@example.com", None, caller, "m-1")
@@ -206,6 +223,11 @@ async def test_audit_reports_are_snss_sampled_at_the_rate() -> None:
         "timestamp": "2026-12-06T07:00:00.000Z",
     }
     assert json.loads(findings.written[1][3][1])["dataIdentifiers"] == []
+    # SNS's audit metrics, in the topic owner's AWS/SNS, for the messages audited only.
+    assert metrics.recorded == [
+        (ACCOUNT, "AWS/SNS", "MessagesWithFindings", [("TopicName", "orders")], 1, "Count"),
+        (ACCOUNT, "AWS/SNS", "MessagesWithNoFindings", [("TopicName", "orders")], 1, "Count"),
+    ]
 
 
 def test_a_json_structure_is_protected_per_protocol() -> None:
