@@ -32,7 +32,8 @@ from andromede.db.database import Database, open_database
 from andromede.kms.service import KeyService
 from andromede.notifications.errors import TopicLimitExceeded
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
-from andromede.notifications.model import Topic
+from andromede.notifications.message_protection import policy_of
+from andromede.notifications.model import Topic, check_attributes
 from andromede.notifications.store import EventQueue, TopicStore
 from andromede.notifications.store_sql import SqlEventQueue, SqlTopicStore
 from andromede.storage.acl import AccessControlList
@@ -281,6 +282,39 @@ async def test_topics_are_per_tenant_and_replaced_by_name(stores: Stores) -> Non
     assert await stores.topics.delete_topic("t1", "a")
     assert not await stores.topics.delete_topic("t1", "a")
     assert await stores.topics.get_topic("t2", "a") is not None
+
+
+async def test_a_topics_data_protection_policy_is_kept_whole(stores: Stores) -> None:
+    """Decision 0215: the policy rides in the topic's attributes, back byte for byte (it is
+    answered as given), replaced and removed with them."""
+    document = json.dumps(
+        {
+            "Name": "pii",
+            "Version": "2021-06-01",
+            "Statement": [
+                {
+                    "DataDirection": "Inbound",
+                    "Principal": ["*"],
+                    "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+                    "Operation": {"Deidentify": {"MaskConfig": {"MaskWithCharacter": "é"}}},
+                }
+            ],
+        },
+        indent=1,
+        ensure_ascii=False,
+    )
+    held = dataclasses.replace(
+        topic("t1", "pii"), attributes=check_attributes({"DataProtectionPolicy": document})
+    )
+    await stores.topics.put_topic(held, limit=10)
+    found = await stores.topics.get_topic("t1", "pii")
+    assert found is not None and found.attributes["DataProtectionPolicy"] == document
+    policy = policy_of(found.attributes)
+    assert policy is not None and policy.of("Inbound", "Deidentify")[0].mask_with == "é"
+    await stores.topics.put_topic(dataclasses.replace(held, attributes={}), limit=10)
+    found = await stores.topics.get_topic("t1", "pii")
+    assert found is not None and "DataProtectionPolicy" not in found.attributes
+    assert await stores.topics.get_topic("t2", "pii") is None
 
 
 async def test_a_tenant_holds_at_most_its_limit_of_topics(stores: Stores) -> None:

@@ -10,7 +10,9 @@ SNS Publish message, and an S3 event held pending (its endpoint unreachable) is 
 SNS to SQS (decision 0163): boto3's ``sns`` subscribes a queue to a topic with a filter
 policy and publishes with message attributes; the queue receives the signed envelope of the
 matching message only, verified with the certificate fetched from its SigningCertURL; a
-bucket's TopicConfiguration then carries a PutObject's event through the topic into it.
+data protection policy (decision 0215) refuses a card number (``AuthorizationError``) and
+masks an address; a bucket's TopicConfiguration then carries a PutObject's event through
+the topic into it.
 
 Decision 0165: a queue under a customer-managed KMS key made with boto3's ``kms`` (sends and
 receives refused with ``KMS.DisabledException`` while the key is disabled, working again once
@@ -566,6 +568,38 @@ def test_sns_fans_out_to_a_queue_signed_and_filtered(server: ServerProcess) -> N
         certificate = answer.read().decode()
     assert verify(envelope, certificate)
     assert not verify({**envelope, "Message": "forged"}, certificate)
+    # Message data protection (decision 0215): a card number refused, an address masked.
+    identifier = "arn:aws:dataprotection::aws:data-identifier/"
+    inbound = {"DataDirection": "Inbound", "Principal": ["*"]}
+    sns.put_data_protection_policy(
+        ResourceArn=topic,
+        DataProtectionPolicy=json.dumps(
+            {
+                "Name": "pii",
+                "Version": "2021-06-01",
+                "Statement": [
+                    {
+                        **inbound,
+                        "DataIdentifier": [identifier + "CreditCardNumber"],
+                        "Operation": {"Deny": {}},
+                    },
+                    {
+                        **inbound,
+                        "DataIdentifier": [identifier + "EmailAddress"],
+                        "Operation": {"Deidentify": {"MaskConfig": {"MaskWithCharacter": "#"}}},
+                    },
+                ],
+            }
+        ),
+    )
+    assert "Deny" in sns.get_data_protection_policy(ResourceArn=topic)["DataProtectionPolicy"]
+    store = {"store": {"DataType": "String", "StringValue": "example_corp"}}
+    with pytest.raises(ClientError) as denied:
+        sns.publish(TopicArn=topic, Message="card 4111111111111111", MessageAttributes=store)
+    assert denied.value.response["Error"]["Code"] == "AuthorizationError"
+    sns.publish(TopicArn=topic, Message="mail ana@example.com", MessageAttributes=store)
+    assert [b["Message"] for b in _received(sqs, url, 1)] == ["mail ###############"]
+    sns.put_data_protection_policy(ResourceArn=topic, DataProtectionPolicy="")
     # S3 → topic → queue: a bucket's events reach the topic's subscribers.
     s3.create_bucket(Bucket="sns-evented")
     sns.set_subscription_attributes(

@@ -41,6 +41,7 @@ from andromede.notifications.errors import (
     TagLimitExceeded,
     TopicLimitExceeded,
 )
+from andromede.notifications.message_protection import DATA_PROTECTION_POLICY
 from andromede.notifications.model import Topic, topic_arn
 from andromede.notifications.pubsub import PubSubService
 from andromede.notifications.service import TopicService
@@ -52,9 +53,11 @@ ACTIONS: Final = (
     "AddPermission",
     "CreateTopic",
     "DeleteTopic",
+    "GetDataProtectionPolicy",
     "GetTopicAttributes",
     "ListTagsForResource",
     "ListTopics",
+    "PutDataProtectionPolicy",
     "RemovePermission",
     "SetTopicAttributes",
     "TagResource",
@@ -67,6 +70,8 @@ _BY_TOPIC_POLICY: Final = frozenset(
         "AddPermission",
         "CreateTopic",
         "DeleteTopic",
+        "GetDataProtectionPolicy",
+        "PutDataProtectionPolicy",
         "ListTagsForResource",
         "TagResource",
         "UntagResource",
@@ -152,9 +157,17 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
             # Tagging at creation needs both permissions, as on AWS.
             await call.allow("sns:TagResource", arn, keys)
 
+        attributes = _attributes(call)
+        if DATA_PROTECTION_POLICY in attributes:
+            raise QueryError(
+                "InvalidParameter", f"Invalid parameter: AttributeName {DATA_PROTECTION_POLICY}"
+            )
+        if call.get(DATA_PROTECTION_POLICY):
+            attributes[DATA_PROTECTION_POLICY] = call.get(DATA_PROTECTION_POLICY) or ""
+
         async def work() -> None:
             topic = await topics.create_topic(
-                call.tenant_id, call.required("Name"), _attributes(call), tags or None
+                call.tenant_id, call.required("Name"), attributes, tags or None
             )
             call.result.element("TopicArn", topic.arn)
 
@@ -236,6 +249,9 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         account = await access.authorise(call, "sns:SetTopicAttributes", arn)
         name = call.required("AttributeName")
         value = call.get("AttributeValue") or ""
+        if name == DATA_PROTECTION_POLICY:
+            # Its own calls set it (PutDataProtectionPolicy), as on SNS.
+            raise QueryError("InvalidParameter", f"Invalid parameter: AttributeName {name}")
         if name == "Policy":
             check_topic_policy(value)
         await guarded(topics.set_attribute(account, arn, name, value))
@@ -264,6 +280,30 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
             topic = await topics.get_topic(account, arn)
             policy = remove_permission(topic, call.required("Label"))
             await topics.set_attribute(account, arn, "Policy", policy)
+
+        await guarded(work())
+
+    async def put_data_protection_policy(call: Call) -> None:
+        arn = call.required("ResourceArn")
+        document = call.get(DATA_PROTECTION_POLICY)
+        if document is None:
+            raise QueryError(
+                "InvalidParameter",
+                f"Invalid parameter: {DATA_PROTECTION_POLICY} Reason: a policy is required",
+            )
+        account = await access.authorise(call, "sns:PutDataProtectionPolicy", arn)
+        # An empty document removes the topic's policy.
+        await guarded(topics.set_attribute(account, arn, DATA_PROTECTION_POLICY, document))
+
+    async def get_data_protection_policy(call: Call) -> None:
+        arn = call.required("ResourceArn")
+        account = await access.authorise(call, "sns:GetDataProtectionPolicy", arn)
+
+        async def work() -> None:
+            topic = await topics.get_topic(account, arn)
+            call.result.element(
+                DATA_PROTECTION_POLICY, topic.attributes.get(DATA_PROTECTION_POLICY, "")
+            )
 
         await guarded(work())
 
@@ -301,6 +341,8 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         "CreateTopic": (create_topic, True, True),
         "DeleteTopic": (delete_topic, True, False),
         "GetTopicAttributes": (get_topic_attributes, False, True),
+        "PutDataProtectionPolicy": (put_data_protection_policy, True, False),
+        "GetDataProtectionPolicy": (get_data_protection_policy, False, True),
         "ListTopics": (list_topics, False, True),
         "SetTopicAttributes": (set_topic_attributes, True, False),
         "TagResource": (tag_resource, True, True),
@@ -311,6 +353,8 @@ def sns_spec(topics: TopicService, region: str, pubsub: PubSubService | None = N
         "CreateTopic": named_topic,
         "DeleteTopic": addressed_topic,
         "GetTopicAttributes": addressed_topic,
+        "PutDataProtectionPolicy": tagged_topic,
+        "GetDataProtectionPolicy": tagged_topic,
         "SetTopicAttributes": addressed_topic,
         "TagResource": tagged_topic,
         "UntagResource": tagged_topic,

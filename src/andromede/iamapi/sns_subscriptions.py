@@ -28,6 +28,7 @@ from andromede.iamapi.sns_access import TopicAccess
 from andromede.kms.keys_interface import Caller
 from andromede.notifications.errors import (
     InvalidTopic,
+    MessageDenied,
     NoSuchSubscription,
     NoSuchTopic,
     NotSubscribable,
@@ -57,6 +58,7 @@ _BY_TOPIC_POLICY: Final = frozenset(
 _PENDING: Final = "pending confirmation"
 _ERRORS = (
     InvalidTopic,
+    MessageDenied,
     NoSuchTopic,
     NoSuchSubscription,
     NotSubscribable,
@@ -84,7 +86,7 @@ def _wire(exc: AndromedeError) -> QueryError:
         return QueryError("NotFound", "Topic does not exist")
     if isinstance(exc, NoSuchSubscription):
         return QueryError("NotFound", "Subscription does not exist")
-    if isinstance(exc, NotSubscribable):
+    if isinstance(exc, (NotSubscribable, MessageDenied)):
         return QueryError("AuthorizationError", str(exc))
     if isinstance(exc, SubscriptionLimitExceeded):
         return QueryError("SubscriptionLimitExceeded")
@@ -164,6 +166,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                 call.get("Endpoint") or "",
                 _map(call, "Attributes"),
                 topic_account=account,
+                principal=call.principal.arn,
             )
             returned = call.boolean("ReturnSubscriptionArn", default=False)
             call.result.element("SubscriptionArn", held.arn if returned else _shown_arn(held))
@@ -269,6 +272,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                 group_id=call.get("MessageGroupId"),
                 dedup_id=call.get("MessageDeduplicationId"),
                 publisher=_publisher(call, access.region),
+                caller=(call.principal.arn, call.tenant_id),
             )
             call.result.element("MessageId", published.message_id)
             if published.sequence_number is not None:
@@ -315,12 +319,16 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                         group_id=call.get(f"{base}.MessageGroupId"),
                         dedup_id=call.get(f"{base}.MessageDeduplicationId"),
                         publisher=_publisher(call, access.region),
+                        caller=(call.principal.arn, call.tenant_id),
                     )
                 except (InvalidTopic, QueryError) as exc:
                     failed.append((entry_id, "InvalidParameter", str(exc)))
                     continue
                 except TopicKeyError as exc:
                     failed.append((entry_id, exc.code, str(exc)))
+                    continue
+                except MessageDenied as exc:
+                    failed.append((entry_id, "AuthorizationError", str(exc)))
                     continue
                 succeeded.append((entry_id, published))
 

@@ -18,6 +18,7 @@ from andromede.errors import AndromedeError
 
 __all__ = [
     "InvalidTopic",
+    "MessageDenied",
     "NoSuchSubscription",
     "NoSuchTopic",
     "NotSubscribable",
@@ -43,6 +44,10 @@ class NoSuchTopic(NotificationError):
 
 class InvalidTopic(NotificationError):
     pass
+
+
+class MessageDenied(NotificationError):
+    """A Deny statement of the topic's data protection policy refused it (decision 0215)."""
 
 
 class TopicLimitExceeded(NotificationError):

@@ -44,6 +44,7 @@ from andromede.notifications.archive import (
 from andromede.notifications.deliverypolicy import check_topic_policy
 from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.feedback import check_feedback, is_feedback
+from andromede.notifications.message_protection import DATA_PROTECTION_POLICY, check_document
 
 __all__ = [
     "FORMAT_VERSION",
@@ -79,6 +80,7 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     BEGINNING_ARCHIVE_TIME: None,
     "DisplayName": None,
     "KmsMasterKeyId": None,
+    DATA_PROTECTION_POLICY: None,
 }
 # SNS's DisplayName: at most 100 printable ASCII characters (spaces, hyphens, underscores
 # among them). No control character (AWS's console lets a tab in; not here), so nothing a
@@ -173,6 +175,8 @@ def check_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
             raise InvalidTopic("Invalid parameter: Policy is too long")
         elif name == "DeliveryPolicy":
             check_topic_policy(value)
+        elif name == DATA_PROTECTION_POLICY:
+            check_document(value)
         elif name == "DisplayName" and _DISPLAY_NAME.fullmatch(value) is None:
             raise InvalidTopic(
                 "Invalid parameter: DisplayName must be at most 100 printable ASCII characters"

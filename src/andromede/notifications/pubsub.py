@@ -74,6 +74,7 @@ from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids,
 from andromede.notifications.mails import EMAIL_PROTOCOLS
 from andromede.notifications.messages import check_publish, event_subject, passes
 from andromede.notifications.model import Topic
+from andromede.notifications.protected_messages import Caller, MessageGuard
 from andromede.notifications.pubsub_types import (
     Delivery,
     Published,
@@ -85,6 +86,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.store import ArchiveStore, EventQueue, SubscriptionStore
 from andromede.notifications.subscriptions import (
     REDRIVE_POLICY,
+    SUBSCRIPTION_PRINCIPAL,
     Subscription,
     check_endpoint,
     check_subscription_attributes,
@@ -143,6 +145,7 @@ class PubSubService:
         key at work (decision 0212; settable by the wiring); None: a topic under a key refuses
         Publish."""
         self.sealer = sealer
+        self.guard = MessageGuard(clock)  # its findings writer set by the wiring (0215)
         self._archive = archive
         self._topics = topics
         self._store = store
@@ -169,9 +172,11 @@ class PubSubService:
         attributes: Mapping[str, str],
         *,
         topic_account: str | None = None,
+        principal: str | None = None,
     ) -> Subscription:
         """``tenant_id`` subscribes (the subscription's owner); ``topic_account``: the
-        topic's account when the SNS API let another account's caller in (decision 0168)."""
+        topic's account when the SNS API let another account's caller in (decision 0168);
+        ``principal``: the caller's ARN, its ``SubscriptionPrincipal`` (decision 0215)."""
         topic = await self._topics.get_topic(topic_account or tenant_id, topic_arn)
         if protocol in EMAIL_PROTOCOLS and not self._limits.email:
             # Refused, never taken and silently not mailed (decision 0180).
@@ -181,6 +186,8 @@ class PubSubService:
             )
         endpoint = check_endpoint(protocol, endpoint)
         kept = check_subscription_attributes(attributes, protocol)
+        if principal:
+            kept[SUBSCRIPTION_PRINCIPAL] = principal
         if topic.fifo and protocol != "sqs":
             raise InvalidTopic(
                 f"Invalid parameter: Invalid protocol type: {protocol} Reason: FIFO topics "
@@ -380,7 +387,12 @@ class PubSubService:
         attributes = {**held.attributes, name: value}
         if value == "" and name != "FilterPolicy":
             attributes.pop(name)
+        if name == SUBSCRIPTION_PRINCIPAL:  # Subscribe's, read-only
+            raise InvalidTopic(f"Invalid parameter: AttributeName {name}")
+        attributes.pop(SUBSCRIPTION_PRINCIPAL, None)
         kept = check_subscription_attributes(attributes, held.protocol)
+        if held.principal is not None:
+            kept[SUBSCRIPTION_PRINCIPAL] = held.principal
         await self._check_dead_letter(
             tenant_id, kept, fifo=_fifo_endpoint(held.protocol, held.endpoint)
         )
@@ -466,13 +478,40 @@ class PubSubService:
         group_id: str | None = None,
         dedup_id: str | None = None,
         publisher: object | None = None,
+        caller: Caller | None = None,
     ) -> Published:
         """Publish to the caller's topic: the message id (and, on a FIFO topic, its sequence
         number; a duplicate's are the first message's, and it is not queued again).
         ``publisher``: the wire layer's caller, who must be let use the topic's KMS key
-        (decision 0212; None: the platform's own publish)."""
+        (decision 0212; None: the platform's own publish). ``caller``: the publisher, whom
+        the topic's data protection policy judges (decision 0215)."""
         topic = await self._topics.get_topic(tenant_id, topic_arn)
         check_publish(message, subject, attributes, structure, self._limits.max_message_size)
+        caller = caller or (None, tenant_id)
+        published = await self._publish(
+            topic,
+            self.guard.inbound(topic, message, structure, caller),
+            subject,
+            attributes,
+            structure,
+            group_id,
+            dedup_id,
+            publisher,
+        )
+        await self.guard.audit(topic, message, structure, caller, published.message_id)
+        return published
+
+    async def _publish(
+        self,
+        topic: Topic,
+        message: str,
+        subject: str | None,
+        attributes: Mapping[str, tuple[str, str]],
+        structure: str | None,
+        group_id: str | None,
+        dedup_id: str | None,
+        publisher: object | None,
+    ) -> Published:
         key = kms_key_of(topic)
         if key is not None:
             if self.sealer is None:
@@ -566,6 +605,10 @@ class PubSubService:
             text = str(per_protocol.get(subscription.protocol, per_protocol["default"]))
         if not subscription.confirmed or not passes(subscription, text, outgoing.attributes):
             return True
+        protected = self.guard.outbound(topic, subscription, text)
+        if protected is None:
+            return True  # an outbound Deny of the topic's data protection policy (0215)
+        text = protected
         fifo = outgoing.fifo
         if subscription.raw:
             body = text

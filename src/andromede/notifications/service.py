@@ -23,6 +23,7 @@ from andromede.notifications.archive import (
     format_time,
 )
 from andromede.notifications.errors import InvalidTopic, NoSuchTopic
+from andromede.notifications.message_protection import DATA_PROTECTION_POLICY
 from andromede.notifications.model import (
     FIFO_TOPIC,
     THROUGHPUT_SCOPE,
@@ -86,8 +87,9 @@ class TopicService:
         tags: Iterable[tuple[str, str]] | None = None,
     ) -> Topic:
         """A new topic, or (as RGW) the tenant's topic of that name with these attributes
-        (its ArchivePolicy kept unless named). ``tags``: the new topic's; an existing topic
-        keeps its own, and a request naming others is refused, as SNS refuses it."""
+        (its ArchivePolicy and DataProtectionPolicy kept unless named). ``tags``: the new
+        topic's; an existing topic keeps its own, and a request naming others is refused, as
+        SNS refuses it."""
         if BEGINNING_ARCHIVE_TIME in attributes:
             raise InvalidTopic(f"Invalid parameter: AttributeName {BEGINNING_ARCHIVE_TIME}")
         checked = check_fifo(check_name(name), check_attributes(attributes))
@@ -103,6 +105,10 @@ class TopicService:
             # CreateTopic again (a deployment tool's idempotent create) does not end an
             # archive it does not name: only SetTopicAttributes does (decision 0175).
             checked[ARCHIVE_POLICY] = before[ARCHIVE_POLICY]
+        if before is not None and DATA_PROTECTION_POLICY not in attributes:
+            # Nor does it lift a data protection policy (decision 0215): only its own call.
+            if DATA_PROTECTION_POLICY in before:
+                checked[DATA_PROTECTION_POLICY] = before[DATA_PROTECTION_POLICY]
         checked = _archive_started(checked, before, now)
         topic = Topic(
             tenant_id,
@@ -143,6 +149,8 @@ class TopicService:
         """The attributes as GetTopicAttributes shows them: ``BeginningArchiveTime`` moving
         with the retention period once the archive is older than it."""
         shown = dict(topic.attributes)
+        # Its own call shows it (GetDataProtectionPolicy), not the attributes (decision 0215).
+        shown.pop(DATA_PROTECTION_POLICY, None)
         if topic.fifo:
             shown.setdefault(THROUGHPUT_SCOPE, "Topic")  # a topic kept before decision 0175
         started, days = shown.get(BEGINNING_ARCHIVE_TIME), topic.archive_days

@@ -31,6 +31,7 @@ __all__ = [
     "DELIVERY_POLICY",
     "PROTOCOLS",
     "REDRIVE_POLICY",
+    "SUBSCRIPTION_PRINCIPAL",
     "Subscription",
     "check_endpoint",
     "check_subscription_attributes",
@@ -46,6 +47,9 @@ REDRIVE_POLICY: Final = "RedrivePolicy"
 DELIVERY_POLICY: Final = "DeliveryPolicy"
 _NOT_IMPLEMENTED: Final = frozenset({"SubscriptionRoleArn"})
 REPLAY_POLICY: Final = "ReplayPolicy"
+# The principal that subscribed (decision 0215), shown by GetSubscriptionAttributes and judged
+# by outbound data protection statements; set by Subscribe only.
+SUBSCRIPTION_PRINCIPAL: Final = "SubscriptionPrincipal"
 FORMAT_VERSION: Final = 1
 
 
@@ -162,6 +166,10 @@ class Subscription:
     @property
     def confirmed(self) -> bool:
         return self.token is None
+
+    @property
+    def principal(self) -> str | None:
+        return self.attributes.get(SUBSCRIPTION_PRINCIPAL) or None
 
     @property
     def raw(self) -> bool:

@@ -67,10 +67,12 @@ from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
 from andromede.notifications.delivery_status import DeliveryStatusLogger
+from andromede.notifications.protected_messages import MessageGuard, MetricRecorder
 from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.service import ObjectService
+from andromede.vended_log_groups import VendedLogGroups
 
 __all__ = [
     "LogKeySealer",
@@ -81,6 +83,7 @@ __all__ = [
     "logs_metric_flush",
     "logs_retention",
     "logs_service",
+    "sns_protection",
     "sns_status_logger",
     "write_metric_samples",
 ]
@@ -462,6 +465,20 @@ def sns_status_logger(
         audit=audit,
     )
     return DeliveryStatusLogger(groups)
+
+
+def sns_protection(
+    guard: MessageGuard,
+    settings: Settings,
+    logs: LogsService,
+    billing: BillingService | None,
+    metrics: MetricRecorder,
+) -> None:
+    """SNS message data protection's audit (decision 0215): its reports as vended logs into
+    the topic owner's ``/aws/vendedlogs/`` group, counted in ``logs.ingested``; its
+    ``AWS/SNS`` metrics into the platform's buffered sink."""
+    guard.findings = VendedLogGroups(logs, ingested=_ingested(settings, billing))
+    guard.metrics = metrics
 
 
 def _ingested(settings: Settings, billing: BillingService | None) -> Callable[[str, int], None]:

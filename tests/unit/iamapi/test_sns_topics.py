@@ -43,6 +43,8 @@ def test_every_action_is_an_sns_action() -> None:
         "TagResource",  # decision 0175, tested in test_sns_archive.py
         "UntagResource",
         "ListTagsForResource",
+        "PutDataProtectionPolicy",  # decision 0215, tested in test_sns_data_protection.py
+        "GetDataProtectionPolicy",
         *SUBSCRIPTION_ACTIONS,  # decision 0163, tested in test_sns_subscriptions.py
     }
 

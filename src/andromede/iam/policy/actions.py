@@ -522,13 +522,14 @@ _ANDROMEDE = (
 # SNS's topic calls, served for bucket notifications (decision 0132), its subscriptions and
 # Publish (decision 0163; PublishBatch is authorised as sns:Publish, as on AWS), AddPermission
 # and RemovePermission (decision 0168), TagResource, UntagResource and ListTagsForResource
-# (decision 0175); the rest of SNS's catalogue is named so that policies written for AWS are
-# accepted.
+# (decision 0175), Put/GetDataProtectionPolicy (decision 0215); the rest of SNS's catalogue is
+# named so that policies written for AWS are accepted.
 _SNS = (
     "AddPermission",
     "ConfirmSubscription",
     "CreateTopic",
     "DeleteTopic",
+    "GetDataProtectionPolicy",
     "GetSubscriptionAttributes",
     "GetTopicAttributes",
     "ListSubscriptions",
@@ -536,6 +537,7 @@ _SNS = (
     "ListTagsForResource",
     "ListTopics",
     "Publish",
+    "PutDataProtectionPolicy",
     # A legacy action no call authorises, still in AWS's default topic policy (Terraform's
     # provider writes that policy back when an aws_sns_topic_policy is destroyed).
     "Receive",
