@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -162,3 +164,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real ``andromede serve`` for the session (per xdist worker)."""
     with running_server(tmp_path_factory.mktemp("andromede") / "data") as process:
         yield process
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A fresh directory under /tmp: a QEMU host's state directory must be short, as QMP
+    socket paths fit in 107 bytes and pytest's ``tmp_path`` (its worker's and the test's
+    names in it) can be longer."""
+    folder = Path(tempfile.mkdtemp(prefix="andr-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

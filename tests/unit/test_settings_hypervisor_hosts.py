@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -174,11 +171,3 @@ def pki_files(tmp_path: Path) -> dict[str, Path]:
     leaf.cert_chain_pems[0].write_to_path(str(files["cert"]))
     leaf.private_key_pem.write_to_path(str(files["key"]))
     return files
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A state directory short enough for QMP socket paths (the gateway lends its layout)."""
-    folder = Path(tempfile.mkdtemp(prefix="andr-hosts-", dir="/tmp"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)

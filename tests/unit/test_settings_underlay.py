@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +16,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         if name.startswith("hypervisor"):
             monkeypatch.delenv(f"ANDROMEDE_{name.upper()}", raising=False)
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A state directory short enough for QMP socket paths."""
-    folder = Path(tempfile.mkdtemp(prefix="andr-underlay-", dir="/tmp"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_by_default_the_underlay_is_in_the_hosts_own_namespace(tmp_path: Path) -> None:

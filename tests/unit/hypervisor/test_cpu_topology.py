@@ -40,8 +40,10 @@ def test_smp_gives_cores_and_threads(vcpus: int, threads: int, option: str) -> N
     assert smp_option(_spec(vcpus, threads)) == option
 
 
-def test_the_command_line_carries_the_topology_and_reads_back(tmp_path: Path) -> None:
-    driver = QemuDriver(tmp_path / "host", config=QemuDriverConfig())
+def test_the_command_line_carries_the_topology_and_reads_back(
+    tmp_path: Path, short_dir: Path
+) -> None:
+    driver = QemuDriver(short_dir / "host", config=QemuDriverConfig())
     spec = _spec(4, 2)
     argv = driver._command(spec, driver._process(INSTANCE), "tcg")
     smp = [value for option, value in itertools.pairwise(argv) if option == "-smp"]

@@ -8,13 +8,10 @@ import ipaddress
 import json
 import logging
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -131,14 +128,6 @@ async def test_metadata_listeners_open_and_close_per_address() -> None:
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.3", port)
     server.close()
     await server.wait_closed()
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    # QMP socket paths must fit in 107 bytes: pytest's tmp_path can be longer.
-    path = Path(tempfile.mkdtemp(prefix="andromede-nd-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 async def test_a_host_told_user_mode_says_so_without_probing(

@@ -8,8 +8,6 @@ scripts/install-system-deps.sh).
 from __future__ import annotations
 
 import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,14 +25,6 @@ NOBODYS = "192.0.2.77"
 def _needs_ip() -> None:
     if shutil.which("ip") is None and shutil.which("ip", path="/usr/sbin:/sbin") is None:
         pytest.skip("the ip command is not installed (iproute2; scripts/install-system-deps.sh)")
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    # QMP socket paths must fit in 107 bytes: pytest's tmp_path can be longer.
-    path = Path(tempfile.mkdtemp(prefix="andromede-ul-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 async def test_an_address_of_this_host_is_an_underlay() -> None:
