@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
@@ -28,6 +28,7 @@ __all__ = [
     "Finding",
     "compiled",
     "custom_identifiers",
+    "detections",
     "identifier_names",
 ]
 
@@ -252,3 +253,19 @@ def identifier_names(
                 " (see the README for the managed data identifiers served)"
             )
     return tuple(dict.fromkeys(names))
+
+
+def detections(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """The ``dataIdentifiers`` of AWS's findings reports (CloudWatch Logs' and SNS's alike):
+    per identifier, in the order first found, its count and each term's offsets."""
+    by_identifier: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_identifier.setdefault(finding.identifier, []).append(finding)
+    return [
+        {
+            "name": name,
+            "count": len(found),
+            "detections": [{"start": f.start, "end": f.end} for f in found],
+        }
+        for name, found in by_identifier.items()
+    ]

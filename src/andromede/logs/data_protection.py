@@ -28,6 +28,7 @@ from andromede.dataidentifiers import (
     Detector,
     Finding,
     custom_identifiers,
+    detections,
     identifier_names,
 )
 from andromede.logs.errors import InvalidParameter
@@ -218,18 +219,8 @@ def findings_report(
     findings: Sequence[Finding], resource_arn: str, audit_time: str
 ) -> dict[str, Any]:
     """AWS's audit findings report for one event."""
-    by_identifier: dict[str, list[Finding]] = {}
-    for finding in findings:
-        by_identifier.setdefault(finding.identifier, []).append(finding)
     return {
         "auditTimestamp": audit_time,
         "resourceArn": resource_arn,
-        "dataIdentifiers": [
-            {
-                "name": name,
-                "count": len(found),
-                "detections": [{"start": f.start, "end": f.end} for f in found],
-            }
-            for name, found in by_identifier.items()
-        ],
+        "dataIdentifiers": detections(findings),
     }

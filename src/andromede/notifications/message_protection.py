@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, Protocol
 
-from andromede.dataidentifiers import Detector, Finding, custom_identifiers, identifier_names
+from andromede.dataidentifiers import (
+    Detector,
+    Finding,
+    custom_identifiers,
+    detections,
+    identifier_names,
+)
 from andromede.notifications.errors import InvalidTopic, MessageDenied
 
 __all__ = [
@@ -282,20 +288,10 @@ def findings_report(
     timestamp: str,
 ) -> dict[str, Any]:
     """SNS's audit report for one message (its ``dataIdentifiers`` empty when none found)."""
-    by_identifier: dict[str, list[Finding]] = {}
-    for finding in findings:
-        by_identifier.setdefault(finding.identifier, []).append(finding)
     return {
         "messageId": message_id,
         "callerPrincipal": caller,
         "resourceArn": resource_arn,
-        "dataIdentifiers": [
-            {
-                "name": name,
-                "count": len(found),
-                "detections": [{"start": f.start, "end": f.end} for f in found],
-            }
-            for name, found in by_identifier.items()
-        ],
+        "dataIdentifiers": detections(findings),
         "timestamp": timestamp,
     }
