@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from andromede.errors import AndromedeError
@@ -177,7 +178,7 @@ class DataProtection:
         """What applies to ``group``'s events now; None: no policy, nothing to look for."""
         policies = list(await self._account(group.tenant_id))
         if group.data_protection is not None:
-            policies.append(check_document(group.data_protection))
+            policies.append(_kept_policy(group.data_protection))
         detector = combined(policies)
         if detector is None:
             return None
@@ -193,7 +194,7 @@ class DataProtection:
         if cached is not None and cached[0] > now:
             return cached[1]
         held = await self._store.list_account_policies(tenant_id, DATA_PROTECTION)
-        policies = [check_document(p.document) for p in held]
+        policies = [_kept_policy(p.document) for p in held]
         if len(self._accounts) >= _CACHED_ACCOUNTS:
             self._accounts.clear()
         self._accounts[tenant_id] = (now + self._cache_ms, policies)
@@ -236,6 +237,13 @@ class DataProtection:
                     bucket,
                     type(exc).__name__,
                 )
+
+
+@lru_cache(maxsize=1024)
+def _kept_policy(document: str) -> ProtectionPolicy:
+    """A kept document, parsed once per gateway: every PutLogEvents to a protected group reads
+    its policy, and a kept document was checked when it was put."""
+    return check_document(document)
 
 
 def audit_time(ms: int) -> str:
