@@ -92,7 +92,7 @@ def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
     cw = client(server, "cloudwatch")
     at = minute(-2)
     cw.put_metric_data(
-        Namespace="Shop",
+        Namespace="Storefront",
         MetricData=[
             {
                 "MetricName": "Latency",
@@ -106,7 +106,7 @@ def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
         ],
     )
     asked: dict[str, Any] = {
-        "Namespace": "Shop",
+        "Namespace": "Storefront",
         "MetricName": "Latency",
         "Dimensions": [{"Name": "Route", "Value": "/cart"}],
         "StartTime": at,
@@ -120,7 +120,7 @@ def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
     assert (point["SampleCount"], point["Average"], point["Maximum"]) == (10.0, 43.0, 300.0)
     [point] = cw.get_metric_statistics(**asked, ExtendedStatistics=["p90"])["Datapoints"]
     assert abs(point["ExtendedStatistics"]["p90"] - 20.0) <= 1.0
-    pages = cw.get_paginator("list_metrics").paginate(Namespace="Shop")
+    pages = cw.get_paginator("list_metrics").paginate(Namespace="Storefront")
     names = sorted(m["MetricName"] for page in pages for m in page["Metrics"])
     assert names == ["Latency", "Orders"]
     data = cw.get_metric_data(
@@ -128,7 +128,7 @@ def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
             {
                 "Id": "orders",
                 "MetricStat": {
-                    "Metric": {"Namespace": "Shop", "MetricName": "Orders"},
+                    "Metric": {"Namespace": "Storefront", "MetricName": "Orders"},
                     "Period": 1,
                     "Stat": "Sum",
                 },
@@ -146,7 +146,7 @@ def test_boto3_over_cbor_and_another_account(server: ServerProcess) -> None:
     assert theirs.list_metrics()["Metrics"] == []
     assert (
         theirs.get_metric_statistics(
-            Namespace="Shop",
+            Namespace="Storefront",
             MetricName="Latency",
             Dimensions=[{"Name": "Route", "Value": "/cart"}],
             StartTime=at,
