@@ -135,7 +135,11 @@ def test_two_servers_are_counted_and_only_the_encrypted_one_runs_aes_gcm(
         for name in ("encrypted", "plain")
     }
     assert aes["encrypted"] / 64 > 4_000
-    assert aes["plain"] == 0
+    # The plain server opens no body, so all its 64 GETs together stay under what one encrypted
+    # GET spends. Not zero: the platform's background loops seal small records of their own
+    # (log events, queued events) whatever the buckets' setting, and a CI run once caught such a
+    # seal, 560 instructions, in the plain server's GET window.
+    assert aes["plain"] < aes["encrypted"] / 64
     print_report(results, top=3, cache_sim=False, baseline=False)
     printed = capsys.readouterr().out
     assert "encrypted ÷ plain: PUT x" in printed
