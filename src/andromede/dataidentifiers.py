@@ -13,6 +13,7 @@ builds them from a reason) and applies the findings its way.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,13 +27,17 @@ __all__ = [
     "MANAGED_IDENTIFIERS",
     "Detector",
     "Finding",
+    "PolicyHeader",
     "compiled",
     "custom_identifiers",
     "detections",
     "identifier_names",
+    "policy_header",
 ]
 
 ARN_PREFIX: Final = "arn:aws:dataprotection::aws:data-identifier/"
+# The one policy language version CloudWatch Logs and SNS accept.
+VERSION: Final = "2021-06-01"
 _MAX_CUSTOM: Final = 10
 _CUSTOM_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # AWS's characters for a custom expression: letters, digits, a few symbols and RE2's syntax.
@@ -229,6 +234,37 @@ def custom_identifiers(
             raise invalid(f"the Regex of {name} is not a valid expression") from None
         found[name] = expression
     return tuple(found.items())
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyHeader:
+    """What a data protection policy document says before its statements."""
+
+    name: str
+    custom: tuple[tuple[str, str], ...]
+    statements: object  # the ``Statement`` member as written, for the service to check
+
+
+def policy_header(document: str, invalid: Callable[[str], Exception]) -> PolicyHeader:
+    """A data protection policy document's JSON, ``Name``, ``Version``, ``Description`` and
+    custom identifiers, as CloudWatch Logs and SNS both check them; its length and its
+    statements are each service's own rules."""
+    try:
+        parsed = json.loads(document)
+    except ValueError:
+        raise invalid("the document is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise invalid("the document is not a JSON object")
+    name = parsed.get("Name")
+    if not isinstance(name, str) or not name:
+        raise invalid("Name is required")
+    if parsed.get("Version") != VERSION:
+        raise invalid(f"Version must be {VERSION}")
+    description = parsed.get("Description")
+    if description is not None and not isinstance(description, str):
+        raise invalid("Description must be a string")
+    custom = custom_identifiers(parsed.get("Configuration"), invalid)
+    return PolicyHeader(name, custom, parsed.get("Statement"))
 
 
 def identifier_names(

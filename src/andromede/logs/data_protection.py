@@ -17,7 +17,6 @@ found.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,9 +26,9 @@ from andromede.dataidentifiers import (
     MANAGED_IDENTIFIERS,
     Detector,
     Finding,
-    custom_identifiers,
     detections,
     identifier_names,
+    policy_header,
 )
 from andromede.logs.errors import InvalidParameter
 
@@ -48,7 +47,6 @@ __all__ = [
 ]
 
 MAX_DOCUMENT: Final = 30_720  # characters, AWS's limit for a data protection policy
-VERSION: Final = "2021-06-01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,22 +96,9 @@ def check_document(document: object) -> ProtectionPolicy:
             "1 validation error detected: Value at 'policyDocument' failed to satisfy "
             f"constraint: Member must have length between 1 and {MAX_DOCUMENT}"
         )
-    try:
-        parsed = json.loads(document)
-    except ValueError:
-        raise _invalid("the document is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise _invalid("the document is not a JSON object")
-    name = parsed.get("Name")
-    if not isinstance(name, str) or not name:
-        raise _invalid("Name is required")
-    if parsed.get("Version") != VERSION:
-        raise _invalid(f"Version must be {VERSION}")
-    description = parsed.get("Description")
-    if description is not None and not isinstance(description, str):
-        raise _invalid("Description must be a string")
-    custom = custom_identifiers(parsed.get("Configuration"), _invalid)
-    statements = parsed.get("Statement")
+    header = policy_header(document, _invalid)
+    custom = header.custom
+    statements = header.statements
     if not isinstance(statements, list) or len(statements) < 2:
         raise _invalid("Statement must hold an Audit statement and a Deidentify statement")
     audits: list[tuple[str, ...]] = []
@@ -134,7 +119,7 @@ def check_document(document: object) -> ProtectionPolicy:
         raise _invalid(
             "the DataIdentifier of a Deidentify statement must match the Audit statement's"
         )
-    return ProtectionPolicy(name, document, audits[0], custom, *destination)
+    return ProtectionPolicy(header.name, document, audits[0], custom, *destination)
 
 
 def _statement(statement: object, custom: set[str]) -> tuple[tuple[str, ...], str, Any]:

@@ -21,7 +21,6 @@ Pure rules here; the fan-out applies them (``notifications.pubsub``).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,9 +29,9 @@ from typing import Any, Final, Protocol
 from andromede.dataidentifiers import (
     Detector,
     Finding,
-    custom_identifiers,
     detections,
     identifier_names,
+    policy_header,
 )
 from andromede.notifications.errors import InvalidTopic, MessageDenied
 
@@ -51,7 +50,6 @@ __all__ = [
 
 DATA_PROTECTION_POLICY: Final = "DataProtectionPolicy"
 MAX_DOCUMENT: Final = 30_720  # characters, SNS's limit
-VERSION: Final = "2021-06-01"
 VENDED_PREFIX: Final = "/aws/vendedlogs/"
 _DIRECTIONS: Final = ("Inbound", "Outbound")
 
@@ -114,27 +112,15 @@ def check_document(document: object) -> MessagePolicy:
     """PutDataProtectionPolicy's (or CreateTopic's) document, as SNS checks it."""
     if not isinstance(document, str) or len(document) > MAX_DOCUMENT:
         raise _invalid(f"the policy must be a JSON string of at most {MAX_DOCUMENT} characters")
-    try:
-        parsed = json.loads(document)
-    except ValueError:
-        raise _invalid("the policy is not valid JSON") from None
-    if not isinstance(parsed, dict):
-        raise _invalid("the policy is not a JSON object")
-    name = parsed.get("Name")
-    if not isinstance(name, str) or not name:
-        raise _invalid("Name is required")
-    if parsed.get("Version") != VERSION:
-        raise _invalid(f"Version must be {VERSION}")
-    if not isinstance(parsed.get("Description", ""), str):
-        raise _invalid("Description must be a string")
-    custom = custom_identifiers(parsed.get("Configuration"), _invalid)
-    raw = parsed.get("Statement")
+    header = policy_header(document, _invalid)
+    custom = header.custom
+    raw = header.statements
     if not isinstance(raw, list) or not raw:
         raise _invalid("Statement must list at least one statement")
     statements = tuple(_statement(s, custom) for s in raw)
     if sum(1 for s in statements if s.operation == "Audit") > 1:
         raise _invalid("a policy has at most one Audit statement")
-    return MessagePolicy(name, statements)
+    return MessagePolicy(header.name, statements)
 
 
 def _statement(raw: object, custom: tuple[tuple[str, str], ...]) -> Statement:

@@ -89,9 +89,11 @@ def test_a_document_as_sns_takes_it() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("not json", "not valid JSON"),
+        ("not json", "not JSON"),
         (json.dumps({"Version": "2021-06-01", "Statement": []}), "Name is required"),
         (json.dumps({"Name": "p", "Version": "2012-10-17", "Statement": []}), "Version"),
+        (json.dumps({"Name": "p", "Version": "2021-06-01", "Description": 7}), "Description"),
+        ("[]", "not a JSON object"),
         (document(), "at least one statement"),
         (document(statement({"Deny": {}}, DataDirection="Sideways")), "DataDirection"),
         (document(statement({"Deny": {}}, Principal=[])), "Principal"),
