@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Final, Protocol
 
+from andromede.notifications.errors import MessageDenied
 from andromede.notifications.message_protection import (
     FindingsLogs,
     MessagePolicy,
@@ -91,6 +92,17 @@ class MessageGuard:
             return deidentify(policy.of("Inbound", "Deidentify"), text, arn, account)
 
         return _each_text(message, structure, checked)
+
+    def from_platform(self, topic: Topic, message: str) -> str | None:
+        """A message the platform publishes itself (an S3 event, an Auto Scaling
+        notification) as the topic takes it, judged as a publish of the topic's account with
+        no principal of its own (as an alarm's Publish is); None: an inbound Deny refuses it,
+        so it reaches no subscriber, as the service's Publish would have been refused."""
+        try:
+            return self.inbound(topic, message, None, (None, topic.tenant_id))
+        except MessageDenied:
+            log.info("platform message for %s refused by its data protection policy", topic.arn)
+            return None
 
     def outbound(self, topic: Topic, subscription: Subscription, text: str) -> str | None:
         """What ``subscription`` receives of ``text``; None: a Deny statement keeps it from

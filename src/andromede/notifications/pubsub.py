@@ -674,7 +674,11 @@ class PubSubService:
             # notification to one is dropped), as AWS takes none there.
             _log.info("event for FIFO topic %s dropped: it has no message group", topic.arn)
             return
-        await self.fan_out(topic, message, event_subject(message), {})
+        protected = self.guard.from_platform(topic, message)  # decision 0215's addendum
+        if protected is None:
+            return
+        message_id = await self.fan_out(topic, protected, event_subject(message), {})
+        await self.guard.audit(topic, message, None, (None, topic.tenant_id), message_id)
 
     async def _enqueue(
         self,

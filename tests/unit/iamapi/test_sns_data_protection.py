@@ -146,6 +146,37 @@ async def test_inbound_deny_and_deidentify(sns: Sns) -> None:
     assert [json.loads(b)["Message"] for b in bodies] == ["write to ###############"]
 
 
+async def test_the_platforms_own_messages_are_protected_too(sns: Sns) -> None:
+    # An S3 event or an Auto Scaling notification is published by the platform, not through
+    # Publish: the topic's policy judges it as a publish of the topic's account.
+    arn = await topic(sns.root, "pii")
+    queue = await sns.queue(sns.world.tenant_id, "pii-q")
+    await sns.root.call(
+        "sns",
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="sqs",
+        Endpoint=queue.arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    card = "arn:aws:dataprotection::aws:data-identifier/CreditCardNumber"
+    await sns.root.call(
+        "sns",
+        "PutDataProtectionPolicy",
+        ResourceArn=arn,
+        DataProtectionPolicy=policy(
+            statement({"Deny": {}}, DataIdentifier=[card], Principal=[sns.world.tenant_id]),
+            statement({"Deidentify": {"MaskConfig": {}}}),
+        ),
+    )
+    tenant = sns.world.tenant_id
+    assert await sns.topics.publish(tenant, arn, '{"note": "from ana@example.com"}')
+    assert await sns.topics.publish(tenant, arn, '{"note": "card 4111111111111111"}')
+    # The refused one reaches no subscriber and is not retried.
+    assert await sns.received(queue) == ['{"note": "from ***************"}']
+    assert await sns.received(queue) == []
+
+
 async def test_outbound_statements_follow_the_subscriber(sns: Sns) -> None:
     arn = await topic(sns.root, "pii")
     queue = await sns.queue(sns.world.tenant_id, "pii-q")
