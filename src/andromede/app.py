@@ -134,7 +134,7 @@ from andromede.wiring.loadbalancing import (
     load_balancer_upkeep,
     load_balancing_service,
 )
-from andromede.wiring.logs import flow_log_groups, logs_api, sns_protection, sns_status_logger
+from andromede.wiring.logs import flow_log_groups, logs_api, sns_observers, sns_status_logger
 from andromede.wiring.metrics import (
     alarm_service,
     anomaly_service,
@@ -658,7 +658,7 @@ class Application:
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
-        sns_protection(pubsub.guard, settings, logs.service, billing, metrics_sink)
+        sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,

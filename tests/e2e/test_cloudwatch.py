@@ -297,6 +297,40 @@ def test_sqs_metrics_appear_for_the_queue_owner_only(server: ServerProcess) -> N
     assert theirs.list_metrics(Namespace="AWS/SQS")["Metrics"] == []
 
 
+def test_sns_topic_metrics_are_the_topic_owners(server: ServerProcess) -> None:
+    # Decision 0221: a topic's AWS/SNS metrics through the served wiring and the sink.
+    sns, sqs, cw = client(server, "sns"), client(server, "sqs"), client(server, "cloudwatch")
+    arn = sns.create_topic(Name="metered-topic")["TopicArn"]
+    url = sqs.create_queue(QueueName="metered-topic-q")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
+    for n in range(2):
+        sns.publish(TopicArn=arn, Message=f"message {n}")
+    dims = [{"Name": "TopicName", "Value": "metered-topic"}]
+
+    def total(name: str) -> float | None:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/SNS", MetricName=name, Dimensions=dims, StartTime=minute(-1),
+            EndTime=minute(1), Period=120, Statistics=["Sum"],
+        )["Datapoints"]  # fmt: skip
+        return points[0]["Sum"] if points else None
+
+    deadline = time.monotonic() + 20
+    while (total("NumberOfMessagesPublished"), total("NumberOfNotificationsDelivered")) != (
+        2.0,
+        2.0,
+    ) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert total("NumberOfMessagesPublished") == 2.0
+    assert total("NumberOfNotificationsDelivered") == 2.0
+    assert total("PublishSize") == 2.0 * len("message 0")
+    other = new_tenant(server, "cwsns")
+    theirs = client_for(server, "cloudwatch", other.access_key_id, other.secret_access_key)
+    assert theirs.list_metrics(Namespace="AWS/SNS")["Metrics"] == []
+
+
 def _public_image(server: ServerProcess, tmp_path: Path, name: str) -> str:
     """A public image imported by the operator's command line beside the running server; its
     output shown when it fails, so that a failure under load says why."""

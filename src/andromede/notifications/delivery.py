@@ -77,6 +77,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.smtp import MailDeferred, SmtpMailer
 from andromede.notifications.store import EventQueue, QueuedEvent
 from andromede.notifications.subscriptions import is_subscription_arn
+from andromede.notifications.topic_metrics import TopicMetrics
 from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["Deliverer", "DeliveryPolicy", "QueueSink", "Subscribers"]
@@ -179,6 +180,8 @@ class Deliverer:
         # Told of each subscriber's delivery delivered or given up, for SNS's delivery status
         # logs (decision 0212; ``delivery_status.DeliveryStatusLogger``), set by the wiring.
         self.on_status: Callable[[Delivery, DeliveryOutcome], Awaitable[None]] | None = None
+        # The topics' AWS/SNS delivery metrics (decision 0221), set by the wiring.
+        self.topic_metrics: TopicMetrics | None = None
         self._next_sweep = 0.0
 
     async def sweep(self) -> int:
@@ -431,7 +434,11 @@ class Deliverer:
             if not await self._wait_turn(event, wait):
                 return
         await self._settle(
-            event, "smtp", self._counted(delivery, send()), self._dead_letter(delivery)
+            event,
+            "smtp",
+            self._counted(delivery, send()),
+            self._dead_letter(delivery),
+            status=self._reporter(delivery, _Exchange()),
         )
 
     async def _counted(self, delivery: Delivery, attempt: Awaitable[None]) -> None:
@@ -450,23 +457,32 @@ class Deliverer:
             return None
 
         async def send() -> None:
+            sent = False
             try:
-                await subscribers.dead_letter(delivery)
+                sent = await subscribers.dead_letter(delivery)
             except Exception:  # the message is given up either way
                 log.exception("dead-letter queue of %s not reached", delivery.subscription.arn)
+            if self.topic_metrics is not None:
+                self.topic_metrics.redriven(delivery, sent)
 
         return send
 
     def _reporter(
         self, delivery: Delivery, exchange: _Exchange
     ) -> Callable[[QueuedEvent, bool, str], Awaitable[None]] | None:
-        """What tells ``on_status`` how the delivery ended (decision 0212); None when no one
-        listens or its topic logs no status."""
-        on_status = self.on_status
-        if on_status is None or not delivery.feedback:
+        """What tells the topic's metrics (decision 0221) and ``on_status`` (decision 0212)
+        how the delivery ended; None when no one listens (``on_status`` only listens to the
+        deliveries of a topic that logs their status)."""
+        metrics = self.topic_metrics
+        on_status = self.on_status if delivery.feedback else None
+        if metrics is None and on_status is None:
             return None
 
         async def report(event: QueuedEvent, success: bool, reason: str) -> None:
+            if metrics is not None:
+                metrics.settled(delivery, success)
+            if on_status is None:
+                return
             response = exchange.response if success or exchange.response else reason
             outcome = DeliveryOutcome(
                 success, exchange.status, response, event.attempts, self._clock()

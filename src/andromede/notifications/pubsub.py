@@ -49,7 +49,6 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from andromede.notifications.archive import (
@@ -77,6 +76,7 @@ from andromede.notifications.model import Topic
 from andromede.notifications.protected_messages import Caller, MessageGuard
 from andromede.notifications.pubsub_types import (
     Delivery,
+    Outgoing,
     Published,
     PubSubLimits,
     SigningKeys,
@@ -92,6 +92,7 @@ from andromede.notifications.subscriptions import (
     check_subscription_attributes,
 )
 from andromede.notifications.topic_keys import TopicSealer, kms_key_of, opened_text, sealed_text
+from andromede.notifications.topic_metrics import TopicMetrics
 
 __all__ = [
     "Delivery",
@@ -105,21 +106,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
-
-
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    """One message on its way to a topic's subscriptions (published, or replayed)."""
-
-    message_id: str
-    message: str
-    subject: str | None
-    attributes: Mapping[str, tuple[str, str]]
-    structure: str | None
-    timestamp: datetime
-    # A FIFO topic's message's ((group id, deduplication id), sequence number).
-    fifo: tuple[tuple[str, str], str] | None = None
-    replayed: bool = False
 
 
 def _utcnow() -> datetime:
@@ -146,6 +132,7 @@ class PubSubService:
         Publish."""
         self.sealer = sealer
         self.guard = MessageGuard(clock)  # its findings writer set by the wiring (0215)
+        self.metrics = TopicMetrics()  # its recorder set by the wiring (decision 0221)
         self._archive = archive
         self._topics = topics
         self._store = store
@@ -499,6 +486,7 @@ class PubSubService:
             publisher,
         )
         await self.guard.audit(topic, message, structure, caller, published.message_id)
+        self.metrics.published(topic.arn, message)
         return published
 
     async def _publish(
@@ -527,7 +515,7 @@ class PubSubService:
         )
         number = sequence_number(sequence)
         if fresh:
-            outgoing = _Outgoing(
+            outgoing = Outgoing(
                 message_id, message, subject, attributes, structure, now, (ids, number)
             )
             days = topic.archive_days
@@ -556,11 +544,11 @@ class PubSubService:
         filter lets through; the message id (one for all, as SNS's)."""
         message_id = str(uuid.uuid4())
         await self._fan_out(
-            topic, _Outgoing(message_id, message, subject, attributes, structure, self._clock())
+            topic, Outgoing(message_id, message, subject, attributes, structure, self._clock())
         )
         return message_id
 
-    async def _fan_out(self, topic: Topic, outgoing: _Outgoing) -> None:
+    async def _fan_out(self, topic: Topic, outgoing: Outgoing) -> None:
         held_back = topic.archive_days is not None and self._archive is not None
         per_protocol = json.loads(outgoing.message) if outgoing.structure == "json" else None
         after = ""
@@ -592,7 +580,7 @@ class PubSubService:
         self,
         topic: Topic,
         subscription: Subscription,
-        outgoing: _Outgoing,
+        outgoing: Outgoing,
         per_protocol: dict[str, object] | None = None,
     ) -> bool:
         """Queue ``outgoing`` for one subscription, if confirmed and its filter lets it
@@ -603,7 +591,10 @@ class PubSubService:
             if per_protocol is None:
                 per_protocol = json.loads(outgoing.message)
             text = str(per_protocol.get(subscription.protocol, per_protocol["default"]))
-        if not subscription.confirmed or not passes(subscription, text, outgoing.attributes):
+        if not subscription.confirmed:
+            return True
+        if not passes(subscription, text, outgoing.attributes):
+            self.metrics.filtered_out(subscription, text, outgoing.attributes)
             return True
         protected = self.guard.outbound(topic, subscription, text)
         if protected is None:
@@ -645,7 +636,7 @@ class PubSubService:
         """Queue an archived message again for ``subscription``, marked replayed, as it was
         first delivered (same MessageId and Timestamp); False when the tenant's queue is full
         (the replay then waits its next pass)."""
-        outgoing = _Outgoing(
+        outgoing = Outgoing(
             archived.message_id,
             archived.message,
             archived.subject,
@@ -679,6 +670,7 @@ class PubSubService:
             return
         message_id = await self.fan_out(topic, protected, event_subject(message), {})
         await self.guard.audit(topic, message, None, (None, topic.tenant_id), message_id)
+        self.metrics.published(topic.arn, message)
 
     async def _enqueue(
         self,

@@ -14,7 +14,14 @@ from andromede.notifications.deliverypolicy import EffectivePolicy, RetryPolicy
 from andromede.notifications.envelope import SigningKey
 from andromede.notifications.subscriptions import Subscription
 
-__all__ = ["Delivery", "PubSubLimits", "Published", "SigningKeys", "SubscriberQueues"]
+__all__ = [
+    "Delivery",
+    "Outgoing",
+    "PubSubLimits",
+    "Published",
+    "SigningKeys",
+    "SubscriberQueues",
+]
 
 _PLATFORM_RETRY = RetryPolicy(2, 3600, 9, backoff="exponential")
 
@@ -87,6 +94,22 @@ class Delivery:
     # was queued (the status log's dwell time; None: queued before decision 0212).
     feedback: Mapping[str, str] = dataclasses.field(default_factory=dict)
     queued_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message on its way to a topic's subscriptions (published, or replayed), as
+    ``notifications.pubsub`` builds each subscription's notification of it."""
+
+    message_id: str
+    message: str
+    subject: str | None
+    attributes: Mapping[str, tuple[str, str]]
+    structure: str | None
+    timestamp: datetime
+    # A FIFO topic's message's ((group id, deduplication id), sequence number).
+    fifo: tuple[tuple[str, str], str] | None = None
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

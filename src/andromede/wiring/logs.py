@@ -66,8 +66,10 @@ from andromede.logs.store_sql import SqlLogStore
 from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
+from andromede.notifications.delivery import Deliverer
 from andromede.notifications.delivery_status import DeliveryStatusLogger
-from andromede.notifications.protected_messages import MessageGuard, MetricRecorder
+from andromede.notifications.protected_messages import MetricRecorder
+from andromede.notifications.pubsub import PubSubService
 from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
@@ -83,7 +85,7 @@ __all__ = [
     "logs_metric_flush",
     "logs_retention",
     "logs_service",
-    "sns_protection",
+    "sns_observers",
     "sns_status_logger",
     "write_metric_samples",
 ]
@@ -467,8 +469,9 @@ def sns_status_logger(
     return DeliveryStatusLogger(groups)
 
 
-def sns_protection(
-    guard: MessageGuard,
+def sns_observers(
+    pubsub: PubSubService,
+    deliverer: Deliverer,
     settings: Settings,
     logs: LogsService,
     billing: BillingService | None,
@@ -476,9 +479,12 @@ def sns_protection(
 ) -> None:
     """SNS message data protection's audit (decision 0215): its reports as vended logs into
     the topic owner's ``/aws/vendedlogs/`` group, counted in ``logs.ingested``; its
-    ``AWS/SNS`` metrics into the platform's buffered sink."""
-    guard.findings = VendedLogGroups(logs, ingested=_ingested(settings, billing))
-    guard.metrics = metrics
+    ``AWS/SNS`` metrics, and the topics' own (decision 0221: published, filtered out,
+    delivered, failed, redriven), into the platform's buffered sink."""
+    pubsub.guard.findings = VendedLogGroups(logs, ingested=_ingested(settings, billing))
+    pubsub.guard.metrics = metrics
+    pubsub.metrics.recorder = metrics
+    deliverer.topic_metrics = pubsub.metrics
 
 
 def _ingested(settings: Settings, billing: BillingService | None) -> Callable[[str, int], None]:
