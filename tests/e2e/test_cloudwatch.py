@@ -302,9 +302,9 @@ def test_sns_topic_metrics_are_the_topic_owners(server: ServerProcess) -> None:
     sns, sqs, cw = client(server, "sns"), client(server, "sqs"), client(server, "cloudwatch")
     arn = sns.create_topic(Name="metered-topic")["TopicArn"]
     url = sqs.create_queue(QueueName="metered-topic-q")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
     for n in range(2):
         sns.publish(TopicArn=arn, Message=f"message {n}")
