@@ -433,7 +433,7 @@ resource "aws_cloudwatch_event_target" "big_orders" {
 output "big_orders_url" { value = aws_sqs_queue.big_orders.url }
 # SNS (decisions 0132, 0163, 0175): a tagged topic with a display name and a policy of its
 # own, its big alerts raw into the big orders queue through a filter policy; a FIFO topic
-# into the FIFO orders queue, whose policy lets SNS in for it.
+# into the FIFO orders queue, whose policy lets SNS in for it, under the data key (0212).
 resource "aws_sns_topic" "alerts" {
   name         = "%(bucket)s-alerts"
   display_name = "Order alerts"
@@ -463,6 +463,7 @@ resource "aws_sns_topic" "order_events" {
   name                        = "%(bucket)s-order-events.fifo"
   fifo_topic                  = true
   content_based_deduplication = true
+  kms_master_key_id           = aws_kms_alias.data.name
 }
 resource "aws_sqs_queue_policy" "orders" {
   queue_url = aws_sqs_queue.orders.id
@@ -959,6 +960,15 @@ def test_terraform_applies_converges_and_destroys(
     assert [m["Body"] for m in got["Messages"]] == ["high alert"]
     fifo = sns.get_topic_attributes(TopicArn=outputs["order_events_arn"])["Attributes"]
     assert (fifo["FifoTopic"], fifo["ContentBasedDeduplication"]) == ("true", "true")
+    assert fifo["KmsMasterKeyId"] == f"alias/{bucket}"  # decision 0212, as written
+    # A message through the topic's key into the FIFO queue (which holds "order 1" too).
+    sns.publish(TopicArn=outputs["order_events_arn"], Message="order 2", MessageGroupId="c-2")
+    bodies: list[str] = []
+    deadline = time.monotonic() + 15
+    while "order 2" not in bodies and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=orders, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        bodies += [m["Body"] for m in got.get("Messages", [])]
+    assert "order 2" in bodies
     # aws_cloudwatch_event_archive (decision 0196) on the orders bus, its pattern as written.
     archive = events.describe_archive(ArchiveName=f"{bucket}-big-orders")
     assert (archive["State"], archive["RetentionDays"]) == ("ENABLED", 30)
