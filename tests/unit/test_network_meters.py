@@ -13,7 +13,7 @@ import dataclasses
 import gzip
 import json
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,28 +52,9 @@ from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.wiring.billing import traffic_meter
 from support.ec2app import REGION, Client, World, ec2_world
 from support.keys import cipher_in
+from support.metric_sinks import RecordingSink
 
 GIB = 2**30
-
-
-class RecordingSink:
-    """A :class:`~andromede.metrics.sink.MetricsSink` keeping what it is given."""
-
-    def __init__(self) -> None:
-        self.points: list[tuple[str, str, str, tuple[tuple[str, str], ...], float, str]] = []
-
-    def record(
-        self,
-        tenant_id: str,
-        namespace: str,
-        name: str,
-        dimensions: Sequence[tuple[str, str]],
-        value: float,
-        unit: str = "None",
-        *,
-        resolution: int = 60,
-    ) -> None:
-        self.points.append((tenant_id, namespace, name, tuple(dimensions), value, unit))
 
 
 def test_the_meter_table_counts_after_the_firewall_outside_the_platform() -> None:

@@ -6,8 +6,7 @@ delivered, failed and sent to a dead-letter queue; a confirmation is no notifica
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,45 +14,20 @@ import pytest
 
 from andromede.notifications.subscriptions import Subscription
 from andromede.notifications.topic_metrics import filtered_out_metrics
+from support.metric_sinks import RecordingSink
 from support.snsworld import Sns, sns_world, topic
 
 
-class Recorded:
-    """A MetricRecorder keeping what it is told."""
-
-    def __init__(self) -> None:
-        self.data: list[tuple[str, str, str, tuple[tuple[str, str], ...], float, str]] = []
-
-    def record(
-        self,
-        tenant_id: str,
-        namespace: str,
-        name: str,
-        dimensions: Sequence[tuple[str, str]],
-        value: float,
-        unit: str = "None",
-    ) -> None:
-        self.data.append((tenant_id, namespace, name, tuple(dimensions), value, unit))
-
-    def counts(self, topic_name: str) -> Counter[str]:
-        found: Counter[str] = Counter()
-        for _, namespace, name, dimensions, value, unit in self.data:
-            if namespace == "AWS/SNS" and dimensions == (("TopicName", topic_name),):
-                if unit == "Count":
-                    found[name] += int(value)
-        return found
-
-
 @pytest.fixture
-async def sns(tmp_path: Path) -> AsyncIterator[tuple[Sns, Recorded]]:
-    recorded = Recorded()
+async def sns(tmp_path: Path) -> AsyncIterator[tuple[Sns, RecordingSink]]:
+    recorded = RecordingSink()
     async with sns_world(tmp_path) as made:
         made.pubsub.metrics.recorder = recorded
         made.deliverer.topic_metrics = made.pubsub.metrics
         yield made, recorded
 
 
-async def test_published_filtered_out_and_delivered(sns: tuple[Sns, Recorded]) -> None:
+async def test_published_filtered_out_and_delivered(sns: tuple[Sns, RecordingSink]) -> None:
     world, recorded = sns
     tenant = world.world.tenant_id
     arn = await topic(world.root, "orders")
@@ -90,7 +64,7 @@ async def test_published_filtered_out_and_delivered(sns: tuple[Sns, Recorded]) -
     assert await world.topics.publish(tenant, arn, '{"Event": "autoscaling:TEST"}')
     assert len(await world.received(wanted)) == 4
     assert len(await world.received(filtered)) == 1
-    counts = recorded.counts("orders")
+    counts = recorded.counts("AWS/SNS", [("TopicName", "orders")])
     assert counts["NumberOfMessagesPublished"] == 4
     # "héllo" without attributes; "to nice" not matching.
     assert counts["NumberOfNotificationsFilteredOut-NoMessageAttributes"] == 2  # héllo, event
@@ -98,12 +72,12 @@ async def test_published_filtered_out_and_delivered(sns: tuple[Sns, Recorded]) -
     assert counts["NumberOfNotificationsFilteredOut-MessageAttributes"] == 1
     assert counts["NumberOfNotificationsDelivered"] == 5
     assert counts["NumberOfNotificationsFailed"] == 0
-    sizes = [d[4] for d in recorded.data if d[2] == "PublishSize"]
+    sizes = [d[4] for d in recorded.points if d[2] == "PublishSize"]
     assert sizes[0] == len("héllo".encode()) == 6
-    assert all(d[0] == tenant and d[5] in ("Count", "Bytes") for d in recorded.data)
+    assert all(d[0] == tenant and d[5] in ("Count", "Bytes") for d in recorded.points)
 
 
-async def test_failed_and_redriven(sns: tuple[Sns, Recorded]) -> None:
+async def test_failed_and_redriven(sns: tuple[Sns, RecordingSink]) -> None:
     world, recorded = sns
     tenant = world.world.tenant_id
     arn = await topic(world.root, "lost")
@@ -125,7 +99,7 @@ async def test_failed_and_redriven(sns: tuple[Sns, Recorded]) -> None:
     await world.pubsub.confirm(arn, token)
     await world.root.call("sns", "Publish", TopicArn=arn, Message="nowhere")
     assert len(await world.received(dlq)) == 1
-    counts = recorded.counts("lost")
+    counts = recorded.counts("AWS/SNS", [("TopicName", "lost")])
     assert counts["NumberOfNotificationsFailed"] == 2
     assert counts["NumberOfNotificationsRedrivenToDlq"] == 1
     # The confirmation the worker could not deliver is no notification.

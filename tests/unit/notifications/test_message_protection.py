@@ -8,7 +8,6 @@ findings or the no-findings group."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from andromede.notifications.message_protection import (
 from andromede.notifications.model import Topic, check_attributes
 from andromede.notifications.protected_messages import MessageGuard
 from andromede.notifications.subscriptions import SUBSCRIPTION_PRINCIPAL, Subscription
+from support.metric_sinks import RecordingSink
 
 EMAIL = "arn:aws:dataprotection::aws:data-identifier/EmailAddress"
 CARD = "arn:aws:dataprotection::aws:data-identifier/CreditCardNumber"
@@ -173,22 +173,6 @@ class Findings:
         self.written.append((tenant_id, group, stream, event))
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.recorded: list[tuple[Any, ...]] = []
-
-    def record(
-        self,
-        tenant_id: str,
-        namespace: str,
-        name: str,
-        dimensions: Sequence[tuple[str, str]],
-        value: float,
-        unit: str = "None",
-    ) -> None:
-        self.recorded.append((tenant_id, namespace, name, list(dimensions), value, unit))
-
-
 def topic_with(text: str) -> Topic:
     return Topic(
         tenant_id=ACCOUNT,
@@ -203,7 +187,7 @@ async def test_audit_reports_are_snss_sampled_at_the_rate() -> None:
     now = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
     draws = iter([0.5, 0.5, 0.995])
     guard = MessageGuard(lambda: now, draw=lambda: next(draws))
-    findings, metrics = Findings(), Metrics()
+    findings, metrics = Findings(), RecordingSink()
     guard.findings, guard.metrics = findings, metrics
     topic = topic_with(document(statement(AUDIT)))
     caller = (PUBLISHER, ACCOUNT)
@@ -226,9 +210,9 @@ async def test_audit_reports_are_snss_sampled_at_the_rate() -> None:
     }
     assert json.loads(findings.written[1][3][1])["dataIdentifiers"] == []
     # SNS's audit metrics, in the topic owner's AWS/SNS, for the messages audited only.
-    assert metrics.recorded == [
-        (ACCOUNT, "AWS/SNS", "MessagesWithFindings", [("TopicName", "orders")], 1, "Count"),
-        (ACCOUNT, "AWS/SNS", "MessagesWithNoFindings", [("TopicName", "orders")], 1, "Count"),
+    assert metrics.points == [
+        (ACCOUNT, "AWS/SNS", "MessagesWithFindings", (("TopicName", "orders"),), 1, "Count"),
+        (ACCOUNT, "AWS/SNS", "MessagesWithNoFindings", (("TopicName", "orders"),), 1, "Count"),
     ]
 
 
