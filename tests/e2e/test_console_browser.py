@@ -3,7 +3,8 @@
 compare the bytes, switch to French, log out; a bucket's notification filters shown and the
 default subnet made again from the VPCs page; the account's Block Public Access set from its
 page; a secret stored, its value retrieved and the secret deleted from the Secrets pages; a log
-group made and its events read, and an EventBridge rule made; an Auto Scaling group made with
+group made, a data protection policy put on it and its events read masked, then unmasked
+(session 52), and an EventBridge rule made; an Auto Scaling group made with
 a mixed instances policy and the policy changed (session 51).
 
 Without Chromium (``apt-get install chromium``, scripts/install-system-deps.sh) or the
@@ -681,9 +682,10 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
     browser: Any, server: ServerProcess
 ) -> None:
     """CloudWatch Logs' and EventBridge's pages as a user drives them (session 48): a log
-    group made from its page, events put with boto3 (one holding HTML) read on the stream's
-    page as text, a rule made with an event pattern — each checked with boto3, with no script
-    error or CSP violation."""
+    group made from its page, a data protection policy put on it (session 52), events put with
+    boto3 (one holding HTML) read on the stream's page as text, an e-mail address masked then
+    shown by the "Unmask" toggle, a rule made with an event pattern — each checked with boto3,
+    with no script error or CSP violation."""
     tenant = new_tenant(server, "console-logs")
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     iam.create_user(UserName="watcher")
@@ -698,6 +700,7 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
     logs = client_for(server, "logs", tenant.access_key_id, tenant.secret_access_key)
     events = client_for(server, "events", tenant.access_key_id, tenant.secret_access_key)
     message = '<b id="injected">bold</b> ERROR disk full'
+    email = "alice@example.com"
     console = f"{server.api_endpoint}/console"
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
@@ -720,17 +723,29 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
         page.click("#create-log-group")
         page.wait_for_url(f"{console}/log-groups/group?name=%2Fapp%2Fweb")
         assert "14 days" in page.inner_text("#log-group-retention")
+        # Session 52: a data protection policy put from the group's page (decision 0211).
+        page.check("#managed-identifiers input[name=managed_EmailAddress]")
+        page.click("#put-protection")
+        page.wait_for_selector("#data-protection-managed:has-text('EmailAddress')")
         logs.create_log_stream(logGroupName="/app/web", logStreamName="web-1")
+        now = int(time.time() * 1000)
         logs.put_log_events(
             logGroupName="/app/web",
             logStreamName="web-1",
-            logEvents=[{"timestamp": int(time.time() * 1000), "message": message}],
+            logEvents=[
+                {"timestamp": now, "message": message},
+                {"timestamp": now + 1, "message": f"mail {email}"},
+            ],
         )
         page.reload()
         page.click("#log-streams >> text=web-1")
         page.wait_for_selector("#log-events")
         assert message in page.inner_text("#log-events")  # shown as text, not markup
         assert page.query_selector("#injected") is None
+        shown = page.inner_text("#log-events")
+        assert f"mail {'*' * len(email)}" in shown and email not in shown  # masked
+        page.click("#log-unmask-toggle")  # the watcher may logs:Unmask (logs:*)
+        page.wait_for_selector(f"#log-events:has-text('{email}')")
         page.click("header nav >> text=EventBridge rules")
         page.wait_for_url(f"{console}/event-rules")
         page.fill("#create-rule-form input[name=name]", "uploads")
@@ -750,6 +765,10 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
         print(f"logs and rules browser flow: {time.monotonic() - started:.1f} s")
     group = logs.describe_log_groups(logGroupNamePrefix="/app/web")["logGroups"][0]
     assert group["retentionInDays"] == 14
+    kept = logs.get_data_protection_policy(logGroupIdentifier="/app/web")["policyDocument"]
+    assert json.loads(kept)["Statement"][0]["DataIdentifier"] == [
+        "arn:aws:dataprotection::aws:data-identifier/EmailAddress"
+    ]
     rule = events.describe_rule(Name="uploads")
     assert json.loads(rule["EventPattern"]) == {"source": ["aws.s3"]}
     assert rule["State"] == "DISABLED" and rule["Description"] == "uploads to S3"

@@ -368,10 +368,12 @@ class Console:
     def error_text(self, request: Request, exc: WireError) -> str:
         """The API's refusal in the reader's language, with the protocol's code. For IAM's
         and EC2's, whose messages name what was refused (the action, the resource, the
-        state), the message follows the translation."""
+        state), and the JSON APIs' AccessDeniedException, which names the action denied
+        (``logs:Unmask`` beside the read allowed), the message follows the translation."""
         _ = self.catalogue(request).gettext
         detailed = {
             "UnauthorizedOperation": _("Access denied: your policies do not allow this."),
+            "AccessDeniedException": _("Access denied: your policies do not allow this."),
             "NoSuchEntity": _("No such IAM entity in your account."),
             "EntityAlreadyExists": _("An IAM entity of that name already exists."),
             "DeleteConflict": _("Still in use: remove what is attached to it first."),
@@ -409,7 +411,6 @@ class Console:
             return f"{detailed[exc.code]}{detail} ({exc.code})"
         known = {
             "AccessDenied": _("Access denied: your policies do not allow this."),
-            "AccessDeniedException": _("Access denied: your policies do not allow this."),
             "BucketNotEmpty": _("The bucket is not empty: delete its objects first."),
             "BucketAlreadyExists": _("That bucket name is taken."),
             "BucketAlreadyOwnedByYou": _("You already own a bucket of that name."),

@@ -5,8 +5,10 @@ deleted; session 50: edited — its pattern or schedule, description and state, 
 role kept); a rule's targets (an SQS queue — a FIFO one in a message group —, an SNS topic or,
 session 50, an API destination with the role it is invoked as, all of the account chosen from
 lists; the event as is or a constant JSON sent instead) added and removed; "Test pattern"
-(TestEventPattern) with a sample event — EventBridge's calls as the signed-in principal
-(``wire_events.EventsWire``), so its IAM decisions and its words answer them.
+(TestEventPattern) with a sample event; session 52: a bus's KMS key and dead-letter queue
+(decision 0213) shown, chosen at its creation and changed — EventBridge's calls as the
+signed-in principal (``wire_events.EventsWire``), so its IAM decisions and its words answer
+them.
 
 A bus and a rule travel in the query or the form (a bus's name may be an ARN-like path).
 """
@@ -24,7 +26,7 @@ from starlette.responses import RedirectResponse, Response
 from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_events import DEFAULT_BUS, BusRow, RuleRow, TargetRow
+from andromede.console.wire_events import DEFAULT_BUS, BusRow, BusSettings, RuleRow, TargetRow
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -81,6 +83,10 @@ async def _rules_page(
     buses: list[BusRow] = []
     rules: list[RuleRow] = []
     next_href = None
+    settings: BusSettings | None = None
+    settings_error = ""
+    keys: list[tuple[str, str]] = []
+    queues: list[str] = []
     if wire is None:
         error, status = _("This server serves no EventBridge."), 404
     else:
@@ -96,6 +102,11 @@ async def _rules_page(
         else:
             if token:
                 next_href = f"{_RULES_URL}?{urlencode({'bus': bus, 'token': token})}"
+        try:
+            settings = await wire.bus_settings(origin, principal, bus)
+        except WireError as exc:  # the bus's section says so; its rules are shown
+            settings_error = console.error_text(request, exc)
+        keys, queues = await _bus_choices(console, request, session)
     return console.render(
         request,
         "event_rules.html",
@@ -110,8 +121,31 @@ async def _rules_page(
         form=form or {},
         sample_event=(form or {}).get("event") or SAMPLE_EVENT,
         tested=tested,
+        bus_settings=settings,
+        bus_settings_error=settings_error,
+        kms_keys=keys,
+        queue_arns=queues,
         error=error,
     )
+
+
+async def _bus_choices(
+    console: Console, request: Request, session: Session
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """A bus's forms' choices (decision 0213): the keys KMS lists to the user and the ARNs of
+    the queues SQS lists — choices only: EventBridge checks the key is open to it and the
+    queue the account's."""
+    keys: list[tuple[str, str]] = []
+    queues: list[str] = []
+    origin, principal = request.scope, session.principal
+    if console.kms is not None:
+        keys = await console.kms.key_choices(
+            origin, principal, limit=console.settings.console_page_size
+        )
+    if console.sqs is not None:
+        with suppress(WireError):
+            queues = [q.arn for q in await console.sqs.list_queues(origin, principal) if q.arn]
+    return keys, queues
 
 
 def _bus_of(request: Request, fields: dict[str, str] | None = None) -> str:
@@ -131,7 +165,13 @@ async def post(console: Console, request: Request, session: Session, fields: For
     bus = _bus_of(request, fields)
     wire = console.events
     action = request.path_params.get("action", "create-rule")
-    if wire is None or action not in ("create-rule", "test", "create-bus", "delete-bus"):
+    if wire is None or action not in (
+        "create-rule",
+        "test",
+        "create-bus",
+        "update-bus",
+        "delete-bus",
+    ):
         return await _rules_page(console, request, session, bus)
     _ = console.catalogue(request).gettext
     origin, principal = request.scope, session.principal
@@ -141,10 +181,17 @@ async def post(console: Console, request: Request, session: Session, fields: For
                 origin, principal, fields.get("pattern", ""), fields.get("event", "")
             )
             return await _rules_page(console, request, session, bus, form=fields, tested=matched)
+        key, dead_letter = fields.get("kms_key", "").strip(), fields.get("dead_letter", "").strip()
         if action == "create-bus":
             name = fields.get("bus_name", "").strip()
-            await wire.create_bus(origin, principal, name, fields.get("description", ""))
+            await wire.create_bus(
+                origin, principal, name, fields.get("description", ""),
+                kms_key=key, dead_letter_arn=dead_letter,
+            )  # fmt: skip
             return RedirectResponse(_bus_url(name), status_code=303)
+        if action == "update-bus":
+            await wire.update_bus(origin, principal, bus, key, dead_letter)
+            return RedirectResponse(_bus_url(bus), status_code=303)
         if action == "delete-bus":
             if fields.get("confirm") != "yes":
                 raise FormFault(_("Tick the box to confirm the deletion."))

@@ -1,8 +1,12 @@
 """Network load balancers and their target groups (decision 0191 served, 0111 shown): list
 the account's load balancers (name, DNS name, state, scheme, VPC, subnets) and create an
 internal one in subnets of one VPC, with tags; a load balancer's page lists its listeners,
-creates a TCP, UDP or TCP_UDP listener forwarding to a target group, deletes one, shows its
-deletion protection and deletes it after a ticked box. Target groups: list, create (TCP, UDP
+creates a TCP, UDP, TCP_UDP or TLS listener forwarding to a target group, deletes one, shows
+its deletion protection and deletes it after a ticked box. A TLS listener (decision 0210,
+session 52 here) is made with its certificate chosen among the account's IAM server
+certificates (ListServerCertificates as the user), its security policy among those
+DescribeSSLPolicies lists and an ALPN policy; its further (SNI) certificates are listed,
+added and removed. Target groups: list, create (TCP, UDP
 or TCP_UDP and a port, VPC, target type, health check protocol, interval and thresholds),
 delete after a ticked box; a target
 group's page lists its targets with DescribeTargetHealth's state and reason, registers an
@@ -30,7 +34,9 @@ from andromede.console.pages_ec2 import field
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import InstanceRow, SecurityGroupRow, SubnetRow
-from andromede.console.wire_elb import DELETION_PROTECTION, ElbWire, TargetGroupRow
+from andromede.console.wire_elb import DELETION_PROTECTION, ElbWire, TargetGroupRow, TlsChoice
+from andromede.console.wire_server_certificates import list_certificates
+from andromede.loadbalancing.tls import ALPN_POLICIES
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -41,14 +47,15 @@ __all__ = ["ROUTES"]
 # groups each listener protocol forwards to, and the health checks of every one of these
 # group protocols — as ELBv2 allows them ("The GENEVE, TLS, UDP, and TCP_UDP protocols are
 # not supported for health checks"): ELBv2 decides, the forms only offer and say so.
-PROTOCOLS: Final = ("TCP", "UDP", "TCP_UDP")
+PROTOCOLS: Final = ("TCP", "UDP", "TCP_UDP", "TLS")
 LISTENER_GROUPS: Final = {"TCP": ("TCP", "TCP_UDP"), "UDP": ("UDP", "TCP_UDP"),
-                          "TCP_UDP": ("TCP_UDP",)}  # fmt: skip
+                          "TCP_UDP": ("TCP_UDP",), "TLS": ("TCP", "TLS")}  # fmt: skip
 HEALTH_CHECKS: Final = ("TCP", "HTTP", "HTTPS")
 _LBS_URL: Final = f"{CONSOLE_PATH}/load-balancers"
 _TGS_URL: Final = f"{CONSOLE_PATH}/target-groups"
 _MAX_TAGS: Final = 3  # tag rows on the create form
 _INSTANCES_SHOWN: Final = 1000  # DescribeInstances' largest page, for the register form
+_CERTIFICATES_SHOWN: Final = 1000  # ListServerCertificates' largest page, for the TLS forms
 
 
 def _no_elb(console: Console, request: Request) -> tuple[str, int]:
@@ -145,6 +152,10 @@ async def _load_balancer_page(
     _ = console.catalogue(request).gettext
     name = request.path_params["name"]
     lb, listeners, groups, protected, tags, security_groups = None, [], [], "", [], []
+    certificates: list[tuple[str, str]] = []
+    ssl_policies: list[str] = []
+    sni: dict[str, list[tuple[str, bool]]] = {}
+    sni_errors: dict[str, str] = {}
     if console.elb is None:
         error, status = _no_elb(console, request)
     else:
@@ -159,6 +170,17 @@ async def _load_balancer_page(
             error, status = first_refusal(console, request, exc, error, status)
         with suppress(WireError):  # the listener form's choices only
             groups = await console.elb.target_groups(origin, who)
+        certificates = await _certificate_choices(console, request, session)
+        with suppress(WireError):  # the TLS listener form's choices only: ELBv2 decides
+            ssl_policies = await console.elb.ssl_policies(origin, who)
+        for listener in listeners:
+            if listener.protocol == "TLS":
+                try:
+                    sni[listener.arn] = await console.elb.listener_certificates(
+                        origin, who, listener.arn
+                    )
+                except WireError as exc:  # that listener's row says so
+                    sni_errors[listener.arn] = console.error_text(request, exc)
         if lb is not None and console.ec2 is not None:
             with suppress(WireError):  # the security groups form's choices only
                 security_groups = await console.ec2.describe_security_groups(
@@ -180,8 +202,30 @@ async def _load_balancer_page(
         typed=(typed or {}).get("listener", {}),
         protocols=PROTOCOLS,
         listener_groups=LISTENER_GROUPS,
+        certificates=certificates,
+        certificate_names=dict(certificates),
+        ssl_policies=ssl_policies,
+        alpn_policies=tuple(ALPN_POLICIES),
+        sni=sni,
+        sni_errors=sni_errors,
         error=error,
     )
+
+
+async def _certificate_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
+    """The account's IAM server certificates as (ARN, name), as IAM lists them to the user:
+    the TLS forms' choices only (ELBv2 checks the certificate is the account's)."""
+    if console.iam is None:
+        return []
+    with suppress(WireError):
+        found = await list_certificates(
+            console.iam, request.scope, session.principal,
+            marker=None, page_size=_CERTIFICATES_SHOWN,
+        )  # fmt: skip
+        return [(row.arn, row.name) for row in found.rows]
+    return []
 
 
 async def _lb_arn(elb: ElbWire, request: Request, session: Session) -> str:
@@ -197,9 +241,34 @@ async def _create_listener(
     elb: ElbWire, request: Request, session: Session, f: dict[str, str]
 ) -> str:
     arn = await _lb_arn(elb, request, session)
+    protocol = field(f, "protocol") or "TCP"
+    tls = None
+    if protocol == "TLS":
+        tls = TlsChoice(field(f, "certificate_arn"), field(f, "ssl_policy"), field(f, "alpn"))
     await elb.create_listener(
         request.scope, session.principal, arn, field(f, "port"), field(f, "target_group_arn"),
-        field(f, "protocol") or "TCP",
+        protocol, tls,
+    )  # fmt: skip
+    return _lb_url(request)
+
+
+async def _add_certificate(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    """AddListenerCertificates: one more (SNI) certificate on a TLS listener."""
+    await elb.change_listener_certificate(
+        request.scope, session.principal, "AddListenerCertificates",
+        field(f, "listener_arn"), field(f, "certificate_arn"),
+    )  # fmt: skip
+    return _lb_url(request)
+
+
+async def _remove_certificate(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    await elb.change_listener_certificate(
+        request.scope, session.principal, "RemoveListenerCertificates",
+        field(f, "listener_arn"), field(f, "certificate_arn"),
     )  # fmt: skip
     return _lb_url(request)
 
@@ -380,6 +449,10 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      _action(_load_balancer_page, _create_listener, form="listener"), ["POST"]),
     ("/load-balancers/{name}/listeners/delete",
      _action(_load_balancer_page, _delete_listener), ["POST"]),
+    ("/load-balancers/{name}/listener-certificates",
+     _action(_load_balancer_page, _add_certificate, form="certificate"), ["POST"]),
+    ("/load-balancers/{name}/listener-certificates/remove",
+     _action(_load_balancer_page, _remove_certificate), ["POST"]),
     ("/load-balancers/{name}/security-groups",
      _action(_load_balancer_page, _set_security_groups), ["POST"]),
     ("/load-balancers/{name}/delete",

@@ -76,6 +76,7 @@ PATTERN_FIELDS: Final = (
     "@tokens",
 )
 _BARS: Final = "▁▂▃▄▅▆▇█"
+_UNMASK: Final = "unmask(@message)"
 
 
 def bar_line(visualization: str) -> str:
@@ -191,9 +192,12 @@ def _window(request: Request, f: Form) -> tuple[int, int]:
 async def _run(wire: LogsWire, request: Request, session: Session, f: Form) -> str:
     groups = [k.removeprefix("group_") for k, v in f.items() if k.startswith("group_") and v]
     window = _window(request, f)
-    query_id = await start_query(
-        wire, request.scope, session.principal, groups, window, f.get("query", "")[:_MAX_QUERY]
-    )
+    query = f.get("query", "")[:_MAX_QUERY]
+    if f.get("unmask") == "yes" and not query.lstrip().startswith(_UNMASK):
+        # The "Unmask" toggle is AWS's unmask command (decision 0211) before the query's own:
+        # Logs authorises logs:Unmask on every group before it runs, and says so when denied.
+        query = f"{_UNMASK}\n| {query}"
+    query_id = await start_query(wire, request.scope, session.principal, groups, window, query)
     return f"{_URL}?{urlencode({'query': query_id})}"
 
 

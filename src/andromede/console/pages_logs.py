@@ -13,6 +13,8 @@ data, shown as text (the templates autoescape), never as markup.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import handlers
+from andromede.console import pages_log_protection as protection
 from andromede.console.handlers import (
     Form,
     FormFault,
@@ -48,6 +51,8 @@ RETENTION_DAYS: Final = (
 )  # fmt: skip
 _MAX_GROUPS: Final = 50  # DescribeLogGroups' limit bound (AWS's)
 _ACTIONS: Final = frozenset({"retention", "put-filter", "delete-filter", "delete"})
+# A group's data protection policy (decision 0211), put or deleted (``pages_log_protection``).
+_PROTECTION: Final = {"put-protection": protection.put, "delete-protection": protection.delete}
 
 
 def group_url(name: str) -> str:
@@ -151,6 +156,7 @@ async def _group_page(
     *,
     error: str | None = None,
     status: int = 200,
+    protection_typed: Mapping[str, str] | None = None,
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = console.logs
@@ -158,6 +164,9 @@ async def _group_page(
     filters: list[FilterRow] = []
     streams: list[Any] = []
     next_href = None
+    policy: protection.PolicyView | None = None
+    policy_error = ""
+    group_names: list[str] = []
     origin, principal = request.scope, session.principal
     if wire is None:
         error, status = _("This server serves no CloudWatch Logs."), 404
@@ -177,6 +186,17 @@ async def _group_page(
                     next_href = f"{group_url(name)}&{urlencode({'token': token})}"
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
+        if group is not None:
+            # A policy that may list groups without reading their policy: its refusal shown in
+            # the policy's section, the rest of the page as it is.
+            try:
+                document = await wire.data_protection_policy(origin, principal, name)
+            except WireError as exc:
+                policy_error = console.error_text(request, exc)
+            else:
+                policy = None if document is None else protection.policy_view(document)
+            with suppress(WireError):  # the destination's choices only: Logs decides
+                group_names = await wire.group_names(origin, principal)
     return console.render(
         request,
         "log_group.html",
@@ -189,6 +209,12 @@ async def _group_page(
         streams=streams,
         next_href=next_href,
         retention_days=RETENTION_DAYS,
+        policy=policy,
+        policy_error=policy_error,
+        policy_form=protection_typed or protection.form_of(policy),
+        managed_identifiers=protection.MANAGED,
+        custom_rows=range(1, protection.CUSTOM_ROWS + 1),
+        group_names=[g for g in group_names if g != name],
         error=error,
     )
 
@@ -206,17 +232,19 @@ async def change(console: Console, request: Request, session: Session) -> Respon
     """One POST of a group's page (its name a form field): the change, then back to the
     group's page (303), or the list after a deletion; a refusal shown on the group's page."""
     action = request.path_params.get("action", "")
-    fields = await console.form(request, session)
+    fields = await console.form(request, session, max_fields=protection.MAX_FIELDS)
     if fields is None:
         return console.refused_form(request, session)
     name = fields.get("name", "")[:512]
     wire = console.logs
-    if wire is None or action not in _ACTIONS or not name:
+    if wire is None or (action not in _ACTIONS and action not in _PROTECTION) or not name:
         return await _list_page(console, request, session)
     _ = console.catalogue(request).gettext
     origin, principal = request.scope, session.principal
     try:
-        if action == "retention":
+        if action in _PROTECTION:
+            await _PROTECTION[action](wire, request, session, name, fields)
+        elif action == "retention":
             await wire.set_retention(origin, principal, name, _retention(fields.get("days", ""), _))
         elif action == "put-filter":
             row = FilterRow(
@@ -236,8 +264,21 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             return RedirectResponse(_GROUPS_URL, status_code=303)
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)
-        return await _group_page(console, request, session, name, error=error, status=status)
+        typed = fields if action == "put-protection" else None
+        return await _group_page(
+            console, request, session, name, error=error, status=status, protection_typed=typed
+        )
     return RedirectResponse(group_url(name), status_code=303)
+
+
+def _unmasking(request: Request) -> bool:
+    """The "Unmask" toggle (decision 0211): the reading asks Logs for the masked terms, which
+    it shows only to a caller allowed ``logs:Unmask`` (its AccessDeniedException otherwise)."""
+    return request.query_params.get("unmask") == "yes"
+
+
+def _with_unmask(query: dict[str, str], unmask: bool) -> dict[str, str]:
+    return {**query, "unmask": "yes"} if unmask else query
 
 
 @signed_in
@@ -247,9 +288,11 @@ async def log_stream(console: Console, request: Request, session: Session) -> Re
     _ = console.catalogue(request).gettext
     group = request.query_params.get("group", "")[:512]
     stream = request.query_params.get("stream", "")[:512]
+    unmask = _unmasking(request)
     wire, error, status = console.logs, None, 200
     events: list[Any] = []
     newer = older = None
+    query = {"group": group, "stream": stream}
     if wire is None:
         error, status = _("This server serves no CloudWatch Logs."), 404
     else:
@@ -257,12 +300,12 @@ async def log_stream(console: Console, request: Request, session: Session) -> Re
         try:
             events, forward, backward = await wire.events(
                 request.scope, session.principal, group, stream,
-                limit=console.settings.console_page_size, token=token,
+                limit=console.settings.console_page_size, token=token, unmask=unmask,
             )  # fmt: skip
         except WireError as exc:
             error, status = console.error_text(request, exc), exc.status
         else:
-            base = f"{_GROUPS_URL}/stream?{urlencode({'group': group, 'stream': stream})}"
+            base = f"{_GROUPS_URL}/stream?{urlencode(_with_unmask(query, unmask))}"
             # An empty page at either end still answers a token: offered when it moves.
             if forward and forward != token:
                 newer = f"{base}&{urlencode({'token': forward})}"
@@ -280,6 +323,8 @@ async def log_stream(console: Console, request: Request, session: Session) -> Re
         events=events,
         newer_href=newer,
         older_href=older,
+        unmask=unmask,
+        toggle_href=f"{_GROUPS_URL}/stream?{urlencode(_with_unmask(query, not unmask))}",
         error=error,
     )
 
@@ -290,9 +335,11 @@ async def search(console: Console, request: Request, session: Session) -> Respon
     _ = console.catalogue(request).gettext
     group = request.query_params.get("group", "")[:512]
     pattern = request.query_params.get("pattern", "")[:1024]
+    unmask = _unmasking(request)
     wire, error, status = console.logs, None, 200
     events: list[Any] = []
     next_href = None
+    query = {"group": group, "pattern": pattern}
     if wire is None:
         error, status = _("This server serves no CloudWatch Logs."), 404
     else:
@@ -300,14 +347,14 @@ async def search(console: Console, request: Request, session: Session) -> Respon
             events, token = await wire.search(
                 request.scope, session.principal, group, pattern=pattern,
                 limit=console.settings.console_page_size,
-                token=request.query_params.get("token") or None,
+                token=request.query_params.get("token") or None, unmask=unmask,
             )  # fmt: skip
         except WireError as exc:
             error, status = console.error_text(request, exc), exc.status
         else:
             if token:
-                query = {"group": group, "pattern": pattern, "token": token}
-                next_href = f"{_GROUPS_URL}/search?{urlencode(query)}"
+                following = _with_unmask({**query, "token": token}, unmask)
+                next_href = f"{_GROUPS_URL}/search?{urlencode(following)}"
     return console.render(
         request,
         "log_search.html",
@@ -319,6 +366,8 @@ async def search(console: Console, request: Request, session: Session) -> Respon
         pattern=pattern,
         events=events,
         next_href=next_href,
+        unmask=unmask,
+        toggle_href=f"{_GROUPS_URL}/search?{urlencode(_with_unmask(query, not unmask))}",
         error=error,
     )
 

@@ -45,17 +45,21 @@ async def _rows(sqs: SqsWire, request: Request, session: Session) -> list[QueueR
 
 
 async def key_choices(
-    console: Console, request: Request, session: Session
+    console: Console,
+    request: Request,
+    session: Session,
+    managed_alias: str = AWS_MANAGED_SQS_KEY_ALIAS,
 ) -> list[tuple[str, str]]:
     """The KMS keys a queue's form offers: the account's aliases and keys as KMS lists them
-    to the signed-in principal (none where KMS is not served or refuses), after SQS's own
-    alias. Also the queue settings page's (``pages_queue_settings``)."""
-    keys = [(AWS_MANAGED_SQS_KEY_ALIAS, AWS_MANAGED_SQS_KEY_ALIAS)]
+    to the signed-in principal (none where KMS is not served or refuses), after the service's
+    own alias (SQS's, or ``managed_alias``: SNS's for a topic's form, ``pages_topics``). Also
+    the queue settings page's (``pages_queue_settings``)."""
+    keys = [(managed_alias, managed_alias)]
     if console.kms is not None:
         listed = await console.kms.key_choices(
             request.scope, session.principal, limit=console.settings.console_page_size
         )
-        keys.extend(choice for choice in listed if choice[0] != AWS_MANAGED_SQS_KEY_ALIAS)
+        keys.extend(choice for choice in listed if choice[0] != managed_alias)
     return keys
 
 

@@ -1,8 +1,11 @@
-"""A notification topic's subscriptions (decision 0163; decision 0111, session 47): the page of
-one topic lists them (protocol, endpoint, owner, filter policy and its scope; one awaiting its
-confirmation shown as such, with nothing to act on yet, as SNS gives it no ARN), subscribes a
-queue of the account (chosen among those SQS lists to the user) or an https endpoint, with a
-filter policy; sets a subscription's filter policy; unsubscribes after a ticked box.
+"""A notification topic's page (decision 0163; decision 0111, sessions 47 and 52): its key
+(``KmsMasterKeyId``, decision 0212) shown and changed among the account's keys and SNS's
+``alias/aws/sns``, its message data protection policy shown (decision 0215), and its
+subscriptions: the page lists them (protocol, endpoint, owner, filter policy and its scope; one
+awaiting its confirmation shown as such, with nothing to act on yet, as SNS gives it no ARN),
+subscribes a queue of the account (chosen among those SQS lists to the user) or an https
+endpoint, with a filter policy; sets a subscription's filter policy; unsubscribes after a
+ticked box.
 
 Every read and change is SNS's own call, made as the signed-in principal
 (``wire_topics.SnsWire``), so its policies, checks and errors decide — an endpoint that is not
@@ -13,6 +16,7 @@ error and status, and the form as it was typed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -21,10 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console.handlers import Form, Typed, action, first_refusal, signed_in
+from andromede.console.pages_topics import topic_key_choices
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_queues import QueueRow
-from andromede.console.wire_topics import SnsWire, SubscriptionRow
+from andromede.console.wire_topics import KMS_MASTER_KEY_ID, SnsWire, SubscriptionRow, TopicRow
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -65,6 +70,9 @@ async def _page(
     arn = ""
     rows: list[SubscriptionRow] = []
     queues: list[QueueRow] = []
+    topic: TopicRow | None = None
+    protection, protection_error = "", ""
+    keys: list[tuple[str, str]] = []
     if console.sns is None:
         error, status = _("This server serves no notification topics."), 404
     else:
@@ -73,6 +81,15 @@ async def _page(
             rows = await console.sns.subscriptions(request.scope, session.principal, arn)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
+        if arn:
+            topic = await console.sns.topic(request.scope, session.principal, arn)
+            keys = await topic_key_choices(console, request, session)
+            try:
+                protection = await console.sns.data_protection_policy(
+                    request.scope, session.principal, arn
+                )
+            except WireError as exc:  # the policy's section says so; the rest is shown
+                protection_error = console.error_text(request, exc)
         if arn and console.sqs is not None:
             # Only the form's choices: Subscribe decides (a queue of the other type, or one
             # that is not the caller's, is SNS's refusal).
@@ -94,12 +111,32 @@ async def _page(
         topic_arn=arn,
         subscriptions=rows,
         queues=queues,
+        topic=topic,
+        kms_keys=keys,
+        protection=_indented(protection),
+        protection_error=protection_error,
         typed=typed or {},
         error=error,
     )
 
 
 topic_page = signed_in(_page)
+
+
+def _indented(document: str) -> str:
+    """A policy document indented for reading; as given when it is not JSON."""
+    try:
+        return json.dumps(json.loads(document), indent=2, ensure_ascii=False)
+    except ValueError:
+        return document
+
+
+async def _set_key(sns: SnsWire, request: Request, session: Session, f: Form) -> str:
+    """SetTopicAttributes ``KmsMasterKeyId``: the key chosen, or none (an empty value)."""
+    arn = await _topic_arn(sns, request, session)
+    key = f.get("kms_key", "").strip()
+    await sns.set_topic_attribute(request.scope, session.principal, arn, KMS_MASTER_KEY_ID, key)
+    return _topic_url(request.path_params["name"])
 
 
 def _subscription(f: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
@@ -149,6 +186,7 @@ def _filter_form(f: Form) -> str:
 # and the form as typed (``handlers.action``); an unsubscription only once its box is ticked.
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/topics/{name}", topic_page, ["GET"]),
+    ("/topics/{name}/encryption", action(_page, _set_key, wire=_sns, form="encryption"), ["POST"]),
     ("/topics/{name}/subscribe", action(_page, _subscribe, wire=_sns, form="subscribe"), ["POST"]),
     ("/topics/{name}/filter", action(_page, _set_filter, wire=_sns, form=_filter_form), ["POST"]),
     (

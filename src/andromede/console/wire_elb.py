@@ -23,6 +23,7 @@ __all__ = [
     "LoadBalancerRow",
     "TargetGroupRow",
     "TargetRow",
+    "TlsChoice",
 ]
 
 DELETION_PROTECTION: Final = "deletion_protection.enabled"
@@ -47,12 +48,26 @@ class ListenerRow:
     protocol: str
     port: str
     target_group_arn: str
+    # A TLS listener's (decision 0210): its default certificate, security and ALPN policies.
+    certificate_arn: str = ""
+    ssl_policy: str = ""
+    alpn_policy: str = ""
 
     @property
     def target_group_name(self) -> str:
         """The name inside the ARN (``…:targetgroup/NAME/ID``), for the link to its page."""
         parts = self.target_group_arn.rsplit(":", 1)[-1].split("/")
         return parts[1] if len(parts) == 3 else self.target_group_arn
+
+
+@dataclass(frozen=True, slots=True)
+class TlsChoice:
+    """A TLS listener's form (decision 0210): the default certificate (an IAM server
+    certificate's ARN), the security policy and the ALPN policy ("": ELBv2's defaults)."""
+
+    certificate_arn: str
+    ssl_policy: str
+    alpn_policy: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +228,9 @@ class ElbWire(QueryWire):
                 protocol=_text(m, "Protocol"),
                 port=_text(m, "Port"),
                 target_group_arn=_text(m, "DefaultActions/member/TargetGroupArn"),
+                certificate_arn=_text(m, "Certificates/member/CertificateArn"),
+                ssl_policy=_text(m, "SslPolicy"),
+                alpn_policy=_text(m, "AlpnPolicy/member"),
             )
             for r in roots
             for m in r.iterfind(".//Listeners/member")
@@ -226,9 +244,11 @@ class ElbWire(QueryWire):
         port: str,
         tg_arn: str,
         protocol: str = "TCP",
+        tls: TlsChoice | None = None,
     ) -> None:
-        """A ``protocol`` (TCP, UDP, TCP_UDP) listener on ``port`` forwarding to the target
-        group ``tg_arn`` (ELBv2 decides which groups a protocol may forward to)."""
+        """A ``protocol`` (TCP, UDP, TCP_UDP, TLS) listener on ``port`` forwarding to the
+        target group ``tg_arn`` (ELBv2 decides which groups a protocol may forward to); a TLS
+        listener's certificate and policies in ``tls`` (empty ones not sent: ELBv2's own)."""
         params = {
             "LoadBalancerArn": lb_arn,
             "Protocol": protocol or "TCP",
@@ -236,7 +256,43 @@ class ElbWire(QueryWire):
             "DefaultActions.member.1.Type": "forward",
             "DefaultActions.member.1.TargetGroupArn": tg_arn,
         }
+        if tls is not None:
+            chosen = {
+                "Certificates.member.1.CertificateArn": tls.certificate_arn,
+                "SslPolicy": tls.ssl_policy,
+                "AlpnPolicy.member.1": tls.alpn_policy,
+            }
+            params.update({k: v for k, v in chosen.items() if v})
         await self.call(origin, who, "CreateListener", params)
+
+    async def ssl_policies(self, origin: Scope, who: Principal) -> list[str]:
+        """The security policies' names (DescribeSSLPolicies), in ELBv2's order."""
+        roots = await self._every(origin, who, "DescribeSSLPolicies", {})
+        return [_text(m, "Name") for r in roots for m in r.iterfind(".//SslPolicies/member")]
+
+    async def listener_certificates(
+        self, origin: Scope, who: Principal, listener_arn: str
+    ) -> list[tuple[str, bool]]:
+        """A TLS listener's certificates (DescribeListenerCertificates): (ARN, is default)."""
+        roots = await self._every(
+            origin, who, "DescribeListenerCertificates", {"ListenerArn": listener_arn}
+        )
+        return [
+            (_text(m, "CertificateArn"), _text(m, "IsDefault") == "true")
+            for r in roots
+            for m in r.iterfind(".//Certificates/member")
+        ]
+
+    async def change_listener_certificate(
+        self, origin: Scope, who: Principal, action: str, listener_arn: str, certificate_arn: str
+    ) -> None:
+        """``action``: AddListenerCertificates or RemoveListenerCertificates, of one (SNI)
+        certificate."""
+        params = {
+            "ListenerArn": listener_arn,
+            "Certificates.member.1.CertificateArn": certificate_arn,
+        }
+        await self.call(origin, who, action, params)
 
     async def delete_listener(self, origin: Scope, who: Principal, arn: str) -> None:
         await self.call(origin, who, "DeleteListener", {"ListenerArn": arn})

@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_BUS",
     "ArchiveRow",
     "BusRow",
+    "BusSettings",
     "ConnectionRow",
     "DestinationRow",
     "EventsWire",
@@ -33,6 +34,15 @@ DEFAULT_BUS: Final = "default"
 class BusRow:
     name: str
     arn: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class BusSettings:
+    """A bus's key and dead-letter queue (decision 0213), as DescribeEventBus tells them."""
+
+    kms_key: str  # "": EventBridge's own key
+    dead_letter_arn: str  # "": none
     description: str
 
 
@@ -165,10 +175,42 @@ class EventsWire(JsonWire):
         return sorted(rows, key=lambda row: (row.name != DEFAULT_BUS, row.name))
 
     async def create_bus(
-        self, origin: Scope, principal: Principal, name: str, description: str
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        description: str,
+        *,
+        kms_key: str = "",
+        dead_letter_arn: str = "",
     ) -> None:
-        payload = {"Name": name, **_given({"Description": description})}
+        """CreateEventBus, under ``kms_key`` and with ``dead_letter_arn`` when given
+        (decision 0213: EventBridge checks the key is open to it, the queue the account's)."""
+        payload = {
+            "Name": name,
+            **_given({"Description": description, "KmsKeyIdentifier": kms_key}),
+            **({"DeadLetterConfig": {"Arn": dead_letter_arn}} if dead_letter_arn else {}),
+        }
         await self._json(origin, principal, "CreateEventBus", payload)
+
+    async def bus_settings(self, origin: Scope, principal: Principal, name: str) -> BusSettings:
+        answer = await self._json(origin, principal, "DescribeEventBus", {"Name": name})
+        letters = answer.get("DeadLetterConfig")
+        return BusSettings(
+            str(answer.get("KmsKeyIdentifier") or ""),
+            str(letters.get("Arn") or "") if isinstance(letters, dict) else "",
+            str(answer.get("Description") or ""),
+        )
+
+    async def update_bus(
+        self, origin: Scope, principal: Principal, name: str, kms_key: str, dead_letter_arn: str
+    ) -> None:
+        """UpdateEventBus: the key and the queue replaced by those given (neither: EventBridge's
+        own key and no queue, AWS's meaning); the description kept (not sent)."""
+        payload: dict[str, Any] = {"Name": name, **_given({"KmsKeyIdentifier": kms_key})}
+        if dead_letter_arn:
+            payload["DeadLetterConfig"] = {"Arn": dead_letter_arn}
+        await self._json(origin, principal, "UpdateEventBus", payload)
 
     async def delete_bus(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteEventBus", {"Name": name})

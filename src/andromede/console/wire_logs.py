@@ -247,12 +247,16 @@ class LogsWire(JsonWire):
         *,
         limit: int,
         token: str | None,
+        unmask: bool = False,
     ) -> tuple[list[EventRow], str, str]:
         """One page of GetLogEvents (the newest without a token, as AWS's default) and its
-        (newer, older) tokens."""
+        (newer, older) tokens; ``unmask``: the terms a data protection policy masked shown,
+        when Logs allows the caller ``logs:Unmask`` (decision 0211)."""
         payload: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "limit": limit}
         if token:
             payload["nextToken"] = token
+        if unmask:
+            payload["unmask"] = True
         answer = await self._json(origin, principal, "GetLogEvents", payload)
         rows = [event_row(e) for e in answer.get("events", []) if isinstance(e, dict)]
         return (
@@ -270,13 +274,17 @@ class LogsWire(JsonWire):
         pattern: str,
         limit: int,
         token: str | None,
+        unmask: bool = False,
     ) -> tuple[list[EventRow], str | None]:
-        """One page of FilterLogEvents across the group's streams with ``pattern``."""
+        """One page of FilterLogEvents across the group's streams with ``pattern`` (``unmask``
+        as :meth:`events`)."""
         payload: dict[str, Any] = {"logGroupName": group, "limit": limit}
         if pattern:
             payload["filterPattern"] = pattern
         if token:
             payload["nextToken"] = token
+        if unmask:
+            payload["unmask"] = True
         answer = await self._json(origin, principal, "FilterLogEvents", payload)
         rows = [event_row(e) for e in answer.get("events", []) if isinstance(e, dict)]
         following = answer.get("nextToken")
@@ -327,6 +335,29 @@ class LogsWire(JsonWire):
     ) -> None:
         payload = {"logGroupName": group, "filterName": name}
         await self._json(origin, principal, "DeleteMetricFilter", payload)
+
+    # Data protection (decision 0211): the group's policy document, as Logs keeps it.
+
+    async def data_protection_policy(
+        self, origin: Scope, principal: Principal, group: str
+    ) -> str | None:
+        """GetDataProtectionPolicy's document; None when the group has none."""
+        payload = {"logGroupIdentifier": group}
+        answer = await self._json(origin, principal, "GetDataProtectionPolicy", payload)
+        document = answer.get("policyDocument")
+        return document if isinstance(document, str) and document else None
+
+    async def put_data_protection_policy(
+        self, origin: Scope, principal: Principal, group: str, document: str
+    ) -> None:
+        payload = {"logGroupIdentifier": group, "policyDocument": document}
+        await self._json(origin, principal, "PutDataProtectionPolicy", payload)
+
+    async def delete_data_protection_policy(
+        self, origin: Scope, principal: Principal, group: str
+    ) -> None:
+        payload = {"logGroupIdentifier": group}
+        await self._json(origin, principal, "DeleteDataProtectionPolicy", payload)
 
     # Export tasks (decision 0186, session 49).
 

@@ -17,11 +17,20 @@ from andromede.console.wire import QueryWire, WireError
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["OPAQUE_DATA", "PENDING", "PUSH_ENDPOINT", "SnsWire", "SubscriptionRow", "TopicRow"]
+__all__ = [
+    "KMS_MASTER_KEY_ID",
+    "OPAQUE_DATA",
+    "PENDING",
+    "PUSH_ENDPOINT",
+    "SnsWire",
+    "SubscriptionRow",
+    "TopicRow",
+]
 
 # The attributes the page sets, as Ceph RGW names them (and the SNS API takes them).
 PUSH_ENDPOINT: Final = "push-endpoint"
 OPAQUE_DATA: Final = "OpaqueData"
+KMS_MASTER_KEY_ID: Final = "KmsMasterKeyId"  # the topic's key (decision 0212)
 # What SNS lists in place of a subscription's ARN until it is confirmed (as AWS does).
 PENDING: Final = "PendingConfirmation"
 _PENDING_LISTED: Final = frozenset({"pending confirmation", PENDING})
@@ -36,6 +45,7 @@ class TopicRow:
     # GetTopicAttributes' refusal for this topic, in its words ("": read): a policy may let
     # the caller list topics without reading them.
     error: str = ""
+    kms_key: str = ""  # "": SNS keeps its messages under the platform's keys only
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,21 +79,40 @@ class SnsWire(QueryWire):
     async def list_topics(self, origin: Scope, principal: Principal) -> list[TopicRow]:
         """The caller's topics with their endpoint and opaque data, read side by side."""
         arns = await self.topic_arns(origin, principal)
-        return list(await asyncio.gather(*(self._topic(origin, principal, a) for a in arns)))
+        return list(await asyncio.gather(*(self.topic(origin, principal, a) for a in arns)))
 
     async def topic_arns(self, origin: Scope, principal: Principal) -> list[str]:
         """The caller's topics' ARNs alone (ListTopics), for a form's choices."""
         root = await self.call(origin, principal, "ListTopics")
         return [(m.findtext("TopicArn") or "") for m in root.iterfind(".//Topics/member")]
 
-    async def _topic(self, origin: Scope, principal: Principal, arn: str) -> TopicRow:
+    async def topic(self, origin: Scope, principal: Principal, arn: str) -> TopicRow:
+        """The topic's row (GetTopicAttributes), its refusal in ``error``."""
         name = arn.rsplit(":", 1)[-1]
         try:
             root = await self.call(origin, principal, "GetTopicAttributes", {"TopicArn": arn})
         except WireError as exc:
             return TopicRow(arn, name, "", "", exc.message or exc.code)
         found = _attributes(root)
-        return TopicRow(arn, name, found.get(PUSH_ENDPOINT, ""), found.get(OPAQUE_DATA, ""))
+        return TopicRow(
+            arn,
+            name,
+            found.get(PUSH_ENDPOINT, ""),
+            found.get(OPAQUE_DATA, ""),
+            kms_key=found.get(KMS_MASTER_KEY_ID, ""),
+        )
+
+    async def set_topic_attribute(
+        self, origin: Scope, principal: Principal, arn: str, name: str, value: str
+    ) -> None:
+        """SetTopicAttributes of one attribute (an empty ``KmsMasterKeyId``: no key)."""
+        params = {"TopicArn": arn, "AttributeName": name, "AttributeValue": value}
+        await self.call(origin, principal, "SetTopicAttributes", params)
+
+    async def data_protection_policy(self, origin: Scope, principal: Principal, arn: str) -> str:
+        """GetDataProtectionPolicy's document (decision 0215); "" when the topic has none."""
+        root = await self.call(origin, principal, "GetDataProtectionPolicy", {"ResourceArn": arn})
+        return root.findtext(".//DataProtectionPolicy") or ""
 
     async def create_topic(
         self, origin: Scope, principal: Principal, name: str, attributes: dict[str, str]

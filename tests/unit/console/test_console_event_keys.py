@@ -145,3 +145,62 @@ async def test_a_connections_secret_linked_and_its_key(console: ConsoleHarness) 
         # The link is the secret's page: EventBridge's secret, read as any by its account.
         secret = await client.get(link.removeprefix("/console"))
         assert secret.status_code == 200 and "events!connection/partner/" in secret.text
+
+
+async def test_a_buses_key_and_dead_letter_queue(console: ConsoleHarness) -> None:
+    """Decision 0213 in the console (session 52): chosen at the bus's creation, shown, changed
+    and dropped; a key EventBridge may not use refused in its words with the form as typed."""
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        region = console.application.settings.region
+        bus = f"arn:aws:events:{region}:{tenant}:event-bus/orders"
+        await _key(console, client, tenant, "alias/orders", bus=bus)
+        await _key(console, client, tenant, "alias/closed")  # EventBridge not let in
+        token = await csrf(client, "/event-rules")
+        for queue in ("dead", "dead-2"):
+            made = await client.post("/queues", data={"csrf": token, "name": queue})
+            assert made.status_code == 303
+        queue_arn = f"arn:aws:sqs:{region}:{tenant}:dead"
+        page = await client.get("/event-rules")
+        create = page.text.split('id="create-bus-form"', 1)[1].split("</form>", 1)[0]
+        assert '<option value="alias/orders">' in create
+        assert f'<option value="{queue_arn}">dead</option>' in create
+        form = {"csrf": token, "bus_form": "create", "bus_name": "orders", "description": "",
+                "kms_key": "alias/closed", "dead_letter": queue_arn}  # fmt: skip
+        refused = await client.post("/event-rules/create-bus", data=form)
+        assert refused.status_code == 400 and "(ValidationException)" in _alert(refused)
+        typed = refused.text.split('id="create-bus-form"', 1)[1].split("</form>", 1)[0]
+        assert '<option value="alias/closed" selected>' in typed
+        made = await client.post(
+            "/event-rules/create-bus", data={**form, "kms_key": "alias/orders"}
+        )
+        assert made.status_code == 303, _alert(made)
+        held = await _call(console, client, "events", "DescribeEventBus", {"Name": "orders"})
+        assert held["KmsKeyIdentifier"] == "alias/orders"
+        assert held["DeadLetterConfig"] == {"Arn": queue_arn}
+        page = await client.get("/event-rules", params={"bus": "orders"})
+        assert 'id="bus-kms-key"><code>alias/orders</code>' in page.text
+        assert f'id="bus-dead-letter"><code>{queue_arn}</code>' in page.text
+        update = page.text.split('id="update-bus-form"', 1)[1].split("</form>", 1)[0]
+        assert '<option value="alias/orders" selected>' in update
+
+        # Changed: another queue, the key kept; then refused; then both dropped.
+        change = {"csrf": token, "bus_form": "update", "bus": "orders", "kms_key": "alias/orders",
+                  "dead_letter": f"arn:aws:sqs:{region}:{tenant}:dead-2"}  # fmt: skip
+        assert (await client.post("/event-rules/update-bus", data=change)).status_code == 303
+        held = await _call(console, client, "events", "DescribeEventBus", {"Name": "orders"})
+        assert held["DeadLetterConfig"]["Arn"].endswith(":dead-2")
+        closed = await client.post(
+            "/event-rules/update-bus", data={**change, "kms_key": "alias/closed"}
+        )
+        assert closed.status_code == 400 and "(ValidationException)" in _alert(closed)
+        typed = closed.text.split('id="update-bus-form"', 1)[1].split("</form>", 1)[0]
+        assert '<option value="alias/closed" selected>' in typed
+        dropped = await client.post(
+            "/event-rules/update-bus", data={**change, "kms_key": "", "dead_letter": ""}
+        )
+        assert dropped.status_code == 303
+        held = await _call(console, client, "events", "DescribeEventBus", {"Name": "orders"})
+        assert "KmsKeyIdentifier" not in held and "DeadLetterConfig" not in held
+        page = await client.get("/event-rules", params={"bus": "orders"})
+        assert 'id="bus-kms-key">EventBridge&#39;s own key</dd>' in page.text

@@ -11,6 +11,7 @@ import httpx
 
 from andromede.compute.service import RunRequest
 from support.console import ConsoleHarness, csrf_of, logged_events, running_compute, sign_in_root
+from unit.console.test_console_server_certificates import _pair
 
 _TG_ROW = re.compile(r'<tr class="target-group" id="target-group-([\w-]+)">')
 _LB_ROW = re.compile(r'<tr class="load-balancer" id="load-balancer-([\w-]+)">')
@@ -325,3 +326,81 @@ async def test_udp_and_tcp_udp_listeners_and_groups(console: ConsoleHarness) -> 
         assert (await client.post("/load-balancers/edge/listeners", data=both)).status_code == 303
         page = await client.get("/load-balancers/edge")
         assert "<td>TCP_UDP</td>" in _row(page, "listener-53")
+
+
+async def test_a_tls_listener_and_its_sni_certificates(console: ConsoleHarness) -> None:
+    """Session 52 (decision 0210): a TLS listener made with a certificate chosen among the
+    account's IAM server certificates, a security policy DescribeSSLPolicies lists and an ALPN
+    policy; one without a certificate refused in ELBv2's words, the form as typed; a further
+    (SNI) certificate added and removed."""
+    compute = running_compute(console)
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        default = await compute.default_network(tenant)
+        assert default.subnet is not None
+        vpc_id, subnet_id = default.vpc.vpc_id, default.subnet.subnet_id
+        listing = await client.get("/iam/server-certificates")
+        token = csrf_of(listing)
+        for name in ("www", "api"):
+            body, key = _pair(days=200)
+            uploaded = await client.post(
+                "/iam/server-certificates",
+                data={"csrf": token, "name": name, "body": body, "private_key": key},
+            )
+            assert uploaded.status_code == 303, uploaded.text
+        made = await _target_group(client, vpc_id, name="web", port="443")
+        assert made.status_code == 303
+        made = await client.post(
+            "/load-balancers", data={"csrf": token, "name": "tls", f"subnet_{subnet_id}": "yes"}
+        )
+        assert made.status_code == 303
+        page = await client.get("/load-balancers/tls")
+        form = _form(page, "create-listener-form")
+        assert '<option value="TLS">TLS</option>' in form
+        chosen = re.findall(r'<option value="(arn:[^"]+:server-certificate/[^"]+)">(\w+)<', form)
+        certificates = {name: arn for arn, name in chosen}
+        assert set(certificates) == {"www", "api"}
+        assert '<option value="ELBSecurityPolicy-TLS13-1-2-2021-06">' in form
+        assert '<option value="HTTP2Optional">' in form
+        [group_arn] = re.findall(r'<option value="(arn:[^"]+:targetgroup/[^"]+)">', form)
+        listener = {"csrf": token, "protocol": "TLS", "port": "443", "target_group_arn": group_arn,
+                    "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "alpn": "HTTP2Optional",
+                    "certificate_arn": ""}  # fmt: skip
+        refused = await client.post("/load-balancers/tls/listeners", data=listener)
+        assert refused.status_code == 400, refused.text
+        typed = _form(refused, "create-listener-form")
+        assert '<option value="HTTP2Optional" selected>' in typed
+        made = await client.post(
+            "/load-balancers/tls/listeners",
+            data={**listener, "certificate_arn": certificates["www"]},
+        )
+        assert made.status_code == 303, made.text
+        page = await client.get("/load-balancers/tls")
+        row = _row(page, "listener-443")
+        assert '<dd class="certificate">www</dd>' in row
+        assert '<dd class="ssl-policy">ELBSecurityPolicy-TLS13-1-2-2021-06</dd>' in row
+        assert '<dd class="alpn-policy">HTTP2Optional</dd>' in row
+        listener_arn = re.findall(r'name="listener_arn" value="([^"]+)"', row)[0]
+
+        added = await client.post(
+            "/load-balancers/tls/listener-certificates",
+            data={"csrf": token, "listener_arn": listener_arn,
+                  "certificate_arn": certificates["api"]},
+        )  # fmt: skip
+        assert added.status_code == 303, added.text
+        row = _row(await client.get("/load-balancers/tls"), "listener-443")
+        sni = row.split('class="sni-certificates">', 1)[1].split("</dd>", 1)[0]
+        assert 'class="inline sni-certificate"' in sni and "api" in sni
+        removed = await client.post(
+            "/load-balancers/tls/listener-certificates/remove",
+            data={"csrf": token, "listener_arn": listener_arn,
+                  "certificate_arn": certificates["api"]},
+        )  # fmt: skip
+        assert removed.status_code == 303
+        row = _row(await client.get("/load-balancers/tls"), "listener-443")
+        assert 'class="inline sni-certificate"' not in row
+        forged = await client.post(
+            "/load-balancers/tls/listener-certificates",
+            data={"listener_arn": listener_arn, "certificate_arn": certificates["api"]},
+        )
+        assert forged.status_code == 403
