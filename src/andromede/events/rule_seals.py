@@ -12,6 +12,7 @@ PutEvents must not open every rule per event: :class:`OpenedCache` keeps, per ga
 was opened, keyed by the digest of the sealed text — every seal makes a new text (a fresh
 nonce), so a changed rule or target, or one re-sealed under another key, is a new entry and
 the former one ages out (least recently used, bounded by ``events_opened_rule_cache``).
+What a gateway seals goes into its cache too.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class RuleSeals:
         payload = {"Of": rule.arn, "EventPattern": plain.event_pattern}
         payload["Description"] = plain.description
         [text] = await self._keys().seal(self.scope(bus), [json.dumps(payload)])
+        self.cache.put(text, payload)  # this gateway matches with it without opening it
         return replace(plain, event_pattern=None, description=None, sealed=text)
 
     async def seal_targets(
@@ -109,21 +111,16 @@ class RuleSeals:
         if not sealing:
             return plain
         payloads = [
-            json.dumps(
-                {
-                    "Of": _target_of(rule_arn, t.id),
-                    **{m: t.spec[m] for m in _TARGET_MEMBERS if m in t.spec},
-                }
-            )
+            {
+                "Of": _target_of(rule_arn, t.id),
+                **{m: t.spec[m] for m in _TARGET_MEMBERS if m in t.spec},
+            }
             for t in sealing
         ]
-        texts = dict(
-            zip(
-                [t.id for t in sealing],
-                await self._keys().seal(self.scope(bus), payloads),
-                strict=True,
-            )
-        )
+        sealed = await self._keys().seal(self.scope(bus), [json.dumps(p) for p in payloads])
+        for text, payload in zip(sealed, payloads, strict=True):
+            self.cache.put(text, payload)
+        texts = dict(zip([t.id for t in sealing], sealed, strict=True))
         out = []
         for target in plain:
             if target.id not in texts:
