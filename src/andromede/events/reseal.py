@@ -49,7 +49,7 @@ class BusResealer:
         self._store = store
         self._seals = seals
         self._deliveries = deliveries
-        self._interval = interval
+        self.interval = interval
 
     async def reseal(self, bus: EventBus) -> bool:
         """Everything of ``bus`` as its key keeps it, then its mark cleared; whether it is
@@ -135,4 +135,4 @@ class BusResealer:
                 raise
             except Exception:
                 log.exception("event buses' re-seal pass failed")
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self.interval)

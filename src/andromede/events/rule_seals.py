@@ -64,6 +64,10 @@ class OpenedCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def size(self) -> int:
+        return self._size
+
 
 def _target_of(rule_arn: str, target_id: str) -> str:
     return f"{rule_arn}#{target_id}"
@@ -131,14 +135,22 @@ class RuleSeals:
         return out
 
     async def _open(
-        self, bus: EventBus, items: Sequence[tuple[str, str]], *, cached: bool
+        self,
+        bus: EventBus,
+        items: Sequence[tuple[str, str]],
+        *,
+        cached: bool,
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Each (sealed text, what it belongs to) opened: from the cache when ``cached``
-        and it holds it, else through the key (one call for all)."""
+        """Each (sealed text, what it belongs to) opened: from ``known`` (what this call's
+        caller opened already), from the cache when ``cached`` and it holds it, else through
+        the key (one call for all)."""
         found: dict[str, dict[str, Any]] = {}
         wanted = []
         for text, _ in items:
-            hit = self.cache.get(text) if cached else None
+            hit = (known or {}).get(text)
+            if hit is None and cached:
+                hit = self.cache.get(text)
             if hit is not None:
                 found[text] = hit
             elif text not in wanted:
@@ -162,8 +174,34 @@ class RuleSeals:
             out.append(data)
         return out
 
+    async def open_for_matching(
+        self, bus: EventBus, rules: Sequence[Rule], by_rule: dict[str, list[Target]]
+    ) -> tuple[list[Rule], dict[str, list[Target]]]:
+        """The rules and their targets (by the rule's ARN) in clear for PutEvents: from the
+        cache, the rest opened in one call to the key."""
+        items = [(rule.sealed, rule.arn) for rule in rules if rule.sealed is not None]
+        items += [
+            (target.sealed, _target_of(arn, target.id))
+            for arn, targets in by_rule.items()
+            for target in targets
+            if target.sealed is not None
+        ]
+        if not items:
+            return list(rules), by_rule
+        opened = await self._open(bus, items, cached=True)
+        known = {text: data for (text, _), data in zip(items, opened, strict=True)}
+        return (
+            await self.open_rules(bus, rules, known=known),
+            await self.open_targets_of(bus, by_rule, known=known),
+        )
+
     async def open_rules(
-        self, bus: EventBus, rules: Sequence[Rule], *, cached: bool = False
+        self,
+        bus: EventBus,
+        rules: Sequence[Rule],
+        *,
+        cached: bool = False,
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> list[Rule]:
         """The rules with their pattern and description in clear (``KeyUnusable`` when a
         key they are under refuses)."""
@@ -171,7 +209,7 @@ class RuleSeals:
         if not sealed:
             return list(rules)
         items = [(rule.sealed or "", rule.arn) for rule in sealed]
-        texts = await self._open(bus, items, cached=cached)
+        texts = await self._open(bus, items, cached=cached, known=known)
         opened = dict(zip([r.name for r in sealed], texts, strict=True))
         return [
             rule
@@ -192,7 +230,12 @@ class RuleSeals:
         return (await self.open_targets_of(bus, {rule_arn: list(targets)}, cached=cached))[rule_arn]
 
     async def open_targets_of(
-        self, bus: EventBus, by_rule: dict[str, list[Target]], *, cached: bool = False
+        self,
+        bus: EventBus,
+        by_rule: dict[str, list[Target]],
+        *,
+        cached: bool = False,
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, list[Target]]:
         """``by_rule`` (targets by their rule's ARN) in clear, in one call to the key."""
         items = [
@@ -203,7 +246,7 @@ class RuleSeals:
         ]
         if not items:
             return by_rule
-        opened = iter(await self._open(bus, items, cached=cached))
+        opened = iter(await self._open(bus, items, cached=cached, known=known))
         out: dict[str, list[Target]] = {}
         for arn, targets in by_rule.items():
             out[arn] = []

@@ -674,8 +674,7 @@ class EventsService:
             return rules, targets
         by_arn = {rule.arn: targets[rule.name] for rule in rules}
         try:
-            opened_rules = await self.seals.open_rules(bus, rules, cached=True)
-            opened = await self.seals.open_targets_of(bus, by_arn, cached=True)
+            opened_rules, opened = await self.seals.open_for_matching(bus, rules, by_arn)
         except KeyUnusable as exc:
             if refuse:
                 raise

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andromede.db import tables
+from andromede.db.database import open_database
 from andromede.events.rule_seals import OpenedCache
-from unit.eventsapi.test_events_bus_keys import Bus, buses
+from andromede.settings import Settings
+from andromede.wiring.events import EventsParts
+from support.schema import migrated_sqlite
+from unit.eventsapi.test_events_archive_keys import REGION
+from unit.eventsapi.test_events_bus_keys import Bus, RecordingSink, buses
 
 __all__ = ["buses"]
 
@@ -235,6 +241,28 @@ async def test_a_reseal_cut_short_is_resumed(buses: Bus) -> None:
     assert [b.name for b in await store.resealing_buses(10)] == ["orders"]
     await events.keys.enable_key(events.root(), second)
     assert await events.parts.resealer.resume() == 1
+
+
+async def test_without_the_cache_every_put_events_opens_the_rules(buses: Bus) -> None:
+    events = buses.events
+    events.parts.service.seals.cache = OpenedCache(0)  # events_opened_rule_cache = 0
+    key = await events.key(bus=buses.arn("orders"))
+    await events.ok("CreateEventBus", {"Name": "orders", "KmsKeyIdentifier": key})
+    await _rule(buses)
+    decrypts = await _uses(buses, "kms:Decrypt")
+    assert (await buses.put("orders", "4111-0001"))["FailedEntryCount"] == 0
+    assert (await buses.put("orders", "4111-0002"))["FailedEntryCount"] == 0
+    assert await _uses(buses, "kms:Decrypt") == decrypts + 2
+
+
+def test_the_settings_reach_the_cache_and_the_sweeper(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, region=REGION, events_opened_rule_cache=3, events_reseal_interval=7.5
+    )
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    parts = EventsParts(settings, db, RecordingSink())  # type: ignore[arg-type]
+    assert parts.service.seals.cache.size == 3
+    assert parts.resealer.interval == 7.5
 
 
 def test_the_opened_cache_is_bounded() -> None:
