@@ -153,6 +153,14 @@ class KmsEventKeys:
     def sealed(self, stored: str) -> bool:
         return stored.startswith(_PREFIX)
 
+    def key_of(self, stored: str) -> str:
+        try:
+            raw = base64.b64decode(stored.removeprefix(_PREFIX), validate=True)
+            (arn_raw, _), _ = unpack_fields(raw, 2)
+        except (ValueError, struct.error) as exc:
+            raise KeyUnusable("A stored event's sealed form is not readable.") from exc
+        return arn_raw.decode()
+
     async def seal(self, scope: KeyScope, events: Sequence[str]) -> list[str]:
         assert scope.key is not None  # noqa: S101 (the service checked)
         ring, arn = await self._ring(scope, scope.key, "kms:GenerateDataKey")

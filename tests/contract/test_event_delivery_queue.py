@@ -93,6 +93,39 @@ async def test_leases_claims_and_retries(database: Database | None, tmp_path: Pa
         assert rows and all("é" not in row.message and '"n"' not in row.message for row in rows)
 
 
+async def test_waiting_deliveries_read_and_rewritten(
+    database: Database | None, tmp_path: Path
+) -> None:
+    """Decision 0218: a re-seal reads an account's waiting deliveries (leased ones too) and
+    rewrites a message only over what it read, its attempts and lease untouched."""
+    queue = queue_of(database, tmp_path)
+    await queue.add("t1", [NewDelivery(RULE, f"t{i}", f'{{"n": {i}}}') for i in range(3)], NOW)
+    await queue.add("t2", [NewDelivery(RULE, "x", '{"other": 1}')], NOW)
+    [leased] = await queue.claim(NOW, lease=LEASE, limit=1)
+    held = await queue.held("t1", 0, 10)
+    assert [(h.target_id, h.message) for h in held] == [
+        ("t0", '{"n": 0}'),
+        ("t1", '{"n": 1}'),
+        ("t2", '{"n": 2}'),
+    ]
+    assert [h.target_id for h in await queue.held("t1", held[0].delivery_id, 1)] == ["t1"]
+    assert await queue.rewrite("t1", held[0], '{"n": "zero"}')
+    assert not await queue.rewrite("t1", held[0], '{"n": "again"}')  # no longer what it read
+    assert not await queue.rewrite("t2", held[1], '{"n": "theirs"}')  # another account's
+    assert (await queue.held("t1", 0, 1))[0].message == '{"n": "zero"}'
+    await queue.complete(replace(leased, delivery_id=held[2].delivery_id))
+    assert not await queue.rewrite("t1", held[2], '{"n": "gone"}')
+    # The leased one kept its lease and attempt count.
+    later = await queue.claim(NOW + timedelta(seconds=1), lease=LEASE, limit=10)
+    assert leased.delivery_id not in [d.delivery_id for d in later]
+    [again] = await queue.claim(NOW + LEASE + timedelta(seconds=1), lease=LEASE, limit=1)
+    assert (again.delivery_id, again.message, again.attempts) == (
+        leased.delivery_id,
+        '{"n": "zero"}',
+        2,
+    )
+
+
 class Sink:
     def __init__(self, *, down: bool) -> None:
         self.down = down

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from andromede.events.errors import (
+    ConcurrentModification,
     LimitExceeded,
     ResourceAlreadyExists,
     ResourceNotFound,
@@ -23,7 +24,7 @@ from andromede.events.errors import (
 )
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.model import EventBus, Rule, RuleState, Target
-from andromede.events.store import EventsStore
+from andromede.events.store import EventsStore, KeyGuard
 from andromede.events.store_sql import SqlEventsStore
 from support.store_backends import BACKENDS, backend_database
 
@@ -245,3 +246,46 @@ async def test_the_default_bus_s_row_made_by_its_first_configuration(store: Even
     assert [b.name for b in await store.list_buses("t1", "", "", 10)] == ["a", "default"]
     await store.forget_tenant("t1")
     assert await store.get_bus("t1", "default") is None
+
+
+async def test_sealed_rules_and_targets_kept_and_re_sealed(store: EventsStore) -> None:
+    """Decision 0218: a rule's sealed part kept; writes guarded by the bus's key; a re-seal's
+    replacements only over what is unchanged; the re-seal mark kept and found."""
+    await store.create_bus(replace(bus("b"), kms_key="alias/a"), limit=10)
+    sealed = rule("r", "b", sealed="kms1.AAAA", tags={"k": "v"})
+    await store.put_rule(sealed, limit=10, guard=KeyGuard("alias/a"))
+    assert await store.get_rule("t1", "b", "r") == sealed
+    with pytest.raises(ConcurrentModification):  # sealed for a key the bus has left
+        await store.put_rule(rule("r2", "b"), limit=10, guard=KeyGuard(None))
+    with pytest.raises(ConcurrentModification):
+        await store.put_targets("t1", "b", "r", [target("t")], limit=5, guard=KeyGuard("k2"))
+    assert await store.get_rule("t1", "b", "r2") is None
+    assert await store.list_targets("t1", "b", "r") == []
+    # The default bus without a row is under EventBridge's own key.
+    await store.put_rule(rule("d"), limit=10, guard=KeyGuard(None))
+    with pytest.raises(ConcurrentModification):
+        await store.put_rule(rule("d2"), limit=10, guard=KeyGuard("alias/a"))
+    # Replaced only over the rule as it was read.
+    resealed = replace(sealed, sealed="kms1.BBBB")
+    assert await store.replace_rule(sealed, resealed)
+    assert not await store.replace_rule(sealed, replace(sealed, sealed="kms1.CCCC"))
+    assert await store.get_rule("t1", "b", "r") == resealed
+    assert not await store.replace_rule(rule("none", "b"), rule("none", "b", sealed="x"))
+    assert await store.get_rule("t1", "b", "none") is None
+    held = Target("t", QUEUE, {"Id": "t", "Arn": QUEUE, "Sealed": "kms1.AAAA"})
+    await store.put_targets("t1", "b", "r", [held], limit=5, guard=KeyGuard("alias/a"))
+    assert (await store.list_targets("t1", "b", "r"))[0].sealed == "kms1.AAAA"
+    moved = Target("t", QUEUE, {"Id": "t", "Arn": QUEUE, "Sealed": "kms1.BBBB"})
+    assert await store.replace_target("t1", "b", "r", held, moved)
+    assert not await store.replace_target("t1", "b", "r", held, held)
+    assert await store.list_targets("t1", "b", "r") == [moved]
+    # The re-seal mark: set with a change of key, found across accounts, cleared.
+    assert await store.resealing_buses(10) == []
+    await store.change_bus(
+        "t1", "b", lambda held_bus: replace(held_bus, kms_key="alias/b", resealing=True)
+    )
+    [marked] = await store.resealing_buses(10)
+    assert (marked.name, marked.kms_key, marked.resealing) == ("b", "alias/b", True)
+    assert (await store.get_bus("t1", "b")) == marked
+    await store.change_bus("t1", "b", lambda held_bus: replace(held_bus, resealing=False))
+    assert await store.resealing_buses(10) == []

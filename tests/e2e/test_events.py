@@ -273,6 +273,14 @@ def test_buses_rules_and_errors(server: ServerProcess) -> None:
     assert events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [
         {"Key": "k2", "Value": "v2"}
     ]
+    # The default bus takes tags too, as AWS's (decision 0218).
+    default_arn = bus_arn.replace(":event-bus/billing", ":event-bus/default")
+    events.tag_resource(ResourceARN=default_arn, Tags=[{"Key": "env", "Value": "e2e"}])
+    assert events.list_tags_for_resource(ResourceARN=default_arn)["Tags"] == [
+        {"Key": "env", "Value": "e2e"}
+    ]
+    events.untag_resource(ResourceARN=default_arn, TagKeys=["env"])
+    assert events.list_tags_for_resource(ResourceARN=default_arn)["Tags"] == []
 
     # Pages of rules; a schedule on the default bus only.
     for index in range(3):
@@ -390,7 +398,10 @@ def test_s3_events_reach_a_rule_on_aws_s3(server: ServerProcess) -> None:
     try:
         _s3_events_under_a_disabled_default_bus_key(server, events, sqs, kms, key_arn)
     finally:
-        events.update_event_bus(Name="default")  # the other tests' default bus as it was
+        # The other tests' default bus as it was: its rules, sealed under the key since the
+        # key was set (decision 0218), need the key to be re-encrypted back.
+        kms.enable_key(KeyId=key_arn)
+        events.update_event_bus(Name="default")
 
 
 def _s3_events_under_a_disabled_default_bus_key(
@@ -399,10 +410,6 @@ def _s3_events_under_a_disabled_default_bus_key(
     updated = events.update_event_bus(Name="default", KmsKeyIdentifier=key_arn)
     assert updated["KmsKeyIdentifier"] == key_arn
     assert events.describe_event_bus(Name="default")["KmsKeyIdentifier"] == key_arn
-    kms.disable_key(KeyId=key_arn)
-    entry = {"Source": "shop", "DetailType": "order", "Detail": "{}"}
-    refused = events.put_events(Entries=[entry])["Entries"][0]
-    assert refused["ErrorCode"] == "AccessDeniedException"
     s3 = client_for(server, "s3", *server.credentials())
     s3.create_bucket(Bucket="eb-bucket")
     s3.put_bucket_notification_configuration(
@@ -418,6 +425,15 @@ def _s3_events_under_a_disabled_default_bus_key(
     rule_arn = events.put_rule(Name="s3-created", EventPattern=json.dumps(pattern))["RuleArn"]
     url, arn = queue(sqs, "s3-created", rule_arn)
     events.put_targets(Rule="s3-created", Targets=[{"Id": "q", "Arn": arn}])
+    # The rule is sealed under the key (decision 0218); this gateway matches with what it
+    # sealed. Disabled, the key refuses the customers' events and what must open the rule.
+    kms.disable_key(KeyId=key_arn)
+    entry = {"Source": "shop", "DetailType": "order", "Detail": "{}"}
+    refused = events.put_events(Entries=[entry])["Entries"][0]
+    assert refused["ErrorCode"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as closed:
+        events.describe_rule(Name="s3-created")
+    assert code(closed) == "AccessDeniedException"
     s3.put_object(Bucket="eb-bucket", Key="out/skip.txt", Body=b"no")
     put = s3.put_object(Bucket="eb-bucket", Key="in/a b.txt", Body=b"hello")
     [message] = receive(sqs, url)
@@ -532,6 +548,11 @@ def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:
     )
     assert (updated["KmsKeyIdentifier"], updated["DeadLetterConfig"]) == (key, {"Arn": arn})
     assert events.describe_event_bus(Name="archived")["KmsKeyIdentifier"] == key
+    # Its rule and target, made before, re-sealed under the key and read back (decision 0218).
+    described_rule = events.describe_rule(Name="keep", EventBusName="archived")
+    assert described_rule["EventPattern"] == '{"source": ["orders"]}'
+    [target] = events.list_targets_by_rule(Rule="keep", EventBusName="archived")["Targets"]
+    assert target == {"Id": "q", "Arn": arn}
     archive_arn = events.create_archive(
         ArchiveName="orders",
         EventSourceArn=bus_arn,

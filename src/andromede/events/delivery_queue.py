@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-__all__ = ["DeliveryQueue", "MemoryDeliveryQueue", "NewDelivery", "QueuedDelivery"]
+__all__ = [
+    "DeliveryQueue",
+    "HeldDelivery",
+    "MemoryDeliveryQueue",
+    "NewDelivery",
+    "QueuedDelivery",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,18 @@ class QueuedDelivery:
     shredded: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class HeldDelivery:
+    """A waiting delivery as a re-seal reads it (decision 0218): its message opened, and
+    ``stored`` what the queue holds, which :meth:`DeliveryQueue.rewrite` compares."""
+
+    delivery_id: int
+    rule_arn: str
+    target_id: str
+    message: str
+    stored: str
+
+
 class DeliveryQueue(Protocol):
     async def add(self, tenant_id: str, deliveries: Sequence[NewDelivery], now: datetime) -> None:
         """Queue them, due at once, in one transaction."""
@@ -66,6 +84,16 @@ class DeliveryQueue(Protocol):
 
     async def waiting(self) -> int:
         """How many deliveries wait, leased or not."""
+        ...
+
+    async def held(self, tenant_id: str, after: int, limit: int) -> list[HeldDelivery]:
+        """The account's waiting deliveries (leased or not) after the id ``after``, in id
+        order, their messages opened (one that does not open is left out)."""
+        ...
+
+    async def rewrite(self, tenant_id: str, held: HeldDelivery, message: str) -> bool:
+        """The delivery's message replaced by ``message`` if it is still ``held``'s and still
+        waits; whether it was (its attempts, lease and due time untouched)."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:
@@ -116,6 +144,31 @@ class MemoryDeliveryQueue:
 
     async def waiting(self) -> int:
         return len(self._rows)
+
+    async def held(self, tenant_id: str, after: int, limit: int) -> list[HeldDelivery]:
+        found = [
+            HeldDelivery(
+                key,
+                row.delivery.rule_arn,
+                row.delivery.target_id,
+                row.delivery.message,
+                row.delivery.message,
+            )
+            for key, row in sorted(self._rows.items())
+            if key > after and row.delivery.tenant_id == tenant_id
+        ]
+        return found[:limit]
+
+    async def rewrite(self, tenant_id: str, held: HeldDelivery, message: str) -> bool:
+        row = self._rows.get(held.delivery_id)
+        if (
+            row is None
+            or row.delivery.tenant_id != tenant_id
+            or row.delivery.message != held.stored
+        ):
+            return False
+        row.delivery = dataclasses.replace(row.delivery, message=message)
+        return True
 
     async def forget_tenant(self, tenant_id: str) -> int:
         gone = [k for k, row in self._rows.items() if row.delivery.tenant_id == tenant_id]

@@ -29,7 +29,7 @@ from andromede.db.notification_events import (
     open_message,
     seal_message,
 )
-from andromede.events.delivery_queue import NewDelivery, QueuedDelivery
+from andromede.events.delivery_queue import HeldDelivery, NewDelivery, QueuedDelivery
 
 __all__ = ["SqlDeliveryQueue"]
 
@@ -140,6 +140,53 @@ class SqlDeliveryQueue:
     async def waiting(self) -> int:
         query = sa.select(sa.func.count()).select_from(_D)
         return await self._db.read(lambda conn: int(conn.scalar(query) or 0))
+
+    async def held(self, tenant_id: str, after: int, limit: int) -> list[HeldDelivery]:
+        query = (
+            sa.select(_D.c.id, _D.c.rule_arn, _D.c.target_id, _D.c.message, _D.c.format_version)
+            .where(_D.c.tenant_id == tenant_id, _D.c.id > after)
+            .order_by(_D.c.id)
+            .limit(limit)
+        )
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        found = []
+        for row in rows:
+            message = str(row.message)
+            if int(row.format_version) != CLEAR_FORMAT:
+                if self._sealer is None:
+                    continue
+                destination = _destination(str(row.rule_arn), str(row.target_id))
+                try:
+                    message = await open_message(
+                        self._sealer, tenant_id, destination, message, int(row.format_version)
+                    )
+                except Unreadable:
+                    continue
+            found.append(
+                HeldDelivery(
+                    int(row.id), str(row.rule_arn), str(row.target_id), message, str(row.message)
+                )
+            )
+        return found
+
+    async def rewrite(self, tenant_id: str, held: HeldDelivery, message: str) -> bool:
+        stored = message
+        if self._sealer is not None:
+            destination = _destination(held.rule_arn, held.target_id)
+            stored = await seal_message(self._sealer, tenant_id, destination, message)
+        statement = (
+            _D.update()
+            .where(
+                _D.c.id == held.delivery_id,
+                _D.c.tenant_id == tenant_id,
+                _D.c.message == held.stored,
+            )
+            .values(
+                message=stored,
+                format_version=CLEAR_FORMAT if self._sealer is None else SEALED_FORMAT,
+            )
+        )
+        return await self._db.write(lambda conn: bool(conn.execute(statement).rowcount))
 
     async def forget_tenant(self, tenant_id: str) -> int:
         statement = _D.delete().where(_D.c.tenant_id == tenant_id)

@@ -35,13 +35,15 @@ from typing import Any, Protocol
 
 from andromede.events.delivery_queue import (
     DeliveryQueue,
+    HeldDelivery,
     MemoryDeliveryQueue,
     NewDelivery,
     QueuedDelivery,
 )
 from andromede.events.errors import EventsError, ValidationError
 from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
-from andromede.events.model import EventBus, Rule, Target, event_envelope
+from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target, event_envelope, rule_arn
+from andromede.events.rule_seals import RuleSeals
 from andromede.events.schedule import Cron, parse_schedule
 from andromede.events.store import EventsStore
 from andromede.events.transform import render_input
@@ -166,38 +168,95 @@ class Deliveries:
             for rule, target, event in matched
         ]
         if bus is not None and bus.kms_key is not None:
-            documents = await self._sealed(bus, documents)
+            texts = await self._sealed(bus, [(t, e, text) for _, t, e, text in documents])
+            documents = [
+                (r, t, e, text) for (r, t, e, _), text in zip(documents, texts, strict=True)
+            ]
         new = [NewDelivery(rule.arn, target.id, text) for rule, target, _, text in documents]
         if new:
             await self.queue.add(tenant_id, new, self._clock())
             self._pacer.doorbell.ring()
 
     async def _sealed(
-        self, bus: EventBus, documents: list[tuple[Rule, Target, dict[str, Any], str]]
-    ) -> list[tuple[Rule, Target, dict[str, Any], str]]:
+        self, bus: EventBus, documents: list[tuple[Target, dict[str, Any], str]]
+    ) -> list[str]:
         if self.keys is None:
             raise KeyUnusable("Customer KMS keys are not served by this deployment.")
         scope = KeyScope(bus.tenant_id, bus.kms_key, bus.arn, bus.arn)
         sealed = await self.keys.seal(scope, [text for *_, text in documents])
         return [
-            (
-                rule,
-                target,
-                event,
-                json.dumps(
-                    {
-                        "sealed": text,
-                        "bus": bus.arn,
-                        "bus_dead_letter": bus.dead_letter_arn,
-                        "target": {"Id": target.id, "Arn": target.arn},
-                        "target_dead_letter": target.dead_letter_arn,
-                        "metadata": {k: v for k, v in event.items() if k != "detail"},
-                    },
-                    separators=(",", ":"),
-                ),
+            json.dumps(
+                {
+                    "sealed": text,
+                    "bus": bus.arn,
+                    "bus_dead_letter": bus.dead_letter_arn,
+                    "target": {"Id": target.id, "Arn": target.arn},
+                    "target_dead_letter": target.dead_letter_arn,
+                    "metadata": {k: v for k, v in event.items() if k != "detail"},
+                },
+                separators=(",", ":"),
             )
-            for (rule, target, event, _), text in zip(documents, sealed, strict=True)
+            for (target, event, _), text in zip(documents, sealed, strict=True)
         ]
+
+    async def reseal(self, bus: EventBus, key_arn: str | None) -> int:
+        """Decision 0218: the bus's waiting deliveries as the bus under ``key_arn`` (None:
+        EventBridge's own key) keeps them — opened under their former key and sealed under
+        the new one, or left in the queue's own sealing —; how many were rewritten or
+        changed under it (another pass needed). ``KeyUnusable`` when a former key refuses."""
+        touched, after = 0, 0
+        while True:
+            page = await self.queue.held(bus.tenant_id, after, 200)
+            if not page:
+                return touched
+            for held in page:
+                after = held.delivery_id
+                message = await self._resealed(bus, key_arn, held)
+                if message is not None:
+                    await self.queue.rewrite(bus.tenant_id, held, message)
+                    touched += 1
+
+    async def holds_sealed(self, bus: EventBus) -> bool:
+        """Whether a delivery of the bus waits sealed under a customer key."""
+        after = 0
+        while True:
+            page = await self.queue.held(bus.tenant_id, after, 200)
+            if not page:
+                return False
+            for held in page:
+                after = held.delivery_id
+                try:
+                    document = json.loads(held.message)
+                except ValueError:
+                    continue
+                if "sealed" in document and document.get("bus") == bus.arn:
+                    return True
+
+    async def _resealed(self, bus: EventBus, key_arn: str | None, held: HeldDelivery) -> str | None:
+        try:
+            document = json.loads(held.message)
+        except ValueError:
+            return None
+        if "sealed" in document:
+            if document.get("bus") != bus.arn or self.keys is None:
+                return None
+            text = str(document["sealed"])
+            if key_arn is not None and self.keys.key_of(text) == key_arn:
+                return None
+            scope = KeyScope(bus.tenant_id, None, bus.arn, bus.arn)
+            opened = (await self.keys.open(scope, [text]))[0]
+            if bus.kms_key is None:
+                return opened
+            document = json.loads(opened)
+        elif bus.kms_key is None or not _of_bus(bus, held.rule_arn):
+            return None
+        event = document.get("event") or {}
+        if str(event.get("source", "")).startswith("aws."):
+            return None  # the platform's own events stay under its key (decision 0213)
+        given = document["target"]
+        target = Target(given["Id"], given["Arn"], given["Spec"])
+        plain = json.dumps(document, separators=(",", ":"))
+        return (await self._sealed(bus, [(target, event, plain)]))[0]
 
     async def run_forever(self) -> None:
         while True:
@@ -385,6 +444,14 @@ class Deliveries:
             log.info("dead letter of %s to %s dropped: %r", event.get("id"), dlq, exc)
 
 
+def _of_bus(bus: EventBus, arn: str) -> bool:
+    """Whether a rule's ARN is of a rule of ``bus``."""
+    prefix = rule_arn(bus.region, bus.tenant_id, bus.name, "")
+    if not arn.startswith(prefix):
+        return False
+    return bus.name != DEFAULT_BUS or "/" not in arn.removeprefix(prefix)
+
+
 class RunClaims(Protocol):
     async def claim(self, name: str, slot: int, holder: str, now: int, lease: int) -> bool: ...
 
@@ -411,6 +478,8 @@ class Scheduler:
         self._lease = lease
         self._clock = clock
         self._checked_minute: int | None = None
+        # Decision 0218: the targets of a default bus under a customer key, opened.
+        self.seals: RuleSeals | None = None
 
     async def run_forever(self) -> None:
         while True:
@@ -457,6 +526,15 @@ class Scheduler:
         if not await self._claims.claim(name, slot, self._holder, stamp, self._lease):
             return False
         targets = await self._store.list_targets(rule.tenant_id, rule.bus_name, rule.name)
+        if any(target.sealed is not None for target in targets):
+            bus = await self._store.get_bus(rule.tenant_id, rule.bus_name)
+            try:
+                if self.seals is None or bus is None:
+                    raise KeyUnusable("Customer KMS keys are not served by this deployment.")
+                targets = await self.seals.open_targets(bus, rule.arn, targets, cached=True)
+            except KeyUnusable as exc:
+                log.warning("scheduled rule %s not fired: %s", rule.arn, type(exc).__name__)
+                targets = [target for target in targets if target.sealed is None]
         if True:
             event = event_envelope(
                 event_id=str(uuid.uuid4()),

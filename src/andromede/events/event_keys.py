@@ -62,3 +62,9 @@ class EventKeys(Protocol):
     def sealed(self, stored: str) -> bool:
         """Whether a stored event is one :meth:`seal` wrote."""
         ...
+
+    def key_of(self, stored: str) -> str:
+        """The ARN of the key a text :meth:`seal` wrote is under (no use of the key):
+        what a re-seal after a change of key compares (decision 0218); ``KeyUnusable`` when
+        the text is not readable."""
+        ...

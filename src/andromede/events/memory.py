@@ -7,12 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from andromede.events.errors import (
+    ConcurrentModification,
     LimitExceeded,
     ResourceAlreadyExists,
     ResourceNotFound,
     ValidationError,
 )
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
+from andromede.events.store import KeyGuard
 
 __all__ = ["MemoryEventsStore"]
 
@@ -69,8 +71,19 @@ class MemoryEventsStore:
             tags=bus.tags,
             kms_key=bus.kms_key,
             dead_letter_arn=bus.dead_letter_arn,
+            resealing=bus.resealing,
         )
         return self._buses[tenant_id, name]
+
+    def _guarded(self, tenant_id: str, bus: str, guard: KeyGuard | None) -> None:
+        if guard is None:
+            return
+        held = self._buses.get((tenant_id, bus))
+        if (None if held is None else held.kms_key) != guard.key:
+            raise ConcurrentModification("The event bus's key changed meanwhile; try again.")
+
+    async def resealing_buses(self, limit: int) -> list[EventBus]:
+        return [bus for bus in self._buses.values() if bus.resealing][:limit]
 
     async def get_bus_policy(self, tenant_id: str, name: str) -> str | None:
         return self._policies.get((tenant_id, name))
@@ -93,7 +106,8 @@ class MemoryEventsStore:
             del self._rules[key]
             self._targets.pop(key, None)
 
-    async def put_rule(self, rule: Rule, *, limit: int) -> None:
+    async def put_rule(self, rule: Rule, *, limit: int, guard: KeyGuard | None = None) -> None:
+        self._guarded(rule.tenant_id, rule.bus_name, guard)
         key = (rule.tenant_id, rule.bus_name, rule.name)
         held = sum(1 for k in self._rules if k[:2] == key[:2])
         if key not in self._rules and held >= limit:
@@ -101,6 +115,13 @@ class MemoryEventsStore:
                 f"The requested resource exceeds the maximum number allowed ({limit})."
             )
         self._rules[key] = rule
+
+    async def replace_rule(self, before: Rule, after: Rule) -> bool:
+        key = (before.tenant_id, before.bus_name, before.name)
+        if self._rules.get(key) != before:
+            return False
+        self._rules[key] = after
+        return True
 
     async def get_rule(self, tenant_id: str, bus: str, name: str) -> Rule | None:
         return self._rules.get((tenant_id, bus, name))
@@ -126,8 +147,16 @@ class MemoryEventsStore:
         return [rule for rule in self._rules.values() if rule.schedule is not None]
 
     async def put_targets(
-        self, tenant_id: str, bus: str, rule: str, targets: Sequence[Target], *, limit: int
+        self,
+        tenant_id: str,
+        bus: str,
+        rule: str,
+        targets: Sequence[Target],
+        *,
+        limit: int,
+        guard: KeyGuard | None = None,
     ) -> None:
+        self._guarded(tenant_id, bus, guard)
         held = dict(self._targets.get((tenant_id, bus, rule), {}))
         for target in targets:
             held[target.id] = target
@@ -136,6 +165,15 @@ class MemoryEventsStore:
                 f"The requested resource exceeds the maximum number allowed ({limit})."
             )
         self._targets[tenant_id, bus, rule] = held
+
+    async def replace_target(
+        self, tenant_id: str, bus: str, rule: str, before: Target, after: Target
+    ) -> bool:
+        held = self._targets.get((tenant_id, bus, rule), {})
+        if held.get(before.id) != before:
+            return False
+        held[before.id] = after
+        return True
 
     async def remove_targets(
         self, tenant_id: str, bus: str, rule: str, ids: Sequence[str]

@@ -108,6 +108,9 @@ class EventBus:
     # ARN, alias or alias ARN), and the SQS queue its undeliverable sealed events go to.
     kms_key: str | None = None
     dead_letter_arn: str | None = None
+    # Decision 0218: its rules, targets and waiting deliveries are being re-sealed under
+    # ``kms_key`` (or opened, for EventBridge's own key) after a change of key.
+    resealing: bool = False
 
     @property
     def arn(self) -> str:
@@ -143,6 +146,9 @@ class Rule:
     role_arn: str | None = None
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     tags: dict[str, str] = field(default_factory=dict)
+    # Decision 0218: on a bus under a customer key, the pattern and description sealed
+    # together (``event_pattern`` and ``description`` then None until opened).
+    sealed: str | None = None
 
     @property
     def arn(self) -> str:
@@ -163,6 +169,7 @@ class Rule:
                 "RoleArn": self.role_arn,
                 "Created": self.created.timestamp(),
                 "Tags": self.tags,
+                **({} if self.sealed is None else {"Sealed": self.sealed}),
             },
             separators=(",", ":"),
         )
@@ -182,6 +189,7 @@ class Rule:
             role_arn=data.get("RoleArn"),
             created=datetime.fromtimestamp(float(data["Created"]), UTC),
             tags=dict(data.get("Tags") or {}),
+            sealed=data.get("Sealed"),
         )
 
 
@@ -207,6 +215,12 @@ class Target:
     def input_transformer(self) -> dict[str, Any] | None:
         value = self.spec.get("InputTransformer")
         return value if isinstance(value, dict) else None
+
+    @property
+    def sealed(self) -> str | None:
+        """Decision 0218: the input members sealed under the bus's key (None: in clear)."""
+        value = self.spec.get("Sealed")
+        return value if isinstance(value, str) else None
 
     @property
     def message_group_id(self) -> str | None:

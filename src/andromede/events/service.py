@@ -8,6 +8,7 @@ rules and handed, once per matching target, to the deliveries (:mod:`.dispatcher
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from andromede.events.errors import (
+    ConcurrentModification,
     InvalidEventPattern,
     ResourceNotFound,
     ValidationError,
@@ -32,11 +34,21 @@ from andromede.events.model import (
     parse_arn,
 )
 from andromede.events.pattern import EventPattern, compile_pattern
+from andromede.events.rule_seals import RuleSeals
 from andromede.events.schedule import parse_schedule
-from andromede.events.store import EventsStore
+from andromede.events.store import EventsStore, KeyGuard
 from andromede.events.targets import check_target
 
-__all__ = ["EntryResult", "EventArchiver", "EventsLimits", "EventsService", "TargetDeliveries"]
+__all__ = [
+    "BusResealing",
+    "EntryResult",
+    "EventArchiver",
+    "EventsLimits",
+    "EventsService",
+    "TargetDeliveries",
+]
+
+log = logging.getLogger(__name__)
 
 _EVENT_MEMBERS: Final = ("id", "account", "source", "time", "region", "detail-type")
 # Time takes 14 bytes of an entry's size, as AWS counts it ("Calculating PutEvents entry size").
@@ -54,6 +66,8 @@ class EventsLimits:
     max_put_size: int = 256 * 1024
     max_pattern_length: int = 4096
     max_input: int = 8192
+    # Decision 0218: opened patterns and target inputs a gateway keeps for PutEvents.
+    opened_rule_cache: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +98,17 @@ class EventArchiver(Protocol):
         ...
 
 
+class BusResealing(Protocol):
+    async def reseal(self, bus: EventBus) -> bool:
+        """The bus's rules, targets and waiting deliveries as its key keeps them, its
+        ``resealing`` mark then cleared (decision 0218, :mod:`.reseal`)."""
+        ...
+
+    async def holds_sealed(self, bus: EventBus) -> bool:
+        """Whether anything of the bus is sealed under a customer key."""
+        ...
+
+
 class EventsService:
     def __init__(
         self,
@@ -103,8 +128,20 @@ class EventsService:
         self._patterns: dict[str, EventPattern] = {}
         # The bus's archives (decision 0196), told of every event routed, before its rules.
         self.archiver: EventArchiver | None = None
-        # Customer KMS keys for buses (decision 0213); None where not served.
-        self.keys: EventKeys | None = None
+        # Decision 0218: the rules and targets of a bus under a customer key, sealed and
+        # opened (with this gateway's cache of what PutEvents opened).
+        self.seals = RuleSeals(cache_size=self._limits.opened_rule_cache)
+        # The re-seal of a bus's data after a change of its key; None: not served.
+        self.resealer: BusResealing | None = None
+
+    @property
+    def keys(self) -> EventKeys | None:
+        """Customer KMS keys for buses (decision 0213); None where not served."""
+        return self.seals.keys
+
+    @keys.setter
+    def keys(self, keys: EventKeys | None) -> None:
+        self.seals.keys = keys
 
     # -- buses
 
@@ -227,15 +264,11 @@ class EventsService:
         add_tags: Mapping[str, str] | None = None,
         remove_tags: Sequence[str] = (),
     ) -> EventBus:
-        """A custom bus's description (when given) and tags changed (TagResource,
-        UntagResource); the default bus's tags are not served (decision 0192, session 48; its
-        description goes through :meth:`configure_bus`)."""
+        """A bus's description (when given) and tags changed (TagResource, UntagResource);
+        the default bus's tags make its row as its first configuration does (decision 0218;
+        its description goes through :meth:`configure_bus`)."""
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
-        if name == DEFAULT_BUS:
-            raise ValidationError(
-                "The default event bus takes no description or tags here (decision 0192)."
-            )
 
         def change(bus: EventBus) -> EventBus:
             tags = {
@@ -246,7 +279,8 @@ class EventsService:
             kept = bus.description if description is None else description
             return replace(bus, description=kept, tags=tags)
 
-        return await self.store.change_bus(tenant_id, name, change)
+        blank = self._default_bus(tenant_id) if name == DEFAULT_BUS else None
+        return await self.store.change_bus(tenant_id, name, change, blank=blank)
 
     async def configure_bus(
         self,
@@ -259,21 +293,56 @@ class EventsService:
     ) -> EventBus:
         """UpdateEventBus (decision 0213): the key and dead-letter queue replaced by those
         given — none given is EventBridge's own key and no queue, as AWS documents — and the
-        description when given. The new key seals what comes after; the deliveries queued
-        under the former key keep it. The default bus's first configuration makes its row
-        (session 51 addendum); until then it is EventBridge's own key and no queue."""
+        description when given. The default bus's first configuration makes its row
+        (session 51 addendum); until then it is EventBridge's own key and no queue.
+
+        A change of key re-seals the bus's rules, targets and waiting deliveries under the
+        new one before the answer (decision 0218, as AWS "decrypts any data stored on the
+        event bus and then encrypts it using the new key"): refused (ValidationException,
+        nothing changed) while the former key cannot open them; one that fails mid-way keeps
+        the bus marked and is resumed by any gateway."""
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
         held = await self.describe_bus(tenant_id, name)
         wanted = replace(held, kms_key=kms_key, dead_letter_arn=dead_letter_arn)
         await self._check_config(wanted)
+        rekeyed = held.kms_key != kms_key
+        if (
+            rekeyed
+            and held.kms_key is not None
+            and self.keys is not None
+            and self.resealer is not None
+            and await self.resealer.holds_sealed(held)
+        ):
+            try:  # what the former key holds must open before anything changes
+                await self.keys.check(self.key_scope(held))
+            except KeyUnusable as exc:
+                raise ValidationError(
+                    f"The event bus's data cannot be re-encrypted: {exc.message}"
+                ) from exc
 
         def change(bus: EventBus) -> EventBus:
             kept = bus.description if description is None else description
-            return replace(bus, description=kept, kms_key=kms_key, dead_letter_arn=dead_letter_arn)
+            return replace(
+                bus,
+                description=kept,
+                kms_key=kms_key,
+                dead_letter_arn=dead_letter_arn,
+                resealing=bus.resealing or bus.kms_key != kms_key,
+            )
 
         blank = self._default_bus(tenant_id) if name == DEFAULT_BUS else None
-        return await self.store.change_bus(tenant_id, name, change, blank=blank)
+        bus = await self.store.change_bus(tenant_id, name, change, blank=blank)
+        if bus.resealing and self.resealer is not None:
+            try:
+                await self.resealer.reseal(bus)
+            except KeyUnusable as exc:
+                raise ValidationError(
+                    f"The event bus's key changed, but its data is not all re-encrypted yet "
+                    f"(it will be once the keys are usable): {exc.message}"
+                ) from exc
+            bus = replace(bus, resealing=False)
+        return bus
 
     async def bus_policy(self, tenant_id: str, name: str) -> str | None:
         """The bus's resource policy, None when it has none or the bus does not exist."""
@@ -354,7 +423,7 @@ class EventsService:
             )
         if description is not None and len(description) > 512:
             raise ValidationError("Description must be at most 512 characters.")
-        await self._existing_bus(tenant_id, bus)
+        on = await self.describe_bus(tenant_id, bus)
         held = await self.store.get_rule(tenant_id, bus, name)
         rule = Rule(
             tenant_id,
@@ -369,36 +438,59 @@ class EventsService:
             created=self._clock() if held is None else held.created,
             tags={**(held.tags if held else {}), **(tags or {})},
         )
-        await self.store.put_rule(rule, limit=self._limits.max_rules)
+        # Decision 0218: kept sealed under the bus's key, written only while it names it.
+        kept = await self.seals.seal_rule(on, rule)
+        await self.store.put_rule(kept, limit=self._limits.max_rules, guard=KeyGuard(on.kms_key))
         return rule
 
-    async def describe_rule(self, tenant_id: str, name: str, bus: str) -> Rule:
+    async def _stored_rule(self, tenant_id: str, name: str, bus: str) -> Rule:
+        """The rule as kept (sealed on a bus under a key)."""
         found = await self.store.get_rule(tenant_id, bus, check_rule_name(name))
         if found is None:
             raise ResourceNotFound(f"Rule {name} does not exist on EventBus {bus}.")
         return found
 
+    async def describe_rule(self, tenant_id: str, name: str, bus: str) -> Rule:
+        """The rule in clear: opening it needs its bus's key (``KeyUnusable`` otherwise)."""
+        found = await self._stored_rule(tenant_id, name, bus)
+        if found.sealed is None:
+            return found
+        return (await self.seals.open_rules(await self.describe_bus(tenant_id, bus), [found]))[0]
+
     async def list_rules(
         self, tenant_id: str, bus: str, prefix: str, after: str, limit: int
     ) -> list[Rule]:
-        await self._existing_bus(tenant_id, bus)
-        return await self.store.list_rules(tenant_id, bus, prefix, after, limit)
+        on = await self.describe_bus(tenant_id, bus)
+        found = await self.store.list_rules(tenant_id, bus, prefix, after, limit)
+        return await self.seals.open_rules(on, found)
 
     async def delete_rule(self, tenant_id: str, name: str, bus: str) -> None:
         """Refused while the rule has targets, as on AWS (``Force`` is for managed rules,
         which no service creates here)."""
         await self.store.delete_rule(tenant_id, bus, check_rule_name(name))
 
+    async def _change_rule(
+        self, tenant_id: str, name: str, bus: str, change: Callable[[Rule], Rule]
+    ) -> None:
+        """A rule's state or tags changed as kept — its sealed part untouched, replaced only
+        if no one (a re-seal) rewrote it meanwhile."""
+        for _ in range(5):
+            rule = await self._stored_rule(tenant_id, name, bus)
+            if await self.store.replace_rule(rule, change(rule)):
+                return
+        raise ConcurrentModification(f"Rule {name} changed meanwhile; try again.")
+
     async def set_state(self, tenant_id: str, name: str, bus: str, state: str) -> None:
-        rule = await self.describe_rule(tenant_id, name, bus)
-        await self.store.put_rule(replace(rule, state=state), limit=self._limits.max_rules)
+        await self._change_rule(tenant_id, name, bus, lambda rule: replace(rule, state=state))
 
     async def tag_rule(
         self, tenant_id: str, name: str, bus: str, add: Mapping[str, str], remove: Sequence[str]
     ) -> None:
-        rule = await self.describe_rule(tenant_id, name, bus)
-        tags = {k: v for k, v in {**rule.tags, **add}.items() if k not in remove}
-        await self.store.put_rule(replace(rule, tags=tags), limit=self._limits.max_rules)
+        def change(rule: Rule) -> Rule:
+            tags = {k: v for k, v in {**rule.tags, **add}.items() if k not in remove}
+            return replace(rule, tags=tags)
+
+        await self._change_rule(tenant_id, name, bus, change)
 
     # -- targets
 
@@ -415,20 +507,34 @@ class EventsService:
         ]
         if len({t.id for t in targets}) != len(targets):
             raise ValidationError("The target ids of one request must be distinct.")
-        await self.describe_rule(tenant_id, name, bus)
-        await self.store.put_targets(tenant_id, bus, name, targets, limit=self._limits.max_targets)
+        rule = await self._stored_rule(tenant_id, name, bus)
+        on = await self.describe_bus(tenant_id, bus)
+        kept = await self.seals.seal_targets(on, rule.arn, targets)
+        await self.store.put_targets(
+            tenant_id,
+            bus,
+            name,
+            kept,
+            limit=self._limits.max_targets,
+            guard=KeyGuard(on.kms_key),
+        )
 
     async def remove_targets(
         self, tenant_id: str, name: str, bus: str, ids: Sequence[str]
     ) -> list[str]:
         if not ids or len(ids) > 100:
             raise ValidationError("RemoveTargets takes 1 to 100 ids.")
-        await self.describe_rule(tenant_id, name, bus)
+        await self._stored_rule(tenant_id, name, bus)
         return await self.store.remove_targets(tenant_id, bus, name, ids)
 
     async def list_targets(self, tenant_id: str, name: str, bus: str) -> list[Target]:
-        await self.describe_rule(tenant_id, name, bus)
-        return await self.store.list_targets(tenant_id, bus, name)
+        """In clear: opening them needs the bus's key (``KeyUnusable`` otherwise)."""
+        rule = await self._stored_rule(tenant_id, name, bus)
+        found = await self.store.list_targets(tenant_id, bus, name)
+        if all(target.sealed is None for target in found):
+            return found
+        on = await self.describe_bus(tenant_id, bus)
+        return await self.seals.open_targets(on, rule.arn, found)
 
     async def rule_names_by_target(
         self, tenant_id: str, arn: str, bus: str, after: str, limit: int
@@ -513,9 +619,8 @@ class EventsService:
         platform's own (an ``aws.`` source, which PutEvents refuses to customers) stay under
         the platform's key, as AWS keeps its services' events under an AWS owned key — so a
         disabled key never stops them (decision 0213, session 51 addendum)."""
-        keyed = await self.store.get_bus(tenant_id, bus)
-        if keyed is not None and keyed.kms_key is None:
-            keyed = None
+        row = await self.store.get_bus(tenant_id, bus)
+        keyed = row if row is not None and row.kms_key is not None else None
         sealing = keyed is not None and any(_customers(event) for event in events)
         targets = await self.store.targets_by_rule(tenant_id, bus)
         if not targets:
@@ -528,10 +633,13 @@ class EventsService:
             rule
             for rule in await self.store.list_rules(tenant_id, bus, "", "", self._limits.max_rules)
             if rule.enabled
-            and rule.event_pattern is not None
+            and (rule.event_pattern is not None or rule.sealed is not None)
             and rule.name in targets
             and (rule_arns is None or rule.arn in rule_arns)
         ]
+        rules, targets = await self._opened(
+            row or self._default_bus(tenant_id), rules, targets, refuse=sealing
+        )
         handed: list[tuple[Rule, Target, dict[str, Any]]] = []
         for event in events:
             for rule in rules:
@@ -552,6 +660,32 @@ class EventsService:
         if self.archiver is not None:
             await self.archiver.archive(tenant_id, bus, events)
         return len(handed)
+
+    async def _opened(
+        self, bus: EventBus, rules: list[Rule], targets: dict[str, list[Target]], *, refuse: bool
+    ) -> tuple[list[Rule], dict[str, list[Target]]]:
+        """The rules and their targets in clear for matching (decision 0218), from this
+        gateway's cache of what it opened when it can. When the bus's key refuses: raised
+        for customers' events (``refuse``), else — the platform's own events — the rules
+        that need the key match nothing."""
+        if all(r.sealed is None for r in rules) and all(
+            t.sealed is None for r in rules for t in targets[r.name]
+        ):
+            return rules, targets
+        by_arn = {rule.arn: targets[rule.name] for rule in rules}
+        try:
+            opened_rules, opened = await self.seals.open_for_matching(bus, rules, by_arn)
+        except KeyUnusable as exc:
+            if refuse:
+                raise
+            log.warning("rules of %s not matched: %s", bus.arn, type(exc).__name__)
+            plain = [
+                rule
+                for rule in rules
+                if rule.sealed is None and all(t.sealed is None for t in targets[rule.name])
+            ]
+            return plain, targets
+        return opened_rules, {rule.name: opened[rule.arn] for rule in rules}
 
     async def _event_of(
         self, tenant_id: str, entry: Mapping[str, Any], other_accounts: bool

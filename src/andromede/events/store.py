@@ -10,11 +10,22 @@ is checked in the transaction that would exceed it, so two gateways cannot both 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from andromede.events.model import EventBus, Rule, Target
 
-__all__ = ["EventsStore"]
+__all__ = ["EventsStore", "KeyGuard"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGuard:
+    """Decision 0218: a rule or targets sealed for the bus's key ``key`` (as given; None:
+    EventBridge's own key) are written only while the bus still names that key, checked in
+    the write's transaction under the bus's row lock — ConcurrentModification otherwise, so
+    nothing lands under a key the bus has just left."""
+
+    key: str | None
 
 
 class EventsStore(Protocol):
@@ -39,7 +50,8 @@ class EventsStore(Protocol):
         *,
         blank: EventBus | None = None,
     ) -> EventBus:
-        """A bus's description, tags, key and dead-letter queue replaced by ``change(held)``'s,
+        """A bus's description, tags, key, dead-letter queue and re-seal mark replaced by
+        ``change(held)``'s,
         in one transaction (UpdateEventBus, TagResource); ResourceNotFound when there is no
         such bus, unless ``blank`` is given: then ``change`` starts from it and the row is
         made (the default bus's first configuration, decision 0213's session 51 addendum; two
@@ -64,9 +76,14 @@ class EventsStore(Protocol):
         gateway wrote the first policy of the bus meanwhile. ``change`` may raise."""
         ...
 
-    async def put_rule(self, rule: Rule, *, limit: int) -> None:
+    async def put_rule(self, rule: Rule, *, limit: int, guard: KeyGuard | None = None) -> None:
         """Create or replace; LimitExceeded when a new rule would make its bus hold more
-        than ``limit``."""
+        than ``limit``; ConcurrentModification when ``guard`` no longer holds."""
+        ...
+
+    async def replace_rule(self, before: Rule, after: Rule) -> bool:
+        """``after`` in place of the rule only if it is still ``before`` (a re-seal, decision
+        0218); whether it was."""
         ...
 
     async def get_rule(self, tenant_id: str, bus: str, name: str) -> Rule | None: ...
@@ -84,9 +101,29 @@ class EventsStore(Protocol):
         ...
 
     async def put_targets(
-        self, tenant_id: str, bus: str, rule: str, targets: Sequence[Target], *, limit: int
+        self,
+        tenant_id: str,
+        bus: str,
+        rule: str,
+        targets: Sequence[Target],
+        *,
+        limit: int,
+        guard: KeyGuard | None = None,
     ) -> None:
-        """Add or replace by id; LimitExceeded when the rule would hold more than ``limit``."""
+        """Add or replace by id; LimitExceeded when the rule would hold more than ``limit``;
+        ConcurrentModification when ``guard`` no longer holds."""
+        ...
+
+    async def replace_target(
+        self, tenant_id: str, bus: str, rule: str, before: Target, after: Target
+    ) -> bool:
+        """``after`` in place of the target only if it is still ``before`` (decision 0218);
+        whether it was."""
+        ...
+
+    async def resealing_buses(self, limit: int) -> list[EventBus]:
+        """Every account's buses whose re-seal after a key change is not finished (decision
+        0218), at most ``limit``."""
         ...
 
     async def remove_targets(

@@ -25,6 +25,7 @@ from andromede.events.errors import (
     ValidationError,
 )
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
+from andromede.events.store import KeyGuard
 
 __all__ = ["SqlEventsStore"]
 
@@ -58,7 +59,21 @@ class SqlEventsStore:
             m["description"],
             datetime.fromtimestamp(int(m["created"]) / 1_000_000, UTC),
             dict(json.loads(m["tags"])),
+            resealing=bool(m["resealing"]),
         ).with_config(m["config"])
+
+    def _guarded(self, conn: Connection, tenant_id: str, bus: str, guard: KeyGuard | None) -> None:
+        """Decision 0218: the bus's row locked, its key still the one the caller sealed for."""
+        if guard is None:
+            return
+        row = conn.execute(
+            sa.select(_B.c.config)
+            .where(_B.c.tenant_id == tenant_id, _B.c.bus_name == bus)
+            .with_for_update()
+        ).first()
+        held = None if row is None else EventBus("", "", "").with_config(row[0]).kms_key
+        if held != guard.key:
+            raise ConcurrentModification("The event bus's key changed meanwhile; try again.")
 
     def _rule(self, m: Any) -> Rule:
         return Rule.from_document(
@@ -88,6 +103,7 @@ class SqlEventsStore:
                     description=bus.description,
                     tags=json.dumps(bus.tags),
                     config=bus.config_document(),
+                    resealing=False,
                     created=int(bus.created.timestamp() * 1_000_000),
                     format_version=FORMAT_VERSION,
                 )
@@ -143,6 +159,7 @@ class SqlEventsStore:
                 "description": bus.description,
                 "tags": json.dumps(bus.tags),
                 "config": bus.config_document(),
+                "resealing": bus.resealing,
             }
             if row is None:
                 conn.execute(
@@ -162,6 +179,7 @@ class SqlEventsStore:
                 tags=dict(bus.tags),
                 kms_key=bus.kms_key,
                 dead_letter_arn=bus.dead_letter_arn,
+                resealing=bus.resealing,
             )
 
         try:
@@ -223,7 +241,15 @@ class SqlEventsStore:
 
         await self._db.write(work)
 
-    async def put_rule(self, rule: Rule, *, limit: int) -> None:
+    async def resealing_buses(self, limit: int) -> list[EventBus]:
+        query = sa.select(_B).where(_B.c.resealing.is_(True)).limit(limit)
+
+        def work(conn: Connection) -> list[EventBus]:
+            return [self._bus(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def put_rule(self, rule: Rule, *, limit: int, guard: KeyGuard | None = None) -> None:
         key = (
             _R.c.tenant_id == rule.tenant_id,
             _R.c.bus_name == rule.bus_name,
@@ -236,6 +262,7 @@ class SqlEventsStore:
         }
 
         def work(conn: Connection) -> None:
+            self._guarded(conn, rule.tenant_id, rule.bus_name, guard)
             held = conn.execute(sa.select(_R.c.rule_name).where(*key).with_for_update()).first()
             if held is not None:
                 conn.execute(sa.update(_R).where(*key).values(**values))
@@ -257,6 +284,19 @@ class SqlEventsStore:
             )
 
         await self._db.write(work)
+
+    async def replace_rule(self, before: Rule, after: Rule) -> bool:
+        statement = (
+            sa.update(_R)
+            .where(
+                _R.c.tenant_id == before.tenant_id,
+                _R.c.bus_name == before.bus_name,
+                _R.c.rule_name == before.name,
+                _R.c.document == before.document(),
+            )
+            .values(document=after.document(), format_version=FORMAT_VERSION)
+        )
+        return await self._db.write(lambda conn: bool(conn.execute(statement).rowcount))
 
     async def get_rule(self, tenant_id: str, bus: str, name: str) -> Rule | None:
         query = sa.select(_R).where(
@@ -312,11 +352,19 @@ class SqlEventsStore:
         return await self._db.read(work)
 
     async def put_targets(
-        self, tenant_id: str, bus: str, rule: str, targets: Sequence[Target], *, limit: int
+        self,
+        tenant_id: str,
+        bus: str,
+        rule: str,
+        targets: Sequence[Target],
+        *,
+        limit: int,
+        guard: KeyGuard | None = None,
     ) -> None:
         where = (_T.c.tenant_id == tenant_id, _T.c.bus_name == bus, _T.c.rule_name == rule)
 
         def work(conn: Connection) -> None:
+            self._guarded(conn, tenant_id, bus, guard)
             # The rule's row locked: two PutTargets on one rule count one after the other.
             conn.execute(
                 sa.select(_R.c.rule_name)
@@ -348,6 +396,22 @@ class SqlEventsStore:
                     )
 
         await self._db.write(work)
+
+    async def replace_target(
+        self, tenant_id: str, bus: str, rule: str, before: Target, after: Target
+    ) -> bool:
+        statement = (
+            sa.update(_T)
+            .where(
+                _T.c.tenant_id == tenant_id,
+                _T.c.bus_name == bus,
+                _T.c.rule_name == rule,
+                _T.c.target_id == before.id,
+                _T.c.document == before.document(),
+            )
+            .values(document=after.document(), format_version=FORMAT_VERSION)
+        )
+        return await self._db.write(lambda conn: bool(conn.execute(statement).rowcount))
 
     async def remove_targets(
         self, tenant_id: str, bus: str, rule: str, ids: Sequence[str]

@@ -12,6 +12,7 @@ from typing import Final
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.events import errors as events_errors
+from andromede.events.event_keys import KeyUnusable
 from andromede.http.sigv4 import SigV4Error
 from andromede.iam import errors as iam_errors
 
@@ -53,6 +54,8 @@ _DOMAIN: Final = {
     events_errors.ConcurrentModification: "ConcurrentModificationException",
     events_errors.IllegalStatus: "IllegalStatusException",
     events_errors.KmsAccessDenied: "AccessDeniedException",
+    # Decision 0218: a rule or target that its bus's key no longer opens.
+    KeyUnusable: "AccessDeniedException",
 }
 
 

@@ -113,6 +113,19 @@ class EventsSettings(BaseModel):
         description="Seconds between two passes of the scheduled rules' dispatcher, which "
         "every gateway runs, each period fired by one (decision 0192).",
     )
+    events_opened_rule_cache: int = Field(
+        default=10_000,
+        ge=0,
+        description="Rules' patterns and targets' inputs sealed under their bus's KMS key "
+        "that a gateway keeps opened for PutEvents' matching, least recently used out first; "
+        "0 opens them at every PutEvents (decision 0218).",
+    )
+    events_reseal_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between two looks of every gateway for event buses whose "
+        "re-encryption after a change of KMS key was cut short, resumed (decision 0218).",
+    )
     events_max_archives: int = Field(
         default=10,
         gt=0,

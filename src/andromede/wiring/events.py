@@ -39,6 +39,7 @@ from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
 from andromede.events.replays import ReplayPolicy, ReplayRunner
+from andromede.events.reseal import BusResealer
 from andromede.events.s3_events import s3_bus_events
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
@@ -318,8 +319,17 @@ class EventsParts:
                 max_put_size=settings.events_max_put_size,
                 max_pattern_length=settings.events_max_pattern_length,
                 max_input=settings.events_max_input,
+                opened_rule_cache=settings.events_opened_rule_cache,
             ),
         )
+        # Decision 0218: a change of a bus's key re-seals its rules, targets and deliveries.
+        self.resealer = BusResealer(
+            self.store,
+            self.service.seals,
+            self.deliveries,
+            interval=settings.events_reseal_interval,
+        )
+        self.service.resealer = self.resealer
         # Archives (decision 0196): sealed as the deliveries are, told of every routed event.
         self.archive_store = SqlArchiveStore(db, settings.region, sealer)
         self.archives = ArchiveService(
@@ -419,7 +429,9 @@ class EventsParts:
             holder=holder,
             interval=self._settings.events_schedule_interval,
         )
+        scheduler.seals = self.service.seals
         return [
+            asyncio.create_task(self.resealer.run_forever(), name="events-reseals"),
             asyncio.create_task(scheduler.run_forever(), name="events-schedules"),
             asyncio.create_task(self.deliveries.run_forever(), name="events-deliveries"),
             asyncio.create_task(self.replays(holder).run_forever(), name="events-replays"),

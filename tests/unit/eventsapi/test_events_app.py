@@ -459,8 +459,19 @@ async def test_update_event_bus_and_bus_tags(events: Harness) -> None:
     assert (await events.ok("DescribeEventBus", {"Name": "orders"}))["Description"] == "Orders"
     default = f"arn:aws:events:{REGION}:{events.tenant_id}:event-bus/default"
     assert (await events.ok("ListTagsForResource", {"ResourceARN": default}))["Tags"] == []
+    # Decision 0218: the default bus takes tags as AWS's does (its first tag makes its row).
+    await events.ok("TagResource", {"ResourceARN": default, "Tags": [
+        {"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "b"}]})  # fmt: skip
+    await events.ok("UntagResource", {"ResourceARN": default, "TagKeys": ["team"]})
+    assert (await events.ok("ListTagsForResource", {"ResourceARN": default}))["Tags"] == [
+        {"Key": "env", "Value": "prod"}
+    ]
+    listed = (await events.ok("ListEventBuses", {"NamePrefix": "def"}))["EventBuses"]
+    assert [bus["Name"] for bus in listed] == ["default"]
+    assert await events.error("DeleteEventBus", {"Name": "default"}) == "ValidationException"
+    too_many = [{"Key": f"k{n}", "Value": "v"} for n in range(50)]
     assert (
-        await events.error("TagResource", {"ResourceARN": default, "Tags": []})
+        await events.error("TagResource", {"ResourceARN": default, "Tags": too_many})
         == "ValidationException"
     )
     other, _ = await events.other_account()

@@ -78,6 +78,13 @@ async def test_the_default_bus_under_a_key_and_a_dead_letter_queue(buses: Bus) -
     await _instance_stopped(buses)
     await events.parts.deliveries.drain()
     assert buses.sink.sent[-1].arn == ec2_queue and len(buses.sink.sent) == 3
+    # Decision 0218: the rules are sealed under the key, which must open them to re-encrypt
+    # them: UpdateEventBus with no key is refused while it is disabled, nothing changed.
+    refused_update = await events.call("UpdateEventBus", {"Name": "default"})
+    assert json.loads(refused_update.body)["__type"] == "ValidationException"
+    assert key in json.loads(refused_update.body)["message"]
+    assert (await events.ok("DescribeEventBus", {"Name": "default"}))["KmsKeyIdentifier"] == key
+    await events.keys.enable_key(events.root(), key)
     # UpdateEventBus with no key: EventBridge's own key again, the puts flow again.
     answer = await events.ok("UpdateEventBus", {"Name": "default"})
     assert "KmsKeyIdentifier" not in answer and "DeadLetterConfig" not in answer
