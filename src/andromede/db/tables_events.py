@@ -52,7 +52,7 @@ events_buses = sa.Table(
     # Migration 0102 (decision 0213): the bus's KmsKeyIdentifier and dead-letter queue, JSON;
     # NULL for a bus with neither.
     sa.Column("config", sa.Text, nullable=True),
-    # Migration 0105 (decision 0218): its rules, targets and deliveries still being re-sealed
+    # Migration 0103 (decision 0218): its rules, targets and deliveries still being re-sealed
     # after a change of key (the task any gateway resumes).
     sa.Column("resealing", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_events_buses_resealing", "resealing"),

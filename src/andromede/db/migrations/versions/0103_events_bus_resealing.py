@@ -3,7 +3,7 @@
 waiting deliveries, so that any gateway resumes the task after a crash. Nothing to backfill:
 no bus was being re-sealed before.
 
-Revision ID: 0105
+Revision ID: 0103
 Revises: 0102
 Create Date: 2026-12-06
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0105"
+revision: str = "0103"
 down_revision: str | None = "0102"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
