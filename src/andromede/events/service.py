@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
+from andromede.events.entries import EntryRefused, checked_entry, customers, entry_size, moment_of
 from andromede.events.errors import (
     ConcurrentModification,
     InvalidEventPattern,
@@ -51,8 +52,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _EVENT_MEMBERS: Final = ("id", "account", "source", "time", "region", "detail-type")
-# Time takes 14 bytes of an entry's size, as AWS counts it ("Calculating PutEvents entry size").
-_TIME_SIZE: Final = 14
 # The default bus's creation time until its first configuration makes its row.
 _DEFAULT_BUS_CREATED: Final = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -575,14 +574,14 @@ class EventsService:
                 f"1 validation error detected: Value at 'entries' failed to satisfy constraint: "
                 f"Member must have length between 1 and {limits.max_put_entries}"
             )
-        if sum(_entry_size(entry) for entry in entries) > limits.max_put_size:
+        if sum(entry_size(entry) for entry in entries) > limits.max_put_size:
             raise ValidationError("Total size of the entries in the request is over the limit.")
         results: list[EntryResult] = []
         by_bus: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for entry in entries:
             try:
                 event, place = await self._event_of(tenant_id, entry, other_accounts)
-            except _EntryRefused as refused:
+            except EntryRefused as refused:
                 results.append(EntryResult(None, refused.code, refused.message))
                 continue
             by_bus.setdefault(place, []).append(event)
@@ -621,7 +620,7 @@ class EventsService:
         disabled key never stops them (decision 0213, session 51 addendum)."""
         row = await self.store.get_bus(tenant_id, bus)
         keyed = row if row is not None and row.kms_key is not None else None
-        sealing = keyed is not None and any(_customers(event) for event in events)
+        sealing = keyed is not None and any(customers(event) for event in events)
         targets = await self.store.targets_by_rule(tenant_id, bus)
         if not targets:
             if sealing:  # the key must seal the bus's events even when none match
@@ -651,11 +650,11 @@ class EventsService:
                     handed += [(rule, target, event) for target in targets[rule.name]]
         # Queued before the caller answers: an accepted event's deliveries are not lost. A
         # bus's key refusing stops here, before the archives keep what the bus refused.
-        sealed = [match for match in handed if sealing and _customers(match[2])]
+        sealed = [match for match in handed if sealing and customers(match[2])]
         if sealing:
             await self._deliveries.submit(tenant_id, sealed, bus=keyed)
         if len(sealed) < len(handed) or not sealing:
-            plain = [match for match in handed if not (sealing and _customers(match[2]))]
+            plain = [match for match in handed if not (sealing and customers(match[2]))]
             await self._deliveries.submit(tenant_id, plain)
         if self.archiver is not None:
             await self.archiver.archive(tenant_id, bus, events)
@@ -690,21 +689,7 @@ class EventsService:
     async def _event_of(
         self, tenant_id: str, entry: Mapping[str, Any], other_accounts: bool
     ) -> tuple[dict[str, Any], tuple[str, str]]:
-        source = _required(entry, "Source")
-        detail_type = _required(entry, "DetailType")
-        detail = _required(entry, "Detail")
-        if source.startswith("aws."):
-            # AWS's services' sources are theirs alone (decision 0192).
-            raise _EntryRefused("NotAuthorizedForSourceException", "Not authorized for the source.")
-        try:
-            parsed = json.loads(detail)
-        except (ValueError, RecursionError):
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise _EntryRefused("MalformedDetail", "Detail is malformed.")
-        resources = entry.get("Resources") or []
-        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
-            raise _EntryRefused("InvalidArgument", "Parameter Resources is not valid.")
+        source, detail_type, parsed, resources = checked_entry(entry)
         try:
             given = entry.get("EventBusName")
             if other_accounts:
@@ -713,8 +698,8 @@ class EventsService:
                 owner, bus = tenant_id, self.bus_name(tenant_id, given)
             await self._existing_bus(owner, bus)
         except (ResourceNotFound, ValidationError) as exc:
-            raise _EntryRefused("InvalidArgument", exc.message) from exc
-        moment = _moment(entry.get("Time")) or self._clock()
+            raise EntryRefused("InvalidArgument", exc.message) from exc
+        moment = moment_of(entry.get("Time")) or self._clock()
         event = event_envelope(
             event_id=str(uuid.uuid4()),
             detail_type=detail_type,
@@ -726,56 +711,3 @@ class EventsService:
             detail=parsed,
         )
         return event, (owner, bus)
-
-
-def _customers(event: Mapping[str, Any]) -> bool:
-    """Whether an event is a customer's (PutEvents'), not one of the platform's services'."""
-    return not str(event.get("source", "")).startswith("aws.")
-
-
-def _required(entry: Mapping[str, Any], member: str) -> str:
-    value = entry.get(member)
-    if not isinstance(value, str) or not value:
-        raise _EntryRefused(
-            "InvalidArgument",
-            f"Parameter {member} is not valid. Reason: {member} is a required argument.",
-        )
-    return value
-
-
-class _EntryRefused(Exception):
-    """An entry of PutEvents refused, with its ErrorCode: a signal within put_events."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(message)
-
-
-def _moment(value: Any) -> datetime | None:
-    """An entry's ``Time``: epoch seconds as botocore sends them, or ISO 8601."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _entry_size(entry: Mapping[str, Any]) -> int:
-    """An entry's size as AWS counts it: Time's 14 bytes, and the UTF-8 of Source,
-    DetailType, Detail and each of Resources."""
-    size = _TIME_SIZE if entry.get("Time") is not None else 0
-    for member in ("Source", "DetailType", "Detail"):
-        value = entry.get(member)
-        if isinstance(value, str):
-            size += len(value.encode())
-    for resource in entry.get("Resources") or []:
-        if isinstance(resource, str):
-            size += len(resource.encode())
-    return size
