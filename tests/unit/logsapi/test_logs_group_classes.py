@@ -245,3 +245,26 @@ async def test_deletion_protection_authorised_and_audited(logs: Harness) -> None
     group = arn(logs, "std")
     assert ("logs:PutLogGroupDeletionProtection", group, "failure") in actions
     assert ("logs:PutLogGroupDeletionProtection", group, "success") in actions
+
+
+async def test_terraform_aws_cloudwatch_log_group_calls(logs: Harness) -> None:
+    """What the provider's ``aws_cloudwatch_log_group`` sends and reads: CreateLogGroup with
+    ``logGroupClass`` and ``deletionProtectionEnabled``; its read, DescribeLogGroups by prefix
+    matched on the name (``log_group_class``, ``deletion_protection_enabled``); an update of
+    the protection through PutLogGroupDeletionProtection naming the group's ``logGroupArn``;
+    then its destroy."""
+    await logs.ok(
+        "CreateLogGroup",
+        {"logGroupName": "tf", "logGroupClass": IA, "deletionProtectionEnabled": True},
+    )
+    listed = (await logs.ok("DescribeLogGroups", {"logGroupNamePrefix": "tf"}))["logGroups"]
+    [group] = [g for g in listed if g["logGroupName"] == "tf"]
+    assert (group["logGroupClass"], group["deletionProtectionEnabled"]) == (IA, True)
+    assert group["logGroupArn"] == arn(logs, "tf")
+    await logs.ok(
+        "PutLogGroupDeletionProtection",
+        {"logGroupIdentifier": group["logGroupArn"], "deletionProtectionEnabled": False},
+    )
+    [group] = (await logs.ok("DescribeLogGroups", {"logGroupNamePrefix": "tf"}))["logGroups"]
+    assert group["deletionProtectionEnabled"] is False
+    await logs.ok("DeleteLogGroup", {"logGroupName": "tf"})
