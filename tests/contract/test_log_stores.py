@@ -89,6 +89,11 @@ async def test_group_classes_and_deletion_protection(store: LogStore) -> None:
     assert not await store.set_deletion_protection("t1", "gone", True)
     assert await store.delete_stream("t1", "cold", "s", honour_protection=True)
     assert await store.set_deletion_protection("t1", "cold", True)
+    # The retention the owner set still expires a protected group's events.
+    await store.put_group(dataclasses.replace(cold, retention_days=1))
+    await store.create_stream(LogStream("t1", "cold", "kept", T0))
+    assert await store.append("t1", "cold", "kept", [event("kept", T0 - 2 * DAY)])
+    assert await store.expire(T0, 100) == 1
     got = await store.get_group("t1", "cold")
     assert got is not None and got.deletion_protection and got.log_class == "INFREQUENT_ACCESS"
     # The account's closure deletes what is protected.

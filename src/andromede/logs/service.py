@@ -188,7 +188,7 @@ class LogsService:
                 raise InvalidParameter("The specified nextToken is invalid.")
             after = token[2:]
         if log_class is not None:
-            check_log_class(log_class)
+            check_log_class(log_class, listing=True)
         found = await self._store.list_groups(
             tenant_id, prefix, pattern, after, size + 1, log_class
         )

@@ -81,6 +81,7 @@ async def test_classes_shown_filtered_and_refused_in_logs_words(logs: Harness) -
         fields = reply.error_fields()
         assert (reply.status, fields["__type"]) == (400, "InvalidParameterException")
         assert error in fields["message"] and reply.headers["x-amzn-requestid"]
+    assert (await logs.ok("DescribeLogGroups", {"logGroupClass": "DELIVERY"}))["logGroups"] == []
     reply = await logs.call("DescribeLogGroups", {"logGroupClass": "COLD"})
     assert reply.error_fields()["__type"] == "InvalidParameterException"
     # The class is never changed: a retention, a tag or a key leave it.
