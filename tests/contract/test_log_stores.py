@@ -16,6 +16,7 @@ import pytest
 from andromede.db.database import open_database
 from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
+from andromede.logs.log_classes import DeletionProtected
 from andromede.logs.memory import MemoryLogStore
 from andromede.logs.metric_filters import MetricFilter, MetricTransformation
 from andromede.logs.model import LogGroup, LogStream, Position, StoredEvent
@@ -57,6 +58,47 @@ async def test_groups(store: LogStore) -> None:
     await store.put_group(dataclasses.replace(group, retention_days=7, kms_key_id="arn:k", tags={}))
     assert await store.get_group("t1", "/b") == LogGroup("t1", "/b", T0, 7, "arn:k", {})
     assert await store.delete_group("t1", "/b") and not await store.delete_group("t1", "/b")
+
+
+async def test_group_classes_and_deletion_protection(store: LogStore) -> None:
+    """Decision 0222: the class kept and listed by, never changed by put_group; deletion
+    protection set apart, honoured by the deletions that ask (the group's and its streams'),
+    not by the account's closure."""
+    cold = LogGroup("t1", "cold", T0, log_class="INFREQUENT_ACCESS", deletion_protection=True)
+    await store.create_group(cold, 10)
+    await store.create_group(LogGroup("t1", "std", T0), 10)
+    assert await store.get_group("t1", "cold") == cold
+    listed = await store.list_groups("t1", "", "", "", 10, "INFREQUENT_ACCESS")
+    assert [g.name for g in listed] == ["cold"]
+    assert [g.name for g in await store.list_groups("t1", "", "", "", 10, "STANDARD")] == ["std"]
+    assert len(await store.list_groups("t1", "", "", "", 10)) == 2
+    # put_group neither changes the class nor the protection.
+    await store.put_group(
+        dataclasses.replace(cold, log_class="STANDARD", deletion_protection=False, tags={"a": "b"})
+    )
+    assert await store.get_group("t1", "cold") == dataclasses.replace(cold, tags={"a": "b"})
+    await store.create_stream(LogStream("t1", "cold", "s", T0))
+    with pytest.raises(DeletionProtected):
+        await store.delete_stream("t1", "cold", "s", honour_protection=True)
+    with pytest.raises(DeletionProtected):
+        await store.delete_group("t1", "cold", honour_protection=True)
+    assert await store.get_stream("t1", "cold", "s") is not None
+    assert not await store.delete_stream("t1", "cold", "gone", honour_protection=True)
+    assert not await store.delete_group("t1", "gone", honour_protection=True)
+    assert await store.set_deletion_protection("t1", "cold", False)
+    assert not await store.set_deletion_protection("t1", "gone", True)
+    assert await store.delete_stream("t1", "cold", "s", honour_protection=True)
+    assert await store.set_deletion_protection("t1", "cold", True)
+    # The retention the owner set still expires a protected group's events.
+    await store.put_group(dataclasses.replace(cold, retention_days=1))
+    await store.create_stream(LogStream("t1", "cold", "kept", T0))
+    assert await store.append("t1", "cold", "kept", [event("kept", T0 - 2 * DAY)])
+    assert await store.expire(T0, 100) == 1
+    got = await store.get_group("t1", "cold")
+    assert got is not None and got.deletion_protection and got.log_class == "INFREQUENT_ACCESS"
+    # The account's closure deletes what is protected.
+    assert await store.delete_group("t1", "cold")
+    assert await store.get_group("t1", "cold") is None
 
 
 async def test_streams_events_bytes_and_expiry(store: LogStore) -> None:

@@ -7,7 +7,8 @@ in Logs' words, the retention sweep (every half second here) emptying a group, n
 in clear anywhere in the data folder, and (session 48) a metric filter over space-delimited
 lines whose values CloudWatch's GetMetricStatistics reads back, and an account's resource
 policy; (session 49) a group exported into a bucket under its policy and read back;
-(session 50) a pattern query and a live tail session."""
+(session 50) a pattern query and a live tail session; (session 52) an Infrequent Access group
+under deletion protection (decision 0222)."""
 
 from __future__ import annotations
 
@@ -273,6 +274,36 @@ def test_a_group_under_a_customer_key(server: ServerProcess) -> None:
     kms.enable_key(KeyId=key["KeyId"])
     logs.disassociate_kms_key(logGroupName="sealed")
     assert "kmsKeyId" not in logs.describe_log_groups(logGroupNamePrefix="sealed")["logGroups"][0]
+
+
+def test_an_infrequent_access_group_and_deletion_protection(server: ServerProcess) -> None:
+    """Decision 0222 through boto3: the class shown and filtered by, what IA lacks refused,
+    and a protected group refused its deletion until the protection is off."""
+    logs = client(server, "logs")
+    logs.create_log_group(
+        logGroupName="/cold/audit",
+        logGroupClass="INFREQUENT_ACCESS",
+        deletionProtectionEnabled=True,
+    )
+    [group] = logs.describe_log_groups(logGroupClass="INFREQUENT_ACCESS")["logGroups"]
+    assert group["logGroupName"] == "/cold/audit" and group["logGroupClass"] == "INFREQUENT_ACCESS"
+    assert group["deletionProtectionEnabled"] is True
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.put_metric_filter(
+            logGroupName="/cold/audit",
+            filterName="f",
+            filterPattern="ERROR",
+            metricTransformations=[
+                {"metricName": "m", "metricNamespace": "App", "metricValue": "1"}
+            ],
+        )
+    with pytest.raises(ClientError) as caught:
+        logs.delete_log_group(logGroupName="/cold/audit")
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    logs.put_log_group_deletion_protection(
+        logGroupIdentifier="/cold/audit", deletionProtectionEnabled=False
+    )
+    logs.delete_log_group(logGroupName="/cold/audit")
 
 
 def test_aws_cli(server: ServerProcess, tmp_path: Path) -> None:

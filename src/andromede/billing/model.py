@@ -108,6 +108,10 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     Meter("logs.requests", "requests", "1000 requests", 1000, "CloudWatch Logs API requests"),
     Meter("logs.ingested", "bytes", "GiB", _GIB,
           "Bytes of log events ingested (each message and 26 bytes, as AWS counts them)"),
+    # Decision 0222: into Infrequent Access groups, apart so the operator prices it (AWS: half).
+    Meter("logs.ingested.infrequent-access", "bytes", "GiB", _GIB,
+          "Bytes of log events ingested into Infrequent Access log groups (each message and "
+          "26 bytes)"),
     Meter("logs.scanned", "bytes", "GiB", _GIB,
           "Bytes of log events Logs Insights queries read (each message and 26 bytes)"),
     Meter("ec2.snapshot", "GiB-seconds", "GiB-month", _PER_MONTH_SECONDS,

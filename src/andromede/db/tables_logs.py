@@ -9,7 +9,8 @@ once finished, their results as JSON, so any gateway answers GetQueryResults) an
 ``log_query_definitions`` (the saved queries of PutQueryDefinition); ``log_export_tasks``
 (migration 0096: each account's export tasks to S3, their status and the lease of the gateway
 running one); ``log_account_policies`` (migration 0101: each account's account-level
-policies, DATA_PROTECTION_POLICY the one type served). A group's own data protection policy
+policies, DATA_PROTECTION_POLICY the one type served). ``log_groups.log_class`` and
+``deletion_protection`` (migration 0106, decision 0222). A group's own data protection policy
 is two columns of ``log_groups``, and the spans of what it found in an event ``masks`` of
 ``log_events`` (decision 0211).
 
@@ -51,6 +52,10 @@ log_groups = sa.Table(
     # The group's data protection policy document and when it was put (decision 0211).
     sa.Column("data_protection", sa.Text, nullable=True),
     sa.Column("data_protection_updated", sa.BigInteger, nullable=True),
+    # Its class, never changed after it is made, and its deletion protection (migration
+    # 0106, decision 0222).
+    sa.Column("log_class", key_text(), nullable=False, server_default="STANDARD"),
+    sa.Column("deletion_protection", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 log_streams = sa.Table(

@@ -27,6 +27,7 @@ from typing import Final
 from andromede.logs.errors import InvalidParameter, LogsError, ResourceNotFound
 from andromede.logs.insights_query import Query, parse_query
 from andromede.logs.insights_run import QueryRun, compared_window, event_record
+from andromede.logs.log_classes import check_query_for_classes
 from andromede.logs.model import EVENT_OVERHEAD, check_group_name
 from andromede.logs.queries import ACTIVE, QueryDefinition, QueryRecord, QueryStatus, QueryStore
 from andromede.logs.service import LogsService
@@ -104,8 +105,12 @@ class InsightsService:
         if limit is not None and not 1 <= limit <= _MAX_LIMIT:
             raise InvalidParameter(f"limit must be between 1 and {_MAX_LIMIT}")
         query = parse_query(query_string)
-        for name in groups:
-            await self._logs.group(tenant_id, check_group_name(name, "logGroupNames"))
+        classes = [
+            (await self._logs.group(tenant_id, check_group_name(name, "logGroupNames"))).log_class
+            for name in groups
+        ]
+        # One Infrequent Access group among them bars what that class lacks (decision 0222).
+        check_query_for_classes(query_string, classes)
         record = QueryRecord(
             tenant_id,
             str(uuid.uuid4()),

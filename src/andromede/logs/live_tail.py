@@ -25,6 +25,7 @@ from typing import Final
 
 from andromede.logs.errors import LimitExceeded
 from andromede.logs.filter import FilterPattern
+from andromede.logs.log_classes import refuse_infrequent_access
 from andromede.logs.service import LogsService
 
 __all__ = [
@@ -173,7 +174,8 @@ class LiveTails:
     ) -> LiveTailSession:
         """A session over existing groups (ResourceNotFound otherwise), within the bound."""
         for _, name in groups:
-            await self.logs.group(tenant_id, name)
+            group = await self.logs.group(tenant_id, name)
+            refuse_infrequent_access(group.log_class, "Live Tail")
         if self._open.get(tenant_id, 0) >= self.limits.max_sessions:
             raise LimitExceeded(
                 f"The account already has {self.limits.max_sessions} live tail sessions "

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
+from andromede.logs.log_classes import DeletionProtected, group_protected, stream_protected
 from andromede.logs.metric_filters import MetricFilter
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
 from andromede.logs.resource_policies import ResourcePolicy
@@ -49,10 +50,25 @@ class MemoryLogStore:
                 created=held.created,
                 data_protection=held.data_protection,
                 data_protection_updated=held.data_protection_updated,
+                log_class=held.log_class,
+                deletion_protection=held.deletion_protection,
             )
 
+    async def set_deletion_protection(self, tenant_id: str, name: str, enabled: bool) -> bool:
+        held = self._groups.get((tenant_id, name))
+        if held is None:
+            return False
+        self._groups[(tenant_id, name)] = dataclasses.replace(held, deletion_protection=enabled)
+        return True
+
     async def list_groups(
-        self, tenant_id: str, prefix: str, pattern: str, after: str, limit: int
+        self,
+        tenant_id: str,
+        prefix: str,
+        pattern: str,
+        after: str,
+        limit: int,
+        log_class: str | None = None,
     ) -> list[LogGroup]:
         found = sorted(
             (
@@ -62,14 +78,21 @@ class MemoryLogStore:
                 and name > after
                 and name.startswith(prefix)
                 and pattern.lower() in name.lower()
+                and log_class in (None, g.log_class)
             ),
             key=lambda g: g.name,
         )
         return found[:limit]
 
-    async def delete_group(self, tenant_id: str, name: str) -> bool:
-        if self._groups.pop((tenant_id, name), None) is None:
+    async def delete_group(
+        self, tenant_id: str, name: str, *, honour_protection: bool = False
+    ) -> bool:
+        held = self._groups.get((tenant_id, name))
+        if held is None:
             return False
+        if honour_protection and held.deletion_protection:
+            raise DeletionProtected(group_protected())
+        del self._groups[(tenant_id, name)]
         for key in [k for k in self._streams if k[:2] == (tenant_id, name)]:
             del self._streams[key]
             self._events.pop(key, None)
@@ -108,10 +131,15 @@ class MemoryLogStore:
         )
         return found[offset : offset + limit]
 
-    async def delete_stream(self, tenant_id: str, group: str, name: str) -> bool:
-        stream = self._streams.pop((tenant_id, group, name), None)
-        if stream is None:
+    async def delete_stream(
+        self, tenant_id: str, group: str, name: str, *, honour_protection: bool = False
+    ) -> bool:
+        if (tenant_id, group, name) not in self._streams:
             return False
+        held = self._groups.get((tenant_id, group))
+        if honour_protection and held is not None and held.deletion_protection:
+            raise DeletionProtected(stream_protected())
+        stream = self._streams.pop((tenant_id, group, name))
         self._events.pop((tenant_id, group, name), None)
         self._add_group_bytes(tenant_id, group, -stream.stored_bytes)
         return True

@@ -17,9 +17,13 @@ receives exact values and counts (its percentiles stay true), bounded by ``max_k
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -33,8 +37,10 @@ __all__ = [
     "MetricTally",
     "MetricTransformation",
     "check_filter_name",
+    "filters_position",
     "metric_filter",
     "observe",
+    "test_pattern",
 ]
 
 MAX_DIMENSIONS: Final = 3
@@ -294,3 +300,34 @@ class MetricTally:
             if key not in values
         )
         return samples
+
+
+_MAX_TEST_MESSAGES = 50  # AWS's bound on TestMetricFilter's logEventMessages
+
+
+def test_pattern(pattern: str, messages: Sequence[str]) -> list[tuple[int, str, dict[str, str]]]:
+    """TestMetricFilter: (event number from 1, message, extracted values) of each match."""
+    if not 1 <= len(messages) <= _MAX_TEST_MESSAGES:
+        raise InvalidParameter(
+            f"logEventMessages must hold between 1 and {_MAX_TEST_MESSAGES} messages"
+        )
+    if any(not m for m in messages):
+        raise InvalidParameter("A log event message must not be empty")
+    compiled = compile_pattern(pattern)
+    matches = []
+    for number, message in enumerate(messages, start=1):
+        found = compiled.extract(message)
+        if found is not None:
+            matches.append((number, message, found.extracted))
+    return matches
+
+
+def filters_position(token: str) -> tuple[str, str]:
+    """The (group, name) DescribeMetricFilters' ``nextToken`` names."""
+    try:
+        group, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        raise InvalidParameter("The specified nextToken is invalid.") from None
+    if not isinstance(group, str) or not isinstance(name, str):
+        raise InvalidParameter("The specified nextToken is invalid.")
+    return group, name

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -23,6 +24,7 @@ __all__ = [
     "check_batch",
     "check_group_name",
     "check_stream_name",
+    "check_tags",
     "group_arn",
     "parse_position_token",
     "position_token",
@@ -60,6 +62,15 @@ def check_stream_name(name: object, parameter: str = "logStreamName") -> str:
     return name
 
 
+def check_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith("aws:"):
+            raise InvalidParameter(f"Invalid tag key {str(key)[:128]!r}")
+        if not isinstance(value, str) or len(value) > 256:
+            raise InvalidParameter(f"Invalid value for tag {key!r}")
+    return dict(tags)
+
+
 def group_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:logs:{region}:{account}:log-group:{name}"
 
@@ -80,6 +91,9 @@ class LogGroup:
     # Its data protection policy document and when it was put (decision 0211).
     data_protection: str | None = None
     data_protection_updated: int | None = None
+    # Its class, chosen when it is made, and its deletion protection (decision 0222).
+    log_class: str = "STANDARD"
+    deletion_protection: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +148,7 @@ class Batch:
     too_new_start: int | None = None
     too_old_end: int | None = None
     expired_end: int | None = None
+    log_class: str = "STANDARD"  # the group's: its ingestion is metered by class (0222)
 
     def rejected_info(self) -> dict[str, int]:
         info: dict[str, int] = {}

@@ -40,6 +40,7 @@ from andromede.logs.data_protection import (
     combined,
 )
 from andromede.logs.errors import InvalidParameter, LimitExceeded, ResourceNotFound
+from andromede.logs.log_classes import INFREQUENT_ACCESS, refuse_infrequent_access
 from andromede.logs.metric_filters import MetricTransformation
 from andromede.logs.model import LogGroup
 from andromede.logs.store import LogStore
@@ -105,6 +106,7 @@ class DataProtection:
     # The group's own policy.
 
     async def put_group_policy(self, group: LogGroup, document: object) -> tuple[str, int]:
+        refuse_infrequent_access(group.log_class, "Data protection policies")
         policy = check_document(document)
         await self._check_destination(group.tenant_id, policy, group.name)
         updated = self._clock()
@@ -175,7 +177,10 @@ class DataProtection:
     # Ingestion.
 
     async def for_group(self, group: LogGroup) -> GroupProtection | None:
-        """What applies to ``group``'s events now; None: no policy, nothing to look for."""
+        """What applies to ``group``'s events now; None: no policy, nothing to look for (an
+        Infrequent Access group has no data protection, the account's policy included)."""
+        if group.log_class == INFREQUENT_ACCESS:
+            return None
         policies = list(await self._account(group.tenant_id))
         if group.data_protection is not None:
             policies.append(_kept_policy(group.data_protection))

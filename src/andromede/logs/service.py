@@ -11,7 +11,6 @@ in."""
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import dataclasses
 import json
@@ -22,13 +21,16 @@ from dataclasses import dataclass
 from andromede.logs.data_protection import Finding, encode_spans, findings_report, mask
 from andromede.logs.errors import InvalidParameter, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.filter import FilterPattern, compile_pattern
+from andromede.logs.log_classes import STANDARD, check_log_class, refuse_infrequent_access
 from andromede.logs.metric_filters import (
     MetricFilter,
     MetricSample,
     MetricTally,
     check_filter_name,
+    filters_position,
     metric_filter,
     observe,
+    test_pattern,
 )
 from andromede.logs.model import (
     RETENTION_DAYS,
@@ -41,6 +43,7 @@ from andromede.logs.model import (
     check_batch,
     check_group_name,
     check_stream_name,
+    check_tags,
     parse_position_token,
     position_token,
 )
@@ -55,7 +58,6 @@ _MAX_TAGS = 50
 # Events read from the store at a time: memory stays bounded by this many messages.
 _CHUNK = 100
 _MAX_FILTER_STREAMS = 100  # AWS's bound on FilterLogEvents' logStreamNames
-_MAX_TEST_MESSAGES = 50  # AWS's bound on TestMetricFilter's logEventMessages
 _FILTERS_PAGE = 50  # DescribeMetricFilters' limit: its default and ceiling, as AWS's
 _CACHED_GROUPS = 10_000  # groups whose filters a gateway keeps at most
 
@@ -93,15 +95,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def check_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith("aws:"):
-            raise InvalidParameter(f"Invalid tag key {str(key)[:128]!r}")
-        if not isinstance(value, str) or len(value) > 256:
-            raise InvalidParameter(f"Invalid value for tag {key!r}")
-    return dict(tags)
-
-
 class LogsService:
     def __init__(
         self,
@@ -128,14 +121,30 @@ class LogsService:
     # Groups.
 
     async def create_group(
-        self, tenant_id: str, name: str, kms_key_id: str | None, tags: Mapping[str, str]
+        self,
+        tenant_id: str,
+        name: str,
+        kms_key_id: str | None,
+        tags: Mapping[str, str],
+        log_class: str = STANDARD,
+        deletion_protection: bool = False,
     ) -> LogGroup:
         check_group_name(name)
         if len(tags) > _MAX_TAGS:
             raise InvalidParameter(f"A log group can have at most {_MAX_TAGS} tags")
+        check_log_class(log_class)
         if kms_key_id is not None:
             await self._sealer.check_key(tenant_id, kms_key_id)
-        group = LogGroup(tenant_id, name, self._clock(), None, kms_key_id, check_tags(tags))
+        group = LogGroup(
+            tenant_id,
+            name,
+            self._clock(),
+            None,
+            kms_key_id,
+            check_tags(tags),
+            log_class=log_class,
+            deletion_protection=deletion_protection,
+        )
         await self._store.create_group(group, self.limits.max_groups)
         return group
 
@@ -148,12 +157,25 @@ class LogsService:
 
     async def delete_group(self, tenant_id: str, name: str) -> None:
         check_group_name(name)
-        if not await self._store.delete_group(tenant_id, name):
+        if not await self._store.delete_group(tenant_id, name, honour_protection=True):
             raise ResourceNotFound("The specified log group does not exist.")
         self._filters.pop((tenant_id, name), None)  # its filters went with it
 
+    async def protect_group(self, tenant_id: str, name: str, enabled: bool) -> None:
+        """PutLogGroupDeletionProtection: while on, the group and its streams are not
+        deleted (but by the account's closure); retention still expires events."""
+        check_group_name(name, "logGroupIdentifier")
+        if not await self._store.set_deletion_protection(tenant_id, name, enabled):
+            raise ResourceNotFound("The specified log group does not exist.")
+
     async def describe_groups(
-        self, tenant_id: str, prefix: str, pattern: str, limit: int | None, token: str | None
+        self,
+        tenant_id: str,
+        prefix: str,
+        pattern: str,
+        limit: int | None,
+        token: str | None,
+        log_class: str | None = None,
     ) -> tuple[list[LogGroup], str | None]:
         if prefix and pattern:
             raise InvalidParameter(
@@ -165,7 +187,11 @@ class LogsService:
             if not token.startswith("g/"):
                 raise InvalidParameter("The specified nextToken is invalid.")
             after = token[2:]
-        found = await self._store.list_groups(tenant_id, prefix, pattern, after, size + 1)
+        if log_class is not None:
+            check_log_class(log_class, listing=True)
+        found = await self._store.list_groups(
+            tenant_id, prefix, pattern, after, size + 1, log_class
+        )
         more = len(found) > size
         found = found[:size]
         return found, (f"g/{found[-1].name}" if more and found else None)
@@ -222,7 +248,7 @@ class LogsService:
     async def delete_stream(self, tenant_id: str, group: str, name: str) -> None:
         check_stream_name(name)
         await self.group(tenant_id, group)
-        if not await self._store.delete_stream(tenant_id, group, name):
+        if not await self._store.delete_stream(tenant_id, group, name, honour_protection=True):
             raise ResourceNotFound("The specified log stream does not exist.")
 
     async def describe_streams(
@@ -269,6 +295,7 @@ class LogsService:
             max_age_ms=self.limits.max_age_ms,
             max_ahead_ms=self.limits.max_ahead_ms,
         )
+        batch = dataclasses.replace(batch, log_class=group.log_class)
         if not batch.accepted:
             return batch
         protection = await self.protection.for_group(group)
@@ -617,7 +644,7 @@ class LogsService:
         self, tenant_id: str, group: str, name: object, pattern: object, transformations: object
     ) -> None:
         made = metric_filter(tenant_id, group, name, pattern, transformations, self._clock())
-        await self.group(tenant_id, group)
+        refuse_infrequent_access((await self.group(tenant_id, group)).log_class, "Metric filters")
         await self._store.put_metric_filter(made, self.limits.max_metric_filters)
         self._filters.pop((tenant_id, group), None)
 
@@ -647,7 +674,7 @@ class LogsService:
         if group is not None:
             await self.group(tenant_id, group)
         size = self._page_size(limit, _FILTERS_PAGE)
-        after = None if token is None else _filters_position(token)
+        after = None if token is None else filters_position(token)
         found = await self._store.list_metric_filters(
             FilterQuery(tenant_id, group, prefix, metric_name, namespace, after, size + 1)
         )
@@ -662,24 +689,8 @@ class LogsService:
         """``metricFilterCount`` of each group."""
         return await self._store.count_metric_filters(tenant_id, groups)
 
-    @staticmethod
-    def test_metric_filter(
-        pattern: str, messages: Sequence[str]
-    ) -> list[tuple[int, str, dict[str, str]]]:
-        """TestMetricFilter: (event number from 1, message, extracted values) of each match."""
-        if not 1 <= len(messages) <= _MAX_TEST_MESSAGES:
-            raise InvalidParameter(
-                f"logEventMessages must hold between 1 and {_MAX_TEST_MESSAGES} messages"
-            )
-        if any(not m for m in messages):
-            raise InvalidParameter("A log event message must not be empty")
-        compiled = compile_pattern(pattern)
-        matches = []
-        for number, message in enumerate(messages, start=1):
-            found = compiled.extract(message)
-            if found is not None:
-                matches.append((number, message, found.extracted))
-        return matches
+    # TestMetricFilter: (event number from 1, message, extracted values) of each match.
+    test_metric_filter = staticmethod(test_pattern)
 
     async def _group_filters(
         self, tenant_id: str, group: str
@@ -780,13 +791,3 @@ class LogsService:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= ceiling:
             raise InvalidParameter(f"limit must be between 1 and {ceiling}")
         return limit
-
-
-def _filters_position(token: str) -> tuple[str, str]:
-    try:
-        group, name = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
-        raise InvalidParameter("The specified nextToken is invalid.") from None
-    if not isinstance(group, str) or not isinstance(name, str):
-        raise InvalidParameter("The specified nextToken is invalid.")
-    return group, name

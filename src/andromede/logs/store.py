@@ -60,16 +60,33 @@ class LogStore(Protocol):
     async def get_group(self, tenant_id: str, name: str) -> LogGroup | None: ...
 
     async def put_group(self, group: LogGroup) -> None:
-        """Replace the group's retention, key and tags (its bytes are the store's)."""
+        """Replace the group's retention, key and tags (its bytes are the store's, its class
+        never changes, its protection is set_deletion_protection's)."""
         ...
 
     async def list_groups(
-        self, tenant_id: str, prefix: str, pattern: str, after: str, limit: int
+        self,
+        tenant_id: str,
+        prefix: str,
+        pattern: str,
+        after: str,
+        limit: int,
+        log_class: str | None = None,
     ) -> list[LogGroup]:
-        """By name, after ``after``; ``pattern`` a case-insensitive substring."""
+        """By name, after ``after``; ``pattern`` a case-insensitive substring; of
+        ``log_class`` only when given."""
         ...
 
-    async def delete_group(self, tenant_id: str, name: str) -> bool: ...
+    async def delete_group(
+        self, tenant_id: str, name: str, *, honour_protection: bool = False
+    ) -> bool:
+        """With ``honour_protection``, DeletionProtected when the group's protection is on
+        (checked in the deletion's own transaction); without, the account's closure."""
+        ...
+
+    async def set_deletion_protection(self, tenant_id: str, name: str, enabled: bool) -> bool:
+        """False: no group."""
+        ...
 
     async def create_stream(self, stream: LogStream) -> None:
         """ResourceAlreadyExists."""
@@ -88,7 +105,11 @@ class LogStore(Protocol):
         limit: int,
     ) -> list[LogStream]: ...
 
-    async def delete_stream(self, tenant_id: str, group: str, name: str) -> bool: ...
+    async def delete_stream(
+        self, tenant_id: str, group: str, name: str, *, honour_protection: bool = False
+    ) -> bool:
+        """With ``honour_protection``, DeletionProtected when its group's protection is on."""
+        ...
 
     async def append(
         self, tenant_id: str, group: str, stream: str, events: Sequence[StoredEvent]

@@ -17,6 +17,7 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
+from andromede.logs.log_classes import DeletionProtected, group_protected, stream_protected
 from andromede.logs.metric_filters import MetricFilter, MetricTransformation
 from andromede.logs.model import LogGroup, LogStream, StoredEvent
 from andromede.logs.resource_policies import ResourcePolicy
@@ -45,6 +46,8 @@ def _group(m: Any) -> LogGroup:
         int(m["stored_bytes"]),
         m["data_protection"],
         m["data_protection_updated"],
+        m["log_class"],
+        bool(m["deletion_protection"]),
     )
 
 
@@ -110,6 +113,8 @@ class SqlLogStore:
                     tags=json.dumps(group.tags),
                     stored_bytes=0,
                     format_version=FORMAT_VERSION,
+                    log_class=group.log_class,
+                    deletion_protection=group.deletion_protection,
                 )
             )
 
@@ -117,6 +122,18 @@ class SqlLogStore:
             await self._db.write(work)
         except sa.exc.IntegrityError:  # made by another gateway meanwhile: nothing written
             raise ResourceAlreadyExists("The specified log group already exists") from None
+
+    async def set_deletion_protection(self, tenant_id: str, name: str, enabled: bool) -> bool:
+        statement = (
+            sa.update(_G)
+            .where(_G.c.tenant_id == tenant_id, _G.c.group_name == name)
+            .values(deletion_protection=enabled)
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
 
     async def get_group(self, tenant_id: str, name: str) -> LogGroup | None:
         query = sa.select(_G).where(_G.c.tenant_id == tenant_id, _G.c.group_name == name)
@@ -144,9 +161,17 @@ class SqlLogStore:
         await self._db.write(work)
 
     async def list_groups(
-        self, tenant_id: str, prefix: str, pattern: str, after: str, limit: int
+        self,
+        tenant_id: str,
+        prefix: str,
+        pattern: str,
+        after: str,
+        limit: int,
+        log_class: str | None = None,
     ) -> list[LogGroup]:
         query = sa.select(_G).where(_G.c.tenant_id == tenant_id, _G.c.group_name > after)
+        if log_class is not None:
+            query = query.where(_G.c.log_class == log_class)
         if prefix:
             query = query.where(_prefixed(_G.c.group_name, prefix))
         if pattern:
@@ -160,11 +185,20 @@ class SqlLogStore:
 
         return await self._db.read(work)
 
-    async def delete_group(self, tenant_id: str, name: str) -> bool:
+    async def delete_group(
+        self, tenant_id: str, name: str, *, honour_protection: bool = False
+    ) -> bool:
+        key = (_G.c.tenant_id == tenant_id, _G.c.group_name == name)
+
         def work(conn: Connection) -> bool:
-            deleted = conn.execute(
-                sa.delete(_G).where(_G.c.tenant_id == tenant_id, _G.c.group_name == name)
-            ).rowcount
+            if honour_protection:
+                # Under the row's lock: a protection put meanwhile is seen, or waits.
+                held = conn.execute(
+                    sa.select(_G.c.deletion_protection).where(*key).with_for_update()
+                ).first()
+                if held is not None and held[0]:
+                    raise DeletionProtected(group_protected())
+            deleted = conn.execute(sa.delete(_G).where(*key)).rowcount
             conn.execute(sa.delete(_S).where(_S.c.tenant_id == tenant_id, _S.c.group_name == name))
             conn.execute(sa.delete(_E).where(_E.c.tenant_id == tenant_id, _E.c.group_name == name))
             conn.execute(sa.delete(_F).where(_F.c.tenant_id == tenant_id, _F.c.group_name == name))
@@ -225,13 +259,20 @@ class SqlLogStore:
 
         return await self._db.read(work)
 
-    async def delete_stream(self, tenant_id: str, group: str, name: str) -> bool:
+    async def delete_stream(
+        self, tenant_id: str, group: str, name: str, *, honour_protection: bool = False
+    ) -> bool:
         key = (_S.c.tenant_id == tenant_id, _S.c.group_name == group, _S.c.stream_name == name)
+        protected = sa.select(_G.c.deletion_protection).where(
+            _G.c.tenant_id == tenant_id, _G.c.group_name == group
+        )
 
         def work(conn: Connection) -> bool:
             size = conn.execute(sa.select(_S.c.stored_bytes).where(*key).with_for_update()).first()
             if size is None:
                 return False
+            if honour_protection and conn.execute(protected).scalar():
+                raise DeletionProtected(stream_protected())
             conn.execute(sa.delete(_S).where(*key))
             conn.execute(
                 sa.delete(_E).where(

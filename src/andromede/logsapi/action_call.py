@@ -25,12 +25,13 @@ Authorise = Callable[[str, str], Awaitable[None]]
 @dataclass(slots=True)
 class LogsCall:
     """One call's parameters, its account and the means to authorise; ``resources`` are
-    the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took;
-    ``denied`` whether its authorisation refused it (a refused data call is audited too);
-    ``insights`` the Logs Insights queries' service and ``exports`` the export tasks', when
-    the deployment serves them; ``fields_sample`` GetLogGroupFields' sample of events;
-    ``live_tails`` the gateway's live tail sessions and ``live_tail`` the one StartLiveTail
-    opened, whose event stream is the answer."""
+        the ARNs it touched, for its audit event; ``ingested`` the bytes PutLogEvents took
+    (``ingested_class`` its group's class, which meter counts them);
+        ``denied`` whether its authorisation refused it (a refused data call is audited too);
+        ``insights`` the Logs Insights queries' service and ``exports`` the export tasks', when
+        the deployment serves them; ``fields_sample`` GetLogGroupFields' sample of events;
+        ``live_tails`` the gateway's live tail sessions and ``live_tail`` the one StartLiveTail
+        opened, whose event stream is the answer."""
 
     params: dict[str, Any]
     tenant_id: str
@@ -38,6 +39,7 @@ class LogsCall:
     authorise: Authorise
     resources: list[str] = field(default_factory=list)
     ingested: int = 0
+    ingested_class: str = "STANDARD"  # the group's class: its meter (decision 0222)
     denied: bool = False
     insights: InsightsService | None = None
     exports: ExportService | None = None

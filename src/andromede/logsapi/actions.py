@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from andromede.logs.errors import InvalidParameter
+from andromede.logs.log_classes import STANDARD, check_log_class
 from andromede.logs.model import (
     EVENT_OVERHEAD,
     InputEvent,
@@ -46,7 +47,8 @@ def _group_shape(call: LogsCall, group: LogGroup, counts: dict[str, int]) -> dic
         "arn": f"{arn}:*",
         "logGroupArn": arn,
         "storedBytes": group.stored_bytes,
-        "logGroupClass": "STANDARD",
+        "logGroupClass": group.log_class,
+        "deletionProtectionEnabled": group.deletion_protection,
     }
     if group.retention_days is not None:
         shape["retentionInDays"] = group.retention_days
@@ -77,15 +79,32 @@ def _stream_shape(call: LogsCall, stream: LogStream) -> dict[str, Any]:
 async def create_log_group(call: LogsCall) -> dict[str, Any]:
     name = check_group_name(required_str(call.params, "logGroupName"))
     await call.allow("CreateLogGroup", call.group_arn(name))
-    log_class = optional_str(call.params, "logGroupClass")
-    if log_class not in (None, "STANDARD"):
-        raise InvalidParameter(
-            f"logGroupClass {log_class[:64]!r} is not offered here: STANDARD only (decision 0186)"
-        )
+    log_class = check_log_class(optional_str(call.params, "logGroupClass") or STANDARD)
     tags = mapping(call.params, "tags")
     if tags:
         await call.allow("TagResource", call.group_arn(name))
-    await call.logs.create_group(call.tenant_id, name, optional_str(call.params, "kmsKeyId"), tags)
+    await call.logs.create_group(
+        call.tenant_id,
+        name,
+        optional_str(call.params, "kmsKeyId"),
+        tags,
+        log_class,
+        boolean(call.params, "deletionProtectionEnabled", False),
+    )
+    return {}
+
+
+async def put_log_group_deletion_protection(call: LogsCall) -> dict[str, Any]:
+    name = call.group_name_checked(call.group_name())
+    await call.allow("PutLogGroupDeletionProtection", call.group_arn(name))
+    if not isinstance(call.params.get("deletionProtectionEnabled"), bool):
+        raise InvalidParameter(
+            "1 validation error detected: Value null at 'deletionProtectionEnabled' failed to "
+            "satisfy constraint: Member must not be null"
+        )
+    await call.logs.protect_group(
+        call.tenant_id, name, boolean(call.params, "deletionProtectionEnabled", False)
+    )
     return {}
 
 
@@ -108,6 +127,7 @@ async def describe_log_groups(call: LogsCall) -> dict[str, Any]:
         pattern,
         integer(call.params, "limit"),
         optional_str(call.params, "nextToken"),
+        optional_str(call.params, "logGroupClass"),
     )
     counts = await call.logs.filter_counts(call.tenant_id, [g.name for g in groups])
     answer: dict[str, Any] = {"logGroups": [_group_shape(call, g, counts) for g in groups]}
@@ -214,6 +234,7 @@ async def put_log_events(call: LogsCall) -> dict[str, Any]:
     optional_str(call.params, "sequenceToken")  # accepted and ignored, as AWS does now
     batch = await call.logs.put_events(call.tenant_id, group, stream, _input_events(call.params))
     call.ingested = sum(len(e.message.encode()) + EVENT_OVERHEAD for e in batch.accepted)
+    call.ingested_class = batch.log_class
     answer: dict[str, Any] = {}
     rejected = batch.rejected_info()
     if rejected:
@@ -344,6 +365,7 @@ async def list_tags_log_group(call: LogsCall) -> dict[str, Any]:
 ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     "CreateLogGroup": create_log_group,
     "DeleteLogGroup": delete_log_group,
+    "PutLogGroupDeletionProtection": put_log_group_deletion_protection,
     "DescribeLogGroups": describe_log_groups,
     "PutRetentionPolicy": put_retention_policy,
     "DeleteRetentionPolicy": delete_retention_policy,
@@ -398,7 +420,7 @@ NOT_SERVED: Final = frozenset(
     ListScheduledQueries ListSourcesForS3TableIntegration ListSyslogConfigurations
     PutBearerTokenAuthentication
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
-    PutDestinationPolicy PutIndexPolicy PutIntegration PutLogGroupDeletionProtection
+    PutDestinationPolicy PutIndexPolicy PutIntegration
     PutStorageTierPolicy
     PutSubscriptionFilter PutSyslogConfiguration PutTransformer
     TestTransformer UpdateAnomaly UpdateDeliveryConfiguration

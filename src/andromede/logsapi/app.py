@@ -8,7 +8,8 @@ answer, then the audit event and the access-log line. Control calls are audited 
 ``logs:<Op>``, resource the ARN); PutLogEvents, GetLogEvents and FilterLogEvents are data
 events and are not, as decision 0172 does for metric calls, unless refused. Every served
 call counts one ``logs.requests``; PutLogEvents counts its accepted bytes (messages and 26
-bytes an event, as AWS bills ingestion) in ``logs.ingested``; a Logs Insights query, when it
+bytes an event, as AWS bills ingestion) in ``logs.ingested``, or, into an Infrequent Access
+group, ``logs.ingested.infrequent-access`` (decision 0222); a Logs Insights query, when it
 ends, the bytes it read in ``logs.scanned`` (the wiring's callback). StartQuery and StopQuery
 are audited; GetQueryResults, polled, is a data event, as GetLogRecord (an event's content);
 CreateExportTask, DescribeExportTasks, CancelExportTask and GetLogGroupFields are control
@@ -41,6 +42,7 @@ from andromede.iam.service import IdentityService
 from andromede.logs.export_tasks import ExportService
 from andromede.logs.insights import InsightsService
 from andromede.logs.live_tail import LiveTails
+from andromede.logs.log_classes import ingestion_meter
 from andromede.logs.service import LogsService
 from andromede.logsapi.actions import ACTIONS, DATA_ACTIONS, NOT_SERVED, LogsCall
 from andromede.logsapi.errors import LogsWireError, to_logs_error
@@ -110,7 +112,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         self.exports = exports
         self.live_tails = live_tails
         self._wire = LogsWire(self)
-        self._ingested: dict[str, int] = {}
+        self._ingested: dict[str, tuple[int, str]] = {}
         self._fields_sample = settings.logs_record_fields_sample
 
     def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[LogsCall]:
@@ -184,7 +186,10 @@ class LogsApp(JsonEndpoint[LogsCall]):
         )
         result = await ACTIONS[action_name](request.context)
         if request.context.ingested:
-            self._ingested[request.request_id] = request.context.ingested
+            self._ingested[request.request_id] = (
+                request.context.ingested,
+                ingestion_meter(request.context.ingested_class),
+            )
         return result
 
     def audited(self, request: JsonRequest[LogsCall]) -> list[str] | None:
@@ -197,7 +202,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         return [] if call is None else call.resources
 
     def finish(self, request: JsonRequest[LogsCall], status: int, error_type: str | None) -> None:
-        ingested = self._ingested.pop(request.request_id, 0)
+        ingested, meter = self._ingested.pop(request.request_id, (0, "logs.ingested"))
         tenant_id = request.principal.tenant_id
         if (
             self._billing is not None
@@ -208,5 +213,5 @@ class LogsApp(JsonEndpoint[LogsCall]):
         ):
             # As KMS's and SQS's (decisions 0108, 0169): neither refusals nor faults billed.
             self._billing.count(tenant_id, self._logs.region, "logs.requests", 1)
-            self._billing.count(tenant_id, self._logs.region, "logs.ingested", ingested)
+            self._billing.count(tenant_id, self._logs.region, meter, ingested)
         super().finish(request, status, error_type)

@@ -22,6 +22,7 @@ from andromede.logs.errors import (
     ResourceNotFound,
 )
 from andromede.logs.insights_query import MalformedQuery
+from andromede.logs.log_classes import DeletionProtected
 
 __all__ = ["CATALOGUE", "LogsWireError", "to_logs_error"]
 
@@ -88,6 +89,8 @@ _DOMAIN: Final[dict[type[AndromedeError], str]] = {
     KmsKeyUnusable: "InvalidParameterException",
     InvalidOperation: "InvalidOperationException",
     ExportRefused: "InvalidParameterException",
+    # AWS's user guide: a protected group's deletion answers a ValidationException.
+    DeletionProtected: "ValidationException",
 }
 
 

@@ -79,6 +79,7 @@ async def test_groups_streams_events_in_aws_shapes(logs: Harness) -> None:
         "logGroupArn": arn,
         "storedBytes": len("GET / 200") + len('{"status": 500}'),
         "logGroupClass": "STANDARD",
+        "deletionProtectionEnabled": False,
     }
     [stream] = (await logs.ok("DescribeLogStreams", {"logGroupIdentifier": arn}))["logStreams"]
     assert stream["firstEventTimestamp"] == NOW - 2 and stream["lastEventTimestamp"] == NOW - 1
@@ -118,7 +119,7 @@ async def test_groups_streams_events_in_aws_shapes(logs: Harness) -> None:
         ("CreateLogGroup", {}, "InvalidParameterException", 400),
         (
             "CreateLogGroup",
-            {"logGroupName": "x", "logGroupClass": "INFREQUENT_ACCESS"},
+            {"logGroupName": "x", "logGroupClass": "DELIVERY"},
             "InvalidParameterException",
             400,
         ),
