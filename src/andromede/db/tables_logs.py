@@ -10,7 +10,7 @@ once finished, their results as JSON, so any gateway answers GetQueryResults) an
 (migration 0096: each account's export tasks to S3, their status and the lease of the gateway
 running one); ``log_account_policies`` (migration 0101: each account's account-level
 policies, DATA_PROTECTION_POLICY the one type served). ``log_groups.log_class`` and
-``deletion_protection`` (migration 0106, decision 0222). A group's own data protection policy
+``deletion_protection`` (migration 0104, decision 0222). A group's own data protection policy
 is two columns of ``log_groups``, and the spans of what it found in an event ``masks`` of
 ``log_events`` (decision 0211).
 
@@ -53,7 +53,7 @@ log_groups = sa.Table(
     sa.Column("data_protection", sa.Text, nullable=True),
     sa.Column("data_protection_updated", sa.BigInteger, nullable=True),
     # Its class, never changed after it is made, and its deletion protection (migration
-    # 0106, decision 0222).
+    # 0104, decision 0222).
     sa.Column("log_class", key_text(), nullable=False, server_default="STANDARD"),
     sa.Column("deletion_protection", sa.Boolean, nullable=False, server_default=sa.false()),
 )

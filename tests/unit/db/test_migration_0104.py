@@ -1,4 +1,4 @@
-"""Migration 0106 (log group classes and deletion protection, decision 0222): the two columns
+"""Migration 0104 (log group classes and deletion protection, decision 0222): the two columns
 of ``log_groups`` come and go on SQLite and on a real PostgreSQL, a group made before them
 STANDARD and unprotected, as AWS's groups made before either existed."""
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from andromede.db.database import create_engine
 from support.migrations import migrate
 
-_BEFORE = "0102"
+_BEFORE = "0103"
 
 
 def _execute(url: str, statement: str) -> list[tuple[object, ...]]:
@@ -40,7 +40,7 @@ def _check(url: str) -> None:
         "INSERT INTO log_groups (tenant_id, group_name, created, tags, stored_bytes,"
         " format_version) VALUES ('111111111111', '/old', 1, '{}', 0, 1)",
     )
-    migrate(url, "0106")
+    migrate(url, "0104")
     assert {"log_class", "deletion_protection"} <= _columns(url)
     rows = _execute(url, "SELECT log_class, deletion_protection FROM log_groups")
     assert [(cls, bool(protected)) for cls, protected in rows] == [("STANDARD", False)]

@@ -2,8 +2,8 @@
 ``log_groups``, every existing group ``STANDARD`` and unprotected, as AWS's groups made
 before either existed.
 
-Revision ID: 0106
-Revises: 0102
+Revision ID: 0104
+Revises: 0103
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0106"
-down_revision: str | None = "0102"
+revision: str = "0104"
+down_revision: str | None = "0103"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
