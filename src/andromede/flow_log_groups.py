@@ -38,7 +38,7 @@ class FlowLogGroups:
         identity: IdentityService,
         logs: LogsService,
         *,
-        ingested: Callable[[str, int], None] | None = None,
+        ingested: Callable[[str, int, str], None] | None = None,
         audit: AuditService | None = None,
     ) -> None:
         self._groups = RoleLogGroups(

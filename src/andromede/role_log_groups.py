@@ -13,7 +13,8 @@ answered ``Access error``; the account at its bound of log groups, ``Rate limite
 
 Events go in PutLogEvents batches bounded by the Logs service's own limits. What is delivered
 is metered as AWS meters vended logs: the bytes ingested (each message and 26 bytes an event,
-as PutLogEvents counts them) into the group's account's ``logs.ingested``, through
+as PutLogEvents counts them) into the group's account's ``logs.ingested`` (or, into an
+Infrequent Access group, ``logs.ingested.infrequent-access``: decision 0222), through
 ``ingested`` (billing's counter, given by the wiring); no ``logs.requests``. The groups and
 streams made here are audited as the role's session's ``logs:CreateLogGroup`` /
 ``logs:CreateLogStream``, ``invoked_by`` the service.
@@ -32,6 +33,7 @@ from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
+from andromede.logs.log_classes import ingestion_meter
 from andromede.logs.model import InputEvent, group_arn, stream_arn
 from andromede.logs.service import LogsService
 from andromede.replication_grants import role_trusts
@@ -52,7 +54,7 @@ class RoleLogGroups:
         *,
         service: str,
         session_name: str,
-        ingested: Callable[[str, int], None] | None = None,
+        ingested: Callable[[str, int, str], None] | None = None,
         audit: AuditService | None = None,
     ) -> None:
         """``service``: the principal the role must trust (``vpc-flow-logs.amazonaws.com``);
@@ -111,6 +113,7 @@ class RoleLogGroups:
                     self._ingested(
                         tenant_id,
                         sum(len(e.message.encode()) + _EVENT_OVERHEAD for e in taken.accepted),
+                        ingestion_meter(taken.log_class),
                     )
         return None
 

@@ -4,8 +4,9 @@ SNS requires to be named ``/aws/vendedlogs/...`` (AWS checks at PutDataProtectio
 its caller may set up the delivery; here the topic's owner names a group of its own account).
 
 The group and the stream are made when missing, as AWS's log delivery does; what is written
-is metered as vended logs (each message and 26 bytes an event, into ``logs.ingested``, through
-``ingested``), as ``role_log_groups`` meters the logs written as a role.
+is metered as vended logs (each message and 26 bytes an event, into ``logs.ingested``, or
+``logs.ingested.infrequent-access`` for an Infrequent Access group, through ``ingested``),
+as ``role_log_groups`` meters the logs written as a role.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Final
 
 from andromede.logs.errors import ResourceAlreadyExists, ResourceNotFound
+from andromede.logs.log_classes import ingestion_meter
 from andromede.logs.model import InputEvent
 from andromede.logs.service import LogsService
 
@@ -24,7 +26,7 @@ _EVENT_OVERHEAD: Final = 26
 
 class VendedLogGroups:
     def __init__(
-        self, logs: LogsService, *, ingested: Callable[[str, int], None] | None = None
+        self, logs: LogsService, *, ingested: Callable[[str, int, str], None] | None = None
     ) -> None:
         self._logs = logs
         self._ingested = ingested
@@ -50,4 +52,5 @@ class VendedLogGroups:
             tenant_id, group, stream, [InputEvent(timestamp, message)]
         )
         if self._ingested is not None and taken.accepted:
-            self._ingested(tenant_id, len(message.encode()) + _EVENT_OVERHEAD)
+            size = len(message.encode()) + _EVENT_OVERHEAD
+            self._ingested(tenant_id, size, ingestion_meter(taken.log_class))

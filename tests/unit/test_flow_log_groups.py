@@ -267,8 +267,10 @@ async def test_delivery_as_the_flow_logs_role(
         LogFormat="${interface-id} ${srcaddr} ${dstport} ${bytes} ${start} ${action}",
     )  # fmt: skip
     flow_log_id = made["FlowLogIds"][0]
-    metered: list[tuple[str, int]] = []
-    groups = FlowLogGroups(ec2.identity, logs, ingested=lambda t, n: metered.append((t, n)))
+    metered: list[tuple[str, int, str]] = []
+    groups = FlowLogGroups(
+        ec2.identity, logs, ingested=lambda t, n, meter: metered.append((t, n, meter))
+    )
     settings = Settings(data_dir=tmp_path / "data", region=REGION)
     objects = ObjectService(
         MemoryMetadataStore(),
@@ -303,8 +305,9 @@ async def test_delivery_as_the_flow_logs_role(
     await ec2.identity.put_role_policy(ec2.tenant_id, "flow-logs", "p", writes)
     assert await deliver() == ("FAILED", ACCESS_ERROR)
     assert (await logs.describe_groups(ec2.tenant_id, "", "", None, None))[0] == []
-    # The group made by its owner: the stream per interface and one event a record.
-    await logs.create_group(ec2.tenant_id, GROUP, None, {})
+    # The group made by its owner (of the Infrequent Access class, metered apart: decision
+    # 0222): the stream per interface and one event a record.
+    await logs.create_group(ec2.tenant_id, GROUP, None, {}, "INFREQUENT_ACCESS")
     assert await deliver() == ("SUCCESS", None)
     events, _, _ = await logs.get_events(
         ec2.tenant_id, GROUP, eni, start=None, end=None, start_from_head=True, limit=None,
@@ -312,7 +315,7 @@ async def test_delivery_as_the_flow_logs_role(
     )  # fmt: skip
     message = f"{eni} {instance['PrivateIpAddress']} 443 400 {START} ACCEPT"
     assert [(e.timestamp, e.message) for e in events] == [(START * 1000, message)]
-    assert metered == [(ec2.tenant_id, len(message) + 26)]
+    assert metered == [(ec2.tenant_id, len(message) + 26, "logs.ingested.infrequent-access")]
     # A role that may not PutLogEvents: FAILED again, nothing more written.
     await ec2.identity.put_role_policy(ec2.tenant_id, "flow-logs", "p", _allow("logs:Create*"))
     assert await deliver() == ("FAILED", ACCESS_ERROR)
@@ -326,6 +329,7 @@ async def test_delivery_as_the_flow_logs_role(
         pattern="ACCEPT", limit=None, token=None,
     )  # fmt: skip
     assert [(e.stream, e.message) for e in found[0]] == [(eni, message)]
+    assert metered[-1] == (ec2.tenant_id, len(message) + 26, "logs.ingested")  # made STANDARD
     # Another account's role of that name is never assumed.
     other_id, other = await ec2.tenant("globex")
     await ec2.identity.create_role(other_id, "flow-logs", TRUST)

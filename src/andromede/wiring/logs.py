@@ -487,10 +487,14 @@ def sns_observers(
     deliverer.topic_metrics = pubsub.metrics
 
 
-def _ingested(settings: Settings, billing: BillingService | None) -> Callable[[str, int], None]:
-    def ingested(tenant_id: str, size: int) -> None:
+def _ingested(
+    settings: Settings, billing: BillingService | None
+) -> Callable[[str, int, str], None]:
+    """Vended logs' bytes into the meter of their group's class (decisions 0186, 0222)."""
+
+    def ingested(tenant_id: str, size: int, meter: str) -> None:
         if billing is not None:
-            billing.count(tenant_id, settings.region, "logs.ingested", size)
+            billing.count(tenant_id, settings.region, meter, size)
 
     return ingested
 

@@ -235,7 +235,7 @@ async def test_audit_reports_go_to_the_vended_group(sns: Sns, tmp_path: Path) ->
         logs.clock.now = time.time() * 1000
         sns.pubsub.guard = MessageGuard(lambda: datetime.now(UTC), draw=lambda: 0.0)  # sampled
         sns.pubsub.guard.findings = VendedLogGroups(
-            logs.service, ingested=lambda tenant, size: metered.append((tenant, size))
+            logs.service, ingested=lambda tenant, size, meter: metered.append((tenant, size))
         )
         arn = await topic(sns.root, "pii")
         audit = {
