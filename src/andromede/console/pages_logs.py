@@ -1,6 +1,7 @@
 """CloudWatch Logs (decision 0186) in the console (decision 0111, session 48): the log groups'
 list (a name prefix, pages, retention, stored bytes, KMS key), a group's creation (retention,
-a key among the account's, tags), a group's page (its retention changed, its metric filters
+a key among the account's, tags, its class, deletion protection — decision 0222), a group's
+page (its retention and deletion protection changed, its metric filters
 listed, made and deleted, its streams newest first), a stream's events (GetLogEvents' pages,
 newer and older), a search across the group (FilterLogEvents with a typed pattern) and a
 group's deletion — Logs' own calls as the signed-in principal (``wire_logs.LogsWire``), so
@@ -40,7 +41,7 @@ from andromede.console.wire_logs import FilterRow, GroupRow, LogsWire
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["RETENTION_DAYS", "ROUTES"]
+__all__ = ["LOG_CLASSES", "RETENTION_DAYS", "ROUTES"]
 
 _GROUPS_URL: Final = f"{CONSOLE_PATH}/log-groups"
 _CREATE: Final = "create"  # the list page's form, shown again as typed when refused
@@ -50,7 +51,11 @@ RETENTION_DAYS: Final = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 _MAX_GROUPS: Final = 50  # DescribeLogGroups' limit bound (AWS's)
-_ACTIONS: Final = frozenset({"retention", "put-filter", "delete-filter", "delete"})
+_ACTIONS: Final = frozenset(
+    {"retention", "deletion-protection", "put-filter", "delete-filter", "delete"}
+)
+# CreateLogGroup's classes the console offers (DELIVERY serves Lambda only: none here).
+LOG_CLASSES: Final = ("STANDARD", "INFREQUENT_ACCESS")
 # A group's data protection policy (decision 0211), put or deleted (``pages_log_protection``).
 _PROTECTION: Final = {"put-protection": protection.put, "delete-protection": protection.delete}
 
@@ -119,6 +124,7 @@ async def _list_page(
         next_href=next_href,
         kms_keys=keys,
         retention_days=RETENTION_DAYS,
+        log_classes=LOG_CLASSES,
         form=(typed or {}).get(_CREATE, {}),
         error=error,
     )
@@ -130,11 +136,17 @@ log_groups = signed_in(_list_page)
 async def _create(wire: LogsWire, request: Request, session: Session, fields: Form) -> str:
     name = fields.get("name", "").strip()
     origin, principal = request.scope, session.principal
-    days = _retention(fields.get("retention", ""), words(request))
+    _ = words(request)
+    days = _retention(fields.get("retention", ""), _)
+    log_class = fields.get("log_class", "") or "STANDARD"
+    if log_class not in LOG_CLASSES:
+        raise FormFault(_("Choose a log class among the offered ones."))
     await wire.create_group(
         origin, principal, name,
         kms_key_id=fields.get("kms_key", "").strip(),
         tags=parse_tags(fields.get("tags", "")),
+        log_class=log_class,
+        deletion_protection=fields.get("deletion_protection") == "yes",
     )  # fmt: skip
     if days is not None:
         await wire.set_retention(origin, principal, name, days)
@@ -246,6 +258,9 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             await _PROTECTION[action](wire, request, session, name, fields)
         elif action == "retention":
             await wire.set_retention(origin, principal, name, _retention(fields.get("days", ""), _))
+        elif action == "deletion-protection":
+            enabled = fields.get("enabled") == "yes"
+            await wire.set_deletion_protection(origin, principal, name, enabled)
         elif action == "put-filter":
             row = FilterRow(
                 fields.get("filter_name", "").strip(),

@@ -45,6 +45,9 @@ class GroupRow:
     stored_bytes: int
     kms_key_id: str
     metric_filters: int
+    # Its class and deletion protection (decision 0222).
+    log_class: str = "STANDARD"
+    deletion_protection: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,8 @@ def _group(item: dict[str, Any]) -> GroupRow:
         stored_bytes=stored if isinstance(stored, int) else 0,
         kms_key_id=str(item.get("kmsKeyId") or ""),
         metric_filters=count if isinstance(count, int) else 0,
+        log_class=str(item.get("logGroupClass") or "STANDARD"),
+        deletion_protection=item.get("deletionProtectionEnabled") is True,
     )
 
 
@@ -189,12 +194,16 @@ class LogsWire(JsonWire):
         *,
         kms_key_id: str,
         tags: Sequence[tuple[str, str]],
+        log_class: str = "STANDARD",
+        deletion_protection: bool = False,
     ) -> None:
         """CreateLogGroup; an empty key is not sent (the group is then sealed under the
         platform's keys)."""
-        payload: dict[str, Any] = {"logGroupName": name}
+        payload: dict[str, Any] = {"logGroupName": name, "logGroupClass": log_class}
         if kms_key_id:
             payload["kmsKeyId"] = kms_key_id
+        if deletion_protection:
+            payload["deletionProtectionEnabled"] = True
         if tags:
             payload["tags"] = dict(tags)
         await self._json(origin, principal, "CreateLogGroup", payload)
@@ -208,6 +217,13 @@ class LogsWire(JsonWire):
             return
         payload = {"logGroupName": name, "retentionInDays": days}
         await self._json(origin, principal, "PutRetentionPolicy", payload)
+
+    async def set_deletion_protection(
+        self, origin: Scope, principal: Principal, name: str, enabled: bool
+    ) -> None:
+        """PutLogGroupDeletionProtection (decision 0222)."""
+        payload = {"logGroupIdentifier": name, "deletionProtectionEnabled": enabled}
+        await self._json(origin, principal, "PutLogGroupDeletionProtection", payload)
 
     async def delete_group(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteLogGroup", {"logGroupName": name})

@@ -211,3 +211,57 @@ async def test_a_streams_events_paged_escaped_and_searched(console: ConsoleHarne
         assert bad.status_code == 400 and "InvalidParameterException" in _alert(bad)
         missing = await client.get("/log-groups/stream?group=g&stream=nothing")
         assert missing.status_code == 400 and "ResourceNotFoundException" in _alert(missing)
+
+
+async def test_a_groups_class_and_deletion_protection(console: ConsoleHarness) -> None:
+    # Decision 0222: the class chosen at creation and shown, deletion protection toggled, a
+    # protected group's deletion refused in Logs' words.
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        token = await csrf(client, "/log-groups")
+        bad = await client.post(
+            "/log-groups", data={"csrf": token, "name": "/cold/x", "log_class": "DELIVERY"}
+        )
+        assert bad.status_code == 400
+        assert _alert(bad) == "Choose a log class among the offered ones."
+        made = await client.post(
+            "/log-groups",
+            data={
+                "csrf": token,
+                "name": "/cold/archive",
+                "log_class": "INFREQUENT_ACCESS",
+                "deletion_protection": "yes",
+            },
+        )
+        assert made.status_code == 303, made.text
+        listed = (await client.get("/log-groups")).text
+        assert '<td class="log-class">Infrequent Access</td>' in listed
+        page = (await client.get("/log-groups/group?name=%2Fcold%2Farchive")).text
+        assert '<td id="log-group-class">Infrequent Access</td>' in page
+        assert '<td id="log-group-deletion-protection">On</td>' in page
+        # What the class lacks is not offered: no metric filter form, no tail.
+        assert 'id="put-filter-form"' not in page and 'id="log-tail"' not in page
+        shown = await _logs(console, client, "DescribeLogGroups", {"logGroupNamePrefix": "/cold"})
+        (group,) = shown["logGroups"]
+        assert (group["logGroupClass"], group["deletionProtectionEnabled"]) == (
+            "INFREQUENT_ACCESS",
+            True,
+        )
+        refused = await client.post(
+            "/log-groups/group/delete",
+            data={"csrf": token, "name": "/cold/archive", "confirm": "yes"},
+        )
+        assert refused.status_code == 400
+        assert "ValidationException" in _alert(refused)
+        off = await client.post(
+            "/log-groups/group/deletion-protection",
+            data={"csrf": token, "name": "/cold/archive", "enabled": "no"},
+        )
+        assert off.status_code == 303
+        page = (await client.get("/log-groups/group?name=%2Fcold%2Farchive")).text
+        assert '<td id="log-group-deletion-protection">Off</td>' in page
+        deleted = await client.post(
+            "/log-groups/group/delete",
+            data={"csrf": token, "name": "/cold/archive", "confirm": "yes"},
+        )
+        assert deleted.status_code == 303
