@@ -120,6 +120,13 @@ async def test_streams_events_bytes_and_expiry(store: LogStore) -> None:
     )
     group = await store.get_group("t1", "g")
     assert group is not None and group.stored_bytes == 34
+    # The storage meter's reading (decision 0224): per tenant, groups holding bytes only.
+    await store.create_group(LogGroup("t1", "h", T0), 10)
+    await store.create_group(LogGroup("t2", "empty", T0), 10)
+    await store.create_stream(LogStream("t1", "h", "s", T0))
+    assert await store.append("t1", "h", "s", [event("s", T0, 6)])
+    assert await store.stored_bytes_by_tenant() == {"t1": 40}
+    assert await store.delete_group("t1", "h")
     by_name = await store.list_streams("t1", "g", "", False, False, 0, 10)
     assert [s.name for s in by_name] == ["s1", "s2", "s3"]
     by_time = await store.list_streams("t1", "g", "", True, True, 0, 10)

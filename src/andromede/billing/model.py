@@ -112,6 +112,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     Meter("logs.ingested.infrequent-access", "bytes", "GiB", _GIB,
           "Bytes of log events ingested into Infrequent Access log groups (each message and "
           "26 bytes)"),
+    # Decision 0224: the log groups' stored events (AWS's "archived" logs), as S3 storage.
+    Meter("logs.storage", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
+          "Bytes of log events stored, over time (each message and 26 bytes)"),
     Meter("logs.scanned", "bytes", "GiB", _GIB,
           "Bytes of log events Logs Insights queries read (each message and 26 bytes)"),
     Meter("ec2.snapshot", "GiB-seconds", "GiB-month", _PER_MONTH_SECONDS,

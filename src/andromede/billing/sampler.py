@@ -3,7 +3,8 @@
 Every ``interval`` it reads, through the other contexts' services, each tenant's stored bytes
 (noncurrent versions included), volume sizes, customer-managed KMS keys, and (decision 0169)
 snapshot sizes, public IPv4 addresses and NAT gateways, and (decision 0175) SNS FIFO
-topics' archived bytes, and (decision 0190) the secrets held, and bills them as
+topics' archived bytes, and (decision 0190) the secrets held, and (decision 0224) CloudWatch
+Logs' stored bytes, and bills them as
 held since the last sample (the store's watermark: several gateways sampling bill each
 interval once); then it bills the running instances up to now. A failed reading skips its
 meter this round: the next sample covers the interval (the amount read then is taken as held
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from andromede.billing.service import (
     KMS_KEY_SAMPLER,
     LOAD_BALANCER_SAMPLER,
+    LOGS_STORAGE_SAMPLER,
     NAT_GATEWAY_SAMPLER,
     PUBLIC_IPV4_SAMPLER,
     SECRETS_SAMPLER,
@@ -53,6 +55,7 @@ class UsageSampler:
         public_ipv4: Amounts | None = None,
         nat_gateways: Amounts | None = None,
         sns_archive_bytes: Amounts | None = None,
+        logs_stored_bytes: Amounts | None = None,
         load_balancers: Amounts | None = None,
         secrets: Amounts | None = None,
         spot_charges: Amounts | None = None,
@@ -70,6 +73,7 @@ class UsageSampler:
                 (PUBLIC_IPV4_SAMPLER, public_ipv4),
                 (NAT_GATEWAY_SAMPLER, nat_gateways),
                 (SNS_ARCHIVE_SAMPLER, sns_archive_bytes),
+                (LOGS_STORAGE_SAMPLER, logs_stored_bytes),
                 (LOAD_BALANCER_SAMPLER, load_balancers),
                 (SECRETS_SAMPLER, secrets),
                 (SPOT_SAMPLER, spot_charges),

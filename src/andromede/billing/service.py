@@ -66,10 +66,12 @@ NAT_GATEWAY_SAMPLER = "ec2.nat-gateway"
 LOAD_BALANCER_SAMPLER = "elb.network-load-balancer"
 # Decision 0175: SNS FIFO topics' archived bytes, byte-hours as storage.
 SNS_ARCHIVE_SAMPLER = "sns.archive"
+# Decision 0224: CloudWatch Logs' stored bytes, byte-hours as storage.
+LOGS_STORAGE_SAMPLER = "logs.storage"
 SECRETS_SAMPLER = "secretsmanager.secrets"  # decision 0190, session 49
 # Decision 0202: the Spot Instances' Spot prices held (millionths of EUR per hour), per second.
 SPOT_SAMPLER = "ec2.spot"
-_BYTE_HOURS = frozenset({STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER})
+_BYTE_HOURS = frozenset({STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER, LOGS_STORAGE_SAMPLER})
 # Each sampler's meter (its own name): storage is byte-hours, the others unit-seconds.
 _SAMPLED_METERS = frozenset(
     {
@@ -80,6 +82,7 @@ _SAMPLED_METERS = frozenset(
         PUBLIC_IPV4_SAMPLER,
         NAT_GATEWAY_SAMPLER,
         SNS_ARCHIVE_SAMPLER,
+        LOGS_STORAGE_SAMPLER,
         LOAD_BALANCER_SAMPLER,
         SECRETS_SAMPLER,
         SPOT_SAMPLER,

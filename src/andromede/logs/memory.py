@@ -252,6 +252,13 @@ class MemoryLogStore:
     async def delete_metric_filter(self, tenant_id: str, group: str, name: str) -> bool:
         return self._filters.pop((tenant_id, group, name), None) is not None
 
+    async def stored_bytes_by_tenant(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for (tenant_id, _), group in self._groups.items():
+            if group.stored_bytes:
+                totals[tenant_id] = totals.get(tenant_id, 0) + group.stored_bytes
+        return totals
+
     async def count_metric_filters(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
         wanted = set(groups)
         counts: dict[str, int] = {}

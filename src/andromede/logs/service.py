@@ -104,7 +104,7 @@ class LogsService:
         limits: LogsLimits | None = None,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
-        self._store = store
+        self.store = store  # read by the billing sampler too (decision 0224)
         self._sealer = sealer
         self.region = region
         self.limits = limits or LogsLimits()
@@ -145,19 +145,19 @@ class LogsService:
             log_class=log_class,
             deletion_protection=deletion_protection,
         )
-        await self._store.create_group(group, self.limits.max_groups)
+        await self.store.create_group(group, self.limits.max_groups)
         return group
 
     async def group(self, tenant_id: str, name: str) -> LogGroup:
         check_group_name(name)
-        found = await self._store.get_group(tenant_id, name)
+        found = await self.store.get_group(tenant_id, name)
         if found is None:
             raise ResourceNotFound("The specified log group does not exist.")
         return found
 
     async def delete_group(self, tenant_id: str, name: str) -> None:
         check_group_name(name)
-        if not await self._store.delete_group(tenant_id, name, honour_protection=True):
+        if not await self.store.delete_group(tenant_id, name, honour_protection=True):
             raise ResourceNotFound("The specified log group does not exist.")
         self._filters.pop((tenant_id, name), None)  # its filters went with it
 
@@ -165,7 +165,7 @@ class LogsService:
         """PutLogGroupDeletionProtection: while on, the group and its streams are not
         deleted (but by the account's closure); retention still expires events."""
         check_group_name(name, "logGroupIdentifier")
-        if not await self._store.set_deletion_protection(tenant_id, name, enabled):
+        if not await self.store.set_deletion_protection(tenant_id, name, enabled):
             raise ResourceNotFound("The specified log group does not exist.")
 
     async def describe_groups(
@@ -189,9 +189,7 @@ class LogsService:
             after = token[2:]
         if log_class is not None:
             check_log_class(log_class, listing=True)
-        found = await self._store.list_groups(
-            tenant_id, prefix, pattern, after, size + 1, log_class
-        )
+        found = await self.store.list_groups(tenant_id, prefix, pattern, after, size + 1, log_class)
         more = len(found) > size
         found = found[:size]
         return found, (f"g/{found[-1].name}" if more and found else None)
@@ -204,11 +202,11 @@ class LogsService:
                 f"[{', '.join(str(d) for d in sorted(RETENTION_DAYS))}]"
             )
         group = await self.group(tenant_id, name)
-        await self._store.put_group(dataclasses.replace(group, retention_days=days))
+        await self.store.put_group(dataclasses.replace(group, retention_days=days))
 
     async def delete_retention(self, tenant_id: str, name: str) -> None:
         group = await self.group(tenant_id, name)
-        await self._store.put_group(dataclasses.replace(group, retention_days=None))
+        await self.store.put_group(dataclasses.replace(group, retention_days=None))
 
     async def associate_key(self, tenant_id: str, name: str, key_arn: str | None) -> None:
         group = await self.group(tenant_id, name)
@@ -216,30 +214,30 @@ class LogsService:
             await self._sealer.check_key(tenant_id, key_arn)
         # Events keep the key they were sealed under (its ARN is in their sealed form): as
         # AWS, associating a key seals what comes next, disassociating opens what was.
-        await self._store.put_group(dataclasses.replace(group, kms_key_id=key_arn))
+        await self.store.put_group(dataclasses.replace(group, kms_key_id=key_arn))
 
     async def tag_group(self, tenant_id: str, name: str, tags: Mapping[str, str]) -> None:
         group = await self.group(tenant_id, name)
         merged = {**group.tags, **check_tags(tags)}
         if len(merged) > _MAX_TAGS:
             raise InvalidParameter(f"A log group can have at most {_MAX_TAGS} tags")
-        await self._store.put_group(dataclasses.replace(group, tags=merged))
+        await self.store.put_group(dataclasses.replace(group, tags=merged))
 
     async def untag_group(self, tenant_id: str, name: str, keys: Sequence[str]) -> None:
         group = await self.group(tenant_id, name)
         kept = {k: v for k, v in group.tags.items() if k not in set(keys)}
-        await self._store.put_group(dataclasses.replace(group, tags=kept))
+        await self.store.put_group(dataclasses.replace(group, tags=kept))
 
     # Streams.
 
     async def create_stream(self, tenant_id: str, group: str, name: str) -> None:
         check_stream_name(name)
         await self.group(tenant_id, group)
-        await self._store.create_stream(LogStream(tenant_id, group, name, self._clock()))
+        await self.store.create_stream(LogStream(tenant_id, group, name, self._clock()))
 
     async def stream(self, tenant_id: str, group: str, name: str) -> LogStream:
         check_stream_name(name)
-        found = await self._store.get_stream(tenant_id, group, name)
+        found = await self.store.get_stream(tenant_id, group, name)
         if found is None:
             await self.group(tenant_id, group)
             raise ResourceNotFound("The specified log stream does not exist.")
@@ -248,7 +246,7 @@ class LogsService:
     async def delete_stream(self, tenant_id: str, group: str, name: str) -> None:
         check_stream_name(name)
         await self.group(tenant_id, group)
-        if not await self._store.delete_stream(tenant_id, group, name, honour_protection=True):
+        if not await self.store.delete_stream(tenant_id, group, name, honour_protection=True):
             raise ResourceNotFound("The specified log stream does not exist.")
 
     async def describe_streams(
@@ -272,7 +270,7 @@ class LogsService:
             if not token.startswith("s/") or not token[2:].isdigit():
                 raise InvalidParameter("The specified nextToken is invalid.")
             offset = int(token[2:])
-        found = await self._store.list_streams(
+        found = await self.store.list_streams(
             tenant_id, group, prefix, order_by == "LastEventTime", descending, offset, size + 1
         )
         more = len(found) > size
@@ -334,7 +332,7 @@ class LogsService:
             StoredEvent(stream_name, e.timestamp, now, len(text), box, masks=kept)
             for e, text, box, kept in zip(events, plain, sealed, masks, strict=True)
         ]
-        if not await self._store.append(group.tenant_id, group.name, stream_name, stored):
+        if not await self.store.append(group.tenant_id, group.name, stream_name, stored):
             raise ResourceNotFound("The specified log stream does not exist.")
 
     async def _audit(
@@ -364,13 +362,13 @@ class LogsService:
             report = findings_report(findings, arn, audit_time(now))
             reports.append(InputEvent(now, json.dumps(report, separators=(",", ":"))))
         for name in protection.findings_groups:
-            destination = await self._store.get_group(group.tenant_id, name)
+            destination = await self.store.get_group(group.tenant_id, name)
             if destination is None:
                 continue  # deleted since the policy was put: AWS drops the findings too
             stream = group.name.replace(":", "_").replace("*", "_")
-            if await self._store.get_stream(group.tenant_id, name, stream) is None:
+            if await self.store.get_stream(group.tenant_id, name, stream) is None:
                 with contextlib.suppress(ResourceAlreadyExists):  # another gateway made it
-                    await self._store.create_stream(LogStream(group.tenant_id, name, stream, now))
+                    await self.store.create_stream(LogStream(group.tenant_id, name, stream, now))
             # Written as they are: a findings group's own policy does not audit the reports.
             await self._append(destination, stream, reports, [None] * len(reports), now)
         texts = [r.message for r in reports]
@@ -463,7 +461,7 @@ class LogsService:
         total = 0
         chunk = min(size, _CHUNK)
         while len(found) < size:
-            stored = await self._store.read(
+            stored = await self.store.read(
                 dataclasses.replace(query, limit=min(chunk, size - len(found)))
             )
             for event in stored:
@@ -518,7 +516,7 @@ class LogsService:
         scanned = total = 0
         chunk = min(_CHUNK, self.limits.filter_scan)
         while True:
-            stored = await self._store.read(
+            stored = await self.store.read(
                 EventQuery(
                     tenant_id,
                     group_name,
@@ -566,7 +564,7 @@ class LogsService:
         group = await self.group(tenant_id, group_name)
         after: Position | None = None
         while True:
-            stored = await self._store.read(
+            stored = await self.store.read(
                 EventQuery(
                     tenant_id, group_name, streams, start=start, end=end, after=after, limit=chunk
                 )
@@ -588,7 +586,7 @@ class LogsService:
     ) -> LogEvent | None:
         """The event at ``position`` of a stream, opened (GetLogRecord); None when it is gone."""
         group = await self.group(tenant_id, group_name)
-        stored = await self._store.read(
+        stored = await self.store.read(
             EventQuery(
                 tenant_id,
                 group_name,
@@ -605,7 +603,7 @@ class LogsService:
 
     async def last_seq(self) -> int:
         """Where a live tail starts: the ``seq`` of the event stored last, any group's."""
-        return await self._store.last_seq()
+        return await self.store.last_seq()
 
     async def stored_since(
         self,
@@ -621,7 +619,7 @@ class LogsService:
         them but for those whose ``seq`` is in ``skip`` (a live tail's reading). Answers the
         events opened, how many were read and the last ``seq`` read (``after`` if none)."""
         group = await self.group(tenant_id, group_name)
-        stored = await self._store.read(
+        stored = await self.store.read(
             EventQuery(tenant_id, group_name, streams, stored_after=after, limit=limit)
         )
         last = stored[-1].seq if stored else after
@@ -645,13 +643,13 @@ class LogsService:
     ) -> None:
         made = metric_filter(tenant_id, group, name, pattern, transformations, self._clock())
         refuse_infrequent_access((await self.group(tenant_id, group)).log_class, "Metric filters")
-        await self._store.put_metric_filter(made, self.limits.max_metric_filters)
+        await self.store.put_metric_filter(made, self.limits.max_metric_filters)
         self._filters.pop((tenant_id, group), None)
 
     async def delete_metric_filter(self, tenant_id: str, group: str, name: object) -> None:
         filter_name = check_filter_name(name)
         await self.group(tenant_id, group)
-        if not await self._store.delete_metric_filter(tenant_id, group, filter_name):
+        if not await self.store.delete_metric_filter(tenant_id, group, filter_name):
             raise ResourceNotFound("The specified metric filter does not exist.")
         self._filters.pop((tenant_id, group), None)
 
@@ -675,7 +673,7 @@ class LogsService:
             await self.group(tenant_id, group)
         size = self._page_size(limit, _FILTERS_PAGE)
         after = None if token is None else filters_position(token)
-        found = await self._store.list_metric_filters(
+        found = await self.store.list_metric_filters(
             FilterQuery(tenant_id, group, prefix, metric_name, namespace, after, size + 1)
         )
         more = len(found) > size
@@ -687,7 +685,7 @@ class LogsService:
 
     async def filter_counts(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
         """``metricFilterCount`` of each group."""
-        return await self._store.count_metric_filters(tenant_id, groups)
+        return await self.store.count_metric_filters(tenant_id, groups)
 
     # TestMetricFilter: (event number from 1, message, extracted values) of each match.
     test_metric_filter = staticmethod(test_pattern)
@@ -701,7 +699,7 @@ class LogsService:
         cached = self._filters.get((tenant_id, group))
         if cached is not None and cached[0] > now:
             return cached[1]
-        found = await self._store.list_metric_filters(
+        found = await self.store.list_metric_filters(
             FilterQuery(tenant_id, group, limit=self.limits.max_metric_filters)
         )
         compiled = [(f, compile_pattern(f.pattern)) for f in found]
@@ -740,13 +738,13 @@ class LogsService:
         """Delete every log group of a tenant being closed, with its streams and events
         (already unreadable: its key ring and KMS keys were destroyed first); how many."""
         count = 0
-        while page := await self._store.list_groups(tenant_id, "", "", "", 1000):
+        while page := await self.store.list_groups(tenant_id, "", "", "", 1000):
             for group in page:
-                await self._store.delete_group(tenant_id, group.name)
+                await self.store.delete_group(tenant_id, group.name)
                 count += 1
-        while policies := await self._store.list_resource_policies(tenant_id, "", 1000):
+        while policies := await self.store.list_resource_policies(tenant_id, "", 1000):
             for policy in policies:
-                await self._store.delete_resource_policy(tenant_id, policy.name)
+                await self.store.delete_resource_policy(tenant_id, policy.name)
         await self.protection.forget_tenant(tenant_id)
         for forget in self.forgetters:
             await forget(tenant_id)
@@ -759,7 +757,7 @@ class LogsService:
     ) -> ResourcePolicy:
         checked_name, checked_document = check_policy(name, document)
         policy = ResourcePolicy(tenant_id, checked_name, checked_document, self._clock())
-        await self._store.put_resource_policy(policy, self.limits.max_resource_policies)
+        await self.store.put_resource_policy(policy, self.limits.max_resource_policies)
         return policy
 
     async def describe_resource_policies(
@@ -771,18 +769,18 @@ class LogsService:
             if not token.startswith("p/"):
                 raise InvalidParameter("The specified nextToken is invalid.")
             after = token[2:]
-        found = await self._store.list_resource_policies(tenant_id, after, size + 1)
+        found = await self.store.list_resource_policies(tenant_id, after, size + 1)
         more = len(found) > size
         found = found[:size]
         return found, (f"p/{found[-1].name}" if more and found else None)
 
     async def delete_resource_policy(self, tenant_id: str, name: str) -> None:
-        if not await self._store.delete_resource_policy(tenant_id, name):
+        if not await self.store.delete_resource_policy(tenant_id, name):
             raise ResourceNotFound("Policy with name [" + name[:256] + "] does not exist")
 
     async def expire(self, batch: int) -> int:
         """One retention pass: up to ``batch`` events past their group's retention deleted."""
-        return await self._store.expire(self._clock(), batch)
+        return await self.store.expire(self._clock(), batch)
 
     @staticmethod
     def _page_size(limit: int | None, ceiling: int) -> int:

@@ -138,6 +138,11 @@ class LogStore(Protocol):
 
     async def delete_metric_filter(self, tenant_id: str, group: str, name: str) -> bool: ...
 
+    async def stored_bytes_by_tenant(self) -> dict[str, int]:
+        """Each tenant's log groups' stored bytes, summed (those holding none left out): the
+        storage meter's reading (decision 0224)."""
+        ...
+
     async def count_metric_filters(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
         """How many filters each of ``groups`` has (absent: none)."""
         ...

@@ -512,6 +512,18 @@ class SqlLogStore:
 
         return await self._db.write(work)
 
+    async def stored_bytes_by_tenant(self) -> dict[str, int]:
+        select = (
+            sa.select(_G.c.tenant_id, sa.func.sum(_G.c.stored_bytes))
+            .group_by(_G.c.tenant_id)
+            .having(sa.func.sum(_G.c.stored_bytes) > 0)
+        )
+
+        def work(conn: Connection) -> dict[str, int]:
+            return {str(tenant): int(total) for tenant, total in conn.execute(select).all()}
+
+        return await self._db.read(work)
+
     async def count_metric_filters(self, tenant_id: str, groups: Sequence[str]) -> dict[str, int]:
         if not groups:
             return {}

@@ -178,12 +178,14 @@ def usage_sampler(
     sns_archive_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
     load_balancers: Callable[[], Awaitable[dict[str, int]]] | None = None,
     secrets: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None = None,
+    logs_stored_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
 ) -> UsageSampler:
     """What tenants hold, read through each context's service, sampled for billing;
     ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175);
     ``load_balancers``: each tenant's Network Load Balancers (decision 0191); ``secrets``:
     the secrets each (tenant, region) holds, those marked for deletion not counted (decision
-    0190; a secret carries its region, so no gateway's region is assumed)."""
+    0190; a secret carries its region, so no gateway's region is assumed);
+    ``logs_stored_bytes``: each tenant's CloudWatch Logs stored bytes (decision 0224)."""
     region = settings.region
 
     async def stored_bytes() -> dict[tuple[str, str], int]:
@@ -227,6 +229,7 @@ def usage_sampler(
         public_ipv4=in_region(compute.public_ipv4_by_tenant),
         nat_gateways=in_region(compute.nat_gateways_by_tenant),
         sns_archive_bytes=None if sns_archive_bytes is None else in_region(sns_archive_bytes),
+        logs_stored_bytes=None if logs_stored_bytes is None else in_region(logs_stored_bytes),
         load_balancers=None if load_balancers is None else in_region(load_balancers),
         secrets=secrets,
         spot_charges=in_region(compute.spot_charges_by_tenant),
