@@ -1,0 +1,496 @@
+"""Application Load Balancers' HTTP listeners and their rules (decision 0216), the part of the
+load balancing service behind CreateListener (HTTP), ModifyListener of an HTTP listener,
+Create/Describe/Modify/DeleteRule and SetRulePriorities.
+
+A rule is a ``rule`` row of the store: named ``LISTENER/PRIORITY`` (so two rules of a listener
+cannot share a priority: ``PriorityInUse``, by the store's unique name even between two
+gateways) under its load balancer (so the rules limit counts a load balancer's, as AWS's
+quota). The default rule is no row: it is the listener's default action, answered with a
+stable id derived from the listener's. A forward action names target groups by ARN on the
+wire and by id in the store; each group is then used by the load balancer (one load
+balancer a group, ``TargetGroupAssociationLimit``), and let go when no listener or rule of
+it forwards there any more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from andromede.loadbalancing.application import ALB_LISTENER_PROTOCOLS
+from andromede.loadbalancing.core import check_tags
+from andromede.loadbalancing.documents import (
+    forwarded_groups,
+    listener_document,
+    listener_from,
+    load_balancer_from,
+)
+from andromede.loadbalancing.errors import (
+    ConcurrentChange,
+    Duplicate,
+    IncompatibleProtocols,
+    InvalidConfiguration,
+    LbValidationError,
+    NotFound,
+    NotPermitted,
+    TooMany,
+)
+from andromede.loadbalancing.http_rules import (
+    MAX_PRIORITY,
+    Condition,
+    Forward,
+    Rule,
+    RuleAction,
+    action_document,
+    action_from,
+    check_action,
+    check_conditions,
+    condition_document,
+    condition_from,
+)
+from andromede.loadbalancing.listener_tls import ListenerTlsMixin
+from andromede.loadbalancing.model import (
+    Listener,
+    LoadBalancer,
+    Tags,
+    listener_arn,
+    new_resource_id,
+    parse_arn,
+    rule_arn,
+)
+from andromede.loadbalancing.store import Stored
+
+__all__ = ["ListenerRulesMixin", "PlacedRule"]
+
+_RULE_NOT_FOUND: Final = ("RuleNotFound", "One or more rules not found")
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedRule:
+    """A rule with the listener and load balancer it belongs to (for its ARN)."""
+
+    lb: LoadBalancer
+    listener: Listener
+    rule: Rule
+
+
+def default_rule_id(listener_id: str) -> str:
+    """The default rule's id: stable, 16 hex digits as every ELBv2 id."""
+    return hashlib.sha256(f"default-rule:{listener_id}".encode()).hexdigest()[:16]
+
+
+def _rule_document(listener_id: str, rule: Rule, tags: Tags) -> dict[str, Any]:
+    action = rule.action
+    return {
+        "listener_id": listener_id,
+        "priority": rule.priority,
+        "conditions": [condition_document(c) for c in rule.conditions],
+        "action": action_document(action),
+        "groups": [g for g, _ in action.groups] if isinstance(action, Forward) else [],
+        "tags": [list(t) for t in tags],
+    }
+
+
+def _rule_from(rule_id: str, doc: dict[str, Any]) -> Rule:
+    return Rule(
+        rule_id=rule_id,
+        priority=int(doc["priority"]),
+        conditions=tuple(condition_from(c) for c in doc.get("conditions") or ()),
+        action=action_from(doc["action"]),
+    )
+
+
+def _check_priority(priority: int) -> None:
+    if not 1 <= priority <= MAX_PRIORITY:
+        raise LbValidationError(f"A rule's priority must be between 1 and {MAX_PRIORITY}")
+
+
+class ListenerRulesMixin(ListenerTlsMixin):
+    async def _lb(self, tenant_id: str, lb_id: str) -> LoadBalancer:
+        stored = await self.held(tenant_id, "loadbalancer", lb_id)
+        return load_balancer_from(tenant_id, lb_id, stored.name, stored.document)
+
+    async def _listener(self, tenant_id: str, arn: str) -> Listener:
+        return (await self._listener_row(tenant_id, arn))[1]
+
+    def rule_arn(self, placed: PlacedRule) -> str:
+        lb, listener = placed.lb, placed.listener
+        return rule_arn(
+            self.region, lb.tenant_id, lb.name, lb.lb_id, listener.listener_id, placed.rule.rule_id
+        )
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    async def resolved_action(
+        self, tenant_id: str, lb: LoadBalancer, action: RuleAction
+    ) -> RuleAction:
+        """``action`` checked, a forward's groups named by ARN turned into ids: each the
+        account's, in the load balancer's VPC, HTTP, used by no other load balancer."""
+        check_action(action)
+        if not isinstance(action, Forward):
+            return action
+        resolved = []
+        for arn, weight in action.groups:
+            group = await self.target_group(
+                tenant_id, await self.id_of(tenant_id, "targetgroup", arn)
+            )
+            if group.vpc_id != lb.vpc_id:
+                raise InvalidConfiguration(
+                    f"The target group '{arn}' is not in the load balancer's VPC '{lb.vpc_id}'"
+                )
+            if group.protocol not in ("HTTP", "HTTPS"):
+                raise IncompatibleProtocols(
+                    f"The target group '{arn}' has protocol '{group.protocol}', which an "
+                    "Application Load Balancer's listener cannot forward to"
+                )
+            if group.lb_id not in ("", lb.lb_id):
+                raise TooMany(
+                    "TargetGroupAssociationLimit",
+                    f"The target group '{arn}' is already associated with another load balancer",
+                )
+            resolved.append((group.tg_id, weight))
+        return Forward(tuple(resolved))
+
+    async def _use(self, tenant_id: str, lb_id: str, action: RuleAction) -> None:
+        if isinstance(action, Forward):
+            for tg_id, _ in action.groups:
+                await self.use_group(tenant_id, tg_id, lb_id)
+
+    async def release_unused(self, tenant_id: str, lb_id: str, tg_ids: Iterable[str]) -> None:
+        """Let go of each of ``tg_ids`` no listener or rule of ``lb_id`` forwards to now."""
+        used: set[str] = set()
+        for row in await self.store.list(tenant_id, "listener"):
+            if row.document["lb_id"] == lb_id:
+                used |= set(
+                    forwarded_groups(listener_from(tenant_id, row.resource_id, row.document))
+                )
+        for row in await self.store.list(tenant_id, "rule"):
+            if row.parent == lb_id:
+                used |= set(row.document.get("groups", ()))
+        for tg_id in set(tg_ids) - used:
+            try:
+                await self.use_group(tenant_id, tg_id, "")
+            except NotFound:
+                continue
+
+    # -- HTTP listeners ---------------------------------------------------------------------------
+
+    async def create_http_listener(
+        self,
+        tenant_id: str,
+        lb_arn: str,
+        protocol: str,
+        port: int,
+        action: RuleAction,
+        tags: Tags = (),
+    ) -> tuple[LoadBalancer, Listener]:
+        check_tags(tags, self.limits.max_tags)
+        lb = await self._lb(tenant_id, await self.id_of(tenant_id, "loadbalancer", lb_arn))
+        self._check_http_protocol(lb, protocol)
+        resolved = await self.resolved_action(tenant_id, lb, action)
+        listener = Listener(
+            tenant_id=tenant_id,
+            listener_id=new_resource_id(),
+            lb_id=lb.lb_id,
+            protocol=protocol,
+            port=port,
+            tg_id=resolved.groups[0][0] if isinstance(resolved, Forward) else "",
+            created_at=self.clock(),
+            tags=tags,
+            default_action=resolved,
+        )
+        outcome = await self.store.insert(
+            tenant_id,
+            "listener",
+            listener.listener_id,
+            f"{lb.lb_id}/{port}",
+            lb.lb_id,
+            listener_document(listener),
+            limit=self.limits.max_listeners,
+        )
+        if outcome == "duplicate":
+            raise Duplicate(
+                "DuplicateListener",
+                f"A listener already exists on port {port} of load balancer '{lb_arn}'",
+            )
+        if outcome == "limit":
+            raise TooMany(
+                "TooManyListeners",
+                f"A load balancer can have at most {self.limits.max_listeners} listeners",
+            )
+        await self._use(tenant_id, lb.lb_id, resolved)
+        return lb, listener
+
+    @staticmethod
+    def _check_http_protocol(lb: LoadBalancer, protocol: str) -> None:
+        if lb.lb_type != "application":
+            raise InvalidConfiguration(
+                f"Listener protocol '{protocol[:16]}' is not valid for a Network Load Balancer"
+            )
+        if protocol == "HTTPS":
+            raise InvalidConfiguration(
+                "HTTPS listeners of Application Load Balancers are not supported here yet; "
+                "HTTP is (decision 0216)"
+            )
+        if protocol not in ALB_LISTENER_PROTOCOLS:
+            raise LbValidationError(
+                f"Listener protocol '{protocol[:16]}' must be one of 'HTTPS, HTTP' for an "
+                "Application Load Balancer"
+            )
+
+    async def modify_http_listener(
+        self,
+        tenant_id: str,
+        arn: str,
+        *,
+        port: int | None,
+        protocol: str | None,
+        action: RuleAction | None,
+    ) -> Listener:
+        """ModifyListener of an HTTP listener: its port (its row renamed), its default
+        action."""
+        held = await self._listener(tenant_id, arn)
+        lb = await self._lb(tenant_id, held.lb_id)
+        if protocol is not None:
+            self._check_http_protocol(lb, protocol)
+        resolved = held.default_action
+        if action is not None:
+            resolved = await self.resolved_action(tenant_id, lb, action)
+        if resolved is None:
+            raise InvalidConfiguration(
+                "Only an Application Load Balancer's listener is modified so"
+            )
+        changed = replace(
+            held,
+            port=port or held.port,
+            tg_id=resolved.groups[0][0] if isinstance(resolved, Forward) else "",
+            default_action=resolved,
+        )
+        stored = await self.held(tenant_id, "listener", held.listener_id)
+        outcome = await self.store.rename(
+            stored, f"{lb.lb_id}/{changed.port}", listener_document(changed)
+        )
+        if outcome == "duplicate":
+            raise Duplicate(
+                "DuplicateListener",
+                f"A listener already exists on port {changed.port} of this load balancer",
+            )
+        if outcome != "ok":
+            raise ConcurrentChange(f"listener {held.listener_id} changed concurrently; retry")
+        await self._use(tenant_id, lb.lb_id, resolved)
+        await self.release_unused(tenant_id, lb.lb_id, forwarded_groups(held))
+        return changed
+
+    # -- rules ------------------------------------------------------------------------------------
+
+    async def create_rule(
+        self,
+        tenant_id: str,
+        listener_arn: str,
+        priority: int,
+        conditions: Sequence[Condition],
+        action: RuleAction,
+        tags: Tags = (),
+    ) -> PlacedRule:
+        _check_priority(priority)
+        check_conditions(conditions)
+        check_tags(tags, self.limits.max_tags)
+        listener = await self._listener(tenant_id, listener_arn)
+        lb = await self._lb(tenant_id, listener.lb_id)
+        if listener.default_action is None:
+            raise InvalidConfiguration("Rules can only be created on an Application Load Balancer")
+        resolved = await self.resolved_action(tenant_id, lb, action)
+        rule = Rule(new_resource_id(), priority, tuple(conditions), resolved)
+        outcome = await self.store.insert(
+            tenant_id,
+            "rule",
+            rule.rule_id,
+            f"{listener.listener_id}/{priority}",
+            lb.lb_id,
+            _rule_document(listener.listener_id, rule, tags),
+            limit=self.limits.max_rules,
+        )
+        if outcome == "duplicate":
+            raise Duplicate("PriorityInUse", f"Priority '{priority}' is currently in use")
+        if outcome == "limit":
+            raise TooMany(
+                "TooManyRules",
+                f"A load balancer can have at most {self.limits.max_rules} rules",
+            )
+        await self._use(tenant_id, lb.lb_id, resolved)
+        return PlacedRule(lb, listener, rule)
+
+    def _default(self, lb: LoadBalancer, listener: Listener) -> PlacedRule:
+        if listener.default_action is None:
+            raise NotFound(*_RULE_NOT_FOUND)
+        rule = Rule(default_rule_id(listener.listener_id), None, (), listener.default_action)
+        return PlacedRule(lb, listener, rule)
+
+    async def listener_rules(self, tenant_id: str, listener: Listener) -> list[Rule]:
+        """A listener's rules by priority, its default rule last (what the proxy applies)."""
+        rows = [
+            r
+            for r in await self.store.list(tenant_id, "rule")
+            if r.document["listener_id"] == listener.listener_id
+        ]
+        found = sorted((_rule_from(r.resource_id, r.document) for r in rows), key=_priority)
+        if listener.default_action is not None:
+            found.append(
+                Rule(default_rule_id(listener.listener_id), None, (), listener.default_action)
+            )
+        return found
+
+    async def rules(
+        self, tenant_id: str, listener_arn: str | None, rule_arns: Sequence[str] = ()
+    ) -> list[PlacedRule]:
+        """DescribeRules: a listener's rules (its default last), or those named."""
+        if listener_arn:
+            listener = await self._listener(tenant_id, listener_arn)
+            if listener.default_action is None:
+                raise InvalidConfiguration("Only Application Load Balancer listeners have rules")
+            lb = await self._lb(tenant_id, listener.lb_id)
+            return [
+                PlacedRule(lb, listener, r) for r in await self.listener_rules(tenant_id, listener)
+            ]
+        return [await self.placed_rule(tenant_id, arn) for arn in dict.fromkeys(rule_arns)]
+
+    async def placed_rule(self, tenant_id: str, arn: str) -> PlacedRule:
+        rule_id = await self.id_of(tenant_id, "rule", arn)
+        stored = await self.store.get(tenant_id, "rule", rule_id)
+        if stored is None:
+            # The default rule: its ARN names its listener.
+            listener_id = arn.split("/")[-2]
+            listener_row = await self.store.get(tenant_id, "listener", listener_id)
+            if listener_row is None or default_rule_id(listener_id) != rule_id:
+                raise NotFound(*_RULE_NOT_FOUND)
+            listener = listener_from(tenant_id, listener_id, listener_row.document)
+            if listener.default_action is None:
+                raise NotFound(*_RULE_NOT_FOUND)
+            return self._default(await self._lb(tenant_id, listener.lb_id), listener)
+        listener = listener_from(
+            tenant_id,
+            stored.document["listener_id"],
+            (await self.held(tenant_id, "listener", stored.document["listener_id"])).document,
+        )
+        lb = await self._lb(tenant_id, listener.lb_id)
+        return PlacedRule(lb, listener, _rule_from(rule_id, stored.document))
+
+    async def modify_rule(
+        self,
+        tenant_id: str,
+        arn: str,
+        conditions: Sequence[Condition] | None,
+        action: RuleAction | None,
+    ) -> PlacedRule:
+        placed = await self.placed_rule(tenant_id, arn)
+        if placed.rule.is_default:
+            if conditions:
+                raise NotPermitted("The default rule cannot have conditions")
+            if action is None:
+                return placed
+            listener = await self.modify_http_listener(
+                tenant_id,
+                listener_arn(
+                    self.region,
+                    placed.lb.tenant_id,
+                    placed.lb.name,
+                    placed.lb.lb_id,
+                    placed.listener.listener_id,
+                    placed.lb.arn_kind,
+                ),
+                port=None,
+                protocol=None,
+                action=action,
+            )
+            return self._default(placed.lb, listener)
+        if conditions is not None:
+            check_conditions(conditions)
+        resolved = (
+            await self.resolved_action(tenant_id, placed.lb, action)
+            if action is not None
+            else placed.rule.action
+        )
+        rule = replace(
+            placed.rule,
+            conditions=tuple(conditions) if conditions is not None else placed.rule.conditions,
+            action=resolved,
+        )
+
+        def change(stored: Stored) -> dict[str, Any]:
+            tags = tuple((str(k), str(v)) for k, v in stored.document.get("tags", ()))
+            return _rule_document(placed.listener.listener_id, rule, tags)
+
+        await self.mutate(tenant_id, "rule", rule.rule_id, change)
+        await self._use(tenant_id, placed.lb.lb_id, resolved)
+        await self.release_unused(tenant_id, placed.lb.lb_id, _groups(placed.rule))
+        return replace(placed, rule=rule)
+
+    async def delete_rule(self, tenant_id: str, arn: str) -> None:
+        placed = await self.placed_rule(tenant_id, arn)
+        if placed.rule.is_default:
+            raise NotPermitted("You cannot delete the default rule of a listener")
+        stored = await self.held(tenant_id, "rule", placed.rule.rule_id)
+        if not await self.store.delete(stored):
+            raise ConcurrentChange(f"rule {placed.rule.rule_id} changed concurrently; retry")
+        await self.release_unused(tenant_id, placed.lb.lb_id, _groups(placed.rule))
+
+    async def set_rule_priorities(
+        self, tenant_id: str, priorities: Sequence[tuple[str, int]]
+    ) -> list[PlacedRule]:
+        """SetRulePriorities: every rule named moves to its priority, which no other rule of
+        its listener may hold (``PriorityInUse``); the moves go through a name of no
+        priority so two rules may swap."""
+        if not priorities:
+            raise LbValidationError("At least one rule priority must be specified")
+        placed = []
+        for arn, priority in priorities:
+            _check_priority(priority)
+            rule = await self.placed_rule(tenant_id, arn)
+            if rule.rule.is_default:
+                raise NotPermitted("The priority of the default rule cannot be changed")
+            placed.append((rule, priority))
+        wanted = [(p.listener.listener_id, priority) for p, priority in placed]
+        if len(set(wanted)) != len(wanted):
+            raise Duplicate("PriorityInUse", "Two rules cannot be given the same priority")
+        moved = {p.rule.rule_id for p, _ in placed}
+        for row in await self.store.list(tenant_id, "rule"):
+            key = (row.document["listener_id"], int(row.document["priority"]))
+            if key in wanted and row.resource_id not in moved:
+                raise Duplicate("PriorityInUse", f"Priority '{key[1]}' is currently in use")
+        for step in ("~", ""):
+            for rule, priority in placed:
+                stored = await self.held(tenant_id, "rule", rule.rule.rule_id)
+                name = f"{rule.listener.listener_id}/{step}{priority}"
+                if step == "~":
+                    name = f"{rule.listener.listener_id}/~{rule.rule.rule_id}"
+                document = {**stored.document, "priority": priority}
+                outcome = await self.store.rename(stored, name, document)
+                if outcome == "duplicate":
+                    raise Duplicate("PriorityInUse", f"Priority '{priority}' is currently in use")
+                if outcome != "ok":
+                    raise ConcurrentChange("a rule changed concurrently; retry")
+        return [replace(p, rule=replace(p.rule, priority=priority)) for p, priority in placed]
+
+    async def drop_rules(self, tenant_id: str, listener: Listener) -> list[str]:
+        """Delete a listener's rules (it goes); the groups they forwarded to."""
+        groups: list[str] = []
+        for row in await self.store.list(tenant_id, "rule"):
+            if row.document["listener_id"] == listener.listener_id:
+                groups += row.document.get("groups", ())
+                if not await self.store.delete(row):
+                    raise ConcurrentChange(f"rule {row.resource_id} changed concurrently; retry")
+        return groups
+
+    def is_rule_arn(self, arn: str) -> bool:
+        parsed = parse_arn(arn)
+        return parsed is not None and parsed.kind == "rule"
+
+
+def _priority(rule: Rule) -> int:
+    return MAX_PRIORITY + 1 if rule.priority is None else rule.priority
+
+
+def _groups(rule: Rule) -> list[str]:
+    return [g for g, _ in rule.action.groups] if isinstance(rule.action, Forward) else []
