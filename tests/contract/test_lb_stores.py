@@ -101,7 +101,7 @@ async def test_rules_priorities_through_every_store(store: LbStore, tmp_path: Pa
                 Protocol="HTTP",
                 Port=80,
                 DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
-            )  # fmt: skip
+            )
         )["Listeners"][0]["ListenerArn"]
 
         def rule(priority: int) -> dict[str, object]:
