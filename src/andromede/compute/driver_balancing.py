@@ -17,12 +17,14 @@ those a host needs: a view's metric dimensions stay with the gateway, which reco
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass, field, replace
 
 from andromede.compute.driver_network import WIRE_OMITTED_AT_DEFAULT
 
 __all__ = [
     "ActiveFlows",
+    "BalancedHttp",
     "BalancedListener",
     "BalancedTls",
     "BalancerReport",
@@ -93,6 +95,39 @@ class BalancedTls:
 
 
 @dataclass(frozen=True, slots=True)
+class BalancedHttp:
+    """What a host's HTTP proxy needs of an Application Load Balancer's HTTP listener
+    (decision 0216): its ``rules`` (each a JSON document of the load balancing context's
+    ``http_rules``, the default last: this context does not read them), each forwarded
+    group's ``groups`` targets (group id, (address, port)…), the load balancer's attributes
+    the proxy honours and the gateway's header bound (``elb_http_max_header_bytes``)."""
+
+    rules: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    idle_timeout: int = 60
+    xff_mode: str = "append"
+    xff_client_port: bool = False
+    drop_invalid_headers: bool = False
+    max_header_bytes: int = 65536
+
+    def __post_init__(self) -> None:
+        if not self.rules:
+            raise ValueError("an HTTP listener has at least its default rule")
+        for rule in self.rules:
+            if not isinstance(json.loads(rule), dict):
+                raise ValueError("a rule is a JSON object")
+        for _, targets in self.groups:
+            for address, port in targets:
+                ipaddress.IPv4Address(address)
+                if not 1 <= port <= 65535:
+                    raise ValueError(f"port {port} out of range")
+        if self.xff_mode not in ("append", "preserve", "remove"):
+            raise ValueError("bad X-Forwarded-For mode")
+        if self.idle_timeout < 1 or self.max_header_bytes < 1024:
+            raise ValueError("bad HTTP listener bounds")
+
+
+@dataclass(frozen=True, slots=True)
 class BalancedListener:
     """One listener as a VPC's routers forward it: its node ``addresses`` and ``port``, the
     ``targets`` flows go to (address, port), the transports it carries (``tcp``, ``udp`` or
@@ -108,6 +143,8 @@ class BalancedListener:
     allowed: tuple[tuple[str, int, int, str], ...] | None = None
     protocols: tuple[str, ...] = ("tcp",)
     tls: BalancedTls | None = None
+    # Decision 0216: an HTTP listener's (its connections accepted by the host's HTTP proxy).
+    http: BalancedHttp | None = field(default=None, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         # Every field goes into the router's ruleset: nothing but addresses and numbers.

@@ -11,7 +11,8 @@ only to a host whose last answer named its VPC router (decision 0210's session 5
 addendum); told a listener with its keys withheld, a host starts no terminator for it, and
 one already serving it goes on with the keys it holds (the gateway, not having heard this
 host yet, hands them again in the same round). The terminators' counts are answered with
-the routers' (transport ``tls``).
+the routers' (transport ``tls``). An HTTP listener (decision 0216) is served by an HTTP
+proxy in its router's namespace (:class:`~andromede.hypervisor.http_listeners.HttpListeners`).
 
 The host keeps when it last probed each target, not the gateway: every gateway's upkeep asks
 the host that probes a VPC, and a target is still probed once per its interval — the
@@ -23,12 +24,14 @@ add up to the flows once.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from andromede.compute.driver_balancing import (
     ActiveFlows,
+    BalancedHttp,
     BalancedListener,
     BalancedTls,
     BalancerReport,
@@ -36,11 +39,14 @@ from andromede.compute.driver_balancing import (
     ProbeResult,
     TargetProbe,
 )
+from andromede.hypervisor.http_listeners import HttpListeners
 from andromede.hypervisor.load_balancers import CounterKey, RouterLoadBalancers
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
 from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators
+from andromede.loadbalancing.application import HttpSettings
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.errors import NotFound
+from andromede.loadbalancing.http_rules import rule_from
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
 from andromede.loadbalancing.tls import TlsSettings
@@ -60,6 +66,21 @@ def forwarding_view(listener: BalancedListener) -> ForwardingView:
         allowed=listener.allowed,
         protocols=listener.protocols,
         tls=None if listener.tls is None else tls_settings(listener.tls),
+        http=None if listener.http is None else http_settings(listener.http),
+    )
+
+
+def http_settings(http: BalancedHttp) -> HttpSettings:
+    """The HTTP proxy's settings of a listener the port carried (decision 0216): its rules
+    read back from their documents."""
+    return HttpSettings(
+        rules=tuple(rule_from(json.loads(rule)) for rule in http.rules),
+        groups=http.groups,
+        idle_timeout=http.idle_timeout,
+        xff_mode=http.xff_mode,
+        xff_client_port=http.xff_client_port,
+        drop_invalid_headers=http.drop_invalid_headers,
+        max_header_bytes=http.max_header_bytes,
     )
 
 
@@ -111,6 +132,8 @@ class HostBalancers:
         self._certificates: dict[str, CertificateMaterial] = {}
         self._served: dict[str, BalancedListener] = {}
         self._terminators = TlsTerminators(routers.namespace_of, self._material)
+        # Decision 0216: the HTTP listeners' proxies.
+        self._http = HttpListeners(routers.namespace_of)
 
     async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Apply ``listeners`` (every router here forwards its VPC's, and only them) and
@@ -146,6 +169,7 @@ class HostBalancers:
                 [forwarding_view(listener) for listener in served],
                 lambda view: bounds[view.listener_id],
             )
+            await self._http.apply([v for v in views if v.http is not None])
             counters = {
                 key: (flows, processed, 0, 0)
                 for key, (flows, processed) in (await self._routers.counters()).items()
@@ -189,10 +213,17 @@ class HostBalancers:
         """The TLS listeners served here, as (VPC, listener id)."""
         return self._terminators.listening
 
+    @property
+    def proxying(self) -> set[tuple[str, str]]:
+        """The HTTP listeners served here, as (VPC, listener id) (decision 0216)."""
+        return self._http.listening
+
     async def close(self) -> None:
-        """Stop the TLS listeners' servers (the routers' rules stay, as the guests do)."""
+        """Stop the TLS and HTTP listeners' servers (the routers' rules stay, as the guests
+        do)."""
         async with self._applying:
             await self._terminators.close()
+            await self._http.close()
             self._certificates = {}
             self._served = {}
 

@@ -14,15 +14,18 @@ yet, and AWS speaks HTTP/2 to clients over TLS only).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationError
+from andromede.loadbalancing.http_rules import Rule
 
 __all__ = [
     "ALB_ATTRIBUTES",
     "ALB_LISTENER_PROTOCOLS",
     "ALB_TG_ATTRIBUTES",
     "ALB_TG_PROTOCOLS",
+    "HttpSettings",
     "check_alb_value",
     "group_keys",
 ]
@@ -95,6 +98,22 @@ _ONLY: Final[Mapping[str, str]] = {
     "load_balancing.algorithm.type": "round_robin",
     "slow_start.duration_seconds": "0",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """What a host's HTTP proxy needs of an HTTP listener (its view's ``http``): the rules
+    (the default last), each forwarded group's targets (the healthy ones, every registered
+    one when none is), the load balancer's attributes the proxy honours and the gateway's
+    header bound (``elb_http_max_header_bytes``)."""
+
+    rules: tuple[Rule, ...]
+    groups: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    idle_timeout: int = 60
+    xff_mode: str = "append"
+    xff_client_port: bool = False
+    drop_invalid_headers: bool = False
+    max_header_bytes: int = 65536
 
 
 def group_keys(protocol: str) -> Mapping[str, str]:

@@ -49,6 +49,9 @@ class LbLimits:
     # The Region's availability zones (one here, decision 0021): an ALB's subnets span as
     # many of them as there are, up to AWS's two.
     region_zones: int = 1
+    # The HTTP proxies' bound on a request's line and headers (elb_http_max_header_bytes),
+    # handed to the hosts with each HTTP listener.
+    http_max_header_bytes: int = 65536
     provisioning: timedelta = timedelta(seconds=2)
 
 

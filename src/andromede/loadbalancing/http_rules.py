@@ -55,6 +55,8 @@ __all__ = [
     "matches",
     "pick_group",
     "redirect_location",
+    "rule_document",
+    "rule_from",
     "wildcard",
 ]
 
@@ -357,6 +359,26 @@ def action_from(doc: Mapping[str, Any]) -> RuleAction:
         str(doc["port"]),
         str(doc["path"]),
         str(doc["query"]),
+    )
+
+
+def rule_document(rule: Rule) -> dict[str, Any]:
+    """A whole rule as a document (what a host is handed of an HTTP listener's rules)."""
+    return {
+        "id": rule.rule_id,
+        "priority": rule.priority,
+        "conditions": [condition_document(c) for c in rule.conditions],
+        "action": action_document(rule.action),
+    }
+
+
+def rule_from(doc: Mapping[str, Any]) -> Rule:
+    priority = doc.get("priority")
+    return Rule(
+        rule_id=str(doc["id"]),
+        priority=None if priority is None else int(priority),
+        conditions=tuple(condition_from(c) for c in doc.get("conditions") or ()),
+        action=action_from(doc["action"]),
     )
 
 

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from andromede.loadbalancing.application import ALB_LISTENER_PROTOCOLS
+from andromede.loadbalancing.application import ALB_LISTENER_PROTOCOLS, HttpSettings
 from andromede.loadbalancing.core import check_tags
 from andromede.loadbalancing.documents import (
     forwarded_groups,
+    group_from,
     listener_document,
     listener_from,
     load_balancer_from,
@@ -52,9 +53,12 @@ from andromede.loadbalancing.http_rules import (
 )
 from andromede.loadbalancing.listener_tls import ListenerTlsMixin
 from andromede.loadbalancing.model import (
+    ForwardingView,
+    HealthState,
     Listener,
     LoadBalancer,
     Tags,
+    TargetGroup,
     listener_arn,
     new_resource_id,
     parse_arn,
@@ -482,6 +486,73 @@ class ListenerRulesMixin(ListenerTlsMixin):
                 if not await self.store.delete(row):
                     raise ConcurrentChange(f"rule {row.resource_id} changed concurrently; retry")
         return groups
+
+    # -- the data plane ---------------------------------------------------------------------------
+
+    async def forwarding_views(self) -> list[ForwardingView]:
+        """Every listener's view for the routers: the NLBs' (decision 0191), then each HTTP
+        listener's with its rules and groups for the hosts' HTTP proxies."""
+        views = await super().forwarding_views()
+        lbs = {(s.tenant_id, s.resource_id): s for s in await self.store.list(None, "loadbalancer")}
+        groups = {
+            (s.tenant_id, s.resource_id): group_from(s.tenant_id, s.resource_id, s.name, s.document)
+            for s in await self.store.list(None, "targetgroup")
+        }
+        rules: dict[tuple[str, str], list[Rule]] = {}
+        for row in await self.store.list(None, "rule"):
+            key = (row.tenant_id, row.document["listener_id"])
+            rules.setdefault(key, []).append(_rule_from(row.resource_id, row.document))
+        for row in await self.store.list(None, "listener"):
+            listener = listener_from(row.tenant_id, row.resource_id, row.document)
+            lb_row = lbs.get((row.tenant_id, listener.lb_id))
+            if listener.default_action is None or lb_row is None:
+                continue
+            lb = load_balancer_from(row.tenant_id, lb_row.resource_id, lb_row.name, lb_row.document)
+            ordered = sorted(rules.get((row.tenant_id, listener.listener_id), []), key=_priority)
+            ordered.append(
+                Rule(default_rule_id(listener.listener_id), None, (), listener.default_action)
+            )
+            used = dict.fromkeys(g for rule in ordered for g in _groups(rule))
+            targets = {
+                tg_id: self._serving(groups[(row.tenant_id, tg_id)])
+                for tg_id in used
+                if (row.tenant_id, tg_id) in groups
+            }
+            view = ForwardingView(
+                listener_id=listener.listener_id,
+                vpc_id=lb.vpc_id,
+                addresses=tuple(n.address for n in lb.nodes),
+                port=listener.port,
+                targets=tuple(sorted({t for found in targets.values() for t in found})),
+                zones=tuple((n.address, n.availability_zone) for n in lb.nodes),
+                tenant_id=lb.tenant_id,
+                lb_dimension=f"app/{lb.name}/{lb.lb_id}",
+                http=HttpSettings(
+                    rules=tuple(ordered),
+                    groups=tuple(sorted(targets.items())),
+                    idle_timeout=int(lb.attribute("idle_timeout.timeout_seconds")),
+                    xff_mode=lb.attribute("routing.http.xff_header_processing.mode"),
+                    xff_client_port=lb.attribute("routing.http.xff_client_port.enabled") == "true",
+                    drop_invalid_headers=lb.attribute(
+                        "routing.http.drop_invalid_header_fields.enabled"
+                    )
+                    == "true",
+                    max_header_bytes=self.limits.http_max_header_bytes,
+                ),
+            )
+            if lb.security_groups:  # its groups' ingress, judged by the router's guard
+                allowed = await self.network.group_ingress(lb.tenant_id, lb.security_groups)
+                view = replace(view, allowed=tuple(allowed))
+            views.append(view)
+        return views
+
+    def _serving(self, group: TargetGroup) -> tuple[tuple[str, int], ...]:
+        """The group's targets a request may go to: the healthy ones, every registered one
+        when none is (AWS's fail-open), never a draining one."""
+        live = [t for t in self._live(group.targets) if t.state is not HealthState.DRAINING]
+        healthy = [t for t in live if t.state is HealthState.HEALTHY]
+        chosen = healthy or [t for t in live if t.state is not HealthState.UNUSED]
+        return tuple(sorted((t.address, t.port) for t in chosen))
 
     def is_rule_arn(self, arn: str) -> bool:
         parsed = parse_arn(arn)

@@ -16,7 +16,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from andromede.loadbalancing.application import ALB_ATTRIBUTES, ALB_TG_ATTRIBUTES, check_alb_value
+from andromede.loadbalancing.application import (
+    ALB_ATTRIBUTES,
+    ALB_TG_ATTRIBUTES,
+    HttpSettings,
+    check_alb_value,
+)
 from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationError
 from andromede.loadbalancing.http_rules import RuleAction
 from andromede.loadbalancing.tls import DEFAULT_SSL_POLICY, TlsSettings
@@ -484,6 +489,14 @@ class ForwardingView:
     # Decision 0210: a TLS listener's settings — its flows are not translated by the kernel
     # but accepted by the router's TLS terminator, which forwards them to ``targets``.
     tls: TlsSettings | None = None
+    # Decision 0216: an HTTP listener's rules and groups — its connections, as a TLS
+    # listener's, are accepted by the router's HTTP proxy, not translated.
+    http: HttpSettings | None = None
+
+    @property
+    def terminated(self) -> bool:
+        """Whether a server of the router answers its connections (TLS or HTTP)."""
+        return self.tls is not None or self.http is not None
 
 
 def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> ForwardingView:

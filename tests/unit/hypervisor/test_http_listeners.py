@@ -1,0 +1,128 @@
+"""Application Load Balancers' HTTP listeners handed to the hosts (decision 0216): the
+gateway's view of an HTTP listener (its rules, groups and attributes), carried over the
+hypervisor port's wire and read back by the host, marked for the router's input instead of
+translated, and served by the host's HTTP proxies (the namespace's thread run in place, on
+loopback), the rules applied to real requests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from andromede.compute.driver_balancing import BalancedListener
+from andromede.hypervisor import http_listeners
+from andromede.hypervisor.balancer_host import forwarding_view
+from andromede.hypervisor.load_balancer_rules import TERMINATED, render_load_balancers
+from andromede.hypervisor.wire import decode, encode
+from andromede.loadbalancing.application import HttpSettings
+from andromede.wiring.load_balancer_hosts import balanced_listener
+from support.elbapp import elb_world
+
+
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    request = await reader.readuntil(b"\r\n\r\n")
+    path = request.split(b" ")[1]
+    body = b"target " + path
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    await writer.drain()
+    writer.close()
+
+
+async def test_an_http_listener_reaches_the_host_and_its_proxy_applies_the_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with elb_world(tmp_path) as world:
+        group = await world.ec2.root.call(
+            "CreateSecurityGroup", GroupName="alb", Description="alb", VpcId=world.vpc_id
+        )
+        lb = await world.load_balancer(
+            "shop", Type="application", Subnets=world.subnets[:1],
+            SecurityGroups=[group["GroupId"]],
+        )  # fmt: skip
+        await world.client.call(
+            "ModifyLoadBalancerAttributes", LoadBalancerArn=lb["LoadBalancerArn"],
+            Attributes=[{"Key": "routing.http.xff_header_processing.mode", "Value": "remove"}],
+        )  # fmt: skip
+        api = (await world.target_group("api", Protocol="HTTP", Port=8080, TargetType="ip"))[
+            "TargetGroupArn"
+        ]
+        await world.client.call(
+            "RegisterTargets", TargetGroupArn=api, Targets=[{"Id": "10.20.1.7"}]
+        )
+        listener = (
+            await world.client.call(
+                "CreateListener", LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+                Port=80, DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                    "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "none"}}],
+            )
+        )["Listeners"][0]["ListenerArn"]  # fmt: skip
+        await world.client.call(
+            "CreateRule", ListenerArn=listener, Priority=3,
+            Conditions=[{"Field": "path-pattern", "Values": ["/api/*"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": api}],
+        )  # fmt: skip
+        (view,) = await world.service.forwarding_views()
+        assert view.http is not None and view.tls is None
+        assert [r.priority for r in view.http.rules] == [3, None]
+        assert view.http.groups[0][1] == (("10.20.1.7", 8080),)  # initial: fail-open
+        assert view.http.xff_mode == "remove"
+        assert view.lb_dimension.startswith("app/shop/")
+        assert view.allowed is not None  # its security groups judge its clients
+        # Over the port's wire and back: the host reads the same rules.
+        carried = decode(BalancedListener, encode(balanced_listener(view)))
+        told = forwarding_view(carried)
+        assert told.http == view.http
+        # The router marks its connections for the proxy, never translates them.
+        script = render_load_balancers([told])
+        assert f"ct mark set {TERMINATED}" in script and "dnat" not in script
+
+    target = await asyncio.start_server(_answer, "127.0.0.1", 0)
+    target_port = int(target.sockets[0].getsockname()[1])
+
+    async def in_place(namespace: str, work: Callable[[], int]) -> int:
+        return work()
+
+    monkeypatch.setattr(http_listeners, "_in_netns", in_place)
+    assert told.http is not None
+    loopback = replace(
+        told,
+        addresses=("127.0.0.1",),
+        port=_free_port(),
+        http=replace(
+            told.http,
+            groups=tuple((g, (("127.0.0.1", target_port),)) for g, _ in told.http.groups),
+        ),
+    )
+    proxies = http_listeners.HttpListeners(lambda vpc: "in-place")
+    try:
+        await proxies.apply([loopback])
+        assert proxies.listening == {(loopback.vpc_id, loopback.listener_id)}
+        url = f"http://127.0.0.1:{loopback.port}"
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.get("/api/items")).text == "target /api/items"
+            missing = await client.get("/other")
+            assert (missing.status_code, missing.text) == (404, "none")
+            # New rules reach the running proxy without a restart.
+            assert isinstance(loopback.http, HttpSettings)
+            await proxies.apply(
+                [replace(loopback, http=replace(loopback.http, rules=loopback.http.rules[1:]))]
+            )
+            assert (await client.get("/api/items")).status_code == 404
+        await proxies.apply([])
+        assert proxies.listening == set()
+    finally:
+        await proxies.close()
+        target.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
