@@ -30,6 +30,7 @@ __all__ = [
     "BalancerReport",
     "ListenerCounter",
     "ProbeResult",
+    "RequestCounter",
     "ServedCertificate",
     "TargetProbe",
 ]
@@ -243,6 +244,25 @@ class ActiveFlows:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestCounter:
+    """What a host's HTTP proxy counted on one HTTP listener's node address since the host's
+    previous report (decision 0216, ``AWS/ApplicationELB``): the requests, the load
+    balancer's own answers by class (``elb`` 2XX, 3XX, 4XX, 5XX) and its 500/502/503/504,
+    the targets' answers by class, and the targets' response time in all (milliseconds)
+    over ``target_answers`` answers."""
+
+    vpc_id: str
+    address: str
+    port: int
+    requests: int = 0
+    elb: tuple[int, int, int, int] = (0, 0, 0, 0)
+    elb_5xx: tuple[int, int, int, int] = (0, 0, 0, 0)  # 500, 502, 503, 504
+    target: tuple[int, int, int, int] = (0, 0, 0, 0)
+    target_time_ms: int = 0
+    target_answers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class BalancerReport:
     """A host's answer to the listeners it was handed: the VPCs whose router is built here
     (the hosts that may probe them), and its routers' counters and tracked flows."""
@@ -250,3 +270,7 @@ class BalancerReport:
     routers: tuple[str, ...] = ()
     counters: tuple[ListenerCounter, ...] = ()
     active: tuple[ActiveFlows, ...] = ()
+    # Decision 0216: the HTTP proxies' counts (omitted when none: an older gateway reads on).
+    requests: tuple[RequestCounter, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )

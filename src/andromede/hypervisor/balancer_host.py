@@ -37,6 +37,7 @@ from andromede.compute.driver_balancing import (
     BalancerReport,
     ListenerCounter,
     ProbeResult,
+    RequestCounter,
     TargetProbe,
 )
 from andromede.hypervisor.http_listeners import HttpListeners
@@ -134,6 +135,7 @@ class HostBalancers:
         self._terminators = TlsTerminators(routers.namespace_of, self._material)
         # Decision 0216: the HTTP listeners' proxies.
         self._http = HttpListeners(routers.namespace_of)
+        self._requests_reported: dict[tuple[str, str, int], tuple[int, ...]] = {}
 
     async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Apply ``listeners`` (every router here forwards its VPC's, and only them) and
@@ -189,12 +191,37 @@ class HostBalancers:
                 for key, counted in counters.items()
             }
             self._reported = counters
+            requests = self._requests_since()
         vpcs = {listener.vpc_id for listener in listeners}
         return BalancerReport(
             routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),
             counters=tuple(ListenerCounter(*key, *counts) for key, counts in sorted(since.items())),
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
+            requests=requests,
         )
+
+    def _requests_since(self) -> tuple[RequestCounter, ...]:
+        """The HTTP proxies' counts since the previous report (decision 0216)."""
+        counted = self._http.counters()
+        found = []
+        for key, now in sorted(counted.items()):
+            before = self._requests_reported.get(key, (0,) * len(now))
+            if len(before) != len(now) or any(n < b for n, b in zip(now, before, strict=True)):
+                before = (0,) * len(now)  # served anew: its counts started again
+            delta = [n - b for n, b in zip(now, before, strict=True)]
+            found.append(
+                RequestCounter(
+                    *key,
+                    requests=delta[0],
+                    elb=(delta[1], delta[2], delta[3], delta[4]),
+                    elb_5xx=(delta[5], delta[6], delta[7], delta[8]),
+                    target=(delta[9], delta[10], delta[11], delta[12]),
+                    target_time_ms=delta[13],
+                    target_answers=delta[14],
+                )
+            )
+        self._requests_reported = counted
+        return tuple(found)
 
     def _with_keys_held(self, listener: BalancedListener) -> BalancedListener:
         """A TLS listener told with its keys withheld (a gateway that has not yet heard this

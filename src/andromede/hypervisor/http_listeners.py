@@ -80,10 +80,13 @@ def _connector(namespace: str, local: str) -> Connector:
 @dataclass
 class _Served:
     signature: tuple[object, ...]
-    proxies: list[HttpListenerProxy] = field(default_factory=list)
+    vpc_id: str
+    port: int
+    # (node address, its proxy)
+    proxies: list[tuple[str, HttpListenerProxy]] = field(default_factory=list)
 
     async def close(self) -> None:
-        for proxy in self.proxies:
+        for _, proxy in self.proxies:
             with contextlib.suppress(Exception):
                 await proxy.close()
 
@@ -114,24 +117,34 @@ class HttpListeners:
             signature = (view.addresses, view.port, namespace)
             running = self._running.get(key)
             if running is not None and running.signature == signature:
-                for proxy in running.proxies:
+                for _, proxy in running.proxies:
                     proxy.update(routing, limits)
                 continue
             if running is not None:
                 await self._running.pop(key).close()
-            served = _Served(signature)
+            served = _Served(signature, view.vpc_id, view.port)
             try:
                 for address in view.addresses:
                     proxy = HttpListenerProxy(
                         routing, limits, connect=_connector(namespace, address)
                     )
                     await proxy.serve_socket(await _listening(namespace, address, view.port))
-                    served.proxies.append(proxy)
+                    served.proxies.append((address, proxy))
             except OSError as exc:
                 await served.close()
                 log.warning("HTTP listener %s: cannot listen: %s", key[1], exc)
                 continue
             self._running[key] = served
+
+    def counters(self) -> dict[tuple[str, str, int], tuple[int, ...]]:
+        """(VPC, node address, port) → what its proxy answered so far
+        (:meth:`~andromede.hypervisor.http_proxies.RequestCounts.as_tuple`); a listener
+        served anew starts again from 0."""
+        return {
+            (served.vpc_id, address, served.port): proxy.counts.as_tuple()
+            for served in self._running.values()
+            for address, proxy in served.proxies
+        }
 
     async def close(self) -> None:
         for served in self._running.values():

@@ -49,7 +49,7 @@ from andromede.loadbalancing.http_rules import (
     redirect_location,
 )
 
-__all__ = ["HttpListenerProxy", "HttpRouting", "ProxyLimits", "error_page"]
+__all__ = ["HttpListenerProxy", "HttpRouting", "ProxyLimits", "RequestCounts", "error_page"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,36 @@ class ProxyLimits:
     xff_mode: str = "append"  # routing.http.xff_header_processing.mode
     xff_client_port: bool = False  # routing.http.xff_client_port.enabled
     drop_invalid_headers: bool = False  # routing.http.drop_invalid_header_fields.enabled
+
+
+@dataclass
+class RequestCounts:
+    """What one proxy answered (``AWS/ApplicationELB``, decision 0216): only grows."""
+
+    requests: int = 0
+    elb: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # 2XX 3XX 4XX 5XX
+    elb_5xx: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # 500 502 503 504
+    target: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    target_time: float = 0.0  # seconds, in all
+    target_answers: int = 0
+
+    def answered(self, status: int, *, by_target: bool) -> None:
+        index = status // 100 - 2
+        if not 0 <= index <= 3:
+            return  # 1XX: no class AWS counts
+        (self.target if by_target else self.elb)[index] += 1
+        if not by_target and status in (500, 502, 503, 504):
+            self.elb_5xx[(500, 502, 503, 504).index(status)] += 1
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return (
+            self.requests,
+            *self.elb,
+            *self.elb_5xx,
+            *self.target,
+            round(self.target_time * 1000),
+            self.target_answers,
+        )
 
 
 def error_page(status: int) -> bytes:
@@ -153,6 +183,7 @@ class HttpListenerProxy:
         self._turns: dict[str, Iterator[int]] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.counts = RequestCounts()
 
     def update(self, routing: HttpRouting, limits: ProxyLimits | None = None) -> None:
         self.routing = routing
@@ -249,6 +280,7 @@ class HttpListenerProxy:
             *extra,
             *((b"connection", b"close"),) * close,
         ]
+        self.counts.answered(status, by_target=False)
         reason = _REASONS.get(status) or _phrase(status)
         self._send(conn, writer, h11.Response(status_code=status, headers=headers, reason=reason))
         if body:
@@ -264,6 +296,7 @@ class HttpListenerProxy:
         peer: tuple[str, int],
     ) -> bool:
         """Answer one request; whether the connection may serve another."""
+        self.counts.requests += 1
         if _header_bytes(request) > self.limits.max_header_bytes:
             self._page(client, writer, 400)
             return False
@@ -391,9 +424,10 @@ class HttpListenerProxy:
         )
         try:
             try:
+                started = time.monotonic()
                 await self._relay_request(client, reader, upstream, upstream_writer, request, peer)
                 return await self._relay_response(
-                    client, writer, upstream, upstream_reader, request
+                    client, writer, upstream, upstream_reader, started
                 )
             except _Failed as failed:
                 if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
@@ -439,14 +473,19 @@ class HttpListenerProxy:
         writer: asyncio.StreamWriter,
         upstream: h11.Connection,
         upstream_reader: asyncio.StreamReader,
-        request: h11.Request,
+        started: float,
     ) -> bool:
+        """Relay the target's answer; ``started`` when the request was sent (the target's
+        response time, TargetResponseTime, runs to its response's headers)."""
         while True:
             event = await self._upstream_event(upstream, upstream_reader)
             if isinstance(event, h11.Response):
                 break
             if not isinstance(event, h11.InformationalResponse):
                 raise _Failed(502)
+        self.counts.answered(event.status_code, by_target=True)
+        self.counts.target_time += time.monotonic() - started
+        self.counts.target_answers += 1
         headers = [(k, v) for k, v in event.headers if k not in _HOP_BY_HOP]
         if not any(k == b"server" for k, _ in headers):
             headers.append((b"server", _SERVER))

@@ -38,6 +38,7 @@ from andromede.loadbalancing.errors import (
     NotPermitted,
     TooMany,
 )
+from andromede.loadbalancing.health_counts import HealthCount, health_counts
 from andromede.loadbalancing.http_rules import (
     MAX_PRIORITY,
     Condition,
@@ -545,6 +546,32 @@ class ListenerRulesMixin(ListenerTlsMixin):
                 view = replace(view, allowed=tuple(allowed))
             views.append(view)
         return views
+
+    async def health_counts(self) -> list[HealthCount]:
+        """The NLBs' host counts (decision 0191), then each ALB's groups' — every group one
+        of its listeners or rules forwards to (``AWS/ApplicationELB``)."""
+        counts = await super().health_counts()
+        lbs = {(s.tenant_id, s.resource_id): s for s in await self.store.list(None, "loadbalancer")}
+        seen: set[tuple[str, str, str]] = set()
+        for kind in ("listener", "rule"):
+            for row in await self.store.list(None, kind):
+                # An HTTP listener's or a rule's forward groups (an NLB listener's: above).
+                http = kind == "rule" or row.document.get("default_action") is not None
+                for tg_id in row.document.get("groups", ()) if http else ():
+                    lb_id = row.parent if kind == "rule" else row.document["lb_id"]
+                    key = (row.tenant_id, lb_id, tg_id)
+                    lb_row = lbs.get((row.tenant_id, lb_id))
+                    if key in seen or lb_row is None:
+                        continue
+                    seen.add(key)
+                    stored = await self.store.get(row.tenant_id, "targetgroup", tg_id)
+                    if stored is None:
+                        continue
+                    group = group_from(row.tenant_id, tg_id, stored.name, stored.document)
+                    lb = load_balancer_from(row.tenant_id, lb_id, lb_row.name, lb_row.document)
+                    live = replace(group, targets=tuple(self._live(group.targets)))
+                    counts += health_counts(lb, live)
+        return counts
 
     def _serving(self, group: TargetGroup) -> tuple[tuple[str, int], ...]:
         """The group's targets a request may go to: the healthy ones, every registered one

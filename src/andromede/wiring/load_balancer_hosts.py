@@ -236,6 +236,8 @@ class HostFlowTotals:
         self._flows.record(host, views, totals)
         active = {(a.vpc_id, a.address, a.port, a.transport): a.count for a in report.active}
         self._flows.record_active(views, active)
+        # Decision 0216: the HTTP proxies' counts, each report's since the previous one.
+        self._flows.record_requests(views, report.requests)
 
 
 def primaries(reports: dict[str, BalancerReport]) -> dict[str, str]:

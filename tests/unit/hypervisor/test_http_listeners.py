@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from andromede.compute.driver_balancing import BalancedListener
+from andromede.compute.driver_balancing import BalancedListener, RequestCounter
 from andromede.hypervisor import http_listeners
 from andromede.hypervisor.balancer_host import forwarding_view
 from andromede.hypervisor.load_balancer_rules import TERMINATED, render_load_balancers
 from andromede.hypervisor.wire import decode, encode
+from andromede.load_balancer_metrics import APPLICATION_ELB, health_points, request_values
 from andromede.loadbalancing.application import HttpSettings
 from andromede.wiring.load_balancer_hosts import balanced_listener
 from support.elbapp import elb_world
@@ -73,6 +74,14 @@ async def test_an_http_listener_reaches_the_host_and_its_proxy_applies_the_rules
         assert view.http.xff_mode == "remove"
         assert view.lb_dimension.startswith("app/shop/")
         assert view.allowed is not None  # its security groups judge its clients
+        # AWS/ApplicationELB's host counts: the rule's group, behind app/shop/….
+        (count,) = [c for c in await world.service.health_counts() if not c.zone]
+        assert count.load_balancer.startswith("app/shop/") and (count.healthy, count.unhealthy) == (
+            0,
+            0,
+        )
+        (point, _) = health_points([count], 60)
+        assert point.series.namespace == APPLICATION_ELB
         # Over the port's wire and back: the host reads the same rules.
         carried = decode(BalancedListener, encode(balanced_listener(view)))
         told = forwarding_view(carried)
@@ -98,6 +107,9 @@ async def test_an_http_listener_reaches_the_host_and_its_proxy_applies_the_rules
             groups=tuple((g, (("127.0.0.1", target_port),)) for g, _ in told.http.groups),
         ),
     )
+    view_on_loopback = replace(
+        loopback, tenant_id=view.tenant_id, lb_dimension=view.lb_dimension, zones=()
+    )
     proxies = http_listeners.HttpListeners(lambda vpc: "in-place")
     try:
         await proxies.apply([loopback])
@@ -113,6 +125,24 @@ async def test_an_http_listener_reaches_the_host_and_its_proxy_applies_the_rules
                 [replace(loopback, http=replace(loopback.http, rules=loopback.http.rules[1:]))]
             )
             assert (await client.get("/api/items")).status_code == 404
+        # What the proxy answered, for AWS/ApplicationELB: 3 requests, 1 target 2XX, 2 ELB 4XX.
+        ((key, counted),) = proxies.counters().items()
+        assert key == (loopback.vpc_id, "127.0.0.1", loopback.port)
+        assert counted[:5] == (3, 0, 0, 2, 0) and counted[9:13] == (1, 0, 0, 0)
+        assert counted[14] == 1
+        reported = RequestCounter(
+            *key, requests=counted[0], elb=counted[1:5], elb_5xx=counted[5:9],
+            target=counted[9:13], target_time_ms=counted[13], target_answers=counted[14],
+        )  # fmt: skip
+        values = {
+            (v.name, v.dimensions): v.value for v in request_values([view_on_loopback], [reported])
+        }
+        lb_dimension = (("LoadBalancer", view.lb_dimension),)
+        assert values[("RequestCount", lb_dimension)] == 3
+        assert values[("HTTPCode_ELB_4XX_Count", lb_dimension)] == 2
+        assert values[("HTTPCode_Target_2XX_Count", lb_dimension)] == 1
+        assert ("HTTPCode_ELB_5XX_Count", lb_dimension) not in values  # 0: not reported
+        assert 0 <= values[("TargetResponseTime", lb_dimension)] < 5
         await proxies.apply([])
         assert proxies.listening == set()
     finally:
