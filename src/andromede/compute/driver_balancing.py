@@ -110,8 +110,12 @@ class BalancedHttp:
     xff_client_port: bool = False
     drop_invalid_headers: bool = False
     max_header_bytes: int = 65536
+    # HTTPS: the listener's ``tls`` carries the certificates its proxy presents.
+    protocol: str = field(default="HTTP", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
+        if self.protocol not in ("HTTP", "HTTPS"):
+            raise ValueError("an HTTP listener speaks HTTP or HTTPS")
         if not self.rules:
             raise ValueError("an HTTP listener has at least its default rule")
         for rule in self.rules:

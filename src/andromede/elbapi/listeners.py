@@ -42,7 +42,9 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
 
     async def modify_listener(call: Call) -> None:
         if rules.is_http(call):  # decision 0216: an ALB's listener
-            refuse_unhandled(call, rf"ListenerArn|Protocol|Port|{rules.ACTION_PARAMETERS}")
+            refuse_unhandled(
+                call, rf"ListenerArn|Protocol|Port|{rules.ACTION_PARAMETERS}|{TLS_PARAMETERS}"
+            )
             port = call.get("Port")
             changed = await service.modify_http_listener(
                 call.tenant_id,
@@ -52,6 +54,7 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
                 action=rules.parse_action(call, "DefaultActions")
                 if call.get("DefaultActions.member.1.Type")
                 else None,
+                tls=tls_request(call),
             )
             owner = await service.load_balancer(call.tenant_id, changed.lb_id)
             call.result.open("Listeners")

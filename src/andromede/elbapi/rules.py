@@ -289,6 +289,13 @@ async def write_http_listener(
     xml.element("LoadBalancerArn", service.lb_arn(lb))
     xml.element("Port", listener.port)
     xml.element("Protocol", listener.protocol)
+    if listener.protocol == "HTTPS":  # its default certificate and policy, as ELBv2 shows
+        xml.open("Certificates")
+        xml.open("member")
+        xml.element("CertificateArn", listener.certificates[0] if listener.certificates else "")
+        xml.close("member")
+        xml.close("Certificates")
+        xml.element("SslPolicy", listener.ssl_policy)
     write_actions(xml, "DefaultActions", listener.default_action, arns)
 
 

@@ -211,7 +211,8 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         refuse_unhandled(
             call,
             rf"LoadBalancerArn|Protocol|Port|{rules.ACTION_PARAMETERS}"
-            r"|Tags\.member\.\d+\.(Key|Value)",
+            r"|Tags\.member\.\d+\.(Key|Value)"
+            rf"|{listeners.TLS_PARAMETERS}",
         )
         call.required("Port")
         lb, listener = await service.create_http_listener(
@@ -221,6 +222,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
             call.integer("Port", minimum=1, maximum=65535, default=0),
             rules.parse_action(call, "DefaultActions"),
             tags(call),
+            listeners.tls_request(call),
         )
         call.result.open("Listeners")
         call.result.open("member")

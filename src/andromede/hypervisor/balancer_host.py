@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -43,7 +44,7 @@ from andromede.compute.driver_balancing import (
 from andromede.hypervisor.http_listeners import HttpListeners
 from andromede.hypervisor.load_balancers import CounterKey, RouterLoadBalancers
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
-from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators
+from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators, sni_context
 from andromede.loadbalancing.application import HttpSettings
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.errors import NotFound
@@ -82,6 +83,7 @@ def http_settings(http: BalancedHttp) -> HttpSettings:
         xff_client_port=http.xff_client_port,
         drop_invalid_headers=http.drop_invalid_headers,
         max_header_bytes=http.max_header_bytes,
+        protocol=http.protocol,
     )
 
 
@@ -134,7 +136,7 @@ class HostBalancers:
         self._served: dict[str, BalancedListener] = {}
         self._terminators = TlsTerminators(routers.namespace_of, self._material)
         # Decision 0216: the HTTP listeners' proxies.
-        self._http = HttpListeners(routers.namespace_of)
+        self._http = HttpListeners(routers.namespace_of, self._https_context)
         self._requests_reported: dict[tuple[str, str, int], tuple[int, ...]] = {}
 
     async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
@@ -171,7 +173,15 @@ class HostBalancers:
                 [forwarding_view(listener) for listener in served],
                 lambda view: bounds[view.listener_id],
             )
-            await self._http.apply([v for v in views if v.http is not None])
+            # An HTTPS listener told without its keys is never started (as a TLS one).
+            await self._http.apply(
+                [
+                    forwarding_view(listener)
+                    for listener in listeners
+                    if listener.http is not None
+                    and (listener.tls is None or not listener.tls.withheld)
+                ]
+            )
             counters = {
                 key: (flows, processed, 0, 0)
                 for key, (flows, processed) in (await self._routers.counters()).items()
@@ -253,6 +263,12 @@ class HostBalancers:
             await self._http.close()
             self._certificates = {}
             self._served = {}
+
+    async def _https_context(self, view: ForwardingView) -> ssl.SSLContext:
+        """An HTTPS listener's server context, from the certificates of its hand-over."""
+        if view.tls is None:
+            raise ValueError("not an HTTPS listener")
+        return await sni_context(view.tenant_id, view.tls, self._material)
 
     async def _material(self, tenant_id: str, arn: str) -> CertificateMaterial:
         if arn not in self._certificates:  # never: each listener carries its own

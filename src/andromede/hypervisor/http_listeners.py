@@ -11,6 +11,9 @@ in the router's namespace, as the TLS terminators (decision 0210) serve TLS list
   connection to a target is made in the namespace too, from the node address the client
   reached (the target sees the load balancer's address and the client's in
   ``X-Forwarded-For``, as behind AWS's ALB).
+- **HTTPS** listeners present their certificates (the SNI choice of the TLS terminators,
+  :func:`~andromede.hypervisor.tls_terminators.sni_context`) under their security policy;
+  the keys are those the host holds of the last hand-over, in memory only.
 - **Changes.** A listener whose addresses, port or namespace changed is served anew; one
   whose rules, targets or attributes changed keeps its connections (the proxies take the new
   routing for the next request).
@@ -22,7 +25,8 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable, Sequence
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -42,7 +46,9 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
     http = view.http
     if http is None:
         raise ValueError("not an HTTP listener")
-    routing = HttpRouting(view.listener_id, view.port, http.rules, dict(http.groups))
+    routing = HttpRouting(
+        view.listener_id, view.port, http.rules, dict(http.groups), protocol=http.protocol
+    )
     limits = ProxyLimits(
         max_header_bytes=http.max_header_bytes,
         idle_timeout=float(http.idle_timeout),
@@ -94,8 +100,14 @@ class _Served:
 class HttpListeners:
     """The HTTP listeners' proxies on one host's routers."""
 
-    def __init__(self, namespace_of: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        namespace_of: Callable[[str], str | None],
+        context_of: Callable[[ForwardingView], Awaitable[ssl.SSLContext]] | None = None,
+    ) -> None:
         self._namespace_of = namespace_of
+        # An HTTPS listener's server context (its certificates, as the host holds them).
+        self._context_of = context_of
         self._running: dict[tuple[str, str], _Served] = {}
 
     @property
@@ -109,12 +121,14 @@ class HttpListeners:
         for view in views:
             namespace = self._namespace_of(view.vpc_id)
             if view.http is not None and namespace is not None and view.addresses:
+                if view.tls is not None and self._context_of is None:
+                    continue  # an HTTPS listener needs its certificates
                 wanted[(view.vpc_id, view.listener_id)] = (view, namespace)
         for key in [k for k in self._running if k not in wanted]:
             await self._running.pop(key).close()
         for key, (view, namespace) in sorted(wanted.items()):
             routing, limits = routing_of(view)
-            signature = (view.addresses, view.port, namespace)
+            signature = (view.addresses, view.port, namespace, view.tls)
             running = self._running.get(key)
             if running is not None and running.signature == signature:
                 for _, proxy in running.proxies:
@@ -123,12 +137,25 @@ class HttpListeners:
             if running is not None:
                 await self._running.pop(key).close()
             served = _Served(signature, view.vpc_id, view.port)
+            context: ssl.SSLContext | None = None
+            if view.tls is not None and self._context_of is not None:
+                try:
+                    context = await self._context_of(view)
+                except Exception as exc:  # its certificates: that listener only, by type
+                    log.warning(
+                        "HTTPS listener %s: certificates could not be loaded (%s)",
+                        key[1],
+                        type(exc).__name__,
+                    )
+                    continue
             try:
                 for address in view.addresses:
                     proxy = HttpListenerProxy(
                         routing, limits, connect=_connector(namespace, address)
                     )
-                    await proxy.serve_socket(await _listening(namespace, address, view.port))
+                    await proxy.serve_socket(
+                        await _listening(namespace, address, view.port), context
+                    )
                     served.proxies.append((address, proxy))
             except OSError as exc:
                 await served.close()

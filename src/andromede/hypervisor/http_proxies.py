@@ -30,6 +30,7 @@ import itertools
 import logging
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ __all__ = ["HttpListenerProxy", "HttpRouting", "ProxyLimits", "RequestCounts", "
 log = logging.getLogger(__name__)
 
 _READ: Final = 65536
+_HANDSHAKE_TIMEOUT: Final = 10.0
 _SERVER: Final = b"awselb/2.0"
 _HOP_BY_HOP: Final = frozenset(
     {
@@ -195,9 +197,17 @@ class HttpListenerProxy:
         self._server = await asyncio.start_server(self._serve, host, port)
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def serve_socket(self, sock: socket.socket) -> None:
-        """Serve an already bound socket (made in a router's namespace)."""
-        self._server = await asyncio.start_server(self._serve, sock=sock)
+    async def serve_socket(
+        self, sock: socket.socket, context: ssl.SSLContext | None = None
+    ) -> None:
+        """Serve an already bound socket (made in a router's namespace); over TLS with
+        ``context`` (an HTTPS listener's)."""
+        self._server = await asyncio.start_server(
+            self._serve,
+            sock=sock,
+            ssl=context,
+            ssl_handshake_timeout=_HANDSHAKE_TIMEOUT if context is not None else None,
+        )
 
     async def close(self) -> None:
         if self._server is not None:
@@ -233,7 +243,7 @@ class HttpListenerProxy:
             if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 with contextlib.suppress(Exception):
                     self._page(client, writer, 400)
-        except (TimeoutError, ConnectionError, h11.LocalProtocolError):
+        except (TimeoutError, ConnectionError, ssl.SSLError, h11.LocalProtocolError):
             pass
         except asyncio.CancelledError:
             pass  # the proxy closes: the connection ends here

@@ -30,7 +30,7 @@ __all__ = [
     "group_keys",
 ]
 
-ALB_LISTENER_PROTOCOLS: Final = ("HTTP",)
+ALB_LISTENER_PROTOCOLS: Final = ("HTTP", "HTTPS")
 ALB_TG_PROTOCOLS: Final = ("HTTP", "HTTPS")
 
 # ELBv2's attributes of an application load balancer and their defaults.
@@ -114,6 +114,8 @@ class HttpSettings:
     xff_client_port: bool = False
     drop_invalid_headers: bool = False
     max_header_bytes: int = 65536
+    # HTTPS: the view's ``tls`` gives the certificates the proxy presents.
+    protocol: str = "HTTP"
 
 
 def group_keys(protocol: str) -> Mapping[str, str]:

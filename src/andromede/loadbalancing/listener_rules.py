@@ -52,7 +52,7 @@ from andromede.loadbalancing.http_rules import (
     condition_document,
     condition_from,
 )
-from andromede.loadbalancing.listener_tls import ListenerTlsMixin
+from andromede.loadbalancing.listener_tls import NO_TLS, ListenerTlsMixin, TlsRequest
 from andromede.loadbalancing.model import (
     ForwardingView,
     HealthState,
@@ -66,6 +66,7 @@ from andromede.loadbalancing.model import (
     rule_arn,
 )
 from andromede.loadbalancing.store import Stored
+from andromede.loadbalancing.tls import DEFAULT_SSL_POLICY, TlsSettings
 
 __all__ = ["ListenerRulesMixin", "PlacedRule"]
 
@@ -190,10 +191,12 @@ class ListenerRulesMixin(ListenerTlsMixin):
         port: int,
         action: RuleAction,
         tags: Tags = (),
+        tls: TlsRequest = NO_TLS,
     ) -> tuple[LoadBalancer, Listener]:
         check_tags(tags, self.limits.max_tags)
         lb = await self._lb(tenant_id, await self.id_of(tenant_id, "loadbalancer", lb_arn))
         self._check_http_protocol(lb, protocol)
+        certificates, ssl_policy, _ = await self.checked_tls(tenant_id, protocol, tls)
         resolved = await self.resolved_action(tenant_id, lb, action)
         listener = Listener(
             tenant_id=tenant_id,
@@ -205,6 +208,8 @@ class ListenerRulesMixin(ListenerTlsMixin):
             created_at=self.clock(),
             tags=tags,
             default_action=resolved,
+            certificates=certificates,
+            ssl_policy=ssl_policy,
         )
         outcome = await self.store.insert(
             tenant_id,
@@ -234,11 +239,6 @@ class ListenerRulesMixin(ListenerTlsMixin):
             raise InvalidConfiguration(
                 f"Listener protocol '{protocol[:16]}' is not valid for a Network Load Balancer"
             )
-        if protocol == "HTTPS":
-            raise InvalidConfiguration(
-                "HTTPS listeners of Application Load Balancers are not supported here yet; "
-                "HTTP is (decision 0216)"
-            )
         if protocol not in ALB_LISTENER_PROTOCOLS:
             raise LbValidationError(
                 f"Listener protocol '{protocol[:16]}' must be one of 'HTTPS, HTTP' for an "
@@ -253,13 +253,18 @@ class ListenerRulesMixin(ListenerTlsMixin):
         port: int | None,
         protocol: str | None,
         action: RuleAction | None,
+        tls: TlsRequest = NO_TLS,
     ) -> Listener:
-        """ModifyListener of an HTTP listener: its port (its row renamed), its default
-        action."""
+        """ModifyListener of an HTTP or HTTPS listener: its port (its row renamed), its
+        protocol (HTTP↔HTTPS, the certificate given for HTTPS), its default action, its
+        certificate and security policy."""
         held = await self._listener(tenant_id, arn)
         lb = await self._lb(tenant_id, held.lb_id)
         if protocol is not None:
             self._check_http_protocol(lb, protocol)
+        protocol = protocol or held.protocol
+        kept = held if held.protocol == protocol else None
+        certificates, ssl_policy, _ = await self.checked_tls(tenant_id, protocol, tls, kept)
         resolved = held.default_action
         if action is not None:
             resolved = await self.resolved_action(tenant_id, lb, action)
@@ -269,6 +274,9 @@ class ListenerRulesMixin(ListenerTlsMixin):
             )
         changed = replace(
             held,
+            protocol=protocol,
+            certificates=certificates,
+            ssl_policy=ssl_policy,
             port=port or held.port,
             tg_id=resolved.groups[0][0] if isinstance(resolved, Forward) else "",
             default_action=resolved,
@@ -539,7 +547,14 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     )
                     == "true",
                     max_header_bytes=self.limits.http_max_header_bytes,
+                    protocol=listener.protocol,
                 ),
+                tls=TlsSettings(
+                    certificates=listener.certificates,
+                    ssl_policy=listener.ssl_policy or DEFAULT_SSL_POLICY,
+                )
+                if listener.protocol == "HTTPS"
+                else None,
             )
             if lb.security_groups:  # its groups' ingress, judged by the router's guard
                 allowed = await self.network.group_ingress(lb.tenant_id, lb.security_groups)

@@ -142,8 +142,8 @@ async def test_http_listeners_and_their_default_actions(tmp_path: Path) -> None:
                 {"Type": "redirect", "RedirectConfig": {"StatusCode": "HTTP_302"}}]}),
             ("ValidationError", {"DefaultActions": [
                 {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "302"}}]}),
-            ("InvalidConfigurationRequest", {"Protocol": "HTTPS", "DefaultActions": [
-                {"Type": "forward", "TargetGroupArn": api}]}),
+            ("ValidationError", {"Protocol": "HTTPS", "DefaultActions": [
+                {"Type": "forward", "TargetGroupArn": api}]}),  # no certificate
         ):  # fmt: skip
             await refused(
                 world.client, "CreateListener", code,
@@ -298,3 +298,58 @@ async def test_too_many_rules_is_the_setting(tmp_path: Path) -> None:
                 await world.client.call("CreateRule", **params)
             else:
                 await refused(world.client, "CreateRule", "TooManyRules", **params)
+
+
+async def test_https_listeners_present_iam_certificates(tmp_path: Path) -> None:
+    from andromede.iam.errors import DeleteConflict
+    from support.tls_certificates import TestCa
+
+    async with elb_world(tmp_path) as world:
+        arn, _ = await _alb(world)
+        api = await _http_group(world, "api")
+        issued = TestCa().issue("www.example.test")
+        certificate = (
+            await world.ec2.identity.upload_server_certificate(
+                world.tenant_id, "www", issued.body, issued.key
+            )
+        ).arn
+        created = await world.client.call(
+            "CreateListener", LoadBalancerArn=arn, Protocol="HTTPS", Port=443,
+            Certificates=[{"CertificateArn": certificate}],
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": api}],
+        )  # fmt: skip
+        listener = created["Listeners"][0]
+        assert listener["Certificates"] == [{"CertificateArn": certificate}]
+        assert listener["SslPolicy"] == "ELBSecurityPolicy-2016-08"
+        for code, extra in (
+            ("InvalidConfigurationRequest", {"AlpnPolicy": ["HTTP2Preferred"]}),
+            ("SSLPolicyNotFound", {"SslPolicy": "ELBSecurityPolicy-Nope"}),
+        ):
+            await refused(
+                world.client, "CreateListener", code,
+                **{"LoadBalancerArn": arn, "Protocol": "HTTPS", "Port": 8443,
+                   "Certificates": [{"CertificateArn": certificate}],
+                   "DefaultActions": [{"Type": "forward", "TargetGroupArn": api}], **extra},
+            )  # fmt: skip
+        await refused(
+            world.client, "CreateListener", "InvalidConfigurationRequest", LoadBalancerArn=arn,
+            Protocol="HTTP", Port=8080, Certificates=[{"CertificateArn": certificate}],
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": api}],
+        )  # fmt: skip
+        modified = await world.client.call(
+            "ModifyListener", ListenerArn=listener["ListenerArn"],
+            SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        )  # fmt: skip
+        assert modified["Listeners"][0]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        # IAM's certificate in use by the HTTPS listener.
+        users = await world.service.certificate_users(world.tenant_id, certificate)
+        assert users == [listener["ListenerArn"]]
+        try:
+            await world.ec2.identity.delete_server_certificate(world.tenant_id, "www")
+        except DeleteConflict:
+            pass
+        else:
+            raise AssertionError("a certificate an HTTPS listener presents was deleted")
+        (view,) = await world.service.forwarding_views()
+        assert view.tls is not None and view.http is not None
+        assert (view.tls.certificates, view.http.protocol) == ((certificate,), "HTTPS")

@@ -156,3 +156,72 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def test_an_https_listener_presents_its_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An HTTPS listener's proxy speaks TLS with its certificate (the TLS terminators' SNI
+    choice) and tells the target ``X-Forwarded-Proto: https``."""
+    import ssl
+
+    from andromede.hypervisor.tls_terminators import TlsTerminators, sni_context
+    from andromede.loadbalancing.certificates import CertificateMaterial
+    from andromede.loadbalancing.http_rules import Forward, Rule
+    from andromede.loadbalancing.model import ForwardingView
+    from andromede.loadbalancing.tls import TlsSettings
+    from support.tls_certificates import TestCa
+
+    seen: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def in_place(namespace: str, work: Callable[[], int]) -> int:
+        return work()
+
+    monkeypatch.setattr(http_listeners, "_in_netns", in_place)
+    ca = TestCa()
+    issued = ca.issue("www.example.test")
+
+    async def material(tenant_id: str, arn: str) -> CertificateMaterial:
+        return CertificateMaterial(arn, issued.body, "", issued.key.encode())
+
+    target = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = int(target.sockets[0].getsockname()[1])
+    tls = TlsSettings(certificates=("arn:www",), ssl_policy="ELBSecurityPolicy-2016-08")
+    view = ForwardingView(
+        "l-https", "vpc-1", ("127.0.0.1",), _free_port(), tenant_id="1", tls=tls,
+        http=HttpSettings(
+            rules=(Rule("d", None, (), Forward((("g", 1),))),),
+            groups=(("g", (("127.0.0.1", port),)),), protocol="HTTPS",
+        ),
+    )  # fmt: skip
+
+    async def context_of(listener: ForwardingView) -> ssl.SSLContext:
+        assert listener.tls is not None
+        return await sni_context(listener.tenant_id, listener.tls, material)
+
+    proxies = http_listeners.HttpListeners(lambda vpc: "in-place", context_of)
+    client = ssl.create_default_context(cadata=ca.pem)
+    try:
+        await proxies.apply([view])
+        url = f"https://127.0.0.1:{view.port}"
+        transport = httpx.AsyncHTTPTransport(verify=client)
+        async with httpx.AsyncClient(transport=transport) as https:
+            answered = await https.get(url, extensions={"sni_hostname": "www.example.test"})
+        assert answered.text == "ok"
+        assert b"x-forwarded-proto: https" in seen[0].lower()
+        assert f"x-forwarded-port: {view.port}".encode() in seen[0].lower()
+        # Its TLS is the proxy's: the NLB's terminators leave it alone.
+        terminators = TlsTerminators(lambda vpc: "in-place", material)
+        await terminators.apply([view])
+        assert terminators.listening == set()
+        # Without its certificates (no context), an HTTPS listener is not started.
+        bare = http_listeners.HttpListeners(lambda vpc: "in-place")
+        await bare.apply([view])
+        assert bare.listening == set()
+    finally:
+        await proxies.close()
+        target.close()
