@@ -110,6 +110,7 @@ class BalancedHttp:
     xff_client_port: bool = False
     drop_invalid_headers: bool = False
     max_header_bytes: int = 65536
+    client_keep_alive: int = field(default=3600, metadata={WIRE_OMITTED_AT_DEFAULT: True})
     # HTTPS: the listener's ``tls`` carries the certificates its proxy presents.
     protocol: str = field(default="HTTP", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 

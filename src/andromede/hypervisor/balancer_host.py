@@ -83,6 +83,7 @@ def http_settings(http: BalancedHttp) -> HttpSettings:
         xff_client_port=http.xff_client_port,
         drop_invalid_headers=http.drop_invalid_headers,
         max_header_bytes=http.max_header_bytes,
+        client_keep_alive=http.client_keep_alive,
         protocol=http.protocol,
     )
 

@@ -55,6 +55,7 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
         xff_mode=http.xff_mode,
         xff_client_port=http.xff_client_port,
         drop_invalid_headers=http.drop_invalid_headers,
+        client_keep_alive=float(http.client_keep_alive),
     )
     return routing, limits
 

@@ -101,6 +101,7 @@ class ProxyLimits:
     xff_mode: str = "append"  # routing.http.xff_header_processing.mode
     xff_client_port: bool = False  # routing.http.xff_client_port.enabled
     drop_invalid_headers: bool = False  # routing.http.drop_invalid_header_fields.enabled
+    client_keep_alive: float = 3600.0  # client_keep_alive.seconds
 
 
 @dataclass
@@ -228,6 +229,7 @@ class HttpListenerProxy:
             self._tasks.add(task)
         client = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
         peer = writer.get_extra_info("peername") or ("", 0)
+        opened = time.monotonic()
         try:
             while True:
                 event = await self._next(client, reader)
@@ -238,6 +240,8 @@ class HttpListenerProxy:
                     break
                 if client.their_state is not h11.DONE:
                     break
+                if time.monotonic() - opened >= self.limits.client_keep_alive:
+                    break  # client_keep_alive.seconds: the connection has served its time
                 client.start_next_cycle()
         except h11.RemoteProtocolError:
             if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):

@@ -3,9 +3,10 @@ listeners' and target groups' protocols, the attributes ELBv2 documents for them
 defaults, which of those the data plane honours, and the checks of their values.
 
 Honoured by the HTTP proxy (``hypervisor.http_proxies``): ``idle_timeout.timeout_seconds``,
-``client_keep_alive.seconds``, ``routing.http.xff_header_processing.mode``,
-``routing.http.xff_client_port.enabled``, ``routing.http.drop_invalid_header_fields.enabled``,
-``deletion_protection.enabled`` (the service). Stored and shown as AWS's defaults, a change
+``client_keep_alive.seconds`` (a client connection serves no further request once that old),
+``routing.http.xff_header_processing.mode``, ``routing.http.xff_client_port.enabled``,
+``routing.http.drop_invalid_header_fields.enabled``, ``deletion_protection.enabled`` (the
+service). Stored and shown as AWS's defaults, a change
 refused while its behaviour is not here: the access and connection logs, WAF's fail-open,
 zonal shift, HTTP/2 towards clients (``routing.http2.enabled``: there is no HTTPS listener
 yet, and AWS speaks HTTP/2 to clients over TLS only).
@@ -114,6 +115,7 @@ class HttpSettings:
     xff_client_port: bool = False
     drop_invalid_headers: bool = False
     max_header_bytes: int = 65536
+    client_keep_alive: int = 3600
     # HTTPS: the view's ``tls`` gives the certificates the proxy presents.
     protocol: str = "HTTP"
 

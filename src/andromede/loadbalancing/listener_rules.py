@@ -547,6 +547,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     )
                     == "true",
                     max_header_bytes=self.limits.http_max_header_bytes,
+                    client_keep_alive=int(lb.attribute("client_keep_alive.seconds")),
                     protocol=listener.protocol,
                 ),
                 tls=TlsSettings(

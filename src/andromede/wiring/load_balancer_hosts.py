@@ -109,6 +109,7 @@ def balanced_http(http: HttpSettings) -> BalancedHttp:
         xff_client_port=http.xff_client_port,
         drop_invalid_headers=http.drop_invalid_headers,
         max_header_bytes=http.max_header_bytes,
+        client_keep_alive=http.client_keep_alive,
         protocol=http.protocol,
     )
 

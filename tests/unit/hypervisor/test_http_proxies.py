@@ -253,3 +253,21 @@ async def test_forwarded_for_modes_and_invalid_headers() -> None:
             )
     finally:
         await target.close()
+
+
+async def test_client_keep_alive_ends_an_old_connection() -> None:
+    """client_keep_alive.seconds: a connection older than it is closed after its answer."""
+    target = await Target("t").start()
+    try:
+        async with proxy(
+            (default(FixedResponse("200", "text/plain", "hi")),), {}, client_keep_alive=0.0
+        ) as url:
+            host, port = url.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            answered = await asyncio.wait_for(reader.read(), 5)  # closed after the first
+            assert answered.count(b"HTTP/1.1 200") == 1 and answered.endswith(b"hi")
+            writer.close()
+    finally:
+        await target.close()
