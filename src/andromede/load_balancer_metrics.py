@@ -21,6 +21,14 @@ balancing and metrics contexts, which do not import each other.
   transports' —, ``ClientTLSNegotiationErrorCount`` and ``TargetTLSNegotiationErrorCount``
   (Count, given when not 0, as AWS reports them), the same dimensions, from the hosts' TLS
   terminators' counts (transport ``tls``), read and summed as the routers' counters.
+- Application Load Balancers' (decision 0216), in ``AWS/ApplicationELB``: the host counts as
+  above (``LoadBalancer`` ``app/NAME/ID``), and from the hosts' HTTP proxies, each report
+  carrying what they answered since the previous one: ``RequestCount``,
+  ``HTTPCode_ELB_3XX_Count``/``4XX``/``5XX`` and ``HTTPCode_ELB_500``/``502``/``503``/
+  ``504_Count``, ``HTTPCode_Target_2XX_Count`` … ``5XX`` (Count, given when not 0, AWS's
+  reporting criterion) and ``TargetResponseTime`` (Seconds, the report's mean: its Average
+  is the mean of the hosts' reports' means, not of every request's), per ``LoadBalancer``
+  and per ``AvailabilityZone`` and ``LoadBalancer``.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from andromede.compute.driver_balancing import RequestCounter
 from andromede.loadbalancing.health_counts import HealthCount
 from andromede.loadbalancing.model import ForwardingView
 from andromede.metrics.model import Aggregate, Series
@@ -39,6 +48,7 @@ from andromede.metrics.sink import MetricsSink
 from andromede.metrics.store import Point
 
 __all__ = [
+    "APPLICATION_ELB",
     "NETWORK_ELB",
     "FlowCounts",
     "FlowTally",
@@ -46,11 +56,13 @@ __all__ = [
     "active_values",
     "flow_values",
     "health_points",
+    "request_values",
 ]
 
 log = logging.getLogger(__name__)
 
 NETWORK_ELB: Final = "AWS/NetworkELB"
+APPLICATION_ELB: Final = "AWS/ApplicationELB"
 _MINUTE: Final = 60
 _JOB: Final = "elb-host-counts"
 
@@ -66,7 +78,8 @@ def health_points(counts: Sequence[HealthCount], minute: int) -> list[Point]:
             ("HealthyHostCount", count.healthy),
             ("UnHealthyHostCount", count.unhealthy),
         ):
-            series = Series.of(count.tenant_id, NETWORK_ELB, name, dimensions)
+            namespace = APPLICATION_ELB if count.load_balancer.startswith("app/") else NETWORK_ELB
+            series = Series.of(count.tenant_id, namespace, name, dimensions)
             aggregate = Aggregate.of_values([(float(value), 1.0)])
             points.append(Point(series, _MINUTE, minute, "Count", aggregate))
     return points
@@ -203,6 +216,43 @@ def active_values(views: Sequence[ForwardingView], active: Active) -> list[FlowV
     return _summed(views, per_node)
 
 
+def request_values(
+    views: Sequence[ForwardingView], requests: Sequence[RequestCounter]
+) -> list[FlowValue]:
+    """``AWS/ApplicationELB``'s request metrics of one report's counts (decision 0216)."""
+    found: list[FlowValue] = []
+    for counter in requests:
+        view = next(
+            (
+                v
+                for v in views
+                if v.http is not None
+                and (v.vpc_id, v.port) == (counter.vpc_id, counter.port)
+                and counter.address in v.addresses
+            ),
+            None,
+        )
+        if view is None or not counter.requests:
+            continue
+        values: list[tuple[str, str, float]] = [("RequestCount", "Count", counter.requests)]
+        for label, count in zip(("3XX", "4XX", "5XX"), counter.elb[1:], strict=True):
+            values.append((f"HTTPCode_ELB_{label}_Count", "Count", count))
+        for code, count in zip(("500", "502", "503", "504"), counter.elb_5xx, strict=True):
+            values.append((f"HTTPCode_ELB_{code}_Count", "Count", count))
+        for label, count in zip(("2XX", "3XX", "4XX", "5XX"), counter.target, strict=True):
+            values.append((f"HTTPCode_Target_{label}_Count", "Count", count))
+        if counter.target_answers:
+            mean = counter.target_time_ms / 1000 / counter.target_answers
+            values.append(("TargetResponseTime", "Seconds", mean))
+        for dimensions in _dimensions(view, counter.address):
+            found += [
+                FlowValue(view.tenant_id, name, dimensions, float(value), unit)
+                for name, unit, value in values
+                if value or name == "TargetResponseTime"
+            ]
+    return found
+
+
 class FlowCounts:
     """Gives the sink what the routers counted since the last read (their counters only
     grow: :class:`~andromede.hypervisor.load_balancers.RouterLoadBalancers` carries a
@@ -233,9 +283,16 @@ class FlowCounts:
         of each gauge per round (session 50)."""
         return self._give(active_values(views, active))
 
-    def _give(self, values: Sequence[FlowValue]) -> int:
+    def record_requests(
+        self, views: Sequence[ForwardingView], requests: Sequence[RequestCounter]
+    ) -> int:
+        """The values given to the sink for one host's HTTP proxies' counts since its
+        previous report (decision 0216)."""
+        return self._give(request_values(views, requests), APPLICATION_ELB)
+
+    def _give(self, values: Sequence[FlowValue], namespace: str = NETWORK_ELB) -> int:
         for value in values:
             self._sink.record(
-                value.tenant_id, NETWORK_ELB, value.name, value.dimensions, value.value, value.unit
+                value.tenant_id, namespace, value.name, value.dimensions, value.value, value.unit
             )
         return len(values)

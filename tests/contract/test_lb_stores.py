@@ -77,3 +77,51 @@ async def test_rename_at_the_revision_read_unless_the_name_is_taken(store: LbSto
     assert now.revision == 1 and now.parent == "lb1"
     assert await store.by_name("t1", "listener", "lb1/80") is None
     assert await store.insert("t1", "listener", "l4", "lb1/80", "lb1", {}, limit=9) == "ok"
+
+
+async def test_rules_priorities_through_every_store(store: LbStore, tmp_path: Path) -> None:
+    """Decision 0216: a rule is a ``rule`` row named LISTENER/PRIORITY, so PriorityInUse,
+    TooManyRules and the priorities' swap come from the store's own name and limit."""
+    from andromede.loadbalancing.core import LbLimits
+    from support.elbapp import elb_world, refused
+
+    async with elb_world(tmp_path, store=store, limits=LbLimits(max_rules=2)) as world:
+        group = await world.ec2.root.call(
+            "CreateSecurityGroup", GroupName="alb", Description="alb", VpcId=world.vpc_id
+        )
+        lb = await world.load_balancer(
+            "shop", Type="application", Subnets=world.subnets[:1],
+            SecurityGroups=[group["GroupId"]],
+        )  # fmt: skip
+        tg = (await world.target_group("api", Protocol="HTTP", Port=80))["TargetGroupArn"]
+        listener = (
+            await world.client.call(
+                "CreateListener",
+                LoadBalancerArn=lb["LoadBalancerArn"],
+                Protocol="HTTP",
+                Port=80,
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+            )
+        )["Listeners"][0]["ListenerArn"]
+
+        def rule(priority: int) -> dict[str, object]:
+            return {
+                "ListenerArn": listener, "Priority": priority,
+                "Conditions": [{"Field": "path-pattern", "Values": [f"/{priority}"]}],
+                "Actions": [{"Type": "forward", "TargetGroupArn": tg}],
+            }  # fmt: skip
+
+        one = (await world.client.call("CreateRule", **rule(1)))["Rules"][0]["RuleArn"]
+        await refused(world.client, "CreateRule", "PriorityInUse", **rule(1))
+        two = (await world.client.call("CreateRule", **rule(2)))["Rules"][0]["RuleArn"]
+        await refused(world.client, "CreateRule", "TooManyRules", **rule(3))
+        await world.client.call(
+            "SetRulePriorities",
+            RulePriorities=[{"RuleArn": one, "Priority": 2}, {"RuleArn": two, "Priority": 1}],
+        )
+        listed = (await world.client.call("DescribeRules", ListenerArn=listener))["Rules"]
+        assert [(r["RuleArn"], r["Priority"]) for r in listed] == [
+            (two, "1"), (one, "2"), (listed[2]["RuleArn"], "default"),
+        ]  # fmt: skip
+        await world.client.call("DeleteListener", ListenerArn=listener)
+        assert await store.list(world.tenant_id, "rule") == []

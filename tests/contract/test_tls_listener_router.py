@@ -12,8 +12,10 @@ group's target gets a TLS session of its own; the listener's connection limit cl
 connection beyond it; deleting the listener stops its server. The terminators' counts reach
 ``AWS/NetworkELB``'s ``NewFlowCount_TLS``, ``ProcessedBytes_TLS`` and
 ``ClientTLSNegotiationErrorCount`` (the client refusing the default certificate), and the
-router's ``ActiveFlowCount_TCP`` leaves the TLS listener's connections out. Needs root, ``ip``,
-``nft``, ``dnsmasq`` and ``busybox``, as the other tenant-network tests.
+router's ``ActiveFlowCount_TCP`` leaves the TLS listener's connections out. The same round
+serves an Application Load Balancer's HTTP listener by a proxy in the router's namespace
+(decision 0216, the second test). Needs root, ``ip``, ``nft``, ``dnsmasq`` and ``busybox``, as
+the other tenant-network tests.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from andromede.load_balancer_metrics import FlowCounts
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.errors import NotFound
+from andromede.loadbalancing.http_rules import Condition, FixedResponse, Forward
 from andromede.loadbalancing.listener_tls import TlsRequest
 from andromede.loadbalancing.model import HealthCheck
 from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
@@ -374,3 +377,152 @@ async def test_a_tls_listener_in_the_vpc_router_through_the_agent(
         secret = issued.key.splitlines()[1]
         assert secret not in caplog.text
         assert base64.b64encode(issued.key.encode()).decode()[:40] not in caplog.text
+
+
+_HTTP_TARGET = """
+import http.server, sys
+class Answer(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = f"{sys.argv[1]} {self.path} {self.headers.get('X-Forwarded-For')}".encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *args): pass
+server = http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), Answer)
+print("ready", flush=True); server.serve_forever()
+"""
+
+_HTTP_CLIENT = """
+import sys, urllib.request, urllib.error
+try:
+    with urllib.request.urlopen(f"http://{sys.argv[1]}{sys.argv[2]}", timeout=10) as answer:
+        print(answer.status, answer.read().decode(), end="")
+except urllib.error.HTTPError as error:
+    print(error.code, error.read().decode(), end="")
+"""
+HTTP_PORT = 7200
+
+
+class AlbFacts(VpcFacts):
+    """The VPC with a security group admitting the VPC on the listener's port."""
+
+    async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+        return dict.fromkeys(group_ids, VPC)
+
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        return [("tcp", 80, 80, "10.0.0.0/16")]
+
+
+@contextmanager
+def http_target(netns: str, name: str) -> Iterator[None]:
+    command = [sys.executable, "-c", _HTTP_TARGET, name, str(HTTP_PORT)]
+    with subprocess.Popen(
+        ["ip", "netns", "exec", netns, *command], stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            yield
+        finally:
+            process.kill()
+
+
+async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
+    networks: TenantNetworks, tmp_path: Path
+) -> None:
+    """Decision 0216 on the real kernel: an internal ALB's HTTP listener handed through a
+    real agent's socket to the bridged host's side, its proxy in the router's namespace on
+    the node address; the HTTP health checks make both targets healthy, a rule forwards
+    /api/* round robin to both (each seeing the client's address in X-Forwarded-For), the
+    default rule answers its fixed response, AWS/ApplicationELB counts the requests, and the
+    listener deleted stops its proxy."""
+    first = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    second = replace(first, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    service = LoadBalancingService(MemoryLbStore(), AlbFacts(first), "eu-fr-1", LbLimits())
+    lb = await service.create_load_balancer(
+        TENANT,
+        LbSpec("shop", "internal", "application", ((first.network_id, None),),
+               security_groups=("sg-0alb",)),
+    )  # fmt: skip
+    check = HealthCheck(
+        protocol="HTTP", interval=5, timeout=2, healthy_threshold=2, unhealthy_threshold=2,
+        path="/health", matcher="200",
+    )  # fmt: skip
+    group = await service.create_target_group(
+        TENANT, TgSpec("api", "HTTP", HTTP_PORT, VPC, "instance", check)
+    )
+    await service.register_targets(TENANT, service.tg_arn(group), [(i, None) for i in TARGETS])
+    _, listener = await service.create_http_listener(
+        TENANT, service.lb_arn(lb), "HTTP", 80, FixedResponse("404", "text/plain", "none")
+    )
+    await service.create_rule(
+        TENANT, service.listener_arn(lb, listener), 1,
+        [Condition("path-pattern", ("/api/*",))], Forward(((service.tg_arn(group), 1),)),
+    )  # fmt: skip
+
+    async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out, code=code)
+
+    sink = Sink()
+    flows = HostFlowTotals(FlowCounts(sink))  # type: ignore[arg-type]
+
+    async def round_() -> None:
+        views, probes = await service.forwarding_views(), await service.probes()
+        await drive_hosts([remote], views, probes, record, flows)
+
+    async def get(client: Guest, path: str) -> str:
+        done = await asyncio.to_thread(
+            client.run, sys.executable, "-c", _HTTP_CLIENT, NODE, path, timeout=20
+        )
+        return done.stdout
+
+    host = RouterHost(networks)
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_agent(host, socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    remote = RemoteDriver(socket_path, host="host-tls")
+    vpc_in = InstanceFirewall(ingress=(FirewallRule("tcp", HTTP_PORT, HTTP_PORT, "10.0.0.0/16"),))
+    async with (
+        guest(networks, "i-tls-c1", NicSpec(first, "02:00:00:00:11:1a", "10.0.1.11",
+                                             public_address=False)) as client,
+        guest(networks, "i-tls-t1", NicSpec(second, "02:00:00:00:12:1a", TARGETS["i-tls-t1"],
+                                             public_address=False)) as t1,
+        guest(networks, "i-tls-t2", NicSpec(second, "02:00:00:00:12:1b", TARGETS["i-tls-t2"],
+                                             public_address=False)) as t2,
+    ):  # fmt: skip
+        for target in TARGETS:
+            assert await networks.set_instance_firewall(target, vpc_in)
+        try:
+            with http_target(t1.netns, "t1"), http_target(t2.netns, "t2"):
+                for _ in range(3):  # applied, then probed twice: healthy
+                    await round_()
+                health = await service.target_health(TENANT, service.tg_arn(group), [])
+                assert {t.state.value for t in health} == {"healthy"}
+                assert len(host.side.proxying) == 1
+                answers = {await get(client, "/api/items") for _ in range(6)}
+                assert answers == {
+                    "200 t1 /api/items 10.0.1.11",
+                    "200 t2 /api/items 10.0.1.11",
+                }
+                assert await get(client, "/other") == "404 none"
+                await round_()
+                assert sink.sums["RequestCount"] == 7
+                assert sink.sums["HTTPCode_Target_2XX_Count"] == 6
+                assert sink.sums["HTTPCode_ELB_4XX_Count"] == 1
+                await service.delete_listener(TENANT, service.listener_arn(lb, listener))
+                await round_()
+                assert host.side.proxying == set()
+                assert await get(client, "/api/items") == ""
+            await service.delete_load_balancer(TENANT, service.lb_arn(lb))
+            await round_()
+        finally:
+            await host.side.close()
+            await remote.close()
+            stop.set()
+            await serving

@@ -304,3 +304,59 @@ def test_boto3_tls_listener_with_an_iam_server_certificate(server: ServerProcess
     iam.delete_server_certificate(ServerCertificateName="tls-www")
     elb.delete_load_balancer(LoadBalancerArn=lb_arn)
     elb.delete_target_group(TargetGroupArn=tg_arn)
+
+
+def test_boto3_application_load_balancer_listener_and_rules(server: ServerProcess) -> None:
+    """Decision 0216 through the real wiring (the same server): an internal ALB with its
+    security group, an HTTP group, an HTTP listener redirecting by default, rules forwarding
+    by path and answering by header, their priorities swapped, AWS's refusals, the upkeep
+    handing the listener to the memory hypervisor without failing."""
+    ec2, elb = _client(server, "ec2"), _client(server, "elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.33.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.33.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)["GroupId"]
+    lb = elb.create_load_balancer(
+        Name="shop", Type="application", Scheme="internal", Subnets=[subnet],
+        SecurityGroups=[group],
+    )["LoadBalancers"][0]  # fmt: skip
+    assert (lb["Type"], ":loadbalancer/app/shop/" in lb["LoadBalancerArn"]) == ("application", True)
+    tg_arn = elb.create_target_group(
+        Name="shop-api", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip",
+        HealthCheckPath="/health", Matcher={"HttpCode": "200,302"},
+    )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+    elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.33.1.20"}])
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "redirect", "RedirectConfig": {
+            "Protocol": "HTTP", "Port": "8080", "StatusCode": "HTTP_302"}}],
+    )["Listeners"][0]["ListenerArn"]  # fmt: skip
+    api = elb.create_rule(
+        ListenerArn=listener, Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+    )["Rules"][0]["RuleArn"]  # fmt: skip
+    beta = elb.create_rule(
+        ListenerArn=listener, Priority=20,
+        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {
+            "HttpHeaderName": "X-Beta", "Values": ["on"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}],
+    )["Rules"][0]["RuleArn"]  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        elb.create_rule(
+            ListenerArn=listener, Priority=10,
+            Conditions=[{"Field": "path-pattern", "Values": ["/x"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+        )  # fmt: skip
+    assert _code(refused) == "PriorityInUse"
+    elb.set_rule_priorities(
+        RulePriorities=[{"RuleArn": api, "Priority": 20}, {"RuleArn": beta, "Priority": 10}]
+    )
+    rules = elb.describe_rules(ListenerArn=listener)["Rules"]
+    assert [(r["RuleArn"], r["Priority"]) for r in rules[:2]] == [(beta, "10"), (api, "20")]
+    assert rules[2]["IsDefault"] is True
+    time.sleep(1.5)  # upkeep rounds hand the listener to the (memory) hosts
+    with pytest.raises(ClientError) as refused:
+        elb.delete_target_group(TargetGroupArn=tg_arn)
+    assert _code(refused) == "ResourceInUse"
+    elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    elb.delete_target_group(TargetGroupArn=tg_arn)

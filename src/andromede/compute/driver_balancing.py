@@ -17,17 +17,20 @@ those a host needs: a view's metric dimensions stay with the gateway, which reco
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass, field, replace
 
 from andromede.compute.driver_network import WIRE_OMITTED_AT_DEFAULT
 
 __all__ = [
     "ActiveFlows",
+    "BalancedHttp",
     "BalancedListener",
     "BalancedTls",
     "BalancerReport",
     "ListenerCounter",
     "ProbeResult",
+    "RequestCounter",
     "ServedCertificate",
     "TargetProbe",
 ]
@@ -93,6 +96,44 @@ class BalancedTls:
 
 
 @dataclass(frozen=True, slots=True)
+class BalancedHttp:
+    """What a host's HTTP proxy needs of an Application Load Balancer's HTTP listener
+    (decision 0216): its ``rules`` (each a JSON document of the load balancing context's
+    ``http_rules``, the default last: this context does not read them), each forwarded
+    group's ``groups`` targets (group id, (address, port)…), the load balancer's attributes
+    the proxy honours and the gateway's header bound (``elb_http_max_header_bytes``)."""
+
+    rules: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()
+    idle_timeout: int = 60
+    xff_mode: str = "append"
+    xff_client_port: bool = False
+    drop_invalid_headers: bool = False
+    max_header_bytes: int = 65536
+    client_keep_alive: int = field(default=3600, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # HTTPS: the listener's ``tls`` carries the certificates its proxy presents.
+    protocol: str = field(default="HTTP", metadata={WIRE_OMITTED_AT_DEFAULT: True})
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("HTTP", "HTTPS"):
+            raise ValueError("an HTTP listener speaks HTTP or HTTPS")
+        if not self.rules:
+            raise ValueError("an HTTP listener has at least its default rule")
+        for rule in self.rules:
+            if not isinstance(json.loads(rule), dict):
+                raise ValueError("a rule is a JSON object")
+        for _, targets in self.groups:
+            for address, port in targets:
+                ipaddress.IPv4Address(address)
+                if not 1 <= port <= 65535:
+                    raise ValueError(f"port {port} out of range")
+        if self.xff_mode not in ("append", "preserve", "remove"):
+            raise ValueError("bad X-Forwarded-For mode")
+        if self.idle_timeout < 1 or self.max_header_bytes < 1024:
+            raise ValueError("bad HTTP listener bounds")
+
+
+@dataclass(frozen=True, slots=True)
 class BalancedListener:
     """One listener as a VPC's routers forward it: its node ``addresses`` and ``port``, the
     ``targets`` flows go to (address, port), the transports it carries (``tcp``, ``udp`` or
@@ -108,6 +149,8 @@ class BalancedListener:
     allowed: tuple[tuple[str, int, int, str], ...] | None = None
     protocols: tuple[str, ...] = ("tcp",)
     tls: BalancedTls | None = None
+    # Decision 0216: an HTTP listener's (its connections accepted by the host's HTTP proxy).
+    http: BalancedHttp | None = field(default=None, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         # Every field goes into the router's ruleset: nothing but addresses and numbers.
@@ -206,6 +249,25 @@ class ActiveFlows:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestCounter:
+    """What a host's HTTP proxy counted on one HTTP listener's node address since the host's
+    previous report (decision 0216, ``AWS/ApplicationELB``): the requests, the load
+    balancer's own answers by class (``elb`` 2XX, 3XX, 4XX, 5XX) and its 500/502/503/504,
+    the targets' answers by class, and the targets' response time in all (milliseconds)
+    over ``target_answers`` answers."""
+
+    vpc_id: str
+    address: str
+    port: int
+    requests: int = 0
+    elb: tuple[int, int, int, int] = (0, 0, 0, 0)
+    elb_5xx: tuple[int, int, int, int] = (0, 0, 0, 0)  # 500, 502, 503, 504
+    target: tuple[int, int, int, int] = (0, 0, 0, 0)
+    target_time_ms: int = 0
+    target_answers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class BalancerReport:
     """A host's answer to the listeners it was handed: the VPCs whose router is built here
     (the hosts that may probe them), and its routers' counters and tracked flows."""
@@ -213,3 +275,7 @@ class BalancerReport:
     routers: tuple[str, ...] = ()
     counters: tuple[ListenerCounter, ...] = ()
     active: tuple[ActiveFlows, ...] = ()
+    # Decision 0216: the HTTP proxies' counts (omitted when none: an older gateway reads on).
+    requests: tuple[RequestCounter, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from andromede.elbapi import rules
 from andromede.elbapi.wire import page, refuse_unhandled, write_listener
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call
@@ -40,6 +41,28 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
     """The calls: (handler, mutating, the parameter naming the resource)."""
 
     async def modify_listener(call: Call) -> None:
+        if rules.is_http(call):  # decision 0216: an ALB's listener
+            refuse_unhandled(
+                call, rf"ListenerArn|Protocol|Port|{rules.ACTION_PARAMETERS}|{TLS_PARAMETERS}"
+            )
+            port = call.get("Port")
+            changed = await service.modify_http_listener(
+                call.tenant_id,
+                call.required("ListenerArn"),
+                port=call.integer("Port", minimum=1, maximum=65535, default=0) if port else None,
+                protocol=call.get("Protocol") or None,
+                action=rules.parse_action(call, "DefaultActions")
+                if call.get("DefaultActions.member.1.Type")
+                else None,
+                tls=tls_request(call),
+            )
+            owner = await service.load_balancer(call.tenant_id, changed.lb_id)
+            call.result.open("Listeners")
+            call.result.open("member")
+            await rules.write_http_listener(call.result, service, owner, changed)
+            call.result.close("member")
+            call.result.close("Listeners")
+            return
         refuse_unhandled(
             call,
             r"ListenerArn|Protocol|Port|DefaultActions\.member\.1\.(Type|TargetGroupArn|Order"

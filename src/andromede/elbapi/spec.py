@@ -4,11 +4,12 @@ the IAM machinery (``iamapi.app.QueryApp``): SigV4, the ``elasticloadbalancing:<
 check on the resource's ARN (``*`` for creations and Describe calls, as AWS's authorisation
 reference has most of them), the audit record of each mutating call, the error envelope.
 
-Served here: Create/Describe/DeleteLoadBalancer, Create/Describe/DeleteListener,
-Add/Remove/DescribeTags, Describe/ModifyLoadBalancerAttributes, SetSecurityGroups (session
-49); TLS listeners' calls in ``elbapi.listeners`` (decision 0210); the target groups' calls in
-``elbapi.target_groups``. A parameter of a feature not here (internet-facing, other types
-and protocols, rules…) is refused, never dropped.
+Served here: Create/Describe/DeleteLoadBalancer (network; application: decision 0216),
+Create/Describe/DeleteListener, Add/Remove/DescribeTags, Describe/ModifyLoadBalancerAttributes,
+SetSecurityGroups (session 49); TLS listeners' calls in ``elbapi.listeners`` (decision 0210);
+the target groups' calls in ``elbapi.target_groups``; ALB listeners' and rules' calls in
+``elbapi.rules`` (decision 0216). A parameter of a feature not here (internet-facing, other
+types and protocols, rules…) is refused, never dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-from andromede.elbapi import listeners, target_groups
+from andromede.elbapi import listeners, rules, target_groups
 from andromede.elbapi.wire import (
     NAMESPACE,
     attributes,
@@ -30,6 +31,7 @@ from andromede.elbapi.wire import (
 )
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Action, Call, ServiceSpec
+from andromede.loadbalancing.application import ALB_ATTRIBUTES
 from andromede.loadbalancing.model import LB_ATTRIBUTES, listener_keys
 from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 
@@ -40,9 +42,11 @@ ACTIONS: Final = (
     "AddTags",
     "CreateListener",
     "CreateLoadBalancer",
+    "CreateRule",
     "CreateTargetGroup",
     "DeleteListener",
     "DeleteLoadBalancer",
+    "DeleteRule",
     "DeleteTargetGroup",
     "DeregisterTargets",
     "DescribeListenerAttributes",
@@ -50,6 +54,7 @@ ACTIONS: Final = (
     "DescribeListeners",
     "DescribeLoadBalancerAttributes",
     "DescribeLoadBalancers",
+    "DescribeRules",
     "DescribeSSLPolicies",
     "DescribeTags",
     "DescribeTargetGroupAttributes",
@@ -58,11 +63,13 @@ ACTIONS: Final = (
     "ModifyListener",
     "ModifyListenerAttributes",
     "ModifyLoadBalancerAttributes",
+    "ModifyRule",
     "ModifyTargetGroup",
     "ModifyTargetGroupAttributes",
     "RegisterTargets",
     "RemoveListenerCertificates",
     "RemoveTags",
+    "SetRulePriorities",
     "SetSecurityGroups",
 )
 Handler = Callable[[Call], Awaitable[None]]
@@ -139,7 +146,8 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         else:
             lb_id = await service.id_of(call.tenant_id, "loadbalancer", arn)
             lb = await service.load_balancer(call.tenant_id, lb_id)
-        write_attributes(call.result, [(k, lb.attribute(k)) for k in LB_ATTRIBUTES])
+        known = ALB_ATTRIBUTES if lb.lb_type == "application" else LB_ATTRIBUTES
+        write_attributes(call.result, [(k, lb.attribute(k)) for k in known])
 
     async def set_security_groups(call: Call) -> None:
         refuse_unhandled(
@@ -162,6 +170,9 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         )
 
     async def create_listener(call: Call) -> None:
+        if rules.is_http(call):  # decision 0216: an ALB's listener
+            await create_http_listener(call)
+            return
         refuse_unhandled(
             call,
             r"LoadBalancerArn|Protocol|Port|DefaultActions\.member\.1\.(Type|TargetGroupArn|Order"
@@ -196,6 +207,29 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         call.result.close("member")
         call.result.close("Listeners")
 
+    async def create_http_listener(call: Call) -> None:
+        refuse_unhandled(
+            call,
+            rf"LoadBalancerArn|Protocol|Port|{rules.ACTION_PARAMETERS}"
+            r"|Tags\.member\.\d+\.(Key|Value)"
+            rf"|{listeners.TLS_PARAMETERS}",
+        )
+        call.required("Port")
+        lb, listener = await service.create_http_listener(
+            call.tenant_id,
+            call.required("LoadBalancerArn"),
+            call.required("Protocol"),
+            call.integer("Port", minimum=1, maximum=65535, default=0),
+            rules.parse_action(call, "DefaultActions"),
+            tags(call),
+            listeners.tls_request(call),
+        )
+        call.result.open("Listeners")
+        call.result.open("member")
+        await rules.write_http_listener(call.result, service, lb, listener)
+        call.result.close("member")
+        call.result.close("Listeners")
+
     async def describe_listeners(call: Call) -> None:
         lb_arn = call.get("LoadBalancerArn")
         arns = call.members("ListenerArns")
@@ -212,9 +246,12 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         xml.open("Listeners")
         for listener in chosen:
             lb = await service.load_balancer(call.tenant_id, listener.lb_id)
-            group = await service.target_group(call.tenant_id, listener.tg_id)
             xml.open("member")
-            write_listener(xml, service, lb, listener, service.tg_arn(group))
+            if listener.default_action is not None:
+                await rules.write_http_listener(xml, service, lb, listener)
+            else:
+                group = await service.target_group(call.tenant_id, listener.tg_id)
+                write_listener(xml, service, lb, listener, service.tg_arn(group))
             xml.close("member")
         xml.close("Listeners")
         if marker is not None:
@@ -290,6 +327,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         "DescribeTags": (describe_tags, False, None),
         **target_groups.handlers(service),
         **listeners.handlers(service),
+        **rules.handlers(service),
     }
 
     def resource_of(parameter: str) -> Callable[[Call], Awaitable[str]]:

@@ -17,6 +17,7 @@ from andromede.elbapi.wire import (
 )
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call
+from andromede.loadbalancing.application import ALB_TG_PROTOCOLS, group_keys
 from andromede.loadbalancing.model import TG_ATTRIBUTES, HealthCheck, TargetGroup
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.loadbalancing.target_groups import TgSpec
@@ -98,7 +99,7 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
     async def create_group(call: Call) -> None:
         _refuse(
             call,
-            rf"Name|Protocol|Port|VpcId|TargetType|IpAddressType|{_HEALTH}"
+            rf"Name|Protocol|ProtocolVersion|Port|VpcId|TargetType|IpAddressType|{_HEALTH}"
             r"|Tags\.member\.\d+\.(Key|Value)",
         )
         if (call.get("IpAddressType") or "ipv4") != "ipv4":
@@ -107,14 +108,33 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
             )
         call.required("Port")
         changes = _health_changes(call)
-        if changes.get("protocol") == "HTTP":  # HTTPS keeps TCP's 10 s, as ELBv2 does
-            changes.setdefault("timeout", _HTTP_TIMEOUT)
-        check = HealthCheck(**changes)
+        protocol = call.required("Protocol")
+        if protocol in ALB_TG_PROTOCOLS:
+            # Decision 0216: an ALB group's ProtocolVersion (HTTP1 only here) and ELBv2's
+            # defaults of its health check (HTTP, 5 s, 5 and 2, the code 200).
+            version = call.get("ProtocolVersion") or "HTTP1"
+            if version != "HTTP1":
+                raise QueryError(
+                    "InvalidConfigurationRequest",
+                    f"Protocol version '{version[:16]}' is not supported here yet; HTTP1 is "
+                    "(decision 0216)",
+                )
+            defaults: dict[str, Any] = {"protocol": protocol, "timeout": 5, "matcher": "200"}
+            check = HealthCheck(**(defaults | changes))
+        else:
+            if call.get("ProtocolVersion") is not None:
+                raise QueryError(
+                    "ValidationError",
+                    "A protocol version can only be specified for HTTP and HTTPS target groups",
+                )
+            if changes.get("protocol") == "HTTP":  # HTTPS keeps TCP's 10 s, as ELBv2 does
+                changes.setdefault("timeout", _HTTP_TIMEOUT)
+            check = HealthCheck(**changes)
         group = await service.create_target_group(
             call.tenant_id,
             TgSpec(
                 name=call.required("Name"),
-                protocol=call.required("Protocol"),
+                protocol=protocol,
                 port=call.integer("Port", minimum=1, maximum=65535, default=0),
                 vpc_id=call.required("VpcId"),
                 target_type=call.get("TargetType") or "instance",
@@ -155,7 +175,8 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
         else:
             tg_id = await service.id_of(call.tenant_id, "targetgroup", arn)
             group = await service.target_group(call.tenant_id, tg_id)
-        write_attributes(call.result, [(k, group.attribute(k)) for k in TG_ATTRIBUTES])
+        keys = group_keys(group.protocol) or TG_ATTRIBUTES
+        write_attributes(call.result, [(k, group.attribute(k)) for k in keys])
 
     async def register(call: Call) -> None:
         await service.register_targets(

@@ -15,6 +15,8 @@ from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call, iso8601
 from andromede.loadbalancing.errors import (
     Duplicate,
+    IncompatibleProtocols,
+    InvalidAction,
     InvalidConfiguration,
     InvalidSecurityGroup,
     InvalidSubnet,
@@ -56,6 +58,8 @@ def wire_error(exc: LoadBalancingError) -> QueryError:
         return QueryError(exc.code, str(exc))
     for kind, code in (
         (InvalidConfiguration, "InvalidConfigurationRequest"),
+        (InvalidAction, "InvalidLoadBalancerAction"),
+        (IncompatibleProtocols, "IncompatibleProtocols"),
         (InvalidTarget, "InvalidTarget"),
         (InvalidSubnet, "InvalidSubnet"),
         (InvalidSecurityGroup, "InvalidSecurityGroup"),
@@ -158,7 +162,7 @@ def write_load_balancer(
     xml.open("State")
     xml.element("Code", service.state(lb))
     xml.close("State")
-    xml.element("Type", "network")
+    xml.element("Type", lb.lb_type)
     xml.open("AvailabilityZones")
     for node in lb.nodes:
         xml.open("member")
@@ -206,6 +210,8 @@ def write_group(
         xml.element("member", arn)
     xml.close("LoadBalancerArns")
     xml.element("TargetType", group.target_type)
+    if group.protocol in ("HTTP", "HTTPS"):  # decision 0216
+        xml.element("ProtocolVersion", "HTTP1")
     xml.element("IpAddressType", "ipv4")
 
 

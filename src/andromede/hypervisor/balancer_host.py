@@ -11,7 +11,8 @@ only to a host whose last answer named its VPC router (decision 0210's session 5
 addendum); told a listener with its keys withheld, a host starts no terminator for it, and
 one already serving it goes on with the keys it holds (the gateway, not having heard this
 host yet, hands them again in the same round). The terminators' counts are answered with
-the routers' (transport ``tls``).
+the routers' (transport ``tls``). An HTTP listener (decision 0216) is served by an HTTP
+proxy in its router's namespace (:class:`~andromede.hypervisor.http_listeners.HttpListeners`).
 
 The host keeps when it last probed each target, not the gateway: every gateway's upkeep asks
 the host that probes a VPC, and a target is still probed once per its interval — the
@@ -23,24 +24,31 @@ add up to the flows once.
 from __future__ import annotations
 
 import asyncio
+import json
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from andromede.compute.driver_balancing import (
     ActiveFlows,
+    BalancedHttp,
     BalancedListener,
     BalancedTls,
     BalancerReport,
     ListenerCounter,
     ProbeResult,
+    RequestCounter,
     TargetProbe,
 )
+from andromede.hypervisor.http_listeners import HttpListeners
 from andromede.hypervisor.load_balancers import CounterKey, RouterLoadBalancers
 from andromede.hypervisor.target_probes import HealthChecker, ProbeOutcome
-from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators
+from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminators, sni_context
+from andromede.loadbalancing.application import HttpSettings
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.errors import NotFound
+from andromede.loadbalancing.http_rules import rule_from
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
 from andromede.loadbalancing.tls import TlsSettings
@@ -60,6 +68,23 @@ def forwarding_view(listener: BalancedListener) -> ForwardingView:
         allowed=listener.allowed,
         protocols=listener.protocols,
         tls=None if listener.tls is None else tls_settings(listener.tls),
+        http=None if listener.http is None else http_settings(listener.http),
+    )
+
+
+def http_settings(http: BalancedHttp) -> HttpSettings:
+    """The HTTP proxy's settings of a listener the port carried (decision 0216): its rules
+    read back from their documents."""
+    return HttpSettings(
+        rules=tuple(rule_from(json.loads(rule)) for rule in http.rules),
+        groups=http.groups,
+        idle_timeout=http.idle_timeout,
+        xff_mode=http.xff_mode,
+        xff_client_port=http.xff_client_port,
+        drop_invalid_headers=http.drop_invalid_headers,
+        max_header_bytes=http.max_header_bytes,
+        client_keep_alive=http.client_keep_alive,
+        protocol=http.protocol,
     )
 
 
@@ -111,6 +136,9 @@ class HostBalancers:
         self._certificates: dict[str, CertificateMaterial] = {}
         self._served: dict[str, BalancedListener] = {}
         self._terminators = TlsTerminators(routers.namespace_of, self._material)
+        # Decision 0216: the HTTP listeners' proxies.
+        self._http = HttpListeners(routers.namespace_of, self._https_context)
+        self._requests_reported: dict[tuple[str, str, int], tuple[int, ...]] = {}
 
     async def apply(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Apply ``listeners`` (every router here forwards its VPC's, and only them) and
@@ -146,6 +174,15 @@ class HostBalancers:
                 [forwarding_view(listener) for listener in served],
                 lambda view: bounds[view.listener_id],
             )
+            # An HTTPS listener told without its keys is never started (as a TLS one).
+            await self._http.apply(
+                [
+                    forwarding_view(listener)
+                    for listener in listeners
+                    if listener.http is not None
+                    and (listener.tls is None or not listener.tls.withheld)
+                ]
+            )
             counters = {
                 key: (flows, processed, 0, 0)
                 for key, (flows, processed) in (await self._routers.counters()).items()
@@ -165,12 +202,37 @@ class HostBalancers:
                 for key, counted in counters.items()
             }
             self._reported = counters
+            requests = self._requests_since()
         vpcs = {listener.vpc_id for listener in listeners}
         return BalancerReport(
             routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),
             counters=tuple(ListenerCounter(*key, *counts) for key, counts in sorted(since.items())),
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
+            requests=requests,
         )
+
+    def _requests_since(self) -> tuple[RequestCounter, ...]:
+        """The HTTP proxies' counts since the previous report (decision 0216)."""
+        counted = self._http.counters()
+        found = []
+        for key, now in sorted(counted.items()):
+            before = self._requests_reported.get(key, (0,) * len(now))
+            if len(before) != len(now) or any(n < b for n, b in zip(now, before, strict=True)):
+                before = (0,) * len(now)  # served anew: its counts started again
+            delta = [n - b for n, b in zip(now, before, strict=True)]
+            found.append(
+                RequestCounter(
+                    *key,
+                    requests=delta[0],
+                    elb=(delta[1], delta[2], delta[3], delta[4]),
+                    elb_5xx=(delta[5], delta[6], delta[7], delta[8]),
+                    target=(delta[9], delta[10], delta[11], delta[12]),
+                    target_time_ms=delta[13],
+                    target_answers=delta[14],
+                )
+            )
+        self._requests_reported = counted
+        return tuple(found)
 
     def _with_keys_held(self, listener: BalancedListener) -> BalancedListener:
         """A TLS listener told with its keys withheld (a gateway that has not yet heard this
@@ -189,12 +251,25 @@ class HostBalancers:
         """The TLS listeners served here, as (VPC, listener id)."""
         return self._terminators.listening
 
+    @property
+    def proxying(self) -> set[tuple[str, str]]:
+        """The HTTP listeners served here, as (VPC, listener id) (decision 0216)."""
+        return self._http.listening
+
     async def close(self) -> None:
-        """Stop the TLS listeners' servers (the routers' rules stay, as the guests do)."""
+        """Stop the TLS and HTTP listeners' servers (the routers' rules stay, as the guests
+        do)."""
         async with self._applying:
             await self._terminators.close()
+            await self._http.close()
             self._certificates = {}
             self._served = {}
+
+    async def _https_context(self, view: ForwardingView) -> ssl.SSLContext:
+        """An HTTPS listener's server context, from the certificates of its hand-over."""
+        if view.tls is None:
+            raise ValueError("not an HTTPS listener")
+        return await sni_context(view.tenant_id, view.tls, self._material)
 
     async def _material(self, tenant_id: str, arn: str) -> CertificateMaterial:
         if arn not in self._certificates:  # never: each listener carries its own

@@ -83,8 +83,9 @@ def _set(values: Sequence[str]) -> str:
 
 
 def _dnat(view: ForwardingView) -> list[str]:
-    if view.tls is not None:
-        # Decision 0210: the router's TLS terminator accepts it; marked for its input chain.
+    if view.terminated:
+        # Decision 0210: the router's TLS terminator accepts it (decision 0216: or its HTTP
+        # proxy); marked for its input chain.
         return (
             [f"    ip daddr {_set(view.addresses)} tcp dport {view.port} ct mark set {TERMINATED}"]
             if view.addresses
@@ -172,7 +173,7 @@ def _guard(view: ForwardingView) -> list[str]:
 def _counted(view: ForwardingView) -> list[tuple[str, int, str]]:
     """The (node address, port, transport) whose flows are counted: those forwarded (not
     yet a TLS listener's, which the terminator answers)."""
-    if not view.targets or view.tls is not None:
+    if not view.targets or view.terminated:
         return []
     return [(a, view.port, p) for a in sorted(view.addresses) for p in view.protocols]
 

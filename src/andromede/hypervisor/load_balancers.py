@@ -118,7 +118,7 @@ class RouterLoadBalancers:
         listening = {
             (vpc_id, a, v.port, p)
             for v in views
-            if v.tls is None
+            if not v.terminated
             for a in v.addresses
             for p in v.protocols
         }

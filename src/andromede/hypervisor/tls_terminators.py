@@ -65,6 +65,7 @@ __all__ = [
     "TlsCounts",
     "TlsTerminators",
     "server_context",
+    "sni_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -331,6 +332,24 @@ async def _pipe(
         sink.close()
 
 
+async def sni_context(tenant_id: str, tls: TlsSettings, material: Material) -> ssl.SSLContext:
+    """The server context of a listener's certificates: the default one's, switching to the
+    certificate whose names match the client's SNI (an ALB's HTTPS listener's too, decision
+    0216)."""
+    loaded = [await material(tenant_id, arn) for arn in tls.certificates]
+    contexts = [(_names(m), server_context(tls, m)) for m in loaded]
+    default = contexts[0][1]
+
+    def pick(connection: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+        if name:
+            chosen = _choose(contexts, name)
+            if chosen is not None and chosen is not default:
+                connection.context = chosen
+
+    default.sni_callback = pick
+    return default
+
+
 class TlsTerminators:
     """The TLS listeners' servers on one host's routers."""
 
@@ -368,7 +387,8 @@ class TlsTerminators:
         wanted: dict[tuple[str, str], tuple[ForwardingView, TlsSettings, str]] = {}
         for view in views:
             namespace = self._namespace_of(view.vpc_id)
-            if view.tls is not None and namespace is not None and view.addresses:
+            # An HTTPS listener's TLS is its HTTP proxy's (decision 0216).
+            if view.tls is not None and view.http is None and namespace and view.addresses:
                 wanted[(view.vpc_id, view.listener_id)] = (view, view.tls, namespace)
         for key in [k for k in self._running if k not in wanted]:
             await self._running.pop(key).close()
@@ -439,18 +459,7 @@ class TlsTerminators:
         return found
 
     async def _context(self, tenant_id: str, tls: TlsSettings) -> ssl.SSLContext:
-        loaded = [await self._material(tenant_id, arn) for arn in tls.certificates]
-        contexts = [(_names(m), server_context(tls, m)) for m in loaded]
-        default = contexts[0][1]
-
-        def pick(connection: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
-            if name:
-                chosen = _choose(contexts, name)
-                if chosen is not None and chosen is not default:
-                    connection.context = chosen
-
-        default.sni_callback = pick
-        return default
+        return await sni_context(tenant_id, tls, self._material)
 
     async def close(self) -> None:
         for key in list(self._running):

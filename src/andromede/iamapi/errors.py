@@ -132,6 +132,14 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "SSLPolicyNotFound": (400, "The specified SSL policy does not exist."),
     "TooManyCertificates": (400, "You've reached the limit on the number of certificates per "
                             "load balancer."),
+    # Application Load Balancers' (decision 0216).
+    "RuleNotFound": (400, "The specified rule does not exist."),
+    "PriorityInUse": (400, "The specified priority is in use."),
+    "TooManyRules": (400, "You've reached the limit on the number of rules per load balancer."),
+    "TooManyActions": (400, "You've reached the limit on the number of actions per rule."),
+    "InvalidLoadBalancerAction": (400, "The requested action is not valid."),
+    "IncompatibleProtocols": (400, "The specified configuration is not valid with this "
+                              "protocol."),
 }  # fmt: skip
 
 

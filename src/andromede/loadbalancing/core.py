@@ -30,6 +30,7 @@ NOT_FOUND: Final = {
     "loadbalancer": ("LoadBalancerNotFound", "One or more load balancers not found"),
     "targetgroup": ("TargetGroupNotFound", "One or more target groups not found"),
     "listener": ("ListenerNotFound", "One or more listeners not found"),
+    "rule": ("RuleNotFound", "One or more rules not found"),
 }
 
 
@@ -43,6 +44,14 @@ class LbLimits:
     max_security_groups: int = 5
     # Decision 0210: a TLS listener's certificates, the default one included (AWS's 25).
     max_certificates: int = 25
+    # Decision 0216: an ALB's rules, its listeners' default rules not counted (AWS's 100).
+    max_rules: int = 100
+    # The Region's availability zones (one here, decision 0021): an ALB's subnets span as
+    # many of them as there are, up to AWS's two.
+    region_zones: int = 1
+    # The HTTP proxies' bound on a request's line and headers (elb_http_max_header_bytes),
+    # handed to the hosts with each HTTP listener.
+    http_max_header_bytes: int = 65536
     provisioning: timedelta = timedelta(seconds=2)
 
 

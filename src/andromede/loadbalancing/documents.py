@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from andromede.loadbalancing.http_rules import Forward, action_document, action_from
 from andromede.loadbalancing.model import (
     HealthCheck,
     HealthState,
@@ -17,6 +18,7 @@ from andromede.loadbalancing.model import (
 )
 
 __all__ = [
+    "forwarded_groups",
     "group_document",
     "group_from",
     "listener_document",
@@ -40,6 +42,7 @@ def load_balancer_document(lb: LoadBalancer) -> dict[str, Any]:
         "attributes": [list(a) for a in lb.attributes],
         "security_groups": list(lb.security_groups),
         "enforce_private_link": lb.enforce_private_link,
+        "type": lb.lb_type,
     }
 
 
@@ -57,6 +60,7 @@ def load_balancer_from(tenant_id: str, lb_id: str, name: str, doc: dict[str, Any
         # Absent before session 49: none, "on".
         security_groups=tuple(doc.get("security_groups", ())),
         enforce_private_link=doc.get("enforce_private_link", "on"),
+        lb_type=str(doc.get("type") or "network"),  # absent before decision 0216
     )
 
 
@@ -160,6 +164,12 @@ def listener_document(listener: Listener) -> dict[str, Any]:
         "certificates": list(listener.certificates),
         "ssl_policy": listener.ssl_policy,
         "alpn_policy": listener.alpn_policy,
+        # Decision 0216: an HTTP listener's default action (absent: forward to tg_id), and
+        # every group it forwards to (DeleteTargetGroup's ResourceInUse).
+        "default_action": None
+        if listener.default_action is None
+        else action_document(listener.default_action),
+        "groups": forwarded_groups(listener),
     }
 
 
@@ -177,4 +187,13 @@ def listener_from(tenant_id: str, listener_id: str, doc: dict[str, Any]) -> List
         certificates=tuple(str(a) for a in doc.get("certificates") or ()),
         ssl_policy=str(doc.get("ssl_policy") or ""),
         alpn_policy=str(doc.get("alpn_policy") or ""),
+        default_action=action_from(doc["default_action"]) if doc.get("default_action") else None,
     )
+
+
+def forwarded_groups(listener: Listener) -> list[str]:
+    """The target groups a listener's default action forwards to."""
+    action = listener.default_action
+    if action is None:
+        return [listener.tg_id]
+    return [g for g, _ in action.groups] if isinstance(action, Forward) else []

@@ -4,12 +4,16 @@ each to AWS's code. No HTTP here.
     LoadBalancingError
     ├── LbValidationError            ValidationError
     ├── InvalidConfiguration         InvalidConfigurationRequest
+    ├── InvalidAction                InvalidLoadBalancerAction (decision 0216)
+    ├── IncompatibleProtocols        IncompatibleProtocols (decision 0216)
     ├── NotFound                     LoadBalancerNotFound, TargetGroupNotFound, ListenerNotFound,
-    │                                SubnetNotFound (by ``code``)
+    │                                SubnetNotFound, RuleNotFound (by ``code``)
     ├── Duplicate                    DuplicateLoadBalancerName, DuplicateTargetGroupName,
-    │                                DuplicateListener, DuplicateTagKeys (by ``code``)
+    │                                DuplicateListener, DuplicateTagKeys, PriorityInUse
+    │                                (by ``code``)
     ├── TooMany                      TooManyLoadBalancers, TooManyTargetGroups, TooManyListeners,
-    │                                TooManyTargets, TooManyTags (by ``code``)
+    │                                TooManyTargets, TooManyTags, TooManyRules, TooManyActions,
+    │                                TargetGroupAssociationLimit (by ``code``)
     ├── InvalidTarget                InvalidTarget
     ├── InvalidSubnet                InvalidSubnet
     ├── ResourceInUse                ResourceInUse
@@ -24,6 +28,8 @@ from andromede.errors import AndromedeError
 __all__ = [
     "ConcurrentChange",
     "Duplicate",
+    "IncompatibleProtocols",
+    "InvalidAction",
     "InvalidConfiguration",
     "InvalidSubnet",
     "InvalidTarget",
@@ -46,6 +52,14 @@ class LbValidationError(LoadBalancingError):
 
 class InvalidConfiguration(LoadBalancingError):
     """A combination ELBv2 refuses (or one not served here yet)."""
+
+
+class InvalidAction(LoadBalancingError):
+    """An action ELBv2 refuses as such (a redirect to itself; decision 0216)."""
+
+
+class IncompatibleProtocols(LoadBalancingError):
+    """A target group whose protocol its listener cannot forward to (decision 0216)."""
 
 
 class _Coded(LoadBalancingError):

@@ -18,7 +18,7 @@ class HealthCount:
     one zone ("" for all zones)."""
 
     tenant_id: str
-    load_balancer: str  # net/NAME/ID
+    load_balancer: str  # net/NAME/ID, app/NAME/ID (decision 0216)
     target_group: str  # targetgroup/NAME/ID
     zone: str
     healthy: int
@@ -27,7 +27,7 @@ class HealthCount:
 
 def health_counts(lb: LoadBalancer, group: TargetGroup) -> list[HealthCount]:
     """Every zone of the load balancer's nodes and of the group's targets, and all zones."""
-    lb_name = f"net/{lb.name}/{lb.lb_id}"
+    lb_name = f"{lb.arn_kind}/{lb.name}/{lb.lb_id}"
     tg_name = f"targetgroup/{group.name}/{group.tg_id}"
     zones = {n.availability_zone for n in lb.nodes} | {
         t.availability_zone for t in group.targets if t.availability_zone

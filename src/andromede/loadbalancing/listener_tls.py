@@ -67,7 +67,10 @@ class ListenerTlsMixin(TargetGroupsMixin):
     ) -> tuple[tuple[str, ...], str, str]:
         """The listener's (certificates, security policy, ALPN policy) once ``request`` is
         applied to ``held`` (a new listener when None), refused as ELBv2 refuses them."""
-        if protocol != "TLS":
+        if protocol == "HTTPS" and request.alpn_policies:
+            # Decision 0216: an ALB's HTTPS listener has no ALPN policy (an NLB's TLS one has).
+            raise InvalidConfiguration("AlpnPolicy can only be specified for TLS listeners")
+        if protocol not in ("TLS", "HTTPS"):
             given = [
                 name
                 for name, value in (
@@ -79,7 +82,7 @@ class ListenerTlsMixin(TargetGroupsMixin):
             ]
             if given:
                 raise InvalidConfiguration(
-                    f"{given[0]} can only be specified for TLS listeners, not {protocol}"
+                    f"{given[0]} can only be specified for TLS and HTTPS listeners, not {protocol}"
                 )
             return (), "", ""
         certificates = held.certificates if held is not None else ()
@@ -90,11 +93,13 @@ class ListenerTlsMixin(TargetGroupsMixin):
             certificates = (default, *(a for a in certificates[1:] if a != default))
             await self._check_certificate(tenant_id, request.certificates[0])
         if not certificates:
-            raise LbValidationError("A certificate must be specified for TLS listeners")
+            raise LbValidationError(f"A certificate must be specified for {protocol} listeners")
         policy = request.ssl_policy or (held.ssl_policy if held else "") or DEFAULT_SSL_POLICY
         if policy not in SSL_POLICIES:
             raise NotFound("SSLPolicyNotFound", f"SSL policy '{policy[:128]}' not found")
         alpn = (held.alpn_policy if held else "") or "None"
+        if protocol == "HTTPS":
+            return certificates, policy, ""
         if request.alpn_policies is not None:
             if len(request.alpn_policies) > 1:
                 raise LbValidationError("At most one ALPN policy can be specified")
@@ -209,9 +214,9 @@ class ListenerTlsMixin(TargetGroupsMixin):
         self, tenant_id: str, arn: str, certificates: Sequence[str]
     ) -> tuple[str, ...]:
         listener_id, held = await self._listener_row(tenant_id, arn)
-        if held.protocol != "TLS":
+        if held.protocol not in ("TLS", "HTTPS"):
             raise InvalidConfiguration(
-                f"Certificates can only be added to TLS listeners, not {held.protocol}"
+                f"Certificates can only be added to TLS and HTTPS listeners, not {held.protocol}"
             )
         for certificate in certificates:
             await self._check_certificate(tenant_id, certificate)
@@ -262,6 +267,13 @@ class ListenerTlsMixin(TargetGroupsMixin):
             if certificate_arn in listener.certificates:
                 lb = await self._owner(tenant_id, listener)
                 users.append(
-                    listener_arn(self.region, tenant_id, lb.name, lb.lb_id, listener.listener_id)
+                    listener_arn(
+                        self.region,
+                        tenant_id,
+                        lb.name,
+                        lb.lb_id,
+                        listener.listener_id,
+                        lb.arn_kind,
+                    )
                 )
         return users

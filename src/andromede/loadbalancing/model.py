@@ -16,7 +16,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from andromede.loadbalancing.application import (
+    ALB_ATTRIBUTES,
+    ALB_TG_ATTRIBUTES,
+    HttpSettings,
+    check_alb_value,
+)
 from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationError
+from andromede.loadbalancing.http_rules import RuleAction
 from andromede.loadbalancing.tls import DEFAULT_SSL_POLICY, TlsSettings
 
 __all__ = [
@@ -41,6 +48,7 @@ __all__ = [
     "new_resource_id",
     "next_health",
     "parse_arn",
+    "rule_arn",
     "target_group_arn",
     "transports",
 ]
@@ -104,9 +112,17 @@ class LoadBalancer:
     # default as AWS's; no PrivateLink here to enforce it on).
     security_groups: tuple[str, ...] = ()
     enforce_private_link: str = "on"
+    # Decision 0216: "network" or "application" (absent from a document: network).
+    lb_type: str = "network"
+
+    @property
+    def arn_kind(self) -> str:
+        """The ARN's and metrics' word for its type: ``net`` or ``app``."""
+        return "app" if self.lb_type == "application" else "net"
 
     def attribute(self, key: str) -> str:
-        return dict(self.attributes).get(key, LB_ATTRIBUTES[key])
+        defaults = ALB_ATTRIBUTES if self.lb_type == "application" else LB_ATTRIBUTES
+        return dict(self.attributes).get(key, defaults[key])
 
     def state(self, now: datetime, provisioning: timedelta) -> str:
         """``provisioning`` for the settings' delay after creation, then ``active``."""
@@ -174,7 +190,7 @@ class TargetGroup:
     lb_id: str = ""
 
     def attribute(self, key: str) -> str:
-        return dict(self.attributes).get(key, TG_ATTRIBUTES[key])
+        return dict(self.attributes).get(key, {**TG_ATTRIBUTES, **ALB_TG_ATTRIBUTES}[key])
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +209,9 @@ class Listener:
     certificates: tuple[str, ...] = ()
     ssl_policy: str = ""
     alpn_policy: str = ""
+    # Decision 0216, an HTTP listener's default action (None: an NLB's, forward to tg_id);
+    # ``tg_id`` is then its first forward group, "" for a fixed response or a redirect.
+    default_action: RuleAction | None = None
 
     def attribute(self, key: str) -> str:
         return dict(self.attributes).get(key, LISTENER_ATTRIBUTES[key])
@@ -201,24 +220,36 @@ class Listener:
 # -- ARNs ------------------------------------------------------------------------------------
 
 
-def load_balancer_arn(region: str, tenant_id: str, name: str, lb_id: str) -> str:
-    return f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:loadbalancer/net/{name}/{lb_id}"
+def load_balancer_arn(region: str, tenant_id: str, name: str, lb_id: str, kind: str = "net") -> str:
+    return f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:loadbalancer/{kind}/{name}/{lb_id}"
 
 
 def target_group_arn(region: str, tenant_id: str, name: str, tg_id: str) -> str:
     return f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:targetgroup/{name}/{tg_id}"
 
 
-def listener_arn(region: str, tenant_id: str, lb_name: str, lb_id: str, listener_id: str) -> str:
+def listener_arn(
+    region: str, tenant_id: str, lb_name: str, lb_id: str, listener_id: str, kind: str = "net"
+) -> str:
     return (
-        f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:listener/net/{lb_name}/{lb_id}/"
+        f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:listener/{kind}/{lb_name}/{lb_id}/"
         f"{listener_id}"
+    )
+
+
+def rule_arn(
+    region: str, tenant_id: str, lb_name: str, lb_id: str, listener_id: str, rule_id: str
+) -> str:
+    """Decision 0216: an ALB listener rule's ARN."""
+    return (
+        f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:listener-rule/app/{lb_name}/"
+        f"{lb_id}/{listener_id}/{rule_id}"
     )
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedArn:
-    kind: str  # loadbalancer, targetgroup, listener
+    kind: str  # loadbalancer, targetgroup, listener, rule
     tenant_id: str
     resource_id: str
 
@@ -229,12 +260,15 @@ def parse_arn(arn: str) -> ParsedArn | None:
     if len(parts) != 6 or parts[:3] != ["arn", "aws", "elasticloadbalancing"]:
         return None
     path = parts[5].split("/")
-    if path[:2] == ["loadbalancer", "net"] and len(path) == 4:
+    typed = len(path) > 1 and path[1] in ("net", "app")
+    if path[0] == "loadbalancer" and typed and len(path) == 4:
         return ParsedArn("loadbalancer", parts[4], path[3])
     if path[0] == "targetgroup" and len(path) == 3:
         return ParsedArn("targetgroup", parts[4], path[2])
-    if path[:2] == ["listener", "net"] and len(path) == 5:
+    if path[0] == "listener" and typed and len(path) == 5:
         return ParsedArn("listener", parts[4], path[4])
+    if path[:2] == ["listener-rule", "app"] and len(path) == 6:
+        return ParsedArn("rule", parts[4], path[5])
     return None
 
 
@@ -258,7 +292,7 @@ LISTENER_ATTRIBUTES: Final[Mapping[str, str]] = {"tcp.idle_timeout.seconds": "35
 def listener_keys(protocol: str) -> Mapping[str, str]:
     """The attributes a listener of ``protocol`` has: a UDP one none (session 50: its TCP
     idle timeout is not there, as ELBv2's console shows no attributes for it)."""
-    return {} if protocol in ("UDP", "TLS") else LISTENER_ATTRIBUTES
+    return {} if protocol in ("UDP", "TLS", "HTTP", "HTTPS") else LISTENER_ATTRIBUTES
 
 
 # A TCP target group's (instance targets: the client's address is preserved).
@@ -290,6 +324,8 @@ _NOT_YET: Final[Mapping[str, str]] = {
 
 
 def _check_value(key: str, value: str) -> None:
+    if check_alb_value(key, value):
+        return
     default = LB_ATTRIBUTES.get(key, TG_ATTRIBUTES.get(key, LISTENER_ATTRIBUTES.get(key, "")))
     if default in _BOOLEAN and value not in _BOOLEAN:
         raise LbValidationError(f"The value of attribute '{key}' must be 'true' or 'false'")
@@ -453,6 +489,14 @@ class ForwardingView:
     # Decision 0210: a TLS listener's settings — its flows are not translated by the kernel
     # but accepted by the router's TLS terminator, which forwards them to ``targets``.
     tls: TlsSettings | None = None
+    # Decision 0216: an HTTP listener's rules and groups — its connections, as a TLS
+    # listener's, are accepted by the router's HTTP proxy, not translated.
+    http: HttpSettings | None = None
+
+    @property
+    def terminated(self) -> bool:
+        """Whether a server of the router answers its connections (TLS or HTTP)."""
+        return self.tls is not None or self.http is not None
 
 
 def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> ForwardingView:
@@ -467,7 +511,7 @@ def forwarding(lb: LoadBalancer, listener: Listener, group: TargetGroup) -> Forw
         targets=tuple(sorted((t.address, t.port) for t in chosen)),
         zones=tuple((n.address, n.availability_zone) for n in lb.nodes),
         tenant_id=lb.tenant_id,
-        lb_dimension=f"net/{lb.name}/{lb.lb_id}",
+        lb_dimension=f"{lb.arn_kind}/{lb.name}/{lb.lb_id}",
         tg_dimension=f"targetgroup/{group.name}/{group.tg_id}",
         protocols=transports(listener.protocol),
         tls=TlsSettings(

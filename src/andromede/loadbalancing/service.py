@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from andromede.loadbalancing.application import ALB_ATTRIBUTES
 from andromede.loadbalancing.core import NOT_FOUND, LbLimits, check_name, check_tags
 from andromede.loadbalancing.documents import (
+    forwarded_groups,
     listener_document,
     listener_from,
     load_balancer_document,
@@ -30,7 +32,8 @@ from andromede.loadbalancing.errors import (
     NotPermitted,
     TooMany,
 )
-from andromede.loadbalancing.listener_tls import NO_TLS, ListenerTlsMixin, TlsRequest
+from andromede.loadbalancing.listener_rules import ListenerRulesMixin
+from andromede.loadbalancing.listener_tls import NO_TLS, TlsRequest
 from andromede.loadbalancing.model import (
     LB_ATTRIBUTES,
     LISTENER_GROUPS,
@@ -64,28 +67,31 @@ class LbSpec:
     security_groups: tuple[str, ...] = ()
 
 
-class LoadBalancingService(ListenerTlsMixin):
+class LoadBalancingService(ListenerRulesMixin):
     """Network Load Balancers of every account (decision 0191)."""
 
     def lb_arn(self, lb: LoadBalancer) -> str:
-        return load_balancer_arn(self.region, lb.tenant_id, lb.name, lb.lb_id)
+        return load_balancer_arn(self.region, lb.tenant_id, lb.name, lb.lb_id, lb.arn_kind)
 
     def listener_arn(self, lb: LoadBalancer, listener: Listener) -> str:
-        return listener_arn(self.region, lb.tenant_id, lb.name, lb.lb_id, listener.listener_id)
+        return listener_arn(
+            self.region, lb.tenant_id, lb.name, lb.lb_id, listener.listener_id, lb.arn_kind
+        )
 
     # -- load balancers -------------------------------------------------------------------------
 
     async def create_load_balancer(self, tenant_id: str, spec: LbSpec) -> LoadBalancer:
         check_name(spec.name, "Load balancer")
-        if spec.lb_type != "network":
+        if spec.lb_type not in ("network", "application"):
             raise InvalidConfiguration(
-                f"Load balancer type '{spec.lb_type[:32]}' is not supported here yet; only "
-                "'network' is (decision 0191)"
+                f"Load balancer type '{spec.lb_type[:32]}' is not supported here yet; "
+                "'network' and 'application' are (decisions 0191, 0216)"
             )
+        kind = "Network" if spec.lb_type == "network" else "Application"
         if spec.scheme == "internet-facing":
             raise InvalidConfiguration(
-                "Internet-facing Network Load Balancers are not supported yet; use scheme "
-                "'internal' (decision 0191)"
+                f"Internet-facing {kind} Load Balancers are not supported yet; use scheme "
+                "'internal' (decisions 0191, 0216)"
             )
         if spec.scheme != "internal":
             raise LbValidationError(
@@ -106,6 +112,8 @@ class LoadBalancingService(ListenerTlsMixin):
                 "A load balancer cannot be attached to multiple subnets in the same "
                 "Availability Zone"
             )
+        if spec.lb_type == "application":
+            _check_application(spec, zones, self.limits.region_zones)
         for subnet, (_, address) in zip(subnets, spec.mappings, strict=True):
             if address is not None and not _within(address, subnet.cidr):
                 raise InvalidConfiguration(
@@ -130,7 +138,7 @@ class LoadBalancingService(ListenerTlsMixin):
                     tenant_id,
                     subnet.subnet_id,
                     address,
-                    f"ELB net/{spec.name}/{lb_id}",
+                    f"ELB {'app' if spec.lb_type == 'application' else 'net'}/{spec.name}/{lb_id}",
                     tuple(dict.fromkeys(spec.security_groups)),
                 )
                 nodes.append(
@@ -146,6 +154,7 @@ class LoadBalancingService(ListenerTlsMixin):
                 created_at=self.clock(),
                 tags=spec.tags,
                 security_groups=tuple(dict.fromkeys(spec.security_groups)),
+                lb_type=spec.lb_type,
             )
             outcome = await self.store.insert(
                 tenant_id,
@@ -237,7 +246,8 @@ class LoadBalancingService(ListenerTlsMixin):
 
         def change(stored: Stored) -> dict[str, Any]:
             lb = load_balancer_from(tenant_id, lb_id, stored.name, stored.document)
-            merged = check_attributes(LB_ATTRIBUTES, changes, lb.attributes)
+            known = ALB_ATTRIBUTES if lb.lb_type == "application" else LB_ATTRIBUTES
+            merged = check_attributes(known, changes, lb.attributes)
             return load_balancer_document(replace(lb, attributes=merged))
 
         await self.mutate(tenant_id, "loadbalancer", lb_id, change)
@@ -320,6 +330,11 @@ class LoadBalancingService(ListenerTlsMixin):
         check_tags(tags, self.limits.max_tags)
         lb_id = await self.id_of(tenant_id, "loadbalancer", lb_arn)
         lb = await self.load_balancer(tenant_id, lb_id)
+        if lb.lb_type == "application":
+            raise LbValidationError(
+                f"Listener protocol '{protocol[:16]}' must be one of 'HTTP' for an Application "
+                "Load Balancer here (HTTPS not yet, decision 0216)"
+            )
         group = await self.target_group(
             tenant_id, await self.id_of(tenant_id, "targetgroup", tg_arn)
         )
@@ -408,12 +423,13 @@ class LoadBalancingService(ListenerTlsMixin):
         await self._drop_listener(tenant_id, listener_from(tenant_id, listener_id, stored.document))
 
     async def _drop_listener(self, tenant_id: str, listener: Listener) -> None:
+        used = set(await self.drop_rules(tenant_id, listener))  # decision 0216
         stored = await self.held(tenant_id, "listener", listener.listener_id)
         if not await self.store.delete(stored):
             raise ConcurrentChange(f"listener {listener.listener_id} changed concurrently")
-        others = await self.listeners(tenant_id, lb_id=listener.lb_id)
-        if not any(o.tg_id == listener.tg_id for o in others):
-            await self.use_group(tenant_id, listener.tg_id, "")
+        await self.release_unused(
+            tenant_id, listener.lb_id, used | set(forwarded_groups(listener)) - {""}
+        )
 
     async def listener(self, tenant_id: str, arn: str) -> Listener:
         listener_id = await self.id_of(tenant_id, "listener", arn)
@@ -469,6 +485,26 @@ class LoadBalancingService(ListenerTlsMixin):
             return {**stored.document, "tags": [list(t) for t in tags]}
 
         await self.mutate(tenant_id, parsed.kind, resource_id, change)
+
+
+def _check_application(spec: LbSpec, zones: Sequence[str], region_zones: int) -> None:
+    """ELBv2's rules of an ALB's subnets and groups (decision 0216). AWS wants subnets in two
+    zones at least; a Region of one zone here (decision 0021) cannot give two, so it is as
+    many zones as the Region has, up to two."""
+    if len(set(zones)) < min(2, region_zones):
+        raise InvalidConfiguration(
+            "At least two subnets in two different Availability Zones must be specified"
+        )
+    if any(address is not None for _, address in spec.mappings):
+        raise InvalidConfiguration(
+            "Private IPv4 addresses cannot be specified for an Application Load Balancer"
+        )
+    if not spec.security_groups:
+        # AWS takes the VPC's default group; this platform asks for it to be named.
+        raise InvalidConfiguration(
+            "An Application Load Balancer needs SecurityGroups here: the VPC's default group is "
+            "not chosen for you yet (decision 0216)"
+        )
 
 
 def _within(address: str, cidr: str) -> bool:

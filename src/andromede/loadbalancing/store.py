@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 __all__ = ["LbStore", "MemoryLbStore", "Stored"]
 
-KINDS = ("loadbalancer", "targetgroup", "listener")
+KINDS = ("loadbalancer", "targetgroup", "listener", "rule")  # rule: decision 0216
 
 
 @dataclass(frozen=True, slots=True)

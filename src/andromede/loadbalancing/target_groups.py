@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final
 
+from andromede.loadbalancing.application import group_keys
 from andromede.loadbalancing.core import LbCore, check_name, check_tags
 from andromede.loadbalancing.documents import (
     group_document,
@@ -155,10 +156,10 @@ class TargetGroupsMixin(LbCore):
 
     async def create_target_group(self, tenant_id: str, spec: TgSpec) -> TargetGroup:
         check_name(spec.name, "Target group")
-        if spec.protocol not in NLB_PROTOCOLS:
+        if spec.protocol not in (*NLB_PROTOCOLS, "HTTP"):
             raise InvalidConfiguration(
                 f"Target group protocol '{spec.protocol[:16]}' is not supported here yet; TCP, "
-                "UDP and TCP_UDP are (decision 0191)"
+                "UDP, TCP_UDP, TLS and HTTP are (decisions 0191, 0216)"
             )
         if spec.target_type not in ("instance", "ip"):
             raise InvalidConfiguration(
@@ -276,7 +277,8 @@ class TargetGroupsMixin(LbCore):
                     "Client IP preservation cannot be disabled for target groups with the "
                     f"protocol '{group.protocol}'"
                 )
-            merged = check_attributes(TG_ATTRIBUTES, changes, group.attributes)
+            keys = group_keys(group.protocol) or TG_ATTRIBUTES
+            merged = check_attributes(keys, changes, group.attributes)
             return group_document(replace(group, attributes=merged))
 
         await self.mutate(tenant_id, "targetgroup", tg_id, change)
@@ -285,8 +287,13 @@ class TargetGroupsMixin(LbCore):
     async def delete_target_group(self, tenant_id: str, arn: str) -> None:
         tg_id = await self.id_of(tenant_id, "targetgroup", arn)
         stored = await self.held(tenant_id, "targetgroup", tg_id)
-        for row in await self.store.list(tenant_id, "listener"):
-            if row.document["tg_id"] == tg_id:
+        held = [
+            *await self.store.list(tenant_id, "listener"),
+            *await self.store.list(tenant_id, "rule"),
+        ]
+        for row in held:
+            # Decision 0216: an HTTP listener's or rule's forward groups are in ``groups``.
+            if tg_id in (row.document.get("tg_id"), *row.document.get("groups", ())):
                 raise ResourceInUse(
                     f"Target group '{arn}' is currently in use by a listener or a rule"
                 )
@@ -475,8 +482,8 @@ class TargetGroupsMixin(LbCore):
             listener = listener_from(row.tenant_id, row.resource_id, row.document)
             lb_row = lbs.get((row.tenant_id, listener.lb_id))
             group_row = groups.get((row.tenant_id, listener.tg_id))
-            if lb_row is None or group_row is None:
-                continue
+            if lb_row is None or group_row is None or listener.default_action is not None:
+                continue  # decision 0216: no HTTP listener is handed to the routers yet
             lb = load_balancer_from(row.tenant_id, lb_row.resource_id, lb_row.name, lb_row.document)
             group = group_from(
                 row.tenant_id, group_row.resource_id, group_row.name, group_row.document
@@ -505,6 +512,8 @@ class TargetGroupsMixin(LbCore):
             key = (row.tenant_id, listener.lb_id, listener.tg_id)
             if lb_row is None or group_row is None or key in seen:
                 continue
+            if listener.default_action is not None:
+                continue  # decision 0216: AWS/ApplicationELB's counts are not given yet
             seen.add(key)
             lb = load_balancer_from(row.tenant_id, lb_row.resource_id, lb_row.name, lb_row.document)
             group = group_from(

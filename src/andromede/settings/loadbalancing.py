@@ -97,6 +97,20 @@ class LoadBalancingSettings(BaseModel):
         "each direction of a connection (the gateway's setting, handed to every host with "
         "the listener; decision 0210).",
     )
+    elb_max_rules_per_load_balancer: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Listener rules an Application Load Balancer can have, its listeners' "
+        "default rules not counted (AWS's 100; TooManyRules above) (decision 0216).",
+    )
+    elb_http_max_header_bytes: int = Field(
+        default=65536,
+        ge=1024,
+        le=1048576,
+        description="Bytes of an HTTP request's line and headers an Application Load "
+        "Balancer's proxy reads before answering 400 (AWS's 64 KB; decision 0216).",
+    )
     elb_dns_domain: str = Field(
         default="amazonaws.com",
         max_length=150,

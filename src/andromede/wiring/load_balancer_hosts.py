@@ -23,6 +23,7 @@ call of the same round, so a new router's TLS listeners are served without waiti
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +32,7 @@ from typing import TypeVar
 
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.driver_balancing import (
+    BalancedHttp,
     BalancedListener,
     BalancedTls,
     BalancerReport,
@@ -40,7 +42,9 @@ from andromede.compute.driver_balancing import (
     TargetProbe,
 )
 from andromede.load_balancer_metrics import FlowCounts, FlowTally
+from andromede.loadbalancing.application import HttpSettings
 from andromede.loadbalancing.certificates import CertificateMaterial
+from andromede.loadbalancing.http_rules import rule_document
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
 
@@ -50,6 +54,7 @@ __all__ = [
     "HostFlowTotals",
     "ListenerCertificates",
     "Record",
+    "balanced_http",
     "balanced_listener",
     "drive_hosts",
     "primaries",
@@ -90,6 +95,22 @@ def balanced_listener(view: ForwardingView, tls: BalancedTls | None = None) -> B
         allowed=view.allowed,
         protocols=view.protocols,
         tls=tls,
+        http=None if view.http is None else balanced_http(view.http),
+    )
+
+
+def balanced_http(http: HttpSettings) -> BalancedHttp:
+    """An HTTP listener's settings for the hosts (decision 0216): its rules as documents."""
+    return BalancedHttp(
+        rules=tuple(json.dumps(rule_document(rule), sort_keys=True) for rule in http.rules),
+        groups=http.groups,
+        idle_timeout=http.idle_timeout,
+        xff_mode=http.xff_mode,
+        xff_client_port=http.xff_client_port,
+        drop_invalid_headers=http.drop_invalid_headers,
+        max_header_bytes=http.max_header_bytes,
+        client_keep_alive=http.client_keep_alive,
+        protocol=http.protocol,
     )
 
 
@@ -217,6 +238,8 @@ class HostFlowTotals:
         self._flows.record(host, views, totals)
         active = {(a.vpc_id, a.address, a.port, a.transport): a.count for a in report.active}
         self._flows.record_active(views, active)
+        # Decision 0216: the HTTP proxies' counts, each report's since the previous one.
+        self._flows.record_requests(views, report.requests)
 
 
 def primaries(reports: dict[str, BalancerReport]) -> dict[str, str]:

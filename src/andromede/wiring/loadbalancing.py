@@ -70,6 +70,8 @@ def load_balancing_service(
             max_tags=settings.elb_max_tags,
             max_security_groups=settings.elb_max_security_groups,
             max_certificates=settings.elb_max_certificates_per_listener,
+            max_rules=settings.elb_max_rules_per_load_balancer,
+            http_max_header_bytes=settings.elb_http_max_header_bytes,
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
         ),
     )

@@ -89,7 +89,7 @@ async def test_refusals_in_elbv2_words(tmp_path: Path) -> None:
             Name="web",
             Scheme="internal",
             Subnets=world.subnets,
-        )  # an application load balancer: not here yet
+        )  # an application load balancer on two subnets of one zone (decision 0216)
         await refused(
             world.client,
             "CreateLoadBalancer",

@@ -64,7 +64,7 @@ async def test_a_target_group_with_its_health_check(tmp_path: Path) -> None:
         await refused(world.client, "CreateTargetGroup", "DuplicateTargetGroupName",
                       Name="web", Protocol="TCP", Port=81, VpcId=world.vpc_id)  # fmt: skip
         await refused(world.client, "CreateTargetGroup", "InvalidConfigurationRequest",
-                      Name="alb", Protocol="HTTP", Port=80, VpcId=world.vpc_id)  # fmt: skip
+                      Name="alb", Protocol="HTTPS", Port=443, VpcId=world.vpc_id)  # fmt: skip
         await refused(world.client, "CreateTargetGroup", "ValidationError", Name="novpc",
                       Protocol="TCP", Port=80, VpcId="vpc-0123456789abcdef0")  # fmt: skip
         await refused(world.client, "CreateTargetGroup", "InvalidConfigurationRequest",

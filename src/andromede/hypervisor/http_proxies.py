@@ -1,0 +1,544 @@
+"""Application Load Balancers' HTTP listeners' data plane (decision 0216): an asyncio HTTP/1.1
+reverse proxy per listener, which applies the listener's rules
+(:mod:`andromede.loadbalancing.http_rules`) to each request and forwards it to a target of
+the chosen group, or answers the rule's fixed response or redirect.
+
+- **Parsing** is h11's (a well-kept sans-I/O HTTP/1.1 library, already in the environment
+  through uvicorn), on both sides: the request line and headers are bounded by
+  ``max_header_bytes`` (400 beyond), bodies are streamed in both directions — a
+  ``Content-Length`` body and a chunked one alike, never held whole; h11 frames what it
+  sends (chunked towards an HTTP/1.1 client when the target gave no length).
+- **Forwarding**: round robin over the group's targets (the healthy ones, every one when
+  none is: the view's fail-open); a forward action of several groups picks one by weight per
+  request. The request gets AWS's ``X-Forwarded-For`` (appended, preserved or removed per
+  ``routing.http.xff_header_processing.mode``, with the client's port when
+  ``routing.http.xff_client_port.enabled``), ``X-Forwarded-Proto``, ``X-Forwarded-Port`` and
+  an ``X-Amzn-Trace-Id`` (``Root=1-<time>-<24 hex>``, an incoming one kept); hop-by-hop
+  headers are dropped. One connection a request towards the target (no pooling yet).
+- **Keep-alive** with clients: a connection serves requests one after another until the
+  client closes it, asks to, is idle ``idle_timeout`` seconds, or an error cut a response.
+- **AWS's own answers**, with its ``awselb/2.0`` server name and pages: 400 for a request it
+  cannot parse, 503 when the group has no target, 502 when the target refused or cut the
+  connection or answered nonsense, 504 when it did not connect or answer in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Final
+
+import h11
+
+from andromede.loadbalancing.http_rules import (
+    FixedResponse,
+    Forward,
+    Redirect,
+    RequestFacts,
+    Rule,
+    choose,
+    pick_group,
+    redirect_location,
+)
+
+__all__ = ["HttpListenerProxy", "HttpRouting", "ProxyLimits", "RequestCounts", "error_page"]
+
+log = logging.getLogger(__name__)
+
+_READ: Final = 65536
+_HANDSHAKE_TIMEOUT: Final = 10.0
+_SERVER: Final = b"awselb/2.0"
+_HOP_BY_HOP: Final = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+_REASONS: Final = {
+    400: "Bad Request",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+_VALID_NAME: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
+
+Connector = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRouting:
+    """What one HTTP listener does: its rules (the default last) and each forwarded group's
+    targets (address, port)."""
+
+    listener_id: str
+    port: int
+    rules: tuple[Rule, ...]
+    groups: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    protocol: str = "HTTP"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyLimits:
+    """The load balancer's attributes the proxy honours, and the gateway's header bound."""
+
+    max_header_bytes: int = 65536
+    idle_timeout: float = 60.0  # idle_timeout.timeout_seconds
+    connect_timeout: float = 10.0
+    xff_mode: str = "append"  # routing.http.xff_header_processing.mode
+    xff_client_port: bool = False  # routing.http.xff_client_port.enabled
+    drop_invalid_headers: bool = False  # routing.http.drop_invalid_header_fields.enabled
+    client_keep_alive: float = 3600.0  # client_keep_alive.seconds
+
+
+@dataclass
+class RequestCounts:
+    """What one proxy answered (``AWS/ApplicationELB``, decision 0216): only grows."""
+
+    requests: int = 0
+    elb: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # 2XX 3XX 4XX 5XX
+    elb_5xx: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # 500 502 503 504
+    target: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    target_time: float = 0.0  # seconds, in all
+    target_answers: int = 0
+
+    def answered(self, status: int, *, by_target: bool) -> None:
+        index = status // 100 - 2
+        if not 0 <= index <= 3:
+            return  # 1XX: no class AWS counts
+        (self.target if by_target else self.elb)[index] += 1
+        if not by_target and status in (500, 502, 503, 504):
+            self.elb_5xx[(500, 502, 503, 504).index(status)] += 1
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return (
+            self.requests,
+            *self.elb,
+            *self.elb_5xx,
+            *self.target,
+            round(self.target_time * 1000),
+            self.target_answers,
+        )
+
+
+def error_page(status: int) -> bytes:
+    """AWS's own page for an error the load balancer answers."""
+    title = f"{status} {_REASONS[status]}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _header_bytes(request: h11.Request) -> int:
+    """The request line's and headers' size, as received (h11 bounds an incomplete one
+    only)."""
+    line = len(request.method) + len(request.target) + 11
+    return line + sum(len(k) + len(v) + 4 for k, v in request.headers)
+
+
+def trace_id() -> bytes:
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}".encode()
+
+
+class _Failed(Exception):
+    """The target failed: the status the load balancer answers instead."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class HttpListenerProxy:
+    """One HTTP listener's proxy; :meth:`update` swaps its rules and targets in place
+    (connections held keep going)."""
+
+    def __init__(
+        self,
+        routing: HttpRouting,
+        limits: ProxyLimits = ProxyLimits(),
+        *,
+        connect: Connector | None = None,
+    ) -> None:
+        self.routing = routing
+        self.limits = limits
+        self._connect: Connector = connect or asyncio.open_connection
+        self._turns: dict[str, Iterator[int]] = {}
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.counts = RequestCounts()
+
+    def update(self, routing: HttpRouting, limits: ProxyLimits | None = None) -> None:
+        self.routing = routing
+        if limits is not None:
+            self.limits = limits
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host``:``port`` (0: any); the port bound."""
+        self._server = await asyncio.start_server(self._serve, host, port)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def serve_socket(
+        self, sock: socket.socket, context: ssl.SSLContext | None = None
+    ) -> None:
+        """Serve an already bound socket (made in a router's namespace); over TLS with
+        ``context`` (an HTTPS listener's)."""
+        self._server = await asyncio.start_server(
+            self._serve,
+            sock=sock,
+            ssl=context,
+            ssl_handshake_timeout=_HANDSHAKE_TIMEOUT if context is not None else None,
+        )
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    # -- one client connection --------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        client = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
+        peer = writer.get_extra_info("peername") or ("", 0)
+        opened = time.monotonic()
+        try:
+            while True:
+                event = await self._next(client, reader)
+                if not isinstance(event, h11.Request):
+                    break
+                kept = await self._answer(client, reader, writer, event, peer)
+                if not kept or client.our_state is not h11.DONE:
+                    break
+                if client.their_state is not h11.DONE:
+                    break
+                if time.monotonic() - opened >= self.limits.client_keep_alive:
+                    break  # client_keep_alive.seconds: the connection has served its time
+                client.start_next_cycle()
+        except h11.RemoteProtocolError:
+            if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                with contextlib.suppress(Exception):
+                    self._page(client, writer, 400)
+        except (TimeoutError, ConnectionError, ssl.SSLError, h11.LocalProtocolError):
+            pass
+        except asyncio.CancelledError:
+            pass  # the proxy closes: the connection ends here
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _next(self, conn: h11.Connection, reader: asyncio.StreamReader) -> object:
+        """The next h11 event of the client, reading as needed; idle-bounded."""
+        while True:
+            event = conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            data = await asyncio.wait_for(reader.read(_READ), self.limits.idle_timeout)
+            conn.receive_data(data)
+
+    def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter, event: h11.Event) -> None:
+        data = conn.send(event)
+        if data:
+            writer.write(data)
+
+    def _page(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int) -> None:
+        body = error_page(status)
+        self._respond(conn, writer, status, b"text/html", body, close=status == 400)
+
+    def _respond(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        status: int,
+        content_type: bytes,
+        body: bytes,
+        *,
+        extra: tuple[tuple[bytes, bytes], ...] = (),
+        close: bool = False,
+    ) -> None:
+        headers = [
+            (b"server", _SERVER),
+            (b"content-length", str(len(body)).encode()),
+            *((b"content-type", content_type),) * bool(content_type),
+            *extra,
+            *((b"connection", b"close"),) * close,
+        ]
+        self.counts.answered(status, by_target=False)
+        reason = _REASONS.get(status) or _phrase(status)
+        self._send(conn, writer, h11.Response(status_code=status, headers=headers, reason=reason))
+        if body:
+            self._send(conn, writer, h11.Data(data=body))
+        self._send(conn, writer, h11.EndOfMessage())
+
+    async def _answer(
+        self,
+        client: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        peer: tuple[str, int],
+    ) -> bool:
+        """Answer one request; whether the connection may serve another."""
+        self.counts.requests += 1
+        if _header_bytes(request) > self.limits.max_header_bytes:
+            self._page(client, writer, 400)
+            return False
+        target, _, query = request.target.decode("latin-1").partition("?")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers]
+        host = next((v for k, v in headers if k == "host"), "")
+        facts = RequestFacts(
+            method=request.method.decode("latin-1"),
+            path=target,
+            query=query,
+            host=host,
+            headers=tuple(headers),
+            source=str(peer[0]),
+        )
+        rule = choose(self.routing.rules, facts)
+        if rule is None:
+            await self._discard_body(client, reader)
+            self._page(client, writer, 503)
+            return True
+        action = rule.action
+        if isinstance(action, FixedResponse):
+            await self._discard_body(client, reader)
+            self._respond(
+                client,
+                writer,
+                int(action.status_code),
+                action.content_type.encode() or b"text/plain; charset=utf-8",
+                action.body.encode(),
+            )
+            return True
+        if isinstance(action, Redirect):
+            await self._discard_body(client, reader)
+            location = redirect_location(
+                action, facts, protocol=self.routing.protocol, port=self.routing.port
+            )
+            self._respond(
+                client,
+                writer,
+                301 if action.status_code == "HTTP_301" else 302,
+                b"",
+                b"",
+                extra=((b"location", location.encode()),),
+            )
+            return True
+        return await self._forward(client, reader, writer, request, peer, action)
+
+    async def _discard_body(self, client: h11.Connection, reader: asyncio.StreamReader) -> None:
+        while client.their_state is h11.SEND_BODY:
+            await self._next(client, reader)
+
+    def _target(self, action: Forward) -> tuple[str, int] | None:
+        group = pick_group(action)
+        targets = self.routing.groups.get(group or "", ())
+        if not targets:
+            return None
+        turn = self._turns.setdefault(group or "", itertools.count())
+        return targets[next(turn) % len(targets)]
+
+    def _upstream_headers(
+        self, request: h11.Request, peer: tuple[str, int]
+    ) -> list[tuple[bytes, bytes]]:
+        kept: list[tuple[bytes, bytes]] = []
+        forwarded: list[bytes] = []
+        trace = b""
+        chunked = False
+        for name, value in request.headers:
+            if name == b"transfer-encoding":
+                chunked = True
+            if name in _HOP_BY_HOP:
+                continue
+            if self.limits.drop_invalid_headers and not set(name) <= _VALID_NAME:
+                continue
+            if name == b"x-forwarded-for":
+                forwarded.append(value)
+                continue
+            if name in (b"x-forwarded-proto", b"x-forwarded-port"):
+                continue
+            if name == b"x-amzn-trace-id":
+                trace = value
+                continue
+            kept.append((name, value))
+        client = peer[0].encode()
+        if self.limits.xff_client_port:
+            client = f"{peer[0]}:{peer[1]}".encode()
+        mode = self.limits.xff_mode
+        if mode == "append":
+            kept.append((b"x-forwarded-for", b", ".join([*forwarded, client])))
+        elif mode == "preserve" and forwarded:
+            kept.append((b"x-forwarded-for", b", ".join(forwarded)))
+        kept.append((b"x-forwarded-proto", self.routing.protocol.lower().encode()))
+        kept.append((b"x-forwarded-port", str(self.routing.port).encode()))
+        kept.append((b"x-amzn-trace-id", trace or trace_id()))
+        if chunked:
+            kept.append((b"transfer-encoding", b"chunked"))
+        return kept
+
+    async def _forward(
+        self,
+        client: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        peer: tuple[str, int],
+        action: Forward,
+    ) -> bool:
+        target = self._target(action)
+        if target is None:
+            await self._discard_body(client, reader)
+            self._page(client, writer, 503)
+            return True
+        try:
+            upstream_reader, upstream_writer = await asyncio.wait_for(
+                self._connect(*target), self.limits.connect_timeout
+            )
+        except TimeoutError:
+            await self._discard_body(client, reader)
+            self._page(client, writer, 504)
+            return True
+        except OSError:
+            await self._discard_body(client, reader)
+            self._page(client, writer, 502)
+            return True
+        upstream = h11.Connection(
+            h11.CLIENT, max_incomplete_event_size=self.limits.max_header_bytes
+        )
+        try:
+            try:
+                started = time.monotonic()
+                await self._relay_request(client, reader, upstream, upstream_writer, request, peer)
+                return await self._relay_response(
+                    client, writer, upstream, upstream_reader, started
+                )
+            except _Failed as failed:
+                if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    await self._discard_body(client, reader)
+                    self._page(client, writer, failed.status)
+                    return True
+                return False  # a response was under way: the connection is cut
+        finally:
+            upstream_writer.close()
+            with contextlib.suppress(Exception):
+                await upstream_writer.wait_closed()
+
+    async def _relay_request(
+        self,
+        client: h11.Connection,
+        reader: asyncio.StreamReader,
+        upstream: h11.Connection,
+        upstream_writer: asyncio.StreamWriter,
+        request: h11.Request,
+        peer: tuple[str, int],
+    ) -> None:
+        outgoing = h11.Request(
+            method=request.method,
+            target=request.target,
+            headers=self._upstream_headers(request, peer),
+        )
+        try:
+            upstream_writer.write(upstream.send(outgoing) or b"")
+            while client.their_state is h11.SEND_BODY:
+                event = await self._next(client, reader)
+                if isinstance(event, h11.Data):
+                    upstream_writer.write(upstream.send(event) or b"")
+                    await upstream_writer.drain()
+                elif isinstance(event, h11.EndOfMessage):
+                    upstream_writer.write(upstream.send(h11.EndOfMessage()) or b"")
+            await upstream_writer.drain()
+        except (ConnectionError, h11.LocalProtocolError) as exc:
+            raise _Failed(502) from exc
+
+    async def _relay_response(
+        self,
+        client: h11.Connection,
+        writer: asyncio.StreamWriter,
+        upstream: h11.Connection,
+        upstream_reader: asyncio.StreamReader,
+        started: float,
+    ) -> bool:
+        """Relay the target's answer; ``started`` when the request was sent (the target's
+        response time, TargetResponseTime, runs to its response's headers)."""
+        while True:
+            event = await self._upstream_event(upstream, upstream_reader)
+            if isinstance(event, h11.Response):
+                break
+            if not isinstance(event, h11.InformationalResponse):
+                raise _Failed(502)
+        self.counts.answered(event.status_code, by_target=True)
+        self.counts.target_time += time.monotonic() - started
+        self.counts.target_answers += 1
+        headers = [(k, v) for k, v in event.headers if k not in _HOP_BY_HOP]
+        if not any(k == b"server" for k, _ in headers):
+            headers.append((b"server", _SERVER))
+        self._send(
+            client,
+            writer,
+            h11.Response(status_code=event.status_code, headers=headers, reason=event.reason),
+        )
+        while True:
+            try:
+                part = await self._upstream_event(upstream, upstream_reader)
+            except _Failed:
+                return False
+            if isinstance(part, h11.Data):
+                self._send(client, writer, h11.Data(data=part.data))
+                await writer.drain()
+            elif isinstance(part, h11.EndOfMessage):
+                self._send(client, writer, h11.EndOfMessage())
+                await writer.drain()
+                return True
+            else:
+                return False
+
+    async def _upstream_event(
+        self, upstream: h11.Connection, upstream_reader: asyncio.StreamReader
+    ) -> object:
+        while True:
+            try:
+                event = upstream.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise _Failed(502) from exc
+            if event is not h11.NEED_DATA:
+                if isinstance(event, h11.ConnectionClosed):
+                    raise _Failed(502)
+                return event
+            try:
+                data = await asyncio.wait_for(upstream_reader.read(_READ), self.limits.idle_timeout)
+            except TimeoutError as exc:
+                raise _Failed(504) from exc
+            except ConnectionError as exc:
+                raise _Failed(502) from exc
+            upstream.receive_data(data)
