@@ -138,6 +138,8 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     Meter("events.published", "events", "1000000 events", 1_000_000,
           "EventBridge events published by PutEvents, one per 64 KiB chunk begun"),
     # Decision 0191: Network Load Balancers held (their LCUs: not yet).
+    Meter("elb.application-load-balancer", "lb-seconds", "hour", 3600,
+          "Application Load Balancers held, over time (decision 0216's addendum)"),
     Meter("elb.network-load-balancer", "lb-seconds", "hour", 3600,
           "Network Load Balancers held, over time"),
     # Decision 0202: Spot Instances, at the Spot price of each sampled period. Its usage is

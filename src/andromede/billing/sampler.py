@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from andromede.billing.service import (
+    APPLICATION_LB_SAMPLER,
     KMS_KEY_SAMPLER,
     LOAD_BALANCER_SAMPLER,
     LOGS_STORAGE_SAMPLER,
@@ -57,6 +58,7 @@ class UsageSampler:
         sns_archive_bytes: Amounts | None = None,
         logs_stored_bytes: Amounts | None = None,
         load_balancers: Amounts | None = None,
+        application_load_balancers: Amounts | None = None,
         secrets: Amounts | None = None,
         spot_charges: Amounts | None = None,
         running_instances: RunningInstances | None = None,
@@ -75,6 +77,7 @@ class UsageSampler:
                 (SNS_ARCHIVE_SAMPLER, sns_archive_bytes),
                 (LOGS_STORAGE_SAMPLER, logs_stored_bytes),
                 (LOAD_BALANCER_SAMPLER, load_balancers),
+                (APPLICATION_LB_SAMPLER, application_load_balancers),
                 (SECRETS_SAMPLER, secrets),
                 (SPOT_SAMPLER, spot_charges),
             )

@@ -64,6 +64,7 @@ PUBLIC_IPV4_SAMPLER = "ec2.public-ipv4"
 NAT_GATEWAY_SAMPLER = "ec2.nat-gateway"
 # Decision 0191: Network Load Balancers held, per second.
 LOAD_BALANCER_SAMPLER = "elb.network-load-balancer"
+APPLICATION_LB_SAMPLER = "elb.application-load-balancer"  # decision 0216's addendum
 # Decision 0175: SNS FIFO topics' archived bytes, byte-hours as storage.
 SNS_ARCHIVE_SAMPLER = "sns.archive"
 # Decision 0224: CloudWatch Logs' stored bytes, byte-hours as storage.
@@ -84,6 +85,7 @@ _SAMPLED_METERS = frozenset(
         SNS_ARCHIVE_SAMPLER,
         LOGS_STORAGE_SAMPLER,
         LOAD_BALANCER_SAMPLER,
+        APPLICATION_LB_SAMPLER,
         SECRETS_SAMPLER,
         SPOT_SAMPLER,
     }

@@ -216,11 +216,12 @@ class LoadBalancingService(ListenerRulesMixin):
             return chosen
         return every
 
-    async def count_by_tenant(self) -> dict[str, int]:
-        """Each account's load balancers, for metering (decision 0191)."""
+    async def count_by_tenant(self, lb_type: str = "network") -> dict[str, int]:
+        """Each account's load balancers of that type, for metering (decisions 0191, 0216)."""
         counts: dict[str, int] = {}
         for row in await self.store.list(None, "loadbalancer"):
-            counts[row.tenant_id] = counts.get(row.tenant_id, 0) + 1
+            if (row.document.get("type") or "network") == lb_type:
+                counts[row.tenant_id] = counts.get(row.tenant_id, 0) + 1
         return counts
 
     def state(self, lb: LoadBalancer) -> str:

@@ -176,13 +176,14 @@ def usage_sampler(
     customer_keys: CustomerKeyService,
     identity: IdentityService,
     sns_archive_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
-    load_balancers: Callable[[], Awaitable[dict[str, int]]] | None = None,
+    load_balancers: Callable[[str], Awaitable[dict[str, int]]] | None = None,
     secrets: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None = None,
     logs_stored_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
 ) -> UsageSampler:
     """What tenants hold, read through each context's service, sampled for billing;
     ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175);
-    ``load_balancers``: each tenant's Network Load Balancers (decision 0191); ``secrets``:
+    ``load_balancers``: each tenant's load balancers of a type (``network``, decision 0191;
+    ``application``, decision 0216); ``secrets``:
     the secrets each (tenant, region) holds, those marked for deletion not counted (decision
     0190; a secret carries its region, so no gateway's region is assumed);
     ``logs_stored_bytes``: each tenant's CloudWatch Logs stored bytes (decision 0224)."""
@@ -210,6 +211,21 @@ def usage_sampler(
 
         return read
 
+    def of_type(lb_type: str) -> Callable[[], Awaitable[dict[str, int]]] | None:
+        counted = load_balancers
+        if counted is None:
+            return None
+
+        async def read() -> dict[str, int]:
+            return await counted(lb_type)
+
+        return read
+
+    def held_in_region(
+        reading: Callable[[], Awaitable[dict[str, int]]] | None,
+    ) -> Callable[[], Awaitable[dict[tuple[str, str], int]]] | None:
+        return None if reading is None else in_region(reading)
+
     async def running_instances() -> list[RunningInstance]:
         return [
             RunningInstance(
@@ -228,9 +244,10 @@ def usage_sampler(
         snapshot_gib=in_region(compute.snapshot_gib_by_tenant),
         public_ipv4=in_region(compute.public_ipv4_by_tenant),
         nat_gateways=in_region(compute.nat_gateways_by_tenant),
-        sns_archive_bytes=None if sns_archive_bytes is None else in_region(sns_archive_bytes),
-        logs_stored_bytes=None if logs_stored_bytes is None else in_region(logs_stored_bytes),
-        load_balancers=None if load_balancers is None else in_region(load_balancers),
+        sns_archive_bytes=held_in_region(sns_archive_bytes),
+        logs_stored_bytes=held_in_region(logs_stored_bytes),
+        load_balancers=held_in_region(of_type("network")),
+        application_load_balancers=held_in_region(of_type("application")),
         secrets=secrets,
         spot_charges=in_region(compute.spot_charges_by_tenant),
         running_instances=running_instances,

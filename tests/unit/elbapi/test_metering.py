@@ -1,15 +1,21 @@
-"""Network Load Balancers metered (decision 0191): the catalogue's
-``elb.network-load-balancer`` (lb-seconds priced per hour), sampled as held per second from
-the load balancing service's count of each account's load balancers."""
+"""Load balancers metered: the catalogue's ``elb.network-load-balancer`` (decision 0191) and
+``elb.application-load-balancer`` (decision 0216's addendum), lb-seconds priced per hour,
+sampled as held per second from the load balancing service's count of each account's load
+balancers of each type."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from andromede.billing.model import catalogue, parse_month
 from andromede.billing.sampler import UsageSampler
-from andromede.billing.service import LOAD_BALANCER_SAMPLER, BillingService
+from andromede.billing.service import (
+    APPLICATION_LB_SAMPLER,
+    LOAD_BALANCER_SAMPLER,
+    BillingService,
+)
 from andromede.billing.store import MemoryBillingStore
 from support.elbapp import REGION, elb_world
 
@@ -25,23 +31,38 @@ class Clock:
 
 
 def test_the_catalogue_prices_load_balancers_per_hour() -> None:
-    meter = catalogue([])["elb.network-load-balancer"]
-    assert (meter.unit, meter.price_unit, meter.divisor) == ("lb-seconds", "hour", 3600)
+    for name in ("elb.network-load-balancer", "elb.application-load-balancer"):
+        meter = catalogue([])[name]
+        assert (meter.unit, meter.price_unit, meter.divisor) == ("lb-seconds", "hour", 3600)
 
 
 async def test_each_accounts_load_balancers_are_sampled_per_second(tmp_path: Path) -> None:
     async with elb_world(tmp_path) as world:
         await world.load_balancer("a")
         await world.load_balancer("b", Subnets=[world.subnets[1]])
+        group = await world.ec2.root.call(
+            "CreateSecurityGroup", GroupName="alb", Description="alb", VpcId=world.vpc_id
+        )
+        await world.load_balancer("shop", Type="application", SecurityGroups=[group["GroupId"]])
         assert await world.service.count_by_tenant() == {world.tenant_id: 2}
+        assert await world.service.count_by_tenant("application") == {world.tenant_id: 1}
         clock = Clock()
         store = MemoryBillingStore()
         billing = BillingService(store, region=REGION, instance_types=[], clock=clock)
 
-        async def held() -> dict[tuple[str, str], int]:
-            return {(t, REGION): n for t, n in (await world.service.count_by_tenant()).items()}
+        def held(lb_type: str) -> Callable[[], Awaitable[dict[tuple[str, str], int]]]:
+            async def read() -> dict[tuple[str, str], int]:
+                counts = await world.service.count_by_tenant(lb_type)
+                return {(t, REGION): n for t, n in counts.items()}
 
-        sampler = UsageSampler(billing, interval=60, load_balancers=held)
+            return read
+
+        sampler = UsageSampler(
+            billing,
+            interval=60,
+            load_balancers=held("network"),
+            application_load_balancers=held("application"),
+        )
         await sampler.sample()
         clock.now = T0 + timedelta(minutes=45)
         await sampler.sample()
@@ -53,4 +74,6 @@ async def test_each_accounts_load_balancers_are_sampled_per_second(tmp_path: Pat
         assert by_hour == {
             (LOAD_BALANCER_SAMPLER, 9): 2 * 1800,
             (LOAD_BALANCER_SAMPLER, 10): 2 * 900,
+            (APPLICATION_LB_SAMPLER, 9): 1800,
+            (APPLICATION_LB_SAMPLER, 10): 900,
         }
