@@ -56,7 +56,7 @@ DEFAULT_INTERVAL_SECONDS: Final = 300
 COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")
 # The error output type of records this platform could not deliver (AWS's word for it).
 ERROR_OUTPUT_TYPE: Final = "processing-failed"
-_EXPRESSION: Final = re.compile(r"!\{([a-z]+):([^}]*)\}")
+_EXPRESSION: Final = re.compile(r"!\{([A-Za-z]+):([^}]*)\}")
 # The java.time letters AWS's timestamp expressions use, as strftime spells them.
 _TIME_LETTERS: Final = (
     ("yyyy", "%Y"),

@@ -242,9 +242,18 @@ class SqlFirehoseStore:
             .values(status=_ACTIVE, revision=_S.c.revision + 1)
         )
 
+        creating = sa.select(_S.c.tenant_id).where(_S.c.status == StreamStatus.CREATING.value)
+
+        def any_creating(conn: Connection) -> bool:
+            return conn.execute(creating.limit(1)).first() is not None
+
         def work(conn: Connection) -> int:
             return int(conn.execute(statement).rowcount)
 
+        # Every gateway asks at every pass: a read, so that an idle deployment takes no write
+        # lock for it.
+        if not await self._db.read(any_creating):
+            return 0
         return await self._db.write(work)
 
     async def claim(
@@ -268,6 +277,9 @@ class SqlFirehoseStore:
             .with_for_update(skip_locked=True)
         )
 
+        def any_due(conn: Connection) -> bool:
+            return conn.execute(sa.select(_S.c.tenant_id).where(due).limit(1)).first() is not None
+
         def work(conn: Connection) -> list[DeliveryStream]:
             claimed = []
             for tenant_id, name in conn.execute(candidates).all():
@@ -282,6 +294,8 @@ class SqlFirehoseStore:
                 claimed.append(_stream(row.one()))
             return claimed
 
+        if not await self._db.read(any_due):  # most passes: a read, no write lock
+            return []
         return await self._db.write(work)
 
     async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:
