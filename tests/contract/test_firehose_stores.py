@@ -106,34 +106,36 @@ async def test_the_buffer_is_bounded_and_kept_in_order(store: FirehoseStore) -> 
 async def test_a_stream_is_claimed_at_a_hint_by_one_gateway(store: FirehoseStore) -> None:
     await store.create(stream("small", size_mb=1, interval=60), max_streams=5)
     await store.create(stream("empty"), max_streams=5)
-    assert await store.claim("gw-a", T0, T0 + 100, 10) == []  # CREATING
+    assert await store.claim("gw-a", T0, T0 + 100, 10, "eu-fr-1") == []  # CREATING
     await store.activate()
     await store.append("t1", "small", records(2), T0, max_bytes=10 * MIB)
+    # Another Region's gateway leaves it: its buckets are not there.
+    assert await store.claim("gw-de", T0 + 60_000, T0 + 100_000, 10, "eu-de-1") == []
     # Neither hint reached: 20 bytes of 1 MiB, and 59 s of 60.
-    assert await store.claim("gw-a", T0 + 59_000, T0 + 100_000, 10) == []
-    claimed = await store.claim("gw-a", T0 + 60_000, T0 + 100_000, 10)
+    assert await store.claim("gw-a", T0 + 59_000, T0 + 100_000, 10, "eu-fr-1") == []
+    claimed = await store.claim("gw-a", T0 + 60_000, T0 + 100_000, 10, "eu-fr-1")
     assert [s.name for s in claimed] == ["small"]
-    assert await store.claim("gw-b", T0 + 60_000, T0 + 100_000, 10) == []  # leased
+    assert await store.claim("gw-b", T0 + 60_000, T0 + 100_000, 10, "eu-fr-1") == []  # leased
     # gw-a stops: once its lease ran out, gw-b takes the stream over; gw-a's writes fail.
-    taken = await store.claim("gw-b", T0 + 100_001, T0 + 200_000, 10)
+    taken = await store.claim("gw-b", T0 + 100_001, T0 + 200_000, 10, "eu-fr-1")
     assert [s.name for s in taken] == ["small"]
     assert not await store.delivered("t1", "small", "gw-a", 10**9)
     assert not await store.failed("t1", "small", "gw-a", T0, T0)
     first = (await store.batch("t1", "small", MIB))[0]
     assert await store.delivered("t1", "small", "gw-b", first.seq)
     assert await store.totals("t1", "small") == BufferTotals(1, 10, T0)
-    rest = await store.claim("gw-b", T0 + 100_001, T0 + 200_000, 10)
+    rest = await store.claim("gw-b", T0 + 100_001, T0 + 200_000, 10, "eu-fr-1")
     assert [s.name for s in rest] == ["small"]
     assert await store.delivered("t1", "small", "gw-b", 10**12)
     assert await store.totals("t1", "small") == BufferTotals()
-    assert await store.claim("gw-b", T0 + 300_000, T0 + 400_000, 10) == []
+    assert await store.claim("gw-b", T0 + 300_000, T0 + 400_000, 10, "eu-fr-1") == []
 
 
 async def test_the_size_hint_and_a_failing_streak(store: FirehoseStore) -> None:
     await store.create(stream("big", size_mb=1, interval=900), max_streams=5)
     await store.activate()
     await store.append("t1", "big", records(2, MIB // 2), T0, max_bytes=10 * MIB)
-    claimed = await store.claim("gw", T0 + 1, T0 + 100, 10)
+    claimed = await store.claim("gw", T0 + 1, T0 + 100, 10, "eu-fr-1")
     assert [s.name for s in claimed] == ["big"]  # 1 MiB buffered: due at once
     assert await store.failed("t1", "big", "gw", T0, T0 + 5_000)
     failing = await store.get("t1", "big")
@@ -143,8 +145,10 @@ async def test_the_size_hint_and_a_failing_streak(store: FirehoseStore) -> None:
     assert await store.replace(dataclasses.replace(failing, tags=(), revision=failing.revision + 1))
     kept = await store.get("t1", "big")
     assert kept is not None and (kept.failing_since, kept.next_attempt) == (T0, T0 + 5_000)
-    assert await store.claim("gw", T0 + 4_999, T0 + 10_000, 10) == []  # retry not due yet
-    again = await store.claim("gw", T0 + 5_000, T0 + 10_000, 10)
+    assert (
+        await store.claim("gw", T0 + 4_999, T0 + 10_000, 10, "eu-fr-1") == []
+    )  # retry not due yet
+    again = await store.claim("gw", T0 + 5_000, T0 + 10_000, 10, "eu-fr-1")
     assert [s.failing_since for s in again] == [T0]
     assert await store.delivered("t1", "big", "gw", 10**12)
     ended = await store.get("t1", "big")

@@ -84,7 +84,11 @@ class FirehoseDeliverer:
         await store.activate()
         now = int(time.time() * 1000) if now is None else now
         claimed = await store.claim(
-            self.owner, now, now + self.policy.lease_ms, self.policy.streams_a_pass
+            self.owner,
+            now,
+            now + self.policy.lease_ms,
+            self.policy.streams_a_pass,
+            self._firehose.region,
         )
         written = 0
         for stream in claimed:

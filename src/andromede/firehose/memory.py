@@ -90,7 +90,7 @@ class MemoryFirehoseStore:
         return made
 
     async def claim(
-        self, owner: str, now: int, lease_until: int, limit: int
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
     ) -> list[DeliveryStream]:
         claimed: list[DeliveryStream] = []
         for key, stream in sorted(self._streams.items()):
@@ -100,6 +100,7 @@ class MemoryFirehoseStore:
             lease = self._leases.get(key)
             if (
                 stream.status != StreamStatus.ACTIVE
+                or stream.region != region
                 or totals.oldest is None
                 or stream.next_attempt > now
                 or (lease is not None and lease[1] >= now)

@@ -68,11 +68,12 @@ class FirehoseStore(Protocol):
         ...
 
     async def claim(
-        self, owner: str, now: int, lease_until: int, limit: int
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
     ) -> list[DeliveryStream]:
         """Up to ``limit`` ACTIVE streams due for a delivery — buffered records reaching the
         size hint or older than the interval hint, no failed attempt waiting, and no lease of
-        another gateway running — leased to ``owner`` until ``lease_until``."""
+        another gateway running — of ``region`` (the gateway's: its buckets are there), leased
+        to ``owner`` until ``lease_until``."""
         ...
 
     async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:

@@ -257,10 +257,11 @@ class SqlFirehoseStore:
         return await self._db.write(work)
 
     async def claim(
-        self, owner: str, now: int, lease_until: int, limit: int
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
     ) -> list[DeliveryStream]:
         due = sa.and_(
             _S.c.status == _ACTIVE,
+            _S.c.region == region,
             _S.c.oldest_arrival.is_not(None),
             _S.c.next_attempt <= now,
             _S.c.lease_until < now,
