@@ -126,6 +126,7 @@ from andromede.wiring.deployment import (
     write_credentials,
 )
 from andromede.wiring.events import events_parts
+from andromede.wiring.firehose import firehose_api
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.loadbalancing import (
@@ -657,6 +658,8 @@ class Application:
         )  # fmt: skip
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
+        background.append(firehose_api(apis, settings, db, keys, identity, audit, rate_limiter,
+            billing, objects, customer_keys, metrics_sink))  # fmt: skip
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))

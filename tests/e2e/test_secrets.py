@@ -5,7 +5,11 @@ force-deleted), another account reading a secret under a customer-managed key on
 secret's resource policy and the key's policy allow it, and the aws CLI's
 ``aws secretsmanager get-secret-value``; a new ``KmsKeyId`` re-encrypting the labelled
 versions (session 49). Terraform's ``aws_secretsmanager_secret`` and
-``aws_secretsmanager_secret_version`` are in ``test_terraform.py``'s configuration."""
+``aws_secretsmanager_secret_version`` are in ``test_terraform.py``'s configuration.
+
+Amazon Data Firehose (decision 0223) shares this module's server, the cheapest of the JSON
+services': boto3 makes a Direct PUT stream into a bucket, as a role trusting Firehose, puts
+records, and the deliverer (every 0.2 s here) writes the object they become."""
 
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("secrets") / "data"
-    with running_server(data_dir, extra_env={"ANDROMEDE_WORKERS": "1"}) as started:
+    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_FIREHOSE_DELIVERY_POLL_INTERVAL": "0.2"}
+    with running_server(data_dir, extra_env=env) as started:
         yield started
 
 
@@ -164,3 +169,79 @@ def test_aws_cli_get_secret_value(server: ServerProcess, tmp_path: Path) -> None
     assert (shown["Name"], shown["SecretString"]) == ("cli/token", "t0ken")
     missing = aws("secretsmanager", "get-secret-value", "--secret-id", "cli/none", check=False)
     assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_a_firehose_stream_delivers_into_a_bucket(server: ServerProcess) -> None:
+    credentials = server.credentials()
+    iam: Any = client_for(server, "iam", *credentials)
+    s3: Any = client_for(server, "s3", *credentials)
+    firehose: Any = client_for(server, "firehose", *credentials)
+    s3.create_bucket(Bucket="fh-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "firehose.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="fh-delivery", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(
+        RoleName="fh-delivery",
+        PolicyName="put",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::fh-landing/*",
+                    }
+                ],
+            }
+        ),
+    )
+    arn = firehose.create_delivery_stream(
+        DeliveryStreamName="clicks",
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role["Role"]["Arn"],
+            "BucketARN": "arn:aws:s3:::fh-landing",
+            "Prefix": "clicks/",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+        },
+    )["DeliveryStreamARN"]
+    assert arn.endswith(":deliverystream/clicks")
+    deadline = time.monotonic() + 20
+    status = "CREATING"
+    while status == "CREATING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        described = firehose.describe_delivery_stream(DeliveryStreamName="clicks")
+        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
+    assert status == "ACTIVE"
+    firehose.put_record(DeliveryStreamName="clicks", Record={"Data": b'{"n":1}\n'})
+    batch = firehose.put_record_batch(
+        DeliveryStreamName="clicks", Records=[{"Data": b'{"n":2}\n'}, {"Data": b'{"n":3}\n'}]
+    )
+    assert batch["FailedPutCount"] == 0
+    deadline = time.monotonic() + 20
+    objects: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        objects = s3.list_objects_v2(Bucket="fh-landing", Prefix="clicks/").get("Contents", [])
+        if sum(o["Size"] for o in objects) >= 24:
+            break
+        time.sleep(0.2)
+    # One object, or two when a pass ran between the puts (the interval hint is 0): each the
+    # records concatenated as they came.
+    bodies = [s3.get_object(Bucket="fh-landing", Key=o["Key"])["Body"].read() for o in objects]
+    assert sorted(bodies) in (
+        [b'{"n":1}\n{"n":2}\n{"n":3}\n'],
+        [b'{"n":1}\n', b'{"n":2}\n{"n":3}\n'],
+    )
+    assert objects[0]["Key"].startswith("clicks/20")
+    with pytest.raises(ClientError) as refused:
+        firehose.describe_delivery_stream(DeliveryStreamName="nope")
+    assert error_code(refused) == "ResourceNotFoundException"

@@ -146,6 +146,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # already money (millionths of EUR per hour, over seconds): the operator prices it 1.
     Meter("ec2.spot", "micro-EUR-per-hour-seconds", "EUR", 3600 * 1_000_000,
           "Spot Instances' running time at the Spot price of each period, in EUR (price 1)"),
+    # Decision 0223: Firehose's Direct PUT ingestion, as AWS bills it.
+    Meter("firehose.ingested", "bytes", "GiB", _GIB,
+          "Bytes Firehose delivery streams took, each record rounded up to 5 KiB"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

@@ -14,7 +14,8 @@ sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_me
 versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs``
 (CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
 rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Network Load
-Balancers). This module re-exports every table and ``metadata``: the stores and the
+Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered records). This
+module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
 difference.
@@ -178,6 +179,7 @@ from andromede.db.tables_events import (
     events_targets,
 )
 from andromede.db.tables_loadbalancing import lb_resources
+from andromede.db.tables_firehose import firehose_records, firehose_streams
 # isort: on
 
 __all__ = [
@@ -250,6 +252,8 @@ __all__ = [
     "events_replays",
     "events_rules",
     "events_targets",
+    "firehose_records",
+    "firehose_streams",
     "group_members",
     "iam_access_jobs",
     "iam_credential_reports",

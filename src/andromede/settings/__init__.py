@@ -15,9 +15,9 @@ blob backend, durability, lifecycle, replication), ``notifications``, ``identity
 sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit``, ``billing``,
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
 elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
-(Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge) and
-``loadbalancing`` (Network Load Balancers). What reads fields of two groups, the sources and
-``load_settings`` stay here.
+(Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge),
+``loadbalancing`` (Network Load Balancers) and ``firehose`` (Amazon Data Firehose). What reads
+fields of two groups, the sources and ``load_settings`` stay here.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from andromede.settings.audit import AuditSettings, AuditWitnessSettings
 from andromede.settings.billing import BillingSettings
 from andromede.settings.compute import ComputeSettings
 from andromede.settings.events import EventsSettings
+from andromede.settings.firehose import FirehoseSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
 from andromede.settings.identity import IdentitySettings
 from andromede.settings.kms import KmsSettings
@@ -70,6 +71,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    FirehoseSettings,
     SecretsSettings,
     LogsSettings,
     EventsSettings,

@@ -735,6 +735,22 @@ _SECRETSMANAGER = (
     "ValidateResourcePolicy",
 )
 
+# Amazon Data Firehose (decision 0223): every operation of AWS's model.
+_FIREHOSE = (
+    "CreateDeliveryStream",
+    "DeleteDeliveryStream",
+    "DescribeDeliveryStream",
+    "ListDeliveryStreams",
+    "ListTagsForDeliveryStream",
+    "PutRecord",
+    "PutRecordBatch",
+    "StartDeliveryStreamEncryption",
+    "StopDeliveryStreamEncryption",
+    "TagDeliveryStream",
+    "UntagDeliveryStream",
+    "UpdateDestination",
+)
+
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
@@ -748,6 +764,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "cloudwatch": _CLOUDWATCH,
     "logs": LOGS_ACTIONS,  # decision 0186
     "events": EVENTS_ACTIONS,  # decision 0192
+    "firehose": _FIREHOSE,  # decision 0223
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }

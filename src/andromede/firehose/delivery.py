@@ -1,0 +1,193 @@
+"""Firehose's deliverer (decision 0223): every gateway runs one; each pass turns the CREATING
+streams ACTIVE, then claims the streams whose buffer reached a hint (under a lease: one
+gateway at a time a stream) and writes the oldest records of each, up to the size hint, into
+one object of the stream's bucket, as the stream's role.
+
+A refused write (the role may not, the bucket is gone, its key refuses) is retried every
+``retry_interval_ms`` while the streak lasts less than ``retry_duration_ms`` (AWS retries an
+S3 destination for 24 hours); past it, the records are written under the stream's error
+output prefix (``processing-failed/…``, one JSON line a record with AWS's fields) and taken
+out of the buffer; if even that write is refused, they are dropped with a WARNING and the
+``on_dropped`` callback (the wiring audits it), never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from andromede.errors import AndromedeError
+from andromede.firehose.model import (
+    BufferedRecord,
+    DeliveryFailed,
+    DeliveryStream,
+    error_object_key,
+    object_key,
+)
+from andromede.firehose.service import FirehoseService
+
+__all__ = ["DeliveryObserver", "DeliveryPolicy", "FirehoseDeliverer"]
+
+log = logging.getLogger(__name__)
+
+_CONTENT_TYPE: Final = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    poll_interval: float = 5.0
+    lease_ms: int = 60_000
+    retry_interval_ms: int = 5_000
+    retry_duration_ms: int = 86_400_000
+    streams_a_pass: int = 100
+
+
+class DeliveryObserver(Protocol):
+    def delivered(self, stream: DeliveryStream, records: int, size: int, ok: bool) -> None:
+        """One attempt's outcome (``DeliveryToS3.*`` metrics)."""
+        ...
+
+
+class FirehoseDeliverer:
+    def __init__(
+        self,
+        firehose: FirehoseService,
+        policy: DeliveryPolicy,
+        owner: str,
+        observer: DeliveryObserver | None = None,
+        on_dropped: Callable[[DeliveryStream, int, str], None] | None = None,
+    ) -> None:
+        self._firehose = firehose
+        self.policy = policy
+        self.owner = owner
+        self._observer = observer
+        self._on_dropped = on_dropped
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_pass()
+            except Exception:  # a failed pass must not end the loop; the next one retries
+                log.exception("Firehose delivery pass failed")
+            await asyncio.sleep(self.policy.poll_interval)
+
+    async def run_pass(self, now: int | None = None) -> int:
+        """One pass; how many objects it wrote (error outputs included)."""
+        store = self._firehose.store
+        await store.activate()
+        now = int(time.time() * 1000) if now is None else now
+        claimed = await store.claim(
+            self.owner,
+            now,
+            now + self.policy.lease_ms,
+            self.policy.streams_a_pass,
+            self._firehose.region,
+        )
+        written = 0
+        for stream in claimed:
+            try:
+                written += await self._deliver(stream, now)
+            except Exception:  # one stream's fault must not stop the others' delivery
+                log.exception("Firehose stream %s: delivery failed", stream.arn)
+                since = stream.failing_since or now
+                await store.failed(
+                    stream.tenant_id, stream.name, self.owner, since,
+                    now + self.policy.retry_interval_ms,
+                )  # fmt: skip
+        return written
+
+    async def _deliver(self, stream: DeliveryStream, now: int) -> int:
+        store = self._firehose.store
+        destination = stream.destination
+        records = await store.batch(stream.tenant_id, stream.name, destination.size_bytes)
+        if not records:
+            await store.delivered(stream.tenant_id, stream.name, self.owner, 0)
+            return 0
+        upto = records[-1].seq
+        size = sum(r.size for r in records)
+        try:
+            opened = await self._firehose.sealer.open(stream, records)
+        except AndromedeError as exc:
+            # The account's key no longer opens them (destroyed: crypto-shredded): they can
+            # never be delivered; said, then taken out of the buffer.
+            self._dropped(stream, len(records), f"KMS.KeyUnusable: {exc}")
+            await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
+            return 0
+        body = b"".join(opened)
+        if destination.compression == "GZIP":
+            body = gzip.compress(body)
+        try:
+            await self._firehose.writer.write(
+                stream, object_key(stream, records[0].arrived), body, _CONTENT_TYPE
+            )
+        except DeliveryFailed as exc:
+            self._observe(stream, len(records), size, ok=False)
+            return await self._failed(stream, records, opened, exc, now)
+        await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
+        self._observe(stream, len(records), size, ok=True)
+        return 1
+
+    async def _failed(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        exc: DeliveryFailed,
+        now: int,
+    ) -> int:
+        store = self._firehose.store
+        since = stream.failing_since or now
+        if now - since < self.policy.retry_duration_ms:
+            log.info("Firehose stream %s: %s, retried", stream.arn, exc.code)
+            await store.failed(
+                stream.tenant_id, stream.name, self.owner, since,
+                now + self.policy.retry_interval_ms,
+            )  # fmt: skip
+            return 0
+        attempts = 1 + (now - since) // max(self.policy.retry_interval_ms, 1)
+        lines = b"".join(
+            json.dumps(
+                {
+                    "attemptsMade": attempts,
+                    "arrivalTimestamp": record.arrived,
+                    "errorCode": exc.code,
+                    "errorMessage": exc.message,
+                    "attemptEndingTimestamp": now,
+                    "rawData": base64.b64encode(data).decode(),
+                    "deliveryStreamArn": stream.arn,
+                },
+                separators=(",", ":"),
+            ).encode()
+            + b"\n"
+            for record, data in zip(records, opened, strict=True)
+        )
+        written = 0
+        try:
+            await self._firehose.writer.write(
+                stream, error_object_key(stream, records[0].arrived), lines, "application/json"
+            )
+            written = 1
+            log.warning(
+                "Firehose stream %s: %d records past their retry window written under the "
+                "error output prefix (%s)", stream.arn, len(records), exc.code,
+            )  # fmt: skip
+        except DeliveryFailed as error_exc:
+            self._dropped(stream, len(records), f"{exc.code}; error output: {error_exc.code}")
+        await store.delivered(stream.tenant_id, stream.name, self.owner, records[-1].seq)
+        return written
+
+    def _dropped(self, stream: DeliveryStream, records: int, why: str) -> None:
+        log.warning("Firehose stream %s: %d records dropped (%s)", stream.arn, records, why)
+        if self._on_dropped is not None:
+            self._on_dropped(stream, records, why)
+
+    def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
+        if self._observer is not None:
+            self._observer.delivered(stream, records, size, ok)

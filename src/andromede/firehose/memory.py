@@ -1,0 +1,160 @@
+"""The in-memory twin of :class:`~andromede.firehose.store.FirehoseStore` (tests, and the
+contract suite's reference)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from andromede.firehose.errors import LimitExceeded, StreamInUse
+from andromede.firehose.model import BufferedRecord, DeliveryStream, StreamStatus
+from andromede.firehose.store import BufferTotals, SealedRecord
+
+__all__ = ["MemoryFirehoseStore"]
+
+
+class MemoryFirehoseStore:
+    def __init__(self) -> None:
+        self._streams: dict[tuple[str, str], DeliveryStream] = {}
+        self._records: dict[tuple[str, str], list[BufferedRecord]] = {}
+        self._leases: dict[tuple[str, str], tuple[str, int]] = {}
+        self._seq = 0
+
+    async def create(self, stream: DeliveryStream, max_streams: int) -> None:
+        key = (stream.tenant_id, stream.name)
+        if key in self._streams:
+            raise StreamInUse(f"Firehose {stream.name} under accountId {stream.tenant_id} "
+                              "already exists")  # fmt: skip
+        if sum(1 for t, _ in self._streams if t == stream.tenant_id) >= max_streams:
+            raise LimitExceeded(f"You have already consumed your quota of {max_streams} "
+                                "delivery streams.")  # fmt: skip
+        self._streams[key] = stream
+        self._records[key] = []
+
+    async def get(self, tenant_id: str, name: str) -> DeliveryStream | None:
+        return self._streams.get((tenant_id, name))
+
+    async def names(self, tenant_id: str, after: str | None, limit: int) -> list[str]:
+        found = sorted(n for t, n in self._streams if t == tenant_id)
+        return [n for n in found if after is None or n > after][:limit]
+
+    async def replace(self, stream: DeliveryStream) -> bool:
+        key = (stream.tenant_id, stream.name)
+        held = self._streams.get(key)
+        if held is None or held.revision != stream.revision - 1:
+            return False
+        # The delivery's own state is the deliverer's, never a caller's copy of it.
+        self._streams[key] = dataclasses.replace(
+            stream, failing_since=held.failing_since, next_attempt=held.next_attempt
+        )
+        return True
+
+    async def delete(self, tenant_id: str, name: str) -> bool:
+        self._records.pop((tenant_id, name), None)
+        self._leases.pop((tenant_id, name), None)
+        return self._streams.pop((tenant_id, name), None) is not None
+
+    async def append(
+        self, tenant_id: str, name: str, records: Sequence[SealedRecord], now: int, max_bytes: int
+    ) -> int:
+        held = self._records.get((tenant_id, name))
+        if held is None:
+            return 0
+        size = sum(r.size for r in held)
+        taken = 0
+        for record in records:
+            if size + record.size > max_bytes:
+                break
+            self._seq += 1
+            held.append(
+                BufferedRecord(self._seq, record.record_id, now, record.size, record.sealed)
+            )
+            size += record.size
+            taken += 1
+        return taken
+
+    async def totals(self, tenant_id: str, name: str) -> BufferTotals:
+        held = self._records.get((tenant_id, name)) or []
+        if not held:
+            return BufferTotals()
+        return BufferTotals(len(held), sum(r.size for r in held), min(r.arrived for r in held))
+
+    async def activate(self) -> int:
+        made = 0
+        for key, stream in list(self._streams.items()):
+            if stream.status == StreamStatus.CREATING:
+                self._streams[key] = dataclasses.replace(
+                    stream, status=StreamStatus.ACTIVE, revision=stream.revision + 1
+                )
+                made += 1
+        return made
+
+    async def claim(
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
+    ) -> list[DeliveryStream]:
+        claimed: list[DeliveryStream] = []
+        for key, stream in sorted(self._streams.items()):
+            if len(claimed) >= limit:
+                break
+            totals = await self.totals(*key)
+            lease = self._leases.get(key)
+            if (
+                stream.status != StreamStatus.ACTIVE
+                or stream.region != region
+                or totals.oldest is None
+                or stream.next_attempt > now
+                or (lease is not None and lease[1] >= now)
+            ):
+                continue
+            hints = stream.destination
+            if (
+                totals.bytes < hints.size_bytes
+                and totals.oldest + hints.interval_seconds * 1000 > now
+            ):
+                continue
+            self._leases[key] = (owner, lease_until)
+            claimed.append(stream)
+        return claimed
+
+    async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:
+        found: list[BufferedRecord] = []
+        size = 0
+        for record in self._records.get((tenant_id, name)) or []:
+            if found and size + record.size > max_bytes:
+                break
+            found.append(record)
+            size += record.size
+        return found
+
+    def _held(self, tenant_id: str, name: str, owner: str) -> bool:
+        lease = self._leases.get((tenant_id, name))
+        return lease is not None and lease[0] == owner and (tenant_id, name) in self._streams
+
+    async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+        if not self._held(tenant_id, name, owner):
+            return False
+        key = (tenant_id, name)
+        self._records[key] = [r for r in self._records[key] if r.seq > upto]
+        stream = self._streams[key]
+        self._streams[key] = dataclasses.replace(stream, failing_since=None, next_attempt=0)
+        del self._leases[key]
+        return True
+
+    async def failed(
+        self, tenant_id: str, name: str, owner: str, since: int, next_attempt: int
+    ) -> bool:
+        if not self._held(tenant_id, name, owner):
+            return False
+        key = (tenant_id, name)
+        stream = self._streams[key]
+        self._streams[key] = dataclasses.replace(
+            stream, failing_since=since, next_attempt=next_attempt
+        )
+        del self._leases[key]
+        return True
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        keys = [k for k in self._streams if k[0] == tenant_id]
+        for key in keys:
+            await self.delete(*key)
+        return len(keys)

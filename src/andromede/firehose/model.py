@@ -1,0 +1,284 @@
+"""Amazon Data Firehose's pure core (decision 0223): delivery streams into S3, their buffering
+hints and object keys, the records they buffer, and the ports the service is built on.
+
+A Direct PUT stream buffers the records it is given until its size hint (``SizeInMBs``) or
+its interval hint (``IntervalInSeconds``) is reached, then writes them, concatenated as they
+came (no separator added, as AWS), into one object of its bucket named
+``<Prefix>YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`` (UTC, the oldest
+record's arrival; ``.gz`` when GZIP). A prefix with ``!{timestamp:…}`` or
+``!{firehose:random-string}`` expressions is evaluated instead, and gets no time folders,
+as AWS does (its "custom prefixes").
+
+:class:`RecordSink` is the port other services put records through (CloudWatch Logs
+subscription filters, SNS ``firehose`` subscriptions, metric streams, later): the service
+implements it, addressed by the stream's ARN.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+import string
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+from andromede.firehose.errors import InvalidArgument
+
+__all__ = [
+    "COMPRESSIONS",
+    "DEFAULT_INTERVAL_SECONDS",
+    "DEFAULT_SIZE_MB",
+    "MIB",
+    "BufferedRecord",
+    "DeliveryFailed",
+    "DeliveryStream",
+    "NewRecord",
+    "PutResult",
+    "RecordSealer",
+    "RecordSink",
+    "S3Destination",
+    "S3Writer",
+    "StreamStatus",
+    "check_prefixes",
+    "error_object_key",
+    "new_record_id",
+    "object_key",
+    "stream_arn",
+]
+
+MIB: Final = 1024 * 1024
+DEFAULT_SIZE_MB: Final = 5
+DEFAULT_INTERVAL_SECONDS: Final = 300
+COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")
+# The error output type of records this platform could not deliver (AWS's word for it).
+ERROR_OUTPUT_TYPE: Final = "processing-failed"
+_EXPRESSION: Final = re.compile(r"!\{([A-Za-z]+):([^}]*)\}")
+# The java.time letters AWS's timestamp expressions use, as strftime spells them.
+_TIME_LETTERS: Final = (
+    ("yyyy", "%Y"),
+    ("yy", "%y"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+)
+
+
+class StreamStatus(enum.Enum):
+    CREATING = "CREATING"
+    ACTIVE = "ACTIVE"
+    DELETING = "DELETING"
+
+
+@dataclass(frozen=True, slots=True)
+class S3Destination:
+    """An (Extended)S3DestinationConfiguration as the stream keeps it."""
+
+    role_arn: str
+    bucket_arn: str
+    prefix: str = ""
+    error_output_prefix: str = ""
+    size_mb: int = DEFAULT_SIZE_MB
+    interval_seconds: int = DEFAULT_INTERVAL_SECONDS
+    compression: str = "UNCOMPRESSED"
+    kms_key_arn: str | None = None  # EncryptionConfiguration.KMSEncryptionConfig
+    extended: bool = True
+    file_extension: str | None = None  # Extended S3's FileExtension, instead of ``.gz``
+
+    @property
+    def bucket(self) -> str:
+        return self.bucket_arn.removeprefix("arn:aws:s3:::")
+
+    @property
+    def size_bytes(self) -> int:
+        return self.size_mb * MIB
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStream:
+    tenant_id: str
+    name: str
+    region: str
+    status: StreamStatus
+    version: int  # VersionId: one more at each UpdateDestination
+    created: int  # ms
+    updated: int  # ms
+    destination: S3Destination
+    tags: tuple[tuple[str, str], ...] = ()
+    # StartDeliveryStreamEncryption's key ("AWS_OWNED_CMK" / "CUSTOMER_MANAGED_CMK"), or None
+    # when stopped: the buffered records are sealed under the account's keys either way.
+    sse_key_type: str | None = None
+    sse_key_arn: str | None = None
+    revision: int = 1  # every write's compare-and-set
+    # The delivery's failing streak: since when (ms), and when the next attempt is due.
+    failing_since: int | None = None
+    next_attempt: int = 0
+
+    @property
+    def arn(self) -> str:
+        return stream_arn(self.region, self.tenant_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    record_id: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BufferedRecord:
+    seq: int
+    record_id: str
+    arrived: int  # ms
+    size: int  # the plaintext's bytes
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """One record's answer: its RecordId, or AWS's error code and message."""
+
+    record_id: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class DeliveryFailed(Exception):
+    """The destination refused a write: ``code`` as AWS's delivery errors name them
+    (``S3.AccessDenied``, ``S3.NoSuchBucket``, ``S3.KMS.KeyDisabled``…)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RecordSealer(Protocol):
+    async def seal(self, stream: DeliveryStream, records: Sequence[NewRecord]) -> list[bytes]:
+        """Each record's data sealed under the stream's account's keys, bound to the stream
+        and its record id."""
+        ...
+
+    async def open(
+        self, stream: DeliveryStream, records: Sequence[BufferedRecord]
+    ) -> list[bytes]: ...
+
+
+class S3Writer(Protocol):
+    async def check(self, stream: DeliveryStream) -> None:
+        """InvalidArgument unless the role is the account's and trusts Firehose."""
+        ...
+
+    async def write(self, stream: DeliveryStream, key: str, body: bytes, content_type: str) -> None:
+        """``body`` into the stream's bucket at ``key``, as the stream's role
+        (:class:`DeliveryFailed` when it may not, or the bucket is gone)."""
+        ...
+
+
+class RecordSink(Protocol):
+    """What another service puts records through into a delivery stream of its account."""
+
+    async def put_records(
+        self, tenant_id: str, stream_arn: str, records: Sequence[bytes]
+    ) -> list[PutResult]: ...
+
+
+def stream_arn(region: str, tenant_id: str, name: str) -> str:
+    return f"arn:aws:firehose:{region}:{tenant_id}:deliverystream/{name}"
+
+
+def new_record_id() -> str:
+    """An opaque RecordId (AWS's are 224 bits of base-62ish text)."""
+    return secrets.token_hex(28)
+
+
+def check_prefixes(prefix: str, error_prefix: str) -> None:
+    """AWS's rules on custom prefixes: known expressions only, ``error-output-type`` only in
+    the error prefix, and an error prefix whenever the prefix has expressions."""
+    for text, is_error in ((prefix, False), (error_prefix, True)):
+        for namespace, argument in _EXPRESSION.findall(text):
+            if namespace == "timestamp":
+                _strftime(argument)
+            elif namespace == "firehose" and argument == "random-string":
+                pass
+            elif namespace == "firehose" and argument == "error-output-type" and is_error:
+                pass
+            else:
+                raise InvalidArgument(
+                    f"The expression !{{{namespace}:{argument}}} is not supported in "
+                    f"{'ErrorOutputPrefix' if is_error else 'Prefix'}."
+                )
+    if _EXPRESSION.search(prefix) and not error_prefix:
+        raise InvalidArgument(
+            "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions."
+        )
+
+
+def _strftime(pattern: str) -> str:
+    if not pattern:
+        raise InvalidArgument("The timestamp expression's format cannot be empty.")
+    rest, out = pattern, []
+    while rest:
+        for letters, spelled in _TIME_LETTERS:
+            if rest.startswith(letters):
+                out.append(spelled)
+                rest = rest[len(letters) :]
+                break
+        else:
+            char = rest[0]
+            if char in string.ascii_letters:
+                raise InvalidArgument(
+                    f"The timestamp expression's format {pattern!r} is not supported."
+                )
+            out.append("%%" if char == "%" else char)
+            rest = rest[1:]
+    return "".join(out)
+
+
+def _evaluate(text: str, when: datetime, error_type: str) -> str:
+    def expand(match: re.Match[str]) -> str:
+        namespace, argument = match.group(1), match.group(2)
+        if namespace == "timestamp":
+            return when.strftime(_strftime(argument))
+        if argument == "random-string":
+            return secrets.token_hex(6)[:11]
+        return error_type
+
+    return _EXPRESSION.sub(expand, text)
+
+
+def _folders(text: str, when: datetime) -> str:
+    """A prefix with its expressions evaluated; without any, followed by AWS's time folders."""
+    if _EXPRESSION.search(text):
+        return _evaluate(text, when, ERROR_OUTPUT_TYPE)
+    return f"{text}{when:%Y/%m/%d/%H}/"
+
+
+def object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
+    when = datetime.fromtimestamp(first_arrival_ms / 1000, UTC)
+    destination = stream.destination
+    suffix = ".gz" if destination.compression == "GZIP" else ""
+    if destination.file_extension is not None:
+        suffix = destination.file_extension
+    return (
+        f"{_folders(destination.prefix, when)}{stream.name}-{stream.version}-"
+        f"{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}{suffix}"
+    )
+
+
+def error_object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
+    """Where records that could not be delivered go: the error prefix evaluated, or (no
+    expression in it) followed by ``processing-failed/YYYY/MM/DD/HH/``."""
+    when = datetime.fromtimestamp(first_arrival_ms / 1000, UTC)
+    text = stream.destination.error_output_prefix
+    folders = (
+        _evaluate(text, when, ERROR_OUTPUT_TYPE)
+        if _EXPRESSION.search(text)
+        else f"{text}{ERROR_OUTPUT_TYPE}/{when:%Y/%m/%d/%H}/"
+    )
+    return f"{folders}{stream.name}-{stream.version}-{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}"

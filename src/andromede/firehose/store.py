@@ -1,0 +1,94 @@
+"""Where delivery streams and the records they buffer are kept (decision 0223): the
+:class:`FirehoseStore` interface, implemented in memory (``firehose.memory``) and over the
+metadata database (``firehose.store_sql``), one contract suite for both.
+
+A stream's row carries its buffer's totals (records, bytes, oldest arrival) and the lease of
+the gateway delivering it, so that one gateway at a time writes a stream's objects, and a
+stream whose gateway stopped is taken over once its lease ran out. A stream's buffered bytes
+are bounded (``append``'s ``max_bytes``): what does not fit is refused, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from andromede.firehose.model import BufferedRecord, DeliveryStream
+
+__all__ = ["BufferTotals", "FirehoseStore", "SealedRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    record_id: str
+    size: int
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BufferTotals:
+    records: int = 0
+    bytes: int = 0
+    oldest: int | None = None  # ms
+
+
+class FirehoseStore(Protocol):
+    async def create(self, stream: DeliveryStream, max_streams: int) -> None:
+        """StreamInUse when the name is the account's already; LimitExceeded at
+        ``max_streams`` streams."""
+        ...
+
+    async def get(self, tenant_id: str, name: str) -> DeliveryStream | None: ...
+
+    async def names(self, tenant_id: str, after: str | None, limit: int) -> list[str]:
+        """The account's stream names in order, after ``after``, at most ``limit``."""
+        ...
+
+    async def replace(self, stream: DeliveryStream) -> bool:
+        """Write ``stream`` over its row if the row's revision is ``stream.revision - 1``;
+        False when another write came first (or the stream is gone)."""
+        ...
+
+    async def delete(self, tenant_id: str, name: str) -> bool:
+        """The stream and its buffered records removed; False when there was none."""
+        ...
+
+    async def append(
+        self, tenant_id: str, name: str, records: Sequence[SealedRecord], now: int, max_bytes: int
+    ) -> int:
+        """Buffer the first records of ``records`` that fit within ``max_bytes`` buffered;
+        how many were taken (0 for a stream gone)."""
+        ...
+
+    async def totals(self, tenant_id: str, name: str) -> BufferTotals: ...
+
+    async def activate(self) -> int:
+        """Every CREATING stream made ACTIVE; how many."""
+        ...
+
+    async def claim(
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
+    ) -> list[DeliveryStream]:
+        """Up to ``limit`` ACTIVE streams due for a delivery — buffered records reaching the
+        size hint or older than the interval hint, no failed attempt waiting, and no lease of
+        another gateway running — of ``region`` (the gateway's: its buckets are there), leased
+        to ``owner`` until ``lease_until``."""
+        ...
+
+    async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:
+        """The oldest buffered records up to ``max_bytes`` (one at least)."""
+        ...
+
+    async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+        """Records up to seq ``upto`` removed, the failing streak ended and the lease let go,
+        if ``owner`` still holds it (False otherwise: nothing changed)."""
+        ...
+
+    async def failed(
+        self, tenant_id: str, name: str, owner: str, since: int, next_attempt: int
+    ) -> bool:
+        """A failed attempt: the streak's start and the next attempt kept, the lease let go."""
+        ...
+
+    async def forget_tenant(self, tenant_id: str) -> int: ...

@@ -1,0 +1,389 @@
+"""Delivery streams and their buffered records over the metadata database (SQLite or
+PostgreSQL), the tables of migration 0107 (decision 0223).
+
+A stream's buffer totals are kept on its row, updated in the transaction that inserts or
+removes its records, so the deliverer's claim is one ``UPDATE`` guarded by the totals, the
+hints and the lease (the candidates read ``FOR UPDATE SKIP LOCKED`` on PostgreSQL): two
+gateways never deliver one stream at once. Every later write of the deliverer names its lease
+owner, so a takeover after the lease ran out is never overwritten. The account's bound of
+streams is counted before the insert: two gateways creating at the same instant may pass it
+by one, a quota not a guarantee (as decision 0186's export tasks)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.firehose.errors import LimitExceeded, StreamInUse
+from andromede.firehose.model import BufferedRecord, DeliveryStream, S3Destination, StreamStatus
+from andromede.firehose.store import BufferTotals, SealedRecord
+
+__all__ = ["SqlFirehoseStore"]
+
+_S = tables.firehose_streams
+_R = tables.firehose_records
+FORMAT_VERSION: Final = 1
+_ACTIVE = StreamStatus.ACTIVE.value
+
+
+def _destination(text: str) -> S3Destination:
+    fields = json.loads(text)
+    return S3Destination(**fields)
+
+
+def _destination_text(destination: S3Destination) -> str:
+    return json.dumps(
+        {
+            "role_arn": destination.role_arn,
+            "bucket_arn": destination.bucket_arn,
+            "prefix": destination.prefix,
+            "error_output_prefix": destination.error_output_prefix,
+            "size_mb": destination.size_mb,
+            "interval_seconds": destination.interval_seconds,
+            "compression": destination.compression,
+            "kms_key_arn": destination.kms_key_arn,
+            "extended": destination.extended,
+            "file_extension": destination.file_extension,
+        },
+        sort_keys=True,
+    )
+
+
+def _stream(m: Any) -> DeliveryStream:
+    return DeliveryStream(
+        tenant_id=m["tenant_id"],
+        name=m["stream_name"],
+        region=m["region"],
+        status=StreamStatus(m["status"]),
+        version=int(m["version"]),
+        created=int(m["created"]),
+        updated=int(m["updated"]),
+        destination=_destination(m["destination"]),
+        tags=tuple((str(k), str(v)) for k, v in json.loads(m["tags"])),
+        sse_key_type=m["sse_key_type"],
+        sse_key_arn=m["sse_key_arn"],
+        revision=int(m["revision"]),
+        failing_since=None if m["failing_since"] is None else int(m["failing_since"]),
+        next_attempt=int(m["next_attempt"]),
+    )
+
+
+def _described(stream: DeliveryStream) -> dict[str, Any]:
+    """The columns a caller's write sets (never the buffer's, the lease's or the streak's)."""
+    return {
+        "region": stream.region,
+        "status": stream.status.value,
+        "version": stream.version,
+        "created": stream.created,
+        "updated": stream.updated,
+        "destination": _destination_text(stream.destination),
+        "tags": json.dumps([list(t) for t in stream.tags]),
+        "sse_key_type": stream.sse_key_type,
+        "sse_key_arn": stream.sse_key_arn,
+        "revision": stream.revision,
+        "size_bytes": stream.destination.size_bytes,
+        "interval_ms": stream.destination.interval_seconds * 1000,
+    }
+
+
+def _one(tenant_id: str, name: str) -> Any:
+    return sa.and_(_S.c.tenant_id == tenant_id, _S.c.stream_name == name)
+
+
+class SqlFirehoseStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, stream: DeliveryStream, max_streams: int) -> None:
+        count = sa.select(sa.func.count()).select_from(_S).where(_S.c.tenant_id == stream.tenant_id)
+        exists = sa.select(_S.c.revision).where(_one(stream.tenant_id, stream.name))
+
+        def work(conn: Connection) -> None:
+            if conn.execute(exists).first() is not None:
+                raise StreamInUse(
+                    f"Firehose {stream.name} under accountId {stream.tenant_id} already exists"
+                )
+            if int(conn.execute(count).scalar_one()) >= max_streams:
+                raise LimitExceeded(
+                    f"You have already consumed your quota of {max_streams} delivery streams."
+                )
+            conn.execute(
+                sa.insert(_S).values(
+                    tenant_id=stream.tenant_id,
+                    stream_name=stream.name,
+                    **_described(stream),
+                    buffered_records=0,
+                    buffered_bytes=0,
+                    oldest_arrival=None,
+                    failing_since=None,
+                    next_attempt=0,
+                    lease_owner=None,
+                    lease_until=0,
+                    format_version=FORMAT_VERSION,
+                )
+            )
+
+        await self._db.write(work)
+
+    async def get(self, tenant_id: str, name: str) -> DeliveryStream | None:
+        query = sa.select(_S).where(_one(tenant_id, name))
+
+        def work(conn: Connection) -> DeliveryStream | None:
+            row = conn.execute(query).mappings().first()
+            return None if row is None else _stream(row)
+
+        return await self._db.read(work)
+
+    async def names(self, tenant_id: str, after: str | None, limit: int) -> list[str]:
+        query = sa.select(_S.c.stream_name).where(_S.c.tenant_id == tenant_id)
+        if after is not None:
+            query = query.where(_S.c.stream_name > after)
+        query = query.order_by(_S.c.stream_name).limit(limit)
+
+        def work(conn: Connection) -> list[str]:
+            return [str(n) for n in conn.execute(query).scalars()]
+
+        return await self._db.read(work)
+
+    async def replace(self, stream: DeliveryStream) -> bool:
+        statement = (
+            sa.update(_S)
+            .where(_one(stream.tenant_id, stream.name), _S.c.revision == stream.revision - 1)
+            .values(**_described(stream))
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount == 1)
+
+        return await self._db.write(work)
+
+    async def delete(self, tenant_id: str, name: str) -> bool:
+        records = sa.delete(_R).where(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
+        stream = sa.delete(_S).where(_one(tenant_id, name))
+
+        def work(conn: Connection) -> bool:
+            conn.execute(records)
+            return bool(conn.execute(stream).rowcount == 1)
+
+        return await self._db.write(work)
+
+    async def append(
+        self, tenant_id: str, name: str, records: Sequence[SealedRecord], now: int, max_bytes: int
+    ) -> int:
+        held = (
+            sa.select(_S.c.buffered_bytes, _S.c.oldest_arrival)
+            .where(_one(tenant_id, name))
+            .with_for_update()
+        )
+
+        def work(conn: Connection) -> int:
+            row = conn.execute(held).first()
+            if row is None:
+                return 0
+            size = int(row[0])
+            taken: list[SealedRecord] = []
+            for record in records:
+                if size + record.size > max_bytes:
+                    break
+                taken.append(record)
+                size += record.size
+            if not taken:
+                return 0
+            conn.execute(
+                sa.insert(_R),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "stream_name": name,
+                        "record_id": r.record_id,
+                        "arrived": now,
+                        "size": r.size,
+                        "sealed": r.sealed,
+                    }
+                    for r in taken
+                ],
+            )
+            conn.execute(
+                sa.update(_S)
+                .where(_one(tenant_id, name))
+                .values(
+                    buffered_records=_S.c.buffered_records + len(taken),
+                    buffered_bytes=size,
+                    oldest_arrival=sa.func.coalesce(_S.c.oldest_arrival, now),
+                )
+            )
+            return len(taken)
+
+        return await self._db.write(work)
+
+    async def totals(self, tenant_id: str, name: str) -> BufferTotals:
+        query = sa.select(_S.c.buffered_records, _S.c.buffered_bytes, _S.c.oldest_arrival).where(
+            _one(tenant_id, name)
+        )
+
+        def work(conn: Connection) -> BufferTotals:
+            row = conn.execute(query).first()
+            if row is None or not row[0]:
+                return BufferTotals()
+            return BufferTotals(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]))
+
+        return await self._db.read(work)
+
+    async def activate(self) -> int:
+        statement = (
+            sa.update(_S)
+            .where(_S.c.status == StreamStatus.CREATING.value)
+            .values(status=_ACTIVE, revision=_S.c.revision + 1)
+        )
+
+        creating = sa.select(_S.c.tenant_id).where(_S.c.status == StreamStatus.CREATING.value)
+
+        def any_creating(conn: Connection) -> bool:
+            return conn.execute(creating.limit(1)).first() is not None
+
+        def work(conn: Connection) -> int:
+            return int(conn.execute(statement).rowcount)
+
+        # Every gateway asks at every pass: a read, so that an idle deployment takes no write
+        # lock for it.
+        if not await self._db.read(any_creating):
+            return 0
+        return await self._db.write(work)
+
+    async def claim(
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
+    ) -> list[DeliveryStream]:
+        due = sa.and_(
+            _S.c.status == _ACTIVE,
+            _S.c.region == region,
+            _S.c.oldest_arrival.is_not(None),
+            _S.c.next_attempt <= now,
+            _S.c.lease_until < now,
+            sa.or_(
+                _S.c.buffered_bytes >= _S.c.size_bytes,
+                _S.c.oldest_arrival + _S.c.interval_ms <= now,
+            ),
+        )
+        candidates = (
+            sa.select(_S.c.tenant_id, _S.c.stream_name)
+            .where(due)
+            .order_by(_S.c.oldest_arrival)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+
+        def any_due(conn: Connection) -> bool:
+            return conn.execute(sa.select(_S.c.tenant_id).where(due).limit(1)).first() is not None
+
+        def work(conn: Connection) -> list[DeliveryStream]:
+            claimed = []
+            for tenant_id, name in conn.execute(candidates).all():
+                taken = conn.execute(
+                    sa.update(_S)
+                    .where(_one(tenant_id, name), due)
+                    .values(lease_owner=owner, lease_until=lease_until)
+                )
+                if taken.rowcount != 1:
+                    continue  # taken by another gateway between the read and the write
+                row = conn.execute(sa.select(_S).where(_one(tenant_id, name))).mappings()
+                claimed.append(_stream(row.one()))
+            return claimed
+
+        if not await self._db.read(any_due):  # most passes: a read, no write lock
+            return []
+        return await self._db.write(work)
+
+    async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:
+        page = 256
+
+        def query(after: int) -> Any:
+            return (
+                sa.select(_R.c.seq, _R.c.record_id, _R.c.arrived, _R.c.size, _R.c.sealed)
+                .where(_R.c.tenant_id == tenant_id, _R.c.stream_name == name, _R.c.seq > after)
+                .order_by(_R.c.seq)
+                .limit(page)
+            )
+
+        def work(conn: Connection) -> list[BufferedRecord]:
+            # Read by pages, as far as the size reaches: a stream may buffer far more than one
+            # object's worth.
+            found: list[BufferedRecord] = []
+            size, after = 0, 0
+            while True:
+                rows = conn.execute(query(after)).all()
+                for seq, record_id, arrived, record_size, sealed in rows:
+                    if found and size + int(record_size) > max_bytes:
+                        return found
+                    found.append(
+                        BufferedRecord(int(seq), record_id, int(arrived), int(record_size), sealed)
+                    )
+                    size += int(record_size)
+                if len(rows) < page:
+                    return found
+                after = found[-1].seq
+
+        return await self._db.read(work)
+
+    def _held(self, tenant_id: str, name: str, owner: str) -> Any:
+        return sa.and_(_one(tenant_id, name), _S.c.lease_owner == owner)
+
+    async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+        held = sa.select(_S.c.revision).where(self._held(tenant_id, name, owner)).with_for_update()
+        mine = sa.and_(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(held).first() is None:
+                return False
+            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto))
+            count, size, oldest = conn.execute(
+                sa.select(
+                    sa.func.count(), sa.func.coalesce(sa.func.sum(_R.c.size), 0),
+                    sa.func.min(_R.c.arrived),
+                ).where(mine)
+            ).one()  # fmt: skip
+            conn.execute(
+                sa.update(_S)
+                .where(_one(tenant_id, name))
+                .values(
+                    buffered_records=int(count),
+                    buffered_bytes=int(size),
+                    oldest_arrival=None if oldest is None else int(oldest),
+                    failing_since=None,
+                    next_attempt=0,
+                    lease_owner=None,
+                    lease_until=0,
+                )
+            )
+            return True
+
+        return await self._db.write(work)
+
+    async def failed(
+        self, tenant_id: str, name: str, owner: str, since: int, next_attempt: int
+    ) -> bool:
+        statement = (
+            sa.update(_S)
+            .where(self._held(tenant_id, name, owner))
+            .values(failing_since=since, next_attempt=next_attempt, lease_owner=None, lease_until=0)
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount == 1)
+
+        return await self._db.write(work)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        records = sa.delete(_R).where(_R.c.tenant_id == tenant_id)
+        streams = sa.delete(_S).where(_S.c.tenant_id == tenant_id)
+
+        def work(conn: Connection) -> int:
+            conn.execute(records)
+            return int(conn.execute(streams).rowcount)
+
+        return await self._db.write(work)

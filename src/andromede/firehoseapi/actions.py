@@ -1,0 +1,304 @@
+"""Firehose's actions (decision 0223): one handler per operation, each authorising
+``firehose:<Action>`` on the stream's ARN (the request's tags as ``aws:RequestTag/…``, the
+stream's as ``aws:ResourceTag/…``) before it calls the service, then answering in the API
+model's shape. The other sources (Kinesis, MSK, databases) and destinations are refused
+``InvalidArgumentException``, in AWS's words, never accepted silently."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from andromede.firehose.model import DeliveryStream, S3Destination, stream_arn
+from andromede.firehose.store import BufferTotals
+from andromede.firehoseapi.params import FirehoseCall, invalid, refused
+
+__all__ = ["ACTIONS", "DATA_ACTIONS"]
+
+Handler = Callable[[FirehoseCall], Awaitable[dict[str, Any]]]
+
+DESTINATION_ID: Final = "destinationId-000000000001"
+_MAX_BATCH_RECORDS: Final = 500
+_MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
+_OTHER_DESTINATIONS: Final = (
+    "RedshiftDestinationConfiguration", "ElasticsearchDestinationConfiguration",
+    "AmazonopensearchserviceDestinationConfiguration", "SplunkDestinationConfiguration",
+    "HttpEndpointDestinationConfiguration", "AmazonOpenSearchServerlessDestinationConfiguration",
+    "SnowflakeDestinationConfiguration", "IcebergDestinationConfiguration",
+)  # fmt: skip
+_OTHER_UPDATES: Final = tuple(
+    name.replace("Configuration", "Update") for name in _OTHER_DESTINATIONS
+)
+_KEY_TYPES: Final = ("AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK")
+
+
+def _tag_keys(stream: DeliveryStream) -> dict[str, Any]:
+    return {f"aws:ResourceTag/{k}": v for k, v in stream.tags}
+
+
+def _request_tags(tags: list[tuple[str, str]]) -> dict[str, Any]:
+    keys: dict[str, Any] = {f"aws:RequestTag/{k}": v for k, v in tags}
+    keys["aws:TagKeys"] = [k for k, _ in tags]
+    return keys
+
+
+async def _stream(
+    call: FirehoseCall, action: str, extra: dict[str, Any] | None = None
+) -> DeliveryStream:
+    """The named stream, once the caller may do ``action`` on it (a stream that does not
+    exist is authorised on its would-be ARN first, so that no one probes names)."""
+    name = call.stream_name()
+    arn = stream_arn(call.firehose.region, call.tenant_id, name)
+    call.resources.append(arn)
+    found = await call.firehose.store.get(call.tenant_id, name)
+    keys = (extra or {}) | ({} if found is None else _tag_keys(found))
+    await call.authorise(f"firehose:{action}", arn, keys)
+    return found or await call.firehose.get(call.tenant_id, name)
+
+
+def _epoch(ms: int) -> float:
+    return round(ms / 1000, 3)
+
+
+def _s3_description(destination: S3Destination) -> dict[str, Any]:
+    encryption: dict[str, Any] = (
+        {"KMSEncryptionConfig": {"AWSKMSKeyARN": destination.kms_key_arn}}
+        if destination.kms_key_arn
+        else {"NoEncryptionConfig": "NoEncryption"}
+    )
+    described: dict[str, Any] = {
+        "RoleARN": destination.role_arn,
+        "BucketARN": destination.bucket_arn,
+        "Prefix": destination.prefix,
+        "ErrorOutputPrefix": destination.error_output_prefix,
+        "BufferingHints": {
+            "SizeInMBs": destination.size_mb,
+            "IntervalInSeconds": destination.interval_seconds,
+        },
+        "CompressionFormat": destination.compression,
+        "EncryptionConfiguration": encryption,
+        "CloudWatchLoggingOptions": {"Enabled": False},
+    }
+    return described
+
+
+def _description(stream: DeliveryStream, totals: BufferTotals) -> dict[str, Any]:
+    s3 = _s3_description(stream.destination)
+    destination: dict[str, Any] = {"DestinationId": DESTINATION_ID, "S3DestinationDescription": s3}
+    if stream.destination.extended:
+        extended = dict(s3) | {"S3BackupMode": "Disabled", "CustomTimeZone": "UTC"}
+        if stream.destination.file_extension is not None:
+            extended["FileExtension"] = stream.destination.file_extension
+        destination["ExtendedS3DestinationDescription"] = extended
+    sse: dict[str, Any] = {"Status": "DISABLED"}
+    if stream.sse_key_type is not None:
+        sse = {"Status": "ENABLED", "KeyType": stream.sse_key_type}
+        if stream.sse_key_arn is not None:
+            sse["KeyARN"] = stream.sse_key_arn
+    return {
+        "DeliveryStreamDescription": {
+            "DeliveryStreamName": stream.name,
+            "DeliveryStreamARN": stream.arn,
+            "DeliveryStreamStatus": stream.status.value,
+            "DeliveryStreamEncryptionConfiguration": sse,
+            "DeliveryStreamType": "DirectPut",
+            "VersionId": str(stream.version),
+            "CreateTimestamp": _epoch(stream.created),
+            "LastUpdateTimestamp": _epoch(stream.updated),
+            "Destinations": [destination],
+            "HasMoreDestinations": False,
+        }
+    }
+
+
+def _encryption_input(call: FirehoseCall) -> tuple[str | None, str | None]:
+    asked = call.mapping("DeliveryStreamEncryptionConfigurationInput")
+    if asked is None:
+        return None, None
+    key_type = call.string("KeyType", required=True, source=asked)
+    if key_type not in _KEY_TYPES:
+        raise invalid(
+            "DeliveryStreamEncryptionConfigurationInput.keyType",
+            "Member must satisfy enum value set: [AWS_OWNED_CMK, CUSTOMER_MANAGED_CMK]",
+        )
+    key_arn = call.string("KeyARN", max_length=512, source=asked)
+    if (key_type == "CUSTOMER_MANAGED_CMK") != (key_arn is not None):
+        raise refused("KeyARN is required with CUSTOMER_MANAGED_CMK, and only with it.")
+    return key_type, key_arn
+
+
+async def create_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
+    kind = call.string("DeliveryStreamType") or "DirectPut"
+    if kind != "DirectPut":
+        raise refused(f"DeliveryStreamType {kind[:64]} is not offered by this platform: "
+                      "Direct PUT streams only (decision 0223).")  # fmt: skip
+    for other in _OTHER_DESTINATIONS:
+        if call.params.get(other) is not None:
+            raise refused(f"{other}: only S3 destinations are offered by this platform "
+                          "(decision 0223).")  # fmt: skip
+    extended = call.mapping("ExtendedS3DestinationConfiguration")
+    plain = call.mapping("S3DestinationConfiguration")
+    if (extended is None) == (plain is None):
+        raise refused(
+            "Exactly one destination configuration must be provided: "
+            "ExtendedS3DestinationConfiguration or S3DestinationConfiguration."
+        )
+    destination = call.destination(extended or plain or {}, extended=extended is not None)
+    tags = call.tags()
+    key_type, key_arn = _encryption_input(call)
+    name = call.stream_name()
+    arn = stream_arn(call.firehose.region, call.tenant_id, name)
+    call.resources.append(arn)
+    await call.authorise("firehose:CreateDeliveryStream", arn, _request_tags(tags))
+    if tags:
+        await call.authorise("firehose:TagDeliveryStream", arn, _request_tags(tags))
+    made = await call.firehose.create(call.tenant_id, name, destination, tags, key_type, key_arn)
+    return {"DeliveryStreamARN": made.arn}
+
+
+async def describe_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
+    call.integer("Limit", minimum=1, maximum=10000)
+    call.string("ExclusiveStartDestinationId", max_length=100)
+    stream = await _stream(call, "DescribeDeliveryStream")
+    return _description(stream, await call.firehose.store.totals(stream.tenant_id, stream.name))
+
+
+async def list_delivery_streams(call: FirehoseCall) -> dict[str, Any]:
+    limit = call.integer("Limit", minimum=1, maximum=10000) or 10
+    kind = call.string("DeliveryStreamType")
+    after = call.string("ExclusiveStartDeliveryStreamName", max_length=64)
+    await call.authorise("firehose:ListDeliveryStreams", "*", {})
+    if kind not in (None, "DirectPut"):
+        return {"DeliveryStreamNames": [], "HasMoreDeliveryStreams": False}
+    names, more = await call.firehose.names(call.tenant_id, after, limit)
+    return {"DeliveryStreamNames": names, "HasMoreDeliveryStreams": more}
+
+
+async def delete_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
+    force = call.params.get("AllowForceDelete")
+    if force is not None and not isinstance(force, bool):
+        raise invalid("AllowForceDelete", "Member must be a boolean")
+    stream = await _stream(call, "DeleteDeliveryStream")
+    await call.firehose.delete(call.tenant_id, stream.name)
+    return {}
+
+
+async def put_record(call: FirehoseCall) -> dict[str, Any]:
+    data = call.data(call.params.get("Record"))
+    stream = await _stream(call, "PutRecord")
+    (result,) = await call.firehose.put(call.tenant_id, stream.name, [data])
+    if result.record_id is None:
+        raise call.firehose.slow_down()
+    return {"RecordId": result.record_id, "Encrypted": stream.sse_key_type is not None}
+
+
+async def put_record_batch(call: FirehoseCall) -> dict[str, Any]:
+    raw = call.params.get("Records")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= _MAX_BATCH_RECORDS:
+        raise invalid("Records", f"Member must have length between 1 and {_MAX_BATCH_RECORDS}")
+    datas = [call.data(r, f"Records.{i + 1}.member") for i, r in enumerate(raw)]
+    if sum(len(d) for d in datas) > _MAX_BATCH_BYTES:
+        raise refused("Records size exceeds 4 MiB limit")
+    stream = await _stream(call, "PutRecordBatch")
+    results = await call.firehose.put(call.tenant_id, stream.name, datas)
+    responses = [
+        {"RecordId": r.record_id}
+        if r.record_id is not None
+        else {"ErrorCode": r.error_code, "ErrorMessage": r.error_message}
+        for r in results
+    ]
+    return {
+        "FailedPutCount": sum(1 for r in results if r.record_id is None),
+        "Encrypted": stream.sse_key_type is not None,
+        "RequestResponses": responses,
+    }
+
+
+async def update_destination(call: FirehoseCall) -> dict[str, Any]:
+    version = call.string("CurrentDeliveryStreamVersionId", required=True, min_length=1,
+                          max_length=50)  # fmt: skip
+    destination_id = call.string("DestinationId", required=True, min_length=1, max_length=100)
+    for other in _OTHER_UPDATES:
+        if call.params.get(other) is not None:
+            raise refused(f"{other}: only S3 destinations are offered by this platform "
+                          "(decision 0223).")  # fmt: skip
+    extended = call.mapping("ExtendedS3DestinationUpdate")
+    plain = call.mapping("S3DestinationUpdate")
+    if (extended is None) == (plain is None):
+        raise refused("Exactly one destination update must be provided: "
+                      "ExtendedS3DestinationUpdate or S3DestinationUpdate.")  # fmt: skip
+    stream = await _stream(call, "UpdateDestination")
+    if destination_id != DESTINATION_ID:
+        raise refused(f"Destination {str(destination_id)[:100]} not found in {stream.name}.")
+    updated = call.destination(
+        extended or plain or {}, extended=extended is not None, base=stream.destination
+    )
+    assert version is not None  # noqa: S101 (required)
+    await call.firehose.update_destination(call.tenant_id, stream.name, version, updated)
+    return {}
+
+
+async def tag_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
+    tags = call.tags(required=True)
+    stream = await _stream(call, "TagDeliveryStream", _request_tags(tags))
+    await call.firehose.tag(call.tenant_id, stream.name, tags)
+    return {}
+
+
+async def untag_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
+    keys = call.params.get("TagKeys")
+    if (
+        not isinstance(keys, list)
+        or not 1 <= len(keys) <= 50
+        or not all(isinstance(k, str) and 1 <= len(k) <= 128 for k in keys)
+    ):
+        raise invalid("TagKeys", "Member must have length between 1 and 50")
+    stream = await _stream(call, "UntagDeliveryStream", {"aws:TagKeys": list(keys)})
+    await call.firehose.untag(call.tenant_id, stream.name, keys)
+    return {}
+
+
+async def list_tags_for_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
+    limit = call.integer("Limit", minimum=1, maximum=50) or 50
+    after = call.string("ExclusiveStartTagKey", min_length=1, max_length=128)
+    stream = await _stream(call, "ListTagsForDeliveryStream")
+    pairs = sorted(stream.tags)
+    if after is not None:
+        pairs = [(k, v) for k, v in pairs if k > after]
+    return {
+        "Tags": [{"Key": k, "Value": v} for k, v in pairs[:limit]],
+        "HasMoreTags": len(pairs) > limit,
+    }
+
+
+async def start_delivery_stream_encryption(call: FirehoseCall) -> dict[str, Any]:
+    key_type, key_arn = _encryption_input(call)
+    stream = await _stream(call, "StartDeliveryStreamEncryption")
+    await call.firehose.set_encryption(
+        call.tenant_id, stream.name, key_type or "AWS_OWNED_CMK", key_arn
+    )
+    return {}
+
+
+async def stop_delivery_stream_encryption(call: FirehoseCall) -> dict[str, Any]:
+    stream = await _stream(call, "StopDeliveryStreamEncryption")
+    await call.firehose.set_encryption(call.tenant_id, stream.name, None, None)
+    return {}
+
+
+ACTIONS: Final[dict[str, Handler]] = {
+    "CreateDeliveryStream": create_delivery_stream,
+    "DeleteDeliveryStream": delete_delivery_stream,
+    "DescribeDeliveryStream": describe_delivery_stream,
+    "ListDeliveryStreams": list_delivery_streams,
+    "ListTagsForDeliveryStream": list_tags_for_delivery_stream,
+    "PutRecord": put_record,
+    "PutRecordBatch": put_record_batch,
+    "StartDeliveryStreamEncryption": start_delivery_stream_encryption,
+    "StopDeliveryStreamEncryption": stop_delivery_stream_encryption,
+    "TagDeliveryStream": tag_delivery_stream,
+    "UntagDeliveryStream": untag_delivery_stream,
+    "UpdateDestination": update_destination,
+}
+# Data events, which CloudTrail does not log by default: audited when refused only.
+DATA_ACTIONS: Final = frozenset({"PutRecord", "PutRecordBatch"})

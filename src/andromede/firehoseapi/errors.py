@@ -1,0 +1,96 @@
+"""Amazon Data Firehose's wire errors: types, HTTP statuses, and how domain errors map to them.
+
+AWS answers ``{"__type": "ResourceNotFoundException", "message": "…"}`` with status 400 (500
+for ``InternalFailure``, 503 for ``ServiceUnavailableException``) and the
+``x-amzn-RequestId`` header; botocore raises ``ClientError`` whose code is the ``__type``.
+An operation this platform does not serve answers 501 ``NotImplemented``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.awsjson.endpoint import JsonWireError
+from andromede.errors import AndromedeError
+from andromede.firehose import errors as f
+from andromede.firehose.service import ServiceUnavailable
+from andromede.http.sigv4 import SigV4Error
+from andromede.iam import errors as iam_errors
+
+__all__ = ["FirehoseWireError", "to_firehose_error"]
+
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
+    "ConcurrentModificationException": (400, "Another modification has already happened."),
+    "ExpiredTokenException": (400, "The security token included in the request is expired"),
+    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
+                                     "standards."),
+    "InternalFailure": (500, "The request processing has failed because of an unknown error."),
+    "InvalidArgumentException": (400, "The specified input parameter has a value that is not "
+                                 "valid."),
+    "InvalidKMSResourceException": (400, "Firehose throws this exception when an attempt to put "
+                                    "records or to start or stop delivery stream encryption "
+                                    "fails."),
+    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
+                                  "signature you provided."),
+    "LimitExceededException": (400, "You have already reached the limit for a requested "
+                               "resource."),
+    "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "NotImplemented": (501, "This operation is not offered by this platform."),
+    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
+    "ResourceInUseException": (400, "The resource is already in use and not available for this "
+                               "operation."),
+    "ResourceNotFoundException": (400, "The specified resource could not be found."),
+    "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "ServiceUnavailableException": (503, "Slow down."),
+    "ThrottlingException": (400, "Rate exceeded"),
+    "UnknownOperationException": (400, "The operation is not known to this service."),
+    "UnrecognizedClientException": (400, "The security token included in the request is "
+                                     "invalid."),
+    "ValidationException": (400, "The input fails to satisfy the constraints of the "
+                            "operation."),
+}  # fmt: skip
+
+
+class FirehoseWireError(JsonWireError):
+    def __init__(self, error_type: str, message: str | None = None) -> None:
+        status, default = CATALOGUE[error_type]
+        super().__init__(error_type, status, message if message is not None else default)
+
+
+_DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
+    (f.StreamNotFound, "ResourceNotFoundException"),
+    (f.StreamInUse, "ResourceInUseException"),
+    (f.InvalidArgument, "InvalidArgumentException"),
+    (ServiceUnavailable, "ServiceUnavailableException"),
+    (f.LimitExceeded, "LimitExceededException"),
+    (f.ConcurrentModification, "ConcurrentModificationException"),
+)
+
+_FROM_SIGV4: Final[dict[str, str]] = {
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "RequestTimeTooSkewed": "InvalidSignatureException",
+}
+
+
+def to_firehose_error(exc: AndromedeError) -> FirehoseWireError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, FirehoseWireError):
+        return exc
+    for domain, error_type in _DOMAIN:
+        if isinstance(exc, domain):
+            return FirehoseWireError(error_type, str(exc) or None)
+    if isinstance(exc, SigV4Error):
+        error_type = _FROM_SIGV4.get(exc.code, "IncompleteSignatureException")
+        if exc.code == "RequestTimeTooSkewed":
+            return FirehoseWireError(error_type, f"Signature expired: {exc.message}")
+        if error_type == "InvalidSignatureException":
+            return FirehoseWireError(error_type)
+        return FirehoseWireError(error_type, exc.message)
+    if isinstance(exc, iam_errors.ExpiredToken):
+        return FirehoseWireError("ExpiredTokenException")
+    if isinstance(exc, iam_errors.InvalidAccessKeyId):
+        return FirehoseWireError("UnrecognizedClientException")
+    if isinstance(exc, iam_errors.AccessDenied):
+        return FirehoseWireError("AccessDeniedException", str(exc) or None)
+    return None

@@ -1,0 +1,52 @@
+"""Amazon Data Firehose (decision 0223): the bounds of its delivery streams and records, and
+the deliverer that writes their buffers into the buckets.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FirehoseSettings(BaseModel):
+    """Firehose's limits and deliverer."""
+
+    firehose_max_delivery_streams: int = Field(
+        default=5000,
+        gt=0,
+        description="Delivery streams an account may hold in a Region (AWS: 5,000 in the "
+        "largest Regions) (decision 0223).",
+    )
+    firehose_max_record_size: int = Field(
+        default=1_024_000,
+        gt=0,
+        le=1_024_000,
+        description="Largest record in bytes, before base64 (AWS: 1,000 KiB) (decision 0223).",
+    )
+    firehose_max_buffered_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="Bytes of records a delivery stream may hold not yet delivered (sealed in "
+        "the database); beyond, its puts are answered ServiceUnavailableException (decision "
+        "0223).",
+    )
+    firehose_delivery_poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between the deliverer's passes in every gateway, and between the "
+        "attempts of a failing delivery (AWS retries every 5 s) (decision 0223).",
+    )
+    firehose_delivery_retry_duration: int = Field(
+        default=86400,
+        ge=0,
+        description="Seconds a failing delivery into S3 is retried before its records are "
+        "written under the error output prefix (AWS: 24 hours) (decision 0223).",
+    )
+    firehose_delivery_lease: int = Field(
+        default=60,
+        gt=0,
+        description="Seconds a gateway holds a delivery stream it delivers; another takes it "
+        "over once the lease ran out (decision 0223).",
+    )

@@ -1,0 +1,164 @@
+"""Amazon Data Firehose's wiring (decision 0223): the service over the metadata database with
+the settings' limits, its records sealed under the accounts' key rings, its writes into the
+buckets as the streams' roles (``andromede.firehose_delivery``), its API app, and the
+deliverer every ``serve`` runs.
+
+**Metrics and billing.** What a stream takes is counted into its account's ``AWS/Firehose``
+metrics (dimension ``DeliveryStreamName``): ``IncomingRecords``, ``IncomingBytes``,
+``IncomingPutRequests``; each delivery attempt ``DeliveryToS3.Records``,
+``DeliveryToS3.Bytes`` and ``DeliveryToS3.Success`` (1 or 0), through the platform's metrics
+sink. The bytes ingested are billed as AWS bills Direct PUT: each record rounded up to 5 KiB,
+into the account's ``firehose.ingested``. Records the deliverer had to drop are audited
+(``firehose:DeliveryFailed``), beside its WARNING."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Final
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.db.database import Database
+from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
+from andromede.firehose.model import DeliveryStream
+from andromede.firehose.service import FirehoseLimits, FirehoseService
+from andromede.firehose.store_sql import SqlFirehoseStore
+from andromede.firehose_delivery import FIREHOSE_PRINCIPAL, KeyRingRecordSealer, RoleBucketWriter
+from andromede.firehoseapi.app import FirehoseApp
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send
+from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.service import KeyService
+from andromede.metrics.sink import MetricsSink
+from andromede.settings import Settings
+from andromede.sse_kms_keys import ReplicaKmsKeys
+from andromede.storage.replication import ReplicaKeys
+from andromede.storage.service import ObjectService
+
+__all__ = ["FirehoseMetrics", "billed_bytes", "firehose_api", "firehose_deliverer"]
+
+NAMESPACE: Final = "AWS/Firehose"
+INGESTED: Final = "firehose.ingested"
+_BILLING_UNIT: Final = 5 * 1024  # AWS rounds each Direct PUT record up to 5 KiB
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def billed_bytes(sizes: Sequence[int]) -> int:
+    return sum(max(1, -(-size // _BILLING_UNIT)) * _BILLING_UNIT for size in sizes)
+
+
+class FirehoseMetrics:
+    """``FirehoseObserver`` and ``DeliveryObserver`` over the metrics sink and billing."""
+
+    def __init__(
+        self, sink: MetricsSink | None, billing: BillingService | None, region: str
+    ) -> None:
+        self._sink = sink
+        self._billing = billing
+        self._region = region
+
+    def _record(self, stream: DeliveryStream, name: str, value: float, unit: str) -> None:
+        if self._sink is not None:
+            dims = [("DeliveryStreamName", stream.name)]
+            self._sink.record(stream.tenant_id, NAMESPACE, name, dims, value, unit)
+
+    def incoming(self, stream: DeliveryStream, sizes: Sequence[int]) -> None:
+        self._record(stream, "IncomingRecords", float(len(sizes)), "Count")
+        self._record(stream, "IncomingBytes", float(sum(sizes)), "Bytes")
+        self._record(stream, "IncomingPutRequests", 1.0, "Count")
+        if self._billing is not None:
+            self._billing.count(stream.tenant_id, self._region, INGESTED, billed_bytes(sizes))
+
+    def delivered(self, stream: DeliveryStream, records: int, size: int, ok: bool) -> None:
+        self._record(stream, "DeliveryToS3.Success", 1.0 if ok else 0.0, "None")
+        if ok:
+            self._record(stream, "DeliveryToS3.Records", float(records), "Count")
+            self._record(stream, "DeliveryToS3.Bytes", float(size), "Bytes")
+
+
+def firehose_service(
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    identity: IdentityService,
+    objects: ObjectService,
+    kms_keys: ReplicaKeys | None = None,
+    metrics: FirehoseMetrics | None = None,
+) -> FirehoseService:
+    return FirehoseService(
+        SqlFirehoseStore(db),
+        KeyRingRecordSealer(keys),
+        RoleBucketWriter(identity, objects, settings.region, kms_keys),
+        settings.region,
+        FirehoseLimits(
+            max_streams=settings.firehose_max_delivery_streams,
+            max_buffered_bytes=settings.firehose_max_buffered_bytes,
+        ),
+        metrics,
+    )
+
+
+def firehose_deliverer(
+    settings: Settings,
+    firehose: FirehoseService,
+    metrics: FirehoseMetrics | None = None,
+    audit: AuditService | None = None,
+) -> FirehoseDeliverer:
+    """The deliverer of one gateway, under a lease owner name of its own."""
+    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def dropped(stream: DeliveryStream, records: int, why: str) -> None:
+        if audit is None:
+            return
+        audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=stream.tenant_id,
+            principal=FIREHOSE_PRINCIPAL,
+            action="firehose:DeliveryFailed",
+            resource=stream.arn,
+            outcome=Outcome.FAILURE,
+            details={"records": str(records), "error": why[:512]},
+        )
+
+    poll = settings.firehose_delivery_poll_interval
+    return FirehoseDeliverer(
+        firehose,
+        DeliveryPolicy(
+            poll_interval=poll,
+            lease_ms=settings.firehose_delivery_lease * 1000,
+            retry_interval_ms=int(poll * 1000),
+            retry_duration_ms=settings.firehose_delivery_retry_duration * 1000,
+        ),
+        owner,
+        metrics,
+        dropped,
+    )
+
+
+def firehose_api(
+    apis: MutableMapping[str, ASGIApp],
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    identity: IdentityService,
+    audit: AuditService,
+    rate_limiter: RateLimiter | None,
+    billing: BillingService | None,
+    objects: ObjectService,
+    customer_keys: CustomerKeyService,
+    sink: MetricsSink | None,
+) -> asyncio.Task[None]:
+    """The Firehose API app of ``serve`` put into ``apis`` (under ``firehose``, its SigV4
+    service), and its deliverer, started."""
+    metrics = FirehoseMetrics(sink, billing, settings.region)
+    kms_keys = ReplicaKmsKeys(customer_keys, audit, billing)  # a stream's or bucket's key
+    firehose = firehose_service(settings, db, keys, identity, objects, kms_keys, metrics)
+    deliverer = firehose_deliverer(settings, firehose, metrics, audit)
+    apis[FirehoseApp.name] = FirehoseApp(firehose, identity, audit, settings, rate_limiter)
+    return asyncio.create_task(deliverer.run_forever(), name="firehose-delivery")

@@ -1,0 +1,155 @@
+"""Decision 0223's Firehose store over every implementation (memory, SQLite, PostgreSQL): one
+name an account, the account's bound of streams, compare-and-set writes that leave the
+deliverer's state alone, a buffer bounded in bytes (what does not fit refused, never
+dropped), streams claimed for delivery only once a hint is reached, by one gateway at a time
+under a lease another takes over once it ran out, and the deliverer's writes only by the
+lease's owner."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from andromede.firehose.errors import LimitExceeded, StreamInUse
+from andromede.firehose.memory import MemoryFirehoseStore
+from andromede.firehose.model import MIB, DeliveryStream, S3Destination, StreamStatus
+from andromede.firehose.store import BufferTotals, FirehoseStore, SealedRecord
+from andromede.firehose.store_sql import SqlFirehoseStore
+from support.store_backends import BACKENDS, backend_database
+
+T0 = 1_800_000_000_000
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FirehoseStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryFirehoseStore() if db is None else SqlFirehoseStore(db)
+
+
+def stream(
+    name: str, tenant_id: str = "t1", *, size_mb: int = 1, interval: int = 60
+) -> DeliveryStream:
+    return DeliveryStream(
+        tenant_id=tenant_id,
+        name=name,
+        region="eu-fr-1",
+        status=StreamStatus.CREATING,
+        version=1,
+        created=T0,
+        updated=T0,
+        destination=S3Destination(
+            "arn:aws:iam::000000000001:role/r",
+            "arn:aws:s3:::b",
+            prefix="p/",
+            size_mb=size_mb,
+            interval_seconds=interval,
+            compression="GZIP",
+            kms_key_arn="arn:aws:kms:eu-fr-1:000000000001:key/k",
+            file_extension=".log.gz",
+        ),
+        tags=(("team", "a"),),
+    )
+
+
+def records(count: int, size: int = 10, prefix: str = "r") -> list[SealedRecord]:
+    return [
+        SealedRecord(f"{prefix}{i}", size, bytes([i % 256]) * (size + 28)) for i in range(count)
+    ]
+
+
+async def test_streams_made_listed_changed_and_deleted(store: FirehoseStore) -> None:
+    made = stream("s1")
+    await store.create(made, max_streams=2)
+    assert await store.get("t1", "s1") == made
+    assert await store.get("t2", "s1") is None
+    with pytest.raises(StreamInUse):
+        await store.create(stream("s1"), max_streams=5)
+    await store.create(stream("s0"), max_streams=2)
+    with pytest.raises(LimitExceeded):
+        await store.create(stream("s2"), max_streams=2)
+    await store.create(stream("s2", "t2"), max_streams=2)  # another account's own bound
+    assert await store.names("t1", None, 10) == ["s0", "s1"]
+    assert await store.names("t1", "s0", 10) == ["s1"]
+    assert await store.names("t1", None, 1) == ["s0"]
+    assert await store.activate() == 3
+    active = await store.get("t1", "s1")
+    assert active is not None and active.status == StreamStatus.ACTIVE
+    changed = dataclasses.replace(active, version=2, tags=(), revision=active.revision + 1)
+    assert await store.replace(changed)
+    assert not await store.replace(changed)  # the revision it read is no longer the row's
+    assert await store.get("t1", "s1") == changed
+    assert await store.delete("t1", "s1")
+    assert not await store.delete("t1", "s1")
+    assert await store.get("t1", "s1") is None
+    assert await store.forget_tenant("t1") == 1
+    assert await store.names("t1", None, 10) == []
+    assert await store.names("t2", None, 10) == ["s2"]
+
+
+async def test_the_buffer_is_bounded_and_kept_in_order(store: FirehoseStore) -> None:
+    await store.create(stream("s"), max_streams=5)
+    assert await store.append("t1", "s", records(3), T0, max_bytes=25) == 2
+    assert await store.totals("t1", "s") == BufferTotals(2, 20, T0)
+    assert await store.append("t1", "s", records(1, 6, "x"), T0 + 5, max_bytes=25) == 0
+    assert await store.append("t1", "s", records(1, 5, "y"), T0 + 5, max_bytes=25) == 1
+    assert await store.append("t1", "gone", records(1), T0, max_bytes=25) == 0
+    batch = await store.batch("t1", "s", max_bytes=20)
+    assert [(r.record_id, r.arrived, r.size) for r in batch] == [("r0", T0, 10), ("r1", T0, 10)]
+    assert batch[0].sealed == bytes([0]) * 38
+    assert [r.record_id for r in await store.batch("t1", "s", max_bytes=1)] == ["r0"]
+    assert await store.totals("t2", "s") == BufferTotals()
+
+
+async def test_a_stream_is_claimed_at_a_hint_by_one_gateway(store: FirehoseStore) -> None:
+    await store.create(stream("small", size_mb=1, interval=60), max_streams=5)
+    await store.create(stream("empty"), max_streams=5)
+    assert await store.claim("gw-a", T0, T0 + 100, 10, "eu-fr-1") == []  # CREATING
+    await store.activate()
+    await store.append("t1", "small", records(2), T0, max_bytes=10 * MIB)
+    # Another Region's gateway leaves it: its buckets are not there.
+    assert await store.claim("gw-de", T0 + 60_000, T0 + 100_000, 10, "eu-de-1") == []
+    # Neither hint reached: 20 bytes of 1 MiB, and 59 s of 60.
+    assert await store.claim("gw-a", T0 + 59_000, T0 + 100_000, 10, "eu-fr-1") == []
+    claimed = await store.claim("gw-a", T0 + 60_000, T0 + 100_000, 10, "eu-fr-1")
+    assert [s.name for s in claimed] == ["small"]
+    assert await store.claim("gw-b", T0 + 60_000, T0 + 100_000, 10, "eu-fr-1") == []  # leased
+    # gw-a stops: once its lease ran out, gw-b takes the stream over; gw-a's writes fail.
+    taken = await store.claim("gw-b", T0 + 100_001, T0 + 200_000, 10, "eu-fr-1")
+    assert [s.name for s in taken] == ["small"]
+    assert not await store.delivered("t1", "small", "gw-a", 10**9)
+    assert not await store.failed("t1", "small", "gw-a", T0, T0)
+    first = (await store.batch("t1", "small", MIB))[0]
+    assert await store.delivered("t1", "small", "gw-b", first.seq)
+    assert await store.totals("t1", "small") == BufferTotals(1, 10, T0)
+    rest = await store.claim("gw-b", T0 + 100_001, T0 + 200_000, 10, "eu-fr-1")
+    assert [s.name for s in rest] == ["small"]
+    assert await store.delivered("t1", "small", "gw-b", 10**12)
+    assert await store.totals("t1", "small") == BufferTotals()
+    assert await store.claim("gw-b", T0 + 300_000, T0 + 400_000, 10, "eu-fr-1") == []
+
+
+async def test_the_size_hint_and_a_failing_streak(store: FirehoseStore) -> None:
+    await store.create(stream("big", size_mb=1, interval=900), max_streams=5)
+    await store.activate()
+    await store.append("t1", "big", records(2, MIB // 2), T0, max_bytes=10 * MIB)
+    claimed = await store.claim("gw", T0 + 1, T0 + 100, 10, "eu-fr-1")
+    assert [s.name for s in claimed] == ["big"]  # 1 MiB buffered: due at once
+    assert await store.failed("t1", "big", "gw", T0, T0 + 5_000)
+    failing = await store.get("t1", "big")
+    assert failing is not None
+    assert (failing.failing_since, failing.next_attempt) == (T0, T0 + 5_000)
+    # A caller's write (tags) leaves the streak alone.
+    assert await store.replace(dataclasses.replace(failing, tags=(), revision=failing.revision + 1))
+    kept = await store.get("t1", "big")
+    assert kept is not None and (kept.failing_since, kept.next_attempt) == (T0, T0 + 5_000)
+    assert (
+        await store.claim("gw", T0 + 4_999, T0 + 10_000, 10, "eu-fr-1") == []
+    )  # retry not due yet
+    again = await store.claim("gw", T0 + 5_000, T0 + 10_000, 10, "eu-fr-1")
+    assert [s.failing_since for s in again] == [T0]
+    assert await store.delivered("t1", "big", "gw", 10**12)
+    ended = await store.get("t1", "big")
+    assert ended is not None and (ended.failing_since, ended.next_attempt) == (None, 0)

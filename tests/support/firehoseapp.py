@@ -1,0 +1,235 @@
+"""Amazon Data Firehose's JSON 1.1 app in process (decision 0223): FirehoseApp over the
+in-memory identity store and a Firehose store (memory by default), its records sealed by the
+real key-ring sealer, its deliveries written as the stream's role into an in-memory object
+service, its metrics into a recording sink and its bytes into a memory billing; calls made
+through botocore's own model of the service (its serializer and parser, the parameters
+validated first), signed with SigV4 for service ``firehose``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import botocore.session
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
+from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
+from andromede.firehose.memory import MemoryFirehoseStore
+from andromede.firehose.service import FirehoseLimits, FirehoseService
+from andromede.firehose.store import FirehoseStore
+from andromede.firehose_delivery import KeyRingRecordSealer, RoleBucketWriter
+from andromede.firehoseapi.app import CONTENT_TYPE, FirehoseApp
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.settings import Settings
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
+from andromede.wiring.firehose import FirehoseMetrics
+from support.batch_world import LIMITS
+from support.json_client import JsonReply, Signers, signed_json_post
+from support.keys import cipher_in, key_service_in
+
+REGION: Final = "eu-fr-1"
+MODEL: Final = botocore.session.get_session().get_service_model("firehose")
+TRUST: Final = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "firehose.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def put_policy(resource: str = "arn:aws:s3:::*") -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": resource}],
+        }
+    )
+
+
+@dataclass
+class RecordingSink:
+    points: list[tuple[str, str, str, tuple[tuple[str, str], ...], float]] = field(
+        default_factory=list
+    )
+
+    def record(
+        self,
+        tenant_id: str,
+        namespace: str,
+        name: str,
+        dimensions: Sequence[tuple[str, str]],
+        value: float,
+        unit: str = "None",
+        *,
+        resolution: int = 60,
+    ) -> None:
+        self.points.append((tenant_id, namespace, name, tuple(dimensions), value))
+
+    def total(self, name: str) -> float:
+        return sum(p[4] for p in self.points if p[2] == name)
+
+
+@dataclass
+class World(Signers):
+    app: FirehoseApp
+    identity: IdentityService
+    credentials: Credentials | None
+    tenant_id: str
+    firehose: FirehoseService
+    objects: ObjectService
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    billing: BillingService
+    sink: RecordingSink
+    deliverer: FirehoseDeliverer
+    dropped: list[tuple[str, int, str]]
+
+    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
+        return await signed_json_post(
+            self.app,
+            f"Firehose_20150804.{action}",
+            payload,
+            content_type=CONTENT_TYPE,
+            credentials=self.credentials,
+            service="firehose",
+            region=REGION,
+        )
+
+    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``operation`` as boto3 sends it (its model validating ``params``), its answer
+        parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
+        model = MODEL.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        request = create_serializer("json").serialize_to_request(params, model)
+        reply = await self.raw(operation, request["body"])
+        parsed = create_parser("json").parse(
+            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
+            model.output_shape,
+        )
+        if reply.status >= 300:
+            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
+        parsed.pop("ResponseMetadata", None)
+        return dict(parsed)
+
+    async def fails(self, operation: str, code: str, **params: Any) -> str:
+        try:
+            await self.client(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc.message
+        raise AssertionError(f"{operation} succeeded")
+
+    async def role(
+        self, name: str = "firehose", trust: str = TRUST, policy: str | None = None
+    ) -> str:
+        role = await self.identity.create_role(self.tenant_id, name, trust)
+        await self.identity.put_role_policy(self.tenant_id, name, "put", policy or put_policy())
+        return role.arn
+
+    async def bucket(self, name: str = "landing") -> str:
+        await self.objects.create_bucket(
+            name, tenant_id=self.tenant_id, owner_id=self.tenant_id, region=REGION
+        )
+        return f"arn:aws:s3:::{name}"
+
+    async def usage(self, meter: str) -> int:
+        await self.billing.flush()
+        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+        report = await self.billing.usage_report(self.tenant_id, month)
+        return sum(line.quantity for line in report.lines if line.meter == meter)
+
+
+@dataclass
+class CallFailed(Exception):
+    status: int
+    code: str
+    message: str
+
+
+async def firehose_world(
+    tmp_path: Path, store: FirehoseStore | None = None, **overrides: Any
+) -> AsyncIterator[World]:
+    settings = Settings(data_dir=tmp_path, region=REGION, **overrides)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    objects = ObjectService(
+        MemoryMetadataStore(), MemoryBlobStore(), LIMITS, cipher_in(tmp_path / "keys")
+    )
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    sink = RecordingSink()
+    metrics = FirehoseMetrics(sink, billing, REGION)
+    firehose = FirehoseService(
+        store or MemoryFirehoseStore(),
+        KeyRingRecordSealer(key_service_in(tmp_path / "firehose-keys")),
+        RoleBucketWriter(identity, objects, REGION),
+        REGION,
+        FirehoseLimits(
+            max_streams=settings.firehose_max_delivery_streams,
+            max_buffered_bytes=settings.firehose_max_buffered_bytes,
+        ),
+        metrics,
+    )
+    dropped: list[tuple[str, int, str]] = []
+    deliverer = FirehoseDeliverer(
+        firehose,
+        DeliveryPolicy(
+            retry_interval_ms=5_000,
+            retry_duration_ms=settings.firehose_delivery_retry_duration * 1000,
+        ),
+        "gw-test",
+        metrics,
+        lambda stream, count, why: dropped.append((stream.name, count, why)),
+    )
+    app = FirehoseApp(firehose, identity, audit, settings)
+    yield World(
+        app=app,
+        identity=identity,
+        credentials=Credentials(boot.access_key_id, boot.secret_access_key),
+        tenant_id=boot.tenant.id,
+        firehose=firehose,
+        objects=objects,
+        audit_store=audit_store,
+        audit=audit,
+        billing=billing,
+        sink=sink,
+        deliverer=deliverer,
+        dropped=dropped,
+    )
+
+
+__all__ = [
+    "MODEL",
+    "REGION",
+    "TRUST",
+    "CallFailed",
+    "RecordingSink",
+    "World",
+    "firehose_world",
+    "put_policy",
+]

@@ -1,0 +1,106 @@
+"""Decision 0223's wiring: the settings reach the service's limits, the deliverer's policy and
+the record bound; the shared port hands Firehose its calls (signed, and unsigned ones naming
+its target, which it refuses in its own words); and the API and deliverer over the SQLite
+store deliver as over the memory twin."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+from andromede.api_routing import api_service
+from andromede.db.database import open_database
+from andromede.firehose.store_sql import SqlFirehoseStore
+from andromede.settings import Settings
+from andromede.wiring.firehose import firehose_deliverer, firehose_service
+from support.batch_world import read
+from support.firehoseapp import firehose_world
+from support.keys import key_service_in
+from support.schema import migrated_sqlite
+
+
+async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        firehose_max_delivery_streams=3,
+        firehose_max_buffered_bytes=1234,
+        firehose_delivery_poll_interval=0.5,
+        firehose_delivery_retry_duration=60,
+        firehose_delivery_lease=7,
+    )
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    keys = key_service_in(tmp_path / "keys")
+    try:
+        async for world in firehose_world(tmp_path / "w"):
+            service = firehose_service(settings, db, keys, world.identity, world.objects)
+            assert (service.limits.max_streams, service.limits.max_buffered_bytes) == (3, 1234)
+            policy = firehose_deliverer(settings, service).policy
+            assert (policy.poll_interval, policy.retry_interval_ms) == (0.5, 500)
+            assert (policy.retry_duration_ms, policy.lease_ms) == (60_000, 7_000)
+    finally:
+        keys.close()
+        await db.close()
+
+
+async def test_the_record_bound_is_the_setting(tmp_path: Path) -> None:
+    async for world in firehose_world(tmp_path, firehose_max_record_size=10):
+        reply = await world.raw(
+            "PutRecord",
+            {"DeliveryStreamName": "s", "Record": {"Data": base64.b64encode(b"x" * 11).decode()}},
+        )
+        assert reply.error_fields()["__type"] == "ValidationException"
+        assert "less than or equal to 10" in reply.error_fields()["message"]
+
+
+async def test_the_account_bound_of_streams_is_the_setting(tmp_path: Path) -> None:
+    async for world in firehose_world(tmp_path, firehose_max_delivery_streams=1):
+        destination = {"RoleARN": await world.role(), "BucketARN": await world.bucket()}
+        await world.client("CreateDeliveryStream", DeliveryStreamName="a",
+                           S3DestinationConfiguration=destination)  # fmt: skip
+        await world.fails(
+            "CreateDeliveryStream",
+            "LimitExceededException",
+            DeliveryStreamName="b",
+            S3DestinationConfiguration=destination,
+        )
+
+
+def test_the_shared_port_routes_firehose() -> None:
+    signed = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "query_string": b"",
+        "headers": [
+            (b"authorization", b"AWS4-HMAC-SHA256 Credential=AK/20261206/eu-fr-1/firehose/"
+             b"aws4_request, SignedHeaders=host, Signature=00"),
+        ],
+    }  # fmt: skip
+    assert api_service(signed) == "firehose"
+    unsigned = dict(signed, headers=[(b"x-amz-target", b"Firehose_20150804.ListDeliveryStreams")])
+    assert api_service(unsigned) == "firehose"
+
+
+async def test_over_the_sqlite_store(tmp_path: Path) -> None:
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+        async for world in firehose_world(tmp_path / "w", SqlFirehoseStore(db)):
+            await world.client(
+                "CreateDeliveryStream",
+                DeliveryStreamName="s",
+                S3DestinationConfiguration={
+                    "RoleARN": await world.role(),
+                    "BucketARN": await world.bucket(),
+                    "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+                },
+            )
+            await world.deliverer.run_pass()
+            await world.client("PutRecordBatch", DeliveryStreamName="s",
+                               Records=[{"Data": b"1"}, {"Data": b"2"}])  # fmt: skip
+            assert await world.deliverer.run_pass(int(time.time() * 1000) + 1) == 1
+            listing = await world.objects.list_objects("landing", prefix="", max_keys=10)
+            (found,) = listing.objects
+            assert await read(world.objects, "landing", found.key) == b"12"
+    finally:
+        await db.close()
