@@ -1,4 +1,4 @@
-"""Amazon Data Firehose (decision 0223, migration 0107): ``firehose_streams`` (each account's
+"""Amazon Data Firehose (decision 0223, migration 0105): ``firehose_streams`` (each account's
 delivery streams: the S3 destination as JSON, tags, the encryption asked for, the buffer's
 totals and hints as columns the deliverer's claim reads, and the lease of the gateway
 delivering it) and ``firehose_records`` (each buffered record, sealed under the account's

@@ -1,5 +1,5 @@
 """Delivery streams and their buffered records over the metadata database (SQLite or
-PostgreSQL), the tables of migration 0107 (decision 0223).
+PostgreSQL), the tables of migration 0105 (decision 0223).
 
 A stream's buffer totals are kept on its row, updated in the transaction that inserts or
 removes its records, so the deliverer's claim is one ``UPDATE`` guarded by the totals, the

@@ -3,8 +3,8 @@ into S3 with their buffer's totals and the lease of the gateway delivering each,
 ``firehose_records``, the records they buffer, sealed. Nothing to backfill: Firehose was not
 served before.
 
-Revision ID: 0107
-Revises: 0103
+Revision ID: 0105
+Revises: 0104
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from andromede.db.types import big_id, key_text
 
-revision: str = "0107"
-down_revision: str | None = "0103"
+revision: str = "0105"
+down_revision: str | None = "0104"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
