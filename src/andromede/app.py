@@ -658,8 +658,9 @@ class Application:
         )  # fmt: skip
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
-        background.append(firehose_api(apis, settings, db, keys, identity, audit, rate_limiter,
-            billing, objects, customer_keys, metrics_sink))  # fmt: skip
+        firehose, forget_streams = firehose_api(apis, settings, db, keys, identity, audit,
+            rate_limiter, billing, objects, customer_keys, metrics_sink)  # fmt: skip
+        background.append(firehose)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -690,6 +691,7 @@ class Application:
                 moves=mover,
                 logs=logs.service,
                 events=eventbridge.store,
+                others=[forget_streams],
             ),
             trail=trail,
             operator_access=operator_access,

@@ -142,6 +142,9 @@ class ApiHarness:
     bucket_store: MemoryMetadataStore = field(default_factory=MemoryMetadataStore)
     # The event notification topics closing a tenant deletes (decision 0132).
     topics: TopicService | None = None
+    # The tenants whose other contexts' data (Firehose's streams, decision 0223) closing
+    # asked to delete, in order.
+    forgotten: list[str] = field(default_factory=list)
 
     def client(self, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -212,7 +215,14 @@ async def api_harness(
         return [b for b in buckets if b.tenant_id == tenant_id]
 
     topics = TopicService(MemoryTopicStore(), region=REGION, max_topics=10)
-    closer = tenant_closer(identity, keys, customer_keys, buckets=buckets_of, topics=topics)
+    forgotten: list[str] = []  # what the other contexts' deletions were asked for
+
+    async def forget(tenant_id: str) -> None:
+        forgotten.append(tenant_id)
+
+    closer = tenant_closer(
+        identity, keys, customer_keys, buckets=buckets_of, topics=topics, others=[forget]
+    )
     operator_access = OperatorAccessService(
         MemoryAccessRequestStore(),
         audit,
@@ -249,6 +259,7 @@ async def api_harness(
             admin=Credentials(boot.access_key_id, boot.secret_access_key),
             admin_tenant_id=boot.tenant.id,
             topics=topics,
+            forgotten=forgotten,
             keys=keys,
             customer_keys=customer_keys,
             operator_access=operator_access,

@@ -153,12 +153,14 @@ def firehose_api(
     objects: ObjectService,
     customer_keys: CustomerKeyService,
     sink: MetricsSink | None,
-) -> asyncio.Task[None]:
+) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Firehose API app of ``serve`` put into ``apis`` (under ``firehose``, its SigV4
-    service), and its deliverer, started."""
+    service), its deliverer, started, and what closing a tenant deletes of it (its streams
+    and their buffered records, already unreadable once its key ring is destroyed)."""
     metrics = FirehoseMetrics(sink, billing, settings.region)
     kms_keys = ReplicaKmsKeys(customer_keys, audit, billing)  # a stream's or bucket's key
     firehose = firehose_service(settings, db, keys, identity, objects, kms_keys, metrics)
     deliverer = firehose_deliverer(settings, firehose, metrics, audit)
     apis[FirehoseApp.name] = FirehoseApp(firehose, identity, audit, settings, rate_limiter)
-    return asyncio.create_task(deliverer.run_forever(), name="firehose-delivery")
+    task = asyncio.create_task(deliverer.run_forever(), name="firehose-delivery")
+    return task, firehose.store.forget_tenant

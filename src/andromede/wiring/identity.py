@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from andromede.db.database import Database
 from andromede.events.store import EventsStore
@@ -75,6 +75,7 @@ def tenant_closer(
     moves: MessageMover | None = None,
     logs: LogsService | None = None,
     events: EventsStore | None = None,
+    others: Sequence[Callable[[str], Awaitable[object]]] = (),
 ) -> Callable[[str], Awaitable[Tenant]]:
     """What closing a tenant does, from the management API and the command line alike.
     ``buckets``: the tenant's buckets (the object service's ``list_buckets``); ``topics``:
@@ -83,7 +84,8 @@ def tenant_closer(
     destruction has made unreadable already (decision 0158); ``moves``: their message move
     tasks (decision 0165); ``logs``: its CloudWatch Logs groups, deleted with their events
     (decision 0186); ``events``: its EventBridge buses, rules and targets, so that no
-    schedule of it fires again (decision 0192)."""
+    schedule of it fires again (decision 0192); ``others``: what other contexts delete of a
+    closed tenant (Firehose's streams and buffered records, decision 0223)."""
 
     async def close(reference: str) -> Tenant:
         """Close the tenant for good, crypto-shredding it first (issue 5, decision 0050):
@@ -114,6 +116,8 @@ def tenant_closer(
                 await logs.forget_tenant(tenant.id)
             if events is not None:
                 await events.forget_tenant(tenant.id)
+            for forget in others:
+                await forget(tenant.id)
             log.warning(
                 "tenant %s closing: its key ring, %d KMS keys and %d notification topics destroyed",
                 tenant.id,

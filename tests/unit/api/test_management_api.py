@@ -178,6 +178,7 @@ async def test_closing_a_tenant_crypto_shreds_it(api: ApiHarness) -> None:
         assert (await operator.post("/api/v1/tenants/admin/close")).json()["status"] == "closed"
     assert await api.topics.list_topics(tenant) == []
     assert [t.name for t in await api.topics.list_topics(other.id)] == ["theirs"]
+    assert api.forgotten == [tenant]  # the other contexts' data (Firehose's, decision 0223)
     with pytest.raises(KeyDestroyed):
         api.keys.unwrap_data_key(tenant, sse_s3.wrapped)
     with pytest.raises(KeyDestroyed):
