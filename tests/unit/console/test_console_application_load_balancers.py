@@ -128,6 +128,7 @@ async def test_an_alb_its_http_group_and_listeners_with_each_action(
         row = _row(await client.get("/load-balancers/front"), "listener-443")
         assert "<td>HTTPS</td>" in row and '<dd class="certificate">www</dd>' in row
         assert '<dd class="ssl-policy">ELBSecurityPolicy-2016-08</dd>' in row
+        assert "alpn-policy" not in row  # an ALB has none
 
         forged = await client.post("/load-balancers/front/listeners", data={**forward, "csrf": ""})
         assert forged.status_code == 403
