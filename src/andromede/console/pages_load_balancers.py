@@ -1,16 +1,18 @@
-"""Network load balancers and their target groups (decision 0191 served, 0111 shown): list
-the account's load balancers (name, DNS name, state, scheme, VPC, subnets) and create an
-internal one in subnets of one VPC, with tags; a load balancer's page lists its listeners,
-creates a TCP, UDP, TCP_UDP or TLS listener forwarding to a target group, deletes one, shows
-its deletion protection and deletes it after a ticked box. A TLS listener (decision 0210,
-session 52 here) is made with its certificate chosen among the account's IAM server
-certificates (ListServerCertificates as the user), its security policy among those
-DescribeSSLPolicies lists and an ALPN policy; its further (SNI) certificates are listed,
-added and removed. Target groups: list, create (TCP, UDP
-or TCP_UDP and a port, VPC, target type, health check protocol, interval and thresholds),
-delete after a ticked box; a target
-group's page lists its targets with DescribeTargetHealth's state and reason, registers an
-instance of its VPC on a port, and deregisters one.
+"""Network and Application Load Balancers and their target groups (decisions 0191 and 0216
+served, 0111 shown): list the account's load balancers (name, type, DNS name, state, scheme,
+VPC, subnets) and create an internal one of either type in subnets of one VPC, with tags and
+security groups (an ALB requires them); a load balancer's page lists its listeners, creates
+one, deletes one, shows its deletion protection and deletes it after a ticked box. An NLB's
+listener is TCP, UDP, TCP_UDP or TLS forwarding to a target group; an ALB's is HTTP or HTTPS
+with a default action — forward, fixed response or redirect (``elb_forms``) — and links to
+its rules' page (``pages_listener_rules``). A TLS or HTTPS listener (decision 0210, session
+52 here) is made with its certificate chosen among the account's IAM server certificates
+(ListServerCertificates as the user), its security policy among those DescribeSSLPolicies
+lists and an ALPN policy; its further (SNI) certificates are listed, added and removed.
+Target groups: list, create (TCP, UDP, TCP_UDP, TLS or HTTP and a port, VPC, target type,
+health check protocol, path, codes, interval and thresholds), delete after a ticked box; a
+target group's page lists its targets with DescribeTargetHealth's state and reason,
+registers an instance of its VPC on a port, and deregisters one.
 
 Every read and change is ELBv2's own call, made as the signed-in principal (``wire_elb``),
 so ELBv2's policies, checks and errors decide — subnets of two VPCs, a duplicate name, a port
@@ -21,7 +23,7 @@ and the form as it was sent. Pages are addressed by name, unique per account as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -29,7 +31,23 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Change, Handler, Page, action, first_refusal, signed_in
+from andromede.console.elb_forms import (
+    ACTION_KINDS,
+    ALB_LISTENER_GROUPS,
+    ALB_PROTOCOLS,
+    CONTENT_TYPES,
+    REDIRECT_CODES,
+    action_choice,
+)
+from andromede.console.handlers import (
+    Change,
+    Form,
+    Handler,
+    Page,
+    action,
+    first_refusal,
+    signed_in,
+)
 from andromede.console.pages_ec2 import field
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -41,7 +59,7 @@ from andromede.loadbalancing.tls import ALPN_POLICIES
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ROUTES"]
+__all__ = ["LBS_URL", "ROUTES", "elb_action", "lb_arn", "no_elb"]
 
 # An NLB's listener and target group protocols here (decision 0191's session 50), the
 # groups each listener protocol forwards to, and the health checks of every one of these
@@ -51,14 +69,17 @@ PROTOCOLS: Final = ("TCP", "UDP", "TCP_UDP", "TLS")
 LISTENER_GROUPS: Final = {"TCP": ("TCP", "TCP_UDP"), "UDP": ("UDP", "TCP_UDP"),
                           "TCP_UDP": ("TCP_UDP",), "TLS": ("TCP", "TLS")}  # fmt: skip
 HEALTH_CHECKS: Final = ("TCP", "HTTP", "HTTPS")
-_LBS_URL: Final = f"{CONSOLE_PATH}/load-balancers"
+# The target groups' protocols: an NLB's, and an ALB's HTTP (decision 0216).
+GROUP_PROTOCOLS: Final = (*PROTOCOLS, "HTTP")
+LB_TYPES: Final = ("network", "application")
+LBS_URL: Final = f"{CONSOLE_PATH}/load-balancers"
 _TGS_URL: Final = f"{CONSOLE_PATH}/target-groups"
 _MAX_TAGS: Final = 3  # tag rows on the create form
 _INSTANCES_SHOWN: Final = 1000  # DescribeInstances' largest page, for the register form
 _CERTIFICATES_SHOWN: Final = 1000  # ListServerCertificates' largest page, for the TLS forms
 
 
-def _no_elb(console: Console, request: Request) -> tuple[str, int]:
+def no_elb(console: Console, request: Request) -> tuple[str, int]:
     _ = console.catalogue(request).gettext
     return _("This server serves no Elastic Load Balancing."), 404
 
@@ -67,8 +88,12 @@ def _elb(console: Console) -> ElbWire | None:
     return console.elb
 
 
-def _action(
-    page: Page, change: Change[ElbWire], *, form: str = "", confirmed: bool = False
+def elb_action(
+    page: Page,
+    change: Change[ElbWire],
+    *,
+    form: str | Callable[[Form], str] = "",
+    confirmed: bool = False,
 ) -> Handler:
     """A POST of ``page``'s: ELBv2's call (``handlers.action``); its forms hold tag rows."""
     return action(page, change, wire=_elb, form=form, max_fields=24, confirmed=confirmed)
@@ -96,7 +121,7 @@ async def _load_balancers_page(
     rows = []
     security_groups: list[SecurityGroupRow] = []
     if console.elb is None:
-        error, status = _no_elb(console, request)
+        error, status = no_elb(console, request)
     else:
         try:
             rows = await console.elb.load_balancers(request.scope, session.principal)
@@ -116,6 +141,7 @@ async def _load_balancers_page(
         load_balancers=rows,
         subnets=await _subnets(console, request, session),
         security_groups=security_groups,
+        lb_types=LB_TYPES,
         tag_rows=range(1, _MAX_TAGS + 1),
         typed=(typed or {}).get("create", {}),
         error=error,
@@ -135,9 +161,9 @@ async def _create_lb(elb: ElbWire, request: Request, session: Session, f: dict[s
     ]
     await elb.create_load_balancer(
         request.scope, session.principal, field(f, "name"), _ticked(f, "subnet_"), tags,
-        security_groups=_ticked(f, "sg_"),
+        security_groups=_ticked(f, "sg_"), lb_type=field(f, "type") or "network",
     )  # fmt: skip
-    return f"{_LBS_URL}/{quote(field(f, 'name'), safe='')}"
+    return f"{LBS_URL}/{quote(field(f, 'name'), safe='')}"
 
 
 async def _load_balancer_page(
@@ -157,7 +183,7 @@ async def _load_balancer_page(
     sni: dict[str, list[tuple[str, bool]]] = {}
     sni_errors: dict[str, str] = {}
     if console.elb is None:
-        error, status = _no_elb(console, request)
+        error, status = no_elb(console, request)
     else:
         origin, who = request.scope, session.principal
         try:
@@ -174,7 +200,7 @@ async def _load_balancer_page(
         with suppress(WireError):  # the TLS listener form's choices only: ELBv2 decides
             ssl_policies = await console.elb.ssl_policies(origin, who)
         for listener in listeners:
-            if listener.protocol == "TLS":
+            if listener.protocol in ("TLS", "HTTPS"):
                 try:
                     sni[listener.arn] = await console.elb.listener_certificates(
                         origin, who, listener.arn
@@ -186,6 +212,7 @@ async def _load_balancer_page(
                 security_groups = await console.ec2.describe_security_groups(
                     origin, who, vpc_id=lb.vpc_id
                 )
+    application = lb is not None and lb.lb_type == "application"
     return console.render(
         request,
         "elb_load_balancer.html",
@@ -200,8 +227,12 @@ async def _load_balancer_page(
         tags=tags,
         security_groups=security_groups,
         typed=(typed or {}).get("listener", {}),
-        protocols=PROTOCOLS,
-        listener_groups=LISTENER_GROUPS,
+        application=application,
+        protocols=ALB_PROTOCOLS if application else PROTOCOLS,
+        listener_groups=ALB_LISTENER_GROUPS if application else LISTENER_GROUPS,
+        action_kinds=ACTION_KINDS,
+        content_types=CONTENT_TYPES,
+        redirect_codes=REDIRECT_CODES,
         certificates=certificates,
         certificate_names=dict(certificates),
         ssl_policies=ssl_policies,
@@ -228,26 +259,25 @@ async def _certificate_choices(
     return []
 
 
-async def _lb_arn(elb: ElbWire, request: Request, session: Session) -> str:
+async def lb_arn(elb: ElbWire, request: Request, session: Session) -> str:
     [lb] = await elb.load_balancers(request.scope, session.principal, [request.path_params["name"]])
     return lb.arn
 
 
 def _lb_url(request: Request) -> str:
-    return f"{_LBS_URL}/{quote(request.path_params['name'], safe='')}"
+    return f"{LBS_URL}/{quote(request.path_params['name'], safe='')}"
 
 
 async def _create_listener(
     elb: ElbWire, request: Request, session: Session, f: dict[str, str]
 ) -> str:
-    arn = await _lb_arn(elb, request, session)
+    arn = await lb_arn(elb, request, session)
     protocol = field(f, "protocol") or "TCP"
     tls = None
-    if protocol == "TLS":
+    if protocol in ("TLS", "HTTPS"):
         tls = TlsChoice(field(f, "certificate_arn"), field(f, "ssl_policy"), field(f, "alpn"))
     await elb.create_listener(
-        request.scope, session.principal, arn, field(f, "port"), field(f, "target_group_arn"),
-        protocol, tls,
+        request.scope, session.principal, arn, field(f, "port"), action_choice(f), protocol, tls,
     )  # fmt: skip
     return _lb_url(request)
 
@@ -284,15 +314,15 @@ async def _set_security_groups(
     elb: ElbWire, request: Request, session: Session, f: dict[str, str]
 ) -> str:
     """SetSecurityGroups with the ticked groups (the form's ``sg_<id>`` boxes)."""
-    arn = await _lb_arn(elb, request, session)
+    arn = await lb_arn(elb, request, session)
     await elb.set_security_groups(request.scope, session.principal, arn, _ticked(f, "sg_"))
     return _lb_url(request)
 
 
 async def _delete_lb(elb: ElbWire, request: Request, session: Session, f: dict[str, str]) -> str:
-    arn = await _lb_arn(elb, request, session)
+    arn = await lb_arn(elb, request, session)
     await elb.delete_load_balancer(request.scope, session.principal, arn)
-    return _LBS_URL
+    return LBS_URL
 
 
 async def _target_groups_page(
@@ -308,7 +338,7 @@ async def _target_groups_page(
     rows: list[TargetGroupRow] = []
     vpcs = []
     if console.elb is None:
-        error, status = _no_elb(console, request)
+        error, status = no_elb(console, request)
     else:
         try:
             rows = await console.elb.target_groups(request.scope, session.principal)
@@ -325,7 +355,7 @@ async def _target_groups_page(
         title=_("Target groups"),
         target_groups=rows,
         vpcs=vpcs,
-        protocols=PROTOCOLS,
+        protocols=GROUP_PROTOCOLS,
         health_checks=HEALTH_CHECKS,
         typed=(typed or {}).get("create", {}),
         error=error,
@@ -395,7 +425,7 @@ async def _target_group_page(
     name = request.path_params["name"]
     group, targets, instances = None, [], []
     if console.elb is None:
-        error, status = _no_elb(console, request)
+        error, status = no_elb(console, request)
     else:
         try:
             [group] = await console.elb.target_groups(request.scope, session.principal, [name])
@@ -443,26 +473,26 @@ async def _deregister(elb: ElbWire, request: Request, session: Session, f: dict[
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/load-balancers", signed_in(_load_balancers_page), ["GET"]),
-    ("/load-balancers", _action(_load_balancers_page, _create_lb, form="create"), ["POST"]),
+    ("/load-balancers", elb_action(_load_balancers_page, _create_lb, form="create"), ["POST"]),
     ("/load-balancers/{name}", signed_in(_load_balancer_page), ["GET"]),
     ("/load-balancers/{name}/listeners",
-     _action(_load_balancer_page, _create_listener, form="listener"), ["POST"]),
+     elb_action(_load_balancer_page, _create_listener, form="listener"), ["POST"]),
     ("/load-balancers/{name}/listeners/delete",
-     _action(_load_balancer_page, _delete_listener), ["POST"]),
+     elb_action(_load_balancer_page, _delete_listener), ["POST"]),
     ("/load-balancers/{name}/listener-certificates",
-     _action(_load_balancer_page, _add_certificate, form="certificate"), ["POST"]),
+     elb_action(_load_balancer_page, _add_certificate, form="certificate"), ["POST"]),
     ("/load-balancers/{name}/listener-certificates/remove",
-     _action(_load_balancer_page, _remove_certificate), ["POST"]),
+     elb_action(_load_balancer_page, _remove_certificate), ["POST"]),
     ("/load-balancers/{name}/security-groups",
-     _action(_load_balancer_page, _set_security_groups), ["POST"]),
+     elb_action(_load_balancer_page, _set_security_groups), ["POST"]),
     ("/load-balancers/{name}/delete",
-     _action(_load_balancer_page, _delete_lb, confirmed=True), ["POST"]),
+     elb_action(_load_balancer_page, _delete_lb, confirmed=True), ["POST"]),
     ("/target-groups", signed_in(_target_groups_page), ["GET"]),
-    ("/target-groups", _action(_target_groups_page, _create_tg, form="create"), ["POST"]),
+    ("/target-groups", elb_action(_target_groups_page, _create_tg, form="create"), ["POST"]),
     ("/target-groups/{name}", signed_in(_target_group_page), ["GET"]),
     ("/target-groups/{name}/delete",
-     _action(_target_group_page, _delete_tg, confirmed=True), ["POST"]),
+     elb_action(_target_group_page, _delete_tg, confirmed=True), ["POST"]),
     ("/target-groups/{name}/register",
-     _action(_target_group_page, _register, form="register"), ["POST"]),
-    ("/target-groups/{name}/deregister", _action(_target_group_page, _deregister), ["POST"]),
+     elb_action(_target_group_page, _register, form="register"), ["POST"]),
+    ("/target-groups/{name}/deregister", elb_action(_target_group_page, _deregister), ["POST"]),
 ]  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Final
 from xml.etree.ElementTree import Element
 
 from andromede.console.wire import QueryWire
+from andromede.console.wire_elb_rules import ActionChoice, ActionRow, action_params, read_action
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -40,6 +41,7 @@ class LoadBalancerRow:
     subnets: tuple[str, ...]
     created: str
     security_groups: tuple[str, ...] = ()  # session 49 (decision 0191 addendum)
+    lb_type: str = "network"  # or "application" (decision 0216)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class ListenerRow:
     certificate_arn: str = ""
     ssl_policy: str = ""
     alpn_policy: str = ""
+    # Its default action in full (an ALB's listener: forward, fixed-response or redirect).
+    default_action: ActionRow | None = None
 
     @property
     def target_group_name(self) -> str:
@@ -112,6 +116,7 @@ def _load_balancer(item: Element) -> LoadBalancerRow:
         subnets=tuple(_text(z, "SubnetId") for z in item.iterfind("AvailabilityZones/member")),
         created=_text(item, "CreatedTime").replace("T", " ")[:19],
         security_groups=tuple(m.text or "" for m in item.iterfind("SecurityGroups/member")),
+        lb_type=_text(item, "Type") or "network",
     )
 
 
@@ -181,12 +186,14 @@ class ElbWire(QueryWire):
         tags: Sequence[tuple[str, str]],
         *,
         security_groups: Sequence[str] = (),
+        lb_type: str = "network",
     ) -> str:
-        """The new internal network load balancer's ARN (with ``security_groups``, which
-        an NLB made without can never have: ELBv2 then refuses SetSecurityGroups)."""
+        """The new internal load balancer's ARN, of ``lb_type`` network or application
+        (with ``security_groups``, which an NLB made without can never have — ELBv2 then
+        refuses SetSecurityGroups — and an ALB requires)."""
         params = {
             "Name": name,
-            "Type": "network",
+            "Type": lb_type,
             "Scheme": "internal",
             **_members("Subnets", subnets),
             **_members("SecurityGroups", security_groups),
@@ -231,9 +238,11 @@ class ElbWire(QueryWire):
                 certificate_arn=_text(m, "Certificates/member/CertificateArn"),
                 ssl_policy=_text(m, "SslPolicy"),
                 alpn_policy=_text(m, "AlpnPolicy/member"),
+                default_action=None if action is None else read_action(action),
             )
             for r in roots
             for m in r.iterfind(".//Listeners/member")
+            for action in [m.find("DefaultActions/member")]
         ]
 
     async def create_listener(
@@ -242,19 +251,19 @@ class ElbWire(QueryWire):
         who: Principal,
         lb_arn: str,
         port: str,
-        tg_arn: str,
+        default_action: ActionChoice,
         protocol: str = "TCP",
         tls: TlsChoice | None = None,
     ) -> None:
-        """A ``protocol`` (TCP, UDP, TCP_UDP, TLS) listener on ``port`` forwarding to the
-        target group ``tg_arn`` (ELBv2 decides which groups a protocol may forward to); a TLS
-        listener's certificate and policies in ``tls`` (empty ones not sent: ELBv2's own)."""
+        """A ``protocol`` (TCP, UDP, TCP_UDP, TLS; an ALB's HTTP, HTTPS) listener on
+        ``port`` with its default action (an NLB's: forward; ELBv2 decides which groups a
+        protocol may forward to); a TLS or HTTPS listener's certificate and policies in
+        ``tls`` (empty ones not sent: ELBv2's own)."""
         params = {
             "LoadBalancerArn": lb_arn,
             "Protocol": protocol or "TCP",
             "Port": port,
-            "DefaultActions.member.1.Type": "forward",
-            "DefaultActions.member.1.TargetGroupArn": tg_arn,
+            **action_params("DefaultActions", default_action),
         }
         if tls is not None:
             chosen = {
