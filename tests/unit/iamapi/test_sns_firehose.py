@@ -23,7 +23,9 @@ from andromede.firehose.model import PutResult
 from andromede.firehose.service import FirehoseService
 from andromede.notifications.delivery_status import DeliveryOutcome
 from andromede.notifications.pubsub import Delivery
+from andromede.settings import Settings
 from andromede.sns_firehose import RoleDeliveryStreams
+from andromede.wiring.pubsub import sns_firehose
 from support.queryapp import REGION
 from support.snsworld import Sns, refused, sns_world, topic
 
@@ -324,3 +326,32 @@ async def test_a_full_stream_is_tried_again(world: World) -> None:
     await sns.deliverer.deliver_once()
     assert [r[2] for r in world.streams.records] != []
     assert json.loads(world.streams.records[0][2])["Message"] == "later"
+
+
+async def test_without_firehose_wired_sns_refuses_then_the_wiring_serves_it(
+    world: World, tmp_path: Path
+) -> None:
+    sns = world.sns
+    sns.pubsub.streams = sns.deliverer.streams = sns.pubsub.guard.streams = None
+    arn = await topic(sns.root, "unwired")
+    role = await world.role()
+    error = await refused(
+        sns.root,
+        "Subscribe",
+        "InvalidParameter",
+        TopicArn=arn,
+        Protocol="firehose",
+        Endpoint=world.stream_arn,
+        Attributes={"SubscriptionRoleArn": role},
+    )
+    assert "not served" in error.message
+    settings = Settings(data_dir=tmp_path / "data", region=REGION)
+    sns_firehose(sns.pubsub, sns.deliverer, sns.world.identity, settings)(
+        cast(FirehoseService, world.streams)
+    )
+    assert isinstance(sns.pubsub.streams, RoleDeliveryStreams)
+    assert sns.deliverer.streams is sns.pubsub.streams is sns.pubsub.guard.streams
+    await world.subscribe(arn, role)
+    await sns.root.call("sns", "Publish", TopicArn=arn, Message="wired")
+    await world.deliver()
+    assert json.loads(world.streams.records[0][2])["Message"] == "wired"
