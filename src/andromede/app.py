@@ -159,6 +159,7 @@ from andromede.wiring.pubsub import (
     pubsub_service,
     shredded_event_recorder,
     signing_keys,
+    sns_firehose,
     sns_mailer,
     topic_sealer,
 )
@@ -659,7 +660,8 @@ class Application:
         # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
         groups = flow_log_groups(settings, identity, logs.service, billing, audit)
         firehose, forget_streams = firehose_api(apis, settings, db, keys, identity, audit,
-            rate_limiter, billing, objects, customer_keys, metrics_sink)  # fmt: skip
+            rate_limiter, billing, objects, customer_keys, metrics_sink,
+            sns_firehose(pubsub, deliverer, identity, settings))  # fmt: skip
         background.append(firehose)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)

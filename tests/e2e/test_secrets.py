@@ -245,3 +245,45 @@ def test_a_firehose_stream_delivers_into_a_bucket(server: ServerProcess) -> None
     with pytest.raises(ClientError) as refused:
         firehose.describe_delivery_stream(DeliveryStreamName="nope")
     assert error_code(refused) == "ResourceNotFoundException"
+    # SNS into the same stream (decision 0226): a topic's firehose subscription, put as a role
+    # SNS assumes; the message alone (raw), one a line, lands in the bucket.
+    sns: Any = client_for(server, "sns", *credentials)
+    sns_trust = json.dumps(trust).replace("firehose.amazonaws.com", "sns.amazonaws.com")
+    sns_role = iam.create_role(RoleName="sns-to-fh", AssumeRolePolicyDocument=sns_trust)
+    iam.put_role_policy(
+        RoleName="sns-to-fh",
+        PolicyName="put",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                        "Resource": arn,
+                    }
+                ],
+            }
+        ),
+    )
+    topic = sns.create_topic(Name="fh-orders")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="firehose",
+        Endpoint=arn,
+        Attributes={"SubscriptionRoleArn": sns_role["Role"]["Arn"], "RawMessageDelivery": "true"},
+    )
+    sns.publish(TopicArn=topic, Message='{"order":42}')
+    deadline = time.monotonic() + 30
+    landed = False
+    while not landed and time.monotonic() < deadline:
+        time.sleep(0.3)
+        keys = [
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket="fh-landing", Prefix="clicks/").get("Contents", [])
+        ]
+        landed = any(
+            b'{"order":42}\n' in s3.get_object(Bucket="fh-landing", Key=key)["Body"].read()
+            for key in keys
+        )
+    assert landed

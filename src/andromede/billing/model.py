@@ -100,6 +100,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0180: mails through the operator's SMTP relay.
     Meter("sns.deliveries.email", "deliveries", "100000 deliveries", 100_000,
           "SNS notifications mailed to email and email-json subscriptions"),
+    # Decision 0226: notifications put into Amazon Data Firehose streams.
+    Meter("sns.deliveries.firehose", "deliveries", "1000000 deliveries", 1_000_000,
+          "SNS notifications delivered to Amazon Data Firehose delivery streams"),
     # Decision 0172: CloudWatch's metric calls.
     Meter("cloudwatch.requests", "requests", "1000 requests", 1000,
           "CloudWatch API requests (PutMetricData, GetMetricStatistics, GetMetricData, "

@@ -223,7 +223,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                 "Protocol": held.protocol,
                 "Endpoint": held.endpoint,
                 "PendingConfirmation": str(not held.confirmed).lower(),
-                "ConfirmationWasAuthenticated": str(held.protocol == "sqs").lower(),
+                "ConfirmationWasAuthenticated": str(held.protocol in ("sqs", "firehose")).lower(),
                 "RawMessageDelivery": "false",
                 **held.attributes,
             }

@@ -45,6 +45,10 @@ S3's event JSON, to its topic's push endpoint.
   mail over the rate waits its turn, or is put back as a throttled POST is). The relay's
   5xx gives the message up (then the dead-letter queue); a 4xx or a network failure is tried
   again on the platform's schedule.
+- **Firehose** (decision 0226). A ``firehose`` subscription's message is put as one record
+  into its delivery stream through ``streams`` (set by the wiring), as its
+  ``SubscriptionRoleArn``; a refusal (the role may not, the stream gone or full) is tried
+  again on the platform's schedule, then given up (the dead-letter queue), as a push is.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -76,6 +80,7 @@ from andromede.notifications.pubsub import Delivery
 from andromede.notifications.service import TopicService
 from andromede.notifications.smtp import MailDeferred, SmtpMailer
 from andromede.notifications.store import EventQueue, QueuedEvent
+from andromede.notifications.streams import StreamRefused, SubscriberStreams, record_of
 from andromede.notifications.subscriptions import is_subscription_arn
 from andromede.notifications.topic_metrics import TopicMetrics
 from andromede.wakeup import Doorbell, Pacer
@@ -182,6 +187,8 @@ class Deliverer:
         self.on_status: Callable[[Delivery, DeliveryOutcome], Awaitable[None]] | None = None
         # The topics' AWS/SNS delivery metrics (decision 0221), set by the wiring.
         self.topic_metrics: TopicMetrics | None = None
+        # Amazon Data Firehose, for firehose subscriptions (decision 0226), set by the wiring.
+        self.streams: SubscriberStreams | None = None
         self._next_sweep = 0.0
 
     async def sweep(self) -> int:
@@ -365,6 +372,9 @@ class Deliverer:
         if delivery.subscription.protocol in EMAIL_PROTOCOLS:
             await self._deliver_mail(event, delivery)
             return
+        if delivery.subscription.protocol == "firehose":
+            await self._deliver_to_stream(event, delivery, exchange)
+            return
         endpoint = delivery.subscription.endpoint
         policy = delivery.policy
         headers = {
@@ -384,6 +394,29 @@ class Deliverer:
             ),
             self._dead_letter(delivery),
             policy,
+            status=self._reporter(delivery, exchange),
+        )
+
+    async def _deliver_to_stream(
+        self, event: QueuedEvent, delivery: Delivery, exchange: _Exchange
+    ) -> None:
+        """A firehose subscription's message, one record into its stream as its role."""
+        streams, subscription = self.streams, delivery.subscription
+
+        async def put() -> None:
+            role = subscription.role_arn
+            if streams is None or role is None:  # Firehose not wired: retried, given up
+                raise StreamRefused("Amazon Data Firehose is not served")
+            await streams.put(
+                subscription.owner, subscription.endpoint, role, record_of(delivery.body)
+            )
+            exchange.status = 200
+
+        await self._settle(
+            event,
+            "firehose",
+            self._counted(delivery, put()),
+            self._dead_letter(delivery),
             status=self._reporter(delivery, exchange),
         )
 
@@ -661,7 +694,7 @@ class _Refused(Exception):
 
 def _reason(exc: Exception) -> str:
     """A failure's cause, without the URL httpx puts in some messages."""
-    if isinstance(exc, _Refused | _NotOpened | MailDeferred):
+    if isinstance(exc, _Refused | _NotOpened | MailDeferred | StreamRefused):
         return str(exc)
     return type(exc).__name__
 

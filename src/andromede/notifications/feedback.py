@@ -4,10 +4,10 @@ Per protocol the platform delivers, ``<P>SuccessFeedbackRoleArn``,
 ``<P>FailureFeedbackRoleArn`` (an IAM role of the topic's account that trusts
 ``sns.amazonaws.com`` and may write to CloudWatch Logs) and ``<P>SuccessFeedbackSampleRate``
 (0 to 100, the percentage of successful deliveries logged; failures are all logged): ``SQS`` for
-sqs subscriptions and ``HTTP`` for http and https ones (AWS's prefixes). The other protocols
-AWS logs (``Application``, ``Firehose``, ``Lambda``) are not delivered here: a sample rate of
-0 (what Terraform's ``aws_sns_topic`` sends for each when none is configured) is kept, as it
-asks for nothing; another rate or a role is refused.
+sqs subscriptions, ``HTTP`` for http and https ones and ``Firehose`` for firehose ones (AWS's
+prefixes; decision 0226). The other protocols AWS logs (``Application``, ``Lambda``) are not
+delivered here: a sample rate of 0 (what Terraform's ``aws_sns_topic`` sends for each when
+none is configured) is kept, as it asks for nothing; another rate or a role is refused.
 """
 
 from __future__ import annotations
@@ -28,8 +28,13 @@ __all__ = [
 ]
 
 # Subscription protocol → the attributes' prefix.
-LOGGED_PROTOCOLS: Final[Mapping[str, str]] = {"sqs": "SQS", "http": "HTTP", "https": "HTTP"}
-_NOT_DELIVERED: Final = ("Application", "Firehose", "Lambda")
+LOGGED_PROTOCOLS: Final[Mapping[str, str]] = {
+    "sqs": "SQS",
+    "http": "HTTP",
+    "https": "HTTP",
+    "firehose": "Firehose",
+}
+_NOT_DELIVERED: Final = ("Application", "Lambda")
 _ROLE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 
@@ -42,7 +47,7 @@ def _names(prefix: str) -> tuple[str, str, str]:
 
 
 FEEDBACK_ATTRIBUTES: Final = frozenset(
-    name for prefix in ("SQS", "HTTP", *_NOT_DELIVERED) for name in _names(prefix)
+    name for prefix in ("SQS", "HTTP", "Firehose", *_NOT_DELIVERED) for name in _names(prefix)
 )
 
 
@@ -53,7 +58,7 @@ def is_feedback(name: str) -> bool:
 def check_feedback(name: str, value: str) -> str:
     """The attribute's value as kept; InvalidTopic in SNS's words."""
     value = value.strip()
-    prefix = next(p for p in ("SQS", "HTTP", *_NOT_DELIVERED) if name.startswith(p))
+    prefix = next(p for p in ("SQS", "HTTP", "Firehose", *_NOT_DELIVERED) if name.startswith(p))
     if name.endswith("SampleRate"):
         if not value.isdigit() or not 0 <= int(value) <= 100:
             raise InvalidTopic(

@@ -8,7 +8,9 @@ outbound), its ``DataIdentifier``s and one ``Operation``:
 
 - ``Audit`` (at most one, inbound): findings of a sample (``SampleRate``, 0 to 99 percent) of
   the messages, in SNS's report, to a ``FindingsDestination`` (and the messages without any
-  to a ``NoFindingsDestination``): a CloudWatch Logs group named ``/aws/vendedlogs/...``.
+  to a ``NoFindingsDestination``): a CloudWatch Logs group named ``/aws/vendedlogs/...``,
+  and (decision 0226) an Amazon Data Firehose delivery stream of the topic's account
+  (``{"Firehose": {"DeliveryStream": "<name>"}}``), where each report is one record.
 - ``Deny``: inbound, the Publish refused (``AuthorizationError``); outbound, the delivery
   dropped for that subscriber.
 - ``Deidentify``: the terms found masked (``MaskConfig``, ``MaskWithCharacter`` one character,
@@ -21,6 +23,7 @@ Pure rules here; the fan-out applies them (``notifications.pubsub``).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -52,6 +55,7 @@ DATA_PROTECTION_POLICY: Final = "DataProtectionPolicy"
 MAX_DOCUMENT: Final = 30_720  # characters, SNS's limit
 VENDED_PREFIX: Final = "/aws/vendedlogs/"
 _DIRECTIONS: Final = ("Inbound", "Outbound")
+_STREAM_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,64}")  # Firehose's DeliveryStreamName
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,8 @@ class Statement:
     sample_rate: int = 0  # Audit: percent of the messages audited
     findings_group: str | None = None  # Audit: the Logs groups of its reports
     no_findings_group: str | None = None
+    findings_stream: str | None = None  # Audit: the Firehose streams of its reports (0226)
+    no_findings_stream: str | None = None
 
     def applies_to(self, principal_arn: str | None, account: str) -> bool:
         """Whether this statement's ``Principal`` names the caller (inbound) or the subscriber
@@ -186,30 +192,45 @@ def _audit(base: Statement, body: object) -> Statement:
         sample = -1
     if not 0 <= sample <= 99:
         raise _invalid("SampleRate must be an integer from 0 to 99")
-    found = _destination(body.get("FindingsDestination"))
-    none_found = _destination(body.get("NoFindingsDestination"))
-    if found is None and none_found is None:
+    found, found_stream = _destination(body.get("FindingsDestination"))
+    none_found, none_found_stream = _destination(body.get("NoFindingsDestination"))
+    if not (found or none_found or found_stream or none_found_stream):
         raise _invalid("an Audit operation names a FindingsDestination or NoFindingsDestination")
-    return _replace(base, sample_rate=sample, findings_group=found, no_findings_group=none_found)
+    return _replace(
+        base,
+        sample_rate=sample,
+        findings_group=found,
+        no_findings_group=none_found,
+        findings_stream=found_stream,
+        no_findings_stream=none_found_stream,
+    )
 
 
-def _destination(raw: object) -> str | None:
+def _destination(raw: object) -> tuple[str | None, str | None]:
+    """A findings destination's Logs group and Firehose stream (either may be None)."""
     if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise _invalid("a findings destination is a JSON object")
+        return None, None
+    if not isinstance(raw, dict) or not raw:
+        raise _invalid("a findings destination is a JSON object naming a destination")
     group: str | None = None
+    stream: str | None = None
     for kind, target in raw.items():
         if kind == "CloudWatchLogs":
             name = target.get("LogGroup") if isinstance(target, dict) else None
             if not isinstance(name, str) or not name.startswith(VENDED_PREFIX):
                 raise _invalid(f"a CloudWatchLogs LogGroup's name starts with {VENDED_PREFIX}")
             group = name
-        elif kind in ("S3", "Firehose"):
-            raise _invalid(f"{kind} findings destinations are not served here: use CloudWatchLogs")
+        elif kind == "Firehose":
+            name = target.get("DeliveryStream") if isinstance(target, dict) else None
+            if not isinstance(name, str) or _STREAM_NAME.fullmatch(name) is None:
+                raise _invalid("a Firehose DeliveryStream is a delivery stream's name")
+            stream = name
+        elif kind == "S3":
+            raise _invalid("S3 findings destinations are not served here: use CloudWatchLogs "
+                           "or Firehose")  # fmt: skip
         else:
             raise _invalid(f"unknown findings destination {str(kind)[:64]}")
-    return group
+    return group, stream
 
 
 def _replace(base: Statement, **changes: Any) -> Statement:

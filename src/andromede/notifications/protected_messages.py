@@ -5,7 +5,9 @@ subscriber), for ``notifications.pubsub``.
 A ``json`` message structure has each protocol's message protected on its own. Audit
 reports go to the tenant's vended Logs group through :class:`FindingsLogs` (``wiring``); a
 report that cannot be written is logged by the platform and never fails the Publish: audit
-is an observer, as on AWS. Each audited message also counts in the topic owner's ``AWS/SNS``
+is an observer, as on AWS; so is a report put into a Firehose findings destination (decision
+0226: one record, newline-terminated, into the topic's account's stream, through
+``streams``). Each audited message also counts in the topic owner's ``AWS/SNS``
 ``MessagesWithFindings`` or ``MessagesWithNoFindings`` (Count, dimension ``TopicName``), as
 SNS gives them to an audit with a findings destination.
 """
@@ -29,6 +31,7 @@ from andromede.notifications.message_protection import (
     policy_of,
 )
 from andromede.notifications.model import Topic
+from andromede.notifications.streams import SubscriberStreams, record_of
 from andromede.notifications.subscriptions import Subscription
 
 __all__ = ["Caller", "MessageGuard", "MetricRecorder"]
@@ -72,6 +75,7 @@ class MessageGuard:
         metrics are counted (both settable by the wiring); None: not written (the rest of
         the policy applies)."""
         self.findings: FindingsLogs | None = None
+        self.streams: SubscriberStreams | None = None  # Firehose destinations (0226)
         self.metrics: MetricRecorder | None = None
         self._clock = clock
         self._draw = draw
@@ -142,7 +146,8 @@ class MessageGuard:
                 topic.tenant_id, NAMESPACE, name, [("TopicName", topic.name)], 1, "Count"
             )
         group = statement.findings_group if found else statement.no_findings_group
-        if group is None or self.findings is None:
+        stream = statement.findings_stream if found else statement.no_findings_stream
+        if (group is None or self.findings is None) and (stream is None or self.streams is None):
             return
         now = self._clock()
         report = findings_report(
@@ -152,12 +157,14 @@ class MessageGuard:
             resource_arn=topic.arn,
             timestamp=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
+        text = json.dumps(report, separators=(",", ":"))
         try:
-            await self.findings.write(
-                topic.tenant_id,
-                group,
-                topic.name,
-                (int(now.timestamp() * 1000), json.dumps(report, separators=(",", ":"))),
-            )
+            if group is not None and self.findings is not None:
+                await self.findings.write(
+                    topic.tenant_id, group, topic.name, (int(now.timestamp() * 1000), text)
+                )
+            if stream is not None and self.streams is not None:
+                arn = f"arn:aws:firehose:{topic.region}:{topic.tenant_id}:deliverystream/{stream}"
+                await self.streams.put(topic.tenant_id, arn, None, record_of(text))
         except Exception:
             log.warning("sns audit findings of %s not written", topic.arn, exc_info=True)

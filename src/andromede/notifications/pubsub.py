@@ -39,6 +39,7 @@ queues and HTTP(S) endpoints.
   and each archived message sealed under it (``notifications.topic_keys``), the publisher
   first allowed to use the key; a delivery carries its topic's delivery status logging
   attributes and its queueing time, for the worker's status logs.
+- **Firehose** (decision 0226): ``firehose`` subscriptions (``notifications.streams``).
 """
 
 from __future__ import annotations
@@ -84,9 +85,11 @@ from andromede.notifications.pubsub_types import (
 )
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import ArchiveStore, EventQueue, SubscriptionStore
+from andromede.notifications.streams import SubscriberStreams, check_stream
 from andromede.notifications.subscriptions import (
     REDRIVE_POLICY,
     SUBSCRIPTION_PRINCIPAL,
+    SUBSCRIPTION_ROLE,
     Subscription,
     check_endpoint,
     check_subscription_attributes,
@@ -133,6 +136,7 @@ class PubSubService:
         self.sealer = sealer
         self.guard = MessageGuard(clock)  # its findings writer set by the wiring (0215)
         self.metrics = TopicMetrics()  # its recorder set by the wiring (decision 0221)
+        self.streams: SubscriberStreams | None = None  # Firehose, by the wiring (0226)
         self._archive = archive
         self._topics = topics
         self._store = store
@@ -191,6 +195,8 @@ class PubSubService:
         token: str | None = secrets.token_hex(64)
         if protocol == "sqs":
             token = await self._queue_token(tenant_id, topic, endpoint)
+        elif protocol == "firehose":  # confirmed at once, as an own queue (decision 0226)
+            token = await check_stream(self.streams, tenant_id, endpoint, kept)
         await self.expire_pending(topic_arn=topic.arn)
         candidate = Subscription(
             arn=f"{topic.arn}:{uuid.uuid4()}",
@@ -383,6 +389,8 @@ class PubSubService:
         await self._check_dead_letter(
             tenant_id, kept, fifo=_fifo_endpoint(held.protocol, held.endpoint)
         )
+        if name == SUBSCRIPTION_ROLE:
+            await check_stream(self.streams, held.owner, held.endpoint, kept)
         window = None
         if name == REPLAY_POLICY:
             topic = await self._topics.topic(held.topic_arn)

@@ -5,7 +5,9 @@ A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protoco
 (a queue ARN of this platform), ``http`` and ``https`` (a URL, confirmed by the endpoint
 through the SubscriptionConfirmation handshake: until then the subscription holds its token
 and receives nothing), ``email`` and ``email-json`` (one bare address, confirmed through the
-SubscribeURL of the mail it is sent, decision 0180). Attributes taken: ``RawMessageDelivery``
+SubscribeURL of the mail it is sent, decision 0180), ``firehose`` (a delivery stream's ARN,
+with the ``SubscriptionRoleArn`` SNS puts its records as, required: decision 0226).
+Attributes taken: ``RawMessageDelivery``
 (not ``true`` for email), ``FilterPolicy``, ``FilterPolicyScope``, ``RedrivePolicy`` (a
 dead-letter queue of the subscriber's account), ``DeliveryPolicy`` (http and https only,
 decision 0168), ``ReplayPolicy`` (a FIFO topic's archive replayed, decision 0175: checked
@@ -16,6 +18,7 @@ are refused as not implemented, never kept and ignored.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,20 +35,23 @@ __all__ = [
     "PROTOCOLS",
     "REDRIVE_POLICY",
     "SUBSCRIPTION_PRINCIPAL",
+    "SUBSCRIPTION_ROLE",
     "Subscription",
     "check_endpoint",
     "check_subscription_attributes",
     "is_subscription_arn",
 ]
 
-PROTOCOLS: Final = ("sqs", "http", "https", *EMAIL_PROTOCOLS)
+PROTOCOLS: Final = ("sqs", "http", "https", *EMAIL_PROTOCOLS, "firehose")
 RAW: Final = "RawMessageDelivery"
 FILTER_POLICY: Final = "FilterPolicy"
 FILTER_SCOPE: Final = "FilterPolicyScope"
 _SCOPES: Final = ("MessageAttributes", "MessageBody")
 REDRIVE_POLICY: Final = "RedrivePolicy"
 DELIVERY_POLICY: Final = "DeliveryPolicy"
-_NOT_IMPLEMENTED: Final = frozenset({"SubscriptionRoleArn"})
+SUBSCRIPTION_ROLE: Final = "SubscriptionRoleArn"
+_ROLE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+_STREAM: Final = re.compile(r"arn:aws:firehose:[a-z0-9-]{1,32}:\d{12}:deliverystream/[\w.-]{1,64}")
 REPLAY_POLICY: Final = "ReplayPolicy"
 # The principal that subscribed (decision 0215), shown by GetSubscriptionAttributes and judged
 # by outbound data protection statements; set by Subscribe only.
@@ -65,7 +71,7 @@ def check_endpoint(protocol: str, endpoint: str) -> str:
     if protocol not in PROTOCOLS:
         raise InvalidTopic(
             f"Invalid parameter: Protocol {protocol[:32]} is not supported "
-            "(sqs, http, https, email, email-json)"
+            "(sqs, http, https, email, email-json, firehose)"
         )
     if protocol in EMAIL_PROTOCOLS:
         return check_address(endpoint)
@@ -73,6 +79,12 @@ def check_endpoint(protocol: str, endpoint: str) -> str:
         parts = endpoint.split(":")
         if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"] or not all(parts[3:]):
             raise InvalidTopic("Invalid parameter: SQS endpoint ARN")
+        return endpoint
+    if protocol == "firehose":
+        if _STREAM.fullmatch(endpoint) is None:
+            raise InvalidTopic(
+                "Invalid parameter: Endpoint Reason: not a Firehose delivery stream ARN"
+            )
         return endpoint
     parts_url = urlsplit(endpoint)
     if parts_url.scheme != protocol or not parts_url.hostname:
@@ -104,9 +116,17 @@ def check_subscription_attributes(
             if value.strip():
                 kept[name] = check_subscription_policy(value)
             continue
-        if name in _NOT_IMPLEMENTED:
-            raise InvalidTopic(f"Invalid parameter: {name} is not implemented")
-        if name == RAW:
+        if name == SUBSCRIPTION_ROLE:
+            if not value.strip():
+                continue
+            if protocol != "firehose":
+                raise InvalidTopic(
+                    f"Invalid parameter: {name} Reason: only firehose subscriptions take a role"
+                )
+            if _ROLE.fullmatch(value) is None:
+                raise InvalidTopic(f"Invalid parameter: {name} Reason: not a valid role ARN")
+            kept[name] = value
+        elif name == RAW:
             if value.lower() not in ("true", "false"):
                 raise InvalidTopic("Invalid parameter: RawMessageDelivery must be true or false")
             if protocol in EMAIL_PROTOCOLS and value.lower() == "true":
@@ -133,6 +153,13 @@ def check_subscription_attributes(
                 kept[name] = value
         else:
             raise InvalidTopic(f"Invalid parameter: AttributeName {name[:64]}")
+    if protocol == "firehose" and SUBSCRIPTION_ROLE not in kept:
+        # AWS: "Specifying a valid ARN for this attribute is required for Firehose delivery
+        # stream subscriptions."
+        raise InvalidTopic(
+            f"Invalid parameter: {SUBSCRIPTION_ROLE} Reason: a firehose subscription requires "
+            "the ARN of a role SNS assumes to put records into the delivery stream"
+        )
     if FILTER_POLICY in kept:
         check_filter_policy(kept[FILTER_POLICY], kept.get(FILTER_SCOPE, _SCOPES[0]))
     return kept
@@ -170,6 +197,10 @@ class Subscription:
     @property
     def principal(self) -> str | None:
         return self.attributes.get(SUBSCRIPTION_PRINCIPAL) or None
+
+    @property
+    def role_arn(self) -> str | None:
+        return self.attributes.get(SUBSCRIPTION_ROLE) or None
 
     @property
     def raw(self) -> bool:

@@ -116,6 +116,9 @@ def delivery_meter(billing: BillingService, region: str) -> Callable[[Delivery],
         if subscription.protocol in EMAIL_PROTOCOLS:  # decision 0180
             billing.count(subscription.tenant_id, region, "sns.deliveries.email")
             return
+        if subscription.protocol == "firehose":  # decision 0226: priced apart
+            billing.count(subscription.tenant_id, region, "sns.deliveries.firehose")
+            return
         if subscription.protocol != "sqs":
             billing.count(subscription.tenant_id, region, "sns.deliveries.http")
             return

@@ -153,14 +153,19 @@ def firehose_api(
     objects: ObjectService,
     customer_keys: CustomerKeyService,
     sink: MetricsSink | None,
+    on_service: Callable[[FirehoseService], None] | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Firehose API app of ``serve`` put into ``apis`` (under ``firehose``, its SigV4
     service), its deliverer, started, and what closing a tenant deletes of it (its streams
-    and their buffered records, already unreadable once its key ring is destroyed)."""
+    and their buffered records, already unreadable once its key ring is destroyed).
+    ``on_service``: told of the service, for the contexts that put records into it (SNS's
+    firehose subscriptions, decision 0226)."""
     metrics = FirehoseMetrics(sink, billing, settings.region)
     kms_keys = ReplicaKmsKeys(customer_keys, audit, billing)  # a stream's or bucket's key
     firehose = firehose_service(settings, db, keys, identity, objects, kms_keys, metrics)
     deliverer = firehose_deliverer(settings, firehose, metrics, audit)
+    if on_service is not None:
+        on_service(firehose)
     apis[FirehoseApp.name] = FirehoseApp(firehose, identity, audit, settings, rate_limiter)
     task = asyncio.create_task(deliverer.run_forever(), name="firehose-delivery")
     return task, firehose.store.forget_tenant

@@ -17,10 +17,13 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.errors import ConfigurationError
+from andromede.firehose.service import FirehoseService
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.notifications.delivery import Deliverer
 from andromede.notifications.deliverypolicy import RetryPolicy
 from andromede.notifications.envelope import SigningKey, load_signing_key, new_signing_key
 from andromede.notifications.errors import InvalidTopic
@@ -40,6 +43,7 @@ from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute, Queue, parse_queue_arn
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
+from andromede.sns_firehose import RoleDeliveryStreams
 from andromede.wakeup import Doorbell
 from andromede.wiring.topic_keys import TopicKmsSealer
 
@@ -52,6 +56,7 @@ __all__ = [
     "shredded_event_recorder",
     "signing_keys",
     "sns_base_url",
+    "sns_firehose",
     "sns_mailer",
     "topic_sealer",
 ]
@@ -338,6 +343,20 @@ def archive_upkeep(
 
     topics.on_archive_ended = archive_ender(archive, clock)
     return upkeep
+
+
+def sns_firehose(
+    pubsub: PubSubService, deliverer: Deliverer, identity: IdentityService, settings: Settings
+) -> Callable[[FirehoseService], None]:
+    """What gives SNS the Firehose service once made (decision 0226): its firehose
+    subscriptions checked and delivered, and data protection's Firehose findings put, through
+    ``RoleDeliveryStreams``."""
+
+    def wire(firehose: FirehoseService) -> None:
+        streams = RoleDeliveryStreams(identity, firehose, settings.region)
+        pubsub.streams = deliverer.streams = pubsub.guard.streams = streams
+
+    return wire
 
 
 def platform_retry(settings: Settings) -> RetryPolicy:

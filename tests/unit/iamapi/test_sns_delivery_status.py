@@ -109,7 +109,7 @@ async def test_the_feedback_attributes(world: tuple[Sns, LogsService, Draw]) -> 
         ("SQSSuccessFeedbackSampleRate", "ten"),
         ("SQSFailureFeedbackRoleArn", "not-a-role"),
         ("LambdaSuccessFeedbackRoleArn", role),
-        ("FirehoseSuccessFeedbackSampleRate", "50"),
+        ("LambdaSuccessFeedbackSampleRate", "50"),
     ):
         await refused(
             sns.root,

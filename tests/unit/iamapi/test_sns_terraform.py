@@ -70,7 +70,7 @@ async def test_zero_sample_rates_taken_and_undelivered_protocols_refused(sns: Sn
     for name, value in (
         ("SQSSuccessFeedbackSampleRate", "150"),
         ("HTTPSuccessFeedbackSampleRate", "zero"),
-        ("FirehoseSuccessFeedbackRoleArn", "arn:aws:iam::123456789012:role/feedback"),
+        ("LambdaSuccessFeedbackRoleArn", "arn:aws:iam::123456789012:role/feedback"),
     ):
         await refused(
             sns.root,

@@ -114,6 +114,26 @@ async def test_which_deliveries_are_logged_and_as_whom() -> None:
         assert quiet.written == 0
 
 
+async def test_a_firehose_delivery_is_logged_as_the_firehose_attributes_say() -> None:
+    """Decision 0226: ``Firehose…`` attributes for firehose subscriptions, the stream's ARN
+    as the destination; the ``HTTP…`` ones do not apply to them."""
+    logs = _Logs()
+    logger = DeliveryStatusLogger(logs, draw=lambda: 0.99)
+    stream = "arn:aws:firehose:eu-test-1:111122223333:deliverystream/archive"
+    feedback = {
+        "FirehoseSuccessFeedbackRoleArn": ROLE,
+        "FirehoseSuccessFeedbackSampleRate": "100",
+        "HTTPFailureFeedbackRoleArn": ROLE + "-http",
+    }
+    at = QUEUED + timedelta(seconds=1)
+    firehose = _delivery("firehose", stream, feedback)
+    await logger(firehose, DeliveryOutcome(True, 200, "", 1, at))
+    await logger(firehose, DeliveryOutcome(False, None, "AccessDenied: no", 10, at))
+    assert logs.written == [(ROLE, "sns/eu-test-1/111122223333/orders", "SUCCESS")]
+    record = json.loads(status_record(firehose, DeliveryOutcome(True, 200, "", 1, at)))
+    assert record["delivery"]["destination"] == stream
+
+
 async def test_the_worker_tells_what_an_http_endpoint_answered(receiver: Receiver) -> None:
     pubsub, deliverer, _, _, clock, topic = await setup()
     told: list[tuple[Delivery, DeliveryOutcome]] = []

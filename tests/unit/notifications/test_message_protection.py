@@ -132,6 +132,19 @@ def test_a_document_as_sns_takes_it() -> None:
             ),
             "S3 findings destinations are not served here",
         ),
+        (
+            document(
+                statement(
+                    {
+                        "Audit": {
+                            "SampleRate": 5,
+                            "FindingsDestination": {"Firehose": {"DeliveryStream": "a/b"}},
+                        }
+                    }
+                )
+            ),
+            "a delivery stream's name",
+        ),
         ("x" * 30_721, "at most 30720"),
     ],
 )
@@ -214,6 +227,49 @@ async def test_audit_reports_are_snss_sampled_at_the_rate() -> None:
         (ACCOUNT, "AWS/SNS", "MessagesWithFindings", (("TopicName", "orders"),), 1, "Count"),
         (ACCOUNT, "AWS/SNS", "MessagesWithNoFindings", (("TopicName", "orders"),), 1, "Count"),
     ]
+
+
+class Streams:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, str | None, bytes]] = []
+
+    async def check(self, tenant_id: str, stream_arn: str, role_arn: str) -> str | None:
+        return None
+
+    async def put(self, tenant_id: str, stream_arn: str, role_arn: str | None, data: bytes) -> None:
+        self.records.append((tenant_id, stream_arn, role_arn, data))
+
+
+async def test_findings_into_a_firehose_stream_of_the_topics_account() -> None:
+    """Decision 0226: a Firehose findings destination (alone, or beside a Logs group) gets
+    each report as one record, newline-terminated, put as the platform."""
+    now = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
+    guard = MessageGuard(lambda: now, draw=lambda: 0.0)
+    findings, streams = Findings(), Streams()
+    guard.findings, guard.streams = findings, streams
+    audit = {
+        "Audit": {
+            "SampleRate": 50,
+            "FindingsDestination": {
+                "Firehose": {"DeliveryStream": "findings"},
+                "CloudWatchLogs": {"LogGroup": "/aws/vendedlogs/found"},
+            },
+            "NoFindingsDestination": {"Firehose": {"DeliveryStream": "clean"}},
+        }
+    }
+    topic = topic_with(document(statement(audit)))
+    await guard.audit(topic, "to ana@example.com", None, (PUBLISHER, ACCOUNT), "m-1")
+    await guard.audit(topic, "nothing", None, (PUBLISHER, ACCOUNT), "m-2")
+    assert [(t, a, r) for t, a, r, _ in streams.records] == [
+        (ACCOUNT, f"arn:aws:firehose:eu:{ACCOUNT}:deliverystream/findings", None),
+        (ACCOUNT, f"arn:aws:firehose:eu:{ACCOUNT}:deliverystream/clean", None),
+    ]
+    first = streams.records[0][3]
+    assert first.endswith(b"\n")
+    assert json.loads(first) == json.loads(findings.written[0][3][1])
+    assert json.loads(first)["messageId"] == "m-1"
+    assert json.loads(streams.records[1][3])["dataIdentifiers"] == []
+    assert len(findings.written) == 1  # the no-findings reports have no Logs group here
 
 
 def test_a_json_structure_is_protected_per_protocol() -> None:
