@@ -37,6 +37,7 @@ from andromede.compute.driver_network import (
     NetworkPeer,
 )
 from andromede.compute.errors import CidrConflict, InvalidParameterValue, InvalidRange
+from andromede.compute.ipv6 import Ipv6Association
 from andromede.compute.model import FORMAT_VERSION, ElasticIpRef, Rule, SecurityGroup, Tags
 
 __all__ = [
@@ -108,6 +109,8 @@ class Vpc:
     # Its default network ACL stored — decision 0128. False in older records: the first call
     # that needs the VPC's ACLs makes it, associated with the VPC's subnets.
     network_acl_made: bool = False
+    # Its IPv6 blocks (decision 0217): a /56 of the operator's pool each; none in older records.
+    ipv6_blocks: tuple[Ipv6Association, ...] = ()
 
     @property
     def resource_id(self) -> str:
@@ -134,10 +137,18 @@ class Subnet:
     # ModifySubnetAttribute's MapPublicIpOnLaunch; None: EC2's default (on for a default
     # subnet, off for one's own), as for records written before it existed.
     map_public_ip_on_launch: bool | None = None
+    # Its IPv6 /64 (decision 0217; EC2 allows one) and ModifySubnetAttribute's
+    # AssignIpv6AddressOnCreation: an instance launched into it gets one IPv6 address unasked.
+    ipv6_blocks: tuple[Ipv6Association, ...] = ()
+    assign_ipv6_address_on_creation: bool = False
 
     @property
     def resource_id(self) -> str:
         return self.subnet_id
+
+    @property
+    def ipv6_cidrs(self) -> tuple[str, ...]:
+        return tuple(b.cidr for b in self.ipv6_blocks)
 
     @property
     def maps_public_ip(self) -> bool:
@@ -186,6 +197,9 @@ class NetworkInterface:
     # The Elastic IP associated with it, beyond an instance's primary (decision 0161's
     # addendum; a primary's is its instance's record's): kept while detached, as on EC2.
     elastic_ip: ElasticIpRef | None = None
+    # Its IPv6 addresses (decision 0217), each an :class:`~andromede.compute.ipv6.Ipv6Address`
+    # record too, written in the same change.
+    ipv6_addresses: tuple[str, ...] = ()
 
     @property
     def resource_id(self) -> str:

@@ -36,6 +36,7 @@ from andromede.compute.errors import (
 )
 from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
 from andromede.compute.interface_hosts import InterfaceHostsMixin
+from andromede.compute.ipv6 import Ipv6Address
 from andromede.compute.launch_request import RunRequest
 from andromede.compute.model import (
     Instance,
@@ -193,6 +194,7 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
             raise ResourceInUse("eni", f"Network interface '{interface_id}' is currently in use.")
         gone: list[tuple[type[Record], str]] = [(NetworkInterface, interface_id)]
         gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
+        gone += [(Ipv6Address, a) for a in interface.ipv6_addresses]
         if not await self.store.change(
             interface, delete=gone, replace=await self._elastic_let_go(interface)
         ):
@@ -600,6 +602,7 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                         (NetworkInterface, interface.interface_id)
                     ]
                     gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
+                    gone += [(Ipv6Address, a) for a in interface.ipv6_addresses]
                     done = await self.store.change(
                         interface, delete=gone, replace=await self._elastic_let_go(interface)
                     )
