@@ -344,3 +344,39 @@ async def test_an_exhausted_pool_and_no_pool_are_said_so(tmp_path: Path) -> None
             world.root, "CreateVpc", "UnsupportedOperation", CidrBlock="10.1.0.0/16",
             AmazonProvidedIpv6CidrBlock=True,
         )  # fmt: skip
+
+
+async def test_what_terraform_reads_back_of_aws_vpc_and_aws_subnet(world: World) -> None:
+    """hashicorp/aws's ``aws_vpc`` with ``assign_generated_ipv6_cidr_block`` waits for the
+    association by its id to be ``associated`` and reads ``ipv6Pool`` Amazon (else it plans a
+    change); ``aws_subnet`` with ``ipv6_cidr_block`` waits likewise by the subnet's."""
+    vpc_id, block, association_id = await _ipv6_vpc(world.root)
+    found = await world.root.call(
+        "DescribeVpcs",
+        Filters=[
+            {"Name": "ipv6-cidr-block-association.association-id", "Values": [association_id]}
+        ],
+    )
+    [association] = found["Vpcs"][0]["Ipv6CidrBlockAssociationSet"]
+    assert (association["Ipv6Pool"], association["Ipv6CidrBlockState"]["State"]) == (
+        "Amazon",
+        "associated",
+    )
+    subnet = (
+        await world.root.call(
+            "CreateSubnet", VpcId=vpc_id, CidrBlock="10.9.1.0/24", Ipv6CidrBlock=_slash64(block, 3)
+        )
+    )["Subnet"]
+    [made] = subnet["Ipv6CidrBlockAssociationSet"]
+    found = await world.root.call(
+        "DescribeSubnets",
+        Filters=[
+            {
+                "Name": "ipv6-cidr-block-association.association-id",
+                "Values": [made["AssociationId"]],
+            }
+        ],
+    )
+    [shown] = found["Subnets"]
+    assert shown["Ipv6CidrBlockAssociationSet"] == [made]
+    assert (shown["AssignIpv6AddressOnCreation"], shown["Ipv6Native"]) == (False, False)
