@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface
 from andromede.compute.routing import (
+    LOCAL,
     InternetGateway,
     Route,
     RouteTable,
@@ -48,11 +49,13 @@ _Targets = tuple[
     Mapping[str, NatGateway],
     Mapping[str, VpcPeeringConnection],
     Mapping[str, NetworkInterface],
+    # Each VPC's IPv6 blocks (decision 0217), shown as local routes of its tables.
+    Mapping[str, tuple[str, ...]],
 ]
 
 
 def _state(route: Route, table: RouteTable, targets: _Targets) -> str:
-    gateways, nats, peerings, interfaces = targets
+    gateways, nats, peerings, interfaces, _ = targets
     return route_state(route, table.vpc_id, gateways, nats, peerings, interfaces)
 
 
@@ -70,7 +73,11 @@ async def _targets(call: Call) -> _Targets:
         i.interface_id: i
         for i in await call.compute.describe_network_interfaces(call.tenant_id, ())
     }
-    return gateways, nats, await call.compute.peerings_by_id(call.tenant_id), interfaces
+    ipv6 = {
+        v.vpc_id: tuple(b.cidr for b in v.ipv6_blocks)
+        for v in await call.compute.describe_vpcs(call.tenant_id, ())
+    }
+    return gateways, nats, await call.compute.peerings_by_id(call.tenant_id), interfaces, ipv6
 
 
 def _text(value: bool) -> str:
@@ -119,6 +126,15 @@ def _write_route_table(xml: XmlWriter, table: RouteTable, targets: _Targets, ele
         xml.element("vpcPeeringConnectionId", route.vpc_peering_connection_id)
         xml.element("origin", route.origin)
         xml.element("state", _state(route, table, targets))
+        xml.close("item")
+    # The VPC's IPv6 blocks reach within it, as EC2's local route to each says; derived, not
+    # stored: no route to them can be made or replaced yet (decision 0217).
+    for block in targets[4].get(table.vpc_id, ()):
+        xml.open("item")
+        xml.element("destinationIpv6CidrBlock", block)
+        xml.element("gatewayId", LOCAL)
+        xml.element("origin", "CreateRouteTable")
+        xml.element("state", "active")
         xml.close("item")
     xml.close("routeSet")
     write_tags(xml, table.tags)

@@ -380,3 +380,20 @@ async def test_what_terraform_reads_back_of_aws_vpc_and_aws_subnet(world: World)
     [shown] = found["Subnets"]
     assert shown["Ipv6CidrBlockAssociationSet"] == [made]
     assert (shown["AssignIpv6AddressOnCreation"], shown["Ipv6Native"]) == (False, False)
+
+
+async def test_every_route_table_of_the_vpc_lists_the_ipv6_local_route(world: World) -> None:
+    vpc_id, block, _ = await _ipv6_vpc(world.root)
+    await world.root.call("CreateRouteTable", VpcId=vpc_id)
+    found = await world.root.call(
+        "DescribeRouteTables", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+    )
+    assert len(found["RouteTables"]) == 2
+    for table in found["RouteTables"]:
+        [local] = [r for r in table["Routes"] if "DestinationIpv6CidrBlock" in r]
+        assert local == {
+            "DestinationIpv6CidrBlock": block,
+            "GatewayId": "local",
+            "Origin": "CreateRouteTable",
+            "State": "active",
+        }
