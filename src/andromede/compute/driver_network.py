@@ -170,6 +170,9 @@ class NetworkSpec:
     acl: SubnetAcl = SubnetAcl()
     # Its VPC's DNS and DHCP options (:meth:`HypervisorDriver.set_vpc_dns` replaces them).
     dns: VpcDns = VpcDns()
+    # Its IPv6 /64 (decision 0217): the router holds its first address and forwards IPv6
+    # between the VPC's subnets; "" = none. Left out of the wire form while "".
+    ipv6_cidr: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     @property
     def router_id(self) -> str:
@@ -211,6 +214,9 @@ class NicSpec:
     # The secondary address its Elastic IP is translated to (decision 0161's addendum); None:
     # its own. Left out of the wire form while None.
     elastic_private_ip: str | None = field(default=None, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Its IPv6 addresses (decision 0217), behind its security groups as its IPv4 ones are;
+    # left out of the wire form while empty.
+    ipv6_addresses: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +359,8 @@ class FirewallRule:
     def __post_init__(self) -> None:
         if self.protocol not in {"tcp", "udp", "icmp", "-1"}:
             raise ValueError(f"unsupported protocol {self.protocol!r}")
-        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
+        # An IPv4 or (decision 0217) an IPv6 range; raises ValueError on a bad one.
+        ipaddress.ip_network(self.cidr)
         if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
             raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
         if self.protocol == "icmp":

@@ -27,7 +27,7 @@ import hashlib
 import ipaddress
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -39,6 +39,7 @@ from andromede.compute.driver_network import (
 from andromede.compute.errors import CidrConflict, InvalidParameterValue, InvalidRange
 from andromede.compute.ipv6 import Ipv6Association
 from andromede.compute.model import FORMAT_VERSION, ElasticIpRef, Rule, SecurityGroup, Tags
+from andromede.compute.security_group_model import ALLOW_ALL_IPV6_EGRESS
 
 __all__ = [
     "DEFAULT_GROUP_NAME",
@@ -285,9 +286,12 @@ def default_ids(tenant_id: str) -> DefaultIds:
     )
 
 
-def default_group(tenant_id: str, vpc_id: str, group_id: str) -> SecurityGroup:
-    """EC2's default group: every member reaches every other member; all egress allowed."""
-    return SecurityGroup(
+def default_group(
+    tenant_id: str, vpc_id: str, group_id: str, *, ipv6: bool = False
+) -> SecurityGroup:
+    """EC2's default group: every member reaches every other member; all egress allowed,
+    IPv6 too when the VPC has an IPv6 block (decision 0217)."""
+    group = SecurityGroup(
         group_id,
         tenant_id,
         DEFAULT_GROUP_NAME,
@@ -295,6 +299,9 @@ def default_group(tenant_id: str, vpc_id: str, group_id: str) -> SecurityGroup:
         ingress=(Rule("-1", -1, -1, "", group_id=group_id),),
         vpc_id=vpc_id,
     )
+    if ipv6:
+        return replace(group, egress=(*group.egress, ALLOW_ALL_IPV6_EGRESS))
+    return group
 
 
 def subnet_vni(subnet_id: str, taken: Collection[int]) -> int:
@@ -443,15 +450,17 @@ def _firewall_rules(
     rule: Rule, members: Mapping[str, Sequence[str]], prefix_lists: Mapping[str, Sequence[str]]
 ) -> list[FirewallRule]:
     if rule.group_id is not None:
-        peers = [f"{address}/32" for address in members.get(rule.group_id, ())]
+        # Its members' addresses, IPv6 ones included (decision 0217).
+        peers = [
+            f"{address}/{128 if ':' in address else 32}"
+            for address in members.get(rule.group_id, ())
+        ]
     elif rule.prefix_list_id is not None:
         # A managed prefix list's current CIDRs (decision 0149): the hosts see plain blocks. A
-        # list gone (none is deleted while referenced) lets nothing through. IPv6 blocks match
-        # nothing on the IPv4-only tenant networks.
-        peers = [c for c in prefix_lists.get(rule.prefix_list_id, ()) if ":" not in c]
-    elif ":" in rule.cidr:
-        return []  # the tenant networks carry IPv4 only: an IPv6 rule matches nothing
+        # list gone (none is deleted while referenced) lets nothing through.
+        peers = list(prefix_lists.get(rule.prefix_list_id, ()))
     else:
+        # An IPv6 block too (decision 0217): it judges the VPCs' IPv6 traffic.
         peers = [rule.cidr]
     if rule.protocol in ("tcp", "udp"):
         low, high = rule.from_port, rule.to_port

@@ -37,6 +37,7 @@ from andromede.compute.ipv6 import (
 from andromede.compute.model import Instance, Volume, check_id, new_id
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.network_interfaces import NetworkInterfacesMixin
+from andromede.compute.security_group_model import ALLOW_ALL_IPV6_EGRESS
 from andromede.compute.spot import SpotInstanceRequest
 
 __all__ = ["Ipv6Mixin"]
@@ -63,8 +64,16 @@ class Ipv6Mixin(NetworkInterfacesMixin):
                 )
             association, block = await self.pool_block(tenant_id, vpc_id, border_group)
             changed = replace(vpc, ipv6_blocks=(*vpc.ipv6_blocks, association))
+            # EC2 lets the VPC's default group send IPv6 from then on.
+            group = await self.default_group_of(tenant_id, vpc_id)
+            opened = (
+                []
+                if any(r.protocol == "-1" and r.cidr == "::/0" for r in group.egress)
+                else [replace(group, egress=(*group.egress, ALLOW_ALL_IPV6_EGRESS))]
+            )
             try:
-                if await self.store.change(changed, insert=[block]):
+                if await self.store.change(changed, insert=[block], replace=opened):
+                    self._push_later(tenant_id, [g.group_id for g in opened])
                     return association
             except Duplicate:
                 continue  # the /56 was given to another VPC at once: another one
@@ -199,6 +208,7 @@ class Ipv6Mixin(NetworkInterfacesMixin):
                 if await self.store.change(changed, insert=_records(changed, given)):
                     changed = replace(changed, revision=changed.revision + 1)
                     await self._push_addresses(changed)
+                    await self._push_members(changed)
                     return changed, given
             except Duplicate:
                 if named:
@@ -224,6 +234,7 @@ class Ipv6Mixin(NetworkInterfacesMixin):
             )
             if await self.store.change(changed, delete=[(Ipv6Address, a) for a in gone]):
                 await self._push_addresses(replace(changed, revision=changed.revision + 1))
+                await self._push_members(changed)
                 return changed, gone
         raise IncorrectState(f"{interface_id} changed concurrently; retry")
 
@@ -299,6 +310,16 @@ class Ipv6Mixin(NetworkInterfacesMixin):
         )
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _push_members(self, interface: NetworkInterface) -> None:
+        """The firewalls whose rules name the interface's groups (its instance's, for a
+        primary): its IPv6 addresses are members of them."""
+        groups = set(interface.group_ids)
+        if interface.instance_id and interface.device_index == 0:
+            instance = await self.store.get(Instance, interface.instance_id)
+            if instance is not None:
+                groups |= set(instance.security_group_ids)
+        self._push_later(interface.tenant_id, groups)
 
     def _wanted_ipv6(self, subnet: Subnet, named: Sequence[str], count: int) -> _Wanted:
         if count < 0:

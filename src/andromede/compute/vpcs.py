@@ -127,7 +127,7 @@ class VpcsMixin(NetworksMixin):
                 try:
                     await self.store.insert(
                         vpc,
-                        default_group(tenant_id, vpc.vpc_id, new_id("sg")),
+                        default_group(tenant_id, vpc.vpc_id, new_id("sg"), ipv6=ipv6),
                         main_route_table(vpc),
                         default_network_acl(vpc, ()),
                         *(taken for _, taken in pooled),

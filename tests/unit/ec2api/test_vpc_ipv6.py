@@ -397,3 +397,28 @@ async def test_every_route_table_of_the_vpc_lists_the_ipv6_local_route(world: Wo
             "Origin": "CreateRouteTable",
             "State": "active",
         }
+
+
+async def test_groups_of_an_ipv6_vpc_send_ipv6_as_ec2s_do(world: World) -> None:
+    """EC2 adds ``::/0`` egress to a new group of a VPC with IPv6, and to the default group
+    of a VPC made with IPv6 or given a block later (once)."""
+
+    def ipv6_egress(group: dict[str, Any]) -> list[str]:
+        return [r["CidrIpv6"] for p in group["IpPermissionsEgress"] for r in p["Ipv6Ranges"]]
+
+    async def groups(vpc_id: str) -> dict[str, dict[str, Any]]:
+        found = await world.root.call(
+            "DescribeSecurityGroups", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+        )
+        return {g["GroupName"]: g for g in found["SecurityGroups"]}
+
+    vpc_id, _, _ = await _ipv6_vpc(world.root)
+    await world.root.call("CreateSecurityGroup", GroupName="web", Description="d", VpcId=vpc_id)
+    made = await groups(vpc_id)
+    assert ipv6_egress(made["default"]) == ["::/0"] and ipv6_egress(made["web"]) == ["::/0"]
+    later = (await world.root.call("CreateVpc", CidrBlock="10.10.0.0/16"))["Vpc"]["VpcId"]
+    await world.root.call("CreateSecurityGroup", GroupName="old", Description="d", VpcId=later)
+    assert ipv6_egress((await groups(later))["default"]) == []
+    await world.root.call("AssociateVpcCidrBlock", VpcId=later, AmazonProvidedIpv6CidrBlock=True)
+    shown = await groups(later)
+    assert ipv6_egress(shown["default"]) == ["::/0"] and ipv6_egress(shown["old"]) == []
