@@ -60,6 +60,7 @@ from andromede.compute.instance_options import (
     check_shutdown_behavior,
 )
 from andromede.compute.interface_endpoints import InterfaceEndpointsMixin
+from andromede.compute.ipv6_routes import Ipv6RoutesMixin
 from andromede.compute.launch_request import (
     ROOT_DEVICE,
     LaunchVolume,
@@ -131,6 +132,7 @@ class LaunchingMixin(
     AccessMixin,
     TagsMixin,
     Ipv6Mixin,
+    Ipv6RoutesMixin,
     InterfaceEndpointsMixin,
     NetworkInterfacesMixin,
     # Before the interfaces' hosts it pushes to (an Elastic IP on an interface, 0161's addendum).

@@ -171,6 +171,10 @@ class RouteTable:
     # CreateRouteTable's idempotency: the token, and a digest of what was asked with it.
     client_token: str | None = None
     request_digest: str = ""
+    # Routes to IPv6 blocks (decision 0217), each's ``destination`` an IPv6 CIDR: kept apart
+    # from ``routes``, whose readers (the hosts' routing, the firewalls' reach) are IPv4's.
+    # Stored and shown; the hosts route no IPv6 beyond the VPC yet.
+    ipv6_routes: tuple[Route, ...] = ()
 
     @property
     def resource_id(self) -> str:

@@ -422,3 +422,75 @@ async def test_groups_of_an_ipv6_vpc_send_ipv6_as_ec2s_do(world: World) -> None:
     await world.root.call("AssociateVpcCidrBlock", VpcId=later, AmazonProvidedIpv6CidrBlock=True)
     shown = await groups(later)
     assert ipv6_egress(shown["default"]) == ["::/0"] and ipv6_egress(shown["old"]) == []
+
+
+async def test_a_route_to_an_ipv6_block_leads_to_an_internet_gateway(world: World) -> None:
+    """Terraform's ``aws_route`` with ``destination_ipv6_cidr_block = "::/0"``: stored and
+    shown with EC2's state; its other targets, and a block within the VPC's, refused."""
+    vpc_id, block, _ = await _ipv6_vpc(world.root)
+    table = (await world.root.call("CreateRouteTable", VpcId=vpc_id))["RouteTable"]
+    table_id = table["RouteTableId"]
+    gateway = (await world.root.call("CreateInternetGateway"))["InternetGateway"]
+    gateway_id = gateway["InternetGatewayId"]
+    await world.root.call("AttachInternetGateway", InternetGatewayId=gateway_id, VpcId=vpc_id)
+    await world.root.call(
+        "CreateRoute", RouteTableId=table_id, DestinationIpv6CidrBlock="::/0", GatewayId=gateway_id
+    )
+
+    async def routes() -> list[dict[str, Any]]:
+        found = await world.root.call("DescribeRouteTables", RouteTableIds=[table_id])
+        return [r for r in found["RouteTables"][0]["Routes"] if "DestinationIpv6CidrBlock" in r]
+
+    assert await routes() == [
+        {
+            "DestinationIpv6CidrBlock": "::/0",
+            "GatewayId": gateway_id,
+            "Origin": "CreateRoute",
+            "State": "active",
+        },
+        {
+            "DestinationIpv6CidrBlock": block,
+            "GatewayId": "local",
+            "Origin": "CreateRouteTable",
+            "State": "active",
+        },
+    ]
+    found = await world.root.call(
+        "DescribeRouteTables",
+        Filters=[{"Name": "route.destination-ipv6-cidr-block", "Values": ["::/0"]}],
+    )
+    assert [t["RouteTableId"] for t in found["RouteTables"]] == [table_id]
+    await _refused(
+        world.root, "CreateRoute", "RouteAlreadyExists", RouteTableId=table_id,
+        DestinationIpv6CidrBlock="::/0", GatewayId=gateway_id,
+    )  # fmt: skip
+    await _refused(
+        world.root, "CreateRoute", "InvalidParameterValue", RouteTableId=table_id,
+        DestinationIpv6CidrBlock=_slash64(block, 1), GatewayId=gateway_id,
+    )  # fmt: skip
+    await _refused(
+        world.root, "CreateRoute", "InvalidParameterValue", RouteTableId=table_id,
+        DestinationIpv6CidrBlock="nonsense", GatewayId=gateway_id,
+    )  # fmt: skip
+    await _refused(
+        world.root, "CreateRoute", "UnsupportedOperation", RouteTableId=table_id,
+        DestinationIpv6CidrBlock="2001:db8::/32", NatGatewayId="nat-0123456789abcdef0",
+    )  # fmt: skip
+    await _refused(
+        world.root, "CreateRoute", "UnsupportedOperation", RouteTableId=table_id,
+        DestinationIpv6CidrBlock="2001:db8::/32", EgressOnlyInternetGatewayId="eigw-01234567",
+    )  # fmt: skip
+    # Detached, the gateway leaves a blackhole, as for IPv4.
+    await world.root.call("DetachInternetGateway", InternetGatewayId=gateway_id, VpcId=vpc_id)
+    assert (await routes())[0]["State"] == "blackhole"
+    await world.root.call("DeleteRoute", RouteTableId=table_id, DestinationIpv6CidrBlock="::/0")
+    assert [r["GatewayId"] for r in await routes()] == ["local"]
+    await _refused(
+        world.root, "DeleteRoute", "InvalidRoute.NotFound", RouteTableId=table_id,
+        DestinationIpv6CidrBlock="::/0",
+    )  # fmt: skip
+    _, other = await world.tenant("other")
+    await _refused(
+        other, "CreateRoute", "InvalidRouteTableID.NotFound", RouteTableId=table_id,
+        DestinationIpv6CidrBlock="::/0", GatewayId=gateway_id,
+    )  # fmt: skip
