@@ -87,6 +87,9 @@ class InterfaceRequest:
     description: str = ""
     tags: Tags = ()
     client_token: str | None = None
+    # Its IPv6 addresses (decision 0217), named or counted.
+    ipv6_addresses: tuple[str, ...] = ()
+    ipv6_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,8 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 "groups": list(group_ids),
                 "description": request.description,
             }
+            if request.ipv6_addresses or request.ipv6_count:
+                asked |= {"ipv6": list(request.ipv6_addresses), "ipv6_count": request.ipv6_count}
             digest = request_digest(asked)
             interface_id = token_id("eni", tenant_id, token)
             made = await self._made_with_token(NetworkInterface, tenant_id, interface_id, digest)
@@ -157,6 +162,7 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 )
             primary = request.private_ip or chosen.pop(0)
             secondaries = (*request.secondary_ips, *chosen)
+            ipv6 = await self._new_ipv6(subnet, request)
             interface = NetworkInterface(
                 interface_id=interface_id,
                 tenant_id=tenant_id,
@@ -172,9 +178,14 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 group_ids=group_ids,
                 secondary_ips=secondaries,
                 request_digest=digest,
+                ipv6_addresses=ipv6,
             )
             try:
-                await self.store.insert(interface, *_address_records(interface, secondaries))
+                await self.store.insert(
+                    interface,
+                    *_address_records(interface, secondaries),
+                    *(Ipv6Address(a, tenant_id, subnet.subnet_id, interface_id) for a in ipv6),
+                )
             except Duplicate:
                 if request.client_token is not None:
                     made = await self._made_with_token(
@@ -182,11 +193,18 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                     )
                     if made is not None:
                         return made
-                if wanted:
+                if wanted or request.ipv6_addresses:
                     raise ResourceInUse("private-ip", "A requested address is in use.") from None
                 continue  # another gateway took one of these addresses: pick again
             return interface
         raise IncorrectState("The subnet's addresses changed concurrently; retry")
+
+    async def _new_ipv6(self, subnet: Subnet, request: InterfaceRequest) -> tuple[str, ...]:
+        """The IPv6 addresses a new interface asks (decision 0217: the IPv6 layer draws and
+        checks them); none here."""
+        if request.ipv6_addresses or request.ipv6_count:
+            raise Unsupported("IPv6 addresses are given by the IPv6 layer")
+        return ()
 
     async def delete_network_interface(self, tenant_id: str, interface_id: str) -> None:
         interface = await self._interface(tenant_id, interface_id)

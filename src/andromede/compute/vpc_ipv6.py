@@ -36,7 +36,7 @@ from andromede.compute.ipv6 import (
 )
 from andromede.compute.model import Instance, Volume, check_id, new_id
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
-from andromede.compute.network_interfaces import NetworkInterfacesMixin
+from andromede.compute.network_interfaces import InterfaceRequest, NetworkInterfacesMixin
 from andromede.compute.security_group_model import ALLOW_ALL_IPV6_EGRESS
 from andromede.compute.spot import SpotInstanceRequest
 
@@ -237,6 +237,23 @@ class Ipv6Mixin(NetworkInterfacesMixin):
                 await self._push_members(changed)
                 return changed, gone
         raise IncorrectState(f"{interface_id} changed concurrently; retry")
+
+    async def _new_ipv6(self, subnet: Subnet, request: InterfaceRequest) -> tuple[str, ...]:
+        """CreateNetworkInterface's ``Ipv6Addresses`` or ``Ipv6AddressCount``, checked, and
+        the counted ones drawn (the caller writes their records with the interface)."""
+        if request.ipv6_addresses and request.ipv6_count:
+            raise ParameterCombination(
+                "IPv6 addresses and IPv6 address count may not be specified on the same request"
+            )
+        wanted = self._wanted_ipv6(subnet, request.ipv6_addresses, request.ipv6_count)
+        if not wanted.named and not wanted.count:
+            return ()
+        self._check_ipv6_count(len(wanted.named) + wanted.count)
+        taken = await self._taken_ipv6(subnet)
+        if any(a in taken for a in wanted.named):
+            raise ResourceInUse("private-ip", "A requested IPv6 address is in use.")
+        drawn = new_addresses(subnet.ipv6_cidrs[0], taken, wanted.count) if wanted.count else []
+        return (*wanted.named, *drawn)
 
     # -- launches --------------------------------------------------------------------------
 

@@ -494,3 +494,49 @@ async def test_a_route_to_an_ipv6_block_leads_to_an_internet_gateway(world: Worl
         other, "CreateRoute", "InvalidRouteTableID.NotFound", RouteTableId=table_id,
         DestinationIpv6CidrBlock="::/0", GatewayId=gateway_id,
     )  # fmt: skip
+
+
+async def test_an_interface_is_made_with_its_ipv6_addresses(world: World) -> None:
+    """CreateNetworkInterface ``Ipv6AddressCount`` / ``Ipv6Addresses`` (Terraform's
+    ``aws_network_interface`` ``ipv6_address_count``): written with the interface, given back
+    when it is deleted."""
+    vpc_id, block, _ = await _ipv6_vpc(world.root)
+    slash64 = _slash64(block, 0)
+    subnet_id = (
+        await world.root.call(
+            "CreateSubnet", VpcId=vpc_id, CidrBlock="10.9.1.0/24", Ipv6CidrBlock=slash64
+        )
+    )["Subnet"]["SubnetId"]
+    counted = (
+        await world.root.call("CreateNetworkInterface", SubnetId=subnet_id, Ipv6AddressCount=2)
+    )["NetworkInterface"]
+    assert len(counted["Ipv6Addresses"]) == 2
+    named_address = str(ipaddress.IPv6Network(slash64).network_address + 0x77)
+    named = (
+        await world.root.call(
+            "CreateNetworkInterface",
+            SubnetId=subnet_id,
+            Ipv6Addresses=[{"Ipv6Address": named_address}],
+        )
+    )["NetworkInterface"]
+    assert named["Ipv6Addresses"] == [{"Ipv6Address": named_address, "IsPrimaryIpv6": False}]
+    await _refused(
+        world.root, "CreateNetworkInterface", "InvalidIPAddress.InUse", SubnetId=subnet_id,
+        Ipv6Addresses=[{"Ipv6Address": named_address}],
+    )  # fmt: skip
+    await world.root.call("DeleteNetworkInterface", NetworkInterfaceId=named["NetworkInterfaceId"])
+    again = (
+        await world.root.call(
+            "CreateNetworkInterface",
+            SubnetId=subnet_id,
+            Ipv6Addresses=[{"Ipv6Address": named_address}],
+        )
+    )["NetworkInterface"]
+    assert again["Ipv6Addresses"][0]["Ipv6Address"] == named_address
+    plain = (await world.root.call("CreateSubnet", VpcId=vpc_id, CidrBlock="10.9.2.0/24"))[
+        "Subnet"
+    ]["SubnetId"]
+    await _refused(
+        world.root, "CreateNetworkInterface", "InvalidParameterValue", SubnetId=plain,
+        Ipv6AddressCount=1,
+    )  # fmt: skip
