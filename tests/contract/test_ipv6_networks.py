@@ -2,7 +2,8 @@
 subnet's IPv6 router address and forwards IPv6 between its subnets, where the security
 groups' IPv6 ranges judge it (an IPv4 range never admits IPv6), a NIC sends IPv6 from its own
 addresses only, another VPC never reaches it, and each subnet's dnsmasq advertises the /64 and
-hands out the recorded address.
+hands out the recorded address, and each subnet's network ACL judges IPv6 by its IPv6
+entries.
 
 A "guest" is a namespace on an isolated bridge port (``support.netns_guest``), which a test
 here gives its IPv6 address as DHCPv6 would: a /128, everything through the router. Needs root
@@ -17,15 +18,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from andromede.compute.driver_network import (
+    AclEntry,
     FirewallRule,
     InstanceFirewall,
     NetworkSpec,
     NicSpec,
+    SubnetAcl,
 )
 from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
@@ -247,8 +251,30 @@ async def test_subnets_of_one_vpc_reach_each_other_over_ipv6_as_their_groups_all
                          "nodad").returncode == 0  # fmt: skip
             spoofed = _connect6(a, "fd00:9:0:2::b6", 8080, source="fd00:9:0:1::66", reach=False)
             assert spoofed == ""
+            gone = a.run("ip", "-6", "addr", "del", "fd00:9:0:1::66/128", "dev", "eth0")
+            assert gone.returncode == 0, gone.stderr
             # Another VPC never reaches it, open as it is.
             assert _connect6(c, "fd00:9:0:2::b6", 8080, reach=False) == ""
+            # b's subnet's network ACL judges IPv6 by its IPv6 entries: one letting all IPv4
+            # through and no IPv6 in denies it, as a new ACL's does on EC2.
+            ipv4_only = SubnetAcl(
+                ingress=(AclEntry(100, True, "-1", "0.0.0.0/0"),),
+                egress=(AclEntry(100, True, "-1", "0.0.0.0/0"),),
+                ipv6_ingress=(),
+                ipv6_egress=(),
+            )
+            await networks.set_acl(second.network_id, ipv4_only)
+            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
+            await networks.set_acl(
+                second.network_id,
+                replace(
+                    ipv4_only,
+                    ipv6_ingress=(AclEntry(110, True, "tcp", "fd00:9:0:1::/64", 8080, 8080),),
+                    ipv6_egress=(AclEntry(110, True, "tcp", "fd00:9::/48", 1024, 65535),),
+                ),
+            )
+            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=True) == "peer fd00:9:0:1::a5"
+            await networks.set_acl(second.network_id, SubnetAcl())
         # Each subnet's DHCP server advertises its /64 and hands out the recorded address.
         command = _dhcp_command(networks, first.network_id)
         assert "--enable-ra" in command

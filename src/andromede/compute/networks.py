@@ -459,7 +459,7 @@ class NetworksMixin(ServiceCore):
             subnet.vni,
             vpc_id=subnet.vpc_id,
             vpc_cidr=vpc.cidr if vpc is not None else "",
-            acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls)),
+            acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls), ipv6=bool(subnet.ipv6_blocks)),
             dns=await self.vpc_dns(vpc) if vpc is not None else VpcDns(),
             ipv6_cidr=subnet.ipv6_cidrs[0] if subnet.ipv6_cidrs else "",
         )
@@ -550,7 +550,7 @@ class NetworksMixin(ServiceCore):
             subnet = subnets.get(subnet_id)
             if subnet is None:
                 continue  # deleted since: no host holds it
-            acl = subnet_acl(acl_of_subnet(subnet_id, acls))
+            acl = subnet_acl(acl_of_subnet(subnet_id, acls), ipv6=bool(subnet.ipv6_blocks))
             hosts = {
                 i.host for i in instances if i.vpc_id == subnet.vpc_id and i.state in _WIRED_ON_HOST
             }

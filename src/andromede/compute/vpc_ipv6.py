@@ -36,6 +36,7 @@ from andromede.compute.ipv6 import (
 )
 from andromede.compute.model import Instance, Volume, check_id, new_id
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.network_acl import DEFAULT_IPV6_ENTRIES
 from andromede.compute.network_interfaces import InterfaceRequest, NetworkInterfacesMixin
 from andromede.compute.security_group_model import ALLOW_ALL_IPV6_EGRESS
 from andromede.compute.spot import SpotInstanceRequest
@@ -56,7 +57,7 @@ class Ipv6Mixin(NetworkInterfacesMixin):
         """A /56 of the operator's pool for the tenant's VPC. EC2 gives a VPC at most one
         Amazon-provided block per network border group, this region being the only one."""
         for _ in range(_ATTEMPTS):
-            vpc = await self.owned_vpc(tenant_id, vpc_id)
+            vpc = await self.acl_made(await self.owned_vpc(tenant_id, vpc_id))
             if vpc.ipv6_blocks:
                 raise InvalidParameterValue(
                     f"The VPC {vpc_id} already has an Amazon-provided IPv6 CIDR block "
@@ -71,9 +72,20 @@ class Ipv6Mixin(NetworkInterfacesMixin):
                 if any(r.protocol == "-1" and r.cidr == "::/0" for r in group.egress)
                 else [replace(group, egress=(*group.egress, ALLOW_ALL_IPV6_EGRESS))]
             )
+            # And its default network ACL lets IPv6 through as EC2's does (rule 101).
+            acl = await self.default_acl_of(vpc)
+            if not any(e.ipv6 for e in acl.entries):
+                acl = replace(acl, entries=(*acl.entries, *DEFAULT_IPV6_ENTRIES))
+                opened_acl = [acl]
+            else:
+                opened_acl = []
             try:
-                if await self.store.change(changed, insert=[block], replace=opened):
+                if await self.store.change(changed, insert=[block], replace=[*opened, *opened_acl]):
                     self._push_later(tenant_id, [g.group_id for g in opened])
+                    if opened_acl:
+                        self._push_network_acls_later(
+                            tenant_id, [a.subnet_id for a in acl.associations]
+                        )
                     return association
             except Duplicate:
                 continue  # the /56 was given to another VPC at once: another one
@@ -148,6 +160,8 @@ class Ipv6Mixin(NetworkInterfacesMixin):
             changed = replace(subnet, ipv6_blocks=(association,))
             if await self.store.change(vpc, replace=[changed]):
                 self._push_later(tenant_id, (), vpc_ids=(vpc.vpc_id,))
+                # Its ACL's IPv6 entries judge its IPv6 from now on.
+                self._push_network_acls_later(tenant_id, [subnet_id])
                 return association
         raise IncorrectState(f"{subnet_id} changed concurrently; retry")
 
@@ -177,6 +191,7 @@ class Ipv6Mixin(NetworkInterfacesMixin):
             changed = replace(subnet, ipv6_blocks=(), assign_ipv6_address_on_creation=False)
             if await self.store.replace(changed):
                 self._push_later(tenant_id, (), vpc_ids=(subnet.vpc_id,))
+                self._push_network_acls_later(tenant_id, [subnet.subnet_id])
                 return changed, association
         raise IncorrectState(f"{association_id} changed concurrently; retry")
 

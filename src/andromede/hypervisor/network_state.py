@@ -197,9 +197,15 @@ def save_state(path: Path, state: NetworkState) -> None:
 
 
 def _acl_from_json(document: Mapping[str, list[dict[str, object]]]) -> SubnetAcl:
+    ipv6 = {
+        name: tuple(AclEntry(**entry) for entry in document[name])  # type: ignore[arg-type]
+        for name in ("ipv6_ingress", "ipv6_egress")
+        if name in document  # state files from before decision 0217: EC2's default
+    }
     return SubnetAcl(
         ingress=tuple(AclEntry(**entry) for entry in document["ingress"]),  # type: ignore[arg-type]
         egress=tuple(AclEntry(**entry) for entry in document["egress"]),  # type: ignore[arg-type]
+        **ipv6,
     )
 
 

@@ -152,6 +152,7 @@ def render_firewall(
     interface_endpoints: Sequence[EndpointRoute] = (),
     route_bridges: Mapping[str, str] | None = None,
     ipv6: Mapping[str, tuple[str, ...]] | None = None,
+    acl_ipv6: Mapping[str, str] | None = None,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -200,9 +201,11 @@ def render_firewall(
     ``ipv6``: given when a subnet here has an IPv6 block (decision 0217), private address →
     that NIC's IPv6 addresses: they meet its rules' IPv6 ranges in chains of their own
     (``egress6_N``, ``ingress6_N``), a NIC sends IPv6 from them only, and the router answers
-    neighbour discovery; without it nothing IPv6 is forwarded (the chain's policy drops it)."""
+    neighbour discovery; without it nothing IPv6 is forwarded (the chain's policy drops it).
+    ``acl_ipv6``: subnet CIDR → its IPv6 block, whose IPv6 packets its ACL's IPv6 entries
+    judge (:func:`~andromede.hypervisor.network_acls.render_network_acls`)."""
     ports = _interfaces(bridges)
-    network_acls = render_network_acls(acls or {})
+    network_acls = render_network_acls(acls or {}, acl_ipv6)
     elastic = elastic or {}
     dropped = sorted(set(unmapped) - set(elastic))
     lines = [

@@ -239,6 +239,7 @@ class RulesMixin(TenantNetworksCore):
                 if any(record.ipv6_cidr for record in subnets)
                 else None
             ),
+            acl_ipv6={record.cidr: record.ipv6_cidr for record in subnets if record.ipv6_cidr},
         )
         # The meters (decision 0176) in the same transaction: declared again, their counters
         # kept, their ranges and gateways as the router's now are.

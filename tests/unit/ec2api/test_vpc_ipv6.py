@@ -540,3 +540,30 @@ async def test_an_interface_is_made_with_its_ipv6_addresses(world: World) -> Non
         world.root, "CreateNetworkInterface", "InvalidParameterValue", SubnetId=plain,
         Ipv6AddressCount=1,
     )  # fmt: skip
+
+
+async def test_the_default_acl_of_an_ipv6_vpc_lets_ipv6_through_as_ec2s(world: World) -> None:
+    """Rule 101 allowing ``::/0`` each way in the default ACL of a VPC made with a block or
+    given one; the hosts judge IPv6 by these entries."""
+
+    async def entries(vpc_id: str) -> set[tuple[int, bool, str, str]]:
+        found = await world.root.call(
+            "DescribeNetworkAcls",
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "default", "Values": ["true"]},
+            ],
+        )
+        return {
+            (e["RuleNumber"], e["Egress"], e["RuleAction"], e["Ipv6CidrBlock"])
+            for e in found["NetworkAcls"][0]["Entries"]
+            if "Ipv6CidrBlock" in e
+        }
+
+    expected = {(101, False, "allow", "::/0"), (101, True, "allow", "::/0")}
+    vpc_id, _, _ = await _ipv6_vpc(world.root)
+    assert await entries(vpc_id) == expected
+    later = (await world.root.call("CreateVpc", CidrBlock="10.10.0.0/16"))["Vpc"]["VpcId"]
+    assert await entries(later) == set()
+    await world.root.call("AssociateVpcCidrBlock", VpcId=later, AmazonProvidedIpv6CidrBlock=True)
+    assert await entries(later) == expected
