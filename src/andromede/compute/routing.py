@@ -428,6 +428,13 @@ def _confined(
     return tuple(kept)
 
 
+def _without_ipv6(firewall: InstanceFirewall) -> InstanceFirewall:
+    return InstanceFirewall(
+        tuple(r for r in firewall.ingress if ":" not in r.cidr),
+        tuple(r for r in firewall.egress if ":" not in r.cidr),
+    )
+
+
 def confine(
     firewall: InstanceFirewall,
     blocks: Sequence[ipaddress.IPv4Network],
@@ -619,11 +626,14 @@ class RoutingView:
         (a NAT gateway lets connections out, never in; their replies are the host's
         stateful firewall's, as for every connection the instance opens)."""
         blocks = self.reach_of(instance)
-        if blocks is None:
-            return groups_merged
-        inward = self.reach_of(instance, through_nat=False) or blocks
         vpc = self.vpcs.get(instance.vpc_id or "")
         ipv6 = [ipaddress.IPv6Network(b.cidr) for b in (vpc.ipv6_blocks if vpc else ())]
+        if blocks is None:
+            # Unconfined, as before route tables, but for IPv6 ranges: none reach a host of
+            # a VPC without an IPv6 block (decision 0217), so an agent older than them is
+            # never told one.
+            return groups_merged if ipv6 else _without_ipv6(groups_merged)
+        inward = self.reach_of(instance, through_nat=False) or blocks
         return InstanceFirewall(
             confine(groups_merged, inward, ipv6).ingress,
             confine(groups_merged, blocks, ipv6).egress,

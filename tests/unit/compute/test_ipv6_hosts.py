@@ -80,3 +80,28 @@ async def test_the_host_is_told_the_subnets_block_the_nics_addresses_and_ipv6_ru
     # The group's member by its IPv4 and its IPv6 address.
     assert FirewallRule("tcp", 443, 443, f"{launched.private_ip}/32") in ingress
     assert FirewallRule("tcp", 443, 443, f"{address}/128") in ingress
+
+
+async def test_a_vpc_without_ipv6_tells_its_hosts_no_ipv6_range(
+    compute: ComputeService, driver: MemoryDriver, image: Image
+) -> None:
+    """A group's ``::/0`` rule (``terraform-aws-modules`` adds one) in a VPC without an IPv6
+    block reaches no host: an agent older than decision 0217 would refuse it."""
+    vpc = await compute.create_vpc(TENANT, "10.8.0.0/16")
+    subnet = await compute.create_subnet(TENANT, vpc.vpc_id, "10.8.1.0/24")
+    group = await compute.create_security_group(TENANT, "web", "d", vpc_id=vpc.vpc_id)
+    await compute.authorize(
+        TENANT, group.group_id, [parse_rule("tcp", 80, 80, "::/0")], ingress=True
+    )
+    await compute.authorize(
+        TENANT, group.group_id, [parse_rule("-1", -1, -1, "::/0")], ingress=False
+    )
+    request = RunRequest(
+        image.image_id, "t3.nano", subnet_id=subnet.subnet_id,
+        security_group_ids=(group.group_id,),
+    )  # fmt: skip
+    [launched] = await compute.run_instances(TENANT, request)
+    await compute.settle()
+    held = driver.instances[launched.instance_id]
+    told = (*held.firewall.ingress, *held.firewall.egress)
+    assert told and not any(":" in rule.cidr for rule in told)
