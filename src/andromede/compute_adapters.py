@@ -509,6 +509,8 @@ def compute_limits(settings: Settings) -> ComputeLimits:
         endpoint_private_dns_names=endpoint_dns_names(settings),
         max_interfaces_per_instance=settings.max_network_interfaces_per_instance,
         max_private_ips_per_interface=settings.max_private_ips_per_interface,
+        ipv6_pool=settings.vpc_ipv6_pool,
+        max_ipv6_addresses_per_interface=settings.max_ipv6_addresses_per_interface,
         max_prefix_list_entries=settings.max_prefix_list_entries,
         prefix_list_versions_kept=settings.prefix_list_versions_kept,
         max_rules_per_security_group=settings.max_rules_per_security_group,

@@ -33,6 +33,7 @@ from andromede.compute.model import (
 )
 from andromede.compute.network import DEFAULT_GROUP_NAME, NetworkInterface, Vpc
 from andromede.compute.prefix_list import ManagedPrefixList, rules_weight
+from andromede.compute.security_group_model import ALLOW_ALL_IPV6_EGRESS
 from andromede.compute.service_core import NAME_MAX
 from andromede.compute.vpc_endpoint import managed_prefix_list_id
 from andromede.compute.vpcs import VpcsMixin
@@ -146,8 +147,14 @@ class AccessMixin(VpcsMixin):
                 for other in await self.store.list(SecurityGroup, tenant_id):
                     if other.name == name and await self.vpc_of_group(other) == vpc_id:
                         raise Duplicate("groupname", name)
-                if await self.store.change(vpc, insert=[group]):
-                    return group
+                # EC2 lets a group of a VPC with IPv6 send IPv6 too (decision 0217).
+                made = (
+                    replace(group, egress=(*group.egress, ALLOW_ALL_IPV6_EGRESS))
+                    if vpc.ipv6_blocks
+                    else group
+                )
+                if await self.store.change(vpc, insert=[made]):
+                    return made
         raise IncorrectState(f"{vpc_id} changed concurrently; retry")
 
     async def _default_vpc_groups(self, tenant_id: str) -> list[SecurityGroup]:

@@ -81,7 +81,8 @@ class AclEntry:
             raise ValueError(f"rule number {self.rule_number!r} is not in 1..32766")
         if self.protocol not in _PROTOCOLS:
             raise ValueError(f"unsupported protocol {self.protocol!r}")
-        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
+        # An IPv4 or (decision 0217) an IPv6 range; raises ValueError on a bad one.
+        ipaddress.ip_network(self.cidr)
         if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
             raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
         _check_icmp(self.icmp_type, self.icmp_code)
@@ -95,9 +96,22 @@ class SubnetAcl:
 
     ingress: tuple[AclEntry, ...] = (AclEntry(100, True, "-1", "0.0.0.0/0"),)
     egress: tuple[AclEntry, ...] = (AclEntry(100, True, "-1", "0.0.0.0/0"),)
+    # Its IPv6 entries (decision 0217), judged on the IPv6 packets of a subnet with a block,
+    # EC2's rule 101 of a default ACL by default; left out of the wire form while so.
+    ipv6_ingress: tuple[AclEntry, ...] = field(
+        default=(AclEntry(101, True, "-1", "::/0"),), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
+    ipv6_egress: tuple[AclEntry, ...] = field(
+        default=(AclEntry(101, True, "-1", "::/0"),), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
 
     def __post_init__(self) -> None:
-        for direction, entries in (("ingress", self.ingress), ("egress", self.egress)):
+        for direction, entries in (
+            ("ingress", self.ingress),
+            ("egress", self.egress),
+            ("IPv6 ingress", self.ipv6_ingress),
+            ("IPv6 egress", self.ipv6_egress),
+        ):
             numbers = [entry.rule_number for entry in entries]
             if len(set(numbers)) != len(numbers):
                 raise ValueError(f"{direction}: two entries share a rule number")
@@ -170,6 +184,9 @@ class NetworkSpec:
     acl: SubnetAcl = SubnetAcl()
     # Its VPC's DNS and DHCP options (:meth:`HypervisorDriver.set_vpc_dns` replaces them).
     dns: VpcDns = VpcDns()
+    # Its IPv6 /64 (decision 0217): the router holds its first address and forwards IPv6
+    # between the VPC's subnets; "" = none. Left out of the wire form while "".
+    ipv6_cidr: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     @property
     def router_id(self) -> str:
@@ -211,6 +228,9 @@ class NicSpec:
     # The secondary address its Elastic IP is translated to (decision 0161's addendum); None:
     # its own. Left out of the wire form while None.
     elastic_private_ip: str | None = field(default=None, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Its IPv6 addresses (decision 0217), behind its security groups as its IPv4 ones are;
+    # left out of the wire form while empty.
+    ipv6_addresses: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +373,8 @@ class FirewallRule:
     def __post_init__(self) -> None:
         if self.protocol not in {"tcp", "udp", "icmp", "-1"}:
             raise ValueError(f"unsupported protocol {self.protocol!r}")
-        ipaddress.IPv4Network(self.cidr)  # raises ValueError on a bad range
+        # An IPv4 or (decision 0217) an IPv6 range; raises ValueError on a bad one.
+        ipaddress.ip_network(self.cidr)
         if self.protocol in {"tcp", "udp"} and not 0 <= self.from_port <= self.to_port <= 65535:
             raise ValueError(f"bad port range {self.from_port}-{self.to_port}")
         if self.protocol == "icmp":

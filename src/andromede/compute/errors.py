@@ -90,6 +90,7 @@ __all__ = [
     "InstanceNotReady",
     "InsufficientAddressCapacity",
     "InsufficientCapacity",
+    "InsufficientCidrBlocks",
     "InvalidId",
     "InvalidParameterValue",
     "InvalidRange",
@@ -105,6 +106,7 @@ __all__ = [
     "NoModification",
     "NotFound",
     "OperationNotPermitted",
+    "ParameterCombination",
     "PeeringExists",
     "PrefixListMaxEntriesExceeded",
     "PrefixListModification",
@@ -224,6 +226,19 @@ class ResourceInUse(ComputeError):
 
 class OperationNotPermitted(ComputeError):
     pass
+
+
+class InsufficientCidrBlocks(ComputeError):
+    """Every /56 of the operator's IPv6 pool is given out (decision 0217): EC2's
+    ``InsufficientCidrBlocks``."""
+
+    def __init__(self) -> None:
+        super().__init__("There are not enough free Cidr blocks in the specified pool.")
+
+
+class ParameterCombination(ComputeError):
+    """Parameters EC2 refuses together (``InvalidParameterCombination``): IPv6 addresses
+    named and counted in one request (decision 0217)."""
 
 
 class InvalidStateTransition(ComputeError):
@@ -367,7 +382,9 @@ class InvalidRange(ComputeError):
 
     def __init__(self, kind: str, cidr: str) -> None:
         self.kind = kind
-        super().__init__(f"The CIDR '{cidr[:64]}' is invalid.")
+        # EC2 names an IPv6 block so (decision 0217).
+        family = "IPv6 CIDR" if ":" in cidr else "CIDR"
+        super().__init__(f"The {family} '{cidr[:64]}' is invalid.")
 
 
 class CidrConflict(ComputeError):
@@ -507,6 +524,8 @@ _NOUNS = {
     "fl-config": "flow log for the resource",
     "vpce": "VPC endpoint ID",
     "vpce-service": "VPC endpoint service",
+    "vpc-cidr-assoc": "association ID",
+    "subnet-cidr-assoc": "association ID",
 }
 _PAST = {
     "associate": "given an address",

@@ -398,6 +398,7 @@ class RoutingMixin(VpcMembersMixin):
             lists = await self._lists_named(changed)
             if create and (
                 routes_weight(changed.routes, {p.prefix_list_id: p.max_entries for p in lists})
+                + len(changed.ipv6_routes)  # decision 0217
                 > self.limits.max_routes_per_route_table
             ):
                 raise NetworkLimitExceeded(

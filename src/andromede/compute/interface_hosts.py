@@ -69,6 +69,7 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
             elastic_ip=interface.elastic_ip.public_ip if interface.elastic_ip else None,
             secondary_ips=interface.secondary_ips,
             source_dest_check=interface.source_dest_check,
+            ipv6_addresses=interface.ipv6_addresses,
             # Its Elastic IP translated to one of its secondary addresses, when so associated.
             elastic_private_ip=(
                 address.private_ip
@@ -119,6 +120,7 @@ class InterfaceHostsMixin(InstanceAttributesMixin):
             elastic_ip=instance.elastic_ip.public_ip if instance.elastic_ip else None,
             secondary_ips=primary.secondary_ips if primary is not None else (),
             source_dest_check=primary.source_dest_check if primary is not None else True,
+            ipv6_addresses=primary.ipv6_addresses if primary is not None else (),
         )
 
     async def _push_addresses(self, interface: NetworkInterface) -> None:

@@ -104,6 +104,10 @@ class RunRequest:
     spot_request_id: str | None = None
     # RunInstances' CpuOptions (decision 0214; None: the type's default topology).
     cpu_options: CpuOptionsRequest | None = None
+    # RunInstances' Ipv6AddressCount and Ipv6Addresses (decision 0217): the primary
+    # interface's IPv6 addresses; None and none: as the subnet's AssignIpv6AddressOnCreation.
+    ipv6_address_count: int | None = None
+    ipv6_addresses: tuple[str, ...] = ()
 
 
 def root_mapping_taken(request: RunRequest, image: Image) -> RunRequest:

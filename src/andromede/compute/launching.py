@@ -60,6 +60,7 @@ from andromede.compute.instance_options import (
     check_shutdown_behavior,
 )
 from andromede.compute.interface_endpoints import InterfaceEndpointsMixin
+from andromede.compute.ipv6_routes import Ipv6RoutesMixin
 from andromede.compute.launch_request import (
     ROOT_DEVICE,
     LaunchVolume,
@@ -90,7 +91,6 @@ from andromede.compute.model import (
 )
 from andromede.compute.monitoring import MonitoringMixin
 from andromede.compute.nat_gateways import NatGatewaysMixin
-from andromede.compute.network import Subnet
 from andromede.compute.network_acls import NetworkAclsMixin
 from andromede.compute.network_interfaces import NetworkInterfacesMixin
 from andromede.compute.networks import NetworksMixin, with_wiring
@@ -99,11 +99,12 @@ from andromede.compute.public_names import PublicNamesMixin
 from andromede.compute.scheduler import free_room, in_storage_domain, place
 from andromede.compute.security_group_rules import SecurityGroupRulesMixin
 from andromede.compute.seed import build_seed
-from andromede.compute.spot import SpotInstanceRequest, spot_launched
+from andromede.compute.spot import spot_launched
 from andromede.compute.spot_market import SpotMarketMixin
 from andromede.compute.tags import TagsMixin
 from andromede.compute.volume_modifications import VolumeModificationsMixin
 from andromede.compute.volumes import MAX_VOLUME_GIB, VolumesMixin, key_kept
+from andromede.compute.vpc_ipv6 import Ipv6Mixin
 from andromede.compute.vpc_peerings import VpcPeeringsMixin
 
 __all__ = ["LaunchingMixin"]
@@ -116,8 +117,6 @@ _KEY_UNUSABLE = "Client.InvalidKMSKey.InvalidState: The KMS key provided is in a
 # The launching account may not use the KMS key of a shared image's snapshot: EC2's reason.
 _KEY_REFUSED = "Client.InternalError: Client error on launch"
 SSH_PORT = 22
-# Attempts at RunInstances' one insert when another gateway took an address first.
-_ADDRESS_ATTEMPTS = 8
 
 
 class LaunchingMixin(
@@ -132,6 +131,8 @@ class LaunchingMixin(
     FlowLogsMixin,
     AccessMixin,
     TagsMixin,
+    Ipv6Mixin,
+    Ipv6RoutesMixin,
     InterfaceEndpointsMixin,
     NetworkInterfacesMixin,
     # Before the interfaces' hosts it pushes to (an Elastic IP on an interface, 0161's addendum).
@@ -361,8 +362,13 @@ class LaunchingMixin(
                     subnet, instances, [*volumes, *made, *spot_requests], adopted[1], request
                 )
             else:
-                instances = await self._insert_with_addresses(
-                    subnet, instances, volumes, [*made, *spot_requests]
+                instances = await self.insert_with_addresses(
+                    subnet,
+                    instances,
+                    volumes,
+                    [*made, *spot_requests],
+                    request.ipv6_address_count,
+                    request.ipv6_addresses,
                 )
         self._push_later(tenant_id, group_ids)
         for instance, volume in zip(instances, volumes, strict=True):
@@ -498,46 +504,6 @@ class LaunchingMixin(
                 if not attachment.delete_on_termination:
                     kept = replace(attachment, delete_on_termination=True)
                     await self._update(current, attachment=kept)
-
-    async def _insert_with_addresses(
-        self,
-        subnet: Subnet,
-        instances: list[Instance],
-        volumes: list[Volume],
-        further: Sequence[Volume | SpotInstanceRequest],
-    ) -> list[Instance]:
-        """Insert the reservation's records with an interface each, in one transaction that
-        moves the subnet's revision on (so a DeleteSubnet counting its interfaces meanwhile
-        fails, and retries: vpcs.py); when another gateway took one of the addresses (or
-        MACs), or changed the subnet, first: again on fresh ones. NotFound when the subnet
-        was deleted meanwhile."""
-        for _ in range(_ADDRESS_ATTEMPTS):
-            interfaces = await self._new_interfaces(subnet, [i.instance_id for i in instances])
-            placed = [
-                replace(
-                    instance,
-                    network_interface_id=nic.interface_id,
-                    private_ip=nic.private_ip,
-                    mac=nic.mac,
-                )
-                for instance, nic in zip(instances, interfaces, strict=True)
-            ]
-            try:
-                if await self.store.change(
-                    subnet, insert=[*volumes, *further, *interfaces, *placed]
-                ):
-                    return placed
-            except Duplicate as exc:
-                if exc.kind != "address":
-                    raise
-            log.info("subnet %s: an address was taken concurrently; retrying", subnet.cidr)
-            current = await self.store.get(Subnet, subnet.subnet_id)
-            if current is None:
-                raise NotFound("subnet", subnet.subnet_id)
-            subnet = current
-        raise InsufficientCapacity(
-            f"Could not reserve private addresses in subnet '{subnet.subnet_id}'; try again"
-        )
 
     def _user_data(self, encoded: str | None) -> bytes:
         if not encoded:

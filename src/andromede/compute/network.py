@@ -27,7 +27,7 @@ import hashlib
 import ipaddress
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -37,7 +37,9 @@ from andromede.compute.driver_network import (
     NetworkPeer,
 )
 from andromede.compute.errors import CidrConflict, InvalidParameterValue, InvalidRange
+from andromede.compute.ipv6 import Ipv6Association
 from andromede.compute.model import FORMAT_VERSION, ElasticIpRef, Rule, SecurityGroup, Tags
+from andromede.compute.security_group_model import ALLOW_ALL_IPV6_EGRESS
 
 __all__ = [
     "DEFAULT_GROUP_NAME",
@@ -108,6 +110,8 @@ class Vpc:
     # Its default network ACL stored — decision 0128. False in older records: the first call
     # that needs the VPC's ACLs makes it, associated with the VPC's subnets.
     network_acl_made: bool = False
+    # Its IPv6 blocks (decision 0217): a /56 of the operator's pool each; none in older records.
+    ipv6_blocks: tuple[Ipv6Association, ...] = ()
 
     @property
     def resource_id(self) -> str:
@@ -134,10 +138,18 @@ class Subnet:
     # ModifySubnetAttribute's MapPublicIpOnLaunch; None: EC2's default (on for a default
     # subnet, off for one's own), as for records written before it existed.
     map_public_ip_on_launch: bool | None = None
+    # Its IPv6 /64 (decision 0217; EC2 allows one) and ModifySubnetAttribute's
+    # AssignIpv6AddressOnCreation: an instance launched into it gets one IPv6 address unasked.
+    ipv6_blocks: tuple[Ipv6Association, ...] = ()
+    assign_ipv6_address_on_creation: bool = False
 
     @property
     def resource_id(self) -> str:
         return self.subnet_id
+
+    @property
+    def ipv6_cidrs(self) -> tuple[str, ...]:
+        return tuple(b.cidr for b in self.ipv6_blocks)
 
     @property
     def maps_public_ip(self) -> bool:
@@ -186,6 +198,9 @@ class NetworkInterface:
     # The Elastic IP associated with it, beyond an instance's primary (decision 0161's
     # addendum; a primary's is its instance's record's): kept while detached, as on EC2.
     elastic_ip: ElasticIpRef | None = None
+    # Its IPv6 addresses (decision 0217), each an :class:`~andromede.compute.ipv6.Ipv6Address`
+    # record too, written in the same change.
+    ipv6_addresses: tuple[str, ...] = ()
 
     @property
     def resource_id(self) -> str:
@@ -271,9 +286,12 @@ def default_ids(tenant_id: str) -> DefaultIds:
     )
 
 
-def default_group(tenant_id: str, vpc_id: str, group_id: str) -> SecurityGroup:
-    """EC2's default group: every member reaches every other member; all egress allowed."""
-    return SecurityGroup(
+def default_group(
+    tenant_id: str, vpc_id: str, group_id: str, *, ipv6: bool = False
+) -> SecurityGroup:
+    """EC2's default group: every member reaches every other member; all egress allowed,
+    IPv6 too when the VPC has an IPv6 block (decision 0217)."""
+    group = SecurityGroup(
         group_id,
         tenant_id,
         DEFAULT_GROUP_NAME,
@@ -281,6 +299,9 @@ def default_group(tenant_id: str, vpc_id: str, group_id: str) -> SecurityGroup:
         ingress=(Rule("-1", -1, -1, "", group_id=group_id),),
         vpc_id=vpc_id,
     )
+    if ipv6:
+        return replace(group, egress=(*group.egress, ALLOW_ALL_IPV6_EGRESS))
+    return group
 
 
 def subnet_vni(subnet_id: str, taken: Collection[int]) -> int:
@@ -429,15 +450,17 @@ def _firewall_rules(
     rule: Rule, members: Mapping[str, Sequence[str]], prefix_lists: Mapping[str, Sequence[str]]
 ) -> list[FirewallRule]:
     if rule.group_id is not None:
-        peers = [f"{address}/32" for address in members.get(rule.group_id, ())]
+        # Its members' addresses, IPv6 ones included (decision 0217).
+        peers = [
+            f"{address}/{128 if ':' in address else 32}"
+            for address in members.get(rule.group_id, ())
+        ]
     elif rule.prefix_list_id is not None:
         # A managed prefix list's current CIDRs (decision 0149): the hosts see plain blocks. A
-        # list gone (none is deleted while referenced) lets nothing through. IPv6 blocks match
-        # nothing on the IPv4-only tenant networks.
-        peers = [c for c in prefix_lists.get(rule.prefix_list_id, ()) if ":" not in c]
-    elif ":" in rule.cidr:
-        return []  # the tenant networks carry IPv4 only: an IPv6 rule matches nothing
+        # list gone (none is deleted while referenced) lets nothing through.
+        peers = list(prefix_lists.get(rule.prefix_list_id, ()))
     else:
+        # An IPv6 block too (decision 0217): it judges the VPCs' IPv6 traffic.
         peers = [rule.cidr]
     if rule.protocol in ("tcp", "udp"):
         low, high = rule.from_port, rule.to_port

@@ -39,6 +39,7 @@ __all__ = [
     "ALL",
     "CATCH_ALL_RULE",
     "DEFAULT_ENTRIES",
+    "DEFAULT_IPV6_ENTRIES",
     "ICMP",
     "RULE_MAX",
     "RULE_MIN",
@@ -99,8 +100,8 @@ class NetworkAclEntry:
 
     @property
     def ipv6(self) -> bool:
-        """An entry of an IPv6 block (``Ipv6CidrBlock``): kept and shown, matching nothing on
-        the tenant networks, which carry IPv4 alone."""
+        """An entry of an IPv6 block (``Ipv6CidrBlock``): it judges the IPv6 packets of the
+        subnets with a block (decision 0217)."""
         return ":" in self.cidr
 
 
@@ -149,6 +150,10 @@ class NetworkAcl:
 
 # EC2's default ACL, each direction: rule 100 allows everything (the ``*`` rule is shown).
 DEFAULT_ENTRIES: Final = tuple(NetworkAclEntry(100, egress, "allow") for egress in (False, True))
+# EC2's rule 101 of a default ACL of a VPC with IPv6 (decision 0217).
+DEFAULT_IPV6_ENTRIES: Final = tuple(
+    NetworkAclEntry(101, egress, "allow", cidr="::/0") for egress in (False, True)
+)
 
 
 def _derived(prefix: str, of: str) -> str:
@@ -168,14 +173,14 @@ def default_association_id(subnet_id: str) -> str:
 
 
 def default_network_acl(vpc: Vpc, subnets: Iterable[Subnet]) -> NetworkAcl:
-    """The VPC's default ACL as it is made: EC2's entries, associated with those of
-    ``subnets`` that are the VPC's."""
+    """The VPC's default ACL as it is made: EC2's entries (rule 101 for IPv6 too when the VPC
+    has a block, decision 0217), associated with those of ``subnets`` that are the VPC's."""
     mine = sorted(s.subnet_id for s in subnets if s.vpc_id == vpc.vpc_id)
     return NetworkAcl(
         default_network_acl_id(vpc.vpc_id),
         vpc.tenant_id,
         vpc.vpc_id,
-        DEFAULT_ENTRIES,
+        (*DEFAULT_ENTRIES, *DEFAULT_IPV6_ENTRIES) if vpc.ipv6_blocks else DEFAULT_ENTRIES,
         tuple(NetworkAclAssociation(default_association_id(s), s) for s in mine),
         is_default=True,
     )
@@ -281,18 +286,29 @@ def _host_entry(e: NetworkAclEntry) -> AclEntry:
     return AclEntry(e.rule_number, e.allows, protocol, e.cidr)
 
 
-def subnet_acl(acl: NetworkAcl | None) -> SubnetAcl:
+def subnet_acl(acl: NetworkAcl | None, *, ipv6: bool = False) -> SubnetAcl:
     """What a subnet's hosts enforce for ``acl``; for none (a VPC older than decision 0128
-    whose default ACL is not stored yet), what its derived default did: everything through."""
+    whose default ACL is not stored yet), what its derived default did: everything through.
+    ``ipv6``: the subnet has an IPv6 block, whose packets the ACL's IPv6 entries judge
+    (decision 0217); without one they judge nothing and the hosts are told EC2's default."""
     if acl is None:
         return SubnetAcl()
+    if not ipv6:
+        return SubnetAcl(
+            ingress=_host_entries(acl.entries, egress=False, ipv6=False),
+            egress=_host_entries(acl.entries, egress=True, ipv6=False),
+        )
     return SubnetAcl(
-        ingress=_host_entries(acl.entries, egress=False),
-        egress=_host_entries(acl.entries, egress=True),
+        ingress=_host_entries(acl.entries, egress=False, ipv6=False),
+        egress=_host_entries(acl.entries, egress=True, ipv6=False),
+        ipv6_ingress=_host_entries(acl.entries, egress=False, ipv6=True),
+        ipv6_egress=_host_entries(acl.entries, egress=True, ipv6=True),
     )
 
 
-def _host_entries(entries: Sequence[NetworkAclEntry], *, egress: bool) -> tuple[AclEntry, ...]:
-    # An IPv6 entry matches no packet of the tenant networks (IPv4 alone): the hosts need not
-    # hold it, whatever its number (a lower-numbered IPv6 deny shadows no IPv4 packet).
-    return tuple(_host_entry(e) for e in entries if e.egress == egress and not e.ipv6)
+def _host_entries(
+    entries: Sequence[NetworkAclEntry], *, egress: bool, ipv6: bool
+) -> tuple[AclEntry, ...]:
+    # An entry judges packets of its own family only (decision 0217): a lower-numbered IPv6
+    # deny shadows no IPv4 packet, nor an IPv4 one any IPv6 packet.
+    return tuple(_host_entry(e) for e in entries if e.egress == egress and e.ipv6 == ipv6)

@@ -36,6 +36,7 @@ from andromede.compute.errors import (
 )
 from andromede.compute.instance_attributes import MAX_GROUPS_PER_INSTANCE
 from andromede.compute.interface_hosts import InterfaceHostsMixin
+from andromede.compute.ipv6 import Ipv6Address
 from andromede.compute.launch_request import RunRequest
 from andromede.compute.model import (
     Instance,
@@ -86,6 +87,9 @@ class InterfaceRequest:
     description: str = ""
     tags: Tags = ()
     client_token: str | None = None
+    # Its IPv6 addresses (decision 0217), named or counted.
+    ipv6_addresses: tuple[str, ...] = ()
+    ipv6_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,8 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 "groups": list(group_ids),
                 "description": request.description,
             }
+            if request.ipv6_addresses or request.ipv6_count:
+                asked |= {"ipv6": list(request.ipv6_addresses), "ipv6_count": request.ipv6_count}
             digest = request_digest(asked)
             interface_id = token_id("eni", tenant_id, token)
             made = await self._made_with_token(NetworkInterface, tenant_id, interface_id, digest)
@@ -156,6 +162,7 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 )
             primary = request.private_ip or chosen.pop(0)
             secondaries = (*request.secondary_ips, *chosen)
+            ipv6 = await self._new_ipv6(subnet, request)
             interface = NetworkInterface(
                 interface_id=interface_id,
                 tenant_id=tenant_id,
@@ -171,9 +178,14 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                 group_ids=group_ids,
                 secondary_ips=secondaries,
                 request_digest=digest,
+                ipv6_addresses=ipv6,
             )
             try:
-                await self.store.insert(interface, *_address_records(interface, secondaries))
+                await self.store.insert(
+                    interface,
+                    *_address_records(interface, secondaries),
+                    *(Ipv6Address(a, tenant_id, subnet.subnet_id, interface_id) for a in ipv6),
+                )
             except Duplicate:
                 if request.client_token is not None:
                     made = await self._made_with_token(
@@ -181,11 +193,18 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                     )
                     if made is not None:
                         return made
-                if wanted:
+                if wanted or request.ipv6_addresses:
                     raise ResourceInUse("private-ip", "A requested address is in use.") from None
                 continue  # another gateway took one of these addresses: pick again
             return interface
         raise IncorrectState("The subnet's addresses changed concurrently; retry")
+
+    async def _new_ipv6(self, subnet: Subnet, request: InterfaceRequest) -> tuple[str, ...]:
+        """The IPv6 addresses a new interface asks (decision 0217: the IPv6 layer draws and
+        checks them); none here."""
+        if request.ipv6_addresses or request.ipv6_count:
+            raise Unsupported("IPv6 addresses are given by the IPv6 layer")
+        return ()
 
     async def delete_network_interface(self, tenant_id: str, interface_id: str) -> None:
         interface = await self._interface(tenant_id, interface_id)
@@ -193,6 +212,7 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
             raise ResourceInUse("eni", f"Network interface '{interface_id}' is currently in use.")
         gone: list[tuple[type[Record], str]] = [(NetworkInterface, interface_id)]
         gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
+        gone += [(Ipv6Address, a) for a in interface.ipv6_addresses]
         if not await self.store.change(
             interface, delete=gone, replace=await self._elastic_let_go(interface)
         ):
@@ -600,6 +620,7 @@ class NetworkInterfacesMixin(InterfaceHostsMixin):
                         (NetworkInterface, interface.interface_id)
                     ]
                     gone += [(PrivateAddress, a.address_id) for a in _address_records(interface)]
+                    gone += [(Ipv6Address, a) for a in interface.ipv6_addresses]
                     done = await self.store.change(
                         interface, delete=gone, replace=await self._elastic_let_go(interface)
                     )

@@ -459,8 +459,9 @@ class NetworksMixin(ServiceCore):
             subnet.vni,
             vpc_id=subnet.vpc_id,
             vpc_cidr=vpc.cidr if vpc is not None else "",
-            acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls)),
+            acl=subnet_acl(acl_of_subnet(subnet.subnet_id, acls), ipv6=bool(subnet.ipv6_blocks)),
             dns=await self.vpc_dns(vpc) if vpc is not None else VpcDns(),
+            ipv6_cidr=subnet.ipv6_cidrs[0] if subnet.ipv6_cidrs else "",
         )
 
     async def dhcp_options_of(self, vpc: Vpc) -> DhcpOptions | None:
@@ -549,7 +550,7 @@ class NetworksMixin(ServiceCore):
             subnet = subnets.get(subnet_id)
             if subnet is None:
                 continue  # deleted since: no host holds it
-            acl = subnet_acl(acl_of_subnet(subnet_id, acls))
+            acl = subnet_acl(acl_of_subnet(subnet_id, acls), ipv6=bool(subnet.ipv6_blocks))
             hosts = {
                 i.host for i in instances if i.vpc_id == subnet.vpc_id and i.state in _WIRED_ON_HOST
             }
@@ -764,4 +765,12 @@ def _members(
             continue
         for group_id in interface.group_ids:
             members.setdefault(group_id, []).append(interface.private_ip)
+    # Their IPv6 addresses too (decision 0217): a primary's in its instance's groups.
+    groups_of = {i.instance_id: i.security_group_ids for i in instances}
+    for interface in interfaces:
+        if not interface.ipv6_addresses or interface.instance_id not in holding:
+            continue
+        held = groups_of.get(interface.instance_id, ()) if interface.device_index == 0 else ()
+        for group_id in held or interface.group_ids:
+            members.setdefault(group_id, []).extend(interface.ipv6_addresses)
     return members

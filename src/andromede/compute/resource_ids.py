@@ -37,7 +37,8 @@ Tags = tuple[tuple[str, str], ...]
 ID_PREFIXES: Final = (
     "i", "ami", "vol", "snap", "sg", "key", "r", "import-ami", "vpc", "subnet", "eni", "iip-assoc",
     "lt", "rtb", "acl", "igw", "rtbassoc", "eipalloc", "eipassoc", "aclassoc", "nat",
-    "pcx", "dopt", "sgr", "pl", "fl", "vpce", "eni-attach", "sir",
+    "pcx", "dopt", "sgr", "pl", "fl", "vpce", "eni-attach", "sir", "vpc-cidr-assoc",
+    "subnet-cidr-assoc",
 )  # fmt: skip
 _ID = re.compile(rf"^({'|'.join(map(re.escape, ID_PREFIXES))})-[0-9a-f]{{8}}(?:[0-9a-f]{{9}})?$")
 MAX_TAGS: Final = 50  # EC2's limit per resource

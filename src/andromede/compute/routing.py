@@ -171,6 +171,10 @@ class RouteTable:
     # CreateRouteTable's idempotency: the token, and a digest of what was asked with it.
     client_token: str | None = None
     request_digest: str = ""
+    # Routes to IPv6 blocks (decision 0217), each's ``destination`` an IPv6 CIDR: kept apart
+    # from ``routes``, whose readers (the hosts' routing, the firewalls' reach) are IPv4's.
+    # Stored and shown; the hosts route no IPv6 beyond the VPC yet.
+    ipv6_routes: tuple[Route, ...] = ()
 
     @property
     def resource_id(self) -> str:
@@ -404,25 +408,45 @@ def _within(
 
 
 def _confined(
-    rules: Sequence[FirewallRule], blocks: Sequence[ipaddress.IPv4Network]
+    rules: Sequence[FirewallRule],
+    blocks: Sequence[ipaddress.IPv4Network],
+    ipv6_blocks: Sequence[ipaddress.IPv6Network] = (),
 ) -> tuple[FirewallRule, ...]:
     kept: dict[FirewallRule, None] = {}
     for rule in rules:
-        peer = ipaddress.IPv4Network(rule.cidr)
-        for block in blocks:
-            if peer.subnet_of(block):
+        peer = ipaddress.ip_network(rule.cidr)
+        # An IPv6 peer is confined to the VPC's own IPv6 blocks, all an IPv6 route reaches
+        # (decision 0217: no route leads IPv6 beyond the VPC).
+        within: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = (
+            ipv6_blocks if peer.version == 6 else blocks
+        )
+        for block in within:
+            if peer.subnet_of(block):  # type: ignore[arg-type]
                 kept[rule] = None
-            elif block.subnet_of(peer):
+            elif block.subnet_of(peer):  # type: ignore[arg-type]
                 kept[replace(rule, cidr=str(block))] = None
     return tuple(kept)
 
 
+def _without_ipv6(firewall: InstanceFirewall) -> InstanceFirewall:
+    return InstanceFirewall(
+        tuple(r for r in firewall.ingress if ":" not in r.cidr),
+        tuple(r for r in firewall.egress if ":" not in r.cidr),
+    )
+
+
 def confine(
-    firewall: InstanceFirewall, blocks: Sequence[ipaddress.IPv4Network]
+    firewall: InstanceFirewall,
+    blocks: Sequence[ipaddress.IPv4Network],
+    ipv6_blocks: Sequence[ipaddress.IPv6Network] = (),
 ) -> InstanceFirewall:
-    """``firewall`` with each rule's peer range cut down to ``blocks``: a rule wider than a
-    block allows that block, a rule inside one stays, a rule outside all of them goes."""
-    return InstanceFirewall(_confined(firewall.ingress, blocks), _confined(firewall.egress, blocks))
+    """``firewall`` with each rule's peer range cut down to ``blocks`` (an IPv6 peer's to
+    ``ipv6_blocks``): a rule wider than a block allows that block, a rule inside one stays, a
+    rule outside all of them goes."""
+    return InstanceFirewall(
+        _confined(firewall.ingress, blocks, ipv6_blocks),
+        _confined(firewall.egress, blocks, ipv6_blocks),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -602,11 +626,17 @@ class RoutingView:
         (a NAT gateway lets connections out, never in; their replies are the host's
         stateful firewall's, as for every connection the instance opens)."""
         blocks = self.reach_of(instance)
+        vpc = self.vpcs.get(instance.vpc_id or "")
+        ipv6 = [ipaddress.IPv6Network(b.cidr) for b in (vpc.ipv6_blocks if vpc else ())]
         if blocks is None:
-            return groups_merged
+            # Unconfined, as before route tables, but for IPv6 ranges: none reach a host of
+            # a VPC without an IPv6 block (decision 0217), so an agent older than them is
+            # never told one.
+            return groups_merged if ipv6 else _without_ipv6(groups_merged)
         inward = self.reach_of(instance, through_nat=False) or blocks
         return InstanceFirewall(
-            confine(groups_merged, inward).ingress, confine(groups_merged, blocks).egress
+            confine(groups_merged, inward, ipv6).ingress,
+            confine(groups_merged, blocks, ipv6).egress,
         )
 
     def internet_facing(self, instance: Instance) -> bool:

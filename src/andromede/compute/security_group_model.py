@@ -12,7 +12,14 @@ from typing import Final
 from andromede.compute.errors import InvalidParameterValue
 from andromede.compute.resource_ids import FORMAT_VERSION, Tags, check_id
 
-__all__ = ["ALLOW_ALL_EGRESS", "Rule", "SecurityGroup", "parse_rule", "stable_rule_id"]
+__all__ = [
+    "ALLOW_ALL_EGRESS",
+    "ALLOW_ALL_IPV6_EGRESS",
+    "Rule",
+    "SecurityGroup",
+    "parse_rule",
+    "stable_rule_id",
+]
 
 # -- security groups ---------------------------------------------------------------------------
 
@@ -122,6 +129,9 @@ def _icmp_type_code(
 
 
 ALLOW_ALL_EGRESS: Final = (Rule("-1", -1, -1, "0.0.0.0/0"),)
+# What EC2 adds to a group of a VPC with an IPv6 block, and to the default group when the VPC
+# takes one (decision 0217).
+ALLOW_ALL_IPV6_EGRESS: Final = Rule("-1", -1, -1, "::/0")
 
 
 def stable_rule_id(group_id: str, egress: bool, rule: Rule) -> str:

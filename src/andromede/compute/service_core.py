@@ -184,6 +184,10 @@ class ComputeLimits:
     # interface (its primary counted), decision 0161.
     max_interfaces_per_instance: int = 4
     max_private_ips_per_interface: int = 15
+    # IPv6 (decision 0217): the operator's pool of /56 blocks ("" = none) and the most IPv6
+    # addresses one interface may hold.
+    ipv6_pool: str = ""
+    max_ipv6_addresses_per_interface: int = 10
     # The hosts' own ranges (transit links, public addresses): no VPC may overlap them.
     reserved_cidrs: tuple[str, ...] = ()
     # The region's Elastic IPs (decision 0125): the block its network routes to the hosts

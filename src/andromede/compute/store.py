@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar
 from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.flow_log import FlowLog
+from andromede.compute.ipv6 import Ipv6Address, Ipv6Block
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
@@ -79,6 +80,8 @@ Record = (
     | FlowLog
     | VpcEndpoint
     | PrivateAddress
+    | Ipv6Block
+    | Ipv6Address
     | SpotInstanceRequest
     | SpotPrice
 )
@@ -112,6 +115,8 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     PrivateAddress,
     SpotInstanceRequest,
     SpotPrice,
+    Ipv6Block,
+    Ipv6Address,
 )
 
 

@@ -20,6 +20,7 @@ from andromede.compute.dhcp_options import DhcpOptions
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import Duplicate
 from andromede.compute.flow_log import FlowLog
+from andromede.compute.ipv6 import Ipv6Address, Ipv6Block
 from andromede.compute.launch_template import LaunchTemplate, LaunchTemplateVersion
 from andromede.compute.metadata_defaults import MetadataDefaults
 from andromede.compute.model import (
@@ -80,6 +81,8 @@ _TABLES: dict[type[Any], sa.Table] = {
     FlowLog: tables.compute_flow_logs,
     VpcEndpoint: tables.compute_vpc_endpoints,
     PrivateAddress: tables.compute_private_addresses,
+    Ipv6Block: tables.compute_ipv6_blocks,
+    Ipv6Address: tables.compute_ipv6_addresses,
     SpotInstanceRequest: tables.compute_spot_requests,
     SpotPrice: tables.compute_spot_prices,
 }

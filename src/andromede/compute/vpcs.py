@@ -32,11 +32,19 @@ from andromede.compute.errors import (
     DifferentNetworks,
     Duplicate,
     IncorrectState,
+    InsufficientCidrBlocks,
     InvalidParameterValue,
     NetworkLimitExceeded,
     NoFreeDefaultBlock,
     NotFound,
     ResourceInUse,
+    Unsupported,
+)
+from andromede.compute.ipv6 import (
+    Ipv6Association,
+    Ipv6Block,
+    free_pool_block,
+    subnet_ipv6_cidr,
 )
 from andromede.compute.model import (
     Instance,
@@ -79,35 +87,79 @@ _ATTEMPTS = 8
 
 
 class VpcsMixin(NetworksMixin):
-    async def create_vpc(self, tenant_id: str, cidr: str, tags: Tags = ()) -> Vpc:
-        """A new VPC and its ``default`` security group. The tenant's default VPC counts
-        towards ``max_vpcs``, as on EC2."""
+    async def create_vpc(
+        self,
+        tenant_id: str,
+        cidr: str,
+        tags: Tags = (),
+        *,
+        ipv6: bool = False,
+        border_group: str | None = None,
+    ) -> Vpc:
+        """A new VPC and its ``default`` security group; with ``ipv6``, a /56 of the
+        operator's pool too (decision 0217). The tenant's default VPC counts towards
+        ``max_vpcs``, as on EC2."""
         check_tags(tags)
         block = vpc_cidr(cidr, self.limits.reserved_cidrs)
         await self.default_network_if_any(tenant_id)
-        async with self._placement:
-            held = await self.store.list(Vpc, tenant_id)
-            if len(held) >= self.limits.max_vpcs:
-                raise NetworkLimitExceeded("vpc", "The maximum number of VPCs has been reached.")
-            vpc = Vpc(
-                new_id("vpc"),
-                tenant_id,
-                block,
-                is_default=False,
-                tags=tags,
-                routing_made=True,
-                network_acl_made=True,
+        for _ in range(_ATTEMPTS):
+            async with self._placement:
+                held = await self.store.list(Vpc, tenant_id)
+                if len(held) >= self.limits.max_vpcs:
+                    raise NetworkLimitExceeded(
+                        "vpc", "The maximum number of VPCs has been reached."
+                    )
+                vpc_id = new_id("vpc")
+                pooled = [await self.pool_block(tenant_id, vpc_id, border_group)] if ipv6 else []
+                vpc = Vpc(
+                    vpc_id,
+                    tenant_id,
+                    block,
+                    is_default=False,
+                    tags=tags,
+                    routing_made=True,
+                    network_acl_made=True,
+                    ipv6_blocks=tuple(association for association, _ in pooled),
+                )
+                # As on EC2: a main route table with the local route alone — no internet
+                # gateway until one is attached and routed to (decision 0121) — and a default
+                # network ACL letting everything through (decision 0128).
+                try:
+                    await self.store.insert(
+                        vpc,
+                        default_group(tenant_id, vpc.vpc_id, new_id("sg"), ipv6=ipv6),
+                        main_route_table(vpc),
+                        default_network_acl(vpc, ()),
+                        *(taken for _, taken in pooled),
+                    )
+                except Duplicate:
+                    if not pooled:
+                        raise
+                    continue  # its /56 was given to another VPC at once: another one
+            return vpc
+        raise IncorrectState("the IPv6 pool changed concurrently; retry")
+
+    async def pool_block(
+        self, tenant_id: str, vpc_id: str, border_group: str | None
+    ) -> tuple[Ipv6Association, Ipv6Block]:
+        """A free /56 of the operator's pool for ``vpc_id`` and the record holding it (the
+        caller writes both); EC2's network border group is this region."""
+        region = self.limits.region
+        if border_group not in (None, region):
+            raise InvalidParameterValue(
+                f"Value ({border_group[:64]}) for parameter Ipv6CidrBlockNetworkBorderGroup is "
+                f"invalid. The network border group must be {region}."
             )
-            # As on EC2: a main route table with the local route alone — no internet gateway
-            # until one is attached and routed to (decision 0121) — and a default network ACL
-            # letting everything through (decision 0128).
-            await self.store.insert(
-                vpc,
-                default_group(tenant_id, vpc.vpc_id, new_id("sg")),
-                main_route_table(vpc),
-                default_network_acl(vpc, ()),
-            )
-        return vpc
+        if not self.limits.ipv6_pool:
+            raise Unsupported("This region has no IPv6 pool: AmazonProvidedIpv6CidrBlock")
+        taken = {b.cidr for b in await self.store.list(Ipv6Block, None)}
+        cidr = free_pool_block(self.limits.ipv6_pool, taken)
+        if cidr is None:
+            raise InsufficientCidrBlocks()
+        return (
+            Ipv6Association(new_id("vpc-cidr-assoc"), cidr, region),
+            Ipv6Block(cidr, tenant_id, vpc_id),
+        )
 
     async def create_default_vpc(self, tenant_id: str) -> Vpc:
         """A new default VPC for a tenant that deleted its own, with fresh ids and what EC2
@@ -248,6 +300,8 @@ class VpcsMixin(NetworksMixin):
                 *((SecurityGroup, g.group_id) for g in groups),
                 *((RouteTable, t.route_table_id) for t in tables),
                 *((NetworkAcl, a.network_acl_id) for a in acls),
+                # Its IPv6 blocks go back to the pool (decision 0217).
+                *((Ipv6Block, b.cidr) for b in vpc.ipv6_blocks),
             ]
             insert: list[DefaultVpcState] = []
             replaced: list[DefaultVpcState] = []
@@ -281,16 +335,32 @@ class VpcsMixin(NetworksMixin):
         cidr: str,
         availability_zone: str | None = None,
         tags: Tags = (),
+        ipv6_cidr: str | None = None,
     ) -> Subnet:
         """A subnet of the tenant's VPC, its block inside the VPC's and overlapping none of
         its siblings', in this region's zone; it gets a VXLAN id like the default one, and is
-        associated with its VPC's default network ACL in the same write."""
+        associated with its VPC's default network ACL in the same write. ``ipv6_cidr``: a
+        /64 of the VPC's IPv6 blocks too (decision 0217)."""
         check_tags(tags)
         zone = self._subnet_zone(availability_zone)
         for _ in range(_ATTEMPTS):
             vpc = await self.acl_made(await self.owned_vpc(tenant_id, vpc_id))
             siblings = [s for s in await self.store.list(Subnet, tenant_id) if s.vpc_id == vpc_id]
             block = subnet_cidr(cidr, vpc.cidr, [s.cidr for s in siblings])
+            ipv6_blocks = (
+                (
+                    Ipv6Association(
+                        new_id("subnet-cidr-assoc"),
+                        subnet_ipv6_cidr(
+                            ipv6_cidr,
+                            [b.cidr for b in vpc.ipv6_blocks],
+                            [c for s in siblings for c in s.ipv6_cidrs],
+                        ),
+                    ),
+                )
+                if ipv6_cidr is not None
+                else ()
+            )
             if len(siblings) >= self.limits.max_subnets_per_vpc:
                 raise NetworkLimitExceeded(
                     "subnet", "The maximum number of subnets has been reached for this VPC."
@@ -306,6 +376,7 @@ class VpcsMixin(NetworksMixin):
                 default_for_az=False,
                 vni=subnet_vni(subnet_id, taken),
                 tags=tags,
+                ipv6_blocks=ipv6_blocks,
             )
             associated = await self._default_acl_with(vpc, subnet_id)
             try:
@@ -458,11 +529,36 @@ class VpcsMixin(NetworksMixin):
         raise IncorrectState(f"{vpc_id} changed concurrently; retry")
 
     async def modify_subnet_attribute(
-        self, tenant_id: str, subnet_id: str, *, map_public_ip_on_launch: bool
+        self,
+        tenant_id: str,
+        subnet_id: str,
+        *,
+        map_public_ip_on_launch: bool | None = None,
+        assign_ipv6_address_on_creation: bool | None = None,
     ) -> Subnet:
+        """Set the attributes given (None: left alone). AssignIpv6AddressOnCreation needs
+        the subnet to hold an IPv6 block (EC2's InvalidParameterValue, in its words)."""
         for _ in range(_ATTEMPTS):
             subnet = await self._owned(Subnet, tenant_id, subnet_id, "subnet")
-            changed = replace(subnet, map_public_ip_on_launch=map_public_ip_on_launch)
+            if assign_ipv6_address_on_creation and not subnet.ipv6_blocks:
+                raise InvalidParameterValue(
+                    "Invalid value 'true' for assign-ipv6-address-on-creation. Cannot set "
+                    "assign-ipv6-address-on-creation to true unless the subnet "
+                    f"({subnet_id}) has an IPv6 CIDR block associated with it."
+                )
+            changed = replace(
+                subnet,
+                map_public_ip_on_launch=(
+                    subnet.map_public_ip_on_launch
+                    if map_public_ip_on_launch is None
+                    else map_public_ip_on_launch
+                ),
+                assign_ipv6_address_on_creation=(
+                    subnet.assign_ipv6_address_on_creation
+                    if assign_ipv6_address_on_creation is None
+                    else assign_ipv6_address_on_creation
+                ),
+            )
             if await self.store.replace(changed):
                 return changed
         raise IncorrectState(f"{subnet_id} changed concurrently; retry")

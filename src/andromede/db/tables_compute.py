@@ -23,6 +23,8 @@ __all__ = [
     "compute_import_tasks",
     "compute_instances",
     "compute_internet_gateways",
+    "compute_ipv6_addresses",
+    "compute_ipv6_blocks",
     "compute_key_pairs",
     "compute_launch_template_versions",
     "compute_launch_templates",
@@ -161,6 +163,12 @@ compute_network_interfaces = sa.Table(
 # Secondary private addresses (decision 0161): the id is the subnet and the address, so the
 # primary key keeps one holder per address of a subnet.
 compute_private_addresses = _compute_table("compute_private_addresses")
+
+# IPv6 in VPCs (decision 0217, migration 0104): the /56 blocks of the operator's pool given to
+# VPCs, the id the block, and the addresses interfaces hold, the id the address — the primary
+# keys keep one holder of each across gateways and tenants.
+compute_ipv6_blocks = _compute_table("compute_ipv6_blocks")
+compute_ipv6_addresses = _compute_table("compute_ipv6_addresses")
 
 # VPC flow logs (decision 0153): JSON documents, one per flow log.
 compute_flow_logs = _compute_table("compute_flow_logs")

@@ -29,6 +29,7 @@ from andromede.ec2api.gateways import GATEWAY_ACTIONS
 from andromede.ec2api.image_attributes import IMAGE_ATTRIBUTE_ACTIONS
 from andromede.ec2api.images import IMAGE_ACTIONS
 from andromede.ec2api.instances import INSTANCE_ACTIONS
+from andromede.ec2api.ipv6 import IPV6_ACTIONS
 from andromede.ec2api.launch_templates import LAUNCH_TEMPLATE_ACTIONS
 from andromede.ec2api.monitoring import MONITORING_ACTIONS
 from andromede.ec2api.nat_gateways import NAT_GATEWAY_ACTIONS
@@ -93,6 +94,7 @@ ACTIONS: dict[str, Action] = {
     **NETWORK_ACTIONS,
     **NETWORK_INTERFACE_ACTIONS,
     **VPC_ACTIONS,
+    **IPV6_ACTIONS,
     **ROUTING_ACTIONS,
     **NETWORK_ACL_ACTIONS,
     **GATEWAY_ACTIONS,

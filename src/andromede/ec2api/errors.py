@@ -47,6 +47,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     ),
     "IncorrectState": (400, "The resource is in an incorrect state for the request."),
     "InstanceLimitExceeded": (400, "You have requested more instances than your quota allows."),
+    "InsufficientCidrBlocks": (400, "There are not enough free CIDR blocks in the pool."),
     "InsufficientInstanceCapacity": (400, "There is not enough capacity for the request."),
     "InternalError": (500, "An internal error has occurred."),
     "InvalidAction": (400, "The action or operation requested is invalid."),
@@ -78,6 +79,14 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidNetworkInterfaceID.NotFound": (400, "The network interface does not exist."),
     "InvalidSubnet.Conflict": (400, "The subnet's CIDR block conflicts with another subnet."),
     "InvalidSubnet.Range": (400, "The CIDR block is not valid for the subnet."),
+    "InvalidSubnetCidrBlockAssociationID.NotFound": (
+        400,
+        "The subnet CIDR block association ID does not exist.",
+    ),
+    "InvalidSubnetCidrBlockAssociationId.Malformed": (
+        400,
+        "The subnet CIDR block association ID is malformed.",
+    ),
     "InvalidSubnetID.Malformed": (400, "The subnet ID is malformed."),
     "InvalidSubnetID.NotFound": (400, "The subnet ID does not exist."),
     "InvalidRouteTableID.NotFound": (400, "The route table ID does not exist."),
@@ -129,6 +138,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "You have reached the limit on entries in this network ACL.",
     ),
     "InvalidVpc.Range": (400, "The CIDR block is not valid for a VPC."),
+    "InvalidVpcCidrBlockAssociationID.NotFound": (
+        400,
+        "The VPC CIDR block association ID does not exist.",
+    ),
     "InvalidVpcID.Malformed": (400, "The VPC ID is malformed."),
     "InvalidVpcID.NotFound": (400, "The VPC ID does not exist."),
     "InvalidGroupId.Malformed": (400, "The security group ID is malformed."),
@@ -275,6 +288,8 @@ _NOT_FOUND: Final = {
     "vpce": "InvalidVpcEndpointId.NotFound",
     "vpce-service": "InvalidServiceName",
     "eni-attach": "InvalidAttachmentID.NotFound",
+    "vpc-cidr-assoc": "InvalidVpcCidrBlockAssociationID.NotFound",
+    "subnet-cidr-assoc": "InvalidSubnetCidrBlockAssociationID.NotFound",
 }
 _MALFORMED: Final = {
     "i": "InvalidInstanceID.Malformed",
@@ -305,6 +320,9 @@ _MALFORMED: Final = {
     "fl": "InvalidFlowLogId.NotFound",
     "vpce": "InvalidVpcEndpointId.Malformed",
     "eni-attach": "InvalidAttachmentID.Malformed",
+    # EC2 has a Malformed code for a subnet's CIDR association id, none for a VPC's.
+    "vpc-cidr-assoc": "InvalidVpcCidrBlockAssociationID.NotFound",
+    "subnet-cidr-assoc": "InvalidSubnetCidrBlockAssociationId.Malformed",
 }
 _DUPLICATE: Final = {
     "keyname": "InvalidKeyPair.Duplicate",
@@ -329,7 +347,11 @@ _IN_USE: Final = {
     "eni": "InvalidNetworkInterface.InUse",
     "private-ip": "InvalidIPAddress.InUse",
 }
-_RANGE: Final = {"vpc": "InvalidVpc.Range", "subnet": "InvalidSubnet.Range"}
+_RANGE: Final = {
+    "vpc": "InvalidVpc.Range",
+    "subnet": "InvalidSubnet.Range",
+    "subnet-ipv6": "InvalidSubnet.Range",
+}
 _LIMIT: Final = {
     "vpc": "VpcLimitExceeded",
     "subnet": "SubnetLimitExceeded",
@@ -362,6 +384,8 @@ _PLAIN: Final[tuple[tuple[type[compute.ComputeError], str], ...]] = (
     (compute.IdempotentParameterMismatch, "IdempotentParameterMismatch"),
     (compute.KeyAccessDenied, "UnauthorizedOperation"),
     (compute.OperationNotPermitted, "OperationNotPermitted"),
+    (compute.ParameterCombination, "InvalidParameterCombination"),
+    (compute.InsufficientCidrBlocks, "InsufficientCidrBlocks"),
     (compute.InvalidStateTransition, "InvalidStateTransition"),
     (compute.PeeringExists, "VpcPeeringConnectionAlreadyExists"),
     (compute.ReservedName, "InvalidGroup.Reserved"),

@@ -29,6 +29,7 @@ from andromede.ec2api.launch_parameters import (
     RUN_HARMLESS,
     cpu_options,
     launch_interface,
+    launch_ipv6,
     launch_mappings,
     launch_options,
     market_options,
@@ -282,6 +283,7 @@ async def launch_request_of(
         raise Ec2Error("MissingParameter", "The request must contain MinCount and MaxCount")
     placement_zone = p.get("Placement.AvailabilityZone") or None  # Terraform sends ""
     interface = launch_interface(p)
+    ipv6 = launch_ipv6(p)
     further = launch_further_interfaces(p)
     await call.compute.check_launch_interfaces(call.tenant_id, further, max_count)
     group_ids = list(interface.group_ids) if interface else p.values("SecurityGroupId")
@@ -331,6 +333,8 @@ async def launch_request_of(
         monitoring=options.monitoring,
         spot=market_options(p, call.compute.clock()),
         cpu_options=cpu_options(p),
+        ipv6_address_count=ipv6[0],
+        ipv6_addresses=ipv6[1],
     )
     return request, further
 

@@ -12,7 +12,12 @@ from andromede.ec2api.protocol import Call, iso8601
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
 
-__all__ = ["REQUESTER_ID", "write_private_addresses", "write_secondary_interface"]
+__all__ = [
+    "REQUESTER_ID",
+    "write_ipv6_addresses",
+    "write_private_addresses",
+    "write_secondary_interface",
+]
 
 # The requester EC2 names for the interfaces it makes for VPC endpoints.
 REQUESTER_ID = "amazon-vpce"
@@ -29,6 +34,17 @@ def write_private_addresses(
         xml.element("primary", False)
         xml.close("item")
     del primary
+
+
+def write_ipv6_addresses(xml: XmlWriter, interface: NetworkInterface | None) -> None:
+    """``ipv6AddressesSet``: the interface's IPv6 addresses (decision 0217)."""
+    xml.open("ipv6AddressesSet")
+    for address in interface.ipv6_addresses if interface is not None else ():
+        xml.open("item")
+        xml.element("ipv6Address", address)
+        xml.element("isPrimaryIpv6", False)
+        xml.close("item")
+    xml.close("ipv6AddressesSet")
 
 
 def _write_association(xml: XmlWriter, interface: NetworkInterface) -> None:
@@ -107,6 +123,7 @@ def write_secondary_interface(
     xml.close("item")
     write_private_addresses(xml, call, interface, interface.private_ip)
     xml.close("privateIpAddressesSet")
+    write_ipv6_addresses(xml, interface)
     xml.element("interfaceType", interface.interface_type)
     if not nested:
         write_tags(xml, interface.tags)

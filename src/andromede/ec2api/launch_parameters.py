@@ -41,6 +41,7 @@ __all__ = [
     "LaunchOptions",
     "cpu_options",
     "launch_interface",
+    "launch_ipv6",
     "launch_mappings",
     "launch_options",
     "market_options",
@@ -71,6 +72,8 @@ RUN_HANDLED: Final = frozenset(
         "InstanceMarketOptions",
         # The guest's cores and threads per core (decision 0214, cpu_options).
         "CpuOptions",
+        # The primary interface's IPv6 addresses (decision 0217, launch_ipv6).
+        "Ipv6AddressCount", "Ipv6Address",
     }
 )  # fmt: skip
 RUN_HARMLESS: Final = {
@@ -82,6 +85,7 @@ RUN_HARMLESS: Final = {
 # outside a network interface). Its network interfaces are kept (decision 0161's addendum).
 TEMPLATE_HANDLED: Final = RUN_HANDLED - {
     "MinCount", "MaxCount", "ClientToken", "AdditionalInfo", "SubnetId", "LaunchTemplate",
+    "Ipv6AddressCount", "Ipv6Address",
 }  # fmt: skip
 
 # RunInstances' NetworkInterface.N at device index 0: the instance's primary, made with it, or
@@ -89,7 +93,7 @@ TEMPLATE_HANDLED: Final = RUN_HANDLED - {
 _INTERFACE_HANDLED: Final = frozenset(
     {
         "DeviceIndex", "SubnetId", "AssociatePublicIpAddress", "SecurityGroupId",
-        "NetworkInterfaceId", "DeleteOnTermination",
+        "NetworkInterfaceId", "DeleteOnTermination", "Ipv6AddressCount", "Ipv6Addresses",
     }
 )  # fmt: skip
 _INTERFACE_HARMLESS: Final[dict[str, frozenset[str]]] = {}
@@ -168,6 +172,38 @@ def launch_interface(p: Params) -> LaunchInterface | None:
             else interface.boolean("AssociatePublicIpAddress", default=False)
         ),
     )
+
+
+def launch_ipv6(p: Params) -> tuple[int | None, tuple[str, ...]]:
+    """The primary interface's IPv6 addresses a RunInstances asks (decision 0217): counted
+    (``Ipv6AddressCount``) or named (``Ipv6Address.N.Ipv6Address``), on the instance or in
+    the ``NetworkInterface`` made at device index 0 — not both places."""
+    made = [
+        i
+        for i in p.structs("NetworkInterface")
+        if i.get("DeviceIndex") == "0" and i.get("NetworkInterfaceId") is None
+    ]
+    on_instance = (
+        p.get("Ipv6AddressCount"),
+        [a.get("Ipv6Address") or "" for a in p.structs("Ipv6Address")],
+    )
+    if made:
+        nic = made[0]
+        in_interface = (
+            nic.get("Ipv6AddressCount"),
+            [a.get("Ipv6Address") or "" for a in nic.structs("Ipv6Addresses")],
+        )
+        if on_instance[0] is not None or on_instance[1]:
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                "Network interfaces and an instance-level IPv6 address count or IPv6 "
+                "addresses may not be specified on the same request",
+            )
+        count_of, named = nic, in_interface[1]
+    else:
+        count_of, named = p, on_instance[1]
+    count = count_of.integer("Ipv6AddressCount", minimum=0, maximum=64)
+    return count, tuple(named)
 
 
 @dataclass(frozen=True, slots=True)

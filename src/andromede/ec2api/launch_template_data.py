@@ -167,6 +167,7 @@ _INTERFACE_FIELDS: Final = {
     "DeleteOnTermination": "deleteOnTermination",
     "Description": "description",
     "DeviceIndex": "deviceIndex",
+    "Ipv6AddressCount": "ipv6AddressCount",
     "NetworkInterfaceId": "networkInterfaceId",
     "PrivateIpAddress": "privateIpAddress",
     "SecondaryPrivateIpAddressCount": "secondaryPrivateIpAddressCount",

@@ -96,6 +96,9 @@ async def create_network_interface(call: Call) -> None:
         description=p.get("Description") or "",
         tags=p.tag_specifications("network-interface"),
         client_token=p.get("ClientToken"),
+        # Decision 0217.
+        ipv6_addresses=tuple(a.required("Ipv6Address") for a in p.structs("Ipv6Addresses")),
+        ipv6_count=p.integer("Ipv6AddressCount", default=0, minimum=0, maximum=64) or 0,
     )
     interface = await call.compute.create_network_interface(call.tenant_id, request)
     groups = await call.compute.describe_security_groups(call.tenant_id, [], [])

@@ -23,7 +23,11 @@ from andromede.compute.network import (
 from andromede.compute.vpc_endpoint import ENI_TYPE
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches
-from andromede.ec2api.interface_xml import write_private_addresses, write_secondary_interface
+from andromede.ec2api.interface_xml import (
+    write_ipv6_addresses,
+    write_private_addresses,
+    write_secondary_interface,
+)
 from andromede.ec2api.protocol import Action, Call, iso8601, paged
 from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
@@ -154,6 +158,7 @@ def write_interface(
     xml.close("item")
     write_private_addresses(xml, call, record, instance.private_ip)
     xml.close("privateIpAddressesSet")
+    write_ipv6_addresses(xml, record)
     xml.element("interfaceType", "interface")
     if not nested:
         write_tags(xml, tags)
@@ -198,6 +203,7 @@ def _interface_filter(name: str) -> Callable[[_Held], list[str]] | None:
         "mac-address": lambda p: [p[0].mac],
         "addresses.private-ip-address": lambda p: list(p[0].addresses),
         "private-ip-address": lambda p: list(p[0].addresses),
+        "ipv6-addresses.ipv6-address": lambda p: list(p[0].ipv6_addresses),
         "attachment.instance-id": lambda p: [p[0].instance_id] if p[0].instance_id else [],
         "attachment.attachment-id": lambda p: [p[0].attachment] if p[0].attachment else [],
         "attachment.device-index": lambda p: [str(p[0].device_index)] if p[0].instance_id else [],

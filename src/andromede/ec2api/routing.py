@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface
 from andromede.compute.routing import (
+    LOCAL,
     InternetGateway,
     Route,
     RouteTable,
@@ -48,11 +49,13 @@ _Targets = tuple[
     Mapping[str, NatGateway],
     Mapping[str, VpcPeeringConnection],
     Mapping[str, NetworkInterface],
+    # Each VPC's IPv6 blocks (decision 0217), shown as local routes of its tables.
+    Mapping[str, tuple[str, ...]],
 ]
 
 
 def _state(route: Route, table: RouteTable, targets: _Targets) -> str:
-    gateways, nats, peerings, interfaces = targets
+    gateways, nats, peerings, interfaces, _ = targets
     return route_state(route, table.vpc_id, gateways, nats, peerings, interfaces)
 
 
@@ -70,7 +73,11 @@ async def _targets(call: Call) -> _Targets:
         i.interface_id: i
         for i in await call.compute.describe_network_interfaces(call.tenant_id, ())
     }
-    return gateways, nats, await call.compute.peerings_by_id(call.tenant_id), interfaces
+    ipv6 = {
+        v.vpc_id: tuple(b.cidr for b in v.ipv6_blocks)
+        for v in await call.compute.describe_vpcs(call.tenant_id, ())
+    }
+    return gateways, nats, await call.compute.peerings_by_id(call.tenant_id), interfaces, ipv6
 
 
 def _text(value: bool) -> str:
@@ -119,6 +126,23 @@ def _write_route_table(xml: XmlWriter, table: RouteTable, targets: _Targets, ele
         xml.element("vpcPeeringConnectionId", route.vpc_peering_connection_id)
         xml.element("origin", route.origin)
         xml.element("state", _state(route, table, targets))
+        xml.close("item")
+    # Routes to IPv6 blocks (decision 0217), to an internet gateway.
+    for route in table.ipv6_routes:
+        xml.open("item")
+        xml.element("destinationIpv6CidrBlock", route.destination)
+        xml.element("gatewayId", route.gateway_id)
+        xml.element("origin", route.origin)
+        xml.element("state", _state(route, table, targets))
+        xml.close("item")
+    # The VPC's IPv6 blocks reach within it, as EC2's local route to each says; derived, not
+    # stored: no route to them can be made or replaced (decision 0217).
+    for block in targets[4].get(table.vpc_id, ()):
+        xml.open("item")
+        xml.element("destinationIpv6CidrBlock", block)
+        xml.element("gatewayId", LOCAL)
+        xml.element("origin", "CreateRouteTable")
+        xml.element("state", "active")
         xml.close("item")
     xml.close("routeSet")
     write_tags(xml, table.tags)
@@ -176,6 +200,13 @@ def _route_table_filters(
                 if r.vpc_peering_connection_id is not None
             ]
         ),
+        # IPv6 routes (decision 0217): stored ones and each VPC block's derived local one.
+        "route.destination-ipv6-cidr-block": of(
+            lambda t: [
+                *(r.destination for r in t.ipv6_routes),
+                *targets[4].get(t.vpc_id, ()),
+            ]
+        ),
         "route.origin": of(lambda t: [r.origin for r in t.routes]),
         "route.state": of(lambda t: [_state(r, t, targets) for r in t.routes]),
     }
@@ -231,7 +262,9 @@ _TARGETS = (
     "InstanceId",
 )
 _DESTINATIONS = ("DestinationCidrBlock", "DestinationPrefixListId")
-_ROUTE_HANDLED = frozenset({"RouteTableId", *_DESTINATIONS, *_TARGETS})
+# Decision 0217: a route to an IPv6 block, to an internet gateway.
+_IPV6_DESTINATION = "DestinationIpv6CidrBlock"
+_ROUTE_HANDLED = frozenset({"RouteTableId", *_DESTINATIONS, _IPV6_DESTINATION, *_TARGETS})
 # ReplaceRoute only: the local route given back its own target (decision 0179).
 _LOCAL_TARGET = "LocalTarget"
 
@@ -284,7 +317,37 @@ def _route_parameters(
     return p.required("RouteTableId"), _destination(call), given
 
 
+def _ipv6_route(call: Call, action: str) -> tuple[str, str, str] | None:
+    """The table, IPv6 destination and internet gateway of a route to an IPv6 block; None
+    for a route to an IPv4 block or a prefix list. Its other targets are not offered yet."""
+    p = call.params
+    destination = p.get(_IPV6_DESTINATION) or None
+    if destination is None:
+        return None
+    handled = _ROUTE_HANDLED | {_LOCAL_TARGET} if action == "ReplaceRoute" else _ROUTE_HANDLED
+    p.refuse_unhandled(action, handled)
+    for name in _DESTINATIONS:
+        if p.get(name):
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                f"The parameter destinationIpv6CidrBlock cannot be used with the parameter "
+                f"{name[0].lower()}{name[1:]}",
+            )
+    for name in _TARGETS[1:]:
+        if p.get(name):
+            raise Ec2Error(
+                "UnsupportedOperation",
+                f"A route to an IPv6 block leads to an internet gateway only here: {name}",
+            )
+    return p.required("RouteTableId"), destination, p.required("GatewayId")
+
+
 async def create_route(call: Call) -> None:
+    ipv6 = _ipv6_route(call, "CreateRoute")
+    if ipv6 is not None:
+        await call.compute.create_ipv6_route(call.tenant_id, *ipv6)
+        write_return(call.result)
+        return
     table, (cidr, prefix_list_id), given = _route_parameters(call, "CreateRoute")
     await call.compute.create_route(
         call.tenant_id,
@@ -301,6 +364,11 @@ async def create_route(call: Call) -> None:
 
 
 async def replace_route(call: Call) -> None:
+    ipv6 = _ipv6_route(call, "ReplaceRoute")
+    if ipv6 is not None:
+        await call.compute.replace_ipv6_route(call.tenant_id, *ipv6)
+        write_return(call.result)
+        return
     table, (cidr, prefix_list_id), given = _route_parameters(call, "ReplaceRoute")
     await call.compute.replace_route(
         call.tenant_id,
@@ -319,8 +387,21 @@ async def replace_route(call: Call) -> None:
 
 async def delete_route(call: Call) -> None:
     p = call.params
-    p.refuse_unhandled("DeleteRoute", frozenset({"RouteTableId", *_DESTINATIONS}))
+    p.refuse_unhandled(
+        "DeleteRoute", frozenset({"RouteTableId", *_DESTINATIONS, _IPV6_DESTINATION})
+    )
     table = p.required("RouteTableId")
+    ipv6 = p.get(_IPV6_DESTINATION) or None
+    if ipv6 is not None:
+        if any(p.get(name) for name in _DESTINATIONS):
+            raise Ec2Error(
+                "InvalidParameterCombination",
+                "The request must contain exactly one of: destinationCidrBlock, "
+                "destinationIpv6CidrBlock, destinationPrefixListId",
+            )
+        await call.compute.delete_ipv6_route(call.tenant_id, table, ipv6)
+        write_return(call.result)
+        return
     cidr, prefix_list_id = _destination(call)
     await call.compute.delete_route(
         call.tenant_id, table, cidr, destination_prefix_list_id=prefix_list_id

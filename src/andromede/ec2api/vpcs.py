@@ -6,8 +6,9 @@ Every tenant has its default VPC and subnet (created on first need by the servic
 looks the default VPC up — ``describe_vpcs(Filters=[{"Name": "is-default", …}])``, Terraform's
 ``aws_default_vpc`` — finds it; VPCs and subnets of its own sit beside them. A tenant may delete
 its default VPC (then it has none) and make a new one with CreateDefaultVpc, or its default
-subnet and make a new one with CreateDefaultSubnet. What a VPC could be asked for and is not
-done here (IPv6 blocks, IPAM pools, dedicated tenancy, a subnet's IPv6 or Outpost) is refused
+subnet and make a new one with CreateDefaultSubnet. A VPC may take an Amazon-provided IPv6
+/56 and a subnet a /64 of it (decision 0217). What a VPC could be asked for and is not done
+here (IPAM pools, BYOIP pools, dedicated tenancy, IPv6-only subnets, Outposts) is refused
 with UnsupportedOperation, never dropped (decision 0060).
 """
 
@@ -20,19 +21,36 @@ from andromede.compute.model import Tags
 from andromede.compute.network import Subnet, Vpc, usable_address_count
 from andromede.ec2api.errors import Ec2Error
 from andromede.ec2api.filters import Filters, matches, with_tags
+from andromede.ec2api.ipv6_xml import (
+    IPV6_SUBNET_FILTERS,
+    IPV6_VPC_FILTERS,
+    write_subnet_ipv6,
+    write_vpc_ipv6,
+)
 from andromede.ec2api.protocol import Action, Call, Params
 from andromede.ec2api.xml import write_return, write_tags
 from andromede.http.xml import XmlWriter
 
 __all__ = ["VPC_ACTIONS", "resource_tags"]
 
-_CREATE_VPC_HANDLED = frozenset({"CidrBlock", "TagSpecification"})
-_CREATE_VPC_HARMLESS = {
-    "InstanceTenancy": frozenset({"default"}),
-    "AmazonProvidedIpv6CidrBlock": frozenset({"false"}),
-}
+_CREATE_VPC_HANDLED = frozenset(
+    {
+        "CidrBlock",
+        "TagSpecification",
+        "AmazonProvidedIpv6CidrBlock",
+        "Ipv6CidrBlockNetworkBorderGroup",
+    }
+)
+_CREATE_VPC_HARMLESS = {"InstanceTenancy": frozenset({"default"})}
 _CREATE_SUBNET_HANDLED = frozenset(
-    {"VpcId", "CidrBlock", "AvailabilityZone", "AvailabilityZoneId", "TagSpecification"}
+    {
+        "VpcId",
+        "CidrBlock",
+        "AvailabilityZone",
+        "AvailabilityZoneId",
+        "TagSpecification",
+        "Ipv6CidrBlock",
+    }
 )
 _CREATE_SUBNET_HARMLESS = {"Ipv6Native": frozenset({"false"})}
 _CREATE_DEFAULT_SUBNET_HANDLED = frozenset({"AvailabilityZone", "AvailabilityZoneId"})
@@ -70,6 +88,8 @@ def _write_vpc(xml: XmlWriter, vpc: Vpc, element: str = "item") -> None:
     xml.close("item")
     xml.close("cidrBlockAssociationSet")
     xml.open("ipv6CidrBlockAssociationSet")
+    for association in vpc.ipv6_blocks:
+        write_vpc_ipv6(xml, association, "associated", "item")
     xml.close("ipv6CidrBlockAssociationSet")
     xml.element("dhcpOptionsId", shown_options_id(vpc.dhcp_options_id, vpc.tenant_id))
     xml.element("instanceTenancy", "default")
@@ -82,7 +102,11 @@ async def create_vpc(call: Call) -> None:
     p = call.params
     p.refuse_unhandled("CreateVpc", _CREATE_VPC_HANDLED, _CREATE_VPC_HARMLESS)
     vpc = await call.compute.create_vpc(
-        call.tenant_id, p.required("CidrBlock"), resource_tags(p, "vpc")
+        call.tenant_id,
+        p.required("CidrBlock"),
+        resource_tags(p, "vpc"),
+        ipv6=p.boolean("AmazonProvidedIpv6CidrBlock", default=False),
+        border_group=p.get("Ipv6CidrBlockNetworkBorderGroup"),
     )
     _write_vpc(call.result, vpc, "vpc")
 
@@ -108,6 +132,7 @@ _VPC_FILTERS = with_tags(
         "cidr-block-association.cidr-block": lambda v: [v.cidr] if isinstance(v, Vpc) else [],
         "state": lambda v: ["available"],
         "owner-id": lambda v: [v.tenant_id] if isinstance(v, Vpc) else [],
+        **IPV6_VPC_FILTERS,
         "dhcp-options-id": lambda v: (
             [shown_options_id(v.dhcp_options_id, v.tenant_id)] if isinstance(v, Vpc) else []
         ),
@@ -208,8 +233,10 @@ def _write_subnet(xml: XmlWriter, call: Call, subnet: Subnet, used: int, element
     xml.element("defaultForAz", subnet.default_for_az)
     xml.element("mapPublicIpOnLaunch", subnet.maps_public_ip)
     xml.element("mapCustomerOwnedIpOnLaunch", False)
-    xml.element("assignIpv6AddressOnCreation", False)
+    xml.element("assignIpv6AddressOnCreation", subnet.assign_ipv6_address_on_creation)
     xml.open("ipv6CidrBlockAssociationSet")
+    for association in subnet.ipv6_blocks:
+        write_subnet_ipv6(xml, association, "associated", "item")
     xml.close("ipv6CidrBlockAssociationSet")
     xml.element("enableDns64", False)
     xml.element("ipv6Native", False)
@@ -252,6 +279,7 @@ async def create_subnet(call: Call) -> None:
         p.required("CidrBlock"),
         _zone(call),
         resource_tags(p, "subnet"),
+        ipv6_cidr=p.get("Ipv6CidrBlock"),
     )
     _write_subnet(call.result, call, subnet, 0, "subnet")
 
@@ -276,8 +304,7 @@ async def delete_subnet(call: Call) -> None:
 
 
 _MODIFY_SUBNET_HARMLESS = {
-    # What is done anyway: no IPv6, no Outpost, instances named after their address.
-    "AssignIpv6AddressOnCreation.Value": frozenset({"false"}),
+    # What is done anyway: no DNS64, no Outpost, instances named after their address.
     "EnableDns64.Value": frozenset({"false"}),
     "EnableResourceNameDnsARecordOnLaunch.Value": frozenset({"false"}),
     "EnableResourceNameDnsAAAARecordOnLaunch.Value": frozenset({"false"}),
@@ -290,15 +317,24 @@ async def modify_subnet_attribute(call: Call) -> None:
     p = call.params
     p.refuse_unhandled(
         "ModifySubnetAttribute",
-        frozenset({"SubnetId", "MapPublicIpOnLaunch"}),
+        frozenset({"SubnetId", "MapPublicIpOnLaunch", "AssignIpv6AddressOnCreation"}),
         _MODIFY_SUBNET_HARMLESS,
     )
     subnet_id = p.required("SubnetId")
-    if p.get("MapPublicIpOnLaunch.Value") is not None:
+    public = p.get("MapPublicIpOnLaunch.Value")
+    ipv6 = p.get("AssignIpv6AddressOnCreation.Value")
+    if public is not None or ipv6 is not None:
         await call.compute.modify_subnet_attribute(
             call.tenant_id,
             subnet_id,
-            map_public_ip_on_launch=p.boolean("MapPublicIpOnLaunch.Value", default=False),
+            map_public_ip_on_launch=(
+                None if public is None else p.boolean("MapPublicIpOnLaunch.Value", default=False)
+            ),
+            assign_ipv6_address_on_creation=(
+                None
+                if ipv6 is None
+                else p.boolean("AssignIpv6AddressOnCreation.Value", default=False)
+            ),
         )
     else:  # only what is done anyway: the subnet must still be the caller's
         await call.compute.describe_subnets(call.tenant_id, [subnet_id])
@@ -323,6 +359,11 @@ def _subnet_filter(name: str) -> Callable[[object], list[str]] | None:
         "state": of(lambda s: "available"),
         "owner-id": of(lambda s: s.tenant_id),
         "map-public-ip-on-launch": of(lambda s: str(s.maps_public_ip).lower()),
+        "assign-ipv6-address-on-creation": of(
+            lambda s: str(s.assign_ipv6_address_on_creation).lower()
+        ),
+        "ipv6-native": of(lambda s: "false"),
+        **IPV6_SUBNET_FILTERS,
     }
     return with_tags(fields)(name)
 

@@ -116,8 +116,9 @@ def translated_by(rule: FirewallRule) -> str | None:
     """The match, in a target's ingress rules, of the flows a load balancer's node at the
     rule's single address translated (``ct mark`` of :func:`flow_mark`); None when the rule
     names a range or ICMP (no listener forwards ICMP)."""
-    network = ipaddress.IPv4Network(rule.cidr)
-    if network.prefixlen != 32 or rule.protocol == "icmp":
+    network = ipaddress.ip_network(rule.cidr)
+    # No node is an IPv6 address (decision 0217: IPv6 reaches within a VPC only).
+    if network.version != 4 or network.prefixlen != 32 or rule.protocol == "icmp":
         return None
     return f"ct mark {flow_mark(str(network.network_address))}"
 

@@ -57,8 +57,12 @@ class AclRules:
     chains: tuple[str, ...] = ()
 
 
-def render_network_acls(acls: Mapping[str, SubnetAcl]) -> AclRules:
-    """The rules enforcing the network ACL of each subnet of a router (subnet CIDR → ACL)."""
+def render_network_acls(
+    acls: Mapping[str, SubnetAcl], ipv6: Mapping[str, str] | None = None
+) -> AclRules:
+    """The rules enforcing the network ACL of each subnet of a router (subnet CIDR → ACL);
+    ``ipv6``: subnet CIDR → its IPv6 block, whose packets its IPv6 entries judge in chains of
+    their own (decision 0217; an IPv4 entry judges no IPv6 packet, nor the reverse)."""
     dispatch: list[str] = []
     chains: list[str] = []
     for number, (cidr, acl) in enumerate(sorted(acls.items())):
@@ -70,6 +74,15 @@ def render_network_acls(acls: Mapping[str, SubnetAcl]) -> AclRules:
             name = f"acl_ingress_{number}"
             dispatch.append(f"    ip daddr {cidr} ip saddr != {cidr} jump {name}")
             chains += _chain(name, acl.ingress, "saddr")
+        block = (ipv6 or {}).get(cidr)
+        if block and not _lets_everything_through(acl.ipv6_egress):
+            name = f"acl6_egress_{number}"
+            dispatch.append(f"    ip6 saddr {block} ip6 daddr != {block} jump {name}")
+            chains += _chain(name, _ipv6_only(acl.ipv6_egress), "daddr")
+        if block and not _lets_everything_through(acl.ipv6_ingress):
+            name = f"acl6_ingress_{number}"
+            dispatch.append(f"    ip6 daddr {block} ip6 saddr != {block} jump {name}")
+            chains += _chain(name, _ipv6_only(acl.ipv6_ingress), "saddr")
     if not dispatch:
         return AclRules()
     entry = [
@@ -82,13 +95,19 @@ def render_network_acls(acls: Mapping[str, SubnetAcl]) -> AclRules:
     return AclRules((f"    jump {ACL_CHAIN}",), tuple(entry + chains))
 
 
+def _ipv6_only(entries: Sequence[AclEntry]) -> list[AclEntry]:
+    """A subnet's IPv6 entries as nft can match them: an ``icmp`` one matches no IPv6 packet
+    (ICMPv6 is another protocol, as on EC2), so it is left out."""
+    return [entry for entry in entries if ":" in entry.cidr and entry.protocol != "icmp"]
+
+
 def _lets_everything_through(entries: Sequence[AclEntry]) -> bool:
     ordered = sorted(entries, key=lambda entry: entry.rule_number)
     return bool(ordered) and ordered[0].allow and _matches_everything(ordered[0])
 
 
 def _matches_everything(entry: AclEntry) -> bool:
-    return entry.protocol == "-1" and entry.cidr == _EVERYWHERE
+    return entry.protocol == "-1" and entry.cidr in (_EVERYWHERE, "::/0")
 
 
 def _chain(name: str, entries: Iterable[AclEntry], peer: str) -> list[str]:
@@ -109,7 +128,10 @@ def _chain(name: str, entries: Iterable[AclEntry], peer: str) -> list[str]:
 
 def _match(entry: AclEntry, peer: str) -> str:
     """The nft match of an entry (with a trailing space), empty when it matches everything."""
-    parts = [] if entry.cidr == _EVERYWHERE else [f"ip {peer} {entry.cidr}"]
+    if ":" in entry.cidr:  # in an IPv6 chain (decision 0217)
+        parts = [] if entry.cidr == "::/0" else [f"ip6 {peer} {entry.cidr}"]
+    else:
+        parts = [] if entry.cidr == _EVERYWHERE else [f"ip {peer} {entry.cidr}"]
     if entry.protocol in {"tcp", "udp"}:
         if (entry.from_port, entry.to_port) == (0, 65535):
             parts.append(f"meta l4proto {entry.protocol}")

@@ -56,6 +56,8 @@ class PluggedNic:
     # The address of its own its Elastic IP is translated to, when not its primary: one of
     # its secondary addresses (decision 0161's addendum; state files from before: none).
     elastic_private_ip: str | None = None
+    # Its IPv6 addresses (decision 0217), behind its rules (state files from before: none).
+    ipv6_addresses: tuple[str, ...] = ()
 
     @property
     def elastic_target(self) -> str:
@@ -83,6 +85,9 @@ class NetworkRecord:
     vpc_cidr: str = ""
     # Built for the subnet's instances on other hosts only, none here: removed with them.
     stub: bool = False
+    # Its IPv6 /64 (decision 0217): the bridge holds its router address; "" = none (state
+    # files from before: none).
+    ipv6_cidr: str = ""
 
     @property
     def router(self) -> str:
@@ -131,7 +136,10 @@ def load_state(path: Path) -> NetworkState:
         state.networks[item["network_id"]] = NetworkRecord(**item)
     for item in raw.get("nics", []):
         secondary = tuple(item.pop("secondary_ips", ()))
-        state.nics[item["instance_id"]] = PluggedNic(**item, secondary_ips=secondary)
+        ipv6 = tuple(item.pop("ipv6_addresses", ()))
+        state.nics[item["instance_id"]] = PluggedNic(
+            **item, secondary_ips=secondary, ipv6_addresses=ipv6
+        )
     for network_id, peers in raw.get("peers", {}).items():
         state.peers[network_id] = tuple(
             NetworkPeer(p["address"], p["port"], tuple(p["private_ips"])) for p in peers
@@ -189,9 +197,15 @@ def save_state(path: Path, state: NetworkState) -> None:
 
 
 def _acl_from_json(document: Mapping[str, list[dict[str, object]]]) -> SubnetAcl:
+    ipv6 = {
+        name: tuple(AclEntry(**entry) for entry in document[name])  # type: ignore[arg-type]
+        for name in ("ipv6_ingress", "ipv6_egress")
+        if name in document  # state files from before decision 0217: EC2's default
+    }
     return SubnetAcl(
         ingress=tuple(AclEntry(**entry) for entry in document["ingress"]),  # type: ignore[arg-type]
         egress=tuple(AclEntry(**entry) for entry in document["egress"]),  # type: ignore[arg-type]
+        **ipv6,
     )
 
 

@@ -50,8 +50,13 @@ _TRANSIT = TRANSIT
 
 
 def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
-    """One nft rule line; ``peer`` is ``saddr`` (ingress) or ``daddr`` (egress)."""
-    parts = [] if rule.cidr == "0.0.0.0/0" else [f"ip {peer} {rule.cidr}"]
+    """One nft rule line; ``peer`` is ``saddr`` (ingress) or ``daddr`` (egress). An IPv6
+    rule's (decision 0217) goes in a chain only IPv6 packets reach, as an IPv4 rule's in one
+    only IPv4 packets reach: ``0.0.0.0/0`` and ``::/0`` need no match."""
+    if ":" in rule.cidr:
+        parts = [] if rule.cidr == "::/0" else [f"ip6 {peer} {rule.cidr}"]
+    else:
+        parts = [] if rule.cidr == "0.0.0.0/0" else [f"ip {peer} {rule.cidr}"]
     if rule.protocol in {"tcp", "udp"}:
         ports = (
             str(rule.from_port)
@@ -64,6 +69,37 @@ def _rule_line(rule: FirewallRule, peer: str, verdict: str) -> str:
         # by conntrack (established, related), as EC2's stateful groups let them.
         parts.append(icmp_match(*rule.icmp_type_code) or "ip protocol icmp")
     return "    " + " ".join([*parts, verdict])
+
+
+def _v4(rules: Sequence[FirewallRule]) -> list[FirewallRule]:
+    return [rule for rule in rules if ":" not in rule.cidr]
+
+
+def _v6(rules: Sequence[FirewallRule]) -> list[FirewallRule]:
+    """A NIC's IPv6 rules; an ``icmp`` one matches nothing of IPv6 (ICMPv6 is another
+    protocol, as on EC2), so it is left out."""
+    return [rule for rule in rules if ":" in rule.cidr and rule.protocol != "icmp"]
+
+
+def _ipv6_spoofing(
+    sources: Mapping[str, tuple[str, ...]],
+    unchecked: Collection[str],
+    ipv6: Mapping[str, tuple[str, ...]] | None,
+) -> list[str]:
+    """Each checked NIC sends IPv6 from its own IPv6 addresses only (decision 0217); none
+    without ``ipv6`` (no subnet here has IPv6: the forward chain's policy drops it all)."""
+    if ipv6 is None:
+        return []
+    lines = []
+    for mac, addresses in sorted(sources.items()):
+        if not addresses or mac in unchecked:
+            continue
+        own = ipv6.get(addresses[0], ())
+        if own:
+            lines.append(f"    ether saddr {mac} ip6 saddr != {{ {', '.join(own)} }} drop")
+        else:
+            lines.append(f"    ether saddr {mac} meta nfproto ipv6 drop")
+    return lines
 
 
 def _senders(
@@ -115,6 +151,8 @@ def render_firewall(
     interface_routes: Sequence[InterfaceRoute] = (),
     interface_endpoints: Sequence[EndpointRoute] = (),
     route_bridges: Mapping[str, str] | None = None,
+    ipv6: Mapping[str, tuple[str, ...]] | None = None,
+    acl_ipv6: Mapping[str, str] | None = None,
 ) -> str:
     """The namespace's whole nftables ruleset, replaced atomically by one ``nft -f``.
 
@@ -159,9 +197,15 @@ def render_firewall(
     the VPC's Interface endpoints (:mod:`~andromede.hypervisor.interface_endpoints`,
     decision 0166), judged by their groups and redirected to the same listeners. A new
     connection to either kind of endpoint meets its sender's egress rules first, against its
-    original destination (:func:`~andromede.hypervisor.endpoint_redirect.egress_guard`)."""
+    original destination (:func:`~andromede.hypervisor.endpoint_redirect.egress_guard`).
+    ``ipv6``: given when a subnet here has an IPv6 block (decision 0217), private address →
+    that NIC's IPv6 addresses: they meet its rules' IPv6 ranges in chains of their own
+    (``egress6_N``, ``ingress6_N``), a NIC sends IPv6 from them only, and the router answers
+    neighbour discovery; without it nothing IPv6 is forwarded (the chain's policy drops it).
+    ``acl_ipv6``: subnet CIDR → its IPv6 block, whose IPv6 packets its ACL's IPv6 entries
+    judge (:func:`~andromede.hypervisor.network_acls.render_network_acls`)."""
     ports = _interfaces(bridges)
-    network_acls = render_network_acls(acls or {})
+    network_acls = render_network_acls(acls or {}, acl_ipv6)
     elastic = elastic or {}
     dropped = sorted(set(unmapped) - set(elastic))
     lines = [
@@ -236,6 +280,8 @@ def render_firewall(
             for mac, addresses in sorted((sources or {}).items())
             if addresses and mac not in unchecked
         ),
+        # Likewise in IPv6 (decision 0217): a NIC without IPv6 addresses sends none.
+        *_ipv6_spoofing(sources or {}, unchecked, ipv6),
         # Stateless: the network ACLs judge replies too, so they come before conntrack.
         *network_acls.forward,
         "    ct state established,related accept",
@@ -291,17 +337,39 @@ def render_firewall(
         f"    ip saddr {private} jump egress_{number}"
         for number, private in enumerate(sorted(firewalls))
     ]
+    held6 = {
+        number: (ipv6 or {}).get(private, ())
+        for number, private in enumerate(sorted(firewalls))
+        if (ipv6 or {}).get(private)
+    }
+    lines += [
+        f"    ip6 saddr {address} jump egress6_{number}"
+        for number, addresses in held6.items()
+        for address in addresses
+    ]
     lines += ingress_lines(interface_routes, numbers, remote, route_bridges or {})
     lines += [
         f"    ip daddr {private} jump ingress_{number}"
         for number, private in enumerate(sorted(firewalls))
     ]
+    lines += [
+        f"    ip6 daddr {address} jump ingress6_{number}"
+        for number, addresses in held6.items()
+        for address in addresses
+    ]
     for number, (_, firewall) in enumerate(sorted(firewalls.items())):
         egress = [f"  chain egress_{number} {{"]
-        egress += [_rule_line(rule, "daddr", "return") for rule in firewall.egress]
+        egress += [_rule_line(rule, "daddr", "return") for rule in _v4(firewall.egress)]
         egress += ["    drop", "  }"]
+        if number in held6:
+            egress += [f"  chain egress6_{number} {{"]
+            egress += [_rule_line(rule, "daddr", "return") for rule in _v6(firewall.egress)]
+            egress += ["    drop", "  }"]
+            egress += [f"  chain ingress6_{number} {{"]
+            egress += [_rule_line(rule, "saddr", "accept") for rule in _v6(firewall.ingress)]
+            egress += ["    drop", "  }"]
         ingress = [f"  chain ingress_{number} {{"]
-        for rule in firewall.ingress:
+        for rule in _v4(firewall.ingress):
             ingress.append(_rule_line(rule, "saddr", "accept"))
             # A single address may be a load balancer's node (its group named as a source):
             # what that node translated keeps the client's address, and carries the node's
@@ -375,6 +443,12 @@ def render_firewall(
         f"    iifname {ports} udp dport 67 accept",
         f"    iifname {ports} ip protocol icmp accept",
     ]
+    if ipv6 is not None:
+        # Neighbour and router discovery, echo, and DHCPv6 of the router (decision 0217).
+        lines += [
+            f"    iifname {ports} meta l4proto ipv6-icmp accept",
+            f"    iifname {ports} udp dport 547 accept",
+        ]
     if resolver:
         # The VPC's resolver (decision 0143), for its own subnets only.
         lines.append(

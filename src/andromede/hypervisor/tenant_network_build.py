@@ -75,6 +75,11 @@ class BuildMixin(DnsmasqMixin):
             record.vni = spec.vni
             self._save()
             rebuild = True
+        elif spec.ipv6_cidr and record.ipv6_cidr != spec.ipv6_cidr:
+            # Its IPv6 block came after it was built (decision 0217): its bridge takes it.
+            record.ipv6_cidr = spec.ipv6_cidr
+            self._save()
+            rebuild = True
         built: list[NetworkRecord] = []
         if rebuild or not _namespace_exists(self.netns(record.router)):
             built = await self._build(record, finish=finish)
@@ -98,6 +103,7 @@ class BuildMixin(DnsmasqMixin):
             slot=next(slot for slot in itertools.count() if slot not in used),
             vpc_cidr=spec.vpc_cidr,
             stub=stub,
+            ipv6_cidr=spec.ipv6_cidr,
         )
 
     async def _build(self, record: NetworkRecord, *, finish: bool = True) -> list[NetworkRecord]:
@@ -164,6 +170,10 @@ class BuildMixin(DnsmasqMixin):
                 # left by (the overlay routes each way through the destination's subnet).
                 "net/ipv4/conf/all/rp_filter": "0",
             }
+            if any(subnet.ipv6_cidr for subnet in subnets):
+                # The router forwards IPv6 between its subnets (decision 0217); its firewall
+                # drops what no rule allows, IPv6 as IPv4.
+                sysctls["net/ipv6/conf/all/forwarding"] = "1"
             for subnet in subnets:
                 sysctls |= {
                     f"net/ipv4/conf/{subnet.bridge}/proxy_arp": "1",
@@ -199,6 +209,14 @@ class BuildMixin(DnsmasqMixin):
         if record.bridge not in links:
             commands.append(f"link add {record.bridge} type bridge")
         commands.append(f"addr replace {next(cidr.hosts())}/{cidr.prefixlen} dev {record.bridge}")
+        if record.ipv6_cidr:
+            # The subnet's IPv6 router (decision 0217): ``::1`` of its /64, no duplicate
+            # address detection (nothing else on the link may hold it).
+            block = ipaddress.IPv6Network(record.ipv6_cidr)
+            commands.append(
+                f"addr replace {block.network_address + 1}/{block.prefixlen}"
+                f" dev {record.bridge} nodad"
+            )
         if self._overlay(record):
             # Every host answers for the gateway itself, as its own router (a MAC of its
             # own: the other hosts address their routed frames to it).

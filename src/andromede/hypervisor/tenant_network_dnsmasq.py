@@ -94,7 +94,20 @@ class DnsmasqMixin(RulesMixin):
         if self._overlay(record):
             command.append(f"--dhcp-option=option:mtu,{self._layout.overlay_mtu}")
         command += dhcp_option_args(record.vpc_cidr or record.cidr, self._dns(record.router))
+        nics = self._nics_of(record.network_id)
+        if record.ipv6_cidr:
+            # IPv6 (decision 0217): router advertisements of the /64 as off-link (the guests
+            # send everything through the router, whose firewall judges it, as their IPv4
+            # goes: they never meet at layer 2) and managed (the M flag, no SLAAC): DHCPv6
+            # gives each NIC the address its record holds, nothing made up.
+            block = ipaddress.IPv6Network(record.ipv6_cidr)
+            command += [
+                "--enable-ra",
+                f"--dhcp-range={block.network_address},static,off-link,{block.prefixlen},12h",
+            ]
         command += [
-            f"--dhcp-host={nic.mac},{nic.private_ip}" for nic in self._nics_of(record.network_id)
+            f"--dhcp-host={nic.mac},{nic.private_ip}"
+            + (f",[{nic.ipv6_addresses[0]}]" if record.ipv6_cidr and nic.ipv6_addresses else "")
+            for nic in nics
         ]
         await _run(*command)

@@ -103,6 +103,7 @@ class InstancesMixin(BuildMixin):
                     secondary_ips=nic.secondary_ips,
                     source_dest_check=nic.source_dest_check,
                     elastic_private_ip=nic.elastic_private_ip,
+                    ipv6_addresses=nic.ipv6_addresses,
                 )
             else:
                 plugged = replace(
@@ -112,6 +113,7 @@ class InstancesMixin(BuildMixin):
                     secondary_ips=nic.secondary_ips,
                     source_dest_check=nic.source_dest_check,
                     elastic_private_ip=nic.elastic_private_ip,
+                    ipv6_addresses=nic.ipv6_addresses,
                 )
             self._state.nics[instance_id] = plugged
             rules = self._state.firewalls.setdefault(plugged.network_id, {})

@@ -234,6 +234,12 @@ class RulesMixin(TenantNetworksCore):
             interface_routes=self._interface_routes.get(router, ()),
             interface_endpoints=interface_endpoints,
             route_bridges={record.network_id: record.bridge for record in subnets},
+            ipv6=(
+                {nic.private_ip: nic.ipv6_addresses for nic in nics}
+                if any(record.ipv6_cidr for record in subnets)
+                else None
+            ),
+            acl_ipv6={record.cidr: record.ipv6_cidr for record in subnets if record.ipv6_cidr},
         )
         # The meters (decision 0176) in the same transaction: declared again, their counters
         # kept, their ranges and gateways as the router's now are.

@@ -103,6 +103,11 @@ class ComputeInstanceDirectory:
                     subnet_cidr=subnet.cidr if subnet is not None else "",
                     vpc_id=interface.vpc_id,
                     vpc_cidr=vpc.cidr if vpc is not None else "",
+                    ipv6s=interface.ipv6_addresses,
+                    subnet_ipv6_cidrs=subnet.ipv6_cidrs if subnet is not None else (),
+                    vpc_ipv6_cidrs=(
+                        tuple(b.cidr for b in vpc.ipv6_blocks) if vpc is not None else ()
+                    ),
                 )
             )
         return tuple(shown)

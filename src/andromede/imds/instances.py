@@ -48,6 +48,11 @@ class InterfaceMetadata:
     subnet_cidr: str
     vpc_id: str
     vpc_cidr: str
+    # Decision 0217: its IPv6 addresses and its subnet's and VPC's IPv6 blocks (EC2 lists the
+    # paths only when there are some).
+    ipv6s: tuple[str, ...] = ()
+    subnet_ipv6_cidrs: tuple[str, ...] = ()
+    vpc_ipv6_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,22 +102,29 @@ def _network(instance: InstanceMetadata) -> Directory:
     """``network/interfaces/macs/<mac>/``: each interface by its MAC, as EC2 lists them."""
     macs: dict[str, Node] = {}
     for interface in instance.interfaces:
-        macs[interface.mac] = Directory(
-            {
-                "device-number": _text(str(interface.device_number)),
-                "interface-id": _text(interface.interface_id),
-                "local-hostname": _text(interface.local_hostname),
-                "local-ipv4s": _text("\n".join(interface.local_ipv4s)),
-                "mac": _text(interface.mac),
-                "owner-id": _text(interface.owner_id),
-                "security-group-ids": _text("\n".join(interface.security_group_ids)),
-                "subnet-id": _text(interface.subnet_id),
-                "subnet-ipv4-cidr-block": _text(interface.subnet_cidr),
-                "vpc-id": _text(interface.vpc_id),
-                "vpc-ipv4-cidr-block": _text(interface.vpc_cidr),
-                "vpc-ipv4-cidr-blocks": _text(interface.vpc_cidr),
-            }
-        )
+        ipv6: dict[str, Node] = {}
+        if interface.ipv6s:
+            ipv6["ipv6s"] = _text("\n".join(interface.ipv6s))
+        if interface.subnet_ipv6_cidrs:
+            ipv6["subnet-ipv6-cidr-blocks"] = _text("\n".join(interface.subnet_ipv6_cidrs))
+        if interface.vpc_ipv6_cidrs:
+            ipv6["vpc-ipv6-cidr-blocks"] = _text("\n".join(interface.vpc_ipv6_cidrs))
+        fields: dict[str, Node] = {
+            **ipv6,
+            "device-number": _text(str(interface.device_number)),
+            "interface-id": _text(interface.interface_id),
+            "local-hostname": _text(interface.local_hostname),
+            "local-ipv4s": _text("\n".join(interface.local_ipv4s)),
+            "mac": _text(interface.mac),
+            "owner-id": _text(interface.owner_id),
+            "security-group-ids": _text("\n".join(interface.security_group_ids)),
+            "subnet-id": _text(interface.subnet_id),
+            "subnet-ipv4-cidr-block": _text(interface.subnet_cidr),
+            "vpc-id": _text(interface.vpc_id),
+            "vpc-ipv4-cidr-block": _text(interface.vpc_cidr),
+            "vpc-ipv4-cidr-blocks": _text(interface.vpc_cidr),
+        }
+        macs[interface.mac] = Directory(dict(sorted(fields.items())))
     return Directory({"interfaces": Directory({"macs": Directory(macs)})})
 
 
@@ -148,6 +155,9 @@ def metadata_tree(instance: InstanceMetadata, credentials: RoleCredentials | Non
         meta["public-keys"] = _public_keys(instance)
     if instance.interfaces:
         meta["network"] = _network(instance)
+        # EC2's ``ipv6``: the primary interface's first IPv6 address (decision 0217).
+        if instance.interfaces[0].ipv6s:
+            meta["ipv6"] = _text(instance.interfaces[0].ipv6s[0])
     if instance.spot_action is not None:
         # EC2's interruption notice (decision 0202); termination-time is its older form,
         # given for a termination only.

@@ -192,6 +192,21 @@ class NetworkSettings(BaseModel):
         description="Most private IPv4 addresses one network interface may hold, its primary "
         "counted (PrivateIpAddressLimitExceeded beyond; EC2's t3.large allows 12, m5.4xlarge 30).",
     )
+    # IPv6 in VPCs (decision 0217).
+    vpc_ipv6_pool: str = Field(
+        default="fd9c:4e27:5a00::/40",
+        description="The IPv6 block from which each VPC asking for an Amazon-provided IPv6 block"
+        " (AmazonProvidedIpv6CidrBlock) takes a /56, at most 2^(56-prefix) VPCs. The default is"
+        " a unique local (RFC 4193) block, reachable within the platform only; an operator with"
+        " global addresses routed to the hypervisors sets its own. Empty: no IPv6 blocks.",
+    )
+    max_ipv6_addresses_per_interface: int = Field(
+        default=10,
+        ge=1,
+        le=64,
+        description="Most IPv6 addresses one network interface may hold "
+        "(InvalidParameterValue beyond; EC2's t3.micro allows 2, m5.large 10).",
+    )
     # VPC flow logs (decision 0153).
     max_flow_logs_per_tenant: int = Field(
         default=100,
@@ -377,6 +392,19 @@ class NetworkSettings(BaseModel):
                 raise ValueError(f"network_meter_platform_cidrs: {block!r} is no IPv4 CIDR block")
             blocks.append(str(network))
         return tuple(blocks)
+
+    @field_validator("vpc_ipv6_pool")
+    @classmethod
+    def _ipv6_pool(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            network = ipaddress.IPv6Network(value, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"vpc_ipv6_pool: {value!r} is no IPv6 CIDR block") from exc
+        if network.prefixlen > 56:
+            raise ValueError(f"vpc_ipv6_pool: {value!r} is smaller than one /56")
+        return str(network)
 
     @field_validator("hypervisor_dns_upstream")
     @classmethod

@@ -107,7 +107,7 @@ def test_merge_turns_group_rules_into_member_addresses() -> None:
         ingress=(
             parse_rule("tcp", 22, 22, "10.0.0.0/8"),
             parse_rule("tcp", 443, 443, "", group_id="sg-00000000000000002"),
-            parse_rule("tcp", 80, 80, "::/0"),  # IPv6: the networks carry none
+            parse_rule("tcp", 80, 80, "::/0"),  # IPv6 judges the VPCs' IPv6 (decision 0217)
             parse_rule("icmp", 8, 0, "0.0.0.0/0"),
             # All types with a code, taken before decision 0130 (and still by a revoke):
             # all ICMP, as it was enforced.
@@ -121,11 +121,15 @@ def test_merge_turns_group_rules_into_member_addresses() -> None:
         "d",
         ingress=(parse_rule("tcp", 22, 22, "10.0.0.0/8"),),
     )
-    firewall = merge_firewall([web, other], {"sg-00000000000000002": ["172.31.0.9", "172.31.0.4"]})
+    firewall = merge_firewall(
+        [web, other], {"sg-00000000000000002": ["172.31.0.9", "172.31.0.4", "fd00:1::7"]}
+    )
     assert firewall.ingress == (
         FirewallRule("tcp", 22, 22, "10.0.0.0/8"),
         FirewallRule("tcp", 443, 443, "172.31.0.9/32"),
         FirewallRule("tcp", 443, 443, "172.31.0.4/32"),
+        FirewallRule("tcp", 443, 443, "fd00:1::7/128"),  # a member's IPv6 address
+        FirewallRule("tcp", 80, 80, "::/0"),
         FirewallRule("icmp", 8, 0, "0.0.0.0/0"),  # the ICMP type and code (decision 0130)
         FirewallRule("icmp", -1, -1, "192.0.2.0/24"),
     )

@@ -398,7 +398,8 @@ async def test_unsigned_and_unauthorised_calls(world: World) -> None:
         {"Placement": {"Tenancy": "dedicated"}},
         # Handled since decision 0106 with AssociatePublicIpAddress; a chosen address is not.
         {"NetworkInterfaces": [{"DeviceIndex": 0, "PrivateIpAddress": "172.31.0.9"}]},
-        {"Ipv6AddressCount": 1},
+        # IPv6 addresses are handled since decision 0217; prefixes are not.
+        {"NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6PrefixCount": 1}]},
         {"HibernationOptions": {"Configured": True}},
         # CpuOptions are handled since decision 0214; AMD SEV-SNP is not (no type has it).
         {"CpuOptions": {"AmdSevSnp": "enabled"}},

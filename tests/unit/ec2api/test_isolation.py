@@ -47,6 +47,7 @@ FL = "{fl}"
 VPCE = "{vpce}"
 ENI, ENI_ATTACH = "{eni}", "{eni-attach}"
 SIR = "{sir}"
+VPC_CIDR_ASSOC, SUBNET_CIDR_ASSOC = "{vpc-cidr-assoc}", "{subnet-cidr-assoc}"
 KEY_NAME, GROUP_NAME, IMAGE_NAME = "victim-key", "victim-sg", "victim-image"
 TEMPLATE_NAME = "victim-template"
 RULE = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -89,6 +90,14 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ResetNetworkInterfaceAttribute": {"NetworkInterfaceId": ENI, "SourceDestCheck": "true"},
     "AssignPrivateIpAddresses": {"NetworkInterfaceId": ENI, "SecondaryPrivateIpAddressCount": 1},
     "UnassignPrivateIpAddresses": {"NetworkInterfaceId": ENI, "PrivateIpAddresses": ["10.9.0.9"]},
+    # IPv6 (decision 0217): the victim's VPC, subnet, their blocks and its interface must be
+    # neither found nor changed.
+    "AssociateVpcCidrBlock": {"VpcId": VPC, "AmazonProvidedIpv6CidrBlock": True},
+    "DisassociateVpcCidrBlock": {"AssociationId": VPC_CIDR_ASSOC},
+    "AssociateSubnetCidrBlock": {"SubnetId": SUBNET, "Ipv6CidrBlock": "fd00::/64"},
+    "DisassociateSubnetCidrBlock": {"AssociationId": SUBNET_CIDR_ASSOC},
+    "AssignIpv6Addresses": {"NetworkInterfaceId": ENI, "Ipv6AddressCount": 1},
+    "UnassignIpv6Addresses": {"NetworkInterfaceId": ENI, "Ipv6Addresses": ["fd00::9"]},
     # The intruder's own address; the victim's must neither be found nor moved.
     "AllocateAddress": {"Domain": "vpc"},
     "AssociateAddress": {"AllocationId": FREE_EIP, "InstanceId": INSTANCE},
@@ -482,6 +491,16 @@ async def build_victim(world: World) -> Victim:
     vpc = (await c.call("CreateVpc", CidrBlock="10.9.0.0/16"))["Vpc"]["VpcId"]
     subnet = await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.9.0.0/24")
     vpc_only = [{"Name": "vpc-id", "Values": [vpc]}]
+    # An IPv6 /56 on the VPC and its first /64 on the subnet (decision 0217): each may go.
+    vpc_ipv6 = (await c.call("AssociateVpcCidrBlock", VpcId=vpc, AmazonProvidedIpv6CidrBlock=True))[
+        "Ipv6CidrBlockAssociation"
+    ]
+    subnet_ipv6 = (
+        await c.call(
+            "AssociateSubnetCidrBlock", SubnetId=subnet["Subnet"]["SubnetId"],
+            Ipv6CidrBlock=vpc_ipv6["Ipv6CidrBlock"].replace("/56", "/64"),
+        )
+    )["Ipv6CidrBlockAssociation"]  # fmt: skip
     [table] = (await c.call("DescribeRouteTables", Filters=vpc_only))["RouteTables"]
     [acl] = (await c.call("DescribeNetworkAcls", Filters=vpc_only))["NetworkAcls"]
     # Its gateway attached, another detached; a table of its own routing to the gateway,
@@ -605,6 +624,8 @@ async def build_victim(world: World) -> Victim:
     )["SpotInstanceRequests"]
     assert spot["State"] == "open", spot
     ids = {
+        VPC_CIDR_ASSOC: vpc_ipv6["AssociationId"],
+        SUBNET_CIDR_ASSOC: subnet_ipv6["AssociationId"],
         SIR: spot["SpotInstanceRequestId"],
         VPCE: endpoint,
         ENI: eni,

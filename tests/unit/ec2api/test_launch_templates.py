@@ -182,7 +182,8 @@ async def test_create_refuses_what_ec2_refuses(
             }
         },
         {"MetadataOptions": {"HttpProtocolIpv6": "enabled"}},
-        {"NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6AddressCount": 1}]},
+        # IPv6 addresses are handled since decision 0217; prefixes are not.
+        {"NetworkInterfaces": [{"DeviceIndex": 0, "Ipv6PrefixCount": 1}]},
         {"Placement": {"Tenancy": "dedicated"}},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"Iops": 4000}}]},
         {"BlockDeviceMappings": [{"DeviceName": "/dev/sdb", "Ebs": {"VolumeType": "io2"}}]},

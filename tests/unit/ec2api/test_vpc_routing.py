@@ -314,8 +314,12 @@ async def test_modify_subnet_attribute_takes_what_is_done_and_refuses_the_rest(
         {"PrivateDnsHostnameTypeOnLaunch": "ip-name"},
     ):
         await world.root.call("ModifySubnetAttribute", SubnetId=subnet_id, **harmless)
+    # A subnet without an IPv6 block (decision 0217): EC2's own refusal.
+    await _refused(
+        world.root, "ModifySubnetAttribute", "InvalidParameterValue", SubnetId=subnet_id,
+        AssignIpv6AddressOnCreation={"Value": True},
+    )  # fmt: skip
     for refused in (
-        {"AssignIpv6AddressOnCreation": {"Value": True}},
         {"EnableDns64": {"Value": True}},
         {"PrivateDnsHostnameTypeOnLaunch": "resource-name"},
         {"EnableLniAtDeviceIndex": 1},

@@ -116,7 +116,8 @@ async def test_a_vpc_block_ec2_refuses_is_refused(world: World, cidr: str, code:
 async def test_what_a_vpc_could_ask_and_is_not_done_is_refused(world: World) -> None:
     await _refused(world.root, "CreateVpc", "MissingParameter")
     for extra in (
-        {"AmazonProvidedIpv6CidrBlock": True},
+        # An Amazon-provided IPv6 block is given since decision 0217; a BYOIP pool's is not.
+        {"Ipv6Pool": "ipv6pool-ec2-0123456789abcdef0"},
         {"InstanceTenancy": "dedicated"},
         {"Ipv4IpamPoolId": "ipam-pool-0123456789abcdef0"},
     ):
@@ -285,7 +286,7 @@ async def test_a_subnet_ec2_refuses_is_refused(world: World) -> None:
         "UnsupportedOperation",
         VpcId=vpc_id,
         CidrBlock="10.9.2.0/24",
-        Ipv6CidrBlock="2001:db8::/64",
+        Ipv6IpamPoolId="ipam-pool-0123456789abcdef0",
     )
     await _refused(root, "CreateSubnet", "MissingParameter", VpcId=vpc_id)
     await _refused(

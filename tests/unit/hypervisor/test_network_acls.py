@@ -57,7 +57,7 @@ def test_the_default_acl_lets_everything_through_both_ways() -> None:
         {"protocol": "sctp"},
         {"protocol": "6"},
         {"cidr": "10.0.0.1/24"},  # host bits set
-        {"cidr": "2001:db8::/32"},
+        {"cidr": "2001:db8::1/32"},  # host bits set (an IPv6 range is taken: decision 0217)
         {"cidr": "nowhere"},
         {"protocol": "tcp", "from_port": 80, "to_port": 79},
         {"protocol": "udp", "from_port": -1, "to_port": 10},

@@ -6,6 +6,7 @@ credentials, which identity then accepts."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -249,3 +250,49 @@ async def test_a_spot_instance_reads_its_interruption_notice(
     when = marked.spot_interruption.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert json.loads(notice) == {"action": "terminate", "time": when}
     assert find(tree, "latest/meta-data/spot/termination-time") == when.encode()
+
+
+async def test_the_guest_reads_its_ipv6_addresses_and_blocks(
+    driver: MemoryDriver, tmp_path: Path
+) -> None:
+    """Decision 0217: ``ipv6s``, ``subnet-ipv6-cidr-blocks`` and ``vpc-ipv6-cidr-blocks``
+    under its MAC and ``ipv6`` at the top, as EC2's; none of them for an IPv4-only one."""
+    compute = ComputeService(
+        MemoryComputeStore(),
+        [driver],
+        MemoryDiskKeys(),
+        limits(ipv6_pool="fd00:ab::/48"),
+        ImageFiles(tmp_path / "images", max_size=1024**3),
+    )
+    vpc = await compute.create_vpc(TENANT, "10.7.0.0/16", ipv6=True)
+    [block] = vpc.ipv6_blocks
+    slash64 = block.cidr.replace("/56", "/64")
+    subnet = await compute.create_subnet(TENANT, vpc.vpc_id, "10.7.1.0/24", ipv6_cidr=slash64)
+    plain = await compute.create_subnet(TENANT, vpc.vpc_id, "10.7.2.0/24")
+    six = await launch(
+        compute, tmp_path, subnet_id=subnet.subnet_id, associate_public_ip=True,
+        ipv6_address_count=1,
+    )  # fmt: skip
+    four = await launch(compute, tmp_path, subnet_id=plain.subnet_id, associate_public_ip=True)
+    directory = ComputeInstanceDirectory(compute.store, driver, "eu-fr-1")
+    assert six.public_ip is not None and four.public_ip is not None
+    found = await directory.by_address(six.public_ip)
+    assert found is not None
+    tree = metadata_tree(found, None)
+    base = f"latest/meta-data/network/interfaces/macs/{six.mac}/"
+    address = find(tree, base + "ipv6s")
+    assert isinstance(address, bytes)
+    assert ipaddress.IPv6Address(address.decode()) in ipaddress.IPv6Network(slash64)
+    assert find(tree, "latest/meta-data/ipv6") == address
+    assert find(tree, base + "subnet-ipv6-cidr-blocks") == slash64.encode()
+    assert find(tree, base + "vpc-ipv6-cidr-blocks") == block.cidr.encode()
+    mac = find(tree, base)
+    assert isinstance(mac, Directory)
+    assert list(mac.entries) == sorted(mac.entries)  # listed in EC2's order
+    found = await directory.by_address(four.public_ip)
+    assert found is not None
+    tree = metadata_tree(found, None)
+    base = f"latest/meta-data/network/interfaces/macs/{four.mac}/"
+    assert find(tree, base + "ipv6s") is None and find(tree, "latest/meta-data/ipv6") is None
+    assert find(tree, base + "vpc-ipv6-cidr-blocks") == block.cidr.encode()
+    await compute.close()

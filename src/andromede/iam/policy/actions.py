@@ -498,6 +498,12 @@ _EC2 = (
     "UnmonitorInstances",
     "UpdateSecurityGroupRuleDescriptionsEgress",
     "UpdateSecurityGroupRuleDescriptionsIngress",
+    "AssignIpv6Addresses",
+    "AssociateSubnetCidrBlock",
+    "AssociateVpcCidrBlock",
+    "DisassociateSubnetCidrBlock",
+    "DisassociateVpcCidrBlock",
+    "UnassignIpv6Addresses",
 )
 
 # The management API's tenant-facing operations (api/permissions.py names each route's).
