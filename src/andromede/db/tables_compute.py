@@ -164,7 +164,7 @@ compute_network_interfaces = sa.Table(
 # primary key keeps one holder per address of a subnet.
 compute_private_addresses = _compute_table("compute_private_addresses")
 
-# IPv6 in VPCs (decision 0217, migration 0104): the /56 blocks of the operator's pool given to
+# IPv6 in VPCs (decision 0217, migration 0106): the /56 blocks of the operator's pool given to
 # VPCs, the id the block, and the addresses interfaces hold, the id the address — the primary
 # keys keep one holder of each across gateways and tenants.
 compute_ipv6_blocks = _compute_table("compute_ipv6_blocks")

@@ -3,8 +3,8 @@ operator's pool given to VPCs (the id the block) and the IPv6 addresses interfac
 id the address), so no two gateways give one out twice. Nothing is backfilled: no VPC had an
 IPv6 block before.
 
-Revision ID: 0104
-Revises: 0102
+Revision ID: 0106
+Revises: 0105
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0104"
-down_revision: str | None = "0102"
+revision: str = "0106"
+down_revision: str | None = "0105"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
