@@ -21,6 +21,11 @@ accounts' metrics through :meth:`MetricsService.put_metric_data` (values with th
 stamped with the events' minute, as AWS stamps them), beside the retention sweep in the one
 upkeep task of :func:`logs_api`.
 
+**Subscription filters** (decision 0225): the Logs API's PutSubscriptionFilter and the
+outbox's deliverer in the upkeep task, into the Firehose of ``serve`` (made after Logs, found
+in ``apis`` when first needed) as the filters' roles (``log_subscription_delivery``); a record
+given up is audited (``logs:SubscriptionDeliveryFailed``) beside its WARNING.
+
 **Export tasks** (session 49): every ``serve`` runs the export tasks' runner beside them,
 claiming the tasks any gateway was asked for and writing them into their buckets through
 ``log_export_delivery`` (the bucket policy must let ``logs.<region>.amazonaws.com`` in)."""
@@ -31,9 +36,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import struct
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -44,8 +50,10 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_groups import FlowLogGroups
 from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
@@ -53,6 +61,7 @@ from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
 from andromede.log_export_delivery import BucketExportDestination, FindingsBucketDestination
+from andromede.log_subscription_delivery import LOGS_PRINCIPAL, RoleFirehoseDestination
 from andromede.logs.errors import KmsKeyUnusable
 from andromede.logs.export_tasks import ExportLimits, ExportService
 from andromede.logs.exports_sql import SqlExportStore
@@ -63,6 +72,9 @@ from andromede.logs.model import LogGroup
 from andromede.logs.queries_sql import SqlQueryStore
 from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store_sql import SqlLogStore
+from andromede.logs.subscription_service import SubscriptionLimits, Subscriptions
+from andromede.logs.subscriptions import OutboxEntry
+from andromede.logs.subscriptions_sql import SqlSubscriptionStore
 from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
@@ -87,6 +99,7 @@ __all__ = [
     "logs_service",
     "sns_observers",
     "sns_status_logger",
+    "subscriptions",
     "write_metric_samples",
 ]
 
@@ -96,6 +109,7 @@ _TENANT: Final = b"\x01"
 _KMS: Final = b"\x02"
 _NONCE: Final = 12
 _LOGS_SERVICE: Final = "logs.amazonaws.com"
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class LogKeySealer:
@@ -322,6 +336,80 @@ def insights_service(
     )
 
 
+class _FirehoseOfServe:
+    """The Firehose ``serve`` makes after Logs, found in its ``apis`` when first needed: the
+    subscription filters' destination, as the filters' roles; none while it is not there."""
+
+    def __init__(self, apis: Mapping[str, ASGIApp], identity: IdentityService, region: str) -> None:
+        self._apis = apis
+        self._identity = identity
+        self._region = region
+
+    async def deliver(
+        self, tenant_id: str, role_arn: str, destination_arn: str, records: Sequence[bytes]
+    ) -> str | None:
+        app = self._apis.get(FirehoseApp.name)
+        if not isinstance(app, FirehoseApp):
+            return "Firehose is not served by this deployment"
+        destination = RoleFirehoseDestination(self._identity, app.service, self._region)
+        return await destination.deliver(tenant_id, role_arn, destination_arn, records)
+
+
+def subscriptions(
+    settings: Settings,
+    db: Database,
+    logs: LogsService,
+    keys: KeyService,
+    identity: IdentityService,
+    audit: AuditService | None,
+    apis: Mapping[str, ASGIApp] | None,
+) -> Subscriptions:
+    """The subscription filters over their tables, their records sealed under the accounts'
+    key rings, registered with the service (its ingestion, its groups' deletions, a closed
+    tenant's filters and records)."""
+
+    def dropped(entry: OutboxEntry, why: str) -> None:
+        if audit is None:
+            return
+        audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=entry.tenant_id,
+            principal=LOGS_PRINCIPAL,
+            action="logs:SubscriptionDeliveryFailed",
+            resource=f"arn:aws:logs:{settings.region}:{entry.tenant_id}:log-group:{entry.group}"[
+                :2048
+            ],
+            outcome=Outcome.FAILURE,
+            details={
+                "filter": entry.filter_name[:512],
+                "destination": entry.destination_arn[:512],
+                "error": why[:512],
+            },
+        )
+
+    poll = settings.logs_subscription_poll_interval
+    found = Subscriptions(
+        logs,
+        SqlSubscriptionStore(db),
+        LogKeySealer(keys, None),
+        None if apis is None else _FirehoseOfServe(apis, identity, settings.region),
+        SubscriptionLimits(
+            max_filters=settings.logs_max_subscription_filters,
+            max_outbox_bytes=settings.logs_subscription_outbox_size,
+            cache_ms=int(settings.logs_metric_filter_cache * 1000),
+            batch=settings.logs_subscription_batch,
+            lease_ms=int(settings.logs_subscription_lease * 1000),
+            retry_interval_ms=int(poll * 1000),
+            retry_duration_ms=int(settings.logs_subscription_retry_duration * 1000),
+            poll_interval=poll,
+        ),
+        dropped=dropped,
+    )
+    logs.subscribers.append(found)
+    logs.forgetters.append(found.forget_tenant)
+    return found
+
+
 def logs_api(
     settings: Settings,
     db: Database,
@@ -334,10 +422,13 @@ def logs_api(
     metrics: MetricsService | None = None,
     objects: ObjectService | None = None,
     kms_keys: ReplicaKmsKeys | None = None,
+    apis: Mapping[str, ASGIApp] | None = None,
 ) -> tuple[LogsApp, asyncio.Task[None]]:
     """The Logs API app of ``serve`` and its upkeep started: the retention sweep, with
-    ``metrics`` the metric filters' writes, with ``objects`` the export tasks' runner."""
+    ``metrics`` the metric filters' writes, with ``objects`` the export tasks' runner, and
+    the subscription filters' deliverer, into the Firehose that ``apis`` will hold."""
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
+    subscribed = subscriptions(settings, db, logs, keys, identity, audit, apis)
     insights = insights_service(settings, db, logs, billing)
     exports = None if objects is None else export_service(settings, db, logs, objects, kms_keys)
     if objects is not None:  # data protection's S3 findings destinations (decision 0211)
@@ -352,10 +443,12 @@ def logs_api(
         insights=insights,
         exports=exports,
         live_tails=live_tails(settings, logs),
+        subscriptions=subscribed,
     )
+    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     async def upkeep() -> None:
-        loops = [logs_retention(settings, logs, insights)]
+        loops = [logs_retention(settings, logs, insights), subscribed.run_forever(owner)]
         if metrics is not None:
             loops.append(logs_metric_flush(settings, logs, metrics))
         if exports is not None:
