@@ -378,9 +378,7 @@ class LogsService:
             # Written as they are: a findings group's own policy does not audit the reports.
             await self._append(destination, stream, reports, [None] * len(reports), now)
         texts = [r.message for r in reports]
-        await self.protection.deliver(
-            group.tenant_id, group.name, texts, protection.findings_buckets
-        )
+        await self.protection.deliver(group.tenant_id, group.name, texts, protection)
 
     async def _open(
         self,

@@ -50,6 +50,8 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.firehose.errors import FirehoseError
+from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_groups import FlowLogGroups
 from andromede.http.ratelimit import RateLimiter
@@ -62,7 +64,12 @@ from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
 from andromede.log_export_delivery import BucketExportDestination, FindingsBucketDestination
 from andromede.log_subscription_delivery import LOGS_PRINCIPAL, RoleFirehoseDestination
-from andromede.logs.errors import KmsKeyUnusable
+from andromede.logs.errors import (
+    InvalidOperation,
+    InvalidParameter,
+    KmsKeyUnusable,
+    ResourceNotFound,
+)
 from andromede.logs.export_tasks import ExportLimits, ExportService
 from andromede.logs.exports_sql import SqlExportStore
 from andromede.logs.insights import InsightsLimits, InsightsService
@@ -89,6 +96,7 @@ from andromede.storage.service import ObjectService
 from andromede.vended_log_groups import VendedLogGroups
 
 __all__ = [
+    "FirehoseOfServe",
     "LogKeySealer",
     "export_service",
     "flow_log_groups",
@@ -336,9 +344,10 @@ def insights_service(
     )
 
 
-class _FirehoseOfServe:
+class FirehoseOfServe:
     """The Firehose ``serve`` makes after Logs, found in its ``apis`` when first needed: the
-    subscription filters' destination, as the filters' roles; none while it is not there."""
+    subscription filters' destination, as the filters' roles, and data protection's findings
+    streams (the account's own, as AWS's vended logs); none while it is not there."""
 
     def __init__(self, apis: Mapping[str, ASGIApp], identity: IdentityService, region: str) -> None:
         self._apis = apis
@@ -353,6 +362,27 @@ class _FirehoseOfServe:
             return "Firehose is not served by this deployment"
         destination = RoleFirehoseDestination(self._identity, app.service, self._region)
         return await destination.deliver(tenant_id, role_arn, destination_arn, records)
+
+    def _firehose(self) -> FirehoseService:
+        app = self._apis.get(FirehoseApp.name)
+        if not isinstance(app, FirehoseApp):
+            raise InvalidParameter("Firehose findings destinations are not served here.")
+        return app.service
+
+    async def check(self, tenant_id: str, stream: str) -> None:
+        try:
+            await self._firehose().get(tenant_id, stream)
+        except FirehoseError:
+            raise ResourceNotFound(
+                f"The findings destination Firehose stream {stream[:64]} does not exist."
+            ) from None
+
+    async def write(self, tenant_id: str, stream: str, records: Sequence[bytes]) -> None:
+        results = await self._firehose().put(tenant_id, stream, records)
+        failed = [r for r in results if r.error_code is not None]
+        if failed:
+            code = failed[0].error_code
+            raise InvalidOperation(f"{len(failed)} findings records refused: {code}")
 
 
 def subscriptions(
@@ -388,11 +418,13 @@ def subscriptions(
         )
 
     poll = settings.logs_subscription_poll_interval
+    firehose = None if apis is None else FirehoseOfServe(apis, identity, settings.region)
+    logs.protection.streams = firehose  # data protection's Firehose findings destinations
     found = Subscriptions(
         logs,
         SqlSubscriptionStore(db),
         LogKeySealer(keys, None),
-        None if apis is None else _FirehoseOfServe(apis, identity, settings.region),
+        firehose,
         SubscriptionLimits(
             max_filters=settings.logs_max_subscription_filters,
             max_outbox_bytes=settings.logs_subscription_outbox_size,

@@ -5,7 +5,8 @@ checks and its CONTROL_MESSAGE, the matching events of a batch as one gzip DATA_
 record landing in the bucket, masked under a data protection policy; the two filters' quota,
 DescribeSubscriptionFilters' pages, DeleteSubscriptionFilter; refused destinations, roles
 and classes; the outbox's retries, its give-up after the retry duration and its bound, never
-silent; a deleted group's filters gone with it."""
+silent; a deleted group's filters gone with it; data protection's Firehose findings
+destination (decision 0211's, served since 0225), one record a report."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from botocore.validate import validate_parameters
 
+from andromede.firehoseapi.app import FirehoseApp
 from andromede.log_subscription_delivery import RoleFirehoseDestination
 from andromede.logs.subscription_service import SubscriptionLimits, Subscriptions
 from andromede.logs.subscriptions import MemorySubscriptionStore, OutboxEntry
 from andromede.logsapi.app import LogsApp
 from andromede.settings import Settings
-from andromede.wiring.logs import LogKeySealer
+from andromede.wiring.logs import FirehoseOfServe, LogKeySealer
 from support.batch_world import read
 from support.firehoseapp import REGION, World, firehose_world
 from support.logsapp import NOW, Harness, logs_world
@@ -206,6 +208,54 @@ async def test_matching_events_land_as_one_gzip_data_message(wire: Wire) -> None
     audited = {(e.action, e.outcome.value) for _, e in found}
     assert ("logs:PutSubscriptionFilter", "success") in audited
     assert ("logs:PutLogEvents", "success") not in audited  # a data event
+
+
+def protection_policy(destination: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "Name": "p",
+            "Version": "2021-06-01",
+            "Statement": [
+                {
+                    "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+                    "Operation": {"Audit": {"FindingsDestination": destination}},
+                },
+                {
+                    "DataIdentifier": ["arn:aws:dataprotection::aws:data-identifier/EmailAddress"],
+                    "Operation": {"Deidentify": {"MaskConfig": {}}},
+                },
+            ],
+        }
+    )
+
+
+async def test_findings_reports_go_into_a_firehose_stream(wire: Wire) -> None:
+    apis = {FirehoseApp.name: wire.firehose.app}
+    wire.logs.world.service.protection.streams = FirehoseOfServe(
+        apis, wire.firehose.identity, REGION
+    )
+    message = await wire.fails(
+        "PutDataProtectionPolicy", "ResourceNotFoundException", logGroupIdentifier="/app/web",
+        policyDocument=protection_policy({"Firehose": {"DeliveryStream": "nope"}}),
+    )  # fmt: skip
+    assert "nope does not exist" in message
+    await wire.client(
+        "PutDataProtectionPolicy",
+        logGroupIdentifier="/app/web",
+        policyDocument=protection_policy({"Firehose": {"DeliveryStream": "logs"}}),
+    )
+    await wire.put(f"to {EMAIL}", "nothing", f"{EMAIL} twice {EMAIL}")
+    await wire.firehose.deliverer.run_pass()
+    listing = await wire.firehose.objects.list_objects("landing", prefix="", max_keys=100)
+    bodies = [await read(wire.firehose.objects, "landing", o.key) for o in listing.objects]
+    lines = b"".join(bodies).decode().splitlines()
+    reports = [json.loads(line) for line in lines]
+    group = f"arn:aws:logs:{REGION}:{wire.logs.tenant_id}:log-group:/app/web:*"
+    assert [r["resourceArn"] for r in reports] == [group, group]
+    assert EMAIL not in "".join(lines)
+    # The stream gone: the findings are dropped, the ingestion never fails for its audit.
+    await wire.firehose.client("DeleteDeliveryStream", DeliveryStreamName="logs")
+    await wire.put(f"again {EMAIL}")
 
 
 async def test_masked_under_a_data_protection_policy(wire: Wire) -> None:
