@@ -393,10 +393,11 @@ def subscriptions(
     identity: IdentityService,
     audit: AuditService | None,
     apis: Mapping[str, ASGIApp] | None,
+    clock: Callable[[], int] | None = None,
 ) -> Subscriptions:
     """The subscription filters over their tables, their records sealed under the accounts'
     key rings, registered with the service (its ingestion, its groups' deletions, a closed
-    tenant's filters and records)."""
+    tenant's filters and records); ``clock`` (ms) a test's."""
 
     def dropped(entry: OutboxEntry, why: str) -> None:
         if audit is None:
@@ -435,6 +436,7 @@ def subscriptions(
             retry_duration_ms=int(settings.logs_subscription_retry_duration * 1000),
             poll_interval=poll,
         ),
+        **({} if clock is None else {"clock": clock}),
         dropped=dropped,
     )
     logs.subscribers.append(found)
