@@ -204,13 +204,22 @@ class Subscriptions:
                 )
         if not entries:
             return
-        sealed = await self._sealer.seal(
-            _ring_group(group.tenant_id, group.name), [(e.sealed, e.context()) for e in entries]
-        )
-        boxed = [dataclasses.replace(e, sealed=box) for e, box in zip(entries, sealed, strict=True)]
-        if not await self.store.enqueue(boxed, self.limits.max_outbox_bytes):
-            for entry in boxed:
-                self._give_up(entry, "the account's subscription outbox is full")
+        why = "the account's subscription outbox is full"
+        try:
+            sealed = await self._sealer.seal(
+                _ring_group(group.tenant_id, group.name),
+                [(e.sealed, e.context()) for e in entries],
+            )
+            boxed = [
+                dataclasses.replace(e, sealed=box) for e, box in zip(entries, sealed, strict=True)
+            ]
+            taken = await self.store.enqueue(boxed, self.limits.max_outbox_bytes)
+        except Exception as exc:  # the events are stored: the call must not fail for this
+            log.exception("the subscription filters' outbox refused a batch")
+            taken, why = False, f"the outbox refused it ({type(exc).__name__})"
+        if not taken:
+            for entry in entries:
+                self._give_up(entry, why)
 
     async def group_deleted(self, tenant_id: str, group_name: str) -> None:
         await self.store.delete_group(tenant_id, group_name)

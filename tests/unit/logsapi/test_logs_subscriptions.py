@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -409,3 +409,23 @@ async def test_a_record_comes_back_once_its_fixed_and_the_outbox_is_bounded(wire
     big = "x" * 200_000  # incompressible enough once with its neighbours
     await wire.put(*[os.urandom(40_000).hex() for _ in range(2)], big)
     assert wire.dropped and all("outbox is full" in why for _, why in wire.dropped)
+
+
+class BrokenOutbox(MemorySubscriptionStore):
+    async def enqueue(self, entries: Sequence[OutboxEntry], max_bytes: int) -> bool:
+        raise RuntimeError("the database is gone")
+
+
+async def test_an_outbox_failing_never_fails_the_ingestion(wire: Wire) -> None:
+    await wire.subscribe(pattern="")
+    broken = BrokenOutbox()
+    for found in await wire.subscriptions.store.list_filters(
+        wire.logs.tenant_id, "/app/web", "", "", 10
+    ):
+        await broken.put_filter(found, 2)
+    wire.subscriptions.store = broken
+    await wire.put("kept all the same")  # PutLogEvents answers 200
+    [(entry, why)] = wire.dropped
+    assert entry.filter_name == "errors" and "outbox refused it (RuntimeError)" in why
+    events = await wire.client("GetLogEvents", logGroupName="/app/web", logStreamName="s")
+    assert [e["message"] for e in events["events"]] == ["kept all the same"]
