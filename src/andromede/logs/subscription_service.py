@@ -30,7 +30,7 @@ from typing import Protocol
 
 from andromede.logs.errors import InvalidParameter, ResourceNotFound
 from andromede.logs.filter import FilterPattern, compile_pattern
-from andromede.logs.log_classes import refuse_infrequent_access
+from andromede.logs.log_classes import refuse_unless_standard
 from andromede.logs.metric_filters import check_filter_name
 from andromede.logs.model import InputEvent, LogGroup
 from andromede.logs.sealing import LogSealer
@@ -117,8 +117,7 @@ class Subscriptions:
         made = subscription_filter(
             tenant_id, self._logs.region, group_name, dict(params), self._clock()
         )
-        group = await self._logs.group(tenant_id, group_name)
-        refuse_infrequent_access(group.log_class, "Subscription filters")
+        refuse_unless_standard((await self._logs.group(tenant_id, group_name)).log_class)
         if self.destination is None:
             raise InvalidParameter(
                 "Firehose is not served by this deployment: no subscription destination"
@@ -141,7 +140,7 @@ class Subscriptions:
         limit: int | None,
         token: str | None,
     ) -> tuple[list[SubscriptionFilter], str | None]:
-        await self._logs.group(tenant_id, group_name)
+        refuse_unless_standard((await self._logs.group(tenant_id, group_name)).log_class)
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _PAGE
         ):
@@ -162,7 +161,7 @@ class Subscriptions:
 
     async def delete(self, tenant_id: str, group_name: str, name: object) -> None:
         filter_name = check_filter_name(name)
-        await self._logs.group(tenant_id, group_name)
+        refuse_unless_standard((await self._logs.group(tenant_id, group_name)).log_class)
         if not await self.store.delete_filter(tenant_id, group_name, filter_name):
             raise ResourceNotFound("The specified subscription filter does not exist.")
         self._cache.pop((tenant_id, group_name), None)

@@ -366,11 +366,20 @@ async def test_roles_and_classes_refused(wire: Wire) -> None:
     )  # fmt: skip
     assert message.startswith(test_failed)
     await wire.client("CreateLogGroup", logGroupName="/ia", logGroupClass="INFREQUENT_ACCESS")
+    standard_only = "This operation is only supported on the Standard log class."
     message = await wire.fails(
-        "PutSubscriptionFilter", "InvalidParameterException", logGroupName="/ia",
+        "PutSubscriptionFilter", "ValidationException", logGroupName="/ia",
         filterName="f", filterPattern="", destinationArn=wire.stream_arn, roleArn=wire.role_arn,
     )  # fmt: skip
-    assert "INFREQUENT_ACCESS" in message
+    assert message == standard_only
+    message = await wire.fails(
+        "DescribeSubscriptionFilters", "ValidationException", logGroupName="/ia"
+    )
+    assert message == standard_only
+    message = await wire.fails(
+        "DeleteSubscriptionFilter", "ValidationException", logGroupName="/ia", filterName="f"
+    )
+    assert message == standard_only
     described = await wire.client("DescribeSubscriptionFilters", logGroupName="/app/web")
     assert described["subscriptionFilters"] == []
 
