@@ -10,6 +10,7 @@ destination (decision 0211's, served since 0225), one record a report."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
@@ -438,3 +439,23 @@ async def test_an_outbox_failing_never_fails_the_ingestion(wire: Wire) -> None:
     assert entry.filter_name == "errors" and "outbox refused it (RuntimeError)" in why
     events = await wire.client("GetLogEvents", logGroupName="/app/web", logStreamName="s")
     assert [e["message"] for e in events["events"]] == ["kept all the same"]
+
+
+def allow(*actions: str) -> str:
+    statement = {"Effect": "Allow", "Action": list(actions), "Resource": "*"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+async def test_the_caller_needs_pass_role_on_the_role(wire: Wire) -> None:
+    user = dataclasses.replace(wire, logs=await wire.logs.iam_user("dev"))
+    identity = wire.firehose.identity
+    await identity.put_user_policy(wire.logs.tenant_id, "dev", "p", allow("logs:*"))
+    message = await user.fails(
+        "PutSubscriptionFilter", "AccessDeniedException", logGroupName="/app/web",
+        filterName="f", filterPattern="", destinationArn=wire.stream_arn, roleArn=wire.role_arn,
+    )  # fmt: skip
+    assert "iam:PassRole" in message
+    described = await user.client("DescribeSubscriptionFilters", logGroupName="/app/web")
+    assert described["subscriptionFilters"] == []
+    await identity.put_user_policy(wire.logs.tenant_id, "dev", "p", allow("logs:*", "iam:PassRole"))
+    await user.subscribe("f")
