@@ -100,6 +100,7 @@ class Subscriptions:
         limits: SubscriptionLimits | None = None,
         clock: Callable[[], int] = _now_ms,
         dropped: Callable[[OutboxEntry, str], None] | None = None,
+        delivered: Callable[[OutboxEntry, bool], None] | None = None,
     ) -> None:
         self._logs = logs
         self.store = store
@@ -109,6 +110,8 @@ class Subscriptions:
         self.limits = limits or SubscriptionLimits()
         self._clock = clock
         self._dropped = dropped
+        # Each delivery attempt, taken or not: the wiring's AWS/Logs metrics.
+        self._delivered = delivered
         self._cache: dict[tuple[str, str], tuple[int, list[_Compiled]]] = {}
 
     # The API.
@@ -186,7 +189,8 @@ class Subscriptions:
             ]
             if not matched:
                 continue
-            for record in data_messages(group.tenant_id, group.name, stream, found.name, matched):
+            messages = data_messages(group.tenant_id, group.name, stream, found.name, matched)
+            for record, count in messages:
                 entries.append(
                     OutboxEntry(
                         secrets.token_hex(16),
@@ -198,6 +202,7 @@ class Subscriptions:
                         now,
                         len(record),
                         record,  # sealed below
+                        count,
                         next_attempt=now,
                     )
                 )
@@ -248,6 +253,8 @@ class Subscriptions:
         delivered = 0
         for entry in claimed:
             why = await self._deliver(entry)
+            if self._delivered is not None:
+                self._delivered(entry, why is None)
             if why is None:
                 await self.store.remove(entry.entry_id, owner)
                 delivered += 1

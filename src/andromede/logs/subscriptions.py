@@ -86,6 +86,7 @@ class OutboxEntry:
     arrived: int  # ms
     size: int
     sealed: bytes
+    events: int = 1  # the log events the record carries (AWS/Logs ForwardedLogEvents)
     attempts: int = 0
     next_attempt: int = 0
     lease_owner: str | None = None
@@ -182,9 +183,9 @@ def data_messages(
     stream: str,
     filter_name: str,
     events: Sequence[tuple[str, int, str]],
-) -> list[bytes]:
+) -> list[tuple[bytes, int]]:
     """The ``(id, timestamp, message)`` events of one stream as AWS's DATA_MESSAGE records,
-    gzip-compressed, split until each fits a Firehose record."""
+    gzip-compressed, split until each fits a Firehose record; each with its events' count."""
     message = {
         "messageType": "DATA_MESSAGE",
         "owner": owner,
@@ -195,7 +196,7 @@ def data_messages(
     }
     record = _gzip(message)
     if len(record) <= MAX_RECORD or len(events) == 1:
-        return [record]  # a single event is at most 256 KiB: it always fits
+        return [(record, len(events))]  # a single event is at most 256 KiB: it always fits
     half = len(events) // 2
     return data_messages(owner, group, stream, filter_name, events[:half]) + data_messages(
         owner, group, stream, filter_name, events[half:]

@@ -85,6 +85,7 @@ from andromede.logs.subscriptions_sql import SqlSubscriptionStore
 from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.delivery_status import DeliveryStatusLogger
 from andromede.notifications.protected_messages import MetricRecorder
@@ -394,10 +395,30 @@ def subscriptions(
     audit: AuditService | None,
     apis: Mapping[str, ASGIApp] | None,
     clock: Callable[[], int] | None = None,
+    sink: MetricsSink | None = None,
 ) -> Subscriptions:
     """The subscription filters over their tables, their records sealed under the accounts'
     key rings, registered with the service (its ingestion, its groups' deletions, a closed
-    tenant's filters and records); ``clock`` (ms) a test's."""
+    tenant's filters and records); ``clock`` (ms) a test's. Each delivery attempt is counted
+    into the account's ``AWS/Logs`` metrics as AWS counts them (``ForwardedLogEvents``,
+    ``ForwardedBytes`` — compressed —, ``DeliveryErrors``; dimensions ``LogGroupName``,
+    ``DestinationType``, ``FilterName``) through the platform's sink."""
+
+    def delivered(entry: OutboxEntry, ok: bool) -> None:
+        if sink is None:
+            return
+        dims = [
+            ("LogGroupName", entry.group),
+            ("DestinationType", "Firehose"),
+            ("FilterName", entry.filter_name),
+        ]
+        if ok:
+            sink.record(
+                entry.tenant_id, "AWS/Logs", "ForwardedLogEvents", dims, entry.events, "Count"
+            )
+            sink.record(entry.tenant_id, "AWS/Logs", "ForwardedBytes", dims, entry.size, "Bytes")
+        else:
+            sink.record(entry.tenant_id, "AWS/Logs", "DeliveryErrors", dims, 1.0, "Count")
 
     def dropped(entry: OutboxEntry, why: str) -> None:
         if audit is None:
@@ -438,6 +459,7 @@ def subscriptions(
         ),
         **({} if clock is None else {"clock": clock}),
         dropped=dropped,
+        delivered=delivered,
     )
     logs.subscribers.append(found)
     logs.forgetters.append(found.forget_tenant)
@@ -457,12 +479,13 @@ def logs_api(
     objects: ObjectService | None = None,
     kms_keys: ReplicaKmsKeys | None = None,
     apis: Mapping[str, ASGIApp] | None = None,
+    sink: MetricsSink | None = None,
 ) -> tuple[LogsApp, asyncio.Task[None]]:
     """The Logs API app of ``serve`` and its upkeep started: the retention sweep, with
     ``metrics`` the metric filters' writes, with ``objects`` the export tasks' runner, and
     the subscription filters' deliverer, into the Firehose that ``apis`` will hold."""
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
-    subscribed = subscriptions(settings, db, logs, keys, identity, audit, apis)
+    subscribed = subscriptions(settings, db, logs, keys, identity, audit, apis, sink=sink)
     insights = insights_service(settings, db, logs, billing)
     exports = None if objects is None else export_service(settings, db, logs, objects, kms_keys)
     if objects is not None:  # data protection's S3 findings destinations (decision 0211)

@@ -1,7 +1,8 @@
 """The wiring of decision 0225's subscription filters (``wiring.logs.subscriptions``): the
 settings' limits, the filters registered with the Logs service (its ingestion, its groups'
 deletions, a closed tenant), the outbox over the migrated database, and a record given up
-audited as ``logs:SubscriptionDeliveryFailed`` beside its WARNING; with no Firehose in
+audited as ``logs:SubscriptionDeliveryFailed`` beside its WARNING, each failed attempt
+counted in ``AWS/Logs`` ``DeliveryErrors``; with no Firehose in
 ``apis`` a filter is refused, not kept."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from andromede.logs.model import InputEvent
 from andromede.logs.subscriptions import subscription_filter
 from andromede.settings import Settings
 from andromede.wiring.logs import subscriptions
+from support.firehoseapp import RecordingSink
 from support.kmskit import REGION
 from support.logsapp import NOW, LogsWorld, logs_world
 from support.schema import migrated_sqlite
@@ -60,8 +62,9 @@ async def test_the_settings_limits_and_a_given_up_record_audited(
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
+    sink = RecordingSink()
     made = subscriptions(
-        settings, db, world.service, world.kit.keys, identity, audit, {}, world.clock
+        settings, db, world.service, world.kit.keys, identity, audit, {}, world.clock, sink
     )
     assert (made.limits.max_filters, made.limits.max_outbox_bytes) == (1, 12345)
     assert (made.limits.batch, made.limits.lease_ms, made.limits.poll_interval) == (7, 30_000, 0.5)
@@ -96,5 +99,7 @@ async def test_the_settings_limits_and_a_given_up_record_audited(
     assert given_up.resource == f"arn:aws:logs:{REGION}:t1:log-group:/g"
     assert given_up.details["error"] == "Firehose is not served by this deployment"
     assert "given up" in caplog.text
+    dims = (("LogGroupName", "/g"), ("DestinationType", "Firehose"), ("FilterName", "f"))
+    assert sink.points == [("t1", "AWS/Logs", "DeliveryErrors", dims, 1.0)] * 2
     await world.service.forget_tenant("t1")
     assert await made.store.list_filters("t1", "/g", "", "", 10) == []

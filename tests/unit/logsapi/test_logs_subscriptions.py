@@ -75,6 +75,7 @@ class Wire:
     stream_arn: str
     role_arn: str
     dropped: list[tuple[OutboxEntry, str]] = field(default_factory=list)
+    attempts: list[tuple[int, int, bool]] = field(default_factory=list)
 
     async def client(self, operation: str, **params: Any) -> dict[str, Any]:
         """``operation`` as boto3 sends it; a failure answers its ``Error``."""
@@ -137,6 +138,7 @@ async def wire(tmp_path: Path) -> AsyncIterator[Wire]:
         for world in logs_world(tmp_path / "logs"):
             world.clock.now = NOW
             dropped: list[tuple[OutboxEntry, str]] = []
+            attempts: list[tuple[int, int, bool]] = []
             subscriptions = Subscriptions(
                 world.service,
                 MemorySubscriptionStore(),
@@ -145,6 +147,7 @@ async def wire(tmp_path: Path) -> AsyncIterator[Wire]:
                 SubscriptionLimits(max_outbox_bytes=64 * 1024, retry_interval_ms=1000),
                 clock=world.clock,
                 dropped=lambda entry, why, into=dropped: into.append((entry, why)),
+                delivered=lambda e, ok, into=attempts: into.append((e.events, e.size, ok)),
             )
             world.service.subscribers.append(subscriptions)
             settings = Settings(data_dir=tmp_path, region=REGION)
@@ -177,7 +180,7 @@ async def wire(tmp_path: Path) -> AsyncIterator[Wire]:
                 fire.tenant_id, "cwl", "put", put_records_policy(made["DeliveryStreamARN"])
             )
             found = Wire(harness, fire, subscriptions, made["DeliveryStreamARN"], role.arn)
-            found.dropped = dropped
+            found.dropped, found.attempts = dropped, attempts
             await found.client("CreateLogGroup", logGroupName="/app/web")
             await found.client("CreateLogStream", logGroupName="/app/web", logStreamName="s")
             yield found
@@ -193,6 +196,8 @@ async def test_matching_events_land_as_one_gzip_data_message(wire: Wire) -> None
     assert await wire.landed() == [control]  # PutLogEvents waited on nothing
     assert await wire.subscriptions.deliver_once("gw-a") == 1
     assert await wire.subscriptions.deliver_once("gw-a") == 0
+    [(events, size, ok)] = wire.attempts  # what the wiring counts into AWS/Logs
+    assert (events, ok) == (2, True) and size > 0
     [data] = await wire.data()
     assert data["messageType"] == "DATA_MESSAGE"
     assert data["owner"] == wire.logs.tenant_id

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("arrived", sa.BigInteger(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt", sa.BigInteger(), nullable=False),
         sa.Column("lease_owner", key_text(), nullable=True),
