@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from andromede.logs.errors import InvalidParameter, ResourceNotFound
+from andromede.logs.errors import InvalidParameter, LimitExceeded, ResourceNotFound
 from andromede.logs.filter import FilterPattern, compile_pattern
 from andromede.logs.log_classes import refuse_unless_standard
 from andromede.logs.metric_filters import check_filter_name
@@ -125,6 +125,9 @@ class Subscriptions:
             raise InvalidParameter(
                 "Firehose is not served by this deployment: no subscription destination"
             )
+        held = await self.store.list_filters(tenant_id, group_name, "", "", self.limits.max_filters)
+        if len(held) >= self.limits.max_filters and made.name not in {f.name for f in held}:
+            raise LimitExceeded("Resource limit exceeded.")  # before any test record is put
         # As AWS: a test record (the CONTROL_MESSAGE) is delivered before the filter is kept.
         why = await self.destination.deliver(
             tenant_id, made.role_arn, made.destination_arn, [control_message(self._clock())]

@@ -301,6 +301,8 @@ async def test_two_filters_a_group_described_by_pages_and_deleted(wire: Wire) ->
         filterName="c", filterPattern="", destinationArn=wire.stream_arn, roleArn=wire.role_arn,
     )  # fmt: skip
     assert message == "Resource limit exceeded."
+    controls = [m for m in await wire.landed() if m["messageType"] == "CONTROL_MESSAGE"]
+    assert len(controls) == 3  # a, b, a again: none for the refused third
     page = await wire.client("DescribeSubscriptionFilters", logGroupName="/app/web", limit=1)
     [first] = page["subscriptionFilters"]
     assert (first["filterName"], first["filterPattern"]) == ("a", "WARN")
