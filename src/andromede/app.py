@@ -563,7 +563,7 @@ class Application:
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
         logs, sweep = logs_api(
             settings, db, keys, customer_keys, identity, audit, rate_limiter, billing, metrics,
-            objects, ReplicaKmsKeys(customer_keys, audit, billing),
+            objects, ReplicaKmsKeys(customer_keys, audit, billing), apis, metrics_sink,
         )  # fmt: skip
         apis[logs.name] = logs
         background.append(sweep)

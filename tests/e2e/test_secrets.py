@@ -9,10 +9,13 @@ versions (session 49). Terraform's ``aws_secretsmanager_secret`` and
 
 Amazon Data Firehose (decision 0223) shares this module's server, the cheapest of the JSON
 services': boto3 makes a Direct PUT stream into a bucket, as a role trusting Firehose, puts
-records, and the deliverer (every 0.2 s here) writes the object they become."""
+records, and the deliverer (every 0.2 s here) writes the object they become; a log group's
+subscription filter (decision 0225, its outbox drained every 0.2 s here too) puts its
+matching events into a stream, a gzip DATA_MESSAGE record landing in the bucket."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -32,7 +35,11 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("secrets") / "data"
-    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_FIREHOSE_DELIVERY_POLL_INTERVAL": "0.2"}
+    env = {
+        "ANDROMEDE_WORKERS": "1",
+        "ANDROMEDE_FIREHOSE_DELIVERY_POLL_INTERVAL": "0.2",
+        "ANDROMEDE_LOGS_SUBSCRIPTION_POLL_INTERVAL": "0.2",
+    }
     with running_server(data_dir, extra_env=env) as started:
         yield started
 
@@ -287,3 +294,87 @@ def test_a_firehose_stream_delivers_into_a_bucket(server: ServerProcess) -> None
             for key in keys
         )
     assert landed
+
+
+def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
+    server: ServerProcess,
+) -> None:
+    credentials = server.credentials()
+    iam: Any = client_for(server, "iam", *credentials)
+    s3: Any = client_for(server, "s3", *credentials)
+    firehose: Any = client_for(server, "firehose", *credentials)
+    logs: Any = client_for(server, "logs", *credentials)
+    s3.create_bucket(Bucket="cwl-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def role(name: str, service: str, action: str, resource: str) -> str:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+        }
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+        return str(made["Role"]["Arn"])
+
+    writer = role("cwl-fh", "firehose.amazonaws.com", "s3:PutObject", "arn:aws:s3:::cwl-landing/*")
+    arn = firehose.create_delivery_stream(
+        DeliveryStreamName="app-logs",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": writer,
+            "BucketARN": "arn:aws:s3:::cwl-landing",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+        },
+    )["DeliveryStreamARN"]
+    deadline = time.monotonic() + 20
+    status = "CREATING"
+    while status == "CREATING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        described = firehose.describe_delivery_stream(DeliveryStreamName="app-logs")
+        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
+    subscriber = role("cwl-sub", "logs.amazonaws.com", "firehose:PutRecord*", arn)
+    logs.create_log_group(logGroupName="/app/orders")
+    logs.create_log_stream(logGroupName="/app/orders", logStreamName="web-1")
+    logs.put_subscription_filter(
+        logGroupName="/app/orders",
+        filterName="errors",
+        filterPattern="ERROR",
+        destinationArn=arn,
+        roleArn=subscriber,
+    )
+    [found] = logs.describe_subscription_filters(logGroupName="/app/orders")["subscriptionFilters"]
+    assert (found["filterName"], found["destinationArn"]) == ("errors", arn)
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName="/app/orders",
+        logStreamName="web-1",
+        logEvents=[
+            {"timestamp": now, "message": "ERROR payment refused"},
+            {"timestamp": now + 1, "message": "INFO all good"},
+        ],
+    )
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = s3.list_objects_v2(Bucket="cwl-landing").get("Contents", [])
+        bodies = [s3.get_object(Bucket="cwl-landing", Key=o["Key"])["Body"].read() for o in listed]
+        decoder = json.JSONDecoder()
+        messages = []
+        for body in bodies:
+            text, at = gzip.decompress(body).decode(), 0
+            while at < len(text):
+                message, at = decoder.raw_decode(text, at)
+                messages.append(message)
+        if any(m["messageType"] == "DATA_MESSAGE" for m in messages):
+            break
+        time.sleep(0.2)
+    assert "CONTROL_MESSAGE" in {m["messageType"] for m in messages}
+    [data] = [m for m in messages if m["messageType"] == "DATA_MESSAGE"]
+    assert (data["logGroup"], data["logStream"]) == ("/app/orders", "web-1")
+    assert data["subscriptionFilters"] == ["errors"]
+    assert [e["message"] for e in data["logEvents"]] == ["ERROR payment refused"]
+    logs.delete_subscription_filter(logGroupName="/app/orders", filterName="errors")

@@ -14,7 +14,8 @@ sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_me
 versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs``
 (CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
 rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Network Load
-Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered records). This
+Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered records),
+``tables_log_subscriptions`` (Logs' subscription filters and their outbox). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -182,6 +183,7 @@ from andromede.db.tables_events import (
 )
 from andromede.db.tables_loadbalancing import lb_resources
 from andromede.db.tables_firehose import firehose_records, firehose_streams
+from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
 # isort: on
 
 __all__ = [
@@ -285,6 +287,8 @@ __all__ = [
     "log_query_definitions",
     "log_resource_policies",
     "log_streams",
+    "log_subscription_filters",
+    "log_subscription_outbox",
     "login_profiles",
     "managed_policies",
     "metadata",

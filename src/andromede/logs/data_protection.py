@@ -59,6 +59,7 @@ class ProtectionPolicy:
     custom: tuple[tuple[str, str], ...]
     findings_log_group: str | None
     findings_bucket: str | None = None
+    findings_stream: str | None = None  # a Firehose stream's name (decision 0225)
 
     @property
     def detector(self) -> Detector:
@@ -82,6 +83,7 @@ def combined(policies: Iterable[ProtectionPolicy]) -> Detector | None:
 
 # A bucket's name as S3 allows it; whether it exists is the service's to check.
 _BUCKET_NAME: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_STREAM_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,64}")  # Firehose's DeliveryStreamName
 
 
 def _invalid(reason: str) -> InvalidParameter:
@@ -103,7 +105,7 @@ def check_document(document: object) -> ProtectionPolicy:
         raise _invalid("Statement must hold an Audit statement and a Deidentify statement")
     audits: list[tuple[str, ...]] = []
     masks: list[tuple[str, ...]] = []
-    destination: tuple[str | None, str | None] = (None, None)
+    destination: tuple[str | None, str | None, str | None] = (None, None, None)
     for statement in statements:
         identifiers, operation, body = _statement(statement, {n for n, _ in custom})
         if operation == "Audit":
@@ -138,13 +140,14 @@ def _statement(statement: object, custom: set[str]) -> tuple[tuple[str, ...], st
     return names, kind, body
 
 
-def _findings_destination(audit: object) -> tuple[str | None, str | None]:
-    """The findings log group and the findings bucket an Audit operation names."""
+def _findings_destination(audit: object) -> tuple[str | None, str | None, str | None]:
+    """The findings log group, bucket and Firehose stream an Audit operation names."""
     if not isinstance(audit, dict) or not isinstance(audit.get("FindingsDestination"), dict):
         raise _invalid("an Audit operation holds a FindingsDestination")
     destination: dict[str, Any] = audit["FindingsDestination"]
     group: str | None = None
     bucket: str | None = None
+    stream: str | None = None
     for kind, target in destination.items():
         if kind == "CloudWatchLogs":
             name = target.get("LogGroup") if isinstance(target, dict) else None
@@ -157,13 +160,13 @@ def _findings_destination(audit: object) -> tuple[str | None, str | None]:
                 raise _invalid("an S3 findings destination names its Bucket")
             bucket = name
         elif kind == "Firehose":
-            raise _invalid(
-                "Firehose findings destinations are not served here (no Firehose): "
-                "use CloudWatchLogs or S3"
-            )
+            name = target.get("DeliveryStream") if isinstance(target, dict) else None
+            if not isinstance(name, str) or not _STREAM_NAME.fullmatch(name):
+                raise _invalid("a Firehose findings destination names its DeliveryStream")
+            stream = name
         else:
             raise _invalid(f"unknown findings destination {str(kind)[:64]}")
-    return group, bucket
+    return group, bucket, stream
 
 
 # What is kept with an event, and what a reader sees.

@@ -5,7 +5,8 @@ group's deletion is refused in. Pure: no I/O here.
 A group's class is chosen when it is made and never changes. ``STANDARD`` serves everything;
 ``INFREQUENT_ACCESS`` costs half at ingestion (its own meter) and lacks what AWS's log class
 table and announcement list: metric filters, Live Tail, data protection policies, and in
-Logs Insights the ``pattern``, ``diff``, ``filterIndex`` and ``unmask`` commands.
+Logs Insights the ``pattern``, ``diff``, ``filterIndex`` and ``unmask`` commands; its
+subscription filter operations answer ValidationException (decision 0225).
 ``DELIVERY`` only carries Lambda's deliveries to S3 or Firehose, which the platform has not:
 refused rather than accepted and useless.
 """
@@ -23,11 +24,13 @@ __all__ = [
     "LOG_CLASSES",
     "STANDARD",
     "DeletionProtected",
+    "StandardClassOnly",
     "check_log_class",
     "check_query_for_classes",
     "group_protected",
     "ingestion_meter",
     "refuse_infrequent_access",
+    "refuse_unless_standard",
     "stream_protected",
 ]
 
@@ -48,6 +51,17 @@ def ingestion_meter(log_class: str) -> str:
 class DeletionProtected(LogsError):
     """A deletion of (or in) a group whose deletion protection is on: AWS's
     ValidationException."""
+
+
+class StandardClassOnly(LogsError):
+    """An operation AWS serves on Standard groups only, asked of another class's group:
+    AWS's ValidationException (its subscription filter operations, decision 0225)."""
+
+
+def refuse_unless_standard(log_class: str) -> None:
+    if log_class != STANDARD:
+        # AWS's words, as its API answers DescribeSubscriptionFilters on such a group.
+        raise StandardClassOnly("This operation is only supported on the Standard log class.")
 
 
 def group_protected() -> str:

@@ -8,7 +8,11 @@ call as one object, one report a line, under :func:`findings_key`, written throu
 :class:`FindingsBuckets` the wiring gives (``log_export_delivery``: the bucket must be the
 account's own or let Logs in by its policy, checked when the policy is put and at each
 write). A write refused later (the bucket gone, its policy changed) drops those reports, as
-a findings log group deleted since does: ingestion never fails for its audit.
+a findings log group deleted since does: ingestion never fails for its audit. A Firehose
+findings destination (decision 0225) gets each report as one record, through the
+:class:`FindingsStreams` the wiring gives (Firehose's ``RecordSink``): the stream must be
+the account's own (AWS delivers vended logs as its own service-linked role), and exist when
+the policy is put; a record refused later (the stream gone, or full) is dropped the same way.
 
 The policies of a group are read with it at PutLogEvents (the group's own is a column of the
 group's row); the account's are cached ``account_cache_ms`` per account, so the hot path reads
@@ -45,7 +49,13 @@ from andromede.logs.metric_filters import MetricTransformation
 from andromede.logs.model import LogGroup
 from andromede.logs.store import LogStore
 
-__all__ = ["DataProtection", "FindingsBuckets", "GroupProtection", "findings_key"]
+__all__ = [
+    "DataProtection",
+    "FindingsBuckets",
+    "FindingsStreams",
+    "GroupProtection",
+    "findings_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +70,19 @@ class GroupProtection:
     detector: Detector
     findings_groups: tuple[str, ...]
     findings_buckets: tuple[str, ...] = ()
+    findings_streams: tuple[str, ...] = ()
+
+
+class FindingsStreams(Protocol):
+    """Where Firehose takes the findings records of an account's own streams."""
+
+    async def check(self, tenant_id: str, stream: str) -> None:
+        """ResourceNotFound unless ``stream`` is a delivery stream of the account."""
+        ...
+
+    async def write(self, tenant_id: str, stream: str, records: Sequence[bytes]) -> None:
+        """The records into the stream (an AndromedeError when it does not take them)."""
+        ...
 
 
 class FindingsBuckets(Protocol):
@@ -102,6 +125,8 @@ class DataProtection:
         self._accounts: dict[str, tuple[int, list[ProtectionPolicy]]] = {}
         # S3 findings destinations: None where the deployment serves no buckets.
         self.buckets: FindingsBuckets | None = None
+        # Firehose findings destinations: None where the deployment serves no Firehose.
+        self.streams: FindingsStreams | None = None
 
     # The group's own policy.
 
@@ -191,7 +216,8 @@ class DataProtection:
             dict.fromkeys(p.findings_log_group for p in policies if p.findings_log_group)
         )
         buckets = tuple(dict.fromkeys(p.findings_bucket for p in policies if p.findings_bucket))
-        return GroupProtection(detector, destinations, buckets)
+        streams = tuple(dict.fromkeys(p.findings_stream for p in policies if p.findings_stream))
+        return GroupProtection(detector, destinations, buckets, streams)
 
     async def _account(self, tenant_id: str) -> list[ProtectionPolicy]:
         now = self._clock()
@@ -221,27 +247,50 @@ class DataProtection:
                     "S3 findings destinations are not served by this deployment (no buckets)."
                 )
             await self.buckets.check(tenant_id, policy.findings_bucket, group)
+        if policy.findings_stream is not None:
+            if self.streams is None:
+                raise InvalidParameter(
+                    "Firehose findings destinations are not served by this deployment."
+                )
+            await self.streams.check(tenant_id, policy.findings_stream)
 
     async def deliver(
-        self, tenant_id: str, group: str, reports: Sequence[str], buckets: Sequence[str]
+        self, tenant_id: str, group: str, reports: Sequence[str], protection: GroupProtection
     ) -> None:
-        """One PutLogEvents call's findings reports, one object into each findings bucket;
-        a bucket refusing drops them (logged without their content)."""
-        if self.buckets is None or not reports:
+        """One PutLogEvents call's findings reports, one object into each findings bucket and
+        a record each into each findings stream; a destination refusing drops them (logged
+        without their content)."""
+        if not reports:
             return
         body = "".join(f"{report}\n" for report in reports).encode()
-        for bucket in buckets:
+        buckets = self.buckets
+        for bucket in protection.findings_buckets:
+            if buckets is None:
+                break
             key = findings_key(tenant_id, self._region, group, self._clock())
             try:
-                await self.buckets.write(tenant_id, bucket, group, key, body)
+                await buckets.write(tenant_id, bucket, group, key, body)
             except AndromedeError as exc:
-                log.warning(
-                    "findings of %s:%s not written into bucket %s: %s",
-                    tenant_id,
-                    group[:512],
-                    bucket,
-                    type(exc).__name__,
-                )
+                _dropped(tenant_id, group, f"bucket {bucket}", exc)
+        records = [f"{report}\n".encode() for report in reports]
+        streams = self.streams
+        for stream in protection.findings_streams:
+            if streams is None:
+                break
+            try:
+                await streams.write(tenant_id, stream, records)
+            except AndromedeError as exc:
+                _dropped(tenant_id, group, f"Firehose stream {stream}", exc)
+
+
+def _dropped(tenant_id: str, group: str, where: str, exc: AndromedeError) -> None:
+    log.warning(
+        "findings of %s:%s not written into %s: %s",
+        tenant_id,
+        group[:512],
+        where,
+        type(exc).__name__,
+    )
 
 
 @lru_cache(maxsize=1024)

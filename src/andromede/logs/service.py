@@ -51,6 +51,7 @@ from andromede.logs.protection import FINDINGS_METRIC, DataProtection, GroupProt
 from andromede.logs.resource_policies import ResourcePolicy, check_policy
 from andromede.logs.sealing import LogSealer, event_context
 from andromede.logs.store import EventQuery, FilterQuery, LogStore
+from andromede.logs.subscriptions import GroupSubscriber
 
 __all__ = ["LogEvent", "LogsLimits", "LogsService"]
 
@@ -117,6 +118,7 @@ class LogsService:
         self.forgetters: list[Callable[[str], Awaitable[int]]] = []
         # Data protection policies (decision 0211): the account's cached as the filters are.
         self.protection = DataProtection(store, clock, self.limits.metric_filter_cache_ms, region)
+        self.subscribers: list[GroupSubscriber] = []  # subscription filters (decision 0225)
 
     # Groups.
 
@@ -160,6 +162,8 @@ class LogsService:
         if not await self.store.delete_group(tenant_id, name, honour_protection=True):
             raise ResourceNotFound("The specified log group does not exist.")
         self._filters.pop((tenant_id, name), None)  # its filters went with it
+        for subscriber in self.subscribers:
+            await subscriber.group_deleted(tenant_id, name)
 
     async def protect_group(self, tenant_id: str, name: str, enabled: bool) -> None:
         """PutLogGroupDeletionProtection: while on, the group and its streams are not
@@ -308,6 +312,8 @@ class LogsService:
             for e, m in zip(batch.accepted, masks, strict=True)
         ]
         await self._tally(tenant_id, group_name, shown)
+        for subscriber in self.subscribers:
+            await subscriber.ingested(group, stream_name, shown, now)
         if protection is not None and any(found):
             await self._audit(group, batch.accepted, found, protection, now)
         return batch
@@ -372,9 +378,7 @@ class LogsService:
             # Written as they are: a findings group's own policy does not audit the reports.
             await self._append(destination, stream, reports, [None] * len(reports), now)
         texts = [r.message for r in reports]
-        await self.protection.deliver(
-            group.tenant_id, group.name, texts, protection.findings_buckets
-        )
+        await self.protection.deliver(group.tenant_id, group.name, texts, protection)
 
     async def _open(
         self,

@@ -15,6 +15,7 @@ from andromede.logs.insights import InsightsService
 from andromede.logs.live_tail import LiveTails, LiveTailSession
 from andromede.logs.model import check_group_name, group_arn
 from andromede.logs.service import LogsService
+from andromede.logs.subscription_service import Subscriptions
 from andromede.logsapi.params import optional_str, required_str
 
 __all__ = ["Authorise", "LogsCall"]
@@ -46,6 +47,7 @@ class LogsCall:
     fields_sample: int = 1000
     live_tails: LiveTails | None = None
     live_tail: LiveTailSession | None = None
+    subscriptions: Subscriptions | None = None  # subscription filters (decision 0225)
 
     def group_arn(self, name: str) -> str:
         return group_arn(self.logs.region, self.tenant_id, name)

@@ -34,6 +34,7 @@ from andromede.logsapi.params import (
 )
 from andromede.logsapi.protection_actions import PROTECTION_ACTIONS
 from andromede.logsapi.query_actions import QUERY_ACTIONS
+from andromede.logsapi.subscription_actions import SUBSCRIPTION_ACTIONS
 
 __all__ = ["ACTIONS", "DATA_ACTIONS", "NOT_SERVED", "LogsCall"]
 
@@ -387,6 +388,7 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     **QUERY_ACTIONS,
     **EXPORT_ACTIONS,
     **PROTECTION_ACTIONS,
+    **SUBSCRIPTION_ACTIONS,
     "StartLiveTail": start_live_tail,
 }
 
@@ -405,12 +407,11 @@ NOT_SERVED: Final = frozenset(
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
     DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
     DeleteLookupTable
-    DeleteScheduledQuery DeleteSubscriptionFilter DeleteSyslogConfiguration DeleteTransformer
+    DeleteScheduledQuery DeleteSyslogConfiguration DeleteTransformer
     DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
     DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
     DescribeIndexPolicies DescribeLookupTables
-    DescribeSubscriptionFilters
     DisassociateSourceFromS3TableIntegration GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
     GetLogAnomalyDetector GetLogFields GetLogObject
@@ -422,7 +423,7 @@ NOT_SERVED: Final = frozenset(
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
     PutDestinationPolicy PutIndexPolicy PutIntegration
     PutStorageTierPolicy
-    PutSubscriptionFilter PutSyslogConfiguration PutTransformer
+    PutSyslogConfiguration PutTransformer
     TestTransformer UpdateAnomaly UpdateDeliveryConfiguration
     UpdateLogAnomalyDetector UpdateLookupTable UpdateScheduledQuery""".split()
 )

@@ -44,6 +44,7 @@ from andromede.logs.insights import InsightsService
 from andromede.logs.live_tail import LiveTails
 from andromede.logs.log_classes import ingestion_meter
 from andromede.logs.service import LogsService
+from andromede.logs.subscription_service import Subscriptions
 from andromede.logsapi.actions import ACTIONS, DATA_ACTIONS, NOT_SERVED, LogsCall
 from andromede.logsapi.errors import LogsWireError, to_logs_error
 from andromede.logsapi.live_tail import live_tail_answer
@@ -101,6 +102,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         insights: InsightsService | None = None,
         exports: ExportService | None = None,
         live_tails: LiveTails | None = None,
+        subscriptions: Subscriptions | None = None,
     ) -> None:
         super().__init__(
             identity, audit, settings, rate_limiter, body_limit=settings.logs_max_body_size
@@ -111,6 +113,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
         self.insights = insights
         self.exports = exports
         self.live_tails = live_tails
+        self.subscriptions = subscriptions
         self._wire = LogsWire(self)
         self._ingested: dict[str, tuple[int, str]] = {}
         self._fields_sample = settings.logs_record_fields_sample
@@ -183,6 +186,7 @@ class LogsApp(JsonEndpoint[LogsCall]):
             exports=self.exports,
             fields_sample=self._fields_sample,
             live_tails=self.live_tails,
+            subscriptions=self.subscriptions,
         )
         result = await ACTIONS[action_name](request.context)
         if request.context.ingested:

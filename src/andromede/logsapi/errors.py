@@ -22,7 +22,7 @@ from andromede.logs.errors import (
     ResourceNotFound,
 )
 from andromede.logs.insights_query import MalformedQuery
-from andromede.logs.log_classes import DeletionProtected
+from andromede.logs.log_classes import DeletionProtected, StandardClassOnly
 
 __all__ = ["CATALOGUE", "LogsWireError", "to_logs_error"]
 
@@ -91,6 +91,7 @@ _DOMAIN: Final[dict[type[AndromedeError], str]] = {
     ExportRefused: "InvalidParameterException",
     # AWS's user guide: a protected group's deletion answers a ValidationException.
     DeletionProtected: "ValidationException",
+    StandardClassOnly: "ValidationException",  # subscription filters (decision 0225)
 }
 
 

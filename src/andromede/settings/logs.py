@@ -196,3 +196,39 @@ class LogsSettings(BaseModel):
         description="Recent events GetLogGroupFields reads to name a group's fields and "
         "their percentages (decision 0186, session 49).",
     )
+    logs_max_subscription_filters: int = Field(
+        default=2,
+        gt=0,
+        description="Subscription filters a log group may have (AWS: 2) (decision 0225).",
+    )
+    logs_subscription_outbox_size: int = Field(
+        default=64 * MIB,
+        gt=0,
+        description="Bytes of matched records an account's subscription filters may keep waiting "
+        "for their Firehose streams; matches past it are given up with a WARNING and an "
+        "audit record (decision 0225).",
+    )
+    logs_subscription_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between two delivery passes of the subscription filters' outbox in "
+        "every gateway, and between the attempts of a failing record (decision 0225).",
+    )
+    logs_subscription_batch: int = Field(
+        default=100,
+        gt=0,
+        description="Records of the subscription filters' outbox one delivery pass claims at most "
+        "(decision 0225).",
+    )
+    logs_subscription_lease: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a gateway's claim on the outbox records it delivers lasts; those of a "
+        "gateway that stopped are taken over after it (decision 0225).",
+    )
+    logs_subscription_retry_duration: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds a subscription filter's record is retried before it is given up "
+        "with a WARNING and an audit record (AWS: 24 hours) (decision 0225).",
+    )

@@ -21,6 +21,11 @@ accounts' metrics through :meth:`MetricsService.put_metric_data` (values with th
 stamped with the events' minute, as AWS stamps them), beside the retention sweep in the one
 upkeep task of :func:`logs_api`.
 
+**Subscription filters** (decision 0225): the Logs API's PutSubscriptionFilter and the
+outbox's deliverer in the upkeep task, into the Firehose of ``serve`` (made after Logs, found
+in ``apis`` when first needed) as the filters' roles (``log_subscription_delivery``); a record
+given up is audited (``logs:SubscriptionDeliveryFailed``) beside its WARNING.
+
 **Export tasks** (session 49): every ``serve`` runs the export tasks' runner beside them,
 claiming the tasks any gateway was asked for and writing them into their buckets through
 ``log_export_delivery`` (the bucket policy must let ``logs.<region>.amazonaws.com`` in)."""
@@ -31,9 +36,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import struct
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
@@ -44,8 +50,12 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.firehose.errors import FirehoseError
+from andromede.firehose.service import FirehoseService
+from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_groups import FlowLogGroups
 from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
@@ -53,7 +63,13 @@ from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
 from andromede.log_export_delivery import BucketExportDestination, FindingsBucketDestination
-from andromede.logs.errors import KmsKeyUnusable
+from andromede.log_subscription_delivery import LOGS_PRINCIPAL, RoleFirehoseDestination
+from andromede.logs.errors import (
+    InvalidOperation,
+    InvalidParameter,
+    KmsKeyUnusable,
+    ResourceNotFound,
+)
 from andromede.logs.export_tasks import ExportLimits, ExportService
 from andromede.logs.exports_sql import SqlExportStore
 from andromede.logs.insights import InsightsLimits, InsightsService
@@ -63,9 +79,13 @@ from andromede.logs.model import LogGroup
 from andromede.logs.queries_sql import SqlQueryStore
 from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store_sql import SqlLogStore
+from andromede.logs.subscription_service import SubscriptionLimits, Subscriptions
+from andromede.logs.subscriptions import OutboxEntry
+from andromede.logs.subscriptions_sql import SqlSubscriptionStore
 from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
 from andromede.metrics.service import MetricDatum, MetricsService
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.delivery_status import DeliveryStatusLogger
 from andromede.notifications.protected_messages import MetricRecorder
@@ -77,6 +97,7 @@ from andromede.storage.service import ObjectService
 from andromede.vended_log_groups import VendedLogGroups
 
 __all__ = [
+    "FirehoseOfServe",
     "LogKeySealer",
     "export_service",
     "flow_log_groups",
@@ -87,6 +108,7 @@ __all__ = [
     "logs_service",
     "sns_observers",
     "sns_status_logger",
+    "subscriptions",
     "write_metric_samples",
 ]
 
@@ -96,6 +118,7 @@ _TENANT: Final = b"\x01"
 _KMS: Final = b"\x02"
 _NONCE: Final = 12
 _LOGS_SERVICE: Final = "logs.amazonaws.com"
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class LogKeySealer:
@@ -322,6 +345,127 @@ def insights_service(
     )
 
 
+class FirehoseOfServe:
+    """The Firehose ``serve`` makes after Logs, found in its ``apis`` when first needed: the
+    subscription filters' destination, as the filters' roles, and data protection's findings
+    streams (the account's own, as AWS's vended logs); none while it is not there."""
+
+    def __init__(self, apis: Mapping[str, ASGIApp], identity: IdentityService, region: str) -> None:
+        self._apis = apis
+        self._identity = identity
+        self._region = region
+
+    async def deliver(
+        self, tenant_id: str, role_arn: str, destination_arn: str, records: Sequence[bytes]
+    ) -> str | None:
+        app = self._apis.get(FirehoseApp.name)
+        if not isinstance(app, FirehoseApp):
+            return "Firehose is not served by this deployment"
+        destination = RoleFirehoseDestination(self._identity, app.service, self._region)
+        return await destination.deliver(tenant_id, role_arn, destination_arn, records)
+
+    def _firehose(self) -> FirehoseService:
+        app = self._apis.get(FirehoseApp.name)
+        if not isinstance(app, FirehoseApp):
+            raise InvalidParameter("Firehose findings destinations are not served here.")
+        return app.service
+
+    async def check(self, tenant_id: str, stream: str) -> None:
+        try:
+            await self._firehose().get(tenant_id, stream)
+        except FirehoseError:
+            raise ResourceNotFound(
+                f"The findings destination Firehose stream {stream[:64]} does not exist."
+            ) from None
+
+    async def write(self, tenant_id: str, stream: str, records: Sequence[bytes]) -> None:
+        results = await self._firehose().put(tenant_id, stream, records)
+        failed = [r for r in results if r.error_code is not None]
+        if failed:
+            code = failed[0].error_code
+            raise InvalidOperation(f"{len(failed)} findings records refused: {code}")
+
+
+def subscriptions(
+    settings: Settings,
+    db: Database,
+    logs: LogsService,
+    keys: KeyService,
+    identity: IdentityService,
+    audit: AuditService | None,
+    apis: Mapping[str, ASGIApp] | None,
+    clock: Callable[[], int] | None = None,
+    sink: MetricsSink | None = None,
+) -> Subscriptions:
+    """The subscription filters over their tables, their records sealed under the accounts'
+    key rings, registered with the service (its ingestion, its groups' deletions, a closed
+    tenant's filters and records); ``clock`` (ms) a test's. Each delivery attempt is counted
+    into the account's ``AWS/Logs`` metrics as AWS counts them (``ForwardedLogEvents``,
+    ``ForwardedBytes`` — compressed —, ``DeliveryErrors``; dimensions ``LogGroupName``,
+    ``DestinationType``, ``FilterName``) through the platform's sink."""
+
+    def delivered(entry: OutboxEntry, ok: bool) -> None:
+        if sink is None:
+            return
+        dims = [
+            ("LogGroupName", entry.group),
+            ("DestinationType", "Firehose"),
+            ("FilterName", entry.filter_name),
+        ]
+        if ok:
+            sink.record(
+                entry.tenant_id, "AWS/Logs", "ForwardedLogEvents", dims, entry.events, "Count"
+            )
+            sink.record(entry.tenant_id, "AWS/Logs", "ForwardedBytes", dims, entry.size, "Bytes")
+        else:
+            sink.record(entry.tenant_id, "AWS/Logs", "DeliveryErrors", dims, 1.0, "Count")
+
+    def dropped(entry: OutboxEntry, why: str) -> None:
+        if audit is None:
+            return
+        audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=entry.tenant_id,
+            principal=LOGS_PRINCIPAL,
+            action="logs:SubscriptionDeliveryFailed",
+            resource=f"arn:aws:logs:{settings.region}:{entry.tenant_id}:log-group:{entry.group}"[
+                :2048
+            ],
+            outcome=Outcome.FAILURE,
+            details={
+                "filter": entry.filter_name[:512],
+                "destination": entry.destination_arn[:512],
+                "error": why[:512],
+            },
+        )
+
+    poll = settings.logs_subscription_poll_interval
+    firehose = None if apis is None else FirehoseOfServe(apis, identity, settings.region)
+    logs.protection.streams = firehose  # data protection's Firehose findings destinations
+    found = Subscriptions(
+        logs,
+        SqlSubscriptionStore(db),
+        LogKeySealer(keys, None),
+        firehose,
+        SubscriptionLimits(
+            max_filters=settings.logs_max_subscription_filters,
+            max_outbox_bytes=settings.logs_subscription_outbox_size,
+            cache_ms=int(settings.logs_metric_filter_cache * 1000),
+            batch=settings.logs_subscription_batch,
+            lease_ms=int(settings.logs_subscription_lease * 1000),
+            retry_interval_ms=int(poll * 1000),
+            retry_duration_ms=int(settings.logs_subscription_retry_duration * 1000),
+            poll_interval=poll,
+        ),
+        **({} if clock is None else {"clock": clock}),
+        dropped=dropped,
+        delivered=delivered,
+    )
+    logs.subscribers.append(found)
+    logs.forgetters.append(found.forget_tenant)
+    return found
+
+
 def logs_api(
     settings: Settings,
     db: Database,
@@ -334,10 +478,14 @@ def logs_api(
     metrics: MetricsService | None = None,
     objects: ObjectService | None = None,
     kms_keys: ReplicaKmsKeys | None = None,
+    apis: Mapping[str, ASGIApp] | None = None,
+    sink: MetricsSink | None = None,
 ) -> tuple[LogsApp, asyncio.Task[None]]:
     """The Logs API app of ``serve`` and its upkeep started: the retention sweep, with
-    ``metrics`` the metric filters' writes, with ``objects`` the export tasks' runner."""
+    ``metrics`` the metric filters' writes, with ``objects`` the export tasks' runner, and
+    the subscription filters' deliverer, into the Firehose that ``apis`` will hold."""
     logs = logs_service(settings, db, keys, customer_keys, audit, billing)
+    subscribed = subscriptions(settings, db, logs, keys, identity, audit, apis, sink=sink)
     insights = insights_service(settings, db, logs, billing)
     exports = None if objects is None else export_service(settings, db, logs, objects, kms_keys)
     if objects is not None:  # data protection's S3 findings destinations (decision 0211)
@@ -352,10 +500,12 @@ def logs_api(
         insights=insights,
         exports=exports,
         live_tails=live_tails(settings, logs),
+        subscriptions=subscribed,
     )
+    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     async def upkeep() -> None:
-        loops = [logs_retention(settings, logs, insights)]
+        loops = [logs_retention(settings, logs, insights), subscribed.run_forever(owner)]
         if metrics is not None:
             loops.append(logs_metric_flush(settings, logs, metrics))
         if exports is not None:

@@ -3,7 +3,8 @@ Logs' JSON protocol in process, over a real object service: the findings reports
 PutLogEvents call written as one object (a report a line) under AWS's vended-log layout,
 sealed as every object; the account's own bucket taken as it is, another account's only when
 its policy lets Logs' delivery principal in for this account; a bucket refusing later drops
-the reports without failing the ingestion; Firehose still refused."""
+the reports without failing the ingestion; Firehose refused where none is served
+(``test_logs_subscriptions`` serves it)."""
 
 from __future__ import annotations
 

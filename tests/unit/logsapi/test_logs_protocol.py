@@ -162,10 +162,10 @@ async def test_groups_streams_events_in_aws_shapes(logs: Harness) -> None:
             400,
         ),
         ("CreateLogGroup", {"logGroupName": "g"}, "ResourceAlreadyExistsException", 400),
-        ("DescribeSubscriptionFilters", {}, "UnsupportedOperationException", 501),
+        ("DescribeDestinations", {}, "UnsupportedOperationException", 501),
         ("StartQuery", {"logGroupName": "g"}, "InvalidParameterException", 400),
         ("GetQueryResults", {"queryId": "nope"}, "ResourceNotFoundException", 400),
-        ("PutSubscriptionFilter", {}, "UnsupportedOperationException", 501),
+        ("PutDestination", {}, "UnsupportedOperationException", 501),
         (
             "PutMetricFilter",
             {"logGroupName": "g", "filterName": "f", "filterPattern": "%x%"},

@@ -1,0 +1,72 @@
+"""CloudWatch Logs' subscription filter operations (decision 0225): PutSubscriptionFilter,
+DescribeSubscriptionFilters and DeleteSubscriptionFilter, shaped as AWS answers them. Each
+authorises ``logs:<Op>`` on the group's ARN; PutSubscriptionFilter also ``iam:PassRole`` on
+its role, as AWS asks of every destination but a Lambda function."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from andromede.logs.errors import InvalidParameter
+from andromede.logs.model import check_group_name
+from andromede.logs.subscription_service import Subscriptions
+from andromede.logsapi.action_call import LogsCall
+from andromede.logsapi.params import integer, optional_str, required_str
+
+__all__ = ["SUBSCRIPTION_ACTIONS"]
+
+
+def _served(call: LogsCall) -> Subscriptions:
+    if call.subscriptions is None:
+        raise InvalidParameter("Subscription filters are not served by this deployment.")
+    return call.subscriptions
+
+
+async def put_subscription_filter(call: LogsCall) -> dict[str, Any]:
+    group = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("PutSubscriptionFilter", call.group_arn(group))
+    for name in ("filterName", "destinationArn"):
+        required_str(call.params, name)
+    if call.params.get("filterPattern") is None:
+        required_str(call.params, "filterPattern")
+    role = optional_str(call.params, "roleArn")
+    if role is not None:
+        call.resources.append(role)
+        try:
+            await call.authorise("iam:PassRole", role)
+        except Exception:
+            call.denied = True
+            raise
+    await _served(call).put(call.tenant_id, group, call.params)
+    return {}
+
+
+async def describe_subscription_filters(call: LogsCall) -> dict[str, Any]:
+    group = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("DescribeSubscriptionFilters", call.group_arn(group))
+    found, token = await _served(call).describe(
+        call.tenant_id,
+        group,
+        optional_str(call.params, "filterNamePrefix") or "",
+        integer(call.params, "limit"),
+        optional_str(call.params, "nextToken"),
+    )
+    answer: dict[str, Any] = {"subscriptionFilters": [f.shape() for f in found]}
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def delete_subscription_filter(call: LogsCall) -> dict[str, Any]:
+    group = check_group_name(required_str(call.params, "logGroupName"))
+    await call.allow("DeleteSubscriptionFilter", call.group_arn(group))
+    await _served(call).delete(call.tenant_id, group, required_str(call.params, "filterName"))
+    return {}
+
+
+SUBSCRIPTION_ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
+    "PutSubscriptionFilter": put_subscription_filter,
+    "DescribeSubscriptionFilters": describe_subscription_filters,
+    "DeleteSubscriptionFilter": delete_subscription_filter,
+}
