@@ -41,7 +41,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-__all__ = ["LaunchedServer", "Launcher", "LauncherGone", "launcher", "run_command"]
+__all__ = [
+    "LaunchedServer",
+    "Launcher",
+    "LauncherGone",
+    "launcher",
+    "run_command",
+    "start_command",
+]
 
 # A request carries the whole environment (some 5 KiB): room for a far larger one, in one
 # datagram (a SOCK_SEQPACKET message is bounded by the socket's send buffer, 208 KiB).
@@ -446,6 +453,24 @@ def run_command(
     if check and returncode != 0:
         raise subprocess.CalledProcessError(returncode, argv, stdout, stderr)
     return subprocess.CompletedProcess(argv, returncode, stdout, stderr)
+
+
+def start_command(
+    argv: list[str], *, env: Mapping[str, str], log: int
+) -> subprocess.Popen[bytes] | LaunchedServer:
+    """``subprocess.Popen(argv, stdout=log, stderr=log, env=env, start_new_session=True)`` of
+    a long-running ``andromede`` command (an agent, an XKS proxy), forked from the launcher
+    where a fork is what the exec would be (:func:`run_command`)."""
+    if launcher().forks_like_exec(env):
+        return launcher().spawn(argv, env, Path.cwd(), log, start_timeout=_ANSWER_SECONDS)
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=dict(env),
+        start_new_session=True,
+    )
 
 
 _LAUNCHER: Launcher | None = None

@@ -44,7 +44,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from support.launcher import run_command
+from support.launcher import LaunchedServer, run_command, start_command
 from support.server import REGION, free_port
 from support.softhsm import softhsm_library
 
@@ -82,7 +82,7 @@ class _Process:
     token_args: list[str]
     ca_bundle: Path
     log_path: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | LaunchedServer | None = None
     # Mutual TLS: what serve is started with, and the client certificate the readiness probe
     # presents (certificate file, key file).
     client_args: list[str] = field(default_factory=list)
@@ -92,12 +92,10 @@ class _Process:
         if self.process is not None and self.process.poll() is None:
             return
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = start_command(
                 [str(ANDROMEDE), "xks-proxy", "serve", *self.serve_args, *self.client_args],
-                stdout=log,
-                stderr=log,
                 env=self.env,
-                start_new_session=True,
+                log=log.fileno(),
             )
         deadline = time.monotonic() + timeout
         context = ssl.create_default_context(cafile=str(self.ca_bundle))
