@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from andromede.audit.note import Checkpoint, open_note, parse_verifier_key
 from andromede.audit.signing import KEY_FILE_NAME, FileLogSigningKey
 from e2e.test_audit_trail import act, andromede, download, verify, wait_for_requests
 from e2e.test_audit_witness import NAME, running_witness, witness_key
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, free_port, running_server
 
 TIMEOUT = 120
@@ -36,16 +36,16 @@ def test_a_tenants_offline_verification_passes_across_the_rotation(tmp_path: Pat
         download(server, first)
         pinned = tmp_path / "pinned.pub"  # what the tenant kept of the region's key
         pinned.write_text((server.data_dir / "audit-log.pub").read_text())
-        done = subprocess.run(
+        done = run_command(
             [str(ANDROMEDE), "audit", "verify", str(first), "--public-key", str(pinned)],
-            capture_output=True, text=True, timeout=TIMEOUT,
+            timeout=TIMEOUT,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
 
-        rotated = subprocess.run(
+        rotated = run_command(
             [str(ANDROMEDE), "admin", "audit-key", "rotate", "--to", "file", "--json",
              "--data-dir", str(server.data_dir)],
-            capture_output=True, text=True, timeout=TIMEOUT,
+            timeout=TIMEOUT,
             env={**os.environ, "ANDROMEDE_REGION": REGION},
         )  # fmt: skip
         assert rotated.returncode == 0, rotated.stderr
@@ -56,10 +56,10 @@ def test_a_tenants_offline_verification_passes_across_the_rotation(tmp_path: Pat
         second = tmp_path / "second.json"
         download(server, second)
         # The pinned (old) key, the earlier trail as trusted: OK across the rotation.
-        done = subprocess.run(
+        done = run_command(
             [str(ANDROMEDE), "audit", "verify", str(second), "--public-key", str(pinned),
              "--trusted", str(first)],
-            capture_output=True, text=True, timeout=TIMEOUT,
+            timeout=TIMEOUT,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "extending" in done.stdout and "across 1 key transition(s)" in done.stdout
@@ -83,19 +83,19 @@ def test_a_tenants_offline_verification_passes_across_the_rotation(tmp_path: Pat
         content["checkpoint"] = old_key.sign(text + "\n", origin)
         forged = tmp_path / "forged.json"
         forged.write_text(json.dumps(content))
-        done = subprocess.run(
+        done = run_command(
             [str(ANDROMEDE), "audit", "verify", str(forged), "--public-key", str(pinned)],
-            capture_output=True, text=True, timeout=TIMEOUT,
+            timeout=TIMEOUT,
         )  # fmt: skip
         assert done.returncode == 1
         assert "retired at size" in done.stderr
 
 
 def rotate(server: ServerProcess) -> dict[str, str]:
-    rotated = subprocess.run(
+    rotated = run_command(
         [str(ANDROMEDE), "admin", "audit-key", "rotate", "--to", "file", "--json",
          "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=TIMEOUT,
+        timeout=TIMEOUT,
         env={**os.environ, "ANDROMEDE_REGION": REGION},
     )  # fmt: skip
     assert rotated.returncode == 0, rotated.stderr
@@ -146,10 +146,10 @@ def test_a_witness_given_only_the_old_key_keeps_cosigning(tmp_path: Path) -> Non
             name, new_key = parse_verifier_key(rotation["verifier_key"])
             origin = f"{name}/{second['log']}"
             open_note(str(second["checkpoint"]), origin, new_key)
-            done = subprocess.run(
+            done = run_command(
                 [str(ANDROMEDE), "audit", "verify", str(tmp_path / "second.json"),
                  "--public-key", str(pinned), "--witness-key", str(vkey)],
-                capture_output=True, text=True, timeout=TIMEOUT,
+                timeout=TIMEOUT,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
             assert f"cosigned by {NAME}" in done.stdout
@@ -191,10 +191,10 @@ def test_serve_rotates_the_key_on_schedule_once(tmp_path: Path) -> None:
         wait_for_requests(server, act(server))
         second = tmp_path / "second.json"
         download(server, second)
-        done = subprocess.run(
+        done = run_command(
             [str(ANDROMEDE), "audit", "verify", str(second), "--public-key", str(pinned),
              "--trusted", str(first)],
-            capture_output=True, text=True, timeout=TIMEOUT,
+            timeout=TIMEOUT,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         [transition] = json.loads(second.read_text())["key_transitions"]

@@ -24,15 +24,14 @@ from andromede.audit.note import Checkpoint, open_note, parse_verifier_key
 from andromede.audit.signing import FileLogSigningKey
 from e2e.helpers import REGION, boto3_client
 from support.apiclient import RequestsSigV4
+from support.launcher import run_command
 from support.server import ANDROMEDE, ServerProcess
 
 TIMEOUT = 60
 
 
 def andromede(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ANDROMEDE), "audit", *args], capture_output=True, text=True, timeout=TIMEOUT
-    )
+    return run_command([str(ANDROMEDE), "audit", *args], timeout=TIMEOUT)
 
 
 def download(server: ServerProcess, output: Path, *extra: str) -> None:

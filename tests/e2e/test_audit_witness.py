@@ -23,6 +23,7 @@ from andromede.audit.note import Checkpoint, parse_verifier_key
 from andromede.audit.signing import FileLogSigningKey
 from e2e.helpers import REGION
 from e2e.test_audit_trail import act, andromede, download, verify, wait_for_requests
+from support.launcher import run_command
 from support.server import ANDROMEDE, ServerProcess, free_port, running_server
 
 NAME = "witness.example.org/w1"
@@ -32,9 +33,9 @@ def witness_key(folder: Path) -> tuple[Path, Path]:
     """A witness key made by ``andromede witness key``: the private key file (0600) and the
     cosigner verifier key file."""
     key_file = folder / "witness.key"
-    made = subprocess.run(
+    made = run_command(
         [str(ANDROMEDE), "witness", "key", "--name", NAME, "--key-file", str(key_file)],
-        capture_output=True, text=True, timeout=60, check=False,
+        timeout=60, check=False,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert key_file.stat().st_mode & 0o077 == 0  # the private key is the witness's alone

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from e2e.helpers import client_binary, run_cli
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -69,10 +69,10 @@ def test_boto3_group_converges_scales_in_and_is_force_deleted(
 ) -> None:
     disk = tmp_path_factory.mktemp("image") / "disk.raw"
     disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "debian-test",
          "--public", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
+        timeout=60, check=True,
         env={**os.environ, **server.extra_env},
     )  # fmt: skip
     image_id = str(json.loads(done.stdout)["image_id"])
@@ -446,10 +446,10 @@ def _image(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory, ec2:
         return str(found[0]["ImageId"])
     disk = tmp_path_factory.mktemp("image-mixed") / "disk.raw"
     disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "debian-test",
          "--public", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
+        timeout=60, check=True,
         env={**os.environ, **server.extra_env},
     )  # fmt: skip
     return str(json.loads(done.stdout)["image_id"])

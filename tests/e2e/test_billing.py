@@ -25,6 +25,7 @@ from botocore.credentials import Credentials
 
 from e2e.helpers import REGION
 from support.apiclient import RequestsSigV4
+from support.launcher import run_command
 from support.server import ANDROMEDE, ServerProcess, running_server
 
 TIMEOUT = 10
@@ -165,12 +166,14 @@ def test_boto3_traffic_is_metered_exactly_and_priced(metered: ServerProcess) -> 
     assert rows[-1]["meter"] == "total" and Decimal(rows[-1]["net_eur"]) == net_a + net_out
 
     # The operator's command reads the same report from the data folder.
-    printed = subprocess.run(
+    printed = run_command(
         [str(ANDROMEDE), "admin", "usage", "--tenant", name, "--month", month, "--csv",
          "--data-dir", str(metered.data_dir)],
-        check=True, capture_output=True, timeout=60, text=True,
+        check=True, timeout=60,
     )  # fmt: skip
     assert printed.stdout == as_csv.text
+    # Exec'd, not forked from the launcher (support.launcher.run_command): the table's width
+    # is read from COLUMNS when the console module is imported, which the launcher did.
     table = subprocess.run(
         [str(ANDROMEDE), "admin", "usage", "--tenant", name, "--month", month,
          "--data-dir", str(metered.data_dir)],

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from botocore.credentials import Credentials
 
 from e2e.iam_helpers import Tenant, client_for, new_tenant
 from support.apiclient import RequestsSigV4
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -67,10 +67,10 @@ def listened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
 def _import_image(server: ServerProcess, folder: Path) -> str:
     disk = folder / "disk.raw"
     disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "billing-test",
          "--public", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
+        timeout=60, check=True,
         env={**os.environ, **server.extra_env},
     )  # fmt: skip
     return str(json.loads(done.stdout)["image_id"])

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -43,6 +42,7 @@ from botocore.serialize import create_serializer
 
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -336,10 +336,10 @@ def _public_image(server: ServerProcess, tmp_path: Path, name: str) -> str:
     output shown when it fails, so that a failure under load says why."""
     disk = tmp_path / f"{name}.raw"
     disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", name,
          "--public", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=False,
+        timeout=60, check=False,
         env={**os.environ, **server.extra_env},
     )  # fmt: skip
     assert done.returncode == 0, f"image import failed: {done.stdout}{done.stderr}"

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from e2e.helpers import client_binary, run_cli
 from e2e.iam_helpers import client_for, new_tenant
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -50,10 +51,10 @@ def ec2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
 def image_id(ec2_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> str:
     disk = tmp_path_factory.mktemp("image") / "disk.raw"
     disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "debian-test",
          "--public", "--json", "--data-dir", str(ec2_server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
+        timeout=60, check=True,
         env={**os.environ, **ec2_server.extra_env},
     )  # fmt: skip
     return str(json.loads(done.stdout)["image_id"])
@@ -479,10 +480,10 @@ def test_a_restart_reconciles_instances_whose_hypervisor_lost_them(
     with running_server(tmp_path / "data", extra_env=env) as server:
         disk = tmp_path / "disk.raw"
         disk.write_bytes(os.urandom(4096))
-        done = subprocess.run(
+        done = run_command(
             [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "restart-test",
              "--public", "--json", "--data-dir", str(server.data_dir)],
-            capture_output=True, text=True, timeout=60, check=True,
+            timeout=60, check=True,
         )  # fmt: skip
         client = ec2_client(server)
         run = client.run_instances(ImageId=json.loads(done.stdout)["image_id"],

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from support.guest_images import (
     USER_DATA_EXIT_MARKER,
     GuestImage,
 )
+from support.launcher import run_command
 from support.qemu_host import (
     clear_qemu_host,
     ec2_client,
@@ -375,11 +375,11 @@ def test_the_host_keeps_a_verified_copy_of_an_image_until_it_is_deregistered_and
         aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=REGION
     ).client("sts", endpoint_url=server.endpoint)
     tenant = sts.get_caller_identity()["Account"]
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(guest_image.disk), "--name",
          f"private-{uuid.uuid4().hex[:6]}", "--tenant", tenant, "--json",
          "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=300, check=True,
+        timeout=300, check=True,
         env={**os.environ, **server.extra_env},
     )  # fmt: skip
     imported = json.loads(done.stdout)

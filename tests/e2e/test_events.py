@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for, new_tenant
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -329,10 +329,10 @@ def test_instance_state_changes_reach_a_rule(
 ) -> None:
     disk = tmp_path_factory.mktemp("image") / "disk.raw"
     disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "events-test",
          "--public", "--json", "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=60, check=True,
+        timeout=60, check=True,
         env={**os.environ, **server.extra_env},
     )  # fmt: skip
     image_id = json.loads(done.stdout)["image_id"]

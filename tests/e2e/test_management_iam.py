@@ -23,6 +23,7 @@ from botocore.credentials import Credentials
 
 from andromede.audit.model import Outcome, parse_entry
 from support.apiclient import RequestsSigV4
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess
 
 TIMEOUT = 60
@@ -41,9 +42,7 @@ def api(
 
 
 def audit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ANDROMEDE), "audit", *args], capture_output=True, text=True, timeout=TIMEOUT
-    )
+    return run_command([str(ANDROMEDE), "audit", *args], timeout=TIMEOUT)
 
 
 def credentials_file(

@@ -7,7 +7,6 @@ of reach throughout."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ from botocore.exceptions import ClientError
 from andromede.audit.model import parse_entry
 from e2e.helpers import REGION, boto3_client
 from support.apiclient import RequestsSigV4
+from support.launcher import run_command
 from support.server import ANDROMEDE, ServerProcess
 
 TIMEOUT = 60
@@ -59,17 +59,17 @@ def denied(call: Any, **kwargs: Any) -> str:
 
 
 def trail_of(server: ServerProcess, output: Path) -> dict[str, Any]:
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "audit", "download", "admin", "--output", str(output),
          "--endpoint", server.api_endpoint, "--credentials-file", str(server.credentials_file),
          "--region", REGION],
-        capture_output=True, text=True, timeout=TIMEOUT,
+        timeout=TIMEOUT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    verified = subprocess.run(
+    verified = run_command(
         [str(ANDROMEDE), "audit", "verify", str(output),
          "--public-key", str(server.data_dir / "audit-log.pub")],
-        capture_output=True, text=True, timeout=TIMEOUT,
+        timeout=TIMEOUT,
     )  # fmt: skip
     assert verified.returncode == 0, verified.stderr
     trail: dict[str, Any] = json.loads(output.read_text())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, free_port, running_server
 
 FR, DE, ES = REGION, "eu-de-1", "eu-es-1"
@@ -84,11 +84,9 @@ def blobs(data_dir: Path, region: str) -> set[str]:
 
 
 def admin(gateways: Gateways, *args: str) -> str:
-    result = subprocess.run(
+    result = run_command(
         [str(ANDROMEDE), "admin", *args, "--data-dir", str(gateways.main.data_dir)],
         env={**os.environ, **gateways.env, "ANDROMEDE_REGION": FR},
-        capture_output=True,
-        text=True,
         timeout=60,
         check=False,
     )

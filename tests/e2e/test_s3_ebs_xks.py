@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from e2e.test_ec2 import ec2_client
 from e2e.test_kms_api import kms_client, new_tenant
 from e2e.test_kms_xks import connected_store, server_env, xks_key
 from probe.test_encryption_at_rest import encodings, hits
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 from support.xks import RunningXksProxy, running_xks_proxy
 
@@ -261,10 +261,10 @@ def test_volumes_under_an_xks_key_need_the_proxy_to_attach(
     _, arn, external = new_key(uncached, proxy, "volume")
     disk = tmp_path / "disk.raw"
     disk.write_bytes(os.urandom(64 * 1024))
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "xks-test",
          "--public", "--json", "--data-dir", str(uncached.data_dir)],
-        capture_output=True, text=True, timeout=120, check=True,
+        timeout=120, check=True,
         env={**os.environ, **uncached.extra_env},
     )  # fmt: skip
     image_id = str(json.loads(done.stdout)["image_id"])

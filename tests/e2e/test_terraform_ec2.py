@@ -25,6 +25,7 @@ from e2e.terraform_kit import (
     PUBLIC_DNS_DOMAIN,
     Terraform,
     aws_provider,
+    server_endpoint,
     terraform_ec2_server,
 )
 from e2e.test_kms_api import kms_client
@@ -88,7 +89,7 @@ resource "aws_iam_openid_connect_provider" "ci" {
 """
 
 VOLUMES = (
-    aws_provider("ec2", "kms", "iam", "sts", default_tags=DEFAULT_TAGS)
+    aws_provider(default_tags=DEFAULT_TAGS)
     + BOUNDARIES
     + """
 resource "aws_kms_key" "disks" {
@@ -169,7 +170,7 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
     values = {
         "region": REGION,
         "credentials": ec2_server.credentials_file,
-        "endpoint": ec2_server.endpoint,
+        "endpoints": server_endpoint(terraform.work, ec2_server.endpoint),
         "image": image_id,
         "keep_root": "false",
         "data_size": 2,
@@ -333,7 +334,7 @@ def test_terraform_makes_volumes_and_an_instance_under_a_kms_key(
 # resource manages, imported so that destroy detaches and deletes it first, as users do),
 # made again with CreateDefaultVpc by the next apply, and the subnet with CreateDefaultSubnet.
 DEFAULT_VPC = (
-    aws_provider("ec2")
+    aws_provider()
     + """
 resource "aws_default_vpc" "main" {
   force_destroy = true
@@ -398,7 +399,7 @@ def test_terraform_adopts_deletes_and_makes_again_the_default_vpc(
     values = {
         "region": REGION,
         "credentials": credentials,
-        "endpoint": ec2_server.endpoint,
+        "endpoints": server_endpoint(terraform.work, ec2_server.endpoint),
         "zone": zone,
         "gateway": gateway["InternetGatewayId"],
     }
@@ -440,9 +441,7 @@ def test_terraform_adopts_deletes_and_makes_again_the_default_vpc(
 
     # The default subnet alone deleted behind Terraform's back: the next apply finds it gone
     # and aws_default_subnet calls CreateDefaultSubnet for its zone. (No plan between: the
-    # last plan below refreshes the made VPC too, and each plan costs the provider some 4 s of
-    # CPU validating its 1,500 resource schemas — InternalValidate at every
-    # ValidateProviderConfig, twice a plan.)
+    # last plan below refreshes the made VPC too.)
     ec2.delete_subnet(SubnetId=subnet["SubnetId"])
     terraform("apply", "-auto-approve", "-input=false")
     again = json.loads(terraform("output", "-json").stdout)["subnet"]["value"]

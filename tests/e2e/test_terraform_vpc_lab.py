@@ -27,6 +27,7 @@ from e2e.terraform_kit import (
     DESTROY_AFTER_PLAN,
     Terraform,
     aws_provider,
+    server_endpoint,
     terraform_ec2_server,
 )
 from support.qemu_host import import_image
@@ -88,7 +89,7 @@ output "left_table_id" { value = aws_vpc.left.main_route_table_id }
 
 
 LAUNCH_TEMPLATE = (
-    aws_provider("autoscaling", "cloudwatch", "ec2", "s3", default_tags=DEFAULT_TAGS)
+    aws_provider(default_tags=DEFAULT_TAGS)
     + """
 # An Auto Scaling group of one instance in the data subnet, from a template it can launch
 # (decisions 0156, 0159), with a scheduled action and a lifecycle hook.
@@ -661,7 +662,7 @@ def test_terraform_launches_an_instance_from_a_launch_template(
     values = {
         "region": REGION,
         "credentials": ec2_server.credentials_file,
-        "endpoint": ec2_server.endpoint,
+        "endpoints": server_endpoint(terraform.work, ec2_server.endpoint),
         "image": import_image(ec2_server, disk, "tf-lt"),
         "name": f"tf-web-{os.urandom(4).hex()}",
     }

@@ -8,7 +8,6 @@ import base64
 import json
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from andromede.xks.auditlog import verify_chain
 from andromede.xks.model import cdiv
+from support.launcher import run_command
 from support.xks import ANDROMEDE, RunningXksProxy, running_xks_proxy, sign
 
 pytestmark = pytest.mark.e2e
@@ -195,8 +195,7 @@ def test_stopped_then_started_again(proxy: RunningXksProxy, tls: ssl.SSLContext)
 
 
 def test_the_help_names_every_command(tmp_path: Path) -> None:
-    shown = subprocess.run([str(ANDROMEDE), "xks-proxy", "--help"], capture_output=True,
-                           text=True, check=True).stdout  # fmt: skip
+    shown = run_command([str(ANDROMEDE), "xks-proxy", "--help"], timeout=60).stdout
     for command in ("serve", "create-key", "list-keys", "disable-key", "enable-key",
                     "delete-key", "new-credential"):  # fmt: skip
         assert command in shown

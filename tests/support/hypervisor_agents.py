@@ -26,6 +26,7 @@ from pathlib import Path
 import trustme
 
 from andromede.hypervisor.agent import agent_ready
+from support.launcher import LaunchedServer, start_command
 from support.server import ANDROMEDE, free_port
 
 __all__ = ["AgentPki", "AgentProcess", "Underlay", "issue_pem", "stop_agents", "underlay_pair"]
@@ -73,7 +74,7 @@ class AgentProcess:
     state_dir: Path
     env: dict[str, str]
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | LaunchedServer | None = None
 
     @property
     def url(self) -> str:
@@ -88,10 +89,10 @@ class AgentProcess:
         # A killed agent leaves its socket file: gone, so readiness means the new one.
         (self.state_dir / "agent.sock").unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = start_command(
                 [str(ANDROMEDE), "agent", "--data-dir", str(self.data_dir),
                  "--listen", f"127.0.0.1:{self.port}"],
-                stdout=log, stderr=log, env=env, start_new_session=True,
+                env=env, log=log.fileno(),
             )  # fmt: skip
         if not agent_ready(self.state_dir / "agent.sock", AGENT_START_TIMEOUT):
             self.stop()

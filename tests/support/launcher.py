@@ -41,7 +41,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-__all__ = ["LaunchedServer", "Launcher", "LauncherGone", "launcher"]
+__all__ = [
+    "LaunchedServer",
+    "Launcher",
+    "LauncherGone",
+    "launcher",
+    "run_command",
+    "start_command",
+]
 
 # A request carries the whole environment (some 5 KiB): room for a far larger one, in one
 # datagram (a SOCK_SEQPACKET message is bounded by the socket's send buffer, 208 KiB).
@@ -131,34 +138,41 @@ def serve_requests(channel_fd: int) -> None:
             channel.send(json.dumps({"exited": pid, "returncode": returncode}).encode())
         if channel.fileno() not in ready:
             continue
-        message, fds, _, _ = socket.recv_fds(channel, _MESSAGE_BYTES, 1)
+        message, fds, _, _ = socket.recv_fds(channel, _MESSAGE_BYTES, 2)
         if not message:
             return  # the test process has gone: its servers live on, as exec'd ones would
-        (log,) = fds
+        # The log (standard error, and standard output unless a second descriptor came).
+        log, output = fds[0], fds[-1]
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             pid = os.fork()
         except OSError as exc:
-            os.close(log)
+            for fd in fds:
+                os.close(fd)
             channel.send(json.dumps({"error": f"fork: {exc}"}).encode())
             continue
         if pid == 0:
-            _become_server(json.loads(message), log, channel, entry)
-        os.close(log)
+            _become_server(json.loads(message), log, output, channel, entry)
+        for fd in fds:
+            os.close(fd)
         pidfd = os.pidfd_open(pid)
         children[pidfd] = pid
         socket.send_fds(channel, [json.dumps({"started": pid}).encode()], [pidfd])
 
 
 def _become_server(
-    request: dict[str, Any], log: int, channel: socket.socket, entry: Callable[[], Any]
+    request: dict[str, Any],
+    log: int,
+    output: int,
+    channel: socket.socket,
+    entry: Callable[[], Any],
 ) -> NoReturn:
-    """In the child: what ``subprocess.Popen(argv, stdout=log, stderr=log, env=env, cwd=cwd,
+    """In the child: what ``subprocess.Popen(argv, stdout=output, stderr=log, env=env, cwd=cwd,
     start_new_session=True)`` does between its fork and its exec, then the console script."""
     channel.detach()  # closed below with the rest: the socket object must not close it again
     os.setsid()
-    os.dup2(log, 1)
+    os.dup2(output, 1)
     os.dup2(log, 2)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the log, the channel, the other pidfds
     os.chdir(request["cwd"])
@@ -232,14 +246,22 @@ class Launcher:
         return self._process.pid if self._process is not None else None
 
     def spawn(
-        self, argv: list[str], env: Mapping[str, str], cwd: Path, log: int, start_timeout: float
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        log: int,
+        start_timeout: float,
+        output: int | None = None,
     ) -> LaunchedServer:
-        """A server forked from the launcher; one restart if the launcher is found dead."""
+        """A server forked from the launcher; one restart if the launcher is found dead.
+        ``log`` takes its standard error, and its standard output unless ``output`` does."""
+        fds = [log] if output is None else [log, output]
         for attempt in (1, 2):
             channel = self._running()
             request = json.dumps({"argv": argv, "env": dict(env), "cwd": str(cwd)}).encode()
             try:
-                socket.send_fds(channel, [request], [log])
+                socket.send_fds(channel, [request], fds)
                 pid, pidfd = self._started(channel, start_timeout)
             except (OSError, LauncherGone):
                 self.close()
@@ -384,6 +406,71 @@ class LaunchedServer:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+
+def run_command(
+    argv: list[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
+    check=check)`` of an ``andromede`` command (``argv[0]`` the console script), forked from
+    the launcher where a fork is what the exec would be: an exec'd command paid its
+    interpreter and the application's imports, 3.7 to 4.4 s of CPU on a loaded machine, for
+    work that took 0.2 to 0.3 s (an image import). Its standard input is empty."""
+    environment = dict(os.environ if env is None else env)
+    if not launcher().forks_like_exec(environment):
+        return subprocess.run(
+            argv,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
+        child = launcher().spawn(
+            argv,
+            environment,
+            Path.cwd(),
+            errors.fileno(),
+            start_timeout=timeout,
+            output=output.fileno(),
+        )
+        try:
+            returncode = child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(30)
+            raise
+        output.seek(0)
+        errors.seek(0)
+        stdout = output.read().decode(errors="replace")
+        stderr = errors.read().decode(errors="replace")
+    if check and returncode != 0:
+        raise subprocess.CalledProcessError(returncode, argv, stdout, stderr)
+    return subprocess.CompletedProcess(argv, returncode, stdout, stderr)
+
+
+def start_command(
+    argv: list[str], *, env: Mapping[str, str], log: int
+) -> subprocess.Popen[bytes] | LaunchedServer:
+    """``subprocess.Popen(argv, stdout=log, stderr=log, env=env, start_new_session=True)`` of
+    a long-running ``andromede`` command (an agent, an XKS proxy), forked from the launcher
+    where a fork is what the exec would be (:func:`run_command`)."""
+    if launcher().forks_like_exec(env):
+        return launcher().spawn(argv, env, Path.cwd(), log, start_timeout=_ANSWER_SECONDS)
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        env=dict(env),
+        start_new_session=True,
+    )
 
 
 _LAUNCHER: Launcher | None = None

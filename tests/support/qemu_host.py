@@ -39,6 +39,7 @@ import pytest
 from botocore.config import Config
 
 from support.guest_images import GuestImage, GuestImageUnavailable, build_guest_image
+from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 __all__ = [
@@ -173,12 +174,11 @@ def qemu_processes(state_dir: Path) -> list[int]:
 
 def import_image(server: ServerProcess, disk: Path, name: str) -> str:
     """``andromede admin image import`` of a public image (a fresh name each time); its id."""
-    done = subprocess.run(
+    done = run_command(
         [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name",
          f"{name}-{uuid.uuid4().hex[:6]}", "--public", "--json",
          "--data-dir", str(server.data_dir)],
-        capture_output=True, text=True, timeout=300, check=True,
-        env={**os.environ, **server.extra_env},
+        env={**os.environ, **server.extra_env}, timeout=300, check=True,
     )  # fmt: skip
     image_id: str = json.loads(done.stdout)["image_id"]
     return image_id

@@ -44,6 +44,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from support.launcher import LaunchedServer, run_command, start_command
 from support.server import REGION, free_port
 from support.softhsm import softhsm_library
 
@@ -81,7 +82,7 @@ class _Process:
     token_args: list[str]
     ca_bundle: Path
     log_path: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | LaunchedServer | None = None
     # Mutual TLS: what serve is started with, and the client certificate the readiness probe
     # presents (certificate file, key file).
     client_args: list[str] = field(default_factory=list)
@@ -91,12 +92,10 @@ class _Process:
         if self.process is not None and self.process.poll() is None:
             return
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = start_command(
                 [str(ANDROMEDE), "xks-proxy", "serve", *self.serve_args, *self.client_args],
-                stdout=log,
-                stderr=log,
                 env=self.env,
-                start_new_session=True,
+                log=log.fileno(),
             )
         deadline = time.monotonic() + timeout
         context = ssl.create_default_context(cafile=str(self.ca_bundle))
@@ -127,11 +126,9 @@ class _Process:
             process.wait(5)
 
     def command(self, *args: str) -> str:
-        done = subprocess.run(
+        done = run_command(
             [str(ANDROMEDE), "xks-proxy", *args, *self.token_args],
             env=self.env,
-            capture_output=True,
-            text=True,
             timeout=60,
         )
         if done.returncode != 0:
@@ -191,10 +188,10 @@ class RunningXksProxy:
     def add_credential(self) -> tuple[str, str]:
         """A new SigV4 credential, added to the running proxy's credentials file (which the
         proxy reads again at its next request): ``(access_key_id, secret_access_key)``."""
-        printed = subprocess.run(
+        printed = run_command(
             [str(ANDROMEDE), "xks-proxy", "new-credential",
              "--append-to", str(self.credentials_file)],
-            env=self._process.env, capture_output=True, text=True, check=True, timeout=60,
+            env=self._process.env, check=True, timeout=60,
         ).stdout  # fmt: skip
         credential = json.loads(printed)["XksProxyAuthenticationCredential"]
         return credential["AccessKeyId"], credential["RawSecretAccessKey"]
@@ -263,10 +260,10 @@ def running_xks_proxy(root: Path, *, region: str = REGION) -> Iterator[RunningXk
     key_file.chmod(0o600)
 
     credentials_file = root / "credentials.toml"
-    printed = subprocess.run(
+    printed = run_command(
         [str(ANDROMEDE), "xks-proxy", "new-credential", "--uri-path-prefix", URI_PATH_PREFIX,
          "--append-to", str(credentials_file)],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
+        env=env, check=True, timeout=60,
     ).stdout  # fmt: skip
     console_file = json.loads(printed)
     credential = console_file["XksProxyAuthenticationCredential"]
