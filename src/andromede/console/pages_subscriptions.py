@@ -157,15 +157,15 @@ _ENDPOINT_FIELDS: Final = {"sqs": "queue_arn", "firehose": "stream_arn"}
 
 def _subscription(f: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
     """Subscribe's protocol, endpoint and attributes from the form: a queue's ARN for sqs,
-    a delivery stream's with its role (and raw delivery when ticked) for firehose, the URL
-    or address typed for the others."""
+    a delivery stream's with its role for firehose, the URL or address typed for the others;
+    raw delivery when ticked."""
     protocol = f.get("protocol", "").strip()
     endpoint = f.get(_ENDPOINT_FIELDS.get(protocol, "endpoint"), "").strip()
     attributes = {FILTER_POLICY: f.get("filter_policy", "").strip()}
     if protocol == "firehose":
         attributes[SUBSCRIPTION_ROLE_ARN] = f.get("role_arn", "").strip()
-        if f.get("raw") == "yes":
-            attributes[RAW_MESSAGE_DELIVERY] = "true"
+    if f.get("raw") == "yes":  # any protocol: SNS refuses it where it means nothing (email)
+        attributes[RAW_MESSAGE_DELIVERY] = "true"
     if attributes[FILTER_POLICY]:
         attributes[FILTER_POLICY_SCOPE] = f.get("filter_policy_scope", "").strip()
     return protocol, endpoint, attributes

@@ -224,6 +224,47 @@ async def test_a_user_firehose_refuses_sees_its_refusal(console: ConsoleHarness)
         assert "firehose:ListDeliveryStreams" in alert(page)
 
 
+async def test_streams_in_pages_and_one_a_user_may_list_not_describe(tmp_path: Path) -> None:
+    async with (
+        console_harness(tmp_path, console_page_size=1) as console,
+        console.client() as root,
+    ):
+        tenant = await sign_in_root(console, root)
+        token = await csrf(root)
+        await root.post("/buckets", data={"csrf": token, "name": "landing", "region": "eu-fr-1"})
+        role = await console.identity.create_role(tenant, "ok", trust("firehose.amazonaws.com"))
+        for name in ("alpha", "beta"):
+            made = await root.post(
+                "/firehose",
+                data={"csrf": token, "name": name, "bucket": "landing", "role_arn": role.arn,
+                      "size_mb": "5", "interval_seconds": "300"},
+            )  # fmt: skip
+            assert made.status_code == 303, alert(made)
+        first = await root.get("/firehose")
+        assert 'id="stream-alpha"' in first.text and 'id="stream-beta"' not in first.text
+        assert 'href="/console/firehose?after=alpha" rel="next"' in first.text
+        second = await root.get("/firehose", params={"after": "alpha"})
+        assert 'id="stream-beta"' in second.text and 'id="stream-alpha"' not in second.text
+        assert 'id="streams-next"' not in second.text
+
+        listing_only = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "firehose:ListDeliveryStreams", "Resource": "*"}
+            ],
+        }
+        await console.user_with_password(tenant, "lister")
+        await console.identity.put_user_policy(tenant, "lister", "list", json.dumps(listing_only))
+        async with console.client() as client:
+            assert (await log_in(client, "admin", "lister")).status_code == 303
+            page = await client.get("/firehose")
+            assert page.status_code == 200
+            row = page.text.split('id="stream-alpha"', 1)[1].split("</tr>", 1)[0]
+            assert "firehose:DescribeDeliveryStream" in row and "(AccessDeniedException)" in row
+            creating = form_of(page, "create-stream-form")
+            assert "<option" not in creating  # no bucket nor role this user may list
+
+
 @pytest.fixture
 async def quick(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
     """The console whose Firehose deliverer passes every 0.05 s: a stream made is ACTIVE at
