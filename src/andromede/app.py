@@ -39,6 +39,7 @@ from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
+from andromede.console.wire_firehose import FirehoseWire
 from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
@@ -725,6 +726,7 @@ class Application:
                 events=EventsWire(apis["events"]),
                 elb=ElbWire(apis["elasticloadbalancing"]),
                 autoscaling=AutoScalingWire(apis["autoscaling"]),
+                firehose=FirehoseWire(apis["firehose"]),
             )
         )
         self._running = _Running(

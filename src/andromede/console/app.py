@@ -42,6 +42,7 @@ from andromede.console import (
     pages_dashboards,
     pages_event_archives,
     pages_events,
+    pages_firehose,
     pages_flow_logs,
     pages_iam,
     pages_iam_oidc,
@@ -88,6 +89,7 @@ from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
+from andromede.console.wire_firehose import FirehoseWire
 from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
@@ -192,11 +194,12 @@ class Console:
         events: EventsWire | None = None,
         elb: ElbWire | None = None,
         autoscaling: AutoScalingWire | None = None,
+        firehose: FirehoseWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
         Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2),
-        ``autoscaling`` (EC2 Auto Scaling):
+        ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose):
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -221,6 +224,7 @@ class Console:
         self.events = events
         self.elb = elb
         self.autoscaling = autoscaling
+        self.firehose = firehose
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -484,6 +488,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_logs.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_log_exports.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_log_insights.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_firehose.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_event_archives.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),

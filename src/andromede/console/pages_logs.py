@@ -2,7 +2,8 @@
 list (a name prefix, pages, retention, stored bytes, KMS key), a group's creation (retention,
 a key among the account's, tags, its class, deletion protection — decision 0222), a group's
 page (its retention and deletion protection changed, its metric filters
-listed, made and deleted, its streams newest first), a stream's events (GetLogEvents' pages,
+listed, made and deleted, its subscription filters — ``pages_log_subscriptions`` —, its streams
+newest first), a stream's events (GetLogEvents' pages,
 newer and older), a search across the group (FilterLogEvents with a typed pattern) and a
 group's deletion — Logs' own calls as the signed-in principal (``wire_logs.LogsWire``), so
 its IAM decisions and its words answer them.
@@ -24,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from andromede.console import handlers
 from andromede.console import pages_log_protection as protection
+from andromede.console import pages_log_subscriptions as subscriptions
 from andromede.console.handlers import (
     Form,
     FormFault,
@@ -56,8 +58,13 @@ _ACTIONS: Final = frozenset(
 )
 # CreateLogGroup's classes the console offers (DELIVERY serves Lambda only: none here).
 LOG_CLASSES: Final = ("STANDARD", "INFREQUENT_ACCESS")
-# A group's data protection policy (decision 0211), put or deleted (``pages_log_protection``).
-_PROTECTION: Final = {"put-protection": protection.put, "delete-protection": protection.delete}
+# A group's data protection policy (decision 0211), put or deleted (``pages_log_protection``),
+# and its subscription filters (decision 0225, ``pages_log_subscriptions``).
+_PROTECTION: Final = {
+    "put-protection": protection.put,
+    "delete-protection": protection.delete,
+    **subscriptions.ACTIONS,
+}
 
 
 def group_url(name: str) -> str:
@@ -169,6 +176,7 @@ async def _group_page(
     error: str | None = None,
     status: int = 200,
     protection_typed: Mapping[str, str] | None = None,
+    subscription_typed: Mapping[str, str] | None = None,
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = console.logs
@@ -179,6 +187,7 @@ async def _group_page(
     policy: protection.PolicyView | None = None
     policy_error = ""
     group_names: list[str] = []
+    subscribed: dict[str, Any] = {}
     origin, principal = request.scope, session.principal
     if wire is None:
         error, status = _("This server serves no CloudWatch Logs."), 404
@@ -209,6 +218,9 @@ async def _group_page(
                 policy = None if document is None else protection.policy_view(document)
             with suppress(WireError):  # the destination's choices only: Logs decides
                 group_names = await wire.group_names(origin, principal)
+            subscribed = await subscriptions.section(
+                console, request, session, name, group.log_class, subscription_typed
+            )
     return console.render(
         request,
         "log_group.html",
@@ -228,6 +240,7 @@ async def _group_page(
         custom_rows=range(1, protection.CUSTOM_ROWS + 1),
         group_names=[g for g in group_names if g != name],
         error=error,
+        **subscribed,
     )
 
 
@@ -279,10 +292,11 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             return RedirectResponse(_GROUPS_URL, status_code=303)
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)
-        typed = fields if action == "put-protection" else None
         return await _group_page(
-            console, request, session, name, error=error, status=status, protection_typed=typed
-        )
+            console, request, session, name, error=error, status=status,
+            protection_typed=fields if action == "put-protection" else None,
+            subscription_typed=fields if action == subscriptions.PUT else None,
+        )  # fmt: skip
     return RedirectResponse(group_url(name), status_code=303)
 
 

@@ -3,8 +3,10 @@
 ``alias/aws/sns``, its message data protection policy shown (decision 0215), and its
 subscriptions: the page lists them (protocol, endpoint, owner, filter policy and its scope; one
 awaiting its confirmation shown as such, with nothing to act on yet, as SNS gives it no ARN),
-subscribes a queue of the account (chosen among those SQS lists to the user) or an https
-endpoint, with a filter policy; sets a subscription's filter policy; unsubscribes after a
+subscribes a queue of the account (chosen among those SQS lists to the user), an https
+endpoint or a Firehose delivery stream of the account as one of its roles, raw or not
+(decision 0226; the streams and roles as Firehose and IAM list them to the user), with a
+filter policy; sets a subscription's filter policy; unsubscribes after a
 ticked box.
 
 Every read and change is SNS's own call, made as the signed-in principal
@@ -25,9 +27,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console.handlers import Form, Typed, action, first_refusal, signed_in
+from andromede.console.pages_firehose import role_choices, stream_choices
 from andromede.console.pages_topics import topic_key_choices
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
+from andromede.console.wire_iam import RoleRow
 from andromede.console.wire_queues import QueueRow
 from andromede.console.wire_topics import KMS_MASTER_KEY_ID, SnsWire, SubscriptionRow, TopicRow
 
@@ -38,6 +42,8 @@ __all__ = ["ROUTES"]
 
 FILTER_POLICY: Final = "FilterPolicy"
 FILTER_POLICY_SCOPE: Final = "FilterPolicyScope"
+SUBSCRIPTION_ROLE_ARN: Final = "SubscriptionRoleArn"
+RAW_MESSAGE_DELIVERY: Final = "RawMessageDelivery"
 
 
 def _topic_url(name: str) -> str:
@@ -73,6 +79,8 @@ async def _page(
     topic: TopicRow | None = None
     protection, protection_error = "", ""
     keys: list[tuple[str, str]] = []
+    streams: list[tuple[str, str]] = []
+    roles: list[RoleRow] = []
     if console.sns is None:
         error, status = _("This server serves no notification topics."), 404
     else:
@@ -101,6 +109,9 @@ async def _page(
                 ]
             except WireError:
                 queues = []
+        if arn:  # a firehose subscription's choices, as the user may list them
+            streams = await stream_choices(console, request, session)
+            roles = await role_choices(console, request, session)
     return console.render(
         request,
         "topic.html",
@@ -111,6 +122,8 @@ async def _page(
         topic_arn=arn,
         subscriptions=rows,
         queues=queues,
+        streams=streams,
+        roles=roles,
         topic=topic,
         kms_keys=keys,
         protection=_indented(protection),
@@ -139,12 +152,20 @@ async def _set_key(sns: SnsWire, request: Request, session: Session, f: Form) ->
     return _topic_url(request.path_params["name"])
 
 
+_ENDPOINT_FIELDS: Final = {"sqs": "queue_arn", "firehose": "stream_arn"}
+
+
 def _subscription(f: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
     """Subscribe's protocol, endpoint and attributes from the form: a queue's ARN for sqs,
-    the URL typed for https."""
+    a delivery stream's with its role for firehose, the URL or address typed for the others;
+    raw delivery when ticked."""
     protocol = f.get("protocol", "").strip()
-    endpoint = f.get("queue_arn" if protocol == "sqs" else "endpoint", "").strip()
+    endpoint = f.get(_ENDPOINT_FIELDS.get(protocol, "endpoint"), "").strip()
     attributes = {FILTER_POLICY: f.get("filter_policy", "").strip()}
+    if protocol == "firehose":
+        attributes[SUBSCRIPTION_ROLE_ARN] = f.get("role_arn", "").strip()
+    if f.get("raw") == "yes":  # any protocol: SNS refuses it where it means nothing (email)
+        attributes[RAW_MESSAGE_DELIVERY] = "true"
     if attributes[FILTER_POLICY]:
         attributes[FILTER_POLICY_SCOPE] = f.get("filter_policy_scope", "").strip()
     return protocol, endpoint, attributes

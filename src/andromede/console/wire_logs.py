@@ -25,6 +25,7 @@ __all__ = [
     "GroupRow",
     "LogsWire",
     "StreamRow",
+    "SubscriptionRow",
     "event_row",
 ]
 
@@ -72,6 +73,17 @@ class FilterRow:
     metric_namespace: str
     metric_name: str
     metric_value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    """A subscription filter (decision 0225) as DescribeSubscriptionFilters tells it."""
+
+    name: str
+    pattern: str
+    destination_arn: str
+    role_arn: str
+    created: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,3 +423,42 @@ class LogsWire(JsonWire):
 
     async def cancel_export_task(self, origin: Scope, principal: Principal, task_id: str) -> None:
         await self._json(origin, principal, "CancelExportTask", {"taskId": task_id})
+
+    # -- subscription filters (decision 0225) ----------------------------------------------------
+    async def subscription_filters(
+        self, origin: Scope, principal: Principal, group: str
+    ) -> list[SubscriptionRow]:
+        """The group's subscription filters (DescribeSubscriptionFilters: two at most)."""
+        payload = {"logGroupName": group, "limit": 50}
+        answer = await self._json(origin, principal, "DescribeSubscriptionFilters", payload)
+        return [
+            SubscriptionRow(
+                str(item.get("filterName", "")),
+                str(item.get("filterPattern", "")),
+                str(item.get("destinationArn", "")),
+                str(item.get("roleArn") or ""),
+                _when(item.get("creationTime")),
+            )
+            for item in answer.get("subscriptionFilters", [])
+            if isinstance(item, dict)
+        ]
+
+    async def put_subscription_filter(
+        self, origin: Scope, principal: Principal, group: str, row: SubscriptionRow
+    ) -> None:
+        """PutSubscriptionFilter; an empty role is not sent (Logs answers what it needs)."""
+        payload = {
+            "logGroupName": group,
+            "filterName": row.name,
+            "filterPattern": row.pattern,
+            "destinationArn": row.destination_arn,
+        }
+        if row.role_arn:
+            payload["roleArn"] = row.role_arn
+        await self._json(origin, principal, "PutSubscriptionFilter", payload)
+
+    async def delete_subscription_filter(
+        self, origin: Scope, principal: Principal, group: str, name: str
+    ) -> None:
+        payload = {"logGroupName": group, "filterName": name}
+        await self._json(origin, principal, "DeleteSubscriptionFilter", payload)

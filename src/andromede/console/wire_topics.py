@@ -56,6 +56,10 @@ class SubscriptionRow:
     owner: str
     filter_policy: str = ""
     filter_policy_scope: str = ""
+    # A firehose subscription's role and whether messages go raw (decision 0226; "" / False
+    # for the others).
+    role_arn: str = ""
+    raw_delivery: bool = False
     # GetSubscriptionAttributes' refusal for this subscription, in its words ("": read)
     error: str = ""
 
@@ -170,6 +174,8 @@ class SnsWire(QueryWire):
             row,
             filter_policy=found.get("FilterPolicy", ""),
             filter_policy_scope=found.get("FilterPolicyScope", ""),
+            role_arn=found.get("SubscriptionRoleArn", ""),
+            raw_delivery=found.get("RawMessageDelivery", "") == "true",
         )
 
     async def subscribe(

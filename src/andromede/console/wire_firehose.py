@@ -1,0 +1,178 @@
+"""The Amazon Data Firehose calls (decision 0223) the console's delivery stream pages make, in
+process as the signed-in principal through Firehose's JSON protocol (``firehoseapi.app``):
+its authorisation (``firehose:<Action>`` on the stream's ARN), checks, audit and errors
+answer them. Each answer is read into the small rows the pages show; nothing here decides
+what Firehose allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from andromede.console.wire import JsonWire
+from andromede.http.response import Scope
+from andromede.iam.model import Principal
+
+__all__ = ["FirehoseWire", "NewStream", "StreamRow"]
+
+_BUCKET_ARN: Final = "arn:aws:s3:::"
+
+
+def _when(value: Any) -> str:
+    """An epoch-seconds timestamp as the pages show it ("" when absent)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return ""
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRow:
+    """A delivery stream as DescribeDeliveryStream tells it, its S3 destination flattened."""
+
+    name: str
+    arn: str
+    status: str
+    created: str
+    bucket: str  # the bucket's name, read from its ARN
+    prefix: str
+    error_prefix: str
+    size_mb: int
+    interval_seconds: int
+    compression: str
+    role_arn: str
+    kms_key_arn: str  # the objects' key ("" : the bucket's default encryption)
+    sse_status: str  # the stream's own encryption setting (Start/StopDeliveryStreamEncryption)
+    sse_key_type: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewStream:
+    """What the console's form makes: a Direct PUT stream into an extended S3 destination."""
+
+    name: str
+    bucket: str
+    role_arn: str
+    prefix: str
+    error_prefix: str
+    size_mb: str  # as typed: Firehose checks the bounds and answers in its words
+    interval_seconds: str
+    gzip: bool
+
+
+def _number(text: str) -> int | str:
+    """A typed number as a number, else as typed (Firehose refuses it in its words)."""
+    stripped = text.strip()
+    return int(stripped) if stripped.isdigit() else stripped
+
+
+def _stream(description: dict[str, Any]) -> StreamRow:
+    destinations = description.get("Destinations")
+    first = _mapping(destinations[0]) if isinstance(destinations, list) and destinations else {}
+    s3 = _mapping(
+        first.get("ExtendedS3DestinationDescription") or first.get("S3DestinationDescription")
+    )
+    hints = _mapping(s3.get("BufferingHints"))
+    kms = _mapping(_mapping(s3.get("EncryptionConfiguration")).get("KMSEncryptionConfig"))
+    sse = _mapping(description.get("DeliveryStreamEncryptionConfiguration"))
+    bucket = str(s3.get("BucketARN", ""))
+    size, interval = hints.get("SizeInMBs"), hints.get("IntervalInSeconds")
+    return StreamRow(
+        name=str(description.get("DeliveryStreamName", "")),
+        arn=str(description.get("DeliveryStreamARN", "")),
+        status=str(description.get("DeliveryStreamStatus", "")),
+        created=_when(description.get("CreateTimestamp")),
+        bucket=bucket.removeprefix(_BUCKET_ARN),
+        prefix=str(s3.get("Prefix") or ""),
+        error_prefix=str(s3.get("ErrorOutputPrefix") or ""),
+        size_mb=size if isinstance(size, int) else 0,
+        interval_seconds=interval if isinstance(interval, int) else 0,
+        compression=str(s3.get("CompressionFormat", "")),
+        role_arn=str(s3.get("RoleARN", "")),
+        kms_key_arn=str(kms.get("AWSKMSKeyARN", "")),
+        sse_status=str(sse.get("Status", "")),
+        sse_key_type=str(sse.get("KeyType", "")),
+        version=str(description.get("VersionId", "")),
+    )
+
+
+class FirehoseWire(JsonWire):
+    """The delivery stream calls the console makes (``Firehose_20150804`` JSON 1.1), as
+    ``principal``."""
+
+    target_prefix = "Firehose_20150804."
+    content_type = "application/x-amz-json-1.1"
+    internal_error = "ServiceUnavailableException"
+
+    async def names(
+        self, origin: Scope, principal: Principal, *, after: str | None, limit: int
+    ) -> tuple[list[str], bool]:
+        """One page of ListDeliveryStreams, after the name ``after``; whether more follow."""
+        payload: dict[str, Any] = {"Limit": limit}
+        if after:
+            payload["ExclusiveStartDeliveryStreamName"] = after
+        answer = await self._json(origin, principal, "ListDeliveryStreams", payload)
+        listed = answer.get("DeliveryStreamNames")
+        names = [str(n) for n in listed] if isinstance(listed, list) else []
+        return names, answer.get("HasMoreDeliveryStreams") is True
+
+    async def describe(self, origin: Scope, principal: Principal, name: str) -> StreamRow:
+        answer = await self._json(
+            origin, principal, "DescribeDeliveryStream", {"DeliveryStreamName": name}
+        )
+        return _stream(_mapping(answer.get("DeliveryStreamDescription")))
+
+    async def tags(self, origin: Scope, principal: Principal, name: str) -> list[tuple[str, str]]:
+        """ListTagsForDeliveryStream's first 50 tags (AWS's page bound)."""
+        answer = await self._json(
+            origin, principal, "ListTagsForDeliveryStream",
+            {"DeliveryStreamName": name, "Limit": 50},
+        )  # fmt: skip
+        listed = answer.get("Tags")
+        return [
+            (str(t.get("Key", "")), str(t.get("Value", "")))
+            for t in (listed if isinstance(listed, list) else [])
+            if isinstance(t, dict)
+        ]
+
+    async def create(
+        self,
+        origin: Scope,
+        principal: Principal,
+        stream: NewStream,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """CreateDeliveryStream (Direct PUT, ExtendedS3DestinationConfiguration); empty
+        prefixes are not sent. The stream's ARN."""
+        destination: dict[str, Any] = {
+            "RoleARN": stream.role_arn,
+            "BucketARN": f"{_BUCKET_ARN}{stream.bucket}",
+            "BufferingHints": {
+                "SizeInMBs": _number(stream.size_mb),
+                "IntervalInSeconds": _number(stream.interval_seconds),
+            },
+            "CompressionFormat": "GZIP" if stream.gzip else "UNCOMPRESSED",
+        }
+        if stream.prefix:
+            destination["Prefix"] = stream.prefix
+        if stream.error_prefix:
+            destination["ErrorOutputPrefix"] = stream.error_prefix
+        payload: dict[str, Any] = {
+            "DeliveryStreamName": stream.name,
+            "DeliveryStreamType": "DirectPut",
+            "ExtendedS3DestinationConfiguration": destination,
+        }
+        if tags:
+            payload["Tags"] = [{"Key": k, "Value": v} for k, v in tags]
+        answer = await self._json(origin, principal, "CreateDeliveryStream", payload)
+        return str(answer.get("DeliveryStreamARN", ""))
+
+    async def delete(self, origin: Scope, principal: Principal, name: str) -> None:
+        await self._json(origin, principal, "DeleteDeliveryStream", {"DeliveryStreamName": name})
