@@ -173,7 +173,8 @@ class FirehoseCall:
                           "(UNCOMPRESSED or GZIP, decision 0223).")  # fmt: skip
         encryption_given, kms_key = self._kms_key(config)
         extension = self.string("FileExtension", max_length=128, source=config)
-        if extension is not None and not _EXTENSION.fullmatch(extension):
+        # Empty is AWS's "none" (its pattern ``^$|\.[0-9a-z!\-_.*'()]+``): Terraform sends it.
+        if extension and not _EXTENSION.fullmatch(extension):
             raise invalid("FileExtension", "Member must satisfy regular expression pattern")
         prefix = self.string("Prefix", max_length=1024, source=config)
         error_prefix = self.string("ErrorOutputPrefix", max_length=1024, source=config)
